@@ -1,0 +1,55 @@
+# Almanac — the two commands: `make run` (serve on the embedded default) and `make test`.
+# Everything else is set up on demand: the virtualenv, the package, the local embedding model.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SCIFACT ?= ../shared/data/scifact
+
+.DEFAULT_GOAL := help
+.PHONY: help install model run test lint format bench bench-quality bench-speed clean
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Almanac needs Python 3.11+ (set PYTHON=python3.X)")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)  ## Create .venv, install Almanac and the local embedding model
+	@$(BIN)/almanac model install
+
+model: install  ## (Re)build nothing if present: the local int8 ONNX all-MiniLM-L6-v2
+
+run: install  ## Serve the API on HOST:PORT (default 127.0.0.1:8000), sample KB on first start
+	$(BIN)/almanac serve
+
+lint: install  ## ruff lint + format check + import-linter layer contract
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: install  ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint  ## Lint, then the whole test suite
+	$(BIN)/python -m pytest
+
+bench: bench-quality bench-speed  ## All benchmarks (figures printed, nothing asserted)
+
+bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFact (train)
+	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
+
+bench-speed: install  ## Ingestion throughput, query-embedding and search latency (10k, 100k)
+	$(BIN)/python -m bench.bench_embedder
+	$(BIN)/python -m bench.bench_search
+
+clean:  ## Remove the virtualenv, caches and local data (not the model cache)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .bench data

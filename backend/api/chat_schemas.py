@@ -1,0 +1,115 @@
+"""HTTP shapes of the chat endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from use_cases.chat import ChatResult
+from use_cases.chat_domain import Chat, Message
+
+
+class ChatIn(BaseModel):
+    message: str = Field(
+        min_length=1, max_length=8000, examples=["How often do we have to rotate passwords?"]
+    )
+    chat_id: str | None = Field(
+        None, max_length=64, description="Continue this chat; omit to start a new one."
+    )
+    model: str | None = Field(
+        None, max_length=200, description="One of ALLOWED_MODELS; default otherwise."
+    )
+    user_id: str | None = Field(
+        None, max_length=64, description="Overrides the X-User-Id header (until auth exists)."
+    )
+
+
+class ChatOut(BaseModel):
+    chat_id: str
+    message_id: str
+    answer: str = Field(examples=["Passwords are no longer rotated on a schedule [1]. ..."])
+    tool_calls: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    model: str = Field(examples=["offline-extractive"])
+
+    @classmethod
+    def of(cls, result: ChatResult) -> ChatOut:
+        return cls(
+            chat_id=result.chat_id,
+            message_id=result.message_id,
+            answer=result.answer,
+            tool_calls=result.tool_calls,
+            sources=result.sources,
+            model=result.model,
+        )
+
+
+class ChatSummaryOut(BaseModel):
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, chat: Chat) -> ChatSummaryOut:
+        return cls(
+            id=chat.id, title=chat.title, created_at=chat.created_at, updated_at=chat.updated_at
+        )
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: str
+    content: str
+    status: str = Field(description="complete, streaming, interrupted or failed")
+    model: str | None
+    tool_calls: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    latency_ms: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessageOut:
+        return cls(
+            id=message.id,
+            role=message.role,
+            content=message.content,
+            status=message.status,
+            model=message.model,
+            tool_calls=message.tool_calls,
+            sources=message.sources,
+            latency_ms=message.latency_ms,
+            input_tokens=message.usage.input_tokens if message.usage else None,
+            output_tokens=message.usage.output_tokens if message.usage else None,
+            created_at=message.created_at,
+        )
+
+
+class ChatMessagesOut(BaseModel):
+    chat: ChatSummaryOut
+    messages: list[MessageOut]
+
+
+class ChatRenameIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class ModelOut(BaseModel):
+    model: str = Field(description="The effective default model.", examples=["offline-extractive"])
+    internal_default: str = Field(examples=["offline-extractive"])
+    allowed: list[str]
+
+
+class DefaultModelOut(BaseModel):
+    internal_default: str = Field(
+        description="Built-in default: openai:gpt-4.1-mini with an OpenAI key, else offline.",
+        examples=["offline-extractive"],
+    )
+    effective_default: str = Field(
+        description="DEFAULT_MODEL if set, else the built-in default.",
+        examples=["offline-extractive"],
+    )

@@ -1,0 +1,60 @@
+"""Request ids and one log line per request, as plain ASGI (safe for streaming bodies)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from loguru import logger
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            with logger.contextualize(request_id=request_id):
+                await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            path = scope.get("path", "")
+            query = scope.get("query_string", b"").decode("latin-1")
+            logger.info(
+                "{} {}{} -> {} in {:.1f} ms [request {}]",
+                scope.get("method", "-"),
+                path,
+                f"?{query}" if query else "",
+                status["code"],
+                elapsed_ms,
+                request_id,
+            )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID_HEADER.encode():
+            candidate = value.decode("latin-1")[:64]
+            if candidate.replace("-", "").replace("_", "").isalnum():
+                return candidate
+    return None

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from pydantic_ai.ui.vercel_ai import VercelAIAdapter
+
+from backend.api.chat_schemas import (
+    ChatIn,
+    ChatMessagesOut,
+    ChatOut,
+    ChatRenameIn,
+    ChatSummaryOut,
+    DefaultModelOut,
+    MessageOut,
+    ModelOut,
+)
+from backend.api.deps import ContainerDep, UserDep
+from backend.api.schemas import ErrorOut
+from backend.api.streams import (
+    UI_HEADERS,
+    V4_HEADERS,
+    ClosingStreamingResponse,
+    encode_data_stream_v4,
+    encode_ui_message_stream,
+)
+from use_cases.chat import ChatRequest
+from use_cases.errors import InvalidRequest
+
+router = APIRouter(tags=["chat"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (404, 422, 502, 503, 504)
+}
+
+
+@router.post("/chat", response_model=ChatOut, responses=_ERRORS, summary="Ask; get a cited answer")
+async def chat(body: ChatIn, container: ContainerDep, user: UserDep) -> ChatOut:
+    request = ChatRequest(body.user_id or user, body.message, body.chat_id, body.model)
+    return ChatOut.of(await container.chat.execute(request))
+
+
+async def _started(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Run the turn up to its first event, so bad input fails with a status code, not
+    mid-stream; then hand back a stream that still begins with that event."""
+    first = await anext(events)
+
+    async def chained() -> AsyncIterator[Any]:
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()
+
+    return chained()
+
+
+@router.post(
+    "/chat/stream",
+    responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
+    summary="Ask; stream the answer (Vercel AI data stream protocol v4)",
+)
+async def chat_stream(body: ChatIn, container: ContainerDep, user: UserDep) -> Response:
+    request = ChatRequest(body.user_id or user, body.message, body.chat_id, body.model)
+    events = await _started(container.chat.stream(request))
+    return ClosingStreamingResponse(
+        encode_data_stream_v4(events), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
+    )
+
+
+@router.post(
+    "/api/chat",
+    responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS},
+    summary="useChat endpoint (Vercel AI UI message stream, v5+)",
+)
+async def ui_chat(request: Request, container: ContainerDep, user: UserDep) -> Response:
+    try:
+        run_input = VercelAIAdapter.build_run_input(await request.body())
+    except ValidationError as exc:
+        raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
+    text = _last_user_text(run_input)
+    extra = run_input.model_extra or {}
+    chat_request = ChatRequest(
+        str(extra.get("user_id") or user), text, run_input.id, extra.get("model")
+    )
+    events = await _started(container.chat.stream(chat_request))
+    return ClosingStreamingResponse(
+        encode_ui_message_stream(events, run_input),
+        media_type="text/event-stream",
+        headers=UI_HEADERS,
+    )
+
+
+def _last_user_text(run_input: Any) -> str:
+    for message in reversed(run_input.messages):
+        if message.role == "user":
+            text = "".join(
+                getattr(part, "text", "") for part in message.parts if part.type == "text"
+            )
+            if text.strip():
+                return text
+    raise InvalidRequest("The request has no user message with text.")
+
+
+@router.get("/chats", response_model=list[ChatSummaryOut], summary="The caller's chats")
+async def list_chats(
+    container: ContainerDep, user: UserDep, limit: int = 50, offset: int = 0
+) -> list[ChatSummaryOut]:
+    chats = await container.chats.list(user, limit=limit, offset=offset)
+    return [ChatSummaryOut.of(chat) for chat in chats]
+
+
+@router.get("/chats/{chat_id}/messages", response_model=ChatMessagesOut, responses=_ERRORS)
+async def chat_messages(chat_id: str, container: ContainerDep, user: UserDep) -> ChatMessagesOut:
+    chat, messages = await container.chats.messages(user, chat_id)
+    return ChatMessagesOut(
+        chat=ChatSummaryOut.of(chat), messages=[MessageOut.of(m) for m in messages]
+    )
+
+
+@router.patch("/chats/{chat_id}", response_model=ChatSummaryOut, responses=_ERRORS)
+async def rename_chat(
+    chat_id: str, body: ChatRenameIn, container: ContainerDep, user: UserDep
+) -> ChatSummaryOut:
+    return ChatSummaryOut.of(await container.chats.rename(user, chat_id, body.title))
+
+
+@router.delete("/chats/{chat_id}", status_code=204, responses=_ERRORS)
+async def delete_chat(chat_id: str, container: ContainerDep, user: UserDep) -> Response:
+    await container.chats.delete(user, chat_id)
+    return Response(status_code=204)
+
+
+@router.get("/model", response_model=ModelOut, tags=["models"], summary="Default model")
+async def model(container: ContainerDep) -> ModelOut:
+    models = container.models
+    return ModelOut(
+        model=models.default_identifier,
+        internal_default=models.internal_default,
+        allowed=list(models.allowed),
+    )
+
+
+@router.get("/api/v1/settings/default-model", response_model=DefaultModelOut, tags=["models"])
+async def default_model(container: ContainerDep) -> DefaultModelOut:
+    models = container.models
+    return DefaultModelOut(
+        internal_default=models.internal_default, effective_default=models.default_identifier
+    )

@@ -1,0 +1,204 @@
+"""Stream encodings of a chat turn, and a streaming response that closes its source.
+
+- `encode_data_stream_v4`: the Vercel AI SDK data stream protocol v4 (`0:` text, `9:` tool
+  call, `a:` tool result, `2:` data, `3:` error, `e:` finish step, `d:` finish message, and
+  `f:` start step). PydanticAI has no v4 encoder, so it is written here.
+- `encode_ui_message_stream`: the v5+ UI message stream, through PydanticAI's own
+  `VercelAIEventStream`; our turn metadata rides along as a `data-almanac` part.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+from pydantic_ai.messages import (
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolReturnPart,
+)
+from pydantic_ai.ui.vercel_ai import VercelAIEventStream
+from pydantic_ai.ui.vercel_ai.response_types import DataChunk
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from use_cases.chat import ChatResult, TurnFailed, TurnFinished, TurnStarted
+
+V4_HEADERS = {"x-vercel-ai-data-stream": "v1", "cache-control": "no-cache"}
+
+
+def _line(code: str, value: Any) -> str:
+    return f"{code}:{json.dumps(value, ensure_ascii=False, separators=(',', ':'))}\n"
+
+
+def turn_data(result: ChatResult) -> dict[str, Any]:
+    return {
+        "chat_id": result.chat_id,
+        "message_id": result.message_id,
+        "model": result.model,
+        "sources": result.sources,
+        "tool_calls": result.tool_calls,
+    }
+
+
+def _usage(result: ChatResult | None) -> dict[str, int]:
+    if result is None:
+        return {"promptTokens": 0, "completionTokens": 0}
+    return {
+        "promptTokens": result.usage.input_tokens,
+        "completionTokens": result.usage.output_tokens,
+    }
+
+
+def _tool_result_value(part: Any) -> Any:
+    if isinstance(part, ToolReturnPart):
+        return (
+            part.model_response_str()
+            if part.outcome == "success"
+            else {"error": part.model_response_str()}
+        )
+    return {"error": getattr(part, "model_response", lambda: str(part))()}
+
+
+async def encode_data_stream_v4(events: AsyncIterator[Any]) -> AsyncIterator[str]:
+    """Turn the chat use case's event stream into v4 data-stream lines, as they happen."""
+    message_id = ""
+    step_open = False
+    pending_calls: set[str] = set()
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, TurnStarted):
+                message_id = event.message_id
+                step_open = True
+                yield _line("f", {"messageId": message_id})
+            elif isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                if not step_open:
+                    step_open = True
+                    yield _line("f", {"messageId": message_id})
+                if event.part.content:
+                    yield _line("0", event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                if event.delta.content_delta:
+                    yield _line("0", event.delta.content_delta)
+            elif isinstance(event, FunctionToolCallEvent):
+                part = event.part
+                if not step_open:
+                    step_open = True
+                    yield _line("f", {"messageId": message_id})
+                pending_calls.add(part.tool_call_id)
+                yield _line(
+                    "9",
+                    {
+                        "toolCallId": part.tool_call_id,
+                        "toolName": part.tool_name,
+                        "args": part.args_as_dict(),
+                    },
+                )
+            elif isinstance(event, FunctionToolResultEvent):
+                part = event.result
+                if part.tool_call_id in pending_calls:
+                    pending_calls.discard(part.tool_call_id)
+                    yield _line(
+                        "a", {"toolCallId": part.tool_call_id, "result": _tool_result_value(part)}
+                    )
+                if not pending_calls and step_open:
+                    step_open = False
+                    yield _line(
+                        "e",
+                        {"finishReason": "tool-calls", "usage": _usage(None), "isContinued": False},
+                    )
+            elif isinstance(event, TurnFinished):
+                result = event.result
+                yield _line("2", [turn_data(result)])
+                yield _line(
+                    "e", {"finishReason": "stop", "usage": _usage(result), "isContinued": False}
+                )
+                yield _line("d", {"finishReason": "stop", "usage": _usage(result)})
+            elif isinstance(event, TurnFailed):
+                yield _line("3", event.error.detail)
+                if step_open:
+                    yield _line(
+                        "e", {"finishReason": "error", "usage": _usage(None), "isContinued": False}
+                    )
+                yield _line("d", {"finishReason": "error", "usage": _usage(None)})
+
+
+class TurnError(Exception):
+    """Carries a domain error's safe message into PydanticAI's error chunk."""
+
+
+async def _native_events(events: AsyncIterator[Any], meta: dict[str, Any]) -> AsyncIterator[Any]:
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, TurnStarted):
+                meta["started"] = event
+            elif isinstance(event, TurnFinished):
+                meta["finished"] = event.result
+            elif isinstance(event, TurnFailed):
+                raise TurnError(event.error.detail)
+            else:
+                yield event
+
+
+async def encode_ui_message_stream(
+    events: AsyncIterator[Any], run_input: Any, *, sdk_version: int = 5
+) -> AsyncIterator[str]:
+    """The UI message stream (SSE) for `useChat`, via PydanticAI's Vercel AI event stream."""
+    meta: dict[str, Any] = {}
+    stream = VercelAIEventStream(run_input, sdk_version=sdk_version)  # type: ignore[arg-type]
+
+    async with aclosing(stream.transform_stream(_native_events(events, meta))) as chunks:
+        async for chunk in chunks:
+            if chunk.type == "finish" and "finished" in meta:
+                # Sources are final once the answer is stored, just before `finish`.
+                data = turn_data(meta["finished"])
+                yield stream.encode_event(DataChunk(type="data-almanac", data=data))
+            yield stream.encode_event(chunk)
+
+
+UI_HEADERS = {
+    "x-vercel-ai-ui-message-stream": "v1",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+}
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """Streams the body while listening for the client's disconnect; on disconnect, or when
+    the response ends for any reason, the body iterator is closed at once so the upstream
+    model stream stops and the turn is stored as interrupted (see PITFALLS: with ASGI 2.4
+    servers Starlette alone notices a disconnect only on the next send)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with anyio.create_task_group() as group:
+
+                async def stream_then_cancel() -> None:
+                    await self.stream_response(send)
+                    group.cancel_scope.cancel()
+
+                async def listen_then_cancel() -> None:
+                    while True:
+                        message = await receive()
+                        if message["type"] == "http.disconnect":
+                            break
+                    group.cancel_scope.cancel()
+
+                group.start_soon(stream_then_cancel)
+                group.start_soon(listen_then_cancel)
+        except OSError:
+            pass  # the client is gone; the iterator is closed below
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    await close()
+        if self.background is not None:
+            await self.background()

@@ -1,0 +1,268 @@
+"""The composition root: the one place that turns `Settings` into wired objects.
+
+The FastAPI lifespan, the CLI and the tests all call `bootstrap()`; tests pass fakes for the
+parts we do not own (embedder, reranker) through its keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loguru import logger
+
+from backend.config import Settings
+from backend.sources import collect_sources
+from services.chunking import HeadingChunker
+from services.clock import SystemClock
+from services.history_store import SqliteHistoryStore
+from services.knowledge_store import SqliteKnowledgeStore
+from services.loaders import FileLoader
+from services.models import ModelConfig, PydanticAIModelResolver
+from services.offline_model import build_offline_model
+from services.reranker import CohereReranker
+from services.retrieval import HybridRetriever
+from services.sql_sandbox import SqliteSqlRunner
+from services.sqlite import check_sqlite_support
+from services.tables import SqliteTableLoader
+from use_cases.agent import AgentDeps, AgentLimits, build_agent
+from use_cases.chat import ChatTurns
+from use_cases.chats import ManageChats
+from use_cases.documents import (
+    GetDocument,
+    GetKnowledgeStats,
+    ListDocuments,
+    Reindex,
+    RemoveDocument,
+)
+from use_cases.domain import IngestReport
+from use_cases.errors import ConfigurationError
+from use_cases.ingest import IngestDocuments, IngestRequest
+from use_cases.ports import Clock, Embedder, Reranker
+from use_cases.search import SearchKnowledgeBase
+
+LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    store: SqliteKnowledgeStore
+    embedder: Embedder
+    loader: FileLoader
+    retriever: HybridRetriever
+    ingest: IngestDocuments
+    search: SearchKnowledgeBase
+    list_documents: ListDocuments
+    get_document: GetDocument
+    remove_document: RemoveDocument
+    knowledge_stats: GetKnowledgeStats
+    reindex: Reindex
+    history: SqliteHistoryStore
+    tables: SqliteTableLoader
+    sql: SqliteSqlRunner
+    models: PydanticAIModelResolver
+    chat: ChatTurns
+    chats: ManageChats
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.store.close()
+            self.history.close()
+            self._closed = True
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    provider = settings.embedding_provider
+    model = settings.effective_embedding_model
+    if provider == "local":
+        from services.embedders import MiniLMEmbedder
+
+        if model != "all-MiniLM-L6-v2":
+            raise ConfigurationError(
+                f"The local embedder only provides all-MiniLM-L6-v2, not {model!r}."
+            )
+        return MiniLMEmbedder(
+            settings.models_dir / LOCAL_MODEL_DIRNAME, batch_size=settings.embedding_batch_size
+        )
+    if provider == "openai":
+        from services.embedders import OpenAIEmbedder
+
+        if settings.openai_api_key is None:
+            raise ConfigurationError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY.")
+        return OpenAIEmbedder(
+            settings.openai_api_key.get_secret_value(),
+            model=model,
+            base_url=settings.openai_base_url,
+            batch_size=settings.embedding_batch_size,
+            timeout=settings.provider_timeout,
+            max_retries=settings.provider_max_retries,
+        )
+    from services.embedders import CohereEmbedder
+
+    if settings.cohere_api_key is None:
+        raise ConfigurationError("EMBEDDING_PROVIDER=cohere needs COHERE_API_KEY.")
+    return CohereEmbedder(
+        settings.cohere_api_key.get_secret_value(),
+        model=model,
+        base_url=settings.cohere_base_url,
+        batch_size=min(settings.embedding_batch_size, 96),
+        timeout=settings.provider_timeout,
+    )
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    if not settings.reranker_enabled:
+        return None
+    if settings.cohere_api_key is None:
+        raise ConfigurationError("RERANKER_ENABLED=true needs COHERE_API_KEY.")
+    return CohereReranker(
+        settings.cohere_api_key.get_secret_value(),
+        model=settings.reranker_model,
+        timeout=settings.reranker_timeout,
+        base_url=settings.cohere_base_url,
+    )
+
+
+def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
+    """Changes whenever re-ingesting the same bytes would give a different index."""
+    return (
+        f"chunks={settings.chunk_tokens}/{settings.chunk_overlap};"
+        f"embedder={embedder.model}/{embedder.dimension};v1"
+    )
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    reranker: Reranker | None = None,
+    clock: Clock | None = None,
+) -> Container:
+    settings = settings or Settings()
+    check_sqlite_support()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.knowledge_db_path.parent.mkdir(parents=True, exist_ok=True)
+
+    embedder = embedder or build_embedder(settings)
+    reranker = reranker if reranker is not None else build_reranker(settings)
+    store = SqliteKnowledgeStore(settings.knowledge_db_path)
+    loader = FileLoader()
+    chunker = HeadingChunker(
+        chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
+    )
+    retriever = HybridRetriever(
+        store,
+        embedder,
+        vector_search_limit=settings.vector_search_limit,
+        bm25_search_limit=settings.bm25_search_limit,
+        final_results_limit=settings.final_results_limit,
+        rrf_k=settings.rrf_k,
+        reranker=reranker,
+        reranker_top_n=settings.reranker_top_n,
+    )
+    clock = clock or SystemClock()
+    history = SqliteHistoryStore(settings.app_db_path)
+    tables = SqliteTableLoader(settings.tables_db_path)
+    tables.list_tables()  # creates the file, so the read-only sandbox can open it
+    sql = SqliteSqlRunner(
+        settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
+    )
+    models = PydanticAIModelResolver(
+        ModelConfig(
+            default_model=settings.default_model,
+            allowed_models=settings.allowed_model_list,
+            openai_api_key=settings.openai_api_key.get_secret_value()
+            if settings.openai_api_key
+            else None,
+            openai_base_url=settings.openai_base_url,
+            timeout_s=settings.provider_timeout,
+            max_retries=settings.provider_max_retries,
+        ),
+        offline_factory=lambda: build_offline_model(sql.schemas),
+    )
+    limits = AgentLimits(
+        request_limit=settings.agent_request_limit,
+        tool_retries=settings.agent_tool_retries,
+        timeout_s=settings.agent_timeout,
+    )
+    agent = build_agent(system_prompt=settings.system_prompt, limits=limits)
+
+    def agent_deps() -> AgentDeps:
+        return AgentDeps(
+            retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit
+        )
+
+    return Container(
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        loader=loader,
+        retriever=retriever,
+        ingest=IngestDocuments(
+            store,
+            loader,
+            chunker,
+            embedder,
+            pipeline_signature=pipeline_signature(settings, embedder),
+            embed_batch_chunks=max(settings.embedding_batch_size * 4, 64),
+        ),
+        search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
+        list_documents=ListDocuments(store),
+        get_document=GetDocument(store),
+        remove_document=RemoveDocument(store),
+        knowledge_stats=GetKnowledgeStats(store),
+        reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
+        history=history,
+        tables=tables,
+        sql=sql,
+        models=models,
+        chat=ChatTurns(
+            agent,
+            history,
+            models,
+            agent_deps,
+            clock,
+            limits,
+            history_window=settings.history_window,
+        ),
+        chats=ManageChats(history),
+    )
+
+
+def load_sample_data_if_empty(container: Container) -> IngestReport | None:
+    """First start: fill an empty knowledge base and an empty tables DB with the bundled
+    sample (if enabled)."""
+    settings = container.settings
+    if not settings.load_sample_data:
+        return None
+    load_sample_tables_if_empty(container)
+    if container.store.stats().documents > 0:
+        return None
+    sample = Path(settings.sample_data_dir)
+    if not sample.is_dir():
+        logger.warning("Sample knowledge base not found at {}; starting empty.", sample)
+        return None
+    logger.info("Empty knowledge base: ingesting the bundled sample from {}", sample)
+    sources = collect_sources([sample], container.loader)
+    report = container.ingest.run(IngestRequest(sources=sources))
+    logger.info(
+        "Sample ingested: {} documents, {} chunks, {} failed",
+        report.count("added"),
+        report.chunks_written,
+        len(report.failed),
+    )
+    return report
+
+
+def load_sample_tables_if_empty(container: Container) -> None:
+    directory = Path(container.settings.sample_tables_dir)
+    if container.tables.list_tables() or not directory.is_dir():
+        return
+    for file in sorted(directory.glob("*.csv")):
+        container.tables.load(file, file.stem)
+    container.sql.refresh()
+    logger.info(
+        "Sample tables loaded: {}", ", ".join(t.name for t in container.tables.list_tables())
+    )

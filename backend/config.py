@@ -1,0 +1,171 @@
+"""Settings, declared once: read from the environment and `.env`, passed down from here.
+
+Each field's description feeds `.env.example` and docs/configuration.md (a test keeps the
+three in step). The core never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_models_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "almanac" / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- Server -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface the API server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the API server listens on.")
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level (loguru); stdlib loggers are routed into it."
+    )
+
+    # --- Storage ------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the SQLite databases (created if missing)."
+    )
+    knowledge_db: Path | None = Field(
+        None,
+        description="Knowledge DB file (documents, chunks, FTS5, vectors). "
+        "Default: DATA_DIR/knowledge.db.",
+    )
+    sample_data_dir: Path = Field(
+        PROJECT_ROOT / "sample_data" / "knowledge_base",
+        description="Bundled sample knowledge base, ingested on first start when enabled.",
+    )
+    load_sample_data: bool = Field(
+        True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
+    )
+    app_db: Path | None = Field(
+        None, description="App DB file (users, chats, messages). Default: DATA_DIR/app.db."
+    )
+    tables_db: Path | None = Field(
+        None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
+    )
+    sample_tables_dir: Path = Field(
+        PROJECT_ROOT / "sample_data" / "tables",
+        description="Bundled sample tables (CSV), loaded on first start when enabled.",
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest document accepted by POST /api/documents."
+    )
+
+    # --- Embeddings ---------------------------------------------------------------------
+    embedding_provider: Literal["local", "openai", "cohere"] = Field(
+        "local",
+        description="`local` = bundled all-MiniLM-L6-v2 (int8 ONNX, offline); "
+        "`openai` or `cohere` need an API key.",
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="Provider model name. Defaults: all-MiniLM-L6-v2 (local), "
+        "text-embedding-3-small (openai), embed-english-v3.0 (cohere).",
+    )
+    embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    models_dir: Path = Field(
+        default_factory=_default_models_dir,
+        description="Where `almanac model install` puts the local embedding model.",
+    )
+
+    # --- Chunking -----------------------------------------------------------------------
+    chunk_tokens: int = Field(
+        160, ge=32, le=1024, description="Target size of a retrieval chunk, in tokens."
+    )
+    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by consecutive chunks.")
+
+    # --- Retrieval ----------------------------------------------------------------------
+    vector_search_limit: int = Field(
+        50, ge=1, le=1000, description="Candidates from vector search."
+    )
+    bm25_search_limit: int = Field(50, ge=1, le=1000, description="Candidates from BM25 (FTS5).")
+    final_results_limit: int = Field(5, ge=1, le=100, description="Hits returned by default.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal Rank Fusion constant k.")
+    reranker_enabled: bool = Field(False, description="Re-order fused hits with Cohere rerank.")
+    reranker_model: str = Field("rerank-v3.5", description="Cohere rerank model.")
+    reranker_top_n: int = Field(
+        20, ge=1, le=1000, description="Fused candidates sent to the reranker."
+    )
+    reranker_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for the reranker before keeping the fused order."
+    )
+
+    # --- Chat and models ----------------------------------------------------------------
+    default_model: str | None = Field(
+        None,
+        description="Model for requests that name none, e.g. openai:gpt-4.1-mini. Default: "
+        "openai:gpt-4.1-mini when OPENAI_API_KEY is set, else offline-extractive.",
+    )
+    allowed_models: str = Field(
+        "",
+        description="Comma-separated models a request may choose. Default: the default model "
+        "and offline-extractive.",
+    )
+    system_prompt: str | None = Field(
+        None, description="Replaces the built-in (versioned) system prompt."
+    )
+    agent_request_limit: int = Field(
+        8, ge=1, le=50, description="Model requests allowed in one chat turn."
+    )
+    agent_tool_retries: int = Field(2, ge=0, le=10, description="Retries of a rejected tool call.")
+    agent_timeout: float = Field(60.0, gt=0, description="Seconds one chat turn may take.")
+    history_window: int = Field(
+        20, ge=0, le=200, description="Earlier messages of a chat sent to the model."
+    )
+    sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
+    sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
+
+    # --- Providers ----------------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(None, description="OpenAI API key.")
+    openai_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (Azure OpenAI, Ollama, vLLM, llama.cpp)."
+    )
+    cohere_api_key: SecretStr | None = Field(
+        None, description="Cohere API key (embeddings, rerank)."
+    )
+    cohere_base_url: str | None = Field(None, description="Cohere API base URL override.")
+    provider_timeout: float = Field(30.0, gt=0, description="Seconds per provider HTTP call.")
+    provider_max_retries: int = Field(2, ge=0, le=10, description="Retries per provider call.")
+
+    @field_validator("openai_api_key", "cohere_api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def knowledge_db_path(self) -> Path:
+        return self.knowledge_db or self.data_dir / "knowledge.db"
+
+    @cached_property
+    def app_db_path(self) -> Path:
+        return self.app_db or self.data_dir / "app.db"
+
+    @cached_property
+    def tables_db_path(self) -> Path:
+        return self.tables_db or self.data_dir / "tables.db"
+
+    @property
+    def allowed_model_list(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.allowed_models.split(",") if m.strip())
+
+    @property
+    def effective_embedding_model(self) -> str:
+        defaults = {
+            "local": "all-MiniLM-L6-v2",
+            "openai": "text-embedding-3-small",
+            "cohere": "embed-english-v3.0",
+        }
+        return self.embedding_model or defaults[self.embedding_provider]

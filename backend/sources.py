@@ -1,0 +1,55 @@
+"""Turning paths given on the command line (or the bundled sample) into ingest sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from use_cases.errors import InvalidRequest
+from use_cases.ingest import IngestSource
+from use_cases.ports import DocumentLoader
+
+
+def file_source(path: Path, default_category: str | None = None) -> IngestSource:
+    resolved = path.resolve()
+    return IngestSource(
+        source=resolved.as_posix(),
+        name=resolved.name,
+        read=resolved.read_bytes,
+        default_category=default_category,
+    )
+
+
+def collect_sources(paths: Iterable[Path], loader: DocumentLoader) -> list[IngestSource]:
+    """Files named explicitly are always taken (so an unsupported one reports an error);
+    directories are walked for supported files, skipping hidden ones. A file inside a
+    sub-folder of a walked directory gets that sub-folder's name as its default category.
+    """
+    found: dict[str, IngestSource] = {}
+    for path in paths:
+        if path.is_file():
+            source = file_source(path)
+            found.setdefault(source.source, source)
+        elif path.is_dir():
+            root = path.resolve()
+            for file in sorted(root.rglob("*")):
+                relative = file.relative_to(root)
+                if any(part.startswith(".") for part in relative.parts):
+                    continue
+                if not file.is_file() or not loader.supports(file.name):
+                    continue
+                category = relative.parts[0] if len(relative.parts) > 1 else None
+                source = file_source(file, category)
+                found.setdefault(source.source, source)
+        else:
+            raise InvalidRequest(f"{path} does not exist.")
+    return list(found.values())
+
+
+def prune_prefixes(paths: Iterable[Path]) -> tuple[str, ...]:
+    """Source prefixes whose vanished documents `--prune` may remove."""
+    prefixes: list[str] = []
+    for path in paths:
+        resolved = path.resolve().as_posix()
+        prefixes.append(resolved.rstrip("/") + "/" if path.is_dir() else resolved)
+    return tuple(prefixes)

@@ -1,0 +1,189 @@
+"""Helpers shared by the loaders: decoding, names, dates and heading-path bookkeeping."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import PurePosixPath
+
+from use_cases.domain import ParsedSection
+from use_cases.errors import InvalidDocument
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+_SEPARATORS = re.compile(r"[-_\s]+")
+_DATE_FORMATS = (
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d.%m.%Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%Y%m%d",
+)
+_PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?")
+
+
+def extension(name: str) -> str:
+    """The lower-cased extension of `name` including the dot ("" when there is none)."""
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower()
+
+
+def humanise_stem(name: str) -> str:
+    """A readable title from a file name: "password-policy_v2.md" -> "Password policy v2"."""
+    stem = PurePosixPath(name.replace("\\", "/")).stem
+    words = _SEPARATORS.sub(" ", stem).strip()
+    if not words:
+        return "Untitled"
+    if words.islower():
+        words = words[0].upper() + words[1:]
+    return words
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes to text, never failing: UTF-8 (BOM aware), UTF-16 with a BOM, then cp1252/latin-1.
+
+    Newlines are normalised to "\\n" and NUL characters removed.
+    """
+    if data.startswith(_UTF8_BOM):
+        text = data[len(_UTF8_BOM) :].decode("utf-8", errors="replace")
+    elif data.startswith(_UTF16_BOMS):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
+    return normalise_newlines(text).replace("\x00", "")
+
+
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def tidy_text(text: str) -> str:
+    """Strip trailing spaces on each line, squeeze runs of blank lines, strip the ends."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def ensure_not_empty(name: str, data: bytes) -> None:
+    if not data or data.isspace():
+        raise InvalidDocument(f"{name} is empty")
+
+
+def ensure_text(name: str, text: str) -> None:
+    if not text.strip():
+        raise InvalidDocument(f"{name} is empty")
+
+
+def parse_date(value: object) -> date | None:
+    """A date from a date, datetime or string (ISO 8601, RFC 2822, PDF "D:..." and a few
+    common human formats). Returns None when the value cannot be read as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        pass
+    return None
+
+
+def parse_pdf_date(value: object) -> date | None:
+    """A date from a PDF date string ("D:20240131120000+01'00'"), tolerant of truncation."""
+    if value is None:
+        return None
+    match = _PDF_DATE.match(str(value).strip())
+    if match is None:
+        return None
+    year, month, day = (int(part) if part else 1 for part in match.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def metadata_value(value: object) -> str | None:
+    """A metadata string for a scalar (or a list of scalars, joined by ", "); None otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float):
+        text = str(value).strip()
+        return text or None
+    if isinstance(value, list | tuple) and not any(
+        isinstance(item, list | tuple | dict) for item in value
+    ):
+        items = [text for item in value if (text := metadata_value(item))]
+        return ", ".join(items) or None
+    return None
+
+
+class SectionBuilder:
+    """Collects heading-delimited sections while a loader walks a document in reading order.
+
+    The heading path is the stack of open headings: a heading of level N closes every open
+    heading of level >= N. Body text outside any heading is given the path `(title,)`, where
+    the title is only known at the end (`sections(title)`). A heading with no body of its own
+    (immediately followed by a sub-heading) produces no section.
+    """
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, str]] = []
+        self._path: tuple[str, ...] | None = None
+        self._body: list[str] = []
+        self._done: list[tuple[tuple[str, ...] | None, str]] = []
+        self.first_h1: str | None = None
+
+    def heading(self, level: int, text: str) -> None:
+        text = " ".join(text.split())
+        if not text:
+            return
+        self._flush()
+        if level == 1 and self.first_h1 is None:
+            self.first_h1 = text
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, text))
+        self._path = tuple(heading for _, heading in self._stack)
+
+    def text(self, text: str) -> None:
+        self._body.append(text)
+
+    def _flush(self) -> None:
+        body = tidy_text("".join(self._body))
+        self._body = []
+        if body:
+            self._done.append((self._path, body))
+
+    def sections(self, title: str) -> tuple[ParsedSection, ...]:
+        self._flush()
+        return tuple(
+            ParsedSection(heading_path=path if path is not None else (title,), text=body)
+            for path, body in self._done
+        )

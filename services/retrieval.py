@@ -1,0 +1,374 @@
+"""Hybrid retrieval: BM25 (FTS5) + vector KNN, fused by RRF, optionally reranked.
+
+    query -> BM25 top-k  (services.lexical: FTS5 with a posting budget + exact re-scoring)
+          -> vector top-k (services.vector_index: resident NumPy copy of the vec0 vectors)
+          -> collapse each list to parent sections (best chunk per section)
+          -> Reciprocal Rank Fusion (k=60)
+          -> optional rerank of the top `reranker_top_n` (any failure: keep the fused order)
+          -> top n hits with the parent section text, scores and a highlighted snippet
+
+Why collapse to sections before fusing: the agent reads parent sections, and the final list
+keeps one hit per section; fusing per chunk would let several chunks of one section take
+several ranks in a leg and push other sections down before the duplicates are removed.
+
+Latency (excluding the query embedding) is measured by bench/bench_search.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from services.fts_query import snippet
+from services.knowledge_store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
+from services.lexical import AnalyzedQuery, LexicalSearcher
+from services.rrf import reciprocal_rank_fusion
+from services.sqlite import Connection
+from services.vector_index import VectorIndex
+from use_cases.domain import HitScores, SearchHit, Vector, embedding_text
+from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
+from use_cases.ports import Embedder, Reranker
+
+__all__ = ["HybridRetriever", "RankedChunk"]
+
+MAX_RESULTS = 100
+
+
+@dataclass(frozen=True)
+class RankedChunk:
+    """One entry of a single-method ranking. `score`: BM25 (higher is better) or cosine
+    distance (lower is better), depending on the method."""
+
+    chunk_id: int
+    rank: int
+    score: float
+
+
+@dataclass
+class _Candidate:
+    section_id: int
+    chunk_id: int
+    fused: float
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    vector_rank: int | None = None
+    vector_distance: float | None = None
+    rerank_score: float | None = None
+
+
+class HybridRetriever:
+    """`Retriever` over a `SqliteKnowledgeStore` (or the path of its file)."""
+
+    def __init__(
+        self,
+        store_or_path: SqliteKnowledgeStore | str | Path,
+        embedder: Embedder | None,
+        *,
+        vector_search_limit: int = 50,
+        bm25_search_limit: int = 50,
+        final_results_limit: int = 5,
+        rrf_k: int = 60,
+        reranker: Reranker | None = None,
+        reranker_top_n: int = 20,
+        lexical: LexicalSearcher | None = None,
+        vectors: VectorIndex | None = None,
+        snippet_chars: int = 320,
+    ) -> None:
+        if isinstance(store_or_path, SqliteKnowledgeStore):
+            self._store, self._owns_store = store_or_path, False
+        else:
+            self._store, self._owns_store = SqliteKnowledgeStore(store_or_path), True
+        self._embedder = embedder
+        self.vector_search_limit = vector_search_limit
+        self.bm25_search_limit = bm25_search_limit
+        self.final_results_limit = final_results_limit
+        self.rrf_k = rrf_k
+        self._reranker = reranker
+        self.reranker_top_n = reranker_top_n
+        self.lexical = lexical or LexicalSearcher()
+        self.vectors = vectors or VectorIndex()
+        self.snippet_chars = snippet_chars
+
+    @property
+    def store(self) -> SqliteKnowledgeStore:
+        return self._store
+
+    @property
+    def reranker_enabled(self) -> bool:
+        return self._reranker is not None
+
+    def warm_up(self) -> None:
+        """Load the vector index now (start-up) rather than on the first search."""
+        self._sync_vectors(self._store.connection())
+
+    def close(self) -> None:
+        if self._owns_store:
+            self._store.close()
+
+    # -- single methods (also used by the benchmark) --------------------------------------------
+
+    def search_bm25(self, query: str, k: int, category: str | None = None) -> list[RankedChunk]:
+        conn = self._store.connection()
+        self.lexical.observe_generation(self._store.state().generation)
+        analyzed = self.lexical.analyze(conn, query)
+        hits = self.lexical.search(conn, analyzed, k, _category(category))
+        return [RankedChunk(h.chunk_id, rank, h.score) for rank, h in enumerate(hits, start=1)]
+
+    def search_vector(
+        self,
+        query_vector: Vector,
+        k: int,
+        category: str | None = None,
+        *,
+        method: str = "auto",
+    ) -> list[RankedChunk]:
+        """Nearest chunks by cosine distance.
+
+        `method`: "auto" (resident index: exact when small, binary shortlist + exact
+        re-scoring when large), "exact" (resident index, exhaustive), or "vec0" (sqlite-vec
+        KNN in SQL, exhaustive; slow at scale, kept as a reference).
+        """
+        conn = self._store.connection()
+        category = _category(category)
+        if method == "vec0":
+            return self._search_vec0(conn, query_vector, k, category)
+        if method not in ("auto", "exact"):
+            raise ValueError(f"Unknown vector search method {method!r}")
+        self._sync_vectors(conn)
+        hits = self.vectors.search(
+            np.asarray(query_vector, dtype=np.float32), k, category, exact=method == "exact"
+        )
+        return [RankedChunk(cid, rank, dist) for rank, (cid, dist) in enumerate(hits, start=1)]
+
+    def _search_vec0(
+        self, conn: Connection, query_vector: Vector, k: int, category: str | None
+    ) -> list[RankedChunk]:
+        if self._store.embedding_info() is None or k <= 0:
+            return []
+        blob = np.asarray(query_vector, dtype=np.float32).tobytes()
+        sql = f"SELECT chunk_id, distance FROM {VECTOR_TABLE} WHERE embedding MATCH ? AND k = ?"
+        params: list[Any] = [blob, k]
+        if category is not None:
+            sql += " AND category = ?"
+            params.append(category)
+        rows = conn.execute(sql + " ORDER BY distance", params).fetchall()
+        return [RankedChunk(int(cid), rank, float(d)) for rank, (cid, d) in enumerate(rows, 1)]
+
+    def _sync_vectors(self, conn: Connection, state: StoreState | None = None) -> None:
+        self.vectors.sync(conn, state or self._store.state())
+
+    # -- hybrid ----------------------------------------------------------------------------------
+
+    def search(
+        self, query: str, k: int | None = None, category: str | None = None
+    ) -> list[SearchHit]:
+        """Hybrid search for `query`; [] for a query without any searchable characters."""
+        if not query or not query.strip():
+            return []
+        query_vector: Vector | None = None
+        info = self._store.embedding_info()
+        if self._embedder is not None and info is not None:
+            if (self._embedder.model, self._embedder.dimension) != (info.model, info.dimension):
+                raise EmbeddingModelMismatch(
+                    indexed=f"{info.model} ({info.dimension} dimensions)",
+                    configured=f"{self._embedder.model} ({self._embedder.dimension} dimensions)",
+                )
+            try:
+                query_vector = self._embedder.embed_query(query)
+            except UpstreamUnavailable as exc:
+                logger.warning("Query embedding failed ({}); searching by keywords only", exc)
+        return self.search_with_vector(query, query_vector, k, category)
+
+    def search_with_vector(
+        self,
+        query: str,
+        query_vector: Vector | None,
+        k: int | None = None,
+        category: str | None = None,
+    ) -> list[SearchHit]:
+        """`search` with the query already embedded (so benchmarks can time retrieval only).
+
+        `query_vector=None` searches by keywords only.
+        """
+        if not query or not query.strip():
+            return []
+        n = max(1, min(k if k is not None else self.final_results_limit, MAX_RESULTS))
+        category = _category(category)
+        conn = self._store.connection()
+        state = self._store.state()
+        self.lexical.observe_generation(state.generation)
+        analyzed = self.lexical.analyze(conn, query)
+        if not analyzed.words:
+            return []
+        lexical = self.lexical.search(conn, analyzed, max(self.bm25_search_limit, n), category)
+        vector: list[tuple[int, float]] = []
+        if query_vector is not None:
+            self._sync_vectors(conn, state)
+            vector = self.vectors.search(
+                np.asarray(query_vector, dtype=np.float32),
+                max(self.vector_search_limit, n),
+                category,
+            )
+        candidates = self._fuse(conn, [(h.chunk_id, h.score) for h in lexical], vector)
+        if not candidates:
+            return []
+        wanted = max(n, self.reranker_top_n if self._reranker else n)
+        details = _details(conn, [c.chunk_id for c in candidates[:wanted]])
+        candidates = [c for c in candidates[:wanted] if c.chunk_id in details]
+        if self._reranker is not None and candidates:
+            candidates = self._rerank(query, candidates, details)
+        final = candidates[:n]
+        marked = self.lexical.highlight(
+            conn, analyzed, [details[c.chunk_id]["chunk_text"] for c in final]
+        )
+        hits: list[SearchHit] = []
+        for candidate, marks in zip(final, marked, strict=True):
+            row = details[candidate.chunk_id]
+            hits.append(
+                SearchHit(
+                    chunk_id=candidate.chunk_id,
+                    document_id=row["document_id"],
+                    source=row["source"],
+                    title=row["title"],
+                    category=row["category"],
+                    section_path=row["section_path"],
+                    updated_at=row["updated_at"],
+                    chunk_text=row["chunk_text"],
+                    section_text=row["section_text"],
+                    scores=HitScores(
+                        fused=candidate.fused,
+                        bm25_rank=candidate.bm25_rank,
+                        bm25_score=candidate.bm25_score,
+                        vector_rank=candidate.vector_rank,
+                        vector_distance=candidate.vector_distance,
+                        rerank_score=candidate.rerank_score,
+                    ),
+                    highlight=snippet(marks or row["chunk_text"], max_chars=self.snippet_chars),
+                )
+            )
+        return hits
+
+    def analyze(self, query: str) -> AnalyzedQuery:
+        """The query's terms as the index sees them (for callers that explain a search)."""
+        return self.lexical.analyze(self._store.connection(), query)
+
+    def _fuse(
+        self,
+        conn: Connection,
+        lexical: Sequence[tuple[int, float]],
+        vector: Sequence[tuple[int, float]],
+    ) -> list[_Candidate]:
+        """Collapse each ranking to sections (best chunk each), fuse them with RRF."""
+        ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
+        if not ids:
+            return []
+        section_of = _sections_of(conn, ids)
+        best: dict[int, _Candidate] = {}
+        chunk_scores: dict[int, float] = {}  # chunk-level RRF, to pick each section's chunk
+        rankings: list[list[int]] = []
+        for leg, hits in (("bm25", lexical), ("vector", vector)):
+            ranking: list[int] = []
+            for chunk_rank, (chunk_id, score) in enumerate(hits, start=1):
+                section_id = section_of.get(chunk_id)
+                if section_id is None:  # deleted since the search
+                    continue
+                chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
+                    self.rrf_k + chunk_rank
+                )
+                candidate = best.get(section_id)
+                if candidate is None:
+                    candidate = best[section_id] = _Candidate(section_id, chunk_id, 0.0)
+                if leg == "bm25" and candidate.bm25_rank is None:
+                    ranking.append(section_id)
+                    candidate.bm25_rank, candidate.bm25_score = len(ranking), score
+                elif leg == "vector" and candidate.vector_rank is None:
+                    ranking.append(section_id)
+                    candidate.vector_rank, candidate.vector_distance = len(ranking), score
+                if chunk_scores[chunk_id] > chunk_scores.get(candidate.chunk_id, 0.0):
+                    candidate.chunk_id = chunk_id
+            rankings.append(ranking)
+        fused = reciprocal_rank_fusion(rankings, k=self.rrf_k)
+        result = []
+        for section_id, score in fused:
+            candidate = best[section_id]
+            candidate.fused = score
+            result.append(candidate)
+        return result
+
+    def _rerank(
+        self, query: str, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
+    ) -> list[_Candidate]:
+        """Re-order the top `reranker_top_n`; on any failure keep the fused order."""
+        assert self._reranker is not None
+        head = candidates[: self.reranker_top_n]
+        documents = [
+            embedding_text(
+                details[c.chunk_id]["title"],
+                details[c.chunk_id]["section_path"],
+                details[c.chunk_id]["chunk_text"],
+            )
+            for c in head
+        ]
+        started = time.perf_counter()
+        try:
+            ranked = self._reranker.rerank(query, documents, len(head))
+        except Exception as exc:
+            logger.warning(
+                "Reranker failed after {:.0f} ms ({}: {}); keeping the fused order",
+                (time.perf_counter() - started) * 1000,
+                type(exc).__name__,
+                exc,
+            )
+            return candidates
+        order: list[_Candidate] = []
+        seen: set[int] = set()
+        for index, score in ranked:
+            if 0 <= index < len(head) and index not in seen:
+                seen.add(index)
+                head[index].rerank_score = float(score)
+                order.append(head[index])
+        order.extend(c for i, c in enumerate(head) if i not in seen)
+        return order + candidates[len(head) :]
+
+
+def _category(category: str | None) -> str | None:
+    return category if category else None
+
+
+def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(f"SELECT id, section_id FROM chunks WHERE id IN ({marks})", list(chunk_ids))
+    return {int(cid): int(sid) for cid, sid in rows}
+
+
+def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        "SELECT c.id, c.text, s.text, s.heading_path, d.id, d.source, d.title, d.category, "
+        "d.updated_at FROM chunks c JOIN sections s ON s.id = c.section_id "
+        f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+        list(chunk_ids),
+    ).fetchall()
+    details: dict[int, dict[str, Any]] = {}
+    for cid, chunk_text, section_text, heading, doc_id, source, title, cat, updated in rows:
+        details[int(cid)] = {
+            "chunk_text": chunk_text,
+            "section_text": section_text,
+            "section_path": tuple(json.loads(heading or "[]")),
+            "document_id": int(doc_id),
+            "source": source,
+            "title": title,
+            "category": cat,
+            "updated_at": date.fromisoformat(updated) if updated else None,
+        }
+    return details

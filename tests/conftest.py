@@ -1,0 +1,105 @@
+"""Shared fixtures. Real sockets are blocked (loopback aside) so a missed mock fails loudly;
+the sample knowledge base is ingested once per session and copied into each test's tmp dir."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic_ai import models as ai_models
+
+from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
+from backend.config import PROJECT_ROOT, Settings
+
+ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
+
+SAMPLE_DIR = PROJECT_ROOT / "sample_data"
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise OSError(f"Tests may not reach the network (tried {address!r}).")
+    _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+class FixedClock:
+    def __init__(self, today: date = date(2026, 3, 2)) -> None:
+        self._today = today
+
+    def today(self) -> date:
+        return self._today
+
+    def now(self) -> datetime:
+        return datetime.combine(self._today, time(12, 0))
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings isolated from the developer's environment and `.env`."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "openai_api_key": None,
+        "cohere_api_key": None,
+        "default_model": None,
+        "allowed_models": "",
+        "embedding_provider": "local",
+        "reranker_enabled": False,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the bundled sample ingested (knowledge + tables), built once."""
+    data_dir = tmp_path_factory.mktemp("sample-data")
+    container = bootstrap(make_settings(data_dir))
+    try:
+        report = load_sample_data_if_empty(container)
+        assert report is not None and not report.failed
+    finally:
+        container.close()
+    return data_dir
+
+
+@pytest.fixture
+def data_dir(sample_data_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the sample data dir: tests may write to it freely."""
+    target = tmp_path / "data"
+    shutil.copytree(sample_data_dir, target)
+    return target
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return make_settings(data_dir)
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    built = bootstrap(settings, clock=FixedClock())
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    from backend.api.app import create_app
+
+    app = create_app(container=container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        yield http

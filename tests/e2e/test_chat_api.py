@@ -1,0 +1,158 @@
+"""Chat over HTTP on the embedded default (offline extractive model, bundled sample), with the
+streams checked by the real Vercel AI SDK parsers under Node."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from backend.bootstrap import Container
+from tests.js_clients import JsClients, js_clients  # noqa: F401 - pytest fixture
+
+QUESTION = "How often do passwords have to be rotated?"
+
+
+async def test_chat_answers_with_citations_sources_and_model(client: httpx.AsyncClient) -> None:
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"chat_id", "message_id", "answer", "tool_calls", "sources", "model"}
+    assert body["model"] == "offline-extractive"
+    assert "compromise" in body["answer"].lower()
+    assert "[1]" in body["answer"] and "**Sources**" in body["answer"]
+    assert body["sources"][0]["updated_at"] == "2025-09-15"
+    assert body["tool_calls"][0]["name"] == "search_knowledge_base"
+
+
+async def test_chat_keeps_history_on_the_server(client: httpx.AsyncClient) -> None:
+    first = (await client.post("/chat", json={"message": QUESTION}, headers={"X-User-Id": "ana"})).json()
+    second = (
+        await client.post(
+            "/chat",
+            json={"message": "What is the minimum length?", "chat_id": first["chat_id"]},
+            headers={"X-User-Id": "ana"},
+        )
+    ).json()
+    assert second["chat_id"] == first["chat_id"]
+
+    chats = (await client.get("/chats", params={"user_id": "ana"})).json()
+    assert [c["id"] for c in chats] == [first["chat_id"]]
+    assert chats[0]["title"] == QUESTION
+
+    messages = (
+        await client.get(f"/chats/{first['chat_id']}/messages", headers={"X-User-Id": "ana"})
+    ).json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert all(m["status"] == "complete" for m in messages)
+    assert messages[0]["content"] == QUESTION  # the date anchor is never stored
+    assert messages[1]["model"] == "offline-extractive" and messages[1]["sources"]
+
+
+async def test_other_users_cannot_see_rename_or_delete_a_chat(client: httpx.AsyncClient) -> None:
+    chat_id = (await client.post("/chat", json={"message": QUESTION, "user_id": "ana"})).json()[
+        "chat_id"
+    ]
+    bob = {"X-User-Id": "bob"}
+    assert (await client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
+    assert (await client.patch(f"/chats/{chat_id}", json={"title": "x"}, headers=bob)).status_code == 404
+    assert (await client.delete(f"/chats/{chat_id}", headers=bob)).status_code == 404
+    assert (await client.get("/chats", headers=bob)).json() == []
+
+
+async def test_rename_and_delete_a_chat(client: httpx.AsyncClient) -> None:
+    chat_id = (await client.post("/chat", json={"message": QUESTION})).json()["chat_id"]
+    renamed = await client.patch(f"/chats/{chat_id}", json={"title": "Passwords"})
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Passwords"
+    assert (await client.patch(f"/chats/{chat_id}", json={"title": ""})).status_code == 422
+    assert (await client.delete(f"/chats/{chat_id}")).status_code == 204
+    assert (await client.get(f"/chats/{chat_id}/messages")).status_code == 404
+
+
+async def test_unknown_knowledge_gets_the_cant_find_answer(client: httpx.AsyncClient) -> None:
+    body = (await client.post("/chat", json={"message": "What is the parental leave policy?"})).json()
+    assert body["answer"].startswith("I can't find this in the knowledge base.")
+    assert body["answer"].rstrip().endswith("?")
+    assert body["sources"] == []
+
+
+async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) -> None:
+    body = (await client.post("/chat", json={"message": "Who is the manager of Fleur Janssen?"})).json()
+    assert "Ifeoma Adeyemi" in body["answer"]
+    assert "lookup_structured_data" in [call["name"] for call in body["tool_calls"]]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        ({"message": ""}, 422, "message"),
+        ({"message": "   "}, 422, "empty"),
+        ({"message": "x" * 8001}, 422, "message"),
+        ({}, 422, "message"),
+        ({"message": "hi", "model": "openai:gpt-5-ultra"}, 422, "offline-extractive"),
+        ({"message": "hi", "chat_id": "bad id!"}, 422, "chat"),
+    ],
+)
+async def test_bad_chat_requests_are_refused_and_store_nothing(
+    client: httpx.AsyncClient, container: Container, payload: dict[str, str], status: int, fragment: str
+) -> None:
+    response = await client.post("/chat", json=payload)
+    assert response.status_code == status
+    assert fragment in json.dumps(response.json())
+    assert container.history.list_chats("default") == []
+
+
+async def test_model_endpoints_report_the_defaults(client: httpx.AsyncClient) -> None:
+    model = (await client.get("/model")).json()
+    assert model["model"] == "offline-extractive"
+    assert "offline-extractive" in model["allowed"]
+    default = (await client.get("/api/v1/settings/default-model")).json()
+    assert default == {"internal_default": "offline-extractive", "effective_default": "offline-extractive"}
+
+
+async def test_data_stream_v4_is_accepted_by_the_ai4_client(
+    client: httpx.AsyncClient, js_clients: JsClients  # noqa: F811
+) -> None:
+    response = await client.post("/chat/stream", json={"message": QUESTION})
+    assert response.status_code == 200
+    assert response.headers["x-vercel-ai-data-stream"] == "v1"
+    parsed = js_clients.parse_v4(response.text, allow_errors=False)
+    assert "compromise" in parsed["text"].lower()
+    assert parsed["toolCalls"][0]["toolName"] == "search_knowledge_base"
+    assert parsed["toolResults"], "tool results must follow their calls"
+    data = parsed["data"][0]
+    assert data["model"] == "offline-extractive" and data["sources"]
+    assert parsed["finishReason"] == "stop"
+    text_parts = [p for p in parsed["parts"] if p["type"] == "text"]
+    assert len(text_parts) > 3, "text must stream in several deltas"
+
+
+async def test_ui_message_stream_is_accepted_by_current_and_v5_clients(
+    client: httpx.AsyncClient, container: Container, js_clients: JsClients  # noqa: F811
+) -> None:
+    payload = {
+        "trigger": "submit-message",
+        "id": "chat-ui-1",
+        "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": QUESTION}]}],
+    }
+    response = await client.post("/api/chat", json=payload)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    for client_version in ("current", "v5"):
+        parsed = js_clients.parse_ui_stream(response.text, client=client_version)
+        message = parsed["messages"][-1]
+        text = "".join(p.get("text", "") for p in message["parts"] if p["type"] == "text")
+        assert "compromise" in text.lower()
+        assert any(p["type"].startswith("tool-") for p in message["parts"])
+        assert any(p["type"] == "data-almanac" for p in message["parts"])
+    # history is kept on the server under the client's chat id
+    assert [m.role for m in container.history.list_messages("chat-ui-1")] == ["user", "assistant"]
+
+
+async def test_ui_chat_rejects_a_request_without_a_user_message(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/chat", json={"trigger": "submit-message", "id": "c1", "messages": []}
+    )
+    assert response.status_code == 422
+    assert (await client.post("/api/chat", content=b"not json")).status_code == 422

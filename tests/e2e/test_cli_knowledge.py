@@ -1,0 +1,125 @@
+"""The `almanac` CLI for ingestion, documents and search, on real SQLite files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {"DATA_DIR": str(data_dir), "LOAD_SAMPLE_DATA": "false", "LOG_LEVEL": "WARNING"}
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(data_dir)  # no stray .env from the repository
+    return values
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_search_json_puts_the_current_policy_first(env: dict[str, str]) -> None:
+    code, out, _ = run("search", "how often must passwords be rotated", "--json")
+    assert code == 0
+    hits = json.loads(out)["hits"]
+    assert hits[0]["updated_at"] == "2025-09-15"
+
+
+def test_search_prints_readable_hits(env: dict[str, str]) -> None:
+    code, out, _ = run("search", "who owns incident response", "--limit", "2")
+    assert code == 0
+    assert "Incident Response Runbook" in out
+
+
+def test_ingest_is_idempotent_and_prune_removes_deleted_files(env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "handbook"
+    write(folder / "policies" / "parking.md", "# Parking\n\nVisitors park in bay 7.\n")
+    write(folder / "notes.txt", "Team notes\n\nThe coffee machine is on floor 2.\n")
+
+    code, out, _ = run("ingest", str(folder), "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert (report["added"], report["failed"]) == (2, 0)
+    categories = {Path(i["source"]).name: i for i in report["items"]}
+    assert set(categories) == {"parking.md", "notes.txt"}
+
+    code, out, _ = run("ingest", str(folder), "--json")
+    assert json.loads(out)["unchanged"] == 2
+
+    (folder / "notes.txt").unlink()
+    write(folder / "policies" / "parking.md", "# Parking\n\nVisitors park in bay 9 now.\n")
+    code, out, _ = run("ingest", str(folder), "--prune", "--json")
+    report = json.loads(out)
+    assert (report["updated"], report["removed"]) == (1, 1)
+
+    code, out, _ = run("docs", "list", "--category", "policies", "--json")
+    titles = [d["title"] for d in json.loads(out)["documents"]]
+    assert "Parking" in titles
+
+
+def test_ingest_reports_a_bad_file_and_keeps_the_good_ones(env: dict[str, str], tmp_path: Path) -> None:
+    good = write(tmp_path / "good.md", "# Good\n\nUseful text here.\n")
+    empty = write(tmp_path / "empty.md", "")
+    corrupt = tmp_path / "broken.pdf"
+    corrupt.write_bytes(b"%PDF-1.4 garbage")
+    code, out, err = run("ingest", str(good), str(empty), str(corrupt))
+    assert code == 1
+    assert "1 added" in out and "2 failed" in out
+    assert "empty" in err and "broken.pdf" in err
+    assert "Traceback" not in out + err
+
+
+def test_ingest_of_a_missing_path_is_a_clear_error(env: dict[str, str]) -> None:
+    code, _, err = run("ingest", "/no/such/folder")
+    assert code == 1
+    assert "does not exist" in err
+
+
+def test_docs_show_and_remove(env: dict[str, str]) -> None:
+    code, out, _ = run("docs", "list", "--limit", "1", "--json")
+    document = json.loads(out)["documents"][0]
+    code, out, _ = run("docs", "show", str(document["id"]), "--json")
+    assert code == 0 and json.loads(out)["sections"]
+    code, out, _ = run("docs", "remove", str(document["id"]), "--yes")
+    assert code == 0
+    code, _, err = run("docs", "show", str(document["id"]))
+    assert code == 1 and "No document" in err
+
+
+def test_search_with_an_empty_query_is_a_clear_error(env: dict[str, str]) -> None:
+    code, _, err = run("search", "   ")
+    assert code == 1
+    assert "empty" in err
+
+
+def test_the_installed_console_script_runs(env: dict[str, str]) -> None:
+    script = Path(sys.executable).parent / "almanac"
+    result = subprocess.run(
+        [str(script), "search", "SEV1 response time", "--json", "--limit", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["hits"]

@@ -1,0 +1,111 @@
+"""Uploading, listing, reading and removing documents over HTTP."""
+
+from __future__ import annotations
+
+import httpx
+
+from backend.bootstrap import Container
+
+MARKDOWN = b"""---
+title: Parking Policy
+category: policies
+updated: 2026-01-05
+---
+# Parking Policy
+
+## Visitors
+Visitors park in bay 7 and register at reception with a licence plate.
+"""
+
+
+async def _upload(client: httpx.AsyncClient, name: str, data: bytes, **form: str) -> httpx.Response:
+    return await client.post("/api/documents", files={"file": (name, data)}, data=form)
+
+
+async def test_upload_makes_a_document_searchable_then_delete_removes_it(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await _upload(client, "parking.md", MARKDOWN)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "added"
+    document = body["document"]
+    assert document["title"] == "Parking Policy"
+    assert document["category"] == "policies"
+    assert document["updated_at"] == "2026-01-05"
+
+    hits = (await client.get("/api/search", params={"q": "where do visitors park"})).json()["hits"]
+    assert hits[0]["document_id"] == document["id"]
+
+    detail = (await client.get(f"/api/documents/{document['id']}")).json()
+    assert detail["sections"][0]["heading_path"] == ["Parking Policy", "Visitors"]
+
+    assert (await client.delete(f"/api/documents/{document['id']}")).status_code == 204
+    assert (await client.get(f"/api/documents/{document['id']}")).status_code == 404
+    hits = (await client.get("/api/search", params={"q": "visitors park bay 7"})).json()["hits"]
+    assert all(hit["document_id"] != document["id"] for hit in hits)
+
+
+async def test_uploading_the_same_file_again_is_unchanged(client: httpx.AsyncClient) -> None:
+    first = await _upload(client, "parking.md", MARKDOWN)
+    again = await _upload(client, "parking.md", MARKDOWN)
+    assert again.status_code == 200
+    assert again.json()["status"] == "unchanged"
+    assert again.json()["document"]["id"] == first.json()["document"]["id"]
+
+
+async def test_upload_of_an_unsupported_type_is_415_and_writes_nothing(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    before = container.store.stats()
+    response = await _upload(client, "slides.pptx", b"PK\x03\x04...")
+    assert response.status_code == 415
+    assert ".pdf" in response.json()["detail"]
+    assert container.store.stats() == before
+
+
+async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    before = container.store.stats()
+    response = await _upload(client, "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog")
+    assert response.status_code == 422
+    assert response.json()["type"] == "invalid_document"
+    assert "Traceback" not in response.text
+    assert container.store.stats() == before
+
+
+async def test_upload_of_an_empty_file_is_422(client: httpx.AsyncClient) -> None:
+    response = await _upload(client, "empty.md", b"")
+    assert response.status_code == 422
+    assert "empty" in response.json()["detail"]
+
+
+async def test_upload_over_the_size_limit_is_413(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    container.settings.max_upload_bytes = 1000
+    response = await _upload(client, "big.txt", b"word " * 500)
+    assert response.status_code == 413
+
+
+async def test_upload_without_a_file_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/documents", data={"category": "x"})
+    assert response.status_code == 422
+    assert "file" in str(response.json()["detail"])
+
+
+async def test_listing_pages_and_filters_by_category(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/api/documents", params={"limit": 5})).json()
+    assert page["total"] >= 30 and len(page["documents"]) == 5
+    runbooks = (
+        await client.get("/api/documents", params={"category": "runbooks", "limit": 100})
+    ).json()
+    assert runbooks["total"] == len(runbooks["documents"]) >= 8
+    assert {doc["category"] for doc in runbooks["documents"]} == {"runbooks"}
+
+
+async def test_unknown_document_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/documents/999999")).status_code == 404
+    assert (await client.delete("/api/documents/999999")).status_code == 404
+    assert (await client.get("/api/documents/abc")).status_code == 422

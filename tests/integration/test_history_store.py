@@ -1,0 +1,491 @@
+"""SqliteHistoryStore against real SQLite files: rules users notice, and concurrent writers."""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import threading
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+import sqlean as sqlite3
+
+from services.history_store import SqliteHistoryStore, chat_title
+from use_cases.chat_domain import NewMessage, TokenUsage
+from use_cases.errors import InvalidRequest, NotFound
+from use_cases.ports import HistoryStore
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "app.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    history = SqliteHistoryStore(db_path)
+    yield history
+    history.close()
+
+
+def user_says(text: str) -> NewMessage:
+    return NewMessage(role="user", content=text)
+
+
+def raw(db_path: Path, sql: str, *params: object) -> list[tuple]:
+    """Look at the file directly, as an operator would, bypassing the store."""
+    conn = sqlite3.connect(str(db_path))
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_store_offers_every_history_store_method_with_the_same_signature() -> None:
+    port_methods = [
+        name
+        for name, value in vars(HistoryStore).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    ]
+    assert "append_message" in port_methods
+    for name in port_methods:
+        port = inspect.signature(getattr(HistoryStore, name))
+        adapter = inspect.signature(getattr(SqliteHistoryStore, name))
+        assert list(adapter.parameters) == list(port.parameters), name
+        for param in port.parameters.values():
+            mine = adapter.parameters[param.name]
+            assert (mine.kind, mine.default) == (param.kind, param.default), name
+
+
+# -- titles ----------------------------------------------------------------------------------
+
+
+def test_new_chat_is_titled_with_the_first_message(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "What is our refund policy?")
+    assert chat.title == "What is our refund policy?"
+
+
+def test_title_collapses_newlines_tabs_and_runs_of_spaces(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "  Summarise\n\nthis:\t the   report  ")
+    assert chat.title == "Summarise this: the report"
+
+
+def test_title_of_exactly_80_characters_is_kept_whole() -> None:
+    assert chat_title("x" * 80) == "x" * 80
+
+
+def test_title_longer_than_80_characters_is_cut_with_an_ellipsis() -> None:
+    title = chat_title("y" * 81)
+    assert len(title) == 80
+    assert title == "y" * 79 + "…"
+
+
+def test_cut_title_does_not_end_in_a_space_before_the_ellipsis() -> None:
+    title = chat_title("a" * 78 + " b" + "c" * 20)
+    assert title == "a" * 78 + "…"
+    assert len(title) <= 80
+
+
+@pytest.mark.parametrize("first_message", ["", "   ", "\n\t \n"])
+def test_empty_first_message_gives_the_default_title(
+    store: SqliteHistoryStore, first_message: str
+) -> None:
+    assert store.get_or_create_chat(None, "alice", first_message).title == "New chat"
+
+
+# -- users and ids ---------------------------------------------------------------------------
+
+
+def test_unknown_user_is_provisioned_once_and_keeps_its_profile(
+    store: SqliteHistoryStore, db_path: Path
+) -> None:
+    first = store.ensure_user("alice", name="Alice", email="alice@example.com")
+    again = store.ensure_user("alice", name="Someone else")
+    assert again == first
+    assert first.name == "Alice"
+    assert first.email == "alice@example.com"
+    assert raw(db_path, "SELECT count(*) FROM users") == [(1,)]
+
+
+def test_creating_a_chat_provisions_its_owner(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "bob", "hi")
+    assert store.ensure_user("bob").id == chat.user_id == "bob"
+
+
+def test_new_chat_without_an_id_gets_a_uuid4_hex_id(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "hello")
+    assert len(chat.id) == 32
+    assert int(chat.id, 16) >= 0
+
+
+def test_client_generated_chat_id_is_accepted_and_reused(store: SqliteHistoryStore) -> None:
+    created = store.get_or_create_chat("abc123XYZ", "alice", "first question")
+    reused = store.get_or_create_chat("abc123XYZ", "alice", "second question")
+    assert created.id == reused.id == "abc123XYZ"
+    assert reused.title == "first question"
+    assert store.get_chat("abc123XYZ") == created
+
+
+@pytest.mark.parametrize("bad_id", ["", "a b", "../etc/passwd", "x" * 65, "caf\u00e9", "id;DROP"])
+def test_malformed_chat_and_user_ids_are_refused(store: SqliteHistoryStore, bad_id: str) -> None:
+    with pytest.raises(InvalidRequest):
+        store.get_or_create_chat(bad_id, "alice", "hi")
+    with pytest.raises(InvalidRequest):
+        store.get_or_create_chat(None, bad_id, "hi")
+    with pytest.raises(InvalidRequest):
+        store.ensure_user(bad_id)
+
+
+def test_lookups_by_a_malformed_id_find_nothing(store: SqliteHistoryStore) -> None:
+    assert store.get_chat("no such/chat") is None
+    assert store.list_messages("no such/chat") == []
+    assert store.delete_chat("no such/chat") is False
+    with pytest.raises(NotFound):
+        store.append_message("no such/chat", user_says("hi"))
+
+
+def test_timestamps_are_utc_with_microseconds(store: SqliteHistoryStore, db_path: Path) -> None:
+    chat = store.get_or_create_chat(None, "alice", "hi")
+    assert chat.created_at.utcoffset() == timedelta(0)
+    assert chat.created_at.tzinfo is not None
+    assert chat.created_at.astimezone(UTC) == chat.created_at
+    [(stored,)] = raw(db_path, "SELECT created_at FROM chats")
+    assert stored.endswith("+00:00")
+    assert len(stored.split(".")[1]) == len("123456+00:00")
+
+
+# -- ownership -------------------------------------------------------------------------------
+
+
+def test_another_users_chat_looks_like_it_does_not_exist(store: SqliteHistoryStore) -> None:
+    store.get_or_create_chat("secret-chat", "alice", "private")
+    with pytest.raises(NotFound) as error:
+        store.get_or_create_chat("secret-chat", "mallory", "let me in")
+    assert "secret-chat" in error.value.detail
+    assert store.get_chat("secret-chat").user_id == "alice"
+
+
+def test_a_user_only_lists_their_own_chats(store: SqliteHistoryStore) -> None:
+    store.get_or_create_chat("a1", "alice", "one")
+    store.get_or_create_chat("b1", "bob", "two")
+    assert [chat.id for chat in store.list_chats("alice")] == ["a1"]
+    assert store.list_chats("nobody") == []
+
+
+# -- ordering --------------------------------------------------------------------------------
+
+
+def test_chats_are_listed_most_recently_active_first(store: SqliteHistoryStore) -> None:
+    for chat_id in ("first", "second", "third"):
+        store.get_or_create_chat(chat_id, "alice", chat_id)
+    assert [c.id for c in store.list_chats("alice")] == ["third", "second", "first"]
+
+    store.append_message("first", user_says("back to this one"))
+    assert [c.id for c in store.list_chats("alice")] == ["first", "third", "second"]
+    assert [c.id for c in store.list_chats("alice", limit=1, offset=1)] == ["third"]
+
+
+def test_negative_paging_is_refused(store: SqliteHistoryStore) -> None:
+    with pytest.raises(InvalidRequest):
+        store.list_chats("alice", limit=-1)
+    with pytest.raises(InvalidRequest):
+        store.list_chats("alice", offset=-1)
+    with pytest.raises(InvalidRequest):
+        store.list_messages("anything", limit=-1)
+
+
+def test_messages_come_back_in_conversation_order(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q1")
+    for i in range(5):
+        store.append_message(chat.id, NewMessage(role="user", content=f"q{i}"))
+        store.append_message(chat.id, NewMessage(role="assistant", content=f"a{i}"))
+    contents = [m.content for m in store.list_messages(chat.id)]
+    assert contents == [x for i in range(5) for x in (f"q{i}", f"a{i}")]
+
+
+def test_message_limit_returns_the_last_n_still_in_order(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "count")
+    for i in range(10):
+        store.append_message(chat.id, user_says(str(i)))
+    assert [m.content for m in store.list_messages(chat.id, limit=3)] == ["7", "8", "9"]
+    assert store.list_messages(chat.id, limit=0) == []
+
+
+def test_appending_to_a_missing_chat_is_not_found(store: SqliteHistoryStore) -> None:
+    with pytest.raises(NotFound):
+        store.append_message("ghost", user_says("hello?"))
+
+
+def test_assistant_turn_round_trips_tool_calls_sources_and_usage(
+    store: SqliteHistoryStore,
+) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    sent = NewMessage(
+        role="assistant",
+        content="Réponse [1]",
+        tool_calls=[{"name": "search_knowledge_base", "args": {"query": "naïve"}}],
+        sources=[{"n": 1, "document": "policy.pdf", "page": 3}],
+        model="openai:gpt-4.1-mini",
+        latency_ms=812,
+        usage=TokenUsage(input_tokens=120, output_tokens=45, requests=2),
+    )
+    stored = store.append_message(chat.id, sent)
+    [listed] = store.list_messages(chat.id)
+    assert listed == stored
+    assert (stored.tool_calls, stored.sources) == (sent.tool_calls, sent.sources)
+    assert (stored.model, stored.latency_ms, stored.usage) == (sent.model, 812, sent.usage)
+    assert stored.chat_id == chat.id and stored.status == "complete"
+
+
+def test_message_without_usage_reads_back_without_usage(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    assert store.append_message(chat.id, user_says("q")).usage is None
+
+
+def test_unserialisable_sources_are_refused_and_nothing_is_stored(
+    store: SqliteHistoryStore,
+) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    with pytest.raises(InvalidRequest):
+        store.append_message(
+            chat.id, NewMessage(role="assistant", content="x", sources=[{"bad": object()}])
+        )
+    assert store.list_messages(chat.id) == []
+
+
+# -- finalize --------------------------------------------------------------------------------
+
+
+def test_finalize_turns_a_streaming_message_into_the_final_answer(
+    store: SqliteHistoryStore,
+) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    store.append_message(chat.id, user_says("q"))
+    draft = store.append_message(
+        chat.id, NewMessage(role="assistant", content="", status="streaming")
+    )
+    final = store.finalize_message(
+        draft.id,
+        NewMessage(
+            role="assistant",
+            content="The answer [1]",
+            sources=[{"n": 1}],
+            tool_calls=[{"name": "search"}],
+            model="m",
+            latency_ms=10,
+            usage=TokenUsage(1, 2, 1),
+            status="complete",
+        ),
+    )
+    assert (final.id, final.created_at, final.role) == (draft.id, draft.created_at, "assistant")
+    assert (final.content, final.status) == ("The answer [1]", "complete")
+    assert final.usage == TokenUsage(1, 2, 1)
+    assert [m.content for m in store.list_messages(chat.id)] == ["q", "The answer [1]"]
+    assert store.list_messages(chat.id)[-1] == final
+
+
+@pytest.mark.parametrize("status", ["interrupted", "failed"])
+def test_finalize_records_interrupted_and_failed_turns(
+    store: SqliteHistoryStore, status: str
+) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    draft = store.append_message(
+        chat.id, NewMessage(role="assistant", content="partial", status="streaming")
+    )
+    final = store.finalize_message(
+        draft.id, NewMessage(role="assistant", content="partial ans", status=status)
+    )
+    assert final.status == status
+    assert final.content == "partial ans"
+
+
+def test_finalizing_a_missing_message_is_not_found(store: SqliteHistoryStore) -> None:
+    with pytest.raises(NotFound):
+        store.finalize_message("0" * 32, NewMessage(role="assistant", content="x"))
+
+
+def test_unknown_status_is_refused(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    with pytest.raises(InvalidRequest):
+        store.append_message(chat.id, NewMessage(role="user", content="x", status="done"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest):
+        store.append_message(chat.id, NewMessage(role="system", content="x"))  # type: ignore[arg-type]
+
+
+# -- rename and delete -----------------------------------------------------------------------
+
+
+def test_rename_strips_the_title_and_keeps_the_chat_in_place(store: SqliteHistoryStore) -> None:
+    chat = store.get_or_create_chat("c1", "alice", "old")
+    renamed = store.rename_chat("c1", "   Budget  2027  ")
+    assert renamed.title == "Budget 2027"
+    assert renamed.updated_at == chat.updated_at
+    assert store.get_chat("c1").title == "Budget 2027"
+
+
+def test_rename_accepts_200_characters_and_refuses_201_or_blank(
+    store: SqliteHistoryStore,
+) -> None:
+    store.get_or_create_chat("c1", "alice", "old")
+    assert store.rename_chat("c1", "t" * 200).title == "t" * 200
+    for bad in ("", "   \n", "t" * 201):
+        with pytest.raises(InvalidRequest):
+            store.rename_chat("c1", bad)
+    assert store.get_chat("c1").title == "t" * 200
+
+
+def test_renaming_a_missing_chat_is_not_found(store: SqliteHistoryStore) -> None:
+    with pytest.raises(NotFound):
+        store.rename_chat("ghost", "New title")
+
+
+def test_deleting_a_chat_deletes_its_messages(store: SqliteHistoryStore, db_path: Path) -> None:
+    keep = store.get_or_create_chat("keep", "alice", "keep")
+    store.append_message(keep.id, user_says("stays"))
+    gone = store.get_or_create_chat("gone", "alice", "gone")
+    for text in ("a", "b", "c"):
+        store.append_message(gone.id, user_says(text))
+
+    assert store.delete_chat("gone") is True
+    assert store.get_chat("gone") is None
+    assert raw(db_path, "SELECT count(*) FROM messages WHERE chat_id = 'gone'") == [(0,)]
+    assert [m.content for m in store.list_messages("keep")] == ["stays"]
+    assert store.delete_chat("gone") is False
+
+
+# -- schema and migrations -------------------------------------------------------------------
+
+
+def test_reopening_the_file_keeps_data_and_applies_migrations_once(db_path: Path) -> None:
+    first = SqliteHistoryStore(db_path)
+    chat = first.get_or_create_chat(None, "alice", "persisted")
+    first.close()
+
+    second = SqliteHistoryStore(db_path)
+    try:
+        assert second.get_chat(chat.id) == chat
+    finally:
+        second.close()
+    assert raw(db_path, "SELECT name FROM schema_migrations") == [
+        ("history_0001_users_chats_messages",)
+    ]
+    assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_database_refuses_two_messages_at_the_same_position(
+    store: SqliteHistoryStore, db_path: Path
+) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    store.append_message(chat.id, user_says("q"))
+    conn = sqlite3.connect(str(db_path))
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO messages (id, chat_id, seq, role, content, status, created_at) "
+                "VALUES ('dup', ?, 1, 'user', 'x', 'complete', 'now')",
+                (chat.id,),
+            )
+    finally:
+        conn.close()
+
+
+# -- concurrency -----------------------------------------------------------------------------
+
+
+def test_eight_threads_appending_to_one_chat_lose_and_duplicate_nothing(
+    store: SqliteHistoryStore, db_path: Path
+) -> None:
+    threads_count, per_thread = 8, 50
+    chat = store.get_or_create_chat(None, "alice", "busy chat")
+    start = threading.Barrier(threads_count)
+    errors: list[Exception] = []
+
+    def append_many(worker: int) -> None:
+        try:
+            start.wait()
+            for i in range(per_thread):
+                store.append_message(chat.id, user_says(f"{worker}:{i}"))
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=append_many, args=(n,)) for n in range(threads_count)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=30)
+
+    assert errors == []
+    total = threads_count * per_thread
+    seqs = [seq for (seq,) in raw(db_path, "SELECT seq FROM messages ORDER BY seq")]
+    assert seqs == list(range(1, total + 1))
+    contents = [m.content for m in store.list_messages(chat.id)]
+    assert sorted(contents) == sorted(f"{w}:{i}" for w in range(threads_count) for i in range(50))
+    for worker in range(threads_count):
+        # Each thread's own messages keep the order in which it sent them.
+        mine = [int(c.split(":")[1]) for c in contents if c.startswith(f"{worker}:")]
+        assert mine == list(range(per_thread))
+
+
+def _append_from_another_process(path: str, chat_id: str, worker: int, start, count: int) -> None:
+    """Child process body: its own store on the same file, then appends as fast as it can."""
+    store = SqliteHistoryStore(path)
+    start.wait(timeout=30)
+    for i in range(count):
+        store.append_message(chat_id, NewMessage(role="user", content=f"p{worker}:{i}"))
+    store.close()
+
+
+def test_four_processes_appending_to_one_file_all_succeed(db_path: Path) -> None:
+    processes_count, per_process = 4, 50
+    parent = SqliteHistoryStore(db_path)
+    chat = parent.get_or_create_chat(None, "alice", "shared")
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes_count)
+    children = [
+        context.Process(
+            target=_append_from_another_process,
+            args=(str(db_path), chat.id, n, start, per_process),
+        )
+        for n in range(processes_count)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=60)
+
+    # A child that hit SQLITE_BUSY (or anything else) exits non-zero.
+    assert [child.exitcode for child in children] == [0] * processes_count
+    contents = [m.content for m in parent.list_messages(chat.id)]
+    parent.close()
+    expected = {f"p{w}:{i}" for w in range(processes_count) for i in range(per_process)}
+    assert len(contents) == len(expected) and set(contents) == expected
+    seqs = [seq for (seq,) in raw(db_path, "SELECT seq FROM messages ORDER BY seq")]
+    assert seqs == list(range(1, len(expected) + 1))
+
+
+def test_racing_to_create_the_same_new_chat_makes_exactly_one(
+    store: SqliteHistoryStore, db_path: Path
+) -> None:
+    racers = 16
+    start = threading.Barrier(racers)
+    results: list[str] = []
+    errors: list[Exception] = []
+
+    def create(n: int) -> None:
+        try:
+            start.wait()
+            chat = store.get_or_create_chat("useChat-abc123", "alice", f"message {n}")
+            results.append(chat.title)
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=create, args=(n,)) for n in range(racers)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert len(results) == racers and len(set(results)) == 1
+    assert raw(db_path, "SELECT id, user_id FROM chats") == [("useChat-abc123", "alice")]

@@ -1,0 +1,382 @@
+"""SqliteKnowledgeStore on a real SQLite file: atomic saves, cascades, embedding bookkeeping."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.fts_query import words
+from services.knowledge_store import SqliteKnowledgeStore
+from services.sqlite import connect
+from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
+from use_cases.errors import (
+    ConfigurationError,
+    EmbeddingModelMismatch,
+    InvalidRequest,
+)
+
+DIM = 64
+INFO = EmbeddingInfo("hashing-bow", DIM)
+
+
+def embed(text: str) -> np.ndarray:
+    """Deterministic bag-of-words hashing embedder (unit vectors)."""
+    vector = np.zeros(DIM, dtype=np.float32)
+    for word in words(text):
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm else vector
+
+
+def draft(
+    source: str = "guide.md",
+    *,
+    title: str = "Onboarding guide",
+    category: str | None = "hr",
+    sections: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] | None = None,
+) -> DocumentDraft:
+    sections = sections or (
+        (("Intro",), ("Welcome to the company.", "Your laptop arrives on day one.")),
+        (("Benefits", "Leave"), ("You get twenty-five days of annual leave.",)),
+    )
+    return DocumentDraft(
+        source=source,
+        content_hash=hashlib.sha256(repr(sections).encode()).hexdigest(),
+        title=title,
+        category=category,
+        updated_at=date(2026, 1, 15),
+        media_type="text/markdown",
+        size_bytes=123,
+        sections=tuple(
+            SectionDraft(heading_path=path, text=" ".join(chunks), chunks=chunks)
+            for path, chunks in sections
+        ),
+        metadata={"author": "ops"},
+    )
+
+
+def vectors_for(d: DocumentDraft) -> list[np.ndarray]:
+    return [
+        embed(embedding_text(d.title, s.heading_path, chunk))
+        for s in d.sections
+        for chunk in s.chunks
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteKnowledgeStore:
+    s = SqliteKnowledgeStore(tmp_path / "knowledge.db")
+    s.check_embedding(INFO)
+    yield s
+    s.close()
+
+
+def counts(store: SqliteKnowledgeStore) -> dict[str, int]:
+    conn = store.connection()
+    tables = ["documents", "sections", "chunks", "chunk_vectors"]
+    result = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    result["fts_terms"] = conn.execute("SELECT count(*) FROM chunks_fts_vocab").fetchone()[0]
+    return result
+
+
+def fts_ids(store: SqliteKnowledgeStore, term: str) -> list[int]:
+    rows = store.connection().execute(
+        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid", (f'"{term}"',)
+    )
+    return [r[0] for r in rows]
+
+
+def test_a_saved_document_can_be_read_back_with_its_sections(
+    store: SqliteKnowledgeStore,
+) -> None:
+    d = draft()
+    record = store.save_document(d, vectors_for(d))
+
+    detail = store.get_document(record.id)
+
+    assert detail is not None
+    assert detail.document.source == "guide.md"
+    assert detail.document.category == "hr"
+    assert detail.document.updated_at == date(2026, 1, 15)
+    assert (detail.document.section_count, detail.document.chunk_count) == (2, 3)
+    assert [s.heading_path for s in detail.sections] == [("Intro",), ("Benefits", "Leave")]
+    assert [s.chunk_count for s in detail.sections] == [2, 1]
+    assert store.get_by_source("guide.md") == record
+
+
+def test_replacing_a_document_keeps_its_id_and_replaces_chunks_fts_and_vectors(
+    store: SqliteKnowledgeStore,
+) -> None:
+    first = draft()
+    old = store.save_document(first, vectors_for(first))
+    old_chunk_ids = [r[0] for r in store.connection().execute("SELECT id FROM chunks")]
+    second = draft(sections=((("Only",), ("Parking is behind building B.",)),))
+
+    new = store.save_document(second, vectors_for(second))
+
+    assert new.id == old.id
+    assert new.chunk_count == 1
+    conn = store.connection()
+    chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks")]
+    assert not set(chunk_ids) & set(old_chunk_ids)
+    assert fts_ids(store, "laptop") == []
+    assert fts_ids(store, "parking") == chunk_ids
+    vector_ids = [r[0] for r in conn.execute("SELECT chunk_id FROM chunk_vectors")]
+    assert vector_ids == chunk_ids
+    assert counts(store)["documents"] == 1
+
+
+def test_deleting_a_document_cascades_everywhere(store: SqliteKnowledgeStore) -> None:
+    keep = draft("keep.md", sections=((("A",), ("Keep this text.",)),))
+    gone = draft("gone.md")
+    store.save_document(keep, vectors_for(keep))
+    record = store.save_document(gone, vectors_for(gone))
+
+    assert store.delete_document(record.id) is True
+
+    assert counts(store) | {"fts_terms": 0} == {
+        "documents": 1,
+        "sections": 1,
+        "chunks": 1,
+        "chunk_vectors": 1,
+        "fts_terms": 0,
+    }
+    assert fts_ids(store, "laptop") == []
+    assert fts_ids(store, "keep") != []
+    assert store.delete_document(record.id) is False
+    assert store.get_document(record.id) is None
+
+
+def test_deleting_the_last_document_leaves_no_fts_or_vector_rows(
+    store: SqliteKnowledgeStore,
+) -> None:
+    d = draft()
+    record = store.save_document(d, vectors_for(d))
+
+    store.delete_document(record.id)
+
+    assert counts(store) == {
+        "documents": 0,
+        "sections": 0,
+        "chunks": 0,
+        "chunk_vectors": 0,
+        "fts_terms": 0,
+    }
+
+
+def test_a_failure_in_the_middle_of_a_save_leaves_the_database_unchanged(
+    store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = draft()
+    store.save_document(original, vectors_for(original))
+    before = counts(store)
+
+    def explode(*_args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    # Runs after the sections, chunks, FTS rows and vectors were written.
+    monkeypatch.setattr(SqliteKnowledgeStore, "_prune_tombstones", explode)
+    replacement = draft(sections=((("New",), ("Completely different words.",)),))
+    with pytest.raises(RuntimeError):
+        store.save_document(replacement, vectors_for(replacement))
+    brand_new = draft("other.md")
+    with pytest.raises(RuntimeError):
+        store.save_document(brand_new, vectors_for(brand_new))
+
+    assert counts(store) == before
+    assert fts_ids(store, "laptop") != []
+    assert fts_ids(store, "different") == []
+    assert store.get_by_source("other.md") is None
+
+
+def test_a_vector_count_mismatch_is_rejected_before_anything_is_written(
+    store: SqliteKnowledgeStore,
+) -> None:
+    d = draft()
+
+    with pytest.raises(InvalidRequest):
+        store.save_document(d, vectors_for(d)[:-1])
+
+    assert counts(store)["documents"] == 0
+
+
+def test_vectors_of_the_wrong_dimension_are_rejected(store: SqliteKnowledgeStore) -> None:
+    d = draft()
+
+    with pytest.raises(InvalidRequest):
+        store.save_document(d, [np.ones(DIM + 1)] * 3)
+
+    assert counts(store)["chunks"] == 0
+
+
+def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "knowledge.db"
+    store = SqliteKnowledgeStore(path)
+    store.check_embedding(INFO)
+    d = draft()
+    store.save_document(d, vectors_for(d))
+    store.close()
+    script = textwrap.dedent(
+        f"""
+        import os
+        import numpy as np
+        from services.knowledge_store import SqliteKnowledgeStore
+        from use_cases.domain import DocumentDraft, SectionDraft
+
+        def die(*args):
+            os._exit(9)  # like SIGKILL: no rollback, no cleanup
+
+        SqliteKnowledgeStore._prune_tombstones = die
+        store = SqliteKnowledgeStore({str(path)!r})
+        sections = (SectionDraft(("X",), "Replaced text.", ("Replaced text.",)),)
+        draft = DocumentDraft("guide.md", "h2", "New title", None, None, "text/plain", 1, sections)
+        store.save_document(draft, [np.ones({DIM}, dtype=np.float32)])
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 9, result.stderr.decode()
+
+    reopened = SqliteKnowledgeStore(path)
+    record = reopened.get_by_source("guide.md")
+    assert record is not None and record.title == "Onboarding guide"
+    assert record.chunk_count == 3
+    assert counts(reopened)["chunk_vectors"] == 3
+    assert fts_ids(reopened, "replaced") == []
+    assert reopened.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    reopened.close()
+
+
+def test_the_embedding_model_is_recorded_once_and_a_different_one_is_refused(
+    store: SqliteKnowledgeStore,
+) -> None:
+    store.check_embedding(INFO)  # same again: fine
+
+    with pytest.raises(EmbeddingModelMismatch) as error:
+        store.check_embedding(EmbeddingInfo("text-embedding-3-small", 1536))
+    with pytest.raises(EmbeddingModelMismatch):
+        store.check_embedding(EmbeddingInfo("hashing-bow", DIM * 2))
+
+    assert "hashing-bow" in error.value.detail
+    assert store.embedding_info() == INFO
+    assert store.stats().embedding == INFO
+
+
+def test_saving_chunks_before_an_embedding_model_is_recorded_is_refused(tmp_path: Path) -> None:
+    store = SqliteKnowledgeStore(tmp_path / "k.db")
+    d = draft()
+
+    with pytest.raises(ConfigurationError):
+        store.save_document(d, vectors_for(d))
+    store.close()
+
+
+def test_documents_are_listed_by_source_with_a_total_and_a_category_filter(
+    store: SqliteKnowledgeStore,
+) -> None:
+    for source, category in [("c.md", "hr"), ("a.md", "it"), ("b.md", "hr"), ("d.md", None)]:
+        d = draft(source, category=category)
+        store.save_document(d, vectors_for(d))
+
+    page, total = store.list_documents(limit=2, offset=1)
+    hr, hr_total = store.list_documents(category="hr")
+
+    assert [r.source for r in page] == ["b.md", "c.md"] and total == 4
+    assert [r.source for r in hr] == ["b.md", "c.md"] and hr_total == 2
+    assert [s for _, s in store.list_sources()] == ["a.md", "b.md", "c.md", "d.md"]
+    stats = store.stats()
+    assert (stats.documents, stats.sections, stats.chunks) == (4, 8, 12)
+    assert stats.categories == {"hr": 2, "it": 1}
+
+
+def test_chunk_texts_for_re_embedding_carry_title_and_headings(
+    store: SqliteKnowledgeStore,
+) -> None:
+    d = draft()
+    store.save_document(d, vectors_for(d))
+
+    batches = list(store.iter_chunk_texts(batch_size=2))
+
+    assert [len(b) for b in batches] == [2, 1]
+    texts = [text for batch in batches for _, text in batch]
+    assert texts[2] == embedding_text(
+        "Onboarding guide", ("Benefits", "Leave"), "You get twenty-five days of annual leave."
+    )
+
+
+def test_replace_embeddings_rebuilds_the_index_for_a_new_model(
+    store: SqliteKnowledgeStore,
+) -> None:
+    d = draft()
+    store.save_document(d, vectors_for(d))
+    new_info = EmbeddingInfo("bigger", 8)
+    before = store.state().vector_epoch
+
+    def batches():
+        for batch in store.iter_chunk_texts(batch_size=2):
+            yield [(cid, np.arange(8, dtype=np.float32) + 1) for cid, _ in batch]
+
+    written = store.replace_embeddings(new_info, batches())
+
+    assert written == 3
+    assert store.embedding_info() == new_info
+    assert store.state().vector_epoch == before + 1
+    assert counts(store)["chunk_vectors"] == 3
+    store.check_embedding(new_info)
+
+
+def test_replace_embeddings_with_missing_vectors_keeps_the_old_index(
+    store: SqliteKnowledgeStore,
+) -> None:
+    d = draft()
+    store.save_document(d, vectors_for(d))
+    first_id = next(store.iter_chunk_texts())[0][0]
+
+    with pytest.raises(InvalidRequest):
+        store.replace_embeddings(
+            EmbeddingInfo("bigger", 8), iter([[(first_id, np.ones(8, dtype=np.float32))]])
+        )
+
+    assert store.embedding_info() == INFO
+    assert counts(store)["chunk_vectors"] == 3
+
+
+def test_migrations_are_recorded_and_not_applied_twice(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    SqliteKnowledgeStore(path).close()
+    SqliteKnowledgeStore(path).close()
+
+    conn = connect(path)
+    names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
+    conn.close()
+    assert names == ["knowledge_0001_base"]
+
+
+def test_a_read_only_store_refuses_writes(store: SqliteKnowledgeStore) -> None:
+    reader = SqliteKnowledgeStore(store.path, readonly=True)
+    d = draft()
+
+    with pytest.raises(ConfigurationError):
+        reader.save_document(d, vectors_for(d))
+    assert reader.embedding_info() == INFO
+    reader.close()
+
+
+def test_every_write_moves_the_generation_counter(store: SqliteKnowledgeStore) -> None:
+    start = store.state().generation
+    d = draft()
+    record = store.save_document(d, vectors_for(d))
+    store.delete_document(record.id)
+
+    assert store.state().generation == start + 2

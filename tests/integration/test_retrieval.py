@@ -1,0 +1,373 @@
+"""HybridRetriever on a real SQLite knowledge base with a deterministic fake embedder."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import respx
+
+from services.fts_query import words
+from services.knowledge_store import SqliteKnowledgeStore
+from services.lexical import LexicalSearcher
+from services.reranker import CohereReranker
+from services.retrieval import HybridRetriever
+from services.vector_index import VectorIndex
+from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
+from use_cases.errors import EmbeddingModelMismatch, UpstreamTimeout
+
+DIM = 64
+
+
+class HashingEmbedder:
+    """Bag-of-words hashed into 64 dimensions, L2-normalised: similar words, similar vectors."""
+
+    model = "hashing-bow"
+    dimension = DIM
+
+    def embed_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = np.zeros(DIM, dtype=np.float32)
+        for word in words(text):
+            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm else vector
+
+
+EMBEDDER = HashingEmbedder()
+
+CORPUS = [
+    (
+        "leave.md",
+        "Leave policy",
+        "hr",
+        [
+            (
+                ("Annual leave",),
+                [
+                    "Employees get twenty-five days of annual leave per year.",
+                    "Unused leave days can be carried over until March.",
+                ],
+            ),
+            (("Sick leave",), ["Report sick leave to your manager before nine."]),
+        ],
+    ),
+    (
+        "laptop.md",
+        "Laptop setup",
+        "it",
+        [
+            (("Setup",), ["Your laptop arrives on the first day with the VPN installed."]),
+            (("Security",), ["Enable disk encryption and lock the screen when leaving."]),
+        ],
+    ),
+    (
+        "expenses.md",
+        "Travel expenses",
+        "finance",
+        [((), ["Submit travel expenses within thirty days with receipts <attached> & signed."])],
+    ),
+]
+
+
+def save(store: SqliteKnowledgeStore, source: str, title: str, category: str | None, sections):
+    d = DocumentDraft(
+        source=source,
+        content_hash=source,
+        title=title,
+        category=category,
+        updated_at=None,
+        media_type="text/markdown",
+        size_bytes=1,
+        sections=tuple(SectionDraft(tuple(h), " ".join(c), tuple(c)) for h, c in sections),
+    )
+    vectors = EMBEDDER.embed_documents(
+        [embedding_text(title, s.heading_path, chunk) for s in d.sections for chunk in s.chunks]
+    )
+    return store.save_document(d, vectors)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteKnowledgeStore]:
+    s = SqliteKnowledgeStore(tmp_path / "knowledge.db")
+    s.check_embedding(EmbeddingInfo(EMBEDDER.model, DIM))
+    for source, title, category, sections in CORPUS:
+        save(s, source, title, category, sections)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def retriever(store: SqliteKnowledgeStore) -> HybridRetriever:
+    return HybridRetriever(store, EMBEDDER, final_results_limit=3)
+
+
+def test_the_best_hit_is_the_section_that_answers_the_question(
+    retriever: HybridRetriever,
+) -> None:
+    hits = retriever.search("how many days of annual leave do I get?")
+
+    top = hits[0]
+    assert (top.source, top.section_path) == ("leave.md", ("Annual leave",))
+    assert top.title == "Leave policy" and top.category == "hr"
+    assert "twenty-five days" in top.section_text
+    assert top.scores.bm25_rank == 1 and top.scores.vector_rank is not None
+    assert top.scores.fused == pytest.approx(1 / 61 + 1 / (60 + top.scores.vector_rank))
+    assert "<mark>annual</mark>" in top.highlight and "<mark>leave</mark>" in top.highlight
+    assert len(hits) == 3
+
+
+def test_at_most_one_hit_per_parent_section(retriever: HybridRetriever) -> None:
+    hits = retriever.search("leave days carried over annual", k=10)
+
+    sections = [(h.document_id, h.section_path) for h in hits]
+    assert len(sections) == len(set(sections))
+    first = hits[0]
+    assert first.section_path == ("Annual leave",)
+    assert "carried over" in first.chunk_text  # the better of the section's two chunks
+
+
+def test_highlights_escape_document_markup(retriever: HybridRetriever) -> None:
+    hits = retriever.search("travel receipts", k=1)
+
+    assert hits[0].highlight.count("<mark>") == 2
+    assert "&lt;attached&gt; &amp;" in hits[0].highlight
+
+
+def test_the_category_filter_applies_to_both_legs(retriever: HybridRetriever) -> None:
+    hits = retriever.search("leave laptop expenses", k=10, category="it")
+
+    assert hits and {h.category for h in hits} == {"it"}
+    assert {h.chunk_id for h in hits} >= {
+        c.chunk_id for c in retriever.search_bm25("leave laptop expenses", 10, "it")
+    }
+    assert all(
+        retriever.store.get_document(h.document_id).document.category == "it"  # type: ignore[union-attr]
+        for h in hits
+    )
+    assert retriever.search("leave", category="no-such-category") == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', "*", "NEAR(", "AND OR NOT", "title:x", "^", "((", "🔥", "a" * 3000, "x OR " * 100],
+)
+def test_hostile_queries_never_raise(retriever: HybridRetriever, query: str) -> None:
+    retriever.search(query)
+    retriever.search_bm25(query, 5)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "?!.,", "🔥🔥"])
+def test_a_query_without_searchable_characters_returns_nothing(
+    retriever: HybridRetriever, query: str
+) -> None:
+    assert retriever.search(query) == []
+
+
+def test_keyword_only_search_works_without_a_query_vector(retriever: HybridRetriever) -> None:
+    hits = retriever.search_with_vector("disk encryption", None, k=2)
+
+    assert hits[0].source == "laptop.md"
+    assert hits[0].scores.vector_rank is None
+
+
+def test_vector_search_methods_agree_on_a_small_index(
+    retriever: HybridRetriever,
+) -> None:
+    query = EMBEDDER.embed_query("laptop security screen lock")
+
+    auto = retriever.search_vector(query, 4)
+    exact = retriever.search_vector(query, 4, method="exact")
+    vec0 = retriever.search_vector(query, 4, method="vec0")
+
+    assert [h.chunk_id for h in auto] == [h.chunk_id for h in exact] == [h.chunk_id for h in vec0]
+    assert [h.score for h in auto] == pytest.approx([h.score for h in vec0], abs=1e-5)
+
+
+def test_the_binary_shortlist_path_finds_the_exact_neighbours_when_it_covers_them(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = HybridRetriever(
+        store, EMBEDDER, vectors=VectorIndex(exact_threshold=0, candidates=3)
+    )
+    query = EMBEDDER.embed_query("annual leave days")
+
+    shortlist = retriever.search_vector(query, 2)
+    exact = retriever.search_vector(query, 2, method="exact")
+
+    assert len(shortlist) == 2
+    assert shortlist[0].chunk_id == exact[0].chunk_id
+
+
+def test_the_vector_index_follows_saves_replacements_and_deletes(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever
+) -> None:
+    query = EMBEDDER.embed_query("parking garage permit")
+    assert "parking" not in retriever.search_vector(query, 1)[0].__repr__()
+
+    record = save(
+        store,
+        "parking.md",
+        "Parking",
+        "facilities",
+        [(("Permits",), ["Parking garage permit requests go to facilities."])],
+    )
+    added = retriever.search_vector(query, 1)
+    assert retriever.search("parking permit", k=1)[0].source == "parking.md"
+
+    save(
+        store,
+        "parking.md",
+        "Parking",
+        "facilities",
+        [(("Permits",), ["Bicycles only; the garage closed."])],
+    )
+    replaced = retriever.search_vector(query, 10)
+    assert added[0].chunk_id not in {h.chunk_id for h in replaced}
+
+    store.delete_document(record.id)
+    assert all(h.source != "parking.md" for h in retriever.search("parking garage permit", k=10))
+    assert retriever.vectors.size == 6
+
+
+def test_dropping_common_terms_and_re_scoring_reproduces_full_bm25(
+    store: SqliteKnowledgeStore,
+) -> None:
+    full = HybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(posting_budget=10**9))
+    budgeted = HybridRetriever(
+        store, EMBEDDER, lexical=LexicalSearcher(posting_budget=1, min_terms=1)
+    )
+    query = "leave days laptop screen travel expenses"
+    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query))
+    assert len(kept) == 1 and dropped
+
+    expected = {h.chunk_id: h.score for h in full.search_bm25(query, 10)}
+    got = budgeted.search_bm25(query, 10)
+
+    # Candidates come from the rare term only; each gets its exact full-query score back.
+    assert got
+    assert [h.score for h in got] == pytest.approx([expected[h.chunk_id] for h in got], rel=1e-6)
+    assert [h.score for h in got] == sorted((h.score for h in got), reverse=True)
+
+
+class ReverseReranker:
+    def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        return [(i, float(i)) for i in reversed(range(len(documents)))][:top_n]
+
+
+class FailingReranker:
+    def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        raise UpstreamTimeout("too slow")
+
+
+def test_a_successful_rerank_reorders_the_fused_hits(store: SqliteKnowledgeStore) -> None:
+    plain = HybridRetriever(store, EMBEDDER).search("annual leave laptop", k=4)
+    reranked_retriever = HybridRetriever(store, EMBEDDER, reranker=ReverseReranker())
+
+    reranked = reranked_retriever.search("annual leave laptop", k=4)
+
+    assert reranked_retriever.reranker_enabled
+    assert reranked[0].chunk_id != plain[0].chunk_id
+    assert all(h.scores.rerank_score is not None for h in reranked)
+
+
+def test_a_failing_reranker_keeps_the_fused_order(store: SqliteKnowledgeStore) -> None:
+    plain = HybridRetriever(store, EMBEDDER).search("annual leave laptop", k=4)
+
+    hits = HybridRetriever(store, EMBEDDER, reranker=FailingReranker()).search(
+        "annual leave laptop", k=4
+    )
+
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in plain]
+    assert all(h.scores.rerank_score is None for h in hits)
+
+
+COHERE_RERANK = "https://api.cohere.com/v2/rerank"
+
+
+@pytest.fixture
+def plain_order(store: SqliteKnowledgeStore) -> list[int]:
+    return [h.chunk_id for h in HybridRetriever(store, EMBEDDER).search("leave laptop", k=4)]
+
+
+def test_cohere_answering_500_keeps_the_fused_order(
+    store: SqliteKnowledgeStore, plain_order: list[int]
+) -> None:
+    retriever = HybridRetriever(store, EMBEDDER, reranker=CohereReranker("test-key"))
+
+    with respx.mock(assert_all_mocked=True) as cohere:
+        route = cohere.post(COHERE_RERANK).mock(
+            return_value=httpx.Response(500, json={"message": "x"})
+        )
+        hits = retriever.search("leave laptop", k=4)
+        assert route.call_count == 1  # no retries
+
+    assert [h.chunk_id for h in hits] == plain_order
+
+
+def test_cohere_timing_out_keeps_the_fused_order(
+    store: SqliteKnowledgeStore, plain_order: list[int]
+) -> None:
+    retriever = HybridRetriever(store, EMBEDDER, reranker=CohereReranker("k", timeout=0.5))
+
+    with respx.mock(assert_all_mocked=True) as cohere:
+        cohere.post(COHERE_RERANK).mock(side_effect=httpx.ReadTimeout("no answer"))
+        hits = retriever.search("leave laptop", k=4)
+
+    assert [h.chunk_id for h in hits] == plain_order
+    assert all(h.scores.rerank_score is None for h in hits)
+
+
+def test_cohere_rerank_success_reorders_the_hits(
+    store: SqliteKnowledgeStore, plain_order: list[int]
+) -> None:
+    retriever = HybridRetriever(store, EMBEDDER, reranker=CohereReranker("k"), reranker_top_n=4)
+    results = [{"index": 3, "relevance_score": 0.97}, {"index": 0, "relevance_score": 0.42}]
+
+    with respx.mock(assert_all_mocked=True) as cohere:
+        route = cohere.post(COHERE_RERANK).mock(
+            return_value=httpx.Response(200, json={"id": "r", "results": results})
+        )
+        hits = retriever.search("leave laptop", k=4)
+        sent = route.calls[0].request
+
+    assert [h.chunk_id for h in hits][:2] == [plain_order[3], plain_order[0]]
+    assert hits[0].scores.rerank_score == pytest.approx(0.97)
+    assert sent.headers["authorization"] == "Bearer k"
+    assert b'"top_n":4' in sent.content
+
+
+def test_a_retriever_can_open_the_store_by_path(store: SqliteKnowledgeStore) -> None:
+    retriever = HybridRetriever(store.path, EMBEDDER)
+
+    assert retriever.search("encryption", k=1)[0].source == "laptop.md"
+    retriever.close()
+
+
+def test_inflected_query_words_match_their_stems_exactly_once(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever
+) -> None:
+    # Porter is not idempotent: "increased" -> "increas" but "increas" -> "increa". The
+    # MATCH must be written with the user's words, never with already-stemmed terms.
+    save(store, "costs.md", "Costs", "finance", [((), ["Hosting costs increased sharply."])])
+
+    hits = retriever.search_bm25("increased", 5)
+
+    assert len(hits) == 1
+    assert retriever.search("increased", k=1)[0].source == "costs.md"
+
+
+def test_searching_with_a_different_embedder_than_the_index_is_refused(
+    store: SqliteKnowledgeStore,
+) -> None:
+    class Other(HashingEmbedder):
+        model = "another-model"
+
+    with pytest.raises(EmbeddingModelMismatch):
+        HybridRetriever(store, Other()).search("leave")

@@ -1,0 +1,416 @@
+"""SqliteTableLoader against real files and a real SQLite database: types are inferred the way
+a person would expect, bad files are refused with the line to fix, and a reload is atomic."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import sqlean as sqlite3
+
+from services.tables import SqliteTableLoader, sanitise_column_names, validate_table_name
+from use_cases.errors import InvalidRequest, UnsupportedDocument
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "tables.db"
+
+
+@pytest.fixture
+def loader(db_path: Path) -> SqliteTableLoader:
+    return SqliteTableLoader(db_path)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def raw(db_path: Path, sql: str, *params: object) -> list[tuple]:
+    """Look at the file directly, bypassing the loader."""
+    conn = sqlite3.connect(str(db_path))
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def table_names(db_path: Path) -> list[str]:
+    return sorted(r[0] for r in raw(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'"))
+
+
+def column_types(db_path: Path, table: str) -> dict[str, str]:
+    return dict(raw(db_path, "SELECT name, type FROM pragma_table_info(?)", table))
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+SALES_CSV = """\
+Order ID,Customer,Total (€),Quantity,Ordered On,Shipped At,ZIP,Note
+1,Ada,10.50,2,2024-01-02,2024-01-03T10:00:00,01234,first
+2,Grace,3,1,2024-02-03,2024-02-04 09:30,12345,
+3,Linus,,5,,2024-03-01T08:00:00Z,99999,"has, a comma"
+"""
+
+
+def test_csv_columns_get_integer_real_date_datetime_and_text_types(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    schema = loader.load(write(tmp_path / "sales.csv", SALES_CSV), "sales")
+    assert [(c.name, c.type) for c in schema.columns] == [
+        ("order_id", "INTEGER"),
+        ("customer", "TEXT"),
+        ("total", "REAL"),
+        ("quantity", "INTEGER"),
+        ("ordered_on", "DATE"),
+        ("shipped_at", "DATETIME"),
+        ("zip", "TEXT"),
+        ("note", "TEXT"),
+    ]
+    assert schema.row_count == 3
+    assert column_types(db_path, "sales")["total"] == "REAL"
+
+
+def test_csv_values_are_stored_as_their_types_and_empty_cells_as_null(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    loader.load(write(tmp_path / "sales.csv", SALES_CSV), "sales")
+    rows = raw(
+        db_path,
+        "SELECT order_id, typeof(order_id), total, typeof(total), ordered_on, zip, note "
+        "FROM sales ORDER BY order_id",
+    )
+    assert rows == [
+        (1, "integer", 10.5, "real", "2024-01-02", "01234", "first"),
+        (2, "integer", 3.0, "real", "2024-02-03", "12345", None),
+        (3, "integer", None, "null", None, "99999", "has, a comma"),
+    ]
+
+
+def test_dates_stay_iso_text_that_sqlite_date_functions_read(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    loader.load(write(tmp_path / "sales.csv", SALES_CSV), "sales")
+    rows = raw(db_path, "SELECT typeof(ordered_on), strftime('%m', ordered_on) FROM sales")
+    assert rows[0] == ("text", "01")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["1", "-2", "+3"], "INTEGER"),
+        (["1", "2.5", "1e3"], "REAL"),
+        (["007", "008"], "TEXT"),  # zero-padded codes keep their zeros
+        (["0", "10"], "INTEGER"),
+        (["0.5", "00.5"], "TEXT"),
+        (["12345678901234567890"], "TEXT"),  # beyond 64 bits: an identifier, not a number
+        (["1", "two"], "TEXT"),
+        (["2024-01-02", "2024-02-30"], "TEXT"),  # not a real date
+        (["2024-01-02", "2024-01-02T10:00:00"], "DATETIME"),
+        (["true", "false"], "TEXT"),
+        (["", " "], "TEXT"),  # nothing to go by
+        (["nan", "inf"], "TEXT"),
+    ],
+)
+def test_a_column_gets_a_type_only_if_every_non_empty_value_fits_it(
+    loader: SqliteTableLoader, tmp_path: Path, values: list[str], expected: str
+) -> None:
+    text = "value\n" + "\n".join(f'"{v}"' for v in values) + "\n"
+    schema = loader.load(write(tmp_path / "t.csv", text), "t")
+    assert schema.columns[0].type == expected
+
+
+def test_headers_become_unique_safe_identifiers_and_the_originals_are_kept(
+    loader: SqliteTableLoader, tmp_path: Path
+) -> None:
+    text = "Order ID,order id,2024 Sales,Café,select,,rowid,Größe €\n1,2,3,4,5,6,7,8\n"
+    schema = loader.load(write(tmp_path / "odd.csv", text), "odd")
+    names = [c.name for c in schema.columns]
+    assert names == [
+        "order_id",
+        "order_id_2",
+        "c_2024_sales",
+        "cafe",
+        "select_",
+        "col_6",
+        "rowid_",
+        "groe",
+    ]
+    assert loader.column_mapping("odd") == {
+        "order_id": "Order ID",
+        "order_id_2": "order id",
+        "c_2024_sales": "2024 Sales",
+        "cafe": "Café",
+        "select_": "select",
+        "col_6": "",
+        "rowid_": "rowid",
+        "groe": "Größe €",
+    }
+
+
+def test_sanitised_names_are_valid_lowercase_identifiers() -> None:
+    names = sanitise_column_names(["A" * 100, "A" * 100, "1", "--", "x"])
+    assert names[0] == "a" * 63
+    assert names[1] == "a" * 61 + "_2"
+    assert names[2:] == ["c_1", "col_4", "x"]
+
+
+def test_tsv_files_are_loaded_by_extension(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    schema = loader.load(write(tmp_path / "t.tsv", "a\tb\n1\tx, y\n"), "t")
+    assert [(c.name, c.type) for c in schema.columns] == [("a", "INTEGER"), ("b", "TEXT")]
+    assert schema.columns[1].samples == ("x, y",)
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_handled(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffid,name\r\n1,Ada\r\n\r\n2,Grace\r\n".encode())
+    schema = loader.load(path, "excel")
+    assert schema.columns[0].name == "id"
+    assert raw(db_path, "SELECT id, name FROM excel") == [(1, "Ada"), (2, "Grace")]
+
+
+def test_quoted_cells_may_span_lines(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    schema = loader.load(write(tmp_path / "m.csv", 'id,text\n1,"two\nlines"\n'), "m")
+    assert schema.row_count == 1
+    assert schema.columns[1].samples == ("two lines",)
+
+
+def test_a_header_only_csv_makes_an_empty_table(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    schema = loader.load(write(tmp_path / "h.csv", "a,b\n"), "h")
+    assert schema.row_count == 0
+    assert [c.type for c in schema.columns] == ["TEXT", "TEXT"]
+
+
+def test_samples_are_up_to_three_distinct_values(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    schema = loader.load(write(tmp_path / "s.csv", "x\na\na\nb\n\nc\nd\n"), "s")
+    assert schema.columns[0].samples == ("a", "b", "c")
+
+
+# -- JSON Lines ---------------------------------------------------------------------------------
+
+
+def test_jsonl_columns_are_typed_by_json_type_with_nested_values_as_json_text(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    lines = [
+        {"id": 1, "price": 2, "ok": True, "day": "2024-01-02", "tags": ["a", "b"], "code": "01"},
+        {"id": 2, "price": 2.5, "ok": False, "day": "2024-01-03", "meta": {"k": "v"}},
+        {"id": 3, "price": None, "ok": True, "day": None, "code": 7},
+    ]
+    path = write(tmp_path / "items.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
+    schema = loader.load(path, "items")
+    assert [(c.name, c.type) for c in schema.columns] == [
+        ("id", "INTEGER"),
+        ("price", "REAL"),
+        ("ok", "INTEGER"),
+        ("day", "DATE"),
+        ("tags", "TEXT"),
+        ("code", "TEXT"),
+        ("meta", "TEXT"),
+    ]
+    rows = raw(db_path, "SELECT id, price, ok, day, tags, code, meta ->> '$.k' FROM items")
+    assert rows == [
+        (1, 2.0, 1, "2024-01-02", '["a","b"]', "01", None),
+        (2, 2.5, 0, "2024-01-03", None, None, "v"),
+        (3, None, 1, None, None, "7", None),
+    ]
+
+
+def test_ndjson_is_an_accepted_extension(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    schema = loader.load(write(tmp_path / "x.ndjson", '{"A b": 1}\n\n{"A b": 2}\n'), "x")
+    assert [c.name for c in schema.columns] == ["a_b"]
+    assert schema.row_count == 2
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("empty.csv", b"", "empty.csv is empty"),
+        ("blank.csv", b"\n\n  \n", "blank.csv is empty"),
+        ("ragged.csv", b"a,b\n1,2\n3\n", "ragged.csv, line 3: expected 2 fields"),
+        ("long.csv", b"a,b\n1,2\n3,4\n5,6,7\n", "long.csv, line 4: expected 2 fields"),
+        ("latin1.csv", b"a,b\n1,2\n3,caf\xe9\n", "latin1.csv, line 3: not valid UTF-8"),
+        ("nul.csv", b"a,b\n1,\x002\n", "nul.csv, line 2: contains a NUL byte"),
+        ("quote.csv", b'a,b\n1,"x"y\n', "quote.csv, line 2: malformed CSV"),
+        ("empty.jsonl", b"", "empty.jsonl is empty"),
+        ("bad.jsonl", b'{"a": 1}\n{"a": 2,}\n', "bad.jsonl, line 2: invalid JSON"),
+        ("array.jsonl", b'{"a": 1}\n\n[1, 2]\n', "array.jsonl, line 3: expected a JSON object"),
+        ("scalar.jsonl", b'"text"\n', "scalar.jsonl, line 1: expected a JSON object, got a string"),
+        ("keyless.jsonl", b"{}\n{}\n", "would have no columns"),
+        ("latin1.jsonl", b'{"a": "caf\xe9"}\n', "latin1.jsonl, line 1: not valid UTF-8"),
+    ],
+)
+def test_bad_files_are_refused_naming_the_line_and_nothing_is_written(
+    loader: SqliteTableLoader,
+    tmp_path: Path,
+    db_path: Path,
+    filename: str,
+    content: bytes,
+    message: str,
+) -> None:
+    path = tmp_path / filename
+    path.write_bytes(content)
+    with pytest.raises(InvalidRequest) as refused:
+        loader.load(path, "t")
+    assert message in refused.value.detail
+    assert loader.list_tables() == []
+    if db_path.exists():
+        assert raw(db_path, "SELECT name FROM sqlite_master WHERE name LIKE '%load%'") == []
+
+
+def test_a_missing_file_is_an_invalid_request(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest, match="does not exist"):
+        loader.load(tmp_path / "nope.csv", "t")
+
+
+def test_an_unknown_extension_is_unsupported(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedDocument, match=r"\.csv, \.jsonl, \.ndjson, \.tab, \.tsv"):
+        loader.load(write(tmp_path / "t.xlsx", "x"), "t")
+
+
+# -- replacing ----------------------------------------------------------------------------------
+
+
+def test_loading_again_replaces_the_table(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    loader.load(write(tmp_path / "v1.csv", "a,b\n1,2\n"), "t")
+    schema = loader.load(write(tmp_path / "v2.csv", "c\nx\ny\n"), "t")
+    assert [c.name for c in schema.columns] == ["c"]
+    assert raw(db_path, "SELECT c FROM t") == [("x",), ("y",)]
+    assert loader.column_mapping("t") == {"c": "c"}
+
+
+def test_a_failing_reload_leaves_the_old_table_intact(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    loader.load(write(tmp_path / "good.csv", "a,b\n1,2\n3,4\n"), "t")
+    bad = write(tmp_path / "bad.csv", "x,y\n" + "5,6\n" * 1000 + "7\n")
+    with pytest.raises(InvalidRequest, match="line 1002"):
+        loader.load(bad, "t")
+    assert raw(db_path, "SELECT a, b FROM t ORDER BY a") == [(1, 2), (3, 4)]
+    assert loader.column_mapping("t") == {"a": "a", "b": "b"}
+    assert table_names(db_path) == ["_almanac_columns", "t"]  # no scratch table left behind
+
+
+def test_a_write_failure_midway_rolls_back_to_the_old_table(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even when the file passes validation, a failure while writing leaves nothing half-done."""
+    loader.load(write(tmp_path / "good.csv", "a\n1\n"), "t")
+    import services.tables as tables_module
+
+    def explode(text: str, sql_type: str) -> object:
+        raise OSError("disk full")
+
+    real_read_csv = tables_module._read_csv
+
+    def read_then_fail(file: Path, delimiter: str):  # type: ignore[no-untyped-def]
+        source = real_read_csv(file, delimiter)
+        source.convert = explode
+        return source
+
+    monkeypatch.setattr(tables_module, "_read_csv", read_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        loader.load(write(tmp_path / "new.csv", "b\n2\n"), "t")
+    assert raw(db_path, "SELECT a FROM t") == [(1,)]
+    assert table_names(db_path) == ["_almanac_columns", "t"]
+
+
+def test_table_names_differing_only_in_case_are_the_same_table(
+    loader: SqliteTableLoader, tmp_path: Path
+) -> None:
+    loader.load(write(tmp_path / "a.csv", "a\n1\n"), "Sales")
+    loader.load(write(tmp_path / "b.csv", "b\n2\n"), "sales")
+    assert [s.name for s in loader.list_tables()] == ["sales"]
+
+
+def test_a_large_file_streams_in_quickly(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    lines = ["id,name,amount,day"] + [f"{i},name {i},{i * 1.5},2024-01-01" for i in range(20_000)]
+    path = write(tmp_path / "big.csv", "\n".join(lines) + "\n")
+    started = time.monotonic()
+    schema = loader.load(path, "big")
+    assert schema.row_count == 20_000
+    assert [c.type for c in schema.columns] == ["INTEGER", "TEXT", "REAL", "DATE"]
+    assert time.monotonic() - started < 5.0
+
+
+# -- names, listing, dropping -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "1sales",
+        "sales-2024",
+        "sales 2024",
+        "x" * 64,
+        "sqlite_stat1",
+        "SQLite_x",
+        "_almanac_columns",
+        "select",
+        "Order",
+        "t; DROP TABLE x",
+        'x"y',
+        "café",
+    ],
+)
+def test_unsafe_table_names_are_refused_with_a_clear_message(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path, name: str
+) -> None:
+    with pytest.raises(InvalidRequest, match="Invalid table name"):
+        loader.load(write(tmp_path / "t.csv", "a\n1\n"), name)
+    assert not db_path.exists() or loader.list_tables() == []
+
+
+@pytest.mark.parametrize("name", ["_x", "Sales_2024", "x" * 63, "t"])
+def test_safe_table_names_are_accepted(name: str) -> None:
+    assert validate_table_name(name) == name
+
+
+def test_list_tables_shows_user_tables_only_sorted_by_name(
+    loader: SqliteTableLoader, tmp_path: Path
+) -> None:
+    loader.load(write(tmp_path / "b.csv", "x\n1\n"), "beta")
+    loader.load(write(tmp_path / "a.csv", "y\nq\n"), "alpha")
+    schemas = loader.list_tables()
+    assert [(s.name, s.row_count, s.columns[0].name) for s in schemas] == [
+        ("alpha", 1, "y"),
+        ("beta", 1, "x"),
+    ]
+
+
+def test_list_tables_of_a_missing_database_is_empty_and_creates_nothing(
+    loader: SqliteTableLoader, db_path: Path
+) -> None:
+    assert loader.list_tables() == []
+    assert not db_path.exists()
+
+
+def test_drop_removes_the_table_and_its_mapping(loader: SqliteTableLoader, tmp_path: Path) -> None:
+    loader.load(write(tmp_path / "a.csv", "Col A\n1\n"), "t")
+    assert loader.drop("t") is True
+    assert loader.list_tables() == []
+    assert loader.column_mapping("t") == {}
+    assert loader.drop("t") is False
+
+
+def test_drop_validates_the_name(loader: SqliteTableLoader) -> None:
+    with pytest.raises(InvalidRequest):
+        loader.drop("sqlite_master")
+
+
+def test_the_database_is_in_wal_mode(
+    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+) -> None:
+    loader.load(write(tmp_path / "a.csv", "a\n1\n"), "t")
+    assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]

@@ -1,0 +1,462 @@
+"""Loaders: what a user sees when files of each supported type are ingested."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from services.loaders import (
+    SUPPORTED_EXTENSIONS,
+    FileLoader,
+    HtmlLoader,
+    MarkdownLoader,
+    PdfLoader,
+    PlainTextLoader,
+)
+from use_cases.domain import ParsedDocument
+from use_cases.errors import InvalidDocument, UnsupportedDocument
+from use_cases.ports import DocumentLoader
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
+
+
+@pytest.fixture(scope="module")
+def loader() -> FileLoader:
+    return FileLoader()
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def paths(document: ParsedDocument) -> list[tuple[str, ...]]:
+    return [section.heading_path for section in document.sections]
+
+
+def text_of(document: ParsedDocument) -> str:
+    return "\n".join(section.text for section in document.sections)
+
+
+# --- a tiny, real PDF writer (no dev dependency needed) ------------------------------------
+
+
+def _pdf_string(text: str) -> str:
+    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def make_pdf(pages: list[str], info: dict[str, str] | None = None) -> bytes:
+    """A minimal valid PDF: one Helvetica text object per page (lines split on newlines);
+    an empty string gives a page without text, like a scanned image."""
+    first_page = 4
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        (
+            "<< /Type /Pages /Kids ["
+            + " ".join(f"{first_page + 2 * index} 0 R" for index in range(len(pages)))
+            + f"] /Count {len(pages)} >>"
+        ).encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for index, text in enumerate(pages):
+        shown = " T* ".join(f"{_pdf_string(line)} Tj" for line in text.split("\n"))
+        stream = f"BT /F1 12 Tf 14 TL 72 720 Td {shown} ET".encode() if text else b""
+        objects.append(
+            (
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                f"/Resources << /Font << /F1 3 0 R >> >> "
+                f"/Contents {first_page + 2 * index + 1} 0 R >>"
+            ).encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    info_ref = ""
+    if info:
+        entries = " ".join(f"/{key} {_pdf_string(value)}" for key, value in info.items())
+        objects.append(f"<< {entries} >>".encode())
+        info_ref = f" /Info {len(objects)} 0 R"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info_ref} >>\nstartxref\n{xref}\n%%EOF\n"
+    ).encode()
+    return bytes(out)
+
+
+def rewrite_pdf(data: bytes, change: Callable[[PdfWriter], object]) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    change(writer)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+HANDBOOK = make_pdf(
+    ["Employee Handbook\nWelcome to the company.", "Expenses\nKeep every receipt."],
+    {"Title": "Employee Handbook", "ModDate": "D:20240131120000+01'00'", "Author": "HR"},
+)
+
+
+# --- dispatching ---------------------------------------------------------------------------
+
+
+def test_file_loader_is_a_document_loader_for_every_supported_extension(
+    loader: FileLoader,
+) -> None:
+    as_port: DocumentLoader = loader  # type-checks against the Protocol
+    for ext in SUPPORTED_EXTENSIONS:
+        assert as_port.supports(f"docs/file{ext}")
+        assert as_port.supports(f"FILE{ext.upper()}")
+    assert set(SUPPORTED_EXTENSIONS) == {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
+
+
+def test_unknown_extension_is_unsupported_and_the_error_lists_supported_types(
+    loader: FileLoader,
+) -> None:
+    assert not loader.supports("report.docx")
+    with pytest.raises(UnsupportedDocument) as raised:
+        loader.load("report.docx", b"PK\x03\x04 something")
+    assert ".docx" in raised.value.detail
+    for ext in SUPPORTED_EXTENSIONS:
+        assert ext in raised.value.detail
+
+
+def test_a_file_without_extension_is_unsupported(loader: FileLoader) -> None:
+    with pytest.raises(UnsupportedDocument, match="without an extension"):
+        loader.load("README", b"hello")
+
+
+@pytest.mark.parametrize("name", ["empty.md", "empty.txt", "empty.html", "empty.pdf"])
+def test_an_empty_file_is_invalid_and_says_so(loader: FileLoader, name: str) -> None:
+    with pytest.raises(InvalidDocument, match=f"{name} is empty"):
+        loader.load(name, b"")
+
+
+@pytest.mark.parametrize("name", ["blank.md", "blank.txt", "blank.html", "blank.markdown"])
+def test_a_whitespace_only_file_is_invalid_as_empty(loader: FileLoader, name: str) -> None:
+    with pytest.raises(InvalidDocument, match="is empty"):
+        loader.load(name, b"  \n\t\r\n  \n")
+
+
+def test_each_per_format_loader_rejects_empty_input_on_its_own() -> None:
+    for single, name in (
+        (MarkdownLoader(), "a.md"),
+        (PlainTextLoader(), "a.txt"),
+        (HtmlLoader(), "a.html"),
+        (PdfLoader(), "a.pdf"),
+    ):
+        assert single.supports(name)
+        with pytest.raises(InvalidDocument):
+            single.load(name, b"   ")
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def test_markdown_front_matter_sets_title_category_date_and_metadata(loader: FileLoader) -> None:
+    document = loader.load("security/password-policy.md", fixture_bytes("password-policy.md"))
+
+    assert document.title == "Password Policy"
+    assert document.category == "security"
+    assert document.updated_at == date(2024, 3, 5)
+    assert document.media_type == "text/markdown"
+    assert document.metadata == {
+        "owner": "IT Security",
+        "tags": "passwords, accounts",
+        "version": "3",
+    }
+
+
+def test_markdown_heading_paths_follow_the_heading_stack(loader: FileLoader) -> None:
+    document = loader.load("password-policy.md", fixture_bytes("password-policy.md"))
+
+    assert paths(document) == [
+        ("Password Policy",),  # text before the first heading: the title path
+        ("Password Policy",),  # the H1 is the root of the path, not duplicated
+        ("Password Policy", "Rotation", "Service accounts"),
+        ("Password Policy", "Rotation", "People"),
+        ("Password Policy", "Length"),
+    ]
+    assert document.sections[0].text.startswith("This policy applies")
+    assert document.sections[-1].text == "Passwords must be at least 14 characters long."
+
+
+def test_markdown_hash_lines_inside_code_fences_are_not_headings(loader: FileLoader) -> None:
+    document = loader.load("password-policy.md", fixture_bytes("password-policy.md"))
+
+    service = document.sections[2]
+    assert "# Rotate a service account by hand (not a heading)" in service.text
+    assert "vault rotate svc-build" in service.text
+    assert all("Rotate a service account" not in part for p in paths(document) for part in p)
+
+
+def test_markdown_heading_with_only_subheadings_gives_no_empty_section(
+    loader: FileLoader,
+) -> None:
+    document = loader.load("password-policy.md", fixture_bytes("password-policy.md"))
+
+    assert ("Password Policy", "Rotation") not in paths(document)
+    assert all(section.text.strip() for section in document.sections)
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "expected"),
+    [
+        ("updated: 2024-01-15", date(2024, 1, 15)),
+        ("last_updated: '2024-01-16'", date(2024, 1, 16)),
+        ("date: 2024-01-17T08:00:00Z", date(2024, 1, 17)),
+        ("date: March 18, 2024", date(2024, 3, 18)),
+        ("updated: 2024/01/19", date(2024, 1, 19)),
+        ("updated: sometime soon", None),
+    ],
+)
+def test_markdown_updated_date_accepts_dates_and_date_strings(
+    loader: FileLoader, front_matter: str, expected: date | None
+) -> None:
+    data = f"---\n{front_matter}\n---\n# Doc\n\nBody.\n".encode()
+    assert loader.load("doc.md", data).updated_at == expected
+
+
+def test_markdown_unreadable_date_is_kept_as_metadata(loader: FileLoader) -> None:
+    document = loader.load("doc.md", b"---\nupdated: sometime soon\n---\nBody text.\n")
+    assert document.updated_at is None
+    assert document.metadata["updated"] == "sometime soon"
+
+
+def test_markdown_updated_wins_over_date(loader: FileLoader) -> None:
+    data = b"---\ndate: 2020-01-01\nupdated: 2024-05-06\n---\nBody.\n"
+    document = loader.load("doc.md", data)
+    assert document.updated_at == date(2024, 5, 6)
+    assert document.metadata["date"] == "2020-01-01"
+
+
+def test_markdown_invalid_front_matter_is_reported_clearly(loader: FileLoader) -> None:
+    with pytest.raises(InvalidDocument, match=r"doc\.md has invalid YAML front matter"):
+        loader.load("doc.md", b"---\ntitle: [unclosed\n---\nBody.\n")
+
+
+def test_markdown_title_falls_back_to_first_h1_then_file_name(loader: FileLoader) -> None:
+    with_h1 = loader.load("x.md", b"Intro line.\n\n# Onboarding Guide\n\nWelcome.\n")
+    assert with_h1.title == "Onboarding Guide"
+    assert paths(with_h1) == [("Onboarding Guide",), ("Onboarding Guide",)]
+
+    without = loader.load("team/expense_claims-v2.markdown", b"## Limits\n\nUp to 50 EUR.\n")
+    assert without.title == "Expense claims v2"
+    assert paths(without) == [("Limits",)]
+    assert without.category is None
+
+
+def test_markdown_heading_text_is_plain_text(loader: FileLoader) -> None:
+    data = b"# The **Big** [Guide](http://x) `v2` ##\n\nBody.\n\n## C# tips {#tips}\n\nMore.\n"
+    document = loader.load("g.md", data)
+    assert document.title == "The Big Guide v2"
+    assert paths(document)[1] == ("The Big Guide v2", "C# tips")
+
+
+def test_markdown_setext_headings_split_sections(loader: FileLoader) -> None:
+    data = b"Guide\n=====\n\nIntro.\n\nSetup\n-----\n\nInstall it.\n"
+    document = loader.load("guide.md", data)
+    assert document.title == "Guide"
+    assert paths(document) == [("Guide",), ("Guide", "Setup")]
+
+
+def test_markdown_with_only_front_matter_has_no_content(loader: FileLoader) -> None:
+    with pytest.raises(InvalidDocument, match="has no text content"):
+        loader.load("x.md", b"---\ntitle: Nothing here\n---\n\n")
+
+
+def test_markdown_with_a_byte_order_mark_still_reads_front_matter(loader: FileLoader) -> None:
+    data = "\ufeff---\r\ntitle: BOM doc\r\n---\r\nBody text.\r\n".encode()
+    document = loader.load("bom.md", data)
+    assert document.title == "BOM doc"
+    assert document.sections[0].text == "Body text."
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+
+def test_text_file_is_one_section_titled_by_its_short_first_line(loader: FileLoader) -> None:
+    document = loader.load("notes/meeting-notes.txt", fixture_bytes("meeting-notes.txt"))
+
+    assert document.title == "Security meeting notes"
+    assert document.media_type == "text/plain"
+    assert len(document.sections) == 1
+    assert document.sections[0].heading_path == ("Security meeting notes",)
+    assert "service accounts to the vault" in document.sections[0].text
+
+
+def test_text_file_whose_first_line_is_a_sentence_is_titled_by_file_name(
+    loader: FileLoader,
+) -> None:
+    document = loader.load("on_call_rota.txt", b"Alice covers weekends this month.\nBob next.")
+    assert document.title == "On call rota"
+
+
+def test_undecodable_text_falls_back_to_cp1252_instead_of_failing(loader: FileLoader) -> None:
+    document = loader.load("cafe.txt", fixture_bytes("cafe-cp1252.txt"))
+
+    assert document.title == "Café menu – prices"
+    assert "crème brûlée" in document.sections[0].text
+    assert "\r" not in document.sections[0].text
+
+
+def test_utf16_text_with_a_byte_order_mark_is_decoded(loader: FileLoader) -> None:
+    document = loader.load("u16.txt", "Überblick\n\nInhalt hier.".encode("utf-16"))
+    assert document.title == "Überblick"
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+
+def test_html_drops_scripts_styles_navigation_and_footer(loader: FileLoader) -> None:
+    document = loader.load("leave-policy.html", fixture_bytes("leave-policy.html"))
+    text = text_of(document)
+
+    for hidden in ("track everything", "font-family", "tracking pixel", "Home", "Copyright"):
+        assert hidden not in text
+    assert "Everyone gets paid leave. This page explains how much." in text
+
+
+def test_html_title_meta_and_heading_sections(loader: FileLoader) -> None:
+    document = loader.load("leave-policy.html", fixture_bytes("leave-policy.html"))
+
+    assert document.title == "Leave Policy"
+    assert document.category == "hr"
+    assert document.updated_at == date(2024, 2, 1)
+    assert document.media_type == "text/html"
+    assert document.metadata == {"author": "People Team", "lang": "en"}
+    assert paths(document) == [
+        ("Leave Policy",),
+        ("Leave Policy", "Annual leave"),
+        ("Leave Policy", "Sick leave"),
+    ]
+
+
+def test_html_lists_and_tables_keep_their_rows(loader: FileLoader) -> None:
+    document = loader.load("leave-policy.html", fixture_bytes("leave-policy.html"))
+    annual = document.sections[1].text
+
+    assert "- 25 days per year\n- Up to 5 days carry over" in annual
+    assert "| Years of service | Days |\n| 0-4 | 25 |\n| 5+ | 28 |" in annual
+
+
+def test_html_ordered_lists_keep_their_numbers_and_hidden_elements_are_dropped(
+    loader: FileLoader,
+) -> None:
+    data = (
+        b"<h1>Steps</h1><ol start='3'><li>Open the vault</li><li>Rotate</li></ol>"
+        b"<div hidden>secret draft</div><p aria-hidden='true'>icon</p>"
+    )
+    document = loader.load("steps.html", data)
+    assert document.sections[0].text == "3. Open the vault\n4. Rotate"
+
+
+def test_html_title_falls_back_to_h1_and_reads_last_modified(loader: FileLoader) -> None:
+    data = (
+        b'<meta http-equiv="last-modified" content="Wed, 21 Oct 2015 07:28:00 GMT">'
+        b"<h1>Runbook</h1><p>Restart the service.</p>"
+    )
+    document = loader.load("runbook.htm", data)
+    assert document.title == "Runbook"
+    assert document.updated_at == date(2015, 10, 21)
+    assert paths(document) == [("Runbook",)]
+
+
+def test_html_with_no_visible_text_is_invalid(loader: FileLoader) -> None:
+    with pytest.raises(InvalidDocument):
+        loader.load("blank.html", b"<html><head><script>x()</script></head><body> </body></html>")
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+
+def test_pdf_has_a_section_per_page_with_title_and_date_from_its_metadata(
+    loader: FileLoader,
+) -> None:
+    document = loader.load("handbook.pdf", HANDBOOK)
+
+    assert document.title == "Employee Handbook"
+    assert document.updated_at == date(2024, 1, 31)
+    assert document.media_type == "application/pdf"
+    assert document.metadata == {"author": "HR", "pages": "2"}
+    assert paths(document) == [("Page 1",), ("Page 2",)]
+    assert "Welcome to the company." in document.sections[0].text
+    assert "Keep every receipt." in document.sections[1].text
+
+
+def test_pdf_without_title_metadata_is_titled_by_its_first_line(loader: FileLoader) -> None:
+    document = loader.load("scan_2024.pdf", make_pdf(["Travel Policy\nBook trains early."]))
+    assert document.title == "Travel Policy"
+    assert document.updated_at is None
+
+
+def test_pdf_bookmarks_and_page_labels_name_the_sections(loader: FileLoader) -> None:
+    def add_outline(writer: PdfWriter) -> None:
+        chapter = writer.add_outline_item(title="Welcome", page_number=0)
+        writer.add_outline_item(title="Receipts", page_number=1, parent=chapter)
+        writer.add_outline_item(title="Money", page_number=1)
+        writer.set_page_label(0, 1, style="/r")
+        writer.set_page_label(1, 1, style="/D", start=7)
+
+    document = loader.load("handbook.pdf", rewrite_pdf(HANDBOOK, add_outline))
+    # page 7: the first bookmark starting on it, in outline order
+    assert paths(document) == [("Welcome", "Page i"), ("Welcome", "Receipts", "Page 7")]
+
+
+def test_pdf_with_only_blank_pages_explains_that_ocr_is_not_supported(
+    loader: FileLoader,
+) -> None:
+    with pytest.raises(InvalidDocument, match="no extractable text; OCR is not supported"):
+        loader.load("scanned.pdf", make_pdf(["", ""]))
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_truncated_pdf_is_invalid_with_a_clear_message(loader: FileLoader, keep: float) -> None:
+    with pytest.raises(InvalidDocument) as raised:
+        loader.load("broken.pdf", HANDBOOK[: int(len(HANDBOOK) * keep)])
+    assert (
+        raised.value.detail
+        == "broken.pdf could not be read as a PDF; it may be corrupt or truncated"
+    )
+
+
+def test_a_file_that_is_not_a_pdf_at_all_is_invalid(loader: FileLoader) -> None:
+    with pytest.raises(InvalidDocument, match="is not a PDF file"):
+        loader.load("fake.pdf", b"just some text pretending")
+
+
+def test_password_protected_pdf_is_invalid(loader: FileLoader) -> None:
+    locked = rewrite_pdf(HANDBOOK, lambda w: w.encrypt("secret", algorithm="RC4-128"))
+    with pytest.raises(InvalidDocument, match="password-protected"):
+        loader.load("locked.pdf", locked)
+
+
+def test_pdf_restricted_only_by_an_owner_password_is_still_read(loader: FileLoader) -> None:
+    restricted = rewrite_pdf(
+        HANDBOOK, lambda w: w.encrypt("", owner_password="owner", algorithm="RC4-128")
+    )
+    document = loader.load("restricted.pdf", restricted)
+    assert "Welcome to the company." in document.sections[0].text
+
+
+# --- determinism ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["password-policy.md", "leave-policy.html", "meeting-notes.txt", "cafe-cp1252.txt"]
+)
+def test_loading_the_same_bytes_twice_gives_the_same_document(
+    loader: FileLoader, name: str
+) -> None:
+    data = fixture_bytes(name)
+    assert loader.load(name, data) == loader.load(name, data)

@@ -1,0 +1,62 @@
+"""Reciprocal Rank Fusion against hand-computed numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.rrf import reciprocal_rank_fusion
+
+
+def test_fused_scores_match_a_hand_computed_example() -> None:
+    bm25 = ["a", "b", "c"]
+    vector = ["c", "a", "d"]
+
+    fused = dict(reciprocal_rank_fusion([bm25, vector], k=60))
+
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused["b"] == pytest.approx(1 / 62)
+    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused["d"] == pytest.approx(1 / 63)
+
+
+def test_results_come_best_first() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)
+
+    assert [item for item, _ in fused] == ["a", "c", "b", "d"]
+
+
+def test_a_small_k_favours_top_ranks_more() -> None:
+    fused = dict(reciprocal_rank_fusion([["x", "y"]], k=0))
+
+    assert fused == {"x": pytest.approx(1.0), "y": pytest.approx(0.5)}
+
+
+def test_an_item_repeated_within_one_ranking_counts_once_at_its_best_rank() -> None:
+    fused = dict(reciprocal_rank_fusion([["a", "a", "b"]], k=60))
+
+    assert fused["a"] == pytest.approx(1 / 61)
+    assert fused["b"] == pytest.approx(1 / 63)
+
+
+def test_ties_keep_the_order_in_which_items_were_first_seen() -> None:
+    fused = reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=60)
+
+    assert [item for item, _ in fused] == ["a", "b"]
+
+
+def test_weights_scale_each_ranking() -> None:
+    fused = dict(reciprocal_rank_fusion([["a"], ["b"]], k=60, weights=[2.0, 1.0]))
+
+    assert fused["a"] == pytest.approx(2 / 61)
+    assert fused["b"] == pytest.approx(1 / 61)
+
+
+def test_empty_rankings_fuse_to_nothing() -> None:
+    assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_bad_arguments_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([["a"]], k=-1)
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([["a"]], weights=[1.0, 2.0])

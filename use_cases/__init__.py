@@ -1,0 +1,1 @@
+"""Almanac's application core: use cases, ports, domain types and errors (framework-free)."""

@@ -1,0 +1,42 @@
+"""Managing chats: list, read, rename, delete. A user only ever sees their own chats;
+someone else's chat answers exactly like a missing one (404), so ids leak nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from use_cases.chat_domain import Chat, Message
+from use_cases.errors import InvalidRequest, NotFound
+from use_cases.ports import HistoryStore
+
+
+class ManageChats:
+    def __init__(self, history: HistoryStore) -> None:
+        self._history = history
+
+    async def list(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
+        if not 1 <= limit <= 200:
+            raise InvalidRequest("limit must be between 1 and 200.")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative.")
+        return await asyncio.to_thread(
+            self._history.list_chats, user_id, limit=limit, offset=offset
+        )
+
+    async def messages(self, user_id: str, chat_id: str) -> tuple[Chat, list[Message]]:
+        chat = await self._owned(user_id, chat_id)
+        return chat, await asyncio.to_thread(self._history.list_messages, chat.id)
+
+    async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
+        await self._owned(user_id, chat_id)
+        return await asyncio.to_thread(self._history.rename_chat, chat_id, title)
+
+    async def delete(self, user_id: str, chat_id: str) -> None:
+        await self._owned(user_id, chat_id)
+        await asyncio.to_thread(self._history.delete_chat, chat_id)
+
+    async def _owned(self, user_id: str, chat_id: str) -> Chat:
+        chat = await asyncio.to_thread(self._history.get_chat, chat_id)
+        if chat is None or chat.user_id != user_id:
+            raise NotFound(f"No chat with id {chat_id}.")
+        return chat

@@ -1,0 +1,86 @@
+"""Domain errors. The presentation layer maps each to one HTTP status and CLI exit code.
+
+AlmanacError
++-- InvalidRequest            bad input from the caller                      (422)
+|   +-- UnsupportedDocument   file type we cannot read                       (415)
+|   +-- InvalidDocument       corrupt, empty or unreadable file              (422)
+|   +-- PayloadTooLarge       upload over the configured limit               (413)
+|   +-- ToolRejected          a tool refused its input (e.g. a write in SQL)  (422)
++-- NotFound                  no such document / chat                        (404)
++-- Conflict                  the state does not allow this now              (409)
+|   +-- EmbeddingModelMismatch  index built with another embedder; reindex (409)
++-- ConfigurationError        the service is mis-configured                  (500)
++-- UpstreamUnavailable       a provider failed or is unreachable            (503)
+    +-- UpstreamTimeout       a provider did not answer in time              (504)
+"""
+
+from __future__ import annotations
+
+
+class AlmanacError(Exception):
+    """Base of every error the core raises on purpose. `detail` is safe to show users."""
+
+    type: str = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidRequest(AlmanacError):
+    type = "invalid_request"
+
+
+class UnsupportedDocument(InvalidRequest):
+    type = "unsupported_document"
+
+
+class InvalidDocument(InvalidRequest):
+    type = "invalid_document"
+
+
+class PayloadTooLarge(InvalidRequest):
+    type = "payload_too_large"
+
+
+class NotFound(AlmanacError):
+    type = "not_found"
+
+
+class Conflict(AlmanacError):
+    type = "conflict"
+
+
+class EmbeddingModelMismatch(Conflict):
+    type = "embedding_model_mismatch"
+
+    def __init__(self, indexed: str, configured: str) -> None:
+        super().__init__(
+            f"The knowledge base was indexed with {indexed}, but the configured embedder is "
+            f"{configured}. Run `almanac reindex` to re-embed it with the configured model, "
+            "or configure the original embedder again."
+        )
+        self.indexed = indexed
+        self.configured = configured
+
+
+class ConfigurationError(AlmanacError):
+    type = "configuration_error"
+
+
+class UpstreamUnavailable(AlmanacError):
+    type = "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamUnavailable):
+    type = "upstream_timeout"
+
+
+class UpstreamBadResponse(UpstreamUnavailable):
+    type = "upstream_error"
+
+
+class ToolRejected(InvalidRequest):
+    """A tool refused its input (e.g. a non-SELECT statement). The agent retries with it."""
+
+    type = "tool_rejected"

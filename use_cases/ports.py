@@ -1,0 +1,190 @@
+"""Ports: what the core needs from the outside world, as Protocols.
+
+Adapters in `services/` implement them; the composition root (`backend/bootstrap.py`) wires
+them. Ports are synchronous: use cases run them in worker threads so the event loop never
+blocks on SQLite or CPU-bound embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from use_cases.chat_domain import (
+    Chat,
+    Message,
+    NewMessage,
+    QueryResult,
+    TableSchema,
+    User,
+)
+from use_cases.domain import (
+    DocumentDetail,
+    DocumentDraft,
+    DocumentRecord,
+    EmbeddingInfo,
+    KnowledgeStats,
+    ParsedDocument,
+    SearchHit,
+    SectionDraft,
+    Vector,
+)
+
+
+class DocumentLoader(Protocol):
+    """Turns raw file bytes into a parsed document.
+
+    Raises `UnsupportedDocument` for a type it cannot read and `InvalidDocument` for an
+    empty, corrupt or text-less file.
+    """
+
+    def supports(self, name: str) -> bool: ...
+
+    def load(self, name: str, data: bytes) -> ParsedDocument: ...
+
+
+class Chunker(Protocol):
+    """Cuts a parsed document into parent sections and small overlapping retrieval chunks."""
+
+    def chunk(self, document: ParsedDocument) -> list[SectionDraft]: ...
+
+
+class Embedder(Protocol):
+    """Text to unit-length vectors. `model` names it the way the knowledge DB records it."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Sequence[Vector]: ...
+
+    def embed_query(self, text: str) -> Vector: ...
+
+
+class KnowledgeStore(Protocol):
+    """Documents, sections, chunks and their vectors. Every write is one transaction."""
+
+    def embedding_info(self) -> EmbeddingInfo | None: ...
+
+    def check_embedding(self, info: EmbeddingInfo) -> None:
+        """Record `info` on an empty store; raise `EmbeddingModelMismatch` if it differs."""
+        ...
+
+    def get_by_source(self, source: str) -> DocumentRecord | None: ...
+
+    def save_document(self, draft: DocumentDraft, vectors: Sequence[Vector]) -> DocumentRecord:
+        """Insert or atomically replace the document with `draft.source` (id is kept)."""
+        ...
+
+    def list_documents(
+        self, *, limit: int = 100, offset: int = 0, category: str | None = None
+    ) -> tuple[list[DocumentRecord], int]: ...
+
+    def get_document(self, document_id: int) -> DocumentDetail | None: ...
+
+    def delete_document(self, document_id: int) -> bool: ...
+
+    def list_sources(self) -> list[tuple[int, str]]: ...
+
+    def stats(self) -> KnowledgeStats: ...
+
+    def iter_chunk_texts(self, batch_size: int = 256) -> Iterator[list[tuple[int, str]]]:
+        """All (chunk_id, embedding text) pairs, in batches, for re-embedding."""
+        ...
+
+    def replace_embeddings(
+        self, info: EmbeddingInfo, batches: Iterator[list[tuple[int, Vector]]]
+    ) -> int:
+        """Re-create the vector index for `info` from `batches`, atomically. Returns count."""
+        ...
+
+
+class Retriever(Protocol):
+    """Hybrid search over the knowledge base."""
+
+    def search(
+        self, query: str, k: int | None = None, category: str | None = None
+    ) -> list[SearchHit]: ...
+
+    @property
+    def reranker_enabled(self) -> bool: ...
+
+
+class Reranker(Protocol):
+    """Re-orders candidate passages for a query. Returns (candidate index, score), best first."""
+
+    def rerank(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> list[tuple[int, float]]: ...
+
+
+class SqlRunner(Protocol):
+    """Read-only access to the structured tables.
+
+    `run` raises `ToolRejected`, with a message fit to show the model, for anything that is
+    not one permitted SELECT, and when the query hits the time limit.
+    """
+
+    def schemas(self) -> list[TableSchema]: ...
+
+    def run(self, sql: str) -> QueryResult: ...
+
+
+class HistoryStore(Protocol):
+    """Users, chats and messages. Appends are safe under concurrent writers."""
+
+    def ensure_user(
+        self, user_id: str, name: str | None = None, email: str | None = None
+    ) -> User: ...
+
+    def get_chat(self, chat_id: str) -> Chat | None: ...
+
+    def get_or_create_chat(self, chat_id: str | None, user_id: str, first_message: str) -> Chat:
+        """Return the chat, creating it (title from `first_message`, 80 chars) if new."""
+        ...
+
+    def list_chats(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]: ...
+
+    def rename_chat(self, chat_id: str, title: str) -> Chat: ...
+
+    def delete_chat(self, chat_id: str) -> bool: ...
+
+    def append_message(self, chat_id: str, message: NewMessage) -> Message: ...
+
+    def finalize_message(self, message_id: str, message: NewMessage) -> Message:
+        """Overwrite a `streaming` message with its final content and status."""
+        ...
+
+    def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready for a run: `model` is a PydanticAI model object, `identifier` its label."""
+
+    identifier: str
+    model: Any
+
+
+class ModelResolver(Protocol):
+    """Which model answers a request: the request's choice (if allowed) or the default."""
+
+    def resolve(self, requested: str | None) -> ResolvedModel:
+        """Raise `InvalidRequest` (naming the allowed models) for a model that is not allowed."""
+        ...
+
+    @property
+    def default_identifier(self) -> str: ...
+
+    @property
+    def allowed(self) -> tuple[str, ...]: ...
+
+
+class Clock(Protocol):
+    def today(self) -> date: ...
+
+    def now(self) -> datetime: ...
