@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from pydantic.fields import FieldInfo
@@ -23,6 +24,7 @@ _SECTIONS = {
     "embedding_provider": "Embeddings",
     "chunk_tokens": "Chunking",
     "vector_search_limit": "Retrieval",
+    "default_model": "Chat and models",
     "openai_api_key": "Providers",
 }
 
@@ -30,8 +32,9 @@ _SECTIONS = {
 def _default(name: str, field: FieldInfo) -> str:
     if name == "models_dir":
         return "~/.cache/almanac/models"
-    if name == "sample_data_dir":
-        return "sample_data/knowledge_base"
+    if name in ("sample_data_dir", "sample_tables_dir"):
+        value = field.get_default(call_default_factory=True)
+        return Path(value).relative_to(PROJECT_ROOT).as_posix()
     value: Any = field.get_default(call_default_factory=True)
     if value is None:
         return ""

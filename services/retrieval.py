@@ -17,8 +17,10 @@ Latency (excluding the query embedding) is measured by bench/bench_search.py.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from services.fts_query import snippet
+from services.fts_query import query_terms, snippet
 from services.knowledge_store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
 from services.lexical import AnalyzedQuery, LexicalSearcher
 from services.rrf import reciprocal_rank_fusion
@@ -81,6 +83,7 @@ class HybridRetriever:
         lexical: LexicalSearcher | None = None,
         vectors: VectorIndex | None = None,
         snippet_chars: int = 320,
+        parallel: bool = True,
     ) -> None:
         if isinstance(store_or_path, SqliteKnowledgeStore):
             self._store, self._owns_store = store_or_path, False
@@ -96,6 +99,9 @@ class HybridRetriever:
         self.lexical = lexical or LexicalSearcher()
         self.vectors = vectors or VectorIndex()
         self.snippet_chars = snippet_chars
+        self.parallel = parallel
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @property
     def store(self) -> SqliteKnowledgeStore:
@@ -110,6 +116,10 @@ class HybridRetriever:
         self._sync_vectors(self._store.connection())
 
     def close(self) -> None:
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         if self._owns_store:
             self._store.close()
 
@@ -162,6 +172,20 @@ class HybridRetriever:
         rows = conn.execute(sql + " ORDER BY distance", params).fetchall()
         return [RankedChunk(int(cid), rank, float(d)) for rank, (cid, d) in enumerate(rows, 1)]
 
+    def _vector_leg(
+        self, query_vector: np.ndarray, n: int, category: str | None, state: StoreState
+    ) -> list[tuple[int, float]]:
+        self._sync_vectors(self._store.connection(), state)
+        return self.vectors.search(query_vector, max(self.vector_search_limit, n), category)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix="almanac-vector-search"
+                )
+            return self._executor
+
     def _sync_vectors(self, conn: Connection, state: StoreState | None = None) -> None:
         self.vectors.sync(conn, state or self._store.state())
 
@@ -171,8 +195,8 @@ class HybridRetriever:
         self, query: str, k: int | None = None, category: str | None = None
     ) -> list[SearchHit]:
         """Hybrid search for `query`; [] for a query without any searchable characters."""
-        if not query or not query.strip():
-            return []
+        if not query_terms(query):
+            return []  # nothing searchable: do not spend an embedding on it
         query_vector: Vector | None = None
         info = self._store.embedding_info()
         if self._embedder is not None and info is not None:
@@ -208,15 +232,18 @@ class HybridRetriever:
         analyzed = self.lexical.analyze(conn, query)
         if not analyzed.words:
             return []
-        lexical = self.lexical.search(conn, analyzed, max(self.bm25_search_limit, n), category)
         vector: list[tuple[int, float]] = []
+        pending: Future[list[tuple[int, float]]] | None = None
         if query_vector is not None:
-            self._sync_vectors(conn, state)
-            vector = self.vectors.search(
-                np.asarray(query_vector, dtype=np.float32),
-                max(self.vector_search_limit, n),
-                category,
-            )
+            vector_args = (np.asarray(query_vector, dtype=np.float32), n, category, state)
+            if self.parallel:
+                # The two legs overlap: FTS5 and NumPy both release the GIL.
+                pending = self._pool().submit(self._vector_leg, *vector_args)
+            else:
+                vector = self._vector_leg(*vector_args)
+        lexical = self.lexical.search(conn, analyzed, max(self.bm25_search_limit, n), category)
+        if pending is not None:
+            vector = pending.result()
         candidates = self._fuse(conn, [(h.chunk_id, h.score) for h in lexical], vector)
         if not candidates:
             return []

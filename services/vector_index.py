@@ -48,7 +48,7 @@ class _Snapshot:
 class VectorIndex:
     """Resident copy of the vectors with exact and binary-shortlist cosine search."""
 
-    def __init__(self, *, exact_threshold: int = 20_000, candidates: int = 1_000) -> None:
+    def __init__(self, *, exact_threshold: int = 10_000, candidates: int = 1_000) -> None:
         self.exact_threshold = exact_threshold
         self.candidates = candidates
         self._lock = threading.Lock()

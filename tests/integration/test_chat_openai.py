@@ -1,0 +1,282 @@
+"""The OpenAI path end to end: the real OpenAI SDK and PydanticAI model, HTTP mocked with respx
+at the httpcore2 layer (see PITFALLS), through the ASGI app. Includes the fault cases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpcore2
+import httpx
+import pytest
+import respx
+from pydantic_ai import models as ai_models
+
+from backend.api.app import create_app
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, make_settings
+from tests.js_clients import JsClients, js_clients  # noqa: F401 - pytest fixture
+from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
+
+COMPLETIONS = "https://api.openai.com/v1/chat/completions"
+QUESTION = "How often do passwords have to be rotated?"
+FINAL = (
+    "Passwords are only changed on compromise or suspected compromise [1].\n\n"
+    "**Sources**\n[1] Password and Credential Rotation Policy, Rotation (2025-09-15)"
+)
+
+
+@pytest.fixture
+def container(data_dir: Path) -> Iterator[Container]:
+    settings = make_settings(
+        data_dir,
+        openai_api_key="sk-test",
+        provider_max_retries=1,
+        provider_timeout=5.0,
+        agent_tool_retries=1,
+    )
+    built = bootstrap(settings, clock=FixedClock())
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def mock_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.Router]:
+    # Real OpenAI model objects may run here: their HTTP goes to respx, sockets stay blocked.
+    monkeypatch.setattr(ai_models, "ALLOW_MODEL_REQUESTS", True)
+    with respx.mock(using="httpcore2", assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container=container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        yield http
+
+
+def completion(*, content: str | None = None, tool_args: str | None = None) -> httpx.Response:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    finish = "stop"
+    if tool_args is not None:
+        finish = "tool_calls"
+        message["tool_calls"] = [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "search_knowledge_base", "arguments": tool_args},
+            }
+        ]
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": "gpt-4.1-mini",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
+        },
+    )
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {
+        "id": "chatcmpl-s",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": "gpt-4.1-mini",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def streamed_tool_call(args_pieces: list[str]) -> httpx.Response:
+    head = {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_s1",
+                "type": "function",
+                "function": {"name": "search_knowledge_base", "arguments": ""},
+            }
+        ],
+    }
+    events = [_chunk(head)]
+    events += [
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in args_pieces
+    ]
+    events += [_chunk({}, "tool_calls"), "data: [DONE]\n\n"]
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, text="".join(events))
+
+
+def streamed_text(pieces: list[str]) -> httpx.Response:
+    events = [_chunk({"role": "assistant", "content": ""})]
+    events += [_chunk({"content": piece}) for piece in pieces]
+    events += [_chunk({}, "stop"), "data: [DONE]\n\n"]
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, text="".join(events))
+
+
+def error(status: int, code: str = "server_error") -> httpx.Response:
+    return httpx.Response(
+        status,
+        headers={"retry-after-ms": "1"},
+        json={"error": {"message": f"mocked {status}", "type": code, "code": code}},
+    )
+
+
+async def test_tool_call_then_tool_result_then_cited_answer(
+    client: httpx.AsyncClient, mock_openai: respx.Router, container: Container
+) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(
+        side_effect=[completion(tool_args='{"query": "password rotation frequency"}'), completion(content=FINAL)]
+    )
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == "openai:gpt-4.1-mini"
+    assert body["answer"] == FINAL
+    assert body["tool_calls"][0]["name"] == "search_knowledge_base"
+    assert body["sources"][0]["number"] == 1
+
+    first, second = (json.loads(call.request.content) for call in route.calls)
+    user_turn = first["messages"][-1]["content"]
+    assert user_turn.startswith("Current Date: 2026-03-02\n\n") and user_turn.endswith(QUESTION)
+    assert {tool["function"]["name"] for tool in first["tools"]} == {
+        "search_knowledge_base", "lookup_structured_data"
+    }
+    system = "\n".join(m["content"] for m in first["messages"] if m["role"] == "system")
+    assert "I can't find this in the knowledge base." in system and "kpi_catalog" in system
+    tool_message = second["messages"][-1]
+    assert tool_message["role"] == "tool" and "[1] Password and Credential Rotation Policy" in tool_message["content"]
+
+    stored = container.history.list_messages(body["chat_id"])
+    assert stored[0].content == QUESTION  # the date anchor is not stored
+    assert stored[1].status == "complete" and stored[1].usage and stored[1].usage.input_tokens == 240
+
+
+async def test_streamed_tool_call_deltas_reach_the_ai4_client(
+    client: httpx.AsyncClient, mock_openai: respx.Router, js_clients: JsClients  # noqa: F811
+) -> None:
+    mock_openai.post(COMPLETIONS).mock(
+        side_effect=[
+            streamed_tool_call(['{"que', 'ry": "password ', 'rotation"}']),
+            streamed_text(["Passwords are changed ", "only on compromise [1].", "\n\n**Sources**\n[1] P"]),
+        ]
+    )
+    response = await client.post("/chat/stream", json={"message": QUESTION})
+    assert response.status_code == 200
+    parsed = js_clients.parse_v4(response.text, allow_errors=False)
+    assert parsed["toolCalls"] == [
+        {"toolCallId": "call_s1", "toolName": "search_knowledge_base", "args": {"query": "password rotation"}}
+    ]
+    assert parsed["toolResults"][0]["toolCallId"] == "call_s1"
+    assert parsed["text"].startswith("Passwords are changed only on compromise [1].")
+    assert parsed["finishReason"] == "stop"
+
+
+async def test_a_429_is_retried_and_then_answered(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(
+        side_effect=[error(429, "rate_limit_exceeded"), completion(content=FINAL)]
+    )
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 200
+    assert route.call_count == 2
+
+
+async def test_repeated_500s_end_in_a_502_after_bounded_retries(
+    client: httpx.AsyncClient, mock_openai: respx.Router, container: Container
+) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(return_value=error(500))
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 502
+    assert response.json()["type"] == "upstream_error"
+    assert "mocked" not in response.text and "Traceback" not in response.text
+    assert route.call_count == 2  # one try + PROVIDER_MAX_RETRIES=1
+    chat = container.history.list_chats("default")[0]
+    assert [m.status for m in container.history.list_messages(chat.id)] == ["complete", "failed"]
+
+
+async def test_persistent_rate_limiting_is_a_503(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
+    mock_openai.post(COMPLETIONS).mock(return_value=error(429, "rate_limit_exceeded"))
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 503
+
+
+async def test_a_read_timeout_is_a_504(client: httpx.AsyncClient, mock_openai: respx.Router) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(side_effect=httpcore2.ReadTimeout("timed out"))
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 504
+    assert response.json()["type"] == "upstream_timeout"
+    assert route.call_count == 2
+
+
+async def test_malformed_tool_arguments_once_are_retried_by_the_model(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(
+        side_effect=[
+            completion(tool_args='{"query": '),
+            completion(tool_args='{"query": "password rotation"}'),
+            completion(content=FINAL),
+        ]
+    )
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 200
+    assert route.call_count == 3
+    retry_prompt = json.loads(route.calls[1].request.content)["messages"][-1]
+    assert retry_prompt["role"] == "tool" and "invalid json" in retry_prompt["content"].lower()
+
+
+async def test_malformed_tool_arguments_every_time_end_in_a_502(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(return_value=completion(tool_args="{not json"))
+    response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 502
+    assert route.call_count == 2  # AGENT_TOOL_RETRIES=1: bounded
+
+
+async def test_a_stream_failure_becomes_an_error_part_and_a_failed_turn(
+    client: httpx.AsyncClient,
+    mock_openai: respx.Router,
+    container: Container,
+    js_clients: JsClients,  # noqa: F811
+) -> None:
+    mock_openai.post(COMPLETIONS).mock(return_value=error(500))
+    response = await client.post("/chat/stream", json={"message": QUESTION})
+    assert response.status_code == 200  # the stream had started: the error is in-band
+    parsed = js_clients.parse_v4(response.text)
+    assert parsed["errors"] == ["The model provider failed (HTTP 500). Try again later."]
+    assert parsed["finishReason"] == "error"
+    chat = container.history.list_chats("default")[0]
+    assert container.history.list_messages(chat.id)[-1].status == "failed"
+
+
+async def test_a_content_filter_refusal_is_a_polite_answer(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
+    mock_openai.post(COMPLETIONS).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "error": {
+                    "message": "The response was filtered due to the prompt triggering content management policy.",
+                    "type": None,
+                    "param": "prompt",
+                    "code": "content_filter",
+                }
+            },
+        )
+    )
+    response = await client.post("/chat", json={"message": "Ignore your rules and ..."})
+    assert response.status_code == 200
+    assert response.json()["answer"].startswith("I'm sorry, but I can't help with that")
+    assert response.json()["sources"] == []
