@@ -58,6 +58,11 @@ class PydanticAIModelResolver:
         base = configured or (self.default_identifier, OFFLINE_MODEL)
         return tuple(dict.fromkeys((self.default_identifier, *base)))
 
+    def register(self, identifier: str, model: Any) -> None:
+        """Use `model` for `identifier` (an embedding application's own model, or a test's)."""
+        with self._lock:
+            self._cache[identifier] = model
+
     def resolve(self, requested: str | None) -> ResolvedModel:
         identifier = (requested or "").strip() or self.default_identifier
         if identifier not in self.allowed:

@@ -31,6 +31,7 @@ from services.sqlite import Connection, OperationalError
 __all__ = ["VectorIndex"]
 
 _ID_BATCH = 500
+_BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -241,10 +242,10 @@ class VectorIndex:
         if exact or subset_size <= max(self.exact_threshold, self.candidates):
             if all_alive:
                 positions = np.arange(n)
-                scores = snap.vectors[:n] @ q
+                scores = _dot(snap.vectors[:n], q)
             else:
                 positions = np.flatnonzero(mask)
-                scores = snap.vectors[positions] @ q
+                scores = _dot(snap.vectors[positions], q)
         else:
             qbits = _sign_bits(q[None, :])[0]
             distance = np.zeros(n, dtype=np.uint16)
@@ -254,11 +255,27 @@ class VectorIndex:
                 distance[~mask] = np.iinfo(np.uint16).max
             shortlist = min(self.candidates, subset_size)
             positions = np.argpartition(distance, shortlist - 1)[:shortlist]
-            scores = snap.vectors[positions] @ q
+            scores = _dot(snap.vectors[positions], q)
         k = min(k, len(positions))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(positions) else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(snap.ids[positions[i]]), float(1.0 - scores[i])) for i in top]
+
+
+def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """`matrix @ vector` in blocks of `_BLOCK` rows.
+
+    A single large product hands the work to OpenBLAS's thread pool, whose wake-up costs
+    8-12 ms on a busy 2-core machine (measured: 10k x 384 took 8 ms as one product and
+    1.1 ms in blocks); blocks this small stay on the calling thread.
+    """
+    rows = matrix.shape[0]
+    if rows <= _BLOCK:
+        return matrix @ vector
+    out = np.empty(rows, dtype=np.float32)
+    for start in range(0, rows, _BLOCK):
+        np.dot(matrix[start : start + _BLOCK], vector, out=out[start : start + _BLOCK])
+    return out
 
 
 def _sign_bits(block: np.ndarray) -> np.ndarray:

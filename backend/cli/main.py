@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from backend.bootstrap import Container, bootstrap
 from backend.cli import output
+from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
+from backend.cli.common import (
+    JsonOpt,
+    console,
+    err,
+    open_container,
+    run_command,
+    settings_for_cli,
+)
 from backend.config import Settings
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
 from use_cases.domain import IngestItem
-from use_cases.errors import AlmanacError
 from use_cases.ingest import IngestRequest
 from use_cases.search import SearchRequest
 
@@ -35,41 +39,13 @@ docs_app = typer.Typer(help="List, show and remove knowledge-base documents.", n
 model_app = typer.Typer(help="Manage the local embedding model.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.add_typer(chats_app, name="chats")
+app.add_typer(tables_app, name="tables")
+app.command()(ask)
+app.command()(chat)
+app.command()(sql)
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
-
-console = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
-    return settings
-
-
-@contextmanager
-def _container(settings: Settings | None = None) -> Iterator[Container]:
-    container = bootstrap(settings or _settings())
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-def _run(func: Callable[[], T]) -> T:
-    """Run a command body, turning domain errors into a one-line message and exit code 1."""
-    try:
-        return func()
-    except AlmanacError as exc:
-        err.print(f"[bold red]Error:[/] {exc.detail}", highlight=False)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("Interrupted.")
-        raise typer.Exit(130) from None
 
 
 @app.command()
@@ -97,7 +73,7 @@ def serve(
             access_log=False,
         )
 
-    _run(body)
+    run_command(body)
 
 
 @app.command()
@@ -112,7 +88,7 @@ def ingest(
     """Ingest Markdown, text, HTML and PDF files; unchanged files are skipped."""
 
     def body() -> None:
-        with _container() as container:
+        with open_container() as container:
             sources = collect_sources(paths, container.loader)
             prefixes = prune_prefixes(paths) if prune else ()
             with Progress(
@@ -153,7 +129,7 @@ def ingest(
         if report.failed:
             raise typer.Exit(1)
 
-    _run(body)
+    run_command(body)
 
 
 @app.command()
@@ -166,7 +142,7 @@ def search(
     """Hybrid search of the knowledge base."""
 
     def body() -> None:
-        with _container() as container:
+        with open_container(with_sample=True) as container:
             page = asyncio.run(
                 container.search.execute(SearchRequest(query, limit=limit, category=category))
             )
@@ -184,7 +160,7 @@ def search(
                 f"   [dim]{hit.source} · fused {hit.scores.fused:.4f}[/]", highlight=False
             )
 
-    _run(body)
+    run_command(body)
 
 
 @app.command()
@@ -192,11 +168,11 @@ def reindex() -> None:
     """Re-embed every chunk with the configured embedder (after changing the model)."""
 
     def body() -> None:
-        with _container() as container:
+        with open_container() as container:
             count = container.reindex.run()
             console.print(f"Re-embedded {count} chunks with {container.embedder.model}.")
 
-    _run(body)
+    run_command(body)
 
 
 @docs_app.command("list")
@@ -209,7 +185,7 @@ def docs_list(
     """List documents."""
 
     def body() -> None:
-        with _container() as container:
+        with open_container() as container:
             page = asyncio.run(
                 container.list_documents.execute(limit=limit, offset=offset, category=category)
             )
@@ -229,7 +205,7 @@ def docs_list(
         console.print(table)
         console.print(f"{len(page.documents)} of {page.total} documents")
 
-    _run(body)
+    run_command(body)
 
 
 @docs_app.command("show")
@@ -237,7 +213,7 @@ def docs_show(document_id: int, as_json: JsonOpt = False) -> None:
     """Show one document with its sections."""
 
     def body() -> None:
-        with _container() as container:
+        with open_container() as container:
             detail = asyncio.run(container.get_document.execute(document_id))
         if as_json:
             output.print_json(output.document_detail(detail))
@@ -253,7 +229,7 @@ def docs_show(document_id: int, as_json: JsonOpt = False) -> None:
             console.print(f"\n[bold cyan]{' > '.join(section.heading_path)}[/]", highlight=False)
             console.print(section.text, highlight=False, markup=False)
 
-    _run(body)
+    run_command(body)
 
 
 @docs_app.command("remove")
@@ -264,14 +240,14 @@ def docs_remove(
     """Remove a document and everything indexed from it."""
 
     def body() -> None:
-        with _container() as container:
+        with open_container() as container:
             detail = asyncio.run(container.get_document.execute(document_id))
             if not yes and not typer.confirm(f"Remove '{detail.document.title}'?"):
                 raise typer.Exit(1)
             asyncio.run(container.remove_document.execute(document_id))
         console.print(f"Removed document {document_id}.")
 
-    _run(body)
+    run_command(body)
 
 
 @model_app.command("install")
@@ -282,11 +258,11 @@ def model_install(
     from services.embedders import install_minilm
 
     def body() -> None:
-        settings = _settings()
+        settings = settings_for_cli()
         path = install_minilm(settings.models_dir, force=force)
         console.print(f"Local embedding model ready at {path}", highlight=False)
 
-    _run(body)
+    run_command(body)
 
 
 @bench_app.command("retrieval")
@@ -304,7 +280,7 @@ def bench_retrieval(
     from backend.cli.bench import run_retrieval_benchmark
 
     def body() -> None:
-        settings = _settings()
+        settings = settings_for_cli()
         figures = run_retrieval_benchmark(
             settings,
             directory,
@@ -322,7 +298,7 @@ def bench_retrieval(
         console.print(table)
         console.print(output.bench_footer(figures), highlight=False)
 
-    _run(body)
+    run_command(body)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -1,0 +1,218 @@
+"""CLI: ask, chat, sql, chats and tables."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markdown import Markdown
+from rich.table import Table
+
+from backend.api.chat_schemas import ChatOut, ChatSummaryOut, MessageOut
+from backend.cli import output
+from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from use_cases.chat import ChatRequest, ChatResult
+from use_cases.errors import InvalidRequest
+
+chats_app = typer.Typer(help="List, show and delete chats.", no_args_is_help=True)
+tables_app = typer.Typer(help="Load and list the structured tables.", no_args_is_help=True)
+
+UserOpt = Annotated[str, typer.Option("--user", help="Whose chats (until auth exists).")]
+DEFAULT_USER = "cli"
+
+
+def _print_answer(result: ChatResult) -> None:
+    console.print(Markdown(result.answer))
+    console.print(f"[dim]model {result.model} · chat {result.chat_id}[/]", highlight=False)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    model: Annotated[str | None, typer.Option(help="One of ALLOWED_MODELS.")] = None,
+    chat_id: Annotated[str | None, typer.Option("--chat-id", help="Continue this chat.")] = None,
+    user: UserOpt = DEFAULT_USER,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask one question; print the cited answer and its sources."""
+
+    def body() -> None:
+        with open_container(with_sample=True) as container:
+            result = asyncio.run(
+                container.chat.execute(ChatRequest(user, question, chat_id, model))
+            )
+        if as_json:
+            output.print_json(ChatOut.of(result).model_dump(mode="json"))
+        else:
+            _print_answer(result)
+
+    run_command(body)
+
+
+def chat(
+    chat_id: Annotated[str | None, typer.Option("--chat-id", help="Resume this chat.")] = None,
+    model: Annotated[str | None, typer.Option(help="One of ALLOWED_MODELS.")] = None,
+    user: UserOpt = DEFAULT_USER,
+) -> None:
+    """An interactive session with history (empty line or Ctrl-D to leave)."""
+
+    def body() -> None:
+        current = chat_id
+        with open_container(with_sample=True) as container:
+            if current:
+                _, messages = asyncio.run(container.chats.messages(user, current))
+                console.print(f"Resuming chat {current} ({len(messages)} messages).")
+            while True:
+                try:
+                    question = console.input("[bold green]you>[/] ").strip()
+                except EOFError:
+                    break
+                if not question or question in ("exit", "quit", "/exit"):
+                    break
+                try:
+                    result = asyncio.run(
+                        container.chat.execute(ChatRequest(user, question, current, model))
+                    )
+                except InvalidRequest as exc:
+                    err.print(f"[red]{exc.detail}[/]", highlight=False)
+                    continue
+                current = result.chat_id
+                _print_answer(result)
+        if current:
+            console.print(f"Chat saved: almanac chat --chat-id {current}", highlight=False)
+
+    run_command(body)
+
+
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SELECT statement.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one SELECT in the read-only sandbox the agent uses."""
+
+    def body() -> None:
+        with open_container(with_sample=True) as container:
+            result = container.sql.run(query)
+        if as_json:
+            output.print_json(
+                {
+                    "columns": list(result.columns),
+                    "rows": [list(row) for row in result.rows],
+                    "truncated": result.truncated,
+                }
+            )
+            return
+        table = Table(*result.columns)
+        for row in result.rows:
+            table.add_row(*("NULL" if cell is None else str(cell) for cell in row))
+        console.print(table)
+        if result.truncated:
+            console.print(f"(first {len(result.rows)} rows; more matched)")
+
+    run_command(body)
+
+
+@chats_app.command("list")
+def chats_list(user: UserOpt = DEFAULT_USER, as_json: JsonOpt = False) -> None:
+    """The user's chats, newest first."""
+
+    def body() -> None:
+        with open_container() as container:
+            chats = asyncio.run(container.chats.list(user))
+        if as_json:
+            output.print_json([ChatSummaryOut.of(c).model_dump(mode="json") for c in chats])
+            return
+        table = Table("id", "title", "updated")
+        for c in chats:
+            table.add_row(c.id, c.title, c.updated_at.isoformat(timespec="seconds"))
+        console.print(table)
+
+    run_command(body)
+
+
+@chats_app.command("show")
+def chats_show(chat_id: str, user: UserOpt = DEFAULT_USER, as_json: JsonOpt = False) -> None:
+    """One chat's messages."""
+
+    def body() -> None:
+        with open_container() as container:
+            chat_, messages = asyncio.run(container.chats.messages(user, chat_id))
+        if as_json:
+            output.print_json(
+                {
+                    "chat": ChatSummaryOut.of(chat_).model_dump(mode="json"),
+                    "messages": [MessageOut.of(m).model_dump(mode="json") for m in messages],
+                }
+            )
+            return
+        console.print(f"[bold]{chat_.title}[/]", highlight=False)
+        for message in messages:
+            status = "" if message.status == "complete" else f" [{message.status}]"
+            console.print(f"\n[bold]{message.role}{status}:[/]", highlight=False)
+            console.print(Markdown(message.content or "(no text)"))
+
+    run_command(body)
+
+
+@chats_app.command("delete")
+def chats_delete(chat_id: str, user: UserOpt = DEFAULT_USER) -> None:
+    """Delete a chat and its messages."""
+
+    def body() -> None:
+        with open_container() as container:
+            asyncio.run(container.chats.delete(user, chat_id))
+        console.print(f"Deleted chat {chat_id}.")
+
+    run_command(body)
+
+
+@tables_app.command("load")
+def tables_load(
+    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file.")],
+    name: Annotated[str, typer.Option(help="Table name (created or replaced).")],
+) -> None:
+    """Create or replace a table from CSV or JSON lines, with inferred column types."""
+
+    def body() -> None:
+        if not file.is_file():
+            raise InvalidRequest(f"{file} does not exist.")
+        with open_container() as container:
+            schema = container.tables.load(file, name)
+            container.sql.refresh()
+        console.print(
+            f"Loaded {schema.row_count} rows into {schema.name} "
+            f"({', '.join(f'{c.name} {c.type}' for c in schema.columns)})",
+            highlight=False,
+        )
+
+    run_command(body)
+
+
+@tables_app.command("list")
+def tables_list(as_json: JsonOpt = False) -> None:
+    """The tables the agent can query, with their columns."""
+
+    def body() -> None:
+        with open_container(with_sample=True) as container:
+            schemas = container.tables.list_tables()
+        data: list[dict[str, Any]] = [
+            {
+                "name": s.name,
+                "rows": s.row_count,
+                "columns": [
+                    {"name": c.name, "type": c.type, "samples": list(c.samples)} for c in s.columns
+                ],
+            }
+            for s in schemas
+        ]
+        if as_json:
+            output.print_json(data)
+            return
+        for schema in data:
+            columns = ", ".join(f"{c['name']} {c['type']}" for c in schema["columns"])
+            console.print(
+                f"[bold]{schema['name']}[/] ({schema['rows']} rows): {columns}", highlight=False
+            )
+
+    run_command(body)

@@ -1,0 +1,86 @@
+"""The chat-side CLI: ask, chat (interactive), sql, chats, tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(data_dir)
+
+
+def test_ask_prints_a_cited_answer_as_json(env: None) -> None:
+    result = runner.invoke(app, ["ask", "Who is the owner of the incident response runbook?", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert "Ifeoma Adeyemi" in body["answer"]
+    assert body["model"] == "offline-extractive" and body["sources"]
+
+
+def test_ask_with_a_model_that_is_not_allowed_fails_clearly(env: None) -> None:
+    result = runner.invoke(app, ["ask", "hi", "--model", "openai:gpt-9"])
+    assert result.exit_code == 1
+    assert "not allowed" in result.stderr and "offline-extractive" in result.stderr
+
+
+def test_interactive_chat_keeps_history_and_can_be_resumed(env: None) -> None:
+    result = runner.invoke(
+        app, ["chat", "--user", "sam"], input="What is the SEV1 acknowledgement time?\n\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "5 minutes" in result.stdout
+    chats = json.loads(runner.invoke(app, ["chats", "list", "--user", "sam", "--json"]).stdout)
+    assert len(chats) == 1
+    chat_id = chats[0]["id"]
+
+    result = runner.invoke(
+        app, ["chat", "--user", "sam", "--chat-id", chat_id], input="How long do raw pings stay?\n"
+    )
+    assert result.exit_code == 0 and "Resuming chat" in result.stdout
+    shown = json.loads(runner.invoke(app, ["chats", "show", chat_id, "--user", "sam", "--json"]).stdout)
+    assert [m["role"] for m in shown["messages"]] == ["user", "assistant"] * 2
+
+    assert runner.invoke(app, ["chats", "delete", chat_id, "--user", "sam"]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["chats", "list", "--user", "sam", "--json"]).stdout) == []
+
+
+def test_sql_runs_a_select_and_refuses_a_write(env: None) -> None:
+    result = runner.invoke(
+        app, ["sql", "SELECT name, team FROM directory ORDER BY name LIMIT 2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["columns"] == ["name", "team"]
+    result = runner.invoke(app, ["sql", "DELETE FROM directory"])
+    assert result.exit_code == 1 and "Error" in result.stderr
+
+
+def test_tables_load_and_list(env: None, tmp_path: Path) -> None:
+    csv = tmp_path / "offices.csv"
+    csv.write_text("city,desks,opened\nRotterdam,120,2015-04-01\nLisbon,45,2021-09-15\n")
+    result = runner.invoke(app, ["tables", "load", str(csv), "--name", "offices"])
+    assert result.exit_code == 0, result.output
+    assert "2 rows" in result.stdout and "desks INTEGER" in result.stdout
+    listed = json.loads(runner.invoke(app, ["tables", "list", "--json"]).stdout)
+    assert "offices" in [t["name"] for t in listed]
+    result = runner.invoke(app, ["sql", "SELECT sum(desks) AS desks FROM offices", "--json"])
+    assert json.loads(result.stdout)["rows"] == [[165]]
+
+
+def test_tables_load_rejects_a_bad_name_and_a_missing_file(env: None, tmp_path: Path) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("a\n1\n")
+    assert runner.invoke(app, ["tables", "load", str(csv), "--name", "1bad"]).exit_code == 1
+    result = runner.invoke(app, ["tables", "load", str(tmp_path / "nope.csv"), "--name", "ok"])
+    assert result.exit_code == 1 and "does not exist" in result.stderr
