@@ -68,6 +68,7 @@ class Container:
 
     def close(self) -> None:
         if not self._closed:
+            self.retriever.close()
             self.store.close()
             self.history.close()
             self._closed = True

@@ -10,7 +10,9 @@ Layout (one file, one writer at a time, any number of readers thanks to WAL):
 * `chunks_fts_vocab`: the `fts5vocab` view of its terms; the retriever reads document
   frequencies from it to keep very common terms out of expensive OR queries;
 * `chunk_vectors`: a sqlite-vec `vec0` table (`float[dim]`, cosine, `category` metadata
-  column) created once the embedding dimension is known, cleaned by its own trigger;
+  column) created once the embedding dimension is known, cleaned by its own trigger. It is
+  the durable copy of the vectors and answers exact KNN in SQL; hybrid search reads it into
+  a resident NumPy index instead (services/vector_index.py explains why);
 * `meta`: embedding model and dimension, plus two counters readers use to keep in-memory
   indexes current: `generation` (bumped by every write transaction) and `vector_epoch`
   (bumped when the vector table is rebuilt);
@@ -223,6 +225,7 @@ class SqliteKnowledgeStore:
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
             )
             yield conn
+            self._prune_tombstones(conn)
 
     # -- meta ----------------------------------------------------------------------------------
 
@@ -330,7 +333,6 @@ class SqliteKnowledgeStore:
                 )
                 document_id = int(cursor.lastrowid or 0)
             self._insert_sections(conn, document_id, draft, matrix)
-            self._prune_tombstones(conn)
             record = conn.execute(
                 f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,)
             ).fetchone()
@@ -375,9 +377,12 @@ class SqliteKnowledgeStore:
                 index += 1
 
     def _prune_tombstones(self, conn: Connection) -> None:
-        generation = _meta_int(conn, "generation")
-        floor = generation - TOMBSTONE_GENERATIONS
-        if floor > 0 and floor % 100 == 0:  # now and then is enough
+        """Forget tombstones older than `TOMBSTONE_GENERATIONS` writes (last step of a write).
+
+        `tombstone_floor` tells readers whose index is older than that to reload in full.
+        """
+        floor = _meta_int(conn, "generation") - TOMBSTONE_GENERATIONS
+        if floor > _meta_int(conn, "tombstone_floor"):
             conn.execute("DELETE FROM chunk_tombstones WHERE generation <= ?", (floor,))
             _set_meta(conn, "tombstone_floor", str(floor))
 

@@ -11,7 +11,15 @@ Why collapse to sections before fusing: the agent reads parent sections, and the
 keeps one hit per section; fusing per chunk would let several chunks of one section take
 several ranks in a leg and push other sections down before the duplicates are removed.
 
-Latency (excluding the query embedding) is measured by bench/bench_search.py.
+The two legs run concurrently (the vector leg on a small thread pool): FTS5 and NumPy both
+release the GIL. A hit's ranks/scores are its section's in each leg (the section's best chunk
+there); the chunk shown is the section's chunk with the best chunk-level RRF score.
+
+Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims, this 2-core
+machine shared with other jobs, p50/p95): 10k chunks: BM25 6/15 ms, vector 1.6/1.7 ms,
+hybrid 10/24 ms; 100k chunks: BM25 17/25 ms, vector 3.1/3.4 ms, hybrid 19/28 ms. The plain
+alternatives at 100k: FTS5 OR query 64/139 ms, sqlite-vec float KNN 98/102 ms.
+Quality, SciFact train nDCG@10 (chunked, int8 MiniLM): BM25 0.701, vector 0.680, hybrid 0.727.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ from use_cases.ports import Embedder, Reranker
 __all__ = ["HybridRetriever", "RankedChunk"]
 
 MAX_RESULTS = 100
+VERSION_WINDOW = 30
+SUPERSEDED_FACTOR = 0.5
+"""Fused-score factor for a document when another document with the same title is newer."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,15 @@ class _Candidate:
 
 
 class HybridRetriever:
-    """`Retriever` over a `SqliteKnowledgeStore` (or the path of its file)."""
+    """`Retriever` over a `SqliteKnowledgeStore` (or the path of its file).
+
+    Limits: `bm25_search_limit` / `vector_search_limit` candidates per leg, RRF constant
+    `rrf_k`, `final_results_limit` hits by default. With a `reranker`, the top
+    `reranker_top_n` fused hits are re-ordered; `reranker_timeout` (seconds) bounds that
+    call for rerankers without their own timeout. `lexical` and `vectors` carry the speed
+    knobs (posting budget, re-scoring pool, exact-search threshold, shortlist size).
+    `parallel=False` runs the two legs one after the other.
+    """
 
     def __init__(
         self,
@@ -80,6 +99,7 @@ class HybridRetriever:
         rrf_k: int = 60,
         reranker: Reranker | None = None,
         reranker_top_n: int = 20,
+        reranker_timeout: float | None = None,
         lexical: LexicalSearcher | None = None,
         vectors: VectorIndex | None = None,
         snippet_chars: int = 320,
@@ -96,6 +116,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self._reranker = reranker
         self.reranker_top_n = reranker_top_n
+        self.reranker_timeout = reranker_timeout
         self.lexical = lexical or LexicalSearcher()
         self.vectors = vectors or VectorIndex()
         self.snippet_chars = snippet_chars
@@ -248,8 +269,12 @@ class HybridRetriever:
         if not candidates:
             return []
         wanted = max(n, self.reranker_top_n if self._reranker else n)
-        details = _details(conn, [c.chunk_id for c in candidates[:wanted]])
-        candidates = [c for c in candidates[:wanted] if c.chunk_id in details]
+        # Look a little past the cut so a current version ranked just below its superseded
+        # predecessors can move up (see `_prefer_current_versions`).
+        window = candidates[: max(wanted, VERSION_WINDOW)]
+        details = _details(conn, [c.chunk_id for c in window])
+        candidates = [c for c in window if c.chunk_id in details]
+        candidates = _prefer_current_versions(conn, candidates, details)[:wanted]
         if self._reranker is not None and candidates:
             candidates = self._rerank(query, candidates, details)
         final = candidates[:n]
@@ -346,7 +371,11 @@ class HybridRetriever:
         ]
         started = time.perf_counter()
         try:
-            ranked = self._reranker.rerank(query, documents, len(head))
+            if self.reranker_timeout is None:
+                ranked = self._reranker.rerank(query, documents, len(head))
+            else:  # a bound for rerankers without their own timeout
+                future = self._pool().submit(self._reranker.rerank, query, documents, len(head))
+                ranked = future.result(timeout=self.reranker_timeout)
         except Exception as exc:
             logger.warning(
                 "Reranker failed after {:.0f} ms ({}: {}); keeping the fused order",
@@ -374,6 +403,40 @@ def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
     marks = ",".join("?" * len(chunk_ids))
     rows = conn.execute(f"SELECT id, section_id FROM chunks WHERE id IN ({marks})", list(chunk_ids))
     return {int(cid): int(sid) for cid, sid in rows}
+
+
+def _prefer_current_versions(
+    conn: Connection, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
+) -> list[_Candidate]:
+    """Recency matters between versions of one document: a hit from a document for which the
+    knowledge base holds a newer document of the same title (an older policy version) has its
+    fused score halved, so the current version ranks first while the old one stays findable.
+    """
+    titles = {_title_key(details[c.chunk_id]["title"]) for c in candidates}
+    if not titles:
+        return candidates
+    marks = ",".join("?" * len(titles))
+    latest = {
+        key: date.fromisoformat(newest)
+        for key, newest in conn.execute(
+            "SELECT trim(title), max(updated_at) FROM documents "
+            f"WHERE trim(title) IN ({marks}) AND updated_at IS NOT NULL "
+            "GROUP BY trim(title) HAVING count(*) > 1",
+            sorted(titles),
+        ).fetchall()
+    }
+    if not latest:
+        return candidates
+    for candidate in candidates:
+        row = details[candidate.chunk_id]
+        newest = latest.get(_title_key(row["title"]))
+        if newest is not None and row["updated_at"] is not None and row["updated_at"] < newest:
+            candidate.fused *= SUPERSEDED_FACTOR
+    return sorted(candidates, key=lambda c: c.fused, reverse=True)
+
+
+def _title_key(title: str) -> str:
+    return title.strip()
 
 
 def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -5,11 +5,18 @@ with k. Measured on this 2-core machine at 100k 384-dim vectors: float cosine k=
 bit (hamming) k=200 ~35 ms and k=1000 ~260 ms; a full scan through the virtual table takes
 2.5-4 s. NumPy over a resident matrix does the same work in a few milliseconds.
 
-How: the float32 vectors (unit rows) live in RAM with their chunk ids and category codes.
-Up to `exact_threshold` vectors (or a category subset that small) are searched exactly with
-one matrix-vector product. Above it a 1-bit sign code per dimension (what sqlite-vec's
-`vec_quantize_binary` computes) gives a hamming-distance shortlist of `candidates` vectors
-(~1 ms at 100k), which are then re-scored exactly with the float vectors.
+How: the float32 vectors (unit rows) live in RAM (1.5 kB per 384-dim chunk: 150 MB at 100k)
+with their chunk ids and category codes. Up to `exact_threshold` vectors (or a category
+subset that small) are searched exhaustively; exact search is memory-bound (100k x 384
+floats: 8 ms idle, 17 ms on a busy machine). Above it a 1-bit sign code per dimension (what
+sqlite-vec's `vec_quantize_binary` computes; 48 bytes per vector) gives a hamming-distance
+shortlist of `candidates` vectors, which are then re-scored exactly: ~3 ms at 100k.
+
+Quality of the shortlist (1000 candidates), measured: top-50 recall vs exact search 0.99 on
+SciFact's 12.7k MiniLM chunk vectors and 0.94 at 100k synthetic (pooled, near-duplicate)
+vectors; hybrid nDCG@10 unchanged within noise (SciFact train 0.7270 vs 0.7271 exact;
+100k SciFact + distractors 0.6770 vs 0.6753 exact). Centering the vectors before taking
+signs did not help (recall 0.9894 vs 0.9898).
 
 Staying current: the store bumps `generation` on every write and records deleted chunk ids
 in `chunk_tombstones`; chunk ids only grow. `sync` therefore applies deletions and loads

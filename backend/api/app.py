@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = built
         if owned:
             load_sample_data_if_empty(built)
+            built.retriever.warm_up()  # load the resident vector index before the first query
         logger.info("Almanac {} ready (knowledge DB {})", __version__, settings.knowledge_db_path)
         try:
             yield

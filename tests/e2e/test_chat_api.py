@@ -11,7 +11,7 @@ import pytest
 from backend.bootstrap import Container
 from tests.js_clients import JsClients, js_clients  # noqa: F401 - pytest fixture
 
-QUESTION = "How often do passwords have to be rotated?"
+QUESTION = "What is the minimum password length required by the current password policy?"
 
 
 async def test_chat_answers_with_citations_sources_and_model(client: httpx.AsyncClient) -> None:
@@ -20,14 +20,16 @@ async def test_chat_answers_with_citations_sources_and_model(client: httpx.Async
     body = response.json()
     assert set(body) == {"chat_id", "message_id", "answer", "tool_calls", "sources", "model"}
     assert body["model"] == "offline-extractive"
-    assert "compromise" in body["answer"].lower()
+    assert "14 characters" in body["answer"].lower()
     assert "[1]" in body["answer"] and "**Sources**" in body["answer"]
     assert body["sources"][0]["updated_at"] == "2025-09-15"
     assert body["tool_calls"][0]["name"] == "search_knowledge_base"
 
 
 async def test_chat_keeps_history_on_the_server(client: httpx.AsyncClient) -> None:
-    first = (await client.post("/chat", json={"message": QUESTION}, headers={"X-User-Id": "ana"})).json()
+    first = (
+        await client.post("/chat", json={"message": QUESTION}, headers={"X-User-Id": "ana"})
+    ).json()
     second = (
         await client.post(
             "/chat",
@@ -56,7 +58,9 @@ async def test_other_users_cannot_see_rename_or_delete_a_chat(client: httpx.Asyn
     ]
     bob = {"X-User-Id": "bob"}
     assert (await client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
-    assert (await client.patch(f"/chats/{chat_id}", json={"title": "x"}, headers=bob)).status_code == 404
+    assert (
+        await client.patch(f"/chats/{chat_id}", json={"title": "x"}, headers=bob)
+    ).status_code == 404
     assert (await client.delete(f"/chats/{chat_id}", headers=bob)).status_code == 404
     assert (await client.get("/chats", headers=bob)).json() == []
 
@@ -71,14 +75,18 @@ async def test_rename_and_delete_a_chat(client: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_knowledge_gets_the_cant_find_answer(client: httpx.AsyncClient) -> None:
-    body = (await client.post("/chat", json={"message": "What is the parental leave policy?"})).json()
+    body = (
+        await client.post("/chat", json={"message": "What is the parental leave policy?"})
+    ).json()
     assert body["answer"].startswith("I can't find this in the knowledge base.")
     assert body["answer"].rstrip().endswith("?")
     assert body["sources"] == []
 
 
 async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) -> None:
-    body = (await client.post("/chat", json={"message": "Who is the manager of Fleur Janssen?"})).json()
+    body = (
+        await client.post("/chat", json={"message": "Who is the manager of Fleur Janssen?"})
+    ).json()
     assert "Ifeoma Adeyemi" in body["answer"]
     assert "lookup_structured_data" in [call["name"] for call in body["tool_calls"]]
 
@@ -95,7 +103,11 @@ async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) 
     ],
 )
 async def test_bad_chat_requests_are_refused_and_store_nothing(
-    client: httpx.AsyncClient, container: Container, payload: dict[str, str], status: int, fragment: str
+    client: httpx.AsyncClient,
+    container: Container,
+    payload: dict[str, str],
+    status: int,
+    fragment: str,
 ) -> None:
     response = await client.post("/chat", json=payload)
     assert response.status_code == status
@@ -108,17 +120,21 @@ async def test_model_endpoints_report_the_defaults(client: httpx.AsyncClient) ->
     assert model["model"] == "offline-extractive"
     assert "offline-extractive" in model["allowed"]
     default = (await client.get("/api/v1/settings/default-model")).json()
-    assert default == {"internal_default": "offline-extractive", "effective_default": "offline-extractive"}
+    assert default == {
+        "internal_default": "offline-extractive",
+        "effective_default": "offline-extractive",
+    }
 
 
 async def test_data_stream_v4_is_accepted_by_the_ai4_client(
-    client: httpx.AsyncClient, js_clients: JsClients  # noqa: F811
+    client: httpx.AsyncClient,
+    js_clients: JsClients,  # noqa: F811
 ) -> None:
     response = await client.post("/chat/stream", json={"message": QUESTION})
     assert response.status_code == 200
     assert response.headers["x-vercel-ai-data-stream"] == "v1"
     parsed = js_clients.parse_v4(response.text, allow_errors=False)
-    assert "compromise" in parsed["text"].lower()
+    assert "14 characters" in parsed["text"].lower()
     assert parsed["toolCalls"][0]["toolName"] == "search_knowledge_base"
     assert parsed["toolResults"], "tool results must follow their calls"
     data = parsed["data"][0]
@@ -129,7 +145,9 @@ async def test_data_stream_v4_is_accepted_by_the_ai4_client(
 
 
 async def test_ui_message_stream_is_accepted_by_current_and_v5_clients(
-    client: httpx.AsyncClient, container: Container, js_clients: JsClients  # noqa: F811
+    client: httpx.AsyncClient,
+    container: Container,
+    js_clients: JsClients,  # noqa: F811
 ) -> None:
     payload = {
         "trigger": "submit-message",
@@ -143,7 +161,7 @@ async def test_ui_message_stream_is_accepted_by_current_and_v5_clients(
         parsed = js_clients.parse_ui_stream(response.text, client=client_version)
         message = parsed["messages"][-1]
         text = "".join(p.get("text", "") for p in message["parts"] if p["type"] == "text")
-        assert "compromise" in text.lower()
+        assert "14 characters" in text.lower()
         assert any(p["type"].startswith("tool-") for p in message["parts"])
         assert any(p["type"] == "data-almanac" for p in message["parts"])
     # history is kept on the server under the client's chat id

@@ -12,7 +12,9 @@ from backend.bootstrap import Container
 async def test_parallel_turns_on_one_chat_keep_every_message_once(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    first = (await client.post("/chat", json={"message": "What is the SEV1 acknowledgement time?"})).json()
+    first = (
+        await client.post("/chat", json={"message": "What is the SEV1 acknowledgement time?"})
+    ).json()
     chat_id = first["chat_id"]
     questions = [f"Question {i}: how long are raw pings kept?" for i in range(24)]
 

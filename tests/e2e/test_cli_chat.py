@@ -22,7 +22,9 @@ def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_ask_prints_a_cited_answer_as_json(env: None) -> None:
-    result = runner.invoke(app, ["ask", "Who is the owner of the incident response runbook?", "--json"])
+    result = runner.invoke(
+        app, ["ask", "Who is the owner of the incident response runbook?", "--json"]
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert "Ifeoma Adeyemi" in body["answer"]
@@ -49,7 +51,9 @@ def test_interactive_chat_keeps_history_and_can_be_resumed(env: None) -> None:
         app, ["chat", "--user", "sam", "--chat-id", chat_id], input="How long do raw pings stay?\n"
     )
     assert result.exit_code == 0 and "Resuming chat" in result.stdout
-    shown = json.loads(runner.invoke(app, ["chats", "show", chat_id, "--user", "sam", "--json"]).stdout)
+    shown = json.loads(
+        runner.invoke(app, ["chats", "show", chat_id, "--user", "sam", "--json"]).stdout
+    )
     assert [m["role"] for m in shown["messages"]] == ["user", "assistant"] * 2
 
     assert runner.invoke(app, ["chats", "delete", chat_id, "--user", "sam"]).exit_code == 0

@@ -50,7 +50,9 @@ def test_search_prints_readable_hits(env: dict[str, str]) -> None:
     assert "Incident Response Runbook" in out
 
 
-def test_ingest_is_idempotent_and_prune_removes_deleted_files(env: dict[str, str], tmp_path: Path) -> None:
+def test_ingest_is_idempotent_and_prune_removes_deleted_files(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     folder = tmp_path / "handbook"
     write(folder / "policies" / "parking.md", "# Parking\n\nVisitors park in bay 7.\n")
     write(folder / "notes.txt", "Team notes\n\nThe coffee machine is on floor 2.\n")
@@ -76,7 +78,9 @@ def test_ingest_is_idempotent_and_prune_removes_deleted_files(env: dict[str, str
     assert "Parking" in titles
 
 
-def test_ingest_reports_a_bad_file_and_keeps_the_good_ones(env: dict[str, str], tmp_path: Path) -> None:
+def test_ingest_reports_a_bad_file_and_keeps_the_good_ones(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     good = write(tmp_path / "good.md", "# Good\n\nUseful text here.\n")
     empty = write(tmp_path / "empty.md", "")
     corrupt = tmp_path / "broken.pdf"

@@ -42,7 +42,11 @@ def test_readme_curl_examples_work_against_a_live_server(container: Container) -
             argv = shlex.split(command.replace(DOCUMENTED_URL, url))
             result = subprocess.run(
                 [*argv, "--fail-with-body", "--max-time", "60"],
-                capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=90, check=False,
+                capture_output=True,
+                text=True,
+                cwd=PROJECT_ROOT,
+                timeout=90,
+                check=False,
             )
             assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
             body = result.stdout.strip()
@@ -58,6 +62,11 @@ def test_readme_cli_examples_run(command: str, data_dir: Path) -> None:
     env.pop("OPENAI_API_KEY", None)
     result = subprocess.run(
         [str(script), *shlex.split(command)[1:]],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"

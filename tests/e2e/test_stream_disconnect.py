@@ -63,7 +63,11 @@ def container(data_dir: Path, slow: SlowModel) -> Iterator[Container]:
                 "id": "ui-disconnect",
                 "model": "test:slow",
                 "messages": [
-                    {"id": "m1", "role": "user", "parts": [{"type": "text", "text": "Tell me everything"}]}
+                    {
+                        "id": "m1",
+                        "role": "user",
+                        "parts": [{"type": "text", "text": "Tell me everything"}],
+                    }
                 ],
             },
         ),
@@ -72,7 +76,10 @@ def container(data_dir: Path, slow: SlowModel) -> Iterator[Container]:
 def test_disconnect_stops_the_model_and_stores_an_interrupted_turn(
     container: Container, slow: SlowModel, path: str, payload: dict[str, object]
 ) -> None:
-    with serve(create_app(container=container)) as url, httpx.Client(base_url=url, timeout=10) as http:
+    with (
+        serve(create_app(container=container)) as url,
+        httpx.Client(base_url=url, timeout=10) as http,
+    ):
         with http.stream("POST", path, json=payload) as response:
             assert response.status_code == 200
             seen = 0

