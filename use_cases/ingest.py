@@ -50,6 +50,8 @@ class IngestRequest:
     category: str | None = None
     prune_prefixes: tuple[str, ...] = ()
     on_progress: ProgressCallback | None = None
+    raise_errors: bool = False
+    """Raise a source's domain error instead of reporting it (single uploads)."""
 
 
 @dataclass
@@ -101,6 +103,8 @@ class IngestDocuments:
             try:
                 prepared = self._prepare(source, request.category)
             except AlmanacError as exc:
+                if request.raise_errors:
+                    raise
                 report(IngestItem(source.source, "failed", error=exc.detail))
                 continue
             except OSError as exc:

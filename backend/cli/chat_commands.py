@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from backend.api.chat_schemas import ChatOut, ChatSummaryOut, MessageOut
@@ -75,7 +76,7 @@ def chat(
                         container.chat.execute(ChatRequest(user, question, current, model))
                     )
                 except InvalidRequest as exc:
-                    err.print(f"[red]{exc.detail}[/]", highlight=False)
+                    err.print(f"[red]{escape(exc.detail)}[/]", highlight=False)
                     continue
                 current = result.chat_id
                 _print_answer(result)

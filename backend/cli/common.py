@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
@@ -47,7 +48,7 @@ def run_command(func: Callable[[], T]) -> T:
     try:
         return func()
     except AlmanacError as exc:
-        err.print(f"[bold red]Error:[/] {exc.detail}", highlight=False)
+        err.print(f"[bold red]Error:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("Interrupted.")

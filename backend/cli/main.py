@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -119,7 +120,11 @@ def ingest(
             output.print_json(output.ingest_report(report))
         else:
             for item in report.failed:
-                err.print(f"[red]failed[/] {item.source}: {item.error}", highlight=False)
+                err.print(
+                    f"[red]failed[/] {escape(item.source)}: {escape(item.error or '')}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             console.print(
                 f"{report.count('added')} added, {report.count('updated')} updated, "
                 f"{report.count('unchanged')} unchanged, {report.count('removed')} removed, "

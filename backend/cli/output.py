@@ -67,5 +67,6 @@ def bench_footer(figures: dict[str, Any]) -> str:
     info = figures["info"]
     return (
         f"{info['queries']} queries, {info['documents']} documents, {info['chunks']} chunks, "
-        f"embedder {info['embedder']}, indexed in {info['index_seconds']:.1f} s"
+        f"embedder {info['embedder']}, indexed in {info['index_seconds']:.1f} s "
+        f"({info['chunks_per_second']:.0f} chunks/s)"
     )

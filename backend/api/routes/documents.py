@@ -46,11 +46,11 @@ async def upload_document(
         raise PayloadTooLarge(f"{name} is larger than the {limit:,}-byte upload limit.")
     source = IngestSource(source=f"upload:{name}", name=name, read=lambda: data)
     report = await container.ingest.execute(
-        IngestRequest(sources=[source], category=(category or "").strip() or None)
+        IngestRequest(
+            sources=[source], category=(category or "").strip() or None, raise_errors=True
+        )
     )
     item = report.items[0]
-    if item.status == "failed":
-        raise InvalidRequest(item.error or f"{name} could not be ingested.")
     if item.status == "unchanged":
         response.status_code = 200
     assert item.document_id is not None

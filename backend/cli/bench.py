@@ -1,0 +1,172 @@
+"""`almanac bench retrieval`: retrieval quality on any BEIR-format data set.
+
+Builds a throw-away index with the configured embedder and the product's own ingestion
+pipeline (chunking, embedding text, FTS5 + vectors), then scores BM25 alone, dense alone and
+the hybrid (RRF) ranking with nDCG@10 and recall@100 at document level (a document ranks where
+its best chunk ranks). Reads the data in place; writes only to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backend.bootstrap import build_embedder, pipeline_signature
+from backend.config import Settings
+from services.chunking import HeadingChunker
+from services.knowledge_store import SqliteKnowledgeStore
+from services.retrieval import HybridRetriever
+from use_cases.domain import ParsedDocument, ParsedSection
+from use_cases.errors import InvalidDocument, InvalidRequest
+from use_cases.ingest import IngestDocuments, IngestRequest, IngestSource
+from use_cases.retrieval_metrics import ndcg_at_k, recall_at_k, unique_in_order
+
+CANDIDATES = 100
+
+
+class BeirLoader:
+    """A `DocumentLoader` for BEIR corpus records: title plus one text section."""
+
+    def supports(self, name: str) -> bool:
+        return name.endswith(".beir")
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        record = json.loads(data)
+        text = (record.get("text") or "").strip()
+        if not text:
+            raise InvalidDocument(f"{name} has no text")
+        title = (record.get("title") or "").strip() or record["_id"]
+        return ParsedDocument(title=title, sections=(ParsedSection((), text),))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or not parts[2].strip().lstrip("-").isdigit():
+            continue  # header or blank line
+        qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return qrels
+
+
+def load_beir(directory: Path, split: str) -> tuple[list[dict[str, Any]], dict[str, str], dict]:
+    corpus, queries, qrels = (
+        directory / "corpus.jsonl",
+        directory / "queries.jsonl",
+        directory / "qrels" / f"{split}.tsv",
+    )
+    for path in (corpus, queries, qrels):
+        if not path.is_file():
+            raise InvalidRequest(
+                f"{path} not found: expected a BEIR folder with qrels/{split}.tsv."
+            )
+    judged = _read_qrels(qrels)
+    texts = {q["_id"]: q["text"] for q in _read_jsonl(queries) if q["_id"] in judged}
+    if not texts:
+        raise InvalidRequest(f"No query in {queries.name} has judgements in {qrels.name}.")
+    return _read_jsonl(corpus), texts, judged
+
+
+def run_retrieval_benchmark(
+    settings: Settings,
+    directory: Path,
+    split: str,
+    *,
+    max_queries: int | None = None,
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    corpus, queries, qrels = load_beir(directory, split)
+    query_ids = sorted(queries)[:max_queries] if max_queries else sorted(queries)
+    embedder = build_embedder(settings)
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
+        store = SqliteKnowledgeStore(Path(tmp) / "bench.db")
+        retriever = HybridRetriever(
+            store,
+            embedder,
+            vector_search_limit=CANDIDATES,
+            bm25_search_limit=CANDIDATES,
+            final_results_limit=CANDIDATES,
+            rrf_k=settings.rrf_k,
+        )
+        try:
+            if not quiet:
+                log(f"Indexing {len(corpus)} documents with {embedder.model}…")
+            ingest = IngestDocuments(
+                store,
+                BeirLoader(),
+                HeadingChunker(
+                    chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
+                ),
+                embedder,
+                pipeline_signature=pipeline_signature(settings, embedder),
+                embed_batch_chunks=512,
+            )
+            sources = [
+                IngestSource(
+                    source=f"beir:{doc['_id']}",
+                    name=f"{doc['_id']}.beir",
+                    read=(lambda d=doc: json.dumps(d).encode()),
+                )
+                for doc in corpus
+            ]
+            started = time.perf_counter()
+            report = ingest.run(IngestRequest(sources=sources))
+            index_seconds = time.perf_counter() - started
+            doc_of = {
+                chunk_id: source.removeprefix("beir:")
+                for chunk_id, source in store.connection().execute(
+                    "SELECT c.id, d.source FROM chunks c JOIN documents d ON d.id = c.document_id"
+                )
+            }
+            if not quiet:
+                log(f"Scoring {len(query_ids)} queries…")
+            runs: dict[str, list[tuple[list[str], dict[str, int]]]] = {
+                "bm25": [],
+                "dense": [],
+                "hybrid": [],
+            }
+            for query_id in query_ids:
+                text, relevant = queries[query_id], qrels[query_id]
+                vector = embedder.embed_query(text)
+                bm25 = retriever.search_bm25(text, 2 * CANDIDATES)
+                dense = retriever.search_vector(vector, 2 * CANDIDATES)
+                hybrid = retriever.search_with_vector(text, vector, CANDIDATES)
+                runs["bm25"].append((unique_in_order([doc_of[h.chunk_id] for h in bm25]), relevant))
+                runs["dense"].append(
+                    (unique_in_order([doc_of[h.chunk_id] for h in dense]), relevant)
+                )
+                runs["hybrid"].append(
+                    (unique_in_order([h.source.removeprefix("beir:") for h in hybrid]), relevant)
+                )
+        finally:
+            retriever.close()
+            store.close()
+    metrics = {
+        method: {
+            "ndcg@10": round(sum(ndcg_at_k(r, rel, 10) for r, rel in run) / len(run), 4),
+            "recall@100": round(sum(recall_at_k(r, rel, 100) for r, rel in run) / len(run), 4),
+        }
+        for method, run in runs.items()
+    }
+    chunks = report.chunks_written
+    return {
+        "metrics": metrics,
+        "info": {
+            "queries": len(query_ids),
+            "documents": report.count("added"),
+            "chunks": chunks,
+            "embedder": embedder.model,
+            "index_seconds": index_seconds,
+            "chunks_per_second": chunks / index_seconds if index_seconds else 0.0,
+        },
+    }
