@@ -101,12 +101,28 @@ class Child:
         if self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGINT)
+            self.process.terminate()  # uvicorn shuts down gracefully on SIGTERM
         try:
             self.process.wait(timeout=8)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the benchmark itself is killed (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def almanac_executable() -> list[str]:
@@ -136,6 +152,7 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Ch
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         child = Child(name, process, log_path)
         children.append(child)
@@ -191,8 +208,8 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Ch
             child.stop()
 
 
-async def wait_ready(client: httpx.AsyncClient, child: Child, url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_ready(client: httpx.AsyncClient, child: Child, url: str, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
     while True:
         if child.process.poll() is not None:
             raise RuntimeError(
@@ -203,7 +220,7 @@ async def wait_ready(client: httpx.AsyncClient, child: Child, url: str, timeout:
             if response.status_code == 200:
                 return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{child.name} not ready after {timeout:.0f} s:\n{child.tail()}")
+            raise RuntimeError(f"{child.name} not ready after {within_s:.0f} s:\n{child.tail()}")
         await asyncio.sleep(0.1)
 
 
@@ -517,10 +534,15 @@ def check_db(db_path: Path, chat_ids: list[str], turns: int, expected: str) -> d
 def print_report(report: dict[str, Any]) -> None:
     cfg = report["config"]
     print(
-        f"\nAlmanac chat overhead: fake model = {cfg['tokens']} tokens x {cfg['interval_ms']:g} ms, "
-        f"{cfg['samples']} sequential samples per row, loopback, {os.cpu_count()} CPUs"
+        f"\nAlmanac chat overhead: fake model = {cfg['tokens']} tokens x "
+        f"{cfg['interval_ms']:g} ms, {cfg['samples']} sequential samples per row, loopback, "
+        f"{os.cpu_count()} CPUs"
     )
-    print(f"note: {NOTE}\n")
+    print(f"note: {NOTE}")
+    load, cpus = cfg["load_avg_1m_at_start"], cfg["cpus"] or 1
+    if load is not None and load > 0.5 * cpus:
+        print(f"warning: load average {load:g} on {cpus} CPUs at start; figures are inflated")
+    print()
     header = (
         f"{'measure':<34}{'direct p50':>11}{'p95':>9}{'Almanac p50':>13}{'p95':>9}"
         f"{'added p50':>11}{'p95':>9}"
@@ -583,6 +605,11 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    load_at_start = _load_average()
+    main_task = asyncio.current_task()
+    if main_task is not None:
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     expected = FakeConfig(tokens=args.tokens, interval_s=args.interval_ms / 1000).answer
     limits = httpx.Limits(
         max_connections=args.concurrency + 10, max_keepalive_connections=args.concurrency + 10
@@ -617,6 +644,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "concurrency": args.concurrency,
             "model": MODEL,
             "cpus": os.cpu_count(),
+            "load_avg_1m_at_start": load_at_start,
         },
         "note": NOTE,
         "target_added_median_ms": 5.0,
@@ -628,10 +656,6 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "db": db,
         "nothing_lost": tput["lost"] == 0 and db["ok"],
     }
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -649,14 +673,18 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.samples, args.turns, args.concurrency, args.tokens) < 1 or args.interval_ms < 0:
         parser.error("counts must be >= 1 and --interval-ms >= 0")
 
-    # SIGTERM takes the same way out as Ctrl-C, so the subprocesses are always stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
-    workdir = Path(tempfile.mkdtemp(prefix="almanac-bench-"))
+    # Ctrl-C (even if a parent shell ignored SIGINT) and SIGTERM cancel the run, so the
+    # subprocesses are stopped on the way out (see `servers`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="almanac-bench-chat-"))
     try:
         report = asyncio.run(run(args, workdir))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         log("interrupted; subprocesses stopped")
         return 130
+    except RuntimeError as exc:
+        log(f"error: {exc}")
+        return 2
     finally:
         if args.keep:
             log(f"kept {workdir}")

@@ -30,8 +30,10 @@ FALLBACK_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
 
 
 def _default_models_dir() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "almanac" / "models"
+    """MODELS_DIR as the app resolves it (environment, .env, default cache folder)."""
+    from backend.config import Settings
+
+    return Settings().models_dir
 
 
 def load_passages(corpus: Path, tokenizer_path: Path, n: int, tokens: int = 126) -> list[str]:
@@ -64,18 +66,20 @@ def load_queries(path: Path, n: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="SciFact folder (corpus.jsonl)")
-    parser.add_argument("--models-dir", type=Path, default=_default_models_dir())
-    parser.add_argument("--model-file", default=MODEL_FILE)
-    parser.add_argument("--passages", type=int, default=2000)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--data", type=Path, default=None, help=f"SciFact folder (default {DEFAULT_DATA})"
+    )
+    parser.add_argument("--models-dir", type=Path, default=None, help="default: MODELS_DIR")
+    parser.add_argument("--model-file", default=MODEL_FILE, help="ONNX file in the model folder")
+    parser.add_argument("--passages", type=int, default=2000, help="passages to embed")
+    parser.add_argument("--queries", type=int, default=200, help="queries to time one by one")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="parallel batches (CPUs)")
     args = parser.parse_args(argv)
 
     data = args.data or (DEFAULT_DATA if DEFAULT_DATA.is_dir() else FALLBACK_DATA)
     embedder = MiniLMEmbedder(
-        args.models_dir,
+        args.models_dir or _default_models_dir(),
         threads=args.threads,
         batch_size=args.batch_size,
         model_file=args.model_file,

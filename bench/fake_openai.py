@@ -74,7 +74,6 @@ def _prompt_tokens(request: dict[str, Any]) -> int:
 class FakeOpenAI:
     def __init__(self, config: FakeConfig) -> None:
         self.config = config
-        self.requests = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -89,7 +88,6 @@ class FakeOpenAI:
                 keep_alive = (
                     connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
                 )
-                self.requests += 1
                 await self.route(method, target.split("?", 1)[0], body, writer, keep_alive)
                 if not keep_alive:
                     return

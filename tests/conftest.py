@@ -16,6 +16,7 @@ from pydantic_ai import models as ai_models
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
 
+pytest_plugins = ["tests.respx_httpcore2", "tests.js_clients"]  # shared fixtures
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
 
 SAMPLE_DIR = PROJECT_ROOT / "sample_data"

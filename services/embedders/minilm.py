@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,12 @@ class MiniLMEmbedder:
     `model_dir` is the folder `install_minilm` returned (`<models_dir>/all-MiniLM-L6-v2`);
     passing the parent models folder works too. Nothing is loaded until the first call, so
     constructing one is free; loading is guarded by a lock because the API embeds from worker
-    threads. `threads` caps onnxruntime's intra-op threads (default: one per physical core,
-    which is what throughput wants; lower it to keep the API responsive during a big ingest).
+    threads.
+
+    `threads` (default: the CPUs this process may use) is how many batches run at once, each
+    on one thread. Running whole batches in parallel beat onnxruntime's intra-op threading by
+    ~20% per CPU-second here (no per-operator synchronisation), and concurrent API requests
+    do not oversubscribe the CPUs. A single query therefore runs on one core (~3-4 ms).
     """
 
     def __init__(
@@ -55,7 +60,7 @@ class MiniLMEmbedder:
             model_dir = model_dir / MODEL_NAME
         self._model_dir = model_dir
         self._model_file = model_file
-        self._threads = threads
+        self._workers = max(1, threads or _default_threads())
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._session: Any = None
@@ -86,8 +91,11 @@ class MiniLMEmbedder:
         encodings = tokenizer.encode_batch([_clean(t) for t in texts], add_special_tokens=True)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(-lengths, kind="stable")  # longest first: memory peak shows up early
-        for start in range(0, len(order), self._batch_size):
-            idx = order[start : start + self._batch_size]
+        # Enough batches to keep every worker busy, none larger than batch_size.
+        size = min(self._batch_size, -(-len(texts) // self._workers))
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
+
+        def run(idx: np.ndarray) -> None:
             width = int(lengths[idx].max())
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
@@ -97,6 +105,13 @@ class MiniLMEmbedder:
                 mask[row, :n] = 1
             (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
             out[idx] = vectors
+
+        if len(batches) == 1:
+            run(batches[0])
+        else:
+            with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                for _ in pool.map(run, batches):
+                    pass
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -143,7 +158,8 @@ class MiniLMEmbedder:
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self._threads or _default_threads()
+        # One thread per run, runs in parallel (see the class docstring).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
@@ -161,19 +177,16 @@ class MiniLMEmbedder:
             raise ConfigurationError(
                 f"Could not load {path}: {exc}. Reinstall it with `almanac model install --force`."
             ) from exc
-        threads = options.intra_op_num_threads or "default"
-        logger.debug("Loaded {} ({} intra-op threads)", path, threads)
+        logger.debug("Loaded {} ({} parallel batches)", path, self._workers)
         return session
 
 
 def _default_threads() -> int:
-    """0 (onnxruntime's choice: one thread per physical core) unless this process is pinned
-    to fewer CPUs than the machine has (containers, taskset), then that count."""
+    """CPUs this process may run on (respects taskset/cpusets, not CFS quotas)."""
     try:
-        allowed = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
-        return 0
-    return allowed if allowed < (os.cpu_count() or allowed) else 0
+        return os.cpu_count() or 1
 
 
 def _clean(text: str) -> str:

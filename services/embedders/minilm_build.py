@@ -414,7 +414,7 @@ def build_bert_onnx(
     Shapes come from `config` (a Hugging Face BertConfig dict), so tests can build tiny models.
 
     `fused` (default) computes self-attention with onnxruntime's `com.microsoft.Attention`,
-    which quantises to `QAttention` (one int8 GEMM for Q, K and V, fused softmax): ~15%
+    which quantises to `QAttention` (one int8 GEMM for Q, K and V, fused softmax): ~8%
     faster end to end here. Everything else stays standard ONNX written in the layouts
     onnxruntime's own graph fusions recognise (Gelu, MatMul+bias). `fused=False` writes
     standard ops only (portable; used for calibration and to cross-check). The transformer
@@ -427,6 +427,11 @@ def build_bert_onnx(
     int8 quantisation of activations handles badly. "ao" is folded into the value
     projection for free; the others cost one elementwise Mul. `expose_matmul_inputs` adds
     those four activations per layer as extra outputs (named like the keys) for calibration.
+
+    `zero_padding` multiplies the hidden states by the attention mask after every
+    LayerNorm. Exact for the real tokens; it stops padding rows, whose values are large, from
+    widening the per-tensor int8 activation ranges of a whole batch (worst cosine to the
+    reference in a padded batch, smoothing on: 0.990 -> 0.995), for ~2% run time.
     """
     import onnx
     from onnx import TensorProto, helper

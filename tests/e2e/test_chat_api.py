@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from backend.bootstrap import Container
-from tests.js_clients import JsClients, js_clients  # noqa: F401 - pytest fixture
+from tests.js_clients import JsClients
 
 QUESTION = "What is the minimum password length required by the current password policy?"
 
@@ -128,7 +128,7 @@ async def test_model_endpoints_report_the_defaults(client: httpx.AsyncClient) ->
 
 async def test_data_stream_v4_is_accepted_by_the_ai4_client(
     client: httpx.AsyncClient,
-    js_clients: JsClients,  # noqa: F811
+    js_clients: JsClients,
 ) -> None:
     response = await client.post("/chat/stream", json={"message": QUESTION})
     assert response.status_code == 200
@@ -147,7 +147,7 @@ async def test_data_stream_v4_is_accepted_by_the_ai4_client(
 async def test_ui_message_stream_is_accepted_by_current_and_v5_clients(
     client: httpx.AsyncClient,
     container: Container,
-    js_clients: JsClients,  # noqa: F811
+    js_clients: JsClients,
 ) -> None:
     payload = {
         "trigger": "submit-message",

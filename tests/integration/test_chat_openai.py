@@ -17,7 +17,7 @@ from pydantic_ai import models as ai_models
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
-from tests.js_clients import JsClients, js_clients  # noqa: F401 - pytest fixture
+from tests.js_clients import JsClients
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
 
 COMPLETIONS = "https://api.openai.com/v1/chat/completions"
@@ -171,7 +171,7 @@ async def test_tool_call_then_tool_result_then_cited_answer(
 async def test_streamed_tool_call_deltas_reach_the_ai4_client(
     client: httpx.AsyncClient,
     mock_openai: respx.Router,
-    js_clients: JsClients,  # noqa: F811
+    js_clients: JsClients,
 ) -> None:
     mock_openai.post(COMPLETIONS).mock(
         side_effect=[
@@ -268,7 +268,7 @@ async def test_a_stream_failure_becomes_an_error_part_and_a_failed_turn(
     client: httpx.AsyncClient,
     mock_openai: respx.Router,
     container: Container,
-    js_clients: JsClients,  # noqa: F811
+    js_clients: JsClients,
 ) -> None:
     mock_openai.post(COMPLETIONS).mock(return_value=error(500))
     response = await client.post("/chat/stream", json={"message": QUESTION})

@@ -27,8 +27,6 @@ from backend.config import Settings
 from services.embedders import MiniLMEmbedder
 from services.embedders import minilm_build as build
 
-pytest_plugins = ["tests.respx_httpcore2"]  # fixtures: httpcore2_mock, block_sockets
-
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "minilm_golden.json"
 MODEL_DIR = Settings().models_dir / build.MODEL_NAME
 INT8_MIN_COSINE = 0.98

@@ -15,8 +15,6 @@ import respx
 from services.embedders import CohereEmbedder
 from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
-pytest_plugins = ["tests.respx_httpcore2"]  # fixtures: httpcore2_mock, block_sockets
-
 URL = "https://api.cohere.com/v2/embed"
 FAST_RETRY = {"retry-after-ms": "1"}
 

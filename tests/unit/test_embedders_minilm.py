@@ -388,8 +388,7 @@ def test_the_int8_model_tracks_the_fp32_model(installed: Path) -> None:
     assert (int8 * fp32).sum(axis=1).min() > 0.95  # random weights; real model: > 0.99
 
 
-def test_texts_go_in_batches_of_batch_size(installed: Path) -> None:
-    embedder = MiniLMEmbedder(installed, batch_size=2)
+def _count_runs(embedder: MiniLMEmbedder) -> list[tuple[int, int]]:
     session, _ = embedder._load()
     calls: list[tuple[int, int]] = []
 
@@ -399,10 +398,25 @@ def test_texts_go_in_batches_of_batch_size(installed: Path) -> None:
             return session.run(names, feeds)
 
     embedder._session = Counting()
+    return calls
+
+
+def test_texts_go_in_batches_of_batch_size(installed: Path) -> None:
+    embedder = MiniLMEmbedder(installed, batch_size=2, threads=1)
+    calls = _count_runs(embedder)
     embedder.embed_documents(TEXTS)
     assert [rows for rows, _ in calls] == [2, 2, 1]
     widths = [width for _, width in calls]
     assert widths == sorted(widths, reverse=True)  # longest first, so little padding
+
+
+def test_batches_are_split_to_keep_every_thread_busy(installed: Path) -> None:
+    embedder = MiniLMEmbedder(installed, batch_size=64, threads=2)
+    calls = _count_runs(embedder)
+    vectors = embedder.embed_documents(TEXTS)
+    assert sorted(rows for rows, _ in calls) == [2, 3]
+    single = MiniLMEmbedder(installed, threads=1).embed_documents(TEXTS)
+    assert (vectors * single).sum(axis=1).min() > 0.99  # same result, int8 batch effects aside
 
 
 def test_long_texts_are_truncated_to_256_word_pieces(installed: Path) -> None:

@@ -16,8 +16,6 @@ from respx.models import AllMockedAssertionError
 from services.embedders import OpenAIEmbedder
 from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
-pytest_plugins = ["tests.respx_httpcore2"]  # fixtures: httpcore2_mock, block_sockets
-
 URL = "https://api.openai.com/v1/embeddings"
 FAST_RETRY = {"retry-after-ms": "1"}  # the SDK honours it, so retry tests do not sleep
 

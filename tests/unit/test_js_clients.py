@@ -8,8 +8,6 @@ import pytest
 
 import tests.js_clients as jsc
 
-js_clients = jsc.js_clients  # session fixture (a conftest may also provide it)
-
 
 def v4(*parts: tuple[str, object]) -> str:
     return "".join(f"{code}:{json.dumps(value)}\n" for code, value in parts)
