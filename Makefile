@@ -47,9 +47,10 @@ bench: bench-quality bench-speed  ## All benchmarks (figures printed, nothing as
 bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFact (train)
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
 
-bench-speed: install  ## Ingestion throughput, query-embedding and search latency (10k, 100k)
-	$(BIN)/python -m bench.bench_embedder
-	$(BIN)/python -m bench.bench_search
+bench-speed: install  ## Embedding throughput and latency, search latency at 10k/100k, chat overhead
+	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
+	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
+	$(BIN)/python -m bench.bench_chat
 
 clean:  ## Remove the virtualenv, caches and local data (not the model cache)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .bench data

@@ -146,7 +146,13 @@ CREATE TRIGGER chunks_after_delete AFTER DELETE ON chunks BEGIN
 END;
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("knowledge_0001_base", _SCHEMA),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("knowledge_0001_base", _SCHEMA),
+    # Retrieval looks up other versions of a hit's document by exact title.
+    Migration(
+        "knowledge_0002_documents_by_title", "CREATE INDEX documents_title ON documents(title);"
+    ),
+)
 
 _DOCUMENT_COLUMNS = """
     d.id, d.source, d.title, d.category, d.updated_at, d.media_type, d.content_hash,

@@ -412,16 +412,16 @@ def _prefer_current_versions(
     knowledge base holds a newer document of the same title (an older policy version) has its
     fused score halved, so the current version ranks first while the old one stays findable.
     """
-    titles = {_title_key(details[c.chunk_id]["title"]) for c in candidates}
+    titles = {details[c.chunk_id]["title"] for c in candidates}
     if not titles:
         return candidates
     marks = ",".join("?" * len(titles))
     latest = {
-        key: date.fromisoformat(newest)
-        for key, newest in conn.execute(
-            "SELECT trim(title), max(updated_at) FROM documents "
-            f"WHERE trim(title) IN ({marks}) AND updated_at IS NOT NULL "
-            "GROUP BY trim(title) HAVING count(*) > 1",
+        title: date.fromisoformat(newest)
+        for title, newest in conn.execute(
+            "SELECT title, max(updated_at) FROM documents "
+            f"WHERE title IN ({marks}) AND updated_at IS NOT NULL "
+            "GROUP BY title HAVING count(*) > 1",
             sorted(titles),
         ).fetchall()
     }
@@ -429,14 +429,10 @@ def _prefer_current_versions(
         return candidates
     for candidate in candidates:
         row = details[candidate.chunk_id]
-        newest = latest.get(_title_key(row["title"]))
+        newest = latest.get(row["title"])
         if newest is not None and row["updated_at"] is not None and row["updated_at"] < newest:
             candidate.fused *= SUPERSEDED_FACTOR
     return sorted(candidates, key=lambda c: c.fused, reverse=True)
-
-
-def _title_key(title: str) -> str:
-    return title.strip()
 
 
 def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
