@@ -34,7 +34,10 @@ def configure_logging(level: str = "INFO") -> None:
     """Idempotent: safe to call from the CLI, the app factory and tests."""
     logger.remove()
     logger.add(sys.stderr, level=level, format=_FORMAT, backtrace=False, diagnose=False)
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # The root level follows ours: level 0 would make uvicorn and openai emit (and us walk the
+    # stack for) debug records on every request only to drop them.
+    std_level = logging.getLevelName(level) if level != "TRACE" else 5
+    logging.basicConfig(handlers=[InterceptHandler()], level=std_level, force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi", "httpx", "openai"):
         std = logging.getLogger(name)
         std.handlers = [InterceptHandler()]

@@ -23,6 +23,8 @@ After a warm-up, with one httpx AsyncClient (the same client stack for both side
 
 The ceiling for throughput is concurrency / (tokens x interval): what a zero-overhead server
 would reach. CPU time per turn of each process is read from /proc (Linux) during phase 2.
+Progress goes to stderr; `--json` prints one JSON object on stdout. Exit code: 0 nothing lost,
+1 turns lost, 2 a server did not start, 130 interrupted (the subprocesses are always stopped).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from services.fts_query import words
-from services.knowledge_store import SqliteKnowledgeStore
+from services.knowledge_store import MIGRATIONS, SqliteKnowledgeStore
 from services.sqlite import connect
 from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
 from use_cases.errors import (
@@ -360,7 +360,7 @@ def test_migrations_are_recorded_and_not_applied_twice(tmp_path: Path) -> None:
     conn = connect(path)
     names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
     conn.close()
-    assert names == ["knowledge_0001_base"]
+    assert names == [migration.name for migration in MIGRATIONS]
 
 
 def test_a_read_only_store_refuses_writes(store: SqliteKnowledgeStore) -> None:
