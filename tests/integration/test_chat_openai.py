@@ -301,3 +301,32 @@ async def test_a_content_filter_refusal_is_a_polite_answer(
     assert response.status_code == 200
     assert response.json()["answer"].startswith("I'm sorry, but I can't help with that")
     assert response.json()["sources"] == []
+
+
+async def test_ui_message_stream_carries_tool_calls_and_errors_to_useChat_clients(
+    client: httpx.AsyncClient, mock_openai: respx.Router, js_clients: JsClients
+) -> None:
+    body = {
+        "trigger": "submit-message",
+        "id": "ui-openai",
+        "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": QUESTION}]}],
+    }
+    mock_openai.post(COMPLETIONS).mock(
+        side_effect=[
+            streamed_tool_call(['{"query": "password rotation"}']),
+            streamed_text(["Only on compromise [1].", "\n\n**Sources**\n[1] P"]),
+        ]
+    )
+    ok = await client.post("/api/chat", json=body)
+    for version in ("current", "v5"):
+        message = js_clients.parse_ui_stream(ok.text, client=version)["messages"][-1]
+        tool = next(p for p in message["parts"] if p["type"] == "tool-search_knowledge_base")
+        assert tool["state"] == "output-available" and tool["input"] == {
+            "query": "password rotation"
+        }
+
+    mock_openai.post(COMPLETIONS).mock(return_value=error(500))
+    failed = await client.post("/api/chat", json={**body, "id": "ui-openai-2"})
+    for version in ("current", "v5"):
+        parsed = js_clients.parse_ui_stream(failed.text, allow_errors=True, client=version)
+        assert parsed["errors"] == ["The model provider failed (HTTP 500). Try again later."]
