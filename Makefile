@@ -49,6 +49,7 @@ bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFac
 
 bench-speed: install  ## Embedding throughput and latency, search latency at 10k/100k, chat overhead
 	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
+	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_chat
 
