@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from use_cases.domain import (
@@ -181,11 +181,3 @@ class IngestDocuments:
         digest = hashlib.sha256(data)
         digest.update(f"\0{category or ''}\0{self._signature}".encode())
         return digest.hexdigest()
-
-
-def iter_sources(sources: Iterable[IngestSource]) -> list[IngestSource]:
-    """Materialise and de-duplicate by source key, keeping the first occurrence."""
-    unique: dict[str, IngestSource] = {}
-    for source in sources:
-        unique.setdefault(source.source, source)
-    return list(unique.values())

@@ -306,9 +306,5 @@ def bench_retrieval(
     run_command(body)
 
 
-def main() -> None:  # pragma: no cover - console-script shim
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
