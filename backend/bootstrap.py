@@ -37,6 +37,7 @@ from use_cases.documents import (
 )
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
+from use_cases.evaluation import EvaluateAnswers
 from use_cases.ingest import IngestDocuments, IngestRequest
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.search import SearchKnowledgeBase
@@ -64,6 +65,7 @@ class Container:
     models: PydanticAIModelResolver
     chat: ChatTurns
     chats: ManageChats
+    evaluate_answers: EvaluateAnswers
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -201,6 +203,10 @@ def bootstrap(
             retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit
         )
 
+    chat = ChatTurns(
+        agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
+    )
+    chats = ManageChats(history)
     return Container(
         settings=settings,
         store=store,
@@ -225,16 +231,9 @@ def bootstrap(
         tables=tables,
         sql=sql,
         models=models,
-        chat=ChatTurns(
-            agent,
-            history,
-            models,
-            agent_deps,
-            clock,
-            limits,
-            history_window=settings.history_window,
-        ),
-        chats=ManageChats(history),
+        chat=chat,
+        chats=chats,
+        evaluate_answers=EvaluateAnswers(chat, chats),
     )
 
 

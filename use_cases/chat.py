@@ -146,6 +146,10 @@ class ChatTurns:
         self._limits = limits
         self._history_window = history_window
 
+    def model_identifier(self, requested: str | None) -> str:
+        """The model a turn asking for `requested` would use; raises if it may not be used."""
+        return self._models.resolve(requested).identifier
+
     async def execute(self, request: ChatRequest) -> ChatResult:
         turn = await self._open(request)
         try:

@@ -22,6 +22,7 @@ from backend.cli.common import (
     run_command,
     settings_for_cli,
 )
+from backend.cli.eval_commands import eval_app
 from backend.config import Settings
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
@@ -47,6 +48,7 @@ app.command()(chat)
 app.command()(sql)
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
+app.add_typer(eval_app, name="eval")
 
 
 @app.command()

@@ -1,0 +1,125 @@
+"""CLI: `almanac eval answers`, the answer evaluation on the bundled (or any) case set."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from backend.cli import output
+from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from backend.config import PROJECT_ROOT
+from use_cases.errors import InvalidRequest
+from use_cases.evaluation import (
+    AnswerCase,
+    AnswerReport,
+    CaseResult,
+    EvaluateAnswersRequest,
+    answer_body,
+    parse_cases,
+)
+
+eval_app = typer.Typer(help="Evaluate the answers.", no_args_is_help=True)
+EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
+Split = Literal["dev", "test", "all"]
+
+
+def load_split(split: str, cases: Path | None = None) -> list[AnswerCase]:
+    """The cases of `split` from the bundled set (dev.jsonl, test.jsonl), or from `cases`
+    (one JSONL file, or a folder holding dev.jsonl/test.jsonl)."""
+    if cases is not None and cases.is_file():
+        files = [cases]
+    else:
+        folder = cases or EVAL_DIR
+        names = ["dev", "test"] if split == "all" else [split]
+        files = [folder / f"{name}.jsonl" for name in names]
+    loaded: list[AnswerCase] = []
+    for file in files:
+        if not file.is_file():
+            raise InvalidRequest(f"No evaluation cases at {file}.")
+        loaded += parse_cases(file.read_text(encoding="utf-8").splitlines(), origin=str(file))
+    ids = [c.id for c in loaded]
+    if len(ids) != len(set(ids)):
+        raise InvalidRequest("Case ids repeat across the files.")
+    return loaded
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _print_report(report: AnswerReport) -> None:
+    console.print(
+        f"[bold]Answers[/] split={report.split} model={escape(report.model)}: "
+        f"correct {report.correct}/{report.cases} ({_pct(report.accuracy)}), "
+        f"cited {_pct(report.cited)}, refusal accuracy {_pct(report.refusal_accuracy)}, "
+        f"latency p50 {report.latency_p50_ms} ms, p95 {report.latency_p95_ms} ms",
+        highlight=False,
+    )
+    table = Table("kind", "cases", "correct", "accuracy", "cited")
+    for kind, summary in report.by_kind.items():
+        table.add_row(
+            kind,
+            str(summary.cases),
+            str(summary.correct),
+            _pct(summary.accuracy),
+            _pct(summary.cited),
+        )
+    console.print(table)
+    for failure in report.failures:
+        _print_failure(failure)
+
+
+def _print_failure(result: CaseResult) -> None:
+    answer = result.error or " ".join(answer_body(result.answer).split()) or "(empty)"
+    expected = "a refusal" if result.must_refuse else "an answer"
+    console.print(
+        f"[red]✗ {escape(result.id)}[/] ({result.kind}, expected {expected}) "
+        f"{escape(result.question)}\n    → {escape(answer[:300])}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@eval_app.command("answers")
+def answers(
+    split: Annotated[
+        str, typer.Option(help="Which cases: dev (tune on these), test (report only) or all.")
+    ] = "dev",
+    model: Annotated[str | None, typer.Option(help="One of ALLOWED_MODELS.")] = None,
+    cases: Annotated[
+        Path | None,
+        typer.Option(help="A JSONL file of cases, or a folder with dev.jsonl and test.jsonl."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the answer-evaluation cases through the chat and score the answers."""
+
+    def body() -> None:
+        if split not in ("dev", "test", "all"):
+            raise InvalidRequest("--split must be dev, test or all.")
+        loaded = load_split(split, cases)
+        name = cases.stem if cases is not None and cases.is_file() else split
+        with open_container(with_sample=True) as container:
+            progress = None if as_json or not err.is_terminal else err
+
+            def on_case(result: CaseResult) -> None:
+                if progress is not None:
+                    mark = "[green]✓[/]" if result.correct else "[red]✗[/]"
+                    progress.print(f"{mark} {escape(result.id)}", highlight=False)
+
+            report = asyncio.run(
+                container.evaluate_answers.execute(
+                    EvaluateAnswersRequest(loaded, split=name, model=model, on_case=on_case)
+                )
+            )
+        if as_json:
+            output.print_json(report.as_dict())
+        else:
+            _print_report(report)
+
+    run_command(body)

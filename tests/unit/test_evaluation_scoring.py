@@ -1,0 +1,108 @@
+"""Answer-evaluation scoring: what counts as correct, cited and refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from use_cases.agent import NOT_FOUND_ANSWER
+from use_cases.chat import ChatResult
+from use_cases.chat_domain import TokenUsage
+from use_cases.errors import InvalidRequest
+from use_cases.evaluation import (
+    AnswerCase,
+    answer_body,
+    matches_fact,
+    parse_cases,
+    score_case,
+    summarise,
+)
+
+
+def _result(answer: str, sources: list[dict[str, object]] | None = None) -> ChatResult:
+    return ChatResult(
+        chat_id="c",
+        message_id="m",
+        user_message_id="u",
+        answer=answer,
+        tool_calls=[],
+        sources=sources or [],
+        model="offline-extractive",
+        usage=TokenUsage(),
+        latency_ms=12,
+    )
+
+
+def test_a_number_matches_only_as_a_whole_number() -> None:
+    assert matches_fact("Acknowledge within 24 hours [1].", ["24 hours"])
+    assert not matches_fact("Acknowledge within 24 hours [1].", ["4 hours"])
+    assert not matches_fact("The cap is 1.5 days.", ["5 days"])
+    assert not matches_fact("It costs 1800 euros.", ["180"])
+    assert matches_fact("It costs €180 per night.", ["180"])
+
+
+def test_matching_ignores_case_and_spacing_but_not_the_sources_block() -> None:
+    answer = "Minimum length is 14  Characters [1].\n\n**Sources**\n[1] Password Policy (2025)"
+    assert matches_fact(answer, ["14 characters"])
+    assert not matches_fact(answer, ["Password Policy"])
+    assert answer_body(answer).strip() == "Minimum length is 14  Characters [1]."
+
+
+def test_a_refusal_is_correct_only_for_cases_that_must_be_refused() -> None:
+    refuse = AnswerCase("r1", "parental leave?", "refuse")
+    answerable = AnswerCase("k1", "sev1 ack?", "kb", ("5 minutes",), ("runbooks/ir.md",))
+    refusal = _result(f"{NOT_FOUND_ANSWER} Could you tell me more?")
+    assert score_case(refuse, refusal).correct
+    assert not score_case(answerable, refusal).correct
+    assert score_case(answerable, refusal).refused
+
+
+def test_cited_matches_document_paths_by_their_tail_and_tables_by_name() -> None:
+    case = AnswerCase("k1", "q", "kb", ("5 minutes",), ("runbooks/ir.md", "table:services"))
+    doc = {"kind": "document", "source": "/srv/kb/runbooks/ir.md", "title": "IR"}
+    other = {"kind": "document", "source": "/srv/kb/runbooks/xir.md", "title": "X"}
+    table = {"kind": "table", "source": "SELECT ...", "title": "table: directory, services"}
+    assert score_case(case, _result("5 minutes [1]", [doc])).cited
+    assert not score_case(case, _result("5 minutes [1]", [other])).cited
+    assert score_case(case, _result("5 minutes [table: services]", [table])).cited
+
+
+def test_summary_counts_citations_only_over_answered_document_cases() -> None:
+    cases = [
+        AnswerCase("a", "q", "kb", ("5 minutes",), ("runbooks/ir.md",)),
+        AnswerCase("b", "q", "kb", ("9 days",), ("runbooks/ir.md",)),
+        AnswerCase("c", "q", "refuse"),
+    ]
+    doc = {"kind": "document", "source": "kb/runbooks/ir.md"}
+    results = [
+        score_case(cases[0], _result("5 minutes [1]", [doc])),
+        score_case(cases[1], _result(NOT_FOUND_ANSWER)),
+        score_case(cases[2], _result("It is 3 days [1]", [doc])),
+    ]
+    report = summarise("dev", "m", results)
+    assert (report.correct, report.cases) == (1, 3)
+    assert report.cited == 1.0  # the refused kb case is not counted as uncited
+    assert report.refusal_accuracy == pytest.approx(1 / 3, abs=1e-3)
+    assert [r.id for r in report.failures] == ["b", "c"]
+    assert report.by_kind["kb"].cases == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 1: not valid JSON"),
+        ('{"id": "x", "question": "q", "kind": "nope"}', "field 'kind'"),
+        ('{"id": "x", "question": "", "kind": "kb"}', "field 'question'"),
+        ('{"id": "x", "question": "q", "kind": "kb", "expect_any": []}', "field 'expect_any'"),
+        ('{"id": "x", "question": "q", "kind": "kb", "expect_any": "5"}', "field 'expect_any'"),
+        ('{"id": "x", "question": "q", "kind": "follow_up", "expect_any": ["a"]}', "'history'"),
+    ],
+)
+def test_invalid_cases_name_the_line_and_field(line: str, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        parse_cases([line], origin="cases.jsonl")
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    line = '{"id": "x", "question": "q", "kind": "refuse"}'
+    with pytest.raises(InvalidRequest, match="line 2: field 'id': duplicate"):
+        parse_cases([line, line])

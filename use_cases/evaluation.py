@@ -1,0 +1,339 @@
+"""Answer evaluation: run a set of questions through the real chat use case and score them.
+
+Rules:
+- Cases are validated when parsed: an error names the line and the field.
+- Every case runs in a fresh chat of its own; a follow-up first replays its `history`
+  questions in that chat, so the conversation is exactly what a user would have had. The
+  evaluation's chats are deleted afterwards: evaluating leaves no history behind.
+- **correct**: for a case that must be refused, the answer is the can't-find answer; for any
+  other case, one of `expect_any` occurs in the answer (case-insensitive; the Sources block is
+  excluded; a number must match as a whole number, so "4 hours" does not match "24 hours").
+- **cited**: one of `expect_sources` is among the answer's cited sources (document paths match
+  by their trailing path components; `table:NAME` matches a lookup of table NAME).
+- **refusal accuracy**: the share of cases where the answer refuses exactly when it should.
+- Latency is the chat turn's own figure (the last turn of a follow-up), as p50 and p95.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from use_cases.agent import NOT_FOUND_ANSWER
+from use_cases.chat import ChatRequest, ChatResult, ChatTurns
+from use_cases.chats import ManageChats
+from use_cases.errors import AlmanacError, InvalidRequest
+
+Kind = Literal["kb", "recency", "sql", "kb+sql", "refuse", "follow_up"]
+KINDS: tuple[str, ...] = ("kb", "recency", "sql", "kb+sql", "refuse", "follow_up")
+EVAL_USER = "almanac-eval"
+_SOURCES_BLOCK = re.compile(r"\n\s*(?:\*\*Sources\*\*|Sources:|#+\s*Sources)\s*\n", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AnswerCase:
+    id: str
+    question: str
+    kind: str
+    expect_any: tuple[str, ...] = ()
+    expect_sources: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def must_refuse(self) -> bool:
+        return self.kind == "refuse"
+
+
+def parse_cases(lines: Iterable[str], *, origin: str = "cases") -> list[AnswerCase]:
+    """Cases from JSONL text; raises `InvalidRequest` naming the line and field at fault."""
+    cases: list[AnswerCase] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{origin}, line {number}"
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(f"{where}: not valid JSON ({exc.msg}).") from None
+        if not isinstance(raw, dict):
+            raise InvalidRequest(f"{where}: expected a JSON object.")
+        case = _case_from(raw, where)
+        if case.id in seen:
+            raise InvalidRequest(f"{where}: field 'id': duplicate id {case.id!r}.")
+        seen.add(case.id)
+        cases.append(case)
+    return cases
+
+
+def _case_from(raw: dict[str, Any], where: str) -> AnswerCase:
+    def text(name: str, *, required: bool = True) -> str:
+        value = raw.get(name, "")
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise InvalidRequest(f"{where}: field {name!r} must be a non-empty string.")
+        return value.strip()
+
+    def strings(name: str) -> tuple[str, ...]:
+        value = raw.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise InvalidRequest(f"{where}: field {name!r} must be a list of strings.")
+        return tuple(v.strip() for v in value)
+
+    kind = text("kind")
+    if kind not in KINDS:
+        raise InvalidRequest(f"{where}: field 'kind' must be one of {', '.join(KINDS)}.")
+    case = AnswerCase(
+        id=text("id"),
+        question=text("question"),
+        kind=kind,
+        expect_any=strings("expect_any"),
+        expect_sources=strings("expect_sources"),
+        history=strings("history"),
+        notes=text("notes", required=False),
+    )
+    if not case.must_refuse and not case.expect_any:
+        raise InvalidRequest(f"{where}: field 'expect_any' is empty for an answerable case.")
+    if case.kind == "follow_up" and not case.history:
+        raise InvalidRequest(f"{where}: field 'history' is needed by a follow_up case.")
+    return case
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def answer_body(answer: str) -> str:
+    """The answer without its trailing Sources block."""
+    match = _SOURCES_BLOCK.search(answer)
+    return answer[: match.start()] if match else answer
+
+
+def is_refusal(answer: str) -> bool:
+    return answer.strip().startswith(NOT_FOUND_ANSWER)
+
+
+def fact_pattern(fact: str) -> re.Pattern[str]:
+    """A fact as a case-insensitive pattern; numbers at its edges must be whole numbers."""
+    body = r"\s+".join(re.escape(part) for part in fact.split())
+    if fact[:1].isdigit():
+        body = r"(?<![\d])(?<!\d[.,])" + body
+    if fact[-1:].isdigit():
+        body += r"(?![\d])(?![.,]\d)"
+    return re.compile(body, re.IGNORECASE)
+
+
+def matches_fact(answer: str, facts: Sequence[str]) -> bool:
+    body = answer_body(answer)
+    return any(fact_pattern(f).search(body) for f in facts)
+
+
+def _source_matches(expected: str, source: dict[str, Any]) -> bool:
+    if expected.startswith("table:"):
+        name = expected.split(":", 1)[1].strip().lower()
+        title = str(source.get("title") or "").lower()
+        tables = {t.strip() for t in title.removeprefix("table:").split(",")}
+        return source.get("kind") == "table" and name in tables
+    path = str(source.get("source") or "").replace("\\", "/")
+    expected = expected.strip("/")
+    return path == expected or path.endswith("/" + expected)
+
+
+def cites_expected(case: AnswerCase, sources: Sequence[dict[str, Any]]) -> bool:
+    return any(_source_matches(e, s) for e in case.expect_sources for s in sources)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    id: str
+    kind: str
+    question: str
+    answer: str
+    correct: bool
+    refused: bool
+    must_refuse: bool
+    cited: bool | None  # None when the case names no source
+    latency_ms: int
+    sources: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def score_case(case: AnswerCase, result: ChatResult) -> CaseResult:
+    refused = is_refusal(result.answer)
+    if case.must_refuse:
+        correct = refused
+    else:
+        correct = not refused and matches_fact(result.answer, case.expect_any)
+    cited = cites_expected(case, result.sources) if case.expect_sources else None
+    return CaseResult(
+        id=case.id,
+        kind=case.kind,
+        question=case.question,
+        answer=result.answer,
+        correct=correct,
+        refused=refused,
+        must_refuse=case.must_refuse,
+        cited=cited,
+        latency_ms=result.latency_ms,
+        sources=tuple(str(s.get("title") or s.get("source")) for s in result.sources),
+    )
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _percentile(values: Sequence[int], q: float) -> int:
+    if not values:
+        return 0
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[index]
+
+
+@dataclass(frozen=True)
+class KindSummary:
+    cases: int
+    correct: int
+    accuracy: float | None
+    cited: float | None
+
+
+@dataclass(frozen=True)
+class AnswerReport:
+    """Aggregates of one evaluation. `cited` is over answered cases that name a document
+    source (kb and recency); `refusal_accuracy` is over all cases."""
+
+    split: str
+    model: str
+    cases: int
+    correct: int
+    accuracy: float | None
+    cited: float | None
+    refusal_accuracy: float | None
+    latency_p50_ms: int
+    latency_p95_ms: int
+    by_kind: dict[str, KindSummary]
+    results: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.correct]
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failures"] = [r.id for r in self.failures]
+        return data
+
+
+def summarise(split: str, model: str, results: Sequence[CaseResult]) -> AnswerReport:
+    def kind_summary(items: Sequence[CaseResult]) -> KindSummary:
+        correct = sum(r.correct for r in items)
+        answered = [r for r in items if r.cited is not None and not r.refused]
+        return KindSummary(
+            cases=len(items),
+            correct=correct,
+            accuracy=_rate(correct, len(items)),
+            cited=_rate(sum(bool(r.cited) for r in answered), len(answered)),
+        )
+
+    by_kind = {
+        kind: kind_summary([r for r in results if r.kind == kind])
+        for kind in KINDS
+        if any(r.kind == kind for r in results)
+    }
+    citable = [
+        r for r in results if r.kind in ("kb", "recency") and not r.refused and r.cited is not None
+    ]
+    latencies = [r.latency_ms for r in results if r.error is None]
+    correct = sum(r.correct for r in results)
+    return AnswerReport(
+        split=split,
+        model=model,
+        cases=len(results),
+        correct=correct,
+        accuracy=_rate(correct, len(results)),
+        cited=_rate(sum(bool(r.cited) for r in citable), len(citable)),
+        refusal_accuracy=_rate(sum(r.refused == r.must_refuse for r in results), len(results)),
+        latency_p50_ms=_percentile(latencies, 0.5),
+        latency_p95_ms=_percentile(latencies, 0.95),
+        by_kind=by_kind,
+        results=list(results),
+    )
+
+
+# --- the use case -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluateAnswersRequest:
+    cases: Sequence[AnswerCase]
+    split: str = "all"
+    model: str | None = None
+    on_case: Callable[[CaseResult], None] | None = None
+
+
+class EvaluateAnswers:
+    """Runs each case through the chat use case and scores the answers.
+
+    A case whose turn fails (an upstream error) counts as incorrect with the error recorded;
+    the evaluation goes on. A model that may not be used fails the run before any case runs.
+    The evaluation's chats (its own user's) are deleted when it ends, however it ends.
+    """
+
+    def __init__(self, chat: ChatTurns, chats: ManageChats, *, user_id: str = EVAL_USER):
+        self._chat = chat
+        self._chats = chats
+        self._user_id = user_id
+
+    async def execute(self, request: EvaluateAnswersRequest) -> AnswerReport:
+        if not request.cases:
+            raise InvalidRequest("There are no cases to evaluate.")
+        model_identifier = self._chat.model_identifier(request.model)
+        results: list[CaseResult] = []
+        try:
+            for case in request.cases:
+                scored = await self._score(case, request.model)
+                results.append(scored)
+                if request.on_case is not None:
+                    request.on_case(scored)
+        finally:
+            await self._forget_chats()
+        return summarise(request.split, model_identifier, results)
+
+    async def _score(self, case: AnswerCase, model: str | None) -> CaseResult:
+        chat_id: str | None = None
+        try:
+            for previous in case.history:
+                turn = await self._chat.execute(
+                    ChatRequest(self._user_id, previous, chat_id, model)
+                )
+                chat_id = turn.chat_id
+            result = await self._chat.execute(
+                ChatRequest(self._user_id, case.question, chat_id, model)
+            )
+        except AlmanacError as exc:
+            return CaseResult(
+                id=case.id,
+                kind=case.kind,
+                question=case.question,
+                answer="",
+                correct=False,
+                refused=False,
+                must_refuse=case.must_refuse,
+                cited=False if case.expect_sources else None,
+                latency_ms=0,
+                error=exc.detail,
+            )
+        return score_case(case, result)
+
+    async def _forget_chats(self) -> None:
+        while chats := await self._chats.list(self._user_id, limit=200):
+            for chat in chats:
+                await self._chats.delete(self._user_id, chat.id)
