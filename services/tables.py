@@ -47,6 +47,8 @@ MAX_COLUMNS = 2000
 _MAX_IDENTIFIER = 63
 _SAMPLE_COUNT = 3
 _SAMPLE_CHARS = 60
+#: A text column's distinct values are all listed (for matching questions) up to this many.
+MAX_COLUMN_VALUES = 200
 
 #: Every SQLite keyword (https://sqlite.org/lang_keywords.html). A column named after one is
 #: suffixed with `_`: many are legal bare identifiers, but the model should never need to
@@ -423,11 +425,17 @@ def describe_table(conn: Connection, name: str, *, samples: int = _SAMPLE_COUNT)
             f"SELECT DISTINCT {column} FROM {quoted} WHERE {column} IS NOT NULL LIMIT ?",
             (samples,),
         ).fetchall()
+        listed = conn.execute(
+            f"SELECT DISTINCT {column} FROM {quoted} WHERE typeof({column}) = 'text' "
+            f"AND length({column}) <= ? LIMIT ?",
+            (_SAMPLE_CHARS, MAX_COLUMN_VALUES + 1),
+        ).fetchall()
         columns.append(
             TableColumn(
                 name=column_name,
                 type=(declared or "ANY").upper(),
                 samples=tuple(_sample_text(row[0]) for row in values),
+                values=tuple(row[0] for row in listed) if len(listed) <= MAX_COLUMN_VALUES else (),
             )
         )
     (row_count,) = conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()

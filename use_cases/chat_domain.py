@@ -65,9 +65,14 @@ class Message:
 
 @dataclass(frozen=True)
 class TableColumn:
+    """`samples`: a few distinct values (shown to a model); `values`: every distinct value of
+    a text column with few enough of them (at most `MAX_COLUMN_VALUES`), for matching a
+    question's words against the table; empty otherwise."""
+
     name: str
     type: str
     samples: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
