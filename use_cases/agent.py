@@ -23,7 +23,7 @@ from pydantic_ai.messages import ToolReturn
 from use_cases.chat_domain import TableSchema
 from use_cases.errors import ToolRejected
 from use_cases.ports import Clock, Retriever, SqlRunner
-from use_cases.table_markdown import render_markdown
+from use_cases.table_markdown import escape_html, render_markdown
 
 SEARCH_TOOL = "search_knowledge_base"
 SQL_TOOL = "lookup_structured_data"
@@ -154,7 +154,7 @@ async def search_knowledge_base(
             if hit.scores.rerank_score is not None
             else hit.scores.fused,
             document_id=hit.document_id,
-            text=hit.section_text,
+            text=escape_html(hit.section_text),
         )
         new.append(citation)
     deps.citations.extend(new)
@@ -165,7 +165,7 @@ async def search_knowledge_base(
                 "text": c.text,
                 "bm25_rank": h.scores.bm25_rank,
                 "vector_distance": h.scores.vector_distance,
-                "chunk": h.chunk_text,
+                "chunk": escape_html(h.chunk_text),
             }
             for c, h in zip(new, hits, strict=True)
         ]

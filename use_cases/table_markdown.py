@@ -1,4 +1,6 @@
-"""Query results as markdown tables, for the model and for people."""
+"""Markdown for the model and for people: query results as tables, and document text with
+its HTML made inert (a knowledge base is data: `<script>` or `<img onerror>` in a document
+must reach an answer as text, never as markup a chat frontend would run)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,21 @@ from use_cases.chat_domain import QueryResult
 
 _BACKSLASH_BEFORE_PIPE = re.compile(r"\\(?=\|)")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def escape_html(text: str) -> str:
+    """`text` with every HTML tag, comment or declaration opener escaped (`<b>` -> `&lt;b>`);
+    a lone `<` ("a < b"), `&` and everything else are left as they are."""
+    return _HTML_START.sub("&lt;", text)
 
 
 def _markdown_cell(value: Any) -> str:
     if value is None:
         return "NULL"
-    text = _BACKSLASH_BEFORE_PIPE.sub(r"\\\\", str(value))  # so `\|` cannot unescape the pipe
+    text = _BACKSLASH_BEFORE_PIPE.sub(
+        r"\\\\", escape_html(str(value))
+    )  # so `\|` cannot unescape the pipe
     return _LINE_BREAK.sub("<br>", text.replace("|", "\\|"))
 
 
