@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     history_window: int = Field(
         20, ge=0, le=200, description="Earlier messages of a chat sent to the model."
     )
+    default_user_id: str = Field(
+        "default",
+        min_length=1,
+        max_length=64,
+        description="User of HTTP requests that name none (no X-User-Id header or user_id) and "
+        "of CLI commands without --user, so both see the same chats (until auth exists).",
+    )
     sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
     sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
 
