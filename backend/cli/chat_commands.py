@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
 from backend.api.chat_schemas import ChatOut, ChatSummaryOut, MessageOut
+from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from use_cases.chat import ChatRequest, ChatResult
@@ -20,12 +20,23 @@ from use_cases.errors import InvalidRequest
 chats_app = typer.Typer(help="List, show and delete chats.", no_args_is_help=True)
 tables_app = typer.Typer(help="Load and list the structured tables.", no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", help="Whose chats (until auth exists).")]
-DEFAULT_USER = "cli"
+UserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        help="Whose chats (until auth exists). Default: DEFAULT_USER_ID, the user of HTTP "
+        "requests without X-User-Id.",
+        show_default=False,
+    ),
+]
+
+
+def _user(container: Container, user: str | None) -> str:
+    return user or container.settings.default_user_id
 
 
 def _print_answer(result: ChatResult) -> None:
-    console.print(Markdown(result.answer))
+    console.print(output.ChatMarkdown(result.answer))
     console.print(f"[dim]model {result.model} · chat {result.chat_id}[/]", highlight=False)
 
 
@@ -33,16 +44,15 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     model: Annotated[str | None, typer.Option(help="One of ALLOWED_MODELS.")] = None,
     chat_id: Annotated[str | None, typer.Option("--chat-id", help="Continue this chat.")] = None,
-    user: UserOpt = DEFAULT_USER,
+    user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask one question; print the cited answer and its sources."""
 
     def body() -> None:
         with open_container(with_sample=True) as container:
-            result = asyncio.run(
-                container.chat.execute(ChatRequest(user, question, chat_id, model))
-            )
+            request = ChatRequest(_user(container, user), question, chat_id, model)
+            result = asyncio.run(container.chat.execute(request))
         if as_json:
             output.print_json(ChatOut.of(result).model_dump(mode="json"))
         else:
@@ -54,15 +64,16 @@ def ask(
 def chat(
     chat_id: Annotated[str | None, typer.Option("--chat-id", help="Resume this chat.")] = None,
     model: Annotated[str | None, typer.Option(help="One of ALLOWED_MODELS.")] = None,
-    user: UserOpt = DEFAULT_USER,
+    user: UserOpt = None,
 ) -> None:
     """An interactive session with history (empty line or Ctrl-D to leave)."""
 
     def body() -> None:
         current = chat_id
         with open_container(with_sample=True) as container:
+            who = _user(container, user)
             if current:
-                _, messages = asyncio.run(container.chats.messages(user, current))
+                _, messages = asyncio.run(container.chats.messages(who, current))
                 console.print(f"Resuming chat {current} ({len(messages)} messages).")
             while True:
                 try:
@@ -73,7 +84,7 @@ def chat(
                     break
                 try:
                     result = asyncio.run(
-                        container.chat.execute(ChatRequest(user, question, current, model))
+                        container.chat.execute(ChatRequest(who, question, current, model))
                     )
                 except InvalidRequest as exc:
                     err.print(f"[red]{escape(exc.detail)}[/]", highlight=False)
@@ -106,7 +117,7 @@ def sql(
             return
         table = Table(*result.columns)
         for row in result.rows:
-            table.add_row(*("NULL" if cell is None else str(cell) for cell in row))
+            table.add_row(*(output.plain("NULL" if cell is None else str(cell)) for cell in row))
         console.print(table)
         if result.truncated:
             console.print(f"(first {len(result.rows)} rows; more matched)")
@@ -115,30 +126,30 @@ def sql(
 
 
 @chats_app.command("list")
-def chats_list(user: UserOpt = DEFAULT_USER, as_json: JsonOpt = False) -> None:
+def chats_list(user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """The user's chats, newest first."""
 
     def body() -> None:
         with open_container() as container:
-            chats = asyncio.run(container.chats.list(user))
+            chats = asyncio.run(container.chats.list(_user(container, user)))
         if as_json:
             output.print_json([ChatSummaryOut.of(c).model_dump(mode="json") for c in chats])
             return
         table = Table("id", "title", "updated")
         for c in chats:
-            table.add_row(c.id, c.title, c.updated_at.isoformat(timespec="seconds"))
+            table.add_row(c.id, output.plain(c.title), c.updated_at.isoformat(timespec="seconds"))
         console.print(table)
 
     run_command(body)
 
 
 @chats_app.command("show")
-def chats_show(chat_id: str, user: UserOpt = DEFAULT_USER, as_json: JsonOpt = False) -> None:
+def chats_show(chat_id: str, user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """One chat's messages."""
 
     def body() -> None:
         with open_container() as container:
-            chat_, messages = asyncio.run(container.chats.messages(user, chat_id))
+            chat_, messages = asyncio.run(container.chats.messages(_user(container, user), chat_id))
         if as_json:
             output.print_json(
                 {
@@ -147,22 +158,22 @@ def chats_show(chat_id: str, user: UserOpt = DEFAULT_USER, as_json: JsonOpt = Fa
                 }
             )
             return
-        console.print(f"[bold]{chat_.title}[/]", highlight=False)
+        console.print(f"[bold]{escape(chat_.title)}[/]", highlight=False)
         for message in messages:
             status = "" if message.status == "complete" else f" [{message.status}]"
             console.print(f"\n[bold]{message.role}{status}:[/]", highlight=False)
-            console.print(Markdown(message.content or "(no text)"))
+            console.print(output.ChatMarkdown(message.content or "(no text)"))
 
     run_command(body)
 
 
 @chats_app.command("delete")
-def chats_delete(chat_id: str, user: UserOpt = DEFAULT_USER) -> None:
+def chats_delete(chat_id: str, user: UserOpt = None) -> None:
     """Delete a chat and its messages."""
 
     def body() -> None:
         with open_container() as container:
-            asyncio.run(container.chats.delete(user, chat_id))
+            asyncio.run(container.chats.delete(_user(container, user), chat_id))
         console.print(f"Deleted chat {chat_id}.")
 
     run_command(body)

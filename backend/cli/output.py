@@ -1,12 +1,17 @@
-"""CLI JSON output: the same shapes as the HTTP API (its response models are reused)."""
+"""CLI output: JSON in the same shapes as the HTTP API (its response models are reused), and
+the terminal renderings of stored text, which is printed as it is (never as Rich markup)."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
 
 import typer
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.text import Text
 
 from backend.api.schemas import DocumentDetailOut, DocumentListOut, SearchOut
 from use_cases.documents import DocumentPage
@@ -51,16 +56,35 @@ _MARK = re.compile(r"</?mark>")
 
 
 def plain_highlight(highlight: str) -> str:
-    """Terminal rendering of a `<mark>` snippet: matched terms in bold."""
-    from rich.markup import escape
+    """Terminal rendering (Rich markup) of a `<mark>` snippet: matched terms in bold.
 
+    The snippet is HTML for the API's clients (`&` arrives as `&amp;`); a terminal gets the
+    text itself."""
     parts = _MARK.split(highlight)
     tags = _MARK.findall(highlight)
-    out = [escape(parts[0])]
+    out = [escape(html.unescape(parts[0]))]
     for tag, part in zip(tags, parts[1:], strict=False):
         out.append("[bold yellow]" if tag == "<mark>" else "[/bold yellow]")
-        out.append(escape(part))
+        out.append(escape(html.unescape(part)))
     return "".join(out)
+
+
+def plain(value: str) -> Text:
+    """A table cell shown as written: a title like `[draft] Plan` is not Rich markup."""
+    return Text(value)
+
+
+class ChatMarkdown(Markdown):
+    """Markdown as chat clients show an answer: a line break in the text is a line break on
+    screen, so the lines of a **Sources** block (`[1] Title, Section (date)`) stay one per
+    line instead of being joined into one paragraph."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(markup)
+        for token in self.parsed:
+            for child in token.children or ():
+                if child.type == "softbreak":
+                    child.type = "hardbreak"
 
 
 def bench_footer(figures: dict[str, Any]) -> str:
