@@ -9,7 +9,9 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperOption
 
+from backend import __version__
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
 from backend.logging import configure_logging
@@ -19,7 +21,38 @@ console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"almanac {__version__}")
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+]
+
+
+def _show_flags_without_a_type() -> None:
+    """Typer's Rich help gives every option a type column, flags included (`--json <bool>`,
+    even `--help <bool>`), which reads as if they took a value. A flag takes none: show none,
+    as Click's plain help does."""
+    display_type_rich = TyperOption.display_type_rich
+
+    def flag_aware(self: TyperOption, ctx: typer.Context) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return display_type_rich(self, ctx)
+
+    TyperOption.display_type_rich = flag_aware  # type: ignore[method-assign]
+
+
+_show_flags_without_a_type()
 
 
 def settings_for_cli() -> Settings:

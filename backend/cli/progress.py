@@ -1,0 +1,110 @@
+"""Progress of `almanac ingest`, always on stderr so stdout keeps only the result (`--json`).
+
+On a terminal it is a live bar. Anywhere else (a pipe, a log file, CI) a bar cannot redraw, so
+a plain line is written every `PROGRESS_INTERVAL` seconds while the run lasts, e.g.
+`Ingested 12/33 documents, 410 chunks (85 chunks/s), 5 s`. Lines come from a timer, not from
+the documents: ingestion stores documents in batches (about a thousand chunks embedded
+together), so a long batch still shows the run is alive (the counts move once per batch) and a
+finished batch does not print a burst of lines.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from use_cases.domain import IngestItem
+
+PROGRESS_INTERVAL = 5.0
+"""Seconds between two plain progress lines (read when a run starts)."""
+
+
+class IngestProgress:
+    """The `on_progress` callback of an ingest run, as a context manager around the run."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self._console = console
+        self._total = total
+        self._documents = 0
+        self._chunks = 0
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> IngestProgress:
+        self._started = time.monotonic()
+        if self._console.is_terminal:
+            self._bar = Progress(
+                TextColumn("[bold]Ingesting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[chunks]}"),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}", markup=False),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=self._total, chunks=self._chunk_figures())
+        else:
+            interval = PROGRESS_INTERVAL
+            self._ticker = threading.Thread(
+                target=self._print_lines, args=(interval,), name="ingest-progress", daemon=True
+            )
+            self._ticker.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, item: IngestItem) -> None:
+        if item.status == "removed":  # pruning is not one of the documents counted
+            return
+        self._documents += 1
+        self._chunks += item.chunks
+        if self._bar is not None and self._task is not None:
+            self._bar.update(
+                self._task,
+                advance=1,
+                description=Path(item.source).name,
+                chunks=self._chunk_figures(),
+            )
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self._started
+        return (
+            f"Ingested {self._documents}/{self._total} documents, {self._chunk_figures()}, "
+            f"{elapsed:.0f} s"
+        )
+
+    def _chunk_figures(self) -> str:
+        elapsed = time.monotonic() - self._started
+        rate = self._chunks / elapsed if elapsed > 0 else 0.0
+        return f"{self._chunks} chunks ({rate:.0f} chunks/s)"
+
+    def _print_lines(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
