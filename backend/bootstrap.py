@@ -19,7 +19,7 @@ from services.history_store import SqliteHistoryStore
 from services.knowledge_store import SqliteKnowledgeStore
 from services.loaders import FileLoader
 from services.models import ModelConfig, PydanticAIModelResolver
-from services.offline_model import build_offline_model
+from services.offline import build_offline_model
 from services.reranker import CohereReranker
 from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner

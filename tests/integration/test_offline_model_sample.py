@@ -27,7 +27,7 @@ from services.embedders.minilm import MiniLMEmbedder
 from services.embedders.minilm_build import is_installed
 from services.knowledge_store import SqliteKnowledgeStore
 from services.loaders import FileLoader
-from services.offline_model import build_offline_model, confidence_of
+from services.offline import build_offline_model, confidence_of
 from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner
 from services.tables import SqliteTableLoader

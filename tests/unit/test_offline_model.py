@@ -28,7 +28,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.run import AgentRunResultEvent
 
-from services.offline_model import (
+from services.offline import (
     CLARIFYING_QUESTION,
     MODEL_NAME,
     build_offline_model,

@@ -1,0 +1,62 @@
+"""The embedded default model: an offline, extractive "LLM" that needs no provider key.
+
+Why a real PydanticAI model (a `FunctionModel`) instead of a shortcut around the agent: the
+offline answer then goes through exactly the same agent loop, tools, limits, streaming and
+history as a hosted LLM, so everything downstream (citations, tool-call records, SSE
+streaming) behaves identically whichever model answered.
+
+How a turn runs:
+
+1. First request of a turn (no tool results since the latest user prompt): call
+   `search_knowledge_base` with the question (date anchor stripped; a short follow-up with a
+   pronoun gets the previous question's key terms prepended). When the question clearly targets
+   a loaded table (its name, a column it asks about, a sample value, plus something to filter
+   on), also call `lookup_structured_data` with one safe, relevance-ranked SELECT.
+2. Next request (tool results present): compose the answer from the tools' `metadata`:
+   - SQL: when the best row really matches what was asked (its label holds the named entity,
+     or every filter term), a one-line answer such as "The manager of X is Y [table: t]".
+   - Documents: split the retrieved sections into sentences (table rows become
+     "label — header: value; ..." sentences), score each by IDF-weighted overlap of the
+     question's content words (light stemming, stopwords dropped; heading and table-header
+     words count half), plus small bonuses for rank and for holding the kind of fact asked
+     for (numbers for "how long/often/many", names for "who", days/dates for "when"). Older
+     versions of the same document (same title, earlier date; or "superseded" with a newer,
+     similar title) are dropped first. Up to three sentences, each followed by [n], then
+     a **Sources** list.
+   - Weak evidence (no hits, or the best sentence covers too little of the question) gives
+     exactly `NOT_FOUND_ANSWER` plus one clarifying question.
+3. At most two extra searches per turn, like an LLM told to "search again": one-word probes
+   for question words that no retrieved passage holds while the evidence is middling (a word
+   the knowledge base never mentions, e.g. "parental", raises the coverage needed; one it
+   does mention elsewhere is a paraphrase and weighs little), then, if nothing was found, a
+   narrower query without the words most passages share (a company name). A tool call that
+   came back as a retry ends the turn with an answer from what there is.
+4. Streaming yields the same decisions: tool calls as `DeltaToolCalls`, text in word chunks.
+
+The model needs no state: every decision is recomputed from the messages (tool-call ids say
+why a search was made), so blocking and streaming runs give the same answer.
+
+Every final answer carries a retrieval-evidence confidence in
+`ModelResponse.provider_details["confidence"]`; `confidence_of(messages)` reads it back.
+"""
+
+from services.offline.compose import CLARIFYING_QUESTION
+from services.offline.model import (
+    CONFIDENCE_KEY,
+    MODEL_NAME,
+    OfflineExtractiveModel,
+    build_offline_model,
+    confidence_of,
+)
+from services.offline.question import narrowed_query, search_query_for
+
+__all__ = [
+    "CLARIFYING_QUESTION",
+    "CONFIDENCE_KEY",
+    "MODEL_NAME",
+    "OfflineExtractiveModel",
+    "build_offline_model",
+    "confidence_of",
+    "narrowed_query",
+    "search_query_for",
+]

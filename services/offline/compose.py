@@ -1,0 +1,198 @@
+"""The documents answer: chosen sentences with [n] citations, a **Sources** list and a
+confidence; or exactly `NOT_FOUND_ANSWER` plus one clarifying question when evidence is weak.
+
+Rules: at most `MAX_SENTENCES`, never two from one list nor near-duplicates; the best sentence
+must reach the coverage needed (more for weak retrieval and for unknown question words). The
+thresholds are calibrated on the bundled sample (see tests/integration).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from services.offline.sentences import Scored, Unit, match, score_units, units_of
+from services.offline.text import content_stems, jaccard, stem_set
+from services.offline.versions import resolve_versions
+from use_cases.agent import NOT_FOUND_ANSWER
+
+CLARIFYING_QUESTION = "Could you tell me which policy, team or system you mean?"
+
+#: The best sentence must cover at least this IDF-weighted share of the question's words.
+MIN_COVERAGE = 0.5
+
+#: ... and more when neither retrieval leg ranked its section highly (weaker evidence).
+MIN_COVERAGE_WEAK_RETRIEVAL = 0.6
+
+#: Coverage needed on top, per question word that the knowledge base never mentions.
+UNKNOWN_TERM_PENALTY = 0.1
+
+#: Cosine distance above which the vector leg counts as "did not really match".
+WEAK_VECTOR_DISTANCE = 0.75
+
+#: Extra sentences must score at least this share of the best sentence.
+EXTRA_SENTENCE_RATIO = 0.8
+
+#: ... and cover at least this share of what the best sentence needed.
+EXTRA_SENTENCE_COVERAGE = 0.75
+
+MAX_SENTENCES = 3
+
+#: A can't-find answer never reports more confidence than this.
+NOT_FOUND_CONFIDENCE_CAP = 0.3
+
+
+@dataclass
+class Answer:
+    text: str
+    confidence: float
+    found: bool = True
+    coverage: float = 1.0  # of the best sentence (documents only)
+    absent: tuple[str, ...] = ()  # question terms in none of the retrieved passages
+
+
+def not_found(confidence: float) -> Answer:
+    return Answer(
+        f"{NOT_FOUND_ANSWER} {CLARIFYING_QUESTION}",
+        min(confidence, NOT_FOUND_CONFIDENCE_CAP),
+        found=False,
+        coverage=0.0,
+    )
+
+
+def _with_citation(sentence: str, marker: str) -> str:
+    sentence = sentence.rstrip()
+    if sentence.endswith((".", "!", "?")):
+        return f"{sentence[:-1]} {marker}{sentence[-1]}"
+    return f"{sentence} {marker}."
+
+
+def _section_label(hit: dict[str, Any]) -> str:
+    title = str(hit.get("title") or "Untitled")
+    parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+    if parts and parts[0].casefold() == title.casefold():
+        parts = parts[1:]
+    return ", ".join([title, " > ".join(parts)] if parts else [title])
+
+
+def _source_line(hit: dict[str, Any]) -> str:
+    date = hit.get("updated_at") or "undated"
+    return f"[{hit['number']}] {_section_label(hit)} ({date})"
+
+
+def _leg_strength(hit: dict[str, Any]) -> tuple[float, float, float]:
+    """(lexical, semantic, agreement) evidence of one hit, each 0..1."""
+    rank = hit.get("bm25_rank")
+    distance = hit.get("vector_distance")
+    lexical = 1 / math.sqrt(rank) if isinstance(rank, int) and rank > 0 else 0.0
+    semantic = max(0.0, min(1.0, 1.0 - float(distance))) if distance is not None else 0.0
+    legs = (rank is not None) + (distance is not None)
+    agreement = 1.0 if legs == 2 else 0.5 if legs == 1 else 0.0
+    return lexical, semantic, agreement
+
+
+def _confidence(coverage: float, hit: dict[str, Any]) -> float:
+    lexical, semantic, agreement = _leg_strength(hit)
+    value = 0.5 * coverage + 0.2 * lexical + 0.15 * semantic + 0.15 * agreement
+    return round(max(0.0, min(1.0, value)), 3)
+
+
+def _choose(scored: list[Scored], best: Scored, min_coverage: float) -> list[Scored]:
+    """The best sentence, then (if it lacks the kind of fact asked for) the best one that has
+    it, then close runners-up; never two from one list, never near-duplicates."""
+
+    def fits(candidate: Scored, chosen: list[Scored]) -> bool:
+        return candidate.coverage >= min_coverage and not any(
+            (candidate.unit.group is not None and candidate.unit.group == c.unit.group)
+            or jaccard(frozenset(candidate.unit.stems), frozenset(c.unit.stems)) > 0.6
+            for c in chosen
+        )
+
+    chosen = [best]
+    if not best.typed:
+        typed = next((c for c in scored[1:] if c.typed and fits(c, chosen)), None)
+        if typed is not None:
+            chosen.append(typed)
+    for candidate in scored[1:]:
+        if len(chosen) >= MAX_SENTENCES or candidate.total < EXTRA_SENTENCE_RATIO * best.total:
+            break
+        if candidate not in chosen and fits(candidate, chosen):
+            chosen.append(candidate)
+    return chosen
+
+
+def compose_documents(
+    question: str,
+    hits: list[dict[str, Any]],
+    unknown: frozenset[str] = frozenset(),
+    known: frozenset[str] = frozenset(),
+) -> Answer:
+    """The cited extractive answer, or the can't-find answer when the evidence is weak.
+
+    `unknown`: question terms a probe search found nowhere in the knowledge base; each one
+    raises the coverage needed (the question is about something the documents never mention).
+    """
+    if not hits:
+        return not_found(0.0)
+    kept, replaced = resolve_versions(hits)
+    terms = content_stems(question)
+    units: list[Unit] = []
+    for index, hit in enumerate(kept):
+        context = stem_set(f"{hit.get('title', '')} {hit.get('section', '')}")
+        rank = int(hit.get("_rank", index))
+        units.extend(units_of(str(hit.get("text") or ""), context, index, rank))
+    hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
+    scored = score_units(question, terms, units, hit_texts, known)
+    if not scored:
+        return not_found(0.0)
+    best = scored[0]
+    best_hit = kept[best.unit.hit_index]
+    weak_retrieval = best_hit.get("bm25_rank") is None and (
+        best_hit.get("vector_distance") is None
+        or float(best_hit["vector_distance"]) > WEAK_VECTOR_DISTANCE
+    )
+    needed = MIN_COVERAGE_WEAK_RETRIEVAL if weak_retrieval else MIN_COVERAGE
+    needed += UNKNOWN_TERM_PENALTY * len(unknown & set(terms))
+    vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
+    absent = tuple(t for t in terms if match(t, vocabulary) == 0.0)
+    if best.coverage < needed:
+        answer = not_found(_confidence(best.coverage, best_hit))
+        answer.coverage, answer.absent = best.coverage, absent
+        return answer
+
+    chosen = _choose(scored, best, EXTRA_SENTENCE_COVERAGE * needed)
+
+    sentences = []
+    cited: list[dict[str, Any]] = []
+    for item in chosen:
+        hit = kept[item.unit.hit_index]
+        sentences.append(_with_citation(item.unit.text, f"[{hit['number']}]"))
+        if hit not in cited:
+            cited.append(hit)
+    newer_sources = {replaced[s] for s in replaced}
+    for hit in cited:
+        if hit.get("source") in newer_sources:
+            older = sorted(
+                {
+                    str(h.get("updated_at") or "undated")
+                    for h in hits
+                    if replaced.get(h.get("source") or "") == hit.get("source")
+                }
+            )
+            sentences.append(
+                _with_citation(
+                    f"This follows the latest version of {hit.get('title')} "
+                    f"({hit.get('updated_at') or 'undated'}); the older "
+                    f"{'version' if len(older) == 1 else 'versions'} ({', '.join(older)}) "
+                    f"{'is' if len(older) == 1 else 'are'} superseded.",
+                    f"[{hit['number']}]",
+                )
+            )
+            break
+    body = " ".join(sentences)
+    sources = "\n".join(_source_line(h) for h in sorted(cited, key=lambda h: h["number"]))
+    confidence = _confidence(sum(c.coverage for c in chosen) / len(chosen), best_hit)
+    return Answer(
+        f"{body}\n\n**Sources**\n{sources}", confidence, coverage=best.coverage, absent=absent
+    )

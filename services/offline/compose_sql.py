@@ -1,0 +1,107 @@
+"""The answer from a table lookup: one sentence for one matching row, else a markdown table.
+
+Rule: the rows must really answer the question (the best row's label holds the named entity,
+or it holds every filter term); otherwise None, and the documents answer instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from services.offline.compose import Answer
+from services.offline.sql_plan import RELEVANCE, SqlPlan
+
+#: Rows shown when the answer is a table.
+MAX_TABLE_ROWS = 10
+
+
+# Not `use_cases.table_markdown.render_markdown`: that one renders newlines as <br>, escapes a
+# backslash before a pipe and adds "(no rows)"/truncation lines; `_cell` also feeds the one-line
+# answers below, where a newline must become a space.
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _contains_phrase(value: Any, phrase: str) -> bool:
+    if value is None:
+        return False
+    pattern = r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)"
+    return re.search(pattern, str(value).lower()) is not None
+
+
+def _fact(column: str, value: Any) -> str:
+    name = column.replace("_", " ")
+    return f"no {name} is recorded" if value is None else f"the {name} is {_cell(value)}"
+
+
+def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
+    """A table answer, or None when the rows do not really answer the question."""
+    columns = [str(c) for c in metadata.get("columns") or []]
+    rows = [list(r) for r in metadata.get("rows") or []]
+    tables = metadata.get("tables") or [plan.table]
+    marker = " ".join(f"[table: {t}]" for t in tables)
+    sources = "\n".join(f"[table: {t}]" for t in tables)
+    if not columns:
+        return None
+    if plan.count:
+        if not rows or not isinstance(rows[0][0], int) or rows[0][0] <= 0:
+            return None  # nothing counted: the documents may know better
+        what = " matching " + ", ".join(f'"{e}"' for e in plan.entities) if plan.entities else ""
+        text = f"The {plan.table} table has {rows[0][0]} rows{what} {marker}."
+        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
+    if not rows:
+        return None
+    shown = [i for i, c in enumerate(columns) if c != RELEVANCE]
+    index = {c: i for i, c in enumerate(columns)}
+    top = rows[0]
+
+    def matches(row: list[Any]) -> bool:
+        if plan.entities:
+            return any(_contains_phrase(v, e) for e in plan.entities for v in row)
+        return bool(plan.terms) and all(
+            any(_contains_phrase(v, t) for v in row) for t in plan.terms
+        )
+
+    label_hit = plan.label_column in index and any(
+        _contains_phrase(top[index[plan.label_column]], e) for e in plan.entities
+    )
+    if not (label_hit or matches(top) or (plan.explicit and not plan.terms)):
+        return None
+    relevance = index.get(RELEVANCE)
+    tied = (
+        [r for r in rows if relevance is None or r[relevance] == top[relevance]]
+        if plan.terms
+        else rows
+    )
+    asked = [c for c in plan.asked_columns if c in index]
+    if asked and len(tied) == 1:
+        label = top[index[plan.label_column]] if plan.label_column in index else plan.table
+        facts = [_fact(c, top[index[c]]) for c in asked]
+        if len(facts) == 1 and top[index[asked[0]]] is not None:
+            sentence = (
+                f"The {asked[0].replace('_', ' ')} of {label} is {_cell(top[index[asked[0]]])}"
+            )
+        else:
+            sentence = f"For {label}, {', '.join(facts)}"
+        text = f"{sentence} {marker}."
+        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85 if label_hit else 0.65)
+    keep = shown
+    if asked and plan.label_column in index:
+        keep = [index[plan.label_column]] + [index[c] for c in asked]
+    keep = keep[:6]
+    table = _markdown(
+        [columns[i] for i in keep], [[r[i] for i in keep] for r in tied[:MAX_TABLE_ROWS]]
+    )
+    shown_rows = min(len(tied), MAX_TABLE_ROWS)
+    more = len(tied) > shown_rows or bool(metadata.get("truncated"))
+    scope = f"The first {shown_rows} rows" if more else "Rows"
+    intro = f"{scope} {'matching the question ' if plan.terms else ''}from {plan.table} {marker}:"
+    return Answer(f"{intro}\n\n{table}\n\n**Sources**\n{sources}", 0.6)

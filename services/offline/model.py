@@ -1,0 +1,258 @@
+"""The planner and the `FunctionModel` that runs it (see the package docstring for a turn).
+
+Rules: stateless and deterministic, every decision is recomputed from the messages (tool-call
+ids say why a search was made), so blocking and streaming runs give the same answer; at most
+`MAX_PROBES` probe searches and one narrowed search per turn; a retry ends the turn.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    UserPromptPart,
+)
+from pydantic_ai.models import ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from pydantic_ai.settings import ModelSettings
+
+from services.offline.compose import Answer, compose_documents, not_found
+from services.offline.compose_sql import compose_sql
+from services.offline.question import (
+    TurnView,
+    narrowed_query,
+    read_turn,
+    search_query_for,
+    words_for_stems,
+)
+from services.offline.sql_plan import plan_sql
+from services.offline.text import stem, stem_set
+from use_cases.agent import SEARCH_TOOL, SQL_TOOL
+from use_cases.chat_domain import TableSchema
+
+MODEL_NAME = "offline-extractive"
+
+CONFIDENCE_KEY = "confidence"
+
+TableSchemas = Callable[[], list[TableSchema]]
+
+#: Below this coverage, question words missing from every passage are checked against the
+#: whole knowledge base with a one-word probe search (at most `MAX_PROBES`).
+SURE_COVERAGE = 0.7
+
+MAX_PROBES = 2
+
+
+@dataclass
+class _Decision:
+    calls: list[ToolCallPart] = field(default_factory=list)
+    answer: Answer | None = None
+
+
+class _Planner:
+    """Decides the next step of a turn from the messages alone (stateless and deterministic)."""
+
+    def __init__(self, table_schemas: TableSchemas) -> None:
+        self._table_schemas = table_schemas
+
+    def _schemas(self) -> list[TableSchema]:
+        try:
+            return list(self._table_schemas())
+        except Exception:  # a broken tables catalogue must not stop document answers
+            return []
+
+    def decide(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
+        """The next step: the first round's tool calls, one more search, or the answer.
+
+        Extra searches, each at most once per turn: a narrower query when nothing was found
+        (words shared by most passages dropped), and one-word probes for question words that
+        no passage holds when the evidence is only middling (is "parental" anywhere at all?).
+        """
+        view = read_turn(messages)
+        if not view.question:
+            return _Decision(answer=not_found(0.0))
+        query = search_query_for(view.question, view.previous_questions)
+        can_search = SEARCH_TOOL in tool_names
+        if not view.calls:
+            calls = []
+            if can_search:
+                calls.append(_call(SEARCH_TOOL, {"query": query}))
+            if SQL_TOOL in tool_names:
+                plan = plan_sql(view.question, self._schemas())
+                if plan is not None:
+                    calls.append(_call(SQL_TOOL, {"sql_query": plan.sql}))
+            if calls:
+                return _Decision(calls=calls)
+        results = _tool_results(view)
+        answer = self._compose(view.question, query, results)
+        searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
+        if not can_search or view.retries:
+            return _Decision(answer=answer)
+        if answer.coverage < SURE_COVERAGE and answer.absent and "probe" not in searched:
+            words = words_for_stems(view.question, answer.absent)[:MAX_PROBES]
+            if words:
+                return _Decision(
+                    calls=[_call(SEARCH_TOOL, {"query": word}, "probe") for word in words]
+                )
+        if not answer.found and "narrowed" not in searched:
+            narrowed = narrowed_query(query, results.hits)
+            if narrowed is not None:
+                return _Decision(calls=[_call(SEARCH_TOOL, {"query": narrowed}, "narrowed")])
+        return _Decision(answer=answer)
+
+    def _compose(self, question: str, query: str, results: _ToolResults) -> Answer:
+        if results.sql:
+            plan = plan_sql(question, self._schemas())
+            if plan is not None:
+                for metadata in results.sql:
+                    if metadata.get("sql") == plan.sql:
+                        answer = compose_sql(plan, metadata)
+                        if answer is not None:
+                            return answer
+        return compose_documents(query, results.hits, results.unknown, results.known)
+
+    # --- FunctionModel callbacks ---------------------------------------------------------
+
+    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        decision = self.decide(messages, {t.name for t in info.function_tools})
+        if decision.calls:
+            return ModelResponse(parts=list(decision.calls))
+        assert decision.answer is not None
+        return ModelResponse(
+            parts=[TextPart(decision.answer.text)],
+            provider_details={CONFIDENCE_KEY: decision.answer.confidence},
+        )
+
+    async def stream(
+        self, messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        decision = self.decide(messages, {t.name for t in info.function_tools})
+        if decision.calls:
+            yield {
+                index: DeltaToolCall(
+                    name=call.tool_name,
+                    json_args=call.args_as_json_str(),
+                    tool_call_id=call.tool_call_id,
+                )
+                for index, call in enumerate(decision.calls)
+            }
+            return
+        assert decision.answer is not None
+        for chunk in _word_chunks(decision.answer.text):
+            yield chunk
+
+
+@dataclass
+class _ToolResults:
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    sql: list[dict[str, Any]] = field(default_factory=list)
+    unknown: frozenset[str] = frozenset()  # probed stems the knowledge base never mentions
+    known: frozenset[str] = frozenset()  # probed stems it does mention (elsewhere)
+
+
+def _tool_results(view: TurnView) -> _ToolResults:
+    """Search hits (each tagged with its rank in its own search), SQL results and probe
+    verdicts of this turn. Probe hits only answer "is this word anywhere?"; they are not
+    evidence for the answer."""
+    results = _ToolResults()
+    kinds = {c.tool_call_id: _call_kind(c) for c in view.calls}
+    queries = {c.tool_call_id: c.args_as_dict().get("query", "") for c in view.calls}
+    unknown: set[str] = set()
+    known: set[str] = set()
+    seen: set[Any] = set()
+    for part in view.returns:
+        metadata = part.metadata if isinstance(part.metadata, dict) else {}
+        if part.tool_name == SEARCH_TOOL:
+            hits = [h for h in metadata.get("hits") or [] if isinstance(h, dict)]
+            if kinds.get(part.tool_call_id) == "probe":
+                term = stem(str(queries.get(part.tool_call_id, "")).lower())
+                found = any(
+                    h.get("bm25_rank") is not None
+                    and term in stem_set(f"{h.get('title')} {h.get('section')} {h.get('text')}")
+                    for h in hits
+                )
+                (known if found else unknown).add(term)
+                continue
+            for rank, hit in enumerate(hits):
+                if hit.get("number") not in seen:
+                    seen.add(hit.get("number"))
+                    results.hits.append({**hit, "_rank": rank})
+        elif part.tool_name == SQL_TOOL and "columns" in metadata:
+            results.sql.append(metadata)
+    results.unknown, results.known = frozenset(unknown), frozenset(known)
+    return results
+
+
+def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:
+    """A tool call; its id says why it was made ("main", "narrowed" or "probe")."""
+    return ToolCallPart(
+        tool_name=tool,
+        args=json.dumps(args),
+        tool_call_id=f"offline_{kind}_{uuid.uuid4().hex[:12]}",
+    )
+
+
+def _call_kind(call: ToolCallPart) -> str:
+    parts = call.tool_call_id.split("_")
+    return parts[1] if len(parts) >= 3 and parts[0] == "offline" else "main"
+
+
+def _word_chunks(text: str) -> list[str]:
+    """Word-sized pieces (each with its trailing whitespace) that join back to `text`."""
+    return [piece for piece in re.findall(r"\s*\S+\s*", text) if piece]
+
+
+class OfflineExtractiveModel(FunctionModel):
+    """`FunctionModel` whose streamed responses also carry the confidence of the answer."""
+
+    def __init__(self, planner: _Planner) -> None:
+        super().__init__(planner.respond, stream_function=planner.stream, model_name=MODEL_NAME)
+        self._planner = planner
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        async with super().request_stream(
+            messages, model_settings, model_request_parameters, run_context
+        ) as response:
+            tools = {t.name for t in model_request_parameters.function_tools}
+            decision = self._planner.decide(messages, tools)
+            if decision.answer is not None:
+                response.provider_details = {CONFIDENCE_KEY: decision.answer.confidence}
+            yield response
+
+
+def build_offline_model(table_schemas: TableSchemas) -> FunctionModel:
+    """The embedded default model. `table_schemas` is read per turn, so new tables are seen."""
+    return OfflineExtractiveModel(_Planner(table_schemas))
+
+
+def confidence_of(messages: Sequence[ModelMessage]) -> float | None:
+    """The confidence the offline model reported for the latest answer of this turn, if any."""
+    for message in reversed(messages):
+        if isinstance(message, ModelResponse):
+            details = message.provider_details or {}
+            value = details.get(CONFIDENCE_KEY)
+            if isinstance(value, int | float):
+                return float(value)
+        elif isinstance(message, ModelRequest) and any(
+            isinstance(p, UserPromptPart) for p in message.parts
+        ):
+            return None
+    return None

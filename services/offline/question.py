@@ -1,0 +1,190 @@
+"""Reading the question: the turn from the messages, follow-ups, search queries, entities
+and what kind of fact is asked for.
+
+Rules: everything is recomputed from the messages (no state); a short follow-up with a pronoun
+borrows the previous question's key terms; the date anchor the agent adds is stripped first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    RetryPromptPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+
+from services.fts_query import words
+from services.offline.text import STOP, content_stems, stem, stem_set, wordset
+from use_cases.agent import strip_date_anchor
+
+_PRONOUNS = wordset(
+    "it its it's that this they them their those these he she him her his there one"
+)
+
+_FOLLOW_UP_OPENERS = ("and ", "what about", "how about", "also ", "same for", "and what")
+
+_IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)
+
+_NUMBER_IN = re.compile(r"\d")
+
+INTENT_NUMBER = re.compile(
+    r"\b(?:how\s+(?:many|much|often|long|quickly|soon|fast|frequently|old|large|big|far|high|"
+    r"low)|minimum|maximum|max|min|limit|lifetime|percentage|rate|threshold|target|cap|"
+    r"within|after\s+how|number\s+of|size|length|lag|timeout|ttl|time|duration|period|"
+    r"deadline|days|hours|minutes|weeks|months|years)\b",
+    re.IGNORECASE,
+)
+
+INTENT_FREQUENCY = re.compile(r"\bhow\s+(?:often|frequently)\b|\bfrequency\b", re.IGNORECASE)
+
+INTENT_WHO = re.compile(r"\b(?:who|whom|whose)\b", re.IGNORECASE)
+
+INTENT_WHEN = re.compile(
+    r"\b(?:when|which\s+days?|what\s+(?:day|days|date|dates|time))\b", re.IGNORECASE
+)
+
+INTENT_COUNT = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\b", re.IGNORECASE)
+
+
+@dataclass
+class TurnView:
+    """What the model needs from the message list: the question and this turn's tool traffic."""
+
+    question: str
+    previous_questions: list[str]
+    calls: list[ToolCallPart] = field(default_factory=list)
+    returns: list[ToolReturnPart] = field(default_factory=list)
+    retries: int = 0
+
+
+def _prompt_text(part: UserPromptPart) -> str:
+    if isinstance(part.content, str):
+        return part.content
+    return " ".join(item for item in part.content if isinstance(item, str))
+
+
+def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
+    latest = -1
+    for index, message in enumerate(messages):
+        if isinstance(message, ModelRequest) and any(
+            isinstance(p, UserPromptPart) for p in message.parts
+        ):
+            latest = index
+    previous: list[str] = []
+    for message in messages[: max(latest, 0)]:
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart):
+                    previous.append(strip_date_anchor(_prompt_text(part)).strip())
+    question = ""
+    if latest >= 0:
+        request = messages[latest]
+        assert isinstance(request, ModelRequest)
+        texts = [_prompt_text(p) for p in request.parts if isinstance(p, UserPromptPart)]
+        question = strip_date_anchor("\n".join(texts)).strip()
+    view = TurnView(question=question, previous_questions=[q for q in previous if q])
+    for message in messages[latest + 1 :]:
+        if isinstance(message, ModelResponse):
+            view.calls.extend(p for p in message.parts if isinstance(p, ToolCallPart))
+        elif isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, ToolReturnPart):
+                    if part.outcome == "success":
+                        view.returns.append(part)
+                    else:
+                        view.retries += 1
+                elif isinstance(part, RetryPromptPart):
+                    view.retries += 1
+    return view
+
+
+def _is_follow_up(question: str) -> bool:
+    lowered = question.lower().strip()
+    if lowered.startswith(_FOLLOW_UP_OPENERS):
+        return True
+    tokens = words(lowered)
+    return len(tokens) <= 12 and any(w in _PRONOUNS for w in tokens)
+
+
+def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
+    """The standalone search query: a short pronoun follow-up borrows the last question's terms."""
+    question = " ".join(question.split())
+    if not previous_questions or not _is_follow_up(question):
+        return question
+    own = set(content_stems(question))
+    borrowed: list[str] = []
+    for word in words(previous_questions[-1]):
+        if word in STOP or stem(word) in own or word in borrowed:
+            continue
+        borrowed.append(word)
+    return f"{' '.join(borrowed[:8])} {question}".strip() if borrowed else question
+
+
+def entities_in(question: str) -> list[str]:
+    """Names and identifiers in the question: capitalised runs and hyphen/underscore words."""
+    found: list[str] = []
+    tokens = re.findall(r"[\w'’.&-]+", question)
+    run: list[str] = []
+    run_start = [0]
+
+    def close() -> None:
+        while run and run[0].lower() in STOP:
+            run.pop(0)
+        # A lone capitalised first word is just the start of the sentence ("List ...", "Show
+        # ..."), unless it looks like an acronym or code ("SEV1 ...", "KPI ...").
+        lone_first = len(run) == 1 and run_start[0] == 0
+        if run and not (lone_first and not (run[0].isupper() or _NUMBER_IN.search(run[0]))):
+            found.append(" ".join(run))
+        run.clear()
+
+    for index, raw in enumerate(tokens):
+        token = re.sub(r"(?:'s|’s)$", "", raw.strip(".'’-"))
+        capitalised = bool(token) and (token[0].isupper() or (token[0].isdigit() and run))
+        if capitalised and not (index == 0 and token.lower() in STOP):
+            if not run:
+                run_start[0] = index
+            run.append(token)
+            if raw.endswith(("'s", "’s")):
+                close()
+        else:
+            close()
+    close()
+    found.extend(m.group(0) for m in _IDENTIFIER.finditer(question))
+    unique: dict[str, None] = {}
+    for entity in found:
+        unique.setdefault(entity.lower(), None)
+    return list(unique)
+
+
+def words_for_stems(question: str, stems: Sequence[str]) -> list[str]:
+    found: dict[str, None] = {}
+    for word in words(question):
+        if stem(word) in stems and word not in STOP:
+            found.setdefault(word, None)
+    return list(found)
+
+
+def narrowed_query(query: str, hits: Sequence[dict[str, Any]]) -> str | None:
+    """The query without words found in most retrieved passages (they did not discriminate:
+    a company name, say), or None when no such word exists or fewer than two would be left."""
+    if len(hits) < 3:
+        return None
+    texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in hits]
+    kept: list[str] = []
+    dropped = False
+    for word in dict.fromkeys(w for w in words(query) if w not in STOP and len(w) > 1):
+        share = sum(1 for t in texts if stem(word) in t) / len(texts)
+        if share >= 0.5:
+            dropped = True
+        else:
+            kept.append(word)
+    return " ".join(kept) if dropped and len(kept) >= 2 else None

@@ -1,0 +1,295 @@
+"""Candidate answer sentences: splitting retrieved sections into units and scoring them.
+
+Rules: paragraphs, list items and table rows become units (table rows as
+"label — header: value; ..."), code is skipped; a unit's coverage is the IDF-weighted share of
+the question's content stems it holds (heading/table-header words count half), plus small
+bonuses for phrases kept together and for holding the kind of fact asked for. Thresholds are
+calibrated on the bundled sample (see tests/integration).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.fts_query import words
+from services.offline.question import INTENT_FREQUENCY, INTENT_NUMBER, INTENT_WHEN, INTENT_WHO
+from services.offline.text import STOP, stem, stem_set
+
+#: Score bonus for a sentence holding the kind of fact asked for.
+INTENT_BONUS = 0.12
+
+#: Coverage added per question phrase (two adjacent content words) kept together; at most 2.
+PHRASE_BONUS = 0.06
+
+#: A number in its own right (not the digit of a code such as "P1" or "SEV2").
+_NUMBER = re.compile(r"(?<![A-Za-z])\d")
+
+_PERSON = re.compile(r"\b[A-Z][a-zà-ÿ'’-]+\s+[A-Z][a-zà-ÿ'’-]+\b")
+
+_DATEISH = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
+    r"april|may|june|july|august|september|october|november|december|daily|weekly|monthly|"
+    r"quarterly|annually|yearly|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2})\b",
+    re.IGNORECASE,
+)
+
+_FREQUENCY = re.compile(
+    r"\b(?:every|each|per|periodic|periodically|daily|weekly|monthly|quarterly|annually|"
+    r"yearly|once|twice|rotation|expiry|only)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Unit:
+    """One candidate answer sentence (or table row rendered as a sentence)."""
+
+    text: str
+    stems: set[str]
+    context: set[str]
+    sequence: list[str]  # the sentence's stems in order (for phrase matching)
+    hit_index: int  # index into the kept hits
+    rank: int  # 0-based rank of the hit within its own search
+    position: int
+    group: int | None = None  # items of one long list share a group (one per answer)
+
+
+#: A list is joined to its lead-in sentence only when the result stays this short.
+MAX_MERGED_WORDS = 60
+
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "no.", "cf.", "min.")
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“*`\[])")
+
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,2}[.)])\s+")
+
+_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = text.replace("**", "").replace("__", "")
+    text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"^>\s*", "", text.strip())
+    return " ".join(text.split())
+
+
+def _split_sentences(block: str) -> list[str]:
+    pieces = _SENTENCE_END.split(block)
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and merged[-1].lower().endswith(_ABBREVIATIONS):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    return [p.strip() for p in merged if p.strip()]
+
+
+def _table_rows(lines: list[str]) -> tuple[list[str], set[str]]:
+    """Rows of a markdown table as sentences, plus the header words (context)."""
+    rows = [
+        [_clean(cell) for cell in line.strip().strip("|").split("|")]
+        for line in lines
+        if not _TABLE_SEPARATOR.match(line.strip())
+    ]
+    if not rows:
+        return [], set()
+    header, body = rows[0], rows[1:]
+    header_stems = stem_set(" ".join(header))
+    sentences = []
+    for cells in body:
+        if not any(cells):
+            continue
+        label = cells[0]
+        pairs = [
+            f"{h}: {v}" if h else v
+            for h, v in zip(header[1:], cells[1:], strict=False)
+            if v and v not in ("-", "–", "—")
+        ]
+        if label and pairs:
+            sentences.append(f"{label} — {'; '.join(pairs)}")
+        elif label or pairs:
+            sentences.append(label or "; ".join(pairs))
+    return sentences, header_stems
+
+
+def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
+    """The line at `start` with its soft-wrapped continuation lines; returns (text, next index)."""
+    line = lines[start].strip()
+    i = start + 1
+    while (
+        i < len(lines)
+        and lines[i].strip()
+        and lines[i].strip()[0].islower()
+        and not line.endswith((".", ":", ";", "!", "?"))
+    ):
+        line = f"{line} {lines[i].strip()}"
+        i += 1
+    return line, i
+
+
+def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) -> list[Unit]:
+    """The sentences of a section: paragraphs, list items and table rows; code is skipped.
+
+    A lead-in line ending with ":" is joined to its list ("You must change your password
+    when: a; b; c."), since it says what the items are; a long list gives one "lead-in item"
+    unit per item instead, and at most one of those makes it into an answer.
+    """
+    blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
+    lines = text.splitlines()
+    i = 0
+    in_fence = False
+    local_context = set(heading_context)
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            i += 1
+            continue
+        if in_fence or not stripped:
+            i += 1
+            continue
+        if stripped.startswith("|"):
+            table = []
+            while i < len(lines) and lines[i].strip().startswith("|"):
+                table.append(lines[i].strip())
+                i += 1
+            sentences, header = _table_rows(table)
+            blocks.extend((sentence, local_context | header, None) for sentence in sentences)
+            continue
+        if stripped.startswith("#"):
+            local_context = set(heading_context) | stem_set(stripped.lstrip("#"))
+            i += 1
+            continue
+        line, i = _logical_lines(lines, i)
+        line = _clean(_LIST_ITEM.sub("", line))
+        sentences = _split_sentences(line)
+        if line.endswith(":"):
+            items: list[str] = []
+            j = i
+            while j < len(lines) and (not lines[j].strip() or _LIST_ITEM.match(lines[j].strip())):
+                if lines[j].strip():
+                    item, j = _logical_lines(lines, j)
+                    item = _clean(_LIST_ITEM.sub("", item)).rstrip(".;, ")
+                    items.append(re.sub(r",?\s+(?:or|and)$", "", item))
+                else:
+                    j += 1
+                    if items:
+                        break
+            if items and sentences:
+                # The lead-in's last sentence is incomplete without its items: a short list
+                # is joined to it whole, a long one item by item.
+                lead = sentences.pop()
+                merged = f"{lead} {'; '.join(items)}."
+                blocks.extend((sentence, local_context, None) for sentence in sentences)
+                if len(words(merged)) <= MAX_MERGED_WORDS:
+                    blocks.append((merged, local_context, None))
+                else:
+                    blocks.extend((f"{lead} {item}.", local_context, i) for item in items)
+                i = j
+                continue
+        # A lead-in to something that is not a list (a table, code) says nothing alone.
+        blocks.extend((s, local_context, None) for s in sentences if not s.endswith(":"))
+    units = []
+    for position, (sentence, context, group) in enumerate(blocks):
+        if len(words(sentence)) < 2:
+            continue
+        sequence = [stem(w) for w in words(sentence) if w not in STOP]
+        group_id = None if group is None else hit_index * 100_000 + group
+        units.append(
+            Unit(sentence, set(sequence), context, sequence, hit_index, rank, position, group_id)
+        )
+    return units
+
+
+def match(term: str, stems: set[str]) -> float:
+    if term in stems:
+        return 1.0
+    if len(term) >= 5 and any(
+        len(s) >= 5 and (s.startswith(term[:5]) and term.startswith(s[:5])) for s in stems
+    ):
+        return 0.7
+    return 0.0
+
+
+@dataclass
+class Scored:
+    unit: Unit
+    coverage: float
+    total: float
+    typed: bool  # holds the kind of fact asked for (a number, a frequency, a name, a date)
+
+
+def _near(a: str, b: str, sequence: Sequence[str], window: int = 2) -> bool:
+    positions_a = [i for i, s in enumerate(sequence) if s == a]
+    positions_b = [i for i, s in enumerate(sequence) if s == b]
+    return any(abs(i - j) <= window for i in positions_a for j in positions_b)
+
+
+def score_units(
+    question: str,
+    terms: Sequence[str],
+    units: list[Unit],
+    hit_texts: Sequence[set[str]] = (),
+    paraphrased: frozenset[str] = frozenset(),
+) -> list[Scored]:
+    """Rank candidate sentences; `coverage` (0..1) is the evidence, `total` adds tie-breakers.
+
+    Coverage is the IDF-weighted share of question terms the sentence holds (half credit for
+    its heading/table-header context), with a small bonus for question phrases kept together
+    ("accounting records"). Terms found in most retrieved sections (a company name) weigh half:
+    they do not tell passages apart. `paraphrased` terms (in the knowledge base, but in none of
+    these passages: the passages say it in other words) weigh as little as the least term.
+    """
+    if not units or not terms:
+        return []
+    n = len(units)
+    weights = {}
+    for term in terms:
+        df = sum(1 for u in units if match(term, u.stems) or match(term, u.context))
+        weights[term] = math.log(1 + n / (1 + df))
+        if len(hit_texts) >= 3 and sum(term in t for t in hit_texts) / len(hit_texts) >= 0.6:
+            weights[term] *= 0.5
+    floor = min(weights.values())
+    for term in paraphrased & set(terms):
+        weights[term] = floor
+    total_weight = sum(weights.values()) or 1.0
+    pairs = list(itertools.pairwise(terms))
+    want_number = bool(INTENT_NUMBER.search(question))
+    want_frequency = bool(INTENT_FREQUENCY.search(question))
+    want_person = bool(INTENT_WHO.search(question))
+    want_date = bool(INTENT_WHEN.search(question))
+    scored = []
+    for unit in units:
+        got = 0.0
+        for term in terms:
+            m = match(term, unit.stems)
+            if m == 0.0 and match(term, unit.context) > 0:
+                m = 0.5
+            got += weights[term] * m
+        phrases = sum(1 for a, b in pairs if _near(a, b, unit.sequence))
+        coverage = min(1.0, got / total_weight + PHRASE_BONUS * min(phrases, 2))
+        bonus = 0.1 / (1 + unit.rank)
+        typed = not (want_frequency or want_number or want_person or want_date)
+        if want_frequency:
+            typed |= bool(_FREQUENCY.search(unit.text))
+        elif want_number:
+            typed |= bool(_NUMBER.search(unit.text))
+        if want_person:
+            typed |= bool(_PERSON.search(unit.text))
+        if want_date:
+            typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(unit.text))
+        if typed and (want_frequency or want_number or want_person or want_date):
+            bonus += INTENT_BONUS
+        length = len(unit.stems)
+        if length < 3:
+            bonus -= 0.1
+        elif length > 60:
+            bonus -= 0.05
+        scored.append(Scored(unit, coverage, coverage + bonus, typed))
+    scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
+    return scored

@@ -1,0 +1,261 @@
+"""Deciding whether and how to query a loaded table: at most one safe, relevance-ranked SELECT.
+
+Rules: a table is queried only when the question clearly targets it (its name, a column it asks
+about, a sample value, plus something to filter on); literals are quoted with '' and
+LIKE-escaped, identifiers double-quoted; the SQL stays well under the sandbox's length limit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.fts_query import STOPWORDS, words
+from services.offline.question import INTENT_COUNT, entities_in
+from services.offline.text import STOP, stem, wordset
+from services.tables import quote_identifier
+from use_cases.chat_domain import TableColumn, TableSchema
+
+#: SQL: rows returned by the generated lookup, and how many filter terms it uses.
+SQL_ROW_LIMIT = 5
+
+MAX_SQL_TERMS = 5
+
+MAX_SQL_TEXT_COLUMNS = 6
+
+#: Keep generated SQL well under the sandbox's default 4,000-character limit.
+MAX_SQL_CHARS = 3000
+
+#: The generated SELECT's ranking column (underscored so it will not clash with a real one).
+RELEVANCE = "_relevance"
+
+#: Column-name words too generic to mean "the question asks about this column".
+_GENERIC_COLUMN_WORDS = frozenset({"id", "name", "description", "desc", "notes", "note", "key"})
+
+_GENERIC_TABLE_WORDS = frozenset({"table", "data", "list", "info", "catalog", "catalogue"})
+
+#: Words that ask for rows rather than describe them ("list all the KPIs").
+_REQUEST_WORDS = wordset(
+    "list show give display find all every table tables row rows entry entries record records"
+)
+
+
+@dataclass(frozen=True)
+class SqlPlan:
+    table: str
+    sql: str
+    label_column: str | None
+    asked_columns: tuple[str, ...]  # result column names the question asks about
+    entities: tuple[str, ...]  # lowercase phrases that must identify the row
+    terms: tuple[str, ...]  # every filter term (entities first)
+    count: bool = False
+    explicit: bool = False  # the table was named outright
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _sql_literal(f"%{escaped}%")
+
+
+def _column_words(name: str) -> list[str]:
+    return [w for w in re.split(r"[_\W]+", name.lower()) if w and w not in STOPWORDS]
+
+
+def _phrase_in(phrase_words: Sequence[str], text_words: Sequence[str]) -> bool:
+    """Whether the stemmed words of `phrase_words` occur contiguously in `text_words`."""
+    target = [stem(w) for w in phrase_words]
+    stems = [stem(w) for w in text_words]
+    n = len(target)
+    return n > 0 and any(stems[i : i + n] == target for i in range(len(stems) - n + 1))
+
+
+def _id_shape(value: str) -> str:
+    return re.sub(r"[A-Za-z]", "A", re.sub(r"\d", "9", value))
+
+
+def _text_columns(schema: TableSchema) -> list[TableColumn]:
+    return [c for c in schema.columns if c.type.upper() in ("TEXT", "", "VARCHAR", "CHAR")]
+
+
+def _label_column(schema: TableSchema) -> str | None:
+    names = {c.name.lower(): c.name for c in schema.columns}
+    for preferred in ("name", "title", "full_name", "display_name", "label"):
+        if preferred in names:
+            return names[preferred]
+    for column in _text_columns(schema):
+        if not column.name.lower().endswith("id"):
+            return column.name
+    return None
+
+
+def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
+    """The key column that `column` (an `*_id`) points to in the same table, if any.
+
+    The key is the table's `id` column or its first `*_id` column; the reference is believed
+    when sample values of both have the same shape (e.g. "E001" and "E004").
+    """
+    if not column.name.lower().endswith("_id"):
+        return None
+    ids = [c for c in schema.columns if c.name.lower() == "id"]
+    ids += [c for c in schema.columns if c.name.lower().endswith("_id")][:1]
+    for key in ids:
+        if key.name == column.name or not key.samples or not column.samples:
+            continue
+        if {_id_shape(s) for s in key.samples} & {_id_shape(s) for s in column.samples}:
+            return key.name
+    return None
+
+
+def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
+    """One safe SELECT for a question that clearly targets a table, or None."""
+    lowered = question.lower()
+    q_words = words(question)
+    q_stems = {stem(w) for w in q_words}
+    entities = entities_in(question)
+    best: tuple[float, SqlPlan] | None = None
+    for schema in schemas:
+        table_words = [w for w in _column_words(schema.name) if w not in _GENERIC_TABLE_WORDS]
+        explicit = schema.name.lower() in lowered or (
+            len(table_words) > 1 and _phrase_in(table_words, q_words)
+        )
+        table_word = any(stem(w) in q_stems for w in table_words)
+        asked: list[TableColumn] = []
+        for column in schema.columns:
+            name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]
+            if column.name.lower().endswith("_id") and _self_reference(schema, column) is None:
+                # "employee" alone is no ask for employee_id
+                name_words = _column_words(column.name)
+            if name_words and _phrase_in(name_words, q_words):
+                asked.append(column)
+        values = [
+            s.lower()
+            for c in _text_columns(schema)
+            for s in c.samples
+            if len(s) >= 4 and re.search(rf"(?<!\w){re.escape(s.lower())}(?!\w)", lowered)
+        ]
+        # Stems of the words that pick the table and columns: not row filters.
+        covered = {stem(w) for w in _column_words(schema.name)} | {
+            stem(w) for c in asked for w in _column_words(c.name)
+        }
+        row_entities = [
+            e
+            for e in dict.fromkeys(values + entities)
+            if any(stem(w) not in covered and w not in STOP for w in words(e))
+        ]
+        targeted = (
+            explicit
+            or (asked and (table_word or values or row_entities))
+            or (values and table_word)
+        )
+        if not targeted:
+            continue
+        score = 3 * explicit + 2 * len(values) + len(asked) + table_word + 0.5 * len(row_entities)
+        if best is None or score > best[0]:
+            best = (score, _build_sql(schema, question, asked, row_entities, covered, explicit))
+    return best[1] if best else None
+
+
+def _build_sql(
+    schema: TableSchema,
+    question: str,
+    asked: list[TableColumn],
+    entities: list[str],
+    covered: set[str],
+    explicit: bool,
+) -> SqlPlan:
+    """The SELECT: rows ranked by weighted LIKE matches of the filter terms (entities weigh
+    3, the label column doubles), a self-join when the question asks for a referenced row
+    (a manager), or a COUNT for "how many". Literals are quoted with '' and LIKE-escaped."""
+    label = _label_column(schema)
+    entity_words = {w for e in entities for w in words(e)}
+    extra = [
+        w
+        for w in dict.fromkeys(words(question))
+        if w not in STOP
+        and w not in _REQUEST_WORDS
+        and stem(w) not in covered
+        and w not in entity_words
+        and len(w) > 2
+    ]
+    if entities:
+        extra = []  # a named row is the filter; other words would only add noise
+    terms = (entities + extra)[:MAX_SQL_TERMS]
+    weights = {t: (3 if t in entities else 1) for t in terms}
+    text_columns = [c.name for c in _text_columns(schema)]
+    if label and label in text_columns:
+        text_columns.remove(label)
+        text_columns.insert(0, label)
+    text_columns = text_columns[:MAX_SQL_TEXT_COLUMNS]
+    # Long identifiers could push the SQL past the sandbox's length limit: fewer columns then.
+    while len(text_columns) > 1 and len(terms) * len(text_columns) * 80 > MAX_SQL_CHARS:
+        text_columns.pop()
+    table = quote_identifier(schema.name)
+
+    join = None
+    for column in asked:
+        key = _self_reference(schema, column)
+        if key is not None and label is not None:
+            join = (column.name, key)
+            break
+    prefix = "e." if join else ""
+    parts = []
+    for term in terms:
+        for column in text_columns:
+            weight = weights[term] * (2 if column == label else 1)
+            # ifnull: one NULL cell must not turn the whole relevance sum into NULL.
+            cell = f"ifnull({prefix}{quote_identifier(column)}, '')"
+            match = f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')"
+            parts.append(f"{match} * {weight}" if weight > 1 else match)
+    relevance = " + ".join(parts) if parts else "1"
+    # "How many ...": count the rows naming the entities (or all rows of a named table).
+    count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit)
+    asked_names = [c.name for c in asked]
+    if count:
+        where = (
+            " AND ".join(
+                "("
+                + " OR ".join(
+                    f"{quote_identifier(c)} LIKE {_like_pattern(t)} ESCAPE '\\'"
+                    for c in text_columns
+                )
+                + ")"
+                for t in entities
+            )
+            if entities
+            else "1"
+        )
+        sql = f"SELECT COUNT(*) AS count FROM {table} WHERE {where}"
+    elif join is not None:
+        fk, key = join
+        alias = "_".join(w for w in _column_words(fk) if w != "id") or "related"
+        assert label is not None
+        asked_names = [alias if n == fk else n for n in asked_names]
+        sql = (
+            f"SELECT e.*, m.{quote_identifier(label)} AS {quote_identifier(alias)}, "
+            f"{relevance} AS {RELEVANCE} FROM {table} AS e LEFT JOIN {table} AS m "
+            f"ON m.{quote_identifier(key)} = e.{quote_identifier(fk)}"
+            + (f" WHERE {RELEVANCE} > 0" if terms else "")
+            + f" ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
+        )
+    elif terms:
+        sql = (
+            f"SELECT *, {relevance} AS {RELEVANCE} FROM {table} WHERE {RELEVANCE} > 0 "
+            f"ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
+        )
+    else:
+        sql = f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
+    return SqlPlan(
+        table=schema.name,
+        sql=sql,
+        label_column=label,
+        asked_columns=tuple(asked_names),
+        entities=tuple(entities),
+        terms=tuple(terms),
+        count=count,
+        explicit=explicit,
+    )

@@ -1,0 +1,73 @@
+"""Words: the light stemmer, content stems and the stopword sets every other module shares.
+
+Rules: question and passage text always go through the same `words` (the full-text index's
+tokenizer rule, from `services.fts_query`) -> `stem` pipeline, so consistency matters more
+than linguistic accuracy; `STOP` (stopwords plus words that only say what kind of answer is
+wanted) never counts as content.
+"""
+
+from __future__ import annotations
+
+from services.fts_query import STOPWORDS, words
+
+
+def wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Words that say what kind of answer is wanted rather than what it is about.
+_QUESTION_WORDS = wordset(
+    """
+    often long many much quickly soon fast frequently frequent tell please exactly current
+    currently according say says get gets got need needs anyone someone something thing things
+    know kind sort do does
+    """
+)
+
+STOP = STOPWORDS | _QUESTION_WORDS
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: plural/tense/agent suffixes, then a final `e`.
+
+    Both sides (question and passage) go through it, so consistency matters more than
+    linguistic accuracy ("manager"/"managed" -> "manag", "owner"/"owns" -> "own").
+    """
+    w = word.lower()
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith(("ies", "ied")) and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "shes", "ches", "xes", "zes")):
+        w = w[:-2]
+    elif (w.endswith("ing") and len(w) >= 6) or (w.endswith("ers") and len(w) >= 6):
+        w = w[:-3]
+    elif (
+        (w.endswith("er") and len(w) >= 5)
+        or (w.endswith("ed") and len(w) >= 5)
+        or (w.endswith("ly") and len(w) >= 5)
+    ):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us")):
+        w = w[:-1]
+    if w.endswith("e") and len(w) > 4:
+        w = w[:-1]
+    return w
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the words that carry meaning, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in words(text):
+        if word in STOP or (len(word) < 2 and not word.isdigit()):
+            continue
+        seen.setdefault(stem(word), None)
+    return list(seen)
+
+
+def stem_set(text: str) -> set[str]:
+    return {stem(w) for w in words(text) if w not in STOPWORDS}
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
