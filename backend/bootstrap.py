@@ -189,7 +189,9 @@ def bootstrap(
             timeout_s=settings.provider_timeout,
             max_retries=settings.provider_max_retries,
         ),
-        offline_factory=lambda: build_offline_model(sql.schemas),
+        offline_factory=lambda: build_offline_model(
+            sql.schemas, embedder if settings.embedding_provider == "local" else None
+        ),
     )
     limits = AgentLimits(
         request_limit=settings.agent_request_limit,

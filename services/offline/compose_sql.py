@@ -16,6 +16,9 @@ from services.offline.sql_plan import RELEVANCE, SqlPlan
 #: Rows shown when the answer is a table.
 MAX_TABLE_ROWS = 10
 
+#: Columns whose numbers are stated with the row's `unit` column, when the table has one.
+_MEASURED = frozenset({"target", "threshold", "value", "limit", "baseline", "current", "actual"})
+
 
 # Not `use_cases.table_markdown.render_markdown`: that one renders newlines as <br>, escapes a
 # backslash before a pipe and adds "(no rows)"/truncation lines; `_cell` also feeds the one-line
@@ -84,11 +87,16 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     asked = [c for c in plan.asked_columns if c in index]
     if asked and len(tied) == 1:
         label = top[index[plan.label_column]] if plan.label_column in index else plan.table
-        facts = [_fact(c, top[index[c]]) for c in asked]
+        unit = top[index["unit"]] if "unit" in index and "unit" not in asked else None
+
+        def value_of(column: str) -> str:
+            value = _cell(top[index[column]])
+            measured = unit and column in _MEASURED and re.search(r"\d", value)
+            return f"{value} {unit}" if measured else value
+
+        facts = [_fact(c, value_of(c) if top[index[c]] is not None else None) for c in asked]
         if len(facts) == 1 and top[index[asked[0]]] is not None:
-            sentence = (
-                f"The {asked[0].replace('_', ' ')} of {label} is {_cell(top[index[asked[0]]])}"
-            )
+            sentence = f"The {asked[0].replace('_', ' ')} of {label} is {value_of(asked[0])}"
         else:
             sentence = f"For {label}, {', '.join(facts)}"
         text = f"{sentence} {marker}."

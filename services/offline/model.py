@@ -34,10 +34,9 @@ from services.offline.question import (
     narrowed_query,
     read_turn,
     search_query_for,
-    words_for_stems,
 )
+from services.offline.semantic import SentenceEncoder, SentenceSimilarity
 from services.offline.sql_plan import plan_sql
-from services.offline.text import stem, stem_set
 from use_cases.agent import SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
 
@@ -46,12 +45,6 @@ MODEL_NAME = "offline-extractive"
 CONFIDENCE_KEY = "confidence"
 
 TableSchemas = Callable[[], list[TableSchema]]
-
-#: Below this coverage, question words missing from every passage are checked against the
-#: whole knowledge base with a one-word probe search (at most `MAX_PROBES`).
-SURE_COVERAGE = 0.7
-
-MAX_PROBES = 2
 
 
 @dataclass
@@ -63,8 +56,11 @@ class _Decision:
 class _Planner:
     """Decides the next step of a turn from the messages alone (stateless and deterministic)."""
 
-    def __init__(self, table_schemas: TableSchemas) -> None:
+    def __init__(
+        self, table_schemas: TableSchemas, similarity: SentenceSimilarity | None = None
+    ) -> None:
         self._table_schemas = table_schemas
+        self._similarity = similarity
 
     def _schemas(self) -> list[TableSchema]:
         try:
@@ -99,12 +95,6 @@ class _Planner:
         searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
         if not can_search or view.retries:
             return _Decision(answer=answer)
-        if answer.coverage < SURE_COVERAGE and answer.absent and "probe" not in searched:
-            words = words_for_stems(view.question, answer.absent)[:MAX_PROBES]
-            if words:
-                return _Decision(
-                    calls=[_call(SEARCH_TOOL, {"query": word}, "probe") for word in words]
-                )
         if not answer.found and "narrowed" not in searched:
             narrowed = narrowed_query(query, results.hits)
             if narrowed is not None:
@@ -120,7 +110,7 @@ class _Planner:
                         answer = compose_sql(plan, metadata)
                         if answer is not None:
                             return answer
-        return compose_documents(query, results.hits, results.unknown, results.known)
+        return compose_documents(query, results.hits, self._similarity)
 
     # --- FunctionModel callbacks ---------------------------------------------------------
 
@@ -157,45 +147,27 @@ class _Planner:
 class _ToolResults:
     hits: list[dict[str, Any]] = field(default_factory=list)
     sql: list[dict[str, Any]] = field(default_factory=list)
-    unknown: frozenset[str] = frozenset()  # probed stems the knowledge base never mentions
-    known: frozenset[str] = frozenset()  # probed stems it does mention (elsewhere)
 
 
 def _tool_results(view: TurnView) -> _ToolResults:
-    """Search hits (each tagged with its rank in its own search), SQL results and probe
-    verdicts of this turn. Probe hits only answer "is this word anywhere?"; they are not
-    evidence for the answer."""
+    """Search hits (each tagged with its rank in its own search) and SQL results of this turn."""
     results = _ToolResults()
-    kinds = {c.tool_call_id: _call_kind(c) for c in view.calls}
-    queries = {c.tool_call_id: c.args_as_dict().get("query", "") for c in view.calls}
-    unknown: set[str] = set()
-    known: set[str] = set()
     seen: set[Any] = set()
     for part in view.returns:
         metadata = part.metadata if isinstance(part.metadata, dict) else {}
         if part.tool_name == SEARCH_TOOL:
             hits = [h for h in metadata.get("hits") or [] if isinstance(h, dict)]
-            if kinds.get(part.tool_call_id) == "probe":
-                term = stem(str(queries.get(part.tool_call_id, "")).lower())
-                found = any(
-                    h.get("bm25_rank") is not None
-                    and term in stem_set(f"{h.get('title')} {h.get('section')} {h.get('text')}")
-                    for h in hits
-                )
-                (known if found else unknown).add(term)
-                continue
             for rank, hit in enumerate(hits):
                 if hit.get("number") not in seen:
                     seen.add(hit.get("number"))
                     results.hits.append({**hit, "_rank": rank})
         elif part.tool_name == SQL_TOOL and "columns" in metadata:
             results.sql.append(metadata)
-    results.unknown, results.known = frozenset(unknown), frozenset(known)
     return results
 
 
 def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:
-    """A tool call; its id says why it was made ("main", "narrowed" or "probe")."""
+    """A tool call; its id says why it was made ("main" or "narrowed")."""
     return ToolCallPart(
         tool_name=tool,
         args=json.dumps(args),
@@ -238,9 +210,14 @@ class OfflineExtractiveModel(FunctionModel):
             yield response
 
 
-def build_offline_model(table_schemas: TableSchemas) -> FunctionModel:
-    """The embedded default model. `table_schemas` is read per turn, so new tables are seen."""
-    return OfflineExtractiveModel(_Planner(table_schemas))
+def build_offline_model(
+    table_schemas: TableSchemas, sentence_encoder: SentenceEncoder | None = None
+) -> FunctionModel:
+    """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
+    `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
+    their words; without it the answer rests on word overlap alone."""
+    similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
+    return OfflineExtractiveModel(_Planner(table_schemas, similarity))
 
 
 def confidence_of(messages: Sequence[ModelMessage]) -> float | None:

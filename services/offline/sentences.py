@@ -9,6 +9,7 @@ calibrated on the bundled sample (see tests/integration).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -21,6 +22,13 @@ from services.offline.text import STOP, stem, stem_set
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
+
+#: Weight of a question term that no retrieved passage holds, as a share of the weight of a
+#: term held by exactly none of the candidate sentences (the IDF ceiling).
+ABSENT_TERM_WEIGHT = 0.75
+
+#: Share of lexical coverage (vs meaning) in a sentence's evidence.
+LEXICAL_WEIGHT = 0.3
 
 #: Coverage added per question phrase (two adjacent content words) kept together; at most 2.
 PHRASE_BONUS = 0.06
@@ -207,13 +215,51 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
 
 
 def match(term: str, stems: set[str]) -> float:
+    """1 for the stem itself; 0.7 for a word sharing its first five letters ("rotat" and
+    "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght")."""
     if term in stems:
         return 1.0
+    if len(term) < 4 or not term.isalpha():
+        return 0.0
     if len(term) >= 5 and any(
         len(s) >= 5 and (s.startswith(term[:5]) and term.startswith(s[:5])) for s in stems
     ):
         return 0.7
+    if any(_typo(term, s) for s in stems):
+        return 0.6
     return 0.0
+
+
+@functools.lru_cache(maxsize=200_000)
+def _typo(term: str, other: str) -> bool:
+    budget = 1 if len(term) < 8 else 2
+    return (
+        len(other) >= 4
+        and abs(len(other) - len(term)) <= budget
+        and other[:1] == term[:1]
+        and other.isalpha()
+        and within_edits(term, other, budget)
+    )
+
+
+def within_edits(a: str, b: str, budget: int) -> bool:
+    """Whether `a` becomes `b` in at most `budget` insertions, deletions, substitutions or
+    swaps of neighbours (optimal string alignment distance)."""
+    if a == b:
+        return True
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > budget:
+            return False
+        previous2, previous = previous, current
+    return previous[-1] <= budget
 
 
 @dataclass
@@ -222,6 +268,8 @@ class Scored:
     coverage: float
     total: float
     typed: bool  # holds the kind of fact asked for (a number, a frequency, a name, a date)
+    meaning: float = 0.0  # cosine similarity to the question (coverage when not available)
+    evidence: float = 0.0  # coverage and meaning mixed: what the refusal decision reads
 
 
 def _near(a: str, b: str, sequence: Sequence[str], window: int = 2) -> bool:
@@ -235,36 +283,49 @@ def score_units(
     terms: Sequence[str],
     units: list[Unit],
     hit_texts: Sequence[set[str]] = (),
-    paraphrased: frozenset[str] = frozenset(),
+    semantic: Sequence[float] | None = None,
 ) -> list[Scored]:
-    """Rank candidate sentences; `coverage` (0..1) is the evidence, `total` adds tie-breakers.
+    """Rank candidate sentences by lexical coverage and meaning.
 
-    Coverage is the IDF-weighted share of question terms the sentence holds (half credit for
-    its heading/table-header context), with a small bonus for question phrases kept together
-    ("accounting records"). Terms found in most retrieved sections (a company name) weigh half:
-    they do not tell passages apart. `paraphrased` terms (in the knowledge base, but in none of
-    these passages: the passages say it in other words) weigh as little as the least term.
+    `coverage` (0..1) is the IDF-weighted share of the question's terms the sentence holds
+    (half credit for its heading/table-header context; typos and shared word starts get
+    partial credit), plus a small bonus for question phrases kept together. Numbers in the
+    question count when matched but are never required ("a receipt for a €15 lunch" is
+    answered by the rule for amounts over €25). Terms in no retrieved passage weigh half the
+    least term: the passages may say it in other words, and meaning decides that. Terms found
+    in most sections (a company name) weigh half: they do not tell passages apart.
+    `semantic`: the question's cosine similarity to each unit (same order), when available;
+    `total` mixes the two and adds small bonuses for rank and for the kind of fact asked for.
     """
-    if not units or not terms:
+    if not units:
         return []
+    optional = {t for t in terms if t.isdigit()}
+    required = [t for t in terms if t not in optional]
     n = len(units)
-    weights = {}
-    for term in terms:
+    weights: dict[str, float] = {}
+    absent: list[str] = []
+    for term in required:
         df = sum(1 for u in units if match(term, u.stems) or match(term, u.context))
+        if df == 0:
+            absent.append(term)
+            continue
         weights[term] = math.log(1 + n / (1 + df))
         if len(hit_texts) >= 3 and sum(term in t for t in hit_texts) / len(hit_texts) >= 0.6:
             weights[term] *= 0.5
-    floor = min(weights.values())
-    for term in paraphrased & set(terms):
+    floor = min(weights.values()) if weights else 1.0
+    for term in absent:
+        weights[term] = ABSENT_TERM_WEIGHT * math.log(1 + n)
+    total_weight = sum(weights.values())
+    for term in optional:
         weights[term] = floor
-    total_weight = sum(weights.values()) or 1.0
     pairs = list(itertools.pairwise(terms))
     want_number = bool(INTENT_NUMBER.search(question))
     want_frequency = bool(INTENT_FREQUENCY.search(question))
     want_person = bool(INTENT_WHO.search(question))
     want_date = bool(INTENT_WHEN.search(question))
+    wants = want_frequency or want_number or want_person or want_date
     scored = []
-    for unit in units:
+    for index, unit in enumerate(units):
         got = 0.0
         for term in terms:
             m = match(term, unit.stems)
@@ -272,9 +333,10 @@ def score_units(
                 m = 0.5
             got += weights[term] * m
         phrases = sum(1 for a, b in pairs if _near(a, b, unit.sequence))
-        coverage = min(1.0, got / total_weight + PHRASE_BONUS * min(phrases, 2))
-        bonus = 0.1 / (1 + unit.rank)
-        typed = not (want_frequency or want_number or want_person or want_date)
+        coverage = (
+            min(1.0, got / total_weight + PHRASE_BONUS * min(phrases, 2)) if total_weight else 0.0
+        )
+        typed = not wants
         if want_frequency:
             typed |= bool(_FREQUENCY.search(unit.text))
         elif want_number:
@@ -283,13 +345,14 @@ def score_units(
             typed |= bool(_PERSON.search(unit.text))
         if want_date:
             typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(unit.text))
-        if typed and (want_frequency or want_number or want_person or want_date):
-            bonus += INTENT_BONUS
+        meaning = semantic[index] if semantic is not None else coverage
+        evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
+        bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
         length = len(unit.stems)
         if length < 3:
             bonus -= 0.1
         elif length > 60:
             bonus -= 0.05
-        scored.append(Scored(unit, coverage, coverage + bonus, typed))
+        scored.append(Scored(unit, coverage, evidence + bonus, typed, meaning, evidence))
     scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
     return scored

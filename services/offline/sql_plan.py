@@ -111,6 +111,55 @@ def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
     return None
 
 
+#: Ways of asking for a column without naming it: (question pattern, column-name word).
+_COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), target)
+    for pattern, target in (
+        (r"\bhow\s+often\b|\bfrequen|\bmeasured\b", "frequency"),
+        (r"\breports?\s+to\b|\breporting\s+to\b|\bboss\b", "manager"),
+        (r"\bwhere\b|\bbased\b|\blocated\b", "location"),
+        (r"\b(?:start|started|join|joined|hired)\b", "start"),
+        (r"\be-?mail\b", "email"),
+        (r"\bown(?:s|ed|er|ing)?\b", "owner"),
+        (r"\bwritten\s+in\b|\blanguage\b", "language"),
+        (r"\btarget\b|\bgoal\b", "target"),
+    )
+)
+
+
+def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
+    """Column values the question names, lowercased -> their column: whole words, at least
+    four characters (or an upper-case code such as "EU"), longest first, not overlapping."""
+    lowered = question.lower()
+    found: dict[str, str] = {}
+    taken: list[tuple[int, int]] = []
+    candidates = [
+        (value, column.name)
+        for column in _text_columns(schema)
+        for value in (column.values or column.samples)
+        if len(value) >= 4 or (len(value) >= 2 and value.isupper() and value.isalpha())
+    ]
+    for value, column in sorted(candidates, key=lambda vc: -len(vc[0])):
+        needle = value.lower()
+        if needle in found:
+            continue
+        pattern = rf"(?<!\w){re.escape(needle)}(?!\w)"
+        flags = 0 if value.isupper() and len(value) < 4 else re.IGNORECASE
+        match = re.search(
+            pattern if flags else rf"(?<!\w){re.escape(value)}(?!\w)",
+            lowered if flags else question,
+            flags,
+        )
+        if match is None:
+            continue
+        span = match.span()
+        if any(span[0] < end and start < span[1] for start, end in taken):
+            continue
+        taken.append(span)
+        found[needle] = column
+    return found
+
+
 def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
     """One safe SELECT for a question that clearly targets a table, or None."""
     lowered = question.lower()
@@ -125,19 +174,20 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         )
         table_word = any(stem(w) in q_stems for w in table_words)
         asked: list[TableColumn] = []
+        hinted = {target for pattern, target in _COLUMN_HINTS if pattern.search(question)}
         for column in schema.columns:
             name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]
             if column.name.lower().endswith("_id") and _self_reference(schema, column) is None:
                 # "employee" alone is no ask for employee_id
                 name_words = _column_words(column.name)
-            if name_words and _phrase_in(name_words, q_words):
+            if name_words and (
+                _phrase_in(name_words, q_words)
+                or all(stem(w) in q_stems for w in name_words)
+                or any(w in hinted for w in name_words)
+            ):
                 asked.append(column)
-        values = [
-            s.lower()
-            for c in _text_columns(schema)
-            for s in c.samples
-            if len(s) >= 4 and re.search(rf"(?<!\w){re.escape(s.lower())}(?!\w)", lowered)
-        ]
+        exact = _values_in(question, schema)
+        values = list(exact)
         # Stems of the words that pick the table and columns: not row filters.
         covered = {stem(w) for w in _column_words(schema.name)} | {
             stem(w) for c in asked for w in _column_words(c.name)
@@ -156,7 +206,8 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             continue
         score = 3 * explicit + 2 * len(values) + len(asked) + table_word + 0.5 * len(row_entities)
         if best is None or score > best[0]:
-            best = (score, _build_sql(schema, question, asked, row_entities, covered, explicit))
+            plan = _build_sql(schema, question, asked, row_entities, covered, explicit, exact)
+            best = (score, plan)
     return best[1] if best else None
 
 
@@ -167,6 +218,7 @@ def _build_sql(
     entities: list[str],
     covered: set[str],
     explicit: bool,
+    exact: dict[str, str] | None = None,
 ) -> SqlPlan:
     """The SELECT: rows ranked by weighted LIKE matches of the filter terms (entities weigh
     3, the label column doubles), a self-join when the question asks for a referenced row
@@ -204,7 +256,13 @@ def _build_sql(
             break
     prefix = "e." if join else ""
     parts = []
+    exact = exact or {}
     for term in terms:
+        if term in exact:  # a value of one column: that column, whole value
+            weight = weights[term] * (2 if exact[term] == label else 1)
+            cell = f"lower(ifnull({prefix}{quote_identifier(exact[term])}, ''))"
+            parts.append(f"({cell} = {_sql_literal(term)}) * {weight}")
+            continue
         for column in text_columns:
             weight = weights[term] * (2 if column == label else 1)
             # ifnull: one NULL cell must not turn the whole relevance sum into NULL.
@@ -218,7 +276,9 @@ def _build_sql(
     if count:
         where = (
             " AND ".join(
-                "("
+                f"lower({quote_identifier(exact[t])}) = {_sql_literal(t)}"
+                if t in exact
+                else "("
                 + " OR ".join(
                     f"{quote_identifier(c)} LIKE {_like_pattern(t)} ESCAPE '\\'"
                     for c in text_columns
