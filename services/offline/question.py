@@ -116,17 +116,48 @@ def _is_follow_up(question: str) -> bool:
 
 
 def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
-    """The standalone search query: a short pronoun follow-up borrows the last question's terms."""
+    """The standalone search query for an elliptical follow-up, from the previous question.
+
+    The follow-up's own words replace the previous question's words they stand in for: the
+    words after the same preposition ("max hotel per night in rotterdam" + "and in toronto?"
+    -> "max hotel night toronto"), or a word of the same shape ("sev1 ack time" + "what about
+    sev3" -> "ack time sev3"); the other words of the previous question are kept.
+    """
     question = " ".join(question.split())
     if not previous_questions or not _is_follow_up(question):
         return question
+    previous = [w for w in words(previous_questions[-1]) if w]
+    own_words = [w for w in words(question) if w not in STOP]
     own = set(content_stems(question))
+    dropped = _replaced_words(words(question), previous, own_words)
     borrowed: list[str] = []
-    for word in words(previous_questions[-1]):
-        if word in STOP or stem(word) in own or word in borrowed:
+    for word in previous:
+        if word in STOP or stem(word) in own or word in borrowed or word in dropped:
             continue
         borrowed.append(word)
     return f"{' '.join(borrowed[:8])} {question}".strip() if borrowed else question
+
+
+_PREPOSITIONS = frozenset({"in", "for", "at", "on", "to", "from", "with", "of", "about"})
+
+
+def _shape(word: str) -> str:
+    return re.sub(r"\d+", "9", word)
+
+
+def _replaced_words(follow_up: list[str], previous: list[str], own: list[str]) -> set[str]:
+    """Words of the previous question that the follow-up's own words stand in for."""
+    dropped: set[str] = set()
+    lead = [w for w in follow_up if w not in ("and", "what", "how", "about", "also", "same")]
+    if lead and lead[0] in _PREPOSITIONS and lead[0] in previous:
+        at = len(previous) - 1 - previous[::-1].index(lead[0])
+        dropped.update(w for w in previous[at + 1 :] if w not in STOP)
+    for word in own:
+        if any(ch.isdigit() for ch in word):
+            dropped.update(
+                p for p in previous if p != word and _shape(p) == _shape(word) and p[:1] == word[:1]
+            )
+    return dropped
 
 
 def entities_in(question: str) -> list[str]:

@@ -157,6 +157,32 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
             continue
         taken.append(span)
         found[needle] = column
+    if not found:  # names in part only when no value is named in full
+        for value, column in _named_in_part(question, schema):
+            found.setdefault(value.lower(), column)
+    return found
+
+
+def _initials(value: str) -> str:
+    return "".join(w[0] for w in re.findall(r"[A-Za-z]+", value) if len(w) >= 3).lower()
+
+
+def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
+    """Values of short-valued columns (names, titles, teams) that the question names by their
+    initials ("ARR" for "Annual recurring revenue", "CEO") or by a word only one or two values
+    hold ("eNPS" in "Employee eNPS", a first name)."""
+    tokens = [t for t in words(question) if t not in STOP and not t.isdigit()]
+    found: list[tuple[str, str]] = []
+    label = _label_column(schema)
+    for column in _text_columns(schema):
+        values = list(column.values)
+        if column.name != label and any(len(v.split()) > 4 for v in values):
+            continue  # free text (descriptions): a shared word is no name
+        for token in tokens:
+            found.extend((v, column.name) for v in values if _initials(v) == token)
+            holding = [v for v in values if len(token) >= 4 and token in words(v)]
+            if len(holding) <= 2:
+                found.extend((v, column.name) for v in holding)
     return found
 
 
@@ -192,9 +218,12 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         covered = {stem(w) for w in _column_words(schema.name)} | {
             stem(w) for c in asked for w in _column_words(c.name)
         }
+        # A name the question gave by initials or in part is replaced by the value it names.
+        aliases = {a for v in values for a in (_initials(v), *words(v))}
+        named = values + [e for e in entities if e in values or e not in aliases]
         row_entities = [
             e
-            for e in dict.fromkeys(values + entities)
+            for e in dict.fromkeys(named)
             if any(stem(w) not in covered and w not in STOP for w in words(e))
         ]
         targeted = (
