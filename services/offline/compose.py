@@ -29,7 +29,7 @@ MIN_EVIDENCE = 0.4
 EMBED_WITH_LABEL = True
 
 #: Without a sentence embedder: the lexical coverage needed to answer.
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.42
 
 #: Extra sentences must score at least this share of the best sentence.
 EXTRA_SENTENCE_RATIO = 0.8
