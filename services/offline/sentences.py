@@ -27,6 +27,9 @@ INTENT_BONUS = 0.12
 #: term held by exactly none of the candidate sentences (the IDF ceiling).
 ABSENT_TERM_WEIGHT = 0.75
 
+#: Credit for a question term found only in a sentence's heading or table header.
+CONTEXT_CREDIT = 0.5
+
 #: Share of lexical coverage (vs meaning) in a sentence's evidence.
 LEXICAL_WEIGHT = 0.3
 
@@ -330,7 +333,7 @@ def score_units(
         for term in terms:
             m = match(term, unit.stems)
             if m == 0.0 and match(term, unit.context) > 0:
-                m = 0.5
+                m = CONTEXT_CREDIT
             got += weights[term] * m
         phrases = sum(1 for a, b in pairs if _near(a, b, unit.sequence))
         coverage = (

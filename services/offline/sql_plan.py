@@ -169,8 +169,8 @@ def _initials(value: str) -> str:
 
 def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     """Values of short-valued columns (names, titles, teams) that the question names by their
-    initials ("ARR" for "Annual recurring revenue", "CEO") or by a word only one or two values
-    hold ("eNPS" in "Employee eNPS", a first name)."""
+    initials ("ARR" for "Annual recurring revenue", "CEO") or by a capitalised word only one or
+    two values hold ("eNPS" in "Employee eNPS", a first name; not "response")."""
     tokens = [t for t in words(question) if t not in STOP and not t.isdigit()]
     found: list[tuple[str, str]] = []
     label = _label_column(schema)
@@ -180,7 +180,12 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
             continue  # free text (descriptions): a shared word is no name
         for token in tokens:
             found.extend((v, column.name) for v in values if _initials(v) == token)
-            holding = [v for v in values if len(token) >= 4 and token in words(v)]
+            holding = [
+                v
+                for v in values
+                if len(token) >= 4
+                and any(w.lower() == token and not w.islower() for w in v.split())
+            ]
             if len(holding) <= 2:
                 found.extend((v, column.name) for v in holding)
     return found
