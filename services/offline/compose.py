@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.offline.semantic import SentenceSimilarity
-from services.offline.sentences import Scored, Unit, score_units, units_of
+from services.offline.sentences import Scored, Unit, match, score_units, units_of
 from services.offline.text import content_stems, jaccard, stem_set
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
@@ -23,6 +23,11 @@ CLARIFYING_QUESTION = "Could you tell me which policy, team or system you mean?"
 #: The best sentence's evidence (coverage and meaning mixed) needed to answer; calibrated on
 #: the evaluation set's dev split (`almanac eval answers --split dev`).
 MIN_EVIDENCE = 0.4
+
+#: Evidence needed on top, per question word that no retrieved passage holds (the search
+#: ranks any passage holding a rare word highly, so such a word is likely nowhere in the
+#: knowledge base: "parental leave"). One such word raises the bar; it never decides alone.
+ABSENT_TERM_PENALTY = 0.08
 
 #: Sentences are embedded with their document title and section ("Travel Policy, 3.
 #: Accommodation: Toronto — Cap per night: €250"), which a bare table row or list item needs.
@@ -162,6 +167,9 @@ def compose_documents(
     best = scored[0]
     best_hit = kept[best.unit.hit_index]
     needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
+    vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
+    absent = [t for t in terms if not t.isdigit() and match(t, vocabulary) == 0.0]
+    needed += ABSENT_TERM_PENALTY * len(absent)
     if best.evidence < needed:
         answer = not_found(_confidence(best.coverage, best_hit))
         answer.coverage = best.coverage
