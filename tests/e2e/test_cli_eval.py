@@ -15,13 +15,18 @@ runner = CliRunner()
 CASES = [
     {
         "id": "a",
-        "question": "sev1 ack time?",
+        "question": "What is the SEV1 acknowledgement time?",
         "kind": "kb",
         "expect_any": ["5 minutes"],
-        "expect_sources": ["runbooks/incident-response.md"],
+        "expect_sources": ["runbooks/incident-response.md", "domain/kpi-definitions.md"],
     },
     {"id": "b", "question": "what's on the canteen menu today", "kind": "refuse"},
-    {"id": "c", "question": "sev1 ack time?", "kind": "kb", "expect_any": ["17 weeks"]},
+    {
+        "id": "c",
+        "question": "What is the SEV1 acknowledgement time?",
+        "kind": "kb",
+        "expect_any": ["17 weeks"],
+    },
 ]
 
 
