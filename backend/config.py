@@ -93,7 +93,13 @@ class Settings(BaseSettings):
     )
     bm25_search_limit: int = Field(50, ge=1, le=1000, description="Candidates from BM25 (FTS5).")
     final_results_limit: int = Field(5, ge=1, le=100, description="Hits returned by default.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal Rank Fusion constant k.")
+    rrf_k: int | None = Field(
+        None,
+        ge=1,
+        description="Unset: fuse BM25 and vector hits by a convex combination of min-max scaled "
+        "scores (SciFact train nDCG@10 0.736). Set: Reciprocal Rank Fusion with this constant k "
+        "instead (k=60: 0.727).",
+    )
     reranker_enabled: bool = Field(False, description="Re-order fused hits with Cohere rerank.")
     reranker_model: str = Field("rerank-v3.5", description="Cohere rerank model.")
     reranker_top_n: int = Field(
@@ -147,7 +153,7 @@ class Settings(BaseSettings):
     provider_timeout: float = Field(30.0, gt=0, description="Seconds per provider HTTP call.")
     provider_max_retries: int = Field(2, ge=0, le=10, description="Retries per provider call.")
 
-    @field_validator("openai_api_key", "cohere_api_key", mode="before")
+    @field_validator("openai_api_key", "cohere_api_key", "rrf_k", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

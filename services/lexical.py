@@ -108,8 +108,10 @@ class LexicalSearcher:
         candidate_pool: int = 200,
         stats_ttl: float = 300.0,
         refresh_writes: int = 50,
+        drop_stopwords: bool = True,
     ) -> None:
         self.weights = weights
+        self.drop_stopwords = drop_stopwords
         self.posting_budget = posting_budget
         self.min_terms = min_terms
         self.candidate_pool = candidate_pool
@@ -127,7 +129,7 @@ class LexicalSearcher:
     # -- analysis ------------------------------------------------------------------------------
 
     def analyze(self, conn: Connection, text: str) -> AnalyzedQuery:
-        surface = query_terms(text)
+        surface = query_terms(text, drop_stopwords=self.drop_stopwords)
         if not surface:
             return AnalyzedQuery((), (), {})
         stem_map = self.stems_of(conn, surface)

@@ -1,9 +1,10 @@
-"""Hybrid retrieval: BM25 (FTS5) + vector KNN, fused by RRF, optionally reranked.
+"""Hybrid retrieval: BM25 (FTS5) + vector KNN, fused, optionally reranked.
 
     query -> BM25 top-k  (services.lexical: FTS5 with a posting budget + exact re-scoring)
           -> vector top-k (services.vector_index: resident NumPy copy of the vec0 vectors)
           -> collapse each list to parent sections (best chunk per section)
-          -> Reciprocal Rank Fusion (k=60)
+          -> fusion: convex combination of min-max scaled scores, equal weights
+             (or Reciprocal Rank Fusion when `rrf_k` is set; services/rrf.py)
           -> optional rerank of the top `reranker_top_n` (any failure: keep the fused order)
           -> top n hits with the parent section text, scores and a highlighted snippet
 
@@ -19,7 +20,8 @@ Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims
 machine shared with other jobs, p50/p95): 10k chunks: BM25 6/15 ms, vector 1.6/1.7 ms,
 hybrid 10/24 ms; 100k chunks: BM25 17/25 ms, vector 3.1/3.4 ms, hybrid 19/28 ms. The plain
 alternatives at 100k: FTS5 OR query 64/139 ms, sqlite-vec float KNN 98/102 ms.
-Quality, SciFact train nDCG@10 (chunked, int8 MiniLM): BM25 0.701, vector 0.680, hybrid 0.727.
+Quality, SciFact train nDCG@10 (chunked, int8 MiniLM, 50 candidates per leg): BM25 0.701,
+vector 0.683, hybrid 0.736 (RRF k=60: 0.727). What else was tried is in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from loguru import logger
 from services.fts_query import query_terms, snippet
 from services.knowledge_store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
 from services.lexical import AnalyzedQuery, LexicalSearcher
-from services.rrf import reciprocal_rank_fusion
+from services.rrf import convex_combination, reciprocal_rank_fusion
 from services.sqlite import Connection
 from services.vector_index import VectorIndex
 from use_cases.domain import HitScores, SearchHit, Vector, embedding_text
@@ -53,6 +55,8 @@ MAX_RESULTS = 100
 VERSION_WINDOW = 30
 SUPERSEDED_FACTOR = 0.5
 """Fused-score factor for a document when another document with the same title is newer."""
+CHUNK_CHOICE_K = 60
+"""RRF constant of the chunk-level fusion that picks the chunk shown for a section."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,9 @@ class _Candidate:
 class HybridRetriever:
     """`Retriever` over a `SqliteKnowledgeStore` (or the path of its file).
 
-    Limits: `bm25_search_limit` / `vector_search_limit` candidates per leg, RRF constant
-    `rrf_k`, `final_results_limit` hits by default. With a `reranker`, the top
+    Limits: `bm25_search_limit` / `vector_search_limit` candidates per leg,
+    `final_results_limit` hits by default. Fusion: convex combination of min-max scaled
+    scores, or RRF with constant `rrf_k` when that is given. With a `reranker`, the top
     `reranker_top_n` fused hits are re-ordered; `reranker_timeout` (seconds) bounds that
     call for rerankers without their own timeout. `lexical` and `vectors` carry the speed
     knobs (posting budget, re-scoring pool, exact-search threshold, shortlist size).
@@ -96,7 +101,7 @@ class HybridRetriever:
         vector_search_limit: int = 50,
         bm25_search_limit: int = 50,
         final_results_limit: int = 5,
-        rrf_k: int = 60,
+        rrf_k: int | None = None,
         reranker: Reranker | None = None,
         reranker_top_n: int = 20,
         reranker_timeout: float | None = None,
@@ -318,36 +323,46 @@ class HybridRetriever:
         lexical: Sequence[tuple[int, float]],
         vector: Sequence[tuple[int, float]],
     ) -> list[_Candidate]:
-        """Collapse each ranking to sections (best chunk each), fuse them with RRF."""
+        """Collapse each ranking to sections (best chunk each), then fuse the two rankings.
+
+        Convex combination of min-max scaled scores by default (BM25 score; vector leg:
+        cosine similarity, 1 - distance), or RRF when `rrf_k` is set (services/rrf.py).
+        """
         ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
         if not ids:
             return []
         section_of = _sections_of(conn, ids)
         best: dict[int, _Candidate] = {}
         chunk_scores: dict[int, float] = {}  # chunk-level RRF, to pick each section's chunk
-        rankings: list[list[int]] = []
+        rankings: list[list[tuple[int, float]]] = []
         for leg, hits in (("bm25", lexical), ("vector", vector)):
-            ranking: list[int] = []
+            ranking: list[tuple[int, float]] = []
             for chunk_rank, (chunk_id, score) in enumerate(hits, start=1):
                 section_id = section_of.get(chunk_id)
                 if section_id is None:  # deleted since the search
                     continue
                 chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
-                    self.rrf_k + chunk_rank
+                    CHUNK_CHOICE_K + chunk_rank
                 )
                 candidate = best.get(section_id)
                 if candidate is None:
                     candidate = best[section_id] = _Candidate(section_id, chunk_id, 0.0)
                 if leg == "bm25" and candidate.bm25_rank is None:
-                    ranking.append(section_id)
+                    ranking.append((section_id, score))
                     candidate.bm25_rank, candidate.bm25_score = len(ranking), score
                 elif leg == "vector" and candidate.vector_rank is None:
-                    ranking.append(section_id)
+                    ranking.append((section_id, 1.0 - score))
                     candidate.vector_rank, candidate.vector_distance = len(ranking), score
                 if chunk_scores[chunk_id] > chunk_scores.get(candidate.chunk_id, 0.0):
                     candidate.chunk_id = chunk_id
             rankings.append(ranking)
-        fused = reciprocal_rank_fusion(rankings, k=self.rrf_k)
+        if self.rrf_k is None:
+            fused = convex_combination(rankings)
+        else:
+            fused = reciprocal_rank_fusion(
+                [[section_id for section_id, _ in ranking] for ranking in rankings],
+                k=self.rrf_k,
+            )
         result = []
         for section_id, score in fused:
             candidate = best[section_id]

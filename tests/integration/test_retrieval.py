@@ -120,9 +120,38 @@ def test_the_best_hit_is_the_section_that_answers_the_question(
     assert top.title == "Leave policy" and top.category == "hr"
     assert "twenty-five days" in top.section_text
     assert top.scores.bm25_rank == 1 and top.scores.vector_rank is not None
-    assert top.scores.fused == pytest.approx(1 / 61 + 1 / (60 + top.scores.vector_rank))
+    # Convex combination, equal weights: BM25's best scores 0.5, the vector leg adds up to 0.5.
+    assert 0.5 <= top.scores.fused <= 1.0
+    assert (top.scores.fused == pytest.approx(1.0)) == (top.scores.vector_rank == 1)
     assert "<mark>annual</mark>" in top.highlight and "<mark>leave</mark>" in top.highlight
     assert len(hits) == 3
+    assert [h.scores.fused for h in hits] == sorted((h.scores.fused for h in hits), reverse=True)
+
+
+def test_rrf_fusion_when_rrf_k_is_set(store: SqliteKnowledgeStore) -> None:
+    retriever = HybridRetriever(store, EMBEDDER, final_results_limit=3, rrf_k=60)
+
+    top = retriever.search("how many days of annual leave do I get?")[0]
+
+    assert (top.source, top.section_path) == ("leave.md", ("Annual leave",))
+    assert top.scores.bm25_rank == 1 and top.scores.vector_rank is not None
+    assert top.scores.fused == pytest.approx(1 / 61 + 1 / (60 + top.scores.vector_rank))
+
+
+def test_keyword_only_fusion_keeps_the_bm25_order(retriever: HybridRetriever) -> None:
+    hits = retriever.search_with_vector("leave days annual", None, k=3)
+    bm25_ranks = [h.scores.bm25_rank for h in hits]
+
+    assert bm25_ranks == sorted(bm25_ranks) and hits[0].scores.fused == pytest.approx(0.5)
+
+
+def test_query_stopwords_are_dropped_from_the_bm25_leg_unless_asked(
+    store: SqliteKnowledgeStore,
+) -> None:
+    conn = store.connection()
+    assert LexicalSearcher().analyze(conn, "the leave of them").words == ("leave",)
+    kept = LexicalSearcher(drop_stopwords=False).analyze(conn, "the leave of them").words
+    assert "leave" in kept and "the" in kept
 
 
 def test_at_most_one_hit_per_parent_section(retriever: HybridRetriever) -> None:
