@@ -2,8 +2,11 @@
 
 Builds a throw-away index with the configured embedder and the product's own ingestion
 pipeline (chunking, embedding text, FTS5 + vectors), then scores BM25 alone, dense alone and
-the hybrid (RRF) ranking with nDCG@10 and recall@100 at document level (a document ranks where
-its best chunk ranks). Reads the data in place; writes only to a temporary directory.
+the hybrid ranking with nDCG@10 and recall@100 at document level (a document ranks where its
+best chunk ranks). The hybrid retriever is configured from the settings as the product's is
+(fusion, candidates per leg); nDCG@10 comes from a search for 10 hits, recall@100 from a
+search for 100. Reads the data in place; writes only to a temporary directory unless given
+`index_path` (bench/retrieval_levers.py keeps one under .bench/ to iterate quickly).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from backend.config import Settings
 from services.chunking import HeadingChunker
 from services.knowledge_store import SqliteKnowledgeStore
 from services.retrieval import HybridRetriever
-from use_cases.domain import ParsedDocument, ParsedSection
+from use_cases.domain import IngestReport, ParsedDocument, ParsedSection
 from use_cases.errors import InvalidDocument, InvalidRequest
 from use_cases.ingest import IngestDocuments, IngestRequest, IngestSource
+from use_cases.ports import Embedder
 from use_cases.retrieval_metrics import ndcg_at_k, recall_at_k, unique_in_order
 
 CANDIDATES = 100
@@ -76,6 +80,46 @@ def load_beir(directory: Path, split: str) -> tuple[list[dict[str, Any]], dict[s
     return _read_jsonl(corpus), texts, judged
 
 
+def index_corpus(
+    settings: Settings,
+    embedder: Embedder,
+    store: SqliteKnowledgeStore,
+    corpus: list[dict[str, Any]],
+) -> IngestReport:
+    """Ingest BEIR corpus records through the product's pipeline (unchanged ones are skipped)."""
+    ingest = IngestDocuments(
+        store,
+        BeirLoader(),
+        HeadingChunker(chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap),
+        embedder,
+        pipeline_signature=pipeline_signature(settings, embedder),
+        embed_batch_chunks=512,
+    )
+    sources = [
+        IngestSource(
+            source=f"beir:{doc['_id']}",
+            name=f"{doc['_id']}.beir",
+            read=(lambda d=doc: json.dumps(d).encode()),
+        )
+        for doc in corpus
+    ]
+    return ingest.run(IngestRequest(sources=sources))
+
+
+def bench_retriever(
+    settings: Settings, store: SqliteKnowledgeStore, embedder: Embedder
+) -> HybridRetriever:
+    """The retriever as the product configures it (fusion, per-leg candidate lists)."""
+    return HybridRetriever(
+        store,
+        embedder,
+        vector_search_limit=settings.vector_search_limit,
+        bm25_search_limit=settings.bm25_search_limit,
+        final_results_limit=CANDIDATES,
+        rrf_k=settings.rrf_k,
+    )
+
+
 def run_retrieval_benchmark(
     settings: Settings,
     directory: Path,
@@ -84,43 +128,26 @@ def run_retrieval_benchmark(
     max_queries: int | None = None,
     quiet: bool = False,
     log: Callable[[str], None] = print,
+    index_path: Path | None = None,
 ) -> dict[str, Any]:
+    """Score BM25, dense and hybrid retrieval on `directory`'s `split`.
+
+    `index_path`: keep the index in this file and reuse it next time (documents whose bytes
+    and pipeline signature are unchanged are not embedded again); default: a temporary file.
+    """
     corpus, queries, qrels = load_beir(directory, split)
     query_ids = sorted(queries)[:max_queries] if max_queries else sorted(queries)
     embedder = build_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        store = SqliteKnowledgeStore(Path(tmp) / "bench.db")
-        retriever = HybridRetriever(
-            store,
-            embedder,
-            vector_search_limit=CANDIDATES,
-            bm25_search_limit=CANDIDATES,
-            final_results_limit=CANDIDATES,
-            rrf_k=settings.rrf_k,
-        )
+        db_path = index_path or Path(tmp) / "bench.db"
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        store = SqliteKnowledgeStore(db_path)
+        retriever = bench_retriever(settings, store, embedder)
         try:
             if not quiet:
                 log(f"Indexing {len(corpus)} documents with {embedder.model}…")
-            ingest = IngestDocuments(
-                store,
-                BeirLoader(),
-                HeadingChunker(
-                    chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
-                ),
-                embedder,
-                pipeline_signature=pipeline_signature(settings, embedder),
-                embed_batch_chunks=512,
-            )
-            sources = [
-                IngestSource(
-                    source=f"beir:{doc['_id']}",
-                    name=f"{doc['_id']}.beir",
-                    read=(lambda d=doc: json.dumps(d).encode()),
-                )
-                for doc in corpus
-            ]
             started = time.perf_counter()
-            report = ingest.run(IngestRequest(sources=sources))
+            report = index_corpus(settings, embedder, store, corpus)
             index_seconds = time.perf_counter() - started
             doc_of = {
                 chunk_id: source.removeprefix("beir:")
@@ -130,7 +157,7 @@ def run_retrieval_benchmark(
             }
             if not quiet:
                 log(f"Scoring {len(query_ids)} queries…")
-            runs: dict[str, list[tuple[list[str], dict[str, int]]]] = {
+            runs: dict[str, list[tuple[list[str], list[str], dict[str, int]]]] = {
                 "bm25": [],
                 "dense": [],
                 "hybrid": [],
@@ -138,35 +165,44 @@ def run_retrieval_benchmark(
             for query_id in query_ids:
                 text, relevant = queries[query_id], qrels[query_id]
                 vector = embedder.embed_query(text)
-                bm25 = retriever.search_bm25(text, 2 * CANDIDATES)
-                dense = retriever.search_vector(vector, 2 * CANDIDATES)
-                hybrid = retriever.search_with_vector(text, vector, CANDIDATES)
-                runs["bm25"].append((unique_in_order([doc_of[h.chunk_id] for h in bm25]), relevant))
-                runs["dense"].append(
-                    (unique_in_order([doc_of[h.chunk_id] for h in dense]), relevant)
+                bm25 = unique_in_order(
+                    [doc_of[h.chunk_id] for h in retriever.search_bm25(text, 2 * CANDIDATES)]
                 )
-                runs["hybrid"].append(
-                    (unique_in_order([h.source.removeprefix("beir:") for h in hybrid]), relevant)
+                dense = unique_in_order(
+                    [doc_of[h.chunk_id] for h in retriever.search_vector(vector, 2 * CANDIDATES)]
                 )
+                # Top 10 as a search for 10 hits ranks them, top 100 as a search for 100.
+                top10, top100 = (
+                    unique_in_order(
+                        [
+                            hit.source.removeprefix("beir:")
+                            for hit in retriever.search_with_vector(text, vector, n)
+                        ]
+                    )
+                    for n in (10, CANDIDATES)
+                )
+                runs["bm25"].append((bm25, bm25, relevant))
+                runs["dense"].append((dense, dense, relevant))
+                runs["hybrid"].append((top10, top100, relevant))
         finally:
             retriever.close()
             store.close()
     metrics = {
         method: {
-            "ndcg@10": round(sum(ndcg_at_k(r, rel, 10) for r, rel in run) / len(run), 4),
-            "recall@100": round(sum(recall_at_k(r, rel, 100) for r, rel in run) / len(run), 4),
+            "ndcg@10": round(sum(ndcg_at_k(a, rel, 10) for a, _, rel in run) / len(run), 4),
+            "recall@100": round(sum(recall_at_k(b, rel, 100) for _, b, rel in run) / len(run), 4),
         }
         for method, run in runs.items()
     }
-    chunks = report.chunks_written
+    written = report.chunks_written
     return {
         "metrics": metrics,
         "info": {
             "queries": len(query_ids),
-            "documents": report.count("added"),
-            "chunks": chunks,
+            "documents": len(set(doc_of.values())),
+            "chunks": len(doc_of),
             "embedder": embedder.model,
             "index_seconds": index_seconds,
-            "chunks_per_second": chunks / index_seconds if index_seconds else 0.0,
+            "chunks_per_second": written / index_seconds if written and index_seconds else 0.0,
         },
     }
