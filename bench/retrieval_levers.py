@@ -186,6 +186,18 @@ def two_fold(name, configs, score_fn, n_queries, seed=0):
     return total
 
 
+def index_maps(conn: Any) -> tuple[dict[int, int], dict[int, str]]:
+    """{chunk id: section id} and {section id: BEIR doc id} of one index."""
+    section_of = dict(conn.execute("SELECT id, section_id FROM chunks").fetchall())
+    section_doc = {
+        sid: src.removeprefix("beir:")
+        for sid, src in conn.execute(
+            "SELECT s.id, d.source FROM sections s JOIN documents d ON d.id = s.document_id"
+        )
+    }
+    return section_of, section_doc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
@@ -224,13 +236,7 @@ def main() -> None:
     retriever = HybridRetriever(store, embedder)
     retriever.warm_up()
     conn = store.connection()
-    section_of = dict(conn.execute("SELECT id, section_id FROM chunks").fetchall())
-    section_doc = {
-        sid: src.removeprefix("beir:")
-        for sid, src in conn.execute(
-            "SELECT s.id, d.source FROM sections s JOIN documents d ON d.id = s.document_id"
-        )
-    }
+    section_of, section_doc = index_maps(conn)
     ev = Evaluator(ids, qrels, section_doc)
     depth_max = 1000
     started = time.perf_counter()
@@ -327,13 +333,7 @@ def main() -> None:
         other_retriever = HybridRetriever(other, embedder)
         other_retriever.warm_up()
         other_conn = other.connection()
-        owner = dict(other_conn.execute("SELECT id, section_id FROM chunks").fetchall())
-        other_doc = {
-            sid: src.removeprefix("beir:")
-            for sid, src in other_conn.execute(
-                "SELECT s.id, d.source FROM sections s JOIN documents d ON d.id = s.document_id"
-            )
-        }
+        owner, other_doc = index_maps(other_conn)
         other_ev = Evaluator(ids, qrels, other_doc)
         legs = fetch_legs(other_retriever, other_conn, texts, vectors, 1000)
         row("dense alone, chunk text only", run(legs, 1000, dense_only, owner, other_ev))

@@ -21,14 +21,13 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from use_cases.agent import NOT_FOUND_ANSWER
 from use_cases.chat import ChatRequest, ChatResult, ChatTurns
 from use_cases.chats import ManageChats
 from use_cases.errors import AlmanacError, InvalidRequest
 
-Kind = Literal["kb", "recency", "sql", "kb+sql", "refuse", "follow_up"]
 KINDS: tuple[str, ...] = ("kb", "recency", "sql", "kb+sql", "refuse", "follow_up")
 EVAL_USER = "almanac-eval"
 _SOURCES_BLOCK = re.compile(r"\n\s*(?:\*\*Sources\*\*|Sources:|#+\s*Sources)\s*\n", re.IGNORECASE)

@@ -8,29 +8,29 @@ streaming) behaves identically whichever model answered.
 How a turn runs:
 
 1. First request of a turn (no tool results since the latest user prompt): call
-   `search_knowledge_base` with the question (date anchor stripped; a short follow-up with a
-   pronoun gets the previous question's key terms prepended). When the question clearly targets
-   a loaded table (its name, a column it asks about, a sample value, plus something to filter
-   on), also call `lookup_structured_data` with one safe, relevance-ranked SELECT.
+   `search_knowledge_base` with the question (date anchor stripped; an elliptical follow-up
+   is rewritten from the previous question, its own words replacing those they stand for).
+   When the question clearly targets a loaded table (its name, a column it asks about, a
+   column value, plus something to filter on), also call `lookup_structured_data` with one
+   safe, relevance-ranked SELECT.
 2. Next request (tool results present): compose the answer from the tools' `metadata`:
    - SQL: when the best row really matches what was asked (its label holds the named entity,
      or every filter term), a one-line answer such as "The manager of X is Y [table: t]".
    - Documents: split the retrieved sections into sentences (table rows become
-     "label — header: value; ..." sentences), score each by IDF-weighted overlap of the
-     question's content words (light stemming, stopwords dropped; heading and table-header
-     words count half), plus small bonuses for rank and for holding the kind of fact asked
-     for (numbers for "how long/often/many", names for "who", days/dates for "when"). Older
+     "label — header: value; ..." sentences), score each by meaning (cosine under the local
+     embedder) and by IDF-weighted overlap of the question's content words (light stemming,
+     typo-tolerant, stopwords dropped, numbers optional; heading and table-header words count
+     half), plus small bonuses for rank and for holding the kind of fact asked for (numbers
+     for "how long/often/many", names for "who", days/dates for "when"). Older
      versions of the same document (same title, earlier date; or "superseded" with a newer,
      similar title) are dropped first. Up to three sentences, each followed by [n], then
      a **Sources** list.
-   - Weak evidence (no hits, or the best sentence covers too little of the question) gives
-     exactly `NOT_FOUND_ANSWER` plus one clarifying question.
-3. At most two extra searches per turn, like an LLM told to "search again": one-word probes
-   for question words that no retrieved passage holds while the evidence is middling (a word
-   the knowledge base never mentions, e.g. "parental", raises the coverage needed; one it
-   does mention elsewhere is a paraphrase and weighs little), then, if nothing was found, a
-   narrower query without the words most passages share (a company name). A tool call that
-   came back as a retry ends the turn with an answer from what there is.
+   - Weak evidence (no hits, or the best sentence's evidence below what is needed; each
+     question word in no retrieved passage raises the bar) gives exactly `NOT_FOUND_ANSWER`
+     plus one clarifying question. Thresholds are calibrated on the evaluation set's dev split.
+3. At most one extra search per turn, like an LLM told to "search again": if nothing was
+   found, a narrower query without the words most passages share (a company name). A tool
+   call that came back as a retry ends the turn with an answer from what there is.
 4. Streaming yields the same decisions: tool calls as `DeltaToolCalls`, text in word chunks.
 
 The model needs no state: every decision is recomputed from the messages (tool-call ids say

@@ -2,8 +2,8 @@
 confidence; or exactly `NOT_FOUND_ANSWER` plus one clarifying question when evidence is weak.
 
 Rules: at most `MAX_SENTENCES`, never two from one list nor near-duplicates; the best sentence
-must reach the coverage needed (more for weak retrieval and for unknown question words). The
-thresholds are calibrated on the bundled sample (see tests/integration).
+must reach the evidence needed (more for each question word no retrieved passage holds). The
+thresholds are calibrated on the evaluation set's dev split (`almanac eval answers`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Rules: stateless and deterministic, every decision is recomputed from the messages (tool-call
 ids say why a search was made), so blocking and streaming runs give the same answer; at most
-`MAX_PROBES` probe searches and one narrowed search per turn; a retry ends the turn.
+one narrowed search per turn; a retry ends the turn.
 """
 
 from __future__ import annotations
@@ -71,9 +71,8 @@ class _Planner:
     def decide(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
         """The next step: the first round's tool calls, one more search, or the answer.
 
-        Extra searches, each at most once per turn: a narrower query when nothing was found
-        (words shared by most passages dropped), and one-word probes for question words that
-        no passage holds when the evidence is only middling (is "parental" anywhere at all?).
+        One extra search at most: a narrower query when nothing was found (words shared by
+        most passages dropped).
         """
         view = read_turn(messages)
         if not view.question:

@@ -196,14 +196,6 @@ def entities_in(question: str) -> list[str]:
     return list(unique)
 
 
-def words_for_stems(question: str, stems: Sequence[str]) -> list[str]:
-    found: dict[str, None] = {}
-    for word in words(question):
-        if stem(word) in stems and word not in STOP:
-            found.setdefault(word, None)
-    return list(found)
-
-
 def narrowed_query(query: str, hits: Sequence[dict[str, Any]]) -> str | None:
     """The query without words found in most retrieved passages (they did not discriminate:
     a company name, say), or None when no such word exists or fewer than two would be left."""

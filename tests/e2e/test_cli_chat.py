@@ -5,20 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from backend.cli.main import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATA_DIR", str(data_dir))
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.chdir(data_dir)
 
 
 def test_ask_prints_a_cited_answer_as_json(env: None) -> None:

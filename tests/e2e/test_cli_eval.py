@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from backend.cli.main import app
@@ -28,14 +27,6 @@ CASES = [
         "expect_any": ["17 weeks"],
     },
 ]
-
-
-@pytest.fixture
-def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATA_DIR", str(data_dir))
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.chdir(data_dir)
 
 
 def _write(path: Path, cases: list[dict[str, object]]) -> Path:

@@ -164,8 +164,9 @@ async def test_questions_without_an_answer_get_the_cant_find_answer(sample: Samp
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Known miss since refusal reads evidence instead of probing single words: the "
-    "payroll sentence (paid, employees, Netherlands) outweighs the absent 'parental leave'.",
+    reason="Known miss on the word-only path (no sentence embedder, as in this test): the "
+    "payroll sentence (paid, employees, Netherlands) outweighs the absent 'parental leave'. "
+    "With the local embedder it is refused (tests/e2e/test_chat_api.py).",
 )
 async def test_parental_leave_is_not_answered_from_the_payroll_sentence(sample: Sample) -> None:
     outcomes = [o for o in await _run(sample, "none") if "parental" in o.question]
