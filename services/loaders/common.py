@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
 
 from use_cases.domain import ParsedSection
-from use_cases.errors import InvalidDocument
+from use_cases.errors import InvalidDocument, UnsupportedDocument
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -76,6 +76,62 @@ def tidy_text(text: str) -> str:
 def ensure_not_empty(name: str, data: bytes) -> None:
     if not data or data.isspace():
         raise InvalidDocument(f"{name} is empty")
+
+
+#: Bytes looked at to tell text from binary content (what `file` and git do, roughly).
+SNIFF_BYTES = 64 * 1024
+#: Share of control characters (other than tab, line breaks and form feed) and undecodable
+#: bytes above which a "text" file is taken for binary content. Random bytes give ~25%;
+#: real text, even a log with colour codes, stays under a few percent.
+MAX_CONTROL_RATIO = 0.1
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def ensure_textual(name: str, data: bytes) -> None:
+    """Reject binary content under a text extension (`UnsupportedDocument`, HTTP 415).
+
+    The extension only says which loader to try; the bytes decide whether it is text. A NUL
+    byte (outside UTF-16/32 text, which announces itself with a byte-order mark) or more than
+    `MAX_CONTROL_RATIO` control characters / undecodable bytes in the first `SNIFF_BYTES`
+    means binary: an image, archive or executable renamed `.md` is refused instead of being
+    indexed as chunks of control characters.
+    """
+    sample = data[:SNIFF_BYTES]
+    if sample.startswith(_UTF16_BOMS):
+        text = sample.decode("utf-16", errors="replace")
+    elif b"\x00" in data:
+        raise UnsupportedDocument(
+            f"{name} is not a text file: it contains NUL bytes (binary content under a "
+            f"{extension(name) or 'text'} name?). Markdown, text and HTML files must be text; "
+            "upload a PDF as .pdf."
+        )
+    else:
+        text = _decode_sample(sample, truncated=len(data) > len(sample))
+    if not text:
+        return
+    ratio = len(_CONTROL.findall(text)) / len(text)
+    if ratio > MAX_CONTROL_RATIO:
+        raise UnsupportedDocument(
+            f"{name} is not a text file: {ratio:.0%} of its first characters are control "
+            "characters or undecodable bytes (binary content under a "
+            f"{extension(name) or 'text'} name?). Markdown, text and HTML files must be text."
+        )
+
+
+def _decode_sample(sample: bytes, *, truncated: bool) -> str:
+    """The sample decoded the way `decode_text` decodes a file (a multi-byte character cut
+    at the sample's end is not held against it)."""
+    if sample.startswith(_UTF8_BOM):
+        sample = sample[len(_UTF8_BOM) :]
+    try:
+        return sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(sample) - 3:
+            return sample[: exc.start].decode("utf-8", errors="replace")
+    try:
+        return sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return sample.decode("latin-1")
 
 
 def ensure_text(name: str, text: str) -> None:

@@ -12,6 +12,7 @@ from bs4.element import PreformattedString
 from services.loaders.common import (
     SectionBuilder,
     ensure_not_empty,
+    ensure_textual,
     extension,
     humanise_stem,
     parse_date,
@@ -143,6 +144,7 @@ class HtmlLoader:
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         ensure_not_empty(name, data)
+        ensure_textual(name, data)
         soup = BeautifulSoup(data, "html.parser")
         metas = _meta_tags(soup)
         title_tag = soup.find("title")

@@ -13,6 +13,7 @@ from services.loaders.common import (
     decode_text,
     ensure_not_empty,
     ensure_text,
+    ensure_textual,
     extension,
     humanise_stem,
     metadata_value,
@@ -86,6 +87,7 @@ class MarkdownLoader:
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         ensure_not_empty(name, data)
+        ensure_textual(name, data)
         text = decode_text(data)
         ensure_text(name, text)
         front, body = split_front_matter(name, text)

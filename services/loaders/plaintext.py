@@ -6,6 +6,7 @@ from services.loaders.common import (
     decode_text,
     ensure_not_empty,
     ensure_text,
+    ensure_textual,
     extension,
     humanise_stem,
     tidy_text,
@@ -44,6 +45,7 @@ class PlainTextLoader:
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         ensure_not_empty(name, data)
+        ensure_textual(name, data)
         text = tidy_text(decode_text(data))
         ensure_text(name, text)
         title = title_from_first_line(text) or humanise_stem(name)

@@ -315,6 +315,37 @@ def test_utf16_text_with_a_byte_order_mark_is_decoded(loader: FileLoader) -> Non
     assert document.title == "Überblick"
 
 
+# --- content, not extension ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["photo.md", "notes.txt", "page.html"])
+def test_binary_content_under_a_text_extension_is_unsupported(
+    loader: FileLoader, name: str
+) -> None:
+    with pytest.raises(UnsupportedDocument, match="not a text file: it contains NUL bytes"):
+        loader.load(name, HANDBOOK.replace(b"Employee", b"\x00\x01\x02\x03") * 4)
+
+
+def test_binary_content_without_nul_bytes_is_caught_by_its_control_characters(
+    loader: FileLoader,
+) -> None:
+    noise = bytes(b for b in range(1, 256)) * 200  # every byte value but NUL
+    with pytest.raises(UnsupportedDocument, match="control characters"):
+        loader.load("firmware.md", noise)
+
+
+def test_text_with_a_few_control_characters_is_still_text(loader: FileLoader) -> None:
+    log = b"# Build log\n\n" + b"step \x1b[32mok\x1b[0m done, form feed \x0c here\n" * 40
+    assert loader.load("build.md", log).title == "Build log"
+
+
+def test_a_multi_byte_character_cut_by_the_sniffed_sample_is_not_held_against_the_file(
+    loader: FileLoader,
+) -> None:
+    text = ("# Café\n\n" + "é" * 40_000).encode()  # 2 bytes each: the sample ends mid-é
+    assert loader.load("cafe.md", text).title == "Café"
+
+
 # --- HTML ----------------------------------------------------------------------------------
 
 
