@@ -7,6 +7,7 @@ parts we do not own (embedder, reranker) through its keyword arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from loguru import logger
@@ -16,6 +17,7 @@ from backend.sources import collect_sources
 from services.chunking import HeadingChunker
 from services.clock import SystemClock
 from services.history_store import SqliteHistoryStore
+from services.job_queue import ThreadJobQueue
 from services.knowledge_store import SqliteKnowledgeStore
 from services.loaders import FileLoader
 from services.models import ModelConfig, PydanticAIModelResolver
@@ -38,9 +40,11 @@ from use_cases.documents import (
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
 from use_cases.evaluation import EvaluateAnswers
-from use_cases.ingest import IngestDocuments, IngestRequest
+from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
+from use_cases.jobs import GetJob
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.search import SearchKnowledgeBase
+from use_cases.uploads import UploadDocument
 
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
 
@@ -66,10 +70,14 @@ class Container:
     chat: ChatTurns
     chats: ManageChats
     evaluate_answers: EvaluateAnswers
+    jobs: ThreadJobQueue
+    upload_document: UploadDocument
+    get_job: GetJob
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
         if not self._closed:
+            self.jobs.close()
             self.retriever.close()
             self.store.close()
             self.history.close()
@@ -156,6 +164,7 @@ def bootstrap(
 
     embedder = embedder or build_embedder(settings)
     reranker = reranker if reranker is not None else build_reranker(settings)
+    clock = clock or SystemClock()
     store = SqliteKnowledgeStore(settings.knowledge_db_path)
     loader = FileLoader()
     chunker = HeadingChunker(
@@ -171,7 +180,6 @@ def bootstrap(
         reranker=reranker,
         reranker_top_n=settings.reranker_top_n,
     )
-    clock = clock or SystemClock()
     history = SqliteHistoryStore(settings.app_db_path)
     tables = SqliteTableLoader(settings.tables_db_path)
     tables.list_tables()  # creates the file, so the read-only sandbox can open it
@@ -209,20 +217,27 @@ def bootstrap(
         agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
     )
     chats = ManageChats(history)
+    ingest = IngestDocuments(
+        store,
+        loader,
+        chunker,
+        embedder,
+        clock,
+        pipeline_signature=pipeline_signature(settings, embedder),
+        policy=IngestPolicy(
+            max_document_chunks=settings.max_document_chunks,
+            future_tolerance=timedelta(days=settings.future_date_tolerance_days),
+            embed_batch_chunks=ingest_batch_chunks(settings),
+        ),
+    )
+    jobs = ThreadJobQueue()
     return Container(
         settings=settings,
         store=store,
         embedder=embedder,
         loader=loader,
         retriever=retriever,
-        ingest=IngestDocuments(
-            store,
-            loader,
-            chunker,
-            embedder,
-            pipeline_signature=pipeline_signature(settings, embedder),
-            embed_batch_chunks=ingest_batch_chunks(settings),
-        ),
+        ingest=ingest,
         search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
         list_documents=ListDocuments(store),
         get_document=GetDocument(store),
@@ -236,6 +251,15 @@ def bootstrap(
         chat=chat,
         chats=chats,
         evaluate_answers=EvaluateAnswers(chat, chats),
+        jobs=jobs,
+        upload_document=UploadDocument(
+            ingest,
+            store,
+            jobs,
+            max_bytes=settings.max_upload_bytes,
+            job_bytes=settings.upload_job_bytes,
+        ),
+        get_job=GetJob(jobs),
     )
 
 

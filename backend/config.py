@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1, description="Largest document accepted by POST /api/documents."
     )
+    upload_job_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="Uploads larger than this are ingested as a background job: POST "
+        "/api/documents answers 202 with a job to poll at GET /api/jobs/{id}.",
+    )
+    max_document_chunks: int = Field(
+        5000,
+        ge=1,
+        description="Most retrieval chunks one document may have; a bigger document is "
+        "refused (413) before anything is embedded.",
+    )
+    future_date_tolerance_days: int = Field(
+        1,
+        ge=0,
+        le=366,
+        description="Documents dated (updated, date, effective, ...) later than today plus "
+        "this many days are refused (422).",
+    )
 
     # --- Embeddings ---------------------------------------------------------------------
     embedding_provider: Literal["local", "openai", "cohere"] = Field(

@@ -1,4 +1,9 @@
-"""Turning paths given on the command line (or the bundled sample) into ingest sources."""
+"""Turning paths given on the command line (or the bundled sample) into ingest sources.
+
+A source's key is its path relative to the folder it was found in (`policies/x.md` for
+`almanac ingest handbook`), or its file name when the file was named on its own; the
+absolute path goes to `origin`, which is never shown to clients.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,18 @@ from use_cases.ingest import IngestSource
 from use_cases.ports import DocumentLoader
 
 
-def file_source(path: Path, default_category: str | None = None) -> IngestSource:
+def file_source(
+    path: Path, root: Path | None = None, default_category: str | None = None
+) -> IngestSource:
+    """`path` as an input keyed relative to `root` (default: its own folder)."""
     resolved = path.resolve()
+    base = (root or resolved.parent).resolve()
     return IngestSource(
-        source=resolved.as_posix(),
+        source=resolved.relative_to(base).as_posix(),
         name=resolved.name,
         read=resolved.read_bytes,
         default_category=default_category,
+        origin=resolved.as_posix(),
     )
 
 
@@ -29,7 +39,7 @@ def collect_sources(paths: Iterable[Path], loader: DocumentLoader) -> list[Inges
     for path in paths:
         if path.is_file():
             source = file_source(path)
-            found.setdefault(source.source, source)
+            found.setdefault(source.origin or source.source, source)
         elif path.is_dir():
             root = path.resolve()
             for file in sorted(root.rglob("*")):
@@ -39,15 +49,15 @@ def collect_sources(paths: Iterable[Path], loader: DocumentLoader) -> list[Inges
                 if not file.is_file() or not loader.supports(file.name):
                     continue
                 category = relative.parts[0] if len(relative.parts) > 1 else None
-                source = file_source(file, category)
-                found.setdefault(source.source, source)
+                source = file_source(file, root, category)
+                found.setdefault(source.origin or source.source, source)
         else:
             raise InvalidRequest(f"{path} does not exist.")
     return list(found.values())
 
 
 def prune_prefixes(paths: Iterable[Path]) -> tuple[str, ...]:
-    """Source prefixes whose vanished documents `--prune` may remove."""
+    """Origin prefixes whose vanished documents `--prune` may remove."""
     prefixes: list[str] = []
     for path in paths:
         resolved = path.resolve().as_posix()

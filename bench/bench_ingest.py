@@ -18,15 +18,19 @@ from backend.bootstrap import LOCAL_MODEL_DIRNAME, ingest_batch_chunks, pipeline
 from backend.config import Settings
 from bench.bench_embedder import load_passages
 from services.chunking import HeadingChunker
+from services.clock import SystemClock
 from services.embedders import MiniLMEmbedder
 from services.knowledge_store import SqliteKnowledgeStore
 from use_cases.domain import ParsedDocument, ParsedSection
-from use_cases.ingest import IngestDocuments, IngestRequest, IngestSource
+from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 
 
 class PassageLoader:
     def supports(self, name: str) -> bool:
         return True
+
+    def check(self, name: str, data: bytes) -> None:
+        return None
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         return ParsedDocument(title=name, sections=(ParsedSection((), data.decode()),))
@@ -52,8 +56,9 @@ def main() -> None:
             # Big enough that a ~128-token passage stays one chunk.
             HeadingChunker(chunk_tokens=400, overlap_tokens=0),
             embedder,
+            SystemClock(),
             pipeline_signature=pipeline_signature(settings, embedder),
-            embed_batch_chunks=ingest_batch_chunks(settings),
+            policy=IngestPolicy(embed_batch_chunks=ingest_batch_chunks(settings)),
         )
         sources = [
             IngestSource(f"passage:{i}", f"passage-{i}", (lambda p=p: p.encode()))

@@ -23,7 +23,15 @@ Chunk ids come from `AUTOINCREMENT`, so they only grow: "chunks newer than the l
 loaded" is `id > max_loaded_id`.
 
 Every write is one `BEGIN IMMEDIATE` transaction: a process killed mid-save leaves the
-document entirely old or entirely new.
+document entirely old or entirely new. Large documents are staged batch by batch first and
+become visible in one commit (services/document_writes.py has the rules, including the
+explicit replace and the `supersedes` relation); the schema and its migrations are in
+services/knowledge_schema.py.
+
+Space: the file uses `auto_vacuum = INCREMENTAL` (an older file is converted with one
+`VACUUM` when a store first opens it) and runs `PRAGMA incremental_vacuum` after deletes and
+replacements, so removing a document gives its pages back to the file system instead of
+leaving them on the free list.
 
 Threads: one connection per thread (`threading.local`). A connection must not run two
 statements at once, and a single shared connection behind a lock would serialise every
@@ -37,17 +45,27 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from loguru import logger
 
-from services.migrations import Migration, apply_migrations
+from services import document_writes as writes
+from services.document_writes import NO_CATEGORY, as_matrix
+from services.knowledge_schema import (
+    FTS_TABLE,
+    FTS_TOKENIZER,
+    FTS_VOCAB_TABLE,
+    MIGRATIONS,
+    VECTOR_TABLE,
+)
+from services.migrations import apply_migrations
 from services.sqlite import Connection, connect, immediate_transaction
 from use_cases.domain import (
     DocumentDetail,
@@ -56,6 +74,7 @@ from use_cases.domain import (
     EmbeddingInfo,
     KnowledgeStats,
     SectionRecord,
+    StagedChunk,
     Vector,
     embedding_text,
 )
@@ -70,95 +89,28 @@ __all__ = [
     "FTS_TOKENIZER",
     "FTS_VOCAB_TABLE",
     "MIGRATIONS",
+    "NO_CATEGORY",
     "VECTOR_TABLE",
     "SqliteKnowledgeStore",
     "StoreState",
 ]
 
-FTS_TABLE = "chunks_fts"
-FTS_VOCAB_TABLE = "chunks_fts_vocab"
-VECTOR_TABLE = "chunk_vectors"
-#: Shared with the retriever's scratch tables so query terms are tokenised exactly alike.
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 #: Generations of tombstones kept; an in-memory index older than that reloads in full.
 TOMBSTONE_GENERATIONS = 5_000
-#: vec0 metadata columns cannot hold NULL; "no category" is stored as ''.
-NO_CATEGORY = ""
-
-_SCHEMA = f"""
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-INSERT INTO meta(key, value) VALUES ('generation', '0'), ('vector_epoch', '0'),
-    ('tombstone_floor', '0');
-
-CREATE TABLE documents (
-    id           INTEGER PRIMARY KEY,
-    source       TEXT NOT NULL UNIQUE,
-    title        TEXT NOT NULL,
-    category     TEXT,
-    updated_at   TEXT,
-    media_type   TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    size_bytes   INTEGER NOT NULL,
-    metadata     TEXT NOT NULL DEFAULT '{{}}' CHECK (json_valid(metadata)),
-    ingested_at  TEXT NOT NULL
-);
-CREATE INDEX documents_category ON documents(category);
-
-CREATE TABLE sections (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    document_id  INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal      INTEGER NOT NULL,
-    heading_path TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(heading_path)),
-    text         TEXT NOT NULL,
-    UNIQUE (document_id, ordinal)
-);
-
-CREATE TABLE chunks (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    section_id  INTEGER NOT NULL REFERENCES sections(id) ON DELETE CASCADE,
-    ordinal     INTEGER NOT NULL,
-    text        TEXT NOT NULL
-);
-CREATE INDEX chunks_document ON chunks(document_id);
-CREATE INDEX chunks_section ON chunks(section_id);
-
-CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(
-    title, heading, text,
-    tokenize = '{FTS_TOKENIZER}',
-    content = '', contentless_delete = 1
-);
-CREATE VIRTUAL TABLE {FTS_VOCAB_TABLE} USING fts5vocab({FTS_TABLE}, 'row');
-
-CREATE TABLE chunk_tombstones (
-    chunk_id   INTEGER PRIMARY KEY,
-    generation INTEGER NOT NULL
-);
-CREATE INDEX chunk_tombstones_generation ON chunk_tombstones(generation);
-
-CREATE TRIGGER chunks_after_delete AFTER DELETE ON chunks BEGIN
-    DELETE FROM {FTS_TABLE} WHERE rowid = old.id;
-    INSERT OR REPLACE INTO chunk_tombstones(chunk_id, generation)
-        VALUES (old.id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'));
-END;
-"""
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration("knowledge_0001_base", _SCHEMA),
-    # Retrieval looks up other versions of a hit's document by exact title.
-    Migration(
-        "knowledge_0002_documents_by_title", "CREATE INDEX documents_title ON documents(title);"
-    ),
-)
+#: Staged chunks of a document nobody has added to for this long belong to a dead process.
+STALE_STAGING = timedelta(hours=1)
+#: `PRAGMA auto_vacuum` value for INCREMENTAL.
+_INCREMENTAL = 2
 
 _DOCUMENT_COLUMNS = """
     d.id, d.source, d.title, d.category, d.updated_at, d.media_type, d.content_hash,
     d.size_bytes, d.ingested_at,
     (SELECT count(*) FROM sections s WHERE s.document_id = d.id) AS section_count,
-    (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count
+    (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count,
+    d.supersedes_id,
+    (SELECT n.id FROM documents n WHERE n.supersedes_id = d.id
+        ORDER BY n.updated_at DESC, n.id DESC LIMIT 1) AS superseded_by_id,
+    d.origin, d.raw_hash
 """
 
 
@@ -186,7 +138,10 @@ class SqliteKnowledgeStore:
         self._registry_lock = threading.Lock()
         self._connections: list[Connection] = []
         if not readonly:
-            apply_migrations(self.connection(), MIGRATIONS)
+            conn = self.connection()
+            _use_incremental_vacuum(conn)
+            apply_migrations(conn, MIGRATIONS)
+            self._discard_stale_staging(conn)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -279,108 +234,146 @@ class SqliteKnowledgeStore:
     # -- documents -----------------------------------------------------------------------------
 
     def get_by_source(self, source: str) -> DocumentRecord | None:
+        return self._one("d.source = ?", source)
+
+    def get_by_origin(self, origin: str) -> DocumentRecord | None:
+        """The document ingested from this file (absolute path), if any."""
+        return self._one("d.origin = ?", origin)
+
+    def get_by_raw_hash(self, raw_hash: str) -> DocumentRecord | None:
+        """The oldest document whose file had exactly these bytes, if any."""
+        return self._one("d.raw_hash = ? ORDER BY d.id LIMIT 1", raw_hash)
+
+    def get_record(self, document_id: int) -> DocumentRecord | None:
+        return self._one("d.id = ?", document_id)
+
+    def resolve_key(self, key: str) -> DocumentRecord | None:
+        """The document a `supersedes:` value names (source, unique `/`-suffix, or id)."""
+        document_id = writes.resolve_key(self.connection(), key)
+        return self.get_record(document_id) if document_id is not None else None
+
+    def _one(self, where: str, value: object) -> DocumentRecord | None:
         row = (
             self.connection()
-            .execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.source = ?", (source,))
+            .execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE {where}", (value,))
             .fetchone()
         )
         return _record(row) if row else None
 
-    def save_document(self, draft: DocumentDraft, vectors: Sequence[Vector]) -> DocumentRecord:
-        """Insert or atomically replace the document with `draft.source`, keeping its id.
+    def record_raw_hash(self, document_id: int, raw_hash: str) -> None:
+        """Fill in the bytes hash of a document stored before hashes were kept."""
+        with immediate_transaction(self.connection()) as conn:
+            conn.execute(
+                "UPDATE documents SET raw_hash = ? WHERE id = ? AND raw_hash IS NULL",
+                (raw_hash, document_id),
+            )
 
-        Sections, chunks, full-text rows and vectors are all written in one transaction;
-        `vectors[i]` belongs to `draft.chunk_texts[i]`.
+    def save_document(
+        self,
+        draft: DocumentDraft,
+        vectors: Sequence[Vector],
+        *,
+        replace_id: int | None = None,
+    ) -> DocumentRecord:
+        """Insert `draft`, or replace document `replace_id` with it (keeping its id), in one
+        transaction: document row, sections, chunks, full-text rows and vectors.
+
+        `vectors[i]` belongs to `draft.chunk_texts[i]`. Without `replace_id`, a source that is
+        taken raises `DocumentExists`; nothing is ever replaced by matching a name.
         """
-        chunk_count = sum(len(section.chunks) for section in draft.sections)
-        matrix = _as_matrix(vectors, chunk_count)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        chunks = writes.draft_chunks(draft)
+        matrix = as_matrix(vectors, len(chunks))
+        stage_id = uuid.uuid4().hex
         with self._write() as conn:
-            info = _embedding_info(conn)
-            if chunk_count:
-                if info is None:
-                    raise ConfigurationError(
-                        "No embedding model is recorded for this knowledge base; call "
-                        "check_embedding() before saving documents."
-                    )
-                if matrix.shape[1] != info.dimension:
-                    raise InvalidRequest(
-                        f"Vectors have {matrix.shape[1]} dimensions; the knowledge base "
-                        f"uses {info.dimension} ({info.model})."
-                    )
-            values = (
-                draft.title,
-                draft.category,
-                draft.updated_at.isoformat() if draft.updated_at else None,
-                draft.media_type,
-                draft.content_hash,
-                draft.size_bytes,
-                json.dumps(draft.metadata, ensure_ascii=False, sort_keys=True),
-                now,
-            )
-            row = conn.execute("SELECT id FROM documents WHERE source = ?", (draft.source,))
-            existing = row.fetchone()
-            if existing:
-                document_id = int(existing[0])
-                # Cascades to chunks; the triggers clear their FTS rows and vectors.
-                conn.execute("DELETE FROM sections WHERE document_id = ?", (document_id,))
-                conn.execute(
-                    "UPDATE documents SET title = ?, category = ?, updated_at = ?, "
-                    "media_type = ?, content_hash = ?, size_bytes = ?, metadata = ?, "
-                    "ingested_at = ? WHERE id = ?",
-                    (*values, document_id),
-                )
-            else:
-                cursor = conn.execute(
-                    "INSERT INTO documents (source, title, category, updated_at, media_type, "
-                    "content_hash, size_bytes, metadata, ingested_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (draft.source, *values),
-                )
-                document_id = int(cursor.lastrowid or 0)
-            self._insert_sections(conn, document_id, draft, matrix)
-            record = conn.execute(
-                f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,)
-            ).fetchone()
-        return _record(record)
+            self._check_vectors(conn, matrix)
+            writes.stage_sections(conn, stage_id, draft)
+            writes.stage_chunks(conn, stage_id, chunks, matrix)
+            document_id = writes.commit_staged(conn, stage_id, draft, replace_id)
+            record = self._record_in(conn, document_id)
+        if replace_id is not None:
+            self.reclaim_space()
+        return record
 
-    def _insert_sections(
-        self, conn: Connection, document_id: int, draft: DocumentDraft, matrix: np.ndarray
+    # -- large documents: staged batch by batch, then committed at once ------------------------
+
+    def begin_staging(self, draft: DocumentDraft) -> str:
+        """Stage `draft`'s sections; returns the stage id its chunks are added under."""
+        stage_id = uuid.uuid4().hex
+        with self._staging() as conn:
+            writes.stage_sections(conn, stage_id, draft)
+        return stage_id
+
+    def stage_chunks(
+        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Sequence[Vector]
     ) -> None:
-        category = draft.category if draft.category is not None else NO_CATEGORY
-        has_vectors = matrix.shape[0] > 0
-        index = 0
-        for ordinal, section in enumerate(draft.sections):
-            cursor = conn.execute(
-                "INSERT INTO sections (document_id, ordinal, heading_path, text) "
-                "VALUES (?, ?, ?, ?)",
-                (
-                    document_id,
-                    ordinal,
-                    json.dumps(list(section.heading_path), ensure_ascii=False),
-                    section.text,
-                ),
+        """Add one batch of chunks with their vectors (a short transaction of its own)."""
+        matrix = as_matrix(vectors, len(chunks))
+        with self._staging() as conn:
+            self._check_vectors(conn, matrix)
+            writes.stage_chunks(conn, stage_id, chunks, matrix)
+
+    def commit_staged(
+        self, stage_id: str, draft: DocumentDraft, *, replace_id: int | None = None
+    ) -> DocumentRecord:
+        """Make a staged document visible, all at once (see `save_document` for the rules)."""
+        with self._write() as conn:
+            document_id = writes.commit_staged(conn, stage_id, draft, replace_id)
+            record = self._record_in(conn, document_id)
+        self.reclaim_space()
+        return record
+
+    def discard_staged(self, stage_id: str) -> None:
+        with self._staging() as conn:
+            writes.discard_staged(conn, stage_id)
+        self.reclaim_space()
+
+    @contextmanager
+    def _staging(self) -> Iterator[Connection]:
+        """A write to the staging tables only: readers cannot see it, so the generation
+        counter (which makes them refresh their indexes) is left alone."""
+        if self._readonly:
+            raise ConfigurationError("The knowledge store was opened read-only.")
+        with immediate_transaction(self.connection()) as conn:
+            yield conn
+
+    def _discard_stale_staging(self, conn: Connection) -> None:
+        cutoff = (datetime.now(UTC) - STALE_STAGING).isoformat(timespec="seconds")
+        with immediate_transaction(conn):
+            removed = writes.discard_stale(conn, cutoff)
+        if removed:
+            logger.info("Removed {} unfinished staged document(s)", removed)
+            self.reclaim_space()
+
+    def _check_vectors(self, conn: Connection, matrix: np.ndarray) -> None:
+        if matrix.shape[0] == 0:
+            return
+        info = _embedding_info(conn)
+        if info is None:
+            raise ConfigurationError(
+                "No embedding model is recorded for this knowledge base; call "
+                "check_embedding() before saving documents."
             )
-            section_id = cursor.lastrowid
-            heading = " > ".join(part for part in section.heading_path if part)
-            for chunk_ordinal, text in enumerate(section.chunks):
-                cursor = conn.execute(
-                    "INSERT INTO chunks (document_id, section_id, ordinal, text) "
-                    "VALUES (?, ?, ?, ?)",
-                    (document_id, section_id, chunk_ordinal, text),
-                )
-                chunk_id = cursor.lastrowid
-                conn.execute(
-                    f"INSERT INTO {FTS_TABLE} (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
-                    (chunk_id, draft.title, heading, text),
-                )
-                if has_vectors:
-                    conn.execute(
-                        f"INSERT INTO {VECTOR_TABLE} (chunk_id, embedding, category) "
-                        "VALUES (?, ?, ?)",
-                        (chunk_id, matrix[index].tobytes(), category),
-                    )
-                index += 1
+        if matrix.shape[1] != info.dimension:
+            raise InvalidRequest(
+                f"Vectors have {matrix.shape[1]} dimensions; the knowledge base "
+                f"uses {info.dimension} ({info.model})."
+            )
+
+    def _record_in(self, conn: Connection, document_id: int) -> DocumentRecord:
+        row = conn.execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,)
+        ).fetchone()
+        return _record(row)
+
+    def reclaim_space(self) -> int:
+        """Give free pages back to the file system; returns how many were freed."""
+        if self._readonly:
+            return 0
+        conn = self.connection()
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        if free:
+            conn.execute("PRAGMA incremental_vacuum").fetchall()
+        return int(free)
 
     def _prune_tombstones(self, conn: Connection) -> None:
         """Forget tombstones older than `TOMBSTONE_GENERATIONS` writes (last step of a write).
@@ -438,11 +431,20 @@ class SqliteKnowledgeStore:
         with self._write() as conn:
             cursor = conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
             deleted = cursor.rowcount > 0
+        if deleted:
+            self.reclaim_space()
         return deleted
 
     def list_sources(self) -> list[tuple[int, str]]:
         rows = self.connection().execute("SELECT id, source FROM documents ORDER BY source")
         return [(int(row[0]), row[1]) for row in rows]
+
+    def list_origins(self) -> list[tuple[int, str, str]]:
+        """(id, source, origin) of the documents ingested from files."""
+        rows = self.connection().execute(
+            "SELECT id, source, origin FROM documents WHERE origin IS NOT NULL ORDER BY origin"
+        )
+        return [(int(row[0]), row[1], row[2]) for row in rows]
 
     def stats(self) -> KnowledgeStats:
         conn = self.connection()
@@ -514,7 +516,7 @@ class SqliteKnowledgeStore:
                 if not batch:
                     continue
                 ids = [int(chunk_id) for chunk_id, _ in batch]
-                matrix = _as_matrix([vector for _, vector in batch], len(batch))
+                matrix = as_matrix([vector for _, vector in batch], len(batch))
                 if matrix.shape[1] != info.dimension:
                     raise InvalidRequest(
                         f"Got {matrix.shape[1]}-dimensional vectors for a "
@@ -557,25 +559,6 @@ def _create_vector_table(conn: Connection, dimension: int) -> None:
         "CREATE TRIGGER IF NOT EXISTS chunks_after_delete_vector AFTER DELETE ON chunks BEGIN "
         f"DELETE FROM {VECTOR_TABLE} WHERE chunk_id = old.id; END"
     )
-
-
-def _as_matrix(vectors: Sequence[Vector], expected_rows: int) -> np.ndarray:
-    """Vectors as a C-contiguous float32 matrix of unit rows; checks count and finiteness."""
-    if len(vectors) != expected_rows:
-        raise InvalidRequest(f"Got {len(vectors)} vectors for {expected_rows} chunks.")
-    if expected_rows == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    try:
-        matrix = np.asarray(vectors, dtype=np.float32)
-    except ValueError as exc:
-        raise InvalidRequest(f"Vectors are not a rectangular array of numbers: {exc}") from exc
-    if matrix.ndim != 2 or matrix.shape[1] == 0:
-        raise InvalidRequest("Vectors must be a non-empty list of equal-length sequences.")
-    if not np.isfinite(matrix).all():
-        raise InvalidRequest("Vectors contain NaN or infinite values.")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
 
 def _meta_int(conn: Connection, key: str) -> int:
@@ -622,4 +605,22 @@ def _record(row: Any) -> DocumentRecord:
         section_count=int(row[9]),
         chunk_count=int(row[10]),
         ingested_at=ingested,
+        supersedes_id=row[11],
+        superseded_by_id=row[12],
+        origin=row[13],
+        raw_hash=row[14],
     )
+
+
+def _use_incremental_vacuum(conn: Connection) -> None:
+    """Deleted documents should give their space back: switch the file to incremental
+    auto-vacuum. The setting only takes effect through a VACUUM (a WAL file already has its
+    header when we get here): instant on a new file, one full copy of an older one, once."""
+    (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+    if mode == _INCREMENTAL:
+        return
+    conn.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
+    (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    if tables:
+        logger.info("Converting the knowledge DB to incremental auto-vacuum (one VACUUM)")
+    conn.execute("VACUUM")

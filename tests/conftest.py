@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -96,11 +97,18 @@ def container(settings: Settings) -> Iterator[Container]:
     built.close()
 
 
-@pytest.fixture
-async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def asgi_client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app built on `container`, in process."""
     from backend.api.app import create_app
 
     app = create_app(container=container)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(container) as http:
         yield http

@@ -31,6 +31,10 @@ class ParsedDocument:
     updated_at: date | None = None
     media_type: str = "text/plain"
     metadata: dict[str, str] = field(default_factory=dict)
+    supersedes: str | None = None
+    """The `supersedes:` value: the source (or id) of the document this one replaces."""
+    dates: dict[str, date] = field(default_factory=dict)
+    """Every date the loader read, by the name it had (`updated`, `effective`, ...)."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,20 @@ class DocumentDraft:
     size_bytes: int
     sections: tuple[SectionDraft, ...]
     metadata: dict[str, str] = field(default_factory=dict)
+    origin: str | None = None
+    """Absolute path of the file it came from (None for uploads); never shown to clients."""
+    raw_hash: str | None = None
+    """SHA-256 of the file's bytes, to recognise the same content under another name."""
+    supersedes: str | None = None
+    """Source (or id) of the document this one supersedes, as the front matter says."""
 
     @property
     def chunk_texts(self) -> list[str]:
         return [chunk for section in self.sections for chunk in section.chunks]
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(section.chunks) for section in self.sections)
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,31 @@ class DocumentRecord:
     section_count: int
     chunk_count: int
     ingested_at: datetime
+    supersedes_id: int | None = None
+    """The document this one supersedes (recorded from its `supersedes:` front matter)."""
+    superseded_by_id: int | None = None
+    """The document that supersedes this one, if any."""
+    origin: str | None = field(default=None, repr=False)
+    raw_hash: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """Enough of a document to name it in a citation: "supersedes X of 2023-06-12"."""
+
+    document_id: int
+    title: str
+    source: str
+    updated_at: date | None
+
+
+@dataclass(frozen=True)
+class StagedChunk:
+    """One chunk of a large document written ahead of its commit: its place and text."""
+
+    section: int
+    ordinal: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,10 @@ class SearchHit:
     section_text: str
     scores: HitScores
     highlight: str = ""
+    superseded_by: DocumentRef | None = None
+    """The current version that replaces this document (end of its `supersedes` chain)."""
+    supersedes: tuple[DocumentRef, ...] = ()
+    """Documents this one supersedes: it is the newer version of them."""
 
 
 @dataclass(frozen=True)
@@ -154,10 +197,25 @@ class IngestItem:
     """Outcome for one input of an ingest run."""
 
     source: str
-    status: str  # "added" | "updated" | "unchanged" | "removed" | "failed"
+    status: str
+    """added | updated | unchanged | removed | duplicate | conflict | failed"""
     document_id: int | None = None
     chunks: int = 0
     error: str | None = None
+    replaced: DocumentRecord | None = None
+    """For `updated`: the version that was replaced."""
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What one ingested upload became: its outcome and the stored document."""
+
+    item: IngestItem
+    document: DocumentRecord
+
+
+#: Statuses that need the user's attention (the CLI exits with 1).
+PROBLEM_STATUSES = ("failed", "conflict")
 
 
 @dataclass(frozen=True)
@@ -170,6 +228,11 @@ class IngestReport:
     @property
     def failed(self) -> tuple[IngestItem, ...]:
         return tuple(item for item in self.items if item.status == "failed")
+
+    @property
+    def problems(self) -> tuple[IngestItem, ...]:
+        """Failed inputs and conflicts: what the user has to act on."""
+        return tuple(item for item in self.items if item.status in PROBLEM_STATUSES)
 
     @property
     def chunks_written(self) -> int:

@@ -4,12 +4,17 @@ AlmanacError
 +-- InvalidRequest            bad input from the caller                      (422)
 |   +-- UnsupportedDocument   file type we cannot read                       (415)
 |   +-- InvalidDocument       corrupt, empty or unreadable file              (422)
+|   |   +-- FutureDate        dated later than today (+ tolerance)           (422)
 |   +-- PayloadTooLarge       upload over the configured limit               (413)
 |   +-- ToolRejected          a tool refused its input (e.g. a write in SQL)  (422)
 +-- NotFound                  no such document / chat                        (404)
 +-- Conflict                  the state does not allow this now              (409)
 |   +-- EmbeddingModelMismatch  index built with another embedder; reindex (409)
+|   +-- DocumentExists        an upload's name is taken; replace explicitly   (409)
+|   +-- DuplicateDocument     the same bytes are already stored               (409)
 +-- ConfigurationError        the service is mis-configured                  (500)
++-- ServiceBusy               too much queued work; retry later              (503)
+|   +-- JobCancelled          the server stopped during a background job     (503)
 +-- UpstreamUnavailable       a provider failed or is unreachable            (503)
     +-- UpstreamTimeout       a provider did not answer in time              (504)
 """
@@ -39,6 +44,10 @@ class InvalidDocument(InvalidRequest):
     type = "invalid_document"
 
 
+class FutureDate(InvalidDocument):
+    type = "future_date"
+
+
 class PayloadTooLarge(InvalidRequest):
     type = "payload_too_large"
 
@@ -64,8 +73,36 @@ class EmbeddingModelMismatch(Conflict):
         self.configured = configured
 
 
+class DocumentExists(Conflict):
+    """An input's source names a stored document and nobody said to replace it."""
+
+    type = "document_exists"
+
+    def __init__(self, detail: str, document_id: int) -> None:
+        super().__init__(detail)
+        self.document_id = document_id
+
+
+class DuplicateDocument(Conflict):
+    """An input's bytes are those of a stored document under another source."""
+
+    type = "duplicate_document"
+
+    def __init__(self, detail: str, document_id: int) -> None:
+        super().__init__(detail)
+        self.document_id = document_id
+
+
 class ConfigurationError(AlmanacError):
     type = "configuration_error"
+
+
+class ServiceBusy(AlmanacError):
+    type = "service_busy"
+
+
+class JobCancelled(ServiceBusy):
+    type = "job_cancelled"
 
 
 class UpstreamUnavailable(AlmanacError):

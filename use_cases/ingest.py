@@ -1,47 +1,96 @@
-"""Ingestion: files in, searchable documents out.
+"""Ingestion: files in, searchable documents out. The knowledge base decides what the
+assistant says, so what gets in, and what it replaces, is decided here, explicitly.
 
-Rules:
-- A document is keyed by its `source` (a file path or `upload:NAME`). Its content hash covers
-  the bytes, the category and the pipeline signature (chunking settings, embedding model), so
-  re-ingesting unchanged input is a no-op and changing any of them re-indexes it.
-- Each document is written in one transaction: a killed ingest leaves every document either
-  fully old or fully new, and a re-run finishes the rest (unchanged ones are skipped).
-- Chunks of several documents are embedded together (bigger batches are much faster on CPU),
-  but each document is still saved on its own.
-- A bad file fails alone: it is reported and the others go on.
-- `prune_prefixes`: stored documents whose source starts with one of them and was not seen in
-  this run are removed (their files are gone).
+What a document is:
+- `source` is its key, shown to users: the path relative to the folder given to
+  `almanac ingest` (a file named on its own: its name) or the uploaded file name. A document
+  keeps its source for life; replacing its content keeps id and source.
+- `origin` is the absolute path of the file it came from (none for uploads). It is never
+  shown; it lets a re-run of `almanac ingest` recognise its own files, and `--prune` find
+  the ones that are gone.
+- Its content hash covers the bytes, the category and the pipeline signature (chunking,
+  embedding model), so re-ingesting unchanged input is a no-op (`unchanged`) and changing any
+  of them re-indexes it. Its raw hash covers the bytes alone (duplicate detection).
+
+Replacing is explicit, never a side effect of a matching title or file name:
+- an input read from the same file as a stored document (same origin) is a new version of
+  it: re-running `almanac ingest DIR` skips unchanged files and updates changed ones;
+- `replace_id` (an upload with `replace=ID`, `PUT /api/documents/ID`) replaces that document;
+- `replace` (`almanac ingest --replace`) lets an input take over the document that holds its
+  source when that came from elsewhere (an upload, another folder);
+- otherwise an input whose source is taken by a document with other content is a conflict
+  (`DocumentExists`: HTTP 409, CLI status `conflict`), and nothing is written;
+- an input with the bytes of a stored document (or of an earlier input of the run) under
+  another source is a duplicate (`DuplicateDocument`: 409, CLI status `duplicate`, skipped).
+
+Trust checks, all before anything is embedded or written:
+- a date the loader read (`updated`, `date`, `effective`, ...) later than today plus
+  `future_tolerance` is refused (`FutureDate`, 422): a future date would make a document
+  look like the newest word on its subject;
+- `supersedes:` must name a document in the knowledge base or in the same run; it is
+  recorded as the explicit relation retrieval uses to prefer current versions (titles and
+  dates decide nothing);
+- more than `max_document_chunks` chunks is refused (`PayloadTooLarge`, 413).
+
+Writing:
+- Chunks of several small documents are embedded together (bigger batches are much faster
+  on CPU); each document is saved in one transaction. A document of more than one batch is
+  embedded batch by batch and staged, then made visible in one commit (memory stays bounded
+  by the batch; `on_chunks` reports progress). A killed ingest leaves every document fully
+  old or fully new, and a re-run finishes the rest.
+- A bad input fails alone: it is reported and the others go on (`raise_errors` raises its
+  domain error instead, for single uploads).
+- `prune_prefixes` (origin prefixes): stored documents ingested from a file under one of
+  them that is not among this run's inputs are removed first (their files are gone), so a
+  renamed file is re-added rather than reported as a duplicate of its old self.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TypeVar
 
 from use_cases.domain import (
     DocumentDraft,
+    DocumentRecord,
     EmbeddingInfo,
     IngestItem,
     IngestReport,
     ParsedDocument,
+    StagedChunk,
     embedding_text,
 )
-from use_cases.errors import AlmanacError, InvalidDocument
-from use_cases.ports import Chunker, DocumentLoader, Embedder, KnowledgeStore
+from use_cases.errors import (
+    AlmanacError,
+    DocumentExists,
+    DuplicateDocument,
+    FutureDate,
+    InvalidDocument,
+    NotFound,
+    PayloadTooLarge,
+)
+from use_cases.ports import Chunker, Clock, DocumentLoader, Embedder, KnowledgeStore
 
+_T = TypeVar("_T")
 ProgressCallback = Callable[[IngestItem], None]
+ChunkProgress = Callable[[int, int], None]
+"""(chunks embedded and stored, chunks of the document) while one document is written."""
 
 
 @dataclass(frozen=True)
 class IngestSource:
-    """One input: `source` is its stable key, `name` its file name (the type comes from it)."""
+    """One input: `source` is its key, `name` its file name (the type comes from it),
+    `origin` the absolute path of its file (None for uploads)."""
 
     source: str
     name: str
     read: Callable[[], bytes]
     default_category: str | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,20 +99,38 @@ class IngestRequest:
     category: str | None = None
     prune_prefixes: tuple[str, ...] = ()
     on_progress: ProgressCallback | None = None
+    on_chunks: ChunkProgress | None = None
     raise_errors: bool = False
     """Raise a source's domain error instead of reporting it (single uploads)."""
+    replace: bool = False
+    """Let inputs take over documents holding their source that came from elsewhere."""
+    replace_id: int | None = None
+    """Replace this document with the (single) input."""
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    max_document_chunks: int = 5_000
+    future_tolerance: timedelta = timedelta(days=1)
+    embed_batch_chunks: int = 256
 
 
 @dataclass
 class _Pending:
     source: IngestSource
     draft: DocumentDraft
-    existed: bool
-    texts: list[str] = field(default_factory=list)
+    existing: DocumentRecord | None
+
+
+@dataclass
+class _Run:
+    request: IngestRequest
+    report: ProgressCallback
+    hashes: dict[str, str] = field(default_factory=dict)  # raw hash -> source, this run
 
 
 class IngestDocuments:
-    """Load, chunk, embed and store documents; see the module docstring for the rules."""
+    """Load, check, chunk, embed and store documents; the module docstring has the rules."""
 
     def __init__(
         self,
@@ -71,22 +138,24 @@ class IngestDocuments:
         loader: DocumentLoader,
         chunker: Chunker,
         embedder: Embedder,
+        clock: Clock,
         *,
         pipeline_signature: str,
-        embed_batch_chunks: int = 256,
+        policy: IngestPolicy | None = None,
     ) -> None:
         self._store = store
         self._loader = loader
         self._chunker = chunker
         self._embedder = embedder
+        self._clock = clock
         self._signature = pipeline_signature
-        self._batch_chunks = embed_batch_chunks
+        self._policy = policy or IngestPolicy()
 
     async def execute(self, request: IngestRequest) -> IngestReport:
         return await asyncio.to_thread(self.run, request)
 
     def run(self, request: IngestRequest) -> IngestReport:
-        """Synchronous body (the CLI calls it directly to drive its progress bar)."""
+        """Synchronous body (the CLI and background jobs call it from their own thread)."""
         self._store.check_embedding(EmbeddingInfo(self._embedder.model, self._embedder.dimension))
         items: list[IngestItem] = []
 
@@ -95,89 +164,300 @@ class IngestDocuments:
             if request.on_progress:
                 request.on_progress(item)
 
-        seen: set[str] = set()
+        run = _Run(request, report)
+        self._prune(request, report)
         pending: list[_Pending] = []
-        pending_chunks = 0
         for source in request.sources:
-            seen.add(source.source)
-            try:
-                prepared = self._prepare(source, request.category)
-            except AlmanacError as exc:
-                if request.raise_errors:
-                    raise
-                report(IngestItem(source.source, "failed", error=exc.detail))
-                continue
-            except OSError as exc:
-                report(IngestItem(source.source, "failed", error=f"cannot read: {exc.strerror}"))
+            prepared = self._attempt(run, source, lambda s=source: self._prepare(run, s))
+            if prepared is None:
                 continue
             if isinstance(prepared, IngestItem):
                 report(prepared)
                 continue
+            if prepared.draft.raw_hash:
+                run.hashes[prepared.draft.raw_hash] = prepared.draft.source
+            if prepared.draft.chunk_count > self._policy.embed_batch_chunks:
+                self._flush(run, pending)
+                pending = []
+                self._save_large(run, prepared)
+                continue
             pending.append(prepared)
-            pending_chunks += len(prepared.texts)
-            if pending_chunks >= self._batch_chunks:
-                self._flush(pending, report)
-                pending, pending_chunks = [], 0
-        self._flush(pending, report)
-
-        if request.prune_prefixes:
-            for document_id, stored in self._store.list_sources():
-                if stored not in seen and stored.startswith(request.prune_prefixes):
-                    self._store.delete_document(document_id)
-                    report(IngestItem(stored, "removed", document_id=document_id))
+            if sum(p.draft.chunk_count for p in pending) >= self._policy.embed_batch_chunks:
+                self._flush(run, pending)
+                pending = []
+        self._flush(run, pending)
         return IngestReport(tuple(items))
 
-    def _prepare(self, source: IngestSource, category: str | None) -> _Pending | IngestItem:
+    def check(self, request: IngestRequest) -> IngestItem | None:
+        """The cheap checks of a single input, before any parsing: its type and bytes, a
+        conflict over its source, a duplicate. Returns the `unchanged` item when there is
+        nothing to do, raises the error the ingest would raise, else None."""
+        (source,) = request.sources
         data = source.read()
-        content_hash = self._hash(data, category)
-        existing = self._store.get_by_source(source.source)
+        self._loader.check(source.name, data)
+        content_hash = self._hash(data, request.category)
+        existing = self._target(source, request, content_hash)
         if existing is not None and existing.content_hash == content_hash:
-            return IngestItem(source.source, "unchanged", document_id=existing.id)
-        parsed = self._loader.load(source.name, data)
-        draft = self._draft(source, parsed, data, content_hash, category)
-        if not draft.chunk_texts:
-            raise InvalidDocument(f"{source.name} has no text to index.")
-        texts = [
-            embedding_text(draft.title, section.heading_path, chunk)
-            for section in draft.sections
-            for chunk in section.chunks
-        ]
-        return _Pending(source, draft, existing is not None, texts)
+            return IngestItem(existing.source, "unchanged", document_id=existing.id)
+        self._check_duplicate(source, _raw_hash(data), existing, {})
+        return None
 
-    def _draft(
-        self,
-        source: IngestSource,
-        parsed: ParsedDocument,
-        data: bytes,
-        content_hash: str,
-        category: str | None,
-    ) -> DocumentDraft:
-        return DocumentDraft(
-            source=source.source,
+    # -- one input -------------------------------------------------------------------------------
+
+    def _attempt(self, run: _Run, source: IngestSource, step: Callable[[], _T]) -> _T | None:
+        """Run `step` for `source`; a domain or read error is reported (or raised) for it."""
+        try:
+            return step()
+        except AlmanacError as exc:
+            if run.request.raise_errors:
+                raise
+            run.report(_problem(source.source, exc))
+        except OSError as exc:
+            if run.request.raise_errors:
+                raise InvalidDocument(f"Cannot read {source.name}: {exc.strerror}") from exc
+            run.report(IngestItem(source.source, "failed", error=f"cannot read: {exc.strerror}"))
+        return None
+
+    def _prepare(self, run: _Run, source: IngestSource) -> _Pending | IngestItem:
+        request = run.request
+        data = source.read()
+        raw_hash = _raw_hash(data)
+        content_hash = self._hash(data, request.category)
+        existing = self._target(source, request, content_hash)
+        if existing is not None and existing.content_hash == content_hash:
+            if existing.raw_hash is None:  # stored before raw hashes were kept
+                self._store.record_raw_hash(existing.id, raw_hash)
+            return IngestItem(existing.source, "unchanged", document_id=existing.id)
+        self._check_duplicate(source, raw_hash, existing, run.hashes)
+        parsed = self._loader.load(source.name, data)
+        self._check_dates(source.name, parsed)
+        draft = DocumentDraft(
+            source=existing.source if existing else source.source,
             content_hash=content_hash,
             title=parsed.title,
-            category=category or parsed.category or source.default_category,
+            category=request.category
+            or parsed.category
+            or source.default_category
+            or (existing.category if existing else None),
             updated_at=parsed.updated_at,
             media_type=parsed.media_type,
             size_bytes=len(data),
             sections=tuple(self._chunker.chunk(parsed)),
             metadata=dict(parsed.metadata),
+            origin=source.origin,
+            raw_hash=raw_hash,
+            supersedes=self._check_supersedes(run, source, parsed, existing),
         )
+        count = draft.chunk_count
+        if not count:
+            raise InvalidDocument(f"{source.name} has no text to index.")
+        if count > self._policy.max_document_chunks:
+            raise PayloadTooLarge(
+                f"{source.name} would make {count:,} chunks; a document may have at most "
+                f"{self._policy.max_document_chunks:,} (MAX_DOCUMENT_CHUNKS). Split it into "
+                "smaller documents."
+            )
+        return _Pending(source, draft, existing)
 
-    def _flush(self, pending: list[_Pending], report: ProgressCallback) -> None:
+    def _target(
+        self, source: IngestSource, request: IngestRequest, content_hash: str
+    ) -> DocumentRecord | None:
+        """The stored document this input is a new version of, or None for a new document."""
+        if request.replace_id is not None:
+            record = self._store.get_record(request.replace_id)
+            if record is None:
+                raise NotFound(f"No document with id {request.replace_id} to replace.")
+            return record
+        if source.origin is not None:
+            record = self._store.get_by_origin(source.origin)
+            if record is not None:
+                return record
+        keyed = self._store.get_by_source(source.source)
+        if keyed is None or keyed.content_hash == content_hash or request.replace:
+            return keyed
+        raise DocumentExists(_exists_message(source, keyed), keyed.id)
+
+    def _check_duplicate(
+        self,
+        source: IngestSource,
+        raw_hash: str,
+        existing: DocumentRecord | None,
+        earlier: dict[str, str],
+    ) -> None:
+        twin = self._store.get_by_raw_hash(raw_hash)
+        if twin is not None and (existing is None or twin.id != existing.id):
+            raise DuplicateDocument(
+                f"{source.source} has the same content as '{twin.source}' (id {twin.id}); "
+                "nothing was added.",
+                twin.id,
+            )
+        twin_source = earlier.get(raw_hash)
+        if twin_source is not None and twin_source != source.source:
+            raise DuplicateDocument(
+                f"{source.source} has the same content as '{twin_source}' (earlier in this "
+                "run); nothing was added.",
+                0,
+            )
+
+    def _check_dates(self, name: str, parsed: ParsedDocument) -> None:
+        today = self._clock.today()
+        latest = today + self._policy.future_tolerance
+        dates = dict(parsed.dates)
+        if parsed.updated_at is not None:
+            dates.setdefault("updated", parsed.updated_at)
+        for key, value in dates.items():
+            if value > latest:
+                raise FutureDate(
+                    f"{name}: its {key} date {value.isoformat()} is in the future (today is "
+                    f"{today.isoformat()}). A future date would make it look like the newest "
+                    "version of what it describes, so it is refused: correct the date and "
+                    "ingest it again."
+                )
+
+    def _check_supersedes(
+        self,
+        run: _Run,
+        source: IngestSource,
+        parsed: ParsedDocument,
+        existing: DocumentRecord | None,
+    ) -> str | None:
+        key = (parsed.supersedes or "").strip()
+        if not key:
+            return None
+        target = self._store.resolve_key(key)
+        if target is None:
+            if any(_names(key, s.source) for s in run.request.sources if s is not source):
+                return key  # arrives later in this run; the store links it then
+            raise InvalidDocument(
+                f"{source.name}: supersedes: {key} names no document in the knowledge base. "
+                "Give the source of the document it replaces as listed by GET /api/documents "
+                "or `almanac docs list` (e.g. policies/password-policy-2023.md), or its id."
+            )
+        if existing is not None and target.id == existing.id:
+            raise InvalidDocument(f"{source.name}: a document cannot supersede itself.")
+        return target.source
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _flush(self, run: _Run, pending: list[_Pending]) -> None:
         if not pending:
             return
-        texts = [text for item in pending for text in item.texts]
+        texts = [text for item in pending for _, text in _embedding_texts(item.draft)]
         vectors = self._embedder.embed_documents(texts)
         start = 0
         for item in pending:
-            end = start + len(item.texts)
-            record = self._store.save_document(item.draft, vectors[start:end])
+            end = start + item.draft.chunk_count
+            batch = vectors[start:end]
             start = end
-            status = "updated" if item.existed else "added"
-            report(IngestItem(item.source.source, status, record.id, chunks=len(item.texts)))
+            record = self._attempt(
+                run,
+                item.source,
+                lambda item=item, batch=batch: self._store.save_document(
+                    item.draft, batch, replace_id=item.existing.id if item.existing else None
+                ),
+            )
+            if record is not None:
+                self._saved(run, item, record)
+
+    def _save_large(self, run: _Run, item: _Pending) -> None:
+        """Embed and stage a large document batch by batch, then commit it at once."""
+        record = self._attempt(run, item.source, lambda: self._stream(run, item))
+        if record is not None:
+            self._saved(run, item, record)
+
+    def _stream(self, run: _Run, item: _Pending) -> DocumentRecord:
+        draft, on_chunks = item.draft, run.request.on_chunks
+        total, done = draft.chunk_count, 0
+        if on_chunks:
+            on_chunks(0, total)
+        stage = self._store.begin_staging(draft)
+        try:
+            for batch in _batches(_embedding_texts(draft), self._policy.embed_batch_chunks):
+                vectors = self._embedder.embed_documents([text for _, text in batch])
+                self._store.stage_chunks(stage, [chunk for chunk, _ in batch], vectors)
+                done += len(batch)
+                if on_chunks:
+                    on_chunks(done, total)
+            replace_id = item.existing.id if item.existing else None
+            return self._store.commit_staged(stage, draft, replace_id=replace_id)
+        except BaseException:
+            self._store.discard_staged(stage)
+            raise
+
+    def _saved(self, run: _Run, item: _Pending, record: DocumentRecord) -> None:
+        if run.request.on_chunks and item.draft.chunk_count <= self._policy.embed_batch_chunks:
+            run.request.on_chunks(item.draft.chunk_count, item.draft.chunk_count)
+        run.report(
+            IngestItem(
+                record.source,
+                "updated" if item.existing else "added",
+                record.id,
+                chunks=item.draft.chunk_count,
+                replaced=item.existing,
+            )
+        )
+
+    def _prune(self, request: IngestRequest, report: ProgressCallback) -> None:
+        if not request.prune_prefixes:
+            return
+        wanted = {s.origin for s in request.sources if s.origin is not None}
+        for document_id, source, origin in self._store.list_origins():
+            if origin not in wanted and origin.startswith(request.prune_prefixes):
+                self._store.delete_document(document_id)
+                report(IngestItem(source, "removed", document_id=document_id))
 
     def _hash(self, data: bytes, category: str | None) -> str:
         digest = hashlib.sha256(data)
         digest.update(f"\0{category or ''}\0{self._signature}".encode())
         return digest.hexdigest()
+
+
+def _raw_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _names(key: str, source: str) -> bool:
+    key = key.strip().removeprefix("./")
+    return source == key or source.endswith("/" + key)
+
+
+def _embedding_texts(draft: DocumentDraft) -> Iterator[tuple[StagedChunk, str]]:
+    for section_ordinal, section in enumerate(draft.sections):
+        for ordinal, chunk in enumerate(section.chunks):
+            text = embedding_text(draft.title, section.heading_path, chunk)
+            yield StagedChunk(section_ordinal, ordinal, chunk), text
+
+
+def _batches(items: Iterator[_T], size: int) -> Iterator[list[_T]]:
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _problem(source: str, exc: AlmanacError) -> IngestItem:
+    if isinstance(exc, DuplicateDocument):
+        return IngestItem(source, "duplicate", exc.document_id or None, error=exc.detail)
+    if isinstance(exc, DocumentExists):
+        return IngestItem(source, "conflict", exc.document_id, error=exc.detail)
+    return IngestItem(source, "failed", error=exc.detail)
+
+
+def _exists_message(source: IngestSource, keyed: DocumentRecord) -> str:
+    held = f"'{keyed.source}' is already in the knowledge base (id {keyed.id}, \"{keyed.title}\""
+    held += f", updated {keyed.updated_at.isoformat()})" if keyed.updated_at else ")"
+    if source.origin is None:
+        return (
+            f"{held} with other content. An upload never replaces a document silently: to "
+            f"replace it, send the upload with replace={keyed.id} (or PUT "
+            f"/api/documents/{keyed.id}); to keep both, upload this file under another name."
+        )
+    return (
+        f"{held}, from another file or an upload. Run `almanac ingest --replace` to replace "
+        "it with this file, or remove it first (`almanac docs remove "
+        f"{keyed.id}`)."
+    )

@@ -29,6 +29,7 @@ from use_cases.domain import (
     ParsedDocument,
     SearchHit,
     SectionDraft,
+    StagedChunk,
     Vector,
 )
 
@@ -41,6 +42,10 @@ class DocumentLoader(Protocol):
     """
 
     def supports(self, name: str) -> bool: ...
+
+    def check(self, name: str, data: bytes) -> None:
+        """The cheap checks `load` starts with (type, emptiness, text or binary), alone."""
+        ...
 
     def load(self, name: str, data: bytes) -> ParsedDocument: ...
 
@@ -76,9 +81,47 @@ class KnowledgeStore(Protocol):
 
     def get_by_source(self, source: str) -> DocumentRecord | None: ...
 
-    def save_document(self, draft: DocumentDraft, vectors: Sequence[Vector]) -> DocumentRecord:
-        """Insert or atomically replace the document with `draft.source` (id is kept)."""
+    def get_by_origin(self, origin: str) -> DocumentRecord | None:
+        """The document ingested from this file (absolute path), if any."""
         ...
+
+    def get_by_raw_hash(self, raw_hash: str) -> DocumentRecord | None:
+        """The oldest document whose file had exactly these bytes, if any."""
+        ...
+
+    def get_record(self, document_id: int) -> DocumentRecord | None: ...
+
+    def resolve_key(self, key: str) -> DocumentRecord | None:
+        """The document a `supersedes:` value names: a source, a unique `/`-suffix of one,
+        or an id."""
+        ...
+
+    def record_raw_hash(self, document_id: int, raw_hash: str) -> None: ...
+
+    def save_document(
+        self, draft: DocumentDraft, vectors: Sequence[Vector], *, replace_id: int | None = None
+    ) -> DocumentRecord:
+        """Insert `draft`, or replace document `replace_id` with it (id kept), atomically.
+
+        A source that is taken raises `DocumentExists` unless `replace_id` says to replace.
+        """
+        ...
+
+    def begin_staging(self, draft: DocumentDraft) -> str:
+        """Start writing a large document; returns the stage id for its chunk batches."""
+        ...
+
+    def stage_chunks(
+        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Sequence[Vector]
+    ) -> None: ...
+
+    def commit_staged(
+        self, stage_id: str, draft: DocumentDraft, *, replace_id: int | None = None
+    ) -> DocumentRecord:
+        """Make a staged document visible at once (same rules as `save_document`)."""
+        ...
+
+    def discard_staged(self, stage_id: str) -> None: ...
 
     def list_documents(
         self, *, limit: int = 100, offset: int = 0, category: str | None = None
@@ -89,6 +132,10 @@ class KnowledgeStore(Protocol):
     def delete_document(self, document_id: int) -> bool: ...
 
     def list_sources(self) -> list[tuple[int, str]]: ...
+
+    def list_origins(self) -> list[tuple[int, str, str]]:
+        """(id, source, origin) of the documents ingested from files."""
+        ...
 
     def stats(self) -> KnowledgeStats: ...
 

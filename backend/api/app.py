@@ -11,7 +11,7 @@ from loguru import logger
 from backend import __version__
 from backend.api.errors import install_error_handlers
 from backend.api.middleware import RequestLogMiddleware
-from backend.api.routes import chat, documents, health, search
+from backend.api.routes import chat, documents, health, jobs, search
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
 from backend.logging import configure_logging
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.state.container = container  # usable without running the lifespan (tests)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
-    for module in (health, search, documents, chat):
+    for module in (health, search, documents, jobs, chat):
         app.include_router(module.router)
     return app
 

@@ -23,6 +23,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UpstreamTimeout, 504),
     (errors.UpstreamBadResponse, 502),
     (errors.UpstreamUnavailable, 503),
+    (errors.ServiceBusy, 503),
     (errors.ConfigurationError, 500),
 ]
 

@@ -10,11 +10,13 @@ from use_cases.documents import DocumentPage
 from use_cases.domain import (
     DocumentDetail,
     DocumentRecord,
+    DocumentRef,
     IngestItem,
     KnowledgeStats,
     SearchHit,
     SearchPage,
 )
+from use_cases.jobs import JobView
 
 
 class ErrorOut(BaseModel):
@@ -71,10 +73,31 @@ class ScoresOut(BaseModel):
     rerank_score: float | None = Field(examples=[None])
 
 
+class DocumentRefOut(BaseModel):
+    """Another version of a hit's document."""
+
+    document_id: int = Field(examples=[12])
+    title: str = Field(examples=["Password and Credential Rotation Policy"])
+    source: str = Field(examples=["policies/password-policy-2023.md"])
+    updated_at: date | None = Field(examples=["2023-06-12"])
+
+    @classmethod
+    def of(cls, ref: DocumentRef) -> DocumentRefOut:
+        return cls(
+            document_id=ref.document_id,
+            title=ref.title,
+            source=ref.source,
+            updated_at=ref.updated_at,
+        )
+
+
 class HitOut(BaseModel):
     rank: int = Field(examples=[1])
     document_id: int = Field(examples=[7])
-    source: str = Field(examples=["/srv/kb/policies/password-policy-2025.md"])
+    source: str = Field(
+        description="Path relative to the ingested folder, or the uploaded file name.",
+        examples=["policies/password-policy-2025.md"],
+    )
     title: str = Field(examples=["Password and Credential Rotation Policy"])
     category: str | None = Field(examples=["policies"])
     section_path: list[str] = Field(
@@ -86,6 +109,16 @@ class HitOut(BaseModel):
     section_text: str = Field(description="The parent section the chunk belongs to.")
     highlight: str = Field(description="Snippet with matched terms in <mark>…</mark>.")
     scores: ScoresOut
+    superseded_by: DocumentRefOut | None = Field(
+        default=None,
+        description="Set when this document is superseded: the current version that replaces "
+        "it (recorded from `supersedes:` front matter, never guessed from titles). Superseded "
+        "hits rank lower but stay findable.",
+    )
+    supersedes: list[DocumentRefOut] = Field(
+        default_factory=list,
+        description="The documents this one supersedes: it is their newer version.",
+    )
 
 
 class SearchOut(BaseModel):
@@ -129,6 +162,8 @@ def hit_out(hit: SearchHit, rank: int) -> HitOut:
             vector_distance=hit.scores.vector_distance,
             rerank_score=hit.scores.rerank_score,
         ),
+        superseded_by=DocumentRefOut.of(hit.superseded_by) if hit.superseded_by else None,
+        supersedes=[DocumentRefOut.of(ref) for ref in hit.supersedes],
     )
 
 
@@ -136,7 +171,10 @@ class DocumentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int = Field(examples=[7])
-    source: str = Field(examples=["upload:travel-policy.md"])
+    source: str = Field(
+        description="Path relative to the ingested folder, or the uploaded file name.",
+        examples=["policies/travel-and-expense-policy.md"],
+    )
     title: str = Field(examples=["Travel and Expense Policy"])
     category: str | None = Field(examples=["policies"])
     updated_at: date | None = Field(examples=["2025-04-01"])
@@ -146,6 +184,14 @@ class DocumentOut(BaseModel):
     section_count: int = Field(examples=[6])
     chunk_count: int = Field(examples=[9])
     ingested_at: datetime
+    supersedes_id: int | None = Field(
+        default=None,
+        description="The document this one supersedes (its `supersedes:` front matter).",
+        examples=[None],
+    )
+    superseded_by_id: int | None = Field(
+        default=None, description="The document that supersedes this one.", examples=[None]
+    )
 
     @classmethod
     def of(cls, record: DocumentRecord) -> DocumentOut:
@@ -195,11 +241,82 @@ class DocumentDetailOut(DocumentOut):
         return cls(**base, sections=sections)
 
 
+class ReplacedOut(BaseModel):
+    """The version of a document that an update replaced (same id, same source)."""
+
+    title: str = Field(examples=["Parking Policy"])
+    updated_at: date | None = Field(examples=["2025-01-05"])
+    content_hash: str
+    size_bytes: int = Field(examples=[2048])
+    chunk_count: int = Field(examples=[3])
+    ingested_at: datetime
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> ReplacedOut:
+        return cls(
+            title=record.title,
+            updated_at=record.updated_at,
+            content_hash=record.content_hash,
+            size_bytes=record.size_bytes,
+            chunk_count=record.chunk_count,
+            ingested_at=record.ingested_at,
+        )
+
+
 class IngestOut(BaseModel):
-    status: str = Field(description="`added`, `updated` or `unchanged`.", examples=["added"])
+    status: str = Field(
+        description="`added`, `updated` (an explicit replacement) or `unchanged`.",
+        examples=["added"],
+    )
     document: DocumentOut
     chunks: int = Field(examples=[9])
+    replaced: ReplacedOut | None = Field(
+        default=None, description="For `updated`: the version that was replaced."
+    )
 
     @classmethod
     def of(cls, item: IngestItem, record: DocumentRecord) -> IngestOut:
-        return cls(status=item.status, document=DocumentOut.of(record), chunks=record.chunk_count)
+        return cls(
+            status=item.status,
+            document=DocumentOut.of(record),
+            chunks=record.chunk_count,
+            replaced=ReplacedOut.of(item.replaced) if item.replaced else None,
+        )
+
+
+class JobProgressOut(BaseModel):
+    chunks_done: int = Field(description="Chunks embedded and stored so far.", examples=[1024])
+    chunks_total: int | None = Field(
+        description="Chunks of the document (null until it is parsed).", examples=[4210]
+    )
+
+
+class JobOut(BaseModel):
+    id: str = Field(examples=["9b1f0c4e2a7d4c55b0e1d2c3f4a5b6c7"])
+    kind: str = Field(default="ingest", examples=["ingest"])
+    name: str = Field(description="The uploaded file name.", examples=["handbook.md"])
+    status: str = Field(
+        description="`queued`, `running`, `done` or `failed`.", examples=["running"]
+    )
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: JobProgressOut
+    result: IngestOut | None = Field(
+        description="When `done`: what the upload gave, as a direct upload answers it."
+    )
+    error: ErrorOut | None = Field(description="When `failed`: why, as an error response says.")
+
+    @classmethod
+    def of(cls, job: JobView) -> JobOut:
+        return cls(
+            id=job.id,
+            name=job.name,
+            status=job.status,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            progress=JobProgressOut(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
+            result=IngestOut.of(job.result.item, job.result.document) if job.result else None,
+            error=ErrorOut(type=job.error.type, detail=job.error.detail) if job.error else None,
+        )

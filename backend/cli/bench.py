@@ -21,11 +21,12 @@ from typing import Any
 from backend.bootstrap import build_embedder, pipeline_signature
 from backend.config import Settings
 from services.chunking import HeadingChunker
+from services.clock import SystemClock
 from services.knowledge_store import SqliteKnowledgeStore
 from services.retrieval import HybridRetriever
 from use_cases.domain import IngestReport, ParsedDocument, ParsedSection
 from use_cases.errors import InvalidDocument, InvalidRequest
-from use_cases.ingest import IngestDocuments, IngestRequest, IngestSource
+from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 from use_cases.ports import Embedder
 from use_cases.retrieval_metrics import ndcg_at_k, recall_at_k, unique_in_order
 
@@ -37,6 +38,9 @@ class BeirLoader:
 
     def supports(self, name: str) -> bool:
         return name.endswith(".beir")
+
+    def check(self, name: str, data: bytes) -> None:
+        return None
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         record = json.loads(data)
@@ -92,8 +96,9 @@ def index_corpus(
         BeirLoader(),
         HeadingChunker(chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap),
         embedder,
+        SystemClock(),
         pipeline_signature=pipeline_signature(settings, embedder),
-        embed_batch_chunks=512,
+        policy=IngestPolicy(embed_batch_chunks=512),
     )
     sources = [
         IngestSource(

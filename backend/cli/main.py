@@ -91,9 +91,24 @@ def ingest(
     prune: Annotated[
         bool, typer.Option(help="Remove stored documents under PATHS whose files are gone.")
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace stored documents that hold these files' sources but came from "
+            "elsewhere (an upload, another folder). Files ingested from the same path before "
+            "are always updated when they change.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest Markdown, text, HTML and PDF files; unchanged files are skipped."""
+    """Ingest Markdown, text, HTML and PDF files; unchanged files are skipped.
+
+    A file already ingested from the same path is updated when it changed; a file whose
+    source (its path relative to the folder given) is held by another document is a
+    conflict unless --replace says to replace it; identical content under another name is
+    reported as a duplicate and skipped.
+    """
 
     def body() -> None:
         with open_container() as container:
@@ -106,24 +121,16 @@ def ingest(
                         category=category,
                         prune_prefixes=prefixes,
                         on_progress=on_progress,
+                        replace=replace,
                     )
                 )
         if as_json:
             output.print_json(output.ingest_report(report))
         else:
-            for item in report.failed:
-                err.print(
-                    f"[red]failed[/] {escape(item.source)}: {escape(item.error or '')}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            console.print(
-                f"{report.count('added')} added, {report.count('updated')} updated, "
-                f"{report.count('unchanged')} unchanged, {report.count('removed')} removed, "
-                f"{len(report.failed)} failed ({report.chunks_written} chunks written)",
-                highlight=False,
-            )
-        if report.failed:
+            for line in output.ingest_lines(report):
+                err.print(line, highlight=False, soft_wrap=True)
+            console.print(output.ingest_summary(report), highlight=False)
+        if report.problems:
             raise typer.Exit(1)
 
     run_command(body)

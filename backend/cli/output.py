@@ -13,9 +13,9 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
-from backend.api.schemas import DocumentDetailOut, DocumentListOut, SearchOut
+from backend.api.schemas import DocumentDetailOut, DocumentListOut, ReplacedOut, SearchOut
 from use_cases.documents import DocumentPage
-from use_cases.domain import DocumentDetail, IngestReport, SearchPage
+from use_cases.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
 
 
 def print_json(data: Any) -> None:
@@ -34,10 +34,12 @@ def document_detail(detail: DocumentDetail) -> dict[str, Any]:
     return DocumentDetailOut.of_detail(detail).model_dump(mode="json")
 
 
+INGEST_STATUSES = ("added", "updated", "unchanged", "removed", "duplicate", "conflict", "failed")
+
+
 def ingest_report(report: IngestReport) -> dict[str, Any]:
-    statuses = ("added", "updated", "unchanged", "removed", "failed")
     return {
-        **{status: report.count(status) for status in statuses},
+        **{status: report.count(status) for status in INGEST_STATUSES},
         "chunks_written": report.chunks_written,
         "items": [
             {
@@ -46,10 +48,44 @@ def ingest_report(report: IngestReport) -> dict[str, Any]:
                 "document_id": item.document_id,
                 "chunks": item.chunks,
                 "error": item.error,
+                "replaced": replaced_version(item.replaced) if item.replaced else None,
             }
             for item in report.items
         ],
     }
+
+
+def replaced_version(record: DocumentRecord) -> dict[str, Any]:
+    """The version an update replaced, as the HTTP API shows it."""
+    return ReplacedOut.of(record).model_dump(mode="json")
+
+
+def ingest_lines(report: IngestReport) -> list[str]:
+    """One Rich line per input that needs saying: what was replaced, skipped or refused."""
+    lines = []
+    for item in report.items:
+        source = escape(item.source)
+        if item.status == "updated" and item.replaced is not None:
+            old = item.replaced
+            dated = f", updated {old.updated_at.isoformat()}" if old.updated_at else ""
+            lines.append(
+                f"[cyan]updated[/] {source}: replaced the version ingested "
+                f"{old.ingested_at:%Y-%m-%d %H:%M} ({escape(old.title)}{dated}, "
+                f"{old.chunk_count} chunks)"
+            )
+        elif item.status in ("duplicate", "conflict", "failed"):
+            colour = "yellow" if item.status == "duplicate" else "red"
+            lines.append(f"[{colour}]{item.status}[/] {source}: {escape(item.error or '')}")
+    return lines
+
+
+def ingest_summary(report: IngestReport) -> str:
+    counts = ", ".join(
+        f"{report.count(status)} {status}"
+        for status in INGEST_STATUSES
+        if status not in ("duplicate", "conflict") or report.count(status)
+    )
+    return f"{counts} ({report.chunks_written} chunks written)"
 
 
 _MARK = re.compile(r"</?mark>")

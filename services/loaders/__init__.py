@@ -6,7 +6,7 @@ exported for direct use and tests. The category is not derived here (callers pas
 
 from __future__ import annotations
 
-from services.loaders.common import ensure_not_empty, extension
+from services.loaders.common import extension
 from services.loaders.html import HTML_EXTENSIONS, HtmlLoader
 from services.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
 from services.loaders.pdf import PDF_EXTENSIONS, PdfLoader
@@ -36,6 +36,7 @@ class FileLoader:
     """Dispatches on the (case-insensitive) extension of `name` to the matching loader.
 
     Raises `UnsupportedDocument` (listing the supported types) for any other extension and
+    for binary content under a text extension (the bytes decide, not the name), and
     `InvalidDocument` for empty, whitespace-only, corrupt or text-less files.
     """
 
@@ -57,7 +58,13 @@ class FileLoader:
     def supports(self, name: str) -> bool:
         return extension(name) in self._by_extension
 
+    def check(self, name: str, data: bytes) -> None:
+        self._loader_for(name).check(name, data)
+
     def load(self, name: str, data: bytes) -> ParsedDocument:
+        return self._loader_for(name).load(name, data)
+
+    def _loader_for(self, name: str) -> DocumentLoader:
         ext = extension(name)
         loader = self._by_extension.get(ext)
         if loader is None:
@@ -65,5 +72,4 @@ class FileLoader:
             raise UnsupportedDocument(
                 f"{name}: {kind} not supported; supported types: " + ", ".join(SUPPORTED_EXTENSIONS)
             )
-        ensure_not_empty(name, data)
-        return loader.load(name, data)
+        return loader

@@ -76,6 +76,8 @@ UPDATED_META = (
     "dcterms.modified",
 )
 METADATA_META = ("author", "description", "keywords")
+DATE_META = (*UPDATED_META, "date", "effective", "article:published_time", "dcterms.created")
+SUPERSEDES_META = "supersedes"
 
 _SPACES = re.compile(r"\s+")
 _HEADING_DECORATION = "¶§#🔗 \t"
@@ -134,7 +136,8 @@ class HtmlLoader:
     `| a | b |` rows, list items `- item` lines and `<pre>` blocks fenced code. The title is
     `<title>`, else the first `<h1>`, else the file name made readable. Meta tags give the
     category (`category`, `article:section`), the updated date (`updated`, `last-modified`,
-    `article:modified_time`, ...) and metadata (`author`, `description`, `keywords`, `lang`).
+    `article:modified_time`, ...), `supersedes` (the document this one replaces) and metadata
+    (`author`, `description`, `keywords`, `lang`).
     """
 
     media_type = "text/html"
@@ -142,9 +145,12 @@ class HtmlLoader:
     def supports(self, name: str) -> bool:
         return extension(name) in HTML_EXTENSIONS
 
-    def load(self, name: str, data: bytes) -> ParsedDocument:
+    def check(self, name: str, data: bytes) -> None:
         ensure_not_empty(name, data)
         ensure_textual(name, data)
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        self.check(name, data)
         soup = BeautifulSoup(data, "html.parser")
         metas = _meta_tags(soup)
         title_tag = soup.find("title")
@@ -170,6 +176,7 @@ class HtmlLoader:
         for key in UPDATED_META:
             if key in metas and (updated_at := parse_date(metas[key])) is not None:
                 break
+        dates = {key: value for key in DATE_META if (value := parse_date(metas.get(key)))}
         category = next((metas[key] for key in CATEGORY_META if metas.get(key)), None)
         metadata = {key: metas[key] for key in METADATA_META if metas.get(key)}
         html_tag = soup.find("html")
@@ -183,6 +190,8 @@ class HtmlLoader:
             updated_at=updated_at,
             media_type=self.media_type,
             metadata=metadata,
+            supersedes=metas.get(SUPERSEDES_META),
+            dates=dates,
         )
 
 

@@ -36,6 +36,20 @@ DATE_KEYS = (
     "lastmod",
     "date",
 )
+# Every front-matter date that says when a document was written or took effect: none of them
+# may lie in the future (ingestion checks `ParsedDocument.dates`). Review and expiry dates
+# (`next_review`, `expires`) are future by nature and are not among them.
+DOCUMENT_DATE_KEYS = (
+    *DATE_KEYS,
+    "effective",
+    "effective_date",
+    "effective-date",
+    "effective_from",
+    "published",
+    "created",
+    "issued",
+    "approved",
+)
 
 _FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*\n")
 _FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -66,7 +80,9 @@ class MarkdownLoader:
     * Front matter: a leading `---` ... `---` (or `...`) YAML block, read with
       `yaml.safe_load`. `title` and `category` are taken as such; the first of `updated`,
       `last_updated`, ..., `date` (see `DATE_KEYS`) that reads as a date becomes
-      `updated_at`; every other scalar (or list of scalars, joined with ", ") goes to
+      `updated_at`; `supersedes` (the source or id of the document this one replaces) is
+      read as such; every date in `DOCUMENT_DATE_KEYS` goes to `dates` (for the
+      future-date check); every other scalar (or list of scalars, joined with ", ") goes to
       `metadata` as a string. Invalid YAML is an `InvalidDocument`.
     * Sections: split on ATX headings (`#` .. `######`) and setext headings (`===` / `---`
       underlines), ignoring anything inside fenced code blocks. `heading_path` is the stack
@@ -85,9 +101,12 @@ class MarkdownLoader:
     def supports(self, name: str) -> bool:
         return extension(name) in MARKDOWN_EXTENSIONS
 
-    def load(self, name: str, data: bytes) -> ParsedDocument:
+    def check(self, name: str, data: bytes) -> None:
         ensure_not_empty(name, data)
         ensure_textual(name, data)
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        self.check(name, data)
         text = decode_text(data)
         ensure_text(name, text)
         front, body = split_front_matter(name, text)
@@ -104,12 +123,17 @@ class MarkdownLoader:
 
         category = metadata_value(front.get("category"))
         updated_at: date | None = None
-        used = {"title", "category"}
+        used = {"title", "category", "supersedes"}
         for key in DATE_KEYS:
             if key in front and updated_at is None:
                 updated_at = parse_date(front[key])
                 if updated_at is not None:
                     used.add(key)
+        dates = {
+            key: value
+            for key in DOCUMENT_DATE_KEYS
+            if key in front and (value := parse_date(front[key])) is not None
+        }
         metadata = {
             key: value
             for key, raw in front.items()
@@ -122,7 +146,17 @@ class MarkdownLoader:
             updated_at=updated_at,
             media_type=self.media_type,
             metadata=metadata,
+            supersedes=_supersedes(name, front.get("supersedes")),
+            dates=dates,
         )
+
+
+def _supersedes(name: str, value: object) -> str | None:
+    if isinstance(value, list | tuple | dict):
+        raise InvalidDocument(
+            f"{name}: supersedes: names one document (its source or id), not a list"
+        )
+    return metadata_value(value)
 
 
 def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:

@@ -52,10 +52,13 @@ class PdfLoader:
     def supports(self, name: str) -> bool:
         return extension(name) in PDF_EXTENSIONS
 
-    def load(self, name: str, data: bytes) -> ParsedDocument:
+    def check(self, name: str, data: bytes) -> None:
         ensure_not_empty(name, data)
         if b"%PDF-" not in data[:_PDF_HEADER_WINDOW]:
             raise InvalidDocument(f"{name} is not a PDF file")
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        self.check(name, data)
         try:
             reader = PdfReader(io.BytesIO(data), strict=False)
             _unlock(name, reader)
@@ -108,6 +111,11 @@ class PdfLoader:
             title=title,
             sections=tuple(sections),
             updated_at=updated_at,
+            dates={
+                label: value
+                for key, label in (("/ModDate", "modified"), ("/CreationDate", "created"))
+                if (value := parse_pdf_date(info.get(key))) is not None
+            },
             media_type=self.media_type,
             metadata=metadata,
         )

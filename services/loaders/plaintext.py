@@ -43,9 +43,12 @@ class PlainTextLoader:
     def supports(self, name: str) -> bool:
         return extension(name) in TEXT_EXTENSIONS
 
-    def load(self, name: str, data: bytes) -> ParsedDocument:
+    def check(self, name: str, data: bytes) -> None:
         ensure_not_empty(name, data)
         ensure_textual(name, data)
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        self.check(name, data)
         text = tidy_text(decode_text(data))
         ensure_text(name, text)
         title = title_from_first_line(text) or humanise_stem(name)

@@ -127,3 +127,70 @@ def test_the_installed_console_script_runs(env: dict[str, str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["hits"]
+
+
+def test_ingest_stores_sources_relative_to_the_folder_and_says_what_it_replaced(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "handbook"
+    write(
+        folder / "policies" / "parking.md", "---\nupdated: 2025-01-05\n---\n# Parking\n\nBay 7.\n"
+    )
+    code, out, _ = run("ingest", str(folder), "--json")
+    assert json.loads(out)["items"][0]["source"] == "policies/parking.md"
+
+    write(
+        folder / "policies" / "parking.md", "---\nupdated: 2025-02-01\n---\n# Parking\n\nBay 9.\n"
+    )
+    code, out, err = run("ingest", str(folder))
+
+    assert code == 0
+    assert "1 updated" in out
+    assert "replaced the version" in err and "updated 2025-01-05" in err
+    code, out, _ = run("docs", "list", "--json")
+    sources = [d["source"] for d in json.loads(out)["documents"]]
+    assert "policies/parking.md" in sources
+    assert not [s for s in sources if s.startswith("/")]
+
+
+def test_a_file_whose_source_is_held_by_another_document_needs_replace(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    first = write(tmp_path / "a" / "guide.md", "# Guide\n\nThe first guide.\n")
+    other = write(tmp_path / "b" / "guide.md", "# Guide\n\nA different guide.\n")
+    assert run("ingest", str(first.parent))[0] == 0
+
+    code, out, err = run("ingest", str(other.parent))
+
+    assert code == 1
+    assert "1 conflict" in out and "--replace" in err
+    code, out, _ = run("search", "different guide", "--json")
+    assert all("different" not in h["text"] for h in json.loads(out)["hits"])
+
+    code, out, _ = run("ingest", str(other.parent), "--replace", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["updated"] == 1
+    assert report["items"][0]["replaced"]["title"] == "Guide"
+
+
+def test_duplicates_future_dates_and_binary_files_are_reported_and_skipped(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "drop"
+    write(folder / "a.md", "# Visitors\n\nVisitors sign in at the desk.\n")
+    write(folder / "b-copy.md", "# Visitors\n\nVisitors sign in at the desk.\n")
+    write(folder / "future.md", "---\nupdated: 2099-01-01\n---\n# Future\n\nFrom the future.\n")
+    (folder / "photo.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 8)
+
+    code, out, _ = run("ingest", str(folder), "--json")
+
+    report = json.loads(out)
+    by_source = {i["source"]: i for i in report["items"]}
+    assert by_source["a.md"]["status"] == "added"
+    assert by_source["b-copy.md"]["status"] == "duplicate"
+    assert "same content as 'a.md'" in by_source["b-copy.md"]["error"]
+    assert by_source["future.md"]["status"] == "failed"
+    assert "2099-01-01" in by_source["future.md"]["error"]
+    assert by_source["photo.md"]["status"] == "failed"
+    assert "not a text file" in by_source["photo.md"]["error"]
+    assert code == 1  # the failures need attention; the duplicate alone would not

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
-from backend.bootstrap import Container
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, asgi_client, make_settings
 
 MARKDOWN = b"""---
 title: Parking Policy
@@ -81,11 +84,13 @@ async def test_upload_of_an_empty_file_is_422(client: httpx.AsyncClient) -> None
     assert "empty" in response.json()["detail"]
 
 
-async def test_upload_over_the_size_limit_is_413(
-    client: httpx.AsyncClient, container: Container
-) -> None:
-    container.settings.max_upload_bytes = 1000
-    response = await _upload(client, "big.txt", b"word " * 500)
+async def test_upload_over_the_size_limit_is_413(data_dir: Path) -> None:
+    container = bootstrap(make_settings(data_dir, max_upload_bytes=1000), clock=FixedClock())
+    try:
+        async with asgi_client(container) as client:
+            response = await _upload(client, "big.txt", b"word " * 500)
+    finally:
+        container.close()
     assert response.status_code == 413
 
 

@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,12 +15,22 @@ import pytest
 
 from services.fts_query import words
 from services.knowledge_store import MIGRATIONS, SqliteKnowledgeStore
+from services.migrations import apply_migrations
 from services.sqlite import connect
-from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
+from use_cases.domain import (
+    DocumentDraft,
+    EmbeddingInfo,
+    SectionDraft,
+    StagedChunk,
+    embedding_text,
+)
 from use_cases.errors import (
     ConfigurationError,
+    DocumentExists,
     EmbeddingModelMismatch,
+    InvalidDocument,
     InvalidRequest,
+    NotFound,
 )
 
 DIM = 64
@@ -119,7 +130,7 @@ def test_replacing_a_document_keeps_its_id_and_replaces_chunks_fts_and_vectors(
     old_chunk_ids = [r[0] for r in store.connection().execute("SELECT id FROM chunks")]
     second = draft(sections=((("Only",), ("Parking is behind building B.",)),))
 
-    new = store.save_document(second, vectors_for(second))
+    new = store.save_document(second, vectors_for(second), replace_id=old.id)
 
     assert new.id == old.id
     assert new.chunk_count == 1
@@ -131,6 +142,109 @@ def test_replacing_a_document_keeps_its_id_and_replaces_chunks_fts_and_vectors(
     vector_ids = [r[0] for r in conn.execute("SELECT chunk_id FROM chunk_vectors")]
     assert vector_ids == chunk_ids
     assert counts(store)["documents"] == 1
+
+
+def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
+    store: SqliteKnowledgeStore,
+) -> None:
+    first = draft()
+    store.save_document(first, vectors_for(first))
+    before = counts(store)
+    other = draft(title="Same name, other content", sections=((("X",), ("Other words.",)),))
+
+    with pytest.raises(DocumentExists) as raised:
+        store.save_document(other, vectors_for(other))
+
+    assert raised.value.document_id == 1
+    assert counts(store) == before
+    assert store.get_by_source("guide.md").title == "Onboarding guide"  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        store.save_document(other, vectors_for(other), replace_id=999)
+
+
+def test_a_large_document_is_staged_in_batches_and_appears_only_at_the_commit(
+    store: SqliteKnowledgeStore,
+) -> None:
+    big = draft(sections=((("A",), ("alpha one", "alpha two")), (("B",), ("beta three",))))
+    chunks = [
+        StagedChunk(s, o, text)
+        for s, section in enumerate(big.sections)
+        for o, text in enumerate(section.chunks)
+    ]
+    vectors = vectors_for(big)
+    stage = store.begin_staging(big)
+    store.stage_chunks(stage, chunks[:2], vectors[:2])
+    assert counts(store)["chunks"] == 0 and fts_ids(store, "alpha") == []
+    store.stage_chunks(stage, chunks[2:], vectors[2:])
+
+    record = store.commit_staged(stage, big)
+
+    assert (record.section_count, record.chunk_count) == (2, 3)
+    assert counts(store)["chunk_vectors"] == 3
+    assert len(fts_ids(store, "alpha")) == 2
+    staged = store.connection().execute("SELECT count(*) FROM staged_chunks").fetchone()[0]
+    assert staged == 0
+
+
+def test_a_commit_with_missing_staged_chunks_writes_nothing(store: SqliteKnowledgeStore) -> None:
+    big = draft()
+    stage = store.begin_staging(big)
+    store.stage_chunks(stage, [StagedChunk(0, 0, "Welcome to the company.")], vectors_for(big)[:1])
+
+    with pytest.raises(InvalidRequest, match="staged"):
+        store.commit_staged(stage, big)
+
+    assert counts(store)["documents"] == 0
+    store.discard_staged(stage)
+    assert store.connection().execute("SELECT count(*) FROM staged_sections").fetchone()[0] == 0
+
+
+def test_supersedes_is_recorded_and_linked_whichever_version_arrives_first(
+    store: SqliteKnowledgeStore,
+) -> None:
+    newer = replace(draft("policies/v2.md", title="Policy"), supersedes="policies/v1.md")
+    new_record = store.save_document(newer, vectors_for(newer))
+    assert new_record.supersedes_id is None  # v1 is not there yet: the key waits for it
+
+    older = draft("handbook/policies/v1.md", title="Policy")
+    old_record = store.save_document(older, vectors_for(older))
+
+    assert store.get_record(new_record.id).supersedes_id == old_record.id  # type: ignore[union-attr]
+    assert store.get_record(old_record.id).superseded_by_id == new_record.id  # type: ignore[union-attr]
+    assert store.resolve_key("policies/v1.md") == store.get_record(old_record.id)
+
+
+def test_a_supersedes_loop_is_refused(store: SqliteKnowledgeStore) -> None:
+    first = draft("a.md")
+    store.save_document(first, vectors_for(first))
+    second = replace(draft("b.md"), supersedes="a.md")
+    store.save_document(second, vectors_for(second))
+
+    looping = replace(first, supersedes="b.md")
+    with pytest.raises(InvalidDocument, match="loop"):
+        store.save_document(looping, vectors_for(looping), replace_id=1)
+    with pytest.raises(InvalidDocument, match="itself"):
+        store.save_document(replace(first, supersedes="a.md"), vectors_for(first), replace_id=1)
+    assert store.get_record(1).supersedes_id is None  # type: ignore[union-attr]
+
+
+def test_deleting_a_document_gives_its_pages_back_to_the_file(
+    store: SqliteKnowledgeStore,
+) -> None:
+    long = draft(
+        sections=tuple(((f"S{i}",), (f"section {i} " + "words " * 300,)) for i in range(60))
+    )
+    record = store.save_document(long, vectors_for(long))
+    conn = store.connection()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages_before = conn.execute("PRAGMA page_count").fetchone()[0]
+
+    store.delete_document(record.id)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert conn.execute("PRAGMA page_count").fetchone()[0] < pages_before * 0.7
 
 
 def test_deleting_a_document_cascades_everywhere(store: SqliteKnowledgeStore) -> None:
@@ -185,7 +299,7 @@ def test_a_failure_in_the_middle_of_a_save_leaves_the_database_unchanged(
     monkeypatch.setattr(SqliteKnowledgeStore, "_prune_tombstones", explode)
     replacement = draft(sections=((("New",), ("Completely different words.",)),))
     with pytest.raises(RuntimeError):
-        store.save_document(replacement, vectors_for(replacement))
+        store.save_document(replacement, vectors_for(replacement), replace_id=1)
     brand_new = draft("other.md")
     with pytest.raises(RuntimeError):
         store.save_document(brand_new, vectors_for(brand_new))
@@ -237,7 +351,7 @@ def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(tmp_path:
         store = SqliteKnowledgeStore({str(path)!r})
         sections = (SectionDraft(("X",), "Replaced text.", ("Replaced text.",)),)
         draft = DocumentDraft("guide.md", "h2", "New title", None, None, "text/plain", 1, sections)
-        store.save_document(draft, [np.ones({DIM}, dtype=np.float32)])
+        store.save_document(draft, [np.ones({DIM}, dtype=np.float32)], replace_id=1)
         """
     )
     result = subprocess.run(
@@ -380,3 +494,32 @@ def test_every_write_moves_the_generation_counter(store: SqliteKnowledgeStore) -
     store.delete_document(record.id)
 
     assert store.state().generation == start + 2
+
+
+def test_an_older_database_gets_relative_sources_and_incremental_vacuum(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    apply_migrations(conn, MIGRATIONS[:2])  # the schema before document trust
+    rows = [
+        ("/srv/kb/policies/a.md", "A"),
+        ("/srv/kb/runbooks/b.md", "B"),
+        ("upload:notes.md", "Notes"),
+    ]
+    for source, title in rows:
+        conn.execute(
+            "INSERT INTO documents (source, title, media_type, content_hash, size_bytes, "
+            "ingested_at) VALUES (?, ?, 'text/markdown', 'h', 1, '2026-01-01T00:00:00')",
+            (source, title),
+        )
+    conn.close()
+
+    store = SqliteKnowledgeStore(path)
+
+    listed = {(d.source, d.origin) for d in store.list_documents()[0]}
+    assert listed == {
+        ("policies/a.md", "/srv/kb/policies/a.md"),
+        ("runbooks/b.md", "/srv/kb/runbooks/b.md"),
+        ("notes.md", None),
+    }
+    assert store.connection().execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    store.close()

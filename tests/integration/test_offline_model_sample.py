@@ -89,7 +89,12 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
     store = SqliteKnowledgeStore(work / "knowledge.db")
     loader = FileLoader()
     ingest = IngestDocuments(
-        store, loader, HeadingChunker(), embedder, pipeline_signature="offline-model-sample"
+        store,
+        loader,
+        HeadingChunker(),
+        embedder,
+        FixedClock(),
+        pipeline_signature="offline-model-sample",
     )
     report = ingest.run(IngestRequest(sources=collect_sources([SAMPLE / "knowledge_base"], loader)))
     assert not report.failed, report.failed

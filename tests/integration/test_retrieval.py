@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -78,21 +79,32 @@ CORPUS = [
 ]
 
 
-def save(store: SqliteKnowledgeStore, source: str, title: str, category: str | None, sections):
+def save(
+    store: SqliteKnowledgeStore,
+    source: str,
+    title: str,
+    category: str | None,
+    sections,
+    *,
+    replace_id: int | None = None,
+    updated_at: date | None = None,
+    supersedes: str | None = None,
+):
     d = DocumentDraft(
         source=source,
         content_hash=source,
         title=title,
         category=category,
-        updated_at=None,
+        updated_at=updated_at,
         media_type="text/markdown",
         size_bytes=1,
         sections=tuple(SectionDraft(tuple(h), " ".join(c), tuple(c)) for h, c in sections),
+        supersedes=supersedes,
     )
     vectors = EMBEDDER.embed_documents(
         [embedding_text(title, s.heading_path, chunk) for s in d.sections for chunk in s.chunks]
     )
-    return store.save_document(d, vectors)
+    return store.save_document(d, vectors, replace_id=replace_id)
 
 
 @pytest.fixture
@@ -258,6 +270,7 @@ def test_the_vector_index_follows_saves_replacements_and_deletes(
         "Parking",
         "facilities",
         [(("Permits",), ["Bicycles only; the garage closed."])],
+        replace_id=record.id,
     )
     replaced = retriever.search_vector(query, 10)
     assert added[0].chunk_id not in {h.chunk_id for h in replaced}

@@ -1,3 +1,5 @@
+"""Documents: upload (now or as a background job), replace explicitly, list, read, remove."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -5,57 +7,89 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from backend.api.deps import ContainerDep
-from backend.api.schemas import DocumentDetailOut, DocumentListOut, ErrorOut, IngestOut
-from services.loaders import SUPPORTED_EXTENSIONS
-from use_cases.errors import InvalidRequest, PayloadTooLarge, UnsupportedDocument
-from use_cases.ingest import IngestRequest, IngestSource
+from backend.api.schemas import DocumentDetailOut, DocumentListOut, ErrorOut, IngestOut, JobOut
+from use_cases.uploads import UploadOutcome, UploadRequest
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
 _ERRORS = {
     404: {"model": ErrorOut},
+    409: {"model": ErrorOut, "description": "The name is taken, or the content is a duplicate."},
     413: {"model": ErrorOut},
     415: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
+_UPLOADED = {
+    200: {"model": IngestOut, "description": "Unchanged, or replaced (`status: updated`)."},
+    202: {"model": JobOut, "description": "Large upload: poll the job at its `Location`."},
+    **_ERRORS,
+}
+FileField = Annotated[UploadFile, File(description="The document file.")]
+CategoryField = Annotated[str | None, Form(max_length=100)]
 
 
 @router.post(
     "",
-    response_model=IngestOut,
+    response_model=IngestOut | JobOut,
     status_code=201,
-    responses=_ERRORS,
+    responses=_UPLOADED,
     summary="Upload a document (Markdown, text, HTML or PDF)",
 )
 async def upload_document(
     container: ContainerDep,
     response: Response,
-    file: Annotated[UploadFile, File(description="The document file.")],
-    category: Annotated[str | None, Form(max_length=100)] = None,
-) -> IngestOut:
-    name = (file.filename or "").strip().replace("\\", "/").rsplit("/", 1)[-1]
-    if not name:
-        raise InvalidRequest("The upload has no file name; the type is taken from it.")
-    if not container.loader.supports(name):
-        raise UnsupportedDocument(
-            f"{name}: unsupported file type; supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}."
-        )
-    limit = container.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"{name} is larger than the {limit:,}-byte upload limit.")
-    source = IngestSource(source=f"upload:{name}", name=name, read=lambda: data)
-    report = await container.ingest.execute(
-        IngestRequest(
-            sources=[source], category=(category or "").strip() or None, raise_errors=True
-        )
+    file: FileField,
+    category: CategoryField = None,
+    replace: Annotated[
+        int | None,
+        Form(
+            description="Id of the document this upload replaces. Without it, an upload "
+            "whose name is taken by a document with other content is refused (409)."
+        ),
+    ] = None,
+) -> IngestOut | JobOut:
+    return await _upload(container, response, file, category, replace)
+
+
+@router.put(
+    "/{document_id}",
+    response_model=IngestOut | JobOut,
+    responses=_UPLOADED,
+    summary="Replace a document's content (same id and source)",
+)
+async def replace_document(
+    container: ContainerDep,
+    response: Response,
+    document_id: int,
+    file: FileField,
+    category: CategoryField = None,
+) -> IngestOut | JobOut:
+    return await _upload(container, response, file, category, document_id)
+
+
+async def _upload(
+    container: ContainerDep,
+    response: Response,
+    file: UploadFile,
+    category: str | None,
+    replace: int | None,
+) -> IngestOut | JobOut:
+    data = await file.read(container.settings.max_upload_bytes + 1)
+    outcome = await container.upload_document.execute(
+        UploadRequest(file.filename or "", data, category, replace)
     )
-    item = report.items[0]
-    if item.status == "unchanged":
-        response.status_code = 200
-    assert item.document_id is not None
-    detail = await container.get_document.execute(item.document_id)
-    return IngestOut.of(item, detail.document)
+    return _encode(outcome, response)
+
+
+def _encode(outcome: UploadOutcome, response: Response) -> IngestOut | JobOut:
+    if outcome.job is not None:
+        response.status_code = 202
+        response.headers["Location"] = f"/api/jobs/{outcome.job.id}"
+        return JobOut.of(outcome.job)
+    assert outcome.result is not None
+    item = outcome.result.item
+    response.status_code = 201 if item.status == "added" else 200
+    return IngestOut.of(item, outcome.result.document)
 
 
 @router.get("", response_model=DocumentListOut, summary="List documents")

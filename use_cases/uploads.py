@@ -1,0 +1,96 @@
+"""Uploading one document over HTTP: checked in the request, ingested now or as a job.
+
+Rules:
+- The file name is reduced to its last path part; it gives the type and the source (the
+  key a later upload of the same name meets). An empty name is refused (422).
+- More than `max_bytes` is refused (413).
+- The cheap checks answer in the request, before any parsing: the type and whether the bytes
+  are text (415), a source held by a document with other content when no `replace_id` says
+  to replace it (409 `document_exists`; an upload never replaces silently), the bytes of
+  another stored document (409 `duplicate_document`), an unknown `replace_id` (404). The
+  same name and bytes again is `unchanged`, at once.
+- Up to `job_bytes` the document is ingested in the request. Larger ones become a background
+  job (see use_cases/jobs.py): the caller gets the job to poll, whose result is what a direct
+  upload would have answered. Dates, `supersedes:` and the chunk limit are checked when the
+  document is parsed: in the request, or as the job's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from use_cases.domain import IngestItem, UploadResult
+from use_cases.errors import InvalidRequest, NotFound, PayloadTooLarge
+from use_cases.ingest import IngestDocuments, IngestRequest, IngestSource
+from use_cases.jobs import ChunkProgress, JobQueue, JobView
+from use_cases.ports import KnowledgeStore
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    filename: str
+    data: bytes
+    category: str | None = None
+    replace_id: int | None = None
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """Either the ingested document (`result`) or the background job that will ingest it."""
+
+    result: UploadResult | None = None
+    job: JobView | None = None
+
+
+class UploadDocument:
+    """Checks and ingests one uploaded file; the module docstring has the rules."""
+
+    def __init__(
+        self,
+        ingest: IngestDocuments,
+        store: KnowledgeStore,
+        jobs: JobQueue,
+        *,
+        max_bytes: int,
+        job_bytes: int,
+    ) -> None:
+        self._ingest = ingest
+        self._store = store
+        self._jobs = jobs
+        self._max_bytes = max_bytes
+        self._job_bytes = job_bytes
+
+    async def execute(self, request: UploadRequest) -> UploadOutcome:
+        name = request.filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
+        if not name:
+            raise InvalidRequest("The upload has no file name; the type is taken from it.")
+        if len(request.data) > self._max_bytes:
+            raise PayloadTooLarge(f"{name} is larger than the {self._max_bytes:,}-byte limit.")
+        data = request.data
+        ingest = IngestRequest(
+            sources=[IngestSource(source=name, name=name, read=lambda: data)],
+            category=(request.category or "").strip() or None,
+            raise_errors=True,
+            replace_id=request.replace_id,
+        )
+        unchanged = await asyncio.to_thread(self._ingest.check, ingest)
+        if unchanged is not None:
+            return UploadOutcome(result=await asyncio.to_thread(self._result, unchanged))
+        if len(data) > self._job_bytes:
+            job = self._jobs.submit(name, lambda progress: self._run(ingest, progress))
+            return UploadOutcome(job=job)
+        return UploadOutcome(result=await asyncio.to_thread(self._run, ingest, None))
+
+    def _run(self, request: IngestRequest, progress: ChunkProgress | None) -> UploadResult:
+        if progress is not None:
+            request = replace(request, on_chunks=progress)
+        report = self._ingest.run(request)
+        return self._result(report.items[0])
+
+    def _result(self, item: IngestItem) -> UploadResult:
+        assert item.document_id is not None
+        record = self._store.get_record(item.document_id)
+        if record is None:  # removed in the meantime
+            raise NotFound(f"Document {item.document_id} was removed while it was ingested.")
+        return UploadResult(item, record)
