@@ -247,6 +247,16 @@ class SqliteKnowledgeStore:
     def get_record(self, document_id: int) -> DocumentRecord | None:
         return self._one("d.id = ?", document_id)
 
+    def find_by_title(self, title: str) -> list[DocumentRecord]:
+        """Documents with this title, compared without regard to case and spacing."""
+        wanted = " ".join(title.split()).casefold()
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents d WHERE lower(d.title) = lower(?) "
+            "ORDER BY d.id",
+            (" ".join(title.split()),),
+        )
+        return [r for r in map(_record, rows) if " ".join(r.title.split()).casefold() == wanted]
+
     def resolve_key(self, key: str) -> DocumentRecord | None:
         """The document a `supersedes:` value names (source, unique `/`-suffix, or id)."""
         document_id = writes.resolve_key(self.connection(), key)

@@ -5,6 +5,8 @@
           -> collapse each list to parent sections (best chunk per section)
           -> fusion: convex combination of min-max scaled scores, equal weights
              (or Reciprocal Rank Fusion when `rrf_k` is set; services/rrf.py)
+          -> current versions first: hits from superseded documents (the recorded
+             `supersedes` relation, services/versions.py) have their score halved
           -> optional rerank of the top `reranker_top_n` (any failure: keep the fused order)
           -> top n hits with the parent section text, scores and a highlighted snippet
 
@@ -45,6 +47,7 @@ from services.lexical import AnalyzedQuery, LexicalSearcher
 from services.rrf import convex_combination, reciprocal_rank_fusion
 from services.sqlite import Connection
 from services.vector_index import VectorIndex
+from services.versions import versions_of
 from use_cases.domain import HitScores, SearchHit, Vector, embedding_text
 from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
 from use_cases.ports import Embedder, Reranker
@@ -54,7 +57,7 @@ __all__ = ["HybridRetriever", "RankedChunk"]
 MAX_RESULTS = 100
 VERSION_WINDOW = 30
 SUPERSEDED_FACTOR = 0.5
-"""Fused-score factor for a document when another document with the same title is newer."""
+"""Fused-score factor for a hit from a superseded document (see services/versions.py)."""
 CHUNK_CHOICE_K = 60
 """RRF constant of the chunk-level fusion that picks the chunk shown for a section."""
 
@@ -275,11 +278,11 @@ class HybridRetriever:
             return []
         wanted = max(n, self.reranker_top_n if self._reranker else n)
         # Look a little past the cut so a current version ranked just below its superseded
-        # predecessors can move up (see `_prefer_current_versions`).
+        # predecessors can move up.
         window = candidates[: max(wanted, VERSION_WINDOW)]
         details = _details(conn, [c.chunk_id for c in window])
         candidates = [c for c in window if c.chunk_id in details]
-        candidates = _prefer_current_versions(conn, candidates, details)[:wanted]
+        candidates = self._prefer_current_versions(conn, candidates, details)[:wanted]
         if self._reranker is not None and candidates:
             candidates = self._rerank(query, candidates, details)
         final = candidates[:n]
@@ -309,9 +312,27 @@ class HybridRetriever:
                         rerank_score=candidate.rerank_score,
                     ),
                     highlight=snippet(marks or row["chunk_text"], max_chars=self.snippet_chars),
+                    superseded_by=row["versions"].superseded_by,
+                    supersedes=row["versions"].supersedes,
                 )
             )
         return hits
+
+    @staticmethod
+    def _prefer_current_versions(
+        conn: Connection, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
+    ) -> list[_Candidate]:
+        """The one "current version" rule: a hit from a document that another document
+        supersedes (an explicit, recorded relation) has its fused score multiplied by
+        `SUPERSEDED_FACTOR`, so the current version ranks first while the old one stays
+        findable; every hit carries its versions for the answer to name."""
+        found = versions_of(conn, {details[c.chunk_id]["document_id"] for c in candidates})
+        for candidate in candidates:
+            row = details[candidate.chunk_id]
+            row["versions"] = found[row["document_id"]]
+            if row["versions"].superseded_by is not None:
+                candidate.fused *= SUPERSEDED_FACTOR
+        return sorted(candidates, key=lambda c: c.fused, reverse=True)
 
     def analyze(self, query: str) -> AnalyzedQuery:
         """The query's terms as the index sees them (for callers that explain a search)."""
@@ -418,36 +439,6 @@ def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
     marks = ",".join("?" * len(chunk_ids))
     rows = conn.execute(f"SELECT id, section_id FROM chunks WHERE id IN ({marks})", list(chunk_ids))
     return {int(cid): int(sid) for cid, sid in rows}
-
-
-def _prefer_current_versions(
-    conn: Connection, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
-) -> list[_Candidate]:
-    """Recency matters between versions of one document: a hit from a document for which the
-    knowledge base holds a newer document of the same title (an older policy version) has its
-    fused score halved, so the current version ranks first while the old one stays findable.
-    """
-    titles = {details[c.chunk_id]["title"] for c in candidates}
-    if not titles:
-        return candidates
-    marks = ",".join("?" * len(titles))
-    latest = {
-        title: date.fromisoformat(newest)
-        for title, newest in conn.execute(
-            "SELECT title, max(updated_at) FROM documents "
-            f"WHERE title IN ({marks}) AND updated_at IS NOT NULL "
-            "GROUP BY title HAVING count(*) > 1",
-            sorted(titles),
-        ).fetchall()
-    }
-    if not latest:
-        return candidates
-    for candidate in candidates:
-        row = details[candidate.chunk_id]
-        newest = latest.get(row["title"])
-        if newest is not None and row["updated_at"] is not None and row["updated_at"] < newest:
-            candidate.fused *= SUPERSEDED_FACTOR
-    return sorted(candidates, key=lambda c: c.fused, reverse=True)
 
 
 def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

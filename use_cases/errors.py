@@ -12,6 +12,7 @@ AlmanacError
 |   +-- EmbeddingModelMismatch  index built with another embedder; reindex (409)
 |   +-- DocumentExists        an upload's name is taken; replace explicitly   (409)
 |   +-- DuplicateDocument     the same bytes are already stored               (409)
+|   +-- TitleTaken            an upload takes another document's title        (409)
 +-- ConfigurationError        the service is mis-configured                  (500)
 +-- ServiceBusy               too much queued work; retry later              (503)
 |   +-- JobCancelled          the server stopped during a background job     (503)
@@ -87,6 +88,16 @@ class DuplicateDocument(Conflict):
     """An input's bytes are those of a stored document under another source."""
 
     type = "duplicate_document"
+
+    def __init__(self, detail: str, document_id: int) -> None:
+        super().__init__(detail)
+        self.document_id = document_id
+
+
+class TitleTaken(Conflict):
+    """An upload's title is that of a document it neither replaces nor supersedes."""
+
+    type = "title_taken"
 
     def __init__(self, detail: str, document_id: int) -> None:
         super().__init__(detail)

@@ -30,6 +30,11 @@ Trust checks, all before anything is embedded or written:
 - `supersedes:` must name a document in the knowledge base or in the same run; it is
   recorded as the explicit relation retrieval uses to prefer current versions (titles and
   dates decide nothing);
+- with `distinct_title` (uploads), a title already used by a document the input neither
+  replaces nor supersedes (nor one of the older versions those supersede) is refused
+  (`TitleTaken`, 409): an upload cannot compete with a policy under its name (as a wiki
+  space wants unique page titles); it must replace it, declare itself its new version, or
+  take its own title. The CLI, the operator's own tool, does not ask for it;
 - more than `max_document_chunks` chunks is refused (`PayloadTooLarge`, 413).
 
 Writing:
@@ -72,6 +77,7 @@ from use_cases.errors import (
     InvalidDocument,
     NotFound,
     PayloadTooLarge,
+    TitleTaken,
 )
 from use_cases.ports import Chunker, Clock, DocumentLoader, Embedder, KnowledgeStore
 
@@ -106,6 +112,8 @@ class IngestRequest:
     """Let inputs take over documents holding their source that came from elsewhere."""
     replace_id: int | None = None
     """Replace this document with the (single) input."""
+    distinct_title: bool = False
+    """Refuse a title used by a document the input does not replace or supersede."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +239,9 @@ class IngestDocuments:
         self._check_duplicate(source, raw_hash, existing, run.hashes)
         parsed = self._loader.load(source.name, data)
         self._check_dates(source.name, parsed)
+        supersedes, target = self._check_supersedes(run, source, parsed, existing)
+        if request.distinct_title:
+            self._check_title(source.name, parsed.title, [existing, target])
         draft = DocumentDraft(
             source=existing.source if existing else source.source,
             content_hash=content_hash,
@@ -246,7 +257,7 @@ class IngestDocuments:
             metadata=dict(parsed.metadata),
             origin=source.origin,
             raw_hash=raw_hash,
-            supersedes=self._check_supersedes(run, source, parsed, existing),
+            supersedes=supersedes,
         )
         count = draft.chunk_count
         if not count:
@@ -320,14 +331,15 @@ class IngestDocuments:
         source: IngestSource,
         parsed: ParsedDocument,
         existing: DocumentRecord | None,
-    ) -> str | None:
+    ) -> tuple[str | None, DocumentRecord | None]:
+        """The `supersedes:` key as stored (the target's source) and its document."""
         key = (parsed.supersedes or "").strip()
         if not key:
-            return None
+            return None, None
         target = self._store.resolve_key(key)
         if target is None:
             if any(_names(key, s.source) for s in run.request.sources if s is not source):
-                return key  # arrives later in this run; the store links it then
+                return key, None  # arrives later in this run; the store links it then
             raise InvalidDocument(
                 f"{source.name}: supersedes: {key} names no document in the knowledge base. "
                 "Give the source of the document it replaces as listed by GET /api/documents "
@@ -335,7 +347,30 @@ class IngestDocuments:
             )
         if existing is not None and target.id == existing.id:
             raise InvalidDocument(f"{source.name}: a document cannot supersede itself.")
-        return target.source
+        return target.source, target
+
+    def _check_title(self, name: str, title: str, related: list[DocumentRecord | None]) -> None:
+        """Refuse a title held by a document outside the input's own versions: the one it
+        replaces, the one it supersedes, and the older versions that one supersedes."""
+        family: set[int] = set()
+        for record in related:
+            while record is not None and record.id not in family:
+                family.add(record.id)
+                older = record.supersedes_id
+                record = self._store.get_record(older) if older is not None else None
+        taken = [d for d in self._store.find_by_title(title) if d.id not in family]
+        # Name the current version first: that is the document the upload would compete with.
+        if not taken:
+            return
+        other = min(taken, key=lambda d: (d.superseded_by_id is not None, -d.id))
+        raise TitleTaken(
+            f"{name}: the title \"{title}\" is already used by '{other.source}' (id "
+            f"{other.id}). An upload may not take another document's title: to replace it, "
+            f"upload with replace={other.id}; if this is its new version, declare "
+            f"`supersedes: {other.source}` in the front matter; otherwise give this document "
+            "its own title.",
+            other.id,
+        )
 
     # -- writing ---------------------------------------------------------------------------------
 

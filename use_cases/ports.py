@@ -91,6 +91,10 @@ class KnowledgeStore(Protocol):
 
     def get_record(self, document_id: int) -> DocumentRecord | None: ...
 
+    def find_by_title(self, title: str) -> list[DocumentRecord]:
+        """Documents with this title, compared without regard to case and spacing."""
+        ...
+
     def resolve_key(self, key: str) -> DocumentRecord | None:
         """The document a `supersedes:` value names: a source, a unique `/`-suffix of one,
         or an id."""

@@ -9,10 +9,12 @@ Rules:
   to replace it (409 `document_exists`; an upload never replaces silently), the bytes of
   another stored document (409 `duplicate_document`), an unknown `replace_id` (404). The
   same name and bytes again is `unchanged`, at once.
+- An upload's title must be its own: the title of a document it neither replaces nor
+  supersedes is refused (409 `title_taken`), so an upload cannot pose as a policy.
 - Up to `job_bytes` the document is ingested in the request. Larger ones become a background
   job (see use_cases/jobs.py): the caller gets the job to poll, whose result is what a direct
-  upload would have answered. Dates, `supersedes:` and the chunk limit are checked when the
-  document is parsed: in the request, or as the job's error.
+  upload would have answered. Dates, `supersedes:`, the title and the chunk limit are checked
+  when the document is parsed: in the request, or as the job's error.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class UploadDocument:
             category=(request.category or "").strip() or None,
             raise_errors=True,
             replace_id=request.replace_id,
+            distinct_title=True,
         )
         unchanged = await asyncio.to_thread(self._ingest.check, ingest)
         if unchanged is not None:

@@ -82,8 +82,22 @@ def _section_label(hit: dict[str, Any]) -> str:
 
 
 def _source_line(hit: dict[str, Any]) -> str:
+    """`[n] Title, Section (date)`, with the version when there is one: "(2025-09-15; current
+    version, supersedes Password Policy of 2023-06-12)"."""
     date = hit.get("updated_at") or "undated"
-    return f"[{hit['number']}] {_section_label(hit)} ({date})"
+    note = hit.get("version_note")
+    return f"[{hit['number']}] {_section_label(hit)} ({date}{f'; {note}' if note else ''})"
+
+
+def _source_lines(hits: list[dict[str, Any]]) -> list[str]:
+    """The Sources list; a document's version is named once, on its first line."""
+    lines, named = [], set()
+    for hit in hits:
+        if hit.get("document_id") in named:
+            hit = {**hit, "version_note": ""}
+        named.add(hit.get("document_id"))
+        lines.append(_source_line(hit))
+    return lines
 
 
 def _leg_strength(hit: dict[str, Any]) -> tuple[float, float, float]:
@@ -185,28 +199,22 @@ def compose_documents(
         sentences.append(_with_citation(item.unit.text, f"[{hit['number']}]"))
         if hit not in cited:
             cited.append(hit)
-    newer_sources = {replaced[s] for s in replaced}
     for hit in cited:
-        if hit.get("source") in newer_sources:
-            older = sorted(
-                {
-                    str(h.get("updated_at") or "undated")
-                    for h in hits
-                    if replaced.get(h.get("source") or "") == hit.get("source")
-                }
-            )
+        older = replaced.get(hit.get("document_id"))  # type: ignore[arg-type]
+        if older:
+            dates = sorted({str(h.get("updated_at") or "undated") for h in older})
             sentences.append(
                 _with_citation(
-                    f"This follows the latest version of {hit.get('title')} "
+                    f"This follows the current version of {hit.get('title')} "
                     f"({hit.get('updated_at') or 'undated'}); the older "
-                    f"{'version' if len(older) == 1 else 'versions'} ({', '.join(older)}) "
-                    f"{'is' if len(older) == 1 else 'are'} superseded.",
+                    f"{'version' if len(dates) == 1 else 'versions'} ({', '.join(dates)}) "
+                    f"{'is' if len(dates) == 1 else 'are'} superseded.",
                     f"[{hit['number']}]",
                 )
             )
             break
     body = " ".join(sentences)
-    sources = "\n".join(_source_line(h) for h in sorted(cited, key=lambda h: h["number"]))
+    sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))
     confidence = _confidence(sum(c.coverage for c in chosen) / len(chosen), best_hit)
     return Answer(
         f"{body}\n\n**Sources**\n{sources}",

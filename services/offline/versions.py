@@ -1,57 +1,28 @@
-"""Older versions of a document among the hits, dropped before answering.
+"""Older versions among the hits, dropped before answering: read from the hits, not guessed.
 
-Rule: a hit is an older version when another hit has a similar title (version words, numbers
-and "vN" ignored) and a later date, or a less similar one while its own text says "superseded".
+Rule: retrieval says which version is current (services/versions.py); each hit carries
+`superseded_by` (the current version that replaces it) and `supersedes`. A hit is dropped
+when the current version that replaces it is among the hits too; a superseded hit whose
+current version was not retrieved is kept (the Sources line then says it is superseded).
+Titles, dates and the words in a passage decide nothing here.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from services.fts_query import words
-from services.offline.text import jaccard, stem
 
-_VERSION_WORDS = frozenset(
-    {"version", "draft", "rev", "revision", "updated", "old", "new", "current", "superseded"}
-)
-
-_SUPERSEDED = re.compile(r"\bsuperseded\b", re.IGNORECASE)
-
-
-def _title_key(title: str) -> frozenset[str]:
-    return frozenset(
-        stem(w)
-        for w in words(title)
-        if not w.isdigit() and not re.fullmatch(r"v\d+", w) and w not in _VERSION_WORDS
-    )
-
-
-def resolve_versions(hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Drop hits from older versions of a document among the hits.
-
-    Returns the kept hits and {dropped source: the newer source that replaces it}.
-    """
-    docs: dict[str, dict[str, Any]] = {}
+def resolve_versions(
+    hits: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """The hits to answer from, and {current document id: the older hits it replaced}."""
+    present = {hit.get("document_id") for hit in hits}
+    kept: list[dict[str, Any]] = []
+    replaced: dict[int, list[dict[str, Any]]] = {}
     for hit in hits:
-        doc = docs.setdefault(
-            hit.get("source") or hit.get("title", ""),
-            {
-                "key": _title_key(hit.get("title", "")),
-                "date": hit.get("updated_at") or "",
-                "superseded": False,
-            },
-        )
-        if _SUPERSEDED.search(hit.get("text") or ""):
-            doc["superseded"] = True
-    replaced: dict[str, str] = {}
-    for old, a in docs.items():
-        for new, b in docs.items():
-            if old == new or not b["date"] or a["date"] >= b["date"]:
-                continue
-            similarity = jaccard(a["key"], b["key"])
-            same_document = similarity >= 0.8 or (similarity >= 0.5 and a["superseded"])
-            if same_document and (old not in replaced or docs[replaced[old]]["date"] < b["date"]):
-                replaced[old] = new
-    kept = [h for h in hits if (h.get("source") or h.get("title", "")) not in replaced]
+        current = (hit.get("superseded_by") or {}).get("document_id")
+        if current is not None and current in present:
+            replaced.setdefault(current, []).append(hit)
+        else:
+            kept.append(hit)
     return kept, replaced

@@ -287,3 +287,88 @@ async def test_an_unknown_job_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/jobs/nope")
     assert response.status_code == 404
     assert response.json()["type"] == "not_found"
+
+
+# --- which version is current ---------------------------------------------------------------
+
+SAME_TITLE = HOSTILE.replace(b"2099-01-01", b"2026-03-01")
+NEW_VERSION = b"""---
+title: Password and Credential Rotation Policy
+category: policies
+updated: 2026-03-01
+supersedes: policies/password-policy-2025.md
+---
+# Password and Credential Rotation Policy
+
+## 2. Workforce passwords and passphrases
+Minimum length: 16 characters for every workforce password, from March 2026.
+"""
+
+
+async def _document(client: httpx.AsyncClient, source: str) -> dict[str, Any]:
+    listed = (await client.get("/api/documents", params={"limit": 500})).json()["documents"]
+    return next(d for d in listed if d["source"] == source)
+
+
+async def test_an_upload_titled_like_the_password_policy_changes_nothing_the_assistant_says(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    before = container.store.stats()
+
+    response = await _upload(client, "password-policy.md", SAME_TITLE)
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["type"] == "title_taken"
+    assert "'policies/password-policy-2025.md'" in body["detail"]
+    assert "supersedes: policies/password-policy-2025.md" in body["detail"]
+    assert container.store.stats() == before
+    current = await _document(client, "policies/password-policy-2025.md")
+    assert current["superseded_by_id"] is None
+
+    answer = (await client.post("/chat", json={"message": "how long must my password be"})).json()
+
+    assert "4 characters" not in answer["answer"]
+    assert answer["sources"]
+    assert {s["source"] for s in answer["sources"]} == {"policies/password-policy-2025.md"}
+    assert answer["sources"][0]["version_note"].startswith("current version, supersedes")
+
+
+async def test_the_recorded_supersedes_relation_decides_the_current_version(
+    client: httpx.AsyncClient,
+) -> None:
+    v2023 = await _document(client, "policies/password-policy-2023.md")
+    v2025 = await _document(client, "policies/password-policy-2025.md")
+    assert v2025["supersedes_id"] == v2023["id"]
+    assert v2023["superseded_by_id"] == v2025["id"]
+
+    response = await _upload(client, "password-policy-2026.md", NEW_VERSION)
+
+    assert response.status_code == 201, response.text
+    v2026 = response.json()["document"]
+    assert v2026["supersedes_id"] == v2025["id"]
+    assert (await _document(client, "policies/password-policy-2025.md"))["superseded_by_id"] == (
+        v2026["id"]
+    )
+    hits = (await client.get("/api/search", params={"q": "minimum password length"})).json()
+    first = hits["hits"][0]
+    assert first["source"] == "password-policy-2026.md"
+    assert [ref["source"] for ref in first["supersedes"]] == ["policies/password-policy-2025.md"]
+    older = [h for h in hits["hits"] if h["source"].startswith("policies/password-policy")]
+    assert older and all(h["superseded_by"]["document_id"] == v2026["id"] for h in older)
+
+    answer = (await client.post("/chat", json={"message": "minimum password length?"})).json()
+
+    assert "16 characters" in answer["answer"]
+    sources = answer["answer"].split("**Sources**")[1]
+    assert (
+        "(2026-03-01; current version, supersedes Password and Credential Rotation Policy of "
+        "2025-09-15)"
+    ) in sources
+
+
+async def test_supersedes_naming_no_document_is_refused(client: httpx.AsyncClient) -> None:
+    orphan = NEW_VERSION.replace(b"policies/password-policy-2025.md", b"policies/nope.md")
+    response = await _upload(client, "password-policy-2026.md", orphan)
+    assert response.status_code == 422
+    assert "supersedes: policies/nope.md names no document" in response.json()["detail"]

@@ -498,3 +498,31 @@ def test_a_reranker_slower_than_the_timeout_keeps_the_fused_order(
 
     assert time.perf_counter() - started < 1.5
     assert [h.chunk_id for h in hits] == plain_order
+
+
+def test_only_the_recorded_supersedes_relation_makes_a_version_old(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever
+) -> None:
+    badges = [(("Badges",), ["Visitor badges are yellow and must be returned daily."])]
+    save(store, "badges-2023.md", "Badge Policy", "policies", badges, updated_at=date(2023, 1, 1))
+    save(store, "badges-copy.md", "Badge Policy", "policies", badges, updated_at=date(2026, 1, 1))
+    before = {h.source: h for h in retriever.search("visitor badges yellow", k=5)}
+    assert all(h.superseded_by is None and not h.supersedes for h in before.values())
+
+    newer = [(("Badges",), ["Visitor badges are green and are returned at the desk."])]
+    save(
+        store,
+        "policies/badges-2025.md",
+        "Badge Policy (2025)",
+        "policies",
+        newer,
+        updated_at=date(2025, 1, 1),
+        supersedes="badges-2023.md",
+    )
+    after = {h.source: h for h in retriever.search("visitor badges yellow", k=5)}
+
+    old = after["badges-2023.md"]
+    assert old.superseded_by is not None and old.superseded_by.source == "policies/badges-2025.md"
+    assert old.scores.fused < before["badges-2023.md"].scores.fused
+    assert [ref.source for ref in after["policies/badges-2025.md"].supersedes] == ["badges-2023.md"]
+    assert after["badges-copy.md"].superseded_by is None  # same title, newer date: no matter

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -46,7 +47,7 @@ from use_cases.agent import (
     build_agent,
 )
 from use_cases.chat_domain import QueryResult, TableColumn, TableSchema
-from use_cases.domain import HitScores, SearchHit
+from use_cases.domain import DocumentRef, HitScores, SearchHit
 from use_cases.errors import ToolRejected
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
@@ -63,6 +64,8 @@ def passage(
     text: str,
     updated: date | None = date(2025, 2, 3),
     source: str | None = None,
+    superseded_by: DocumentRef | None = None,
+    supersedes: tuple[DocumentRef, ...] = (),
 ) -> SearchHit:
     return SearchHit(
         chunk_id=doc * 100 + len(section),
@@ -75,6 +78,8 @@ def passage(
         chunk_text=text,
         section_text=text,
         scores=HitScores(fused=0.03),
+        superseded_by=superseded_by,
+        supersedes=supersedes,
     )
 
 
@@ -100,14 +105,16 @@ OFFICES = passage(
     "Our offices are in Rotterdam, Lisbon and Toronto. Employees in the Netherlands are paid "
     "monthly on the 25th.",
 )
+REF_2023 = DocumentRef(4, "Password Policy", "policies/password-policy-2023.md", date(2023, 6, 12))
+REF_2025 = DocumentRef(5, "Password Policy", "policies/password-policy-2025.md", date(2025, 9, 15))
 PASSWORD_2023 = passage(
     4,
     "Password Policy",
     "Workforce passwords",
-    "> SUPERSEDED by version 3.0.\n\n"
     "The minimum password length is 12 characters and passwords expire every 90 days.",
     updated=date(2023, 6, 12),
     source="policies/password-policy-2023.md",
+    superseded_by=REF_2025,
 )
 PASSWORD_2025 = passage(
     5,
@@ -117,6 +124,7 @@ PASSWORD_2025 = passage(
     "of compromise.",
     updated=date(2025, 9, 15),
     source="policies/password-policy-2025.md",
+    supersedes=(REF_2023,),
 )
 
 
@@ -311,7 +319,26 @@ async def test_prefers_the_newer_of_two_versions_of_a_policy(agent: Agent) -> No
     assert "12 characters" not in answer
     assert f"[{newer}]" in answer
     assert "superseded" in answer
-    assert "(2023-06-12)" not in answer.split("**Sources**")[1]
+    sources = answer.split("**Sources**")[1]
+    assert "(2023-06-12)" not in sources
+    assert (
+        f"[{newer}] Password Policy, Workforce passwords (2025-09-15; current version, "
+        "supersedes Password Policy of 2023-06-12)"
+    ) in sources
+
+
+async def test_a_newer_date_under_the_same_title_does_not_make_a_version_current(
+    agent: Agent,
+) -> None:
+    """Only the recorded relation says which version is current: two documents that share a
+    title and differ in date are two documents, and neither is dropped for the other."""
+    unrelated = [
+        replace(PASSWORD_2023, superseded_by=None),
+        replace(PASSWORD_2025, supersedes=(), updated_at=date(2099, 1, 1)),
+    ]
+    result, _ = await ask(agent, "What is the minimum password length?", unrelated)
+    assert "superseded" not in result.output
+    assert "current version" not in result.output
 
 
 async def test_weak_evidence_gives_the_exact_cant_find_answer(agent: Agent) -> None:
