@@ -165,6 +165,13 @@ def search(
             console.print(
                 f"   [dim]{escape(hit.source)} · fused {hit.scores.fused:.4f}[/]", highlight=False
             )
+            if hit.superseded_by is not None:
+                newer = hit.superseded_by
+                console.print(
+                    f"   [yellow]superseded by {escape(newer.source)}"
+                    f"{f' ({newer.updated_at.isoformat()})' if newer.updated_at else ''}[/]",
+                    highlight=False,
+                )
 
     run_command(body)
 
@@ -198,7 +205,7 @@ def docs_list(
         if as_json:
             output.print_json(output.document_page(page))
             return
-        table = Table("id", "title", "category", "updated", "chunks", "source")
+        table = Table("id", "title", "category", "updated", "chunks", "source", "versions")
         for doc in page.documents:
             table.add_row(
                 str(doc.id),
@@ -207,6 +214,7 @@ def docs_list(
                 doc.updated_at.isoformat() if doc.updated_at else "",
                 str(doc.chunk_count),
                 output.plain(doc.source),
+                output.versions(doc),
             )
         console.print(table)
         console.print(f"{len(page.documents)} of {page.total} documents")

@@ -105,6 +105,16 @@ def plain_highlight(highlight: str) -> str:
     return "".join(out)
 
 
+def versions(document: DocumentRecord) -> str:
+    """A document's place among its versions, by id: "supersedes 12", "superseded by 14"."""
+    parts = []
+    if document.supersedes_id is not None:
+        parts.append(f"supersedes {document.supersedes_id}")
+    if document.superseded_by_id is not None:
+        parts.append(f"superseded by {document.superseded_by_id}")
+    return ", ".join(parts)
+
+
 def plain(value: str) -> Text:
     """A table cell shown as written: a title like `[draft] Plan` is not Rich markup."""
     return Text(value)
