@@ -228,12 +228,16 @@ def link_versions(conn: Connection, document_id: int, supersedes: str | None) ->
         (supersedes, target, document_id),
     )
     (source,) = conn.execute("SELECT source FROM documents WHERE id = ?", (document_id,)).fetchone()
-    conn.execute(
-        "UPDATE documents SET supersedes_id = ? WHERE supersedes_id IS NULL AND id != ? "
-        "AND (supersedes_key = ? OR substr(?, -(length(supersedes_key) + 1)) = '/' || "
-        "supersedes_key)",
+    # Only documents whose key is still unresolved (a partial index holds just those).
+    linked = conn.execute(
+        "UPDATE documents INDEXED BY documents_awaiting_version SET supersedes_id = ? "
+        "WHERE supersedes_key IS NOT NULL "
+        "AND supersedes_id IS NULL AND id != ? AND (supersedes_key = ? "
+        "OR substr(?, -(length(supersedes_key) + 1)) = '/' || supersedes_key)",
         (document_id, document_id, source, source),
-    )
+    ).rowcount
+    if target is None and not linked:
+        return  # no new edge: no new loop
     looped = conn.execute(
         "WITH RECURSIVE chain(id, depth) AS ("
         " SELECT supersedes_id, 1 FROM documents WHERE id = ?"

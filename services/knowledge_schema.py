@@ -109,6 +109,8 @@ ALTER TABLE documents ADD COLUMN supersedes_id INTEGER
 CREATE INDEX documents_origin ON documents(origin);
 CREATE INDEX documents_raw_hash ON documents(raw_hash);
 CREATE INDEX documents_supersedes ON documents(supersedes_id);
+CREATE INDEX documents_awaiting_version ON documents(supersedes_key)
+    WHERE supersedes_key IS NOT NULL AND supersedes_id IS NULL;
 DROP INDEX IF EXISTS documents_title;
 
 CREATE TABLE staged_sections (
