@@ -13,6 +13,8 @@ from loguru import logger
 
 from backend.config import Settings
 from backend.sources import collect_sources
+from services.api_key_store import SqliteApiKeyStore
+from services.audit_log import SqliteAuditLog
 from services.chunking import HeadingChunker
 from services.clock import SystemClock
 from services.history_store import SqliteHistoryStore
@@ -25,7 +27,10 @@ from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner
 from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
+from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
 from use_cases.agent import AgentDeps, AgentLimits, build_agent
+from use_cases.audit import ListAuditEntries, RecordAudit
+from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats
 from use_cases.documents import (
@@ -66,6 +71,19 @@ class Container:
     chat: ChatTurns
     chats: ManageChats
     evaluate_answers: EvaluateAnswers
+    api_keys: SqliteApiKeyStore
+    audit_log: SqliteAuditLog
+    audit: RecordAudit
+    """`container.audit.record(actor, action, target, before=, after=)` for admin actions."""
+    list_audit: ListAuditEntries
+    authenticate: Authenticate
+    create_key: CreateApiKey
+    list_keys: ListApiKeys
+    revoke_key: RevokeApiKey
+    act_for: ActFor
+    admin_ingest: IngestAsAdmin
+    admin_remove_document: RemoveDocumentAsAdmin
+    admin_load_table: LoadTableAsAdmin
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -73,6 +91,8 @@ class Container:
             self.retriever.close()
             self.store.close()
             self.history.close()
+            self.api_keys.close()
+            self.audit_log.close()
             self._closed = True
 
 
@@ -209,24 +229,29 @@ def bootstrap(
         agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
     )
     chats = ManageChats(history)
+    ingest = IngestDocuments(
+        store,
+        loader,
+        chunker,
+        embedder,
+        pipeline_signature=pipeline_signature(settings, embedder),
+        embed_batch_chunks=ingest_batch_chunks(settings),
+    )
+    remove_document = RemoveDocument(store)
+    api_keys = SqliteApiKeyStore(settings.app_db_path)
+    audit_log = SqliteAuditLog(settings.app_db_path)
+    audit = RecordAudit(audit_log, clock)
     return Container(
         settings=settings,
         store=store,
         embedder=embedder,
         loader=loader,
         retriever=retriever,
-        ingest=IngestDocuments(
-            store,
-            loader,
-            chunker,
-            embedder,
-            pipeline_signature=pipeline_signature(settings, embedder),
-            embed_batch_chunks=ingest_batch_chunks(settings),
-        ),
+        ingest=ingest,
         search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
         list_documents=ListDocuments(store),
         get_document=GetDocument(store),
-        remove_document=RemoveDocument(store),
+        remove_document=remove_document,
         knowledge_stats=GetKnowledgeStats(store),
         reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
         history=history,
@@ -236,6 +261,23 @@ def bootstrap(
         chat=chat,
         chats=chats,
         evaluate_answers=EvaluateAnswers(chat, chats),
+        api_keys=api_keys,
+        audit_log=audit_log,
+        audit=audit,
+        list_audit=ListAuditEntries(audit_log),
+        authenticate=Authenticate(
+            api_keys,
+            clock,
+            enabled=settings.auth_enabled,
+            local_user_id=settings.default_user_id,
+        ),
+        create_key=CreateApiKey(api_keys, history, audit, clock),
+        list_keys=ListApiKeys(api_keys),
+        revoke_key=RevokeApiKey(api_keys, audit, clock),
+        act_for=ActFor(audit),
+        admin_ingest=IngestAsAdmin(ingest, store, audit),
+        admin_remove_document=RemoveDocumentAsAdmin(remove_document, store, audit),
+        admin_load_table=LoadTableAsAdmin(tables, audit, on_loaded=sql.refresh),
     )
 
 

@@ -34,6 +34,20 @@ class Settings(BaseSettings):
         "INFO", description="Log level (loguru); stdlib loggers are routed into it."
     )
 
+    # --- Authentication -----------------------------------------------------------------
+    auth_enabled: bool = Field(
+        False,
+        description="Require an API key (`Authorization: Bearer KEY` or `X-API-Key`) on every "
+        "endpoint but /health and the API docs; create keys with `almanac keys create`. When "
+        "false (development), every request acts as DEFAULT_USER_ID with the admin role, and "
+        "`almanac serve` binds to loopback only.",
+    )
+    allow_unauthenticated_network: bool = Field(
+        False,
+        description="Let `almanac serve` bind to a non-loopback address while AUTH_ENABLED is "
+        "false (anyone who can reach the port is then admin). Same as `--insecure-bind`.",
+    )
+
     # --- Storage ------------------------------------------------------------------------
     data_dir: Path = Field(
         Path("data"), description="Directory for the SQLite databases (created if missing)."
@@ -51,7 +65,9 @@ class Settings(BaseSettings):
         True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
     )
     app_db: Path | None = Field(
-        None, description="App DB file (users, chats, messages). Default: DATA_DIR/app.db."
+        None,
+        description="App DB file (users, chats, messages, API keys, audit log). "
+        "Default: DATA_DIR/app.db.",
     )
     tables_db: Path | None = Field(
         None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
@@ -135,8 +151,8 @@ class Settings(BaseSettings):
         "default",
         min_length=1,
         max_length=64,
-        description="User of HTTP requests that name none (no X-User-Id header or user_id) and "
-        "of CLI commands without --user, so both see the same chats (until auth exists).",
+        description="The one local user of development mode (AUTH_ENABLED=false), who is "
+        "admin, and the user of CLI chat commands without --user, so both see the same chats.",
     )
     sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
     sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")

@@ -20,6 +20,7 @@ TABLE_END = "<!-- settings-table:end -->"
 
 _SECTIONS = {
     "host": "Server",
+    "auth_enabled": "Authentication",
     "data_dir": "Storage",
     "embedding_provider": "Embeddings",
     "chunk_tokens": "Chunking",

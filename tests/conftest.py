@@ -15,6 +15,7 @@ from pydantic_ai import models as ai_models
 
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
+from use_cases.auth import CLI_ADMIN
 
 pytest_plugins = ["tests.respx_httpcore2", "tests.js_clients"]  # shared fixtures
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
@@ -104,3 +105,27 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
         yield http
+
+
+@pytest.fixture
+def auth_container(data_dir: Path) -> Iterator[Container]:
+    """Like `container` (same data dir), with AUTH_ENABLED=true."""
+    built = bootstrap(make_settings(data_dir, auth_enabled=True), clock=FixedClock())
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def auth_client(auth_container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    from backend.api.app import create_app
+
+    app = create_app(container=auth_container)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        yield http
+
+
+async def issue_key(container: Container, user_id: str, role: str = "user") -> dict[str, str]:
+    """A new API key for `user_id`, as the request headers that present it."""
+    created = await container.create_key.execute(CLI_ADMIN, user_id=user_id, role=role)
+    return {"Authorization": f"Bearer {created.secret}"}

@@ -5,6 +5,10 @@ Rules:
   anything is written, so a refused model leaves no trace.
 - The backend owns history: the client sends only the new message and (optionally) a chat id.
   Unknown users are provisioned; a new chat is titled from its first message.
+- A `chat_id` must name one of the user's chats; a missing one and someone else's answer the
+  same `NotFound`, before anything is written, so ids cannot be probed. Only a request with
+  `start_if_missing` (useChat clients choose the id of a new chat) creates a chat under an
+  unused id; someone else's id is still `NotFound` then.
 - The user message is stored first; the assistant message is stored as `streaming` before the
   model is called and finalised as `complete`, `interrupted` (client went away) or `failed`
   (upstream error), with whatever text was produced. A turn that did not finish never reads
@@ -47,6 +51,7 @@ from pydantic_ai.usage import UsageLimits
 
 from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, Citation, anchored_prompt
 from use_cases.chat_domain import Chat, Message, NewMessage, TokenUsage
+from use_cases.chats import chat_not_found
 from use_cases.errors import (
     AlmanacError,
     InvalidRequest,
@@ -72,6 +77,8 @@ class ChatRequest:
     message: str
     chat_id: str | None = None
     model: str | None = None
+    start_if_missing: bool = False
+    """Create the chat `chat_id` if no chat has that id yet (the client chose it)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,8 @@ class ChatTurns:
     def _store_question(
         self, request: ChatRequest, question: str, model: str
     ) -> tuple[Chat, list[Message], Message, Message]:
+        if request.chat_id is not None:
+            self._check_chat(request)
         self._history.ensure_user(request.user_id)
         chat = self._history.get_or_create_chat(request.chat_id, request.user_id, question)
         prior = self._history.list_messages(chat.id, limit=self._history_window)
@@ -237,6 +246,14 @@ class ChatTurns:
             chat.id, NewMessage("assistant", "", model=model, status="streaming")
         )
         return chat, prior, user_message, assistant
+
+    def _check_chat(self, request: ChatRequest) -> None:
+        assert request.chat_id is not None
+        chat = self._history.get_chat(request.chat_id)
+        if chat is None and request.start_if_missing:
+            return
+        if chat is None or chat.user_id != request.user_id:
+            raise chat_not_found(request.chat_id)
 
     def _prompt(self, request: ChatRequest) -> str:
         return anchored_prompt(request.message.strip(), self._clock.today())

@@ -18,6 +18,8 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UnsupportedDocument, 415),
     (errors.PayloadTooLarge, 413),
     (errors.InvalidRequest, 422),
+    (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.UpstreamTimeout, 504),
@@ -25,6 +27,19 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UpstreamUnavailable, 503),
     (errors.ConfigurationError, 500),
 ]
+
+
+# RFC 6750: a 401 names the scheme the client should authenticate with.
+HEADERS_BY_ERROR: list[tuple[type[errors.AlmanacError], dict[str, str]]] = [
+    (errors.Unauthorized, {"WWW-Authenticate": 'Bearer realm="almanac"'}),
+]
+
+
+def headers_for(exc: errors.AlmanacError) -> dict[str, str] | None:
+    for error_type, headers in HEADERS_BY_ERROR:
+        if isinstance(exc, error_type):
+            return headers
+    return None
 
 
 def status_for(exc: errors.AlmanacError) -> int:
@@ -52,7 +67,9 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             logger.error("{} on {}: {}", type(exc).__name__, request.url.path, exc.detail)
-        return JSONResponse(error_body(exc.type, exc.detail), status_code=status)
+        return JSONResponse(
+            error_body(exc.type, exc.detail), status_code=status, headers=headers_for(exc)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

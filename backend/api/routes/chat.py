@@ -17,7 +17,7 @@ from backend.api.chat_schemas import (
     MessageOut,
     ModelOut,
 )
-from backend.api.deps import ContainerDep, UserDep
+from backend.api.deps import CallerDep, ContainerDep, UserDep
 from backend.api.schemas import ErrorOut
 from backend.api.streams import (
     UI_HEADERS,
@@ -31,13 +31,14 @@ from use_cases.errors import InvalidRequest
 
 router = APIRouter(tags=["chat"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (404, 422, 502, 503, 504)
+    code: {"model": ErrorOut} for code in (401, 403, 404, 422, 502, 503, 504)
 }
 
 
 @router.post("/chat", response_model=ChatOut, responses=_ERRORS, summary="Ask; get a cited answer")
-async def chat(body: ChatIn, container: ContainerDep, user: UserDep) -> ChatOut:
-    request = ChatRequest(body.user_id or user, body.message, body.chat_id, body.model)
+async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
+    user = await container.act_for.execute(caller, body.user_id, via="POST /chat")
+    request = ChatRequest(user, body.message, body.chat_id, body.model)
     return ChatOut.of(await container.chat.execute(request))
 
 
@@ -62,8 +63,9 @@ async def _started(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
     responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
     summary="Ask; stream the answer (Vercel AI data stream protocol v4)",
 )
-async def chat_stream(body: ChatIn, container: ContainerDep, user: UserDep) -> Response:
-    request = ChatRequest(body.user_id or user, body.message, body.chat_id, body.model)
+async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
+    user = await container.act_for.execute(caller, body.user_id, via="POST /chat/stream")
+    request = ChatRequest(user, body.message, body.chat_id, body.model)
     events = await _started(container.chat.stream(request))
     return ClosingStreamingResponse(
         encode_data_stream_v4(events), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
@@ -75,16 +77,18 @@ async def chat_stream(body: ChatIn, container: ContainerDep, user: UserDep) -> R
     responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS},
     summary="useChat endpoint (Vercel AI UI message stream, v5+)",
 )
-async def ui_chat(request: Request, container: ContainerDep, user: UserDep) -> Response:
+async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) -> Response:
     try:
         run_input = VercelAIAdapter.build_run_input(await request.body())
     except ValidationError as exc:
         raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
     text = _last_user_text(run_input)
     extra = run_input.model_extra or {}
-    chat_request = ChatRequest(
-        str(extra.get("user_id") or user), text, run_input.id, extra.get("model")
+    named = extra.get("user_id")
+    user = await container.act_for.execute(
+        caller, None if named is None else str(named), via="POST /api/chat"
     )
+    chat_request = ChatRequest(user, text, run_input.id, extra.get("model"), start_if_missing=True)
     events = await _started(container.chat.stream(chat_request))
     return ClosingStreamingResponse(
         encode_ui_message_stream(events, run_input),

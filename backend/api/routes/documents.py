@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from backend.api.deps import ContainerDep
+from backend.api.deps import AdminDep, ContainerDep
 from backend.api.schemas import DocumentDetailOut, DocumentListOut, ErrorOut, IngestOut
 from services.loaders import SUPPORTED_EXTENSIONS
 from use_cases.errors import InvalidRequest, PayloadTooLarge, UnsupportedDocument
@@ -13,6 +13,8 @@ from use_cases.ingest import IngestRequest, IngestSource
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
 _ERRORS = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
     404: {"model": ErrorOut},
     413: {"model": ErrorOut},
     415: {"model": ErrorOut},
@@ -25,10 +27,11 @@ _ERRORS = {
     response_model=IngestOut,
     status_code=201,
     responses=_ERRORS,
-    summary="Upload a document (Markdown, text, HTML or PDF)",
+    summary="Upload a document (Markdown, text, HTML or PDF); admins only",
 )
 async def upload_document(
     container: ContainerDep,
+    admin: AdminDep,
     response: Response,
     file: Annotated[UploadFile, File(description="The document file.")],
     category: Annotated[str | None, Form(max_length=100)] = None,
@@ -45,10 +48,11 @@ async def upload_document(
     if len(data) > limit:
         raise PayloadTooLarge(f"{name} is larger than the {limit:,}-byte upload limit.")
     source = IngestSource(source=f"upload:{name}", name=name, read=lambda: data)
-    report = await container.ingest.execute(
+    report = await container.admin_ingest.execute(
+        admin,
         IngestRequest(
             sources=[source], category=(category or "").strip() or None, raise_errors=True
-        )
+        ),
     )
     item = report.items[0]
     if item.status == "unchanged":
@@ -79,7 +83,9 @@ async def get_document(container: ContainerDep, document_id: int) -> DocumentDet
     return DocumentDetailOut.of_detail(await container.get_document.execute(document_id))
 
 
-@router.delete("/{document_id}", status_code=204, responses=_ERRORS, summary="Remove a document")
-async def delete_document(container: ContainerDep, document_id: int) -> Response:
-    await container.remove_document.execute(document_id)
+@router.delete(
+    "/{document_id}", status_code=204, responses=_ERRORS, summary="Remove a document; admins only"
+)
+async def delete_document(container: ContainerDep, admin: AdminDep, document_id: int) -> Response:
+    await container.admin_remove_document.execute(admin, document_id)
     return Response(status_code=204)
