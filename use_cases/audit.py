@@ -3,7 +3,9 @@
 Rules:
 - Every admin action is recorded once it has succeeded (a refused or failed action changed
   nothing and is not recorded): key create/revoke, document ingest/replace/delete, table
-  load, an admin acting for another user, and later prompt and model changes.
+  load, an admin acting for another user, and later prompt and model changes. Loading the
+  bundled sample into an empty knowledge base at first start is no one's action and is not
+  recorded. An admin acting for a user is recorded when the request is accepted.
 - An entry names the actor (user id and key id; the CLI is actor `cli` without a key), the
   action (`family.verb`, e.g. `key.create`), the target (`kind:id`, e.g. `document:12`), the
   time, and small JSON snapshots `before` and `after` (None when there is no such state).

@@ -13,6 +13,7 @@ from backend.api.deps import current_caller
 from backend.api.errors import install_error_handlers
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.routes import audit, chat, documents, health, search
+from backend.api.schemas import ErrorOut
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
@@ -66,8 +67,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     install_error_handlers(app)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
+    unauthorized = {"model": ErrorOut, "description": "No, an unknown or a revoked API key"}
     for router in PROTECTED_ROUTERS:
-        app.include_router(router, dependencies=[Depends(current_caller)])
+        app.include_router(
+            router, dependencies=[Depends(current_caller)], responses={401: unauthorized}
+        )
     return app
 
 

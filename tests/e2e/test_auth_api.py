@@ -264,7 +264,9 @@ async def test_openapi_declares_the_key_schemes_and_leaves_health_public(
     assert schemes["ApiKey"] == {**schemes["ApiKey"], "in": "header", "name": "X-API-Key"}
     assert "security" not in spec["paths"]["/health"]["get"]
     assert spec["paths"]["/chats"]["get"]["security"]
-    assert "401" in spec["paths"]["/api/audit"]["get"]["responses"]
+    assert "401" in spec["paths"]["/api/search"]["get"]["responses"]
+    assert "403" in spec["paths"]["/api/audit"]["get"]["responses"]
+    assert "401" not in spec["paths"]["/health"]["get"]["responses"]
 
 
 async def test_starting_with_authentication_and_no_key_says_how_to_create_one(

@@ -71,3 +71,17 @@ def test_start_up_says_whether_and_how_requests_are_authenticated(
     assert "Authentication is OFF" in off and "'default' with the admin role" in off
     assert "almanac keys create --user YOUR_ID --role admin" in no_keys
     assert "2 active API key(s)" in ready
+
+
+def test_the_uvicorn_factory_refuses_a_network_host_without_authentication(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.api.app import main_app
+
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name, value in {"HOST": "0.0.0.0", "LOG_LEVEL": "WARNING", "DATA_DIR": "data"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match="AUTH_ENABLED=true"):
+        main_app()
+    monkeypatch.setenv("AUTH_ENABLED", "true")
+    assert main_app().title == "Almanac"

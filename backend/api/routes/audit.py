@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api", tags=["admin"])
 @router.get(
     "/audit",
     response_model=AuditPageOut,
-    responses={code: {"model": ErrorOut} for code in (401, 403, 422)},
+    responses={code: {"model": ErrorOut} for code in (403, 422)},
     summary="The audit log of admin actions, newest first; admins only",
 )
 async def audit_log(

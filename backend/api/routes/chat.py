@@ -31,7 +31,7 @@ from use_cases.errors import InvalidRequest
 
 router = APIRouter(tags=["chat"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 422, 502, 503, 504)
+    code: {"model": ErrorOut} for code in (403, 404, 422, 502, 503, 504)
 }
 
 

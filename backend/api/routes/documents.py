@@ -13,7 +13,6 @@ from use_cases.ingest import IngestRequest, IngestSource
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
 _ERRORS = {
-    401: {"model": ErrorOut},
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
     413: {"model": ErrorOut},
