@@ -17,6 +17,7 @@ from pydantic_ai.messages import (
     ModelRequest,
     ModelResponse,
     RetryPromptPart,
+    TextPart,
     ToolCallPart,
     ToolReturnPart,
     UserPromptPart,
@@ -61,6 +62,7 @@ class TurnView:
 
     question: str
     previous_questions: list[str]
+    previous_answers: list[str] = field(default_factory=list)  # last text of earlier turns
     calls: list[ToolCallPart] = field(default_factory=list)
     returns: list[ToolReturnPart] = field(default_factory=list)
     retries: int = 0
@@ -80,18 +82,27 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
         ):
             latest = index
     previous: list[str] = []
+    answers: list[str] = []
     for message in messages[: max(latest, 0)]:
         if isinstance(message, ModelRequest):
             for part in message.parts:
                 if isinstance(part, UserPromptPart):
                     previous.append(strip_date_anchor(_prompt_text(part)).strip())
+        elif isinstance(message, ModelResponse):
+            texts = [p.content for p in message.parts if isinstance(p, TextPart) and p.content]
+            if texts:
+                answers.append(" ".join(texts))
     question = ""
     if latest >= 0:
         request = messages[latest]
         assert isinstance(request, ModelRequest)
         texts = [_prompt_text(p) for p in request.parts if isinstance(p, UserPromptPart)]
         question = strip_date_anchor("\n".join(texts)).strip()
-    view = TurnView(question=question, previous_questions=[q for q in previous if q])
+    view = TurnView(
+        question=question,
+        previous_questions=[q for q in previous if q],
+        previous_answers=answers,
+    )
     for message in messages[latest + 1 :]:
         if isinstance(message, ModelResponse):
             view.calls.extend(p for p in message.parts if isinstance(p, ToolCallPart))
@@ -115,7 +126,21 @@ def _is_follow_up(question: str) -> bool:
     return len(tokens) <= 12 and any(w in _PRONOUNS for w in tokens)
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """The standalone query, and the words it borrowed from the previous question (context:
+    they say what the follow-up is about, the follow-up's own words say what it asks)."""
+
+    text: str
+    borrowed: tuple[str, ...] = ()
+
+
 def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
+    """The standalone search query for an elliptical follow-up (see `follow_up_query`)."""
+    return follow_up_query(question, previous_questions).text
+
+
+def follow_up_query(question: str, previous_questions: Sequence[str]) -> SearchQuery:
     """The standalone search query for an elliptical follow-up, from the previous question.
 
     The follow-up's own words replace the previous question's words they stand in for: the
@@ -125,7 +150,7 @@ def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
     """
     question = " ".join(question.split())
     if not previous_questions or not _is_follow_up(question):
-        return question
+        return SearchQuery(question)
     previous = [w for w in words(previous_questions[-1]) if w]
     own_words = [w for w in words(question) if w not in STOP]
     own = set(content_stems(question))
@@ -135,7 +160,50 @@ def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
         if word in STOP or stem(word) in own or word in borrowed or word in dropped:
             continue
         borrowed.append(word)
-    return f"{' '.join(borrowed[:8])} {question}".strip() if borrowed else question
+    borrowed = borrowed[:8]
+    if not borrowed:
+        return SearchQuery(question)
+    return SearchQuery(f"{' '.join(borrowed)} {question}".strip(), tuple(borrowed))
+
+
+_PERSONAL_PRONOUN = re.compile(
+    r"\b(?:(?P<possessive>their|his|her|hers)|they|them|he|she|him)\b", re.IGNORECASE
+)
+
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+\b")
+
+
+def resolve_person(
+    question: str,
+    previous_question: str,
+    previous_answer: str,
+    known_names: Sequence[str] = (),
+) -> str:
+    """The question with a personal pronoun replaced by the person the previous answer named.
+
+    Only after a "who" question, and only a name the previous question did not already hold
+    ("who is Chen Wei's manager?" -> "... is Mateus Oliveira" + "what's their email" ->
+    "what's Mateus Oliveira's email"). A name from `known_names` (a table's names) is
+    preferred to any other capitalised run. Otherwise the question is returned unchanged.
+    """
+    if not INTENT_WHO.search(previous_question) or not _PERSONAL_PRONOUN.search(question):
+        return question
+    body = re.sub(r"\[[^\]]*\]", " ", previous_answer.split("**Sources**")[0])
+    asked = previous_question.lower()
+    known = [n for n in known_names if n.lower() not in asked and n in body]
+    names = sorted(known, key=body.index) or [
+        m.group(0)
+        for m in _NAME.finditer(body)
+        if m.group(0).lower() not in asked and m.group(0).split()[0].lower() not in STOP
+    ]
+    if not names:
+        return question
+    name = names[0]
+
+    def replace(match: re.Match[str]) -> str:
+        return f"{name}'s" if match.group("possessive") else name
+
+    return _PERSONAL_PRONOUN.sub(replace, question, count=1)
 
 
 _PREPOSITIONS = frozenset({"in", "for", "at", "on", "to", "from", "with", "of", "about"})

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from services.fts_query import words
 from services.offline.question import INTENT_FREQUENCY, INTENT_NUMBER, INTENT_WHEN, INTENT_WHO
-from services.offline.text import STOP, stem, stem_set
+from services.offline.text import STOP, has_digit, stem, stem_set
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -35,6 +35,12 @@ LEXICAL_WEIGHT = 0.3
 
 #: Coverage added per question phrase (two adjacent content words) kept together; at most 2.
 PHRASE_BONUS = 0.06
+
+#: Weight of a term a follow-up borrowed from the previous question, against its own terms.
+BACKGROUND_WEIGHT = 0.5
+
+#: Credit for an abbreviation: a term that starts a much longer word ("ack", "acknowledg").
+ABBREVIATION_CREDIT = 0.5
 
 #: A number in its own right (not the digit of a code such as "P1" or "SEV2").
 _NUMBER = re.compile(r"(?<![A-Za-z])\d")
@@ -219,17 +225,24 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
 
 def match(term: str, stems: set[str]) -> float:
     """1 for the stem itself; 0.7 for a word sharing its first five letters ("rotat" and
-    "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght")."""
+    "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght");
+    `ABBREVIATION_CREDIT` when it starts a word at least three letters longer ("ack")."""
     if term in stems:
         return 1.0
-    if len(term) < 4 or not term.isalpha():
+    if len(term) < 3 or not term.isalpha():
         return 0.0
+    if len(term) == 3:  # too short for typos: only an abbreviation ("ack")
+        return (
+            ABBREVIATION_CREDIT if any(len(s) >= 6 and s.startswith(term) for s in stems) else 0.0
+        )
     if len(term) >= 5 and any(
         len(s) >= 5 and (s.startswith(term[:5]) and term.startswith(s[:5])) for s in stems
     ):
         return 0.7
     if any(_typo(term, s) for s in stems):
         return 0.6
+    if any(len(s) >= len(term) + 3 and s.startswith(term) for s in stems):
+        return ABBREVIATION_CREDIT
     return 0.0
 
 
@@ -287,6 +300,7 @@ def score_units(
     units: list[Unit],
     hit_texts: Sequence[set[str]] = (),
     semantic: Sequence[float] | None = None,
+    background: set[str] | frozenset[str] = frozenset(),
 ) -> list[Scored]:
     """Rank candidate sentences by lexical coverage and meaning.
 
@@ -299,10 +313,12 @@ def score_units(
     in most sections (a company name) weigh half: they do not tell passages apart.
     `semantic`: the question's cosine similarity to each unit (same order), when available;
     `total` mixes the two and adds small bonuses for rank and for the kind of fact asked for.
+    `background`: terms a follow-up borrowed from the previous question; they weigh
+    `BACKGROUND_WEIGHT` of a term of the follow-up's own.
     """
     if not units:
         return []
-    optional = {t for t in terms if t.isdigit()}
+    optional = {t for t in terms if has_digit(t)}
     required = [t for t in terms if t not in optional]
     n = len(units)
     weights: dict[str, float] = {}
@@ -315,13 +331,16 @@ def score_units(
         weights[term] = math.log(1 + n / (1 + df))
         if len(hit_texts) >= 3 and sum(term in t for t in hit_texts) / len(hit_texts) >= 0.6:
             weights[term] *= 0.5
+    for term in background:
+        if term in weights:
+            weights[term] *= BACKGROUND_WEIGHT
     floor = min(weights.values()) if weights else 1.0
     for term in absent:
         weights[term] = ABSENT_TERM_WEIGHT * math.log(1 + n)
     total_weight = sum(weights.values())
     for term in optional:
         weights[term] = floor
-    pairs = list(itertools.pairwise(terms))
+    pairs = list(itertools.pairwise(required))
     want_number = bool(INTENT_NUMBER.search(question))
     want_frequency = bool(INTENT_FREQUENCY.search(question))
     want_person = bool(INTENT_WHO.search(question))

@@ -93,6 +93,17 @@ def _label_column(schema: TableSchema) -> str | None:
     return None
 
 
+def names_in_tables(schemas: Sequence[TableSchema]) -> list[str]:
+    """The values of every table's label column (its names: people, services, KPIs)."""
+    names: list[str] = []
+    for schema in schemas:
+        label = _label_column(schema)
+        for column in schema.columns:
+            if column.name == label:
+                names.extend(v for v in column.values if len(v) >= 3)
+    return names
+
+
 def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
     """The key column that `column` (an `*_id`) points to in the same table, if any.
 
@@ -167,6 +178,15 @@ def _initials(value: str) -> str:
     return "".join(w[0] for w in re.findall(r"[A-Za-z]+", value) if len(w) >= 3).lower()
 
 
+def _name_word(word: str, value: str) -> bool:
+    """A word that names: upper case inside ("eNPS", "ARR"), or any capitalised word of a
+    value in title case ("Laura Méndez"); not the first word of a phrase ("Time to hire")."""
+    if any(c.isupper() for c in word[1:]):
+        return True
+    long_words = [w for w in value.split() if len(w) >= 3]
+    return word[:1].isupper() and all(w[:1].isupper() for w in long_words)
+
+
 def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     """Values of short-valued columns (names, titles, teams) that the question names by their
     initials ("ARR" for "Annual recurring revenue", "CEO") or by a capitalised word only one or
@@ -184,7 +204,7 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
                 v
                 for v in values
                 if len(token) >= 4
-                and any(w.lower() == token and not w.islower() for w in v.split())
+                and any(w.lower() == token and _name_word(w, v) for w in v.split())
             ]
             if len(holding) <= 2:
                 found.extend((v, column.name) for v in holding)

@@ -74,3 +74,8 @@ def stem_set(text: str) -> set[str]:
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def has_digit(term: str) -> bool:
+    """Numbers and amounts ("15", "40k", "q2"): matched when present, never required."""
+    return any(ch.isdigit() for ch in term)

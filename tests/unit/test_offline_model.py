@@ -503,3 +503,28 @@ def _hits(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
                 if isinstance(metadata, dict):
                     hits.extend(metadata.get("hits") or [])
     return hits
+
+
+async def test_a_follow_up_pronoun_stands_for_the_person_the_last_answer_named(
+    agent: Agent,
+) -> None:
+    history: list[ModelMessage] = [
+        ModelRequest(parts=[UserPromptPart("Who is the manager of Fleur Janssen?")]),
+        ModelResponse(
+            parts=[TextPart("The manager of Fleur Janssen is Ifeoma Adeyemi [table: directory].")]
+        ),
+    ]
+    sql = FakeSql()
+    result, _ = await ask(agent, "and what's their title?", [OFFICES], sql, history=history)
+    assert sql.queries and "ifeoma adeyemi" in sql.queries[0].lower()
+    assert "Head of Site Reliability" in result.output
+
+
+async def test_a_follow_ups_own_words_outweigh_the_words_it_borrowed(agent: Agent) -> None:
+    history: list[ModelMessage] = [
+        ModelRequest(parts=[UserPromptPart("How long are raw location pings retained?")]),
+        ModelResponse(parts=[TextPart("Raw location pings are kept for 180 days [1].")]),
+    ]
+    result, _ = await ask(agent, "and financial records?", [RETENTION], history=history)
+    assert "7 years" in result.output.split("**Sources**")[0]
+    assert "180 days" not in result.output.split("[1]")[0]

@@ -1,0 +1,79 @@
+"""Question reading and table planning of the offline model, on plain inputs."""
+
+from __future__ import annotations
+
+from services.offline.compose import compose_documents
+from services.offline.question import follow_up_query, resolve_person
+from services.offline.sentences import match
+from services.offline.sql_plan import plan_sql
+from use_cases.chat_domain import TableColumn, TableSchema
+
+KPIS = TableSchema(
+    name="kpi_catalog",
+    columns=(
+        TableColumn("kpi_id", "TEXT", ("KPI-01", "KPI-25"), values=("KPI-01", "KPI-25")),
+        TableColumn(
+            "name",
+            "TEXT",
+            ("Time to hire",),
+            values=("Time to hire", "ETA accuracy", "Employee eNPS"),
+        ),
+        TableColumn("target", "TEXT", (">= 88",)),
+    ),
+    row_count=2,
+)
+PEOPLE = TableSchema(
+    name="directory",
+    columns=(
+        TableColumn("name", "TEXT", ("Laura Méndez",), values=("Laura Méndez", "Chen Wei")),
+        TableColumn("email", "TEXT", ("laura@example.com",)),
+    ),
+    row_count=2,
+)
+
+
+def test_a_common_word_is_no_name_for_a_row_in_sentence_case() -> None:
+    assert plan_sql("what time do the nightly kpi jobs run", [KPIS, PEOPLE]) is None
+
+
+def test_a_first_name_or_a_code_names_its_row() -> None:
+    plan = plan_sql("what's laura's email", [KPIS, PEOPLE])
+    assert plan is not None and plan.table == "directory" and "laura méndez" in plan.sql
+    plan = plan_sql("what is the target for eNPS", [KPIS, PEOPLE])
+    assert plan is not None and "employee enps" in plan.sql
+
+
+def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
+    answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
+    question = "who is Chen Wei's manager?"
+    resolved = resolve_person("what's their email", question, answer, ["Mateus Oliveira"])
+    assert resolved == "what's Mateus Oliveira's email"
+    assert resolve_person("what's their email", "how long is it kept?", answer) == (
+        "what's their email"
+    )
+
+
+def test_a_follow_up_says_which_words_it_borrowed() -> None:
+    query = follow_up_query("and shipment records?", ["how long do we keep raw location pings?"])
+    assert query.text.endswith("and shipment records?")
+    assert set(query.borrowed) == {"keep", "raw", "location", "pings"}
+    assert follow_up_query("who owns billing-api?", ["how long?"]).borrowed == ()
+
+
+def test_an_abbreviation_matches_the_word_it_starts() -> None:
+    assert match("ack", {"acknowledg"}) > 0
+    assert match("pin", {"ping"}) == 0.0
+
+
+def test_amounts_in_the_question_never_count_against_the_evidence() -> None:
+    hit = {
+        "number": 1,
+        "title": "Pricing",
+        "section": "Pilots",
+        "source": "pricing.md",
+        "text": "Pilots are free above €60,000 ARR; otherwise a pilot costs €2,500.",
+    }
+    with_amount = compose_documents("how much is a pilot for a 40k ARR deal", [hit])
+    without = compose_documents("how much is a pilot for a ARR deal", [hit])
+    assert with_amount.found and without.found
+    assert with_amount.evidence == without.evidence
