@@ -51,6 +51,7 @@ class SqlPlan:
     terms: tuple[str, ...]  # every filter term (entities first)
     count: bool = False
     explicit: bool = False  # the table was named outright
+    reports_of: str | None = None  # result column naming the row whose reports are listed
 
 
 def _sql_literal(text: str) -> str:
@@ -122,12 +123,24 @@ def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
     return None
 
 
+#: Asking for the rows that point at a named row ("direct reports of the CEO", "who reports
+#: to Ifeoma"), not for the row it points at ("who does Kwame report to").
+_REVERSE_REFERENCE = re.compile(
+    r"\bdirect\s+reports?\b|\breports\b(?!\s+to\b)|\breports?\s+(?:to|into)\s+\w"
+    r"|\bwho\s+(?:works?|is)\s+under\b|\bworks?\s+for\s+\w",
+    re.IGNORECASE,
+)
+
 #: Ways of asking for a column without naming it: (question pattern, column-name word).
 _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), target)
     for pattern, target in (
         (r"\bhow\s+often\b|\bfrequen|\bmeasured\b", "frequency"),
-        (r"\breports?\s+to\b|\breporting\s+to\b|\bboss\b", "manager"),
+        (
+            r"\breports?\s+(?:to|into)\b|\breporting\s+to\b|\bboss\b|\bdirect\s+reports?\b"
+            r"|\bworks?\s+(?:for|under)\b",
+            "manager",
+        ),
         (r"\bwhere\b|\bbased\b|\blocated\b", "location"),
         (r"\b(?:start|started|join|joined|hired)\b", "start"),
         (r"\be-?mail\b", "email"),
@@ -174,6 +187,10 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
     return found
 
 
+#: Values longer than this are free text (descriptions), not names or titles.
+_MAX_NAME_WORDS = 8
+
+
 def _initials(value: str) -> str:
     return "".join(w[0] for w in re.findall(r"[A-Za-z]+", value) if len(w) >= 3).lower()
 
@@ -196,10 +213,11 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     label = _label_column(schema)
     for column in _text_columns(schema):
         values = list(column.values)
-        if column.name != label and any(len(v.split()) > 4 for v in values):
+        if column.name != label and any(len(v.split()) > _MAX_NAME_WORDS for v in values):
             continue  # free text (descriptions): a shared word is no name
         for token in tokens:
-            found.extend((v, column.name) for v in values if _initials(v) == token)
+            if len(token) >= 2:
+                found.extend((v, column.name) for v in values if _initials(v) == token)
             holding = [
                 v
                 for v in values
@@ -308,6 +326,8 @@ def _build_sql(
         if key is not None and label is not None:
             join = (column.name, key)
             break
+    if join is not None and entities and _REVERSE_REFERENCE.search(question):
+        return _reports_plan(schema, question, join, entities, parts_for=terms, exact=exact)
     prefix = "e." if join else ""
     parts = []
     exact = exact or {}
@@ -372,4 +392,59 @@ def _build_sql(
         terms=tuple(terms),
         count=count,
         explicit=explicit,
+    )
+
+
+def _reports_plan(
+    schema: TableSchema,
+    question: str,
+    join: tuple[str, str],
+    entities: list[str],
+    parts_for: list[str],
+    exact: dict[str, str] | None,
+) -> SqlPlan:
+    """The rows whose reference (`manager_id`) points at the best-matching named row: listed,
+    or counted for "how many", with that row's label alongside."""
+    fk, key = join
+    label = _label_column(schema)
+    assert label is not None
+    table = quote_identifier(schema.name)
+    exact = exact or {}
+    parts = []
+    for term in entities:
+        if term in exact:
+            cell = f"lower(ifnull({quote_identifier(exact[term])}, ''))"
+            parts.append(f"({cell} = {_sql_literal(term)})")
+            continue
+        for column in [c.name for c in _text_columns(schema)][:MAX_SQL_TEXT_COLUMNS]:
+            cell = f"ifnull({quote_identifier(column)}, '')"
+            parts.append(f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')")
+    relevance = " + ".join(parts) or "0"
+    target = (
+        f"(SELECT {quote_identifier(key)} FROM {table} WHERE {relevance} > 0 "
+        f"ORDER BY {relevance} DESC LIMIT 1)"
+    )
+    boss = (
+        f"(SELECT {quote_identifier(label)} FROM {table} WHERE {quote_identifier(key)} = {target})"
+    )
+    of = "reports_of"
+    if INTENT_COUNT.search(question):
+        sql = (
+            f"SELECT COUNT(*) AS count, {boss} AS {of} FROM {table} "
+            f"WHERE {quote_identifier(fk)} = {target}"
+        )
+    else:
+        sql = (
+            f"SELECT *, {boss} AS {of} FROM {table} WHERE {quote_identifier(fk)} = {target} "
+            f"ORDER BY {quote_identifier(label)} LIMIT {SQL_ROW_LIMIT * 4}"
+        )
+    return SqlPlan(
+        table=schema.name,
+        sql=sql,
+        label_column=label,
+        asked_columns=(),
+        entities=tuple(entities),
+        terms=tuple(parts_for),
+        count=bool(INTENT_COUNT.search(question)),
+        reports_of=of,
     )

@@ -165,7 +165,12 @@ DIRECTORY = TableSchema(
     columns=(
         TableColumn("employee_id", "TEXT", ("E001", "E004", "E017")),
         TableColumn("name", "TEXT", ("Annelies Verbeek", "Ifeoma Adeyemi", "Fleur Janssen")),
-        TableColumn("title", "TEXT", ("Chief Executive Officer",)),
+        TableColumn(
+            "title",
+            "TEXT",
+            ("Chief Executive Officer",),
+            ("Chief Executive Officer", "Head of Site Reliability", "Support Engineer"),
+        ),
         TableColumn("team", "TEXT", ("Executive", "Site Reliability")),
         TableColumn("manager_id", "TEXT", ("E001", "E004")),
     ),
@@ -528,3 +533,16 @@ async def test_a_follow_ups_own_words_outweigh_the_words_it_borrowed(agent: Agen
     result, _ = await ask(agent, "and financial records?", [RETENTION], history=history)
     assert "7 years" in result.output.split("**Sources**")[0]
     assert "180 days" not in result.output.split("[1]")[0]
+
+
+async def test_direct_reports_of_a_title_are_counted_and_listed(agent: Agent) -> None:
+    result, _ = await ask(agent, "how many direct reports does the CEO have?", [], FakeSql())
+    assert result.output.startswith("Annelies Verbeek has 1 direct report [table: directory].")
+    result, _ = await ask(agent, "who reports to Ifeoma Adeyemi?", [], FakeSql())
+    assert result.output.startswith(
+        "Ifeoma Adeyemi's direct reports (2): Fleur Janssen (Site Reliability Engineer), "
+        "Seán O'Brien (Support Engineer) [table: directory]."
+    )
+    # The other direction is still the manager of the named person.
+    result, _ = await ask(agent, "who does Fleur Janssen report to?", [], FakeSql())
+    assert result.output.startswith("The manager of Fleur Janssen is Ifeoma Adeyemi")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from services.offline.compose import compose_documents
+from services.offline.compose_sql import compose_sql
 from services.offline.question import follow_up_query, resolve_person
 from services.offline.sentences import match
-from services.offline.sql_plan import plan_sql
+from services.offline.sql_plan import SqlPlan, plan_sql
 from use_cases.chat_domain import TableColumn, TableSchema
 
 KPIS = TableSchema(
@@ -77,3 +78,18 @@ def test_amounts_in_the_question_never_count_against_the_evidence() -> None:
     without = compose_documents("how much is a pilot for a ARR deal", [hit])
     assert with_amount.found and without.found
     assert with_amount.evidence == without.evidence
+
+
+def test_a_bare_number_in_a_rank_column_reads_as_tier_n() -> None:
+    plan = SqlPlan(
+        table="services",
+        sql="SELECT ...",
+        label_column="name",
+        asked_columns=("tier",),
+        entities=("dock-scheduler",),
+        terms=("dock-scheduler",),
+    )
+    metadata = {"columns": ["name", "tier"], "rows": [["dock-scheduler", 2]]}
+    answer = compose_sql(plan, metadata)
+    assert answer is not None
+    assert answer.text.startswith("dock-scheduler is tier 2 [table: services].")
