@@ -36,6 +36,13 @@ LEXICAL_WEIGHT = 0.3
 #: Coverage added per question phrase (two adjacent content words) kept together; at most 2.
 PHRASE_BONUS = 0.06
 
+#: Ranking penalty for a sentence that holds none of the question's words itself (only its
+#: heading does): it is about the topic, but rarely the statement asked for.
+HEADING_ONLY_PENALTY = 0.05
+
+#: Ranking penalty for "Deputy owner: ..." when an "Owner: ..." sentence is also retrieved.
+QUALIFIED_LABEL_PENALTY = 0.1
+
 #: Weight of a term a follow-up borrowed from the previous question, against its own terms.
 BACKGROUND_WEIGHT = 0.5
 
@@ -349,8 +356,10 @@ def score_units(
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
+        own_words = False
         for term in terms:
             m = match(term, unit.stems)
+            own_words |= m > 0.0
             if m == 0.0 and match(term, unit.context) > 0:
                 m = CONTEXT_CREDIT
             got += weights[term] * m
@@ -370,11 +379,36 @@ def score_units(
         meaning = semantic[index] if semantic is not None else coverage
         evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
         bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
+        if not own_words:
+            bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
         length = len(unit.stems)
         if length < 3:
             bonus -= 0.1
         elif length > 60:
             bonus -= 0.05
         scored.append(Scored(unit, coverage, evidence + bonus, typed, meaning, evidence))
+    _prefer_plain_labels(scored, set(terms))
     scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
     return scored
+
+
+_LABEL = re.compile(r"^\W*([^:—–\n]{1,40}?)\s*(?::|\s[—–]\s)")
+
+
+def _label_stems(text: str) -> frozenset[str]:
+    """The stems of a "Label: value" or "Label — value" sentence's label (up to four words)."""
+    found = _LABEL.match(text)
+    if found is None or len(words(found.group(1))) > 4:
+        return frozenset()
+    return frozenset(stem(w) for w in words(found.group(1)) if w not in STOP)
+
+
+def _prefer_plain_labels(scored: list[Scored], terms: set[str]) -> None:
+    """ "Owner: ..." answers "who is the owner", not "Deputy owner: ...": of two sentences
+    whose labels hold the question's word, the one whose label only adds words the question
+    did not ask for ranks `QUALIFIED_LABEL_PENALTY` lower."""
+    labelled = [(s, _label_stems(s.unit.text)) for s in scored]
+    labelled = [(s, stems) for s, stems in labelled if stems & terms]
+    for item, stems in labelled:
+        if any(other < stems and not (stems - other) & terms for _, other in labelled):
+            item.total -= QUALIFIED_LABEL_PENALTY
