@@ -36,9 +36,10 @@ from services.offline.question import (
     narrowed_query,
     read_turn,
     resolve_person,
+    standalone_question,
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
-from services.offline.sql_plan import names_in_tables, plan_sql
+from services.offline.sql_plan import SqlPlan, column_values, names_in_tables, plan_sql
 from use_cases.agent import SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
 
@@ -89,19 +90,18 @@ class _Planner:
                 names_in_tables(schemas),
             )
         query = follow_up_query(question, view.previous_questions)
+        plan = self._plan(question, view.previous_questions, schemas)
         can_search = SEARCH_TOOL in tool_names
         if not view.calls:
             calls = []
             if can_search:
                 calls.append(_call(SEARCH_TOOL, {"query": query.text}))
-            if SQL_TOOL in tool_names:
-                plan = plan_sql(question, schemas)
-                if plan is not None:
-                    calls.append(_call(SQL_TOOL, {"sql_query": plan.sql}))
+            if plan is not None:
+                calls.append(_call(SQL_TOOL, {"sql_query": plan.sql}))
             if calls:
                 return _Decision(calls=calls)
         results = _tool_results(view)
-        answer = self._compose(question, query, results, schemas)
+        answer = self._compose(plan, query, results)
         searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
         if not can_search or view.retries:
             return _Decision(answer=answer)
@@ -111,21 +111,28 @@ class _Planner:
                 return _Decision(calls=[_call(SEARCH_TOOL, {"query": narrowed}, "narrowed")])
         return _Decision(answer=answer)
 
-    def _compose(
-        self,
-        question: str,
-        query: SearchQuery,
-        results: _ToolResults,
-        schemas: Sequence[TableSchema],
-    ) -> Answer:
-        if results.sql:
-            plan = plan_sql(question, schemas)
+    @staticmethod
+    def _plan(
+        question: str, previous_questions: Sequence[str], schemas: Sequence[TableSchema]
+    ) -> SqlPlan | None:
+        """The table lookup for the question; for an elliptical follow-up, for the whole
+        question it stands for ("and in lisbon?" after "how many people are in toronto?")."""
+        if not schemas:
+            return None
+        whole = standalone_question(question, previous_questions, column_values(schemas))
+        if whole != question:
+            plan = plan_sql(whole, schemas)
             if plan is not None:
-                for metadata in results.sql:
-                    if metadata.get("sql") == plan.sql:
-                        answer = compose_sql(plan, metadata)
-                        if answer is not None:
-                            return answer
+                return plan
+        return plan_sql(question, schemas)
+
+    def _compose(self, plan: SqlPlan | None, query: SearchQuery, results: _ToolResults) -> Answer:
+        if plan is not None:
+            for metadata in results.sql:
+                if metadata.get("sql") == plan.sql:
+                    answer = compose_sql(plan, metadata)
+                    if answer is not None:
+                        return answer
         return compose_documents(query.text, results.hits, self._similarity, query.borrowed)
 
     # --- FunctionModel callbacks ---------------------------------------------------------

@@ -206,6 +206,64 @@ def resolve_person(
     return _PERSONAL_PRONOUN.sub(replace, question, count=1)
 
 
+_OPENER = re.compile(
+    r"^(?:and|also|what\s+about|how\s+about|same\s+for|and\s+what\s+about)\b[\s,]*",
+    re.IGNORECASE,
+)
+
+
+def standalone_question(
+    question: str,
+    previous_questions: Sequence[str],
+    values: Sequence[tuple[str, str]] = (),
+) -> str:
+    """An elliptical follow-up as the whole question it stands for, for a table lookup.
+
+    "how many people are based in toronto?" + "and in lisbon?" -> "how many people are based
+    in lisbon"; "who owns shipment-api?" + "what about notify-service?" -> "who owns
+    notify-service" (an identifier, or a value of the same table column as the one it
+    replaces: `values` are (value, column) pairs); otherwise the two are joined ("what's the
+    target for ETA accuracy, how often is it measured").
+    """
+    question = " ".join(question.split())
+    if not previous_questions or not _is_follow_up(question):
+        return question
+    previous = " ".join(previous_questions[-1].split()).rstrip(" ?")
+    own = _OPENER.sub("", question).rstrip(" ?")
+    if not own:
+        return previous
+    lead = own.split()[0].lower()
+    if lead in _PREPOSITIONS:
+        at = previous.lower().rfind(f" {lead} ")
+        if at >= 0:
+            return f"{previous[:at]} {own}"
+    replacements = [
+        (old, new)
+        for new in _IDENTIFIER.findall(own)
+        for old in _IDENTIFIER.findall(previous)
+        if old.lower() != new.lower()
+    ]
+    lowered_own, lowered_previous = own.lower(), previous.lower()
+    columns_of_own = {
+        column: value for value, column in values if _holds(lowered_own, value.lower())
+    }
+    replacements += [
+        (value, columns_of_own[column])
+        for value, column in values
+        if column in columns_of_own
+        and value.lower() != columns_of_own[column].lower()
+        and _holds(lowered_previous, value.lower())
+    ]
+    for old, new in replacements:
+        start = lowered_previous.find(old.lower())
+        return f"{previous[:start]}{new}{previous[start + len(old) :]}"
+    return f"{previous}, {own}"
+
+
+def _holds(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
+
+
 _PREPOSITIONS = frozenset({"in", "for", "at", "on", "to", "from", "with", "of", "about"})
 
 

@@ -105,6 +105,17 @@ def names_in_tables(schemas: Sequence[TableSchema]) -> list[str]:
     return names
 
 
+def column_values(schemas: Sequence[TableSchema]) -> list[tuple[str, str]]:
+    """(value, "table.column") for every listed value of every text column."""
+    return [
+        (value, f"{schema.name}.{column.name}")
+        for schema in schemas
+        for column in _text_columns(schema)
+        for value in column.values
+        if len(value) >= 2
+    ]
+
+
 def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
     """The key column that `column` (an `*_id`) points to in the same table, if any.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.offline.compose import compose_documents
 from services.offline.compose_sql import compose_sql
-from services.offline.question import follow_up_query, resolve_person
+from services.offline.question import follow_up_query, resolve_person, standalone_question
 from services.offline.sentences import match
 from services.offline.sql_plan import SqlPlan, plan_sql
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -93,3 +93,21 @@ def test_a_bare_number_in_a_rank_column_reads_as_tier_n() -> None:
     answer = compose_sql(plan, metadata)
     assert answer is not None
     assert answer.text.startswith("dock-scheduler is tier 2 [table: services].")
+
+
+def test_an_elliptical_follow_up_becomes_the_whole_question_for_a_table() -> None:
+    values = [("Toronto", "directory.location"), ("Lisbon", "directory.location")]
+    previous = ["how many people are based in toronto?"]
+    assert standalone_question("and in lisbon?", previous, values) == (
+        "how many people are based in lisbon"
+    )
+    assert standalone_question("what about Lisbon", previous, values) == (
+        "how many people are based in Lisbon"
+    )
+    assert standalone_question("what about notify-service?", ["who owns shipment-api?"]) == (
+        "who owns notify-service"
+    )
+    assert standalone_question("and how often is it measured?", ["target for ETA accuracy?"]) == (
+        "target for ETA accuracy, how often is it measured"
+    )
+    assert standalone_question("who owns billing?", previous) == "who owns billing?"
