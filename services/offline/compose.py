@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.offline.question import asking_clauses
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import Scored, Unit, match, score_units, units_of
 from services.offline.text import content_stems, has_digit, jaccard, stem_set
@@ -170,6 +171,11 @@ def compose_documents(
             for label, u in zip(labels, units, strict=True)
         ]
         semantic = similarity.similarities(question, texts)
+        for clause in asking_clauses(question):
+            # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
+            # alone may be closer in meaning to the answer than the whole chatty message.
+            closer = similarity.similarities(clause, texts)
+            semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
         if background:
             # A follow-up means its own words most: "and shipment records?" after raw pings.
             own_meaning = similarity.similarities(_own(question, borrowed), texts)
@@ -184,6 +190,9 @@ def compose_documents(
     absent = [
         t for t in terms if not has_digit(t) and t not in background and match(t, vocabulary) == 0.0
     ]
+    asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
+    if asked:  # words outside the asking clauses are context: they never raise the bar
+        absent = [t for t in absent if t in asked]
     needed += ABSENT_TERM_PENALTY * len(absent)
     if best.evidence < needed:
         answer = not_found(_confidence(best.coverage, best_hit))

@@ -50,7 +50,9 @@ INTENT_FREQUENCY = re.compile(r"\bhow\s+(?:often|frequently)\b|\bfrequency\b", r
 INTENT_WHO = re.compile(r"\b(?:who|whom|whose)\b", re.IGNORECASE)
 
 INTENT_WHEN = re.compile(
-    r"\b(?:when|which\s+days?|what\s+(?:day|days|date|dates|time))\b", re.IGNORECASE
+    r"\b(?:when|(?:which|particular|specific|certain|fixed|set)\s+days?|"
+    r"what\s+(?:day|days|date|dates|time))\b",
+    re.IGNORECASE,
 )
 
 INTENT_COUNT = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\b", re.IGNORECASE)
@@ -337,3 +339,25 @@ def narrowed_query(query: str, hits: Sequence[dict[str, Any]]) -> str | None:
         else:
             kept.append(word)
     return " ".join(kept) if dropped and len(kept) >= 2 else None
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:!?()]+|\s[-–—/]\s|\s(?:because|since|but|so|as)\s", re.IGNORECASE)
+
+_ASKING = wordset(
+    "what when where who whom whose which why how can could do does did is are was were "
+    "should shall must may might will would have has am whats wheres whos hows"
+)
+
+
+def asking_clauses(question: str) -> list[str]:
+    """The clauses that ask, when the message has other clauses too: "my laptop won't boot,
+    who do i contact" -> ["who do i contact"]; [] for a single-clause question."""
+    clauses = [c.strip() for c in _CLAUSE_BREAK.split(question) if c and c.strip()]
+    if len(clauses) < 2:
+        return []
+    asking = []
+    for clause in clauses:
+        tokens = words(clause)
+        if tokens and tokens[0] in _ASKING and len(tokens) >= 3:
+            asking.append(clause)
+    return asking if len(asking) < len(clauses) else []
