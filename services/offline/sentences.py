@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from services.fts_query import words
 from services.offline.question import INTENT_FREQUENCY, INTENT_NUMBER, INTENT_WHEN, INTENT_WHO
 from services.offline.text import STOP, has_digit, stem, stem_set
+from services.spelling import within_edits
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -263,26 +264,6 @@ def _typo(term: str, other: str) -> bool:
         and other.isalpha()
         and within_edits(term, other, budget)
     )
-
-
-def within_edits(a: str, b: str, budget: int) -> bool:
-    """Whether `a` becomes `b` in at most `budget` insertions, deletions, substitutions or
-    swaps of neighbours (optimal string alignment distance)."""
-    if a == b:
-        return True
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        if min(current) > budget:
-            return False
-        previous2, previous = previous, current
-    return previous[-1] <= budget
 
 
 @dataclass
