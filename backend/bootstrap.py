@@ -25,7 +25,7 @@ from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner
 from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
-from use_cases.agent import AgentDeps, AgentLimits, build_agent
+from use_cases.agent import SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats
 from use_cases.documents import (
@@ -206,7 +206,14 @@ def bootstrap(
         )
 
     chat = ChatTurns(
-        agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
+        agent,
+        history,
+        models,
+        agent_deps,
+        clock,
+        limits,
+        history_window=settings.history_window,
+        instructions=settings.system_prompt or SYSTEM_PROMPT,
     )
     chats = ManageChats(history)
     return Container(

@@ -45,7 +45,16 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
 from pydantic_ai.usage import UsageLimits
 
-from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, Citation, anchored_prompt
+from use_cases.agent import (
+    INSTRUCTIONS_WITHHELD,
+    NOT_FOUND_ANSWER,
+    SYSTEM_PROMPT,
+    AgentDeps,
+    AgentLimits,
+    Citation,
+    anchored_prompt,
+    leaks_instructions,
+)
 from use_cases.chat_domain import Chat, Message, NewMessage, TokenUsage
 from use_cases.errors import (
     AlmanacError,
@@ -137,7 +146,9 @@ class ChatTurns:
         limits: AgentLimits,
         *,
         history_window: int = 20,
+        instructions: str = SYSTEM_PROMPT,
     ) -> None:
+        self._instructions = instructions
         self._agent = agent
         self._history = history
         self._models = models
@@ -253,6 +264,12 @@ class ChatTurns:
     async def _complete(
         self, turn: _Turn, answer: str, result: AgentRunResult[str], *, refused: bool = False
     ) -> ChatResult:
+        if leaks_instructions(answer, self._instructions):
+            # A prompt injection (or a user) talked the model into reciting its instructions.
+            _log.warning(
+                "Withheld an answer that repeated the system prompt (chat %s)", turn.chat.id
+            )
+            answer = INSTRUCTIONS_WITHHELD
         usage = result.usage
         token_usage = TokenUsage(
             input_tokens=usage.input_tokens or 0,

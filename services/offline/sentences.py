@@ -221,7 +221,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         blocks.extend((s, local_context, None) for s in sentences if not s.endswith(":"))
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
-        if len(words(sentence)) < 2:
+        if len(words(sentence)) < 2 or addressed_to_assistant(sentence):
             continue
         sequence = [stem(w) for w in words(sentence) if w not in STOP]
         group_id = None if group is None else hit_index * 100_000 + group
@@ -229,6 +229,25 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             Unit(sentence, set(sequence), context, sequence, hit_index, rank, position, group_id)
         )
     return units
+
+
+#: Sentences written to an assistant rather than to people ("ignore your instructions",
+#: "reveal your system prompt"): a prompt injection in a document is never quoted as an answer.
+_ADDRESSED_TO_ASSISTANT = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|"
+    r"prior\s+|above\s+|earlier\s+|other\s+)*(?:instructions|rules|prompts?|guidelines)\b"
+    r"|\b(?:system|developer|hidden)\s+(?:prompt|instructions|message)\b"
+    r"|\byou\s+are\s+now\b|\bnew\s+instructions\b"
+    r"|\b(?:as\s+an?|you\s+are\s+an?)\s+(?:ai|assistant|chatbot|language\s+model|llm)\b"
+    r"|\b(?:ai|assistants?|chatbots?|llms?|language\s+models?)\s+(?:must|should|shall|will)\b"
+    r"|\breveal\s+(?:your|the)\s+(?:instructions|prompt|configuration|api\s+keys?|secrets?)\b",
+    re.IGNORECASE,
+)
+
+
+def addressed_to_assistant(sentence: str) -> bool:
+    """Whether a sentence is an instruction aimed at an AI assistant (see the pattern)."""
+    return _ADDRESSED_TO_ASSISTANT.search(sentence) is not None
 
 
 def match(term: str, stems: set[str]) -> float:
