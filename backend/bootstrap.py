@@ -206,7 +206,14 @@ def bootstrap(
         )
 
     chat = ChatTurns(
-        agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
+        agent,
+        history,
+        models,
+        agent_deps,
+        clock,
+        limits,
+        history_window=settings.history_window,
+        max_message_chars=settings.max_message_chars,
     )
     chats = ManageChats(history)
     return Container(
