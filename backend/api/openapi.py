@@ -10,13 +10,14 @@ Rules, applied to every operation after FastAPI generated the schema:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
 
 from backend.api.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -101,12 +102,12 @@ def document_problems(schema: dict[str, Any], rate_limited: set[tuple[str, str]]
 
 
 def _operations_depending_on(
-    routes: Iterable[Any], dependency: Callable[..., Any]
+    routes: Sequence[BaseRoute], dependency: Callable[..., Any]
 ) -> set[tuple[str, str]]:
     found = set()
-    for route in routes:
-        if isinstance(route, APIRoute) and _depends_on(route.dependant, dependency):
-            found |= {(route.path_format, method) for method in route.methods}
+    for route in iter_route_contexts(routes):  # included routers' routes with their paths
+        if isinstance(route.original_route, APIRoute) and _depends_on(route.dependant, dependency):
+            found |= {(str(route.path_format), method) for method in route.methods or ()}
     return found
 
 

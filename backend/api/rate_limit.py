@@ -52,6 +52,10 @@ class TokenBucketLimiter:
     def enabled(self) -> bool:
         return self.per_minute > 0
 
+    @property
+    def tracked_callers(self) -> int:
+        return len(self._buckets)
+
     def acquire(self, key: str) -> float:
         """Take one token for `key`: 0.0 if allowed, else the seconds until one is available."""
         if not self.enabled:
