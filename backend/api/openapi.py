@@ -3,8 +3,9 @@
 Rules, applied to every operation after FastAPI generated the schema:
 - Each 4xx/5xx response is `application/problem+json` with the `Problem` component.
 - Responses that can happen anywhere are added where they apply: 500 everywhere; 422 for an
-  operation with parameters or a body; 413 for one with a body (the body-size limits); 429 with
-  its `Retry-After` header for one that depends on the rate limit.
+  operation with parameters or a body; 400 (undecodable body) and 413 (the body-size limits)
+  for one with a body; 429 with its `Retry-After` header for one that depends on the rate
+  limit.
 - Routes list the domain errors they can raise themselves with `problem_responses(...)`.
 """
 
@@ -85,7 +86,7 @@ def document_problems(schema: dict[str, Any], rate_limited: set[tuple[str, str]]
             if has_body or operation.get("parameters"):
                 extra.append(422)
             if has_body:
-                extra.append(413)
+                extra += [400, 413]  # a body that is not even text; one over the size limit
             if (path, method.upper()) in rate_limited:
                 extra.append(429)
             for status in extra:

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/documents", tags=["documents"])
     "",
     response_model=IngestOut,
     status_code=201,
-    responses=problem_responses(400, 409, 413, 415, 422, 503, 504),
+    responses=problem_responses(409, 415, 503, 504),
     summary="Upload a document (Markdown, text, HTML or PDF)",
 )
 async def upload_document(
