@@ -166,3 +166,12 @@ def test_embedding_provider_errors_do_not_repeat_the_key(
     assert "401" in failure.value.detail
     assert_no_secret(failure.value.detail, "the error shown to users")
     assert_no_secret("\n".join(logs), "the logs")
+
+
+async def test_a_key_passed_in_the_query_string_is_redacted_from_the_request_log(
+    client: httpx.AsyncClient, logs: list[str]
+) -> None:
+    await client.get("/health", params={"api_key": OPENAI_KEY, "keyword": "kept"})
+    line = next(line for line in logs if "GET /health" in line)
+    assert "api_key=REDACTED" in line and "keyword=kept" in line
+    assert_no_secret(line, "the request log")
