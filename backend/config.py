@@ -38,15 +38,16 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(
         1024 * 1024,
         ge=1024,
-        description="Largest request body of any endpoint except uploads, in bytes: a larger "
-        "Content-Length is refused with 413 before the body is read, and a body that grows past "
-        "it while streaming is cut off with 413.",
+        description="Largest request body that is not a multipart upload (chat, rename), in "
+        "bytes. A larger Content-Length is refused with 413 before the body is read; a body "
+        "that grows past it while streaming in is cut off with 413.",
     )
     max_upload_bytes: int = Field(
         20 * 1024 * 1024,
         ge=1,
-        description="Largest document accepted by POST /api/documents, in bytes; counted while "
-        "the upload streams in, and a larger Content-Length is refused with 413 at once.",
+        description="Largest document accepted by POST /api/documents, in bytes. The multipart "
+        "body may be 64 KiB larger (boundaries, form fields); it is counted while it streams "
+        "in, and a larger Content-Length is refused with 413 at once.",
     )
     max_message_chars: int = Field(
         8000,
@@ -71,9 +72,10 @@ class Settings(BaseSettings):
         60,
         ge=0,
         le=100_000,
-        description="Chat turns one caller may start per minute (a token bucket: this many at "
-        "once, refilled at this rate), per API key, else user, else client address; over it "
-        "answers 429 with Retry-After. 0 disables. Counted per server process.",
+        description="Chat requests (POST /chat, /chat/stream, /api/chat) one caller may make "
+        "per minute: a token bucket, this many at once, refilled at this rate. The caller is "
+        "the API key, else the user, else the client address. Over it: 429 with Retry-After. "
+        "0 disables. Counted per server process.",
     )
     cors_origins: str = Field(
         "",
