@@ -11,6 +11,7 @@ driven by Hypothesis here.)"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +57,6 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 def api_schema(
     sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[schemathesis.schemas.BaseSchema]:
-    import shutil
-
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
     shutil.copytree(sample_data_dir, data_dir)
     container = bootstrap(make_settings(data_dir, rate_limit_per_minute=0), clock=FixedClock())
