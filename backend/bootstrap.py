@@ -214,6 +214,7 @@ def bootstrap(
         limits,
         history_window=settings.history_window,
         instructions=settings.system_prompt or SYSTEM_PROMPT,
+        max_message_chars=settings.max_message_chars,
     )
     chats = ManageChats(history)
     return Container(

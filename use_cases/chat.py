@@ -1,7 +1,8 @@
 """Chat turns: a question in, a grounded answer with citations out, the conversation kept.
 
 Rules:
-- The message is stripped and must hold 1 to 8,000 characters; the model is resolved before
+- The message is stripped and must hold 1 to `max_message_chars` characters (MAX_MESSAGE_CHARS,
+  8,000 by default); the model is resolved before
   anything is written, so a refused model leaves no trace.
 - The backend owns history: the client sends only the new message and (optionally) a chat id.
   Unknown users are provisioned; a new chat is titled from its first message.
@@ -147,6 +148,7 @@ class ChatTurns:
         *,
         history_window: int = 20,
         instructions: str = SYSTEM_PROMPT,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
         self._instructions = instructions
         self._agent = agent
@@ -156,6 +158,7 @@ class ChatTurns:
         self._clock = clock
         self._limits = limits
         self._history_window = history_window
+        self._max_message_chars = max_message_chars
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""
@@ -229,8 +232,11 @@ class ChatTurns:
         question = request.message.strip()
         if not question:
             raise InvalidRequest("The message is empty.")
-        if len(question) > MAX_MESSAGE_CHARS:
-            raise InvalidRequest(f"The message is longer than {MAX_MESSAGE_CHARS} characters.")
+        if len(question) > self._max_message_chars:
+            raise InvalidRequest(
+                f"The message is {len(question):,} characters long; the limit is "
+                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
+            )
         resolved = self._models.resolve(request.model)
         chat, prior, user_message, assistant = await asyncio.to_thread(
             self._store_question, request, question, resolved.identifier

@@ -9,22 +9,35 @@ from fastapi import FastAPI
 from loguru import logger
 
 from backend import __version__
-from backend.api.errors import install_error_handlers
+from backend.api.docs_pages import install_docs
+from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
+from backend.api.limits import BodySizeLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
+from backend.api.openapi import install_openapi
+from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
 from backend.api.routes import chat, documents, health, search
+from backend.api.security import SecurityHeadersMiddleware, install_cors
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
 from backend.logging import configure_logging
+from services.clock import SystemClock
 
 DESCRIPTION = """
 Grounded, cited answers over your own documents and tables.
 
-Errors always have the shape `{"type": "...", "detail": ...}`.
+Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
+machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
 """
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one."""
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    clock: MonotonicClock | None = None,
+) -> FastAPI:
+    """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one;
+    `clock` times the rate limit (tests pass one they advance)."""
     settings = settings or (container.settings if container else Settings())
 
     @asynccontextmanager
@@ -47,13 +60,25 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if container is not None:
         app.state.container = container  # usable without running the lifespan (tests)
+    app.state.rate_limiter = TokenBucketLimiter(
+        settings.rate_limit_per_minute, clock or SystemClock()
+    )
+    # Added innermost first: the log line and request id wrap everything.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    install_cors(app, settings)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     for module in (health, search, documents, chat):
         app.include_router(module.router)
+    install_docs(app)
+    install_openapi(app, enforce_rate_limit)
     return app
 
 

@@ -18,13 +18,13 @@ from backend.cli.common import (
     VersionOpt,
     console,
     err,
+    load_settings,
     open_container,
     run_command,
     settings_for_cli,
 )
 from backend.cli.eval_commands import eval_app
 from backend.cli.progress import IngestProgress
-from backend.config import Settings
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
 from use_cases.ingest import IngestRequest
@@ -68,7 +68,7 @@ def serve(
 
     from backend.api.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
 
     def body() -> None:
