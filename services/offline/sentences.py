@@ -44,6 +44,10 @@ HEADING_ONLY_PENALTY = 0.05
 #: Ranking penalty for "Deputy owner: ..." when an "Owner: ..." sentence is also retrieved.
 QUALIFIED_LABEL_PENALTY = 0.1
 
+#: Ranking penalty for a sentence (and heading) without the identifier the question names:
+#: "how long are pg-core backups kept" is not answered by "ClickHouse backups are kept 14 days".
+MISSING_IDENTIFIER_PENALTY = 0.2
+
 #: Weight of a term a follow-up borrowed from the previous question, against its own terms.
 BACKGROUND_WEIGHT = 0.5
 
@@ -250,14 +254,51 @@ def addressed_to_assistant(sentence: str) -> bool:
     return _ADDRESSED_TO_ASSISTANT.search(sentence) is not None
 
 
+#: Words people use for the words policies use, in groups of interchangeable words.
+_SYNONYM_GROUPS = (
+    "keep kept retain retention store",
+    "delete deletion erase erasure remove purge",
+    "approve approval sign authorise authorize",
+    "cost price charge fee pay",
+    "allow allowed permit permitted may",
+    "forbid forbidden prohibit prohibited banned",
+    "boss manager lead head",
+    "fire fired terminate terminated termination dismiss",
+    "quit resign leave leaver",
+    "laptop computer device macbook",
+    "expire expiry lifetime validity",
+    "rule policy requirement",
+    "limit cap maximum max",
+    "minimum min least",
+)
+
+#: Credit for a word of the same group as the question's word ("kept" for "retention").
+SYNONYM_CREDIT = 0.7
+
+
+def _synonyms() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for group in _SYNONYM_GROUPS:
+        stems = {stem(w) for w in group.split()}
+        for s in stems:
+            table.setdefault(s, set()).update(stems - {s})
+    return {s: frozenset(others) for s, others in table.items()}
+
+
+SYNONYMS = _synonyms()
+
+
 def match(term: str, stems: set[str]) -> float:
     """1 for the stem itself; 0.7 for a word sharing its first five letters ("rotat" and
     "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght");
-    `ABBREVIATION_CREDIT` when it starts a word at least three letters longer ("ack")."""
+    `ABBREVIATION_CREDIT` when it starts a word at least three letters longer ("ack");
+    `SYNONYM_CREDIT` for a word people use interchangeably (`SYNONYMS`: "kept", "retention")."""
     if term in stems:
         return 1.0
     if len(term) < 3 or not term.isalpha():
         return 0.0
+    if not SYNONYMS.get(term, frozenset()).isdisjoint(stems):
+        return SYNONYM_CREDIT
     if len(term) == 3:  # too short for typos: only an abbreviation ("ack")
         return (
             ABBREVIATION_CREDIT if any(len(s) >= 6 and s.startswith(term) for s in stems) else 0.0
@@ -353,6 +394,7 @@ def score_units(
     want_person = bool(INTENT_WHO.search(question))
     want_date = bool(INTENT_WHEN.search(question))
     wants = want_frequency or want_number or want_person or want_date
+    named = _named_identifiers(question, units)
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
@@ -381,6 +423,8 @@ def score_units(
         bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
         if not own_words:
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
+        if named and not any(parts <= unit.stems | unit.context for parts in named):
+            bonus -= MISSING_IDENTIFIER_PENALTY  # about another system than the one named
         length = len(unit.stems)
         if length < 3:
             bonus -= 0.1
@@ -390,6 +434,20 @@ def score_units(
     _prefer_plain_labels(scored, set(terms))
     scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
     return scored
+
+
+_IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)
+
+
+def _named_identifiers(question: str, units: Sequence[Unit]) -> list[frozenset[str]]:
+    """The stems of each identifier the question names ("pg-core", "shipment-api") that some
+    candidate sentence or its heading holds (one nobody holds tells no sentence apart)."""
+    named = []
+    for identifier in _IDENTIFIER.findall(question):
+        parts = frozenset(stem(w) for w in words(identifier))
+        if parts and any(parts <= u.stems | u.context for u in units):
+            named.append(parts)
+    return named
 
 
 _LABEL = re.compile(r"^\W*([^:—–\n]{1,40}?)\s*(?::|\s[—–]\s)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from services.offline.compose import compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import follow_up_query, resolve_person, standalone_question
-from services.offline.sentences import match
+from services.offline.sentences import match, score_units, units_of
 from services.offline.sql_plan import SqlPlan, plan_sql
+from services.offline.text import content_stems, stem
 from use_cases.chat_domain import TableColumn, TableSchema
 
 KPIS = TableSchema(
@@ -111,3 +112,17 @@ def test_an_elliptical_follow_up_becomes_the_whole_question_for_a_table() -> Non
         "target for ETA accuracy, how often is it measured"
     )
     assert standalone_question("who owns billing?", previous) == "who owns billing?"
+
+
+def test_words_people_use_for_policy_words_match_in_part() -> None:
+    assert 0 < match("kept", {stem("retention")}) < 1
+    assert 0 < match(stem("approved"), {stem("sign")}) < 1
+    assert match("kept", {"deploy"}) == 0.0
+
+
+def test_a_sentence_about_another_named_system_ranks_below_one_about_the_named_one() -> None:
+    other = units_of("ClickHouse backups are kept for 14 days.", set(), 0, 0)
+    named = units_of("WAL archive retention is 35 days.", {stem("pg"), stem("core")}, 1, 1)
+    question = "how long are pg-core backups kept"
+    ranked = score_units(question, content_stems(question), other + named)
+    assert ranked[0].unit.text.startswith("WAL archive")
