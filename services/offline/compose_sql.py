@@ -95,7 +95,10 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     if plan.count:
         if not rows or not isinstance(rows[0][0], int) or rows[0][0] <= 0:
             return None  # nothing counted: the documents may know better
-        what = " matching " + ", ".join(f'"{e}"' for e in plan.entities) if plan.entities else ""
+        conditions = [f'"{e}"' for e in plan.entities] + [
+            f"{column.replace('_', ' ')} {value}" for column, value in plan.numbers
+        ]
+        what = " matching " + ", ".join(conditions) if conditions else ""
         text = f"The {plan.table} table has {rows[0][0]} rows{what} {marker}."
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
     if not rows:
@@ -114,7 +117,7 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     label_hit = plan.label_column in index and any(
         _contains_phrase(top[index[plan.label_column]], e) for e in plan.entities
     )
-    if not (label_hit or matches(top) or (plan.explicit and not plan.terms)):
+    if not (label_hit or matches(top) or ((plan.explicit or plan.filtered) and not plan.terms)):
         return None
     relevance = index.get(RELEVANCE)
     tied = (
@@ -123,6 +126,11 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         else rows
     )
     asked = [c for c in plan.asked_columns if c in index]
+    if plan.who_is and len(tied) == 1 and plan.label_column in index:
+        named = next((v for v in top if isinstance(v, str) and v.lower() in plan.entities), None)
+        if named is not None:
+            text = f"{_cell(top[index[plan.label_column]])} is the {_cell(named)} {marker}."
+            return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85)
     if asked and len(tied) == 1:
         label = top[index[plan.label_column]] if plan.label_column in index else plan.table
         unit = top[index["unit"]] if "unit" in index and "unit" not in asked else None

@@ -47,7 +47,7 @@ INTENT_NUMBER = re.compile(
 
 INTENT_FREQUENCY = re.compile(r"\bhow\s+(?:often|frequently)\b|\bfrequency\b", re.IGNORECASE)
 
-INTENT_WHO = re.compile(r"\b(?:who|whom|whose)\b", re.IGNORECASE)
+INTENT_WHO = re.compile(r"\b(?:who|whom|whose|whos)\b", re.IGNORECASE)
 
 INTENT_WHEN = re.compile(
     r"\b(?:when|(?:which|particular|specific|certain|fixed|set)\s+days?|"

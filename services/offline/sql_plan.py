@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.fts_query import STOPWORDS, words
-from services.offline.question import INTENT_COUNT, entities_in
+from services.offline.question import INTENT_COUNT, INTENT_WHO, entities_in
 from services.offline.text import STOP, stem, wordset
 from services.tables import quote_identifier
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -52,6 +52,9 @@ class SqlPlan:
     count: bool = False
     explicit: bool = False  # the table was named outright
     reports_of: str | None = None  # result column naming the row whose reports are listed
+    filtered: bool = False  # exact conditions (numbers, a superlative) select the rows
+    who_is: bool = False  # "who is the CFO": answer with the name of the row named by title
+    numbers: tuple[tuple[str, int], ...] = ()  # integer columns pinned to a value ("tier 1")
 
 
 def _sql_literal(text: str) -> str:
@@ -92,6 +95,58 @@ def _label_column(schema: TableSchema) -> str | None:
         if not column.name.lower().endswith("id"):
             return column.name
     return None
+
+
+#: Columns that hold a person's role: "who is the CFO" names a row by one of them.
+_ROLE_COLUMNS = frozenset({"title", "role", "position", "job_title", "job"})
+
+
+def _shared_column_words(schema: TableSchema) -> set[str]:
+    """Column-name words used by more than one column (too ambiguous to mean one column)."""
+    seen: dict[str, int] = {}
+    for column in schema.columns:
+        for word in set(_column_words(column.name)):
+            seen[word] = seen.get(word, 0) + 1
+    return {w for w, n in seen.items() if n > 1}
+
+
+def _numeric_columns(schema: TableSchema) -> list[TableColumn]:
+    return [c for c in schema.columns if c.type.upper() in ("INTEGER", "INT", "REAL", "NUMERIC")]
+
+
+def _numeric_filters(question: str, schema: TableSchema) -> dict[str, int]:
+    """Integer columns the question pins to a value: "tier 1", "priority 2"."""
+    found = {}
+    for column in _numeric_columns(schema):
+        name = re.escape(column.name.lower().replace("_", " "))
+        match = re.search(rf"\b{name}\s*#?(\d{{1,9}})\b", question, re.IGNORECASE)
+        if match:
+            found[column.name] = int(match.group(1))
+    return found
+
+
+_LATEST = re.compile(
+    r"\b(?:newest|latest|most\s+recent(?:ly)?|last\s+(?:to\s+)?(?:join|start|hire))", re.I
+)
+_EARLIEST = re.compile(
+    r"\b(?:oldest|earliest|longest[-\s]serving|first\s+(?:to\s+)?(?:join|start|hire)|"
+    r"(?:joined|started|hired)\s+first)",
+    re.I,
+)
+
+
+def _superlative(question: str, schema: TableSchema) -> tuple[str, str] | None:
+    """(date column, "DESC" or "ASC") for "who joined most recently" / "the longest-serving",
+    when the table has one date-like column (its values look like YYYY-MM-DD)."""
+    direction = "DESC" if _LATEST.search(question) else "ASC" if _EARLIEST.search(question) else ""
+    if not direction:
+        return None
+    dated = [
+        c.name
+        for c in schema.columns
+        if c.samples and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", s) for s in c.samples)
+    ]
+    return (dated[0], direction) if len(dated) == 1 else None
 
 
 def names_in_tables(schemas: Sequence[TableSchema]) -> list[str]:
@@ -255,17 +310,30 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         table_word = any(stem(w) in q_stems for w in table_words)
         asked: list[TableColumn] = []
         hinted = {target for pattern, target in _COLUMN_HINTS if pattern.search(question)}
+        shared = _shared_column_words(schema)
         for column in schema.columns:
             name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]
             if column.name.lower().endswith("_id") and _self_reference(schema, column) is None:
                 # "employee" alone is no ask for employee_id
                 name_words = _column_words(column.name)
+            distinctive = [
+                w
+                for w in name_words
+                if len(w) >= 5
+                and w not in shared
+                and w not in table_words
+                and not column.name.lower().endswith("_id")
+            ]
             if name_words and (
                 _phrase_in(name_words, q_words)
                 or all(stem(w) in q_stems for w in name_words)
                 or any(w in hinted for w in name_words)
+                # "datastore" for primary_datastore (the word itself: "starter" is no "start")
+                or any(w in q_words or f"{w}s" in q_words for w in distinctive)
             ):
                 asked.append(column)
+        numbers = _numeric_filters(question, schema)
+        superlative = _superlative(question, schema)
         exact = _values_in(question, schema)
         values = list(exact)
         # Stems of the words that pick the table and columns: not row filters.
@@ -280,16 +348,50 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             for e in dict.fromkeys(named)
             if any(stem(w) not in covered and w not in STOP for w in words(e))
         ]
+        label = _label_column(schema)
+        who_is = (
+            bool(INTENT_WHO.search(question))
+            and not asked
+            and label is not None
+            and any(column.lower() in _ROLE_COLUMNS for column in exact.values())
+        )
+        if who_is:  # "who's the CFO": the name of the row whose title is named
+            asked = [c for c in schema.columns if c.name == label]
+        if superlative is not None and superlative[0] not in [c.name for c in asked]:
+            asked.append(next(c for c in schema.columns if c.name == superlative[0]))
+        for column in numbers:
+            if column not in [c.name for c in asked]:
+                asked.append(next(c for c in schema.columns if c.name == column))
         targeted = (
             explicit
             or (asked and (table_word or values or row_entities))
             or (values and table_word)
+            or (numbers and (table_word or explicit))
+            or (superlative is not None and asked)
         )
         if not targeted:
             continue
-        score = 3 * explicit + 2 * len(values) + len(asked) + table_word + 0.5 * len(row_entities)
+        score = (
+            3 * explicit
+            + 2 * (len(values) + len(numbers))
+            + len(asked)
+            + table_word
+            + 0.5 * len(row_entities)
+        )
         if best is None or score > best[0]:
-            plan = _build_sql(schema, question, asked, row_entities, covered, explicit, exact)
+            plan = _build_sql(
+                schema,
+                question,
+                asked,
+                row_entities,
+                covered,
+                explicit,
+                exact,
+                numbers=numbers,
+                superlative=superlative,
+            )
+            if who_is:
+                plan = replace(plan, who_is=True)
             best = (score, plan)
     return best[1] if best else None
 
@@ -302,6 +404,9 @@ def _build_sql(
     covered: set[str],
     explicit: bool,
     exact: dict[str, str] | None = None,
+    *,
+    numbers: dict[str, int] | None = None,
+    superlative: tuple[str, str] | None = None,
 ) -> SqlPlan:
     """The SELECT: rows ranked by weighted LIKE matches of the filter terms (entities weigh
     3, the label column doubles), a self-join when the question asks for a referenced row
@@ -317,8 +422,8 @@ def _build_sql(
         and w not in entity_words
         and len(w) > 2
     ]
-    if entities:
-        extra = []  # a named row is the filter; other words would only add noise
+    if entities or superlative is not None or numbers:
+        extra = []  # a named row or an exact condition is the filter; other words add noise
     terms = (entities + extra)[:MAX_SQL_TERMS]
     weights = {t: (3 if t in entities else 1) for t in terms}
     text_columns = [c.name for c in _text_columns(schema)]
@@ -358,6 +463,10 @@ def _build_sql(
     # "How many ...": count the rows naming the entities (or all rows of a named table).
     count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit)
     asked_names = [c.name for c in asked]
+    numbers = numbers or {}
+    conditions = [f"{prefix}{quote_identifier(c)} = {v}" for c, v in numbers.items()]
+    if superlative is not None:
+        conditions.append(f"{prefix}{quote_identifier(superlative[0])} IS NOT NULL")
     if count:
         where = (
             " AND ".join(
@@ -374,6 +483,7 @@ def _build_sql(
             if entities
             else "1"
         )
+        where = " AND ".join([where, *conditions])
         sql = f"SELECT COUNT(*) AS count FROM {table} WHERE {where}"
     elif join is not None:
         fk, key = join
@@ -388,10 +498,23 @@ def _build_sql(
             + f" ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
         )
     elif terms:
+        where = " AND ".join([f"{RELEVANCE} > 0", *conditions])
+        order = f"{RELEVANCE} DESC"
+        if superlative is not None:
+            order += f", {quote_identifier(superlative[0])} {superlative[1]}"
         sql = (
-            f"SELECT *, {relevance} AS {RELEVANCE} FROM {table} WHERE {RELEVANCE} > 0 "
-            f"ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
+            f"SELECT *, {relevance} AS {RELEVANCE} FROM {table} WHERE {where} "
+            f"ORDER BY {order} LIMIT {SQL_ROW_LIMIT}"
         )
+    elif superlative is not None:  # every row tied at the extreme, not an arbitrary one
+        column = quote_identifier(superlative[0])
+        extreme = "MAX" if superlative[1] == "DESC" else "MIN"
+        sql = (
+            f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} AND {column} = "
+            f"(SELECT {extreme}({column}) FROM {table}) LIMIT {SQL_ROW_LIMIT * 4}"
+        )
+    elif conditions:
+        sql = f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} LIMIT {SQL_ROW_LIMIT * 4}"
     else:
         sql = f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
     return SqlPlan(
@@ -403,6 +526,8 @@ def _build_sql(
         terms=tuple(terms),
         count=count,
         explicit=explicit,
+        filtered=bool(conditions),
+        numbers=tuple(numbers.items()),
     )
 
 

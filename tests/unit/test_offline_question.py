@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from services.offline.compose import compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import follow_up_query, resolve_person, standalone_question
@@ -126,3 +128,71 @@ def test_a_sentence_about_another_named_system_ranks_below_one_about_the_named_o
     question = "how long are pg-core backups kept"
     ranked = score_units(question, content_stems(question), other + named)
     assert ranked[0].unit.text.startswith("WAL archive")
+
+
+SERVICES = TableSchema(
+    name="services",
+    columns=(
+        TableColumn("name", "TEXT", ("shipment-api",), values=("shipment-api", "billing-service")),
+        TableColumn("tier", "INTEGER", ("1", "2")),
+        TableColumn("primary_datastore", "TEXT", ("pg-core",), values=("pg-core", "ClickHouse")),
+    ),
+    row_count=3,
+)
+STAFF = TableSchema(
+    name="directory",
+    columns=(
+        TableColumn("name", "TEXT", ("Ana Silva",), values=("Ana Silva", "Bo Chen", "Cy Diaz")),
+        TableColumn("title", "TEXT", ("CFO",), values=("Chief Financial Officer", "Engineer")),
+        TableColumn("start_date", "DATE", ("2016-04-01", "2023-09-05")),
+    ),
+    row_count=3,
+)
+
+
+def _run(sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE services (name TEXT, tier INTEGER, primary_datastore TEXT)")
+    conn.executemany(
+        "INSERT INTO services VALUES (?, ?, ?)",
+        [("shipment-api", 1, "pg-core"), ("billing-service", 2, "pg-core"), ("web", 1, None)],
+    )
+    conn.execute("CREATE TABLE directory (name TEXT, title TEXT, start_date TEXT)")
+    conn.executemany(
+        "INSERT INTO directory VALUES (?, ?, ?)",
+        [
+            ("Ana Silva", "Chief Financial Officer", "2016-04-01"),
+            ("Bo Chen", "Engineer", "2016-04-01"),
+            ("Cy Diaz", "Engineer", "2023-09-05"),
+        ],
+    )
+    return conn.execute(sql).fetchall()
+
+
+def test_a_number_after_an_integer_column_name_filters_on_it() -> None:
+    plan = plan_sql("how many tier 1 services are there", [SERVICES, STAFF])
+    assert plan is not None and plan.count
+    assert _run(plan.sql)[0][0] == 2
+    plan = plan_sql("which services are tier 2", [SERVICES, STAFF])
+    assert plan is not None and [r[0] for r in _run(plan.sql)] == ["billing-service"]
+
+
+def test_one_distinctive_word_of_a_column_name_asks_for_it() -> None:
+    plan = plan_sql("what datastore does billing-service use", [SERVICES, STAFF])
+    assert plan is not None and plan.asked_columns == ("primary_datastore",)
+
+
+def test_who_is_a_title_answers_with_the_name() -> None:
+    plan = plan_sql("whos the CFO", [SERVICES, STAFF])
+    assert plan is not None and plan.who_is
+    rows = _run(plan.sql)
+    columns = ["name", "title", "start_date", "_relevance"]
+    answer = compose_sql(plan, {"columns": columns, "rows": [list(r) for r in rows]})
+    assert answer is not None and answer.text.startswith("Ana Silva is the Chief Financial Officer")
+
+
+def test_the_first_or_latest_to_join_are_all_rows_tied_at_the_extreme() -> None:
+    plan = plan_sql("who joined first", [SERVICES, STAFF])
+    assert plan is not None and sorted(r[0] for r in _run(plan.sql)) == ["Ana Silva", "Bo Chen"]
+    plan = plan_sql("who started most recently", [SERVICES, STAFF])
+    assert plan is not None and [r[0] for r in _run(plan.sql)] == ["Cy Diaz"]
