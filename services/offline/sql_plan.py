@@ -353,7 +353,11 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             bool(INTENT_WHO.search(question))
             and not asked
             and label is not None
-            and any(column.lower() in _ROLE_COLUMNS for column in exact.values())
+            and any(
+                column.lower() in _ROLE_COLUMNS
+                and (value in lowered or _initials(value) in q_words)  # whole, or "CFO"
+                for value, column in exact.items()
+            )
         )
         if who_is:  # "who's the CFO": the name of the row whose title is named
             asked = [c for c in schema.columns if c.name == label]
