@@ -85,8 +85,8 @@ class _Planner:
         if view.previous_questions and view.previous_answers:
             question = resolve_person(
                 question,
-                view.previous_questions[-1],
-                view.previous_answers[-1],
+                view.previous_questions,
+                view.previous_answers,
                 names_in_tables(schemas),
             )
         query = follow_up_query(question, view.previous_questions)

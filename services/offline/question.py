@@ -153,7 +153,8 @@ def follow_up_query(question: str, previous_questions: Sequence[str]) -> SearchQ
     question = " ".join(question.split())
     if not previous_questions or not _is_follow_up(question):
         return SearchQuery(question)
-    previous = [w for w in words(previous_questions[-1]) if w]
+    whole = standalone_question(previous_questions[-1], previous_questions[:-1])
+    previous = [w for w in words(whole) if w]
     own_words = [w for w in words(question) if w not in STOP]
     own = set(content_stems(question))
     dropped = _replaced_words(words(question), previous, own_words)
@@ -177,41 +178,66 @@ _NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+\b")
 
 def resolve_person(
     question: str,
-    previous_question: str,
-    previous_answer: str,
+    previous_questions: Sequence[str],
+    previous_answers: Sequence[str],
     known_names: Sequence[str] = (),
 ) -> str:
-    """The question with a personal pronoun replaced by the person the previous answer named.
+    """The question with a personal pronoun replaced by the person a recent answer named.
 
-    Only after a "who" question, and only a name the previous question did not already hold
-    ("who is Chen Wei's manager?" -> "... is Mateus Oliveira" + "what's their email" ->
-    "what's Mateus Oliveira's email"). A name from `known_names` (a table's names) is
-    preferred to any other capitalised run. Otherwise the question is returned unchanged.
+    The latest of the last three answers that names someone its question did not already
+    name: a person from `known_names` (a table's names) in any answer ("when did they
+    start" -> "The start date of Mateus Oliveira is ..." + "who do they report to"), or any
+    capitalised name in the answer to a "who" question ("who is Chen Wei's manager?" ->
+    "... is Mateus Oliveira" + "what's their email" -> "what's Mateus Oliveira's email").
+    Otherwise the question is returned unchanged.
     """
-    if not INTENT_WHO.search(previous_question) or not _PERSONAL_PRONOUN.search(question):
+    if not _PERSONAL_PRONOUN.search(question):
         return question
-    body = re.sub(r"\[[^\]]*\]", " ", previous_answer.split("**Sources**")[0])
-    asked = previous_question.lower()
-    known = [n for n in known_names if n.lower() not in asked and n in body]
-    names = sorted(known, key=body.index) or [
+    pairs = list(zip(previous_questions, previous_answers, strict=False))[-3:]
+    for previous_question, previous_answer in reversed(pairs):
+        name = _person_named(previous_question, previous_answer, known_names)
+        if name is not None:
+
+            def replace(match: re.Match[str], name: str = name) -> str:
+                return f"{name}'s" if match.group("possessive") else name
+
+            return _PERSONAL_PRONOUN.sub(replace, question, count=1)
+    return question
+
+
+def _person_named(question: str, answer: str, known_names: Sequence[str]) -> str | None:
+    body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
+    asked = question.lower()
+    known = sorted((n for n in known_names if n.lower() not in asked and n in body), key=body.index)
+    if known:
+        return known[0]
+    if not INTENT_WHO.search(question):
+        return None
+    names = [
         m.group(0)
         for m in _NAME.finditer(body)
         if m.group(0).lower() not in asked and m.group(0).split()[0].lower() not in STOP
     ]
-    if not names:
-        return question
-    name = names[0]
-
-    def replace(match: re.Match[str]) -> str:
-        return f"{name}'s" if match.group("possessive") else name
-
-    return _PERSONAL_PRONOUN.sub(replace, question, count=1)
+    return names[0] if names else None
 
 
 _OPENER = re.compile(
     r"^(?:and|also|what\s+about|how\s+about|same\s+for|and\s+what\s+about)\b[\s,]*",
     re.IGNORECASE,
 )
+
+
+def _is_fragment(question: str) -> bool:
+    """Up to three words, one of them content, with no name of their own ("what tier?",
+    "why?"; not "who owns billing?"): for a table
+    lookup these only make sense with the previous question's row."""
+    tokens = words(question)
+    return (
+        0 < len(tokens) <= 3
+        and len(content_stems(question)) <= 1
+        and not _IDENTIFIER.search(question)
+        and not entities_in(question)
+    )
 
 
 def standalone_question(
@@ -224,13 +250,17 @@ def standalone_question(
     "how many people are based in toronto?" + "and in lisbon?" -> "how many people are based
     in lisbon"; "who owns shipment-api?" + "what about notify-service?" -> "who owns
     notify-service" (an identifier, or a value of the same table column as the one it
-    replaces: `values` are (value, column) pairs); otherwise the two are joined ("what's the
-    target for ETA accuracy, how often is it measured").
+    replaces: `values` are (value, column) pairs); otherwise the follow-up gets the names the
+    previous question held ("what's the target for ETA accuracy?" + "and how often is it
+    measured?" -> "how often is it measured, ETA accuracy"), or failing that, the whole
+    previous question. The previous question is itself made whole first (chains of
+    follow-ups: "who owns shipment-api" / "what language is it in" / "what tier?").
     """
     question = " ".join(question.split())
-    if not previous_questions or not _is_follow_up(question):
+    if not previous_questions or not (_is_follow_up(question) or _is_fragment(question)):
         return question
-    previous = " ".join(previous_questions[-1].split()).rstrip(" ?")
+    whole = standalone_question(previous_questions[-1], previous_questions[:-1], values)
+    previous = whole.rstrip(" ?")
     own = _OPENER.sub("", question).rstrip(" ?")
     if not own:
         return previous
@@ -259,7 +289,27 @@ def standalone_question(
     for old, new in replacements:
         start = lowered_previous.find(old.lower())
         return f"{previous[:start]}{new}{previous[start + len(old) :]}"
+    own_names = _names_in(own, values)
+    previous_names = [n for n in _names_in(previous, values) if n.lower() not in lowered_own]
+    if previous_names and not own_names:
+        return f"{own}, {', '.join(previous_names)}"
     return f"{previous}, {own}"
+
+
+def _names_in(text: str, values: Sequence[tuple[str, str]]) -> list[str]:
+    """Table values, identifiers and capitalised names the text holds, longest first."""
+    lowered = text.lower()
+    found = [v for v, _ in values if len(v) >= 3 and _holds(lowered, v.lower())]
+    found += _IDENTIFIER.findall(text)
+    for entity in entities_in(text):  # lower-cased: take the words as written
+        at = lowered.find(entity)
+        if len(entity) >= 3 and at >= 0:
+            found.append(text[at : at + len(entity)])
+    unique: list[str] = []
+    for name in sorted(found, key=len, reverse=True):
+        if not any(name.lower() in kept.lower() for kept in unique):
+            unique.append(name)
+    return unique
 
 
 def _holds(text: str, phrase: str) -> bool:

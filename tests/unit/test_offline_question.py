@@ -50,10 +50,20 @@ def test_a_first_name_or_a_code_names_its_row() -> None:
 def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
     answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
     question = "who is Chen Wei's manager?"
-    resolved = resolve_person("what's their email", question, answer, ["Mateus Oliveira"])
+    resolved = resolve_person("what's their email", [question], [answer], ["Mateus Oliveira"])
     assert resolved == "what's Mateus Oliveira's email"
-    assert resolve_person("what's their email", "how long is it kept?", answer) == (
+    # Without a table name to go by, only the answer to a "who" question is read.
+    assert resolve_person("what's their email", ["how long is it kept?"], [answer]) == (
         "what's their email"
+    )
+    assert resolve_person("what's their email", [question], [answer]) == (
+        "what's Mateus Oliveira's email"
+    )
+    # Two turns back: "when did they start" was about the person named before.
+    chain_q = ["who is the VP of engineering", "when did they start"]
+    chain_a = ["Mateus Oliveira – VP Engineering [1].", "The start date of Mateus Oliveira is ..."]
+    assert resolve_person("who do they report to", chain_q, chain_a, ["Mateus Oliveira"]) == (
+        "who do Mateus Oliveira report to"
     )
 
 
@@ -111,7 +121,16 @@ def test_an_elliptical_follow_up_becomes_the_whole_question_for_a_table() -> Non
         "who owns notify-service"
     )
     assert standalone_question("and how often is it measured?", ["target for ETA accuracy?"]) == (
-        "target for ETA accuracy, how often is it measured"
+        "how often is it measured, ETA"
+    )
+    kpis = [("ETA accuracy", "kpi_catalog.name")]
+    assert standalone_question(
+        "and how often is it measured?", ["target for ETA accuracy?"], kpis
+    ) == ("how often is it measured, ETA accuracy")
+    chain = ["who owns shipment-api", "what language is it written in"]
+    assert standalone_question("what tier?", chain) == "what tier, shipment-api"
+    assert standalone_question("why?", ["how long are pings kept"]) == (
+        "how long are pings kept, why"
     )
     assert standalone_question("who owns billing?", previous) == "who owns billing?"
 
