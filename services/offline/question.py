@@ -184,9 +184,10 @@ def resolve_person(
 ) -> str:
     """The question with a personal pronoun replaced by the person a recent answer named.
 
-    The latest of the last three answers that names someone its question did not already
-    name: a person from `known_names` (a table's names) in any answer ("when did they
-    start" -> "The start date of Mateus Oliveira is ..." + "who do they report to"), or any
+    Walking back over the last three turns while they were about a person (a "who"
+    question, or one with a personal pronoun), the latest answer that names someone its
+    question did not: a person from `known_names` (a table's names; "when did they start" ->
+    "The start date of Mateus Oliveira is ..." + "who do they report to"), or any
     capitalised name in the answer to a "who" question ("who is Chen Wei's manager?" ->
     "... is Mateus Oliveira" + "what's their email" -> "what's Mateus Oliveira's email").
     Otherwise the question is returned unchanged.
@@ -195,6 +196,11 @@ def resolve_person(
         return question
     pairs = list(zip(previous_questions, previous_answers, strict=False))[-3:]
     for previous_question, previous_answer in reversed(pairs):
+        about_person = INTENT_WHO.search(previous_question) or _PERSONAL_PRONOUN.search(
+            previous_question
+        )
+        if not about_person:
+            break  # the conversation moved on to something other than a person
         name = _person_named(previous_question, previous_answer, known_names)
         if name is not None:
 
