@@ -28,7 +28,7 @@ from services.sql_sandbox import SqliteSqlRunner
 from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
-from use_cases.agent import AgentDeps, AgentLimits, build_agent
+from use_cases.agent import SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
 from use_cases.audit import ListAuditEntries, RecordAudit
 from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
 from use_cases.chat import ChatTurns
@@ -226,7 +226,15 @@ def bootstrap(
         )
 
     chat = ChatTurns(
-        agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
+        agent,
+        history,
+        models,
+        agent_deps,
+        clock,
+        limits,
+        history_window=settings.history_window,
+        instructions=settings.system_prompt or SYSTEM_PROMPT,
+        max_message_chars=settings.max_message_chars,
     )
     chats = ManageChats(history)
     ingest = IngestDocuments(

@@ -1,7 +1,8 @@
 """Chat turns: a question in, a grounded answer with citations out, the conversation kept.
 
 Rules:
-- The message is stripped and must hold 1 to 8,000 characters; the model is resolved before
+- The message is stripped and must hold 1 to `max_message_chars` characters (MAX_MESSAGE_CHARS,
+  8,000 by default); the model is resolved before
   anything is written, so a refused model leaves no trace.
 - The backend owns history: the client sends only the new message and (optionally) a chat id.
   Unknown users are provisioned; a new chat is titled from its first message.
@@ -49,7 +50,16 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
 from pydantic_ai.usage import UsageLimits
 
-from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, Citation, anchored_prompt
+from use_cases.agent import (
+    INSTRUCTIONS_WITHHELD,
+    NOT_FOUND_ANSWER,
+    SYSTEM_PROMPT,
+    AgentDeps,
+    AgentLimits,
+    Citation,
+    anchored_prompt,
+    leaks_instructions,
+)
 from use_cases.chat_domain import Chat, Message, NewMessage, TokenUsage
 from use_cases.chats import chat_not_found
 from use_cases.errors import (
@@ -144,7 +154,10 @@ class ChatTurns:
         limits: AgentLimits,
         *,
         history_window: int = 20,
+        instructions: str = SYSTEM_PROMPT,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
+        self._instructions = instructions
         self._agent = agent
         self._history = history
         self._models = models
@@ -152,6 +165,7 @@ class ChatTurns:
         self._clock = clock
         self._limits = limits
         self._history_window = history_window
+        self._max_message_chars = max_message_chars
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""
@@ -225,8 +239,11 @@ class ChatTurns:
         question = request.message.strip()
         if not question:
             raise InvalidRequest("The message is empty.")
-        if len(question) > MAX_MESSAGE_CHARS:
-            raise InvalidRequest(f"The message is longer than {MAX_MESSAGE_CHARS} characters.")
+        if len(question) > self._max_message_chars:
+            raise InvalidRequest(
+                f"The message is {len(question):,} characters long; the limit is "
+                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
+            )
         resolved = self._models.resolve(request.model)
         chat, prior, user_message, assistant = await asyncio.to_thread(
             self._store_question, request, question, resolved.identifier
@@ -270,6 +287,12 @@ class ChatTurns:
     async def _complete(
         self, turn: _Turn, answer: str, result: AgentRunResult[str], *, refused: bool = False
     ) -> ChatResult:
+        if leaks_instructions(answer, self._instructions):
+            # A prompt injection (or a user) talked the model into reciting its instructions.
+            _log.warning(
+                "Withheld an answer that repeated the system prompt (chat %s)", turn.chat.id
+            )
+            answer = INSTRUCTIONS_WITHHELD
         usage = result.usage
         token_usage = TokenUsage(
             input_tokens=usage.input_tokens or 0,

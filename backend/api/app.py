@@ -9,15 +9,20 @@ from fastapi import Depends, FastAPI
 from loguru import logger
 
 from backend import __version__
-from backend.api.deps import current_caller
-from backend.api.errors import install_error_handlers
+from backend.api.deps import admin_caller, current_caller
+from backend.api.docs_pages import install_docs
+from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
+from backend.api.limits import BodySizeLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
+from backend.api.openapi import install_openapi
+from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
 from backend.api.routes import audit, chat, documents, health, search
-from backend.api.schemas import ErrorOut
+from backend.api.security import SecurityHeadersMiddleware, install_cors
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
 from backend.logging import configure_logging
+from services.clock import SystemClock
 
 DESCRIPTION = """
 Grounded, cited answers over your own documents and tables.
@@ -26,17 +31,28 @@ Every endpoint but `/health` and these docs needs an API key (`Authorization: Be
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
 chat, search and read documents; admins may also change documents and read the audit log.
 
-Errors always have the shape `{"type": "...", "detail": ...}`.
+Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
+machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
 """
 
 #: Routers anyone may call. Every other router requires a caller (an API key when
-#: AUTH_ENABLED=true); the FastAPI docs routes (/docs, /openapi.json, /redoc) are public too.
+#: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
+#: /openapi.json, see `docs_pages.py`) are public too.
 PUBLIC_ROUTERS = (health.router,)
 PROTECTED_ROUTERS = (search.router, documents.router, chat.router, audit.router)
 
+#: Error statuses an operation documents because it depends on these dependencies.
+STATUSES_BY_DEPENDENCY = {current_caller: (401,), admin_caller: (403,), enforce_rate_limit: (429,)}
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one."""
+
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    clock: MonotonicClock | None = None,
+) -> FastAPI:
+    """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one;
+    `clock` times the rate limit (tests pass one they advance)."""
     settings = settings or (container.settings if container else Settings())
 
     @asynccontextmanager
@@ -60,18 +76,27 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if container is not None:
         app.state.container = container  # usable without running the lifespan (tests)
+    app.state.rate_limiter = TokenBucketLimiter(
+        settings.rate_limit_per_minute, clock or SystemClock()
+    )
+    # Added innermost first: the log line and request id wrap everything.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    install_cors(app, settings)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
-    unauthorized = {"model": ErrorOut, "description": "No, an unknown or a revoked API key"}
     for router in PROTECTED_ROUTERS:
-        app.include_router(
-            router, dependencies=[Depends(current_caller)], responses={401: unauthorized}
-        )
+        app.include_router(router, dependencies=[Depends(current_caller)])
+    install_docs(app)
+    install_openapi(app, STATUSES_BY_DEPENDENCY)
     return app
 
 

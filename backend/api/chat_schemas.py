@@ -13,7 +13,9 @@ from use_cases.chat_domain import Chat, Message
 
 class ChatIn(BaseModel):
     message: str = Field(
-        min_length=1, max_length=8000, examples=["How often do we have to rotate passwords?"]
+        min_length=1,
+        description="The new message; at most MAX_MESSAGE_CHARS (default 8,000) characters.",
+        examples=["How often do we have to rotate passwords?"],
     )
     chat_id: str | None = Field(
         None,

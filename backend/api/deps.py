@@ -1,19 +1,23 @@
-"""FastAPI dependencies: the container and the caller.
+"""FastAPI dependencies: the container, the caller, and the bounds of integer parameters.
 
 Every endpoint except the public ones (`/health` and the API docs) depends on
 `current_caller`: the app adds it to each protected router, so a new route is protected
 unless it is put on a public router on purpose. It reads the API key from
 `Authorization: Bearer KEY` (preferred) or `X-API-Key: KEY`, turns it into a `Caller` (401
 when missing, unknown or revoked) and leaves it on `request.state.caller` for code that runs
-after it (a per-key rate limiter belongs in a dependency listed after it, or reads the state
-once the endpoint ran). With AUTH_ENABLED=false the caller is the local admin, whatever is sent.
+after it. The rate limit depends on it (see `rate_limit.py`), so it always runs after it and a
+refused key costs no token. With AUTH_ENABLED=false the caller is the local admin, whatever is
+sent.
+
+Every integer path or query parameter is bounded (`ge`/`le`): an unbounded Python int reaching
+SQLite raises OverflowError past 64 bits, which would be a 500 instead of a 422.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.bootstrap import Container
@@ -32,6 +36,16 @@ api_key_scheme = APIKeyHeader(
     description="The same API key in an `X-API-Key` header, for clients that cannot set "
     "`Authorization`.",
 )
+
+SQLITE_MAX_INTEGER = 2**63 - 1
+MAX_PAGE_SIZE = 500
+MAX_PAGE_OFFSET = 1_000_000
+
+RowId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="The id (1 or more).")]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
+PageOffset = Annotated[
+    int, Query(ge=0, le=MAX_PAGE_OFFSET, description="Items to skip (0 to 1,000,000).")
+]
 
 
 def get_container(request: Request) -> Container:

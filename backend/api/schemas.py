@@ -17,11 +17,6 @@ from use_cases.domain import (
 )
 
 
-class ErrorOut(BaseModel):
-    type: str = Field(examples=["not_found"])
-    detail: object = Field(examples=["No document with id 42."])
-
-
 class EmbeddingOut(BaseModel):
     model: str = Field(examples=["all-MiniLM-L6-v2"])
     dimension: int = Field(examples=[384])

@@ -19,13 +19,13 @@ from backend.cli.common import (
     VersionOpt,
     console,
     err,
+    load_settings,
     open_container,
     run_command,
     settings_for_cli,
 )
 from backend.cli.eval_commands import eval_app
 from backend.cli.progress import IngestProgress
-from backend.config import Settings
 from backend.exposure import check_bind
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
@@ -82,7 +82,7 @@ def serve(
 
     from backend.api.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
 
     def body() -> None:

@@ -1,8 +1,10 @@
 """Every route of the app x {no key, user key, another user's key, admin key}.
 
-The expectation table must name every route the app has (and nothing else), so a new
-endpoint cannot ship without someone deciding who may call it. The resource routes act on a
-chat of user `ana` ("user"); `bob` is the other user; `root` is an admin.
+The expectation table must name every route the app has (and nothing else), mounts included,
+so a new endpoint cannot ship without someone deciding who may call it. The resource routes act
+on a chat of user `ana` ("user"); `bob` is the other user; `root` is an admin. Refusals are
+problem documents; the OpenAPI description documents the 401 of every protected operation and
+the 403 of every admin-only one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from backend.api.app import create_app
+from backend.api.docs_pages import ASSETS_DIR, ASSETS_URL
+from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from use_cases.auth import CLI_ADMIN
@@ -39,6 +43,7 @@ class Call:
     json: Callable[[], Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
     upload: bool = False
+    path: str | None = None  # what to request, when not the route's own path (a mount)
 
 
 PUBLIC = (200, 200, 200, 200)
@@ -60,8 +65,8 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/health"): Call(PUBLIC),
     ("GET", "/openapi.json"): Call(PUBLIC),
     ("GET", "/docs"): Call(PUBLIC),
-    ("GET", "/docs/oauth2-redirect"): Call(PUBLIC),
     ("GET", "/redoc"): Call(PUBLIC),
+    ("MOUNT", ASSETS_URL): Call(PUBLIC, path=f"{ASSETS_URL}/swagger-ui-bundle.js"),
     ("GET", "/api/search"): Call(EVERY_CALLER, params={"q": "password rotation"}),
     ("GET", "/api/documents"): Call(EVERY_CALLER),
     ("GET", "/api/documents/{document_id}"): Call(EVERY_CALLER),
@@ -78,6 +83,10 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
 }
+
+
+#: Chat turns whose body may name a `user_id`: 403 unless it is the caller's or they are admin.
+NAMES_A_USER = {("POST", "/chat"), ("POST", "/chat/stream"), ("POST", "/api/chat")}
 
 
 def app_routes(app: FastAPI) -> set[tuple[str, str]]:
@@ -169,12 +178,38 @@ async def test_route_answers_each_kind_of_caller_as_expected(
     if call.upload:
         name = f"upload-{uuid.uuid4().hex[:8]}.md"
         request["files"] = {"file": (name, f"# {name}\n\nUploaded in the matrix.\n".encode())}
-    path = _path(template, world.container)
-    response = await client.request(method, path, **request)
+    path = call.path or _path(template, world.container)
+    response = await client.request("GET" if method == "MOUNT" else method, path, **request)
     expected = call.expect[ROLES.index(role)]
     assert response.status_code == expected, response.text
+    if expected in (401, 403):
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        assert response.json()["code"] == ("unauthorized" if expected == 401 else "forbidden")
     if expected == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert "Missing API key" in response.json()["detail"]
     if expected == 403:
         assert "admin role" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("asset", sorted(p.name for p in ASSETS_DIR.iterdir()))
+async def test_every_docs_asset_loads_without_a_key(asset: str, client: httpx.AsyncClient) -> None:
+    assert (await client.get(f"{ASSETS_URL}/{asset}")).status_code == 200
+
+
+async def test_openapi_documents_401_on_protected_and_403_on_admin_only_operations(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for (method, path), call in EXPECTED.items():
+        operation = paths.get(path, {}).get(method.lower())
+        if operation is None:  # the docs pages and their assets are not API operations
+            assert call.expect == PUBLIC, (method, path)
+            continue
+        responses = operation["responses"]
+        assert ("401" in responses) == (call.expect[0] == 401), (method, path)
+        may_refuse = 403 in call.expect or (method, path) in NAMES_A_USER
+        assert ("403" in responses) == may_refuse, (method, path)
+        if "401" in responses:
+            assert "WWW-Authenticate" in responses["401"]["headers"]
+            assert operation["security"] == [{"Bearer": []}, {"ApiKey": []}]

@@ -4,28 +4,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from backend.api.deps import AdminDep, ContainerDep
-from backend.api.schemas import DocumentDetailOut, DocumentListOut, ErrorOut, IngestOut
+from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset, RowId
+from backend.api.openapi import problem_responses
+from backend.api.schemas import DocumentDetailOut, DocumentListOut, IngestOut
 from services.loaders import SUPPORTED_EXTENSIONS
 from use_cases.errors import InvalidRequest, PayloadTooLarge, UnsupportedDocument
 from use_cases.ingest import IngestRequest, IngestSource
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
-_ERRORS = {
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    413: {"model": ErrorOut},
-    415: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-}
-
 
 @router.post(
     "",
     response_model=IngestOut,
     status_code=201,
-    responses=_ERRORS,
+    responses=problem_responses(409, 415, 503, 504),  # 401, 403: from the caller dependencies
     summary="Upload a document (Markdown, text, HTML or PDF); admins only",
 )
 async def upload_document(
@@ -64,8 +57,8 @@ async def upload_document(
 @router.get("", response_model=DocumentListOut, summary="List documents")
 async def list_documents(
     container: ContainerDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
     category: Annotated[str | None, Query(max_length=100)] = None,
 ) -> DocumentListOut:
     page = await container.list_documents.execute(limit=limit, offset=offset, category=category)
@@ -75,16 +68,19 @@ async def list_documents(
 @router.get(
     "/{document_id}",
     response_model=DocumentDetailOut,
-    responses=_ERRORS,
+    responses=problem_responses(404),
     summary="One document with its sections",
 )
-async def get_document(container: ContainerDep, document_id: int) -> DocumentDetailOut:
+async def get_document(container: ContainerDep, document_id: RowId) -> DocumentDetailOut:
     return DocumentDetailOut.of_detail(await container.get_document.execute(document_id))
 
 
 @router.delete(
-    "/{document_id}", status_code=204, responses=_ERRORS, summary="Remove a document; admins only"
+    "/{document_id}",
+    status_code=204,
+    responses=problem_responses(404),
+    summary="Remove a document; admins only",
 )
-async def delete_document(container: ContainerDep, admin: AdminDep, document_id: int) -> Response:
+async def delete_document(container: ContainerDep, admin: AdminDep, document_id: RowId) -> Response:
     await container.admin_remove_document.execute(admin, document_id)
     return Response(status_code=204)
