@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from services.offline.question import asking_clauses
@@ -45,6 +45,10 @@ EXTRA_SENTENCE_RATIO = 0.8
 EXTRA_SENTENCE_EVIDENCE = 0.75
 
 MAX_SENTENCES = 3
+
+#: Share of the extra-sentence bar a sentence of the kind asked for needs in the best
+#: sentence's own section.
+SAME_SECTION_EVIDENCE = 0.75
 
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
@@ -118,9 +122,26 @@ def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Sco
 
     chosen = [best]
     if not best.typed:
-        typed = next((c for c in scored[1:] if c.typed and fits(c, chosen)), None)
+        # The kind of fact asked for (a name for "who") may sit in the best sentence's own
+        # section in other words ("sign off" / "authorise"): a lower bar there.
+        typed = next(
+            (
+                c
+                for c in scored[1:]
+                if c.typed
+                and (
+                    fits(c, chosen)
+                    or (
+                        c.unit.hit_index == best.unit.hit_index
+                        and c.evidence >= SAME_SECTION_EVIDENCE * min_evidence
+                        and fits(replace(c, evidence=min_evidence), chosen)
+                    )
+                )
+            ),
+            None,
+        )
         if typed is not None:
-            chosen.append(typed)
+            chosen.insert(0, typed)  # lead with the name, number or time asked for
     for candidate in scored[1:]:
         if len(chosen) >= MAX_SENTENCES or candidate.total < EXTRA_SENTENCE_RATIO * best.total:
             break

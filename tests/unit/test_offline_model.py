@@ -546,3 +546,18 @@ async def test_direct_reports_of_a_title_are_counted_and_listed(agent: Agent) ->
     # The other direction is still the manager of the named person.
     result, _ = await ask(agent, "who does Fleur Janssen report to?", [], FakeSql())
     assert result.output.startswith("The manager of Fleur Janssen is Ifeoma Adeyemi")
+
+
+async def test_a_who_question_leads_with_the_sentence_naming_someone(agent: Agent) -> None:
+    failover = passage(
+        7,
+        "Database Failover Runbook",
+        "Cross-region recovery",
+        "If the EU region is down as a whole, the EU stack can be moved to the Frankfurt "
+        "standby cluster. Only the Head of Site Reliability (Ifeoma Adeyemi) can authorise "
+        "moving the EU stack.",
+    )
+    result, _ = await ask(
+        agent, "who can sign off on moving the whole EU stack to frankfurt?", [failover]
+    )
+    assert result.output.startswith("Only the Head of Site Reliability (Ifeoma Adeyemi)")
