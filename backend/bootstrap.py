@@ -14,6 +14,8 @@ from loguru import logger
 
 from backend.config import Settings
 from backend.sources import collect_sources
+from services.api_key_store import SqliteApiKeyStore
+from services.audit_log import SqliteAuditLog
 from services.chunking import HeadingChunker
 from services.clock import SystemClock
 from services.history_store import SqliteHistoryStore
@@ -27,7 +29,10 @@ from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner
 from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
-from use_cases.agent import AgentDeps, AgentLimits, build_agent
+from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
+from use_cases.agent import SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
+from use_cases.audit import ListAuditEntries, RecordAudit
+from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats
 from use_cases.documents import (
@@ -70,6 +75,19 @@ class Container:
     chat: ChatTurns
     chats: ManageChats
     evaluate_answers: EvaluateAnswers
+    api_keys: SqliteApiKeyStore
+    audit_log: SqliteAuditLog
+    audit: RecordAudit
+    """`container.audit.record(actor, action, target, before=, after=)` for admin actions."""
+    list_audit: ListAuditEntries
+    authenticate: Authenticate
+    create_key: CreateApiKey
+    list_keys: ListApiKeys
+    revoke_key: RevokeApiKey
+    act_for: ActFor
+    admin_ingest: IngestAsAdmin
+    admin_remove_document: RemoveDocumentAsAdmin
+    admin_load_table: LoadTableAsAdmin
     jobs: ThreadJobQueue
     upload_document: UploadDocument
     get_job: GetJob
@@ -81,6 +99,8 @@ class Container:
             self.retriever.close()
             self.store.close()
             self.history.close()
+            self.api_keys.close()
+            self.audit_log.close()
             self._closed = True
 
 
@@ -214,7 +234,15 @@ def bootstrap(
         )
 
     chat = ChatTurns(
-        agent, history, models, agent_deps, clock, limits, history_window=settings.history_window
+        agent,
+        history,
+        models,
+        agent_deps,
+        clock,
+        limits,
+        history_window=settings.history_window,
+        instructions=settings.system_prompt or SYSTEM_PROMPT,
+        max_message_chars=settings.max_message_chars,
     )
     chats = ManageChats(history)
     ingest = IngestDocuments(
@@ -230,6 +258,11 @@ def bootstrap(
             embed_batch_chunks=ingest_batch_chunks(settings),
         ),
     )
+    remove_document = RemoveDocument(store)
+    api_keys = SqliteApiKeyStore(settings.app_db_path)
+    audit_log = SqliteAuditLog(settings.app_db_path)
+    audit = RecordAudit(audit_log, clock)
+    admin_ingest = IngestAsAdmin(ingest, store, audit)
     jobs = ThreadJobQueue()
     return Container(
         settings=settings,
@@ -241,7 +274,7 @@ def bootstrap(
         search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
         list_documents=ListDocuments(store),
         get_document=GetDocument(store),
-        remove_document=RemoveDocument(store),
+        remove_document=remove_document,
         knowledge_stats=GetKnowledgeStats(store),
         reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
         history=history,
@@ -251,9 +284,26 @@ def bootstrap(
         chat=chat,
         chats=chats,
         evaluate_answers=EvaluateAnswers(chat, chats),
+        api_keys=api_keys,
+        audit_log=audit_log,
+        audit=audit,
+        list_audit=ListAuditEntries(audit_log),
+        authenticate=Authenticate(
+            api_keys,
+            clock,
+            enabled=settings.auth_enabled,
+            local_user_id=settings.default_user_id,
+        ),
+        create_key=CreateApiKey(api_keys, history, audit, clock),
+        list_keys=ListApiKeys(api_keys),
+        revoke_key=RevokeApiKey(api_keys, audit, clock),
+        act_for=ActFor(audit),
+        admin_ingest=admin_ingest,
+        admin_remove_document=RemoveDocumentAsAdmin(remove_document, store, audit),
+        admin_load_table=LoadTableAsAdmin(tables, audit, on_loaded=sql.refresh),
         jobs=jobs,
         upload_document=UploadDocument(
-            ingest,
+            admin_ingest,
             store,
             jobs,
             max_bytes=settings.max_upload_bytes,

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,34 +34,35 @@ class Settings(BaseSettings):
         "INFO", description="Log level (loguru); stdlib loggers are routed into it."
     )
 
-    # --- Storage ------------------------------------------------------------------------
-    data_dir: Path = Field(
-        Path("data"), description="Directory for the SQLite databases (created if missing)."
+    # --- Authentication -----------------------------------------------------------------
+    auth_enabled: bool = Field(
+        False,
+        description="Require an API key (`Authorization: Bearer KEY` or `X-API-Key`) on every "
+        "endpoint but /health and the API docs; create keys with `almanac keys create`. When "
+        "false (development), every request acts as DEFAULT_USER_ID with the admin role, and "
+        "`almanac serve` binds to loopback only.",
     )
-    knowledge_db: Path | None = Field(
-        None,
-        description="Knowledge DB file (documents, chunks, FTS5, vectors). "
-        "Default: DATA_DIR/knowledge.db.",
+    allow_unauthenticated_network: bool = Field(
+        False,
+        description="Let `almanac serve` bind to a non-loopback address while AUTH_ENABLED is "
+        "false (anyone who can reach the port is then admin). Same as `--insecure-bind`.",
     )
-    sample_data_dir: Path = Field(
-        PROJECT_ROOT / "sample_data" / "knowledge_base",
-        description="Bundled sample knowledge base, ingested on first start when enabled.",
-    )
-    load_sample_data: bool = Field(
-        True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
-    )
-    app_db: Path | None = Field(
-        None, description="App DB file (users, chats, messages). Default: DATA_DIR/app.db."
-    )
-    tables_db: Path | None = Field(
-        None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
-    )
-    sample_tables_dir: Path = Field(
-        PROJECT_ROOT / "sample_data" / "tables",
-        description="Bundled sample tables (CSV), loaded on first start when enabled.",
+
+    # --- HTTP limits and security -------------------------------------------------------
+    max_json_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body that is not a multipart upload (chat, rename), in "
+        "bytes. A larger Content-Length is refused with 413 before the body is read; a body "
+        "that grows past it while streaming in is cut off with 413.",
     )
     max_upload_bytes: int = Field(
-        20 * 1024 * 1024, ge=1, description="Largest document accepted by POST /api/documents."
+        20 * 1024 * 1024,
+        ge=1,
+        description="Largest document accepted by POST /api/documents and PUT "
+        "/api/documents/ID, in bytes. The multipart body may be 64 KiB larger (boundaries, "
+        "form fields); it is counted while it streams in, and a larger Content-Length is "
+        "refused with 413 at once.",
     )
     upload_job_bytes: int = Field(
         1024 * 1024,
@@ -81,6 +82,73 @@ class Settings(BaseSettings):
         le=366,
         description="Documents dated (updated, date, effective, ...) later than today plus "
         "this many days are refused (422).",
+    )
+    max_message_chars: int = Field(
+        8000,
+        ge=1,
+        le=1_000_000,
+        description="Longest chat message (POST /chat, /chat/stream, the last user message of "
+        "POST /api/chat, `almanac ask`), in characters after stripping.",
+    )
+    max_conversation_messages: int = Field(
+        500,
+        ge=1,
+        description="Most messages one POST /api/chat request may carry (useChat sends the "
+        "whole conversation).",
+    )
+    max_conversation_chars: int = Field(
+        400_000,
+        ge=1,
+        description="Most text characters, summed over the messages, one POST /api/chat request "
+        "may carry.",
+    )
+    rate_limit_per_minute: int = Field(
+        60,
+        ge=0,
+        le=100_000,
+        description="Chat requests (POST /chat, /chat/stream, /api/chat) one caller may make "
+        "per minute: a token bucket, this many at once, refilled at this rate. The caller is "
+        "the API key, else (AUTH_ENABLED=false) the client address. Over it: 429 with "
+        "Retry-After. 0 disables. Counted per server process.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins browsers may call the API from, e.g. "
+        "https://chat.example.com; `*` for any. Empty: no CORS headers (same-origin only).",
+    )
+    cors_allow_credentials: bool = Field(
+        False,
+        description="Let browsers send cookies and HTTP auth cross-origin; needs explicit "
+        "CORS_ORIGINS (refused together with `*`).",
+    )
+
+    # --- Storage ------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the SQLite databases (created if missing)."
+    )
+    knowledge_db: Path | None = Field(
+        None,
+        description="Knowledge DB file (documents, chunks, FTS5, vectors). "
+        "Default: DATA_DIR/knowledge.db.",
+    )
+    sample_data_dir: Path = Field(
+        PROJECT_ROOT / "sample_data" / "knowledge_base",
+        description="Bundled sample knowledge base, ingested on first start when enabled.",
+    )
+    load_sample_data: bool = Field(
+        True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
+    )
+    app_db: Path | None = Field(
+        None,
+        description="App DB file (users, chats, messages, API keys, audit log). "
+        "Default: DATA_DIR/app.db.",
+    )
+    tables_db: Path | None = Field(
+        None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
+    )
+    sample_tables_dir: Path = Field(
+        PROJECT_ROOT / "sample_data" / "tables",
+        description="Bundled sample tables (CSV), loaded on first start when enabled.",
     )
 
     # --- Embeddings ---------------------------------------------------------------------
@@ -154,8 +222,8 @@ class Settings(BaseSettings):
         "default",
         min_length=1,
         max_length=64,
-        description="User of HTTP requests that name none (no X-User-Id header or user_id) and "
-        "of CLI commands without --user, so both see the same chats (until auth exists).",
+        description="The one local user of development mode (AUTH_ENABLED=false), who is "
+        "admin, and the user of CLI chat commands without --user, so both see the same chats.",
     )
     sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
     sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
@@ -176,6 +244,20 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _no_credentials_for_any_origin(self) -> Settings:
+        if self.cors_allow_credentials and "*" in self.cors_origin_list:
+            raise ValueError(
+                "CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS=true would let any web "
+                "site act with a visitor's credentials; list the allowed origins explicitly "
+                "or turn credentials off."
+            )
+        return self
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @cached_property
     def knowledge_db_path(self) -> Path:

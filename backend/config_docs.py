@@ -20,6 +20,8 @@ TABLE_END = "<!-- settings-table:end -->"
 
 _SECTIONS = {
     "host": "Server",
+    "auth_enabled": "Authentication",
+    "max_json_body_bytes": "HTTP limits and security",
     "data_dir": "Storage",
     "embedding_provider": "Embeddings",
     "chunk_tokens": "Chunking",

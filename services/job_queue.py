@@ -40,7 +40,7 @@ class ThreadJobQueue:
         self._worker: threading.Thread | None = None
         self._closing = threading.Event()
 
-    def submit(self, name: str, work: JobWork) -> JobView:
+    def submit(self, name: str, work: JobWork, *, created_by: str | None = None) -> JobView:
         with self._lock:
             if self._closing.is_set():
                 raise ServiceBusy("The server is shutting down; upload again after it restarts.")
@@ -49,7 +49,13 @@ class ThreadJobQueue:
                     f"{len(self._work)} ingest jobs are already waiting; try again when they "
                     "have finished (GET /api/jobs/{id})."
                 )
-            job = JobView(id=uuid.uuid4().hex, name=name, status="queued", created_at=_now())
+            job = JobView(
+                id=uuid.uuid4().hex,
+                name=name,
+                status="queued",
+                created_at=_now(),
+                created_by=created_by,
+            )
             self._jobs[job.id] = job
             self._work[job.id] = work
             if self._worker is None:

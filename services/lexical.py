@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 from services.fts_query import MARK_END, MARK_START, match_expression, query_terms
 from services.knowledge_store import FTS_TABLE, FTS_TOKENIZER, FTS_VOCAB_TABLE
+from services.spelling import MIN_CORRECTED_LENGTH, closest_term, edit_budget
 from services.sqlite import Connection, OperationalError
 
 __all__ = ["AnalyzedQuery", "LexicalHit", "LexicalSearcher"]
@@ -100,6 +101,8 @@ class LexicalSearcher:
     `posting_budget` bounds the rows FTS5 must score (~0.6-0.9 µs each, see module doc).
     `drop_stopwords`: leave `fts_query.STOPWORDS` out of the query (default; keeping them
     measured 0.001-0.004 lower on SciFact train, and they are the costliest terms).
+    `correct_spelling`: a query word the index does not know also searches the known term
+    it is probably a typo of (`services.spelling`; "pasword lenght" finds "password length").
     """
 
     def __init__(
@@ -112,9 +115,12 @@ class LexicalSearcher:
         stats_ttl: float = 300.0,
         refresh_writes: int = 50,
         drop_stopwords: bool = True,
+        correct_spelling: bool = True,
     ) -> None:
         self.weights = weights
         self.drop_stopwords = drop_stopwords
+        self.correct_spelling = correct_spelling
+        self._corrections: dict[str, str | None] = {}
         self.posting_budget = posting_budget
         self.min_terms = min_terms
         self.candidate_pool = candidate_pool
@@ -141,12 +147,47 @@ class LexicalSearcher:
             for stem in stem_map.get(word, ()):
                 source.setdefault(stem, word)
         stems = tuple(source)
+        frequencies = self._frequencies(conn, stems)
+        if self.correct_spelling:
+            for stem in stems:
+                if frequencies.get(stem):
+                    continue
+                corrected = self._correction(conn, stem)
+                if corrected is not None and corrected not in source:
+                    source[corrected] = corrected
+                    frequencies.update(self._frequencies(conn, [corrected]))
         return AnalyzedQuery(
             tuple(w for w in surface if stem_map.get(w)),
-            stems,
-            self._frequencies(conn, stems),
+            tuple(source),
+            frequencies,
             source,
         )
+
+    def _correction(self, conn: Connection, stem: str) -> str | None:
+        """The index term a word the index does not know was probably meant to be ("lenght"
+        -> "length"), looked up among terms sharing its first two letters; cached."""
+        if stem in self._corrections:
+            return self._corrections[stem]
+        corrected = None
+        if len(stem) >= MIN_CORRECTED_LENGTH and stem.isalpha():
+            budget = edit_budget(stem)
+            prefix = stem[:2]
+            rows = conn.execute(
+                f"SELECT term, doc FROM {FTS_VOCAB_TABLE} WHERE term >= ? AND term < ? "
+                "AND length(term) BETWEEN ? AND ?",
+                (prefix, prefix + "\uffff", len(stem) - budget, len(stem) + budget),
+            ).fetchall()
+            corrected = closest_term(stem, ((str(t), int(d)) for t, d in rows))
+            # A MATCH query is written with words that FTS5 stems again: keep a correction
+            # only if it survives that unchanged.
+            if corrected is not None and self.stems_of(conn, [corrected])[corrected] != (
+                corrected,
+            ):
+                corrected = None
+        if len(self._corrections) > _STEM_CACHE_LIMIT:
+            self._corrections.clear()
+        self._corrections[stem] = corrected
+        return corrected
 
     def stems_of(self, conn: Connection, items: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """Index terms of each word, via a scratch FTS5 table with the index's tokenizer."""
@@ -195,8 +236,9 @@ class LexicalSearcher:
         return result
 
     def invalidate(self) -> None:
-        """Forget cached frequencies and totals (e.g. after a large ingest)."""
+        """Forget cached frequencies, spelling corrections and totals (e.g. after an ingest)."""
         self._df.clear()
+        self._corrections.clear()
         self._totals = None
 
     def observe_generation(self, generation: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from use_cases.errors import ConfigurationError, InvalidRequest
@@ -29,7 +29,7 @@ _PROVIDER_EXTRAS = {
 class ModelConfig:
     default_model: str | None
     allowed_models: tuple[str, ...]
-    openai_api_key: str | None
+    openai_api_key: str | None = field(repr=False)  # never in logs or error messages
     openai_base_url: str | None
     timeout_s: float
     max_retries: int

@@ -16,6 +16,7 @@ from pydantic_ai import models as ai_models
 
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
+from use_cases.auth import CLI_ADMIN
 
 pytest_plugins = ["tests.respx_httpcore2", "tests.js_clients"]  # shared fixtures
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
@@ -112,3 +113,23 @@ async def asgi_client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(container) as http:
         yield http
+
+
+@pytest.fixture
+def auth_container(data_dir: Path) -> Iterator[Container]:
+    """Like `container` (same data dir), with AUTH_ENABLED=true."""
+    built = bootstrap(make_settings(data_dir, auth_enabled=True), clock=FixedClock())
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def auth_client(auth_container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(auth_container) as http:
+        yield http
+
+
+async def issue_key(container: Container, user_id: str, role: str = "user") -> dict[str, str]:
+    """A new API key for `user_id`, as the request headers that present it."""
+    created = await container.create_key.execute(CLI_ADMIN, user_id=user_id, role=role)
+    return {"Authorization": f"Bearer {created.secret}"}

@@ -1,10 +1,15 @@
 """Chat turns: a question in, a grounded answer with citations out, the conversation kept.
 
 Rules:
-- The message is stripped and must hold 1 to 8,000 characters; the model is resolved before
+- The message is stripped and must hold 1 to `max_message_chars` characters (MAX_MESSAGE_CHARS,
+  8,000 by default); the model is resolved before
   anything is written, so a refused model leaves no trace.
 - The backend owns history: the client sends only the new message and (optionally) a chat id.
   Unknown users are provisioned; a new chat is titled from its first message.
+- A `chat_id` must name one of the user's chats; a missing one and someone else's answer the
+  same `NotFound`, before anything is written, so ids cannot be probed. Only a request with
+  `start_if_missing` (useChat clients choose the id of a new chat) creates a chat under an
+  unused id; someone else's id is still `NotFound` then.
 - The user message is stored first; the assistant message is stored as `streaming` before the
   model is called and finalised as `complete`, `interrupted` (client went away) or `failed`
   (upstream error), with whatever text was produced. A turn that did not finish never reads
@@ -45,8 +50,18 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
 from pydantic_ai.usage import UsageLimits
 
-from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, Citation, anchored_prompt
+from use_cases.agent import (
+    INSTRUCTIONS_WITHHELD,
+    NOT_FOUND_ANSWER,
+    SYSTEM_PROMPT,
+    AgentDeps,
+    AgentLimits,
+    Citation,
+    anchored_prompt,
+    leaks_instructions,
+)
 from use_cases.chat_domain import Chat, Message, NewMessage, TokenUsage
+from use_cases.chats import chat_not_found
 from use_cases.errors import (
     AlmanacError,
     InvalidRequest,
@@ -72,6 +87,8 @@ class ChatRequest:
     message: str
     chat_id: str | None = None
     model: str | None = None
+    start_if_missing: bool = False
+    """Create the chat `chat_id` if no chat has that id yet (the client chose it)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +154,10 @@ class ChatTurns:
         limits: AgentLimits,
         *,
         history_window: int = 20,
+        instructions: str = SYSTEM_PROMPT,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
+        self._instructions = instructions
         self._agent = agent
         self._history = history
         self._models = models
@@ -145,6 +165,7 @@ class ChatTurns:
         self._clock = clock
         self._limits = limits
         self._history_window = history_window
+        self._max_message_chars = max_message_chars
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""
@@ -218,8 +239,11 @@ class ChatTurns:
         question = request.message.strip()
         if not question:
             raise InvalidRequest("The message is empty.")
-        if len(question) > MAX_MESSAGE_CHARS:
-            raise InvalidRequest(f"The message is longer than {MAX_MESSAGE_CHARS} characters.")
+        if len(question) > self._max_message_chars:
+            raise InvalidRequest(
+                f"The message is {len(question):,} characters long; the limit is "
+                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
+            )
         resolved = self._models.resolve(request.model)
         chat, prior, user_message, assistant = await asyncio.to_thread(
             self._store_question, request, question, resolved.identifier
@@ -229,6 +253,8 @@ class ChatTurns:
     def _store_question(
         self, request: ChatRequest, question: str, model: str
     ) -> tuple[Chat, list[Message], Message, Message]:
+        if request.chat_id is not None:
+            self._check_chat(request)
         self._history.ensure_user(request.user_id)
         chat = self._history.get_or_create_chat(request.chat_id, request.user_id, question)
         prior = self._history.list_messages(chat.id, limit=self._history_window)
@@ -237,6 +263,14 @@ class ChatTurns:
             chat.id, NewMessage("assistant", "", model=model, status="streaming")
         )
         return chat, prior, user_message, assistant
+
+    def _check_chat(self, request: ChatRequest) -> None:
+        assert request.chat_id is not None
+        chat = self._history.get_chat(request.chat_id)
+        if chat is None and request.start_if_missing:
+            return
+        if chat is None or chat.user_id != request.user_id:
+            raise chat_not_found(request.chat_id)
 
     def _prompt(self, request: ChatRequest) -> str:
         return anchored_prompt(request.message.strip(), self._clock.today())
@@ -253,6 +287,12 @@ class ChatTurns:
     async def _complete(
         self, turn: _Turn, answer: str, result: AgentRunResult[str], *, refused: bool = False
     ) -> ChatResult:
+        if leaks_instructions(answer, self._instructions):
+            # A prompt injection (or a user) talked the model into reciting its instructions.
+            _log.warning(
+                "Withheld an answer that repeated the system prompt (chat %s)", turn.chat.id
+            )
+            answer = INSTRUCTIONS_WITHHELD
         usage = result.usage
         token_usage = TokenUsage(
             input_tokens=usage.input_tokens or 0,

@@ -10,6 +10,11 @@ from use_cases.errors import InvalidRequest, NotFound
 from use_cases.ports import HistoryStore
 
 
+def chat_not_found(chat_id: str) -> NotFound:
+    """The one answer for a chat that is missing or someone else's."""
+    return NotFound(f"No chat with id {chat_id}.")
+
+
 class ManageChats:
     def __init__(self, history: HistoryStore) -> None:
         self._history = history
@@ -38,5 +43,5 @@ class ManageChats:
     async def _owned(self, user_id: str, chat_id: str) -> Chat:
         chat = await asyncio.to_thread(self._history.get_chat, chat_id)
         if chat is None or chat.user_id != user_id:
-            raise NotFound(f"No chat with id {chat_id}.")
+            raise chat_not_found(chat_id)
         return chat

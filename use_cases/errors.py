@@ -7,6 +7,8 @@ AlmanacError
 |   |   +-- FutureDate        dated later than today (+ tolerance)           (422)
 |   +-- PayloadTooLarge       upload over the configured limit               (413)
 |   +-- ToolRejected          a tool refused its input (e.g. a write in SQL)  (422)
++-- Unauthorized              no, an unknown or a revoked API key            (401)
++-- Forbidden                 the caller's role may not do this              (403)
 +-- NotFound                  no such document / chat                        (404)
 +-- Conflict                  the state does not allow this now              (409)
 |   +-- EmbeddingModelMismatch  index built with another embedder; reindex (409)
@@ -51,6 +53,19 @@ class FutureDate(InvalidDocument):
 
 class PayloadTooLarge(InvalidRequest):
     type = "payload_too_large"
+
+
+class Unauthorized(AlmanacError):
+    """The request does not carry a valid API key. The edge adds `WWW-Authenticate: Bearer`."""
+
+    type = "unauthorized"
+
+
+class Forbidden(AlmanacError):
+    """The caller is known but their role does not allow the action. Someone else's chat is
+    `NotFound` instead, so ids cannot be probed."""
+
+    type = "forbidden"
 
 
 class NotFound(AlmanacError):

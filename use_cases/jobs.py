@@ -8,6 +8,10 @@ Rules:
   is known once the document is parsed and chunked (None before).
 - Jobs run one at a time, in submission order, in a worker thread (`JobQueue`). A queue that
   is full refuses new work (`ServiceBusy`, 503) rather than holding unbounded uploads.
+- A job records who created it (`created_by`, the user id of the admin who uploaded). It is
+  shown to that user and to admins; to anyone else it does not exist (`NotFound`, 404, so a
+  job id confirms nothing). What a job writes is audited as that admin's action when it
+  completes (see use_cases/uploads.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from use_cases.auth_domain import Caller
 from use_cases.domain import UploadResult
 from use_cases.errors import NotFound
 
@@ -39,6 +44,8 @@ class JobView:
     name: str
     status: str  # queued | running | done | failed
     created_at: datetime
+    created_by: str | None = None
+    """User id of the caller who submitted it (None: no one's, e.g. a test's)."""
     started_at: datetime | None = None
     finished_at: datetime | None = None
     chunks_done: int = 0
@@ -48,7 +55,7 @@ class JobView:
 
 
 class JobQueue(Protocol):
-    def submit(self, name: str, work: JobWork) -> JobView:
+    def submit(self, name: str, work: JobWork, *, created_by: str | None = None) -> JobView:
         """Queue `work` (called with a progress callback in the worker thread)."""
         ...
 
@@ -63,8 +70,9 @@ class GetJob:
     def __init__(self, jobs: JobQueue) -> None:
         self._jobs = jobs
 
-    async def execute(self, job_id: str) -> JobView:
+    async def execute(self, caller: Caller, job_id: str) -> JobView:
+        """The job, if `caller` created it or is an admin (see the module rules)."""
         job = await asyncio.to_thread(self._jobs.get, job_id)
-        if job is None:
+        if job is None or not (caller.is_admin or job.created_by == caller.user_id):
             raise NotFound(f"No job with id {job_id} (jobs are kept in memory until a restart).")
         return job

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
 from use_cases.chat_domain import (
     Chat,
     Message,
@@ -185,6 +187,14 @@ class SqlRunner(Protocol):
     def run(self, sql: str) -> QueryResult: ...
 
 
+class UserDirectory(Protocol):
+    """Provisions a user on first sight (the history store's users)."""
+
+    def ensure_user(
+        self, user_id: str, name: str | None = None, email: str | None = None
+    ) -> User: ...
+
+
 class HistoryStore(Protocol):
     """Users, chats and messages. Appends are safe under concurrent writers."""
 
@@ -213,6 +223,16 @@ class HistoryStore(Protocol):
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
 
+class TableLoader(Protocol):
+    """Creates or replaces the structured tables the SQL tool reads."""
+
+    def load(self, file: Path, name: str) -> TableSchema:
+        """Create or atomically replace table `name` from a CSV/TSV or JSON-lines file."""
+        ...
+
+    def list_tables(self) -> list[TableSchema]: ...
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     """A model ready for a run: `model` is a PydanticAI model object, `identifier` its label."""
@@ -239,3 +259,39 @@ class Clock(Protocol):
     def today(self) -> date: ...
 
     def now(self) -> datetime: ...
+
+
+class ApiKeyStore(Protocol):
+    """API keys, found by the SHA-256 hex digest of the key (the key itself is never stored)."""
+
+    def add(self, stored: StoredApiKey) -> ApiKey: ...
+
+    def find_by_hash(self, key_hash: str) -> StoredApiKey | None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        ...
+
+    def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark the key revoked (a revoked key keeps its first revocation time); None if
+        there is no such key."""
+        ...
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        """Record that the key was just used."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Append-only record of admin actions."""
+
+    def append(self, record: AuditRecord) -> AuditEntry: ...
+
+    def list_entries(
+        self, *, limit: int, offset: int, action: str | None = None, family: str | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        """Newest first, with the total count of matching entries. `action` keeps only that
+        action; `family` only actions named `family.<anything>`."""
+        ...

@@ -1,6 +1,10 @@
 """Uploading one document over HTTP: checked in the request, ingested now or as a job.
 
 Rules:
+- Only admins upload (`Forbidden`, 403, before anything is read or checked). What an upload
+  writes is audited as the uploading admin's action (`document.ingest`, or
+  `document.replace` for `replace_id`): at once, or when its background job completes (the
+  job keeps the admin as its actor and `created_by`). Unchanged uploads are not recorded.
 - The file name is reduced to its last path part; it gives the type and the source (the
   key a later upload of the same name meets). An empty name is refused (422).
 - More than `max_bytes` is refused (413).
@@ -22,9 +26,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
+from use_cases.admin import IngestAsAdmin
+from use_cases.auth_domain import Caller, require_admin
 from use_cases.domain import IngestItem, UploadResult
 from use_cases.errors import InvalidRequest, NotFound, PayloadTooLarge
-from use_cases.ingest import IngestDocuments, IngestRequest, IngestSource
+from use_cases.ingest import IngestRequest, IngestSource
 from use_cases.jobs import ChunkProgress, JobQueue, JobView
 from use_cases.ports import KnowledgeStore
 
@@ -50,7 +56,7 @@ class UploadDocument:
 
     def __init__(
         self,
-        ingest: IngestDocuments,
+        ingest: IngestAsAdmin,
         store: KnowledgeStore,
         jobs: JobQueue,
         *,
@@ -63,12 +69,16 @@ class UploadDocument:
         self._max_bytes = max_bytes
         self._job_bytes = job_bytes
 
-    async def execute(self, request: UploadRequest) -> UploadOutcome:
+    async def execute(self, actor: Caller, request: UploadRequest) -> UploadOutcome:
+        require_admin(actor, "Uploading documents")
         name = request.filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
         if not name:
             raise InvalidRequest("The upload has no file name; the type is taken from it.")
         if len(request.data) > self._max_bytes:
-            raise PayloadTooLarge(f"{name} is larger than the {self._max_bytes:,}-byte limit.")
+            raise PayloadTooLarge(
+                f"{name} is larger than the {self._max_bytes:,}-byte upload limit "
+                "(MAX_UPLOAD_BYTES)."
+            )
         data = request.data
         ingest = IngestRequest(
             sources=[IngestSource(source=name, name=name, read=lambda: data)],
@@ -77,18 +87,24 @@ class UploadDocument:
             replace_id=request.replace_id,
             distinct_title=True,
         )
-        unchanged = await asyncio.to_thread(self._ingest.check, ingest)
+        unchanged = await asyncio.to_thread(self._ingest.check, actor, ingest)
         if unchanged is not None:
             return UploadOutcome(result=await asyncio.to_thread(self._result, unchanged))
         if len(data) > self._job_bytes:
-            job = self._jobs.submit(name, lambda progress: self._run(ingest, progress))
+            job = self._jobs.submit(
+                name,
+                lambda progress: self._run(actor, ingest, progress),
+                created_by=actor.user_id,
+            )
             return UploadOutcome(job=job)
-        return UploadOutcome(result=await asyncio.to_thread(self._run, ingest, None))
+        return UploadOutcome(result=await asyncio.to_thread(self._run, actor, ingest, None))
 
-    def _run(self, request: IngestRequest, progress: ChunkProgress | None) -> UploadResult:
+    def _run(
+        self, actor: Caller, request: IngestRequest, progress: ChunkProgress | None
+    ) -> UploadResult:
         if progress is not None:
             request = replace(request, on_chunks=progress)
-        report = self._ingest.run(request)
+        report = self._ingest.run(actor, request)
         return self._result(report.items[0])
 
     def _result(self, item: IngestItem) -> UploadResult:

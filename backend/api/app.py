@@ -5,26 +5,54 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from loguru import logger
 
 from backend import __version__
-from backend.api.errors import install_error_handlers
+from backend.api.deps import admin_caller, current_caller
+from backend.api.docs_pages import install_docs
+from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
+from backend.api.limits import BodySizeLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
-from backend.api.routes import chat, documents, health, jobs, search
+from backend.api.openapi import install_openapi
+from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
+from backend.api.routes import audit, chat, documents, health, jobs, search
+from backend.api.security import SecurityHeadersMiddleware, install_cors
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
+from backend.exposure import check_bind, log_auth_status
 from backend.logging import configure_logging
+from services.clock import SystemClock
 
 DESCRIPTION = """
 Grounded, cited answers over your own documents and tables.
 
-Errors always have the shape `{"type": "...", "detail": ...}`.
+Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
+`X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
+chat, search and read documents; admins may also change documents and read the audit log.
+
+Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
+machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
 """
 
+#: Routers anyone may call. Every other router requires a caller (an API key when
+#: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
+#: /openapi.json, see `docs_pages.py`) are public too.
+PUBLIC_ROUTERS = (health.router,)
+PROTECTED_ROUTERS = (search.router, documents.router, jobs.router, chat.router, audit.router)
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one."""
+#: Error statuses an operation documents because it depends on these dependencies.
+STATUSES_BY_DEPENDENCY = {current_caller: (401,), admin_caller: (403,), enforce_rate_limit: (429,)}
+
+
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    clock: MonotonicClock | None = None,
+) -> FastAPI:
+    """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one;
+    `clock` times the rate limit (tests pass one they advance)."""
     settings = settings or (container.settings if container else Settings())
 
     @asynccontextmanager
@@ -35,6 +63,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if owned:
             load_sample_data_if_empty(built)
             built.retriever.warm_up()  # load the resident vector index before the first query
+        log_auth_status(settings, await built.authenticate.usable_keys())
         logger.info("Almanac {} ready (knowledge DB {})", __version__, settings.knowledge_db_path)
         try:
             yield
@@ -47,13 +76,27 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if container is not None:
         app.state.container = container  # usable without running the lifespan (tests)
+    app.state.rate_limiter = TokenBucketLimiter(
+        settings.rate_limit_per_minute, clock or SystemClock()
+    )
+    # Added innermost first: the log line and request id wrap everything.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    install_cors(app, settings)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
-    for module in (health, search, documents, jobs, chat):
-        app.include_router(module.router)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    for router in PROTECTED_ROUTERS:
+        app.include_router(router, dependencies=[Depends(current_caller)])
+    install_docs(app)
+    install_openapi(app, STATUSES_BY_DEPENDENCY)
     return app
 
 
@@ -61,4 +104,5 @@ def main_app() -> FastAPI:
     """Factory for `uvicorn --factory backend.api.app:main_app`."""
     settings = Settings()
     configure_logging(settings.log_level)
+    check_bind(settings.host, settings)  # uvicorn's own --host is not visible from here
     return create_app(settings)

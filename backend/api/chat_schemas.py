@@ -13,16 +13,24 @@ from use_cases.chat_domain import Chat, Message
 
 class ChatIn(BaseModel):
     message: str = Field(
-        min_length=1, max_length=8000, examples=["How often do we have to rotate passwords?"]
+        min_length=1,
+        description="The new message; at most MAX_MESSAGE_CHARS (default 8,000) characters.",
+        examples=["How often do we have to rotate passwords?"],
     )
     chat_id: str | None = Field(
-        None, max_length=64, description="Continue this chat; omit to start a new one."
+        None,
+        max_length=64,
+        description="Continue this chat of yours; omit to start a new one. A chat that does "
+        "not exist or is someone else's answers 404.",
     )
     model: str | None = Field(
         None, max_length=200, description="One of ALLOWED_MODELS; default otherwise."
     )
     user_id: str | None = Field(
-        None, max_length=64, description="Overrides the X-User-Id header (until auth exists)."
+        None,
+        max_length=64,
+        description="Omit to act as yourself (the API key's user). Only an admin may name "
+        "another user, to act for them; that is recorded in the audit log.",
     )
 
 

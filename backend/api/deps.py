@@ -1,12 +1,51 @@
-"""FastAPI dependencies: the container, and (later) the caller's identity."""
+"""FastAPI dependencies: the container, the caller, and the bounds of integer parameters.
+
+Every endpoint except the public ones (`/health` and the API docs) depends on
+`current_caller`: the app adds it to each protected router, so a new route is protected
+unless it is put on a public router on purpose. It reads the API key from
+`Authorization: Bearer KEY` (preferred) or `X-API-Key: KEY`, turns it into a `Caller` (401
+when missing, unknown or revoked) and leaves it on `request.state.caller` for code that runs
+after it. The rate limit depends on it (see `rate_limit.py`), so it always runs after it and a
+refused key costs no token. With AUTH_ENABLED=false the caller is the local admin, whatever is
+sent.
+
+Every integer path or query parameter is bounded (`ge`/`le`): an unbounded Python int reaching
+SQLite raises OverflowError past 64 bits, which would be a 500 instead of a 422.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.bootstrap import Container
+from use_cases.auth import Caller
+from use_cases.auth_domain import require_admin
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="Bearer",
+    description="An Almanac API key (`almanac keys create`): `Authorization: Bearer alm_...`.",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="The same API key in an `X-API-Key` header, for clients that cannot set "
+    "`Authorization`.",
+)
+
+SQLITE_MAX_INTEGER = 2**63 - 1
+MAX_PAGE_SIZE = 500
+MAX_PAGE_OFFSET = 1_000_000
+
+RowId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="The id (1 or more).")]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
+PageOffset = Annotated[
+    int, Query(ge=0, le=MAX_PAGE_OFFSET, description="Items to skip (0 to 1,000,000).")
+]
 
 
 def get_container(request: Request) -> Container:
@@ -16,19 +55,34 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def current_user_id(
+async def current_caller(
+    request: Request,
     container: ContainerDep,
-    x_user_id: Annotated[
-        str | None, Header(max_length=64, description="Caller identity (until auth exists).")
-    ] = None,
-    user_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> str:
-    """The caller's identity. The one place a later authentication issue replaces.
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+    api_key: Annotated[str | None, Security(api_key_scheme)] = None,
+) -> Caller:
+    """The authenticated caller of this request (see the module docstring)."""
+    secret = bearer.credentials if bearer is not None else api_key
+    caller = await container.authenticate.execute(secret)
+    request.state.caller = caller
+    return caller
 
-    Without one it is DEFAULT_USER_ID, the user the CLI acts as without `--user`.
-    """
-    default = container.settings.default_user_id
-    return (x_user_id or user_id or default).strip() or default
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def admin_caller(caller: CallerDep) -> Caller:
+    """The caller, who must have the admin role (403 otherwise)."""
+    require_admin(caller, "This endpoint")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(admin_caller)]
+
+
+def current_user_id(caller: CallerDep) -> str:
+    """The caller's user id: whose chats a request reads and writes."""
+    return caller.user_id
 
 
 UserDep = Annotated[str, Depends(current_user_id)]

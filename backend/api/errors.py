@@ -1,23 +1,39 @@
-"""The one mapping from errors to HTTP responses: `{"type": ..., "detail": ...}`.
+"""The one mapping from errors to HTTP responses, all RFC 9457 problems (see `problems.py`).
 
-Domain errors carry a message safe to show; anything else is logged with its traceback and
-answered with a generic 500 that names the request id, never the traceback.
+- Domain errors (`use_cases.errors`) carry a message safe to show: `STATUS_BY_ERROR` gives the
+  status (the first row the error is an instance of), the error's `type` is the problem
+  `code`, `HEADERS_BY_ERROR` the headers it adds (a
+  401 names the scheme to authenticate with in `WWW-Authenticate`, RFC 6750).
+- HTTP errors from routing, the body-size limit, the rate limit and dependencies
+  (`HTTPException`) get their code from `CODE_BY_STATUS`; Starlette's bare reason phrases are
+  replaced by a sentence that says what to do.
+- Validation errors are 422 `invalid_request` with one `errors` entry per field.
+- Anything else is a bug: `UnhandledErrorMiddleware` logs it once with its traceback and answers
+  a 500 that names the request id, never the traceback; it does not re-raise, so the server does
+  not log the same traceback a second time.
 """
 
 from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api.problems import problem_response
 from use_cases import errors
 
 STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UnsupportedDocument, 415),
     (errors.PayloadTooLarge, 413),
     (errors.InvalidRequest, 422),
+    (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.UpstreamTimeout, 504),
@@ -27,24 +43,90 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.ConfigurationError, 500),
 ]
 
+CODE_BY_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+
+# RFC 6750: a 401 names the scheme the client should authenticate with.
+HEADERS_BY_ERROR: list[tuple[type[errors.AlmanacError], dict[str, str]]] = [
+    (errors.Unauthorized, {"WWW-Authenticate": 'Bearer realm="almanac"'}),
+]
+
+
+def headers_for(exc: errors.AlmanacError) -> dict[str, str] | None:
+    for error_type, headers in HEADERS_BY_ERROR:
+        if isinstance(exc, error_type):
+            return headers
+    return None
+
 
 def status_for(exc: errors.AlmanacError) -> int:
+    return status_for_class(type(exc))
+
+
+def status_for_class(error_class: type[errors.AlmanacError]) -> int:
     for error_type, status in STATUS_BY_ERROR:
-        if isinstance(exc, error_type):
+        if issubclass(error_class, error_type):
             return status
     return 500
 
 
-def error_body(type_: str, detail: object) -> dict[str, object]:
-    return {"type": type_, "detail": detail}
+def status_for_code(code: str) -> int:
+    """The status of the domain error whose `type` is `code` (a background job's error, kept
+    as its code); 500 for `internal_error` or a code no error class has."""
+    pending: list[type[errors.AlmanacError]] = [errors.AlmanacError]
+    while pending:
+        error_class = pending.pop()
+        if error_class.type == code:
+            return status_for_class(error_class)
+        pending.extend(error_class.__subclasses__())
+    return 500
 
 
-def _validation_detail(exc: RequestValidationError) -> list[dict[str, object]]:
-    details = []
+def _http_detail(request: Request, exc: StarletteHTTPException) -> str:
+    """The exception's own message, unless it is only the reason phrase."""
+    if exc.detail and exc.detail != _phrase(exc.status_code):
+        return str(exc.detail)
+    path, method = request.url.path, request.method
+    if exc.status_code == 404:
+        return f"Nothing is served at {path}; see /docs for the endpoints."
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{method} is not allowed on {path}; allowed: {allowed}."
+    return _phrase(exc.status_code)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    entries = []
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        details.append({"loc": location, "msg": error.get("msg", "invalid value")})
-    return details
+        loc = [str(part) for part in error.get("loc", ())]
+        msg = str(error.get("msg", "invalid value"))
+        if error.get("type") == "json_invalid":
+            field = "body"
+            msg = f"Invalid JSON ({error.get('ctx', {}).get('error', 'decode error')})"
+            loc = loc[:1]
+        else:
+            field = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "request")
+        entries.append({"loc": loc, "field": field, "msg": msg})
+    return entries
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,26 +135,72 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             logger.error("{} on {}: {}", type(exc).__name__, request.url.path, exc.detail)
-        return JSONResponse(error_body(exc.type, exc.detail), status_code=status)
+        return problem_response(
+            status, exc.type, exc.detail, instance=request.url.path, headers=headers_for(exc)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("invalid_request", _validation_detail(exc)), status_code=422)
+        entries = _field_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['msg']}" for e in entries) or "Invalid request."
+        return problem_response(
+            422, "invalid_request", detail, instance=request.url.path, errors=entries
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        type_ = "not_found" if exc.status_code == 404 else "http_error"
-        return JSONResponse(
-            error_body(type_, exc.detail), status_code=exc.status_code, headers=exc.headers
+        status = exc.status_code
+        return problem_response(
+            status,
+            CODE_BY_STATUS.get(status, "http_error"),
+            _http_detail(request, exc),
+            instance=request.url.path,
+            headers=exc.headers,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", "-")
+        # Last resort for a failure outside UnhandledErrorMiddleware (in an outer middleware).
         logger.opt(exception=exc).error(
             "Unhandled error on {} {}", request.method, request.url.path
         )
-        return JSONResponse(
-            error_body("internal_error", f"Internal server error (request id {request_id})."),
-            status_code=500,
-        )
+        return _internal_error(request.scope)
+
+
+def _internal_error(scope: Scope) -> JSONResponse:
+    request_id = scope.get("state", {}).get("request_id", "-")
+    return problem_response(
+        500,
+        "internal_error",
+        f"Internal server error (request id {request_id}).",
+        instance=scope.get("path"),
+    )
+
+
+class UnhandledErrorMiddleware:
+    """Innermost middleware: an exception no handler took becomes one log entry with its
+    traceback and, if the response has not started, a problem 500 naming the request id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            logger.opt(exception=exc).error(
+                "Unhandled error on {} {}", scope.get("method"), scope.get("path")
+            )
+            if not started:
+                await _internal_error(scope)(scope, receive, send)

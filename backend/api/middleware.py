@@ -1,7 +1,12 @@
-"""Request ids and one log line per request, as plain ASGI (safe for streaming bodies)."""
+"""Request ids and one log line per request, as plain ASGI (safe for streaming bodies).
+
+The logged query string has the values of credential-like parameters (`api_key`, `token`,
+`password`, ...) replaced by `REDACTED`, so a key passed in a URL does not end up in the log.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -10,6 +15,10 @@ from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_CREDENTIAL_PARAM = re.compile(
+    r"(^|&)([^=&]*(?:key|token|secret|password|passwd|signature)|auth|authorization)=[^&]*",
+    re.I,
+)
 
 
 class RequestLogMiddleware:
@@ -39,7 +48,7 @@ class RequestLogMiddleware:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             path = scope.get("path", "")
-            query = scope.get("query_string", b"").decode("latin-1")
+            query = redact_query(scope.get("query_string", b"").decode("latin-1"))
             logger.info(
                 "{} {}{} -> {} in {:.1f} ms [request {}]",
                 scope.get("method", "-"),
@@ -58,3 +67,7 @@ def _incoming_request_id(scope: Scope) -> str | None:
             if candidate.replace("-", "").replace("_", "").isalnum():
                 return candidate
     return None
+
+
+def redact_query(query: str) -> str:
+    return _CREDENTIAL_PARAM.sub(r"\1\2=REDACTED", query)

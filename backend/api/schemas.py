@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.errors import status_for_code
+from backend.api.problems import Problem, problem_body
 from use_cases.documents import DocumentPage
 from use_cases.domain import (
     DocumentDetail,
@@ -17,11 +19,6 @@ from use_cases.domain import (
     SearchPage,
 )
 from use_cases.jobs import JobView
-
-
-class ErrorOut(BaseModel):
-    type: str = Field(examples=["not_found"])
-    detail: object = Field(examples=["No document with id 42."])
 
 
 class EmbeddingOut(BaseModel):
@@ -305,7 +302,13 @@ class JobOut(BaseModel):
     result: IngestOut | None = Field(
         description="When `done`: what the upload gave, as a direct upload answers it."
     )
-    error: ErrorOut | None = Field(description="When `failed`: why, as an error response says.")
+    created_by: str | None = Field(
+        default=None, description="User id of the admin who uploaded.", examples=["root"]
+    )
+    error: Problem | None = Field(
+        description="When `failed`: why, as the problem an upload in the request would have "
+        "answered (`code`, `status`, `detail`)."
+    )
 
     @classmethod
     def of(cls, job: JobView) -> JobOut:
@@ -318,5 +321,15 @@ class JobOut(BaseModel):
             finished_at=job.finished_at,
             progress=JobProgressOut(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
             result=IngestOut.of(job.result.item, job.result.document) if job.result else None,
-            error=ErrorOut(type=job.error.type, detail=job.error.detail) if job.error else None,
+            created_by=job.created_by,
+            error=_job_problem(job) if job.error else None,
         )
+
+
+def _job_problem(job: JobView) -> Problem:
+    assert job.error is not None
+    code = job.error.type
+    body = problem_body(
+        status_for_code(code), code, job.error.detail, instance=f"/api/jobs/{job.id}"
+    )
+    return Problem.model_validate(body)

@@ -14,6 +14,7 @@ from backend.api.chat_schemas import ChatOut, ChatSummaryOut, MessageOut
 from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from use_cases.auth import CLI_ADMIN
 from use_cases.chat import ChatRequest, ChatResult
 from use_cases.errors import InvalidRequest
 
@@ -24,8 +25,8 @@ UserOpt = Annotated[
     str | None,
     typer.Option(
         "--user",
-        help="Whose chats (until auth exists). Default: DEFAULT_USER_ID, the user of HTTP "
-        "requests without X-User-Id.",
+        help="Whose chats. Default: DEFAULT_USER_ID, the user of HTTP requests when "
+        "AUTH_ENABLED=false.",
         show_default=False,
     ),
 ]
@@ -190,8 +191,7 @@ def tables_load(
         if not file.is_file():
             raise InvalidRequest(f"{file} does not exist.")
         with open_container() as container:
-            schema = container.tables.load(file, name)
-            container.sql.refresh()
+            schema = container.admin_load_table.run(CLI_ADMIN, file, name)
         console.print(
             f"Loaded {schema.row_count} rows into {schema.name} "
             f"({', '.join(f'{c.name} {c.type}' for c in schema.columns)})",

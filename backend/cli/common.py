@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperOption
@@ -55,8 +56,26 @@ def _show_flags_without_a_type() -> None:
 _show_flags_without_a_type()
 
 
+def load_settings() -> Settings:
+    """Settings from the environment and `.env`; a bad value is a message per problem (no
+    traceback) and exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err.print(
+                f"[bold red]Invalid configuration:[/] {escape(f'{name}: ' if name else '')}"
+                f"{escape(message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        raise typer.Exit(2) from None
+
+
 def settings_for_cli() -> Settings:
-    settings = Settings()
+    settings = load_settings()
     configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
     return settings
 

@@ -12,21 +12,24 @@ from rich.markup import escape
 from rich.table import Table
 
 from backend.cli import output
+from backend.cli.admin_commands import audit, keys_app
 from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
 from backend.cli.common import (
     JsonOpt,
     VersionOpt,
     console,
     err,
+    load_settings,
     open_container,
     run_command,
     settings_for_cli,
 )
 from backend.cli.eval_commands import eval_app
 from backend.cli.progress import IngestProgress
-from backend.config import Settings
+from backend.exposure import check_bind
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
+from use_cases.auth import CLI_ADMIN
 from use_cases.ingest import IngestRequest
 from use_cases.search import SearchRequest
 
@@ -49,6 +52,8 @@ app.command()(sql)
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
 app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
+app.command()(audit)
 
 
 @app.callback()
@@ -62,20 +67,31 @@ def serve(
         str | None, typer.Option(help="Bind address (default: HOST or 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000).")] = None,
+    insecure_bind: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-bind",
+            help="Allow a non-loopback address with AUTH_ENABLED=false (everyone is admin).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API (ingests the bundled sample knowledge base on first start)."""
+    """Serve the HTTP API (ingests the bundled sample knowledge base on first start).
+
+    With AUTH_ENABLED=false it only listens on loopback, unless forced."""
     import uvicorn
 
     from backend.api.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
 
     def body() -> None:
+        bind = host or settings.host
+        check_bind(bind, settings, insecure_bind=insecure_bind)
         application = create_app(settings)
         uvicorn.run(
             application,
-            host=host or settings.host,
+            host=bind,
             port=port or settings.port,
             log_config=None,
             access_log=False,
@@ -115,14 +131,15 @@ def ingest(
             sources = collect_sources(paths, container.loader)
             prefixes = prune_prefixes(paths) if prune else ()
             with IngestProgress(err, total=len(sources)) as on_progress:
-                report = container.ingest.run(
+                report = container.admin_ingest.run(
+                    CLI_ADMIN,
                     IngestRequest(
                         sources=sources,
                         category=category,
                         prune_prefixes=prefixes,
                         on_progress=on_progress,
                         replace=replace,
-                    )
+                    ),
                 )
         if as_json:
             output.print_json(output.ingest_report(report))
@@ -260,7 +277,7 @@ def docs_remove(
             detail = asyncio.run(container.get_document.execute(document_id))
             if not yes and not typer.confirm(f"Remove '{detail.document.title}'?"):
                 raise typer.Exit(1)
-            asyncio.run(container.remove_document.execute(document_id))
+            asyncio.run(container.admin_remove_document.execute(CLI_ADMIN, document_id))
         console.print(f"Removed document {document_id}.")
 
     run_command(body)

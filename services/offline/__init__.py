@@ -21,10 +21,10 @@ How a turn runs:
      embedder) and by IDF-weighted overlap of the question's content words (light stemming,
      typo-tolerant, stopwords dropped, numbers optional; heading and table-header words count
      half), plus small bonuses for rank and for holding the kind of fact asked for (numbers
-     for "how long/often/many", names for "who", days/dates for "when"). Older
-     versions of the same document (same title, earlier date; or "superseded" with a newer,
-     similar title) are dropped first. Up to three sentences, each followed by [n], then
-     a **Sources** list.
+     for "how long/often/many", names for "who", days/dates for "when"). A hit
+     whose current version (its recorded `superseded_by`, never a guess from titles or
+     dates) was retrieved too is dropped first (`versions.py`). Up to three sentences, each
+     followed by [n], then a **Sources** list naming the version used.
    - Weak evidence (no hits, or the best sentence's evidence below what is needed; each
      question word in no retrieved passage raises the bar) gives exactly `NOT_FOUND_ANSWER`
      plus one clarifying question. Thresholds are calibrated on the evaluation set's dev split.

@@ -9,12 +9,14 @@ thresholds are calibrated on the evaluation set's dev split (`almanac eval answe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from services.offline.question import asking_clauses
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import Scored, Unit, match, score_units, units_of
-from services.offline.text import content_stems, jaccard, stem_set
+from services.offline.text import content_stems, has_digit, jaccard, stem_set
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
 
@@ -43,6 +45,10 @@ EXTRA_SENTENCE_RATIO = 0.8
 EXTRA_SENTENCE_EVIDENCE = 0.75
 
 MAX_SENTENCES = 3
+
+#: Share of the extra-sentence bar a sentence of the kind asked for needs in the best
+#: sentence's own section.
+SAME_SECTION_EVIDENCE = 0.75
 
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
@@ -130,9 +136,26 @@ def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Sco
 
     chosen = [best]
     if not best.typed:
-        typed = next((c for c in scored[1:] if c.typed and fits(c, chosen)), None)
+        # The kind of fact asked for (a name for "who") may sit in the best sentence's own
+        # section in other words ("sign off" / "authorise"): a lower bar there.
+        typed = next(
+            (
+                c
+                for c in scored[1:]
+                if c.typed
+                and (
+                    fits(c, chosen)
+                    or (
+                        c.unit.hit_index == best.unit.hit_index
+                        and c.evidence >= SAME_SECTION_EVIDENCE * min_evidence
+                        and fits(replace(c, evidence=min_evidence), chosen)
+                    )
+                )
+            ),
+            None,
+        )
         if typed is not None:
-            chosen.append(typed)
+            chosen.insert(0, typed)  # lead with the name, number or time asked for
     for candidate in scored[1:]:
         if len(chosen) >= MAX_SENTENCES or candidate.total < EXTRA_SENTENCE_RATIO * best.total:
             break
@@ -141,20 +164,32 @@ def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Sco
     return chosen
 
 
+def _own(question: str, borrowed: Sequence[str]) -> str:
+    """The follow-up's own words: the query after the words it borrowed."""
+    prefix = " ".join(borrowed)
+    return question[len(prefix) :] if borrowed and question.startswith(prefix) else question
+
+
 def compose_documents(
     question: str,
     hits: list[dict[str, Any]],
     similarity: SentenceSimilarity | None = None,
+    borrowed: Sequence[str] = (),
 ) -> Answer:
     """The cited extractive answer, or the can't-find answer when the evidence is weak.
 
     Evidence is the best sentence's mix of lexical coverage and meaning (cosine similarity to
     the question under the local embedder); below `MIN_EVIDENCE` the question is not answered.
+    `borrowed`: words a follow-up took from the previous question; they weigh less than the
+    follow-up's own words and never raise the bar.
     """
     if not hits:
         return not_found(0.0)
     kept, replaced = resolve_versions(hits)
     terms = content_stems(question)
+    background = set(content_stems(" ".join(borrowed))) - set(
+        content_stems(_own(question, borrowed))
+    )
     units: list[Unit] = []
     labels: list[str] = []
     for index, hit in enumerate(kept):
@@ -164,25 +199,35 @@ def compose_documents(
         units.extend(found)
         labels.extend([_section_label(hit)] * len(found))
     hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
-    semantic = (
-        similarity.similarities(
-            question,
-            [
-                f"{label}: {u.text}" if EMBED_WITH_LABEL else u.text
-                for label, u in zip(labels, units, strict=True)
-            ],
-        )
-        if similarity is not None and units
-        else None
-    )
-    scored = score_units(question, terms, units, hit_texts, semantic)
+    semantic = None
+    if similarity is not None and units:
+        texts = [
+            f"{label}: {u.text}" if EMBED_WITH_LABEL else u.text
+            for label, u in zip(labels, units, strict=True)
+        ]
+        semantic = similarity.similarities(question, texts)
+        for clause in asking_clauses(question):
+            # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
+            # alone may be closer in meaning to the answer than the whole chatty message.
+            closer = similarity.similarities(clause, texts)
+            semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
+        if background:
+            # A follow-up means its own words most: "and shipment records?" after raw pings.
+            own_meaning = similarity.similarities(_own(question, borrowed), texts)
+            semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
+    scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:
         return not_found(0.0)
     best = scored[0]
     best_hit = kept[best.unit.hit_index]
     needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
-    absent = [t for t in terms if not t.isdigit() and match(t, vocabulary) == 0.0]
+    absent = [
+        t for t in terms if not has_digit(t) and t not in background and match(t, vocabulary) == 0.0
+    ]
+    asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
+    if asked:  # words outside the asking clauses are context: they never raise the bar
+        absent = [t for t in absent if t in asked]
     needed += ABSENT_TERM_PENALTY * len(absent)
     if best.evidence < needed:
         answer = not_found(_confidence(best.coverage, best_hit))

@@ -12,6 +12,8 @@ from typing import Any
 
 from services.offline.compose import Answer
 from services.offline.sql_plan import RELEVANCE, SqlPlan
+from use_cases.chat_domain import QueryResult
+from use_cases.table_markdown import escape_html, render_markdown
 
 #: Rows shown when the answer is a table.
 MAX_TABLE_ROWS = 10
@@ -20,17 +22,42 @@ MAX_TABLE_ROWS = 10
 _MEASURED = frozenset({"target", "threshold", "value", "limit", "baseline", "current", "actual"})
 
 
-# Not `use_cases.table_markdown.render_markdown`: that one renders newlines as <br>, escapes a
-# backslash before a pipe and adds "(no rows)"/truncation lines; `_cell` also feeds the one-line
-# answers below, where a newline must become a space.
 def _cell(value: Any) -> str:
-    return "NULL" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+    """One value inside a one-line answer: a newline becomes a space."""
+    return "NULL" if value is None else escape_html(str(value)).replace("\n", " ")
 
 
 def _markdown(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return render_markdown(
+        QueryResult(columns=tuple(columns), rows=tuple(tuple(r) for r in rows), truncated=False)
+    )
+
+
+def _reports_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], marker: str) -> str:
+    """ "X has N direct reports", or their names (with titles when the table has them)."""
+    index = {c: i for i, c in enumerate(columns)}
+    assert plan.reports_of is not None
+    if plan.count:
+        count, boss = rows[0][index["count"]], rows[0][index[plan.reports_of]]
+        noun = "direct report" if count == 1 else "direct reports"
+        return f"{_cell(boss)} has {count} {noun} {marker}."
+    boss = rows[0][index[plan.reports_of]]
+    label = index.get(plan.label_column or "")
+    title = index.get("title")
+    names = [
+        _cell(r[label]) + (f" ({_cell(r[title])})" if title is not None and r[title] else "")
+        for r in rows
+        if label is not None
+    ]
+    return f"{_cell(boss)}'s direct reports ({len(rows)}): {', '.join(names)} {marker}."
+
+
+#: Columns whose bare numbers read as "tier 2", "priority 1" rather than "the tier is 2".
+_RANKS = frozenset({"tier", "level", "priority", "severity", "grade", "rank", "band", "class"})
+
+
+def _ranked(column: str, value: Any) -> bool:
+    return column.lower() in _RANKS and re.fullmatch(r"\d+", str(value).strip()) is not None
 
 
 def _contains_phrase(value: Any, phrase: str) -> bool:
@@ -42,7 +69,13 @@ def _contains_phrase(value: Any, phrase: str) -> bool:
 
 def _fact(column: str, value: Any) -> str:
     name = column.replace("_", " ")
-    return f"no {name} is recorded" if value is None else f"the {name} is {_cell(value)}"
+    if value is None:
+        return f"no {name} is recorded"
+    return (
+        f"it is {name} {_cell(value)}"
+        if _ranked(column, value)
+        else f"the {name} is {_cell(value)}"
+    )
 
 
 def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
@@ -54,10 +87,18 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     sources = "\n".join(f"[table: {t}]" for t in tables)
     if not columns:
         return None
+    if plan.reports_of is not None:
+        if not rows or (plan.count and not rows[0][0]):
+            return None
+        text = _reports_answer(plan, columns, rows, marker)
+        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
     if plan.count:
         if not rows or not isinstance(rows[0][0], int) or rows[0][0] <= 0:
             return None  # nothing counted: the documents may know better
-        what = " matching " + ", ".join(f'"{e}"' for e in plan.entities) if plan.entities else ""
+        conditions = [f'"{e}"' for e in plan.entities] + [
+            f"{column.replace('_', ' ')} {value}" for column, value in plan.numbers
+        ]
+        what = " matching " + ", ".join(conditions) if conditions else ""
         text = f"The {plan.table} table has {rows[0][0]} rows{what} {marker}."
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
     if not rows:
@@ -76,7 +117,7 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     label_hit = plan.label_column in index and any(
         _contains_phrase(top[index[plan.label_column]], e) for e in plan.entities
     )
-    if not (label_hit or matches(top) or (plan.explicit and not plan.terms)):
+    if not (label_hit or matches(top) or ((plan.explicit or plan.filtered) and not plan.terms)):
         return None
     relevance = index.get(RELEVANCE)
     tied = (
@@ -85,6 +126,11 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         else rows
     )
     asked = [c for c in plan.asked_columns if c in index]
+    if plan.who_is and len(tied) == 1 and plan.label_column in index:
+        named = next((v for v in top if isinstance(v, str) and v.lower() in plan.entities), None)
+        if named is not None:
+            text = f"{_cell(top[index[plan.label_column]])} is the {_cell(named)} {marker}."
+            return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85)
     if asked and len(tied) == 1:
         label = top[index[plan.label_column]] if plan.label_column in index else plan.table
         unit = top[index["unit"]] if "unit" in index and "unit" not in asked else None
@@ -95,8 +141,11 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
             return f"{value} {unit}" if measured else value
 
         facts = [_fact(c, value_of(c) if top[index[c]] is not None else None) for c in asked]
-        if len(facts) == 1 and top[index[asked[0]]] is not None:
-            sentence = f"The {asked[0].replace('_', ' ')} of {label} is {value_of(asked[0])}"
+        first = asked[0]
+        if len(facts) == 1 and _ranked(first, top[index[first]]):
+            sentence = f"{_cell(label)} is {first.replace('_', ' ')} {value_of(first)}"
+        elif len(facts) == 1 and top[index[first]] is not None:
+            sentence = f"The {first.replace('_', ' ')} of {label} is {value_of(first)}"
         else:
             sentence = f"For {label}, {', '.join(facts)}"
         text = f"{sentence} {marker}."

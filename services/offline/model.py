@@ -30,13 +30,16 @@ from pydantic_ai.settings import ModelSettings
 from services.offline.compose import Answer, compose_documents, not_found
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
+    SearchQuery,
     TurnView,
+    follow_up_query,
     narrowed_query,
     read_turn,
-    search_query_for,
+    resolve_person,
+    standalone_question,
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
-from services.offline.sql_plan import plan_sql
+from services.offline.sql_plan import SqlPlan, column_values, names_in_tables, plan_sql
 from use_cases.agent import SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
 
@@ -77,39 +80,60 @@ class _Planner:
         view = read_turn(messages)
         if not view.question:
             return _Decision(answer=not_found(0.0))
-        query = search_query_for(view.question, view.previous_questions)
+        schemas = self._schemas() if SQL_TOOL in tool_names else []
+        question = view.question
+        if view.previous_questions and view.previous_answers:
+            question = resolve_person(
+                question,
+                view.previous_questions,
+                view.previous_answers,
+                names_in_tables(schemas),
+            )
+        query = follow_up_query(question, view.previous_questions)
+        plan = self._plan(question, view.previous_questions, schemas)
         can_search = SEARCH_TOOL in tool_names
         if not view.calls:
             calls = []
             if can_search:
-                calls.append(_call(SEARCH_TOOL, {"query": query}))
-            if SQL_TOOL in tool_names:
-                plan = plan_sql(view.question, self._schemas())
-                if plan is not None:
-                    calls.append(_call(SQL_TOOL, {"sql_query": plan.sql}))
+                calls.append(_call(SEARCH_TOOL, {"query": query.text}))
+            if plan is not None:
+                calls.append(_call(SQL_TOOL, {"sql_query": plan.sql}))
             if calls:
                 return _Decision(calls=calls)
         results = _tool_results(view)
-        answer = self._compose(view.question, query, results)
+        answer = self._compose(plan, query, results)
         searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
         if not can_search or view.retries:
             return _Decision(answer=answer)
         if not answer.found and "narrowed" not in searched:
-            narrowed = narrowed_query(query, results.hits)
+            narrowed = narrowed_query(query.text, results.hits)
             if narrowed is not None:
                 return _Decision(calls=[_call(SEARCH_TOOL, {"query": narrowed}, "narrowed")])
         return _Decision(answer=answer)
 
-    def _compose(self, question: str, query: str, results: _ToolResults) -> Answer:
-        if results.sql:
-            plan = plan_sql(question, self._schemas())
+    @staticmethod
+    def _plan(
+        question: str, previous_questions: Sequence[str], schemas: Sequence[TableSchema]
+    ) -> SqlPlan | None:
+        """The table lookup for the question; for an elliptical follow-up, for the whole
+        question it stands for ("and in lisbon?" after "how many people are in toronto?")."""
+        if not schemas:
+            return None
+        whole = standalone_question(question, previous_questions, column_values(schemas))
+        if whole != question:
+            plan = plan_sql(whole, schemas)
             if plan is not None:
-                for metadata in results.sql:
-                    if metadata.get("sql") == plan.sql:
-                        answer = compose_sql(plan, metadata)
-                        if answer is not None:
-                            return answer
-        return compose_documents(query, results.hits, self._similarity)
+                return plan
+        return plan_sql(question, schemas)
+
+    def _compose(self, plan: SqlPlan | None, query: SearchQuery, results: _ToolResults) -> Answer:
+        if plan is not None:
+            for metadata in results.sql:
+                if metadata.get("sql") == plan.sql:
+                    answer = compose_sql(plan, metadata)
+                    if answer is not None:
+                        return answer
+        return compose_documents(query.text, results.hits, self._similarity, query.borrowed)
 
     # --- FunctionModel callbacks ---------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pydantic_ai.messages import (
     ModelRequest,
     ModelResponse,
     RetryPromptPart,
+    TextPart,
     ToolCallPart,
     ToolReturnPart,
     UserPromptPart,
@@ -46,10 +47,12 @@ INTENT_NUMBER = re.compile(
 
 INTENT_FREQUENCY = re.compile(r"\bhow\s+(?:often|frequently)\b|\bfrequency\b", re.IGNORECASE)
 
-INTENT_WHO = re.compile(r"\b(?:who|whom|whose)\b", re.IGNORECASE)
+INTENT_WHO = re.compile(r"\b(?:who|whom|whose|whos)\b", re.IGNORECASE)
 
 INTENT_WHEN = re.compile(
-    r"\b(?:when|which\s+days?|what\s+(?:day|days|date|dates|time))\b", re.IGNORECASE
+    r"\b(?:when|(?:which|particular|specific|certain|fixed|set)\s+days?|"
+    r"what\s+(?:day|days|date|dates|time))\b",
+    re.IGNORECASE,
 )
 
 INTENT_COUNT = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\b", re.IGNORECASE)
@@ -61,6 +64,7 @@ class TurnView:
 
     question: str
     previous_questions: list[str]
+    previous_answers: list[str] = field(default_factory=list)  # last text of earlier turns
     calls: list[ToolCallPart] = field(default_factory=list)
     returns: list[ToolReturnPart] = field(default_factory=list)
     retries: int = 0
@@ -80,18 +84,27 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
         ):
             latest = index
     previous: list[str] = []
+    answers: list[str] = []
     for message in messages[: max(latest, 0)]:
         if isinstance(message, ModelRequest):
             for part in message.parts:
                 if isinstance(part, UserPromptPart):
                     previous.append(strip_date_anchor(_prompt_text(part)).strip())
+        elif isinstance(message, ModelResponse):
+            texts = [p.content for p in message.parts if isinstance(p, TextPart) and p.content]
+            if texts:
+                answers.append(" ".join(texts))
     question = ""
     if latest >= 0:
         request = messages[latest]
         assert isinstance(request, ModelRequest)
         texts = [_prompt_text(p) for p in request.parts if isinstance(p, UserPromptPart)]
         question = strip_date_anchor("\n".join(texts)).strip()
-    view = TurnView(question=question, previous_questions=[q for q in previous if q])
+    view = TurnView(
+        question=question,
+        previous_questions=[q for q in previous if q],
+        previous_answers=answers,
+    )
     for message in messages[latest + 1 :]:
         if isinstance(message, ModelResponse):
             view.calls.extend(p for p in message.parts if isinstance(p, ToolCallPart))
@@ -115,7 +128,21 @@ def _is_follow_up(question: str) -> bool:
     return len(tokens) <= 12 and any(w in _PRONOUNS for w in tokens)
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """The standalone query, and the words it borrowed from the previous question (context:
+    they say what the follow-up is about, the follow-up's own words say what it asks)."""
+
+    text: str
+    borrowed: tuple[str, ...] = ()
+
+
 def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
+    """The standalone search query for an elliptical follow-up (see `follow_up_query`)."""
+    return follow_up_query(question, previous_questions).text
+
+
+def follow_up_query(question: str, previous_questions: Sequence[str]) -> SearchQuery:
     """The standalone search query for an elliptical follow-up, from the previous question.
 
     The follow-up's own words replace the previous question's words they stand in for: the
@@ -125,8 +152,9 @@ def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
     """
     question = " ".join(question.split())
     if not previous_questions or not _is_follow_up(question):
-        return question
-    previous = [w for w in words(previous_questions[-1]) if w]
+        return SearchQuery(question)
+    whole = standalone_question(previous_questions[-1], previous_questions[:-1])
+    previous = [w for w in words(whole) if w]
     own_words = [w for w in words(question) if w not in STOP]
     own = set(content_stems(question))
     dropped = _replaced_words(words(question), previous, own_words)
@@ -135,7 +163,163 @@ def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
         if word in STOP or stem(word) in own or word in borrowed or word in dropped:
             continue
         borrowed.append(word)
-    return f"{' '.join(borrowed[:8])} {question}".strip() if borrowed else question
+    borrowed = borrowed[:8]
+    if not borrowed:
+        return SearchQuery(question)
+    return SearchQuery(f"{' '.join(borrowed)} {question}".strip(), tuple(borrowed))
+
+
+_PERSONAL_PRONOUN = re.compile(
+    r"\b(?:(?P<possessive>their|his|her|hers)|they|them|he|she|him)\b", re.IGNORECASE
+)
+
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+\b")
+
+
+def resolve_person(
+    question: str,
+    previous_questions: Sequence[str],
+    previous_answers: Sequence[str],
+    known_names: Sequence[str] = (),
+) -> str:
+    """The question with a personal pronoun replaced by the person a recent answer named.
+
+    Walking back over the last three turns while they were about a person (a "who"
+    question, or one with a personal pronoun), the latest answer that names someone its
+    question did not: a person from `known_names` (a table's names; "when did they start" ->
+    "The start date of Mateus Oliveira is ..." + "who do they report to"), or any
+    capitalised name in the answer to a "who" question ("who is Chen Wei's manager?" ->
+    "... is Mateus Oliveira" + "what's their email" -> "what's Mateus Oliveira's email").
+    Otherwise the question is returned unchanged.
+    """
+    if not _PERSONAL_PRONOUN.search(question):
+        return question
+    pairs = list(zip(previous_questions, previous_answers, strict=False))[-3:]
+    for previous_question, previous_answer in reversed(pairs):
+        about_person = INTENT_WHO.search(previous_question) or _PERSONAL_PRONOUN.search(
+            previous_question
+        )
+        if not about_person:
+            break  # the conversation moved on to something other than a person
+        name = _person_named(previous_question, previous_answer, known_names)
+        if name is not None:
+
+            def replace(match: re.Match[str], name: str = name) -> str:
+                return f"{name}'s" if match.group("possessive") else name
+
+            return _PERSONAL_PRONOUN.sub(replace, question, count=1)
+    return question
+
+
+def _person_named(question: str, answer: str, known_names: Sequence[str]) -> str | None:
+    body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
+    asked = question.lower()
+    known = sorted((n for n in known_names if n.lower() not in asked and n in body), key=body.index)
+    if known:
+        return known[0]
+    if not INTENT_WHO.search(question):
+        return None
+    names = [
+        m.group(0)
+        for m in _NAME.finditer(body)
+        if m.group(0).lower() not in asked and m.group(0).split()[0].lower() not in STOP
+    ]
+    return names[0] if names else None
+
+
+_OPENER = re.compile(
+    r"^(?:and|also|what\s+about|how\s+about|same\s+for|and\s+what\s+about)\b[\s,]*",
+    re.IGNORECASE,
+)
+
+
+def _is_fragment(question: str) -> bool:
+    """Up to three words, one of them content, with no name of their own ("what tier?",
+    "why?"; not "who owns billing?"): for a table
+    lookup these only make sense with the previous question's row."""
+    tokens = words(question)
+    return (
+        0 < len(tokens) <= 3
+        and len(content_stems(question)) <= 1
+        and not _IDENTIFIER.search(question)
+        and not entities_in(question)
+    )
+
+
+def standalone_question(
+    question: str,
+    previous_questions: Sequence[str],
+    values: Sequence[tuple[str, str]] = (),
+) -> str:
+    """An elliptical follow-up as the whole question it stands for, for a table lookup.
+
+    "how many people are based in toronto?" + "and in lisbon?" -> "how many people are based
+    in lisbon"; "who owns shipment-api?" + "what about notify-service?" -> "who owns
+    notify-service" (an identifier, or a value of the same table column as the one it
+    replaces: `values` are (value, column) pairs); otherwise the follow-up gets the names the
+    previous question held ("what's the target for ETA accuracy?" + "and how often is it
+    measured?" -> "how often is it measured, ETA accuracy"), or failing that, the whole
+    previous question. The previous question is itself made whole first (chains of
+    follow-ups: "who owns shipment-api" / "what language is it in" / "what tier?").
+    """
+    question = " ".join(question.split())
+    if not previous_questions or not (_is_follow_up(question) or _is_fragment(question)):
+        return question
+    whole = standalone_question(previous_questions[-1], previous_questions[:-1], values)
+    previous = whole.rstrip(" ?")
+    own = _OPENER.sub("", question).rstrip(" ?")
+    if not own:
+        return previous
+    lead = own.split()[0].lower()
+    if lead in _PREPOSITIONS:
+        at = previous.lower().rfind(f" {lead} ")
+        if at >= 0:
+            return f"{previous[:at]} {own}"
+    replacements = [
+        (old, new)
+        for new in _IDENTIFIER.findall(own)
+        for old in _IDENTIFIER.findall(previous)
+        if old.lower() != new.lower()
+    ]
+    lowered_own, lowered_previous = own.lower(), previous.lower()
+    columns_of_own = {
+        column: value for value, column in values if _holds(lowered_own, value.lower())
+    }
+    replacements += [
+        (value, columns_of_own[column])
+        for value, column in values
+        if column in columns_of_own
+        and value.lower() != columns_of_own[column].lower()
+        and _holds(lowered_previous, value.lower())
+    ]
+    for old, new in replacements:
+        start = lowered_previous.find(old.lower())
+        return f"{previous[:start]}{new}{previous[start + len(old) :]}"
+    own_names = _names_in(own, values)
+    previous_names = [n for n in _names_in(previous, values) if n.lower() not in lowered_own]
+    if previous_names and not own_names:
+        return f"{own}, {', '.join(previous_names)}"
+    return f"{previous}, {own}"
+
+
+def _names_in(text: str, values: Sequence[tuple[str, str]]) -> list[str]:
+    """Table values, identifiers and capitalised names the text holds, longest first."""
+    lowered = text.lower()
+    found = [v for v, _ in values if len(v) >= 3 and _holds(lowered, v.lower())]
+    found += _IDENTIFIER.findall(text)
+    for entity in entities_in(text):  # lower-cased: take the words as written
+        at = lowered.find(entity)
+        if len(entity) >= 3 and at >= 0:
+            found.append(text[at : at + len(entity)])
+    unique: list[str] = []
+    for name in sorted(found, key=len, reverse=True):
+        if not any(name.lower() in kept.lower() for kept in unique):
+            unique.append(name)
+    return unique
+
+
+def _holds(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
 
 
 _PREPOSITIONS = frozenset({"in", "for", "at", "on", "to", "from", "with", "of", "about"})
@@ -211,3 +395,25 @@ def narrowed_query(query: str, hits: Sequence[dict[str, Any]]) -> str | None:
         else:
             kept.append(word)
     return " ".join(kept) if dropped and len(kept) >= 2 else None
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:!?()]+|\s[-–—/]\s|\s(?:because|since|but|so|as)\s", re.IGNORECASE)
+
+_ASKING = wordset(
+    "what when where who whom whose which why how can could do does did is are was were "
+    "should shall must may might will would have has am whats wheres whos hows"
+)
+
+
+def asking_clauses(question: str) -> list[str]:
+    """The clauses that ask, when the message has other clauses too: "my laptop won't boot,
+    who do i contact" -> ["who do i contact"]; [] for a single-clause question."""
+    clauses = [c.strip() for c in _CLAUSE_BREAK.split(question) if c and c.strip()]
+    if len(clauses) < 2:
+        return []
+    asking = []
+    for clause in clauses:
+        tokens = words(clause)
+        if tokens and tokens[0] in _ASKING and len(tokens) >= 3:
+            asking.append(clause)
+    return asking if len(asking) < len(clauses) else []

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from services.fts_query import words
 from services.offline.question import INTENT_FREQUENCY, INTENT_NUMBER, INTENT_WHEN, INTENT_WHO
-from services.offline.text import STOP, stem, stem_set
+from services.offline.text import STOP, has_digit, stem, stem_set
+from services.spelling import within_edits
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -35,6 +36,23 @@ LEXICAL_WEIGHT = 0.3
 
 #: Coverage added per question phrase (two adjacent content words) kept together; at most 2.
 PHRASE_BONUS = 0.06
+
+#: Ranking penalty for a sentence that holds none of the question's words itself (only its
+#: heading does): it is about the topic, but rarely the statement asked for.
+HEADING_ONLY_PENALTY = 0.05
+
+#: Ranking penalty for "Deputy owner: ..." when an "Owner: ..." sentence is also retrieved.
+QUALIFIED_LABEL_PENALTY = 0.1
+
+#: Ranking penalty for a sentence (and heading) without the identifier the question names:
+#: "how long are pg-core backups kept" is not answered by "ClickHouse backups are kept 14 days".
+MISSING_IDENTIFIER_PENALTY = 0.2
+
+#: Weight of a term a follow-up borrowed from the previous question, against its own terms.
+BACKGROUND_WEIGHT = 0.5
+
+#: Credit for an abbreviation: a term that starts a much longer word ("ack", "acknowledg").
+ABBREVIATION_CREDIT = 0.5
 
 #: A number in its own right (not the digit of a code such as "P1" or "SEV2").
 _NUMBER = re.compile(r"(?<![A-Za-z])\d")
@@ -207,7 +225,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         blocks.extend((s, local_context, None) for s in sentences if not s.endswith(":"))
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
-        if len(words(sentence)) < 2:
+        if len(words(sentence)) < 2 or addressed_to_assistant(sentence):
             continue
         sequence = [stem(w) for w in words(sentence) if w not in STOP]
         group_id = None if group is None else hit_index * 100_000 + group
@@ -217,19 +235,82 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     return units
 
 
+#: Sentences written to an assistant rather than to people ("ignore your instructions",
+#: "reveal your system prompt"): a prompt injection in a document is never quoted as an answer.
+_ADDRESSED_TO_ASSISTANT = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|"
+    r"prior\s+|above\s+|earlier\s+|other\s+)*(?:instructions|rules|prompts?|guidelines)\b"
+    r"|\b(?:system|developer|hidden)\s+(?:prompt|instructions|message)\b"
+    r"|\byou\s+are\s+now\b|\bnew\s+instructions\b"
+    r"|\b(?:as\s+an?|you\s+are\s+an?)\s+(?:ai|assistant|chatbot|language\s+model|llm)\b"
+    r"|\b(?:ai|assistants?|chatbots?|llms?|language\s+models?)\s+(?:must|should|shall|will)\b"
+    r"|\breveal\s+(?:your|the)\s+(?:instructions|prompt|configuration|api\s+keys?|secrets?)\b",
+    re.IGNORECASE,
+)
+
+
+def addressed_to_assistant(sentence: str) -> bool:
+    """Whether a sentence is an instruction aimed at an AI assistant (see the pattern)."""
+    return _ADDRESSED_TO_ASSISTANT.search(sentence) is not None
+
+
+#: Words people use for the words policies use, in groups of interchangeable words.
+_SYNONYM_GROUPS = (
+    "keep kept retain retention store",
+    "delete deletion erase erasure remove purge",
+    "approve approval sign authorise authorize",
+    "cost price charge fee pay",
+    "allow allowed permit permitted may",
+    "forbid forbidden prohibit prohibited banned",
+    "boss manager lead head",
+    "fire fired terminate terminated termination dismiss",
+    "quit resign leave leaver",
+    "laptop computer device macbook",
+    "expire expiry lifetime validity",
+    "rule policy requirement",
+    "limit cap maximum max",
+    "minimum min least",
+)
+
+#: Credit for a word of the same group as the question's word ("kept" for "retention").
+SYNONYM_CREDIT = 0.7
+
+
+def _synonyms() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for group in _SYNONYM_GROUPS:
+        stems = {stem(w) for w in group.split()}
+        for s in stems:
+            table.setdefault(s, set()).update(stems - {s})
+    return {s: frozenset(others) for s, others in table.items()}
+
+
+SYNONYMS = _synonyms()
+
+
 def match(term: str, stems: set[str]) -> float:
     """1 for the stem itself; 0.7 for a word sharing its first five letters ("rotat" and
-    "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght")."""
+    "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght");
+    `ABBREVIATION_CREDIT` when it starts a word at least three letters longer ("ack");
+    `SYNONYM_CREDIT` for a word people use interchangeably (`SYNONYMS`: "kept", "retention")."""
     if term in stems:
         return 1.0
-    if len(term) < 4 or not term.isalpha():
+    if len(term) < 3 or not term.isalpha():
         return 0.0
+    if not SYNONYMS.get(term, frozenset()).isdisjoint(stems):
+        return SYNONYM_CREDIT
+    if len(term) == 3:  # too short for typos: only an abbreviation ("ack")
+        return (
+            ABBREVIATION_CREDIT if any(len(s) >= 6 and s.startswith(term) for s in stems) else 0.0
+        )
     if len(term) >= 5 and any(
         len(s) >= 5 and (s.startswith(term[:5]) and term.startswith(s[:5])) for s in stems
     ):
         return 0.7
     if any(_typo(term, s) for s in stems):
         return 0.6
+    if any(len(s) >= len(term) + 3 and s.startswith(term) for s in stems):
+        return ABBREVIATION_CREDIT
     return 0.0
 
 
@@ -243,26 +324,6 @@ def _typo(term: str, other: str) -> bool:
         and other.isalpha()
         and within_edits(term, other, budget)
     )
-
-
-def within_edits(a: str, b: str, budget: int) -> bool:
-    """Whether `a` becomes `b` in at most `budget` insertions, deletions, substitutions or
-    swaps of neighbours (optimal string alignment distance)."""
-    if a == b:
-        return True
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        if min(current) > budget:
-            return False
-        previous2, previous = previous, current
-    return previous[-1] <= budget
 
 
 @dataclass
@@ -287,6 +348,7 @@ def score_units(
     units: list[Unit],
     hit_texts: Sequence[set[str]] = (),
     semantic: Sequence[float] | None = None,
+    background: set[str] | frozenset[str] = frozenset(),
 ) -> list[Scored]:
     """Rank candidate sentences by lexical coverage and meaning.
 
@@ -299,10 +361,12 @@ def score_units(
     in most sections (a company name) weigh half: they do not tell passages apart.
     `semantic`: the question's cosine similarity to each unit (same order), when available;
     `total` mixes the two and adds small bonuses for rank and for the kind of fact asked for.
+    `background`: terms a follow-up borrowed from the previous question; they weigh
+    `BACKGROUND_WEIGHT` of a term of the follow-up's own.
     """
     if not units:
         return []
-    optional = {t for t in terms if t.isdigit()}
+    optional = {t for t in terms if has_digit(t)}
     required = [t for t in terms if t not in optional]
     n = len(units)
     weights: dict[str, float] = {}
@@ -315,23 +379,29 @@ def score_units(
         weights[term] = math.log(1 + n / (1 + df))
         if len(hit_texts) >= 3 and sum(term in t for t in hit_texts) / len(hit_texts) >= 0.6:
             weights[term] *= 0.5
+    for term in background:
+        if term in weights:
+            weights[term] *= BACKGROUND_WEIGHT
     floor = min(weights.values()) if weights else 1.0
     for term in absent:
         weights[term] = ABSENT_TERM_WEIGHT * math.log(1 + n)
     total_weight = sum(weights.values())
     for term in optional:
         weights[term] = floor
-    pairs = list(itertools.pairwise(terms))
+    pairs = list(itertools.pairwise(required))
     want_number = bool(INTENT_NUMBER.search(question))
     want_frequency = bool(INTENT_FREQUENCY.search(question))
     want_person = bool(INTENT_WHO.search(question))
     want_date = bool(INTENT_WHEN.search(question))
     wants = want_frequency or want_number or want_person or want_date
+    named = _named_identifiers(question, units)
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
+        own_words = False
         for term in terms:
             m = match(term, unit.stems)
+            own_words |= m > 0.0
             if m == 0.0 and match(term, unit.context) > 0:
                 m = CONTEXT_CREDIT
             got += weights[term] * m
@@ -351,11 +421,52 @@ def score_units(
         meaning = semantic[index] if semantic is not None else coverage
         evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
         bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
+        if not own_words:
+            bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
+        if named and not any(parts <= unit.stems | unit.context for parts in named):
+            bonus -= MISSING_IDENTIFIER_PENALTY  # about another system than the one named
         length = len(unit.stems)
         if length < 3:
             bonus -= 0.1
         elif length > 60:
             bonus -= 0.05
         scored.append(Scored(unit, coverage, evidence + bonus, typed, meaning, evidence))
+    _prefer_plain_labels(scored, set(terms))
     scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
     return scored
+
+
+_IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)
+
+
+def _named_identifiers(question: str, units: Sequence[Unit]) -> list[frozenset[str]]:
+    """The stems of each identifier the question names ("pg-core", "shipment-api") that some
+    candidate sentence or its heading holds (one nobody holds tells no sentence apart)."""
+    named = []
+    for identifier in _IDENTIFIER.findall(question):
+        parts = frozenset(stem(w) for w in words(identifier))
+        if parts and any(parts <= u.stems | u.context for u in units):
+            named.append(parts)
+    return named
+
+
+_LABEL = re.compile(r"^\W*([^:—–\n]{1,40}?)\s*(?::|\s[—–]\s)")
+
+
+def _label_stems(text: str) -> frozenset[str]:
+    """The stems of a "Label: value" or "Label — value" sentence's label (up to four words)."""
+    found = _LABEL.match(text)
+    if found is None or len(words(found.group(1))) > 4:
+        return frozenset()
+    return frozenset(stem(w) for w in words(found.group(1)) if w not in STOP)
+
+
+def _prefer_plain_labels(scored: list[Scored], terms: set[str]) -> None:
+    """ "Owner: ..." answers "who is the owner", not "Deputy owner: ...": of two sentences
+    whose labels hold the question's word, the one whose label only adds words the question
+    did not ask for ranks `QUALIFIED_LABEL_PENALTY` lower."""
+    labelled = [(s, _label_stems(s.unit.text)) for s in scored]
+    labelled = [(s, stems) for s, stems in labelled if stems & terms]
+    for item, stems in labelled:
+        if any(other < stems and not (stems - other) & terms for _, other in labelled):
+            item.total -= QUALIFIED_LABEL_PENALTY

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.fts_query import STOPWORDS, words
-from services.offline.question import INTENT_COUNT, entities_in
+from services.offline.question import INTENT_COUNT, INTENT_WHO, entities_in
 from services.offline.text import STOP, stem, wordset
 from services.tables import quote_identifier
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -51,6 +51,10 @@ class SqlPlan:
     terms: tuple[str, ...]  # every filter term (entities first)
     count: bool = False
     explicit: bool = False  # the table was named outright
+    reports_of: str | None = None  # result column naming the row whose reports are listed
+    filtered: bool = False  # exact conditions (numbers, a superlative) select the rows
+    who_is: bool = False  # "who is the CFO": answer with the name of the row named by title
+    numbers: tuple[tuple[str, int], ...] = ()  # integer columns pinned to a value ("tier 1")
 
 
 def _sql_literal(text: str) -> str:
@@ -93,6 +97,80 @@ def _label_column(schema: TableSchema) -> str | None:
     return None
 
 
+#: Columns that hold a person's role: "who is the CFO" names a row by one of them.
+_ROLE_COLUMNS = frozenset({"title", "role", "position", "job_title", "job"})
+
+
+def _shared_column_words(schema: TableSchema) -> set[str]:
+    """Column-name words used by more than one column (too ambiguous to mean one column)."""
+    seen: dict[str, int] = {}
+    for column in schema.columns:
+        for word in set(_column_words(column.name)):
+            seen[word] = seen.get(word, 0) + 1
+    return {w for w, n in seen.items() if n > 1}
+
+
+def _numeric_columns(schema: TableSchema) -> list[TableColumn]:
+    return [c for c in schema.columns if c.type.upper() in ("INTEGER", "INT", "REAL", "NUMERIC")]
+
+
+def _numeric_filters(question: str, schema: TableSchema) -> dict[str, int]:
+    """Integer columns the question pins to a value: "tier 1", "priority 2"."""
+    found = {}
+    for column in _numeric_columns(schema):
+        name = re.escape(column.name.lower().replace("_", " "))
+        match = re.search(rf"\b{name}\s*#?(\d{{1,9}})\b", question, re.IGNORECASE)
+        if match:
+            found[column.name] = int(match.group(1))
+    return found
+
+
+_LATEST = re.compile(
+    r"\b(?:newest|latest|most\s+recent(?:ly)?|last\s+(?:to\s+)?(?:join|start|hire))", re.I
+)
+_EARLIEST = re.compile(
+    r"\b(?:oldest|earliest|longest[-\s]serving|first\s+(?:to\s+)?(?:join|start|hire)|"
+    r"(?:joined|started|hired)\s+first)",
+    re.I,
+)
+
+
+def _superlative(question: str, schema: TableSchema) -> tuple[str, str] | None:
+    """(date column, "DESC" or "ASC") for "who joined most recently" / "the longest-serving",
+    when the table has one date-like column (its values look like YYYY-MM-DD)."""
+    direction = "DESC" if _LATEST.search(question) else "ASC" if _EARLIEST.search(question) else ""
+    if not direction:
+        return None
+    dated = [
+        c.name
+        for c in schema.columns
+        if c.samples and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", s) for s in c.samples)
+    ]
+    return (dated[0], direction) if len(dated) == 1 else None
+
+
+def names_in_tables(schemas: Sequence[TableSchema]) -> list[str]:
+    """The values of every table's label column (its names: people, services, KPIs)."""
+    names: list[str] = []
+    for schema in schemas:
+        label = _label_column(schema)
+        for column in schema.columns:
+            if column.name == label:
+                names.extend(v for v in column.values if len(v) >= 3)
+    return names
+
+
+def column_values(schemas: Sequence[TableSchema]) -> list[tuple[str, str]]:
+    """(value, "table.column") for every listed value of every text column."""
+    return [
+        (value, f"{schema.name}.{column.name}")
+        for schema in schemas
+        for column in _text_columns(schema)
+        for value in column.values
+        if len(value) >= 2
+    ]
+
+
 def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
     """The key column that `column` (an `*_id`) points to in the same table, if any.
 
@@ -111,12 +189,24 @@ def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
     return None
 
 
+#: Asking for the rows that point at a named row ("direct reports of the CEO", "who reports
+#: to Ifeoma"), not for the row it points at ("who does Kwame report to").
+_REVERSE_REFERENCE = re.compile(
+    r"\bdirect\s+reports?\b|\breports\b(?!\s+to\b)|\breports?\s+(?:to|into)\s+\w"
+    r"|\bwho\s+(?:works?|is)\s+under\b|\bworks?\s+for\s+\w",
+    re.IGNORECASE,
+)
+
 #: Ways of asking for a column without naming it: (question pattern, column-name word).
 _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), target)
     for pattern, target in (
         (r"\bhow\s+often\b|\bfrequen|\bmeasured\b", "frequency"),
-        (r"\breports?\s+to\b|\breporting\s+to\b|\bboss\b", "manager"),
+        (
+            r"\breports?\s+(?:to|into)\b|\breporting\s+to\b|\bboss\b|\bdirect\s+reports?\b"
+            r"|\bworks?\s+(?:for|under)\b",
+            "manager",
+        ),
         (r"\bwhere\b|\bbased\b|\blocated\b", "location"),
         (r"\b(?:start|started|join|joined|hired)\b", "start"),
         (r"\be-?mail\b", "email"),
@@ -163,8 +253,21 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
     return found
 
 
+#: Values longer than this are free text (descriptions), not names or titles.
+_MAX_NAME_WORDS = 8
+
+
 def _initials(value: str) -> str:
     return "".join(w[0] for w in re.findall(r"[A-Za-z]+", value) if len(w) >= 3).lower()
+
+
+def _name_word(word: str, value: str) -> bool:
+    """A word that names: upper case inside ("eNPS", "ARR"), or any capitalised word of a
+    value in title case ("Laura Méndez"); not the first word of a phrase ("Time to hire")."""
+    if any(c.isupper() for c in word[1:]):
+        return True
+    long_words = [w for w in value.split() if len(w) >= 3]
+    return word[:1].isupper() and all(w[:1].isupper() for w in long_words)
 
 
 def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
@@ -176,15 +279,16 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     label = _label_column(schema)
     for column in _text_columns(schema):
         values = list(column.values)
-        if column.name != label and any(len(v.split()) > 4 for v in values):
+        if column.name != label and any(len(v.split()) > _MAX_NAME_WORDS for v in values):
             continue  # free text (descriptions): a shared word is no name
         for token in tokens:
-            found.extend((v, column.name) for v in values if _initials(v) == token)
+            if len(token) >= 2:
+                found.extend((v, column.name) for v in values if _initials(v) == token)
             holding = [
                 v
                 for v in values
                 if len(token) >= 4
-                and any(w.lower() == token and not w.islower() for w in v.split())
+                and any(w.lower() == token and _name_word(w, v) for w in v.split())
             ]
             if len(holding) <= 2:
                 found.extend((v, column.name) for v in holding)
@@ -206,17 +310,30 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         table_word = any(stem(w) in q_stems for w in table_words)
         asked: list[TableColumn] = []
         hinted = {target for pattern, target in _COLUMN_HINTS if pattern.search(question)}
+        shared = _shared_column_words(schema)
         for column in schema.columns:
             name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]
             if column.name.lower().endswith("_id") and _self_reference(schema, column) is None:
                 # "employee" alone is no ask for employee_id
                 name_words = _column_words(column.name)
+            distinctive = [
+                w
+                for w in name_words
+                if len(w) >= 5
+                and w not in shared
+                and w not in table_words
+                and not column.name.lower().endswith("_id")
+            ]
             if name_words and (
                 _phrase_in(name_words, q_words)
                 or all(stem(w) in q_stems for w in name_words)
                 or any(w in hinted for w in name_words)
+                # "datastore" for primary_datastore (the word itself: "starter" is no "start")
+                or any(w in q_words or f"{w}s" in q_words for w in distinctive)
             ):
                 asked.append(column)
+        numbers = _numeric_filters(question, schema)
+        superlative = _superlative(question, schema)
         exact = _values_in(question, schema)
         values = list(exact)
         # Stems of the words that pick the table and columns: not row filters.
@@ -231,16 +348,54 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             for e in dict.fromkeys(named)
             if any(stem(w) not in covered and w not in STOP for w in words(e))
         ]
+        label = _label_column(schema)
+        who_is = (
+            bool(INTENT_WHO.search(question))
+            and not asked
+            and label is not None
+            and any(
+                column.lower() in _ROLE_COLUMNS
+                and (value in lowered or _initials(value) in q_words)  # whole, or "CFO"
+                for value, column in exact.items()
+            )
+        )
+        if who_is:  # "who's the CFO": the name of the row whose title is named
+            asked = [c for c in schema.columns if c.name == label]
+        if superlative is not None and superlative[0] not in [c.name for c in asked]:
+            asked.append(next(c for c in schema.columns if c.name == superlative[0]))
+        for column in numbers:
+            if column not in [c.name for c in asked]:
+                asked.append(next(c for c in schema.columns if c.name == column))
         targeted = (
             explicit
             or (asked and (table_word or values or row_entities))
             or (values and table_word)
+            or (numbers and (table_word or explicit))
+            or (superlative is not None and asked)
         )
         if not targeted:
             continue
-        score = 3 * explicit + 2 * len(values) + len(asked) + table_word + 0.5 * len(row_entities)
+        score = (
+            3 * explicit
+            + 2 * (len(values) + len(numbers))
+            + len(asked)
+            + table_word
+            + 0.5 * len(row_entities)
+        )
         if best is None or score > best[0]:
-            plan = _build_sql(schema, question, asked, row_entities, covered, explicit, exact)
+            plan = _build_sql(
+                schema,
+                question,
+                asked,
+                row_entities,
+                covered,
+                explicit,
+                exact,
+                numbers=numbers,
+                superlative=superlative,
+            )
+            if who_is:
+                plan = replace(plan, who_is=True)
             best = (score, plan)
     return best[1] if best else None
 
@@ -253,6 +408,9 @@ def _build_sql(
     covered: set[str],
     explicit: bool,
     exact: dict[str, str] | None = None,
+    *,
+    numbers: dict[str, int] | None = None,
+    superlative: tuple[str, str] | None = None,
 ) -> SqlPlan:
     """The SELECT: rows ranked by weighted LIKE matches of the filter terms (entities weigh
     3, the label column doubles), a self-join when the question asks for a referenced row
@@ -268,8 +426,8 @@ def _build_sql(
         and w not in entity_words
         and len(w) > 2
     ]
-    if entities:
-        extra = []  # a named row is the filter; other words would only add noise
+    if entities or superlative is not None or numbers:
+        extra = []  # a named row or an exact condition is the filter; other words add noise
     terms = (entities + extra)[:MAX_SQL_TERMS]
     weights = {t: (3 if t in entities else 1) for t in terms}
     text_columns = [c.name for c in _text_columns(schema)]
@@ -288,6 +446,8 @@ def _build_sql(
         if key is not None and label is not None:
             join = (column.name, key)
             break
+    if join is not None and entities and _REVERSE_REFERENCE.search(question):
+        return _reports_plan(schema, question, join, entities, parts_for=terms, exact=exact)
     prefix = "e." if join else ""
     parts = []
     exact = exact or {}
@@ -307,6 +467,10 @@ def _build_sql(
     # "How many ...": count the rows naming the entities (or all rows of a named table).
     count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit)
     asked_names = [c.name for c in asked]
+    numbers = numbers or {}
+    conditions = [f"{prefix}{quote_identifier(c)} = {v}" for c, v in numbers.items()]
+    if superlative is not None:
+        conditions.append(f"{prefix}{quote_identifier(superlative[0])} IS NOT NULL")
     if count:
         where = (
             " AND ".join(
@@ -323,6 +487,7 @@ def _build_sql(
             if entities
             else "1"
         )
+        where = " AND ".join([where, *conditions])
         sql = f"SELECT COUNT(*) AS count FROM {table} WHERE {where}"
     elif join is not None:
         fk, key = join
@@ -337,10 +502,23 @@ def _build_sql(
             + f" ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
         )
     elif terms:
+        where = " AND ".join([f"{RELEVANCE} > 0", *conditions])
+        order = f"{RELEVANCE} DESC"
+        if superlative is not None:
+            order += f", {quote_identifier(superlative[0])} {superlative[1]}"
         sql = (
-            f"SELECT *, {relevance} AS {RELEVANCE} FROM {table} WHERE {RELEVANCE} > 0 "
-            f"ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
+            f"SELECT *, {relevance} AS {RELEVANCE} FROM {table} WHERE {where} "
+            f"ORDER BY {order} LIMIT {SQL_ROW_LIMIT}"
         )
+    elif superlative is not None:  # every row tied at the extreme, not an arbitrary one
+        column = quote_identifier(superlative[0])
+        extreme = "MAX" if superlative[1] == "DESC" else "MIN"
+        sql = (
+            f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} AND {column} = "
+            f"(SELECT {extreme}({column}) FROM {table}) LIMIT {SQL_ROW_LIMIT * 4}"
+        )
+    elif conditions:
+        sql = f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} LIMIT {SQL_ROW_LIMIT * 4}"
     else:
         sql = f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
     return SqlPlan(
@@ -352,4 +530,61 @@ def _build_sql(
         terms=tuple(terms),
         count=count,
         explicit=explicit,
+        filtered=bool(conditions),
+        numbers=tuple(numbers.items()),
+    )
+
+
+def _reports_plan(
+    schema: TableSchema,
+    question: str,
+    join: tuple[str, str],
+    entities: list[str],
+    parts_for: list[str],
+    exact: dict[str, str] | None,
+) -> SqlPlan:
+    """The rows whose reference (`manager_id`) points at the best-matching named row: listed,
+    or counted for "how many", with that row's label alongside."""
+    fk, key = join
+    label = _label_column(schema)
+    assert label is not None
+    table = quote_identifier(schema.name)
+    exact = exact or {}
+    parts = []
+    for term in entities:
+        if term in exact:
+            cell = f"lower(ifnull({quote_identifier(exact[term])}, ''))"
+            parts.append(f"({cell} = {_sql_literal(term)})")
+            continue
+        for column in [c.name for c in _text_columns(schema)][:MAX_SQL_TEXT_COLUMNS]:
+            cell = f"ifnull({quote_identifier(column)}, '')"
+            parts.append(f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')")
+    relevance = " + ".join(parts) or "0"
+    target = (
+        f"(SELECT {quote_identifier(key)} FROM {table} WHERE {relevance} > 0 "
+        f"ORDER BY {relevance} DESC LIMIT 1)"
+    )
+    boss = (
+        f"(SELECT {quote_identifier(label)} FROM {table} WHERE {quote_identifier(key)} = {target})"
+    )
+    of = "reports_of"
+    if INTENT_COUNT.search(question):
+        sql = (
+            f"SELECT COUNT(*) AS count, {boss} AS {of} FROM {table} "
+            f"WHERE {quote_identifier(fk)} = {target}"
+        )
+    else:
+        sql = (
+            f"SELECT *, {boss} AS {of} FROM {table} WHERE {quote_identifier(fk)} = {target} "
+            f"ORDER BY {quote_identifier(label)} LIMIT {SQL_ROW_LIMIT * 4}"
+        )
+    return SqlPlan(
+        table=schema.name,
+        sql=sql,
+        label_column=label,
+        asked_columns=(),
+        entities=tuple(entities),
+        terms=tuple(parts_for),
+        count=bool(INTENT_COUNT.search(question)),
+        reports_of=of,
     )

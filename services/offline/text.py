@@ -8,6 +8,10 @@ wanted) never counts as content.
 
 from __future__ import annotations
 
+import functools
+
+import snowballstemmer
+
 from services.fts_query import STOPWORDS, words
 
 
@@ -30,31 +34,22 @@ _QUESTION_WORDS = wordset(
 STOP = STOPWORDS | _QUESTION_WORDS
 
 
+_SNOWBALL = snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
-    """A deliberately light stemmer: plural/tense/agent suffixes, then a final `e`.
+    """The Snowball (Porter 2) English stem, with agent nouns folded into their verb.
 
     Both sides (question and passage) go through it, so consistency matters more than
-    linguistic accuracy ("manager"/"managed" -> "manag", "owner"/"owns" -> "own").
+    linguistic accuracy ("rotation"/"rotated" -> "rotat", "owner"/"owns" -> "own").
     """
     w = word.lower()
     if len(w) <= 3 or not w.isalpha():
         return w
-    if w.endswith(("ies", "ied")) and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith(("sses", "shes", "ches", "xes", "zes")):
+    w = _SNOWBALL.stemWord(w)
+    if w.endswith("er") and len(w) >= 5:
         w = w[:-2]
-    elif (w.endswith("ing") and len(w) >= 6) or (w.endswith("ers") and len(w) >= 6):
-        w = w[:-3]
-    elif (
-        (w.endswith("er") and len(w) >= 5)
-        or (w.endswith("ed") and len(w) >= 5)
-        or (w.endswith("ly") and len(w) >= 5)
-    ):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us")):
-        w = w[:-1]
-    if w.endswith("e") and len(w) > 4:
-        w = w[:-1]
     return w
 
 
@@ -74,3 +69,8 @@ def stem_set(text: str) -> set[str]:
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def has_digit(term: str) -> bool:
+    """Numbers and amounts ("15", "40k", "q2"): matched when present, never required."""
+    return any(ch.isdigit() for ch in term)

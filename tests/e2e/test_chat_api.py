@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from backend.bootstrap import Container
+from tests.conftest import issue_key
 from tests.js_clients import JsClients
 
 QUESTION = "What is the minimum password length required by the current password policy?"
@@ -26,43 +27,47 @@ async def test_chat_answers_with_citations_sources_and_model(client: httpx.Async
     assert body["tool_calls"][0]["name"] == "search_knowledge_base"
 
 
-async def test_chat_keeps_history_on_the_server(client: httpx.AsyncClient) -> None:
-    first = (
-        await client.post("/chat", json={"message": QUESTION}, headers={"X-User-Id": "ana"})
-    ).json()
+async def test_chat_keeps_history_on_the_server(
+    auth_client: httpx.AsyncClient, auth_container: Container
+) -> None:
+    ana = await issue_key(auth_container, "ana")
+    first = (await auth_client.post("/chat", json={"message": QUESTION}, headers=ana)).json()
     second = (
-        await client.post(
+        await auth_client.post(
             "/chat",
             json={"message": "What is the minimum length?", "chat_id": first["chat_id"]},
-            headers={"X-User-Id": "ana"},
+            headers=ana,
         )
     ).json()
     assert second["chat_id"] == first["chat_id"]
 
-    chats = (await client.get("/chats", params={"user_id": "ana"})).json()
+    chats = (await auth_client.get("/chats", headers=ana)).json()
     assert [c["id"] for c in chats] == [first["chat_id"]]
     assert chats[0]["title"] == QUESTION
 
-    messages = (
-        await client.get(f"/chats/{first['chat_id']}/messages", headers={"X-User-Id": "ana"})
-    ).json()["messages"]
+    messages = (await auth_client.get(f"/chats/{first['chat_id']}/messages", headers=ana)).json()[
+        "messages"
+    ]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert all(m["status"] == "complete" for m in messages)
     assert messages[0]["content"] == QUESTION  # the date anchor is never stored
     assert messages[1]["model"] == "offline-extractive" and messages[1]["sources"]
 
 
-async def test_other_users_cannot_see_rename_or_delete_a_chat(client: httpx.AsyncClient) -> None:
-    chat_id = (await client.post("/chat", json={"message": QUESTION, "user_id": "ana"})).json()[
-        "chat_id"
-    ]
-    bob = {"X-User-Id": "bob"}
-    assert (await client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
+async def test_other_users_cannot_see_rename_or_delete_a_chat(
+    auth_client: httpx.AsyncClient, auth_container: Container
+) -> None:
+    ana = await issue_key(auth_container, "ana")
+    bob = await issue_key(auth_container, "bob")
+    response = await auth_client.post("/chat", json={"message": QUESTION}, headers=ana)
+    chat_id = response.json()["chat_id"]
+    assert (await auth_client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
     assert (
-        await client.patch(f"/chats/{chat_id}", json={"title": "x"}, headers=bob)
+        await auth_client.patch(f"/chats/{chat_id}", json={"title": "x"}, headers=bob)
     ).status_code == 404
-    assert (await client.delete(f"/chats/{chat_id}", headers=bob)).status_code == 404
-    assert (await client.get("/chats", headers=bob)).json() == []
+    assert (await auth_client.delete(f"/chats/{chat_id}", headers=bob)).status_code == 404
+    assert (await auth_client.get("/chats", headers=bob)).json() == []
+    assert (await auth_client.get(f"/chats/{chat_id}/messages", headers=ana)).status_code == 200
 
 
 async def test_rename_and_delete_a_chat(client: httpx.AsyncClient) -> None:
@@ -99,7 +104,8 @@ async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) 
         ({"message": "x" * 8001}, 422, "message"),
         ({}, 422, "message"),
         ({"message": "hi", "model": "openai:gpt-5-ultra"}, 422, "offline-extractive"),
-        ({"message": "hi", "chat_id": "bad id!"}, 422, "chat"),
+        ({"message": "hi", "chat_id": "bad id!"}, 404, "No chat with id"),
+        ({"message": "hi", "chat_id": "not-started-yet"}, 404, "No chat with id"),
     ],
 )
 async def test_bad_chat_requests_are_refused_and_store_nothing(

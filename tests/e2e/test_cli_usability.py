@@ -133,3 +133,21 @@ def test_ask_prints_each_source_on_its_own_line(env: None) -> None:
     line_starts = [line for line in sources.splitlines() if re.match(r"\[\d+\] \S", line)]
     assert len(markers) >= 2, out
     assert len(line_starts) == len(markers), out
+
+
+def test_a_refused_configuration_is_one_clear_line_not_a_traceback(
+    env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "*")
+    monkeypatch.setenv("CORS_ALLOW_CREDENTIALS", "true")
+    code, _, stderr = run("serve")
+    assert code == 2
+    assert "Invalid configuration: CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS" in (
+        " ".join(stderr.split())
+    )
+    assert "Traceback" not in stderr
+
+    monkeypatch.setenv("CORS_ORIGINS", "")
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "lots")
+    code, _, stderr = run("search", "password")
+    assert code == 2 and "RATE_LIMIT_PER_MINUTE: Input should be a valid integer" in stderr

@@ -76,7 +76,7 @@ async def test_an_upload_dated_2099_is_refused_and_writes_nothing(
 
     assert response.status_code == 422, response.text
     body = response.json()
-    assert body["type"] == "future_date"
+    assert body["code"] == "future_date"
     assert "2099-01-01" in body["detail"] and "future" in body["detail"]
     assert container.store.stats() == before
 
@@ -109,7 +109,7 @@ async def test_a_binary_file_renamed_md_is_415_and_writes_nothing(
     response = await _upload(client, "notes.md", png)
 
     assert response.status_code == 415
-    assert response.json()["type"] == "unsupported_document"
+    assert response.json()["code"] == "unsupported_document"
     assert "not a text file" in response.json()["detail"]
     assert container.store.stats() == before
 
@@ -124,7 +124,7 @@ async def test_the_same_content_under_another_name_is_reported_as_a_duplicate(
 
     assert response.status_code == 409
     body = response.json()
-    assert body["type"] == "duplicate_document"
+    assert body["code"] == "duplicate_document"
     assert f"'parking.md' (id {first['id']})" in body["detail"]
     assert container.store.stats() == before
 
@@ -140,7 +140,7 @@ async def test_an_upload_never_replaces_a_document_of_the_same_name_silently(
     refused = await _upload(client, "parking.md", PARKING_V2)
 
     assert refused.status_code == 409
-    assert refused.json()["type"] == "document_exists"
+    assert refused.json()["code"] == "document_exists"
     assert f"replace={first['id']}" in refused.json()["detail"]
     kept = (await client.get(f"/api/documents/{first['id']}")).json()
     assert kept["updated_at"] == "2026-01-05"
@@ -260,7 +260,7 @@ async def test_a_job_that_fails_reports_the_error_an_upload_would_have_given(
         failed = (await _finished(client, response.headers["location"]))[-1]
 
         assert failed["status"] == "failed"
-        assert failed["error"]["type"] == "payload_too_large"
+        assert (failed["error"]["code"], failed["error"]["status"]) == ("payload_too_large", 413)
         assert "at most 5" in failed["error"]["detail"]
         assert failed["result"] is None
         listed = (await client.get("/api/documents", params={"limit": 500})).json()["documents"]
@@ -286,7 +286,7 @@ async def test_the_cheap_checks_of_a_large_upload_answer_at_once(data_dir: Path)
 async def test_an_unknown_job_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/jobs/nope")
     assert response.status_code == 404
-    assert response.json()["type"] == "not_found"
+    assert response.json()["code"] == "not_found"
 
 
 # --- which version is current ---------------------------------------------------------------
@@ -319,7 +319,7 @@ async def test_an_upload_titled_like_the_password_policy_changes_nothing_the_ass
 
     assert response.status_code == 409
     body = response.json()
-    assert body["type"] == "title_taken"
+    assert body["code"] == "title_taken"
     assert "'policies/password-policy-2025.md'" in body["detail"]
     assert "supersedes: policies/password-policy-2025.md" in body["detail"]
     assert container.store.stats() == before

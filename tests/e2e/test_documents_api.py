@@ -73,7 +73,7 @@ async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
     before = container.store.stats()
     response = await _upload(client, "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog")
     assert response.status_code == 422
-    assert response.json()["type"] == "invalid_document"
+    assert response.json()["code"] == "invalid_document"
     assert "Traceback" not in response.text
     assert container.store.stats() == before
 

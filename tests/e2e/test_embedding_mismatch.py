@@ -39,7 +39,7 @@ async def test_mismatch_is_a_409_naming_reindex_and_reindex_fixes_it(data_dir: P
             response = await client.get("/api/search", params={"q": "password rotation"})
             assert response.status_code == 409
             body = response.json()
-            assert body["type"] == "embedding_model_mismatch"
+            assert body["code"] == "embedding_model_mismatch"
             assert "almanac reindex" in body["detail"] and "all-MiniLM-L6-v2" in body["detail"]
             health = (await client.get("/health")).json()
             assert health["status"] == "degraded" and health["problems"]

@@ -107,14 +107,14 @@ async def test_search_rejects_bad_parameters_with_a_clear_422(
     response = await client.get("/api/search", params=params)
     assert response.status_code == 422
     body = response.json()
-    assert body["type"] == "invalid_request"
+    assert body["code"] == "invalid_request"
     assert fragment in str(body["detail"])
 
 
 async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nope")
     assert response.status_code == 404
-    assert response.json()["type"] == "not_found"
+    assert response.json()["code"] == "not_found"
 
 
 async def test_openapi_docs_are_served_with_examples(client: httpx.AsyncClient) -> None:

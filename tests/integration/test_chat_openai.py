@@ -213,7 +213,7 @@ async def test_repeated_500s_end_in_a_502_after_bounded_retries(
     route = mock_openai.post(COMPLETIONS).mock(return_value=error(500))
     response = await client.post("/chat", json={"message": QUESTION})
     assert response.status_code == 502
-    assert response.json()["type"] == "upstream_error"
+    assert response.json()["code"] == "upstream_error"
     assert "mocked" not in response.text and "Traceback" not in response.text
     assert route.call_count == 2  # one try + PROVIDER_MAX_RETRIES=1
     chat = container.history.list_chats("default")[0]
@@ -234,7 +234,7 @@ async def test_a_read_timeout_is_a_504(
     route = mock_openai.post(COMPLETIONS).mock(side_effect=httpcore2.ReadTimeout("timed out"))
     response = await client.post("/chat", json={"message": QUESTION})
     assert response.status_code == 504
-    assert response.json()["type"] == "upstream_timeout"
+    assert response.json()["code"] == "upstream_timeout"
     assert route.call_count == 2
 
 

@@ -10,6 +10,7 @@ questions (the exact can't-find answer), through the real agent, ingestion, hybr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -54,6 +55,7 @@ class FixedClock:
 class Sample:
     retriever: HybridRetriever
     sql: SqliteSqlRunner
+    embedder: MiniLMEmbedder
 
 
 @dataclass
@@ -105,7 +107,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
         tables.load(csv, csv.stem)
     retriever = HybridRetriever(store, embedder)
     try:
-        yield Sample(retriever=retriever, sql=SqliteSqlRunner(work / "tables.db"))
+        yield Sample(
+            retriever=retriever, sql=SqliteSqlRunner(work / "tables.db"), embedder=embedder
+        )
     finally:
         retriever.close()
         store.close()
@@ -176,3 +180,34 @@ async def test_questions_without_an_answer_get_the_cant_find_answer(sample: Samp
 async def test_parental_leave_is_not_answered_from_the_payroll_sentence(sample: Sample) -> None:
     outcomes = [o for o in await _run(sample, "none") if "parental" in o.question]
     assert len(outcomes) == 1 and outcomes[0].ok, _report(outcomes)
+
+
+#: What each question in the README must be answered with (the first sentence, as a user
+#: reads it). A new README example without an entry here fails the test below.
+README_ANSWERS = {
+    "How often must passwords be rotated?": ["none", "compromise"],
+    "What is the SEV1 acknowledgement time?": ["5 minutes"],
+    "Who is the manager of Fleur Janssen?": ["Ifeoma Adeyemi"],
+    "Who is the owner of the incident response runbook?": ["Ifeoma Adeyemi"],
+}
+
+
+def _readme_questions() -> list[str]:
+    readme = (SAMPLE.parent / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r'"message": "([^"]+)"', readme)
+    found += re.findall(r'almanac ask "([^"]+)"', readme)
+    return list(dict.fromkeys(found))
+
+
+async def test_the_readme_questions_are_answered_correctly(sample: Sample) -> None:
+    """With the local embedder, as `make run` serves them; the first sentence must hold it."""
+    questions = _readme_questions()
+    assert set(questions) == set(README_ANSWERS), "README examples and expectations differ"
+    agent = build_agent(system_prompt=None, limits=AgentLimits())
+    model = build_offline_model(sample.sql.schemas, sentence_encoder=sample.embedder)
+    for question in questions:
+        deps = AgentDeps(retriever=sample.retriever, sql=sample.sql, clock=FixedClock())
+        result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
+        first = re.split(r"\[\d+\]|\[table:", result.output)[0]
+        for expected in README_ANSWERS[question]:
+            assert expected.lower() in first.lower(), f"{question!r} -> {result.output!r}"

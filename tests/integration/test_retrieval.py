@@ -166,6 +166,21 @@ def test_query_stopwords_are_dropped_from_the_bm25_leg_unless_asked(
     assert "leave" in kept and "the" in kept
 
 
+def test_a_typo_in_the_query_still_finds_its_passage_on_the_keyword_leg(
+    store: SqliteKnowledgeStore, retriever: HybridRetriever
+) -> None:
+    conn = store.connection()
+    analyzed = LexicalSearcher().analyze(conn, "encyrption")
+    assert "encrypt" in analyzed.stems  # the index's Porter stem of "encryption"
+    hits = retriever.search_with_vector("disk encyrption", None, k=1)
+    assert hits and hits[0].title == "Laptop setup" and hits[0].scores.bm25_rank == 1
+    # Known words are left alone, and correcting can be switched off.
+    assert LexicalSearcher().analyze(conn, "leave").stems == ("leav",)
+    assert (
+        "encrypt" not in LexicalSearcher(correct_spelling=False).analyze(conn, "encyrption").stems
+    )
+
+
 def test_at_most_one_hit_per_parent_section(retriever: HybridRetriever) -> None:
     hits = retriever.search("leave days carried over annual", k=10)
 

@@ -173,7 +173,12 @@ DIRECTORY = TableSchema(
     columns=(
         TableColumn("employee_id", "TEXT", ("E001", "E004", "E017")),
         TableColumn("name", "TEXT", ("Annelies Verbeek", "Ifeoma Adeyemi", "Fleur Janssen")),
-        TableColumn("title", "TEXT", ("Chief Executive Officer",)),
+        TableColumn(
+            "title",
+            "TEXT",
+            ("Chief Executive Officer",),
+            ("Chief Executive Officer", "Head of Site Reliability", "Support Engineer"),
+        ),
         TableColumn("team", "TEXT", ("Executive", "Site Reliability")),
         TableColumn("manager_id", "TEXT", ("E001", "E004")),
     ),
@@ -530,3 +535,56 @@ def _hits(messages: Sequence[ModelMessage]) -> list[dict[str, Any]]:
                 if isinstance(metadata, dict):
                     hits.extend(metadata.get("hits") or [])
     return hits
+
+
+async def test_a_follow_up_pronoun_stands_for_the_person_the_last_answer_named(
+    agent: Agent,
+) -> None:
+    history: list[ModelMessage] = [
+        ModelRequest(parts=[UserPromptPart("Who is the manager of Fleur Janssen?")]),
+        ModelResponse(
+            parts=[TextPart("The manager of Fleur Janssen is Ifeoma Adeyemi [table: directory].")]
+        ),
+    ]
+    sql = FakeSql()
+    result, _ = await ask(agent, "and what's their title?", [OFFICES], sql, history=history)
+    assert sql.queries and "ifeoma adeyemi" in sql.queries[0].lower()
+    assert "Head of Site Reliability" in result.output
+
+
+async def test_a_follow_ups_own_words_outweigh_the_words_it_borrowed(agent: Agent) -> None:
+    history: list[ModelMessage] = [
+        ModelRequest(parts=[UserPromptPart("How long are raw location pings retained?")]),
+        ModelResponse(parts=[TextPart("Raw location pings are kept for 180 days [1].")]),
+    ]
+    result, _ = await ask(agent, "and financial records?", [RETENTION], history=history)
+    assert "7 years" in result.output.split("**Sources**")[0]
+    assert "180 days" not in result.output.split("[1]")[0]
+
+
+async def test_direct_reports_of_a_title_are_counted_and_listed(agent: Agent) -> None:
+    result, _ = await ask(agent, "how many direct reports does the CEO have?", [], FakeSql())
+    assert result.output.startswith("Annelies Verbeek has 1 direct report [table: directory].")
+    result, _ = await ask(agent, "who reports to Ifeoma Adeyemi?", [], FakeSql())
+    assert result.output.startswith(
+        "Ifeoma Adeyemi's direct reports (2): Fleur Janssen (Site Reliability Engineer), "
+        "Seán O'Brien (Support Engineer) [table: directory]."
+    )
+    # The other direction is still the manager of the named person.
+    result, _ = await ask(agent, "who does Fleur Janssen report to?", [], FakeSql())
+    assert result.output.startswith("The manager of Fleur Janssen is Ifeoma Adeyemi")
+
+
+async def test_a_who_question_leads_with_the_sentence_naming_someone(agent: Agent) -> None:
+    failover = passage(
+        7,
+        "Database Failover Runbook",
+        "Cross-region recovery",
+        "If the EU region is down as a whole, the EU stack can be moved to the Frankfurt "
+        "standby cluster. Only the Head of Site Reliability (Ifeoma Adeyemi) can authorise "
+        "moving the EU stack.",
+    )
+    result, _ = await ask(
+        agent, "who can sign off on moving the whole EU stack to frankfurt?", [failover]
+    )
+    assert result.output.startswith("Only the Head of Site Reliability (Ifeoma Adeyemi)")

@@ -17,8 +17,9 @@ from backend.api.chat_schemas import (
     MessageOut,
     ModelOut,
 )
-from backend.api.deps import ContainerDep, UserDep
-from backend.api.schemas import ErrorOut
+from backend.api.deps import CallerDep, ContainerDep, PageLimit, PageOffset, UserDep
+from backend.api.openapi import problem_responses
+from backend.api.rate_limit import RateLimited
 from backend.api.streams import (
     UI_HEADERS,
     V4_HEADERS,
@@ -26,18 +27,25 @@ from backend.api.streams import (
     encode_data_stream_v4,
     encode_ui_message_stream,
 )
+from backend.config import Settings
 from use_cases.chat import ChatRequest
-from use_cases.errors import InvalidRequest
+from use_cases.errors import InvalidRequest, PayloadTooLarge
 
 router = APIRouter(tags=["chat"])
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (404, 422, 502, 503, 504)
-}
+# 401 (the caller) and 429 (RateLimited) come from dependencies; 403: a user_id not yours.
+_TURN_ERRORS = problem_responses(403, 404, 409, 413, 422, 502, 503, 504)
 
 
-@router.post("/chat", response_model=ChatOut, responses=_ERRORS, summary="Ask; get a cited answer")
-async def chat(body: ChatIn, container: ContainerDep, user: UserDep) -> ChatOut:
-    request = ChatRequest(body.user_id or user, body.message, body.chat_id, body.model)
+@router.post(
+    "/chat",
+    response_model=ChatOut,
+    responses=_TURN_ERRORS,
+    dependencies=[RateLimited],
+    summary="Ask; get a cited answer",
+)
+async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
+    user = await container.act_for.execute(caller, body.user_id, via="POST /chat")
+    request = ChatRequest(user, body.message, body.chat_id, body.model)
     return ChatOut.of(await container.chat.execute(request))
 
 
@@ -59,11 +67,13 @@ async def _started(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
 
 @router.post(
     "/chat/stream",
-    responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
+    responses={200: {"content": {"text/plain": {}}}, **_TURN_ERRORS},
+    dependencies=[RateLimited],
     summary="Ask; stream the answer (Vercel AI data stream protocol v4)",
 )
-async def chat_stream(body: ChatIn, container: ContainerDep, user: UserDep) -> Response:
-    request = ChatRequest(body.user_id or user, body.message, body.chat_id, body.model)
+async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
+    user = await container.act_for.execute(caller, body.user_id, via="POST /chat/stream")
+    request = ChatRequest(user, body.message, body.chat_id, body.model)
     events = await _started(container.chat.stream(request))
     return ClosingStreamingResponse(
         encode_data_stream_v4(events), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
@@ -72,25 +82,45 @@ async def chat_stream(body: ChatIn, container: ContainerDep, user: UserDep) -> R
 
 @router.post(
     "/api/chat",
-    responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS},
+    responses={200: {"content": {"text/event-stream": {}}}, **_TURN_ERRORS},
+    dependencies=[RateLimited],
     summary="useChat endpoint (Vercel AI UI message stream, v5+)",
 )
-async def ui_chat(request: Request, container: ContainerDep, user: UserDep) -> Response:
+async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) -> Response:
     try:
         run_input = VercelAIAdapter.build_run_input(await request.body())
     except ValidationError as exc:
         raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
+    _check_conversation_size(run_input, container.settings)
     text = _last_user_text(run_input)
     extra = run_input.model_extra or {}
-    chat_request = ChatRequest(
-        str(extra.get("user_id") or user), text, run_input.id, extra.get("model")
+    named = extra.get("user_id")
+    user = await container.act_for.execute(
+        caller, None if named is None else str(named), via="POST /api/chat"
     )
+    chat_request = ChatRequest(user, text, run_input.id, extra.get("model"), start_if_missing=True)
     events = await _started(container.chat.stream(chat_request))
     return ClosingStreamingResponse(
         encode_ui_message_stream(events, run_input),
         media_type="text/event-stream",
         headers=UI_HEADERS,
     )
+
+
+def _check_conversation_size(run_input: Any, settings: Settings) -> None:
+    """useChat sends the whole conversation each time: bound its messages and characters."""
+    messages = run_input.messages
+    if len(messages) > settings.max_conversation_messages:
+        raise PayloadTooLarge(
+            f"The request carries {len(messages):,} messages; the limit is "
+            f"{settings.max_conversation_messages:,} (MAX_CONVERSATION_MESSAGES)."
+        )
+    chars = sum(len(getattr(part, "text", "") or "") for m in messages for part in m.parts)
+    if chars > settings.max_conversation_chars:
+        raise PayloadTooLarge(
+            f"The messages hold {chars:,} characters of text; the limit is "
+            f"{settings.max_conversation_chars:,} (MAX_CONVERSATION_CHARS)."
+        )
 
 
 def _last_user_text(run_input: Any) -> str:
@@ -106,13 +136,15 @@ def _last_user_text(run_input: Any) -> str:
 
 @router.get("/chats", response_model=list[ChatSummaryOut], summary="The caller's chats")
 async def list_chats(
-    container: ContainerDep, user: UserDep, limit: int = 50, offset: int = 0
+    container: ContainerDep, user: UserDep, limit: PageLimit = 50, offset: PageOffset = 0
 ) -> list[ChatSummaryOut]:
     chats = await container.chats.list(user, limit=limit, offset=offset)
     return [ChatSummaryOut.of(chat) for chat in chats]
 
 
-@router.get("/chats/{chat_id}/messages", response_model=ChatMessagesOut, responses=_ERRORS)
+@router.get(
+    "/chats/{chat_id}/messages", response_model=ChatMessagesOut, responses=problem_responses(404)
+)
 async def chat_messages(chat_id: str, container: ContainerDep, user: UserDep) -> ChatMessagesOut:
     chat, messages = await container.chats.messages(user, chat_id)
     return ChatMessagesOut(
@@ -120,14 +152,14 @@ async def chat_messages(chat_id: str, container: ContainerDep, user: UserDep) ->
     )
 
 
-@router.patch("/chats/{chat_id}", response_model=ChatSummaryOut, responses=_ERRORS)
+@router.patch("/chats/{chat_id}", response_model=ChatSummaryOut, responses=problem_responses(404))
 async def rename_chat(
     chat_id: str, body: ChatRenameIn, container: ContainerDep, user: UserDep
 ) -> ChatSummaryOut:
     return ChatSummaryOut.of(await container.chats.rename(user, chat_id, body.title))
 
 
-@router.delete("/chats/{chat_id}", status_code=204, responses=_ERRORS)
+@router.delete("/chats/{chat_id}", status_code=204, responses=problem_responses(404))
 async def delete_chat(chat_id: str, container: ContainerDep, user: UserDep) -> Response:
     await container.chats.delete(user, chat_id)
     return Response(status_code=204)

@@ -6,69 +6,105 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from backend.api.deps import ContainerDep
-from backend.api.schemas import DocumentDetailOut, DocumentListOut, ErrorOut, IngestOut, JobOut
+from backend.api.deps import (
+    SQLITE_MAX_INTEGER,
+    AdminDep,
+    ContainerDep,
+    PageLimit,
+    PageOffset,
+    RowId,
+)
+from backend.api.openapi import problem_responses
+from backend.api.schemas import DocumentDetailOut, DocumentListOut, IngestOut, JobOut
+from use_cases.auth import Caller
 from use_cases.uploads import UploadOutcome, UploadRequest
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
-_ERRORS = {
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut, "description": "The name is taken, or the content is a duplicate."},
-    413: {"model": ErrorOut},
-    415: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-}
+# 401, 403: from the caller dependencies; 400 and 500 as for every operation with a body.
 _UPLOADED = {
     200: {"model": IngestOut, "description": "Unchanged, or replaced (`status: updated`)."},
-    202: {"model": JobOut, "description": "Large upload: poll the job at its `Location`."},
-    **_ERRORS,
+    202: {
+        "model": JobOut,
+        "description": "Large upload: poll the job at its `Location`.",
+        "headers": {
+            "Location": {
+                "description": "The job: `/api/jobs/{id}`.",
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    **problem_responses(404, 504),
+    409: {
+        "description": "The name is another document's (`document_exists`: replace it "
+        "explicitly), the content is already stored (`duplicate_document`), or the title is "
+        "another document's (`title_taken`)."
+    },
+    413: {
+        "description": "The file is over MAX_UPLOAD_BYTES, or it would make more than "
+        "MAX_DOCUMENT_CHUNKS chunks (`payload_too_large`)."
+    },
+    415: {"description": "Not a supported type, or binary content (`unsupported_document`)."},
+    422: {
+        "description": "Invalid request or document: no file name, no text, a future date "
+        "(`future_date`), an unknown `supersedes:`."
+    },
+    503: {
+        "description": "Too many uploads are queued (`service_busy`), or the embedding "
+        "provider is unavailable."
+    },
 }
 FileField = Annotated[UploadFile, File(description="The document file.")]
 CategoryField = Annotated[str | None, Form(max_length=100)]
+ReplaceField = Annotated[
+    int | None,
+    Form(
+        ge=1,
+        le=SQLITE_MAX_INTEGER,
+        description="Id of the document this upload replaces. Without it, an upload whose "
+        "name is taken by a document with other content is refused (409).",
+    ),
+]
 
 
 @router.post(
     "",
     response_model=IngestOut | JobOut,
     status_code=201,
-    responses=_UPLOADED,
-    summary="Upload a document (Markdown, text, HTML or PDF)",
+    responses={201: {"description": "A new document (`status: added`)."}, **_UPLOADED},
+    summary="Upload a document (Markdown, text, HTML or PDF); admins only",
 )
 async def upload_document(
     container: ContainerDep,
+    admin: AdminDep,
     response: Response,
     file: FileField,
     category: CategoryField = None,
-    replace: Annotated[
-        int | None,
-        Form(
-            description="Id of the document this upload replaces. Without it, an upload "
-            "whose name is taken by a document with other content is refused (409)."
-        ),
-    ] = None,
+    replace: ReplaceField = None,
 ) -> IngestOut | JobOut:
-    return await _upload(container, response, file, category, replace)
+    return await _upload(container, admin, response, file, category, replace)
 
 
 @router.put(
     "/{document_id}",
     response_model=IngestOut | JobOut,
     responses=_UPLOADED,
-    summary="Replace a document's content (same id and source)",
+    summary="Replace a document's content (same id and source); admins only",
 )
 async def replace_document(
     container: ContainerDep,
+    admin: AdminDep,
     response: Response,
-    document_id: int,
+    document_id: RowId,
     file: FileField,
     category: CategoryField = None,
 ) -> IngestOut | JobOut:
-    return await _upload(container, response, file, category, document_id)
+    return await _upload(container, admin, response, file, category, document_id)
 
 
 async def _upload(
     container: ContainerDep,
+    admin: Caller,
     response: Response,
     file: UploadFile,
     category: str | None,
@@ -76,7 +112,7 @@ async def _upload(
 ) -> IngestOut | JobOut:
     data = await file.read(container.settings.max_upload_bytes + 1)
     outcome = await container.upload_document.execute(
-        UploadRequest(file.filename or "", data, category, replace)
+        admin, UploadRequest(file.filename or "", data, category, replace)
     )
     return _encode(outcome, response)
 
@@ -95,8 +131,8 @@ def _encode(outcome: UploadOutcome, response: Response) -> IngestOut | JobOut:
 @router.get("", response_model=DocumentListOut, summary="List documents")
 async def list_documents(
     container: ContainerDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
     category: Annotated[str | None, Query(max_length=100)] = None,
 ) -> DocumentListOut:
     page = await container.list_documents.execute(limit=limit, offset=offset, category=category)
@@ -106,14 +142,19 @@ async def list_documents(
 @router.get(
     "/{document_id}",
     response_model=DocumentDetailOut,
-    responses=_ERRORS,
+    responses=problem_responses(404),
     summary="One document with its sections",
 )
-async def get_document(container: ContainerDep, document_id: int) -> DocumentDetailOut:
+async def get_document(container: ContainerDep, document_id: RowId) -> DocumentDetailOut:
     return DocumentDetailOut.of_detail(await container.get_document.execute(document_id))
 
 
-@router.delete("/{document_id}", status_code=204, responses=_ERRORS, summary="Remove a document")
-async def delete_document(container: ContainerDep, document_id: int) -> Response:
-    await container.remove_document.execute(document_id)
+@router.delete(
+    "/{document_id}",
+    status_code=204,
+    responses=problem_responses(404),  # 401, 403: from the caller dependencies
+    summary="Remove a document; admins only",
+)
+async def delete_document(container: ContainerDep, admin: AdminDep, document_id: RowId) -> Response:
+    await container.admin_remove_document.execute(admin, document_id)
     return Response(status_code=204)

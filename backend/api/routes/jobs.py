@@ -1,20 +1,37 @@
-"""Background jobs (large uploads): poll one for its status, progress and result."""
+"""Background jobs (large uploads): poll one for its status, progress and result.
+
+A job is shown to the admin who created it and to admins; to anyone else it is a 404.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from backend.api.deps import ContainerDep
-from backend.api.schemas import ErrorOut, JobOut
+from fastapi import APIRouter, Path
+
+from backend.api.deps import CallerDep, ContainerDep
+from backend.api.schemas import JobOut
 
 router = APIRouter(prefix="/api/jobs", tags=["documents"])
+
+JobId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The job id from the upload's answer (its `Location`).",
+    ),
+]
 
 
 @router.get(
     "/{job_id}",
     response_model=JobOut,
-    responses={404: {"model": ErrorOut}},
+    responses={  # 401: from the caller dependency
+        404: {"description": "No such job (jobs are kept until a restart), or not yours"}
+    },
     summary="A background job: status, progress (chunks), result or error",
 )
-async def get_job(container: ContainerDep, job_id: str) -> JobOut:
-    return JobOut.of(await container.get_job.execute(job_id))
+async def get_job(container: ContainerDep, caller: CallerDep, job_id: JobId) -> JobOut:
+    return JobOut.of(await container.get_job.execute(caller, job_id))

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import ContainerDep
-from backend.api.schemas import ErrorOut, SearchOut
+from backend.api.openapi import problem_responses
+from backend.api.schemas import SearchOut
 from use_cases.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api", tags=["search"])
     "/search",
     response_model=SearchOut,
     summary="Hybrid search (BM25 + vectors, fused with RRF)",
-    responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses=problem_responses(409, 422, 503, 504),
 )
 async def search(
     container: ContainerDep,

@@ -1,0 +1,66 @@
+"""Request body size limits, enforced while the body streams in (plain ASGI).
+
+Rules:
+- A `multipart/form-data` body (a document upload) may hold `MAX_UPLOAD_BYTES` plus
+  `MULTIPART_OVERHEAD_BYTES` for boundaries and form fields; any other body
+  `MAX_JSON_BODY_BYTES`. The upload route still checks the file itself against
+  `MAX_UPLOAD_BYTES`.
+- A `Content-Length` over the limit is answered 413 at once: the body is never read.
+- A body without one (chunked) or longer than it claimed is counted as it arrives; the read
+  that crosses the limit fails with 413, so at most one chunk past the limit is ever held.
+- The limits are read from the settings on each request.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.api.problems import problem_response
+from backend.config import Settings
+
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+class BodySizeLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    def limit_for(self, headers: Headers) -> tuple[int, str]:
+        """The byte limit of a request with these headers, and the setting that sets it."""
+        if headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            return self.settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, "MAX_UPLOAD_BYTES"
+        return self.settings.max_json_body_bytes, "MAX_JSON_BODY_BYTES"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        limit, setting = self.limit_for(headers)
+        detail = (
+            f"The request body is larger than the {limit:,}-byte limit "
+            f"({setting}) of {scope.get('method')} {scope.get('path')}."
+        )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response = problem_response(
+                413, "payload_too_large", detail, instance=scope.get("path")
+            )
+            await response(scope, receive, send)
+            return
+
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(status_code=413, detail=detail)
+            return message
+
+        await self.app(scope, receive_within_limit, send)

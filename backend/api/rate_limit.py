@@ -1,0 +1,114 @@
+"""Per-caller rate limit of the endpoints that run a model turn, as a reusable dependency.
+
+Rules:
+- A token bucket per caller: `RATE_LIMIT_PER_MINUTE` requests at once, refilled continuously at
+  that many per minute. 0 disables the limit.
+- The caller is the API key that authenticated the request (`Caller.key_id`): two keys of one
+  user have two buckets. Without a key (AUTH_ENABLED=false, where every request is the same
+  local user) it is the client address, so one client cannot use up everyone's allowance.
+  Nothing else the client sends (a `user_id`, an `X-User-Id` header) picks the bucket.
+- The dependency depends on the caller dependency, so it always runs after authentication:
+  a request refused with 401 never reaches the limiter and costs no token.
+- Over the limit: 429 `rate_limited` with `Retry-After` (whole seconds until one more request is
+  allowed) and a problem body. A refused request costs nothing.
+- In-process: each server process counts on its own. Buckets idle long enough to be full again
+  are dropped, so memory follows the number of recent callers.
+- Time comes from an injected monotonic clock, so tests advance it instead of sleeping.
+
+Use it as `dependencies=[RateLimited]` on a route; the OpenAPI description then lists its 429.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import Depends, HTTPException, Request
+
+from backend.api.deps import CallerDep
+from use_cases.auth import Caller
+
+
+class MonotonicClock(Protocol):
+    def monotonic(self) -> float: ...
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBucketLimiter:
+    """`per_minute` requests at once per key, refilled at `per_minute` per minute."""
+
+    PRUNE_EVERY = 1024
+
+    def __init__(self, per_minute: int, clock: MonotonicClock) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._rate = per_minute / 60.0  # tokens per second
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+    @property
+    def tracked_callers(self) -> int:
+        return len(self._buckets)
+
+    def acquire(self, key: str) -> float:
+        """Take one token for `key`: 0.0 if allowed, else the seconds until one is available."""
+        if not self.enabled:
+            return 0.0
+        now = self._clock.monotonic()
+        with self._lock:
+            self._calls += 1
+            if self._calls % self.PRUNE_EVERY == 0:
+                self._prune(now)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(float(self.per_minute), now)
+            else:
+                elapsed = max(0.0, now - bucket.updated)
+                bucket.tokens = min(float(self.per_minute), bucket.tokens + elapsed * self._rate)
+                bucket.updated = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return 0.0
+            return (1.0 - bucket.tokens) / self._rate
+
+    def _prune(self, now: float) -> None:
+        full_after = 60.0  # an idle bucket is full again after at most one minute
+        self._buckets = {
+            key: bucket
+            for key, bucket in self._buckets.items()
+            if now - bucket.updated < full_after
+        }
+
+
+def caller_key(caller: Caller, request: Request) -> str:
+    if caller.key_id:
+        return f"key:{caller.key_id}"
+    return f"addr:{request.client.host if request.client else 'unknown'}"
+
+
+async def enforce_rate_limit(request: Request, caller: CallerDep) -> None:
+    limiter: TokenBucketLimiter = request.app.state.rate_limiter
+    wait = limiter.acquire(caller_key(caller, request))
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise HTTPException(
+            status_code=429,
+            detail=f"Too many requests: at most {limiter.per_minute} per minute per caller. "
+            f"Try again in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+RateLimited = Depends(enforce_rate_limit)

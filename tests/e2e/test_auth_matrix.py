@@ -1,0 +1,235 @@
+"""Every route of the app x {no key, user key, another user's key, admin key}.
+
+The expectation table must name every route the app has (and nothing else), mounts included,
+so a new endpoint cannot ship without someone deciding who may call it. The resource routes act
+on a chat of user `ana` ("user"); `bob` is the other user; `root` is an admin. Refusals are
+problem documents; the OpenAPI description documents the 401 of every protected operation and
+the 403 of every admin-only one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from backend.api.app import create_app
+from backend.api.docs_pages import ASSETS_DIR, ASSETS_URL
+from backend.api.problems import PROBLEM_MEDIA_TYPE
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, make_settings
+from use_cases.auth import CLI_ADMIN, Caller
+from use_cases.chat_domain import NewMessage
+from use_cases.ingest import IngestRequest, IngestSource
+from use_cases.uploads import UploadRequest
+
+ROLES = ("no key", "user", "other user", "admin")
+QUESTION = "How often must passwords be rotated?"
+JOB_BYTES = 2000  # uploads larger than this become background jobs
+
+
+@dataclass(frozen=True)
+class Call:
+    """How to call a route, and the status expected for each of ROLES in order."""
+
+    expect: tuple[int, int, int, int]
+    json: Callable[[], Any] | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    upload: bool = False
+    path: str | None = None  # what to request, when not the route's own path (a mount)
+
+
+PUBLIC = (200, 200, 200, 200)
+EVERY_CALLER = (401, 200, 200, 200)
+OWNER_ONLY = (401, 200, 404, 404)
+ADMIN_ONLY = (401, 403, 403, 200)
+
+
+def _use_chat_body() -> dict[str, Any]:
+    text = {"type": "text", "text": QUESTION}
+    return {
+        "trigger": "submit-message",
+        "id": f"ui-{uuid.uuid4().hex[:12]}",
+        "messages": [{"id": "m1", "role": "user", "parts": [text]}],
+    }
+
+
+EXPECTED: dict[tuple[str, str], Call] = {
+    ("GET", "/health"): Call(PUBLIC),
+    ("GET", "/openapi.json"): Call(PUBLIC),
+    ("GET", "/docs"): Call(PUBLIC),
+    ("GET", "/redoc"): Call(PUBLIC),
+    ("MOUNT", ASSETS_URL): Call(PUBLIC, path=f"{ASSETS_URL}/swagger-ui-bundle.js"),
+    ("GET", "/api/search"): Call(EVERY_CALLER, params={"q": "password rotation"}),
+    ("GET", "/api/documents"): Call(EVERY_CALLER),
+    ("GET", "/api/documents/{document_id}"): Call(EVERY_CALLER),
+    ("POST", "/api/documents"): Call((401, 403, 403, 201), upload=True),
+    ("PUT", "/api/documents/{document_id}"): Call((401, 403, 403, 200), upload=True),
+    ("DELETE", "/api/documents/{document_id}"): Call((401, 403, 403, 204)),
+    # A job is root's (the admin who uploaded): users are told it does not exist.
+    ("GET", "/api/jobs/{job_id}"): Call((401, 404, 404, 200)),
+    ("POST", "/chat"): Call(EVERY_CALLER, json=lambda: {"message": QUESTION}),
+    ("POST", "/chat/stream"): Call(EVERY_CALLER, json=lambda: {"message": QUESTION}),
+    ("POST", "/api/chat"): Call(EVERY_CALLER, json=_use_chat_body),
+    ("GET", "/chats"): Call(EVERY_CALLER),
+    ("GET", "/chats/{chat_id}/messages"): Call(OWNER_ONLY),
+    ("PATCH", "/chats/{chat_id}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
+    ("DELETE", "/chats/{chat_id}"): Call((401, 204, 404, 404)),
+    ("GET", "/model"): Call(EVERY_CALLER),
+    ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
+    ("GET", "/api/audit"): Call(ADMIN_ONLY),
+}
+
+
+#: Chat turns whose body may name a `user_id`: 403 unless it is the caller's or they are admin.
+NAMES_A_USER = {("POST", "/chat"), ("POST", "/chat/stream"), ("POST", "/api/chat")}
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route, docs and mounts included (HEAD rides along with GET).
+
+    `iter_route_contexts` flattens the routers FastAPI keeps as included (prefixes applied)."""
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(app.routes):
+        methods = route.methods or {"MOUNT"}
+        found.update((method, str(route.path)) for method in methods if method != "HEAD")
+    return found
+
+
+@dataclass
+class World:
+    container: Container
+    headers: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One auth-enabled data dir for the whole matrix; each call makes its own chat/document."""
+    data_dir = tmp_path_factory.mktemp("auth-matrix") / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    container = bootstrap(
+        make_settings(data_dir, auth_enabled=True, upload_job_bytes=JOB_BYTES), clock=FixedClock()
+    )
+
+    async def keys() -> dict[str, dict[str, str]]:
+        headers = {"no key": {}}
+        for role, user, kind in (("user", "ana", "user"), ("other user", "bob", "user")):
+            created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=kind)
+            headers[role] = {"Authorization": f"Bearer {created.secret}"}
+        admin = await container.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
+        headers["admin"] = {"X-API-Key": admin.secret}  # the other header, for coverage
+        return headers
+
+    yield World(container, asyncio.run(keys()))
+    container.close()
+
+
+@pytest.fixture
+async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container=world.container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        yield http
+
+
+def _anas_chat(container: Container) -> str:
+    chat = container.history.get_or_create_chat(None, "ana", QUESTION)
+    container.history.append_message(chat.id, NewMessage("user", QUESTION))
+    return chat.id
+
+
+def _new_document(container: Container) -> int:
+    name = f"matrix-{uuid.uuid4().hex[:8]}.md"
+    text = f"# Matrix note {name}\n\nThe matrix note says the kettle is in room {name}.\n"
+    source = IngestSource(source=name, name=name, read=lambda: text.encode())
+    report = container.admin_ingest.run(CLI_ADMIN, IngestRequest(sources=[source]))
+    document_id = report.items[0].document_id
+    assert document_id is not None
+    return document_id
+
+
+async def _roots_job(container: Container) -> str:
+    """A background upload job created by the admin `root`."""
+    name = f"matrix-job-{uuid.uuid4().hex[:8]}.md"
+    text = f"# Matrix job {name}\n\n" + f"The job note {name} is long enough. " * 100
+    assert len(text) > JOB_BYTES
+    root = Caller(user_id="root", role="admin", key_id=None)
+    outcome = await container.upload_document.execute(root, UploadRequest(name, text.encode()))
+    assert outcome.job is not None
+    return outcome.job.id
+
+
+async def _path(template: str, container: Container) -> str:
+    values: dict[str, object] = {}
+    if "{job_id}" in template:
+        values["job_id"] = await _roots_job(container)
+    if "{chat_id}" in template:
+        values["chat_id"] = _anas_chat(container)
+    if "{document_id}" in template:
+        values["document_id"] = _new_document(container)
+    return template.format(**values)
+
+
+def test_every_route_has_an_expectation_and_every_expectation_a_route(world: World) -> None:
+    routes = app_routes(create_app(container=world.container))
+    assert routes - EXPECTED.keys() == set(), "add the new route(s) to EXPECTED"
+    assert EXPECTED.keys() - routes == set(), "remove the stale row(s) from EXPECTED"
+    assert len(routes) == len(EXPECTED)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", list(EXPECTED), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_route_answers_each_kind_of_caller_as_expected(
+    route: tuple[str, str], role: str, world: World, client: httpx.AsyncClient
+) -> None:
+    method, template = route
+    call = EXPECTED[route]
+    request: dict[str, Any] = {"headers": world.headers[role], "params": call.params}
+    if call.json is not None:
+        request["json"] = call.json()
+    if call.upload:
+        name = f"upload-{uuid.uuid4().hex[:8]}.md"
+        request["files"] = {"file": (name, f"# {name}\n\nUploaded in the matrix.\n".encode())}
+    path = call.path or await _path(template, world.container)
+    response = await client.request("GET" if method == "MOUNT" else method, path, **request)
+    expected = call.expect[ROLES.index(role)]
+    assert response.status_code == expected, response.text
+    if expected in (401, 403):
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        assert response.json()["code"] == ("unauthorized" if expected == 401 else "forbidden")
+    if expected == 401:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "Missing API key" in response.json()["detail"]
+    if expected == 403:
+        assert "admin role" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("asset", sorted(p.name for p in ASSETS_DIR.iterdir()))
+async def test_every_docs_asset_loads_without_a_key(asset: str, client: httpx.AsyncClient) -> None:
+    assert (await client.get(f"{ASSETS_URL}/{asset}")).status_code == 200
+
+
+async def test_openapi_documents_401_on_protected_and_403_on_admin_only_operations(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for (method, path), call in EXPECTED.items():
+        operation = paths.get(path, {}).get(method.lower())
+        if operation is None:  # the docs pages and their assets are not API operations
+            assert call.expect == PUBLIC, (method, path)
+            continue
+        responses = operation["responses"]
+        assert ("401" in responses) == (call.expect[0] == 401), (method, path)
+        may_refuse = 403 in call.expect or (method, path) in NAMES_A_USER
+        assert ("403" in responses) == may_refuse, (method, path)
+        if "401" in responses:
+            assert "WWW-Authenticate" in responses["401"]["headers"]
+            assert operation["security"] == [{"Bearer": []}, {"ApiKey": []}]

@@ -1,0 +1,135 @@
+"""In-memory fakes of the ports, shared by the unit tests of the use cases."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
+from use_cases.chat_domain import User
+from use_cases.errors import InvalidRequest
+from use_cases.jobs import JobView, JobWork
+
+
+class SteppingClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def today(self):  # type: ignore[no-untyped-def]
+        return self.current.date()
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class InMemoryApiKeyStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, StoredApiKey] = {}
+        self.touches = 0
+
+    def add(self, stored: StoredApiKey) -> ApiKey:
+        self.rows[stored.key.id] = stored
+        return stored.key
+
+    def find_by_hash(self, key_hash: str) -> StoredApiKey | None:
+        return next((row for row in self.rows.values() if row.key_hash == key_hash), None)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self.rows.get(key_id)
+        return row.key if row else None
+
+    def list_keys(self) -> list[ApiKey]:
+        return [row.key for row in self.rows.values()]
+
+    def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        row = self.rows.get(key_id)
+        if row is None:
+            return None
+        if row.key.revoked_at is None:
+            row = replace(row, key=replace(row.key, revoked_at=at))
+            self.rows[key_id] = row
+        return row.key
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        row = self.rows[key_id]
+        self.rows[key_id] = replace(row, key=replace(row.key, last_used_at=at))
+        self.touches += 1
+
+
+class InMemoryAuditLog:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def append(self, record: AuditRecord) -> AuditEntry:
+        entry = AuditEntry(
+            id=len(self.entries) + 1,
+            at=record.at,
+            actor_user_id=record.actor_user_id,
+            actor_key_id=record.actor_key_id,
+            action=record.action,
+            target=record.target,
+            before=record.before,
+            after=record.after,
+        )
+        self.entries.append(entry)
+        return entry
+
+    def list_entries(
+        self, *, limit: int, offset: int, action: str | None = None, family: str | None = None
+    ) -> tuple[list[AuditEntry], int]:
+        matching = [
+            entry
+            for entry in reversed(self.entries)
+            if (action is None or entry.action == action)
+            and (family is None or entry.action.startswith(f"{family}."))
+        ]
+        return matching[offset : offset + limit], len(matching)
+
+
+class InMemoryUsers:
+    """The `ensure_user` part of the history store."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+
+    def ensure_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
+        if not user_id or " " in user_id:
+            raise InvalidRequest("Invalid user id: use 1 to 64 letters, digits, '_' or '-'.")
+        return self.users.setdefault(user_id, User(user_id, name, email, datetime.now(UTC)))
+
+
+class InMemoryJobQueue:
+    """`JobQueue` that keeps its jobs and runs them only when told (`run_all`)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, JobView] = {}
+        self._work: dict[str, JobWork] = {}
+
+    def submit(self, name: str, work: JobWork, *, created_by: str | None = None) -> JobView:
+        job = JobView(
+            id=f"job{len(self.jobs) + 1}",
+            name=name,
+            status="queued",
+            created_at=datetime(2026, 3, 2, 12, 0, tzinfo=UTC),
+            created_by=created_by,
+        )
+        self.jobs[job.id] = job
+        self._work[job.id] = work
+        return job
+
+    def get(self, job_id: str) -> JobView | None:
+        return self.jobs.get(job_id)
+
+    def close(self) -> None:
+        self._work.clear()
+
+    def run_all(self) -> None:
+        for job_id, work in list(self._work.items()):
+            del self._work[job_id]
+            result = work(lambda done, total: None)
+            self.jobs[job_id] = replace(self.jobs[job_id], status="done", result=result)

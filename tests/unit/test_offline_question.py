@@ -1,0 +1,217 @@
+"""Question reading and table planning of the offline model, on plain inputs."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from services.offline.compose import compose_documents
+from services.offline.compose_sql import compose_sql
+from services.offline.question import follow_up_query, resolve_person, standalone_question
+from services.offline.sentences import match, score_units, units_of
+from services.offline.sql_plan import SqlPlan, plan_sql
+from services.offline.text import content_stems, stem
+from use_cases.chat_domain import TableColumn, TableSchema
+
+KPIS = TableSchema(
+    name="kpi_catalog",
+    columns=(
+        TableColumn("kpi_id", "TEXT", ("KPI-01", "KPI-25"), values=("KPI-01", "KPI-25")),
+        TableColumn(
+            "name",
+            "TEXT",
+            ("Time to hire",),
+            values=("Time to hire", "ETA accuracy", "Employee eNPS"),
+        ),
+        TableColumn("target", "TEXT", (">= 88",)),
+    ),
+    row_count=2,
+)
+PEOPLE = TableSchema(
+    name="directory",
+    columns=(
+        TableColumn("name", "TEXT", ("Laura Méndez",), values=("Laura Méndez", "Chen Wei")),
+        TableColumn("email", "TEXT", ("laura@example.com",)),
+    ),
+    row_count=2,
+)
+
+
+def test_a_common_word_is_no_name_for_a_row_in_sentence_case() -> None:
+    assert plan_sql("what time do the nightly kpi jobs run", [KPIS, PEOPLE]) is None
+
+
+def test_a_first_name_or_a_code_names_its_row() -> None:
+    plan = plan_sql("what's laura's email", [KPIS, PEOPLE])
+    assert plan is not None and plan.table == "directory" and "laura méndez" in plan.sql
+    plan = plan_sql("what is the target for eNPS", [KPIS, PEOPLE])
+    assert plan is not None and "employee enps" in plan.sql
+
+
+def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
+    answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
+    question = "who is Chen Wei's manager?"
+    resolved = resolve_person("what's their email", [question], [answer], ["Mateus Oliveira"])
+    assert resolved == "what's Mateus Oliveira's email"
+    # Without a table name to go by, only the answer to a "who" question is read.
+    assert resolve_person("what's their email", ["how long is it kept?"], [answer]) == (
+        "what's their email"
+    )
+    assert resolve_person("what's their email", [question], [answer]) == (
+        "what's Mateus Oliveira's email"
+    )
+    # Two turns back: "when did they start" was about the person named before.
+    chain_q = ["who is the VP of engineering", "when did they start"]
+    chain_a = ["Mateus Oliveira – VP Engineering [1].", "The start date of Mateus Oliveira is ..."]
+    assert resolve_person("who do they report to", chain_q, chain_a, ["Mateus Oliveira"]) == (
+        "who do Mateus Oliveira report to"
+    )
+
+
+def test_a_follow_up_says_which_words_it_borrowed() -> None:
+    query = follow_up_query("and shipment records?", ["how long do we keep raw location pings?"])
+    assert query.text.endswith("and shipment records?")
+    assert set(query.borrowed) == {"keep", "raw", "location", "pings"}
+    assert follow_up_query("who owns billing-api?", ["how long?"]).borrowed == ()
+
+
+def test_an_abbreviation_matches_the_word_it_starts() -> None:
+    assert match("ack", {"acknowledg"}) > 0
+    assert match("pin", {"ping"}) == 0.0
+
+
+def test_amounts_in_the_question_never_count_against_the_evidence() -> None:
+    hit = {
+        "number": 1,
+        "title": "Pricing",
+        "section": "Pilots",
+        "source": "pricing.md",
+        "text": "Pilots are free above €60,000 ARR; otherwise a pilot costs €2,500.",
+    }
+    with_amount = compose_documents("how much is a pilot for a 40k ARR deal", [hit])
+    without = compose_documents("how much is a pilot for a ARR deal", [hit])
+    assert with_amount.found and without.found
+    assert with_amount.evidence == without.evidence
+
+
+def test_a_bare_number_in_a_rank_column_reads_as_tier_n() -> None:
+    plan = SqlPlan(
+        table="services",
+        sql="SELECT ...",
+        label_column="name",
+        asked_columns=("tier",),
+        entities=("dock-scheduler",),
+        terms=("dock-scheduler",),
+    )
+    metadata = {"columns": ["name", "tier"], "rows": [["dock-scheduler", 2]]}
+    answer = compose_sql(plan, metadata)
+    assert answer is not None
+    assert answer.text.startswith("dock-scheduler is tier 2 [table: services].")
+
+
+def test_an_elliptical_follow_up_becomes_the_whole_question_for_a_table() -> None:
+    values = [("Toronto", "directory.location"), ("Lisbon", "directory.location")]
+    previous = ["how many people are based in toronto?"]
+    assert standalone_question("and in lisbon?", previous, values) == (
+        "how many people are based in lisbon"
+    )
+    assert standalone_question("what about Lisbon", previous, values) == (
+        "how many people are based in Lisbon"
+    )
+    assert standalone_question("what about notify-service?", ["who owns shipment-api?"]) == (
+        "who owns notify-service"
+    )
+    assert standalone_question("and how often is it measured?", ["target for ETA accuracy?"]) == (
+        "how often is it measured, ETA"
+    )
+    kpis = [("ETA accuracy", "kpi_catalog.name")]
+    assert standalone_question(
+        "and how often is it measured?", ["target for ETA accuracy?"], kpis
+    ) == ("how often is it measured, ETA accuracy")
+    chain = ["who owns shipment-api", "what language is it written in"]
+    assert standalone_question("what tier?", chain) == "what tier, shipment-api"
+    assert standalone_question("why?", ["how long are pings kept"]) == (
+        "how long are pings kept, why"
+    )
+    assert standalone_question("who owns billing?", previous) == "who owns billing?"
+
+
+def test_words_people_use_for_policy_words_match_in_part() -> None:
+    assert 0 < match("kept", {stem("retention")}) < 1
+    assert 0 < match(stem("approved"), {stem("sign")}) < 1
+    assert match("kept", {"deploy"}) == 0.0
+
+
+def test_a_sentence_about_another_named_system_ranks_below_one_about_the_named_one() -> None:
+    other = units_of("ClickHouse backups are kept for 14 days.", set(), 0, 0)
+    named = units_of("WAL archive retention is 35 days.", {stem("pg"), stem("core")}, 1, 1)
+    question = "how long are pg-core backups kept"
+    ranked = score_units(question, content_stems(question), other + named)
+    assert ranked[0].unit.text.startswith("WAL archive")
+
+
+SERVICES = TableSchema(
+    name="services",
+    columns=(
+        TableColumn("name", "TEXT", ("shipment-api",), values=("shipment-api", "billing-service")),
+        TableColumn("tier", "INTEGER", ("1", "2")),
+        TableColumn("primary_datastore", "TEXT", ("pg-core",), values=("pg-core", "ClickHouse")),
+    ),
+    row_count=3,
+)
+STAFF = TableSchema(
+    name="directory",
+    columns=(
+        TableColumn("name", "TEXT", ("Ana Silva",), values=("Ana Silva", "Bo Chen", "Cy Diaz")),
+        TableColumn("title", "TEXT", ("CFO",), values=("Chief Financial Officer", "Engineer")),
+        TableColumn("start_date", "DATE", ("2016-04-01", "2023-09-05")),
+    ),
+    row_count=3,
+)
+
+
+def _run(sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE services (name TEXT, tier INTEGER, primary_datastore TEXT)")
+    conn.executemany(
+        "INSERT INTO services VALUES (?, ?, ?)",
+        [("shipment-api", 1, "pg-core"), ("billing-service", 2, "pg-core"), ("web", 1, None)],
+    )
+    conn.execute("CREATE TABLE directory (name TEXT, title TEXT, start_date TEXT)")
+    conn.executemany(
+        "INSERT INTO directory VALUES (?, ?, ?)",
+        [
+            ("Ana Silva", "Chief Financial Officer", "2016-04-01"),
+            ("Bo Chen", "Engineer", "2016-04-01"),
+            ("Cy Diaz", "Engineer", "2023-09-05"),
+        ],
+    )
+    return conn.execute(sql).fetchall()
+
+
+def test_a_number_after_an_integer_column_name_filters_on_it() -> None:
+    plan = plan_sql("how many tier 1 services are there", [SERVICES, STAFF])
+    assert plan is not None and plan.count
+    assert _run(plan.sql)[0][0] == 2
+    plan = plan_sql("which services are tier 2", [SERVICES, STAFF])
+    assert plan is not None and [r[0] for r in _run(plan.sql)] == ["billing-service"]
+
+
+def test_one_distinctive_word_of_a_column_name_asks_for_it() -> None:
+    plan = plan_sql("what datastore does billing-service use", [SERVICES, STAFF])
+    assert plan is not None and plan.asked_columns == ("primary_datastore",)
+
+
+def test_who_is_a_title_answers_with_the_name() -> None:
+    plan = plan_sql("whos the CFO", [SERVICES, STAFF])
+    assert plan is not None and plan.who_is
+    rows = _run(plan.sql)
+    columns = ["name", "title", "start_date", "_relevance"]
+    answer = compose_sql(plan, {"columns": columns, "rows": [list(r) for r in rows]})
+    assert answer is not None and answer.text.startswith("Ana Silva is the Chief Financial Officer")
+
+
+def test_the_first_or_latest_to_join_are_all_rows_tied_at_the_extreme() -> None:
+    plan = plan_sql("who joined first", [SERVICES, STAFF])
+    assert plan is not None and sorted(r[0] for r in _run(plan.sql)) == ["Ana Silva", "Bo Chen"]
+    plan = plan_sql("who started most recently", [SERVICES, STAFF])
+    assert plan is not None and [r[0] for r in _run(plan.sql)] == ["Cy Diaz"]

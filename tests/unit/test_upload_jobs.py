@@ -1,0 +1,101 @@
+"""Uploads and their background jobs, on in-memory fakes: only admins upload, a job is its
+uploader's (and the admins'), and a job writes as the admin who uploaded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.fakes import InMemoryJobQueue
+from use_cases.auth import Caller
+from use_cases.domain import DocumentRecord, IngestItem, IngestReport
+from use_cases.errors import Forbidden, NotFound
+from use_cases.ingest import IngestRequest
+from use_cases.jobs import GetJob
+from use_cases.uploads import UploadDocument, UploadRequest
+
+ROOT = Caller("root", "admin", "key_root")
+OPS = Caller("ops", "admin", "key_ops")
+ANA = Caller("ana", "user", "key_ana")
+RECORD = DocumentRecord(
+    id=7,
+    source="handbook.md",
+    title="Handbook",
+    category=None,
+    updated_at=None,
+    media_type="text/markdown",
+    content_hash="h",
+    size_bytes=5000,
+    section_count=1,
+    chunk_count=40,
+    ingested_at=datetime(2026, 3, 2, tzinfo=UTC),
+)
+
+
+class RecordingAdminIngest:
+    """Stands in for `IngestAsAdmin`: remembers who ran what (it would audit as them)."""
+
+    def __init__(self) -> None:
+        self.checked: list[Caller] = []
+        self.ran: list[tuple[Caller, IngestRequest]] = []
+
+    def check(self, actor: Caller, request: IngestRequest) -> IngestItem | None:
+        self.checked.append(actor)
+        return None
+
+    def run(self, actor: Caller, request: IngestRequest) -> IngestReport:
+        self.ran.append((actor, request))
+        return IngestReport((IngestItem("handbook.md", "added", RECORD.id, chunks=40),))
+
+
+class OneRecordStore:
+    def get_record(self, document_id: int) -> DocumentRecord | None:
+        return RECORD if document_id == RECORD.id else None
+
+
+def _upload(ingest: Any, jobs: InMemoryJobQueue) -> UploadDocument:
+    return UploadDocument(ingest, OneRecordStore(), jobs, max_bytes=10_000, job_bytes=1_000)  # type: ignore[arg-type]
+
+
+async def test_a_large_upload_is_a_job_of_its_admin_that_writes_as_that_admin() -> None:
+    ingest, jobs = RecordingAdminIngest(), InMemoryJobQueue()
+
+    outcome = await _upload(ingest, jobs).execute(ROOT, UploadRequest("handbook.md", b"x" * 5000))
+
+    assert outcome.job is not None and outcome.job.created_by == "root"
+    assert ingest.ran == []  # nothing written until the job runs
+    jobs.run_all()
+    [(actor, request)] = ingest.ran
+    assert actor == ROOT and request.distinct_title
+    done = jobs.get(outcome.job.id)
+    assert done is not None and done.result is not None and done.result.document == RECORD
+
+
+async def test_only_admins_upload_and_nothing_is_checked_for_others() -> None:
+    ingest, jobs = RecordingAdminIngest(), InMemoryJobQueue()
+
+    with pytest.raises(Forbidden, match="admin role"):
+        await _upload(ingest, jobs).execute(ANA, UploadRequest("handbook.md", b"x" * 5000))
+
+    assert (ingest.checked, ingest.ran, jobs.jobs) == ([], [], {})
+
+
+async def test_a_job_is_shown_to_the_admin_who_created_it_and_to_other_admins() -> None:
+    jobs = InMemoryJobQueue()
+    job = jobs.submit("handbook.md", lambda progress: None, created_by="root")  # type: ignore[arg-type,return-value]
+
+    assert (await GetJob(jobs).execute(ROOT, job.id)).id == job.id
+    assert (await GetJob(jobs).execute(OPS, job.id)).id == job.id
+
+
+async def test_anyone_elses_job_is_not_found_like_a_missing_one() -> None:
+    jobs = InMemoryJobQueue()
+    job = jobs.submit("handbook.md", lambda progress: None, created_by="root")  # type: ignore[arg-type,return-value]
+
+    with pytest.raises(NotFound) as theirs:
+        await GetJob(jobs).execute(ANA, job.id)
+    with pytest.raises(NotFound) as missing:
+        await GetJob(jobs).execute(ANA, "job-none")
+    assert str(theirs.value).replace(job.id, "ID") == str(missing.value).replace("job-none", "ID")
