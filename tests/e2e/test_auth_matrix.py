@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.conftest import FixedClock, make_settings
 from use_cases.auth import CLI_ADMIN
 from use_cases.chat_domain import NewMessage
 from use_cases.ingest import IngestRequest, IngestSource
+from use_cases.llm_domain import CHAT
 
 ROLES = ("no key", "user", "other user", "admin")
 QUESTION = "How often must passwords be rotated?"
@@ -82,6 +84,19 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-prompts/{prompt_type}/default"): Call(ADMIN_ONLY),
+    ("POST", "/api/llm-prompts/{prompt_type}"): Call(
+        (401, 403, 403, 201), json=lambda: {"text": f"Matrix prompt {uuid.uuid4().hex}."}
+    ),
+    ("GET", "/api/llm-prompts/{prompt_type}/versions"): Call(ADMIN_ONLY),
+    ("POST", "/api/llm-prompts/{prompt_type}/versions/{version}/activate"): Call(ADMIN_ONLY),
+    ("DELETE", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-defaults/providers"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-defaults/{prompt_type}"): Call(ADMIN_ONLY),
+    ("PUT", "/api/llm-defaults/{prompt_type}"): Call(
+        ADMIN_ONLY, json=lambda: {"model": "offline-extractive"}
+    ),
 }
 
 
@@ -149,8 +164,19 @@ def _new_document(container: Container) -> int:
     return document_id
 
 
+def _new_prompt_version(container: Container) -> int:
+    text = f"Matrix prompt version {uuid.uuid4().hex}."
+    change = container.prompt_store.create_version(CHAT, text, "root", datetime.now(UTC))
+    assert change.after is not None
+    return change.after.version
+
+
 def _path(template: str, container: Container) -> str:
     values: dict[str, object] = {}
+    if "{prompt_type}" in template:
+        values["prompt_type"] = CHAT
+    if "{version}" in template:
+        values["version"] = _new_prompt_version(container)
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
     if "{document_id}" in template:
