@@ -1,9 +1,14 @@
-"""In-memory fakes of the ports, shared by the unit tests of the use cases."""
+"""In-memory fakes of the ports, shared by the unit tests of the use cases, and a recording
+model function for the end-to-end tests of what the model is sent."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.models.function import AgentInfo
 
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
 from use_cases.chat_domain import User
@@ -195,3 +200,19 @@ class FakeModelResolver:
 
     def providers(self) -> list[ProviderInfo]:
         return [ProviderInfo("test", self._allowed, key_setting=None, key_present=None)]
+
+
+class Recorder:
+    """A PydanticAI model function (for `FunctionModel`) that records the instructions each
+    request was sent with, and answers in one word."""
+
+    def __init__(self) -> None:
+        self.instructions: list[str] = []
+
+    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.instructions.append(info.instructions or "")
+        return ModelResponse(parts=[TextPart("Recorded.")])
+
+    async def stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        self.instructions.append(info.instructions or "")
+        yield "Recorded."
