@@ -49,8 +49,10 @@ async def default_prompt(
     "/{prompt_type}",
     response_model=PromptOut,
     status_code=201,
-    responses={200: {"description": "The text is the active version's already: no change"}}
-    | _NOT_FOUND,
+    responses={
+        200: {"model": PromptOut, "description": "The active version has this text: no change"},
+        **_NOT_FOUND,
+    },
     summary="Store a new version of the system prompt and make it active; admins only",
 )
 async def create_prompt_version(
