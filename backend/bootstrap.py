@@ -6,6 +6,7 @@ parts we do not own (embedder, reranker) through its keyword arguments.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,15 +23,17 @@ from services.history_store import SqliteHistoryStore
 from services.job_queue import ThreadJobQueue
 from services.knowledge_store import SqliteKnowledgeStore
 from services.loaders import FileLoader
-from services.models import ModelConfig, PydanticAIModelResolver
+from services.model_default_store import SqliteModelDefaultStore
+from services.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.offline import build_offline_model
+from services.prompt_store import SqlitePromptStore
 from services.reranker import CohereReranker
 from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner
 from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
-from use_cases.agent import SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
+from use_cases.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
 from use_cases.audit import ListAuditEntries, RecordAudit
 from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
 from use_cases.chat import ChatTurns
@@ -47,7 +50,10 @@ from use_cases.errors import ConfigurationError
 from use_cases.evaluation import EvaluateAnswers
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
 from use_cases.jobs import GetJob
+from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
+from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.ports import Clock, Embedder, Reranker
+from use_cases.prompts import ManagePrompts
 from use_cases.search import SearchKnowledgeBase
 from use_cases.uploads import UploadDocument
 
@@ -91,6 +97,10 @@ class Container:
     jobs: ThreadJobQueue
     upload_document: UploadDocument
     get_job: GetJob
+    prompt_store: SqlitePromptStore
+    model_default_store: SqliteModelDefaultStore
+    prompts: ManagePrompts
+    model_defaults: ManageModelDefaults
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -101,6 +111,8 @@ class Container:
             self.history.close()
             self.api_keys.close()
             self.audit_log.close()
+            self.prompt_store.close()
+            self.model_default_store.close()
             self._closed = True
 
 
@@ -216,6 +228,7 @@ def bootstrap(
             openai_base_url=settings.openai_base_url,
             timeout_s=settings.provider_timeout,
             max_retries=settings.provider_max_retries,
+            provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
         ),
         offline_factory=lambda: build_offline_model(
             sql.schemas, embedder if settings.embedding_provider == "local" else None
@@ -226,7 +239,14 @@ def bootstrap(
         tool_retries=settings.agent_tool_retries,
         timeout_s=settings.agent_timeout,
     )
-    agent = build_agent(system_prompt=settings.system_prompt, limits=limits)
+    agent = build_agent(limits=limits)
+    api_keys = SqliteApiKeyStore(settings.app_db_path)
+    audit_log = SqliteAuditLog(settings.app_db_path)
+    audit = RecordAudit(audit_log, clock)
+    prompt_types = build_prompt_types(settings)
+    prompt_store = SqlitePromptStore(settings.app_db_path)
+    prompts = ManagePrompts(prompt_types, prompt_store, audit, clock)
+    model_default_store = SqliteModelDefaultStore(settings.app_db_path)
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
@@ -236,12 +256,12 @@ def bootstrap(
     chat = ChatTurns(
         agent,
         history,
-        models,
+        ModelsForPromptType(models, model_default_store, CHAT),
         agent_deps,
         clock,
         limits,
         history_window=settings.history_window,
-        instructions=settings.system_prompt or SYSTEM_PROMPT,
+        instructions=lambda: prompts.current(CHAT).text,
         max_message_chars=settings.max_message_chars,
     )
     chats = ManageChats(history)
@@ -259,9 +279,6 @@ def bootstrap(
         ),
     )
     remove_document = RemoveDocument(store)
-    api_keys = SqliteApiKeyStore(settings.app_db_path)
-    audit_log = SqliteAuditLog(settings.app_db_path)
-    audit = RecordAudit(audit_log, clock)
     admin_ingest = IngestAsAdmin(ingest, store, audit)
     jobs = ThreadJobQueue()
     return Container(
@@ -310,7 +327,23 @@ def bootstrap(
             job_bytes=settings.upload_job_bytes,
         ),
         get_job=GetJob(jobs),
+        prompt_store=prompt_store,
+        model_default_store=model_default_store,
+        prompts=prompts,
+        model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
     )
+
+
+def build_prompt_types(settings: Settings) -> PromptTypes:
+    """The prompt types and their defaults. `chat`: SYSTEM_PROMPT if set, else the built-in
+    prompt. (A new type, e.g. `advice`, is one more entry here.)"""
+    configured = (settings.system_prompt or "").strip()
+    chat_default = (
+        PromptDefault(configured, source="setting")
+        if configured
+        else PromptDefault(SYSTEM_PROMPT, source="built-in", revision=PROMPT_VERSION)
+    )
+    return PromptTypes({CHAT: chat_default})
 
 
 def load_sample_data_if_empty(container: Container) -> IngestReport | None:

@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     )
     app_db: Path | None = Field(
         None,
-        description="App DB file (users, chats, messages, API keys, audit log). "
-        "Default: DATA_DIR/app.db.",
+        description="App DB file (users, chats, messages, API keys, audit log, prompt versions, "
+        "default models). Default: DATA_DIR/app.db.",
     )
     tables_db: Path | None = Field(
         None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
@@ -199,16 +199,20 @@ class Settings(BaseSettings):
     # --- Chat and models ----------------------------------------------------------------
     default_model: str | None = Field(
         None,
-        description="Model for requests that name none, e.g. openai:gpt-4.1-mini. Default: "
-        "openai:gpt-4.1-mini when OPENAI_API_KEY is set, else offline-extractive.",
+        description="Model for requests that name none, e.g. openai:gpt-4.1-mini, unless an "
+        "admin set a default for the prompt type (`PUT /api/llm-defaults/chat`, `almanac models "
+        "defaults`). Default: openai:gpt-4.1-mini when OPENAI_API_KEY is set, else "
+        "offline-extractive.",
     )
     allowed_models: str = Field(
         "",
-        description="Comma-separated models a request may choose. Default: the default model "
-        "and offline-extractive.",
+        description="Comma-separated models a request may choose, and an admin may make a "
+        "prompt type's default. Default: the default model and offline-extractive.",
     )
     system_prompt: str | None = Field(
-        None, description="Replaces the built-in (versioned) system prompt."
+        None,
+        description="Replaces the built-in default of the chat system prompt. A prompt version "
+        "an admin activated (`/api/llm-prompts/chat`, `almanac prompts`) takes precedence.",
     )
     agent_request_limit: int = Field(
         8, ge=1, le=50, description="Model requests allowed in one chat turn."

@@ -1,21 +1,38 @@
 """Model resolution: which PydanticAI model answers a request.
 
-Precedence: the request's `model` (only if allowed) > `DEFAULT_MODEL` > `openai:gpt-4.1-mini`
-when an OpenAI key is set > the offline extractive model. Models are built once and cached.
+Precedence here: the request's `model` (only if allowed) > `DEFAULT_MODEL` >
+`openai:gpt-4.1-mini` when an OpenAI key is set > the offline extractive model. (The admin's
+per-prompt-type default sits between the request's model and DEFAULT_MODEL: see
+`use_cases/model_defaults.py`, which wraps this resolver.) Models are built once and cached.
+
+`providers()` lists the providers of the allowed models and whether each has a key, never
+the key: OpenAI's comes from the settings; the others' are read by PydanticAI itself from the
+process environment, so the composition root passes which of those variables are set
+(`provider_keys_present(os.environ)`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from use_cases.errors import ConfigurationError, InvalidRequest
+from use_cases.llm_domain import ProviderInfo
 from use_cases.ports import ResolvedModel
 
 OFFLINE_MODEL = "offline-extractive"
 OPENAI_DEFAULT = "openai:gpt-4.1-mini"
+#: The environment variables PydanticAI reads each provider's key from (any one will do).
+PROVIDER_KEY_VARIABLES: dict[str, tuple[str, ...]] = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "google-gla": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+    "groq": ("GROQ_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+}
 _PROVIDER_EXTRAS = {
     "anthropic": "anthropic",
     "google-gla": "google",
@@ -33,6 +50,14 @@ class ModelConfig:
     openai_base_url: str | None
     timeout_s: float
     max_retries: int
+    provider_keys: frozenset[str] = frozenset()
+    """Which of the PROVIDER_KEY_VARIABLES are set (their names, never their values)."""
+
+
+def provider_keys_present(environ: Mapping[str, str]) -> frozenset[str]:
+    """The names of the provider key variables that are set to something in `environ`."""
+    names = {name for variables in PROVIDER_KEY_VARIABLES.values() for name in variables}
+    return frozenset(name for name in names if environ.get(name, "").strip())
 
 
 class PydanticAIModelResolver:
@@ -57,6 +82,27 @@ class PydanticAIModelResolver:
         configured = self._config.allowed_models
         base = configured or (self.default_identifier, OFFLINE_MODEL)
         return tuple(dict.fromkeys((self.default_identifier, *base)))
+
+    def providers(self) -> list[ProviderInfo]:
+        grouped: dict[str, list[str]] = {}
+        for identifier in self.allowed:
+            grouped.setdefault(_provider_of(identifier), []).append(identifier)
+        return [self._provider(name, tuple(models)) for name, models in grouped.items()]
+
+    def _provider(self, name: str, models: tuple[str, ...]) -> ProviderInfo:
+        if name == "openai":
+            return ProviderInfo(
+                name,
+                models,
+                key_setting="OPENAI_API_KEY",
+                key_present=bool(self._config.openai_api_key),
+                base_url_configured=bool(self._config.openai_base_url),
+            )
+        variables = PROVIDER_KEY_VARIABLES.get(name)
+        if variables is None:  # the offline model needs no key; others we cannot tell
+            return ProviderInfo(name, models, key_setting=None, key_present=None)
+        present = any(variable in self._config.provider_keys for variable in variables)
+        return ProviderInfo(name, models, key_setting=" or ".join(variables), key_present=present)
 
     def register(self, identifier: str, model: Any) -> None:
         """Use `model` for `identifier` (an embedding application's own model, or a test's)."""
@@ -115,3 +161,10 @@ class PydanticAIModelResolver:
             max_retries=self._config.max_retries,
         )
         return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
+
+
+def _provider_of(identifier: str) -> str:
+    if identifier == OFFLINE_MODEL:
+        return "offline"
+    provider, sep, _ = identifier.partition(":")
+    return provider if sep else identifier

@@ -1,14 +1,21 @@
-"""In-memory fakes of the ports, shared by the unit tests of the use cases."""
+"""In-memory fakes of the ports, shared by the unit tests of the use cases, and a recording
+model function for the end-to-end tests of what the model is sent."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.models.function import AgentInfo
+
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
 from use_cases.chat_domain import User
-from use_cases.errors import InvalidRequest
+from use_cases.errors import ConfigurationError, InvalidRequest
 from use_cases.jobs import JobView, JobWork
+from use_cases.llm_domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
+from use_cases.ports import ResolvedModel
 
 
 class SteppingClock:
@@ -101,6 +108,115 @@ class InMemoryUsers:
         if not user_id or " " in user_id:
             raise InvalidRequest("Invalid user id: use 1 to 64 letters, digits, '_' or '-'.")
         return self.users.setdefault(user_id, User(user_id, name, email, datetime.now(UTC)))
+
+
+class InMemoryPromptStore:
+    def __init__(self) -> None:
+        self.versions: dict[str, list[PromptVersion]] = {}
+        self.active: dict[str, int] = {}
+
+    def create_version(
+        self, prompt_type: str, text: str, author: str, at: datetime
+    ) -> PromptChange:
+        versions = self.versions.setdefault(prompt_type, [])
+        version = PromptVersion(prompt_type, len(versions) + 1, text, author, at)
+        versions.append(version)
+        before = self.active.get(prompt_type)
+        self.active[prompt_type] = version.version
+        return PromptChange(before, version)
+
+    def active_version(self, prompt_type: str) -> PromptVersion | None:
+        number = self.active.get(prompt_type)
+        return None if number is None else self.get_version(prompt_type, number)
+
+    def get_version(self, prompt_type: str, version: int) -> PromptVersion | None:
+        versions = self.versions.get(prompt_type, [])
+        return versions[version - 1] if 1 <= version <= len(versions) else None
+
+    def list_versions(
+        self, prompt_type: str, *, limit: int, offset: int
+    ) -> tuple[list[PromptVersion], int]:
+        newest_first = list(reversed(self.versions.get(prompt_type, [])))
+        return newest_first[offset : offset + limit], len(newest_first)
+
+    def activate(self, prompt_type: str, version: int) -> PromptChange | None:
+        found = self.get_version(prompt_type, version)
+        if found is None:
+            return None
+        before = self.active.get(prompt_type)
+        self.active[prompt_type] = version
+        return PromptChange(before, found)
+
+    def reset(self, prompt_type: str) -> PromptChange:
+        return PromptChange(self.active.pop(prompt_type, None), None)
+
+
+class InMemoryModelDefaultStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, ModelDefault] = {}
+
+    def get(self, prompt_type: str) -> ModelDefault | None:
+        return self.rows.get(prompt_type)
+
+    def put(
+        self, prompt_type: str, model: str | None, by: str, at: datetime
+    ) -> ModelDefault | None:
+        previous = self.rows.pop(prompt_type, None)
+        if model is not None:
+            self.rows[prompt_type] = ModelDefault(prompt_type, model, by, at)
+        return previous
+
+
+class FakeModelResolver:
+    """Allowed models resolve to their own names; `unusable` ones fail as a missing provider
+    package or key would (a `ConfigurationError`)."""
+
+    def __init__(
+        self,
+        allowed: tuple[str, ...] = ("offline-extractive", "test:a", "test:b"),
+        default: str = "offline-extractive",
+        unusable: tuple[str, ...] = (),
+    ) -> None:
+        self._allowed = allowed
+        self._default = default
+        self._unusable = unusable
+        self.resolved: list[str] = []
+
+    @property
+    def default_identifier(self) -> str:
+        return self._default
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return self._allowed
+
+    def resolve(self, requested: str | None) -> ResolvedModel:
+        identifier = (requested or "").strip() or self._default
+        if identifier not in self._allowed:
+            raise InvalidRequest(f"Model {identifier!r} is not allowed.")
+        if identifier in self._unusable:
+            raise ConfigurationError(f"Model {identifier} needs a key.")
+        self.resolved.append(identifier)
+        return ResolvedModel(identifier, identifier)
+
+    def providers(self) -> list[ProviderInfo]:
+        return [ProviderInfo("test", self._allowed, key_setting=None, key_present=None)]
+
+
+class Recorder:
+    """A PydanticAI model function (for `FunctionModel`) that records the instructions each
+    request was sent with, and answers in one word."""
+
+    def __init__(self) -> None:
+        self.instructions: list[str] = []
+
+    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.instructions.append(info.instructions or "")
+        return ModelResponse(parts=[TextPart("Recorded.")])
+
+    async def stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        self.instructions.append(info.instructions or "")
+        yield "Recorded."
 
 
 class InMemoryJobQueue:

@@ -138,12 +138,14 @@ def _ref(ref: DocumentRef) -> dict[str, Any]:
 
 @dataclass
 class AgentDeps:
-    """What a run may touch. `citations` collects what the tools returned in this turn."""
+    """What a run may touch. `instructions` is the system prompt of this run (the prompt in
+    force when the turn started); `citations` collects what the tools returned in this turn."""
 
     retriever: Retriever
     sql: SqlRunner | None
     clock: Clock
     search_limit: int = 5
+    instructions: str = SYSTEM_PROMPT
     citations: list[Citation] = field(default_factory=list)
 
 
@@ -320,15 +322,21 @@ class AgentLimits:
     timeout_s: float = 60.0
 
 
-def build_agent(*, system_prompt: str | None, limits: AgentLimits) -> Agent[AgentDeps, str]:
-    """The agent has no model of its own: each run names the model resolved for its request."""
+def build_agent(*, limits: AgentLimits) -> Agent[AgentDeps, str]:
+    """The agent has no model and no fixed prompt of its own: each run names the model
+    resolved for its request, and its instructions are the run's system prompt
+    (`AgentDeps.instructions`, read per turn so a new prompt version applies to the next
+    request) followed by the description of the structured tables."""
     agent: Agent[AgentDeps, str] = Agent(
         deps_type=AgentDeps,
         output_type=str,
-        instructions=system_prompt or SYSTEM_PROMPT,
         retries={"tools": limits.tool_retries, "output": limits.output_retries},
         name="almanac",
     )
+
+    @agent.instructions
+    def _system_prompt(ctx: RunContext[AgentDeps]) -> str:
+        return ctx.deps.instructions
 
     @agent.instructions
     def _tables(ctx: RunContext[AgentDeps]) -> str:

@@ -3,7 +3,8 @@
 Rules:
 - Every admin action is recorded once it has succeeded (a refused or failed action changed
   nothing and is not recorded): key create/revoke, document ingest/replace/delete, table
-  load, an admin acting for another user, and later prompt and model changes. Loading the
+  load, an admin acting for another user, prompt versions created, activated and reset, and
+  default models set or cleared. Loading the
   bundled sample into an empty knowledge base at first start is no one's action and is not
   recorded. An admin acting for a user is recorded when the request is accepted.
 - An entry names the actor (user id and key id; the CLI is actor `cli` without a key), the
@@ -43,6 +44,10 @@ DOCUMENT_REPLACE = "document.replace"
 DOCUMENT_DELETE = "document.delete"
 TABLE_LOAD = "table.load"
 USER_ACT_FOR = "user.act_for"
+PROMPT_CREATE = "prompt.create"
+PROMPT_ACTIVATE = "prompt.activate"
+PROMPT_RESET = "prompt.reset"
+MODEL_DEFAULT_SET = "model_default.set"
 
 MAX_STRING_CHARS = 500
 MAX_SNAPSHOT_CHARS = 4000

@@ -15,6 +15,10 @@ Rules:
   (upstream error), with whatever text was produced. A turn that did not finish never reads
   as a complete answer.
 - The current date is prefixed to the latest user message sent to the model, never stored.
+- The model (the request's, else the default of chat turns, see `use_cases/model_defaults.py`)
+  and the system prompt (the chat prompt in force, see `use_cases/prompts.py`) are read when
+  the turn starts, so an admin's change applies to the next turn without a restart. An answer
+  that recites that same prompt is withheld (`INSTRUCTIONS_WITHHELD`).
 - Prior turns are sent to the model as plain user/assistant text (the last `history_window`
   messages); failed assistant turns are left out.
 - Provider refusals by content filter become a polite refusal (a complete answer); other
@@ -28,7 +32,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic_ai import Agent
@@ -139,6 +143,12 @@ class _Turn:
 
 
 DepsFactory = Callable[[], AgentDeps]
+#: The system prompt in force, read at the start of each turn (from a worker thread).
+InstructionsSource = Callable[[], str]
+
+
+def built_in_prompt() -> str:
+    return SYSTEM_PROMPT
 
 
 class ChatTurns:
@@ -154,7 +164,7 @@ class ChatTurns:
         limits: AgentLimits,
         *,
         history_window: int = 20,
-        instructions: str = SYSTEM_PROMPT,
+        instructions: InstructionsSource = built_in_prompt,
         max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
         self._instructions = instructions
@@ -244,11 +254,17 @@ class ChatTurns:
                 f"The message is {len(question):,} characters long; the limit is "
                 f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
             )
-        resolved = self._models.resolve(request.model)
+        resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
         chat, prior, user_message, assistant = await asyncio.to_thread(
             self._store_question, request, question, resolved.identifier
         )
-        return _Turn(chat, user_message, assistant, prior, resolved, self._deps_factory())
+        deps = replace(self._deps_factory(), instructions=instructions)
+        return _Turn(chat, user_message, assistant, prior, resolved, deps)
+
+    def _prepare(self, requested: str | None) -> tuple[ResolvedModel, str]:
+        """The turn's model and system prompt, before anything is written (both may read
+        the app DB)."""
+        return self._models.resolve(requested), self._instructions()
 
     def _store_question(
         self, request: ChatRequest, question: str, model: str
@@ -287,7 +303,7 @@ class ChatTurns:
     async def _complete(
         self, turn: _Turn, answer: str, result: AgentRunResult[str], *, refused: bool = False
     ) -> ChatResult:
-        if leaks_instructions(answer, self._instructions):
+        if leaks_instructions(answer, turn.deps.instructions):
             # A prompt injection (or a user) talked the model into reciting its instructions.
             _log.warning(
                 "Withheld an answer that repeated the system prompt (chat %s)", turn.chat.id

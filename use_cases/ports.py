@@ -34,6 +34,7 @@ from use_cases.domain import (
     StagedChunk,
     Vector,
 )
+from use_cases.llm_domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
 
 
 class DocumentLoader(Protocol):
@@ -254,6 +255,11 @@ class ModelResolver(Protocol):
     @property
     def allowed(self) -> tuple[str, ...]: ...
 
+    def providers(self) -> list[ProviderInfo]:
+        """The providers of the allowed models, with whether their keys are set (never the
+        keys)."""
+        ...
+
 
 class Clock(Protocol):
     def today(self) -> date: ...
@@ -294,4 +300,50 @@ class AuditLog(Protocol):
     ) -> tuple[list[AuditEntry], int]:
         """Newest first, with the total count of matching entries. `action` keeps only that
         action; `family` only actions named `family.<anything>`."""
+        ...
+
+
+class PromptStore(Protocol):
+    """Numbered versions of each prompt type's system prompt, and which one is active.
+
+    Versions are numbered 1, 2, ... per type and never deleted. Each write is one transaction
+    and returns what it replaced, so the audit log's before/after are exact under concurrent
+    admins."""
+
+    def create_version(
+        self, prompt_type: str, text: str, author: str, at: datetime
+    ) -> PromptChange:
+        """Store `text` as the next version and make it active."""
+        ...
+
+    def active_version(self, prompt_type: str) -> PromptVersion | None:
+        """The active version; None when the default is in force."""
+        ...
+
+    def get_version(self, prompt_type: str, version: int) -> PromptVersion | None: ...
+
+    def list_versions(
+        self, prompt_type: str, *, limit: int, offset: int
+    ) -> tuple[list[PromptVersion], int]:
+        """Newest first, with the total count."""
+        ...
+
+    def activate(self, prompt_type: str, version: int) -> PromptChange | None:
+        """Make `version` active; None if there is no such version."""
+        ...
+
+    def reset(self, prompt_type: str) -> PromptChange:
+        """Make the default active again (no version active); versions are kept."""
+        ...
+
+
+class ModelDefaultStore(Protocol):
+    """The default model an admin chose for each prompt type."""
+
+    def get(self, prompt_type: str) -> ModelDefault | None: ...
+
+    def put(
+        self, prompt_type: str, model: str | None, by: str, at: datetime
+    ) -> ModelDefault | None:
+        """Set (or with None clear) the type's default; returns the one it replaced."""
         ...

@@ -16,7 +16,16 @@ from backend.api.limits import BodySizeLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import install_openapi
 from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
-from backend.api.routes import audit, chat, documents, health, jobs, search
+from backend.api.routes import (
+    audit,
+    chat,
+    documents,
+    health,
+    jobs,
+    model_defaults,
+    prompts,
+    search,
+)
 from backend.api.security import SecurityHeadersMiddleware, install_cors
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
@@ -29,7 +38,8 @@ Grounded, cited answers over your own documents and tables.
 
 Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
-chat, search and read documents; admins may also change documents and read the audit log.
+chat, search and read documents; admins may also change documents, read the audit log and
+manage the system prompts and default models.
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
 machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
@@ -39,7 +49,15 @@ machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for inv
 #: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
 #: /openapi.json, see `docs_pages.py`) are public too.
 PUBLIC_ROUTERS = (health.router,)
-PROTECTED_ROUTERS = (search.router, documents.router, jobs.router, chat.router, audit.router)
+PROTECTED_ROUTERS = (
+    search.router,
+    documents.router,
+    jobs.router,
+    chat.router,
+    audit.router,
+    prompts.router,
+    model_defaults.router,
+)
 
 #: Error statuses an operation documents because it depends on these dependencies.
 STATUSES_BY_DEPENDENCY = {current_caller: (401,), admin_caller: (403,), enforce_rate_limit: (429,)}

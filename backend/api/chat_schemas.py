@@ -107,7 +107,11 @@ class ChatRenameIn(BaseModel):
 
 
 class ModelOut(BaseModel):
-    model: str = Field(description="The effective default model.", examples=["offline-extractive"])
+    model: str = Field(
+        description="The model a chat request that names none gets: the admin's default for "
+        "chat turns, else DEFAULT_MODEL, else the built-in default.",
+        examples=["offline-extractive"],
+    )
     internal_default: str = Field(examples=["offline-extractive"])
     allowed: list[str]
 
@@ -118,6 +122,8 @@ class DefaultModelOut(BaseModel):
         examples=["offline-extractive"],
     )
     effective_default: str = Field(
-        description="DEFAULT_MODEL if set, else the built-in default.",
+        description="The model a chat request that names none gets: the admin's default for "
+        "chat turns (`PUT /api/llm-defaults/chat`), else DEFAULT_MODEL, else the built-in "
+        "default.",
         examples=["offline-extractive"],
     )

@@ -25,6 +25,7 @@ from backend.cli.common import (
     settings_for_cli,
 )
 from backend.cli.eval_commands import eval_app
+from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import IngestProgress
 from backend.exposure import check_bind
 from backend.logging import configure_logging
@@ -54,6 +55,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
 app.command()(audit)
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(models_app, name="models")
 
 
 @app.callback()

@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.conftest import FixedClock, make_settings
 from use_cases.auth import CLI_ADMIN, Caller
 from use_cases.chat_domain import NewMessage
 from use_cases.ingest import IngestRequest, IngestSource
+from use_cases.llm_domain import CHAT
 from use_cases.uploads import UploadRequest
 
 ROLES = ("no key", "user", "other user", "admin")
@@ -87,6 +89,19 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-prompts/{prompt_type}/default"): Call(ADMIN_ONLY),
+    ("POST", "/api/llm-prompts/{prompt_type}"): Call(
+        (401, 403, 403, 201), json=lambda: {"text": f"Matrix prompt {uuid.uuid4().hex}."}
+    ),
+    ("GET", "/api/llm-prompts/{prompt_type}/versions"): Call(ADMIN_ONLY),
+    ("POST", "/api/llm-prompts/{prompt_type}/versions/{version}/activate"): Call(ADMIN_ONLY),
+    ("DELETE", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-defaults/providers"): Call(ADMIN_ONLY),
+    ("GET", "/api/llm-defaults/{prompt_type}"): Call(ADMIN_ONLY),
+    ("PUT", "/api/llm-defaults/{prompt_type}"): Call(
+        ADMIN_ONLY, json=lambda: {"model": "offline-extractive"}
+    ),
 }
 
 
@@ -167,10 +182,21 @@ async def _roots_job(container: Container) -> str:
     return outcome.job.id
 
 
+def _new_prompt_version(container: Container) -> int:
+    text = f"Matrix prompt version {uuid.uuid4().hex}."
+    change = container.prompt_store.create_version(CHAT, text, "root", datetime.now(UTC))
+    assert change.after is not None
+    return change.after.version
+
+
 async def _path(template: str, container: Container) -> str:
     values: dict[str, object] = {}
     if "{job_id}" in template:
         values["job_id"] = await _roots_job(container)
+    if "{prompt_type}" in template:
+        values["prompt_type"] = CHAT
+    if "{version}" in template:
+        values["version"] = _new_prompt_version(container)
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
     if "{document_id}" in template:

@@ -121,7 +121,7 @@ def _questions(kind: str) -> list[dict[str, Any]]:
 
 
 async def _run(sample: Sample, kind: str) -> list[Outcome]:
-    agent = build_agent(system_prompt=None, limits=AgentLimits())
+    agent = build_agent(limits=AgentLimits())
     model = build_offline_model(sample.sql.schemas)
     outcomes = []
     for q in _questions(kind):
@@ -203,7 +203,7 @@ async def test_the_readme_questions_are_answered_correctly(sample: Sample) -> No
     """With the local embedder, as `make run` serves them; the first sentence must hold it."""
     questions = _readme_questions()
     assert set(questions) == set(README_ANSWERS), "README examples and expectations differ"
-    agent = build_agent(system_prompt=None, limits=AgentLimits())
+    agent = build_agent(limits=AgentLimits())
     model = build_offline_model(sample.sql.schemas, sentence_encoder=sample.embedder)
     for question in questions:
         deps = AgentDeps(retriever=sample.retriever, sql=sample.sql, clock=FixedClock())

@@ -246,7 +246,7 @@ Agent = Any
 
 @pytest.fixture(scope="module")
 def agent() -> Agent:
-    return build_agent(system_prompt=None, limits=AgentLimits())
+    return build_agent(limits=AgentLimits())
 
 
 def deps(hits: Sequence[SearchHit], sql: FakeSql | None = None) -> AgentDeps:

@@ -30,6 +30,7 @@ from backend.api.streams import (
 from backend.config import Settings
 from use_cases.chat import ChatRequest
 from use_cases.errors import InvalidRequest, PayloadTooLarge
+from use_cases.llm_domain import CHAT
 
 router = APIRouter(tags=["chat"])
 # 401 (the caller) and 429 (RateLimited) come from dependencies; 403: a user_id not yours.
@@ -167,17 +168,17 @@ async def delete_chat(chat_id: str, container: ContainerDep, user: UserDep) -> R
 
 @router.get("/model", response_model=ModelOut, tags=["models"], summary="Default model")
 async def model(container: ContainerDep) -> ModelOut:
-    models = container.models
+    effective = await container.model_defaults.effective(CHAT)
     return ModelOut(
-        model=models.default_identifier,
-        internal_default=models.internal_default,
-        allowed=list(models.allowed),
+        model=effective.model,
+        internal_default=container.models.internal_default,
+        allowed=list(container.models.allowed),
     )
 
 
 @router.get("/api/v1/settings/default-model", response_model=DefaultModelOut, tags=["models"])
 async def default_model(container: ContainerDep) -> DefaultModelOut:
-    models = container.models
+    effective = await container.model_defaults.effective(CHAT)
     return DefaultModelOut(
-        internal_default=models.internal_default, effective_default=models.default_identifier
+        internal_default=container.models.internal_default, effective_default=effective.model
     )
