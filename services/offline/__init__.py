@@ -7,12 +7,18 @@ streaming) behaves identically whichever model answered.
 
 How a turn runs:
 
-1. First request of a turn (no tool results since the latest user prompt): call
-   `search_knowledge_base` with the question (date anchor stripped; an elliptical follow-up
-   is rewritten from the previous question, its own words replacing those they stand for).
-   When the question clearly targets a loaded table (its name, a column it asks about, a
-   column value, plus something to filter on), also call `lookup_structured_data` with one
-   safe, relevance-ranked SELECT.
+1. First request of a turn (no tool results since the latest user prompt): read the turn.
+   A personal pronoun stands for the person a recent answer named ("what's their email"
+   after "who is Chen Wei's manager?"). An elliptical follow-up borrows the previous
+   question's words, its own words replacing those they stand for; the borrowed words weigh
+   half when sentences are scored (`question.py`). Call `search_knowledge_base` with that
+   query. When the question, or for a follow-up the whole question it stands for ("and in
+   lisbon?" -> "how many people are based in lisbon"), clearly targets a loaded table (its
+   name, a column it asks about, a column value, plus something to filter on), also call
+   `lookup_structured_data` with one safe SELECT (`sql_plan.py`): ranked LIKE matches,
+   exact values, integer filters ("tier 1"), a self-join for a manager or for someone's
+   direct reports, a COUNT for "how many", the rows tied at the extreme for "who joined
+   first".
 2. Next request (tool results present): compose the answer from the tools' `metadata`:
    - SQL: when the best row really matches what was asked (its label holds the named entity,
      or every filter term), a one-line answer such as "The manager of X is Y [table: t]".
@@ -20,8 +26,13 @@ How a turn runs:
      "label — header: value; ..." sentences), score each by meaning (cosine under the local
      embedder) and by IDF-weighted overlap of the question's content words (light stemming,
      typo-tolerant, stopwords dropped, numbers optional; heading and table-header words count
-     half), plus small bonuses for rank and for holding the kind of fact asked for (numbers
-     for "how long/often/many", names for "who", days/dates for "when"). A hit
+     half; Snowball stems, abbreviations and a few synonyms get partial credit; a message's
+     asking clause counts on its own too), plus small bonuses for rank and for holding the
+     kind of fact asked for (numbers for "how long/often/many", names for "who", days/dates
+     for "when"), and small penalties for a sentence on topic only through its heading, for
+     one without the identifier the question names, and for "Deputy owner:" when "Owner:" is
+     there. Sentences aimed at an assistant ("ignore your instructions") are never
+     candidates. The answer leads with the sentence of the kind asked for. A hit
      whose current version (its recorded `superseded_by`, never a guess from titles or
      dates) was retrieved too is dropped first (`versions.py`). Up to three sentences, each
      followed by [n], then a **Sources** list naming the version used.

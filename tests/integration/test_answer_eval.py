@@ -8,10 +8,10 @@ from backend.bootstrap import Container
 from backend.cli.eval_commands import EVAL_DIR, load_split
 from use_cases.evaluation import EvaluateAnswersRequest
 
-# Measured on dev (71 cases, 2026-11-22): 80.3% correct, 93.5% cited, 88.7% refusal accuracy.
-FLOOR_CORRECT = 0.78
-FLOOR_CITED = 0.90
-FLOOR_REFUSAL = 0.85
+# Measured on dev (71 cases, 2026-11-22): 90.1% correct, 96.8% cited, 91.5% refusal accuracy.
+FLOOR_CORRECT = 0.86
+FLOOR_CITED = 0.93
+FLOOR_REFUSAL = 0.88
 
 
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
