@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from services.offline.question import asking_clauses
+from services.offline.question import INTENT_HISTORY, asking_clauses
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import Scored, Unit, match, score_units, units_of
 from services.offline.text import content_stems, has_digit, jaccard, stem_set
@@ -185,7 +185,7 @@ def compose_documents(
     """
     if not hits:
         return not_found(0.0)
-    kept, replaced = resolve_versions(hits)
+    kept, replaced = resolve_versions(hits, keep_history=bool(INTENT_HISTORY.search(question)))
     terms = content_stems(question)
     background = set(content_stems(" ".join(borrowed))) - set(
         content_stems(_own(question, borrowed))

@@ -55,6 +55,14 @@ INTENT_WHEN = re.compile(
     re.IGNORECASE,
 )
 
+#: A question about how things were, not how they are: every version of a policy may answer.
+INTENT_HISTORY = re.compile(
+    r"\b(?:when\s+did|used\s+to|previous(?:ly)?|formerly|old(?:er)?\s+(?:policy|policies|"
+    r"version|versions|rule|rules)|before\s+(?:the\s+)?(?:change|update|(?:19|20)\d\d)|"
+    r"back\s+in\s+(?:19|20)\d\d|history)\b",
+    re.IGNORECASE,
+)
+
 INTENT_COUNT = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\b", re.IGNORECASE)
 
 

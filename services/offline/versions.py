@@ -13,9 +13,15 @@ from typing import Any
 
 
 def resolve_versions(
-    hits: list[dict[str, Any]],
+    hits: list[dict[str, Any]], *, keep_history: bool = False
 ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
-    """The hits to answer from, and {current document id: the older hits it replaced}."""
+    """The hits to answer from, and {current document id: the older hits it replaced}.
+
+    `keep_history`: a question about the past ("when did we stop accepting SMS codes?") is
+    answered from every version; the Sources line still marks the superseded ones.
+    """
+    if keep_history:
+        return list(hits), {}
     present = {hit.get("document_id") for hit in hits}
     kept: list[dict[str, Any]] = []
     replaced: dict[int, list[dict[str, Any]]] = {}

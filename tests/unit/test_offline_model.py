@@ -332,6 +332,19 @@ async def test_prefers_the_newer_of_two_versions_of_a_policy(agent: Agent) -> No
     ) in sources
 
 
+async def test_a_question_about_the_past_is_answered_from_the_superseded_version(
+    agent: Agent,
+) -> None:
+    result, _ = await ask(
+        agent,
+        "When did passwords expire every 90 days, what was the minimum length back then?",
+        [PASSWORD_2023, PASSWORD_2025],
+    )
+    answer = result.output
+    assert "12 characters" in answer or "90 days" in answer
+    assert "superseded by Password Policy of 2025-09-15" in answer.split("**Sources**")[1]
+
+
 async def test_a_newer_date_under_the_same_title_does_not_make_a_version_current(
     agent: Agent,
 ) -> None:
