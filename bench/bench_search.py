@@ -153,7 +153,8 @@ def build(
             sections=sections,
         )
         store.save_document(draft, vectors[start : start + len(group)])
-    store.connection().execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+    for table in ("chunks_fts", "sections_fts"):
+        store.connection().execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
     store.close()
     for suffix in ("-wal", "-shm"):
         leftover = Path(str(tmp) + suffix)
@@ -214,7 +215,14 @@ def bench(path: Path, queries: list[str], query_vectors: np.ndarray, baselines: 
     if baselines:
         m = min(n, baselines)
         full = HybridRetriever(
-            retriever.store, None, lexical=LexicalSearcher(posting_budget=10**12)
+            retriever.store,
+            None,
+            lexical=LexicalSearcher(level=retriever.lexical.level, posting_budget=10**12),
+        )
+        by_chunk = HybridRetriever(retriever.store, None, lexical=LexicalSearcher(level="chunk"))
+        report(
+            f"[ref] bm25 chunk level ({m} q)",
+            timed(lambda i: by_chunk.search_bm25(queries[i], 50), m),
         )
         report(
             f"[ref] bm25 no budget ({m} q)", timed(lambda i: full.search_bm25(queries[i], 50), m)

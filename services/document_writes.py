@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from services.knowledge_schema import FTS_TABLE, VECTOR_TABLE
+from services.knowledge_schema import FTS_TABLE, SECTION_FTS_TABLE, VECTOR_TABLE
 from services.sqlite import Connection, IntegrityError
 from use_cases.domain import DocumentDraft, StagedChunk, Vector
 from use_cases.errors import DocumentExists, InvalidDocument, InvalidRequest, NotFound
@@ -137,6 +137,13 @@ def commit_staged(
         "JOIN sections s ON s.id = ch.section_id "
         "JOIN staged_sections ss ON ss.stage_id = ? AND ss.ordinal = s.ordinal "
         "WHERE ch.document_id = ? ORDER BY ch.id",
+        (draft.title, stage_id, document_id),
+    )
+    conn.execute(
+        f"INSERT INTO {SECTION_FTS_TABLE} (rowid, title, heading, text) "
+        "SELECT s.id, ?, ss.heading, s.text FROM sections s "
+        "JOIN staged_sections ss ON ss.stage_id = ? AND ss.ordinal = s.ordinal "
+        "WHERE s.document_id = ? ORDER BY s.id",
         (draft.title, stage_id, document_id),
     )
     if staged:

@@ -9,6 +9,9 @@ Layout (one file, one writer at a time, any number of readers thanks to WAL):
   `chunks`, which also fires for cascaded deletes;
 * `chunks_fts_vocab`: the `fts5vocab` view of its terms; the retriever reads document
   frequencies from it to keep very common terms out of expensive OR queries;
+* `sections_fts` / `sections_fts_vocab`: the same over each section's whole text (title,
+  heading path, section text), which the hybrid retriever's BM25 leg searches; written with
+  the chunks' rows, removed by an `AFTER DELETE` trigger on `sections`;
 * `chunk_vectors`: a sqlite-vec `vec0` table (`float[dim]`, cosine, `category` metadata
   column) created once the embedding dimension is known, cleaned by its own trigger. It is
   the durable copy of the vectors and answers exact KNN in SQL; hybrid search reads it into

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.fts_query import MARK_END, MARK_START, match_expression, query_terms
+from services.knowledge_schema import SECTION_FTS_TABLE, SECTION_FTS_VOCAB_TABLE
 from services.knowledge_store import FTS_TABLE, FTS_TOKENIZER, FTS_VOCAB_TABLE
 from services.spelling import MIN_CORRECTED_LENGTH, closest_term, edit_budget
 from services.sqlite import Connection, OperationalError
@@ -62,8 +63,34 @@ _HIGHLIGHT_TABLE = "almanac_highlight"
 _STEM_CACHE_LIMIT = 200_000
 
 
+#: What one FTS row is, per `level`: (FTS table, its fts5vocab table, row -> title, heading,
+#: text SQL (one `{marks}` placeholder), category filter on rowid).
+_LEVELS = {
+    "chunk": (
+        FTS_TABLE,
+        FTS_VOCAB_TABLE,
+        "SELECT c.id, d.title, "
+        "(SELECT group_concat(j.value, ' ') FROM json_each(s.heading_path) j), c.text "
+        "FROM chunks c JOIN sections s ON s.id = c.section_id "
+        "JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.category = ?",
+    ),
+    "section": (
+        SECTION_FTS_TABLE,
+        SECTION_FTS_VOCAB_TABLE,
+        "SELECT s.id, d.title, "
+        "(SELECT group_concat(j.value, ' ') FROM json_each(s.heading_path) j), s.text "
+        "FROM sections s JOIN documents d ON d.id = s.document_id WHERE s.id IN ({marks})",
+        "SELECT s.id FROM sections s JOIN documents d ON d.id = s.document_id WHERE d.category = ?",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class LexicalHit:
+    """One BM25 hit: `chunk_id` is a chunk id, or a section id for a section-level searcher
+    (`LexicalSearcher.level == "section"`)."""
+
     chunk_id: int
     score: float  # BM25, positive, higher is better
 
@@ -103,6 +130,11 @@ class LexicalSearcher:
     measured 0.001-0.004 lower on SciFact train, and they are the costliest terms).
     `correct_spelling`: a query word the index does not know also searches the known term
     it is probably a typo of (`services.spelling`; "pasword lenght" finds "password length").
+    `level`: "chunk" scores chunks (`chunks_fts`); "section" scores whole sections
+    (`sections_fts`, knowledge_0005) and returns section ids. Section level is what the
+    hybrid retriever uses: it ranks a section by its whole text, so a section whose terms
+    are spread over several chunks is not ranked by its best chunk alone (SciFact train,
+    docs/benchmarks.md).
     """
 
     def __init__(
@@ -116,7 +148,12 @@ class LexicalSearcher:
         refresh_writes: int = 50,
         drop_stopwords: bool = True,
         correct_spelling: bool = True,
+        level: str = "chunk",
     ) -> None:
+        if level not in _LEVELS:
+            raise ValueError(f"Unknown BM25 level {level!r}")
+        self.level = level
+        self._table, self._vocab, self._texts_sql, self._category_sql = _LEVELS[level]
         self.weights = weights
         self.drop_stopwords = drop_stopwords
         self.correct_spelling = correct_spelling
@@ -132,7 +169,7 @@ class LexicalSearcher:
         self._totals: tuple[int, float, float] | None = None  # rows, avg length, when
         self._lock = threading.Lock()
         self._bm25 = "bm25({table}, {w[0]!r}, {w[1]!r}, {w[2]!r})".format(
-            table=FTS_TABLE, w=tuple(float(x) for x in weights)
+            table=self._table, w=tuple(float(x) for x in weights)
         )
 
     # -- analysis ------------------------------------------------------------------------------
@@ -173,7 +210,7 @@ class LexicalSearcher:
             budget = edit_budget(stem)
             prefix = stem[:2]
             rows = conn.execute(
-                f"SELECT term, doc FROM {FTS_VOCAB_TABLE} WHERE term >= ? AND term < ? "
+                f"SELECT term, doc FROM {self._vocab} WHERE term >= ? AND term < ? "
                 "AND length(term) BETWEEN ? AND ?",
                 (prefix, prefix + "\uffff", len(stem) - budget, len(stem) + budget),
             ).fetchall()
@@ -225,7 +262,7 @@ class LexicalSearcher:
             marks = ",".join("?" * len(missing))
             found = dict(
                 conn.execute(
-                    f"SELECT term, doc FROM {FTS_VOCAB_TABLE} WHERE term IN ({marks})", missing
+                    f"SELECT term, doc FROM {self._vocab} WHERE term IN ({marks})", missing
                 ).fetchall()
             )
             if len(self._df) > _STEM_CACHE_LIMIT:
@@ -257,7 +294,7 @@ class LexicalSearcher:
         totals = self._totals
         if totals is not None and now - totals[2] < self.stats_ttl:
             return totals[0], totals[1]
-        rows, tokens = _fts_averages(conn)
+        rows, tokens = _fts_averages(conn, self._table, self._vocab)
         avg = tokens / rows if rows else 0.0
         self._totals = (rows, avg, now)
         return rows, avg
@@ -295,16 +332,14 @@ class LexicalSearcher:
         if not kept:
             return []
         pool = max(k, self.candidate_pool) if dropped else k
-        sql = f"SELECT rowid, {self._bm25} AS score FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?"
+        table = self._table
+        sql = f"SELECT rowid, {self._bm25} AS score FROM {table} WHERE {table} MATCH ?"
         params: list[object] = [query.match_for(kept)]
         if category is not None:
             # `+rowid`: keep the filter out of FTS5's plan. Offered to FTS5, SQLite drives
             # the query from the subquery's ids, one MATCH per id (measured: 500 ms at 10k
             # chunks instead of 3 ms).
-            sql += (
-                " AND +rowid IN (SELECT c.id FROM chunks c JOIN documents d "
-                "ON d.id = c.document_id WHERE d.category = ?)"
-            )
+            sql += f" AND +rowid IN ({self._category_sql})"
             params.append(category)
         sql += " ORDER BY score LIMIT ?"
         params.append(pool)
@@ -337,14 +372,8 @@ class LexicalSearcher:
             return hits
         ids = [hit.chunk_id for hit in hits]
         marks = ",".join("?" * len(ids))
-        rows = conn.execute(
-            "SELECT c.id, d.title, "
-            "(SELECT group_concat(j.value, ' ') FROM json_each(s.heading_path) j), c.text "
-            "FROM chunks c JOIN sections s ON s.id = c.section_id "
-            f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
-            ids,
-        ).fetchall()
-        lengths = _row_lengths(conn, ids)
+        rows = conn.execute(self._texts_sql.format(marks=marks), ids).fetchall()
+        lengths = _row_lengths(conn, ids, self._table)
         # One byte string for all candidates: segment 3*i + column, NUL-separated.
         owners = [int(row[0]) for row in rows]
         text = "\0".join(f"{t or ''}\0{h or ''}\0{x or ''}" for _, t, h, x in rows)
@@ -438,13 +467,13 @@ def _starts_word(blob: bytes, position: int) -> bool:
     return not blob[start:position].decode("utf-8", "ignore").isalnum()
 
 
-def _row_lengths(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
+def _row_lengths(conn: Connection, ids: Sequence[int], table: str = FTS_TABLE) -> dict[int, int]:
     """Tokens per FTS row (all columns), from FTS5's `%_docsize` table (varint per column)."""
     marks = ",".join("?" * len(ids))
     lengths: dict[int, int] = {}
     try:
         rows = conn.execute(
-            f"SELECT id, sz FROM {FTS_TABLE}_docsize WHERE id IN ({marks})", list(ids)
+            f"SELECT id, sz FROM {table}_docsize WHERE id IN ({marks})", list(ids)
         ).fetchall()
     except OperationalError:
         return lengths
@@ -487,7 +516,9 @@ def _varint(buffer: bytes, position: int) -> tuple[int, int]:
     return (value << 8) | buffer[position], position + 1
 
 
-def _fts_averages(conn: Connection) -> tuple[int, int]:
+def _fts_averages(
+    conn: Connection, table: str = FTS_TABLE, vocab: str = FTS_VOCAB_TABLE
+) -> tuple[int, int]:
     """(rows, total tokens) of the FTS index.
 
     Read from FTS5's averages record (rowid 1 of `%_data`: a varint row count, then one
@@ -496,7 +527,7 @@ def _fts_averages(conn: Connection) -> tuple[int, int]:
     missing or unreadable.
     """
     try:
-        row = conn.execute(f"SELECT block FROM {FTS_TABLE}_data WHERE id = 1").fetchone()
+        row = conn.execute(f"SELECT block FROM {table}_data WHERE id = 1").fetchone()
         if row and row[0]:
             block = bytes(row[0])
             values: list[int] = []
@@ -508,6 +539,6 @@ def _fts_averages(conn: Connection) -> tuple[int, int]:
                 return values[0], sum(values[1:])
     except (OperationalError, IndexError):
         pass
-    rows_total = conn.execute(f"SELECT count(*) FROM {FTS_TABLE}").fetchone()[0]
-    tokens = conn.execute(f"SELECT coalesce(sum(cnt), 0) FROM {FTS_VOCAB_TABLE}").fetchone()[0]
+    rows_total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    tokens = conn.execute(f"SELECT coalesce(sum(cnt), 0) FROM {vocab}").fetchone()[0]
     return int(rows_total), int(tokens)

@@ -1,6 +1,7 @@
 """Hybrid retrieval: BM25 (FTS5) + vector KNN, fused, optionally reranked.
 
-    query -> BM25 top-k  (services.lexical: FTS5 with a posting budget + exact re-scoring)
+    query -> BM25 top-k sections (services.lexical over `sections_fts`: each section's whole
+             text, FTS5 with a posting budget + exact re-scoring)
           -> vector top-k (services.vector_index: resident NumPy copy of the vec0 vectors)
           -> collapse each list to parent sections (best chunk per section)
           -> fusion: convex combination of min-max scaled scores, equal weights
@@ -15,15 +16,19 @@ keeps one hit per section; fusing per chunk would let several chunks of one sect
 several ranks in a leg and push other sections down before the duplicates are removed.
 
 The two legs run concurrently (the vector leg on a small thread pool): FTS5 and NumPy both
-release the GIL. A hit's ranks/scores are its section's in each leg (the section's best chunk
-there); the chunk shown is the section's chunk with the best chunk-level RRF score.
+release the GIL. A hit's ranks/scores are its section's in each leg (the section's own BM25
+score; its best chunk in the vector leg); the chunk shown is the section's best chunk in the
+vector leg, or its first chunk when only BM25 found it (with a chunk-level BM25 searcher:
+the chunk with the best chunk-level RRF score over both legs).
 
 Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims, this 2-core
-machine shared with other jobs, p50/p95): 10k chunks: BM25 6/15 ms, vector 1.6/1.7 ms,
-hybrid 10/24 ms; 100k chunks: BM25 17/25 ms, vector 3.1/3.4 ms, hybrid 19/28 ms. The plain
-alternatives at 100k: FTS5 OR query 64/139 ms, sqlite-vec float KNN 98/102 ms.
-Quality, SciFact train nDCG@10 (chunked, int8 MiniLM, 50 candidates per leg): BM25 0.701,
-vector 0.683, hybrid 0.736 (RRF k=60: 0.727). What else was tried is in docs/benchmarks.md.
+machine shared with other jobs, p50/p95, section-level BM25): 10k chunks: BM25 4.2/9.4 ms,
+vector 1.2/2.0 ms, hybrid 6.5/12 ms; 100k chunks: BM25 12/23 ms, vector 1.7/2.3 ms, hybrid
+17/33 ms. The plain alternatives at 100k: FTS5 OR query 47/95 ms (sections), sqlite-vec
+float KNN 56/59 ms.
+Quality, SciFact train nDCG@10 (chunked, int8 MiniLM, 50 candidates per leg): BM25 0.706
+(section level; chunk level 0.700), vector 0.683, hybrid 0.741 (chunk-level BM25: 0.736;
+RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from loguru import logger
 
 from services.fts_query import query_terms, snippet
 from services.knowledge_store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
-from services.lexical import AnalyzedQuery, LexicalSearcher
+from services.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
 from services.rrf import convex_combination, reciprocal_rank_fusion
 from services.sqlite import Connection
 from services.vector_index import VectorIndex
@@ -125,7 +130,7 @@ class HybridRetriever:
         self._reranker = reranker
         self.reranker_top_n = reranker_top_n
         self.reranker_timeout = reranker_timeout
-        self.lexical = lexical or LexicalSearcher()
+        self.lexical = lexical or LexicalSearcher(level="section")
         self.vectors = vectors or VectorIndex()
         self.snippet_chars = snippet_chars
         self.parallel = parallel
@@ -159,6 +164,9 @@ class HybridRetriever:
         self.lexical.observe_generation(self._store.state().generation)
         analyzed = self.lexical.analyze(conn, query)
         hits = self.lexical.search(conn, analyzed, k, _category(category))
+        if self.lexical.level == "section":  # a section stands for its first chunk
+            first = _first_chunks(conn, [h.chunk_id for h in hits])
+            hits = [LexicalHit(first[h.chunk_id], h.score) for h in hits if h.chunk_id in first]
         return [RankedChunk(h.chunk_id, rank, h.score) for rank, h in enumerate(hits, start=1)]
 
     def search_vector(
@@ -348,7 +356,13 @@ class HybridRetriever:
 
         Convex combination of min-max scaled scores by default (BM25 score; vector leg:
         cosine similarity, 1 - distance), or RRF when `rrf_k` is set (services/rrf.py).
+        With a section-level BM25 leg, `lexical` holds section ids: each stands for its
+        first chunk here, and only the vector leg has a say in which chunk is shown.
         """
+        section_level = self.lexical.level == "section"
+        if section_level and lexical:
+            first = _first_chunks(conn, [sid for sid, _ in lexical])
+            lexical = [(first[sid], score) for sid, score in lexical if sid in first]
         ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
         if not ids:
             return []
@@ -362,9 +376,10 @@ class HybridRetriever:
                 section_id = section_of.get(chunk_id)
                 if section_id is None:  # deleted since the search
                     continue
-                chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
-                    CHUNK_CHOICE_K + chunk_rank
-                )
+                if not (section_level and leg == "bm25"):
+                    chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
+                        CHUNK_CHOICE_K + chunk_rank
+                    )
                 candidate = best.get(section_id)
                 if candidate is None:
                     candidate = best[section_id] = _Candidate(section_id, chunk_id, 0.0)
@@ -374,7 +389,7 @@ class HybridRetriever:
                 elif leg == "vector" and candidate.vector_rank is None:
                     ranking.append((section_id, 1.0 - score))
                     candidate.vector_rank, candidate.vector_distance = len(ranking), score
-                if chunk_scores[chunk_id] > chunk_scores.get(candidate.chunk_id, 0.0):
+                if chunk_scores.get(chunk_id, 0.0) > chunk_scores.get(candidate.chunk_id, 0.0):
                     candidate.chunk_id = chunk_id
             rankings.append(ranking)
         if self.rrf_k is None:
@@ -439,6 +454,18 @@ def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
     marks = ",".join("?" * len(chunk_ids))
     rows = conn.execute(f"SELECT id, section_id FROM chunks WHERE id IN ({marks})", list(chunk_ids))
     return {int(cid): int(sid) for cid, sid in rows}
+
+
+def _first_chunks(conn: Connection, section_ids: Sequence[int]) -> dict[int, int]:
+    """{section id: its first chunk's id} (sections deleted since the search are absent)."""
+    if not section_ids:
+        return {}
+    marks = ",".join("?" * len(section_ids))
+    rows = conn.execute(
+        f"SELECT section_id, min(id) FROM chunks WHERE section_id IN ({marks}) GROUP BY section_id",
+        list(section_ids),
+    )
+    return {int(sid): int(cid) for sid, cid in rows}
 
 
 def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

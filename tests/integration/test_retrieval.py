@@ -541,3 +541,147 @@ def test_only_the_recorded_supersedes_relation_makes_a_version_old(
     assert old.scores.fused < before["badges-2023.md"].scores.fused
     assert [ref.source for ref in after["policies/badges-2025.md"].supersedes] == ["badges-2023.md"]
     assert after["badges-copy.md"].superseded_by is None  # same title, newer date: no matter
+
+
+SPREAD = [
+    # The query's two terms sit in different chunks of one section ...
+    (
+        "sightings.md",
+        "Field notes",
+        None,
+        [
+            (
+                ("Sightings",),
+                [
+                    "A zebra was seen near the river bank early this morning by the rangers.",
+                    "A quokka was seen near the river bank early this morning by the rangers.",
+                ],
+            )
+        ],
+    ),
+    # ... while one short chunk elsewhere repeats one of them.
+    ("stripes.md", "Stripes", None, [((), ["Zebra zebra stripes."])]),
+]
+
+
+def _sources(hits) -> list[str]:
+    return [h.source for h in hits]
+
+
+def test_section_level_bm25_ranks_the_section_whose_whole_text_matches(
+    store: SqliteKnowledgeStore,
+) -> None:
+    for source, title, category, sections in SPREAD:
+        save(store, source, title, category, sections)
+    query = "zebra quokka"
+    by_chunk = HybridRetriever(store, None, lexical=LexicalSearcher(level="chunk"))
+    by_section = HybridRetriever(store, None)  # the default: section level
+    assert by_section.lexical.level == "section"
+
+    # No single chunk holds both terms: scored chunk by chunk, the repetitive one wins.
+    assert _sources(by_chunk.search_with_vector(query, None, 2))[0] == "stripes.md"
+    # Scored as whole sections, the section holding both terms wins.
+    hits = by_section.search_with_vector(query, None, 2)
+    assert _sources(hits) == ["sightings.md", "stripes.md"]
+    assert hits[0].scores.bm25_rank == 1 and hits[0].section_text.count("rangers") == 2
+    # The BM25 leg alone reports the section through its first chunk.
+    first = by_section.search_bm25(query, 5)[0]
+    assert first.chunk_id == hits[0].chunk_id
+
+
+def _section_fts_rowids(store: SqliteKnowledgeStore, term: str | None = None) -> set[int]:
+    conn = store.connection()
+    if term is None:
+        rows = conn.execute("SELECT rowid FROM sections_fts").fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT rowid FROM sections_fts WHERE sections_fts MATCH ?", (term,)
+        ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def _section_ids(store: SqliteKnowledgeStore) -> set[int]:
+    return {int(r[0]) for r in store.connection().execute("SELECT id FROM sections")}
+
+
+def test_the_section_index_follows_saves_replacements_and_deletes(
+    store: SqliteKnowledgeStore,
+) -> None:
+    assert _section_fts_rowids(store) == _section_ids(store)
+    record = save(
+        store, "parking.md", "Parking", "facilities", [(("Permits",), ["Garage permits."])]
+    )
+    assert _section_fts_rowids(store, "garage")
+    assert _section_fts_rowids(store, "parking")  # the title is indexed with the section
+
+    save(
+        store,
+        "parking.md",
+        "Bicycles",
+        "facilities",
+        [(("Racks",), ["Bicycle racks only."]), (("Closed",), ["No cars."])],
+        replace_id=record.id,
+    )
+    assert _section_fts_rowids(store) == _section_ids(store)
+    assert not _section_fts_rowids(store, "garage") and not _section_fts_rowids(store, "parking")
+    assert len(_section_fts_rowids(store, "bicycles")) == 2
+
+    store.delete_document(record.id)
+    assert _section_fts_rowids(store) == _section_ids(store)
+    assert not _section_fts_rowids(store, "bicycle")
+    vocab = {t for (t,) in store.connection().execute("SELECT term FROM sections_fts_vocab")}
+    assert "bicycl" not in vocab and "rack" not in vocab
+    retriever = HybridRetriever(store, EMBEDDER)
+    assert all(h.source != "parking.md" for h in retriever.search("bicycle racks cars", k=10))
+
+
+def test_the_section_index_migration_backfills_an_existing_knowledge_base(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    s = SqliteKnowledgeStore(path)
+    s.check_embedding(EmbeddingInfo(EMBEDDER.model, DIM))
+    for source, title, category, sections in CORPUS:
+        save(s, source, title, category, sections)
+    # Make it look like a knowledge base from before knowledge_0005.
+    conn = s.connection()
+    for statement in (
+        "DROP TRIGGER sections_after_delete",
+        "DROP TABLE sections_fts_vocab",
+        "DROP TABLE sections_fts",
+        "DELETE FROM schema_migrations WHERE name = 'knowledge_0005_section_fts'",
+    ):
+        conn.execute(statement)
+    conn.commit()
+    s.close()
+
+    reopened = SqliteKnowledgeStore(path)
+    try:
+        assert _section_fts_rowids(reopened) == _section_ids(reopened)
+        assert len(_section_fts_rowids(reopened, "policy")) == 2  # title "Leave policy"
+        assert _section_fts_rowids(reopened, "encryption")
+        hits = HybridRetriever(reopened, EMBEDDER).search("disk encryption", k=1)
+        assert hits[0].source == "laptop.md"
+    finally:
+        reopened.close()
+
+
+def test_the_section_level_leg_keeps_the_budget_re_scoring_and_spelling_correction(
+    store: SqliteKnowledgeStore,
+) -> None:
+    full = HybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(level="section"))
+    budgeted = HybridRetriever(
+        store,
+        EMBEDDER,
+        lexical=LexicalSearcher(level="section", posting_budget=1, min_terms=1),
+    )
+    query = "leave days laptop screen travel expenses"
+    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query))
+    assert len(kept) == 1 and dropped
+    expected = {h.chunk_id: h.score for h in full.search_bm25(query, 10)}
+    got = budgeted.search_bm25(query, 10)
+    assert got
+    assert [h.score for h in got] == pytest.approx([expected[h.chunk_id] for h in got], rel=1e-6)
+
+    typo = full.search_with_vector("disk encrpytion", None, 1)
+    assert typo and typo[0].source == "laptop.md"
