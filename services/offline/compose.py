@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from services.offline.question import INTENT_HISTORY, asking_clauses
@@ -127,31 +127,26 @@ def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Sco
     """The best sentence, then (if it lacks the kind of fact asked for) the best one that has
     it, then close runners-up; never two from one list, never near-duplicates."""
 
-    def fits(candidate: Scored, chosen: list[Scored]) -> bool:
-        return candidate.evidence >= min_evidence and not any(
+    def distinct(candidate: Scored, chosen: list[Scored]) -> bool:
+        return not any(
             (candidate.unit.group is not None and candidate.unit.group == c.unit.group)
             or jaccard(frozenset(candidate.unit.stems), frozenset(c.unit.stems)) > 0.6
             for c in chosen
         )
 
-    chosen = [best]
-    if not best.typed:
+    def fits(candidate: Scored, chosen: list[Scored]) -> bool:
+        return candidate.evidence >= min_evidence and distinct(candidate, chosen)
+
+    def bar(candidate: Scored) -> float:
         # The kind of fact asked for (a name for "who") may sit in the best sentence's own
         # section in other words ("sign off" / "authorise"): a lower bar there.
+        same_section = candidate.unit.hit_index == best.unit.hit_index
+        return min_evidence * (SAME_SECTION_EVIDENCE if same_section else 1.0)
+
+    chosen = [best]
+    if not best.typed:
         typed = next(
-            (
-                c
-                for c in scored[1:]
-                if c.typed
-                and (
-                    fits(c, chosen)
-                    or (
-                        c.unit.hit_index == best.unit.hit_index
-                        and c.evidence >= SAME_SECTION_EVIDENCE * min_evidence
-                        and fits(replace(c, evidence=min_evidence), chosen)
-                    )
-                )
-            ),
+            (c for c in scored[1:] if c.typed and c.evidence >= bar(c) and distinct(c, chosen)),
             None,
         )
         if typed is not None:

@@ -33,7 +33,8 @@ _PRONOUNS = wordset(
 
 _FOLLOW_UP_OPENERS = ("and ", "what about", "how about", "also ", "same for", "and what")
 
-_IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)
+#: A name with hyphens or underscores: "pg-core", "shipment-api", "kpi_daily".
+IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)
 
 _NUMBER_IN = re.compile(r"\d")
 
@@ -249,7 +250,7 @@ def _is_fragment(question: str) -> bool:
     return (
         0 < len(tokens) <= 3
         and len(content_stems(question)) <= 1
-        and not _IDENTIFIER.search(question)
+        and not IDENTIFIER.search(question)
         and not entities_in(question)
     )
 
@@ -285,8 +286,8 @@ def standalone_question(
             return f"{previous[:at]} {own}"
     replacements = [
         (old, new)
-        for new in _IDENTIFIER.findall(own)
-        for old in _IDENTIFIER.findall(previous)
+        for new in IDENTIFIER.findall(own)
+        for old in IDENTIFIER.findall(previous)
         if old.lower() != new.lower()
     ]
     lowered_own, lowered_previous = own.lower(), previous.lower()
@@ -314,7 +315,7 @@ def _names_in(text: str, values: Sequence[tuple[str, str]]) -> list[str]:
     """Table values, identifiers and capitalised names the text holds, longest first."""
     lowered = text.lower()
     found = [v for v, _ in values if len(v) >= 3 and _holds(lowered, v.lower())]
-    found += _IDENTIFIER.findall(text)
+    found += IDENTIFIER.findall(text)
     for entity in entities_in(text):  # lower-cased: take the words as written
         at = lowered.find(entity)
         if len(entity) >= 3 and at >= 0:
@@ -381,7 +382,7 @@ def entities_in(question: str) -> list[str]:
         else:
             close()
     close()
-    found.extend(m.group(0) for m in _IDENTIFIER.finditer(question))
+    found.extend(m.group(0) for m in IDENTIFIER.finditer(question))
     unique: dict[str, None] = {}
     for entity in found:
         unique.setdefault(entity.lower(), None)

@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.fts_query import words
-from services.offline.question import INTENT_FREQUENCY, INTENT_NUMBER, INTENT_WHEN, INTENT_WHO
+from services.offline.question import (
+    IDENTIFIER,
+    INTENT_FREQUENCY,
+    INTENT_NUMBER,
+    INTENT_WHEN,
+    INTENT_WHO,
+)
 from services.offline.text import STOP, has_digit, stem, stem_set
 from services.spelling import within_edits
 
@@ -436,14 +442,11 @@ def score_units(
     return scored
 
 
-_IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)
-
-
 def _named_identifiers(question: str, units: Sequence[Unit]) -> list[frozenset[str]]:
     """The stems of each identifier the question names ("pg-core", "shipment-api") that some
     candidate sentence or its heading holds (one nobody holds tells no sentence apart)."""
     named = []
-    for identifier in _IDENTIFIER.findall(question):
+    for identifier in IDENTIFIER.findall(question):
         parts = frozenset(stem(w) for w in words(identifier))
         if parts and any(parts <= u.stems | u.context for u in units):
             named.append(parts)

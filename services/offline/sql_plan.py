@@ -449,21 +449,8 @@ def _build_sql(
     if join is not None and entities and _REVERSE_REFERENCE.search(question):
         return _reports_plan(schema, question, join, entities, parts_for=terms, exact=exact)
     prefix = "e." if join else ""
-    parts = []
     exact = exact or {}
-    for term in terms:
-        if term in exact:  # a value of one column: that column, whole value
-            weight = weights[term] * (2 if exact[term] == label else 1)
-            cell = f"lower(ifnull({prefix}{quote_identifier(exact[term])}, ''))"
-            parts.append(f"({cell} = {_sql_literal(term)}) * {weight}")
-            continue
-        for column in text_columns:
-            weight = weights[term] * (2 if column == label else 1)
-            # ifnull: one NULL cell must not turn the whole relevance sum into NULL.
-            cell = f"ifnull({prefix}{quote_identifier(column)}, '')"
-            match = f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')"
-            parts.append(f"{match} * {weight}" if weight > 1 else match)
-    relevance = " + ".join(parts) if parts else "1"
+    relevance = _relevance(terms, weights, exact, text_columns, label, prefix) or "1"
     # "How many ...": count the rows naming the entities (or all rows of a named table).
     count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit)
     asked_names = [c.name for c in asked]
@@ -535,6 +522,34 @@ def _build_sql(
     )
 
 
+def _relevance(
+    terms: Sequence[str],
+    weights: dict[str, int],
+    exact: dict[str, str],
+    text_columns: Sequence[str],
+    label: str | None = None,
+    prefix: str = "",
+) -> str:
+    """The SQL sum ranking rows by the terms: a term that is a value of one column matches
+    that column's whole value; any other is a LIKE in each text column. The label column
+    counts double. Empty for no terms."""
+    parts = []
+    for term in terms:
+        if term in exact:  # a value of one column: that column, whole value
+            weight = weights[term] * (2 if exact[term] == label else 1)
+            cell = f"lower(ifnull({prefix}{quote_identifier(exact[term])}, ''))"
+            match = f"({cell} = {_sql_literal(term)})"
+            parts.append(f"{match} * {weight}" if weight > 1 else match)
+            continue
+        for column in text_columns:
+            weight = weights[term] * (2 if column == label else 1)
+            # ifnull: one NULL cell must not turn the whole relevance sum into NULL.
+            cell = f"ifnull({prefix}{quote_identifier(column)}, '')"
+            match = f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')"
+            parts.append(f"{match} * {weight}" if weight > 1 else match)
+    return " + ".join(parts)
+
+
 def _reports_plan(
     schema: TableSchema,
     question: str,
@@ -550,16 +565,8 @@ def _reports_plan(
     assert label is not None
     table = quote_identifier(schema.name)
     exact = exact or {}
-    parts = []
-    for term in entities:
-        if term in exact:
-            cell = f"lower(ifnull({quote_identifier(exact[term])}, ''))"
-            parts.append(f"({cell} = {_sql_literal(term)})")
-            continue
-        for column in [c.name for c in _text_columns(schema)][:MAX_SQL_TEXT_COLUMNS]:
-            cell = f"ifnull({quote_identifier(column)}, '')"
-            parts.append(f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')")
-    relevance = " + ".join(parts) or "0"
+    text_columns = [c.name for c in _text_columns(schema)][:MAX_SQL_TEXT_COLUMNS]
+    relevance = _relevance(entities, {e: 1 for e in entities}, exact, text_columns) or "0"
     target = (
         f"(SELECT {quote_identifier(key)} FROM {table} WHERE {relevance} > 0 "
         f"ORDER BY {relevance} DESC LIMIT 1)"
