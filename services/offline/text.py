@@ -9,6 +9,7 @@ wanted) never counts as content.
 from __future__ import annotations
 
 import functools
+import threading
 
 import snowballstemmer
 
@@ -34,7 +35,16 @@ _QUESTION_WORDS = wordset(
 STOP = STOPWORDS | _QUESTION_WORDS
 
 
-_SNOWBALL = snowballstemmer.stemmer("english")
+class _Stemmers(threading.local):
+    """One Snowball stemmer per thread: a stemmer keeps its working word in the object, so
+    two threads sharing one corrupt each other's state (the offline model runs in a thread pool).
+    """
+
+    def __init__(self) -> None:
+        self.english = snowballstemmer.stemmer("english")
+
+
+_STEMMERS = _Stemmers()
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -47,7 +57,7 @@ def stem(word: str) -> str:
     w = word.lower()
     if len(w) <= 3 or not w.isalpha():
         return w
-    w = _SNOWBALL.stemWord(w)
+    w = _STEMMERS.english.stemWord(w)
     if w.endswith("er") and len(w) >= 5:
         w = w[:-2]
     return w

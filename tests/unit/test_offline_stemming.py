@@ -1,0 +1,43 @@
+"""The offline model runs in a thread pool (pydantic-ai's FunctionModel), so stemming must be
+safe when many turns stem words at the same time."""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+
+from services.offline.text import stem
+
+
+def test_stems_are_the_same_from_one_thread_or_many() -> None:
+    rng = random.Random(7)
+    vocabulary = [
+        "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 14)))
+        for _ in range(40_000)
+    ]
+    expected = [stem.__wrapped__(w) for w in vocabulary]
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            # Bypass the cache: every call must run the stemmer itself.
+            results[worker] = [stem.__wrapped__(w) for w in vocabulary[worker::6]]
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for worker, stems in results.items():
+        assert stems == expected[worker::6]
+
+
+def test_stemming_folds_inflections_and_agent_nouns() -> None:
+    assert stem("rotation") == stem("rotated")
+    assert stem("owner") == stem("owns")
