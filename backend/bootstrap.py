@@ -26,6 +26,7 @@ from services.loaders import FileLoader
 from services.model_default_store import SqliteModelDefaultStore
 from services.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.offline import build_offline_model
+from services.offline.vocabulary import KnowledgeVocabulary
 from services.prompt_store import SqlitePromptStore
 from services.reranker import CohereReranker
 from services.retrieval import HybridRetriever
@@ -231,7 +232,9 @@ def bootstrap(
             provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
         ),
         offline_factory=lambda: build_offline_model(
-            sql.schemas, embedder if settings.embedding_provider == "local" else None
+            sql.schemas,
+            embedder if settings.embedding_provider == "local" else None,
+            KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation),
         ),
     )
     limits = AgentLimits(

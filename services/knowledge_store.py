@@ -209,6 +209,15 @@ class SqliteKnowledgeStore:
             dimension=int(dimension) if dimension is not None else None,
         )
 
+    def vocabulary(self) -> tuple[int, list[str]]:
+        """(generation, every indexed term): the full-text index's terms (Porter stems of the
+        titles, headings and texts). The generation is read first, so the terms are never
+        older than it: a cache keyed by it may be refreshed once too often, never too rarely."""
+        conn = self.connection()
+        generation = _meta_int(conn, "generation")
+        terms = [row[0] for row in conn.execute(f"SELECT term FROM {FTS_VOCAB_TABLE}")]
+        return generation, terms
+
     def embedding_info(self) -> EmbeddingInfo | None:
         return _embedding_info(self.connection())
 

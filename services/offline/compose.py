@@ -9,7 +9,7 @@ thresholds are calibrated on the evaluation set's dev split (`almanac eval answe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,13 +170,16 @@ def compose_documents(
     hits: list[dict[str, Any]],
     similarity: SentenceSimilarity | None = None,
     borrowed: Sequence[str] = (),
+    known: Callable[[str], bool] | None = None,
 ) -> Answer:
     """The cited extractive answer, or the can't-find answer when the evidence is weak.
 
     Evidence is the best sentence's mix of lexical coverage and meaning (cosine similarity to
     the question under the local embedder); below `MIN_EVIDENCE` the question is not answered.
     `borrowed`: words a follow-up took from the previous question; they weigh less than the
-    follow-up's own words and never raise the bar.
+    follow-up's own words and never raise the bar. `known(stem)`: whether the knowledge base
+    holds the word anywhere (`vocabulary.KnowledgeVocabulary`); a question word no retrieved
+    passage holds raises the bar only if it is unknown (without `known`: always).
     """
     if not hits:
         return not_found(0.0)
@@ -218,7 +221,12 @@ def compose_documents(
     needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
     absent = [
-        t for t in terms if not has_digit(t) and t not in background and match(t, vocabulary) == 0.0
+        t
+        for t in terms
+        if not has_digit(t)
+        and t not in background
+        and match(t, vocabulary) == 0.0
+        and (known is None or not known(t))
     ]
     asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
     if asked:  # words outside the asking clauses are context: they never raise the bar

@@ -40,6 +40,7 @@ from services.offline.question import (
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
 from services.offline.sql_plan import SqlPlan, column_values, names_in_tables, plan_sql
+from services.offline.vocabulary import KnowledgeVocabulary
 from use_cases.agent import SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
 
@@ -60,10 +61,14 @@ class _Planner:
     """Decides the next step of a turn from the messages alone (stateless and deterministic)."""
 
     def __init__(
-        self, table_schemas: TableSchemas, similarity: SentenceSimilarity | None = None
+        self,
+        table_schemas: TableSchemas,
+        similarity: SentenceSimilarity | None = None,
+        vocabulary: KnowledgeVocabulary | None = None,
     ) -> None:
         self._table_schemas = table_schemas
         self._similarity = similarity
+        self._vocabulary = vocabulary
 
     def _schemas(self) -> list[TableSchema]:
         try:
@@ -133,7 +138,8 @@ class _Planner:
                     answer = compose_sql(plan, metadata)
                     if answer is not None:
                         return answer
-        return compose_documents(query.text, results.hits, self._similarity, query.borrowed)
+        known = self._vocabulary.knows if self._vocabulary is not None else None
+        return compose_documents(query.text, results.hits, self._similarity, query.borrowed, known)
 
     # --- FunctionModel callbacks ---------------------------------------------------------
 
@@ -234,13 +240,17 @@ class OfflineExtractiveModel(FunctionModel):
 
 
 def build_offline_model(
-    table_schemas: TableSchemas, sentence_encoder: SentenceEncoder | None = None
+    table_schemas: TableSchemas,
+    sentence_encoder: SentenceEncoder | None = None,
+    vocabulary: KnowledgeVocabulary | None = None,
 ) -> FunctionModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
-    their words; without it the answer rests on word overlap alone."""
+    their words; without it the answer rests on word overlap alone. `vocabulary` (the
+    knowledge base's words) keeps a question word the knowledge base holds elsewhere from
+    counting as a topic it lacks."""
     similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
-    return OfflineExtractiveModel(_Planner(table_schemas, similarity))
+    return OfflineExtractiveModel(_Planner(table_schemas, similarity, vocabulary))
 
 
 def confidence_of(messages: Sequence[ModelMessage]) -> float | None:

@@ -523,3 +523,17 @@ def test_an_older_database_gets_relative_sources_and_incremental_vacuum(tmp_path
     }
     assert store.connection().execute("PRAGMA auto_vacuum").fetchone()[0] == 2
     store.close()
+
+
+def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
+    store: SqliteKnowledgeStore,
+) -> None:
+    empty_generation, empty = store.vocabulary()
+    record = store.save_document(draft(), vectors_for(draft()))
+
+    generation, terms = store.vocabulary()
+
+    assert empty == [] and generation > empty_generation
+    assert {"laptop", "leav", "welcom"} <= set(terms)  # Porter stems of titles and texts
+    store.delete_document(record.id)
+    assert store.vocabulary()[1] == []

@@ -1,0 +1,60 @@
+"""Which words the knowledge base holds at all, to tell "no passage has this word" from "the
+search ranked the passages holding it lower".
+
+A question word that no *retrieved* passage holds raises the bar of an answer
+(`compose.ABSENT_TERM_PENALTY`): it is often the topic the knowledge base lacks ("parental
+leave"). But a word the knowledge base does hold elsewhere ("jobs" in "what time do the
+nightly kpi jobs run", where the answering passage says "dbt models") says nothing about a
+missing topic: the search saw it and found better passages without it. Only words that are
+nowhere in the knowledge base count as absent.
+
+The terms are the full-text index's (Porter stems), folded through the composer's own `stem`,
+and cached until the store's generation changes (any write).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from services.offline.text import stem
+
+#: (generation, every indexed term) of the knowledge base; see `SqliteKnowledgeStore.vocabulary`.
+TermsSource = Callable[[], tuple[int, Sequence[str]]]
+#: The store's current generation, cheap to read on every turn.
+GenerationSource = Callable[[], int]
+
+#: A word sharing this many first letters with a known word counts as known ("rotat").
+PREFIX = 5
+
+
+class KnowledgeVocabulary:
+    """`knows(stem)`: whether any document of the knowledge base holds that word (or a word of
+    the same family: the same stem or the same first five letters)."""
+
+    def __init__(self, terms: TermsSource, generation: GenerationSource) -> None:
+        self._terms = terms
+        self._generation = generation
+        self._lock = threading.Lock()
+        self._cached_generation: int | None = None
+        self._stems: frozenset[str] = frozenset()
+        self._prefixes: frozenset[str] = frozenset()
+
+    def knows(self, word_stem: str) -> bool:
+        stems, prefixes = self._current()
+        if word_stem in stems:
+            return True
+        return len(word_stem) >= PREFIX and word_stem[:PREFIX] in prefixes
+
+    def _current(self) -> tuple[frozenset[str], frozenset[str]]:
+        generation = self._generation()
+        with self._lock:
+            if generation == self._cached_generation:
+                return self._stems, self._prefixes
+        loaded_generation, terms = self._terms()
+        stems = frozenset({stem(t) for t in terms} | set(terms))
+        prefixes = frozenset(s[:PREFIX] for s in stems if len(s) >= PREFIX)
+        with self._lock:
+            self._cached_generation = loaded_generation
+            self._stems, self._prefixes = stems, prefixes
+        return stems, prefixes

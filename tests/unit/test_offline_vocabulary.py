@@ -1,0 +1,77 @@
+"""A question word no retrieved passage holds raises the answer's bar only if the knowledge
+base holds it nowhere: a known word says the search found better passages without it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.offline.compose import compose_documents
+from services.offline.vocabulary import KnowledgeVocabulary
+
+KPI_PASSAGE = {
+    "number": 1,
+    "title": "How We Define and Report KPIs",
+    "section": "Where the numbers come from",
+    "source": "kpi.md",
+    "text": "Most product KPIs are computed nightly at 03:00 UTC by dbt models running "
+    "against ClickHouse.",
+}
+
+
+class FixedSimilarity:
+    """Every sentence is this close in meaning to the question (isolates the word rules)."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
+        return [self.value] * len(sentences)
+
+
+def test_a_word_known_elsewhere_in_the_knowledge_base_does_not_block_the_answer() -> None:
+    question = "what time do the nightly kpi jobs run"
+    similarity = FixedSimilarity(0.5)
+
+    unknown = compose_documents(
+        question,
+        [KPI_PASSAGE],
+        similarity,  # type: ignore[arg-type]
+        known=lambda _: False,
+    )
+    known = compose_documents(
+        question,
+        [KPI_PASSAGE],
+        similarity,  # type: ignore[arg-type]
+        known=lambda _: True,
+    )
+
+    assert not unknown.found
+    assert known.found and "03:00 UTC" in known.text
+    assert known.evidence == unknown.evidence  # the bar moved, not the evidence
+
+
+class Terms:
+    def __init__(self) -> None:
+        self.generation = 1
+        self.terms = ["job", "export", "rotat"]
+        self.reads = 0
+
+    def read(self) -> tuple[int, list[str]]:
+        self.reads += 1
+        return self.generation, list(self.terms)
+
+
+def test_the_vocabulary_knows_word_families_and_reloads_only_after_a_write() -> None:
+    source = Terms()
+    vocabulary = KnowledgeVocabulary(source.read, lambda: source.generation)
+
+    assert vocabulary.knows("job") and vocabulary.knows("export")
+    assert vocabulary.knows("rotational")  # same first five letters as "rotat"
+    assert not vocabulary.knows("parental")
+    assert source.reads == 1
+
+    source.terms.append("parent")
+    assert not vocabulary.knows("parent")  # same generation: the cached words
+    source.generation = 2
+    assert vocabulary.knows("parent")
+    assert source.reads == 2
