@@ -9,6 +9,8 @@ thresholds are calibrated on the evaluation set's dev split (`almanac eval answe
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +18,9 @@ from typing import Any
 from services.offline.question import INTENT_HISTORY, asking_clauses
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import Scored, Unit, match, score_units, units_of
-from services.offline.text import content_stems, has_digit, jaccard, stem_set
+from services.offline.text import content_stems, has_digit, jaccard, stem, stem_set
 from services.offline.versions import resolve_versions
+from services.spelling import closest_term
 from use_cases.agent import NOT_FOUND_ANSWER
 
 CLARIFYING_QUESTION = "Could you tell me which policy, team or system you mean?"
@@ -159,6 +162,37 @@ def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Sco
     return chosen
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _spelled_for_meaning(
+    question: str, hits: list[dict[str, Any]], known: Callable[[str], bool] | None
+) -> str:
+    """The question with its typos corrected against the retrieved passages' own words, for
+    the sentence embedder: "min pasword lenght" -> "min password length". Word matching
+    tolerates typos already (`sentences.match`); the embedder does not (a misspelt word
+    becomes unrelated word pieces). Like the search's own correction, only a word the
+    knowledge base does not know is corrected ("start" never becomes "starts"), so nothing is
+    corrected without `known`."""
+    if known is None:
+        return question
+    counts = Counter(
+        w.lower()
+        for hit in hits
+        for w in _WORD.findall(
+            f"{hit.get('title', '')} {hit.get('section', '')} {hit.get('text', '')}"
+        )
+    )
+
+    def fix(found: re.Match[str]) -> str:
+        word = found.group(0)
+        if word.lower() in counts or known(stem(word.lower())):
+            return word
+        return closest_term(word.lower(), counts.items()) or word
+
+    return _WORD.sub(fix, question)
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -203,15 +237,18 @@ def compose_documents(
             f"{label}: {u.text}" if EMBED_WITH_LABEL else u.text
             for label, u in zip(labels, units, strict=True)
         ]
-        semantic = similarity.similarities(question, texts)
-        for clause in asking_clauses(question):
+        spelled = _spelled_for_meaning(question, kept, known)
+        semantic = similarity.similarities(spelled, texts)
+        for clause in asking_clauses(spelled):
             # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
             # alone may be closer in meaning to the answer than the whole chatty message.
             closer = similarity.similarities(clause, texts)
             semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
         if background:
             # A follow-up means its own words most: "and shipment records?" after raw pings.
-            own_meaning = similarity.similarities(_own(question, borrowed), texts)
+            own_meaning = similarity.similarities(
+                _spelled_for_meaning(_own(question, borrowed), kept, known), texts
+            )
             semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
     scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:

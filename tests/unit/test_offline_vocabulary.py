@@ -75,3 +75,17 @@ def test_the_vocabulary_knows_word_families_and_reloads_only_after_a_write() -> 
     source.generation = 2
     assert vocabulary.knows("parent")
     assert source.reads == 2
+
+
+def test_typos_are_corrected_for_the_embedder_only_when_the_knowledge_base_lacks_the_word() -> None:
+    from services.offline.compose import _spelled_for_meaning
+
+    passage = {"title": "Password policy", "text": "Minimum length: 14 characters. It starts now."}
+    kb_words = {"password", "length", "start", "minimum"}
+
+    spelled = _spelled_for_meaning(
+        "min pasword lenght? when does it start", [passage], lambda s: s in kb_words
+    )
+
+    assert spelled == "min password length? when does it start"  # "start" is a known word
+    assert _spelled_for_meaning("pasword lenght", [passage], None) == "pasword lenght"
