@@ -276,6 +276,7 @@ _SYNONYM_GROUPS = (
     "rule policy requirement",
     "limit cap maximum max",
     "minimum min least",
+    "buy bought purchase procure procurement",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").

@@ -29,6 +29,9 @@ _QUESTION_WORDS = wordset(
     hey hi hello quick q actually like just really pls plz thanks thank wondering anybody guys
     ok okay im basically still now currently these days particular specific whats hows wheres
     who's what's tho though bit ever someone us we our i my me you your
+    want wants wanted wanna
+    dont doesnt didnt cant cannot wont isnt arent wasnt werent shouldnt wouldnt couldnt
+    havent hasnt hadnt
     """
 )
 
