@@ -270,10 +270,17 @@ def _name_word(word: str, value: str) -> bool:
     return word[:1].isupper() and all(w[:1].isupper() for w in long_words)
 
 
+def _capitalised_in(token: str, question: str) -> bool:
+    """Whether the question writes this word with a capital or in upper case somewhere."""
+    return any(w.lower() == token and w[:1].isupper() for w in re.findall(r"[^\W_]+", question))
+
+
 def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     """Values of short-valued columns (names, titles, teams) that the question names by their
     initials ("ARR" for "Annual recurring revenue", "CEO") or by a capitalised word only one or
-    two values hold ("eNPS" in "Employee eNPS", a first name; not "response")."""
+    two values hold ("eNPS" in "Employee eNPS", a first name; not "response"). Outside the
+    label column (teams, titles) such a word counts only if the question capitalises it too:
+    "webhook success" does not name the team "Customer Success"."""
     tokens = [t for t in words(question) if t not in STOP and not t.isdigit()]
     found: list[tuple[str, str]] = []
     label = _label_column(schema)
@@ -284,6 +291,8 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
         for token in tokens:
             if len(token) >= 2:
                 found.extend((v, column.name) for v in values if _initials(v) == token)
+            if column.name != label and not _capitalised_in(token, question):
+                continue  # "success" is no name for "Customer Success"; "Success" may be
             holding = [
                 v
                 for v in values

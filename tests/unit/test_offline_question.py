@@ -47,6 +47,24 @@ def test_a_first_name_or_a_code_names_its_row() -> None:
     assert plan is not None and "employee enps" in plan.sql
 
 
+def test_a_common_word_is_no_name_for_a_team_unless_the_question_capitalises_it() -> None:
+    teams = TableSchema(
+        name="kpi_catalog",
+        columns=(
+            TableColumn("name", "TEXT", ("Webhook delivery rate",), values=("Gross churn",)),
+            TableColumn(
+                "owner_team", "TEXT", ("Customer Success",), values=("Customer Success", "Finance")
+            ),
+            TableColumn("target", "TEXT", (">= 88",)),
+        ),
+        row_count=2,
+    )
+    plan = plan_sql("webhook success kpi, who owns it and what's the target", [teams])
+    assert plan is None or "customer success" not in plan.sql
+    plan = plan_sql("which kpis does Success own", [teams])
+    assert plan is not None and "customer success" in plan.sql
+
+
 def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
     answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
     question = "who is Chen Wei's manager?"
