@@ -275,6 +275,28 @@ def _capitalised_in(token: str, question: str) -> bool:
     return any(w.lower() == token and w[:1].isupper() for w in re.findall(r"[^\W_]+", question))
 
 
+def _value_words(question: str, schema: TableSchema, label: str | None) -> list[str]:
+    """Question words that begin or end values of exactly one short-valued column other than
+    the label ("remote" in "Remote - Ireland (Cork)"), in question order."""
+    tokens = [t for t in dict.fromkeys(words(question)) if t not in STOP and len(t) >= 4]
+    found = []
+    for token in tokens:
+        columns = {
+            column.name
+            for column in _text_columns(schema)
+            if column.name != label
+            and column.values
+            and all(len(v.split()) <= _MAX_NAME_WORDS for v in column.values)
+            and any(
+                (parts := words(v)) and (parts[0] == token or parts[-1] == token)
+                for v in column.values
+            )
+        }
+        if len(columns) == 1:
+            found.append(token)
+    return found
+
+
 def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     """Values of short-valued columns (names, titles, teams) that the question names by their
     initials ("ARR" for "Annual recurring revenue", "CEO") or by a capitalised word only one or
@@ -316,7 +338,8 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         explicit = schema.name.lower() in lowered or (
             len(table_words) > 1 and _phrase_in(table_words, q_words)
         )
-        table_word = any(stem(w) in q_stems for w in table_words)
+        # "KPIs" for kpi_catalog: the stemmer keeps an acronym's plural ("kpis").
+        table_word = any(stem(w) in q_stems or f"{w}s" in q_words for w in table_words)
         asked: list[TableColumn] = []
         hinted = {target for pattern, target in _COLUMN_HINTS if pattern.search(question)}
         shared = _shared_column_words(schema)
@@ -346,9 +369,9 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         exact = _values_in(question, schema)
         values = list(exact)
         # Stems of the words that pick the table and columns: not row filters.
-        covered = {stem(w) for w in _column_words(schema.name)} | {
-            stem(w) for c in asked for w in _column_words(c.name)
-        }
+        covered = {
+            form for w in _column_words(schema.name) for form in (stem(w), stem(f"{w}s"))
+        } | {stem(w) for c in asked for w in _column_words(c.name)}
         # A name the question gave by initials or in part is replaced by the value it names.
         aliases = {a for v in values for a in (_initials(v), *words(v))}
         named = values + [e for e in entities if e in values or e not in aliases]
@@ -358,6 +381,12 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             if any(stem(w) not in covered and w not in STOP for w in words(e))
         ]
         label = _label_column(schema)
+        if not values and INTENT_COUNT.search(question):
+            # "how many work fully remote": a word that starts or ends values of one column
+            # ("Remote - Germany (Berlin)") filters the count like a value.
+            row_entities += [
+                w for w in _value_words(question, schema, label) if stem(w) not in covered
+            ]
         who_is = (
             bool(INTENT_WHO.search(question))
             and not asked

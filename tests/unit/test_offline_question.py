@@ -65,6 +65,39 @@ def test_a_common_word_is_no_name_for_a_team_unless_the_question_capitalises_it(
     assert plan is not None and "customer success" in plan.sql
 
 
+def test_counts_filter_by_a_value_named_in_part_or_by_an_acronyms_plural() -> None:
+    people = TableSchema(
+        name="directory",
+        columns=(
+            TableColumn("name", "TEXT", ("Laura Méndez",), values=("Laura Méndez", "Chen Wei")),
+            TableColumn(
+                "location",
+                "TEXT",
+                ("Lisbon",),
+                values=("Lisbon", "Remote - Ireland (Cork)", "Remote - Germany (Berlin)"),
+            ),
+        ),
+        row_count=3,
+    )
+    kpis = TableSchema(
+        name="kpi",
+        columns=(
+            TableColumn("name", "TEXT", ("ETA accuracy",), values=("ETA accuracy",)),
+            TableColumn("frequency", "TEXT", ("weekly",), values=("weekly", "monthly")),
+        ),
+        row_count=2,
+    )
+
+    remote = plan_sql("how many ppl in the directory work fully remote", [people, kpis])
+    monthly = plan_sql("number of KPIs we report monthly?", [people, kpis])
+
+    assert remote is not None and remote.count and "%remote%" in remote.sql
+    assert monthly is not None and monthly.table == "kpi" and monthly.count
+    assert (
+        monthly.sql == 'SELECT COUNT(*) AS count FROM "kpi" WHERE lower("frequency") = \'monthly\''
+    )
+
+
 def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
     answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
     question = "who is Chen Wei's manager?"
