@@ -174,6 +174,7 @@ RULES: dict[str, Rule] = {
 # --- the words the rules look for ---------------------------------------------------------------
 
 _MARKER = re.compile(r"(?<!\S)/(nosrch|search)(?!\S)", re.I)
+_MARKER_AND_SPACE = re.compile(r"[ \t]*(?<!\S)/(?:nosrch|search)(?!\S)[ \t]*", re.I)
 
 _CREDENTIAL = re.compile(
     r"\balm_[A-Za-z0-9_-]{12,}"
@@ -358,6 +359,18 @@ class SearchDecision:
     def reasoning(self) -> str:
         return " ".join((self.rule.reason, *self.notes))
 
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as JSON data (the `/search-discipline` response, `search_decision`)."""
+        return {
+            "query": self.question,
+            "decision": self.decision.value,
+            "should_search": self.should_search,
+            "reasoning": self.reasoning,
+            "policy_payload": self.policy_payload(),
+            "query_analysis": self.analysis.as_dict(),
+            "web_search": self.web_search.as_dict(),
+        }
+
     def policy_payload(self) -> dict[str, Any]:
         policy = self.policy
         return {
@@ -450,7 +463,7 @@ def _unique(items: Any) -> tuple[str, ...]:
 def strip_markers(message: str) -> tuple[str, tuple[str, ...]]:
     """The message without `/search` and `/nosrch`, and the markers found (lower case, in order)."""
     markers = tuple(m.group(0).lower() for m in _MARKER.finditer(message))
-    question = re.sub(r"[ \t]{2,}", " ", _MARKER.sub(" ", message)).strip()
+    question = _MARKER_AND_SPACE.sub(" ", message).strip()
     return question, markers
 
 
