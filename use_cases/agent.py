@@ -405,7 +405,11 @@ def searched_this_run(messages: Sequence[ModelMessage]) -> bool:
         if not isinstance(message, ModelRequest):
             continue
         for part in message.parts:
-            if isinstance(part, ToolReturnPart) and part.tool_name == SEARCH_TOOL:
+            if (
+                isinstance(part, ToolReturnPart)
+                and part.tool_name == SEARCH_TOOL
+                and part.outcome == "success"
+            ):
                 return True
         if any(isinstance(part, UserPromptPart) for part in message.parts):
             return False
