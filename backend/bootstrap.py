@@ -33,6 +33,7 @@ from services.retrieval import HybridRetriever
 from services.sql_sandbox import SqliteSqlRunner
 from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
+from services.web_search import build_web_search
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
 from use_cases.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
 from use_cases.audit import ListAuditEntries, RecordAudit
@@ -56,6 +57,7 @@ from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.prompts import ManagePrompts
 from use_cases.search import SearchKnowledgeBase
+from use_cases.search_discipline import DecideSearch
 from use_cases.uploads import UploadDocument
 
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
@@ -102,6 +104,7 @@ class Container:
     model_default_store: SqliteModelDefaultStore
     prompts: ManagePrompts
     model_defaults: ManageModelDefaults
+    search_discipline: DecideSearch
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -191,6 +194,7 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> Container:
     settings = settings or Settings()
+    web_search = build_web_search(settings.web_search_provider)  # an unknown name stops here
     check_sqlite_support()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.knowledge_db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -334,6 +338,7 @@ def bootstrap(
         model_default_store=model_default_store,
         prompts=prompts,
         model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
+        search_discipline=DecideSearch(web_search, max_query_chars=settings.max_message_chars),
     )
 
 

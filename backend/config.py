@@ -243,6 +243,14 @@ class Settings(BaseSettings):
     cohere_base_url: str | None = Field(None, description="Cohere API base URL override.")
     provider_timeout: float = Field(30.0, gt=0, description="Seconds per provider HTTP call.")
     provider_max_retries: int = Field(2, ge=0, le=10, description="Retries per provider call.")
+    web_search_provider: str = Field(
+        "none",
+        max_length=64,
+        description="Web search provider for requests with enable_web_search (see "
+        "docs/search-discipline.md). `none` turns web search off; requests that ask for it are "
+        "answered from the knowledge base and told it is unavailable. An unknown name stops "
+        "start-up with a configuration error.",
+    )
 
     @field_validator("openai_api_key", "cohere_api_key", "rrf_k", mode="before")
     @classmethod

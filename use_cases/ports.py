@@ -347,3 +347,26 @@ class ModelDefaultStore(Protocol):
     ) -> ModelDefault | None:
         """Set (or with None clear) the type's default; returns the one it replaced."""
         ...
+
+
+# --- Web search (search discipline) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebResult:
+    """One result of a web search: untrusted text, like a passage."""
+
+    title: str
+    url: str
+    snippet: str
+
+
+class WebSearch(Protocol):
+    """A web search provider. None is configured by default (WEB_SEARCH_PROVIDER=none); a
+    provider plugs in through `services/web_search.py`. Raises an `Upstream*` error when the
+    provider fails."""
+
+    @property
+    def name(self) -> str: ...
+
+    def search(self, query: str, limit: int) -> Sequence[WebResult]: ...

@@ -19,12 +19,14 @@ from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_r
 from backend.api.routes import (
     audit,
     chat,
+    discipline,
     documents,
     health,
     jobs,
     model_defaults,
     prompts,
     search,
+    welcome,
 )
 from backend.api.security import SecurityHeadersMiddleware, install_cors
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
@@ -39,7 +41,7 @@ Grounded, cited answers over your own documents and tables.
 Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
 chat, search and read documents; admins may also change documents, read the audit log and
-manage the system prompts and default models.
+manage the system prompts and default models. The welcome page `/` is public too.
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
 machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
@@ -47,8 +49,8 @@ machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for inv
 
 #: Routers anyone may call. Every other router requires a caller (an API key when
 #: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
-#: /openapi.json, see `docs_pages.py`) are public too.
-PUBLIC_ROUTERS = (health.router,)
+#: /openapi.json, see `docs_pages.py`) are public too. `welcome`: the HTML page at `/`.
+PUBLIC_ROUTERS = (health.router, welcome.router)
 PROTECTED_ROUTERS = (
     search.router,
     documents.router,
@@ -57,6 +59,7 @@ PROTECTED_ROUTERS = (
     audit.router,
     prompts.router,
     model_defaults.router,
+    discipline.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

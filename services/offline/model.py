@@ -41,7 +41,7 @@ from services.offline.question import (
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
 from services.offline.sql_plan import SqlPlan, column_values, names_in_tables, plan_sql
 from services.offline.vocabulary import KnowledgeVocabulary
-from use_cases.agent import SEARCH_TOOL, SQL_TOOL
+from use_cases.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
 
 MODEL_NAME = "offline-extractive"
@@ -108,6 +108,8 @@ class _Planner:
         results = _tool_results(view)
         answer = self._compose(plan, query, results)
         searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
+        if not can_search and not answer.found:  # search was off for this turn
+            return _Decision(answer=Answer(NOT_SEARCHED_ANSWER, 0.0, found=False, coverage=0.0))
         if not can_search or view.retries:
             return _Decision(answer=answer)
         if not answer.found and "narrowed" not in searched:

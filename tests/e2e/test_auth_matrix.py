@@ -102,6 +102,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("PUT", "/api/llm-defaults/{prompt_type}"): Call(
         ADMIN_ONLY, json=lambda: {"model": "offline-extractive"}
     ),
+    # Search discipline and the welcome page.
+    ("GET", "/"): Call(PUBLIC),
+    ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
 }
 
 

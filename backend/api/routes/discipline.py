@@ -1,0 +1,73 @@
+"""`POST /search-discipline`: the search decision a chat or advice turn would get for a message."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from backend.api.deps import ContainerDep
+from backend.api.openapi import problem_responses
+from use_cases.search_discipline import MAX_QUERY_CHARS, Classification, Decision, DisciplineRequest
+
+router = APIRouter(tags=["search discipline"])
+
+
+class QueryAnalysisOut(BaseModel):
+    classification: Classification
+    time_sensitive_keywords: list[str]
+    active_entities: list[str]
+    override_markers: list[str] = Field(description="`/search` or `/nosrch` found in the text.")
+
+
+class WebSearchOut(BaseModel):
+    requested: bool
+    available: bool
+    reason: str
+    provider: str | None
+
+
+class SearchDecisionOut(BaseModel):
+    query: str = Field(description="The question as the model sees it (markers removed).")
+    decision: Decision
+    should_search: bool
+    reasoning: str
+    policy_payload: dict[str, Any] = Field(
+        description="The rule that fired, whether the search tool is offered and a search "
+        "enforced, whether the answer can be grounded, the decision an override replaced, and "
+        "the instructions added to the run."
+    )
+    query_analysis: QueryAnalysisOut
+    web_search: WebSearchOut
+
+
+@router.post(
+    "/search-discipline",
+    response_model=SearchDecisionOut,
+    summary="Whether a turn with this message must, may or must not search, and why",
+    responses=problem_responses(422),
+)
+async def search_discipline(
+    container: ContainerDep,
+    query: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY_CHARS,
+            description="The latest user message; `/search` or `/nosrch` in it override.",
+            examples=["What is the current password rotation policy?"],
+        ),
+    ],
+    search_override: Annotated[
+        bool | None,
+        Query(description="true forces a search, false turns it off; beats a marker in text."),
+    ] = None,
+    enable_web_search: Annotated[
+        bool, Query(description="Ask for web search as well (reported when unavailable).")
+    ] = False,
+) -> SearchDecisionOut:
+    decision = await container.search_discipline.execute(
+        DisciplineRequest(query, search_override, enable_web_search)
+    )
+    return SearchDecisionOut.model_validate(decision.as_dict())
