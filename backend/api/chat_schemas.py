@@ -48,8 +48,8 @@ class ChatOut(BaseModel):
             chat_id=result.chat_id,
             message_id=result.message_id,
             answer=result.answer,
-            tool_calls=result.tool_calls,
-            sources=result.sources,
+            tool_calls=[call.as_dict() for call in result.tool_calls],
+            sources=[source.as_dict() for source in result.sources],
             model=result.model,
         )
 
@@ -88,8 +88,8 @@ class MessageOut(BaseModel):
             content=message.content,
             status=message.status,
             model=message.model,
-            tool_calls=message.tool_calls,
-            sources=message.sources,
+            tool_calls=[call.as_dict() for call in message.tool_calls],
+            sources=[source.as_dict() for source in message.sources],
             latency_ms=message.latency_ms,
             input_tokens=message.usage.input_tokens if message.usage else None,
             output_tokens=message.usage.output_tokens if message.usage else None,
