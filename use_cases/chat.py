@@ -14,6 +14,8 @@ Rules:
   model is called and finalised as `complete`, `interrupted` (client went away) or `failed`
   (upstream error), with whatever text was produced. A turn that did not finish never reads
   as a complete answer.
+- The stored answer carries the turn's tool calls (each once, with its outcome and a preview
+  of what it returned) and the sources the answer cites by [n] or [table: name].
 - The current date is prefixed to the latest user message sent to the model, never stored.
 - The model (the request's, else the default of chat turns, see `use_cases/model_defaults.py`)
   and the system prompt (the chat prompt in force, see `use_cases/prompts.py`) are read when

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,7 @@ from use_cases.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from use_cases.ports import ResolvedModel
+from use_cases.ports import HistoryStore, ResolvedModel
 from use_cases.turns import TurnFailed, TurnFinished, TurnStarted
 
 QUESTION = "How often must passwords be rotated?"
@@ -482,6 +483,13 @@ async def test_a_client_chosen_id_starts_a_new_chat_only_when_asked_to() -> None
     result = await r.turns.execute(ask(chat_id="client-chosen-1", start_if_missing=True))
     assert result.chat_id == "client-chosen-1"
     assert r.history.chats["client-chosen-1"].user_id == "alice"
+
+
+def test_the_in_memory_history_store_has_the_port_s_methods() -> None:
+    for name, port in vars(HistoryStore).items():
+        if inspect.isfunction(port) and not name.startswith("_"):
+            fake = inspect.signature(getattr(InMemoryHistoryStore, name))
+            assert list(fake.parameters) == list(inspect.signature(port).parameters), name
 
 
 def test_tool_calls_and_sources_keep_one_json_shape() -> None:
