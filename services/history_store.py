@@ -28,11 +28,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlean as sqlite3
 
-from use_cases.chat_domain import Chat, Message, NewMessage, TokenUsage, User
+from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall, User
 from use_cases.errors import InvalidRequest, NotFound
 
 __all__ = ["MIGRATIONS", "SqliteHistoryStore", "chat_title"]
@@ -392,8 +391,8 @@ def _message(row: sqlite3.Row) -> Message:
         chat_id=row["chat_id"],
         role=row["role"],
         content=row["content"],
-        tool_calls=json.loads(row["tool_calls"]),
-        sources=json.loads(row["sources"]),
+        tool_calls=tuple(ToolCall.from_dict(call) for call in json.loads(row["tool_calls"])),
+        sources=tuple(Source.from_dict(source) for source in json.loads(row["sources"])),
         model=row["model"],
         latency_ms=row["latency_ms"],
         usage=usage,
@@ -410,9 +409,13 @@ def _check_message(message: NewMessage) -> None:
         raise InvalidRequest(f"Unknown message status {message.status!r}.")
 
 
-def _to_json(value: Sequence[dict[str, Any]], field: str) -> str:
+def _to_json(value: Sequence[ToolCall | Source], field: str) -> str:
+    """The stored shape is each item's `as_dict()`, the one JSON shape of tool calls and
+    sources (`use_cases/chat_domain.py`); rows written before these types read back the same."""
     try:
-        return json.dumps(list(value), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            [item.as_dict() for item in value], ensure_ascii=False, separators=(",", ":")
+        )
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(f"Message {field} must be JSON-serialisable: {exc}") from exc
 

@@ -3,16 +3,20 @@ model function for the end-to-end tests of what the model is sent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import inspect
+import re
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
-from pydantic_ai.models.function import AgentInfo
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionDef, StreamFunctionDef
 
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
-from use_cases.chat_domain import User
-from use_cases.errors import ConfigurationError, InvalidRequest
+from use_cases.chat_domain import Chat, Message, NewMessage, QueryResult, TableSchema, User
+from use_cases.domain import HitScores, SearchHit
+from use_cases.errors import ConfigurationError, InvalidRequest, NotFound, ToolRejected
 from use_cases.jobs import JobView, JobWork
 from use_cases.llm_domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
 from use_cases.ports import ResolvedModel
@@ -249,3 +253,187 @@ class InMemoryJobQueue:
             del self._work[job_id]
             result = work(lambda done, total: None)
             self.jobs[job_id] = replace(self.jobs[job_id], status="done", result=result)
+
+
+# --- chat turns: history, retrieval, SQL, and models that stream ----------------------------
+
+
+class InMemoryHistoryStore:
+    """`HistoryStore` in memory. `writes` counts every call that changes something, so a test
+    can tell that a refused turn wrote nothing."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.chats: dict[str, Chat] = {}
+        self.messages: dict[str, list[Message]] = {}
+        self.writes = 0
+        self._ids = 0
+
+    def _next_id(self, prefix: str) -> str:
+        self._ids += 1
+        return f"{prefix}{self._ids}"
+
+    def ensure_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
+        if user_id not in self.users:
+            self.writes += 1
+            self.users[user_id] = User(user_id, name, email, datetime.now(UTC))
+        return self.users[user_id]
+
+    def get_chat(self, chat_id: str) -> Chat | None:
+        return self.chats.get(chat_id)
+
+    def get_or_create_chat(self, chat_id: str | None, user_id: str, first_message: str) -> Chat:
+        if chat_id is not None and chat_id in self.chats:
+            chat = self.chats[chat_id]
+            if chat.user_id != user_id:
+                raise NotFound(f"Chat {chat_id} not found.")
+            return chat
+        self.ensure_user(user_id)
+        self.writes += 1
+        now = datetime.now(UTC)
+        chat = Chat(chat_id or self._next_id("chat"), user_id, first_message[:80], now, now)
+        self.chats[chat.id] = chat
+        self.messages[chat.id] = []
+        return chat
+
+    def list_chats(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
+        mine = [c for c in reversed(self.chats.values()) if c.user_id == user_id]
+        return mine[offset : offset + limit]
+
+    def rename_chat(self, chat_id: str, title: str) -> Chat:
+        if chat_id not in self.chats:
+            raise NotFound(f"Chat {chat_id} not found.")
+        self.writes += 1
+        self.chats[chat_id] = replace(self.chats[chat_id], title=title)
+        return self.chats[chat_id]
+
+    def delete_chat(self, chat_id: str) -> bool:
+        if self.chats.pop(chat_id, None) is None:
+            return False
+        self.writes += 1
+        del self.messages[chat_id]
+        return True
+
+    def append_message(self, chat_id: str, message: NewMessage) -> Message:
+        if chat_id not in self.chats:
+            raise NotFound(f"Chat {chat_id} not found.")
+        self.writes += 1
+        stored = _stored(self._next_id("msg"), chat_id, message, datetime.now(UTC))
+        self.messages[chat_id].append(stored)
+        return stored
+
+    def finalize_message(self, message_id: str, message: NewMessage) -> Message:
+        for messages in self.messages.values():
+            for index, old in enumerate(messages):
+                if old.id == message_id:
+                    self.writes += 1
+                    messages[index] = _stored(old.id, old.chat_id, message, old.created_at)
+                    return messages[index]
+        raise NotFound(f"Message {message_id} not found.")
+
+    def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
+        messages = list(self.messages.get(chat_id, []))
+        return messages if limit is None else messages[-limit:] if limit else []
+
+
+def _stored(message_id: str, chat_id: str, message: NewMessage, at: datetime) -> Message:
+    return Message(
+        id=message_id,
+        chat_id=chat_id,
+        role=message.role,
+        content=message.content,
+        tool_calls=message.tool_calls,
+        sources=message.sources,
+        model=message.model,
+        latency_ms=message.latency_ms,
+        usage=message.usage,
+        status=message.status,
+        created_at=at,
+    )
+
+
+def search_hit(
+    number: int, title: str, text: str, *, source: str | None = None, section: str = "Main"
+) -> SearchHit:
+    """A retrieval result as the hybrid retriever returns it."""
+    return SearchHit(
+        chunk_id=number,
+        document_id=number,
+        source=source or f"kb/{title.lower().replace(' ', '-')}.md",
+        title=title,
+        category="policies",
+        section_path=(title, section),
+        updated_at=date(2025, 9, 15),
+        chunk_text=text,
+        section_text=text,
+        scores=HitScores(fused=1 / (60 + number), bm25_rank=number, vector_rank=number),
+    )
+
+
+class InMemoryRetriever:
+    """`Retriever` over a fixed list of hits: those sharing a word (over three letters) with
+    the query, in list order. Records the queries it was asked."""
+
+    def __init__(self, hits: Sequence[SearchHit] = ()) -> None:
+        self.hits = list(hits)
+        self.queries: list[str] = []
+
+    @property
+    def reranker_enabled(self) -> bool:
+        return False
+
+    def search(
+        self, query: str, k: int | None = None, category: str | None = None
+    ) -> list[SearchHit]:
+        self.queries.append(query)
+        words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}
+        found = [
+            hit
+            for hit in self.hits
+            if (category is None or hit.category == category)
+            and words & set(re.findall(r"\w+", f"{hit.title} {hit.section_text}".lower()))
+        ]
+        return found[: k or 5]
+
+
+class InMemorySqlRunner:
+    """`SqlRunner` that answers the statements it was given; any other is rejected, as the
+    sandbox rejects what it does not allow."""
+
+    def __init__(
+        self, tables: Sequence[TableSchema] = (), answers: dict[str, QueryResult] | None = None
+    ) -> None:
+        self.tables = list(tables)
+        self.answers = dict(answers or {})
+        self.statements: list[str] = []
+
+    def schemas(self) -> list[TableSchema]:
+        return list(self.tables)
+
+    def run(self, sql: str) -> QueryResult:
+        self.statements.append(sql)
+        if sql not in self.answers:
+            raise ToolRejected("Only a single SELECT over the listed tables is allowed.")
+        return self.answers[sql]
+
+
+def streamed(function: FunctionDef) -> StreamFunctionDef:
+    """The stream function of a plain model function: the same response, sent as stream
+    deltas (text in one piece, each tool call in one delta). Every turn is a streamed run, so
+    a `FunctionModel` needs one: `FunctionModel(f, stream_function=streamed(f))`."""
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
+        response = function(messages, info)
+        if inspect.isawaitable(response):
+            response = await response
+        for index, part in enumerate(response.parts):
+            if isinstance(part, TextPart):
+                yield part.content
+            elif isinstance(part, ToolCallPart):
+                yield {
+                    index: DeltaToolCall(
+                        part.tool_name, part.args_as_json_str(), tool_call_id=part.tool_call_id
+                    )
+                }
+
+    return stream

@@ -14,6 +14,8 @@ Rules:
   model is called and finalised as `complete`, `interrupted` (client went away) or `failed`
   (upstream error), with whatever text was produced. A turn that did not finish never reads
   as a complete answer.
+- The stored answer carries the turn's tool calls (each once, with its outcome and a preview
+  of what it returned) and the sources the answer cites by [n] or [table: name].
 - The current date is prefixed to the latest user message sent to the model, never stored.
 - The model (the request's, else the default of chat turns, see `use_cases/model_defaults.py`)
   and the system prompt (the chat prompt in force, see `use_cases/prompts.py`) are read when
@@ -23,57 +25,46 @@ Rules:
   messages); failed assistant turns are left out.
 - Provider refusals by content filter become a polite refusal (a complete answer); other
   upstream failures become `UpstreamUnavailable` / `UpstreamTimeout` / `UpstreamBadResponse`.
+- One code path: `execute` is `stream` drained, so the blocking and the streaming forms run,
+  store and fail alike. The run itself, the recording of tool calls and the error mapping are
+  the shared turn core (`use_cases/turns.py`); this module adds the chat's storage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Literal, TypeAlias
 
 from pydantic_ai import Agent
-from pydantic_ai import exceptions as ai_errors
-from pydantic_ai.messages import (
-    FunctionToolCallEvent,
-    FunctionToolResultEvent,
-    ModelMessage,
-    ModelRequest,
-    ModelResponse,
-    PartDeltaEvent,
-    PartStartEvent,
-    TextPart,
-    TextPartDelta,
-    ToolCallPart,
-    ToolReturnPart,
-    UserPromptPart,
-)
-from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
-from pydantic_ai.usage import UsageLimits
+from pydantic_ai.run import AgentRunResult
 
 from use_cases.agent import (
     INSTRUCTIONS_WITHHELD,
-    NOT_FOUND_ANSWER,
     SYSTEM_PROMPT,
     AgentDeps,
     AgentLimits,
-    Citation,
     anchored_prompt,
     leaks_instructions,
 )
-from use_cases.chat_domain import Chat, Message, NewMessage, TokenUsage
+from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
 from use_cases.chats import chat_not_found
-from use_cases.errors import (
-    AlmanacError,
-    InvalidRequest,
-    UpstreamBadResponse,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from use_cases.errors import InvalidRequest
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
+from use_cases.turns import (
+    AgentCall,
+    TurnEvent,
+    TurnRecord,
+    TurnRunner,
+    TurnStarted,
+    cited_sources,
+    drain,
+    model_history,
+    token_usage,
+)
 
 _log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
@@ -81,8 +72,6 @@ REFUSAL_ANSWER = (
     "I'm sorry, but I can't help with that request. I can answer questions about the "
     "organisation's documents and data."
 )
-_CITATION = re.compile(r"\[(\d{1,3})\]")
-_TABLE_CITATION = re.compile(r"\[(table: [^\]]+)\]")
 
 
 @dataclass(frozen=True)
@@ -101,46 +90,16 @@ class ChatResult:
     message_id: str
     user_message_id: str
     answer: str
-    tool_calls: list[dict[str, Any]]
-    sources: list[dict[str, Any]]
+    tool_calls: tuple[ToolCall, ...]
+    sources: tuple[Source, ...]
     model: str
     usage: TokenUsage
     latency_ms: int
     refused: bool = False
 
 
-@dataclass(frozen=True)
-class TurnStarted:
-    chat_id: str
-    message_id: str
-    user_message_id: str
-    model: str
-
-
-@dataclass(frozen=True)
-class TurnFinished:
-    result: ChatResult
-
-
-@dataclass(frozen=True)
-class TurnFailed:
-    chat_id: str
-    message_id: str
-    error: AlmanacError
-
-
-@dataclass
-class _Turn:
-    chat: Chat
-    user_message: Message
-    assistant: Message
-    prior: list[Message]
-    resolved: ResolvedModel
-    deps: AgentDeps
-    started: float = field(default_factory=time.perf_counter)
-    text: list[str] = field(default_factory=list)
-    tool_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
-
+#: The events of a chat turn; `TurnFinished.result` is the stored `ChatResult`.
+ChatEvent: TypeAlias = TurnEvent[ChatResult]
 
 DepsFactory = Callable[[], AgentDeps]
 #: The system prompt in force, read at the start of each turn (from a worker thread).
@@ -152,7 +111,8 @@ def built_in_prompt() -> str:
 
 
 class ChatTurns:
-    """Runs chat turns, blocking (`execute`) or as a stream of agent events (`stream`)."""
+    """Runs chat turns, as a stream of typed events (`stream`) or that stream drained
+    (`execute`)."""
 
     def __init__(
         self,
@@ -167,13 +127,12 @@ class ChatTurns:
         instructions: InstructionsSource = built_in_prompt,
         max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
+        self._runner = TurnRunner(agent, limits)
         self._instructions = instructions
-        self._agent = agent
         self._history = history
         self._models = models
         self._deps_factory = deps_factory
         self._clock = clock
-        self._limits = limits
         self._history_window = history_window
         self._max_message_chars = max_message_chars
 
@@ -182,71 +141,33 @@ class ChatTurns:
         return self._models.resolve(requested).identifier
 
     async def execute(self, request: ChatRequest) -> ChatResult:
-        turn = await self._open(request)
-        try:
-            result = await self._agent.run(
-                self._prompt(request),
-                message_history=self._model_history(turn.prior),
-                deps=turn.deps,
-                model=turn.resolved.model,
-                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
-                timeout=self._limits.timeout_s,
-            )
-        except BaseException as exc:
-            return await self._settle_error(turn, exc)
-        for message in result.new_messages():
-            _collect_tool_calls(turn, message)
-        return await self._complete(turn, result.output, result)
+        """The turn, blocking: `stream` drained. Raises the turn's domain error."""
+        return await drain(self.stream(request))
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Any]:
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         """Yields `TurnStarted`, then PydanticAI stream events, then `TurnFinished` or
-        `TurnFailed`. Closing the iterator early stores the turn as interrupted."""
-        turn = await self._open(request)
-        yield TurnStarted(
-            turn.chat.id, turn.assistant.id, turn.user_message.id, turn.resolved.identifier
+        `TurnFailed`. Bad input raises before the first event, with nothing written. Closing
+        the iterator early stores the turn as interrupted."""
+        question = self._check(request.message)
+        resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
+        turn = await asyncio.to_thread(
+            self._store_question, request, question, resolved, instructions
         )
-        finished = False
-        try:
-            result: AgentRunResult[str] | None = None
-            async with self._agent.run_stream_events(
-                self._prompt(request),
-                message_history=self._model_history(turn.prior),
-                deps=turn.deps,
-                model=turn.resolved.model,
-                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
-                timeout=self._limits.timeout_s,
-            ) as events:
-                async for event in events:
-                    _track(turn, event)
-                    if isinstance(event, AgentRunResultEvent):
-                        result = event.result
-                    yield event
-            assert result is not None
-            final = await self._complete(turn, result.output, result)
-            finished = True
-            yield TurnFinished(final)
-        except (GeneratorExit, asyncio.CancelledError):
-            # The client went away: keep what was said, marked as not a complete answer.
-            self._finalize_now(turn, "interrupted")
-            finished = True
-            raise
-        except Exception as exc:
-            try:
-                refusal = await self._settle_error(turn, exc)
-            except AlmanacError as error:
-                finished = True
-                yield TurnFailed(turn.chat.id, turn.assistant.id, error)
-                return
-            finished = True
-            yield TurnFinished(refusal)
-        finally:
-            if not finished:
-                self._finalize_now(turn, "interrupted")
+        call = AgentCall(
+            prompt=anchored_prompt(question, self._clock.today()),
+            history=model_history((m.role, m.content) for m in turn.prior if _fit_for_history(m)),
+            model=resolved.model,
+            deps=turn.deps,
+        )
+        started = TurnStarted(turn.assistant.id, resolved.identifier)
+        async with aclosing(self._runner.run(call, started, turn)) as events:
+            async for event in events:
+                yield event
 
     # --- steps ----------------------------------------------------------------------------
 
-    async def _open(self, request: ChatRequest) -> _Turn:
-        question = request.message.strip()
+    def _check(self, message: str) -> str:
+        question = message.strip()
         if not question:
             raise InvalidRequest("The message is empty.")
         if len(question) > self._max_message_chars:
@@ -254,12 +175,7 @@ class ChatTurns:
                 f"The message is {len(question):,} characters long; the limit is "
                 f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
             )
-        resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
-        chat, prior, user_message, assistant = await asyncio.to_thread(
-            self._store_question, request, question, resolved.identifier
-        )
-        deps = replace(self._deps_factory(), instructions=instructions)
-        return _Turn(chat, user_message, assistant, prior, resolved, deps)
+        return question
 
     def _prepare(self, requested: str | None) -> tuple[ResolvedModel, str]:
         """The turn's model and system prompt, before anything is written (both may read
@@ -267,8 +183,8 @@ class ChatTurns:
         return self._models.resolve(requested), self._instructions()
 
     def _store_question(
-        self, request: ChatRequest, question: str, model: str
-    ) -> tuple[Chat, list[Message], Message, Message]:
+        self, request: ChatRequest, question: str, resolved: ResolvedModel, instructions: str
+    ) -> _ChatTurn:
         if request.chat_id is not None:
             self._check_chat(request)
         self._history.ensure_user(request.user_id)
@@ -276,9 +192,10 @@ class ChatTurns:
         prior = self._history.list_messages(chat.id, limit=self._history_window)
         user_message = self._history.append_message(chat.id, NewMessage("user", question))
         assistant = self._history.append_message(
-            chat.id, NewMessage("assistant", "", model=model, status="streaming")
+            chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
         )
-        return chat, prior, user_message, assistant
+        deps = replace(self._deps_factory(), instructions=instructions)
+        return _ChatTurn(self._history, chat, user_message, assistant, prior, resolved, deps)
 
     def _check_chat(self, request: ChatRequest) -> None:
         assert request.chat_id is not None
@@ -288,190 +205,88 @@ class ChatTurns:
         if chat is None or chat.user_id != request.user_id:
             raise chat_not_found(request.chat_id)
 
-    def _prompt(self, request: ChatRequest) -> str:
-        return anchored_prompt(request.message.strip(), self._clock.today())
 
-    def _model_history(self, prior: list[Message]) -> list[ModelMessage]:
-        history: list[ModelMessage] = []
-        for message in prior:
-            if message.role == "user":
-                history.append(ModelRequest(parts=[UserPromptPart(message.content)]))
-            elif message.status in ("complete", "interrupted") and message.content:
-                history.append(ModelResponse(parts=[TextPart(message.content)]))
-        return history
+def _fit_for_history(message: Message) -> bool:
+    """Prior turns the model is sent: every user message, and the assistant's answers that
+    have text and did not fail."""
+    if message.role == "user":
+        return True
+    return message.status in ("complete", "interrupted") and bool(message.content)
 
-    async def _complete(
-        self, turn: _Turn, answer: str, result: AgentRunResult[str], *, refused: bool = False
-    ) -> ChatResult:
-        if leaks_instructions(answer, turn.deps.instructions):
+
+@dataclass
+class _ChatTurn:
+    """One chat turn once its question is stored: how its answer is stored when the run ends
+    (the `TurnHandler` of a chat turn)."""
+
+    history: HistoryStore
+    chat: Chat
+    user_message: Message
+    assistant: Message
+    prior: list[Message]
+    resolved: ResolvedModel
+    deps: AgentDeps
+
+    async def complete(self, run: AgentRunResult[str], record: TurnRecord) -> ChatResult:
+        answer = run.output
+        if leaks_instructions(answer, self.deps.instructions):
             # A prompt injection (or a user) talked the model into reciting its instructions.
             _log.warning(
-                "Withheld an answer that repeated the system prompt (chat %s)", turn.chat.id
+                "Withheld an answer that repeated the system prompt (chat %s)", self.chat.id
             )
             answer = INSTRUCTIONS_WITHHELD
-        usage = result.usage
-        token_usage = TokenUsage(
-            input_tokens=usage.input_tokens or 0,
-            output_tokens=usage.output_tokens or 0,
-            requests=usage.requests or 0,
-        )
-        return await self._store_answer(turn, answer, token_usage, refused=refused)
+        sources = cited_sources(answer, self.deps.citations)
+        return await self._store(answer, record, token_usage(run), sources)
 
-    async def _store_answer(
-        self, turn: _Turn, answer: str, usage: TokenUsage, *, refused: bool = False
+    async def refuse(self, record: TurnRecord) -> ChatResult:
+        return await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
+
+    def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
+        self.history.finalize_message(
+            self.assistant.id,
+            NewMessage(
+                "assistant",
+                record.text,
+                tool_calls=record.tool_calls,
+                model=self.resolved.identifier,
+                latency_ms=record.latency_ms,
+                status=status,
+            ),
+        )
+
+    async def _store(
+        self,
+        answer: str,
+        record: TurnRecord,
+        usage: TokenUsage,
+        sources: tuple[Source, ...],
+        *,
+        refused: bool = False,
     ) -> ChatResult:
-        sources = [] if refused else cited_sources(answer, turn.deps.citations)
-        tool_calls = list(turn.tool_calls.values())
-        latency_ms = int((time.perf_counter() - turn.started) * 1000)
+        result = ChatResult(
+            chat_id=self.chat.id,
+            message_id=self.assistant.id,
+            user_message_id=self.user_message.id,
+            answer=answer,
+            tool_calls=record.tool_calls,
+            sources=sources,
+            model=self.resolved.identifier,
+            usage=usage,
+            latency_ms=record.latency_ms,
+            refused=refused,
+        )
         await asyncio.to_thread(
-            self._history.finalize_message,
-            turn.assistant.id,
+            self.history.finalize_message,
+            self.assistant.id,
             NewMessage(
                 "assistant",
                 answer,
-                tool_calls=tool_calls,
-                sources=sources,
-                model=turn.resolved.identifier,
-                latency_ms=latency_ms,
+                tool_calls=result.tool_calls,
+                sources=result.sources,
+                model=result.model,
+                latency_ms=result.latency_ms,
                 usage=usage,
                 status="complete",
             ),
         )
-        return ChatResult(
-            chat_id=turn.chat.id,
-            message_id=turn.assistant.id,
-            user_message_id=turn.user_message.id,
-            answer=answer,
-            tool_calls=tool_calls,
-            sources=sources,
-            model=turn.resolved.identifier,
-            usage=usage,
-            latency_ms=latency_ms,
-            refused=refused,
-        )
-
-    async def _settle_error(self, turn: _Turn, exc: BaseException) -> ChatResult:
-        """Store the failed turn and raise its domain error, or answer a content-filter refusal."""
-        if isinstance(exc, asyncio.CancelledError | GeneratorExit | KeyboardInterrupt):
-            self._finalize_now(turn, "interrupted")
-            raise exc
-        if is_content_filter(exc):
-            return await self._store_answer(turn, REFUSAL_ANSWER, TokenUsage(), refused=True)
-        error = to_domain_error(exc)
-        self._finalize_now(turn, "failed")
-        raise error from exc
-
-    def _finalize_now(self, turn: _Turn, status: str) -> None:
-        """Synchronous on purpose: it runs while the task is being cancelled."""
-        self._history.finalize_message(
-            turn.assistant.id,
-            NewMessage(
-                "assistant",
-                "".join(turn.text),
-                tool_calls=list(turn.tool_calls.values()),
-                sources=[],
-                model=turn.resolved.identifier,
-                latency_ms=int((time.perf_counter() - turn.started) * 1000),
-                status=status,  # type: ignore[arg-type]
-            ),
-        )
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _track(turn: _Turn, event: Any) -> None:
-    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-        turn.text.append(event.part.content)
-    elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-        turn.text.append(event.delta.content_delta)
-    elif isinstance(event, FunctionToolCallEvent):
-        part = event.part
-        turn.tool_calls[part.tool_call_id] = {
-            "id": part.tool_call_id,
-            "name": part.tool_name,
-            "args": part.args_as_dict(),
-        }
-    elif isinstance(event, FunctionToolResultEvent):
-        part = event.part
-        call = turn.tool_calls.get(part.tool_call_id)
-        if call is not None:
-            call["status"] = "retried" if not isinstance(part, ToolReturnPart) else part.outcome
-            call["result_preview"] = _preview(
-                part.model_response_str()
-                if hasattr(part, "model_response_str")
-                else str(part.content)
-            )
-
-
-def _collect_tool_calls(turn: _Turn, message: ModelMessage) -> None:
-    for part in message.parts:
-        if isinstance(part, ToolCallPart):
-            turn.tool_calls[part.tool_call_id] = {
-                "id": part.tool_call_id,
-                "name": part.tool_name,
-                "args": part.args_as_dict(),
-            }
-        elif isinstance(part, ToolReturnPart) and part.tool_call_id in turn.tool_calls:
-            call = turn.tool_calls[part.tool_call_id]
-            call["status"] = part.outcome
-            call["result_preview"] = _preview(_result_text(part))
-
-
-def _result_text(part: Any) -> str:
-    if isinstance(part, ToolReturnPart):
-        return part.model_response_str()
-    return str(part.model_response())
-
-
-def _preview(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def cited_sources(answer: str, citations: list[Citation]) -> list[dict[str, Any]]:
-    """The citations the answer refers to by [n]; none for the can't-find answer."""
-    if answer.strip().startswith(NOT_FOUND_ANSWER):
-        return []
-    numbers = {int(n) for n in _CITATION.findall(answer)}
-    tables = set(_TABLE_CITATION.findall(answer))
-    return [
-        c.as_dict()
-        for c in citations
-        if c.number in numbers or (c.kind == "table" and c.title in tables)
-    ]
-
-
-def is_content_filter(exc: BaseException) -> bool:
-    if isinstance(exc, ai_errors.ContentFilterError):
-        return True
-    if isinstance(exc, ai_errors.ModelAPIError):
-        code = (exc.provider_error_code or "").lower()
-        text = str(exc).lower()
-        return "content_filter" in code or "content_filter" in text or "responsibleai" in text
-    return False
-
-
-def to_domain_error(exc: BaseException) -> AlmanacError:
-    """Map a failed run to the error the API shows (never the provider's raw text)."""
-    if isinstance(exc, AlmanacError):
-        return exc
-    if isinstance(exc, ai_errors.RunTimedOut | TimeoutError | ai_errors.ModelTimeoutError):
-        return UpstreamTimeout("The model did not answer in time. Try again.")
-    if isinstance(exc, ai_errors.ModelRateLimitError | ai_errors.ModelQuotaExceededError):
-        return UpstreamUnavailable(
-            "The model provider is rate-limiting requests. Try again shortly."
-        )
-    if isinstance(exc, ai_errors.ModelUnavailableError | ai_errors.ModelConnectionError):
-        return UpstreamUnavailable("The model provider is unavailable. Try again shortly.")
-    if isinstance(exc, ai_errors.ModelAPIError):
-        status = getattr(exc, "status_code", None)
-        return UpstreamBadResponse(
-            f"The model provider failed{f' (HTTP {status})' if status else ''}. Try again later."
-        )
-    if isinstance(exc, ai_errors.UsageLimitExceeded):
-        return UpstreamBadResponse("The model did not reach an answer within its request budget.")
-    if isinstance(exc, ai_errors.UnexpectedModelBehavior):
-        return UpstreamBadResponse("The model returned an answer Almanac could not use.")
-    _log.error("Chat turn failed unexpectedly", exc_info=exc)
-    return UpstreamBadResponse("The answer could not be produced because of an internal error.")
+        return result

@@ -1,13 +1,25 @@
-"""Domain types of chat: users, chats, messages, and structured-data lookups."""
+"""Domain types of chat: users, chats, messages (with the tool calls and sources of an
+answer), and structured-data lookups.
+
+`ToolCall.as_dict()` and `Source.as_dict()` are the one JSON shape of a tool call and of a
+cited source: the HTTP responses, the CLI's `--json` and the stored messages all use them, and
+`from_dict` reads every shape ever stored (keys added later default to empty).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
+
+from use_cases.domain import DocumentRef
 
 MessageRole = Literal["user", "assistant"]
 MessageStatus = Literal["complete", "streaming", "interrupted", "failed"]
+#: How a tool call ended: PydanticAI's outcome of the tool's return ("retried": the tool asked
+#: the model to try again, e.g. a rejected SQL query).
+ToolStatus = Literal["success", "failed", "denied", "interrupted", "retried"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +47,116 @@ class TokenUsage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One call the model made to a tool during a turn. `status` and `result_preview` stay
+    None until the tool has answered (a turn cut short can leave a call without them)."""
+
+    id: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    status: ToolStatus | None = None
+    result_preview: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "args": self.args,
+            "status": self.status,
+            "result_preview": self.result_preview,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
+        return cls(
+            id=str(data.get("id") or ""),
+            name=str(data.get("name") or ""),
+            args=dict(data.get("args") or {}),
+            status=data.get("status"),
+            result_preview=data.get("result_preview"),
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage or table lookup an answer cites by `[n]` (or `[table: name]`): what a reader
+    needs to find it again, and which version of its document it is."""
+
+    number: int
+    kind: Literal["document", "table"]
+    title: str
+    source: str
+    section: str = ""
+    category: str | None = None
+    updated_at: str | None = None
+    score: float | None = None
+    document_id: int | None = None
+    superseded_by: DocumentRef | None = None
+    supersedes: tuple[DocumentRef, ...] = ()
+    version_note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "kind": self.kind,
+            "title": self.title,
+            "source": self.source,
+            "section": self.section,
+            "category": self.category,
+            "updated_at": self.updated_at,
+            "score": self.score,
+            "document_id": self.document_id,
+            "superseded_by": _ref_dict(self.superseded_by) if self.superseded_by else None,
+            "supersedes": [_ref_dict(ref) for ref in self.supersedes],
+            "version_note": self.version_note,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Source:
+        superseded_by = data.get("superseded_by")
+        return cls(
+            number=int(data.get("number") or 0),
+            kind="table" if data.get("kind") == "table" else "document",
+            title=str(data.get("title") or ""),
+            source=str(data.get("source") or ""),
+            section=str(data.get("section") or ""),
+            category=data.get("category"),
+            updated_at=data.get("updated_at"),
+            score=data.get("score"),
+            document_id=data.get("document_id"),
+            superseded_by=_ref(superseded_by) if superseded_by else None,
+            supersedes=tuple(_ref(ref) for ref in data.get("supersedes") or ()),
+            version_note=str(data.get("version_note") or ""),
+        )
+
+
+def _ref_dict(ref: DocumentRef) -> dict[str, Any]:
+    return {
+        "document_id": ref.document_id,
+        "title": ref.title,
+        "source": ref.source,
+        "updated_at": ref.updated_at.isoformat() if ref.updated_at else None,
+    }
+
+
+def _ref(data: Mapping[str, Any]) -> DocumentRef:
+    updated = data.get("updated_at")
+    return DocumentRef(
+        document_id=int(data.get("document_id") or 0),
+        title=str(data.get("title") or ""),
+        source=str(data.get("source") or ""),
+        updated_at=date.fromisoformat(updated) if updated else None,
+    )
+
+
+@dataclass(frozen=True)
 class NewMessage:
     """A message to append. Assistant turns may start as `streaming` and be finalised later."""
 
     role: MessageRole
     content: str
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    sources: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: tuple[ToolCall, ...] = ()
+    sources: tuple[Source, ...] = ()
     model: str | None = None
     latency_ms: int | None = None
     usage: TokenUsage | None = None
@@ -54,8 +169,8 @@ class Message:
     chat_id: str
     role: MessageRole
     content: str
-    tool_calls: list[dict[str, Any]]
-    sources: list[dict[str, Any]]
+    tool_calls: tuple[ToolCall, ...]
+    sources: tuple[Source, ...]
     model: str | None
     latency_ms: int | None
     usage: TokenUsage | None

@@ -25,6 +25,7 @@ from typing import Any
 
 from use_cases.agent import NOT_FOUND_ANSWER
 from use_cases.chat import ChatRequest, ChatResult, ChatTurns
+from use_cases.chat_domain import Source
 from use_cases.chats import ManageChats
 from use_cases.errors import AlmanacError, InvalidRequest
 
@@ -130,18 +131,18 @@ def matches_fact(answer: str, facts: Sequence[str]) -> bool:
     return any(fact_pattern(f).search(body) for f in facts)
 
 
-def _source_matches(expected: str, source: dict[str, Any]) -> bool:
+def _source_matches(expected: str, source: Source) -> bool:
     if expected.startswith("table:"):
         name = expected.split(":", 1)[1].strip().lower()
-        title = str(source.get("title") or "").lower()
+        title = source.title.lower()
         tables = {t.strip() for t in title.removeprefix("table:").split(",")}
-        return source.get("kind") == "table" and name in tables
-    path = str(source.get("source") or "").replace("\\", "/")
+        return source.kind == "table" and name in tables
+    path = source.source.replace("\\", "/")
     expected = expected.strip("/")
     return path == expected or path.endswith("/" + expected)
 
 
-def cites_expected(case: AnswerCase, sources: Sequence[dict[str, Any]]) -> bool:
+def cites_expected(case: AnswerCase, sources: Sequence[Source]) -> bool:
     return any(_source_matches(e, s) for e in case.expect_sources for s in sources)
 
 
@@ -177,7 +178,7 @@ def score_case(case: AnswerCase, result: ChatResult) -> CaseResult:
         must_refuse=case.must_refuse,
         cited=cited,
         latency_ms=result.latency_ms,
-        sources=tuple(str(s.get("title") or s.get("source")) for s in result.sources),
+        sources=tuple(s.title or s.source for s in result.sources),
     )
 
 

@@ -10,6 +10,17 @@ from pydantic import BaseModel, Field
 from use_cases.chat import ChatResult
 from use_cases.chat_domain import Chat, Message
 
+TOOL_CALLS = (
+    "The tools the model called in this turn: `{id, name, args, status, result_preview}`; "
+    "`status` is success, failed, denied, interrupted or retried (e.g. a rejected SQL query), "
+    "null if the tool never answered."
+)
+SOURCES = (
+    "What the answer cites, by `[n]` or `[table: name]`: `{number, kind, title, source, "
+    "section, category, updated_at, score, document_id, superseded_by, supersedes, "
+    "version_note}`."
+)
+
 
 class ChatIn(BaseModel):
     message: str = Field(
@@ -38,8 +49,8 @@ class ChatOut(BaseModel):
     chat_id: str
     message_id: str
     answer: str = Field(examples=["Passwords are no longer rotated on a schedule [1]. ..."])
-    tool_calls: list[dict[str, Any]]
-    sources: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]] = Field(description=TOOL_CALLS)
+    sources: list[dict[str, Any]] = Field(description=SOURCES)
     model: str = Field(examples=["offline-extractive"])
 
     @classmethod
@@ -48,8 +59,8 @@ class ChatOut(BaseModel):
             chat_id=result.chat_id,
             message_id=result.message_id,
             answer=result.answer,
-            tool_calls=result.tool_calls,
-            sources=result.sources,
+            tool_calls=[call.as_dict() for call in result.tool_calls],
+            sources=[source.as_dict() for source in result.sources],
             model=result.model,
         )
 
@@ -73,8 +84,8 @@ class MessageOut(BaseModel):
     content: str
     status: str = Field(description="complete, streaming, interrupted or failed")
     model: str | None
-    tool_calls: list[dict[str, Any]]
-    sources: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]] = Field(description=TOOL_CALLS)
+    sources: list[dict[str, Any]] = Field(description=SOURCES)
     latency_ms: int | None
     input_tokens: int | None
     output_tokens: int | None
@@ -88,8 +99,8 @@ class MessageOut(BaseModel):
             content=message.content,
             status=message.status,
             model=message.model,
-            tool_calls=message.tool_calls,
-            sources=message.sources,
+            tool_calls=[call.as_dict() for call in message.tool_calls],
+            sources=[source.as_dict() for source in message.sources],
             latency_ms=message.latency_ms,
             input_tokens=message.usage.input_tokens if message.usage else None,
             output_tokens=message.usage.output_tokens if message.usage else None,

@@ -5,6 +5,9 @@
   `f:` start step). PydanticAI has no v4 encoder, so it is written here.
 - `encode_ui_message_stream`: the v5+ UI message stream, through PydanticAI's own
   `VercelAIEventStream`; our turn metadata rides along as a `data-almanac` part.
+
+Both read the typed events of a chat turn (`use_cases.chat.ChatEvent`) and the stored
+`ChatResult`; they record nothing themselves (tool calls are recorded by the turn core).
 """
 
 from __future__ import annotations
@@ -12,24 +15,27 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from pydantic_ai.messages import (
+    AgentStreamEvent,
     FunctionToolCallEvent,
     FunctionToolResultEvent,
     PartDeltaEvent,
     PartStartEvent,
     TextPart,
     TextPartDelta,
-    ToolReturnPart,
 )
+from pydantic_ai.run import AgentRunResultEvent
 from pydantic_ai.ui.vercel_ai import VercelAIEventStream
 from pydantic_ai.ui.vercel_ai.response_types import DataChunk
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from use_cases.chat import ChatResult, TurnFailed, TurnFinished, TurnStarted
+from use_cases.chat import ChatEvent, ChatResult
+from use_cases.turns import TurnFailed, TurnFinished, TurnStarted, tool_result_text
 
 V4_HEADERS = {"x-vercel-ai-data-stream": "v1", "cache-control": "no-cache"}
 
@@ -43,8 +49,8 @@ def turn_data(result: ChatResult) -> dict[str, Any]:
         "chat_id": result.chat_id,
         "message_id": result.message_id,
         "model": result.model,
-        "sources": result.sources,
-        "tool_calls": result.tool_calls,
+        "sources": [source.as_dict() for source in result.sources],
+        "tool_calls": [call.as_dict() for call in result.tool_calls],
     }
 
 
@@ -57,17 +63,12 @@ def _usage(result: ChatResult | None) -> dict[str, int]:
     }
 
 
-def _tool_result_value(part: Any) -> Any:
-    if isinstance(part, ToolReturnPart):
-        return (
-            part.model_response_str()
-            if part.outcome == "success"
-            else {"error": part.model_response_str()}
-        )
-    return {"error": str(part.model_response())}
+def _tool_result_value(event: FunctionToolResultEvent) -> str | dict[str, str]:
+    text = tool_result_text(event.part)
+    return text if event.part.outcome == "success" else {"error": text}
 
 
-async def encode_data_stream_v4(events: AsyncIterator[Any]) -> AsyncIterator[str]:
+async def encode_data_stream_v4(events: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
     """Turn the chat use case's event stream into v4 data-stream lines, as they happen."""
     message_id = ""
     step_open = False
@@ -106,7 +107,7 @@ async def encode_data_stream_v4(events: AsyncIterator[Any]) -> AsyncIterator[str
                 if part.tool_call_id in pending_calls:
                     pending_calls.discard(part.tool_call_id)
                     yield _line(
-                        "a", {"toolCallId": part.tool_call_id, "result": _tool_result_value(part)}
+                        "a", {"toolCallId": part.tool_call_id, "result": _tool_result_value(event)}
                     )
                 if not pending_calls and step_open:
                     step_open = False
@@ -134,13 +135,23 @@ class TurnError(Exception):
     """Carries a domain error's safe message into PydanticAI's error chunk."""
 
 
-async def _native_events(events: AsyncIterator[Any], meta: dict[str, Any]) -> AsyncIterator[Any]:
+@dataclass
+class _Finished:
+    """Where the UI encoder keeps the stored result until the `finish` chunk."""
+
+    result: ChatResult | None = None
+
+
+async def _native_events(
+    events: AsyncIterator[ChatEvent], finished: _Finished
+) -> AsyncIterator[AgentStreamEvent | AgentRunResultEvent[Any]]:
+    """PydanticAI's own events, for its encoder; our start/finish/failure are taken out."""
     async with aclosing(events) as stream:
         async for event in stream:
             if isinstance(event, TurnStarted):
-                meta["started"] = event
-            elif isinstance(event, TurnFinished):
-                meta["finished"] = event.result
+                continue
+            if isinstance(event, TurnFinished):
+                finished.result = event.result
             elif isinstance(event, TurnFailed):
                 raise TurnError(event.error.detail)
             else:
@@ -148,17 +159,17 @@ async def _native_events(events: AsyncIterator[Any], meta: dict[str, Any]) -> As
 
 
 async def encode_ui_message_stream(
-    events: AsyncIterator[Any], run_input: Any, *, sdk_version: int = 5
+    events: AsyncIterator[ChatEvent], run_input: Any, *, sdk_version: int = 5
 ) -> AsyncIterator[str]:
     """The UI message stream (SSE) for `useChat`, via PydanticAI's Vercel AI event stream."""
-    meta: dict[str, Any] = {}
+    finished = _Finished()
     stream = VercelAIEventStream(run_input, sdk_version=sdk_version)  # type: ignore[arg-type]
 
-    async with aclosing(stream.transform_stream(_native_events(events, meta))) as chunks:
+    async with aclosing(stream.transform_stream(_native_events(events, finished))) as chunks:
         async for chunk in chunks:
-            if chunk.type == "finish" and "finished" in meta:
+            if chunk.type == "finish" and finished.result is not None:
                 # Sources are final once the answer is stored, just before `finish`.
-                data = turn_data(meta["finished"])
+                data = turn_data(finished.result)
                 yield stream.encode_event(DataChunk(type="data-almanac", data=data))
             yield stream.encode_event(chunk)
 

@@ -17,7 +17,7 @@ from backend.api.app import create_app
 from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, issue_key, make_settings
-from tests.fakes import Recorder
+from tests.fakes import Recorder, streamed
 from use_cases.agent import INSTRUCTIONS_WITHHELD, PROMPT_VERSION, SYSTEM_PROMPT
 from use_cases.prompts import MAX_PROMPT_CHARS
 
@@ -45,7 +45,9 @@ def container(data_dir: Path, recorder: Recorder) -> Iterator[Container]:
     built.models.register(
         "test:recorder", FunctionModel(recorder.respond, stream_function=recorder.stream)
     )
-    built.models.register("test:reciter", FunctionModel(reciting_model))
+    built.models.register(
+        "test:reciter", FunctionModel(reciting_model, stream_function=streamed(reciting_model))
+    )
     yield built
     built.close()
 

@@ -19,6 +19,7 @@ from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from backend.sources import collect_sources
 from tests.conftest import FixedClock, make_settings
+from tests.fakes import streamed
 from use_cases.agent import INSTRUCTIONS_WITHHELD, SEARCH_TOOL, SQL_TOOL, SYSTEM_PROMPT
 from use_cases.ingest import IngestRequest
 
@@ -67,7 +68,9 @@ def obeying_model(messages: list[ModelMessage], info: AgentInfo) -> ModelRespons
 def container(data_dir: Path, tmp_path: Path) -> Iterator[Container]:
     settings = make_settings(data_dir, allowed_models="offline-extractive,test:obedient")
     built = bootstrap(settings, clock=FixedClock())
-    built.models.register("test:obedient", FunctionModel(obeying_model))
+    built.models.register(
+        "test:obedient", FunctionModel(obeying_model, stream_function=streamed(obeying_model))
+    )
     poison = tmp_path / "facilities.md"
     poison.write_text(POISON, encoding="utf-8")
     report = built.ingest.run(IngestRequest(sources=collect_sources([poison], built.loader)))

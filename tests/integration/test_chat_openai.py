@@ -58,38 +58,38 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def completion(*, content: str | None = None, tool_args: str | None = None) -> httpx.Response:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
+    """One model reply, as the streamed completion every turn asks for (`"stream": true`):
+    the text or the tool call, the finish reason, then the usage chunk."""
+    events = [_chunk({"role": "assistant", "content": content or ""})]
     finish = "stop"
     if tool_args is not None:
         finish = "tool_calls"
-        message["tool_calls"] = [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "search_knowledge_base", "arguments": tool_args},
-            }
-        ]
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 1_700_000_000,
-            "model": "gpt-4.1-mini",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
-        },
-    )
+        call = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "search_knowledge_base", "arguments": tool_args},
+        }
+        events.append(_chunk({"tool_calls": [call]}))
+    events.append(_chunk({}, finish))
+    usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    events.append(f"data: {json.dumps({**_body([]), 'usage': usage})}\n\n")
+    events.append("data: [DONE]\n\n")
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, text="".join(events))
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-    body = {
+def _body(choices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "id": "chatcmpl-s",
         "object": "chat.completion.chunk",
         "created": 1_700_000_000,
         "model": "gpt-4.1-mini",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": choices,
     }
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    body = _body([{"index": 0, "delta": delta, "finish_reason": finish}])
     return f"data: {json.dumps(body)}\n\n"
 
 
@@ -147,6 +147,7 @@ async def test_tool_call_then_tool_result_then_cited_answer(
     assert body["sources"][0]["number"] == 1
 
     first, second = (json.loads(call.request.content) for call in route.calls)
+    assert first["stream"] is True  # the blocking answer is the streamed turn, drained
     user_turn = first["messages"][-1]["content"]
     assert user_turn.startswith("Current Date: 2026-03-02\n\n") and user_turn.endswith(QUESTION)
     assert {tool["function"]["name"] for tool in first["tools"]} == {

@@ -12,7 +12,7 @@ import pytest
 import sqlean as sqlite3
 
 from services.history_store import SqliteHistoryStore, chat_title
-from use_cases.chat_domain import NewMessage, TokenUsage
+from use_cases.chat_domain import NewMessage, Source, TokenUsage, ToolCall
 from use_cases.errors import InvalidRequest, NotFound
 from use_cases.ports import HistoryStore
 
@@ -224,8 +224,8 @@ def test_assistant_turn_round_trips_tool_calls_sources_and_usage(
     sent = NewMessage(
         role="assistant",
         content="Réponse [1]",
-        tool_calls=[{"name": "search_knowledge_base", "args": {"query": "naïve"}}],
-        sources=[{"n": 1, "document": "policy.pdf", "page": 3}],
+        tool_calls=(ToolCall("c1", "search_knowledge_base", {"query": "naïve"}, "success", "…"),),
+        sources=(Source(1, "document", "Policy", "policy.pdf", section="Rotation"),),
         model="openai:gpt-4.1-mini",
         latency_ms=812,
         usage=TokenUsage(input_tokens=120, output_tokens=45, requests=2),
@@ -238,18 +238,48 @@ def test_assistant_turn_round_trips_tool_calls_sources_and_usage(
     assert stored.chat_id == chat.id and stored.status == "complete"
 
 
+def test_rows_stored_before_the_typed_shapes_read_back(db_path: Path) -> None:
+    """Rows written before tool calls had a status and sources had version fields."""
+    store = SqliteHistoryStore(db_path)
+    chat = store.get_or_create_chat(None, "alice", "q")
+    message = store.append_message(chat.id, NewMessage(role="assistant", content="a [1]"))
+    conn = sqlite3.connect(str(db_path))
+    with conn:
+        conn.execute(
+            "UPDATE messages SET tool_calls = ?, sources = ? WHERE id = ?",
+            (
+                '[{"id": "c1", "name": "search_knowledge_base", "args": {"query": "q"}}]',
+                '[{"number": 1, "kind": "document", "title": "Policy", "source": "p.md", '
+                '"section": "Rotation", "category": null, "updated_at": "2025-09-15", '
+                '"score": 0.5, "document_id": 7}]',
+                message.id,
+            ),
+        )
+    conn.close()
+    [stored] = store.list_messages(chat.id)
+    store.close()
+    assert stored.tool_calls == (ToolCall("c1", "search_knowledge_base", {"query": "q"}),)
+    assert stored.sources == (
+        Source(1, "document", "Policy", "p.md", "Rotation", None, "2025-09-15", 0.5, 7),
+    )
+    assert stored.sources[0].as_dict()["supersedes"] == []
+
+
 def test_message_without_usage_reads_back_without_usage(store: SqliteHistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     assert store.append_message(chat.id, user_says("q")).usage is None
 
 
-def test_unserialisable_sources_are_refused_and_nothing_is_stored(
+def test_unserialisable_tool_arguments_are_refused_and_nothing_is_stored(
     store: SqliteHistoryStore,
 ) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     with pytest.raises(InvalidRequest):
         store.append_message(
-            chat.id, NewMessage(role="assistant", content="x", sources=[{"bad": object()}])
+            chat.id,
+            NewMessage(
+                role="assistant", content="x", tool_calls=(ToolCall("c1", "t", {"bad": object()}),)
+            ),
         )
     assert store.list_messages(chat.id) == []
 
@@ -270,8 +300,8 @@ def test_finalize_turns_a_streaming_message_into_the_final_answer(
         NewMessage(
             role="assistant",
             content="The answer [1]",
-            sources=[{"n": 1}],
-            tool_calls=[{"name": "search"}],
+            sources=(Source(1, "document", "Policy", "policy.pdf"),),
+            tool_calls=(ToolCall("c1", "search"),),
             model="m",
             latency_ms=10,
             usage=TokenUsage(1, 2, 1),

@@ -6,7 +6,7 @@ import pytest
 
 from use_cases.agent import NOT_FOUND_ANSWER
 from use_cases.chat import ChatResult
-from use_cases.chat_domain import TokenUsage
+from use_cases.chat_domain import Source, TokenUsage
 from use_cases.errors import InvalidRequest
 from use_cases.evaluation import (
     AnswerCase,
@@ -18,14 +18,14 @@ from use_cases.evaluation import (
 )
 
 
-def _result(answer: str, sources: list[dict[str, object]] | None = None) -> ChatResult:
+def _result(answer: str, sources: list[Source] | None = None) -> ChatResult:
     return ChatResult(
         chat_id="c",
         message_id="m",
         user_message_id="u",
         answer=answer,
-        tool_calls=[],
-        sources=sources or [],
+        tool_calls=(),
+        sources=tuple(sources or ()),
         model="offline-extractive",
         usage=TokenUsage(),
         latency_ms=12,
@@ -58,9 +58,9 @@ def test_a_refusal_is_correct_only_for_cases_that_must_be_refused() -> None:
 
 def test_cited_matches_document_paths_by_their_tail_and_tables_by_name() -> None:
     case = AnswerCase("k1", "q", "kb", ("5 minutes",), ("runbooks/ir.md", "table:services"))
-    doc = {"kind": "document", "source": "/srv/kb/runbooks/ir.md", "title": "IR"}
-    other = {"kind": "document", "source": "/srv/kb/runbooks/xir.md", "title": "X"}
-    table = {"kind": "table", "source": "SELECT ...", "title": "table: directory, services"}
+    doc = Source(1, "document", "IR", "/srv/kb/runbooks/ir.md")
+    other = Source(1, "document", "X", "/srv/kb/runbooks/xir.md")
+    table = Source(1, "table", "table: directory, services", "SELECT ...")
     assert score_case(case, _result("5 minutes [1]", [doc])).cited
     assert not score_case(case, _result("5 minutes [1]", [other])).cited
     assert score_case(case, _result("5 minutes [table: services]", [table])).cited
@@ -72,7 +72,7 @@ def test_summary_counts_citations_only_over_answered_document_cases() -> None:
         AnswerCase("b", "q", "kb", ("9 days",), ("runbooks/ir.md",)),
         AnswerCase("c", "q", "refuse"),
     ]
-    doc = {"kind": "document", "source": "kb/runbooks/ir.md"}
+    doc = Source(1, "document", "", "kb/runbooks/ir.md")
     results = [
         score_case(cases[0], _result("5 minutes [1]", [doc])),
         score_case(cases[1], _result(NOT_FOUND_ANSWER)),

@@ -28,7 +28,7 @@ from backend.api.streams import (
     encode_ui_message_stream,
 )
 from backend.config import Settings
-from use_cases.chat import ChatRequest
+from use_cases.chat import ChatEvent, ChatRequest
 from use_cases.errors import InvalidRequest, PayloadTooLarge
 from use_cases.llm_domain import CHAT
 
@@ -50,12 +50,12 @@ async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Chat
     return ChatOut.of(await container.chat.execute(request))
 
 
-async def _started(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _started(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
     """Run the turn up to its first event, so bad input fails with a status code, not
     mid-stream; then hand back a stream that still begins with that event."""
     first = await anext(events)
 
-    async def chained() -> AsyncIterator[Any]:
+    async def chained() -> AsyncIterator[ChatEvent]:
         try:
             yield first
             async for event in events:

@@ -1,0 +1,369 @@
+"""The core every kind of turn shares: one agent run, streamed, recorded and settled.
+
+A *turn* is one question answered by the agent. A chat turn (`use_cases/chat.py`) keeps the
+conversation in the history store; another kind of turn (structured advice) plugs in the same
+way: it builds an `AgentCall`, a `TurnStarted` and a `TurnHandler`, and runs them through a
+`TurnRunner`. What every kind shares is decided here, once:
+
+- One run per turn, always streamed (`Agent.run_stream_events`). The blocking form of a turn
+  is that stream drained (`drain`), so a blocking and a streaming caller get the same run, the
+  same storage and the same errors.
+- The run is bounded by `AgentLimits`: a budget of model requests (`UsageLimits`) and a
+  wall-clock timeout for the whole run.
+- Tool calls are recorded once, from the stream's events (`TurnRecord`): id, name and
+  arguments when the model calls a tool, then the tool's outcome and a short preview of what it
+  returned. The streamed text is kept too, for a turn that does not finish.
+- A turn ends in exactly one way, told to its handler:
+  - finished: the run produced its output; `handler.complete` turns it into the kind's result,
+    sent as `TurnFinished`;
+  - refused: the provider's content filter refused (`is_content_filter`); that is an answer,
+    not a failure: `handler.refuse` gives a polite result, sent as `TurnFinished`;
+  - failed: any other error, mapped to a domain error (`to_domain_error`, never the
+    provider's raw text): `handler.abandon(record, "failed")`, then `TurnFailed`;
+  - interrupted: the consumer closed the stream (a client went away) or the task was
+    cancelled: `handler.abandon(record, "interrupted")`, and no final event.
+
+The events of a turn (`TurnEvent[ResultT]`): `TurnStarted`, then PydanticAI's own stream
+events (`AgentStreamEvent`, the last of them an `AgentRunResultEvent`), then `TurnFinished` or
+`TurnFailed`. Encoders (`backend/api/streams.py`) read these types and record nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
+
+from pydantic_ai import Agent
+from pydantic_ai import exceptions as ai_errors
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
+from pydantic_ai.usage import UsageLimits
+
+from use_cases.agent import NOT_FOUND_ANSWER, AgentLimits, Citation
+from use_cases.chat_domain import MessageRole, Source, TokenUsage, ToolCall
+from use_cases.errors import (
+    AlmanacError,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+__all__ = [
+    "AgentCall",
+    "TurnEvent",
+    "TurnFailed",
+    "TurnFinished",
+    "TurnHandler",
+    "TurnRecord",
+    "TurnRunner",
+    "TurnStarted",
+    "cited_sources",
+    "drain",
+    "is_content_filter",
+    "model_history",
+    "to_domain_error",
+    "token_usage",
+    "tool_result_text",
+]
+
+_log = logging.getLogger(__name__)
+
+DepsT = TypeVar("DepsT")
+OutputT = TypeVar("OutputT")
+ResultT = TypeVar("ResultT")
+ResultT_co = TypeVar("ResultT_co", covariant=True)
+OutputT_contra = TypeVar("OutputT_contra", contravariant=True)
+
+PREVIEW_CHARS = 300
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+_TABLE_CITATION = re.compile(r"\[(table: [^\]]+)\]")
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    """The turn is accepted (nothing about it can be refused any more) and the model is about
+    to be called. `message_id`: the id its answer will have; `model`: the model's label."""
+
+    message_id: str
+    model: str
+
+
+@dataclass(frozen=True)
+class TurnFinished(Generic[ResultT]):
+    """The turn's answer, as its kind records it (e.g. a stored `ChatResult`)."""
+
+    result: ResultT
+
+
+@dataclass(frozen=True)
+class TurnFailed:
+    """The turn failed; `error` is safe to show (its `detail` never holds provider text)."""
+
+    error: AlmanacError
+
+
+#: Everything a turn's stream yields, in order: `TurnStarted`, PydanticAI's events, then
+#: `TurnFinished[ResultT]` or `TurnFailed`.
+TurnEvent: TypeAlias = (
+    TurnStarted | AgentStreamEvent | AgentRunResultEvent[Any] | TurnFinished[ResultT] | TurnFailed
+)
+
+
+# --- what a run is sent, and what it produced ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentCall(Generic[DepsT]):
+    """What one run sends: the latest user message as the model sees it (date-anchored, see
+    `use_cases.agent.anchored_prompt`), the prior conversation, the model (a PydanticAI model
+    object or name, from `ModelResolver.resolve`) and the run's dependencies."""
+
+    prompt: str
+    history: Sequence[ModelMessage]
+    model: Any
+    deps: DepsT
+
+
+class TurnRecord:
+    """What a run has produced so far, read from its events: the streamed text and the tool
+    calls (each recorded once, and updated when its tool answers)."""
+
+    def __init__(self) -> None:
+        self._started = time.perf_counter()
+        self._text: list[str] = []
+        self._calls: dict[str, ToolCall] = {}
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(self._calls.values())
+
+    @property
+    def latency_ms(self) -> int:
+        return int((time.perf_counter() - self._started) * 1000)
+
+    def observe(self, event: AgentStreamEvent | AgentRunResultEvent[Any]) -> None:
+        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+            self._text.append(event.part.content)
+        elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+            self._text.append(event.delta.content_delta)
+        elif isinstance(event, FunctionToolCallEvent):
+            part = event.part
+            self._calls[part.tool_call_id] = ToolCall(
+                part.tool_call_id, part.tool_name, part.args_as_dict()
+            )
+        elif isinstance(event, FunctionToolResultEvent):
+            part = event.part
+            call = self._calls.get(part.tool_call_id)
+            if call is not None:
+                self._calls[part.tool_call_id] = replace(
+                    call, status=part.outcome, result_preview=_preview(tool_result_text(part))
+                )
+
+
+def tool_result_text(part: ToolReturnPart) -> str:
+    """What a tool call gave back to the model: its result, or the error or retry request
+    (then `part.outcome` is not "success")."""
+    return part.model_response_str()
+
+
+def _preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def token_usage(result: AgentRunResult[Any]) -> TokenUsage:
+    usage = result.usage
+    return TokenUsage(
+        input_tokens=usage.input_tokens or 0,
+        output_tokens=usage.output_tokens or 0,
+        requests=usage.requests or 0,
+    )
+
+
+def model_history(turns: Iterable[tuple[MessageRole, str]]) -> list[ModelMessage]:
+    """Prior turns as the model is sent them: plain user and assistant text."""
+    history: list[ModelMessage] = []
+    for role, text in turns:
+        if role == "user":
+            history.append(ModelRequest(parts=[UserPromptPart(text)]))
+        else:
+            history.append(ModelResponse(parts=[TextPart(text)]))
+    return history
+
+
+def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, ...]:
+    """The citations the answer refers to by [n] or [table: name]; none for the can't-find
+    answer."""
+    if answer.strip().startswith(NOT_FOUND_ANSWER):
+        return ()
+    numbers = {int(n) for n in _CITATION.findall(answer)}
+    tables = set(_TABLE_CITATION.findall(answer))
+    return tuple(
+        _source(c)
+        for c in citations
+        if c.number in numbers or (c.kind == "table" and c.title in tables)
+    )
+
+
+def _source(citation: Citation) -> Source:
+    return Source(
+        number=citation.number,
+        kind="table" if citation.kind == "table" else "document",
+        title=citation.title,
+        source=citation.source,
+        section=citation.section,
+        category=citation.category,
+        updated_at=citation.updated_at,
+        score=citation.score,
+        document_id=citation.document_id,
+        superseded_by=citation.superseded_by,
+        supersedes=citation.supersedes,
+        version_note=citation.version_note,
+    )
+
+
+# --- how a turn ends ----------------------------------------------------------------------
+
+
+class TurnHandler(Protocol[OutputT_contra, ResultT_co]):
+    """What one kind of turn does when its run ends (one handler per turn)."""
+
+    async def complete(self, run: AgentRunResult[OutputT_contra], record: TurnRecord) -> ResultT_co:
+        """The run produced its output: record the answer, return the turn's result."""
+        ...
+
+    async def refuse(self, record: TurnRecord) -> ResultT_co:
+        """The provider's content filter refused: record and return a polite refusal."""
+        ...
+
+    def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
+        """The turn did not finish: record what it produced. Synchronous on purpose: it runs
+        while the task is being cancelled, when awaiting is no longer possible."""
+        ...
+
+
+class TurnRunner(Generic[DepsT, OutputT]):
+    """Runs turns on one agent: each a single streamed run bounded by `limits`."""
+
+    def __init__(self, agent: Agent[DepsT, OutputT], limits: AgentLimits) -> None:
+        self._agent = agent
+        self._limits = limits
+
+    async def run(
+        self,
+        call: AgentCall[DepsT],
+        started: TurnStarted,
+        handler: TurnHandler[OutputT, ResultT],
+    ) -> AsyncIterator[TurnEvent[ResultT]]:
+        """Yield `started`, the run's events, then `TurnFinished` or `TurnFailed`. Closing the
+        iterator early (or cancelling its task) settles the turn as interrupted."""
+        record = TurnRecord()
+        outcome: TurnFinished[ResultT] | TurnFailed
+        try:
+            yield started
+            result: AgentRunResult[OutputT] | None = None
+            async with self._agent.run_stream_events(
+                call.prompt,
+                message_history=list(call.history),
+                deps=call.deps,
+                model=call.model,
+                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
+                timeout=self._limits.timeout_s,
+            ) as events:
+                async for event in events:
+                    record.observe(event)
+                    if isinstance(event, AgentRunResultEvent):
+                        result = event.result
+                    yield event
+            if result is None:
+                raise ai_errors.UnexpectedModelBehavior("The run ended without a result.")
+            outcome = TurnFinished(await handler.complete(result, record))
+        except Exception as exc:
+            if is_content_filter(exc):
+                outcome = TurnFinished(await handler.refuse(record))
+            else:
+                error = to_domain_error(exc)
+                if error is not exc:
+                    error.__cause__ = exc
+                handler.abandon(record, "failed")
+                outcome = TurnFailed(error)
+        except BaseException:
+            # The consumer went away (GeneratorExit) or the task was cancelled: keep what was
+            # said, marked as not a complete answer.
+            handler.abandon(record, "interrupted")
+            raise
+        yield outcome
+
+
+async def drain(events: AsyncIterator[TurnEvent[ResultT]]) -> ResultT:
+    """The blocking form of a turn: consume its stream; return its result or raise its error."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, TurnFinished):
+                return event.result  # type: ignore[no-any-return]
+            if isinstance(event, TurnFailed):
+                raise event.error
+    raise RuntimeError("The turn's stream ended without a result.")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def is_content_filter(exc: BaseException) -> bool:
+    if isinstance(exc, ai_errors.ContentFilterError):
+        return True
+    if isinstance(exc, ai_errors.ModelAPIError):
+        code = (exc.provider_error_code or "").lower()
+        text = str(exc).lower()
+        return "content_filter" in code or "content_filter" in text or "responsibleai" in text
+    return False
+
+
+def to_domain_error(exc: BaseException) -> AlmanacError:
+    """Map a failed run to the error the API shows (never the provider's raw text)."""
+    if isinstance(exc, AlmanacError):
+        return exc
+    if isinstance(exc, ai_errors.RunTimedOut | TimeoutError | ai_errors.ModelTimeoutError):
+        return UpstreamTimeout("The model did not answer in time. Try again.")
+    if isinstance(exc, ai_errors.ModelRateLimitError | ai_errors.ModelQuotaExceededError):
+        return UpstreamUnavailable(
+            "The model provider is rate-limiting requests. Try again shortly."
+        )
+    if isinstance(exc, ai_errors.ModelUnavailableError | ai_errors.ModelConnectionError):
+        return UpstreamUnavailable("The model provider is unavailable. Try again shortly.")
+    if isinstance(exc, ai_errors.ModelAPIError):
+        status = getattr(exc, "status_code", None)
+        return UpstreamBadResponse(
+            f"The model provider failed{f' (HTTP {status})' if status else ''}. Try again later."
+        )
+    if isinstance(exc, ai_errors.UsageLimitExceeded):
+        return UpstreamBadResponse("The model did not reach an answer within its request budget.")
+    if isinstance(exc, ai_errors.UnexpectedModelBehavior):
+        return UpstreamBadResponse("The model returned an answer Almanac could not use.")
+    _log.error("A turn failed unexpectedly", exc_info=exc)
+    return UpstreamBadResponse("The answer could not be produced because of an internal error.")
