@@ -17,6 +17,10 @@ Rules:
 - The stored answer carries the turn's tool calls (each once, with its outcome and a preview
   of what it returned) and the sources the answer cites by [n] or [table: name].
 - The current date is prefixed to the latest user message sent to the model, never stored.
+- Each turn gets a search-discipline decision (`use_cases/search_discipline.py`) from its
+  message and `search_override`: the model sees the message without `/search` / `/nosrch`
+  markers; DISALLOWED (or an override to "no") removes the search tool for the turn, and
+  MANDATORY makes an answer that did not search the knowledge base be retried.
 - The model (the request's, else the default of chat turns, see `use_cases/model_defaults.py`)
   and the system prompt (the chat prompt in force, see `use_cases/prompts.py`) are read when
   the turn starts, so an admin's change applies to the next turn without a restart. An answer
@@ -48,12 +52,14 @@ from use_cases.agent import (
     AgentDeps,
     AgentLimits,
     anchored_prompt,
+    deps_for_turn,
     leaks_instructions,
 )
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
 from use_cases.chats import chat_not_found
 from use_cases.errors import InvalidRequest
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
+from use_cases.search_discipline import SearchDecision, decide
 from use_cases.turns import (
     AgentCall,
     TurnEvent,
@@ -82,6 +88,8 @@ class ChatRequest:
     model: str | None = None
     start_if_missing: bool = False
     """Create the chat `chat_id` if no chat has that id yet (the client chose it)."""
+    search_override: bool | None = None
+    """Force (True) or forbid (False) the knowledge-base search; see `search_discipline`."""
 
 
 @dataclass(frozen=True)
@@ -149,12 +157,13 @@ class ChatTurns:
         `TurnFailed`. Bad input raises before the first event, with nothing written. Closing
         the iterator early stores the turn as interrupted."""
         question = self._check(request.message)
+        decision = decide(question, request.search_override)
         resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
         turn = await asyncio.to_thread(
-            self._store_question, request, question, resolved, instructions
+            self._store_question, request, question, resolved, instructions, decision
         )
         call = AgentCall(
-            prompt=anchored_prompt(question, self._clock.today()),
+            prompt=anchored_prompt(decision.question, self._clock.today()),
             history=model_history((m.role, m.content) for m in turn.prior if _fit_for_history(m)),
             model=resolved.model,
             deps=turn.deps,
@@ -183,7 +192,12 @@ class ChatTurns:
         return self._models.resolve(requested), self._instructions()
 
     def _store_question(
-        self, request: ChatRequest, question: str, resolved: ResolvedModel, instructions: str
+        self,
+        request: ChatRequest,
+        question: str,
+        resolved: ResolvedModel,
+        instructions: str,
+        decision: SearchDecision,
     ) -> _ChatTurn:
         if request.chat_id is not None:
             self._check_chat(request)
@@ -194,7 +208,7 @@ class ChatTurns:
         assistant = self._history.append_message(
             chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
         )
-        deps = replace(self._deps_factory(), instructions=instructions)
+        deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
         return _ChatTurn(self._history, chat, user_message, assistant, prior, resolved, deps)
 
     def _check_chat(self, request: ChatRequest) -> None:

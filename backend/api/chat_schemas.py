@@ -37,6 +37,11 @@ class ChatIn(BaseModel):
     model: str | None = Field(
         None, max_length=200, description="One of ALLOWED_MODELS; default otherwise."
     )
+    search_override: bool | None = Field(
+        None,
+        description="true forces a knowledge-base search, false forbids it for this turn "
+        "(like `/search` / `/nosrch` in the message); see POST /search-discipline.",
+    )
     user_id: str | None = Field(
         None,
         max_length=64,

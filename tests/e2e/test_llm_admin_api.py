@@ -53,7 +53,8 @@ def container(data_dir: Path, recorder: Recorder) -> Iterator[Container]:
 
 
 async def _ask(client: httpx.AsyncClient, model: str | None = "test:recorder") -> dict[str, Any]:
-    body: dict[str, Any] = {"message": "Who runs the Rotterdam office?"}
+    # These models answer without searching: the turn may not search (search discipline).
+    body: dict[str, Any] = {"message": "Who runs the Rotterdam office?", "search_override": False}
     if model is not None:
         body["model"] = model
     response = await client.post("/chat", json=body)

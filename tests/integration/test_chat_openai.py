@@ -203,7 +203,8 @@ async def test_a_429_is_retried_and_then_answered(
     route = mock_openai.post(COMPLETIONS).mock(
         side_effect=[error(429, "rate_limit_exceeded"), completion(content=FINAL)]
     )
-    response = await client.post("/chat", json={"message": QUESTION})
+    # The reply does not search, so this turn is told not to (search discipline).
+    response = await client.post("/chat", json={"message": QUESTION, "search_override": False})
     assert response.status_code == 200
     assert route.call_count == 2
 

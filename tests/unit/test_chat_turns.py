@@ -188,7 +188,7 @@ async def test_the_assistant_message_is_stored_as_streaming_before_the_model_is_
         return ModelResponse(parts=[TextPart("Done.")])
 
     r = rig(look)
-    await r.turns.execute(ask())
+    await r.turns.execute(ask(search_override=False))
     assert seen == [[("user", "complete"), ("assistant", "streaming")]]
     assert assistant(r.history).status == "complete"
 
@@ -214,7 +214,7 @@ async def test_a_rejected_sql_query_is_recorded_as_retried() -> None:
             return ModelResponse(parts=[ToolCallPart(SQL_TOOL, {"sql_query": "DROP TABLE x"})])
         return ModelResponse(parts=[TextPart(NOT_FOUND_ANSWER)])
 
-    result = await rig(bad_sql).turns.execute(ask())
+    result = await rig(bad_sql).turns.execute(ask(search_override=False))
     [call] = result.tool_calls
     assert call.status == "retried"
     assert call.result_preview and "Only a single SELECT" in call.result_preview
@@ -267,9 +267,9 @@ async def test_the_date_is_prefixed_to_the_latest_message_and_never_stored() -> 
         return ModelResponse(parts=[TextPart("Noted.")])
 
     r = rig(record)
-    first = await r.turns.execute(ask("What day is it?"))
+    first = await r.turns.execute(ask("What day is it?", search_override=False))
     r.clock.advance(days=1)
-    await r.turns.execute(ask("And now?", first.chat_id))
+    await r.turns.execute(ask("And now?", first.chat_id, search_override=False))
     assert prompts == [
         "Current Date: 2026-03-02\n\nWhat day is it?",
         "Current Date: 2026-03-03\n\nAnd now?",
@@ -288,9 +288,9 @@ async def test_the_prompt_in_force_is_read_when_each_turn_starts() -> None:
         return ModelResponse(parts=[TextPart("Noted.")])
 
     r = rig(record)
-    await r.turns.execute(ask())
+    await r.turns.execute(ask(search_override=False))
     r.prompt.append("A new prompt, from an admin, for the next turn.")
-    await r.turns.execute(ask())
+    await r.turns.execute(ask(search_override=False))
     assert seen[0].startswith(PROMPT)
     assert seen[1].startswith("A new prompt, from an admin")
 
@@ -314,14 +314,14 @@ async def test_prior_turns_are_plain_text_within_the_window_and_failed_ones_are_
         yield f"answer {len(sent)}"
 
     r = rig(FunctionModel(stream_function=record), history_window=4)
-    chat_id = (await r.turns.execute(ask("q1"))).chat_id
-    await r.turns.execute(ask("q2", chat_id))
+    chat_id = (await r.turns.execute(ask("q1", search_override=False))).chat_id
+    await r.turns.execute(ask("q2", chat_id, search_override=False))
     fail[0] = True
     with pytest.raises(UpstreamBadResponse):
-        await r.turns.execute(ask("q3", chat_id))
+        await r.turns.execute(ask("q3", chat_id, search_override=False))
     assert assistant(r.history).content == "half an answer, then "
     fail[0] = False
-    await r.turns.execute(ask("q4", chat_id))
+    await r.turns.execute(ask("q4", chat_id, search_override=False))
     # The window holds the last 4 messages (q2, answer 2, q3, its failed answer); the
     # failed answer is not sent, and the latest message comes last with its date.
     assert sent[-1] == [
@@ -504,3 +504,36 @@ def test_tool_calls_and_sources_keep_one_json_shape() -> None:
     assert ToolCall.from_dict(call.as_dict()) == call
     source = Source(2, "table", "table: directory", "SELECT name FROM directory")
     assert Source.from_dict(source.as_dict()) == source
+
+
+async def test_each_turn_follows_its_search_discipline_decision() -> None:
+    """A question about the organisation must be searched: an answer without a search is
+    sent back; `/nosrch` (or search_override=False) takes the search tool away."""
+    offered: list[list[str]] = []
+    prompts: list[str] = []
+
+    def answer_first(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        offered.append([t.name for t in info.function_tools])
+        prompts.append(str(messages[-1].parts[-1].content))  # type: ignore[union-attr]
+        if any("search_knowledge_base" in p for p in prompts[-1:]) and not tool_returns(messages):
+            return ModelResponse(
+                parts=[ToolCallPart(SEARCH_TOOL, {"query": "password rotation"}, "call-1")]
+            )
+        if tool_returns(messages):
+            return ModelResponse(parts=[TextPart("Passwords do not expire [1].")])
+        return ModelResponse(parts=[TextPart("Every 90 days.")])
+
+    r = rig(answer_first)
+    searched = await r.turns.execute(ask(QUESTION))
+
+    assert [c.name for c in searched.tool_calls] == [SEARCH_TOOL]  # retried, then searched
+    assert searched.answer == "Passwords do not expire [1]."
+    assert SEARCH_TOOL in offered[0]
+
+    offered.clear()
+    prompts.clear()
+    unsearched = await r.turns.execute(ask(f"{QUESTION} /nosrch"))
+
+    assert unsearched.tool_calls == () and unsearched.answer == "Every 90 days."
+    assert SEARCH_TOOL not in offered[0]
+    assert "/nosrch" not in prompts[0] and QUESTION in prompts[0]

@@ -46,7 +46,9 @@ _TURN_ERRORS = problem_responses(403, 404, 409, 413, 422, 502, 503, 504)
 )
 async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
     user = await container.act_for.execute(caller, body.user_id, via="POST /chat")
-    request = ChatRequest(user, body.message, body.chat_id, body.model)
+    request = ChatRequest(
+        user, body.message, body.chat_id, body.model, search_override=body.search_override
+    )
     return ChatOut.of(await container.chat.execute(request))
 
 
@@ -74,7 +76,9 @@ async def _started(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]
 )
 async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
     user = await container.act_for.execute(caller, body.user_id, via="POST /chat/stream")
-    request = ChatRequest(user, body.message, body.chat_id, body.model)
+    request = ChatRequest(
+        user, body.message, body.chat_id, body.model, search_override=body.search_override
+    )
     events = await _started(container.chat.stream(request))
     return ClosingStreamingResponse(
         encode_data_stream_v4(events), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
