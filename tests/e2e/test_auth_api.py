@@ -138,7 +138,9 @@ async def test_an_admin_acting_for_a_user_is_audited(
         "/chat", json={"message": QUESTION, "user_id": "ana"}, headers=root
     )
     assert response.status_code == 200
-    assert [c.id for c in auth_container.adapters.history.list_chats("ana")] == [response.json()["chat_id"]]
+    assert [c.id for c in auth_container.adapters.history.list_chats("ana")] == [
+        response.json()["chat_id"]
+    ]
     [entry] = (await auth_container.list_audit.execute(CLI_ADMIN, action="user.act_for")).entries
     [key] = [k for k in await auth_container.list_keys.execute(CLI_ADMIN) if k.user_id == "root"]
     assert (entry.actor_user_id, entry.actor_key_id, entry.target) == ("root", key.id, "user:ana")
@@ -283,7 +285,9 @@ async def test_without_authentication_every_request_is_the_local_admin(
     upload = await client.post("/api/documents", files=_note("dev.md", "Local notes."))
     keyed = await client.get("/chats", headers={"Authorization": "Bearer alm_ignored"})
     assert (chat.status_code, upload.status_code, keyed.status_code) == (200, 201, 200)
-    assert [c.id for c in container.adapters.history.list_chats("default")] == [chat.json()["chat_id"]]
+    assert [c.id for c in container.adapters.history.list_chats("default")] == [
+        chat.json()["chat_id"]
+    ]
     audit = (await client.get("/api/audit")).json()
     assert [(e["action"], e["actor_user_id"], e["actor_key_id"]) for e in audit["entries"]] == [
         ("document.ingest", "default", None)

@@ -217,7 +217,10 @@ async def test_repeated_500s_end_in_a_502_after_bounded_retries(
     assert "mocked" not in response.text and "Traceback" not in response.text
     assert route.call_count == 2  # one try + PROVIDER_MAX_RETRIES=1
     chat = container.adapters.history.list_chats("default")[0]
-    assert [m.status for m in container.adapters.history.list_messages(chat.id)] == ["complete", "failed"]
+    assert [m.status for m in container.adapters.history.list_messages(chat.id)] == [
+        "complete",
+        "failed",
+    ]
 
 
 async def test_persistent_rate_limiting_is_a_503(
