@@ -387,6 +387,13 @@ def build_prompt_types(settings: Settings) -> PromptTypes:
     return PromptTypes({CHAT: chat_default})
 
 
+def prepare_to_serve(container: Container) -> None:
+    """What a server does once before its first request: load the bundled sample into an
+    empty knowledge base (if enabled) and the resident vector index into memory."""
+    load_sample_data_if_empty(container)
+    container.adapters.retriever.warm_up()
+
+
 def load_sample_data_if_empty(container: Container) -> IngestReport | None:
     """First start: fill an empty knowledge base and an empty tables DB with the bundled
     sample (if enabled)."""
