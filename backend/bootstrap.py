@@ -50,6 +50,7 @@ from use_cases.documents import (
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
 from use_cases.evaluation import EvaluateAnswers
+from use_cases.health import CheckHealth
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
 from use_cases.jobs import GetJob
 from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
@@ -58,34 +59,67 @@ from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.prompts import ManagePrompts
 from use_cases.search import SearchKnowledgeBase
 from use_cases.search_discipline import DecideSearch
+from use_cases.tables import ListTables, LoadTable, LoadTablesIfEmpty, RunSql
 from use_cases.uploads import UploadDocument
 
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
 
 
 @dataclass
-class Container:
-    settings: Settings
+class Adapters:
+    """The infrastructure the use cases are wired with: for the composition root (which
+    closes it) and for tests that must look at stored state directly. The presentation layer
+    (`backend/api`, `backend/cli`) never reads it; `tests/unit/test_presentation_boundary.py`
+    checks that."""
+
     store: SqliteKnowledgeStore
     embedder: Embedder
     loader: FileLoader
     retriever: HybridRetriever
+    history: SqliteHistoryStore
+    tables: SqliteTableLoader
+    sql: SqliteSqlRunner
+    models: PydanticAIModelResolver
+    api_keys: SqliteApiKeyStore
+    audit_log: SqliteAuditLog
+    jobs: ThreadJobQueue
+    prompt_store: SqlitePromptStore
+    model_default_store: SqliteModelDefaultStore
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.retriever.close()
+        self.store.close()
+        self.history.close()
+        self.api_keys.close()
+        self.audit_log.close()
+        self.prompt_store.close()
+        self.model_default_store.close()
+
+
+@dataclass
+class Container:
+    """What the presentation layer may use: the settings and the use cases, nothing else."""
+
+    settings: Settings
+    # -- knowledge base
     ingest: IngestDocuments
     search: SearchKnowledgeBase
     list_documents: ListDocuments
     get_document: GetDocument
     remove_document: RemoveDocument
     knowledge_stats: GetKnowledgeStats
+    check_health: CheckHealth
     reindex: Reindex
-    history: SqliteHistoryStore
-    tables: SqliteTableLoader
-    sql: SqliteSqlRunner
-    models: PydanticAIModelResolver
+    # -- structured tables
+    list_tables: ListTables
+    run_sql: RunSql
+    load_tables_if_empty: LoadTablesIfEmpty
+    # -- chat
     chat: ChatTurns
     chats: ManageChats
     evaluate_answers: EvaluateAnswers
-    api_keys: SqliteApiKeyStore
-    audit_log: SqliteAuditLog
+    # -- auth and audit
     audit: RecordAudit
     """`container.audit.record(actor, action, target, before=, after=)` for admin actions."""
     list_audit: ListAuditEntries
@@ -94,29 +128,28 @@ class Container:
     list_keys: ListApiKeys
     revoke_key: RevokeApiKey
     act_for: ActFor
+    # -- admin actions
     admin_ingest: IngestAsAdmin
     admin_remove_document: RemoveDocumentAsAdmin
     admin_load_table: LoadTableAsAdmin
-    jobs: ThreadJobQueue
     upload_document: UploadDocument
     get_job: GetJob
-    prompt_store: SqlitePromptStore
-    model_default_store: SqliteModelDefaultStore
     prompts: ManagePrompts
     model_defaults: ManageModelDefaults
     search_discipline: DecideSearch
-    _closed: bool = field(default=False, repr=False)
+    # -- composition root and tests only (see `Adapters`)
+    adapters: Adapters = field(repr=False, kw_only=True)
+    _closed: bool = field(default=False, repr=False, kw_only=True)
+
+    @property
+    def models(self) -> PydanticAIModelResolver:
+        """Transitional: `backend/api/routes/chat.py` still reads the resolver here. Use
+        `model_defaults.internal_default` / `model_defaults.allowed` instead; then delete."""
+        return self.adapters.models
 
     def close(self) -> None:
         if not self._closed:
-            self.jobs.close()
-            self.retriever.close()
-            self.store.close()
-            self.history.close()
-            self.api_keys.close()
-            self.audit_log.close()
-            self.prompt_store.close()
-            self.model_default_store.close()
+            self.adapters.close()
             self._closed = True
 
 
@@ -288,28 +321,38 @@ def bootstrap(
     remove_document = RemoveDocument(store)
     admin_ingest = IngestAsAdmin(ingest, store, audit)
     jobs = ThreadJobQueue()
-    return Container(
-        settings=settings,
+    load_table = LoadTable(tables, sql)
+    adapters = Adapters(
         store=store,
         embedder=embedder,
         loader=loader,
         retriever=retriever,
+        history=history,
+        tables=tables,
+        sql=sql,
+        models=models,
+        api_keys=api_keys,
+        audit_log=audit_log,
+        jobs=jobs,
+        prompt_store=prompt_store,
+        model_default_store=model_default_store,
+    )
+    return Container(
+        settings=settings,
         ingest=ingest,
         search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
         list_documents=ListDocuments(store),
         get_document=GetDocument(store),
         remove_document=remove_document,
         knowledge_stats=GetKnowledgeStats(store),
+        check_health=CheckHealth(store, embedder),
         reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
-        history=history,
-        tables=tables,
-        sql=sql,
-        models=models,
+        list_tables=ListTables(tables),
+        run_sql=RunSql(sql),
+        load_tables_if_empty=LoadTablesIfEmpty(load_table, tables),
         chat=chat,
         chats=chats,
         evaluate_answers=EvaluateAnswers(chat, chats),
-        api_keys=api_keys,
-        audit_log=audit_log,
         audit=audit,
         list_audit=ListAuditEntries(audit_log),
         authenticate=Authenticate(
@@ -324,8 +367,7 @@ def bootstrap(
         act_for=ActFor(audit),
         admin_ingest=admin_ingest,
         admin_remove_document=RemoveDocumentAsAdmin(remove_document, store, audit),
-        admin_load_table=LoadTableAsAdmin(tables, audit, on_loaded=sql.refresh),
-        jobs=jobs,
+        admin_load_table=LoadTableAsAdmin(load_table, audit),
         upload_document=UploadDocument(
             admin_ingest,
             store,
@@ -334,11 +376,10 @@ def bootstrap(
             job_bytes=settings.upload_job_bytes,
         ),
         get_job=GetJob(jobs),
-        prompt_store=prompt_store,
-        model_default_store=model_default_store,
         prompts=prompts,
         model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
         search_discipline=DecideSearch(web_search, max_query_chars=settings.max_message_chars),
+        adapters=adapters,
     )
 
 
@@ -354,6 +395,13 @@ def build_prompt_types(settings: Settings) -> PromptTypes:
     return PromptTypes({CHAT: chat_default})
 
 
+def prepare_to_serve(container: Container) -> None:
+    """What a server does once before its first request: load the bundled sample into an
+    empty knowledge base (if enabled) and the resident vector index into memory."""
+    load_sample_data_if_empty(container)
+    container.adapters.retriever.warm_up()
+
+
 def load_sample_data_if_empty(container: Container) -> IngestReport | None:
     """First start: fill an empty knowledge base and an empty tables DB with the bundled
     sample (if enabled)."""
@@ -361,14 +409,14 @@ def load_sample_data_if_empty(container: Container) -> IngestReport | None:
     if not settings.load_sample_data:
         return None
     load_sample_tables_if_empty(container)
-    if container.store.stats().documents > 0:
+    if container.knowledge_stats.run().documents > 0:
         return None
     sample = Path(settings.sample_data_dir)
     if not sample.is_dir():
         logger.warning("Sample knowledge base not found at {}; starting empty.", sample)
         return None
     logger.info("Empty knowledge base: ingesting the bundled sample from {}", sample)
-    sources = collect_sources([sample], container.loader)
+    sources = collect_sources([sample], container.ingest)
     report = container.ingest.run(IngestRequest(sources=sources))
     logger.info(
         "Sample ingested: {} documents, {} chunks, {} failed",
@@ -381,11 +429,8 @@ def load_sample_data_if_empty(container: Container) -> IngestReport | None:
 
 def load_sample_tables_if_empty(container: Container) -> None:
     directory = Path(container.settings.sample_tables_dir)
-    if container.tables.list_tables() or not directory.is_dir():
+    if not directory.is_dir():
         return
-    for file in sorted(directory.glob("*.csv")):
-        container.tables.load(file, file.stem)
-    container.sql.refresh()
-    logger.info(
-        "Sample tables loaded: {}", ", ".join(t.name for t in container.tables.list_tables())
-    )
+    loaded = container.load_tables_if_empty.run(sorted(directory.glob("*.csv")))
+    if loaded:
+        logger.info("Sample tables loaded: {}", ", ".join(t.name for t in loaded))

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from use_cases.errors import InvalidRequest
 from use_cases.ingest import IngestSource
-from use_cases.ports import DocumentLoader
+
+
+class KnowsTypes(Protocol):
+    """What tells which files a walk picks up: `IngestDocuments` (or a `DocumentLoader`)."""
+
+    def supports(self, name: str) -> bool: ...
 
 
 def file_source(
@@ -30,7 +36,7 @@ def file_source(
     )
 
 
-def collect_sources(paths: Iterable[Path], loader: DocumentLoader) -> list[IngestSource]:
+def collect_sources(paths: Iterable[Path], loader: KnowsTypes) -> list[IngestSource]:
     """Files named explicitly are always taken (so an unsupported one reports an error);
     directories are walked for supported files, skipping hidden ones. A file inside a
     sub-folder of a walked directory gets that sub-folder's name as its default category.

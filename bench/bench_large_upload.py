@@ -147,7 +147,7 @@ async def ingested_as_a_job(data: bytes, max_chunks: int) -> None:
     with tempfile.TemporaryDirectory(prefix="almanac-large-") as tmp:
         settings = settings_for(Path(tmp), max_document_chunks=max_chunks)
         container = bootstrap(settings)
-        container.embedder.embed_documents(["warm up"])
+        container.adapters.embedder.embed_documents(["warm up"])
         transport = httpx.ASGITransport(app=create_app(container=container))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             before = memory_mb()
@@ -165,7 +165,7 @@ async def ingested_as_a_job(data: bytes, max_chunks: int) -> None:
                 f"{before['anon']:.0f} MB before, peak {peak.peak_anon:.0f} MB, "
                 f"{after['anon']:.0f} MB after"
             )
-            db, conn = settings.knowledge_db_path, container.store.connection()
+            db, conn = settings.knowledge_db_path, container.adapters.store.connection()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             size = db.stat().st_size
             if job["status"] == "done":

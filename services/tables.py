@@ -34,14 +34,11 @@ from typing import Any, ClassVar
 from services.sqlite import Connection, connect, immediate_transaction
 from use_cases.chat_domain import TableColumn, TableSchema
 from use_cases.errors import InvalidRequest, UnsupportedDocument
+from use_cases.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
 
-#: Tables whose names start with this prefix are Almanac's own bookkeeping: never listed,
-#: never queryable by the model, and not allowed as user table names.
-INTERNAL_PREFIX = "_almanac"
 _META_TABLE = "_almanac_columns"
 _SCRATCH_PREFIX = "_almanac_load_"
 
-TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: SQLite's compile-time default SQLITE_MAX_COLUMN.
 MAX_COLUMNS = 2000
 _MAX_IDENTIFIER = 63
@@ -50,24 +47,6 @@ _SAMPLE_CHARS = 60
 #: A text column's distinct values are all listed (for matching questions) up to this many.
 MAX_COLUMN_VALUES = 200
 
-#: Every SQLite keyword (https://sqlite.org/lang_keywords.html). A column named after one is
-#: suffixed with `_`: many are legal bare identifiers, but the model should never need to
-#: guess which, or to quote.
-_KEYWORD_LIST = """
-    abort action add after all alter always analyze and as asc attach autoincrement before
-    begin between by cascade case cast check collate column commit conflict constraint
-    create cross current current_date current_time current_timestamp database default
-    deferrable deferred delete desc detach distinct do drop each else end escape except
-    exclude exclusive exists explain fail filter first following for foreign from full
-    generated glob group groups having if ignore immediate in index indexed initially inner
-    insert instead intersect into is isnull join key last left like limit match materialized
-    natural no not nothing notnull null nulls of offset on or order others outer over
-    partition plan pragma preceding primary query raise range recursive references regexp
-    reindex release rename replace restrict returning right rollback row rows savepoint
-    select set table temp temporary then ties to transaction trigger unbounded union unique
-    update using vacuum values view virtual when where window with without
-"""
-SQL_KEYWORDS = frozenset(_KEYWORD_LIST.split())
 #: Names that would shadow SQLite's implicit row id.
 _ROWID_ALIASES = frozenset({"rowid", "oid", "_rowid_"})
 
@@ -83,35 +62,6 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 def quote_identifier(name: str) -> str:
     """`name` as a double-quoted SQL identifier (embedded quotes doubled)."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def validate_table_name(name: str) -> str:
-    """Return `name` if it is a safe, user-owned table name, else raise `InvalidRequest`.
-
-    The rules keep names usable unquoted in the model's SQL and keep SQLite's own
-    (`sqlite_*`) and Almanac's own (`_almanac*`) tables out of reach.
-    """
-    if not isinstance(name, str) or not TABLE_NAME_PATTERN.fullmatch(name):
-        raise InvalidRequest(
-            f"Invalid table name {name!r}: use 1-63 characters, letters, digits and "
-            "underscores only, not starting with a digit (e.g. `sales_2024`)."
-        )
-    lowered = name.lower()
-    if lowered.startswith("sqlite_"):
-        raise InvalidRequest(
-            f"Invalid table name {name!r}: names starting with `sqlite_` are reserved by SQLite."
-        )
-    if lowered.startswith(INTERNAL_PREFIX):
-        raise InvalidRequest(
-            f"Invalid table name {name!r}: names starting with `{INTERNAL_PREFIX}` are "
-            "reserved by Almanac."
-        )
-    if lowered in SQL_KEYWORDS:
-        raise InvalidRequest(
-            f"Invalid table name {name!r}: it is an SQL keyword; choose another name "
-            f"(e.g. `{lowered}s` or `{lowered}_table`)."
-        )
-    return name
 
 
 def sanitise_column_names(names: Sequence[str]) -> list[str]:

@@ -3,23 +3,41 @@ model function for the end-to-end tests of what the model is sent."""
 
 from __future__ import annotations
 
+import csv
 import inspect
+import io
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionDef, StreamFunctionDef
 
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
-from use_cases.chat_domain import Chat, Message, NewMessage, QueryResult, TableSchema, User
+from use_cases.chat_domain import (
+    Chat,
+    Message,
+    NewMessage,
+    QueryResult,
+    TableColumn,
+    TableSchema,
+    User,
+)
 from use_cases.domain import HitScores, SearchHit
-from use_cases.errors import ConfigurationError, InvalidRequest, NotFound, ToolRejected
+from use_cases.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    NotFound,
+    ToolRejected,
+    UnsupportedDocument,
+)
 from use_cases.jobs import JobView, JobWork
 from use_cases.llm_domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
 from use_cases.ports import ResolvedModel
+from use_cases.tables import validate_table_name
 
 
 class SteppingClock:
@@ -188,6 +206,10 @@ class FakeModelResolver:
 
     @property
     def default_identifier(self) -> str:
+        return self._default
+
+    @property
+    def internal_default(self) -> str:
         return self._default
 
     @property
@@ -437,3 +459,73 @@ def streamed(function: FunctionDef) -> StreamFunctionDef:
                 }
 
     return stream
+
+
+class InMemoryTableLoader:
+    """`TableLoader` over in-memory "files" (`files[path] = CSV text`): like the real loader it
+    checks the name and every line before it writes, so a bad file changes nothing."""
+
+    def __init__(self, files: dict[Path, str] | None = None) -> None:
+        self.files: dict[Path, str] = dict(files or {})
+        self.tables: dict[str, tuple[TableSchema, list[list[str]]]] = {}
+        self.reads: list[Path] = []
+
+    def load(self, file: Path, name: str) -> TableSchema:
+        validate_table_name(name)
+        self.reads.append(file)
+        if file.suffix.lower() != ".csv":
+            raise UnsupportedDocument(f"Cannot load {file.name} as a table.")
+        if file not in self.files:
+            raise InvalidRequest(f"{file} does not exist.")
+        header, *rows = list(csv.reader(io.StringIO(self.files[file])))
+        for number, row in enumerate(rows, start=2):
+            if len(row) != len(header):
+                raise InvalidRequest(f"Line {number} of {file.name} has {len(row)} fields.")
+        samples = [tuple(dict.fromkeys(row[i] for row in rows))[:3] for i in range(len(header))]
+        columns = tuple(TableColumn(column, "TEXT", samples[i]) for i, column in enumerate(header))
+        key = next((k for k in self.tables if k.lower() == name.lower()), name)
+        self.tables.pop(key, None)
+        schema = TableSchema(name, columns, len(rows))
+        self.tables[name] = (schema, rows)
+        return schema
+
+    def list_tables(self) -> list[TableSchema]:
+        return [schema for _, (schema, _) in sorted(self.tables.items())]
+
+
+class CachingSqlRunner:
+    """`SqlRunner` over an `InMemoryTableLoader` that, stricter than the real one, sees the
+    tables as they were at its first call until `refresh()`. Answers `SELECT COUNT(*) FROM t`
+    and `SELECT * FROM t`; anything else is `ToolRejected`."""
+
+    _QUERY = re.compile(r"^\s*SELECT\s+(COUNT\(\*\)|\*)\s+FROM\s+(\w+)\s*;?\s*$", re.IGNORECASE)
+
+    def __init__(self, tables: InMemoryTableLoader) -> None:
+        self._tables = tables
+        self._snapshot: dict[str, tuple[TableSchema, list[list[str]]]] | None = None
+        self.refreshes = 0
+
+    def _current(self) -> dict[str, tuple[TableSchema, list[list[str]]]]:
+        if self._snapshot is None:
+            self._snapshot = {k.lower(): v for k, v in self._tables.tables.items()}
+        return self._snapshot
+
+    def schemas(self) -> list[TableSchema]:
+        return [schema for _, (schema, _) in sorted(self._current().items())]
+
+    def run(self, sql: str) -> QueryResult:
+        match = self._QUERY.match(sql)
+        if match is None:
+            raise ToolRejected("Send one SELECT statement.")
+        found = self._current().get(match.group(2).lower())
+        if found is None:
+            raise ToolRejected(f"No such table: {match.group(2)}.")
+        schema, rows = found
+        if match.group(1) == "*":
+            columns = tuple(c.name for c in schema.columns)
+            return QueryResult(columns, tuple(tuple(r) for r in rows), truncated=False)
+        return QueryResult(("COUNT(*)",), ((len(rows),),), truncated=False)
+
+    def refresh(self) -> None:
+        self._snapshot = None
+        self.refreshes += 1

@@ -15,7 +15,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,8 @@ from use_cases.documents import RemoveDocument
 from use_cases.domain import DocumentRecord, IngestItem, IngestReport
 from use_cases.errors import NotFound
 from use_cases.ingest import IngestDocuments, IngestRequest
-from use_cases.ports import KnowledgeStore, TableLoader
+from use_cases.ports import KnowledgeStore
+from use_cases.tables import LoadTable, LoadTableRequest
 
 _ACTION_BY_STATUS = {
     "added": DOCUMENT_INGEST,
@@ -129,37 +129,28 @@ class RemoveDocumentAsAdmin:
 
 
 class LoadTableAsAdmin:
-    """Create or replace a structured table for an admin, audited as `table.load`.
+    """`LoadTable` for an admin, audited as `table.load` (with the table it replaced)."""
 
-    `on_loaded` runs after a successful load (the SQL sandbox forgets its cached schemas).
-    """
-
-    def __init__(
-        self,
-        tables: TableLoader,
-        audit: RecordAudit,
-        on_loaded: Callable[[], None] | None = None,
-    ) -> None:
-        self._tables = tables
+    def __init__(self, load: LoadTable, audit: RecordAudit) -> None:
+        self._load = load
         self._audit = audit
-        self._on_loaded = on_loaded
 
-    def run(self, actor: Caller, file: Path, name: str) -> TableSchema:
+    async def execute(self, actor: Caller, request: LoadTableRequest) -> TableSchema:
         require_admin(actor, "Loading tables")
-        previous = next(
-            (t for t in self._tables.list_tables() if t.name.lower() == name.lower()), None
-        )
-        schema = self._tables.load(file, name)
-        if self._on_loaded is not None:
-            self._on_loaded()
+        return await asyncio.to_thread(self.run, actor, request)
+
+    def run(self, actor: Caller, request: LoadTableRequest) -> TableSchema:
+        """Synchronous body (the CLI calls it from its own thread)."""
+        require_admin(actor, "Loading tables")
+        loaded = self._load.run(request)
         self._audit.record(
             actor,
             TABLE_LOAD,
-            f"table:{schema.name}",
-            before=table_snapshot(previous) if previous else None,
-            after={**table_snapshot(schema), "file": Path(file).name},
+            f"table:{loaded.schema.name}",
+            before=table_snapshot(loaded.replaced) if loaded.replaced else None,
+            after={**table_snapshot(loaded.schema), "file": Path(request.file).name},
         )
-        return schema
+        return loaded.schema
 
 
 def document_snapshot(document: DocumentRecord) -> dict[str, Any]:

@@ -62,7 +62,11 @@ class GetKnowledgeStats:
         self._store = store
 
     async def execute(self) -> KnowledgeStats:
-        return await asyncio.to_thread(self._store.stats)
+        return await asyncio.to_thread(self.run)
+
+    def run(self) -> KnowledgeStats:
+        """Synchronous body (start-up and the CLI call it from their own thread)."""
+        return self._store.stats()
 
 
 class Reindex:
@@ -76,6 +80,11 @@ class Reindex:
         self._store = store
         self._embedder = embedder
         self._batch_size = batch_size
+
+    @property
+    def embedding_model(self) -> str:
+        """The model the chunks are re-embedded with."""
+        return self._embedder.model
 
     async def execute(self) -> int:
         return await asyncio.to_thread(self.run)

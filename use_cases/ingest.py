@@ -159,6 +159,10 @@ class IngestDocuments:
         self._signature = pipeline_signature
         self._policy = policy or IngestPolicy()
 
+    def supports(self, name: str) -> bool:
+        """Whether a file of this name is of a type ingestion reads (walks pick these)."""
+        return self._loader.supports(name)
+
     async def execute(self, request: IngestRequest) -> IngestReport:
         return await asyncio.to_thread(self.run, request)
 

@@ -114,6 +114,11 @@ class ManageModelDefaults:
     def allowed(self) -> tuple[str, ...]:
         return self._models.allowed
 
+    @property
+    def internal_default(self) -> str:
+        """The built-in default model (before DEFAULT_MODEL and the admins' choices)."""
+        return self._models.internal_default
+
     async def providers(self, caller: Caller) -> list[ProviderInfo]:
         require_admin(caller, "Reading the model settings")
         return self._models.providers()

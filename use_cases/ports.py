@@ -187,6 +187,10 @@ class SqlRunner(Protocol):
 
     def run(self, sql: str) -> QueryResult: ...
 
+    def refresh(self) -> None:
+        """Forget cached schemas (row counts, samples): the next call re-reads them."""
+        ...
+
 
 class UserDirectory(Protocol):
     """Provisions a user on first sight (the history store's users)."""
@@ -228,7 +232,10 @@ class TableLoader(Protocol):
     """Creates or replaces the structured tables the SQL tool reads."""
 
     def load(self, file: Path, name: str) -> TableSchema:
-        """Create or atomically replace table `name` from a CSV/TSV or JSON-lines file."""
+        """Create or atomically replace table `name` from a CSV/TSV or JSON-lines file.
+
+        A missing file, a bad line or a bad name is `InvalidRequest` (an unsupported type
+        `UnsupportedDocument`), raised before anything is written."""
         ...
 
     def list_tables(self) -> list[TableSchema]: ...
@@ -251,6 +258,11 @@ class ModelResolver(Protocol):
 
     @property
     def default_identifier(self) -> str: ...
+
+    @property
+    def internal_default(self) -> str:
+        """The built-in default: the model a deployment without DEFAULT_MODEL gets."""
+        ...
 
     @property
     def allowed(self) -> tuple[str, ...]: ...

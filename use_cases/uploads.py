@@ -7,7 +7,8 @@ Rules:
   job keeps the admin as its actor and `created_by`). Unchanged uploads are not recorded.
 - The file name is reduced to its last path part; it gives the type and the source (the
   key a later upload of the same name meets). An empty name is refused (422).
-- More than `max_bytes` is refused (413).
+- More than `max_bytes` is refused (413). The presentation layer reads at most `read_limit`
+  bytes of an upload (one past the limit: enough to tell, never more held).
 - The cheap checks answer in the request, before any parsing: the type and whether the bytes
   are text (415), a source held by a document with other content when no `replace_id` says
   to replace it (409 `document_exists`; an upload never replaces silently), the bytes of
@@ -68,6 +69,12 @@ class UploadDocument:
         self._jobs = jobs
         self._max_bytes = max_bytes
         self._job_bytes = job_bytes
+
+    @property
+    def read_limit(self) -> int:
+        """How many bytes of an upload to read: one past `max_bytes`, so an upload over the
+        limit is refused without holding more of it."""
+        return self._max_bytes + 1
 
     async def execute(self, actor: Caller, request: UploadRequest) -> UploadOutcome:
         require_admin(actor, "Uploading documents")

@@ -29,7 +29,7 @@ from backend.api.routes import (
     welcome,
 )
 from backend.api.security import SecurityHeadersMiddleware, install_cors
-from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
+from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
 from backend.logging import configure_logging
@@ -82,8 +82,7 @@ def create_app(
         built = container or bootstrap(settings)
         app.state.container = built
         if owned:
-            load_sample_data_if_empty(built)
-            built.retriever.warm_up()  # load the resident vector index before the first query
+            prepare_to_serve(built)  # the sample if empty; the vector index into memory
         log_auth_status(settings, await built.authenticate.usable_keys())
         logger.info("Almanac {} ready (knowledge DB {})", __version__, settings.knowledge_db_path)
         try:

@@ -3,7 +3,7 @@
 Rules:
 - A `multipart/form-data` body (a document upload) may hold `MAX_UPLOAD_BYTES` plus
   `MULTIPART_OVERHEAD_BYTES` for boundaries and form fields; any other body
-  `MAX_JSON_BODY_BYTES`. The upload route still checks the file itself against
+  `MAX_JSON_BODY_BYTES`. The upload use case still checks the file itself against
   `MAX_UPLOAD_BYTES`.
 - A `Content-Length` over the limit is answered 413 at once: the body is never read.
 - A body without one (chunked) or longer than it claimed is counted as it arrives; the read

@@ -17,6 +17,7 @@ from backend.cli.common import JsonOpt, console, err, open_container, run_comman
 from use_cases.auth import CLI_ADMIN
 from use_cases.chat import ChatRequest, ChatResult
 from use_cases.errors import InvalidRequest
+from use_cases.tables import LoadTableRequest
 
 chats_app = typer.Typer(help="List, show and delete chats.", no_args_is_help=True)
 tables_app = typer.Typer(help="Load and list the structured tables.", no_args_is_help=True)
@@ -106,7 +107,7 @@ def sql(
 
     def body() -> None:
         with open_container(with_sample=True) as container:
-            result = container.sql.run(query)
+            result = container.run_sql.run(query)
         if as_json:
             output.print_json(
                 {
@@ -188,10 +189,8 @@ def tables_load(
     """Create or replace a table from CSV or JSON lines, with inferred column types."""
 
     def body() -> None:
-        if not file.is_file():
-            raise InvalidRequest(f"{file} does not exist.")
         with open_container() as container:
-            schema = container.admin_load_table.run(CLI_ADMIN, file, name)
+            schema = container.admin_load_table.run(CLI_ADMIN, LoadTableRequest(file, name))
         console.print(
             f"Loaded {schema.row_count} rows into {schema.name} "
             f"({', '.join(f'{c.name} {c.type}' for c in schema.columns)})",
@@ -207,7 +206,7 @@ def tables_list(as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container(with_sample=True) as container:
-            schemas = container.tables.list_tables()
+            schemas = container.list_tables.run()
         data: list[dict[str, Any]] = [
             {
                 "name": s.name,

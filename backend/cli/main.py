@@ -131,7 +131,7 @@ def ingest(
 
     def body() -> None:
         with open_container() as container:
-            sources = collect_sources(paths, container.loader)
+            sources = collect_sources(paths, container.ingest)
             prefixes = prune_prefixes(paths) if prune else ()
             with IngestProgress(err, total=len(sources)) as on_progress:
                 report = container.admin_ingest.run(
@@ -203,7 +203,7 @@ def reindex() -> None:
     def body() -> None:
         with open_container() as container:
             count = container.reindex.run()
-            console.print(f"Re-embedded {count} chunks with {container.embedder.model}.")
+            console.print(f"Re-embedded {count} chunks with {container.reindex.embedding_model}.")
 
     run_command(body)
 

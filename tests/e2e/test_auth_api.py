@@ -34,7 +34,7 @@ async def test_a_key_works_in_either_header_and_names_the_caller(
         "/chat", json={"message": QUESTION}, headers={"X-API-Key": secret}
     )
     assert first.status_code == second.status_code == 200
-    ana = [chat.id for chat in auth_container.history.list_chats("ana")]
+    ana = [chat.id for chat in auth_container.adapters.history.list_chats("ana")]
     assert sorted(ana) == sorted([first.json()["chat_id"], second.json()["chat_id"]])
 
 
@@ -107,11 +107,11 @@ async def test_someone_elses_chat_answers_exactly_like_a_missing_one(
     }
     assert (await auth_client.post("/api/chat", json=use_chat, headers=bob)).status_code == 404
 
-    messages = auth_container.history.list_messages(chat_id)
+    messages = auth_container.adapters.history.list_messages(chat_id)
     assert [m.role for m in messages] == ["user", "assistant"]  # nothing added or changed
-    assert auth_container.history.get_chat(chat_id).title == QUESTION
-    assert auth_container.history.list_chats("bob") == []  # and nothing created for bob
-    assert auth_container.history.get_chat(missing) is None
+    assert auth_container.adapters.history.get_chat(chat_id).title == QUESTION
+    assert auth_container.adapters.history.list_chats("bob") == []  # and nothing created for bob
+    assert auth_container.adapters.history.get_chat(missing) is None
 
 
 async def test_a_user_naming_another_user_is_forbidden_and_nothing_is_stored(
@@ -125,7 +125,7 @@ async def test_a_user_naming_another_user_is_forbidden_and_nothing_is_stored(
     assert "only an admin may act for another user" in response.json()["detail"]
     own = await auth_client.post("/chat", json={"message": QUESTION, "user_id": "bob"}, headers=bob)
     assert own.status_code == 200  # naming yourself is fine
-    assert auth_container.history.list_chats("ana") == []
+    assert auth_container.adapters.history.list_chats("ana") == []
     page = await auth_container.list_audit.execute(CLI_ADMIN, action="user")
     assert page.total == 0
 
@@ -138,7 +138,9 @@ async def test_an_admin_acting_for_a_user_is_audited(
         "/chat", json={"message": QUESTION, "user_id": "ana"}, headers=root
     )
     assert response.status_code == 200
-    assert [c.id for c in auth_container.history.list_chats("ana")] == [response.json()["chat_id"]]
+    assert [c.id for c in auth_container.adapters.history.list_chats("ana")] == [
+        response.json()["chat_id"]
+    ]
     [entry] = (await auth_container.list_audit.execute(CLI_ADMIN, action="user.act_for")).entries
     [key] = [k for k in await auth_container.list_keys.execute(CLI_ADMIN) if k.user_id == "root"]
     assert (entry.actor_user_id, entry.actor_key_id, entry.target) == ("root", key.id, "user:ana")
@@ -283,7 +285,9 @@ async def test_without_authentication_every_request_is_the_local_admin(
     upload = await client.post("/api/documents", files=_note("dev.md", "Local notes."))
     keyed = await client.get("/chats", headers={"Authorization": "Bearer alm_ignored"})
     assert (chat.status_code, upload.status_code, keyed.status_code) == (200, 201, 200)
-    assert [c.id for c in container.history.list_chats("default")] == [chat.json()["chat_id"]]
+    assert [c.id for c in container.adapters.history.list_chats("default")] == [
+        chat.json()["chat_id"]
+    ]
     audit = (await client.get("/api/audit")).json()
     assert [(e["action"], e["actor_user_id"], e["actor_key_id"]) for e in audit["entries"]] == [
         ("document.ingest", "default", None)

@@ -159,8 +159,8 @@ async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _anas_chat(container: Container) -> str:
-    chat = container.history.get_or_create_chat(None, "ana", QUESTION)
-    container.history.append_message(chat.id, NewMessage("user", QUESTION))
+    chat = container.adapters.history.get_or_create_chat(None, "ana", QUESTION)
+    container.adapters.history.append_message(chat.id, NewMessage("user", QUESTION))
     return chat.id
 
 
@@ -187,7 +187,7 @@ async def _roots_job(container: Container) -> str:
 
 def _new_prompt_version(container: Container) -> int:
     text = f"Matrix prompt version {uuid.uuid4().hex}."
-    change = container.prompt_store.create_version(CHAT, text, "root", datetime.now(UTC))
+    change = container.adapters.prompt_store.create_version(CHAT, text, "root", datetime.now(UTC))
     assert change.after is not None
     return change.after.version
 

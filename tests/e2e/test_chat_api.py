@@ -118,7 +118,7 @@ async def test_bad_chat_requests_are_refused_and_store_nothing(
     response = await client.post("/chat", json=payload)
     assert response.status_code == status
     assert fragment in json.dumps(response.json())
-    assert container.history.list_chats("default") == []
+    assert container.adapters.history.list_chats("default") == []
 
 
 async def test_model_endpoints_report_the_defaults(client: httpx.AsyncClient) -> None:
@@ -171,7 +171,10 @@ async def test_ui_message_stream_is_accepted_by_current_and_v5_clients(
         assert any(p["type"].startswith("tool-") for p in message["parts"])
         assert any(p["type"] == "data-almanac" for p in message["parts"])
     # history is kept on the server under the client's chat id
-    assert [m.role for m in container.history.list_messages("chat-ui-1")] == ["user", "assistant"]
+    assert [m.role for m in container.adapters.history.list_messages("chat-ui-1")] == [
+        "user",
+        "assistant",
+    ]
 
 
 async def test_ui_chat_rejects_a_request_without_a_user_message(client: httpx.AsyncClient) -> None:

@@ -24,7 +24,7 @@ async def test_parallel_turns_on_one_chat_keep_every_message_once(
     responses = await asyncio.gather(*(turn(q) for q in questions))
     assert all(r.status_code == 200 for r in responses)
 
-    messages = container.history.list_messages(chat_id)
+    messages = container.adapters.history.list_messages(chat_id)
     assert len(messages) == 2 + 2 * len(questions)
     assert len({m.id for m in messages}) == len(messages)
     user_texts = [m.content for m in messages if m.role == "user"]

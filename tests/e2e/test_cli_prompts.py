@@ -118,7 +118,7 @@ def test_models_defaults_sets_and_clears_a_types_default_as_the_cli(env: None) -
 def server(data_dir: Path, recorder: Recorder) -> Iterator[Container]:
     settings = make_settings(data_dir, allowed_models="offline-extractive,test:recorder")
     built = bootstrap(settings, clock=FixedClock())
-    built.models.register(
+    built.adapters.models.register(
         "test:recorder", FunctionModel(recorder.respond, stream_function=recorder.stream)
     )
     yield built

@@ -60,22 +60,22 @@ async def test_uploading_the_same_file_again_is_unchanged(client: httpx.AsyncCli
 async def test_upload_of_an_unsupported_type_is_415_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.store.stats()
+    before = container.knowledge_stats.run()
     response = await _upload(client, "slides.pptx", b"PK\x03\x04...")
     assert response.status_code == 415
     assert ".pdf" in response.json()["detail"]
-    assert container.store.stats() == before
+    assert container.knowledge_stats.run() == before
 
 
 async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.store.stats()
+    before = container.knowledge_stats.run()
     response = await _upload(client, "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog")
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_document"
     assert "Traceback" not in response.text
-    assert container.store.stats() == before
+    assert container.knowledge_stats.run() == before
 
 
 async def test_upload_of_an_empty_file_is_422(client: httpx.AsyncClient) -> None:

@@ -42,10 +42,10 @@ def recorder() -> Recorder:
 @pytest.fixture
 def container(data_dir: Path, recorder: Recorder) -> Iterator[Container]:
     built = bootstrap(make_settings(data_dir, allowed_models=ALLOWED), clock=FixedClock())
-    built.models.register(
+    built.adapters.models.register(
         "test:recorder", FunctionModel(recorder.respond, stream_function=recorder.stream)
     )
-    built.models.register(
+    built.adapters.models.register(
         "test:reciter", FunctionModel(reciting_model, stream_function=streamed(reciting_model))
     )
     yield built
@@ -139,7 +139,7 @@ async def test_an_answer_reciting_the_prompt_in_force_is_withheld_not_only_the_b
     await client.post("/api/llm-prompts/chat", json={"text": NEW_PROMPT})
     answer = await _ask(client, "test:reciter")
     assert answer["answer"] == INSTRUCTIONS_WITHHELD
-    stored = container.history.list_messages(answer["chat_id"])
+    stored = container.adapters.history.list_messages(answer["chat_id"])
     assert all("terse assistant" not in message.content for message in stored)
 
 

@@ -68,19 +68,19 @@ def obeying_model(messages: list[ModelMessage], info: AgentInfo) -> ModelRespons
 def container(data_dir: Path, tmp_path: Path) -> Iterator[Container]:
     settings = make_settings(data_dir, allowed_models="offline-extractive,test:obedient")
     built = bootstrap(settings, clock=FixedClock())
-    built.models.register(
+    built.adapters.models.register(
         "test:obedient", FunctionModel(obeying_model, stream_function=streamed(obeying_model))
     )
     poison = tmp_path / "facilities.md"
     poison.write_text(POISON, encoding="utf-8")
-    report = built.ingest.run(IngestRequest(sources=collect_sources([poison], built.loader)))
+    report = built.ingest.run(IngestRequest(sources=collect_sources([poison], built.ingest)))
     assert not report.failed
     yield built
     built.close()
 
 
 def _directory_rows(container: Container) -> int:
-    return container.sql.run("SELECT COUNT(*) FROM directory").rows[0][0]
+    return container.run_sql.run("SELECT COUNT(*) FROM directory").rows[0][0]
 
 
 async def test_an_obedient_model_changes_nothing_and_reveals_nothing(container: Container) -> None:
@@ -103,7 +103,7 @@ async def test_an_obedient_model_changes_nothing_and_reveals_nothing(container: 
     assert _directory_rows(container) == rows_before
     # The recital is withheld, in the response and in the stored conversation.
     assert body["answer"] == INSTRUCTIONS_WITHHELD
-    stored = container.history.list_messages(body["chat_id"], limit=10)
+    stored = container.adapters.history.list_messages(body["chat_id"], limit=10)
     assert all("Ground every statement" not in m.content for m in stored)
     assert "Ground every statement" in SYSTEM_PROMPT  # the phrase the check looks for
 

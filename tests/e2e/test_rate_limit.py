@@ -51,7 +51,7 @@ async def test_over_the_limit_a_chat_is_429_with_retry_after_and_stores_nothing(
 ) -> None:
     assert (await client.post("/chat", json=QUESTION)).status_code == 200
     assert (await client.post("/chat/stream", json=QUESTION)).status_code == 200
-    chats_before = container.history.list_chats("default")
+    chats_before = container.adapters.history.list_chats("default")
 
     refused = await client.post("/chat", json=QUESTION)
     assert refused.status_code == 429
@@ -60,7 +60,7 @@ async def test_over_the_limit_a_chat_is_429_with_retry_after_and_stores_nothing(
     body = refused.json()
     assert body["code"] == "rate_limited" and "2 per minute" in body["detail"]
     assert (await client.post("/api/chat", json=UI_QUESTION)).status_code == 429
-    assert container.history.list_chats("default") == chats_before
+    assert container.adapters.history.list_chats("default") == chats_before
 
     clock.advance(29)
     assert (await client.post("/chat", json=QUESTION)).headers["retry-after"] == "1"

@@ -84,7 +84,7 @@ async def test_a_too_large_content_length_is_refused_before_the_body_is_read(
 async def test_an_upload_is_cut_off_while_it_streams_in(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.store.stats()
+    before = container.knowledge_stats.run()
     boundary = "almanac-test-boundary"
     produced = 0
 
@@ -106,7 +106,7 @@ async def test_an_upload_is_cut_off_while_it_streams_in(
     )
     assert "MAX_UPLOAD_BYTES" in _problem(response, 413, "payload_too_large")
     assert produced <= 3  # 100,000 bytes + 64 KiB of multipart allowance, then stop reading
-    assert container.store.stats() == before
+    assert container.knowledge_stats.run() == before
 
 
 async def test_an_upload_within_the_body_allowance_but_over_the_file_limit_is_413(
@@ -133,7 +133,7 @@ async def test_a_json_body_over_the_limit_is_413_with_or_without_a_content_lengt
         headers={"content-type": "application/json"},
     )
     assert "4,096-byte limit (MAX_JSON_BODY_BYTES)" in _problem(response, 413, "payload_too_large")
-    assert container.history.list_chats("default") == []
+    assert container.adapters.history.list_chats("default") == []
 
 
 @pytest.mark.parametrize("endpoint", ["/chat", "/chat/stream"])
@@ -143,7 +143,7 @@ async def test_a_message_over_max_message_chars_is_a_422_naming_the_setting(
     response = await client.post(endpoint, json={"message": "x" * 201})
     detail = _problem(response, 422, "invalid_request")
     assert "201 characters" in detail and "MAX_MESSAGE_CHARS" in detail
-    assert container.history.list_chats("default") == []
+    assert container.adapters.history.list_chats("default") == []
 
 
 def _ui_request(*texts: str) -> dict[str, Any]:
@@ -169,7 +169,7 @@ async def test_a_useChat_conversation_over_its_limits_is_413_and_stores_nothing(
 ) -> None:
     response = await client.post("/api/chat", json=_ui_request(*texts))
     assert setting in _problem(response, 413, "payload_too_large")
-    assert container.history.list_chats("default") == []
+    assert container.adapters.history.list_chats("default") == []
 
 
 async def test_a_useChat_last_message_over_max_message_chars_is_422(

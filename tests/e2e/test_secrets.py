@@ -139,8 +139,8 @@ async def test_no_response_or_log_line_contains_a_provider_key(
         assert_no_secret(response.text, f"the body of {method} {url}")
         assert_no_secret(str(response.headers), f"the headers of {method} {url}")
 
-    chat = container.history.list_chats("default")[0]
-    for message in container.history.list_messages(chat.id):
+    chat = container.adapters.history.list_chats("default")[0]
+    for message in container.adapters.history.list_messages(chat.id):
         assert_no_secret(repr(message), "the stored chat history")
     log = "\n".join(logs)
     assert "401" in log, "the provider failures were exercised and logged"

@@ -47,7 +47,7 @@ def slow() -> SlowModel:
 def container(data_dir: Path, slow: SlowModel) -> Iterator[Container]:
     settings = make_settings(data_dir, allowed_models="offline-extractive,test:slow")
     built = bootstrap(settings, clock=FixedClock())
-    built.models.register("test:slow", FunctionModel(stream_function=slow.stream))
+    built.adapters.models.register("test:slow", FunctionModel(stream_function=slow.stream))
     yield built
     built.close()
 
@@ -96,10 +96,10 @@ def test_disconnect_stops_the_model_and_stores_an_interrupted_turn(
         assert slow.closed_at - disconnected_at < 1.0
         assert slow.sent < WORDS
 
-        chat = container.history.list_chats("default")[0]
+        chat = container.adapters.history.list_chats("default")[0]
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            assistant = container.history.list_messages(chat.id)[-1]
+            assistant = container.adapters.history.list_messages(chat.id)[-1]
             if assistant.status != "streaming":
                 break
             time.sleep(0.02)

@@ -162,7 +162,7 @@ async def test_tool_call_then_tool_result_then_cited_answer(
         and "[1] Password and Credential Rotation Policy" in tool_message["content"]
     )
 
-    stored = container.history.list_messages(body["chat_id"])
+    stored = container.adapters.history.list_messages(body["chat_id"])
     assert stored[0].content == QUESTION  # the date anchor is not stored
     assert (
         stored[1].status == "complete" and stored[1].usage and stored[1].usage.input_tokens == 240
@@ -218,8 +218,11 @@ async def test_repeated_500s_end_in_a_502_after_bounded_retries(
     assert response.json()["code"] == "upstream_error"
     assert "mocked" not in response.text and "Traceback" not in response.text
     assert route.call_count == 2  # one try + PROVIDER_MAX_RETRIES=1
-    chat = container.history.list_chats("default")[0]
-    assert [m.status for m in container.history.list_messages(chat.id)] == ["complete", "failed"]
+    chat = container.adapters.history.list_chats("default")[0]
+    assert [m.status for m in container.adapters.history.list_messages(chat.id)] == [
+        "complete",
+        "failed",
+    ]
 
 
 async def test_persistent_rate_limiting_is_a_503(
@@ -278,8 +281,8 @@ async def test_a_stream_failure_becomes_an_error_part_and_a_failed_turn(
     parsed = js_clients.parse_v4(response.text)
     assert parsed["errors"] == ["The model provider failed (HTTP 500). Try again later."]
     assert parsed["finishReason"] == "error"
-    chat = container.history.list_chats("default")[0]
-    assert container.history.list_messages(chat.id)[-1].status == "failed"
+    chat = container.adapters.history.list_chats("default")[0]
+    assert container.adapters.history.list_messages(chat.id)[-1].status == "failed"
 
 
 async def test_a_content_filter_refusal_is_a_polite_answer(

@@ -11,7 +11,7 @@ import pytest
 from tests.fakes import InMemoryJobQueue
 from use_cases.auth import Caller
 from use_cases.domain import DocumentRecord, IngestItem, IngestReport
-from use_cases.errors import Forbidden, NotFound
+from use_cases.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge
 from use_cases.ingest import IngestRequest
 from use_cases.jobs import GetJob
 from use_cases.uploads import UploadDocument, UploadRequest
@@ -99,3 +99,38 @@ async def test_anyone_elses_job_is_not_found_like_a_missing_one() -> None:
     with pytest.raises(NotFound) as missing:
         await GetJob(jobs).execute(ANA, "job-none")
     assert str(theirs.value).replace(job.id, "ID") == str(missing.value).replace("job-none", "ID")
+
+
+# -- the checks made in the request, before anything is read or parsed -------------------------
+
+
+async def test_an_upload_without_a_file_name_is_refused_before_any_check() -> None:
+    ingest, jobs = RecordingAdminIngest(), InMemoryJobQueue()
+
+    with pytest.raises(InvalidRequest, match="no file name"):
+        await _upload(ingest, jobs).execute(ROOT, UploadRequest(" ../dir/ ", b"# Text"))
+
+    assert (ingest.checked, ingest.ran) == ([], [])
+
+
+async def test_the_file_name_is_reduced_to_its_last_part_which_is_the_source() -> None:
+    ingest, jobs = RecordingAdminIngest(), InMemoryJobQueue()
+
+    await _upload(ingest, jobs).execute(
+        ROOT, UploadRequest("..\\..\\etc/handbook.md", b"# Text", category=" ops ")
+    )
+
+    [(_, request)] = ingest.ran
+    [source] = request.sources
+    assert (source.source, source.name, request.category) == ("handbook.md", "handbook.md", "ops")
+
+
+async def test_an_upload_over_the_limit_is_refused_without_being_checked() -> None:
+    ingest, jobs = RecordingAdminIngest(), InMemoryJobQueue()
+    upload = _upload(ingest, jobs)
+
+    with pytest.raises(PayloadTooLarge, match="10,000-byte upload limit"):
+        await upload.execute(ROOT, UploadRequest("handbook.md", b"x" * upload.read_limit))
+
+    assert upload.read_limit == 10_001  # what the route reads: enough to tell, no more
+    assert (ingest.checked, ingest.ran, jobs.jobs) == ([], [], {})

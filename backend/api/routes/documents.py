@@ -110,7 +110,7 @@ async def _upload(
     category: str | None,
     replace: int | None,
 ) -> IngestOut | JobOut:
-    data = await file.read(container.settings.max_upload_bytes + 1)
+    data = await file.read(container.upload_document.read_limit)
     outcome = await container.upload_document.execute(
         admin, UploadRequest(file.filename or "", data, category, replace)
     )

@@ -13,17 +13,10 @@ router = APIRouter(tags=["health"])
     "/health", response_model=HealthOut, summary="Service status and knowledge-base statistics"
 )
 async def health(container: ContainerDep) -> HealthOut:
-    stats = await container.knowledge_stats.execute()
-    configured = container.embedder.model
-    problems = []
-    if stats.embedding and stats.embedding.model != configured:
-        problems.append(
-            f"The index was built with {stats.embedding.model}; the configured embedder is "
-            f"{configured}. Run `almanac reindex`."
-        )
+    report = await container.check_health.execute()
     return HealthOut(
-        status="degraded" if problems else "ok",
+        status=report.status,
         version=__version__,
-        knowledge_base=KnowledgeBaseOut.of(stats, configured),
-        problems=problems,
+        knowledge_base=KnowledgeBaseOut.of(report.stats, report.configured_embedding.model),
+        problems=list(report.problems),
     )

@@ -1,0 +1,77 @@
+"""The presentation layer calls use cases only: the container it gets holds settings and use
+cases, and no route or command reaches an adapter (a store, the SQL runner, the embedder...)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import typing
+
+from backend.bootstrap import Adapters, Container
+from backend.config import PROJECT_ROOT, Settings
+
+PRESENTATION = [PROJECT_ROOT / "backend" / "api", PROJECT_ROOT / "backend" / "cli"]
+ADAPTER_NAMES = frozenset(f.name for f in dataclasses.fields(Adapters)) | {"adapters"}
+#: (file, expression) that read an attribute named like an adapter and are allowed to.
+KNOWN = {
+    ("backend/api/llm_schemas.py", "info.models"),  # a provider's model names, not an adapter
+    # Transitional: routes/chat.py (being rewritten on another branch) still reads the model
+    # resolver; it should read `container.model_defaults.internal_default` / `.allowed`.
+    ("backend/api/routes/chat.py", "container.models"),
+}
+
+
+def _adapter_reads(source: str, name: str) -> list[tuple[str, int, str]]:
+    """(file, line, expression) of every `<anything>.<adapter name>` in the source: whatever
+    the container is called (`container`, `built`, `request.app.state.container`)."""
+    return [
+        (name, node.lineno, ast.unparse(node))
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr in ADAPTER_NAMES
+    ]
+
+
+def test_no_route_or_command_reads_an_adapter_from_the_container() -> None:
+    files = sorted(p for root in PRESENTATION for p in root.rglob("*.py"))
+    assert len(files) > 10  # the walk really found the presentation layer
+
+    reads = [
+        read
+        for path in files
+        for read in _adapter_reads(
+            path.read_text(encoding="utf-8"), path.relative_to(PROJECT_ROOT).as_posix()
+        )
+    ]
+
+    assert [r for r in reads if (r[0], r[2]) not in KNOWN] == []
+
+
+def test_the_check_sees_adapter_reads_however_the_container_is_named() -> None:
+    source = (
+        "def f(container, built, request):\n"
+        "    container.sql.run('SELECT 1')\n"
+        "    built.retriever.warm_up()\n"
+        "    request.app.state.container.adapters.store.stats()\n"
+        "    return container.run_sql.run('SELECT 1')\n"
+    )
+
+    assert sorted(_adapter_reads(source, "probe.py")) == [
+        ("probe.py", 2, "container.sql"),
+        ("probe.py", 3, "built.retriever"),
+        ("probe.py", 4, "request.app.state.container.adapters"),
+        ("probe.py", 4, "request.app.state.container.adapters.store"),
+    ]
+
+
+def test_the_container_exposes_settings_and_use_cases_only() -> None:
+    hints = typing.get_type_hints(Container)
+    public = {f.name: hints[f.name] for f in dataclasses.fields(Container) if f.name != "_closed"}
+
+    others = {
+        name: kind
+        for name, kind in public.items()
+        if kind not in (Settings, Adapters) and not kind.__module__.startswith("use_cases.")
+    }
+
+    assert others == {}
+    assert [name for name, kind in public.items() if kind is Adapters] == ["adapters"]
