@@ -17,6 +17,12 @@ from backend.config import Settings
 from backend.sources import collect_sources
 from services.api_key_store import SqliteApiKeyStore
 from services.audit_log import SqliteAuditLog
+from services.calibration import (
+    MatplotlibDiagramRenderer,
+    SklearnCalibrationFitter,
+    SqliteCalibrationStore,
+    SqliteResponseLog,
+)
 from services.chunking import HeadingChunker
 from services.clock import SystemClock
 from services.history_store import SqliteHistoryStore
@@ -36,8 +42,19 @@ from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdm
 from use_cases.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
 from use_cases.audit import ListAuditEntries, RecordAudit
 from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
+from use_cases.calibration import (
+    AutoTunePhrases,
+    DrawReliabilityDiagram,
+    GetBrierScore,
+    GetCalibrationReport,
+    GetConfidenceStats,
+    GetPhraseStatus,
+    Recalibrate,
+)
+from use_cases.calibration_suite import CalibrationUseCases, SeedCalibrationFromEval
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats
+from use_cases.confidence import rrf_score_ceiling
 from use_cases.documents import (
     GetDocument,
     GetKnowledgeStats,
@@ -54,6 +71,7 @@ from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
 from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.prompts import ManagePrompts
+from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordResponse
 from use_cases.search import SearchKnowledgeBase
 from use_cases.uploads import UploadDocument
 
@@ -101,6 +119,8 @@ class Container:
     model_default_store: SqliteModelDefaultStore
     prompts: ManagePrompts
     model_defaults: ManageModelDefaults
+    calibration: CalibrationUseCases
+    """Response log, feedback, confidence analytics and recalibration (`build_calibration`)."""
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -113,6 +133,7 @@ class Container:
             self.audit_log.close()
             self.prompt_store.close()
             self.model_default_store.close()
+            self.calibration.close()
             self._closed = True
 
 
@@ -331,6 +352,46 @@ def bootstrap(
         model_default_store=model_default_store,
         prompts=prompts,
         model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
+        calibration=build_calibration(settings, clock, audit, EvaluateAnswers(chat, chats)),
+    )
+
+
+def build_calibration(
+    settings: Settings, clock: Clock, audit: RecordAudit, evaluate: EvaluateAnswers
+) -> CalibrationUseCases:
+    """The response log and calibration use cases, on the app DB."""
+    log = SqliteResponseLog(settings.app_db_path)
+    store = SqliteCalibrationStore(settings.app_db_path)
+    record = RecordResponse(
+        log,
+        store,
+        clock,
+        score_ceiling=rrf_score_ceiling(settings.rrf_k, settings.reranker_enabled),
+    )
+    recalibrate = Recalibrate(
+        log,
+        store,
+        SklearnCalibrationFitter(),
+        clock,
+        audit,
+        method=settings.recalibration_method,
+        min_feedback=settings.recalibration_min_feedback,
+        holdout=settings.recalibration_holdout,
+        auto=settings.recalibration_auto,
+    )
+    return CalibrationUseCases(
+        record_response=record,
+        feedback=RecordFeedback(log, clock, recalibration=recalibrate),
+        recent=ListRecentResponses(log),
+        stats=GetConfidenceStats(log, clock),
+        brier=GetBrierScore(log, clock),
+        calibration=GetCalibrationReport(log, clock),
+        diagram=DrawReliabilityDiagram(log, clock, MatplotlibDiagramRenderer()),
+        auto_tune=AutoTunePhrases(log, store, clock, audit),
+        phrase_status=GetPhraseStatus(store, recalibrate),
+        recalibrate=recalibrate,
+        seed_from_eval=SeedCalibrationFromEval(evaluate, record, log, recalibrate, clock),
+        closers=(log.close, store.close),
     )
 
 

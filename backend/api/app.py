@@ -19,7 +19,9 @@ from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_r
 from backend.api.routes import (
     audit,
     chat,
+    confidence,
     documents,
+    feedback,
     health,
     jobs,
     model_defaults,
@@ -57,6 +59,8 @@ PROTECTED_ROUTERS = (
     audit.router,
     prompts.router,
     model_defaults.router,
+    feedback.router,
+    confidence.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.
