@@ -17,6 +17,12 @@ from backend.config import Settings
 from backend.sources import collect_sources
 from services.api_key_store import SqliteApiKeyStore
 from services.audit_log import SqliteAuditLog
+from services.calibration import (
+    MatplotlibDiagramRenderer,
+    SklearnCalibrationFitter,
+    SqliteCalibrationStore,
+    SqliteResponseLog,
+)
 from services.chunking import HeadingChunker
 from services.clock import SystemClock
 from services.history_store import SqliteHistoryStore
@@ -38,8 +44,19 @@ from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdm
 from use_cases.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
 from use_cases.audit import ListAuditEntries, RecordAudit
 from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
+from use_cases.calibration import (
+    AutoTunePhrases,
+    DrawReliabilityDiagram,
+    GetBrierScore,
+    GetCalibrationReport,
+    GetConfidenceStats,
+    GetPhraseStatus,
+    Recalibrate,
+)
+from use_cases.calibration_suite import CalibrationUseCases, SeedCalibrationFromEval
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats
+from use_cases.confidence import rrf_score_ceiling
 from use_cases.documents import (
     GetDocument,
     GetKnowledgeStats,
@@ -57,6 +74,7 @@ from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
 from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.prompts import ManagePrompts
+from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordResponse
 from use_cases.search import SearchKnowledgeBase
 from use_cases.search_discipline import DecideSearch
 from use_cases.tables import ListTables, LoadTable, LoadTablesIfEmpty, RunSql
@@ -137,6 +155,8 @@ class Container:
     prompts: ManagePrompts
     model_defaults: ManageModelDefaults
     search_discipline: DecideSearch
+    calibration: CalibrationUseCases
+    """Response log, feedback, confidence analytics and recalibration (`build_calibration`)."""
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -149,6 +169,7 @@ class Container:
 
     def close(self) -> None:
         if not self._closed:
+            self.calibration.close()
             self.adapters.close()
             self._closed = True
 
@@ -379,7 +400,47 @@ def bootstrap(
         prompts=prompts,
         model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
         search_discipline=DecideSearch(web_search, max_query_chars=settings.max_message_chars),
+        calibration=build_calibration(settings, clock, audit, EvaluateAnswers(chat, chats)),
         adapters=adapters,
+    )
+
+
+def build_calibration(
+    settings: Settings, clock: Clock, audit: RecordAudit, evaluate: EvaluateAnswers
+) -> CalibrationUseCases:
+    """The response log and calibration use cases, on the app DB."""
+    log = SqliteResponseLog(settings.app_db_path)
+    store = SqliteCalibrationStore(settings.app_db_path)
+    record = RecordResponse(
+        log,
+        store,
+        clock,
+        score_ceiling=rrf_score_ceiling(settings.rrf_k, settings.reranker_enabled),
+    )
+    recalibrate = Recalibrate(
+        log,
+        store,
+        SklearnCalibrationFitter(),
+        clock,
+        audit,
+        method=settings.recalibration_method,
+        min_feedback=settings.recalibration_min_feedback,
+        holdout=settings.recalibration_holdout,
+        auto=settings.recalibration_auto,
+    )
+    return CalibrationUseCases(
+        record_response=record,
+        feedback=RecordFeedback(log, clock, recalibration=recalibrate),
+        recent=ListRecentResponses(log),
+        stats=GetConfidenceStats(log, clock),
+        brier=GetBrierScore(log, clock),
+        calibration=GetCalibrationReport(log, clock),
+        diagram=DrawReliabilityDiagram(log, clock, MatplotlibDiagramRenderer()),
+        auto_tune=AutoTunePhrases(log, store, clock, audit),
+        phrase_status=GetPhraseStatus(store, recalibrate),
+        recalibrate=recalibrate,
+        seed_from_eval=SeedCalibrationFromEval(evaluate, record, log, recalibrate, clock),
+        closers=(log.close, store.close),
     )
 
 

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     app_db: Path | None = Field(
         None,
         description="App DB file (users, chats, messages, API keys, audit log, prompt versions, "
-        "default models). Default: DATA_DIR/app.db.",
+        "default models, response log and feedback, calibration). Default: DATA_DIR/app.db.",
     )
     tables_db: Path | None = Field(
         None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
@@ -231,6 +231,33 @@ class Settings(BaseSettings):
     )
     sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
     sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
+
+    # --- Calibration --------------------------------------------------------------------
+    recalibration_min_feedback: int = Field(
+        50,
+        ge=2,
+        le=1_000_000,
+        description="Answers with feedback needed before the confidence is recalibrated "
+        "(a monotone map from raw confidence to observed accuracy). Automatic refits happen at "
+        "this count and each time it has grown by as much again.",
+    )
+    recalibration_method: Literal["isotonic", "platt"] = Field(
+        "isotonic",
+        description="How raw confidence is mapped to observed accuracy: `isotonic` "
+        "(scikit-learn IsotonicRegression) or `platt` (logistic regression on the logit).",
+    )
+    recalibration_auto: bool = Field(
+        True,
+        description="Refit the recalibration map automatically as feedback arrives; when "
+        "false only `POST /confidence/recalibrate` and `almanac calibration recalibrate` do.",
+    )
+    recalibration_holdout: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Share of the feedback held out (seeded split) to measure ECE before and "
+        "after a recalibration; a map that makes the held-out ECE worse is not activated.",
+    )
 
     # --- Providers ----------------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(None, description="OpenAI API key.")

@@ -27,6 +27,7 @@ _SECTIONS = {
     "chunk_tokens": "Chunking",
     "vector_search_limit": "Retrieval",
     "default_model": "Chat and models",
+    "recalibration_min_feedback": "Calibration",
     "openai_api_key": "Providers",
 }
 

@@ -277,6 +277,8 @@ class EvaluateAnswersRequest:
     split: str = "all"
     model: str | None = None
     on_case: Callable[[CaseResult], None] | None = None
+    on_turn: Callable[[AnswerCase, ChatResult | None, CaseResult], None] | None = None
+    """Called with each case, its chat turn (None when the turn failed) and its score."""
 
 
 class EvaluateAnswers:
@@ -299,15 +301,19 @@ class EvaluateAnswers:
         results: list[CaseResult] = []
         try:
             for case in request.cases:
-                scored = await self._score(case, request.model)
+                turn, scored = await self._score(case, request.model)
                 results.append(scored)
+                if request.on_turn is not None:
+                    request.on_turn(case, turn, scored)
                 if request.on_case is not None:
                     request.on_case(scored)
         finally:
             await self._forget_chats()
         return summarise(request.split, model_identifier, results)
 
-    async def _score(self, case: AnswerCase, model: str | None) -> CaseResult:
+    async def _score(
+        self, case: AnswerCase, model: str | None
+    ) -> tuple[ChatResult | None, CaseResult]:
         chat_id: str | None = None
         try:
             for previous in case.history:
@@ -319,7 +325,7 @@ class EvaluateAnswers:
                 ChatRequest(self._user_id, case.question, chat_id, model)
             )
         except AlmanacError as exc:
-            return CaseResult(
+            return None, CaseResult(
                 id=case.id,
                 kind=case.kind,
                 question=case.question,
@@ -331,7 +337,7 @@ class EvaluateAnswers:
                 latency_ms=0,
                 error=exc.detail,
             )
-        return score_case(case, result)
+        return result, score_case(case, result)
 
     async def _forget_chats(self) -> None:
         while chats := await self._chats.list(self._user_id, limit=200):

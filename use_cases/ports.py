@@ -14,6 +14,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
+from use_cases.calibration_domain import (
+    CalibrationFit,
+    CalibrationMethod,
+    FittedMap,
+    LoggedResponse,
+    ScoredResponse,
+    StoredCalibration,
+)
 from use_cases.chat_domain import (
     Chat,
     Message,
@@ -22,6 +30,7 @@ from use_cases.chat_domain import (
     TableSchema,
     User,
 )
+from use_cases.confidence import PhraseThresholds
 from use_cases.domain import (
     DocumentDetail,
     DocumentDraft,
@@ -382,3 +391,88 @@ class WebSearch(Protocol):
     def name(self) -> str: ...
 
     def search(self, query: str, limit: int) -> Sequence[WebResult]: ...
+
+
+# --- response log, feedback and calibration -------------------------------------------------
+
+
+class ResponseLog(Protocol):
+    """Logged answers and their feedback (at most one per response: a new one replaces it)."""
+
+    def add(self, response: LoggedResponse) -> None: ...
+
+    def get(self, response_id: str) -> LoggedResponse | None: ...
+
+    def put_feedback(
+        self, response_id: str, outcome: bool, notes: str | None, at: datetime
+    ) -> bool:
+        """Store the response's feedback; True if it replaced an earlier one. The response
+        must exist."""
+        ...
+
+    def recent(self, *, limit: int, user_id: str | None = None) -> list[LoggedResponse]:
+        """Newest first; only `user_id`'s when given."""
+        ...
+
+    def scored(
+        self, *, since: datetime | None = None, user_id: str | None = None
+    ) -> list[ScoredResponse]:
+        """Every response created at or after `since` (all when None), oldest first, with its
+        outcome (None without feedback)."""
+        ...
+
+    def feedback_count(self) -> int: ...
+
+    def forget_user(self, user_id: str) -> int:
+        """Delete the user's responses and their feedback; returns how many."""
+        ...
+
+
+class CalibrationStore(Protocol):
+    """Versioned phrase thresholds and recalibration maps (versions 1, 2, ...; never changed).
+
+    The newest thresholds version is in force (none stored: the built-in default); the newest
+    recalibration marked active is in force (none: no recalibration)."""
+
+    def current_thresholds(self) -> PhraseThresholds | None: ...
+
+    def save_thresholds(
+        self, bounds: tuple[float, ...], source: str, author: str, at: datetime
+    ) -> PhraseThresholds: ...
+
+    def active_calibration(self) -> StoredCalibration | None: ...
+
+    def latest_calibration(self) -> StoredCalibration | None:
+        """The newest fit, active or not."""
+        ...
+
+    def save_calibration(
+        self, fit: CalibrationFit, author: str, at: datetime
+    ) -> StoredCalibration: ...
+
+
+class CalibrationFitter(Protocol):
+    """Fits a monotone map from raw confidence to the chance of being right."""
+
+    def fit(
+        self, raw: Sequence[float], outcomes: Sequence[bool], method: CalibrationMethod
+    ) -> FittedMap:
+        """Raise `Conflict` if the data cannot be fitted by `method` (e.g. one outcome only)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DiagramBin:
+    lower: float
+    upper: float
+    mean_confidence: float
+    observed_accuracy: float
+    count: int
+
+
+class DiagramRenderer(Protocol):
+    """Draws a reliability diagram: observed accuracy against confidence per band."""
+
+    def render(self, bins: Sequence[DiagramBin], *, title: str, fmt: str) -> bytes:
+        """`fmt` is "svg" or "png"."""
+        ...

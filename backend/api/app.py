@@ -19,8 +19,10 @@ from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_r
 from backend.api.routes import (
     audit,
     chat,
+    confidence,
     discipline,
     documents,
+    feedback,
     health,
     jobs,
     model_defaults,
@@ -60,6 +62,8 @@ PROTECTED_ROUTERS = (
     prompts.router,
     model_defaults.router,
     discipline.router,
+    feedback.router,
+    confidence.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

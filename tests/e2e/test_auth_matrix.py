@@ -32,6 +32,7 @@ from use_cases.auth import CLI_ADMIN, Caller
 from use_cases.chat_domain import NewMessage
 from use_cases.ingest import IngestRequest, IngestSource
 from use_cases.llm_domain import CHAT
+from use_cases.response_log import ResponseRecord
 from use_cases.uploads import UploadRequest
 
 ROLES = ("no key", "user", "other user", "admin")
@@ -105,6 +106,18 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Search discipline and the welcome page.
     ("GET", "/"): Call(PUBLIC),
     ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
+    # Feedback is the asker's: ana's response is unknown to everyone else, admins included.
+    ("POST", "/feedback"): Call(OWNER_ONLY, json=lambda: {"response_id": "{response_id}"}),
+    # Reads: a user's own figures, an admin's everyone's. Tuning and recalibrating: admins.
+    ("GET", "/confidence/stats"): Call(EVERY_CALLER),
+    ("GET", "/confidence/recent"): Call(EVERY_CALLER),
+    ("GET", "/confidence/brier-score"): Call(EVERY_CALLER),
+    ("GET", "/confidence/calibration"): Call(EVERY_CALLER),
+    ("GET", "/confidence/reliability-diagram.svg"): Call(EVERY_CALLER),
+    ("GET", "/confidence/phrase-status"): Call(EVERY_CALLER),
+    ("POST", "/confidence/auto-tune"): Call(ADMIN_ONLY),
+    # 409 for the admin: the matrix's log has too little feedback to recalibrate.
+    ("POST", "/confidence/recalibrate"): Call((401, 403, 403, 409)),
 }
 
 
@@ -162,6 +175,11 @@ def _anas_chat(container: Container) -> str:
     chat = container.adapters.history.get_or_create_chat(None, "ana", QUESTION)
     container.adapters.history.append_message(chat.id, NewMessage("user", QUESTION))
     return chat.id
+
+
+def _anas_response(container: Container) -> str:
+    record = ResponseRecord("ana", "chat", QUESTION, "Every 90 days [1].", "test", True, 5)
+    return container.calibration.record_response.record(record).response_id
 
 
 def _new_document(container: Container) -> int:
@@ -224,6 +242,8 @@ async def test_route_answers_each_kind_of_caller_as_expected(
     request: dict[str, Any] = {"headers": world.headers[role], "params": call.params}
     if call.json is not None:
         request["json"] = call.json()
+        if request["json"].get("response_id") == "{response_id}":
+            request["json"] = {"response_id": _anas_response(world.container), "outcome": True}
     if call.upload:
         name = f"upload-{uuid.uuid4().hex[:8]}.md"
         request["files"] = {"file": (name, f"# {name}\n\nUploaded in the matrix.\n".encode())}
