@@ -314,6 +314,14 @@ def bootstrap(
             retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit
         )
 
+    response_log = SqliteResponseLog(settings.app_db_path)
+    calibration_store = SqliteCalibrationStore(settings.app_db_path)
+    record_response = RecordResponse(
+        response_log,
+        calibration_store,
+        clock,
+        score_ceiling=rrf_score_ceiling(settings.rrf_k, settings.reranker_enabled),
+    )
     chat = ChatTurns(
         agent,
         history,
@@ -324,6 +332,7 @@ def bootstrap(
         history_window=settings.history_window,
         instructions=lambda: prompts.current(CHAT).text,
         max_message_chars=settings.max_message_chars,
+        responses=record_response,
     )
     chats = ManageChats(history)
     ingest = IngestDocuments(
@@ -400,23 +409,26 @@ def bootstrap(
         prompts=prompts,
         model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
         search_discipline=DecideSearch(web_search, max_query_chars=settings.max_message_chars),
-        calibration=build_calibration(settings, clock, audit, EvaluateAnswers(chat, chats)),
+        calibration=build_calibration(
+            settings,
+            clock,
+            audit,
+            EvaluateAnswers(chat, chats),
+            (response_log, calibration_store, record_response),
+        ),
         adapters=adapters,
     )
 
 
 def build_calibration(
-    settings: Settings, clock: Clock, audit: RecordAudit, evaluate: EvaluateAnswers
+    settings: Settings,
+    clock: Clock,
+    audit: RecordAudit,
+    evaluate: EvaluateAnswers,
+    logging_parts: tuple[SqliteResponseLog, SqliteCalibrationStore, RecordResponse],
 ) -> CalibrationUseCases:
-    """The response log and calibration use cases, on the app DB."""
-    log = SqliteResponseLog(settings.app_db_path)
-    store = SqliteCalibrationStore(settings.app_db_path)
-    record = RecordResponse(
-        log,
-        store,
-        clock,
-        score_ceiling=rrf_score_ceiling(settings.rrf_k, settings.reranker_enabled),
-    )
+    """The calibration use cases on the response log that chat turns already write to."""
+    log, store, record = logging_parts
     recalibrate = Recalibrate(
         log,
         store,

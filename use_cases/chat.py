@@ -17,6 +17,9 @@ Rules:
 - The stored answer carries the turn's tool calls (each once, with its outcome and a preview
   of what it returned) and the sources the answer cites by [n] or [table: name].
 - The current date is prefixed to the latest user message sent to the model, never stored.
+- Every complete answer is logged in the response log (when one is wired) with its
+  confidence; the result carries its `response_id` for feedback. A failed log write is
+  reported in the server log and never costs the user the stored answer.
 - Each turn gets a search-discipline decision (`use_cases/search_discipline.py`) from its
   message and `search_override`: the model sees the message without `/search` / `/nosrch`
   markers; DISALLOWED (or an override to "no") removes the search tool for the turn, and
@@ -41,13 +44,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 
 from pydantic_ai import Agent
+from pydantic_ai.messages import ModelResponse
 from pydantic_ai.run import AgentRunResult
 
 from use_cases.agent import (
     INSTRUCTIONS_WITHHELD,
+    SEARCH_TOOL,
     SYSTEM_PROMPT,
     AgentDeps,
     AgentLimits,
@@ -59,6 +64,7 @@ from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage,
 from use_cases.chats import chat_not_found
 from use_cases.errors import InvalidRequest
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
+from use_cases.response_log import RecordedResponse, ResponseRecord
 from use_cases.search_discipline import SearchDecision, decide
 from use_cases.turns import (
     AgentCall,
@@ -104,6 +110,17 @@ class ChatResult:
     usage: TokenUsage
     latency_ms: int
     refused: bool = False
+    response_id: str | None = None
+    """The answer's entry in the response log (for `POST /feedback`); None without a log."""
+    confidence: float | None = None
+    """Calibrated confidence that the answer is right (0..1), from the response log."""
+    confidence_phrase: str | None = None
+
+
+class ResponseRecorder(Protocol):
+    """Logs a finished answer (`use_cases.response_log.RecordResponse`)."""
+
+    def record(self, record: ResponseRecord) -> RecordedResponse: ...
 
 
 #: The events of a chat turn; `TurnFinished.result` is the stored `ChatResult`.
@@ -134,7 +151,9 @@ class ChatTurns:
         history_window: int = 20,
         instructions: InstructionsSource = built_in_prompt,
         max_message_chars: int = MAX_MESSAGE_CHARS,
+        responses: ResponseRecorder | None = None,
     ) -> None:
+        self._responses = responses
         self._runner = TurnRunner(agent, limits)
         self._instructions = instructions
         self._history = history
@@ -209,7 +228,9 @@ class ChatTurns:
             chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
         )
         deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
-        return _ChatTurn(self._history, chat, user_message, assistant, prior, resolved, deps)
+        return _ChatTurn(
+            self._history, chat, user_message, assistant, prior, resolved, deps, self._responses
+        )
 
     def _check_chat(self, request: ChatRequest) -> None:
         assert request.chat_id is not None
@@ -240,6 +261,7 @@ class _ChatTurn:
     prior: list[Message]
     resolved: ResolvedModel
     deps: AgentDeps
+    responses: ResponseRecorder | None = None
 
     async def complete(self, run: AgentRunResult[str], record: TurnRecord) -> ChatResult:
         answer = run.output
@@ -250,10 +272,46 @@ class _ChatTurn:
             )
             answer = INSTRUCTIONS_WITHHELD
         sources = cited_sources(answer, self.deps.citations)
-        return await self._store(answer, record, token_usage(run), sources)
+        withheld = answer == INSTRUCTIONS_WITHHELD
+        result = await self._store(answer, record, token_usage(run), sources)
+        return await self._log(result, refused=withheld, model_confidence=_reported(run))
 
     async def refuse(self, record: TurnRecord) -> ChatResult:
-        return await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
+        result = await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
+        return await self._log(result, refused=True)
+
+    async def _log(
+        self, result: ChatResult, *, refused: bool, model_confidence: float | None = None
+    ) -> ChatResult:
+        """The stored answer with its response-log entry (unchanged without a log)."""
+        if self.responses is None:
+            return result
+        entry = ResponseRecord(
+            user_id=self.chat.user_id,
+            kind="chat",
+            query=self.user_message.content,
+            response_text=result.answer,
+            model=result.model,
+            search_ran=any(call.name == SEARCH_TOOL for call in result.tool_calls),
+            latency_ms=result.latency_ms,
+            cited=result.sources,
+            retrieved=self.deps.citations,
+            refused=refused,
+            model_confidence=model_confidence,
+            chat_id=self.chat.id,
+            message_id=self.assistant.id,
+        )
+        try:
+            logged = await asyncio.to_thread(self.responses.record, entry)
+        except Exception:
+            _log.exception("Could not log the answer of chat %s", self.chat.id)
+            return result
+        return replace(
+            result,
+            response_id=logged.response_id,
+            confidence=logged.confidence,
+            confidence_phrase=logged.confidence_phrase,
+        )
 
     def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
         self.history.finalize_message(
@@ -304,3 +362,13 @@ class _ChatTurn:
             ),
         )
         return result
+
+
+def _reported(run: AgentRunResult[str]) -> float | None:
+    """A confidence the model reported with its answer (`provider_details["confidence"]`, as
+    the offline model does), if any."""
+    for message in reversed(run.new_messages()):
+        if isinstance(message, ModelResponse):
+            value = (message.provider_details or {}).get("confidence")
+            return float(value) if isinstance(value, int | float) else None
+    return None

@@ -57,6 +57,15 @@ class ChatOut(BaseModel):
     tool_calls: list[dict[str, Any]] = Field(description=TOOL_CALLS)
     sources: list[dict[str, Any]] = Field(description=SOURCES)
     model: str = Field(examples=["offline-extractive"])
+    response_id: str | None = Field(
+        None,
+        description="The answer's entry in the response log: send it to POST /feedback.",
+        examples=["resp_3f9a0c1d2e4b5a6978877665"],
+    )
+    confidence: float | None = Field(
+        None, ge=0, le=1, description="Calibrated confidence that the answer is right."
+    )
+    confidence_phrase: str | None = Field(None, examples=["high"])
 
     @classmethod
     def of(cls, result: ChatResult) -> ChatOut:
@@ -67,6 +76,9 @@ class ChatOut(BaseModel):
             tool_calls=[call.as_dict() for call in result.tool_calls],
             sources=[source.as_dict() for source in result.sources],
             model=result.model,
+            response_id=result.response_id,
+            confidence=result.confidence,
+            confidence_phrase=result.confidence_phrase,
         )
 
 

@@ -51,6 +51,9 @@ def turn_data(result: ChatResult) -> dict[str, Any]:
         "model": result.model,
         "sources": [source.as_dict() for source in result.sources],
         "tool_calls": [call.as_dict() for call in result.tool_calls],
+        "response_id": result.response_id,
+        "confidence": result.confidence,
+        "confidence_phrase": result.confidence_phrase,
     }
 
 

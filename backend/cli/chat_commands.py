@@ -40,6 +40,12 @@ def _user(container: Container, user: str | None) -> str:
 def _print_answer(result: ChatResult) -> None:
     console.print(output.ChatMarkdown(result.answer))
     console.print(f"[dim]model {result.model} · chat {result.chat_id}[/]", highlight=False)
+    if result.response_id is not None and result.confidence is not None:
+        console.print(
+            f"[dim]confidence {result.confidence_phrase} ({result.confidence:.2f}) · rate it: "
+            f"almanac feedback {result.response_id} --outcome yes|no[/]",
+            highlight=False,
+        )
 
 
 def ask(
