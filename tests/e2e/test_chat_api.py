@@ -19,7 +19,17 @@ async def test_chat_answers_with_citations_sources_and_model(client: httpx.Async
     response = await client.post("/chat", json={"message": QUESTION})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"chat_id", "message_id", "answer", "tool_calls", "sources", "model"}
+    assert set(body) == {
+        "chat_id",
+        "message_id",
+        "answer",
+        "tool_calls",
+        "sources",
+        "model",
+        "response_id",
+        "confidence",
+        "confidence_phrase",
+    }
     assert body["model"] == "offline-extractive"
     assert "14 characters" in body["answer"].lower()
     assert "[1]" in body["answer"] and "**Sources**" in body["answer"]
