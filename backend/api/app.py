@@ -17,6 +17,7 @@ from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import install_openapi
 from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
 from backend.api.routes import (
+    advice,
     audit,
     chat,
     documents,
@@ -57,6 +58,7 @@ PROTECTED_ROUTERS = (
     audit.router,
     prompts.router,
     model_defaults.router,
+    advice.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

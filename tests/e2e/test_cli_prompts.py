@@ -81,10 +81,10 @@ def test_set_from_stdin_or_a_file_then_history_activate_and_reset_are_audited_as
     [
         (("prompts", "set", "chat"), "   \n", "The prompt text is empty"),
         (("prompts", "set", "chat", "--file", "missing.md"), None, "missing.md: no such file"),
-        (("prompts", "set", "advice"), "Advise.", "No prompt type 'advice'"),
+        (("prompts", "set", "summary"), "Sum up.", "No prompt type 'summary'"),
         (("prompts", "activate", "chat", "4"), None, "The chat prompt has no version 4"),
         (("models", "defaults", "--set", "chat", "openai:gpt-9"), None, "is not allowed"),
-        (("models", "defaults", "--clear", "advice"), None, "No prompt type 'advice'"),
+        (("models", "defaults", "--clear", "summary"), None, "No prompt type 'summary'"),
     ],
 )
 def test_bad_prompt_and_model_commands_fail_clearly_and_write_nothing(
