@@ -447,10 +447,15 @@ def cited_citations(
 
 
 def source_of(citation: Citation) -> AdviceSource:
+    """The source as the contract names it; the section path without the document's title
+    (which the chunker puts first)."""
+    parts = [p.strip() for p in citation.section.split(" > ") if p.strip()]
+    if parts and parts[0].casefold() == citation.title.casefold():
+        parts = parts[1:]
     return AdviceSource(
         n=citation.number,
         document=citation.title,
-        section=citation.section,
+        section=" > ".join(parts),
         date=citation.updated_at,
     )
 

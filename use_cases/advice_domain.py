@@ -45,7 +45,10 @@ class AdviceSource(BaseModel):
 
     n: int = Field(ge=1, description="The passage number, as cited in the text ([n]).")
     document: str = Field(description="Document title, or `table: NAME` for a table lookup.")
-    section: str = Field(description="Section path inside the document; empty for a table.")
+    section: str = Field(
+        description="Section path inside the document (`A > B`); empty for a table or the "
+        "document's opening section."
+    )
     date: str | None = Field(description="The document's date (YYYY-MM-DD), if known.")
 
 

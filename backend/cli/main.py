@@ -13,6 +13,7 @@ from rich.table import Table
 
 from backend.cli import output
 from backend.cli.admin_commands import audit, keys_app
+from backend.cli.advice_commands import advise
 from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
 from backend.cli.common import (
     JsonOpt,
@@ -57,6 +58,7 @@ app.add_typer(keys_app, name="keys")
 app.command()(audit)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(models_app, name="models")
+app.command()(advise)
 
 
 @app.callback()
