@@ -39,8 +39,8 @@ Grounded, cited answers over your own documents and tables.
 
 Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
-chat, search and read documents; admins may also change documents, read the audit log and
-manage the system prompts and default models.
+chat, ask for advice, search and read documents; admins may also change documents, read the
+audit log and manage the system prompts and default models.
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
 machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.

@@ -18,9 +18,11 @@ from pydantic_ai.exceptions import ModelUnavailableError
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
+from backend.api.app import create_app
 from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.unit.test_rate_limit import ManualClock
 from use_cases.advice import FALLBACK_INVALID
 from use_cases.advice_domain import StructuredAdvice
 from use_cases.agent import ADVICE_SYSTEM_PROMPT, NOT_FOUND_ANSWER, SEARCH_TOOL
@@ -404,3 +406,18 @@ async def test_bad_advice_requests_are_problems_before_any_stream(
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert fragment in json.dumps(response.json())
+
+
+async def test_advice_shares_the_chat_rate_limit(data_dir: Path) -> None:
+    built = bootstrap(make_settings(data_dir, rate_limit_per_minute=2), clock=FixedClock())
+    app = create_app(container=built, clock=ManualClock())
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+            assert (await http.post("/chat", json={"message": QUESTION})).status_code == 200
+            assert (await http.post("/advice-non-streaming", json=ask(QUESTION))).status_code == 200
+            refused = await http.post("/advice", json=ask(QUESTION))
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+            assert refused.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    finally:
+        built.close()
