@@ -99,7 +99,12 @@ def test_bad_prompt_and_model_commands_fail_clearly_and_write_nothing(
 def test_models_defaults_sets_and_clears_a_types_default_as_the_cli(env: None) -> None:
     code, stdout, _ = _invoke("models", "defaults", "--set", "chat", "offline-extractive")
     assert code == 0 and "setting" in stdout
-    [shown] = json.loads(_invoke("models", "defaults", "--json")[1])
+    shown, advice = json.loads(_invoke("models", "defaults", "--json")[1])
+    assert (shown["prompt_type"], advice["prompt_type"], advice["model"]) == (
+        "chat",
+        "advice",
+        None,
+    )
     assert (shown["model"], shown["source"], shown["updated_by"]) == (
         "offline-extractive",
         "setting",
@@ -107,7 +112,7 @@ def test_models_defaults_sets_and_clears_a_types_default_as_the_cli(env: None) -
     )
     code, _, _ = _invoke("models", "defaults", "--clear", "chat")
     assert code == 0
-    [shown] = json.loads(_invoke("models", "defaults", "--json")[1])
+    shown, _ = json.loads(_invoke("models", "defaults", "--json")[1])
     assert (shown["model"], shown["source"]) == (None, "environment")
     assert [e["action"] for e in _audit()] == ["model_default.set", "model_default.set"]
     code, _, stderr = _invoke("models", "defaults", "--set", "chat", "x", "--clear", "chat")
