@@ -41,7 +41,18 @@ from services.sqlite import check_sqlite_support
 from services.tables import SqliteTableLoader
 from services.web_search import build_web_search
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
-from use_cases.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
+from use_cases.advice import GiveAdvice
+from use_cases.agent import (
+    ADVICE_PROMPT_VERSION,
+    ADVICE_SYSTEM_PROMPT,
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    AdviceDeps,
+    AgentDeps,
+    AgentLimits,
+    build_advice_agent,
+    build_agent,
+)
 from use_cases.audit import ListAuditEntries, RecordAudit
 from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
 from use_cases.calibration import (
@@ -70,7 +81,7 @@ from use_cases.evaluation import EvaluateAnswers
 from use_cases.health import CheckHealth
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
 from use_cases.jobs import GetJob
-from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
+from use_cases.llm_domain import ADVICE, CHAT, PromptDefault, PromptTypes
 from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.prompts import ManagePrompts
@@ -157,6 +168,7 @@ class Container:
     search_discipline: DecideSearch
     calibration: CalibrationUseCases
     """Response log, feedback, confidence analytics and recalibration (`build_calibration`)."""
+    advice: GiveAdvice
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -335,6 +347,21 @@ def bootstrap(
         responses=record_response,
     )
     chats = ManageChats(history)
+    advice = GiveAdvice(
+        build_advice_agent(limits=limits),
+        ModelsForPromptType(models, model_default_store, ADVICE),
+        lambda: AdviceDeps(
+            retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit
+        ),
+        clock,
+        limits,
+        instructions=lambda: prompts.current(ADVICE).text,
+        history_window=settings.history_window,
+        max_message_chars=settings.max_message_chars,
+        max_conversation_messages=settings.max_conversation_messages,
+        max_conversation_chars=settings.max_conversation_chars,
+        responses=record_response,
+    )
     ingest = IngestDocuments(
         store,
         loader,
@@ -416,6 +443,7 @@ def bootstrap(
             EvaluateAnswers(chat, chats),
             (response_log, calibration_store, record_response),
         ),
+        advice=advice,
         adapters=adapters,
     )
 
@@ -458,14 +486,17 @@ def build_calibration(
 
 def build_prompt_types(settings: Settings) -> PromptTypes:
     """The prompt types and their defaults. `chat`: SYSTEM_PROMPT if set, else the built-in
-    prompt. (A new type, e.g. `advice`, is one more entry here.)"""
+    prompt; `advice`: the built-in advice prompt. (A new type is one more entry here.)"""
     configured = (settings.system_prompt or "").strip()
     chat_default = (
         PromptDefault(configured, source="setting")
         if configured
         else PromptDefault(SYSTEM_PROMPT, source="built-in", revision=PROMPT_VERSION)
     )
-    return PromptTypes({CHAT: chat_default})
+    advice_default = PromptDefault(
+        ADVICE_SYSTEM_PROMPT, source="built-in", revision=ADVICE_PROMPT_VERSION
+    )
+    return PromptTypes({CHAT: chat_default, ADVICE: advice_default})
 
 
 def prepare_to_serve(container: Container) -> None:

@@ -88,27 +88,29 @@ class Settings(BaseSettings):
         ge=1,
         le=1_000_000,
         description="Longest chat message (POST /chat, /chat/stream, the last user message of "
-        "POST /api/chat, `almanac ask`), in characters after stripping.",
+        "POST /api/chat, `almanac ask`) and advice question (the last message of POST /advice, "
+        "/advice-non-streaming, `almanac advise`), in characters after stripping.",
     )
     max_conversation_messages: int = Field(
         500,
         ge=1,
-        description="Most messages one POST /api/chat request may carry (useChat sends the "
-        "whole conversation).",
+        description="Most messages one POST /api/chat or advice request may carry (they send "
+        "the whole conversation).",
     )
     max_conversation_chars: int = Field(
         400_000,
         ge=1,
-        description="Most text characters, summed over the messages, one POST /api/chat request "
-        "may carry.",
+        description="Most text characters, summed over the messages, one POST /api/chat or "
+        "advice request may carry.",
     )
     rate_limit_per_minute: int = Field(
         60,
         ge=0,
         le=100_000,
-        description="Chat requests (POST /chat, /chat/stream, /api/chat) one caller may make "
-        "per minute: a token bucket, this many at once, refilled at this rate. The caller is "
-        "the API key, else (AUTH_ENABLED=false) the client address. Over it: 429 with "
+        description="Chat and advice requests (POST /chat, /chat/stream, /api/chat, /advice, "
+        "/advice-non-streaming) one caller may make per minute: a token bucket, this many at "
+        "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
+        "client address. Over it: 429 with "
         "Retry-After. 0 disables. Counted per server process.",
     )
     cors_origins: str = Field(

@@ -1,10 +1,10 @@
 """Domain types of prompt and model administration.
 
 A *prompt type* names one kind of model call with its own system prompt and its own default
-model: `chat` today (the grounded-answer turns); `advice` is meant to join it with its own
-default prompt. Each type has a default prompt (built in, or the SYSTEM_PROMPT setting for
-`chat`); admins may store numbered versions of it, one of which (or none: the default) is
-active. Versions are never deleted: reverting to the default keeps them.
+model: `chat` (the grounded-answer turns) and `advice` (structured advice turns). Each type
+has a default prompt (built in, or the SYSTEM_PROMPT setting for `chat`); admins may store
+numbered versions of it, one of which (or none: the default) is active. Versions are never
+deleted: reverting to the default keeps them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Literal
 from use_cases.errors import NotFound
 
 CHAT = "chat"
+ADVICE = "advice"
 
 #: Where the text of a prompt in force comes from.
 PromptSource = Literal["version", "built-in", "setting"]

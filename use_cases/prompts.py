@@ -1,7 +1,7 @@
 """System prompts per prompt type: numbered versions, the active one, and the default.
 
 Rules:
-- The prompt types are a registry (`PromptTypes`): `chat` now, each with its default prompt
+- The prompt types are a registry (`PromptTypes`): `chat` and `advice`, each with its default prompt
   (the built-in one, or the SYSTEM_PROMPT setting). Any other type is `NotFound` (404).
 - Admins only, reads included: a prompt can hold what an organisation would rather not show
   its users. Chat turns read the prompt in force through `current`, which takes no caller.

@@ -17,6 +17,7 @@ from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import install_openapi
 from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
 from backend.api.routes import (
+    advice,
     audit,
     chat,
     confidence,
@@ -42,8 +43,8 @@ Grounded, cited answers over your own documents and tables.
 
 Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
-chat, search and read documents; admins may also change documents, read the audit log and
-manage the system prompts and default models. The welcome page `/` is public too.
+chat, ask for advice, search and read documents; admins may also change documents, read the
+audit log and manage the system prompts and default models. The welcome page `/` is public too.
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
 machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
@@ -64,6 +65,7 @@ PROTECTED_ROUTERS = (
     discipline.router,
     feedback.router,
     confidence.router,
+    advice.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

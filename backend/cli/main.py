@@ -13,6 +13,7 @@ from rich.table import Table
 
 from backend.cli import output
 from backend.cli.admin_commands import audit, keys_app
+from backend.cli.advice_commands import advise
 from backend.cli.calibration_commands import calibration_app, feedback
 from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
 from backend.cli.common import (
@@ -60,6 +61,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(models_app, name="models")
 app.command()(feedback)
 app.add_typer(calibration_app, name="calibration")
+app.command()(advise)
 
 
 @app.callback()

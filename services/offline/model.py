@@ -27,6 +27,7 @@ from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from pydantic_ai.settings import ModelSettings
 
+from services.offline.advice import advice_call
 from services.offline.compose import Answer, compose_documents, not_found
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
@@ -150,10 +151,21 @@ class _Planner:
         if decision.calls:
             return ModelResponse(parts=list(decision.calls))
         assert decision.answer is not None
+        part = self._final_part(messages, info, decision.answer)
         return ModelResponse(
-            parts=[TextPart(decision.answer.text)],
-            provider_details={CONFIDENCE_KEY: decision.answer.confidence},
+            parts=[part], provider_details={CONFIDENCE_KEY: decision.answer.confidence}
         )
+
+    def _final_part(
+        self, messages: list[ModelMessage], info: AgentInfo, answer: Answer
+    ) -> TextPart | ToolCallPart:
+        """The answer as text, or, when the run wants structured advice, as a call of the
+        output tool it offers (`services/offline/advice.py`)."""
+        if not info.output_tools:
+            return TextPart(answer.text)
+        view = read_turn(messages)
+        hits = _tool_results(view).hits
+        return advice_call(answer, view.question, hits, info.output_tools[0].name)
 
     async def stream(
         self, messages: list[ModelMessage], info: AgentInfo
@@ -170,8 +182,20 @@ class _Planner:
             }
             return
         assert decision.answer is not None
-        for chunk in _word_chunks(decision.answer.text):
-            yield chunk
+        part = self._final_part(messages, info, decision.answer)
+        if isinstance(part, TextPart):
+            for chunk in _word_chunks(part.content):
+                yield chunk
+            return
+        for index, chunk in enumerate(_word_chunks(part.args_as_json_str())):
+            first = index == 0
+            yield {
+                0: DeltaToolCall(
+                    name=part.tool_name if first else None,
+                    json_args=chunk,
+                    tool_call_id=part.tool_call_id if first else None,
+                )
+            }
 
 
 @dataclass

@@ -66,6 +66,10 @@ def _use_chat_body() -> dict[str, Any]:
     }
 
 
+def _advice_body() -> dict[str, Any]:
+    return {"conversation": [{"role": "user", "content": QUESTION}]}
+
+
 EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/health"): Call(PUBLIC),
     ("GET", "/openapi.json"): Call(PUBLIC),
@@ -98,6 +102,8 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/llm-prompts/{prompt_type}/versions"): Call(ADMIN_ONLY),
     ("POST", "/api/llm-prompts/{prompt_type}/versions/{version}/activate"): Call(ADMIN_ONLY),
     ("DELETE", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
+    ("POST", "/advice"): Call(EVERY_CALLER, json=_advice_body),
+    ("POST", "/advice-non-streaming"): Call(EVERY_CALLER, json=_advice_body),
     ("GET", "/api/llm-defaults/providers"): Call(ADMIN_ONLY),
     ("GET", "/api/llm-defaults/{prompt_type}"): Call(ADMIN_ONLY),
     ("PUT", "/api/llm-defaults/{prompt_type}"): Call(

@@ -81,10 +81,10 @@ def test_set_from_stdin_or_a_file_then_history_activate_and_reset_are_audited_as
     [
         (("prompts", "set", "chat"), "   \n", "The prompt text is empty"),
         (("prompts", "set", "chat", "--file", "missing.md"), None, "missing.md: no such file"),
-        (("prompts", "set", "advice"), "Advise.", "No prompt type 'advice'"),
+        (("prompts", "set", "summary"), "Sum up.", "No prompt type 'summary'"),
         (("prompts", "activate", "chat", "4"), None, "The chat prompt has no version 4"),
         (("models", "defaults", "--set", "chat", "openai:gpt-9"), None, "is not allowed"),
-        (("models", "defaults", "--clear", "advice"), None, "No prompt type 'advice'"),
+        (("models", "defaults", "--clear", "summary"), None, "No prompt type 'summary'"),
     ],
 )
 def test_bad_prompt_and_model_commands_fail_clearly_and_write_nothing(
@@ -99,7 +99,12 @@ def test_bad_prompt_and_model_commands_fail_clearly_and_write_nothing(
 def test_models_defaults_sets_and_clears_a_types_default_as_the_cli(env: None) -> None:
     code, stdout, _ = _invoke("models", "defaults", "--set", "chat", "offline-extractive")
     assert code == 0 and "setting" in stdout
-    [shown] = json.loads(_invoke("models", "defaults", "--json")[1])
+    shown, advice = json.loads(_invoke("models", "defaults", "--json")[1])
+    assert (shown["prompt_type"], advice["prompt_type"], advice["model"]) == (
+        "chat",
+        "advice",
+        None,
+    )
     assert (shown["model"], shown["source"], shown["updated_by"]) == (
         "offline-extractive",
         "setting",
@@ -107,7 +112,7 @@ def test_models_defaults_sets_and_clears_a_types_default_as_the_cli(env: None) -
     )
     code, _, _ = _invoke("models", "defaults", "--clear", "chat")
     assert code == 0
-    [shown] = json.loads(_invoke("models", "defaults", "--json")[1])
+    shown, _ = json.loads(_invoke("models", "defaults", "--json")[1])
     assert (shown["model"], shown["source"]) == (None, "environment")
     assert [e["action"] for e in _audit()] == ["model_default.set", "model_default.set"]
     code, _, stderr = _invoke("models", "defaults", "--set", "chat", "x", "--clear", "chat")

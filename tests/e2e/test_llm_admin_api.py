@@ -193,21 +193,21 @@ async def test_bad_prompt_text_is_a_422_problem_and_writes_nothing(
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("GET", "/api/llm-prompts/advice", None),
-        ("GET", "/api/llm-prompts/advice/default", None),
-        ("POST", "/api/llm-prompts/advice", {"text": "Advise."}),
-        ("GET", "/api/llm-prompts/advice/versions", None),
-        ("POST", "/api/llm-prompts/advice/versions/1/activate", None),
-        ("DELETE", "/api/llm-prompts/advice", None),
-        ("GET", "/api/llm-defaults/advice", None),
-        ("PUT", "/api/llm-defaults/advice", {"model": "offline-extractive"}),
+        ("GET", "/api/llm-prompts/summary", None),
+        ("GET", "/api/llm-prompts/summary/default", None),
+        ("POST", "/api/llm-prompts/summary", {"text": "Advise."}),
+        ("GET", "/api/llm-prompts/summary/versions", None),
+        ("POST", "/api/llm-prompts/summary/versions/1/activate", None),
+        ("DELETE", "/api/llm-prompts/summary", None),
+        ("GET", "/api/llm-defaults/summary", None),
+        ("PUT", "/api/llm-defaults/summary", {"model": "offline-extractive"}),
     ],
 )
 async def test_an_unknown_prompt_type_is_a_404_problem_naming_the_known_ones(
     client: httpx.AsyncClient, method: str, path: str, body: dict[str, str] | None
 ) -> None:
     problem = _is_problem(await client.request(method, path, json=body), 404, "not_found")
-    assert problem["detail"] == "No prompt type 'advice'; the prompt types are: chat."
+    assert problem["detail"] == "No prompt type 'summary'; the prompt types are: chat, advice."
 
 
 async def test_activating_a_version_that_does_not_exist_is_a_404_problem(

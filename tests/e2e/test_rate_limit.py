@@ -155,5 +155,11 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         for method, operation in operations.items()
         if "429" in operation["responses"]
     }
-    assert limited == {("/chat", "post"), ("/chat/stream", "post"), ("/api/chat", "post")}
+    assert limited == {
+        ("/chat", "post"),
+        ("/chat/stream", "post"),
+        ("/api/chat", "post"),
+        ("/advice", "post"),
+        ("/advice-non-streaming", "post"),
+    }
     assert "Retry-After" in paths["/chat"]["post"]["responses"]["429"]["headers"]

@@ -1,0 +1,101 @@
+"""HTTP shapes of the advice endpoints, and the Server-Sent Events encoding of an advice.
+
+The stream (`POST /advice`, `text/event-stream`): every event without a name carries in its
+`data` a piece of ONE JSON object, a `StructuredAdvice`; concatenating the data of those
+events in order gives exactly that object. Then one `end` event (`data: complete`, or
+`data: fallback` when the advice is the schema-valid stand-in) marks the end.
+
+- The first piece opens the object and its `main_advice` string: `{"main_advice":"`.
+- Each following piece is more of `main_advice`, JSON-escaped, as the model writes it.
+- The last piece is the rest of `main_advice`, the closing quote, and every other field:
+  `...","response_id":"resp_...",...,"search_decision":"DEFAULT_YES"}`.
+
+JSON escaping leaves no line break in a piece, so each piece is exactly one `data:` line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Literal
+
+from loguru import logger
+from pydantic import BaseModel, Field
+
+from use_cases.advice_domain import (
+    AdviceDelta,
+    AdviceEvent,
+    AdviceFinished,
+    AdviceRequest,
+    AdviceStarted,
+    ConversationMessage,
+)
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+OPENING = '{"main_advice":"'
+
+
+class AdviceMessageIn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(description="The message text.")
+
+
+class AdviceIn(BaseModel):
+    conversation: list[AdviceMessageIn] = Field(
+        description="The conversation so far, oldest first, ending with the user's question "
+        "(at most MAX_MESSAGE_CHARS characters); at most MAX_CONVERSATION_MESSAGES messages "
+        "and MAX_CONVERSATION_CHARS characters in all.",
+        examples=[[{"role": "user", "content": "Can I deploy to production on Friday?"}]],
+    )
+    model: str | None = Field(
+        None, max_length=200, description="One of ALLOWED_MODELS; default otherwise."
+    )
+    enable_web_search: bool = Field(
+        False, description="Accepted; no web search provider is configured yet."
+    )
+    search_override: bool | None = Field(
+        None,
+        description="true: the knowledge base is searched; false: the search tool is not "
+        "offered; omit to let the search policy decide.",
+    )
+
+    def to_request(self, user_id: str) -> AdviceRequest:
+        return AdviceRequest(
+            user_id=user_id,
+            conversation=tuple(ConversationMessage(m.role, m.content) for m in self.conversation),
+            model=self.model,
+            enable_web_search=self.enable_web_search,
+            search_override=self.search_override,
+        )
+
+
+def _escaped(text: str) -> str:
+    """`text` as the inside of a JSON string."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _event(data: str, name: str | None = None) -> str:
+    return (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+
+
+async def encode_advice_sse(events: AsyncIterator[AdviceEvent]) -> AsyncIterator[str]:
+    """The advice stream as SSE (see the module docstring)."""
+    sent = ""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, AdviceStarted):
+                yield _event(OPENING)
+            elif isinstance(event, AdviceDelta) and event.text:
+                sent += event.text
+                yield _event(_escaped(event.text))
+            elif isinstance(event, AdviceFinished):
+                advice = event.advice
+                if advice.main_advice.startswith(sent):
+                    rest = advice.main_advice[len(sent) :]
+                else:  # never expected: the use case keeps the deltas a prefix
+                    logger.error("Advice deltas were not a prefix of the final advice")
+                    rest = "\n\n" + advice.main_advice
+                fields = advice.model_dump_json(exclude={"main_advice"})
+                yield _event(f'{_escaped(rest)}",{fields[1:]}')
+                yield _event("fallback" if event.fallback else "complete", "end")

@@ -1,0 +1,145 @@
+"""Structured advice from the offline model: the composer's answer, given through the output
+tool PydanticAI offers when a run's output is structured (`AgentInfo.output_tools`).
+
+Rules:
+- `main_advice` is the composer's answer without its **Sources** list (sources are Almanac's
+  to fill in); `cited_passages` are the [n] it cites.
+- `reasoning` names the evidence: the cited passages (title, section, date) and how much of
+  the question the best sentence covers; for the can't-find answer, how many passages were
+  retrieved and that none held enough, citing nothing.
+- `alternatives`: other documents among the best-ranked hits of the turn (rank within its own
+  search below `ALTERNATIVE_MAX_RANK`, found by both the words and the meaning search, not
+  superseded, not cited), at most `MAX_ALTERNATIVES`, each with the sentence of it that
+  shares most words with the question, which must hold at least `ALTERNATIVE_MIN_SHARE` of
+  them. None for the can't-find answer.
+- The arguments are written as one JSON object, `main_advice` first, so a stream of them
+  shows the advice first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from pydantic_ai.messages import ToolCallPart
+
+from services.offline.compose import Answer
+from services.offline.sentences import units_of
+from services.offline.text import content_stems
+
+MAX_ALTERNATIVES = 2
+ALTERNATIVE_MAX_RANK = 3
+MAX_REASON_CHARS = 240
+#: The share of the question's content words an alternative's best sentence must hold.
+ALTERNATIVE_MIN_SHARE = 0.5
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+_SOURCES = re.compile(r"\n+\*\*Sources\*\*\n.*\Z", re.S)
+
+
+def advice_call(
+    answer: Answer, question: str, hits: list[dict[str, Any]], tool: str
+) -> ToolCallPart:
+    """The output tool call carrying the advice for `answer`."""
+    return ToolCallPart(
+        tool_name=tool,
+        args=json.dumps(advice_args(answer, question, hits), ensure_ascii=False),
+        tool_call_id=f"offline_advice_{uuid.uuid4().hex[:12]}",
+    )
+
+
+def advice_args(answer: Answer, question: str, hits: list[dict[str, Any]]) -> dict[str, Any]:
+    main_advice = _SOURCES.sub("", answer.text).strip()
+    if not answer.found:
+        return {
+            "main_advice": main_advice,
+            "reasoning": _refusal_reasoning(hits),
+            "alternatives": [],
+            "cited_passages": [],
+        }
+    cited = sorted({int(n) for n in _CITATION.findall(main_advice)})
+    by_number = {h.get("number"): h for h in hits}
+    return {
+        "main_advice": main_advice,
+        "reasoning": _reasoning(answer, [by_number[n] for n in cited if n in by_number]),
+        "alternatives": _alternatives(question, hits, set(cited)),
+        "cited_passages": cited,
+    }
+
+
+def _label(hit: dict[str, Any]) -> str:
+    title = str(hit.get("title") or "Untitled")
+    section = str(hit.get("section") or "").split(" > ")[-1].strip()
+    return f"{title}, {section}" if section and section.casefold() != title.casefold() else title
+
+
+def _reasoning(answer: Answer, cited: list[dict[str, Any]]) -> str:
+    if not cited:  # a table lookup: the rows are the evidence
+        return "This follows the rows of the table lookup cited in the advice."
+    named = "; ".join(
+        f"{_label(h)} [{h['number']}] (updated {h.get('updated_at') or 'undated'}"
+        f"{'; ' + h['version_note'] if h.get('version_note') else ''})"
+        for h in cited
+    )
+    share = round(max(0.0, min(1.0, answer.coverage)) * 100)
+    return (
+        f"This follows {named}, the passage{'s' if len(cited) > 1 else ''} of the knowledge "
+        f"base that best match{'' if len(cited) > 1 else 'es'} the question; the best sentence "
+        f"holds about {share}% of the question's key words."
+    )
+
+
+def _refusal_reasoning(hits: list[dict[str, Any]]) -> str:
+    if not hits:
+        return "The knowledge base search returned no passages for this question."
+    return (
+        f"The search returned {len(hits)} passage{'s' if len(hits) != 1 else ''}, but none "
+        "held enough evidence to advise on this question, so no advice is given."
+    )
+
+
+def _alternatives(
+    question: str, hits: list[dict[str, Any]], cited: set[int]
+) -> list[dict[str, str]]:
+    cited_documents = {h.get("document_id") for h in hits if h.get("number") in cited}
+    found: list[dict[str, str]] = []
+    seen: set[Any] = set(cited_documents)
+    for hit in hits:
+        document = hit.get("document_id")
+        if (
+            hit.get("number") in cited
+            or document in seen
+            or hit.get("superseded_by")
+            or int(hit.get("_rank", 99)) >= ALTERNATIVE_MAX_RANK
+            or hit.get("bm25_rank") is None
+            or hit.get("vector_distance") is None
+        ):
+            continue
+        sentence = _best_sentence(question, hit)
+        if sentence is None:
+            continue
+        seen.add(document)
+        found.append(
+            {
+                "option": f"Consult {_label(hit)} [{hit['number']}] if it fits your case better.",
+                "reason": f"It was also retrieved for this question: {sentence}",
+            }
+        )
+        if len(found) >= MAX_ALTERNATIVES:
+            break
+    return found
+
+
+def _best_sentence(question: str, hit: dict[str, Any]) -> str | None:
+    """The sentence of a passage sharing most content words with the question (None if it
+    shares too few)."""
+    terms = set(content_stems(question))
+    units = units_of(str(hit.get("text") or ""), set(), 0, 0)
+    scored = [(len(terms & u.stems), -u.position, u.text) for u in units]
+    best = max(scored, default=None)
+    if best is None or best[0] == 0 or best[0] < ALTERNATIVE_MIN_SHARE * len(terms):
+        return None
+    text = best[2].strip()
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"

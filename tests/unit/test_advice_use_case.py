@@ -1,0 +1,383 @@
+"""The rules of `GiveAdvice` (use_cases/advice.py) on in-memory fakes and FunctionModels: the
+conversation checks, what Almanac fills in (sources, confidence, response id), the record
+hook, refusals and withheld advice, and the streaming of `main_advice`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+from typing import Any
+
+import pytest
+from pydantic_ai.exceptions import ContentFilterError
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    ToolCallPart,
+    ToolCallPartDelta,
+    ToolReturnPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+
+from tests.fakes import SteppingClock
+from use_cases.advice import (
+    GiveAdvice,
+    MainAdviceStream,
+    confidence_phrase,
+    evidence_confidence,
+    partial_main_advice,
+    source_of,
+)
+from use_cases.advice_domain import (
+    AdviceDelta,
+    AdviceFinished,
+    AdviceLogEntry,
+    AdviceRequest,
+    AdviceStarted,
+    ConversationMessage,
+)
+from use_cases.agent import (
+    ADVICE_SYSTEM_PROMPT,
+    ADVICE_TOOL,
+    INSTRUCTIONS_WITHHELD,
+    SEARCH_TOOL,
+    AdviceDeps,
+    AgentLimits,
+    Citation,
+    build_advice_agent,
+)
+from use_cases.chat import REFUSAL_ANSWER
+from use_cases.domain import DocumentRef, HitScores, SearchHit
+from use_cases.errors import InvalidRequest, PayloadTooLarge
+from use_cases.ports import ResolvedModel
+
+
+class OneHitRetriever:
+    """Every search finds the same passage of the deployment policy."""
+
+    def search(self, query: str, limit: int, category: str | None = None) -> list[SearchHit]:
+        return [
+            SearchHit(
+                chunk_id=1,
+                document_id=7,
+                source="change.md",
+                title="Change Policy",
+                category="policies",
+                section_path=("Change Policy", "2. Windows"),
+                updated_at=date(2025, 8, 25),
+                chunk_text="No deploys on Friday afternoon.",
+                section_text="No deploys on Friday afternoon.",
+                scores=HitScores(fused=0.03, bm25_rank=1, vector_distance=0.3),
+            )
+        ]
+
+
+class Models:
+    """A resolver of one allowed FunctionModel (`test:m`)."""
+
+    def __init__(self, model: FunctionModel) -> None:
+        self.model = model
+
+    def resolve(self, requested: str | None) -> ResolvedModel:
+        if (requested or "test:m") != "test:m":
+            raise InvalidRequest(f"Model {requested!r} is not allowed. Allowed models: test:m.")
+        return ResolvedModel("test:m", self.model)
+
+    @property
+    def default_identifier(self) -> str:
+        return "test:m"
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return ("test:m",)
+
+    def providers(self) -> list[Any]:
+        return []
+
+
+def _searched(messages: list[ModelMessage]) -> bool:
+    return any(
+        isinstance(p, ToolReturnPart) and p.tool_name == SEARCH_TOOL
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+    )
+
+
+def advising(draft: dict[str, Any]) -> FunctionModel:
+    """Searches once, then gives `draft` through the output tool in 4-character pieces."""
+
+    async def stream(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[DeltaToolCalls]:
+        if SEARCH_TOOL in {t.name for t in info.function_tools} and not _searched(messages):
+            yield {0: DeltaToolCall(SEARCH_TOOL, '{"query": "deploy friday"}', tool_call_id="s")}
+            return
+        text = json.dumps(draft)
+        for start in range(0, len(text), 4):
+            first = start == 0
+            yield {
+                0: DeltaToolCall(
+                    ADVICE_TOOL if first else None,
+                    text[start : start + 4],
+                    tool_call_id="out" if first else None,
+                )
+            }
+
+    return FunctionModel(stream_function=stream)
+
+
+def give_advice(model: FunctionModel, **options: Any) -> GiveAdvice:
+    return GiveAdvice(
+        build_advice_agent(limits=AgentLimits()),
+        Models(model),
+        lambda: AdviceDeps(retriever=OneHitRetriever(), sql=None, clock=SteppingClock()),
+        SteppingClock(),
+        AgentLimits(),
+        **options,
+    )
+
+
+def question(text: str = "Can I deploy on Friday?", **extra: Any) -> AdviceRequest:
+    return AdviceRequest("ana", (ConversationMessage("user", text),), **extra)
+
+
+GOOD = {
+    "main_advice": "No: not on Friday afternoon [1].",
+    "reasoning": "The change policy [1] forbids it.",
+    "alternatives": [{"option": "Deploy on Thursday", "reason": "Inside the window."}],
+    "cited_passages": [1],
+}
+
+
+# --- the whole turn -----------------------------------------------------------------------
+
+
+async def test_almanac_fills_sources_confidence_and_the_recorded_response_id() -> None:
+    logged: list[AdviceLogEntry] = []
+
+    def record(entry: AdviceLogEntry) -> str:
+        logged.append(entry)
+        return "resp_logged1"
+
+    advice = await give_advice(advising(GOOD), record=record).execute(question())
+    assert advice.response_id == "resp_logged1"
+    assert advice.main_advice == GOOD["main_advice"]
+    assert [(s.n, s.document, s.section, s.date) for s in advice.sources] == [
+        (1, "Change Policy", "2. Windows", "2025-08-25")
+    ]
+    assert advice.confidence_score == 0.65  # 0.5, + 0.15 for citing the best-ranked passage
+    assert advice.confidence_phrase == "fairly confident"
+    assert advice.model_identifier == "test:m" and advice.search_decision == "DEFAULT_YES"
+    (entry,) = logged
+    assert (entry.user_id, entry.query, entry.response_text) == (
+        "ana",
+        "Can I deploy on Friday?",
+        GOOD["main_advice"],
+    )
+    assert entry.confidence == 0.65 and entry.searched and not entry.fallback
+
+
+async def test_the_stream_is_started_deltas_then_one_finished_advice() -> None:
+    events = [e async for e in give_advice(advising(GOOD)).stream(question())]
+    assert isinstance(events[0], AdviceStarted) and events[0].model == "test:m"
+    assert isinstance(events[-1], AdviceFinished) and not events[-1].fallback
+    deltas = [e.text for e in events if isinstance(e, AdviceDelta)]
+    assert len(deltas) > 3 and "".join(deltas) == GOOD["main_advice"]
+
+
+async def test_a_custom_estimator_and_phrase_decide_the_confidence() -> None:
+    seen: list[tuple[int, int, bool]] = []
+
+    def estimator(cited: Sequence[Citation], all_: Sequence[Citation], refused: bool) -> float:
+        seen.append((len(cited), len(all_), refused))
+        return 7.0  # out of range: clamped
+
+    advice = await give_advice(
+        advising(GOOD), confidence=estimator, phrase=lambda s: f"p{s}"
+    ).execute(question())
+    assert seen == [(1, 1, False)]
+    assert advice.confidence_score == 1.0 and advice.confidence_phrase == "p1.0"
+
+
+async def test_a_disallowed_search_is_not_offered_to_the_model() -> None:
+    offered: list[set[str]] = []
+
+    async def stream(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[DeltaToolCalls]:
+        offered.append({t.name for t in info.function_tools})
+        draft = {"main_advice": "I can't find this in the knowledge base.", "reasoning": ""}
+        yield {0: DeltaToolCall(ADVICE_TOOL, json.dumps(draft), tool_call_id="o")}
+
+    policy_calls: list[tuple[str, bool | None]] = []
+
+    def policy(text: str, override: bool | None) -> Any:
+        policy_calls.append((text, override))
+        return "DISALLOWED"
+
+    advice = await give_advice(FunctionModel(stream_function=stream), search_policy=policy).execute(
+        question(search_override=True)
+    )
+    assert policy_calls == [("Can I deploy on Friday?", True)]
+    assert offered == [{"lookup_structured_data"}]
+    assert advice.search_decision == "DISALLOWED" and advice.confidence_score == 0.0
+
+
+async def test_advice_reciting_the_prompt_is_withheld() -> None:
+    leak = {"main_advice": ADVICE_SYSTEM_PROMPT, "reasoning": "", "cited_passages": [1]}
+    advice = await give_advice(advising(leak)).execute(question())
+    assert advice.main_advice.endswith(INSTRUCTIONS_WITHHELD)
+    assert advice.sources == [] and advice.confidence_score == 0.1
+
+
+async def test_a_content_filter_is_a_polite_refusal_not_an_error() -> None:
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        raise ContentFilterError("content_filter")
+        yield ""  # pragma: no cover
+
+    advice = await give_advice(FunctionModel(stream_function=stream)).execute(question())
+    assert advice.main_advice == REFUSAL_ANSWER and advice.confidence_score == 0.0
+
+
+# --- the conversation checks (before any model run) -----------------------------------------
+
+
+def _never_called(messages: list[ModelMessage], info: AgentInfo) -> Any:
+    raise AssertionError("the model must not run")
+
+
+@pytest.mark.parametrize(
+    ("conversation", "error", "fragment"),
+    [
+        ((), InvalidRequest, "empty"),
+        ((("user", "hi"), ("assistant", "yes?")), InvalidRequest, "last message"),
+        ((("system", "obey"), ("user", "hi")), InvalidRequest, "role 'system'"),
+        ((("user", " \n "),), InvalidRequest, "is empty"),
+        ((("user", "x" * 31),), InvalidRequest, "MAX_MESSAGE_CHARS"),
+        ((("user", "hi"),) * 4, PayloadTooLarge, "MAX_CONVERSATION_MESSAGES"),
+        ((("assistant", "y" * 40), ("user", "hi")), PayloadTooLarge, "MAX_CONVERSATION_CHARS"),
+    ],
+)
+async def test_a_bad_conversation_fails_before_the_model_runs(
+    conversation: tuple[tuple[str, str], ...], error: type[Exception], fragment: str
+) -> None:
+    advice = give_advice(
+        FunctionModel(_never_called),
+        max_message_chars=30,
+        max_conversation_messages=3,
+        max_conversation_chars=40,
+    )
+    request = AdviceRequest(
+        "ana",
+        tuple(ConversationMessage(role, text) for role, text in conversation),  # type: ignore[arg-type]
+    )
+    stream = advice.stream(request)
+    with pytest.raises(error, match=fragment):
+        await anext(stream)
+
+
+async def test_a_refused_model_fails_before_the_model_runs() -> None:
+    with pytest.raises(InvalidRequest, match="not allowed"):
+        await give_advice(FunctionModel(_never_called)).execute(question(model="test:other"))
+
+
+# --- pieces ---------------------------------------------------------------------------------
+
+
+def _start(args: str, tool: str = ADVICE_TOOL, index: int = 0) -> PartStartEvent:
+    return PartStartEvent(index=index, part=ToolCallPart(tool, args, tool_call_id="c"))
+
+
+def _delta(args: str, index: int = 0) -> PartDeltaEvent:
+    return PartDeltaEvent(index=index, delta=ToolCallPartDelta(args_delta=args))
+
+
+def test_main_advice_streams_as_a_growing_prefix_across_escapes() -> None:
+    stream = MainAdviceStream(ADVICE_TOOL)
+    pieces = [stream.feed(_start('{"reasoning": "r", "main_'))]
+    for chunk in ['advice": "Say \\', '"hi\\', "n\\", '" \\ud83d', "\\udd11", ' now"}']:
+        pieces.append(stream.feed(_delta(chunk)))
+    assert "".join(pieces) == 'Say "hi\n" 🔑 now'
+    for piece in pieces:
+        piece.encode("utf-8")  # half an emoji (a lone surrogate) is never sent: it would raise
+    assert stream.final_text('Say "hi\n" 🔑 now') == 'Say "hi\n" 🔑 now'
+
+
+def test_other_tools_and_text_are_not_advice() -> None:
+    stream = MainAdviceStream(ADVICE_TOOL)
+    assert stream.feed(_start('{"main_advice": "x"}', tool=SEARCH_TOOL)) == ""
+    assert stream.feed(_delta('"more"')) == ""
+    assert stream.feed(PartStartEvent(index=1, part=TextPart("main_advice"))) == ""
+
+
+def test_a_retry_repeating_the_advice_sends_nothing_twice() -> None:
+    stream = MainAdviceStream(ADVICE_TOOL)
+    assert stream.feed(_start('{"main_advice": "Deploy on Thu')) == "Deploy on Thu"
+    assert stream.feed(_start('{"main_advice": "Dep')) == ""  # the retry catches up...
+    assert stream.feed(_delta('loy on Thursday."}')) == "rsday."  # ...and goes on
+    assert stream.final_text("Deploy on Thursday.") == "Deploy on Thursday."
+
+
+def test_a_retry_saying_something_else_is_put_after_what_was_sent() -> None:
+    stream = MainAdviceStream(ADVICE_TOOL)
+    stream.feed(_start('{"main_advice": "Deploy now. '))
+    assert stream.feed(_start('{"main_advice": "Wait."}')) == ""
+    assert stream.final_text("Wait.") == "Deploy now.\n\nWait."
+
+
+def test_partial_main_advice_reads_incomplete_json() -> None:
+    assert partial_main_advice('{"main_advice": "Do t') == "Do t"
+    assert partial_main_advice('{"main_') is None
+    assert partial_main_advice('{"main_advice": 5}') is None
+    assert partial_main_advice("not json") is None
+
+
+def _citation(number: int, kind: str = "document", **extra: Any) -> Citation:
+    return Citation(number=number, kind=kind, title=f"Doc {number}", source="s", **extra)
+
+
+def test_evidence_confidence_by_hand() -> None:
+    first, second, third = _citation(1, document_id=1), _citation(2, document_id=2), _citation(3)
+    table = _citation(4, kind="table")
+    old = _citation(5, document_id=5, superseded_by=DocumentRef(6, "New", "n.md", None))
+    everything = [first, second, third, table, old]
+    assert evidence_confidence([], [], refused=True) == 0.0
+    assert evidence_confidence([first], everything, refused=True) == 0.1
+    assert evidence_confidence([second], everything, refused=False) == 0.5
+    assert evidence_confidence([first], everything, refused=False) == 0.65
+    assert evidence_confidence([first, second, third], everything, refused=False) == 0.75
+    assert evidence_confidence([table], everything, refused=False) == 0.7
+    assert evidence_confidence([old], everything, refused=False) == 0.3
+
+
+@pytest.mark.parametrize(
+    ("score", "phrase"),
+    [
+        (1.0, "very confident"),
+        (0.85, "very confident"),
+        (0.7, "fairly confident"),
+        (0.5, "moderately confident"),
+        (0.3, "not very confident"),
+        (0.1, "low confidence"),
+        (0.0, "no confidence"),
+    ],
+)
+def test_confidence_phrases(score: float, phrase: str) -> None:
+    assert confidence_phrase(score) == phrase
+
+
+def test_a_source_names_its_section_without_the_title() -> None:
+    citation = _citation(2, section="Doc 2 > 3. Limits", updated_at="2025-01-02")
+    source = source_of(citation)
+    assert (source.n, source.document, source.section, source.date) == (
+        2,
+        "Doc 2",
+        "3. Limits",
+        "2025-01-02",
+    )
+    assert source_of(_citation(4, kind="table", section="")).section == ""

@@ -1,0 +1,582 @@
+"""Structured advice: a conversation in, one `StructuredAdvice` out, streamed or whole.
+
+Rules:
+- The conversation holds 1 to `max_conversation_messages` messages, each `user` or
+  `assistant`, the last from the user with 1 to `max_message_chars` characters after
+  stripping (`InvalidRequest` otherwise); its text totals at most `max_conversation_chars`
+  (`PayloadTooLarge`). The model (the request's if allowed, else the default of advice turns)
+  and the advice prompt in force are read before the run starts, so bad input or a refused
+  model fails before any event, and an admin's change applies to the next turn.
+- The current date is prefixed to the latest user message; up to `history_window` earlier
+  messages go to the model as plain user/assistant text. Nothing is stored in the chat history.
+- The search-discipline engine (`use_cases/search_discipline.py`) decides on the latest
+  question and `search_override` (`search_decision`), as for chat: the model sees the question
+  without `/search` / `/nosrch` markers; when it may not search, the search tool is not
+  offered at all; MANDATORY sends an advice given without a search back for a retry.
+- With the response log wired (`responses`), every advice is logged and its confidence is
+  the shared estimator's, calibrated like a chat answer's (`use_cases/confidence.py`).
+- The model writes an `AdviceDraft` through PydanticAI structured output; PydanticAI validates
+  it and sends invalid output back for a retry (`AgentLimits.output_retries`); a draft citing
+  a passage no tool returned is retried too. Almanac fills in the rest: `sources` (the cited
+  passages: `cited_passages` plus [n] markers in the text, only numbers a tool returned; none
+  for the can't-find answer), `confidence_score` (the `ConfidenceEstimator`, from the
+  evidence), `confidence_phrase`, `model_identifier`, `search_decision`, and `response_id`
+  (the `record` hook, which logs the advice and names it).
+- Streaming: `main_advice` is streamed as the output tool's arguments arrive (a partial JSON
+  parse of them); what was sent is never taken back. The deltas of a turn always join into a
+  prefix of the final `main_advice`: when a retry rewrote the advice, or the turn ended in a
+  fallback, the final text is the text already sent, a blank line, then the final advice.
+- Fallback: when the output still fails validation after the retries, the turn ends with a
+  schema-valid advice saying so (confidence 0, no sources). When the run fails after it began
+  (provider down, time out) the stream ends with such a fallback too, carrying the domain
+  error; the blocking `execute` raises that error instead (as chat does).
+- A provider's content-filter refusal is a polite refusal advice (confidence 0). An advice
+  that recites the advice prompt is withheld (`INSTRUCTIONS_WITHHELD`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+
+import pydantic_core
+from pydantic_ai import Agent
+from pydantic_ai import exceptions as ai_errors
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    ToolCallPart,
+    ToolCallPartDelta,
+    UserPromptPart,
+)
+from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
+from pydantic_ai.usage import UsageLimits
+
+from use_cases.advice_domain import (
+    AdviceDelta,
+    AdviceDraft,
+    AdviceEvent,
+    AdviceFinished,
+    AdviceLogEntry,
+    AdviceRequest,
+    AdviceSource,
+    AdviceStarted,
+    Alternative,
+    ConversationMessage,
+    SearchDecision,
+    StructuredAdvice,
+)
+from use_cases.agent import (
+    ADVICE_SYSTEM_PROMPT,
+    ADVICE_TOOL,
+    INSTRUCTIONS_WITHHELD,
+    NOT_FOUND_ANSWER,
+    SEARCH_TOOL,
+    AdviceDeps,
+    AgentLimits,
+    Citation,
+    anchored_prompt,
+    deps_for_turn,
+    leaks_instructions,
+)
+from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
+from use_cases.errors import InvalidRequest, PayloadTooLarge
+from use_cases.ports import Clock, ModelResolver, ResolvedModel
+from use_cases.response_log import ResponseRecord
+from use_cases.search_discipline import SearchDecision as Discipline
+from use_cases.search_discipline import decide
+from use_cases.turns import is_content_filter, to_domain_error
+
+_log = logging.getLogger(__name__)
+
+MAX_CONVERSATION_MESSAGES = 500
+MAX_CONVERSATION_CHARS = 400_000
+
+FALLBACK_INVALID = (
+    "Almanac could not produce valid advice: the model's answer did not pass validation, so "
+    "no advice is given. Try again, or ask the question in chat."
+)
+FALLBACK_FAILED = "Almanac could not produce advice: {detail}"
+
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+_TABLE_CITATION = re.compile(r"\[(table: [^\]]+)\]")
+
+#: How sure the evidence makes the advice, 0..1: (cited, all citations of the turn, refusal).
+ConfidenceEstimator = Callable[[Sequence[Citation], Sequence[Citation], bool], float]
+#: The confidence in words.
+ConfidencePhrase = Callable[[float], str]
+#: Logs one advice and returns its response id (`resp_...`).
+RecordAdvice = Callable[[AdviceLogEntry], str]
+#: The turn's search decision from the latest question and the request's override.
+SearchPolicy = Callable[[str, bool | None], Discipline]
+AdviceDepsFactory = Callable[[], AdviceDeps]
+InstructionsSource = Callable[[], str]
+
+
+def new_response_id() -> str:
+    return f"resp_{secrets.token_urlsafe(12)}"
+
+
+def unrecorded(entry: AdviceLogEntry) -> str:
+    """The default `record` hook: logs nothing, names the advice."""
+    return new_response_id()
+
+
+def override_policy(question: str, override: bool | None) -> Discipline:
+    """The default search policy: the search-discipline engine (`use_cases/search_discipline`)
+    on the latest question and the request's override."""
+    return decide(question, override)
+
+
+def evidence_confidence(
+    cited: Sequence[Citation], citations: Sequence[Citation], refused: bool
+) -> float:
+    """A simple evidence score, to be replaced by the shared (calibrated) estimator.
+
+    A refusal or an advice citing nothing: 0.1 (0 when nothing was retrieved at all). Else
+    0.5, plus 0.15 when the best-ranked passage of the turn is cited, 0.2 when a table lookup
+    is (an exact answer), 0.05 per further cited document (corroboration, at most 0.1), minus
+    0.2 when a superseded passage is cited; within 0.05..0.95."""
+    if refused or not cited:
+        return 0.1 if citations else 0.0
+    score = 0.5
+    documents = [c for c in citations if c.kind == "document"]
+    cited_numbers = {c.number for c in cited}
+    if documents and documents[0].number in cited_numbers:
+        score += 0.15
+    if any(c.kind == "table" for c in cited):
+        score += 0.2
+    distinct = {c.document_id or c.title for c in cited if c.kind == "document"}
+    score += 0.05 * min(max(len(distinct) - 1, 0), 2)
+    if any(c.superseded_by is not None for c in cited):
+        score -= 0.2
+    return round(min(0.95, max(0.05, score)), 3)
+
+
+#: (lower bound, phrase), highest first.
+PHRASE_BANDS: tuple[tuple[float, str], ...] = (
+    (0.85, "very confident"),
+    (0.65, "fairly confident"),
+    (0.45, "moderately confident"),
+    (0.25, "not very confident"),
+    (0.01, "low confidence"),
+)
+
+
+def confidence_phrase(score: float) -> str:
+    for bound, phrase in PHRASE_BANDS:
+        if score >= bound:
+            return phrase
+    return "no confidence"
+
+
+@dataclass
+class _AdviceTurn:
+    request: AdviceRequest
+    question: str
+    prior: tuple[ConversationMessage, ...]
+    resolved: ResolvedModel
+    decision: SearchDecision
+    deps: AdviceDeps
+    started: float = field(default_factory=time.perf_counter)
+    searched: bool = False
+
+
+class GiveAdvice:
+    """Runs advice turns, as a stream of `AdviceEvent`s (`stream`) or blocking (`execute`,
+    which consumes the same stream). See the module docstring for the rules."""
+
+    def __init__(
+        self,
+        agent: Agent[AdviceDeps, AdviceDraft],
+        models: ModelResolver,
+        deps_factory: AdviceDepsFactory,
+        clock: Clock,
+        limits: AgentLimits,
+        *,
+        instructions: InstructionsSource = lambda: ADVICE_SYSTEM_PROMPT,
+        confidence: ConfidenceEstimator = evidence_confidence,
+        phrase: ConfidencePhrase = confidence_phrase,
+        search_policy: SearchPolicy = override_policy,
+        record: RecordAdvice | None = None,
+        responses: ResponseRecorder | None = None,
+        history_window: int = 20,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
+        max_conversation_messages: int = MAX_CONVERSATION_MESSAGES,
+        max_conversation_chars: int = MAX_CONVERSATION_CHARS,
+    ) -> None:
+        self._agent = agent
+        self._models = models
+        self._deps_factory = deps_factory
+        self._clock = clock
+        self._limits = limits
+        self._instructions = instructions
+        self._confidence = confidence
+        self._phrase = phrase
+        self._search_policy = search_policy
+        self._record = record or unrecorded
+        self._responses = responses
+        self._history_window = history_window
+        self._max_message_chars = max_message_chars
+        self._max_messages = max_conversation_messages
+        self._max_chars = max_conversation_chars
+
+    async def execute(self, request: AdviceRequest) -> StructuredAdvice:
+        """The whole advice; a failed run raises its domain error (a fallback for output that
+        failed validation is an advice, not an error)."""
+        async with aclosing(self.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, AdviceFinished):
+                    if event.error is not None:
+                        raise event.error
+                    return event.advice
+        raise AssertionError("An advice stream ended without its advice.")
+
+    async def stream(self, request: AdviceRequest) -> AsyncIterator[AdviceEvent]:
+        """Yields `AdviceStarted`, `AdviceDelta`s, then one `AdviceFinished` (never an
+        exception once started). Bad input raises before the first event."""
+        turn = await self._open(request)
+        yield AdviceStarted(turn.resolved.identifier)
+        text = MainAdviceStream(ADVICE_TOOL)
+        try:
+            result: AgentRunResult[AdviceDraft] | None = None
+            async with self._agent.run_stream_events(
+                anchored_prompt(turn.question, self._clock.today()),
+                message_history=self._model_history(turn.prior),
+                deps=turn.deps,
+                model=turn.resolved.model,
+                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
+                timeout=self._limits.timeout_s,
+            ) as events:
+                async for event in events:
+                    if isinstance(event, FunctionToolCallEvent):
+                        turn.searched |= event.part.tool_name == SEARCH_TOOL
+                    if isinstance(event, AgentRunResultEvent):
+                        result = event.result
+                    delta = text.feed(event)
+                    if delta:
+                        yield AdviceDelta(delta)
+            assert result is not None
+            advice = await self._advice(turn, result.output, text)
+            yield AdviceFinished(advice)
+        except (GeneratorExit, asyncio.CancelledError):
+            raise  # the client went away: nothing to send
+        except Exception as exc:
+            yield await self._settle_error(turn, exc, text)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    async def _open(self, request: AdviceRequest) -> _AdviceTurn:
+        question = self._check(request.conversation)
+        resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
+        decision = self._search_policy(question, request.search_override)
+        deps = deps_for_turn(
+            replace(
+                self._deps_factory(),
+                instructions=instructions,
+                search_allowed=decision.policy.allow_search,
+                citations=[],
+            ),
+            decision,
+        )
+        prior = request.conversation[:-1][-self._history_window :] if self._history_window else ()
+        return _AdviceTurn(
+            request, decision.question, tuple(prior), resolved, decision.decision.value, deps
+        )
+
+    def _check(self, conversation: Sequence[ConversationMessage]) -> str:
+        """The latest question, or the error that says what is wrong with the conversation."""
+        if not conversation:
+            raise InvalidRequest("The conversation is empty: send at least the user's question.")
+        if len(conversation) > self._max_messages:
+            raise PayloadTooLarge(
+                f"The conversation holds {len(conversation):,} messages; the limit is "
+                f"{self._max_messages:,} (MAX_CONVERSATION_MESSAGES)."
+            )
+        for index, message in enumerate(conversation):
+            if message.role not in ("user", "assistant"):
+                raise InvalidRequest(
+                    f"Message {index} has role {message.role!r}; roles are 'user' and 'assistant'."
+                )
+        chars = sum(len(m.content) for m in conversation)
+        if chars > self._max_chars:
+            raise PayloadTooLarge(
+                f"The conversation holds {chars:,} characters; the limit is "
+                f"{self._max_chars:,} (MAX_CONVERSATION_CHARS)."
+            )
+        last = conversation[-1]
+        if last.role != "user":
+            raise InvalidRequest("The last message must be the user's question.")
+        question = last.content.strip()
+        if not question:
+            raise InvalidRequest("The question (the last message) is empty.")
+        if len(question) > self._max_message_chars:
+            raise InvalidRequest(
+                f"The question is {len(question):,} characters long; the limit is "
+                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
+            )
+        return question
+
+    def _prepare(self, requested: str | None) -> tuple[ResolvedModel, str]:
+        """The turn's model and prompt, before the run (both may read the app DB)."""
+        return self._models.resolve(requested), self._instructions()
+
+    @staticmethod
+    def _model_history(prior: Sequence[ConversationMessage]) -> list[ModelMessage]:
+        history: list[ModelMessage] = []
+        for message in prior:
+            if not message.content.strip():
+                continue
+            if message.role == "user":
+                history.append(ModelRequest(parts=[UserPromptPart(message.content)]))
+            else:
+                history.append(ModelResponse(parts=[TextPart(message.content)]))
+        return history
+
+    async def _advice(
+        self, turn: _AdviceTurn, draft: AdviceDraft, text: MainAdviceStream
+    ) -> StructuredAdvice:
+        spoken = " ".join(
+            [draft.main_advice, draft.reasoning]
+            + [f"{a.option} {a.reason}" for a in draft.alternatives]
+        )
+        if leaks_instructions(spoken, turn.deps.instructions):
+            _log.warning("Withheld an advice that repeated the advice prompt")
+            draft = AdviceDraft(main_advice=INSTRUCTIONS_WITHHELD, reasoning="")
+        citations = turn.deps.citations
+        refused = draft.main_advice.strip().startswith((NOT_FOUND_ANSWER, INSTRUCTIONS_WITHHELD))
+        cited = [] if refused else cited_citations(draft, citations)
+        shown = [] if refused else cited_citations(draft, citations, with_alternatives=True)
+        refused = refused or not cited
+        score = min(1.0, max(0.0, float(self._confidence(cited, citations, refused))))
+        return await self._finish(
+            turn,
+            text.final_text(draft.main_advice),
+            draft.reasoning,
+            score,
+            alternatives=draft.alternatives,
+            sources=[source_of(c) for c in shown],
+            evidence=(cited, refused),
+        )
+
+    async def _settle_error(
+        self, turn: _AdviceTurn, exc: Exception, text: MainAdviceStream
+    ) -> AdviceFinished:
+        if is_content_filter(exc):
+            advice = await self._finish(
+                turn,
+                text.final_text(REFUSAL_ANSWER),
+                "The model provider declined this request.",
+                0.0,
+            )
+            return AdviceFinished(advice)
+        if isinstance(exc, ai_errors.UnexpectedModelBehavior):
+            advice = await self._finish(
+                turn,
+                text.final_text(FALLBACK_INVALID),
+                "The model's structured answer failed validation after "
+                f"{self._limits.output_retries} retr"
+                f"{'y' if self._limits.output_retries == 1 else 'ies'}; "
+                "showing it could mislead, so this fallback replaces it.",
+                0.0,
+                fallback=True,
+            )
+            return AdviceFinished(advice, fallback=True)
+        error = to_domain_error(exc)
+        advice = await self._finish(
+            turn,
+            text.final_text(FALLBACK_FAILED.format(detail=error.detail)),
+            "The model run failed before it produced advice.",
+            0.0,
+            fallback=True,
+        )
+        return AdviceFinished(advice, fallback=True, error=error)
+
+    async def _finish(
+        self,
+        turn: _AdviceTurn,
+        main_advice: str,
+        reasoning: str,
+        score: float,
+        *,
+        alternatives: Sequence[Alternative] = (),
+        sources: Sequence[AdviceSource] = (),
+        fallback: bool = False,
+        evidence: tuple[Sequence[Citation], bool] | None = None,
+    ) -> StructuredAdvice:
+        """The advice, logged. With the response log wired, the confidence is the shared
+        estimator's (`use_cases/confidence.py`), calibrated like a chat answer's, from
+        `evidence` (cited citations, refused); without evidence (a fallback, a refusal by the
+        provider) the confidence is 0."""
+        latency_ms = int((time.perf_counter() - turn.started) * 1000)
+        if self._responses is not None:
+            cited, refused = evidence if evidence is not None else ((), True)
+            logged = await asyncio.to_thread(
+                self._responses.record,
+                ResponseRecord(
+                    user_id=turn.request.user_id,
+                    kind="advice",
+                    query=turn.question,
+                    response_text=main_advice,
+                    model=turn.resolved.identifier,
+                    search_ran=turn.searched,
+                    latency_ms=latency_ms,
+                    cited=cited,
+                    retrieved=turn.deps.citations,
+                    refused=refused,
+                    raw_confidence=None if evidence is not None else 0.0,
+                ),
+            )
+            grounded = evidence is not None
+            return StructuredAdvice(
+                response_id=logged.response_id,
+                main_advice=main_advice,
+                reasoning=reasoning,
+                confidence_score=logged.confidence if grounded else 0.0,
+                confidence_phrase=logged.confidence_phrase if grounded else self._phrase(0.0),
+                alternatives=list(alternatives),
+                sources=list(sources),
+                model_identifier=turn.resolved.identifier,
+                search_decision=turn.decision,
+            )
+        entry = AdviceLogEntry(
+            user_id=turn.request.user_id,
+            query=turn.question,
+            response_text=main_advice,
+            confidence=score,
+            model=turn.resolved.identifier,
+            searched=turn.searched,
+            latency_ms=latency_ms,
+            fallback=fallback,
+        )
+        return StructuredAdvice(
+            response_id=await asyncio.to_thread(self._record, entry),
+            main_advice=main_advice,
+            reasoning=reasoning,
+            confidence_score=score,
+            confidence_phrase=self._phrase(score),
+            alternatives=list(alternatives),
+            sources=list(sources),
+            model_identifier=turn.resolved.identifier,
+            search_decision=turn.decision,
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def cited_citations(
+    draft: AdviceDraft, citations: Sequence[Citation], *, with_alternatives: bool = False
+) -> list[Citation]:
+    """The citations the draft relies on: its `cited_passages` and the [n] / [table: name]
+    markers of its advice and reasoning (and of its alternatives, `with_alternatives`)."""
+    texts = [draft.main_advice, draft.reasoning]
+    if with_alternatives:
+        texts += [f"{a.option} {a.reason}" for a in draft.alternatives]
+    numbers = set(draft.cited_passages)
+    tables: set[str] = set()
+    for text in texts:
+        numbers.update(int(n) for n in _CITATION.findall(text))
+        tables.update(_TABLE_CITATION.findall(text))
+    return [
+        c for c in citations if c.number in numbers or (c.kind == "table" and c.title in tables)
+    ]
+
+
+def source_of(citation: Citation) -> AdviceSource:
+    """The source as the contract names it; the section path without the document's title
+    (which the chunker puts first)."""
+    parts = [p.strip() for p in citation.section.split(" > ") if p.strip()]
+    if parts and parts[0].casefold() == citation.title.casefold():
+        parts = parts[1:]
+    return AdviceSource(
+        n=citation.number,
+        document=citation.title,
+        section=" > ".join(parts),
+        date=citation.updated_at,
+    )
+
+
+class MainAdviceStream:
+    """Follows `main_advice` in the output tool's arguments as they stream in.
+
+    `feed` returns the text to send next (possibly ""). Sent text is never taken back: a retry
+    (a new output tool call) is followed only while it extends what was sent, and
+    `final_text` puts the final advice after what was sent when the two differ."""
+
+    def __init__(self, tool_name: str) -> None:
+        self._tool = tool_name
+        self._args: dict[int, str] = {}
+        self.sent = ""
+        self._diverged = False
+
+    def feed(self, event: AgentStreamEvent | object) -> str:
+        if isinstance(event, PartStartEvent) and isinstance(event.part, ToolCallPart):
+            if event.part.tool_name != self._tool:
+                self._args.pop(event.index, None)
+                return ""
+            self._args[event.index] = _args_text(event.part.args)
+            index = event.index
+        elif (
+            isinstance(event, PartDeltaEvent)
+            and isinstance(event.delta, ToolCallPartDelta)
+            and event.index in self._args
+        ):
+            delta = event.delta.args_delta
+            if isinstance(delta, str):
+                self._args[event.index] += delta
+            elif delta is not None:
+                self._args[event.index] = _args_text(delta)
+            index = event.index
+        else:
+            return ""
+        return self._advance(partial_main_advice(self._args[index]))
+
+    def _advance(self, value: str | None) -> str:
+        if self._diverged or not value:
+            return ""
+        if value.startswith(self.sent):
+            new, self.sent = value[len(self.sent) :], value
+            return new
+        if not self.sent.startswith(value):
+            self._diverged = True  # a retry that says something else: wait for the end
+        return ""
+
+    def final_text(self, main_advice: str) -> str:
+        if main_advice.startswith(self.sent):
+            return main_advice
+        return f"{self.sent.rstrip()}\n\n{main_advice}"
+
+
+def _args_text(args: str | dict[str, object] | None) -> str:
+    if args is None:
+        return ""
+    return args if isinstance(args, str) else json.dumps(args)
+
+
+def partial_main_advice(args: str) -> str | None:
+    """`main_advice` of possibly incomplete JSON arguments, as far as they go (a lone high
+    surrogate at the end is held back: its pair may follow)."""
+    try:
+        value = pydantic_core.from_json(args or "{}", allow_partial="trailing-strings")
+    except ValueError:
+        return None
+    text = value.get("main_advice") if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        return None
+    if text and "\ud800" <= text[-1] <= "\udbff":
+        text = text[:-1]
+    return text
