@@ -93,6 +93,7 @@ from use_cases.agent import (
     leaks_instructions,
 )
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
+from use_cases.confidence import DEFAULT_PHRASES
 from use_cases.errors import InvalidRequest, PayloadTooLarge
 from use_cases.ports import Clock, ModelResolver, ResolvedModel
 from use_cases.response_log import ResponseRecord
@@ -167,20 +168,10 @@ def evidence_confidence(
 
 
 #: (lower bound, phrase), highest first.
-PHRASE_BANDS: tuple[tuple[float, str], ...] = (
-    (0.85, "very confident"),
-    (0.65, "fairly confident"),
-    (0.45, "moderately confident"),
-    (0.25, "not very confident"),
-    (0.01, "low confidence"),
-)
-
-
 def confidence_phrase(score: float) -> str:
-    for bound, phrase in PHRASE_BANDS:
-        if score >= bound:
-            return phrase
-    return "no confidence"
+    """The confidence in words, on the default thresholds shared with chat answers
+    (`use_cases/confidence.py`; the response log applies the thresholds in force)."""
+    return DEFAULT_PHRASES.phrase_for(score)
 
 
 @dataclass
