@@ -173,12 +173,6 @@ class Container:
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
 
-    @property
-    def models(self) -> PydanticAIModelResolver:
-        """Transitional: `backend/api/routes/chat.py` still reads the resolver here. Use
-        `model_defaults.internal_default` / `model_defaults.allowed` instead; then delete."""
-        return self.adapters.models
-
     def close(self) -> None:
         if not self._closed:
             self.calibration.close()

@@ -15,9 +15,6 @@ ADAPTER_NAMES = frozenset(f.name for f in dataclasses.fields(Adapters)) | {"adap
 #: (file, expression) that read an attribute named like an adapter and are allowed to.
 KNOWN = {
     ("backend/api/llm_schemas.py", "info.models"),  # a provider's model names, not an adapter
-    # Transitional: routes/chat.py (being rewritten on another branch) still reads the model
-    # resolver; it should read `container.model_defaults.internal_default` / `.allowed`.
-    ("backend/api/routes/chat.py", "container.models"),
 }
 
 

@@ -175,8 +175,8 @@ async def model(container: ContainerDep) -> ModelOut:
     effective = await container.model_defaults.effective(CHAT)
     return ModelOut(
         model=effective.model,
-        internal_default=container.models.internal_default,
-        allowed=list(container.models.allowed),
+        internal_default=container.model_defaults.internal_default,
+        allowed=list(container.model_defaults.allowed),
     )
 
 
@@ -184,5 +184,6 @@ async def model(container: ContainerDep) -> ModelOut:
 async def default_model(container: ContainerDep) -> DefaultModelOut:
     effective = await container.model_defaults.effective(CHAT)
     return DefaultModelOut(
-        internal_default=container.models.internal_default, effective_default=effective.model
+        internal_default=container.model_defaults.internal_default,
+        effective_default=effective.model,
     )
