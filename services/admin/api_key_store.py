@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from services.migrations import Migration, apply_migrations
-from services.sqlite import Connection, immediate_transaction
-from services.thread_connections import ThreadConnections
+from services.sqlite.connection import Connection, immediate_transaction
+from services.sqlite.migrations import Migration, apply_migrations
+from services.sqlite.thread_connections import ThreadConnections
 from use_cases.auth_domain import ApiKey, StoredApiKey
 
 __all__ = ["MIGRATIONS", "SqliteApiKeyStore"]

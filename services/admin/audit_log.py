@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services.migrations import Migration, apply_migrations
-from services.sqlite import Connection
-from services.thread_connections import ThreadConnections
+from services.sqlite.connection import Connection
+from services.sqlite.migrations import Migration, apply_migrations
+from services.sqlite.thread_connections import ThreadConnections
 from use_cases.auth_domain import AuditEntry, AuditRecord
 
 __all__ = ["MIGRATIONS", "SqliteAuditLog"]

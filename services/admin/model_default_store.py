@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from services.migrations import Migration, apply_migrations
-from services.sqlite import Connection, immediate_transaction
-from services.thread_connections import ThreadConnections
+from services.sqlite.connection import Connection, immediate_transaction
+from services.sqlite.migrations import Migration, apply_migrations
+from services.sqlite.thread_connections import ThreadConnections
 from use_cases.llm_domain import ModelDefault
 
 __all__ = ["MIGRATIONS", "SqliteModelDefaultStore"]

@@ -13,7 +13,7 @@ once, possibly from several processes sharing one file. So:
 * single-statement reads run in autocommit mode and see one consistent snapshot.
 
 The connection and migration helpers at the bottom are private stand-ins for the shared
-`services/sqlite.py` helpers; `_connect` and `_apply_migrations` have the shape those are
+`services/sqlite/connection.py` helpers; `_connect` and `_apply_migrations` have the shape those are
 expected to have, so swapping them is a two-line change.
 """
 
@@ -438,7 +438,7 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-# -- connection and migrations (stand-ins for services/sqlite.py) ----------------------------
+# -- connection and migrations (stand-ins for services/sqlite/) -----------------------------
 
 
 def _connect(path: str) -> sqlite3.Connection:

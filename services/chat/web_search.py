@@ -31,6 +31,6 @@ def build_web_search(name: str) -> WebSearch | None:
         raise ConfigurationError(
             f"WEB_SEARCH_PROVIDER={name!r} names no web search provider; known: {known}. "
             "Almanac ships no web search provider: use 'none' or plug one in "
-            "(services/web_search.py)."
+            "(services/chat/web_search.py)."
         )
     return factory()

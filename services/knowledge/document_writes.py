@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from services.knowledge_schema import FTS_TABLE, SECTION_FTS_TABLE, VECTOR_TABLE
-from services.sqlite import Connection, IntegrityError
+from services.knowledge.schema import FTS_TABLE, SECTION_FTS_TABLE, VECTOR_TABLE
+from services.sqlite.connection import Connection, IntegrityError
 from use_cases.domain import DocumentDraft, StagedChunk, Vector
 from use_cases.errors import DocumentExists, InvalidDocument, InvalidRequest, NotFound
 

@@ -46,11 +46,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from services.fts_query import MARK_END, MARK_START, match_expression, query_terms
-from services.knowledge_schema import SECTION_FTS_TABLE, SECTION_FTS_VOCAB_TABLE
-from services.knowledge_store import FTS_TABLE, FTS_TOKENIZER, FTS_VOCAB_TABLE
-from services.spelling import MIN_CORRECTED_LENGTH, closest_term, edit_budget
-from services.sqlite import Connection, OperationalError
+from services.knowledge.fts_query import MARK_END, MARK_START, match_expression, query_terms
+from services.knowledge.schema import SECTION_FTS_TABLE, SECTION_FTS_VOCAB_TABLE
+from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term, edit_budget
+from services.knowledge.store import FTS_TABLE, FTS_TOKENIZER, FTS_VOCAB_TABLE
+from services.sqlite.connection import Connection, OperationalError
 
 __all__ = ["AnalyzedQuery", "LexicalHit", "LexicalSearcher"]
 
@@ -129,7 +129,7 @@ class LexicalSearcher:
     `drop_stopwords`: leave `fts_query.STOPWORDS` out of the query (default; keeping them
     measured 0.001-0.004 lower on SciFact train, and they are the costliest terms).
     `correct_spelling`: a query word the index does not know also searches the known term
-    it is probably a typo of (`services.spelling`; "pasword lenght" finds "password length").
+    it is probably a typo of (`spelling`; "pasword lenght" finds "password length").
     `level`: "chunk" scores chunks (`chunks_fts`); "section" scores whole sections
     (`sections_fts`, knowledge_0005) and returns section ids. Section level is what the
     hybrid retriever uses: it ranks a section by its whole text, so a section whose terms

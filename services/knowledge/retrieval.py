@@ -1,13 +1,13 @@
 """Hybrid retrieval: BM25 (FTS5) + vector KNN, fused, optionally reranked.
 
-    query -> BM25 top-k sections (services.lexical over `sections_fts`: each section's whole
+    query -> BM25 top-k sections (`lexical` over `sections_fts`: each section's whole
              text, FTS5 with a posting budget + exact re-scoring)
-          -> vector top-k (services.vector_index: resident NumPy copy of the vec0 vectors)
+          -> vector top-k (`vector_index`: resident NumPy copy of the vec0 vectors)
           -> collapse each list to parent sections (best chunk per section)
           -> fusion: convex combination of min-max scaled scores, equal weights
-             (or Reciprocal Rank Fusion when `rrf_k` is set; services/rrf.py)
+             (or Reciprocal Rank Fusion when `rrf_k` is set; services/knowledge/rrf.py)
           -> current versions first: hits from superseded documents (the recorded
-             `supersedes` relation, services/versions.py) have their score halved
+             `supersedes` relation, services/knowledge/versions.py) have their score halved
           -> optional rerank of the top `reranker_top_n` (any failure: keep the fused order)
           -> top n hits with the parent section text, scores and a highlighted snippet
 
@@ -46,13 +46,13 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from services.fts_query import query_terms, snippet
-from services.knowledge_store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
-from services.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
-from services.rrf import convex_combination, reciprocal_rank_fusion
-from services.sqlite import Connection
-from services.vector_index import VectorIndex
-from services.versions import versions_of
+from services.knowledge.fts_query import query_terms, snippet
+from services.knowledge.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
+from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
+from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
+from services.knowledge.vector_index import VectorIndex
+from services.knowledge.versions import versions_of
+from services.sqlite.connection import Connection
 from use_cases.domain import HitScores, SearchHit, Vector, embedding_text
 from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
 from use_cases.ports import Embedder, Reranker
@@ -62,7 +62,7 @@ __all__ = ["HybridRetriever", "RankedChunk"]
 MAX_RESULTS = 100
 VERSION_WINDOW = 30
 SUPERSEDED_FACTOR = 0.5
-"""Fused-score factor for a hit from a superseded document (see services/versions.py)."""
+"""Fused-score factor for a hit from a superseded document (see services/knowledge/versions.py)."""
 CHUNK_CHOICE_K = 60
 """RRF constant of the chunk-level fusion that picks the chunk shown for a section."""
 
@@ -355,7 +355,7 @@ class HybridRetriever:
         """Collapse each ranking to sections (best chunk each), then fuse the two rankings.
 
         Convex combination of min-max scaled scores by default (BM25 score; vector leg:
-        cosine similarity, 1 - distance), or RRF when `rrf_k` is set (services/rrf.py).
+        cosine similarity, 1 - distance), or RRF when `rrf_k` is set (services/knowledge/rrf.py).
         With a section-level BM25 leg, `lexical` holds section ids: each stands for its
         first chunk here, and only the vector leg has a say in which chunk is shown.
         """

@@ -1,7 +1,7 @@
 """The knowledge DB's schema, as named migrations (append-only: never edit a released one).
 
 `knowledge_0001_base` lays out documents, sections, chunks, FTS5 and the tombstones (see
-services/knowledge_store.py). Later steps:
+services/knowledge/store.py). Later steps:
 
 * `0003_document_trust`: what a document is and where it came from, recorded instead of
   inferred. `origin` is the absolute path of the file a document was ingested from (NULL for
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import posixpath
 
-from services.migrations import Migration
-from services.sqlite import Connection
+from services.sqlite.connection import Connection
+from services.sqlite.migrations import Migration
 
 __all__ = [
     "FTS_TABLE",

@@ -15,7 +15,7 @@ Layout (one file, one writer at a time, any number of readers thanks to WAL):
 * `chunk_vectors`: a sqlite-vec `vec0` table (`float[dim]`, cosine, `category` metadata
   column) created once the embedding dimension is known, cleaned by its own trigger. It is
   the durable copy of the vectors and answers exact KNN in SQL; hybrid search reads it into
-  a resident NumPy index instead (services/vector_index.py explains why);
+  a resident NumPy index instead (services/knowledge/vector_index.py explains why);
 * `meta`: embedding model and dimension, plus two counters readers use to keep in-memory
   indexes current: `generation` (bumped by every write transaction) and `vector_epoch`
   (bumped when the vector table is rebuilt);
@@ -27,9 +27,9 @@ loaded" is `id > max_loaded_id`.
 
 Every write is one `BEGIN IMMEDIATE` transaction: a process killed mid-save leaves the
 document entirely old or entirely new. Large documents are staged batch by batch first and
-become visible in one commit (services/document_writes.py has the rules, including the
+become visible in one commit (services/knowledge/document_writes.py has the rules, including the
 explicit replace and the `supersedes` relation); the schema and its migrations are in
-services/knowledge_schema.py.
+services/knowledge/schema.py.
 
 Space: the file uses `auto_vacuum = INCREMENTAL` (an older file is converted with one
 `VACUUM` when a store first opens it) and runs `PRAGMA incremental_vacuum` after deletes and
@@ -59,17 +59,17 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from services import document_writes as writes
-from services.document_writes import NO_CATEGORY, as_matrix
-from services.knowledge_schema import (
+from services.knowledge import document_writes as writes
+from services.knowledge.document_writes import NO_CATEGORY, as_matrix
+from services.knowledge.schema import (
     FTS_TABLE,
     FTS_TOKENIZER,
     FTS_VOCAB_TABLE,
     MIGRATIONS,
     VECTOR_TABLE,
 )
-from services.migrations import apply_migrations
-from services.sqlite import Connection, connect, immediate_transaction
+from services.sqlite.connection import Connection, connect, immediate_transaction
+from services.sqlite.migrations import apply_migrations
 from use_cases.domain import (
     DocumentDetail,
     DocumentDraft,

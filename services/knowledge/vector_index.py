@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from loguru import logger
 
-from services.knowledge_store import NO_CATEGORY, VECTOR_TABLE, StoreState
-from services.sqlite import Connection, OperationalError
+from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState
+from services.sqlite.connection import Connection, OperationalError
 
 __all__ = ["VectorIndex"]
 

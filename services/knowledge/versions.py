@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
-from services.sqlite import Connection
+from services.sqlite.connection import Connection
 from use_cases.domain import DocumentRef
 
 __all__ = ["Versions", "versions_of"]

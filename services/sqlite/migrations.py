@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
-from services.sqlite import Connection, immediate_transaction, split_statements
+from services.sqlite.connection import Connection, immediate_transaction, split_statements
 
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

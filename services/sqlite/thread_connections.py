@@ -10,7 +10,7 @@ import os
 import threading
 from pathlib import Path
 
-from services.sqlite import Connection, connect
+from services.sqlite.connection import Connection, connect
 
 
 class ThreadConnections:

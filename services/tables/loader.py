@@ -31,7 +31,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from services.sqlite import Connection, connect, immediate_transaction
+from services.sqlite.connection import Connection, connect, immediate_transaction
 from use_cases.chat_domain import TableColumn, TableSchema
 from use_cases.errors import InvalidRequest, UnsupportedDocument
 from use_cases.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name

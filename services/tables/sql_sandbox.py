@@ -53,7 +53,7 @@ from typing import Any
 import sqlean as sqlite3
 from loguru import logger
 
-from services.tables import describe_table, user_table_names
+from services.tables.loader import describe_table, user_table_names
 from use_cases.chat_domain import QueryResult, TableSchema
 from use_cases.errors import ToolRejected
 from use_cases.table_markdown import render_markdown

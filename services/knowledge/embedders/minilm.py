@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from services.embedders.minilm_build import (
+from services.knowledge.embedders.minilm_build import (
     MAX_SEQ_LENGTH,
     MODEL_DIMENSION,
     MODEL_FILE,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from services.embedders._common import batched, check_texts, unit_rows
+from services.knowledge.embedders._common import batched, check_texts, unit_rows
 from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = ["OPENAI_DIMENSIONS", "OpenAIEmbedder"]

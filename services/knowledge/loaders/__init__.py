@@ -6,11 +6,11 @@ exported for direct use and tests. The category is not derived here (callers pas
 
 from __future__ import annotations
 
-from services.loaders.common import extension
-from services.loaders.html import HTML_EXTENSIONS, HtmlLoader
-from services.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
-from services.loaders.pdf import PDF_EXTENSIONS, PdfLoader
-from services.loaders.plaintext import TEXT_EXTENSIONS, PlainTextLoader
+from services.knowledge.loaders.common import extension
+from services.knowledge.loaders.html import HTML_EXTENSIONS, HtmlLoader
+from services.knowledge.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
+from services.knowledge.loaders.pdf import PDF_EXTENSIONS, PdfLoader
+from services.knowledge.loaders.plaintext import TEXT_EXTENSIONS, PlainTextLoader
 from use_cases.domain import ParsedDocument
 from use_cases.errors import UnsupportedDocument
 from use_cases.ports import DocumentLoader

@@ -9,7 +9,7 @@ from datetime import date
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import PreformattedString
 
-from services.loaders.common import (
+from services.knowledge.loaders.common import (
     SectionBuilder,
     ensure_not_empty,
     ensure_textual,

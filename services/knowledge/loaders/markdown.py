@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from services.loaders.common import (
+from services.knowledge.loaders.common import (
     SectionBuilder,
     decode_text,
     ensure_not_empty,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pypdf import PasswordType, PdfReader
 
-from services.loaders.common import (
+from services.knowledge.loaders.common import (
     ensure_not_empty,
     extension,
     humanise_stem,

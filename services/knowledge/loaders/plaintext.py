@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.loaders.common import (
+from services.knowledge.loaders.common import (
     decode_text,
     ensure_not_empty,
     ensure_text,
