@@ -3,34 +3,33 @@
 Concurrency model. The store is called from FastAPI worker threads and by many chat turns at
 once, possibly from several processes sharing one file. So:
 
-* every thread gets its own connection (`threading.local`), because a sqlite connection must
-  not run two statements at once;
-* the database is in WAL mode, so readers never wait for the writer;
+* every thread gets its own connection (`services/sqlite/thread_connections.py`), because a
+  sqlite connection must not run two statements at once;
+* the database is in WAL mode, so readers never wait for the writer (connections come from
+  `services/sqlite/connection.py`, the policy every store shares);
 * every transaction that reads and then writes (next `seq`, get-or-create) starts with
   `BEGIN IMMEDIATE`: it takes the write lock up front, so a concurrent writer waits in the busy
   handler instead of failing with SQLITE_BUSY the moment it tries to upgrade a read lock
   (see docs/PITFALLS.md);
 * single-statement reads run in autocommit mode and see one consistent snapshot.
 
-The connection and migration helpers at the bottom are private stand-ins for the shared
-`services/sqlite/connection.py` helpers; `_connect` and `_apply_migrations` have the shape those are
-expected to have, so swapping them is a two-line change.
+Schema changes are the named `MIGRATIONS` below, applied by `services/sqlite/migrations.py`
+and recorded in the app database's shared `schema_migrations` table.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlean as sqlite3
-
+from services.sqlite.connection import Connection, Row, immediate_transaction
+from services.sqlite.migrations import apply_migrations
+from services.sqlite.thread_connections import ThreadConnections
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall, User
 from use_cases.errors import InvalidRequest, NotFound
 
@@ -39,7 +38,6 @@ __all__ = ["MIGRATIONS", "SqliteHistoryStore", "chat_title"]
 TITLE_MAX_CHARS = 80
 RENAME_MAX_CHARS = 200
 DEFAULT_TITLE = "New chat"
-BUSY_TIMEOUT_MS = 5000
 
 # Vercel `useChat` and other clients generate their own chat ids; accept anything that is safe
 # in a URL path segment and in logs, and refuse the rest before it reaches the database.
@@ -119,11 +117,8 @@ class SqliteHistoryStore:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
-        self._local = threading.local()
-        self._all_connections: list[sqlite3.Connection] = []
-        self._registry_lock = threading.Lock()
-        _apply_migrations(self._conn(), MIGRATIONS)
+        self._connections = ThreadConnections(path, row_factory=Row)
+        apply_migrations(self._conn(), MIGRATIONS)
 
     # -- users -------------------------------------------------------------------------------
 
@@ -332,33 +327,23 @@ class SqliteHistoryStore:
 
     def close(self) -> None:
         """Close every connection this store opened, in any thread (call at shutdown)."""
-        with self._registry_lock:
-            connections, self._all_connections = self._all_connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        self._connections.close()
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Connection:
         """This thread's connection, opened on first use (and again after a fork)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = _connect(self._path)
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._registry_lock:
-                self._all_connections.append(conn)
-        return conn
+        return self._connections.get()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Connection]:
         """One `BEGIN IMMEDIATE` transaction: commit on success, roll back on any error."""
-        with _immediate(self._conn()) as conn:
+        with immediate_transaction(self._conn()) as conn:
             yield conn
 
 
 def _insert_user_if_new(
-    conn: sqlite3.Connection, user_id: str, name: str | None = None, email: str | None = None
+    conn: Connection, user_id: str, name: str | None = None, email: str | None = None
 ) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO users (id, name, email, created_at) VALUES (?, ?, ?, ?)",
@@ -369,7 +354,7 @@ def _insert_user_if_new(
 # -- rows <-> domain -------------------------------------------------------------------------
 
 
-def _chat(row: sqlite3.Row) -> Chat:
+def _chat(row: Row) -> Chat:
     return Chat(
         id=row["id"],
         user_id=row["user_id"],
@@ -379,7 +364,7 @@ def _chat(row: sqlite3.Row) -> Chat:
     )
 
 
-def _message(row: sqlite3.Row) -> Message:
+def _message(row: Row) -> Message:
     counts = (row["input_tokens"], row["output_tokens"], row["requests"])
     usage = (
         None
@@ -436,87 +421,3 @@ def _now() -> str:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-# -- connection and migrations (stand-ins for services/sqlite/) -----------------------------
-
-
-def _connect(path: str) -> sqlite3.Connection:
-    """Open a connection in autocommit mode, so transactions are only the ones we BEGIN.
-
-    `check_same_thread=False` only so `close()` can close every thread's connection at
-    shutdown; each connection is still used by the one thread that opened it.
-    """
-    conn = sqlite3.connect(
-        path,
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,
-        check_same_thread=False,
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # Safe in WAL mode: a power loss may drop the last commits but never corrupts the file.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        # SQLite may already have rolled back (e.g. on SQLITE_FULL); a second ROLLBACK would
-        # raise and hide the original error.
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _apply_migrations(conn: sqlite3.Connection, migrations: Sequence[tuple[str, str]]) -> None:
-    """Apply, in order, each named migration not yet recorded in `schema_migrations`.
-
-    Each runs in its own `BEGIN IMMEDIATE` transaction that also re-checks the record, so
-    several processes starting at once apply each migration exactly once, and a failing
-    migration leaves neither half a schema nor a record of itself.
-    """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        "name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    for name, sql in migrations:
-        with _immediate(conn):
-            done = conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE name = ?", (name,)
-            ).fetchone()
-            if done:
-                continue
-            for statement in _split_sql(sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, _now())
-            )
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a script into statements.
-
-    `executescript` would COMMIT the open transaction first, which defeats applying a
-    migration atomically; `complete_statement` keeps trigger bodies and quoted ';' intact.
-    """
-    statements: list[str] = []
-    buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if _strip_comments(buffer).strip(" \t\r\n;"):
-                statements.append(buffer.strip())
-            buffer = ""
-    return statements
-
-
-def _strip_comments(sql: str) -> str:
-    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())

@@ -36,18 +36,16 @@ Space: the file uses `auto_vacuum = INCREMENTAL` (an older file is converted wit
 replacements, so removing a document gives its pages back to the file system instead of
 leaving them on the free list.
 
-Threads: one connection per thread (`threading.local`). A connection must not run two
-statements at once, and a single shared connection behind a lock would serialise every
-search; per-thread connections let FastAPI's worker threads read in parallel (SQLite releases
-the GIL while it works, and WAL readers never wait for the writer). Writers serialise on the
-database's write lock with a busy timeout.
+Threads: one connection per thread (`services/sqlite/thread_connections.py`). A connection
+must not run two statements at once, and a single shared connection behind a lock would
+serialise every search; per-thread connections let FastAPI's worker threads read in parallel
+(SQLite releases the GIL while it works, and WAL readers never wait for the writer). Writers
+serialise on the database's write lock with a busy timeout.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -68,8 +66,9 @@ from services.knowledge.schema import (
     MIGRATIONS,
     VECTOR_TABLE,
 )
-from services.sqlite.connection import Connection, connect, immediate_transaction
+from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import apply_migrations
+from services.sqlite.thread_connections import ThreadConnections
 from use_cases.domain import (
     DocumentDetail,
     DocumentDraft,
@@ -137,9 +136,7 @@ class SqliteKnowledgeStore:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self._path = Path(path)
         self._readonly = readonly
-        self._local = threading.local()
-        self._registry_lock = threading.Lock()
-        self._connections: list[Connection] = []
+        self._connections = ThreadConnections(self._path, readonly=readonly)
         if not readonly:
             conn = self.connection()
             _use_incremental_vacuum(conn)
@@ -161,23 +158,11 @@ class SqliteKnowledgeStore:
 
         Public for the retriever in this package, which reads the same file.
         """
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            # check_same_thread=False only so close() can close every thread's connection;
-            # each connection is still used by the thread that opened it.
-            conn = connect(self._path, readonly=self._readonly, check_same_thread=False)
-            self._local.conn, self._local.pid = conn, os.getpid()
-            with self._registry_lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def close(self) -> None:
         """Close every connection this store opened, in any thread (call at shutdown)."""
-        with self._registry_lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-        self._local = threading.local()
+        self._connections.close()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -31,6 +31,8 @@ Connection = sqlite3.Connection
 Error = sqlite3.Error
 OperationalError = sqlite3.OperationalError
 IntegrityError = sqlite3.IntegrityError
+#: Row factory for stores that read columns by name (`row["id"]`).
+Row = sqlite3.Row
 
 #: sqlite-vec needs 3.41; FTS5 `contentless_delete=1` (used by the knowledge store so that
 #: deleting a chunk removes its full-text entry without storing the text twice) needs 3.43.
@@ -147,17 +149,19 @@ def immediate_transaction(conn: Connection) -> Iterator[Connection]:
     """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any exception (including KeyboardInterrupt).
 
     IMMEDIATE takes the write lock up front, so a concurrent writer waits for the busy timeout
-    instead of failing half-way through a read-then-write sequence.
+    instead of failing half-way through a read-then-write sequence. A failing COMMIT is rolled
+    back too, so the connection is never left inside a transaction. SQLite may already have
+    rolled back by itself (e.g. on SQLITE_FULL); a second ROLLBACK would raise and hide the
+    original error, hence the `in_transaction` check.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    else:
-        conn.execute("COMMIT")
 
 
 def split_statements(script: str) -> list[str]:
