@@ -15,31 +15,31 @@ from loguru import logger
 
 from backend.config import Settings
 from backend.sources import collect_sources
-from services.api_key_store import SqliteApiKeyStore
-from services.audit_log import SqliteAuditLog
+from services.admin.api_key_store import SqliteApiKeyStore
+from services.admin.audit_log import SqliteAuditLog
+from services.admin.model_default_store import SqliteModelDefaultStore
+from services.admin.prompt_store import SqlitePromptStore
 from services.calibration import (
     MatplotlibDiagramRenderer,
     SklearnCalibrationFitter,
     SqliteCalibrationStore,
     SqliteResponseLog,
 )
-from services.chunking import HeadingChunker
+from services.chat.history_store import SqliteHistoryStore
+from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
+from services.chat.web_search import build_web_search
 from services.clock import SystemClock
-from services.history_store import SqliteHistoryStore
 from services.job_queue import ThreadJobQueue
-from services.knowledge_store import SqliteKnowledgeStore
-from services.loaders import FileLoader
-from services.model_default_store import SqliteModelDefaultStore
-from services.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
+from services.knowledge.chunking import HeadingChunker
+from services.knowledge.loaders import FileLoader
+from services.knowledge.reranker import CohereReranker
+from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.store import SqliteKnowledgeStore
 from services.offline import build_offline_model
 from services.offline.vocabulary import KnowledgeVocabulary
-from services.prompt_store import SqlitePromptStore
-from services.reranker import CohereReranker
-from services.retrieval import HybridRetriever
-from services.sql_sandbox import SqliteSqlRunner
-from services.sqlite import check_sqlite_support
-from services.tables import SqliteTableLoader
-from services.web_search import build_web_search
+from services.sqlite.connection import check_sqlite_support
+from services.tables.loader import SqliteTableLoader
+from services.tables.sql_sandbox import SqliteSqlRunner
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
 from use_cases.advice import GiveAdvice
 from use_cases.agent import (
@@ -184,7 +184,7 @@ def build_embedder(settings: Settings) -> Embedder:
     provider = settings.embedding_provider
     model = settings.effective_embedding_model
     if provider == "local":
-        from services.embedders import MiniLMEmbedder
+        from services.knowledge.embedders import MiniLMEmbedder
 
         if model != "all-MiniLM-L6-v2":
             raise ConfigurationError(
@@ -194,7 +194,7 @@ def build_embedder(settings: Settings) -> Embedder:
             settings.models_dir / LOCAL_MODEL_DIRNAME, batch_size=settings.embedding_batch_size
         )
     if provider == "openai":
-        from services.embedders import OpenAIEmbedder
+        from services.knowledge.embedders import OpenAIEmbedder
 
         if settings.openai_api_key is None:
             raise ConfigurationError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY.")
@@ -206,7 +206,7 @@ def build_embedder(settings: Settings) -> Embedder:
             timeout=settings.provider_timeout,
             max_retries=settings.provider_max_retries,
         )
-    from services.embedders import CohereEmbedder
+    from services.knowledge.embedders import CohereEmbedder
 
     if settings.cohere_api_key is None:
         raise ConfigurationError("EMBEDDING_PROVIDER=cohere needs COHERE_API_KEY.")

@@ -22,8 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from services.embedders.minilm import MiniLMEmbedder  # noqa: E402
-from services.embedders.minilm_build import MODEL_FILE  # noqa: E402
+from services.knowledge.embedders.minilm import MiniLMEmbedder  # noqa: E402
+from services.knowledge.embedders.minilm_build import MODEL_FILE  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/data/scifact")
 FALLBACK_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"

@@ -17,10 +17,10 @@ from pathlib import Path
 from backend.bootstrap import LOCAL_MODEL_DIRNAME, ingest_batch_chunks, pipeline_signature
 from backend.config import Settings
 from bench.bench_embedder import load_passages
-from services.chunking import HeadingChunker
 from services.clock import SystemClock
-from services.embedders import MiniLMEmbedder
-from services.knowledge_store import SqliteKnowledgeStore
+from services.knowledge.chunking import HeadingChunker
+from services.knowledge.embedders import MiniLMEmbedder
+from services.knowledge.store import SqliteKnowledgeStore
 from use_cases.domain import ParsedDocument, ParsedSection
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 

@@ -37,9 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.knowledge_store import SqliteKnowledgeStore  # noqa: E402
-from services.lexical import LexicalSearcher  # noqa: E402
-from services.retrieval import HybridRetriever  # noqa: E402
+from services.knowledge.lexical import LexicalSearcher  # noqa: E402
+from services.knowledge.retrieval import HybridRetriever  # noqa: E402
+from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402
 from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
 
 DIM = 384
@@ -90,7 +90,7 @@ def embed_pool(
     pool_file, query_file = cache / "pool-abstracts.npy", cache / "pool-queries.npy"
     if pool_file.exists() and query_file.exists():
         return np.load(pool_file), np.load(query_file)
-    from services.embedders.minilm import MiniLMEmbedder
+    from services.knowledge.embedders.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder(models_dir)
     print(f"embedding {len(corpus)} abstracts and {len(queries)} queries once (MiniLM)...")

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from backend.bootstrap import build_embedder  # noqa: E402
 from backend.cli.bench import index_corpus, load_beir  # noqa: E402
 from backend.config import Settings  # noqa: E402
-from services.knowledge_store import SqliteKnowledgeStore  # noqa: E402
-from services.rrf import convex_combination, reciprocal_rank_fusion  # noqa: E402
+from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion  # noqa: E402
+from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402
 
 CACHE = ROOT / ".bench"
 
@@ -120,7 +120,7 @@ def collapse(
 
 
 def fuse_rrf(legs, k=60.0, weights=(1.0, 1.0)) -> list[int]:
-    """The product's RRF (services/rrf.py) over section rankings."""
+    """The product's RRF (services/knowledge/rrf.py) over section rankings."""
     rankings = [[section for section, _ in leg] for leg in legs]
     return [s for s, _ in reciprocal_rank_fusion(rankings, k=k, weights=weights)]
 
@@ -223,8 +223,8 @@ def main() -> None:
     def want(name: str) -> bool:
         return "all" in levers or name in levers
 
-    from services.lexical import LexicalSearcher
-    from services.retrieval import HybridRetriever
+    from services.knowledge.lexical import LexicalSearcher
+    from services.knowledge.retrieval import HybridRetriever
 
     settings = Settings()
     corpus, queries, qrels = load_beir(args.data, args.split)
@@ -345,8 +345,8 @@ def main() -> None:
     if want("section-bm25"):
         # Whole-abstract BM25 (title 2, text 1) from a scratch in-memory FTS5 table: what a
         # section-level lexical index (or re-scoring candidate sections) would add.
-        from services.knowledge_store import FTS_TOKENIZER
-        from services.sqlite import connect
+        from services.knowledge.store import FTS_TOKENIZER
+        from services.sqlite.connection import connect
 
         scratch = connect(":memory:")
         scratch.execute(

@@ -1,0 +1,21 @@
+"""Adapters: the implementations of the ports in `use_cases/ports.py`, grouped by port.
+
+    knowledge/    documents in, passages out: loaders/, chunking, embedders/, the knowledge
+                  store (store, schema, document_writes, vector_index), retrieval (lexical,
+                  fts_query, rrf, versions, spelling) and the Cohere reranker
+    tables/       structured tables: loader (CSV/TSV/JSONL into tables.db), sql_sandbox
+    chat/         a chat turn's adapters: history_store (users, chats, messages),
+                  models (model resolver), web_search (pluggable provider)
+    admin/        admin-managed stores in app.db: api_key_store, audit_log, prompt_store,
+                  model_default_store
+    calibration/  response log, calibration store, fitter and reliability diagram
+    offline/      the embedded default model (a PydanticAI FunctionModel)
+    sqlite/       the one SQLite connection policy: connection, migrations,
+                  thread_connections; every SQLite store opens its connections through it
+    clock.py, job_queue.py   process-wide runtime adapters with no package of their own
+
+The port packages (knowledge, tables, chat, admin, calibration) import only `sqlite/` and
+`use_cases`, never each other (an import-linter contract in pyproject.toml). `offline/` is the
+one consumer of others: the text helpers of `knowledge/` (`fts_query`, `spelling`) and
+`tables.loader.quote_identifier`.
+"""

@@ -384,7 +384,7 @@ class WebResult:
 
 class WebSearch(Protocol):
     """A web search provider. None is configured by default (WEB_SEARCH_PROVIDER=none); a
-    provider plugs in through `services/web_search.py`. Raises an `Upstream*` error when the
+    provider plugs in through `services/chat/web_search.py`. Raises an `Upstream*` error when the
     provider fails."""
 
     @property

@@ -20,10 +20,10 @@ from typing import Any
 
 from backend.bootstrap import build_embedder, pipeline_signature
 from backend.config import Settings
-from services.chunking import HeadingChunker
 from services.clock import SystemClock
-from services.knowledge_store import SqliteKnowledgeStore
-from services.retrieval import HybridRetriever
+from services.knowledge.chunking import HeadingChunker
+from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.store import SqliteKnowledgeStore
 from use_cases.domain import IngestReport, ParsedDocument, ParsedSection
 from use_cases.errors import InvalidDocument, InvalidRequest
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource

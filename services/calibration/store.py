@@ -15,9 +15,9 @@ from typing import Any
 
 from services.calibration.response_log import stamp
 from services.calibration.schema import MIGRATIONS
-from services.migrations import apply_migrations
-from services.sqlite import Connection, immediate_transaction
-from services.thread_connections import ThreadConnections
+from services.sqlite.connection import Connection, immediate_transaction
+from services.sqlite.migrations import apply_migrations
+from services.sqlite.thread_connections import ThreadConnections
 from use_cases.calibration_domain import CalibrationFit, FittedMap, StoredCalibration
 from use_cases.confidence import PHRASES, PhraseThresholds
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.knowledge.spelling import closest_term
 from services.offline.question import INTENT_HISTORY, asking_clauses
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import Scored, Unit, match, score_units, units_of
 from services.offline.text import content_stems, has_digit, jaccard, stem, stem_set
 from services.offline.versions import resolve_versions
-from services.spelling import closest_term
 from use_cases.agent import NOT_FOUND_ANSWER
 
 CLARIFYING_QUESTION = "Could you tell me which policy, team or system you mean?"

@@ -23,7 +23,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
-from services.fts_query import words
+from services.knowledge.fts_query import words
 from services.offline.text import STOP, content_stems, stem, stem_set, wordset
 from use_cases.agent import strip_date_anchor
 

@@ -16,7 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.fts_query import words
+from services.knowledge.fts_query import words
+from services.knowledge.spelling import within_edits
 from services.offline.question import (
     IDENTIFIER,
     INTENT_FREQUENCY,
@@ -25,7 +26,6 @@ from services.offline.question import (
     INTENT_WHO,
 )
 from services.offline.text import STOP, has_digit, stem, stem_set
-from services.spelling import within_edits
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12

@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from services.fts_query import STOPWORDS, words
+from services.knowledge.fts_query import STOPWORDS, words
 from services.offline.question import INTENT_COUNT, INTENT_WHO, entities_in
 from services.offline.text import STOP, stem, wordset
-from services.tables import quote_identifier
+from services.tables.loader import quote_identifier
 from use_cases.chat_domain import TableColumn, TableSchema
 
 #: SQL: rows returned by the generated lookup, and how many filter terms it uses.

@@ -13,7 +13,7 @@ import threading
 
 import snowballstemmer
 
-from services.fts_query import STOPWORDS, words
+from services.knowledge.fts_query import STOPWORDS, words
 
 
 def wordset(text: str) -> frozenset[str]:

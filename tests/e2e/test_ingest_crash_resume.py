@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.sqlite import connect
+from services.sqlite.connection import connect
 from tests.conftest import SAMPLE_DIR
 
 

@@ -17,7 +17,7 @@ from pydantic_ai import models as ai_models
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from backend.logging import InterceptHandler
-from services.embedders import CohereEmbedder, OpenAIEmbedder
+from services.knowledge.embedders import CohereEmbedder, OpenAIEmbedder
 from tests.conftest import FixedClock, make_settings
 from use_cases.auth import CLI_ADMIN
 from use_cases.errors import UpstreamUnavailable

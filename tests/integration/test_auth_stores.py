@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlean as sqlite3
 
-from services.api_key_store import SqliteApiKeyStore
-from services.audit_log import SqliteAuditLog
+from services.admin.api_key_store import SqliteApiKeyStore
+from services.admin.audit_log import SqliteAuditLog
 from use_cases.auth_domain import ApiKey, AuditRecord, StoredApiKey
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -69,7 +69,7 @@ def test_a_family_filter_matches_whole_family_names_only(tmp_path: Path) -> None
 
 
 def test_both_stores_share_the_app_db_with_the_history_store(tmp_path: Path) -> None:
-    from services.history_store import SqliteHistoryStore
+    from services.chat.history_store import SqliteHistoryStore
 
     path = tmp_path / "app.db"
     stores = [SqliteHistoryStore(path), SqliteApiKeyStore(path), SqliteAuditLog(path)]

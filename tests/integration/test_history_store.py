@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlean as sqlite3
 
-from services.history_store import SqliteHistoryStore, chat_title
+from services.chat.history_store import SqliteHistoryStore, chat_title
 from use_cases.chat_domain import NewMessage, Source, TokenUsage, ToolCall
 from use_cases.errors import InvalidRequest, NotFound
 from use_cases.ports import HistoryStore

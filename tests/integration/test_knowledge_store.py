@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.fts_query import words
-from services.knowledge_store import MIGRATIONS, SqliteKnowledgeStore
-from services.migrations import apply_migrations
-from services.sqlite import connect
+from services.knowledge.fts_query import words
+from services.knowledge.store import MIGRATIONS, SqliteKnowledgeStore
+from services.sqlite.connection import connect
+from services.sqlite.migrations import apply_migrations
 from use_cases.domain import (
     DocumentDraft,
     EmbeddingInfo,
@@ -341,7 +341,7 @@ def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(tmp_path:
         f"""
         import os
         import numpy as np
-        from services.knowledge_store import SqliteKnowledgeStore
+        from services.knowledge.store import SqliteKnowledgeStore
         from use_cases.domain import DocumentDraft, SectionDraft
 
         def die(*args):

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import sqlean as sqlite3
 
-from services.migrations import applied_migrations
-from services.model_default_store import SqliteModelDefaultStore
-from services.prompt_store import SqlitePromptStore
-from services.sqlite import connect
+from services.admin.model_default_store import SqliteModelDefaultStore
+from services.admin.prompt_store import SqlitePromptStore
+from services.sqlite.connection import connect
+from services.sqlite.migrations import applied_migrations
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

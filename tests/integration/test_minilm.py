@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from backend.config import Settings
-from services.embedders import MiniLMEmbedder
-from services.embedders import minilm_build as build
+from services.knowledge.embedders import MiniLMEmbedder
+from services.knowledge.embedders import minilm_build as build
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "minilm_golden.json"
 MODEL_DIR = Settings().models_dir / build.MODEL_NAME

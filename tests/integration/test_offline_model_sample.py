@@ -23,15 +23,15 @@ import pytest
 from backend.bootstrap import LOCAL_MODEL_DIRNAME
 from backend.config import Settings
 from backend.sources import collect_sources
-from services.chunking import HeadingChunker
-from services.embedders.minilm import MiniLMEmbedder
-from services.embedders.minilm_build import is_installed
-from services.knowledge_store import SqliteKnowledgeStore
-from services.loaders import FileLoader
+from services.knowledge.chunking import HeadingChunker
+from services.knowledge.embedders.minilm import MiniLMEmbedder
+from services.knowledge.embedders.minilm_build import is_installed
+from services.knowledge.loaders import FileLoader
+from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.store import SqliteKnowledgeStore
 from services.offline import build_offline_model, confidence_of
-from services.retrieval import HybridRetriever
-from services.sql_sandbox import SqliteSqlRunner
-from services.tables import SqliteTableLoader
+from services.tables.loader import SqliteTableLoader
+from services.tables.sql_sandbox import SqliteSqlRunner
 from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, anchored_prompt, build_agent
 from use_cases.ingest import IngestDocuments, IngestRequest
 

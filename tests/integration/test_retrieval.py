@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import respx
 
-from services.fts_query import words
-from services.knowledge_store import SqliteKnowledgeStore
-from services.lexical import LexicalSearcher
-from services.reranker import CohereReranker
-from services.retrieval import HybridRetriever
-from services.vector_index import VectorIndex
+from services.knowledge.fts_query import words
+from services.knowledge.lexical import LexicalSearcher
+from services.knowledge.reranker import CohereReranker
+from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.store import SqliteKnowledgeStore
+from services.knowledge.vector_index import VectorIndex
 from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
 from use_cases.errors import EmbeddingModelMismatch, UpstreamTimeout
 
@@ -452,7 +452,7 @@ def test_the_vector_index_reloads_when_tombstones_were_pruned_past_it(
     store: SqliteKnowledgeStore, retriever: HybridRetriever, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     retriever.search("leave")
-    monkeypatch.setattr("services.knowledge_store.TOMBSTONE_GENERATIONS", 1)
+    monkeypatch.setattr("services.knowledge.store.TOMBSTONE_GENERATIONS", 1)
     store.delete_document(store.get_by_source("leave.md").id)  # type: ignore[union-attr]
     save(store, "a.md", "A", None, [((), ["alpha"])])
     save(store, "b.md", "B", None, [((), ["beta"])])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.embedders import MiniLMEmbedder
-from services.embedders import minilm_build as build
+from services.knowledge.embedders import MiniLMEmbedder
+from services.knowledge.embedders import minilm_build as build
 from services.offline.semantic import SentenceSimilarity
 from tests.integration.test_minilm import MODEL_DIR
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlean as sqlite3
 
-from services.sql_sandbox import SqliteSqlRunner, render_markdown
-from services.tables import SqliteTableLoader
+from services.tables.loader import SqliteTableLoader
+from services.tables.sql_sandbox import SqliteSqlRunner, render_markdown
 from use_cases.chat_domain import QueryResult
 from use_cases.errors import ToolRejected
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlean as sqlite3
 
-from services.tables import SqliteTableLoader, sanitise_column_names, validate_table_name
+from services.tables.loader import SqliteTableLoader, sanitise_column_names, validate_table_name
 from use_cases.errors import InvalidRequest, UnsupportedDocument
 
 
@@ -306,7 +306,7 @@ def test_a_write_failure_midway_rolls_back_to_the_old_table(
 ) -> None:
     """Even when the file passes validation, a failure while writing leaves nothing half-done."""
     loader.load(write(tmp_path / "good.csv", "a\n1\n"), "t")
-    import services.tables as tables_module
+    import services.tables.loader as tables_module
 
     def explode(text: str, sql_type: str) -> object:
         raise OSError("disk full")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.chunking import HeadingChunker, estimate_tokens
-from services.loaders import FileLoader
+from services.knowledge.chunking import HeadingChunker, estimate_tokens
+from services.knowledge.loaders import FileLoader
 from use_cases.domain import ParsedDocument, ParsedSection, SectionDraft
 from use_cases.ports import Chunker
 

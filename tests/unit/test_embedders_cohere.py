@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import respx
 
-from services.embedders import CohereEmbedder
+from services.knowledge.embedders import CohereEmbedder
 from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 URL = "https://api.cohere.com/v2/embed"

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.embedders import MiniLMEmbedder, install_minilm
-from services.embedders import minilm_build as build
+from services.knowledge.embedders import MiniLMEmbedder, install_minilm
+from services.knowledge.embedders import minilm_build as build
 from use_cases.errors import ConfigurationError
 
 HIDDEN, HEADS, LAYERS, FFN, MAX_POS = 384, 12, 2, 64, 300

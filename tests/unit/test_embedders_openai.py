@@ -13,7 +13,7 @@ import pytest
 import respx
 from respx.models import AllMockedAssertionError
 
-from services.embedders import OpenAIEmbedder
+from services.knowledge.embedders import OpenAIEmbedder
 from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 URL = "https://api.openai.com/v1/embeddings"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlean as sqlite3
 
-from services.fts_query import (
+from services.knowledge.fts_query import (
     MARK_END,
     MARK_START,
     MAX_QUERY_TERMS,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from services.loaders import (
+from services.knowledge.loaders import (
     SUPPORTED_EXTENSIONS,
     FileLoader,
     HtmlLoader,

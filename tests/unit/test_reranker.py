@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from services.reranker import CohereReranker
+from services.knowledge.reranker import CohereReranker
 from use_cases.errors import UpstreamTimeout, UpstreamUnavailable
 
 URL = "https://api.cohere.com/v2/rerank"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.rrf import convex_combination, reciprocal_rank_fusion
+from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
 
 
 def test_fused_scores_match_a_hand_computed_example() -> None:

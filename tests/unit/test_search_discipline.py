@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.web_search import PROVIDERS, build_web_search
+from services.chat.web_search import PROVIDERS, build_web_search
 from use_cases.errors import ConfigurationError, InvalidRequest
 from use_cases.ports import WebResult
 from use_cases.search_discipline import (

@@ -1,0 +1,75 @@
+"""Document loaders: file bytes to `ParsedDocument`, chosen by file extension.
+
+`FileLoader` is the `DocumentLoader` the application wires; the per-format loaders are
+exported for direct use and tests. The category is not derived here (callers pass it).
+"""
+
+from __future__ import annotations
+
+from services.knowledge.loaders.common import extension
+from services.knowledge.loaders.html import HTML_EXTENSIONS, HtmlLoader
+from services.knowledge.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
+from services.knowledge.loaders.pdf import PDF_EXTENSIONS, PdfLoader
+from services.knowledge.loaders.plaintext import TEXT_EXTENSIONS, PlainTextLoader
+from use_cases.domain import ParsedDocument
+from use_cases.errors import UnsupportedDocument
+from use_cases.ports import DocumentLoader
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (
+    *MARKDOWN_EXTENSIONS,
+    *TEXT_EXTENSIONS,
+    *HTML_EXTENSIONS,
+    *PDF_EXTENSIONS,
+)
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "FileLoader",
+    "HtmlLoader",
+    "MarkdownLoader",
+    "PdfLoader",
+    "PlainTextLoader",
+]
+
+
+class FileLoader:
+    """Dispatches on the (case-insensitive) extension of `name` to the matching loader.
+
+    Raises `UnsupportedDocument` (listing the supported types) for any other extension and
+    for binary content under a text extension (the bytes decide, not the name), and
+    `InvalidDocument` for empty, whitespace-only, corrupt or text-less files.
+    """
+
+    def __init__(self) -> None:
+        loaders: tuple[tuple[tuple[str, ...], DocumentLoader], ...] = (
+            (MARKDOWN_EXTENSIONS, MarkdownLoader()),
+            (TEXT_EXTENSIONS, PlainTextLoader()),
+            (HTML_EXTENSIONS, HtmlLoader()),
+            (PDF_EXTENSIONS, PdfLoader()),
+        )
+        self._by_extension: dict[str, DocumentLoader] = {
+            ext: loader for extensions, loader in loaders for ext in extensions
+        }
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        return SUPPORTED_EXTENSIONS
+
+    def supports(self, name: str) -> bool:
+        return extension(name) in self._by_extension
+
+    def check(self, name: str, data: bytes) -> None:
+        self._loader_for(name).check(name, data)
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        return self._loader_for(name).load(name, data)
+
+    def _loader_for(self, name: str) -> DocumentLoader:
+        ext = extension(name)
+        loader = self._by_extension.get(ext)
+        if loader is None:
+            kind = f"'{ext}' files are" if ext else "files without an extension are"
+            raise UnsupportedDocument(
+                f"{name}: {kind} not supported; supported types: " + ", ".join(SUPPORTED_EXTENSIONS)
+            )
+        return loader

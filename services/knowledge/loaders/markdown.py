@@ -1,0 +1,233 @@
+"""Markdown loader: YAML front matter plus heading-aware sections."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import yaml
+
+from services.knowledge.loaders.common import (
+    SectionBuilder,
+    decode_text,
+    ensure_not_empty,
+    ensure_text,
+    ensure_textual,
+    extension,
+    humanise_stem,
+    metadata_value,
+    parse_date,
+)
+from use_cases.domain import ParsedDocument
+from use_cases.errors import InvalidDocument
+
+MARKDOWN_EXTENSIONS = (".md", ".markdown")
+
+# Front-matter keys read as the "last updated" date, in order of preference.
+DATE_KEYS = (
+    "updated",
+    "last_updated",
+    "last-updated",
+    "updated_at",
+    "last_modified",
+    "last-modified",
+    "modified",
+    "lastmod",
+    "date",
+)
+# Every front-matter date that says when a document was written or took effect: none of them
+# may lie in the future (ingestion checks `ParsedDocument.dates`). Review and expiry dates
+# (`next_review`, `expires`) are future by nature and are not among them.
+DOCUMENT_DATE_KEYS = (
+    *DATE_KEYS,
+    "effective",
+    "effective_date",
+    "effective-date",
+    "effective_from",
+    "published",
+    "created",
+    "issued",
+    "approved",
+)
+
+_FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*\n")
+_FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}(?!.*`)|~{3,})")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:(?:[-*+>]|\d{1,9}[.)])(?:\s|$)|[<|]))")
+_THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_=])(?:[ \t]*\1){2,}[ \t]*$")
+
+_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])?")
+_HTML_TAG = re.compile(r"<[^>\n]+>")
+_ATTRIBUTES = re.compile(r"\s*\{#[^}]*\}\s*$")
+_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+
+
+def inline_text(markdown: str) -> str:
+    """Heading/title markdown to plain text: links, images, emphasis, code and tags unwrapped."""
+    text = _ATTRIBUTES.sub("", markdown)
+    text = _IMAGE_OR_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub("", text)
+    text = _EMPHASIS.sub(r"\2", text).replace("`", "")
+    return " ".join(text.split())
+
+
+class MarkdownLoader:
+    """Loads `.md` / `.markdown` files.
+
+    * Front matter: a leading `---` ... `---` (or `...`) YAML block, read with
+      `yaml.safe_load`. `title` and `category` are taken as such; the first of `updated`,
+      `last_updated`, ..., `date` (see `DATE_KEYS`) that reads as a date becomes
+      `updated_at`; `supersedes` (the source or id of the document this one replaces) is
+      read as such; every date in `DOCUMENT_DATE_KEYS` goes to `dates` (for the
+      future-date check); every other scalar (or list of scalars, joined with ", ") goes to
+      `metadata` as a string. Invalid YAML is an `InvalidDocument`.
+    * Sections: split on ATX headings (`#` .. `######`) and setext headings (`===` / `---`
+      underlines), ignoring anything inside fenced code blocks. `heading_path` is the stack
+      of open headings, e.g. `("Password Policy", "Rotation", "Service accounts")`.
+    * Title and H1: the title is the front-matter `title`, else the first H1, else the file
+      name made readable. Heading paths mirror the document's own headings and are never
+      prefixed with the title, so a document whose H1 is its title has paths rooted at that
+      H1 (`("Password Policy", "Rotation")`), not `("Password Policy", "Password Policy",
+      ...)`. Text before the first heading gets the path `(title,)`.
+    * A heading directly followed by a sub-heading yields no (empty) section. Section text is
+      the raw Markdown body under the heading, without the heading line itself.
+    """
+
+    media_type = "text/markdown"
+
+    def supports(self, name: str) -> bool:
+        return extension(name) in MARKDOWN_EXTENSIONS
+
+    def check(self, name: str, data: bytes) -> None:
+        ensure_not_empty(name, data)
+        ensure_textual(name, data)
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        self.check(name, data)
+        text = decode_text(data)
+        ensure_text(name, text)
+        front, body = split_front_matter(name, text)
+
+        builder = SectionBuilder()
+        _parse_body(body, builder)
+
+        title_value = metadata_value(front.get("title"))
+        title = inline_text(title_value) if title_value else None
+        title = title or builder.first_h1 or humanise_stem(name)
+        sections = builder.sections(title)
+        if not sections:
+            raise InvalidDocument(f"{name} has no text content")
+
+        category = metadata_value(front.get("category"))
+        updated_at: date | None = None
+        used = {"title", "category", "supersedes"}
+        for key in DATE_KEYS:
+            if key in front and updated_at is None:
+                updated_at = parse_date(front[key])
+                if updated_at is not None:
+                    used.add(key)
+        dates = {
+            key: value
+            for key in DOCUMENT_DATE_KEYS
+            if key in front and (value := parse_date(front[key])) is not None
+        }
+        metadata = {
+            key: value
+            for key, raw in front.items()
+            if key not in used and (value := metadata_value(raw)) is not None
+        }
+        return ParsedDocument(
+            title=title,
+            sections=sections,
+            category=category,
+            updated_at=updated_at,
+            media_type=self.media_type,
+            metadata=metadata,
+            supersedes=_supersedes(name, front.get("supersedes")),
+            dates=dates,
+        )
+
+
+def _supersedes(name: str, value: object) -> str | None:
+    if isinstance(value, list | tuple | dict):
+        raise InvalidDocument(
+            f"{name}: supersedes: names one document (its source or id), not a list"
+        )
+    return metadata_value(value)
+
+
+def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
+    """(front matter mapping with lower-cased keys, remaining body)."""
+    opening = _FRONT_MATTER_OPEN.match(text)
+    if opening is None:
+        return {}, text
+    closing = _FRONT_MATTER_CLOSE.search(text, opening.end())
+    if closing is None:
+        return {}, text
+    raw = text[opening.end() : closing.start()]
+    try:
+        loaded = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "could not be parsed"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark is not None else ""
+        raise InvalidDocument(f"{name} has invalid YAML front matter: {problem}{where}") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        return {}, text
+    front = {str(key).strip().lower(): value for key, value in loaded.items()}
+    return front, text[closing.end() :].lstrip("\n")
+
+
+def _parse_body(body: str, builder: SectionBuilder) -> None:
+    fence: str | None = None  # the opening fence run while inside a fenced code block
+    pending: str | None = None  # a one-line paragraph that a setext underline may promote
+    previous_blank = True
+    for line in body.splitlines(keepends=True):
+        stripped = line.strip()
+        if fence is not None:
+            builder.text(line)
+            if stripped.startswith(fence) and stripped.strip(fence[0]) == "":
+                fence = None
+            continue
+
+        if pending is not None:
+            underline = _SETEXT.match(line)
+            if underline is not None:
+                builder.heading(1 if underline.group(1)[0] == "=" else 2, inline_text(pending))
+                pending = None
+                previous_blank = True
+                continue
+            builder.text(pending)
+            pending = None
+
+        fence_match = _FENCE_OPEN.match(line)
+        if fence_match is not None:
+            fence = fence_match.group(1)
+            builder.text(line)
+            previous_blank = False
+            continue
+
+        heading = _ATX.match(line.rstrip("\n"))
+        if heading is not None:
+            builder.heading(len(heading.group(1)), inline_text(heading.group(2) or ""))
+            previous_blank = True
+            continue
+
+        if not stripped:
+            builder.text(line)
+            previous_blank = True
+            continue
+
+        if previous_blank and not (_NOT_PARAGRAPH.match(line) or _THEMATIC_BREAK.match(line)):
+            pending = line
+        else:
+            builder.text(line)
+        previous_blank = False
+
+    if pending is not None:
+        builder.text(pending)

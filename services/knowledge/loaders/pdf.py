@@ -1,0 +1,221 @@
+"""PDF loader: one section per page (pypdf text extraction, no OCR)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from pypdf import PasswordType, PdfReader
+
+from services.knowledge.loaders.common import (
+    ensure_not_empty,
+    extension,
+    humanise_stem,
+    parse_pdf_date,
+    tidy_text,
+)
+from use_cases.domain import ParsedDocument, ParsedSection
+from use_cases.errors import InvalidDocument
+
+PDF_EXTENSIONS = (".pdf",)
+
+MAX_TITLE_CHARS = 100
+_USELESS_TITLES = frozenset(("untitled", "untitled document", "document", "microsoft word"))
+_WORD_PREFIX = re.compile(r"^microsoft (?:word|powerpoint|excel) - ", re.IGNORECASE)
+_OFFICE_SUFFIX = re.compile(r"\.(?:docx?|pptx?|xlsx?|odt|rtf|pdf)$", re.IGNORECASE)
+_PDF_HEADER_WINDOW = 1024
+
+
+class PdfLoader:
+    """Loads `.pdf` files with pypdf.
+
+    * Sections: one per page with text, in page order. The heading path is
+      `(*outline_path, "Page <label>")`: the bookmark (outline) path in force on that page
+      when the PDF has an outline, followed by the page's printed label ("Page iv",
+      "Page 12"; the 1-based page number when the PDF defines no labels). A page on which a
+      bookmark starts gets that bookmark's path; other pages inherit the last one before.
+    * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
+      line of text if it is short, else the file name made readable.
+    * `updated_at`: `/ModDate`, else `/CreationDate`. `/Author`, `/Subject`, `/Keywords` and
+      the page count go to metadata.
+    * Errors (`InvalidDocument`): not a PDF, corrupt or truncated beyond repair,
+      password-protected (a PDF encrypted with an empty user password - "owner password
+      only", as many permission-restricted PDFs are - opens like any viewer opens it), and
+      no extractable text on any page (scanned images; OCR is not supported).
+    """
+
+    media_type = "application/pdf"
+
+    def supports(self, name: str) -> bool:
+        return extension(name) in PDF_EXTENSIONS
+
+    def check(self, name: str, data: bytes) -> None:
+        ensure_not_empty(name, data)
+        if b"%PDF-" not in data[:_PDF_HEADER_WINDOW]:
+            raise InvalidDocument(f"{name} is not a PDF file")
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        self.check(name, data)
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            _unlock(name, reader)
+            page_count = len(reader.pages)
+        except InvalidDocument:
+            raise
+        except Exception:  # pypdf raises many types on malformed input
+            raise InvalidDocument(
+                f"{name} could not be read as a PDF; it may be corrupt or truncated"
+            ) from None
+        if page_count == 0:
+            raise InvalidDocument(f"{name} has no pages")
+
+        labels = _page_labels(reader, page_count)
+        outline = _outline_paths(reader, page_count)
+        sections: list[ParsedSection] = []
+        failures = 0
+        for index in range(page_count):
+            try:
+                text = tidy_text((reader.pages[index].extract_text() or "").replace("\x00", ""))
+            except Exception:  # one bad page should not lose the rest of the document
+                failures += 1
+                continue
+            if text:
+                path = (*outline[index], f"Page {labels[index]}")
+                sections.append(ParsedSection(heading_path=path, text=text))
+        if not sections:
+            if failures == page_count:
+                raise InvalidDocument(
+                    f"{name} could not be read as a PDF; it may be corrupt or truncated"
+                )
+            raise InvalidDocument(f"{name} has no extractable text; OCR is not supported")
+
+        info = _info(reader)
+        title = (
+            _clean_title(info.get("/Title"))
+            or _first_line_title(sections[0].text)
+            or humanise_stem(name)
+        )
+        updated_at: date | None = parse_pdf_date(info.get("/ModDate")) or parse_pdf_date(
+            info.get("/CreationDate")
+        )
+        metadata = {
+            key.lstrip("/").lower(): text
+            for key in ("/Author", "/Subject", "/Keywords")
+            if (text := _info_text(info.get(key)))
+        }
+        metadata["pages"] = str(page_count)
+        return ParsedDocument(
+            title=title,
+            sections=tuple(sections),
+            updated_at=updated_at,
+            dates={
+                label: value
+                for key, label in (("/ModDate", "modified"), ("/CreationDate", "created"))
+                if (value := parse_pdf_date(info.get(key))) is not None
+            },
+            media_type=self.media_type,
+            metadata=metadata,
+        )
+
+
+def _unlock(name: str, reader: PdfReader) -> None:
+    if not reader.is_encrypted:
+        return
+    try:
+        unlocked = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+    except Exception:  # e.g. an encryption algorithm pypdf cannot handle here
+        unlocked = False
+    if not unlocked:
+        raise InvalidDocument(f"{name} is password-protected (encrypted PDFs are not supported)")
+
+
+def _info(reader: PdfReader) -> dict[str, Any]:
+    try:
+        info = reader.metadata
+        return dict(info) if info is not None else {}
+    except Exception:
+        return {}
+
+
+def _info_text(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        text = " ".join(str(value).replace("\x00", "").split())
+    except Exception:
+        return None
+    return text or None
+
+
+def _clean_title(value: object) -> str | None:
+    text = _info_text(value)
+    if text is None:
+        return None
+    text = _OFFICE_SUFFIX.sub("", _WORD_PREFIX.sub("", text)).strip()
+    if not text or text.lower() in _USELESS_TITLES:
+        return None
+    return text
+
+
+def _first_line_title(text: str) -> str | None:
+    for line in text.split("\n"):
+        candidate = " ".join(line.split())
+        if candidate:
+            return candidate if len(candidate) <= MAX_TITLE_CHARS else None
+    return None
+
+
+def _page_labels(reader: PdfReader, page_count: int) -> list[str]:
+    try:
+        labels = [str(label).strip() for label in reader.page_labels]
+    except Exception:
+        labels = []
+    if len(labels) != page_count or not all(labels):
+        return [str(number) for number in range(1, page_count + 1)]
+    return labels
+
+
+def _outline_paths(reader: PdfReader, page_count: int) -> list[tuple[str, ...]]:
+    """The outline (bookmark) path in force on each page; all empty when there is none."""
+    paths: list[tuple[str, ...]] = [() for _ in range(page_count)]
+    try:
+        starts = _outline_starts(reader, reader.outline, ())
+    except Exception:  # broken outlines are common and never worth failing a document for
+        return paths
+    if not starts:
+        return paths
+    by_page: dict[int, list[tuple[str, ...]]] = {}
+    for page, path in starts:
+        by_page.setdefault(page, []).append(path)
+    current: tuple[str, ...] = ()
+    for index in range(page_count):
+        started = by_page.get(index)
+        if started:
+            paths[index] = started[0]
+            current = started[-1]
+        else:
+            paths[index] = current
+    return paths
+
+
+def _outline_starts(
+    reader: PdfReader, items: Sequence[Any], parent: tuple[str, ...]
+) -> list[tuple[int, tuple[str, ...]]]:
+    """(0-based page, path) for every outline entry, depth first."""
+    starts: list[tuple[int, tuple[str, ...]]] = []
+    path = parent
+    for item in items:
+        if isinstance(item, list):
+            starts.extend(_outline_starts(reader, item, path))
+            continue
+        title = " ".join(str(getattr(item, "title", "") or "").split())
+        if not title:
+            continue
+        path = (*parent, title)
+        page = reader.get_destination_page_number(item)
+        if page is not None and page >= 0:
+            starts.append((page, path))
+    return starts

@@ -1,0 +1,493 @@
+"""Hybrid retrieval: BM25 (FTS5) + vector KNN, fused, optionally reranked.
+
+    query -> BM25 top-k sections (`lexical` over `sections_fts`: each section's whole
+             text, FTS5 with a posting budget + exact re-scoring)
+          -> vector top-k (`vector_index`: resident NumPy copy of the vec0 vectors)
+          -> collapse each list to parent sections (best chunk per section)
+          -> fusion: convex combination of min-max scaled scores, equal weights
+             (or Reciprocal Rank Fusion when `rrf_k` is set; services/knowledge/rrf.py)
+          -> current versions first: hits from superseded documents (the recorded
+             `supersedes` relation, services/knowledge/versions.py) have their score halved
+          -> optional rerank of the top `reranker_top_n` (any failure: keep the fused order)
+          -> top n hits with the parent section text, scores and a highlighted snippet
+
+Why collapse to sections before fusing: the agent reads parent sections, and the final list
+keeps one hit per section; fusing per chunk would let several chunks of one section take
+several ranks in a leg and push other sections down before the duplicates are removed.
+
+The two legs run concurrently (the vector leg on a small thread pool): FTS5 and NumPy both
+release the GIL. A hit's ranks/scores are its section's in each leg (the section's own BM25
+score; its best chunk in the vector leg); the chunk shown is the section's best chunk in the
+vector leg, or its first chunk when only BM25 found it (with a chunk-level BM25 searcher:
+the chunk with the best chunk-level RRF score over both legs).
+
+Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims, this 2-core
+machine shared with other jobs, p50/p95, section-level BM25): 10k chunks: BM25 4.2/9.4 ms,
+vector 1.2/2.0 ms, hybrid 6.5/12 ms; 100k chunks: BM25 12/23 ms, vector 1.7/2.3 ms, hybrid
+17/33 ms. The plain alternatives at 100k: FTS5 OR query 47/95 ms (sections), sqlite-vec
+float KNN 56/59 ms.
+Quality, SciFact train nDCG@10 (chunked, int8 MiniLM, 50 candidates per leg): BM25 0.706
+(section level; chunk level 0.700), vector 0.683, hybrid 0.741 (chunk-level BM25: 0.736;
+RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from services.knowledge.fts_query import query_terms, snippet
+from services.knowledge.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
+from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
+from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
+from services.knowledge.vector_index import VectorIndex
+from services.knowledge.versions import versions_of
+from services.sqlite.connection import Connection
+from use_cases.domain import HitScores, SearchHit, Vector, embedding_text
+from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
+from use_cases.ports import Embedder, Reranker
+
+__all__ = ["HybridRetriever", "RankedChunk"]
+
+MAX_RESULTS = 100
+VERSION_WINDOW = 30
+SUPERSEDED_FACTOR = 0.5
+"""Fused-score factor for a hit from a superseded document (see services/knowledge/versions.py)."""
+CHUNK_CHOICE_K = 60
+"""RRF constant of the chunk-level fusion that picks the chunk shown for a section."""
+
+
+@dataclass(frozen=True)
+class RankedChunk:
+    """One entry of a single-method ranking. `score`: BM25 (higher is better) or cosine
+    distance (lower is better), depending on the method."""
+
+    chunk_id: int
+    rank: int
+    score: float
+
+
+@dataclass
+class _Candidate:
+    section_id: int
+    chunk_id: int
+    fused: float
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+    vector_rank: int | None = None
+    vector_distance: float | None = None
+    rerank_score: float | None = None
+
+
+class HybridRetriever:
+    """`Retriever` over a `SqliteKnowledgeStore` (or the path of its file).
+
+    Limits: `bm25_search_limit` / `vector_search_limit` candidates per leg,
+    `final_results_limit` hits by default. Fusion: convex combination of min-max scaled
+    scores, or RRF with constant `rrf_k` when that is given. With a `reranker`, the top
+    `reranker_top_n` fused hits are re-ordered; `reranker_timeout` (seconds) bounds that
+    call for rerankers without their own timeout. `lexical` and `vectors` carry the speed
+    knobs (posting budget, re-scoring pool, exact-search threshold, shortlist size).
+    `parallel=False` runs the two legs one after the other.
+    """
+
+    def __init__(
+        self,
+        store_or_path: SqliteKnowledgeStore | str | Path,
+        embedder: Embedder | None,
+        *,
+        vector_search_limit: int = 50,
+        bm25_search_limit: int = 50,
+        final_results_limit: int = 5,
+        rrf_k: int | None = None,
+        reranker: Reranker | None = None,
+        reranker_top_n: int = 20,
+        reranker_timeout: float | None = None,
+        lexical: LexicalSearcher | None = None,
+        vectors: VectorIndex | None = None,
+        snippet_chars: int = 320,
+        parallel: bool = True,
+    ) -> None:
+        if isinstance(store_or_path, SqliteKnowledgeStore):
+            self._store, self._owns_store = store_or_path, False
+        else:
+            self._store, self._owns_store = SqliteKnowledgeStore(store_or_path), True
+        self._embedder = embedder
+        self.vector_search_limit = vector_search_limit
+        self.bm25_search_limit = bm25_search_limit
+        self.final_results_limit = final_results_limit
+        self.rrf_k = rrf_k
+        self._reranker = reranker
+        self.reranker_top_n = reranker_top_n
+        self.reranker_timeout = reranker_timeout
+        self.lexical = lexical or LexicalSearcher(level="section")
+        self.vectors = vectors or VectorIndex()
+        self.snippet_chars = snippet_chars
+        self.parallel = parallel
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def store(self) -> SqliteKnowledgeStore:
+        return self._store
+
+    @property
+    def reranker_enabled(self) -> bool:
+        return self._reranker is not None
+
+    def warm_up(self) -> None:
+        """Load the vector index now (start-up) rather than on the first search."""
+        self._sync_vectors(self._store.connection())
+
+    def close(self) -> None:
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if self._owns_store:
+            self._store.close()
+
+    # -- single methods (also used by the benchmark) --------------------------------------------
+
+    def search_bm25(self, query: str, k: int, category: str | None = None) -> list[RankedChunk]:
+        conn = self._store.connection()
+        self.lexical.observe_generation(self._store.state().generation)
+        analyzed = self.lexical.analyze(conn, query)
+        hits = self.lexical.search(conn, analyzed, k, _category(category))
+        if self.lexical.level == "section":  # a section stands for its first chunk
+            first = _first_chunks(conn, [h.chunk_id for h in hits])
+            hits = [LexicalHit(first[h.chunk_id], h.score) for h in hits if h.chunk_id in first]
+        return [RankedChunk(h.chunk_id, rank, h.score) for rank, h in enumerate(hits, start=1)]
+
+    def search_vector(
+        self,
+        query_vector: Vector,
+        k: int,
+        category: str | None = None,
+        *,
+        method: str = "auto",
+    ) -> list[RankedChunk]:
+        """Nearest chunks by cosine distance.
+
+        `method`: "auto" (resident index: exact when small, binary shortlist + exact
+        re-scoring when large), "exact" (resident index, exhaustive), or "vec0" (sqlite-vec
+        KNN in SQL, exhaustive; slow at scale, kept as a reference).
+        """
+        conn = self._store.connection()
+        category = _category(category)
+        if method == "vec0":
+            return self._search_vec0(conn, query_vector, k, category)
+        if method not in ("auto", "exact"):
+            raise ValueError(f"Unknown vector search method {method!r}")
+        self._sync_vectors(conn)
+        hits = self.vectors.search(
+            np.asarray(query_vector, dtype=np.float32), k, category, exact=method == "exact"
+        )
+        return [RankedChunk(cid, rank, dist) for rank, (cid, dist) in enumerate(hits, start=1)]
+
+    def _search_vec0(
+        self, conn: Connection, query_vector: Vector, k: int, category: str | None
+    ) -> list[RankedChunk]:
+        if self._store.embedding_info() is None or k <= 0:
+            return []
+        blob = np.asarray(query_vector, dtype=np.float32).tobytes()
+        sql = f"SELECT chunk_id, distance FROM {VECTOR_TABLE} WHERE embedding MATCH ? AND k = ?"
+        params: list[Any] = [blob, k]
+        if category is not None:
+            sql += " AND category = ?"
+            params.append(category)
+        rows = conn.execute(sql + " ORDER BY distance", params).fetchall()
+        return [RankedChunk(int(cid), rank, float(d)) for rank, (cid, d) in enumerate(rows, 1)]
+
+    def _vector_leg(
+        self, query_vector: np.ndarray, n: int, category: str | None, state: StoreState
+    ) -> list[tuple[int, float]]:
+        self._sync_vectors(self._store.connection(), state)
+        return self.vectors.search(query_vector, max(self.vector_search_limit, n), category)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix="almanac-vector-search"
+                )
+            return self._executor
+
+    def _sync_vectors(self, conn: Connection, state: StoreState | None = None) -> None:
+        self.vectors.sync(conn, state or self._store.state())
+
+    # -- hybrid ----------------------------------------------------------------------------------
+
+    def search(
+        self, query: str, k: int | None = None, category: str | None = None
+    ) -> list[SearchHit]:
+        """Hybrid search for `query`; [] for a query without any searchable characters."""
+        if not query_terms(query):
+            return []  # nothing searchable: do not spend an embedding on it
+        query_vector: Vector | None = None
+        info = self._store.embedding_info()
+        if self._embedder is not None and info is not None:
+            if (self._embedder.model, self._embedder.dimension) != (info.model, info.dimension):
+                raise EmbeddingModelMismatch(
+                    indexed=f"{info.model} ({info.dimension} dimensions)",
+                    configured=f"{self._embedder.model} ({self._embedder.dimension} dimensions)",
+                )
+            try:
+                query_vector = self._embedder.embed_query(query)
+            except UpstreamUnavailable as exc:
+                logger.warning("Query embedding failed ({}); searching by keywords only", exc)
+        return self.search_with_vector(query, query_vector, k, category)
+
+    def search_with_vector(
+        self,
+        query: str,
+        query_vector: Vector | None,
+        k: int | None = None,
+        category: str | None = None,
+    ) -> list[SearchHit]:
+        """`search` with the query already embedded (so benchmarks can time retrieval only).
+
+        `query_vector=None` searches by keywords only.
+        """
+        if not query or not query.strip():
+            return []
+        n = max(1, min(k if k is not None else self.final_results_limit, MAX_RESULTS))
+        category = _category(category)
+        conn = self._store.connection()
+        state = self._store.state()
+        self.lexical.observe_generation(state.generation)
+        analyzed = self.lexical.analyze(conn, query)
+        if not analyzed.words:
+            return []
+        vector: list[tuple[int, float]] = []
+        pending: Future[list[tuple[int, float]]] | None = None
+        if query_vector is not None:
+            vector_args = (np.asarray(query_vector, dtype=np.float32), n, category, state)
+            if self.parallel:
+                # The two legs overlap: FTS5 and NumPy both release the GIL.
+                pending = self._pool().submit(self._vector_leg, *vector_args)
+            else:
+                vector = self._vector_leg(*vector_args)
+        lexical = self.lexical.search(conn, analyzed, max(self.bm25_search_limit, n), category)
+        if pending is not None:
+            vector = pending.result()
+        candidates = self._fuse(conn, [(h.chunk_id, h.score) for h in lexical], vector)
+        if not candidates:
+            return []
+        wanted = max(n, self.reranker_top_n if self._reranker else n)
+        # Look a little past the cut so a current version ranked just below its superseded
+        # predecessors can move up.
+        window = candidates[: max(wanted, VERSION_WINDOW)]
+        details = _details(conn, [c.chunk_id for c in window])
+        candidates = [c for c in window if c.chunk_id in details]
+        candidates = self._prefer_current_versions(conn, candidates, details)[:wanted]
+        if self._reranker is not None and candidates:
+            candidates = self._rerank(query, candidates, details)
+        final = candidates[:n]
+        marked = self.lexical.highlight(
+            conn, analyzed, [details[c.chunk_id]["chunk_text"] for c in final]
+        )
+        hits: list[SearchHit] = []
+        for candidate, marks in zip(final, marked, strict=True):
+            row = details[candidate.chunk_id]
+            hits.append(
+                SearchHit(
+                    chunk_id=candidate.chunk_id,
+                    document_id=row["document_id"],
+                    source=row["source"],
+                    title=row["title"],
+                    category=row["category"],
+                    section_path=row["section_path"],
+                    updated_at=row["updated_at"],
+                    chunk_text=row["chunk_text"],
+                    section_text=row["section_text"],
+                    scores=HitScores(
+                        fused=candidate.fused,
+                        bm25_rank=candidate.bm25_rank,
+                        bm25_score=candidate.bm25_score,
+                        vector_rank=candidate.vector_rank,
+                        vector_distance=candidate.vector_distance,
+                        rerank_score=candidate.rerank_score,
+                    ),
+                    highlight=snippet(marks or row["chunk_text"], max_chars=self.snippet_chars),
+                    superseded_by=row["versions"].superseded_by,
+                    supersedes=row["versions"].supersedes,
+                )
+            )
+        return hits
+
+    @staticmethod
+    def _prefer_current_versions(
+        conn: Connection, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
+    ) -> list[_Candidate]:
+        """The one "current version" rule: a hit from a document that another document
+        supersedes (an explicit, recorded relation) has its fused score multiplied by
+        `SUPERSEDED_FACTOR`, so the current version ranks first while the old one stays
+        findable; every hit carries its versions for the answer to name."""
+        found = versions_of(conn, {details[c.chunk_id]["document_id"] for c in candidates})
+        for candidate in candidates:
+            row = details[candidate.chunk_id]
+            row["versions"] = found[row["document_id"]]
+            if row["versions"].superseded_by is not None:
+                candidate.fused *= SUPERSEDED_FACTOR
+        return sorted(candidates, key=lambda c: c.fused, reverse=True)
+
+    def analyze(self, query: str) -> AnalyzedQuery:
+        """The query's terms as the index sees them (for callers that explain a search)."""
+        return self.lexical.analyze(self._store.connection(), query)
+
+    def _fuse(
+        self,
+        conn: Connection,
+        lexical: Sequence[tuple[int, float]],
+        vector: Sequence[tuple[int, float]],
+    ) -> list[_Candidate]:
+        """Collapse each ranking to sections (best chunk each), then fuse the two rankings.
+
+        Convex combination of min-max scaled scores by default (BM25 score; vector leg:
+        cosine similarity, 1 - distance), or RRF when `rrf_k` is set (services/knowledge/rrf.py).
+        With a section-level BM25 leg, `lexical` holds section ids: each stands for its
+        first chunk here, and only the vector leg has a say in which chunk is shown.
+        """
+        section_level = self.lexical.level == "section"
+        if section_level and lexical:
+            first = _first_chunks(conn, [sid for sid, _ in lexical])
+            lexical = [(first[sid], score) for sid, score in lexical if sid in first]
+        ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
+        if not ids:
+            return []
+        section_of = _sections_of(conn, ids)
+        best: dict[int, _Candidate] = {}
+        chunk_scores: dict[int, float] = {}  # chunk-level RRF, to pick each section's chunk
+        rankings: list[list[tuple[int, float]]] = []
+        for leg, hits in (("bm25", lexical), ("vector", vector)):
+            ranking: list[tuple[int, float]] = []
+            for chunk_rank, (chunk_id, score) in enumerate(hits, start=1):
+                section_id = section_of.get(chunk_id)
+                if section_id is None:  # deleted since the search
+                    continue
+                if not (section_level and leg == "bm25"):
+                    chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
+                        CHUNK_CHOICE_K + chunk_rank
+                    )
+                candidate = best.get(section_id)
+                if candidate is None:
+                    candidate = best[section_id] = _Candidate(section_id, chunk_id, 0.0)
+                if leg == "bm25" and candidate.bm25_rank is None:
+                    ranking.append((section_id, score))
+                    candidate.bm25_rank, candidate.bm25_score = len(ranking), score
+                elif leg == "vector" and candidate.vector_rank is None:
+                    ranking.append((section_id, 1.0 - score))
+                    candidate.vector_rank, candidate.vector_distance = len(ranking), score
+                if chunk_scores.get(chunk_id, 0.0) > chunk_scores.get(candidate.chunk_id, 0.0):
+                    candidate.chunk_id = chunk_id
+            rankings.append(ranking)
+        if self.rrf_k is None:
+            fused = convex_combination(rankings)
+        else:
+            fused = reciprocal_rank_fusion(
+                [[section_id for section_id, _ in ranking] for ranking in rankings],
+                k=self.rrf_k,
+            )
+        result = []
+        for section_id, score in fused:
+            candidate = best[section_id]
+            candidate.fused = score
+            result.append(candidate)
+        return result
+
+    def _rerank(
+        self, query: str, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
+    ) -> list[_Candidate]:
+        """Re-order the top `reranker_top_n`; on any failure keep the fused order."""
+        assert self._reranker is not None
+        head = candidates[: self.reranker_top_n]
+        documents = [
+            embedding_text(
+                details[c.chunk_id]["title"],
+                details[c.chunk_id]["section_path"],
+                details[c.chunk_id]["chunk_text"],
+            )
+            for c in head
+        ]
+        started = time.perf_counter()
+        try:
+            if self.reranker_timeout is None:
+                ranked = self._reranker.rerank(query, documents, len(head))
+            else:  # a bound for rerankers without their own timeout
+                future = self._pool().submit(self._reranker.rerank, query, documents, len(head))
+                ranked = future.result(timeout=self.reranker_timeout)
+        except Exception as exc:
+            logger.warning(
+                "Reranker failed after {:.0f} ms ({}: {}); keeping the fused order",
+                (time.perf_counter() - started) * 1000,
+                type(exc).__name__,
+                exc,
+            )
+            return candidates
+        order: list[_Candidate] = []
+        seen: set[int] = set()
+        for index, score in ranked:
+            if 0 <= index < len(head) and index not in seen:
+                seen.add(index)
+                head[index].rerank_score = float(score)
+                order.append(head[index])
+        order.extend(c for i, c in enumerate(head) if i not in seen)
+        return order + candidates[len(head) :]
+
+
+def _category(category: str | None) -> str | None:
+    return category if category else None
+
+
+def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(f"SELECT id, section_id FROM chunks WHERE id IN ({marks})", list(chunk_ids))
+    return {int(cid): int(sid) for cid, sid in rows}
+
+
+def _first_chunks(conn: Connection, section_ids: Sequence[int]) -> dict[int, int]:
+    """{section id: its first chunk's id} (sections deleted since the search are absent)."""
+    if not section_ids:
+        return {}
+    marks = ",".join("?" * len(section_ids))
+    rows = conn.execute(
+        f"SELECT section_id, min(id) FROM chunks WHERE section_id IN ({marks}) GROUP BY section_id",
+        list(section_ids),
+    )
+    return {int(sid): int(cid) for sid, cid in rows}
+
+
+def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        "SELECT c.id, c.text, s.text, s.heading_path, d.id, d.source, d.title, d.category, "
+        "d.updated_at FROM chunks c JOIN sections s ON s.id = c.section_id "
+        f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+        list(chunk_ids),
+    ).fetchall()
+    details: dict[int, dict[str, Any]] = {}
+    for cid, chunk_text, section_text, heading, doc_id, source, title, cat, updated in rows:
+        details[int(cid)] = {
+            "chunk_text": chunk_text,
+            "section_text": section_text,
+            "section_path": tuple(json.loads(heading or "[]")),
+            "document_id": int(doc_id),
+            "source": source,
+            "title": title,
+            "category": cat,
+            "updated_at": date.fromisoformat(updated) if updated else None,
+        }
+    return details

@@ -1,0 +1,319 @@
+"""In-memory vector search over the knowledge store's `vec0` table, kept in step with it.
+
+Why not query vec0 directly: sqlite-vec's KNN is a brute-force scan whose cost also grows
+with k. Measured on this 2-core machine at 100k 384-dim vectors: float cosine k=50 ~90 ms,
+bit (hamming) k=200 ~35 ms and k=1000 ~260 ms; a full scan through the virtual table takes
+2.5-4 s. NumPy over a resident matrix does the same work in a few milliseconds.
+
+How: the float32 vectors (unit rows) live in RAM (1.5 kB per 384-dim chunk: 150 MB at 100k)
+with their chunk ids and category codes. Up to `exact_threshold` vectors (or a category
+subset that small) are searched exhaustively; exact search is memory-bound (100k x 384
+floats: 8 ms idle, 17 ms on a busy machine). Above it a 1-bit sign code per dimension (what
+sqlite-vec's `vec_quantize_binary` computes; 48 bytes per vector) gives a hamming-distance
+shortlist of `candidates` vectors, which are then re-scored exactly: ~3 ms at 100k.
+
+Quality of the shortlist (1000 candidates), measured: top-50 recall vs exact search 0.99 on
+SciFact's 12.7k MiniLM chunk vectors and 0.94 at 100k synthetic (pooled, near-duplicate)
+vectors; hybrid nDCG@10 unchanged within noise (SciFact train 0.7270 vs 0.7271 exact;
+100k SciFact + distractors 0.6770 vs 0.6753 exact). Centering the vectors before taking
+signs did not help (recall 0.9894 vs 0.9898).
+
+Staying current: the store bumps `generation` on every write and records deleted chunk ids
+in `chunk_tombstones`; chunk ids only grow. `sync` therefore applies deletions and loads
+chunks newer than the last one it holds, and reloads everything only when the vector table
+was rebuilt (`vector_epoch`) or its tombstones were pruned past our generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from loguru import logger
+
+from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState
+from services.sqlite.connection import Connection, OperationalError
+
+__all__ = ["VectorIndex"]
+
+_ID_BATCH = 500
+_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Arrays a search reads; rows [0, size) are valid. Never mutated below `size`."""
+
+    ids: np.ndarray  # int64, ascending
+    vectors: np.ndarray  # float32 (capacity, dim), unit rows
+    bits: np.ndarray  # uint64 (words, capacity), sign bits
+    codes: np.ndarray  # int32 category codes
+    alive: np.ndarray  # bool
+    size: int
+
+
+class VectorIndex:
+    """Resident copy of the vectors with exact and binary-shortlist cosine search."""
+
+    def __init__(self, *, exact_threshold: int = 10_000, candidates: int = 1_000) -> None:
+        self.exact_threshold = exact_threshold
+        self.candidates = candidates
+        self._lock = threading.Lock()
+        self._state: StoreState | None = None
+        self._snapshot: _Snapshot | None = None
+        self._categories: dict[str, int] = {}
+        self._dead = 0
+        self._dimension = 0
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        snap = self._snapshot
+        return 0 if snap is None else int(snap.alive[: snap.size].sum())
+
+    def sync(self, conn: Connection, state: StoreState) -> None:
+        """Bring the index up to `state` (cheap when nothing changed)."""
+        current = self._state
+        if current is not None and current.generation == state.generation:
+            return
+        with self._lock:
+            current = self._state
+            if current is not None and current.generation == state.generation:
+                return
+            own_transaction = not conn.in_transaction
+            if own_transaction:
+                conn.execute("BEGIN")  # one snapshot for the counters and the rows
+            try:
+                state = _read_state(conn, state)
+                full = (
+                    current is None
+                    or self._snapshot is None
+                    or state.vector_epoch != current.vector_epoch
+                    or state.dimension != current.dimension
+                    or state.tombstone_floor > current.generation
+                )
+                if full:
+                    self._load_all(conn, state)
+                else:
+                    assert current is not None
+                    self._apply_changes(conn, current.generation)
+            finally:
+                if own_transaction:
+                    conn.execute("COMMIT")
+            self._state = state
+
+    def _load_all(self, conn: Connection, state: StoreState) -> None:
+        self._categories = {}
+        self._dead = 0
+        self._dimension = state.dimension or 0
+        if not state.dimension or not _table_exists(conn, VECTOR_TABLE):
+            self._snapshot = None
+            return
+        rows = conn.execute(
+            f"SELECT v.chunk_id, v.embedding, coalesce(d.category, '') FROM {VECTOR_TABLE} v "
+            "JOIN chunks c ON c.id = v.chunk_id JOIN documents d ON d.id = c.document_id "
+        ).fetchall()
+        rows.sort(key=lambda row: row[0])
+        self._snapshot = None
+        self._append(rows, capacity=len(rows) + 1024)
+        logger.debug("Vector index loaded: {} vectors of {} dims", len(rows), self._dimension)
+
+    def _apply_changes(self, conn: Connection, since: int) -> None:
+        snap = self._snapshot
+        assert snap is not None
+        deleted = [
+            row[0]
+            for row in conn.execute(
+                "SELECT chunk_id FROM chunk_tombstones WHERE generation > ?", (since,)
+            )
+        ]
+        if deleted:
+            ids = snap.ids[: snap.size]
+            positions = np.searchsorted(ids, np.asarray(deleted, dtype=np.int64))
+            positions = positions[positions < snap.size]
+            positions = positions[np.isin(ids[positions], deleted)]
+            newly_dead = int(snap.alive[positions].sum())
+            snap.alive[positions] = False
+            self._dead += newly_dead
+        last_id = int(snap.ids[snap.size - 1]) if snap.size else 0
+        new = conn.execute(
+            "SELECT c.id, coalesce(d.category, '') FROM chunks c "
+            "JOIN documents d ON d.id = c.document_id WHERE c.id > ? ORDER BY c.id",
+            (last_id,),
+        ).fetchall()
+        if new:
+            categories = dict(new)
+            ids = [chunk_id for chunk_id, _ in new]
+            rows: list[tuple[int, bytes, str]] = []
+            for start in range(0, len(ids), _ID_BATCH):
+                part = ids[start : start + _ID_BATCH]
+                marks = ",".join("?" * len(part))
+                rows.extend(
+                    (chunk_id, blob, categories[chunk_id])
+                    for chunk_id, blob in conn.execute(
+                        f"SELECT chunk_id, embedding FROM {VECTOR_TABLE} "
+                        f"WHERE chunk_id IN ({marks})",
+                        part,
+                    )
+                )
+            rows.sort(key=lambda row: row[0])
+            self._append(rows)
+        snap = self._snapshot
+        if snap is not None and self._dead > max(1024, snap.size // 4):
+            self._compact()
+
+    def _append(self, rows: list[tuple[int, bytes, str]], capacity: int | None = None) -> None:
+        dim = self._dimension
+        words = (dim + 63) // 64
+        snap = self._snapshot
+        size = 0 if snap is None else snap.size
+        needed = size + len(rows)
+        if snap is None or needed > snap.ids.shape[0]:
+            cap = max(capacity or 0, needed + needed // 4 + 1024)
+            ids = np.zeros(cap, dtype=np.int64)
+            vectors = np.zeros((cap, dim), dtype=np.float32)
+            bits = np.zeros((words, cap), dtype=np.uint64)
+            codes = np.zeros(cap, dtype=np.int32)
+            alive = np.zeros(cap, dtype=bool)
+            if snap is not None:
+                ids[:size] = snap.ids[:size]
+                vectors[:size] = snap.vectors[:size]
+                bits[:, :size] = snap.bits[:, :size]
+                codes[:size] = snap.codes[:size]
+                alive[:size] = snap.alive[:size]
+            snap = _Snapshot(ids, vectors, bits, codes, alive, size)
+        if rows:
+            block = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
+            block = block.reshape(len(rows), dim)
+            snap.ids[size:needed] = [row[0] for row in rows]
+            snap.vectors[size:needed] = block
+            snap.bits[:, size:needed] = _sign_bits(block).T
+            snap.codes[size:needed] = [self._code(row[2]) for row in rows]
+            snap.alive[size:needed] = True
+        self._snapshot = _Snapshot(
+            snap.ids, snap.vectors, snap.bits, snap.codes, snap.alive, needed
+        )
+
+    def _compact(self) -> None:
+        snap = self._snapshot
+        assert snap is not None
+        keep = np.flatnonzero(snap.alive[: snap.size])
+        size = len(keep)
+        self._snapshot = _Snapshot(
+            ids=snap.ids[keep].copy(),
+            vectors=snap.vectors[keep].copy(),
+            bits=np.ascontiguousarray(snap.bits[:, keep]),
+            codes=snap.codes[keep].copy(),
+            alive=np.ones(size, dtype=bool),
+            size=size,
+        )
+        self._dead = 0
+
+    def _code(self, category: str) -> int:
+        code = self._categories.get(category)
+        if code is None:
+            code = self._categories[category] = len(self._categories)
+        return code
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(
+        self, query: np.ndarray, k: int, category: str | None = None, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """Top `k` (chunk id, cosine distance), nearest first."""
+        snap = self._snapshot
+        if snap is None or snap.size == 0 or k <= 0:
+            return []
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        if q.shape[0] != snap.vectors.shape[1]:
+            raise ValueError(
+                f"Query vector has {q.shape[0]} dimensions; the index has {snap.vectors.shape[1]}."
+            )
+        norm = float(np.linalg.norm(q))
+        if norm == 0.0 or not np.isfinite(norm):
+            return []
+        q = q / norm
+        n = snap.size
+        mask = snap.alive[:n]
+        if category is not None:
+            code = self._categories.get(category if category else NO_CATEGORY)
+            if code is None:
+                return []
+            mask = mask & (snap.codes[:n] == code)
+        all_alive = category is None and self._dead == 0
+        subset_size = n if all_alive else int(mask.sum())
+        if subset_size == 0:
+            return []
+        if exact or subset_size <= max(self.exact_threshold, self.candidates):
+            if all_alive:
+                positions = np.arange(n)
+                scores = _dot(snap.vectors[:n], q)
+            else:
+                positions = np.flatnonzero(mask)
+                scores = _dot(snap.vectors[positions], q)
+        else:
+            qbits = _sign_bits(q[None, :])[0]
+            distance = np.zeros(n, dtype=np.uint16)
+            for word in range(snap.bits.shape[0]):
+                distance += np.bitwise_count(snap.bits[word, :n] ^ qbits[word]).astype(np.uint16)
+            if not all_alive:
+                distance[~mask] = np.iinfo(np.uint16).max
+            shortlist = min(self.candidates, subset_size)
+            positions = np.argpartition(distance, shortlist - 1)[:shortlist]
+            scores = _dot(snap.vectors[positions], q)
+        k = min(k, len(positions))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(positions) else np.arange(k)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(snap.ids[positions[i]]), float(1.0 - scores[i])) for i in top]
+
+
+def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """`matrix @ vector` in blocks of `_BLOCK` rows.
+
+    A single large product hands the work to OpenBLAS's thread pool, whose wake-up costs
+    8-12 ms on a busy 2-core machine (measured: 10k x 384 took 8 ms as one product and
+    1.1 ms in blocks); blocks this small stay on the calling thread.
+    """
+    rows = matrix.shape[0]
+    if rows <= _BLOCK:
+        return matrix @ vector
+    out = np.empty(rows, dtype=np.float32)
+    for start in range(0, rows, _BLOCK):
+        np.dot(matrix[start : start + _BLOCK], vector, out=out[start : start + _BLOCK])
+    return out
+
+
+def _sign_bits(block: np.ndarray) -> np.ndarray:
+    """Sign bits of each row packed into uint64 words (rows, words); zero-padded."""
+    dim = block.shape[1]
+    words = (dim + 63) // 64
+    packed = np.packbits(block > 0, axis=1, bitorder="little")
+    padded = np.zeros((block.shape[0], words * 8), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    return padded.view(np.uint64)
+
+
+def _table_exists(conn: Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+    return row is not None
+
+
+def _read_state(conn: Connection, fallback: StoreState) -> StoreState:
+    try:
+        rows = dict(
+            conn.execute(
+                "SELECT key, value FROM meta WHERE key IN "
+                "('generation', 'vector_epoch', 'tombstone_floor', 'embedding_dimension')"
+            )
+        )
+    except OperationalError:
+        return fallback
+    dimension = rows.get("embedding_dimension")
+    return StoreState(
+        generation=int(rows.get("generation", 0)),
+        vector_epoch=int(rows.get("vector_epoch", 0)),
+        tombstone_floor=int(rows.get("tombstone_floor", 0)),
+        dimension=int(dimension) if dimension is not None else None,
+    )
