@@ -1,7 +1,7 @@
 """Words: the light stemmer, content stems and the stopword sets every other module shares.
 
 Rules: question and passage text always go through the same `words` (the full-text index's
-tokenizer rule, from `services.fts_query`) -> `stem` pipeline, so consistency matters more
+tokenizer rule, from `services.knowledge.fts_query`) -> `stem` pipeline, so consistency matters more
 than linguistic accuracy; `STOP` (stopwords plus words that only say what kind of answer is
 wanted) never counts as content.
 """

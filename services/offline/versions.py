@@ -1,6 +1,6 @@
 """Older versions among the hits, dropped before answering: read from the hits, not guessed.
 
-Rule: retrieval says which version is current (services/versions.py); each hit carries
+Rule: retrieval says which version is current (services/knowledge/versions.py); each hit carries
 `superseded_by` (the current version that replaces it) and `supersedes`. A hit is dropped
 when the current version that replaces it is among the hits too; a superseded hit whose
 current version was not retrieved is kept (the Sources line then says it is superseded).
