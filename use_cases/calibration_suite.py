@@ -70,6 +70,8 @@ class SeedCalibrationFromEval:
 
     async def execute(self, caller: Caller, request: EvaluateAnswersRequest) -> SeedReport:
         turns: list[tuple[AnswerCase, ChatResult, CaseResult]] = []
+        # Chat turns log themselves (as the evaluation user): start from an empty log.
+        await asyncio.to_thread(self.log.forget_user, self.user_id)
 
         def keep(case: AnswerCase, turn: ChatResult | None, scored: CaseResult) -> None:
             if turn is not None:
@@ -102,9 +104,19 @@ class SeedCalibrationFromEval:
     def _log_turns(
         self, turns: list[tuple[AnswerCase, ChatResult, CaseResult]]
     ) -> list[tuple[float, bool]]:
-        self.log.forget_user(self.user_id)
         pairs = []
         for case, turn, scored in turns:
+            logged = self.log.get(turn.response_id) if turn.response_id else None
+            if logged is not None:
+                # The turn logged itself with the confidence a user saw: give it the feedback.
+                self.log.put_feedback(
+                    logged.response_id,
+                    scored.correct,
+                    f"answer evaluation case {case.id}",
+                    utc(self.clock.now()),
+                )
+                pairs.append((logged.raw_confidence, scored.correct))
+                continue
             recorded = self.record.record(
                 ResponseRecord(
                     user_id=self.user_id,
