@@ -178,7 +178,7 @@ def container(data_dir: Path) -> Iterator[Container]:
         "test:rewrites": rewrites,
         "test:down": down,
     }.items():
-        built.models.register(name, FunctionModel(stream_function=function))
+        built.adapters.models.register(name, FunctionModel(stream_function=function))
     yield built
     built.close()
 
@@ -343,7 +343,7 @@ async def test_the_model_gets_the_date_the_conversation_and_the_advice_prompt(
 
     settings = make_settings(data_dir, allowed_models="offline-extractive,test:recording")
     built = bootstrap(settings, clock=FixedClock())
-    built.models.register("test:recording", FunctionModel(stream_function=recording))
+    built.adapters.models.register("test:recording", FunctionModel(stream_function=recording))
     try:
         async with asgi_client(built) as client:
             put = await client.put("/api/llm-defaults/advice", json={"model": "test:recording"})
