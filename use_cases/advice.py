@@ -32,6 +32,13 @@ Rules:
   error; the blocking `execute` raises that error instead (as chat does).
 - A provider's content-filter refusal is a polite refusal advice (confidence 0). An advice
   that recites the advice prompt is withheld (`INSTRUCTIONS_WITHHELD`).
+- One code path: the run is the shared turn core's (`use_cases/turns.py`), as for chat. A
+  `TurnRunner` on the advice agent runs the `AgentCall`; the turn's handler (`_AdviceTurn`)
+  builds the advice from the run's `AdviceDraft` (`complete`), gives the refusal advice
+  (`refuse`) and stores nothing for a turn that did not finish (`abandon`); a `TurnFailed`
+  becomes the fallback (its `cause` tells output that never validated from a failed run).
+  The same limits, tool-call recording and error mapping apply: whether a search ran is read
+  from the tool calls the core recorded (`TurnRecord`). `execute` consumes `stream`.
 """
 
 from __future__ import annotations
@@ -39,31 +46,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import pydantic_core
 from pydantic_ai import Agent
 from pydantic_ai import exceptions as ai_errors
 from pydantic_ai.messages import (
     AgentStreamEvent,
-    FunctionToolCallEvent,
-    ModelMessage,
-    ModelRequest,
-    ModelResponse,
     PartDeltaEvent,
     PartStartEvent,
-    TextPart,
     ToolCallPart,
     ToolCallPartDelta,
-    UserPromptPart,
 )
-from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
-from pydantic_ai.usage import UsageLimits
+from pydantic_ai.run import AgentRunResult
 
 from use_cases.advice_domain import (
     AdviceDelta,
@@ -99,7 +98,16 @@ from use_cases.ports import Clock, ModelResolver, ResolvedModel
 from use_cases.response_log import ResponseRecord
 from use_cases.search_discipline import SearchDecision as Discipline
 from use_cases.search_discipline import decide
-from use_cases.turns import is_content_filter, to_domain_error
+from use_cases.turns import (
+    AgentCall,
+    TurnFailed,
+    TurnFinished,
+    TurnRecord,
+    TurnRunner,
+    TurnStarted,
+    citation_markers,
+    model_history,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -111,9 +119,6 @@ FALLBACK_INVALID = (
     "no advice is given. Try again, or ask the question in chat."
 )
 FALLBACK_FAILED = "Almanac could not produce advice: {detail}"
-
-_CITATION = re.compile(r"\[(\d{1,3})\]")
-_TABLE_CITATION = re.compile(r"\[(table: [^\]]+)\]")
 
 #: How sure the evidence makes the advice, 0..1: (cited, all citations of the turn, refusal).
 ConfidenceEstimator = Callable[[Sequence[Citation], Sequence[Citation], bool], float]
@@ -174,18 +179,6 @@ def confidence_phrase(score: float) -> str:
     return DEFAULT_PHRASES.phrase_for(score)
 
 
-@dataclass
-class _AdviceTurn:
-    request: AdviceRequest
-    question: str
-    prior: tuple[ConversationMessage, ...]
-    resolved: ResolvedModel
-    decision: SearchDecision
-    deps: AdviceDeps
-    started: float = field(default_factory=time.perf_counter)
-    searched: bool = False
-
-
 class GiveAdvice:
     """Runs advice turns, as a stream of `AdviceEvent`s (`stream`) or blocking (`execute`,
     which consumes the same stream). See the module docstring for the rules."""
@@ -209,17 +202,15 @@ class GiveAdvice:
         max_conversation_messages: int = MAX_CONVERSATION_MESSAGES,
         max_conversation_chars: int = MAX_CONVERSATION_CHARS,
     ) -> None:
-        self._agent = agent
+        self._runner = TurnRunner(agent, limits)
         self._models = models
         self._deps_factory = deps_factory
         self._clock = clock
-        self._limits = limits
         self._instructions = instructions
-        self._confidence = confidence
-        self._phrase = phrase
         self._search_policy = search_policy
-        self._record = record or unrecorded
-        self._responses = responses
+        self._book = _AdviceBook(
+            confidence, phrase, record or unrecorded, responses, limits.output_retries
+        )
         self._history_window = history_window
         self._max_message_chars = max_message_chars
         self._max_messages = max_conversation_messages
@@ -238,39 +229,34 @@ class GiveAdvice:
 
     async def stream(self, request: AdviceRequest) -> AsyncIterator[AdviceEvent]:
         """Yields `AdviceStarted`, `AdviceDelta`s, then one `AdviceFinished` (never an
-        exception once started). Bad input raises before the first event."""
-        turn = await self._open(request)
-        yield AdviceStarted(turn.resolved.identifier)
-        text = MainAdviceStream(ADVICE_TOOL)
-        try:
-            result: AgentRunResult[AdviceDraft] | None = None
-            async with self._agent.run_stream_events(
-                anchored_prompt(turn.question, self._clock.today()),
-                message_history=self._model_history(turn.prior),
-                deps=turn.deps,
-                model=turn.resolved.model,
-                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
-                timeout=self._limits.timeout_s,
-            ) as events:
-                async for event in events:
-                    if isinstance(event, FunctionToolCallEvent):
-                        turn.searched |= event.part.tool_name == SEARCH_TOOL
-                    if isinstance(event, AgentRunResultEvent):
-                        result = event.result
-                    delta = text.feed(event)
-                    if delta:
-                        yield AdviceDelta(delta)
-            assert result is not None
-            advice = await self._advice(turn, result.output, text)
-            yield AdviceFinished(advice)
-        except (GeneratorExit, asyncio.CancelledError):
-            raise  # the client went away: nothing to send
-        except Exception as exc:
-            yield await self._settle_error(turn, exc, text)
+        exception once started). Bad input raises before the first event. The run is the
+        shared turn core's (`TurnRunner`); this reads its events as advice."""
+        turn, prior = await self._open(request)
+        call = AgentCall(
+            prompt=anchored_prompt(turn.question, self._clock.today()),
+            history=model_history((m.role, m.content) for m in prior if m.content.strip()),
+            model=turn.resolved.model,
+            deps=turn.deps,
+        )
+        # No message is stored for an advice: its id is the response id, known at the end.
+        started = TurnStarted(message_id="", model=turn.resolved.identifier)
+        async with aclosing(self._runner.run(call, started, turn)) as events:
+            async for event in events:
+                if isinstance(event, TurnStarted):
+                    yield AdviceStarted(event.model)
+                elif isinstance(event, TurnFinished):
+                    yield AdviceFinished(event.result)
+                elif isinstance(event, TurnFailed):
+                    yield await turn.fallback(event)
+                elif delta := turn.text.feed(event):
+                    yield AdviceDelta(delta)
 
     # --- steps ----------------------------------------------------------------------------
 
-    async def _open(self, request: AdviceRequest) -> _AdviceTurn:
+    async def _open(
+        self, request: AdviceRequest
+    ) -> tuple[_AdviceTurn, Sequence[ConversationMessage]]:
+        """The turn (its handler) and the earlier messages the model is sent."""
         question = self._check(request.conversation)
         resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
         decision = self._search_policy(question, request.search_override)
@@ -284,9 +270,10 @@ class GiveAdvice:
             decision,
         )
         prior = request.conversation[:-1][-self._history_window :] if self._history_window else ()
-        return _AdviceTurn(
-            request, decision.question, tuple(prior), resolved, decision.decision.value, deps
+        turn = _AdviceTurn(
+            self._book, request.user_id, decision.question, resolved, decision.decision.value, deps
         )
+        return turn, prior
 
     def _check(self, conversation: Sequence[ConversationMessage]) -> str:
         """The latest question, or the error that says what is wrong with the conversation."""
@@ -325,37 +312,53 @@ class GiveAdvice:
         """The turn's model and prompt, before the run (both may read the app DB)."""
         return self._models.resolve(requested), self._instructions()
 
-    @staticmethod
-    def _model_history(prior: Sequence[ConversationMessage]) -> list[ModelMessage]:
-        history: list[ModelMessage] = []
-        for message in prior:
-            if not message.content.strip():
-                continue
-            if message.role == "user":
-                history.append(ModelRequest(parts=[UserPromptPart(message.content)]))
-            else:
-                history.append(ModelResponse(parts=[TextPart(message.content)]))
-        return history
 
-    async def _advice(
-        self, turn: _AdviceTurn, draft: AdviceDraft, text: MainAdviceStream
+@dataclass(frozen=True)
+class _AdviceBook:
+    """How every advice of a `GiveAdvice` is scored and logged."""
+
+    confidence: ConfidenceEstimator
+    phrase: ConfidencePhrase
+    record: RecordAdvice
+    responses: ResponseRecorder | None
+    output_retries: int
+
+
+@dataclass
+class _AdviceTurn:
+    """One advice turn once its input is checked: the `TurnHandler` of the advice agent's run
+    (`complete`, `refuse`, `abandon`), and the fallback advice when the run fails."""
+
+    book: _AdviceBook
+    user_id: str
+    question: str
+    resolved: ResolvedModel
+    decision: SearchDecision
+    deps: AdviceDeps
+    text: MainAdviceStream = field(default_factory=lambda: MainAdviceStream(ADVICE_TOOL))
+    unfinished: TurnRecord | None = None
+    """What the run produced when it ended without an advice (set by `abandon`)."""
+
+    async def complete(
+        self, run: AgentRunResult[AdviceDraft], record: TurnRecord
     ) -> StructuredAdvice:
+        draft = run.output
         spoken = " ".join(
             [draft.main_advice, draft.reasoning]
             + [f"{a.option} {a.reason}" for a in draft.alternatives]
         )
-        if leaks_instructions(spoken, turn.deps.instructions):
+        if leaks_instructions(spoken, self.deps.instructions):
             _log.warning("Withheld an advice that repeated the advice prompt")
             draft = AdviceDraft(main_advice=INSTRUCTIONS_WITHHELD, reasoning="")
-        citations = turn.deps.citations
+        citations = self.deps.citations
         refused = draft.main_advice.strip().startswith((NOT_FOUND_ANSWER, INSTRUCTIONS_WITHHELD))
         cited = [] if refused else cited_citations(draft, citations)
         shown = [] if refused else cited_citations(draft, citations, with_alternatives=True)
         refused = refused or not cited
-        score = min(1.0, max(0.0, float(self._confidence(cited, citations, refused))))
+        score = min(1.0, max(0.0, float(self.book.confidence(cited, citations, refused))))
         return await self._finish(
-            turn,
-            text.final_text(draft.main_advice),
+            record,
+            self.text.final_text(draft.main_advice),
             draft.reasoning,
             score,
             alternatives=draft.alternatives,
@@ -363,42 +366,48 @@ class GiveAdvice:
             evidence=(cited, refused),
         )
 
-    async def _settle_error(
-        self, turn: _AdviceTurn, exc: Exception, text: MainAdviceStream
-    ) -> AdviceFinished:
-        if is_content_filter(exc):
+    async def refuse(self, record: TurnRecord) -> StructuredAdvice:
+        return await self._finish(
+            record,
+            self.text.final_text(REFUSAL_ANSWER),
+            "The model provider declined this request.",
+            0.0,
+        )
+
+    def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
+        """Nothing is stored of an advice that did not finish. A failed run is answered by
+        `fallback` when the runner reports it; an interrupted one by nothing (no one is
+        listening)."""
+        self.unfinished = record
+
+    async def fallback(self, failed: TurnFailed) -> AdviceFinished:
+        """The schema-valid advice that stands in for one the run did not produce: output that
+        never validated is an advice (`fallback`), any other failure carries its error."""
+        record = self.unfinished or TurnRecord()
+        if isinstance(failed.cause, ai_errors.UnexpectedModelBehavior):
+            retries = self.book.output_retries
             advice = await self._finish(
-                turn,
-                text.final_text(REFUSAL_ANSWER),
-                "The model provider declined this request.",
-                0.0,
-            )
-            return AdviceFinished(advice)
-        if isinstance(exc, ai_errors.UnexpectedModelBehavior):
-            advice = await self._finish(
-                turn,
-                text.final_text(FALLBACK_INVALID),
+                record,
+                self.text.final_text(FALLBACK_INVALID),
                 "The model's structured answer failed validation after "
-                f"{self._limits.output_retries} retr"
-                f"{'y' if self._limits.output_retries == 1 else 'ies'}; "
+                f"{retries} retr{'y' if retries == 1 else 'ies'}; "
                 "showing it could mislead, so this fallback replaces it.",
                 0.0,
                 fallback=True,
             )
             return AdviceFinished(advice, fallback=True)
-        error = to_domain_error(exc)
         advice = await self._finish(
-            turn,
-            text.final_text(FALLBACK_FAILED.format(detail=error.detail)),
+            record,
+            self.text.final_text(FALLBACK_FAILED.format(detail=failed.error.detail)),
             "The model run failed before it produced advice.",
             0.0,
             fallback=True,
         )
-        return AdviceFinished(advice, fallback=True, error=error)
+        return AdviceFinished(advice, fallback=True, error=failed.error)
 
     async def _finish(
         self,
-        turn: _AdviceTurn,
+        record: TurnRecord,
         main_advice: str,
         reasoning: str,
         score: float,
@@ -408,25 +417,27 @@ class GiveAdvice:
         fallback: bool = False,
         evidence: tuple[Sequence[Citation], bool] | None = None,
     ) -> StructuredAdvice:
-        """The advice, logged. With the response log wired, the confidence is the shared
-        estimator's (`use_cases/confidence.py`), calibrated like a chat answer's, from
-        `evidence` (cited citations, refused); without evidence (a fallback, a refusal by the
-        provider) the confidence is 0."""
-        latency_ms = int((time.perf_counter() - turn.started) * 1000)
-        if self._responses is not None:
+        """The advice, logged. Whether a search ran is read from the tool calls the turn core
+        recorded. With the response log wired, the confidence is the shared estimator's
+        (`use_cases/confidence.py`), calibrated like a chat answer's, from `evidence` (cited
+        citations, refused); without evidence (a fallback, a refusal by the provider) the
+        confidence is 0."""
+        searched = any(call.name == SEARCH_TOOL for call in record.tool_calls)
+        book = self.book
+        if book.responses is not None:
             cited, refused = evidence if evidence is not None else ((), True)
             logged = await asyncio.to_thread(
-                self._responses.record,
+                book.responses.record,
                 ResponseRecord(
-                    user_id=turn.request.user_id,
+                    user_id=self.user_id,
                     kind="advice",
-                    query=turn.question,
+                    query=self.question,
                     response_text=main_advice,
-                    model=turn.resolved.identifier,
-                    search_ran=turn.searched,
-                    latency_ms=latency_ms,
+                    model=self.resolved.identifier,
+                    search_ran=searched,
+                    latency_ms=record.latency_ms,
                     cited=cited,
-                    retrieved=turn.deps.citations,
+                    retrieved=self.deps.citations,
                     refused=refused,
                     raw_confidence=None if evidence is not None else 0.0,
                 ),
@@ -437,32 +448,32 @@ class GiveAdvice:
                 main_advice=main_advice,
                 reasoning=reasoning,
                 confidence_score=logged.confidence if grounded else 0.0,
-                confidence_phrase=logged.confidence_phrase if grounded else self._phrase(0.0),
+                confidence_phrase=logged.confidence_phrase if grounded else book.phrase(0.0),
                 alternatives=list(alternatives),
                 sources=list(sources),
-                model_identifier=turn.resolved.identifier,
-                search_decision=turn.decision,
+                model_identifier=self.resolved.identifier,
+                search_decision=self.decision,
             )
         entry = AdviceLogEntry(
-            user_id=turn.request.user_id,
-            query=turn.question,
+            user_id=self.user_id,
+            query=self.question,
             response_text=main_advice,
             confidence=score,
-            model=turn.resolved.identifier,
-            searched=turn.searched,
-            latency_ms=latency_ms,
+            model=self.resolved.identifier,
+            searched=searched,
+            latency_ms=record.latency_ms,
             fallback=fallback,
         )
         return StructuredAdvice(
-            response_id=await asyncio.to_thread(self._record, entry),
+            response_id=await asyncio.to_thread(book.record, entry),
             main_advice=main_advice,
             reasoning=reasoning,
             confidence_score=score,
-            confidence_phrase=self._phrase(score),
+            confidence_phrase=book.phrase(score),
             alternatives=list(alternatives),
             sources=list(sources),
-            model_identifier=turn.resolved.identifier,
-            search_decision=turn.decision,
+            model_identifier=self.resolved.identifier,
+            search_decision=self.decision,
         )
 
 
@@ -477,11 +488,8 @@ def cited_citations(
     texts = [draft.main_advice, draft.reasoning]
     if with_alternatives:
         texts += [f"{a.option} {a.reason}" for a in draft.alternatives]
-    numbers = set(draft.cited_passages)
-    tables: set[str] = set()
-    for text in texts:
-        numbers.update(int(n) for n in _CITATION.findall(text))
-        tables.update(_TABLE_CITATION.findall(text))
+    numbers, tables = citation_markers(texts)
+    numbers.update(draft.cited_passages)
     return [
         c for c in citations if c.number in numbers or (c.kind == "table" and c.title in tables)
     ]

@@ -1,9 +1,11 @@
 """The core every kind of turn shares: one agent run, streamed, recorded and settled.
 
-A *turn* is one question answered by the agent. A chat turn (`use_cases/chat.py`) keeps the
-conversation in the history store; another kind of turn (structured advice) plugs in the same
-way: it builds an `AgentCall`, a `TurnStarted` and a `TurnHandler`, and runs them through a
-`TurnRunner`. What every kind shares is decided here, once:
+A *turn* is one question answered by the agent. There are two kinds, and both run here: a
+chat turn (`use_cases/chat.py`) keeps the conversation in the history store; an advice turn
+(`use_cases/advice.py`) gives one `StructuredAdvice` and stores no conversation. Each kind
+builds an `AgentCall`, a `TurnStarted` and a `TurnHandler`, and runs them through a
+`TurnRunner` on its own agent (chat's answers in text, advice's through an output tool).
+What every kind shares is decided here, once:
 
 - One run per turn, always streamed (`Agent.run_stream_events`). The blocking form of a turn
   is that stream drained (`drain`), so a blocking and a streaming caller get the same run, the
@@ -19,7 +21,9 @@ way: it builds an `AgentCall`, a `TurnStarted` and a `TurnHandler`, and runs the
   - refused: the provider's content filter refused (`is_content_filter`); that is an answer,
     not a failure: `handler.refuse` gives a polite result, sent as `TurnFinished`;
   - failed: any other error, mapped to a domain error (`to_domain_error`, never the
-    provider's raw text): `handler.abandon(record, "failed")`, then `TurnFailed`;
+    provider's raw text): `handler.abandon(record, "failed")`, then `TurnFailed`, which also
+    carries the exception (`cause`) for a kind that answers some failures its own way
+    (advice ends in a fallback advice; chat sends the error);
   - interrupted: the consumer closed the stream (a client went away) or the task was
     cancelled: `handler.abandon(record, "interrupted")`, and no final event.
 
@@ -75,6 +79,7 @@ __all__ = [
     "TurnRecord",
     "TurnRunner",
     "TurnStarted",
+    "citation_markers",
     "cited_sources",
     "drain",
     "is_content_filter",
@@ -103,7 +108,8 @@ _TABLE_CITATION = re.compile(r"\[(table: [^\]]+)\]")
 @dataclass(frozen=True)
 class TurnStarted:
     """The turn is accepted (nothing about it can be refused any more) and the model is about
-    to be called. `message_id`: the id its answer will have; `model`: the model's label."""
+    to be called. `message_id`: the id its answer will have ("" for a kind that stores no
+    message, as advice); `model`: the model's label."""
 
     message_id: str
     model: str
@@ -118,9 +124,12 @@ class TurnFinished(Generic[ResultT]):
 
 @dataclass(frozen=True)
 class TurnFailed:
-    """The turn failed; `error` is safe to show (its `detail` never holds provider text)."""
+    """The turn failed; `error` is safe to show (its `detail` never holds provider text).
+    `cause`: the exception the run raised, for a kind of turn that answers some failures its
+    own way (advice gives a fallback for output that never validated); never shown."""
 
     error: AlmanacError
+    cause: BaseException | None = None
 
 
 #: Everything a turn's stream yields, in order: `TurnStarted`, PydanticAI's events, then
@@ -221,13 +230,22 @@ def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, .
     answer."""
     if answer.strip().startswith(NOT_FOUND_ANSWER):
         return ()
-    numbers = {int(n) for n in _CITATION.findall(answer)}
-    tables = set(_TABLE_CITATION.findall(answer))
+    numbers, tables = citation_markers([answer])
     return tuple(
         _source(c)
         for c in citations
         if c.number in numbers or (c.kind == "table" and c.title in tables)
     )
+
+
+def citation_markers(texts: Iterable[str]) -> tuple[set[int], set[str]]:
+    """The passage numbers ([n]) and table names ([table: name]) the texts cite."""
+    numbers: set[int] = set()
+    tables: set[str] = set()
+    for text in texts:
+        numbers.update(int(n) for n in _CITATION.findall(text))
+        tables.update(_TABLE_CITATION.findall(text))
+    return numbers, tables
 
 
 def _source(citation: Citation) -> Source:
@@ -311,7 +329,7 @@ class TurnRunner(Generic[DepsT, OutputT]):
                 if error is not exc:
                     error.__cause__ = exc
                 handler.abandon(record, "failed")
-                outcome = TurnFailed(error)
+                outcome = TurnFailed(error, cause=exc)
         except BaseException:
             # The consumer went away (GeneratorExit) or the task was cancelled: keep what was
             # said, marked as not a complete answer.

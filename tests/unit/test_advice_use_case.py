@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from pydantic_ai.exceptions import ContentFilterError
+from pydantic_ai.exceptions import ContentFilterError, ModelUnavailableError
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -23,7 +23,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
-from tests.fakes import SteppingClock
+from tests.fakes import InMemoryHistoryStore, SteppingClock
 from use_cases.advice import (
     GiveAdvice,
     MainAdviceStream,
@@ -44,16 +44,20 @@ from use_cases.agent import (
     ADVICE_SYSTEM_PROMPT,
     ADVICE_TOOL,
     INSTRUCTIONS_WITHHELD,
+    NOT_FOUND_ANSWER,
     SEARCH_TOOL,
     AdviceDeps,
+    AgentDeps,
     AgentLimits,
     Citation,
     build_advice_agent,
+    build_agent,
 )
-from use_cases.chat import REFUSAL_ANSWER
+from use_cases.chat import REFUSAL_ANSWER, ChatRequest, ChatTurns
 from use_cases.domain import DocumentRef, HitScores, SearchHit
-from use_cases.errors import InvalidRequest, PayloadTooLarge
+from use_cases.errors import InvalidRequest, PayloadTooLarge, UpstreamUnavailable
 from use_cases.ports import ResolvedModel
+from use_cases.response_log import RecordedResponse, ResponseRecord
 from use_cases.search_discipline import decide
 
 
@@ -244,6 +248,89 @@ async def test_a_content_filter_is_a_polite_refusal_not_an_error() -> None:
 
     advice = await give_advice(FunctionModel(stream_function=stream)).execute(question())
     assert advice.main_advice == REFUSAL_ANSWER and advice.confidence_score == 0.0
+
+
+# --- one turn core: advice runs and records like chat -----------------------------------------
+
+
+class LoggedResponses:
+    """A response log in memory (`ResponseRecorder`): keeps what it is asked to log."""
+
+    def __init__(self) -> None:
+        self.records: list[ResponseRecord] = []
+
+    def record(self, record: ResponseRecord) -> RecordedResponse:
+        self.records.append(record)
+        return RecordedResponse(f"resp_{len(self.records)}", 0.5, 0.5, "medium")
+
+
+async def search_then_answer(
+    messages: list[ModelMessage], info: AgentInfo
+) -> AsyncIterator[str | DeltaToolCalls]:
+    """Searches when it may, then answers (GOOD after a search, else it cannot find it):
+    through the output tool when the agent has one (advice), else in text (chat)."""
+    if SEARCH_TOOL in {t.name for t in info.function_tools} and not _searched(messages):
+        yield {0: DeltaToolCall(SEARCH_TOOL, '{"query": "deploy friday"}', tool_call_id="s")}
+        return
+    draft = GOOD if _searched(messages) else {"main_advice": NOT_FOUND_ANSWER, "reasoning": ""}
+    if info.output_tools:
+        yield {0: DeltaToolCall(ADVICE_TOOL, json.dumps(draft), tool_call_id="out")}
+    else:
+        yield str(draft["main_advice"])
+
+
+@pytest.mark.parametrize(("override", "searched"), [(None, True), (False, False)])
+async def test_chat_and_advice_log_the_search_from_the_tool_calls_the_core_recorded(
+    override: bool | None, searched: bool
+) -> None:
+    model = FunctionModel(stream_function=search_then_answer)
+    chat_log, advice_log = LoggedResponses(), LoggedResponses()
+    chat = ChatTurns(
+        build_agent(limits=AgentLimits()),
+        InMemoryHistoryStore(),
+        Models(model),
+        lambda: AgentDeps(retriever=OneHitRetriever(), sql=None, clock=SteppingClock()),
+        SteppingClock(),
+        AgentLimits(),
+        responses=chat_log,
+    )
+    answered = await chat.execute(
+        ChatRequest("ana", "Can I deploy on Friday?", search_override=override)
+    )
+    advice = await give_advice(model, responses=advice_log).execute(
+        question(search_override=override)
+    )
+
+    assert [c.name for c in answered.tool_calls] == ([SEARCH_TOOL] if searched else [])
+    (chat_entry,) = chat_log.records
+    (advice_entry,) = advice_log.records
+    assert chat_entry.search_ran is advice_entry.search_ran is searched
+    assert (chat_entry.kind, advice_entry.kind) == ("chat", "advice")
+    assert advice.response_id == "resp_1"
+    assert advice.main_advice == answered.answer  # the same model said the same in both
+
+
+async def test_a_run_failing_after_its_search_logs_a_fallback_that_searched() -> None:
+    async def search_then_fail(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[DeltaToolCalls]:
+        if _searched(messages):
+            raise ModelUnavailableError("test:m", "503 from the provider")
+        yield {0: DeltaToolCall(SEARCH_TOOL, '{"query": "deploy friday"}', tool_call_id="s")}
+
+    logged = LoggedResponses()
+    advice = give_advice(FunctionModel(stream_function=search_then_fail), responses=logged)
+    events = [e async for e in advice.stream(question())]
+
+    finished = events[-1]
+    assert isinstance(finished, AdviceFinished) and finished.fallback
+    assert isinstance(finished.error, UpstreamUnavailable)
+    assert "unavailable" in finished.advice.main_advice
+    assert "503 from the provider" not in finished.advice.main_advice
+    (entry,) = logged.records
+    assert entry.search_ran and entry.refused and entry.raw_confidence == 0.0
+    with pytest.raises(UpstreamUnavailable):
+        await advice.execute(question())
 
 
 # --- the conversation checks (before any model run) -----------------------------------------
