@@ -355,6 +355,7 @@ def bootstrap(
         max_conversation_messages=settings.max_conversation_messages,
         max_conversation_chars=settings.max_conversation_chars,
         responses=record_response,
+        web_search=web_search,
     )
     ingest = IngestDocuments(
         store,

@@ -77,6 +77,7 @@ from use_cases.advice_domain import (
     ConversationMessage,
     SearchDecision,
     StructuredAdvice,
+    WebSearchReport,
 )
 from use_cases.agent import (
     ADVICE_SYSTEM_PROMPT,
@@ -94,10 +95,10 @@ from use_cases.agent import (
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
 from use_cases.confidence import DEFAULT_PHRASES
 from use_cases.errors import InvalidRequest, PayloadTooLarge
-from use_cases.ports import Clock, ModelResolver, ResolvedModel
+from use_cases.ports import Clock, ModelResolver, ResolvedModel, WebSearch
 from use_cases.response_log import ResponseRecord
 from use_cases.search_discipline import SearchDecision as Discipline
-from use_cases.search_discipline import decide
+from use_cases.search_discipline import decide, web_search_status
 from use_cases.turns import (
     AgentCall,
     TurnFailed,
@@ -197,6 +198,7 @@ class GiveAdvice:
         search_policy: SearchPolicy = override_policy,
         record: RecordAdvice | None = None,
         responses: ResponseRecorder | None = None,
+        web_search: WebSearch | None = None,
         history_window: int = 20,
         max_message_chars: int = MAX_MESSAGE_CHARS,
         max_conversation_messages: int = MAX_CONVERSATION_MESSAGES,
@@ -208,6 +210,7 @@ class GiveAdvice:
         self._clock = clock
         self._instructions = instructions
         self._search_policy = search_policy
+        self._web_search = web_search
         self._book = _AdviceBook(
             confidence, phrase, record or unrecorded, responses, limits.output_retries
         )
@@ -273,6 +276,9 @@ class GiveAdvice:
         turn = _AdviceTurn(
             self._book, request.user_id, decision.question, resolved, decision.decision.value, deps
         )
+        if request.enable_web_search:
+            status = web_search_status(True, self._web_search, decision.policy.allow_search)
+            turn.web_search = WebSearchReport(**status.as_dict())
         return turn, prior
 
     def _check(self, conversation: Sequence[ConversationMessage]) -> str:
@@ -338,6 +344,8 @@ class _AdviceTurn:
     text: MainAdviceStream = field(default_factory=lambda: MainAdviceStream(ADVICE_TOOL))
     unfinished: TurnRecord | None = None
     """What the run produced when it ended without an advice (set by `abandon`)."""
+    web_search: WebSearchReport | None = None
+    """The web-search status, when the request asked for web search."""
 
     async def complete(
         self, run: AgentRunResult[AdviceDraft], record: TurnRecord
@@ -453,6 +461,7 @@ class _AdviceTurn:
                 sources=list(sources),
                 model_identifier=self.resolved.identifier,
                 search_decision=self.decision,
+                web_search=self.web_search,
             )
         entry = AdviceLogEntry(
             user_id=self.user_id,
@@ -474,6 +483,7 @@ class _AdviceTurn:
             sources=list(sources),
             model_identifier=self.resolved.identifier,
             search_decision=self.decision,
+            web_search=self.web_search,
         )
 
 

@@ -52,6 +52,15 @@ class AdviceSource(BaseModel):
     date: str | None = Field(description="The document's date (YYYY-MM-DD), if known.")
 
 
+class WebSearchReport(BaseModel):
+    """The web-search status of an advice turn (see `search_discipline.web_search_status`)."""
+
+    requested: bool
+    available: bool
+    reason: str
+    provider: str | None = None
+
+
 class StructuredAdvice(BaseModel):
     """The advice a client receives: one decision with its grounds and an honest confidence."""
 
@@ -67,14 +76,17 @@ class StructuredAdvice(BaseModel):
         description="0..1, from the retrieval evidence (0 for a fallback or a refusal by the "
         "provider).",
     )
-    confidence_phrase: str = Field(
-        description="The confidence in words.", examples=["fairly confident"]
-    )
+    confidence_phrase: str = Field(description="The confidence in words.", examples=["high"])
     alternatives: list[Alternative] = Field(description="Other options; may be empty.")
     sources: list[AdviceSource] = Field(description="The passages the advice cites.")
     model_identifier: str = Field(examples=["offline-extractive"])
     search_decision: SearchDecision = Field(
         description="Whether the knowledge base was searchable for this turn, and why."
+    )
+    web_search: WebSearchReport | None = Field(
+        None,
+        description="Only when the request set enable_web_search: whether a web search was "
+        "available for this turn, and why not (no provider is configured by default).",
     )
 
 

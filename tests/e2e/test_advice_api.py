@@ -429,3 +429,18 @@ async def test_advice_shares_the_chat_rate_limit(data_dir: Path) -> None:
             assert refused.headers["content-type"] == PROBLEM_MEDIA_TYPE
     finally:
         built.close()
+
+
+async def test_a_requested_web_search_is_reported_unavailable_without_a_provider(
+    client: httpx.AsyncClient,
+) -> None:
+    asked = (await advise(client, ask(QUESTION, enable_web_search=True))).advice
+    whole = StructuredAdvice.model_validate(
+        (await client.post("/advice-non-streaming", json=ask(QUESTION))).json()
+    )
+
+    assert asked.web_search is not None
+    assert (asked.web_search.requested, asked.web_search.available) == (True, False)
+    assert "WEB_SEARCH_PROVIDER" in asked.web_search.reason
+    assert asked.sources  # the knowledge base was still searched
+    assert whole.web_search is None  # not requested: not reported
