@@ -40,7 +40,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.tools import ToolDefinition
 
 from use_cases.advice_domain import AdviceDraft
-from use_cases.chat_domain import TableSchema
+from use_cases.chat_domain import Source, TableSchema
 from use_cases.domain import DocumentRef
 from use_cases.errors import ToolRejected
 from use_cases.ports import Clock, Retriever, SqlRunner
@@ -146,34 +146,29 @@ class Citation:
             return "current version, supersedes " + "; ".join(map(_named, self.supersedes))
         return ""
 
+    def to_source(self) -> Source:
+        """The passage as an answer cites it (`Source`, the one JSON shape of a citation)."""
+        return Source(
+            number=self.number,
+            kind="table" if self.kind == "table" else "document",
+            title=self.title,
+            source=self.source,
+            section=self.section,
+            category=self.category,
+            updated_at=self.updated_at,
+            score=self.score,
+            document_id=self.document_id,
+            superseded_by=self.superseded_by,
+            supersedes=self.supersedes,
+            version_note=self.version_note,
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "kind": self.kind,
-            "title": self.title,
-            "source": self.source,
-            "section": self.section,
-            "category": self.category,
-            "updated_at": self.updated_at,
-            "score": self.score,
-            "document_id": self.document_id,
-            "superseded_by": _ref(self.superseded_by) if self.superseded_by else None,
-            "supersedes": [_ref(ref) for ref in self.supersedes],
-            "version_note": self.version_note,
-        }
+        return self.to_source().as_dict()
 
 
 def _named(ref: DocumentRef) -> str:
     return f"{ref.title} of {ref.updated_at.isoformat()}" if ref.updated_at else ref.title
-
-
-def _ref(ref: DocumentRef) -> dict[str, Any]:
-    return {
-        "document_id": ref.document_id,
-        "title": ref.title,
-        "source": ref.source,
-        "updated_at": ref.updated_at.isoformat() if ref.updated_at else None,
-    }
 
 
 @dataclass

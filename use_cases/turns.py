@@ -232,7 +232,7 @@ def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, .
         return ()
     numbers, tables = citation_markers([answer])
     return tuple(
-        _source(c)
+        c.to_source()
         for c in citations
         if c.number in numbers or (c.kind == "table" and c.title in tables)
     )
@@ -246,23 +246,6 @@ def citation_markers(texts: Iterable[str]) -> tuple[set[int], set[str]]:
         numbers.update(int(n) for n in _CITATION.findall(text))
         tables.update(_TABLE_CITATION.findall(text))
     return numbers, tables
-
-
-def _source(citation: Citation) -> Source:
-    return Source(
-        number=citation.number,
-        kind="table" if citation.kind == "table" else "document",
-        title=citation.title,
-        source=citation.source,
-        section=citation.section,
-        category=citation.category,
-        updated_at=citation.updated_at,
-        score=citation.score,
-        document_id=citation.document_id,
-        superseded_by=citation.superseded_by,
-        supersedes=citation.supersedes,
-        version_note=citation.version_note,
-    )
 
 
 # --- how a turn ends ----------------------------------------------------------------------
