@@ -28,6 +28,7 @@ from pydantic_ai.messages import ToolCallPart
 from services.offline.compose import Answer
 from services.offline.sentences import units_of
 from services.offline.text import content_stems
+from use_cases.turns import citation_markers
 
 MAX_ALTERNATIVES = 2
 ALTERNATIVE_MAX_RANK = 3
@@ -35,7 +36,6 @@ MAX_REASON_CHARS = 240
 #: The share of the question's content words an alternative's best sentence must hold.
 ALTERNATIVE_MIN_SHARE = 0.5
 
-_CITATION = re.compile(r"\[(\d{1,3})\]")
 _SOURCES = re.compile(r"\n+\*\*Sources\*\*\n.*\Z", re.S)
 
 
@@ -59,7 +59,7 @@ def advice_args(answer: Answer, question: str, hits: list[dict[str, Any]]) -> di
             "alternatives": [],
             "cited_passages": [],
         }
-    cited = sorted({int(n) for n in _CITATION.findall(main_advice)})
+    cited = sorted(citation_markers([main_advice])[0])
     by_number = {h.get("number"): h for h in hits}
     return {
         "main_advice": main_advice,
