@@ -26,13 +26,13 @@ from backend.api.confidence_schemas import (
 )
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
-from backend.cli.eval_commands import load_split
+from backend.cli.eval_commands import case_progress, load_split
 from use_cases.auth import CLI_ADMIN
 from use_cases.auth_domain import Caller
 from use_cases.calibration import MAX_DAYS_BACK
 from use_cases.calibration_stats import Band
 from use_cases.errors import InvalidRequest
-from use_cases.evaluation import CaseResult, EvaluateAnswersRequest
+from use_cases.evaluation import EvaluateAnswersRequest
 from use_cases.response_log import FeedbackRequest
 
 calibration_app = typer.Typer(
@@ -243,15 +243,8 @@ def seed_from_eval(
     """Run the answer evaluation and log each case with its correctness as feedback."""
 
     def body() -> None:
-        if split not in ("dev", "test", "all"):
-            raise InvalidRequest("--split must be dev, test or all.")
         loaded = load_split(split, cases)
-        progress = None if as_json or not err.is_terminal else err
-
-        def on_case(result: CaseResult) -> None:
-            if progress is not None:
-                mark = "[green]✓[/]" if result.correct else "[red]✗[/]"
-                progress.print(f"{mark} {escape(result.id)}", highlight=False)
+        on_case = case_progress(as_json)
 
         with open_container(with_sample=True) as container:
             seeded = asyncio.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,6 +32,8 @@ Split = Literal["dev", "test", "all"]
 def load_split(split: str, cases: Path | None = None) -> list[AnswerCase]:
     """The cases of `split` from the bundled set (dev.jsonl, test.jsonl), or from `cases`
     (one JSONL file, or a folder holding dev.jsonl/test.jsonl)."""
+    if split not in ("dev", "test", "all"):
+        raise InvalidRequest("--split must be dev, test or all.")
     if cases is not None and cases.is_file():
         files = [cases]
     else:
@@ -46,6 +49,18 @@ def load_split(split: str, cases: Path | None = None) -> list[AnswerCase]:
     if len(ids) != len(set(ids)):
         raise InvalidRequest("Case ids repeat across the files.")
     return loaded
+
+
+def case_progress(as_json: bool) -> Callable[[CaseResult], None]:
+    """Prints ✓/✗ per case on a terminal's stderr (nothing for --json or a pipe)."""
+    progress = None if as_json or not err.is_terminal else err
+
+    def on_case(result: CaseResult) -> None:
+        if progress is not None:
+            mark = "[green]✓[/]" if result.correct else "[red]✗[/]"
+            progress.print(f"{mark} {escape(result.id)}", highlight=False)
+
+    return on_case
 
 
 def _pct(value: float | None) -> str:
@@ -100,18 +115,10 @@ def answers(
     """Run the answer-evaluation cases through the chat and score the answers."""
 
     def body() -> None:
-        if split not in ("dev", "test", "all"):
-            raise InvalidRequest("--split must be dev, test or all.")
         loaded = load_split(split, cases)
         name = cases.stem if cases is not None and cases.is_file() else split
+        on_case = case_progress(as_json)
         with open_container(with_sample=True) as container:
-            progress = None if as_json or not err.is_terminal else err
-
-            def on_case(result: CaseResult) -> None:
-                if progress is not None:
-                    mark = "[green]✓[/]" if result.correct else "[red]✗[/]"
-                    progress.print(f"{mark} {escape(result.id)}", highlight=False)
-
             report = asyncio.run(
                 container.evaluate_answers.execute(
                     EvaluateAnswersRequest(loaded, split=name, model=model, on_case=on_case)
