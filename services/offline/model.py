@@ -141,7 +141,7 @@ class _Planner:
                     answer = compose_sql(plan, metadata)
                     if answer is not None:
                         return answer
-        known = self._vocabulary.knows if self._vocabulary is not None else None
+        known = self._vocabulary.snapshot() if self._vocabulary is not None else None
         return compose_documents(query.text, results.hits, self._similarity, query.borrowed, known)
 
     # --- FunctionModel callbacks ---------------------------------------------------------

@@ -41,10 +41,18 @@ class KnowledgeVocabulary:
         self._prefixes: frozenset[str] = frozenset()
 
     def knows(self, word_stem: str) -> bool:
+        return self.snapshot()(word_stem)
+
+    def snapshot(self) -> Callable[[str], bool]:
+        """`knows` on the words of now: one generation check for a whole turn's questions."""
         stems, prefixes = self._current()
-        if word_stem in stems:
-            return True
-        return len(word_stem) >= PREFIX and word_stem[:PREFIX] in prefixes
+
+        def knows(word_stem: str) -> bool:
+            if word_stem in stems:
+                return True
+            return len(word_stem) >= PREFIX and word_stem[:PREFIX] in prefixes
+
+        return knows
 
     def _current(self) -> tuple[frozenset[str], frozenset[str]]:
         generation = self._generation()
