@@ -96,6 +96,9 @@ class ChatRequest:
     """Create the chat `chat_id` if no chat has that id yet (the client chose it)."""
     search_override: bool | None = None
     """Force (True) or forbid (False) the knowledge-base search; see `search_discipline`."""
+    instructions: str | None = None
+    """A system prompt for this turn only, instead of the active one (evaluation runs of a
+    prompt version); None uses the active prompt."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,9 @@ class ChatTurns:
         the iterator early stores the turn as interrupted."""
         question = self._check(request.message)
         decision = decide(question, request.search_override)
-        resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
+        resolved, instructions = await asyncio.to_thread(
+            self._prepare, request.model, request.instructions
+        )
         turn = await asyncio.to_thread(
             self._store_question, request, question, resolved, instructions, decision
         )
@@ -205,10 +210,12 @@ class ChatTurns:
             )
         return question
 
-    def _prepare(self, requested: str | None) -> tuple[ResolvedModel, str]:
+    def _prepare(
+        self, requested: str | None, instructions: str | None
+    ) -> tuple[ResolvedModel, str]:
         """The turn's model and system prompt, before anything is written (both may read
         the app DB)."""
-        return self._models.resolve(requested), self._instructions()
+        return self._models.resolve(requested), instructions or self._instructions()
 
     def _store_question(
         self,

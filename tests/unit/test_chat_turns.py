@@ -295,6 +295,20 @@ async def test_the_prompt_in_force_is_read_when_each_turn_starts() -> None:
     assert seen[1].startswith("A new prompt, from an admin")
 
 
+async def test_a_turn_may_bring_its_own_prompt_and_the_next_turn_uses_the_active_one() -> None:
+    seen: list[str] = []
+
+    def record(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        seen.append(info.instructions or "")
+        return ModelResponse(parts=[TextPart("Noted.")])
+
+    r = rig(record)
+    await r.turns.execute(ask(search_override=False, instructions="A prompt version on trial."))
+    await r.turns.execute(ask(search_override=False))
+    assert seen[0].startswith("A prompt version on trial.")
+    assert seen[1].startswith(PROMPT)
+
+
 async def test_prior_turns_are_plain_text_within_the_window_and_failed_ones_are_left_out() -> None:
     sent: list[list[tuple[str, str]]] = []
     fail = [False]

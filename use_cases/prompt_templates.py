@@ -1,0 +1,40 @@
+"""Prompt templates: a prompt version's text may hold `{{variables}}`, filled per use.
+
+Rules:
+- A variable is `{{ name }}`: a name of letters, digits and underscores that does not start
+  with a digit, with optional spaces inside the braces. Any other brace text is left as it is,
+  so prompts that show JSON or code keep their braces.
+- `compile_template` fills every variable and refuses (naming them) when a value is missing;
+  values it does not need are ignored. A text without variables compiles to itself.
+- Values are inserted verbatim: a value holding `{{x}}` is not expanded again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from use_cases.errors import InvalidRequest
+
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def template_variables(text: str) -> tuple[str, ...]:
+    """The variables `text` uses, in order of first use, each once."""
+    return tuple(dict.fromkeys(m.group(1) for m in _VARIABLE.finditer(text)))
+
+
+def missing_variables(text: str, variables: Mapping[str, object]) -> tuple[str, ...]:
+    """The variables `text` uses that `variables` does not supply."""
+    return tuple(name for name in template_variables(text) if name not in variables)
+
+
+def compile_template(text: str, variables: Mapping[str, object]) -> str:
+    """`text` with every `{{name}}` replaced by `str(variables[name])`.
+
+    Raises `InvalidRequest` naming the variables that have no value."""
+    missing = missing_variables(text, variables)
+    if missing:
+        names = ", ".join(missing)
+        raise InvalidRequest(f"The prompt template needs a value for: {names}.")
+    return _VARIABLE.sub(lambda m: str(variables[m.group(1)]), text)
