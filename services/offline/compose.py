@@ -186,7 +186,8 @@ def _spelled_for_meaning(
 
     def fix(found: re.Match[str]) -> str:
         word = found.group(0)
-        if word.lower() in counts or known(stem(word.lower())):
+        exactly = getattr(known, "exactly", known)
+        if word.lower() in counts or exactly(stem(word.lower())):
             return word
         return closest_term(word.lower(), counts.items()) or word
 
@@ -218,6 +219,7 @@ def compose_documents(
     if not hits:
         return not_found(0.0)
     kept, replaced = resolve_versions(hits, keep_history=bool(INTENT_HISTORY.search(question)))
+    question = _spelled_for_meaning(question, kept, known)
     terms = content_stems(question)
     background = set(content_stems(" ".join(borrowed))) - set(
         content_stems(_own(question, borrowed))

@@ -41,6 +41,7 @@ from services.offline.question import (
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
 from services.offline.sql_plan import SqlPlan, column_values, names_in_tables, plan_sql
+from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 from use_cases.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
@@ -70,6 +71,7 @@ class _Planner:
         self._table_schemas = table_schemas
         self._similarity = similarity
         self._vocabulary = vocabulary
+        self._typos = TypoCorrector()
 
     def _schemas(self) -> list[TableSchema]:
         try:
@@ -87,6 +89,7 @@ class _Planner:
         if not view.question:
             return _Decision(answer=not_found(0.0))
         schemas = self._schemas() if SQL_TOOL in tool_names else []
+        self._correct_typos(view, schemas)
         question = view.question
         if view.previous_questions and view.previous_answers:
             question = resolve_person(
@@ -118,6 +121,18 @@ class _Planner:
             if narrowed is not None:
                 return _Decision(calls=[_call(SEARCH_TOOL, {"query": narrowed}, "narrowed")])
         return _Decision(answer=answer)
+
+    def _correct_typos(self, view: TurnView, schemas: Sequence[TableSchema]) -> None:
+        """The question and the earlier ones with their typos corrected (`typos.py`)."""
+        known = self._vocabulary.snapshot() if self._vocabulary is not None else None
+        table_words = table_vocabulary(
+            [s.name for s in schemas]
+            + [c.name for s in schemas for c in s.columns]
+            + [value for value, _ in column_values(schemas)]
+        )
+        correct = self._typos.correct
+        view.question = correct(view.question, known, table_words)
+        view.previous_questions = [correct(q, known, table_words) for q in view.previous_questions]
 
     @staticmethod
     def _plan(

@@ -24,7 +24,14 @@ from pydantic_ai.messages import (
 )
 
 from services.knowledge.fts_query import words
-from services.offline.text import STOP, content_stems, stem, stem_set, wordset
+from services.offline.text import (
+    STOP,
+    content_stems,
+    stem,
+    stem_set,
+    strip_pleasantries,
+    wordset,
+)
 from use_cases.agent import strip_date_anchor
 
 _PRONOUNS = wordset(
@@ -98,7 +105,7 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
         if isinstance(message, ModelRequest):
             for part in message.parts:
                 if isinstance(part, UserPromptPart):
-                    previous.append(strip_date_anchor(_prompt_text(part)).strip())
+                    previous.append(strip_pleasantries(strip_date_anchor(_prompt_text(part))))
         elif isinstance(message, ModelResponse):
             texts = [p.content for p in message.parts if isinstance(p, TextPart) and p.content]
             if texts:
@@ -108,7 +115,7 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
         request = messages[latest]
         assert isinstance(request, ModelRequest)
         texts = [_prompt_text(p) for p in request.parts if isinstance(p, UserPromptPart)]
-        question = strip_date_anchor("\n".join(texts)).strip()
+        question = strip_pleasantries(strip_date_anchor("\n".join(texts)))
     view = TurnView(
         question=question,
         previous_questions=[q for q in previous if q],

@@ -9,6 +9,7 @@ wanted) never counts as content.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 
 import snowballstemmer
@@ -87,3 +88,63 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 def has_digit(term: str) -> bool:
     """Numbers and amounts ("15", "40k", "q2"): matched when present, never required."""
     return any(ch.isdigit() for ch in term)
+
+
+# --- pleasantries -------------------------------------------------------------------------------
+
+_OPENERS = (
+    r"(?:hi|hello|hey|hiya|yo|heya|howdy)(?:\s+(?:there|team|all|almanac|bot))?",
+    r"good\s+(?:morning|afternoon|evening)",
+    r"(?:a\s+)?quick\s+(?:question|one|q|check)(?:\s+for\s+you)?",
+    r"(?:one\s+more|another)\s+(?:thing|question|one)",
+    r"sorry(?:\s+to\s+(?:bother|bug|trouble)(?:\s+you)?|\s+for\s+(?:bothering|the\s+bother))?",
+    r"excuse\s+me",
+    r"(?:i\s+)?(?:have|got)\s+a\s+(?:quick\s+)?question",
+    r"(?:i\s+was|i'?m|just)\s+wondering",
+    r"just\s+(?:checking|curious|a\s+quick\s+(?:question|check))",
+    r"(?:by\s+the\s+way|btw|fyi)",
+    r"(?:please|pls|plz)",
+    r"(?:ok(?:ay)?|so|well|right|alright|um+|uh+|hmm+|erm)(?=\s*[,:;.!\-–—](?:\s|$))",
+)
+_ASKING = (
+    r"(?:can|could|would)\s+you\s+(?:please\s+)?(?:tell|remind|show)\s+me",
+    r"(?:do|does)\s+(?:you|anyone|anybody)\s+know",
+    r"(?:any|got\s+an?)\s+idea",
+)
+_CLOSERS = (
+    r"thanks?(?:\s+(?:a\s+lot|so\s+much|very\s+much|in\s+advance|again))?",
+    r"thank\s+(?:you|u)(?:\s+(?:so\s+much|very\s+much|in\s+advance|again))?",
+    r"thx|tx|ty|tia|ta|cheers|much\s+appreciated|appreciated|please|pls|plz",
+    r"any\s+ideas?|anyone\??|(?:do\s+)?you\s+know|if\s+you\s+know",
+)
+_LEADING = re.compile(
+    rf"^\s*(?:{'|'.join(_OPENERS)})(?:\s*[,:;.!?\-–—]+\s*|\s+)(?:but\s+)?",
+    re.IGNORECASE,
+)
+_LEADING_ASK = re.compile(rf"^\s*(?:{'|'.join(_ASKING)})\s*[,:;\-–—]?\s+", re.IGNORECASE)
+_TRAILING = re.compile(
+    rf"(?:[\s,;.!?\-–—]+|^)(?:{'|'.join(_CLOSERS)})[\s!?.:)]*$",
+    re.IGNORECASE,
+)
+
+
+def strip_pleasantries(text: str) -> str:
+    """`text` without the greetings, apologies and thanks people wrap a question in ("hey,
+    quick one:", "sorry to bother you, but", "any idea?", "thx"): they carry no meaning and
+    must not change what is searched or how much evidence is needed. A question mark the
+    closer carried is kept; a text that is nothing but pleasantries is returned as it is."""
+    original = text.strip()
+    current = original
+    while True:
+        before = current
+        current = _LEADING.sub("", current, count=1)
+        current = _LEADING_ASK.sub("", current, count=1)
+        trailing = _TRAILING.search(current)
+        if trailing and trailing.start() > 0:
+            asked = "?" in trailing.group(0)
+            current = current[: trailing.start()].rstrip(" ,;-–—")
+            if asked and not current.endswith("?"):
+                current += "?"
+        if current == before:
+            break
+    return current if any(ch.isalnum() for ch in current) else original

@@ -28,6 +28,25 @@ GenerationSource = Callable[[], int]
 PREFIX = 5
 
 
+class KnownWords:
+    """The knowledge base's words at one moment. Calling it asks whether a stem's family is
+    known (the same stem or the same first five letters); `exactly` asks for the stem itself,
+    which is what decides whether a word may be a typo ("christmaas" shares "chris" with
+    "christmas" but is no word of the knowledge base)."""
+
+    def __init__(self, stems: frozenset[str], prefixes: frozenset[str]) -> None:
+        self._stems = stems
+        self._prefixes = prefixes
+
+    def __call__(self, word_stem: str) -> bool:
+        if word_stem in self._stems:
+            return True
+        return len(word_stem) >= PREFIX and word_stem[:PREFIX] in self._prefixes
+
+    def exactly(self, word_stem: str) -> bool:
+        return word_stem in self._stems
+
+
 class KnowledgeVocabulary:
     """`knows(stem)`: whether any document of the knowledge base holds that word (or a word of
     the same family: the same stem or the same first five letters)."""
@@ -43,16 +62,9 @@ class KnowledgeVocabulary:
     def knows(self, word_stem: str) -> bool:
         return self.snapshot()(word_stem)
 
-    def snapshot(self) -> Callable[[str], bool]:
+    def snapshot(self) -> KnownWords:
         """`knows` on the words of now: one generation check for a whole turn's questions."""
-        stems, prefixes = self._current()
-
-        def knows(word_stem: str) -> bool:
-            if word_stem in stems:
-                return True
-            return len(word_stem) >= PREFIX and word_stem[:PREFIX] in prefixes
-
-        return knows
+        return KnownWords(*self._current())
 
     def _current(self) -> tuple[frozenset[str], frozenset[str]]:
         generation = self._generation()
@@ -60,7 +72,11 @@ class KnowledgeVocabulary:
             if generation == self._cached_generation:
                 return self._stems, self._prefixes
         loaded_generation, terms = self._terms()
-        stems = frozenset({stem(t) for t in terms} | set(terms))
+        # The index stems with the original Porter algorithm, which turns a final "y" into "i"
+        # ("saturday" -> "saturdai"); the composer's Snowball stems keep it.
+        stems = frozenset(
+            {stem(t) for t in terms} | set(terms) | {f"{t[:-1]}y" for t in terms if t[-1:] == "i"}
+        )
         prefixes = frozenset(s[:PREFIX] for s in stems if len(s) >= PREFIX)
         with self._lock:
             self._cached_generation = loaded_generation

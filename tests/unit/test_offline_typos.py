@@ -1,0 +1,93 @@
+"""The offline model's question clean-up: typo correction (`typos.py`) and pleasantries
+(`text.strip_pleasantries`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from services.offline.text import stem, strip_pleasantries
+from services.offline.typos import TypoCorrector, table_vocabulary
+from services.offline.vocabulary import KnowledgeVocabulary
+
+TABLES = table_vocabulary(["directory", "manager_id", "Kwame Mensah", "notify-service", "Lisbon"])
+
+
+def correct(text: str, known=None, tables: Counter[str] = TABLES) -> str:
+    return TypoCorrector().correct(text, known, tables)
+
+
+def test_names_and_identifiers_are_corrected_to_the_tables_words() -> None:
+    assert correct("who does kwane mnsah report to") == "who does kwame mensah report to"
+    assert correct("Kwane Mnsah's manager?") == "Kwame Mensah's manager?"
+    assert correct("which team owns notiffy-service") == "which team owns notify-service"
+
+
+def test_english_typos_are_corrected() -> None:
+    assert (
+        correct("how many people in the staff direcory") == "how many people in the staff directory"
+    )
+    assert correct("caanry auto abort thrresholds") == "canary auto abort thresholds"
+
+
+def test_words_somebody_knows_stay_as_typed() -> None:
+    # English words the knowledge base lacks: an absent topic must stay absent.
+    assert (
+        correct("guest wifi password for parental leave")
+        == "guest wifi password for parental leave"
+    )
+    # The knowledge base's own jargon, and the tables' words.
+    assert correct("keepassxc export", known=lambda s: s == "keepassxc") == "keepassxc export"
+    assert correct("lisbon directory") == "lisbon directory"
+
+
+def test_a_capitalised_word_is_a_name_corrected_only_to_the_tables_words() -> None:
+    assert correct("who does Fleur Janssen report to") == "who does Fleur Janssen report to"
+
+
+def test_codes_numbers_and_short_words_are_never_touched() -> None:
+    for text in ("sev2 ackn", "Q2 ETA for EMEAA", "the SSOO login", "pgcore14 backup", "ppl"):
+        assert correct(text) == text
+
+
+def test_a_word_the_knowledge_base_holds_wins_a_tie() -> None:
+    assert correct("baseed") == "based"
+    assert correct("baseed", known=lambda s: s == stem("basted")) == "basted"
+
+
+def test_the_index_y_to_i_stems_count_as_known() -> None:
+    vocabulary = KnowledgeVocabulary(lambda: (1, ["saturdai", "password"]), lambda: 1)
+    known = vocabulary.snapshot()
+    assert known.exactly(stem("saturday"))
+    assert known.exactly(stem("password"))
+    assert not known.exactly(stem("satrday"))
+    assert correct("on-call pay on a satrday", known=known) == "on-call pay on a saturday"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (
+            "quick question - default geofence radius at a port any idea?",
+            "default geofence radius at a port?",
+        ),
+        ("sorry to bother you, but code freeze dates?", "code freeze dates?"),
+        ("postmortem deadline after a sev2 thank you so much", "postmortem deadline after a sev2"),
+        ("and in toronto? thx", "and in toronto?"),
+        ("so, and growth", "and growth"),
+        ("hey, quick one: who owns billing? cheers", "who owns billing?"),
+        ("do you know who owns shipment-api?", "who owns shipment-api?"),
+        ("Hi there! Can you tell me the guest wifi policy please", "the guest wifi policy"),
+    ],
+)
+def test_pleasantries_are_dropped(typed: str, meant: str) -> None:
+    assert strip_pleasantries(typed) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["well-known ports", "so what about sev3", "right to disconnect policy?", "thanks", "hi"],
+)
+def test_meaningful_words_and_bare_pleasantries_are_kept(text: str) -> None:
+    assert strip_pleasantries(text) == text
