@@ -261,6 +261,39 @@ class Settings(BaseSettings):
         "after a recalibration; a map that makes the held-out ECE worse is not activated.",
     )
 
+    # --- Evaluation runs ----------------------------------------------------------------
+    eval_concurrency: int = Field(
+        4,
+        ge=1,
+        le=32,
+        description="Cases an evaluation run executes at once when the run does not say "
+        "(`concurrency`, 1 to 32).",
+    )
+    eval_rate_limit_per_minute: int = Field(
+        60,
+        ge=0,
+        le=100_000,
+        description="Model calls per minute per provider across evaluation runs (a token "
+        "bucket per provider); 0 disables it. The offline model is never limited.",
+    )
+    eval_max_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Attempts per evaluation case on a 429, 5xx or timeout from the provider, "
+        "with exponential backoff and full jitter between them.",
+    )
+    eval_backoff_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Base of the evaluation retry backoff: the wait before attempt n+1 is "
+        "random between 0 and min(EVAL_BACKOFF_MAX_SECONDS, base x 2^n) seconds.",
+    )
+    eval_backoff_max_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest wait between two attempts of an evaluation case."
+    )
+
     # --- Providers ----------------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(None, description="OpenAI API key.")
     openai_base_url: str | None = Field(

@@ -235,8 +235,14 @@ class SqliteRunStore(_Store):
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO eval_run_rows (run_id, model, case_id, variant, failed, "
                 "row) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, model, case_id, variant, int(row.get("error") is not None),
-                 json.dumps(row)),
+                (
+                    run_id,
+                    model,
+                    case_id,
+                    variant,
+                    int(row.get("error") is not None),
+                    json.dumps(row),
+                ),
             )
             return cursor.rowcount == 1
 

@@ -1,0 +1,1 @@
+"""Evaluation adapters: the dataset and run stores, pricing, the judge, the HTML report."""
