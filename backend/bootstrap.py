@@ -81,7 +81,7 @@ from use_cases.documents import (
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
 from use_cases.eval_engine import ItemExecutor, Monotonic, ProviderRateLimits, RetryPolicy, Sleep
-from use_cases.eval_runs import BenchmarkRuns, ManageDatasets
+from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
 from use_cases.evaluation import EvaluateAnswers
 from use_cases.health import CheckHealth
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
@@ -181,6 +181,8 @@ class Container:
     # -- evaluation runs
     datasets: ManageDatasets
     benchmark: BenchmarkRuns
+    runnable_models: ListRunnableModels
+    run_metrics: RunMetrics
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -469,6 +471,8 @@ def bootstrap(
         advice=advice,
         datasets=datasets,
         benchmark=benchmark,
+        runnable_models=ListRunnableModels(models),
+        run_metrics=RunMetrics(benchmark),
         adapters=adapters,
     )
 

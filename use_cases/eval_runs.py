@@ -45,7 +45,7 @@ from use_cases.chat import ChatTurns
 from use_cases.errors import ConfigurationError, InvalidRequest, NotFound, UnsupportedDocument
 from use_cases.eval_assertions import parse_assertions
 from use_cases.eval_domain import Dataset, EvalCase, dataset_version, parse_dataset
-from use_cases.eval_engine import Item, ItemContext, ItemExecutor
+from use_cases.eval_engine import Item, ItemContext, ItemExecutor, provider_of
 from use_cases.eval_metrics import aggregate, reliability, robustness
 from use_cases.eval_perturb import PERTURBATIONS
 from use_cases.eval_run_domain import (
@@ -58,7 +58,7 @@ from use_cases.eval_run_domain import (
     RunStore,
     StoredDataset,
 )
-from use_cases.ports import Clock, PromptStore
+from use_cases.ports import Clock, ModelResolver, PromptStore
 from use_cases.prompt_templates import missing_variables
 
 _log = logging.getLogger(__name__)
@@ -635,3 +635,136 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+# --- models and metrics -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunnableModel:
+    id: str
+    provider: str
+    usable: bool
+    default: bool
+    reason: str | None = None
+
+
+class ListRunnableModels:
+    """The models a run (or a chat) may name: the allowed ones, each with whether it can be
+    used here (provider package installed, key or base URL configured). Any caller may ask."""
+
+    def __init__(self, models: ModelResolver) -> None:
+        self._models = models
+
+    async def execute(self) -> list[RunnableModel]:
+        return await asyncio.to_thread(self._list)
+
+    def _list(self) -> list[RunnableModel]:
+        listed = []
+        for identifier in self._models.allowed:
+            reason = None
+            try:
+                self._models.resolve(identifier)
+            except (ConfigurationError, InvalidRequest) as exc:
+                reason = exc.detail
+            listed.append(
+                RunnableModel(
+                    id=identifier,
+                    provider=provider_of(identifier),
+                    usable=reason is None,
+                    default=identifier == self._models.default_identifier,
+                    reason=reason,
+                )
+            )
+        return listed
+
+
+MODEL_METRICS = ("f1", "reliability", "robustness", "drift", "calibration")
+_F1_KEYS = ("cases", "exact_match", "token_f1", "correct")
+_CALIBRATION_KEYS = ("cases", "brier", "ece", "brier_raw", "ece_raw")
+
+
+class RunMetrics:
+    """Aggregates of one run (`run_id`, else the latest completed run), cut for the
+    `/api/metrics/...` endpoints; every figure is the run export's."""
+
+    def __init__(self, runs: BenchmarkRuns) -> None:
+        self._runs = runs
+
+    async def overview(self, caller: Caller, run_id: str | None) -> dict[str, Any]:
+        export = await self._export(caller, run_id)
+        return {
+            **_head(export),
+            "models": {m: a["overall"] for m, a in export["aggregates"].items()},
+        }
+
+    async def dimension(self, caller: Caller, name: str, run_id: str | None) -> dict[str, Any]:
+        export = await self._export(caller, run_id)
+        found = {
+            m: a["by_dimension"][name]
+            for m, a in export["aggregates"].items()
+            if name in a["by_dimension"]
+        }
+        if not found:
+            known = sorted({d for a in export["aggregates"].values() for d in a["by_dimension"]})
+            raise NotFound(
+                f"Run {export['run_id']} has no dimension {name!r}; it has {', '.join(known)}."
+            )
+        return {**_head(export), "dimension": name, "models": found}
+
+    async def for_model(
+        self, caller: Caller, metric: str, model: str, run_id: str | None
+    ) -> dict[str, Any]:
+        if metric not in MODEL_METRICS:
+            raise NotFound(f"No metric {metric!r}; metrics are {', '.join(MODEL_METRICS)}.")
+        export = await self._export(caller, run_id)
+        block = export["aggregates"].get(model)
+        if block is None:
+            raise NotFound(
+                f"Run {export['run_id']} did not run model {model!r}; it ran "
+                f"{', '.join(export['models'])}."
+            )
+        head = {**_head(export), "model": model, "metric": metric}
+        overall, dims = block["overall"], block["by_dimension"]
+        if metric == "f1":
+            return {
+                **head,
+                **{key: overall.get(key) for key in _F1_KEYS},
+                "by_dimension": {d: {key: a.get(key) for key in _F1_KEYS} for d, a in dims.items()},
+            }
+        if metric == "calibration":
+            return {
+                **head,
+                **{key: overall.get(key) for key in _CALIBRATION_KEYS},
+                "reliability": block["reliability"],
+            }
+        if metric == "reliability":
+            return {**head, "bands": block["reliability"]}
+        robust = block["robustness"]
+        if robust is None:
+            raise NotFound(
+                f"Run {export['run_id']} was not a robustness run: start one with "
+                '"robustness": true.'
+            )
+        if metric == "robustness":
+            return {**head, **robust}
+        return {
+            **head,
+            "answer_drift": robust.get("answer_drift"),
+            "by_perturbation": {
+                p: figures.get("answer_drift")
+                for p, figures in (robust.get("by_perturbation") or {}).items()
+            },
+        }
+
+    async def _export(self, caller: Caller, run_id: str | None) -> dict[str, Any]:
+        return await self._runs.export(caller, run_id or "latest-completed")
+
+
+def _head(export: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": export["run_id"],
+        "status": export["status"],
+        "task": export["task"],
+        "finished_at": export["finished_at"],
+    }
