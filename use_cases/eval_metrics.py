@@ -14,7 +14,7 @@ number of expected sources):
 
 Answers: correct as the answer evaluation decides it (`evaluation.score_case`); exact match
 and token F1 as SQuAD computes them (lower case, punctuation, articles and extra spaces
-removed), the maximum over `expect_any`, the Sources block excluded.
+removed), the maximum over `expect_any`, the Sources block and citation markers excluded.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from use_cases import calibration_stats as stats
 from use_cases.chat_domain import Source
 from use_cases.evaluation import _percentile, answer_body, is_refusal, matches_fact
 from use_cases.evaluation import _source_matches as source_matches
+from use_cases.turns import _CITATION, _TABLE_CITATION
 
 if TYPE_CHECKING:
     from use_cases.eval_assertions import AssertionResult
@@ -142,6 +143,12 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
+def answer_text(answer: str) -> str:
+    """The answer as exact match and token F1 read it: no Sources block, no citation markers
+    ([1], [table: directory])."""
+    return _TABLE_CITATION.sub(" ", _CITATION.sub(" ", answer_body(answer)))
+
+
 def normalise_answer(text: str) -> str:
     """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split())
@@ -151,7 +158,7 @@ def exact_match(answer: str, expect_any: Sequence[str]) -> float | None:
     """1.0 if the normalised answer body equals one normalised expected string, else 0.0."""
     if not expect_any:
         return None
-    got = normalise_answer(answer_body(answer))
+    got = normalise_answer(answer_text(answer))
     return 1.0 if any(got == normalise_answer(e) for e in expect_any) else 0.0
 
 
@@ -171,7 +178,7 @@ def token_f1(answer: str, expect_any: Sequence[str]) -> float | None:
     P = |common| / |answer tokens|, R = |common| / |e tokens| (multiset intersection)."""
     if not expect_any:
         return None
-    got = normalise_answer(answer_body(answer)).split()
+    got = normalise_answer(answer_text(answer)).split()
     return max(_f1(got, normalise_answer(e).split()) for e in expect_any)
 
 
@@ -373,7 +380,7 @@ def aggregate(rows: Sequence[Mapping[str, Any]], *, k: int = 5) -> dict[str, Any
         "citation_precision": _mean([r["citation_precision"] for r in rows]),
         "citation_recall": _mean([r["citation_recall"] for r in rows]),
         "valid_citation_rate": _mean([r["cited"] for r in answered]),
-        "refusal_accuracy": _mean([r["refused"] == r["must_refuse"] for r in rows]),
+        "refusal_accuracy": _mean([r["refused"] == r["must_refuse"] for r in ok]),
         "sql_match": _mean([r["sql_match"] for r in rows]),
         f"hit@{k}": _mean([r.get(f"hit@{k}") for r in rows]),
         f"recall@{k}": _mean([r.get(f"recall@{k}") for r in rows]),
