@@ -1,1 +1,1 @@
-"""Evaluation adapters: the dataset and run stores, pricing, the judge, the HTML report."""
+"""Adapters of the evaluation ports: model prices, the LLM judge, run stores and reports."""
