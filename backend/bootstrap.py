@@ -31,6 +31,8 @@ from services.chat.history_store import SqliteHistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
+from services.evaluation.judge import PydanticAIJudge
+from services.evaluation.pricing import GenaiPricesPricing
 from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
 from services.job_queue import ThreadJobQueue
 from services.knowledge.chunking import HeadingChunker
@@ -80,6 +82,7 @@ from use_cases.documents import (
 )
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
+from use_cases.eval_assertions import Judge
 from use_cases.eval_engine import ItemExecutor, Monotonic, ProviderRateLimits, RetryPolicy, Sleep
 from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
 from use_cases.evaluation import EvaluateAnswers
@@ -483,6 +486,7 @@ def build_eval_runs(
     audit: RecordAudit,
     stores: tuple[SqliteDatasetStore, SqliteRunStore, SqlitePromptStore],
     use_cases: tuple[ChatTurns, ManageChats, SearchKnowledgeBase, RunSql],
+    models: PydanticAIModelResolver,
     *,
     sleep: Sleep = asyncio.sleep,
     monotonic: Monotonic = time.monotonic,
@@ -498,8 +502,8 @@ def build_eval_runs(
         chats,
         search,
         run_sql,
-        pricing=None,
-        judge=None,
+        pricing=GenaiPricesPricing(),
+        judge=build_judge(settings, models),
         limits=ProviderRateLimits(
             settings.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
         ),
@@ -521,6 +525,19 @@ def build_eval_runs(
         default_concurrency=settings.eval_concurrency,
     )
     return datasets, benchmark
+
+
+def build_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
+    """The `llm_judge` model (EVAL_JUDGE_MODEL): an allowed model as the chat resolves it,
+    any other `provider:model` as PydanticAI infers it; none when the setting is empty."""
+    identifier = settings.eval_judge_model.strip()
+    if not identifier:
+        return None
+    model = models.resolve(identifier).model if identifier in models.allowed else identifier
+    try:
+        return PydanticAIJudge(model, timeout_s=settings.agent_timeout)
+    except Exception as exc:
+        raise ConfigurationError(f"EVAL_JUDGE_MODEL={identifier!r} cannot be used: {exc}") from exc
 
 
 def build_calibration(

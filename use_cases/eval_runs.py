@@ -46,7 +46,7 @@ from use_cases.errors import ConfigurationError, InvalidRequest, NotFound, Unsup
 from use_cases.eval_assertions import parse_assertions
 from use_cases.eval_domain import Dataset, EvalCase, dataset_version, parse_dataset
 from use_cases.eval_engine import Item, ItemContext, ItemExecutor, provider_of
-from use_cases.eval_metrics import aggregate, reliability, robustness
+from use_cases.eval_metrics import model_aggregates
 from use_cases.eval_perturb import PERTURBATIONS
 from use_cases.eval_run_domain import (
     CLEAN,
@@ -564,19 +564,7 @@ def build_export(
     ordered = sorted(
         rows, key=lambda r: (models.get(r["model"], 99), variants.get(r["variant"], 99))
     )
-    aggregates: dict[str, Any] = {}
-    for model in record.models:
-        mine = [r for r in ordered if r["model"] == model]
-        clean = [r for r in mine if r["variant"] == CLEAN]
-        groups: dict[str, list[Mapping[str, Any]]] = {}
-        for row in clean:
-            groups.setdefault(row.get("dimension") or row["kind"], []).append(row)
-        aggregates[model] = {
-            "overall": aggregate(clean, k=k),
-            "by_dimension": {name: aggregate(group, k=k) for name, group in groups.items()},
-            "reliability": reliability(clean),
-            "robustness": robustness(mine, k=k) if record.settings.robustness else None,
-        }
+    aggregates = model_aggregates(ordered, k=k)
     settings = record.settings.as_dict()
     return {
         "run_id": record.run_id,
@@ -741,7 +729,7 @@ class RunMetrics:
         if metric == "reliability":
             return {**head, "bands": block["reliability"]}
         robust = block["robustness"]
-        if robust is None:
+        if not robust.get("perturbations"):
             raise NotFound(
                 f"Run {export['run_id']} was not a robustness run: start one with "
                 '"robustness": true.'
