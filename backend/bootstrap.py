@@ -404,6 +404,7 @@ def bootstrap(
             SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
             RunSql(sql),
         ),
+        models,
     )
     adapters = Adapters(
         store=store,
