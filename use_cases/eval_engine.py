@@ -196,7 +196,7 @@ class ItemExecutor:
             if outcome.error is not None
             else self._cost(item.model, outcome.input_tokens, outcome.output_tokens)
         )
-        return score_case(
+        row = score_case(
             case,
             outcome,
             model=item.model,
@@ -208,6 +208,8 @@ class ItemExecutor:
             cost_usd=cost,
             attempts=max(1, attempts.count),
         )
+        row["sources"] = [s.title or s.source for s in outcome.sources]  # cited, for reading
+        return row
 
     async def _with_retries(
         self,
