@@ -269,7 +269,11 @@ def bootstrap(
     embedder: Embedder | None = None,
     reranker: Reranker | None = None,
     clock: Clock | None = None,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Monotonic = time.monotonic,
 ) -> Container:
+    """`sleep` and `monotonic` time the evaluation runs' retries and rate limits (tests pass
+    ones that do not wait)."""
     settings = settings or Settings()
     web_search = build_web_search(settings.web_search_provider)  # an unknown name stops here
     check_sqlite_support()
@@ -405,6 +409,8 @@ def bootstrap(
             RunSql(sql),
         ),
         models,
+        sleep=sleep,
+        monotonic=monotonic,
     )
     adapters = Adapters(
         store=store,

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,21 +245,24 @@ class ItemExecutor:
     async def _turns(
         self, model: str, case: EvalCase, question: str, instructions: str | None
     ) -> ChatResult:
-        chat_id: str | None = None
+        # The case's own chat id, chosen here, so a turn that fails still leaves a chat we
+        # can delete.
+        chat_id = uuid.uuid4().hex
         try:
-            for previous in case.history:
-                turn = await self._chat.execute(
-                    ChatRequest(self._user_id, previous, chat_id, model, instructions=instructions)
+            for text in (*case.history, question):
+                result = await self._chat.execute(
+                    ChatRequest(
+                        self._user_id,
+                        text,
+                        chat_id,
+                        model,
+                        start_if_missing=True,
+                        instructions=instructions,
+                    )
                 )
-                chat_id = turn.chat_id
-            result = await self._chat.execute(
-                ChatRequest(self._user_id, question, chat_id, model, instructions=instructions)
-            )
-            chat_id = result.chat_id
             return result
         finally:
-            if chat_id is not None:
-                await self._forget(chat_id)
+            await self._forget(chat_id)
 
     async def _forget(self, chat_id: str) -> None:
         with contextlib.suppress(NotFound):
