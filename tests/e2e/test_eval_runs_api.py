@@ -80,7 +80,12 @@ async def test_a_run_on_the_offline_model_is_started_polled_and_reported(
 
     assert export["status"] == "completed"
     assert export["progress"] == {"total": 6, "completed": 6, "failed": 0, "percent": 100.0}
-    assert export["task"] == {"id": "smoke", "name": "Smoke", "version": task["version"], "cases": 3}
+    assert export["task"] == {
+        "id": "smoke",
+        "name": "Smoke",
+        "version": task["version"],
+        "cases": 3,
+    }
     assert export["models"] == ["offline-extractive"]
     assert export["settings"]["robustness"] == ["filler"]
     rows = {(r["case_id"], r["variant"]): r for r in export["cases"]}
@@ -96,7 +101,9 @@ async def test_a_run_on_the_offline_model_is_started_polled_and_reported(
     assert rows[("sev1", "filler")]["question"] != sev1["question"]
     block = export["aggregates"]["offline-extractive"]
     assert block["overall"]["cases"] == 3  # clean rows only
-    assert block["overall"]["correct"] == sum(rows[(c["id"], "clean")]["correct"] for c in CASES) / 3
+    assert (
+        block["overall"]["correct"] == sum(rows[(c["id"], "clean")]["correct"] for c in CASES) / 3
+    )
     assert set(block["by_dimension"]) == {"incidents", "refuse", "kb"}
     assert block["robustness"]["perturbations"] == ["filler"]
 

@@ -174,7 +174,9 @@ async def test_a_429_is_retried_after_a_jittered_backoff_and_a_bad_case_fails_al
     assert export["status"] == "completed"  # one failing case never fails the run
     assert rows["sev1"]["attempts"] == 2 and rows["sev1"]["error"] is None
     assert rows["sev1"]["answer"]
-    assert rows["sev1"]["input_tokens"] % 120 == 0 and rows["sev1"]["input_tokens"] > 0  # usage summed
+    assert (
+        rows["sev1"]["input_tokens"] % 120 == 0 and rows["sev1"]["input_tokens"] > 0
+    )  # usage summed
     assert rows["sev1"]["output_tokens"] % 30 == 0 and rows["sev1"]["output_tokens"] > 0
     assert rows["sev1"]["cost_usd"] is not None and rows["sev1"]["cost_usd"] > 0
     assert rows["canteen"]["attempts"] == 1 and rows["canteen"]["error"]  # a 400: no retry
@@ -196,9 +198,7 @@ async def test_retries_stop_after_the_configured_attempts(
     unavailable = httpx.Response(503, json={"error": {"message": "down", "type": "server"}})
     mock_openai.post(COMPLETIONS).mock(return_value=unavailable)
     run_id = await _start(openai_container)
-    record = await openai_container.benchmark.start(
-        CLI_ADMIN, RunRequest(task_id="three", limit=1)
-    )
+    record = await openai_container.benchmark.start(CLI_ADMIN, RunRequest(task_id="three", limit=1))
 
     await openai_container.benchmark.execute(record.run_id)
     export = await openai_container.benchmark.export(CLI_ADMIN, record.run_id)
