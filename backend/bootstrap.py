@@ -6,14 +6,16 @@ parts we do not own (embedder, reranker) through its keyword arguments.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from loguru import logger
 
-from backend.config import Settings
+from backend.config import PROJECT_ROOT, Settings
 from backend.sources import collect_sources
 from services.admin.api_key_store import SqliteApiKeyStore
 from services.admin.audit_log import SqliteAuditLog
@@ -29,6 +31,9 @@ from services.chat.history_store import SqliteHistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
+from services.evaluation.judge import PydanticAIJudge
+from services.evaluation.pricing import GenaiPricesPricing
+from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
 from services.job_queue import ThreadJobQueue
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import FileLoader
@@ -77,6 +82,9 @@ from use_cases.documents import (
 )
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
+from use_cases.eval_assertions import Judge
+from use_cases.eval_engine import ItemExecutor, Monotonic, ProviderRateLimits, RetryPolicy, Sleep
+from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
 from use_cases.evaluation import EvaluateAnswers
 from use_cases.health import CheckHealth
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
@@ -114,6 +122,8 @@ class Adapters:
     jobs: ThreadJobQueue
     prompt_store: SqlitePromptStore
     model_default_store: SqliteModelDefaultStore
+    dataset_store: SqliteDatasetStore
+    run_store: SqliteRunStore
 
     def close(self) -> None:
         self.jobs.close()
@@ -124,6 +134,8 @@ class Adapters:
         self.audit_log.close()
         self.prompt_store.close()
         self.model_default_store.close()
+        self.dataset_store.close()
+        self.run_store.close()
 
 
 @dataclass
@@ -169,6 +181,11 @@ class Container:
     calibration: CalibrationUseCases
     """Response log, feedback, confidence analytics and recalibration (`build_calibration`)."""
     advice: GiveAdvice
+    # -- evaluation runs
+    datasets: ManageDatasets
+    benchmark: BenchmarkRuns
+    runnable_models: ListRunnableModels
+    run_metrics: RunMetrics
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -252,7 +269,11 @@ def bootstrap(
     embedder: Embedder | None = None,
     reranker: Reranker | None = None,
     clock: Clock | None = None,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Monotonic = time.monotonic,
 ) -> Container:
+    """`sleep` and `monotonic` time the evaluation runs' retries and rate limits (tests pass
+    ones that do not wait)."""
     settings = settings or Settings()
     web_search = build_web_search(settings.web_search_provider)  # an unknown name stops here
     check_sqlite_support()
@@ -374,6 +395,23 @@ def bootstrap(
     admin_ingest = IngestAsAdmin(ingest, store, audit)
     jobs = ThreadJobQueue()
     load_table = LoadTable(tables, sql)
+    dataset_store = SqliteDatasetStore(settings.app_db_path)
+    run_store = SqliteRunStore(settings.app_db_path)
+    datasets, benchmark = build_eval_runs(
+        settings,
+        clock,
+        audit,
+        (dataset_store, run_store, prompt_store),
+        (
+            chat,
+            chats,
+            SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
+            RunSql(sql),
+        ),
+        models,
+        sleep=sleep,
+        monotonic=monotonic,
+    )
     adapters = Adapters(
         store=store,
         embedder=embedder,
@@ -388,6 +426,8 @@ def bootstrap(
         jobs=jobs,
         prompt_store=prompt_store,
         model_default_store=model_default_store,
+        dataset_store=dataset_store,
+        run_store=run_store,
     )
     return Container(
         settings=settings,
@@ -439,8 +479,72 @@ def bootstrap(
             (response_log, calibration_store, record_response),
         ),
         advice=advice,
+        datasets=datasets,
+        benchmark=benchmark,
+        runnable_models=ListRunnableModels(models),
+        run_metrics=RunMetrics(benchmark),
         adapters=adapters,
     )
+
+
+def build_eval_runs(
+    settings: Settings,
+    clock: Clock,
+    audit: RecordAudit,
+    stores: tuple[SqliteDatasetStore, SqliteRunStore, SqlitePromptStore],
+    use_cases: tuple[ChatTurns, ManageChats, SearchKnowledgeBase, RunSql],
+    models: PydanticAIModelResolver,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Monotonic = time.monotonic,
+) -> tuple[ManageDatasets, BenchmarkRuns]:
+    """Evaluation datasets and runs: the engine runs cases through the real chat turns."""
+    dataset_store, run_store, prompt_store = stores
+    chat, chats, search, run_sql = use_cases
+    datasets = ManageDatasets(
+        dataset_store, clock, audit, bundled_dir=PROJECT_ROOT / "sample_data" / "eval"
+    )
+    executor = ItemExecutor(
+        chat,
+        chats,
+        search,
+        run_sql,
+        pricing=GenaiPricesPricing(),
+        judge=build_judge(settings, models),
+        limits=ProviderRateLimits(
+            settings.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
+        ),
+        retry=RetryPolicy(
+            max_attempts=settings.eval_max_attempts,
+            backoff_seconds=settings.eval_backoff_seconds,
+            backoff_max_seconds=settings.eval_backoff_max_seconds,
+        ),
+        sleep=sleep,
+    )
+    benchmark = BenchmarkRuns(
+        datasets,
+        run_store,
+        executor,
+        chat,
+        prompt_store,
+        clock,
+        audit,
+        default_concurrency=settings.eval_concurrency,
+    )
+    return datasets, benchmark
+
+
+def build_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
+    """The `llm_judge` model (EVAL_JUDGE_MODEL): an allowed model as the chat resolves it,
+    any other `provider:model` as PydanticAI infers it; none when the setting is empty."""
+    identifier = settings.eval_judge_model.strip()
+    if not identifier:
+        return None
+    model = models.resolve(identifier).model if identifier in models.allowed else identifier
+    try:
+        return PydanticAIJudge(model, timeout_s=settings.agent_timeout)
+    except Exception as exc:
+        raise ConfigurationError(f"EVAL_JUDGE_MODEL={identifier!r} cannot be used: {exc}") from exc
 
 
 def build_calibration(

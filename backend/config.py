@@ -233,6 +233,13 @@ class Settings(BaseSettings):
     )
     sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
     sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
+    eval_judge_model: str = Field(
+        "",
+        max_length=200,
+        description="Model that judges answers for the `llm_judge` assertion of evaluation "
+        "runs, e.g. openai:gpt-4.1-mini (any PydanticAI `provider:model`). Empty: no judge; "
+        "`llm_judge` checks are reported as skipped.",
+    )
 
     # --- Calibration --------------------------------------------------------------------
     recalibration_min_feedback: int = Field(
@@ -259,6 +266,39 @@ class Settings(BaseSettings):
         lt=1,
         description="Share of the feedback held out (seeded split) to measure ECE before and "
         "after a recalibration; a map that makes the held-out ECE worse is not activated.",
+    )
+
+    # --- Evaluation runs ----------------------------------------------------------------
+    eval_concurrency: int = Field(
+        4,
+        ge=1,
+        le=32,
+        description="Cases an evaluation run executes at once when the run does not say "
+        "(`concurrency`, 1 to 32).",
+    )
+    eval_rate_limit_per_minute: int = Field(
+        60,
+        ge=0,
+        le=100_000,
+        description="Model calls per minute per provider across evaluation runs (a token "
+        "bucket per provider); 0 disables it. The offline model is never limited.",
+    )
+    eval_max_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Attempts per evaluation case on a 429, 5xx or timeout from the provider, "
+        "with exponential backoff and full jitter between them.",
+    )
+    eval_backoff_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Base of the evaluation retry backoff: the wait before attempt n+1 is "
+        "random between 0 and min(EVAL_BACKOFF_MAX_SECONDS, base x 2^n) seconds.",
+    )
+    eval_backoff_max_seconds: float = Field(
+        30.0, gt=0, le=600, description="Longest wait between two attempts of an evaluation case."
     )
 
     # --- Providers ----------------------------------------------------------------------

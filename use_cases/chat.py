@@ -118,6 +118,8 @@ class ChatResult:
     confidence: float | None = None
     """Calibrated confidence that the answer is right (0..1), from the response log."""
     confidence_phrase: str | None = None
+    confidence_raw: float | None = None
+    """The confidence before recalibration (for evaluation runs' raw Brier score and ECE)."""
 
 
 class ResponseRecorder(Protocol):
@@ -318,6 +320,7 @@ class _ChatTurn:
             response_id=logged.response_id,
             confidence=logged.confidence,
             confidence_phrase=logged.confidence_phrase,
+            confidence_raw=logged.raw_confidence,
         )
 
     def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:

@@ -23,6 +23,7 @@ from backend.api.routes import (
     confidence,
     discipline,
     documents,
+    evaluation,
     feedback,
     health,
     jobs,
@@ -66,6 +67,7 @@ PROTECTED_ROUTERS = (
     feedback.router,
     confidence.router,
     advice.router,
+    evaluation.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.
@@ -90,10 +92,14 @@ def create_app(
         if owned:
             prepare_to_serve(built)  # the sample if empty; the vector index into memory
         log_auth_status(settings, await built.authenticate.usable_keys())
+        resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
+        if resumed:
+            logger.info("Resuming evaluation runs: {}", ", ".join(resumed))
         logger.info("Almanac {} ready (knowledge DB {})", __version__, settings.knowledge_db_path)
         try:
             yield
         finally:
+            await built.benchmark.close()  # unfinished runs stay `running` and resume next start
             if owned:
                 built.close()
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -15,13 +15,14 @@ from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from backend.config import PROJECT_ROOT
 from use_cases.errors import InvalidRequest
+from use_cases.eval_runs import BUNDLED_ID, RunRequest, bundled_text
 from use_cases.evaluation import (
     AnswerCase,
     AnswerReport,
     CaseResult,
-    EvaluateAnswersRequest,
     answer_body,
     parse_cases,
+    summarise,
 )
 
 eval_app = typer.Typer(help="Evaluate the answers.", no_args_is_help=True)
@@ -115,18 +116,53 @@ def answers(
     """Run the answer-evaluation cases through the chat and score the answers."""
 
     def body() -> None:
-        loaded = load_split(split, cases)
+        from backend.cli.eval_run_commands import execute_run
+
+        load_split(split, cases)  # checks the split and the files, naming the line at fault
         name = cases.stem if cases is not None and cases.is_file() else split
         on_case = case_progress(as_json)
+        tags = () if split == "all" or (cases is not None and cases.is_file()) else (split,)
         with open_container(with_sample=True) as container:
-            report = asyncio.run(
-                container.evaluate_answers.execute(
-                    EvaluateAnswersRequest(loaded, split=name, model=model, on_case=on_case)
-                )
+            export = execute_run(
+                container,
+                RunRequest(task_id=BUNDLED_ID, models=(model,) if model else (), tags=tags),
+                dataset=_dataset_argument(cases),
+                show_progress=False,
+                on_row=lambda row: on_case(_case_result(row)),
             )
+        results = [_case_result(row) for row in export["cases"]]
+        report = summarise(name, export["models"][0], results)
         if as_json:
             output.print_json(report.as_dict())
         else:
             _print_report(report)
 
     run_command(body)
+
+
+def _dataset_argument(cases: Path | None) -> str | None:
+    """`eval answers` is `eval run` on the bundled set (`answers`, its split as a tag), on a
+    case file, or on a folder of dev.jsonl/test.jsonl (registered as one dataset)."""
+    if cases is None or cases.resolve() == EVAL_DIR.resolve():
+        return None
+    if cases.is_file():
+        return str(cases)
+    combined = Path(tempfile.mkdtemp()) / f"{cases.name or 'cases'}.jsonl"
+    combined.write_text(bundled_text(cases), encoding="utf-8")
+    return str(combined)
+
+
+def _case_result(row: Mapping[str, Any]) -> CaseResult:
+    return CaseResult(
+        id=row["case_id"],
+        kind=row["kind"],
+        question=row["question"],
+        answer=row["answer"],
+        correct=bool(row["correct"]),
+        refused=bool(row["refused"]),
+        must_refuse=bool(row["must_refuse"]),
+        cited=row["cited"] if row["expect_sources"] else None,
+        latency_ms=int(row["latency_ms"] or 0),
+        sources=tuple(row.get("sources", ())),
+        error=row["error"],
+    )

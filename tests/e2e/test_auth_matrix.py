@@ -10,6 +10,7 @@ the 403 of every admin-only one.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -48,6 +49,7 @@ class Call:
     json: Callable[[], Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
     upload: bool = False
+    upload_suffix: str = ".md"
     path: str | None = None  # what to request, when not the route's own path (a mount)
 
 
@@ -124,6 +126,21 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/confidence/auto-tune"): Call(ADMIN_ONLY),
     # 409 for the admin: the matrix's log has too little feedback to recalibrate.
     ("POST", "/confidence/recalibrate"): Call((401, 403, 403, 409)),
+    # Evaluation: admins only, but anyone may see which models can be run. The admin's run
+    # needs a completed run of the matrix for the metrics rows (`_eval_run`).
+    ("GET", "/api/tasks"): Call(ADMIN_ONLY),
+    ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),
+    ("POST", "/api/tasks"): Call((401, 403, 403, 201), upload=True, upload_suffix=".jsonl"),
+    ("POST", "/api/benchmark/run"): Call(
+        (401, 403, 403, 202), json=lambda: {"task_id": "answers", "limit": 1}
+    ),
+    ("GET", "/api/results"): Call(ADMIN_ONLY),
+    ("GET", "/api/results/{run_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/results/{run_id}/export"): Call(ADMIN_ONLY, params={"format": "csv"}),
+    ("GET", "/api/models"): Call(EVERY_CALLER),
+    ("GET", "/api/metrics/overview"): Call(ADMIN_ONLY),
+    ("GET", "/api/metrics/dimension/{name}"): Call(ADMIN_ONLY),
+    ("GET", "/api/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
 }
 
 
@@ -228,7 +245,27 @@ async def _path(template: str, container: Container) -> str:
         values["chat_id"] = _anas_chat(container)
     if "{document_id}" in template:
         values["document_id"] = _new_document(container)
+    if "{task_id}" in template:
+        values["task_id"] = "answers"
+    if "{run_id}" in template or template.startswith("/api/metrics/"):
+        values["run_id"] = await _eval_run(container)
+    if "{name}" in template:
+        values["name"] = "kb"
+    if "{metric}" in template:
+        values["metric"], values["model"] = "f1", "offline-extractive"
     return template.format(**values)
+
+
+async def _eval_run(container: Container) -> str:
+    """A completed one-case run of the bundled set, started by root."""
+    from use_cases.eval_runs import RunRequest
+
+    root = Caller(user_id="root", role="admin", key_id=None)
+    record = await container.benchmark.start(
+        root, RunRequest(task_id="answers", limit=1, tags=("dev",))
+    )
+    await container.benchmark.execute(record.run_id)
+    return record.run_id
 
 
 def test_every_route_has_an_expectation_and_every_expectation_a_route(world: World) -> None:
@@ -251,8 +288,11 @@ async def test_route_answers_each_kind_of_caller_as_expected(
         if request["json"].get("response_id") == "{response_id}":
             request["json"] = {"response_id": _anas_response(world.container), "outcome": True}
     if call.upload:
-        name = f"upload-{uuid.uuid4().hex[:8]}.md"
-        request["files"] = {"file": (name, f"# {name}\n\nUploaded in the matrix.\n".encode())}
+        name = f"upload-{uuid.uuid4().hex[:8]}{call.upload_suffix}"
+        text = f"# {name}\n\nUploaded in the matrix.\n"
+        if call.upload_suffix == ".jsonl":  # an evaluation dataset of one case
+            text = json.dumps({"question": f"What is {name}?", "kind": "kb", "expect_any": ["x"]})
+        request["files"] = {"file": (name, text.encode())}
     path = call.path or await _path(template, world.container)
     response = await client.request("GET" if method == "MOUNT" else method, path, **request)
     expected = call.expect[ROLES.index(role)]

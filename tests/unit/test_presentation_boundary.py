@@ -15,6 +15,11 @@ ADAPTER_NAMES = frozenset(f.name for f in dataclasses.fields(Adapters)) | {"adap
 #: (file, expression) that read an attribute named like an adapter and are allowed to.
 KNOWN = {
     ("backend/api/llm_schemas.py", "info.models"),  # a provider's model names, not an adapter
+    # Evaluation: a case's questions, a run's and a request's model names, compared models.
+    ("backend/api/eval_schemas.py", "case.history"),
+    ("backend/api/eval_schemas.py", "record.models"),
+    ("backend/api/eval_schemas.py", "self.models"),
+    ("backend/cli/eval_run_commands.py", "comparison.models"),
 }
 
 

@@ -1,0 +1,229 @@
+"""Evaluation: datasets ("tasks"), runs, their results and metrics (admins), and the models a
+run may name (every caller). See docs/evaluation-runs.md."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from backend.api.deps import AdminDep, CallerDep, ContainerDep, PageLimit, PageOffset
+from backend.api.eval_schemas import (
+    BenchmarkRunIn,
+    ModelListOut,
+    ModelOut,
+    RunListOut,
+    RunStartedOut,
+    RunSummaryOut,
+    TaskDetailOut,
+    TaskListOut,
+    TaskOut,
+    TaskUploadOut,
+)
+from backend.api.openapi import problem_responses
+from use_cases.eval_runs import DatasetUpload
+
+router = APIRouter(tags=["evaluation"])
+
+TaskId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$", description="A dataset id.")
+]
+RunId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^(run_[0-9a-f]{12}|latest|latest-completed)$",
+        description="A run id, or `latest` / `latest-completed`.",
+    ),
+]
+ModelName = Annotated[str, Path(min_length=1, max_length=200, description="A model id.")]
+MetricRunId = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^run_[0-9a-f]{12}$",
+        description="The run (default: the latest completed run).",
+    ),
+]
+_NOT_FOUND = problem_responses(404)
+_EXPORT = {
+    200: {
+        "description": "The run export (JSON; see docs/evaluation-runs.md), or its cases as CSV.",
+        "content": {"application/json": {}, "text/csv": {}},
+    },
+    **_NOT_FOUND,
+}
+
+
+@router.get(
+    "/api/tasks",
+    response_model=TaskListOut,
+    summary="The evaluation datasets (latest version of each); admins only",
+)
+async def list_tasks(container: ContainerDep, admin: AdminDep) -> TaskListOut:
+    return TaskListOut(tasks=[TaskOut.of(d) for d in await container.datasets.list(admin)])
+
+
+@router.get(
+    "/api/tasks/{task_id}",
+    response_model=TaskDetailOut,
+    responses=_NOT_FOUND,
+    summary="An evaluation dataset with a page of its cases; admins only",
+)
+async def get_task(
+    container: ContainerDep,
+    admin: AdminDep,
+    task_id: TaskId,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
+) -> TaskDetailOut:
+    dataset = await container.datasets.get(admin, task_id)
+    return TaskDetailOut.of_dataset(dataset, limit=limit, offset=offset)
+
+
+@router.post(
+    "/api/tasks",
+    response_model=TaskUploadOut,
+    status_code=201,
+    responses={
+        200: {"model": TaskUploadOut, "description": "This content is stored already."},
+        **problem_responses(415),
+        422: {"description": "A case is invalid (the detail names the line and field)."},
+    },
+    summary="Upload an evaluation dataset (JSONL or CSV); admins only",
+)
+async def upload_task(
+    container: ContainerDep,
+    admin: AdminDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="A .jsonl or .csv file of cases.")],
+    name: Annotated[str | None, Form(max_length=100)] = None,
+    description: Annotated[str, Form(max_length=1000)] = "",
+) -> TaskUploadOut:
+    content = await file.read()
+    uploaded = await container.datasets.upload(
+        admin, DatasetUpload(file.filename or "", content, name, description)
+    )
+    if not uploaded.created:
+        response.status_code = 200
+    return TaskUploadOut(**TaskOut.of(uploaded.dataset).model_dump(), created=uploaded.created)
+
+
+@router.post(
+    "/api/benchmark/run",
+    response_model=RunStartedOut,
+    status_code=202,
+    responses={
+        202: {
+            "description": "Started in the background: poll `/api/results/{run_id}`.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        422: {
+            "description": "Unknown task, a model that is not allowed or usable, an unknown "
+            "prompt version or one whose variables a case lacks, a bad assertion."
+        },
+    },
+    summary="Start an evaluation run in the background; admins only",
+)
+async def start_run(
+    container: ContainerDep, admin: AdminDep, body: BenchmarkRunIn, response: Response
+) -> RunStartedOut:
+    record = await container.benchmark.start(admin, body.to_request())
+    container.benchmark.schedule(record.run_id)
+    response.headers["Location"] = f"/api/results/{record.run_id}"
+    return RunStartedOut.of(record)
+
+
+@router.get(
+    "/api/results",
+    response_model=RunListOut,
+    summary="Evaluation runs, newest first; admins only",
+)
+async def list_runs(
+    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
+) -> RunListOut:
+    runs = await container.benchmark.list(admin, limit=limit, offset=offset)
+    return RunListOut(runs=[RunSummaryOut.of(r) for r in runs])
+
+
+@router.get(
+    "/api/results/{run_id}",
+    responses={200: {"description": "The run export (see docs/evaluation-runs.md)."}, **_NOT_FOUND},
+    summary="A run: status, progress, aggregates and per-case results; admins only",
+)
+async def get_results(container: ContainerDep, admin: AdminDep, run_id: RunId) -> dict[str, Any]:
+    return await container.benchmark.export(admin, run_id)
+
+
+@router.get(
+    "/api/results/{run_id}/export",
+    response_class=Response,
+    responses=_EXPORT,
+    summary="Download a run as JSON (the export) or CSV (one line per case); admins only",
+)
+async def export_results(
+    container: ContainerDep,
+    admin: AdminDep,
+    run_id: RunId,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+) -> Response:
+    export = await container.benchmark.export(admin, run_id)
+    filename = f"{export['run_id']}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if format == "json":
+        return JSONResponse(export, headers=headers)
+    csv_text = await container.benchmark.export_csv(admin, export["run_id"])
+    return Response(csv_text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get(
+    "/api/models",
+    response_model=ModelListOut,
+    summary="The models a run or a chat may name, and whether each can be used here",
+)
+async def list_models(container: ContainerDep, caller: CallerDep) -> ModelListOut:
+    models = await container.runnable_models.execute()
+    return ModelListOut(models=[ModelOut.of(m) for m in models])
+
+
+@router.get(
+    "/api/metrics/overview",
+    responses=_NOT_FOUND,
+    summary="Headline metrics per model of the latest completed run; admins only",
+)
+async def metrics_overview(
+    container: ContainerDep, admin: AdminDep, run_id: MetricRunId = None
+) -> dict[str, Any]:
+    return await container.run_metrics.overview(admin, run_id)
+
+
+@router.get(
+    "/api/metrics/dimension/{name}",
+    responses=_NOT_FOUND,
+    summary="Metrics of one dimension per model; admins only",
+)
+async def metrics_dimension(
+    container: ContainerDep,
+    admin: AdminDep,
+    name: Annotated[str, Path(min_length=1, max_length=64)],
+    run_id: MetricRunId = None,
+) -> dict[str, Any]:
+    return await container.run_metrics.dimension(admin, name, run_id)
+
+
+@router.get(
+    "/api/metrics/{metric}/{model}",
+    responses=_NOT_FOUND,
+    summary="One metric family (f1, reliability, robustness, drift, calibration) of a model; "
+    "admins only",
+)
+async def metrics_for_model(
+    container: ContainerDep,
+    admin: AdminDep,
+    metric: Literal["f1", "reliability", "robustness", "drift", "calibration"],
+    model: ModelName,
+    run_id: MetricRunId = None,
+) -> dict[str, Any]:
+    return await container.run_metrics.for_model(admin, metric, model, run_id)
