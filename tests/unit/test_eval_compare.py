@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,13 @@ def test_the_fixture_against_a_regressed_copy() -> None:
     found = violations(result, parse_fail_on("correct<-0.02,ndcg@5<-0.02"))
     assert [(v.model, v.rule.metric) for v in found] == [("openai:gpt-4o-mini", "correct")]
     assert found[0].change == pytest.approx(-0.1)
+
+
+def test_the_rules_in_the_docs_parse() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "evaluation-report.md").read_text()
+    command = re.search(r'--fail-on "([^"]+)"', doc)
+    assert command is not None
+    assert [r.metric for r in parse_fail_on(command[1])] == ["correct", "ndcg@5"]
+    examples = re.findall(r"^\| `([^`]+)` \| (?:correct|nDCG|citation|the|robustness)", doc, re.M)
+    assert len(examples) == 7
+    assert len(parse_fail_on(",".join(examples))) == 7
