@@ -33,6 +33,7 @@ from services.chat.web_search import build_web_search
 from services.clock import SystemClock
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
+from services.evaluation.report import MatplotlibHtmlReportRenderer
 from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
 from services.job_queue import ThreadJobQueue
 from services.knowledge.chunking import HeadingChunker
@@ -84,6 +85,7 @@ from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
 from use_cases.eval_assertions import Judge
 from use_cases.eval_engine import ItemExecutor, Monotonic, ProviderRateLimits, RetryPolicy, Sleep
+from use_cases.eval_report import RenderRunReport
 from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
 from use_cases.evaluation import EvaluateAnswers
 from use_cases.health import CheckHealth
@@ -186,6 +188,7 @@ class Container:
     benchmark: BenchmarkRuns
     runnable_models: ListRunnableModels
     run_metrics: RunMetrics
+    run_report: RenderRunReport
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -483,6 +486,7 @@ def bootstrap(
         benchmark=benchmark,
         runnable_models=ListRunnableModels(models),
         run_metrics=RunMetrics(benchmark),
+        run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
         adapters=adapters,
     )
 

@@ -1,4 +1,4 @@
-"""CLI: `almanac eval run | show | compare`, the evaluation runs of docs/evaluation-runs.md.
+"""CLI: `almanac eval run | show | compare | report`: the runs of docs/evaluation-runs.md.
 
 `eval run` executes in this process (with a progress bar on a terminal's stderr) and stores
 the run like the server does, so `eval show`, `GET /api/results/{run_id}` and `eval compare`
@@ -201,6 +201,28 @@ def show(
             output.print_json(export)
         else:
             print_summary(export)
+
+    run_command(body)
+
+
+@eval_app.command("report")
+def report(
+    run_id: Annotated[str, typer.Argument(help="A run id, or `latest`.")],
+    html: Annotated[
+        Path, typer.Option("--html", help="Write the self-contained HTML report to this file.")
+    ],
+) -> None:
+    """Write a run's HTML report: metrics per model and dimension, reliability diagram,
+    latency distribution, robustness and failures, with every figure inline."""
+
+    def body() -> None:
+        with open_container() as container:
+            page = asyncio.run(container.run_report.execute(CLI_ADMIN, run_id))
+        try:
+            html.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidRequest(f"Cannot write the report to {html}: {exc.strerror}.") from None
+        err.print(f"Report written to {escape(str(html))} ({len(page) // 1024:,} KiB).")
 
     run_command(body)
 

@@ -137,6 +137,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/results"): Call(ADMIN_ONLY),
     ("GET", "/api/results/{run_id}"): Call(ADMIN_ONLY),
     ("GET", "/api/results/{run_id}/export"): Call(ADMIN_ONLY, params={"format": "csv"}),
+    ("GET", "/api/results/{run_id}/report"): Call(ADMIN_ONLY),
     ("GET", "/api/models"): Call(EVERY_CALLER),
     ("GET", "/api/metrics/overview"): Call(ADMIN_ONLY),
     ("GET", "/api/metrics/dimension/{name}"): Call(ADMIN_ONLY),

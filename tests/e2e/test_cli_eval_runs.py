@@ -49,6 +49,14 @@ def test_eval_run_then_show_then_compare(env: None, tmp_path: Path) -> None:
     )
     assert dropped.exit_code == 1 and "cases" in dropped.stdout
 
+    page = tmp_path / "report.html"
+    reported = runner.invoke(app, ["eval", "report", export["run_id"], "--html", str(page)])
+    assert reported.exit_code == 0, reported.output
+    html = page.read_text(encoding="utf-8")
+    assert export["run_id"] in html and html.count("data:image/svg+xml;base64,") >= 3
+    unwritable = runner.invoke(app, ["eval", "report", "latest", "--html", str(tmp_path)])
+    assert unwritable.exit_code == 1 and "Cannot write the report" in unwritable.stderr
+
 
 def test_eval_run_errors_are_one_line_and_exit_1(env: None, tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["eval", "run", "nope"])

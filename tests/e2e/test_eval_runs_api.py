@@ -132,6 +132,14 @@ async def test_a_run_on_the_offline_model_is_started_polled_and_reported(
     assert (await client.get("/api/metrics/f1/openai:gpt-4.1")).status_code == 404
     assert (await client.get("/api/metrics/dimension/nope")).status_code == 404
 
+    # The HTML report draws the same run: figures inline, nothing fetched from elsewhere.
+    page = await client.get(f"/api/results/{run_id}/report")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src" not in page.headers["content-security-policy"]
+    assert run_id in page.text and "data:image/svg+xml;base64," in page.text
+    assert "http://" not in page.text.replace("http://www.w3.org", "")
+    assert (await client.get("/api/results/run_000000000000/report")).status_code == 404
+
 
 async def test_a_run_leaves_no_chat_behind(client: httpx.AsyncClient, container: Container) -> None:
     await upload(client)

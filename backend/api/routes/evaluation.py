@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from backend.api.deps import AdminDep, CallerDep, ContainerDep, PageLimit, PageOffset
 from backend.api.eval_schemas import (
@@ -176,6 +176,31 @@ async def export_results(
         return JSONResponse(export, headers=headers)
     csv_text = await container.benchmark.export_csv(admin, export["run_id"])
     return Response(csv_text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+#: The report is self-contained: inline styles and `data:` SVG figures, never a script.
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+@router.get(
+    "/api/results/{run_id}/report",
+    response_class=HTMLResponse,
+    responses={
+        200: {
+            "description": "The run's self-contained HTML report (figures inline).",
+            "content": {"text/html": {}},
+        },
+        **_NOT_FOUND,
+    },
+    summary="The HTML report of a run (metrics, reliability, latency, robustness, failures); "
+    "admins only",
+)
+async def results_report(container: ContainerDep, admin: AdminDep, run_id: RunId) -> HTMLResponse:
+    html = await container.run_report.execute(admin, run_id)
+    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
 @router.get(
