@@ -11,8 +11,9 @@ question unchanged.
   letter, or replace one with its keyboard neighbour) in distinct words of 5+ letters.
 - `case`: the whole question lower case, upper case, or title case (protected spans kept).
 - `filler`: a chatty prefix and/or suffix ("hey, quick one:", "thanks!").
-- `word_order`: a trailing clause (", ..." or " for/in/at/... ...") moved to the front, else a
-  swap of two adjacent content words (not stop words, not protected).
+- `word_order`: a trailing clause (", ..." or " for/in/at/from/... ...") moved to the front, or a
+  swap of two adjacent content words (not stop words, not protected). Short questions often
+  allow neither ("and lisbon?") and stay as they are: about 88% of the bundled questions change.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _PROTECTED = re.compile(
     | https?://\S+                  # URLs
     | \#[\w-]+                      # #channels
     | \S*/\S*                       # paths (and a/b)
+    | \b\w+(?:[._]\w+)+\b            # identifiers: telemetry.raw, start_date
     | \b\w*\d\w*(?:[.,:%-]\w+)*%?   # numbers and words with digits
     | \b[A-Z]{2,}s?\b               # codes and acronyms
     """,
@@ -49,7 +51,7 @@ _STOP = frozenset((
     "if", "then", "than", "there", "here", "from", "as", "into", "about", "per",
 ))  # fmt: skip
 _CLAUSE = re.compile(
-    r"^(?P<head>.+?)(?:,\s*|\s+)(?P<tail>(?:for|in|at|during|after|before|on|under|when|if)"
+    r"^(?P<head>.+?)(?:,\s*|\s+)(?P<tail>(?:for|in|at|from|during|after|before|on|under|when|if)"
     r"\s+[^,]+?)(?P<end>[?.!]*)$",
     re.IGNORECASE,
 )
@@ -143,9 +145,8 @@ def _filler(text: str, rng: random.Random) -> str:
 def _word_order(text: str, rng: random.Random) -> str:
     stripped = text.strip()
     clause = _CLAUSE.match(stripped)
-    if clause and _free(clause.span("tail"), _protected_spans(stripped)) and rng.random() < 0.5:
-        head, tail, end = clause.group("head"), clause.group("tail"), clause.group("end")
-        return f"{tail}, {head[:1].lower() + head[1:]}{end}"
+    if clause and _movable(stripped, clause) and rng.random() < 0.5:
+        return _clause_first(stripped, clause)
     content = [span for span in _words(text) if text[span[0] : span[1]].lower() not in _STOP]
     pairs = [
         (a, b)
@@ -153,9 +154,23 @@ def _word_order(text: str, rng: random.Random) -> str:
         if text[a[1] : b[0]].strip() == ""  # adjacent: only spaces between them
     ]
     if not pairs:
-        if clause and _free(clause.span("tail"), _protected_spans(stripped)):
-            head, tail, end = clause.group("head"), clause.group("tail"), clause.group("end")
-            return f"{tail}, {head[:1].lower() + head[1:]}{end}"
+        if clause and _movable(stripped, clause):
+            return _clause_first(stripped, clause)
         return text
     (a0, a1), (b0, b1) = rng.choice(pairs)
     return text[:a0] + text[b0:b1] + text[a1:b0] + text[a0:a1] + text[b1:]
+
+
+def _clause_first(text: str, clause: re.Match[str]) -> str:
+    """ "X for Y?" -> "for Y, x?"; the first letter of X is lowered unless it is protected."""
+    head, tail, end = clause.group("head"), clause.group("tail"), clause.group("end")
+    first = _WORD.match(head)
+    if first and _free(first.span(), _protected_spans(text)) and first.group(0) != "I":
+        head = head[:1].lower() + head[1:]
+    return f"{tail}, {head}{end}"
+
+
+def _movable(text: str, clause: re.Match[str]) -> bool:
+    """A clause may move when it does not start inside protected text (a quotation)."""
+    start = clause.start("tail")
+    return _free((start, start), _protected_spans(text))
