@@ -112,7 +112,7 @@ async def test_the_judge_over_openai_reads_the_output_tool(mock_openai: respx.Ro
             UpstreamUnavailable,
             "rate",
         ),
-        (httpx.Response(500, json={"error": {"message": "boom"}}), UpstreamUnavailable, "unavail"),
+        (httpx.Response(500, json={"error": {"message": "boom"}}), UpstreamUnavailable, "HTTP 500"),
         (_tool_call('{"verdict": "yes"}'), UpstreamBadResponse, "could not use"),
     ],
 )
