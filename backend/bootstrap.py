@@ -77,6 +77,7 @@ from use_cases.documents import (
 )
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
+from use_cases.eval_assertions import Judge
 from use_cases.evaluation import EvaluateAnswers
 from use_cases.health import CheckHealth
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
@@ -230,6 +231,23 @@ def build_reranker(settings: Settings) -> Reranker | None:
         timeout=settings.reranker_timeout,
         base_url=settings.cohere_base_url,
     )
+
+
+def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
+    """The LLM judge of evaluation runs (EVAL_JUDGE_MODEL), or None when none is set. A model
+    that cannot be built (no key, unknown provider) stops start-up with a configuration error;
+    the offline model cannot judge."""
+    from services.chat.models import OFFLINE_MODEL
+    from services.evaluation.judge import PydanticAIJudge
+
+    identifier = settings.eval_judge_model.strip()
+    if not identifier:
+        return None
+    if identifier == OFFLINE_MODEL:
+        raise ConfigurationError(
+            "EVAL_JUDGE_MODEL cannot be offline-extractive: it does not judge answers."
+        )
+    return PydanticAIJudge(models.build_unlisted(identifier), timeout_s=settings.agent_timeout)
 
 
 def ingest_batch_chunks(settings: Settings) -> int:

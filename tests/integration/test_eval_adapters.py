@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,10 +17,14 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
+from backend.bootstrap import build_eval_judge
+from backend.config import Settings
+from services.chat.models import ModelConfig, PydanticAIModelResolver
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
+from tests.conftest import make_settings
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
-from use_cases.errors import UpstreamBadResponse, UpstreamUnavailable
+from use_cases.errors import ConfigurationError, UpstreamBadResponse, UpstreamUnavailable
 from use_cases.eval_assertions import AssertionSpec, check
 from use_cases.eval_domain import CaseOutcome, EvalCase
 
@@ -133,3 +138,30 @@ def test_prices_come_from_genai_prices_and_the_offline_model_is_free() -> None:
     assert pricing.cost_usd("offline-extractive", 10_000, 10_000) == 0.0
     assert pricing.cost_usd("openai:no-such-model", 10, 10) is None
     assert pricing.cost_usd("google-gla:gemini-2.0-flash", 1000, 500) == pytest.approx(0.0003)
+
+
+def _resolver(settings: Settings) -> PydanticAIModelResolver:
+    key = settings.openai_api_key
+    config = ModelConfig(
+        default_model=None,
+        allowed_models=(),
+        openai_api_key=key.get_secret_value() if key else None,
+        openai_base_url=None,
+        timeout_s=5.0,
+        max_retries=0,
+    )
+    return PydanticAIModelResolver(config, offline_factory=lambda: None)
+
+
+def test_the_judge_is_built_from_eval_judge_model(tmp_path: Path) -> None:
+    none = make_settings(tmp_path)
+    assert build_eval_judge(none, _resolver(none)) is None
+    # the judge need not be a model that chat requests may choose
+    openai = make_settings(tmp_path, eval_judge_model="openai:gpt-4.1-mini", openai_api_key="sk")
+    assert isinstance(build_eval_judge(openai, _resolver(openai)), PydanticAIJudge)
+    keyless = make_settings(tmp_path, eval_judge_model="openai:gpt-4.1-mini")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        build_eval_judge(keyless, _resolver(keyless))
+    offline = make_settings(tmp_path, eval_judge_model="offline-extractive")
+    with pytest.raises(ConfigurationError, match="cannot be offline-extractive"):
+        build_eval_judge(offline, _resolver(offline))
