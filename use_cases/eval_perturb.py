@@ -103,7 +103,7 @@ def _typos(text: str, rng: random.Random) -> str:
 def _edit(word: str, rng: random.Random) -> str:
     i = rng.randrange(1, len(word) - 1)  # keep the first and last letters
     operation = rng.choice(("swap", "drop", "double", "neighbour"))
-    if operation == "swap" and word[i] != word[i + 1]:
+    if operation == "swap" and i + 1 < len(word) - 1 and word[i] != word[i + 1]:
         return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if operation == "drop":
         return word[:i] + word[i + 1 :]

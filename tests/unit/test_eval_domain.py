@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from backend.config import PROJECT_ROOT
@@ -102,3 +104,16 @@ def test_the_version_is_a_content_hash_blind_to_line_endings_and_trailing_space(
     assert dataset_version(text) == dataset_version(same)
     assert len(dataset_version(text)) == 12
     assert dataset_version(text) != dataset_version(text.replace('"y"', '"z"'))
+
+
+def test_the_examples_in_the_docs_parse() -> None:
+    doc = (PROJECT_ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    csv_block = re.search(r"```csv\n(.*?)```", doc, re.DOTALL)
+    json_block = re.search(r"```json\n(.*?)```", doc, re.DOTALL)
+    assert csv_block is not None and json_block is not None
+    (from_csv,) = parse_dataset(csv_block[1], fmt="csv", origin="docs")
+    assert from_csv.expect_any == ("100,000", "100000")
+    assert from_csv.assertions == (AssertionSpec("not_contains", "unlimited"),)
+    one_line = " ".join(json_block[1].split())
+    (from_json,) = parse_dataset(one_line, fmt="jsonl", origin="docs")
+    assert [a.type for a in from_json.assertions] == ["not_contains", "llm_judge"]

@@ -66,6 +66,7 @@ def test_typos_edit_one_or_two_long_words_by_one_character() -> None:
         for b, a in edited:
             assert sum(c.isalpha() for c in b) >= 5
             assert abs(len(b) - len(a)) <= 1
+            assert (a[0], a[-1]) == (b[0], b[-1])
 
 
 def test_case_changes_only_the_case() -> None:
@@ -93,3 +94,14 @@ def test_word_order_keeps_the_words() -> None:
 def test_an_unknown_perturbation_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown perturbation 'shout'"):
         perturb("q", "shout", seed=0, case_id="x")
+
+
+def test_the_examples_in_the_docs_are_what_perturb_gives() -> None:
+    doc = (PROJECT_ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    header = re.search(r"Example \(seed (\d+), case `([\w-]+)`: `([^`]+)`\)", doc)
+    assert header is not None
+    seed, case_id, question = int(header[1]), header[2], header[3]
+    for kind in PERTURBATIONS:
+        row = re.search(rf"^\| `{kind}` \|.*\| `([^`]+)` \|$", doc, re.MULTILINE)
+        assert row is not None, kind
+        assert row[1] == perturb(question, kind, seed=seed, case_id=case_id)
