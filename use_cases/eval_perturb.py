@@ -7,8 +7,9 @@ quoted text ("..." or '...' or `...`), e-mail addresses, URLs, paths and #channe
 perturbation never returns an empty question; when nothing can be changed it returns the
 question unchanged.
 
-- `typos`: one or two character edits (swap two neighbouring letters, drop a letter, double a
-  letter, or replace one with its keyboard neighbour) in distinct words of 5+ letters.
+- `typos`: one character edit (swap two neighbouring letters, drop a letter, double a letter,
+  or replace one with its keyboard neighbour) in a word of 5+ letters; in questions with four
+  or more such words, one or two edits in distinct words. First and last letters are kept.
 - `case`: the whole question lower case, upper case, or title case (protected spans kept).
 - `filler`: a chatty prefix and/or suffix ("hey, quick one:", "thanks!").
 - `word_order`: a trailing clause (", ..." or " for/in/at/from/... ...") moved to the front, or a
@@ -40,6 +41,9 @@ _PROTECTED = re.compile(
     re.VERBOSE,
 )
 _WORD = re.compile(r"[A-Za-z]+")
+#: Two typos only in questions with at least this many words of 5+ letters (a typo in two of
+#: a question's three words is not how people type).
+_TWO_TYPOS_FROM = 4
 _PREFIXES = ("hey, quick one:", "hi!", "sorry to bother you, but", "quick question -", "so,")
 _SUFFIXES = ("thanks!", "thx", "cheers", "any idea?", "thank you so much")
 _STOP = frozenset((
@@ -94,7 +98,8 @@ def _typos(text: str, rng: random.Random) -> str:
     long_words = [(a, b) for a, b in _words(text) if b - a >= 5]
     if not long_words:
         return text
-    chosen = rng.sample(long_words, min(len(long_words), rng.choice((1, 2))))
+    edits = rng.choice((1, 2)) if len(long_words) >= _TWO_TYPOS_FROM else 1
+    chosen = rng.sample(long_words, edits)
     for start, end in sorted(chosen, reverse=True):  # from the end, so offsets hold
         text = text[:start] + _edit(text[start:end], rng) + text[end:]
     return text
