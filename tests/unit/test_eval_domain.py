@@ -9,7 +9,13 @@ import pytest
 from backend.config import PROJECT_ROOT
 from use_cases.errors import InvalidRequest
 from use_cases.eval_assertions import AssertionSpec
-from use_cases.eval_domain import EvalCase, dataset_version, parse_dataset
+from use_cases.eval_domain import (
+    EvalCase,
+    dataset_format,
+    dataset_slug,
+    dataset_version,
+    parse_dataset,
+)
 from use_cases.evaluation import AnswerCase, parse_cases
 
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
@@ -117,3 +123,18 @@ def test_the_examples_in_the_docs_parse() -> None:
     one_line = " ".join(json_block[1].split())
     (from_json,) = parse_dataset(one_line, fmt="jsonl", origin="docs")
     assert [a.type for a in from_json.assertions] == ["not_contains", "llm_judge"]
+
+
+def test_cases_are_hashable_and_names_become_slugs_and_formats() -> None:
+    (case,) = parse_dataset(
+        '{"question": "q", "variables": {"a": "b"}, "assertions": [{"type": "refuses"}]}',
+        fmt="jsonl",
+        origin="x",
+    )
+    assert case in {case}
+    assert dataset_slug("Support FAQ (v2)") == "support-faq-v2"
+    assert dataset_format("cases.JSONL") == "jsonl" and dataset_format("a.csv") == "csv"
+    with pytest.raises(InvalidRequest, match=r"a \.jsonl or \.csv file"):
+        dataset_format("cases.xlsx")
+    with pytest.raises(InvalidRequest, match="needs a letter or digit"):
+        dataset_slug("!!!")
