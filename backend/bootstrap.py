@@ -252,6 +252,22 @@ def build_reranker(settings: Settings) -> Reranker | None:
     )
 
 
+def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
+    """The LLM judge of evaluation runs (EVAL_JUDGE_MODEL), or None when none is set. A model
+    that cannot be built (no key, unknown provider) stops start-up with a configuration error;
+    the offline model cannot judge."""
+    from services.chat.models import OFFLINE_MODEL
+
+    identifier = settings.eval_judge_model.strip()
+    if not identifier:
+        return None
+    if identifier == OFFLINE_MODEL:
+        raise ConfigurationError(
+            "EVAL_JUDGE_MODEL cannot be offline-extractive: it does not judge answers."
+        )
+    return PydanticAIJudge(models.build_unlisted(identifier), timeout_s=settings.agent_timeout)
+
+
 def ingest_batch_chunks(settings: Settings) -> int:
     """Chunks embedded together during ingestion: large batches sort by length and pad little
     (measured: 256 -> 78, 1,024 -> 83 chunks/s end to end on 2 cores)."""
@@ -514,7 +530,7 @@ def build_eval_runs(
         search,
         run_sql,
         pricing=GenaiPricesPricing(),
-        judge=build_judge(settings, models),
+        judge=build_eval_judge(settings, models),
         limits=ProviderRateLimits(
             settings.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
         ),
@@ -536,19 +552,6 @@ def build_eval_runs(
         default_concurrency=settings.eval_concurrency,
     )
     return datasets, benchmark
-
-
-def build_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
-    """The `llm_judge` model (EVAL_JUDGE_MODEL): an allowed model as the chat resolves it,
-    any other `provider:model` as PydanticAI infers it; none when the setting is empty."""
-    identifier = settings.eval_judge_model.strip()
-    if not identifier:
-        return None
-    model = models.resolve(identifier).model if identifier in models.allowed else identifier
-    try:
-        return PydanticAIJudge(model, timeout_s=settings.agent_timeout)
-    except Exception as exc:
-        raise ConfigurationError(f"EVAL_JUDGE_MODEL={identifier!r} cannot be used: {exc}") from exc
 
 
 def build_calibration(

@@ -53,7 +53,7 @@ _FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```$", re.DOTALL | re.IGNORECASE)
 class AssertionSpec:
     type: AssertionType
     value: str | None = None
-    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.type}

@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -79,8 +80,8 @@ class EvalCase:
     dimension: str = ""
     difficulty: str = ""
     tags: tuple[str, ...] = ()
-    variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    assertions: tuple[AssertionSpec, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    assertions: tuple[AssertionSpec, ...] = field(default=(), hash=False)
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -133,7 +134,26 @@ class Pricing(Protocol):
         ...
 
 
-# --- versions -----------------------------------------------------------------------------
+# --- names and versions ---------------------------------------------------------------------
+
+
+def dataset_slug(name: str) -> str:
+    """A dataset id from its name: lower case letters, digits and single hyphens ("Support
+    FAQ (v2)" -> "support-faq-v2"); raises `InvalidRequest` when nothing is left."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    if not slug:
+        raise InvalidRequest(f"A dataset name needs a letter or digit: {name!r}.")
+    return slug
+
+
+def dataset_format(filename: str) -> Literal["jsonl", "csv"]:
+    """The format of a dataset file from its name (`.jsonl` or `.csv`)."""
+    lowered = filename.lower()
+    if lowered.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if lowered.endswith(".csv"):
+        return "csv"
+    raise InvalidRequest(f"{filename}: a dataset is a .jsonl or .csv file.")
 
 
 def normalise_text(text: str) -> str:

@@ -7,12 +7,14 @@ quoted text ("..." or '...' or `...`), e-mail addresses, URLs, paths and #channe
 perturbation never returns an empty question; when nothing can be changed it returns the
 question unchanged.
 
-- `typos`: one or two character edits (swap two neighbouring letters, drop a letter, double a
-  letter, or replace one with its keyboard neighbour) in distinct words of 5+ letters.
+- `typos`: one character edit (swap two neighbouring letters, drop a letter, double a letter,
+  or replace one with its keyboard neighbour) in a word of 5+ letters; in questions with four
+  or more such words, one or two edits in distinct words. First and last letters are kept.
 - `case`: the whole question lower case, upper case, or title case (protected spans kept).
 - `filler`: a chatty prefix and/or suffix ("hey, quick one:", "thanks!").
-- `word_order`: a trailing clause (", ..." or " for/in/at/... ...") moved to the front, else a
-  swap of two adjacent content words (not stop words, not protected).
+- `word_order`: a trailing clause (", ..." or " for/in/at/from/... ...") moved to the front, or a
+  swap of two adjacent content words (not stop words, not protected). Short questions often
+  allow neither ("and lisbon?") and stay as they are: about 88% of the bundled questions change.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ _PROTECTED = re.compile(
     | https?://\S+                  # URLs
     | \#[\w-]+                      # #channels
     | \S*/\S*                       # paths (and a/b)
+    | \b\w+(?:[._]\w+)+\b            # identifiers: telemetry.raw, start_date
     | \b\w*\d\w*(?:[.,:%-]\w+)*%?   # numbers and words with digits
     | \b[A-Z]{2,}s?\b               # codes and acronyms
     """,
     re.VERBOSE,
 )
 _WORD = re.compile(r"[A-Za-z]+")
+#: Two typos only in questions with at least this many words of 5+ letters (a typo in two of
+#: a question's three words is not how people type).
+_TWO_TYPOS_FROM = 4
 _PREFIXES = ("hey, quick one:", "hi!", "sorry to bother you, but", "quick question -", "so,")
 _SUFFIXES = ("thanks!", "thx", "cheers", "any idea?", "thank you so much")
 _STOP = frozenset((
@@ -49,7 +55,7 @@ _STOP = frozenset((
     "if", "then", "than", "there", "here", "from", "as", "into", "about", "per",
 ))  # fmt: skip
 _CLAUSE = re.compile(
-    r"^(?P<head>.+?)(?:,\s*|\s+)(?P<tail>(?:for|in|at|during|after|before|on|under|when|if)"
+    r"^(?P<head>.+?)(?:,\s*|\s+)(?P<tail>(?:for|in|at|from|during|after|before|on|under|when|if)"
     r"\s+[^,]+?)(?P<end>[?.!]*)$",
     re.IGNORECASE,
 )
@@ -92,7 +98,8 @@ def _typos(text: str, rng: random.Random) -> str:
     long_words = [(a, b) for a, b in _words(text) if b - a >= 5]
     if not long_words:
         return text
-    chosen = rng.sample(long_words, min(len(long_words), rng.choice((1, 2))))
+    edits = rng.choice((1, 2)) if len(long_words) >= _TWO_TYPOS_FROM else 1
+    chosen = rng.sample(long_words, edits)
     for start, end in sorted(chosen, reverse=True):  # from the end, so offsets hold
         text = text[:start] + _edit(text[start:end], rng) + text[end:]
     return text
@@ -101,7 +108,7 @@ def _typos(text: str, rng: random.Random) -> str:
 def _edit(word: str, rng: random.Random) -> str:
     i = rng.randrange(1, len(word) - 1)  # keep the first and last letters
     operation = rng.choice(("swap", "drop", "double", "neighbour"))
-    if operation == "swap" and word[i] != word[i + 1]:
+    if operation == "swap" and i + 1 < len(word) - 1 and word[i] != word[i + 1]:
         return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if operation == "drop":
         return word[:i] + word[i + 1 :]
@@ -143,9 +150,8 @@ def _filler(text: str, rng: random.Random) -> str:
 def _word_order(text: str, rng: random.Random) -> str:
     stripped = text.strip()
     clause = _CLAUSE.match(stripped)
-    if clause and _free(clause.span("tail"), _protected_spans(stripped)) and rng.random() < 0.5:
-        head, tail, end = clause.group("head"), clause.group("tail"), clause.group("end")
-        return f"{tail}, {head[:1].lower() + head[1:]}{end}"
+    if clause and _movable(stripped, clause) and rng.random() < 0.5:
+        return _clause_first(stripped, clause)
     content = [span for span in _words(text) if text[span[0] : span[1]].lower() not in _STOP]
     pairs = [
         (a, b)
@@ -153,9 +159,23 @@ def _word_order(text: str, rng: random.Random) -> str:
         if text[a[1] : b[0]].strip() == ""  # adjacent: only spaces between them
     ]
     if not pairs:
-        if clause and _free(clause.span("tail"), _protected_spans(stripped)):
-            head, tail, end = clause.group("head"), clause.group("tail"), clause.group("end")
-            return f"{tail}, {head[:1].lower() + head[1:]}{end}"
+        if clause and _movable(stripped, clause):
+            return _clause_first(stripped, clause)
         return text
     (a0, a1), (b0, b1) = rng.choice(pairs)
     return text[:a0] + text[b0:b1] + text[a1:b0] + text[a0:a1] + text[b1:]
+
+
+def _clause_first(text: str, clause: re.Match[str]) -> str:
+    """ "X for Y?" -> "for Y, x?"; the first letter of X is lowered unless it is protected."""
+    head, tail, end = clause.group("head"), clause.group("tail"), clause.group("end")
+    first = _WORD.match(head)
+    if first and _free(first.span(), _protected_spans(text)) and first.group(0) != "I":
+        head = head[:1].lower() + head[1:]
+    return f"{tail}, {head}{end}"
+
+
+def _movable(text: str, clause: re.Match[str]) -> bool:
+    """A clause may move when it does not start inside protected text (a quotation)."""
+    start = clause.start("tail")
+    return _free((start, start), _protected_spans(text))

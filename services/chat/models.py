@@ -120,6 +120,14 @@ class PydanticAIModelResolver:
                 self._cache[identifier] = self._build(identifier)
             return ResolvedModel(identifier, self._cache[identifier])
 
+    def build_unlisted(self, identifier: str) -> Any:
+        """The model for `identifier` whether or not requests may choose it (the evaluation
+        judge's, which an operator sets); built once and cached like the others."""
+        with self._lock:
+            if identifier not in self._cache:
+                self._cache[identifier] = self._build(identifier)
+            return self._cache[identifier]
+
     def _build(self, identifier: str) -> Any:
         if identifier == OFFLINE_MODEL:
             return self._offline_factory()

@@ -28,6 +28,7 @@ _QUESTION_WORDS = wordset(
     currently according say says get gets got need needs anyone someone something thing things
     know kind sort do does
     hey hi hello quick q actually like just really pls plz thanks thank wondering anybody guys
+    thx cheers sorry bother question idea
     ok okay im basically still now currently these days particular specific whats hows wheres
     who's what's tho though bit ever someone us we our i my me you your
     want wants wanted wanna

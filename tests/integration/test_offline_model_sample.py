@@ -211,3 +211,23 @@ async def test_the_readme_questions_are_answered_correctly(sample: Sample) -> No
         first = re.split(r"\[\d+\]|\[table:", result.output)[0]
         for expected in README_ANSWERS[question]:
             assert expected.lower() in first.lower(), f"{question!r} -> {result.output!r}"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("sorry to bother you, but default geofence radius at a port", "2 km"),
+        ("quick question - default geofence radius at a port any idea?", "2 km"),
+        ("code freeze dates over christmas / new year? thx, cheers", "18 December"),
+    ],
+)
+async def test_chatty_framing_does_not_change_the_answer(
+    sample: Sample, question: str, expected: str
+) -> None:
+    """Politeness and filler ("sorry to bother you", "thx") are not what a question is about:
+    the evaluation's `filler` perturbation measures this (docs/evaluation.md)."""
+    agent = build_agent(limits=AgentLimits())
+    model = build_offline_model(sample.sql.schemas, sentence_encoder=sample.embedder)
+    deps = AgentDeps(retriever=sample.retriever, sql=sample.sql, clock=FixedClock())
+    result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
+    assert expected.lower() in result.output.lower(), result.output
