@@ -27,6 +27,7 @@ from backend.api.routes import (
     health,
     jobs,
     model_defaults,
+    playground,
     prompts,
     search,
     welcome,
@@ -66,6 +67,7 @@ PROTECTED_ROUTERS = (
     feedback.router,
     confidence.router,
     advice.router,
+    playground.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

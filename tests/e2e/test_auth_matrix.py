@@ -124,6 +124,10 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/confidence/auto-tune"): Call(ADMIN_ONLY),
     # 409 for the admin: the matrix's log has too little feedback to recalibrate.
     ("POST", "/confidence/recalibrate"): Call((401, 403, 403, 409)),
+    # The prompt playground (issue 9): admins only; it stores nothing.
+    ("POST", "/api/playground/run"): Call(
+        ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
+    ),
 }
 
 
