@@ -233,6 +233,13 @@ class Settings(BaseSettings):
     )
     sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
     sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
+    eval_judge_model: str = Field(
+        "",
+        max_length=200,
+        description="Model that judges answers for the `llm_judge` assertion of evaluation "
+        "runs, e.g. openai:gpt-4.1-mini (any PydanticAI `provider:model`). Empty: no judge; "
+        "`llm_judge` checks are reported as skipped.",
+    )
 
     # --- Calibration --------------------------------------------------------------------
     recalibration_min_feedback: int = Field(

@@ -1,7 +1,8 @@
 """Answer evaluation: run a set of questions through the real chat use case and score them.
 
 Rules:
-- Cases are validated when parsed: an error names the line and the field.
+- Cases are `eval_domain.EvalCase`s, validated when parsed (`eval_domain.parse_dataset`): an
+  error names the line and the field.
 - Every case runs in a fresh chat of its own; a follow-up first replays its `history`
   questions in that chat, so the conversation is exactly what a user would have had. The
   evaluation's chats are deleted afterwards: evaluating leaves no history behind.
@@ -16,7 +17,6 @@ Rules:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -28,79 +28,19 @@ from use_cases.chat import ChatRequest, ChatResult, ChatTurns
 from use_cases.chat_domain import Source
 from use_cases.chats import ManageChats
 from use_cases.errors import AlmanacError, InvalidRequest
+from use_cases.eval_domain import KINDS, EvalCase, parse_dataset
 
-KINDS: tuple[str, ...] = ("kb", "recency", "sql", "kb+sql", "refuse", "follow_up")
 EVAL_USER = "almanac-eval"
 _SOURCES_BLOCK = re.compile(r"\n\s*(?:\*\*Sources\*\*|Sources:|#+\s*Sources)\s*\n", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class AnswerCase:
-    id: str
-    question: str
-    kind: str
-    expect_any: tuple[str, ...] = ()
-    expect_sources: tuple[str, ...] = ()
-    history: tuple[str, ...] = ()
-    notes: str = ""
-
-    @property
-    def must_refuse(self) -> bool:
-        return self.kind == "refuse"
+#: The answer evaluation's case is the evaluation dataset's case: one type, one parser.
+AnswerCase = EvalCase
 
 
 def parse_cases(lines: Iterable[str], *, origin: str = "cases") -> list[AnswerCase]:
     """Cases from JSONL text; raises `InvalidRequest` naming the line and field at fault."""
-    cases: list[AnswerCase] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{origin}, line {number}"
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidRequest(f"{where}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(raw, dict):
-            raise InvalidRequest(f"{where}: expected a JSON object.")
-        case = _case_from(raw, where)
-        if case.id in seen:
-            raise InvalidRequest(f"{where}: field 'id': duplicate id {case.id!r}.")
-        seen.add(case.id)
-        cases.append(case)
-    return cases
-
-
-def _case_from(raw: dict[str, Any], where: str) -> AnswerCase:
-    def text(name: str, *, required: bool = True) -> str:
-        value = raw.get(name, "")
-        if not isinstance(value, str) or (required and not value.strip()):
-            raise InvalidRequest(f"{where}: field {name!r} must be a non-empty string.")
-        return value.strip()
-
-    def strings(name: str) -> tuple[str, ...]:
-        value = raw.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise InvalidRequest(f"{where}: field {name!r} must be a list of strings.")
-        return tuple(v.strip() for v in value)
-
-    kind = text("kind")
-    if kind not in KINDS:
-        raise InvalidRequest(f"{where}: field 'kind' must be one of {', '.join(KINDS)}.")
-    case = AnswerCase(
-        id=text("id"),
-        question=text("question"),
-        kind=kind,
-        expect_any=strings("expect_any"),
-        expect_sources=strings("expect_sources"),
-        history=strings("history"),
-        notes=text("notes", required=False),
-    )
-    if not case.must_refuse and not case.expect_any:
-        raise InvalidRequest(f"{where}: field 'expect_any' is empty for an answerable case.")
-    if case.kind == "follow_up" and not case.history:
-        raise InvalidRequest(f"{where}: field 'history' is needed by a follow_up case.")
-    return case
+    return parse_dataset("\n".join(lines), fmt="jsonl", origin=origin)
 
 
 # --- scoring ----------------------------------------------------------------------------------
