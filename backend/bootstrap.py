@@ -29,6 +29,7 @@ from services.chat.history_store import SqliteHistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
+from services.evaluation.pricing import GenaiPricesPricing
 from services.job_queue import ThreadJobQueue
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import FileLoader
@@ -448,6 +449,7 @@ def bootstrap(
             agent_deps,
             clock,
             limits,
+            pricing=GenaiPricesPricing(),
             max_message_chars=settings.max_message_chars,
         ),
         adapters=adapters,

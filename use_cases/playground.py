@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
@@ -49,6 +49,7 @@ from use_cases.auth_domain import Caller, require_admin
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER
 from use_cases.chat_domain import Source, TokenUsage
 from use_cases.errors import AlmanacError, InvalidRequest
+from use_cases.eval_domain import Pricing
 from use_cases.llm_domain import CHAT
 from use_cases.ports import Clock, ModelResolver, ResolvedModel
 from use_cases.prompt_templates import builtin_variables, compile_template, template_variables
@@ -78,14 +79,6 @@ _log = logging.getLogger(__name__)
 
 MAX_PLAYGROUND_MODELS = 8
 MAX_VARIABLES = 50
-
-
-class Pricing(Protocol):
-    """What a model's tokens cost (the `Pricing` port of `use_cases/eval_domain.py`)."""
-
-    def cost_usd(
-        self, model_identifier: str, input_tokens: int, output_tokens: int
-    ) -> float | None: ...
 
 
 @dataclass(frozen=True)

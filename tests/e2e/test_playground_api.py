@@ -19,11 +19,12 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.bootstrap import Container, bootstrap
+from services.evaluation.pricing import GenaiPricesPricing
 from tests.conftest import FixedClock, make_settings
 from tests.fakes import streamed
 from use_cases.agent import INSTRUCTIONS_WITHHELD, SYSTEM_PROMPT
 
-ALLOWED = "offline-extractive,test:echo,test:down,test:terse,test:reciter"
+ALLOWED = "offline-extractive,test:echo,test:down,test:terse,test:reciter,openai:gpt-4.1-mini"
 QUESTION = "How often do we have to rotate passwords?"
 TEMPLATE = "You are the assistant of the {{team}} team. Today is {{today}}. Be {{tone}}."
 
@@ -56,6 +57,7 @@ def container(data_dir: Path) -> Iterator[Container]:
         ("test:reciter", reciter),
         ("test:down", provider_down),
         ("test:terse", terse),
+        ("openai:gpt-4.1-mini", terse),  # a priced name, answered without any HTTP call
     ):
         built.adapters.models.register(
             name, FunctionModel(function, stream_function=streamed(function))
@@ -124,6 +126,22 @@ async def test_two_models_side_by_side_and_a_failing_one_fails_only_its_own_row(
     assert down["error"] == "The model provider failed (HTTP 503). Try again later."
     assert "secret" not in str(body)
     assert _counts(app_db) == before  # no chat, no message, no response-log or audit entry
+
+
+async def test_cost_comes_from_the_price_table_and_is_null_for_an_unpriced_model(
+    client: httpx.AsyncClient,
+) -> None:
+    body = _ok(
+        await _run(client, models=["openai:gpt-4.1-mini", "test:terse"], search_override=False)
+    )
+    priced, unpriced = body["results"]
+    assert priced["input_tokens"] > 0 and priced["output_tokens"] > 0
+    expected = GenaiPricesPricing().cost_usd(
+        "openai:gpt-4.1-mini", priced["input_tokens"], priced["output_tokens"]
+    )
+    assert expected is not None and expected > 0
+    assert priced["cost_usd"] == pytest.approx(expected)
+    assert unpriced["cost_usd"] is None and unpriced["output"] == "Every 90 days."
 
 
 async def test_a_draft_version_is_tried_with_its_variables_and_stays_a_draft(
