@@ -51,7 +51,9 @@ def test_a_draft_is_saved_listed_with_its_variables_and_tried_on_the_offline_mod
     assert offline["cost_usd"] == 0.0 and offline["sources"]
     assert _stored(data_dir) == before
 
-    code, stdout, _ = _invoke("prompts", "try", "chat", "--version", "1", "--var", "team=IT", "-q", QUESTION)
+    code, stdout, _ = _invoke(
+        "prompts", "try", "chat", "--version", "1", "--var", "team=IT", "-q", QUESTION
+    )
     assert code == 0 and "offline-extractive" in stdout and "90 days" in stdout
 
 

@@ -15,6 +15,7 @@ ADAPTER_NAMES = frozenset(f.name for f in dataclasses.fields(Adapters)) | {"adap
 #: (file, expression) that read an attribute named like an adapter and are allowed to.
 KNOWN = {
     ("backend/api/llm_schemas.py", "info.models"),  # a provider's model names, not an adapter
+    ("backend/api/playground_schemas.py", "self.models"),  # the request's model names
 }
 
 
