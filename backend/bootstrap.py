@@ -93,6 +93,7 @@ from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
 from use_cases.jobs import GetJob
 from use_cases.llm_domain import ADVICE, CHAT, PromptDefault, PromptTypes
 from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
+from use_cases.playground import RunPlayground
 from use_cases.ports import Clock, Embedder, Reranker
 from use_cases.prompts import ManagePrompts
 from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordResponse
@@ -189,6 +190,7 @@ class Container:
     runnable_models: ListRunnableModels
     run_metrics: RunMetrics
     run_report: RenderRunReport
+    playground: RunPlayground
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -376,7 +378,7 @@ def bootstrap(
         clock,
         limits,
         history_window=settings.history_window,
-        instructions=lambda: prompts.current(CHAT).text,
+        instructions=lambda: prompts.instructions(CHAT),
         max_message_chars=settings.max_message_chars,
         responses=record_response,
     )
@@ -389,7 +391,7 @@ def bootstrap(
         ),
         clock,
         limits,
-        instructions=lambda: prompts.current(ADVICE).text,
+        instructions=lambda: prompts.instructions(ADVICE),
         history_window=settings.history_window,
         max_message_chars=settings.max_message_chars,
         max_conversation_messages=settings.max_conversation_messages,
@@ -503,6 +505,16 @@ def bootstrap(
         runnable_models=ListRunnableModels(models),
         run_metrics=RunMetrics(benchmark),
         run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
+        playground=RunPlayground(
+            agent,
+            prompts,
+            ModelsForPromptType(models, model_default_store, CHAT),
+            agent_deps,
+            clock,
+            limits,
+            pricing=GenaiPricesPricing(),
+            max_message_chars=settings.max_message_chars,
+        ),
         adapters=adapters,
     )
 

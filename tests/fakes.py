@@ -138,13 +138,14 @@ class InMemoryPromptStore:
         self.active: dict[str, int] = {}
 
     def create_version(
-        self, prompt_type: str, text: str, author: str, at: datetime
+        self, prompt_type: str, text: str, author: str, at: datetime, *, activate: bool = True
     ) -> PromptChange:
         versions = self.versions.setdefault(prompt_type, [])
         version = PromptVersion(prompt_type, len(versions) + 1, text, author, at)
         versions.append(version)
         before = self.active.get(prompt_type)
-        self.active[prompt_type] = version.version
+        if activate:
+            self.active[prompt_type] = version.version
         return PromptChange(before, version)
 
     def active_version(self, prompt_type: str) -> PromptVersion | None:

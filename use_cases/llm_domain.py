@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from use_cases.errors import NotFound
+from use_cases.prompt_templates import template_variables
 
 CHAT = "chat"
 ADVICE = "advice"
@@ -37,13 +38,18 @@ class PromptDefault:
 
 @dataclass(frozen=True)
 class PromptVersion:
-    """One stored version of a prompt type's system prompt."""
+    """One stored version of a prompt type's system prompt (a template when it uses
+    `{{variables}}`)."""
 
     prompt_type: str
     version: int
     text: str
     author: str
     created_at: datetime
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return template_variables(self.text)
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,9 @@ class PromptChange:
 
 @dataclass(frozen=True)
 class EffectivePrompt:
-    """The prompt in force for a type: an active version, or the default (`version` None)."""
+    """A prompt of a type: a stored version, or the default (`version` None). `active` says
+    whether it is the prompt in force (False for a draft version, or for the default while a
+    version is active)."""
 
     prompt_type: str
     text: str
@@ -65,6 +73,12 @@ class EffectivePrompt:
     author: str | None = None
     created_at: datetime | None = None
     revision: str | None = None
+    active: bool = True
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The `{{variables}}` its text uses (see `use_cases/prompt_templates.py`)."""
+        return template_variables(self.text)
 
     @property
     def label(self) -> int | str:
@@ -72,7 +86,7 @@ class EffectivePrompt:
         return self.version if self.version is not None else "default"
 
     @classmethod
-    def of_version(cls, version: PromptVersion) -> EffectivePrompt:
+    def of_version(cls, version: PromptVersion, *, active: bool = True) -> EffectivePrompt:
         return cls(
             prompt_type=version.prompt_type,
             text=version.text,
@@ -80,15 +94,19 @@ class EffectivePrompt:
             version=version.version,
             author=version.author,
             created_at=version.created_at,
+            active=active,
         )
 
     @classmethod
-    def of_default(cls, prompt_type: str, default: PromptDefault) -> EffectivePrompt:
+    def of_default(
+        cls, prompt_type: str, default: PromptDefault, *, active: bool = True
+    ) -> EffectivePrompt:
         return cls(
             prompt_type=prompt_type,
             text=default.text,
             source=default.source,
             revision=default.revision,
+            active=active,
         )
 
 

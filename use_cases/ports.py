@@ -332,9 +332,10 @@ class PromptStore(Protocol):
     admins."""
 
     def create_version(
-        self, prompt_type: str, text: str, author: str, at: datetime
+        self, prompt_type: str, text: str, author: str, at: datetime, *, activate: bool = True
     ) -> PromptChange:
-        """Store `text` as the next version and make it active."""
+        """Store `text` as the next version; make it active unless `activate` is False (a
+        draft: `after` is the new version, the active one is unchanged)."""
         ...
 
     def active_version(self, prompt_type: str) -> PromptVersion | None:

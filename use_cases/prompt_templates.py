@@ -7,12 +7,17 @@ Rules:
 - `compile_template` fills every variable and refuses (naming them) when a value is missing;
   values it does not need are ignored. A text without variables compiles to itself.
 - Values are inserted verbatim: a value holding `{{x}}` is not expanded again.
+- Built-in variables are the ones the service fills itself whenever it uses a prompt
+  (`BUILTIN_VARIABLES`: `today`, the service's current date as YYYY-MM-DD). A supplied value
+  of the same name wins. `fill_known` fills only the variables it is given and leaves any other
+  `{{name}}` as written (the prompt in force is filled that way at chat and advice time).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 
 from use_cases.errors import InvalidRequest
 
@@ -38,3 +43,24 @@ def compile_template(text: str, variables: Mapping[str, object]) -> str:
         names = ", ".join(missing)
         raise InvalidRequest(f"The prompt template needs a value for: {names}.")
     return _VARIABLE.sub(lambda m: str(variables[m.group(1)]), text)
+
+
+#: Variables the service fills itself whenever it uses a prompt (see `builtin_variables`).
+BUILTIN_VARIABLES: tuple[str, ...] = ("today",)
+
+
+def builtin_variables(today: date) -> dict[str, str]:
+    """The values of the built-in variables on the day `today`."""
+    return {"today": today.isoformat()}
+
+
+def required_variables(text: str) -> tuple[str, ...]:
+    """The variables `text` uses that the service cannot fill itself (not built in)."""
+    return tuple(name for name in template_variables(text) if name not in BUILTIN_VARIABLES)
+
+
+def fill_known(text: str, variables: Mapping[str, object]) -> str:
+    """`text` with the `{{name}}` that `variables` supplies filled; any other left as written."""
+    return _VARIABLE.sub(
+        lambda m: str(variables[m.group(1)]) if m.group(1) in variables else m.group(0), text
+    )

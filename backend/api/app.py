@@ -28,6 +28,7 @@ from backend.api.routes import (
     health,
     jobs,
     model_defaults,
+    playground,
     prompts,
     search,
     welcome,
@@ -68,6 +69,7 @@ PROTECTED_ROUTERS = (
     confidence.router,
     advice.router,
     evaluation.router,
+    playground.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

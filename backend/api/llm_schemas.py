@@ -17,9 +17,17 @@ from use_cases.llm_domain import (
 from use_cases.model_defaults import MAX_MODEL_CHARS
 from use_cases.prompts import MAX_PROMPT_CHARS
 
+_VARIABLES = Field(
+    description="The `{{variables}}` its text uses, in order of first use. The service fills "
+    "the built-in ones (`today`) itself; a version using any other can be a draft and be "
+    "tried in the playground, but not be put in force.",
+    examples=[["today", "team"]],
+)
+
 
 class PromptOut(BaseModel):
-    """A prompt in force, or the default of its type."""
+    """A prompt of a type: the one in force, a stored version (a draft when not `active`),
+    or the default."""
 
     prompt_type: str = Field(examples=["chat"])
     version: int | Literal["default"] = Field(
@@ -35,6 +43,12 @@ class PromptOut(BaseModel):
     revision: str | None = Field(
         None, description="Which revision of the built-in prompt this is (defaults only)."
     )
+    active: bool = Field(
+        True,
+        description="Whether this is the prompt in force (false for a draft, or for the "
+        "default while a version is active).",
+    )
+    variables: list[str] = _VARIABLES
 
     @classmethod
     def of(cls, prompt: EffectivePrompt) -> PromptOut:
@@ -46,6 +60,8 @@ class PromptOut(BaseModel):
             author=prompt.author,
             created_at=prompt.created_at,
             revision=prompt.revision,
+            active=prompt.active,
+            variables=list(prompt.variables),
         )
 
 
@@ -54,8 +70,14 @@ class PromptIn(BaseModel):
         min_length=1,
         max_length=MAX_PROMPT_CHARS,
         description=f"The new system prompt (1 to {MAX_PROMPT_CHARS:,} characters, surrounding "
-        "whitespace removed). It becomes the next version and is active at once.",
+        "whitespace removed), a template when it uses `{{variables}}`. It becomes the next "
+        "version, active at once unless `activate` is false.",
         examples=["You are Almanac, an assistant that answers only from the knowledge base..."],
+    )
+    activate: bool = Field(
+        True,
+        description="false: store a draft (the next version, not in force). A text using "
+        "variables other than the built-in ones (`today`) can only be stored as a draft.",
     )
 
 
@@ -65,6 +87,7 @@ class PromptVersionOut(BaseModel):
     author: str
     created_at: datetime
     active: bool
+    variables: list[str] = _VARIABLES
 
     @classmethod
     def of(cls, version: PromptVersion, active: int | None) -> PromptVersionOut:
@@ -74,6 +97,7 @@ class PromptVersionOut(BaseModel):
             author=version.author,
             created_at=version.created_at,
             active=version.version == active,
+            variables=list(version.variables),
         )
 
 

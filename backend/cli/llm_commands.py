@@ -1,4 +1,5 @@
-"""CLI: `almanac prompts show|set|history|activate|reset TYPE` and `almanac models defaults`.
+"""CLI: `almanac prompts show|set|history|activate|reset TYPE` and `almanac models defaults`
+(`almanac prompts try`, the playground, is in `backend/cli/playground_commands.py`).
 
 Like the other admin commands, these act as the local admin (`CLI_ADMIN`) and every change is
 audited with actor `cli`. `almanac prompts show TYPE` prints the prompt text alone on stdout
@@ -20,6 +21,7 @@ from rich.table import Table
 from backend.api.llm_schemas import ModelDefaultOut, PromptOut, PromptVersionsOut
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from backend.cli.playground_commands import prompts_try
 from use_cases.auth import CLI_ADMIN
 from use_cases.errors import InvalidRequest
 from use_cases.llm_domain import EffectivePrompt
@@ -30,6 +32,7 @@ prompts_app = typer.Typer(
     no_args_is_help=True,
 )
 models_app = typer.Typer(help="The default model of each prompt type.", no_args_is_help=True)
+prompts_app.command("try")(prompts_try)
 
 TypeArg = Annotated[str, typer.Argument(help="The prompt type: chat.", metavar="TYPE")]
 
@@ -105,19 +108,30 @@ def prompts_set(
         Path | None,
         typer.Option("--file", help="Read the prompt from this file (UTF-8); default: stdin."),
     ] = None,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft",
+            help="Store a draft: the next version, not in force (needed for a template whose "
+            "{{variables}} are not all built in).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Store a new version of the system prompt and make it active."""
+    """Store a new version of the system prompt and make it active (or a --draft)."""
 
     def body() -> None:
         text = _read_text(file)
         with open_container() as container:
-            write = asyncio.run(container.prompts.create(CLI_ADMIN, prompt_type, text))
+            write = asyncio.run(
+                container.prompts.create(CLI_ADMIN, prompt_type, text, activate=not draft)
+            )
         version = write.prompt.version
+        state = "a draft, not in force" if draft else "it is in force now"
         _print_write(
             write,
             as_json,
-            f"Created version {version} of the {prompt_type} prompt; it is in force now.",
+            f"Created version {version} of the {prompt_type} prompt; {state}.",
             f"Unchanged: version {version} of the {prompt_type} prompt has this text already.",
         )
 
@@ -142,7 +156,7 @@ def prompts_history(
             output.print_json(PromptVersionsOut.of(prompt_type, page).model_dump(mode="json"))
             return
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-        for column in ("", "version", "created", "author", "chars"):
+        for column in ("", "version", "created", "author", "chars", "variables"):
             table.add_column(column, no_wrap=True)
         table.add_column("first line", overflow="ellipsis", no_wrap=True, max_width=40)
         for version in page.versions:
@@ -152,6 +166,7 @@ def prompts_history(
                 version.created_at.isoformat(timespec="seconds"),
                 output.plain(version.author),
                 f"{len(version.text):,}",
+                output.plain(", ".join(version.variables)),
                 output.plain(version.text.splitlines()[0] if version.text else ""),
             )
         if page.versions:

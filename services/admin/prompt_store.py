@@ -5,7 +5,8 @@ are never changed or deleted (triggers refuse it), so the history of a prompt st
 written. `active_prompts` holds at most one row per type, the active version; no row means
 the default is in force. Every write is one `BEGIN IMMEDIATE` transaction that reads the
 state it replaces, so two admins writing at once get consecutive numbers and exact
-before/after values.
+before/after values. A version created with `activate=False` is a draft: stored and numbered
+like any other, but the active row is left as it was.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SqlitePromptStore:
         apply_migrations(self._connections.get(), MIGRATIONS)
 
     def create_version(
-        self, prompt_type: str, text: str, author: str, at: datetime
+        self, prompt_type: str, text: str, author: str, at: datetime, *, activate: bool = True
     ) -> PromptChange:
         with immediate_transaction(self._conn()) as conn:
             before = _active_number(conn, prompt_type)
@@ -71,7 +72,8 @@ class SqlitePromptStore:
                 f"INSERT INTO prompt_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                 (prompt_type, number, text, author, at.isoformat(timespec="microseconds")),
             )
-            _set_active(conn, prompt_type, number)
+            if activate:
+                _set_active(conn, prompt_type, number)
             after = _version(conn, prompt_type, number)
         return PromptChange(before, after)
 

@@ -142,6 +142,10 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/metrics/overview"): Call(ADMIN_ONLY),
     ("GET", "/api/metrics/dimension/{name}"): Call(ADMIN_ONLY),
     ("GET", "/api/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
+    # The prompt playground (issue 9): admins only; it stores nothing.
+    ("POST", "/api/playground/run"): Call(
+        ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
+    ),
 }
 
 

@@ -20,6 +20,7 @@ KNOWN = {
     ("backend/api/eval_schemas.py", "record.models"),
     ("backend/api/eval_schemas.py", "self.models"),
     ("backend/cli/eval_run_commands.py", "comparison.models"),
+    ("backend/api/playground_schemas.py", "self.models"),  # the request's model names
 }
 
 

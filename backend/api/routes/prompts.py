@@ -19,6 +19,9 @@ Version = Annotated[
     int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="A version number (1 or more).")
 ]
 _NOT_FOUND = problem_responses(404)
+#: 422: the text is empty or too long, or (to be put in force) it uses variables the service
+#: cannot fill.
+_NOT_FOUND_OR_UNFILLABLE = problem_responses(404, 422)
 
 
 @router.get(
@@ -51,9 +54,9 @@ async def default_prompt(
     status_code=201,
     responses={
         200: {"model": PromptOut, "description": "The active version has this text: no change"},
-        **_NOT_FOUND,
+        **_NOT_FOUND_OR_UNFILLABLE,
     },
-    summary="Store a new version of the system prompt and make it active; admins only",
+    summary="Store a new version of the system prompt, active or a draft; admins only",
 )
 async def create_prompt_version(
     container: ContainerDep,
@@ -62,7 +65,7 @@ async def create_prompt_version(
     body: PromptIn,
     response: Response,
 ) -> PromptOut:
-    write = await container.prompts.create(admin, prompt_type, body.text)
+    write = await container.prompts.create(admin, prompt_type, body.text, activate=body.activate)
     if not write.changed:
         response.status_code = 200
     return PromptOut.of(write.prompt)
@@ -88,7 +91,7 @@ async def prompt_versions(
 @router.post(
     "/{prompt_type}/versions/{version}/activate",
     response_model=PromptOut,
-    responses=_NOT_FOUND,
+    responses=_NOT_FOUND_OR_UNFILLABLE,
     summary="Make a stored version the system prompt in force; admins only",
 )
 async def activate_prompt_version(
