@@ -107,8 +107,9 @@ class Settings(BaseSettings):
         60,
         ge=0,
         le=100_000,
-        description="Chat and advice requests (POST /chat, /chat/stream, /api/chat, /advice, "
-        "/advice-non-streaming) one caller may make per minute: a token bucket, this many at "
+        description="Chat, advice, playground and evaluation-run requests (POST /chat, "
+        "/chat/stream, /api/chat, /advice, /advice-non-streaming, /api/playground/run, "
+        "/api/benchmark/run) one caller may make per minute: a token bucket, this many at "
         "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
         "client address. Over it: 429 with "
         "Retry-After. 0 disables. Counted per server process.",

@@ -162,5 +162,6 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/advice", "post"),
         ("/advice-non-streaming", "post"),
         ("/api/playground/run", "post"),
+        ("/api/benchmark/run", "post"),
     }
     assert "Retry-After" in paths["/chat"]["post"]["responses"]["429"]["headers"]

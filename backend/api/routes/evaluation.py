@@ -22,6 +22,7 @@ from backend.api.eval_schemas import (
     TaskUploadOut,
 )
 from backend.api.openapi import problem_responses
+from backend.api.rate_limit import RateLimited
 from use_cases.eval_runs import DatasetUpload
 
 router = APIRouter(tags=["evaluation"])
@@ -115,6 +116,7 @@ async def upload_task(
     "/api/benchmark/run",
     response_model=RunStartedOut,
     status_code=202,
+    dependencies=[RateLimited],
     responses={
         202: {
             "description": "Started in the background: poll `/api/results/{run_id}`.",
