@@ -59,7 +59,7 @@ from use_cases.eval_run_domain import (
     StoredDataset,
 )
 from use_cases.ports import Clock, ModelResolver, PromptStore
-from use_cases.prompt_templates import missing_variables
+from use_cases.prompt_templates import builtin_variables, missing_variables
 
 _log = logging.getLogger(__name__)
 
@@ -285,8 +285,8 @@ class BenchmarkRuns:
 
     `start` stores the run; `schedule` executes it as a task on the running event loop (the
     server's), `execute` in the caller's (the CLI's). `resume_unfinished` schedules every run
-    left queued or running; `close` cancels the tasks (their runs stay `running` and resume
-    at the next start)."""
+    left queued or running; `close` stops the tasks, letting the items in flight end (their
+    runs stay `running` and resume at the next start)."""
 
     def __init__(
         self,
@@ -309,6 +309,7 @@ class BenchmarkRuns:
         self._audit = audit
         self._default_concurrency = default_concurrency
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stops: dict[str, asyncio.Event] = {}
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -418,7 +419,7 @@ class BenchmarkRuns:
                 )
 
     def _builtins(self) -> dict[str, str]:
-        return {"today": self._clock.today().isoformat()}
+        return builtin_variables(self._clock.today())
 
     # --- executing --------------------------------------------------------------------------
 
@@ -461,17 +462,33 @@ class BenchmarkRuns:
         done = await asyncio.to_thread(self._runs.done, run_id)
         pending = [item for item in items if item.key not in done]
         gate = asyncio.Semaphore(record.settings.concurrency)
+        stop = self._stops.setdefault(run_id, asyncio.Event())
 
         async def one(item: Item) -> None:
             async with gate:
+                if stop.is_set():
+                    return
                 row = await self._executor.execute(item, context)
+            if stop.is_set():  # stopping: this item runs again when the run resumes
+                return
             await asyncio.to_thread(self._runs.add_row, run_id, item.key, row)
             if on_row is not None:
                 on_row(row)
 
-        async with asyncio.TaskGroup() as group:
-            for item in pending:
-                group.create_task(one(item))
+        # Items are never cancelled half-way: a chat turn's database work runs in worker
+        # threads that a cancelled task would leave running, writing through connections the
+        # shutdown is about to close. Stopping lets the items in flight end and starts no more.
+        work = [asyncio.ensure_future(one(item)) for item in pending]
+        try:
+            await asyncio.shield(asyncio.gather(*work))
+        except BaseException:
+            stop.set()
+            await asyncio.gather(*work, return_exceptions=True)
+            raise
+        finally:
+            self._stops.pop(run_id, None)
+        if stop.is_set():
+            raise asyncio.CancelledError(f"Evaluation run {run_id} stopped; it resumes later.")
         await asyncio.to_thread(self._set, run_id, "completed")
         finished = await asyncio.to_thread(self._runs.get, run_id)
         assert finished is not None
@@ -506,10 +523,11 @@ class BenchmarkRuns:
             await asyncio.gather(task, return_exceptions=True)
 
     async def close(self) -> None:
-        """Cancel the background runs; they stay `running` and resume at the next start."""
+        """Stop the background runs: the items in flight end (their rows are not kept), no
+        other starts; the runs stay `running` and resume at the next start."""
+        for stop in self._stops.values():
+            stop.set()
         tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- reading ----------------------------------------------------------------------------
