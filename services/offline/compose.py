@@ -169,7 +169,8 @@ def _spelled_for_meaning(
     question: str, hits: list[dict[str, Any]], known: Callable[[str], bool] | None
 ) -> str:
     """The question with its typos corrected against the retrieved passages' own words, for
-    the sentence embedder: "min pasword lenght" -> "min password length". Word matching
+    every rule below and above all the sentence embedder: "min pasword lenght" -> "min
+    password length" (applied once, at the start of `compose_documents`). Word matching
     tolerates typos already (`sentences.match`); the embedder does not (a misspelt word
     becomes unrelated word pieces). Like the search's own correction, only a word the
     knowledge base does not know is corrected ("start" never becomes "starts"), so nothing is
@@ -239,18 +240,15 @@ def compose_documents(
             f"{label}: {u.text}" if EMBED_WITH_LABEL else u.text
             for label, u in zip(labels, units, strict=True)
         ]
-        spelled = _spelled_for_meaning(question, kept, known)
-        semantic = similarity.similarities(spelled, texts)
-        for clause in asking_clauses(spelled):
+        semantic = similarity.similarities(question, texts)  # spelled for meaning above
+        for clause in asking_clauses(question):
             # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
             # alone may be closer in meaning to the answer than the whole chatty message.
             closer = similarity.similarities(clause, texts)
             semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
         if background:
             # A follow-up means its own words most: "and shipment records?" after raw pings.
-            own_meaning = similarity.similarities(
-                _spelled_for_meaning(_own(question, borrowed), kept, known), texts
-            )
+            own_meaning = similarity.similarities(_own(question, borrowed), texts)
             semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
     scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:

@@ -7,9 +7,11 @@ one narrowed search per turn; a retry ends the turn.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -125,11 +127,7 @@ class _Planner:
     def _correct_typos(self, view: TurnView, schemas: Sequence[TableSchema]) -> None:
         """The question and the earlier ones with their typos corrected (`typos.py`)."""
         known = self._vocabulary.snapshot() if self._vocabulary is not None else None
-        table_words = table_vocabulary(
-            [s.name for s in schemas]
-            + [c.name for s in schemas for c in s.columns]
-            + [value for value, _ in column_values(schemas)]
-        )
+        table_words = _table_words(tuple(schemas))
         correct = self._typos.correct
         view.question = correct(view.question, known, table_words)
         view.previous_questions = [correct(q, known, table_words) for q in view.previous_questions]
@@ -211,6 +209,17 @@ class _Planner:
                     tool_call_id=part.tool_call_id if first else None,
                 )
             }
+
+
+@functools.lru_cache(maxsize=8)
+def _table_words(schemas: tuple[TableSchema, ...]) -> Counter[str]:
+    """The words of the tables' names, column names and listed values (planning asks up to
+    four times a turn; the catalogue changes only when a table is loaded)."""
+    return table_vocabulary(
+        [s.name for s in schemas]
+        + [c.name for s in schemas for c in s.columns]
+        + [value for value, _ in column_values(schemas)]
+    )
 
 
 @dataclass
