@@ -31,8 +31,9 @@ from backend.api.routes import (
     playground,
     prompts,
     search,
-    welcome,
+    session,
 )
+from backend.api.routes.web import install_web_app
 from backend.api.security import SecurityHeadersMiddleware, install_cors
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import Settings
@@ -46,7 +47,8 @@ Grounded, cited answers over your own documents and tables.
 Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
 chat, ask for advice, search and read documents; admins may also change documents, read the
-audit log and manage the system prompts and default models. The welcome page `/` is public too.
+audit log and manage the system prompts and default models. The web app at `/` is public
+too (its data comes from the API with the caller's key).
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
 machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
@@ -54,9 +56,11 @@ machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for inv
 
 #: Routers anyone may call. Every other router requires a caller (an API key when
 #: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
-#: /openapi.json, see `docs_pages.py`) are public too. `welcome`: the HTML page at `/`.
-PUBLIC_ROUTERS = (health.router, welcome.router)
+#: /openapi.json, see `docs_pages.py`) and the web app (`/` and its files under /app, see
+#: `routes/web.py`) are public too.
+PUBLIC_ROUTERS = (health.router,)
 PROTECTED_ROUTERS = (
+    session.router,
     search.router,
     documents.router,
     jobs.router,
@@ -130,6 +134,7 @@ def create_app(
     for router in PROTECTED_ROUTERS:
         app.include_router(router, dependencies=[Depends(current_caller)])
     install_docs(app)
+    install_web_app(app)
     install_openapi(app, STATUSES_BY_DEPENDENCY)
     return app
 

@@ -27,6 +27,7 @@ from fastapi.routing import iter_route_contexts
 from backend.api.app import create_app
 from backend.api.docs_pages import ASSETS_DIR, ASSETS_URL
 from backend.api.problems import PROBLEM_MEDIA_TYPE
+from backend.api.routes.web import ASSETS_URL as WEB_ASSETS_URL
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from use_cases.auth import CLI_ADMIN, Caller
@@ -111,8 +112,10 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("PUT", "/api/llm-defaults/{prompt_type}"): Call(
         ADMIN_ONLY, json=lambda: {"model": "offline-extractive"}
     ),
-    # Search discipline and the welcome page.
+    # Search discipline; the web app's page and files (its data comes from the API).
     ("GET", "/"): Call(PUBLIC),
+    ("MOUNT", WEB_ASSETS_URL): Call(PUBLIC, path=f"{WEB_ASSETS_URL}/js/main.js"),
+    ("GET", "/api/me"): Call(EVERY_CALLER),
     ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
     # Feedback is the asker's: ana's response is unknown to everyone else, admins included.
     ("POST", "/feedback"): Call(OWNER_ONLY, json=lambda: {"response_id": "{response_id}"}),

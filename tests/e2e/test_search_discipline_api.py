@@ -1,9 +1,7 @@
-"""`POST /search-discipline` and the welcome page `/`, through the app."""
+"""`POST /search-discipline`, through the app."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -14,7 +12,6 @@ import pytest
 
 from backend.api.app import create_app
 from backend.api.problems import PROBLEM_MEDIA_TYPE
-from backend.api.routes.welcome import MAIN_ENDPOINTS, STYLE
 from backend.bootstrap import Container, bootstrap
 from backend.config import PROJECT_ROOT
 from tests.conftest import issue_key, make_settings
@@ -126,59 +123,6 @@ async def test_needs_a_key_when_auth_is_enabled(
 def test_an_unknown_web_search_provider_stops_start_up(data_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="WEB_SEARCH_PROVIDER='duckduckgo'"):
         bootstrap(make_settings(data_dir, web_search_provider="duckduckgo"))
-
-
-# --- the welcome page ------------------------------------------------------------------------
-
-
-async def test_the_welcome_page_names_the_product_version_and_model_without_a_key(
-    auth_client: httpx.AsyncClient,
-) -> None:
-    from backend import __version__
-
-    response = await auth_client.get("/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    html = response.text
-    assert "<h1>Almanac</h1>" in html
-    assert f"<code>{__version__}</code>" in html
-    assert "<code>offline-extractive</code>" in html
-    for method, path, _ in MAIN_ENDPOINTS:
-        assert f"<code>{method} {path}</code>" in html
-    assert "<script" not in html.lower()
-
-
-async def test_the_welcome_page_links_resolve(client: httpx.AsyncClient) -> None:
-    html = (await client.get("/")).text
-    links = re.findall(r'href="([^"]+)"', html)
-    assert links == ["docs", "redoc", "health"]
-    for link in links:
-        assert (await client.get(f"/{link}")).status_code == 200
-
-
-async def test_the_welcome_page_policy_allows_only_its_own_stylesheet(
-    client: httpx.AsyncClient,
-) -> None:
-    response = await client.get("/")
-    csp = response.headers["content-security-policy"]
-    digest = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-    assert csp.startswith("default-src 'none'")
-    assert f"style-src 'sha256-{digest}'" in csp
-    assert "script-src" not in csp and "unsafe-inline" not in csp
-    assert f"<style>{STYLE}</style>" in response.text
-    assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["x-content-type-options"] == "nosniff"
-
-
-async def test_every_main_endpoint_on_the_welcome_page_exists(container: Container) -> None:
-    app = create_app(container=container)
-    paths = (
-        await httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t").get(
-            "/openapi.json"
-        )
-    ).json()["paths"]
-    for method, path, _ in MAIN_ENDPOINTS:
-        assert method.lower() in paths[path], (method, path)
 
 
 # --- the docs' examples ----------------------------------------------------------------------

@@ -1,0 +1,6 @@
+// Placeholder: replaced by the page's owner.
+import { h } from "../dom.js";
+
+export function mount(root) {
+  root.append(h("h1", {}, "admin/calibration"), h("p", {}, "Not built yet."));
+}

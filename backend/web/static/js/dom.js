@@ -1,0 +1,85 @@
+// DOM helpers. Text always goes in as text nodes: nothing here parses HTML, so no string
+// from a document, a model or a user can become markup.
+
+/** Build an element: h("button", {class: "primary", onclick: fn, "aria-label": "Send"}, "Send").
+ * Props: `class`, `dataset` (object), `on<event>` (listener), `hidden`/`disabled`/... (booleans
+ * set as properties), `value`, anything else as an attribute. Children: nodes, strings,
+ * numbers, arrays, null/false (skipped). */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") el.addEventListener(name.slice(2), value);
+    else if (name === "value" || name === "checked" || name === "selected") el[name] = value;
+    else if (value === true) el.setAttribute(name, "");
+    else el.setAttribute(name, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+/** Append children (see `h`) to a node. */
+export function append(el, children) {
+  for (const child of [children].flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Remove every child of a node. */
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+  return el;
+}
+
+/** Show a short message in the page's live region (read out by screen readers). */
+export function notify(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  const toast = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : null }, message);
+  box.append(toast);
+  setTimeout(() => toast.remove(), kind === "error" ? 8000 : 4000);
+}
+
+/** An error as one line for a person: a problem document's detail, or the message. */
+export function describeError(error) {
+  if (error && error.detail) return error.detail;
+  if (error && error.message) return error.message;
+  return String(error);
+}
+
+/** A date or timestamp as the reader's locale shows it ("—" for nothing). */
+export function formatDate(value, withTime = false) {
+  if (!value) return "—";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return withTime ? date.toLocaleString() : date.toLocaleDateString();
+}
+
+/** 0.734 -> "73%" ("—" for null). */
+export function formatPercent(value, digits = 0) {
+  if (value === null || value === undefined) return "—";
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+/** A labelled form field: field("Title", h("input", {...})) -> <label>Title <input></label>. */
+export function field(label, control, hint = null) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    control,
+    hint ? h("p", { class: "hint" }, hint) : null);
+}
+
+/** A table of rows: columns = [{label, value: row => node|string, class?}]. */
+export function dataTable(columns, rows, { caption = null, empty = "Nothing yet." } = {}) {
+  if (!rows.length) return h("p", { class: "empty" }, empty);
+  return h("div", { class: "table-wrap" },
+    h("table", {},
+      caption ? h("caption", {}, caption) : null,
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.class }, c.value(row))))))));
+}

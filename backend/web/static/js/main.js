@@ -1,0 +1,183 @@
+// The app shell: who is signed in, the navigation, and a hash router that mounts one page
+// module at a time. A page module exports `mount(root, ctx)` and may return a cleanup
+// function (stop streams and timers); ctx = {params, session, navigate, setTitle}.
+
+import { ApiError, api, setUnauthorizedHandler, storeKey } from "./api.js";
+import { clear, describeError, field, h } from "./dom.js";
+
+/** Every page: `path` may hold `:name` parameters; `admin` pages need the admin role. */
+export const ROUTES = [
+  { path: "chat", module: "./chat.js", title: "Chat", nav: true },
+  { path: "chat/:chatId", module: "./chat.js", title: "Chat" },
+  { path: "advice", module: "./advice.js", title: "Advice", nav: true },
+  { path: "admin/documents", module: "./admin/documents.js", title: "Documents", nav: true, admin: true },
+  { path: "admin/tables", module: "./admin/tables.js", title: "Tables", nav: true, admin: true },
+  { path: "admin/calibration", module: "./admin/calibration.js", title: "Calibration", nav: true, admin: true },
+  { path: "admin/evaluation", module: "./admin/evaluation.js", title: "Evaluation", nav: true, admin: true },
+  { path: "admin/evaluation/:runId", module: "./admin/evaluation.js", title: "Evaluation", admin: true },
+  { path: "admin/prompts", module: "./admin/prompts.js", title: "Prompts & models", nav: true, admin: true },
+];
+const HOME = "chat";
+
+const view = document.getElementById("view");
+const nav = document.getElementById("site-nav");
+const navToggle = document.querySelector(".nav-toggle");
+const sessionBox = document.getElementById("session");
+
+let session = null; // {user_id, role, auth_enabled}
+let cleanup = null;
+let mountCount = 0;
+
+function match(hash) {
+  const path = hash.replace(/^#\/?/, "").replace(/\/$/, "") || HOME;
+  const parts = path.split("/");
+  for (const route of ROUTES) {
+    const pattern = route.path.split("/");
+    if (pattern.length !== parts.length) continue;
+    const params = {};
+    const ok = pattern.every((segment, i) => {
+      if (segment.startsWith(":")) {
+        params[segment.slice(1)] = decodeURIComponent(parts[i]);
+        return true;
+      }
+      return segment === parts[i];
+    });
+    if (ok) return { route, params };
+  }
+  return null;
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function setTitle(text) {
+  document.title = text ? `${text} · Almanac` : "Almanac";
+}
+
+function renderNav() {
+  clear(nav);
+  const current = match(location.hash)?.route;
+  const links = ROUTES.filter((r) => r.nav && (!r.admin || session?.role === "admin"));
+  const list = h("ul", {}, links.map((route) => {
+    const active = current && current.module === route.module;
+    return h("li", {}, h("a", { href: `#/${route.path}`, "aria-current": active ? "page" : null }, route.title));
+  }));
+  nav.append(list);
+  clear(sessionBox);
+  if (!session) return;
+  sessionBox.append(h("span", { class: "who", title: `Role: ${session.role}` },
+    session.user_id, session.role === "admin" ? h("span", { class: "badge" }, "admin") : null));
+  if (session.auth_enabled) {
+    sessionBox.append(h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"));
+  }
+}
+
+async function render() {
+  if (cleanup) {
+    try { cleanup(); } catch (error) { console.warn(error); }
+    cleanup = null;
+  }
+  navToggle.setAttribute("aria-expanded", "false");
+  nav.classList.remove("open");
+  if (!session) return;
+  const found = match(location.hash);
+  renderNav();
+  const mine = ++mountCount;
+  clear(view);
+  if (!found) {
+    setTitle("Not found");
+    view.append(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: `#/${HOME}` }, "Go to the chat")));
+    return;
+  }
+  const { route, params } = found;
+  setTitle(route.title);
+  if (route.admin && session.role !== "admin") {
+    view.append(h("h1", {}, route.title), h("p", { class: "notice" }, "This page is for admins. Sign in with an admin key to use it."));
+    return;
+  }
+  try {
+    const page = await import(route.module);
+    if (mine !== mountCount) return; // the reader moved on while the module loaded
+    const result = await page.mount(view, { params, session, navigate, setTitle });
+    if (mine !== mountCount) {
+      if (typeof result === "function") result();
+      return;
+    }
+    cleanup = typeof result === "function" ? result : null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    console.error(error);
+    view.append(h("p", { class: "notice error", role: "alert" }, `This page could not be shown: ${describeError(error)}`));
+  }
+  const heading = view.querySelector("h1");
+  if (heading && document.activeElement === document.body) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+}
+
+function renderSignIn(message = null) {
+  session = null;
+  renderNav();
+  clear(view);
+  setTitle("Sign in");
+  const input = h("input", { type: "password", name: "key", autocomplete: "off", required: true, spellcheck: "false" });
+  const error = h("p", { class: "notice error", role: "alert", hidden: !message }, message || "");
+  const form = h("form", { class: "card signin", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, "Sign in"),
+    h("p", {}, "This server checks API keys. Paste the key an admin gave you (",
+      h("code", {}, "almanac keys create"), "). It is kept in this tab only."),
+    field("API key", input),
+    error,
+    h("button", { type: "submit", class: "primary" }, "Sign in"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    storeKey(input.value.trim());
+    try {
+      await start();
+    } catch (err) {
+      storeKey(null);
+      error.hidden = false;
+      error.textContent = err instanceof ApiError && err.status === 401
+        ? "That key was not accepted." : describeError(err);
+      input.focus();
+    }
+  });
+  view.append(form);
+  input.focus();
+}
+
+function signOut() {
+  storeKey(null);
+  if (cleanup) { cleanup(); cleanup = null; }
+  renderSignIn();
+}
+
+async function start() {
+  session = await api("GET", "/api/me");
+  await render();
+}
+
+setUnauthorizedHandler(() => {
+  if (!session || !session.auth_enabled) return; // signing in handles its own refusal
+  storeKey(null);
+  if (cleanup) { cleanup(); cleanup = null; }
+  renderSignIn("Your key is no longer accepted. Sign in again.");
+});
+
+navToggle.addEventListener("click", () => {
+  const open = !nav.classList.contains("open");
+  nav.classList.toggle("open", open);
+  navToggle.setAttribute("aria-expanded", String(open));
+});
+window.addEventListener("hashchange", () => { if (session) render(); });
+
+start().catch((error) => {
+  if (error instanceof ApiError && error.status === 401) renderSignIn();
+  else {
+    clear(view);
+    view.append(h("h1", {}, "Almanac"), h("p", { class: "notice error", role: "alert" }, describeError(error)));
+  }
+});

@@ -1,0 +1,206 @@
+"""Browser tests: the web app at `/`, served by a real uvicorn server on loopback and driven
+in headless Chromium through Playwright (the PyPI package, with the system's browser:
+Debian's `chromium`, since a browser build cannot be downloaded here).
+
+On a machine without Chromium every test here skips with a message saying how to enable it
+(`.ci/run` installs it). Each test fails on any JavaScript error, console error (a
+Content-Security-Policy violation included), failed request or 5xx answer; the app shows 4xx
+answers itself. `shot(page, name)` saves a screenshot under `tests/browser/screenshots/`
+(gitignored) to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.api.app import create_app
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, make_settings
+from tests.live_server import serve
+from use_cases.auth import CLI_ADMIN
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Chromium logs every 4xx answer; the app handles those itself (and a 5xx is caught apart).
+CLIENT_ERROR_LOG = re.compile(
+    r"Failed to load resource: the server responded with a status of 4\d\d"
+)
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def chromium_path() -> str | None:
+    configured = os.environ.get("CHROMIUM_PATH")
+    if configured:
+        return configured
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to its end from a test: Playwright's sync API keeps an event loop
+    running in the test's thread, so it runs in a thread of its own."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a dev dependency
+        pytest.skip("Browser tests need Playwright: `make install` installs it (dev extra).")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip(
+            "Browser tests need Chromium: install it (`apt-get install -y chromium`, which "
+            ".ci/run does) or set CHROMIUM_PATH to a Chromium or Chrome binary."
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class PageProblems:
+    """What went wrong in the page: checked after every test."""
+
+    errors: list[str] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)  # substrings a test expects (e.g. a 404)
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(a in e for a in self.allowed)]
+
+
+@pytest.fixture
+def problems() -> PageProblems:
+    return PageProblems()
+
+
+def _watch(page: Any, problems: PageProblems) -> None:
+    page.on("pageerror", lambda error: problems.errors.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.errors.append(f"console {message.type}: {message.text}")
+            if message.type == "error" and not CLIENT_ERROR_LOG.match(message.text)
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            problems.errors.append(f"server error: {response.status} {response.url}")
+            if response.status >= 500
+            else None
+        ),
+    )
+    page.on(
+        "requestfailed",
+        lambda request: (
+            problems.errors.append(f"request failed: {request.url} {request.failure}")
+            if "ERR_ABORTED" not in (request.failure or "")  # a stopped stream is aborted
+            else None
+        ),
+    )
+
+
+@pytest.fixture
+def new_page(browser: Any, problems: PageProblems) -> Iterator[Callable[..., Any]]:
+    """new_page(viewport=DESKTOP) -> a Playwright page in its own context (own session
+    storage). Every page opened is checked for errors when the test ends."""
+    contexts: list[Any] = []
+
+    def open_page(viewport: dict[str, int] | None = None, **options: Any) -> Any:
+        context = browser.new_context(viewport=viewport or DESKTOP, **options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        _watch(page, problems)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not problems.unexpected(), "\n".join(problems.unexpected())
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Any]) -> Any:
+    return new_page()
+
+
+@pytest.fixture
+def app_url(container: Container) -> Iterator[str]:
+    """The app in development mode (no keys; everyone is the default admin)."""
+    with serve(create_app(container=container)) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class SecuredApp:
+    url: str
+    container: Container
+    keys: dict[str, str]  # "admin" (user root), "user" (ana), "other" (bob) -> secret
+
+
+@pytest.fixture
+def secured_app(data_dir: Path) -> Iterator[SecuredApp]:
+    """The app with AUTH_ENABLED=true and three keys."""
+    container = bootstrap(make_settings(data_dir, auth_enabled=True), clock=FixedClock())
+
+    async def create_keys() -> dict[str, str]:
+        keys = {}
+        for name, user, role in (
+            ("admin", "root", "admin"),
+            ("user", "ana", "user"),
+            ("other", "bob", "user"),
+        ):
+            created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=role)
+            keys[name] = created.secret
+        return keys
+
+    try:
+        keys = run_async(create_keys())
+        with serve(create_app(container=container)) as url:
+            yield SecuredApp(url=url, container=container, keys=keys)
+    finally:
+        container.close()
+
+
+def sign_in(page: Any, url: str, key: str) -> None:
+    """Open the app and sign in with `key` through the sign-in form."""
+    page.goto(url + "/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator(".session .who").wait_for()
+
+
+def shot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as tests/browser/screenshots/NAME.png."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

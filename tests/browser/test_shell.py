@@ -1,0 +1,129 @@
+"""The app's shell in a real browser: signing in, the navigation by role, the page policy,
+the phone layout and the weight of the chat page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import PHONE, SecuredApp, shot, sign_in
+
+CHAT_PAGE_BUDGET = 200_000  # bytes: the issue's bar for loading the chat page
+
+
+def nav_links(page: Any) -> list[str]:
+    return page.locator("#site-nav a").all_inner_texts()
+
+
+def test_development_mode_opens_the_app_without_signing_in(page: Any, app_url: str) -> None:
+    page.goto(app_url + "/")
+    page.locator(".session .who").wait_for()
+    assert page.locator(".session .who").inner_text().startswith("default")
+    assert nav_links(page) == [
+        "Chat",
+        "Advice",
+        "Documents",
+        "Tables",
+        "Calibration",
+        "Evaluation",
+        "Prompts & models",
+    ]
+    assert page.get_by_role("button", name="Sign out").count() == 0  # no keys, nothing to end
+    shot(page, "shell-desktop")
+
+
+def test_the_page_allows_only_its_own_files(app_url: str) -> None:
+    response = httpx.get(app_url + "/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert (
+        httpx.get(app_url + "/app/js/main.js").headers["content-type"].startswith("text/javascript")
+    )
+
+
+def test_a_wrong_key_is_refused_and_a_user_sees_no_admin_pages(
+    page: Any, secured_app: SecuredApp
+) -> None:
+    page.goto(secured_app.url + "/")
+    page.get_by_label("API key").fill("alm_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("That key was not accepted.").wait_for()
+    shot(page, "shell-sign-in-refused")
+
+    page.get_by_label("API key").fill(secured_app.keys["user"])
+    page.get_by_role("button", name="Sign in").click()
+    page.locator(".session .who").wait_for()
+    assert nav_links(page) == ["Chat", "Advice"]
+    # The key lives in this tab's session storage only.
+    assert page.evaluate("sessionStorage.getItem('almanac.key')") == secured_app.keys["user"]
+    assert page.evaluate("localStorage.length") == 0
+
+    page.goto(secured_app.url + "/#/admin/documents")
+    page.get_by_text("This page is for admins.").wait_for()
+
+
+def test_an_admin_sees_every_page_and_signing_out_forgets_the_key(
+    page: Any, secured_app: SecuredApp
+) -> None:
+    sign_in(page, secured_app.url, secured_app.keys["admin"])
+    assert "Documents" in nav_links(page) and "Evaluation" in nav_links(page)
+    assert page.locator(".session .badge").inner_text() == "admin"
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API key").wait_for()
+    assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
+
+
+def test_a_revoked_key_sends_the_reader_back_to_signing_in(
+    page: Any, secured_app: SecuredApp
+) -> None:
+    sign_in(page, secured_app.url, secured_app.keys["user"])
+    page.evaluate("sessionStorage.setItem('almanac.key', 'alm_revoked')")
+    page.goto(secured_app.url + "/#/chat")
+    page.reload()
+    page.get_by_label("API key").wait_for()
+
+
+def test_on_a_phone_the_navigation_folds_behind_a_menu_button(new_page: Any, app_url: str) -> None:
+    page = new_page(viewport=PHONE)
+    page.goto(app_url + "/")
+    page.locator(".session .who").wait_for()
+    links = page.locator("#site-nav")
+    assert not links.is_visible()
+    menu = page.get_by_role("button", name="Menu")
+    assert menu.get_attribute("aria-expanded") == "false"
+    menu.click()
+    assert links.is_visible() and menu.get_attribute("aria-expanded") == "true"
+    shot(page, "shell-phone-menu")
+    page.get_by_role("link", name="Advice").click()
+    assert not links.is_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the page scrolls sideways on a phone"
+
+
+def test_the_keyboard_reaches_the_content_first(page: Any, app_url: str) -> None:
+    page.goto(app_url + "/")
+    page.locator(".session .who").wait_for()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert skip.evaluate("el => el === document.activeElement")
+
+
+def test_an_unknown_page_says_so(page: Any, app_url: str) -> None:
+    page.goto(app_url + "/#/nowhere")
+    page.get_by_role("heading", name="Page not found").wait_for()
+
+
+def test_the_chat_page_loads_under_200_kb(page: Any, app_url: str) -> None:
+    page.goto(app_url + "/#/chat")
+    page.locator(".session .who").wait_for()
+    page.wait_for_load_state("networkidle")
+    total = page.evaluate(
+        """() => {
+            const entries = [...performance.getEntriesByType('navigation'),
+                             ...performance.getEntriesByType('resource')];
+            return entries.reduce((sum, e) => sum + (e.decodedBodySize || 0), 0);
+        }"""
+    )
+    assert 0 < total < CHAT_PAGE_BUDGET, f"the chat page loads {total} bytes"
