@@ -26,9 +26,11 @@ import pytest
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
+from tests.js_clients import JS_DIR, ensure_node_modules
 from tests.live_server import serve
 from use_cases.auth import CLI_ADMIN
 
+AXE = JS_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -196,6 +198,26 @@ def sign_in(page: Any, url: str, key: str) -> None:
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.locator(".session .who").wait_for()
+
+
+def assert_accessible(page: Any, *, exclude: tuple[str, ...] = ()) -> None:
+    """Run axe-core (npm, installed with the JS conformance clients in tests/js) on the page
+    as it is now and fail on any WCAG 2 A/AA violation, listing each with its elements."""
+    ensure_node_modules()
+    if not AXE.is_file():
+        raise RuntimeError(f"{AXE} is missing: run `npm ci` in {AXE.parents[2]}")
+    page.evaluate(AXE.read_text(encoding="utf-8"))  # evaluated over CDP: the page's CSP holds
+    result = page.evaluate(
+        """async (exclude) => {
+            const context = exclude.length ? {exclude: exclude.map((s) => [s])} : document;
+            const options = {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}};
+            const result = await axe.run(context, options);
+            return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} -> ` +
+                v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', '));
+        }""",
+        list(exclude),
+    )
+    assert not result, "accessibility violations:\n" + "\n".join(result)
 
 
 def shot(page: Any, name: str) -> Path:

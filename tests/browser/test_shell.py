@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.browser.conftest import PHONE, SecuredApp, shot, sign_in
+from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 
 CHAT_PAGE_BUDGET = 200_000  # bytes: the bar for loading the chat page
 
@@ -31,6 +31,7 @@ def test_development_mode_opens_the_app_without_signing_in(page: Any, app_url: s
     ]
     assert page.get_by_role("button", name="Sign out").count() == 0  # no keys, nothing to end
     shot(page, "shell-desktop")
+    assert_accessible(page)
 
 
 def test_the_page_allows_only_its_own_files(app_url: str) -> None:
@@ -51,6 +52,7 @@ def test_a_wrong_key_is_refused_and_a_user_sees_no_admin_pages(
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("That key was not accepted.").wait_for()
     shot(page, "shell-sign-in-refused")
+    assert_accessible(page)
 
     page.get_by_label("API key").fill(secured_app.keys["user"])
     page.get_by_role("button", name="Sign in").click()
