@@ -5,6 +5,15 @@
 import { api, objectUrl } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
 
+/** dataTable with its scrolling wrapper reachable by keyboard (a phone scrolls wide tables
+ * sideways inside it; axe: scrollable-region-focusable). The shell's helper could do this. */
+function table(columns, rows, opts) {
+  const built = dataTable(columns, rows, opts);
+  if (built.classList.contains("table-wrap")) built.tabIndex = 0;
+  return built;
+}
+
+
 const POLL_MS = 1500;
 const RUN_LIST_LIMIT = 20;
 const ACTIVE = new Set(["queued", "running"]);
@@ -76,8 +85,9 @@ function formatMetric(key, value) {
 /** A change of a metric: rates in points, the others in their unit, with a sign. */
 function formatDelta(key, delta) {
   if (delta === null || delta === undefined) return "—";
+  if (delta === 0) return "0";
   const { kind } = metricInfo(key);
-  const sign = delta > 0 ? "+" : delta < 0 ? "−" : "±";
+  const sign = delta > 0 ? "+" : "−";
   const size = Math.abs(delta);
   if (kind === "rate") return `${sign}${(size * 100).toFixed(1)} pts`;
   if (kind === "ms") return `${sign}${Math.round(size).toLocaleString()} ms`;
@@ -138,11 +148,12 @@ async function mountOverview(root, ctx) {
   ]);
   loading.remove();
   const headlines = new Map();
+  const comparison = h("div", { class: "eval-compare-result", "aria-live": "polite" });
   const layout = h("div", { class: "eval-columns" },
     section("Start a run", startForm(tasks.tasks, models.models, ctx)),
-    section("Compare two runs", compareForm(runs.runs)));
+    section("Compare two runs", compareForm(runs.runs, comparison)));
   const runsTable = h("div", {});
-  root.append(layout, section("Runs", runsTable), section("Datasets", datasetsTable(tasks.tasks)));
+  root.append(layout, comparison, section("Runs", runsTable), section("Datasets", datasetsTable(tasks.tasks)));
   renderRuns(runsTable, runs.runs, headlines);
   const controller = new AbortController();
   loadHeadlines(runs.runs, headlines, controller.signal).then(() => {
@@ -171,7 +182,7 @@ function renderRuns(box, runs, headlines) {
     const model = figures && figures[run.models[0]];
     return model ? formatMetric(key, model[key]) : "—";
   };
-  box.append(dataTable([
+  box.append(table([
     { label: "Run", value: runLink },
     { label: "Status", value: (r) => statusBadge(r.status) },
     { label: "Dataset", value: (r) => r.task_id },
@@ -184,7 +195,7 @@ function renderRuns(box, runs, headlines) {
 }
 
 function datasetsTable(tasks) {
-  return dataTable([
+  return table([
     { label: "Dataset", value: (t) => h("span", {}, h("strong", {}, t.name), " ", h("code", {}, t.id)) },
     { label: "Cases", value: (t) => String(t.cases), class: "num" },
     { label: "Source", value: (t) => t.source },
@@ -261,21 +272,19 @@ function runOption(run, selected) {
     `${run.run_id} · ${run.task_id} · ${run.models.join(", ")} · ${when}`);
 }
 
-function compareForm(runs) {
+function compareForm(runs, result) {
   if (runs.length < 2) {
     return h("div", { class: "card" }, h("p", { class: "empty" }, "Two runs are needed to compare: start another one."));
   }
   const a = h("select", { name: "a" }, runs.map((r, i) => runOption(r, i === 1)));
   const b = h("select", { name: "b" }, runs.map((r, i) => runOption(r, i === 0)));
   const error = errorBox();
-  const result = h("div", { class: "eval-compare-result", "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "primary" }, "Compare");
   const form = h("form", { class: "card eval-compare" },
     field("Run A (baseline)", a),
     field("Run B", b),
     error,
-    h("div", { class: "row" }, submit),
-    result);
+    h("div", { class: "row" }, submit));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.hidden = true;
@@ -296,20 +305,24 @@ function compareForm(runs) {
 const VERDICT = { improved: ["good", "improved"], regressed: ["bad", "regressed"], unchanged: ["", "unchanged"] };
 
 function renderComparison(box, comparison) {
-  box.append(h("h3", { class: "eval-compare-title" }, "A ", h("code", {}, comparison.run_a), " → B ", h("code", {}, comparison.run_b)));
+  box.append(h("h2", { class: "eval-compare-title" }, "Comparison: A ", h("code", {}, comparison.run_a), " → B ", h("code", {}, comparison.run_b)));
   for (const warning of comparison.warnings) box.append(h("p", { class: "notice warn" }, warning));
   if (!comparison.models.length) {
     box.append(h("p", { class: "empty" }, "The runs have no model in common."));
   }
   for (const model of comparison.models) {
-    const rows = Object.entries(model.metrics).map(([key, m]) => ({ key, ...m }));
-    box.append(dataTable([
+    const all = Object.entries(model.metrics).map(([key, m]) => ({ key, ...m }));
+    const rows = all.filter((r) => r.a !== null || r.b !== null);
+    box.append(table([
       { label: "Metric", value: (r) => metricInfo(r.key).label },
       { label: "A", value: (r) => formatMetric(r.key, r.a), class: "num" },
       { label: "B", value: (r) => formatMetric(r.key, r.b), class: "num" },
       { label: "Change", value: (r) => formatDelta(r.key, r.delta), class: "num" },
       { label: "Verdict", value: (r) => verdictBadge(r.verdict) },
     ], rows, { caption: model.model }));
+    if (rows.length < all.length) {
+      box.append(h("p", { class: "hint" }, `Left out, without a value in either run: ${all.filter((r) => !rows.includes(r)).map((r) => metricInfo(r.key).label).join(", ")}.`));
+    }
   }
   const apart = [...comparison.only_in_a.map((m) => `${m} (A only)`), ...comparison.only_in_b.map((m) => `${m} (B only)`)];
   if (apart.length) box.append(h("p", { class: "muted" }, `Not compared: ${apart.join(", ")}.`));
@@ -442,7 +455,7 @@ function modelResults(model, aggregate, k) {
     h("div", { class: "eval-stats" }, stats));
   const dims = Object.entries(aggregate.by_dimension || {}).map(([name, figures]) => ({ name, ...figures }));
   if (dims.length) {
-    cards.append(h("h3", {}, "By dimension"), dataTable([
+    cards.append(h("h3", {}, "By dimension"), table([
       { label: "Dimension", value: (d) => d.name },
       ...DIMENSION_COLUMNS.map((key) => withK(key, k)).map((key) => ({
         label: metricInfo(key).label, value: (d) => formatMetric(key, d[key]), class: "num",
@@ -461,7 +474,7 @@ function calibration(bands) {
   if (!used.length) return h("p", { class: "muted" }, "No confidence figures to calibrate.");
   return h("div", {}, h("h3", {}, "Calibration"),
     h("p", { class: "hint" }, "For answers in each confidence band: how often they were correct. A calibrated model's bars match its band."),
-    dataTable([
+    table([
       { label: "Confidence band", value: (b) => b.band },
       { label: "Answers", value: (b) => String(b.count), class: "num" },
       { label: "Mean confidence", value: (b) => formatMetric("correct", b.mean_confidence), class: "num" },
@@ -482,7 +495,7 @@ function robustness(robust, k) {
   const rows = Object.entries(robust.by_perturbation || {}).map(([name, f]) => ({ name, ...f }));
   return h("div", {}, h("h3", {}, "Robustness"),
     h("p", {}, `Answer drift ${formatMetric("answer_drift", robust.answer_drift)}, retrieval overlap ${formatMetric(overlap, robust[overlap])}.`),
-    dataTable([
+    table([
       { label: "Perturbation", value: (r) => r.name },
       { label: "Correct", value: (r) => formatMetric("correct", r.correct), class: "num" },
       { label: "Answer drift", value: (r) => formatMetric("answer_drift", r.answer_drift), class: "num" },

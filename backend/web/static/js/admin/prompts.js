@@ -6,6 +6,15 @@
 import { api } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
 
+/** dataTable with its scrolling wrapper reachable by keyboard (a phone scrolls wide tables
+ * sideways inside it; axe: scrollable-region-focusable). The shell's helper could do this. */
+function table(columns, rows, opts) {
+  const built = dataTable(columns, rows, opts);
+  if (built.classList.contains("table-wrap")) built.tabIndex = 0;
+  return built;
+}
+
+
 /** The prompt types of docs/api.md; a type this server does not know (404) is left out. */
 const PROMPT_TYPES = [
   { type: "chat", title: "Chat", about: "Every chat turn: the grounded answers with citations." },
@@ -72,17 +81,16 @@ function renderPromptType(box, info, data) {
       notify(describeError(error), "error");
     }
   };
-  const error = errorBox();
   box.append(
     h("h2", { id: `prompts-${info.type}-title` }, `${info.title} prompt`),
     h("p", { class: "muted" }, info.about),
-    inForce(current, info, reload, error),
-    error,
-    editor(info, current, reload, error),
-    versionsTable(info, versions, reload, error));
+    inForce(current, info, reload),
+    versionsTable(info, versions, reload),
+    editor(info, current, reload));
 }
 
-function inForce(current, info, reload, error) {
+function inForce(current, info, reload) {
+  const error = errorBox();
   const label = current.version === "default" ? "Default" : `Version ${current.version}`;
   const source = { version: "a stored version", "built-in": "Almanac's built-in prompt", setting: "the SYSTEM_PROMPT setting" }[current.source];
   return h("div", { class: "prompts-in-force" },
@@ -94,7 +102,8 @@ function inForce(current, info, reload, error) {
       h("span", {}, "Variables: ", variableChips(current.variables))),
     h("details", {}, h("summary", {}, "Show the text"), h("pre", { class: "prompts-text" }, current.text)),
     current.version === "default" ? null
-      : h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: (e) => confirmRevert(e.currentTarget, info, reload, error) }, "Revert to the default")));
+      : h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: (e) => confirmRevert(e.currentTarget, info, reload, error) }, "Revert to the default")),
+    error);
 }
 
 /** A modal <dialog> asking to revert; focus goes back to the button that opened it. */
@@ -120,7 +129,8 @@ function confirmRevert(opener, info, reload, error) {
   dialog.showModal();
 }
 
-function editor(info, current, reload, error) {
+function editor(info, current, reload) {
+  const error = errorBox();
   const text = h("textarea", { name: "text", rows: "10", spellcheck: "true", value: current.text });
   const draft = h("button", { type: "submit", value: "draft" }, "Save as draft");
   const activate = h("button", { type: "submit", value: "activate", class: "primary" }, "Save and activate");
@@ -128,6 +138,7 @@ function editor(info, current, reload, error) {
     h("h3", {}, "New version"),
     field("Text of the new version", text,
       "Variables are written {{name}}. The service fills {{today}}; a text with other variables can only be a draft (tried here or in an evaluation run)."),
+    error,
     h("div", { class: "row prompts-actions" }, h("div", { class: "row" }, draft, activate)));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -146,7 +157,8 @@ function editor(info, current, reload, error) {
   return form;
 }
 
-function versionsTable(info, page, reload, error) {
+function versionsTable(info, page, reload) {
+  const error = errorBox();
   const activate = async (button, version) => {
     error.hidden = true;
     button.disabled = true;
@@ -162,7 +174,8 @@ function versionsTable(info, page, reload, error) {
   const more = page.total > page.versions.length ? ` (the newest ${page.versions.length} of ${page.total})` : "";
   return h("div", { class: "prompts-versions" },
     h("h3", {}, `Versions${more}`),
-    dataTable([
+    error,
+    table([
       { label: "Version", value: (v) => String(v.version), class: "num" },
       { label: "State", value: (v) => (v.active ? h("span", { class: "badge good" }, "active") : h("span", { class: "badge" }, "draft")) },
       { label: "Author", value: (v) => v.author },
@@ -224,7 +237,7 @@ async function renderModels(box, providers, types) {
   const defaults = await Promise.all(types.map((t) => api("GET", `/api/llm-defaults/${t.type}`)));
   box.append(
     h("h2", { id: "prompts-models-title" }, "Models"),
-    dataTable([
+    table([
       { label: "Provider", value: (p) => p.provider },
       { label: "Models", value: (p) => p.models.join(", ") },
       { label: "Key", value: keyState },
