@@ -172,7 +172,7 @@ def test_with_keys_the_report_is_a_download_not_a_link(
     assert run_id in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
-# --- prompts & models ------------------------------------------------------------------------------
+# --- prompts & models ---------------------------------------------------------------------------
 
 
 def chat_section(page: Any) -> Any:
@@ -242,7 +242,8 @@ def test_an_admin_sets_and_clears_a_default_model(new_page: Any, app_url: str) -
     page.get_by_label("Chat default model").select_option("offline-extractive")
     form = page.locator("form.prompts-default").filter(has=page.get_by_label("Chat default model"))
     form.get_by_role("button", name="Save").click()
-    expect(form.get_by_role("status")).to_contain_text("In force: offline-extractive (this setting)")
+    status = form.get_by_role("status")
+    expect(status).to_contain_text("In force: offline-extractive (this setting)")
     assert httpx.get(app_url + "/api/llm-defaults/chat").json()["model"] == "offline-extractive"
     no_sideways_scroll(page)
     assert_accessible(page)
