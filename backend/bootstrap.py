@@ -84,6 +84,7 @@ from use_cases.documents import (
 from use_cases.domain import IngestReport
 from use_cases.errors import ConfigurationError
 from use_cases.eval_assertions import Judge
+from use_cases.eval_compare import CompareRuns
 from use_cases.eval_engine import ItemExecutor, Monotonic, ProviderRateLimits, RetryPolicy, Sleep
 from use_cases.eval_report import RenderRunReport
 from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
@@ -190,6 +191,7 @@ class Container:
     runnable_models: ListRunnableModels
     run_metrics: RunMetrics
     run_report: RenderRunReport
+    compare_runs: CompareRuns
     playground: RunPlayground
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
@@ -505,6 +507,7 @@ def bootstrap(
         runnable_models=ListRunnableModels(models),
         run_metrics=RunMetrics(benchmark),
         run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
+        compare_runs=CompareRuns(benchmark),
         playground=RunPlayground(
             agent,
             prompts,

@@ -21,6 +21,12 @@ Rules:
   carry their k (`hit@5`, `recall@5`, `ndcg@5`, `retrieval_overlap@5`). A rule naming a k the
   runs did not compute is an error, not a silent pass. A rule whose metric is null in either
   run for a model cannot be checked there: it is reported as unchecked and does not fail.
+- Each delta has a `verdict`: `improved` or `regressed` by the metric's direction (lower is
+  better for errors, Brier, ECE, latency, tokens, cost and answer drift; higher for the
+  others), `unchanged` when equal, null when either value is null or the metric has no
+  better direction (`cases`).
+- `CompareRuns` is the one path of the CLI (`almanac eval compare`) and the API
+  (`GET /api/results/compare`): admins only, like every read of a run; reads are not audited.
 """
 
 from __future__ import annotations
@@ -32,12 +38,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from use_cases.auth_domain import Caller, require_admin
 from use_cases.errors import InvalidRequest
+from use_cases.eval_report import RunExports
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "METRICS",
     "RANKED_METRICS",
+    "CompareRuns",
     "Comparison",
+    "ComparisonReport",
     "MetricDelta",
     "ModelComparison",
     "Rule",
@@ -82,6 +93,26 @@ METRICS: tuple[str, ...] = (
 #: Metrics computed at a rank cut-off k: written `name@k` in the export and in rules.
 RANKED_METRICS: tuple[str, ...] = ("hit", "recall", "ndcg", "retrieval_overlap")
 _ROBUSTNESS = ("answer_drift", "retrieval_overlap")
+#: Metrics where a smaller value is the better one (the rest: larger is better).
+LOWER_IS_BETTER = frozenset(
+    {
+        "errors",
+        "brier",
+        "ece",
+        "brier_raw",
+        "ece_raw",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_mean_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "answer_drift",
+    }
+)
+#: Metrics with no better direction: a change is neither an improvement nor a regression.
+_NEUTRAL = frozenset({"cases"})
+Verdict = Literal["improved", "regressed", "unchanged"]
 
 _RULE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][\w]*(?:@\w+)?)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S+)\s*$"
@@ -183,12 +214,24 @@ class MetricDelta:
             return None
         return self.delta / abs(self.a)
 
+    @property
+    def verdict(self) -> Verdict | None:
+        """Whether run B is better on this metric (see the module docstring)."""
+        change = self.delta
+        if change is None or self.metric in _NEUTRAL:
+            return None
+        if change == 0:
+            return "unchanged"
+        lower = self.metric.partition("@")[0] in LOWER_IS_BETTER
+        return "improved" if (change < 0) == lower else "regressed"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "a": self.a,
             "b": self.b,
             "delta": self.delta,
             "relative": self.relative,
+            "verdict": self.verdict,
         }
 
 
@@ -407,3 +450,52 @@ def unchecked(comparison: Comparison, rules: Sequence[Rule]) -> list[Unchecked]:
                     Unchecked(model.model, rule, f"{rule.metric} is 0 in run A: no relative change")
                 )
     return skipped
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """A comparison with the outcome of its `--fail-on` rules (none: nothing to check)."""
+
+    comparison: Comparison
+    rules: tuple[Rule, ...]
+    violations: tuple[Violation, ...]
+    unchecked: tuple[Unchecked, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.comparison.as_dict(),
+            "rules": [str(rule) for rule in self.rules],
+            "violations": [v.as_dict() for v in self.violations],
+            "unchecked": [
+                {"model": u.model, "rule": str(u.rule), "reason": u.reason} for u in self.unchecked
+            ],
+        }
+
+
+class CompareRuns:
+    """Compare run A (the baseline) with run B for an admin, and check the `fail_on` rules.
+
+    The rules are parsed before any run is read, so a bad rule is an `InvalidRequest` whatever
+    the runs; an unknown run is the exporter's `NotFound`."""
+
+    def __init__(self, exports: RunExports) -> None:
+        self._exports = exports
+
+    async def execute(
+        self, caller: Caller, run_a: str, run_b: str, fail_on: str | None = None
+    ) -> ComparisonReport:
+        require_admin(caller, "Comparing evaluation runs")
+        rules = parse_fail_on(fail_on) if fail_on else ()
+        a = await self._exports.export(caller, run_a)
+        b = await self._exports.export(caller, run_b)
+        comparison = compare(a, b)
+        return ComparisonReport(
+            comparison,
+            rules,
+            tuple(violations(comparison, rules)),
+            tuple(unchecked(comparison, rules)),
+        )

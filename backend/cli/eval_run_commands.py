@@ -8,7 +8,7 @@ read it afterwards.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +23,6 @@ from backend.cli.common import JsonOpt, console, err, open_container, run_comman
 from backend.cli.eval_commands import eval_app
 from use_cases.auth import CLI_ADMIN
 from use_cases.errors import InvalidRequest
-from use_cases.eval_compare import compare, parse_fail_on, unchecked, violations
 from use_cases.eval_run_domain import PromptRef
 from use_cases.eval_runs import DatasetUpload, RunRequest
 
@@ -239,33 +238,20 @@ def compare_runs(
 ) -> None:
     """Metric deltas from run A to run B; with --fail-on, exit 1 on a regression."""
 
-    def body() -> list[Any]:
-        rules = parse_fail_on(fail_on) if fail_on else ()
+    def body() -> tuple[Any, ...]:
         with open_container() as container:
-            a = asyncio.run(container.benchmark.export(CLI_ADMIN, run_a))
-            b = asyncio.run(container.benchmark.export(CLI_ADMIN, run_b))
-        comparison = compare(a, b)
-        broken = violations(comparison, rules)
-        skipped = unchecked(comparison, rules)
+            report = asyncio.run(container.compare_runs.execute(CLI_ADMIN, run_a, run_b, fail_on))
         if as_json:
-            output.print_json(
-                {
-                    **comparison.as_dict(),
-                    "violations": [v.as_dict() for v in broken],
-                    "unchecked": [
-                        {"model": u.model, "rule": str(u.rule), "reason": u.reason} for u in skipped
-                    ],
-                }
-            )
+            output.print_json(report.as_dict())
         else:
-            _print_comparison(comparison, broken, skipped)
-        return broken
+            _print_comparison(report.comparison, report.violations, report.unchecked)
+        return report.violations
 
     if run_command(body):
         raise typer.Exit(1)
 
 
-def _print_comparison(comparison: Any, broken: list[Any], skipped: list[Any]) -> None:
+def _print_comparison(comparison: Any, broken: Sequence[Any], skipped: Sequence[Any]) -> None:
     for warning in comparison.warnings:
         err.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False)
     for model in comparison.models:

@@ -139,6 +139,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/api/results"): Call(ADMIN_ONLY),
     ("GET", "/api/results/{run_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/results/compare"): Call(ADMIN_ONLY, params={"a": "{run_id}", "b": "latest"}),
     ("GET", "/api/results/{run_id}/export"): Call(ADMIN_ONLY, params={"format": "csv"}),
     ("GET", "/api/results/{run_id}/report"): Call(ADMIN_ONLY),
     ("GET", "/api/models"): Call(EVERY_CALLER),
@@ -290,7 +291,11 @@ async def test_route_answers_each_kind_of_caller_as_expected(
 ) -> None:
     method, template = route
     call = EXPECTED[route]
-    request: dict[str, Any] = {"headers": world.headers[role], "params": call.params}
+    params = dict(call.params)
+    for name, value in params.items():
+        if value == "{run_id}":  # a query parameter naming a run: a real completed one
+            params[name] = await _eval_run(world.container)
+    request: dict[str, Any] = {"headers": world.headers[role], "params": params}
     if call.json is not None:
         request["json"] = call.json()
         if request["json"].get("response_id") == "{response_id}":

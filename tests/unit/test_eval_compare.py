@@ -198,3 +198,51 @@ def test_the_rules_in_the_docs_parse() -> None:
     examples = re.findall(r"^\| `([^`]+)` \| (?:correct|nDCG|citation|the|robustness)", doc, re.M)
     assert len(examples) == 7
     assert len(parse_fail_on(",".join(examples))) == 7
+
+
+def test_each_delta_says_whether_run_b_improved_or_regressed() -> None:
+    metrics = compare(A, B).models[0].metrics
+    verdicts = {name: m.verdict for name, m in metrics.items()}
+    assert verdicts["correct"] == "regressed"  # 0.80 -> 0.75
+    assert verdicts["ndcg@5"] == "improved"  # 0.70 -> 0.71
+    # Lower is better for the Brier score, the latency and the drift.
+    assert verdicts["brier"] == "regressed"  # 0.10 -> 0.13
+    assert verdicts["latency_p95_ms"] == "regressed"
+    assert verdicts["answer_drift"] == "regressed"
+    assert verdicts["cost_usd"] == "unchanged"
+    assert verdicts["sql_match"] is None  # null in run A
+    reversed_metrics = compare(B, A).models[0].metrics
+    assert reversed_metrics["brier"].verdict == "improved"
+
+
+async def test_compare_runs_checks_the_rules_before_reading_a_run() -> None:
+    from use_cases.auth_domain import Caller
+    from use_cases.errors import Forbidden, NotFound
+    from use_cases.eval_compare import CompareRuns
+
+    class Exports:
+        def __init__(self) -> None:
+            self.read: list[str] = []
+
+        async def export(self, caller: Caller, run_id: str) -> dict[str, Any]:
+            self.read.append(run_id)
+            found = {"run_a": A, "run_b": B}.get(run_id)
+            if found is None:
+                raise NotFound(f"No run {run_id!r}.")
+            return found
+
+    exports = Exports()
+    admin = Caller(user_id="root", role="admin", key_id=None)
+    use_case = CompareRuns(exports)
+
+    with pytest.raises(InvalidRequest):
+        await use_case.execute(admin, "run_a", "run_b", "corect<0")
+    assert exports.read == []
+    with pytest.raises(Forbidden):
+        await use_case.execute(Caller(user_id="ana", role="user", key_id=None), "run_a", "run_b")
+    with pytest.raises(NotFound):
+        await use_case.execute(admin, "run_a", "run_zzz")
+
+    report = await use_case.execute(admin, "run_a", "run_b", "correct<-0.02")
+    assert report.as_dict()["rules"] == ["correct<-0.02"]
+    assert report.passed == (not report.violations)

@@ -150,6 +150,47 @@ async def list_runs(
     return RunListOut(runs=[RunSummaryOut.of(r) for r in runs])
 
 
+CompareRunId = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^(run_[0-9a-f]{12}|latest|latest-completed)$",
+        description="A run id, or `latest` / `latest-completed`.",
+    ),
+]
+
+
+# Declared before `/api/results/{run_id}`, which would otherwise take "compare" for a run.
+@router.get(
+    "/api/results/compare",
+    responses={
+        200: {
+            "description": "Per model, each metric of run A and run B with `delta`, `relative` "
+            "and `verdict` (improved, regressed, unchanged); the warnings, and the fail-on "
+            "rules' violations (see docs/evaluation-runs.md)."
+        },
+        **problem_responses(404, 422),
+    },
+    summary="Compare two runs metric by metric (run A is the baseline); admins only",
+)
+async def compare_runs(
+    container: ContainerDep,
+    admin: AdminDep,
+    a: CompareRunId,
+    b: CompareRunId,
+    fail_on: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description='Rules checked on the change from A to B, e.g. "correct<-0.02".',
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    report = await container.compare_runs.execute(admin, a, b, fail_on)
+    return report.as_dict()
+
+
 @router.get(
     "/api/results/{run_id}",
     responses={200: {"description": "The run export (see docs/evaluation-runs.md)."}, **_NOT_FOUND},
