@@ -77,7 +77,8 @@ export function field(label, control, hint = null) {
 /** A table of rows: columns = [{label, value: row => node|string, class?}]. */
 export function dataTable(columns, rows, { caption = null, empty = "Nothing yet." } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, empty);
-  return h("div", { class: "table-wrap" },
+  // Focusable, so a table wider than the screen scrolls from the keyboard too.
+  return h("div", { class: "table-wrap", tabindex: "0" },
     h("table", {},
       caption ? h("caption", {}, caption) : null,
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),

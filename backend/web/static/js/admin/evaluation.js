@@ -5,15 +5,6 @@
 import { api, objectUrl } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
 
-/** dataTable with its scrolling wrapper reachable by keyboard (a phone scrolls wide tables
- * sideways inside it; axe: scrollable-region-focusable). The shell's helper could do this. */
-function table(columns, rows, opts) {
-  const built = dataTable(columns, rows, opts);
-  if (built.classList.contains("table-wrap")) built.tabIndex = 0;
-  return built;
-}
-
-
 const POLL_MS = 1500;
 const RUN_LIST_LIMIT = 20;
 const ACTIVE = new Set(["queued", "running"]);
@@ -182,7 +173,7 @@ function renderRuns(box, runs, headlines) {
     const model = figures && figures[run.models[0]];
     return model ? formatMetric(key, model[key]) : "—";
   };
-  box.append(table([
+  box.append(dataTable([
     { label: "Run", value: runLink },
     { label: "Status", value: (r) => statusBadge(r.status) },
     { label: "Dataset", value: (r) => r.task_id },
@@ -195,7 +186,7 @@ function renderRuns(box, runs, headlines) {
 }
 
 function datasetsTable(tasks) {
-  return table([
+  return dataTable([
     { label: "Dataset", value: (t) => h("span", {}, h("strong", {}, t.name), " ", h("code", {}, t.id)) },
     { label: "Cases", value: (t) => String(t.cases), class: "num" },
     { label: "Source", value: (t) => t.source },
@@ -313,7 +304,7 @@ function renderComparison(box, comparison) {
   for (const model of comparison.models) {
     const all = Object.entries(model.metrics).map(([key, m]) => ({ key, ...m }));
     const rows = all.filter((r) => r.a !== null || r.b !== null);
-    box.append(table([
+    box.append(dataTable([
       { label: "Metric", value: (r) => metricInfo(r.key).label },
       { label: "A", value: (r) => formatMetric(r.key, r.a), class: "num" },
       { label: "B", value: (r) => formatMetric(r.key, r.b), class: "num" },
@@ -455,7 +446,7 @@ function modelResults(model, aggregate, k) {
     h("div", { class: "eval-stats" }, stats));
   const dims = Object.entries(aggregate.by_dimension || {}).map(([name, figures]) => ({ name, ...figures }));
   if (dims.length) {
-    cards.append(h("h3", {}, "By dimension"), table([
+    cards.append(h("h3", {}, "By dimension"), dataTable([
       { label: "Dimension", value: (d) => d.name },
       ...DIMENSION_COLUMNS.map((key) => withK(key, k)).map((key) => ({
         label: metricInfo(key).label, value: (d) => formatMetric(key, d[key]), class: "num",
@@ -474,7 +465,7 @@ function calibration(bands) {
   if (!used.length) return h("p", { class: "muted" }, "No confidence figures to calibrate.");
   return h("div", {}, h("h3", {}, "Calibration"),
     h("p", { class: "hint" }, "For answers in each confidence band: how often they were correct. A calibrated model's bars match its band."),
-    table([
+    dataTable([
       { label: "Confidence band", value: (b) => b.band },
       { label: "Answers", value: (b) => String(b.count), class: "num" },
       { label: "Mean confidence", value: (b) => formatMetric("correct", b.mean_confidence), class: "num" },
@@ -495,7 +486,7 @@ function robustness(robust, k) {
   const rows = Object.entries(robust.by_perturbation || {}).map(([name, f]) => ({ name, ...f }));
   return h("div", {}, h("h3", {}, "Robustness"),
     h("p", {}, `Answer drift ${formatMetric("answer_drift", robust.answer_drift)}, retrieval overlap ${formatMetric(overlap, robust[overlap])}.`),
-    table([
+    dataTable([
       { label: "Perturbation", value: (r) => r.name },
       { label: "Correct", value: (r) => formatMetric("correct", r.correct), class: "num" },
       { label: "Answer drift", value: (r) => formatMetric("answer_drift", r.answer_drift), class: "num" },

@@ -6,15 +6,6 @@
 import { api } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
 
-/** dataTable with its scrolling wrapper reachable by keyboard (a phone scrolls wide tables
- * sideways inside it; axe: scrollable-region-focusable). The shell's helper could do this. */
-function table(columns, rows, opts) {
-  const built = dataTable(columns, rows, opts);
-  if (built.classList.contains("table-wrap")) built.tabIndex = 0;
-  return built;
-}
-
-
 /** The prompt types of docs/api.md; a type this server does not know (404) is left out. */
 const PROMPT_TYPES = [
   { type: "chat", title: "Chat", about: "Every chat turn: the grounded answers with citations." },
@@ -175,7 +166,7 @@ function versionsTable(info, page, reload) {
   return h("div", { class: "prompts-versions" },
     h("h3", {}, `Versions${more}`),
     error,
-    table([
+    dataTable([
       { label: "Version", value: (v) => String(v.version), class: "num" },
       { label: "State", value: (v) => (v.active ? h("span", { class: "badge good" }, "active") : h("span", { class: "badge" }, "draft")) },
       { label: "Author", value: (v) => v.author },
@@ -237,7 +228,7 @@ async function renderModels(box, providers, types) {
   const defaults = await Promise.all(types.map((t) => api("GET", `/api/llm-defaults/${t.type}`)));
   box.append(
     h("h2", { id: "prompts-models-title" }, "Models"),
-    table([
+    dataTable([
       { label: "Provider", value: (p) => p.provider },
       { label: "Models", value: (p) => p.models.join(", ") },
       { label: "Key", value: keyState },
