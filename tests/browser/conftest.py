@@ -67,7 +67,7 @@ def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # ended before other tests: its event loop would block theirs
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
