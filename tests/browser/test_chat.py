@@ -18,7 +18,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
-from tests.browser.conftest import PHONE, assert_accessible, shot
+from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import FixedClock, make_settings
 from tests.live_server import serve
 
@@ -428,3 +428,35 @@ def test_on_a_phone_the_chats_fold_away_and_nothing_scrolls_sideways(
     page.wait_for_function("() => !document.querySelector('.chat-passage [role=status]')")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "chat-source-dialog-phone")
+
+
+def test_shift_enter_starts_a_new_line_and_enter_sends(page: Any, app_url: str) -> None:
+    open_chat(page, app_url + "/#/chat")
+    composer = page.get_by_label("Your question")
+    composer.type("How often must passwords")
+    composer.press("Shift+Enter")
+    composer.type("be rotated?")
+    assert composer.input_value() == "How often must passwords\nbe rotated?"
+    assert page.locator(".chat-turn-user").count() == 0
+    composer.press("Enter")
+    page.locator(".chat-turn-assistant .chat-confidence").wait_for()
+    assert page.locator(".chat-user-text").inner_text() == "How often must passwords\nbe rotated?"
+    assert composer.input_value() == ""
+
+
+def test_with_keys_each_user_chats_with_their_own_key_and_sees_only_their_chats(
+    new_page: Any, secured_app: SecuredApp
+) -> None:
+    ana = new_page()
+    sign_in(ana, secured_app.url, secured_app.keys["user"])
+    ana.get_by_label("Your question").wait_for()
+    answer = ask(ana, QUESTION)
+    answer.get_by_role("button", name="Good answer").click()
+    answer.get_by_text("Thanks for the feedback.").wait_for()
+    chat_url = ana.url
+
+    bob = new_page()
+    sign_in(bob, secured_app.url, secured_app.keys["other"])
+    bob.get_by_text("No chats yet.", exact=False).wait_for()
+    bob.goto(chat_url)
+    bob.get_by_role("heading", name="Chat not found").wait_for()
