@@ -384,7 +384,7 @@ def bootstrap(
         max_message_chars=settings.max_message_chars,
         responses=record_response,
     )
-    chats = ManageChats(history)
+    chats = ManageChats(history, response_log)
     advice = GiveAdvice(
         build_advice_agent(limits=limits),
         ModelsForPromptType(models, model_default_store, ADVICE),

@@ -37,6 +37,10 @@ class InMemoryResponseLog:
         rows = [r for r in self.rows.values() if user_id is None or r.user_id == user_id]
         return sorted(rows, key=lambda r: r.created_at, reverse=True)[:limit]
 
+    def for_chat(self, chat_id: str) -> list[LoggedResponse]:
+        rows = [r for r in self.rows.values() if r.chat_id == chat_id]
+        return sorted(rows, key=lambda r: r.created_at)
+
     def scored(
         self, *, since: datetime | None = None, user_id: str | None = None
     ) -> list[ScoredResponse]:

@@ -1,13 +1,22 @@
 """Managing chats: list, read, rename, delete. A user only ever sees their own chats;
-someone else's chat answers exactly like a missing one (404), so ids leak nothing."""
+someone else's chat answers exactly like a missing one (404), so ids leak nothing.
+
+Reading a chat (`transcript`) also gives each stored answer its response-log entry, when it
+has one (a complete answer; not an interrupted or failed one): its `response_id` for
+feedback, its confidence and phrase, and the feedback already given, so a client can show a
+past answer as it showed it live.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat_domain import Chat, Message
 from use_cases.errors import InvalidRequest, NotFound
-from use_cases.ports import HistoryStore
+from use_cases.ports import HistoryStore, ResponseLog
 
 
 def chat_not_found(chat_id: str) -> NotFound:
@@ -15,9 +24,19 @@ def chat_not_found(chat_id: str) -> NotFound:
     return NotFound(f"No chat with id {chat_id}.")
 
 
+@dataclass(frozen=True)
+class ChatTranscript:
+    """A chat, its messages (oldest first) and the logged answers by message id."""
+
+    chat: Chat
+    messages: list[Message]
+    responses: Mapping[str, LoggedResponse] = field(default_factory=dict)
+
+
 class ManageChats:
-    def __init__(self, history: HistoryStore) -> None:
+    def __init__(self, history: HistoryStore, responses: ResponseLog | None = None) -> None:
         self._history = history
+        self._responses = responses
 
     async def list(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
         if not 1 <= limit <= 200:
@@ -31,6 +50,18 @@ class ManageChats:
     async def messages(self, user_id: str, chat_id: str) -> tuple[Chat, list[Message]]:
         chat = await self._owned(user_id, chat_id)
         return chat, await asyncio.to_thread(self._history.list_messages, chat.id)
+
+    async def transcript(self, user_id: str, chat_id: str) -> ChatTranscript:
+        chat, messages = await self.messages(user_id, chat_id)
+        if self._responses is None:
+            return ChatTranscript(chat, messages)
+        logged = await asyncio.to_thread(self._responses.for_chat, chat.id)
+        responses = {
+            entry.message_id: entry
+            for entry in logged
+            if entry.message_id is not None and entry.user_id == user_id
+        }
+        return ChatTranscript(chat, messages, responses)
 
     async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
         await self._owned(user_id, chat_id)

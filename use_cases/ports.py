@@ -415,6 +415,10 @@ class ResponseLog(Protocol):
         """Newest first; only `user_id`'s when given."""
         ...
 
+    def for_chat(self, chat_id: str) -> list[LoggedResponse]:
+        """The logged answers of one chat, oldest first (with their feedback)."""
+        ...
+
     def scored(
         self, *, since: datetime | None = None, user_id: str | None = None
     ) -> list[ScoredResponse]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat import ChatResult
 from use_cases.chat_domain import Chat, Message
 
@@ -107,9 +108,21 @@ class MessageOut(BaseModel):
     input_tokens: int | None
     output_tokens: int | None
     created_at: datetime
+    response_id: str | None = Field(
+        None,
+        description="A complete answer's entry in the response log (for POST /feedback); "
+        "null for user messages and for interrupted or failed answers.",
+    )
+    confidence: float | None = Field(
+        None, ge=0, le=1, description="The answer's calibrated confidence, as shown live."
+    )
+    confidence_phrase: str | None = Field(None, examples=["high"])
+    feedback: bool | None = Field(
+        None, description="The asker's verdict on the answer (POST /feedback); null if none."
+    )
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message, logged: LoggedResponse | None = None) -> MessageOut:
         return cls(
             id=message.id,
             role=message.role,
@@ -122,6 +135,10 @@ class MessageOut(BaseModel):
             input_tokens=message.usage.input_tokens if message.usage else None,
             output_tokens=message.usage.output_tokens if message.usage else None,
             created_at=message.created_at,
+            response_id=logged.response_id if logged else None,
+            confidence=logged.confidence if logged else None,
+            confidence_phrase=logged.confidence_phrase if logged else None,
+            feedback=logged.feedback.outcome if logged and logged.feedback else None,
         )
 
 

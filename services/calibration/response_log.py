@@ -106,6 +106,18 @@ class SqliteResponseLog:
         )
         return [_response(row) for row in rows]
 
+    def for_chat(self, chat_id: str) -> list[LoggedResponse]:
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {_COLUMNS} FROM {_FROM} WHERE r.chat_id = ? "
+                "ORDER BY r.created_at, r.rowid",
+                (chat_id,),
+            )
+            .fetchall()
+        )
+        return [_response(row) for row in rows]
+
     def scored(
         self, *, since: datetime | None = None, user_id: str | None = None
     ) -> list[ScoredResponse]:

@@ -79,4 +79,8 @@ MIGRATIONS = (
         END;
         """,
     ),
+    Migration(
+        "calibration_0002_response_log_by_chat",
+        "CREATE INDEX response_log_by_chat ON response_log(chat_id, created_at);",
+    ),
 )

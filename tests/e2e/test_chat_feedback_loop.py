@@ -37,3 +37,27 @@ async def test_the_streamed_answer_reports_its_response_id_in_its_data_part(
 
     data = [line for line in response.text.splitlines() if line.startswith("2:")]
     assert len(data) == 1 and '"response_id":"resp_' in data[0]
+
+
+async def test_a_stored_chat_gives_each_answer_its_response_id_confidence_and_feedback(
+    client: httpx.AsyncClient,
+) -> None:
+    first = (await client.post("/chat", json={"message": "What is the SEV1 ack time?"})).json()
+    second = (
+        await client.post(
+            "/chat", json={"message": "canteen menu today?", "chat_id": first["chat_id"]}
+        )
+    ).json()
+    await client.post("/feedback", json={"response_id": first["response_id"], "outcome": True})
+    await client.post("/feedback", json={"response_id": first["response_id"], "outcome": False})
+
+    messages = (await client.get(f"/chats/{first['chat_id']}/messages")).json()["messages"]
+
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    user, answered, _, refused = messages
+    assert user["response_id"] is None and user["confidence"] is None
+    assert answered["response_id"] == first["response_id"]
+    assert answered["confidence"] == first["confidence"]
+    assert answered["confidence_phrase"] == first["confidence_phrase"]
+    assert answered["feedback"] is False  # the second verdict replaced the first
+    assert refused["response_id"] == second["response_id"] and refused["feedback"] is None

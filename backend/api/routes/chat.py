@@ -151,9 +151,10 @@ async def list_chats(
     "/chats/{chat_id}/messages", response_model=ChatMessagesOut, responses=problem_responses(404)
 )
 async def chat_messages(chat_id: str, container: ContainerDep, user: UserDep) -> ChatMessagesOut:
-    chat, messages = await container.chats.messages(user, chat_id)
+    transcript = await container.chats.transcript(user, chat_id)
     return ChatMessagesOut(
-        chat=ChatSummaryOut.of(chat), messages=[MessageOut.of(m) for m in messages]
+        chat=ChatSummaryOut.of(transcript.chat),
+        messages=[MessageOut.of(m, transcript.responses.get(m.id)) for m in transcript.messages],
     )
 
 

@@ -1,6 +1,620 @@
-// Placeholder: replaced by the page's owner.
-import { h } from "./dom.js";
+// The chat page (#/chat, #/chat/ID): a sidebar of the reader's chats and one conversation.
+// Answers stream from POST /api/chat (the UI message stream, read with ./sse.js); the text is
+// rendered by ./markdown.js (never as HTML); citations [n] become chips that open the cited
+// passage; each logged answer shows its confidence and takes feedback. A new chat's id is
+// chosen here, as useChat does, and the address becomes #/chat/ID once the chat exists.
 
-export function mount(root) {
-  root.append(h("h1", {}, "chat"), h("p", {}, "Not built yet."));
+import { api, ApiError, request } from "./api.js";
+import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
+import { append, clear, describeError, h, notify } from "./dom.js";
+import { renderMarkdown } from "./markdown.js";
+import { readEvents } from "./sse.js";
+
+const CHAT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SOURCES_BLOCK = /(^|\n)\*\*Sources\*\*[ \t]*(\n[\s\S]*)?$/;
+const SUGGESTIONS = [
+  "How often must passwords be rotated?",
+  "What is the acknowledgement time for a SEV1 incident?",
+  "Can I deploy to production on a Friday?",
+];
+const TOOL_LABELS = {
+  search_knowledge_base: ["Searching the knowledge base…", "Searched the knowledge base"],
+  lookup_structured_data: ["Looking it up in the tables…", "Looked it up in the tables"],
+};
+
+export async function mount(root, ctx) {
+  const page = buildPage(ctx);
+  root.append(page.el);
+  page.wire();
+  await page.load();
+  return () => page.stop();
+}
+
+/** Random letters and digits for a new chat or message id (crypto.randomUUID needs a
+ * secure context; a server reached over plain http on the network is not one). */
+function newId(prefix) {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function chatPath(id) {
+  return `/chats/${encodeURIComponent(id)}`;
+}
+
+function buildPage(ctx) {
+  const state = {
+    chatId: ctx.params.chatId || null,
+    chats: [],
+    controller: null,
+    following: true,
+  };
+  const documents = new Map(); // document id -> promise of GET /api/documents/{id}
+
+  const heading = h("h1", { class: "chat-title" }, "New chat");
+  const sidebarToggle = h("button", {
+    type: "button", class: "chat-sidebar-toggle", "aria-expanded": "false", "aria-controls": "chat-sidebar",
+  }, icon("list"), "Chats");
+  const list = h("ul", { class: "chat-list", "aria-labelledby": "chat-list-title" });
+  const listStatus = h("p", { class: "chat-list-status muted", role: "status" }, "Loading your chats…");
+  const sidebar = h("aside", { id: "chat-sidebar", class: "chat-sidebar", "aria-label": "Your chats" },
+    h("a", { class: "button primary chat-new", href: "#/chat" }, icon("plus"), "New chat"),
+    h("h2", { id: "chat-list-title", class: "chat-list-title" }, "Recent chats"),
+    listStatus,
+    list);
+  const log = h("div", {
+    class: "chat-log", role: "log", "aria-label": "Conversation", "aria-live": "polite", tabindex: "0",
+  });
+  const input = h("textarea", {
+    id: "chat-input", class: "chat-input", rows: "1", maxlength: "8000", autocomplete: "off",
+    placeholder: "Ask about a policy, a runbook or the tables…",
+  });
+  const sendButton = h("button", { type: "submit", class: "primary chat-send" }, icon("send"), "Send");
+  const stopButton = h("button", { type: "button", class: "chat-stop", hidden: true }, icon("stop"), "Stop");
+  const composer = h("form", { class: "chat-composer", "aria-label": "Ask a question" },
+    h("label", { for: "chat-input", class: "chat-sr-only" }, "Your question"),
+    input, sendButton, stopButton);
+  const hint = h("p", { class: "chat-hint" }, "Enter sends · Shift+Enter starts a new line · Esc stops an answer");
+  const sourceDialog = buildSourceDialog();
+  const el = h("div", { class: "chat-page" },
+    sidebar,
+    h("section", { class: "chat-main", "aria-labelledby": "chat-heading" },
+      h("div", { class: "chat-header" }, sidebarToggle, heading),
+      log,
+      h("div", { class: "chat-composer-wrap" }, composer, hint)),
+    sourceDialog.el);
+  heading.id = "chat-heading";
+
+  // --- the sidebar -----------------------------------------------------------------------
+
+  async function loadChats() {
+    try {
+      state.chats = await api("GET", "/chats?limit=100");
+      listStatus.hidden = true;
+    } catch (error) {
+      listStatus.hidden = false;
+      listStatus.classList.add("chat-error-text");
+      listStatus.textContent = `Your chats could not be loaded: ${describeError(error)}`;
+      return;
+    }
+    renderChats();
+  }
+
+  function renderChats() {
+    clear(list);
+    if (!state.chats.length) {
+      listStatus.hidden = false;
+      listStatus.textContent = "No chats yet. Ask a question to start one.";
+      return;
+    }
+    listStatus.hidden = true;
+    for (const chat of state.chats) list.append(chatItem(chat));
+  }
+
+  function chatItem(chat) {
+    const current = chat.id === state.chatId;
+    return h("li", { class: current ? "chat-list-item current" : "chat-list-item" },
+      h("a", {
+        class: "chat-list-link", href: `#/chat/${encodeURIComponent(chat.id)}`,
+        "aria-current": current ? "page" : null, title: chat.title,
+      }, chat.title),
+      h("button", {
+        type: "button", class: "icon chat-list-action", "aria-label": `Rename “${chat.title}”`,
+        title: "Rename", onclick: (event) => rename(chat, event.currentTarget),
+      }, icon("pencil")),
+      h("button", {
+        type: "button", class: "icon chat-list-action", "aria-label": `Delete “${chat.title}”`,
+        title: "Delete", onclick: (event) => remove(chat, event.currentTarget),
+      }, icon("trash")));
+  }
+
+  async function rename(chat, opener) {
+    const title = await askDialog(el, opener, {
+      title: "Rename chat", confirm: "Save", value: chat.title, label: "Title",
+    });
+    if (title === null || !title.trim() || title.trim() === chat.title) return;
+    try {
+      const renamed = await api("PATCH", chatPath(chat.id), { title: title.trim() });
+      Object.assign(chat, renamed);
+      renderChats();
+      if (chat.id === state.chatId) showTitle(renamed.title);
+      notify("Chat renamed.", "success");
+    } catch (error) {
+      notify(`The chat was not renamed: ${describeError(error)}`, "error");
+    }
+  }
+
+  async function remove(chat, opener) {
+    const confirmed = await askDialog(el, opener, {
+      title: "Delete this chat?", confirm: "Delete", danger: true,
+      text: `“${chat.title}” and all its messages will be deleted. This cannot be undone.`,
+    });
+    if (confirmed === null) return;
+    try {
+      await api("DELETE", chatPath(chat.id));
+    } catch (error) {
+      notify(`The chat was not deleted: ${describeError(error)}`, "error");
+      return;
+    }
+    notify("Chat deleted.", "success");
+    if (chat.id === state.chatId) {
+      ctx.navigate("#/chat");
+      return;
+    }
+    state.chats = state.chats.filter((c) => c.id !== chat.id);
+    renderChats();
+  }
+
+  function showTitle(title) {
+    heading.textContent = title;
+    ctx.setTitle(title);
+  }
+
+  // --- the conversation ------------------------------------------------------------------
+
+  async function loadConversation() {
+    if (!state.chatId) {
+      showEmpty();
+      return;
+    }
+    if (!CHAT_ID.test(state.chatId)) {
+      showMissing();
+      return;
+    }
+    log.setAttribute("aria-busy", "true");
+    log.append(h("p", { class: "chat-loading", role: "status" }, "Loading the conversation…"));
+    try {
+      const data = await api("GET", `${chatPath(state.chatId)}/messages`);
+      clear(log);
+      showTitle(data.chat.title);
+      for (const message of data.messages) log.append(storedMessage(message));
+      if (!data.messages.length) showEmpty();
+      scrollToEnd(true);
+    } catch (error) {
+      clear(log);
+      if (error instanceof ApiError && error.status === 404) showMissing();
+      else log.append(h("p", { class: "notice error", role: "alert" },
+        `This chat could not be loaded: ${describeError(error)}`));
+    } finally {
+      log.removeAttribute("aria-busy");
+    }
+  }
+
+  function showEmpty() {
+    log.append(h("div", { class: "chat-empty" },
+      h("h2", { class: "chat-empty-title" }, "Ask the knowledge base"),
+      h("p", { class: "muted" },
+        "Answers cite the documents they come from: open a numbered source to read the passage."),
+      h("ul", { class: "chat-suggestions", "aria-label": "Example questions" },
+        SUGGESTIONS.map((text) => h("li", {}, h("button", {
+          type: "button", class: "chat-suggestion", onclick: () => send(text),
+        }, text))))));
+  }
+
+  function showMissing() {
+    state.chatId = null;
+    heading.textContent = "Chat not found";
+    ctx.setTitle("Chat not found");
+    log.append(h("div", { class: "notice error", role: "alert" },
+      "There is no chat of yours at this address. ",
+      h("a", { href: "#/chat" }, "Start a new chat")));
+    composer.hidden = true;
+    hint.hidden = true;
+  }
+
+  function storedMessage(message) {
+    if (message.role === "user") return userTurn(message.content);
+    const turn = assistantTurn();
+    for (const call of message.tool_calls || []) turn.tool(call.id, call.name, call.args, true);
+    turn.setText(message.content);
+    if (message.status === "interrupted") turn.stopped();
+    else if (message.status === "failed") turn.fail("This answer failed before it was complete.");
+    else if (message.status === "streaming") turn.note("This answer is still being written. Reload to see it.");
+    turn.finish(message, message.feedback);
+    return turn.el;
+  }
+
+  function userTurn(text) {
+    return h("div", { class: "chat-turn chat-turn-user" },
+      h("div", { class: "chat-bubble" },
+        h("span", { class: "chat-sr-only" }, "You: "),
+        h("p", { class: "chat-user-text" }, text)));
+  }
+
+  /** One answer: tool activity, the text, its sources, confidence, feedback and status. */
+  function assistantTurn() {
+    let text = "";
+    let sources = null; // null until the answer's data part arrives
+    let scheduled = false;
+    const tools = h("ul", { class: "chat-tools", hidden: true });
+    const toolItems = new Map();
+    const answer = h("div", { class: "chat-answer md" });
+    const sourceBox = h("div", { class: "chat-sources", hidden: true });
+    const meta = h("div", { class: "chat-meta" });
+    const notes = h("div", { class: "chat-notes" });
+    const thinking = h("p", { class: "chat-thinking", role: "status" }, "Thinking…");
+    const el = h("article", { class: "chat-turn chat-turn-assistant", "aria-label": "Answer" },
+      h("div", { class: "chat-bubble" },
+        h("span", { class: "chat-sr-only" }, "Almanac: "),
+        tools, thinking, answer, notes, sourceBox, meta));
+
+    function render() {
+      scheduled = false;
+      const cited = sources || [];
+      const split = text.match(SOURCES_BLOCK);
+      // The answer's own "Sources" list is replaced by the chips, once they are known.
+      const shown = split && (sources === null || cited.length) ? text.slice(0, split.index) : text;
+      clear(answer);
+      answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited) }));
+      thinking.hidden = Boolean(text) || sources !== null;
+      scrollToEnd();
+    }
+
+    function schedule() {
+      if (scheduled) return;
+      scheduled = true;
+      requestAnimationFrame(render);
+    }
+
+    return {
+      el,
+      addText(delta) { text += delta; schedule(); },
+      newPart() { if (text && !text.endsWith("\n")) text += "\n\n"; },
+      setText(value) { text = value || ""; render(); },
+      tool(id, name, args, done = false) {
+        const labels = TOOL_LABELS[name] || [`Using ${name}…`, `Used ${name}`];
+        const query = args && (args.query || args.sql_query);
+        const item = h("li", { class: "chat-tool" }, done ? labels[1] : labels[0],
+          query && name === "search_knowledge_base" ? h("span", { class: "chat-tool-query" }, ` “${query}”`) : null);
+        item.dataset.done = labels[1];
+        toolItems.set(id, item);
+        tools.append(item);
+        tools.hidden = false;
+      },
+      toolDone(id, failed = false) {
+        const item = toolItems.get(id);
+        if (!item) return;
+        item.firstChild.textContent = failed ? `${item.dataset.done} (failed)` : item.dataset.done;
+      },
+      finish(data, feedback = null) {
+        sources = data.sources || [];
+        render();
+        showSources(sourceBox, sources);
+        clear(meta);
+        append(meta, [
+          confidenceBadge(data.confidence, data.confidence_phrase),
+          data.response_id ? feedbackButtons(data.response_id, feedback) : null,
+          data.model ? h("span", { class: "chat-model muted" }, data.model) : null]);
+        el.removeAttribute("aria-busy");
+      },
+      stopped() {
+        sources = sources || [];
+        render();
+        notes.append(h("span", { class: "badge warn chat-status" }, "Stopped"),
+          h("span", { class: "muted" }, " The answer was stopped; what was written so far is kept."));
+        el.removeAttribute("aria-busy");
+      },
+      fail(message) {
+        sources = sources || [];
+        render();
+        notes.append(h("p", { class: "notice error chat-error", role: "alert" }, message));
+        el.removeAttribute("aria-busy");
+      },
+      note(message) {
+        notes.append(h("p", { class: "muted" }, message));
+      },
+      flush() { if (scheduled) render(); },
+    };
+  }
+
+  /** What a citation marker becomes: a chip per source, or plain text if none is known. */
+  function citeNode(keys, label, cited) {
+    const found = keys.map((key) => cited.find((s) => (typeof key === "number" ? s.number === key : s.title === key)));
+    if (!cited.length || found.some((s) => !s)) {
+      return h("span", { class: "chat-cite chat-cite-pending" }, label.slice(1, -1));
+    }
+    const fragment = document.createDocumentFragment();
+    for (const source of found) {
+      fragment.append(h("button", {
+        type: "button", class: "chat-cite",
+        "aria-label": `Source ${source.number}: ${sourceName(source)}`,
+        title: sourceName(source),
+        onclick: (event) => sourceDialog.open(source, event.currentTarget),
+      }, source.kind === "table" ? "table" : String(source.number)));
+    }
+    return fragment;
+  }
+
+  function showSources(box, sources) {
+    clear(box);
+    box.hidden = !sources.length;
+    if (!sources.length) return;
+    box.append(h("p", { class: "chat-sources-title" }, "Sources"),
+      h("ul", { class: "chat-source-list" }, sources.map((source) => h("li", {},
+        h("button", {
+          type: "button", class: "chat-source-chip",
+          onclick: (event) => sourceDialog.open(source, event.currentTarget),
+        },
+        h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(source.number)),
+        h("span", { class: "chat-source-text" },
+          h("span", { class: "chat-source-name" }, source.title),
+          h("span", { class: "chat-source-detail" }, sourceDetail(source))))))));
+  }
+
+  // --- the source dialog -----------------------------------------------------------------
+
+  function buildSourceDialog() {
+    const title = h("h2", { id: "chat-source-title", class: "chat-dialog-title" });
+    const body = h("div", { class: "chat-dialog-body" });
+    const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
+    const dialog = h("dialog", { class: "chat-dialog chat-source-dialog", "aria-labelledby": "chat-source-title" },
+      h("div", { class: "chat-dialog-head" }, title, close), body);
+    let opener = null;
+    close.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
+    dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });
+
+    async function open(source, from) {
+      opener = from;
+      title.textContent = source.kind === "table" ? "Table lookup" : source.title;
+      clear(body);
+      append(body, sourceFacts(source));
+      const passage = h("div", { class: "chat-passage md", "aria-live": "polite" });
+      body.append(h("h3", { class: "chat-passage-title" }, "Cited passage"), passage);
+      dialog.showModal();
+      if (source.kind === "table") {
+        passage.append(h("p", { class: "muted" }, "The rows came from this query:"), h("pre", {}, h("code", {}, source.source)));
+        return;
+      }
+      passage.append(h("p", { class: "muted", role: "status" }, "Loading the passage…"));
+      try {
+        const section = await findSection(source);
+        clear(passage);
+        if (section) passage.append(renderMarkdown(section.text));
+        else passage.append(h("p", { class: "muted" }, "This section is no longer in the document."));
+      } catch (error) {
+        clear(passage);
+        passage.append(h("p", { class: "notice error", role: "alert" },
+          `The passage could not be loaded: ${describeError(error)}`));
+      }
+    }
+
+    return { el: dialog, open };
+  }
+
+  async function findSection(source) {
+    if (!source.document_id) return null;
+    if (!documents.has(source.document_id)) {
+      const loading = api("GET", `/api/documents/${source.document_id}`);
+      documents.set(source.document_id, loading);
+      loading.catch(() => documents.delete(source.document_id));
+    }
+    const doc = await documents.get(source.document_id);
+    const path = (section) => section.heading_path.join(" > ");
+    return doc.sections.find((s) => path(s) === source.section)
+      || doc.sections.find((s) => source.section.endsWith(s.heading_path[s.heading_path.length - 1] || "\u0000"))
+      || null;
+  }
+
+  function sourceFacts(source) {
+    const rows = [];
+    if (source.kind === "table") {
+      rows.push(["Tables", source.title.replace(/^table:\s*/, "")]);
+    } else {
+      rows.push(["Section", sectionName(source) || "—"], ["Updated", source.updated_at || "—"],
+        ["File", source.source]);
+      if (source.category) rows.push(["Category", source.category]);
+    }
+    const facts = h("dl", { class: "chat-facts" }, rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+    const version = source.superseded_by
+      ? h("p", { class: "notice warn" }, `An older version: replaced by ${source.superseded_by.title}`
+        + (source.superseded_by.updated_at ? ` of ${source.superseded_by.updated_at}` : "") + ".")
+      : source.version_note ? h("p", { class: "chat-version muted" }, capitalise(source.version_note) + ".") : null;
+    return [facts, version];
+  }
+
+  // --- sending ---------------------------------------------------------------------------
+
+  async function send(raw) {
+    const text = raw.trim();
+    if (!text || state.controller) return;
+    const isNew = !state.chatId;
+    const chatId = state.chatId || newId("c");
+    const empty = log.querySelector(".chat-empty");
+    if (empty) empty.remove();
+    log.append(userTurn(text));
+    const turn = assistantTurn();
+    turn.el.setAttribute("aria-busy", "true");
+    log.append(turn.el);
+    input.value = "";
+    fitInput();
+    state.following = true;
+    scrollToEnd(true);
+    const controller = new AbortController();
+    let answering = false;
+    state.controller = controller;
+    setStreaming(true);
+    try {
+      const response = await request("/api/chat", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify({
+          trigger: "submit-message",
+          id: chatId,
+          messages: [{ id: newId("m"), role: "user", parts: [{ type: "text", text }] }],
+        }),
+        signal: controller.signal,
+      });
+      answering = true;
+      if (isNew) started(chatId, text);
+      await readAnswer(response, turn);
+    } catch (error) {
+      if (error.name === "AbortError") turn.stopped();
+      else {
+        turn.fail(describeStreamError(error));
+        if (!answering && !input.value) input.value = text; // refused, nothing stored: ask again
+      }
+    } finally {
+      turn.flush();
+      if (state.controller === controller) state.controller = null;
+      setStreaming(false);
+      if (el.isConnected) loadChats();
+    }
+  }
+
+  /** The chat exists now: give it its address without remounting the page. */
+  function started(chatId, text) {
+    state.chatId = chatId;
+    history.replaceState(null, "", `#/chat/${encodeURIComponent(chatId)}`);
+    showTitle(text.length > 80 ? `${text.slice(0, 79)}…` : text);
+    state.chats.unshift({ id: chatId, title: heading.textContent });
+    renderChats();
+  }
+
+  /** Read the UI message stream's parts into the answer. */
+  async function readAnswer(response, turn) {
+    let ended = false;
+    for await (const { data } of readEvents(response)) {
+      if (data === "[DONE]") break;
+      let part;
+      try {
+        part = JSON.parse(data);
+      } catch {
+        continue;
+      }
+      if (part.type === "text-start") turn.newPart();
+      else if (part.type === "text-delta") turn.addText(part.delta || "");
+      else if (part.type === "tool-input-available") turn.tool(part.toolCallId, part.toolName, part.input);
+      else if (part.type === "tool-output-available") turn.toolDone(part.toolCallId);
+      else if (part.type === "tool-output-error") turn.toolDone(part.toolCallId, true);
+      else if (part.type === "data-almanac") { turn.finish(part.data); ended = true; }
+      else if (part.type === "error") { turn.fail(part.errorText || "The answer failed."); ended = true; }
+    }
+    if (!ended) turn.fail("The answer ended before it was complete. Try again.");
+  }
+
+  function stop() {
+    if (state.controller) state.controller.abort();
+  }
+
+  function setStreaming(streaming) {
+    sendButton.hidden = streaming;
+    stopButton.hidden = !streaming;
+    if (el.isConnected) input.focus(); // the reader may write the next question meanwhile
+  }
+
+  function fitInput() {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, 220)}px`;
+  }
+
+  function scrollToEnd(force = false) {
+    if (!force && !state.following) return;
+    log.scrollTop = log.scrollHeight;
+    const doc = document.scrollingElement;
+    if (doc.scrollHeight > doc.clientHeight) doc.scrollTop = doc.scrollHeight;
+  }
+
+  function wire() {
+    composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(input.value);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        send(input.value);
+      } else if (event.key === "Escape" && state.controller) {
+        stop();
+      }
+    });
+    input.addEventListener("input", fitInput);
+    stopButton.addEventListener("click", stop);
+    log.addEventListener("scroll", () => {
+      state.following = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    });
+    sidebarToggle.addEventListener("click", () => {
+      const open = !sidebar.classList.contains("open");
+      sidebar.classList.toggle("open", open);
+      sidebarToggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+
+  async function load() {
+    ctx.setTitle(state.chatId ? "Chat" : "New chat");
+    await Promise.all([loadChats(), loadConversation()]);
+  }
+
+  return { el, wire, load, stop };
+}
+
+/** "Password Policy > 2. Passwords" -> "2. Passwords" (the document's title is shown apart). */
+function sectionName(source) {
+  const prefix = `${source.title} > `;
+  return source.section && source.section.startsWith(prefix) ? source.section.slice(prefix.length) : source.section;
+}
+
+function sourceName(source) {
+  const section = sectionName(source);
+  return section ? `${source.title}, ${section}` : source.title;
+}
+
+function sourceDetail(source) {
+  if (source.kind === "table") return "Table lookup";
+  return [sectionName(source), source.updated_at].filter(Boolean).join(" · ");
+}
+
+function capitalise(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
+/** A modal question: a confirmation, or one text field when `value` is given. Resolves to
+ * the text (or "" for a confirmation), or null when cancelled. Focus returns to `opener`. */
+function askDialog(container, opener, { title, text = null, value = null, label = "", confirm, danger = false }) {
+  return new Promise((resolve) => {
+    const field = value === null ? null : h("input", { id: "chat-ask-input", type: "text", value, maxlength: "200", required: true });
+    const ok = h("button", { type: "submit", class: danger ? "danger" : "primary" }, confirm);
+    const cancel = h("button", { type: "button" }, "Cancel");
+    const form = h("form", { class: "chat-ask-form" },
+      text ? h("p", {}, text) : null,
+      field ? h("div", { class: "field" }, h("label", { for: "chat-ask-input" }, label), field) : null,
+      h("div", { class: "row chat-dialog-actions" }, cancel, ok));
+    const dialog = h("dialog", { class: "chat-dialog chat-ask", "aria-labelledby": "chat-ask-title" },
+      h("h2", { id: "chat-ask-title", class: "chat-dialog-title" }, title), form);
+    let answer = null;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      answer = field ? field.value : "";
+      dialog.close();
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    });
+    container.append(dialog);
+    dialog.showModal();
+    if (field) field.select();
+    else cancel.focus();
+  });
 }

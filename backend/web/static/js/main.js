@@ -112,7 +112,7 @@ async function render() {
     view.append(h("p", { class: "notice error", role: "alert" }, `This page could not be shown: ${describeError(error)}`));
   }
   const heading = view.querySelector("h1");
-  if (heading && document.activeElement === document.body) {
+  if (heading && mountCount > 1 && document.activeElement === document.body) { // not on load: Tab reaches the skip link first
     heading.tabIndex = -1;
     heading.focus({ preventScroll: true });
   }

@@ -1,0 +1,93 @@
+// Pieces every answer shows, in chat and in advice: the confidence badge, the feedback
+// buttons, and the small line icons the chat page draws (SVG made here, no icon font).
+
+import { api, ApiError } from "./api.js";
+import { describeError, formatPercent, h } from "./dom.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const THUMB = "M7 10v11H3V10zM7 10l4-8c1.6 0 3 1.2 3 3v4h5.2a2 2 0 0 1 2 2.4l-1.4 7A2 2 0 0 1 17.8 21H7";
+const ICONS = {
+  "thumb-up": [THUMB],
+  "thumb-down": [THUMB],
+  send: ["M4 12 20 4l-6 16-2.5-6.5z", "M11.5 13.5 20 4"],
+  stop: ["M7 7h10v10H7z"],
+  plus: ["M12 5v14M5 12h14"],
+  pencil: ["M4 20h4L19 9l-4-4L4 16z", "M13 7l4 4"],
+  trash: ["M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13"],
+  list: ["M4 6h16M4 12h16M4 18h16"],
+  close: ["M6 6l12 12M18 6 6 18"],
+};
+
+/** A decorative line icon (the button or link around it carries the name). */
+export function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `chat-icon chat-icon-${name}`);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  for (const d of ICONS[name]) {
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+/** "high · 73%" as a coloured badge; nothing when the answer has no confidence. */
+export function confidenceBadge(confidence, phrase) {
+  if (confidence === null || confidence === undefined) return null;
+  const tone = confidence >= 0.6 ? "good" : confidence >= 0.4 ? "warn" : "bad";
+  return h("span", {
+    class: `badge ${tone} chat-confidence`,
+    title: "How likely this answer is right, calibrated on earlier feedback",
+  }, `Confidence: ${phrase || "—"} · ${formatPercent(confidence)}`);
+}
+
+/** Thumbs up/down for one logged response: POST /feedback; a second verdict replaces the
+ * first (the server says so). `initial` is the verdict already given (true/false/null). */
+export function feedbackButtons(responseId, initial = null) {
+  let verdict = initial;
+  const status = h("span", { class: "chat-feedback-status", role: "status" });
+  const button = (outcome, label) => h("button", {
+    type: "button",
+    class: "icon chat-thumb",
+    "aria-label": label,
+    title: label,
+    "aria-pressed": String(verdict === outcome),
+    onclick: () => give(outcome),
+  }, icon(outcome ? "thumb-up" : "thumb-down"));
+  const up = button(true, "Good answer");
+  const down = button(false, "Wrong answer");
+
+  async function give(outcome) {
+    if (verdict === outcome) return;
+    up.disabled = down.disabled = true;
+    status.classList.remove("chat-error-text");
+    try {
+      const receipt = await api("POST", "/feedback", { response_id: responseId, outcome });
+      verdict = outcome;
+      up.setAttribute("aria-pressed", String(outcome === true));
+      down.setAttribute("aria-pressed", String(outcome === false));
+      status.textContent = receipt.status === "replaced" ? "Feedback changed." : "Thanks for the feedback.";
+    } catch (error) {
+      status.classList.add("chat-error-text");
+      status.textContent = `Feedback not saved: ${describeError(error)}`;
+    } finally {
+      up.disabled = down.disabled = false;
+    }
+  }
+
+  return h("div", { class: "chat-feedback", role: "group", "aria-label": "Was this answer right?" },
+    up, down, status);
+}
+
+/** A problem answered before a stream began, as one sentence for a person. */
+export function describeStreamError(error) {
+  if (error instanceof ApiError && error.status === 429) {
+    const wait = Number(error.retryAfter);
+    return Number.isFinite(wait) && wait > 0
+      ? `Too many requests just now. Try again in ${wait} second${wait === 1 ? "" : "s"}.`
+      : "Too many requests just now. Try again in a moment.";
+  }
+  return describeError(error);
+}

@@ -1,0 +1,141 @@
+"""The advice page in a real browser, against the real server on the offline model: the
+structured advice as a card (advice, reasoning, alternatives, sources, confidence), follow-up
+questions, feedback, refusals shown as messages, the phone layout and accessibility."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.api.app import create_app
+from backend.bootstrap import bootstrap
+from tests.browser.conftest import PHONE, assert_accessible, shot
+from tests.conftest import FixedClock, make_settings
+from tests.live_server import serve
+
+QUESTION = "How often must passwords be rotated?"
+
+
+def open_advice(page: Any, url: str) -> None:
+    page.goto(url + "/#/advice")
+    page.get_by_label("Your question").wait_for()
+
+
+def ask(page: Any, question: str) -> Any:
+    """Ask and wait until the card is complete; the card."""
+    field = page.get_by_label("Your question")
+    field.fill(question)
+    page.get_by_role("button", name="Get advice").click()
+    card = page.locator(".advice-card").first  # the newest comes first
+    page.wait_for_function(
+        "() => !document.querySelector('.advice-card[aria-busy]')", timeout=30_000
+    )
+    return card
+
+
+def test_advice_arrives_as_a_card_with_reasoning_sources_and_confidence(
+    page: Any, app_url: str
+) -> None:
+    open_advice(page, app_url)
+    shot(page, "advice-empty-desktop")
+    assert_accessible(page)
+
+    card = ask(page, QUESTION)
+
+    assert card.get_by_role("heading", level=2).inner_text() == QUESTION
+    advice = card.get_by_role("region", name="Advice")
+    assert "compromise" in advice.inner_text()
+    assert "This follows" in card.get_by_role("region", name="Reasoning").inner_text()
+    sources = card.get_by_role("region", name="Sources").get_by_role("listitem")
+    assert sources.count() >= 2
+    assert "Password and Credential Rotation Policy" in sources.first.inner_text()
+    assert re.search(r"\(\d{4}-\d{2}-\d{2}\)", sources.first.inner_text())
+    assert re.search(
+        r"Confidence: (very high|high|moderate|low|very low) · \d+%",
+        card.locator(".chat-confidence").inner_text(),
+    )
+    assert "offline-extractive" in card.locator(".advice-foot").inner_text()
+    assert page.get_by_label("Your question").evaluate("el => el === document.activeElement")
+    shot(page, "advice-card-desktop")
+    assert_accessible(page)
+
+
+def test_a_follow_up_sends_the_earlier_advice_and_feedback_is_recorded(
+    page: Any, app_url: str
+) -> None:
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(json.loads(request.post_data or "{}"))
+            if request.url.endswith("/advice") and request.method == "POST"
+            else None
+        ),
+    )
+    open_advice(page, app_url)
+    ask(page, QUESTION)
+    ask(page, "And what about service-account keys?")
+    first = page.locator(".advice-card").last  # the newest comes first
+    assert first.get_by_role("heading", level=2).inner_text() == QUESTION
+
+    assert [m["role"] for m in sent[1]["conversation"]] == ["user", "assistant", "user"]
+    assert sent[1]["conversation"][0]["content"] == QUESTION
+    assert page.locator(".advice-card").count() == 2
+
+    first.get_by_role("button", name="Good answer").click()
+    first.get_by_text("Thanks for the feedback.").wait_for()
+    recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
+    advised = [r for r in recent if r["feedback"] is not None]
+    assert len(advised) == 1 and advised[0]["kind"] == "advice"
+    assert advised[0]["feedback"]["outcome"] is True
+
+    page.get_by_role("button", name="Start over").click()
+    assert page.locator(".advice-card").count() == 0
+
+
+def test_a_question_over_the_limit_is_refused_with_the_reason(page: Any, app_url: str) -> None:
+    open_advice(page, app_url)
+    card = ask(page, "word " * 1700)  # over MAX_MESSAGE_CHARS (8,000)
+    alert = card.get_by_role("alert")
+    assert "8,000" in alert.inner_text() or "8000" in alert.inner_text()
+    # Nothing was given: the question is back in the field to shorten.
+    assert page.get_by_label("Your question").input_value().startswith("word word")
+    shot(page, "advice-refused-desktop")
+    assert_accessible(page)
+
+
+@pytest.fixture
+def limited_url(data_dir: Path) -> Iterator[str]:
+    """The app allowing one chat or advice request per minute."""
+    container = bootstrap(make_settings(data_dir, rate_limit_per_minute=1), clock=FixedClock())
+    try:
+        with serve(create_app(container=container)) as url:
+            yield url
+    finally:
+        container.close()
+
+
+def test_too_many_requests_says_when_to_try_again(page: Any, limited_url: str) -> None:
+    open_advice(page, limited_url)
+    ask(page, QUESTION)
+    card = ask(page, "Can I deploy to production on a Friday?")
+    assert re.fullmatch(
+        r"Too many requests just now\. Try again in \d+ seconds?\.",
+        card.get_by_role("alert").inner_text(),
+    )
+
+
+def test_on_a_phone_the_card_fits_the_screen(new_page: Any, app_url: str) -> None:
+    page = new_page(viewport=PHONE)
+    open_advice(page, app_url)
+    card = ask(page, QUESTION)
+    assert card.get_by_role("region", name="Sources").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "advice-card-phone")
+    assert_accessible(page)

@@ -1,0 +1,462 @@
+"""The chat page in a real browser, against the real server on the offline model and the
+bundled sample: streamed answers with citation chips, the cited passage, confidence and
+feedback, stopping a stream, the chats sidebar, history, HTML in documents shown as text,
+errors, the phone layout and accessibility."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from backend.api.app import create_app
+from backend.bootstrap import Container, bootstrap
+from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
+from tests.conftest import FixedClock, make_settings
+from tests.live_server import serve
+
+QUESTION = "How often must passwords be rotated?"
+
+
+def ask(page: Any, question: str) -> Any:
+    """Type a question, press Enter, and wait for its answer to end; the answer's element."""
+    composer = page.get_by_label("Your question")
+    composer.fill(question)
+    composer.press("Enter")
+    answer = page.locator(".chat-turn-assistant").last
+    page.wait_for_function(
+        "() => !document.querySelector('.chat-turn-assistant[aria-busy]')", timeout=30_000
+    )
+    return answer
+
+
+def open_chat(page: Any, url: str) -> None:
+    page.goto(url)
+    page.get_by_label("Your question").wait_for()
+    page.locator(".chat-list-status").first.wait_for(state="attached")
+
+
+def test_a_question_streams_an_answer_with_citation_chips_and_confidence(
+    page: Any, app_url: str
+) -> None:
+    open_chat(page, app_url + "/#/chat")
+    shot(page, "chat-empty-desktop")
+    assert_accessible(page)
+
+    answer = ask(page, QUESTION)
+
+    assert "compromise" in answer.locator(".chat-answer").inner_text()
+    chips = answer.locator(".chat-answer button.chat-cite")
+    assert chips.count() >= 2
+    assert "**Sources**" not in answer.inner_text()  # the Sources block became chips
+    sources = answer.get_by_role("list").last.locator("button.chat-source-chip")
+    assert sources.count() >= 2
+    assert "Password and Credential Rotation Policy" in sources.first.inner_text()
+    assert re.search(
+        r"Confidence: (very high|high|moderate|low|very low) · \d+%",
+        answer.locator(".chat-confidence").inner_text(),
+    )
+    # The chat exists now: its address names it, and it is in the sidebar.
+    assert re.search(r"#/chat/c[0-9a-f]{24}$", page.url)
+    assert page.locator(".chat-list-link").first.inner_text() == QUESTION
+    assert page.get_by_role("heading", level=1).inner_text() == QUESTION
+    assert page.get_by_label("Your question").evaluate("el => el === document.activeElement")
+    shot(page, "chat-answer-desktop")
+    assert_accessible(page)
+
+
+def test_a_citation_opens_the_cited_passage_with_its_document_section_and_date(
+    page: Any, app_url: str
+) -> None:
+    open_chat(page, app_url + "/#/chat")
+    answer = ask(page, QUESTION)
+    chip = answer.locator(".chat-answer button.chat-cite").first
+    number = chip.inner_text()
+    chip.click()
+
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert dialog.get_by_role("heading", level=2).inner_text() == (
+        "Password and Credential Rotation Policy"
+    )
+    facts = dialog.locator(".chat-facts").inner_text()
+    assert "policies/password-policy-2025.md" in facts
+    assert re.search(r"Section\s+\S", facts)
+    assert "Current version, supersedes" in dialog.inner_text()
+    passage = dialog.locator(".chat-passage")
+    passage.get_by_text(re.compile(r"\w")).first.wait_for()
+    page.wait_for_function("() => !document.querySelector('.chat-passage [role=status]')")
+    cited_section = answer.locator(f".chat-source-chip:has(.chat-cite-n:text-is('{number}'))")
+    assert cited_section.count() == 1
+    assert len(passage.inner_text()) > 40
+    shot(page, "chat-source-dialog-desktop")
+    assert_accessible(page)
+
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert chip.evaluate("el => el === document.activeElement")  # focus went back
+
+
+def test_feedback_is_posted_for_that_answer_and_can_be_changed(page: Any, app_url: str) -> None:
+    open_chat(page, app_url + "/#/chat")
+    answer = ask(page, QUESTION)
+    good = answer.get_by_role("button", name="Good answer")
+    wrong = answer.get_by_role("button", name="Wrong answer")
+
+    good.click()
+    answer.get_by_text("Thanks for the feedback.").wait_for()
+    assert good.get_attribute("aria-pressed") == "true"
+    assert wrong.get_attribute("aria-pressed") == "false"
+    recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
+    assert recent[0]["feedback"]["outcome"] is True
+
+    wrong.click()
+    answer.get_by_text("Feedback changed.").wait_for()
+    assert wrong.get_attribute("aria-pressed") == "true"
+    assert good.get_attribute("aria-pressed") == "false"
+    recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
+    assert len(recent) == 1 and recent[0]["feedback"]["outcome"] is False
+
+    # Opened again, the chat shows the answer as it was given, with the verdict.
+    page.reload()
+    answer = page.locator(".chat-turn-assistant").last
+    answer.locator(".chat-confidence").wait_for()
+    assert answer.locator(".chat-answer button.chat-cite").count() >= 2
+    assert answer.get_by_role("button", name="Wrong answer").get_attribute("aria-pressed") == "true"
+    assert page.locator(".chat-turn-user").inner_text().endswith(QUESTION)
+
+
+def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
+    page: Any, app_url: str
+) -> None:
+    open_chat(page, app_url + "/#/chat")
+    ask(page, QUESTION)
+    first_url = page.url
+    page.get_by_role("link", name="New chat").click()
+    page.get_by_role("heading", name="New chat").wait_for()
+    ask(page, "What is the acknowledgement time for a SEV1 incident?")
+    second_url = page.url
+    assert first_url != second_url
+
+    links = page.locator(".chat-list-link")
+    assert links.all_inner_texts() == [
+        "What is the acknowledgement time for a SEV1 incident?",
+        QUESTION,
+    ]
+    page.get_by_role("link", name=QUESTION).click()
+    page.wait_for_url(first_url)
+    page.locator(".chat-turn-user").first.wait_for()
+    assert page.locator(".chat-user-text").all_inner_texts() == [QUESTION]
+    assert page.get_by_role("link", name=QUESTION).get_attribute("aria-current") == "page"
+
+    # Rename the open chat: the dialog, then the heading and the sidebar follow.
+    page.get_by_role("button", name=f"Rename “{QUESTION}”").click()
+    dialog = page.get_by_role("dialog", name="Rename chat")
+    assert_accessible(page)
+    dialog.get_by_label("Title").fill("Password rotation")
+    dialog.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", level=1, name="Password rotation").wait_for()
+    assert page.get_by_role("link", name="Password rotation").is_visible()
+    titles = [c["title"] for c in httpx.get(app_url + "/chats").json()]
+    assert "Password rotation" in titles
+
+    # Delete the other chat: asked first; cancelling keeps it.
+    sev1 = "What is the acknowledgement time for a SEV1 incident?"
+    page.get_by_role("button", name=f"Delete “{sev1}”").click()
+    confirm = page.get_by_role("dialog", name="Delete this chat?")
+    confirm.get_by_role("button", name="Cancel").click()
+    assert len(httpx.get(app_url + "/chats").json()) == 2
+    page.get_by_role("button", name=f"Delete “{sev1}”").click()
+    confirm.get_by_role("button", name="Delete").click()
+    page.get_by_role("link", name=sev1).wait_for(state="detached")
+    assert [c["title"] for c in httpx.get(app_url + "/chats").json()] == ["Password rotation"]
+    shot(page, "chat-after-rename-delete-desktop")
+
+    # Deleting the open chat goes back to a new chat.
+    page.get_by_role("button", name="Delete “Password rotation”").click()
+    confirm.get_by_role("button", name="Delete").click()
+    page.get_by_role("heading", level=1, name="New chat").wait_for()
+    assert httpx.get(app_url + "/chats").json() == []
+
+
+def test_an_unknown_chat_says_so(page: Any, app_url: str) -> None:
+    page.goto(app_url + "/#/chat/no-such-chat")
+    page.get_by_role("heading", name="Chat not found").wait_for()
+    assert page.get_by_role("alert").get_by_role("link", name="Start a new chat").is_visible()
+    assert_accessible(page)
+
+
+DOCUMENT = b"""---
+title: Visitor Badge Policy
+updated: 2025-05-01
+---
+# Visitor Badge Policy
+
+## Returning badges
+
+Visitor badges must be returned to reception before leaving the building \
+<img src=x onerror="document.title='pwned'"> and lost badges are reported \
+<script>document.title='pwned'</script> to security within one day.
+"""
+
+
+def test_html_in_a_document_is_shown_as_text_and_never_runs(page: Any, app_url: str) -> None:
+    uploaded = httpx.post(
+        app_url + "/api/documents",
+        files={"file": ("visitor-badges.md", DOCUMENT, "text/markdown")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    open_chat(page, app_url + "/#/chat")
+    answer = ask(page, "When must visitor badges be returned?")
+
+    text = answer.locator(".chat-answer").inner_text()
+    assert "<img src=x onerror=\"document.title='pwned'\">" in text
+    assert "<script>document.title='pwned'</script>" in text
+    shot(page, "chat-html-as-text-desktop")
+    answer.locator(".chat-answer button.chat-cite").first.click()
+    passage = page.locator(".chat-passage")
+    passage.get_by_text("Visitor badges must be returned").wait_for()
+    assert "<script>document.title='pwned'</script>" in passage.inner_text()
+
+    assert page.locator("#view img, #view script, #view iframe").count() == 0
+    assert page.title() != "pwned"
+
+
+def test_the_markdown_renderer_builds_only_safe_nodes(page: Any, app_url: str) -> None:
+    open_chat(page, app_url + "/#/chat")
+    rendered = page.evaluate(
+        """async () => {
+            const { renderMarkdown } = await import('/app/js/markdown.js');
+            const box = document.createElement('div');
+            box.append(renderMarkdown([
+                '# Title <b>x</b>',
+                'A **bold** and *italic* `<code>` <img src=x onerror=alert(1)>',
+                '[safe](https://example.com/a) [relative](/docs) [bad](javascript:alert(1))',
+                '[data](data:text/html,<script>alert(1)</script>) [spaced](java\\tscript:x)',
+                '',
+                '- one',
+                '- two [2]',
+                '',
+                '1. first',
+                '2. second',
+                '',
+                '```',
+                '<script>alert(1)</script>',
+                '```',
+                '',
+                '| a | b |',
+                '|---|---|',
+                '| <i>c</i> | d |',
+            ].join('\\n'), { cite: (keys) => {
+                const b = document.createElement('button');
+                b.textContent = 'cite ' + keys;
+                return b;
+            } }));
+            const all = [...box.querySelectorAll('*')];
+            return {
+                tags: all.map((el) => el.tagName.toLowerCase()),
+                links: [...box.querySelectorAll('a')].map(
+                    (a) => [a.textContent, a.getAttribute('href'), a.rel]),
+                text: box.textContent,
+                attributes: all.flatMap((el) => [...el.attributes].map((a) => a.name)),
+            };
+        }"""
+    )
+    allowed = {
+        "h3",
+        "p",
+        "strong",
+        "em",
+        "code",
+        "a",
+        "br",
+        "ul",
+        "ol",
+        "li",
+        "pre",
+        "button",
+        "div",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+    }
+    assert set(rendered["tags"]) <= allowed, rendered["tags"]
+    assert not {"img", "script", "b", "i", "iframe"} & set(rendered["tags"])
+    assert not any(name.startswith("on") for name in rendered["attributes"])
+    assert rendered["links"] == [
+        ["safe", "https://example.com/a", "noopener noreferrer"],
+        ["relative", "/docs", "noopener"],
+    ]
+    for literal in (
+        "<b>x</b>",
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(1)</script>",
+        "<i>c</i>",
+        "[bad](javascript:alert(1))",
+        "cite 2",
+    ):
+        assert literal in rendered["text"], literal
+
+
+class SlowModel:
+    """Streams a word every 50 ms (about 20 s in all): long enough to be stopped."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        try:
+            for n in range(400):
+                yield f"word{n} "
+                await asyncio.sleep(0.05)
+        finally:
+            self.closed = True
+
+
+@pytest.fixture
+def slow() -> SlowModel:
+    return SlowModel()
+
+
+@pytest.fixture
+def slow_url(data_dir: Path, slow: SlowModel) -> Iterator[str]:
+    """The app whose chat turns stream from the slow model (the admin's default for chat)."""
+    settings = make_settings(data_dir, allowed_models="offline-extractive,test:slow")
+    container: Container = bootstrap(settings, clock=FixedClock())
+    container.adapters.models.register("test:slow", FunctionModel(stream_function=slow.stream))
+    try:
+        with serve(create_app(container=container)) as url:
+            chosen = httpx.put(url + "/api/llm-defaults/chat", json={"model": "test:slow"})
+            assert chosen.status_code == 200, chosen.text
+            yield url
+    finally:
+        container.close()
+
+
+def test_a_streaming_answer_can_be_stopped_and_is_kept_as_interrupted(
+    page: Any, slow_url: str, slow: SlowModel
+) -> None:
+    open_chat(page, slow_url + "/#/chat")
+    composer = page.get_by_label("Your question")
+    composer.fill("Tell me everything")
+    composer.press("Enter")
+    answer = page.locator(".chat-turn-assistant").last
+    answer.get_by_text("word5").wait_for()  # streamed, not all at once
+    stop = page.get_by_role("button", name="Stop")
+    assert page.get_by_role("button", name="Send").count() == 0  # Stop takes its place
+    shot(page, "chat-streaming-desktop")
+    stop.click()
+
+    answer.get_by_text("Stopped", exact=True).wait_for()
+    page.get_by_role("button", name="Send").wait_for()
+    assert answer.get_attribute("aria-busy") is None
+    chat_id = page.url.rsplit("/", 1)[1]
+    deadline = 50
+    while deadline and not slow.closed:  # the server closes the model stream at once
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert slow.closed
+    stored = httpx.get(f"{slow_url}/chats/{chat_id}/messages").json()["messages"][-1]
+    assert stored["status"] == "interrupted" and stored["content"].startswith("word0 word1")
+    assert stored["response_id"] is None
+
+    page.reload()  # the stored turn says so too
+    page.locator(".chat-turn-assistant").get_by_text("Stopped", exact=True).wait_for()
+    assert "word0 word1" in page.locator(".chat-answer").inner_text()
+
+
+@pytest.fixture
+def limited_url(data_dir: Path) -> Iterator[str]:
+    """The app allowing one chat or advice request per minute."""
+    container = bootstrap(make_settings(data_dir, rate_limit_per_minute=1), clock=FixedClock())
+    try:
+        with serve(create_app(container=container)) as url:
+            yield url
+    finally:
+        container.close()
+
+
+def test_a_refused_question_says_why_and_when_to_try_again(page: Any, limited_url: str) -> None:
+    open_chat(page, limited_url + "/#/chat")
+    ask(page, QUESTION)
+    answer = ask(page, "And for service accounts?")
+
+    alert = answer.get_by_role("alert")
+    assert re.fullmatch(
+        r"Too many requests just now\. Try again in \d+ seconds?\.", alert.inner_text()
+    )
+    # Nothing was stored: the question is back in the composer, to send again later.
+    assert page.get_by_label("Your question").input_value() == "And for service accounts?"
+    shot(page, "chat-rate-limited-desktop")
+    assert_accessible(page)
+
+
+def test_on_a_phone_the_chats_fold_away_and_nothing_scrolls_sideways(
+    new_page: Any, app_url: str
+) -> None:
+    page = new_page(viewport=PHONE)
+    open_chat(page, app_url + "/#/chat")
+    sidebar = page.get_by_role("complementary", name="Your chats")
+    toggle = page.get_by_role("button", name="Chats")
+    assert not sidebar.is_visible()
+    shot(page, "chat-empty-phone")
+    answer = ask(page, QUESTION)
+    assert answer.locator("button.chat-cite").count() >= 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    composer = page.get_by_label("Your question")
+    box = composer.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"]  # pinned in view
+    shot(page, "chat-answer-phone")
+    assert_accessible(page)
+
+    toggle.click()
+    assert sidebar.is_visible() and toggle.get_attribute("aria-expanded") == "true"
+    assert page.get_by_role("link", name=QUESTION).is_visible()
+    shot(page, "chat-sidebar-phone")
+    answer.locator("button.chat-cite").first.click()
+    page.get_by_role("dialog").get_by_text("Cited passage").wait_for()
+    page.wait_for_function("() => !document.querySelector('.chat-passage [role=status]')")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "chat-source-dialog-phone")
+
+
+def test_shift_enter_starts_a_new_line_and_enter_sends(page: Any, app_url: str) -> None:
+    open_chat(page, app_url + "/#/chat")
+    composer = page.get_by_label("Your question")
+    composer.type("How often must passwords")
+    composer.press("Shift+Enter")
+    composer.type("be rotated?")
+    assert composer.input_value() == "How often must passwords\nbe rotated?"
+    assert page.locator(".chat-turn-user").count() == 0
+    composer.press("Enter")
+    page.locator(".chat-turn-assistant .chat-confidence").wait_for()
+    assert page.locator(".chat-user-text").inner_text() == "How often must passwords\nbe rotated?"
+    assert composer.input_value() == ""
+
+
+def test_with_keys_each_user_chats_with_their_own_key_and_sees_only_their_chats(
+    new_page: Any, secured_app: SecuredApp
+) -> None:
+    ana = new_page()
+    sign_in(ana, secured_app.url, secured_app.keys["user"])
+    ana.get_by_label("Your question").wait_for()
+    answer = ask(ana, QUESTION)
+    answer.get_by_role("button", name="Good answer").click()
+    answer.get_by_text("Thanks for the feedback.").wait_for()
+    chat_url = ana.url
+
+    bob = new_page()
+    sign_in(bob, secured_app.url, secured_app.keys["other"])
+    bob.get_by_text("No chats yet.", exact=False).wait_for()
+    bob.goto(chat_url)
+    bob.get_by_role("heading", name="Chat not found").wait_for()
