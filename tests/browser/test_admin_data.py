@@ -67,9 +67,7 @@ def test_an_uploaded_document_is_listed_as_current_and_findable(
     assert listed_before > 10  # the sample knowledge base
     # The sample's 2023 password policy is superseded by the 2025 one, and says so.
     page.get_by_label("Filter").fill("password")
-    old = page.locator(
-        "tr", has=page.get_by_text("policies/password-policy-2023.md", exact=True)
-    )
+    old = page.locator("tr", has=page.get_by_text("policies/password-policy-2023.md", exact=True))
     assert "superseded" in old.inner_text() and "password-policy-2025.md" in old.inner_text()
     page.get_by_label("Filter").fill("")
     shot(page, "admin-documents-desktop")

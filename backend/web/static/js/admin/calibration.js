@@ -182,7 +182,7 @@ function driftTable(drift) {
       h("th", { scope: "row" }, w.week),
       h("td", { class: "num" }, String(w.responses)),
       h("td", { class: "num" }, fixed3(w.ece)),
-      h("td", { class: "num" }, fixed3(w.brier_score))))), "calib-drift-table"));
+      h("td", { class: "num" }, fixed3(w.brier_score)))))), "calib-drift-table");
 }
 
 function renderPhrases(box, status) {
