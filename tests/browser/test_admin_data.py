@@ -6,6 +6,7 @@ auto-tune with a dry run, recalibration refused without enough feedback)."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -295,6 +296,12 @@ def test_calibration_shows_figures_the_diagram_and_ece_over_time(
     )
     shot(page, "admin-calibration-desktop")
     assert_accessible(page)
+
+    page.get_by_label("Window").select_option("7")
+    page.get_by_role("img", name="Reliability diagram for the last 7 days").wait_for()
+    alt = page.locator(".calib-diagram-img").get_attribute("alt")
+    found = re.search(r"over (\d+) answers with feedback", alt)
+    assert found and 0 < int(found.group(1)) < 40  # only the last week's
 
 
 def test_auto_tune_suggests_in_a_dry_run_and_applies_after_confirmation(

@@ -40,7 +40,7 @@ export async function mount(root) {
 
   windowSelect.addEventListener("change", () => {
     state.days = Number(windowSelect.value);
-    refreshFigures();
+    refreshFigures().catch((error) => notify(`The figures could not be loaded. ${refusal(error)}`, "error"));
   });
 
   async function refreshFigures() {
