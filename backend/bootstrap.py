@@ -100,6 +100,7 @@ from use_cases.prompts import ManagePrompts
 from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordResponse
 from use_cases.search import SearchKnowledgeBase
 from use_cases.search_discipline import DecideSearch
+from use_cases.table_uploads import UploadTableAsAdmin
 from use_cases.tables import ListTables, LoadTable, LoadTablesIfEmpty, RunSql
 from use_cases.uploads import UploadDocument
 
@@ -177,6 +178,7 @@ class Container:
     admin_ingest: IngestAsAdmin
     admin_remove_document: RemoveDocumentAsAdmin
     admin_load_table: LoadTableAsAdmin
+    upload_table: UploadTableAsAdmin
     upload_document: UploadDocument
     get_job: GetJob
     prompts: ManagePrompts
@@ -418,6 +420,7 @@ def bootstrap(
     admin_ingest = IngestAsAdmin(ingest, store, audit)
     jobs = ThreadJobQueue()
     load_table = LoadTable(tables, sql)
+    admin_load_table = LoadTableAsAdmin(load_table, audit)
     dataset_store = SqliteDatasetStore(settings.app_db_path)
     run_store = SqliteRunStore(settings.app_db_path)
     datasets, benchmark = build_eval_runs(
@@ -482,7 +485,8 @@ def bootstrap(
         act_for=ActFor(audit),
         admin_ingest=admin_ingest,
         admin_remove_document=RemoveDocumentAsAdmin(remove_document, store, audit),
-        admin_load_table=LoadTableAsAdmin(load_table, audit),
+        admin_load_table=admin_load_table,
+        upload_table=UploadTableAsAdmin(admin_load_table, max_bytes=settings.max_upload_bytes),
         upload_document=UploadDocument(
             admin_ingest,
             store,

@@ -32,7 +32,7 @@ from use_cases.domain import DocumentRecord, IngestItem, IngestReport
 from use_cases.errors import NotFound
 from use_cases.ingest import IngestDocuments, IngestRequest
 from use_cases.ports import KnowledgeStore
-from use_cases.tables import LoadTable, LoadTableRequest
+from use_cases.tables import LoadedTable, LoadTable, LoadTableRequest
 
 _ACTION_BY_STATUS = {
     "added": DOCUMENT_INGEST,
@@ -141,6 +141,10 @@ class LoadTableAsAdmin:
 
     def run(self, actor: Caller, request: LoadTableRequest) -> TableSchema:
         """Synchronous body (the CLI calls it from its own thread)."""
+        return self.run_loaded(actor, request).schema
+
+    def run_loaded(self, actor: Caller, request: LoadTableRequest) -> LoadedTable:
+        """`run`, also telling which table the load replaced (for an upload's answer)."""
         require_admin(actor, "Loading tables")
         loaded = self._load.run(request)
         self._audit.record(
@@ -150,7 +154,7 @@ class LoadTableAsAdmin:
             before=table_snapshot(loaded.replaced) if loaded.replaced else None,
             after={**table_snapshot(loaded.schema), "file": Path(request.file).name},
         )
-        return loaded.schema
+        return loaded
 
 
 def document_snapshot(document: DocumentRecord) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from backend.api.routes import (
     prompts,
     search,
     session,
+    tables,
 )
 from backend.api.routes.web import install_web_app
 from backend.api.security import SecurityHeadersMiddleware, install_cors
@@ -64,6 +65,7 @@ PROTECTED_ROUTERS = (
     search.router,
     documents.router,
     jobs.router,
+    tables.router,
     chat.router,
     audit.router,
     prompts.router,

@@ -87,6 +87,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("DELETE", "/api/documents/{document_id}"): Call((401, 403, 403, 204)),
     # A job is root's (the admin who uploaded): users are told it does not exist.
     ("GET", "/api/jobs/{job_id}"): Call((401, 404, 404, 200)),
+    # Tables: what the SQL tool sees (names, columns, samples) is for admins, like loading.
+    ("GET", "/api/tables"): Call(ADMIN_ONLY),
+    ("POST", "/api/tables"): Call((401, 403, 403, 201), upload=True, upload_suffix=".csv"),
     ("POST", "/chat"): Call(EVERY_CALLER, json=lambda: {"message": QUESTION}),
     ("POST", "/chat/stream"): Call(EVERY_CALLER, json=lambda: {"message": QUESTION}),
     ("POST", "/api/chat"): Call(EVERY_CALLER, json=_use_chat_body),
@@ -305,6 +308,9 @@ async def test_route_answers_each_kind_of_caller_as_expected(
         text = f"# {name}\n\nUploaded in the matrix.\n"
         if call.upload_suffix == ".jsonl":  # an evaluation dataset of one case
             text = json.dumps({"question": f"What is {name}?", "kind": "kb", "expect_any": ["x"]})
+        if call.upload_suffix == ".csv":  # a new table each time
+            text = "room,kettles\nA1,2\n"
+            request["data"] = {"name": f"matrix_{uuid.uuid4().hex[:8]}"}
         request["files"] = {"file": (name, text.encode())}
     path = call.path or await _path(template, world.container)
     response = await client.request("GET" if method == "MOUNT" else method, path, **request)

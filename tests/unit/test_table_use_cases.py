@@ -12,7 +12,14 @@ from tests.fakes import CachingSqlRunner, InMemoryAuditLog, InMemoryTableLoader,
 from use_cases.admin import LoadTableAsAdmin
 from use_cases.audit import RecordAudit
 from use_cases.auth_domain import Caller
-from use_cases.errors import Forbidden, InvalidRequest, ToolRejected, UnsupportedDocument
+from use_cases.errors import (
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    ToolRejected,
+    UnsupportedDocument,
+)
+from use_cases.table_uploads import TableUpload, UploadTableAsAdmin, _stored_name
 from use_cases.tables import (
     ListTables,
     LoadTable,
@@ -158,3 +165,39 @@ def test_the_sample_is_loaded_only_into_an_empty_tables_database(
 def test_run_sql_passes_on_the_sandboxs_refusal(sql: CachingSqlRunner) -> None:
     with pytest.raises(ToolRejected):
         RunSql(sql).run("DELETE FROM offices")
+
+
+async def test_an_uploaded_table_is_refused_before_anything_is_read_when_it_cannot_load(
+    tables: InMemoryTableLoader, sql: CachingSqlRunner
+) -> None:
+    log = InMemoryAuditLog()
+    admin_load = LoadTableAsAdmin(LoadTable(tables, sql), RecordAudit(log, SteppingClock()))
+    upload = UploadTableAsAdmin(admin_load, max_bytes=20)
+    data = b"city,desks\nBerlin,12\n"  # 21 bytes: one over the limit
+
+    with pytest.raises(Forbidden, match="admin role"):
+        await upload.execute(ANA, TableUpload("offices", "offices.csv", data[:10]))
+    with pytest.raises(InvalidRequest, match="SQL keyword"):
+        await upload.execute(ROOT, TableUpload("select", "offices.csv", data[:10]))
+    with pytest.raises(InvalidRequest, match="no file name"):
+        await upload.execute(ROOT, TableUpload("offices", "uploads/", data[:10]))
+    with pytest.raises(PayloadTooLarge, match=r"offices\.csv is larger than the 20-byte"):
+        await upload.execute(ROOT, TableUpload("offices", "offices.csv", data))
+
+    assert upload.read_limit == 21
+    assert tables.reads == [] and tables.list_tables() == [] and log.entries == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "stored"),
+    [
+        ("offices.csv", "offices.csv"),
+        ("..", "upload"),
+        ("x" * 300 + ".tsv", "upload.tsv"),
+        ("a\x00b.jsonl", "upload.jsonl"),
+    ],
+)
+def test_an_upload_is_stored_under_its_own_name_when_that_is_a_plain_file_name(
+    filename: str, stored: str
+) -> None:
+    assert _stored_name(filename) == stored

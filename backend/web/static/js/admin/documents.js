@@ -1,6 +1,273 @@
-// Placeholder: replaced by the page's owner.
-import { h } from "../dom.js";
+// Documents (admins): the knowledge base's documents, which version of each is current, a
+// filter, uploads with progress (large ones become background jobs we follow), replacing a
+// document's content, and deleting with a confirmation.
 
-export function mount(root) {
-  root.append(h("h1", {}, "admin/documents"), h("p", {}, "Not built yet."));
+import { ApiError, api, upload } from "../api.js";
+import { clear, field, formatDate, h, notify } from "../dom.js";
+import { confirmDialog, progressLine, refusal } from "./data-ui.js";
+
+const PAGE = 500; // the list endpoint's largest page
+const POLL_MS = 600;
+const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf";
+
+export async function mount(root) {
+  const state = { documents: [], byId: new Map(), highlight: null, alive: true, timer: null };
+
+  const count = h("p", { class: "muted docs-count", role: "status" });
+  const listBox = h("div", { class: "docs-list" });
+  const filterInput = h("input", { type: "search", placeholder: "Title, file or category", autocomplete: "off" });
+  const categorySelect = h("select", {}, h("option", { value: "" }, "All categories"));
+  const uploader = uploadForm(state);
+
+  root.append(
+    h("div", { class: "docs-head" },
+      h("h1", {}, "Documents"),
+      h("p", { class: "muted" }, "What the assistant searches and cites. Upload Markdown, text, HTML or PDF; a file over 1 MiB is processed in the background.")),
+    uploader.el,
+    h("section", { class: "card docs-section", "aria-labelledby": "docs-list-title" },
+      h("div", { class: "docs-toolbar" },
+        h("h2", { id: "docs-list-title" }, "In the knowledge base"),
+        h("div", { class: "docs-filters" },
+          field("Filter", filterInput),
+          field("Category", categorySelect))),
+      count,
+      listBox));
+
+  filterInput.addEventListener("input", render);
+  categorySelect.addEventListener("change", render);
+
+  async function reload() {
+    state.documents = await fetchAll();
+    state.byId = new Map(state.documents.map((d) => [d.id, d]));
+    fillCategories(categorySelect, state.documents);
+    uploader.setCategories([...new Set(state.documents.map((d) => d.category).filter(Boolean))].sort());
+    render();
+  }
+
+  function render() {
+    const query = filterInput.value.trim().toLowerCase();
+    const category = categorySelect.value;
+    const shown = state.documents.filter((d) =>
+      (!category || d.category === category) &&
+      (!query || [d.title, d.source, d.category || ""].some((text) => text.toLowerCase().includes(query))));
+    count.textContent = shown.length === state.documents.length
+      ? `${state.documents.length} documents`
+      : `Showing ${shown.length} of ${state.documents.length} documents`;
+    clear(listBox);
+    listBox.append(shown.length
+      ? documentTable(shown, state, { onDelete: remove, onReplace: (doc) => uploader.replace(doc) })
+      : h("p", { class: "empty" }, state.documents.length ? "No document matches the filter." : "No documents yet: upload one above."));
+  }
+
+  async function remove(doc) {
+    const ok = await confirmDialog({
+      title: `Delete “${doc.title}”?`,
+      message: [`${doc.source} and its ${doc.chunk_count} chunks leave the knowledge base: search and answers stop using it at once.`, "This cannot be undone."],
+      confirm: "Delete document",
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api("DELETE", `/api/documents/${doc.id}`);
+      notify(`Deleted “${doc.title}”.`, "success");
+      await reload();
+      filterInput.focus();
+    } catch (error) {
+      notify(`Could not delete “${doc.title}”. ${refusal(error)}`, "error");
+    }
+  }
+
+  uploader.onDone = async (document) => {
+    state.highlight = document ? document.id : null;
+    await reload();
+  };
+
+  await reload();
+  return () => {
+    state.alive = false;
+    clearTimeout(state.timer);
+  };
+}
+
+/** Every document, page by page. */
+async function fetchAll() {
+  const documents = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await api("GET", `/api/documents?limit=${PAGE}&offset=${offset}`);
+    documents.push(...page.documents);
+    if (documents.length >= page.total || page.documents.length === 0) break;
+  }
+  return documents.sort((a, b) => a.title.localeCompare(b.title));
+}
+
+function fillCategories(select, documents) {
+  const chosen = select.value;
+  const categories = [...new Set(documents.map((d) => d.category).filter(Boolean))].sort();
+  while (select.options.length > 1) select.remove(1);
+  for (const category of categories) select.append(h("option", { value: category }, category));
+  select.value = categories.includes(chosen) ? chosen : "";
+}
+
+/** The version relation in words: current, or which document replaces it. */
+function versionCell(doc, byId) {
+  const name = (id) => {
+    const other = byId.get(id);
+    if (!other) return `document #${id}`;
+    return other.title === doc.title ? `${other.source} (${formatDate(other.updated_at)})` : `“${other.title}”`;
+  };
+  const parts = [];
+  if (doc.superseded_by_id) {
+    parts.push(h("span", { class: "badge warn" }, "superseded"),
+      h("span", { class: "docs-version-note" }, `by ${name(doc.superseded_by_id)}`));
+  } else {
+    parts.push(h("span", { class: "badge good" }, "current"));
+  }
+  if (doc.supersedes_id) parts.push(h("span", { class: "docs-version-note muted" }, `replaces ${name(doc.supersedes_id)}`));
+  return parts;
+}
+
+function documentTable(documents, state, { onDelete, onReplace }) {
+  const row = (doc) => h("tr", { class: doc.id === state.highlight ? "docs-new" : null, dataset: { id: String(doc.id) } },
+    h("td", { "data-label": "Document" },
+      h("span", { class: "docs-title" }, doc.title),
+      h("span", { class: "docs-source muted" }, doc.source)),
+    h("td", { "data-label": "Category" }, doc.category || "—"),
+    h("td", { "data-label": "Updated" }, formatDate(doc.updated_at)),
+    h("td", { "data-label": "Chunks", class: "num" }, String(doc.chunk_count)),
+    h("td", { "data-label": "Version", class: "docs-version" }, versionCell(doc, state.byId)),
+    h("td", { class: "docs-actions" },
+      h("button", { type: "button", onclick: () => onReplace(doc), "aria-label": `Replace ${doc.title}` }, "Replace…"),
+      h("button", { type: "button", class: "danger", onclick: () => onDelete(doc), "aria-label": `Delete ${doc.title}` }, "Delete")));
+  return h("div", { class: "table-wrap docs-table" },
+    h("table", {},
+      h("thead", {}, h("tr", {},
+        ["Document", "Category", "Updated", "Chunks", "Version"].map((label) =>
+          h("th", { scope: "col", class: label === "Chunks" ? "num" : null }, label)),
+        h("th", { scope: "col" }, h("span", { class: "data-sr-only" }, "Actions")))),
+      h("tbody", {}, documents.map(row))));
+}
+
+/** The upload form: a new document, or (replace(doc)) new content for a stored one. */
+function uploadForm(state) {
+  const fileInput = h("input", { type: "file", name: "file", accept: ACCEPT, required: true });
+  const categoryInput = h("input", { type: "text", name: "category", list: "docs-categories", maxlength: 100, autocomplete: "off" });
+  const categories = h("datalist", { id: "docs-categories" });
+  const replacing = h("p", { class: "notice docs-replacing", hidden: true });
+  const cancelReplace = h("button", { type: "button", class: "link", hidden: true }, "Upload a new document instead");
+  const submit = h("button", { type: "submit", class: "primary" }, "Upload");
+  const progress = progressLine("Upload progress");
+  const problem = h("div", { class: "notice error docs-problem", role: "alert", hidden: true });
+  let target = null; // the document being replaced
+
+  const form = h("form", { class: "docs-upload-form" },
+    replacing,
+    h("div", { class: "docs-upload-fields" },
+      field("File", fileInput, "Markdown, text, HTML or PDF, up to 20 MiB."),
+      field("Category (optional)", categoryInput, "e.g. policies, runbooks"),
+      h("div", { class: "row docs-upload-actions" }, submit, cancelReplace)),
+    progress.el,
+    problem);
+  const card = h("section", { class: "card docs-section", "aria-labelledby": "docs-upload-title" },
+    h("h2", { id: "docs-upload-title" }, "Upload a document"), form, categories);
+
+  const self = {
+    el: card,
+    onDone: async () => {},
+    setCategories(names) {
+      clear(categories);
+      for (const name of names) categories.append(h("option", { value: name }));
+    },
+    replace(doc) {
+      target = doc;
+      replacing.hidden = false;
+      replacing.textContent = `Replacing “${doc.title}” (${doc.source}): choose the file with its new content. It keeps its id and file name.`;
+      cancelReplace.hidden = false;
+      submit.textContent = "Replace";
+      categoryInput.value = doc.category || "";
+      card.scrollIntoView({ block: "start", behavior: "smooth" });
+      fileInput.focus();
+    },
+  };
+
+  function reset() {
+    target = null;
+    replacing.hidden = true;
+    cancelReplace.hidden = true;
+    submit.textContent = "Upload";
+    form.reset();
+  }
+  cancelReplace.addEventListener("click", reset);
+
+  function showProblem(error, file) {
+    clear(problem);
+    problem.hidden = false;
+    problem.append(h("p", {}, `${file.name} was not stored. ${refusal(error)}`));
+    const existing = error instanceof ApiError && error.code === "document_exists"
+      ? state.documents.find((d) => d.source === file.name) : null;
+    if (existing) {
+      problem.append(h("button", { type: "button", onclick: () => send(file, existing) },
+        `Replace “${existing.title}” with this file`));
+    }
+  }
+
+  async function send(file, replaceDoc) {
+    problem.hidden = true;
+    submit.disabled = true;
+    const data = new FormData();
+    data.append("file", file);
+    if (categoryInput.value.trim()) data.append("category", categoryInput.value.trim());
+    const method = replaceDoc ? "PUT" : "POST";
+    const path = replaceDoc ? `/api/documents/${replaceDoc.id}` : "/api/documents";
+    try {
+      progress.set(`Sending ${file.name}…`, 0);
+      const answer = await upload(method, path, data, (fraction) =>
+        progress.set(fraction < 1 ? `Sending ${file.name}… ${Math.round(fraction * 100)}%` : `Reading and indexing ${file.name}…`, fraction < 1 ? fraction : null));
+      const result = answer.status === 202 ? await followJob(answer.body, progress, state) : answer.body;
+      if (!result) return;
+      progress.done(outcomeText(result, answer.status === 202), "success");
+      notify(outcomeText(result, false), "success");
+      reset();
+      await self.onDone(result.document);
+    } catch (error) {
+      progress.hide();
+      showProblem(error, file);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const file = fileInput.files[0];
+    if (file) send(file, target);
+  });
+  return self;
+}
+
+function outcomeText(result, background) {
+  const doc = result.document;
+  const how = background ? " (processed in the background)" : "";
+  if (result.status === "unchanged") return `“${doc.title}” is already stored with exactly this content: nothing changed.`;
+  if (result.status === "updated") return `Replaced the content of “${doc.title}”: ${result.chunks} chunks${how}.`;
+  return `Added “${doc.title}”: ${result.chunks} chunks${how}.`;
+}
+
+/** Poll a background job until it is done (its result) or failed (throws its problem). */
+async function followJob(job, progress, state) {
+  for (;;) {
+    if (!state.alive) return null;
+    showJob(job, progress);
+    if (job.status === "done") return job.result;
+    if (job.status === "failed") throw new ApiError(job.error?.status || 0, job.error || {});
+    await new Promise((resolve) => { state.timer = setTimeout(resolve, POLL_MS); });
+    if (!state.alive) return null;
+    job = await api("GET", `/api/jobs/${encodeURIComponent(job.id)}`);
+  }
+}
+
+function showJob(job, progress) {
+  const { chunks_done: done, chunks_total: total } = job.progress;
+  if (job.status === "queued") progress.set(`Background job for ${job.name}: waiting for the worker…`, null);
+  else if (job.status === "running" && total) progress.set(`Background job for ${job.name}: ${done} of ${total} chunks indexed`, done / total);
+  else if (job.status === "running") progress.set(`Background job for ${job.name}: reading the file…`, null);
 }

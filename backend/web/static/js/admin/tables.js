@@ -1,6 +1,141 @@
-// Placeholder: replaced by the page's owner.
-import { h } from "../dom.js";
+// Tables (admins): the structured tables the assistant's SQL tool reads, with their columns
+// and row counts, and loading one from a CSV, TSV or JSON-lines file (created or replaced).
 
-export function mount(root) {
-  root.append(h("h1", {}, "admin/tables"), h("p", {}, "Not built yet."));
+import { api, upload } from "../api.js";
+import { clear, field, h, notify } from "../dom.js";
+import { progressLine, refusal } from "./data-ui.js";
+
+const ACCEPT = ".csv,.tsv,.tab,.jsonl,.ndjson";
+const NAME_PATTERN = "[A-Za-z_][A-Za-z0-9_]{0,62}";
+
+export async function mount(root) {
+  let tables = [];
+  const listBox = h("div", { class: "tables-list" });
+  const count = h("p", { class: "muted", role: "status" });
+  const loader = loadForm(() => tables, async (loaded) => {
+    await reload();
+    const row = listBox.querySelector(`[data-name="${CSS.escape(loaded.name)}"]`);
+    if (row) row.classList.add("tables-new");
+  });
+
+  root.append(
+    h("h1", {}, "Tables"),
+    h("p", { class: "muted" }, "The assistant answers questions about numbers, people and lists by running one read-only SQL query over these tables."),
+    loader.el,
+    h("section", { class: "card tables-section", "aria-labelledby": "tables-list-title" },
+      h("h2", { id: "tables-list-title" }, "Tables the assistant can query"),
+      count,
+      listBox));
+
+  async function reload() {
+    tables = (await api("GET", "/api/tables")).tables;
+    count.textContent = `${tables.length} ${tables.length === 1 ? "table" : "tables"}`;
+    clear(listBox);
+    listBox.append(tables.length
+      ? tableOfTables(tables)
+      : h("p", { class: "empty" }, "No tables yet: load a CSV file above."));
+  }
+
+  await reload();
+}
+
+function columnChip(column) {
+  const samples = column.samples.length ? `e.g. ${column.samples.join(", ")}` : "no values";
+  return h("li", { class: "tables-column", title: samples },
+    h("code", {}, column.name), " ", h("span", { class: "tables-type" }, column.type.toLowerCase()));
+}
+
+function tableOfTables(tables) {
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "tables-table" },
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "Name"),
+        h("th", { scope: "col", class: "num" }, "Rows"),
+        h("th", { scope: "col" }, "Columns"))),
+      h("tbody", {}, tables.map((table) => h("tr", { dataset: { name: table.name } },
+        h("th", { scope: "row" }, h("code", { class: "tables-name" }, table.name)),
+        h("td", { class: "num" }, table.rows.toLocaleString()),
+        h("td", {},
+          h("span", { class: "data-sr-only" }, `${table.columns.length} columns: `),
+          h("ul", { class: "tables-columns" }, table.columns.map(columnChip))))))));
+}
+
+/** A name for a table from a file name: "Sales 2024.csv" -> "sales_2024". */
+function suggestName(fileName) {
+  let name = fileName.replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
+  if (/^[0-9]/.test(name)) name = `t_${name}`;
+  return name.slice(0, 63);
+}
+
+function loadForm(currentTables, onLoaded) {
+  const nameInput = h("input", { type: "text", name: "name", required: true, pattern: NAME_PATTERN, maxlength: 63, autocomplete: "off", spellcheck: "false" });
+  const fileInput = h("input", { type: "file", name: "file", accept: ACCEPT, required: true });
+  const submit = h("button", { type: "submit", class: "primary" }, "Load table");
+  const replaceNote = h("p", { class: "notice warn", hidden: true });
+  const progress = progressLine("Table upload progress");
+  const problem = h("p", { class: "notice error", role: "alert", hidden: true });
+  let nameTouched = false;
+
+  function checkReplace() {
+    const taken = currentTables().find((t) => t.name.toLowerCase() === nameInput.value.trim().toLowerCase());
+    replaceNote.hidden = !taken;
+    if (taken) replaceNote.textContent = `A table named ${taken.name} exists (${taken.rows.toLocaleString()} rows): loading replaces it.`;
+    submit.textContent = taken ? "Replace table" : "Load table";
+  }
+
+  nameInput.addEventListener("input", () => { nameTouched = true; checkReplace(); });
+  fileInput.addEventListener("change", () => {
+    const file = fileInput.files[0];
+    if (file && (!nameTouched || !nameInput.value)) {
+      nameInput.value = suggestName(file.name);
+      checkReplace();
+    }
+  });
+
+  const form = h("form", { class: "tables-form" },
+    h("div", { class: "tables-fields" },
+      field("File", fileInput, "CSV or TSV with a header line, or JSON lines (one object per line)."),
+      field("Table name", nameInput, "Letters, digits and _; not starting with a digit (e.g. sales_2024)."),
+      h("div", { class: "row tables-actions" }, submit)),
+    replaceNote,
+    progress.el,
+    problem);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = fileInput.files[0];
+    if (!file) return;
+    problem.hidden = true;
+    submit.disabled = true;
+    const data = new FormData();
+    data.append("name", nameInput.value.trim());
+    data.append("file", file);
+    try {
+      progress.set(`Sending ${file.name}…`, 0);
+      const answer = await upload("POST", "/api/tables", data, (fraction) =>
+        progress.set(fraction < 1 ? `Sending ${file.name}… ${Math.round(fraction * 100)}%` : `Checking and loading ${file.name}…`, fraction < 1 ? fraction : null));
+      const { table, status, replaced } = answer.body;
+      const message = status === "replaced"
+        ? `Replaced table ${table.name}: ${table.rows.toLocaleString()} rows (was ${replaced.rows.toLocaleString()}).`
+        : `Loaded table ${table.name}: ${table.rows.toLocaleString()} rows, ${table.columns.length} columns.`;
+      progress.done(message, "success");
+      notify(message, "success");
+      form.reset();
+      nameTouched = false;
+      replaceNote.hidden = true;
+      submit.textContent = "Load table";
+      await onLoaded(table);
+    } catch (error) {
+      progress.hide();
+      problem.hidden = false;
+      problem.textContent = `${file.name} was not loaded; nothing changed. ${refusal(error)}`;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  return {
+    el: h("section", { class: "card tables-section", "aria-labelledby": "tables-load-title" },
+      h("h2", { id: "tables-load-title" }, "Load a table"), form),
+  };
 }

@@ -1,0 +1,60 @@
+"""Structured tables: list them (with columns and row counts) and load one from a file.
+
+Both are admins' only: the names, columns and sample values are what the SQL tool shows the
+model, and a table may hold data a user may ask questions about but should not browse
+wholesale. Loading is audited (`table.load`), like `almanac tables load`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+
+from backend.api.deps import AdminDep, ContainerDep
+from backend.api.openapi import problem_responses
+from backend.api.table_schemas import TableListOut, TableLoadOut
+from use_cases.table_uploads import TableUpload
+
+router = APIRouter(prefix="/api/tables", tags=["tables"])
+
+TableFile = Annotated[
+    UploadFile, File(description="CSV (`.csv`), TSV (`.tsv`, `.tab`) or JSON lines (`.jsonl`).")
+]
+TableName = Annotated[
+    str,
+    Form(
+        max_length=200,
+        description="The table to create or replace: letters, digits and underscores, not "
+        "starting with a digit, not an SQL keyword.",
+    ),
+]
+
+
+@router.get("", response_model=TableListOut, summary="The tables, their columns and rows; admins")
+async def list_tables(container: ContainerDep, admin: AdminDep) -> TableListOut:
+    return TableListOut.of(await container.list_tables.execute())
+
+
+@router.post(
+    "",
+    response_model=TableLoadOut,
+    status_code=201,
+    responses={
+        200: {"model": TableLoadOut, "description": "A table of that name was replaced."},
+        201: {"description": "A new table."},
+        **problem_responses(413),
+        415: {"description": "Not CSV, TSV or JSON lines (`unsupported_document`)."},
+        422: {"description": "A bad table name, an empty or malformed file (naming the line)."},
+    },
+    summary="Create or replace a table from a CSV, TSV or JSON-lines file; admins only",
+)
+async def load_table(
+    container: ContainerDep, admin: AdminDep, response: Response, file: TableFile, name: TableName
+) -> TableLoadOut:
+    data = await file.read(container.upload_table.read_limit)
+    loaded = await container.upload_table.execute(
+        admin, TableUpload(name=name, filename=file.filename or "", data=data)
+    )
+    response.status_code = 200 if loaded.replaced else 201
+    return TableLoadOut.of(loaded)

@@ -1,0 +1,57 @@
+"""HTTP shapes of `/api/tables`: the structured tables the SQL tool reads."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from use_cases.chat_domain import TableSchema
+from use_cases.tables import LoadedTable
+
+
+class ColumnOut(BaseModel):
+    name: str = Field(description="The column as the SQL tool names it.", examples=["team"])
+    type: str = Field(examples=["TEXT"])
+    samples: list[str] = Field(
+        description="A few distinct values, as the model is shown them.",
+        examples=[["Site Reliability", "Finance"]],
+    )
+
+
+class TableOut(BaseModel):
+    name: str = Field(examples=["directory"])
+    rows: int = Field(examples=[42])
+    columns: list[ColumnOut]
+
+    @classmethod
+    def of(cls, schema: TableSchema) -> TableOut:
+        return cls(
+            name=schema.name,
+            rows=schema.row_count,
+            columns=[
+                ColumnOut(name=c.name, type=c.type, samples=list(c.samples)) for c in schema.columns
+            ],
+        )
+
+
+class TableListOut(BaseModel):
+    tables: list[TableOut]
+
+    @classmethod
+    def of(cls, schemas: list[TableSchema]) -> TableListOut:
+        return cls(tables=[TableOut.of(s) for s in schemas])
+
+
+class TableLoadOut(BaseModel):
+    status: str = Field(description="`created` or `replaced`.", examples=["created"])
+    table: TableOut
+    replaced: TableOut | None = Field(
+        default=None, description="For `replaced`: the table as it was before."
+    )
+
+    @classmethod
+    def of(cls, loaded: LoadedTable) -> TableLoadOut:
+        return cls(
+            status="replaced" if loaded.replaced else "created",
+            table=TableOut.of(loaded.schema),
+            replaced=TableOut.of(loaded.replaced) if loaded.replaced else None,
+        )

@@ -1,0 +1,83 @@
+// Small pieces the Documents, Tables and Calibration pages share: a confirmation <dialog>,
+// an upload/job progress line, and a refusal put into words a person can act on.
+
+import { describeError, h } from "../dom.js";
+
+let dialogCount = 0;
+
+/** Ask before doing something: resolves true for the confirm button, false for Cancel or Esc.
+ * A modal <dialog> traps focus; focus goes back to whatever opened it. */
+export function confirmDialog({ title, message, confirm, danger = false }) {
+  const opener = document.activeElement;
+  const titleId = `data-dialog-${++dialogCount}`;
+  const dialog = h("dialog", { class: "data-dialog", "aria-labelledby": titleId },
+    h("form", { method: "dialog" },
+      h("h2", { id: titleId }, title),
+      [message].flat().map((text) => h("p", {}, text)),
+      h("div", { class: "row data-dialog-actions" },
+        h("button", { type: "submit", value: "cancel" }, "Cancel"),
+        h("button", { type: "submit", value: "confirm", class: danger ? "danger" : "primary" }, confirm))));
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      const confirmed = dialog.returnValue === "confirm";
+      dialog.remove();
+      if (opener && typeof opener.focus === "function") opener.focus();
+      resolve(confirmed);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** A status line with a progress bar: set(text, fraction|null) (null: busy, no known amount),
+ * done(text, kind) ends it with a message (kind: success|error|info). Announced politely. */
+export function progressLine(label) {
+  const text = h("span", { class: "data-progress-text" });
+  const bar = h("progress", { max: 1, "aria-label": label });
+  const box = h("div", { class: "data-progress", role: "status", "aria-live": "polite", hidden: true }, text, bar);
+  return {
+    el: box,
+    set(message, fraction = null) {
+      box.hidden = false;
+      box.className = "data-progress";
+      bar.hidden = false;
+      text.textContent = message;
+      if (fraction === null) bar.removeAttribute("value");
+      else bar.value = Math.max(0, Math.min(1, fraction));
+    },
+    done(message, kind = "success") {
+      box.hidden = false;
+      box.className = `data-progress data-progress-${kind}`;
+      bar.hidden = true;
+      text.textContent = message;
+    },
+    hide() {
+      box.hidden = true;
+    },
+  };
+}
+
+const STATUS_WORDS = {
+  0: "No connection",
+  400: "Bad request",
+  403: "Not allowed",
+  404: "Not found",
+  409: "Already there",
+  413: "Too large",
+  415: "Unsupported file type",
+  422: "Not accepted",
+  429: "Too many requests",
+  503: "Busy",
+};
+
+/** "Unsupported file type: <the server's detail>": what went wrong, then what it said. */
+export function refusal(error) {
+  const word = STATUS_WORDS[error && error.status];
+  return word ? `${word}: ${describeError(error)}` : describeError(error);
+}
+
+/** A table in a box that may scroll sideways on a phone: focusable and named, so a keyboard
+ * can scroll it too. */
+export function scrollBox(label, table, extraClass = "") {
+  return h("div", { class: `table-wrap ${extraClass}`.trim(), tabindex: 0, role: "region", "aria-label": label }, table);
+}

@@ -1,0 +1,366 @@
+"""The admin data pages in a real browser: Documents (upload with progress, background jobs,
+which version is current, delete with a confirmation, refusals shown), Tables (list, load,
+refusals shown) and Calibration (figures, the reliability diagram, ECE over time, phrases,
+auto-tune with a dry run, recalibration refused without enough feedback)."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.bootstrap import Container
+from backend.config import Settings
+from services.calibration import SqliteResponseLog
+from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
+from tests.conftest import make_settings
+from use_cases.calibration_domain import LoggedResponse
+
+JOB_BYTES = 4000  # uploads larger than this become background jobs in these tests
+
+BIKES = b"""---
+title: Bike Storage Policy
+category: policies
+updated: 2026-01-20
+---
+# Bike Storage Policy
+
+## Where bikes go
+Bikes are stored in the basement rack behind door B4; the rack opens with a staff badge.
+"""
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return make_settings(data_dir, upload_job_bytes=JOB_BYTES)
+
+
+def no_sideways_scroll(page: Any) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def open_page(page: Any, url: str, route: str, heading: str) -> None:
+    page.goto(f"{url}/#/admin/{route}")
+    page.get_by_role("heading", level=1, name=heading).wait_for()
+
+
+def choose_file(page: Any, label: str, name: str, data: bytes, mime: str = "text/plain") -> None:
+    page.get_by_label(label, exact=True).set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data}
+    )
+
+
+# -- Documents ------------------------------------------------------------------------------------
+
+
+def test_an_uploaded_document_is_listed_as_current_and_findable(
+    page: Any, app_url: str, container: Container
+) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    page.locator(".docs-table tbody tr").first.wait_for()
+    listed_before = page.locator(".docs-table tbody tr").count()
+    assert listed_before > 10  # the sample knowledge base
+    # The sample's 2023 password policy is superseded by the 2025 one, and says so.
+    page.get_by_label("Filter").fill("password")
+    old = page.locator("tr", has=page.get_by_text("policies/password-policy-2023.md", exact=True))
+    assert "superseded" in old.inner_text() and "password-policy-2025.md" in old.inner_text()
+    page.get_by_label("Filter").fill("")
+    shot(page, "admin-documents-desktop")
+    assert_accessible(page)
+
+    choose_file(page, "File", "bike-storage.md", BIKES, "text/markdown")
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+    page.locator(".data-progress-success", has_text="Added “Bike Storage Policy”").wait_for()
+    page.get_by_label("Filter").fill("bike")
+    row = page.locator(".docs-table tbody tr")
+    assert row.count() == 1
+    assert "Bike Storage Policy" in row.inner_text() and "current" in row.inner_text()
+    assert "policies" in row.inner_text()
+    hits = httpx.get(app_url + "/api/search", params={"q": "where are bikes stored"}).json()
+    assert hits["hits"][0]["title"] == "Bike Storage Policy"
+    assert_accessible(page)
+
+
+def test_a_large_upload_is_followed_as_a_background_job_to_completion(
+    page: Any, app_url: str
+) -> None:
+    body = "".join(
+        f"\n## Locker bank {n}\nLocker bank {n} is on floor {n % 7} and holds {n * 3} lockers.\n"
+        for n in range(1, 120)
+    )
+    data = b"---\ntitle: Locker Directory\n---\n# Locker Directory\n" + body.encode()
+    assert len(data) > JOB_BYTES
+    open_page(page, app_url, "documents", "Documents")
+    choose_file(page, "File", "lockers.md", data, "text/markdown")
+
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/api/jobs/" in r.url else None)
+    with page.expect_response(lambda r: r.url.endswith("/api/documents")) as posted:
+        page.get_by_role("button", name="Upload", exact=True).click()
+    assert posted.value.status == 202
+    job_id = posted.value.json()["id"]
+
+    page.locator(".data-progress-success", has_text="processed in the background").wait_for()
+    assert polls and all(url.endswith(f"/api/jobs/{job_id}") for url in polls)
+    job = httpx.get(f"{app_url}/api/jobs/{job_id}").json()
+    assert job["status"] == "done" and job["result"]["status"] == "added"
+    assert job["progress"]["chunks_done"] == job["progress"]["chunks_total"] > 1
+    page.get_by_label("Filter").fill("locker")
+    assert "Locker Directory" in page.locator(".docs-table tbody tr").inner_text()
+
+
+def test_deleting_a_document_asks_first_and_then_removes_it(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    page.get_by_label("Filter").fill("travel")
+    row = page.locator(".docs-table tbody tr").first
+    title = row.locator(".docs-title").inner_text()
+    document_id = row.get_attribute("data-id")
+    delete = row.get_by_role("button", name=f"Delete {title}")
+
+    delete.click()
+    dialog = page.get_by_role("dialog", name=f"Delete “{title}”?")
+    dialog.wait_for()
+    shot(page, "admin-documents-delete-dialog")
+    assert_accessible(page)
+    dialog.get_by_role("button", name="Cancel").click()
+    assert dialog.count() == 0
+    assert page.evaluate("document.activeElement.textContent") == "Delete"  # focus is back
+    assert httpx.get(f"{app_url}/api/documents/{document_id}").status_code == 200
+
+    delete.click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete document").click()
+    page.get_by_text(f"Deleted “{title}”.").wait_for()
+    assert page.locator(f'.docs-table tr[data-id="{document_id}"]').count() == 0
+    assert httpx.get(f"{app_url}/api/documents/{document_id}").status_code == 404
+
+
+def test_an_unsupported_file_is_refused_with_a_message_naming_the_problem(
+    page: Any, app_url: str
+) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    choose_file(page, "File", "photo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png")
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+    alert = page.get_by_role("alert").filter(has_text="photo.png was not stored")
+    alert.wait_for()
+    assert "Unsupported file type" in alert.inner_text()
+    shot(page, "admin-documents-refused")
+    assert_accessible(page)
+
+
+def test_a_taken_file_name_offers_to_replace_that_document(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    choose_file(page, "File", "bike-storage.md", BIKES, "text/markdown")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.locator(".data-progress-success").wait_for()
+
+    changed = BIKES.replace(b"door B4", b"door C7")
+    choose_file(page, "File", "bike-storage.md", changed, "text/markdown")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_role("alert").filter(has_text="Already there").wait_for()
+    page.get_by_role("button", name="Replace “Bike Storage Policy” with this file").click()
+
+    page.locator(".data-progress-success", has_text="Replaced the content").wait_for()
+    hit = httpx.get(app_url + "/api/search", params={"q": "bike rack door"}).json()["hits"][0]
+    assert "door C7" in hit["text"]
+
+
+def test_the_documents_page_fits_a_phone(new_page: Any, app_url: str) -> None:
+    page = new_page(viewport=PHONE)
+    open_page(page, app_url, "documents", "Documents")
+    page.locator(".docs-table tbody tr").first.wait_for()
+    no_sideways_scroll(page)
+    shot(page, "admin-documents-phone")
+    assert_accessible(page)
+
+
+# -- Tables ---------------------------------------------------------------------------------------
+
+
+def test_a_loaded_table_is_listed_with_its_columns_and_rows(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "tables", "Tables")
+    page.locator("tr[data-name='directory']").wait_for()
+    shot(page, "admin-tables-desktop")
+    assert_accessible(page)
+
+    choose_file(page, "File", "Desk Bookings.csv", b"desk,floor,booked_by\nD1,2,ana\nD2,3,\n")
+    assert page.get_by_label("Table name").input_value() == "desk_bookings"  # from the file
+    page.get_by_role("button", name="Load table").click()
+
+    page.get_by_text("Loaded table desk_bookings: 2 rows, 3 columns.").first.wait_for()
+    row = page.locator("tr[data-name='desk_bookings']")
+    assert "desk" in row.inner_text() and "booked_by" in row.inner_text()
+    assert row.locator("td.num").inner_text() == "2"
+    assert_accessible(page)
+
+    # Loading under a taken name says it replaces the table.
+    page.get_by_label("Table name").fill("desk_bookings")
+    page.get_by_text("A table named desk_bookings exists (2 rows)").wait_for()
+    choose_file(page, "File", "desks.csv", b"desk,floor\nD1,2\nD2,3\nD3,3\n")
+    page.get_by_label("Table name").fill("desk_bookings")
+    page.get_by_role("button", name="Replace table").click()
+    page.get_by_text("Replaced table desk_bookings: 3 rows (was 2).").first.wait_for()
+
+
+def test_a_bad_table_file_is_refused_and_nothing_changes(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "tables", "Tables")
+    page.locator("tr[data-name='directory']").wait_for()
+    choose_file(page, "File", "desks.csv", b"desk,floor\nD1,2\nD2\n")
+    page.get_by_label("Table name").fill("desks")
+    page.get_by_role("button", name="Load table").click()
+
+    alert = page.get_by_role("alert").filter(has_text="desks.csv was not loaded")
+    alert.wait_for()
+    assert "desks.csv, line 3" in alert.inner_text()
+    assert page.locator("tr[data-name='desks']").count() == 0
+    assert_accessible(page)
+
+
+def test_the_tables_page_fits_a_phone(new_page: Any, app_url: str) -> None:
+    page = new_page(viewport=PHONE)
+    open_page(page, app_url, "tables", "Tables")
+    page.locator("tr[data-name='directory']").wait_for()
+    no_sideways_scroll(page)
+    shot(page, "admin-tables-phone")
+    assert_accessible(page)
+
+
+# -- Calibration ----------------------------------------------------------------------------------
+
+
+def seed_feedback(container: Container, count: int = 40) -> None:
+    """`count` answers with feedback over the four weeks before the fixed clock's today
+    (2026-03-02): overconfident, so the high phrases break their promises."""
+    rng = random.Random(11)
+    log = SqliteResponseLog(container.settings.app_db_path)
+    try:
+        for n in range(count):
+            confidence = rng.choice([0.25, 0.45, 0.65, 0.85, 0.95])
+            at = datetime(2026, 3, 2, 9) - timedelta(days=n * 27 / count)
+            response_id = f"resp_{n:024x}"
+            log.add(
+                LoggedResponse(
+                    response_id=response_id,
+                    user_id="ana",
+                    kind="chat",
+                    query=f"question {n}",
+                    response_text=f"answer {n}",
+                    raw_confidence=confidence,
+                    confidence=confidence,
+                    confidence_phrase="moderate",
+                    model="offline-extractive",
+                    search_ran=True,
+                    latency_ms=10,
+                    created_at=at,
+                )
+            )
+            log.put_feedback(response_id, rng.random() < confidence - 0.25, None, at)
+    finally:
+        log.close()
+
+
+@pytest.fixture
+def seeded(container: Container) -> Iterator[Container]:
+    seed_feedback(container)
+    yield container
+
+
+def test_calibration_shows_figures_the_diagram_and_ece_over_time(
+    page: Any, app_url: str, seeded: Container
+) -> None:
+    open_page(page, app_url, "calibration", "Calibration")
+    diagram = page.get_by_role("img", name="Reliability diagram for the last 30 days")
+    diagram.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('.calib-diagram-img').complete"
+        " && document.querySelector('.calib-diagram-img').naturalWidth > 0"
+    )
+    assert "over 40 answers with feedback" in diagram.get_attribute("alt")
+    figures = page.locator(".calib-figures").inner_text()
+    assert "Answers logged" in figures and "40 with feedback" in figures
+    assert "Brier score" in figures and "raw, before recalibration" in figures
+    assert page.locator(".calib-chart circle").count() >= 4  # one point a week
+    weeks = page.get_by_role("table", name="ECE and Brier score per week")
+    assert weeks.locator("tbody tr").count() >= 4
+    assert "very high" in page.locator(".calib-phrases").inner_text()
+    assert (
+        "50 needed for a fit"
+        in page.locator(".calib-section", has_text="Recalibration").inner_text()
+    )
+    shot(page, "admin-calibration-desktop")
+    assert_accessible(page)
+
+    page.get_by_label("Window").select_option("7")
+    page.get_by_role("img", name="Reliability diagram for the last 7 days").wait_for()
+    alt = page.locator(".calib-diagram-img").get_attribute("alt")
+    found = re.search(r"over (\d+) answers with feedback", alt)
+    assert found and 0 < int(found.group(1)) < 40  # only the last week's
+
+
+def test_auto_tune_suggests_in_a_dry_run_and_applies_after_confirmation(
+    page: Any, app_url: str, seeded: Container
+) -> None:
+    open_page(page, app_url, "calibration", "Calibration")
+    page.get_by_role("button", name="Suggest thresholds (dry run)").click()
+    page.get_by_role("table", name="Lower bound of each phrase").wait_for()
+    assert_accessible(page)
+    status = httpx.get(app_url + "/confidence/phrase-status").json()
+    assert status["thresholds"]["version"] == 0  # a dry run changes nothing
+
+    page.get_by_role("button", name="Apply these thresholds…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Apply").click()
+    page.get_by_text("In force: version 1").wait_for()
+    assert httpx.get(app_url + "/confidence/phrase-status").json()["thresholds"]["version"] == 1
+
+
+def test_recalibrating_without_enough_feedback_says_so(
+    page: Any, app_url: str, seeded: Container
+) -> None:
+    open_page(page, app_url, "calibration", "Calibration")
+    page.get_by_role("button", name="Recalibrate now…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Recalibrate").click()
+    page.get_by_text("Not enough feedback yet.").wait_for()
+    assert_accessible(page)
+
+
+def test_the_calibration_page_fits_a_phone(new_page: Any, app_url: str, seeded: Container) -> None:
+    page = new_page(viewport=PHONE)
+    open_page(page, app_url, "calibration", "Calibration")
+    page.wait_for_function("() => document.querySelector('.calib-diagram-img')?.naturalWidth > 0")
+    no_sideways_scroll(page)
+    shot(page, "admin-calibration-phone")
+    assert_accessible(page)
+
+
+def test_a_calibration_window_without_feedback_explains_the_empty_figures(
+    page: Any, app_url: str
+) -> None:
+    open_page(page, app_url, "calibration", "Calibration")
+    page.locator(".calib-message").wait_for()
+    page.get_by_text("No week in this window has answers with feedback yet.").wait_for()
+    page.wait_for_function("() => document.querySelector('.calib-diagram-img')?.naturalWidth > 0")
+    assert_accessible(page)
+
+
+# -- Who may use them -----------------------------------------------------------------------------
+
+
+def test_a_users_key_is_told_the_data_pages_are_for_admins(
+    page: Any, secured_app: SecuredApp
+) -> None:
+    sign_in(page, secured_app.url, secured_app.keys["user"])
+    for route, title in (
+        ("documents", "Documents"),
+        ("tables", "Tables"),
+        ("calibration", "Calibration"),
+    ):
+        page.goto(f"{secured_app.url}/#/admin/{route}")
+        page.get_by_role("heading", level=1, name=title).wait_for()
+        page.get_by_text("This page is for admins.").wait_for()

@@ -1,0 +1,131 @@
+"""`GET /api/tables` and `POST /api/tables`: the structured tables over HTTP, for admins.
+
+A load goes through the same use case as `almanac tables load`: atomic, audited, and seen by
+the SQL tool's next query at once. A bad name or a bad file changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, asgi_client, make_settings
+
+ROOMS = b"room,floor,kettles\nA1,1,2\nB2,2,0\nC3,3,1\n"
+
+
+async def _load(client: httpx.AsyncClient, name: str, filename: str, data: bytes) -> httpx.Response:
+    return await client.post("/api/tables", data={"name": name}, files={"file": (filename, data)})
+
+
+async def _tables(client: httpx.AsyncClient) -> dict[str, dict]:
+    response = await client.get("/api/tables")
+    assert response.status_code == 200, response.text
+    return {t["name"]: t for t in response.json()["tables"]}
+
+
+async def test_lists_the_sample_tables_with_their_columns_and_rows(
+    client: httpx.AsyncClient,
+) -> None:
+    tables = await _tables(client)
+    assert {"directory", "kpi_catalog", "services"} <= tables.keys()
+    directory = tables["directory"]
+    assert directory["rows"] > 0
+    columns = {c["name"]: c for c in directory["columns"]}
+    assert "team" in columns and columns["team"]["type"] == "TEXT"
+    assert columns["team"]["samples"]  # what the model is shown
+
+
+async def test_an_uploaded_csv_becomes_a_table_the_sql_tool_queries_and_is_audited(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    response = await _load(client, "rooms", "rooms.csv", ROOMS)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "created" and body["replaced"] is None
+    assert body["table"]["rows"] == 3
+    assert [(c["name"], c["type"]) for c in body["table"]["columns"]] == [
+        ("room", "TEXT"),
+        ("floor", "INTEGER"),
+        ("kettles", "INTEGER"),
+    ]
+    assert (await _tables(client))["rooms"]["rows"] == 3
+    result = await container.run_sql.execute("SELECT room FROM rooms WHERE kettles = 0")
+    assert result.rows == (("B2",),)
+    entry = (await client.get("/api/audit", params={"action": "table.load"})).json()["entries"][0]
+    assert entry["target"] == "table:rooms" and entry["before"] is None
+    assert entry["after"] == {
+        "name": "rooms",
+        "rows": 3,
+        "columns": ["room", "floor", "kettles"],
+        "file": "rooms.csv",
+    }
+
+
+async def test_a_second_load_replaces_the_table_and_says_what_it_was(
+    client: httpx.AsyncClient,
+) -> None:
+    await _load(client, "rooms", "rooms.csv", ROOMS)
+    lines = b'{"room": "D4", "kettles": 5}\n{"room": "E5", "kettles": null}\n'
+
+    response = await _load(client, "rooms", "rooms.jsonl", lines)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "replaced"
+    assert body["replaced"]["rows"] == 3 and body["table"]["rows"] == 2
+    assert [c["name"] for c in (await _tables(client))["rooms"]["columns"]] == ["room", "kettles"]
+
+
+async def test_a_bad_name_or_a_bad_file_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    await _load(client, "rooms", "rooms.csv", ROOMS)
+    before = await _tables(client)
+
+    bad_name = await _load(client, "select", "rooms.csv", ROOMS)
+    assert bad_name.status_code == 422
+    assert bad_name.json()["code"] == "invalid_request"
+    assert "SQL keyword" in bad_name.json()["detail"]
+
+    ragged = await _load(client, "rooms", "rooms.csv", b"room,floor\nA1,1\nB2\n")
+    assert ragged.status_code == 422
+    assert "rooms.csv, line 3" in ragged.json()["detail"]
+
+    spreadsheet = await _load(client, "rooms", "rooms.xlsx", b"PK\x03\x04 not a csv")
+    assert spreadsheet.status_code == 415
+    assert spreadsheet.json()["code"] == "unsupported_document"
+    assert "rooms.xlsx" in spreadsheet.json()["detail"]
+
+    empty = await _load(client, "rooms", "rooms.csv", b"")
+    assert empty.status_code == 422 and "empty" in empty.json()["detail"]
+
+    assert await _tables(client) == before
+    audited = (await client.get("/api/audit", params={"action": "table.load"})).json()
+    assert audited["total"] == 1  # only the good load
+
+
+async def test_a_path_in_the_file_name_is_reduced_to_its_last_part(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await _load(client, "rooms", "../../etc/rooms.csv", ROOMS)
+
+    assert response.status_code == 201, response.text
+    entry = (await client.get("/api/audit", params={"action": "table.load"})).json()["entries"][0]
+    assert entry["after"]["file"] == "rooms.csv"
+
+
+async def test_a_file_over_the_upload_limit_is_refused_with_413(data_dir: Path) -> None:
+    container = bootstrap(make_settings(data_dir, max_upload_bytes=100), clock=FixedClock())
+    try:
+        async with asgi_client(container) as client:
+            big = b"room,note\n" + b"A1,a note that makes the file long\n" * 10
+            response = await _load(client, "notes", "notes.csv", big)
+            assert response.status_code == 413, response.text
+            assert response.json()["code"] == "payload_too_large"
+            assert "MAX_UPLOAD_BYTES" in response.json()["detail"]
+            assert "notes" not in await _tables(client)
+    finally:
+        container.close()
