@@ -49,14 +49,6 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last: while the session's browser is open, Playwright's sync API
-    keeps an event loop running in the main thread, and every async test after it would fail
-    ("Runner.run() cannot be called from a running event loop")."""
-    here = Path(__file__).resolve().parent
-    items.sort(key=lambda item: item.path.resolve().parent == here)
-
-
 def chromium_path() -> str | None:
     configured = os.environ.get("CHROMIUM_PATH")
     if configured:

@@ -6,7 +6,7 @@
 
 import { api, ApiError, request } from "./api.js";
 import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
-import { append, clear, describeError, h, notify } from "./dom.js";
+import { append, askDialog, clear, describeError, h, notify } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -128,7 +128,7 @@ function buildPage(ctx) {
   }
 
   async function rename(chat, opener) {
-    const title = await askDialog(el, opener, {
+    const title = await askDialog({
       title: "Rename chat", confirm: "Save", value: chat.title, label: "Title",
     });
     if (title === null || !title.trim() || title.trim() === chat.title) return;
@@ -144,9 +144,9 @@ function buildPage(ctx) {
   }
 
   async function remove(chat, opener) {
-    const confirmed = await askDialog(el, opener, {
+    const confirmed = await askDialog({
       title: "Delete this chat?", confirm: "Delete", danger: true,
-      text: `“${chat.title}” and all its messages will be deleted. This cannot be undone.`,
+      message: `“${chat.title}” and all its messages will be deleted. This cannot be undone.`,
     });
     if (confirmed === null) return;
     try {
@@ -585,36 +585,4 @@ function sourceDetail(source) {
 
 function capitalise(text) {
   return text ? text[0].toUpperCase() + text.slice(1) : text;
-}
-
-/** A modal question: a confirmation, or one text field when `value` is given. Resolves to
- * the text (or "" for a confirmation), or null when cancelled. Focus returns to `opener`. */
-function askDialog(container, opener, { title, text = null, value = null, label = "", confirm, danger = false }) {
-  return new Promise((resolve) => {
-    const field = value === null ? null : h("input", { id: "chat-ask-input", type: "text", value, maxlength: "200", required: true });
-    const ok = h("button", { type: "submit", class: danger ? "danger" : "primary" }, confirm);
-    const cancel = h("button", { type: "button" }, "Cancel");
-    const form = h("form", { class: "chat-ask-form" },
-      text ? h("p", {}, text) : null,
-      field ? h("div", { class: "field" }, h("label", { for: "chat-ask-input" }, label), field) : null,
-      h("div", { class: "row chat-dialog-actions" }, cancel, ok));
-    const dialog = h("dialog", { class: "chat-dialog chat-ask", "aria-labelledby": "chat-ask-title" },
-      h("h2", { id: "chat-ask-title", class: "chat-dialog-title" }, title), form);
-    let answer = null;
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      answer = field ? field.value : "";
-      dialog.close();
-    });
-    cancel.addEventListener("click", () => dialog.close());
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      if (opener && opener.isConnected) opener.focus();
-      resolve(answer);
-    });
-    container.append(dialog);
-    dialog.showModal();
-    if (field) field.select();
-    else cancel.focus();
-  });
 }

@@ -84,3 +84,45 @@ export function dataTable(columns, rows, { caption = null, empty = "Nothing yet.
       h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
       h("tbody", {}, rows.map((row) => h("tr", {}, columns.map((c) => h("td", { class: c.class }, c.value(row))))))));
 }
+
+let dialogCount = 0;
+
+/** Ask a person in a modal <dialog> (focus stays inside; Esc cancels; focus then returns to
+ * whatever opened it). With `value` (a string) it asks for one line of text under `label`.
+ * Resolves to the text ("" for a plain confirmation), or null when cancelled. */
+export function askDialog({ title, message = null, value = null, label = "", confirm, danger = false }) {
+  const opener = document.activeElement;
+  const id = `dialog-${++dialogCount}`;
+  const input = value === null ? null
+    : h("input", { id: `${id}-input`, type: "text", value, maxlength: "200", required: true });
+  const ok = h("button", { type: "submit", class: danger ? "danger" : "primary" }, confirm);
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const form = h("form", {},
+    [message].flat().filter(Boolean).map((text) => h("p", {}, text)),
+    input ? h("div", { class: "field" }, h("label", { for: input.id }, label), input) : null,
+    h("div", { class: "row dialog-actions" }, cancel, ok));
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": id }, h("h2", { id }, title), form);
+  return new Promise((resolve) => {
+    let answer = null;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      answer = input ? input.value : "";
+      dialog.close();
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    if (input) input.select();
+    else cancel.focus();
+  });
+}
+
+/** askDialog as a yes/no question: resolves true for the confirm button. */
+export async function confirmDialog(options) {
+  return (await askDialog(options)) !== null;
+}

@@ -3,8 +3,8 @@
 // (a dry run first, then Apply) and refitting the recalibration map. See docs/calibration.md.
 
 import { ApiError, api, objectUrl } from "../api.js";
-import { clear, describeError, field, formatDate, formatPercent, h, notify } from "../dom.js";
-import { confirmDialog, refusal, scrollBox } from "./data-ui.js";
+import { clear, confirmDialog, describeError, field, formatDate, formatPercent, h, notify } from "../dom.js";
+import { refusal, scrollBox } from "./data-ui.js";
 
 const WINDOWS = [7, 30, 90, 365];
 const SVG_NS = "http://www.w3.org/2000/svg";

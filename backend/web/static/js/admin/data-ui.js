@@ -1,33 +1,7 @@
-// Small pieces the Documents, Tables and Calibration pages share: a confirmation <dialog>,
-// an upload/job progress line, and a refusal put into words a person can act on.
+// Small pieces the Documents, Tables and Calibration pages share: an upload/job progress
+// line, and a refusal put into words a person can act on.
 
 import { describeError, h } from "../dom.js";
-
-let dialogCount = 0;
-
-/** Ask before doing something: resolves true for the confirm button, false for Cancel or Esc.
- * A modal <dialog> traps focus; focus goes back to whatever opened it. */
-export function confirmDialog({ title, message, confirm, danger = false }) {
-  const opener = document.activeElement;
-  const titleId = `data-dialog-${++dialogCount}`;
-  const dialog = h("dialog", { class: "data-dialog", "aria-labelledby": titleId },
-    h("form", { method: "dialog" },
-      h("h2", { id: titleId }, title),
-      [message].flat().map((text) => h("p", {}, text)),
-      h("div", { class: "row data-dialog-actions" },
-        h("button", { type: "submit", value: "cancel" }, "Cancel"),
-        h("button", { type: "submit", value: "confirm", class: danger ? "danger" : "primary" }, confirm))));
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      const confirmed = dialog.returnValue === "confirm";
-      dialog.remove();
-      if (opener && typeof opener.focus === "function") opener.focus();
-      resolve(confirmed);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-  });
-}
 
 /** A status line with a progress bar: set(text, fraction|null) (null: busy, no known amount),
  * done(text, kind) ends it with a message (kind: success|error|info). Announced politely. */

@@ -3,8 +3,8 @@
 // document's content, and deleting with a confirmation.
 
 import { ApiError, api, upload } from "../api.js";
-import { clear, field, formatDate, h, notify } from "../dom.js";
-import { confirmDialog, progressLine, refusal } from "./data-ui.js";
+import { clear, confirmDialog, field, formatDate, h, notify } from "../dom.js";
+import { progressLine, refusal } from "./data-ui.js";
 
 const PAGE = 500; // the list endpoint's largest page
 const POLL_MS = 600;

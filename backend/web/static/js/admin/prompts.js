@@ -4,7 +4,7 @@
 // force; then the providers and each type's default model.
 
 import { api } from "../api.js";
-import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
+import { clear, confirmDialog, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
 
 /** The prompt types of docs/api.md; a type this server does not know (404) is left out. */
 const PROMPT_TYPES = [
@@ -93,31 +93,24 @@ function inForce(current, info, reload) {
       h("span", {}, "Variables: ", variableChips(current.variables))),
     h("details", {}, h("summary", {}, "Show the text"), h("pre", { class: "prompts-text" }, current.text)),
     current.version === "default" ? null
-      : h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: (e) => confirmRevert(e.currentTarget, info, reload, error) }, "Revert to the default")),
+      : h("div", { class: "row" }, h("button", { type: "button", class: "danger", onclick: () => confirmRevert(info, reload, error) }, "Revert to the default")),
     error);
 }
 
-/** A modal <dialog> asking to revert; focus goes back to the button that opened it. */
-function confirmRevert(opener, info, reload, error) {
-  const dialog = h("dialog", { class: "prompts-dialog", "aria-labelledby": "prompts-revert-title" },
-    h("h2", { id: "prompts-revert-title" }, `Revert the ${info.title.toLowerCase()} prompt to the default?`),
-    h("p", {}, "The default prompt is put in force at the next request. The stored versions are kept: any of them can be activated again."),
-    h("form", { method: "dialog", class: "row" },
-      h("button", { type: "submit", value: "cancel" }, "Cancel"),
-      h("button", { type: "submit", value: "revert", class: "primary" }, "Revert")));
-  document.body.append(dialog);
-  dialog.addEventListener("close", async () => {
-    dialog.remove();
-    opener.focus();
-    if (dialog.returnValue !== "revert") return;
-    try {
-      await api("DELETE", `/api/llm-prompts/${info.type}`);
-      await reload(`The ${info.title.toLowerCase()} prompt is the default again.`);
-    } catch (err) {
-      showError(error, err);
-    }
+/** Ask, then put the default prompt back in force. */
+async function confirmRevert(info, reload, error) {
+  const ok = await confirmDialog({
+    title: `Revert the ${info.title.toLowerCase()} prompt to the default?`,
+    message: "The default prompt is put in force at the next request. The stored versions are kept: any of them can be activated again.",
+    confirm: "Revert",
   });
-  dialog.showModal();
+  if (!ok) return;
+  try {
+    await api("DELETE", `/api/llm-prompts/${info.type}`);
+    await reload(`The ${info.title.toLowerCase()} prompt is the default again.`);
+  } catch (err) {
+    showError(error, err);
+  }
 }
 
 function editor(info, current, reload) {
