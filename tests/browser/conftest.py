@@ -161,6 +161,17 @@ def app_url(container: Container) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def limited_url(data_dir: Path) -> Iterator[str]:
+    """The app allowing one chat or advice request per minute."""
+    container = bootstrap(make_settings(data_dir, rate_limit_per_minute=1), clock=FixedClock())
+    try:
+        with serve(create_app(container=container)) as url:
+            yield url
+    finally:
+        container.close()
+
+
 @dataclass(frozen=True)
 class SecuredApp:
     url: str

@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from backend.api.app import create_app
-from backend.bootstrap import bootstrap
 from tests.browser.conftest import PHONE, assert_accessible, shot
-from tests.conftest import FixedClock, make_settings
-from tests.live_server import serve
 
 QUESTION = "How often must passwords be rotated?"
 
@@ -108,17 +101,6 @@ def test_a_question_over_the_limit_is_refused_with_the_reason(page: Any, app_url
     assert page.get_by_label("Your question").input_value().startswith("word word")
     shot(page, "advice-refused-desktop")
     assert_accessible(page)
-
-
-@pytest.fixture
-def limited_url(data_dir: Path) -> Iterator[str]:
-    """The app allowing one chat or advice request per minute."""
-    container = bootstrap(make_settings(data_dir, rate_limit_per_minute=1), clock=FixedClock())
-    try:
-        with serve(create_app(container=container)) as url:
-            yield url
-    finally:
-        container.close()
 
 
 def test_too_many_requests_says_when_to_try_again(page: Any, limited_url: str) -> None:

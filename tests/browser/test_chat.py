@@ -375,17 +375,6 @@ def test_a_streaming_answer_can_be_stopped_and_is_kept_as_interrupted(
     assert "word0 word1" in page.locator(".chat-answer").inner_text()
 
 
-@pytest.fixture
-def limited_url(data_dir: Path) -> Iterator[str]:
-    """The app allowing one chat or advice request per minute."""
-    container = bootstrap(make_settings(data_dir, rate_limit_per_minute=1), clock=FixedClock())
-    try:
-        with serve(create_app(container=container)) as url:
-            yield url
-    finally:
-        container.close()
-
-
 def test_a_refused_question_says_why_and_when_to_try_again(page: Any, limited_url: str) -> None:
     open_chat(page, limited_url + "/#/chat")
     ask(page, QUESTION)
