@@ -449,3 +449,47 @@ def test_with_keys_each_user_chats_with_their_own_key_and_sees_only_their_chats(
     bob.get_by_text("No chats yet.", exact=False).wait_for()
     bob.goto(chat_url)
     bob.get_by_role("heading", name="Chat not found").wait_for()
+
+
+async def _echo(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+    yield "The echo model answers this one."
+
+
+@pytest.fixture
+def two_models_url(data_dir: Path) -> Iterator[str]:
+    """The app allowing the offline model (the default) and a second one."""
+    settings = make_settings(data_dir, allowed_models="offline-extractive,test:echo")
+    container: Container = bootstrap(settings, clock=FixedClock())
+    container.adapters.models.register("test:echo", FunctionModel(stream_function=_echo))
+    try:
+        with serve(create_app(container=container)) as url:
+            yield url
+    finally:
+        container.close()
+
+
+def test_a_person_picks_the_model_when_the_server_allows_several(
+    page: Any, two_models_url: str
+) -> None:
+    open_chat(page, two_models_url + "/#/chat")
+    picker = page.get_by_label("Model", exact=True)
+    picker.wait_for()  # shown once the server's models are in
+    assert picker.input_value() == "offline-extractive"  # the server's default, preselected
+    picker.select_option("test:echo")
+    # `/nosrch`: the echo model never searches, and a required search would send it back.
+    answer = ask(page, "/nosrch what is 12 * 7?")
+    answer.get_by_text("The echo model answers this one.").wait_for()
+    assert answer.locator(".chat-model").inner_text() == "test:echo"
+    shot(page, "chat-model-picker-desktop")
+    assert_accessible(page)
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "chat-model-picker-phone")
+
+
+def test_with_one_model_there_is_nothing_to_pick(page: Any, app_url: str) -> None:
+    open_chat(page, app_url + "/#/chat")
+    page.wait_for_function("document.querySelectorAll('#chat-model option').length === 1")
+    assert not page.get_by_label("Model", exact=True).is_visible()
+    answer = ask(page, QUESTION)
+    assert answer.locator(".chat-model").inner_text() == "offline-extractive"

@@ -74,11 +74,15 @@ function buildPage(ctx) {
     h("label", { for: "chat-input", class: "chat-sr-only" }, "Your question"),
     input, sendButton, stopButton);
   const hint = h("p", { class: "chat-hint" }, "Enter sends · Shift+Enter starts a new line · Esc stops an answer");
+  // The model picker shows only when the server allows more than one model (GET /model).
+  const modelSelect = h("select", { id: "chat-model", class: "chat-model-select" });
+  const modelPick = h("div", { class: "chat-model-pick", hidden: true },
+    h("label", { for: "chat-model", class: "muted" }, "Model"), modelSelect);
   const sourceDialog = buildSourceDialog();
   const el = h("div", { class: "chat-page" },
     sidebar,
     h("section", { class: "chat-main", "aria-labelledby": "chat-heading" },
-      h("div", { class: "chat-header" }, sidebarToggle, heading),
+      h("div", { class: "chat-header" }, sidebarToggle, heading, modelPick),
       log,
       h("div", { class: "chat-composer-wrap" }, composer, hint)),
     sourceDialog.el);
@@ -461,6 +465,7 @@ function buildPage(ctx) {
           trigger: "submit-message",
           id: chatId,
           messages: [{ id: newId("m"), role: "user", parts: [{ type: "text", text }] }],
+          ...(modelPick.hidden ? {} : { model: modelSelect.value }),
         }),
         signal: controller.signal,
       });
@@ -559,9 +564,22 @@ function buildPage(ctx) {
     });
   }
 
+  async function loadModels() {
+    try {
+      const models = await api("GET", "/model");
+      clear(modelSelect);
+      for (const name of models.allowed) {
+        modelSelect.append(h("option", { value: name, selected: name === models.model }, name));
+      }
+      modelPick.hidden = models.allowed.length < 2;
+    } catch {
+      modelPick.hidden = true; // the server's default answers; nothing to choose
+    }
+  }
+
   async function load() {
     ctx.setTitle(state.chatId ? "Chat" : "New chat");
-    await Promise.all([loadChats(), loadConversation()]);
+    await Promise.all([loadChats(), loadConversation(), loadModels()]);
   }
 
   return { el, wire, load, stop };
