@@ -45,9 +45,13 @@ def _line(code: str, value: Any) -> str:
 
 
 def turn_data(result: ChatResult) -> dict[str, Any]:
+    """The turn's data part. `answer` is the answer as stored: the streamed text can differ
+    from it when a draft was sent back to the model (an answer made before a required search,
+    whose text had already streamed), so a client settles on `answer` once it arrives."""
     return {
         "chat_id": result.chat_id,
         "message_id": result.message_id,
+        "answer": result.answer,
         "model": result.model,
         "sources": [source.as_dict() for source in result.sources],
         "tool_calls": [call.as_dict() for call in result.tool_calls],

@@ -493,3 +493,18 @@ def test_with_one_model_there_is_nothing_to_pick(page: Any, app_url: str) -> Non
     assert not page.get_by_label("Model", exact=True).is_visible()
     answer = ask(page, QUESTION)
     assert answer.locator(".chat-model").inner_text() == "offline-extractive"
+
+
+def test_a_draft_the_server_sent_back_gives_way_to_the_stored_answer(
+    page: Any, two_models_url: str
+) -> None:
+    """The echo model answers without the search this question requires: its drafts stream,
+    are sent back, and the answer kept is the server's; the page ends on that one."""
+    open_chat(page, two_models_url + "/#/chat")
+    page.get_by_label("Model", exact=True).select_option("test:echo")
+    answer = ask(page, QUESTION)
+    answer.get_by_text("no search was made").wait_for()
+    assert "The echo model answers" not in answer.inner_text()
+    chat_id = page.url.rsplit("/", 1)[1]
+    stored = httpx.get(f"{two_models_url}/chats/{chat_id}/messages").json()["messages"][-1]
+    assert stored["content"] in answer.locator(".chat-answer").inner_text()

@@ -179,7 +179,8 @@ async def test_ui_message_stream_is_accepted_by_current_and_v5_clients(
         text = "".join(p.get("text", "") for p in message["parts"] if p["type"] == "text")
         assert "14 characters" in text.lower()
         assert any(p["type"].startswith("tool-") for p in message["parts"])
-        assert any(p["type"] == "data-almanac" for p in message["parts"])
+        data = next(p["data"] for p in message["parts"] if p["type"] == "data-almanac")
+        assert data["answer"] == text  # the stored answer, which the text streamed
     # history is kept on the server under the client's chat id
     assert [m.role for m in container.adapters.history.list_messages("chat-ui-1")] == [
         "user",

@@ -300,6 +300,8 @@ function buildPage(ctx) {
         item.firstChild.textContent = failed ? `${item.dataset.done} (failed)` : item.dataset.done;
       },
       finish(data, feedback = null) {
+        // The stored answer: a draft the server sent back to the model may have streamed.
+        if (typeof data.answer === "string") text = data.answer;
         sources = data.sources || [];
         render();
         showSources(sourceBox, sources);
