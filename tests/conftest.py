@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic_ai import models as ai_models
+from pydantic_ai.models import Model
 
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
@@ -96,6 +97,20 @@ def container(settings: Settings) -> Iterator[Container]:
     built = bootstrap(settings, clock=FixedClock())
     yield built
     built.close()
+
+
+@contextmanager
+def container_with_models(data_dir: Path, models: dict[str, Model]) -> Iterator[Container]:
+    """A container (FixedClock) that allows the offline model and `models`, each registered
+    under its name (e.g. `test:slow`, a pydantic-ai FunctionModel); closed afterwards."""
+    allowed = ",".join(["offline-extractive", *models])
+    built = bootstrap(make_settings(data_dir, allowed_models=allowed), clock=FixedClock())
+    for name, model in models.items():
+        built.adapters.models.register(name, model)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 @asynccontextmanager

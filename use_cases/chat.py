@@ -86,6 +86,20 @@ REFUSAL_ANSWER = (
 )
 
 
+def checked_question(text: str, max_chars: int, *, noun: str = "question") -> str:
+    """`text` stripped, refused (`InvalidRequest`) when empty or over `max_chars`
+    (MAX_MESSAGE_CHARS): the one check of chat, advice and the playground."""
+    question = text.strip()
+    if not question:
+        raise InvalidRequest(f"The {noun} is empty.")
+    if len(question) > max_chars:
+        raise InvalidRequest(
+            f"The {noun} is {len(question):,} characters long; the limit is "
+            f"{max_chars:,} (MAX_MESSAGE_CHARS)."
+        )
+    return question
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     user_id: str
@@ -202,15 +216,7 @@ class ChatTurns:
     # --- steps ----------------------------------------------------------------------------
 
     def _check(self, message: str) -> str:
-        question = message.strip()
-        if not question:
-            raise InvalidRequest("The message is empty.")
-        if len(question) > self._max_message_chars:
-            raise InvalidRequest(
-                f"The message is {len(question):,} characters long; the limit is "
-                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
-            )
-        return question
+        return checked_question(message, self._max_message_chars, noun="message")
 
     def _prepare(
         self, requested: str | None, instructions: str | None

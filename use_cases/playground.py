@@ -46,7 +46,7 @@ from use_cases.agent import (
     leaks_instructions,
 )
 from use_cases.auth_domain import Caller, require_admin
-from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER
+from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, checked_question
 from use_cases.chat_domain import Source, TokenUsage
 from use_cases.errors import AlmanacError, InvalidRequest
 from use_cases.eval_domain import Pricing
@@ -157,7 +157,7 @@ class RunPlayground:
 
     async def run(self, caller: Caller, request: PlaygroundRequest) -> PlaygroundResult:
         require_admin(caller, "Running the prompt playground")
-        question = self._check_question(request.question)
+        question = checked_question(request.question, self._max_message_chars)
         names = _model_names(request.models)
         if len(request.variables) > MAX_VARIABLES:
             raise InvalidRequest(f"At most {MAX_VARIABLES} variables may be given.")
@@ -183,17 +183,6 @@ class RunPlayground:
         )
 
     # --- steps ----------------------------------------------------------------------------
-
-    def _check_question(self, message: str) -> str:
-        question = message.strip()
-        if not question:
-            raise InvalidRequest("The question is empty.")
-        if len(question) > self._max_message_chars:
-            raise InvalidRequest(
-                f"The question is {len(question):,} characters long; the limit is "
-                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
-            )
-        return question
 
     def _template(
         self, prompt: PlaygroundPrompt

@@ -27,6 +27,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from use_cases.eval_compare import LOWER_IS_BETTER
+
 __all__ = ["MatplotlibHtmlReportRenderer", "format_metric"]
 
 NULL = "–"
@@ -35,36 +37,37 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#0
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#e4e7eb"
 
 # metric key (with "@K" for rank cut-off metrics) -> (label, kind, higher is better)
-_METRICS: dict[str, tuple[str, str, bool]] = {
-    "correct": ("Correct", "rate", True),
-    "exact_match": ("Exact match", "rate", True),
-    "token_f1": ("Token F1", "score", True),
-    "judge_correct": ("LLM judge: correct", "rate", True),
-    "assertions_passed": ("Assertions passed", "rate", True),
-    "refusal_accuracy": ("Refusal accuracy", "rate", True),
-    "sql_match": ("SQL rows match", "rate", True),
-    "hit@K": ("Hit@K", "rate", True),
-    "recall@K": ("Recall@K", "rate", True),
-    "mrr": ("MRR", "score", True),
-    "ndcg@K": ("nDCG@K", "score", True),
-    "cited": ("Answers citing a source", "rate", True),
-    "citation_precision": ("Citation precision", "rate", True),
-    "citation_recall": ("Citation recall", "rate", True),
-    "valid_citation_rate": ("Valid citation rate", "rate", True),
-    "brier": ("Brier score", "score", False),
-    "ece": ("ECE", "score", False),
-    "brier_raw": ("Brier score (raw)", "score", False),
-    "ece_raw": ("ECE (raw)", "score", False),
-    "latency_p50_ms": ("Latency p50", "ms", False),
-    "latency_p95_ms": ("Latency p95", "ms", False),
-    "latency_mean_ms": ("Latency mean", "ms", False),
-    "input_tokens": ("Input tokens", "count", False),
-    "output_tokens": ("Output tokens", "count", False),
-    "cost_usd": ("Cost", "usd", False),
-    "cases": ("Cases", "count", True),
-    "errors": ("Errors", "count", False),
-    "answer_drift": ("Answer drift", "rate", False),
-    "retrieval_overlap@K": ("Retrieval overlap@K", "rate", True),
+#: Each metric's label and kind; which way is better is `eval_compare.LOWER_IS_BETTER`.
+_METRICS: dict[str, tuple[str, str]] = {
+    "correct": ("Correct", "rate"),
+    "exact_match": ("Exact match", "rate"),
+    "token_f1": ("Token F1", "score"),
+    "judge_correct": ("LLM judge: correct", "rate"),
+    "assertions_passed": ("Assertions passed", "rate"),
+    "refusal_accuracy": ("Refusal accuracy", "rate"),
+    "sql_match": ("SQL rows match", "rate"),
+    "hit@K": ("Hit@K", "rate"),
+    "recall@K": ("Recall@K", "rate"),
+    "mrr": ("MRR", "score"),
+    "ndcg@K": ("nDCG@K", "score"),
+    "cited": ("Answers citing a source", "rate"),
+    "citation_precision": ("Citation precision", "rate"),
+    "citation_recall": ("Citation recall", "rate"),
+    "valid_citation_rate": ("Valid citation rate", "rate"),
+    "brier": ("Brier score", "score"),
+    "ece": ("ECE", "score"),
+    "brier_raw": ("Brier score (raw)", "score"),
+    "ece_raw": ("ECE (raw)", "score"),
+    "latency_p50_ms": ("Latency p50", "ms"),
+    "latency_p95_ms": ("Latency p95", "ms"),
+    "latency_mean_ms": ("Latency mean", "ms"),
+    "input_tokens": ("Input tokens", "count"),
+    "output_tokens": ("Output tokens", "count"),
+    "cost_usd": ("Cost", "usd"),
+    "cases": ("Cases", "count"),
+    "errors": ("Errors", "count"),
+    "answer_drift": ("Answer drift", "rate"),
+    "retrieval_overlap@K": ("Retrieval overlap@K", "rate"),
 }
 _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -110,7 +113,7 @@ def _number(value: Any) -> float | None:
 
 def _kind(key: str) -> str:
     base, at, _ = key.partition("@")
-    return _METRICS.get(f"{base}@K" if at else key, (key, "score", True))[1]
+    return _METRICS.get(f"{base}@K" if at else key, (key, "score"))[1]
 
 
 def format_metric(key: str, value: Any) -> str:
@@ -170,12 +173,15 @@ class _Context:
         return (self.aggregates.get(model) or {}).get("overall") or {}
 
 
+def _lower_is_better(key: str) -> bool:
+    return key.partition("@")[0] in LOWER_IS_BETTER
+
+
 def _tint(key: str, value: float | None) -> str:
     """A light background for a rate or score in 0..1: red (bad) to green (good)."""
     if value is None or _kind(key) not in ("rate", "score") or not 0 <= value <= 1:
         return ""
-    base = key.partition("@")[0]
-    if not _METRICS.get(key, _METRICS.get(f"{base}@K", ("", "", True)))[2]:
+    if _lower_is_better(key):
         return ""  # lower is better (Brier, ECE, drift): a scale of 0..1 would flatter them
     hue = 8 + 112 * value  # 8 = red, 120 = green
     return f"hsl({hue:.0f}, 62%, 92%)"
@@ -183,7 +189,7 @@ def _tint(key: str, value: float | None) -> str:
 
 def _row(ctx: _Context, metric: str, figures: Callable[[str], Mapping[str, Any]]) -> Row:
     key = ctx.key(metric)
-    _, _, higher = _METRICS[metric]
+    higher = not _lower_is_better(metric)
     values = {m: _number(figures(m).get(key)) for m in ctx.models}
     present = [v for v in values.values() if v is not None]
     best = None

@@ -17,9 +17,8 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
-from backend.bootstrap import Container, bootstrap
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
-from tests.conftest import FixedClock, make_settings
+from tests.conftest import container_with_models
 from tests.live_server import serve
 
 QUESTION = "How often must passwords be rotated?"
@@ -331,16 +330,14 @@ def slow() -> SlowModel:
 @pytest.fixture
 def slow_url(data_dir: Path, slow: SlowModel) -> Iterator[str]:
     """The app whose chat turns stream from the slow model (the admin's default for chat)."""
-    settings = make_settings(data_dir, allowed_models="offline-extractive,test:slow")
-    container: Container = bootstrap(settings, clock=FixedClock())
-    container.adapters.models.register("test:slow", FunctionModel(stream_function=slow.stream))
-    try:
-        with serve(create_app(container=container)) as url:
-            chosen = httpx.put(url + "/api/llm-defaults/chat", json={"model": "test:slow"})
-            assert chosen.status_code == 200, chosen.text
-            yield url
-    finally:
-        container.close()
+    model = FunctionModel(stream_function=slow.stream)
+    with (
+        container_with_models(data_dir, {"test:slow": model}) as container,
+        serve(create_app(container=container)) as url,
+    ):
+        chosen = httpx.put(url + "/api/llm-defaults/chat", json={"model": "test:slow"})
+        assert chosen.status_code == 200, chosen.text
+        yield url
 
 
 def test_a_streaming_answer_can_be_stopped_and_is_kept_as_interrupted(
@@ -458,14 +455,12 @@ async def _echo(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[
 @pytest.fixture
 def two_models_url(data_dir: Path) -> Iterator[str]:
     """The app allowing the offline model (the default) and a second one."""
-    settings = make_settings(data_dir, allowed_models="offline-extractive,test:echo")
-    container: Container = bootstrap(settings, clock=FixedClock())
-    container.adapters.models.register("test:echo", FunctionModel(stream_function=_echo))
-    try:
-        with serve(create_app(container=container)) as url:
-            yield url
-    finally:
-        container.close()
+    model = FunctionModel(stream_function=_echo)
+    with (
+        container_with_models(data_dir, {"test:echo": model}) as container,
+        serve(create_app(container=container)) as url,
+    ):
+        yield url
 
 
 def test_a_person_picks_the_model_when_the_server_allows_several(

@@ -13,9 +13,9 @@ from pydantic_ai.models.function import FunctionModel
 from typer.testing import CliRunner
 
 from backend.api.app import create_app
-from backend.bootstrap import Container, bootstrap
+from backend.bootstrap import Container
 from backend.cli.main import app
-from tests.conftest import FixedClock, make_settings
+from tests.conftest import container_with_models
 from tests.fakes import Recorder
 from use_cases.agent import SYSTEM_PROMPT
 
@@ -121,13 +121,9 @@ def test_models_defaults_sets_and_clears_a_types_default_as_the_cli(env: None) -
 
 @pytest.fixture
 def server(data_dir: Path, recorder: Recorder) -> Iterator[Container]:
-    settings = make_settings(data_dir, allowed_models="offline-extractive,test:recorder")
-    built = bootstrap(settings, clock=FixedClock())
-    built.adapters.models.register(
-        "test:recorder", FunctionModel(recorder.respond, stream_function=recorder.stream)
-    )
-    yield built
-    built.close()
+    model = FunctionModel(recorder.respond, stream_function=recorder.stream)
+    with container_with_models(data_dir, {"test:recorder": model}) as built:
+        yield built
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from pydantic_ai.models.function import FunctionModel
 
 from backend.api.problems import PROBLEM_MEDIA_TYPE
-from backend.bootstrap import Container, bootstrap
-from tests.conftest import FixedClock, make_settings
+from backend.bootstrap import Container
+from tests.conftest import container_with_models
 from tests.fakes import Recorder
 
 TEMPLATE = "You answer for the {{team}} team. Today is {{today}}."
@@ -27,13 +27,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def container(data_dir: Path, recorder: Recorder) -> Iterator[Container]:
-    settings = make_settings(data_dir, allowed_models="offline-extractive,test:recorder")
-    built = bootstrap(settings, clock=FixedClock())
-    built.adapters.models.register(
-        "test:recorder", FunctionModel(recorder.respond, stream_function=recorder.stream)
-    )
-    yield built
-    built.close()
+    model = FunctionModel(recorder.respond, stream_function=recorder.stream)
+    with container_with_models(data_dir, {"test:recorder": model}) as built:
+        yield built
 
 
 async def _chat(client: httpx.AsyncClient) -> None:
