@@ -177,12 +177,15 @@ class SecuredApp:
     url: str
     container: Container
     keys: dict[str, str]  # "admin" (user root), "user" (ana), "other" (bob) -> secret
+    key_ids: dict[str, str]  # the same names -> the key's id (to revoke it)
 
 
 @pytest.fixture
 def secured_app(data_dir: Path) -> Iterator[SecuredApp]:
     """The app with AUTH_ENABLED=true and three keys."""
     container = bootstrap(make_settings(data_dir, auth_enabled=True), clock=FixedClock())
+
+    key_ids: dict[str, str] = {}
 
     async def create_keys() -> dict[str, str]:
         keys = {}
@@ -193,12 +196,13 @@ def secured_app(data_dir: Path) -> Iterator[SecuredApp]:
         ):
             created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=role)
             keys[name] = created.secret
+            key_ids[name] = created.key.id
         return keys
 
     try:
         keys = run_async(create_keys())
         with serve(create_app(container=container)) as url:
-            yield SecuredApp(url=url, container=container, keys=keys)
+            yield SecuredApp(url=url, container=container, keys=keys, key_ids=key_ids)
     finally:
         container.close()
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
+from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, run_async, shot, sign_in
+from use_cases.auth import CLI_ADMIN
 
 CHAT_PAGE_BUDGET = 200_000  # bytes: the bar for loading the chat page
 
@@ -81,8 +82,15 @@ def test_a_revoked_key_sends_the_reader_back_to_signing_in(
     page: Any, secured_app: SecuredApp
 ) -> None:
     sign_in(page, secured_app.url, secured_app.keys["user"])
-    page.evaluate("sessionStorage.setItem('almanac.key', 'alm_revoked')")
-    page.goto(secured_app.url + "/#/chat")
+    revoke = secured_app.container.revoke_key.execute(CLI_ADMIN, secured_app.key_ids["user"])
+    run_async(revoke)
+    page.get_by_role("link", name="Advice").click()
+    page.get_by_role("link", name="Chat", exact=True).click()  # its list of chats: a 401
+    page.get_by_text("Your key is no longer accepted. Sign in again.").wait_for()
+    assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
+
+    # A key that is not accepted when the page loads asks for a key too.
+    page.evaluate("sessionStorage.setItem('almanac.key', 'alm_unknown')")
     page.reload()
     page.get_by_label("API key").wait_for()
 
