@@ -17,35 +17,35 @@ from loguru import logger
 
 from backend.config import PROJECT_ROOT, Settings
 from backend.sources import collect_sources
-from services.admin.api_key_store import SqliteApiKeyStore
-from services.admin.audit_log import SqliteAuditLog
-from services.admin.model_default_store import SqliteModelDefaultStore
-from services.admin.prompt_store import SqlitePromptStore
-from services.calibration import (
-    MatplotlibDiagramRenderer,
-    SklearnCalibrationFitter,
-    SqliteCalibrationStore,
-    SqliteResponseLog,
+from backend.stores import open_database
+from backend.stores.app import (
+    ApiKeyStoreAdapter,
+    AuditLogAdapter,
+    CalibrationStoreAdapter,
+    DatasetStoreAdapter,
+    HistoryStoreAdapter,
+    ModelDefaultStoreAdapter,
+    PromptStoreAdapter,
+    ResponseLogAdapter,
+    RunStoreAdapter,
+    build_app_stores,
 )
-from services.chat.history_store import SqliteHistoryStore
+from backend.stores.jobs import JobQueueAdapter, build_job_queue
+from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
+from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
+from services.calibration import MatplotlibDiagramRenderer, SklearnCalibrationFitter
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
 from services.evaluation.report import MatplotlibHtmlReportRenderer
-from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
-from services.job_queue import ThreadJobQueue
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import FileLoader
 from services.knowledge.reranker import CohereReranker
-from services.knowledge.retrieval import HybridRetriever
-from services.knowledge.store import SqliteKnowledgeStore
 from services.offline import build_offline_model
 from services.offline.vocabulary import KnowledgeVocabulary
-from services.sqlite.connection import check_sqlite_support
-from services.tables.loader import SqliteTableLoader
-from services.tables.sql_sandbox import SqliteSqlRunner
+from services.postgres import PgDatabase
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
 from use_cases.advice import GiveAdvice
 from use_cases.agent import (
@@ -95,7 +95,7 @@ from use_cases.jobs import GetJob
 from use_cases.llm_domain import ADVICE, CHAT, PromptDefault, PromptTypes
 from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.playground import RunPlayground
-from use_cases.ports import Clock, Embedder, Reranker
+from use_cases.ports import Clock, Embedder, Reranker, WebSearch
 from use_cases.prompts import ManagePrompts
 from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordResponse
 from use_cases.search import SearchKnowledgeBase
@@ -114,21 +114,23 @@ class Adapters:
     (`backend/api`, `backend/cli`) never reads it; `tests/unit/test_presentation_boundary.py`
     checks that."""
 
-    store: SqliteKnowledgeStore
+    store: KnowledgeStoreAdapter
     embedder: Embedder
     loader: FileLoader
-    retriever: HybridRetriever
-    history: SqliteHistoryStore
-    tables: SqliteTableLoader
-    sql: SqliteSqlRunner
+    retriever: RetrieverAdapter
+    history: HistoryStoreAdapter
+    tables: TableLoaderAdapter
+    sql: SqlRunnerAdapter
     models: PydanticAIModelResolver
-    api_keys: SqliteApiKeyStore
-    audit_log: SqliteAuditLog
-    jobs: ThreadJobQueue
-    prompt_store: SqlitePromptStore
-    model_default_store: SqliteModelDefaultStore
-    dataset_store: SqliteDatasetStore
-    run_store: SqliteRunStore
+    api_keys: ApiKeyStoreAdapter
+    audit_log: AuditLogAdapter
+    jobs: JobQueueAdapter
+    prompt_store: PromptStoreAdapter
+    model_default_store: ModelDefaultStoreAdapter
+    dataset_store: DatasetStoreAdapter
+    run_store: RunStoreAdapter
+    database: PgDatabase | None = None
+    """The PostgreSQL pool every store shares (None on SQLite)."""
 
     def close(self) -> None:
         self.jobs.close()
@@ -141,6 +143,8 @@ class Adapters:
         self.model_default_store.close()
         self.dataset_store.close()
         self.run_store.close()
+        if self.database is not None:
+            self.database.close()
 
 
 @dataclass
@@ -301,34 +305,37 @@ def bootstrap(
     ones that do not wait)."""
     settings = settings or Settings()
     web_search = build_web_search(settings.web_search_provider)  # an unknown name stops here
-    check_sqlite_support()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.knowledge_db_path.parent.mkdir(parents=True, exist_ok=True)
-
     embedder = embedder or build_embedder(settings)
     reranker = reranker if reranker is not None else build_reranker(settings)
     clock = clock or SystemClock()
-    store = SqliteKnowledgeStore(settings.knowledge_db_path)
+    database = open_database(settings)
+    try:
+        return _wire(settings, database, embedder, reranker, clock, web_search, sleep, monotonic)
+    except BaseException:
+        if database is not None:
+            database.close()
+        raise
+
+
+def _wire(
+    settings: Settings,
+    database: PgDatabase | None,
+    embedder: Embedder,
+    reranker: Reranker | None,
+    clock: Clock,
+    web_search: WebSearch | None,
+    sleep: Sleep,
+    monotonic: Monotonic,
+) -> Container:
+    store, retriever = build_knowledge(settings, database, embedder, reranker)
+    app_stores = build_app_stores(settings, database)
     loader = FileLoader()
     chunker = HeadingChunker(
         chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
     )
-    retriever = HybridRetriever(
-        store,
-        embedder,
-        vector_search_limit=settings.vector_search_limit,
-        bm25_search_limit=settings.bm25_search_limit,
-        final_results_limit=settings.final_results_limit,
-        rrf_k=settings.rrf_k,
-        reranker=reranker,
-        reranker_top_n=settings.reranker_top_n,
-    )
-    history = SqliteHistoryStore(settings.app_db_path)
-    tables = SqliteTableLoader(settings.tables_db_path)
-    tables.list_tables()  # creates the file, so the read-only sandbox can open it
-    sql = SqliteSqlRunner(
-        settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
-    )
+    history = app_stores.history
+    tables, sql = build_tables(settings, database)
     models = PydanticAIModelResolver(
         ModelConfig(
             default_model=settings.default_model,
@@ -353,21 +360,21 @@ def bootstrap(
         timeout_s=settings.agent_timeout,
     )
     agent = build_agent(limits=limits)
-    api_keys = SqliteApiKeyStore(settings.app_db_path)
-    audit_log = SqliteAuditLog(settings.app_db_path)
+    api_keys = app_stores.api_keys
+    audit_log = app_stores.audit_log
     audit = RecordAudit(audit_log, clock)
     prompt_types = build_prompt_types(settings)
-    prompt_store = SqlitePromptStore(settings.app_db_path)
+    prompt_store = app_stores.prompt_store
     prompts = ManagePrompts(prompt_types, prompt_store, audit, clock)
-    model_default_store = SqliteModelDefaultStore(settings.app_db_path)
+    model_default_store = app_stores.model_default_store
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
             retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit
         )
 
-    response_log = SqliteResponseLog(settings.app_db_path)
-    calibration_store = SqliteCalibrationStore(settings.app_db_path)
+    response_log = app_stores.response_log
+    calibration_store = app_stores.calibration_store
     record_response = RecordResponse(
         response_log,
         calibration_store,
@@ -418,11 +425,11 @@ def bootstrap(
     )
     remove_document = RemoveDocument(store)
     admin_ingest = IngestAsAdmin(ingest, store, audit)
-    jobs = ThreadJobQueue()
+    jobs = build_job_queue(settings, database)
     load_table = LoadTable(tables, sql)
     admin_load_table = LoadTableAsAdmin(load_table, audit)
-    dataset_store = SqliteDatasetStore(settings.app_db_path)
-    run_store = SqliteRunStore(settings.app_db_path)
+    dataset_store = app_stores.dataset_store
+    run_store = app_stores.run_store
     datasets, benchmark = build_eval_runs(
         settings,
         clock,
@@ -454,6 +461,7 @@ def bootstrap(
         model_default_store=model_default_store,
         dataset_store=dataset_store,
         run_store=run_store,
+        database=database,
     )
     return Container(
         settings=settings,
@@ -530,7 +538,7 @@ def build_eval_runs(
     settings: Settings,
     clock: Clock,
     audit: RecordAudit,
-    stores: tuple[SqliteDatasetStore, SqliteRunStore, SqlitePromptStore],
+    stores: tuple[DatasetStoreAdapter, RunStoreAdapter, PromptStoreAdapter],
     use_cases: tuple[ChatTurns, ManageChats, SearchKnowledgeBase, RunSql],
     models: PydanticAIModelResolver,
     *,
@@ -578,7 +586,7 @@ def build_calibration(
     clock: Clock,
     audit: RecordAudit,
     evaluate: EvaluateAnswers,
-    logging_parts: tuple[SqliteResponseLog, SqliteCalibrationStore, RecordResponse],
+    logging_parts: tuple[ResponseLogAdapter, CalibrationStoreAdapter, RecordResponse],
 ) -> CalibrationUseCases:
     """The calibration use cases on the response log that chat turns already write to."""
     log, store, record = logging_parts

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 
 
 def _default_models_dir() -> Path:
@@ -128,6 +129,18 @@ class Settings(BaseSettings):
     # --- Storage ------------------------------------------------------------------------
     data_dir: Path = Field(
         Path("data"), description="Directory for the SQLite databases (created if missing)."
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
+        "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
+        "pgvector for everything, shared by any number of replicas (docs/deployment.md).",
+    )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="PostgreSQL only: most connections one process keeps open (a pool).",
     )
     knowledge_db: Path | None = Field(
         None,
@@ -322,7 +335,7 @@ class Settings(BaseSettings):
         "start-up with a configuration error.",
     )
 
-    @field_validator("openai_api_key", "cohere_api_key", "rrf_k", mode="before")
+    @field_validator("openai_api_key", "cohere_api_key", "rrf_k", "database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -341,17 +354,49 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> tuple[str, ...]:
         return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "DATABASE_URL must start with postgresql:// (or postgres://) or sqlite:///; "
+                "leave it unset for the SQLite files in DATA_DIR."
+            )
+        return value
+
+    @property
+    def database_backend(self) -> Literal["sqlite", "postgresql"]:
+        """Which storage backend DATABASE_URL selects."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    @property
+    def postgres_url(self) -> str:
+        """The PostgreSQL connection string (only with a postgresql:// DATABASE_URL)."""
+        if self.database_backend != "postgresql" or self.database_url is None:
+            raise ValueError("DATABASE_URL does not name a PostgreSQL database.")
+        return self.database_url.get_secret_value()
+
+    @cached_property
+    def sqlite_dir(self) -> Path:
+        """The directory of the SQLite files: DATA_DIR, or DIR from a `sqlite:///DIR` DATABASE_URL
+        (as in SQLAlchemy: `sqlite:///data` is relative, `sqlite:////srv/almanac` absolute)."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        if url.startswith("sqlite:///") and url != "sqlite:///":
+            return Path(url.removeprefix("sqlite:///"))
+        return self.data_dir
+
     @cached_property
     def knowledge_db_path(self) -> Path:
-        return self.knowledge_db or self.data_dir / "knowledge.db"
+        return self.knowledge_db or self.sqlite_dir / "knowledge.db"
 
     @cached_property
     def app_db_path(self) -> Path:
-        return self.app_db or self.data_dir / "app.db"
+        return self.app_db or self.sqlite_dir / "app.db"
 
     @cached_property
     def tables_db_path(self) -> Path:
-        return self.tables_db or self.data_dir / "tables.db"
+        return self.tables_db or self.sqlite_dir / "tables.db"
 
     @property
     def allowed_model_list(self) -> tuple[str, ...]:

@@ -1,0 +1,32 @@
+"""Which storage backend each family of stores runs on: SQLite files (the embedded default) or
+one PostgreSQL database (DATABASE_URL=postgresql://...), behind the same ports.
+
+`open_database` opens the shared PostgreSQL pool (None on SQLite); each family's builder
+(`knowledge`, `app`, `tables`, `jobs`) then builds its adapters for that backend. Only the
+composition root (`backend/bootstrap.py`) and the `almanac db` commands call these.
+"""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from services.postgres import PgDatabase
+from services.sqlite.connection import check_sqlite_support
+from use_cases.errors import ConfigurationError
+
+
+def open_database(settings: Settings) -> PgDatabase | None:
+    """The PostgreSQL pool DATABASE_URL names, or None on the SQLite backend (whose files are
+    created in the SQLite directory)."""
+    if settings.database_backend == "postgresql":
+        return PgDatabase(settings.postgres_url, max_size=settings.database_pool_size)
+    check_sqlite_support()
+    settings.sqlite_dir.mkdir(parents=True, exist_ok=True)
+    settings.knowledge_db_path.parent.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def not_on_postgres(family: str) -> ConfigurationError:
+    """The error of a family whose PostgreSQL stores are not built yet."""
+    return ConfigurationError(
+        f"The {family} stores do not run on PostgreSQL yet: leave DATABASE_URL unset."
+    )

@@ -1,0 +1,33 @@
+"""The knowledge family: documents, sections, chunks, full-text index, vectors, and the
+hybrid retriever over them."""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from backend.stores import not_on_postgres
+from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.store import SqliteKnowledgeStore
+from services.postgres import PgDatabase
+from use_cases.ports import Embedder, Reranker
+
+KnowledgeStoreAdapter = SqliteKnowledgeStore
+RetrieverAdapter = HybridRetriever
+
+
+def build_knowledge(
+    settings: Settings, db: PgDatabase | None, embedder: Embedder, reranker: Reranker | None
+) -> tuple[KnowledgeStoreAdapter, RetrieverAdapter]:
+    if db is not None:
+        raise not_on_postgres("knowledge")
+    store = SqliteKnowledgeStore(settings.knowledge_db_path)
+    retriever = HybridRetriever(
+        store,
+        embedder,
+        vector_search_limit=settings.vector_search_limit,
+        bm25_search_limit=settings.bm25_search_limit,
+        final_results_limit=settings.final_results_limit,
+        rrf_k=settings.rrf_k,
+        reranker=reranker,
+        reranker_top_n=settings.reranker_top_n,
+    )
+    return store, retriever

@@ -1,0 +1,129 @@
+"""PostgreSQL connections: one psycopg 3 pool per process, shared by every store.
+
+Rules for the stores built on it (`services/*/pg_*.py`):
+- SQL is written once, with parameters (`%s`, or `psycopg.sql` for identifiers): never
+  string-built from values.
+- Connections are in autocommit mode. A write that touches more than one row, or reads and
+  then writes, runs inside `db.transaction()`, which commits on success and rolls back on any
+  exception, so a failure never leaves a store half-written.
+- Rows come back as dicts (`dict_row`) unless a store asks for another row factory.
+- Nothing here logs the connection string: it may hold a password (`redacted_url`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from use_cases.errors import ConfigurationError, UpstreamUnavailable
+
+Connection = psycopg.Connection[dict[str, Any]]
+Error = psycopg.Error
+IntegrityError = psycopg.IntegrityError
+UniqueViolation = psycopg.errors.UniqueViolation
+
+#: Seconds a request waits for a free pooled connection before giving up with a clear error.
+POOL_TIMEOUT_S = 30.0
+
+
+def redacted_url(url: str) -> str:
+    """`url` with any password replaced by `***`, fit for logs and error messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparseable)"
+    host = info.get("host", "")
+    port = info.get("port", "")
+    user = info.get("user", "")
+    name = info.get("dbname", "")
+    credentials = f"{user}:***@" if info.get("password") else (f"{user}@" if user else "")
+    location = f"{host}:{port}" if port else str(host)
+    if location.startswith("/"):  # a Unix socket directory
+        return f"postgresql://{credentials}/{name}?host={location}"
+    return f"postgresql://{credentials}{location}/{name}"
+
+
+class PgDatabase:
+    """A pool of autocommit connections to one PostgreSQL database.
+
+    `connection()` lends one connection; `transaction()` lends one inside a transaction.
+    The pool opens lazily-checked connections (`check=ConnectionPool.check_connection`) so a
+    server restart or a dropped connection is replaced instead of failing a request.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        application_name: str = "almanac",
+        timeout_s: float = POOL_TIMEOUT_S,
+    ) -> None:
+        self._url = url
+        self._timeout = timeout_s
+        try:
+            psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigurationError(f"DATABASE_URL is not a valid PostgreSQL URL: {exc}") from exc
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=min(min_size, max_size),
+            max_size=max_size,
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "application_name": application_name,
+            },
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="almanac",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout_s)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise ConfigurationError(
+                f"Cannot connect to PostgreSQL at {redacted_url(url)} within {timeout_s:g} s: "
+                "is the server running and DATABASE_URL right?"
+            ) from exc
+
+    @property
+    def url(self) -> str:
+        """The connection string (with its password: never log it; see `redacted_url`)."""
+        return self._url
+
+    @property
+    def display_url(self) -> str:
+        return redacted_url(self._url)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """One pooled connection in autocommit mode, returned to the pool afterwards."""
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise UpstreamUnavailable(
+                "The database is busy: no connection was free in time. Try again shortly."
+            ) from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One pooled connection inside a transaction: committed when the block ends, rolled
+        back if it raises (any exception, KeyboardInterrupt included)."""
+        with self.connection() as conn, conn.transaction():
+            yield conn
+
+    def server_version(self) -> str:
+        with self.connection() as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+        return str(row["server_version"]) if row else "unknown"
+
+    def close(self) -> None:
+        self._pool.close()

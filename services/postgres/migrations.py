@@ -1,0 +1,93 @@
+"""Named, ordered PostgreSQL migrations, applied once even when replicas start together.
+
+The same rules as the SQLite migrations (`services/sqlite/migrations.py`): each store declares
+its list once, migrations are append-only (never edit or reorder a released one), and each
+runs in its own transaction together with the row that records it in `schema_migrations`.
+
+Replicas: `apply_migrations` first takes a session advisory lock (`MIGRATION_LOCK`) on a
+dedicated connection, so a second process starting at the same moment waits, then finds the
+migrations recorded and applies nothing. The lock is released when the call ends, or by the
+server if the process dies holding it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from loguru import logger
+
+from services.postgres.database import Connection, PgDatabase
+
+#: Advisory lock key held while migrations run (any constant unique to Almanac).
+MIGRATION_LOCK = 0x41_6C_6D_61_6E_61_63  # "Almanac"
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    name TEXT PRIMARY KEY,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: SQL statements, or a function for steps SQL alone cannot express."""
+
+    name: str
+    sql: str = ""
+    function: Callable[[Connection], None] | None = None
+
+    def apply(self, conn: Connection) -> None:
+        if self.sql.strip():
+            conn.execute(self.sql)  # type: ignore[arg-type]  # a constant script, no parameters
+        if self.function is not None:
+            self.function(conn)
+
+
+def _check_names(migrations: Sequence[Migration]) -> None:
+    names = [m.name for m in migrations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Duplicate migration names: {names}")
+
+
+def applied_migrations(db: PgDatabase) -> list[str]:
+    """Names of the migrations already recorded, oldest first (none: an empty list)."""
+    with db.connection() as conn:
+        exists = conn.execute("SELECT to_regclass('schema_migrations') AS t").fetchone()
+        if exists is None or exists["t"] is None:
+            return []
+        rows = conn.execute("SELECT name FROM schema_migrations ORDER BY applied_at, name")
+        return [row["name"] for row in rows]
+
+
+def pending_migrations(db: PgDatabase, migrations: Sequence[Migration]) -> list[str]:
+    """Names of `migrations` not yet applied, in order (for `almanac db check`)."""
+    _check_names(migrations)
+    done = set(applied_migrations(db))
+    return [m.name for m in migrations if m.name not in done]
+
+
+def apply_migrations(db: PgDatabase, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the pending migrations in order under the advisory lock; return the names
+    applied by this call."""
+    _check_names(migrations)
+    applied: list[str] = []
+    with db.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            conn.execute(_CREATE_TABLE)
+            done = {row["name"] for row in conn.execute("SELECT name FROM schema_migrations")}
+            for migration in migrations:
+                if migration.name in done:
+                    continue
+                with conn.transaction():
+                    migration.apply(conn)
+                    conn.execute(
+                        "INSERT INTO schema_migrations(name) VALUES (%s)", (migration.name,)
+                    )
+                logger.info("Applied migration {}", migration.name)
+                applied.append(migration.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied

@@ -1,0 +1,100 @@
+"""A real PostgreSQL + pgvector for the tests, on any machine with only Python.
+
+- `TEST_DATABASE_URL` set: that server is used (it must allow `CREATE DATABASE` and have the
+  pgvector extension available).
+- Otherwise a throw-away PostgreSQL 16 with pgvector is started from the `pgserver` package
+  (a dev dependency: it ships the server binaries) in a temporary directory, once per test
+  session, and stopped at the end. It listens on a Unix socket only.
+
+Each test that asks for `pg_url` gets a fresh database cloned from a template that already has
+the `vector` extension, dropped afterwards, so tests never see each other's rows.
+
+`backend` is the parametrized fixture for backend-contract tests: the same test body runs on
+"sqlite" and on "postgresql" (`store_settings(tmp_path, backend, pg_url)` gives matching
+settings).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+TEMPLATE_DB = "almanac_test_template"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _with_dbname(url: str, name: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A connection string for a server where the tests may create databases."""
+    external = os.environ.get("TEST_DATABASE_URL", "").strip()
+    server = None
+    if external:
+        url = external
+    else:
+        import pgserver  # a dev dependency: missing means a broken install, not a skip
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+        url = server.get_uri()
+    with _admin(url) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE_DB,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+    with _admin(_with_dbname(url, TEMPLATE_DB)) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    try:
+        yield url
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, empty database (with pgvector) for one test, dropped afterwards."""
+    name = f"almanac_t_{uuid.uuid4().hex[:12]}"
+    with _admin(pg_server_url) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
+            )
+        )
+    try:
+        yield _with_dbname(pg_server_url, name)
+    finally:
+        with _admin(pg_server_url) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql": a test using it runs once on each storage backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The DATABASE_URL of the `backend` under test: a fresh PostgreSQL database, or a
+    `sqlite:///` URL naming this test's own directory."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'sqlite'}"
