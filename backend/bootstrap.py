@@ -72,7 +72,7 @@ from use_cases.calibration import (
 )
 from use_cases.calibration_suite import CalibrationUseCases, SeedCalibrationFromEval
 from use_cases.chat import ChatTurns
-from use_cases.chats import ManageChats
+from use_cases.chats import ManageChats, SweepAbandonedTurns
 from use_cases.confidence import rrf_score_ceiling
 from use_cases.documents import (
     GetDocument,
@@ -168,6 +168,8 @@ class Container:
     # -- chat
     chat: ChatTurns
     chats: ManageChats
+    sweep_turns: SweepAbandonedTurns
+    """Marks answers a dead process left `streaming` as `interrupted` (run periodically)."""
     evaluate_answers: EvaluateAnswers
     # -- auth and audit
     audit: RecordAudit
@@ -478,6 +480,7 @@ def _wire(
         load_tables_if_empty=LoadTablesIfEmpty(load_table, tables),
         chat=chat,
         chats=chats,
+        sweep_turns=SweepAbandonedTurns(history, clock, turn_limit_s=settings.agent_timeout),
         evaluate_answers=EvaluateAnswers(chat, chats),
         audit=audit,
         list_audit=ListAuditEntries(audit_log),

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat_domain import Chat, Message
 from use_cases.errors import InvalidRequest, NotFound
-from use_cases.ports import HistoryStore, ResponseLog
+from use_cases.ports import Clock, HistoryStore, ResponseLog
 
 
 def chat_not_found(chat_id: str) -> NotFound:
@@ -76,3 +77,25 @@ class ManageChats:
         if chat is None or chat.user_id != user_id:
             raise chat_not_found(chat_id)
         return chat
+
+
+class SweepAbandonedTurns:
+    """Answers left `streaming` by a process that died (a crash, `kill -9`, a lost replica)
+    are marked `interrupted`, like a turn the client abandoned.
+
+    Only answers older than any live turn can be are touched: a turn ends within the turn time
+    limit (AGENT_TIMEOUT), so `turn_limit_s` plus a margin later nobody can still finish it.
+    Any replica may sweep at any time, as often as it likes: the update is idempotent.
+    """
+
+    def __init__(
+        self, history: HistoryStore, clock: Clock, *, turn_limit_s: float, margin_s: float = 60
+    ) -> None:
+        self._history = history
+        self._clock = clock
+        self._age = timedelta(seconds=turn_limit_s + margin_s)
+
+    async def execute(self) -> int:
+        """How many answers were marked `interrupted`."""
+        cutoff = self._clock.now() - self._age
+        return await asyncio.to_thread(self._history.interrupt_abandoned, cutoff)

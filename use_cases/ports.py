@@ -236,6 +236,11 @@ class HistoryStore(Protocol):
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
+    def interrupt_abandoned(self, started_before: datetime) -> int:
+        """Mark `streaming` messages created before `started_before` as `interrupted` (their
+        turn's process died); returns how many."""
+        ...
+
 
 class TableLoader(Protocol):
     """Creates or replaces the structured tables the SQL tool reads."""

@@ -298,6 +298,18 @@ class SqliteHistoryStore:
             conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (_now(), row["chat_id"]))
         return _message(row)
 
+    def interrupt_abandoned(self, started_before: datetime) -> int:
+        """Mark every `streaming` message created before `started_before` as `interrupted`:
+        its turn's process died (a crash, a `kill -9`) and will never finalise it."""
+        cutoff = started_before.astimezone(UTC).isoformat(timespec="microseconds")
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE messages SET status = 'interrupted' "
+                "WHERE status = 'streaming' AND created_at < ?",
+                (cutoff,),
+            )
+        return int(cursor.rowcount)
+
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         """Messages in conversation order; with `limit`, the last `limit` of them.
 

@@ -1,0 +1,351 @@
+"""Several API replicas on one PostgreSQL: turns per second, and what a `kill -9` loses.
+
+    .venv/bin/python -m bench.bench_replicas                        # pgserver, 4 replicas
+    .venv/bin/python -m bench.bench_replicas --database-url postgresql://... --json
+
+Starts a throw-away PostgreSQL (the `pgserver` package, as the tests do; or uses
+`--database-url`, in which a fresh database is created and dropped), the fake OpenAI-compatible
+model of `bench/bench_chat.py` (`--tokens` chunks `--interval-ms` apart, so a turn lasts about
+a second whatever the CPU does) and `--replicas` `almanac serve` processes on free loopback
+ports, all with the same DATABASE_URL. Then:
+
+1. Throughput: `--turns` chat turns (`POST /chat`, each on a new chat) by `--concurrency`
+   concurrent clients spread round-robin over the first 1, 2 and 4 replicas: turns per second.
+2. Kill: an upload large enough to become a background ingestion job (sent to replica 0), and
+   `--turns` concurrent turns over all replicas; `--kill-after` seconds in, the replica that
+   runs the job (or replica 1) is killed with SIGKILL. A turn refused at connect time went
+   nowhere and is retried on the next live replica; a turn cut mid-way is counted as cut.
+   Afterwards the benchmark waits for the job to finish on a surviving replica and for the
+   abandoned turns to be marked `interrupted`, then checks the database: one user message and
+   one assistant message per chat, no duplicates, every answer `complete` or `interrupted`,
+   none left `streaming`, as many complete answers as turns answered, and the document visible
+   once.
+
+Progress goes to stderr; `--json` prints one JSON object. Exit code 0 when nothing was lost or
+duplicated and the job finished, 1 otherwise, 2 when a server did not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.bench_chat import (  # noqa: E402
+    Child,
+    _die_with_parent,
+    almanac_executable,
+    free_port,
+    log,
+    wait_ready,
+)
+
+MODEL = "openai:fake-model"
+USER = "bench-replicas"
+QUESTION = "How often do we have to rotate passwords?"
+AGENT_TIMEOUT_S = 20
+
+
+def _with_dbname(url: str, name: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def database(args: argparse.Namespace, workdir: Path) -> Iterator[str]:
+    """A fresh database on the given server or on a throw-away pgserver; dropped afterwards."""
+    server = None
+    if args.database_url:
+        base = args.database_url
+    else:
+        import pgserver
+
+        server = pgserver.get_server(workdir / "pgdata", cleanup_mode="stop")
+        base = server.get_uri()
+    name = f"almanac_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_dbname(base, name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        if server is not None:
+            server.cleanup()
+
+
+@contextlib.contextmanager
+def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[list[Child]]:
+    """The fake model first, then the replicas (children[1:]); all stopped on every way out."""
+    children: list[Child] = []
+
+    def start(name: str, argv: list[str], env: dict[str, str]) -> Child:
+        log_path = workdir / f"{name}.log"
+        with log_path.open("wb") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        child = Child(name, process, log_path)
+        child.url = ""  # type: ignore[attr-defined]
+        children.append(child)
+        return child
+
+    try:
+        fake_port = free_port()
+        fake = start(
+            "fake_openai",
+            [
+                sys.executable,
+                "-m",
+                "bench.fake_openai",
+                "--port",
+                str(fake_port),
+                "--tokens",
+                str(args.tokens),
+                "--interval-ms",
+                str(args.interval_ms),
+            ],
+            {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        )
+        fake.url = f"http://127.0.0.1:{fake_port}"  # type: ignore[attr-defined]
+        for index in range(args.replicas):
+            port = free_port()
+            env = {
+                **os.environ,
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                "DATABASE_URL": url,
+                "DATA_DIR": str(workdir / f"data-{index}"),
+                "LOAD_SAMPLE_DATA": "true",
+                "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
+                "DEFAULT_MODEL": MODEL,
+                "ALLOWED_MODELS": MODEL,
+                "LOG_LEVEL": "WARNING",
+                "PROVIDER_MAX_RETRIES": "0",
+                "AGENT_TIMEOUT": str(AGENT_TIMEOUT_S),
+                "RATE_LIMIT_PER_MINUTE": "0",
+                "UPLOAD_JOB_BYTES": "20000",
+                "DATABASE_POOL_SIZE": "20",
+                "DEFAULT_USER_ID": USER,
+                "PYTHONUNBUFFERED": "1",
+            }
+            child = start(f"replica-{index}", [*almanac_executable(), "serve"], env)
+            child.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+        yield children
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+async def turn(client: httpx.AsyncClient, replicas: list[Child], start: int) -> str:
+    """One turn on a new chat: "ok", or "cut" when the replica died mid-turn. A refused
+    connection stored nothing, so the turn moves on to the next replica."""
+    for offset in range(len(replicas)):
+        child = replicas[(start + offset) % len(replicas)]
+        try:
+            response = await client.post(
+                f"{child.url}/chat",  # type: ignore[attr-defined]
+                json={"message": QUESTION},
+                timeout=AGENT_TIMEOUT_S * 3,
+            )
+        except httpx.ConnectError:
+            continue
+        except httpx.TransportError:
+            return "cut"
+        return "ok" if response.status_code == 200 else f"http_{response.status_code}"
+    return "no_replica"
+
+
+async def load(
+    client: httpx.AsyncClient, replicas: list[Child], turns: int, concurrency: int
+) -> dict[str, Any]:
+    outcomes: list[str] = []
+    next_turn = 0
+
+    async def worker() -> None:
+        nonlocal next_turn
+        while next_turn < turns:
+            index = next_turn
+            next_turn += 1
+            outcomes.append(await turn(client, replicas, index))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return {
+        "turns": turns,
+        "wall_s": round(wall, 2),
+        "turns_per_s": round(turns / wall, 2),
+        "outcomes": counts,
+    }
+
+
+def big_document(sections: int) -> bytes:
+    lines = ["# Replica benchmark handbook", "", "Updated: 2026-01-05", ""]
+    for number in range(sections):
+        lines += [
+            f"## Procedure {number}",
+            "",
+            f"Step {number} of the replica drill: the on-call engineer checks dashboard "
+            f"{number}, writes the result in ticket RB-{number:05d} and hands over to the next "
+            "shift before the end of the working day. " * 3,
+            "",
+        ]
+    return "\n".join(lines).encode()
+
+
+def count_rows(url: str) -> dict[str, Any]:
+    with psycopg.connect(url) as conn:
+        by_status = dict(
+            conn.execute(
+                "SELECT m.role || '/' || m.status, count(*) FROM messages m "
+                "JOIN chats c ON c.id = m.chat_id WHERE c.user_id = %s GROUP BY 1",
+                (USER,),
+            ).fetchall()
+        )
+        chats = conn.execute("SELECT count(*) FROM chats WHERE user_id = %s", (USER,)).fetchone()
+        malformed = conn.execute(
+            "SELECT count(*) FROM (SELECT c.id FROM chats c JOIN messages m ON m.chat_id = c.id "
+            "WHERE c.user_id = %s GROUP BY c.id HAVING count(*) FILTER (WHERE m.role = 'user') "
+            "<> 1 OR count(*) FILTER (WHERE m.role = 'assistant') <> 1) AS bad",
+            (USER,),
+        ).fetchone()
+        documents = conn.execute(
+            "SELECT count(*) FROM documents WHERE title = %s", ("Replica benchmark handbook",)
+        ).fetchone()
+    return {
+        "by_role_status": by_status,
+        "chats": chats[0] if chats else 0,
+        "chats_not_one_question_one_answer": malformed[0] if malformed else 0,
+        "benchmark_documents": documents[0] if documents else 0,
+    }
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    report: dict[str, Any] = {"replicas": args.replicas, "turns": args.turns}
+    with database(args, workdir) as url, processes(args, workdir, url) as children:
+        fake, replicas = children[0], children[1:]
+        limits = httpx.Limits(max_connections=args.concurrency + 20)
+        async with httpx.AsyncClient(limits=limits) as client:
+            await wait_ready(client, fake, f"{fake.url}/health", 30)  # type: ignore[attr-defined]
+            for child in replicas:
+                await wait_ready(client, child, f"{child.url}/health", 180)  # type: ignore[attr-defined]
+            log(f"{len(replicas)} replicas up on one PostgreSQL")
+            report["throughput"] = {}
+            for workers in sorted({1, 2, args.replicas} & set(range(1, args.replicas + 1))):
+                result = await load(client, replicas[:workers], args.turns, args.concurrency)
+                report["throughput"][str(workers)] = result
+                log(f"{workers} replica(s): {result['turns_per_s']} turns/s {result['outcomes']}")
+            with psycopg.connect(url, autocommit=True) as conn:  # phase 2 counts from zero
+                conn.execute("DELETE FROM chats WHERE user_id = %s", (USER,))
+
+            upload = await client.post(
+                f"{replicas[0].url}/api/documents",  # type: ignore[attr-defined]
+                files={"file": ("replica-drill.md", big_document(args.sections), "text/markdown")},
+                timeout=60,
+            )
+            job = upload.json()
+            if upload.status_code != 202:
+                raise RuntimeError(f"The upload did not become a job: {upload.status_code} {job}")
+            log(f"ingestion job {job['id']} queued")
+            victim = replicas[1 % len(replicas)]
+
+            async def killer() -> None:
+                await asyncio.sleep(args.kill_after)
+                victim.process.send_signal(signal.SIGKILL)
+                log(f"killed {victim.name} (pid {victim.process.pid}) with SIGKILL")
+
+            kill_task = asyncio.create_task(killer())
+            outcome = await load(client, replicas, args.turns, args.concurrency)
+            await kill_task
+            report["kill"] = {"victim": victim.name, **outcome}
+            survivors = [c for c in replicas if c is not victim]
+            deadline = time.monotonic() + args.job_timeout
+            status = None
+            while time.monotonic() < deadline:
+                response = await client.get(f"{survivors[0].url}/api/jobs/{job['id']}", timeout=10)  # type: ignore[attr-defined]
+                status = response.json().get("status")
+                if status in ("done", "failed"):
+                    break
+                await asyncio.sleep(1)
+            report["kill"]["job_status"] = status
+            log(f"job {status}; waiting for abandoned turns to be marked interrupted")
+            await asyncio.sleep(AGENT_TIMEOUT_S + args.sweep_wait)
+            rows = count_rows(url)
+            report["kill"]["database"] = rows
+    kill = report["kill"]
+    ok_turns = kill["outcomes"].get("ok", 0)
+    cut = kill["outcomes"].get("cut", 0)
+    statuses = kill["database"]["by_role_status"]
+    report["ok"] = (
+        kill["job_status"] == "done"
+        and kill["database"]["benchmark_documents"] == 1
+        and kill["database"]["chats_not_one_question_one_answer"] == 0
+        and statuses.get("assistant/complete", 0) == ok_turns
+        and statuses.get("assistant/interrupted", 0) == cut
+        and statuses.get("assistant/streaming", 0) == 0
+        and statuses.get("user/complete", 0) == ok_turns + cut
+        and ok_turns + cut == args.turns
+    )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--interval-ms", type=int, default=50)
+    parser.add_argument("--sections", type=int, default=400, help="Size of the uploaded document.")
+    parser.add_argument("--kill-after", type=float, default=1.5)
+    parser.add_argument("--job-timeout", type=float, default=300)
+    parser.add_argument("--sweep-wait", type=float, default=45)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="almanac-replicas-") as tmp:
+        try:
+            report = asyncio.run(run(args, Path(tmp)))
+        except RuntimeError as exc:
+            log(str(exc))
+            return 2
+    print(json.dumps(report, indent=None if args.json else 2))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Answers left `streaming` by a process that died are marked `interrupted`, and only those."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from services.chat.history_store import SqliteHistoryStore
+from use_cases.chat_domain import NewMessage
+from use_cases.chats import SweepAbandonedTurns
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def today(self) -> date:
+        return self.at.date()
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_only_turns_older_than_the_turn_limit_are_marked_interrupted(tmp_path: Path) -> None:
+    store = SqliteHistoryStore(tmp_path / "app.db")
+    clock = MovableClock()
+    sweep = SweepAbandonedTurns(store, clock, turn_limit_s=30, margin_s=10)
+    try:
+        chat = store.get_or_create_chat(None, "u1", "hello")
+        store.append_message(chat.id, NewMessage(role="user", content="hello"))
+        abandoned = store.append_message(
+            chat.id, NewMessage(role="assistant", content="", status="streaming")
+        )
+        other = store.get_or_create_chat(None, "u1", "second")
+        done = store.append_message(other.id, NewMessage(role="assistant", content="ok"))
+        between = datetime.now(UTC)
+        live = store.append_message(
+            other.id, NewMessage(role="assistant", content="", status="streaming")
+        )
+
+        assert asyncio.run(sweep.execute()) == 0  # within the turn limit: they may be alive
+        assert store.interrupt_abandoned(between) == 1  # the store's cutoff is exact
+        clock.at += timedelta(seconds=41)
+        assert asyncio.run(sweep.execute()) == 1  # now the second one is past the limit too
+        assert asyncio.run(sweep.execute()) == 0  # idempotent
+        statuses = {m.id: m.status for c in (chat, other) for m in store.list_messages(c.id)}
+        assert statuses == {
+            **{m.id: "complete" for m in store.list_messages(chat.id) if m.role == "user"},
+            abandoned.id: "interrupted",
+            done.id: "complete",
+            live.id: "interrupted",
+        }
+    finally:
+        store.close()
