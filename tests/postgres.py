@@ -20,6 +20,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -30,9 +31,24 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def _with_dbname(url: str, name: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    """`url` naming database `name` instead, kept in URL form (`postgresql://...`), since
+    DATABASE_URL must be a URL; a key=value connection string becomes one too."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        params = psycopg.conninfo.conninfo_to_dict(url)
+        host = str(params.pop("host", "") or "")
+        port = str(params.pop("port", "") or "")
+        user = str(params.pop("user", "") or "")
+        password = str(params.pop("password", "") or "")
+        params.pop("dbname", None)
+        credentials = f"{quote(user)}:{quote(password)}@" if user else ""
+        netloc = "" if host.startswith("/") else host + (f":{port}" if port else "")
+        if host.startswith("/"):
+            params["host"] = host
+            if port:
+                params["port"] = port
+        url = urlunsplit(("postgresql", credentials + netloc, "/", urlencode(params), ""))
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name), parts.query, ""))
 
 
 def _admin(url: str) -> psycopg.Connection:

@@ -110,3 +110,15 @@ def test_database_url_selects_the_backend(tmp_path) -> None:
     assert "p@db" not in repr(pg)
     with pytest.raises(ValueError, match="DATABASE_URL must start with"):
         settings("mysql://x")
+
+
+def test_the_test_database_is_a_url_that_settings_accept(pg_url: str, tmp_path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=pg_url)  # type: ignore[call-arg]
+    assert settings.database_backend == "postgresql"
+    db = PgDatabase(settings.postgres_url, max_size=1)
+    try:
+        with db.connection() as conn:
+            name = conn.execute("SELECT current_database() AS d").fetchone()["d"]
+        assert name.startswith("almanac_t_")
+    finally:
+        db.close()
