@@ -107,9 +107,11 @@ def create_app(
         try:
             yield
         finally:
-            await built.benchmark.close()  # unfinished runs stay `running` and resume next start
+            # Unfinished runs stay `running` and resume (another replica, or the next start).
             if owned:
-                built.close()
+                built.close()  # the job worker first: its runs stop, their jobs are handed back
+            else:
+                await built.benchmark.close()
 
     app = FastAPI(
         title="Almanac",
