@@ -15,7 +15,7 @@ from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.api.limits import BodySizeLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import install_openapi
-from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
+from backend.api.rate_limit import MonotonicClock, build_rate_limiter, enforce_rate_limit
 from backend.api.routes import (
     advice,
     audit,
@@ -112,6 +112,7 @@ def create_app(
                 built.close()  # the job worker first: its runs stop, their jobs are handed back
             else:
                 await built.benchmark.close()
+            app.state.rate_limiter.close()
 
     app = FastAPI(
         title="Almanac",
@@ -123,9 +124,7 @@ def create_app(
     )
     if container is not None:
         app.state.container = container  # usable without running the lifespan (tests)
-    app.state.rate_limiter = TokenBucketLimiter(
-        settings.rate_limit_per_minute, clock or SystemClock()
-    )
+    app.state.rate_limiter = build_rate_limiter(settings, clock or SystemClock())
     # Added innermost first: the log line and request id wrap everything.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
