@@ -148,3 +148,12 @@ def main_app() -> FastAPI:
     configure_logging(settings.log_level)
     check_bind(settings.host, settings)  # uvicorn's own --host is not visible from here
     return create_app(settings)
+
+
+def serve_app() -> FastAPI:
+    """Factory for each process of `almanac serve --workers N` (uvicorn imports it by name):
+    the settings from the environment, as the parent read them; the parent already checked
+    the bind address (with its --insecure-bind) and loaded the sample on a first start."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
