@@ -91,7 +91,7 @@ from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDataset
 from use_cases.evaluation import EvaluateAnswers
 from use_cases.health import CheckHealth
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
-from use_cases.jobs import GetJob
+from use_cases.jobs import EVAL_RUN, INGEST_UPLOAD, GetJob
 from use_cases.llm_domain import ADVICE, CHAT, PromptDefault, PromptTypes
 from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
 from use_cases.playground import RunPlayground
@@ -102,9 +102,13 @@ from use_cases.search import SearchKnowledgeBase
 from use_cases.search_discipline import DecideSearch
 from use_cases.table_uploads import UploadTableAsAdmin
 from use_cases.tables import ListTables, LoadTable, LoadTablesIfEmpty, RunSql
-from use_cases.uploads import UploadDocument
+from use_cases.uploads import UploadDocument, result_from_json
 
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
+#: Upload jobs waiting or running (all processes) before an upload is refused (503).
+MAX_PENDING_UPLOADS = 8
+#: Evaluation runs one process executes at once (more wait in the job queue).
+EVAL_RUNS_PER_PROCESS = 4
 
 
 @dataclass
@@ -436,6 +440,7 @@ def _wire(
         settings,
         clock,
         audit,
+        jobs,
         (dataset_store, run_store, prompt_store),
         (
             chat,
@@ -447,6 +452,22 @@ def _wire(
         sleep=sleep,
         monotonic=monotonic,
     )
+    upload_document = UploadDocument(
+        admin_ingest,
+        store,
+        jobs,
+        max_bytes=settings.max_upload_bytes,
+        job_bytes=settings.upload_job_bytes,
+    )
+    # One ingest at a time per process (CPU-bound); runs are mostly waiting on models.
+    jobs.register(
+        INGEST_UPLOAD,
+        upload_document.run_job,
+        concurrency=1,
+        max_pending=MAX_PENDING_UPLOADS,
+        decode=result_from_json,
+    )
+    jobs.register(EVAL_RUN, benchmark.run_job, concurrency=EVAL_RUNS_PER_PROCESS)
     adapters = Adapters(
         store=store,
         embedder=embedder,
@@ -498,13 +519,7 @@ def _wire(
         admin_remove_document=RemoveDocumentAsAdmin(remove_document, store, audit),
         admin_load_table=admin_load_table,
         upload_table=UploadTableAsAdmin(admin_load_table, max_bytes=settings.max_upload_bytes),
-        upload_document=UploadDocument(
-            admin_ingest,
-            store,
-            jobs,
-            max_bytes=settings.max_upload_bytes,
-            job_bytes=settings.upload_job_bytes,
-        ),
+        upload_document=upload_document,
         get_job=GetJob(jobs),
         prompts=prompts,
         model_defaults=ManageModelDefaults(prompt_types, model_default_store, models, audit, clock),
@@ -541,6 +556,7 @@ def build_eval_runs(
     settings: Settings,
     clock: Clock,
     audit: RecordAudit,
+    jobs: JobQueueAdapter,
     stores: tuple[DatasetStoreAdapter, RunStoreAdapter, PromptStoreAdapter],
     use_cases: tuple[ChatTurns, ManageChats, SearchKnowledgeBase, RunSql],
     models: PydanticAIModelResolver,
@@ -579,6 +595,7 @@ def build_eval_runs(
         prompt_store,
         clock,
         audit,
+        jobs,
         default_concurrency=settings.eval_concurrency,
     )
     return datasets, benchmark
@@ -637,9 +654,11 @@ def build_prompt_types(settings: Settings) -> PromptTypes:
 
 def prepare_to_serve(container: Container) -> None:
     """What a server does once before its first request: load the bundled sample into an
-    empty knowledge base (if enabled) and the resident vector index into memory."""
+    empty knowledge base (if enabled) and the resident vector index into memory, and start
+    this process's job worker (it also runs jobs other replicas queued, or left behind)."""
     load_sample_data_if_empty(container)
     container.adapters.retriever.warm_up()
+    container.adapters.jobs.start()
 
 
 def load_sample_data_if_empty(container: Container) -> IngestReport | None:

@@ -1,137 +1,586 @@
-"""`JobQueue` on one worker thread, with the jobs kept in memory.
+"""`JobQueue`: a worker per process that claims jobs from a `JobStore` and runs them by kind.
 
-One job runs at a time (ingestion is CPU-bound and the knowledge DB has one writer anyway),
-in submission order. At most `max_pending` jobs wait; more is `ServiceBusy`. The last
-`keep_finished` finished jobs stay readable. Jobs do not survive a restart: a job cut short
-leaves nothing visible (its staged chunks are removed when the knowledge store next opens).
+Two stores hold the jobs:
+- `MemoryJobStore` (SQLite installations: one process): the jobs live in memory and do not
+  survive a restart. A job cut short leaves nothing visible (its staged chunks are removed
+  when the knowledge store next opens); an evaluation run cut short resumes at the next start
+  from its own rows (`BenchmarkRuns.resume_unfinished`).
+- `PgJobStore` (services/postgres/jobs.py): a table shared by every replica, claimed with
+  `FOR UPDATE SKIP LOCKED`; a job whose replica stopped sending heartbeats is taken over.
 
-`close()` stops taking work, cancels the waiting jobs and makes the running one fail at its
-next progress report (`JobCancelled`), so the ingest discards what it staged and the worker
-can be joined.
+`WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), at most
+`concurrency` of a kind at once in this process, on one worker thread with its own event loop
+(handlers are coroutines; blocking work goes through `use_cases.jobs.run_blocking`). It starts
+on the first `submit` or on `start()` (a server starts it to work on every replica's jobs).
+A second thread renews the heartbeat of the jobs it holds; one it no longer holds (taken over
+after a stall) is cancelled here, so a job never runs to completion twice at once.
+
+`close()` stops taking work and cancels the running jobs: an ingest stops at its next progress
+report (`JobCancelled`) and discards what it staged, an evaluation run lets its items in flight
+end. A cancelled job goes back to the queue of a durable store (another replica or the next
+start runs it again) and fails as `job_cancelled` in memory, as do the jobs still waiting.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import contextlib
+import os
+import socket
 import threading
+import time
 import uuid
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from loguru import logger
 
 from use_cases.errors import AlmanacError, JobCancelled, ServiceBusy
-from use_cases.jobs import JobError, JobView, JobWork
+from use_cases.jobs import JobError, JobHandler, JobView, ResultDecoder
 
-__all__ = ["ThreadJobQueue"]
+__all__ = [
+    "ClaimedJob",
+    "JobStore",
+    "MemoryJobStore",
+    "StoredJob",
+    "WorkerJobQueue",
+    "busy_message",
+]
 
-_STOP = object()
+#: Seconds after its last heartbeat at which a running job counts as abandoned.
+LEASE_S = 30.0
+#: A job that took its worker down this many times is failed instead of claimed again.
+MAX_ATTEMPTS = 3
+STOPPED_BEFORE = "The server stopped before this job ran; upload the file again."
+STOPPED_DURING = "The server stopped during this job; upload the file again."
+ABANDONED = "The job stopped its server {attempts} times; it is not tried again."
 
 
-class ThreadJobQueue:
-    def __init__(self, *, max_pending: int = 8, keep_finished: int = 200) -> None:
-        self._max_pending = max_pending
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as a store holds it (the result still JSON)."""
+
+    id: str
+    kind: str
+    name: str
+    status: str
+    created_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    created_by: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    chunks_done: int = 0
+    chunks_total: int | None = None
+    result: Mapping[str, Any] | None = None
+    error: JobError | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker now holds, with what its handler needs."""
+
+    id: str
+    kind: str
+    payload: Mapping[str, Any]
+    data: bytes | None
+    attempt: int
+
+
+class JobStore(Protocol):
+    """Where jobs are kept. Every change a worker makes names the worker: a job taken over by
+    another worker is no longer changed by the first (the methods answer False)."""
+
+    def add(
+        self,
+        kind: str,
+        name: str,
+        payload: Mapping[str, Any],
+        *,
+        data: bytes | None,
+        created_by: str | None,
+        unique_key: str | None,
+        max_pending: int | None,
+    ) -> StoredJob:
+        """A new queued job, or the queued/running one with `unique_key`. `ServiceBusy` when
+        `max_pending` jobs of the kind are queued or running."""
+        ...
+
+    def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
+        """The oldest queued job of `kinds`, or a running one whose heartbeat is older than
+        the lease, now running for `worker`; None when there is none."""
+        ...
+
+    def heartbeat(self, worker: str, job_ids: Sequence[str]) -> set[str]:
+        """Renew the jobs `worker` still holds among `job_ids`; answers those."""
+        ...
+
+    def progress(self, job_id: str, worker: str, done: int, total: int) -> bool: ...
+
+    def complete(self, job_id: str, worker: str, result: Mapping[str, Any] | None) -> bool: ...
+
+    def fail(self, job_id: str, worker: str, error: JobError) -> bool: ...
+
+    def release(self, job_id: str, worker: str) -> None:
+        """The worker stops without finishing the job (shutting down)."""
+        ...
+
+    def get(self, job_id: str) -> StoredJob | None: ...
+
+    def close(self) -> None: ...
+
+
+def busy_message(waiting: int) -> str:
+    return (
+        f"{waiting} ingest jobs are already waiting; try again when they have finished "
+        "(GET /api/jobs/{id})."
+    )
+
+
+# --- in memory ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _MemoryJob:
+    job: StoredJob
+    unique_key: str | None
+    worker: str | None = None
+    heartbeat: float = 0.0
+    seq: int = 0
+
+
+class MemoryJobStore:
+    """`JobStore` in this process's memory (see the module docstring). The last
+    `keep_finished` finished jobs stay readable."""
+
+    def __init__(self, *, keep_finished: int = 200, lease_s: float = LEASE_S) -> None:
         self._keep_finished = keep_finished
+        self._lease = lease_s
         self._lock = threading.Lock()
-        self._jobs: OrderedDict[str, JobView] = OrderedDict()
-        self._work: dict[str, JobWork] = {}
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._closing = threading.Event()
+        self._jobs: OrderedDict[str, _MemoryJob] = OrderedDict()
+        self._blobs: dict[str, bytes] = {}
+        self._seq = 0
 
-    def submit(self, name: str, work: JobWork, *, created_by: str | None = None) -> JobView:
+    def add(
+        self,
+        kind: str,
+        name: str,
+        payload: Mapping[str, Any],
+        *,
+        data: bytes | None,
+        created_by: str | None,
+        unique_key: str | None,
+        max_pending: int | None,
+    ) -> StoredJob:
         with self._lock:
-            if self._closing.is_set():
-                raise ServiceBusy("The server is shutting down; upload again after it restarts.")
-            if len(self._work) >= self._max_pending:
-                raise ServiceBusy(
-                    f"{len(self._work)} ingest jobs are already waiting; try again when they "
-                    "have finished (GET /api/jobs/{id})."
-                )
-            job = JobView(
+            active = [m for m in self._jobs.values() if m.job.status in ("queued", "running")]
+            if unique_key is not None:
+                for held in active:
+                    if held.unique_key == unique_key:
+                        return held.job
+            waiting = sum(1 for m in active if m.job.kind == kind)
+            if max_pending is not None and waiting >= max_pending:
+                raise ServiceBusy(busy_message(waiting))
+            self._seq += 1
+            job = StoredJob(
                 id=uuid.uuid4().hex,
+                kind=kind,
                 name=name,
                 status="queued",
                 created_at=_now(),
+                payload=dict(payload),
                 created_by=created_by,
             )
-            self._jobs[job.id] = job
-            self._work[job.id] = work
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._loop, name="almanac-ingest-jobs", daemon=True
+            self._jobs[job.id] = _MemoryJob(job, unique_key, seq=self._seq)
+            if data is not None:
+                self._blobs[job.id] = data
+            return job
+
+    def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
+        now = time.monotonic()
+        with self._lock:
+            for held in self._jobs.values():
+                job = held.job
+                if job.kind not in kinds:
+                    continue
+                stale = job.status == "running" and now - held.heartbeat > self._lease
+                if job.status != "queued" and not stale:
+                    continue
+                if stale and job.attempts >= MAX_ATTEMPTS:
+                    self._end(held, "failed", error=_abandoned(job.attempts))
+                    continue
+                held.job = _replace(
+                    job,
+                    status="running",
+                    started_at=job.started_at or _now(),
+                    attempts=job.attempts + 1,
+                    chunks_done=0,
                 )
-                self._worker.start()
-        self._queue.put(job.id)
-        return job
+                held.worker, held.heartbeat = worker, now
+                return ClaimedJob(
+                    job.id, job.kind, job.payload, self._blobs.get(job.id), job.attempts + 1
+                )
+        return None
+
+    def heartbeat(self, worker: str, job_ids: Sequence[str]) -> set[str]:
+        now = time.monotonic()
+        held = set()
+        with self._lock:
+            for job_id in job_ids:
+                found = self._held(job_id, worker)
+                if found is not None:
+                    found.heartbeat = now
+                    held.add(job_id)
+        return held
+
+    def progress(self, job_id: str, worker: str, done: int, total: int) -> bool:
+        with self._lock:
+            found = self._held(job_id, worker)
+            if found is None:
+                return False
+            found.job = _replace(found.job, chunks_done=done, chunks_total=total)
+            found.heartbeat = time.monotonic()
+            return True
+
+    def complete(self, job_id: str, worker: str, result: Mapping[str, Any] | None) -> bool:
+        with self._lock:
+            found = self._held(job_id, worker)
+            if found is not None:
+                self._end(found, "done", result=result)
+            return found is not None
+
+    def fail(self, job_id: str, worker: str, error: JobError) -> bool:
+        with self._lock:
+            found = self._held(job_id, worker)
+            if found is not None:
+                self._end(found, "failed", error=error)
+            return found is not None
+
+    def release(self, job_id: str, worker: str) -> None:
+        """Nothing in memory outlives the process: the job fails (upload it again)."""
+        self.fail(job_id, worker, JobError(JobCancelled.type, STOPPED_DURING))
+
+    def get(self, job_id: str) -> StoredJob | None:
+        with self._lock:
+            found = self._jobs.get(job_id)
+            return found.job if found is not None else None
+
+    def close(self) -> None:
+        """The jobs still waiting fail: they would not survive the process."""
+        with self._lock:
+            for held in list(self._jobs.values()):
+                if held.job.status == "queued":
+                    self._end(held, "failed", error=JobError(JobCancelled.type, STOPPED_BEFORE))
+
+    def age(self, job_id: str, seconds: float) -> None:
+        """Make a running job's heartbeat `seconds` older (tests: a worker that died)."""
+        with self._lock:
+            self._jobs[job_id].heartbeat -= seconds
+
+    def _held(self, job_id: str, worker: str) -> _MemoryJob | None:
+        found = self._jobs.get(job_id)
+        if found is None or found.job.status != "running" or found.worker != worker:
+            return None
+        return found
+
+    def _end(self, held: _MemoryJob, status: str, **changes: Any) -> None:
+        held.job = _replace(held.job, status=status, finished_at=_now(), **changes)
+        held.worker = None
+        self._blobs.pop(held.job.id, None)
+        finished = [j for j, m in self._jobs.items() if m.job.finished_at is not None]
+        for old in finished[: max(0, len(finished) - self._keep_finished)]:
+            del self._jobs[old]
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Kind:
+    handler: JobHandler
+    concurrency: int
+    max_pending: int | None
+    decode: ResultDecoder | None
+
+
+class _Run:
+    """One claimed job while this worker runs it (the handler's `JobRun`)."""
+
+    def __init__(self, store: JobStore, worker: str, claimed: ClaimedJob) -> None:
+        self._store = store
+        self._worker = worker
+        self.claimed = claimed
+        self.cancelled = threading.Event()
+        self.reason = STOPPED_DURING
+        self.lost = False
+        self.finishing = False
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.claimed.id
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return self.claimed.payload
+
+    @property
+    def data(self) -> bytes | None:
+        return self.claimed.data
+
+    def progress(self, done: int, total: int) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled(self.reason)
+        if not self._store.progress(self.id, self._worker, done, total):
+            self.mark_lost()
+            raise JobCancelled(self.reason)
+
+    def mark_lost(self) -> None:
+        self.lost = True
+        self.reason = "This job was taken over by another server process."
+        self.cancelled.set()
+
+
+class WorkerJobQueue:
+    """The `JobQueue` port on a `JobStore`, with this process's worker (module docstring)."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        *,
+        poll_s: float = 1.0,
+        heartbeat_s: float = LEASE_S / 3,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._poll_s = poll_s
+        self._heartbeat_s = heartbeat_s
+        self._kinds: dict[str, _Kind] = {}
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._closing = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._threads: list[threading.Thread] = []
+
+    def register(
+        self,
+        kind: str,
+        handler: JobHandler,
+        *,
+        concurrency: int = 1,
+        max_pending: int | None = None,
+        decode: ResultDecoder | None = None,
+    ) -> None:
+        """Run jobs of `kind` with `handler`, at most `concurrency` at once in this process."""
+        self._kinds[kind] = _Kind(handler, concurrency, max_pending, decode)
+
+    # -- the port ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        name: str,
+        payload: Mapping[str, Any],
+        *,
+        data: bytes | None = None,
+        created_by: str | None = None,
+        unique_key: str | None = None,
+    ) -> JobView:
+        if self._closing.is_set():
+            raise ServiceBusy("The server is shutting down; upload again after it restarts.")
+        spec = self._kinds.get(kind)
+        stored = self.store.add(
+            kind,
+            name,
+            payload,
+            data=data,
+            created_by=created_by,
+            unique_key=unique_key,
+            max_pending=spec.max_pending if spec else None,
+        )
+        self.start()
+        self._poke()
+        return self._view(stored)
 
     def get(self, job_id: str) -> JobView | None:
-        with self._lock:
-            return self._jobs.get(job_id)
+        stored = self.store.get(job_id)
+        return self._view(stored) if stored is not None else None
 
     def close(self, timeout: float = 30.0) -> None:
-        self._closing.set()
-        self._queue.put(_STOP)
-        worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
+        with self._lock:
+            self._closing.set()
+            for run in self._runs.values():
+                run.cancelled.set()
+            threads = list(self._threads)
+        self._poke()
+        for thread in threads:
+            thread.join(timeout)
+        self.store.close()
 
-    # -- worker ----------------------------------------------------------------------------------
+    # -- the worker -------------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            if job_id is _STOP:
-                self._cancel_waiting()
+    def start(self) -> None:
+        """Start this process's worker (once; also done by the first `submit`)."""
+        with self._lock:
+            if self._threads or self._closing.is_set():
                 return
-            assert isinstance(job_id, str)
-            with self._lock:
-                work = self._work.get(job_id)
-            if work is not None:
-                self._run(job_id, work)
+            self._loop = asyncio.new_event_loop()
+            self._wake = asyncio.Event()
+            self._threads = [
+                threading.Thread(target=self._work, name="almanac-jobs", daemon=True),
+                threading.Thread(target=self._beat, name="almanac-job-heartbeat", daemon=True),
+            ]
+            for thread in self._threads:
+                thread.start()
 
-    def _run(self, job_id: str, work: JobWork) -> None:
-        self._update(job_id, status="running", started_at=_now())
+    @property
+    def running(self) -> list[str]:
+        """Ids of the jobs this worker runs now."""
+        with self._lock:
+            return list(self._runs)
 
-        def progress(done: int, total: int) -> None:
-            if self._closing.is_set():
-                raise JobCancelled("The server stopped during this job; upload the file again.")
-            self._update(job_id, chunks_done=done, chunks_total=total)
+    def _poke(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                loop.call_soon_threadsafe(wake.set)
 
+    def _work(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
         try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def _main(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        while not self._closing.is_set():
+            wake.clear()
+            with self._lock:
+                busy = [run.claimed.kind for run in self._runs.values()]
+            free = [k for k, spec in self._kinds.items() if busy.count(k) < spec.concurrency]
+            claimed = None
+            if free:
+                try:
+                    claimed = await asyncio.to_thread(self.store.claim, free, self.worker_id)
+                except Exception as exc:  # the database away: try again at the next poll
+                    logger.warning("Could not claim a job: {}", exc)
+            if claimed is not None:
+                self._spawn(claimed)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._poll_s)
+        with self._lock:
+            tasks = [run.task for run in self._runs.values() if run.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, claimed: ClaimedJob) -> None:
+        run = _Run(self.store, self.worker_id, claimed)
+        with self._lock:
+            self._runs[run.id] = run
             if self._closing.is_set():
-                raise JobCancelled("The server stopped before this job ran; upload it again.")
-            result = work(progress)
+                run.cancelled.set()
+        run.task = asyncio.get_running_loop().create_task(self._execute(run))
+
+    async def _execute(self, run: _Run) -> None:
+        spec = self._kinds[run.claimed.kind]
+        try:
+            if run.cancelled.is_set():
+                raise asyncio.CancelledError
+            result = await spec.handler(run)
+        except asyncio.CancelledError:
+            await self._interrupted(run)
+        except JobCancelled as exc:
+            if run.lost or self._closing.is_set():
+                await self._interrupted(run)
+            else:
+                await self._end(run, self.store.fail, JobError(exc.type, exc.detail))
         except AlmanacError as exc:
-            self._finish(job_id, status="failed", error=JobError(exc.type, exc.detail))
+            await self._end(run, self.store.fail, JobError(exc.type, exc.detail))
         except Exception as exc:
-            logger.opt(exception=exc).error("Ingest job {} failed", job_id)
-            error = JobError("internal_error", f"Internal error in job {job_id}; see the log.")
-            self._finish(job_id, status="failed", error=error)
+            logger.opt(exception=exc).error("Job {} ({}) failed", run.id, run.claimed.kind)
+            error = JobError("internal_error", f"Internal error in job {run.id}; see the log.")
+            await self._end(run, self.store.fail, error)
         else:
-            self._finish(job_id, status="done", result=result)
+            await self._end(run, self.store.complete, result)
+        finally:
+            with self._lock:
+                self._runs.pop(run.id, None)
+            if self._wake is not None:
+                self._wake.set()
 
-    def _cancel_waiting(self) -> None:
-        with self._lock:
-            waiting = list(self._work)
-        for job_id in waiting:
-            cancelled = JobError("job_cancelled", "The server stopped before this job ran.")
-            self._finish(job_id, status="failed", error=cancelled)
+    async def _end(self, run: _Run, how: Any, value: Any) -> None:
+        run.finishing = True
+        if run.lost:
+            return
+        if not await asyncio.to_thread(how, run.id, self.worker_id, value):
+            logger.warning("Job {} was taken over before it finished here", run.id)
 
-    def _update(self, job_id: str, **changes: object) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is not None:
-                self._jobs[job_id] = replace(job, **changes)  # type: ignore[arg-type]
+    async def _interrupted(self, run: _Run) -> None:
+        run.finishing = True
+        if run.lost:
+            logger.warning("Job {} was taken over by another worker; stopped here", run.id)
+            return
+        try:
+            await asyncio.to_thread(self.store.release, run.id, self.worker_id)
+        except Exception as exc:
+            logger.warning("Could not hand job {} back: {}", run.id, exc)
 
-    def _finish(self, job_id: str, **changes: object) -> None:
-        self._update(job_id, finished_at=_now(), **changes)
-        with self._lock:
-            self._work.pop(job_id, None)
-            finished = [j for j, view in self._jobs.items() if view.finished_at is not None]
-            for old in finished[: max(0, len(finished) - self._keep_finished)]:
-                del self._jobs[old]
+    def _beat(self) -> None:
+        while not self._closing.wait(self._heartbeat_s):
+            with self._lock:
+                runs = [run for run in self._runs.values() if not run.finishing]
+            if not runs:
+                continue
+            try:
+                held = self.store.heartbeat(self.worker_id, [run.id for run in runs])
+            except Exception as exc:
+                logger.warning("Could not renew job heartbeats: {}", exc)
+                continue
+            for run in runs:
+                if run.id not in held and not run.finishing:
+                    run.mark_lost()
+                    if run.task is not None and self._loop is not None:
+                        self._loop.call_soon_threadsafe(run.task.cancel)
+
+    def _view(self, stored: StoredJob) -> JobView:
+        spec = self._kinds.get(stored.kind)
+        result = None
+        if stored.result is not None and spec is not None and spec.decode is not None:
+            result = spec.decode(stored.result)
+        return JobView(
+            id=stored.id,
+            name=stored.name,
+            status=stored.status,
+            created_at=stored.created_at,
+            created_by=stored.created_by,
+            started_at=stored.started_at,
+            finished_at=stored.finished_at,
+            chunks_done=stored.chunks_done,
+            chunks_total=stored.chunks_total,
+            result=result,
+            error=stored.error,
+            kind=stored.kind,
+        )
+
+
+def _abandoned(attempts: int) -> JobError:
+    return JobError("internal_error", ABANDONED.format(attempts=attempts))
+
+
+def _replace(job: StoredJob, **changes: Any) -> StoredJob:
+    return replace(job, **changes)
 
 
 def _now() -> datetime:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import inspect
 import io
+import json
 import re
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from use_cases.errors import (
     ToolRejected,
     UnsupportedDocument,
 )
-from use_cases.jobs import JobView, JobWork
+from use_cases.jobs import JobHandler, JobView, ResultDecoder
 from use_cases.llm_domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
 from use_cases.ports import ResolvedModel
 from use_cases.tables import validate_table_name
@@ -247,35 +248,66 @@ class Recorder:
 
 
 class InMemoryJobQueue:
-    """`JobQueue` that keeps its jobs and runs them only when told (`run_all`)."""
+    """`JobQueue` that keeps its jobs and runs them only when told (`run_all`), with the
+    handlers registered on it by kind."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, JobView] = {}
-        self._work: dict[str, JobWork] = {}
+        self.handlers: dict[str, JobHandler] = {}
+        self.decoders: dict[str, ResultDecoder] = {}
+        self._waiting: dict[str, tuple[str, dict[str, Any], bytes | None]] = {}
 
-    def submit(self, name: str, work: JobWork, *, created_by: str | None = None) -> JobView:
+    def register(self, kind: str, handler: JobHandler, decode: ResultDecoder | None = None) -> None:
+        self.handlers[kind] = handler
+        if decode is not None:
+            self.decoders[kind] = decode
+
+    def submit(
+        self,
+        kind: str,
+        name: str,
+        payload: Mapping[str, Any],
+        *,
+        data: bytes | None = None,
+        created_by: str | None = None,
+        unique_key: str | None = None,
+    ) -> JobView:
         job = JobView(
             id=f"job{len(self.jobs) + 1}",
             name=name,
             status="queued",
             created_at=datetime(2026, 3, 2, 12, 0, tzinfo=UTC),
             created_by=created_by,
+            kind=kind,
         )
         self.jobs[job.id] = job
-        self._work[job.id] = work
+        self._waiting[job.id] = (kind, json.loads(json.dumps(payload)), data)
         return job
 
     def get(self, job_id: str) -> JobView | None:
         return self.jobs.get(job_id)
 
     def close(self) -> None:
-        self._work.clear()
+        self._waiting.clear()
 
-    def run_all(self) -> None:
-        for job_id, work in list(self._work.items()):
-            del self._work[job_id]
-            result = work(lambda done, total: None)
+    async def run_all(self) -> None:
+        for job_id, (kind, payload, data) in list(self._waiting.items()):
+            del self._waiting[job_id]
+            run = _FakeJobRun(job_id, payload, data)
+            stored = json.loads(json.dumps(await self.handlers[kind](run)))
+            decode = self.decoders.get(kind)
+            result = decode(stored) if decode and stored is not None else None
             self.jobs[job_id] = replace(self.jobs[job_id], status="done", result=result)
+
+
+@dataclass
+class _FakeJobRun:
+    id: str
+    payload: Mapping[str, Any]
+    data: bytes | None
+
+    def progress(self, done: int, total: int) -> None:
+        pass
 
 
 # --- chat turns: history, retrieval, SQL, and models that stream ----------------------------

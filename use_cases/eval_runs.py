@@ -20,6 +20,9 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   given) x models x variants (`clean`, then each perturbation). Items run `concurrency` at a
   time; each item's row is stored as soon as it is scored, so a crash loses at most the items
   in flight, and a restart (`resume_unfinished`) runs only the items without a row.
+- A started run is executed as a background job (`eval_run`, one per run however often it is
+  scheduled; see use_cases/jobs.py), so any server process may run it, and a run whose
+  process died is taken over and finished by another (its items without a row).
 - The export (`export`, the JSON of `GET /api/results/{run_id}`) follows the contract in
   docs/evaluation-runs.md; aggregates count clean rows only, robustness compares each
   perturbed row with its clean row.
@@ -58,6 +61,7 @@ from use_cases.eval_run_domain import (
     RunStore,
     StoredDataset,
 )
+from use_cases.jobs import EVAL_RUN, JobQueue, JobRun
 from use_cases.ports import Clock, ModelResolver, PromptStore
 from use_cases.prompt_templates import builtin_variables, missing_variables
 
@@ -297,9 +301,12 @@ class BenchmarkRuns:
         prompts: PromptStore,
         clock: Clock,
         audit: RecordAudit,
+        jobs: JobQueue,
         *,
         default_concurrency: int,
     ) -> None:
+        self._jobs = jobs
+        self._job_ids: dict[str, str] = {}
         self._datasets = datasets
         self._runs = runs
         self._executor = executor
@@ -308,7 +315,6 @@ class BenchmarkRuns:
         self._clock = clock
         self._audit = audit
         self._default_concurrency = default_concurrency
-        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stops: dict[str, asyncio.Event] = {}
 
     # --- starting ---------------------------------------------------------------------------
@@ -423,28 +429,26 @@ class BenchmarkRuns:
 
     # --- executing --------------------------------------------------------------------------
 
-    def schedule(self, run_id: str) -> None:
-        """Execute the run in the background on the running event loop (once at a time)."""
-        if run_id in self._tasks and not self._tasks[run_id].done():
-            return
-        task = asyncio.get_running_loop().create_task(self._background(run_id))
-        self._tasks[run_id] = task
-        task.add_done_callback(lambda t: self._tasks.pop(run_id, None))
+    def schedule(self, run_id: str) -> str:
+        """Queue the run's job (once: scheduling a run already queued or running answers its
+        job); any worker process executes it. Answers the job id."""
+        job = self._jobs.submit(
+            EVAL_RUN, f"evaluation run {run_id}", {"run_id": run_id}, unique_key=run_id
+        )
+        self._job_ids[run_id] = job.id
+        return job.id
 
-    async def _background(self, run_id: str) -> None:
-        try:
-            await self.execute(run_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            _log.exception("Evaluation run %s failed", run_id)
+    async def run_job(self, job: JobRun) -> None:
+        """The `eval_run` job handler: execute the run's items that have no row yet."""
+        await self.execute(str(job.payload["run_id"]))
 
     async def resume_unfinished(self) -> list[str]:
-        """Schedule every run left queued or running (at server start)."""
+        """Schedule every run left queued or running (at server start); a run whose job is
+        still queued or running (on another replica) is not scheduled twice."""
         runs = await asyncio.to_thread(self._runs.unfinished)
         for run in runs:
             _log.info("Resuming evaluation run %s", run.run_id)
-            self.schedule(run.run_id)
+            await asyncio.to_thread(self.schedule, run.run_id)
         return [r.run_id for r in runs]
 
     async def execute(self, run_id: str, on_row: OnRow | None = None) -> RunRecord:
@@ -516,19 +520,21 @@ class BenchmarkRuns:
         at = utc(self._clock.now()).isoformat(timespec="seconds")
         self._runs.set_status(run_id, status, at=at, error=error)
 
-    async def wait(self, run_id: str) -> None:
-        """Until the background task of `run_id` (if any) ends (tests, shutdown)."""
-        task = self._tasks.get(run_id)
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+    async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
+        """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
+        job_id = self._job_ids.get(run_id)
+        while job_id is not None:
+            job = await asyncio.to_thread(self._jobs.get, job_id)
+            if job is None or job.status in ("done", "failed"):
+                return
+            await asyncio.sleep(poll_s)
 
     async def close(self) -> None:
-        """Stop the background runs: the items in flight end (their rows are not kept), no
-        other starts; the runs stay `running` and resume at the next start."""
-        for stop in self._stops.values():
+        """Stop the runs executing in this process: the items in flight end (their rows are
+        not kept), no other starts; the runs stay `running` and resume later (their jobs go
+        back to the queue of a durable job store, or are resumed at the next start)."""
+        for stop in list(self._stops.values()):
             stop.set()
-        tasks = list(self._tasks.values())
-        await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -19,20 +19,25 @@ Rules:
 - Up to `job_bytes` the document is ingested in the request. Larger ones become a background
   job (see use_cases/jobs.py): the caller gets the job to poll, whose result is what a direct
   upload would have answered. Dates, `supersedes:`, the title and the chunk limit are checked
-  when the document is parsed: in the request, or as the job's error.
+  when the document is parsed: in the request, or as the job's error. The job holds the bytes
+  and the request (file name, category, `replace_id`, the admin), not code, so any server
+  process can run it (`run_job`); its result is stored as JSON (`result_to_json`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import Any
 
 from use_cases.admin import IngestAsAdmin
 from use_cases.auth_domain import Caller, require_admin
-from use_cases.domain import IngestItem, UploadResult
+from use_cases.domain import DocumentRecord, IngestItem, UploadResult
 from use_cases.errors import InvalidRequest, NotFound, PayloadTooLarge
 from use_cases.ingest import IngestRequest, IngestSource
-from use_cases.jobs import ChunkProgress, JobQueue, JobView
+from use_cases.jobs import INGEST_UPLOAD, ChunkProgress, JobQueue, JobRun, JobView, run_blocking
 from use_cases.ports import KnowledgeStore
 
 
@@ -87,24 +92,52 @@ class UploadDocument:
                 "(MAX_UPLOAD_BYTES)."
             )
         data = request.data
-        ingest = IngestRequest(
-            sources=[IngestSource(source=name, name=name, read=lambda: data)],
-            category=(request.category or "").strip() or None,
-            raise_errors=True,
-            replace_id=request.replace_id,
-            distinct_title=True,
-        )
+        category = (request.category or "").strip() or None
+        ingest = self._request(name, data, category, request.replace_id)
         unchanged = await asyncio.to_thread(self._ingest.check, actor, ingest)
         if unchanged is not None:
             return UploadOutcome(result=await asyncio.to_thread(self._result, unchanged))
         if len(data) > self._job_bytes:
-            job = self._jobs.submit(
+            payload = {
+                "actor": {"user_id": actor.user_id, "role": actor.role, "key_id": actor.key_id},
+                "filename": name,
+                "category": category,
+                "replace_id": request.replace_id,
+            }
+            job = await asyncio.to_thread(
+                self._jobs.submit,
+                INGEST_UPLOAD,
                 name,
-                lambda progress: self._run(actor, ingest, progress),
+                payload,
+                data=data,
                 created_by=actor.user_id,
             )
             return UploadOutcome(job=job)
         return UploadOutcome(result=await asyncio.to_thread(self._run, actor, ingest, None))
+
+    async def run_job(self, job: JobRun) -> dict[str, Any]:
+        """The `ingest_upload` job handler: ingest the stored bytes as the uploading admin."""
+        payload = job.payload
+        actor = Caller(**payload["actor"])
+        if job.data is None:
+            raise NotFound(f"The bytes of upload job {job.id} are gone; upload the file again.")
+        ingest = self._request(
+            payload["filename"], job.data, payload["category"], payload["replace_id"]
+        )
+        result = await run_blocking(lambda: self._run(actor, ingest, job.progress))
+        return result_to_json(result)
+
+    @staticmethod
+    def _request(
+        name: str, data: bytes, category: str | None, replace_id: int | None
+    ) -> IngestRequest:
+        return IngestRequest(
+            sources=[IngestSource(source=name, name=name, read=lambda: data)],
+            category=category,
+            raise_errors=True,
+            replace_id=replace_id,
+            distinct_title=True,
+        )
 
     def _run(
         self, actor: Caller, request: IngestRequest, progress: ChunkProgress | None
@@ -120,3 +153,33 @@ class UploadDocument:
         if record is None:  # removed in the meantime
             raise NotFound(f"Document {item.document_id} was removed while it was ingested.")
         return UploadResult(item, record)
+
+
+def result_to_json(result: UploadResult) -> dict[str, Any]:
+    """An upload's result as JSON (dates as ISO strings), for a job's stored result."""
+    return {"item": _jsonable(asdict(result.item)), "document": _jsonable(asdict(result.document))}
+
+
+def result_from_json(data: Mapping[str, Any]) -> UploadResult:
+    item = dict(data["item"])
+    if item.get("replaced") is not None:
+        item["replaced"] = _record(item["replaced"])
+    return UploadResult(IngestItem(**item), _record(data["document"]))
+
+
+def _record(data: Mapping[str, Any]) -> DocumentRecord:
+    fields = dict(data)
+    if fields.get("updated_at") is not None:
+        fields["updated_at"] = date.fromisoformat(fields["updated_at"])
+    fields["ingested_at"] = datetime.fromisoformat(fields["ingested_at"])
+    return DocumentRecord(**fields)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value

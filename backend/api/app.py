@@ -15,7 +15,7 @@ from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.api.limits import BodySizeLimitMiddleware
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import install_openapi
-from backend.api.rate_limit import MonotonicClock, TokenBucketLimiter, enforce_rate_limit
+from backend.api.rate_limit import MonotonicClock, build_rate_limiter, enforce_rate_limit
 from backend.api.routes import (
     advice,
     audit,
@@ -107,9 +107,12 @@ def create_app(
         try:
             yield
         finally:
-            await built.benchmark.close()  # unfinished runs stay `running` and resume next start
+            # Unfinished runs stay `running` and resume (another replica, or the next start).
             if owned:
-                built.close()
+                built.close()  # the job worker first: its runs stop, their jobs are handed back
+            else:
+                await built.benchmark.close()
+            app.state.rate_limiter.close()
 
     app = FastAPI(
         title="Almanac",
@@ -121,9 +124,7 @@ def create_app(
     )
     if container is not None:
         app.state.container = container  # usable without running the lifespan (tests)
-    app.state.rate_limiter = TokenBucketLimiter(
-        settings.rate_limit_per_minute, clock or SystemClock()
-    )
+    app.state.rate_limiter = build_rate_limiter(settings, clock or SystemClock())
     # Added innermost first: the log line and request id wrap everything.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
@@ -146,4 +147,13 @@ def main_app() -> FastAPI:
     settings = Settings()
     configure_logging(settings.log_level)
     check_bind(settings.host, settings)  # uvicorn's own --host is not visible from here
+    return create_app(settings)
+
+
+def serve_app() -> FastAPI:
+    """Factory for each process of `almanac serve --workers N` (uvicorn imports it by name):
+    the settings from the environment, as the parent read them; the parent already checked
+    the bind address (with its --insecure-bind) and loaded the sample on a first start."""
+    settings = Settings()
+    configure_logging(settings.log_level)
     return create_app(settings)

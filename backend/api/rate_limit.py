@@ -11,15 +11,20 @@ Rules:
   a request refused with 401 never reaches the limiter and costs no token.
 - Over the limit: 429 `rate_limited` with `Retry-After` (whole seconds until one more request is
   allowed) and a problem body. A refused request costs nothing.
-- In-process: each server process counts on its own. Buckets idle long enough to be full again
-  are dropped, so memory follows the number of recent callers.
-- Time comes from an injected monotonic clock, so tests advance it instead of sleeping.
+- Where the buckets live: on SQLite (one process) in this process's memory; on PostgreSQL
+  (DATABASE_URL=postgresql://...) in a table every replica shares, one atomic statement per
+  request on the database clock (`services/postgres/rate_limits.py`), so a key's limit holds
+  across replicas. Buckets idle long enough to be full again are dropped, so memory (or rows)
+  follows the number of recent callers. (Redis is not supported: PostgreSQL already holds it.)
+- In memory, time comes from an injected monotonic clock, so tests advance it instead of
+  sleeping.
 
 Use it as `dependencies=[RateLimited]` on a route; the OpenAPI description then lists its 429.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from dataclasses import dataclass
@@ -28,6 +33,9 @@ from typing import Protocol
 from fastapi import Depends, HTTPException, Request
 
 from backend.api.deps import CallerDep
+from backend.config import Settings
+from services.postgres import PgDatabase
+from services.postgres.rate_limits import PgTokenBuckets
 from use_cases.auth import Caller
 
 
@@ -91,6 +99,69 @@ class TokenBucketLimiter:
             if now - bucket.updated < full_after
         }
 
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class PgTokenBucketLimiter:
+    """The same buckets in PostgreSQL, shared by every replica (see the module rules). Its
+    small pool opens at the first request that needs it."""
+
+    PRUNE_EVERY = 1024
+    POOL_SIZE = 4
+
+    def __init__(self, per_minute: int, url: str) -> None:
+        self.per_minute = per_minute
+        self._url = url
+        self._rate = per_minute / 60.0
+        self._lock = threading.Lock()
+        self._database: PgDatabase | None = None
+        self._buckets: PgTokenBuckets | None = None
+        self._calls = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+    def acquire(self, key: str) -> float:
+        if not self.enabled:
+            return 0.0
+        buckets = self._open()
+        with self._lock:
+            self._calls += 1
+            prune = self._calls % self.PRUNE_EVERY == 0
+        if prune:
+            buckets.prune(60.0)
+        return buckets.take(key, float(self.per_minute), self._rate)
+
+    def _open(self) -> PgTokenBuckets:
+        with self._lock:
+            if self._buckets is None:
+                self._database = PgDatabase(self._url, max_size=self.POOL_SIZE)
+                try:
+                    self._buckets = PgTokenBuckets(self._database)
+                except BaseException:
+                    self._database.close()
+                    self._database = None
+                    raise
+            return self._buckets
+
+    def close(self) -> None:
+        with self._lock:
+            if self._database is not None:
+                self._database.close()
+            self._database, self._buckets = None, None
+
+
+RateLimiter = TokenBucketLimiter | PgTokenBucketLimiter
+
+
+def build_rate_limiter(settings: Settings, clock: MonotonicClock) -> RateLimiter:
+    """In memory on SQLite; in the shared database on PostgreSQL (see the module rules)."""
+    if settings.database_backend == "postgresql" and settings.rate_limit_per_minute > 0:
+        return PgTokenBucketLimiter(settings.rate_limit_per_minute, settings.postgres_url)
+    return TokenBucketLimiter(settings.rate_limit_per_minute, clock)
+
 
 def caller_key(caller: Caller, request: Request) -> str:
     if caller.key_id:
@@ -99,8 +170,12 @@ def caller_key(caller: Caller, request: Request) -> str:
 
 
 async def enforce_rate_limit(request: Request, caller: CallerDep) -> None:
-    limiter: TokenBucketLimiter = request.app.state.rate_limiter
-    wait = limiter.acquire(caller_key(caller, request))
+    limiter: RateLimiter = request.app.state.rate_limiter
+    key = caller_key(caller, request)
+    if isinstance(limiter, TokenBucketLimiter):
+        wait = limiter.acquire(key)
+    else:  # a database round trip: off the event loop
+        wait = await asyncio.to_thread(limiter.acquire, key)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise HTTPException(

@@ -34,6 +34,7 @@ from backend.exposure import check_bind
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
 from use_cases.auth import CLI_ADMIN
+from use_cases.errors import ConfigurationError
 from use_cases.ingest import IngestRequest
 from use_cases.search import SearchRequest
 
@@ -83,10 +84,19 @@ def serve(
             help="Allow a non-loopback address with AUTH_ENABLED=false (everyone is admin).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes on this port (more than 1 needs DATABASE_URL=postgresql://).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (ingests the bundled sample knowledge base on first start).
 
-    With AUTH_ENABLED=false it only listens on loopback, unless forced."""
+    With AUTH_ENABLED=false it only listens on loopback, unless forced. `--workers N` runs N
+    processes sharing the PostgreSQL database (jobs, rate limits and everything stored are
+    shared); on SQLite it is refused: its job queue and rate limits live in one process."""
     import uvicorn
 
     from backend.api.app import create_app
@@ -97,6 +107,27 @@ def serve(
     def body() -> None:
         bind = host or settings.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
+        if workers > 1:
+            if settings.database_backend != "postgresql":
+                raise ConfigurationError(
+                    f"--workers {workers} needs DATABASE_URL=postgresql://...: on SQLite the job "
+                    "queue, the rate limits and the vector index live inside one process, so "
+                    "several processes would not see each other's jobs or limits. Serve one "
+                    "process, or move to PostgreSQL (almanac db copy)."
+                )
+            # The first start's sample load runs once here, not in every worker at once.
+            with open_container(settings, with_sample=True):
+                pass
+            uvicorn.run(
+                SERVE_APP_FACTORY,
+                factory=True,
+                workers=workers,
+                host=bind,
+                port=port or settings.port,
+                log_config=None,
+                access_log=False,
+            )
+            return
         application = create_app(settings)
         uvicorn.run(
             application,
@@ -107,6 +138,10 @@ def serve(
         )
 
     run_command(body)
+
+
+#: What each of `almanac serve --workers N`'s processes imports to build its app.
+SERVE_APP_FACTORY = "backend.api.app:serve_app"
 
 
 @app.command()

@@ -3,18 +3,20 @@ uploader's (and the admins'), and a job writes as the admin who uploaded."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from dataclasses import replace as replace_record
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from tests.fakes import InMemoryJobQueue
 from use_cases.auth import Caller
-from use_cases.domain import DocumentRecord, IngestItem, IngestReport
+from use_cases.domain import DocumentRecord, IngestItem, IngestReport, UploadResult
 from use_cases.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge
 from use_cases.ingest import IngestRequest
-from use_cases.jobs import GetJob
-from use_cases.uploads import UploadDocument, UploadRequest
+from use_cases.jobs import EVAL_RUN, INGEST_UPLOAD, GetJob
+from use_cases.uploads import UploadDocument, UploadRequest, result_from_json, result_to_json
 
 ROOT = Caller("root", "admin", "key_root")
 OPS = Caller("ops", "admin", "key_ops")
@@ -56,7 +58,9 @@ class OneRecordStore:
 
 
 def _upload(ingest: Any, jobs: InMemoryJobQueue) -> UploadDocument:
-    return UploadDocument(ingest, OneRecordStore(), jobs, max_bytes=10_000, job_bytes=1_000)  # type: ignore[arg-type]
+    upload = UploadDocument(ingest, OneRecordStore(), jobs, max_bytes=10_000, job_bytes=1_000)  # type: ignore[arg-type]
+    jobs.register(INGEST_UPLOAD, upload.run_job, decode=result_from_json)
+    return upload
 
 
 async def test_a_large_upload_is_a_job_of_its_admin_that_writes_as_that_admin() -> None:
@@ -66,11 +70,21 @@ async def test_a_large_upload_is_a_job_of_its_admin_that_writes_as_that_admin() 
 
     assert outcome.job is not None and outcome.job.created_by == "root"
     assert ingest.ran == []  # nothing written until the job runs
-    jobs.run_all()
+    await jobs.run_all()  # from the job's payload and bytes (JSON), as another process would
     [(actor, request)] = ingest.ran
     assert actor == ROOT and request.distinct_title
+    [source] = request.sources
+    assert (source.name, source.read()) == ("handbook.md", b"x" * 5000)
     done = jobs.get(outcome.job.id)
     assert done is not None and done.result is not None and done.result.document == RECORD
+    assert done.result.item == IngestItem("handbook.md", "added", RECORD.id, chunks=40)
+
+
+def test_an_upload_result_survives_its_json_form() -> None:
+    replaced = replace_record(RECORD, id=3, updated_at=date(2025, 1, 2))
+    result = UploadResult(IngestItem("handbook.md", "updated", 7, 40, replaced=replaced), RECORD)
+
+    assert result_from_json(json.loads(json.dumps(result_to_json(result)))) == result
 
 
 async def test_only_admins_upload_and_nothing_is_checked_for_others() -> None:
@@ -84,7 +98,7 @@ async def test_only_admins_upload_and_nothing_is_checked_for_others() -> None:
 
 async def test_a_job_is_shown_to_the_admin_who_created_it_and_to_other_admins() -> None:
     jobs = InMemoryJobQueue()
-    job = jobs.submit("handbook.md", lambda progress: None, created_by="root")  # type: ignore[arg-type,return-value]
+    job = jobs.submit(INGEST_UPLOAD, "handbook.md", {}, created_by="root")
 
     assert (await GetJob(jobs).execute(ROOT, job.id)).id == job.id
     assert (await GetJob(jobs).execute(OPS, job.id)).id == job.id
@@ -92,13 +106,21 @@ async def test_a_job_is_shown_to_the_admin_who_created_it_and_to_other_admins() 
 
 async def test_anyone_elses_job_is_not_found_like_a_missing_one() -> None:
     jobs = InMemoryJobQueue()
-    job = jobs.submit("handbook.md", lambda progress: None, created_by="root")  # type: ignore[arg-type,return-value]
+    job = jobs.submit(INGEST_UPLOAD, "handbook.md", {}, created_by="root")
 
     with pytest.raises(NotFound) as theirs:
         await GetJob(jobs).execute(ANA, job.id)
     with pytest.raises(NotFound) as missing:
         await GetJob(jobs).execute(ANA, "job-none")
     assert str(theirs.value).replace(job.id, "ID") == str(missing.value).replace("job-none", "ID")
+
+
+async def test_only_upload_jobs_are_shown_as_jobs() -> None:
+    jobs = InMemoryJobQueue()
+    job = jobs.submit(EVAL_RUN, "evaluation run", {"run_id": "run_1"}, created_by="root")
+
+    with pytest.raises(NotFound):
+        await GetJob(jobs).execute(ROOT, job.id)
 
 
 # -- the checks made in the request, before anything is read or parsed -------------------------

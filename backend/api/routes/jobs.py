@@ -29,7 +29,7 @@ JobId = Annotated[
     "/{job_id}",
     response_model=JobOut,
     responses={  # 401: from the caller dependency
-        404: {"description": "No such job (jobs are kept until a restart), or not yours"}
+        404: {"description": "No such job (or no longer kept), or not yours"}
     },
     summary="A background job: status, progress (chunks), result or error",
 )

@@ -1,0 +1,107 @@
+"""`almanac serve --workers N`: several processes through uvicorn's app factory on
+PostgreSQL, refused on SQLite; one process (what `make run` starts) as before. uvicorn itself
+is replaced by a recorder: what matters is how it is asked to serve."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner
+from uvicorn.importer import import_from_string
+
+from backend.api.rate_limit import PgTokenBucketLimiter, TokenBucketLimiter
+from backend.cli import main as cli
+from backend.config import PROJECT_ROOT
+
+runner = CliRunner()
+PG_URL = "postgresql://almanac@db.example:5432/almanac"
+
+
+@pytest.fixture
+def served(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("LOAD_SAMPLE_DATA", "false")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(data_dir)  # no stray .env from the repository
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    return calls
+
+
+@pytest.fixture
+def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stands in for the parent's one-time start (the sample load needs every store)."""
+    opened: list[str] = []
+
+    @contextlib.contextmanager
+    def open_container(settings: Any, *, with_sample: bool = False) -> Iterator[None]:
+        opened.append(f"{settings.database_backend} sample={with_sample}")
+        yield None
+
+    monkeypatch.setattr(cli, "open_container", open_container)
+    return opened
+
+
+def test_one_process_is_served_as_before(served: list[tuple[Any, dict[str, Any]]]) -> None:
+    result = runner.invoke(cli.app, ["serve", "--port", "8123"])
+
+    assert result.exit_code == 0, result.stderr
+    [(app, options)] = served
+    assert isinstance(app, FastAPI)  # the app object, not a factory: `make run` is unchanged
+    assert (options["host"], options["port"]) == ("127.0.0.1", 8123)
+    assert "workers" not in options
+    assert "almanac serve\n" in (PROJECT_ROOT / "Makefile").read_text()
+
+
+def test_several_workers_on_sqlite_are_refused_with_the_reason(
+    served: list[tuple[Any, dict[str, Any]]], prepared: list[str]
+) -> None:
+    result = runner.invoke(cli.app, ["serve", "--workers", "2"])
+
+    assert result.exit_code == 1
+    assert "--workers 2 needs DATABASE_URL=postgresql://" in result.stderr
+    assert "inside one process" in result.stderr
+    assert (served, prepared) == ([], [])
+
+
+def test_several_workers_on_postgresql_run_the_app_factory_once_prepared(
+    served: list[tuple[Any, dict[str, Any]]],
+    prepared: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", PG_URL)
+
+    result = runner.invoke(cli.app, ["serve", "--workers", "3", "--port", "8124"])
+
+    assert result.exit_code == 0, result.stderr
+    assert prepared == ["postgresql sample=True"]  # the first start's sample: once, here
+    [(target, options)] = served
+    assert target == cli.SERVE_APP_FACTORY
+    assert options["factory"] is True and options["workers"] == 3
+    assert (options["host"], options["port"]) == ("127.0.0.1", 8124)
+
+
+def test_zero_workers_is_a_usage_error(served: list[tuple[Any, dict[str, Any]]]) -> None:
+    result = runner.invoke(cli.app, ["serve", "--workers", "0"])
+    assert result.exit_code == 2 and served == []
+
+
+def test_the_factory_each_worker_imports_builds_the_app_from_the_environment(
+    served: list[tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = import_from_string(cli.SERVE_APP_FACTORY)
+
+    on_sqlite = factory()
+    monkeypatch.setenv("DATABASE_URL", PG_URL)
+    on_postgres = factory()
+
+    assert isinstance(on_sqlite, FastAPI) and isinstance(on_postgres, FastAPI)
+    assert isinstance(on_sqlite.state.rate_limiter, TokenBucketLimiter)
+    assert isinstance(on_postgres.state.rate_limiter, PgTokenBucketLimiter)  # shared limits

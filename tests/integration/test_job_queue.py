@@ -1,0 +1,382 @@
+"""The job queue on both backends (in memory on SQLite, a shared table on PostgreSQL): order,
+states, progress, limits, shutting down, and on PostgreSQL several replicas sharing the jobs,
+a dead replica's job taken over and finished, a stalled one stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, WorkerJobQueue
+from services.postgres import PgDatabase
+from services.postgres.jobs import PgJobStore
+from use_cases.errors import InvalidDocument, JobCancelled, ServiceBusy
+from use_cases.jobs import JobRun, JobView, run_blocking
+
+INGEST, EVAL = "ingest_upload", "eval_run"
+
+
+class Backend:
+    """Job stores on one backend: `store()` is one more process's store of the same jobs."""
+
+    def __init__(self, name: str, pg_url: str | None) -> None:
+        self.name = name
+        self._url = pg_url
+        self._memory = MemoryJobStore()
+        self._databases: list[PgDatabase] = []
+
+    @property
+    def durable(self) -> bool:
+        return self.name == "postgresql"
+
+    def store(self) -> JobStore:
+        if self._url is None:
+            return self._memory
+        database = PgDatabase(self._url, max_size=4)
+        self._databases.append(database)
+        return PgJobStore(database)
+
+    def age(self, store: JobStore, job_id: str) -> None:
+        """The job's worker stopped sending heartbeats an hour ago (it died)."""
+        if isinstance(store, MemoryJobStore):
+            store.age(job_id, 3600)
+            return
+        with self._databases[0].connection() as conn:
+            conn.execute(
+                "UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = %s",
+                (job_id,),
+            )
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        with self._databases[0].connection() as conn:
+            return conn.execute(query).fetchall()
+
+    def close(self) -> None:
+        for database in self._databases:
+            database.close()
+
+
+@pytest.fixture
+def jobs_backend(backend: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
+    made = Backend(backend, url)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def pg_jobs(pg_url: str) -> Iterator[Backend]:
+    made = Backend("postgresql", pg_url)
+    yield made
+    made.close()
+
+
+def _queue(store: JobStore, **handlers: Callable[[JobRun], Any]) -> WorkerJobQueue:
+    queue = WorkerJobQueue(store, poll_s=0.05)
+    for kind, handler in handlers.items():
+        queue.register(kind, handler, concurrency=1, max_pending=3)
+    return queue
+
+
+def _wait(queue: WorkerJobQueue, job_id: str, *statuses: str) -> JobView:
+    for _ in range(1000):
+        job = queue.get(job_id)
+        if job is not None and job.status in statuses:
+            return job
+        time.sleep(0.01)
+    raise AssertionError(f"job never reached {statuses}: {queue.get(job_id)}")
+
+
+def _blocking(function: Callable[[JobRun], Any]) -> Callable[[JobRun], Any]:
+    """A handler doing blocking work in a thread, as the ingest handler does."""
+
+    async def handler(run: JobRun) -> Any:
+        return await run_blocking(lambda: function(run))
+
+    return handler
+
+
+def test_a_job_goes_queued_running_done_with_progress_payload_and_bytes(
+    jobs_backend: Backend,
+) -> None:
+    gate = threading.Event()
+    seen: list[tuple[Any, bytes | None]] = []
+
+    def work(run: JobRun) -> dict[str, Any]:
+        seen.append((dict(run.payload), run.data))
+        run.progress(1, 2)
+        gate.wait(10)
+        run.progress(2, 2)
+        return {"chunks": 2}
+
+    queue = _queue(jobs_backend.store(), ingest_upload=_blocking(work))
+    try:
+        first = queue.submit(INGEST, "a.md", {"n": 1}, data=b"\x00bytes", created_by="root")
+        second = queue.submit(INGEST, "b.md", {"n": 2})
+        assert (first.status, first.kind, first.created_by) == ("queued", INGEST, "root")
+        running = _wait(queue, first.id, "running")
+        assert (running.chunks_done, running.chunks_total) == (1, 2)
+        assert queue.get(second.id).status == "queued"  # type: ignore[union-attr]  # one at a time
+
+        gate.set()
+        done = _wait(queue, second.id, "done")
+        first_done = queue.get(first.id)
+    finally:
+        queue.close()
+    assert first_done is not None and first_done.status == "done"
+    assert (first_done.chunks_done, first_done.chunks_total) == (2, 2)
+    assert first_done.started_at is not None and first_done.finished_at is not None
+    assert seen == [({"n": 1}, b"\x00bytes"), ({"n": 2}, None)]
+    assert done.result is None  # no decoder registered: the JSON result is not shown
+    if jobs_backend.durable:
+        assert jobs_backend.sql("SELECT count(*) AS n FROM job_blobs") == [{"n": 0}]
+
+
+def test_a_failing_job_reports_the_domain_error_and_hides_an_unexpected_one(
+    jobs_backend: Backend,
+) -> None:
+    async def handler(run: JobRun) -> None:
+        if run.payload["bad"] == "domain":
+            raise InvalidDocument("The title is missing.")
+        raise RuntimeError("secret internals")
+
+    queue = _queue(jobs_backend.store(), ingest_upload=handler)
+    try:
+        domain = queue.submit(INGEST, "a.md", {"bad": "domain"})
+        internal = queue.submit(INGEST, "b.md", {"bad": "internal"})
+        domain_done = _wait(queue, domain.id, "failed")
+        internal_done = _wait(queue, internal.id, "failed")
+    finally:
+        queue.close()
+    assert domain_done.error is not None and internal_done.error is not None
+    assert (domain_done.error.type, domain_done.error.detail) == (
+        InvalidDocument.type,
+        "The title is missing.",
+    )
+    assert internal_done.error.type == "internal_error"
+    assert "secret" not in internal_done.error.detail
+
+
+def test_a_full_queue_refuses_more_and_a_unique_job_is_queued_once(jobs_backend: Backend) -> None:
+    gate = threading.Event()
+    queue = _queue(
+        jobs_backend.store(),
+        ingest_upload=_blocking(lambda run: gate.wait(10) and None),
+        eval_run=_blocking(lambda run: gate.wait(10) and None),
+    )
+    try:
+        for name in ("a.md", "b.md", "c.md"):
+            queue.submit(INGEST, name, {})
+        with pytest.raises(ServiceBusy, match="3 ingest jobs are already waiting"):
+            queue.submit(INGEST, "d.md", {})
+        run = queue.submit(EVAL, "run", {"run_id": "r1"}, unique_key="r1")
+        again = queue.submit(EVAL, "run", {"run_id": "r1"}, unique_key="r1")
+        other = queue.submit(EVAL, "run", {"run_id": "r2"}, unique_key="r2")
+        assert again.id == run.id and other.id != run.id
+        gate.set()
+        _wait(queue, run.id, "done")
+        after = queue.submit(EVAL, "run", {"run_id": "r1"}, unique_key="r1")
+        assert after.id != run.id  # the first one ended: a new job
+        _wait(queue, after.id, "done")
+    finally:
+        queue.close()
+
+
+def test_closing_cancels_the_running_job_at_its_next_progress_report(
+    jobs_backend: Backend,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+    reports: list[str] = []
+
+    def work(run: JobRun) -> None:
+        started.set()
+        release.wait(10)
+        try:
+            run.progress(1, 10)
+        except JobCancelled:
+            reports.append("cancelled")
+            raise
+
+    store = jobs_backend.store()
+    queue = _queue(store, ingest_upload=_blocking(work))
+    running = queue.submit(INGEST, "a.md", {})
+    waiting = queue.submit(INGEST, "b.md", {})
+    assert started.wait(10)
+    closer = threading.Thread(target=queue.close)
+    closer.start()
+    release.set()
+    closer.join(30)
+
+    assert reports == ["cancelled"]
+    with pytest.raises(ServiceBusy, match="shutting down"):
+        queue.submit(INGEST, "c.md", {})
+    after_running, after_waiting = store.get(running.id), store.get(waiting.id)
+    assert after_running is not None and after_waiting is not None
+    if jobs_backend.durable:  # both stay for another replica or the next start
+        assert (after_running.status, after_waiting.status) == ("queued", "queued")
+    else:  # nothing in memory outlives the process
+        assert (after_running.status, after_waiting.status) == ("failed", "failed")
+        assert after_running.error is not None and after_running.error.type == "job_cancelled"
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_finished(jobs_backend: Backend) -> None:
+    store = jobs_backend.store()
+    job_id = store.add(
+        INGEST,
+        "a.md",
+        {"n": 1},
+        data=b"payload",
+        created_by=None,
+        unique_key=None,
+        max_pending=None,
+    ).id
+    claimed = store.claim([INGEST], "dying-worker")  # a worker takes it...
+    assert claimed is not None and claimed.id == job_id
+    assert store.claim([INGEST], "another") is None  # ...claimed, and alive: not claimable
+    store.progress(job_id, "dying-worker", 3, 10)
+    jobs_backend.age(store, job_id)  # ...then it died: no heartbeat for an hour
+
+    ran: list[tuple[Any, bytes | None]] = []
+
+    async def handler(run: JobRun) -> dict[str, Any]:
+        ran.append((dict(run.payload), run.data))
+        return {"ok": True}
+
+    survivor = _queue(jobs_backend.store(), ingest_upload=handler)
+    try:
+        survivor.start()
+        done = _wait(survivor, job_id, "done")
+    finally:
+        survivor.close()
+    assert ran == [({"n": 1}, b"payload")]  # the bytes were still there for the new worker
+    stored = store.get(job_id)
+    assert stored is not None and stored.attempts == 2 and done.status == "done"
+    # The dead worker, were it to come back, changes nothing any more.
+    assert not store.progress(job_id, "dying-worker", 4, 10)
+    assert not store.complete(job_id, "dying-worker", {"late": True})
+    assert store.get(job_id).result == {"ok": True}  # type: ignore[union-attr]
+
+
+def test_a_job_that_kept_killing_its_worker_is_failed_not_tried_again(
+    jobs_backend: Backend,
+) -> None:
+    store = jobs_backend.store()
+    job = store.add(
+        INGEST, "a.md", {}, data=None, created_by=None, unique_key=None, max_pending=None
+    )
+    for attempt in range(MAX_ATTEMPTS):
+        claimed = store.claim([INGEST], f"worker-{attempt}")
+        assert claimed is not None and claimed.attempt == attempt + 1
+        jobs_backend.age(store, job.id)
+
+    assert store.claim([INGEST], "next") is None
+    failed = store.get(job.id)
+    assert failed is not None and failed.status == "failed" and failed.error is not None
+    assert f"{MAX_ATTEMPTS} times" in failed.error.detail
+
+
+# --- several replicas on one PostgreSQL --------------------------------------------------------
+
+
+def test_replicas_share_the_jobs_each_runs_once_and_one_ingest_at_a_time(
+    pg_jobs: Backend,
+) -> None:
+    lock = threading.Lock()
+    running: dict[str, int] = {}  # job id -> executions in progress
+    per_worker: dict[str, int] = {}  # ingest jobs in progress per replica
+    executions: list[tuple[str, str]] = []
+    overlaps: list[str] = []
+
+    def handler_for(worker: str) -> Callable[[JobRun], Any]:
+        async def handler(run: JobRun) -> dict[str, Any]:
+            kind = str(run.payload["kind"])
+            with lock:
+                running[run.id] = running.get(run.id, 0) + 1
+                if running[run.id] > 1:
+                    overlaps.append(f"job {run.id} twice at once")
+                if kind == INGEST:
+                    per_worker[worker] = per_worker.get(worker, 0) + 1
+                    if per_worker[worker] > 1:
+                        overlaps.append(f"two ingests at once on {worker}")
+                executions.append((run.id, worker))
+            await asyncio.sleep(0.01)
+            with lock:
+                running[run.id] -= 1
+                if kind == INGEST:
+                    per_worker[worker] -= 1
+            return {"by": worker}
+
+        return handler
+
+    replicas = []
+    for number in range(3):
+        queue = WorkerJobQueue(pg_jobs.store(), poll_s=0.02, worker_id=f"replica-{number}")
+        queue.register(INGEST, handler_for(f"replica-{number}"), concurrency=1)
+        queue.register(EVAL, handler_for(f"replica-{number}"), concurrency=2)
+        replicas.append(queue)
+    try:
+        submitted = []
+        for number in range(24):
+            kind = INGEST if number % 2 else EVAL
+            queue = replicas[number % 3]
+            submitted.append(queue.submit(kind, f"job-{number}", {"kind": kind}).id)
+        for queue in replicas:
+            queue.start()
+        finished = [_wait(replicas[0], job_id, "done", "failed") for job_id in submitted]
+    finally:
+        for queue in replicas:
+            queue.close()
+
+    assert overlaps == []
+    assert [job.status for job in finished] == ["done"] * 24
+    assert sorted(job_id for job_id, _ in executions) == sorted(submitted)  # each ran once
+    assert {job.id: job.result for job in finished} == {
+        job.id: None for job in finished
+    }  # no decoder: JSON results stay in the store
+    by = {row["id"]: row["result"]["by"] for row in pg_jobs.sql("SELECT id, result FROM jobs")}
+    assert by == dict(executions)
+
+
+def test_a_stalled_replica_whose_job_was_taken_over_stops_it(pg_jobs: Backend) -> None:
+    """A replica that stalled past the lease finds, at its next progress report, that another
+    replica took its job: it stops there, and only the new owner's result is kept."""
+    stalled_store = pg_jobs.store()
+    started, resume = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def slow(run: JobRun) -> dict[str, str]:
+        run.progress(1, 2)
+        started.set()
+        resume.wait(10)  # the stall
+        try:
+            run.progress(2, 2)
+        except JobCancelled as exc:
+            outcome.append(exc.detail)
+            raise
+        return {"by": "stalled"}
+
+    stalled = WorkerJobQueue(stalled_store, worker_id="stalled", heartbeat_s=3600)
+    stalled.register(INGEST, _blocking(slow))
+    job = stalled.submit(INGEST, "a.md", {})
+    try:
+        assert started.wait(10)
+        pg_jobs.age(stalled_store, job.id)
+        taker = pg_jobs.store()
+        claimed = taker.claim([INGEST], "taker")
+        assert claimed is not None and claimed.id == job.id
+        resume.set()
+        for _ in range(1000):
+            if not stalled.running:
+                break
+            time.sleep(0.01)
+        assert taker.complete(job.id, "taker", {"by": "taker"})
+    finally:
+        stalled.close()
+    assert outcome == ["This job was taken over by another server process."]
+    final = taker.get(job.id)
+    assert final is not None and (final.status, final.result) == ("done", {"by": "taker"})
