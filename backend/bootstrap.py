@@ -661,12 +661,25 @@ def prepare_to_serve(container: Container) -> None:
     container.adapters.jobs.start()
 
 
+#: Advisory lock key held while a first start loads the sample (replicas starting together).
+SAMPLE_LOAD_LOCK = 0x41_6C_6D_53_61_6D_70  # "AlmSamp"
+
+
 def load_sample_data_if_empty(container: Container) -> IngestReport | None:
     """First start: fill an empty knowledge base and an empty tables DB with the bundled
-    sample (if enabled)."""
-    settings = container.settings
-    if not settings.load_sample_data:
+    sample (if enabled). On PostgreSQL, replicas starting together take turns: the first loads
+    it, the others then find it there."""
+    if not container.settings.load_sample_data:
         return None
+    database = container.adapters.database
+    if database is None:
+        return _load_sample_data_if_empty(container)
+    with database.advisory_lock(SAMPLE_LOAD_LOCK):
+        return _load_sample_data_if_empty(container)
+
+
+def _load_sample_data_if_empty(container: Container) -> IngestReport | None:
+    settings = container.settings
     load_sample_tables_if_empty(container)
     if container.knowledge_stats.run().documents > 0:
         return None

@@ -17,9 +17,12 @@ settings).
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -27,6 +30,7 @@ import pytest
 from psycopg import sql
 
 TEMPLATE_DB = "almanac_test_template"
+START_ATTEMPTS = 6
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -55,6 +59,22 @@ def _admin(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
 
+def _start_pgserver(pgdata: Path) -> Any:
+    """pgserver's PostgreSQL in `pgdata`. pgserver gives `pg_ctl start` 10 s, which a loaded
+    2-core machine can exceed while the server is still coming up: then ask again (the same
+    data directory, so the server already starting is picked up once it is ready)."""
+    import pgserver  # a dev dependency: missing means a broken install, not a skip
+
+    failure: BaseException | None = None
+    for _ in range(START_ATTEMPTS):
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode="stop")
+        except (subprocess.TimeoutExpired, AssertionError) as exc:
+            failure = exc
+            time.sleep(2)
+    raise RuntimeError(f"The test PostgreSQL did not start in {pgdata}: {failure}")
+
+
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A connection string for a server where the tests may create databases."""
@@ -63,9 +83,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         url = external
     else:
-        import pgserver  # a dev dependency: missing means a broken install, not a skip
-
-        server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+        server = _start_pgserver(tmp_path_factory.mktemp("pgdata"))
         url = server.get_uri()
     with _admin(url) as conn:
         exists = conn.execute(

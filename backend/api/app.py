@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,6 +42,7 @@ from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
 from backend.logging import configure_logging
+from backend.stores import storage_label
 from services.clock import SystemClock
 
 DESCRIPTION = """
@@ -103,10 +106,14 @@ def create_app(
         resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
         if resumed:
             logger.info("Resuming evaluation runs: {}", ", ".join(resumed))
-        logger.info("Almanac {} ready (knowledge DB {})", __version__, settings.knowledge_db_path)
+        logger.info("Almanac {} ready ({})", __version__, storage_label(settings))
+        sweeper = asyncio.create_task(_sweep_abandoned_turns(built))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             # Unfinished runs stay `running` and resume (another replica, or the next start).
             if owned:
                 built.close()  # the job worker first: its runs stop, their jobs are handed back
@@ -148,6 +155,25 @@ def main_app() -> FastAPI:
     configure_logging(settings.log_level)
     check_bind(settings.host, settings)  # uvicorn's own --host is not visible from here
     return create_app(settings)
+
+
+#: Seconds between two sweeps for answers a dead process left `streaming`.
+SWEEP_INTERVAL_S = 30.0
+
+
+async def _sweep_abandoned_turns(container: Container) -> None:
+    """Every SWEEP_INTERVAL_S (and once at start): answers left `streaming` by a process that
+    died are marked `interrupted` (`SweepAbandonedTurns`). A failed sweep is logged and tried
+    again next time; it never stops the server."""
+    while True:
+        try:
+            swept = await container.sweep_turns.execute()
+        except Exception as exc:  # a database hiccup must not end the loop
+            logger.warning("Sweeping abandoned turns failed: {}", exc)
+        else:
+            if swept:
+                logger.info("Marked {} abandoned answer(s) interrupted", swept)
+        await asyncio.sleep(SWEEP_INTERVAL_S)
 
 
 def serve_app() -> FastAPI:

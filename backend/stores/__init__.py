@@ -9,7 +9,7 @@ composition root (`backend/bootstrap.py`) and the `almanac db` commands call the
 from __future__ import annotations
 
 from backend.config import Settings
-from services.postgres import PgDatabase
+from services.postgres import PgDatabase, redacted_url
 from services.sqlite.connection import check_sqlite_support
 from use_cases.errors import ConfigurationError
 
@@ -30,3 +30,10 @@ def not_on_postgres(family: str) -> ConfigurationError:
     return ConfigurationError(
         f"The {family} stores do not run on PostgreSQL yet: leave DATABASE_URL unset."
     )
+
+
+def storage_label(settings: Settings) -> str:
+    """Where the stores live, for start-up lines and `almanac db check` (never a password)."""
+    if settings.database_backend == "postgresql":
+        return f"PostgreSQL {redacted_url(settings.postgres_url)}"
+    return f"SQLite in {settings.sqlite_dir}"

@@ -120,6 +120,17 @@ class PgDatabase:
         with self.connection() as conn, conn.transaction():
             yield conn
 
+    @contextlib.contextmanager
+    def advisory_lock(self, key: int) -> Iterator[None]:
+        """Hold the session advisory lock `key` for the block: another process (a replica)
+        asking for the same key waits until it is released (or this process dies)."""
+        with self.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
     def server_version(self) -> str:
         with self.connection() as conn:
             row = conn.execute("SHOW server_version").fetchone()
