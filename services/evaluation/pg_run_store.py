@@ -9,8 +9,9 @@ after a crash, or run twice at once on two replicas, never counts an item twice.
 The ports carry times as ISO-8601 text (UTC, seconds), so these columns stay `TEXT` (in the
 "C" collation, like ids, so their order is SQLite's byte order) rather than `TIMESTAMPTZ`: a
 stored string reads back exactly as it was given. `rowid` (an identity column) keeps SQLite's
-insertion order as the tie-breaker of equal times and the order of a run's rows. A row is
-`JSON`, not `JSONB`, so it reads back with its keys in the order written.
+insertion order as the tie-breaker of equal times and the order of a run's rows. JSON
+columns are `JSON`, not JSONB, so a row or a run's settings read back with their keys in the
+order written (exports show them).
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ MIGRATIONS: list[Migration] = [
                 CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
             task_id        TEXT NOT NULL,
             task_version   TEXT NOT NULL,
-            models         JSONB NOT NULL,
-            prompt_version JSONB,
-            settings       JSONB NOT NULL,
+            models         JSON NOT NULL,
+            prompt_version JSON,
+            settings       JSON NOT NULL,
             total          INTEGER NOT NULL,
             created_by     TEXT NOT NULL,
             created_at     TEXT COLLATE "C" NOT NULL,
@@ -168,8 +169,8 @@ class PgRunStore(_Store):
     def create(self, run: RunRecord) -> None:
         with self._db.connection() as conn:
             conn.execute(
-                f"INSERT INTO eval_runs ({_RUN_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb, "
-                "%s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO eval_runs ({_RUN_COLUMNS}) VALUES (%s, %s, %s, %s, %s::json, "
+                "%s::json, %s::json, %s, %s, %s, %s, %s, %s)",
                 (
                     run.run_id,
                     run.status,
