@@ -6,25 +6,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config import Settings
-from backend.stores import not_on_postgres
+from services.admin import pg_api_key_store, pg_audit_log, pg_model_default_store, pg_prompt_store
 from services.admin.api_key_store import SqliteApiKeyStore
 from services.admin.audit_log import SqliteAuditLog
 from services.admin.model_default_store import SqliteModelDefaultStore
+from services.admin.pg_api_key_store import PgApiKeyStore
+from services.admin.pg_audit_log import PgAuditLog
+from services.admin.pg_model_default_store import PgModelDefaultStore
+from services.admin.pg_prompt_store import PgPromptStore
 from services.admin.prompt_store import SqlitePromptStore
-from services.calibration import SqliteCalibrationStore, SqliteResponseLog
+from services.calibration import (
+    SqliteCalibrationStore,
+    SqliteResponseLog,
+    pg_response_log,
+    pg_store,
+)
+from services.calibration.pg_response_log import PgResponseLog
+from services.calibration.pg_store import PgCalibrationStore
+from services.chat import pg_history_store
 from services.chat.history_store import SqliteHistoryStore
+from services.chat.pg_history_store import PgHistoryStore
+from services.evaluation import pg_run_store
+from services.evaluation.pg_run_store import PgDatasetStore, PgRunStore
 from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
-from services.postgres import PgDatabase
+from services.postgres import Migration, PgDatabase
 
-HistoryStoreAdapter = SqliteHistoryStore
-ApiKeyStoreAdapter = SqliteApiKeyStore
-AuditLogAdapter = SqliteAuditLog
-PromptStoreAdapter = SqlitePromptStore
-ModelDefaultStoreAdapter = SqliteModelDefaultStore
-ResponseLogAdapter = SqliteResponseLog
-CalibrationStoreAdapter = SqliteCalibrationStore
-DatasetStoreAdapter = SqliteDatasetStore
-RunStoreAdapter = SqliteRunStore
+HistoryStoreAdapter = SqliteHistoryStore | PgHistoryStore
+ApiKeyStoreAdapter = SqliteApiKeyStore | PgApiKeyStore
+AuditLogAdapter = SqliteAuditLog | PgAuditLog
+PromptStoreAdapter = SqlitePromptStore | PgPromptStore
+ModelDefaultStoreAdapter = SqliteModelDefaultStore | PgModelDefaultStore
+ResponseLogAdapter = SqliteResponseLog | PgResponseLog
+CalibrationStoreAdapter = SqliteCalibrationStore | PgCalibrationStore
+DatasetStoreAdapter = SqliteDatasetStore | PgDatasetStore
+RunStoreAdapter = SqliteRunStore | PgRunStore
 
 
 @dataclass
@@ -41,8 +56,20 @@ class AppStores:
 
 
 def build_app_stores(settings: Settings, db: PgDatabase | None) -> AppStores:
+    """The stores of the app database: tables in the shared PostgreSQL database when `db` is
+    given (each store applies its own migrations), else the SQLite file `app.db`."""
     if db is not None:
-        raise not_on_postgres("application")
+        return AppStores(
+            history=PgHistoryStore(db),
+            api_keys=PgApiKeyStore(db),
+            audit_log=PgAuditLog(db),
+            prompt_store=PgPromptStore(db),
+            model_default_store=PgModelDefaultStore(db),
+            response_log=PgResponseLog(db),
+            calibration_store=PgCalibrationStore(db),
+            dataset_store=PgDatasetStore(db),
+            run_store=PgRunStore(db),
+        )
     path = settings.app_db_path
     return AppStores(
         history=SqliteHistoryStore(path),
@@ -55,3 +82,17 @@ def build_app_stores(settings: Settings, db: PgDatabase | None) -> AppStores:
         dataset_store=SqliteDatasetStore(path),
         run_store=SqliteRunStore(path),
     )
+
+
+#: Every PostgreSQL migration of the family, in the order the stores apply them (for
+#: `almanac db check|migrate`).
+APP_MIGRATIONS: list[Migration] = [
+    *pg_history_store.MIGRATIONS,
+    *pg_api_key_store.MIGRATIONS,
+    *pg_audit_log.MIGRATIONS,
+    *pg_prompt_store.MIGRATIONS,
+    *pg_model_default_store.MIGRATIONS,
+    *pg_response_log.MIGRATIONS,
+    *pg_store.MIGRATIONS,
+    *pg_run_store.MIGRATIONS,
+]

@@ -1,4 +1,5 @@
-"""The SQLite adapters of API keys and the audit log, on real files."""
+"""The API key and audit log adapters, on real databases: every test taking `app_db` runs on
+SQLite and on PostgreSQL (`backend` fixture)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlean as sqlite3
 
 from services.admin.api_key_store import SqliteApiKeyStore
 from services.admin.audit_log import SqliteAuditLog
+from services.admin.pg_api_key_store import PgApiKeyStore
+from services.admin.pg_audit_log import PgAuditLog
+from tests.store_backends import AppDb, open_app_db
 from use_cases.auth_domain import ApiKey, AuditRecord, StoredApiKey
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    yield from open_app_db(backend, tmp_path, request)
 
 
 def _record(action: str) -> AuditRecord:
     return AuditRecord(NOON, "root", "key_root", action, "x:1", None, {"n": 1})
 
 
-def test_keys_round_trip_and_are_found_by_digest(tmp_path: Path) -> None:
-    store = SqliteApiKeyStore(tmp_path / "app.db")
+def test_keys_round_trip_and_are_found_by_digest(app_db: AppDb) -> None:
+    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
     key = ApiKey("key_1", "laptop", "ana", "user", NOON)
-    store.add(StoredApiKey(key, "a" * 64))
+    assert store.add(StoredApiKey(key, "a" * 64)) == key
     found = store.find_by_hash("a" * 64)
     assert found is not None and found.key == key and found.key_hash == "a" * 64
     assert store.find_by_hash("b" * 64) is None
@@ -32,33 +40,58 @@ def test_keys_round_trip_and_are_found_by_digest(tmp_path: Path) -> None:
     assert first == second
     assert first is not None and first.revoked_at == NOON.replace(hour=14)
     assert first.last_used_at == NOON.replace(hour=13)
+    assert first.revoked_at.utcoffset() is not None
     assert store.revoke("key_nope", NOON) is None
     store.close()
 
 
-def test_two_keys_cannot_share_a_digest(tmp_path: Path) -> None:
-    store = SqliteApiKeyStore(tmp_path / "app.db")
-    store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))
-    with pytest.raises(sqlite3.IntegrityError):
-        store.add(StoredApiKey(ApiKey("key_2", None, "bob", "user", NOON), "a" * 64))
+def test_keys_are_listed_oldest_first_in_the_order_added(app_db: AppDb) -> None:
+    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    for n, created in enumerate([NOON, NOON.replace(hour=9), NOON, NOON]):
+        store.add(StoredApiKey(ApiKey(f"key_{n}", None, "ana", "admin", created), f"{n}" * 64))
+    assert [k.id for k in store.list_keys()] == ["key_1", "key_0", "key_2", "key_3"]
+    assert store.get("key_1") == ApiKey("key_1", None, "ana", "admin", NOON.replace(hour=9))
     store.close()
 
 
-def test_the_audit_log_refuses_updates_and_deletes(tmp_path: Path) -> None:
-    log = SqliteAuditLog(tmp_path / "app.db")
+def test_two_keys_cannot_share_a_digest(app_db: AppDb) -> None:
+    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))
+    with pytest.raises(app_db.integrity_error):
+        store.add(StoredApiKey(ApiKey("key_2", None, "bob", "user", NOON), "a" * 64))
+    assert [k.id for k in store.list_keys()] == ["key_1"]
+    store.close()
+
+
+def test_the_audit_log_refuses_updates_and_deletes(app_db: AppDb) -> None:
+    log = app_db.open(SqliteAuditLog, PgAuditLog)
     log.append(_record("key.create"))
-    conn = sqlite3.connect(tmp_path / "app.db")
     for statement in ("UPDATE audit_log SET actor_user_id = 'eve'", "DELETE FROM audit_log"):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute(statement)
-    conn.close()
+        with pytest.raises(app_db.integrity_error, match="append-only"):
+            app_db.raw(statement)
     entries, total = log.list_entries(limit=10, offset=0)
     assert total == 1 and entries[0].actor_user_id == "root" and entries[0].after == {"n": 1}
     log.close()
 
 
-def test_a_family_filter_matches_whole_family_names_only(tmp_path: Path) -> None:
-    log = SqliteAuditLog(tmp_path / "app.db")
+def test_audit_entries_round_trip_newest_first_with_paging(app_db: AppDb) -> None:
+    log = app_db.open(SqliteAuditLog, PgAuditLog)
+    snapshot = {"zeta": 1, "alpha": [1, "é"], "mid": {"b": None, "a": True}}
+    first = log.append(AuditRecord(NOON, "root", None, "prompt.create", "p:1", snapshot, None))
+    for n in range(4):
+        log.append(_record(f"key.create{n}"))
+    assert first.at == NOON and first.before == snapshot and first.actor_key_id is None
+    assert list(first.before) == ["zeta", "alpha", "mid"]  # keys in the order written
+    entries, total = log.list_entries(limit=2, offset=1)
+    assert total == 5 and [e.action for e in entries] == ["key.create2", "key.create1"]
+    assert entries[0].id > entries[1].id > first.id
+    entries, _ = log.list_entries(limit=10, offset=4)
+    assert entries == [first]
+    log.close()
+
+
+def test_a_family_filter_matches_whole_family_names_only(app_db: AppDb) -> None:
+    log = app_db.open(SqliteAuditLog, PgAuditLog)
     for action in ("key.create", "keys.create", "key_x.create", "keyx.create", "key.revoke"):
         log.append(_record(action))
     entries, total = log.list_entries(limit=10, offset=0, family="key")
@@ -68,19 +101,26 @@ def test_a_family_filter_matches_whole_family_names_only(tmp_path: Path) -> None
     log.close()
 
 
-def test_both_stores_share_the_app_db_with_the_history_store(tmp_path: Path) -> None:
+def test_both_stores_share_the_app_db_with_the_history_store(app_db: AppDb) -> None:
     from services.chat.history_store import SqliteHistoryStore
+    from services.chat.pg_history_store import PgHistoryStore
 
-    path = tmp_path / "app.db"
-    stores = [SqliteHistoryStore(path), SqliteApiKeyStore(path), SqliteAuditLog(path)]
-    stores += [SqliteApiKeyStore(path), SqliteAuditLog(path)]  # re-opening applies nothing twice
-    conn = sqlite3.connect(path)
-    names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
-    conn.close()
+    stores = [
+        app_db.open(SqliteHistoryStore, PgHistoryStore),
+        app_db.open(SqliteApiKeyStore, PgApiKeyStore),
+        app_db.open(SqliteAuditLog, PgAuditLog),
+    ]
+    # re-opening applies nothing twice
+    stores += [
+        app_db.open(SqliteApiKeyStore, PgApiKeyStore),
+        app_db.open(SqliteAuditLog, PgAuditLog),
+    ]
+    names = [row[0] for row in app_db.raw("SELECT name FROM schema_migrations ORDER BY name")]
+    infix = "_pg" if app_db.is_postgres else ""
     assert names == [
-        "audit_0001_audit_log",
-        "auth_0001_api_keys",
-        "history_0001_users_chats_messages",
+        f"audit{infix}_0001_audit_log",
+        f"auth{infix}_0001_api_keys",
+        f"history{infix}_0001_users_chats_messages",
     ]
     for store in stores:
         store.close()

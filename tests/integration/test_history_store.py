@@ -1,4 +1,9 @@
-"""SqliteHistoryStore against real SQLite files: rules users notice, and concurrent writers."""
+"""The history stores against real databases: rules users notice, and concurrent writers.
+
+Backend contract: every test taking `store` or `app_db` runs on SQLite and on PostgreSQL
+(`backend` fixture). SQLite-only: the file's WAL journal mode and the four-processes-on-one-
+file test (PostgreSQL's cross-connection case is the eight-threads test, whose threads use
+separate pooled connections)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import pytest
 import sqlean as sqlite3
 
 from services.chat.history_store import SqliteHistoryStore, chat_title
+from services.chat.pg_history_store import PgHistoryStore
+from tests.store_backends import AppDb, open_app_db
 from use_cases.chat_domain import NewMessage, Source, TokenUsage, ToolCall
 from use_cases.errors import InvalidRequest, NotFound
 from use_cases.ports import HistoryStore
@@ -23,8 +30,13 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
-    history = SqliteHistoryStore(db_path)
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    yield from open_app_db(backend, tmp_path, request)
+
+
+@pytest.fixture
+def store(app_db: AppDb):
+    history = app_db.open(SqliteHistoryStore, PgHistoryStore)
     yield history
     history.close()
 
@@ -42,7 +54,10 @@ def raw(db_path: Path, sql: str, *params: object) -> list[tuple]:
         conn.close()
 
 
-def test_store_offers_every_history_store_method_with_the_same_signature() -> None:
+@pytest.mark.parametrize("adapter_class", [SqliteHistoryStore, PgHistoryStore])
+def test_store_offers_every_history_store_method_with_the_same_signature(
+    adapter_class: type,
+) -> None:
     port_methods = [
         name
         for name, value in vars(HistoryStore).items()
@@ -51,7 +66,7 @@ def test_store_offers_every_history_store_method_with_the_same_signature() -> No
     assert "append_message" in port_methods
     for name in port_methods:
         port = inspect.signature(getattr(HistoryStore, name))
-        adapter = inspect.signature(getattr(SqliteHistoryStore, name))
+        adapter = inspect.signature(getattr(adapter_class, name))
         assert list(adapter.parameters) == list(port.parameters), name
         for param in port.parameters.values():
             mine = adapter.parameters[param.name]
@@ -61,12 +76,12 @@ def test_store_offers_every_history_store_method_with_the_same_signature() -> No
 # -- titles ----------------------------------------------------------------------------------
 
 
-def test_new_chat_is_titled_with_the_first_message(store: SqliteHistoryStore) -> None:
+def test_new_chat_is_titled_with_the_first_message(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "What is our refund policy?")
     assert chat.title == "What is our refund policy?"
 
 
-def test_title_collapses_newlines_tabs_and_runs_of_spaces(store: SqliteHistoryStore) -> None:
+def test_title_collapses_newlines_tabs_and_runs_of_spaces(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "  Summarise\n\nthis:\t the   report  ")
     assert chat.title == "Summarise this: the report"
 
@@ -89,7 +104,7 @@ def test_cut_title_does_not_end_in_a_space_before_the_ellipsis() -> None:
 
 @pytest.mark.parametrize("first_message", ["", "   ", "\n\t \n"])
 def test_empty_first_message_gives_the_default_title(
-    store: SqliteHistoryStore, first_message: str
+    store: HistoryStore, first_message: str
 ) -> None:
     assert store.get_or_create_chat(None, "alice", first_message).title == "New chat"
 
@@ -98,28 +113,28 @@ def test_empty_first_message_gives_the_default_title(
 
 
 def test_unknown_user_is_provisioned_once_and_keeps_its_profile(
-    store: SqliteHistoryStore, db_path: Path
+    store: HistoryStore, app_db: AppDb
 ) -> None:
     first = store.ensure_user("alice", name="Alice", email="alice@example.com")
     again = store.ensure_user("alice", name="Someone else")
     assert again == first
     assert first.name == "Alice"
     assert first.email == "alice@example.com"
-    assert raw(db_path, "SELECT count(*) FROM users") == [(1,)]
+    assert app_db.raw("SELECT count(*) FROM users") == [(1,)]
 
 
-def test_creating_a_chat_provisions_its_owner(store: SqliteHistoryStore) -> None:
+def test_creating_a_chat_provisions_its_owner(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "bob", "hi")
     assert store.ensure_user("bob").id == chat.user_id == "bob"
 
 
-def test_new_chat_without_an_id_gets_a_uuid4_hex_id(store: SqliteHistoryStore) -> None:
+def test_new_chat_without_an_id_gets_a_uuid4_hex_id(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "hello")
     assert len(chat.id) == 32
     assert int(chat.id, 16) >= 0
 
 
-def test_client_generated_chat_id_is_accepted_and_reused(store: SqliteHistoryStore) -> None:
+def test_client_generated_chat_id_is_accepted_and_reused(store: HistoryStore) -> None:
     created = store.get_or_create_chat("abc123XYZ", "alice", "first question")
     reused = store.get_or_create_chat("abc123XYZ", "alice", "second question")
     assert created.id == reused.id == "abc123XYZ"
@@ -128,7 +143,7 @@ def test_client_generated_chat_id_is_accepted_and_reused(store: SqliteHistorySto
 
 
 @pytest.mark.parametrize("bad_id", ["", "a b", "../etc/passwd", "x" * 65, "caf\u00e9", "id;DROP"])
-def test_malformed_chat_and_user_ids_are_refused(store: SqliteHistoryStore, bad_id: str) -> None:
+def test_malformed_chat_and_user_ids_are_refused(store: HistoryStore, bad_id: str) -> None:
     with pytest.raises(InvalidRequest):
         store.get_or_create_chat(bad_id, "alice", "hi")
     with pytest.raises(InvalidRequest):
@@ -137,7 +152,7 @@ def test_malformed_chat_and_user_ids_are_refused(store: SqliteHistoryStore, bad_
         store.ensure_user(bad_id)
 
 
-def test_lookups_by_a_malformed_id_find_nothing(store: SqliteHistoryStore) -> None:
+def test_lookups_by_a_malformed_id_find_nothing(store: HistoryStore) -> None:
     assert store.get_chat("no such/chat") is None
     assert store.list_messages("no such/chat") == []
     assert store.delete_chat("no such/chat") is False
@@ -145,20 +160,23 @@ def test_lookups_by_a_malformed_id_find_nothing(store: SqliteHistoryStore) -> No
         store.append_message("no such/chat", user_says("hi"))
 
 
-def test_timestamps_are_utc_with_microseconds(store: SqliteHistoryStore, db_path: Path) -> None:
+def test_timestamps_are_utc_with_microseconds(store: HistoryStore, app_db: AppDb) -> None:
     chat = store.get_or_create_chat(None, "alice", "hi")
     assert chat.created_at.utcoffset() == timedelta(0)
     assert chat.created_at.tzinfo is not None
     assert chat.created_at.astimezone(UTC) == chat.created_at
-    [(stored,)] = raw(db_path, "SELECT created_at FROM chats")
-    assert stored.endswith("+00:00")
-    assert len(stored.split(".")[1]) == len("123456+00:00")
+    [(stored,)] = app_db.raw("SELECT created_at FROM chats")
+    if app_db.is_postgres:  # TIMESTAMPTZ: an instant, microseconds kept
+        assert stored == chat.created_at and stored.microsecond == chat.created_at.microsecond
+    else:
+        assert stored.endswith("+00:00")
+        assert len(stored.split(".")[1]) == len("123456+00:00")
 
 
 # -- ownership -------------------------------------------------------------------------------
 
 
-def test_another_users_chat_looks_like_it_does_not_exist(store: SqliteHistoryStore) -> None:
+def test_another_users_chat_looks_like_it_does_not_exist(store: HistoryStore) -> None:
     store.get_or_create_chat("secret-chat", "alice", "private")
     with pytest.raises(NotFound) as error:
         store.get_or_create_chat("secret-chat", "mallory", "let me in")
@@ -166,7 +184,7 @@ def test_another_users_chat_looks_like_it_does_not_exist(store: SqliteHistorySto
     assert store.get_chat("secret-chat").user_id == "alice"
 
 
-def test_a_user_only_lists_their_own_chats(store: SqliteHistoryStore) -> None:
+def test_a_user_only_lists_their_own_chats(store: HistoryStore) -> None:
     store.get_or_create_chat("a1", "alice", "one")
     store.get_or_create_chat("b1", "bob", "two")
     assert [chat.id for chat in store.list_chats("alice")] == ["a1"]
@@ -176,7 +194,7 @@ def test_a_user_only_lists_their_own_chats(store: SqliteHistoryStore) -> None:
 # -- ordering --------------------------------------------------------------------------------
 
 
-def test_chats_are_listed_most_recently_active_first(store: SqliteHistoryStore) -> None:
+def test_chats_are_listed_most_recently_active_first(store: HistoryStore) -> None:
     for chat_id in ("first", "second", "third"):
         store.get_or_create_chat(chat_id, "alice", chat_id)
     assert [c.id for c in store.list_chats("alice")] == ["third", "second", "first"]
@@ -186,7 +204,7 @@ def test_chats_are_listed_most_recently_active_first(store: SqliteHistoryStore) 
     assert [c.id for c in store.list_chats("alice", limit=1, offset=1)] == ["third"]
 
 
-def test_negative_paging_is_refused(store: SqliteHistoryStore) -> None:
+def test_negative_paging_is_refused(store: HistoryStore) -> None:
     with pytest.raises(InvalidRequest):
         store.list_chats("alice", limit=-1)
     with pytest.raises(InvalidRequest):
@@ -195,7 +213,7 @@ def test_negative_paging_is_refused(store: SqliteHistoryStore) -> None:
         store.list_messages("anything", limit=-1)
 
 
-def test_messages_come_back_in_conversation_order(store: SqliteHistoryStore) -> None:
+def test_messages_come_back_in_conversation_order(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "q1")
     for i in range(5):
         store.append_message(chat.id, NewMessage(role="user", content=f"q{i}"))
@@ -204,7 +222,7 @@ def test_messages_come_back_in_conversation_order(store: SqliteHistoryStore) -> 
     assert contents == [x for i in range(5) for x in (f"q{i}", f"a{i}")]
 
 
-def test_message_limit_returns_the_last_n_still_in_order(store: SqliteHistoryStore) -> None:
+def test_message_limit_returns_the_last_n_still_in_order(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "count")
     for i in range(10):
         store.append_message(chat.id, user_says(str(i)))
@@ -212,13 +230,13 @@ def test_message_limit_returns_the_last_n_still_in_order(store: SqliteHistorySto
     assert store.list_messages(chat.id, limit=0) == []
 
 
-def test_appending_to_a_missing_chat_is_not_found(store: SqliteHistoryStore) -> None:
+def test_appending_to_a_missing_chat_is_not_found(store: HistoryStore) -> None:
     with pytest.raises(NotFound):
         store.append_message("ghost", user_says("hello?"))
 
 
 def test_assistant_turn_round_trips_tool_calls_sources_and_usage(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
 ) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     sent = NewMessage(
@@ -238,26 +256,19 @@ def test_assistant_turn_round_trips_tool_calls_sources_and_usage(
     assert stored.chat_id == chat.id and stored.status == "complete"
 
 
-def test_rows_stored_before_the_typed_shapes_read_back(db_path: Path) -> None:
+def test_rows_stored_before_the_typed_shapes_read_back(store: HistoryStore, app_db: AppDb) -> None:
     """Rows written before tool calls had a status and sources had version fields."""
-    store = SqliteHistoryStore(db_path)
     chat = store.get_or_create_chat(None, "alice", "q")
     message = store.append_message(chat.id, NewMessage(role="assistant", content="a [1]"))
-    conn = sqlite3.connect(str(db_path))
-    with conn:
-        conn.execute(
-            "UPDATE messages SET tool_calls = ?, sources = ? WHERE id = ?",
-            (
-                '[{"id": "c1", "name": "search_knowledge_base", "args": {"query": "q"}}]',
-                '[{"number": 1, "kind": "document", "title": "Policy", "source": "p.md", '
-                '"section": "Rotation", "category": null, "updated_at": "2025-09-15", '
-                '"score": 0.5, "document_id": 7}]',
-                message.id,
-            ),
-        )
-    conn.close()
+    app_db.raw(
+        "UPDATE messages SET tool_calls = ?, sources = ? WHERE id = ?",
+        '[{"id": "c1", "name": "search_knowledge_base", "args": {"query": "q"}}]',
+        '[{"number": 1, "kind": "document", "title": "Policy", "source": "p.md", '
+        '"section": "Rotation", "category": null, "updated_at": "2025-09-15", '
+        '"score": 0.5, "document_id": 7}]',
+        message.id,
+    )
     [stored] = store.list_messages(chat.id)
-    store.close()
     assert stored.tool_calls == (ToolCall("c1", "search_knowledge_base", {"query": "q"}),)
     assert stored.sources == (
         Source(1, "document", "Policy", "p.md", "Rotation", None, "2025-09-15", 0.5, 7),
@@ -265,13 +276,23 @@ def test_rows_stored_before_the_typed_shapes_read_back(db_path: Path) -> None:
     assert stored.sources[0].as_dict()["supersedes"] == []
 
 
-def test_message_without_usage_reads_back_without_usage(store: SqliteHistoryStore) -> None:
+def test_tool_call_arguments_keep_their_order(store: HistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "q")
+    args = {"zeta": 1, "query": "q", "alpha": [3, 2, 1], "mid": {"b": 1, "a": 2}}
+    sent = NewMessage(role="assistant", content="x", tool_calls=(ToolCall("c1", "t", args),))
+    store.append_message(chat.id, sent)
+    [stored] = store.list_messages(chat.id)
+    assert list(stored.tool_calls[0].args) == ["zeta", "query", "alpha", "mid"]
+    assert list(stored.tool_calls[0].args["mid"]) == ["b", "a"]
+
+
+def test_message_without_usage_reads_back_without_usage(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     assert store.append_message(chat.id, user_says("q")).usage is None
 
 
 def test_unserialisable_tool_arguments_are_refused_and_nothing_is_stored(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
 ) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     with pytest.raises(InvalidRequest):
@@ -288,7 +309,7 @@ def test_unserialisable_tool_arguments_are_refused_and_nothing_is_stored(
 
 
 def test_finalize_turns_a_streaming_message_into_the_final_answer(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
 ) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     store.append_message(chat.id, user_says("q"))
@@ -316,9 +337,7 @@ def test_finalize_turns_a_streaming_message_into_the_final_answer(
 
 
 @pytest.mark.parametrize("status", ["interrupted", "failed"])
-def test_finalize_records_interrupted_and_failed_turns(
-    store: SqliteHistoryStore, status: str
-) -> None:
+def test_finalize_records_interrupted_and_failed_turns(store: HistoryStore, status: str) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     draft = store.append_message(
         chat.id, NewMessage(role="assistant", content="partial", status="streaming")
@@ -330,12 +349,12 @@ def test_finalize_records_interrupted_and_failed_turns(
     assert final.content == "partial ans"
 
 
-def test_finalizing_a_missing_message_is_not_found(store: SqliteHistoryStore) -> None:
+def test_finalizing_a_missing_message_is_not_found(store: HistoryStore) -> None:
     with pytest.raises(NotFound):
         store.finalize_message("0" * 32, NewMessage(role="assistant", content="x"))
 
 
-def test_unknown_status_is_refused(store: SqliteHistoryStore) -> None:
+def test_unknown_status_is_refused(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     with pytest.raises(InvalidRequest):
         store.append_message(chat.id, NewMessage(role="user", content="x", status="done"))  # type: ignore[arg-type]
@@ -346,7 +365,7 @@ def test_unknown_status_is_refused(store: SqliteHistoryStore) -> None:
 # -- rename and delete -----------------------------------------------------------------------
 
 
-def test_rename_strips_the_title_and_keeps_the_chat_in_place(store: SqliteHistoryStore) -> None:
+def test_rename_strips_the_title_and_keeps_the_chat_in_place(store: HistoryStore) -> None:
     chat = store.get_or_create_chat("c1", "alice", "old")
     renamed = store.rename_chat("c1", "   Budget  2027  ")
     assert renamed.title == "Budget 2027"
@@ -355,7 +374,7 @@ def test_rename_strips_the_title_and_keeps_the_chat_in_place(store: SqliteHistor
 
 
 def test_rename_accepts_200_characters_and_refuses_201_or_blank(
-    store: SqliteHistoryStore,
+    store: HistoryStore,
 ) -> None:
     store.get_or_create_chat("c1", "alice", "old")
     assert store.rename_chat("c1", "t" * 200).title == "t" * 200
@@ -365,12 +384,12 @@ def test_rename_accepts_200_characters_and_refuses_201_or_blank(
     assert store.get_chat("c1").title == "t" * 200
 
 
-def test_renaming_a_missing_chat_is_not_found(store: SqliteHistoryStore) -> None:
+def test_renaming_a_missing_chat_is_not_found(store: HistoryStore) -> None:
     with pytest.raises(NotFound):
         store.rename_chat("ghost", "New title")
 
 
-def test_deleting_a_chat_deletes_its_messages(store: SqliteHistoryStore, db_path: Path) -> None:
+def test_deleting_a_chat_deletes_its_messages(store: HistoryStore, app_db: AppDb) -> None:
     keep = store.get_or_create_chat("keep", "alice", "keep")
     store.append_message(keep.id, user_says("stays"))
     gone = store.get_or_create_chat("gone", "alice", "gone")
@@ -379,7 +398,7 @@ def test_deleting_a_chat_deletes_its_messages(store: SqliteHistoryStore, db_path
 
     assert store.delete_chat("gone") is True
     assert store.get_chat("gone") is None
-    assert raw(db_path, "SELECT count(*) FROM messages WHERE chat_id = 'gone'") == [(0,)]
+    assert app_db.raw("SELECT count(*) FROM messages WHERE chat_id = 'gone'") == [(0,)]
     assert [m.content for m in store.list_messages("keep")] == ["stays"]
     assert store.delete_chat("gone") is False
 
@@ -387,44 +406,44 @@ def test_deleting_a_chat_deletes_its_messages(store: SqliteHistoryStore, db_path
 # -- schema and migrations -------------------------------------------------------------------
 
 
-def test_reopening_the_file_keeps_data_and_applies_migrations_once(db_path: Path) -> None:
-    first = SqliteHistoryStore(db_path)
+def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: AppDb) -> None:
+    first = app_db.open(SqliteHistoryStore, PgHistoryStore)
     chat = first.get_or_create_chat(None, "alice", "persisted")
     first.close()
 
-    second = SqliteHistoryStore(db_path)
+    second = app_db.open_apart(SqliteHistoryStore, PgHistoryStore)
     try:
         assert second.get_chat(chat.id) == chat
     finally:
         second.close()
-    assert raw(db_path, "SELECT name FROM schema_migrations") == [
-        ("history_0001_users_chats_messages",)
-    ]
-    assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
+    name = (
+        "history_pg_0001_users_chats_messages"
+        if app_db.is_postgres
+        else ("history_0001_users_chats_messages")
+    )
+    assert app_db.raw("SELECT name FROM schema_migrations") == [(name,)]
+    if not app_db.is_postgres:
+        assert app_db.raw("PRAGMA journal_mode") == [("wal",)]
 
 
 def test_database_refuses_two_messages_at_the_same_position(
-    store: SqliteHistoryStore, db_path: Path
+    store: HistoryStore, app_db: AppDb
 ) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     store.append_message(chat.id, user_says("q"))
-    conn = sqlite3.connect(str(db_path))
-    try:
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(
-                "INSERT INTO messages (id, chat_id, seq, role, content, status, created_at) "
-                "VALUES ('dup', ?, 1, 'user', 'x', 'complete', 'now')",
-                (chat.id,),
-            )
-    finally:
-        conn.close()
+    with pytest.raises(app_db.integrity_error):
+        app_db.raw(
+            "INSERT INTO messages (id, chat_id, seq, role, content, status, created_at) "
+            "VALUES ('dup', ?, 1, 'user', 'x', 'complete', '2026-03-02T12:00:00+00:00')",
+            chat.id,
+        )
 
 
 # -- concurrency -----------------------------------------------------------------------------
 
 
 def test_eight_threads_appending_to_one_chat_lose_and_duplicate_nothing(
-    store: SqliteHistoryStore, db_path: Path
+    store: HistoryStore, app_db: AppDb
 ) -> None:
     threads_count, per_thread = 8, 50
     chat = store.get_or_create_chat(None, "alice", "busy chat")
@@ -447,7 +466,7 @@ def test_eight_threads_appending_to_one_chat_lose_and_duplicate_nothing(
 
     assert errors == []
     total = threads_count * per_thread
-    seqs = [seq for (seq,) in raw(db_path, "SELECT seq FROM messages ORDER BY seq")]
+    seqs = [seq for (seq,) in app_db.raw("SELECT seq FROM messages ORDER BY seq")]
     assert seqs == list(range(1, total + 1))
     contents = [m.content for m in store.list_messages(chat.id)]
     assert sorted(contents) == sorted(f"{w}:{i}" for w in range(threads_count) for i in range(50))
@@ -467,6 +486,7 @@ def _append_from_another_process(path: str, chat_id: str, worker: int, start, co
 
 
 def test_four_processes_appending_to_one_file_all_succeed(db_path: Path) -> None:
+    """SQLite only: several processes on one file (PostgreSQL: see the eight threads)."""
     processes_count, per_process = 4, 50
     parent = SqliteHistoryStore(db_path)
     chat = parent.get_or_create_chat(None, "alice", "shared")
@@ -495,7 +515,7 @@ def test_four_processes_appending_to_one_file_all_succeed(db_path: Path) -> None
 
 
 def test_racing_to_create_the_same_new_chat_makes_exactly_one(
-    store: SqliteHistoryStore, db_path: Path
+    store: HistoryStore, app_db: AppDb
 ) -> None:
     racers = 16
     start = threading.Barrier(racers)
@@ -518,4 +538,4 @@ def test_racing_to_create_the_same_new_chat_makes_exactly_one(
 
     assert errors == []
     assert len(results) == racers and len(set(results)) == 1
-    assert raw(db_path, "SELECT id, user_id FROM chats") == [("useChat-abc123", "alice")]
+    assert app_db.raw("SELECT id, user_id FROM chats") == [("useChat-abc123", "alice")]

@@ -1,4 +1,5 @@
-"""The SQLite adapters of prompt versions and default models, on real files."""
+"""The adapters of prompt versions and default models, on real databases: every test taking
+`app_db` runs on SQLite and on PostgreSQL (`backend` fixture)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlean as sqlite3
 
 from services.admin.model_default_store import SqliteModelDefaultStore
+from services.admin.pg_model_default_store import PgModelDefaultStore
+from services.admin.pg_prompt_store import PgPromptStore
 from services.admin.prompt_store import SqlitePromptStore
-from services.sqlite.connection import connect
-from services.sqlite.migrations import applied_migrations
+from tests.store_backends import AppDb, open_app_db
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-def test_versions_are_numbered_per_type_and_the_newest_is_active(tmp_path: Path) -> None:
-    store = SqlitePromptStore(tmp_path / "app.db")
+@pytest.fixture
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    yield from open_app_db(backend, tmp_path, request)
+
+
+def test_versions_are_numbered_per_type_and_the_newest_is_active(app_db: AppDb) -> None:
+    store = app_db.open(SqlitePromptStore, PgPromptStore)
     first = store.create_version("chat", "One.", "root", NOON)
     second = store.create_version("chat", "Two.", "cli", NOON.replace(hour=13))
     other = store.create_version("advice", "Advice one.", "root", NOON)
@@ -34,9 +40,9 @@ def test_versions_are_numbered_per_type_and_the_newest_is_active(tmp_path: Path)
 
 
 def test_activate_and_reset_report_what_they_replaced_and_keep_every_version(
-    tmp_path: Path,
+    app_db: AppDb,
 ) -> None:
-    store = SqlitePromptStore(tmp_path / "app.db")
+    store = app_db.open(SqlitePromptStore, PgPromptStore)
     store.create_version("chat", "One.", "root", NOON)
     store.create_version("chat", "Two.", "root", NOON)
     switched = store.activate("chat", 1)
@@ -52,25 +58,23 @@ def test_activate_and_reset_report_what_they_replaced_and_keep_every_version(
     store.close()
 
 
-def test_stored_versions_cannot_be_changed_or_deleted(tmp_path: Path) -> None:
-    store = SqlitePromptStore(tmp_path / "app.db")
+def test_stored_versions_cannot_be_changed_or_deleted(app_db: AppDb) -> None:
+    store = app_db.open(SqlitePromptStore, PgPromptStore)
     store.create_version("chat", "One.", "root", NOON)
-    conn = sqlite3.connect(tmp_path / "app.db")
     for statement in ("UPDATE prompt_versions SET text = 'Evil.'", "DELETE FROM prompt_versions"):
-        with pytest.raises(sqlite3.IntegrityError, match=r"never changed|kept"):
-            conn.execute(statement)
-    conn.close()
+        with pytest.raises(app_db.integrity_error, match=r"never changed|kept"):
+            app_db.raw(statement)
     active = store.active_version("chat")
     assert active is not None and active.text == "One."
     store.close()
 
 
-def test_concurrent_admins_get_distinct_consecutive_version_numbers(tmp_path: Path) -> None:
-    path = tmp_path / "app.db"
-    SqlitePromptStore(path).close()  # migrate once
+def test_concurrent_admins_get_distinct_consecutive_version_numbers(app_db: AppDb) -> None:
+    app_db.open(SqlitePromptStore, PgPromptStore).close()  # migrate once
 
     def write(worker: int) -> list[int]:
-        store = SqlitePromptStore(path)  # a connection of its own, like another process
+        # connections of its own, like another process
+        store = app_db.open_apart(SqlitePromptStore, PgPromptStore)
         numbers = []
         for n in range(10):
             change = store.create_version("chat", f"w{worker} n{n}", "root", NOON)
@@ -85,9 +89,9 @@ def test_concurrent_admins_get_distinct_consecutive_version_numbers(tmp_path: Pa
 
 
 def test_a_default_model_is_set_replaced_and_cleared_reporting_the_previous_one(
-    tmp_path: Path,
+    app_db: AppDb,
 ) -> None:
-    store = SqliteModelDefaultStore(tmp_path / "app.db")
+    store = app_db.open(SqliteModelDefaultStore, PgModelDefaultStore)
     assert store.get("chat") is None
     assert store.put("chat", "test:a", "root", NOON) is None
     previous = store.put("chat", "test:b", "cli", NOON.replace(hour=13))
@@ -103,12 +107,68 @@ def test_a_default_model_is_set_replaced_and_cleared_reporting_the_previous_one(
     store.close()
 
 
-def test_the_stores_record_their_named_migrations_in_the_app_db(tmp_path: Path) -> None:
-    SqlitePromptStore(tmp_path / "app.db").close()
-    SqliteModelDefaultStore(tmp_path / "app.db").close()
-    conn = connect(tmp_path / "app.db")
-    assert applied_migrations(conn) == [
-        "prompts_0001_prompt_versions",
-        "model_defaults_0001_model_defaults",
+def test_the_stores_record_their_named_migrations_in_the_app_db(app_db: AppDb) -> None:
+    app_db.open(SqlitePromptStore, PgPromptStore).close()
+    app_db.open(SqliteModelDefaultStore, PgModelDefaultStore).close()
+    infix = "_pg" if app_db.is_postgres else ""
+    names = [name for (name,) in app_db.raw("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == [
+        f"model_defaults{infix}_0001_model_defaults",
+        f"prompts{infix}_0001_prompt_versions",
     ]
-    conn.close()
+
+
+def test_concurrent_writes_of_one_type_keep_exact_before_values(app_db: AppDb) -> None:
+    """Creates and activations racing on one type: every write reports as `before` the
+    version in force just before it, so the reports chain into one history."""
+    app_db.open(SqlitePromptStore, PgPromptStore).close()
+
+    def write(worker: int) -> list[tuple[int | None, int]]:
+        store = app_db.open_apart(SqlitePromptStore, PgPromptStore)
+        changes = []
+        for n in range(8):
+            change = store.create_version("chat", f"w{worker} n{n}", "root", NOON)
+            assert change.after is not None
+            changes.append((change.before, change.after.version))
+        store.close()
+        return changes
+
+    with ThreadPoolExecutor(4) as pool:
+        changes = [c for batch in pool.map(write, range(4)) for c in batch]
+    after_of = dict(changes)
+    assert len(after_of) == len(changes) == 32  # no two writes saw the same version in force
+    chain, current = [], None
+    while current in after_of:
+        current = after_of[current]
+        chain.append(current)
+    assert chain == list(range(1, 33))
+
+
+def test_concurrent_default_model_writes_each_report_the_one_they_replaced(
+    app_db: AppDb,
+) -> None:
+    app_db.open(SqliteModelDefaultStore, PgModelDefaultStore).close()
+
+    def write(worker: int) -> list[tuple[str | None, str]]:
+        store = app_db.open_apart(SqliteModelDefaultStore, PgModelDefaultStore)
+        pairs = []
+        for n in range(8):
+            model = f"test:w{worker}-{n}"
+            previous = store.put("chat", model, "root", NOON)
+            pairs.append((previous.model if previous else None, model))
+        store.close()
+        return pairs
+
+    with ThreadPoolExecutor(4) as pool:
+        pairs = [p for batch in pool.map(write, range(4)) for p in batch]
+    next_of = dict(pairs)
+    assert len(next_of) == 32  # every write replaced a different value
+    chain, current = [], None
+    while current in next_of:
+        current = next_of[current]
+        chain.append(current)
+    assert len(chain) == 32
+    store = app_db.open(SqliteModelDefaultStore, PgModelDefaultStore)
+    final = store.get("chat")
+    assert final is not None and final.model == chain[-1]
+    store.close()

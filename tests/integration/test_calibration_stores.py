@@ -1,0 +1,239 @@
+"""The response log and calibration store adapters, on real databases: every test runs on
+SQLite and on PostgreSQL (`backend` fixture), through the ports only."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.calibration import SqliteCalibrationStore, SqliteResponseLog
+from services.calibration.pg_response_log import PgResponseLog
+from services.calibration.pg_store import PgCalibrationStore
+from tests.store_backends import AppDb, open_app_db
+from use_cases.calibration_domain import CalibrationFit, FittedMap, LoggedResponse
+
+NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    yield from open_app_db(backend, tmp_path, request)
+
+
+@pytest.fixture
+def log(app_db: AppDb):
+    store = app_db.open(SqliteResponseLog, PgResponseLog)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def calibration(app_db: AppDb):
+    store = app_db.open(SqliteCalibrationStore, PgCalibrationStore)
+    yield store
+    store.close()
+
+
+def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: object) -> LoggedResponse:
+    values: dict[str, object] = {
+        "response_id": f"resp_{n:04d}",
+        "user_id": user,
+        "kind": "chat",
+        "query": f"question {n}",
+        "response_text": f"answer {n} [1]",
+        "raw_confidence": 0.1 + n / 100,
+        "confidence": 0.2 + n / 100,
+        "confidence_phrase": "moderate",
+        "model": "offline-extractive",
+        "search_ran": n % 2 == 0,
+        "latency_ms": 10 + n,
+        "created_at": at,
+    }
+    values.update(extra)
+    return LoggedResponse(**values)  # type: ignore[arg-type]
+
+
+def test_a_logged_response_reads_back_whole(log) -> None:
+    sent = _response(
+        1, calibration_version=3, phrase_version=2, chat_id="c1", message_id="m1", kind="advice"
+    )
+    log.add(sent)
+    assert log.get("resp_0001") == sent
+    assert log.get("resp_0001").created_at.utcoffset() == timedelta(0)
+    assert log.get("resp_nope") is None
+
+
+def test_feedback_is_recorded_then_replaced_and_counted_once(log) -> None:
+    log.add(_response(1))
+    assert log.put_feedback("resp_0001", True, None, NOON) is False
+    assert log.put_feedback("resp_0001", False, "Wrong date.", NOON + timedelta(hours=1)) is True
+    feedback = log.get("resp_0001").feedback
+    assert (feedback.outcome, feedback.notes, feedback.at) == (
+        False,
+        "Wrong date.",
+        NOON + timedelta(hours=1),
+    )
+    assert log.feedback_count() == 1
+
+
+def test_recent_is_newest_first_with_ties_in_insertion_order(log) -> None:
+    log.add(_response(1, at=NOON))
+    log.add(_response(2, at=NOON + timedelta(minutes=1)))
+    log.add(_response(3, at=NOON + timedelta(minutes=1)))
+    log.add(_response(4, user="bob", at=NOON + timedelta(minutes=2)))
+    assert [r.response_id for r in log.recent(limit=10)] == [
+        "resp_0004",
+        "resp_0003",
+        "resp_0002",
+        "resp_0001",
+    ]
+    assert [r.response_id for r in log.recent(limit=2, user_id="ana")] == [
+        "resp_0003",
+        "resp_0002",
+    ]
+
+
+def test_for_chat_and_scored_filter_and_order_oldest_first(log) -> None:
+    log.add(_response(1, at=NOON + timedelta(days=1), chat_id="c1"))
+    log.add(_response(2, at=NOON, chat_id="c1"))
+    log.add(_response(3, at=NOON - timedelta(days=3), chat_id="c2", user="bob"))
+    log.put_feedback("resp_0002", True, None, NOON)
+    assert [r.response_id for r in log.for_chat("c1")] == ["resp_0002", "resp_0001"]
+    assert log.for_chat("nope") == []
+    scored = log.scored()
+    assert [(s.response_id, s.outcome) for s in scored] == [
+        ("resp_0003", None),
+        ("resp_0002", True),
+        ("resp_0001", None),
+    ]
+    assert scored[1].raw_confidence == pytest.approx(0.12) and scored[1].created_at == NOON
+    assert [s.response_id for s in log.scored(since=NOON)] == ["resp_0002", "resp_0001"]
+    assert [s.response_id for s in log.scored(since=NOON, user_id="bob")] == []
+    assert [s.response_id for s in log.scored(user_id="bob")] == ["resp_0003"]
+
+
+def test_a_naive_time_is_taken_as_utc(log) -> None:
+    log.add(_response(1, at=NOON.replace(tzinfo=None)))
+    assert log.get("resp_0001").created_at == NOON
+    assert [s.response_id for s in log.scored(since=NOON.replace(tzinfo=None))] == ["resp_0001"]
+
+
+def test_forgetting_a_user_deletes_their_responses_and_feedback(log) -> None:
+    for n in range(3):
+        log.add(_response(n))
+        log.put_feedback(f"resp_{n:04d}", True, None, NOON)
+    log.add(_response(9, user="bob"))
+    assert log.forget_user("ana") == 3
+    assert log.forget_user("ana") == 0
+    assert [r.response_id for r in log.recent(limit=10)] == ["resp_0009"]
+    assert log.feedback_count() == 0
+
+
+def test_feedback_for_an_unknown_response_is_refused(log, app_db: AppDb) -> None:
+    with pytest.raises(app_db.integrity_error):
+        log.put_feedback("resp_nope", True, None, NOON)
+    assert log.feedback_count() == 0
+
+
+def test_racing_verdicts_on_one_response_report_exactly_one_first(app_db: AppDb) -> None:
+    store = app_db.open(SqliteResponseLog, PgResponseLog)
+    store.add(_response(1))
+
+    def verdicts(worker: int) -> list[bool]:
+        mine = app_db.open_apart(SqliteResponseLog, PgResponseLog)
+        replaced = [
+            mine.put_feedback("resp_0001", n % 2 == 0, f"w{worker}", NOON) for n in range(5)
+        ]
+        mine.close()
+        return replaced
+
+    with ThreadPoolExecutor(4) as pool:
+        replaced = [r for batch in pool.map(verdicts, range(4)) for r in batch]
+    assert replaced.count(False) == 1 and len(replaced) == 20
+    assert app_db.raw("SELECT replaced FROM response_feedback") == [(19,)]
+    store.close()
+
+
+# -- calibration state ------------------------------------------------------------------------
+
+
+def _fit(active: bool = True, method: str = "isotonic") -> CalibrationFit:
+    return CalibrationFit(
+        map=FittedMap(method, (0.1, 0.5, 0.9), (0.05, 0.4, 0.95), 0.0, 0.0)  # type: ignore[arg-type]
+        if method == "isotonic"
+        else FittedMap("platt", slope=1.25, intercept=-0.1),
+        feedback_used=40,
+        train_size=30,
+        heldout_size=10,
+        ece_before=0.21,
+        ece_after=0.04,
+        brier_before=None,
+        brier_after=0.18,
+        active=active,
+    )
+
+
+def test_thresholds_are_versioned_and_the_newest_is_in_force(calibration) -> None:
+    assert calibration.current_thresholds() is None
+    first = calibration.save_thresholds((0.2, 0.4, 0.6, 0.8), "auto-tune", "root", NOON)
+    second = calibration.save_thresholds((0.25, 0.45, 0.65, 0.85), "manual", "cli", NOON)
+    assert (first.version, second.version) == (1, 2)
+    current = calibration.current_thresholds()
+    assert current == second
+    assert (current.bounds, current.source, current.author) == (
+        (0.25, 0.45, 0.65, 0.85),
+        "manual",
+        "cli",
+    )
+    assert current.created_at == NOON and current.created_at.utcoffset() == timedelta(0)
+    with pytest.raises(ValueError):
+        calibration.save_thresholds((0.9, 0.1, 0.2, 0.3), "manual", "cli", NOON)
+    assert calibration.current_thresholds().version == 2
+
+
+def test_calibrations_round_trip_and_the_newest_active_one_is_in_force(calibration) -> None:
+    assert calibration.active_calibration() is None and calibration.latest_calibration() is None
+    first = calibration.save_calibration(_fit(method="platt"), "root", NOON)
+    trial = calibration.save_calibration(_fit(active=False), "root", NOON + timedelta(hours=1))
+    assert (first.version, trial.version) == (1, 2)
+    assert calibration.active_calibration() == first
+    assert calibration.latest_calibration() == trial
+    assert calibration.latest_calibration().fit == _fit(active=False)
+    assert calibration.active_calibration().map.apply(0.5) == pytest.approx(first.map.apply(0.5))
+
+
+def test_stored_versions_cannot_be_changed_or_deleted(calibration, app_db: AppDb) -> None:
+    calibration.save_thresholds((0.2, 0.4, 0.6, 0.8), "auto-tune", "root", NOON)
+    calibration.save_calibration(_fit(), "root", NOON)
+    for statement in (
+        "UPDATE confidence_phrase_versions SET author = 'eve'",
+        "DELETE FROM confidence_phrase_versions",
+        "UPDATE confidence_calibrations SET active = NOT active"
+        if app_db.is_postgres
+        else "UPDATE confidence_calibrations SET active = 1 - active",
+        "DELETE FROM confidence_calibrations",
+    ):
+        with pytest.raises(app_db.integrity_error, match=r"never changed|kept"):
+            app_db.raw(statement)
+    assert calibration.current_thresholds().author == "root"
+
+
+def test_concurrent_saves_get_distinct_consecutive_versions(app_db: AppDb) -> None:
+    app_db.open(SqliteCalibrationStore, PgCalibrationStore).close()
+
+    def save(worker: int) -> list[int]:
+        store = app_db.open_apart(SqliteCalibrationStore, PgCalibrationStore)
+        versions = []
+        for n in range(6):
+            bounds = (0.1, 0.2, 0.3, 0.4 + worker / 100 + n / 1000)
+            versions.append(store.save_thresholds(bounds, "auto-tune", f"w{worker}", NOON).version)
+            versions.append(store.save_calibration(_fit(), f"w{worker}", NOON).version)
+        store.close()
+        return versions
+
+    with ThreadPoolExecutor(4) as pool:
+        versions = [v for batch in pool.map(save, range(4)) for v in batch]
+    assert sorted(versions) == sorted([*range(1, 25), *range(1, 25)])

@@ -1,0 +1,166 @@
+"""The evaluation dataset and run stores, on real databases: every test runs on SQLite and on
+PostgreSQL (`backend` fixture), through the ports only."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from services.evaluation.pg_run_store import PgDatasetStore, PgRunStore
+from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
+from tests.store_backends import AppDb, open_app_db
+from use_cases.eval_run_domain import PromptRef, RunRecord, RunSettings, StoredDataset
+
+T0 = "2026-03-02T12:00:00+00:00"
+T1 = "2026-03-02T12:00:01+00:00"
+T2 = "2026-03-02T12:00:02+00:00"
+
+
+@pytest.fixture
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    yield from open_app_db(backend, tmp_path, request)
+
+
+@pytest.fixture
+def datasets(app_db: AppDb):
+    store = app_db.open(SqliteDatasetStore, PgDatasetStore)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def runs(app_db: AppDb):
+    store = app_db.open(SqliteRunStore, PgRunStore)
+    yield store
+    store.close()
+
+
+def _dataset(dataset_id: str, version: str, at: str, name: str = "Three") -> StoredDataset:
+    return StoredDataset(
+        id=dataset_id,
+        name=name,
+        version=version,
+        description="three cases",
+        source="upload",
+        fmt="jsonl",
+        text='{"id": "a", "question": "q?"}\n',
+        created_at=at,
+        cases=1,
+    )
+
+
+def _run(run_id: str, at: str, **extra: object) -> RunRecord:
+    values: dict[str, object] = {
+        "run_id": run_id,
+        "status": "queued",
+        "task_id": "three",
+        "task_version": "v1",
+        "models": ("test:b", "test:a"),
+        "prompt_version": PromptRef("chat", 2),
+        "settings": RunSettings(
+            2, 5, ("typo",), 7, ({"type": "contains", "value": "x"},), 10, ("t",)
+        ),
+        "created_by": "root",
+        "created_at": at,
+        "total": 6,
+    }
+    values.update(extra)
+    return RunRecord(**values)  # type: ignore[arg-type]
+
+
+def test_a_dataset_version_is_stored_once_and_the_first_upload_is_reported(datasets) -> None:
+    first = datasets.put(_dataset("three", "h1", T0))
+    again = datasets.put(_dataset("three", "h1", T1, name="Renamed"))
+    assert again == first == _dataset("three", "h1", T0)
+    assert datasets.version("three", "h1") == first
+    assert datasets.version("three", "h2") is None and datasets.latest("nope") is None
+
+
+def test_latest_and_list_give_the_newest_version_of_each_dataset_by_id(datasets) -> None:
+    datasets.put(_dataset("zeta", "h1", T0))
+    datasets.put(_dataset("alpha", "h1", T0))
+    datasets.put(_dataset("alpha", "h2", T2))
+    datasets.put(_dataset("alpha", "h3", T1))
+    datasets.put(_dataset("Beta", "h1", T0))
+    datasets.put(_dataset("zeta", "h2", T0))  # same time: the later insert wins
+    assert datasets.latest("alpha").version == "h2"
+    assert [(d.id, d.version) for d in datasets.list()] == [
+        ("Beta", "h1"),  # byte order, as SQLite: capitals first
+        ("alpha", "h2"),
+        ("zeta", "h2"),
+    ]
+
+
+def test_a_run_reads_back_whole_and_moves_through_its_statuses(runs) -> None:
+    run = _run("run_1", T0)
+    runs.create(run)
+    assert runs.get("run_1") == run and runs.get("nope") is None
+    runs.set_status("run_1", "running", at=T1)
+    runs.set_status("run_1", "running", at=T2)  # started once
+    assert (runs.get("run_1").started_at, runs.get("run_1").finished_at) == (T1, None)
+    runs.set_status("run_1", "failed", at=T2, error="boom")
+    assert runs.get("run_1") == replace(
+        run, status="failed", started_at=T1, finished_at=T2, error="boom"
+    )
+    runs.set_status("run_1", "queued", at=T2)
+    assert runs.get("run_1").finished_at is None and runs.get("run_1").error is None
+    runs.create(_run("run_2", T0, prompt_version=None, models=("m",)))
+    assert runs.get("run_2").prompt_version is None
+
+
+def test_runs_are_listed_newest_first_and_unfinished_oldest_first(runs) -> None:
+    runs.create(_run("run_a", T1))
+    runs.create(_run("run_b", T0))
+    runs.create(_run("run_c", T1))
+    runs.create(_run("run_d", T2, status="completed"))
+    assert [r.run_id for r in runs.list(10, 0)] == ["run_d", "run_c", "run_a", "run_b"]
+    assert [r.run_id for r in runs.list(2, 1)] == ["run_c", "run_a"]
+    assert runs.latest().run_id == "run_d"
+    assert runs.latest("queued").run_id == "run_c"
+    assert runs.latest("cancelled") is None
+    runs.set_status("run_a", "running", at=T2)
+    assert [r.run_id for r in runs.unfinished()] == ["run_b", "run_a", "run_c"]
+
+
+def test_rows_are_recorded_once_in_order_with_progress(runs) -> None:
+    runs.create(_run("run_1", T0))
+    other = {"z": 1, "case_id": "b", "error": None, "scores": {"y": 0.5, "x": 1}}
+    assert runs.add_row("run_1", ("m", "b", "clean"), other) is True
+    assert runs.add_row("run_1", ("m", "a", "clean"), {"case_id": "a", "error": "timeout"})
+    assert runs.add_row("run_1", ("m", "b", "clean"), {"case_id": "b", "again": True}) is False
+    assert runs.add_row("run_1", ("m", "b", "typo"), {"case_id": "b"}) is True
+    assert runs.done("run_1") == {("m", "b", "clean"), ("m", "a", "clean"), ("m", "b", "typo")}
+    rows = runs.rows("run_1")
+    assert rows == [other, {"case_id": "a", "error": "timeout"}, {"case_id": "b"}]
+    assert list(rows[0]) == ["z", "case_id", "error", "scores"]  # keys in the order written
+    assert list(rows[0]["scores"]) == ["y", "x"]
+    assert runs.progress("run_1") == (3, 1)
+    assert runs.progress("nope") == (0, 0) and runs.rows("nope") == [] and runs.done("x") == set()
+
+
+def test_two_executions_of_one_run_never_record_an_item_twice(app_db: AppDb) -> None:
+    """Two replicas resuming the same run at once: each item is kept from exactly one."""
+    runs = app_db.open(SqliteRunStore, PgRunStore)
+    runs.create(_run("run_1", T0))
+    keys = [("m", f"case{n}", "clean") for n in range(30)]
+    start = threading.Barrier(2)
+    won: dict[str, int] = {}
+
+    def execute(name: str) -> None:
+        mine = app_db.open_apart(SqliteRunStore, PgRunStore)
+        start.wait()
+        won[name] = sum(mine.add_row("run_1", key, {"by": name}) for key in keys)
+        mine.close()
+
+    threads = [threading.Thread(target=execute, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert won["a"] + won["b"] == 30
+    assert runs.progress("run_1") == (30, 0)
+    assert len(runs.rows("run_1")) == 30
+    runs.close()

@@ -1,0 +1,84 @@
+"""One application database on either backend, for the backend-contract tests of the app
+stores: the SQLite file `app.db` or a fresh PostgreSQL database (`tests/postgres.py`).
+
+A test module declares
+    @pytest.fixture
+    def app_db(backend, tmp_path, request):
+        yield from open_app_db(backend, tmp_path, request)
+and builds its store with `app_db.open(SqliteX, PgX)`, so the same test body runs on both.
+`raw` looks at the stored rows directly, bypassing the store, with `?` placeholders on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlean as sqlite3
+
+from services.postgres import PgDatabase
+
+
+@dataclass
+class AppDb:
+    backend: str
+    path: Path
+    url: str | None = None
+    db: PgDatabase | None = None
+    _extra: list[PgDatabase] = field(default_factory=list)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db is not None
+
+    @property
+    def integrity_error(self) -> tuple[type[Exception], ...]:
+        """What a refused write raises on this backend (the driver's IntegrityError)."""
+        return (psycopg.IntegrityError,) if self.is_postgres else (sqlite3.IntegrityError,)
+
+    def open(self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[[PgDatabase], Any]) -> Any:
+        """A store on this database (sharing the test's pool on PostgreSQL)."""
+        return pg_cls(self.db) if self.db is not None else sqlite_cls(self.path)
+
+    def open_apart(
+        self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[[PgDatabase], Any]
+    ) -> Any:
+        """A store with connections of its own, as another process (replica) would have."""
+        if self.url is None:
+            return sqlite_cls(self.path)
+        other = PgDatabase(self.url, max_size=2)
+        self._extra.append(other)
+        return pg_cls(other)
+
+    def raw(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        """Run one statement directly (committed) and return its rows as tuples."""
+        if self.url is None:
+            conn = sqlite3.connect(str(self.path))
+            try:
+                with conn:
+                    return conn.execute(sql, params).fetchall()
+            finally:
+                conn.close()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    def close(self) -> None:
+        for database in [*self._extra, *([self.db] if self.db else [])]:
+            database.close()
+
+
+def open_app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppDb]:
+    if backend == "postgresql":
+        url = str(request.getfixturevalue("pg_url"))
+        app_db = AppDb(backend, tmp_path / "app.db", url, PgDatabase(url, max_size=8))
+    else:
+        app_db = AppDb(backend, tmp_path / "app.db")
+    try:
+        yield app_db
+    finally:
+        app_db.close()
