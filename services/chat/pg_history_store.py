@@ -242,6 +242,17 @@ class PgHistoryStore:
             conn.execute("UPDATE chats SET updated_at = %s WHERE id = %s", (_now(), row["chat_id"]))
         return _message(row)
 
+    def interrupt_abandoned(self, started_before: datetime) -> int:
+        """Mark every `streaming` message created before `started_before` as `interrupted`:
+        its turn's process died (a crash, a `kill -9`) and will never finalise it."""
+        with self._db.connection() as conn:
+            cursor = conn.execute(
+                "UPDATE messages SET status = 'interrupted' "
+                "WHERE status = 'streaming' AND created_at < %s",
+                (_utc(started_before),),
+            )
+        return int(cursor.rowcount)
+
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         """Messages in conversation order; with `limit`, the last `limit` of them."""
         if limit is not None and limit < 0:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from services.chat.history_store import SqliteHistoryStore
+from services.chat.pg_history_store import PgHistoryStore
+from tests.store_backends import AppDb, open_app_db
 from use_cases.chat_domain import NewMessage
 from use_cases.chats import SweepAbandonedTurns
 
@@ -22,8 +27,13 @@ class MovableClock:
         return self.at
 
 
-def test_only_turns_older_than_the_turn_limit_are_marked_interrupted(tmp_path: Path) -> None:
-    store = SqliteHistoryStore(tmp_path / "app.db")
+@pytest.fixture
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppDb]:
+    yield from open_app_db(backend, tmp_path, request)
+
+
+def test_only_turns_older_than_the_turn_limit_are_marked_interrupted(app_db: AppDb) -> None:
+    store = app_db.open(SqliteHistoryStore, PgHistoryStore)
     clock = MovableClock()
     sweep = SweepAbandonedTurns(store, clock, turn_limit_s=30, margin_s=10)
     try:
