@@ -26,6 +26,7 @@ from backend.cli.common import (
     run_command,
     settings_for_cli,
 )
+from backend.cli.db_commands import db_app
 from backend.cli.eval_commands import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
 from backend.cli.llm_commands import models_app, prompts_app
@@ -63,6 +64,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(models_app, name="models")
 app.command()(feedback)
 app.add_typer(calibration_app, name="calibration")
+app.add_typer(db_app, name="db")
 app.command()(advise)
 
 

@@ -1,0 +1,18 @@
+"""Every PostgreSQL store's migrations in one list, for `almanac db migrate|check`.
+
+Each store also applies its own list when it is built (replicas starting together are safe:
+`apply_migrations` holds an advisory lock), so this list only has to be complete, and each
+family's migrations keep their order. A test checks that it holds every `MIGRATIONS` list
+defined under `services/`.
+"""
+
+from __future__ import annotations
+
+from backend.stores.app import APP_MIGRATIONS
+from services.postgres import Migration
+from services.postgres import jobs as pg_jobs
+from services.postgres import rate_limits as pg_rate_limits
+
+
+def postgres_migrations() -> list[Migration]:
+    return [*APP_MIGRATIONS, *pg_jobs.MIGRATIONS, *pg_rate_limits.MIGRATIONS]
