@@ -279,6 +279,11 @@ class PgSqlRunner:
     def run(self, sql_text: str) -> QueryResult:
         """Run one read-only SELECT; `ToolRejected` with a retry hint for anything else."""
         text = self._check_text(sql_text)
+        if len(text) > self._max_sql_length:  # a bound, like SQLite's SQLITE_LIMIT_SQL_LENGTH
+            raise ToolRejected(
+                f"The SQL is {len(text)} characters long; the limit is {self._max_sql_length}. "
+                "Write a shorter query."
+            )
         self._check_big_values(text)
         catalog: _Catalog | None = None
         try:
@@ -516,7 +521,9 @@ class PgSqlRunner:
                 f"the database. {hint}"
             )
         if missing or hidden:
-            return self._no_such_table((missing or hidden).group(1), hint)  # type: ignore[union-attr]
+            # Unqualified, so `public.x` reads the same whether x is missing or hidden.
+            name = (missing or hidden).group(1).rsplit(".", 1)[-1]  # type: ignore[union-attr]
+            return self._no_such_table(name, hint)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             function = re.fullmatch(r"permission denied for function (.+)", message)
             reason = (
