@@ -27,7 +27,7 @@ from services.tables.pg_loader import PgTableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner, render_markdown
 from use_cases.chat_domain import QueryResult
-from use_cases.errors import ToolRejected
+from use_cases.errors import ConfigurationError, ToolRejected
 from use_cases.ports import SqlRunner
 
 LISTED = ["customers", "orders", "files"]
@@ -973,3 +973,68 @@ def test_markdown_of_a_real_result_round_trips_the_values(runner: SqlRunner) -> 
         "| Ada | UK |",
         "| Grace | US |",
     ]
+
+
+# -- start-up on PostgreSQL -----------------------------------------------------------------------
+
+
+def test_build_tables_builds_the_postgresql_adapters_with_the_settings(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from backend.stores.tables import build_tables
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)  # build_tables reads only the SQL limits on PostgreSQL
+    db = PgDatabase(pg_url, max_size=2)
+    try:
+        loader, runner = build_tables(settings, db)
+        assert isinstance(loader, PgTableLoader) and isinstance(runner, PgSqlRunner)
+        assert runner._timeout_s == settings.sql_timeout
+        assert runner._max_rows == settings.sql_max_rows
+    finally:
+        db.close()
+
+
+def test_a_database_user_that_cannot_create_or_use_the_reader_role_gets_a_clear_error(
+    pg_server_url: str, pg_url: str
+) -> None:
+    """No CREATEROLE and no membership: start-up says what an administrator must grant."""
+    user = f"limited_{uuid.uuid4().hex[:8]}"
+    params = psycopg.conninfo.conninfo_to_dict(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(psql.SQL("CREATE ROLE {} LOGIN").format(psql.Identifier(user)))
+        admin.execute(psql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(psql.Identifier(user)))
+        admin.execute(
+            psql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                psql.Identifier(str(params["dbname"])), psql.Identifier(user)
+            )
+        )
+    params["user"] = user
+    db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ConfigurationError) as refused:
+            PgTableLoader(db)
+        assert "CREATE ROLE almanac_reader NOLOGIN" in refused.value.detail
+        assert "GRANT almanac_reader TO" in refused.value.detail
+    finally:
+        db.close()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(psql.SQL("DROP OWNED BY {}").format(psql.Identifier(user)))
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(psql.SQL("DROP ROLE {}").format(psql.Identifier(user)))
+
+
+def test_a_reader_role_with_more_than_read_rights_stops_start_up(pg_url: str) -> None:
+    db = PgDatabase(pg_url, max_size=2)
+    try:
+        PgSqlRunner(db)
+        with db.connection() as conn:
+            conn.execute("ALTER ROLE almanac_reader CREATEDB")
+        try:
+            with pytest.raises(ConfigurationError, match="plain NOLOGIN role"):
+                PgSqlRunner(db)
+        finally:
+            with db.connection() as conn:
+                conn.execute("ALTER ROLE almanac_reader NOCREATEDB")
+    finally:
+        db.close()
