@@ -1,22 +1,28 @@
-"""The tables family: the structured tables the SQL tool reads, and their read-only runner."""
+"""The tables family: the structured tables the SQL tool reads, and their read-only runner.
+
+On PostgreSQL the tables live in their own schema and the model's SQL runs as a read-only role
+(services/tables/pg_loader.py, pg_sql_sandbox.py); on SQLite, in their own file."""
 
 from __future__ import annotations
 
 from backend.config import Settings
-from backend.stores import not_on_postgres
 from services.postgres import PgDatabase
 from services.tables.loader import SqliteTableLoader
+from services.tables.pg_loader import PgTableLoader
+from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 
-TableLoaderAdapter = SqliteTableLoader
-SqlRunnerAdapter = SqliteSqlRunner
+TableLoaderAdapter = SqliteTableLoader | PgTableLoader
+SqlRunnerAdapter = SqliteSqlRunner | PgSqlRunner
 
 
 def build_tables(
     settings: Settings, db: PgDatabase | None
 ) -> tuple[TableLoaderAdapter, SqlRunnerAdapter]:
     if db is not None:
-        raise not_on_postgres("tables")
+        loader = PgTableLoader(db)
+        runner = PgSqlRunner(db, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows)
+        return loader, runner
     tables = SqliteTableLoader(settings.tables_db_path)
     tables.list_tables()  # creates the file, so the read-only sandbox can open it
     sql = SqliteSqlRunner(

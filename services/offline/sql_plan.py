@@ -3,6 +3,11 @@
 Rules: a table is queried only when the question clearly targets it (its name, a column it asks
 about, a sample value, plus something to filter on); literals are quoted with '' and
 LIKE-escaped, identifiers double-quoted; the SQL stays well under the sandbox's length limit.
+
+The SQL runs unchanged on SQLite and PostgreSQL: `coalesce` (not `ifnull`), matches counted
+with `CASE WHEN ... THEN n ELSE 0 END` (PostgreSQL cannot multiply a boolean), `lower(x) LIKE`
+(PostgreSQL's LIKE is case-sensitive), `WHERE 1 = 1`, and the relevance filtered outside a
+subquery (PostgreSQL cannot use a select-list alias in WHERE).
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def _sql_literal(text: str) -> str:
 
 
 def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A case-insensitive `%term%` pattern: compare it with `lower(column)`."""
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return _sql_literal(f"%{escaped}%")
 
 
@@ -503,14 +509,14 @@ def _build_sql(
                 if t in exact
                 else "("
                 + " OR ".join(
-                    f"{quote_identifier(c)} LIKE {_like_pattern(t)} ESCAPE '\\'"
+                    f"lower({quote_identifier(c)}) LIKE {_like_pattern(t)} ESCAPE '\\'"
                     for c in text_columns
                 )
                 + ")"
                 for t in entities
             )
             if entities
-            else "1"
+            else "1 = 1"
         )
         where = " AND ".join([where, *conditions])
         sql = f"SELECT COUNT(*) AS count FROM {table} WHERE {where}"
@@ -520,9 +526,10 @@ def _build_sql(
         assert label is not None
         asked_names = [alias if n == fk else n for n in asked_names]
         sql = (
-            f"SELECT e.*, m.{quote_identifier(label)} AS {quote_identifier(alias)}, "
-            f"{relevance} AS {RELEVANCE} FROM {table} AS e LEFT JOIN {table} AS m "
-            f"ON m.{quote_identifier(key)} = e.{quote_identifier(fk)}"
+            f"SELECT * FROM (SELECT e.*, m.{quote_identifier(label)} AS "
+            f"{quote_identifier(alias)}, {relevance} AS {RELEVANCE} FROM {table} AS e "
+            f"LEFT JOIN {table} AS m ON m.{quote_identifier(key)} = e.{quote_identifier(fk)}) "
+            "AS ranked"
             + (f" WHERE {RELEVANCE} > 0" if terms else "")
             + f" ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
         )
@@ -532,8 +539,8 @@ def _build_sql(
         if superlative is not None:
             order += f", {quote_identifier(superlative[0])} {superlative[1]}"
         sql = (
-            f"SELECT *, {relevance} AS {RELEVANCE} FROM {table} WHERE {where} "
-            f"ORDER BY {order} LIMIT {SQL_ROW_LIMIT}"
+            f"SELECT * FROM (SELECT *, {relevance} AS {RELEVANCE} FROM {table}) AS ranked "
+            f"WHERE {where} ORDER BY {order} LIMIT {SQL_ROW_LIMIT}"
         )
     elif superlative is not None:  # every row tied at the extreme, not an arbitrary one
         column = quote_identifier(superlative[0])
@@ -575,16 +582,15 @@ def _relevance(
     for term in terms:
         if term in exact:  # a value of one column: that column, whole value
             weight = weights[term] * (2 if exact[term] == label else 1)
-            cell = f"lower(ifnull({prefix}{quote_identifier(exact[term])}, ''))"
-            match = f"({cell} = {_sql_literal(term)})"
-            parts.append(f"{match} * {weight}" if weight > 1 else match)
+            cell = f"lower(coalesce({prefix}{quote_identifier(exact[term])}, ''))"
+            parts.append(f"(CASE WHEN {cell} = {_sql_literal(term)} THEN {weight} ELSE 0 END)")
             continue
         for column in text_columns:
             weight = weights[term] * (2 if column == label else 1)
-            # ifnull: one NULL cell must not turn the whole relevance sum into NULL.
-            cell = f"ifnull({prefix}{quote_identifier(column)}, '')"
-            match = f"({cell} LIKE {_like_pattern(term)} ESCAPE '\\')"
-            parts.append(f"{match} * {weight}" if weight > 1 else match)
+            # coalesce: one NULL cell must not turn the whole relevance sum into NULL.
+            cell = f"lower(coalesce({prefix}{quote_identifier(column)}, ''))"
+            match = f"{cell} LIKE {_like_pattern(term)} ESCAPE '\\'"
+            parts.append(f"(CASE WHEN {match} THEN {weight} ELSE 0 END)")
     return " + ".join(parts)
 
 

@@ -315,6 +315,9 @@ class SqliteSqlRunner:
     row counts and samples that `schemas()` caches.
     """
 
+    #: The SQL dialect the model must write (PgSqlRunner: "PostgreSQL").
+    dialect = "SQLite"
+
     def __init__(
         self,
         path: str | Path,

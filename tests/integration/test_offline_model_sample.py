@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pydantic_ai.models
 import pytest
+from psycopg import sql as psql
 
 from backend.bootstrap import LOCAL_MODEL_DIRNAME
 from backend.config import Settings
@@ -31,10 +34,14 @@ from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.offline import build_offline_model, confidence_of
 from services.offline.text import strip_pleasantries
+from services.postgres import PgDatabase
 from services.tables.loader import SqliteTableLoader
+from services.tables.pg_loader import PgTableLoader
+from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, anchored_prompt, build_agent
 from use_cases.ingest import IngestDocuments, IngestRequest
+from use_cases.ports import SqlRunner
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
@@ -55,7 +62,7 @@ class FixedClock:
 @dataclass
 class Sample:
     retriever: HybridRetriever
-    sql: SqliteSqlRunner
+    sql: SqlRunner
     embedder: MiniLMEmbedder
 
 
@@ -161,6 +168,46 @@ async def test_table_questions_are_answered_from_the_tables(sample: Sample) -> N
     print(_report(outcomes))
     assert len(outcomes) == 3
     assert sum(o.ok for o in outcomes) >= 2, _report(outcomes)
+
+
+@pytest.fixture(scope="module")
+def pg_sample_tables(pg_server_url: str) -> Iterator[PgSqlRunner]:
+    """The sample tables loaded into a PostgreSQL database of this module's own."""
+    name = f"almanac_offline_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(
+            psql.SQL("CREATE DATABASE {} TEMPLATE almanac_test_template").format(
+                psql.Identifier(name)
+            )
+        )
+    params = psycopg.conninfo.conninfo_to_dict(pg_server_url)
+    params["dbname"] = name
+    db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]
+    try:
+        loader = PgTableLoader(db)
+        for csv in sorted((SAMPLE / "tables").glob("*.csv")):
+            loader.load(csv, csv.stem)
+        yield PgSqlRunner(db)
+    finally:
+        db.close()
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(
+                psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psql.Identifier(name))
+            )
+
+
+async def test_table_questions_get_the_same_answers_on_postgresql(
+    sample: Sample, pg_sample_tables: PgSqlRunner
+) -> None:
+    """The offline model's SQL (planned from `schemas()`) runs unchanged on PostgreSQL, and the
+    same table questions are answered the same way."""
+    assert [s.name for s in pg_sample_tables.schemas()] == [s.name for s in sample.sql.schemas()]
+    on_sqlite = await _run(sample, "sql")
+    on_postgresql = await _run(replace(sample, sql=pg_sample_tables), "sql")
+    print(_report(on_postgresql))
+    assert sum(o.ok for o in on_postgresql) >= 2, _report(on_postgresql)
+    assert [o.ok for o in on_postgresql] == [o.ok for o in on_sqlite]
+    assert [o.answer for o in on_postgresql] == [o.answer for o in on_sqlite]
 
 
 async def test_questions_without_an_answer_get_the_cant_find_answer(sample: Sample) -> None:

@@ -1,49 +1,92 @@
-"""SqliteTableLoader against real files and a real SQLite database: types are inferred the way
-a person would expect, bad files are refused with the line to fix, and a reload is atomic."""
+"""The table loaders against real files and real databases (SqliteTableLoader on a SQLite file,
+PgTableLoader on PostgreSQL; the same test bodies on both): types are inferred the way a person
+would expect, bad files are refused with the line to fix, and a reload is atomic."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlean as sqlite3
 
+import services.tables.loader as sqlite_loader_module
+import services.tables.pg_loader as pg_loader_module
+from services.postgres import PgDatabase
 from services.tables.loader import SqliteTableLoader, sanitise_column_names, validate_table_name
+from services.tables.pg_loader import PgTableLoader
 from use_cases.errors import InvalidRequest, UnsupportedDocument
 
+Loader = SqliteTableLoader | PgTableLoader
+
+
+class Database:
+    """The backend's tables database, looked at directly (bypassing the loader)."""
+
+    def __init__(self, backend: str, path: Path, url: str | None) -> None:
+        self.backend = backend
+        self.path = path
+        self.url = url
+
+    def raw(self, sql: str, *params: object) -> list[tuple]:
+        if self.url is not None:
+            with psycopg.connect(self.url, options="-c search_path=almanac_tables") as conn:
+                return conn.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+        conn = sqlite3.connect(str(self.path))
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def exists(self) -> bool:
+        return self.url is not None or self.path.exists()
+
+    def table_names(self) -> list[str]:
+        if self.url is not None:
+            return sorted(
+                r[0]
+                for r in self.raw(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'almanac_tables'"
+                )
+            )
+        return sorted(r[0] for r in self.raw("SELECT name FROM sqlite_master WHERE type = 'table'"))
+
+    def column_types(self, table: str) -> dict[str, str]:
+        if self.url is not None:
+            return dict(
+                self.raw(
+                    "SELECT column_name, upper(data_type) FROM information_schema.columns "
+                    "WHERE table_schema = 'almanac_tables' AND table_name = ?",
+                    table,
+                )
+            )
+        return dict(self.raw("SELECT name, type FROM pragma_table_info(?)", table))
+
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "tables.db"
+def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
+    return Database(backend, tmp_path / "tables.db", url)
 
 
 @pytest.fixture
-def loader(db_path: Path) -> SqliteTableLoader:
-    return SqliteTableLoader(db_path)
+def loader(database: Database) -> Iterator[Loader]:
+    if database.url is None:
+        yield SqliteTableLoader(database.path)
+        return
+    db = PgDatabase(database.url, max_size=2)
+    try:
+        yield PgTableLoader(db)
+    finally:
+        db.close()
 
 
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def raw(db_path: Path, sql: str, *params: object) -> list[tuple]:
-    """Look at the file directly, bypassing the loader."""
-    conn = sqlite3.connect(str(db_path))
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def table_names(db_path: Path) -> list[str]:
-    return sorted(r[0] for r in raw(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'"))
-
-
-def column_types(db_path: Path, table: str) -> dict[str, str]:
-    return dict(raw(db_path, "SELECT name, type FROM pragma_table_info(?)", table))
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -57,7 +100,7 @@ Order ID,Customer,Total (€),Quantity,Ordered On,Shipped At,ZIP,Note
 
 
 def test_csv_columns_get_integer_real_date_datetime_and_text_types(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
     schema = loader.load(write(tmp_path / "sales.csv", SALES_CSV), "sales")
     assert [(c.name, c.type) for c in schema.columns] == [
@@ -71,31 +114,52 @@ def test_csv_columns_get_integer_real_date_datetime_and_text_types(
         ("note", "TEXT"),
     ]
     assert schema.row_count == 3
-    assert column_types(db_path, "sales")["total"] == "REAL"
+    assert (
+        database.column_types("sales")["total"]
+        == {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}[database.backend]
+    )
 
 
 def test_csv_values_are_stored_as_their_types_and_empty_cells_as_null(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
     loader.load(write(tmp_path / "sales.csv", SALES_CSV), "sales")
-    rows = raw(
-        db_path,
-        "SELECT order_id, typeof(order_id), total, typeof(total), ordered_on, zip, note "
+    typeof = {"sqlite": "typeof", "postgresql": "pg_typeof"}[database.backend]
+    rows = database.raw(
+        f"SELECT order_id, {typeof}(order_id)::text, total, {typeof}(total)::text, "
+        "ordered_on::text, zip, note FROM sales ORDER BY order_id"
+        if database.backend == "postgresql"
+        else "SELECT order_id, typeof(order_id), total, typeof(total), ordered_on, zip, note "
         "FROM sales ORDER BY order_id",
     )
+    integer, real, null = {
+        "sqlite": ("integer", "real", "null"),
+        "postgresql": ("bigint", "double precision", "double precision"),
+    }[database.backend]
     assert rows == [
-        (1, "integer", 10.5, "real", "2024-01-02", "01234", "first"),
-        (2, "integer", 3.0, "real", "2024-02-03", "12345", None),
-        (3, "integer", None, "null", None, "99999", "has, a comma"),
+        (1, integer, 10.5, real, "2024-01-02", "01234", "first"),
+        (2, integer, 3.0, real, "2024-02-03", "12345", None),
+        (3, integer, None, null, None, "99999", "has, a comma"),
     ]
 
 
-def test_dates_stay_iso_text_that_sqlite_date_functions_read(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+def test_dates_are_what_the_engines_date_functions_read(
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
+    """SQLite: ISO-8601 text; PostgreSQL: DATE and TIMESTAMP (an offset stored as UTC)."""
     loader.load(write(tmp_path / "sales.csv", SALES_CSV), "sales")
-    rows = raw(db_path, "SELECT typeof(ordered_on), strftime('%m', ordered_on) FROM sales")
-    assert rows[0] == ("text", "01")
+    if database.backend == "sqlite":
+        rows = database.raw("SELECT typeof(ordered_on), strftime('%m', ordered_on) FROM sales")
+        assert rows[0] == ("text", "01")
+        return
+    rows = database.raw(
+        "SELECT pg_typeof(ordered_on)::text, to_char(ordered_on, 'MM'), "
+        "pg_typeof(shipped_at)::text, to_char(shipped_at, 'YYYY-MM-DD HH24:MI') "
+        "FROM sales ORDER BY order_id"
+    )
+    assert rows[0] == ("date", "01", "timestamp without time zone", "2024-01-03 10:00")
+    assert rows[1][3] == "2024-02-04 09:30"
+    assert rows[2][3] == "2024-03-01 08:00"  # 08:00Z
 
 
 @pytest.mark.parametrize(
@@ -116,7 +180,7 @@ def test_dates_stay_iso_text_that_sqlite_date_functions_read(
     ],
 )
 def test_a_column_gets_a_type_only_if_every_non_empty_value_fits_it(
-    loader: SqliteTableLoader, tmp_path: Path, values: list[str], expected: str
+    loader: Loader, tmp_path: Path, values: list[str], expected: str
 ) -> None:
     text = "value\n" + "\n".join(f'"{v}"' for v in values) + "\n"
     schema = loader.load(write(tmp_path / "t.csv", text), "t")
@@ -124,7 +188,7 @@ def test_a_column_gets_a_type_only_if_every_non_empty_value_fits_it(
 
 
 def test_headers_become_unique_safe_identifiers_and_the_originals_are_kept(
-    loader: SqliteTableLoader, tmp_path: Path
+    loader: Loader, tmp_path: Path
 ) -> None:
     text = "Order ID,order id,2024 Sales,Café,select,,rowid,Größe €\n1,2,3,4,5,6,7,8\n"
     schema = loader.load(write(tmp_path / "odd.csv", text), "odd")
@@ -158,35 +222,35 @@ def test_sanitised_names_are_valid_lowercase_identifiers() -> None:
     assert names[2:] == ["c_1", "col_4", "x"]
 
 
-def test_tsv_files_are_loaded_by_extension(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_tsv_files_are_loaded_by_extension(loader: Loader, tmp_path: Path) -> None:
     schema = loader.load(write(tmp_path / "t.tsv", "a\tb\n1\tx, y\n"), "t")
     assert [(c.name, c.type) for c in schema.columns] == [("a", "INTEGER"), ("b", "TEXT")]
     assert schema.columns[1].samples == ("x, y",)
 
 
 def test_a_byte_order_mark_and_crlf_line_ends_are_handled(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes("\ufeffid,name\r\n1,Ada\r\n\r\n2,Grace\r\n".encode())
     schema = loader.load(path, "excel")
     assert schema.columns[0].name == "id"
-    assert raw(db_path, "SELECT id, name FROM excel") == [(1, "Ada"), (2, "Grace")]
+    assert database.raw("SELECT id, name FROM excel") == [(1, "Ada"), (2, "Grace")]
 
 
-def test_quoted_cells_may_span_lines(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_quoted_cells_may_span_lines(loader: Loader, tmp_path: Path) -> None:
     schema = loader.load(write(tmp_path / "m.csv", 'id,text\n1,"two\nlines"\n'), "m")
     assert schema.row_count == 1
     assert schema.columns[1].samples == ("two lines",)
 
 
-def test_a_header_only_csv_makes_an_empty_table(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_a_header_only_csv_makes_an_empty_table(loader: Loader, tmp_path: Path) -> None:
     schema = loader.load(write(tmp_path / "h.csv", "a,b\n"), "h")
     assert schema.row_count == 0
     assert [c.type for c in schema.columns] == ["TEXT", "TEXT"]
 
 
-def test_samples_are_up_to_three_distinct_values(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_samples_are_up_to_three_distinct_values(loader: Loader, tmp_path: Path) -> None:
     schema = loader.load(write(tmp_path / "s.csv", "x\na\na\nb\n\nc\nd\n"), "s")
     assert schema.columns[0].samples == ("a", "b", "c")
 
@@ -195,7 +259,7 @@ def test_samples_are_up_to_three_distinct_values(loader: SqliteTableLoader, tmp_
 
 
 def test_jsonl_columns_are_typed_by_json_type_with_nested_values_as_json_text(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
     lines = [
         {"id": 1, "price": 2, "ok": True, "day": "2024-01-02", "tags": ["a", "b"], "code": "01"},
@@ -213,7 +277,11 @@ def test_jsonl_columns_are_typed_by_json_type_with_nested_values_as_json_text(
         ("code", "TEXT"),
         ("meta", "TEXT"),
     ]
-    rows = raw(db_path, "SELECT id, price, ok, day, tags, code, meta ->> '$.k' FROM items")
+    rows = database.raw(
+        "SELECT id, price, ok, day, tags, code, meta ->> '$.k' FROM items"
+        if database.backend == "sqlite"
+        else "SELECT id, price, ok, day::text, tags, code, meta::jsonb ->> 'k' FROM items"
+    )
     assert rows == [
         (1, 2.0, 1, "2024-01-02", '["a","b"]', "01", None),
         (2, 2.5, 0, "2024-01-03", None, None, "v"),
@@ -221,7 +289,7 @@ def test_jsonl_columns_are_typed_by_json_type_with_nested_values_as_json_text(
     ]
 
 
-def test_ndjson_is_an_accepted_extension(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_ndjson_is_an_accepted_extension(loader: Loader, tmp_path: Path) -> None:
     schema = loader.load(write(tmp_path / "x.ndjson", '{"A b": 1}\n\n{"A b": 2}\n'), "x")
     assert [c.name for c in schema.columns] == ["a_b"]
     assert schema.row_count == 2
@@ -249,9 +317,9 @@ def test_ndjson_is_an_accepted_extension(loader: SqliteTableLoader, tmp_path: Pa
     ],
 )
 def test_bad_files_are_refused_naming_the_line_and_nothing_is_written(
-    loader: SqliteTableLoader,
+    loader: Loader,
     tmp_path: Path,
-    db_path: Path,
+    database: Database,
     filename: str,
     content: bytes,
     message: str,
@@ -262,16 +330,16 @@ def test_bad_files_are_refused_naming_the_line_and_nothing_is_written(
         loader.load(path, "t")
     assert message in refused.value.detail
     assert loader.list_tables() == []
-    if db_path.exists():
-        assert raw(db_path, "SELECT name FROM sqlite_master WHERE name LIKE '%load%'") == []
+    if database.exists():
+        assert [n for n in database.table_names() if "load" in n] == []
 
 
-def test_a_missing_file_is_an_invalid_request(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_a_missing_file_is_an_invalid_request(loader: Loader, tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest, match="does not exist"):
         loader.load(tmp_path / "nope.csv", "t")
 
 
-def test_an_unknown_extension_is_unsupported(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_an_unknown_extension_is_unsupported(loader: Loader, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedDocument, match=r"\.csv, \.jsonl, \.ndjson, \.tab, \.tsv"):
         loader.load(write(tmp_path / "t.xlsx", "x"), "t")
 
@@ -280,33 +348,35 @@ def test_an_unknown_extension_is_unsupported(loader: SqliteTableLoader, tmp_path
 
 
 def test_loading_again_replaces_the_table(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
     loader.load(write(tmp_path / "v1.csv", "a,b\n1,2\n"), "t")
     schema = loader.load(write(tmp_path / "v2.csv", "c\nx\ny\n"), "t")
     assert [c.name for c in schema.columns] == ["c"]
-    assert raw(db_path, "SELECT c FROM t") == [("x",), ("y",)]
+    assert database.raw("SELECT c FROM t") == [("x",), ("y",)]
     assert loader.column_mapping("t") == {"c": "c"}
 
 
 def test_a_failing_reload_leaves_the_old_table_intact(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
+    loader: Loader, tmp_path: Path, database: Database
 ) -> None:
     loader.load(write(tmp_path / "good.csv", "a,b\n1,2\n3,4\n"), "t")
     bad = write(tmp_path / "bad.csv", "x,y\n" + "5,6\n" * 1000 + "7\n")
     with pytest.raises(InvalidRequest, match="line 1002"):
         loader.load(bad, "t")
-    assert raw(db_path, "SELECT a, b FROM t ORDER BY a") == [(1, 2), (3, 4)]
+    assert database.raw("SELECT a, b FROM t ORDER BY a") == [(1, 2), (3, 4)]
     assert loader.column_mapping("t") == {"a": "a", "b": "b"}
-    assert table_names(db_path) == ["_almanac_columns", "t"]  # no scratch table left behind
+    assert database.table_names() == ["_almanac_columns", "t"]  # no scratch table left behind
 
 
 def test_a_write_failure_midway_rolls_back_to_the_old_table(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    loader: Loader, tmp_path: Path, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even when the file passes validation, a failure while writing leaves nothing half-done."""
     loader.load(write(tmp_path / "good.csv", "a\n1\n"), "t")
-    import services.tables.loader as tables_module
+    tables_module = {"sqlite": sqlite_loader_module, "postgresql": pg_loader_module}[
+        database.backend
+    ]
 
     def explode(text: str, sql_type: str) -> object:
         raise OSError("disk full")
@@ -321,19 +391,19 @@ def test_a_write_failure_midway_rolls_back_to_the_old_table(
     monkeypatch.setattr(tables_module, "_read_csv", read_then_fail)
     with pytest.raises(OSError, match="disk full"):
         loader.load(write(tmp_path / "new.csv", "b\n2\n"), "t")
-    assert raw(db_path, "SELECT a FROM t") == [(1,)]
-    assert table_names(db_path) == ["_almanac_columns", "t"]
+    assert database.raw("SELECT a FROM t") == [(1,)]
+    assert database.table_names() == ["_almanac_columns", "t"]
 
 
 def test_table_names_differing_only_in_case_are_the_same_table(
-    loader: SqliteTableLoader, tmp_path: Path
+    loader: Loader, tmp_path: Path
 ) -> None:
     loader.load(write(tmp_path / "a.csv", "a\n1\n"), "Sales")
     loader.load(write(tmp_path / "b.csv", "b\n2\n"), "sales")
     assert [s.name for s in loader.list_tables()] == ["sales"]
 
 
-def test_a_large_file_streams_in_quickly(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_a_large_file_streams_in_quickly(loader: Loader, tmp_path: Path) -> None:
     lines = ["id,name,amount,day"] + [f"{i},name {i},{i * 1.5},2024-01-01" for i in range(20_000)]
     path = write(tmp_path / "big.csv", "\n".join(lines) + "\n")
     started = time.monotonic()
@@ -365,11 +435,11 @@ def test_a_large_file_streams_in_quickly(loader: SqliteTableLoader, tmp_path: Pa
     ],
 )
 def test_unsafe_table_names_are_refused_with_a_clear_message(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path, name: str
+    loader: Loader, tmp_path: Path, database: Database, name: str
 ) -> None:
     with pytest.raises(InvalidRequest, match="Invalid table name"):
         loader.load(write(tmp_path / "t.csv", "a\n1\n"), name)
-    assert not db_path.exists() or loader.list_tables() == []
+    assert not database.exists() or loader.list_tables() == []
 
 
 @pytest.mark.parametrize("name", ["_x", "Sales_2024", "x" * 63, "t"])
@@ -377,9 +447,7 @@ def test_safe_table_names_are_accepted(name: str) -> None:
     assert validate_table_name(name) == name
 
 
-def test_list_tables_shows_user_tables_only_sorted_by_name(
-    loader: SqliteTableLoader, tmp_path: Path
-) -> None:
+def test_list_tables_shows_user_tables_only_sorted_by_name(loader: Loader, tmp_path: Path) -> None:
     loader.load(write(tmp_path / "b.csv", "x\n1\n"), "beta")
     loader.load(write(tmp_path / "a.csv", "y\nq\n"), "alpha")
     schemas = loader.list_tables()
@@ -389,14 +457,15 @@ def test_list_tables_shows_user_tables_only_sorted_by_name(
     ]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_list_tables_of_a_missing_database_is_empty_and_creates_nothing(
-    loader: SqliteTableLoader, db_path: Path
+    loader: Loader, database: Database
 ) -> None:
     assert loader.list_tables() == []
-    assert not db_path.exists()
+    assert not database.path.exists()
 
 
-def test_drop_removes_the_table_and_its_mapping(loader: SqliteTableLoader, tmp_path: Path) -> None:
+def test_drop_removes_the_table_and_its_mapping(loader: Loader, tmp_path: Path) -> None:
     loader.load(write(tmp_path / "a.csv", "Col A\n1\n"), "t")
     assert loader.drop("t") is True
     assert loader.list_tables() == []
@@ -404,13 +473,12 @@ def test_drop_removes_the_table_and_its_mapping(loader: SqliteTableLoader, tmp_p
     assert loader.drop("t") is False
 
 
-def test_drop_validates_the_name(loader: SqliteTableLoader) -> None:
+def test_drop_validates_the_name(loader: Loader) -> None:
     with pytest.raises(InvalidRequest):
         loader.drop("sqlite_master")
 
 
-def test_the_database_is_in_wal_mode(
-    loader: SqliteTableLoader, tmp_path: Path, db_path: Path
-) -> None:
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_database_is_in_wal_mode(loader: Loader, tmp_path: Path, database: Database) -> None:
     loader.load(write(tmp_path / "a.csv", "a\n1\n"), "t")
-    assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
+    assert database.raw("PRAGMA journal_mode") == [("wal",)]
