@@ -12,7 +12,13 @@ from backend.stores.app import APP_MIGRATIONS
 from services.postgres import Migration
 from services.postgres import jobs as pg_jobs
 from services.postgres import rate_limits as pg_rate_limits
+from services.tables import pg_loader as pg_tables
 
 
 def postgres_migrations() -> list[Migration]:
-    return [*APP_MIGRATIONS, *pg_jobs.MIGRATIONS, *pg_rate_limits.MIGRATIONS]
+    return [
+        *APP_MIGRATIONS,
+        *pg_tables.MIGRATIONS,
+        *pg_jobs.MIGRATIONS,
+        *pg_rate_limits.MIGRATIONS,
+    ]
