@@ -390,6 +390,17 @@ class InMemoryHistoryStore:
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
+    def interrupt_abandoned(self, started_before: datetime) -> int:
+        swept = 0
+        for messages in self.messages.values():
+            for index, message in enumerate(messages):
+                if message.status == "streaming" and message.created_at < started_before:
+                    messages[index] = replace(message, status="interrupted")
+                    swept += 1
+        if swept:
+            self.writes += 1
+        return swept
+
 
 def _stored(message_id: str, chat_id: str, message: NewMessage, at: datetime) -> Message:
     return Message(
@@ -461,6 +472,8 @@ class InMemorySqlRunner:
         self.tables = list(tables)
         self.answers = dict(answers or {})
         self.statements: list[str] = []
+
+    dialect = "SQLite"
 
     def schemas(self) -> list[TableSchema]:
         return list(self.tables)
@@ -537,6 +550,8 @@ class CachingSqlRunner:
         self._tables = tables
         self._snapshot: dict[str, tuple[TableSchema, list[list[str]]]] | None = None
         self.refreshes = 0
+
+    dialect = "SQLite"
 
     def _current(self) -> dict[str, tuple[TableSchema, list[list[str]]]]:
         if self._snapshot is None:

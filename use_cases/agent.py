@@ -57,7 +57,7 @@ SQL_TOOL = "lookup_structured_data"
 NOT_FOUND_ANSWER = "I can't find this in the knowledge base."
 DATE_PREFIX = "Current Date: "
 
-PROMPT_VERSION = "2026-11-23.1"
+PROMPT_VERSION = "2026-11-25.1"
 SYSTEM_PROMPT = f"""\
 You are Almanac, an assistant that answers questions about an organisation using ONLY its
 knowledge base and structured tables, reached through your tools.
@@ -69,7 +69,7 @@ Rules:
    questions into self-contained queries (resolve "it", "that policy", etc. from the
    conversation). Search again with different words if the first results miss.
 3. For counts, lists, people, targets or other facts held in tables, call `{SQL_TOOL}` with
-   one SQLite SELECT statement over the tables described below.
+   one SELECT statement, in the SQL dialect named below, over the tables described there.
 4. Cite the numbered passages you used inline, like [1] or [2][3]. End the answer with a
    **Sources** list, one line per cited passage: `[n] Document title, Section (YYYY-MM-DD)`.
    Cite table lookups as `[table: name]`.
@@ -191,10 +191,10 @@ def deps_for_turn(deps: AgentDeps, decision: SearchDecision) -> AgentDeps:
     return replace(deps, search_policy=decision.policy)
 
 
-def describe_tables(schemas: list[TableSchema]) -> str:
+def describe_tables(schemas: list[TableSchema], dialect: str = "SQLite") -> str:
     if not schemas:
         return "No structured tables are loaded; do not call the SQL tool."
-    lines = ["Structured tables (SQLite; query them with one SELECT):"]
+    lines = [f"Structured tables ({dialect}; query them with one SELECT):"]
     for schema in schemas:
         columns = ", ".join(
             f"{c.name} {c.type}"
@@ -203,6 +203,10 @@ def describe_tables(schemas: list[TableSchema]) -> str:
         )
         lines.append(f"- {schema.name} ({schema.row_count} rows): {columns}")
     return "\n".join(lines)
+
+
+def _tables_for(sql: SqlRunner | None) -> str:
+    return describe_tables(sql.schemas(), sql.dialect) if sql else describe_tables([])
 
 
 def format_hits(citations: list[Citation]) -> str:
@@ -304,7 +308,7 @@ async def search_knowledge_base(
 
 
 async def lookup_structured_data(ctx: RunContext[AgentDeps], sql_query: str) -> ToolReturn:
-    """Run ONE read-only SQLite SELECT over the structured tables; returns a markdown table.
+    """Run ONE read-only SELECT over the structured tables; returns a markdown table.
 
     Args:
         sql_query: A single SELECT statement over the tables listed in the instructions.
@@ -382,7 +386,7 @@ def build_agent(*, limits: AgentLimits) -> Agent[AgentDeps, str]:
 
     @agent.instructions
     def _tables(ctx: RunContext[AgentDeps]) -> str:
-        return describe_tables(ctx.deps.sql.schemas() if ctx.deps.sql else [])
+        return _tables_for(ctx.deps.sql)
 
     agent.tool(search_knowledge_base, name=SEARCH_TOOL, prepare=offer_search)
     agent.tool(lookup_structured_data, name=SQL_TOOL)
@@ -436,7 +440,7 @@ def install_search_policy(agent: Agent[AgentDeps, Any]) -> None:
 # --- the advice agent ----------------------------------------------------------------------
 
 ADVICE_TOOL = "give_advice"
-ADVICE_PROMPT_VERSION = "2026-11-24.1"
+ADVICE_PROMPT_VERSION = "2026-11-25.1"
 ADVICE_SYSTEM_PROMPT = f"""\
 You are Almanac's adviser. People ask you for a decision ("Which runbook applies?", "Do we
 rotate this credential now?", "Can I deploy on Friday?"); you answer with structured advice
@@ -450,7 +454,7 @@ Rules:
    to you). Rewrite follow-up questions into self-contained queries. Search again with
    different words if the first results miss.
 3. For counts, lists, people, targets or other facts held in tables, call `{SQL_TOOL}` with
-   one SQLite SELECT statement over the tables described below.
+   one SELECT statement, in the SQL dialect named below, over the tables described there.
 4. Give your advice by calling `{ADVICE_TOOL}` once: `main_advice` leads with the decision
    or the recommended action, citing the numbered passages inline like [1]; `reasoning` says
    which passages support it and what is uncertain; `alternatives` lists other options the
@@ -502,7 +506,7 @@ def build_advice_agent(*, limits: AgentLimits) -> Agent[AdviceDeps, AdviceDraft]
 
     @agent.instructions
     def _tables(ctx: RunContext[AdviceDeps]) -> str:
-        return describe_tables(ctx.deps.sql.schemas() if ctx.deps.sql else [])
+        return _tables_for(ctx.deps.sql)
 
     @agent.output_validator
     def _cites_real_passages(ctx: RunContext[AdviceDeps], draft: AdviceDraft) -> AdviceDraft:

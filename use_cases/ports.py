@@ -192,6 +192,11 @@ class SqlRunner(Protocol):
     not one permitted SELECT, and when the query hits the time limit.
     """
 
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect queries must be written in ("SQLite", "PostgreSQL")."""
+        ...
+
     def schemas(self) -> list[TableSchema]: ...
 
     def run(self, sql: str) -> QueryResult: ...

@@ -219,6 +219,8 @@ class FakeSql:
         )
         self.conn.executemany("INSERT INTO kpi_catalog VALUES (?,?,?,?,?)", KPI_ROWS)
 
+    dialect = "SQLite"
+
     def schemas(self) -> list[TableSchema]:
         return [DIRECTORY, KPIS]
 
