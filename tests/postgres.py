@@ -21,6 +21,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -100,23 +101,30 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.cleanup()
 
 
-@pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh, empty database (with pgvector) for one test, dropped afterwards."""
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database (with pgvector) on the server, dropped afterwards."""
     name = f"almanac_t_{uuid.uuid4().hex[:12]}"
-    with _admin(pg_server_url) as conn:
+    with _admin(server_url) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
             )
         )
     try:
-        yield _with_dbname(pg_server_url, name)
+        yield _with_dbname(server_url, name)
     finally:
-        with _admin(pg_server_url) as conn:
+        with _admin(server_url) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, empty database (with pgvector) for one test, dropped afterwards."""
+    with fresh_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
