@@ -8,7 +8,9 @@ Layout (one database shared with the other stores; tables named as in the SQLite
   relation `documents.supersedes_key` / `supersedes_id` as in SQLite (document_writes.py has
   the rules; they are applied here with the same statements in PostgreSQL's dialect);
 * `sections.fts`: a `tsvector` of each section's whole text with weights (title A, heading
-  path B, text D; `english` configuration), written with the section, GIN-indexed. The
+  path B, text D; `english` configuration), GIN-indexed, computed by a `BEFORE INSERT`
+  trigger from the document's title and the section's heading path and text (so rows copied
+  from another installation get it too). The
   lexical leg of `pg_retrieval.PgHybridRetriever` ranks sections by `ts_rank_cd` over it
   (the SQLite store's `sections_fts`). There is no chunk-level full-text index: the hybrid
   retriever scores sections, and highlighting runs `ts_headline` on the few hits shown;
@@ -69,12 +71,10 @@ from use_cases.errors import (
     NotFound,
 )
 
-__all__ = ["MIGRATIONS", "TS_CONFIG", "PgKnowledgeStore", "PgStoreState"]
+__all__ = ["MIGRATIONS", "PgKnowledgeStore", "PgStoreState"]
 
 #: Staged chunks of a document nobody has added to for this long belong to a dead process.
 STALE_STAGING = timedelta(hours=1)
-#: The text search configuration of `sections.fts` (and of every query against it).
-TS_CONFIG = "english"
 #: HNSW build parameters (pgvector's defaults, written down so a rebuild uses the same).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
@@ -123,6 +123,26 @@ CREATE TABLE sections (
 );
 CREATE INDEX sections_fts ON sections USING gin(fts);
 
+-- A section's full-text vector, from its document's title, its heading path and its text:
+-- computed when a section row arrives without one (every insert of this store, and rows
+-- copied from another installation), so the rule lives in one place.
+CREATE FUNCTION sections_fill_fts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.fts IS NULL THEN
+        NEW.fts :=
+            setweight(to_tsvector('english', coalesce(
+                (SELECT title FROM documents WHERE id = NEW.document_id), '')), 'A') ||
+            setweight(to_tsvector('english', coalesce(
+                (SELECT string_agg(part, ' > ') FROM jsonb_array_elements_text(NEW.heading_path)
+                    AS heading(part) WHERE part <> ''), '')), 'B') ||
+            setweight(to_tsvector('english', NEW.text), 'D');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER sections_fill_fts BEFORE INSERT ON sections
+    FOR EACH ROW EXECUTE FUNCTION sections_fill_fts();
+
 CREATE TABLE chunks (
     id          BIGSERIAL PRIMARY KEY,
     document_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
@@ -165,13 +185,6 @@ _DOCUMENT_COLUMNS = """
         ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1) AS superseded_by_id,
     d.origin, d.raw_hash
 """
-
-#: A section's weighted tsvector from (title, heading, text) parameters or columns.
-FTS_EXPRESSION = (
-    "setweight(to_tsvector('english', {title}), 'A') || "
-    "setweight(to_tsvector('english', {heading}), 'B') || "
-    "setweight(to_tsvector('english', {text}), 'D')"
-)
 
 
 @dataclass(frozen=True)
@@ -274,7 +287,7 @@ class PgKnowledgeStore:
                     _set_meta(conn, "embedding_model", info.model)
                     _set_meta(conn, "embedding_dimension", str(info.dimension))
                     _create_vector_table(conn, info.dimension)
-                    _create_vector_index(conn)
+                    create_vector_index(conn)
                     logger.info(
                         "Knowledge base now indexed with {} ({} dims)", info.model, info.dimension
                     )
@@ -619,7 +632,7 @@ class PgKnowledgeStore:
                 "FOREIGN KEY (chunk_id) REFERENCES chunks(id) ON DELETE CASCADE"
             )
             conn.execute("CREATE INDEX chunk_vectors_category ON chunk_vectors(category)")
-            _create_vector_index(conn)
+            create_vector_index(conn)
             _set_meta(conn, "embedding_model", info.model)
             _set_meta(conn, "embedding_dimension", str(info.dimension))
             conn.execute(
@@ -695,12 +708,11 @@ def _commit_staged(
             f"{expected}; nothing was written."
         )
     document_id = _write_document_row(conn, draft, replace_id)
-    conn.execute(
-        "INSERT INTO sections (document_id, ordinal, heading_path, text, fts) "
-        "SELECT %s, ordinal, heading_path, text, "
-        + FTS_EXPRESSION.format(title="%s", heading="heading", text="text")
-        + " FROM staged_sections WHERE stage_id = %s ORDER BY ordinal",
-        (document_id, draft.title, stage_id),
+    conn.execute(  # `fts` is filled by the sections_fill_fts trigger
+        "INSERT INTO sections (document_id, ordinal, heading_path, text) "
+        "SELECT %s, ordinal, heading_path, text FROM staged_sections WHERE stage_id = %s "
+        "ORDER BY ordinal",
+        (document_id, stage_id),
     )
     conn.execute(
         "INSERT INTO chunks (document_id, section_id, ordinal, text) "
@@ -855,7 +867,7 @@ def _create_vector_table(
         )
 
 
-def _create_vector_index(conn: Connection) -> None:
+def create_vector_index(conn: Connection) -> None:
     conn.execute(
         sql.SQL(
             "CREATE INDEX IF NOT EXISTS chunk_vectors_embedding ON chunk_vectors "
