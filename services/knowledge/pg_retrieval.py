@@ -11,9 +11,11 @@
 
 Settings and hit shape are those of `retrieval.HybridRetriever`. Differences, all inside the
 lexical leg: PostgreSQL's ranking is not BM25 (no IDF, no saturation; `ts_rank_cd` counts
-cover density, normalised here by document length), and there is no spelling correction of
-unknown query words (SQLite's uses its FTS5 vocabulary table). The two legs run at the same
-time on two pooled connections.
+cover density, normalised here by document length). Spelling correction follows the same
+rules (services/knowledge/spelling.py): a query lexeme no section holds also searches the
+closest known lexeme, looked up in the index's vocabulary (`ts_stat`, cached for
+`vocabulary_ttl` seconds: it costs a scan of every section's vector, and only queries with an
+unknown word read it). The two legs run at the same time on two pooled connections.
 
 Category filter: the vector leg asks the HNSW index for `k` rows of that category (pgvector
 0.6 filters after the index scan, so a rare category can come back short); when it does, the
@@ -23,6 +25,7 @@ leg falls back to an exact scan of that category's rows.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +48,7 @@ from services.knowledge.hybrid import (
     rerank,
 )
 from services.knowledge.pg_store import PgKnowledgeStore
+from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from services.postgres.database import Connection
 from use_cases.domain import SearchHit, Vector
 from use_cases.errors import UpstreamUnavailable
@@ -100,6 +104,8 @@ class PgHybridRetriever:
         normalization: int = DEFAULT_NORMALIZATION,
         ef_search: int | None = None,
         drop_stopwords: bool = True,
+        correct_spelling: bool = True,
+        vocabulary_ttl: float = 300.0,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -118,6 +124,10 @@ class PgHybridRetriever:
         self.normalization = normalization
         self.ef_search = ef_search
         self.drop_stopwords = drop_stopwords
+        self.correct_spelling = correct_spelling
+        self.vocabulary_ttl = vocabulary_ttl
+        self._vocabulary: tuple[float, dict[str, list[tuple[str, int]]]] | None = None
+        self._present: dict[str, float] = {}  # lexeme -> when the index was seen holding it
         self._lexemes: dict[str, tuple[str, ...]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -168,7 +178,50 @@ class PgHybridRetriever:
                 self._lexemes[row["w"]] = tuple(row["lex"])
         words = tuple(w for w in surface if self._lexemes.get(w))
         lexemes = tuple(dict.fromkeys(lex for w in words for lex in self._lexemes[w]))
-        return PgQuery(words, lexemes)
+        if self.correct_spelling and lexemes:
+            lexemes = lexemes + self._corrections(conn, lexemes)
+        return PgQuery(words, tuple(dict.fromkeys(lexemes)))
+
+    def _corrections(self, conn: Connection, lexemes: tuple[str, ...]) -> tuple[str, ...]:
+        """The known lexemes that query lexemes no section holds are probably typos of."""
+        now = time.monotonic()
+        asked = [
+            lex
+            for lex in lexemes
+            if len(lex) >= MIN_CORRECTED_LENGTH
+            and lex.isalpha()
+            and now - self._present.get(lex, -1e18) >= self.vocabulary_ttl
+        ]
+        if not asked:
+            return ()
+        rows = conn.execute(
+            "SELECT lex, EXISTS (SELECT 1 FROM sections WHERE fts @@ lex::tsquery) AS known "
+            "FROM unnest(%s::text[]) AS lex",
+            (asked,),
+        ).fetchall()
+        if len(self._present) > _STEM_CACHE_LIMIT:
+            self._present.clear()
+        for r in rows:
+            if r["known"]:
+                self._present[r["lex"]] = now
+        rows = [r for r in rows if not r["known"]]
+        if not rows:
+            return ()
+        vocabulary = self._known_lexemes(conn)
+        found = (closest_term(r["lex"], vocabulary.get(r["lex"][:1], ())) for r in rows)
+        return tuple(c for c in found if c is not None)
+
+    def _known_lexemes(self, conn: Connection) -> dict[str, list[tuple[str, int]]]:
+        """{first letter: [(lexeme, sections holding it)]} of the index; cached."""
+        now = time.monotonic()
+        cached = self._vocabulary
+        if cached is not None and now - cached[0] < self.vocabulary_ttl:
+            return cached[1]
+        by_letter: dict[str, list[tuple[str, int]]] = {}
+        for row in conn.execute("SELECT word, ndoc FROM ts_stat('SELECT fts FROM sections')"):
+            by_letter.setdefault(row["word"][:1], []).append((row["word"], int(row["ndoc"])))
+        self._vocabulary = (now, by_letter)
+        return by_letter
 
     # -- single legs (also used by the benchmark) ----------------------------------------------
 

@@ -208,6 +208,15 @@ def test_a_typo_in_the_query_still_finds_its_passage_on_the_sqlite_keyword_leg(
     )
 
 
+def test_a_misspelt_word_finds_the_passage_of_the_word_it_was_meant_to_be(
+    retriever: AnyRetriever,
+) -> None:
+    hits = retriever.search_with_vector("encyrption", None, k=1)  # no such word indexed
+
+    assert hits and hits[0].title == "Laptop setup" and hits[0].scores.bm25_rank == 1
+    assert retriever.search_with_vector("zzzzzzzzz", None, k=1) == []
+
+
 def test_at_most_one_hit_per_parent_section(retriever: AnyRetriever) -> None:
     hits = retriever.search("leave days carried over annual", k=10)
 
