@@ -58,17 +58,12 @@ from bench.bench_chat import (  # noqa: E402
     log,
     wait_ready,
 )
+from services.postgres.database import with_database  # noqa: E402
 
 MODEL = "openai:fake-model"
 USER = "bench-replicas"
 QUESTION = "How often do we have to rotate passwords?"
 AGENT_TIMEOUT_S = 20
-
-
-def _with_dbname(url: str, name: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -86,7 +81,7 @@ def database(args: argparse.Namespace, workdir: Path) -> Iterator[str]:
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield _with_dbname(base, name)
+        yield with_database(base, name)
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(
@@ -260,7 +255,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         fake, replicas = children[0], children[1:]
         limits = httpx.Limits(max_connections=args.concurrency + 20)
         async with httpx.AsyncClient(limits=limits) as client:
-            await wait_ready(client, fake, f"{fake.url}/health", 30)  # type: ignore[attr-defined]
+            await wait_ready(client, fake, f"{fake.url}/v1/models", 30)  # type: ignore[attr-defined]
             for child in replicas:
                 await wait_ready(client, child, f"{child.url}/health", 180)  # type: ignore[attr-defined]
             log(f"{len(replicas)} replicas up on one PostgreSQL")

@@ -24,36 +24,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from services.postgres.database import with_database
+
 TEMPLATE_DB = "almanac_test_template"
 START_ATTEMPTS = 6
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _with_dbname(url: str, name: str) -> str:
-    """`url` naming database `name` instead, kept in URL form (`postgresql://...`), since
-    DATABASE_URL must be a URL; a key=value connection string becomes one too."""
-    if not url.startswith(("postgresql://", "postgres://")):
-        params = psycopg.conninfo.conninfo_to_dict(url)
-        host = str(params.pop("host", "") or "")
-        port = str(params.pop("port", "") or "")
-        user = str(params.pop("user", "") or "")
-        password = str(params.pop("password", "") or "")
-        params.pop("dbname", None)
-        credentials = f"{quote(user)}:{quote(password)}@" if user else ""
-        netloc = "" if host.startswith("/") else host + (f":{port}" if port else "")
-        if host.startswith("/"):
-            params["host"] = host
-            if port:
-                params["port"] = port
-        url = urlunsplit(("postgresql", credentials + netloc, "/", urlencode(params), ""))
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name), parts.query, ""))
 
 
 def _admin(url: str) -> psycopg.Connection:
@@ -92,7 +72,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
-    with _admin(_with_dbname(url, TEMPLATE_DB)) as conn:
+    with _admin(with_database(url, TEMPLATE_DB)) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     try:
         yield url
@@ -112,7 +92,7 @@ def fresh_database(server_url: str) -> Iterator[str]:
             )
         )
     try:
-        yield _with_dbname(server_url, name)
+        yield with_database(server_url, name)
     finally:
         with _admin(server_url) as conn:
             conn.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -46,6 +47,27 @@ def redacted_url(url: str) -> str:
     if location.startswith("/"):  # a Unix socket directory
         return f"postgresql://{credentials}/{name}?host={location}"
     return f"postgresql://{credentials}{location}/{name}"
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` naming database `name` instead, kept in URL form (`postgresql://...`), since
+    DATABASE_URL must be a URL; a key=value connection string becomes one too."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        params = psycopg.conninfo.conninfo_to_dict(url)
+        host = str(params.pop("host", "") or "")
+        port = str(params.pop("port", "") or "")
+        user = str(params.pop("user", "") or "")
+        password = str(params.pop("password", "") or "")
+        params.pop("dbname", None)
+        credentials = f"{quote(user)}:{quote(password)}@" if user else ""
+        netloc = "" if host.startswith("/") else host + (f":{port}" if port else "")
+        if host.startswith("/"):
+            params["host"] = host
+            if port:
+                params["port"] = port
+        url = urlunsplit(("postgresql", credentials + netloc, "/", urlencode(params), ""))
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(name), parts.query, ""))
 
 
 class PgDatabase:

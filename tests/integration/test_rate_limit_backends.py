@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import psycopg
@@ -93,7 +92,7 @@ def test_refused_requests_take_nothing_and_callers_have_their_own_buckets(
 
 
 def test_the_backend_picks_where_the_buckets_live(backend_url: str, tmp_path: Path) -> None:
-    url = _as_url(backend_url) if not backend_url.startswith("sqlite") else backend_url
+    url = backend_url
     settings = make_settings(tmp_path, database_url=url, rate_limit_per_minute=5)
     limiter = build_rate_limiter(settings, ManualClock())
     try:
@@ -102,13 +101,6 @@ def test_the_backend_picks_where_the_buckets_live(backend_url: str, tmp_path: Pa
         assert limiter.acquire("ana") == 0.0
     finally:
         limiter.close()
-
-
-def _as_url(conninfo: str) -> str:
-    """A `postgresql://` URL for a key=value connection string (pgserver's, on a socket)."""
-    params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    host = quote(str(params.get("host", "")), safe="")
-    return f"postgresql://{params.get('user', '')}@/{params['dbname']}?host={host}"
 
 
 # --- several replicas on one PostgreSQL --------------------------------------------------------
