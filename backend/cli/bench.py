@@ -7,14 +7,22 @@ best chunk ranks). The hybrid retriever is configured from the settings as the p
 (fusion, candidates per leg); nDCG@10 comes from a search for 10 hits, recall@100 from a
 search for 100. Reads the data in place; writes only to a temporary directory unless given
 `index_path` (bench/retrieval_levers.py keeps one under .bench/ to iterate quickly).
+
+`database_url`: run on PostgreSQL instead (`PgKnowledgeStore` + `PgHybridRetriever`; the
+lexical leg is then `ts_rank_cd`). The index goes into a throw-away database created on that
+server and dropped afterwards (the URL's own database is never written to), or, with
+`database_url="pgserver"`, into a throw-away local server started from the `pgserver`
+package (a dev dependency).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +30,11 @@ from backend.bootstrap import build_embedder, pipeline_signature
 from backend.config import Settings
 from services.clock import SystemClock
 from services.knowledge.chunking import HeadingChunker
+from services.knowledge.pg_retrieval import PgHybridRetriever
+from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
+from services.postgres import PgDatabase
 from use_cases.domain import IngestReport, ParsedDocument, ParsedSection
 from use_cases.errors import InvalidDocument, InvalidRequest
 from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
@@ -84,10 +95,51 @@ def load_beir(directory: Path, split: str) -> tuple[list[dict[str, Any]], dict[s
     return _read_jsonl(corpus), texts, judged
 
 
+@contextlib.contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """The URL of a fresh database (with pgvector) on `server_url`'s server, dropped at the
+    end; `server_url="pgserver"` starts a throw-away local server first."""
+    import psycopg
+    from psycopg import sql
+
+    with contextlib.ExitStack() as stack:
+        if server_url == "pgserver":
+            import pgserver  # a dev dependency
+
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="almanac-pg-"))
+            server = pgserver.get_server(folder, cleanup_mode="stop")
+            stack.callback(server.cleanup)
+            server_url = server.get_uri()
+        name = f"almanac_bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        params = psycopg.conninfo.conninfo_to_dict(server_url)
+        params["dbname"] = name
+        url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            yield url
+        finally:
+            with psycopg.connect(server_url, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+def chunk_sources(store: SqliteKnowledgeStore | PgKnowledgeStore) -> dict[int, str]:
+    """{chunk id: its document's source}."""
+    query = "SELECT c.id, d.source FROM chunks c JOIN documents d ON d.id = c.document_id"
+    if isinstance(store, SqliteKnowledgeStore):
+        return {int(cid): source for cid, source in store.connection().execute(query)}
+    with store.db.connection() as conn:
+        return {int(r["id"]): r["source"] for r in conn.execute(query)}
+
+
 def index_corpus(
     settings: Settings,
     embedder: Embedder,
-    store: SqliteKnowledgeStore,
+    store: SqliteKnowledgeStore | PgKnowledgeStore,
     corpus: list[dict[str, Any]],
 ) -> IngestReport:
     """Ingest BEIR corpus records through the product's pipeline (unchanged ones are skipped)."""
@@ -112,9 +164,18 @@ def index_corpus(
 
 
 def bench_retriever(
-    settings: Settings, store: SqliteKnowledgeStore, embedder: Embedder
-) -> HybridRetriever:
+    settings: Settings, store: SqliteKnowledgeStore | PgKnowledgeStore, embedder: Embedder
+) -> HybridRetriever | PgHybridRetriever:
     """The retriever as the product configures it (fusion, per-leg candidate lists)."""
+    if isinstance(store, PgKnowledgeStore):
+        return PgHybridRetriever(
+            store,
+            embedder,
+            vector_search_limit=settings.vector_search_limit,
+            bm25_search_limit=settings.bm25_search_limit,
+            final_results_limit=CANDIDATES,
+            rrf_k=settings.rrf_k,
+        )
     return HybridRetriever(
         store,
         embedder,
@@ -134,19 +195,28 @@ def run_retrieval_benchmark(
     quiet: bool = False,
     log: Callable[[str], None] = print,
     index_path: Path | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Score BM25, dense and hybrid retrieval on `directory`'s `split`.
 
     `index_path`: keep the index in this file and reuse it next time (documents whose bytes
     and pipeline signature are unchanged are not embedded again); default: a temporary file.
+    `database_url`: index into a throw-away PostgreSQL database instead (module docstring).
     """
     corpus, queries, qrels = load_beir(directory, split)
     query_ids = sorted(queries)[:max_queries] if max_queries else sorted(queries)
     embedder = build_embedder(settings)
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-") as tmp:
-        db_path = index_path or Path(tmp) / "bench.db"
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        store = SqliteKnowledgeStore(db_path)
+    with contextlib.ExitStack() as stack:
+        store: SqliteKnowledgeStore | PgKnowledgeStore
+        if database_url:
+            db = PgDatabase(stack.enter_context(throwaway_database(database_url)), max_size=4)
+            stack.callback(db.close)
+            store = PgKnowledgeStore(db)
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="almanac-bench-"))
+            db_path = index_path or Path(tmp) / "bench.db"
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            store = SqliteKnowledgeStore(db_path)
         retriever = bench_retriever(settings, store, embedder)
         try:
             if not quiet:
@@ -154,12 +224,7 @@ def run_retrieval_benchmark(
             started = time.perf_counter()
             report = index_corpus(settings, embedder, store, corpus)
             index_seconds = time.perf_counter() - started
-            doc_of = {
-                chunk_id: source.removeprefix("beir:")
-                for chunk_id, source in store.connection().execute(
-                    "SELECT c.id, d.source FROM chunks c JOIN documents d ON d.id = c.document_id"
-                )
-            }
+            doc_of = {cid: src.removeprefix("beir:") for cid, src in chunk_sources(store).items()}
             if not quiet:
                 log(f"Scoring {len(query_ids)} queries…")
             runs: dict[str, list[tuple[list[str], list[str], dict[str, int]]]] = {
@@ -207,6 +272,7 @@ def run_retrieval_benchmark(
             "documents": len(set(doc_of.values())),
             "chunks": len(doc_of),
             "embedder": embedder.model,
+            "backend": "postgresql" if database_url else "sqlite",
             "index_seconds": index_seconds,
             "chunks_per_second": written / index_seconds if written and index_seconds else 0.0,
         },

@@ -354,6 +354,13 @@ def bench_retrieval(
         int | None, typer.Option(min=1, help="Score only the first N queries.")
     ] = None,
     as_json: JsonOpt = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on PostgreSQL: a server URL (a throw-away database is created on it and "
+            "dropped) or `pgserver` (a throw-away local server). Default: SQLite."
+        ),
+    ] = None,
 ) -> None:
     """nDCG@10 and recall@100 of BM25, dense and hybrid retrieval on a BEIR data set."""
     from backend.cli.bench import run_retrieval_benchmark
@@ -365,6 +372,7 @@ def bench_retrieval(
             directory,
             split,
             max_queries=max_queries,
+            database_url=database_url,
             quiet=as_json,
             log=lambda message: err.print(message, highlight=False),
         )

@@ -1,24 +1,37 @@
 """The knowledge family: documents, sections, chunks, full-text index, vectors, and the
-hybrid retriever over them."""
+hybrid retriever over them (SQLite: FTS5 + a resident vector index; PostgreSQL: tsvector +
+pgvector HNSW)."""
 
 from __future__ import annotations
 
 from backend.config import Settings
-from backend.stores import not_on_postgres
+from services.knowledge.pg_retrieval import PgHybridRetriever
+from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from use_cases.ports import Embedder, Reranker
 
-KnowledgeStoreAdapter = SqliteKnowledgeStore
-RetrieverAdapter = HybridRetriever
+KnowledgeStoreAdapter = SqliteKnowledgeStore | PgKnowledgeStore
+RetrieverAdapter = HybridRetriever | PgHybridRetriever
 
 
 def build_knowledge(
     settings: Settings, db: PgDatabase | None, embedder: Embedder, reranker: Reranker | None
 ) -> tuple[KnowledgeStoreAdapter, RetrieverAdapter]:
     if db is not None:
-        raise not_on_postgres("knowledge")
+        pg_store = PgKnowledgeStore(db)
+        pg_retriever = PgHybridRetriever(
+            pg_store,
+            embedder,
+            vector_search_limit=settings.vector_search_limit,
+            bm25_search_limit=settings.bm25_search_limit,
+            final_results_limit=settings.final_results_limit,
+            rrf_k=settings.rrf_k,
+            reranker=reranker,
+            reranker_top_n=settings.reranker_top_n,
+        )
+        return pg_store, pg_retriever
     store = SqliteKnowledgeStore(settings.knowledge_db_path)
     retriever = HybridRetriever(
         store,

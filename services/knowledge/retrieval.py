@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,47 +44,29 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from services.knowledge.fts_query import query_terms, snippet
+from services.knowledge.fts_query import query_terms
+from services.knowledge.hybrid import (
+    MAX_RESULTS,
+    VERSION_WINDOW,
+    Candidate,
+    RankedChunk,
+    build_hits,
+    check_embedder,
+    fuse,
+    normal_category,
+    prefer_current_versions,
+    rerank,
+)
 from services.knowledge.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
-from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
 from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
 from services.knowledge.vector_index import VectorIndex
 from services.knowledge.versions import versions_of
 from services.sqlite.connection import Connection
-from use_cases.domain import HitScores, SearchHit, Vector, embedding_text
-from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
+from use_cases.domain import SearchHit, Vector
+from use_cases.errors import UpstreamUnavailable
 from use_cases.ports import Embedder, Reranker
 
 __all__ = ["HybridRetriever", "RankedChunk"]
-
-MAX_RESULTS = 100
-VERSION_WINDOW = 30
-SUPERSEDED_FACTOR = 0.5
-"""Fused-score factor for a hit from a superseded document (see services/knowledge/versions.py)."""
-CHUNK_CHOICE_K = 60
-"""RRF constant of the chunk-level fusion that picks the chunk shown for a section."""
-
-
-@dataclass(frozen=True)
-class RankedChunk:
-    """One entry of a single-method ranking. `score`: BM25 (higher is better) or cosine
-    distance (lower is better), depending on the method."""
-
-    chunk_id: int
-    rank: int
-    score: float
-
-
-@dataclass
-class _Candidate:
-    section_id: int
-    chunk_id: int
-    fused: float
-    bm25_rank: int | None = None
-    bm25_score: float | None = None
-    vector_rank: int | None = None
-    vector_distance: float | None = None
-    rerank_score: float | None = None
 
 
 class HybridRetriever:
@@ -163,7 +143,7 @@ class HybridRetriever:
         conn = self._store.connection()
         self.lexical.observe_generation(self._store.state().generation)
         analyzed = self.lexical.analyze(conn, query)
-        hits = self.lexical.search(conn, analyzed, k, _category(category))
+        hits = self.lexical.search(conn, analyzed, k, normal_category(category))
         if self.lexical.level == "section":  # a section stands for its first chunk
             first = _first_chunks(conn, [h.chunk_id for h in hits])
             hits = [LexicalHit(first[h.chunk_id], h.score) for h in hits if h.chunk_id in first]
@@ -184,7 +164,7 @@ class HybridRetriever:
         KNN in SQL, exhaustive; slow at scale, kept as a reference).
         """
         conn = self._store.connection()
-        category = _category(category)
+        category = normal_category(category)
         if method == "vec0":
             return self._search_vec0(conn, query_vector, k, category)
         if method not in ("auto", "exact"):
@@ -237,11 +217,7 @@ class HybridRetriever:
         query_vector: Vector | None = None
         info = self._store.embedding_info()
         if self._embedder is not None and info is not None:
-            if (self._embedder.model, self._embedder.dimension) != (info.model, info.dimension):
-                raise EmbeddingModelMismatch(
-                    indexed=f"{info.model} ({info.dimension} dimensions)",
-                    configured=f"{self._embedder.model} ({self._embedder.dimension} dimensions)",
-                )
+            check_embedder(self._embedder, info)
             try:
                 query_vector = self._embedder.embed_query(query)
             except UpstreamUnavailable as exc:
@@ -262,7 +238,7 @@ class HybridRetriever:
         if not query or not query.strip():
             return []
         n = max(1, min(k if k is not None else self.final_results_limit, MAX_RESULTS))
-        category = _category(category)
+        category = normal_category(category)
         conn = self._store.connection()
         state = self._store.state()
         self.lexical.observe_generation(state.generation)
@@ -290,57 +266,23 @@ class HybridRetriever:
         window = candidates[: max(wanted, VERSION_WINDOW)]
         details = _details(conn, [c.chunk_id for c in window])
         candidates = [c for c in window if c.chunk_id in details]
-        candidates = self._prefer_current_versions(conn, candidates, details)[:wanted]
+        versions = versions_of(conn, {row["document_id"] for row in details.values()})
+        candidates = prefer_current_versions(candidates, details, versions)[:wanted]
         if self._reranker is not None and candidates:
-            candidates = self._rerank(query, candidates, details)
+            candidates = rerank(
+                self._reranker,
+                query,
+                candidates,
+                details,
+                top_n=self.reranker_top_n,
+                timeout=self.reranker_timeout,
+                submit=self._pool().submit,
+            )
         final = candidates[:n]
         marked = self.lexical.highlight(
             conn, analyzed, [details[c.chunk_id]["chunk_text"] for c in final]
         )
-        hits: list[SearchHit] = []
-        for candidate, marks in zip(final, marked, strict=True):
-            row = details[candidate.chunk_id]
-            hits.append(
-                SearchHit(
-                    chunk_id=candidate.chunk_id,
-                    document_id=row["document_id"],
-                    source=row["source"],
-                    title=row["title"],
-                    category=row["category"],
-                    section_path=row["section_path"],
-                    updated_at=row["updated_at"],
-                    chunk_text=row["chunk_text"],
-                    section_text=row["section_text"],
-                    scores=HitScores(
-                        fused=candidate.fused,
-                        bm25_rank=candidate.bm25_rank,
-                        bm25_score=candidate.bm25_score,
-                        vector_rank=candidate.vector_rank,
-                        vector_distance=candidate.vector_distance,
-                        rerank_score=candidate.rerank_score,
-                    ),
-                    highlight=snippet(marks or row["chunk_text"], max_chars=self.snippet_chars),
-                    superseded_by=row["versions"].superseded_by,
-                    supersedes=row["versions"].supersedes,
-                )
-            )
-        return hits
-
-    @staticmethod
-    def _prefer_current_versions(
-        conn: Connection, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
-    ) -> list[_Candidate]:
-        """The one "current version" rule: a hit from a document that another document
-        supersedes (an explicit, recorded relation) has its fused score multiplied by
-        `SUPERSEDED_FACTOR`, so the current version ranks first while the old one stays
-        findable; every hit carries its versions for the answer to name."""
-        found = versions_of(conn, {details[c.chunk_id]["document_id"] for c in candidates})
-        for candidate in candidates:
-            row = details[candidate.chunk_id]
-            row["versions"] = found[row["document_id"]]
-            if row["versions"].superseded_by is not None:
-                candidate.fused *= SUPERSEDED_FACTOR
-        return sorted(candidates, key=lambda c: c.fused, reverse=True)
+        return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
 
     def analyze(self, query: str) -> AnalyzedQuery:
         """The query's terms as the index sees them (for callers that explain a search)."""
@@ -351,14 +293,9 @@ class HybridRetriever:
         conn: Connection,
         lexical: Sequence[tuple[int, float]],
         vector: Sequence[tuple[int, float]],
-    ) -> list[_Candidate]:
-        """Collapse each ranking to sections (best chunk each), then fuse the two rankings.
-
-        Convex combination of min-max scaled scores by default (BM25 score; vector leg:
-        cosine similarity, 1 - distance), or RRF when `rrf_k` is set (services/knowledge/rrf.py).
-        With a section-level BM25 leg, `lexical` holds section ids: each stands for its
-        first chunk here, and only the vector leg has a say in which chunk is shown.
-        """
+    ) -> list[Candidate]:
+        """Collapse each ranking to sections and fuse them (`hybrid.fuse`). With a
+        section-level BM25 leg, `lexical` holds section ids: each stands for its first chunk."""
         section_level = self.lexical.level == "section"
         if section_level and lexical:
             first = _first_chunks(conn, [sid for sid, _ in lexical])
@@ -366,88 +303,13 @@ class HybridRetriever:
         ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
         if not ids:
             return []
-        section_of = _sections_of(conn, ids)
-        best: dict[int, _Candidate] = {}
-        chunk_scores: dict[int, float] = {}  # chunk-level RRF, to pick each section's chunk
-        rankings: list[list[tuple[int, float]]] = []
-        for leg, hits in (("bm25", lexical), ("vector", vector)):
-            ranking: list[tuple[int, float]] = []
-            for chunk_rank, (chunk_id, score) in enumerate(hits, start=1):
-                section_id = section_of.get(chunk_id)
-                if section_id is None:  # deleted since the search
-                    continue
-                if not (section_level and leg == "bm25"):
-                    chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
-                        CHUNK_CHOICE_K + chunk_rank
-                    )
-                candidate = best.get(section_id)
-                if candidate is None:
-                    candidate = best[section_id] = _Candidate(section_id, chunk_id, 0.0)
-                if leg == "bm25" and candidate.bm25_rank is None:
-                    ranking.append((section_id, score))
-                    candidate.bm25_rank, candidate.bm25_score = len(ranking), score
-                elif leg == "vector" and candidate.vector_rank is None:
-                    ranking.append((section_id, 1.0 - score))
-                    candidate.vector_rank, candidate.vector_distance = len(ranking), score
-                if chunk_scores.get(chunk_id, 0.0) > chunk_scores.get(candidate.chunk_id, 0.0):
-                    candidate.chunk_id = chunk_id
-            rankings.append(ranking)
-        if self.rrf_k is None:
-            fused = convex_combination(rankings)
-        else:
-            fused = reciprocal_rank_fusion(
-                [[section_id for section_id, _ in ranking] for ranking in rankings],
-                k=self.rrf_k,
-            )
-        result = []
-        for section_id, score in fused:
-            candidate = best[section_id]
-            candidate.fused = score
-            result.append(candidate)
-        return result
-
-    def _rerank(
-        self, query: str, candidates: list[_Candidate], details: dict[int, dict[str, Any]]
-    ) -> list[_Candidate]:
-        """Re-order the top `reranker_top_n`; on any failure keep the fused order."""
-        assert self._reranker is not None
-        head = candidates[: self.reranker_top_n]
-        documents = [
-            embedding_text(
-                details[c.chunk_id]["title"],
-                details[c.chunk_id]["section_path"],
-                details[c.chunk_id]["chunk_text"],
-            )
-            for c in head
-        ]
-        started = time.perf_counter()
-        try:
-            if self.reranker_timeout is None:
-                ranked = self._reranker.rerank(query, documents, len(head))
-            else:  # a bound for rerankers without their own timeout
-                future = self._pool().submit(self._reranker.rerank, query, documents, len(head))
-                ranked = future.result(timeout=self.reranker_timeout)
-        except Exception as exc:
-            logger.warning(
-                "Reranker failed after {:.0f} ms ({}: {}); keeping the fused order",
-                (time.perf_counter() - started) * 1000,
-                type(exc).__name__,
-                exc,
-            )
-            return candidates
-        order: list[_Candidate] = []
-        seen: set[int] = set()
-        for index, score in ranked:
-            if 0 <= index < len(head) and index not in seen:
-                seen.add(index)
-                head[index].rerank_score = float(score)
-                order.append(head[index])
-        order.extend(c for i, c in enumerate(head) if i not in seen)
-        return order + candidates[len(head) :]
-
-
-def _category(category: str | None) -> str | None:
-    return category if category else None
+        return fuse(
+            lexical,
+            vector,
+            _sections_of(conn, ids),
+            section_level=section_level,
+            rrf_k=self.rrf_k,
+        )
 
 
 def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:

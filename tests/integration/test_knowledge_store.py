@@ -1,4 +1,6 @@
-"""SqliteKnowledgeStore on a real SQLite file: atomic saves, cascades, embedding bookkeeping."""
+"""The knowledge store on both backends (a real SQLite file, a real PostgreSQL database):
+atomic saves, cascades, staging, versions, embedding bookkeeping. The same test bodies run on
+each (`backend` fixture); the few about SQLite's file itself say so in their names."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -13,10 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.knowledge import pg_store
 from services.knowledge.fts_query import words
 from services.knowledge.store import MIGRATIONS, SqliteKnowledgeStore
+from services.postgres import PgDatabase
+from services.postgres.migrations import applied_migrations
 from services.sqlite.connection import connect
 from services.sqlite.migrations import apply_migrations
+from tests.knowledge_backends import AnyStore, Probe, another_store, close_other, open_store
 from use_cases.domain import (
     DocumentDraft,
     EmbeddingInfo,
@@ -82,30 +89,30 @@ def vectors_for(d: DocumentDraft) -> list[np.ndarray]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteKnowledgeStore:
+def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AnyStore]:
+    with open_store(backend, tmp_path, request) as s:
+        s.check_embedding(INFO)
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteKnowledgeStore]:
     s = SqliteKnowledgeStore(tmp_path / "knowledge.db")
     s.check_embedding(INFO)
     yield s
     s.close()
 
 
-def counts(store: SqliteKnowledgeStore) -> dict[str, int]:
-    conn = store.connection()
-    tables = ["documents", "sections", "chunks", "chunk_vectors"]
-    result = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-    result["fts_terms"] = conn.execute("SELECT count(*) FROM chunks_fts_vocab").fetchone()[0]
-    return result
+def counts(store: AnyStore) -> dict[str, int]:
+    return Probe(store).counts()
 
 
-def fts_ids(store: SqliteKnowledgeStore, term: str) -> list[int]:
-    rows = store.connection().execute(
-        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid", (f'"{term}"',)
-    )
-    return [r[0] for r in rows]
+def fts_ids(store: AnyStore, term: str) -> list[int]:
+    return Probe(store).fts_chunk_ids(term)
 
 
 def test_a_saved_document_can_be_read_back_with_its_sections(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     d = draft()
     record = store.save_document(d, vectors_for(d))
@@ -123,29 +130,27 @@ def test_a_saved_document_can_be_read_back_with_its_sections(
 
 
 def test_replacing_a_document_keeps_its_id_and_replaces_chunks_fts_and_vectors(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     first = draft()
     old = store.save_document(first, vectors_for(first))
-    old_chunk_ids = [r[0] for r in store.connection().execute("SELECT id FROM chunks")]
+    old_chunk_ids = Probe(store).chunk_ids()
     second = draft(sections=((("Only",), ("Parking is behind building B.",)),))
 
     new = store.save_document(second, vectors_for(second), replace_id=old.id)
 
     assert new.id == old.id
     assert new.chunk_count == 1
-    conn = store.connection()
-    chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks")]
+    chunk_ids = Probe(store).chunk_ids()
     assert not set(chunk_ids) & set(old_chunk_ids)
     assert fts_ids(store, "laptop") == []
     assert fts_ids(store, "parking") == chunk_ids
-    vector_ids = [r[0] for r in conn.execute("SELECT chunk_id FROM chunk_vectors")]
-    assert vector_ids == chunk_ids
+    assert Probe(store).vector_ids() == chunk_ids
     assert counts(store)["documents"] == 1
 
 
 def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     first = draft()
     store.save_document(first, vectors_for(first))
@@ -155,7 +160,7 @@ def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
     with pytest.raises(DocumentExists) as raised:
         store.save_document(other, vectors_for(other))
 
-    assert raised.value.document_id == 1
+    assert raised.value.document_id == store.get_by_source("guide.md").id  # type: ignore[union-attr]
     assert counts(store) == before
     assert store.get_by_source("guide.md").title == "Onboarding guide"  # type: ignore[union-attr]
     with pytest.raises(NotFound):
@@ -163,7 +168,7 @@ def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
 
 
 def test_a_large_document_is_staged_in_batches_and_appears_only_at_the_commit(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     big = draft(sections=((("A",), ("alpha one", "alpha two")), (("B",), ("beta three",))))
     chunks = [
@@ -182,11 +187,10 @@ def test_a_large_document_is_staged_in_batches_and_appears_only_at_the_commit(
     assert (record.section_count, record.chunk_count) == (2, 3)
     assert counts(store)["chunk_vectors"] == 3
     assert len(fts_ids(store, "alpha")) == 2
-    staged = store.connection().execute("SELECT count(*) FROM staged_chunks").fetchone()[0]
-    assert staged == 0
+    assert Probe(store).count("staged_chunks") == 0
 
 
-def test_a_commit_with_missing_staged_chunks_writes_nothing(store: SqliteKnowledgeStore) -> None:
+def test_a_commit_with_missing_staged_chunks_writes_nothing(store: AnyStore) -> None:
     big = draft()
     stage = store.begin_staging(big)
     store.stage_chunks(stage, [StagedChunk(0, 0, "Welcome to the company.")], vectors_for(big)[:1])
@@ -196,11 +200,11 @@ def test_a_commit_with_missing_staged_chunks_writes_nothing(store: SqliteKnowled
 
     assert counts(store)["documents"] == 0
     store.discard_staged(stage)
-    assert store.connection().execute("SELECT count(*) FROM staged_sections").fetchone()[0] == 0
+    assert Probe(store).count("staged_sections") == 0
 
 
 def test_supersedes_is_recorded_and_linked_whichever_version_arrives_first(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     newer = replace(draft("policies/v2.md", title="Policy"), supersedes="policies/v1.md")
     new_record = store.save_document(newer, vectors_for(newer))
@@ -214,23 +218,24 @@ def test_supersedes_is_recorded_and_linked_whichever_version_arrives_first(
     assert store.resolve_key("policies/v1.md") == store.get_record(old_record.id)
 
 
-def test_a_supersedes_loop_is_refused(store: SqliteKnowledgeStore) -> None:
+def test_a_supersedes_loop_is_refused(store: AnyStore) -> None:
     first = draft("a.md")
-    store.save_document(first, vectors_for(first))
+    a = store.save_document(first, vectors_for(first)).id
     second = replace(draft("b.md"), supersedes="a.md")
     store.save_document(second, vectors_for(second))
 
     looping = replace(first, supersedes="b.md")
     with pytest.raises(InvalidDocument, match="loop"):
-        store.save_document(looping, vectors_for(looping), replace_id=1)
+        store.save_document(looping, vectors_for(looping), replace_id=a)
     with pytest.raises(InvalidDocument, match="itself"):
-        store.save_document(replace(first, supersedes="a.md"), vectors_for(first), replace_id=1)
-    assert store.get_record(1).supersedes_id is None  # type: ignore[union-attr]
+        store.save_document(replace(first, supersedes="a.md"), vectors_for(first), replace_id=a)
+    assert store.get_record(a).supersedes_id is None  # type: ignore[union-attr]
 
 
-def test_deleting_a_document_gives_its_pages_back_to_the_file(
-    store: SqliteKnowledgeStore,
+def test_deleting_a_document_gives_its_pages_back_to_the_sqlite_file(
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store = sqlite_store
     long = draft(
         sections=tuple(((f"S{i}",), (f"section {i} " + "words " * 300,)) for i in range(60))
     )
@@ -247,7 +252,7 @@ def test_deleting_a_document_gives_its_pages_back_to_the_file(
     assert conn.execute("PRAGMA page_count").fetchone()[0] < pages_before * 0.7
 
 
-def test_deleting_a_document_cascades_everywhere(store: SqliteKnowledgeStore) -> None:
+def test_deleting_a_document_cascades_everywhere(store: AnyStore) -> None:
     keep = draft("keep.md", sections=((("A",), ("Keep this text.",)),))
     gone = draft("gone.md")
     store.save_document(keep, vectors_for(keep))
@@ -269,7 +274,7 @@ def test_deleting_a_document_cascades_everywhere(store: SqliteKnowledgeStore) ->
 
 
 def test_deleting_the_last_document_leaves_no_fts_or_vector_rows(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     d = draft()
     record = store.save_document(d, vectors_for(d))
@@ -285,21 +290,28 @@ def test_deleting_the_last_document_leaves_no_fts_or_vector_rows(
     }
 
 
+#: The last step of a save on each backend, after the sections, chunks, full-text rows and
+#: vectors were written: (object, attribute) to replace with a failure.
+LAST_WRITE_STEP = {
+    "sqlite": (SqliteKnowledgeStore, "_prune_tombstones"),
+    "postgresql": (pg_store, "_link_versions"),
+}
+
+
 def test_a_failure_in_the_middle_of_a_save_leaves_the_database_unchanged(
-    store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
+    store: AnyStore, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = draft()
-    store.save_document(original, vectors_for(original))
+    first = store.save_document(original, vectors_for(original)).id
     before = counts(store)
 
     def explode(*_args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    # Runs after the sections, chunks, FTS rows and vectors were written.
-    monkeypatch.setattr(SqliteKnowledgeStore, "_prune_tombstones", explode)
+    monkeypatch.setattr(*LAST_WRITE_STEP[backend], explode)
     replacement = draft(sections=((("New",), ("Completely different words.",)),))
     with pytest.raises(RuntimeError):
-        store.save_document(replacement, vectors_for(replacement), replace_id=1)
+        store.save_document(replacement, vectors_for(replacement), replace_id=first)
     brand_new = draft("other.md")
     with pytest.raises(RuntimeError):
         store.save_document(brand_new, vectors_for(brand_new))
@@ -311,7 +323,7 @@ def test_a_failure_in_the_middle_of_a_save_leaves_the_database_unchanged(
 
 
 def test_a_vector_count_mismatch_is_rejected_before_anything_is_written(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     d = draft()
 
@@ -321,7 +333,7 @@ def test_a_vector_count_mismatch_is_rejected_before_anything_is_written(
     assert counts(store)["documents"] == 0
 
 
-def test_vectors_of_the_wrong_dimension_are_rejected(store: SqliteKnowledgeStore) -> None:
+def test_vectors_of_the_wrong_dimension_are_rejected(store: AnyStore) -> None:
     d = draft()
 
     with pytest.raises(InvalidRequest):
@@ -330,28 +342,48 @@ def test_vectors_of_the_wrong_dimension_are_rejected(store: SqliteKnowledgeStore
     assert counts(store)["chunks"] == 0
 
 
-def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "knowledge.db"
-    store = SqliteKnowledgeStore(path)
-    store.check_embedding(INFO)
+#: A child process that opens the store and dies (like SIGKILL: no rollback, no cleanup) in
+#: the middle of replacing document 1; {target} is the database path or URL.
+KILLED_WRITER = {
+    "sqlite": """
+import os
+import numpy as np
+from services.knowledge.store import SqliteKnowledgeStore
+from use_cases.domain import DocumentDraft, SectionDraft
+
+def die(*args):
+    os._exit(9)
+
+SqliteKnowledgeStore._prune_tombstones = die
+store = SqliteKnowledgeStore({target!r})
+""",
+    "postgresql": """
+import os
+import numpy as np
+from services.knowledge import pg_store
+from services.postgres import PgDatabase
+from use_cases.domain import DocumentDraft, SectionDraft
+
+def die(*args):
+    os._exit(9)
+
+pg_store._link_versions = die
+store = pg_store.PgKnowledgeStore(PgDatabase({target!r}))
+""",
+}
+
+
+def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(
+    store: AnyStore, backend: str
+) -> None:
     d = draft()
-    store.save_document(d, vectors_for(d))
-    store.close()
-    script = textwrap.dedent(
+    document_id = store.save_document(d, vectors_for(d)).id
+    target = str(store.path) if isinstance(store, SqliteKnowledgeStore) else store.db.url
+    script = KILLED_WRITER[backend].format(target=target) + textwrap.dedent(
         f"""
-        import os
-        import numpy as np
-        from services.knowledge.store import SqliteKnowledgeStore
-        from use_cases.domain import DocumentDraft, SectionDraft
-
-        def die(*args):
-            os._exit(9)  # like SIGKILL: no rollback, no cleanup
-
-        SqliteKnowledgeStore._prune_tombstones = die
-        store = SqliteKnowledgeStore({str(path)!r})
         sections = (SectionDraft(("X",), "Replaced text.", ("Replaced text.",)),)
         draft = DocumentDraft("guide.md", "h2", "New title", None, None, "text/plain", 1, sections)
-        store.save_document(draft, [np.ones({DIM}, dtype=np.float32)], replace_id=1)
+        store.save_document(draft, [np.ones({DIM}, dtype=np.float32)], replace_id={document_id})
         """
     )
     result = subprocess.run(
@@ -362,18 +394,19 @@ def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(tmp_path:
     )
     assert result.returncode == 9, result.stderr.decode()
 
-    reopened = SqliteKnowledgeStore(path)
+    reopened = another_store(store)
     record = reopened.get_by_source("guide.md")
     assert record is not None and record.title == "Onboarding guide"
     assert record.chunk_count == 3
     assert counts(reopened)["chunk_vectors"] == 3
     assert fts_ids(reopened, "replaced") == []
-    assert reopened.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    reopened.close()
+    if isinstance(reopened, SqliteKnowledgeStore):
+        assert reopened.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    close_other(reopened)
 
 
 def test_the_embedding_model_is_recorded_once_and_a_different_one_is_refused(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     store.check_embedding(INFO)  # same again: fine
 
@@ -387,17 +420,19 @@ def test_the_embedding_model_is_recorded_once_and_a_different_one_is_refused(
     assert store.stats().embedding == INFO
 
 
-def test_saving_chunks_before_an_embedding_model_is_recorded_is_refused(tmp_path: Path) -> None:
-    store = SqliteKnowledgeStore(tmp_path / "k.db")
-    d = draft()
+def test_saving_chunks_before_an_embedding_model_is_recorded_is_refused(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with open_store(backend, tmp_path, request) as store:
+        d = draft()
 
-    with pytest.raises(ConfigurationError):
-        store.save_document(d, vectors_for(d))
-    store.close()
+        with pytest.raises(ConfigurationError):
+            store.save_document(d, vectors_for(d))
+        assert Probe(store).count("documents") == 0
 
 
 def test_documents_are_listed_by_source_with_a_total_and_a_category_filter(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     for source, category in [("c.md", "hr"), ("a.md", "it"), ("b.md", "hr"), ("d.md", None)]:
         d = draft(source, category=category)
@@ -415,7 +450,7 @@ def test_documents_are_listed_by_source_with_a_total_and_a_category_filter(
 
 
 def test_chunk_texts_for_re_embedding_carry_title_and_headings(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     d = draft()
     store.save_document(d, vectors_for(d))
@@ -430,7 +465,7 @@ def test_chunk_texts_for_re_embedding_carry_title_and_headings(
 
 
 def test_replace_embeddings_rebuilds_the_index_for_a_new_model(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     d = draft()
     store.save_document(d, vectors_for(d))
@@ -451,7 +486,7 @@ def test_replace_embeddings_rebuilds_the_index_for_a_new_model(
 
 
 def test_replace_embeddings_with_missing_vectors_keeps_the_old_index(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     d = draft()
     store.save_document(d, vectors_for(d))
@@ -466,7 +501,19 @@ def test_replace_embeddings_with_missing_vectors_keeps_the_old_index(
     assert counts(store)["chunk_vectors"] == 3
 
 
-def test_migrations_are_recorded_and_not_applied_twice(tmp_path: Path) -> None:
+def test_postgresql_migrations_are_recorded_and_not_applied_twice(pg_url: str) -> None:
+    db = PgDatabase(pg_url, max_size=2)
+    try:
+        pg_store.PgKnowledgeStore(db)
+        pg_store.PgKnowledgeStore(db)
+        assert [m for m in applied_migrations(db) if m.startswith("knowledge")] == [
+            m.name for m in pg_store.MIGRATIONS
+        ]
+    finally:
+        db.close()
+
+
+def test_sqlite_migrations_are_recorded_and_not_applied_twice(tmp_path: Path) -> None:
     path = tmp_path / "k.db"
     SqliteKnowledgeStore(path).close()
     SqliteKnowledgeStore(path).close()
@@ -477,8 +524,8 @@ def test_migrations_are_recorded_and_not_applied_twice(tmp_path: Path) -> None:
     assert names == [migration.name for migration in MIGRATIONS]
 
 
-def test_a_read_only_store_refuses_writes(store: SqliteKnowledgeStore) -> None:
-    reader = SqliteKnowledgeStore(store.path, readonly=True)
+def test_a_read_only_sqlite_store_refuses_writes(sqlite_store: SqliteKnowledgeStore) -> None:
+    reader = SqliteKnowledgeStore(sqlite_store.path, readonly=True)
     d = draft()
 
     with pytest.raises(ConfigurationError):
@@ -487,7 +534,7 @@ def test_a_read_only_store_refuses_writes(store: SqliteKnowledgeStore) -> None:
     reader.close()
 
 
-def test_every_write_moves_the_generation_counter(store: SqliteKnowledgeStore) -> None:
+def test_every_write_moves_the_generation_counter(store: AnyStore) -> None:
     start = store.state().generation
     d = draft()
     record = store.save_document(d, vectors_for(d))
@@ -496,7 +543,9 @@ def test_every_write_moves_the_generation_counter(store: SqliteKnowledgeStore) -
     assert store.state().generation == start + 2
 
 
-def test_an_older_database_gets_relative_sources_and_incremental_vacuum(tmp_path: Path) -> None:
+def test_an_older_sqlite_database_gets_relative_sources_and_incremental_vacuum(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "old.db"
     conn = connect(path)
     apply_migrations(conn, MIGRATIONS[:2])  # the schema before document trust
@@ -526,7 +575,7 @@ def test_an_older_database_gets_relative_sources_and_incremental_vacuum(tmp_path
 
 
 def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     empty_generation, empty = store.vocabulary()
     record = store.save_document(draft(), vectors_for(draft()))
@@ -534,6 +583,6 @@ def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
     generation, terms = store.vocabulary()
 
     assert empty == [] and generation > empty_generation
-    assert {"laptop", "leav", "welcom"} <= set(terms)  # Porter stems of titles and texts
+    assert {"laptop", "leav", "welcom"} <= set(terms)  # stems of titles and texts
     store.delete_document(record.id)
     assert store.vocabulary()[1] == []

@@ -1,4 +1,7 @@
-"""HybridRetriever on a real SQLite knowledge base with a deterministic fake embedder."""
+"""Hybrid retrieval on both backends (SQLite: `HybridRetriever`; PostgreSQL:
+`PgHybridRetriever`) with a deterministic fake embedder. The same test bodies run on each
+(`backend` fixture); tests of SQLite's own machinery (FTS5 BM25 budget, resident vector index,
+migrations of the file) use `sqlite_store` and say so."""
 
 from __future__ import annotations
 
@@ -20,6 +23,15 @@ from services.knowledge.reranker import CohereReranker
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.knowledge.vector_index import VectorIndex
+from tests.knowledge_backends import (
+    AnyRetriever,
+    AnyStore,
+    Probe,
+    another_store,
+    close_other,
+    make_retriever,
+    open_store,
+)
 from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
 from use_cases.errors import EmbeddingModelMismatch, UpstreamTimeout
 
@@ -80,7 +92,7 @@ CORPUS = [
 
 
 def save(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
     source: str,
     title: str,
     category: str | None,
@@ -107,23 +119,36 @@ def save(
     return store.save_document(d, vectors, replace_id=replace_id)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteKnowledgeStore]:
-    s = SqliteKnowledgeStore(tmp_path / "knowledge.db")
-    s.check_embedding(EmbeddingInfo(EMBEDDER.model, DIM))
+def _fill(store: AnyStore) -> None:
+    store.check_embedding(EmbeddingInfo(EMBEDDER.model, DIM))
     for source, title, category, sections in CORPUS:
-        save(s, source, title, category, sections)
+        save(store, source, title, category, sections)
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AnyStore]:
+    with open_store(backend, tmp_path, request) as s:
+        _fill(s)
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteKnowledgeStore]:
+    s = SqliteKnowledgeStore(tmp_path / "knowledge.db")
+    _fill(s)
     yield s
     s.close()
 
 
 @pytest.fixture
-def retriever(store: SqliteKnowledgeStore) -> HybridRetriever:
-    return HybridRetriever(store, EMBEDDER, final_results_limit=3)
+def retriever(store: AnyStore) -> Iterator[AnyRetriever]:
+    r = make_retriever(store, EMBEDDER, final_results_limit=3)
+    yield r
+    r.close()
 
 
 def test_the_best_hit_is_the_section_that_answers_the_question(
-    retriever: HybridRetriever,
+    retriever: AnyRetriever,
 ) -> None:
     hits = retriever.search("how many days of annual leave do I get?")
 
@@ -140,8 +165,8 @@ def test_the_best_hit_is_the_section_that_answers_the_question(
     assert [h.scores.fused for h in hits] == sorted((h.scores.fused for h in hits), reverse=True)
 
 
-def test_rrf_fusion_when_rrf_k_is_set(store: SqliteKnowledgeStore) -> None:
-    retriever = HybridRetriever(store, EMBEDDER, final_results_limit=3, rrf_k=60)
+def test_rrf_fusion_when_rrf_k_is_set(store: AnyStore) -> None:
+    retriever = make_retriever(store, EMBEDDER, final_results_limit=3, rrf_k=60)
 
     top = retriever.search("how many days of annual leave do I get?")[0]
 
@@ -150,7 +175,7 @@ def test_rrf_fusion_when_rrf_k_is_set(store: SqliteKnowledgeStore) -> None:
     assert top.scores.fused == pytest.approx(1 / 61 + 1 / (60 + top.scores.vector_rank))
 
 
-def test_keyword_only_fusion_keeps_the_bm25_order(retriever: HybridRetriever) -> None:
+def test_keyword_only_fusion_keeps_the_bm25_order(retriever: AnyRetriever) -> None:
     hits = retriever.search_with_vector("leave days annual", None, k=3)
     bm25_ranks = [h.scores.bm25_rank for h in hits]
 
@@ -158,17 +183,19 @@ def test_keyword_only_fusion_keeps_the_bm25_order(retriever: HybridRetriever) ->
 
 
 def test_query_stopwords_are_dropped_from_the_bm25_leg_unless_asked(
-    store: SqliteKnowledgeStore,
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store = sqlite_store
     conn = store.connection()
     assert LexicalSearcher().analyze(conn, "the leave of them").words == ("leave",)
     kept = LexicalSearcher(drop_stopwords=False).analyze(conn, "the leave of them").words
     assert "leave" in kept and "the" in kept
 
 
-def test_a_typo_in_the_query_still_finds_its_passage_on_the_keyword_leg(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever
+def test_a_typo_in_the_query_still_finds_its_passage_on_the_sqlite_keyword_leg(
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store, retriever = sqlite_store, HybridRetriever(sqlite_store, EMBEDDER)
     conn = store.connection()
     analyzed = LexicalSearcher().analyze(conn, "encyrption")
     assert "encrypt" in analyzed.stems  # the index's Porter stem of "encryption"
@@ -181,7 +208,16 @@ def test_a_typo_in_the_query_still_finds_its_passage_on_the_keyword_leg(
     )
 
 
-def test_at_most_one_hit_per_parent_section(retriever: HybridRetriever) -> None:
+def test_a_misspelt_word_finds_the_passage_of_the_word_it_was_meant_to_be(
+    retriever: AnyRetriever,
+) -> None:
+    hits = retriever.search_with_vector("encyrption", None, k=1)  # no such word indexed
+
+    assert hits and hits[0].title == "Laptop setup" and hits[0].scores.bm25_rank == 1
+    assert retriever.search_with_vector("zzzzzzzzz", None, k=1) == []
+
+
+def test_at_most_one_hit_per_parent_section(retriever: AnyRetriever) -> None:
     hits = retriever.search("leave days carried over annual", k=10)
 
     sections = [(h.document_id, h.section_path) for h in hits]
@@ -191,14 +227,14 @@ def test_at_most_one_hit_per_parent_section(retriever: HybridRetriever) -> None:
     assert "carried over" in first.chunk_text  # the better of the section's two chunks
 
 
-def test_highlights_escape_document_markup(retriever: HybridRetriever) -> None:
+def test_highlights_escape_document_markup(retriever: AnyRetriever) -> None:
     hits = retriever.search("travel receipts", k=1)
 
     assert hits[0].highlight.count("<mark>") == 2
     assert "&lt;attached&gt; &amp;" in hits[0].highlight
 
 
-def test_the_category_filter_applies_to_both_legs(retriever: HybridRetriever) -> None:
+def test_the_category_filter_applies_to_both_legs(retriever: AnyRetriever) -> None:
     hits = retriever.search("leave laptop expenses", k=10, category="it")
 
     assert hits and {h.category for h in hits} == {"it"}
@@ -216,41 +252,43 @@ def test_the_category_filter_applies_to_both_legs(retriever: HybridRetriever) ->
     "query",
     ['"', "*", "NEAR(", "AND OR NOT", "title:x", "^", "((", "🔥", "a" * 3000, "x OR " * 100],
 )
-def test_hostile_queries_never_raise(retriever: HybridRetriever, query: str) -> None:
+def test_hostile_queries_never_raise(retriever: AnyRetriever, query: str) -> None:
     retriever.search(query)
     retriever.search_bm25(query, 5)
 
 
 @pytest.mark.parametrize("query", ["", "   ", "?!.,", "🔥🔥"])
 def test_a_query_without_searchable_characters_returns_nothing(
-    retriever: HybridRetriever, query: str
+    retriever: AnyRetriever, query: str
 ) -> None:
     assert retriever.search(query) == []
 
 
-def test_keyword_only_search_works_without_a_query_vector(retriever: HybridRetriever) -> None:
+def test_keyword_only_search_works_without_a_query_vector(retriever: AnyRetriever) -> None:
     hits = retriever.search_with_vector("disk encryption", None, k=2)
 
     assert hits[0].source == "laptop.md"
     assert hits[0].scores.vector_rank is None
 
 
-def test_vector_search_methods_agree_on_a_small_index(
-    retriever: HybridRetriever,
-) -> None:
+def test_vector_search_methods_agree_on_a_small_index(retriever: AnyRetriever) -> None:
     query = EMBEDDER.embed_query("laptop security screen lock")
 
     auto = retriever.search_vector(query, 4)
     exact = retriever.search_vector(query, 4, method="exact")
-    vec0 = retriever.search_vector(query, 4, method="vec0")
 
-    assert [h.chunk_id for h in auto] == [h.chunk_id for h in exact] == [h.chunk_id for h in vec0]
-    assert [h.score for h in auto] == pytest.approx([h.score for h in vec0], abs=1e-5)
+    assert [h.chunk_id for h in auto] == [h.chunk_id for h in exact]
+    assert [h.score for h in auto] == pytest.approx([h.score for h in exact], abs=1e-5)
+    if isinstance(retriever, HybridRetriever):  # sqlite-vec's KNN in SQL, the reference
+        vec0 = retriever.search_vector(query, 4, method="vec0")
+        assert [h.chunk_id for h in vec0] == [h.chunk_id for h in exact]
+        assert [h.score for h in auto] == pytest.approx([h.score for h in vec0], abs=1e-5)
 
 
 def test_the_binary_shortlist_path_finds_the_exact_neighbours_when_it_covers_them(
-    store: SqliteKnowledgeStore,
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store = sqlite_store
     retriever = HybridRetriever(
         store, EMBEDDER, vectors=VectorIndex(exact_threshold=0, candidates=3)
     )
@@ -264,7 +302,7 @@ def test_the_binary_shortlist_path_finds_the_exact_neighbours_when_it_covers_the
 
 
 def test_the_vector_index_follows_saves_replacements_and_deletes(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever
+    store: AnyStore, retriever: AnyRetriever
 ) -> None:
     query = EMBEDDER.embed_query("parking garage permit")
     assert "parking" not in retriever.search_vector(query, 1)[0].__repr__()
@@ -292,12 +330,15 @@ def test_the_vector_index_follows_saves_replacements_and_deletes(
 
     store.delete_document(record.id)
     assert all(h.source != "parking.md" for h in retriever.search("parking garage permit", k=10))
-    assert retriever.vectors.size == 6
+    assert Probe(store).count("chunk_vectors") == 6
+    if isinstance(retriever, HybridRetriever):
+        assert retriever.vectors.size == 6
 
 
 def test_dropping_common_terms_and_re_scoring_reproduces_full_bm25(
-    store: SqliteKnowledgeStore,
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store = sqlite_store
     full = HybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(posting_budget=10**9))
     budgeted = HybridRetriever(
         store, EMBEDDER, lexical=LexicalSearcher(posting_budget=1, min_terms=1)
@@ -325,9 +366,9 @@ class FailingReranker:
         raise UpstreamTimeout("too slow")
 
 
-def test_a_successful_rerank_reorders_the_fused_hits(store: SqliteKnowledgeStore) -> None:
-    plain = HybridRetriever(store, EMBEDDER).search("annual leave laptop", k=4)
-    reranked_retriever = HybridRetriever(store, EMBEDDER, reranker=ReverseReranker())
+def test_a_successful_rerank_reorders_the_fused_hits(store: AnyStore) -> None:
+    plain = make_retriever(store, EMBEDDER).search("annual leave laptop", k=4)
+    reranked_retriever = make_retriever(store, EMBEDDER, reranker=ReverseReranker())
 
     reranked = reranked_retriever.search("annual leave laptop", k=4)
 
@@ -336,10 +377,10 @@ def test_a_successful_rerank_reorders_the_fused_hits(store: SqliteKnowledgeStore
     assert all(h.scores.rerank_score is not None for h in reranked)
 
 
-def test_a_failing_reranker_keeps_the_fused_order(store: SqliteKnowledgeStore) -> None:
-    plain = HybridRetriever(store, EMBEDDER).search("annual leave laptop", k=4)
+def test_a_failing_reranker_keeps_the_fused_order(store: AnyStore) -> None:
+    plain = make_retriever(store, EMBEDDER).search("annual leave laptop", k=4)
 
-    hits = HybridRetriever(store, EMBEDDER, reranker=FailingReranker()).search(
+    hits = make_retriever(store, EMBEDDER, reranker=FailingReranker()).search(
         "annual leave laptop", k=4
     )
 
@@ -351,14 +392,14 @@ COHERE_RERANK = "https://api.cohere.com/v2/rerank"
 
 
 @pytest.fixture
-def plain_order(store: SqliteKnowledgeStore) -> list[int]:
-    return [h.chunk_id for h in HybridRetriever(store, EMBEDDER).search("leave laptop", k=4)]
+def plain_order(store: AnyStore) -> list[int]:
+    return [h.chunk_id for h in make_retriever(store, EMBEDDER).search("leave laptop", k=4)]
 
 
 def test_cohere_answering_500_keeps_the_fused_order(
-    store: SqliteKnowledgeStore, plain_order: list[int]
+    store: AnyStore, plain_order: list[int]
 ) -> None:
-    retriever = HybridRetriever(store, EMBEDDER, reranker=CohereReranker("test-key"))
+    retriever = make_retriever(store, EMBEDDER, reranker=CohereReranker("test-key"))
 
     with respx.mock(assert_all_mocked=True) as cohere:
         route = cohere.post(COHERE_RERANK).mock(
@@ -370,10 +411,8 @@ def test_cohere_answering_500_keeps_the_fused_order(
     assert [h.chunk_id for h in hits] == plain_order
 
 
-def test_cohere_timing_out_keeps_the_fused_order(
-    store: SqliteKnowledgeStore, plain_order: list[int]
-) -> None:
-    retriever = HybridRetriever(store, EMBEDDER, reranker=CohereReranker("k", timeout=0.5))
+def test_cohere_timing_out_keeps_the_fused_order(store: AnyStore, plain_order: list[int]) -> None:
+    retriever = make_retriever(store, EMBEDDER, reranker=CohereReranker("k", timeout=0.5))
 
     with respx.mock(assert_all_mocked=True) as cohere:
         cohere.post(COHERE_RERANK).mock(side_effect=httpx.ReadTimeout("no answer"))
@@ -383,10 +422,8 @@ def test_cohere_timing_out_keeps_the_fused_order(
     assert all(h.scores.rerank_score is None for h in hits)
 
 
-def test_cohere_rerank_success_reorders_the_hits(
-    store: SqliteKnowledgeStore, plain_order: list[int]
-) -> None:
-    retriever = HybridRetriever(store, EMBEDDER, reranker=CohereReranker("k"), reranker_top_n=4)
+def test_cohere_rerank_success_reorders_the_hits(store: AnyStore, plain_order: list[int]) -> None:
+    retriever = make_retriever(store, EMBEDDER, reranker=CohereReranker("k"), reranker_top_n=4)
     results = [{"index": 3, "relevance_score": 0.97}, {"index": 0, "relevance_score": 0.42}]
 
     with respx.mock(assert_all_mocked=True) as cohere:
@@ -402,7 +439,8 @@ def test_cohere_rerank_success_reorders_the_hits(
     assert b'"top_n":4' in sent.content
 
 
-def test_a_retriever_can_open_the_store_by_path(store: SqliteKnowledgeStore) -> None:
+def test_a_retriever_can_open_the_store_by_path(sqlite_store: SqliteKnowledgeStore) -> None:
+    store = sqlite_store
     retriever = HybridRetriever(store.path, EMBEDDER)
 
     assert retriever.search("encryption", k=1)[0].source == "laptop.md"
@@ -410,7 +448,7 @@ def test_a_retriever_can_open_the_store_by_path(store: SqliteKnowledgeStore) -> 
 
 
 def test_inflected_query_words_match_their_stems_exactly_once(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever
+    store: AnyStore, retriever: AnyRetriever
 ) -> None:
     # Porter is not idempotent: "increased" -> "increas" but "increas" -> "increa". The
     # MATCH must be written with the user's words, never with already-stemmed terms.
@@ -423,34 +461,36 @@ def test_inflected_query_words_match_their_stems_exactly_once(
 
 
 def test_searching_with_a_different_embedder_than_the_index_is_refused(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     class Other(HashingEmbedder):
         model = "another-model"
 
     with pytest.raises(EmbeddingModelMismatch):
-        HybridRetriever(store, Other()).search("leave")
+        make_retriever(store, Other()).search("leave")
 
 
 def test_a_write_through_another_store_on_the_same_file_is_seen(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever
+    store: AnyStore, retriever: AnyRetriever
 ) -> None:
     retriever.search("leave")  # index loaded
-    other_process = SqliteKnowledgeStore(store.path)
+    other_process = another_store(store)
     save(other_process, "vpn.md", "VPN", "it", [((), ["Wireguard tunnels for remote staff."])])
     other_process.delete_document(store.get_by_source("laptop.md").id)  # type: ignore[union-attr]
-    other_process.close()
+    close_other(other_process)
 
     hits = retriever.search("wireguard tunnels laptop", k=10)
 
     assert hits[0].source == "vpn.md"
     assert "laptop.md" not in {h.source for h in hits}
-    assert retriever.vectors.size == 5  # 6 + 1 new - 2 deleted
+    if isinstance(retriever, HybridRetriever):
+        assert retriever.vectors.size == 5  # 6 + 1 new - 2 deleted
 
 
 def test_the_vector_index_reloads_when_tombstones_were_pruned_past_it(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store, retriever = sqlite_store, HybridRetriever(sqlite_store, EMBEDDER)
     retriever.search("leave")
     monkeypatch.setattr("services.knowledge.store.TOMBSTONE_GENERATIONS", 1)
     store.delete_document(store.get_by_source("leave.md").id)  # type: ignore[union-attr]
@@ -467,7 +507,7 @@ def test_the_vector_index_reloads_when_tombstones_were_pruned_past_it(
 
 
 def test_searches_and_writes_from_many_threads_do_not_interfere(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever
+    store: AnyStore, retriever: AnyRetriever
 ) -> None:
     errors: list[BaseException] = []
 
@@ -504,9 +544,9 @@ class SlowReranker:
 
 
 def test_a_reranker_slower_than_the_timeout_keeps_the_fused_order(
-    store: SqliteKnowledgeStore, plain_order: list[int]
+    store: AnyStore, plain_order: list[int]
 ) -> None:
-    retriever = HybridRetriever(store, EMBEDDER, reranker=SlowReranker(), reranker_timeout=0.1)
+    retriever = make_retriever(store, EMBEDDER, reranker=SlowReranker(), reranker_timeout=0.1)
 
     started = time.perf_counter()
     hits = retriever.search("leave laptop", k=4)
@@ -516,7 +556,7 @@ def test_a_reranker_slower_than_the_timeout_keeps_the_fused_order(
 
 
 def test_only_the_recorded_supersedes_relation_makes_a_version_old(
-    store: SqliteKnowledgeStore, retriever: HybridRetriever
+    store: AnyStore, retriever: AnyRetriever
 ) -> None:
     badges = [(("Badges",), ["Visitor badges are yellow and must be returned daily."])]
     save(store, "badges-2023.md", "Badge Policy", "policies", badges, updated_at=date(2023, 1, 1))
@@ -569,8 +609,9 @@ def _sources(hits) -> list[str]:
 
 
 def test_section_level_bm25_ranks_the_section_whose_whole_text_matches(
-    store: SqliteKnowledgeStore,
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store = sqlite_store
     for source, title, category, sections in SPREAD:
         save(store, source, title, category, sections)
     query = "zebra quokka"
@@ -589,23 +630,16 @@ def test_section_level_bm25_ranks_the_section_whose_whole_text_matches(
     assert first.chunk_id == hits[0].chunk_id
 
 
-def _section_fts_rowids(store: SqliteKnowledgeStore, term: str | None = None) -> set[int]:
-    conn = store.connection()
-    if term is None:
-        rows = conn.execute("SELECT rowid FROM sections_fts").fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT rowid FROM sections_fts WHERE sections_fts MATCH ?", (term,)
-        ).fetchall()
-    return {int(r[0]) for r in rows}
+def _section_fts_rowids(store: AnyStore, term: str | None = None) -> set[int]:
+    return Probe(store).section_fts_ids(term)
 
 
-def _section_ids(store: SqliteKnowledgeStore) -> set[int]:
-    return {int(r[0]) for r in store.connection().execute("SELECT id FROM sections")}
+def _section_ids(store: AnyStore) -> set[int]:
+    return Probe(store).section_ids()
 
 
 def test_the_section_index_follows_saves_replacements_and_deletes(
-    store: SqliteKnowledgeStore,
+    store: AnyStore,
 ) -> None:
     assert _section_fts_rowids(store) == _section_ids(store)
     record = save(
@@ -629,9 +663,9 @@ def test_the_section_index_follows_saves_replacements_and_deletes(
     store.delete_document(record.id)
     assert _section_fts_rowids(store) == _section_ids(store)
     assert not _section_fts_rowids(store, "bicycle")
-    vocab = {t for (t,) in store.connection().execute("SELECT term FROM sections_fts_vocab")}
+    vocab = set(Probe(store).vocabulary())
     assert "bicycl" not in vocab and "rack" not in vocab
-    retriever = HybridRetriever(store, EMBEDDER)
+    retriever = make_retriever(store, EMBEDDER)
     assert all(h.source != "parking.md" for h in retriever.search("bicycle racks cars", k=10))
 
 
@@ -667,8 +701,9 @@ def test_the_section_index_migration_backfills_an_existing_knowledge_base(
 
 
 def test_the_section_level_leg_keeps_the_budget_re_scoring_and_spelling_correction(
-    store: SqliteKnowledgeStore,
+    sqlite_store: SqliteKnowledgeStore,
 ) -> None:
+    store = sqlite_store
     full = HybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(level="section"))
     budgeted = HybridRetriever(
         store,

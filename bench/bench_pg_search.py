@@ -1,0 +1,237 @@
+"""Search latency on PostgreSQL + pgvector at 100k (or 1M) chunks: HNSW build time, HNSW
+recall@50 against exact search, and lexical / vector / hybrid p50/p95.
+
+    .venv/bin/python -m bench.bench_pg_search --data ../shared/data/scifact           # 100k
+    .venv/bin/python -m bench.bench_pg_search --chunks 1000000 --queries 200         # 1M
+    .venv/bin/python -m bench.bench_pg_search --database-url postgresql://u@host/db  # a server
+
+Corpus and vectors: exactly bench/bench_search.py's (synthetic ~95-word chunks recombined
+from SciFact sentences, four chunks per document in two sections, five categories; vectors
+from the MiniLM pool with `--vectors pool`, else random), written through the product's
+`PgKnowledgeStore.save_document` (section tsvectors, chunks, vectors). The HNSW index is
+dropped before loading and built once afterwards (that build is the time reported; `m` and
+`ef_construction` are the store's). Latency excludes the query embedding and is measured after
+a warm-up pass, as in bench_search.py; `PgHybridRetriever` with the product's defaults
+(50 candidates per leg, `hnsw.ef_search` = max(100, 2 x candidates)).
+
+Server: `--database-url` names a server where the bench may create databases (it builds
+`almanac_bench_search_<chunks>` there and keeps it for the next run; `--rebuild` recreates
+it). Without it, a local PostgreSQL 16 + pgvector 0.6 is started from the `pgserver` package
+with its data kept under .bench/pgserver (stopped at the end). Say which in any report, and
+the server's shared_buffers: pgserver runs with PostgreSQL's default 128 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_search import (  # noqa: E402
+    CATEGORIES,
+    DIM,
+    chunk_vectors,
+    embed_pool,
+    load_scifact,
+    overlap,
+    report,
+    synthetic_chunks,
+    timed,
+)
+from services.knowledge.pg_retrieval import PgHybridRetriever  # noqa: E402
+from services.knowledge.pg_store import PgKnowledgeStore, create_vector_index  # noqa: E402
+from services.postgres import PgDatabase  # noqa: E402
+from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
+
+
+def _database_url(server_url: str, name: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(server_url)
+    params["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def ensure_database(server_url: str, name: str, rebuild: bool) -> tuple[str, bool]:
+    """(URL of database `name`, whether it must be built)."""
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and rebuild:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _database_url(server_url, name)
+    if exists:
+        with psycopg.connect(url) as conn:
+            done = conn.execute("SELECT to_regclass('chunk_vectors_embedding')").fetchone()
+        if done and done[0] is not None:
+            return url, False
+    return url, True
+
+
+def build(
+    store: PgKnowledgeStore,
+    corpus: list[dict[str, str]],
+    size: int,
+    pool: np.ndarray | None,
+    model: str,
+    maintenance_work_mem: str,
+) -> None:
+    print(f"loading {size} chunks through PgKnowledgeStore.save_document ...", flush=True)
+    started = time.perf_counter()
+    store.check_embedding(EmbeddingInfo(model, DIM))
+    with store.db.connection() as conn:
+        conn.execute("DROP INDEX IF EXISTS chunk_vectors_embedding")
+        conn.execute("TRUNCATE documents CASCADE")
+    chunks = synthetic_chunks(corpus, size)
+    vectors = chunk_vectors(chunks, pool, seed=size)
+    for doc, start in enumerate(range(0, size, 4)):
+        group = chunks[start : start + 4]
+        sections = tuple(
+            SectionDraft(
+                heading_path=(f"Part {i // 2 + 1}",),
+                text=" ".join(c[1] for c in group[i : i + 2]),
+                chunks=tuple(c[1] for c in group[i : i + 2]),
+            )
+            for i in range(0, len(group), 2)
+        )
+        draft = DocumentDraft(
+            source=f"synthetic/{doc:07d}.txt",
+            content_hash=str(doc),
+            title=group[0][0],
+            category=CATEGORIES[doc % len(CATEGORIES)],
+            updated_at=None,
+            media_type="text/plain",
+            size_bytes=sum(len(c[1]) for c in group),
+            sections=sections,
+        )
+        store.save_document(draft, vectors[start : start + len(group)])
+        if doc and doc % 5000 == 0:
+            print(f"  {start} chunks, {time.perf_counter() - started:.0f} s", flush=True)
+    loaded = time.perf_counter() - started
+    print(f"  loaded in {loaded:.0f} s ({size / loaded:.0f} chunks/s)", flush=True)
+    with store.db.connection() as conn:
+        conn.execute(
+            "SELECT set_config('maintenance_work_mem', %s, false)", (maintenance_work_mem,)
+        )
+        started = time.perf_counter()
+        create_vector_index(conn)  # type: ignore[arg-type]
+        built = time.perf_counter() - started
+        conn.execute("VACUUM ANALYZE")
+    print(
+        f"  HNSW index (m 16, ef_construction 64, maintenance_work_mem {maintenance_work_mem}) "
+        f"built in {built:.1f} s",
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace, server_url: str) -> None:
+    corpus, claims = load_scifact(args.data)
+    cache = ROOT / ".bench"
+    cache.mkdir(exist_ok=True)
+    pool = query_pool = None
+    if args.vectors == "pool":
+        from backend.bootstrap import LOCAL_MODEL_DIRNAME
+        from backend.config import Settings
+
+        pool, query_pool = embed_pool(
+            corpus, claims, Settings().models_dir / LOCAL_MODEL_DIRNAME, cache
+        )
+    rng = np.random.default_rng(1)
+    picks = rng.choice(len(claims), size=min(args.queries, len(claims)), replace=False)
+    queries = [claims[i] for i in picks]
+    if query_pool is not None:
+        query_vectors = [query_pool[i] for i in picks]
+    else:
+        raw = rng.standard_normal((len(queries), DIM)).astype(np.float32)
+        query_vectors = list(raw / np.linalg.norm(raw, axis=1, keepdims=True))
+    model = "minilm-pool" if pool is not None else "random"
+    url, missing = ensure_database(server_url, f"almanac_bench_search_{args.chunks}", args.rebuild)
+    db = PgDatabase(url, max_size=8)
+    try:
+        store = PgKnowledgeStore(db)
+        if missing:
+            build(store, corpus, args.chunks, pool, model, args.maintenance_work_mem)
+        with db.connection() as conn:
+            version = conn.execute("SHOW server_version").fetchone()["server_version"]  # type: ignore[index]
+            buffers = conn.execute("SHOW shared_buffers").fetchone()["shared_buffers"]  # type: ignore[index]
+            size = conn.execute(
+                "SELECT pg_size_pretty(pg_database_size(current_database())) AS s"
+            ).fetchone()["s"]  # type: ignore[index]
+        retriever = PgHybridRetriever(store, None)
+        n = len(queries)
+        print(
+            f"\n{args.chunks} chunks on PostgreSQL {version} (shared_buffers {buffers}, "
+            f"database {size}), vectors {model}, {n} queries"
+        )
+        report(
+            "lexical ts_rank_cd (top 50)", timed(lambda i: retriever.search_bm25(queries[i], 50), n)
+        )
+        report(
+            "vector HNSW (top 50)",
+            timed(lambda i: retriever.search_vector(query_vectors[i], 50), n),
+        )
+        report(
+            "hybrid (5 hits)",
+            timed(lambda i: retriever.search_with_vector(queries[i], query_vectors[i], 5), n),
+        )
+        report(
+            "hybrid, category filter",
+            timed(
+                lambda i: retriever.search_with_vector(
+                    queries[i], query_vectors[i], 5, CATEGORIES[i % len(CATEGORIES)]
+                ),
+                n,
+            ),
+        )
+        m = min(n, args.exact_queries)
+        exact_ms = timed(lambda i: retriever.search_vector(query_vectors[i], 50, method="exact"), m)
+        report("vector exact scan (top 50)", exact_ms)
+        recall = statistics.fmean(
+            overlap(
+                [h.chunk_id for h in retriever.search_vector(query_vectors[i], 50)],
+                [h.chunk_id for h in retriever.search_vector(query_vectors[i], 50, method="exact")],
+            )
+            for i in range(m)
+        )
+        print(f"  HNSW recall@50 vs exact search ({m} queries): {recall:.3f}")
+        retriever.close()
+    finally:
+        db.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--exact-queries", type=int, default=50)
+    parser.add_argument("--vectors", choices=("pool", "random"), default="pool")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--maintenance-work-mem", default="512MB")
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    if args.database_url:
+        run(args, args.database_url)
+        return
+    import pgserver  # a dev dependency
+
+    folder = ROOT / ".bench" / "pgserver"
+    folder.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    try:
+        run(args, server.get_uri())
+    finally:
+        server.cleanup()
+
+
+if __name__ == "__main__":
+    main()

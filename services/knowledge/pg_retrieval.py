@@ -1,0 +1,462 @@
+"""Hybrid retrieval on PostgreSQL: `ts_rank_cd` full-text + pgvector HNSW, fused as on SQLite.
+
+    query -> lexical top-k sections: `sections.fts @@ q` (GIN), ranked by `ts_rank_cd` with
+             weights (title A, heading B, text D; `english` stems; an OR query of the
+             query's words, stopwords dropped as on SQLite)
+          -> vector top-k chunks: `ORDER BY embedding <=> q` on the HNSW index
+             (`hnsw.ef_search` set per query to at least the number of candidates)
+          -> collapse to sections, fuse, halve superseded versions, rerank, build hits:
+             the same code as the SQLite retriever (services/knowledge/hybrid.py)
+          -> highlight: `ts_headline` over the shown chunks (same `english` configuration)
+
+Settings and hit shape are those of `retrieval.HybridRetriever`. Differences, all inside the
+lexical leg: PostgreSQL's ranking is not BM25 (no IDF, no saturation; `ts_rank_cd` counts
+cover density, normalised here by document length). Spelling correction follows the same
+rules (services/knowledge/spelling.py): a query lexeme no section holds also searches the
+closest known lexeme, looked up in the index's vocabulary (`ts_stat`, cached for
+`vocabulary_ttl` seconds: it costs a scan of every section's vector, and only queries with an
+unknown word read it). The two legs run at the same time on two pooled connections.
+
+Category filter: the vector leg asks the HNSW index for `k` rows of that category (pgvector
+0.6 filters after the index scan, so a rare category can come back short); when it does, the
+leg falls back to an exact scan of that category's rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from services.knowledge.fts_query import MARK_END, MARK_START, query_terms
+from services.knowledge.hybrid import (
+    MAX_RESULTS,
+    VERSION_WINDOW,
+    Candidate,
+    RankedChunk,
+    build_hits,
+    check_embedder,
+    fuse,
+    normal_category,
+    prefer_current_versions,
+    rerank,
+)
+from services.knowledge.pg_store import PgKnowledgeStore
+from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
+from services.postgres.database import Connection
+from use_cases.domain import SearchHit, Vector
+from use_cases.errors import UpstreamUnavailable
+from use_cases.ports import Embedder, Reranker
+
+__all__ = ["PgHybridRetriever", "PgQuery"]
+
+#: `ts_rank_cd` normalisation: 1 divides the rank by 1 + log(section length), the closest
+#: to BM25's length normalisation among PostgreSQL's options (SciFact train: see the bench).
+DEFAULT_NORMALIZATION = 1
+_STEM_CACHE_LIMIT = 200_000
+_HIGHLIGHT_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
+
+
+@dataclass(frozen=True)
+class PgQuery:
+    """A query's search terms as the index sees them: surface words and their lexemes."""
+
+    words: tuple[str, ...]
+    lexemes: tuple[str, ...]
+
+    @property
+    def tsquery(self) -> str:
+        """`'a' | 'b' | ...` as tsquery text (lexemes quoted; cast, never re-stemmed)."""
+        return " | ".join(
+            "'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in self.lexemes
+        )
+
+
+class PgHybridRetriever:
+    """`Retriever` over a `PgKnowledgeStore` (same settings as `HybridRetriever`).
+
+    `weights`: (title, heading, text) weights of `ts_rank_cd` (scaled so the largest is 1).
+    `normalization`: `ts_rank_cd`'s length normalisation flags. `ef_search`: the HNSW search
+    list size; at least the number of candidates asked for (default: twice that, >= 100).
+    """
+
+    def __init__(
+        self,
+        store: PgKnowledgeStore,
+        embedder: Embedder | None,
+        *,
+        vector_search_limit: int = 50,
+        bm25_search_limit: int = 50,
+        final_results_limit: int = 5,
+        rrf_k: int | None = None,
+        reranker: Reranker | None = None,
+        reranker_top_n: int = 20,
+        reranker_timeout: float | None = None,
+        snippet_chars: int = 320,
+        parallel: bool = True,
+        weights: tuple[float, float, float] = (4.0, 2.0, 1.0),
+        normalization: int = DEFAULT_NORMALIZATION,
+        ef_search: int | None = None,
+        drop_stopwords: bool = True,
+        correct_spelling: bool = True,
+        vocabulary_ttl: float = 300.0,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self.vector_search_limit = vector_search_limit
+        self.bm25_search_limit = bm25_search_limit
+        self.final_results_limit = final_results_limit
+        self.rrf_k = rrf_k
+        self._reranker = reranker
+        self.reranker_top_n = reranker_top_n
+        self.reranker_timeout = reranker_timeout
+        self.snippet_chars = snippet_chars
+        self.parallel = parallel
+        top = max(weights)
+        title, heading, text = (w / top for w in weights)
+        self._weights = [text, text, heading, title]  # ts_rank_cd order: {D, C, B, A}
+        self.normalization = normalization
+        self.ef_search = ef_search
+        self.drop_stopwords = drop_stopwords
+        self.correct_spelling = correct_spelling
+        self.vocabulary_ttl = vocabulary_ttl
+        self._vocabulary: tuple[float, dict[str, list[tuple[str, int]]]] | None = None
+        self._present: dict[str, float] = {}  # lexeme -> when the index was seen holding it
+        self._lexemes: dict[str, tuple[str, ...]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def store(self) -> PgKnowledgeStore:
+        return self._store
+
+    @property
+    def reranker_enabled(self) -> bool:
+        return self._reranker is not None
+
+    def warm_up(self) -> None:
+        """Nothing to load: the indexes live in the database."""
+
+    def close(self) -> None:
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix="almanac-pg-search"
+                )
+            return self._executor
+
+    # -- analysis ------------------------------------------------------------------------------
+
+    def analyze(self, query: str) -> PgQuery:
+        with self._store.connection() as conn:
+            return self._analyze(conn, query)
+
+    def _analyze(self, conn: Connection, text: str) -> PgQuery:
+        surface = query_terms(text, drop_stopwords=self.drop_stopwords)
+        unknown = [w for w in surface if w not in self._lexemes]
+        if unknown:
+            rows = conn.execute(
+                "SELECT w, array(SELECT lexeme FROM unnest(to_tsvector('english', w))) AS lex "
+                "FROM unnest(%s::text[]) AS w",
+                (unknown,),
+            ).fetchall()
+            if len(self._lexemes) + len(unknown) > _STEM_CACHE_LIMIT:
+                self._lexemes.clear()
+            for row in rows:
+                self._lexemes[row["w"]] = tuple(row["lex"])
+        words = tuple(w for w in surface if self._lexemes.get(w))
+        lexemes = tuple(dict.fromkeys(lex for w in words for lex in self._lexemes[w]))
+        if self.correct_spelling and lexemes:
+            lexemes = lexemes + self._corrections(conn, lexemes)
+        return PgQuery(words, tuple(dict.fromkeys(lexemes)))
+
+    def _corrections(self, conn: Connection, lexemes: tuple[str, ...]) -> tuple[str, ...]:
+        """The known lexemes that query lexemes no section holds are probably typos of."""
+        now = time.monotonic()
+        asked = [
+            lex
+            for lex in lexemes
+            if len(lex) >= MIN_CORRECTED_LENGTH
+            and lex.isalpha()
+            and now - self._present.get(lex, -1e18) >= self.vocabulary_ttl
+        ]
+        if not asked:
+            return ()
+        rows = conn.execute(
+            "SELECT lex, EXISTS (SELECT 1 FROM sections WHERE fts @@ lex::tsquery) AS known "
+            "FROM unnest(%s::text[]) AS lex",
+            (asked,),
+        ).fetchall()
+        if len(self._present) > _STEM_CACHE_LIMIT:
+            self._present.clear()
+        for r in rows:
+            if r["known"]:
+                self._present[r["lex"]] = now
+        rows = [r for r in rows if not r["known"]]
+        if not rows:
+            return ()
+        vocabulary = self._known_lexemes(conn)
+        found = (closest_term(r["lex"], vocabulary.get(r["lex"][:1], ())) for r in rows)
+        return tuple(c for c in found if c is not None)
+
+    def _known_lexemes(self, conn: Connection) -> dict[str, list[tuple[str, int]]]:
+        """{first letter: [(lexeme, sections holding it)]} of the index; cached."""
+        now = time.monotonic()
+        cached = self._vocabulary
+        if cached is not None and now - cached[0] < self.vocabulary_ttl:
+            return cached[1]
+        by_letter: dict[str, list[tuple[str, int]]] = {}
+        for row in conn.execute("SELECT word, ndoc FROM ts_stat('SELECT fts FROM sections')"):
+            by_letter.setdefault(row["word"][:1], []).append((row["word"], int(row["ndoc"])))
+        self._vocabulary = (now, by_letter)
+        return by_letter
+
+    # -- single legs (also used by the benchmark) ----------------------------------------------
+
+    def search_bm25(self, query: str, k: int, category: str | None = None) -> list[RankedChunk]:
+        """The lexical leg alone (`ts_rank_cd`, not BM25; the name is the port's): each
+        section stands for its first chunk."""
+        with self._store.connection() as conn:
+            analyzed = self._analyze(conn, query)
+            hits = self._lexical(conn, analyzed, k, normal_category(category))
+            first = _first_chunks(conn, [sid for sid, _ in hits])
+        ranked = [(first[sid], score) for sid, score in hits if sid in first]
+        return [RankedChunk(cid, rank, s) for rank, (cid, s) in enumerate(ranked, start=1)]
+
+    def search_vector(
+        self,
+        query_vector: Vector,
+        k: int,
+        category: str | None = None,
+        *,
+        method: str = "auto",
+    ) -> list[RankedChunk]:
+        """Nearest chunks by cosine distance: "auto" (HNSW) or "exact" (a full scan)."""
+        if method not in ("auto", "exact"):
+            raise ValueError(f"Unknown vector search method {method!r}")
+        hits = self._vector(
+            np.asarray(query_vector, dtype=np.float32),
+            k,
+            normal_category(category),
+            exact=method == "exact",
+        )
+        return [RankedChunk(cid, rank, dist) for rank, (cid, dist) in enumerate(hits, start=1)]
+
+    def _lexical(
+        self, conn: Connection, query: PgQuery, k: int, category: str | None
+    ) -> list[tuple[int, float]]:
+        """(section id, ts_rank_cd score), best first."""
+        if k <= 0 or not query.lexemes:
+            return []
+        params: list[Any] = [self._weights, self.normalization, query.tsquery]
+        where = ""
+        if category is not None:
+            where = " AND s.document_id IN (SELECT id FROM documents WHERE category = %s)"
+            params.append(category)
+        params.append(k)
+        rows = conn.execute(
+            "SELECT s.id, ts_rank_cd(%s::float4[], s.fts, q.q, %s) AS score "
+            "FROM (SELECT %s::tsquery AS q) AS q, sections s "
+            "WHERE s.fts @@ q.q" + where + " ORDER BY score DESC, s.id LIMIT %s",
+            params,
+        ).fetchall()
+        return [(int(r["id"]), float(r["score"])) for r in rows]
+
+    def _vector(
+        self, query_vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine distance), nearest first."""
+        if k <= 0 or self._store.state().dimension is None:
+            return []
+        norm = float(np.linalg.norm(query_vector))
+        vector = query_vector / norm if norm else query_vector
+        ef = max(k, self.ef_search if self.ef_search is not None else max(2 * k, 100))
+        with self._store.transaction() as conn:
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(ef, 1000)),))
+            rows = [] if exact else _nearest(conn, vector, k, category)
+            if exact or (category is not None and len(rows) < k):
+                rows = _nearest(conn, vector, k, category, exact=True)
+        return rows
+
+    # -- hybrid ----------------------------------------------------------------------------------
+
+    def search(
+        self, query: str, k: int | None = None, category: str | None = None
+    ) -> list[SearchHit]:
+        """Hybrid search for `query`; [] for a query without any searchable characters."""
+        if not query_terms(query):
+            return []  # nothing searchable: do not spend an embedding on it
+        query_vector: Vector | None = None
+        info = self._store.embedding_info()
+        if self._embedder is not None and info is not None:
+            check_embedder(self._embedder, info)
+            try:
+                query_vector = self._embedder.embed_query(query)
+            except UpstreamUnavailable as exc:
+                logger.warning("Query embedding failed ({}); searching by keywords only", exc)
+        return self.search_with_vector(query, query_vector, k, category)
+
+    def search_with_vector(
+        self,
+        query: str,
+        query_vector: Vector | None,
+        k: int | None = None,
+        category: str | None = None,
+    ) -> list[SearchHit]:
+        """`search` with the query already embedded; `query_vector=None`: keywords only."""
+        if not query or not query.strip():
+            return []
+        n = max(1, min(k if k is not None else self.final_results_limit, MAX_RESULTS))
+        category = normal_category(category)
+        with self._store.connection() as conn:
+            analyzed = self._analyze(conn, query)
+            if not analyzed.lexemes:
+                return []
+            pending: Future[list[tuple[int, float]]] | None = None
+            vector: list[tuple[int, float]] = []
+            if query_vector is not None:
+                args = (
+                    np.asarray(query_vector, dtype=np.float32),
+                    max(self.vector_search_limit, n),
+                    category,
+                )
+                if self.parallel:  # the legs overlap, each on its own connection
+                    pending = self._pool().submit(self._vector, *args)
+                else:
+                    vector = self._vector(*args)
+            lexical = self._lexical(conn, analyzed, max(self.bm25_search_limit, n), category)
+            if pending is not None:
+                vector = pending.result()
+            candidates = self._fuse(conn, lexical, vector)
+            if not candidates:
+                return []
+            wanted = max(n, self.reranker_top_n if self._reranker else n)
+            # Look a little past the cut so a current version ranked just below its
+            # superseded predecessors can move up.
+            window = candidates[: max(wanted, VERSION_WINDOW)]
+            details = _details(conn, [c.chunk_id for c in window])
+            candidates = [c for c in window if c.chunk_id in details]
+            versions = self._store.versions_of(
+                conn, sorted({row["document_id"] for row in details.values()})
+            )
+        candidates = prefer_current_versions(candidates, details, versions)[:wanted]
+        if self._reranker is not None and candidates:
+            candidates = rerank(
+                self._reranker,
+                query,
+                candidates,
+                details,
+                top_n=self.reranker_top_n,
+                timeout=self.reranker_timeout,
+                submit=self._pool().submit,
+            )
+        final = candidates[:n]
+        marked = self._highlight(analyzed, [details[c.chunk_id]["chunk_text"] for c in final])
+        return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
+
+    def _fuse(
+        self,
+        conn: Connection,
+        lexical: Sequence[tuple[int, float]],
+        vector: Sequence[tuple[int, float]],
+    ) -> list[Candidate]:
+        """The lexical leg's sections stand for their first chunks; then `hybrid.fuse`."""
+        if lexical:
+            first = _first_chunks(conn, [sid for sid, _ in lexical])
+            lexical = [(first[sid], score) for sid, score in lexical if sid in first]
+        ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
+        if not ids:
+            return []
+        return fuse(lexical, vector, _sections_of(conn, ids), section_level=True, rrf_k=self.rrf_k)
+
+    def _highlight(self, query: PgQuery, texts: Sequence[str]) -> list[str]:
+        """Each text with the query's matches between MARK_START/MARK_END ('' if none)."""
+        if not texts or not query.lexemes:
+            return ["" for _ in texts]
+        clean = [t.replace(MARK_START, " ").replace(MARK_END, " ") for t in texts]
+        with self._store.connection() as conn:
+            rows = conn.execute(
+                "SELECT i, ts_headline('english', t, %s::tsquery, %s) AS marked "
+                "FROM unnest(%s::text[]) WITH ORDINALITY AS x(t, i)",
+                (query.tsquery, _HIGHLIGHT_OPTIONS, clean),
+            ).fetchall()
+        marked = {int(r["i"]) - 1: r["marked"] for r in rows}
+        return [
+            m if MARK_START in m else "" for m in (marked.get(i, "") for i in range(len(texts)))
+        ]
+
+
+def _nearest(
+    conn: Connection, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+) -> list[tuple[int, float]]:
+    """`ORDER BY embedding <=> q` uses the HNSW index; `exact` orders by an expression the
+    index cannot serve, which makes it a full (or category-index) scan."""
+    order = "(embedding <=> %s) + 0" if exact else "embedding <=> %s"
+    where = " WHERE category = %s" if category is not None else ""
+    params: list[Any] = [vector]
+    if category is not None:
+        params.append(category)
+    params += [vector, k]
+    rows = conn.execute(
+        "SELECT chunk_id, embedding <=> %s AS distance FROM chunk_vectors"
+        + where
+        + " ORDER BY "
+        + order
+        + " LIMIT %s",
+        params,
+    ).fetchall()
+    return [(int(r["chunk_id"]), float(r["distance"])) for r in rows]
+
+
+def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
+    rows = conn.execute("SELECT id, section_id FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),))
+    return {int(r["id"]): int(r["section_id"]) for r in rows}
+
+
+def _first_chunks(conn: Connection, section_ids: Sequence[int]) -> dict[int, int]:
+    """{section id: its first chunk's id} (sections deleted since the search are absent)."""
+    if not section_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT section_id, min(id) AS id FROM chunks WHERE section_id = ANY(%s) "
+        "GROUP BY section_id",
+        (list(section_ids),),
+    )
+    return {int(r["section_id"]): int(r["id"]) for r in rows}
+
+
+def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not chunk_ids:
+        return {}
+    rows = conn.execute(
+        "SELECT c.id, c.text AS chunk_text, s.text AS section_text, s.heading_path, "
+        "d.id AS document_id, d.source, d.title, d.category, d.updated_at "
+        "FROM chunks c JOIN sections s ON s.id = c.section_id "
+        "JOIN documents d ON d.id = c.document_id WHERE c.id = ANY(%s)",
+        (list(chunk_ids),),
+    ).fetchall()
+    return {
+        int(r["id"]): {
+            "chunk_text": r["chunk_text"],
+            "section_text": r["section_text"],
+            "section_path": tuple(r["heading_path"] or ()),
+            "document_id": int(r["document_id"]),
+            "source": r["source"],
+            "title": r["title"],
+            "category": r["category"],
+            "updated_at": r["updated_at"],
+        }
+        for r in rows
+    }
