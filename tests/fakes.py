@@ -390,6 +390,17 @@ class InMemoryHistoryStore:
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
+    def interrupt_abandoned(self, started_before: datetime) -> int:
+        swept = 0
+        for messages in self.messages.values():
+            for index, message in enumerate(messages):
+                if message.status == "streaming" and message.created_at < started_before:
+                    messages[index] = replace(message, status="interrupted")
+                    swept += 1
+        if swept:
+            self.writes += 1
+        return swept
+
 
 def _stored(message_id: str, chat_id: str, message: NewMessage, at: datetime) -> Message:
     return Message(
