@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from backend.cli.common import JsonOpt, console, err, run_command, settings_for_cli
 from backend.config import Settings
 from backend.stores import storage_label
+from backend.stores.copy import MIN_TOP1_AGREEMENT, copy_sqlite_to_postgres
 from backend.stores.registry import postgres_migrations
 from services.postgres import PgDatabase, apply_migrations, pending_migrations
 from services.sqlite.connection import check_sqlite_support
@@ -128,3 +130,88 @@ def db_check(as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
     if not as_json:
         console.print("OK", highlight=False)
+
+
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="The SQLite installation: sqlite:///DIR (its knowledge.db, app.db, "
+            "tables.db), opened read-only.",
+        ),
+    ],
+    target: Annotated[
+        str,
+        typer.Option("--to", help="An empty PostgreSQL database with pgvector: postgresql://..."),
+    ],
+    queries: Annotated[
+        int,
+        typer.Option(
+            "--queries",
+            min=0,
+            help="Sections whose first sentence is searched on both databases to compare the "
+            "top documents (0: counts only).",
+        ),
+    ] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy an SQLite installation into an EMPTY PostgreSQL database and verify it.
+
+    Everything but per-process state (jobs, rate-limit buckets, unfinished uploads) is copied
+    with its ids, in one transaction: a failure leaves the target without a copied row. A
+    target that already holds data is refused. Then the row counts of every table must equal
+    the source's, and the top document of each sample search must agree for at least
+    80% of the queries. Exit code 1 otherwise."""
+    settings = settings_for_cli()
+    if not source.startswith("sqlite:///") or source == "sqlite:///":
+        err.print("[bold red]Error:[/] --from must be sqlite:///DIR.", highlight=False)
+        raise typer.Exit(2)
+    if not target.startswith(("postgresql://", "postgres://")):
+        err.print("[bold red]Error:[/] --to must be postgresql://...", highlight=False)
+        raise typer.Exit(2)
+    directory = Path(source.removeprefix("sqlite:///"))
+    limits = {
+        "vector_search_limit": settings.vector_search_limit,
+        "bm25_search_limit": settings.bm25_search_limit,
+        "rrf_k": settings.rrf_k,
+    }
+
+    def progress(table: str, rows: int) -> None:
+        err.print(f"  {table}: {rows} rows", highlight=False)
+
+    report = run_command(
+        lambda: copy_sqlite_to_postgres(
+            directory, target, queries=queries, retrieval=limits, progress=progress
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+    else:
+        console.print(f"Copied {report.source} into {report.target}.", highlight=False)
+        for count in report.counts:
+            mark = "ok" if count.equal else "DIFFERENT"
+            console.print(
+                f"  {count.table:<36} {count.source:>9} -> {count.target:>9}  {mark}",
+                highlight=False,
+            )
+        search = report.search
+        if search.queries:
+            console.print(
+                f"Search: {search.queries} queries, same top document for "
+                f"{search.top1_agreement:.0%} (needed {MIN_TOP1_AGREEMENT:.0%}), mean top-5 "
+                f"document overlap {search.mean_overlap_at_5:.2f}.",
+                highlight=False,
+            )
+        else:
+            console.print(f"Search: {search.note}.", highlight=False)
+        for table in report.not_copied:
+            err.print(f"[yellow]Not copied (unknown table):[/] {table}", highlight=False)
+    if not report.ok:
+        err.print(
+            "[bold red]Verification failed:[/] the rows were copied and committed, but the "
+            "searches do not agree enough (see above).",
+            highlight=False,
+        )
+        raise typer.Exit(1)

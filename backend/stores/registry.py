@@ -18,7 +18,7 @@ from services.tables import pg_loader as pg_tables
 
 def postgres_migrations() -> list[Migration]:
     return [
-        *pg_knowledge.MIGRATIONS,
+        *pg_knowledge.MIGRATIONS,  # first: it creates the vector extension
         *APP_MIGRATIONS,
         *pg_tables.MIGRATIONS,
         *pg_jobs.MIGRATIONS,
