@@ -222,6 +222,20 @@ def big_document(sections: int) -> bytes:
     return "\n".join(lines).encode()
 
 
+def job_worker(url: str, job_id: str) -> str | None:
+    """The worker (`host:pid:...`) running the job now, if any."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT worker, status FROM jobs WHERE id = %s", (job_id,)).fetchone()
+    return row[0] if row is not None and row[1] == "running" else None
+
+
+def job_attempts(url: str, job_id: str) -> int:
+    """How many times a worker claimed the job (2 or more: it was taken over)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT attempts FROM jobs WHERE id = %s", (job_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def count_rows(url: str) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
         by_status = dict(
@@ -276,17 +290,30 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             if upload.status_code != 202:
                 raise RuntimeError(f"The upload did not become a job: {upload.status_code} {job}")
             log(f"ingestion job {job['id']} queued")
-            victim = replicas[1 % len(replicas)]
+            chosen: list[tuple[Child, bool]] = []
 
             async def killer() -> None:
-                await asyncio.sleep(args.kill_after)
+                """Kill the replica running the ingestion job (so the job must be taken over),
+                `--kill-after` seconds into the turns; replica 1 if none has claimed it."""
+                started = time.monotonic()
+                victim, owner = replicas[1 % len(replicas)], []
+                while time.monotonic() - started < args.kill_after + 20:
+                    worker = job_worker(url, job["id"])
+                    owner = [c for c in replicas if worker and f":{c.process.pid}:" in worker]
+                    if owner:
+                        victim = owner[0]
+                        break
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(max(0.0, args.kill_after - (time.monotonic() - started)))
                 victim.process.send_signal(signal.SIGKILL)
+                chosen.append((victim, bool(owner)))
                 log(f"killed {victim.name} (pid {victim.process.pid}) with SIGKILL")
 
             kill_task = asyncio.create_task(killer())
             outcome = await load(client, replicas, args.turns, args.concurrency)
             await kill_task
-            report["kill"] = {"victim": victim.name, **outcome}
+            victim, ran_the_job = chosen[0]
+            report["kill"] = {"victim": victim.name, "victim_ran_the_job": ran_the_job, **outcome}
             survivors = [c for c in replicas if c is not victim]
             deadline = time.monotonic() + args.job_timeout
             status = None
@@ -297,6 +324,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     break
                 await asyncio.sleep(1)
             report["kill"]["job_status"] = status
+            report["kill"]["job_attempts"] = job_attempts(url, job["id"])
             log(f"job {status}; waiting for abandoned turns to be marked interrupted")
             await asyncio.sleep(AGENT_TIMEOUT_S + args.sweep_wait)
             rows = count_rows(url)
@@ -326,10 +354,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--interval-ms", type=int, default=50)
-    parser.add_argument("--sections", type=int, default=400, help="Size of the uploaded document.")
+    parser.add_argument("--sections", type=int, default=1500, help="Size of the uploaded document.")
     parser.add_argument("--kill-after", type=float, default=1.5)
     parser.add_argument("--job-timeout", type=float, default=300)
-    parser.add_argument("--sweep-wait", type=float, default=45)
+    parser.add_argument(
+        "--sweep-wait",
+        type=float,
+        default=100,
+        help="Seconds past AGENT_TIMEOUT to wait for the sweep: its 60 s margin plus one "
+        "30 s interval, and some slack.",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="almanac-replicas-") as tmp:

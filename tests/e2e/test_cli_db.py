@@ -9,6 +9,8 @@ the answers must be the same.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -195,3 +197,35 @@ def test_db_check_fails_until_db_migrate_has_run(
     after = runner.invoke(app, ["db", "check"])
     assert after.exit_code == 0 and "OK" in after.stdout, after.output
     assert runner.invoke(app, ["db", "migrate", "--json"]).exit_code == 0
+
+
+DEPLOYMENT = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+DOCUMENTED_PG_URL = "postgresql://almanac:secret@db.internal:5432/almanac"
+DOCUMENTED_SQLITE_DIR = "sqlite:////srv/almanac/data"
+
+
+def test_the_deployment_page_commands_run(
+    env: None, data_dir: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/deployment.md's `almanac db ...` lines, in order, on a real PostgreSQL and a copy
+    of the sample installation (the documented URLs swapped for the test's)."""
+    blocks = re.findall(r"```bash\n(.*?)```", DEPLOYMENT, flags=re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    exports = [line for line in lines if line.startswith("export DATABASE_URL=")]
+    assert exports == [f"export DATABASE_URL={DOCUMENTED_PG_URL}"]
+    commands = [line for line in lines if line.startswith("almanac ")]
+    assert [c.split()[:3] for c in commands] == [
+        ["almanac", "db", "migrate"],
+        ["almanac", "db", "check"],
+        ["almanac", "db", "copy"],
+    ]
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    for command in commands[:2]:
+        _ok(*shlex.split(command)[1:])
+    copy = (
+        commands[2]
+        .replace(DOCUMENTED_SQLITE_DIR, f"sqlite:///{data_dir}")
+        .replace(DOCUMENTED_PG_URL, pg_url)
+    )
+    report = json.loads(_ok(*shlex.split(copy)[1:], "--json").stdout)
+    assert report["ok"] is True, report
