@@ -137,7 +137,8 @@ def test_deleting_a_document_asks_first_and_then_removes_it(page: Any, app_url: 
     delete.click()
     page.get_by_role("dialog").get_by_role("button", name="Delete document").click()
     page.get_by_text(f"Deleted “{title}”.").wait_for()
-    assert page.locator(f'.docs-table tr[data-id="{document_id}"]').count() == 0
+    # the list reloads after the notice: wait for the row to go (a timeout fails the test)
+    page.locator(f'.docs-table tr[data-id="{document_id}"]').wait_for(state="detached")
     assert httpx.get(f"{app_url}/api/documents/{document_id}").status_code == 404
 
 

@@ -120,6 +120,11 @@ def test_a_job_goes_queued_running_done_with_progress_payload_and_bytes(
         second = queue.submit(INGEST, "b.md", {"n": 2})
         assert (first.status, first.kind, first.created_by) == ("queued", INGEST, "root")
         running = _wait(queue, first.id, "running")
+        for _ in range(1000):  # "running" is recorded before the handler reports progress
+            if (running.chunks_done, running.chunks_total) == (1, 2):
+                break
+            time.sleep(0.01)
+            running = queue.get(first.id)  # type: ignore[assignment]
         assert (running.chunks_done, running.chunks_total) == (1, 2)
         assert queue.get(second.id).status == "queued"  # type: ignore[union-attr]  # one at a time
 
