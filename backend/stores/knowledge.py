@@ -4,6 +4,8 @@ pgvector HNSW)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from backend.config import Settings
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
@@ -19,28 +21,17 @@ RetrieverAdapter = HybridRetriever | PgHybridRetriever
 def build_knowledge(
     settings: Settings, db: PgDatabase | None, embedder: Embedder, reranker: Reranker | None
 ) -> tuple[KnowledgeStoreAdapter, RetrieverAdapter]:
+    limits: dict[str, Any] = {
+        "vector_search_limit": settings.vector_search_limit,
+        "bm25_search_limit": settings.bm25_search_limit,
+        "final_results_limit": settings.final_results_limit,
+        "rrf_k": settings.rrf_k,
+        "reranker": reranker,
+        "reranker_top_n": settings.reranker_top_n,
+    }
     if db is not None:
         pg_store = PgKnowledgeStore(db)
-        pg_retriever = PgHybridRetriever(
-            pg_store,
-            embedder,
-            vector_search_limit=settings.vector_search_limit,
-            bm25_search_limit=settings.bm25_search_limit,
-            final_results_limit=settings.final_results_limit,
-            rrf_k=settings.rrf_k,
-            reranker=reranker,
-            reranker_top_n=settings.reranker_top_n,
-        )
-        return pg_store, pg_retriever
+        return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
     store = SqliteKnowledgeStore(settings.knowledge_db_path)
-    retriever = HybridRetriever(
-        store,
-        embedder,
-        vector_search_limit=settings.vector_search_limit,
-        bm25_search_limit=settings.bm25_search_limit,
-        final_results_limit=settings.final_results_limit,
-        rrf_k=settings.rrf_k,
-        reranker=reranker,
-        reranker_top_n=settings.reranker_top_n,
-    )
+    retriever = HybridRetriever(store, embedder, **limits)
     return store, retriever
