@@ -173,7 +173,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
             f"database {size}), vectors {model}, {n} queries"
         )
         report(
-            "lexical ts_rank_cd (top 50)", timed(lambda i: retriever.search_bm25(queries[i], 50), n)
+            "lexical BM25 (top 50)", timed(lambda i: retriever.search_bm25(queries[i], 50), n)
         )
         report(
             "vector HNSW (top 50)",

@@ -23,8 +23,13 @@ writing transaction (pg_store.py, knowledge_pg_0002): `lexeme_stats` (document f
    dropped common lexemes included), top k.
 
 Reading every matching vector's positions is what made a full BM25 in SQL slow (~120 ms a
-query at 5k sections); step 1 touches each candidate once with a few lookups and step 2
-unnests at most `candidate_pool` vectors.
+query at 5k sections); step 1 decompresses each candidate's vector once (`|| ''`: every `@@`
+on the stored value would decompress it again; that was 0.1 ms a candidate) and looks the
+kept lexemes up in it, step 2 unnests at most `candidate_pool` vectors. The cost is then the
+heap visits of step 1's candidates (GIN has no index-only scans): ~13 µs each at 100k chunks
+on the loaded 2-core machine, so the posting budget bounds the query's cost at any corpus
+size. A postings table `(lexeme, section, tf)` would allow index-only scans but roughly
+doubles the database; not done.
 
 Settings and hit shape are those of `retrieval.HybridRetriever`. Spelling correction follows
 the same rules (services/knowledge/spelling.py): a query lexeme no section holds (none in
@@ -331,22 +336,25 @@ class PgHybridRetriever:
             params.append(category)
         params += [max(k, self.candidate_pool), title, heading, text, k]
         rows = conn.execute(
-            "WITH q AS (SELECT a::tsquery AS a, b::tsquery AS b, x::tsquery AS x, idf "
-            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[]) AS q(a, b, x, idf)),"
+            # Materialized: the casts run once, not once per candidate.
+            "WITH q AS MATERIALIZED (SELECT a::tsquery AS a, b::tsquery AS b, x::tsquery AS x,"
+            " idf FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[])"
+            " AS q(a, b, x, idf)),"
             " scored AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS t(lexeme, idf)),"
-            " p AS (SELECT %s::float8 AS k1p, %s::float8 AS k1, %s::float8 AS b0,"
+            " p AS MATERIALIZED (SELECT %s::float8 AS k1p, %s::float8 AS k1, %s::float8 AS b0,"
             "  %s::float8 AS b1, %s::float8 AS avg,"
             "  %s::float8 AS wa, %s::float8 AS wb, %s::float8 AS wd),"
-            # 1. candidates by the rare lexemes, ranked by BM25 over term presence
-            " pool AS (SELECT s.id FROM sections s, p,"
+            # 1. candidates by the rare lexemes, ranked by BM25 over term presence. `|| ''`
+            # decompresses each vector once (every `@@` on the stored value would again).
+            " cand AS (SELECT s.id, s.fts_length AS len, s.fts || ''::tsvector AS v"
+            "  FROM sections s WHERE s.fts @@ %s::tsquery" + where + " OFFSET 0),"
+            " pool AS (SELECT cand.id FROM cand, p,"
             "  LATERAL (SELECT sum(q.idf * f.f * p.k1p"
-            "   / (f.f + p.k1 * (1 - p.b0 + p.b1 * s.fts_length / p.avg))) AS score"
-            "   FROM q, LATERAL (SELECT CASE WHEN s.fts @@ q.x THEN"
-            "    CASE WHEN s.fts @@ q.a THEN p.wa ELSE 0 END"
-            "    + CASE WHEN s.fts @@ q.b THEN p.wb ELSE 0 END + p.wd"
-            "    ELSE 0 END AS f) f WHERE f.f > 0) c"
-            "  WHERE s.fts @@ %s::tsquery" + where + ""
-            "  ORDER BY c.score DESC, s.id LIMIT %s)"
+            "   / (f.f + p.k1 * (1 - p.b0 + p.b1 * cand.len / p.avg))) AS score"
+            "   FROM q, LATERAL (SELECT CASE WHEN cand.v @@ q.a THEN p.wa ELSE 0 END"
+            "    + CASE WHEN cand.v @@ q.b THEN p.wb ELSE 0 END + p.wd AS f) f"
+            "   WHERE cand.v @@ q.x) c"
+            "  ORDER BY c.score DESC, cand.id LIMIT %s)"
             # 2. exact BM25 of those over every query lexeme, counts from the positions
             " SELECT s.id, sum(t.idf * f.f * p.k1p"
             "  / (f.f + p.k1 * (1 - p.b0 + p.b1 * s.fts_length / p.avg))) AS score"
