@@ -12,24 +12,23 @@ The lexical leg is BM25 as SQLite FTS5 computes it (services/knowledge/lexical.p
 b 0.75, FTS5's IDF, term frequency weighted title 4 / heading 2 / text 1, length in
 tokens), in core SQL, no extension. Its statistics are kept exact by triggers in the
 writing transaction (pg_store.py, knowledge_pg_0002): `lexeme_stats` (document frequency),
-`lexical_totals` (sections, total length) and `sections.fts_length`. One statement:
+`lexical_totals` (sections, total length), `sections.fts_length` and `lexeme_postings`
+(lexeme, section, occurrences in title / heading / text, length; primary key
+`(lexeme, section_id) INCLUDE (...)`). One statement:
 
-1. candidates: `sections.fts @@ q` (GIN) over the rarest query lexemes whose document
-   frequencies fit in `posting_budget` (at least `min_terms` of them), as lexical.py's
-   `plan`; each scored by a cheap BM25 with term presence instead of counts (presence in the
-   title / heading / text, weighted as above: `fts @@ 'x:A'` is a lookup in the vector);
-   the best `candidate_pool` are kept;
-2. exact BM25 of those over ALL query lexemes (counts from the vector's positions, the
-   dropped common lexemes included), top k.
+1. the rarest query lexemes whose document frequencies fit in `posting_budget` (at least
+   `min_terms` of them), as lexical.py's `plan`: BM25 over their postings (an index-only
+   scan of a contiguous range of the primary key per lexeme), the best `candidate_pool`
+   sections kept (just k when nothing was dropped: then this is the exact BM25 top k);
+2. the dropped common lexemes' BM25 terms added for those sections only (one primary-key
+   probe per section and lexeme), which restores the full-query order among them.
 
-Reading every matching vector's positions is what made a full BM25 in SQL slow (~120 ms a
-query at 5k sections); step 1 decompresses each candidate's vector once (`|| ''`: every `@@`
-on the stored value would decompress it again; that was 0.1 ms a candidate) and looks the
-kept lexemes up in it, step 2 unnests at most `candidate_pool` vectors. The cost is then the
-heap visits of step 1's candidates (GIN has no index-only scans): ~13 µs each at 100k chunks
-on the loaded 2-core machine, so the posting budget bounds the query's cost at any corpus
-size. A postings table `(lexeme, section, tf)` would allow index-only scans but roughly
-doubles the database; not done.
+Why postings and not the GIN index on `sections.fts`: `@@` finds the candidates, but their
+counts are only in the vectors, and reading those means a heap visit and a pglz
+decompression per candidate (GIN has no index-only scans). Measured at 100k chunks on the
+loaded 2-core machine: ~155 ms p50 that way (BM25 of term presence for 12k postings, exact
+re-score of 200) against ts_rank_cd's 453 ms; the postings are read in order from the
+index instead. The price is space: one row per distinct lexeme of a section.
 
 Settings and hit shape are those of `retrieval.HybridRetriever`. Spelling correction follows
 the same rules (services/knowledge/spelling.py): a query lexeme no section holds (none in
@@ -309,61 +308,46 @@ class PgHybridRetriever:
         kept, dropped = self.plan(frequencies, query)
         if not kept:
             return []
-        scored = kept + dropped
-        idf = [_idf(sections, frequencies[lex]) for lex in scored]
-        average = length / sections if length > 0 else 1.0
         title, heading, text = self.weights
         where = ""
         params: list[Any] = [
-            [f"{_quoted(lex)}:A" for lex in kept],
-            [f"{_quoted(lex)}:B" for lex in kept],
-            [_quoted(lex) for lex in kept],
-            idf[: len(kept)],
-            scored,
-            idf,
             K1 + 1,
             K1,
             B,
             B,
-            average,
+            length / sections if length > 0 else 1.0,
             title,
             heading,
             text,
-            query.tsquery_of(kept),
+            kept,
+            [_idf(sections, frequencies[lex]) for lex in kept],
+            dropped,
+            [_idf(sections, frequencies[lex]) for lex in dropped],
         ]
         if category is not None:
-            where = " AND s.document_id IN (SELECT id FROM documents WHERE category = %s)"
+            where = (
+                " WHERE o.section_id IN (SELECT s.id FROM sections s JOIN documents d"
+                " ON d.id = s.document_id WHERE d.category = %s)"
+            )
             params.append(category)
-        params += [max(k, self.candidate_pool), title, heading, text, k]
+        params += [max(k, self.candidate_pool) if dropped else k, k]
         rows = conn.execute(
-            # Materialized: the casts run once, not once per candidate.
-            "WITH q AS MATERIALIZED (SELECT a::tsquery AS a, b::tsquery AS b, x::tsquery AS x,"
-            " idf FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[])"
-            " AS q(a, b, x, idf)),"
-            " scored AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS t(lexeme, idf)),"
-            " p AS MATERIALIZED (SELECT %s::float8 AS k1p, %s::float8 AS k1, %s::float8 AS b0,"
-            "  %s::float8 AS b1, %s::float8 AS avg,"
-            "  %s::float8 AS wa, %s::float8 AS wb, %s::float8 AS wd),"
-            # 1. candidates by the rare lexemes, ranked by BM25 over term presence. `|| ''`
-            # decompresses each vector once (every `@@` on the stored value would again).
-            " cand AS (SELECT s.id, s.fts_length AS len, s.fts || ''::tsvector AS v"
-            "  FROM sections s WHERE s.fts @@ %s::tsquery" + where + " OFFSET 0),"
-            " pool AS (SELECT cand.id FROM cand, p,"
-            "  LATERAL (SELECT sum(q.idf * f.f * p.k1p"
-            "   / (f.f + p.k1 * (1 - p.b0 + p.b1 * cand.len / p.avg))) AS score"
-            "   FROM q, LATERAL (SELECT CASE WHEN cand.v @@ q.a THEN p.wa ELSE 0 END"
-            "    + CASE WHEN cand.v @@ q.b THEN p.wb ELSE 0 END + p.wd AS f) f"
-            "   WHERE cand.v @@ q.x) c"
-            "  ORDER BY c.score DESC, cand.id LIMIT %s)"
-            # 2. exact BM25 of those over every query lexeme, counts from the positions
-            " SELECT s.id, sum(t.idf * f.f * p.k1p"
-            "  / (f.f + p.k1 * (1 - p.b0 + p.b1 * s.fts_length / p.avg))) AS score"
-            " FROM pool JOIN sections s ON s.id = pool.id CROSS JOIN p,"
-            "  LATERAL unnest(s.fts) u JOIN scored t ON t.lexeme = u.lexeme,"
-            "  LATERAL (SELECT coalesce(sum(CASE w WHEN 'A' THEN %s::float8"
-            "   WHEN 'B' THEN %s::float8 ELSE %s::float8 END), 1) AS f"
-            "   FROM unnest(u.weights) w) f"
-            " GROUP BY s.id ORDER BY score DESC, s.id LIMIT %s",
+            "WITH p AS MATERIALIZED (SELECT %s::float8 AS k1p, %s::float8 AS k1,"
+            " %s::float8 AS b0, %s::float8 AS b1, %s::float8 AS avg,"
+            " %s::float8 AS wa, %s::float8 AS wb, %s::float8 AS wd),"
+            " kept AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS k(lexeme, idf)),"
+            " dropped AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS d(lexeme, idf)),"
+            # 1. BM25 over the kept lexemes' postings (index-only), the best `pool`
+            " pool AS (SELECT o.section_id, sum(k.idf * " + _BM25_TERM + ") AS score"
+            "  FROM kept k JOIN lexeme_postings o ON o.lexeme = k.lexeme CROSS JOIN p"
+            + where
+            + " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
+            # 2. plus the dropped lexemes' terms, looked up for those sections only
+            " SELECT pool.section_id AS id, pool.score + coalesce((SELECT sum(d.idf * "
+            + _BM25_TERM
+            + ") FROM dropped d JOIN lexeme_postings o ON o.lexeme = d.lexeme"
+            " AND o.section_id = pool.section_id), 0) AS score"
+            " FROM pool CROSS JOIN p ORDER BY score DESC, id LIMIT %s",
             params,
         ).fetchall()
         return [(int(r["id"]), float(r["score"])) for r in rows]
@@ -490,6 +474,12 @@ class PgHybridRetriever:
         return [
             m if MARK_START in m else "" for m in (marked.get(i, "") for i in range(len(texts)))
         ]
+
+
+#: One posting's BM25 term (without the IDF) in SQL, over `p` (parameters) and `o`
+#: (a `lexeme_postings` row): f (k1 + 1) / (f + k1 (1 - b + b len / avg)), f the weighted count.
+_F = "(p.wa * o.tf_a + p.wb * o.tf_b + p.wd * o.tf_d)"
+_BM25_TERM = f"{_F} * p.k1p / ({_F} + p.k1 * (1 - p.b0 + p.b1 * o.length / p.avg))"
 
 
 def _idf(sections: int, holding: int) -> float:

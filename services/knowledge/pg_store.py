@@ -13,8 +13,9 @@ Layout (one database shared with the other stores; tables named as in the SQLite
   from another installation get it too). The
   lexical leg of `pg_retrieval.PgHybridRetriever` ranks sections by BM25 over it (the
   SQLite store's `sections_fts`), with statistics kept by triggers in the same transaction
-  (knowledge_pg_0002: `sections.fts_length`, `lexeme_stats`, `lexical_totals`). There is no chunk-level full-text index: the hybrid
-  retriever scores sections, and highlighting runs `ts_headline` on the few hits shown;
+  (knowledge_pg_0002: `sections.fts_length`, `lexeme_stats`, `lexical_totals`,
+  `lexeme_postings`). There is no chunk-level full-text index: the hybrid retriever scores
+  sections, and highlighting runs `ts_headline` on the few hits shown;
 * `chunk_vectors(chunk_id, embedding vector(dim), category)`: created once the embedding
   dimension is known (`check_embedding`), with an HNSW index (`vector_cosine_ops`) and a
   category index; rows go with their chunk (`ON DELETE CASCADE`);
@@ -177,7 +178,8 @@ CREATE UNLOGGED TABLE staged_chunks (
 #: BM25 statistics for the lexical leg (pg_retrieval.py), kept exact by triggers on
 #: `sections` in the writing transaction itself: `sections.fts_length` (tokens of the
 #: section's vector: title, heading path and text, stopwords not counted), `lexeme_stats`
-#: (lexeme -> sections holding it) and `lexical_totals` (one row: sections, total length).
+#: (lexeme -> sections holding it), `lexical_totals` (one row: sections, total length) and
+#: `lexeme_postings` (lexeme, section, occurrences in title / heading / text, length).
 #: Statement-level triggers with transition tables: one upsert per statement, not per row.
 #: Existing rows are backfilled.
 _BM25_STATISTICS = """
@@ -214,8 +216,38 @@ CREATE TABLE lexical_totals (
 INSERT INTO lexical_totals (id, sections, length)
     SELECT TRUE, count(*), coalesce(sum(fts_length), 0) FROM sections;
 
+-- One row per (lexeme, section): the lexeme's occurrences in the section's title (weight A),
+-- heading path (B) and text (C/D), and the section's length, so BM25 over a lexeme's
+-- postings is an index-only scan of the primary key (no visit to the sections' heap).
+CREATE TABLE lexeme_postings (
+    lexeme     TEXT NOT NULL,
+    section_id BIGINT NOT NULL,
+    tf_a       SMALLINT NOT NULL,
+    tf_b       SMALLINT NOT NULL,
+    tf_d       SMALLINT NOT NULL,
+    length     INTEGER NOT NULL,
+    PRIMARY KEY (lexeme, section_id) INCLUDE (tf_a, tf_b, tf_d, length)
+);
+
+-- (occurrences with weight A, B, and C or D) of one lexeme of a tsvector; a lexeme stored
+-- without positions counts once in the text.
+CREATE FUNCTION tsvector_weight_counts(weights text[], OUT a smallint, OUT b smallint,
+    OUT d smallint) LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT count(*) FILTER (WHERE w = 'A')::smallint, count(*) FILTER (WHERE w = 'B')::smallint,
+        greatest(count(*) FILTER (WHERE w IN ('C', 'D')),
+                 CASE WHEN count(*) = 0 THEN 1 ELSE 0 END)::smallint
+    FROM unnest(weights) w
+$$;
+
+INSERT INTO lexeme_postings (lexeme, section_id, tf_a, tf_b, tf_d, length)
+    SELECT u.lexeme, s.id, c.a, c.b, c.d, s.fts_length
+    FROM sections s, unnest(s.fts) u, tsvector_weight_counts(u.weights) c;
+
 CREATE FUNCTION lexical_stats_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    INSERT INTO lexeme_postings (lexeme, section_id, tf_a, tf_b, tf_d, length)
+        SELECT u.lexeme, r.id, c.a, c.b, c.d, r.fts_length
+        FROM added_rows r, unnest(r.fts) u, tsvector_weight_counts(u.weights) c;
     INSERT INTO lexeme_stats AS s (lexeme, df)
         SELECT u.lexeme, count(*) FROM added_rows r, unnest(r.fts) u
         GROUP BY u.lexeme ORDER BY u.lexeme
@@ -228,6 +260,9 @@ $$;
 
 CREATE FUNCTION lexical_stats_remove() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    DELETE FROM lexeme_postings p USING (
+        SELECT u.lexeme, r.id FROM removed_rows r, unnest(r.fts) u
+    ) g WHERE p.lexeme = g.lexeme AND p.section_id = g.id;
     WITH gone AS (
         SELECT u.lexeme, count(*) AS n FROM removed_rows r, unnest(r.fts) u GROUP BY u.lexeme
     ), emptied AS (
@@ -244,6 +279,7 @@ $$;
 CREATE FUNCTION lexical_stats_clear() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM lexeme_stats;
+    DELETE FROM lexeme_postings;
     UPDATE lexical_totals SET sections = 0, length = 0;
     RETURN NULL;
 END

@@ -1,8 +1,8 @@
-"""PostgreSQL's BM25 statistics (knowledge_pg_0002): `lexeme_stats`, `lexical_totals` and
-`sections.fts_length` stay equal to a recount from the sections themselves through every
-write path, a rolled-back write leaves them as they were, the migration backfills them, and
-the lexical leg's scores are BM25 computed from them (also when common lexemes are only
-re-scored on the candidates)."""
+"""PostgreSQL's BM25 statistics (knowledge_pg_0002): `lexeme_stats`, `lexical_totals`,
+`lexeme_postings` and `sections.fts_length` stay equal to a recount from the sections
+themselves through every write path, a rolled-back write leaves them as they were, the
+migration backfills them, and the lexical leg's scores are BM25 computed from them (also
+when common lexemes are only re-scored on the candidates)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,13 @@ def kept(store: pg_store.PgKnowledgeStore) -> dict[str, Any]:
         lengths = {
             r["id"]: r["fts_length"] for r in conn.execute("SELECT id, fts_length FROM sections")
         }
+        postings = {
+            (r["lexeme"], r["section_id"]): (r["tf_a"], r["tf_b"], r["tf_d"], r["length"])
+            for r in conn.execute("SELECT * FROM lexeme_postings")
+        }
     assert totals is not None
     return {
+        "postings": postings,
         "sections": totals["sections"],
         "length": totals["length"],
         "df": df,
@@ -62,7 +67,24 @@ def recount(store: pg_store.PgKnowledgeStore) -> dict[str, Any]:
             r["word"]: r["ndoc"]
             for r in conn.execute("SELECT word, ndoc FROM ts_stat('SELECT fts FROM sections')")
         }
-    return {"sections": len(lengths), "length": sum(lengths.values()), "df": df, "lengths": lengths}
+        postings = {
+            (r["lexeme"], r["id"]): (
+                sum(w == "A" for w in r["weights"]),
+                sum(w == "B" for w in r["weights"]),
+                sum(w in ("C", "D") for w in r["weights"]),
+                lengths[r["id"]],
+            )
+            for r in conn.execute(
+                "SELECT s.id, u.lexeme, u.weights FROM sections s, unnest(s.fts) u"
+            )
+        }
+    return {
+        "postings": postings,
+        "sections": len(lengths),
+        "length": sum(lengths.values()),
+        "df": df,
+        "lengths": lengths,
+    }
 
 
 def assert_exact(store: pg_store.PgKnowledgeStore) -> dict[str, Any]:
@@ -114,7 +136,13 @@ def test_statistics_follow_insert_replace_staging_delete_and_reindex(
     assert "laptop" not in stats["df"] and "recycl" not in stats["df"]
     for record in store.list_documents()[0]:
         store.delete_document(record.id)
-    assert assert_exact(store) == {"sections": 0, "length": 0, "df": {}, "lengths": {}}
+    assert assert_exact(store) == {
+        "postings": {},
+        "sections": 0,
+        "length": 0,
+        "df": {},
+        "lengths": {},
+    }
 
 
 def test_direct_updates_and_truncation_of_sections_keep_the_statistics(
