@@ -172,9 +172,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
             f"\n{args.chunks} chunks on PostgreSQL {version} (shared_buffers {buffers}, "
             f"database {size}), vectors {model}, {n} queries"
         )
-        report(
-            "lexical ts_rank_cd (top 50)", timed(lambda i: retriever.search_bm25(queries[i], 50), n)
-        )
+        report("lexical BM25 (top 50)", timed(lambda i: retriever.search_bm25(queries[i], 50), n))
         report(
             "vector HNSW (top 50)",
             timed(lambda i: retriever.search_vector(query_vectors[i], 50), n),

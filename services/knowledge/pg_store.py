@@ -11,9 +11,11 @@ Layout (one database shared with the other stores; tables named as in the SQLite
   path B, text D; `english` configuration), GIN-indexed, computed by a `BEFORE INSERT`
   trigger from the document's title and the section's heading path and text (so rows copied
   from another installation get it too). The
-  lexical leg of `pg_retrieval.PgHybridRetriever` ranks sections by `ts_rank_cd` over it
-  (the SQLite store's `sections_fts`). There is no chunk-level full-text index: the hybrid
-  retriever scores sections, and highlighting runs `ts_headline` on the few hits shown;
+  lexical leg of `pg_retrieval.PgHybridRetriever` ranks sections by BM25 over it (the
+  SQLite store's `sections_fts`), with statistics kept by triggers in the same transaction
+  (knowledge_pg_0002: `sections.fts_length`, `lexeme_stats`, `lexical_totals`,
+  `lexeme_postings`). There is no chunk-level full-text index: the hybrid retriever scores
+  sections, and highlighting runs `ts_headline` on the few hits shown;
 * `chunk_vectors(chunk_id, embedding vector(dim), category)`: created once the embedding
   dimension is known (`check_embedding`), with an HNSW index (`vector_cosine_ops`) and a
   category index; rows go with their chunk (`ON DELETE CASCADE`);
@@ -173,7 +175,138 @@ CREATE UNLOGGED TABLE staged_chunks (
 );
 """
 
-MIGRATIONS: list[Migration] = [Migration("knowledge_pg_0001_base", _BASE)]
+#: BM25 statistics for the lexical leg (pg_retrieval.py), kept exact by triggers on
+#: `sections` in the writing transaction itself: `sections.fts_length` (tokens of the
+#: section's vector: title, heading path and text, stopwords not counted), `lexeme_stats`
+#: (lexeme -> sections holding it), `lexical_totals` (one row: sections, total length) and
+#: `lexeme_postings` (lexeme, section, occurrences in title / heading / text, length).
+#: Statement-level triggers with transition tables: one upsert per statement, not per row.
+#: Existing rows are backfilled.
+_BM25_STATISTICS = """
+CREATE FUNCTION tsvector_token_count(v tsvector) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT coalesce(sum(coalesce(array_length(positions, 1), 1)), 0)::integer FROM unnest(v)
+$$;
+
+ALTER TABLE sections ADD COLUMN fts_length INTEGER;
+UPDATE sections SET fts_length = tsvector_token_count(fts);
+ALTER TABLE sections ALTER COLUMN fts_length SET NOT NULL;
+
+-- Fires after sections_fill_fts (triggers of one event run in name order).
+CREATE FUNCTION sections_fill_fts_length() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.fts_length := tsvector_token_count(NEW.fts);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER sections_fts_length BEFORE INSERT OR UPDATE ON sections
+    FOR EACH ROW EXECUTE FUNCTION sections_fill_fts_length();
+
+CREATE TABLE lexeme_stats (
+    lexeme TEXT PRIMARY KEY,
+    df     BIGINT NOT NULL CHECK (df > 0)
+);
+INSERT INTO lexeme_stats (lexeme, df) SELECT word, ndoc FROM ts_stat('SELECT fts FROM sections');
+
+CREATE TABLE lexical_totals (
+    id       BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+    sections BIGINT NOT NULL,
+    length   BIGINT NOT NULL
+);
+INSERT INTO lexical_totals (id, sections, length)
+    SELECT TRUE, count(*), coalesce(sum(fts_length), 0) FROM sections;
+
+-- One row per (lexeme, section): the lexeme's occurrences in the section's title (weight A),
+-- heading path (B) and text (C/D), and the section's length, so BM25 over a lexeme's
+-- postings is an index-only scan of the primary key (no visit to the sections' heap).
+CREATE TABLE lexeme_postings (
+    lexeme     TEXT NOT NULL,
+    section_id BIGINT NOT NULL,
+    tf_a       SMALLINT NOT NULL,
+    tf_b       SMALLINT NOT NULL,
+    tf_d       SMALLINT NOT NULL,
+    length     INTEGER NOT NULL,
+    PRIMARY KEY (lexeme, section_id) INCLUDE (tf_a, tf_b, tf_d, length)
+);
+
+-- (occurrences with weight A, B, and C or D) of one lexeme of a tsvector; a lexeme stored
+-- without positions counts once in the text.
+CREATE FUNCTION tsvector_weight_counts(weights text[], OUT a smallint, OUT b smallint,
+    OUT d smallint) LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT count(*) FILTER (WHERE w = 'A')::smallint, count(*) FILTER (WHERE w = 'B')::smallint,
+        greatest(count(*) FILTER (WHERE w IN ('C', 'D')),
+                 CASE WHEN count(*) = 0 THEN 1 ELSE 0 END)::smallint
+    FROM unnest(weights) w
+$$;
+
+INSERT INTO lexeme_postings (lexeme, section_id, tf_a, tf_b, tf_d, length)
+    SELECT u.lexeme, s.id, c.a, c.b, c.d, s.fts_length
+    FROM sections s, unnest(s.fts) u, tsvector_weight_counts(u.weights) c;
+
+CREATE FUNCTION lexical_stats_add() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lexeme_postings (lexeme, section_id, tf_a, tf_b, tf_d, length)
+        SELECT u.lexeme, r.id, c.a, c.b, c.d, r.fts_length
+        FROM added_rows r, unnest(r.fts) u, tsvector_weight_counts(u.weights) c;
+    INSERT INTO lexeme_stats AS s (lexeme, df)
+        SELECT u.lexeme, count(*) FROM added_rows r, unnest(r.fts) u
+        GROUP BY u.lexeme ORDER BY u.lexeme
+        ON CONFLICT (lexeme) DO UPDATE SET df = s.df + excluded.df;
+    UPDATE lexical_totals SET sections = sections + a.n, length = length + a.l
+        FROM (SELECT count(*) AS n, coalesce(sum(fts_length), 0) AS l FROM added_rows) a;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION lexical_stats_remove() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM lexeme_postings p USING (
+        SELECT u.lexeme, r.id FROM removed_rows r, unnest(r.fts) u
+    ) g WHERE p.lexeme = g.lexeme AND p.section_id = g.id;
+    WITH gone AS (
+        SELECT u.lexeme, count(*) AS n FROM removed_rows r, unnest(r.fts) u GROUP BY u.lexeme
+    ), emptied AS (
+        DELETE FROM lexeme_stats s USING gone g WHERE s.lexeme = g.lexeme AND s.df <= g.n
+    )
+    UPDATE lexeme_stats s SET df = s.df - g.n FROM gone g
+        WHERE s.lexeme = g.lexeme AND s.df > g.n;
+    UPDATE lexical_totals SET sections = sections - a.n, length = length - a.l
+        FROM (SELECT count(*) AS n, coalesce(sum(fts_length), 0) AS l FROM removed_rows) a;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION lexical_stats_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM lexeme_stats;
+    DELETE FROM lexeme_postings;
+    UPDATE lexical_totals SET sections = 0, length = 0;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sections_stats_insert AFTER INSERT ON sections
+    REFERENCING NEW TABLE AS added_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lexical_stats_add();
+CREATE TRIGGER sections_stats_delete AFTER DELETE ON sections
+    REFERENCING OLD TABLE AS removed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lexical_stats_remove();
+-- An update is a removal of the old rows and an addition of the new ones (two triggers:
+-- `removed_rows` runs first by name order).
+CREATE TRIGGER sections_stats_update_0 AFTER UPDATE ON sections
+    REFERENCING OLD TABLE AS removed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lexical_stats_remove();
+CREATE TRIGGER sections_stats_update_1 AFTER UPDATE ON sections
+    REFERENCING NEW TABLE AS added_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lexical_stats_add();
+CREATE TRIGGER sections_stats_truncate AFTER TRUNCATE ON sections
+    FOR EACH STATEMENT EXECUTE FUNCTION lexical_stats_clear();
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration("knowledge_pg_0001_base", _BASE),
+    Migration("knowledge_pg_0002_bm25_statistics", _BM25_STATISTICS),
+]
 
 _DOCUMENT_COLUMNS = """
     d.id, d.source, d.title, d.category, d.updated_at, d.media_type, d.content_hash,
@@ -268,8 +401,8 @@ class PgKnowledgeStore:
         with self._db.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             generation = _meta_int(conn, "generation")
-            rows = conn.execute("SELECT word FROM ts_stat('SELECT fts FROM sections')").fetchall()
-        return generation, [r["word"] for r in rows]
+            rows = conn.execute("SELECT lexeme FROM lexeme_stats").fetchall()
+        return generation, [r["lexeme"] for r in rows]
 
     def embedding_info(self) -> EmbeddingInfo | None:
         with self._db.connection() as conn:
