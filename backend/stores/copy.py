@@ -96,8 +96,9 @@ _NOT_DATA = re.compile(
     re.IGNORECASE,
 )
 VECTOR_TABLE = "chunk_vectors"
-#: Target columns a trigger derives from the row (the sections' weighted full-text vector).
-_DERIVED = {("sections", "fts")}
+#: Target columns triggers derive from the row (the sections' full-text vector and its length;
+#: the BM25 statistics tables are kept by triggers too).
+_DERIVED = {("sections", "fts"), ("sections", "fts_length")}
 #: Rows per progress line.
 PROGRESS_EVERY = 10_000
 
