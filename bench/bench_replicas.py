@@ -175,8 +175,8 @@ async def turn(client: httpx.AsyncClient, replicas: list[Child], start: int) -> 
             )
         except httpx.ConnectError:
             continue
-        except httpx.TransportError:
-            return "cut", ""
+        except httpx.TransportError as exc:  # the kind says why (a dead replica: ReadError)
+            return f"cut:{type(exc).__name__}", ""
         if response.status_code != 200:
             return f"http_{response.status_code}", ""
         return "ok", str(response.json()["chat_id"])
@@ -280,7 +280,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     report: dict[str, Any] = {"replicas": args.replicas, "turns": args.turns}
     with database(args, workdir) as url, processes(args, workdir, url) as children:
         fake, replicas = children[0], children[1:]
-        limits = httpx.Limits(max_connections=args.concurrency + 20)
+        # Idle connections are dropped after 1 s, before uvicorn's 5 s keep-alive timeout: a
+        # connection the server closes just as the client reuses it would count as a cut turn
+        # that no kill caused.
+        limits = httpx.Limits(max_connections=args.concurrency + 20, keepalive_expiry=1.0)
         async with httpx.AsyncClient(limits=limits) as client:
             await wait_ready(client, fake, f"{fake.url}/v1/models", 30)  # type: ignore[attr-defined]
             for child in replicas:
@@ -327,6 +330,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             outcome = await load(client, replicas, args.turns, args.concurrency)
             await kill_task
             victim, ran_the_job = chosen[0]
+            answered = outcome.pop("_answered")
             report["kill"] = {"victim": victim.name, "victim_ran_the_job": ran_the_job, **outcome}
             survivors = [c for c in replicas if c is not victim]
             deadline = time.monotonic() + args.job_timeout
@@ -341,11 +345,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             report["kill"]["job_attempts"] = job_attempts(url, job["id"])
             log(f"job {status}; waiting for abandoned turns to be marked interrupted")
             await asyncio.sleep(AGENT_TIMEOUT_S + args.sweep_wait)
-            rows = count_rows(url, outcome.pop("_answered"))
+            rows = count_rows(url, answered)
             report["kill"]["database"] = rows
     kill = report["kill"]
     ok_turns = kill["outcomes"].get("ok", 0)
-    cut = kill["outcomes"].get("cut", 0)
+    cut = sum(n for name, n in kill["outcomes"].items() if name.startswith("cut"))
     db = kill["database"]
     statuses = db["by_role_status"]
     # A cut turn is either stored and then marked interrupted, or was never stored (the replica
