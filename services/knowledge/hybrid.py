@@ -26,8 +26,8 @@ from loguru import logger
 from services.knowledge.fts_query import snippet
 from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
 from services.knowledge.versions import Versions
-from use_cases.domain import EmbeddingInfo, HitScores, SearchHit, embedding_text
-from use_cases.errors import EmbeddingModelMismatch
+from use_cases.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
+from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
 from use_cases.ports import Embedder, Reranker
 
 __all__ = [
@@ -87,6 +87,22 @@ def check_embedder(embedder: Embedder, info: EmbeddingInfo) -> None:
             indexed=f"{info.model} ({info.dimension} dimensions)",
             configured=f"{embedder.model} ({embedder.dimension} dimensions)",
         )
+
+
+def query_vector(
+    query: str, embedder: Embedder | None, info: EmbeddingInfo | None
+) -> Vector | None:
+    """The query's embedding for the vector leg; None without an embedder or an indexed
+    model, or when the embedding service fails (then search goes by keywords only). An
+    embedder that does not match the index is `EmbeddingModelMismatch`."""
+    if embedder is None or info is None:
+        return None
+    check_embedder(embedder, info)
+    try:
+        return embedder.embed_query(query)
+    except UpstreamUnavailable as exc:
+        logger.warning("Query embedding failed ({}); searching by keywords only", exc)
+        return None
 
 
 def fuse(

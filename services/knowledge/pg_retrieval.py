@@ -52,7 +52,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from loguru import logger
 
 from services.knowledge.fts_query import MARK_END, MARK_START, query_terms
 from services.knowledge.hybrid import (
@@ -61,17 +60,16 @@ from services.knowledge.hybrid import (
     Candidate,
     RankedChunk,
     build_hits,
-    check_embedder,
     fuse,
     normal_category,
     prefer_current_versions,
+    query_vector,
     rerank,
 )
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from services.postgres.database import Connection
 from use_cases.domain import SearchHit, Vector
-from use_cases.errors import UpstreamUnavailable
 from use_cases.ports import Embedder, Reranker
 
 __all__ = ["PgHybridRetriever", "PgQuery"]
@@ -376,15 +374,8 @@ class PgHybridRetriever:
         """Hybrid search for `query`; [] for a query without any searchable characters."""
         if not query_terms(query):
             return []  # nothing searchable: do not spend an embedding on it
-        query_vector: Vector | None = None
-        info = self._store.embedding_info()
-        if self._embedder is not None and info is not None:
-            check_embedder(self._embedder, info)
-            try:
-                query_vector = self._embedder.embed_query(query)
-            except UpstreamUnavailable as exc:
-                logger.warning("Query embedding failed ({}); searching by keywords only", exc)
-        return self.search_with_vector(query, query_vector, k, category)
+        vector = query_vector(query, self._embedder, self._store.embedding_info())
+        return self.search_with_vector(query, vector, k, category)
 
     def search_with_vector(
         self,
