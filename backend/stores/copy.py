@@ -399,7 +399,7 @@ def _copy_vectors(
     sqlite: SqliteConnection, conn: Connection, dimension: int, progress: Progress
 ) -> int:
     """sqlite-vec's float32 vectors into pgvector; the HNSW index is built after the rows."""
-    pg_store._create_vector_table(conn, dimension)
+    pg_store.create_vector_table(conn, dimension)
     has_table = sqlite.execute(
         "SELECT 1 FROM sqlite_schema WHERE name = ?", (VECTOR_TABLE,)
     ).fetchone()

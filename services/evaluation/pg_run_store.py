@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from services.evaluation.run_store import dataset_from_row, run_values
 from services.postgres import Migration, PgDatabase, apply_migrations
 from use_cases.eval_run_domain import (
     UNFINISHED,
@@ -122,7 +123,7 @@ class PgDatasetStore(_Store):
                 (dataset.id, dataset.version),
             ).fetchone()
         assert row is not None
-        return _dataset(row)
+        return dataset_from_row(row)
 
     def latest(self, dataset_id: str) -> StoredDataset | None:
         with self._db.connection() as conn:
@@ -131,7 +132,7 @@ class PgDatasetStore(_Store):
                 "ORDER BY created_at DESC, rowid DESC LIMIT 1",
                 (dataset_id,),
             ).fetchone()
-        return _dataset(row) if row else None
+        return dataset_from_row(row) if row else None
 
     def version(self, dataset_id: str, version: str) -> StoredDataset | None:
         with self._db.connection() as conn:
@@ -139,7 +140,7 @@ class PgDatasetStore(_Store):
                 f"SELECT {_DATASET_COLUMNS} FROM eval_datasets WHERE id = %s AND version = %s",
                 (dataset_id, version),
             ).fetchone()
-        return _dataset(row) if row else None
+        return dataset_from_row(row) if row else None
 
     def list(self) -> list[StoredDataset]:
         """The latest version of each dataset, by id."""
@@ -148,21 +149,7 @@ class PgDatasetStore(_Store):
                 f"SELECT DISTINCT ON (id) {_DATASET_COLUMNS} FROM eval_datasets "
                 "ORDER BY id, created_at DESC, rowid DESC"
             ).fetchall()
-        return [_dataset(row) for row in rows]
-
-
-def _dataset(row: dict[str, Any]) -> StoredDataset:
-    return StoredDataset(
-        id=row["id"],
-        name=row["name"],
-        version=row["version"],
-        description=row["description"],
-        source=row["source"],
-        fmt=row["format"],
-        text=row["text"],
-        created_at=row["created_at"],
-        cases=row["cases"],
-    )
+        return [dataset_from_row(row) for row in rows]
 
 
 class PgRunStore(_Store):
@@ -171,21 +158,7 @@ class PgRunStore(_Store):
             conn.execute(
                 f"INSERT INTO eval_runs ({_RUN_COLUMNS}) VALUES (%s, %s, %s, %s, %s::json, "
                 "%s::json, %s::json, %s, %s, %s, %s, %s, %s)",
-                (
-                    run.run_id,
-                    run.status,
-                    run.task_id,
-                    run.task_version,
-                    json.dumps(list(run.models)),
-                    json.dumps(run.prompt_version.as_dict()) if run.prompt_version else None,
-                    json.dumps(run.settings.as_dict()),
-                    run.total,
-                    run.created_by,
-                    run.created_at,
-                    run.started_at,
-                    run.finished_at,
-                    run.error,
-                ),
+                run_values(run),
             )
 
     def get(self, run_id: str) -> RunRecord | None:

@@ -128,7 +128,7 @@ class SqliteDatasetStore(_Store):
             "(SELECT rowid FROM eval_datasets WHERE id = d.id "
             " ORDER BY created_at DESC, rowid DESC LIMIT 1) ORDER BY id"
         )
-        return [_dataset(row) for row in rows]
+        return [dataset_from_row(row) for row in rows]
 
     @staticmethod
     def _one(conn: Connection, where: str, args: tuple[Any, ...]) -> StoredDataset | None:
@@ -137,10 +137,11 @@ class SqliteDatasetStore(_Store):
             "ORDER BY created_at DESC, rowid DESC LIMIT 1",
             args,
         ).fetchone()
-        return _dataset(row) if row else None
+        return dataset_from_row(row) if row else None
 
 
-def _dataset(row: Row) -> StoredDataset:
+def dataset_from_row(row: Mapping[str, Any] | Row) -> StoredDataset:
+    """A stored dataset from its row (both backends' stores keep the same columns)."""
     return StoredDataset(
         id=row["id"],
         name=row["name"],
@@ -160,21 +161,7 @@ class SqliteRunStore(_Store):
             conn.execute(
                 f"INSERT INTO eval_runs ({_RUN_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.run_id,
-                    run.status,
-                    run.task_id,
-                    run.task_version,
-                    json.dumps(list(run.models)),
-                    json.dumps(run.prompt_version.as_dict()) if run.prompt_version else None,
-                    json.dumps(run.settings.as_dict()),
-                    run.total,
-                    run.created_by,
-                    run.created_at,
-                    run.started_at,
-                    run.finished_at,
-                    run.error,
-                ),
+                run_values(run),
             )
 
     def get(self, run_id: str) -> RunRecord | None:
@@ -269,6 +256,25 @@ class SqliteRunStore(_Store):
             .fetchone()
         )
         return int(row["done"]), int(row["failed"])
+
+
+def run_values(run: RunRecord) -> tuple[Any, ...]:
+    """The `eval_runs` values of a new run, in `_RUN_COLUMNS` order (both backends)."""
+    return (
+        run.run_id,
+        run.status,
+        run.task_id,
+        run.task_version,
+        json.dumps(list(run.models)),
+        json.dumps(run.prompt_version.as_dict()) if run.prompt_version else None,
+        json.dumps(run.settings.as_dict()),
+        run.total,
+        run.created_by,
+        run.created_at,
+        run.started_at,
+        run.finished_at,
+        run.error,
+    )
 
 
 def _run(row: Row) -> RunRecord:

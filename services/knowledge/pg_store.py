@@ -419,7 +419,7 @@ class PgKnowledgeStore:
                 if current is None:
                     _set_meta(conn, "embedding_model", info.model)
                     _set_meta(conn, "embedding_dimension", str(info.dimension))
-                    _create_vector_table(conn, info.dimension)
+                    create_vector_table(conn, info.dimension)
                     create_vector_index(conn)
                     logger.info(
                         "Knowledge base now indexed with {} ({} dims)", info.model, info.dimension
@@ -717,7 +717,7 @@ class PgKnowledgeStore:
             # A new table, swapped in at the end: searches keep reading the old one until the
             # commit, and nothing here locks `chunks` while `batches` may still be reading it.
             conn.execute("DROP TABLE IF EXISTS chunk_vectors_next")
-            _create_vector_table(conn, info.dimension, "chunk_vectors_next", linked=False)
+            create_vector_table(conn, info.dimension, "chunk_vectors_next", linked=False)
             categories = {
                 int(r["id"]): r["category"]
                 for r in conn.execute(
@@ -980,7 +980,7 @@ def _link_versions(conn: Connection, document_id: int, supersedes: str | None) -
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _create_vector_table(
+def create_vector_table(
     conn: Connection, dimension: int, name: str = "chunk_vectors", *, linked: bool = True
 ) -> None:
     """The vector table for `dimension`; `linked`: with its foreign key to `chunks` and its
