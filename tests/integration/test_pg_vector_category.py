@@ -1,0 +1,103 @@
+"""The PostgreSQL vector leg under a category filter: pgvector 0.6 filters after the HNSW
+scan, so the leg widens `hnsw.ef_search` to the category's share, scans a small category
+exactly, and still returns exactly what an exact scan of the category returns (on a graph this
+small, HNSW is exact)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from services.knowledge import pg_retrieval, pg_store
+from services.knowledge.pg_retrieval import PgHybridRetriever
+from services.postgres import PgDatabase
+from tests.integration.test_knowledge_store import INFO, draft, vectors_for
+from tests.postgres import fresh_database
+
+CATEGORIES = ("hr", "it", "finance", "legal")
+
+
+@pytest.fixture(scope="module")
+def retriever(pg_server_url: str) -> Iterator[PgHybridRetriever]:
+    with fresh_database(pg_server_url) as url:
+        db = PgDatabase(url, max_size=4)
+        store = pg_store.PgKnowledgeStore(db)
+        store.check_embedding(INFO)
+        for i in range(40):  # 40 documents of 3 chunks, 10 per category
+            d = draft(
+                f"doc-{i}.md",
+                title=f"Document {i}",
+                category=CATEGORIES[i % len(CATEGORIES)],
+                sections=(
+                    ((f"Part {i}",), (f"topic {i} alpha", f"topic {i} beta {i % 7}")),
+                    ((), (f"closing words {i % 5}",)),
+                ),
+            )
+            store.save_document(d, vectors_for(d))
+        with db.connection() as conn:
+            pg_store.create_vector_index(conn)
+        r = PgHybridRetriever(store, None)
+        yield r
+        r.close()
+        db.close()
+
+
+def _ids(hits: list) -> list[int]:
+    return [h.chunk_id for h in hits]
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_the_graph_search_of_a_category_finds_what_an_exact_scan_finds(
+    retriever: PgHybridRetriever, monkeypatch: pytest.MonkeyPatch, category: str
+) -> None:
+    monkeypatch.setattr(pg_retrieval, "EXACT_CATEGORY_ROWS", 0)  # take the graph path
+    scans: list[bool] = []
+    nearest = pg_retrieval._nearest
+
+    def spy(*args: Any, exact: bool = False) -> list[tuple[int, float]]:
+        scans.append(exact)
+        return nearest(*args, exact=exact)
+
+    monkeypatch.setattr(pg_retrieval, "_nearest", spy)
+    query = vectors_for(draft("q.md", title="topic alpha"))[0]
+
+    # 28 of the category's 30 vectors: the default ef_search (100 of 120 rows) would leave
+    # ~25 after the filter and fall back to an exact scan; the widened search does not
+    graph = retriever.search_vector(query, 28, category)
+    assert scans == [False]
+    exact = retriever.search_vector(query, 28, category, method="exact")
+
+    assert len(graph) == 28
+    assert _ids(graph) == _ids(exact)
+    with retriever.store.connection() as conn:
+        found = {
+            r["category"]
+            for r in conn.execute(
+                "SELECT DISTINCT category FROM chunk_vectors WHERE chunk_id = ANY(%s)",
+                (_ids(graph),),
+            )
+        }
+    assert found == {category}
+
+
+def test_category_counts_follow_writes(retriever: PgHybridRetriever) -> None:
+    with retriever.store.connection() as conn:
+        before = retriever._category_share(conn, "new", retriever.store.state().generation)
+    d = draft("new.md", title="A new category", category="new")
+    retriever.store.save_document(d, vectors_for(d))
+    try:
+        with retriever.store.connection() as conn:
+            after = retriever._category_share(conn, "new", retriever.store.state().generation)
+        query = np.asarray(vectors_for(d)[0])
+
+        hits = retriever.search_vector(query, 5, "new")
+
+        assert before[1] == 0 and after[1] == d.chunk_count
+        assert len(hits) == d.chunk_count  # the whole (small) category, scanned exactly
+    finally:
+        record = retriever.store.get_by_source("new.md")
+        assert record is not None
+        retriever.store.delete_document(record.id)
