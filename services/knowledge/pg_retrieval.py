@@ -85,6 +85,11 @@ MAX_EF_SEARCH = 1000
 #: A category with at most this many vectors is searched exactly (its rows by the category
 #: index, every distance computed: ~0.8 us a row measured here), not through the graph.
 EXACT_CATEGORY_ROWS = 20_000
+#: The lexical leg filters a category by taking the best `pool / share x 1.5` sections of any
+#: category and keeping the category's among them (a probe each), while that is at most this
+#: many; else, and when too few of them are in the category, it checks every posting's
+#: section against the category (a small category's sections are a small set).
+MAX_CATEGORY_SCAN = 5_000
 _HIGHLIGHT_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
 
 
@@ -315,7 +320,6 @@ class PgHybridRetriever:
         if not kept:
             return []
         title, heading, text = self.weights
-        where = ""
         params: list[Any] = [
             K1 + 1,
             K1,
@@ -330,33 +334,21 @@ class PgHybridRetriever:
             dropped,
             [_idf(sections, frequencies[lex]) for lex in dropped],
         ]
+        pool = max(k, self.candidate_pool) if dropped else k
         if category is not None:
-            where = (
-                " WHERE o.section_id IN (SELECT s.id FROM sections s JOIN documents d"
-                " ON d.id = s.document_id WHERE d.category = %s)"
-            )
-            params.append(category)
-        params += [max(k, self.candidate_pool) if dropped else k, k]
-        rows = conn.execute(
-            "WITH p AS MATERIALIZED (SELECT %s::float8 AS k1p, %s::float8 AS k1,"
-            " %s::float8 AS b0, %s::float8 AS b1, %s::float8 AS avg,"
-            " %s::float8 AS wa, %s::float8 AS wb, %s::float8 AS wd),"
-            " kept AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS k(lexeme, idf)),"
-            " dropped AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS d(lexeme, idf)),"
-            # 1. BM25 over the kept lexemes' postings (index-only), the best `pool`
-            " pool AS (SELECT o.section_id, sum(k.idf * " + _BM25_TERM + ") AS score"
-            "  FROM kept k JOIN lexeme_postings o ON o.lexeme = k.lexeme CROSS JOIN p"
-            + where
-            + " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
-            # 2. plus the dropped lexemes' terms, looked up for those sections only
-            " SELECT pool.section_id AS id, pool.score + coalesce((SELECT sum(d.idf * "
-            + _BM25_TERM
-            + ") FROM dropped d JOIN lexeme_postings o ON o.lexeme = d.lexeme"
-            " AND o.section_id = pool.section_id), 0) AS score"
-            " FROM pool CROSS JOIN p ORDER BY score DESC, id LIMIT %s",
-            params,
-        ).fetchall()
-        return [(int(r["id"]), float(r["score"])) for r in rows]
+            share, _ = self._category_share(conn, category, self._store.state().generation)
+            considered = math.ceil(pool / share * 1.5)
+            if considered <= MAX_CATEGORY_SCAN:
+                rows = conn.execute(
+                    _LEXICAL_SQL[_WIDENED], [*params, considered, category, pool, k]
+                )
+                found = rows.fetchall()
+                if found and (found[0]["pooled"] >= pool or found[0]["considered"] < considered):
+                    return [(int(r["id"]), float(r["score"])) for r in found]
+            rows = conn.execute(_LEXICAL_SQL[_IN_CATEGORY], [*params, category, pool, k])
+        else:
+            rows = conn.execute(_LEXICAL_SQL[_ALL], [*params, pool, k])
+        return [(int(r["id"]), float(r["score"])) for r in rows.fetchall()]
 
     def _vector(
         self, query_vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
@@ -509,6 +501,61 @@ class PgHybridRetriever:
 #: (a `lexeme_postings` row): f (k1 + 1) / (f + k1 (1 - b + b len / avg)), f the weighted count.
 _F = "(p.wa * o.tf_a + p.wb * o.tf_b + p.wd * o.tf_d)"
 _BM25_TERM = f"{_F} * p.k1p / ({_F} + p.k1 * (1 - p.b0 + p.b1 * o.length / p.avg))"
+
+_ALL, _IN_CATEGORY, _WIDENED = range(3)
+
+
+def _lexical_sql(mode: int) -> str:
+    """The lexical leg's statement. Parameters: BM25's (p), the kept and the dropped lexemes
+    with their IDFs, then per `mode`: `_ALL` pool, k; `_IN_CATEGORY` category, pool, k;
+    `_WIDENED` considered, category, pool, k (rows also say how many sections were considered
+    and how many of them were pooled, so the caller knows whether the pool is exact)."""
+    scored = (
+        "SELECT o.section_id, sum(k.idf * " + _BM25_TERM + ") AS score"
+        " FROM kept k JOIN lexeme_postings o ON o.lexeme = k.lexeme CROSS JOIN p"
+    )
+    if mode == _ALL:
+        pool = (
+            f" pool AS ({scored} GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
+        )
+    elif mode == _IN_CATEGORY:  # every posting checked: fine for a small category
+        pool = (
+            f" pool AS ({scored} WHERE o.section_id IN (SELECT s.id FROM sections s"
+            " JOIN documents d ON d.id = s.document_id WHERE d.category = %s)"
+            " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
+        )
+    else:  # the best `considered` sections of any category, then the category's among them
+        pool = (
+            f" scored AS ({scored} GROUP BY o.section_id ORDER BY score DESC, o.section_id"
+            " LIMIT %s),"
+            " pool AS (SELECT t.section_id, t.score FROM scored t"
+            " JOIN sections s ON s.id = t.section_id JOIN documents d ON d.id = s.document_id"
+            " WHERE d.category = %s ORDER BY t.score DESC, t.section_id LIMIT %s)"
+        )
+    counts = (
+        ", (SELECT count(*) FROM scored) AS considered, (SELECT count(*) FROM pool) AS pooled"
+        if mode == _WIDENED
+        else ""
+    )
+    return (
+        "WITH p AS MATERIALIZED (SELECT %s::float8 AS k1p, %s::float8 AS k1,"
+        " %s::float8 AS b0, %s::float8 AS b1, %s::float8 AS avg,"
+        " %s::float8 AS wa, %s::float8 AS wb, %s::float8 AS wd),"
+        " kept AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS k(lexeme, idf)),"
+        " dropped AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS d(lexeme, idf)),"
+        # 1. BM25 over the kept lexemes' postings (index-only), the best `pool`
+        + pool
+        # 2. plus the dropped lexemes' terms, looked up for those sections only
+        + " SELECT pool.section_id AS id, pool.score + coalesce((SELECT sum(d.idf * "
+        + _BM25_TERM
+        + ") FROM dropped d JOIN lexeme_postings o ON o.lexeme = d.lexeme"
+        " AND o.section_id = pool.section_id), 0) AS score"
+        + counts
+        + " FROM pool CROSS JOIN p ORDER BY score DESC, id LIMIT %s"
+    )
+
+
+_LEXICAL_SQL = {mode: _lexical_sql(mode) for mode in (_ALL, _IN_CATEGORY, _WIDENED)}
 
 
 def _idf(sections: int, holding: int) -> float:

@@ -101,3 +101,27 @@ def test_category_counts_follow_writes(retriever: PgHybridRetriever) -> None:
         record = retriever.store.get_by_source("new.md")
         assert record is not None
         retriever.store.delete_document(record.id)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("query", ["topic alpha", "closing words beta 3", "document part 12"])
+def test_the_lexical_leg_filters_a_category_the_same_way_on_both_paths(
+    retriever: PgHybridRetriever, monkeypatch: pytest.MonkeyPatch, category: str, query: str
+) -> None:
+    widened = retriever.search_bm25(query, 8, category)  # the best sections, then the category
+    monkeypatch.setattr(pg_retrieval, "MAX_CATEGORY_SCAN", 0)  # every posting checked
+    checked = retriever.search_bm25(query, 8, category)
+
+    assert widened and [(h.chunk_id, h.score) for h in widened] == [
+        (h.chunk_id, h.score) for h in checked
+    ]
+    with retriever.store.connection() as conn:
+        found = {
+            r["category"]
+            for r in conn.execute(
+                "SELECT DISTINCT d.category FROM chunks c JOIN documents d"
+                " ON d.id = c.document_id WHERE c.id = ANY(%s)",
+                (_ids(widened),),
+            )
+        }
+    assert found == {category}
