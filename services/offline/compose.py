@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.knowledge.spelling import closest_term
-from services.offline.question import INTENT_HISTORY, asking_clauses
+from services.offline.question import INTENT_HISTORY, asking_clauses, with_topic
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import Scored, Unit, match, score_units, units_of
 from services.offline.text import content_stems, has_digit, jaccard, stem, stem_set
@@ -248,7 +248,9 @@ def compose_documents(
             semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
         if background:
             # A follow-up means its own words most: "and shipment records?" after raw pings.
-            own_meaning = similarity.similarities(_own(question, borrowed), texts)
+            # Its pronoun stands for the borrowed topic: "how long must passwords be?".
+            own = with_topic(_own(question, borrowed), borrowed)
+            own_meaning = similarity.similarities(own, texts)
             semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
     scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:

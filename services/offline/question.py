@@ -174,6 +174,10 @@ def follow_up_query(question: str, previous_questions: Sequence[str]) -> SearchQ
     own_words = [w for w in words(question) if w not in STOP]
     own = set(content_stems(question))
     dropped = _replaced_words(words(question), previous, own_words)
+    if asks_its_own_question(question):
+        asking = _asking_words(previous)
+        if any(w not in STOP and w not in asking for w in previous):  # a topic is left
+            dropped |= asking
     borrowed: list[str] = []
     for word in previous:
         if word in STOP or stem(word) in own or word in borrowed or word in dropped:
@@ -358,6 +362,76 @@ def _replaced_words(follow_up: list[str], previous: list[str], own: list[str]) -
                 p for p in previous if p != word and _shape(p) == _shape(word) and p[:1] == word[:1]
             )
     return dropped
+
+
+_AUXILIARIES = wordset(
+    "is are was were be been being am s do does did can could must should shall will would "
+    "may might has have had"
+)
+
+_QUESTION_WORDS = wordset("what when where who whom whose which why how")
+
+_REFERRING = wordset("it its they them their that this these those he she him her his")
+
+_SUBJECTS = wordset("i we you they he she")
+
+#: A past participle ("rotated", "retained", "stored"; not "need" or "speed"), or a common
+#: irregular one: in a question, the verb of its predicate ("must passwords be rotated").
+_PARTICIPLE = re.compile(
+    r"^(?:[a-z]{2,}[^e\W]ed|kept|held|paid|sent|made|done|given|taken|shown|written|"
+    r"spent|left|built|bought|run|set)$"
+)
+
+
+def asks_its_own_question(follow_up: str) -> bool:
+    """Whether a follow-up is a whole short question of its own, with a question word (or
+    an auxiliary) that asks, a verb and a pronoun standing for the earlier topic ("and how
+    long must they be?", "when is it due?", "what tier is it"), rather than a fragment that
+    keeps the earlier question's predicate ("and how many days?", "what about contractors?").
+    """
+    tokens = [w for w in words(follow_up) if w not in ("and", "also", "so", "but", "ok", "okay")]
+    if not tokens or not any(w in _REFERRING for w in tokens):
+        return False
+    if tokens[0] in _AUXILIARIES:  # "can they ...", "is it ..."
+        return True
+    return tokens[0] in _QUESTION_WORDS and any(w in _AUXILIARIES for w in tokens[1:])
+
+
+_REFERRING_WORD = re.compile(r"\b(?:it|they|them|that|this|these|those)\b", re.IGNORECASE)
+
+
+def with_topic(follow_up: str, borrowed: Sequence[str]) -> str:
+    """The follow-up with its first pronoun replaced by the words it borrowed, so that its
+    own words can be read alone: "and how long must they be?" + ("passwords",) -> "and how
+    long must passwords be?". Unchanged without a pronoun or borrowed words."""
+    if not borrowed:
+        return follow_up
+    return _REFERRING_WORD.sub(" ".join(borrowed), follow_up, count=1)
+
+
+def _asking_words(previous: list[str]) -> set[str]:
+    """The words of a question that ask rather than name its topic: the thing a question
+    word asks for ("which team", "how many people") and the verbs of its predicate ("must
+    passwords be rotated", "do we keep", "who owns"). A follow-up that asks its own question
+    replaces these; the rest (the topic its pronoun stands for) it borrows."""
+    asking: set[str] = set()
+    for index, word in enumerate(previous):
+        if word in STOP:
+            continue
+        before = previous[index - 1] if index else ""
+        two_before = previous[index - 2] if index >= 2 else ""
+        asked_for = before in ("which", "what", "whose") or (
+            two_before == "how" and before in ("many", "much")
+        )
+        verb_after_subject = before in _SUBJECTS and two_before in _AUXILIARIES  # "do we keep"
+        verb_after_asker = (
+            index >= 1
+            and word.endswith("s")
+            and (before == "who" or (two_before in ("which", "what") and before in asking))
+        )  # "who owns", "which team owns"
+        if asked_for or verb_after_subject or verb_after_asker or _PARTICIPLE.match(word):
+            asking.add(word)
+    return asking
 
 
 def entities_in(question: str) -> list[str]:

@@ -47,6 +47,10 @@ PHRASE_BONUS = 0.06
 #: heading does): it is about the topic, but rarely the statement asked for.
 HEADING_ONLY_PENALTY = 0.05
 
+#: Ranking bonus for a sentence naming the measure a "how long/big/old ... be?" question asks
+#: for ("length"), which its words do not hold.
+MEASURE_BONUS = 0.06
+
 #: Ranking penalty for "Deputy owner: ..." when an "Owner: ..." sentence is also retrieved.
 QUALIFIED_LABEL_PENALTY = 0.1
 
@@ -333,6 +337,33 @@ def _typo(term: str, other: str) -> bool:
     )
 
 
+#: "how long must they be?" asks for a length, not a time: the noun of the measure asked
+#: for when the question ends with "be" (see `MEASURE_BONUS`).
+_MEASURE_ASKED = re.compile(
+    r"\bhow\s+(long|short|big|large|small|old|tall|far|wide|heavy)\b(?:\s+\w+){0,4}?\s+be\W*$",
+    re.IGNORECASE,
+)
+
+_MEASURES = {
+    "long": "length",
+    "short": "length",
+    "big": "size",
+    "large": "size",
+    "small": "size",
+    "old": "age",
+    "tall": "height",
+    "far": "distance",
+    "wide": "width",
+    "heavy": "weight",
+}
+
+
+def measure_asked(question: str) -> list[str]:
+    """The stem of the measure a "how long/big/old ... be?" question asks for ("length")."""
+    found = _MEASURE_ASKED.search(question)
+    return [stem(_MEASURES[found.group(1).lower()])] if found else []
+
+
 @dataclass
 class Scored:
     unit: Unit
@@ -402,14 +433,18 @@ def score_units(
     want_date = bool(INTENT_WHEN.search(question))
     wants = want_frequency or want_number or want_person or want_date
     named = _named_identifiers(question, units)
+    own_terms = {t for t in required if t not in background}
+    measured = measure_asked(question)
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
-        own_words = False
+        own_words = not own_terms  # a follow-up of question words only: the topic suffices
         for term in terms:
             m = match(term, unit.stems)
-            own_words |= m > 0.0
-            if m == 0.0 and match(term, unit.context) > 0:
+            own_words |= m > 0.0 and term in own_terms
+            if m == 0.0 and term in background:
+                m = match(term, unit.context)  # the topic, named by the heading as well
+            elif m == 0.0 and match(term, unit.context) > 0:
                 m = CONTEXT_CREDIT
             got += weights[term] * m
         phrases = sum(1 for a, b in pairs if _near(a, b, unit.sequence))
@@ -428,6 +463,8 @@ def score_units(
         meaning = semantic[index] if semantic is not None else coverage
         evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
         bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
+        if measured and any(match(m, unit.stems | unit.context) for m in measured):
+            bonus += MEASURE_BONUS  # "Minimum length: 14 characters" for "how long ... be?"
         if not own_words:
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
         if named and not any(parts <= unit.stems | unit.context for parts in named):

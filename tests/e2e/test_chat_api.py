@@ -64,6 +64,22 @@ async def test_chat_keeps_history_on_the_server(
     assert messages[1]["model"] == "offline-extractive" and messages[1]["sources"]
 
 
+async def test_a_follow_up_with_its_own_question_words_answers_what_it_asks(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await client.post("/chat", json={"message": "How often must passwords be rotated?"})
+    assert first.status_code == 200, first.text
+    assert "compromise" in first.json()["answer"].split("**Sources**")[0].lower()
+    follow = await client.post(
+        "/chat",
+        json={"message": "and how long must they be?", "chat_id": first.json()["chat_id"]},
+    )
+    assert follow.status_code == 200, follow.text
+    body = follow.json()
+    assert "14 characters" in body["answer"].split("**Sources**")[0]
+    assert "policies/password-policy-2025.md" in {s["source"] for s in body["sources"]}
+
+
 async def test_other_users_cannot_see_rename_or_delete_a_chat(
     auth_client: httpx.AsyncClient, auth_container: Container
 ) -> None:

@@ -6,8 +6,14 @@ import sqlite3
 
 from services.offline.compose import compose_documents
 from services.offline.compose_sql import compose_sql
-from services.offline.question import follow_up_query, resolve_person, standalone_question
-from services.offline.sentences import match, score_units, units_of
+from services.offline.question import (
+    asks_its_own_question,
+    follow_up_query,
+    resolve_person,
+    standalone_question,
+    with_topic,
+)
+from services.offline.sentences import match, measure_asked, score_units, units_of
 from services.offline.sql_plan import SqlPlan, plan_sql
 from services.offline.text import content_stems, stem
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -123,6 +129,105 @@ def test_a_follow_up_says_which_words_it_borrowed() -> None:
     assert query.text.endswith("and shipment records?")
     assert set(query.borrowed) == {"keep", "raw", "location", "pings"}
     assert follow_up_query("who owns billing-api?", ["how long?"]).borrowed == ()
+
+
+def test_a_follow_up_asking_its_own_question_borrows_only_the_earlier_topic() -> None:
+    # Its own question word and verb replace the earlier ones ("how often ... rotated").
+    query = follow_up_query("and how long must they be?", ["How often must passwords be rotated?"])
+    assert query.borrowed == ("passwords",)
+    assert query.text == "passwords and how long must they be?"
+    assert follow_up_query(
+        "and when is it due?", ["how do I submit an expense report?"]
+    ).borrowed == (
+        "expense",
+        "report",
+    )
+    assert "owns" not in follow_up_query("what tier is it", ["which team owns tidecast-eta"]).text
+    assert "team" not in follow_up_query("what tier is it", ["which team owns tidecast-eta"]).text
+    # A fragment keeps the earlier predicate: it only swaps what it names.
+    assert (
+        "keep"
+        in follow_up_query("and how many days?", ["how long do we keep raw gps pings?"]).borrowed
+    )
+    assert follow_up_query(
+        "what about contractors?", ["how often must passwords be rotated?"]
+    ).borrowed == (
+        "passwords",
+        "rotated",
+    )
+    # With nothing but the asking words to borrow, everything is borrowed.
+    assert follow_up_query("and when is it due?", ["what is submitted?"]).borrowed == ("submitted",)
+
+
+def test_whole_follow_up_questions_are_told_from_fragments() -> None:
+    for whole in (
+        "and how long must they be?",
+        "when is it due",
+        "what tier is it",
+        "can they expire?",
+    ):
+        assert asks_its_own_question(whole), whole
+    for fragment in (
+        "and how many days?",
+        "what about contractors?",
+        "and in lisbon?",
+        "and the minimum length?",
+    ):
+        assert not asks_its_own_question(fragment), fragment
+    assert (
+        with_topic("and how long must they be?", ("passwords",))
+        == "and how long must passwords be?"
+    )
+    assert with_topic("and in lisbon?", ("hotel",)) == "and in lisbon?"
+
+
+def test_how_long_must_it_be_asks_for_a_length_not_a_time() -> None:
+    assert measure_asked("and how long must they be?") == [stem("length")]
+    assert measure_asked("how old do you have to be") == [stem("age")]
+    assert measure_asked("how long do we keep raw pings?") == []
+    assert measure_asked("how long is the notice period?") == []
+
+
+PASSWORD_POLICY = [
+    {
+        "number": 1,
+        "title": "Password and Credential Rotation Policy",
+        "section": "7. Customer-facing systems",
+        "source": "policies/password-policy-2025.md",
+        "_rank": 0,
+        "text": "Relay Console local accounts (customers without SSO) require at least 12 "
+        "characters and are screened against breached-password lists.",
+    },
+    {
+        "number": 2,
+        "title": "Password and Credential Rotation Policy",
+        "section": "2. Workforce passwords and passphrases",
+        "source": "policies/password-policy-2025.md",
+        "_rank": 1,
+        "text": "| Rule | Requirement |\n|---|---|\n"
+        "| Minimum length | **14 characters** (passphrase of 4+ words recommended) |\n"
+        "| Periodic rotation | **none**. Change only on compromise or suspected compromise |\n"
+        "| History | last 5 passwords may not be reused |",
+    },
+    {
+        "number": 3,
+        "title": "Password and Credential Rotation Policy",
+        "section": "5. Non-human credentials",
+        "source": "policies/password-policy-2025.md",
+        "_rank": 2,
+        "text": "Any credential must also be rotated **within 24 hours** of a suspected exposure.",
+    },
+]
+
+
+def test_a_whole_follow_up_is_answered_with_what_it_asks_not_what_was_asked_before() -> None:
+    query = follow_up_query("and how long must they be?", ["How often must passwords be rotated?"])
+    answer = compose_documents(query.text, PASSWORD_POLICY, borrowed=query.borrowed)
+    assert answer.found
+    assert answer.text.startswith("Minimum length — Requirement: 14 characters")
+    # The question before it is still answered with the rotation rule.
+    before = compose_documents("How often must passwords be rotated?", PASSWORD_POLICY)
+    assert before.text.startswith("Periodic rotation")
 
 
 def test_an_abbreviation_matches_the_word_it_starts() -> None:
