@@ -7,18 +7,23 @@ recall@50 against exact search, and lexical / vector / hybrid p50/p95.
 
 Corpus and vectors: exactly bench/bench_search.py's (synthetic ~95-word chunks recombined
 from SciFact sentences, four chunks per document in two sections, five categories; vectors
-from the MiniLM pool with `--vectors pool`, else random), written through the product's
-`PgKnowledgeStore.save_document` (section tsvectors, chunks, vectors). The HNSW index is
-dropped before loading and built once afterwards (that build is the time reported; `m` and
-`ef_construction` are the store's). Latency excludes the query embedding and is measured after
-a warm-up pass, as in bench_search.py; `PgHybridRetriever` with the product's defaults
-(50 candidates per leg, `hnsw.ef_search` = max(100, 2 x candidates)).
+from the MiniLM pool with `--vectors pool`, else random). Loading (`--load`): `copy` (default)
+writes the same rows as the store with COPY, 10k documents a transaction, and the schema's own
+triggers compute the tsvectors and the BM25 postings and statistics (checked against the rows
+afterwards); `store` calls `PgKnowledgeStore.save_document` per document (~290 chunks/s here,
+an hour for 1M). The HNSW index is dropped before loading and built once afterwards (that
+build is the time reported; `m` and `ef_construction` are the store's). Latency excludes the
+query embedding and is measured after a warm-up pass, as in bench_search.py;
+`PgHybridRetriever` with the product's defaults (50 candidates per leg, `hnsw.ef_search` =
+max(400, 2 x candidates)); `--ef-sweep` also reports the vector leg's latency and recall at
+other `hnsw.ef_search` values.
 
 Server: `--database-url` names a server where the bench may create databases (it builds
 `almanac_bench_search_<chunks>` there and keeps it for the next run; `--rebuild` recreates
 it). Without it, a local PostgreSQL 16 + pgvector 0.6 is started from the `pgserver` package
 with its data kept under .bench/pgserver (stopped at the end). Say which in any report, and
-the server's shared_buffers: pgserver runs with PostgreSQL's default 128 MB.
+the server's shared_buffers: pgserver runs with PostgreSQL's default 128 MB unless
+`--shared-buffers` sets it.
 """
 
 from __future__ import annotations
@@ -338,6 +343,20 @@ def run(args: argparse.Namespace, server_url: str) -> None:
             for i in range(m)
         )
         print(f"  HNSW recall@50 vs exact search ({m} queries): {recall:.3f}")
+        exact = [
+            [h.chunk_id for h in retriever.search_vector(query_vectors[i], 50, method="exact")]
+            for i in range(m)
+        ]
+        for ef in args.ef_sweep:
+            swept = PgHybridRetriever(store, None, ef_search=ef)
+            ms = timed(lambda i, r=swept: r.search_vector(query_vectors[i], 50), n)
+            recall = statistics.fmean(
+                overlap([h.chunk_id for h in swept.search_vector(query_vectors[i], 50)], exact[i])
+                for i in range(m)
+            )
+            report(f"vector HNSW, ef_search {ef}", ms)
+            print(f"    recall@50 vs exact search: {recall:.3f}")
+            swept.close()
         retriever.close()
     finally:
         db.close()
@@ -353,6 +372,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--maintenance-work-mem", default="512MB")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--ef-sweep",
+        type=lambda text: [int(x) for x in text.split(",") if x.strip()],
+        default=[200, 400],
+        help="also report vector p50/p95 and recall@50 at these hnsw.ef_search values",
+    )
     parser.add_argument(
         "--shared-buffers",
         default=None,
