@@ -8,10 +8,10 @@ STAMP  := $(VENV)/.installed
 SCIFACT ?= ../shared/data/scifact
 
 .DEFAULT_GOAL := help
-.PHONY: help install model run test lint format bench bench-quality bench-speed clean
+.PHONY: help install model run test lint format bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
 
 help:  ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Almanac needs Python 3.11+ (set PYTHON=python3.X)")'
@@ -42,7 +42,7 @@ format: install  ## Apply ruff fixes and formatting
 test: lint  ## Lint, then the whole test suite
 	$(BIN)/python -m pytest
 
-bench: bench-quality bench-speed  ## All benchmarks (figures printed, nothing asserted)
+bench: bench-quality bench-speed bench-postgres  ## All benchmarks (figures printed, nothing asserted)
 
 bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFact (train)
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
@@ -52,6 +52,14 @@ bench-speed: install  ## Embedding throughput and latency, search latency at 10k
 	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_chat
+
+bench-postgres: install  ## PostgreSQL (a local pgserver): SciFact quality, search at 100k chunks, 4 replicas and kill -9
+	$(BIN)/almanac bench retrieval $(SCIFACT) --split train --database-url pgserver
+	$(BIN)/python -m bench.bench_pg_search --data $(SCIFACT) --shared-buffers 4GB
+	$(BIN)/python -m bench.bench_replicas
+
+bench-postgres-1m: install  ## PostgreSQL search at 1M chunks (~25 min to build, 13 GB under .bench/)
+	$(BIN)/python -m bench.bench_pg_search --data $(SCIFACT) --chunks 1000000 --shared-buffers 4GB --maintenance-work-mem 6GB
 
 clean:  ## Remove the virtualenv, caches and local data (not the model cache)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .bench data

@@ -103,8 +103,9 @@ def test_the_readme_question_is_answered_from_the_current_policy_with_its_source
 
 
 def test_the_repository_questions_score_about_as_on_sqlite(url: str, data_dir: Path) -> None:
-    """The lexical legs differ (PostgreSQL's ts_rank_cd, SQLite's BM25: docs/benchmarks.md),
-    so a question may rank differently; more than one extra miss is a regression."""
+    """The lexical legs differ in detail (BM25 over FTS5's tokens on SQLite, over PostgreSQL's
+    `english` lexemes there: docs/benchmarks.md), so a question may rank differently; more
+    than one extra miss is a regression."""
     on_postgres = _score(url)
     sqlite = bootstrap(make_settings(data_dir), clock=FixedClock())
     try:
