@@ -81,8 +81,8 @@ K1 = 1.2
 B = 0.75
 _STEM_CACHE_LIMIT = 200_000
 #: The HNSW search list size for 50 candidates: measured at 1M chunks (bench_pg_search),
-#: recall@50 against exact search 0.870 / 0.915 / 0.959 at 100 / 200 / 400 for 3.2 / 4.6 /
-#: 6.6 ms p50, still well inside the lexical leg's time, which the vector leg runs beside.
+#: recall@50 against exact search 0.870 / 0.915 / 0.959 at 100 / 200 / 400 for 2.6 / 4.5 /
+#: 5.9 ms p50, still well inside the lexical leg's time, which the vector leg runs beside.
 DEFAULT_EF_SEARCH = 400
 #: pgvector's largest `hnsw.ef_search`.
 MAX_EF_SEARCH = 1000
@@ -315,7 +315,8 @@ class PgHybridRetriever:
             return []
         row = conn.execute(
             "SELECT t.sections, t.length, (SELECT coalesce(jsonb_object_agg(lexeme, df), '{}') "
-            "FROM lexeme_stats WHERE lexeme = ANY(%s)) AS df FROM lexical_totals t",
+            "FROM lexeme_stats WHERE lexeme = ANY(%s)) AS df, (SELECT value::bigint FROM "
+            "knowledge_meta WHERE key = 'generation') AS generation FROM lexical_totals t",
             (list(query.lexemes),),
         ).fetchone()
         if row is None or int(row["sections"]) <= 0:
@@ -342,7 +343,7 @@ class PgHybridRetriever:
         ]
         pool = max(k, self.candidate_pool) if dropped else k
         if category is not None:
-            share, _ = self._category_share(conn, category, self._store.state().generation)
+            share, _ = self._category_share(conn, category, int(row["generation"] or 0))
             considered = math.ceil(pool / share * 1.5)
             if considered <= MAX_CATEGORY_SCAN:
                 rows = conn.execute(
