@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _default_models_dir() -> Path:
@@ -113,7 +114,8 @@ class Settings(BaseSettings):
         "/api/benchmark/run) one caller may make per minute: a token bucket, this many at "
         "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
         "client address. Over it: 429 with "
-        "Retry-After. 0 disables. Counted per server process.",
+        "Retry-After. 0 disables. Counted in the server process on SQLite, and shared by every "
+        "replica on PostgreSQL or with REDIS_URL.",
     )
     cors_origins: str = Field(
         "",
@@ -135,6 +137,14 @@ class Settings(BaseSettings):
         description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
         "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
         "pgvector for everything, shared by any number of replicas (docs/deployment.md).",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Keep the per-caller rate-limit buckets in this Redis "
+        "(`redis://[:password@]host:6379/0`, `rediss://` for TLS, or `unix:///path/redis.sock`) "
+        "instead of the server process (SQLite) or the PostgreSQL database, so that every "
+        "replica shares them. Unset: in the process, or in PostgreSQL with a postgresql:// "
+        "DATABASE_URL.",
     )
     database_pool_size: int = Field(
         10,
@@ -361,6 +371,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DATABASE_URL must start with postgresql:// (or postgres://) or sqlite:///; "
                 "leave it unset for the SQLite files in DATA_DIR."
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError(
+                "REDIS_URL must start with redis://, rediss:// or unix://; leave it unset to "
+                "keep the rate limits in the process (SQLite) or in PostgreSQL."
             )
         return value
 

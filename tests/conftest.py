@@ -19,7 +19,12 @@ from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
 from use_cases.auth import CLI_ADMIN
 
-pytest_plugins = ["tests.respx_httpcore2", "tests.js_clients", "tests.postgres"]  # shared fixtures
+pytest_plugins = [
+    "tests.respx_httpcore2",
+    "tests.js_clients",
+    "tests.postgres",
+    "tests.redis_server",
+]  # shared fixtures
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
 
 SAMPLE_DIR = PROJECT_ROOT / "sample_data"

@@ -11,11 +11,14 @@ Rules:
   a request refused with 401 never reaches the limiter and costs no token.
 - Over the limit: 429 `rate_limited` with `Retry-After` (whole seconds until one more request is
   allowed) and a problem body. A refused request costs nothing.
-- Where the buckets live: on SQLite (one process) in this process's memory; on PostgreSQL
-  (DATABASE_URL=postgresql://...) in a table every replica shares, one atomic statement per
-  request on the database clock (`services/postgres/rate_limits.py`), so a key's limit holds
-  across replicas. Buckets idle long enough to be full again are dropped, so memory (or rows)
-  follows the number of recent callers. (Redis is not supported: PostgreSQL already holds it.)
+- Where the buckets live: with REDIS_URL, in that Redis, one atomic script per request on the
+  Redis clock (`services/redis_buckets.py`); else on PostgreSQL (DATABASE_URL=postgresql://...)
+  in a table every replica shares, one atomic statement per request on the database clock
+  (`services/postgres/rate_limits.py`); else (SQLite, one process) in this process's memory.
+  In Redis and PostgreSQL a key's limit holds across replicas. Buckets idle long enough to be
+  full again are dropped (expire in Redis), so memory (or rows) follows the number of recent
+  callers. When the shared store cannot answer, the request fails with 503
+  `upstream_unavailable` rather than going unlimited.
 - In memory, time comes from an injected monotonic clock, so tests advance it instead of
   sleeping.
 
@@ -30,13 +33,16 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
+import redis
 from fastapi import Depends, HTTPException, Request
 
 from backend.api.deps import CallerDep
 from backend.config import Settings
 from services.postgres import PgDatabase
 from services.postgres.rate_limits import PgTokenBuckets
+from services.redis_buckets import RedisTokenBuckets
 from use_cases.auth import Caller
+from use_cases.errors import UpstreamUnavailable
 
 
 class MonotonicClock(Protocol):
@@ -153,14 +159,54 @@ class PgTokenBucketLimiter:
             self._database, self._buckets = None, None
 
 
-RateLimiter = TokenBucketLimiter | PgTokenBucketLimiter
+class RedisTokenBucketLimiter:
+    """The same buckets in Redis (REDIS_URL), shared by every replica (see the module rules).
+    Its client connects at the first request that needs it."""
+
+    def __init__(self, per_minute: int, url: str) -> None:
+        self.per_minute = per_minute
+        self._url = url
+        self._rate = per_minute / 60.0
+        self._lock = threading.Lock()
+        self._buckets: RedisTokenBuckets | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+    def acquire(self, key: str) -> float:
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            if self._buckets is None:
+                self._buckets = RedisTokenBuckets(self._url)
+            buckets = self._buckets
+        try:
+            return buckets.take(key, float(self.per_minute), self._rate)
+        except redis.RedisError as exc:
+            raise UpstreamUnavailable(
+                "The rate limiter's Redis (REDIS_URL) did not answer; try again shortly."
+            ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._buckets is not None:
+                self._buckets.close()
+            self._buckets = None
+
+
+RateLimiter = TokenBucketLimiter | PgTokenBucketLimiter | RedisTokenBucketLimiter
 
 
 def build_rate_limiter(settings: Settings, clock: MonotonicClock) -> RateLimiter:
-    """In memory on SQLite; in the shared database on PostgreSQL (see the module rules)."""
-    if settings.database_backend == "postgresql" and settings.rate_limit_per_minute > 0:
-        return PgTokenBucketLimiter(settings.rate_limit_per_minute, settings.postgres_url)
-    return TokenBucketLimiter(settings.rate_limit_per_minute, clock)
+    """In Redis with REDIS_URL; else in the shared database on PostgreSQL; else in memory
+    (see the module rules)."""
+    per_minute = settings.rate_limit_per_minute
+    if settings.redis_url is not None and per_minute > 0:
+        return RedisTokenBucketLimiter(per_minute, settings.redis_url.get_secret_value())
+    if settings.database_backend == "postgresql" and per_minute > 0:
+        return PgTokenBucketLimiter(per_minute, settings.postgres_url)
+    return TokenBucketLimiter(per_minute, clock)
 
 
 def caller_key(caller: Caller, request: Request) -> str:
@@ -174,7 +220,7 @@ async def enforce_rate_limit(request: Request, caller: CallerDep) -> None:
     key = caller_key(caller, request)
     if isinstance(limiter, TokenBucketLimiter):
         wait = limiter.acquire(key)
-    else:  # a database round trip: off the event loop
+    else:  # a database (or Redis) round trip: off the event loop
         wait = await asyncio.to_thread(limiter.acquire, key)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
