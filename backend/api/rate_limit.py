@@ -109,7 +109,22 @@ class TokenBucketLimiter:
         """Nothing to release."""
 
 
-class PgTokenBucketLimiter:
+class _SharedLimiter:
+    """What the limiters whose buckets live in a shared store (PostgreSQL, Redis) have in
+    common: the limit, its refill rate, the store's URL and a lock for opening it lazily."""
+
+    def __init__(self, per_minute: int, url: str) -> None:
+        self.per_minute = per_minute
+        self._url = url
+        self._rate = per_minute / 60.0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+
+class PgTokenBucketLimiter(_SharedLimiter):
     """The same buckets in PostgreSQL, shared by every replica (see the module rules). Its
     small pool opens at the first request that needs it."""
 
@@ -117,17 +132,10 @@ class PgTokenBucketLimiter:
     POOL_SIZE = 4
 
     def __init__(self, per_minute: int, url: str) -> None:
-        self.per_minute = per_minute
-        self._url = url
-        self._rate = per_minute / 60.0
-        self._lock = threading.Lock()
+        super().__init__(per_minute, url)
         self._database: PgDatabase | None = None
         self._buckets: PgTokenBuckets | None = None
         self._calls = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.per_minute > 0
 
     def acquire(self, key: str) -> float:
         if not self.enabled:
@@ -159,20 +167,13 @@ class PgTokenBucketLimiter:
             self._database, self._buckets = None, None
 
 
-class RedisTokenBucketLimiter:
+class RedisTokenBucketLimiter(_SharedLimiter):
     """The same buckets in Redis (REDIS_URL), shared by every replica (see the module rules).
     Its client connects at the first request that needs it."""
 
     def __init__(self, per_minute: int, url: str) -> None:
-        self.per_minute = per_minute
-        self._url = url
-        self._rate = per_minute / 60.0
-        self._lock = threading.Lock()
+        super().__init__(per_minute, url)
         self._buckets: RedisTokenBuckets | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.per_minute > 0
 
     def acquire(self, key: str) -> float:
         if not self.enabled:
