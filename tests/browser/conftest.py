@@ -129,24 +129,47 @@ def _watch(page: Any, problems: PageProblems) -> None:
     )
 
 
-@pytest.fixture
-def new_page(browser: Any, problems: PageProblems) -> Iterator[Callable[..., Any]]:
-    """new_page(viewport=DESKTOP) -> a Playwright page in its own context (own session
-    storage). Every page opened is checked for errors when the test ends."""
-    contexts: list[Any] = []
+class PageOpener:
+    """`new_page`'s value: opens pages, each in its own browser context, and closes them."""
 
-    def open_page(viewport: dict[str, int] | None = None, **options: Any) -> Any:
-        context = browser.new_context(viewport=viewport or DESKTOP, **options)
+    def __init__(self, browser: Any, problems: PageProblems) -> None:
+        self._browser = browser
+        self._problems = problems
+        self._contexts: list[Any] = []
+
+    def __call__(self, viewport: dict[str, int] | None = None, **options: Any) -> Any:
+        context = self._browser.new_context(viewport=viewport or DESKTOP, **options)
         context.set_default_timeout(15_000)
-        contexts.append(context)
+        self._contexts.append(context)
         page = context.new_page()
-        _watch(page, problems)
+        _watch(page, self._problems)
         return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    def close_all(self) -> None:
+        while self._contexts:
+            self._contexts.pop().close()
+
+
+@pytest.fixture
+def new_page(browser: Any, problems: PageProblems) -> Iterator[PageOpener]:
+    """new_page(viewport=DESKTOP) -> a Playwright page in its own context (own session
+    storage). Every page opened is checked for errors when the test ends."""
+    opener = PageOpener(browser, problems)
+    yield opener
+    opener.close_all()
     assert not problems.unexpected(), "\n".join(problems.unexpected())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Close a test's pages as soon as its body ends, before any fixture is torn down: a page
+    may still be loading a module when the test's last check passes, and the app server
+    fixture (set up after the page, so torn down before it) would otherwise stop under it
+    and fail that request (a closed page's requests are aborted, which is not a problem)."""
+    opener = getattr(item, "funcargs", {}).get("new_page")
+    if isinstance(opener, PageOpener):
+        opener.close_all()
+    yield
 
 
 @pytest.fixture
