@@ -62,9 +62,5 @@ class RedisTokenBuckets:
             return 0.0
         return (1.0 - float(tokens)) / per_second
 
-    def count(self) -> int:
-        """The buckets held now (keys not yet expired)."""
-        return sum(1 for _ in self._client.scan_iter(match=KEY_PREFIX + "*", count=1000))
-
     def close(self) -> None:
         self._client.close()
