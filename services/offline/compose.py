@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loguru import logger
+
 from services.knowledge.spelling import closest_term
 from services.offline.question import INTENT_HISTORY, asking_clauses, with_topic
 from services.offline.semantic import SentenceSimilarity
@@ -271,6 +273,14 @@ def compose_documents(
     if asked:  # words outside the asking clauses are context: they never raise the bar
         absent = [t for t in absent if t in asked]
     needed += ABSENT_TERM_PENALTY * len(absent)
+    logger.debug(
+        "Best sentence: evidence {:.3f} (coverage {:.3f}), needed {:.3f}, absent {}: {!r}",
+        best.evidence,
+        best.coverage,
+        needed,
+        absent,
+        best.unit.text[:120],
+    )
     if best.evidence < needed:
         answer = not_found(_confidence(best.coverage, best_hit))
         answer.coverage = best.coverage

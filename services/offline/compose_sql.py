@@ -152,8 +152,14 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85 if label_hit else 0.65)
     keep = shown
     if asked and plan.label_column in index:
+        # The label, then the columns asked for; a column asked for that is the label
+        # ("who ..." asks for names) is shown once, with the columns that matched.
         keep = [index[plan.label_column]] + [index[c] for c in asked]
-    keep = keep[:6]
+        if len(set(keep)) == 1:
+            keep += [
+                i for i in shown if any(_contains_phrase(top[i], t) for t in plan.terms)
+            ]
+    keep = list(dict.fromkeys(keep))[:6]
     table = _markdown(
         [columns[i] for i in keep], [[r[i] for i in keep] for r in tied[:MAX_TABLE_ROWS]]
     )

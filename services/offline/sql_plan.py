@@ -213,7 +213,7 @@ _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"|\bworks?\s+(?:for|under)\b",
             "manager",
         ),
-        (r"\bwhere\b|\bbased\b|\blocated\b", "location"),
+        (r"\bwhere\b|\bbased\b|\blocated\b|\b(?:which|what)\s+office\b", "location"),
         (r"\b(?:start|started|join|joined|hired)\b", "start"),
         (r"\be-?mail\b", "email"),
         (r"\bown(?:s|ed|er|ing)?\b", "owner"),

@@ -31,7 +31,7 @@ _QUESTION_WORDS = wordset(
     thx cheers sorry bother question idea
     ok okay im basically still now currently these days particular specific whats hows wheres
     who's what's tho though bit ever someone us we our i my me you your
-    want wants wanted wanna
+    want wants wanted wanna til till
     dont doesnt didnt cant cannot wont isnt arent wasnt werent shouldnt wouldnt couldnt
     havent hasnt hadnt
     """
@@ -68,10 +68,24 @@ def stem(word: str) -> str:
     return w
 
 
+#: Phrases that only say "currently" ("... right now?") and prefixes that only say "former"
+#: ("ex-employee" is about an employee): never content, never counted against the evidence.
+_FILLER = re.compile(
+    r"\b(?:right\s+now|right\s+away|at\s+the\s+moment|as\s+of\s+(?:now|today)|at\s+present)\b"
+    r"|\b(?:ex|former)-(?=\w)",
+    re.IGNORECASE,
+)
+
+
+def without_filler(text: str) -> str:
+    """`text` without the phrases of `_FILLER`."""
+    return _FILLER.sub(" ", text)
+
+
 def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning, in order, without repeats."""
     seen: dict[str, None] = {}
-    for word in words(text):
+    for word in words(without_filler(text)):
         if word in STOP or (len(word) < 2 and not word.isdigit()):
             continue
         seen.setdefault(stem(word), None)

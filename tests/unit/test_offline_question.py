@@ -371,3 +371,47 @@ def test_the_first_or_latest_to_join_are_all_rows_tied_at_the_extreme() -> None:
     assert plan is not None and sorted(r[0] for r in _run(plan.sql)) == ["Ana Silva", "Bo Chen"]
     plan = plan_sql("who started most recently", [SERVICES, STAFF])
     assert plan is not None and [r[0] for r in _run(plan.sql)] == ["Cy Diaz"]
+
+
+def test_names_asked_for_are_shown_once_with_the_column_that_matched() -> None:
+    plan = SqlPlan(
+        table="directory",
+        sql="SELECT ...",
+        label_column="name",
+        asked_columns=("name",),
+        entities=("site reliability engineer",),
+        terms=("site reliability engineer",),
+    )
+    columns = ["name", "title", "team", "_relevance"]
+    rows = [
+        ["Arjun Mehta", "Site Reliability Engineer", "Site Reliability", 3],
+        ["Fleur Janssen", "Site Reliability Engineer", "Site Reliability", 3],
+    ]
+    answer = compose_sql(plan, {"columns": columns, "rows": rows})
+    assert answer is not None
+    assert "| name | title |\n" in answer.text
+    assert "| Arjun Mehta | Site Reliability Engineer |" in answer.text
+
+
+def test_which_office_asks_for_the_location() -> None:
+    people = TableSchema(
+        name="directory",
+        columns=(
+            TableColumn("name", "TEXT", ("Laura Méndez",), values=("Laura Méndez", "Chen Wei")),
+            TableColumn("location", "TEXT", ("Lisbon",), values=("Lisbon", "Toronto")),
+        ),
+        row_count=2,
+    )
+    plan = plan_sql("which office is Chen Wei in", [people])
+    assert plan is not None and plan.asked_columns == ("location",)
+
+
+def test_filler_phrases_and_former_prefixes_carry_no_content() -> None:
+    assert content_stems("how many customers are on enterprise right now") == content_stems(
+        "how many customers are on enterprise"
+    )
+    assert content_stems("ex-employee kept their laptop") == content_stems(
+        "employee kept their laptop"
+    )
+    assert "right" in content_stems("the right to erasure")
+    assert content_stems("how many tries til lockout") == content_stems("how many tries lockout")
