@@ -156,9 +156,7 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         # ("who ..." asks for names) is shown once, with the columns that matched.
         keep = [index[plan.label_column]] + [index[c] for c in asked]
         if len(set(keep)) == 1:
-            keep += [
-                i for i in shown if any(_contains_phrase(top[i], t) for t in plan.terms)
-            ]
+            keep += [i for i in shown if any(_contains_phrase(top[i], t) for t in plan.terms)]
     keep = list(dict.fromkeys(keep))[:6]
     table = _markdown(
         [columns[i] for i in keep], [[r[i] for i in keep] for r in tied[:MAX_TABLE_ROWS]]
