@@ -52,6 +52,25 @@ def _reports_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], ma
     return f"{_cell(boss)}'s direct reports ({len(rows)}): {', '.join(names)} {marker}."
 
 
+def _head_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], marker: str) -> str:
+    """ "Data Platform is led by Chen Wei (Data Platform Manager)", with titles when the
+    table has them and the other columns asked for ("location Rotterdam")."""
+    index = {c: i for i, c in enumerate(columns)}
+    label, title = index.get(plan.label_column or ""), index.get("title")
+    others = [c for c in plan.asked_columns[1:] if c in index and c != "title"]
+
+    def described(row: list[Any]) -> str:
+        notes = [_cell(row[title])] if title is not None and row[title] else []
+        notes += [f"{c.replace('_', ' ')} {_cell(row[index[c]])}" for c in others]
+        return _cell(row[label]) + (f" ({'; '.join(notes)})" if notes else "")
+
+    names = [described(r) for r in rows[:MAX_TABLE_ROWS] if label is not None]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    if plan.head_by_title:
+        return f"People with the title {_cell(plan.head_of)} report to {listed} {marker}."
+    return f"{_cell(plan.head_of)} is led by {listed} {marker}."
+
+
 #: Columns whose bare numbers read as "tier 2", "priority 1" rather than "the tier is 2".
 _RANKS = frozenset({"tier", "level", "priority", "severity", "grade", "rank", "band", "class"})
 
@@ -91,6 +110,11 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         if not rows or (plan.count and not rows[0][0]):
             return None
         text = _reports_answer(plan, columns, rows, marker)
+        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
+    if plan.head_of is not None:
+        if not rows:
+            return None
+        text = _head_answer(plan, columns, rows, marker)
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
     if plan.count:
         if not rows or not isinstance(rows[0][0], int) or rows[0][0] <= 0:

@@ -60,6 +60,8 @@ class SqlPlan:
     filtered: bool = False  # exact conditions (numbers, a superlative) select the rows
     who_is: bool = False  # "who is the CFO": answer with the name of the row named by title
     numbers: tuple[tuple[str, int], ...] = ()  # integer columns pinned to a value ("tier 1")
+    head_of: str | None = None  # "who leads Data Platform": the group, as the table writes it
+    head_by_title: bool = False  # that group is the people holding one title ("SRE")
 
 
 def _sql_literal(text: str) -> str:
@@ -201,6 +203,20 @@ _REVERSE_REFERENCE = re.compile(
     r"\bdirect\s+reports?\b|\breports\b(?!\s+to\b)|\breports?\s+(?:to|into)\s+\w"
     r"|\bwho\s+(?:works?|is)\s+under\b|\bworks?\s+for\s+\w",
     re.IGNORECASE,
+)
+
+#: Asking who leads a group rather than for its members: "who heads Data Platform", "who runs
+#: customer support", "who's in charge of SRE", "who is the manager of the Tracking Core team".
+_HEAD_OF = re.compile(
+    r"\bwho(?:'?s|\s+is)?\s+(?:heads?|leads?|runs?|manages?|(?:is\s+)?in\s+charge\s+of|"
+    r"(?:the\s+)?(?:head|lead|leader|manager|boss)\s+(?:of|for))\b",
+    re.IGNORECASE,
+)
+
+#: Titles that already name a leader ("Head of Site Reliability"): "who is the head of site
+#: reliability" names that row outright (`who_is`); it is no group to find the head of.
+_LEADER_TITLE = re.compile(
+    r"\b(?:head|lead|leader|chief|vp|director|manager|officer|president)\b", re.IGNORECASE
 )
 
 #: Ways of asking for a column without naming it: (question pattern, column-name word).
@@ -410,8 +426,10 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         for column in numbers:
             if column not in [c.name for c in asked]:
                 asked.append(next(c for c in schema.columns if c.name == column))
+        head = _head_of(question, schema, exact, label)
         targeted = (
-            explicit
+            head is not None
+            or explicit
             or (asked and (table_word or values or row_entities))
             or (values and table_word)
             or (numbers and (table_word or explicit))
@@ -426,7 +444,14 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             + table_word
             + 0.5 * len(row_entities)
         )
+        if head is not None:
+            score += 2  # a group and its reporting line: more specific than a value alone
         if best is None or score > best[0]:
+            if head is not None:
+                # "manager"/"boss" asked for the head itself, not for the reference column.
+                also = tuple(c.name for c in asked if c.name not in (label, *head[1:]))
+                best = (score, _head_plan(schema, *head, also=also))
+                continue
             plan = _build_sql(
                 schema,
                 question,
@@ -564,6 +589,73 @@ def _build_sql(
         explicit=explicit,
         filtered=bool(conditions),
         numbers=tuple(numbers.items()),
+    )
+
+
+def _head_of(
+    question: str, schema: TableSchema, exact: dict[str, str], label: str | None
+) -> tuple[str, str, str, str] | None:
+    """(group value, its column, reference column, key column) when the question asks who
+    leads one group the table names ("who leads the data platform team": the team "Data
+    Platform") and the table has a reporting line (`manager_id` -> `employee_id`); else None.
+    A leader's own title ("Head of Site Reliability") is no group: it names its row."""
+    if label is None or not _HEAD_OF.search(question):
+        return None
+    reference = next(
+        (
+            (column.name, key)
+            for column in schema.columns
+            if (key := _self_reference(schema, column)) is not None
+        ),
+        None,
+    )
+    groups = [
+        (value, column)
+        for value, column in exact.items()
+        if column != label and not (column.lower() in _ROLE_COLUMNS and _LEADER_TITLE.search(value))
+    ]
+    if reference is None or len(groups) != 1:
+        return None
+    return (*groups[0], *reference)
+
+
+def _head_plan(
+    schema: TableSchema, value: str, column: str, fk: str, key: str, *, also: tuple[str, ...] = ()
+) -> SqlPlan:
+    """Who leads a group: for a group of people sharing a title ("SRE": Site Reliability
+    Engineer), the people they report to; for any other group (a team), its members whose
+    manager is outside it, i.e. the top of the group's own reporting line. `also`: other
+    columns the question asks for ("and which office are they in")."""
+    label = _label_column(schema)
+    assert label is not None
+    table, cell = quote_identifier(schema.name), f"lower({quote_identifier(column)})"
+    in_group = f"{cell} = {_sql_literal(value)}"
+    fk_q, key_q = quote_identifier(fk), quote_identifier(key)
+    if column.lower() in _ROLE_COLUMNS:
+        where = (
+            f"{key_q} IN (SELECT {fk_q} FROM {table} WHERE {in_group}) "
+            f"AND coalesce({cell}, '') <> {_sql_literal(value)}"
+        )
+    else:
+        where = (
+            f"{in_group} AND ({fk_q} IS NULL OR {fk_q} NOT IN "
+            f"(SELECT {key_q} FROM {table} WHERE {in_group} AND {key_q} IS NOT NULL))"
+        )
+    sql = (
+        f"SELECT * FROM {table} WHERE {where} ORDER BY {quote_identifier(label)} "
+        f"LIMIT {SQL_ROW_LIMIT}"
+    )
+    values = next((c.values for c in schema.columns if c.name == column), ())
+    written = next((v for v in values if v.lower() == value), value)
+    return SqlPlan(
+        table=schema.name,
+        sql=sql,
+        label_column=label,
+        asked_columns=(label, *also),
+        entities=(),
+        terms=(),
+        head_of=written,
+        head_by_title=column.lower() in _ROLE_COLUMNS,
     )
 
 

@@ -210,6 +210,32 @@ async def test_table_questions_get_the_same_answers_on_postgresql(
     assert [o.answer for o in on_postgresql] == [o.answer for o in on_sqlite]
 
 
+HEAD_QUESTIONS = {
+    "who leads the data platform team": "Data Platform is led by Chen Wei (Data Platform Manager)",
+    "who runs customer support": (
+        "Customer Support is led by Hannah Sato (Head of Customer Support)"
+    ),
+    "who heads SRE and which office are they in": (
+        "People with the title Site Reliability Engineer report to Ifeoma Adeyemi "
+        "(Head of Site Reliability; location Rotterdam)"
+    ),
+}
+
+
+async def test_who_leads_a_group_on_both_sandboxes(
+    sample: Sample, pg_sample_tables: PgSqlRunner
+) -> None:
+    """The head of a team (the top of its reporting line) or of a title's holders (whom they
+    report to), from the sample directory, with the same SQL on SQLite and PostgreSQL."""
+    agent = build_agent(limits=AgentLimits())
+    for runner in (sample.sql, pg_sample_tables):
+        model = build_offline_model(runner.schemas, sentence_encoder=sample.embedder)
+        for question, expected in HEAD_QUESTIONS.items():
+            deps = AgentDeps(retriever=sample.retriever, sql=runner, clock=FixedClock())
+            result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
+            assert result.output.startswith(f"{expected} [table: directory]."), result.output
+
+
 async def test_questions_without_an_answer_get_the_cant_find_answer(sample: Sample) -> None:
     outcomes = [o for o in await _run(sample, "none") if "parental" not in o.question]
     print(_report(outcomes))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from services.offline.compose import compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
@@ -415,3 +417,93 @@ def test_filler_phrases_and_former_prefixes_carry_no_content() -> None:
     )
     assert "right" in content_stems("the right to erasure")
     assert content_stems("how many tries til lockout") == content_stems("how many tries lockout")
+
+
+ORG = TableSchema(
+    name="directory",
+    columns=(
+        TableColumn("employee_id", "TEXT", ("E001", "E002"), values=("E001", "E002")),
+        TableColumn("name", "TEXT", ("Ana Silva",), values=("Ana Silva", "Bo Chen", "Cy Diaz")),
+        TableColumn(
+            "title",
+            "TEXT",
+            ("Head of Data",),
+            values=("Chief Executive Officer", "Head of Data", "Data Engineer"),
+        ),
+        TableColumn("team", "TEXT", ("Data",), values=("Executive", "Data Platform")),
+        TableColumn("location", "TEXT", ("Lisbon",), values=("Lisbon", "Toronto")),
+        TableColumn("manager_id", "TEXT", ("E001",), values=("E001", "E002")),
+    ),
+    row_count=5,
+)
+
+
+def _org(sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE directory (employee_id TEXT, name TEXT, title TEXT, team TEXT, "
+        "location TEXT, manager_id TEXT)"
+    )
+    conn.executemany(
+        "INSERT INTO directory VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("E001", "Ana Silva", "Chief Executive Officer", "Executive", "Lisbon", None),
+            ("E002", "Bo Chen", "Head of Data", "Data Platform", "Toronto", "E001"),
+            ("E003", "Cy Diaz", "Data Engineer", "Data Platform", "Lisbon", "E002"),
+            ("E004", "Di Eze", "Data Engineer", "Data Platform", "Toronto", "E002"),
+            ("E005", "Ed Fox", "Data Engineer", None, "Lisbon", "E002"),
+        ],
+    )
+    return conn.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who leads the data platform team",
+        "who runs Data Platform",
+        "who's in charge of data platform",
+    ],
+)
+def test_who_leads_a_team_is_the_top_of_its_reporting_line(question: str) -> None:
+    plan = plan_sql(question, [ORG])
+    assert plan is not None and plan.head_of == "Data Platform" and not plan.head_by_title
+    rows = _org(plan.sql)
+    assert [r[1] for r in rows] == ["Bo Chen"]
+    columns = ["employee_id", "name", "title", "team", "location", "manager_id"]
+    answer = compose_sql(plan, {"columns": columns, "rows": [list(r) for r in rows]})
+    assert answer is not None
+    assert answer.text.startswith(
+        "Data Platform is led by Bo Chen (Head of Data) [table: directory]."
+    )
+
+
+def test_the_manager_of_a_team_is_its_head_not_a_manager_id_column() -> None:
+    plan = plan_sql("who is the manager of the data platform team, and their location?", [ORG])
+    assert plan is not None and plan.head_of == "Data Platform"
+    assert plan.asked_columns == ("name", "location")
+
+
+def test_who_heads_the_holders_of_a_title_is_whom_they_report_to() -> None:
+    plan = plan_sql("who heads the DE and which office are they in", [ORG])
+    assert plan is not None and plan.head_by_title and plan.asked_columns == ("name", "location")
+    rows = _org(plan.sql)
+    assert [r[1] for r in rows] == ["Bo Chen"]  # also for Ed Fox, who has no team
+    columns = ["employee_id", "name", "title", "team", "location", "manager_id"]
+    answer = compose_sql(plan, {"columns": columns, "rows": [list(r) for r in rows]})
+    assert answer is not None and answer.text.startswith(
+        "People with the title Data Engineer report to Bo Chen (Head of Data; location Toronto)"
+    )
+
+
+def test_a_leaders_own_title_names_the_row_and_no_reporting_line_means_no_head() -> None:
+    plan = plan_sql("who is the head of data", [ORG])
+    assert plan is not None and plan.head_of is None and plan.who_is
+    assert [r[1] for r in _org(plan.sql)][:1] == ["Bo Chen"]
+    flat = TableSchema(
+        name="directory",
+        columns=tuple(c for c in ORG.columns if c.name != "manager_id"),
+        row_count=5,
+    )
+    plan = plan_sql("who leads the data platform team", [flat])
+    assert plan is None or plan.head_of is None
