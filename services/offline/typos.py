@@ -16,6 +16,9 @@ Rules (deliberately conservative: a wrong correction is worse than none):
   knowledge base holds, then among all English words; the most frequent on ties.
 - Words glued to digits ("sev2") and codes in capitals are never touched; the parts of an
   identifier ("notiffy-service") are checked one by one; the case of the first letter is kept.
+- A shorter unknown word is corrected only when swapping two neighbouring letters makes exactly
+  one of the words that say what is asked ("lnog" -> "long", "waht" -> "what", `text.STOP`): a
+  typed question word must not count as a topic the knowledge base lacks.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, edit_budget
-from services.offline.text import stem
+from services.offline.text import STOP, stem
 
 _WORD = re.compile(r"(?<!\d)[^\W\d_]+(?!\d)")
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -86,6 +89,14 @@ class TypoCorrector:
         def fix(found: re.Match[str]) -> str:
             word = found.group(0)
             lower = word.lower()
+            if len(lower) < MIN_CORRECTED_LENGTH and not (
+                word.isupper()
+                or lower in words
+                or lower in table_words
+                or (exactly is not None and exactly(stem(lower)))
+            ):
+                swapped = _swapped_question_word(lower)
+                return word if swapped is None else _cased(swapped, word)
             if (
                 len(lower) < MIN_CORRECTED_LENGTH
                 or (word.isupper() and len(word) > 1)
@@ -99,11 +110,25 @@ class TypoCorrector:
                 corrected = _closest(
                     lower, index, lambda w: exactly is not None and exactly(stem(w))
                 ) or _closest(lower, index)
-            if corrected is None:
-                return word
-            return corrected[:1].upper() + corrected[1:] if word[:1].isupper() else corrected
+            return word if corrected is None else _cased(corrected, word)
 
         return _WORD.sub(fix, text)
+
+
+def _cased(corrected: str, typed: str) -> str:
+    """`corrected` with the typed word's capital first letter, if it had one."""
+    return corrected[:1].upper() + corrected[1:] if typed[:1].isupper() else corrected
+
+
+def _swapped_question_word(word: str) -> str | None:
+    """The one word of `STOP` that swapping two neighbouring letters of `word` makes, if
+    exactly one ("lnog" -> "long"; "hwo" makes "who" only)."""
+    found = {
+        swapped
+        for i in range(len(word) - 1)
+        if (swapped := word[:i] + word[i + 1] + word[i] + word[i + 2 :]) in STOP and swapped != word
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def _closest(word: str, index: _Index, accept: Callable[[str], bool] | None = None) -> str | None:

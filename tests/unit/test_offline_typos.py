@@ -91,3 +91,11 @@ def test_pleasantries_are_dropped(typed: str, meant: str) -> None:
 )
 def test_meaningful_words_and_bare_pleasantries_are_kept(text: str) -> None:
     assert strip_pleasantries(text) == text
+
+
+def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
+    assert correct("and how lnog am i locked out for?") == "and how long am i locked out for?"
+    assert correct("Waht is the hotel cap") == "What is the hotel cap"
+    # Only into words that say what is asked, and only when one swap makes one.
+    assert correct("the ecs cluster") == "the ecs cluster"
+    assert correct("sso via okta") == "sso via okta"
