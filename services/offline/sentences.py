@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.knowledge.fts_query import words
 from services.knowledge.spelling import within_edits
+from services.offline.amounts import amounts, holds_asked_amount
 from services.offline.question import (
     IDENTIFIER,
     INTENT_FREQUENCY,
@@ -51,6 +52,10 @@ HEADING_ONLY_PENALTY = 0.05
 #: for ("length"), which its words do not hold.
 MEASURE_BONUS = 0.06
 
+#: Ranking bonus for a sentence stating a range that holds an amount of the question: "a 15%
+#: discount" is decided by the row "10% – 25%", not by "up to 10%" (services/offline/amounts.py).
+RANGE_BONUS = 0.1
+
 #: Ranking penalty for "Deputy owner: ..." when an "Owner: ..." sentence is also retrieved.
 QUALIFIED_LABEL_PENALTY = 0.1
 
@@ -67,7 +72,12 @@ ABBREVIATION_CREDIT = 0.5
 #: A number in its own right (not the digit of a code such as "P1" or "SEV2").
 _NUMBER = re.compile(r"(?<![A-Za-z])\d")
 
-_PERSON = re.compile(r"\b[A-Z][a-zà-ÿ'’-]+\s+[A-Z][a-zà-ÿ'’-]+\b")
+#: A person, or a role that answers "who" as well as a name does ("VP Sales", "the CFO",
+#: "Head of Customer Support").
+_PERSON = re.compile(
+    r"\b[A-Z][a-zà-ÿ'’-]+\s+[A-Z][a-zà-ÿ'’-]+\b"
+    r"|\b(?:S?VP|EVP|CEO|CFO|CTO|CISO|COO|CPO|DPO)\b|\b(?:Head\s+of|Chief)\s+[A-Z]"
+)
 
 _DATEISH = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
@@ -435,6 +445,7 @@ def score_units(
     named = _named_identifiers(question, units)
     own_terms = {t for t in required if t not in background}
     measured = measure_asked(question)
+    asked_amounts = amounts(question)
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
@@ -465,6 +476,8 @@ def score_units(
         bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
         if measured and any(match(m, unit.stems | unit.context) for m in measured):
             bonus += MEASURE_BONUS  # "Minimum length: 14 characters" for "how long ... be?"
+        if asked_amounts and holds_asked_amount(asked_amounts, unit.text):
+            bonus += RANGE_BONUS  # the row whose range holds the question's amount
         if not own_words:
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
         if named and not any(parts <= unit.stems | unit.context for parts in named):

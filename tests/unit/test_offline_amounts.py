@@ -1,0 +1,54 @@
+"""Amounts in a question and the ranges sentences state (`services/offline/amounts.py`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.offline.amounts import Span, amounts, holds_asked_amount, spans
+from services.offline.sentences import score_units, units_of
+from services.offline.text import content_stems
+
+
+def test_only_numbers_with_a_unit_are_amounts() -> None:
+    assert [(a.value, a.unit) for a in amounts("a 15% discount on a €1,200 deal, 40k ARR")] == [
+        (15.0, "%"),
+        (1200.0, "€"),
+        (40000.0, ""),
+    ]
+    assert amounts("tier 1 services for 2 months") == []
+    assert [(a.value, a.unit) for a in amounts("a 40 EUR taxi")] == [(40.0, "€")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("up to 10% — Who approves: Account Executive", [Span(None, 10.0, "%")]),
+        ("10% – 25% — Who approves: VP Sales", [Span(10.0, 25.0, "%")]),
+        ("above 25%, or free months — Who approves: CFO", [Span(25.0, None, "%")]),
+        ("A receipt is required for every expense of €25 or more.", [Span(25.0, None, "€")]),
+        ("between €1,000 and €5,000 — Approver: Finance Manager", [Span(1000.0, 5000.0, "€")]),
+        ("Annual prepayment earns a 12% discount.", []),
+    ],
+)
+def test_ranges_are_read_from_the_words_around_amounts(text: str, expected: list[Span]) -> None:
+    assert spans(text) == expected
+
+
+def test_a_range_holds_an_amount_of_the_same_unit_only() -> None:
+    asked = amounts("who signs off a 15% discount")
+    assert holds_asked_amount(asked, "10% – 25% — Who approves: VP Sales")
+    assert not holds_asked_amount(asked, "up to 10% — Who approves: Account Executive")
+    assert not holds_asked_amount(asked, "€10 – €25: a description is enough")
+    assert not holds_asked_amount([], "10% – 25% — Who approves: VP Sales")
+
+
+def test_the_row_whose_range_holds_the_amount_answers_first() -> None:
+    text = (
+        "| Discount on list | Who approves |\n|---|---|\n"
+        "| up to 10% | Account Executive |\n| 10% – 25% | VP Sales |\n"
+        "| above 25% | CFO |\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    question = "who has to sign off on a 15% discount"
+    ranked = score_units(question, content_stems(question), units)
+    assert "VP Sales" in ranked[0].unit.text
