@@ -20,7 +20,14 @@ from loguru import logger
 from services.knowledge.spelling import closest_term
 from services.offline.question import INTENT_HISTORY, asking_clauses, with_topic
 from services.offline.semantic import SentenceSimilarity
-from services.offline.sentences import Scored, Unit, match, score_units, units_of
+from services.offline.sentences import (
+    Scored,
+    Unit,
+    match,
+    only_other_quarters,
+    score_units,
+    units_of,
+)
 from services.offline.text import content_stems, has_digit, jaccard, stem, stem_set
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
@@ -256,6 +263,9 @@ def compose_documents(
             semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
     scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:
+        return not_found(0.0)
+    if only_other_quarters(question, [u.text for u in units]):
+        logger.debug("The quarter asked for is in no retrieved passage; others are")
         return not_found(0.0)
     best = scored[0]
     best_hit = kept[best.unit.hit_index]

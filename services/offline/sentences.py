@@ -52,6 +52,28 @@ HEADING_ONLY_PENALTY = 0.05
 #: for ("length"), which its words do not hold.
 MEASURE_BONUS = 0.06
 
+#: A quarter ("Q2", "Q2 2025", "Q2/2025", "2025 Q2").
+_QUARTER = re.compile(r"\b(?:((?:19|20)\d\d)[\s/-]?)?Q([1-4])(?:[\s/-]?((?:19|20)\d\d))?\b", re.I)
+
+
+def quarters(text: str) -> set[tuple[str, str | None]]:
+    """The quarters `text` names, as (quarter, year or None)."""
+    return {(m.group(2), m.group(1) or m.group(3)) for m in _QUARTER.finditer(text)}
+
+
+def only_other_quarters(question: str, texts: Sequence[str]) -> bool:
+    """Whether the question asks about a quarter that none of `texts` names while some name
+    other quarters: "ETA accuracy in Q2 2025" against figures for Q4 2024 and Q1 2025. A year
+    given on both sides must agree."""
+    asked = quarters(question)
+    if not asked:
+        return False
+    named = set().union(*(quarters(t) for t in texts))
+    return bool(named) and not any(
+        q == aq and (y is None or ay is None or y == ay) for q, y in named for aq, ay in asked
+    )
+
+
 #: Ranking bonus for a sentence stating a range that holds an amount of the question: "a 15%
 #: discount" is decided by the row "10% – 25%", not by "up to 10%" (services/offline/amounts.py).
 RANGE_BONUS = 0.1

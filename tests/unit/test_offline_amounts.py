@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.offline.amounts import Span, amounts, holds_asked_amount, spans
-from services.offline.sentences import score_units, units_of
+from services.offline.compose import compose_documents
+from services.offline.sentences import only_other_quarters, score_units, units_of
 from services.offline.text import content_stems
 
 
@@ -52,3 +53,25 @@ def test_the_row_whose_range_holds_the_amount_answers_first() -> None:
     question = "who has to sign off on a 15% discount"
     ranked = score_units(question, content_stems(question), units)
     assert "VP Sales" in ranked[0].unit.text
+
+
+def test_a_quarter_no_passage_names_is_not_answered_from_other_quarters() -> None:
+    figures = ["Q1 2025 — Road (EU): 89.6%", "Q4 2024 — Road (EU): 88.9%", "ETA accuracy (KPI-01)"]
+    assert only_other_quarters("ETA accuracy for road EU in Q2 2025?", figures)
+    assert not only_other_quarters("ETA accuracy in Q1 2025", figures)
+    assert not only_other_quarters("eta accuracy q1", figures)  # no year: Q1 2025 counts
+    assert only_other_quarters("eta accuracy Q1 2023", figures)  # the years disagree
+    assert not only_other_quarters("ETA accuracy", figures)  # no quarter asked
+    assert not only_other_quarters("revenue in Q3", ["no quarter named here"])
+
+
+def test_a_question_about_a_missing_quarter_gets_the_cant_find_answer() -> None:
+    hit = {
+        "number": 1,
+        "title": "Tidecast ETA model",
+        "section": "Accuracy",
+        "source": "domain/eta.md",
+        "text": "Q1 2025 — Road (EU): 89.6%. Q4 2024 — Road (EU): 88.9%.",
+    }
+    assert not compose_documents("ETA accuracy for road EU in Q2 2025?", [hit]).found
+    assert compose_documents("ETA accuracy for road EU in Q1 2025?", [hit]).found
