@@ -348,8 +348,49 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     return found
 
 
+#: Abbreviations people type for words of titles and team names ("the IT ops lead", "sr
+#: people partner", "eng manager"): read as the full word when that names a row.
+_ABBREVIATIONS = {
+    "ops": "operations",
+    "eng": "engineering",
+    "engg": "engineering",
+    "mgr": "manager",
+    "mgmt": "management",
+    "sr": "senior",
+    "snr": "senior",
+    "jr": "junior",
+    "dept": "department",
+    "infra": "infrastructure",
+    "comms": "communications",
+    "exec": "executive",
+    "acct": "account",
+    "svc": "service",
+}
+_ABBREVIATION = re.compile(rf"\b(?:{'|'.join(_ABBREVIATIONS)})\b", re.IGNORECASE)
+
+
+def expand_abbreviations(question: str) -> str:
+    """`question` with the abbreviations of `_ABBREVIATIONS` written out."""
+    return _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(0).lower()], question)
+
+
 def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
-    """One safe SELECT for a question that clearly targets a table, or None."""
+    """One safe SELECT for a question that clearly targets a table, or None. A question with
+    abbreviations is planned with them written out when that names a row by a full value
+    ("the IT ops lead" -> the title "IT Operations Lead")."""
+    expanded = expand_abbreviations(question)
+    if expanded != question:
+        written = set(_ABBREVIATIONS.values())
+        plan = _plan_sql(expanded, schemas)
+        if plan is not None and any(
+            len(parts) > 1 and written.intersection(parts)
+            for parts in (words(e) for e in plan.entities)
+        ):  # a value of several words, one of them written out: "IT Operations Lead"
+            return plan
+    return _plan_sql(question, schemas)
+
+
+def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
     lowered = question.lower()
     q_words = words(question)
     q_stems = {stem(w) for w in q_words}

@@ -507,3 +507,29 @@ def test_a_leaders_own_title_names_the_row_and_no_reporting_line_means_no_head()
     )
     plan = plan_sql("who leads the data platform team", [flat])
     assert plan is None or plan.head_of is None
+
+
+def test_abbreviations_name_a_title_when_written_out() -> None:
+    people = TableSchema(
+        name="directory",
+        columns=(
+            TableColumn("name", "TEXT", ("Thijs Bakker",), values=("Thijs Bakker", "Bo Chen")),
+            TableColumn(
+                "title",
+                "TEXT",
+                ("IT Operations Lead",),
+                values=("IT Operations Lead", "Senior People Partner", "Engineering Manager"),
+            ),
+            TableColumn("team", "TEXT", ("IT Operations",), values=("IT Operations", "Site Ops")),
+            TableColumn("email", "TEXT", ("thijs@example.com",)),
+        ),
+        row_count=2,
+    )
+    plan = plan_sql("email for the IT ops lead?", [people])
+    assert plan is not None and plan.entities == ("it operations lead",)
+    assert plan.asked_columns == ("email",)
+    plan = plan_sql("whats the email of the sr people partner", [people])
+    assert plan is not None and plan.entities == ("senior people partner",)
+    # Only a value the written-out word completes is a reason to rewrite what was typed.
+    plan = plan_sql("how many people in the directory are in Site Ops", [people])
+    assert plan is not None and "site ops" in plan.sql and "operations" not in plan.sql
