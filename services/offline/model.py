@@ -39,6 +39,7 @@ from services.offline.question import (
     narrowed_query,
     read_turn,
     resolve_person,
+    resolve_reference,
     standalone_question,
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
@@ -100,6 +101,7 @@ class _Planner:
                 view.previous_answers,
                 names_in_tables(schemas),
             )
+            question = resolve_reference(question, view.previous_answers, column_values(schemas))
         query = follow_up_query(question, view.previous_questions)
         plan = self._plan(question, view.previous_questions, schemas)
         can_search = SEARCH_TOOL in tool_names

@@ -231,6 +231,50 @@ def resolve_person(
     return question
 
 
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:that|this|the\s+same)\s+(?P<noun>team|office|service|department|group|location|"
+    r"city|system|kpi|metric)\b",
+    re.IGNORECASE,
+)
+
+#: Nouns that stand for a column of another name ("that office": a location).
+_NOUN_COLUMNS = {"office": "location", "city": "location"}
+
+
+def resolve_reference(
+    question: str, previous_answers: Sequence[str], values: Sequence[tuple[str, str]]
+) -> str:
+    """The question with "that team" (this office, the same service, ...) replaced by the
+    value of that kind the latest of the last two answers named: "which other services does
+    that team own?" after "The owner team of shipment-api is Tracking Core" -> "... does
+    Tracking Core own?". `values`: (value, "table.column") of the tables; a value is of the
+    kind when the noun is a word of its column ("owner_team") or names its table
+    ("service": services.name). Otherwise the question is returned unchanged."""
+    found = _DEMONSTRATIVE.search(question)
+    if found is None:
+        return question
+    noun = found.group("noun").lower()
+    wanted = {stem(noun), stem(_NOUN_COLUMNS.get(noun, noun))}
+
+    def of_kind(column: str) -> bool:
+        table, _, name = column.partition(".")
+        return bool(wanted & {stem(w) for w in re.split(r"[_\W]+", name.lower()) if w}) or (
+            stem(table.lower()) in wanted
+        )
+
+    for answer in reversed(previous_answers[-2:]):
+        body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
+        named = [
+            (body.index(value), value)
+            for value, column in values
+            if of_kind(column) and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", body)
+        ]
+        if named:
+            value = min(named)[1]
+            return question[: found.start()] + value + question[found.end() :]
+    return question
+
+
 def _person_named(question: str, answer: str, known_names: Sequence[str]) -> str | None:
     body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
     asked = question.lower()

@@ -12,6 +12,7 @@ from services.offline.question import (
     asks_its_own_question,
     follow_up_query,
     resolve_person,
+    resolve_reference,
     standalone_question,
     with_topic,
 )
@@ -533,3 +534,27 @@ def test_abbreviations_name_a_title_when_written_out() -> None:
     # Only a value the written-out word completes is a reason to rewrite what was typed.
     plan = plan_sql("how many people in the directory are in Site Ops", [people])
     assert plan is not None and "site ops" in plan.sql and "operations" not in plan.sql
+
+
+def test_that_team_or_that_office_is_the_value_the_last_answer_named() -> None:
+    values = [
+        ("shipment-api", "services.name"),
+        ("Tracking Core", "services.owner_team"),
+        ("Tracking Core", "directory.team"),
+        ("Rotterdam", "directory.location"),
+        ("Ifeoma Adeyemi", "directory.name"),
+    ]
+    answer = "The owner team of shipment-api is Tracking Core [table: services].\n\n**Sources**"
+    assert resolve_reference("which other services does that team own?", [answer], values) == (
+        "which other services does Tracking Core own?"
+    )
+    located = "The location of Ifeoma Adeyemi is Rotterdam [table: directory]."
+    assert resolve_reference("how many desks in that office", [answer, located], values) == (
+        "how many desks in Rotterdam"
+    )
+    assert resolve_reference("who owns that service", [answer], values) == "who owns shipment-api"
+    # Nothing of the kind in the last two answers, or no demonstrative: unchanged.
+    assert resolve_reference("what about that office", [answer], values) == (
+        "what about that office"
+    )
+    assert resolve_reference("which team owns it", [answer], values) == "which team owns it"
