@@ -12,6 +12,7 @@ from typing import Any
 
 from services.offline.compose import Answer
 from services.offline.sql_plan import RELEVANCE, SqlPlan
+from services.offline.text import stem_set
 from use_cases.chat_domain import QueryResult
 from use_cases.table_markdown import escape_html, render_markdown
 
@@ -97,6 +98,25 @@ def _fact(column: str, value: Any) -> str:
     )
 
 
+#: Share of the question's other words a row must hold when it only contains the name asked
+#: for ("Mean time to acknowledge (SEV1/SEV2)" for "how often do we post updates in a SEV2").
+MIN_TOPIC_SHARE = 0.5
+
+
+def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
+    """Whether the row is what the question is about. Only a row whose name merely contains
+    the name asked for ("Mean time to acknowledge (SEV1/SEV2)" for "SEV2") is in doubt: then
+    it must hold at least `MIN_TOPIC_SHARE` of the question's other words."""
+    label = columns.index(plan.label_column) if plan.label_column in columns else None
+    if not plan.topic or label is None or not isinstance(row[label], str):
+        return True
+    name = row[label].strip().lower()
+    if name in plan.entities or not any(_contains_phrase(name, e) for e in plan.entities):
+        return True
+    held = stem_set(" ".join([*columns, *(str(v) for v in row if v is not None)]))
+    return sum(t in held for t in plan.topic) >= MIN_TOPIC_SHARE * len(plan.topic)
+
+
 def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     """A table answer, or None when the rows do not really answer the question."""
     columns = [str(c) for c in metadata.get("columns") or []]
@@ -143,6 +163,8 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     )
     if not (label_hit or matches(top) or ((plan.explicit or plan.filtered) and not plan.terms)):
         return None
+    if plan.entities and not _on_topic(plan, columns, top):
+        return None  # "SEV2" is in a KPI's name, but "updates during a SEV2" are not KPIs
     relevance = index.get(RELEVANCE)
     tied = (
         [r for r in rows if relevance is None or r[relevance] == top[relevance]]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from services.knowledge.fts_query import STOPWORDS, words
 from services.offline.question import INTENT_COUNT, INTENT_WHO, entities_in
-from services.offline.text import STOP, stem, wordset
+from services.offline.text import STOP, content_stems, stem, wordset
 from services.tables.loader import quote_identifier
 from use_cases.chat_domain import TableColumn, TableSchema
 
@@ -62,6 +62,7 @@ class SqlPlan:
     numbers: tuple[tuple[str, int], ...] = ()  # integer columns pinned to a value ("tier 1")
     head_of: str | None = None  # "who leads Data Platform": the group, as the table writes it
     head_by_title: bool = False  # that group is the people holding one title ("SRE")
+    topic: tuple[str, ...] = ()  # question stems beyond the row's name, the table and columns
 
 
 def _sql_literal(text: str) -> str:
@@ -619,6 +620,11 @@ def _build_sql(
         sql = f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} LIMIT {SQL_ROW_LIMIT * 4}"
     else:
         sql = f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
+    named = {stem(w) for e in entities for w in words(e)}
+    columns = {stem(w) for c in schema.columns for w in _column_words(c.name)}
+    topic = tuple(
+        t for t in content_stems(question) if t not in covered | named | columns and t.isalpha()
+    )
     return SqlPlan(
         table=schema.name,
         sql=sql,
@@ -630,6 +636,7 @@ def _build_sql(
         explicit=explicit,
         filtered=bool(conditions),
         numbers=tuple(numbers.items()),
+        topic=topic,
     )
 
 

@@ -558,3 +558,27 @@ def test_that_team_or_that_office_is_the_value_the_last_answer_named() -> None:
         "what about that office"
     )
     assert resolve_reference("which team owns it", [answer], values) == "which team owns it"
+
+
+def test_a_row_whose_name_only_contains_the_name_asked_for_must_be_on_topic() -> None:
+    kpis = TableSchema(
+        name="kpi_catalog",
+        columns=(
+            TableColumn(
+                "name",
+                "TEXT",
+                ("Mean time to acknowledge (SEV1/SEV2)",),
+                values=("Mean time to acknowledge (SEV1/SEV2)", "ETA accuracy"),
+            ),
+            TableColumn("frequency", "TEXT", ("monthly",), values=("monthly", "weekly")),
+        ),
+        row_count=2,
+    )
+    row = [["Mean time to acknowledge (SEV1/SEV2)", "monthly", 6]]
+    columns = ["name", "frequency", "_relevance"]
+    updates = plan_sql("how often do we post updates during a SEV2?", [kpis])
+    assert updates is not None and updates.topic == ("post", "updat")
+    assert compose_sql(updates, {"columns": columns, "rows": row}) is None
+    acknowledged = plan_sql("how often is time to acknowledge for SEV2 measured?", [kpis])
+    assert acknowledged is not None
+    assert compose_sql(acknowledged, {"columns": columns, "rows": row}) is not None
