@@ -236,6 +236,7 @@ _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bown(?:s|ed|er|ing)?\b", "owner"),
         (r"\bwritten\s+in\b|\blanguage\b", "language"),
         (r"\btarget\b|\bgoal\b", "target"),
+        (r"\bcomes?\s+from\b|\b(?:which|what)\s+tool\b|\bsourced?\b", "source"),
     )
 )
 
@@ -273,7 +274,41 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
     if not found:  # names in part only when no value is named in full
         for value, column in _named_in_part(question, schema):
             found.setdefault(value.lower(), column)
+    if not found:
+        named = _named_by_most_words(question, schema)
+        if named is not None:
+            found[named.lower()] = _label_column(schema) or ""
     return found
+
+
+#: Share of a name's words the question must hold to name it without its exact wording.
+MIN_NAME_SHARE = 0.6
+
+
+def _named_by_most_words(question: str, schema: TableSchema) -> str | None:
+    """The one label value (a KPI's or service's name of three words or more) whose words the
+    question holds for the most part, at least two and `MIN_NAME_SHARE` of them, with no other
+    word between them: "phishing click rate" names "Phishing simulation click rate"; "gross
+    revenue churn" does not name "Gross logo churn" (another word took a place in the name).
+    None on a tie."""
+    label = _label_column(schema)
+    column = next((c for c in schema.columns if c.name == label), None)
+    if column is None:
+        return None
+    sequence = [stem(w) for w in words(question) if w not in STOP]
+    scored = []
+    for value in column.values:
+        parts = {stem(w) for w in words(value) if w not in STOP}
+        at = [i for i, w in enumerate(sequence) if w in parts]
+        held = len({sequence[i] for i in at})
+        if len(parts) < 3 or held < 2 or held < MIN_NAME_SHARE * len(parts):
+            continue
+        if all(w in parts for w in sequence[at[0] : at[-1] + 1]):
+            scored.append((held / len(parts), value))
+    scored.sort(reverse=True)
+    if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+        return None
+    return scored[0][1]
 
 
 #: Values longer than this are free text (descriptions), not names or titles.

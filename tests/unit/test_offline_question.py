@@ -582,3 +582,25 @@ def test_a_row_whose_name_only_contains_the_name_asked_for_must_be_on_topic() ->
     acknowledged = plan_sql("how often is time to acknowledge for SEV2 measured?", [kpis])
     assert acknowledged is not None
     assert compose_sql(acknowledged, {"columns": columns, "rows": row}) is not None
+
+
+def test_a_name_typed_with_most_of_its_words_names_the_row() -> None:
+    kpis = TableSchema(
+        name="kpi_catalog",
+        columns=(
+            TableColumn(
+                "name",
+                "TEXT",
+                ("Gross logo churn",),
+                values=("Phishing simulation click rate", "Gross logo churn", "Event match rate"),
+            ),
+            TableColumn("source_system", "TEXT", ("KnowBe4",), values=("KnowBe4", "dbt")),
+        ),
+        row_count=3,
+    )
+    plan = plan_sql("where does the phishing click rate number come from, which tool?", [kpis])
+    assert plan is not None and plan.entities == ("phishing simulation click rate",)
+    assert plan.asked_columns == ("source_system",)
+    # Another word in the name's place is another thing: gross *revenue* churn is not tracked.
+    plan = plan_sql("what source is gross revenue churn from", [kpis])
+    assert plan is None or "gross logo churn" not in plan.sql
