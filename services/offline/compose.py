@@ -29,6 +29,7 @@ from services.offline.sentences import (
     units_of,
 )
 from services.offline.text import content_stems, has_digit, jaccard, stem, stem_set
+from services.offline.typos import english_words
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
 
@@ -42,6 +43,11 @@ MIN_EVIDENCE = 0.4
 #: ranks any passage holding a rare word highly, so such a word is likely nowhere in the
 #: knowledge base: "parental leave"). One such word raises the bar; it never decides alone.
 ABSENT_TERM_PENALTY = 0.08
+
+#: A word this common in English (pyspellchecker's frequency list: "dark", "parents", "point",
+#: "went") says how something is asked, not what about: its absence never raises the bar.
+#: Topics a knowledge base may lack are rarer ("dress" 92k, "summer" 70k, "parental" 4k).
+COMMON_WORD_FREQUENCY = 100_000
 
 #: Sentences are embedded with their document title and section ("Travel Policy, 3.
 #: Accommodation: Toronto — Cap per night: €250"), which a bare table row or list item needs.
@@ -204,6 +210,16 @@ def _spelled_for_meaning(
     return _WORD.sub(fix, question)
 
 
+def _common_stems(question: str) -> set[str]:
+    """Stems of the question's words that are very common in English (`COMMON_WORD_FREQUENCY`)."""
+    frequencies = english_words()
+    return {
+        stem(w.lower())
+        for w in _WORD.findall(question)
+        if frequencies.get(w.lower(), 0) >= COMMON_WORD_FREQUENCY
+    }
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -282,6 +298,9 @@ def compose_documents(
     asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
     if asked:  # words outside the asking clauses are context: they never raise the bar
         absent = [t for t in absent if t in asked]
+    if absent:
+        common = _common_stems(question)
+        absent = [t for t in absent if t not in common]
     needed += ABSENT_TERM_PENALTY * len(absent)
     logger.debug(
         "Best sentence: evidence {:.3f} (coverage {:.3f}), needed {:.3f}, absent {}: {!r}",

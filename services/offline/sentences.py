@@ -313,6 +313,8 @@ _SYNONYM_GROUPS = (
     "limit cap maximum max",
     "minimum min least",
     "buy bought purchase procure procurement",
+    "attempt attempts try tries",
+    "lock locks locked lockout",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").

@@ -31,7 +31,7 @@ _QUESTION_WORDS = wordset(
     thx cheers sorry bother question idea
     ok okay im basically still now currently these days particular specific whats hows wheres
     who's what's tho though bit ever someone us we our i my me you your
-    want wants wanted wanna til till
+    want wants wanted wanna til till asap urgently
     dont doesnt didnt cant cannot wont isnt arent wasnt werent shouldnt wouldnt couldnt
     havent hasnt hadnt
     """

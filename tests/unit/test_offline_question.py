@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from services.offline.compose import compose_documents
+from services.offline.compose import _common_stems, compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
     asks_its_own_question,
@@ -604,3 +604,9 @@ def test_a_name_typed_with_most_of_its_words_names_the_row() -> None:
     # Another word in the name's place is another thing: gross *revenue* churn is not tracked.
     plan = plan_sql("what source is gross revenue churn from", [kpis])
     assert plan is None or "gross logo churn" not in plan.sql
+
+
+def test_very_common_words_are_told_apart_from_topics() -> None:
+    common = _common_stems("my parents place, the truck went dark: canteen menu or parental leave?")
+    assert {"parent", "went", "dark"} <= common
+    assert not {"canteen", "menu", "parental"} & common
