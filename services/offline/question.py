@@ -531,7 +531,12 @@ def narrowed_query(query: str, hits: Sequence[dict[str, Any]]) -> str | None:
     return " ".join(kept) if dropped and len(kept) >= 2 else None
 
 
-_CLAUSE_BREAK = re.compile(r"[,;:!?()]+|\s[-–—/]\s|\s(?:because|since|but|so|as)\s", re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(
+    r"[,;:!?()]+|\.\s+|\s[-–—/]\s|\s(?:because|since|but|so|as)\s", re.IGNORECASE
+)
+
+#: Words that may open an asking clause before its question word: "and do I need to ask?".
+_JOINING = wordset("and also but or so then")
 
 _ASKING = wordset(
     "what when where who whom whose which why how can could do does did is are was were "
@@ -548,6 +553,8 @@ def asking_clauses(question: str) -> list[str]:
     asking = []
     for clause in clauses:
         tokens = words(clause)
+        if tokens and tokens[0] in _JOINING:
+            tokens = tokens[1:]
         if tokens and tokens[0] in _ASKING and len(tokens) >= 3:
             asking.append(clause)
     return asking if len(asking) < len(clauses) else []

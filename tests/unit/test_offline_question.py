@@ -9,6 +9,7 @@ import pytest
 from services.offline.compose import _common_stems, compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
+    asking_clauses,
     asks_its_own_question,
     follow_up_query,
     resolve_person,
@@ -610,3 +611,17 @@ def test_very_common_words_are_told_apart_from_topics() -> None:
     common = _common_stems("my parents place, the truck went dark: canteen menu or parental leave?")
     assert {"parent", "went", "dark"} <= common
     assert not {"canteen", "menu", "parental"} & common
+
+
+def test_asking_clauses_split_sentences_and_skip_a_joining_word() -> None:
+    message = (
+        "Hi! I'm planning to spend part of the summer in Spain and work from there. "
+        "How long am I allowed to work from abroad, and do I need to ask anyone?"
+    )
+    assert asking_clauses(message) == [
+        "How long am I allowed to work from abroad",
+        "and do I need to ask anyone",
+    ]
+    assert asking_clauses("a partner needs our keys asap. can I just email it to them??") == [
+        "can I just email it to them"
+    ]
