@@ -85,6 +85,11 @@ QUALIFIED_LABEL_PENALTY = 0.1
 #: "how long are pg-core backups kept" is not answered by "ClickHouse backups are kept 14 days".
 MISSING_IDENTIFIER_PENALTY = 0.2
 
+#: Evidence added to a sentence that itself holds every identifier or code the question names
+#: ("STALLED", "pg-core"): near-certain topic evidence, which the embedder underrates in a
+#: long list sentence.
+IDENTIFIER_EVIDENCE = 0.05
+
 #: Weight of a term a follow-up borrowed from the previous question, against its own terms.
 BACKGROUND_WEIGHT = 0.5
 
@@ -506,6 +511,8 @@ def score_units(
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
         if named and not any(parts <= unit.stems | unit.context for parts in named):
             bonus -= MISSING_IDENTIFIER_PENALTY  # about another system than the one named
+        elif named and all(parts <= unit.stems for parts in named):
+            evidence += IDENTIFIER_EVIDENCE  # the sentence itself names what was asked about
         length = len(unit.stems)
         if length < 3:
             bonus -= 0.1
@@ -517,11 +524,18 @@ def score_units(
     return scored
 
 
+_CODE_WORD = re.compile(r"\b[A-Z]{4,}\b")
+
+
 def _named_identifiers(question: str, units: Sequence[Unit]) -> list[frozenset[str]]:
     """The stems of each identifier the question names ("pg-core", "shipment-api") that some
     candidate sentence or its heading holds (one nobody holds tells no sentence apart)."""
     named = []
-    for identifier in IDENTIFIER.findall(question):
+    letters = [c for c in question if c.isalpha()]
+    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    # A word in capitals names a code ("STALLED", "EXPIRED") unless the whole message shouts.
+    codes = [] if shouting else _CODE_WORD.findall(question)
+    for identifier in [*IDENTIFIER.findall(question), *codes]:
         parts = frozenset(stem(w) for w in words(identifier))
         if parts and any(parts <= u.stems | u.context for u in units):
             named.append(parts)

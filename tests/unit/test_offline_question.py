@@ -625,3 +625,17 @@ def test_asking_clauses_split_sentences_and_skip_a_joining_word() -> None:
     assert asking_clauses("a partner needs our keys asap. can I just email it to them??") == [
         "can I just email it to them"
     ]
+
+
+def test_a_code_in_capitals_picks_the_sentence_that_names_it() -> None:
+    text = (
+        "- `EXPIRED` — tracking window ended without delivery, 30 days after creation.\n"
+        "- `COMPLETED` — the record is final, 24 h after delivery.\n"
+        "- Exception types: `LATE`, `STALLED` (no movement for 45 minutes outside a stop).\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    question = "what does STALLED mean on a shipment exactly? when does it get raised"
+    ranked = score_units(question, content_stems(question), units)
+    assert "STALLED" in ranked[0].unit.text
+    shouted = "WHAT DOES STALLED MEAN ON A SHIPMENT"  # all capitals: no word is a code
+    assert score_units(shouted, content_stems(shouted), units)
