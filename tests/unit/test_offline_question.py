@@ -17,7 +17,13 @@ from services.offline.question import (
     standalone_question,
     with_topic,
 )
-from services.offline.sentences import match, measure_asked, score_units, units_of
+from services.offline.sentences import (
+    _named_identifiers,
+    match,
+    measure_asked,
+    score_units,
+    units_of,
+)
 from services.offline.sql_plan import SqlPlan, plan_sql
 from services.offline.text import content_stems, stem
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -637,5 +643,6 @@ def test_a_code_in_capitals_picks_the_sentence_that_names_it() -> None:
     question = "what does STALLED mean on a shipment exactly? when does it get raised"
     ranked = score_units(question, content_stems(question), units)
     assert "STALLED" in ranked[0].unit.text
-    shouted = "WHAT DOES STALLED MEAN ON A SHIPMENT"  # all capitals: no word is a code
-    assert score_units(shouted, content_stems(shouted), units)
+    assert _named_identifiers(question, units) == [frozenset({"stall"})]
+    # A message all in capitals shouts: none of its words is a code.
+    assert _named_identifiers("WHAT DOES STALLED MEAN ON A SHIPMENT", units) == []
