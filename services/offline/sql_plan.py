@@ -324,7 +324,8 @@ def _name_word(word: str, value: str) -> bool:
     value in title case ("Laura Méndez"); not the first word of a phrase ("Time to hire")."""
     if any(c.isupper() for c in word[1:]):
         return True
-    long_words = [w for w in value.split() if len(w) >= 3]
+    # Words without their brackets: "Remote - Ireland (Cork)" is in title case.
+    long_words = [w for w in (w.strip("()[]{}\"'") for w in value.split()) if len(w) >= 3]
     return word[:1].isupper() and all(w[:1].isupper() for w in long_words)
 
 
@@ -511,6 +512,7 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             or (values and table_word)
             or (numbers and (table_word or explicit))
             or (superlative is not None and asked)
+            or _who_is_in(question, values, covered, schema)
         )
         if not targeted:
             continue
@@ -673,6 +675,33 @@ def _build_sql(
         numbers=tuple(numbers.items()),
         topic=topic,
     )
+
+
+#: Words of "who works / is based / lives in X" questions: they ask for the people of a value.
+_PEOPLE_WORDS = frozenset(
+    stem(w)
+    for w in wordset(
+        "work works working worked live lives living based located sits sitting remote "
+        "remotely anyone anybody someone people person employee employees staff company "
+        "colleague colleagues member members"
+    )
+)
+
+
+def _who_is_in(question: str, values: list[str], covered: set[str], schema: TableSchema) -> bool:
+    """ "who works remotely from Ireland?", "is anyone based in Lisbon? who?": a "who" question
+    about the rows holding values it names, with no other words ("who approves expenses in
+    Toronto" is about approvals, for the documents)."""
+    if not (values and INTENT_WHO.search(question) and _label_column(schema)):
+        return False
+    named = {stem(w) for v in values for w in words(v)}
+    columns = {stem(w) for c in schema.columns for w in _column_words(c.name)}
+    rest = [
+        t
+        for t in content_stems(question)
+        if t not in covered | named | columns | _PEOPLE_WORDS and t.isalpha()
+    ]
+    return not rest
 
 
 def _head_of(

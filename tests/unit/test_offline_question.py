@@ -646,3 +646,27 @@ def test_a_code_in_capitals_picks_the_sentence_that_names_it() -> None:
     assert _named_identifiers(question, units) == [frozenset({"stall"})]
     # A message all in capitals shouts: none of its words is a code.
     assert _named_identifiers("WHAT DOES STALLED MEAN ON A SHIPMENT", units) == []
+
+
+def test_who_works_somewhere_lists_the_people_of_that_value() -> None:
+    people = TableSchema(
+        name="directory",
+        columns=(
+            TableColumn("name", "TEXT", ("Owen Fitz",), values=("Owen Fitz", "Pat Sully")),
+            TableColumn(
+                "location",
+                "TEXT",
+                ("Lisbon",),
+                values=("Lisbon", "Remote - Ireland (Cork)", "Remote - Ireland (Dublin)"),
+            ),
+        ),
+        row_count=3,
+    )
+    plan = plan_sql("is anyone in the company working remotely from Ireland? who?", [people])
+    assert plan is not None and set(plan.entities) == {
+        "remote - ireland (cork)",
+        "remote - ireland (dublin)",
+    }
+    assert plan_sql("who works in Lisbon", [people]) is not None
+    # Other words make it a question for the documents.
+    assert plan_sql("who approves expenses in Lisbon", [people]) is None
