@@ -320,6 +320,7 @@ _SYNONYM_GROUPS = (
     "buy bought purchase procure procurement",
     "attempt attempts try tries",
     "lock locks locked lockout",
+    "weekend weekends saturday saturdays sunday sundays",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").

@@ -670,3 +670,11 @@ def test_who_works_somewhere_lists_the_people_of_that_value() -> None:
     assert plan_sql("who works in Lisbon", [people]) is not None
     # Other words make it a question for the documents.
     assert plan_sql("who approves expenses in Lisbon", [people]) is None
+
+
+@pytest.mark.parametrize(
+    ("word", "written"),
+    [("tries", "attempts"), ("locks", "lockout"), ("saturday", "weekend")],
+)
+def test_words_people_use_for_the_policies_words(word: str, written: str) -> None:
+    assert match(stem(word), {stem(written)}) > 0.5
