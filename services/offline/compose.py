@@ -210,6 +210,13 @@ def _spelled_for_meaning(
     return _WORD.sub(fix, question)
 
 
+def _spelt_stems(question: str) -> set[str]:
+    """Stems of the question's words of five letters or more that are English words as typed:
+    no typo credit rescues them from being absent ("paternity" is no typo of "pattern")."""
+    known = english_words()
+    return {stem(w.lower()) for w in _WORD.findall(question) if len(w) >= 5 and w.lower() in known}
+
+
 def _common_stems(question: str) -> set[str]:
     """Stems of the question's words that are very common in English (`COMMON_WORD_FREQUENCY`)."""
     frequencies = english_words()
@@ -287,12 +294,13 @@ def compose_documents(
     best_hit = kept[best.unit.hit_index]
     needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
+    spelt = _spelt_stems(question)
     absent = [
         t
         for t in terms
         if not has_digit(t)
         and t not in background
-        and match(t, vocabulary) == 0.0
+        and match(t, vocabulary, typos=t not in spelt) == 0.0
         and (known is None or not known(t))
     ]
     asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}

@@ -339,11 +339,12 @@ def _synonyms() -> dict[str, frozenset[str]]:
 SYNONYMS = _synonyms()
 
 
-def match(term: str, stems: set[str]) -> float:
+def match(term: str, stems: set[str], *, typos: bool = True) -> float:
     """1 for the stem itself; 0.7 for a word sharing its first five letters ("rotat" and
     "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght");
     `ABBREVIATION_CREDIT` when it starts a word at least three letters longer ("ack");
-    `SYNONYM_CREDIT` for a word people use interchangeably (`SYNONYMS`: "kept", "retention")."""
+    `SYNONYM_CREDIT` for a word people use interchangeably (`SYNONYMS`: "kept", "retention").
+    `typos=False`: no typo credit (for a correctly spelt word: "paternity" is no "pattern")."""
     if term in stems:
         return 1.0
     if len(term) < 3 or not term.isalpha():
@@ -358,7 +359,7 @@ def match(term: str, stems: set[str]) -> float:
         len(s) >= 5 and (s.startswith(term[:5]) and term.startswith(s[:5])) for s in stems
     ):
         return 0.7
-    if any(_typo(term, s) for s in stems):
+    if typos and any(_typo(term, s) for s in stems):
         return 0.6
     if any(len(s) >= len(term) + 3 and s.startswith(term) for s in stems):
         return ABBREVIATION_CREDIT

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from services.offline.compose import _common_stems, compose_documents
+from services.offline.compose import _common_stems, _spelt_stems, compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
     asking_clauses,
@@ -678,3 +678,10 @@ def test_who_works_somewhere_lists_the_people_of_that_value() -> None:
 )
 def test_words_people_use_for_the_policies_words(word: str, written: str) -> None:
     assert match(stem(word), {stem(written)}) > 0.5
+
+
+def test_a_correctly_spelt_word_is_no_typo_of_another() -> None:
+    assert _spelt_stems("paid paternity leave in the Netherlands") >= {stem("paternity")}
+    assert stem("pasword") not in _spelt_stems("min pasword lenght")
+    assert match(stem("paternity"), {stem("pattern")}) > 0  # as a typo, for ranking
+    assert match(stem("paternity"), {stem("pattern")}, typos=False) == 0.0
