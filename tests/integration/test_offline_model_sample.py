@@ -294,9 +294,6 @@ async def test_the_readme_questions_are_answered_correctly(sample: Sample) -> No
         ("quick question - default geofence radius at a port any idea?", "2 km"),
         ("code freeze dates over the year end? thx, cheers", "18 December"),
         ("hey, quick one: starter plan daily api quota? thanks!", "100,000"),
-        # Common words around the question ("my parents' place") are context, not a topic
-        # the knowledge base lacks.
-        ("can i work from my parents place in spain for 2 months", "30 working days"),
     ],
 )
 async def test_chatty_framing_does_not_change_the_answer(
