@@ -79,6 +79,7 @@ class Answer:
     found: bool = True
     coverage: float = 1.0  # of the best sentence (documents only)
     evidence: float = 1.0  # of the best sentence (documents only): coverage and meaning
+    from_table: bool = False  # the answer comes from a table lookup
 
 
 def not_found(confidence: float) -> Answer:

@@ -103,15 +103,25 @@ def _fact(column: str, value: Any) -> str:
 MIN_TOPIC_SHARE = 0.5
 
 
+#: Other words of the question from which on a row matched outside its name must hold some.
+MIN_TOPIC_WORDS = 3
+
+
 def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
-    """Whether the row is what the question is about. Only a row whose name merely contains
-    the name asked for ("Mean time to acknowledge (SEV1/SEV2)" for "SEV2") is in doubt: then
-    it must hold at least `MIN_TOPIC_SHARE` of the question's other words."""
+    """Whether the row is what the question is about: it must hold at least
+    `MIN_TOPIC_SHARE` of the question's other words when its name merely contains the name
+    asked for ("Mean time to acknowledge (SEV1/SEV2)" for "updates during a SEV2"), or when it
+    matched outside its name and the question has `MIN_TOPIC_WORDS` other words or more ("who
+    may authorise a failover of the EU database, and their email?" is not about the services
+    running in the EU)."""
     label = columns.index(plan.label_column) if plan.label_column in columns else None
     if not plan.topic or label is None or not isinstance(row[label], str):
         return True
     name = row[label].strip().lower()
-    if name in plan.entities or not any(_contains_phrase(name, e) for e in plan.entities):
+    if name in plan.entities:
+        return True
+    in_name = any(_contains_phrase(name, e) for e in plan.entities)
+    if not in_name and len(plan.topic) < MIN_TOPIC_WORDS:
         return True
     held = stem_set(" ".join([*columns, *(str(v) for v in row if v is not None)]))
     return sum(t in held for t in plan.topic) >= MIN_TOPIC_SHARE * len(plan.topic)
@@ -119,6 +129,13 @@ def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
 
 def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     """A table answer, or None when the rows do not really answer the question."""
+    answer = _compose(plan, metadata)
+    if answer is not None:
+        answer.from_table = True
+    return answer
+
+
+def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     columns = [str(c) for c in metadata.get("columns") or []]
     rows = [list(r) for r in metadata.get("rows") or []]
     tables = metadata.get("tables") or [plan.table]

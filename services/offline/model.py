@@ -43,7 +43,13 @@ from services.offline.question import (
     standalone_question,
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
-from services.offline.sql_plan import SqlPlan, column_values, names_in_tables, plan_sql
+from services.offline.sql_plan import (
+    SqlPlan,
+    chained_plan,
+    column_values,
+    names_in_tables,
+    plan_sql,
+)
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 from use_cases.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
@@ -115,6 +121,13 @@ class _Planner:
                 return _Decision(calls=calls)
         results = _tool_results(view)
         answer = self._compose(plan, query, results)
+        if answer.found and not answer.from_table and schemas:
+            chained = chained_plan(question, answer.text, schemas)
+            if chained is not None:
+                looked_up = next((m for m in results.sql if m.get("sql") == chained.sql), None)
+                if looked_up is None:
+                    return _Decision(calls=[_call(SQL_TOOL, {"sql_query": chained.sql}, "chain")])
+                answer = _joined(answer, compose_sql(chained, looked_up))
         searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
         if not can_search and not answer.found:  # search was off for this turn
             return _Decision(answer=Answer(NOT_SEARCHED_ANSWER, 0.0, found=False, coverage=0.0))
@@ -245,6 +258,19 @@ def _tool_results(view: TurnView) -> _ToolResults:
         elif part.tool_name == SQL_TOOL and "columns" in metadata:
             results.sql.append(metadata)
     return results
+
+
+def _joined(documents: Answer, table: Answer | None) -> Answer:
+    """The documents' answer followed by the table's (the second step of a question across
+    both), with both Sources lists."""
+    if table is None:
+        return documents
+    body, _, sources = documents.text.partition("\n\n**Sources**\n")
+    extra, _, more = table.text.partition("\n\n**Sources**\n")
+    text = f"{body} {extra}\n\n**Sources**\n{sources}\n{more}"
+    return Answer(
+        text, documents.confidence, coverage=documents.coverage, evidence=documents.evidence
+    )
 
 
 def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:

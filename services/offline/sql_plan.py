@@ -169,6 +169,40 @@ def names_in_tables(schemas: Sequence[TableSchema]) -> list[str]:
     return names
 
 
+def chained_plan(question: str, answer: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
+    """The second step of a question across a document and a table: "which office is the
+    person who leads our vendor security reviews based in?" is answered by a document ("...
+    led by Kwame Mensah") and then by the directory (Kwame Mensah's location). The first name
+    or title of a table row in the answer's first sentence is looked up for the columns the
+    question asks for; None when the answer names none, or the question asks for no column
+    other than the name."""
+    first = re.split(r"(?<=[.!?])\s|\[\d+\]", answer.split("**Sources**")[0], maxsplit=1)[0]
+    candidates = []
+    for schema in schemas:
+        label = _label_column(schema)
+        for column in schema.columns:
+            if column.name != label and column.name.lower() not in _ROLE_COLUMNS:
+                continue
+            for value in column.values:
+                found = len(value) >= 4 and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", first)
+                if found:
+                    candidates.append((found.start(), -len(value), value))
+    for _, _, value in sorted(candidates):
+        if value.lower() in question.lower():
+            continue  # named by the question itself: the first step's plan had it
+        plan = _plan_sql(f"{question} ({value})", schemas)
+        if plan is None or value.lower() not in plan.entities:
+            continue
+        asked = [c for c in plan.asked_columns if c != plan.label_column]
+        if not asked:
+            continue
+        # Looked up alone: the question's other words ("the EU database") are the documents'.
+        alone = _plan_sql(f"{' and '.join(c.replace('_', ' ') for c in asked)} of {value}", schemas)
+        if alone is not None and value.lower() in alone.entities and alone.asked_columns:
+            return alone
+    return None
+
+
 def column_values(schemas: Sequence[TableSchema]) -> list[tuple[str, str]]:
     """(value, "table.column") for every listed value of every text column."""
     return [

@@ -236,6 +236,31 @@ async def test_who_leads_a_group_on_both_sandboxes(
             assert result.output.startswith(f"{expected} [table: directory]."), result.output
 
 
+TWO_STEP_QUESTIONS = {
+    "which office is the person who leads our vendor security reviews based in?": (
+        "The location of Kwame Mensah is Rotterdam [table: directory]."
+    ),
+    "who's allowed to authorise a full regional failover of the EU database, and what's "
+    "their email?": "The email of Ifeoma Adeyemi is ifeoma.adeyemi@tidewater-relay.example",
+}
+
+
+async def test_a_person_named_by_a_document_is_looked_up_in_the_directory(
+    sample: Sample, pg_sample_tables: PgSqlRunner
+) -> None:
+    """Two steps: the document names the person, the directory gives what was asked about
+    them; the same on SQLite and PostgreSQL, with both sources cited."""
+    agent = build_agent(limits=AgentLimits())
+    for runner in (sample.sql, pg_sample_tables):
+        model = build_offline_model(runner.schemas, sentence_encoder=sample.embedder)
+        for question, expected in TWO_STEP_QUESTIONS.items():
+            deps = AgentDeps(retriever=sample.retriever, sql=runner, clock=FixedClock())
+            result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
+            body, _, sources = result.output.partition("**Sources**")
+            assert expected in body, result.output
+            assert "[table: directory]" in sources and re.search(r"\[\d+\] ", sources)
+
+
 async def test_questions_without_an_answer_get_the_cant_find_answer(sample: Sample) -> None:
     outcomes = [o for o in await _run(sample, "none") if "parental" not in o.question]
     print(_report(outcomes))

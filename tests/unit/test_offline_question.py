@@ -24,7 +24,7 @@ from services.offline.sentences import (
     score_units,
     units_of,
 )
-from services.offline.sql_plan import SqlPlan, plan_sql
+from services.offline.sql_plan import SqlPlan, chained_plan, plan_sql
 from services.offline.text import content_stems, stem
 from use_cases.chat_domain import TableColumn, TableSchema
 
@@ -685,3 +685,18 @@ def test_a_correctly_spelt_word_is_no_typo_of_another() -> None:
     assert stem("pasword") not in _spelt_stems("min pasword lenght")
     assert match(stem("paternity"), {stem("pattern")}) > 0  # as a typo, for ranking
     assert match(stem("paternity"), {stem("pattern")}, typos=False) == 0.0
+
+
+def test_a_person_the_documents_name_is_looked_up_for_what_was_asked() -> None:
+    answer = (
+        "Only the Head of Data (Bo Chen) or the CEO can authorise a failover [2]. Other "
+        "text [2].\n\n**Sources**\n[2] Runbook"
+    )
+    question = "who may authorise a failover of the EU database, and which office are they in?"
+    plan = chained_plan(question, answer, [ORG])
+    assert plan is not None and plan.entities == ("head of data",)
+    assert plan.asked_columns == ("location",)
+    assert [r[1] for r in _org(plan.sql)][:1] == ["Bo Chen"]
+    # Nothing asked beyond the name, or no row named: no second step.
+    assert chained_plan("who may authorise a failover?", answer, [ORG]) is None
+    assert chained_plan(question, "Finance approves it [1].", [ORG]) is None
