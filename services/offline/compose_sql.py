@@ -98,8 +98,8 @@ def _fact(column: str, value: Any) -> str:
     )
 
 
-#: Share of the question's other words a row must hold when it only contains the name asked
-#: for ("Mean time to acknowledge (SEV1/SEV2)" for "how often do we post updates in a SEV2").
+#: Share of the question's other words a row must hold more than, when it only contains the
+#: name asked for ("Mean time to acknowledge (SEV1/SEV2)" for "updates during a SEV2").
 MIN_TOPIC_SHARE = 0.5
 
 
@@ -108,7 +108,7 @@ MIN_TOPIC_WORDS = 3
 
 
 def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
-    """Whether the row is what the question is about: it must hold at least
+    """Whether the row is what the question is about: it must hold more than
     `MIN_TOPIC_SHARE` of the question's other words when its name merely contains the name
     asked for ("Mean time to acknowledge (SEV1/SEV2)" for "updates during a SEV2"), or when it
     matched outside its name and the question has `MIN_TOPIC_WORDS` other words or more ("who
@@ -124,7 +124,7 @@ def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
     if not in_name and len(plan.topic) < MIN_TOPIC_WORDS:
         return True
     held = stem_set(" ".join([*columns, *(str(v) for v in row if v is not None)]))
-    return sum(t in held for t in plan.topic) >= MIN_TOPIC_SHARE * len(plan.topic)
+    return sum(t in held for t in plan.topic) > MIN_TOPIC_SHARE * len(plan.topic)
 
 
 def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
@@ -213,6 +213,8 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
             sentence = f"For {label}, {', '.join(facts)}"
         text = f"{sentence} {marker}."
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85 if label_hit else 0.65)
+    if not asked and plan.asks_amount:
+        return None  # "how long can the customer replay it?" is not answered by a list of rows
     keep = shown
     if asked and plan.label_column in index:
         # The label, then the columns asked for; a column asked for that is the label

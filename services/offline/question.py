@@ -71,7 +71,14 @@ INTENT_HISTORY = re.compile(
     re.IGNORECASE,
 )
 
-INTENT_COUNT = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\b", re.IGNORECASE)
+INTENT_COUNT = re.compile(
+    r"\b(?:how\s+many|number\s+of|count\s+of)\b|(?:^|\s)#\s*of\b", re.IGNORECASE
+)
+
+#: Asking for an amount or a time, which a bare list of rows never answers.
+INTENT_AMOUNT = re.compile(
+    r"\bhow\s+(?:long|soon|often|much|quickly|fast|frequently)\b|\bwhen\b", re.IGNORECASE
+)
 
 
 @dataclass

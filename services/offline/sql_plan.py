@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from services.knowledge.fts_query import STOPWORDS, words
-from services.offline.question import INTENT_COUNT, INTENT_WHO, entities_in
+from services.offline.question import INTENT_AMOUNT, INTENT_COUNT, INTENT_WHO, entities_in
 from services.offline.text import STOP, content_stems, stem, wordset
 from services.tables.loader import quote_identifier
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -63,6 +63,7 @@ class SqlPlan:
     head_of: str | None = None  # "who leads Data Platform": the group, as the table writes it
     head_by_title: bool = False  # that group is the people holding one title ("SRE")
     topic: tuple[str, ...] = ()  # question stems beyond the row's name, the table and columns
+    asks_amount: bool = False  # "how long", "when": a bare list of rows does not answer it
 
 
 def _sql_literal(text: str) -> str:
@@ -708,6 +709,7 @@ def _build_sql(
         filtered=bool(conditions),
         numbers=tuple(numbers.items()),
         topic=topic,
+        asks_amount=bool(INTENT_AMOUNT.search(question)),
     )
 
 

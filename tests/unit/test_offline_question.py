@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
@@ -700,3 +701,23 @@ def test_a_person_the_documents_name_is_looked_up_for_what_was_asked() -> None:
     # Nothing asked beyond the name, or no row named: no second step.
     assert chained_plan("who may authorise a failover?", answer, [ORG]) is None
     assert chained_plan(question, "Finance approves it [1].", [ORG]) is None
+
+
+def test_a_list_of_rows_never_answers_how_long_and_hash_of_counts() -> None:
+    plan = SqlPlan(
+        table="services",
+        sql="SELECT ...",
+        label_column="name",
+        asked_columns=(),
+        entities=("shipment-api",),
+        terms=("shipment-api",),
+        asks_amount=True,
+    )
+    rows = [["shipment-api", 1, "pg-core", 3]]
+    columns = ["name", "tier", "primary_datastore", "_relevance"]
+    assert compose_sql(plan, {"columns": columns, "rows": rows}) is None
+    assert compose_sql(replace(plan, asks_amount=False), {"columns": columns, "rows": rows})
+    listed = plan_sql("which services are tier 2, and how long has each been live?", [SERVICES])
+    assert listed is not None and listed.asks_amount
+    counted = plan_sql("# of tier 2 services in the service catalogue?", [SERVICES, STAFF])
+    assert counted is not None and counted.count
