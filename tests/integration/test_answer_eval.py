@@ -8,10 +8,10 @@ from backend.bootstrap import Container
 from backend.cli.eval_commands import EVAL_DIR, load_split
 from use_cases.evaluation import EvaluateAnswersRequest
 
-# Measured on dev (181 cases, 2026-11-23): 91.7% correct, 98.8% cited, 96.1% refusal accuracy.
-FLOOR_CORRECT = 0.89
+# Measured on dev (276 cases, 2026-11-23): 89.1% correct, 99.2% cited, 93.8% refusal accuracy.
+FLOOR_CORRECT = 0.87
 FLOOR_CITED = 0.95
-FLOOR_REFUSAL = 0.92
+FLOOR_REFUSAL = 0.91
 
 
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
