@@ -210,6 +210,21 @@ async def test_table_questions_get_the_same_answers_on_postgresql(
     assert [o.answer for o in on_postgresql] == [o.answer for o in on_sqlite]
 
 
+async def _on_both(
+    sample: Sample, pg_tables: PgSqlRunner, questions: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(question, answer) for each question, with the tables on SQLite and then PostgreSQL."""
+    agent = build_agent(limits=AgentLimits())
+    answers = []
+    for runner in (sample.sql, pg_tables):
+        model = build_offline_model(runner.schemas, sentence_encoder=sample.embedder)
+        for question in questions:
+            deps = AgentDeps(retriever=sample.retriever, sql=runner, clock=FixedClock())
+            result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
+            answers.append((question, result.output))
+    return answers
+
+
 HEAD_QUESTIONS = {
     "who leads the data platform team": "Data Platform is led by Chen Wei (Data Platform Manager)",
     "who runs customer support": (
@@ -227,13 +242,8 @@ async def test_who_leads_a_group_on_both_sandboxes(
 ) -> None:
     """The head of a team (the top of its reporting line) or of a title's holders (whom they
     report to), from the sample directory, with the same SQL on SQLite and PostgreSQL."""
-    agent = build_agent(limits=AgentLimits())
-    for runner in (sample.sql, pg_sample_tables):
-        model = build_offline_model(runner.schemas, sentence_encoder=sample.embedder)
-        for question, expected in HEAD_QUESTIONS.items():
-            deps = AgentDeps(retriever=sample.retriever, sql=runner, clock=FixedClock())
-            result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
-            assert result.output.startswith(f"{expected} [table: directory]."), result.output
+    for question, output in await _on_both(sample, pg_sample_tables, HEAD_QUESTIONS):
+        assert output.startswith(f"{HEAD_QUESTIONS[question]} [table: directory]."), output
 
 
 TWO_STEP_QUESTIONS = {
@@ -250,15 +260,10 @@ async def test_a_person_named_by_a_document_is_looked_up_in_the_directory(
 ) -> None:
     """Two steps: the document names the person, the directory gives what was asked about
     them; the same on SQLite and PostgreSQL, with both sources cited."""
-    agent = build_agent(limits=AgentLimits())
-    for runner in (sample.sql, pg_sample_tables):
-        model = build_offline_model(runner.schemas, sentence_encoder=sample.embedder)
-        for question, expected in TWO_STEP_QUESTIONS.items():
-            deps = AgentDeps(retriever=sample.retriever, sql=runner, clock=FixedClock())
-            result = await agent.run(anchored_prompt(question, TODAY), model=model, deps=deps)
-            body, _, sources = result.output.partition("**Sources**")
-            assert expected in body, result.output
-            assert "[table: directory]" in sources and re.search(r"\[\d+\] ", sources)
+    for question, output in await _on_both(sample, pg_sample_tables, TWO_STEP_QUESTIONS):
+        body, _, sources = output.partition("**Sources**")
+        assert TWO_STEP_QUESTIONS[question] in body, output
+        assert "[table: directory]" in sources and re.search(r"\[\d+\] ", sources)
 
 
 async def test_questions_without_an_answer_get_the_cant_find_answer(sample: Sample) -> None:
