@@ -274,7 +274,8 @@ def _joined(documents: Answer, table: Answer | None) -> Answer:
 
 
 def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:
-    """A tool call; its id says why it was made ("main" or "narrowed")."""
+    """A tool call; its id says why it was made: "main", "narrowed" (a narrower search) or
+    "chain" (the table lookup of a person the documents' answer named)."""
     return ToolCallPart(
         tool_name=tool,
         args=json.dumps(args),

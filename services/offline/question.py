@@ -272,9 +272,10 @@ def resolve_reference(
     for answer in reversed(previous_answers[-2:]):
         body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
         named = [
-            (body.index(value), value)
+            (at.start(), value)
             for value, column in values
-            if of_kind(column) and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", body)
+            if of_kind(column)
+            and (at := re.search(rf"(?<!\w){re.escape(value)}(?!\w)", body)) is not None
         ]
         if named:
             value = min(named)[1]
