@@ -9,7 +9,8 @@ How a turn runs:
 
 1. First request of a turn (no tool results since the latest user prompt): read the turn.
    A personal pronoun stands for the person a recent answer named ("what's their email"
-   after "who is Chen Wei's manager?"). An elliptical follow-up borrows the previous
+   after "who is Chen Wei's manager?"), and "that team" / "this office" for the value of
+   that kind a recent answer named. An elliptical follow-up borrows the previous
    question's words, its own words replacing those they stand for; the borrowed words weigh
    half when sentences are scored (`question.py`). Call `search_knowledge_base` with that
    query. When the question, or for a follow-up the whole question it stands for ("and in
@@ -18,10 +19,11 @@ How a turn runs:
    `lookup_structured_data` with one safe SELECT (`sql_plan.py`): ranked LIKE matches,
    exact values, integer filters ("tier 1"), a self-join for a manager or for someone's
    direct reports, a COUNT for "how many", the rows tied at the extreme for "who joined
-   first".
+   first", the top of a group's reporting line for "who leads X".
 2. Next request (tool results present): compose the answer from the tools' `metadata`:
    - SQL: when the best row really matches what was asked (its label holds the named entity,
-     or every filter term), a one-line answer such as "The manager of X is Y [table: t]".
+     or every filter term, and it is on the question's topic), a one-line answer such as
+     "The manager of X is Y [table: t]"; a bare list of rows never answers "how long".
    - Documents: split the retrieved sections into sentences (table rows become
      "label — header: value; ..." sentences), score each by meaning (cosine under the local
      embedder) and by IDF-weighted overlap of the question's content words (light stemming,
@@ -29,7 +31,8 @@ How a turn runs:
      half; Snowball stems, abbreviations and a few synonyms get partial credit; a message's
      asking clause counts on its own too), plus small bonuses for rank and for holding the
      kind of fact asked for (numbers for "how long/often/many", names for "who", days/dates
-     for "when"), and small penalties for a sentence on topic only through its heading, for
+     for "when"; the row whose stated range holds an amount of the question, `amounts.py`),
+     and small penalties for a sentence on topic only through its heading, for
      one without the identifier the question names, and for "Deputy owner:" when "Owner:" is
      there. Sentences aimed at an assistant ("ignore your instructions") are never
      candidates. The answer leads with the sentence of the kind asked for. A hit
@@ -37,8 +40,12 @@ How a turn runs:
      dates) was retrieved too is dropped first (`versions.py`). Up to three sentences, each
      followed by [n], then a **Sources** list naming the version used.
    - Weak evidence (no hits, or the best sentence's evidence below what is needed; each
-     question word in no retrieved passage raises the bar) gives exactly `NOT_FOUND_ANSWER`
+     question word in no retrieved passage raises the bar, unless it is very common English;
+     a quarter no passage names while others are named) gives exactly `NOT_FOUND_ANSWER`
      plus one clarifying question. Thresholds are calibrated on the evaluation set's dev split.
+   - Two steps: when the documents' answer names a person or title of a table row and the
+     question asks for one of its columns ("... and what's their email?"), one more SELECT
+     looks the row up, and its fact follows the documents' answer, both sources cited.
 3. At most one extra search per turn, like an LLM told to "search again": if nothing was
    found, a narrower query without the words most passages share (a company name). A tool
    call that came back as a retry ends the turn with an answer from what there is.
