@@ -44,28 +44,30 @@ def _reports_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], ma
         return f"{_cell(boss)} has {count} {noun} {marker}."
     boss = rows[0][index[plan.reports_of]]
     label = index.get(plan.label_column or "")
-    title = index.get("title")
-    names = [
-        _cell(r[label]) + (f" ({_cell(r[title])})" if title is not None and r[title] else "")
-        for r in rows
-        if label is not None
-    ]
+    names = [_described(r, index, label) for r in rows if label is not None]
     return f"{_cell(boss)}'s direct reports ({len(rows)}): {', '.join(names)} {marker}."
+
+
+def _described(
+    row: list[Any], index: dict[str, int], label: int | None, others: Sequence[str] = ()
+) -> str:
+    """A row's name with its title and the `others` columns in brackets, when the table has
+    them: "Chen Wei (Data Platform Manager; location Toronto)"."""
+    title = index.get("title")
+    notes = [_cell(row[title])] if title is not None and row[title] else []
+    notes += [f"{c.replace('_', ' ')} {_cell(row[index[c]])}" for c in others]
+    return _cell(row[label]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _head_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], marker: str) -> str:
     """ "Data Platform is led by Chen Wei (Data Platform Manager)", with titles when the
     table has them and the other columns asked for ("location Rotterdam")."""
     index = {c: i for i, c in enumerate(columns)}
-    label, title = index.get(plan.label_column or ""), index.get("title")
+    label = index.get(plan.label_column or "")
     others = [c for c in plan.asked_columns[1:] if c in index and c != "title"]
-
-    def described(row: list[Any]) -> str:
-        notes = [_cell(row[title])] if title is not None and row[title] else []
-        notes += [f"{c.replace('_', ' ')} {_cell(row[index[c]])}" for c in others]
-        return _cell(row[label]) + (f" ({'; '.join(notes)})" if notes else "")
-
-    names = [described(r) for r in rows[:MAX_TABLE_ROWS] if label is not None]
+    names = [
+        _described(r, index, label, others) for r in rows[:MAX_TABLE_ROWS] if label is not None
+    ]
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     if plan.head_by_title:
         return f"People with the title {_cell(plan.head_of)} report to {listed} {marker}."

@@ -238,6 +238,11 @@ def resolve_person(
     return question
 
 
+def _answer_body(answer: str) -> str:
+    """An earlier answer without its Sources list and its [n] / [table: t] markers."""
+    return re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
+
+
 _DEMONSTRATIVE = re.compile(
     r"\b(?:that|this|the\s+same)\s+(?P<noun>team|office|service|department|group|location|"
     r"city|system|kpi|metric)\b",
@@ -270,7 +275,7 @@ def resolve_reference(
         )
 
     for answer in reversed(previous_answers[-2:]):
-        body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
+        body = _answer_body(answer)
         named = [
             (at.start(), value)
             for value, column in values
@@ -284,7 +289,7 @@ def resolve_reference(
 
 
 def _person_named(question: str, answer: str, known_names: Sequence[str]) -> str | None:
-    body = re.sub(r"\[[^\]]*\]", " ", answer.split("**Sources**")[0])
+    body = _answer_body(answer)
     asked = question.lower()
     known = sorted((n for n in known_names if n.lower() not in asked and n in body), key=body.index)
     if known:

@@ -692,11 +692,7 @@ def _build_sql(
         sql = f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} LIMIT {SQL_ROW_LIMIT * 4}"
     else:
         sql = f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
-    named = {stem(w) for e in entities for w in words(e)}
-    columns = {stem(w) for c in schema.columns for w in _column_words(c.name)}
-    topic = tuple(
-        t for t in content_stems(question) if t not in covered | named | columns and t.isalpha()
-    )
+    topic = _other_words(question, schema, covered, entities)
     return SqlPlan(
         table=schema.name,
         sql=sql,
@@ -724,20 +720,23 @@ _PEOPLE_WORDS = frozenset(
 )
 
 
+def _other_words(
+    question: str, schema: TableSchema, covered: set[str], named: Sequence[str]
+) -> tuple[str, ...]:
+    """The question's content stems beyond the table (`covered`), its column names and the
+    values or names it gives (`named`): what the question is about besides the row."""
+    skip = covered | {stem(w) for v in named for w in words(v)}
+    skip |= {stem(w) for c in schema.columns for w in _column_words(c.name)}
+    return tuple(t for t in content_stems(question) if t not in skip and t.isalpha())
+
+
 def _who_is_in(question: str, values: list[str], covered: set[str], schema: TableSchema) -> bool:
     """ "who works remotely from Ireland?", "is anyone based in Lisbon? who?": a "who" question
     about the rows holding values it names, with no other words ("who approves expenses in
     Toronto" is about approvals, for the documents)."""
     if not (values and INTENT_WHO.search(question) and _label_column(schema)):
         return False
-    named = {stem(w) for v in values for w in words(v)}
-    columns = {stem(w) for c in schema.columns for w in _column_words(c.name)}
-    rest = [
-        t
-        for t in content_stems(question)
-        if t not in covered | named | columns | _PEOPLE_WORDS and t.isalpha()
-    ]
-    return not rest
+    return all(t in _PEOPLE_WORDS for t in _other_words(question, schema, covered, values))
 
 
 def _head_of(

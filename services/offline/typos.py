@@ -89,22 +89,16 @@ class TypoCorrector:
         def fix(found: re.Match[str]) -> str:
             word = found.group(0)
             lower = word.lower()
-            if len(lower) < MIN_CORRECTED_LENGTH and not (
-                word.isupper()
+            if (
+                (word.isupper() and len(word) > 1)
                 or lower in words
                 or lower in table_words
                 or (exactly is not None and exactly(stem(lower)))
             ):
+                return word  # a code, or a word somebody knows
+            if len(lower) < MIN_CORRECTED_LENGTH:
                 swapped = _swapped_question_word(lower)
                 return word if swapped is None else _cased(swapped, word)
-            if (
-                len(lower) < MIN_CORRECTED_LENGTH
-                or (word.isupper() and len(word) > 1)
-                or lower in words
-                or lower in table_words
-                or (exactly is not None and exactly(stem(lower)))
-            ):
-                return word
             corrected = _closest(lower, preferred)
             if corrected is None and not word[:1].isupper():  # a capital says: a name
                 corrected = _closest(

@@ -82,20 +82,28 @@ def test_a_common_word_is_no_name_for_a_team_unless_the_question_capitalises_it(
     assert plan is not None and "customer success" in plan.sql
 
 
-def test_counts_filter_by_a_value_named_in_part_or_by_an_acronyms_plural() -> None:
-    people = TableSchema(
-        name="directory",
-        columns=(
-            TableColumn("name", "TEXT", ("Laura Méndez",), values=("Laura Méndez", "Chen Wei")),
-            TableColumn(
-                "location",
-                "TEXT",
-                ("Lisbon",),
-                values=("Lisbon", "Remote - Ireland (Cork)", "Remote - Germany (Berlin)"),
+STAFF_LOCATIONS = TableSchema(
+    name="directory",
+    columns=(
+        TableColumn("name", "TEXT", ("Laura Méndez",), values=("Laura Méndez", "Chen Wei")),
+        TableColumn(
+            "location",
+            "TEXT",
+            ("Lisbon",),
+            values=(
+                "Lisbon",
+                "Remote - Ireland (Cork)",
+                "Remote - Ireland (Dublin)",
+                "Remote - Germany (Berlin)",
             ),
         ),
-        row_count=3,
-    )
+    ),
+    row_count=4,
+)
+
+
+def test_counts_filter_by_a_value_named_in_part_or_by_an_acronyms_plural() -> None:
+    people = STAFF_LOCATIONS
     kpis = TableSchema(
         name="kpi",
         columns=(
@@ -650,19 +658,7 @@ def test_a_code_in_capitals_picks_the_sentence_that_names_it() -> None:
 
 
 def test_who_works_somewhere_lists_the_people_of_that_value() -> None:
-    people = TableSchema(
-        name="directory",
-        columns=(
-            TableColumn("name", "TEXT", ("Owen Fitz",), values=("Owen Fitz", "Pat Sully")),
-            TableColumn(
-                "location",
-                "TEXT",
-                ("Lisbon",),
-                values=("Lisbon", "Remote - Ireland (Cork)", "Remote - Ireland (Dublin)"),
-            ),
-        ),
-        row_count=3,
-    )
+    people = STAFF_LOCATIONS
     plan = plan_sql("is anyone in the company working remotely from Ireland? who?", [people])
     assert plan is not None and set(plan.entities) == {
         "remote - ireland (cork)",
