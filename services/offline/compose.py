@@ -230,6 +230,40 @@ def _common_stems(question: str) -> set[str]:
     }
 
 
+#: Words that ask for a value, up to a few words before it ("what's the actual phone number").
+_ASKING_FOR = r"\b(?:what|whats|which|where|give|need|know|find|is\s+there)\b[^.?!]{0,30}?\b"
+
+#: A question asking for a phone number is answered only by a sentence holding one: "by phone
+#: to the IT on-call number in the handbook footer" names the number without giving it. One
+#: asking for an email address is answered first by a sentence holding one.
+_CONTACTS = (
+    (
+        re.compile(
+            rf"{_ASKING_FOR}(?:phone|telephone|mobile|cell)\s*(?:number|no\.|#)(?!s)"
+            rf"|{_ASKING_FOR}number\s+to\s+(?:call|ring|dial)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(r"\+?\d[\d ()./-]{6,}\d"),
+        True,
+    ),
+    (
+        re.compile(rf"{_ASKING_FOR}e-?mail(?:\s+address)?(?!s)\b", re.IGNORECASE),
+        re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+        False,
+    ),
+)
+
+
+def _contact_asked(question: str) -> tuple[re.Pattern[str], bool] | None:
+    """The pattern of the phone number or email address the question asks for, if any, and
+    whether a sentence without one cannot answer (a phone number: the documents' only other
+    answer is where to find it; an email address: a directory lookup may still follow)."""
+    return next(
+        ((value, required) for asked, value, required in _CONTACTS if asked.search(question)),
+        None,
+    )
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -327,6 +361,16 @@ def compose_documents(
         answer.evidence = best.evidence
         return answer
 
+    contact = _contact_asked(question)
+    if contact is not None:
+        value, required = contact
+        holding = [s for s in scored if value.search(s.unit.text) and s.evidence >= needed]
+        if holding:  # lead with the sentence giving the value asked for
+            scored = holding + [s for s in scored if s not in holding]
+            best = scored[0]
+        elif required:
+            logger.debug("No sentence holds the phone number asked for")
+            return not_found(_confidence(best.coverage, best_hit))
     chosen = _choose(scored, best, EXTRA_SENTENCE_EVIDENCE * needed)
 
     sentences = []

@@ -53,7 +53,11 @@ INTENT_NUMBER = re.compile(
     re.IGNORECASE,
 )
 
-INTENT_FREQUENCY = re.compile(r"\bhow\s+(?:often|frequently)\b|\bfrequency\b", re.IGNORECASE)
+INTENT_FREQUENCY = re.compile(
+    r"\bhow\s+(?:often|frequently)\b|\bfrequency\b|\bevery\s+(?:\w+\s+)?"
+    r"(?:day|week|month|quarter|year)s?\b",
+    re.IGNORECASE,
+)
 
 INTENT_WHO = re.compile(r"\b(?:who|whom|whose|whos)\b", re.IGNORECASE)
 

@@ -78,6 +78,10 @@ def only_other_quarters(question: str, texts: Sequence[str]) -> bool:
 #: discount" is decided by the row "10% – 25%", not by "up to 10%" (services/offline/amounts.py).
 RANGE_BONUS = 0.1
 
+#: Evidence added to such a row: an amount of the question falling in a row's range is
+#: near-certain evidence that the row decides it, which the embedder underrates in a short row.
+RANGE_EVIDENCE = 0.06
+
 #: Ranking penalty for "Deputy owner: ..." when an "Owner: ..." sentence is also retrieved.
 QUALIFIED_LABEL_PENALTY = 0.1
 
@@ -509,6 +513,7 @@ def score_units(
             bonus += MEASURE_BONUS  # "Minimum length: 14 characters" for "how long ... be?"
         if asked_amounts and holds_asked_amount(asked_amounts, unit.text):
             bonus += RANGE_BONUS  # the row whose range holds the question's amount
+            evidence += RANGE_EVIDENCE
         if not own_words:
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
         if named and not any(parts <= unit.stems | unit.context for parts in named):

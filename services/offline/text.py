@@ -82,10 +82,29 @@ def without_filler(text: str) -> str:
     return _FILLER.sub(" ", text)
 
 
+#: "every 90 days", "every month": a period, which policies name as "periodic" (rotation,
+#: review) or by its own number; the unit alone ("days") says little.
+PERIOD_PHRASE = re.compile(
+    r"\bevery\s+(?:(\d+|other|two|three|four|six|few)\s+)?(?:day|week|month|quarter|year)s?\b",
+    re.IGNORECASE,
+)
+
+
+def as_periodic(text: str) -> str:
+    """`text` with "every N days" written as "periodically N" (see `PERIOD_PHRASE`)."""
+    return PERIOD_PHRASE.sub(
+        lambda m: (
+            f"periodically {m.group(1)}" if m.group(1) and m.group(1).isdigit() else "periodically"
+        ),
+        text,
+    )
+
+
 def content_stems(text: str) -> list[str]:
-    """Stems of the words that carry meaning, in order, without repeats."""
+    """Stems of the words that carry meaning, in order, without repeats ("every 90 days"
+    counts as "periodically 90")."""
     seen: dict[str, None] = {}
-    for word in words(without_filler(text)):
+    for word in words(as_periodic(without_filler(text))):
         if word in STOP or (len(word) < 2 and not word.isdigit()):
             continue
         seen.setdefault(stem(word), None)

@@ -6,7 +6,12 @@ import pytest
 
 from services.offline.amounts import Span, amounts, holds_asked_amount, spans
 from services.offline.compose import compose_documents
-from services.offline.sentences import only_other_quarters, score_units, units_of
+from services.offline.sentences import (
+    RANGE_EVIDENCE,
+    only_other_quarters,
+    score_units,
+    units_of,
+)
 from services.offline.text import content_stems
 
 
@@ -75,3 +80,13 @@ def test_a_question_about_a_missing_quarter_gets_the_cant_find_answer() -> None:
     }
     assert not compose_documents("ETA accuracy for road EU in Q2 2025?", [hit]).found
     assert compose_documents("ETA accuracy for road EU in Q1 2025?", [hit]).found
+
+
+def test_the_row_whose_range_holds_the_amount_gains_evidence_as_well() -> None:
+    text = "| Discount on list | Who approves |\n|---|---|\n| 10% – 25% | VP Sales |\n"
+    units = units_of(text, set(), 0, 0)
+    same_meaning = [0.4]
+    inside, outside = "who signs off on 18% off list", "who signs off on 40% off list"
+    held = score_units(inside, content_stems(inside), units, semantic=same_meaning)
+    other = score_units(outside, content_stems(outside), units, semantic=same_meaning)
+    assert held[0].evidence - other[0].evidence == pytest.approx(RANGE_EVIDENCE)

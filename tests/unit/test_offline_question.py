@@ -249,6 +249,49 @@ def test_a_whole_follow_up_is_answered_with_what_it_asks_not_what_was_asked_befo
     assert before.text.startswith("Periodic rotation")
 
 
+def test_every_n_days_asks_about_a_period() -> None:
+    assert content_stems("do we still rotate our password every 90 days?") == [
+        "rotat",
+        "password",
+        stem("periodically"),
+        "90",
+    ]
+    assert content_stems("is it reviewed every year") == [stem("reviewed"), stem("periodically")]
+    answer = compose_documents(
+        "do we still have to rotate passwords every 90 days?", PASSWORD_POLICY
+    )
+    assert answer.found
+    assert answer.text.startswith("Periodic rotation — Requirement: none")
+
+
+IT_HELP = {
+    "number": 1,
+    "title": "Acceptable Use Policy",
+    "section": "Devices",
+    "source": "policies/acceptable-use-policy.md",
+    "text": "Report a lost or stolen laptop to IT Operations within 1 hour via #it-help, or by "
+    "phone to the IT on-call number in the handbook footer. "
+    "Security questions go by email to security@example.com.",
+}
+
+
+def test_a_phone_number_asked_for_is_not_answered_by_a_sentence_without_one() -> None:
+    assert not compose_documents("what's the phone number for the IT on-call?", [IT_HELP]).found
+    # Asking about phone numbers is no request for one.
+    shared = compose_documents("can i share a driver's phone number with IT on-call?", [IT_HELP])
+    assert shared.found
+    with_number = {**IT_HELP, "text": IT_HELP["text"] + " The IT on-call phone is +31 10 555 0100."}
+    answer = compose_documents("what's the phone number for the IT on-call?", [with_number])
+    assert answer.found
+    assert "+31 10 555 0100" in answer.text
+
+
+def test_an_email_address_asked_for_leads_the_answer() -> None:
+    answer = compose_documents("what's the email address for security questions?", [IT_HELP])
+    assert answer.found
+    assert answer.text.startswith("Security questions go by email to security@example.com")
+
+
 def test_an_abbreviation_matches_the_word_it_starts() -> None:
     assert match("ack", {"acknowledg"}) > 0
     assert match("pin", {"ping"}) == 0.0
