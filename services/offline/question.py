@@ -27,6 +27,7 @@ from services.knowledge.fts_query import words
 from services.offline.text import (
     STOP,
     content_stems,
+    expand_shorthand,
     stem,
     stem_set,
     strip_pleasantries,
@@ -103,6 +104,12 @@ def _prompt_text(part: UserPromptPart) -> str:
     return " ".join(item for item in part.content if isinstance(item, str))
 
 
+def _plain(message: str) -> str:
+    """A user message as the offline model reads it: no date anchor, no pleasantries, chat
+    shorthand written out."""
+    return expand_shorthand(strip_pleasantries(strip_date_anchor(message)))
+
+
 def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
     latest = -1
     for index, message in enumerate(messages):
@@ -116,7 +123,7 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
         if isinstance(message, ModelRequest):
             for part in message.parts:
                 if isinstance(part, UserPromptPart):
-                    previous.append(strip_pleasantries(strip_date_anchor(_prompt_text(part))))
+                    previous.append(_plain(_prompt_text(part)))
         elif isinstance(message, ModelResponse):
             texts = [p.content for p in message.parts if isinstance(p, TextPart) and p.content]
             if texts:
@@ -126,7 +133,7 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
         request = messages[latest]
         assert isinstance(request, ModelRequest)
         texts = [_prompt_text(p) for p in request.parts if isinstance(p, UserPromptPart)]
-        question = strip_pleasantries(strip_date_anchor("\n".join(texts)))
+        question = _plain("\n".join(texts))
     view = TurnView(
         question=question,
         previous_questions=[q for q in previous if q],

@@ -324,6 +324,7 @@ _SYNONYM_GROUPS = (
     "buy bought purchase procure procurement",
     "attempt attempts try tries",
     "lock locks locked lockout",
+    "fail failed wrong incorrect invalid",
     "weekend weekends saturday saturdays sunday sundays",
 )
 

@@ -77,6 +77,48 @@ _FILLER = re.compile(
 )
 
 
+#: Chat shorthand that documents spell out ("my pw", "2 wks").
+_SHORTHAND = {
+    "pw": "password",
+    "pwd": "password",
+    "passwd": "password",
+    "pws": "passwords",
+    "wk": "week",
+    "wks": "weeks",
+    "yr": "year",
+    "yrs": "years",
+    "msg": "message",
+    "msgs": "messages",
+    "req": "request",
+    "reqs": "requests",
+    "w/o": "without",
+}
+_SHORTHAND_WORD = re.compile(
+    rf"(?<![\w/])(\d*)({'|'.join(map(re.escape, _SHORTHAND))})(?![\w/])", re.IGNORECASE
+)
+
+
+#: "locks me out", "got locked out": the noun documents use.
+_LOCKED_OUT = re.compile(
+    r"\block(?:s|ed|ing)?\s+(?:(?:me|you|us|them|him|her|people|users?)\s+)?out\b", re.IGNORECASE
+)
+
+
+#: "failing the EU database over": the noun documents use ("failover"), its object kept.
+_FAILING_OVER = re.compile(r"\bfail(?:s|ed|ing)?\s+((?:[\w-]+\s+){0,4}?)over\b", re.IGNORECASE)
+
+
+def expand_shorthand(text: str) -> str:
+    """`text` with chat shorthand written out (`_SHORTHAND`): "2yr deal" -> "2 year deal",
+    "my pw" -> "my password"; "locks me out" -> "lockout", "failing the database over" ->
+    "failover the database"."""
+    text = _LOCKED_OUT.sub("lockout", text)
+    text = _FAILING_OVER.sub(lambda m: f"failover {m.group(1)}".rstrip() + " ", text)
+    return _SHORTHAND_WORD.sub(
+        lambda m: f"{m.group(1)}{' ' if m.group(1) else ''}{_SHORTHAND[m.group(2).lower()]}", text
+    )
+
+
 def without_filler(text: str) -> str:
     """`text` without the phrases of `_FILLER`."""
     return _FILLER.sub(" ", text)

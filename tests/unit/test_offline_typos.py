@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from services.offline.text import stem, strip_pleasantries
+from services.offline.text import expand_shorthand, stem, strip_pleasantries
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 
@@ -99,3 +99,18 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
     # Only into words that say what is asked, and only when one swap makes one.
     assert correct("the ecs cluster") == "the ecs cluster"
     assert correct("sso via okta") == "sso via okta"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("how many wrong pw tries", "how many wrong password tries"),
+        ("30% off for a 2yr deal", "30% off for a 2 year deal"),
+        ("reset my PWD w/o mfa", "reset my password without mfa"),
+        ("before okta locks me out", "before okta lockout"),
+        ("approve failing the eu database over", "approve failover the eu database "),
+        ("pwc and hr and the power team", "pwc and hr and the power team"),
+    ],
+)
+def test_chat_shorthand_is_written_out(typed: str, meant: str) -> None:
+    assert expand_shorthand(typed) == meant
