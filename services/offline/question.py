@@ -334,6 +334,10 @@ def _is_fragment(question: str) -> bool:
     )
 
 
+#: A word numbered by a number that follows it: "tier 2", "SEV2", "Q3", "level 4".
+_NUMBERED = re.compile(r"\b([^\W\d_]+)\s?(\d+)\b")
+
+
 def standalone_question(
     question: str,
     previous_questions: Sequence[str],
@@ -370,6 +374,13 @@ def standalone_question(
         if old.lower() != new.lower()
     ]
     lowered_own, lowered_previous = own.lower(), previous.lower()
+    for numbered in _NUMBERED.finditer(own):  # "tier 2" for "tier 1", "SEV2" for "SEV1"
+        replacements += [
+            (old.group(0), numbered.group(0))
+            for old in _NUMBERED.finditer(previous)
+            if old.group(1).lower() == numbered.group(1).lower()
+            and old.group(2) != numbered.group(2)
+        ]
     columns_of_own = {
         column: value for value, column in values if _holds(lowered_own, value.lower())
     }
@@ -427,7 +438,11 @@ def _replaced_words(follow_up: list[str], previous: list[str], own: list[str]) -
     for word in own:
         if any(ch.isdigit() for ch in word):
             dropped.update(
-                p for p in previous if p != word and _shape(p) == _shape(word) and p[:1] == word[:1]
+                p
+                for p in previous
+                if p != word
+                and _shape(p) == _shape(word)
+                and (p[:1] == word[:1] or p.isdigit())  # "sev3" for "sev1", "2" for "1"
             )
     return dropped
 

@@ -26,7 +26,7 @@ from services.offline.question import (
     INTENT_WHEN,
     INTENT_WHO,
 )
-from services.offline.text import STOP, has_digit, stem, stem_set
+from services.offline.text import STOP, has_digit, is_code, stem, stem_set
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -450,7 +450,7 @@ def score_units(
     """
     if not units:
         return []
-    optional = {t for t in terms if has_digit(t)}
+    optional = {t for t in terms if has_digit(t) and not is_code(t)}
     required = [t for t in terms if t not in optional]
     n = len(units)
     weights: dict[str, float] = {}

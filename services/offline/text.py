@@ -108,11 +108,25 @@ _LOCKED_OUT = re.compile(
 _FAILING_OVER = re.compile(r"\bfail(?:s|ed|ing)?\s+((?:[\w-]+\s+){0,4}?)over\b", re.IGNORECASE)
 
 
+#: "let someone go": the word documents use for it.
+_LET_GO = re.compile(
+    r"\blet(?:ting)?\s+((?:someone|somebody|him|her|them|people|(?:an?|the)\s+[\w-]+)\s+)go\b",
+    re.IGNORECASE,
+)
+
+#: Capitalised abbreviations documents spell out ("the DR region").
+_UPPER_SHORTHAND = {"DR": "disaster recovery"}
+_UPPER_SHORTHAND_WORD = re.compile(rf"\b(?:{'|'.join(_UPPER_SHORTHAND)})\b")
+
+
 def expand_shorthand(text: str) -> str:
     """`text` with chat shorthand written out (`_SHORTHAND`): "2yr deal" -> "2 year deal",
-    "my pw" -> "my password"; "locks me out" -> "lockout", "failing the database over" ->
+    "my pw" -> "my password", "the DR region" -> "the disaster recovery region"; "locks me
+    out" -> "lockout", "let someone go" -> "fire someone", "failing the database over" ->
     "failover the database"."""
     text = _LOCKED_OUT.sub("lockout", text)
+    text = _LET_GO.sub(lambda m: f"fire {m.group(1).strip()}", text)
+    text = _UPPER_SHORTHAND_WORD.sub(lambda m: _UPPER_SHORTHAND[m.group(0)], text)
     text = _FAILING_OVER.sub(lambda m: f"failover {m.group(1)}".rstrip() + " ", text)
     return _SHORTHAND_WORD.sub(
         lambda m: f"{m.group(1)}{' ' if m.group(1) else ''}{_SHORTHAND[m.group(2).lower()]}", text
@@ -159,6 +173,12 @@ def stem_set(text: str) -> set[str]:
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def is_code(term: str) -> bool:
+    """A name made of letters then digits ("sev2", "kpi20", "p1"): it tells passages apart
+    like a word does, unlike an amount ("15", "40k")."""
+    return term[:1].isalpha() and any(ch.isdigit() for ch in term)
 
 
 def has_digit(term: str) -> bool:

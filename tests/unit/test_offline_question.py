@@ -26,7 +26,7 @@ from services.offline.sentences import (
     units_of,
 )
 from services.offline.sql_plan import SqlPlan, chained_plan, plan_sql
-from services.offline.text import content_stems, stem
+from services.offline.text import content_stems, is_code, stem
 from use_cases.chat_domain import TableColumn, TableSchema
 
 KPIS = TableSchema(
@@ -292,6 +292,19 @@ def test_an_email_address_asked_for_leads_the_answer() -> None:
     assert answer.text.startswith("Security questions go by email to security@example.com")
 
 
+def test_a_code_with_digits_tells_rows_apart_unlike_an_amount() -> None:
+    assert is_code("sev2") and is_code("kpi20")
+    assert not is_code("15") and not is_code("40k")
+    text = (
+        "| Level | Updates |\n|---|---|\n| SEV1 – Critical | every 30 minutes |\n"
+        "| SEV2 – Major | every 60 minutes |\n| SEV3 – Minor | daily |\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    ranked = score_units("sev2 update cadence", content_stems("sev2 update cadence"), units)
+    assert ranked[0].unit.text.startswith("SEV2")
+    assert ranked[0].coverage > ranked[1].coverage
+
+
 def test_an_abbreviation_matches_the_word_it_starts() -> None:
     assert match("ack", {"acknowledg"}) > 0
     assert match("pin", {"ping"}) == 0.0
@@ -340,6 +353,16 @@ def test_an_elliptical_follow_up_becomes_the_whole_question_for_a_table() -> Non
     )
     assert standalone_question("and how often is it measured?", ["target for ETA accuracy?"]) == (
         "how often is it measured, ETA"
+    )
+    # A numbered word stands in for the same word numbered otherwise.
+    assert standalone_question("same for tier 2?", ["how many tier 1 services do we run"]) == (
+        "how many tier 2 services do we run"
+    )
+    assert standalone_question("and for a SEV2?", ["how often are updates during a SEV1?"]) == (
+        "how often are updates during a SEV2"
+    )
+    assert follow_up_query("same for tier 2?", ["how many tier 1 services"]).borrowed == (
+        "services",
     )
     kpis = [("ETA accuracy", "kpi_catalog.name")]
     assert standalone_question(

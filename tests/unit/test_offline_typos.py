@@ -110,6 +110,9 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
         ("before okta locks me out", "before okta lockout"),
         ("approve failing the eu database over", "approve failover the eu database "),
         ("pwc and hr and the power team", "pwc and hr and the power team"),
+        ("and the DR one?", "and the disaster recovery one?"),
+        ("and if we let someone go?", "and if we fire someone?"),
+        ("Dr Smith said let it go", "Dr Smith said let it go"),
     ],
 )
 def test_chat_shorthand_is_written_out(typed: str, meant: str) -> None:
