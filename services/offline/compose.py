@@ -46,6 +46,11 @@ MIN_EVIDENCE = 0.395
 #: knowledge base: "parental leave"). One such word raises the bar; it never decides alone.
 ABSENT_TERM_PENALTY = 0.08
 
+#: Evidence needed on top when the best sentence lacks a question word that exactly one other
+#: candidate sentence holds ("how accurate is tidecast for *rail*": one sentence names rail,
+#: the best one is about road): the best sentence is likely about a neighbouring topic.
+RARE_TERM_PENALTY = 0.1
+
 #: A word this common in English (pyspellchecker's frequency list: "dark", "parents", "point",
 #: "went") says how something is asked, not what about: its absence never raises the bar.
 #: Topics a knowledge base may lack are rarer ("dress" 92k, "summer" 70k, "parental" 4k).
@@ -264,6 +269,25 @@ def _contact_asked(question: str) -> tuple[re.Pattern[str], bool] | None:
     )
 
 
+def _rare_term_elsewhere(
+    terms: Sequence[str],
+    units: Sequence[Unit],
+    best: Scored,
+    ignored: set[str],
+    asked: set[str],
+) -> str | None:
+    """A question word (of the asking clauses, when known) that exactly one candidate sentence
+    holds as written but the best sentence and its heading lack (see `RARE_TERM_PENALTY`)."""
+    for term in terms:
+        if has_digit(term) or term in ignored or (asked and term not in asked):
+            continue
+        holding = sum(1 for u in units if match(term, u.stems, typos=False) == 1.0)
+        if holding == 1 and match(term, best.unit.stems | best.unit.context) == 0.0:
+            logger.debug("Only another sentence holds {!r}", term)
+            return term
+    return None
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -347,6 +371,11 @@ def compose_documents(
         common = _common_stems(question)
         absent = [t for t in absent if t not in common]
     needed += ABSENT_TERM_PENALTY * len(absent)
+    rare = _rare_term_elsewhere(
+        terms, units, best, set(background) | _common_stems(question), asked
+    )
+    if rare is not None:
+        needed += RARE_TERM_PENALTY
     logger.debug(
         "Best sentence: evidence {:.3f} (coverage {:.3f}), needed {:.3f}, absent {}: {!r}",
         best.evidence,

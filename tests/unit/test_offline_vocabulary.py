@@ -89,3 +89,41 @@ def test_typos_are_corrected_for_the_embedder_only_when_the_knowledge_base_lacks
 
     assert spelled == "min password length? when does it start"  # "start" is a known word
     assert _spelled_for_meaning("pasword lenght", [passage], None) == "pasword lenght"
+
+
+class FavouringSimilarity:
+    """Sentences holding `favoured` are this close in meaning; the others less."""
+
+    def __init__(self, favoured: str, high: float, low: float) -> None:
+        self.favoured, self.high, self.low = favoured, high, low
+
+    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
+        return [self.high if self.favoured in s else self.low for s in sentences]
+
+
+ETA_PASSAGE = {
+    "number": 1,
+    "title": "Tidecast ETA model",
+    "section": "Accuracy",
+    "source": "domain/tidecast-eta-model.md",
+    "text": "Tidecast accuracy for road shipments in Europe is 89% within 30 minutes. "
+    "Rail and ocean legs use the carrier's own schedule.",
+}
+
+
+def test_a_word_only_another_sentence_holds_raises_the_bar() -> None:
+    similarity = FavouringSimilarity("road", 0.4, 0.2)
+    rail = compose_documents(
+        "how accurate is tidecast for rail shipments",
+        [ETA_PASSAGE],
+        similarity,  # type: ignore[arg-type]
+        known=lambda _: True,
+    )
+    road = compose_documents(
+        "how accurate is tidecast for road shipments",
+        [ETA_PASSAGE],
+        similarity,  # type: ignore[arg-type]
+        known=lambda _: True,
+    )
+    assert road.found
+    assert not rail.found  # the best sentence is about road; only the other names rail
