@@ -109,6 +109,10 @@ MIN_TOPIC_SHARE = 0.5
 MIN_TOPIC_WORDS = 3
 
 
+#: A code: a value with a digit or a hyphen ("KPI-20", "E001", "pg-core").
+_IDENTIFIER = re.compile(r"\d|\w-\w")
+
+
 def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
     """Whether the row is what the question is about: it must hold more than
     `MIN_TOPIC_SHARE` of the question's other words when its name merely contains the name
@@ -120,7 +124,10 @@ def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
     if not plan.topic or label is None or not isinstance(row[label], str):
         return True
     name = row[label].strip().lower()
-    if name in plan.entities:
+    if name in plan.entities or any(
+        isinstance(v, str) and v.strip().lower() in plan.entities and _IDENTIFIER.search(v)
+        for v in row
+    ):  # named by its name, or by a code that is a whole cell ("KPI-20")
         return True
     in_name = any(_contains_phrase(name, e) for e in plan.entities)
     if not in_name and len(plan.topic) < MIN_TOPIC_WORDS:

@@ -666,6 +666,18 @@ def test_a_row_whose_name_only_contains_the_name_asked_for_must_be_on_topic() ->
     assert compose_sql(acknowledged, {"columns": columns, "rows": row}) is not None
 
 
+def test_a_row_named_by_its_code_is_on_topic_however_long_the_question() -> None:
+    plan = plan_sql(
+        "KPI-20 - target, how often its reported and where the numbers come from?", [KPIS]
+    )
+    assert plan is not None and len(plan.topic) >= 3
+    columns = ["kpi_id", "name", "target", "_relevance"]
+    row = [["KPI-20", "Critical vulnerability SLA compliance", ">= 95", 3]]
+    answer = compose_sql(plan, {"columns": columns, "rows": row})
+    assert answer is not None
+    assert answer.text.startswith("The target of Critical vulnerability SLA compliance is >= 95")
+
+
 def test_a_name_typed_with_most_of_its_words_names_the_row() -> None:
     kpis = TableSchema(
         name="kpi_catalog",
