@@ -114,6 +114,13 @@ _LET_GO = re.compile(
     re.IGNORECASE,
 )
 
+#: "sent back the laptop", "hand it back": the verb documents use ("returned").
+_GIVEN_BACK = re.compile(
+    r"\b(?:sen[dt]s?|sending|gave|give[sn]?|giving|hand(?:s|ed|ing)?|bring(?:s|ing)?|brought)"
+    r"\s+((?:[\w'’-]+\s+){0,3}?)back\b",
+    re.IGNORECASE,
+)
+
 #: Capitalised abbreviations documents spell out ("the DR region").
 _UPPER_SHORTHAND = {"DR": "disaster recovery"}
 _UPPER_SHORTHAND_WORD = re.compile(rf"\b(?:{'|'.join(_UPPER_SHORTHAND)})\b")
@@ -122,10 +129,12 @@ _UPPER_SHORTHAND_WORD = re.compile(rf"\b(?:{'|'.join(_UPPER_SHORTHAND)})\b")
 def expand_shorthand(text: str) -> str:
     """`text` with chat shorthand written out (`_SHORTHAND`): "2yr deal" -> "2 year deal",
     "my pw" -> "my password", "the DR region" -> "the disaster recovery region"; "locks me
-    out" -> "lockout", "let someone go" -> "fire someone", "failing the database over" ->
+    out" -> "lockout", "let someone go" -> "fire someone", "sent back their laptop" ->
+    "return their laptop", "failing the database over" ->
     "failover the database"."""
     text = _LOCKED_OUT.sub("lockout", text)
     text = _LET_GO.sub(lambda m: f"fire {m.group(1).strip()}", text)
+    text = _GIVEN_BACK.sub(lambda m: f"return {m.group(1).strip()}".rstrip(), text)
     text = _UPPER_SHORTHAND_WORD.sub(lambda m: _UPPER_SHORTHAND[m.group(0)], text)
     text = _FAILING_OVER.sub(lambda m: f"failover {m.group(1)}".rstrip() + " ", text)
     return _SHORTHAND_WORD.sub(

@@ -113,6 +113,7 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
         ("and the DR one?", "and the disaster recovery one?"),
         ("and if we let someone go?", "and if we fire someone?"),
         ("Dr Smith said let it go", "Dr Smith said let it go"),
+        ("still hasnt sent back their macbook", "still hasnt return their macbook"),
     ],
 )
 def test_chat_shorthand_is_written_out(typed: str, meant: str) -> None:
