@@ -8,10 +8,10 @@ from backend.bootstrap import Container
 from backend.cli.eval_commands import EVAL_DIR, load_split
 from use_cases.evaluation import EvaluateAnswersRequest
 
-# Measured on dev (276 cases, 2026-11-23): 89.1% correct, 99.2% cited, 93.8% refusal accuracy.
-FLOOR_CORRECT = 0.87
+# Measured on dev (376 cases, 2026-11-23): 89.9% correct, 97.5% cited, 94.2% refusal accuracy.
+FLOOR_CORRECT = 0.88
 FLOOR_CITED = 0.95
-FLOOR_REFUSAL = 0.91
+FLOOR_REFUSAL = 0.92
 
 
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
