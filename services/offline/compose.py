@@ -23,6 +23,8 @@ from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import (
     Scored,
     Unit,
+    asked_codes,
+    focus_on,
     match,
     only_other_quarters,
     score_units,
@@ -339,6 +341,15 @@ def compose_documents(
             # alone may be closer in meaning to the answer than the whole chatty message.
             closer = similarity.similarities(clause, texts)
             semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
+        codes = asked_codes(question)
+        focused = [(i, f) for i, u in enumerate(units) if codes and (f := focus_on(u.text, codes))]
+        if focused:
+            # A code's entry in a long list means what the question asks, the list does not.
+            closer = similarity.similarities(
+                question, [f"{labels[i]}: {f}" if EMBED_WITH_LABEL else f for i, f in focused]
+            )
+            for (i, _), value in zip(focused, closer, strict=True):
+                semantic[i] = max(semantic[i], value)
         if background:
             # A follow-up means its own words most: "and shipment records?" after raw pings.
             # Its pronoun stands for the borrowed topic: "how long must passwords be?".

@@ -535,15 +535,41 @@ def score_units(
 _CODE_WORD = re.compile(r"\b[A-Z]{4,}\b")
 
 
+def asked_codes(question: str) -> list[str]:
+    """The identifiers ("pg-core", "shipment-api") and codes ("STALLED", "EXPIRED") the
+    question names as typed: a word in capitals is a code unless the whole message shouts."""
+    letters = [c for c in question if c.isalpha()]
+    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    return [*IDENTIFIER.findall(question), *([] if shouting else _CODE_WORD.findall(question))]
+
+
+#: Where a list inside a sentence splits: a comma or semicolon outside parentheses.
+_LIST_SPLIT = re.compile(r"[,;]\s+(?![^()]*\))")
+
+
+def focus_on(text: str, codes: Sequence[str]) -> str | None:
+    """The part of a listing sentence about the code asked for, with the sentence's lead:
+    "Types: `LATE`, `STALLED` (no movement for 45 minutes outside a stop), ..." ->
+    "Types: `STALLED` (no movement for 45 minutes outside a stop)"; None when the sentence is
+    no list or names none of `codes`."""
+    parts = _LIST_SPLIT.split(text)
+    if len(parts) < 3:
+        return None
+    lead = ""
+    colon = parts[0].find(":")
+    if 0 < colon < 40:
+        lead, parts[0] = parts[0][: colon + 1], parts[0][colon + 1 :].strip()
+    for part in parts:
+        if any(re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", part, re.I) for code in codes):
+            return f"{lead} {part}".strip()
+    return None
+
+
 def _named_identifiers(question: str, units: Sequence[Unit]) -> list[frozenset[str]]:
     """The stems of each identifier the question names ("pg-core", "shipment-api") that some
     candidate sentence or its heading holds (one nobody holds tells no sentence apart)."""
     named = []
-    letters = [c for c in question if c.isalpha()]
-    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
-    # A word in capitals names a code ("STALLED", "EXPIRED") unless the whole message shouts.
-    codes = [] if shouting else _CODE_WORD.findall(question)
-    for identifier in [*IDENTIFIER.findall(question), *codes]:
+    for identifier in asked_codes(question):
         parts = frozenset(stem(w) for w in words(identifier))
         if parts and any(parts <= u.stems | u.context for u in units):
             named.append(parts)

@@ -20,6 +20,8 @@ from services.offline.question import (
 )
 from services.offline.sentences import (
     _named_identifiers,
+    asked_codes,
+    focus_on,
     match,
     measure_asked,
     score_units,
@@ -303,6 +305,20 @@ def test_a_code_with_digits_tells_rows_apart_unlike_an_amount() -> None:
     ranked = score_units("sev2 update cadence", content_stems("sev2 update cadence"), units)
     assert ranked[0].unit.text.startswith("SEV2")
     assert ranked[0].coverage > ranked[1].coverage
+
+
+def test_a_code_asked_for_is_read_in_its_own_entry_of_a_list() -> None:
+    listing = (
+        "Types: `LATE`, `STALLED` (no movement for 45 minutes outside a stop), `OFF_ROUTE` "
+        "(more than 15 km from the planned corridor), `NO_SIGNAL` (no ping for 2 hours)."
+    )
+    assert asked_codes("STALLED exception meaning") == ["STALLED"]
+    assert asked_codes("WHAT DOES STALLED MEAN") == []  # the whole message shouts
+    assert focus_on(listing, ["STALLED"]) == (
+        "Types: `STALLED` (no movement for 45 minutes outside a stop)"
+    )
+    assert focus_on(listing, ["EXPIRED"]) is None
+    assert focus_on("Use `pg-core` for writes.", ["pg-core"]) is None  # no list
 
 
 def test_an_abbreviation_matches_the_word_it_starts() -> None:
