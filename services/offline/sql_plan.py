@@ -635,7 +635,10 @@ def _build_sql(
     exact = exact or {}
     relevance = _relevance(terms, weights, exact, text_columns, label, prefix) or "1"
     # "How many ...": count the rows naming the entities (or all rows of a named table).
-    count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit)
+    # A row named by its own label ("how many times does notify-service retry?") is not
+    # counted: the question counts something about it, which no row count answers.
+    names_a_row = bool(entities) and all(exact.get(t) == label for t in entities)
+    count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit) and not names_a_row
     asked_names = [c.name for c in asked]
     numbers = numbers or {}
     conditions = [f"{prefix}{quote_identifier(c)} = {v}" for c, v in numbers.items()]
@@ -705,7 +708,8 @@ def _build_sql(
         filtered=bool(conditions),
         numbers=tuple(numbers.items()),
         topic=topic,
-        asks_amount=bool(INTENT_AMOUNT.search(question)),
+        asks_amount=bool(INTENT_AMOUNT.search(question))
+        or (names_a_row and not count and bool(INTENT_COUNT.search(question))),
     )
 
 

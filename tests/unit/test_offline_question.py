@@ -125,6 +125,23 @@ def test_counts_filter_by_a_value_named_in_part_or_by_an_acronyms_plural() -> No
     )
 
 
+def test_how_many_about_one_named_row_is_no_row_count() -> None:
+    services = TableSchema(
+        name="services",
+        columns=(
+            TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
+            TableColumn("tier", "INTEGER", (1,)),
+        ),
+        row_count=2,
+    )
+    plan = plan_sql("how many times does notify-service retry a webhook?", [services])
+    assert plan is not None and not plan.count and plan.asks_amount
+    row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 3]]}
+    assert compose_sql(plan, row) is None  # the documents say how many times
+    tiers = plan_sql("how many tier 1 services are there?", [services])
+    assert tiers is not None and tiers.count
+
+
 def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
     answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
     question = "who is Chen Wei's manager?"
