@@ -32,6 +32,7 @@ from pydantic_ai.settings import ModelSettings
 from services.offline.advice import advice_call
 from services.offline.compose import Answer, compose_documents, not_found
 from services.offline.compose_sql import compose_sql
+from services.offline.places import mark_other_countries
 from services.offline.question import (
     SearchQuery,
     TurnView,
@@ -140,12 +141,18 @@ class _Planner:
         return _Decision(answer=answer)
 
     def _correct_typos(self, view: TurnView, schemas: Sequence[TableSchema]) -> None:
-        """The question and the earlier ones with their typos corrected (`typos.py`)."""
+        """The question and the earlier ones with their typos corrected (`typos.py`) and the
+        countries the knowledge base does not name marked as such (`places.py`)."""
         known = self._vocabulary.snapshot() if self._vocabulary is not None else None
         table_words = _table_words(tuple(schemas))
         correct = self._typos.correct
-        view.question = correct(view.question, known, table_words)
-        view.previous_questions = [correct(q, known, table_words) for q in view.previous_questions]
+        view.question = mark_other_countries(
+            correct(view.question, known, table_words), known, table_words
+        )
+        view.previous_questions = [
+            mark_other_countries(correct(q, known, table_words), known, table_words)
+            for q in view.previous_questions
+        ]
 
     @staticmethod
     def _plan(
