@@ -7,19 +7,21 @@ streaming) behaves identically whichever model answered.
 
 How a turn runs:
 
-1. First request of a turn (no tool results since the latest user prompt): read the turn.
-   A personal pronoun stands for the person a recent answer named ("what's their email"
-   after "who is Chen Wei's manager?"), and "that team" / "this office" for the value of
-   that kind a recent answer named. An elliptical follow-up borrows the previous
-   question's words, its own words replacing those they stand for; the borrowed words weigh
-   half when sentences are scored (`question.py`). Call `search_knowledge_base` with that
-   query. When the question, or for a follow-up the whole question it stands for ("and in
-   lisbon?" -> "how many people are based in lisbon"), clearly targets a loaded table (its
-   name, a column it asks about, a column value, plus something to filter on), also call
-   `lookup_structured_data` with one safe SELECT (`sql_plan.py`): ranked LIKE matches,
-   exact values, integer filters ("tier 1"), a self-join for a manager or for someone's
-   direct reports, a COUNT for "how many", the rows tied at the extreme for "who joined
-   first", the top of a group's reporting line for "who leads X".
+1. First request of a turn (no tool results since the latest user prompt): read the turn. Chat
+   shorthand is written out ("pw", "2yr", "locks me out" -> "lockout"), typos are corrected
+   (`typos.py`), and a country no document or table names, asked about as a place, reads as
+   "another country" (`places.py`). A personal pronoun stands for the person a recent answer
+   named ("what's their email" after "who is Chen Wei's manager?"), and "that team" / "this
+   office" for the value of that kind a recent answer named. An elliptical follow-up borrows
+   the previous question's words, its own words replacing those they stand for; the borrowed
+   words weigh half when sentences are scored (`question.py`). Call `search_knowledge_base`
+   with that query. When the question, or for a follow-up the whole question it stands for
+   ("and in lisbon?" -> "how many people are based in lisbon"), clearly targets a loaded table
+   (its name, a column it asks about, a column value, plus something to filter on), also call
+   `lookup_structured_data` with one safe SELECT (`sql_plan.py`): ranked LIKE matches, exact
+   values, integer filters ("tier 1"), a self-join for a manager or for someone's direct
+   reports, a COUNT for "how many", the rows tied at the extreme for "who joined first", the
+   top of a group's reporting line for "who leads X".
 2. Next request (tool results present): compose the answer from the tools' `metadata`:
    - SQL: when the best row really matches what was asked (its label holds the named entity,
      or every filter term, and it is on the question's topic), a one-line answer such as
@@ -31,7 +33,9 @@ How a turn runs:
      half; Snowball stems, abbreviations and a few synonyms get partial credit; a message's
      asking clause counts on its own too), plus small bonuses for rank and for holding the
      kind of fact asked for (numbers for "how long/often/many", names for "who", days/dates
-     for "when"; the row whose stated range holds an amount of the question, `amounts.py`),
+     for "when"; "every 90 days" asks about a period; the row whose stated range holds an
+     amount of the question, `amounts.py`, which also counts as evidence; a code asked for is
+     read in its own entry of a listing sentence),
      and small penalties for a sentence on topic only through its heading, for
      one without the identifier the question names, and for "Deputy owner:" when "Owner:" is
      there. Sentences aimed at an assistant ("ignore your instructions") are never
@@ -41,7 +45,9 @@ How a turn runs:
      followed by [n], then a **Sources** list naming the version used.
    - Weak evidence (no hits, or the best sentence's evidence below what is needed; each
      question word in no retrieved passage raises the bar, unless it is very common English;
-     a quarter no passage names while others are named) gives exactly `NOT_FOUND_ANSWER`
+     a quarter no passage names while others are named; a question word only one other
+     candidate sentence holds raises it too; a phone number asked for that no sentence
+     holds) gives exactly `NOT_FOUND_ANSWER`
      plus one clarifying question. Thresholds are calibrated on the evaluation set's dev split.
    - Two steps: when the documents' answer names a person or title of a table row and the
      question asks for one of its columns ("... and what's their email?"), one more SELECT
