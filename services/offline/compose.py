@@ -18,7 +18,7 @@ from typing import Any
 from loguru import logger
 
 from services.knowledge.spelling import closest_term
-from services.offline.question import INTENT_HISTORY, asking_clauses, with_topic
+from services.offline.question import INTENT_HISTORY, INTENT_WHO, asking_clauses, with_topic
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import (
     Scored,
@@ -76,6 +76,10 @@ MAX_SENTENCES = 3
 #: Share of the extra-sentence bar a sentence of the kind asked for needs in the best
 #: sentence's own section.
 SAME_SECTION_EVIDENCE = 0.75
+
+#: For "who": a sentence naming someone this close to the best one (in sentences, same
+#: section) may lead the answer whatever its own evidence.
+NEXT_TO_BEST = 2
 
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
@@ -151,9 +155,12 @@ def _confidence(coverage: float, hit: dict[str, Any]) -> float:
     return round(max(0.0, min(1.0, value)), 3)
 
 
-def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Scored]:
+def _choose(
+    scored: list[Scored], best: Scored, min_evidence: float, asks_who: bool = False
+) -> list[Scored]:
     """The best sentence, then (if it lacks the kind of fact asked for) the best one that has
-    it, then close runners-up; never two from one list, never near-duplicates."""
+    it (for "who", a name within `NEXT_TO_BEST` sentences of the best one counts whatever its
+    evidence), then close runners-up; never two from one list, never near-duplicates."""
 
     def distinct(candidate: Scored, chosen: list[Scored]) -> bool:
         return not any(
@@ -171,10 +178,23 @@ def _choose(scored: list[Scored], best: Scored, min_evidence: float) -> list[Sco
         same_section = candidate.unit.hit_index == best.unit.hit_index
         return min_evidence * (SAME_SECTION_EVIDENCE if same_section else 1.0)
 
+    def next_to_best(candidate: Scored) -> bool:
+        return (
+            asks_who
+            and candidate.unit.hit_index == best.unit.hit_index
+            and abs(candidate.unit.position - best.unit.position) <= NEXT_TO_BEST
+        )
+
     chosen = [best]
     if not best.typed:
+        # The name asked for may sit next to the best sentence ("... the EU stack can be
+        # moved to eu-central-1." / "Only the Head of Site Reliability can authorise it.").
         typed = next(
-            (c for c in scored[1:] if c.typed and c.evidence >= bar(c) and distinct(c, chosen)),
+            (
+                c
+                for c in scored[1:]
+                if c.typed and (c.evidence >= bar(c) or next_to_best(c)) and distinct(c, chosen)
+            ),
             None,
         )
         if typed is not None:
@@ -411,7 +431,8 @@ def compose_documents(
         elif required:
             logger.debug("No sentence holds the phone number asked for")
             return not_found(_confidence(best.coverage, best_hit))
-    chosen = _choose(scored, best, EXTRA_SENTENCE_EVIDENCE * needed)
+    asks_who = bool(INTENT_WHO.search(question))
+    chosen = _choose(scored, best, EXTRA_SENTENCE_EVIDENCE * needed, asks_who)
 
     sentences = []
     cited: list[dict[str, Any]] = []

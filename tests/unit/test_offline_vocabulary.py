@@ -127,3 +127,26 @@ def test_a_word_only_another_sentence_holds_raises_the_bar() -> None:
     )
     assert road.found
     assert not rail.found  # the best sentence is about road; only the other names rail
+
+
+def test_who_is_answered_by_a_name_next_to_the_best_sentence() -> None:
+    failover = {
+        "number": 1,
+        "title": "Database Failover Runbook",
+        "section": "4. Cross-region disaster recovery",
+        "source": "runbooks/database-failover.md",
+        "text": "If eu-west-1 is unavailable as a whole, the EU stack can be moved to "
+        "eu-central-1. Targets: RPO 5 minutes, RTO 4 hours.\n\n"
+        "Only the Head of Site Reliability (Ifeoma Adeyemi) can authorise a regional "
+        "failover.\n\nCustomer notices are sent by Isabel Moreau after the move.",
+    }
+    similarity = FavouringSimilarity("EU stack", 0.6, 0.1)
+    answer = compose_documents(
+        "who can sign off on moving the EU stack?",
+        [failover],
+        similarity,  # type: ignore[arg-type]
+        known=lambda _: True,
+    )
+    assert answer.text.startswith("Only the Head of Site Reliability (Ifeoma Adeyemi)")
+    # Three sentences away is too far: not a name for this move.
+    assert "Isabel Moreau" not in answer.text
