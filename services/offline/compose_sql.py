@@ -222,7 +222,8 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
             sentence = f"For {label}, {', '.join(facts)}"
         text = f"{sentence} {marker}."
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85 if label_hit else 0.65)
-    if not asked and plan.asks_amount:
+    filtered_on = {column for column, _ in plan.numbers}  # "tier 1" names no column asked for
+    if (plan.asks_amount or plan.asks_yes_no) and all(c in filtered_on for c in asked):
         return None  # "how long can the customer replay it?" is not answered by a list of rows
     keep = shown
     if asked and plan.label_column in index:

@@ -64,6 +64,7 @@ class SqlPlan:
     head_by_title: bool = False  # that group is the people holding one title ("SRE")
     topic: tuple[str, ...] = ()  # question stems beyond the row's name, the table and columns
     asks_amount: bool = False  # "how long", "when": a bare list of rows does not answer it
+    asks_yes_no: bool = False  # "is it ok to deploy a tier 1 service on Friday?": nor this
 
 
 def _sql_literal(text: str) -> str:
@@ -446,6 +447,16 @@ def expand_abbreviations(question: str) -> str:
     return _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(0).lower()], question)
 
 
+#: A yes/no question about a rule ("is it ok to ...", "can I ...", "should we ..."), which a
+#: bare list of rows never answers; "is there / are there / is anyone ...", and any question
+#: with "who", asks for rows.
+_YES_NO = re.compile(
+    r"^\W*(?:is|are|am|can|could|do|does|did|should|may|must|will|would|has|have)\b"
+    r"(?!\s+(?:there|we\s+have|you\s+have|any|anyone|anybody|someone|somebody)\b)",
+    re.IGNORECASE,
+)
+
+
 def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
     """One safe SELECT for a question that clearly targets a table, or None. A question with
     abbreviations is planned with them written out when that names a row by a full value
@@ -710,6 +721,7 @@ def _build_sql(
         topic=topic,
         asks_amount=bool(INTENT_AMOUNT.search(question))
         or (names_a_row and not count and bool(INTENT_COUNT.search(question))),
+        asks_yes_no=bool(_YES_NO.match(question)) and not INTENT_WHO.search(question),
     )
 
 

@@ -142,6 +142,24 @@ def test_how_many_about_one_named_row_is_no_row_count() -> None:
     assert tiers is not None and tiers.count
 
 
+def test_a_yes_no_question_about_a_rule_is_no_list_of_rows() -> None:
+    services = TableSchema(
+        name="services",
+        columns=(
+            TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
+            TableColumn("tier", "INTEGER", (1,)),
+        ),
+        row_count=2,
+    )
+    rows = {"columns": ["name", "tier"], "rows": [["notify-service", 1], ["api", 1]]}
+    deploy = plan_sql("is it ok to deploy on friday? it's for a tier 1 service", [services])
+    assert deploy is not None and deploy.asks_yes_no
+    assert compose_sql(deploy, rows) is None  # the change policy answers it
+    listed = plan_sql("are there any tier 1 services?", [services])
+    assert listed is not None and not listed.asks_yes_no
+    assert compose_sql(listed, rows) is not None
+
+
 def test_a_pronoun_is_resolved_only_after_a_who_question() -> None:
     answer = "The manager of Chen Wei is Mateus Oliveira [table: directory].\n\n**Sources**\n..."
     question = "who is Chen Wei's manager?"
