@@ -4,8 +4,9 @@ base holds it nowhere: a known word says the search found better passages withou
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from services.offline.compose import compose_documents
+from services.offline.compose import Answer, compose_documents
 from services.offline.vocabulary import KnowledgeVocabulary
 
 KPI_PASSAGE = {
@@ -111,42 +112,45 @@ ETA_PASSAGE = {
 }
 
 
+def _compose(question: str, passage: dict[str, Any], similarity: FavouringSimilarity) -> Answer:
+    """The answer over one passage, every word known to the knowledge base."""
+    return compose_documents(
+        question,
+        [passage],
+        similarity,  # type: ignore[arg-type]
+        known=lambda _: True,
+    )
+
+
 def test_a_word_only_another_sentence_holds_raises_the_bar() -> None:
     similarity = FavouringSimilarity("road", 0.4, 0.2)
-    rail = compose_documents(
-        "how accurate is tidecast for rail shipments",
-        [ETA_PASSAGE],
-        similarity,  # type: ignore[arg-type]
-        known=lambda _: True,
-    )
-    road = compose_documents(
-        "how accurate is tidecast for road shipments",
-        [ETA_PASSAGE],
-        similarity,  # type: ignore[arg-type]
-        known=lambda _: True,
-    )
+    rail = _compose("how accurate is tidecast for rail shipments", ETA_PASSAGE, similarity)
+    road = _compose("how accurate is tidecast for road shipments", ETA_PASSAGE, similarity)
     assert road.found
     assert not rail.found  # the best sentence is about road; only the other names rail
 
 
 def test_who_is_answered_by_a_name_next_to_the_best_sentence() -> None:
+    move = (
+        "If eu-west-1 is unavailable as a whole, the EU stack can be moved to eu-central-1. "
+        "Targets: RPO 5 minutes, RTO 4 hours."
+    )
     failover = {
         "number": 1,
         "title": "Database Failover Runbook",
         "section": "4. Cross-region disaster recovery",
         "source": "runbooks/database-failover.md",
-        "text": "If eu-west-1 is unavailable as a whole, the EU stack can be moved to "
-        "eu-central-1. Targets: RPO 5 minutes, RTO 4 hours.\n\n"
-        "Only the Head of Site Reliability (Ifeoma Adeyemi) can authorise a regional "
-        "failover.\n\nCustomer notices are sent by Isabel Moreau after the move.",
+        "text": f"{move}\n\nOnly the Head of Site Reliability (Ifeoma Adeyemi) can authorise "
+        "a regional failover.",
     }
     similarity = FavouringSimilarity("EU stack", 0.6, 0.1)
-    answer = compose_documents(
-        "who can sign off on moving the EU stack?",
-        [failover],
-        similarity,  # type: ignore[arg-type]
-        known=lambda _: True,
-    )
+    answer = _compose("who can sign off on moving the EU stack?", failover, similarity)
     assert answer.text.startswith("Only the Head of Site Reliability (Ifeoma Adeyemi)")
-    # Three sentences away is too far: not a name for this move.
-    assert "Isabel Moreau" not in answer.text
+    # Three sentences away is too far: that name does not lead the answer.
+    farther = {
+        **failover,
+        "text": f"{move} Standby lag is checked daily.\n\n"
+        "Customer notices are sent by Isabel Moreau after the move.",
+    }
+    answer = _compose("who can sign off on moving the EU stack?", farther, similarity)
+    assert answer.text.startswith("If eu-west-1 is unavailable")
