@@ -449,7 +449,12 @@ class InMemoryRetriever:
         return False
 
     def search(
-        self, query: str, k: int | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[SearchHit]:
         self.queries.append(query)
         words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}

@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic_ai import Agent, ModelRetry, RunContext, ToolOutput
@@ -256,21 +257,26 @@ def leaks_instructions(answer: str, instructions: str, window: int = LEAK_WINDOW
 
 
 async def search_knowledge_base(
-    ctx: RunContext[AgentDeps], query: str, category: str | None = None
+    ctx: RunContext[AgentDeps],
+    query: str,
+    category: str | None = None,
+    as_of: date | None = None,
 ) -> ToolReturn:
     """Search the organisation's knowledge base (policies, runbooks, domain documents).
 
     Args:
         query: A standalone search query; rewrite follow-up questions to be self-contained.
         category: Optional category to restrict the search to (e.g. "policies", "runbooks").
+        as_of: Only when the user asks how a rule was at a past date ("back in 2022", "before
+            the September 2025 update"): that date (YYYY-MM-DD); the policy versions in
+            force then rank first instead of the current ones.
     """
     query = query.strip()
     if not query:
         raise ModelRetry("The search query is empty; pass the words to search for.")
     deps = ctx.deps
-    hits = await asyncio.to_thread(
-        deps.retriever.search, query, deps.search_limit, category or None
-    )
+    search = partial(deps.retriever.search, as_of=as_of) if as_of else deps.retriever.search
+    hits = await asyncio.to_thread(search, query, deps.search_limit, category or None)
     start = len(deps.citations)
     new: list[Citation] = []
     for offset, hit in enumerate(hits, 1):

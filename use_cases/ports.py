@@ -170,8 +170,16 @@ class Retriever(Protocol):
     """Hybrid search over the knowledge base."""
 
     def search(
-        self, query: str, k: int | None = None, category: str | None = None
-    ) -> list[SearchHit]: ...
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> list[SearchHit]:
+        """`as_of`: a past date the question is about; the versions of a document in force
+        then rank above its current version."""
+        ...
 
     @property
     def reranker_enabled(self) -> bool: ...

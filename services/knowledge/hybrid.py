@@ -8,6 +8,7 @@ reads the rows it needs; everything after that is decided here, once:
   the two rankings (convex combination of min-max scaled scores, or RRF when `rrf_k` is set;
   services/knowledge/rrf.py);
 * `prefer_current_versions`: hits from superseded documents have their fused score halved
+  (with `as_of`: hits from the versions not in force on that date)
   (the recorded `supersedes` relation, services/knowledge/versions.py);
 * `rerank`: the optional reranker over the top `reranker_top_n` (any failure: fused order);
 * `build_hits`: the `SearchHit`s with parent section text, scores and a highlighted snippet.
@@ -19,13 +20,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from loguru import logger
 
 from services.knowledge.fts_query import snippet
 from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
-from services.knowledge.versions import Versions
+from services.knowledge.versions import Versions, in_force
 from use_cases.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
 from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
 from use_cases.ports import Embedder, Reranker
@@ -165,17 +167,25 @@ def prefer_current_versions(
     candidates: list[Candidate],
     details: dict[int, dict[str, Any]],
     versions: Mapping[int, Versions],
+    as_of: date | None = None,
 ) -> list[Candidate]:
     """The one "current version" rule: a hit from a document that another document
     supersedes (an explicit, recorded relation) has its fused score multiplied by
     `SUPERSEDED_FACTOR`, so the current version ranks first while the old one stays
     findable; every hit's row gets its versions for the answer to name.
 
-    `versions`: document id -> `Versions` for every candidate's document."""
+    `versions`: document id -> `Versions` for every candidate's document. `as_of`: a past
+    date the question is about ("back in 2022"): the versions not in force on that date,
+    the current one included, are the ones whose score is multiplied."""
     for candidate in candidates:
         row = details[candidate.chunk_id]
         row["versions"] = versions[row["document_id"]]
-        if row["versions"].superseded_by is not None:
+        if as_of is not None:
+            updated = row.get("updated_at")
+            issued = date.fromisoformat(updated) if isinstance(updated, str) else updated
+            if not in_force(issued, row["versions"], as_of):
+                candidate.fused *= SUPERSEDED_FACTOR
+        elif row["versions"].superseded_by is not None:
             candidate.fused *= SUPERSEDED_FACTOR
     return sorted(candidates, key=lambda c: c.fused, reverse=True)
 

@@ -51,6 +51,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -413,13 +414,19 @@ class PgHybridRetriever:
     # -- hybrid ----------------------------------------------------------------------------------
 
     def search(
-        self, query: str, k: int | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[SearchHit]:
-        """Hybrid search for `query`; [] for a query without any searchable characters."""
+        """Hybrid search for `query`; [] for a query without any searchable characters.
+        `as_of`: prefer the versions in force on that date over the current ones."""
         if not query_terms(query):
             return []  # nothing searchable: do not spend an embedding on it
         vector = query_vector(query, self._embedder, self._store.embedding_info())
-        return self.search_with_vector(query, vector, k, category)
+        return self.search_with_vector(query, vector, k, category, as_of=as_of)
 
     def search_with_vector(
         self,
@@ -427,6 +434,8 @@ class PgHybridRetriever:
         query_vector: Vector | None,
         k: int | None = None,
         category: str | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[SearchHit]:
         """`search` with the query already embedded; `query_vector=None`: keywords only."""
         if not query or not query.strip():
@@ -464,7 +473,7 @@ class PgHybridRetriever:
             versions = self._store.versions_of(
                 conn, sorted({row["document_id"] for row in details.values()})
             )
-        candidates = prefer_current_versions(candidates, details, versions)[:wanted]
+        candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
         if self._reranker is not None and candidates:
             candidates = rerank(
                 self._reranker,

@@ -674,10 +674,19 @@ class PgKnowledgeStore:
                 refs[int(r["id"])] = DocumentRef(
                     int(r["id"]), r["title"], r["source"], r["updated_at"]
                 )
+        replaced = {
+            int(r["supersedes_id"]): r["newest"]
+            for r in conn.execute(
+                "SELECT supersedes_id, MAX(updated_at) AS newest FROM documents "
+                "WHERE supersedes_id = ANY(%s) AND updated_at IS NOT NULL GROUP BY supersedes_id",
+                (ids,),
+            )
+        }
         return {
             document_id: Versions(
                 superseded_by=refs.get(heads[document_id]) if document_id in heads else None,
                 supersedes=tuple(refs[p] for p in previous.get(document_id, ()) if p in refs),
+                replaced_on=replaced.get(document_id),
             )
             for document_id in ids
         }

@@ -207,13 +207,19 @@ class HybridRetriever:
     # -- hybrid ----------------------------------------------------------------------------------
 
     def search(
-        self, query: str, k: int | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[SearchHit]:
-        """Hybrid search for `query`; [] for a query without any searchable characters."""
+        """Hybrid search for `query`; [] for a query without any searchable characters.
+        `as_of`: prefer the versions in force on that date over the current ones."""
         if not query_terms(query):
             return []  # nothing searchable: do not spend an embedding on it
         vector = query_vector(query, self._embedder, self._store.embedding_info())
-        return self.search_with_vector(query, vector, k, category)
+        return self.search_with_vector(query, vector, k, category, as_of=as_of)
 
     def search_with_vector(
         self,
@@ -221,6 +227,8 @@ class HybridRetriever:
         query_vector: Vector | None,
         k: int | None = None,
         category: str | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[SearchHit]:
         """`search` with the query already embedded (so benchmarks can time retrieval only).
 
@@ -258,7 +266,7 @@ class HybridRetriever:
         details = _details(conn, [c.chunk_id for c in window])
         candidates = [c for c in window if c.chunk_id in details]
         versions = versions_of(conn, {row["document_id"] for row in details.values()})
-        candidates = prefer_current_versions(candidates, details, versions)[:wanted]
+        candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
         if self._reranker is not None and candidates:
             candidates = rerank(
                 self._reranker,

@@ -9,6 +9,8 @@ agent's prompt read the result from the hits):
   each other (2022 <- 2023 <- 2025 gives 2025 for both older ones). When two documents
   supersede the same one, the one updated last (then the one stored last) continues it.
 - `supersedes` lists the documents a document directly supersedes.
+- `replaced_on` is the date of the newest document directly superseding it: the version was in
+  force from its own `updated_at` until then (`in_force`, for questions about the past).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import date
 from services.sqlite.connection import Connection
 from use_cases.domain import DocumentRef
 
-__all__ = ["Versions", "versions_of"]
+__all__ = ["Versions", "in_force", "versions_of"]
 
 #: Longest chain of versions followed (a guard; loops are refused at ingestion).
 MAX_CHAIN = 100
@@ -30,6 +32,24 @@ MAX_CHAIN = 100
 class Versions:
     superseded_by: DocumentRef | None = None
     supersedes: tuple[DocumentRef, ...] = ()
+    replaced_on: date | None = None
+
+    @property
+    def versioned(self) -> bool:
+        """Whether the document is one of several recorded versions."""
+        return self.superseded_by is not None or bool(self.supersedes)
+
+
+def in_force(updated_at: date | None, versions: Versions, as_of: date) -> bool:
+    """Whether a version was the one in force on `as_of`: issued by then and not yet replaced
+    (an undated version counts as in force; so does any document with a single version)."""
+    if not versions.versioned:
+        return True
+    if updated_at is not None and updated_at > as_of:
+        return False
+    return versions.superseded_by is None or (
+        versions.replaced_on is not None and versions.replaced_on > as_of
+    )
 
 
 def versions_of(conn: Connection, document_ids: Collection[int]) -> dict[int, Versions]:
@@ -47,10 +67,20 @@ def versions_of(conn: Connection, document_ids: Collection[int]) -> dict[int, Ve
     ):
         previous.setdefault(int(document_id), []).append(int(older))
     refs = _refs(conn, set(heads.values()) | {p for ps in previous.values() for p in ps})
+    replaced = {
+        int(older): date.fromisoformat(newest)
+        for older, newest in conn.execute(
+            f"SELECT supersedes_id, MAX(updated_at) FROM documents WHERE supersedes_id IN "
+            f"({marks}) AND updated_at IS NOT NULL GROUP BY supersedes_id",
+            ids,
+        )
+        if newest
+    }
     return {
         document_id: Versions(
             superseded_by=refs.get(heads[document_id]) if document_id in heads else None,
             supersedes=tuple(refs[p] for p in previous.get(document_id, ()) if p in refs),
+            replaced_on=replaced.get(document_id),
         )
         for document_id in ids
     }

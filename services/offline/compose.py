@@ -18,7 +18,13 @@ from typing import Any
 from loguru import logger
 
 from services.knowledge.spelling import closest_term
-from services.offline.question import INTENT_HISTORY, INTENT_WHO, asking_clauses, with_topic
+from services.offline.question import (
+    INTENT_HISTORY,
+    INTENT_WHO,
+    as_of_date,
+    asking_clauses,
+    with_topic,
+)
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import (
     Scored,
@@ -334,7 +340,9 @@ def compose_documents(
     """
     if not hits:
         return not_found(0.0)
-    kept, replaced = resolve_versions(hits, keep_history=bool(INTENT_HISTORY.search(question)))
+    kept, replaced = resolve_versions(
+        hits, keep_history=bool(INTENT_HISTORY.search(question)), as_of=as_of_date(question)
+    )
     question = _spelled_for_meaning(question, kept, known)
     terms = content_stems(question)
     background = set(content_stems(" ".join(borrowed))) - set(

@@ -36,6 +36,7 @@ from services.offline.places import mark_other_countries
 from services.offline.question import (
     SearchQuery,
     TurnView,
+    as_of_date,
     follow_up_query,
     narrowed_query,
     read_turn,
@@ -115,7 +116,7 @@ class _Planner:
         if not view.calls:
             calls = []
             if can_search:
-                calls.append(_call(SEARCH_TOOL, {"query": query.text}))
+                calls.append(_call(SEARCH_TOOL, _search_args(query.text, question)))
             if plan is not None:
                 calls.append(_call(SQL_TOOL, {"sql_query": plan.sql}))
             if calls:
@@ -137,7 +138,9 @@ class _Planner:
         if not answer.found and "narrowed" not in searched:
             narrowed = narrowed_query(query.text, results.hits)
             if narrowed is not None:
-                return _Decision(calls=[_call(SEARCH_TOOL, {"query": narrowed}, "narrowed")])
+                return _Decision(
+                    calls=[_call(SEARCH_TOOL, _search_args(narrowed, question), "narrowed")]
+                )
         return _Decision(answer=answer)
 
     def _correct_typos(self, view: TurnView, schemas: Sequence[TableSchema]) -> None:
@@ -278,6 +281,13 @@ def _joined(documents: Answer, table: Answer | None) -> Answer:
     return Answer(
         text, documents.confidence, coverage=documents.coverage, evidence=documents.evidence
     )
+
+
+def _search_args(query: str, question: str) -> dict[str, Any]:
+    """The search tool's arguments: the query, and the past date the question asks about
+    ("back in 2022": the policy versions in force then rank first)."""
+    as_of = as_of_date(question)
+    return {"query": query} | ({"as_of": as_of.isoformat()} if as_of else {})
 
 
 def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic_ai.messages import (
@@ -76,9 +77,86 @@ INTENT_HISTORY = re.compile(
     re.IGNORECASE,
 )
 
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH = rf"(?:{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\.?"
+_YEAR = r"((?:19|20)\d\d)"
+#: "before the sept 2025 update", "before 2025": the day before that month or year began.
+_BEFORE_DATE = re.compile(
+    rf"\b(?:before|prior\s+to|until|till)\s+(?:the\s+)?(?:(\d{{1,2}})\s+)?(?:({_MONTH})\s+)?"
+    rf"{_YEAR}\b",
+    re.IGNORECASE,
+)
+#: "back in 2022", "under the original 2022 policy", "the 2023 rules": that year (its end).
+_IN_YEAR = re.compile(
+    rf"\b(?:in|during|back\s+in|as\s+of|throughout)\s+(?:(?:early|mid|late)[\s-]+)?{_YEAR}\b"
+    rf"|\b{_YEAR}\s+(?:[\w-]+\s+){{0,2}}?(?:policy|policies|version|rules?|handbook)\b",
+    re.IGNORECASE,
+)
+
+
+def as_of_date(question: str, today: date | None = None) -> date | None:
+    """The past date a question asks about ("back in 2022" -> 2022-12-31, "before the sept
+    2025 update" -> 2025-08-31), or None: none named, or not before `today`. Search then
+    prefers the document versions in force on that date."""
+    today = today or date.today()
+    found: date | None = None
+    before = _BEFORE_DATE.search(question)
+    if before is not None:
+        day, month, year = before.groups()
+        month_number = _MONTHS[month.rstrip(".").lower()] if month else 1
+        try:
+            start = date(int(year), month_number, int(day) if day and month else 1)
+        except ValueError:
+            return None
+        found = start - timedelta(days=1)
+    else:
+        in_year = _IN_YEAR.search(question)
+        if in_year is not None:
+            found = date(int(in_year.group(1) or in_year.group(2)), 12, 31)
+    return found if found is not None and found < today else None
+
+
 INTENT_COUNT = re.compile(
     r"\b(?:how\s+many|number\s+of|count\s+of)\b|(?:^|\s)#\s*of\b", re.IGNORECASE
 )
+
+#: Units that "how many" counts in a document's rule, never a table's rows: "how many days do
+#: we get to fix a critical", "how many times does it retry".
+_COUNTED_UNITS = re.compile(
+    r"\s+(?:more\s+|extra\s+|working\s+|business\s+|calendar\s+)?(?:seconds?|secs?|minutes?|"
+    r"mins?|hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?|times?|attempts?|tries|retries|"
+    r"characters?|chars?|euros?|dollars?|percent|km|kilometers?|kilometres?|requests?)\b",
+    re.IGNORECASE,
+)
+
+
+def counts_rows(question: str) -> bool:
+    """Whether a "how many / number of" asks for a count of things, not of units ("how many
+    people in Lisbon" but not "how many days to fix a critical")."""
+    return any(
+        not _COUNTED_UNITS.match(question, found.end()) for found in INTENT_COUNT.finditer(question)
+    )
+
 
 #: Asking for an amount or a time, which a bare list of rows never answers.
 INTENT_AMOUNT = re.compile(

@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from services.knowledge.fts_query import STOPWORDS, words
-from services.offline.question import INTENT_AMOUNT, INTENT_COUNT, INTENT_WHO, entities_in
+from services.offline.question import (
+    INTENT_AMOUNT,
+    INTENT_COUNT,
+    INTENT_WHO,
+    counts_rows,
+    entities_in,
+)
 from services.offline.text import STOP, content_stems, stem, wordset
 from services.tables.loader import quote_identifier
 from use_cases.chat_domain import TableColumn, TableSchema
@@ -237,7 +243,9 @@ def _self_reference(schema: TableSchema, column: TableColumn) -> str | None:
 #: Asking for the rows that point at a named row ("direct reports of the CEO", "who reports
 #: to Ifeoma"), not for the row it points at ("who does Kwame report to").
 _REVERSE_REFERENCE = re.compile(
-    r"\bdirect\s+reports?\b|\breports\b(?!\s+to\b)|\breports?\s+(?:to|into)\s+\w"
+    r"\bdirect\s+reports?\b|\breports\b(?!\s+to\b)"
+    # "who reports (directly) to Ana", not "who does Ana report to and what's her title"
+    r"|\breports?\s+(?:directly\s+|straight\s+)?(?:to|into)\s+(?!(?:and|or|but|&)\b)\w"
     r"|\bwho\s+(?:works?|is)\s+under\b|\bworks?\s+for\s+\w",
     re.IGNORECASE,
 )
@@ -262,7 +270,7 @@ _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, target in (
         (r"\bhow\s+often\b|\bfrequen|\bmeasured\b", "frequency"),
         (
-            r"\breports?\s+(?:to|into)\b|\breporting\s+to\b|\bboss\b|\bdirect\s+reports?\b"
+            r"\breports?\s+(?:directly\s+|straight\s+)?(?:to|into)\b|\breporting\s+to\b|\bboss\b|\bdirect\s+reports?\b"
             r"|\bworks?\s+(?:for|under)\b",
             "manager",
         ),
@@ -275,6 +283,10 @@ _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bcomes?\s+from\b|\b(?:which|what)\s+tool\b|\bsourced?\b", "source"),
     )
 )
+
+
+#: Between a value's words in the question: "VP of Engineering" for "VP Engineering".
+_OPTIONAL_OF = r"\s+(?:of\s+(?:the\s+)?)?"
 
 
 def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
@@ -293,7 +305,8 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
         needle = value.lower()
         if needle in found:
             continue
-        pattern = rf"(?<!\w){re.escape(needle)}(?!\w)"
+        # "VP of Engineering" names the title "VP Engineering"
+        pattern = rf"(?<!\w){_OPTIONAL_OF.join(re.escape(w) for w in needle.split())}(?!\w)"
         flags = 0 if value.isupper() and len(value) < 4 else re.IGNORECASE
         match = re.search(
             pattern if flags else rf"(?<!\w){re.escape(value)}(?!\w)",
@@ -527,7 +540,7 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             if any(stem(w) not in covered and w not in STOP for w in words(e))
         ]
         label = _label_column(schema)
-        if not values and INTENT_COUNT.search(question):
+        if not values and counts_rows(question):
             # "how many work fully remote": a word that starts or ends values of one column
             # ("Remote - Germany (Berlin)") filters the count like a value.
             row_entities += [
@@ -649,7 +662,7 @@ def _build_sql(
     # A row named by its own label ("how many times does notify-service retry?") is not
     # counted: the question counts something about it, which no row count answers.
     names_a_row = bool(entities) and all(exact.get(t) == label for t in entities)
-    count = bool(INTENT_COUNT.search(question)) and bool(entities or explicit) and not names_a_row
+    count = counts_rows(question) and bool(entities or explicit) and not names_a_row
     asked_names = [c.name for c in asked]
     numbers = numbers or {}
     conditions = [f"{prefix}{quote_identifier(c)} = {v}" for c, v in numbers.items()]
@@ -874,7 +887,7 @@ def _reports_plan(
         f"(SELECT {quote_identifier(label)} FROM {table} WHERE {quote_identifier(key)} = {target})"
     )
     of = "reports_of"
-    if INTENT_COUNT.search(question):
+    if counts_rows(question):
         sql = (
             f"SELECT COUNT(*) AS count, {boss} AS {of} FROM {table} "
             f"WHERE {quote_identifier(fk)} = {target}"
@@ -891,6 +904,6 @@ def _reports_plan(
         asked_columns=(),
         entities=tuple(entities),
         terms=tuple(parts_for),
-        count=bool(INTENT_COUNT.search(question)),
+        count=counts_rows(question),
         reports_of=of,
     )

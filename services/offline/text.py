@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from itertools import pairwise
 
 import snowballstemmer
 
@@ -121,6 +122,43 @@ _GIVEN_BACK = re.compile(
     re.IGNORECASE,
 )
 
+#: Weekday abbreviations, written out where they clearly mean days: "sat + sun", "mon-fri",
+#: "on sat" ("sat" alone is also a verb).
+_WEEKDAYS = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "tues": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "thur": "Thursday",
+    "thurs": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+_DAY_WORD = re.compile(rf"(?<!\w)({'|'.join(_WEEKDAYS)})\.?(?!\w)", re.IGNORECASE)
+#: Between two days of a pair or a list: "sat + sun", "mon-fri", "tue, wed or thu".
+_BETWEEN_DAYS = re.compile(r"\s*(?:[+/&,-]|and|or|to|through|thru)\s*", re.IGNORECASE)
+_ON_DAY = re.compile(r"\b(?:on|this|next|last|every)\s+$", re.IGNORECASE)
+
+
+def _expand_weekdays(text: str) -> str:
+    """ "sat + sun" -> "Saturday + Sunday", "on fri" -> "on Friday" (see `_WEEKDAYS`)."""
+    found = list(_DAY_WORD.finditer(text))
+    paired: set[int] = set()
+    for first, second in pairwise(found):
+        if _BETWEEN_DAYS.fullmatch(text, first.end(), second.start()):
+            paired |= {first.start(), second.start()}
+    return _DAY_WORD.sub(
+        lambda m: (
+            _WEEKDAYS[m.group(1).lower()]
+            if m.start() in paired or _ON_DAY.search(text, 0, m.start())
+            else m.group(0)
+        ),
+        text,
+    )
+
+
 #: Capitalised abbreviations documents spell out ("the DR region").
 _UPPER_SHORTHAND = {"DR": "disaster recovery"}
 _UPPER_SHORTHAND_WORD = re.compile(rf"\b(?:{'|'.join(_UPPER_SHORTHAND)})\b")
@@ -133,6 +171,7 @@ def expand_shorthand(text: str) -> str:
     "return their laptop", "failing the database over" ->
     "failover the database"."""
     text = _LOCKED_OUT.sub("lockout", text)
+    text = _expand_weekdays(text)
     text = _LET_GO.sub(lambda m: f"fire {m.group(1).strip()}", text)
     text = _GIVEN_BACK.sub(lambda m: f"return {m.group(1).strip()}".rstrip(), text)
     text = _UPPER_SHORTHAND_WORD.sub(lambda m: _UPPER_SHORTHAND[m.group(0)], text)

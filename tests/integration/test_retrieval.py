@@ -583,6 +583,42 @@ def test_only_the_recorded_supersedes_relation_makes_a_version_old(
     assert after["badges-copy.md"].superseded_by is None  # same title, newer date: no matter
 
 
+def test_as_of_a_past_date_the_version_in_force_then_ranks_first(
+    store: AnyStore, retriever: AnyRetriever
+) -> None:
+    def rule(colour: str) -> list[tuple[tuple[str, ...], list[str]]]:
+        return [(("Badges",), [f"Visitor badges are {colour} and must be returned daily."])]
+
+    save(store, "b-2022.md", "Badge Policy", "policies", rule("red"), updated_at=date(2022, 3, 1))
+    save(
+        store,
+        "b-2023.md",
+        "Badge Policy",
+        "policies",
+        rule("blue"),
+        updated_at=date(2023, 6, 1),
+        supersedes="b-2022.md",
+    )
+    save(
+        store,
+        "b-2025.md",
+        "Badge Policy",
+        "policies",
+        rule("green"),
+        updated_at=date(2025, 9, 1),
+        supersedes="b-2023.md",
+    )
+
+    def first(as_of: date | None) -> str:
+        return retriever.search("visitor badges returned daily", k=3, as_of=as_of)[0].source
+
+    assert first(None) == "b-2025.md"
+    assert first(date(2022, 12, 31)) == "b-2022.md"
+    assert first(date(2024, 1, 1)) == "b-2023.md"
+    assert first(date(2025, 9, 1)) == "b-2025.md"
+    assert first(date(2020, 1, 1)) in {"b-2022.md", "b-2023.md", "b-2025.md"}  # none yet: as is
+
+
 SPREAD = [
     # The query's two terms sit in different chunks of one section ...
     (

@@ -64,7 +64,14 @@ from use_cases.search_discipline import decide
 class OneHitRetriever:
     """Every search finds the same passage of the deployment policy."""
 
-    def search(self, query: str, limit: int, category: str | None = None) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        limit: int,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> list[SearchHit]:
         return [
             SearchHit(
                 chunk_id=1,

@@ -134,15 +134,22 @@ class FakeRetriever:
     def __init__(self, hits: Sequence[SearchHit]) -> None:
         self.hits = list(hits)
         self.queries: list[str] = []
+        self.as_of: list[date | None] = []
 
     @property
     def reranker_enabled(self) -> bool:
         return False
 
     def search(
-        self, query: str, k: int | None = None, category: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
     ) -> list[SearchHit]:
         self.queries.append(query)
+        self.as_of.append(as_of)
         words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}
         ranked = []
         for hit in self.hits:
@@ -345,6 +352,29 @@ async def test_a_question_about_the_past_is_answered_from_the_superseded_version
     answer = result.output
     assert "12 characters" in answer or "90 days" in answer
     assert "superseded by Password Policy of 2025-09-15" in answer.split("**Sources**")[1]
+
+
+async def test_a_question_naming_a_past_date_is_answered_from_the_version_in_force_then(
+    agent: Agent,
+) -> None:
+    result, run_deps = await ask(
+        agent,
+        "what was the minimum password length before the sept 2025 update?",
+        [PASSWORD_2023, PASSWORD_2025],
+    )
+    calls = [c for c in tool_calls(result.all_messages()) if c.tool_name == SEARCH_TOOL]
+    assert calls[0].args_as_dict()["as_of"] == "2025-08-31"
+    assert run_deps.retriever.as_of[0] == date(2025, 8, 31)  # type: ignore[attr-defined]
+    answer = result.output
+    assert "12 characters" in answer
+    assert "14 characters" not in answer
+    assert "superseded by Password Policy of 2025-09-15" in answer.split("**Sources**")[1]
+
+    result, run_deps = await ask(
+        agent, "What is the minimum password length?", [PASSWORD_2023, PASSWORD_2025]
+    )
+    assert run_deps.retriever.as_of == [None]  # type: ignore[attr-defined]
+    assert "14 characters" in result.output
 
 
 async def test_a_newer_date_under_the_same_title_does_not_make_a_version_current(
@@ -588,6 +618,18 @@ async def test_direct_reports_of_a_title_are_counted_and_listed(agent: Agent) ->
     # The other direction is still the manager of the named person.
     result, _ = await ask(agent, "who does Fleur Janssen report to?", [], FakeSql())
     assert result.output.startswith("The manager of Fleur Janssen is Ifeoma Adeyemi")
+    # ... also when a second question follows "report to".
+    result, _ = await ask(
+        agent, "who does Fleur Janssen report to and whats her title", [], FakeSql()
+    )
+    assert "the manager is Ifeoma Adeyemi" in result.output
+    assert "Site Reliability Engineer" in result.output
+    # "report directly to", and a title given with "of" ("Head Site Reliability" would be
+    # the same title).
+    result, _ = await ask(
+        agent, "how many people report directly to the head of site reliability?", [], FakeSql()
+    )
+    assert result.output.startswith("Ifeoma Adeyemi has 2 direct reports")
 
 
 async def test_a_who_question_leads_with_the_sentence_naming_someone(agent: Agent) -> None:

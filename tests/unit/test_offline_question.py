@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
 from services.offline.compose import _common_stems, _spelt_stems, compose_documents
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
+    as_of_date,
     asking_clauses,
     asks_its_own_question,
+    counts_rows,
     follow_up_query,
     resolve_person,
     resolve_reference,
@@ -140,6 +143,22 @@ def test_how_many_about_one_named_row_is_no_row_count() -> None:
     assert compose_sql(plan, row) is None  # the documents say how many times
     tiers = plan_sql("how many tier 1 services are there?", [services])
     assert tiers is not None and tiers.count
+
+
+def test_how_many_units_of_a_rule_is_no_row_count() -> None:
+    kpis = TableSchema(
+        name="kpi_catalog",
+        columns=(
+            TableColumn("name", "TEXT", ("Critical vulnerability SLA compliance",)),
+            TableColumn("target", "TEXT", (">= 95 percent",)),
+        ),
+        row_count=1,
+    )
+    plan = plan_sql("critical vuln SLA kpi - whats the target % and how many days to fix?", [kpis])
+    assert plan is not None and not plan.count and plan.asked_columns == ("target",)
+    assert not counts_rows("how many times does it retry, and how many business days?")
+    assert counts_rows("how many people are in lisbon")
+    assert counts_rows("how many days to fix it, and how many services are tier 1?")
 
 
 def test_a_yes_no_question_about_a_rule_is_no_list_of_rows() -> None:
@@ -846,3 +865,21 @@ def test_a_list_of_rows_never_answers_how_long_and_hash_of_counts() -> None:
     assert listed is not None and listed.asks_amount
     counted = plan_sql("# of tier 2 services in the service catalogue?", [SERVICES, STAFF])
     assert counted is not None and counted.count
+
+
+@pytest.mark.parametrize(
+    ("question", "as_of"),
+    [
+        ("back in 2022 how often did we have to change passwords?", date(2022, 12, 31)),
+        ("under the original 2022 password policy, how many failed logins?", date(2022, 12, 31)),
+        ("and what was it before the sept 2025 update?", date(2025, 8, 31)),
+        ("what was the rule before 15 September 2025", date(2025, 9, 14)),
+        ("the 2023 rules on mfa", date(2023, 12, 31)),
+        ("how long must my password be", None),
+        ("what changed in 2026?", None),  # not before today
+        ("before the change, what was it?", None),  # no date named
+        ("before 31 february 2025", None),
+    ],
+)
+def test_a_past_date_named_in_a_question_is_read(question: str, as_of: date | None) -> None:
+    assert as_of_date(question, today=date(2026, 11, 23)) == as_of

@@ -114,6 +114,10 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
         ("and if we let someone go?", "and if we fire someone?"),
         ("Dr Smith said let it go", "Dr Smith said let it go"),
         ("still hasnt sent back their macbook", "still hasnt return their macbook"),
+        ("on call, how much for sat + sun?", "on call, how much for Saturday + Sunday?"),
+        ("deploys mon-fri, not on fri pm", "deploys Monday-Friday, not on Friday pm"),
+        ("i sat down, the sun was out", "i sat down, the sun was out"),
+        ("I sat and waited", "I sat and waited"),
     ],
 )
 def test_chat_shorthand_is_written_out(typed: str, meant: str) -> None:

@@ -69,7 +69,14 @@ class OneHitRetriever:
     def reranker_enabled(self) -> bool:
         return False
 
-    def search(self, query: str, k: int | None = None, category: str | None = None) -> list[Any]:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> list[Any]:
         self.queries.append(query)
         return self.hits
 
