@@ -23,6 +23,8 @@ from services.offline.question import (
     INTENT_WHO,
     as_of_date,
     asking_clauses,
+    asks_quantity,
+    states_quantity,
     with_topic,
 )
 from services.offline.semantic import SentenceSimilarity
@@ -441,6 +443,11 @@ def compose_documents(
             return not_found(_confidence(best.coverage, best_hit))
     asks_who = bool(INTENT_WHO.search(question))
     chosen = _choose(scored, best, EXTRA_SENTENCE_EVIDENCE * needed, asks_who)
+    if asks_quantity(question) and not any(states_quantity(c.unit.text) for c in chosen):
+        # "how much medical cover does the travel insurance give": the passage about the
+        # insurance, without any amount, does not answer it.
+        logger.debug("A quantity is asked and no chosen sentence states one")
+        return not_found(_confidence(best.coverage, best_hit))
 
     sentences = []
     cited: list[dict[str, Any]] = []

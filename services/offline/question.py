@@ -158,6 +158,32 @@ def counts_rows(question: str) -> bool:
     )
 
 
+#: Asking for a quantity ("how much medical cover", "what's the coverage limit", "what
+#: commission %"): only a sentence stating one answers it.
+_ASKS_QUANTITY = re.compile(
+    r"\bhow\s+(?:much|many)\b|%|\bpercent(?:age)?\b"
+    r"|\bwhat(?:'s|’s|\s+is|\s+are|s)?\s+(?:the\s+|our\s+|their\s+)?(?:[\w-]+\s+){0,3}?"
+    r"(?:limit|cap|maximum|max|minimum|min|rate|amount|price|cost|fee)s?\b",
+    re.IGNORECASE,
+)
+#: What states a quantity besides digits: "unlimited", "no limit", "twice", "one".
+_QUANTITY_WORDS = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"hundred|thousand|half|double|twice|once|unlimited|none|no|free|nothing)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for a quantity (see `_ASKS_QUANTITY`)."""
+    return _ASKS_QUANTITY.search(question) is not None
+
+
+def states_quantity(text: str) -> bool:
+    """Whether `text` states a quantity: a digit or a word such as "twice" or "unlimited"."""
+    return any(ch.isdigit() for ch in text) or _QUANTITY_WORDS.search(text) is not None
+
+
 #: Asking for an amount or a time, which a bare list of rows never answers.
 INTENT_AMOUNT = re.compile(
     r"\bhow\s+(?:long|soon|often|much|quickly|fast|frequently)\b|\bwhen\b", re.IGNORECASE

@@ -14,11 +14,13 @@ from services.offline.question import (
     as_of_date,
     asking_clauses,
     asks_its_own_question,
+    asks_quantity,
     counts_rows,
     follow_up_query,
     resolve_person,
     resolve_reference,
     standalone_question,
+    states_quantity,
     with_topic,
 )
 from services.offline.sentences import (
@@ -883,3 +885,29 @@ def test_a_list_of_rows_never_answers_how_long_and_hash_of_counts() -> None:
 )
 def test_a_past_date_named_in_a_question_is_read(question: str, as_of: date | None) -> None:
     assert as_of_date(question, today=date(2026, 11, 23)) == as_of
+
+
+INSURANCE = [
+    {
+        "number": 1,
+        "title": "Travel and Expense Policy",
+        "section": "8. What is not reimbursed",
+        "source": "policies/travel-and-expense-policy.md",
+        "_rank": 0,
+        "text": "Travel insurance is not reimbursed: the company's travel insurance policy "
+        "with Allianz covers all business trips, with details in the Finance wiki.",
+    }
+]
+
+
+def test_a_quantity_asked_is_answered_only_by_a_sentence_stating_one() -> None:
+    assert asks_quantity("how much medical cover does the travel insurance give?")
+    assert asks_quantity("what's the coverage limit on our travel insurance")
+    assert not asks_quantity("does the travel insurance cover business trips?")
+    assert states_quantity("Unlimited users") and states_quantity("€80 per day")
+    assert not states_quantity("covers all business trips")
+
+    covered = compose_documents("does our travel insurance cover business trips?", INSURANCE)
+    assert covered.found
+    amount = compose_documents("how much medical cover does our travel insurance give?", INSURANCE)
+    assert not amount.found
