@@ -683,7 +683,10 @@ _JOINING = wordset("and also but or so then")
 
 _ASKING = wordset(
     "what when where who whom whose which why how can could do does did is are was were "
-    "should shall must may might will would have has am whats wheres whos hows"
+    "should shall must may might will would have has am whats wheres whos hows "
+    # negative questions, typed with or without the apostrophe: "isn't that automatic?"
+    "isnt isn arent aren dont don doesnt doesn didnt didn cant wont won shouldnt shouldn "
+    "wasnt wasn werent weren hasnt hasn havent haven wouldnt wouldn couldnt couldn"
 )
 
 

@@ -94,6 +94,9 @@ MISSING_IDENTIFIER_PENALTY = 0.2
 #: long list sentence.
 IDENTIFIER_EVIDENCE = 0.05
 
+#: Credit for a word that a numbered code starts with: "what sev is it" and "SEV2".
+CODE_CREDIT = 0.8
+
 #: Weight of a term a follow-up borrowed from the previous question, against its own terms.
 BACKGROUND_WEIGHT = 0.5
 
@@ -356,6 +359,8 @@ def match(term: str, stems: set[str], *, typos: bool = True) -> float:
         return 0.0
     if not SYNONYMS.get(term, frozenset()).isdisjoint(stems):
         return SYNONYM_CREDIT
+    if any(s.startswith(term) and s[len(term) :].isdigit() for s in stems):
+        return CODE_CREDIT  # "sev" for "SEV2", "tier" for "tier1"
     if len(term) == 3:  # too short for typos: only an abbreviation ("ack")
         return (
             ABBREVIATION_CREDIT if any(len(s) >= 6 and s.startswith(term) for s in stems) else 0.0

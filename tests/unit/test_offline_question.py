@@ -380,6 +380,9 @@ def test_a_code_asked_for_is_read_in_its_own_entry_of_a_list() -> None:
 def test_an_abbreviation_matches_the_word_it_starts() -> None:
     assert match("ack", {"acknowledg"}) > 0
     assert match("pin", {"ping"}) == 0.0
+    # A numbered code: "what sev is it" is about "SEV2".
+    assert 0.0 < match("sev", {"sev2"}) < 1.0
+    assert match("sev", {"seven"}) == 0.0
 
 
 def test_amounts_in_the_question_never_count_against_the_evidence() -> None:
@@ -789,6 +792,13 @@ def test_asking_clauses_split_sentences_and_skip_a_joining_word() -> None:
     ]
     assert asking_clauses("a partner needs our keys asap. can I just email it to them??") == [
         "can I just email it to them"
+    ]
+    # A negative question asks too, with or without its apostrophe.
+    assert asking_clauses("the cert has 20 days left.. isnt that supposed to renew?") == [
+        "isnt that supposed to renew"
+    ]
+    assert asking_clauses("the cert has 20 days left, doesn't it renew by itself?") == [
+        "doesn't it renew by itself"
     ]
 
 
