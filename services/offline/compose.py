@@ -101,6 +101,9 @@ class Answer:
     coverage: float = 1.0  # of the best sentence (documents only)
     evidence: float = 1.0  # of the best sentence (documents only): coverage and meaning
     from_table: bool = False  # the answer comes from a table lookup
+    #: A table answer that only shows the one row the question named, nothing asked about it
+    #: ("what happens after notify-service's last retry fails?"): the documents answer first.
+    bare_row: bool = False
 
 
 def not_found(confidence: float) -> Answer:

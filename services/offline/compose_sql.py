@@ -240,4 +240,8 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     more = len(tied) > shown_rows or bool(metadata.get("truncated"))
     scope = f"The first {shown_rows} rows" if more else "Rows"
     intro = f"{scope} {'matching the question ' if plan.terms else ''}from {plan.table} {marker}:"
-    return Answer(f"{intro}\n\n{table}\n\n**Sources**\n{sources}", 0.6)
+    return Answer(
+        f"{intro}\n\n{table}\n\n**Sources**\n{sources}",
+        0.6,
+        bare_row=label_hit and not asked and len(tied) == 1,
+    )

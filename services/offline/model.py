@@ -173,14 +173,20 @@ class _Planner:
         return plan_sql(question, schemas)
 
     def _compose(self, plan: SqlPlan | None, query: SearchQuery, results: _ToolResults) -> Answer:
+        table = None
         if plan is not None:
             for metadata in results.sql:
                 if metadata.get("sql") == plan.sql:
-                    answer = compose_sql(plan, metadata)
-                    if answer is not None:
-                        return answer
+                    table = compose_sql(plan, metadata)
+                    if table is not None and not table.bare_row:
+                        return table
         known = self._vocabulary.snapshot() if self._vocabulary is not None else None
-        return compose_documents(query.text, results.hits, self._similarity, query.borrowed, known)
+        documents = compose_documents(
+            query.text, results.hits, self._similarity, query.borrowed, known
+        )
+        # The row the question named, with nothing asked about it, answers only when the
+        # documents do not.
+        return documents if table is None or documents.found else table
 
     # --- FunctionModel callbacks ---------------------------------------------------------
 

@@ -258,9 +258,17 @@ def read_turn(messages: Sequence[ModelMessage]) -> TurnView:
     return view
 
 
+#: Words acknowledging the previous answer before a follow-up: "ok and what happens then?".
+_ACKNOWLEDGING = re.compile(
+    r"^(?:(?:ok(?:ay)?|k|so|right|cool|great|thanks|thank\s+you|thx|got\s+it|hm+|oh|ah|"
+    r"alright|sure|nice|perfect|understood|makes\s+sense)\b[\s,.!]*)+",
+    re.IGNORECASE,
+)
+
+
 def _is_follow_up(question: str) -> bool:
     lowered = question.lower().strip()
-    if lowered.startswith(_FOLLOW_UP_OPENERS):
+    if _ACKNOWLEDGING.sub("", lowered).startswith(_FOLLOW_UP_OPENERS):
         return True
     tokens = words(lowered)
     return len(tokens) <= 12 and any(w in _PRONOUNS for w in tokens)

@@ -329,6 +329,7 @@ _SYNONYM_GROUPS = (
     "lock locks locked lockout",
     "fail failed wrong incorrect invalid",
     "weekend weekends saturday saturdays sunday sundays",
+    "meal meals dinner dinners lunch lunches breakfast",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").

@@ -208,6 +208,35 @@ def test_a_follow_up_says_which_words_it_borrowed() -> None:
     assert follow_up_query("who owns billing-api?", ["how long?"]).borrowed == ()
 
 
+def test_a_follow_up_after_an_acknowledgement_borrows_the_topic() -> None:
+    query = follow_up_query(
+        "ok and what happens after the last try fails?",
+        ["how many times does notify-service retry a webhook?"],
+    )
+    assert {"notify", "service", "webhook"} <= set(query.borrowed)
+    assert follow_up_query("okay what is pg-core", ["who owns notify-service"]).borrowed == ()
+
+
+def test_a_table_row_named_with_nothing_asked_about_it_is_a_bare_row() -> None:
+    services = TableSchema(
+        name="services",
+        columns=(
+            TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
+            TableColumn("tier", "INTEGER", (1,)),
+        ),
+        row_count=2,
+    )
+    row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 6]]}
+    plan = plan_sql("what happens after the last notify-service retry fails?", [services])
+    assert plan is not None
+    answer = compose_sql(plan, row)
+    assert answer is not None and answer.bare_row  # the documents answer first
+    plan = plan_sql("what tier is notify-service?", [services])
+    assert plan is not None
+    answer = compose_sql(plan, row)
+    assert answer is not None and not answer.bare_row
+
+
 def test_a_follow_up_asking_its_own_question_borrows_only_the_earlier_topic() -> None:
     # Its own question word and verb replace the earlier ones ("how often ... rotated").
     query = follow_up_query("and how long must they be?", ["How often must passwords be rotated?"])
