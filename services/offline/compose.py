@@ -167,11 +167,20 @@ def _confidence(coverage: float, hit: dict[str, Any]) -> float:
 
 
 def _choose(
-    scored: list[Scored], best: Scored, min_evidence: float, asks_who: bool = False
+    scored: list[Scored],
+    best: Scored,
+    min_evidence: float,
+    asks_who: bool = False,
+    asked: frozenset[str] = frozenset(),
 ) -> list[Scored]:
     """The best sentence, then (if it lacks the kind of fact asked for) the best one that has
     it (for "who", a name within `NEXT_TO_BEST` sentences of the best one counts whatever its
-    evidence), then close runners-up; never two from one list, never near-duplicates."""
+    evidence), then close runners-up; never two from one list, never near-duplicates.
+
+    `asked`: the words of the clause that asks, in a message that also tells what happened
+    ("got a warning that the cert has 20 days left.. isn't it supposed to renew by itself?").
+    When the chosen sentences hold none of them, the best sentence that does is added: the
+    best sentence may only restate the story."""
 
     def distinct(candidate: Scored, chosen: list[Scored]) -> bool:
         return not any(
@@ -215,6 +224,17 @@ def _choose(
             break
         if candidate not in chosen and fits(candidate, chosen):
             chosen.append(candidate)
+
+    def answers_the_ask(candidate: Scored) -> bool:
+        return any(match(t, candidate.unit.stems, typos=False) > 0.0 for t in asked)
+
+    if asked and not any(answers_the_ask(c) for c in chosen):
+        answering = next(
+            (c for c in scored[1:] if answers_the_ask(c) and fits(c, chosen)),
+            None,
+        )
+        if answering is not None:
+            chosen = [*chosen[: MAX_SENTENCES - 1], answering]
     return chosen
 
 
@@ -445,7 +465,13 @@ def compose_documents(
             logger.debug("No sentence holds the phone number asked for")
             return not_found(_confidence(best.coverage, best_hit))
     asks_who = bool(INTENT_WHO.search(question))
-    chosen = _choose(scored, best, EXTRA_SENTENCE_EVIDENCE * needed, asks_who)
+    chosen = _choose(
+        scored,
+        best,
+        EXTRA_SENTENCE_EVIDENCE * needed,
+        asks_who,
+        frozenset(asked - set(background)),
+    )
     if asks_quantity(question) and not any(states_quantity(c.unit.text) for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the
         # insurance, without any amount, does not answer it.

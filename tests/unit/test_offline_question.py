@@ -950,3 +950,31 @@ def test_a_quantity_asked_is_answered_only_by_a_sentence_stating_one() -> None:
     assert covered.found
     amount = compose_documents("how much medical cover does our travel insurance give?", INSURANCE)
     assert not amount.found
+
+
+CERT_ALERTS = [
+    {
+        "number": 1,
+        "title": "TLS Certificate Renewal Runbook",
+        "section": "Alerts",
+        "source": "runbooks/certificate-renewal.md",
+        "_rank": 0,
+        "text": "- **Warning** (Slack `#platform-alerts`): less than **21 days** to expiry.\n"
+        "- **Page** (`platform-eng` rotation): less than **7 days** to expiry.\n\n"
+        "Since cert-manager renews at 30 days remaining, a 21-day warning always means "
+        "automation has failed for at least 9 days.",
+    }
+]
+
+
+def test_a_message_telling_a_story_gets_the_sentence_answering_its_question() -> None:
+    answer = compose_documents(
+        "got a warning in #platform-alerts that the cert has 20 days left. isn't that "
+        "supposed to renew by itself?",
+        CERT_ALERTS,
+    )
+    assert answer.found
+    assert "renews at 30 days remaining" in answer.text
+    # A question of one clause is answered as before.
+    plain = compose_documents("when does the platform-alerts cert warning fire?", CERT_ALERTS)
+    assert plain.text.startswith("Warning (Slack `#platform-alerts`): less than 21 days")
