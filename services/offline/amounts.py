@@ -6,6 +6,9 @@ An amount is a number with a unit people quote limits in: a percentage, a curren
 amounts ("up to 10%", "above 25%", "€25 or more", "between €1,000 and €5,000") or as two
 amounts joined by a dash or "to" ("10% – 25%"). Bare numbers ("tier 1", "2 months") are never
 read as amounts: they would match every count in the knowledge base.
+
+A day of the year asked about ("push a fix on dec 22nd?") falls in a period a sentence states
+("the year-end freeze (18 December – 2 January)"), the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +37,67 @@ _LOWER_BEFORE = re.compile(
 _LOWER_AFTER = re.compile(r"^\s*(?:or\s+(?:more|above|over|higher)|and\s+(?:above|over)|\+)")
 _UPPER_AFTER = re.compile(r"^\s*(?:or\s+(?:less|below|under|lower)|and\s+(?:below|under))")
 _JOIN = re.compile(r"^\s*(?:–|—|-|to|and)\s*$", re.IGNORECASE)
+
+
+#: Month names and abbreviations -> month number.
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH_NAME = rf"(?:{'|'.join(sorted(MONTHS, key=len, reverse=True))})\.?"
+#: A day of the year: "22 December", "dec 22nd", "December 22".
+_DAY_OF_YEAR = re.compile(
+    rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH_NAME})"
+    rf"|(?P<m2>{_MONTH_NAME})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)(?!\w)",
+    re.IGNORECASE,
+)
+_DATE_JOIN = re.compile(r"^\s*(?:–|—|-|to|and|until|till|through)\s*$", re.IGNORECASE)
+
+
+def days_of_year(text: str) -> list[tuple[int, int, int, int]]:
+    """The days of the year `text` names, as (month, day, start, end)."""
+    found = []
+    for match in _DAY_OF_YEAR.finditer(text):
+        month = MONTHS[(match.group("m1") or match.group("m2")).rstrip(".").lower()]
+        day = int(match.group("d1") or match.group("d2"))
+        if 1 <= day <= 31:
+            found.append((month, day, match.start(), match.end()))
+    return found
+
+
+def holds_asked_day(question: str, text: str) -> bool:
+    """Whether `text` states a period of the year ("18 December – 2 January") holding a day
+    the question names ("on dec 22nd"); a period may run over the new year."""
+    asked = [(m, d) for m, d, _, _ in days_of_year(question)]
+    if not asked:
+        return False
+    stated = days_of_year(text)
+    for (m1, d1, _, end), (m2, d2, start, _) in itertools.pairwise(stated):
+        if not _DATE_JOIN.match(text[end:start]):
+            continue
+        low, high = (m1, d1), (m2, d2)
+        for day in asked:
+            inside = low <= day <= high if low <= high else (day >= low or day <= high)
+            if inside:
+                return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pydantic_ai.messages import (
 )
 
 from services.knowledge.fts_query import words
+from services.offline.amounts import MONTHS
 from services.offline.text import (
     STOP,
     content_stems,
@@ -77,28 +78,7 @@ INTENT_HISTORY = re.compile(
     re.IGNORECASE,
 )
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_MONTH = rf"(?:{'|'.join(sorted(_MONTHS, key=len, reverse=True))})\.?"
+_MONTH = rf"(?:{'|'.join(sorted(MONTHS, key=len, reverse=True))})\.?"
 _YEAR = r"((?:19|20)\d\d)"
 #: "before the sept 2025 update", "before 2025": the day before that month or year began.
 _BEFORE_DATE = re.compile(
@@ -123,7 +103,7 @@ def as_of_date(question: str, today: date | None = None) -> date | None:
     before = _BEFORE_DATE.search(question)
     if before is not None:
         day, month, year = before.groups()
-        month_number = _MONTHS[month.rstrip(".").lower()] if month else 1
+        month_number = MONTHS[month.rstrip(".").lower()] if month else 1
         try:
             start = date(int(year), month_number, int(day) if day and month else 1)
         except ValueError:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from services.knowledge.fts_query import words
 from services.knowledge.spelling import within_edits
-from services.offline.amounts import amounts, holds_asked_amount
+from services.offline.amounts import amounts, days_of_year, holds_asked_amount, holds_asked_day
 from services.offline.question import (
     IDENTIFIER,
     INTENT_FREQUENCY,
@@ -488,6 +488,7 @@ def score_units(
     own_terms = {t for t in required if t not in background}
     measured = measure_asked(question)
     asked_amounts = amounts(question)
+    asks_day = bool(days_of_year(question))
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
@@ -518,7 +519,9 @@ def score_units(
         bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
         if measured and any(match(m, unit.stems | unit.context) for m in measured):
             bonus += MEASURE_BONUS  # "Minimum length: 14 characters" for "how long ... be?"
-        if asked_amounts and holds_asked_amount(asked_amounts, unit.text):
+        if (asked_amounts and holds_asked_amount(asked_amounts, unit.text)) or (
+            asks_day and holds_asked_day(question, unit.text)
+        ):
             bonus += RANGE_BONUS  # the row whose range holds the question's amount
             evidence += RANGE_EVIDENCE
         if not own_words:

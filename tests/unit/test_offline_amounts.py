@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from services.offline.amounts import Span, amounts, holds_asked_amount, spans
+from services.offline.amounts import (
+    Span,
+    amounts,
+    days_of_year,
+    holds_asked_amount,
+    holds_asked_day,
+    spans,
+)
 from services.offline.compose import compose_documents
 from services.offline.sentences import (
     RANGE_EVIDENCE,
@@ -90,3 +97,17 @@ def test_the_row_whose_range_holds_the_amount_gains_evidence_as_well() -> None:
     held = score_units(inside, content_stems(inside), units, semantic=same_meaning)
     other = score_units(outside, content_stems(outside), units, semantic=same_meaning)
     assert held[0].evidence - other[0].evidence == pytest.approx(RANGE_EVIDENCE)
+
+
+def test_a_day_asked_about_falls_in_a_period_of_the_year() -> None:
+    assert [(m, d) for m, d, _, _ in days_of_year("a fix on dec 22nd, or 3 January?")] == [
+        (12, 22),
+        (1, 3),
+    ]
+    freeze = "During the year-end hard freeze (18 December – 2 January) only emergencies ship."
+    assert holds_asked_day("can i deploy on dec 22nd?", freeze)
+    assert holds_asked_day("and on 1 january?", freeze)  # the period runs over the new year
+    assert not holds_asked_day("and on 5 january?", freeze)
+    assert not holds_asked_day("what about march 3?", freeze)
+    assert holds_asked_day("on march 3", "Between 1 March and 31 March the office is shut.")
+    assert not holds_asked_day("can i deploy on friday?", freeze)  # no day of the year
