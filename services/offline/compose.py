@@ -472,6 +472,18 @@ def compose_documents(
         asks_who,
         frozenset(asked - set(background)),
     )
+    if (
+        asks_quantity(question)
+        and rare is not None
+        and not any(
+            states_quantity(c.unit.text) and match(rare, c.unit.stems, typos=False) == 1.0
+            for c in chosen
+        )
+    ):
+        # "the medical cover limit of our Allianz travel insurance": "Limit: €100 per person"
+        # states a quantity, but only the sentence naming Allianz is about what was asked.
+        logger.debug("No sentence stating a quantity holds {!r}", rare)
+        return not_found(_confidence(best.coverage, best_hit))
     if asks_quantity(question) and not any(states_quantity(c.unit.text) for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the
         # insurance, without any amount, does not answer it.

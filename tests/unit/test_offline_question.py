@@ -978,3 +978,37 @@ def test_a_message_telling_a_story_gets_the_sentence_answering_its_question() ->
     # A question of one clause is answered as before.
     plain = compose_documents("when does the platform-alerts cert warning fire?", CERT_ALERTS)
     assert plain.text.startswith("Warning (Slack `#platform-alerts`): less than 21 days")
+
+
+DRIVER_APP = [
+    {
+        "number": 1,
+        "title": "API Versioning",
+        "section": "Deprecation",
+        "source": "domain/api.md",
+        "_rank": 0,
+        "text": "Breaking API changes require a new API version and a minimum 12-month "
+        "deprecation window for the previous version.",
+    },
+    {
+        "number": 2,
+        "title": "Product Overview",
+        "section": "Location sources",
+        "source": "domain/product-overview.md",
+        "_rank": 1,
+        "text": "Driver app locations come from the free Relay Driver app for Android and "
+        "iOS, used when a carrier has no telematics integration.",
+    },
+]
+
+
+def test_a_quantity_asked_about_a_rare_topic_comes_from_a_sentence_naming_it() -> None:
+    """The minimum version asked is the driver app's on Android; the API's 12-month window is
+    a quantity about something else."""
+    answer = compose_documents(
+        "what's the minimum android version the relay driver app supports?", DRIVER_APP
+    )
+    assert not answer.found
+    assert compose_documents(
+        "what's the minimum deprecation window for a breaking API version?", DRIVER_APP
+    ).found
