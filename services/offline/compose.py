@@ -38,7 +38,7 @@ from services.offline.sentences import (
     score_units,
     units_of,
 )
-from services.offline.text import content_stems, has_digit, jaccard, stem, stem_set
+from services.offline.text import STOP, content_stems, has_digit, jaccard, stem, stem_set
 from services.offline.typos import english_words
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
@@ -264,8 +264,8 @@ def _spelled_for_meaning(
     def fix(found: re.Match[str]) -> str:
         word = found.group(0)
         exactly = getattr(known, "exactly", known)
-        if word.lower() in counts or exactly(stem(word.lower())):
-            return word
+        if word.lower() in counts or word.lower() in STOP or exactly(stem(word.lower())):
+            return word  # known, or a question word typed without its apostrophe ("hasnt")
         return closest_term(word.lower(), counts.items()) or word
 
     return _WORD.sub(fix, question)

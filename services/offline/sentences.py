@@ -318,7 +318,7 @@ _SYNONYM_GROUPS = (
     "forbid forbidden prohibit prohibited banned",
     "boss manager lead head",
     "fire fired terminate terminated termination dismiss",
-    "quit resign leave leaver",
+    "quit resign leave leaver left",
     "laptop computer device macbook",
     "expire expiry lifetime validity",
     "rule policy requirement",

@@ -35,6 +35,7 @@ _QUESTION_WORDS = wordset(
     want wants wanted wanna til till asap urgently
     dont doesnt didnt cant cannot wont isnt arent wasnt werent shouldnt wouldnt couldnt
     havent hasnt hadnt
+    ago happen happens happened
     """
 )
 

@@ -92,6 +92,7 @@ class TypoCorrector:
             if (
                 (word.isupper() and len(word) > 1)
                 or lower in words
+                or lower in STOP  # "hasnt", "isnt": typed without the apostrophe
                 or lower in table_words
                 or (exactly is not None and exactly(stem(lower)))
             ):

@@ -409,6 +409,9 @@ def test_a_code_asked_for_is_read_in_its_own_entry_of_a_list() -> None:
 def test_an_abbreviation_matches_the_word_it_starts() -> None:
     assert match("ack", {"acknowledg"}) > 0
     assert match("pin", {"ping"}) == 0.0
+    # "left" is the past of "leave": "my teammate left 3 weeks ago" is about leavers.
+    assert match("left", {stem("leaver")}) > 0.0
+    assert content_stems("he left 3 weeks ago, what happens now?") == ["left", "3", "week"]
     # A numbered code: "what sev is it" is about "SEV2".
     assert 0.0 < match("sev", {"sev2"}) < 1.0
     assert match("sev", {"seven"}) == 0.0
