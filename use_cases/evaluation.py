@@ -29,6 +29,7 @@ from use_cases.chat_domain import Source
 from use_cases.chats import ManageChats
 from use_cases.errors import AlmanacError, InvalidRequest
 from use_cases.eval_domain import KINDS, EvalCase, parse_dataset
+from use_cases.turns import _CITATION, _TABLE_CITATION
 
 EVAL_USER = "almanac-eval"
 _SOURCES_BLOCK = re.compile(r"\n\s*(?:\*\*Sources\*\*|Sources:|#+\s*Sources)\s*\n", re.IGNORECASE)
@@ -67,7 +68,9 @@ def fact_pattern(fact: str) -> re.Pattern[str]:
 
 
 def matches_fact(answer: str, facts: Sequence[str]) -> bool:
-    body = answer_body(answer)
+    """Whether one of `facts` is in the answer body; citation markers ("[4]", "[table: x]")
+    are not part of it, so "[4]" never counts as the number 4."""
+    body = _TABLE_CITATION.sub(" ", _CITATION.sub(" ", answer_body(answer)))
     return any(fact_pattern(f).search(body) for f in facts)
 
 

@@ -330,6 +330,7 @@ _SYNONYM_GROUPS = (
     "fail failed wrong incorrect invalid",
     "weekend weekends saturday saturdays sunday sundays",
     "meal meals dinner dinners lunch lunches breakfast",
+    "disable disabled revoke revoked deactivate deactivated cut",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").

@@ -116,6 +116,13 @@ _LET_GO = re.compile(
     re.IGNORECASE,
 )
 
+#: "not their choice": the word documents use for a dismissal ("involuntary").
+_NOT_THEIR_CHOICE = re.compile(
+    r"\b(?:not|wasn'?t|isn'?t)\s+(?:their|his|her|my|your|the\s+employee'?s)\s+"
+    r"(?:choice|decision|call)\b",
+    re.IGNORECASE,
+)
+
 #: "sent back the laptop", "hand it back": the verb documents use ("returned").
 _GIVEN_BACK = re.compile(
     r"\b(?:sen[dt]s?|sending|gave|give[sn]?|giving|hand(?:s|ed|ing)?|bring(?:s|ing)?|brought)"
@@ -174,6 +181,7 @@ def expand_shorthand(text: str) -> str:
     text = _LOCKED_OUT.sub("lockout", text)
     text = _expand_weekdays(text)
     text = _LET_GO.sub(lambda m: f"fire {m.group(1).strip()}", text)
+    text = _NOT_THEIR_CHOICE.sub("involuntary", text)
     text = _GIVEN_BACK.sub(lambda m: f"return {m.group(1).strip()}".rstrip(), text)
     text = _UPPER_SHORTHAND_WORD.sub(lambda m: _UPPER_SHORTHAND[m.group(0)], text)
     text = _FAILING_OVER.sub(lambda m: f"failover {m.group(1)}".rstrip() + " ", text)

@@ -36,6 +36,10 @@ def test_a_number_matches_only_as_a_whole_number() -> None:
     assert matches_fact("Acknowledge within 24 hours [1].", ["24 hours"])
     assert not matches_fact("Acknowledge within 24 hours [1].", ["4 hours"])
     assert not matches_fact("The cap is 1.5 days.", ["5 days"])
+    # A citation marker is no number of the answer: "[4]" does not say "4 people".
+    assert not matches_fact("Remote staff visit an office twice a year [4].", ["4"])
+    assert not matches_fact("Listed in the staff table [table: directory].", ["directory"])
+    assert matches_fact("4 people are remote [table: directory].", ["4"])
     assert not matches_fact("It costs 1800 euros.", ["180"])
     assert matches_fact("It costs €180 per night.", ["180"])
 

@@ -411,6 +411,7 @@ def test_an_abbreviation_matches_the_word_it_starts() -> None:
     assert match("pin", {"ping"}) == 0.0
     # "left" is the past of "leave": "my teammate left 3 weeks ago" is about leavers.
     assert match("left", {stem("leaver")}) > 0.0
+    assert match(stem("cut"), {stem("disabled")}) > 0.0  # "cut their access"
     assert content_stems("he left 3 weeks ago, what happens now?") == ["left", "3", "week"]
     # A numbered code: "what sev is it" is about "SEV2".
     assert 0.0 < match("sev", {"sev2"}) < 1.0

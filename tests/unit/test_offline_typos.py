@@ -123,6 +123,7 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
         ("deploys mon-fri, not on fri pm", "deploys Monday-Friday, not on Friday pm"),
         ("i sat down, the sun was out", "i sat down, the sun was out"),
         ("I sat and waited", "I sat and waited"),
+        ("letting someone go (not their choice)", "fire someone (involuntary)"),
     ],
 )
 def test_chat_shorthand_is_written_out(typed: str, meant: str) -> None:
