@@ -589,25 +589,22 @@ def test_as_of_a_past_date_the_version_in_force_then_ranks_first(
     def rule(colour: str) -> list[tuple[tuple[str, ...], list[str]]]:
         return [(("Badges",), [f"Visitor badges are {colour} and must be returned daily."])]
 
-    save(store, "b-2022.md", "Badge Policy", "policies", rule("red"), updated_at=date(2022, 3, 1))
-    save(
-        store,
-        "b-2023.md",
-        "Badge Policy",
-        "policies",
-        rule("blue"),
-        updated_at=date(2023, 6, 1),
-        supersedes="b-2022.md",
-    )
-    save(
-        store,
-        "b-2025.md",
-        "Badge Policy",
-        "policies",
-        rule("green"),
-        updated_at=date(2025, 9, 1),
-        supersedes="b-2023.md",
-    )
+    previous = None
+    for source, colour, issued in [
+        ("b-2022.md", "red", date(2022, 3, 1)),
+        ("b-2023.md", "blue", date(2023, 6, 1)),
+        ("b-2025.md", "green", date(2025, 9, 1)),
+    ]:
+        save(
+            store,
+            source,
+            "Badge Policy",
+            "policies",
+            rule(colour),
+            updated_at=issued,
+            supersedes=previous,
+        )
+        previous = source
 
     def first(as_of: date | None) -> str:
         return retriever.search("visitor badges returned daily", k=3, as_of=as_of)[0].source

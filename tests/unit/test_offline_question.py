@@ -130,15 +130,18 @@ def test_counts_filter_by_a_value_named_in_part_or_by_an_acronyms_plural() -> No
     )
 
 
+NOTIFY_SERVICES = TableSchema(
+    name="services",
+    columns=(
+        TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
+        TableColumn("tier", "INTEGER", (1,)),
+    ),
+    row_count=2,
+)
+
+
 def test_how_many_about_one_named_row_is_no_row_count() -> None:
-    services = TableSchema(
-        name="services",
-        columns=(
-            TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
-            TableColumn("tier", "INTEGER", (1,)),
-        ),
-        row_count=2,
-    )
+    services = NOTIFY_SERVICES
     plan = plan_sql("how many times does notify-service retry a webhook?", [services])
     assert plan is not None and not plan.count and plan.asks_amount
     row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 3]]}
@@ -164,14 +167,7 @@ def test_how_many_units_of_a_rule_is_no_row_count() -> None:
 
 
 def test_a_yes_no_question_about_a_rule_is_no_list_of_rows() -> None:
-    services = TableSchema(
-        name="services",
-        columns=(
-            TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
-            TableColumn("tier", "INTEGER", (1,)),
-        ),
-        row_count=2,
-    )
+    services = NOTIFY_SERVICES
     rows = {"columns": ["name", "tier"], "rows": [["notify-service", 1], ["api", 1]]}
     deploy = plan_sql("is it ok to deploy on friday? it's for a tier 1 service", [services])
     assert deploy is not None and deploy.asks_yes_no
@@ -218,14 +214,7 @@ def test_a_follow_up_after_an_acknowledgement_borrows_the_topic() -> None:
 
 
 def test_a_table_row_named_with_nothing_asked_about_it_is_a_bare_row() -> None:
-    services = TableSchema(
-        name="services",
-        columns=(
-            TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
-            TableColumn("tier", "INTEGER", (1,)),
-        ),
-        row_count=2,
-    )
+    services = NOTIFY_SERVICES
     row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 6]]}
     plan = plan_sql("what happens after the last notify-service retry fails?", [services])
     assert plan is not None
