@@ -480,8 +480,9 @@ def compose_documents(
             for c in chosen
         )
     ):
-        # "the medical cover limit of our Allianz travel insurance": "Limit: €100 per person"
-        # states a quantity, but only the sentence naming Allianz is about what was asked.
+        # "the minimum android version the driver app supports": "a minimum 12-month
+        # deprecation window" states a quantity, but only the sentence naming Android is
+        # about what was asked, and it states none.
         logger.debug("No sentence stating a quantity holds {!r}", rare)
         return not_found(_confidence(best.coverage, best_hit))
     if asks_quantity(question) and not any(states_quantity(c.unit.text) for c in chosen):
