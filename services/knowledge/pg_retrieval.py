@@ -471,7 +471,9 @@ class PgHybridRetriever:
             details = _details(conn, [c.chunk_id for c in window])
             candidates = [c for c in window if c.chunk_id in details]
             versions = self._store.versions_of(
-                conn, sorted({row["document_id"] for row in details.values()})
+                conn,
+                sorted({row["document_id"] for row in details.values()}),
+                replaced_on=as_of is not None,
             )
         candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
         if self._reranker is not None and candidates:

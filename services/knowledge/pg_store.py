@@ -638,7 +638,9 @@ class PgKnowledgeStore:
 
     # -- versions (read by the retriever) ------------------------------------------------------
 
-    def versions_of(self, conn: Connection, document_ids: Sequence[int]) -> dict[int, Versions]:
+    def versions_of(
+        self, conn: Connection, document_ids: Sequence[int], *, replaced_on: bool = False
+    ) -> dict[int, Versions]:
         """`versions.versions_of` on PostgreSQL: the same rules (services/knowledge/versions.py)."""
         ids = sorted(set(document_ids))
         if not ids:
@@ -674,14 +676,18 @@ class PgKnowledgeStore:
                 refs[int(r["id"])] = DocumentRef(
                     int(r["id"]), r["title"], r["source"], r["updated_at"]
                 )
-        replaced = {
-            int(r["supersedes_id"]): r["newest"]
-            for r in conn.execute(
-                "SELECT supersedes_id, MAX(updated_at) AS newest FROM documents "
-                "WHERE supersedes_id = ANY(%s) AND updated_at IS NOT NULL GROUP BY supersedes_id",
-                (ids,),
-            )
-        }
+        replaced = (
+            {
+                int(r["supersedes_id"]): r["newest"]
+                for r in conn.execute(
+                    "SELECT supersedes_id, MAX(updated_at) AS newest FROM documents WHERE "
+                    "supersedes_id = ANY(%s) AND updated_at IS NOT NULL GROUP BY supersedes_id",
+                    (ids,),
+                )
+            }
+            if replaced_on
+            else {}
+        )
         return {
             document_id: Versions(
                 superseded_by=refs.get(heads[document_id]) if document_id in heads else None,

@@ -265,7 +265,11 @@ class HybridRetriever:
         window = candidates[: max(wanted, VERSION_WINDOW)]
         details = _details(conn, [c.chunk_id for c in window])
         candidates = [c for c in window if c.chunk_id in details]
-        versions = versions_of(conn, {row["document_id"] for row in details.values()})
+        versions = versions_of(
+            conn,
+            {row["document_id"] for row in details.values()},
+            replaced_on=as_of is not None,
+        )
         candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
         if self._reranker is not None and candidates:
             candidates = rerank(

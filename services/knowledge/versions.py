@@ -52,8 +52,12 @@ def in_force(updated_at: date | None, versions: Versions, as_of: date) -> bool:
     )
 
 
-def versions_of(conn: Connection, document_ids: Collection[int]) -> dict[int, Versions]:
-    """The versions of each document in `document_ids` (every id gets an entry)."""
+def versions_of(
+    conn: Connection, document_ids: Collection[int], *, replaced_on: bool = False
+) -> dict[int, Versions]:
+    """The versions of each document in `document_ids` (every id gets an entry); with
+    `replaced_on`, also the date each superseded one was replaced (a question about the past
+    needs it; a search for the present does not, so it pays no extra query)."""
     ids = sorted(set(document_ids))
     if not ids:
         return {}
@@ -67,15 +71,19 @@ def versions_of(conn: Connection, document_ids: Collection[int]) -> dict[int, Ve
     ):
         previous.setdefault(int(document_id), []).append(int(older))
     refs = _refs(conn, set(heads.values()) | {p for ps in previous.values() for p in ps})
-    replaced = {
-        int(older): date.fromisoformat(newest)
-        for older, newest in conn.execute(
-            f"SELECT supersedes_id, MAX(updated_at) FROM documents WHERE supersedes_id IN "
-            f"({marks}) AND updated_at IS NOT NULL GROUP BY supersedes_id",
-            ids,
-        )
-        if newest
-    }
+    replaced = (
+        {
+            int(older): date.fromisoformat(newest)
+            for older, newest in conn.execute(
+                f"SELECT supersedes_id, MAX(updated_at) FROM documents WHERE supersedes_id IN "
+                f"({marks}) AND updated_at IS NOT NULL GROUP BY supersedes_id",
+                ids,
+            )
+            if newest
+        }
+        if replaced_on
+        else {}
+    )
     return {
         document_id: Versions(
             superseded_by=refs.get(heads[document_id]) if document_id in heads else None,

@@ -472,8 +472,9 @@ def compose_documents(
         asks_who,
         frozenset(asked - set(background)),
     )
+    quantity = asks_quantity(question)
     if (
-        asks_quantity(question)
+        quantity
         and rare is not None
         and not any(
             states_quantity(c.unit.text) and match(rare, c.unit.stems, typos=False) == 1.0
@@ -485,7 +486,7 @@ def compose_documents(
         # about what was asked, and it states none.
         logger.debug("No sentence stating a quantity holds {!r}", rare)
         return not_found(_confidence(best.coverage, best_hit))
-    if asks_quantity(question) and not any(states_quantity(c.unit.text) for c in chosen):
+    if quantity and not any(states_quantity(c.unit.text) for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the
         # insurance, without any amount, does not answer it.
         logger.debug("A quantity is asked and no chosen sentence states one")
