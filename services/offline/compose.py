@@ -18,12 +18,14 @@ from typing import Any
 from loguru import logger
 
 from services.knowledge.spelling import closest_term
+from services.offline.places import about_other_countries, asked_countries
 from services.offline.question import (
     INTENT_HISTORY,
     INTENT_WHO,
     as_of_date,
     asking_clauses,
     asks_quantity,
+    counted_words,
     states_quantity,
     with_topic,
 )
@@ -417,6 +419,10 @@ def compose_documents(
         return not_found(0.0)
     best = scored[0]
     best_hit = kept[best.unit.hit_index]
+    logger.opt(lazy=True).debug(
+        "Runners-up: {}",
+        lambda: [(round(s.evidence, 3), s.unit.text[:70]) for s in scored[1:5]],
+    )
     needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
     spelt = _spelt_stems(question)
@@ -485,6 +491,25 @@ def compose_documents(
         # deprecation window" states a quantity, but only the sentence naming Android is
         # about what was asked, and it states none.
         logger.debug("No sentence stating a quantity holds {!r}", rare)
+        return not_found(_confidence(best.coverage, best_hit))
+    counted = [stem(w) for w in counted_words(question)]
+    if counted and not any(
+        states_quantity(c.unit.text)
+        and any(match(w, c.unit.stems | c.unit.context) > 0.0 for w in counted)
+        for c in chosen
+    ):
+        # "how many partitions does the shipment.events topic have": "the event match rate
+        # target is 97%" states a number, but not of partitions.
+        logger.debug("No sentence stating a quantity counts {}", counted)
+        return not_found(_confidence(best.coverage, best_hit))
+    places = asked_countries(question) if quantity else frozenset()
+    if places and not any(
+        states_quantity(c.unit.text) and not about_other_countries(c.unit.text, places)
+        for c in chosen
+    ):
+        # "the per km rate in Germany": "€0.23 per km (NL), €0.40 per km (PT)" gives other
+        # countries' rates, not the one asked for.
+        logger.debug("The quantities found are other countries' than {}", sorted(places))
         return not_found(_confidence(best.coverage, best_hit))
     if quantity and not any(states_quantity(c.unit.text) for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the

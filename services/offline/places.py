@@ -66,3 +66,59 @@ def mark_other_countries(
         return f"{found.group(0)} ({ELSEWHERE})"
 
     return _country_pattern().sub(mark, question)
+
+
+@functools.cache
+def _codes_by_name() -> dict[str, str]:
+    codes: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "common_name"):
+            name = getattr(country, attribute, None)
+            if name and "," not in name and len(name) >= MIN_NAME_LENGTH:
+                codes[name.lower()] = country.alpha_2
+    return codes
+
+
+@functools.cache
+def _named_pattern() -> re.Pattern[str]:
+    names = sorted(_codes_by_name(), key=len, reverse=True)
+    alternatives = "|".join(re.escape(n) for n in names)
+    # In documents, a country is a capitalised name or an ISO code in brackets: "(NL)".
+    return re.compile(rf"(?<![\w-])(?i:(?P<name>{alternatives}))(?![\w-])|\((?P<code>[A-Z]{{2}})\)")
+
+
+def asked_countries(question: str) -> frozenset[str]:
+    """The ISO codes of the countries the question names as a place ("in Germany")."""
+    codes = _codes_by_name()
+    return frozenset(
+        codes[found.group("name").lower()] for found in _country_pattern().finditer(question)
+    )
+
+
+#: Bracketed codes that are rarely a country in a company's documents: "Road (NA)" is North
+#: America, "(IT)" the IT team, "(CI)" continuous integration.
+_NOT_COUNTRY_CODES = frozenset({"NA", "IT", "ID", "CI", "CD", "AI", "PR", "PS", "IN", "IS"})
+
+
+def countries_named(text: str) -> frozenset[str]:
+    """The ISO codes of the countries a passage names: by a capitalised name, or by codes in
+    brackets when it lists at least two ("€0.23 per km (NL), €0.40 per km (PT)")."""
+    codes = _codes_by_name()
+    named: set[str] = set()
+    bracketed: set[str] = set()
+    for found in _named_pattern().finditer(text):
+        if found.group("name"):
+            if found.group("name")[0].isupper():
+                named.add(codes[found.group("name").lower()])
+        elif found.group("code") not in _NOT_COUNTRY_CODES and pycountry.countries.get(
+            alpha_2=found.group("code")
+        ):
+            bracketed.add(found.group("code"))
+    return frozenset(named | bracketed) if len(bracketed) >= 2 else frozenset(named)
+
+
+def about_other_countries(text: str, asked: Collection[str]) -> bool:
+    """Whether `text` names countries, none of them one asked about: its figures are theirs
+    ("€0.23 per km (NL), €0.40 per km (PT)" does not give Germany's rate)."""
+    named = countries_named(text)
+    return bool(asked) and bool(named) and not named & set(asked)

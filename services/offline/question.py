@@ -143,7 +143,11 @@ def counts_rows(question: str) -> bool:
 _ASKS_QUANTITY = re.compile(
     r"\bhow\s+(?:much|many)\b|%|\bpercent(?:age)?\b"
     r"|\bwhat(?:'s|’s|\s+is|\s+are|s)?\s+(?:the\s+|our\s+|their\s+)?(?:[\w-]+\s+){0,3}?"
-    r"(?:limit|cap|maximum|max|minimum|min|rate|amount|price|cost|fee)s?\b",
+    r"(?:limit|cap|maximum|max|minimum|min|rate|amount|price|cost|fee)s?\b"
+    # typed as keywords, one question only: "mileage rate if I drive to Germany?", "max hotel
+    # per night in Toronto" (not "min password length? and do I need a symbol?")
+    r"|^\W*(?:[\w-]+\s+){0,2}?(?:limit|cap|maximum|max|minimum|min|rate|amount|price|cost|fee)s?"
+    r"\b(?!\s+(?:is|are|was|were)\b)(?![^?]*\?\W*\w)",
     re.IGNORECASE,
 )
 #: What states a quantity besides digits: "unlimited", "no limit", "twice", "one".
@@ -157,6 +161,25 @@ _QUANTITY_WORDS = re.compile(
 def asks_quantity(question: str) -> bool:
     """Whether the question asks for a quantity (see `_ASKS_QUANTITY`)."""
     return _ASKS_QUANTITY.search(question) is not None
+
+
+#: "how many partitions", "how many failed attempts": what is counted.
+_COUNTED = re.compile(r"\bhow\s+many\s+([\w-]+(?:\s+[\w-]+)?)", re.IGNORECASE)
+
+
+def counted_words(question: str) -> list[str]:
+    """The words naming what "how many" counts ("how many partitions does X have" ->
+    ["partitions"]), without question and stop words; [] when nothing is counted."""
+    found = _COUNTED.search(question)
+    if found is None:
+        return []
+    counted = []
+    for word in found.group(1).lower().split():
+        if word in _ASKING or word in STOP or word in {"time", "times"}:
+            # "how many times do we retry": a number of attempts, in any words
+            break  # "how many does the ceo have": the noun is elsewhere
+        counted.append(word)
+    return counted
 
 
 def states_quantity(text: str) -> bool:
@@ -678,6 +701,10 @@ _ASKING = wordset(
 )
 
 
+#: "ok if I paste it in slack?", "fine to use my own laptop?": asking for permission.
+_PERMISSION = wordset("ok okay fine alright allowed safe")
+
+
 def asking_clauses(question: str) -> list[str]:
     """The clauses that ask, when the message has other clauses too: "my laptop won't boot,
     who do i contact" -> ["who do i contact"]; [] for a single-clause question."""
@@ -689,6 +716,8 @@ def asking_clauses(question: str) -> list[str]:
         tokens = words(clause)
         if tokens and tokens[0] in _JOINING:
             tokens = tokens[1:]
-        if tokens and tokens[0] in _ASKING and len(tokens) >= 3:
+        if len(tokens) >= 3 and (
+            tokens[0] in _ASKING or (tokens[0] in _PERMISSION and tokens[1] in {"if", "to"})
+        ):
             asking.append(clause)
     return asking if len(asking) < len(clauses) else []

@@ -331,6 +331,10 @@ _SYNONYM_GROUPS = (
     "weekend weekends saturday saturdays sunday sundays",
     "meal meals dinner dinners lunch lunches breakfast",
     "disable disabled revoke revoked deactivate deactivated cut",
+    "mileage km kilometre kilometer",
+    "cv cvs resume resumes applicant applicants",
+    "rejected unsuccessful",
+    "phone phones mobile cell telephone",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").

@@ -94,9 +94,10 @@ _SHORTHAND = {
     "req": "request",
     "reqs": "requests",
     "w/o": "without",
+    "oncall": "on-call",  # not in a name: "#oncall-handover"
 }
 _SHORTHAND_WORD = re.compile(
-    rf"(?<![\w/])(\d*)({'|'.join(map(re.escape, _SHORTHAND))})(?![\w/])", re.IGNORECASE
+    rf"(?<![\w/#-])(\d*)({'|'.join(map(re.escape, _SHORTHAND))})(?![\w/-])", re.IGNORECASE
 )
 
 

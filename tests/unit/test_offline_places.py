@@ -32,3 +32,19 @@ def test_named_countries_table_values_and_other_uses_of_the_names_are_kept() -> 
         "who works from Ireland"
     )
     assert mark_other_countries("can i work from spain", None) == "can i work from spain"
+
+
+def test_the_countries_a_question_asks_about_and_a_passage_names() -> None:
+    from services.offline.places import about_other_countries, asked_countries, countries_named
+
+    assert asked_countries("per km rate if I drive to a customer in germany?") == {"DE"}
+    assert asked_countries("turkey sandwich allowance") == frozenset()
+    rates = "Own car: €0.23 per km (NL), €0.40 per km (PT), CAD 0.70 per km (CA)"
+    assert countries_named(rates) == {"NL", "PT", "CA"}
+    assert countries_named("Fully remote staff may live in Germany or Ireland") == {"DE", "IE"}
+    # One bracketed code, or a code that is rarely a country, names none.
+    assert countries_named("Ask the service desk (IT) or the platform team (PT)") == frozenset()
+    assert countries_named("Road (EU): 89.6%; Road (NA): 87.4%") == frozenset()
+    assert about_other_countries(rates, {"DE"})
+    assert not about_other_countries(rates, {"PT"})
+    assert not about_other_countries("€40 per month", {"DE"})  # names no country

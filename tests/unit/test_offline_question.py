@@ -15,6 +15,7 @@ from services.offline.question import (
     asking_clauses,
     asks_its_own_question,
     asks_quantity,
+    counted_words,
     counts_rows,
     follow_up_query,
     resolve_person,
@@ -1005,3 +1006,67 @@ def test_a_quantity_asked_about_a_rare_topic_comes_from_a_sentence_naming_it() -
     assert compose_documents(
         "what's the minimum deprecation window for a breaking API version?", DRIVER_APP
     ).found
+
+
+def test_keyword_questions_ask_a_quantity_when_they_ask_one_thing() -> None:
+    assert asks_quantity("mileage rate if I drive my own car in Germany?")
+    assert asks_quantity("max hotel per night in Toronto")
+    assert not asks_quantity("rate is too low, why?")
+    # Two questions: the first one's "min" says nothing of the second one.
+    assert not asks_quantity("min pasword lenght for okta now? and do i still need a symbol")
+
+
+def test_how_many_names_what_it_counts() -> None:
+    assert counted_words("how many partitions does the shipment.events topic have") == [
+        "partitions"
+    ]
+    assert counted_words("how many failed attempts before lockout?") == ["failed", "attempts"]
+    assert counted_words("how many does the ceo have") == []
+    assert counted_words("how many times do we retry a webhook") == []  # attempts, in any words
+    assert counted_words("when does the cert renew") == []
+
+
+MILEAGE = [
+    {
+        "number": 1,
+        "title": "Travel and Expense Policy",
+        "section": "2. Transport",
+        "source": "policies/travel-and-expense-policy.md",
+        "_rank": 0,
+        "text": "| Mode | Allowed class |\n|---|---|\n"
+        "| Own car | €0.23 per km (NL), €0.40 per km (PT), CAD 0.70 per km (CA) |",
+    },
+    {
+        "number": 2,
+        "title": "Event Streaming",
+        "section": "Topics",
+        "source": "domain/architecture.md",
+        "_rank": 1,
+        "text": "The shipment.events topic carries every tracking event; the event match "
+        "target is 97%.",
+    },
+]
+
+
+def test_another_countrys_rate_is_no_answer_for_the_country_asked() -> None:
+    germany = compose_documents("what's the per km rate for my own car in Germany?", MILEAGE)
+    assert not germany.found
+    portugal = compose_documents("what's the per km rate for my own car in Portugal?", MILEAGE)
+    assert portugal.found and "€0.40 per km (PT)" in portugal.text
+
+
+def test_a_number_of_something_else_does_not_answer_how_many() -> None:
+    answer = compose_documents("how many partitions does the shipment.events topic have", MILEAGE)
+    assert not answer.found
+    assert compose_documents(
+        "what's the event match rate target for shipment.events?", MILEAGE
+    ).found
+
+
+def test_asking_for_permission_is_an_asking_clause() -> None:
+    assert asking_clauses(
+        "the dispatcher wants the driver's mobile number - ok if I paste it in our slack channel?"
+    ) == ["ok if I paste it in our slack channel"]
+    assert asking_clauses("my laptop is slow, fine to use my own one for a week?") == [
+        "fine to use my own one for a week"
+    ]

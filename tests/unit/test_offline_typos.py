@@ -124,6 +124,8 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
         ("i sat down, the sun was out", "i sat down, the sun was out"),
         ("I sat and waited", "I sat and waited"),
         ("letting someone go (not their choice)", "fire someone (involuntary)"),
+        ("whats the oncall pay", "whats the on-call pay"),
+        ("post it in #oncall-handover", "post it in #oncall-handover"),  # a name
     ],
 )
 def test_chat_shorthand_is_written_out(typed: str, meant: str) -> None:
