@@ -503,15 +503,14 @@ def compose_documents(
         logger.debug("No sentence stating a quantity counts {}", counted)
         return not_found(_confidence(best.coverage, best_hit))
     places = asked_countries(question) if quantity else frozenset()
-    if places and not any(
-        states_quantity(c.unit.text) and not about_other_countries(c.unit.text, places)
-        for c in chosen
-    ):
+    if places and any(about_other_countries(c.unit.text, places) for c in chosen):
         # "the per km rate in Germany": "€0.23 per km (NL), €0.40 per km (PT)" gives other
-        # countries' rates, not the one asked for.
-        logger.debug("The quantities found are other countries' than {}", sorted(places))
-        return not_found(_confidence(best.coverage, best_hit))
-    if quantity and not any(states_quantity(c.unit.text) for c in chosen):
+        # countries' rates, not the one asked for; what is left must answer on its own.
+        chosen = [c for c in chosen if not about_other_countries(c.unit.text, places)]
+        if not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
+            logger.debug("The quantities found are other countries' than {}", sorted(places))
+            return not_found(_confidence(best.coverage, best_hit))
+    if quantity and not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the
         # insurance, without any amount, does not answer it.
         logger.debug("A quantity is asked and no chosen sentence states one")

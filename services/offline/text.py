@@ -124,10 +124,13 @@ _NOT_THEIR_CHOICE = re.compile(
     re.IGNORECASE,
 )
 
-#: "sent back the laptop", "hand it back": the verb documents use ("returned").
+#: "sent back the laptop", "hand it back", "get the laptop back to IT": the verb documents use
+#: ("returned").
 _GIVEN_BACK = re.compile(
     r"\b(?:sen[dt]s?|sending|gave|give[sn]?|giving|hand(?:s|ed|ing)?|bring(?:s|ing)?|brought)"
-    r"\s+((?:[\w'’-]+\s+){0,3}?)back\b",
+    r"\s+((?:[\w'’-]+\s+){0,3}?)back\b"
+    # "get" only with what is got back: "got back from the trip" returns nothing
+    r"|\b(?:get|gets|getting|got)\s+((?:[\w'’-]+\s+){1,3}?)back\b",
     re.IGNORECASE,
 )
 
@@ -183,7 +186,9 @@ def expand_shorthand(text: str) -> str:
     text = _expand_weekdays(text)
     text = _LET_GO.sub(lambda m: f"fire {m.group(1).strip()}", text)
     text = _NOT_THEIR_CHOICE.sub("involuntary", text)
-    text = _GIVEN_BACK.sub(lambda m: f"return {m.group(1).strip()}".rstrip(), text)
+    text = _GIVEN_BACK.sub(
+        lambda m: f"return {(m.group(1) or m.group(2) or '').strip()}".rstrip(), text
+    )
     text = _UPPER_SHORTHAND_WORD.sub(lambda m: _UPPER_SHORTHAND[m.group(0)], text)
     text = _FAILING_OVER.sub(lambda m: f"failover {m.group(1)}".rstrip() + " ", text)
     return _SHORTHAND_WORD.sub(

@@ -1070,3 +1070,25 @@ def test_asking_for_permission_is_an_asking_clause() -> None:
     assert asking_clauses("my laptop is slow, fine to use my own one for a week?") == [
         "fine to use my own one for a week"
     ]
+
+
+def test_a_quantity_in_a_sentence_too_weak_to_answer_alone_does_not_answer() -> None:
+    """The booking rule's "14 days" joins the answer as a related sentence, but it is no
+    answer to the insurance's limit."""
+    hits = [
+        *INSURANCE,
+        {
+            "number": 2,
+            "title": "Travel and Expense Policy",
+            "section": "1. Booking travel",
+            "source": "policies/travel-and-expense-policy.md",
+            "_rank": 1,
+            "text": "Travel bookings, insurance included, are made at least 14 days in advance.",
+        },
+    ]
+    known = lambda _stem: True  # noqa: E731  (the knowledge base holds every word asked)
+    answer = compose_documents(
+        "what's the coverage limit on our Allianz travel insurance?", hits, known=known
+    )
+    assert not answer.found, answer.text
+    assert compose_documents("does the Allianz travel insurance cover business trips?", hits).found

@@ -125,6 +125,8 @@ def test_a_short_question_word_with_two_letters_swapped_is_corrected() -> None:
         ("I sat and waited", "I sat and waited"),
         ("letting someone go (not their choice)", "fire someone (involuntary)"),
         ("whats the oncall pay", "whats the on-call pay"),
+        ("to get the laptop back to IT", "to return the laptop to IT"),
+        ("we got back from the trip", "we got back from the trip"),
         ("post it in #oncall-handover", "post it in #oncall-handover"),  # a name
     ],
 )
