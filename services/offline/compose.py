@@ -512,7 +512,8 @@ def compose_documents(
             return not_found(_confidence(best.coverage, best_hit))
     if quantity and not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the
-        # insurance, without any amount, does not answer it.
+        # insurance, without any amount, does not answer it; nor does a related sentence too
+        # weak to answer alone ("book at least 14 days in advance").
         logger.debug("A quantity is asked and no chosen sentence states one")
         return not_found(_confidence(best.coverage, best_hit))
 

@@ -175,9 +175,10 @@ def counted_words(question: str) -> list[str]:
         return []
     counted = []
     for word in found.group(1).lower().split():
+        # "how many does the ceo have": the noun is elsewhere; "how many times do we retry":
+        # a number of attempts, whatever the documents call them
         if word in _ASKING or word in STOP or word in {"time", "times"}:
-            # "how many times do we retry": a number of attempts, in any words
-            break  # "how many does the ceo have": the noun is elsewhere
+            break
         counted.append(word)
     return counted
 
