@@ -219,7 +219,8 @@ def test_html_in_a_document_is_shown_as_text_and_never_runs(page: Any, app_url: 
     assert "<img src=x onerror=\"document.title='pwned'\">" in text
     assert "<script>document.title='pwned'</script>" in text
     shot(page, "chat-html-as-text-desktop")
-    answer.locator(".chat-answer button.chat-cite").first.click()
+    # The answer may cite other documents too (the offboarding rule on returning devices).
+    answer.locator(".chat-answer button.chat-cite[title*='Visitor Badge']").first.click()
     passage = page.locator(".chat-passage")
     passage.get_by_text("Visitor badges must be returned").wait_for()
     assert "<script>document.title='pwned'</script>" in passage.inner_text()
