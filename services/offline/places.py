@@ -30,12 +30,7 @@ MIN_NAME_LENGTH = 4
 
 @functools.cache
 def _country_pattern() -> re.Pattern[str]:
-    names: set[str] = set()
-    for country in pycountry.countries:
-        for attribute in ("name", "common_name"):
-            name = getattr(country, attribute, None)
-            if name and "," not in name and len(name) >= MIN_NAME_LENGTH:
-                names.add(name)
+    names = _codes_by_name()  # lower case; the pattern ignores case
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(
         rf"(?<![\w-])(?P<place>{_PLACE_PREPOSITIONS}\s+(?:the\s+)?)(?P<name>{alternatives})(?![\w-])",
