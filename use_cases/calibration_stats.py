@@ -8,6 +8,9 @@ Definitions (N responses with feedback, confidence c_i in 0..1, outcome o_i 1 if
   within `tolerance` (default 0.1) of the observed accuracy. A band without feedback has nulls.
 - **ECE** (expected calibration error) = sum over bands of (n_b / N) * |accuracy_b -
   mean confidence_b|: how far, on average over answers, stated confidence is from the truth.
+- **AUROC** (area under the ROC curve) = the chance that a right response, drawn at random,
+  has a higher confidence than a wrong one (ties count half): how well confidence *separates*
+  right from wrong, whatever its scale. 0.5 is chance, 1.0 perfect; null without both.
 - **Drift**: the ECE of each ISO week (`2026-W09`) by the response's time.
 
 No feedback means nulls, never a division by zero. Figures are rounded to 4 places.
@@ -123,6 +126,25 @@ def expected_calibration_error(pairs: Sequence[Pair]) -> float | None:
             acc = sum(o for _, o in items) / len(items)
             total += len(items) / len(pairs) * abs(acc - mean)
     return _r(total)
+
+
+def auroc(pairs: Sequence[Pair]) -> float | None:
+    """See the module docstring; rank-based (Mann-Whitney U), O(n log n)."""
+    right = sum(1 for _, o in pairs if o)
+    wrong = len(pairs) - right
+    if not right or not wrong:
+        return None
+    ordered = sorted(pairs, key=lambda pair: pair[0])
+    rank_sum, index = 0.0, 0
+    while index < len(ordered):
+        end = index
+        while end + 1 < len(ordered) and ordered[end + 1][0] == ordered[index][0]:
+            end += 1
+        mean_rank = (index + end) / 2 + 1  # tied confidences share their mean rank
+        rank_sum += mean_rank * sum(1 for _, o in ordered[index : end + 1] if o)
+        index = end + 1
+    u = rank_sum - right * (right + 1) / 2
+    return _r(u / (right * wrong))
 
 
 def iso_week(moment: datetime) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from use_cases import calibration_stats as stats
 from use_cases.agent import NOT_FOUND_ANSWER
 from use_cases.chat import ChatRequest, ChatResult, ChatTurns
 from use_cases.chat_domain import Source
@@ -102,6 +103,7 @@ class CaseResult:
     latency_ms: int
     sources: tuple[str, ...] = ()
     error: str | None = None
+    confidence: float | None = None
 
 
 def score_case(case: AnswerCase, result: ChatResult) -> CaseResult:
@@ -122,6 +124,7 @@ def score_case(case: AnswerCase, result: ChatResult) -> CaseResult:
         cited=cited,
         latency_ms=result.latency_ms,
         sources=tuple(s.title or s.source for s in result.sources),
+        confidence=result.confidence,
     )
 
 
@@ -164,6 +167,11 @@ class AnswerReport:
     latency_p95_ms: int
     by_kind: dict[str, KindSummary]
     results: list[CaseResult] = field(default_factory=list)
+    #: How well confidence separates right answers from wrong ones (refusals are scored by
+    #: `refusal_accuracy`, not here); None without both.
+    auroc: float | None = None
+    #: Expected calibration error of the confidence over every case that reports one.
+    ece: float | None = None
 
     @property
     def failures(self) -> list[CaseResult]:
@@ -208,6 +216,16 @@ def summarise(split: str, model: str, results: Sequence[CaseResult]) -> AnswerRe
         latency_p95_ms=_percentile(latencies, 0.95),
         by_kind=by_kind,
         results=list(results),
+        auroc=stats.auroc(
+            [
+                (r.confidence, r.correct)
+                for r in results
+                if not r.refused and r.confidence is not None
+            ]
+        ),
+        ece=stats.expected_calibration_error(
+            [(r.confidence, r.correct) for r in results if r.confidence is not None]
+        ),
     )
 
 

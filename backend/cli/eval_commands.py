@@ -11,9 +11,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from backend.bootstrap import Container
 from backend.cli import output
-from backend.cli.common import JsonOpt, console, err, open_container, run_command
-from backend.config import PROJECT_ROOT
+from backend.cli.common import (
+    JsonOpt,
+    console,
+    err,
+    open_container,
+    run_command,
+    settings_for_cli,
+)
+from backend.config import PROJECT_ROOT, Settings
 from use_cases.errors import InvalidRequest
 from use_cases.eval_runs import BUNDLED_ID, RunRequest, bundled_text
 from use_cases.evaluation import (
@@ -27,6 +35,7 @@ from use_cases.evaluation import (
 
 eval_app = typer.Typer(help="Evaluate the answers.", no_args_is_help=True)
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
+CORPORA_DIR = PROJECT_ROOT / "sample_data" / "corpora"
 Split = Literal["dev", "test", "all"]
 
 
@@ -52,6 +61,10 @@ def load_split(split: str, cases: Path | None = None) -> list[AnswerCase]:
     return loaded
 
 
+def _quiet(result: CaseResult) -> None:
+    return None
+
+
 def case_progress(as_json: bool) -> Callable[[CaseResult], None]:
     """Prints ✓/✗ per case on a terminal's stderr (nothing for --json or a pipe)."""
     progress = None if as_json or not err.is_terminal else err
@@ -68,11 +81,16 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _print_report(report: AnswerReport) -> None:
     console.print(
         f"[bold]Answers[/] split={report.split} model={escape(report.model)}: "
         f"correct {report.correct}/{report.cases} ({_pct(report.accuracy)}), "
         f"cited {_pct(report.cited)}, refusal accuracy {_pct(report.refusal_accuracy)}, "
+        f"confidence AUROC {_figure(report.auroc)}, ECE {_figure(report.ece)}, "
         f"latency p50 {report.latency_p50_ms} ms, p95 {report.latency_p95_ms} ms",
         highlight=False,
     )
@@ -111,33 +129,154 @@ def answers(
         Path | None,
         typer.Option(help="A JSONL file of cases, or a folder with dev.jsonl and test.jsonl."),
     ] = None,
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            help="Score one corpus alone: a fresh data directory, that corpus ingested and "
+            f"nothing else. `{HANDBOOK}` (the sample), a folder name under "
+            "sample_data/corpora/, or `all` (one row per corpus).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the answer-evaluation cases through the chat and score the answers."""
 
     def body() -> None:
-        from backend.cli.eval_run_commands import execute_run
-
+        if corpus is not None:
+            if cases is not None:
+                raise InvalidRequest("Give --corpus or --cases, not both.")
+            _corpus_answers(corpus, split, model, as_json)
+            return
         load_split(split, cases)  # checks the split and the files, naming the line at fault
         name = cases.stem if cases is not None and cases.is_file() else split
-        on_case = case_progress(as_json)
-        tags = () if split == "all" or (cases is not None and cases.is_file()) else (split,)
         with open_container(with_sample=True) as container:
-            export = execute_run(
-                container,
-                RunRequest(task_id=BUNDLED_ID, models=(model,) if model else (), tags=tags),
-                dataset=_dataset_argument(cases),
-                show_progress=False,
-                on_row=lambda row: on_case(_case_result(row)),
-            )
-        results = [_case_result(row) for row in export["cases"]]
-        report = summarise(name, export["models"][0], results)
+            report = _evaluate(container, name, split, model, cases, case_progress(as_json))
         if as_json:
             output.print_json(report.as_dict())
         else:
             _print_report(report)
 
     run_command(body)
+
+
+def _evaluate(
+    container: Container,
+    name: str,
+    split: str,
+    model: str | None,
+    cases: Path | None,
+    on_case: Callable[[CaseResult], None],
+) -> AnswerReport:
+    from backend.cli.eval_run_commands import execute_run
+
+    tags = () if split == "all" or (cases is not None and cases.is_file()) else (split,)
+    export = execute_run(
+        container,
+        RunRequest(task_id=BUNDLED_ID, models=(model,) if model else (), tags=tags),
+        dataset=_dataset_argument(cases),
+        show_progress=False,
+        on_row=lambda row: on_case(_case_result(row)),
+    )
+    results = [_case_result(row) for row in export["cases"]]
+    return summarise(name, export["models"][0], results)
+
+
+# --- corpora ------------------------------------------------------------------------------
+
+#: The bundled sample handbook, as a corpus name.
+HANDBOOK = "handbook"
+
+
+def corpus_names() -> list[str]:
+    """The corpora `--corpus` knows: the handbook, then each folder of sample_data/corpora/
+    with documents and an evaluation set."""
+    found = [
+        folder.name
+        for folder in sorted(CORPORA_DIR.iterdir())
+        if (folder / "documents").is_dir() and (folder / "eval" / "dev.jsonl").is_file()
+    ]
+    return [HANDBOOK, *found]
+
+
+def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
+    """Settings for a fresh data directory holding corpus `name` alone (as the sample is
+    loaded on first start), and the folder of its evaluation cases."""
+    known = corpus_names()
+    if name not in known:
+        raise InvalidRequest(f"No corpus {name!r}; known: {', '.join(known)} (or all).")
+    update: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": None,
+        "knowledge_db": None,
+        "app_db": None,
+        "tables_db": None,
+        "load_sample_data": True,
+    }
+    if name == HANDBOOK:
+        return settings_for_cli().model_copy(update=update), EVAL_DIR
+    folder = CORPORA_DIR / name
+    update |= {"sample_data_dir": folder / "documents", "sample_tables_dir": folder / "tables"}
+    return settings_for_cli().model_copy(update=update), folder / "eval"
+
+
+def corpus_report(
+    name: str, split: str, model: str | None = None, on_case: Callable[[CaseResult], None] = _quiet
+) -> AnswerReport:
+    """Corpus `name` ingested alone into a fresh data directory, its `split` scored."""
+    with tempfile.TemporaryDirectory(prefix=f"almanac-{name}-") as tmp:
+        settings, eval_dir = corpus_settings(name, Path(tmp))
+        load_split(split, eval_dir)
+        with open_container(settings, with_sample=True) as container:
+            cases = None if eval_dir == EVAL_DIR else eval_dir
+            return _evaluate(container, f"{name}/{split}", split, model, cases, on_case)
+
+
+def _corpus_answers(name: str, split: str, model: str | None, as_json: bool) -> None:
+    names = corpus_names() if name == "all" else [name]
+    if name != "all":
+        corpus_settings(name, Path(tempfile.gettempdir()))  # an unknown name fails first
+    reports = {}
+    for corpus in names:
+        if name == "all" and not as_json:
+            err.print(f"Scoring {corpus} ({split})...", highlight=False)
+        reports[corpus] = corpus_report(corpus, split, model, case_progress(as_json))
+    if as_json:
+        data = {c: r.as_dict() for c, r in reports.items()}
+        output.print_json(data if name == "all" else data[name])
+    elif name == "all":
+        _print_corpora(reports)
+    else:
+        _print_report(reports[name])
+
+
+def _print_corpora(reports: Mapping[str, AnswerReport]) -> None:
+    table = Table(
+        "corpus",
+        "split",
+        "correct",
+        "accuracy",
+        "cited",
+        "refusal acc.",
+        "AUROC",
+        "ECE",
+        "p50 ms",
+        "p95 ms",
+        title="Answers per corpus",
+    )
+    for corpus, report in reports.items():
+        table.add_row(
+            corpus,
+            report.split.rpartition("/")[2],
+            f"{report.correct}/{report.cases}",
+            _pct(report.accuracy),
+            _pct(report.cited),
+            _pct(report.refusal_accuracy),
+            _figure(report.auroc),
+            _figure(report.ece),
+            str(report.latency_p50_ms),
+            str(report.latency_p95_ms),
+        )
+    console.print(table)
 
 
 def _dataset_argument(cases: Path | None) -> str | None:
@@ -165,4 +304,5 @@ def _case_result(row: Mapping[str, Any]) -> CaseResult:
         latency_ms=int(row["latency_ms"] or 0),
         sources=tuple(row.get("sources", ())),
         error=row["error"],
+        confidence=row.get("confidence"),
     )

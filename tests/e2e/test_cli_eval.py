@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from backend.cli import eval_commands
 from backend.cli.main import app
 
 runner = CliRunner()
@@ -67,3 +69,53 @@ def test_a_bad_split_or_model_fails_before_anything_runs(env: None) -> None:
     assert result.exit_code == 1 and "--split" in result.stderr
     result = runner.invoke(app, ["eval", "answers", "--model", "openai:gpt-9"])
     assert result.exit_code == 1 and "not allowed" in result.stderr
+
+
+def _tiny_corpus(root: Path) -> Path:
+    """A corpus folder as under sample_data/corpora/: documents and an evaluation set."""
+    documents = root / "tiny" / "documents"
+    documents.mkdir(parents=True)
+    (documents / "kettle.md").write_text(
+        "# Kettle manual\n\n## Descaling\n\nDescale the kettle every 4 weeks with citric acid.\n",
+        encoding="utf-8",
+    )
+    evaluation = root / "tiny" / "eval"
+    evaluation.mkdir()
+    _write(
+        evaluation / "dev.jsonl",
+        [
+            {
+                "id": "k1",
+                "question": "how often should i descale the kettle?",
+                "kind": "kb",
+                "expect_any": ["4 weeks"],
+                "expect_sources": ["kettle.md"],
+            },
+            # the bundled handbook is not loaded beside a corpus: its facts are not found
+            {"id": "k2", "question": "What is the SEV1 acknowledgement time?", "kind": "refuse"},
+        ],
+    )
+    _write(evaluation / "test.jsonl", [])
+    return root
+
+
+def test_eval_answers_scores_one_corpus_ingested_alone(
+    env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(eval_commands, "CORPORA_DIR", _tiny_corpus(tmp_path / "corpora"))
+    result = runner.invoke(app, ["eval", "answers", "--corpus", "tiny", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["split"] == "tiny/dev"
+    assert (report["cases"], report["correct"]) == (2, 2), report["failures"]
+    assert report["cited"] == 1.0
+    assert "auroc" in report and "ece" in report
+
+
+def test_an_unknown_corpus_or_corpus_with_cases_is_refused(env: None, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "answers", "--corpus", "nope"])
+    assert result.exit_code == 1
+    assert "No corpus 'nope'" in result.stderr and "handbook" in result.stderr
+    cases = _write(tmp_path / "mine.jsonl", CASES)
+    result = runner.invoke(app, ["eval", "answers", "--corpus", "handbook", "--cases", str(cases)])
+    assert result.exit_code == 1 and "not both" in result.stderr

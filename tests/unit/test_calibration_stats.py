@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from use_cases.calibration_stats import (
+    auroc,
     band_of,
     bands,
     brier_score,
@@ -71,3 +72,13 @@ def test_suggested_thresholds_keep_each_phrases_promise() -> None:
 
 def test_no_suggestion_without_enough_feedback_in_any_band() -> None:
     assert suggest_thresholds(bands(PAIRS), DEFAULT_THRESHOLDS) is None
+
+
+def test_auroc_by_hand() -> None:
+    # right: 0.95, 0.85, 0.35; wrong: 0.85, 0.35, 0.05. Of the 9 (right, wrong) pairs the
+    # right one is higher in 6, tied in 2 (half each), lower in 1: (6 + 1) / 9.
+    assert auroc(PAIRS) == pytest.approx(round(7 / 9, 4))
+    assert auroc([(0.9, True), (0.1, False)]) == 1.0
+    assert auroc([(0.1, True), (0.9, False)]) == 0.0
+    assert auroc([(0.5, True), (0.5, False)]) == 0.5
+    assert auroc([(0.5, True)]) is None and auroc([]) is None
