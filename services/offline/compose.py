@@ -8,6 +8,7 @@ thresholds are calibrated on the evaluation set's dev split (`almanac eval answe
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -240,6 +241,119 @@ def _choose(
     return chosen
 
 
+#: A sentence opening with one of these continues the one before it ("This is because…",
+#: "Instead, use…", "Otherwise…"): it completes the statement it follows.
+_CONTINUING = re.compile(
+    r"^\W*(?:this|that|these|those|it|its|they|such|instead|however|but|so|therefore|thus|"
+    r"otherwise|then|rather|hence|consequently|in\s+that\s+case|for\s+(?:this|that)\s+reason)"
+    r"\b",
+    re.IGNORECASE,
+)
+
+#: A sentence holding at most this many words of its own beyond the question's only
+#: restates what was asked ("Transactions do not nest."): the next one says what to do.
+ECHO_NOVEL_STEMS = 3
+
+
+#: Candidate sentences scored by meaning at most: each uncached sentence costs one embedding
+#: (~3 ms here), and long sections (a manual's chapter, a FAQ page) hold hundreds. Past this,
+#: the sentences sharing most of the question's words are kept, with the sentence after each
+#: of the best (it may complete them, `_with_neighbours`).
+MAX_CANDIDATES = 64
+
+
+def _shortlist(
+    units: list[Unit], labels: list[str], terms: Sequence[str]
+) -> tuple[list[Unit], list[str]]:
+    """The `MAX_CANDIDATES` sentences most worth scoring, in their original order."""
+
+    def overlap(unit: Unit) -> float:
+        return sum(max(match(t, unit.stems), 0.5 * match(t, unit.context)) for t in terms)
+
+    order = sorted(
+        range(len(units)),
+        key=lambda i: (-overlap(units[i]), units[i].rank, units[i].hit_index, units[i].position),
+    )
+    keep = set(order[: MAX_CANDIDATES * 3 // 4])
+    position = {(u.hit_index, u.position): i for i, u in enumerate(units)}
+    for i in order[: MAX_CANDIDATES // 4]:
+        after = min(
+            (
+                j
+                for (hit, at), j in position.items()
+                if hit == units[i].hit_index and at > units[i].position
+            ),
+            key=lambda j: units[j].position,
+            default=None,
+        )
+        if after is not None:
+            keep.add(after)
+    for i in order:
+        if len(keep) >= MAX_CANDIDATES:
+            break
+        keep.add(i)
+    kept = sorted(keep)
+    return [units[i] for i in kept], [labels[i] for i in kept]
+
+
+def _is_question(text: str) -> bool:
+    """A sentence that asks (a FAQ's question, a heading kept in the text): it never answers
+    itself; the sentences after it do."""
+    return text.rstrip(" )]*_`'\"”’").endswith("?")
+
+
+def _needs_next(item: Scored, terms: set[str]) -> bool:
+    """Whether the sentence after `item` belongs in the answer with it: `item` asks a
+    question, introduces something (ends with ":"), or only restates the question's words."""
+    text = item.unit.text.rstrip()
+    novel = {s for s in item.unit.stems if match(s, terms, typos=False) == 0.0}
+    return _is_question(text) or text.endswith(":") or len(novel) <= ECHO_NOVEL_STEMS
+
+
+def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]) -> list[Scored]:
+    """The chosen sentences, each of the first two followed by the next sentence of its own
+    section when that one continues it (`_CONTINUING`) or when it needs one (`_needs_next`);
+    a question is replaced by what follows it. A carried sentence has the evidence of the one
+    it continues (they make one statement). At most `MAX_SENTENCES` + 1 in all."""
+    following: dict[tuple[int, int], Scored] = {}
+    by_hit: dict[int, list[Scored]] = {}
+    for item in scored:
+        by_hit.setdefault(item.unit.hit_index, []).append(item)
+    for items in by_hit.values():
+        items.sort(key=lambda i: i.unit.position)
+        for before, after in itertools.pairwise(items):
+            following[(before.unit.hit_index, before.unit.position)] = after
+    result: list[Scored] = []
+    taken: set[int] = set()
+    for index, item in enumerate(chosen):
+        if id(item.unit) in taken:
+            continue
+        after = following.get((item.unit.hit_index, item.unit.position))
+        carries = (
+            index < 2
+            and after is not None
+            and id(after.unit) not in taken
+            and (_needs_next(item, terms) or _CONTINUING.match(after.unit.text) is not None)
+        )
+        if not _is_question(item.unit.text) or not carries:
+            result.append(item)
+            taken.add(id(item.unit))
+        if carries and after is not None:
+            taken.add(id(after.unit))
+            result.append(
+                Scored(
+                    after.unit,
+                    max(after.coverage, item.coverage),
+                    after.total,
+                    after.typed,
+                    after.meaning,
+                    max(after.evidence, item.evidence),
+                )
+            )
+    limit = MAX_SENTENCES + 1
+    return result[:limit] if result else chosen
+
+
 _WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -384,6 +498,8 @@ def compose_documents(
         units.extend(found)
         labels.extend([_section_label(hit)] * len(found))
     hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
+    if len(units) > MAX_CANDIDATES:
+        units, labels = _shortlist(units, labels, terms)
     semantic = None
     if similarity is not None and units:
         texts = [
@@ -478,6 +594,7 @@ def compose_documents(
         asks_who,
         frozenset(asked - set(background)),
     )
+    chosen = _with_neighbours(chosen, scored, set(terms))
     quantity = asks_quantity(question)
     if (
         quantity

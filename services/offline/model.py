@@ -7,6 +7,7 @@ one narrowed search per turn; a retry ends the turn.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import re
@@ -211,10 +212,21 @@ class _Planner:
         hits = _tool_results(view).hits
         return advice_call(answer, view.question, hits, info.output_tools[0].name)
 
+    def decide_once(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
+        """`decide`, reusing the decision `OfflineExtractiveModel.request_stream` already made
+        for these very messages in this task (a streamed step needs it twice: for the
+        confidence it reports first, then for the stream itself; deciding is the turn's
+        main cost)."""
+        planned = _PLANNED.get()
+        key = (id(messages), len(messages), frozenset(tool_names))
+        if planned is not None and planned[0] == key:
+            return planned[1]
+        return self.decide(messages, tool_names)
+
     async def stream(
         self, messages: list[ModelMessage], info: AgentInfo
     ) -> AsyncIterator[str | DeltaToolCalls]:
-        decision = self.decide(messages, {t.name for t in info.function_tools})
+        decision = self.decide_once(messages, {t.name for t in info.function_tools})
         if decision.calls:
             yield {
                 index: DeltaToolCall(
@@ -240,6 +252,12 @@ class _Planner:
                     tool_call_id=part.tool_call_id if first else None,
                 )
             }
+
+
+#: The decision of the step being streamed in this task (see `_Planner.decide_once`).
+_PLANNED: contextvars.ContextVar[tuple[tuple[int, int, frozenset[str]], _Decision] | None] = (
+    contextvars.ContextVar("offline_planned_decision", default=None)
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -331,14 +349,18 @@ class OfflineExtractiveModel(FunctionModel):
         model_request_parameters: ModelRequestParameters,
         run_context: Any = None,
     ) -> AsyncIterator[StreamedResponse]:
-        async with super().request_stream(
-            messages, model_settings, model_request_parameters, run_context
-        ) as response:
-            tools = {t.name for t in model_request_parameters.function_tools}
-            decision = self._planner.decide(messages, tools)
-            if decision.answer is not None:
-                response.provider_details = {CONFIDENCE_KEY: decision.answer.confidence}
-            yield response
+        tools = {t.name for t in model_request_parameters.function_tools}
+        decision = self._planner.decide(messages, tools)
+        token = _PLANNED.set(((id(messages), len(messages), frozenset(tools)), decision))
+        try:
+            async with super().request_stream(
+                messages, model_settings, model_request_parameters, run_context
+            ) as response:
+                if decision.answer is not None:
+                    response.provider_details = {CONFIDENCE_KEY: decision.answer.confidence}
+                yield response
+        finally:
+            _PLANNED.reset(token)
 
 
 def build_offline_model(

@@ -353,33 +353,64 @@ def _synonyms() -> dict[str, frozenset[str]]:
 SYNONYMS = _synonyms()
 
 
-def match(term: str, stems: set[str], *, typos: bool = True) -> float:
+def match(term: str, stems: set[str] | frozenset[str], *, typos: bool = True) -> float:
     """1 for the stem itself; 0.7 for a word sharing its first five letters ("rotat" and
     "rotation"); 0.6 for a typo of it (one edit, or two in long words: "pasword", "lenght");
     `ABBREVIATION_CREDIT` when it starts a word at least three letters longer ("ack");
     `SYNONYM_CREDIT` for a word people use interchangeably (`SYNONYMS`: "kept", "retention").
-    `typos=False`: no typo credit (for a correctly spelt word: "paternity" is no "pattern")."""
+    `typos=False`: no typo credit (for a correctly spelt word: "paternity" is no "pattern").
+
+    The first of these rules that any stem satisfies decides (a synonym before a typo), so
+    the credit is that of the lowest rule over the stems, each pair's rule cached: scoring
+    asks this for every question word against every candidate sentence."""
     if term in stems:
         return 1.0
     if len(term) < 3 or not term.isalpha():
         return 0.0
-    if not SYNONYMS.get(term, frozenset()).isdisjoint(stems):
-        return SYNONYM_CREDIT
-    if any(s.startswith(term) and s[len(term) :].isdigit() for s in stems):
-        return CODE_CREDIT  # "sev" for "SEV2", "tier" for "tier1"
+    best = _NO_RULE
+    for other in stems:
+        rule = _rule(term, other, typos)
+        if rule < best:
+            best = rule
+            if rule == 0:
+                break
+    return _RULE_CREDIT[best]
+
+
+#: The rules of `match` after the exact stem, in the order they are tried, and their credit.
+_RULE_CREDIT = (
+    SYNONYM_CREDIT,
+    CODE_CREDIT,
+    ABBREVIATION_CREDIT,
+    0.7,
+    0.6,
+    ABBREVIATION_CREDIT,
+    0.0,
+)
+_NO_RULE = len(_RULE_CREDIT) - 1
+
+
+@functools.lru_cache(maxsize=500_000)
+def _rule(term: str, other: str, typos: bool) -> int:
+    """The first rule of `match` that `other` satisfies for `term` (`_NO_RULE` for none)."""
+    if other in SYNONYMS.get(term, frozenset()):
+        return 0
+    if other.startswith(term) and other[len(term) :].isdigit() and len(other) > len(term):
+        return 1  # "sev" for "SEV2", "tier" for "tier1"
     if len(term) == 3:  # too short for typos: only an abbreviation ("ack")
-        return (
-            ABBREVIATION_CREDIT if any(len(s) >= 6 and s.startswith(term) for s in stems) else 0.0
-        )
-    if len(term) >= 5 and any(
-        len(s) >= 5 and (s.startswith(term[:5]) and term.startswith(s[:5])) for s in stems
+        return 2 if len(other) >= 6 and other.startswith(term) else _NO_RULE
+    if (
+        len(term) >= 5
+        and len(other) >= 5
+        and other.startswith(term[:5])
+        and term.startswith(other[:5])
     ):
-        return 0.7
-    if typos and any(_typo(term, s) for s in stems):
-        return 0.6
-    if any(len(s) >= len(term) + 3 and s.startswith(term) for s in stems):
-        return ABBREVIATION_CREDIT
-    return 0.0
+        return 3
+    if typos and _typo(term, other):
+        return 4
+    if len(other) >= len(term) + 3 and other.startswith(term):
+        return 5
+    return _NO_RULE
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -12,6 +12,7 @@ subquery (PostgreSQL cannot use a select-list alias in WHERE).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -305,14 +306,8 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
         needle = value.lower()
         if needle in found:
             continue
-        # "VP of Engineering" names the title "VP Engineering"
-        pattern = rf"(?<!\w){_OPTIONAL_OF.join(re.escape(w) for w in needle.split())}(?!\w)"
-        flags = 0 if value.isupper() and len(value) < 4 else re.IGNORECASE
-        match = re.search(
-            pattern if flags else rf"(?<!\w){re.escape(value)}(?!\w)",
-            lowered if flags else question,
-            flags,
-        )
+        pattern = _value_pattern(value)
+        match = pattern.search(lowered if pattern.flags & re.IGNORECASE else question)
         if match is None:
             continue
         span = match.span()
@@ -328,6 +323,18 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
         if named is not None:
             found[named.lower()] = _label_column(schema) or ""
     return found
+
+
+@functools.lru_cache(maxsize=20_000)
+def _value_pattern(value: str) -> re.Pattern[str]:
+    """How a question names `value`: its words, "of (the)" allowed between them ("VP of
+    Engineering" names the title "VP Engineering"); a short upper-case code as written."""
+    if value.isupper() and len(value) < 4:
+        return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+    words_ = value.lower().split()
+    return re.compile(
+        rf"(?<!\w){_OPTIONAL_OF.join(re.escape(w) for w in words_)}(?!\w)", re.IGNORECASE
+    )
 
 
 #: Share of a name's words the question must hold to name it without its exact wording.
@@ -364,6 +371,7 @@ def _named_by_most_words(question: str, schema: TableSchema) -> str | None:
 _MAX_NAME_WORDS = 8
 
 
+@functools.lru_cache(maxsize=20_000)
 def _initials(value: str) -> str:
     return "".join(w[0] for w in re.findall(r"[A-Za-z]+", value) if len(w) >= 3).lower()
 

@@ -1,0 +1,88 @@
+"""The answer keeps a statement whole: a sentence that only restates the question, asks a
+question of its own (a FAQ's) or introduces something is followed by the next sentence of
+its section, as is one that the next sentence continues ("This is because ..."); long
+sections are shortlisted before they are scored by meaning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.offline.compose import MAX_CANDIDATES, _shortlist, compose_documents
+from services.offline.sentences import units_of
+from services.offline.text import content_stems
+
+
+def _hit(text: str, number: int = 1, title: str = "Manual") -> dict[str, Any]:
+    return {
+        "number": number,
+        "document_id": number,
+        "title": title,
+        "section": "Transactions",
+        "source": "manual.html",
+        "text": text,
+        "bm25_rank": 1,
+        "vector_distance": 0.3,
+    }
+
+
+def _body(answer_text: str) -> str:
+    return answer_text.split("**Sources**")[0]
+
+
+def test_a_sentence_that_only_restates_the_question_brings_the_next_one() -> None:
+    hit = _hit(
+        "Transactions started with BEGIN do not nest. "
+        "Use the SAVEPOINT command to create nested transactions. "
+        "Journal files are kept beside the database file."
+    )
+    answer = compose_documents("can transactions started with BEGIN nest?", [hit])
+    assert answer.found
+    assert "SAVEPOINT" in _body(answer.text)
+
+
+def test_a_question_in_the_text_is_answered_by_what_follows_it_never_quoted_alone() -> None:
+    hit = _hit(
+        "Can I use the library in a commercial product without paying royalties? "
+        "Yes, the library is in the public domain. "
+        "No permission is needed to copy it."
+    )
+    answer = compose_documents("can we ship the library in our commercial product for free?", [hit])
+    body = _body(answer.text)
+    assert answer.found
+    assert "public domain" in body
+    assert "royalties?" not in body
+
+
+def test_a_sentence_the_next_one_continues_brings_it_along() -> None:
+    hit = _hit(
+        "Key handlers bound with bind() often never fire when a key is pressed on the widget. "
+        "This is because the widget does not have the keyboard focus. "
+        "Fonts are configured separately."
+    )
+    answer = compose_documents("why do my key handlers bound with bind() never fire?", [hit])
+    assert "keyboard focus" in _body(answer.text)
+
+
+def test_a_sentence_with_its_own_content_stands_alone() -> None:
+    hit = _hit(
+        "The rollback journal is stored in the same directory as the database file under the "
+        "database name with -journal appended. "
+        "Temporary tables use their own files."
+    )
+    answer = compose_documents("where is the rollback journal stored?", [hit])
+    assert answer.found
+    assert "Temporary tables" not in _body(answer.text)
+
+
+def test_long_sections_are_shortlisted_to_the_sentences_sharing_the_question_words() -> None:
+    filler = " ".join(f"Paragraph {i} talks about colour number {i}." for i in range(150))
+    text = f"{filler} The checkpoint runs when the log reaches 1000 pages. It then restarts."
+    units = units_of(text, set(), 0, 0)
+    labels = ["Manual"] * len(units)
+    kept, kept_labels = _shortlist(units, labels, content_stems("when does the checkpoint run"))
+    assert len(units) > MAX_CANDIDATES
+    assert len(kept) == len(kept_labels) == MAX_CANDIDATES
+    texts = [u.text for u in kept]
+    assert any("checkpoint runs" in t for t in texts)
+    assert any(t.startswith("It then restarts") for t in texts)  # the sentence after the best
+    assert [u.position for u in kept] == sorted(u.position for u in kept)
