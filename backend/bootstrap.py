@@ -41,9 +41,11 @@ from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
 from services.evaluation.report import MatplotlibHtmlReportRenderer
 from services.knowledge.chunking import HeadingChunker
-from services.knowledge.loaders import FileLoader
+from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.knowledge.reranker import CohereReranker
 from services.offline import build_offline_model
+from services.offline.lexicon import EMPTY as EMPTY_LEXICON
+from services.offline.lexicon import Lexicon, LexiconError
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
@@ -294,7 +296,7 @@ def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     """Changes whenever re-ingesting the same bytes would give a different index."""
     return (
         f"chunks={settings.chunk_tokens}/{settings.chunk_overlap};"
-        f"embedder={embedder.model}/{embedder.dimension};v1"
+        f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v1"
     )
 
 
@@ -324,6 +326,18 @@ def bootstrap(
         raise
 
 
+def load_lexicon(settings: Settings) -> Lexicon:
+    """The knowledge base's lexicon (`LEXICON_FILE`, or the sample's while it is loaded); a
+    file that cannot be read stops start-up with a message naming it."""
+    path = settings.effective_lexicon_file
+    if path is None:
+        return EMPTY_LEXICON
+    try:
+        return Lexicon.load(path)
+    except LexiconError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def _wire(
     settings: Settings,
     database: PgDatabase | None,
@@ -342,6 +356,7 @@ def _wire(
     )
     history = app_stores.history
     tables, sql = build_tables(settings, database)
+    lexicon = load_lexicon(settings)
     models = PydanticAIModelResolver(
         ModelConfig(
             default_model=settings.default_model,
@@ -358,6 +373,8 @@ def _wire(
             sql.schemas,
             embedder if settings.embedding_provider == "local" else None,
             KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation),
+            lexicon,
+            settings.not_found_hint,
         ),
     )
     limits = AgentLimits(

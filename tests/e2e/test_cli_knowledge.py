@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from backend import bootstrap
 from backend.cli.main import app
 
 runner = CliRunner()
@@ -194,3 +195,20 @@ def test_duplicates_future_dates_and_binary_files_are_reported_and_skipped(
     assert by_source["photo.md"]["status"] == "failed"
     assert "not a text file" in by_source["photo.md"]["error"]
     assert code == 1  # the failures need attention; the duplicate alone would not
+
+
+def test_a_new_loader_version_re_indexes_unchanged_files(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "manual"
+    write(folder / "page.html", "<h1>Kettle</h1><nav>Home Next</nav><p>Descale monthly.</p>")
+    code, out, _ = run("ingest", str(folder), "--json")
+    assert code == 0 and json.loads(out)["added"] == 1, out
+    # the same bytes read by loaders that make other text of them: indexed again, in place
+    monkeypatch.setattr(bootstrap, "LOADERS_VERSION", bootstrap.LOADERS_VERSION + 1)
+    code, out, _ = run("ingest", str(folder), "--json")
+    report = json.loads(out)
+    assert (report["updated"], report["unchanged"], report["added"]) == (1, 0, 0), out
+    code, out, _ = run("docs", "list", "--json")
+    pages = [d for d in json.loads(out)["documents"] if d["source"] == "page.html"]
+    assert len(pages) == 1  # replaced, not added beside the old one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
@@ -200,6 +201,13 @@ def metadata_value(value: object) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _OpenHeading:
+    level: int
+    text: str | None  # None: the document title, known only at the end
+    implied: bool  # a question or appendix the loader made a heading of, not the document's
+
+
 class SectionBuilder:
     """Collects heading-delimited sections while a loader walks a document in reading order.
 
@@ -207,13 +215,20 @@ class SectionBuilder:
     heading of level >= N. Body text outside any heading is given the path `(title,)`, where
     the title is only known at the end (`sections(title)`). A heading with no body of its own
     (immediately followed by a sub-heading) produces no section.
+
+    Loaders may also open implied headings, which the document marks up as something else:
+    `subheading` (a FAQ question: one level below the innermost real heading, so questions
+    stay siblings; the next real heading of its level or above closes it, `close_subheadings`
+    closes it explicitly) and `appendix` (e.g. footnotes: one level below the outermost
+    heading). Opened with no heading above them, they sit below the title: `(title, text)`.
+    Implied headings never count as the first H1.
     """
 
     def __init__(self) -> None:
-        self._stack: list[tuple[int, str]] = []
-        self._path: tuple[str, ...] | None = None
+        self._stack: list[_OpenHeading] = []
+        self._path: tuple[str | None, ...] | None = None
         self._body: list[str] = []
-        self._done: list[tuple[tuple[str, ...] | None, str]] = []
+        self._done: list[tuple[tuple[str | None, ...] | None, str]] = []
         self.first_h1: str | None = None
 
     def heading(self, level: int, text: str) -> None:
@@ -223,10 +238,48 @@ class SectionBuilder:
         self._flush()
         if level == 1 and self.first_h1 is None:
             self.first_h1 = text
-        while self._stack and self._stack[-1][0] >= level:
+        # The title placeholder (level 0: implied headings opened with no heading above them
+        # hang below it) goes too once a real heading gets down to it: that heading is a root.
+        while self._stack and (self._stack[-1].level >= level or self._stack[-1].text is None):
             self._stack.pop()
-        self._stack.append((level, text))
-        self._path = tuple(heading for _, heading in self._stack)
+        self._push(_OpenHeading(level, text, implied=False))
+
+    def subheading(self, text: str) -> None:
+        text = " ".join(text.split())
+        if not text:
+            return
+        self._flush()
+        self._pop_implied()
+        level = self._stack[-1].level + 1 if self._stack else 1
+        self._push(_OpenHeading(level, text, implied=True))
+
+    def close_subheadings(self) -> None:
+        """Close the implied headings: what follows belongs to the enclosing real heading."""
+        if any(entry.implied for entry in self._stack):
+            self._flush()
+            self._pop_implied()
+            self._path = tuple(entry.text for entry in self._stack) or None
+
+    def appendix(self, text: str) -> None:
+        """An implied heading right below the outermost heading (e.g. "Footnotes"); when a
+        heading of that name is the innermost open one already, text goes on under it."""
+        text = " ".join(text.split())
+        if not text or (self._stack and (self._stack[-1].text or "").casefold() == text.casefold()):
+            return
+        self._flush()
+        root = next((entry for entry in self._stack if not entry.implied), None)
+        self._stack = [root] if root is not None else []
+        self._push(_OpenHeading((root.level if root else 0) + 1, text, implied=True))
+
+    def _pop_implied(self) -> None:
+        while any(entry.implied for entry in self._stack):  # the title placeholder too
+            self._stack.pop()
+
+    def _push(self, entry: _OpenHeading) -> None:
+        if entry.implied and not self._stack:
+            self._stack.append(_OpenHeading(0, None, implied=True))
+        self._stack.append(entry)
+        self._path = tuple(heading.text for heading in self._stack)
 
     def text(self, text: str) -> None:
         self._body.append(text)
@@ -240,6 +293,13 @@ class SectionBuilder:
     def sections(self, title: str) -> tuple[ParsedSection, ...]:
         self._flush()
         return tuple(
-            ParsedSection(heading_path=path if path is not None else (title,), text=body)
+            ParsedSection(
+                heading_path=(
+                    tuple(title if part is None else part for part in path)
+                    if path is not None
+                    else (title,)
+                ),
+                text=body,
+            )
             for path, body in self._done
         )

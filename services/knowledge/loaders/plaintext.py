@@ -1,8 +1,34 @@
-"""Plain-text loader: one section per file; the chunker takes care of size."""
+"""Plain-text loader: underlined headings (reStructuredText / setext) give sections.
+
+Rules:
+- A heading is an unindented line right after a blank line (or at the start), underlined by
+  a line of one repeated character out of `= - ~ ^ " ' * + # \\`` at least as long as it,
+  optionally also overlined by the same line (then the title may be inset). Heading levels
+  follow the order in which the adornment styles first appear (an overlined style differs
+  from the underline-only one), as in reStructuredText; the sections nest like Markdown's.
+- Literal blocks (the indented lines after a paragraph ending in "::") are kept as they are
+  and never read as headings or markup; the "::" reads as ":" (or goes, after a space or
+  on its own), as reStructuredText renders it.
+- reST explicit markup that is not text is dropped: comments, directives that only steer
+  the rendering (`.. include::`, `.. contents::`, `.. class::`, `.. raw::`, ...), internal
+  link targets (`.. _name:`) and substitution definitions. Other directives keep their
+  content without the directive line and its options; an admonition keeps its label
+  ("Note: ..."). Footnotes, citations and external link targets are kept as text.
+- Title: the text before the first heading gives it like a file without headings does; when
+  there is none, the first heading is the title.
+- A file without such headings loads as before: one section with the path `(title,)`, the
+  text whole (markup included), titled by its first line when that is short (<= 80
+  characters) and does not end like a sentence, else by the file name made readable.
+- Undecodable bytes fall back from UTF-8 to cp1252/latin-1; the chunker takes care of size.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from services.knowledge.loaders.common import (
+    SectionBuilder,
     decode_text,
     ensure_not_empty,
     ensure_text,
@@ -16,6 +42,63 @@ from use_cases.domain import ParsedDocument, ParsedSection
 TEXT_EXTENSIONS = (".txt",)
 
 MAX_TITLE_CHARS = 80
+#: Directives inside directives are read this deep; deeper content is kept as it is.
+MAX_DIRECTIVE_DEPTH = 8
+
+# Directives that steer the rendering and carry no text of their own: dropped whole.
+RENDERING_DIRECTIVES = frozenset(
+    (
+        "include",
+        "contents",
+        "sectnum",
+        "section-numbering",
+        "header",
+        "footer",
+        "raw",
+        "class",
+        "role",
+        "default-role",
+        "title",
+        "meta",
+        "target-notes",
+        "image",
+        "highlight",
+        "index",
+    )
+)
+ADMONITIONS = frozenset(
+    ("attention", "caution", "danger", "error", "hint", "important", "note", "tip", "warning")
+)
+# Directives whose argument is a title worth keeping as text.
+TITLED_DIRECTIVES = frozenset(
+    ("admonition", "topic", "sidebar", "rubric", "table", "csv-table", "list-table")
+)
+# Directives whose content is code: kept verbatim, never read as markup.
+LITERAL_DIRECTIVES = frozenset(("code", "code-block", "sourcecode", "parsed-literal", "math"))
+
+_ADORNMENT = re.compile(r"^([=\-~^\"'*+#`])\1+[ \t]*$")
+_EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s+(.*))?$")
+_DIRECTIVE = re.compile(r"^([A-Za-z0-9][\w:+.-]*?)::(?:\s+(.*))?$")
+_FOOTNOTE_OR_CITATION = re.compile(r"^\[[^\]]+\](?:\s|$)")
+_EXTERNAL_TARGET = re.compile(r"^(?:_(?:`[^`]+`|[^:`]+)|__):\s*\S")
+_OPTION = re.compile(r"^\s+:[^:\s][^:]*:")
+# Inline markup a heading is better read without: `references <uri>`_, word_ references and
+# ``literals``.
+_PHRASE_REFERENCE = re.compile(r"`([^`]+?)(?:\s*<[^<>`]*>)?`__?")
+_WORD_REFERENCE = re.compile(r"(?<![\w`])([A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?)__?(?![\w`])")
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    markup: bool = True  # False: literal or directive content, never a heading
+
+
+@dataclass(frozen=True)
+class _Heading:
+    title: str
+    style: tuple[str, bool]  # (adornment character, overlined)
+    span: int  # lines it takes up
 
 
 def title_from_first_line(text: str) -> str | None:
@@ -31,12 +114,7 @@ def title_from_first_line(text: str) -> str | None:
 
 
 class PlainTextLoader:
-    """Loads `.txt` files as a single section with the path `(title,)`.
-
-    The title is the first non-empty line when it is short (<= 80 characters) and does not
-    end like a sentence, else the file name made readable. The text is kept whole (the first
-    line included); undecodable bytes fall back from UTF-8 to cp1252/latin-1.
-    """
+    """Loads `.txt` files (see the module rules)."""
 
     media_type = "text/plain"
 
@@ -51,9 +129,191 @@ class PlainTextLoader:
         self.check(name, data)
         text = tidy_text(decode_text(data))
         ensure_text(name, text)
-        title = title_from_first_line(text) or humanise_stem(name)
-        return ParsedDocument(
-            title=title,
-            sections=(ParsedSection(heading_path=(title,), text=text),),
-            media_type=self.media_type,
-        )
+        lines = _without_markup(text.split("\n"))
+        headings = _headings(lines)
+        title, sections = _sectioned(name, lines, headings) if headings else (None, ())
+        if title is None or not sections:  # no headings (or nothing under them): as it is
+            title = title_from_first_line(text) or humanise_stem(name)
+            sections = (ParsedSection(heading_path=(title,), text=text),)
+        return ParsedDocument(title=title, sections=sections, media_type=self.media_type)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+# --- markup -----------------------------------------------------------------------------------
+
+
+def _without_markup(lines: list[str], depth: int = 0) -> list[_Line]:
+    """The lines with reST explicit markup dropped and literal blocks marked as such
+    (`depth`: how many directives deep these lines are)."""
+    kept: list[_Line] = []
+    literal_indent: int | None = None  # indentation of the paragraph that opened a literal
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if literal_indent is not None:
+            if not line.strip() or _indent(line) > literal_indent:
+                kept.append(_Line(line, markup=False))
+                index += 1
+                continue
+            literal_indent = None
+        if _EXPLICIT.match(line):
+            end = _block_end(lines, index)
+            kept.extend(_explicit_block(lines[index:end], depth))
+            index = end
+            continue
+        if line.rstrip().endswith("::") and _opens_literal(lines, index):
+            literal_indent = _indent(line)
+            line = _literal_marker_read(line)
+            if not line.strip():
+                index += 1
+                continue
+        kept.append(_Line(line))
+        index += 1
+    return kept
+
+
+def _opens_literal(lines: list[str], index: int) -> bool:
+    """A line ending in "::" opens a literal block only when one follows ("std::" in prose
+    at the end of a line does not)."""
+    for following in range(index + 1, len(lines)):
+        if lines[following].strip():
+            return _indent(lines[following]) > _indent(lines[index])
+    return False
+
+
+def _literal_marker_read(line: str) -> str:
+    """The line as reST renders a literal marker: "Text::" reads "Text:", "Text ::" reads
+    "Text" and a lone "::" goes."""
+    body = line.rstrip()[:-2]
+    if not body.strip() or body[-1].isspace():
+        return body.rstrip()
+    return body + ":"
+
+
+def _block_end(lines: list[str], start: int) -> int:
+    """The line after an explicit markup block: it runs on while lines are blank or more
+    indented than its first; trailing blank lines are left to the text."""
+    indent = _indent(lines[start])
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > indent):
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    return end
+
+
+def _explicit_block(block: list[str], depth: int) -> list[_Line]:
+    match = _EXPLICIT.match(block[0])
+    indent, head = (match.group(1), (match.group(2) or "").strip()) if match else ("", "")
+    if _FOOTNOTE_OR_CITATION.match(head) or _EXTERNAL_TARGET.match(head):
+        return [_Line(line) for line in block]  # text: a footnote, a link's address
+    directive = _DIRECTIVE.match(head)
+    if directive is None:
+        return []  # a comment, an internal target or a substitution definition
+    name, argument = directive.group(1).lower(), (directive.group(2) or "").strip()
+    if name in RENDERING_DIRECTIVES:
+        return []
+    body = block[1:]
+    while body and _OPTION.match(body[0]):
+        body = body[1:]
+    label = _directive_label(name, argument)
+    kept = [_Line(indent + label, markup=False)] if label else []
+    literal = name in LITERAL_DIRECTIVES
+    if literal:
+        return kept + [_Line(line, markup=False) for line in body]
+    # The content is ordinary text, dedented to the directive's own indentation, but never
+    # a section: reST has no sections inside directives.
+    margin = min((_indent(line) for line in body if line.strip()), default=0)
+    dedented = [line[margin:] if line.strip() else "" for line in body]
+    if depth >= MAX_DIRECTIVE_DEPTH:  # no deeper: a crafted file cannot exhaust the stack
+        return kept + [_Line(indent + line if line else "", markup=False) for line in dedented]
+    content = _without_markup(dedented, depth + 1)
+    return kept + [_Line(indent + line.text if line.text else "", markup=False) for line in content]
+
+
+def _directive_label(name: str, argument: str) -> str:
+    if name in ADMONITIONS:
+        return f"{name.capitalize()}: {argument}".rstrip()
+    if name in TITLED_DIRECTIVES:
+        return argument
+    return ""
+
+
+# --- headings ---------------------------------------------------------------------------------
+
+
+def _headings(lines: list[_Line]) -> dict[int, _Heading]:
+    """Headings by the index of their first line."""
+    ends: set[int] = set()  # the lines right after a heading
+    found: dict[int, _Heading] = {}
+    index = 0
+    while index < len(lines):
+        # A heading starts a block: after a blank line, the start or another heading.
+        starts_block = index == 0 or not lines[index - 1].text.strip() or index in ends
+        heading = _heading_at(lines, index) if starts_block else None
+        if heading is None:
+            index += 1
+            continue
+        found[index] = heading
+        index += heading.span
+        ends.add(index)
+    return found
+
+
+def _heading_at(lines: list[_Line], index: int) -> _Heading | None:
+    window = lines[index : index + 3]
+    if not window or not all(line.markup for line in window):
+        return None
+    texts = [line.text for line in window]
+    over = _ADORNMENT.match(texts[0])
+    if over is not None and len(texts) == 3:
+        under = _ADORNMENT.match(texts[2])
+        title = texts[1].strip()
+        if (
+            under is not None
+            and under.group(1) == over.group(1)
+            and title
+            and not _ADORNMENT.match(texts[1])
+            and len(texts[1].rstrip()) <= len(texts[0].rstrip())
+        ):
+            return _Heading(_plain_title(title), (over.group(1), True), 3)
+        return None
+    if len(texts) < 2 or over is not None or not texts[0].strip() or texts[0][0].isspace():
+        return None
+    under = _ADORNMENT.match(texts[1])
+    if under is None or len(texts[1].rstrip()) < len(texts[0].rstrip()):
+        return None
+    return _Heading(_plain_title(texts[0]), (under.group(1), False), 2)
+
+
+def _plain_title(text: str) -> str:
+    text = _PHRASE_REFERENCE.sub(r"\1", text.replace("``", ""))
+    return " ".join(_WORD_REFERENCE.sub(r"\1", text).split())
+
+
+def _sectioned(
+    name: str, lines: list[_Line], headings: dict[int, _Heading]
+) -> tuple[str, tuple[ParsedSection, ...]]:
+    builder = SectionBuilder()
+    styles: list[tuple[str, bool]] = []
+    preamble: list[str] = []
+    index = 0
+    while index < len(lines):
+        heading = headings.get(index)
+        if heading is None:
+            builder.text(lines[index].text + "\n")
+            if len(styles) == 0:
+                preamble.append(lines[index].text)
+            index += 1
+            continue
+        if heading.style not in styles:
+            styles.append(heading.style)
+        builder.heading(styles.index(heading.style) + 1, heading.title)
+        index += heading.span
+    before = tidy_text("\n".join(preamble))
+    first = " ".join(headings[min(headings)].title.split())
+    title = (title_from_first_line(before) or humanise_stem(name)) if before else first
+    return title, builder.sections(title)
