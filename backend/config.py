@@ -164,6 +164,35 @@ class Settings(BaseSettings):
     load_sample_data: bool = Field(
         True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
     )
+    lexicon_file: Path | None = Field(
+        None,
+        description="Your knowledge base's lexicon (JSON): the words its people use for the "
+        "words its documents and tables use (synonyms, acronyms, phrases, column hints; see "
+        "docs/configuration.md#lexicon). Unset: the bundled sample's lexicon while "
+        "LOAD_SAMPLE_DATA is on, else none (English alone).",
+    )
+    not_found_hint: str = Field(
+        "Could you rephrase the question, or say which document or topic you mean?",
+        min_length=1,
+        max_length=300,
+        description="What the offline model asks after \"I can't find this in the knowledge "
+        'base." (one clarifying question; word it for what your knowledge base holds).',
+    )
+    ui_chat_placeholder: str = Field(
+        "Ask a question about your documents…",
+        max_length=200,
+        description="The web app's question box before anything is typed.",
+    )
+    ui_advice_placeholder: str = Field(
+        "Describe the decision you need advice on…",
+        max_length=200,
+        description="The web app's advice box before anything is typed.",
+    )
+    sample_lexicon_file: Path = Field(
+        PROJECT_ROOT / "sample_data" / "lexicon.json",
+        description="The bundled sample's lexicon, used while LOAD_SAMPLE_DATA is on and "
+        "LEXICON_FILE is unset.",
+    )
     app_db: Path | None = Field(
         None,
         description="App DB file (users, chats, messages, API keys, audit log, prompt versions, "
@@ -407,6 +436,14 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///") and url != "sqlite:///":
             return Path(url.removeprefix("sqlite:///"))
         return self.data_dir
+
+    @property
+    def effective_lexicon_file(self) -> Path | None:
+        """`LEXICON_FILE`, else the sample's while the sample is loaded (if it exists)."""
+        if self.lexicon_file is not None:
+            return self.lexicon_file
+        sample = self.sample_lexicon_file
+        return sample if self.load_sample_data and sample.is_file() else None
 
     @cached_property
     def knowledge_db_path(self) -> Path:

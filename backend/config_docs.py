@@ -35,7 +35,7 @@ _SECTIONS = {
 def _default(name: str, field: FieldInfo) -> str:
     if name == "models_dir":
         return "~/.cache/almanac/models"
-    if name in ("sample_data_dir", "sample_tables_dir"):
+    if name in ("sample_data_dir", "sample_tables_dir", "sample_lexicon_file"):
         value = field.get_default(call_default_factory=True)
         return Path(value).relative_to(PROJECT_ROOT).as_posix()
     value: Any = field.get_default(call_default_factory=True)

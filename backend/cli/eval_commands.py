@@ -213,9 +213,19 @@ def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
         "load_sample_data": True,
     }
     if name == HANDBOOK:
-        return settings_for_cli().model_copy(update=update), EVAL_DIR
+        defaults = Settings.model_fields
+        update |= {
+            key: defaults[key].default
+            for key in ("sample_data_dir", "sample_tables_dir", "sample_lexicon_file")
+        }
+        return settings_for_cli().model_copy(update=update | {"lexicon_file": None}), EVAL_DIR
     folder = CORPORA_DIR / name
-    update |= {"sample_data_dir": folder / "documents", "sample_tables_dir": folder / "tables"}
+    update |= {
+        "sample_data_dir": folder / "documents",
+        "sample_tables_dir": folder / "tables",
+        "sample_lexicon_file": folder / "lexicon.json",  # its own, if it has one
+        "lexicon_file": None,
+    }
     return settings_for_cli().model_copy(update=update), folder / "eval"
 
 

@@ -8,11 +8,13 @@ thresholds are calibrated on the evaluation set's dev split (`almanac eval answe
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,24 @@ from services.offline.typos import english_words
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
 
-CLARIFYING_QUESTION = "Could you tell me which policy, team or system you mean?"
+#: The clarifying question after the can't-find answer unless the deployment words its own
+#: (`NOT_FOUND_HINT`, set per turn by the model: `asking`).
+CLARIFYING_QUESTION = "Could you rephrase the question, or say which document or topic you mean?"
+
+_HINT: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "offline_not_found_hint", default=CLARIFYING_QUESTION
+)
+
+
+@contextmanager
+def asking(hint: str) -> Iterator[None]:
+    """`hint` is the clarifying question of the can't-find answers composed inside."""
+    token = _HINT.set(hint)
+    try:
+        yield
+    finally:
+        _HINT.reset(token)
+
 
 #: The best sentence's evidence (coverage and meaning mixed) needed to answer; calibrated on
 #: the evaluation set's dev split (`almanac eval answers --split dev`; 226 cases, 2026-11-23:
@@ -92,6 +111,11 @@ SAME_SECTION_EVIDENCE = 0.75
 #: section) may lead the answer whatever its own evidence.
 NEXT_TO_BEST = 2
 
+#: An answer none of whose sentences holds the kind of fact asked for (a number for "how
+#: many", a name for "who", a date for "when") never reports more than this: below "high"
+#: (0.6 in use_cases.confidence's default phrase bands).
+UNTYPED_CONFIDENCE_CAP = 0.55
+
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
 
@@ -111,15 +135,29 @@ class Answer:
 
 def not_found(confidence: float) -> Answer:
     return Answer(
-        f"{NOT_FOUND_ANSWER} {CLARIFYING_QUESTION}",
+        f"{NOT_FOUND_ANSWER} {_HINT.get()}",
         min(confidence, NOT_FOUND_CONFIDENCE_CAP),
         found=False,
         coverage=0.0,
     )
 
 
+#: An inline code span of Markdown.
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def _quoted(sentence: str) -> str:
+    """A document sentence as the answer's Markdown quotes it. Passages arrive with every
+    HTML tag opener escaped (`&lt;b>`: Markdown shows it as text, so it is inert); inside a
+    code span Markdown shows characters literally, so there the escape would show as
+    "&lt;" and the span gets its "<" back (code spans are inert already)."""
+    return _CODE_SPAN.sub(
+        lambda m: f"{m.group(1)}{m.group(2).replace('&lt;', '<')}{m.group(1)}", sentence
+    )
+
+
 def _with_citation(sentence: str, marker: str) -> str:
-    sentence = sentence.rstrip()
+    sentence = _quoted(sentence.rstrip())
     if sentence.endswith((".", "!", "?")):
         return f"{sentence[:-1]} {marker}{sentence[-1]}"
     return f"{sentence} {marker}."
@@ -658,6 +696,10 @@ def compose_documents(
     body = " ".join(sentences)
     sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))
     confidence = _confidence(sum(c.coverage for c in chosen) / len(chosen), best_hit)
+    if not any(c.typed for c in chosen):
+        # "how many ...?" answered by sentences holding no number, "who ...?" by none naming
+        # anyone: whatever the words shared, the fact asked for is not shown to be there.
+        confidence = min(confidence, UNTYPED_CONFIDENCE_CAP)
     return Answer(
         f"{body}\n\n**Sources**\n{sources}",
         confidence,

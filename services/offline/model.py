@@ -31,8 +31,17 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls
 from pydantic_ai.settings import ModelSettings
 
 from services.offline.advice import advice_call
-from services.offline.compose import Answer, compose_documents, not_found
+from services.offline.compose import (
+    CLARIFYING_QUESTION,
+    Answer,
+    asking,
+    compose_documents,
+    not_found,
+)
 from services.offline.compose_sql import compose_sql
+from services.offline.lexicon import EMPTY as EMPTY_LEXICON
+from services.offline.lexicon import Lexicon
+from services.offline.lexicon import using as using_lexicon
 from services.offline.places import mark_other_countries
 from services.offline.question import (
     SearchQuery,
@@ -79,10 +88,14 @@ class _Planner:
         table_schemas: TableSchemas,
         similarity: SentenceSimilarity | None = None,
         vocabulary: KnowledgeVocabulary | None = None,
+        lexicon: Lexicon = EMPTY_LEXICON,
+        not_found_hint: str = CLARIFYING_QUESTION,
     ) -> None:
+        self._not_found_hint = not_found_hint
         self._table_schemas = table_schemas
         self._similarity = similarity
         self._vocabulary = vocabulary
+        self._lexicon = lexicon
         self._typos = TypoCorrector()
 
     def _schemas(self) -> list[TableSchema]:
@@ -95,8 +108,12 @@ class _Planner:
         """The next step: the first round's tool calls, one more search, or the answer.
 
         One extra search at most: a narrower query when nothing was found (words shared by
-        most passages dropped).
+        most passages dropped). The knowledge base's lexicon is in force throughout.
         """
+        with using_lexicon(self._lexicon), asking(self._not_found_hint):
+            return self._decide(messages, tool_names)
+
+    def _decide(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
         view = read_turn(messages)
         if not view.question:
             return _Decision(answer=not_found(0.0))
@@ -208,7 +225,8 @@ class _Planner:
         output tool it offers (`services/offline/advice.py`)."""
         if not info.output_tools:
             return TextPart(answer.text)
-        view = read_turn(messages)
+        with using_lexicon(self._lexicon):
+            view = read_turn(messages)
         hits = _tool_results(view).hits
         return advice_call(answer, view.question, hits, info.output_tools[0].name)
 
@@ -367,14 +385,18 @@ def build_offline_model(
     table_schemas: TableSchemas,
     sentence_encoder: SentenceEncoder | None = None,
     vocabulary: KnowledgeVocabulary | None = None,
+    lexicon: Lexicon = EMPTY_LEXICON,
+    not_found_hint: str = CLARIFYING_QUESTION,
 ) -> FunctionModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
     their words; without it the answer rests on word overlap alone. `vocabulary` (the
     knowledge base's words) keeps a question word the knowledge base holds elsewhere from
-    counting as a topic it lacks."""
+    counting as a topic it lacks. `lexicon`: the knowledge base's own words (`lexicon.py`).
+    `not_found_hint`: the clarifying question after a can't-find answer."""
     similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
-    return OfflineExtractiveModel(_Planner(table_schemas, similarity, vocabulary))
+    planner = _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint)
+    return OfflineExtractiveModel(planner)
 
 
 def confidence_of(messages: Sequence[ModelMessage]) -> float | None:

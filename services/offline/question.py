@@ -25,6 +25,7 @@ from pydantic_ai.messages import (
 )
 
 from services.knowledge.fts_query import words
+from services.offline import lexicon
 from services.offline.amounts import MONTHS
 from services.offline.text import (
     STOP,
@@ -214,8 +215,11 @@ def _prompt_text(part: UserPromptPart) -> str:
 
 def _plain(message: str) -> str:
     """A user message as the offline model reads it: no date anchor, no pleasantries, chat
-    shorthand written out."""
-    return expand_shorthand(strip_pleasantries(strip_date_anchor(message)))
+    shorthand written out, and the knowledge base's own phrases and acronyms as its documents
+    write them (its lexicon)."""
+    return lexicon.active().rewrite(
+        expand_shorthand(strip_pleasantries(strip_date_anchor(message)))
+    )
 
 
 def read_turn(messages: Sequence[ModelMessage]) -> TurnView:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.knowledge.fts_query import words
 from services.knowledge.spelling import within_edits
+from services.offline import lexicon
 from services.offline.amounts import amounts, days_of_year, holds_asked_amount, holds_asked_day
 from services.offline.question import (
     IDENTIFIER,
@@ -215,8 +216,28 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
     return line, i
 
 
+#: Code joined to the sentence announcing it: at most this many lines and characters.
+LEAD_CODE_LINES = 3
+LEAD_CODE_CHARS = 160
+
+
+def _fenced(lines: list[str], start: int) -> tuple[str, int]:
+    """The first lines of the fenced code block opening at `start` (joined by "; ", at most
+    `LEAD_CODE_LINES` lines and about `LEAD_CODE_CHARS` characters), and the index after it."""
+    fence = lines[start].strip()[:3]
+    i = start + 1
+    kept: list[str] = []
+    while i < len(lines) and not lines[i].strip().startswith(fence):
+        line = lines[i].strip()
+        if line and len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
+            kept.append(line)
+        i += 1
+    return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1
+
+
 def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) -> list[Unit]:
-    """The sentences of a section: paragraphs, list items and table rows; code is skipped.
+    """The sentences of a section: paragraphs, list items and table rows; code is skipped,
+    except the first lines of a block a sentence ending with ":" announces (joined to it).
 
     A lead-in line ending with ":" is joined to its list ("You must change your password
     when: a; b; c."), since it says what the items are; a long list gives one "lead-in item"
@@ -225,17 +246,22 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
     lines = text.splitlines()
     i = 0
-    in_fence = False
     local_context = set(heading_context)
+    lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
     while i < len(lines):
         stripped = lines[i].strip()
         if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
+            code, i = _fenced(lines, i)
+            if lead is not None and code:
+                # "To start afresh each run, change the call to:" + the call: the code is
+                # the answer the sentence announces.
+                blocks.append((f"{lead} {code}", local_context, None))
+            lead = None
+            continue
+        if not stripped:
             i += 1
             continue
-        if in_fence or not stripped:
-            i += 1
-            continue
+        lead = None
         if stripped.startswith("|"):
             table = []
             while i < len(lines) and lines[i].strip().startswith("|"):
@@ -275,8 +301,11 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                     blocks.extend((f"{lead} {item}.", local_context, i) for item in items)
                 i = j
                 continue
-        # A lead-in to something that is not a list (a table, code) says nothing alone.
+        # A lead-in to something that is not a list (a table, code) says nothing alone; one
+        # followed by code is joined to it (above).
         blocks.extend((s, local_context, None) for s in sentences if not s.endswith(":"))
+        if sentences and sentences[-1].endswith(":"):
+            lead = sentences[-1]
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
         if len(words(sentence)) < 2 or addressed_to_assistant(sentence):
@@ -308,7 +337,8 @@ def addressed_to_assistant(sentence: str) -> bool:
     return _ADDRESSED_TO_ASSISTANT.search(sentence) is not None
 
 
-#: Words people use for the words policies use, in groups of interchangeable words.
+#: English words people use interchangeably, in groups. A knowledge base's own words (its
+#: products, its people's slang) belong in its lexicon (`services/offline/lexicon.py`).
 _SYNONYM_GROUPS = (
     "keep kept retain retention store",
     "delete deletion erase erasure remove purge",
@@ -316,11 +346,6 @@ _SYNONYM_GROUPS = (
     "cost price charge fee pay",
     "allow allowed permit permitted may",
     "forbid forbidden prohibit prohibited banned",
-    "boss manager lead head",
-    "fire fired terminate terminated termination dismiss",
-    "quit resign leave leaver left",
-    "laptop computer device macbook",
-    "expire expiry lifetime validity",
     "rule policy requirement",
     "limit cap maximum max",
     "minimum min least",
@@ -328,13 +353,6 @@ _SYNONYM_GROUPS = (
     "attempt attempts try tries",
     "lock locks locked lockout",
     "fail failed wrong incorrect invalid",
-    "weekend weekends saturday saturdays sunday sundays",
-    "meal meals dinner dinners lunch lunches breakfast",
-    "disable disabled revoke revoked deactivate deactivated cut",
-    "mileage km kilometre kilometer",
-    "cv cvs resume resumes applicant applicants",
-    "rejected unsuccessful",
-    "phone phones mobile cell telephone",
 )
 
 #: Credit for a word of the same group as the question's word ("kept" for "retention").
@@ -367,6 +385,8 @@ def match(term: str, stems: set[str] | frozenset[str], *, typos: bool = True) ->
         return 1.0
     if len(term) < 3 or not term.isalpha():
         return 0.0
+    if not lexicon.active().synonyms_of(term).isdisjoint(stems):
+        return SYNONYM_CREDIT  # the knowledge base's own synonyms, as English ones below
     best = _NO_RULE
     for other in stems:
         rule = _rule(term, other, typos)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from services.knowledge.fts_query import STOPWORDS, words
+from services.offline import lexicon
 from services.offline.question import (
     INTENT_AMOUNT,
     INTENT_COUNT,
@@ -265,23 +266,16 @@ _LEADER_TITLE = re.compile(
     r"\b(?:head|lead|leader|chief|vp|director|manager|officer|president)\b", re.IGNORECASE
 )
 
-#: Ways of asking for a column without naming it: (question pattern, column-name word).
+#: Ways of asking for a column without naming it: (question pattern, column-name word). These
+#: are English question words; a knowledge base's own ways of asking ("written in" for its
+#: "language" column) are its lexicon's `column_hints`.
 _COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), target)
     for pattern, target in (
         (r"\bhow\s+often\b|\bfrequen|\bmeasured\b", "frequency"),
-        (
-            r"\breports?\s+(?:directly\s+|straight\s+)?(?:to|into)\b|\breporting\s+to\b|\bboss\b|\bdirect\s+reports?\b"
-            r"|\bworks?\s+(?:for|under)\b",
-            "manager",
-        ),
         (r"\bwhere\b|\bbased\b|\blocated\b|\b(?:which|what)\s+office\b", "location"),
         (r"\b(?:start|started|join|joined|hired)\b", "start"),
         (r"\be-?mail\b", "email"),
-        (r"\bown(?:s|ed|er|ing)?\b", "owner"),
-        (r"\bwritten\s+in\b|\blanguage\b", "language"),
-        (r"\btarget\b|\bgoal\b", "target"),
-        (r"\bcomes?\s+from\b|\b(?:which|what)\s+tool\b|\bsourced?\b", "source"),
     )
 )
 
@@ -442,30 +436,11 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     return found
 
 
-#: Abbreviations people type for words of titles and team names ("the IT ops lead", "sr
-#: people partner", "eng manager"): read as the full word when that names a row.
-_ABBREVIATIONS = {
-    "ops": "operations",
-    "eng": "engineering",
-    "engg": "engineering",
-    "mgr": "manager",
-    "mgmt": "management",
-    "sr": "senior",
-    "snr": "senior",
-    "jr": "junior",
-    "dept": "department",
-    "infra": "infrastructure",
-    "comms": "communications",
-    "exec": "executive",
-    "acct": "account",
-    "svc": "service",
-}
-_ABBREVIATION = re.compile(rf"\b(?:{'|'.join(_ABBREVIATIONS)})\b", re.IGNORECASE)
-
-
 def expand_abbreviations(question: str) -> str:
-    """`question` with the abbreviations of `_ABBREVIATIONS` written out."""
-    return _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(0).lower()], question)
+    """`question` with the abbreviations of the knowledge base's lexicon written out
+    (people type them for words of titles and team names: "the IT ops lead"); a row named by
+    the full words is then found."""
+    return lexicon.active().expand_abbreviations(question)
 
 
 #: A yes/no question about a rule ("is it ok to ...", "can I ...", "should we ..."), which a
@@ -484,7 +459,7 @@ def plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
     ("the IT ops lead" -> the title "IT Operations Lead")."""
     expanded = expand_abbreviations(question)
     if expanded != question:
-        written = set(_ABBREVIATIONS.values())
+        written = {w for v in lexicon.active().abbreviations.values() for w in words(v)}
         plan = _plan_sql(expanded, schemas)
         if plan is not None and any(
             len(parts) > 1 and written.intersection(parts)
@@ -508,7 +483,8 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         # "KPIs" for kpi_catalog: the stemmer keeps an acronym's plural ("kpis").
         table_word = any(stem(w) in q_stems or f"{w}s" in q_words for w in table_words)
         asked: list[TableColumn] = []
-        hinted = {target for pattern, target in _COLUMN_HINTS if pattern.search(question)}
+        hints = (*_COLUMN_HINTS, *lexicon.active().column_hints)
+        hinted = {target for pattern, target in hints if pattern.search(question)}
         shared = _shared_column_words(schema)
         for column in schema.columns:
             name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]

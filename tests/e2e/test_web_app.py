@@ -47,4 +47,10 @@ async def test_every_app_file_loads_without_a_key(
 
 async def test_me_names_the_caller_and_whether_keys_are_checked(client: httpx.AsyncClient) -> None:
     me = (await client.get("/api/me")).json()
-    assert me == {"user_id": "default", "role": "admin", "auth_enabled": False}
+    assert me == {
+        "user_id": "default",
+        "role": "admin",
+        "auth_enabled": False,
+        "chat_placeholder": "Ask a question about your documents…",
+        "advice_placeholder": "Describe the decision you need advice on…",
+    }

@@ -37,6 +37,7 @@ from services.offline import (
     narrowed_query,
     search_query_for,
 )
+from tests.sample_lexicon import SAMPLE_LEXICON
 from use_cases.agent import (
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
@@ -264,7 +265,7 @@ def deps(hits: Sequence[SearchHit], sql: FakeSql | None = None) -> AgentDeps:
 
 def model_for(sql: FakeSql | None) -> Any:
     schemas: Callable[[], list[TableSchema]] = sql.schemas if sql else list
-    return build_offline_model(schemas)
+    return build_offline_model(schemas, lexicon=SAMPLE_LEXICON)
 
 
 async def ask(
@@ -398,6 +399,17 @@ async def test_weak_evidence_gives_the_exact_cant_find_answer(agent: Agent) -> N
     assert result.output == f"{NOT_FOUND_ANSWER} {CLARIFYING_QUESTION}"
     confidence = confidence_of(result.all_messages())
     assert confidence is not None and confidence <= 0.3
+
+
+async def test_the_clarifying_question_is_the_deployments_own(agent: Agent) -> None:
+    hint = "Which of the kettle manuals do you mean?"
+    result = await agent.run(
+        anchored_prompt("What is the vesting schedule for employee stock options?", TODAY),
+        model=build_offline_model(list, not_found_hint=hint),
+        deps=deps([OFFICES, TRAVEL]),
+    )
+    assert result.output == f"{NOT_FOUND_ANSWER} {hint}"
+    assert "policy" not in CLARIFYING_QUESTION  # the default assumes no handbook
 
 
 async def test_refusal_needs_no_extra_searches_for_single_words(agent: Agent) -> None:

@@ -86,3 +86,41 @@ def test_long_sections_are_shortlisted_to_the_sentences_sharing_the_question_wor
     assert any("checkpoint runs" in t for t in texts)
     assert any(t.startswith("It then restarts") for t in texts)  # the sentence after the best
     assert [u.position for u in kept] == sorted(u.position for u in kept)
+
+
+def test_code_a_sentence_announces_is_joined_to_it() -> None:
+    text = (
+        "To start a fresh log file on every run, pass the mode to the call:\n\n"
+        "```\nlogging.basicConfig(filename='example.log', filemode='w')\n```\n\n"
+        "Some other remark.\n\n```\nprint('unannounced code is skipped')\n```\n"
+    )
+    texts = [u.text for u in units_of(text, set(), 0, 0)]
+    assert texts == [
+        "To start a fresh log file on every run, pass the mode to the call: "
+        "logging.basicConfig(filename='example.log', filemode='w')",
+        "Some other remark.",
+    ]
+    answer = compose_documents("how do i start a fresh log file on every run?", [_hit(text)])
+    assert "filemode='w'" in _body(answer.text)
+
+
+def test_code_spans_are_quoted_with_their_own_characters_and_prose_html_stays_inert() -> None:
+    # passages arrive with tag openers escaped (use_cases.table_markdown.escape_html)
+    hit = _hit("Write the type as `&lt;type>` in the header, never &lt;script> tags.")
+    body = _body(compose_documents("how do i write the type in the header?", [hit]).text)
+    assert "`<type>`" in body  # a code span shows its characters literally
+    assert "&lt;script>" in body  # prose: Markdown shows the escaped tag as text
+
+
+def test_an_answer_without_the_kind_of_fact_asked_for_is_never_confident() -> None:
+    from services.offline.compose import UNTYPED_CONFIDENCE_CAP
+
+    hit = _hit(
+        "Host parameters are numbered from one upwards in the order they appear. "
+        "Named host parameters start with a colon."
+    )
+    answer = compose_documents("how many host parameters can one statement hold?", [hit])
+    assert answer.found and answer.confidence <= UNTYPED_CONFIDENCE_CAP
+    stated = _hit("One statement can hold at most 32766 host parameters.")
+    counted = compose_documents("how many host parameters can one statement hold?", [stated])
+    assert counted.found and counted.confidence > UNTYPED_CONFIDENCE_CAP

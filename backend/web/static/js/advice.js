@@ -28,7 +28,7 @@ export async function mount(root, ctx) {
   const cards = h("div", { class: "advice-cards", role: "log", "aria-label": "Advice given" });
   const input = h("textarea", {
     id: "advice-input", class: "advice-input", rows: "3",
-    placeholder: "For example: Can I deploy to production on a Friday?",
+    placeholder: ctx.session?.advice_placeholder || "",
   });
   const askButton = h("button", { type: "submit", class: "primary" }, icon("send"), "Get advice");
   const stopButton = h("button", { type: "button", hidden: true, onclick: () => controller && controller.abort() },

@@ -66,7 +66,7 @@ function buildPage(ctx) {
   });
   const input = h("textarea", {
     id: "chat-input", class: "chat-input", rows: "1", maxlength: "8000", autocomplete: "off",
-    placeholder: "Ask about a policy, a runbook or the tables…",
+    placeholder: ctx.session?.chat_placeholder || "",
   });
   const sendButton = h("button", { type: "submit", class: "primary chat-send" }, icon("send"), "Send");
   const stopButton = h("button", { type: "button", class: "chat-stop", hidden: true }, icon("stop"), "Stop");
