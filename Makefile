@@ -47,11 +47,12 @@ bench: bench-quality bench-speed bench-postgres  ## All benchmarks (figures prin
 bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFact (train)
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
 
-bench-speed: install  ## Embedding throughput and latency, search latency at 10k/100k, chat overhead
+bench-speed: install  ## Embedding throughput and latency, search latency at 10k/100k, chat overhead, offline answer latency
 	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_chat
+	$(BIN)/python -m bench.bench_answers --corpus handbook --split dev
 
 bench-postgres: install  ## PostgreSQL (a local pgserver): SciFact quality, search at 100k chunks, 4 replicas and kill -9
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train --database-url pgserver

@@ -31,7 +31,7 @@ def print_advice(advice: StructuredAdvice) -> None:
         for source in advice.sources:
             where = ", ".join(part for part in (source.document, source.section) if part)
             console.print(
-                f"  [{source.n}] {where} ({source.date or 'undated'})",
+                f"  [{source.n}] {where}" + (f" ({source.date})" if source.date else ""),
                 highlight=False,
                 markup=False,
             )

@@ -75,14 +75,17 @@ def _label(hit: dict[str, Any]) -> str:
     return f"{title}, {section}" if section and section.casefold() != title.casefold() else title
 
 
+def _dated(hit: dict[str, Any]) -> str:
+    """ " (updated 2025-09-15; current version ...)", or nothing for an undated document."""
+    details = [f"updated {hit['updated_at']}"] if hit.get("updated_at") else []
+    details += [hit["version_note"]] if hit.get("version_note") else []
+    return f" ({'; '.join(details)})" if details else ""
+
+
 def _reasoning(answer: Answer, cited: list[dict[str, Any]]) -> str:
     if not cited:  # a table lookup: the rows are the evidence
         return "This follows the rows of the table lookup cited in the advice."
-    named = "; ".join(
-        f"{_label(h)} [{h['number']}] (updated {h.get('updated_at') or 'undated'}"
-        f"{'; ' + h['version_note'] if h.get('version_note') else ''})"
-        for h in cited
-    )
+    named = "; ".join(f"{_label(h)} [{h['number']}]{_dated(h)}" for h in cited)
     share = round(max(0.0, min(1.0, answer.coverage)) * 100)
     return (
         f"This follows {named}, the passage{'s' if len(cited) > 1 else ''} of the knowledge "

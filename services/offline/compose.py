@@ -44,7 +44,7 @@ from services.offline.sentences import (
     units_of,
 )
 from services.offline.text import STOP, content_stems, has_digit, jaccard, stem, stem_set
-from services.offline.typos import english_words
+from services.offline.typos import english_words, is_foreign
 from services.offline.versions import resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
 
@@ -77,6 +77,11 @@ MIN_EVIDENCE = 0.395
 #: ranks any passage holding a rare word highly, so such a word is likely nowhere in the
 #: knowledge base: "parental leave"). One such word raises the bar; it never decides alone.
 ABSENT_TERM_PENALTY = 0.08
+
+#: Evidence needed on top when a question word that is no English word (a product, a tool,
+#: a function: "pyinstaller", "upsert") is named nowhere in the knowledge base: the question
+#: is about something the knowledge base does not cover, however much else it shares.
+FOREIGN_TERM_PENALTY = 0.25
 
 #: Evidence needed on top when the best sentence lacks a question word that exactly one other
 #: candidate sentence holds ("how accurate is tidecast for *rail*": one sentence names rail,
@@ -173,10 +178,10 @@ def _section_label(hit: dict[str, Any]) -> str:
 
 def _source_line(hit: dict[str, Any]) -> str:
     """`[n] Title, Section (date)`, with the version when there is one: "(2025-09-15; current
-    version, supersedes Password Policy of 2023-06-12)"."""
-    date = hit.get("updated_at") or "undated"
-    note = hit.get("version_note")
-    return f"[{hit['number']}] {_section_label(hit)} ({date}{f'; {note}' if note else ''})"
+    version, supersedes Password Policy of 2023-06-12)". An undated document's line has no
+    brackets at all (most manuals carry no date: "(undated)" on every line says nothing)."""
+    details = "; ".join(str(d) for d in (hit.get("updated_at"), hit.get("version_note")) if d)
+    return f"[{hit['number']}] {_section_label(hit)}" + (f" ({details})" if details else "")
 
 
 def _source_lines(hits: list[dict[str, Any]]) -> list[str]:
@@ -425,6 +430,14 @@ def _spelled_for_meaning(
     return _WORD.sub(fix, question)
 
 
+def _foreign(absent: Sequence[str], question: str) -> list[str]:
+    """The words among `absent` (stems no passage and no part of the knowledge base holds)
+    that name something rather than misspell English (`typos.is_foreign`; see
+    FOREIGN_TERM_PENALTY)."""
+    typed = {stem(w.lower()): w.lower() for w in _WORD.findall(question)}
+    return [typed[t] for t in absent if t in typed and is_foreign(typed[t])]
+
+
 def _spelt_stems(question: str) -> set[str]:
     """Stems of the question's words of five letters or more that are English words as typed:
     no typo credit rescues them from being absent ("paternity" is no typo of "pattern")."""
@@ -595,6 +608,10 @@ def compose_documents(
         common = _common_stems(question)
         absent = [t for t in absent if t not in common]
     needed += ABSENT_TERM_PENALTY * len(absent)
+    foreign = _foreign(absent, question)
+    if foreign:
+        logger.debug("Named nowhere in the knowledge base: {}", foreign)
+        needed += FOREIGN_TERM_PENALTY
     rare = _rare_term_elsewhere(
         terms, units, best, set(background) | _common_stems(question), asked
     )
@@ -676,7 +693,7 @@ def compose_documents(
     cited: list[dict[str, Any]] = []
     for item in chosen:
         hit = kept[item.unit.hit_index]
-        sentences.append(_with_citation(item.unit.text, f"[{hit['number']}]"))
+        sentences.append(_with_citation(item.unit.shown, f"[{hit['number']}]"))
         if hit not in cited:
             cited.append(hit)
     for hit in cited:

@@ -482,6 +482,11 @@ def standalone_question(
     own = _OPENER.sub("", question).rstrip(" ?")
     if not own:
         return previous
+    if _asks_about_its_own_name(own, values):
+        # "and what is Ifeoma Adeyemi's job title?" after "who is the manager of Fleur
+        # Janssen?": the follow-up names its row and asks its own question (a title, not
+        # the manager): the earlier question's asking words must not come back.
+        return own
     lead = own.split()[0].lower()
     if lead in _PREPOSITIONS:
         at = previous.lower().rfind(f" {lead} ")
@@ -519,6 +524,22 @@ def standalone_question(
     if previous_names and not own_names:
         return f"{own}, {', '.join(previous_names)}"
     return f"{previous}, {own}"
+
+
+def _asks_about_its_own_name(own: str, values: Sequence[tuple[str, str]]) -> bool:
+    """Whether a follow-up is a whole question of its own: it opens with a question word,
+    names a row (a table value or an identifier) and asks for something besides the name."""
+    tokens = words(own)
+    if not tokens or tokens[0] not in _QUESTION_WORDS:
+        return False
+    names = [n for n in _names_in(own, values) if n.lower() in {v.lower() for v, _ in values}]
+    names += IDENTIFIER.findall(own)
+    if not names:
+        return False
+    rest = own
+    for name in names:
+        rest = re.sub(re.escape(name), " ", rest, flags=re.IGNORECASE)
+    return bool(content_stems(re.sub(r"['’]s\b", " ", rest)))
 
 
 def _names_in(text: str, values: Sequence[tuple[str, str]]) -> list[str]:

@@ -140,6 +140,15 @@ class Unit:
     rank: int  # 0-based rank of the hit within its own search
     position: int
     group: int | None = None  # items of one long list share a group (one per answer)
+    code: str = ""  # the code this sentence announces ("... change the call to:"), shown after it
+
+    @property
+    def shown(self) -> str:
+        """The sentence as an answer quotes it: with the code it announces, as a code span."""
+        if not self.code:
+            return self.text
+        ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", self.code)), default=0))
+        return f"{self.text} {ticks}{self.code}{ticks}"
 
 
 #: A list is joined to its lead-in sentence only when the result stays this short.
@@ -159,7 +168,13 @@ def _clean(text: str) -> str:
     text = text.replace("**", "").replace("__", "")
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)\*(?![\w*])", r"\1", text)
     text = re.sub(r"^>\s*", "", text.strip())
+    # A footnote's own label ("[3] The user agent for ...", as the loaders write footnotes)
+    # would read as a citation of the answer's third source.
+    text = _FOOTNOTE_LABEL.sub("", text)
     return " ".join(text.split())
+
+
+_FOOTNOTE_LABEL = re.compile(r"^\[[\w*†‡§#]{1,6}\]\s+")
 
 
 def _split_sentences(block: str) -> list[str]:
@@ -248,14 +263,17 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     i = 0
     local_context = set(heading_context)
     lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
+    codes: dict[int, str] = {}  # block index -> the code its sentence announces
     while i < len(lines):
         stripped = lines[i].strip()
         if stripped.startswith(("```", "~~~")):
             code, i = _fenced(lines, i)
             if lead is not None and code:
                 # "To start afresh each run, change the call to:" + the call: the code is
-                # the answer the sentence announces.
-                blocks.append((f"{lead} {code}", local_context, None))
+                # the answer the sentence announces. It is scored by the sentence's words
+                # and shown with the code (`Unit.code`).
+                codes[len(blocks)] = code
+                blocks.append((lead, local_context, None))
             lead = None
             continue
         if not stripped:
@@ -313,7 +331,17 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         sequence = [stem(w) for w in words(sentence) if w not in STOP]
         group_id = None if group is None else hit_index * 100_000 + group
         units.append(
-            Unit(sentence, set(sequence), context, sequence, hit_index, rank, position, group_id)
+            Unit(
+                sentence,
+                set(sequence),
+                context,
+                sequence,
+                hit_index,
+                rank,
+                position,
+                group_id,
+                codes.get(position, ""),
+            )
         )
     return units
 

@@ -110,6 +110,22 @@ class TypoCorrector:
         return _WORD.sub(fix, text)
 
 
+#: The shortest word `is_foreign` takes for a name: shorter ones are mostly slang and typos.
+MIN_FOREIGN_LENGTH = 5
+
+
+def is_foreign(word: str) -> bool:
+    """Whether `word` is no English word, no typo of one (within the edit budget) and no two
+    glued together ("eachother"): a name of something ("pyinstaller", "upsert")."""
+    lower = word.lower()
+    words, index = _English.load()
+    if len(lower) < MIN_FOREIGN_LENGTH or lower in words or lower in STOP:
+        return False
+    if any(lower[:i] in words and lower[i:] in words for i in range(2, len(lower) - 1)):
+        return False
+    return _closest(lower, index) is None
+
+
 def _cased(corrected: str, typed: str) -> str:
     """`corrected` with the typed word's capital first letter, if it had one."""
     return corrected[:1].upper() + corrected[1:] if typed[:1].isupper() else corrected

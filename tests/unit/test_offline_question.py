@@ -441,6 +441,18 @@ def test_a_bare_number_in_a_rank_column_reads_as_tier_n() -> None:
     assert answer.text.startswith("dock-scheduler is tier 2 [table: services].")
 
 
+def test_a_follow_up_that_names_its_row_and_asks_its_own_question_stands_alone() -> None:
+    values = [("Fleur Janssen", "directory.name"), ("Ifeoma Adeyemi", "directory.name")]
+    previous = ["Who is the manager of Fleur Janssen?"]
+    # the pronoun already resolved to the person the answer named ("her" -> Ifeoma Adeyemi)
+    asked = "And what is Ifeoma Adeyemi's job title?"
+    assert standalone_question(asked, previous, values) == "what is Ifeoma Adeyemi's job title"
+    # a bare name still takes the earlier question's predicate
+    assert standalone_question("and Ifeoma Adeyemi?", previous, values) == (
+        "Who is the manager of Ifeoma Adeyemi"
+    )
+
+
 def test_an_elliptical_follow_up_becomes_the_whole_question_for_a_table() -> None:
     values = [("Toronto", "directory.location"), ("Lisbon", "directory.location")]
     previous = ["how many people are based in toronto?"]

@@ -1,7 +1,9 @@
-"""The answer keeps a statement whole: a sentence that only restates the question, asks a
-question of its own (a FAQ's) or introduces something is followed by the next sentence of
-its section, as is one that the next sentence continues ("This is because ..."); long
-sections are shortlisted before they are scored by meaning."""
+"""Answers made of a real manual's units: a statement kept whole (a sentence that only
+restates the question, asks a question of its own (a FAQ's) or introduces something is
+followed by the next sentence of its section, as is one the next sentence continues: "This
+is because ..."), code a sentence announces, footnote labels that are no citations, code
+spans and undated sources quoted as they are; long sections shortlisted before they are
+scored by meaning; no confidence without the kind of fact asked for."""
 
 from __future__ import annotations
 
@@ -94,14 +96,15 @@ def test_code_a_sentence_announces_is_joined_to_it() -> None:
         "```\nlogging.basicConfig(filename='example.log', filemode='w')\n```\n\n"
         "Some other remark.\n\n```\nprint('unannounced code is skipped')\n```\n"
     )
-    texts = [u.text for u in units_of(text, set(), 0, 0)]
-    assert texts == [
+    units = units_of(text, set(), 0, 0)
+    assert [u.shown for u in units] == [
         "To start a fresh log file on every run, pass the mode to the call: "
-        "logging.basicConfig(filename='example.log', filemode='w')",
+        "`logging.basicConfig(filename='example.log', filemode='w')`",
         "Some other remark.",
     ]
+    assert "filemode" not in units[0].stems  # scored by the sentence's own words
     answer = compose_documents("how do i start a fresh log file on every run?", [_hit(text)])
-    assert "filemode='w'" in _body(answer.text)
+    assert "`logging.basicConfig(filename='example.log', filemode='w')`" in _body(answer.text)
 
 
 def test_code_spans_are_quoted_with_their_own_characters_and_prose_html_stays_inert() -> None:
@@ -124,3 +127,20 @@ def test_an_answer_without_the_kind_of_fact_asked_for_is_never_confident() -> No
     stated = _hit("One statement can hold at most 32766 host parameters.")
     counted = compose_documents("how many host parameters can one statement hold?", [stated])
     assert counted.found and counted.confidence > UNTYPED_CONFIDENCE_CAP
+
+
+def test_an_undated_source_line_shows_no_date() -> None:
+    answer = compose_documents(
+        "can transactions started with BEGIN nest?",
+        [_hit("Transactions started with BEGIN do not nest. Use SAVEPOINT instead.")],
+    )
+    sources = answer.text.split("**Sources**")[1]
+    assert sources.strip() == "[1] Manual, Transactions"
+    dated = {**_hit("Transactions started with BEGIN do not nest."), "updated_at": "2025-01-02"}
+    dated_answer = compose_documents("can transactions started with BEGIN nest?", [dated])
+    assert dated_answer.text.endswith("[1] Manual, Transactions (2025-01-02)")
+
+
+def test_a_footnotes_own_label_is_not_quoted_as_a_citation() -> None:
+    texts = [u.text for u in units_of("[3] The user agent for MSIE 6 is Mozilla.", set(), 0, 0)]
+    assert texts == ["The user agent for MSIE 6 is Mozilla."]
