@@ -79,7 +79,7 @@ MIN_EVIDENCE = 0.395
 ABSENT_TERM_PENALTY = 0.08
 
 #: Evidence needed on top when a question word that is no English word (a product, a tool,
-#: a function: "pyinstaller", "upsert") is named nowhere in the knowledge base: the question
+#: a platform: "pyinstaller", "kubernetes") is named nowhere in the knowledge base: the question
 #: is about something the knowledge base does not cover, however much else it shares.
 FOREIGN_TERM_PENALTY = 0.25
 

@@ -116,7 +116,7 @@ MIN_FOREIGN_LENGTH = 5
 
 def is_foreign(word: str) -> bool:
     """Whether `word` is no English word, no typo of one (within the edit budget) and no two
-    glued together ("eachother"): a name of something ("pyinstaller", "upsert")."""
+    glued together ("eachother"): a name of something ("pyinstaller", "kubernetes")."""
     lower = word.lower()
     words, index = _English.load()
     if len(lower) < MIN_FOREIGN_LENGTH or lower in words or lower in STOP:
