@@ -243,8 +243,8 @@ def corpus_report(
 
 def _corpus_answers(name: str, split: str, model: str | None, as_json: bool) -> None:
     names = corpus_names() if name == "all" else [name]
-    if name != "all":
-        corpus_settings(name, Path(tempfile.gettempdir()))  # an unknown name fails first
+    if name != "all" and name not in corpus_names():
+        raise InvalidRequest(f"No corpus {name!r}; known: {', '.join(corpus_names())} (or all).")
     reports = {}
     for corpus in names:
         if name == "all" and not as_json:

@@ -318,19 +318,10 @@ def _shortlist(
         key=lambda i: (-overlap(units[i]), units[i].rank, units[i].hit_index, units[i].position),
     )
     keep = set(order[: MAX_CANDIDATES * 3 // 4])
-    position = {(u.hit_index, u.position): i for i, u in enumerate(units)}
     for i in order[: MAX_CANDIDATES // 4]:
-        after = min(
-            (
-                j
-                for (hit, at), j in position.items()
-                if hit == units[i].hit_index and at > units[i].position
-            ),
-            key=lambda j: units[j].position,
-            default=None,
-        )
-        if after is not None:
-            keep.add(after)
+        # `units` runs hit by hit in reading order: the next sentence is the next unit
+        if i + 1 < len(units) and units[i + 1].hit_index == units[i].hit_index:
+            keep.add(i + 1)
     for i in order:
         if len(keep) >= MAX_CANDIDATES:
             break

@@ -483,9 +483,9 @@ def standalone_question(
     if not own:
         return previous
     if _asks_about_its_own_name(own, values):
-        # "and what is Ifeoma Adeyemi's job title?" after "who is the manager of Fleur
-        # Janssen?": the follow-up names its row and asks its own question (a title, not
-        # the manager): the earlier question's asking words must not come back.
+        # "and what is Ana Lima's job title?" after "who is the manager of Bo Chen?": the
+        # follow-up names its row and asks its own question (a title, not the manager): the
+        # earlier question's asking words must not come back.
         return own
     lead = own.split()[0].lower()
     if lead in _PREPOSITIONS:
