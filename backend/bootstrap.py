@@ -37,6 +37,7 @@ from services.calibration import MatplotlibDiagramRenderer, SklearnCalibrationFi
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
+from services.compute import WorkerPool
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
 from services.evaluation.report import MatplotlibHtmlReportRenderer
@@ -137,6 +138,8 @@ class Adapters:
     run_store: RunStoreAdapter
     database: PgDatabase | None = None
     """The PostgreSQL pool every store shares (None on SQLite)."""
+    answer_pool: WorkerPool | None = None
+    """The worker threads the offline model answers on."""
 
     def close(self) -> None:
         self.jobs.close()
@@ -151,6 +154,8 @@ class Adapters:
         self.run_store.close()
         if self.database is not None:
             self.database.close()
+        if self.answer_pool is not None:
+            self.answer_pool.close()
 
 
 @dataclass
@@ -357,6 +362,7 @@ def _wire(
     history = app_stores.history
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)
+    answer_pool = WorkerPool(settings.answer_workers, settings.answer_queue)
     models = PydanticAIModelResolver(
         ModelConfig(
             default_model=settings.default_model,
@@ -375,7 +381,9 @@ def _wire(
             KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation),
             lexicon,
             settings.not_found_hint,
+            answer_pool,
         ),
+        offline_admission=answer_pool.admit,
     )
     limits = AgentLimits(
         request_limit=settings.agent_request_limit,
@@ -502,6 +510,7 @@ def _wire(
         dataset_store=dataset_store,
         run_store=run_store,
         database=database,
+        answer_pool=answer_pool,
     )
     return Container(
         settings=settings,

@@ -274,6 +274,20 @@ class Settings(BaseSettings):
     )
     agent_tool_retries: int = Field(2, ge=0, le=10, description="Retries of a rejected tool call.")
     agent_timeout: float = Field(60.0, gt=0, description="Seconds one chat turn may take.")
+    answer_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Worker threads the embedded offline model plans and composes answers on "
+        "(never the server's event loop). About one per CPU core.",
+    )
+    answer_queue: int = Field(
+        64,
+        ge=0,
+        le=1000,
+        description="Offline answers that may wait for a worker; one more is refused at once "
+        "with 503 and `Retry-After` rather than slowing every request down.",
+    )
     history_window: int = Field(
         20, ge=0, le=200, description="Earlier messages of a chat sent to the model."
     )

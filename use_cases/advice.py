@@ -262,6 +262,7 @@ class GiveAdvice:
         """The turn (its handler) and the earlier messages the model is sent."""
         question = self._check(request.conversation)
         resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
+        resolved.admit()
         decision = self._search_policy(question, request.search_override)
         deps = deps_for_turn(
             replace(

@@ -199,6 +199,7 @@ class ChatTurns:
         resolved, instructions = await asyncio.to_thread(
             self._prepare, request.model, request.instructions
         )
+        resolved.admit()
         turn = await asyncio.to_thread(
             self._store_question, request, question, resolved, instructions, decision
         )

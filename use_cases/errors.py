@@ -124,7 +124,14 @@ class ConfigurationError(AlmanacError):
 
 
 class ServiceBusy(AlmanacError):
+    """`retry_after_s`: when known, the seconds after which asking again should succeed (sent
+    as `Retry-After`)."""
+
     type = "service_busy"
+
+    def __init__(self, detail: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class JobCancelled(ServiceBusy):

@@ -7,8 +7,8 @@ blocks on SQLite or CPU-bound embedding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -268,12 +268,23 @@ class TableLoader(Protocol):
     def list_tables(self) -> list[TableSchema]: ...
 
 
+def _always_admitted() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A model ready for a run: `model` is a PydanticAI model object, `identifier` its label."""
+    """A model ready for a run: `model` is a PydanticAI model object, `identifier` its label.
+    `admission` raises `ServiceBusy` when a turn on this model cannot be taken now (a model
+    that runs on this server's own bounded workers); a turn calls `admit()` before it writes
+    anything, so a busy server answers 503 rather than a stream that fails."""
 
     identifier: str
     model: Any
+    admission: Callable[[], None] = field(default=_always_admitted, compare=False, repr=False)
+
+    def admit(self) -> None:
+        self.admission()
 
 
 class ModelResolver(Protocol):

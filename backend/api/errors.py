@@ -65,10 +65,16 @@ HEADERS_BY_ERROR: list[tuple[type[errors.AlmanacError], dict[str, str]]] = [
 
 
 def headers_for(exc: errors.AlmanacError) -> dict[str, str] | None:
-    for error_type, headers in HEADERS_BY_ERROR:
+    """The headers the error's response adds: its class's (`HEADERS_BY_ERROR`), and
+    `Retry-After` when a busy server knows when to come back."""
+    headers: dict[str, str] = {}
+    for error_type, fixed in HEADERS_BY_ERROR:
         if isinstance(exc, error_type):
-            return headers
-    return None
+            headers.update(fixed)
+            break
+    if isinstance(exc, errors.ServiceBusy) and exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return headers or None
 
 
 def status_for(exc: errors.AlmanacError) -> int:

@@ -63,9 +63,15 @@ def provider_keys_present(environ: Mapping[str, str]) -> frozenset[str]:
 class PydanticAIModelResolver:
     """Implements the `ModelResolver` port over PydanticAI model strings."""
 
-    def __init__(self, config: ModelConfig, offline_factory: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        offline_factory: Callable[[], Any],
+        offline_admission: Callable[[], None] | None = None,
+    ) -> None:
         self._config = config
         self._offline_factory = offline_factory
+        self._offline_admission = offline_admission
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -118,7 +124,10 @@ class PydanticAIModelResolver:
         with self._lock:
             if identifier not in self._cache:
                 self._cache[identifier] = self._build(identifier)
-            return ResolvedModel(identifier, self._cache[identifier])
+            model = self._cache[identifier]
+        if identifier == OFFLINE_MODEL and self._offline_admission is not None:
+            return ResolvedModel(identifier, model, admission=self._offline_admission)
+        return ResolvedModel(identifier, model)
 
     def build_unlisted(self, identifier: str) -> Any:
         """The model for `identifier` whether or not requests may choose it (the evaluation

@@ -29,7 +29,9 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from pydantic_ai.settings import ModelSettings
+from pydantic_ai.tools import ToolDefinition
 
+from services.compute import WorkerPool
 from services.offline.advice import advice_call
 from services.offline.compose import (
     CLARIFYING_QUESTION,
@@ -80,6 +82,14 @@ class _Decision:
     answer: Answer | None = None
 
 
+@dataclass
+class _Step:
+    """A decision and, for an answer, the response part that carries it."""
+
+    decision: _Decision
+    part: TextPart | ToolCallPart | None = None
+
+
 class _Planner:
     """Decides the next step of a turn from the messages alone (stateless and deterministic)."""
 
@@ -90,7 +100,9 @@ class _Planner:
         vocabulary: KnowledgeVocabulary | None = None,
         lexicon: Lexicon = EMPTY_LEXICON,
         not_found_hint: str = CLARIFYING_QUESTION,
+        pool: WorkerPool | None = None,
     ) -> None:
+        self._pool = pool
         self._not_found_hint = not_found_hint
         self._table_schemas = table_schemas
         self._similarity = similarity
@@ -208,55 +220,89 @@ class _Planner:
 
     # --- FunctionModel callbacks ---------------------------------------------------------
 
-    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        decision = self.decide(messages, {t.name for t in info.function_tools})
-        if decision.calls:
-            return ModelResponse(parts=list(decision.calls))
-        assert decision.answer is not None
-        part = self._final_part(messages, info, decision.answer)
+    def step(
+        self,
+        messages: Sequence[ModelMessage],
+        tool_names: set[str],
+        output_tools: Sequence[ToolDefinition],
+    ) -> _Step:
+        """The next step and, when it is the answer, the part that carries it (CPU work: the
+        model runs it on its worker pool)."""
+        decision = self.decide(messages, tool_names)
+        if decision.answer is None:
+            return _Step(decision)
+        return _Step(decision, self._final_part(messages, output_tools, decision.answer))
+
+    async def step_async(
+        self,
+        messages: Sequence[ModelMessage],
+        tool_names: set[str],
+        output_tools: Sequence[ToolDefinition],
+    ) -> _Step:
+        """`step` off the event loop, on the worker pool (refused with `ServiceBusy` when the
+        pool's queue is full)."""
+        if self._pool is None:
+            return self.step(messages, tool_names, output_tools)
+        return await self._pool.run(self.step, messages, tool_names, output_tools)
+
+    async def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        tools = {t.name for t in info.function_tools}
+        step = await self.step_async(messages, tools, info.output_tools)
+        if step.decision.calls:
+            return ModelResponse(parts=list(step.decision.calls))
+        assert step.decision.answer is not None and step.part is not None
         return ModelResponse(
-            parts=[part], provider_details={CONFIDENCE_KEY: decision.answer.confidence}
+            parts=[step.part], provider_details={CONFIDENCE_KEY: step.decision.answer.confidence}
         )
 
     def _final_part(
-        self, messages: list[ModelMessage], info: AgentInfo, answer: Answer
+        self,
+        messages: Sequence[ModelMessage],
+        output_tools: Sequence[ToolDefinition],
+        answer: Answer,
     ) -> TextPart | ToolCallPart:
         """The answer as text, or, when the run wants structured advice, as a call of the
         output tool it offers (`services/offline/advice.py`)."""
-        if not info.output_tools:
+        if not output_tools:
             return TextPart(answer.text)
         with using_lexicon(self._lexicon):
             view = read_turn(messages)
         hits = _tool_results(view).hits
-        return advice_call(answer, view.question, hits, info.output_tools[0].name)
+        return advice_call(answer, view.question, hits, output_tools[0].name)
 
-    def decide_once(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
-        """`decide`, reusing the decision `OfflineExtractiveModel.request_stream` already made
+    async def step_once(
+        self,
+        messages: Sequence[ModelMessage],
+        tool_names: set[str],
+        output_tools: Sequence[ToolDefinition],
+    ) -> _Step:
+        """`step_async`, reusing the step `OfflineExtractiveModel.request_stream` already made
         for these very messages in this task (a streamed step needs it twice: for the
-        confidence it reports first, then for the stream itself; deciding is the turn's
+        confidence it reports first, then for the stream itself; planning is the turn's
         main cost)."""
         planned = _PLANNED.get()
         key = (id(messages), len(messages), frozenset(tool_names))
         if planned is not None and planned[0] == key:
             return planned[1]
-        return self.decide(messages, tool_names)
+        return await self.step_async(messages, tool_names, output_tools)
 
     async def stream(
         self, messages: list[ModelMessage], info: AgentInfo
     ) -> AsyncIterator[str | DeltaToolCalls]:
-        decision = self.decide_once(messages, {t.name for t in info.function_tools})
-        if decision.calls:
+        tools = {t.name for t in info.function_tools}
+        step = await self.step_once(messages, tools, info.output_tools)
+        if step.decision.calls:
             yield {
                 index: DeltaToolCall(
                     name=call.tool_name,
                     json_args=call.args_as_json_str(),
                     tool_call_id=call.tool_call_id,
                 )
-                for index, call in enumerate(decision.calls)
+                for index, call in enumerate(step.decision.calls)
             }
             return
-        assert decision.answer is not None
-        part = self._final_part(messages, info, decision.answer)
+        part = step.part
+        assert part is not None
         if isinstance(part, TextPart):
             for chunk in _word_chunks(part.content):
                 yield chunk
@@ -272,9 +318,9 @@ class _Planner:
             }
 
 
-#: The decision of the step being streamed in this task (see `_Planner.decide_once`).
-_PLANNED: contextvars.ContextVar[tuple[tuple[int, int, frozenset[str]], _Decision] | None] = (
-    contextvars.ContextVar("offline_planned_decision", default=None)
+#: The step being streamed in this task (see `_Planner.step_once`).
+_PLANNED: contextvars.ContextVar[tuple[tuple[int, int, frozenset[str]], _Step] | None] = (
+    contextvars.ContextVar("offline_planned_step", default=None)
 )
 
 
@@ -368,14 +414,16 @@ class OfflineExtractiveModel(FunctionModel):
         run_context: Any = None,
     ) -> AsyncIterator[StreamedResponse]:
         tools = {t.name for t in model_request_parameters.function_tools}
-        decision = self._planner.decide(messages, tools)
-        token = _PLANNED.set(((id(messages), len(messages), frozenset(tools)), decision))
+        step = await self._planner.step_async(
+            messages, tools, model_request_parameters.output_tools
+        )
+        token = _PLANNED.set(((id(messages), len(messages), frozenset(tools)), step))
         try:
             async with super().request_stream(
                 messages, model_settings, model_request_parameters, run_context
             ) as response:
-                if decision.answer is not None:
-                    response.provider_details = {CONFIDENCE_KEY: decision.answer.confidence}
+                if step.decision.answer is not None:
+                    response.provider_details = {CONFIDENCE_KEY: step.decision.answer.confidence}
                 yield response
         finally:
             _PLANNED.reset(token)
@@ -387,15 +435,17 @@ def build_offline_model(
     vocabulary: KnowledgeVocabulary | None = None,
     lexicon: Lexicon = EMPTY_LEXICON,
     not_found_hint: str = CLARIFYING_QUESTION,
+    pool: WorkerPool | None = None,
 ) -> FunctionModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
     their words; without it the answer rests on word overlap alone. `vocabulary` (the
     knowledge base's words) keeps a question word the knowledge base holds elsewhere from
     counting as a topic it lacks. `lexicon`: the knowledge base's own words (`lexicon.py`).
-    `not_found_hint`: the clarifying question after a can't-find answer."""
+    `not_found_hint`: the clarifying question after a can't-find answer. `pool`: the worker
+    threads planning runs on (without one it runs on the caller's thread: tests, scripts)."""
     similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
-    planner = _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint)
+    planner = _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint, pool)
     return OfflineExtractiveModel(planner)
 
 

@@ -380,9 +380,10 @@ def _name_word(word: str, value: str) -> bool:
     return word[:1].isupper() and all(w[:1].isupper() for w in long_words)
 
 
-def _capitalised_in(token: str, question: str) -> bool:
-    """Whether the question writes this word with a capital or in upper case somewhere."""
-    return any(w.lower() == token and w[:1].isupper() for w in re.findall(r"[^\W_]+", question))
+def _capitalised_words(question: str) -> frozenset[str]:
+    """The words the question writes with a capital or in upper case somewhere (lower-cased);
+    read once per question, so a check per word and column stays linear in its length."""
+    return frozenset(w.lower() for w in re.findall(r"[^\W_]+", question) if w[:1].isupper())
 
 
 def _value_words(question: str, schema: TableSchema, label: str | None) -> list[str]:
@@ -413,7 +414,8 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
     two values hold ("eNPS" in "Employee eNPS", a first name; not "response"). Outside the
     label column (teams, titles) such a word counts only if the question capitalises it too:
     "webhook success" does not name the team "Customer Success"."""
-    tokens = [t for t in words(question) if t not in STOP and not t.isdigit()]
+    tokens = [t for t in dict.fromkeys(words(question)) if t not in STOP and not t.isdigit()]
+    capitalised = _capitalised_words(question)
     found: list[tuple[str, str]] = []
     label = _label_column(schema)
     for column in _text_columns(schema):
@@ -423,7 +425,7 @@ def _named_in_part(question: str, schema: TableSchema) -> list[tuple[str, str]]:
         for token in tokens:
             if len(token) >= 2:
                 found.extend((v, column.name) for v in values if _initials(v) == token)
-            if column.name != label and not _capitalised_in(token, question):
+            if column.name != label and token not in capitalised:
                 continue  # "success" is no name for "Customer Success"; "Success" may be
             holding = [
                 v

@@ -13,7 +13,7 @@ from backend.api.streams import ClosingStreamingResponse
 from use_cases.advice_domain import StructuredAdvice
 
 router = APIRouter(tags=["advice"])
-_BEFORE_THE_RUN = problem_responses(413, 422)
+_BEFORE_THE_RUN = problem_responses(413, 422, 503)
 
 
 @router.post(
