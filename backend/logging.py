@@ -1,12 +1,37 @@
-"""Loguru for everything: stdlib loggers (uvicorn, httpx, openai, ...) are routed into it."""
+"""Loguru for everything: stdlib loggers (uvicorn, httpx, openai, ...) are routed into it.
+
+Every message is scrubbed of credentials by their shape, whatever carried them (a query
+parameter of any name, a header, an echoed error): Almanac API keys (`alm_` + URL-safe
+characters, see `use_cases/auth.py`) and `Bearer` tokens become `REDACTED`. Redacting by
+parameter name alone let `?foo=alm_...` through, and uvicorn at `LOG_LEVEL=TRACE` logs each
+request's raw query string.
+"""
 
 from __future__ import annotations
 
 import inspect
 import logging
+import re
 import sys
+from typing import Any
 
 from loguru import logger
+
+from use_cases.auth import KEY_PREFIX
+
+#: A key is `alm_` + 43 URL-safe characters; 12 or more already look like (part of) one.
+_ALMANAC_KEY = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]{{12,}}")
+#: `Bearer TOKEN`, also URL-encoded (`Bearer%20TOKEN`, `Bearer+TOKEN`) in a logged URL.
+_BEARER_TOKEN = re.compile(r"\b(Bearer)(?:\s|%20|\+)+[^\s&'\",;]+", re.I)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every Almanac API key and Bearer token replaced by `REDACTED`."""
+    return _BEARER_TOKEN.sub(r"\1 REDACTED", _ALMANAC_KEY.sub(f"{KEY_PREFIX}REDACTED", text))
+
+
+def _redact_record(record: Any) -> None:
+    record["message"] = redact_secrets(record["message"])
 
 
 class InterceptHandler(logging.Handler):
@@ -21,7 +46,8 @@ class InterceptHandler(logging.Handler):
         while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
-        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+        message = redact_secrets(record.getMessage())
+        logger.opt(depth=depth, exception=record.exc_info).log(level, message)
 
 
 _FORMAT = (
@@ -33,6 +59,7 @@ _FORMAT = (
 def configure_logging(level: str = "INFO") -> None:
     """Idempotent: safe to call from the CLI, the app factory and tests."""
     logger.remove()
+    logger.configure(patcher=_redact_record)
     logger.add(sys.stderr, level=level, format=_FORMAT, backtrace=False, diagnose=False)
     # The root level follows ours: level 0 would make uvicorn and openai emit (and us walk the
     # stack for) debug records on every request only to drop them.

@@ -1,7 +1,9 @@
 """Request ids and one log line per request, as plain ASGI (safe for streaming bodies).
 
 The logged query string has the values of credential-like parameters (`api_key`, `token`,
-`password`, ...) replaced by `REDACTED`, so a key passed in a URL does not end up in the log.
+`password`, ...) replaced by `REDACTED`, and the logged path and query anything shaped like a
+key or a Bearer token whatever the parameter's name (`backend.logging.redact_secrets`), so a
+key passed in a URL does not end up in the log.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.logging import redact_secrets
 
 REQUEST_ID_HEADER = "x-request-id"
 _CREDENTIAL_PARAM = re.compile(
@@ -47,7 +51,7 @@ class RequestLogMiddleware:
                 await self.app(scope, receive, send_with_id)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            path = scope.get("path", "")
+            path = redact_secrets(scope.get("path", ""))
             query = redact_query(scope.get("query_string", b"").decode("latin-1"))
             logger.info(
                 "{} {}{} -> {} in {:.1f} ms [request {}]",
@@ -70,4 +74,4 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 def redact_query(query: str) -> str:
-    return _CREDENTIAL_PARAM.sub(r"\1\2=REDACTED", query)
+    return redact_secrets(_CREDENTIAL_PARAM.sub(r"\1\2=REDACTED", query))

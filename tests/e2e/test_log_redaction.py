@@ -1,0 +1,57 @@
+"""A key in the logs is redacted by its shape, not by the name it came under: an Almanac API key
+or a Bearer token in any query parameter, header or path leaves no trace in the log, at the
+most verbose level, where uvicorn logs each request's raw query string as well as ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from loguru import logger
+from uvicorn.middleware.message_logger import MessageLoggerMiddleware
+
+from backend.api.app import create_app
+from backend.bootstrap import Container
+from backend.logging import configure_logging
+from use_cases.auth import CLI_ADMIN
+
+
+@pytest.fixture
+def logs() -> Iterator[list[str]]:
+    """Every line logged with the server's own set-up at LOG_LEVEL=TRACE."""
+    lines: list[str] = []
+    configure_logging("TRACE")
+    sink = logger.add(lines.append, level="TRACE", format="{level} {name} {message}")
+    try:
+        yield lines
+    finally:
+        logger.remove(sink)
+        configure_logging("WARNING")
+
+
+async def test_a_key_under_any_parameter_or_header_name_is_not_logged(
+    auth_container: Container, logs: list[str]
+) -> None:
+    created = await auth_container.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
+    other = await auth_container.create_key.execute(CLI_ADMIN, user_id="bob", role="user")
+    key, token = created.secret, other.secret
+    # What uvicorn puts in front of the app when its log level is TRACE.
+    app = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        response = await http.get(
+            "/chats",
+            params={"foo": key, "q": f"Bearer {token}", "limit": "5"},
+            headers={"X-Whatever": key, "Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.text
+        missing = await http.get(f"/api/documents/{token}", headers={"X-API-Key": key})
+        assert missing.status_code == 422  # not a document id; the path is logged all the same
+
+    log = "\n".join(logs)
+    assert "GET /chats?foo=alm_REDACTED" in log and "limit=5" in log, log
+    assert "GET /api/documents/alm_REDACTED" in log
+    assert "Started scope=" in log  # uvicorn's trace lines were captured too
+    for secret in (key, token, key[4:20], token[4:20]):
+        assert secret not in log, "an API key leaked into the logs"
