@@ -180,13 +180,14 @@ def _write_document_row(conn: Connection, draft: DocumentDraft, replace_id: int 
     )
     try:
         if replace_id is None:
-            cursor = conn.execute(
-                "INSERT INTO documents (source, title, category, updated_at, media_type, "
+            document_id = next_document_id(conn)
+            conn.execute(
+                "INSERT INTO documents (id, source, title, category, updated_at, media_type, "
                 "content_hash, size_bytes, metadata, ingested_at, origin, raw_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (document_id, *values),
             )
-            return int(cursor.lastrowid or 0)
+            return document_id
         if conn.execute("SELECT 1 FROM documents WHERE id = ?", (replace_id,)).fetchone() is None:
             raise NotFound(f"No document with id {replace_id}.")
         # Cascades to chunks; the triggers clear their FTS rows and vectors.
@@ -204,6 +205,15 @@ def _write_document_row(conn: Connection, draft: DocumentDraft, replace_id: int 
         raise DocumentExists(
             f"A document with source '{draft.source}' already exists (id {taken_by}).", taken_by
         ) from None
+
+
+def next_document_id(conn: Connection) -> int:
+    """One more than any id ever given, deleted ones included (schema: `last_document_id`)."""
+    row = conn.execute(
+        "SELECT max((SELECT coalesce(max(id), 0) FROM documents), "
+        "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_document_id'), 0))"
+    ).fetchone()
+    return int(row[0]) + 1
 
 
 def resolve_key(conn: Connection, key: str) -> int | None:

@@ -196,6 +196,18 @@ def _common_folder(paths: list[str]) -> str:
     return posixpath.commonpath(folders) if folders else ""
 
 
+#: Document ids are never reused (a citation or an audit entry naming id 51 must not come to
+#: mean another document): `meta.last_document_id` is the highest id ever given, kept by a
+#: trigger whatever inserts the row, and a new document takes the next one
+#: (`document_writes.next_document_id`). A rowid alone would give a deleted highest id again;
+#: `AUTOINCREMENT` would mean rebuilding `documents` under its foreign keys.
+_DOCUMENT_ID_COUNTER = """
+INSERT INTO meta(key, value) SELECT 'last_document_id', coalesce(max(id), 0) FROM documents;
+CREATE TRIGGER documents_last_id AFTER INSERT ON documents BEGIN
+    UPDATE meta SET value = max(CAST(value AS INTEGER), NEW.id) WHERE key = 'last_document_id';
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0001_base", _BASE),
     # Retrieval looked up other versions of a hit's document by exact title (until 0003).
@@ -205,4 +217,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0003_document_trust", _DOCUMENT_TRUST),
     Migration("knowledge_0004_relative_sources", function=_relative_sources),
     Migration("knowledge_0005_section_fts", _SECTION_FTS),
+    Migration("knowledge_0006_document_id_counter", _DOCUMENT_ID_COUNTER),
 )

@@ -586,3 +586,50 @@ def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
     assert {"laptop", "leav", "welcom"} <= set(terms)  # stems of titles and texts
     store.delete_document(record.id)
     assert store.vocabulary()[1] == []
+
+
+def test_a_deleted_documents_id_is_never_given_to_another_document(store: AnyStore) -> None:
+    first = store.save_document(draft("a.md"), vectors_for(draft("a.md")))
+    last = store.save_document(draft("b.md"), vectors_for(draft("b.md")))
+    store.delete_document(last.id)  # the highest id: SQLite's rowid alone would reuse it
+
+    again = store.save_document(draft("c.md"), vectors_for(draft("c.md")))
+    staged = draft("d.md")
+    stage_id = store.begin_staging(staged)
+    store.stage_chunks(stage_id, _all_chunks(staged), vectors_for(staged))
+    committed = store.commit_staged(stage_id, staged)
+
+    assert again.id > last.id > first.id
+    assert committed.id > again.id
+    assert store.get_record(last.id) is None
+
+
+def _all_chunks(d: DocumentDraft) -> list[StagedChunk]:
+    return [
+        StagedChunk(section_ordinal, ordinal, text)
+        for section_ordinal, section in enumerate(d.sections)
+        for ordinal, text in enumerate(section.chunks)
+    ]
+
+
+def test_an_older_sqlite_database_does_not_reuse_the_ids_it_already_gave(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    apply_migrations(conn, MIGRATIONS[:5])  # before the document id counter
+    for source in ("a.md", "b.md"):
+        conn.execute(
+            "INSERT INTO documents (source, title, media_type, content_hash, size_bytes, "
+            "ingested_at) VALUES (?, 'T', 'text/markdown', 'h', 1, '2026-01-01T00:00:00')",
+            (source,),
+        )
+    conn.close()
+    store = SqliteKnowledgeStore(path)
+    store.check_embedding(INFO)
+    try:
+        store.delete_document(2)
+        again = store.save_document(draft("c.md"), vectors_for(draft("c.md")))
+        assert again.id == 3
+    finally:
+        store.close()
