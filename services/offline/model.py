@@ -24,6 +24,7 @@ from pydantic_ai.messages import (
     ModelResponse,
     TextPart,
     ToolCallPart,
+    ToolReturnPart,
     UserPromptPart,
 )
 from pydantic_ai.models import ModelRequestParameters, StreamedResponse
@@ -243,7 +244,9 @@ class _Planner:
         pool's queue is full)."""
         if self._pool is None:
             return self.step(messages, tool_names, output_tools)
-        return await self._pool.run(self.step, messages, tool_names, output_tools)
+        return await self._pool.run(
+            self.step, messages, tool_names, output_tools, size=_characters(messages)
+        )
 
     async def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         tools = {t.name for t in info.function_tools}
@@ -391,6 +394,19 @@ def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:
 def _call_kind(call: ToolCallPart) -> str:
     parts = call.tool_call_id.split("_")
     return parts[1] if len(parts) >= 3 and parts[0] == "offline" else "main"
+
+
+def _characters(messages: Sequence[ModelMessage]) -> int:
+    """The characters a step reads: the questions and what the tools returned (the pool serves
+    steps by expected finish, and the work grows with this)."""
+    total = 0
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart | ToolReturnPart):
+                    content = part.content
+                    total += len(content) if isinstance(content, str) else 1000
+    return total
 
 
 def _word_chunks(text: str) -> list[str]:

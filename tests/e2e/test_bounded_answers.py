@@ -150,6 +150,47 @@ async def test_a_caller_that_stops_waiting_keeps_its_worker_counted_until_it_ret
         pool.close()
 
 
+async def test_a_short_call_waiting_behind_a_long_one_goes_first() -> None:
+    """Served by expected finish: the short question does not wait for the pasted page."""
+    pool = WorkerPool(workers=1, max_waiting=4)
+    release = threading.Event()
+    order: list[str] = []
+    try:
+        busy = asyncio.ensure_future(pool.run(release.wait, 10))
+        await asyncio.sleep(0.05)
+        long = asyncio.ensure_future(pool.run(order.append, "long", size=8_000))
+        await asyncio.sleep(0.01)
+        short = asyncio.ensure_future(pool.run(order.append, "short", size=60))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(busy, long, short)
+        assert order == ["short", "long"]
+    finally:
+        release.set()
+        pool.close()
+
+
+async def test_a_waiting_call_whose_caller_left_is_never_run() -> None:
+    pool = WorkerPool(workers=1, max_waiting=4)
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        busy = asyncio.ensure_future(pool.run(release.wait, 10))
+        await asyncio.sleep(0.05)
+        gone = asyncio.ensure_future(pool.run(ran.append, "gone"))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        kept = asyncio.ensure_future(pool.run(ran.append, "kept"))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(busy, kept)
+        assert ran == ["kept"]
+        assert pool.in_flight == 0
+    finally:
+        release.set()
+        pool.close()
+
+
 # --- through the app -------------------------------------------------------------------------
 
 
