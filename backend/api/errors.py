@@ -7,6 +7,8 @@
 - HTTP errors from routing, the body-size limit, the rate limit and dependencies
   (`HTTPException`) get their code from `CODE_BY_STATUS`; Starlette's bare reason phrases are
   replaced by a sentence that says what to do.
+- A 405 lists every method its path answers (`Allow` and the detail), gathered from all the
+  routes of the path: Starlette's router names only those of the first route that matched.
 - Validation errors are 422 `invalid_request` with one `errors` entry per field.
 - Anything else is a bug: `UnhandledErrorMiddleware` logs it once with its traceback and answers
   a 500 that names the request id, never the traceback; it does not re-raise, so the server does
@@ -23,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.problems import problem_response
@@ -100,6 +103,33 @@ def status_for_code(code: str) -> int:
     return 500
 
 
+#: The methods a 405 may list, in the order it lists them (`Allow`, the detail).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on the request's path (asked of each route
+    through `matches`, which also sees into included routers; mounted apps answer for
+    themselves)."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def _http_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+    if exc.status_code != 405:
+        return exc.headers
+    allowed = allowed_methods(request)
+    if not allowed:  # raised by an endpoint itself: its own header stands
+        return exc.headers
+    return {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+
+
 def _http_detail(request: Request, exc: StarletteHTTPException) -> str:
     """The exception's own message, unless it is only the reason phrase."""
     if exc.detail and exc.detail != _phrase(exc.status_code):
@@ -108,7 +138,7 @@ def _http_detail(request: Request, exc: StarletteHTTPException) -> str:
     if exc.status_code == 404:
         return f"Nothing is served at {path}; see /docs for the endpoints."
     if exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = (_http_headers(request, exc) or {}).get("Allow", "")
         return f"{method} is not allowed on {path}; allowed: {allowed}."
     return _phrase(exc.status_code)
 
@@ -161,7 +191,7 @@ def install_error_handlers(app: FastAPI) -> None:
             CODE_BY_STATUS.get(status, "http_error"),
             _http_detail(request, exc),
             instance=request.url.path,
-            headers=exc.headers,
+            headers=_http_headers(request, exc),
         )
 
     @app.exception_handler(Exception)
