@@ -424,7 +424,7 @@ def _wire(
         max_message_chars=settings.max_message_chars,
         responses=record_response,
     )
-    chats = ManageChats(history, response_log)
+    chats = ManageChats(history, response_log, store)
     advice = GiveAdvice(
         build_advice_agent(limits=limits),
         ModelsForPromptType(models, model_default_store, ADVICE),

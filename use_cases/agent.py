@@ -136,6 +136,7 @@ class Citation:
     text: str = ""
     superseded_by: DocumentRef | None = None
     supersedes: tuple[DocumentRef, ...] = ()
+    document_version: str = ""
 
     @property
     def version_note(self) -> str:
@@ -162,6 +163,7 @@ class Citation:
             superseded_by=self.superseded_by,
             supersedes=self.supersedes,
             version_note=self.version_note,
+            document_version=self.document_version or None,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -295,6 +297,7 @@ async def search_knowledge_base(
             text=escape_html(hit.section_text),
             superseded_by=hit.superseded_by,
             supersedes=hit.supersedes,
+            document_version=hit.document_version,
         )
         new.append(citation)
     deps.citations.extend(new)

@@ -77,6 +77,10 @@ class ToolCall:
         )
 
 
+#: What became of a cited document since the answer quoted it (see `Source.status`).
+CitedStatus = Literal["current", "replaced", "superseded", "deleted"]
+
+
 @dataclass(frozen=True)
 class Source:
     """A passage or table lookup an answer cites by `[n]` (or `[table: name]`): what a reader
@@ -94,6 +98,15 @@ class Source:
     superseded_by: DocumentRef | None = None
     supersedes: tuple[DocumentRef, ...] = ()
     version_note: str = ""
+    document_version: str | None = None
+    """The content hash of the document version the answer quoted (None: a table, or an
+    answer stored before versions were recorded)."""
+    status: CitedStatus | None = None
+    """Set when a stored answer is read back: whether the quoted document is still there as
+    quoted (`current`), was replaced in place (`replaced`, see `replaced_by`), superseded by
+    another document (`superseded`, see `superseded_by`) or deleted (`deleted`)."""
+    replaced_by: DocumentRef | None = None
+    """The version of the same document id now stored, when `status` is `replaced`."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +122,9 @@ class Source:
             "superseded_by": _ref_dict(self.superseded_by) if self.superseded_by else None,
             "supersedes": [_ref_dict(ref) for ref in self.supersedes],
             "version_note": self.version_note,
+            "document_version": self.document_version,
+            **({"status": self.status} if self.status is not None else {}),
+            **({"replaced_by": _ref_dict(self.replaced_by)} if self.replaced_by else {}),
         }
 
     @classmethod
@@ -127,6 +143,7 @@ class Source:
             superseded_by=_ref(superseded_by) if superseded_by else None,
             supersedes=tuple(_ref(ref) for ref in data.get("supersedes") or ()),
             version_note=str(data.get("version_note") or ""),
+            document_version=data.get("document_version"),
         )
 
 

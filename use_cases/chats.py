@@ -5,19 +5,59 @@ Reading a chat (`transcript`) also gives each stored answer its response-log ent
 has one (a complete answer; not an interrupted or failed one): its `response_id` for
 feedback, its confidence and phrase, and the feedback already given, so a client can show a
 past answer as it showed it live.
+
+A stored answer's document sources are checked against the knowledge base as it is now
+(`Source.status`): a citation names the document id and the version (content hash) it
+quoted, and ids are never reused, so an old answer's citation stays true: `deleted` when the
+document is gone, `replaced` (with `replaced_by`, the version now stored under that id) when
+it was replaced in place, `superseded` (with `superseded_by`) when a newer document
+supersedes it, `current` otherwise. An answer stored before versions were recorded cannot
+tell `replaced` from `current`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from use_cases.calibration_domain import LoggedResponse
-from use_cases.chat_domain import Chat, Message
+from use_cases.chat_domain import Chat, Message, Source
+from use_cases.domain import DocumentRecord, DocumentRef
 from use_cases.errors import InvalidRequest, NotFound
-from use_cases.ports import Clock, HistoryStore, ResponseLog
+from use_cases.ports import Clock, HistoryStore, KnowledgeStore, ResponseLog
+
+
+def _with_source_status(messages: list[Message], documents: KnowledgeStore) -> list[Message]:
+    """`messages` with each document source's `status` as of now (module docstring)."""
+    ids = {s.document_id for m in messages for s in m.sources if s.document_id is not None}
+    records = {document_id: documents.get_record(document_id) for document_id in ids}
+    newer = {r.superseded_by_id for r in records.values() if r and r.superseded_by_id} - ids
+    records.update({document_id: documents.get_record(document_id) for document_id in newer})
+    return [
+        replace(m, sources=tuple(_source_status(s, records) for s in m.sources)) if m.sources else m
+        for m in messages
+    ]
+
+
+def _source_status(source: Source, records: Mapping[int, DocumentRecord | None]) -> Source:
+    if source.kind != "document" or source.document_id is None:
+        return source
+    record = records.get(source.document_id)
+    if record is None:
+        return replace(source, status="deleted")
+    if source.document_version is not None and record.content_hash != source.document_version:
+        return replace(source, status="replaced", replaced_by=_ref(record))
+    if record.superseded_by_id is not None:
+        newer = records.get(record.superseded_by_id)
+        ref = _ref(newer) if newer is not None else source.superseded_by
+        return replace(source, status="superseded", superseded_by=ref)
+    return replace(source, status="current")
+
+
+def _ref(record: DocumentRecord) -> DocumentRef:
+    return DocumentRef(record.id, record.title, record.source, record.updated_at)
 
 
 def chat_not_found(chat_id: str) -> NotFound:
@@ -35,9 +75,15 @@ class ChatTranscript:
 
 
 class ManageChats:
-    def __init__(self, history: HistoryStore, responses: ResponseLog | None = None) -> None:
+    def __init__(
+        self,
+        history: HistoryStore,
+        responses: ResponseLog | None = None,
+        documents: KnowledgeStore | None = None,
+    ) -> None:
         self._history = history
         self._responses = responses
+        self._documents = documents
 
     async def list(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
         if not 1 <= limit <= 200:
@@ -50,7 +96,10 @@ class ManageChats:
 
     async def messages(self, user_id: str, chat_id: str) -> tuple[Chat, list[Message]]:
         chat = await self._owned(user_id, chat_id)
-        return chat, await asyncio.to_thread(self._history.list_messages, chat.id)
+        messages = await asyncio.to_thread(self._history.list_messages, chat.id)
+        if self._documents is not None:
+            messages = await asyncio.to_thread(_with_source_status, messages, self._documents)
+        return chat, messages
 
     async def transcript(self, user_id: str, chat_id: str) -> ChatTranscript:
         chat, messages = await self.messages(user_id, chat_id)

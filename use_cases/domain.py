@@ -180,6 +180,8 @@ class SearchHit:
     """The current version that replaces this document (end of its `supersedes` chain)."""
     supersedes: tuple[DocumentRef, ...] = ()
     """Documents this one supersedes: it is the newer version of them."""
+    document_version: str = ""
+    """The document's content hash when it was found: which version a citation quotes."""
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,7 @@ def build_hits(
                 highlight=snippet(marks or row["chunk_text"], max_chars=snippet_chars),
                 superseded_by=row["versions"].superseded_by,
                 supersedes=row["versions"].supersedes,
+                document_version=row.get("document_version") or "",
             )
         )
     return hits

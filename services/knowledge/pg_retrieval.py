@@ -633,7 +633,7 @@ def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, 
         return {}
     rows = conn.execute(
         "SELECT c.id, c.text AS chunk_text, s.text AS section_text, s.heading_path, "
-        "d.id AS document_id, d.source, d.title, d.category, d.updated_at "
+        "d.id AS document_id, d.source, d.title, d.category, d.updated_at, d.content_hash "
         "FROM chunks c JOIN sections s ON s.id = c.section_id "
         "JOIN documents d ON d.id = c.document_id WHERE c.id = ANY(%s)",
         (list(chunk_ids),),
@@ -648,6 +648,7 @@ def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, 
             "title": r["title"],
             "category": r["category"],
             "updated_at": r["updated_at"],
+            "document_version": r["content_hash"],
         }
         for r in rows
     }

@@ -339,12 +339,12 @@ def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, 
     marks = ",".join("?" * len(chunk_ids))
     rows = conn.execute(
         "SELECT c.id, c.text, s.text, s.heading_path, d.id, d.source, d.title, d.category, "
-        "d.updated_at FROM chunks c JOIN sections s ON s.id = c.section_id "
+        "d.updated_at, d.content_hash FROM chunks c JOIN sections s ON s.id = c.section_id "
         f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
         list(chunk_ids),
     ).fetchall()
     details: dict[int, dict[str, Any]] = {}
-    for cid, chunk_text, section_text, heading, doc_id, source, title, cat, updated in rows:
+    for cid, chunk_text, section_text, heading, doc_id, source, title, cat, updated, hash_ in rows:
         details[int(cid)] = {
             "chunk_text": chunk_text,
             "section_text": section_text,
@@ -354,5 +354,6 @@ def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, 
             "title": title,
             "category": cat,
             "updated_at": date.fromisoformat(updated) if updated else None,
+            "document_version": hash_,
         }
     return details

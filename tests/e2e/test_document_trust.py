@@ -372,3 +372,41 @@ async def test_supersedes_naming_no_document_is_refused(client: httpx.AsyncClien
     response = await _upload(client, "password-policy-2026.md", orphan)
     assert response.status_code == 422
     assert "supersedes: policies/nope.md names no document" in response.json()["detail"]
+
+
+# --- citations of stored answers -------------------------------------------------------------
+
+
+async def _cited(client: httpx.AsyncClient, chat_id: str, source: str) -> dict[str, Any]:
+    messages = (await client.get(f"/chats/{chat_id}/messages")).json()["messages"]
+    answer = [m for m in messages if m["role"] == "assistant"][-1]
+    [cited] = [s for s in answer["sources"] if s["source"] == source]
+    return cited
+
+
+async def test_a_stored_citation_stays_true_after_its_document_is_replaced_or_deleted(
+    client: httpx.AsyncClient,
+) -> None:
+    parking = (await _upload(client, "parking.md", PARKING)).json()["document"]
+    chat = (await client.post("/chat", json={"message": "Where do visitors park?"})).json()
+    live = [s for s in chat["sources"] if s["source"] == "parking.md"]
+    assert live and live[0]["document_id"] == parking["id"] and live[0]["document_version"]
+
+    assert (await _cited(client, chat["chat_id"], "parking.md"))["status"] == "current"
+
+    replaced = await client.put(
+        f"/api/documents/{parking['id']}", files={"file": ("parking.md", PARKING_V2)}
+    )
+    assert replaced.status_code == 200, replaced.text
+    cited = await _cited(client, chat["chat_id"], "parking.md")
+    assert cited["status"] == "replaced"
+    assert cited["document_id"] == parking["id"]
+    assert cited["document_version"] == live[0]["document_version"]  # what was quoted
+    assert cited["replaced_by"]["updated_at"] == "2026-02-01"
+
+    assert (await client.delete(f"/api/documents/{parking['id']}")).status_code in (200, 204)
+    newcomer = await _upload(client, "lockers.md", PARKING.replace(b"Parking", b"Lockers"))
+    assert newcomer.json()["document"]["id"] != parking["id"]  # the id is not given again
+    cited = await _cited(client, chat["chat_id"], "parking.md")
+    assert cited["status"] == "deleted"
+    assert (await client.get(f"/api/documents/{parking['id']}")).status_code == 404
