@@ -74,6 +74,10 @@ class ChatTranscript:
     responses: Mapping[str, LoggedResponse] = field(default_factory=dict)
 
 
+#: Chats per page: the bound of every list in the API (documents, audit, prompt versions).
+MAX_PAGE = 500
+
+
 class ManageChats:
     def __init__(
         self,
@@ -86,8 +90,8 @@ class ManageChats:
         self._documents = documents
 
     async def list(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
-        if not 1 <= limit <= 200:
-            raise InvalidRequest("limit must be between 1 and 200.")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
         if offset < 0:
             raise InvalidRequest("offset must not be negative.")
         return await asyncio.to_thread(

@@ -42,9 +42,12 @@ MAX_PAGE_SIZE = 500
 MAX_PAGE_OFFSET = 1_000_000
 
 RowId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="The id (1 or more).")]
-PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")]
+PageLimit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page (1 to {MAX_PAGE_SIZE:,}).")
+]
 PageOffset = Annotated[
-    int, Query(ge=0, le=MAX_PAGE_OFFSET, description="Items to skip (0 to 1,000,000).")
+    int,
+    Query(ge=0, le=MAX_PAGE_OFFSET, description=f"Items to skip (0 to {MAX_PAGE_OFFSET:,})."),
 ]
 
 

@@ -61,7 +61,7 @@ class PlaygroundIn(BaseModel):
     models: list[str] = Field(
         default_factory=list,
         max_length=MAX_PLAYGROUND_MODELS,
-        description=f"1 to {MAX_PLAYGROUND_MODELS} of the allowed models, run concurrently; "
+        description=f"Up to {MAX_PLAYGROUND_MODELS} of the allowed models, run concurrently; "
         "empty: the chat default model. A model that is not allowed answers 422.",
         examples=[["offline-extractive"]],
     )

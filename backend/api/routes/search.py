@@ -26,8 +26,15 @@ async def search(
             min_length=1, max_length=MAX_QUERY_CHARS, examples=["How often must passwords change?"]
         ),
     ],
-    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1, le=MAX_LIMIT, description=f"Hits (1 to {MAX_LIMIT}; default FINAL_RESULTS_LIMIT)."
+        ),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description=f"Hits to skip (0 to {MAX_OFFSET}).")
+    ] = 0,
     category: Annotated[str | None, Query(max_length=100, examples=["policies"])] = None,
 ) -> SearchOut:
     page = await container.search.execute(SearchRequest(q, limit, offset, category))
