@@ -30,7 +30,7 @@ from backend.stores.app import (
     RunStoreAdapter,
     build_app_stores,
 )
-from backend.stores.jobs import JobQueueAdapter, build_job_queue
+from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
 from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
 from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
 from services.calibration import MatplotlibDiagramRenderer, SklearnCalibrationFitter
@@ -49,6 +49,7 @@ from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
+from services.presence import Presence
 from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
 from use_cases.advice import GiveAdvice
 from use_cases.agent import (
@@ -139,6 +140,7 @@ class Adapters:
     database: PgDatabase | None = None
     """The PostgreSQL pool every store shares (None on SQLite)."""
     answer_pool: WorkerPool | None = None
+    presence: Presence | None = None
     """The worker threads the offline model answers on."""
 
     def close(self) -> None:
@@ -156,6 +158,8 @@ class Adapters:
             self.database.close()
         if self.answer_pool is not None:
             self.answer_pool.close()
+        if self.presence is not None:  # last: what this process owned has been ended
+            self.presence.close()
 
 
 @dataclass
@@ -354,7 +358,8 @@ def _wire(
     monotonic: Monotonic,
 ) -> Container:
     store, retriever = build_knowledge(settings, database, embedder, reranker)
-    app_stores = build_app_stores(settings, database)
+    presence = build_presence(settings, database)
+    app_stores = build_app_stores(settings, database, presence)
     loader = FileLoader()
     chunker = HeadingChunker(
         chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
@@ -456,7 +461,7 @@ def _wire(
     )
     remove_document = RemoveDocument(store)
     admin_ingest = IngestAsAdmin(ingest, store, audit)
-    jobs = build_job_queue(settings, database)
+    jobs = build_job_queue(settings, database, presence)
     load_table = LoadTable(tables, sql)
     admin_load_table = LoadTableAsAdmin(load_table, audit)
     dataset_store = app_stores.dataset_store
@@ -511,6 +516,7 @@ def _wire(
         run_store=run_store,
         database=database,
         answer_pool=answer_pool,
+        presence=presence,
     )
     return Container(
         settings=settings,

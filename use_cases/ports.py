@@ -250,8 +250,8 @@ class HistoryStore(Protocol):
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
     def interrupt_abandoned(self, started_before: datetime) -> int:
-        """Mark `streaming` messages created before `started_before` as `interrupted` (their
-        turn's process died); returns how many."""
+        """Mark `streaming` messages created before `started_before`, or whose process the
+        store knows is dead, as `interrupted` (their turn's process died); returns how many."""
         ...
 
 

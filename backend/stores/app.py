@@ -30,6 +30,7 @@ from services.evaluation import pg_run_store
 from services.evaluation.pg_run_store import PgDatasetStore, PgRunStore
 from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
 from services.postgres import Migration, PgDatabase
+from services.presence import Presence
 
 HistoryStoreAdapter = SqliteHistoryStore | PgHistoryStore
 ApiKeyStoreAdapter = SqliteApiKeyStore | PgApiKeyStore
@@ -55,12 +56,14 @@ class AppStores:
     run_store: RunStoreAdapter
 
 
-def build_app_stores(settings: Settings, db: PgDatabase | None) -> AppStores:
+def build_app_stores(
+    settings: Settings, db: PgDatabase | None, presence: Presence | None = None
+) -> AppStores:
     """The stores of the app database: tables in the shared PostgreSQL database when `db` is
     given (each store applies its own migrations), else the SQLite file `app.db`."""
     if db is not None:
         return AppStores(
-            history=PgHistoryStore(db),
+            history=PgHistoryStore(db, presence=presence),
             api_keys=PgApiKeyStore(db),
             audit_log=PgAuditLog(db),
             prompt_store=PgPromptStore(db),
@@ -72,7 +75,7 @@ def build_app_stores(settings: Settings, db: PgDatabase | None) -> AppStores:
         )
     path = settings.app_db_path
     return AppStores(
-        history=SqliteHistoryStore(path),
+        history=SqliteHistoryStore(path, presence=presence),
         api_keys=SqliteApiKeyStore(path),
         audit_log=SqliteAuditLog(path),
         prompt_store=SqlitePromptStore(path),

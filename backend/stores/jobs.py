@@ -1,19 +1,33 @@
-"""Background jobs (uploads processed after the request returns, evaluation runs): in this
-process's memory on SQLite (one process), in a table every replica works on on PostgreSQL."""
+"""Background jobs (uploads processed after the request returns, evaluation runs): a table in
+SQLite's app.db, or one every replica works on on PostgreSQL; and this process's presence
+(services/presence.py), by which a starting process tells a dead worker's job, staged
+document or streaming answer from a live one's."""
 
 from __future__ import annotations
 
 from backend.config import Settings
-from services.job_queue import MemoryJobStore, WorkerJobQueue
+from services.job_queue import WorkerJobQueue
 from services.postgres import PgDatabase
 from services.postgres.jobs import PgJobStore
+from services.presence import FilePresence, PgPresence, Presence
+from services.sqlite.jobs import SqliteJobStore
 
 JobQueueAdapter = WorkerJobQueue
 
 
-def build_job_queue(settings: Settings, db: PgDatabase | None) -> JobQueueAdapter:
-    """The queue; the composition root registers a handler per job kind on it."""
-    del settings
+def build_presence(settings: Settings, db: PgDatabase | None) -> Presence:
     if db is None:
-        return WorkerJobQueue(MemoryJobStore())
-    return WorkerJobQueue(PgJobStore(db))
+        return FilePresence(settings.data_dir / "processes")
+    return PgPresence(db.url)
+
+
+def build_job_queue(
+    settings: Settings, db: PgDatabase | None, presence: Presence | None = None
+) -> JobQueueAdapter:
+    """The queue; the composition root registers a handler per job kind on it. Its worker
+    id is the process's presence id, so a dead worker's job is taken over at once."""
+    worker_id = presence.id if presence is not None else None
+    if db is None:
+        store = SqliteJobStore(settings.app_db_path, presence=presence)
+        return WorkerJobQueue(store, worker_id=worker_id)
+    return WorkerJobQueue(PgJobStore(db, presence=presence), worker_id=worker_id)

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.presence import Presence
 from services.sqlite.connection import Connection, Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
@@ -86,6 +87,15 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE UNIQUE INDEX messages_by_chat_seq ON messages(chat_id, seq);
         """,
     ),
+    # The process streaming an answer (services/presence.py): a dead one's answers are
+    # interrupted at the next start instead of after the turn time limit.
+    (
+        "history_0002_message_owner",
+        """
+        ALTER TABLE messages ADD COLUMN owner TEXT;
+        CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
+        """,
+    ),
 )
 
 _MESSAGE_COLUMNS = (
@@ -116,8 +126,9 @@ class SqliteHistoryStore:
     False / []), since no stored row can have it.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, presence: Presence | None = None) -> None:
         self._connections = ThreadConnections(path, row_factory=Row)
+        self._presence = presence
         apply_migrations(self._conn(), MIGRATIONS)
 
     # -- users -------------------------------------------------------------------------------
@@ -256,6 +267,10 @@ class SqliteHistoryStore:
                 ),
             )
             conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+            if message.status == "streaming" and self._presence is not None:
+                conn.execute(
+                    "UPDATE messages SET owner = ? WHERE id = ?", (self._presence.id, message_id)
+                )
             row = conn.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
@@ -299,16 +314,31 @@ class SqliteHistoryStore:
         return _message(row)
 
     def interrupt_abandoned(self, started_before: datetime) -> int:
-        """Mark every `streaming` message created before `started_before` as `interrupted`:
-        its turn's process died (a crash, a `kill -9`) and will never finalise it."""
+        """Mark every `streaming` message created before `started_before`, or streamed by a
+        process `presence` knows is dead, as `interrupted`: its turn's process died (a crash,
+        a `kill -9`) and will never finalise it."""
         cutoff = started_before.astimezone(UTC).isoformat(timespec="microseconds")
+        dead = self._dead_owners()
+        marks = ",".join("?" * len(dead))
         with self._write() as conn:
             cursor = conn.execute(
-                "UPDATE messages SET status = 'interrupted' "
-                "WHERE status = 'streaming' AND created_at < ?",
-                (cutoff,),
+                "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming' "
+                f"AND (created_at < ?{f' OR owner IN ({marks})' if dead else ''})",
+                (cutoff, *dead),
             )
         return int(cursor.rowcount)
+
+    def _dead_owners(self) -> list[str]:
+        if self._presence is None:
+            return []
+        owners = {
+            row[0]
+            for row in self._conn().execute(
+                "SELECT DISTINCT owner FROM messages "
+                "WHERE status = 'streaming' AND owner IS NOT NULL"
+            )
+        }
+        return sorted(owners - self._presence.alive(owners)) if owners else []
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         """Messages in conversation order; with `limit`, the last `limit` of them.

@@ -32,6 +32,7 @@ from services.chat.history_store import (
 )
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection
+from services.presence import Presence
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall, User
 from use_cases.errors import InvalidRequest, NotFound
 
@@ -79,6 +80,13 @@ MIGRATIONS: list[Migration] = [
         CREATE UNIQUE INDEX messages_by_chat_seq ON messages(chat_id, seq);
         """,
     ),
+    Migration(
+        "history_pg_0002_message_owner",
+        """
+        ALTER TABLE messages ADD COLUMN owner TEXT;
+        CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
+        """,
+    ),
 ]
 
 _CHAT_COLUMNS = "id, user_id, title, created_at, updated_at"
@@ -91,8 +99,9 @@ _MESSAGE_COLUMNS = (
 class PgHistoryStore:
     """`HistoryStore` on PostgreSQL; safe for many threads and replicas at once."""
 
-    def __init__(self, db: PgDatabase) -> None:
+    def __init__(self, db: PgDatabase, *, presence: Presence | None = None) -> None:
         self._db = db
+        self._presence = presence
         apply_migrations(db, MIGRATIONS)
 
     # -- users -------------------------------------------------------------------------------
@@ -202,6 +211,8 @@ class PgHistoryStore:
             raise NotFound(f"Chat {chat_id} not found.")
         values = _message_values(message)
         message_id = uuid.uuid4().hex
+        streaming = message.status == "streaming" and self._presence is not None
+        owner = self._presence.id if streaming and self._presence is not None else None
         with self._db.transaction() as conn:
             locked = conn.execute(
                 "SELECT 1 FROM chats WHERE id = %s FOR UPDATE", (chat_id,)
@@ -211,12 +222,12 @@ class PgHistoryStore:
             now = _now()  # taken under the chat's lock
             row = conn.execute(
                 "INSERT INTO messages (id, chat_id, seq, role, content, tool_calls, sources, "
-                "model, latency_ms, input_tokens, output_tokens, requests, status, created_at) "
-                "VALUES (%s, %s, "
+                "model, latency_ms, input_tokens, output_tokens, requests, status, created_at, "
+                "owner) VALUES (%s, %s, "
                 "(SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = %s), "
-                "%s, %s, %s::json, %s::json, %s, %s, %s, %s, %s, %s, %s) "
+                "%s, %s, %s::json, %s::json, %s, %s, %s, %s, %s, %s, %s, %s) "
                 f"RETURNING {_MESSAGE_COLUMNS}",
-                (message_id, chat_id, chat_id, message.role, *values, now),
+                (message_id, chat_id, chat_id, message.role, *values, now, owner),
             ).fetchone()
             conn.execute("UPDATE chats SET updated_at = %s WHERE id = %s", (now, chat_id))
         assert row is not None
@@ -243,15 +254,28 @@ class PgHistoryStore:
         return _message(row)
 
     def interrupt_abandoned(self, started_before: datetime) -> int:
-        """Mark every `streaming` message created before `started_before` as `interrupted`:
-        its turn's process died (a crash, a `kill -9`) and will never finalise it."""
+        """Mark every `streaming` message created before `started_before`, or streamed by a
+        process `presence` knows is dead, as `interrupted`: its turn's process died (a crash,
+        a `kill -9`) and will never finalise it."""
+        dead = self._dead_owners()
         with self._db.connection() as conn:
             cursor = conn.execute(
                 "UPDATE messages SET status = 'interrupted' "
-                "WHERE status = 'streaming' AND created_at < %s",
-                (_utc(started_before),),
+                "WHERE status = 'streaming' AND (created_at < %s OR owner = ANY(%s))",
+                (_utc(started_before), dead),
             )
         return int(cursor.rowcount)
+
+    def _dead_owners(self) -> list[str]:
+        if self._presence is None:
+            return []
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT owner FROM messages "
+                "WHERE status = 'streaming' AND owner IS NOT NULL"
+            ).fetchall()
+        owners = {row["owner"] for row in rows}
+        return sorted(owners - self._presence.alive(owners)) if owners else []
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         """Messages in conversation order; with `limit`, the last `limit` of them."""

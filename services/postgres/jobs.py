@@ -5,8 +5,10 @@
   when the job ends.
 - A worker claims the oldest claimable job with `SELECT ... FOR UPDATE SKIP LOCKED`, so
   replicas polling together never claim the same one. Claimable: `queued`, or `running` with
-  a heartbeat older than the lease (its replica died or stalled): the claim takes it over and
-  counts an attempt; one that took its worker down `MAX_ATTEMPTS` times is failed instead.
+  a heartbeat older than the lease (its replica died or stalled), or at once a job whose
+  worker's process `presence` (services/presence.py) reports dead (a replica killed and
+  restarted): the claim takes it over and counts an attempt; one that took its worker down
+  `MAX_ATTEMPTS` times is failed instead.
 - Every later change names the worker (`WHERE worker = %s AND status = 'running'`), so a
   worker whose job was taken over changes nothing; it learns so at its next heartbeat or
   progress report and stops.
@@ -34,6 +36,7 @@ from services.job_queue import (
 )
 from services.postgres.database import PgDatabase
 from services.postgres.migrations import Migration, apply_migrations
+from services.presence import Presence
 from use_cases.errors import ServiceBusy
 from use_cases.jobs import JobError
 
@@ -89,9 +92,15 @@ class PgJobStore:
     finished jobs stay readable."""
 
     def __init__(
-        self, db: PgDatabase, *, lease_s: float = LEASE_S, keep_finished: int = 1000
+        self,
+        db: PgDatabase,
+        *,
+        presence: Presence | None = None,
+        lease_s: float = LEASE_S,
+        keep_finished: int = 1000,
     ) -> None:
         self._db = db
+        self._presence = presence
         self._lease = lease_s
         self._keep_finished = keep_finished
         apply_migrations(db, MIGRATIONS)
@@ -143,14 +152,22 @@ class PgJobStore:
             return _job(added)
 
     def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
+        dead = self._dead_workers(kinds)
         with self._db.transaction() as conn:
             conn.execute(
                 "WITH gone AS (UPDATE jobs SET status = 'failed', finished_at = now(), "
                 "  worker = NULL, error_type = 'internal_error', error_detail = %s "
                 "  WHERE status = 'running' AND kind = ANY(%s) AND attempts >= %s "
-                "  AND heartbeat_at < now() - make_interval(secs => %s) RETURNING id) "
+                "  AND (heartbeat_at < now() - make_interval(secs => %s) OR worker = ANY(%s)) "
+                "  RETURNING id) "
                 "DELETE FROM job_blobs WHERE job_id IN (SELECT id FROM gone)",
-                (ABANDONED.format(attempts=MAX_ATTEMPTS), list(kinds), MAX_ATTEMPTS, self._lease),
+                (
+                    ABANDONED.format(attempts=MAX_ATTEMPTS),
+                    list(kinds),
+                    MAX_ATTEMPTS,
+                    self._lease,
+                    dead,
+                ),
             )
             row = conn.execute(
                 "UPDATE jobs SET status = 'running', worker = %s, heartbeat_at = now(), "
@@ -158,10 +175,11 @@ class PgJobStore:
                 "chunks_done = 0 "
                 "WHERE id = ("
                 "  SELECT id FROM jobs WHERE kind = ANY(%s) AND (status = 'queued' OR "
-                "    (status = 'running' AND heartbeat_at < now() - make_interval(secs => %s)))"
+                "    (status = 'running' AND (heartbeat_at < now() - make_interval(secs => %s) "
+                "     OR worker = ANY(%s))))"
                 "  ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
                 ") RETURNING id, kind, payload, attempts",
-                (worker, list(kinds), self._lease),
+                (worker, list(kinds), self._lease, dead),
             ).fetchone()
             if row is None:
                 return None
@@ -175,6 +193,19 @@ class PgJobStore:
             data=bytes(blob["data"]) if blob is not None else None,
             attempt=row["attempts"],
         )
+
+    def _dead_workers(self, kinds: Sequence[str]) -> list[str]:
+        """Workers of running jobs whose process is dead (`presence`)."""
+        if self._presence is None:
+            return []
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT worker FROM jobs WHERE status = 'running' AND kind = ANY(%s) "
+                "AND worker IS NOT NULL",
+                (list(kinds),),
+            ).fetchall()
+        workers = {row["worker"] for row in rows}
+        return sorted(workers - self._presence.alive(workers)) if workers else []
 
     def heartbeat(self, worker: str, job_ids: Sequence[str]) -> set[str]:
         with self._db.connection() as conn:

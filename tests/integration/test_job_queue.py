@@ -1,6 +1,7 @@
-"""The job queue on both backends (in memory on SQLite, a shared table on PostgreSQL): order,
-states, progress, limits, shutting down, and on PostgreSQL several replicas sharing the jobs,
-a dead replica's job taken over and finished, a stalled one stopping."""
+"""The job queue on both backends (a table in SQLite's app.db, a shared table on PostgreSQL):
+order, states, progress, limits, shutting down, a dead worker's job taken over and finished (at
+once when its process is known dead), and on PostgreSQL several replicas sharing the jobs, a
+stalled one stopping."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlean as sqlite3
 
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, WorkerJobQueue
 from services.postgres import PgDatabase
 from services.postgres.jobs import PgJobStore
+from services.presence import FilePresence, PgPresence, Presence
+from services.sqlite.jobs import SqliteJobStore
 from use_cases.errors import InvalidDocument, JobCancelled, ServiceBusy
 from use_cases.jobs import JobRun, JobView, run_blocking
 
@@ -24,27 +29,46 @@ INGEST, EVAL = "ingest_upload", "eval_run"
 class Backend:
     """Job stores on one backend: `store()` is one more process's store of the same jobs."""
 
-    def __init__(self, name: str, pg_url: str | None) -> None:
+    def __init__(self, name: str, pg_url: str | None, directory: Path) -> None:
         self.name = name
         self._url = pg_url
+        self._directory = directory
         self._memory = MemoryJobStore()
         self._databases: list[PgDatabase] = []
+        self._presences: list[Presence] = []
 
     @property
     def durable(self) -> bool:
-        return self.name == "postgresql"
+        return self.name != "memory"
 
-    def store(self) -> JobStore:
-        if self._url is None:
+    def presence(self) -> Presence:
+        """One more process's presence (closing it is that process dying)."""
+        made: Presence = (
+            PgPresence(self._url) if self._url else FilePresence(self._directory / "processes")
+        )
+        self._presences.append(made)
+        return made
+
+    def store(self, presence: Presence | None = None) -> JobStore:
+        if self.name == "memory":
             return self._memory
+        if self._url is None:
+            return SqliteJobStore(self._directory / "app.db", presence=presence)
         database = PgDatabase(self._url, max_size=4)
         self._databases.append(database)
-        return PgJobStore(database)
+        return PgJobStore(database, presence=presence)
 
     def age(self, store: JobStore, job_id: str) -> None:
         """The job's worker stopped sending heartbeats an hour ago (it died)."""
         if isinstance(store, MemoryJobStore):
             store.age(job_id, 3600)
+            return
+        if isinstance(store, SqliteJobStore):
+            with sqlite3.connect(self._directory / "app.db") as conn:
+                conn.execute(
+                    "UPDATE jobs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = ?",
+                    (job_id,),
+                )
             return
         with self._databases[0].connection() as conn:
             conn.execute(
@@ -53,25 +77,34 @@ class Backend:
             )
 
     def sql(self, query: str) -> list[dict[str, Any]]:
+        if self._url is None:
+            conn = sqlite3.connect(self._directory / "app.db")
+            conn.row_factory = sqlite3.Row
+            try:
+                return [dict(row) for row in conn.execute(query)]
+            finally:
+                conn.close()
         with self._databases[0].connection() as conn:
             return conn.execute(query).fetchall()
 
     def close(self) -> None:
+        for presence in self._presences:
+            presence.close()
         for database in self._databases:
             database.close()
 
 
 @pytest.fixture
-def jobs_backend(backend: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
+def jobs_backend(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else None
-    made = Backend(backend, url)
+    made = Backend(backend, url, tmp_path)
     yield made
     made.close()
 
 
 @pytest.fixture
-def pg_jobs(pg_url: str) -> Iterator[Backend]:
-    made = Backend("postgresql", pg_url)
+def pg_jobs(pg_url: str, tmp_path: Path) -> Iterator[Backend]:
+    made = Backend("postgresql", pg_url, tmp_path)
     yield made
     made.close()
 
@@ -385,3 +418,27 @@ def test_a_stalled_replica_whose_job_was_taken_over_stops_it(pg_jobs: Backend) -
     assert outcome == ["This job was taken over by another server process."]
     final = taker.get(job.id)
     assert final is not None and (final.status, final.result) == ("done", {"by": "taker"})
+
+
+def test_a_job_whose_workers_process_died_is_taken_over_at_once_not_a_live_ones(
+    jobs_backend: Backend,
+) -> None:
+    dying, living, starting = (jobs_backend.presence() for _ in range(3))
+    store = jobs_backend.store(starting)
+
+    def add(name: str) -> str:
+        return store.add(
+            INGEST, name, {}, data=b"x", created_by=None, unique_key=None, max_pending=None
+        ).id
+
+    orphan, busy = add("a.md"), add("b.md")
+    assert store.claim([INGEST], dying.id).id == orphan  # type: ignore[union-attr]
+    assert store.claim([INGEST], living.id).id == busy  # type: ignore[union-attr]
+    dying.close()  # its process is gone; its heartbeat is still fresh (within the lease)
+
+    taken = store.claim([INGEST], starting.id)
+
+    assert taken is not None and (taken.id, taken.attempt) == (orphan, 2)
+    assert store.claim([INGEST], starting.id) is None  # the live worker's job stays its own
+    assert store.progress(busy, living.id, 1, 2)
+    assert not store.progress(orphan, dying.id, 1, 2)

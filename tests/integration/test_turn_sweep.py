@@ -11,6 +11,7 @@ import pytest
 
 from services.chat.history_store import SqliteHistoryStore
 from services.chat.pg_history_store import PgHistoryStore
+from services.presence import FilePresence, PgPresence, Presence
 from tests.store_backends import AppDb, open_app_db
 from use_cases.chat_domain import NewMessage
 from use_cases.chats import SweepAbandonedTurns
@@ -63,3 +64,48 @@ def test_only_turns_older_than_the_turn_limit_are_marked_interrupted(app_db: App
         }
     finally:
         store.close()
+
+
+def test_an_answer_whose_process_died_is_interrupted_at_once_not_a_live_ones(
+    app_db: AppDb, tmp_path: Path
+) -> None:
+    def presence() -> Presence:
+        if app_db.url is not None:
+            return PgPresence(app_db.url)
+        return FilePresence(tmp_path / "processes")
+
+    dying, living, starting = presence(), presence(), presence()
+
+    def store_of(owner: Presence) -> SqliteHistoryStore | PgHistoryStore:
+        return app_db.open(
+            lambda path: SqliteHistoryStore(path, presence=owner),
+            lambda db: PgHistoryStore(db, presence=owner),
+        )
+
+    stores = [store_of(p) for p in (dying, living, starting)]
+    try:
+        answers = []
+        for store in stores[:2]:
+            chat = store.get_or_create_chat(None, "u1", "hello")
+            answers.append(
+                store.append_message(
+                    chat.id, NewMessage(role="assistant", content="", status="streaming")
+                )
+            )
+        dying.close()  # killed: its answer will never be finalised
+
+        sweep = SweepAbandonedTurns(stores[2], MovableClock(), turn_limit_s=600)
+        assert asyncio.run(sweep.execute()) == 1  # at start, long before the turn limit
+
+        statuses = {
+            m.id: m.status
+            for store in stores[:1]
+            for chat in store.list_chats("u1")
+            for m in store.list_messages(chat.id)
+        }
+        assert statuses == {answers[0].id: "interrupted", answers[1].id: "streaming"}
+    finally:
+        for store in stores:
+            store.close()
+        for made in (living, starting):
+            made.close()
