@@ -357,8 +357,8 @@ def _wire(
     sleep: Sleep,
     monotonic: Monotonic,
 ) -> Container:
-    store, retriever = build_knowledge(settings, database, embedder, reranker)
     presence = build_presence(settings, database)
+    store, retriever = build_knowledge(settings, database, embedder, reranker, presence)
     app_stores = build_app_stores(settings, database, presence)
     loader = FileLoader()
     chunker = HeadingChunker(

@@ -31,7 +31,7 @@ from typing import IO, Protocol
 
 import psycopg
 
-__all__ = ["FilePresence", "PgPresence", "Presence", "new_process_id"]
+__all__ = ["FilePresence", "PgPresence", "Presence", "new_process_id", "orphaned", "owned_id"]
 
 
 class Presence(Protocol):
@@ -134,3 +134,19 @@ class PgPresence:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def owned_id(presence: Presence | None, local_id: str) -> str:
+    """`local_id` stamped with its owning process (`owner/local_id`), so what a dead process
+    left behind can be told apart (see `orphaned`). Process ids hold no `/`."""
+    return f"{presence.id}/{local_id}" if presence is not None else local_id
+
+
+def orphaned(presence: Presence | None, ids: Iterable[str]) -> list[str]:
+    """The ids among `ids` (made by `owned_id`) whose owning process is dead; ids without
+    an owner are not judged here."""
+    if presence is None:
+        return []
+    owners = {i: i.rsplit("/", 1)[0] for i in ids if "/" in i}
+    alive = presence.alive(set(owners.values())) if owners else set()
+    return sorted(i for i, owner in owners.items() if owner not in alive)

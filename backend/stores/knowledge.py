@@ -12,6 +12,7 @@ from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
+from services.presence import Presence
 from use_cases.ports import Embedder, Reranker
 
 KnowledgeStoreAdapter = SqliteKnowledgeStore | PgKnowledgeStore
@@ -19,7 +20,11 @@ RetrieverAdapter = HybridRetriever | PgHybridRetriever
 
 
 def build_knowledge(
-    settings: Settings, db: PgDatabase | None, embedder: Embedder, reranker: Reranker | None
+    settings: Settings,
+    db: PgDatabase | None,
+    embedder: Embedder,
+    reranker: Reranker | None,
+    presence: Presence | None = None,
 ) -> tuple[KnowledgeStoreAdapter, RetrieverAdapter]:
     limits: dict[str, Any] = {
         "vector_search_limit": settings.vector_search_limit,
@@ -30,8 +35,8 @@ def build_knowledge(
         "reranker_top_n": settings.reranker_top_n,
     }
     if db is not None:
-        pg_store = PgKnowledgeStore(db)
+        pg_store = PgKnowledgeStore(db, presence=presence)
         return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
-    store = SqliteKnowledgeStore(settings.knowledge_db_path)
+    store = SqliteKnowledgeStore(settings.knowledge_db_path, presence=presence)
     retriever = HybridRetriever(store, embedder, **limits)
     return store, retriever

@@ -10,7 +10,9 @@ Rules:
   and `vec0` with set-based statements (chunk ids are allocated then, so they keep growing
   with the generation counter the resident vector index relies on), records the document
   row, and deletes the staged rows. A crash before it leaves the knowledge base as it was;
-  the orphaned staged rows are removed when a store next opens (`discard_stale`).
+  the orphaned staged rows are removed when a store next opens: at once when the stage id
+  names a process that is dead (services/presence.py `owned_id`), else after `STALE_STAGING`
+  without activity (`discard_stale`).
 - Replacing is explicit: `replace_id` names the document whose content is replaced (its id
   is kept). Without it a new document is inserted, and a source that is already taken is a
   `DocumentExists` conflict, never a silent replacement.

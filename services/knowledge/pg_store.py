@@ -52,6 +52,7 @@ from services.knowledge.document_writes import NO_CATEGORY, as_matrix, draft_chu
 from services.knowledge.versions import MAX_CHAIN, Versions
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection, UniqueViolation
+from services.presence import Presence, orphaned, owned_id
 from use_cases.domain import (
     DocumentDetail,
     DocumentDraft,
@@ -333,8 +334,9 @@ class PgStoreState:
 class PgKnowledgeStore:
     """`KnowledgeStore` on PostgreSQL + pgvector (see the module docstring for the layout)."""
 
-    def __init__(self, db: PgDatabase) -> None:
+    def __init__(self, db: PgDatabase, *, presence: Presence | None = None) -> None:
         self._db = db
+        self._presence = presence
         apply_migrations(db, MIGRATIONS)
         self._vector_type: TypeInfo | None = None
         self._discard_stale_staging()
@@ -494,7 +496,7 @@ class PgKnowledgeStore:
     # -- large documents: staged batch by batch, then committed at once ------------------------
 
     def begin_staging(self, draft: DocumentDraft) -> str:
-        stage_id = uuid.uuid4().hex
+        stage_id = owned_id(self._presence, uuid.uuid4().hex)
         with self.transaction() as conn:
             _stage_sections(conn, stage_id, draft)
         return stage_id
@@ -530,6 +532,10 @@ class PgKnowledgeStore:
                     (cutoff,),
                 )
             ]
+            staged = [
+                r["stage_id"] for r in conn.execute("SELECT DISTINCT stage_id FROM staged_sections")
+            ]
+            stale = sorted(set(stale) | set(orphaned(self._presence, staged)))
             for stage_id in stale:
                 _discard_staged(conn, stage_id)
         if stale:

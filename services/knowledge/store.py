@@ -66,6 +66,7 @@ from services.knowledge.schema import (
     MIGRATIONS,
     VECTOR_TABLE,
 )
+from services.presence import Presence, orphaned, owned_id
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
@@ -133,9 +134,12 @@ class SqliteKnowledgeStore:
     method then fails. Use it for processes that only search.
     """
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, readonly: bool = False, presence: Presence | None = None
+    ) -> None:
         self._path = Path(path)
         self._readonly = readonly
+        self._presence = presence
         self._connections = ThreadConnections(self._path, readonly=readonly)
         if not readonly:
             conn = self.connection()
@@ -305,7 +309,7 @@ class SqliteKnowledgeStore:
 
     def begin_staging(self, draft: DocumentDraft) -> str:
         """Stage `draft`'s sections; returns the stage id its chunks are added under."""
-        stage_id = uuid.uuid4().hex
+        stage_id = owned_id(self._presence, uuid.uuid4().hex)
         with self._staging() as conn:
             writes.stage_sections(conn, stage_id, draft)
         return stage_id
@@ -345,8 +349,13 @@ class SqliteKnowledgeStore:
 
     def _discard_stale_staging(self, conn: Connection) -> None:
         cutoff = (datetime.now(UTC) - STALE_STAGING).isoformat(timespec="seconds")
+        staged = [row[0] for row in conn.execute("SELECT DISTINCT stage_id FROM staged_sections")]
+        dead = orphaned(self._presence, staged)  # checked before the write lock is taken
         with immediate_transaction(conn):
             removed = writes.discard_stale(conn, cutoff)
+            for stage_id in dead:
+                writes.discard_staged(conn, stage_id)
+            removed += len(dead)
         if removed:
             logger.info("Removed {} unfinished staged document(s)", removed)
             self.reclaim_space()

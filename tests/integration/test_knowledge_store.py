@@ -18,9 +18,11 @@ import pytest
 
 from services.knowledge import pg_store
 from services.knowledge.fts_query import words
+from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.store import MIGRATIONS, SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from services.postgres.migrations import applied_migrations
+from services.presence import FilePresence, PgPresence, Presence
 from services.sqlite.connection import connect
 from services.sqlite.migrations import apply_migrations
 from tests.knowledge_backends import AnyStore, Probe, another_store, close_other, open_store
@@ -633,3 +635,33 @@ def test_an_older_sqlite_database_does_not_reuse_the_ids_it_already_gave(
         assert again.id == 3
     finally:
         store.close()
+
+
+def test_a_dead_processs_staged_rows_are_removed_at_the_next_open_a_live_ones_kept(
+    store: AnyStore, tmp_path: Path
+) -> None:
+    def presence() -> Presence:
+        if isinstance(store, SqliteKnowledgeStore):
+            return FilePresence(tmp_path / "processes")
+        return PgPresence(store.db.url)
+
+    def opened(owner: Presence) -> AnyStore:
+        if isinstance(store, SqliteKnowledgeStore):
+            return SqliteKnowledgeStore(store.path, presence=owner)
+        return PgKnowledgeStore(PgDatabase(store.db.url, max_size=2), presence=owner)
+
+    dying, living, starting = presence(), presence(), presence()
+    writers = [opened(dying), opened(living)]
+    for writer, name in zip(writers, ("dead.md", "live.md"), strict=True):
+        staged = draft(name)
+        writer.stage_chunks(writer.begin_staging(staged), _all_chunks(staged), vectors_for(staged))
+    dying.close()  # killed mid-upload: its staged rows would wait an hour
+
+    restarted = opened(starting)
+    try:
+        assert Probe(store).count("staged_chunks") == 3  # only the live upload's chunks remain
+    finally:
+        for made in (*writers, restarted):
+            close_other(made)
+        living.close()
+        starting.close()
