@@ -96,6 +96,9 @@ class DocumentRecord:
     """The document that supersedes this one, if any."""
     origin: str | None = field(default=None, repr=False)
     raw_hash: str | None = field(default=None, repr=False)
+    withheld_instructions: tuple[str, ...] = ()
+    """Paragraphs addressed to an AI assistant, withheld from the indexed text at ingestion
+    (`use_cases/instructions.py`)."""
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ from use_cases.errors import (
     PayloadTooLarge,
     TitleTaken,
 )
+from use_cases.instructions import withheld_of, withhold_instructions
 from use_cases.ports import Chunker, Clock, DocumentLoader, Embedder, KnowledgeStore
 
 _T = TypeVar("_T")
@@ -241,7 +242,7 @@ class IngestDocuments:
                 self._store.record_raw_hash(existing.id, raw_hash)
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
         self._check_duplicate(source, raw_hash, existing, run.hashes)
-        parsed = self._loader.load(source.name, data)
+        parsed = withhold_instructions(self._loader.load(source.name, data))
         self._check_dates(source.name, parsed)
         supersedes, target = self._check_supersedes(run, source, parsed, existing)
         if request.distinct_title:
@@ -264,6 +265,13 @@ class IngestDocuments:
             supersedes=supersedes,
         )
         count = draft.chunk_count
+        if not count and withheld_of(parsed.metadata):
+            first = withheld_of(parsed.metadata)[0]
+            raise InvalidDocument(
+                f"{source.name} holds only text addressed to an AI assistant "
+                f"({_quote(first)}); such text is never used as knowledge, so nothing is left "
+                "to index."
+            )
         if not count:
             raise InvalidDocument(f"{source.name} has no text to index.")
         if count > self._policy.max_document_chunks:
@@ -449,6 +457,12 @@ class IngestDocuments:
         digest = hashlib.sha256(data)
         digest.update(f"\0{category or ''}\0{self._signature}".encode())
         return digest.hexdigest()
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    """`text` in quotes, cut to about `limit` characters."""
+    line = " ".join(text.split())
+    return f"“{line if len(line) <= limit else line[: limit - 1] + '…'}”"
 
 
 def _raw_hash(data: bytes) -> str:

@@ -51,14 +51,38 @@ class KnowledgeBaseOut(BaseModel):
         )
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class HealthOut(BaseModel):
+    """`/health`: with authentication on, only `status` and `version`; with it off, as
+    `/health/details`."""
+
     status: str = Field(
         description="`ok`, or `degraded` when the index was built with another embedder.",
         examples=["ok"],
     )
     version: str = Field(examples=["0.1.0"])
+    knowledge_base: KnowledgeBaseOut | None = Field(
+        None,
+        description="Only with authentication off; admins: `/health/details`.",
+        exclude_if=_is_none,
+    )
+    problems: list[str] | None = Field(
+        None,
+        description="Only with authentication off; admins: `/health/details`.",
+        exclude_if=_is_none,
+    )
+
+
+class HealthDetailsOut(HealthOut):
+    """`/health/details` (admins): the status with the knowledge-base statistics."""
+
     knowledge_base: KnowledgeBaseOut
-    problems: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(
+        default_factory=list, description="What makes the status `degraded`, with the fix."
+    )
 
 
 class ScoresOut(BaseModel):
@@ -188,6 +212,13 @@ class DocumentOut(BaseModel):
     )
     superseded_by_id: int | None = Field(
         default=None, description="The document that supersedes this one.", examples=[None]
+    )
+    withheld_instructions: list[str] = Field(
+        default_factory=list,
+        description="Paragraphs of the file addressed to an AI assistant ('Ignore all previous "
+        "instructions...'), withheld at ingestion: never indexed, searched or quoted. Up to 20, "
+        "each cut to 500 characters. Empty for a clean document.",
+        examples=[[]],
     )
 
     @classmethod

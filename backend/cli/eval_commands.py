@@ -150,7 +150,7 @@ def answers(
         load_split(split, cases)  # checks the split and the files, naming the line at fault
         name = cases.stem if cases is not None and cases.is_file() else split
         with open_container(with_sample=True) as container:
-            report = _evaluate(container, name, split, model, cases, case_progress(as_json))
+            report = evaluate(container, name, split, model, cases, case_progress(as_json))
         if as_json:
             output.print_json(report.as_dict())
         else:
@@ -159,7 +159,7 @@ def answers(
     run_command(body)
 
 
-def _evaluate(
+def evaluate(
     container: Container,
     name: str,
     split: str,
@@ -238,7 +238,7 @@ def corpus_report(
         load_split(split, eval_dir)
         with open_container(settings, with_sample=True) as container:
             cases = None if eval_dir == EVAL_DIR else eval_dir
-            return _evaluate(container, f"{name}/{split}", split, model, cases, on_case)
+            return evaluate(container, f"{name}/{split}", split, model, cases, on_case)
 
 
 def _corpus_answers(name: str, split: str, model: str | None, as_json: bool) -> None:

@@ -73,6 +73,7 @@ from use_cases.errors import (
     InvalidRequest,
     NotFound,
 )
+from use_cases.instructions import METADATA_KEY, withheld_of
 
 __all__ = ["MIGRATIONS", "PgKnowledgeStore", "PgStoreState"]
 
@@ -317,7 +318,7 @@ _DOCUMENT_COLUMNS = """
     d.supersedes_id,
     (SELECT n.id FROM documents n WHERE n.supersedes_id = d.id
         ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1) AS superseded_by_id,
-    d.origin, d.raw_hash
+    d.origin, d.raw_hash, d.metadata ->> 'withheld_instructions' AS withheld
 """
 
 
@@ -1084,4 +1085,5 @@ def _record(row: dict[str, Any]) -> DocumentRecord:
         superseded_by_id=row["superseded_by_id"],
         origin=row["origin"],
         raw_hash=row["raw_hash"],
+        withheld_instructions=tuple(withheld_of({METADATA_KEY: row["withheld"] or ""})),
     )

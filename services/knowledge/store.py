@@ -86,6 +86,7 @@ from use_cases.errors import (
     EmbeddingModelMismatch,
     InvalidRequest,
 )
+from use_cases.instructions import METADATA_KEY, withheld_of
 
 __all__ = [
     "FTS_TABLE",
@@ -113,7 +114,7 @@ _DOCUMENT_COLUMNS = """
     d.supersedes_id,
     (SELECT n.id FROM documents n WHERE n.supersedes_id = d.id
         ORDER BY n.updated_at DESC, n.id DESC LIMIT 1) AS superseded_by_id,
-    d.origin, d.raw_hash
+    d.origin, d.raw_hash, json_extract(d.metadata, '$.withheld_instructions') AS withheld
 """
 
 
@@ -625,6 +626,7 @@ def _record(row: Any) -> DocumentRecord:
         superseded_by_id=row[12],
         origin=row[13],
         raw_hash=row[14],
+        withheld_instructions=tuple(withheld_of({METADATA_KEY: row[15] or ""})),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from loguru import logger
 
 from services.knowledge.spelling import closest_term
+from services.offline.conflicts import MAX_COMPARED, disagreement
 from services.offline.places import about_other_countries, asked_countries
 from services.offline.question import (
     INTENT_HISTORY,
@@ -120,6 +121,11 @@ NEXT_TO_BEST = 2
 #: many", a name for "who", a date for "when") never reports more than this: below "high"
 #: (0.6 in use_cases.confidence's default phrase bands).
 UNTYPED_CONFIDENCE_CAP = 0.55
+
+#: An answer whose sources disagree on the value asked for (`conflicts.py`) never reports
+#: more than this: at most one of the values holds, and which one is not known. Blended with
+#: retrieval support (use_cases.confidence), the figure shown stays "moderate" or below.
+CONFLICT_CONFIDENCE_CAP = 0.2
 
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
@@ -499,6 +505,33 @@ def _rare_term_elsewhere(
     return None
 
 
+def _disagreement(
+    chosen: list[Scored], scored: list[Scored], kept: list[dict[str, Any]], needed: float
+) -> tuple[Scored, Scored, str] | None:
+    """Two answering sentences of different current documents that state different values of
+    one measure (`conflicts.py`): the chosen one, the other (maybe not chosen yet), and the
+    sentence that says so."""
+    candidates = chosen + [s for s in scored[: MAX_COMPARED + len(chosen)] if s not in chosen]
+    found = disagreement(
+        [c.unit.text for c in candidates],
+        [kept[c.unit.hit_index].get("document_id") for c in candidates],
+        lambda i: candidates[i].evidence >= needed,
+    )
+    if found is None or found.first >= len(chosen):
+        return None
+    first, second = candidates[found.first], candidates[found.second]
+    a, b = kept[first.unit.hit_index], kept[second.unit.hit_index]
+    logger.debug(
+        "Sources disagree on {}: {} / {}", found.unit, found.first_values, found.second_values
+    )
+    note = (
+        f"These sources disagree: {a.get('title')} [{a['number']}] says "
+        f"{' / '.join(found.first_values)}, {b.get('title')} [{b['number']}] says "
+        f"{' / '.join(found.second_values)}; check which one is in force."
+    )
+    return first, second, note
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -680,6 +713,9 @@ def compose_documents(
         logger.debug("A quantity is asked and no chosen sentence states one")
         return not_found(_confidence(best.coverage, best_hit))
 
+    conflict = _disagreement(chosen, scored, kept, needed)
+    if conflict is not None:
+        chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
     sentences = []
     cited: list[dict[str, Any]] = []
     for item in chosen:
@@ -701,9 +737,13 @@ def compose_documents(
                 )
             )
             break
+    if conflict is not None:  # said first: which value holds is the first thing to know
+        sentences.insert(0, conflict[2])
     body = " ".join(sentences)
     sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))
     confidence = _confidence(sum(c.coverage for c in chosen) / len(chosen), best_hit)
+    if conflict is not None:
+        confidence = min(confidence, CONFLICT_CONFIDENCE_CAP)
     if not any(c.typed for c in chosen):
         # "how many ...?" answered by sentences holding no number, "who ...?" by none naming
         # anyone: whatever the words shared, the fact asked for is not shown to be there.
