@@ -24,6 +24,7 @@ import fcntl
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,7 +32,15 @@ from typing import IO, Protocol
 
 import psycopg
 
-__all__ = ["FilePresence", "PgPresence", "Presence", "new_process_id", "orphaned", "owned_id"]
+__all__ = [
+    "FilePresence",
+    "PgPresence",
+    "Presence",
+    "new_process_id",
+    "orphaned",
+    "owned_id",
+    "wait_until_dead",
+]
 
 
 class Presence(Protocol):
@@ -150,3 +159,13 @@ def orphaned(presence: Presence | None, ids: Iterable[str]) -> list[str]:
     owners = {i: i.rsplit("/", 1)[0] for i in ids if "/" in i}
     alive = presence.alive(set(owners.values())) if owners else set()
     return sorted(i for i, owner in owners.items() if owner not in alive)
+
+
+def wait_until_dead(observer: Presence, process_id: str, *, polls: int = 500) -> bool:
+    """Whether `observer` sees `process_id` dead within `polls` short waits (a closed
+    PostgreSQL session leaves `pg_stat_activity` a moment after the client is gone)."""
+    for _ in range(polls):
+        if process_id not in observer.alive([process_id]):
+            return True
+        time.sleep(0.01)
+    return False

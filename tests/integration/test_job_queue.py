@@ -18,7 +18,7 @@ import sqlean as sqlite3
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, WorkerJobQueue
 from services.postgres import PgDatabase
 from services.postgres.jobs import PgJobStore
-from services.presence import FilePresence, PgPresence, Presence
+from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from services.sqlite.jobs import SqliteJobStore
 from use_cases.errors import InvalidDocument, JobCancelled, ServiceBusy
 from use_cases.jobs import JobRun, JobView, run_blocking
@@ -435,6 +435,7 @@ def test_a_job_whose_workers_process_died_is_taken_over_at_once_not_a_live_ones(
     assert store.claim([INGEST], dying.id).id == orphan  # type: ignore[union-attr]
     assert store.claim([INGEST], living.id).id == busy  # type: ignore[union-attr]
     dying.close()  # its process is gone; its heartbeat is still fresh (within the lease)
+    assert wait_until_dead(starting, dying.id)
 
     taken = store.claim([INGEST], starting.id)
 

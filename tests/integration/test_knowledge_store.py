@@ -22,7 +22,7 @@ from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.store import MIGRATIONS, SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from services.postgres.migrations import applied_migrations
-from services.presence import FilePresence, PgPresence, Presence
+from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from services.sqlite.connection import connect
 from services.sqlite.migrations import apply_migrations
 from tests.knowledge_backends import AnyStore, Probe, another_store, close_other, open_store
@@ -656,6 +656,7 @@ def test_a_dead_processs_staged_rows_are_removed_at_the_next_open_a_live_ones_ke
         staged = draft(name)
         writer.stage_chunks(writer.begin_staging(staged), _all_chunks(staged), vectors_for(staged))
     dying.close()  # killed mid-upload: its staged rows would wait an hour
+    assert wait_until_dead(starting, dying.id)
 
     restarted = opened(starting)
     try:

@@ -11,7 +11,7 @@ import pytest
 
 from services.chat.history_store import SqliteHistoryStore
 from services.chat.pg_history_store import PgHistoryStore
-from services.presence import FilePresence, PgPresence, Presence
+from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from tests.store_backends import AppDb, open_app_db
 from use_cases.chat_domain import NewMessage
 from use_cases.chats import SweepAbandonedTurns
@@ -93,6 +93,7 @@ def test_an_answer_whose_process_died_is_interrupted_at_once_not_a_live_ones(
                 )
             )
         dying.close()  # killed: its answer will never be finalised
+        assert wait_until_dead(starting, dying.id)
 
         sweep = SweepAbandonedTurns(stores[2], MovableClock(), turn_limit_s=600)
         assert asyncio.run(sweep.execute()) == 1  # at start, long before the turn limit
