@@ -1,12 +1,14 @@
 """`JobQueue`: a worker per process that claims jobs from a `JobStore` and runs them by kind.
 
-Two stores hold the jobs:
-- `MemoryJobStore` (SQLite installations: one process): the jobs live in memory and do not
-  survive a restart. A job cut short leaves nothing visible (its staged chunks are removed
-  when the knowledge store next opens); an evaluation run cut short resumes at the next start
-  from its own rows (`BenchmarkRuns.resume_unfinished`).
+Stores that hold the jobs:
+- `SqliteJobStore` (services/sqlite/jobs.py; SQLite installations): a table in `app.db`, so a
+  job survives a restart and runs again at the next start.
 - `PgJobStore` (services/postgres/jobs.py): a table shared by every replica, claimed with
-  `FOR UPDATE SKIP LOCKED`; a job whose replica stopped sending heartbeats is taken over.
+  `FOR UPDATE SKIP LOCKED`.
+  In both, a job whose worker stopped sending heartbeats, or whose process `presence` reports
+  dead (services/presence.py), is taken over; its staged chunks are removed when the
+  knowledge store next opens.
+- `MemoryJobStore` (tests): the jobs live in memory and do not survive the process.
 
 `WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), at most
 `concurrency` of a kind at once in this process, on one worker thread with its own event loop
