@@ -64,6 +64,7 @@ machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for inv
 #: `routes/web.py`) are public too.
 PUBLIC_ROUTERS = (health.router,)
 PROTECTED_ROUTERS = (
+    health.details_router,
     session.router,
     search.router,
     documents.router,
