@@ -6,8 +6,13 @@
 Starts two subprocesses on free loopback ports: `bench/fake_openai.py` (answers plain text,
 `--tokens` chunks `--interval-ms` apart) and `almanac serve` pointed at it (DATA_DIR = a fresh
 temp dir, LOAD_SAMPLE_DATA=false, DEFAULT_MODEL=openai:fake-model, LOG_LEVEL=WARNING,
-PROVIDER_MAX_RETRIES=0 so no failure is hidden by a retry). The agent keeps its tools; the fake
+PROVIDER_MAX_RETRIES=0 so no failure is hidden by a retry, RATE_LIMIT_PER_MINUTE=0 as one client
+address makes every turn). The agent keeps its tools; the fake
 model never calls them, so every turn is exactly one model request over an empty knowledge base.
+The question is one the search discipline leaves to the model (`DEFAULT_YES`: the search tool is
+offered, an answer without a search is accepted); a question it requires a search for (a policy
+or an organisation fact) would have each plain-text answer sent back once (`ModelRetry`), two
+model requests per turn. `check_question` refuses to start if the rules ever change that.
 
 After a warm-up, with one httpx AsyncClient (the same client stack for both sides):
 
@@ -56,13 +61,29 @@ if str(ROOT) not in sys.path:
 from bench.fake_openai import FakeConfig  # noqa: E402
 
 MODEL = "openai:fake-model"
-QUESTION = "How often do we have to rotate passwords?"
+#: A general question: the search discipline offers the tool and does not force a search.
+QUESTION = "Explain what a hash function is."
 USER_WARMUP, USER_LATENCY, USER_LOAD = "bench-warmup", "bench-latency", "bench-load"
 NOTE = (
     "LOAD_SAMPLE_DATA=false: empty knowledge base. The agent still has its tools "
     "(knowledge-base search, SQL lookup); the fake model never calls them, so each turn is "
-    "one model request with plain-text output."
+    "one model request with plain-text output. The question is a general one (search "
+    "discipline DEFAULT_YES: search offered, not required)."
 )
+
+
+def check_question(question: str) -> None:
+    """Refuse a question the search discipline would make the model search for: the fake model
+    never searches, so each turn would cost two model requests and stream a rejected draft."""
+    from use_cases.search_discipline import decide
+
+    decision = decide(question)
+    policy = decision.policy
+    if policy.require_search or not policy.allow_search:
+        raise SystemExit(
+            f"bench_chat: the search discipline decides {decision.decision} for {question!r} "
+            "(search required or the tool removed); pick a question it leaves to the model."
+        )
 
 
 def log(message: str) -> None:
@@ -192,6 +213,7 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Ch
             "ALLOWED_MODELS": MODEL,
             "LOG_LEVEL": "WARNING",
             "PROVIDER_MAX_RETRIES": "0",
+            "RATE_LIMIT_PER_MINUTE": "0",  # one client address makes every turn
             "AGENT_TIMEOUT": "60",
             "EMBEDDING_PROVIDER": "local",
             "RERANKER_ENABLED": "false",
@@ -480,31 +502,31 @@ async def throughput(
 
 
 def check_db(db_path: Path, chat_ids: list[str], turns: int, expected: str) -> dict[str, Any]:
+    """The stored state of the streamed chats, found by the ids their streams announced (every
+    request of the bench acts as the one development user, so the user id tells nothing)."""
     import sqlean as sqlite3
 
+    ids = json.dumps(chat_ids)
+    these = "c.id IN (SELECT value FROM json_each(?))"
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     try:
         rows = conn.execute(
             "SELECT m.role, m.status, count(*) FROM messages m JOIN chats c ON c.id = m.chat_id "
-            "WHERE c.user_id = ? GROUP BY m.role, m.status",
-            (USER_LOAD,),
+            f"WHERE {these} GROUP BY m.role, m.status",
+            (ids,),
         ).fetchall()
-        chats = conn.execute(
-            "SELECT count(*) FROM chats WHERE user_id = ?", (USER_LOAD,)
-        ).fetchone()[0]
+        chats = conn.execute(f"SELECT count(*) FROM chats c WHERE {these}", (ids,)).fetchone()[0]
         whole = conn.execute(
             "SELECT count(*) FROM messages m JOIN chats c ON c.id = m.chat_id "
-            "WHERE c.user_id = ? AND m.role = 'assistant' AND m.content = ?",
-            (USER_LOAD, expected),
+            f"WHERE {these} AND m.role = 'assistant' AND m.content = ?",
+            (ids, expected),
         ).fetchone()[0]
         all_messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         not_complete_anywhere = conn.execute(
             "SELECT count(*) FROM messages WHERE status != 'complete'"
         ).fetchone()[0]
         known = set(chat_ids)
-        stored = {
-            row[0] for row in conn.execute("SELECT id FROM chats WHERE user_id = ?", (USER_LOAD,))
-        }
+        stored = {row[0] for row in conn.execute(f"SELECT id FROM chats c WHERE {these}", (ids,))}
     finally:
         conn.close()
     by_status: dict[str, int] = {}
@@ -674,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.samples, args.turns, args.concurrency, args.tokens) < 1 or args.interval_ms < 0:
         parser.error("counts must be >= 1 and --interval-ms >= 0")
+    check_question(QUESTION)
 
     # Ctrl-C (even if a parent shell ignored SIGINT) and SIGTERM cancel the run, so the
     # subprocesses are stopped on the way out (see `servers`).
