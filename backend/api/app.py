@@ -107,6 +107,8 @@ def create_app(
         resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
         if resumed:
             logger.info("Resuming evaluation runs: {}", ", ".join(resumed))
+        # Before the first request: a dead process's answers never read `streaming` here.
+        await _sweep_once(built)
         logger.info("Almanac {} ready ({})", __version__, storage_label(settings))
         sweeper = asyncio.create_task(_sweep_abandoned_turns(built))
         try:
@@ -163,18 +165,23 @@ SWEEP_INTERVAL_S = 30.0
 
 
 async def _sweep_abandoned_turns(container: Container) -> None:
-    """Every SWEEP_INTERVAL_S (and once at start): answers left `streaming` by a process that
-    died are marked `interrupted` (`SweepAbandonedTurns`). A failed sweep is logged and tried
-    again next time; it never stops the server."""
+    """Every SWEEP_INTERVAL_S after the start's sweep: answers left `streaming` by a process
+    that died are marked `interrupted` (`SweepAbandonedTurns`)."""
     while True:
-        try:
-            swept = await container.sweep_turns.execute()
-        except Exception as exc:  # a database hiccup must not end the loop
-            logger.warning("Sweeping abandoned turns failed: {}", exc)
-        else:
-            if swept:
-                logger.info("Marked {} abandoned answer(s) interrupted", swept)
         await asyncio.sleep(SWEEP_INTERVAL_S)
+        await _sweep_once(container)
+
+
+async def _sweep_once(container: Container) -> None:
+    """One sweep. A failed sweep is logged and tried again next time; it never stops the
+    server (nor its start)."""
+    try:
+        swept = await container.sweep_turns.execute()
+    except Exception as exc:  # a database hiccup must not end the loop
+        logger.warning("Sweeping abandoned turns failed: {}", exc)
+    else:
+        if swept:
+            logger.info("Marked {} abandoned answer(s) interrupted", swept)
 
 
 def serve_app() -> FastAPI:
