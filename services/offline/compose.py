@@ -46,7 +46,7 @@ from services.offline.sentences import (
 )
 from services.offline.text import STOP, content_stems, has_digit, jaccard, stem, stem_set
 from services.offline.typos import english_words, is_foreign
-from services.offline.versions import resolve_versions
+from services.offline.versions import family, resolve_versions
 from use_cases.agent import NOT_FOUND_ANSWER
 
 #: The clarifying question after the can't-find answer unless the deployment words its own
@@ -126,6 +126,13 @@ UNTYPED_CONFIDENCE_CAP = 0.55
 #: more than this: at most one of the values holds, and which one is not known. Blended with
 #: retrieval support (use_cases.confidence), the figure shown stays "moderate" or below.
 CONFLICT_CONFIDENCE_CAP = 0.2
+
+#: Two sentences with their numbers masked say the same thing from this cosine similarity
+#: under the sentence embedder ("minimum length of N characters" / "Minimum length —
+#: Requirement: N characters" 0.65; a rule and an unrelated one of the same unit 0.3-0.55) ...
+SAME_SUBJECT_MEANING = 0.6
+#: ... or, without the embedder, from this share of shared word stems.
+SAME_SUBJECT_OVERLAP = 0.5
 
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
@@ -506,16 +513,32 @@ def _rare_term_elsewhere(
 
 
 def _disagreement(
-    chosen: list[Scored], scored: list[Scored], kept: list[dict[str, Any]], needed: float
+    chosen: list[Scored],
+    scored: list[Scored],
+    kept: list[dict[str, Any]],
+    needed: float,
+    similarity: SentenceSimilarity | None,
 ) -> tuple[Scored, Scored, str] | None:
     """Two answering sentences of different current documents that state different values of
     one measure (`conflicts.py`): the chosen one, the other (maybe not chosen yet), and the
     sentence that says so."""
     candidates = chosen + [s for s in scored[: MAX_COMPARED + len(chosen)] if s not in chosen]
+
+    def same_subject(a: str, b: str) -> bool:
+        if similarity is None:
+            return jaccard(stem_set(a), stem_set(b)) >= SAME_SUBJECT_OVERLAP
+        return similarity.similarities(a, [b])[0] >= SAME_SUBJECT_MEANING
+
+    lineage = [family(kept[c.unit.hit_index]) for c in candidates]
+    texts: dict[Any, list[str]] = {}
+    for hit in kept:
+        texts.setdefault(family(hit), []).append(str(hit.get("text") or ""))
     found = disagreement(
         [c.unit.text for c in candidates],
-        [kept[c.unit.hit_index].get("document_id") for c in candidates],
+        lineage,
         lambda i: candidates[i].evidence >= needed,
+        same_subject,
+        {key: " ".join(parts) for key, parts in texts.items()},
     )
     if found is None or found.first >= len(chosen):
         return None
@@ -713,7 +736,7 @@ def compose_documents(
         logger.debug("A quantity is asked and no chosen sentence states one")
         return not_found(_confidence(best.coverage, best_hit))
 
-    conflict = _disagreement(chosen, scored, kept, needed)
+    conflict = _disagreement(chosen, scored, kept, needed, similarity)
     if conflict is not None:
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
     sentences = []

@@ -3,20 +3,25 @@ answer must say so rather than quote both as if they agreed.
 
 Rules:
 - Only sentences that answer the question on their own (evidence at the bar) are compared,
-  and only across documents: versions of one document are resolved before (`versions.py`),
-  and a document's own sentences may state several values of one measure (a minimum and a
-  maximum length).
+  and only across documents: versions of one document are one document here (the caller
+  names each candidate by its current version), and a document's own sentences may state
+  several values of one measure (a minimum and a maximum length).
+- A document that states the other's value anywhere in what was retrieved of it does not
+  disagree with it: it says more (a deadline and what happens after it).
 - A sentence's *values* are its numbers with the unit written after them ("14 characters",
-  "90 days", "4+ words") or a currency or percent sign; two sentences disagree when they
-  state the same unit and share none of its values ("4 characters" and "14 characters"; not
-  "from 12 to 14 characters" and "14 characters").
+  "90 days", "4+ words"; not "5xx") or a currency or percent sign; two sentences disagree when
+  they state the same unit, share none of its values ("4 characters" and "14 characters"; not
+  "from 12 to 14 characters" and "14 characters"), and say the same thing once their numbers
+  are masked (the caller decides how: meaning under the sentence embedder, shared words
+  without it): "retried for 72 hours" and "counters reset every 24 hours" are about different
+  things.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +29,9 @@ from services.offline.amounts import amounts
 from services.offline.text import STOP, stem
 
 _NUMBER_UNIT = re.compile(
-    r"(?<![\w.,])(\d+(?:[.,]\d+)*)\+?\s*(?:-\s*)?([A-Za-z]{2,})\b",
+    r"(?<![\w.,])(\d+(?:[.,]\d+)*)\+?(?:\s+|\s*-\s*)([A-Za-z]{2,})\b",
 )
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 #: Words after a number that are not what it counts ("€75 per person").
@@ -66,19 +72,40 @@ def values(text: str) -> dict[str, dict[float, str]]:
 
 
 def disagreement(
-    texts: Sequence[str], documents: Sequence[Any], answers: Callable[[int], bool]
+    texts: Sequence[str],
+    documents: Sequence[Any],
+    answers: Callable[[int], bool],
+    same_subject: Callable[[str, str], bool],
+    document_texts: Mapping[Any, str] | None = None,
 ) -> Disagreement | None:
     """The first pair of candidates, from different documents, both answering (`answers(i)`),
-    that state different values of one unit; None when they agree or state none."""
+    saying the same thing but for its values (`same_subject` of the two sentences with their
+    numbers masked), that state different values of one unit, neither document stating the
+    other's value anywhere in what was retrieved of it (`document_texts`, by document: "within
+    10 business days ... after 15 business days" agrees with "10 business days"); None when
+    they agree."""
     stated = [values(t) if answers(i) else {} for i, t in enumerate(texts)]
+    whole = {d: values(t) for d, t in (document_texts or {}).items()}
     for a, b in itertools.combinations(range(len(texts)), 2):
         if documents[a] == documents[b] or not stated[a] or not stated[b]:
             continue
         for unit in sorted(stated[a].keys() & stated[b].keys()):
             mine, theirs = stated[a][unit], stated[b][unit]
-            if mine.keys().isdisjoint(theirs.keys()):
+            if not mine.keys().isdisjoint(theirs.keys()):
+                continue
+            if not mine.keys().isdisjoint(whole.get(documents[b], {}).get(unit, {})):
+                continue  # the other document says this value too
+            if not theirs.keys().isdisjoint(whole.get(documents[a], {}).get(unit, {})):
+                continue
+            if same_subject(masked(texts[a]), masked(texts[b])):
                 return Disagreement(a, b, unit, tuple(mine.values()), tuple(theirs.values()))
     return None
+
+
+def masked(text: str) -> str:
+    """`text` with every number written as N: two statements of one rule with different
+    values read alike."""
+    return _DIGITS.sub("N", text)
 
 
 def _number(text: str) -> float | None:

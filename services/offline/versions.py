@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 
-def _family(hit: dict[str, Any]) -> Any:
+def family(hit: dict[str, Any]) -> Any:
     """The document id of the current version of the hit's document (its own when current)."""
     return (hit.get("superseded_by") or {}).get("document_id") or hit.get("document_id")
 
@@ -25,18 +25,18 @@ def _in_force_on(hits: list[dict[str, Any]], as_of: date) -> list[dict[str, Any]
     the versions they name: in force from its date until the next version's)."""
     dates: dict[Any, set[str]] = {}
     for hit in hits:
-        family = dates.setdefault(_family(hit), set())
+        group = dates.setdefault(family(hit), set())
         refs = [hit, hit.get("superseded_by") or {}, *(hit.get("supersedes") or [])]
-        family.update(str(ref["updated_at"]) for ref in refs if ref.get("updated_at"))
+        group.update(str(ref["updated_at"]) for ref in refs if ref.get("updated_at"))
     current = {
-        family: max((d for d in known if d <= as_of.isoformat()), default=None)
-        for family, known in dates.items()
+        key: max((d for d in known if d <= as_of.isoformat()), default=None)
+        for key, known in dates.items()
     }
-    holding = {_family(hit) for hit in hits if str(hit.get("updated_at")) == current[_family(hit)]}
+    holding = {family(hit) for hit in hits if str(hit.get("updated_at")) == current[family(hit)]}
     return [
         hit
         for hit in hits
-        if _family(hit) not in holding or str(hit.get("updated_at")) == current[_family(hit)]
+        if family(hit) not in holding or str(hit.get("updated_at")) == current[family(hit)]
     ]
 
 
