@@ -112,10 +112,10 @@ def serve(
         if workers > 1:
             if settings.database_backend != "postgresql":
                 raise ConfigurationError(
-                    f"--workers {workers} needs DATABASE_URL=postgresql://...: on SQLite the job "
-                    "queue, the rate limits and the vector index live inside one process, so "
-                    "several processes would not see each other's jobs or limits. Serve one "
-                    "process, or move to PostgreSQL (almanac db copy)."
+                    f"--workers {workers} needs DATABASE_URL=postgresql://...: on SQLite the "
+                    "rate limits and the resident vector index live inside one process: "
+                    "several processes would each keep their own. Serve one process, or move "
+                    "to PostgreSQL (almanac db copy)."
                 )
             # The first start's sample load runs once here, not in every worker at once.
             with open_container(settings, with_sample=True):
