@@ -21,7 +21,7 @@ from typing import Any
 from loguru import logger
 
 from services.knowledge.spelling import closest_term
-from services.offline.conflicts import MAX_COMPARED, disagreement
+from services.offline.conflicts import MAX_COMPARED, disagreement, same_subject_by
 from services.offline.places import about_other_countries, asked_countries
 from services.offline.question import (
     INTENT_HISTORY,
@@ -127,12 +127,6 @@ UNTYPED_CONFIDENCE_CAP = 0.55
 #: retrieval support (use_cases.confidence), the figure shown stays "moderate" or below.
 CONFLICT_CONFIDENCE_CAP = 0.2
 
-#: Two sentences with their numbers masked say the same thing from this cosine similarity
-#: under the sentence embedder ("minimum length of N characters" / "Minimum length —
-#: Requirement: N characters" 0.65; a rule and an unrelated one of the same unit 0.3-0.55) ...
-SAME_SUBJECT_MEANING = 0.6
-#: ... or, without the embedder, from this share of shared word stems.
-SAME_SUBJECT_OVERLAP = 0.5
 
 #: A can't-find answer never reports more confidence than this.
 NOT_FOUND_CONFIDENCE_CAP = 0.3
@@ -524,11 +518,6 @@ def _disagreement(
     sentence that says so."""
     candidates = chosen + [s for s in scored[: MAX_COMPARED + len(chosen)] if s not in chosen]
 
-    def same_subject(a: str, b: str) -> bool:
-        if similarity is None:
-            return jaccard(stem_set(a), stem_set(b)) >= SAME_SUBJECT_OVERLAP
-        return similarity.similarities(a, [b])[0] >= SAME_SUBJECT_MEANING
-
     lineage = [family(kept[c.unit.hit_index]) for c in candidates]
     texts: dict[Any, list[str]] = {}
     for hit in kept:
@@ -537,7 +526,7 @@ def _disagreement(
         [c.unit.text for c in candidates],
         lineage,
         lambda i: candidates[i].evidence >= needed,
-        same_subject,
+        same_subject_by(similarity),
         {key: " ".join(parts) for key, parts in texts.items()},
     )
     if found is None or found.first >= len(chosen):
