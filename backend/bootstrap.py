@@ -410,7 +410,11 @@ def _wire(
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
-            retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit
+            retriever=retriever,
+            sql=sql,
+            clock=clock,
+            search_limit=settings.final_results_limit,
+            offload=answer_pool.run,
         )
 
     response_log = app_stores.response_log

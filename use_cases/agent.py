@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
@@ -120,6 +120,10 @@ SEARCH_FIRST = (
 )
 
 
+#: Runs `fn(*args)` off the event loop and awaits it (`asyncio.to_thread` or a bounded pool).
+Offload = Callable[..., Awaitable[Any]]
+
+
 @dataclass(frozen=True)
 class Citation:
     """One numbered passage or table lookup the model may cite."""
@@ -187,6 +191,10 @@ class AgentDeps:
     citations: list[Citation] = field(default_factory=list)
     search_policy: SearchPolicy = UNDECIDED
     """Whether this run may search and must search (see `deps_for_turn`)."""
+    offload: Offload = asyncio.to_thread
+    """Runs a tool's blocking work (search: embedding and ranking; SQL) off the event loop:
+    the server's bounded answer pool, so it neither queues behind nor starves the threads
+    quick requests use."""
 
 
 def deps_for_turn(deps: AgentDeps, decision: SearchDecision) -> AgentDeps:
@@ -278,7 +286,7 @@ async def search_knowledge_base(
         raise ModelRetry("The search query is empty; pass the words to search for.")
     deps = ctx.deps
     search = partial(deps.retriever.search, as_of=as_of) if as_of else deps.retriever.search
-    hits = await asyncio.to_thread(search, query, deps.search_limit, category or None)
+    hits = await deps.offload(search, query, deps.search_limit, category or None)
     start = len(deps.citations)
     new: list[Citation] = []
     for offset, hit in enumerate(hits, 1):
@@ -326,7 +334,7 @@ async def lookup_structured_data(ctx: RunContext[AgentDeps], sql_query: str) -> 
     if deps.sql is None:
         raise ModelRetry("No structured tables are loaded; answer from the knowledge base.")
     try:
-        result = await asyncio.to_thread(deps.sql.run, sql_query)
+        result = await deps.offload(deps.sql.run, sql_query)
     except ToolRejected as exc:
         raise ModelRetry(exc.detail) from None
     tables = _table_names(sql_query, deps.sql)

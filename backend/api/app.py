@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -86,6 +87,10 @@ PROTECTED_ROUTERS = (
 STATUSES_BY_DEPENDENCY = {current_caller: (401,), admin_caller: (403,), enforce_rate_limit: (429,)}
 
 
+#: Threads of the event loop's default executor in a server (`asyncio.to_thread`).
+IO_THREADS = 32
+
+
 def create_app(
     settings: Settings | None = None,
     container: Container | None = None,
@@ -102,6 +107,12 @@ def create_app(
         built = container or bootstrap(settings)
         app.state.container = built
         if owned:
+            # Quick blocking work (store reads and writes) gets threads of its own: CPU-heavy
+            # answering runs on the answer pool, so these threads mostly wait on I/O, and the
+            # default few (CPU count + 4) would queue a health check behind busy turns.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="io")
+            )
             prepare_to_serve(built)  # the sample if empty; the vector index into memory
         log_auth_status(settings, await built.authenticate.usable_keys())
         resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short

@@ -224,6 +224,26 @@ async def test_offline_planning_runs_off_the_event_loop(
     assert all(thread is not loop_thread for thread in seen)
 
 
+async def test_the_search_tool_runs_on_the_answer_pool_not_the_shared_threads(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searching (embedding, ranking) is answering work: it runs on the bounded answer pool,
+    so it cannot fill the threads quick requests (a health check, a chat list) wait for."""
+    retriever = container.adapters.retriever
+    original = retriever.search
+    threads: list[str] = []
+
+    def recording_search(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(retriever, "search", recording_search)
+    async with asgi_client(container) as client:
+        response = await client.post("/chat", json={"message": "How long are raw pings kept?"})
+    assert response.status_code == 200, response.text
+    assert threads and all(name.startswith("answer") for name in threads), threads
+
+
 async def test_a_full_answer_pool_is_503_with_retry_after_and_writes_nothing(
     small_pool_container: Container,
 ) -> None:
