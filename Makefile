@@ -44,15 +44,17 @@ test: lint  ## Lint, then the whole test suite
 
 bench: bench-quality bench-speed bench-postgres  ## All benchmarks (figures printed, nothing asserted)
 
-bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFact (train)
+bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFact (train); the sample's answers with a hostile corpus
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
+	$(BIN)/python -m bench.bench_hostile --split test
 
-bench-speed: install  ## Embedding throughput and latency, search latency at 10k/100k, chat overhead, offline answer latency
+bench-speed: install  ## Embedding throughput and latency, search latency at 10k/100k, chat overhead, offline answer latency, availability under load
 	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_chat
 	$(BIN)/python -m bench.bench_answers --corpus handbook --split dev
+	$(BIN)/python -m bench.bench_load
 
 bench-postgres: install  ## PostgreSQL (a local pgserver): SciFact quality, search at 100k chunks, 4 replicas and kill -9
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train --database-url pgserver
