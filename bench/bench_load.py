@@ -104,7 +104,6 @@ async def _turn(
     url: str,
     results: Results,
     kind: str,
-    user: str,
     message: str,
     chat_id: str | None = None,
 ) -> str | None:
@@ -130,14 +129,13 @@ async def long_user(
 ) -> None:
     message = long_message(chars)
     for _ in range(rounds):
-        chat_id = await _turn(client, url, results, "long", f"long-{index}", message)
+        chat_id = await _turn(client, url, results, "long", message)
         if chat_id is not None:
             await _turn(
                 client,
                 url,
                 results,
                 "follow_up",
-                f"long-{index}",
                 "And what is the minimum length?",
                 chat_id,
             )
@@ -153,7 +151,7 @@ async def short_user(
 ) -> None:
     for turn in range(rounds):
         question = questions[(index * rounds + turn) % len(questions)]
-        await _turn(client, url, results, "short", f"short-{index}", question)
+        await _turn(client, url, results, "short", question)
 
 
 async def health_reader(
@@ -190,7 +188,7 @@ async def run(args: argparse.Namespace, url: str, child: Child) -> dict[str, Any
     async with httpx.AsyncClient(limits=limits) as client:
         await wait_ready(client, child, f"{url}/health", within_s=args.start_timeout)
         questions = short_questions()
-        await _turn(client, url, Results(), "short", "warm-up", questions[0])
+        await _turn(client, url, Results(), "short", questions[0])
         stop = asyncio.Event()
         reader = asyncio.create_task(
             health_reader(client, url, results, args.health_every_ms / 1000, stop)

@@ -19,8 +19,8 @@ Rules:
 - What is withheld is kept on the document's metadata (`withheld_instructions`, a JSON list of
   the paragraphs, each cut to `MAX_KEPT_CHARS`) so admins see why; it is never indexed,
   embedded or shown as evidence.
-- A section left empty keeps its heading with no text; a document left with no text at all
-  is refused like any empty document.
+- A section left with no text is dropped (a heading alone is no knowledge); a document left
+  with no text at all is refused, saying why.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def withhold_instructions(parsed: ParsedDocument) -> ParsedDocument:
     )
     return replace(
         parsed,
-        sections=tuple(s for s in sections if s.text.strip() or s.heading_path),
+        sections=tuple(s for s in sections if s.text.strip()),
         metadata=metadata,
     )
 
