@@ -37,7 +37,8 @@ __all__ = ["METADATA_KEY", "instruction_paragraphs", "withheld_of", "withhold_in
 METADATA_KEY = "withheld_instructions"
 #: Characters of each withheld paragraph kept for admins.
 MAX_KEPT_CHARS = 500
-#: Withheld paragraphs kept per document (the count is exact).
+#: Entries kept per document: the first withheld paragraphs, the last entry saying how many
+#: more there were when they do not all fit.
 MAX_KEPT = 20
 
 #: Who an injected order addresses: an AI reader, never a person ("the assistant" may be one).
@@ -97,7 +98,7 @@ def withhold_instructions(parsed: ParsedDocument) -> ParsedDocument:
         return parsed
     metadata = dict(parsed.metadata)
     metadata[METADATA_KEY] = json.dumps(
-        [_cut(p) for p in withheld[:MAX_KEPT]] + _more(len(withheld)), ensure_ascii=False
+        _kept(withheld), ensure_ascii=False
     )
     return replace(
         parsed,
@@ -130,5 +131,8 @@ def _cut(paragraph: str) -> str:
     return paragraph if len(paragraph) <= MAX_KEPT_CHARS else paragraph[: MAX_KEPT_CHARS - 1] + "…"
 
 
-def _more(count: int) -> list[str]:
-    return [f"(and {count - MAX_KEPT} more)"] if count > MAX_KEPT else []
+def _kept(withheld: list[str]) -> list[str]:
+    if len(withheld) <= MAX_KEPT:
+        return [_cut(p) for p in withheld]
+    shown = MAX_KEPT - 1
+    return [_cut(p) for p in withheld[:shown]] + [f"(and {len(withheld) - shown} more)"]

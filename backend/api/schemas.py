@@ -216,9 +216,11 @@ class DocumentOut(BaseModel):
     )
     withheld_instructions: list[str] = Field(
         default_factory=list,
+        max_length=20,
         description="Paragraphs of the file addressed to an AI assistant ('Ignore all previous "
-        "instructions...'), withheld at ingestion: never indexed, searched or quoted. Up to 20, "
-        "each cut to 500 characters. Empty for a clean document.",
+        "instructions...'), withheld at ingestion: never indexed, searched or quoted. Up to 20 "
+        "entries (the last says how many more when they do not all fit), each cut to 500 "
+        "characters. Empty for a clean document.",
         examples=[[]],
     )
 
