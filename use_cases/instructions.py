@@ -97,9 +97,7 @@ def withhold_instructions(parsed: ParsedDocument) -> ParsedDocument:
     if not withheld:
         return parsed
     metadata = dict(parsed.metadata)
-    metadata[METADATA_KEY] = json.dumps(
-        _kept(withheld), ensure_ascii=False
-    )
+    metadata[METADATA_KEY] = json.dumps(_kept(withheld), ensure_ascii=False)
     return replace(
         parsed,
         sections=tuple(s for s in sections if s.text.strip()),
