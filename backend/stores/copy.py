@@ -91,7 +91,7 @@ APP_TABLES = (
 )
 #: SQLite tables that are not data to move: per process, transient, or derived.
 _NOT_DATA = re.compile(
-    r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|staged_sections|staged_chunks"
+    r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|staged_sections|staged_chunks|jobs|job_blobs"
     r"|chunks_fts.*|sections_fts.*|chunk_vectors.*|_almanac_.*)$",
     re.IGNORECASE,
 )
@@ -224,14 +224,24 @@ def _sqlite_count(conn: SqliteConnection, table: str) -> int:
 
 
 def _autoincrement_floor(conn: SqliteConnection, table: str) -> int:
-    """SQLite's AUTOINCREMENT high-water mark for `table` (0 without one)."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence'"
+    """The highest id SQLite ever gave in `table` (0 when it keeps none): its AUTOINCREMENT
+    high-water mark, or for documents the knowledge base's own counter (`last_document_id`,
+    ids of deleted documents included)."""
+    floor = 0
+    if _has_table(conn, "sqlite_sequence"):
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        floor = int(row[0]) if row else 0
+    if table == "documents" and _has_table(conn, "meta"):
+        row = conn.execute("SELECT value FROM meta WHERE key = 'last_document_id'").fetchone()
+        floor = max(floor, int(row[0])) if row else floor
+    return floor
+
+
+def _has_table(conn: SqliteConnection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (name,)
     ).fetchone()
-    if not exists:
-        return 0
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
-    return int(row[0]) if row else 0
+    return found is not None
 
 
 def _quote(name: str) -> str:

@@ -89,6 +89,12 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
             "SELECT id, source, supersedes_key, supersedes_id FROM documents ORDER BY id"
         ).fetchall()
     assert any(row[3] is not None for row in versions)  # the sample has a version chain
+    with sqlite3.connect(data_dir / "knowledge.db") as conn:
+        # As if the five newest documents had been deleted: their ids are never given again.
+        conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 5 WHERE key = 'last_document_id'"
+        )
+        [(last_id,)] = conn.execute("SELECT value FROM meta WHERE key = 'last_document_id'")
 
     copied = runner.invoke(
         app, ["db", "copy", "--from", f"sqlite:///{data_dir}", "--to", pg_url, "--json"]
@@ -114,6 +120,9 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     assert [tuple(r) for r in _pg_rows(pg_url, "SELECT id, source, supersedes_key, "
             "supersedes_id FROM documents ORDER BY id")] == versions  # fmt: skip
     # New rows get new ids: the sequences moved past the copied ones.
+    [(sequence,)] = _pg_rows(pg_url, "SELECT pg_get_serial_sequence('documents', 'id')")
+    [(next_document_id,)] = _pg_rows(pg_url, f"SELECT last_value + 1 FROM {sequence}")
+    assert next_document_id == int(last_id) + 1  # no deleted document's id comes back
     _ok("keys", "create", "--user", "bo", "--role", "user")
     audit_ids = [r[0] for r in _pg_rows(pg_url, "SELECT id FROM audit_log ORDER BY id")]
     assert len(audit_ids) == len(set(audit_ids)) == counts["audit_log"][0] + 1
