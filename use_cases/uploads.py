@@ -172,6 +172,7 @@ def _record(data: Mapping[str, Any]) -> DocumentRecord:
     if fields.get("updated_at") is not None:
         fields["updated_at"] = date.fromisoformat(fields["updated_at"])
     fields["ingested_at"] = datetime.fromisoformat(fields["ingested_at"])
+    fields["withheld_instructions"] = tuple(fields.get("withheld_instructions") or ())
     return DocumentRecord(**fields)
 
 

@@ -73,8 +73,13 @@ def test_a_history_db_from_before_the_shared_helpers_opens_unchanged(tmp_path: P
         assert [m.content for m in store.list_messages("c1")] == ["Which runbook applies?"]
         store.append_message("c1", NewMessage(role="assistant", content="The incident one."))
         assert [m.role for m in store.list_messages("c1")] == ["user", "assistant"]
-        records = store._conn().execute("SELECT name, applied_at FROM schema_migrations")
-        assert [tuple(row) for row in records] == [(MIGRATIONS[0][0], _OLD_APPLIED_AT)]
+        records = [
+            tuple(row)
+            for row in store._conn().execute("SELECT name, applied_at FROM schema_migrations")
+        ]
+        # The old record stays as it was; later migrations are applied on top of it.
+        assert records[0] == (MIGRATIONS[0][0], _OLD_APPLIED_AT)
+        assert [name for name, _ in records] == [m[0] for m in MIGRATIONS]
     finally:
         store.close()
 
