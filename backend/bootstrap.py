@@ -45,10 +45,8 @@ from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.knowledge.reranker import CohereReranker
 from services.offline import build_offline_model
-from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
-from services.offline.semantic import SentenceSimilarity
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
@@ -80,7 +78,6 @@ from use_cases.calibration_suite import CalibrationUseCases, SeedCalibrationFrom
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats, SweepAbandonedTurns
 from use_cases.confidence import rrf_score_ceiling
-from use_cases.conflicts import ListConflicts
 from use_cases.documents import (
     GetDocument,
     GetKnowledgeStats,
@@ -174,7 +171,6 @@ class Container:
     ingest: IngestDocuments
     search: SearchKnowledgeBase
     list_documents: ListDocuments
-    list_conflicts: ListConflicts
     get_document: GetDocument
     remove_document: RemoveDocument
     knowledge_stats: GetKnowledgeStats
@@ -531,13 +527,6 @@ def _wire(
         ingest=ingest,
         search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
         list_documents=ListDocuments(store),
-        list_conflicts=ListConflicts(
-            KnowledgeConflicts(
-                store,
-                retriever,
-                SentenceSimilarity(embedder) if settings.embedding_provider == "local" else None,
-            )
-        ),
         get_document=GetDocument(store),
         remove_document=remove_document,
         knowledge_stats=GetKnowledgeStats(store),

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.errors import status_for_code
 from backend.api.problems import Problem, problem_body
-from use_cases.conflicts import ConflictReport, ConflictSide
 from use_cases.documents import DocumentPage
 from use_cases.domain import (
     DocumentDetail,
@@ -367,45 +366,3 @@ def _job_problem(job: JobView) -> Problem:
         status_for_code(code), code, job.error.detail, instance=f"/api/jobs/{job.id}"
     )
     return Problem.model_validate(body)
-
-
-class ConflictSideOut(BaseModel):
-    document_id: int = Field(examples=[35])
-    title: str = Field(examples=["Password Quick Reference"])
-    source: str = Field(examples=["password-quick-reference.md"])
-    sentence: str = Field(examples=["Passwords must have a minimum length of 4 characters."])
-    values: list[str] = Field(examples=[["4 characters"]])
-
-
-class ConflictOut(BaseModel):
-    unit: str = Field(description="What the values count (a stemmed word or a sign).")
-    first: ConflictSideOut
-    second: ConflictSideOut
-
-
-class ConflictListOut(BaseModel):
-    conflicts: list[ConflictOut]
-    sections_checked: int = Field(examples=[240])
-    complete: bool = Field(
-        description="false when the limit or the section budget stopped the scan early."
-    )
-
-    @classmethod
-    def of(cls, report: ConflictReport) -> ConflictListOut:
-        def side(s: ConflictSide) -> ConflictSideOut:
-            return ConflictSideOut(
-                document_id=s.document_id,
-                title=s.title,
-                source=s.source,
-                sentence=s.sentence,
-                values=list(s.values),
-            )
-
-        return cls(
-            conflicts=[
-                ConflictOut(unit=c.unit, first=side(c.first), second=side(c.second))
-                for c in report.conflicts
-            ],
-            sections_checked=report.sections_checked,
-            complete=report.complete,
-        )

@@ -83,7 +83,6 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/search"): Call(EVERY_CALLER, params={"q": "password rotation"}),
     ("GET", "/api/documents"): Call(EVERY_CALLER),
     ("GET", "/api/documents/{document_id}"): Call(EVERY_CALLER),
-    ("GET", "/api/documents/conflicts"): Call(ADMIN_ONLY),
     ("POST", "/api/documents"): Call((401, 403, 403, 201), upload=True),
     ("PUT", "/api/documents/{document_id}"): Call((401, 403, 403, 200), upload=True),
     ("DELETE", "/api/documents/{document_id}"): Call((401, 403, 403, 204)),

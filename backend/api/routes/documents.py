@@ -15,13 +15,7 @@ from backend.api.deps import (
     RowId,
 )
 from backend.api.openapi import problem_responses
-from backend.api.schemas import (
-    ConflictListOut,
-    DocumentDetailOut,
-    DocumentListOut,
-    IngestOut,
-    JobOut,
-)
+from backend.api.schemas import DocumentDetailOut, DocumentListOut, IngestOut, JobOut
 from use_cases.auth import Caller
 from use_cases.uploads import UploadOutcome, UploadRequest
 
@@ -143,20 +137,6 @@ async def list_documents(
 ) -> DocumentListOut:
     page = await container.list_documents.execute(limit=limit, offset=offset, category=category)
     return DocumentListOut.of(page)
-
-
-@router.get(
-    "/conflicts",
-    response_model=ConflictListOut,
-    responses=problem_responses(422),  # 401, 403: from the caller dependencies
-    summary="Current documents that state different values for the same thing; admins only",
-)
-async def list_conflicts(
-    container: ContainerDep,
-    admin: AdminDep,
-    limit: Annotated[int, Query(ge=1, le=500, description="Conflicts listed (1 to 500).")] = 50,
-) -> ConflictListOut:
-    return ConflictListOut.of(await container.list_conflicts.execute(admin, limit))
 
 
 @router.get(
