@@ -1,7 +1,8 @@
 """Run our streams through the real Vercel AI SDK JavaScript clients (see tests/js/README.md).
 
 `parse_v4(body)` checks a data stream protocol v4 body with npm `ai@4`; `parse_ui_stream(body)`
-checks a UI message stream (SSE) body with npm `ai` (current major) or `ai@5`. Both raise
+checks a UI message stream (SSE) body with npm `ai` (current major) or `ai@5`;
+`read_event_source(body)` reads an SSE body with Node's WHATWG `EventSource`. All raise
 `AssertionError` carrying node's stderr when the client rejects the stream, and return the
 JSON the script printed otherwise. Node and npm are required: a missing tool is a RuntimeError,
 never a skip.
@@ -25,6 +26,7 @@ import pytest
 JS_DIR = Path(__file__).resolve().parent / "js"
 V4_SCRIPT = JS_DIR / "parse_data_stream_v4.mjs"
 UI_SCRIPT = JS_DIR / "parse_ui_message_stream.mjs"
+EVENT_SOURCE_SCRIPT = JS_DIR / "read_event_source.mjs"
 NODE_TIMEOUT_S = 60
 NPM_CI_TIMEOUT_S = 600
 
@@ -86,11 +88,13 @@ def ensure_node_modules() -> None:
         _ready = True
 
 
-def _run(script: Path, body: str | bytes, args: list[str]) -> dict[str, Any]:
+def _run(
+    script: Path, body: str | bytes, args: list[str], node_flags: tuple[str, ...] = ()
+) -> dict[str, Any]:
     ensure_node_modules()
     data = body.encode("utf-8") if isinstance(body, str) else body
     proc = subprocess.run(
-        [_require("node"), str(script), *args],
+        [_require("node"), *node_flags, str(script), *args],
         cwd=JS_DIR,
         input=data,
         capture_output=True,
@@ -137,6 +141,16 @@ def parse_ui_stream(
     return _run(UI_SCRIPT, body, args)
 
 
+def read_event_source(body: str | bytes) -> dict[str, Any]:
+    """Read an SSE body with Node's WHATWG `EventSource` (served once from a local server).
+
+    Keys: messages (the data of each `message` event, in order), data (their concatenation),
+    end (the data of the first `end` event, where the reader closes). Rejected when the body
+    ends without an `end` event (an EventSource would reconnect).
+    """
+    return _run(EVENT_SOURCE_SCRIPT, body, [], ("--experimental-eventsource", "--no-warnings"))
+
+
 @dataclass(frozen=True)
 class JsClients:
     """What the `js_clients` fixture yields: the parsers, with node_modules installed."""
@@ -152,6 +166,10 @@ class JsClients:
         body: str | bytes, *, allow_errors: bool = False, client: UIClient = "current"
     ) -> dict[str, Any]:
         return parse_ui_stream(body, allow_errors=allow_errors, client=client)
+
+    @staticmethod
+    def read_event_source(body: str | bytes) -> dict[str, Any]:
+        return read_event_source(body)
 
 
 @pytest.fixture(scope="session")

@@ -463,6 +463,7 @@ class _AdviceTurn:
                 model_identifier=self.resolved.identifier,
                 search_decision=self.decision,
                 web_search=self.web_search,
+                fallback=fallback,
             )
         entry = AdviceLogEntry(
             user_id=self.user_id,
@@ -485,6 +486,7 @@ class _AdviceTurn:
             model_identifier=self.resolved.identifier,
             search_decision=self.decision,
             web_search=self.web_search,
+            fallback=fallback,
         )
 
 

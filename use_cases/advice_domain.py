@@ -5,7 +5,7 @@
 advice, its reasoning, the alternatives, and which numbered passages it relied on. Almanac
 fills the rest: `response_id` (the response log), `sources` (from the turn's citations),
 `confidence_score`/`confidence_phrase` (from the evidence, never the model's say-so),
-`model_identifier` and `search_decision`.
+`model_identifier`, `search_decision` and `fallback`.
 """
 
 from __future__ import annotations
@@ -87,6 +87,11 @@ class StructuredAdvice(BaseModel):
         None,
         description="Only when the request set enable_web_search: whether a web search was "
         "available for this turn, and why not (no provider is configured by default).",
+    )
+    fallback: bool = Field(
+        False,
+        description="true when this is the schema-valid stand-in: the model's output never "
+        "validated, or the run failed after the stream began (`main_advice` says which).",
     )
 
 

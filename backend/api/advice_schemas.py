@@ -2,8 +2,11 @@
 
 The stream (`POST /advice`, `text/event-stream`): every event without a name carries in its
 `data` a piece of ONE JSON object, a `StructuredAdvice`; concatenating the data of those
-events in order gives exactly that object. Then one `end` event (`data: complete`, or
-`data: fallback` when the advice is the schema-valid stand-in) marks the end.
+events in order gives exactly that object. Then one `end` event with empty data
+(`event: end` / `data:`) marks the end: it adds nothing to the data a client accumulates, so
+even a reader that concatenates every `data:` line, whatever the event, gets exactly the
+object. Whether the advice is the schema-valid stand-in is in the object (`fallback`), not in
+the end event.
 
 - The first piece opens the object and its `main_advice` string: `{"main_advice":"`.
 - Each following piece is more of `main_advice`, JSON-escaped, as the model writes it.
@@ -75,8 +78,13 @@ def _escaped(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
-def _event(data: str, name: str | None = None) -> str:
-    return (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+#: The last event: named, so EventSource's `onmessage` does not see it, and with empty data
+#: (`data:` is needed: an EventSource dispatches no event without a data line).
+END_EVENT = "event: end\ndata:\n\n"
+
+
+def _event(data: str) -> str:
+    return f"data: {data}\n\n"
 
 
 async def encode_advice_sse(events: AsyncIterator[AdviceEvent]) -> AsyncIterator[str]:
@@ -98,4 +106,4 @@ async def encode_advice_sse(events: AsyncIterator[AdviceEvent]) -> AsyncIterator
                     rest = "\n\n" + advice.main_advice
                 fields = advice.model_dump_json(exclude={"main_advice"})
                 yield _event(f'{_escaped(rest)}",{fields[1:]}')
-                yield _event("fallback" if event.fallback else "complete", "end")
+                yield END_EVENT

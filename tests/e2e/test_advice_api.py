@@ -1,7 +1,8 @@
 """Structured advice over HTTP: `POST /advice` (SSE whose data add up to one StructuredAdvice)
 and `POST /advice-non-streaming`, on the offline model and on FunctionModels that stream
 structured output, fail validation, rewrite their advice or fail outright. The stream is read
-with an independent SSE parser (httpx-sse)."""
+with an independent SSE parser (httpx-sse), with a plain reader that concatenates every `data:`
+line, and with a WHATWG EventSource (Node's)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from backend.api.app import create_app
 from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.js_clients import JsClients
 from tests.unit.test_rate_limit import ManualClock
 from use_cases.advice import FALLBACK_INVALID
 from use_cases.advice_domain import StructuredAdvice
@@ -50,7 +52,7 @@ class Advised:
     status: int
     content_type: str
     pieces: list[str] = field(default_factory=list)  # data of the unnamed events, in order
-    end: str | None = None  # data of the `end` event
+    end: str | None = None  # data of the `end` event (empty: it adds nothing to the data)
     after_end: int = 0  # events after `end` (there must be none)
 
     @property
@@ -191,7 +193,8 @@ async def test_streamed_advice_adds_up_to_the_same_advice_as_the_whole_one(
 ) -> None:
     streamed = await advise(client, ask(QUESTION))
     assert streamed.status == 200 and streamed.content_type.startswith("text/event-stream")
-    assert streamed.end == "complete" and streamed.after_end == 0
+    assert streamed.end == "" and streamed.after_end == 0
+    assert not streamed.advice.fallback
     assert streamed.pieces[0] == '{"main_advice":"'
     assert len(streamed.pieces) > 10  # the advice arrived word by word
     advice = streamed.advice
@@ -265,7 +268,7 @@ async def test_structured_output_is_streamed_as_it_arrives_and_escaped_exactly(
     client: httpx.AsyncClient,
 ) -> None:
     streamed = await advise(client, ask("Do I rotate this key now?", model="test:adviser"))
-    assert streamed.end == "complete"
+    assert streamed.end == "" and not streamed.advice.fallback
     advice = streamed.advice
     assert advice.main_advice == TRICKY_ADVICE
     assert advice.model_identifier == "test:adviser"
@@ -282,8 +285,9 @@ async def test_output_that_never_validates_ends_in_a_schema_valid_fallback(
     client: httpx.AsyncClient,
 ) -> None:
     streamed = await advise(client, ask(QUESTION, model="test:never-valid"))
-    assert streamed.end == "fallback"
+    assert streamed.end == ""
     advice = streamed.advice  # valid, whatever the model sent
+    assert advice.fallback
     # What was already shown stays; the fallback says plainly there is no advice.
     assert advice.main_advice == f"Deploy on Friday.\n\n{FALLBACK_INVALID}"
     assert advice.confidence_score == 0.0 and advice.sources == []
@@ -295,6 +299,7 @@ async def test_output_that_never_validates_ends_in_a_schema_valid_fallback(
     assert response.status_code == 200
     whole = StructuredAdvice.model_validate(response.json())
     assert whole.main_advice == FALLBACK_INVALID and whole.confidence_score == 0.0
+    assert whole.fallback
 
 
 async def test_a_retry_that_rewrites_the_advice_never_takes_back_what_was_sent(
@@ -304,8 +309,9 @@ async def test_a_retry_that_rewrites_the_advice_never_takes_back_what_was_sent(
     streamed = await advise(
         client, ask("Can we lift the freeze?", model="test:rewrites", search_override=False)
     )
-    assert streamed.end == "complete"
+    assert streamed.end == ""
     advice = streamed.advice
+    assert not advice.fallback
     assert advice.main_advice == "Lift the freeze [9].\n\nKeep the freeze."
     assert advice.sources == []  # [9] was never a passage of this turn
     assert advice.confidence_score <= 0.1  # nothing grounded: the estimator's refusal figure
@@ -315,8 +321,9 @@ async def test_a_provider_failure_mid_stream_is_a_fallback_and_a_problem_when_wh
     client: httpx.AsyncClient,
 ) -> None:
     streamed = await advise(client, ask(QUESTION, model="test:down"))
-    assert streamed.status == 200 and streamed.end == "fallback"
+    assert streamed.status == 200 and streamed.end == ""
     advice = streamed.advice
+    assert advice.fallback
     assert advice.main_advice.startswith("Almanac could not produce advice: ")
     assert "unavailable" in advice.main_advice and "503 from the provider" not in advice.main_advice
     assert advice.confidence_score == 0.0
@@ -324,6 +331,38 @@ async def test_a_provider_failure_mid_stream_is_a_fallback_and_a_problem_when_wh
     response = await client.post("/advice-non-streaming", json=ask(QUESTION, model="test:down"))
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+# --- the contract, read by clients that know nothing of Almanac ---------------------------
+
+
+def plain_sse_data(body: str) -> str:
+    """What a plain reader gets: the value of every `data:` line, concatenated, whatever the
+    event (one optional space after the colon is not part of the value)."""
+    values = []
+    for line in body.splitlines():
+        if line == "data" or line.startswith("data:"):
+            value = line[len("data:") :]
+            values.append(value[1:] if value.startswith(" ") else value)
+    return "".join(values)
+
+
+@pytest.mark.parametrize("model", ["offline-extractive", "test:adviser", "test:never-valid"])
+async def test_every_data_line_concatenated_is_exactly_one_advice(
+    client: httpx.AsyncClient, js_clients: JsClients, model: str
+) -> None:
+    response = await client.post("/advice", json=ask(QUESTION, model=model))
+    assert response.status_code == 200
+    body = response.text
+
+    plain = StructuredAdvice.model_validate_json(plain_sse_data(body))
+    browser = js_clients.read_event_source(body)
+    rebuilt = StructuredAdvice.model_validate_json(browser["data"])
+
+    assert rebuilt == plain
+    assert browser["end"] == ""  # the end event carries no data
+    assert plain.fallback is (model == "test:never-valid")  # the status is in the object
+    assert body.endswith("event: end\ndata:\n\n")
 
 
 # --- what the model is sent ------------------------------------------------------------------

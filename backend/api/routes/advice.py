@@ -22,7 +22,8 @@ _BEFORE_THE_RUN = problem_responses(413, 422, 503)
         200: {
             "content": {"text/event-stream": {}},
             "description": "Unnamed events whose data, concatenated, is one StructuredAdvice; "
-            "then an `end` event (`complete` or `fallback`).",
+            "then an `end` event with empty data (`fallback` in the object says whether it is "
+            "the stand-in advice).",
         },
         **_BEFORE_THE_RUN,
     },

@@ -1,7 +1,8 @@
 // The advice page (#/advice): a question in, a card out, filled in as POST /advice streams.
 // The stream's unnamed events add up to one StructuredAdvice (docs/advice.md): the text of
 // `main_advice` grows first, then the last piece brings every other field, then an `end`
-// event (`complete` or `fallback`). Earlier questions and advice go along as the conversation.
+// event with empty data (`advice.fallback` says whether it is the stand-in advice). Earlier
+// questions and advice go along as the conversation.
 
 import { request } from "./api.js";
 import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
@@ -117,7 +118,7 @@ async function readAdvice(response, card) {
         card.fail("The advice arrived garbled. Try again.");
         return null;
       }
-      card.complete(advice, data === "fallback");
+      card.complete(advice, advice.fallback === true);
       return advice;
     }
     buffer += data;
