@@ -16,6 +16,10 @@ retries run out, the answer is replaced by `SEARCH_REQUIRED_ANSWER`, never an un
 Each tool returns text for the model and, as `ToolReturn.metadata`, the structured data the
 application needs (citations for the Sources list; the offline model composes from it).
 
+Citations are checked: a chat answer citing a passage number no tool returned in this turn
+goes back to the model once (`invented_citations_retry`); what it still invents on its last
+attempt is removed by the turn (`without_citations`, see `use_cases/turns.checked_citations`).
+
 `build_advice_agent` is the second agent: the same tools and grounding rules, with a structured
 output (`AdviceDraft`, given through the `give_advice` output tool) instead of text.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
@@ -118,6 +122,15 @@ SEARCH_FIRST = (
     f"Search the knowledge base first: call `{SEARCH_TOOL}` before answering this question, "
     "then answer only from what it returns."
 )
+
+
+#: An inline citation of a passage ([3]) or of a table lookup ([table: staff]).
+CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
+TABLE_CITATION_MARKER = re.compile(r"\[(table: [^\]]+)\]")
+#: A line of a Sources list naming one passage: "[2] Title, Section (date)" or "- [2] ...".
+_SOURCES_ENTRY = re.compile(r"^\s*(?:[-*]\s+)?\[(\d{1,3})\]")
+_SPACED_MARKER = re.compile(r"[ \t]?\[(\d{1,3})\]")
+_SOURCES_HEADING = re.compile(r"^\s*(?:#+\s*)?\**\s*sources\s*:?\s*\**\s*:?\s*$", re.IGNORECASE)
 
 
 #: Runs `fn(*args)` off the event loop and awaits it (`asyncio.to_thread` or a bounded pool).
@@ -260,6 +273,61 @@ def _word_runs(text: str, size: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+def citation_markers(texts: Iterable[str]) -> tuple[set[int], set[str]]:
+    """The passage numbers ([n]) and table names ([table: name]) the texts cite."""
+    numbers: set[int] = set()
+    tables: set[str] = set()
+    for text in texts:
+        numbers.update(int(n) for n in CITATION_MARKER.findall(text))
+        tables.update(TABLE_CITATION_MARKER.findall(text))
+    return numbers, tables
+
+
+def invented_citations(texts: Iterable[str], citations: Sequence[Citation]) -> list[int]:
+    """The [n] the texts cite that name no passage a tool returned in this turn, in order."""
+    known = {c.number for c in citations}
+    return sorted(citation_markers(texts)[0] - known)
+
+
+def invented_citations_retry(invented: Sequence[int], citations: Sequence[Citation]) -> str:
+    """What the model is told when its answer cites passages no tool returned."""
+    shown = ", ".join(f"[{n}]" for n in invented)
+    returned = ", ".join(f"[{c.number}]" for c in citations if c.kind == "document")
+    offered = f"the passages returned are {returned}" if returned else "no passage was returned"
+    return (
+        f"Your answer cites {shown}, but {offered} in this turn. Cite only passages your "
+        "tools returned (and list only those under Sources); without a passage, cite nothing."
+    )
+
+
+def without_citations(text: str, numbers: Collection[int]) -> str:
+    """`text` without the [n] markers of `numbers`: an inline marker goes with the space
+    before it, a Sources line naming one of them goes whole, and a Sources heading left with
+    no entry goes too."""
+    if not numbers:
+        return text
+    kept: list[str] = []
+    for line in text.splitlines():
+        entry = _SOURCES_ENTRY.match(line)
+        if entry and int(entry.group(1)) in numbers:
+            continue
+        kept.append(_SPACED_MARKER.sub(partial(_drop_marker, numbers), line))
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if kept and _SOURCES_HEADING.match(kept[-1]):
+        kept.pop()
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def _drop_marker(numbers: Collection[int], match: re.Match[str]) -> str:
+    if int(match.group(1)) not in numbers:
+        return match.group(0)
+    followed_by_marker = match.string.startswith("[", match.end())
+    return " " if followed_by_marker and match.group(0).startswith((" ", "\t")) else ""
+
+
 def leaks_instructions(answer: str, instructions: str, window: int = LEAK_WINDOW_WORDS) -> bool:
     """Whether `answer` repeats `window` consecutive words of `instructions` (case and
     punctuation ignored): a model talked into reciting its system prompt."""
@@ -389,7 +457,8 @@ def build_agent(*, limits: AgentLimits) -> Agent[AgentDeps, str]:
     """The agent has no model and no fixed prompt of its own: each run names the model
     resolved for its request, and its instructions are the run's system prompt
     (`AgentDeps.instructions`, read per turn so a new prompt version applies to the next
-    request) followed by the description of the structured tables."""
+    request) followed by the description of the structured tables. An answer citing a
+    passage number no tool returned in this turn goes back to the model once, as a retry."""
     agent: Agent[AgentDeps, str] = Agent(
         deps_type=AgentDeps,
         output_type=str,
@@ -408,6 +477,18 @@ def build_agent(*, limits: AgentLimits) -> Agent[AgentDeps, str]:
     agent.tool(search_knowledge_base, name=SEARCH_TOOL, prepare=offer_search)
     agent.tool(lookup_structured_data, name=SQL_TOOL)
     install_search_policy(agent)
+
+    @agent.output_validator
+    def _cites_real_passages(ctx: RunContext[AgentDeps], output: str) -> str:
+        # On the last attempt the answer is kept; the turn removes what it still invents
+        # (`without_citations`) and lowers its confidence.
+        if ctx.partial_output or ctx.retry >= ctx.max_retries:
+            return output
+        invented = invented_citations([output], ctx.deps.citations)
+        if invented:
+            raise ModelRetry(invented_citations_retry(invented, ctx.deps.citations))
+        return output
+
     return agent
 
 

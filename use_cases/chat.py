@@ -16,6 +16,10 @@ Rules:
   as a complete answer.
 - The stored answer carries the turn's tool calls (each once, with its outcome and a preview
   of what it returned) and the sources the answer cites by [n] or [table: name].
+- Every [n] of a stored answer names a passage a tool returned in this turn: an answer citing
+  one that does not exist goes back to the model once (an output retry); if it still does, it
+  is stored without those markers (and their Sources lines) and logged with a lower confidence
+  (`use_cases/confidence.py`, `INVENTED_CITATION_FACTOR`).
 - The current date is prefixed to the latest user message sent to the model, never stored.
 - Every complete answer is logged in the response log (when one is wired) with its
   confidence; the result carries its `response_id` for feedback. A failed log write is
@@ -72,6 +76,7 @@ from use_cases.turns import (
     TurnRecord,
     TurnRunner,
     TurnStarted,
+    checked_citations,
     cited_sources,
     drain,
     model_history,
@@ -287,17 +292,28 @@ class _ChatTurn:
                 "Withheld an answer that repeated the system prompt (chat %s)", self.chat.id
             )
             answer = INSTRUCTIONS_WITHHELD
+        answer, invented = checked_citations(answer, self.deps.citations)
         sources = cited_sources(answer, self.deps.citations)
         withheld = answer == INSTRUCTIONS_WITHHELD
         result = await self._store(answer, record, token_usage(run), sources)
-        return await self._log(result, refused=withheld, model_confidence=_reported(run))
+        return await self._log(
+            result,
+            refused=withheld,
+            model_confidence=_reported(run),
+            invented_citations=len(invented),
+        )
 
     async def refuse(self, record: TurnRecord) -> ChatResult:
         result = await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
         return await self._log(result, refused=True)
 
     async def _log(
-        self, result: ChatResult, *, refused: bool, model_confidence: float | None = None
+        self,
+        result: ChatResult,
+        *,
+        refused: bool,
+        model_confidence: float | None = None,
+        invented_citations: int = 0,
     ) -> ChatResult:
         """The stored answer with its response-log entry (unchanged without a log)."""
         if self.responses is None:
@@ -314,6 +330,7 @@ class _ChatTurn:
             retrieved=self.deps.citations,
             refused=refused,
             model_confidence=model_confidence,
+            invented_citations=invented_citations,
             chat_id=self.chat.id,
             message_id=self.assistant.id,
         )

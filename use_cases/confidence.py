@@ -23,12 +23,16 @@ The formula (every constant is named below):
     strongest passage found, less when it leans on weaker ones and ignores the best);
   - `evidence = ANSWER_FLOOR + ANSWER_SPAN * support * (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus)`;
   - if the model reported its own confidence (the offline model does), the estimate is the
-    mean of `evidence` and that figure.
+    mean of `evidence` and that figure;
+  - if the model's answer cited passages no tool returned (removed before the answer was
+    stored), the estimate is multiplied by `INVENTED_CITATION_FACTOR`: a model that invents
+    sources is less to be trusted on what it says.
 
 Properties (unit-tested): the result is in 0..1; citing one more piece of evidence, or a
 cited passage scoring higher, never lowers it; a stronger passage the answer did not cite
 never raises it; a can't-find answer is never above `NOT_FOUND_BASE + NOT_FOUND_SPAN`, and
-gets lower as retrieval gets stronger; a higher model-reported confidence never lowers it.
+gets lower as retrieval gets stronger; a higher model-reported confidence never lowers it;
+an answer that invented citations is below the same answer without them.
 
 Confidence phrases: a confidence is shown with a phrase ("very low" .. "very high") chosen by
 versioned thresholds, each phrase's lower bound. The defaults (version 0) split 0..1 in fifths:
@@ -53,6 +57,7 @@ SUPPORT_WEIGHT = 0.6
 ANSWER_FLOOR = 0.1
 ANSWER_SPAN = 0.85
 FOCUS_FLOOR = 0.5
+INVENTED_CITATION_FACTOR = 0.5
 
 PHRASES: tuple[str, ...] = ("very low", "low", "moderate", "high", "very high")
 #: Lower bound of each phrase but the first, in the order of PHRASES[1:].
@@ -96,6 +101,7 @@ def estimate_confidence(
     not_found: bool = False,
     refused: bool = False,
     model_confidence: float | None = None,
+    invented_citations: int = 0,
     score_ceiling: float = 1.0,
 ) -> float:
     """The raw confidence of one answer, 0..1, rounded to 4 places (see the module docstring).
@@ -117,6 +123,8 @@ def estimate_confidence(
         value = ANSWER_FLOOR + ANSWER_SPAN * support * (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus)
         if model_confidence is not None and math.isfinite(model_confidence):
             value = (value + min(1.0, max(0.0, model_confidence))) / 2
+        if invented_citations > 0:
+            value *= INVENTED_CITATION_FACTOR
     return round(min(1.0, max(0.0, value)), 4)
 
 

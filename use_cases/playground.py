@@ -60,6 +60,7 @@ from use_cases.turns import (
     TurnRecord,
     TurnRunner,
     TurnStarted,
+    checked_citations,
     cited_sources,
     drain,
     token_usage,
@@ -273,6 +274,7 @@ class _PlaygroundTurn:
         answer = run.output
         if leaks_instructions(answer, self.deps.instructions):
             answer = INSTRUCTIONS_WITHHELD
+        answer, _ = checked_citations(answer, self.deps.citations)
         return answer, token_usage(run), cited_sources(answer, self.deps.citations)
 
     async def refuse(self, record: TurnRecord) -> _Answer:

@@ -68,6 +68,8 @@ class ResponseRecord:
     refused: bool = False
     raw_confidence: float | None = None
     model_confidence: float | None = None
+    invented_citations: int = 0
+    """How many [n] the model's answer cited that no tool returned (removed before storing)."""
     chat_id: str | None = None
     message_id: str | None = None
 
@@ -119,6 +121,7 @@ class RecordResponse:
                 not_found=record.response_text.strip().startswith(NOT_FOUND_ANSWER),
                 refused=record.refused,
                 model_confidence=record.model_confidence,
+                invented_citations=record.invented_citations,
                 score_ceiling=self._score_ceiling,
             )
         calibration = self._store.active_calibration()

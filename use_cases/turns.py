@@ -35,7 +35,6 @@ events (`AgentStreamEvent`, the last of them an `AgentRunResultEvent`), then `Tu
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
@@ -61,7 +60,16 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
 from pydantic_ai.usage import UsageLimits
 
-from use_cases.agent import NOT_FOUND_ANSWER, AgentLimits, Citation
+from use_cases.agent import (
+    CITATION_MARKER,
+    NOT_FOUND_ANSWER,
+    TABLE_CITATION_MARKER,
+    AgentLimits,
+    Citation,
+    citation_markers,
+    invented_citations,
+    without_citations,
+)
 from use_cases.chat_domain import MessageRole, Source, TokenUsage, ToolCall
 from use_cases.errors import (
     AlmanacError,
@@ -79,6 +87,7 @@ __all__ = [
     "TurnRecord",
     "TurnRunner",
     "TurnStarted",
+    "checked_citations",
     "citation_markers",
     "cited_sources",
     "drain",
@@ -98,8 +107,8 @@ ResultT_co = TypeVar("ResultT_co", covariant=True)
 OutputT_contra = TypeVar("OutputT_contra", contravariant=True)
 
 PREVIEW_CHARS = 300
-_CITATION = re.compile(r"\[(\d{1,3})\]")
-_TABLE_CITATION = re.compile(r"\[(table: [^\]]+)\]")
+_CITATION = CITATION_MARKER
+_TABLE_CITATION = TABLE_CITATION_MARKER
 
 
 # --- events --------------------------------------------------------------------------------
@@ -238,14 +247,14 @@ def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, .
     )
 
 
-def citation_markers(texts: Iterable[str]) -> tuple[set[int], set[str]]:
-    """The passage numbers ([n]) and table names ([table: name]) the texts cite."""
-    numbers: set[int] = set()
-    tables: set[str] = set()
-    for text in texts:
-        numbers.update(int(n) for n in _CITATION.findall(text))
-        tables.update(_TABLE_CITATION.findall(text))
-    return numbers, tables
+def checked_citations(answer: str, citations: Sequence[Citation]) -> tuple[str, tuple[int, ...]]:
+    """The answer without the [n] markers that name no passage a tool returned in this turn
+    (and their Sources lines), and those numbers: what is left of an answer that still
+    invented citations after its retry (see `use_cases.agent.build_agent`)."""
+    invented = invented_citations([answer], citations)
+    if invented:
+        _log.warning("Removed invented citations %s from an answer", invented)
+    return without_citations(answer, invented), tuple(invented)
 
 
 # --- how a turn ends ----------------------------------------------------------------------

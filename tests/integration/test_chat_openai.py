@@ -22,6 +22,7 @@ from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the 
 
 COMPLETIONS = "https://api.openai.com/v1/chat/completions"
 QUESTION = "How often do passwords have to be rotated?"
+UNSEARCHED = "Passwords are only changed on compromise or suspected compromise."
 FINAL = (
     "Passwords are only changed on compromise or suspected compromise [1].\n\n"
     "**Sources**\n[1] Password and Credential Rotation Policy, Rotation (2025-09-15)"
@@ -201,9 +202,10 @@ async def test_a_429_is_retried_and_then_answered(
     client: httpx.AsyncClient, mock_openai: respx.Router
 ) -> None:
     route = mock_openai.post(COMPLETIONS).mock(
-        side_effect=[error(429, "rate_limit_exceeded"), completion(content=FINAL)]
+        side_effect=[error(429, "rate_limit_exceeded"), completion(content=UNSEARCHED)]
     )
-    # The reply does not search, so this turn is told not to (search discipline).
+    # The reply does not search, so this turn is told not to (search discipline), and it
+    # cites nothing (a citation without a search would be sent back).
     response = await client.post("/chat", json={"message": QUESTION, "search_override": False})
     assert response.status_code == 200
     assert route.call_count == 2
@@ -258,6 +260,33 @@ async def test_malformed_tool_arguments_once_are_retried_by_the_model(
     assert route.call_count == 3
     retry_prompt = json.loads(route.calls[1].request.content)["messages"][-1]
     assert retry_prompt["role"] == "tool" and "invalid json" in retry_prompt["content"].lower()
+
+
+INVENTED = "12*7 is 84 [1].\n\n**Sources**\n[1] Arithmetic Handbook, Multiplication"
+
+
+async def test_an_answer_citing_a_source_that_does_not_exist_is_retried_then_cleaned(
+    client: httpx.AsyncClient, mock_openai: respx.Router, container: Container
+) -> None:
+    """The case of issue 26: with search off, the model cited [1] and listed a source that
+    no tool returned. It is told so once; when it does it again the answer is stored
+    without the marker and its Sources list, and with a lower confidence."""
+    route = mock_openai.post(COMPLETIONS).mock(
+        side_effect=[completion(content=INVENTED), completion(content=INVENTED)]
+    )
+    response = await client.post("/chat", json={"message": "/nosrch what is 12*7?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["answer"], body["sources"]) == ("12*7 is 84.", [])
+    assert route.call_count == 2
+    retry = json.loads(route.calls[1].request.content)["messages"][-1]
+    assert "cites [1]" in retry["content"] and "no passage was returned" in retry["content"]
+    _, stored = container.adapters.history.list_messages(body["chat_id"])
+    assert stored.content == "12*7 is 84."
+
+    route.side_effect = [completion(content="12*7 is 84.")]
+    honest = (await client.post("/chat", json={"message": "/nosrch what is 12*7?"})).json()
+    assert body["confidence"] < honest["confidence"]
 
 
 async def test_malformed_tool_arguments_every_time_end_in_a_502(

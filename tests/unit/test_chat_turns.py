@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import (
     ModelMessage,
+    ModelRequest,
     ModelResponse,
     PartStartEvent,
+    RetryPromptPart,
     TextPart,
     ToolCallPart,
     ToolReturnPart,
@@ -23,6 +25,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.run import AgentRunResultEvent
 
+from tests.calibration_fakes import InMemoryCalibrationStore, InMemoryResponseLog
 from tests.fakes import (
     FakeModelResolver,
     InMemoryHistoryStore,
@@ -52,6 +55,7 @@ from use_cases.errors import (
     UpstreamUnavailable,
 )
 from use_cases.ports import HistoryStore, ResolvedModel
+from use_cases.response_log import RecordedResponse, RecordResponse, ResponseRecord
 from use_cases.turns import TurnFailed, TurnFinished, TurnStarted
 
 QUESTION = "How often must passwords be rotated?"
@@ -551,3 +555,98 @@ async def test_each_turn_follows_its_search_discipline_decision() -> None:
     assert unsearched.tool_calls == () and unsearched.answer == "Every 90 days."
     assert SEARCH_TOOL not in offered[0]
     assert "/nosrch" not in prompts[0] and QUESTION in prompts[0]
+
+
+# --- citations are checked -------------------------------------------------------------------
+
+INVENTED = "12*7 is 84 [1].\n\n**Sources**\n[1] Arithmetic Handbook, Multiplication (2024-01-01)"
+
+
+class KeptResponses:
+    """A response log in memory (`ResponseRecorder`) that assesses with the real estimator."""
+
+    def __init__(self) -> None:
+        self.records: list[ResponseRecord] = []
+        self._record = RecordResponse(
+            InMemoryResponseLog(), InMemoryCalibrationStore(), SteppingClock()
+        )
+
+    def record(self, record: ResponseRecord) -> RecordedResponse:
+        self.records.append(record)
+        return self._record.record(record)
+
+
+def with_log(model: ModelFunction) -> tuple[Rig, KeptResponses]:
+    r = rig(model)
+    log = KeptResponses()
+    r.turns._responses = log
+    return r, log
+
+
+def retry_prompts(messages: list[ModelMessage]) -> list[str]:
+    """What the model was told after an answer of its (PydanticAI sends an output
+    validator's retry as a user prompt or a retry part)."""
+    return [
+        str(p.content)
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, RetryPromptPart | UserPromptPart) and "Your answer cites" in str(p.content)
+    ]
+
+
+async def test_an_answer_citing_a_passage_no_tool_returned_is_sent_back_once() -> None:
+    retries: list[list[str]] = []
+
+    def invent_then_correct(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        retries.append(retry_prompts(messages))
+        if not retry_prompts(messages):
+            return ModelResponse(parts=[TextPart(INVENTED)])
+        return ModelResponse(parts=[TextPart("12*7 is 84.")])
+
+    r, log = with_log(invent_then_correct)
+    result = await r.turns.execute(ask("/nosrch what is 12*7?"))
+
+    assert result.answer == "12*7 is 84." and result.sources == ()
+    assert len(retries) == 2 and retries[0] == []
+    [told] = retries[1]
+    assert "cites [1]" in told and "no passage was returned" in told
+    assert log.records[0].invented_citations == 0
+
+
+async def test_an_answer_still_inventing_citations_is_stored_without_them_and_less_sure() -> None:
+    r, log = with_log(answer(INVENTED))
+    result = await r.turns.execute(ask("/nosrch what is 12*7?"))
+
+    assert result.answer == "12*7 is 84." and result.sources == ()
+    assert assistant(r.history).content == "12*7 is 84."
+    [record] = log.records
+    assert record.invented_citations == 1
+    honest = RecordResponse(
+        InMemoryResponseLog(), InMemoryCalibrationStore(), SteppingClock()
+    ).assess(replace(record, invented_citations=0))
+    assert result.confidence_raw is not None
+    assert result.confidence_raw < honest.raw_confidence
+
+
+async def test_only_the_invented_citations_are_removed_from_a_searched_answer() -> None:
+    def search_then_overcite(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not tool_returns(messages) and not retry_prompts(messages):
+            return ModelResponse(parts=[ToolCallPart(SEARCH_TOOL, {"query": "passwords"}, "c1")])
+        return ModelResponse(
+            parts=[
+                TextPart(
+                    "Passwords change on compromise [1][4], never on a schedule [4].\n\n"
+                    "**Sources**\n[1] Password Policy, Rotation (2025-09-15)\n"
+                    "[4] Security Handbook, Passwords (2023-01-01)"
+                )
+            ]
+        )
+
+    result = await rig(search_then_overcite).turns.execute(ask())
+
+    assert result.answer == (
+        "Passwords change on compromise [1], never on a schedule.\n\n"
+        "**Sources**\n[1] Password Policy, Rotation (2025-09-15)"
+    )
+    assert [s.number for s in result.sources] == [1]

@@ -9,6 +9,7 @@ import pytest
 from use_cases.agent import Citation
 from use_cases.confidence import (
     DEFAULT_PHRASES,
+    INVENTED_CITATION_FACTOR,
     NOT_FOUND_BASE,
     NOT_FOUND_SPAN,
     REFUSAL_CONFIDENCE,
@@ -79,6 +80,16 @@ def test_a_refusal_has_the_refusal_confidence() -> None:
 def test_a_higher_model_confidence_never_lowers_it() -> None:
     values = [estimate_confidence([doc(0.6)], [], model_confidence=m / 10) for m in range(11)]
     assert values == sorted(values)
+
+
+@pytest.mark.parametrize("cited", [[], [doc(0.7)], [TABLE]])
+def test_an_answer_that_invented_citations_is_less_sure_than_the_same_without(
+    cited: list[Evidence],
+) -> None:
+    honest = estimate_confidence(cited, [doc(0.7)], model_confidence=0.8)
+    invented = estimate_confidence(cited, [doc(0.7)], model_confidence=0.8, invented_citations=1)
+    assert invented == pytest.approx(honest * INVENTED_CITATION_FACTOR, abs=2e-4)
+    assert invented < honest
 
 
 def test_the_formula_on_one_hand_computed_case() -> None:
