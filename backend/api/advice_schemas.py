@@ -26,6 +26,7 @@ from typing import Literal
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
 from use_cases.advice_domain import (
     AdviceDelta,
     AdviceEvent,
@@ -57,11 +58,7 @@ class AdviceIn(BaseModel):
     enable_web_search: bool = Field(
         False, description="Accepted; no web search provider is configured yet."
     )
-    search_override: bool | None = Field(
-        None,
-        description="true: the knowledge base is searched; false: the search tool is not "
-        "offered; omit to let the search policy decide.",
-    )
+    search_override: SearchOverride = Field(None, description=SEARCH_OVERRIDE_HELP)
 
     def to_request(self, user_id: str) -> AdviceRequest:
         return AdviceRequest(

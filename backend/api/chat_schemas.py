@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
 from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat import ChatResult
 from use_cases.chat_domain import Chat, Message
@@ -38,10 +39,8 @@ class ChatIn(BaseModel):
     model: str | None = Field(
         None, max_length=200, description="One of ALLOWED_MODELS; default otherwise."
     )
-    search_override: bool | None = Field(
-        None,
-        description="true forces a knowledge-base search, false forbids it for this turn "
-        "(like `/search` / `/nosrch` in the message); see POST /search-discipline.",
+    search_override: SearchOverride = Field(
+        None, description=SEARCH_OVERRIDE_HELP + " See POST /search-discipline."
     )
     user_id: str | None = Field(
         None,

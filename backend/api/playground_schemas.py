@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from backend.api.chat_schemas import SOURCES
 from backend.api.deps import SQLITE_MAX_INTEGER
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
 from use_cases.playground import (
     MAX_PLAYGROUND_MODELS,
     MAX_VARIABLES,
@@ -65,11 +66,7 @@ class PlaygroundIn(BaseModel):
         "empty: the chat default model. A model that is not allowed answers 422.",
         examples=[["offline-extractive"]],
     )
-    search_override: bool | None = Field(
-        None,
-        description="As in chat: true forces a knowledge-base search, false forbids it; "
-        "null lets the search discipline decide from the question.",
-    )
+    search_override: SearchOverride = Field(None, description=SEARCH_OVERRIDE_HELP)
 
     def to_request(self) -> PlaygroundRequest:
         return PlaygroundRequest(

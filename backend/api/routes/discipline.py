@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from backend.api.deps import ContainerDep
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
 from backend.api.openapi import problem_responses
 from use_cases.search_discipline import MAX_QUERY_CHARS, Classification, Decision, DisciplineRequest
 
@@ -60,8 +61,8 @@ async def search_discipline(
         ),
     ],
     search_override: Annotated[
-        bool | None,
-        Query(description="true forces a search, false turns it off; beats a marker in text."),
+        SearchOverride,
+        Query(description=SEARCH_OVERRIDE_HELP + " Beats a marker in the text."),
     ] = None,
     enable_web_search: Annotated[
         bool, Query(description="Ask for web search as well (reported when unavailable).")
