@@ -379,6 +379,7 @@ def _wire(
             timeout_s=settings.provider_timeout,
             max_retries=settings.provider_max_retries,
             provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
+            openai_default_model=settings.openai_default_model,
         ),
         offline_factory=lambda: build_offline_model(
             sql.schemas,

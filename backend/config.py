@@ -254,15 +254,23 @@ class Settings(BaseSettings):
     # --- Chat and models ----------------------------------------------------------------
     default_model: str | None = Field(
         None,
-        description="Model for requests that name none, e.g. openai:gpt-4.1-mini, unless an "
+        description="Model for requests that name none, e.g. openai:gpt-4.1-mini (a bare "
+        "gpt-..., claude-... or gemini-... name gets its provider), unless an "
         "admin set a default for the prompt type (`PUT /api/llm-defaults/chat`, `almanac models "
-        "defaults`). Default: openai:gpt-4.1-mini when OPENAI_API_KEY is set, else "
-        "offline-extractive.",
+        "defaults`). Unset: OPENAI_DEFAULT_MODEL if set, else openai:gpt-4.1-mini when "
+        "OPENAI_API_KEY is set, else offline-extractive.",
+    )
+    openai_default_model: str | None = Field(
+        None,
+        description="An OpenAI model (`gpt-4.1` or `openai:gpt-4.1`) for requests that name "
+        "none, below DEFAULT_MODEL and an admin's default for the prompt type, above the "
+        "built-in default. Needs OPENAI_API_KEY or OPENAI_BASE_URL to answer.",
     )
     allowed_models: str = Field(
         "",
         description="Comma-separated models a request may choose, and an admin may make a "
-        "prompt type's default. Default: the default model and offline-extractive.",
+        "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
+        "provider). Default: the default model and offline-extractive.",
     )
     system_prompt: str | None = Field(
         None,

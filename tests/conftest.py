@@ -62,6 +62,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "openai_api_key": None,
         "cohere_api_key": None,
         "default_model": None,
+        "openai_default_model": None,
         "allowed_models": "",
         "embedding_provider": "local",
         "reranker_enabled": False,

@@ -36,7 +36,13 @@ from use_cases.errors import (
     UnsupportedDocument,
 )
 from use_cases.jobs import JobHandler, JobView, ResultDecoder
-from use_cases.llm_domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
+from use_cases.llm_domain import (
+    ModelDefault,
+    PromptChange,
+    PromptVersion,
+    ProviderInfo,
+    canonical_model,
+)
 from use_cases.ports import ResolvedModel
 from use_cases.tables import validate_table_name
 
@@ -215,13 +221,15 @@ class FakeModelResolver:
         return self._default
 
     @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        return (("DEFAULT_MODEL", None), ("built-in", self._default))
+
+    @property
     def allowed(self) -> tuple[str, ...]:
         return self._allowed
 
     def resolve(self, requested: str | None) -> ResolvedModel:
-        identifier = (requested or "").strip() or self._default
-        if identifier not in self._allowed:
-            raise InvalidRequest(f"Model {identifier!r} is not allowed.")
+        identifier = canonical_model((requested or "").strip() or self._default, self._allowed)
         if identifier in self._unusable:
             raise ConfigurationError(f"Model {identifier} needs a key.")
         self.resolved.append(identifier)

@@ -9,12 +9,12 @@ deleted: reverting to the default keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from use_cases.errors import NotFound
+from use_cases.errors import InvalidRequest, NotFound
 from use_cases.prompt_templates import template_variables
 
 CHAT = "chat"
@@ -145,6 +145,31 @@ class PromptTypes:
                 f"No prompt type {prompt_type!r}; the prompt types are: {', '.join(self.names)}."
             )
         return prompt_type
+
+
+def canonical_model(requested: str, allowed: Sequence[str]) -> str:
+    """The allowed model `requested` names, as people write it: an allowed identifier
+    (`openai:gpt-4.1-mini`), or a bare name one allowed model has (`gpt-4.1-mini`). A bare
+    name two providers share, or a name no allowed model has, is `InvalidRequest` naming the
+    candidates or the allowed models."""
+    name = requested.strip()
+    if name in allowed:
+        return name
+    shown = name if len(name) <= 80 else name[:79] + "…"
+    if ":" not in name:
+        matches = [m for m in allowed if m.partition(":")[2] == name]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InvalidRequest(
+                f"Model {shown!r} is ambiguous: {' or '.join(matches)}. Name one with its provider."
+            )
+    bare = [m.partition(":")[2] for m in allowed if m.partition(":")[2]]
+    unique = [b for b in bare if bare.count(b) == 1]
+    also = f" (or by name alone: {', '.join(unique)})" if unique else ""
+    raise InvalidRequest(
+        f"Model {shown!r} is not allowed. Allowed models: {', '.join(allowed)}{also}."
+    )
 
 
 @dataclass(frozen=True)

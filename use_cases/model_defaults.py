@@ -1,9 +1,10 @@
 """The default model of each prompt type, and the precedence that picks a request's model.
 
 Rules:
-- A request of a prompt type gets: its own `model` (only if allowed) > the admin's default
-  for the type (stored in the app DB) > DEFAULT_MODEL > the built-in default
-  (openai:gpt-4.1-mini with an OpenAI key, else offline-extractive). `effective_model` is the
+- A request of a prompt type gets: its own `model` (only if allowed; a bare name one allowed
+  model has, `gpt-4.1-mini`, names it) > the admin's default for the type (stored in the app
+  DB) > DEFAULT_MODEL > OPENAI_DEFAULT_MODEL > the built-in default (openai:gpt-4.1-mini with
+  an OpenAI key, else offline-extractive). `effective_model` is the
   one place that decides it; `ModelsForPromptType` applies it to every request of a type.
 - The stored default is read on every request, so a change applies to the next request in
   every server process, without a restart.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from use_cases.audit import MODEL_DEFAULT_SET, RecordAudit
 from use_cases.auth_domain import Caller, require_admin, utc
 from use_cases.errors import ConfigurationError, InvalidRequest
-from use_cases.llm_domain import EffectiveModel, PromptTypes, ProviderInfo
+from use_cases.llm_domain import EffectiveModel, PromptTypes, ProviderInfo, canonical_model
 from use_cases.ports import Clock, ModelDefaultStore, ModelResolver, ResolvedModel
 
 _log = logging.getLogger(__name__)
@@ -119,6 +120,11 @@ class ManageModelDefaults:
         """The built-in default model (before DEFAULT_MODEL and the admins' choices)."""
         return self._models.internal_default
 
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        """The environment's candidates below the admins' choice, in precedence order."""
+        return self._models.default_sources
+
     async def providers(self, caller: Caller) -> list[ProviderInfo]:
         require_admin(caller, "Reading the model settings")
         return self._models.providers()
@@ -141,7 +147,7 @@ class ManageModelDefaults:
 
     def _set(self, caller: Caller, prompt_type: str, model: str | None) -> ModelDefaultWrite:
         if model is not None:
-            self._check_usable(model)
+            model = self._check_usable(model)
         current = self._store.get(prompt_type)
         if (current.model if current else None) == model:
             return ModelDefaultWrite(effective_model(self._models, self._store, prompt_type), False)
@@ -155,21 +161,24 @@ class ManageModelDefaults:
         )
         return ModelDefaultWrite(effective_model(self._models, self._store, prompt_type), True)
 
-    def _check_usable(self, model: str) -> None:
+    def _check_usable(self, model: str) -> str:
+        """The allowed model `model` names (a bare name as well: `canonical_model`), checked
+        usable."""
         if not model:
             raise InvalidRequest(
                 "The model is empty: name one of the allowed models, or send null to clear "
                 "the default."
             )
-        if len(model) > MAX_MODEL_CHARS or model not in self._models.allowed:
-            shown = model if len(model) <= 80 else model[:79] + "…"
+        if len(model) > MAX_MODEL_CHARS:
             raise InvalidRequest(
-                f"Model {shown!r} is not allowed. Allowed models: "
+                f"Model {model[:79] + '…'!r} is not allowed. Allowed models: "
                 f"{', '.join(self._models.allowed)}."
             )
+        model = canonical_model(model, self._models.allowed)
         try:
             self._models.resolve(model)
         except ConfigurationError as exc:
             raise InvalidRequest(
                 f"Model {model!r} is allowed but cannot be used: {exc.detail}"
             ) from None
+        return model

@@ -291,7 +291,9 @@ class ModelResolver(Protocol):
     """Which model answers a request: the request's choice (if allowed) or the default."""
 
     def resolve(self, requested: str | None) -> ResolvedModel:
-        """Raise `InvalidRequest` (naming the allowed models) for a model that is not allowed."""
+        """The model `requested` names (an allowed identifier, or a bare name one allowed
+        model has: see `llm_domain.canonical_model`), else the default. Raise
+        `InvalidRequest` (naming the allowed models) for a model that is not allowed."""
         ...
 
     @property
@@ -300,6 +302,12 @@ class ModelResolver(Protocol):
     @property
     def internal_default(self) -> str:
         """The built-in default: the model a deployment without DEFAULT_MODEL gets."""
+        ...
+
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        """The environment's candidates for the default, in precedence order, each with its
+        model or None when unset (e.g. DEFAULT_MODEL, OPENAI_DEFAULT_MODEL, built-in)."""
         ...
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -150,24 +150,39 @@ class ChatRenameIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
 
 
+DefaultSource = Literal["setting", "DEFAULT_MODEL", "OPENAI_DEFAULT_MODEL", "built-in"]
+
+
+class DefaultCandidateOut(BaseModel):
+    source: DefaultSource = Field(
+        description="`setting`: the admin's default for chat (`PUT /api/llm-defaults/chat`); "
+        "`DEFAULT_MODEL`, `OPENAI_DEFAULT_MODEL`: the environment variables; `built-in`: "
+        "openai:gpt-4.1-mini with an OpenAI key, else offline-extractive."
+    )
+    model: str | None = Field(description="Its model; null when unset.")
+
+
 class ModelOut(BaseModel):
+    """What a chat request that names no model gets, and why (`GET /model` and
+    `GET /api/v1/settings/default-model` answer the same)."""
+
     model: str = Field(
-        description="The model a chat request that names none gets: the admin's default for "
-        "chat turns, else DEFAULT_MODEL, else the built-in default.",
+        description="The model a chat request that names none gets: the first candidate of "
+        "`precedence` with a model (an admin's setting that is no longer allowed is passed "
+        "over).",
         examples=["offline-extractive"],
     )
-    internal_default: str = Field(examples=["offline-extractive"])
-    allowed: list[str]
-
-
-class DefaultModelOut(BaseModel):
+    source: DefaultSource = Field(description="Which candidate `model` is.")
+    precedence: list[DefaultCandidateOut] = Field(
+        description="Every candidate, highest first: setting, DEFAULT_MODEL, "
+        "OPENAI_DEFAULT_MODEL, built-in. A request's own `model` beats them all."
+    )
     internal_default: str = Field(
-        description="Built-in default: openai:gpt-4.1-mini with an OpenAI key, else offline.",
+        description="The built-in default: openai:gpt-4.1-mini with an OpenAI key, else "
+        "offline-extractive.",
         examples=["offline-extractive"],
     )
-    effective_default: str = Field(
-        description="The model a chat request that names none gets: the admin's default for "
-        "chat turns (`PUT /api/llm-defaults/chat`), else DEFAULT_MODEL, else the built-in "
-        "default.",
-        examples=["offline-extractive"],
+    allowed: list[str] = Field(
+        description="The models a request may name (by identifier, or by the bare name when "
+        "one allowed model has it: `gpt-4.1-mini` for `openai:gpt-4.1-mini`)."
     )

@@ -1,9 +1,16 @@
 """Model resolution: which PydanticAI model answers a request.
 
 Precedence here: the request's `model` (only if allowed) > `DEFAULT_MODEL` >
-`openai:gpt-4.1-mini` when an OpenAI key is set > the offline extractive model. (The admin's
-per-prompt-type default sits between the request's model and DEFAULT_MODEL: see
-`use_cases/model_defaults.py`, which wraps this resolver.) Models are built once and cached.
+`OPENAI_DEFAULT_MODEL` > the built-in default, `openai:gpt-4.1-mini` when an OpenAI key is set,
+else the offline extractive model. (The admin's per-prompt-type default sits between the
+request's model and DEFAULT_MODEL: see `use_cases/model_defaults.py`, which wraps this
+resolver.) `default_sources` lists the environment's candidates in that order. Models are
+built once and cached.
+
+Names as people write them: a bare name in the settings (`gpt-4.1`, `claude-sonnet-4-5`) gets
+its provider from its prefix (`KNOWN_PREFIXES`); a bare name in a request resolves to the one
+allowed model of that name (`canonical_model`), and is refused, naming the candidates, when
+two providers have it.
 
 `providers()` lists the providers of the allowed models and whether each has a key, never
 the key: OpenAI's comes from the settings; the others' are read by PydanticAI itself from the
@@ -18,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from use_cases.errors import ConfigurationError, InvalidRequest
-from use_cases.llm_domain import ProviderInfo
+from use_cases.errors import ConfigurationError
+from use_cases.llm_domain import ProviderInfo, canonical_model
 from use_cases.ports import ResolvedModel
 
 OFFLINE_MODEL = "offline-extractive"
@@ -33,6 +40,16 @@ PROVIDER_KEY_VARIABLES: dict[str, tuple[str, ...]] = {
     "deepseek": ("DEEPSEEK_API_KEY",),
     "openrouter": ("OPENROUTER_API_KEY",),
 }
+#: The providers whose model names people write without one: name prefix -> provider.
+KNOWN_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("gpt-", "openai"),
+    ("chatgpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("claude-", "anthropic"),
+    ("gemini-", "google-gla"),
+)
 _PROVIDER_EXTRAS = {
     "anthropic": "anthropic",
     "google-gla": "google",
@@ -52,6 +69,20 @@ class ModelConfig:
     max_retries: int
     provider_keys: frozenset[str] = frozenset()
     """Which of the PROVIDER_KEY_VARIABLES are set (their names, never their values)."""
+    openai_default_model: str | None = None
+    """OPENAI_DEFAULT_MODEL: an OpenAI model, `openai:` optional, below DEFAULT_MODEL."""
+
+
+def with_provider(name: str) -> str:
+    """`name` with its provider: as written when it has one (or is the offline model), else
+    the provider its prefix names (`gpt-4.1` -> `openai:gpt-4.1`), else unchanged."""
+    name = name.strip()
+    if ":" in name or name == OFFLINE_MODEL:
+        return name
+    for prefix, provider in KNOWN_PREFIXES:
+        if name.startswith(prefix):
+            return f"{provider}:{name}"
+    return name
 
 
 def provider_keys_present(environ: Mapping[str, str]) -> frozenset[str]:
@@ -69,6 +100,9 @@ class PydanticAIModelResolver:
         offline_factory: Callable[[], Any],
         offline_admission: Callable[[], None] | None = None,
     ) -> None:
+        self._default_model = with_provider(config.default_model or "") or None
+        self._allowed = tuple(with_provider(m) for m in config.allowed_models if m.strip())
+        self._openai_default = _openai_default(config.openai_default_model)
         self._config = config
         self._offline_factory = offline_factory
         self._offline_admission = offline_admission
@@ -80,13 +114,22 @@ class PydanticAIModelResolver:
         return OPENAI_DEFAULT if self._config.openai_api_key else OFFLINE_MODEL
 
     @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        """The environment's candidates for the default model, in precedence order, each
+        with its model (None when unset): DEFAULT_MODEL, OPENAI_DEFAULT_MODEL, built-in."""
+        return (
+            ("DEFAULT_MODEL", self._default_model),
+            ("OPENAI_DEFAULT_MODEL", self._openai_default),
+            ("built-in", self.internal_default),
+        )
+
+    @property
     def default_identifier(self) -> str:
-        return self._config.default_model or self.internal_default
+        return self._default_model or self._openai_default or self.internal_default
 
     @property
     def allowed(self) -> tuple[str, ...]:
-        configured = self._config.allowed_models
-        base = configured or (self.default_identifier, OFFLINE_MODEL)
+        base = self._allowed or (self.default_identifier, OFFLINE_MODEL)
         return tuple(dict.fromkeys((self.default_identifier, *base)))
 
     def providers(self) -> list[ProviderInfo]:
@@ -116,11 +159,9 @@ class PydanticAIModelResolver:
             self._cache[identifier] = model
 
     def resolve(self, requested: str | None) -> ResolvedModel:
-        identifier = (requested or "").strip() or self.default_identifier
-        if identifier not in self.allowed:
-            raise InvalidRequest(
-                f"Model {identifier!r} is not allowed. Allowed models: {', '.join(self.allowed)}."
-            )
+        identifier = canonical_model(
+            (requested or "").strip() or self.default_identifier, self.allowed
+        )
         with self._lock:
             if identifier not in self._cache:
                 self._cache[identifier] = self._build(identifier)
@@ -178,6 +219,21 @@ class PydanticAIModelResolver:
             max_retries=self._config.max_retries,
         )
         return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
+
+
+def _openai_default(name: str | None) -> str | None:
+    name = (name or "").strip()
+    if not name:
+        return None
+    provider, sep, model = name.partition(":")
+    if not sep:
+        return f"openai:{name}"
+    if provider != "openai" or not model:
+        raise ConfigurationError(
+            f"OPENAI_DEFAULT_MODEL names an OpenAI model (gpt-4.1 or openai:gpt-4.1), not "
+            f"{name!r}; use DEFAULT_MODEL for another provider's."
+        )
+    return name
 
 
 def _provider_of(identifier: str) -> str:

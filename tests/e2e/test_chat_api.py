@@ -151,11 +151,7 @@ async def test_model_endpoints_report_the_defaults(client: httpx.AsyncClient) ->
     model = (await client.get("/model")).json()
     assert model["model"] == "offline-extractive"
     assert "offline-extractive" in model["allowed"]
-    default = (await client.get("/api/v1/settings/default-model")).json()
-    assert default == {
-        "internal_default": "offline-extractive",
-        "effective_default": "offline-extractive",
-    }
+    assert (await client.get("/api/v1/settings/default-model")).json() == model
 
 
 async def test_data_stream_v4_is_accepted_by_the_ai4_client(

@@ -13,7 +13,7 @@ from backend.api.chat_schemas import (
     ChatOut,
     ChatRenameIn,
     ChatSummaryOut,
-    DefaultModelOut,
+    DefaultCandidateOut,
     MessageOut,
     ModelOut,
 )
@@ -27,6 +27,7 @@ from backend.api.streams import (
     encode_data_stream_v4,
     encode_ui_message_stream,
 )
+from backend.bootstrap import Container
 from backend.config import Settings
 from use_cases.chat import ChatEvent, ChatRequest
 from use_cases.errors import InvalidRequest, PayloadTooLarge
@@ -173,18 +174,35 @@ async def delete_chat(chat_id: str, container: ContainerDep, user: UserDep) -> R
 
 @router.get("/model", response_model=ModelOut, tags=["models"], summary="Default model")
 async def model(container: ContainerDep) -> ModelOut:
-    effective = await container.model_defaults.effective(CHAT)
+    return await _default_model(container)
+
+
+@router.get(
+    "/api/v1/settings/default-model",
+    response_model=ModelOut,
+    tags=["models"],
+    summary="Default model (the same as GET /model)",
+)
+async def default_model(container: ContainerDep) -> ModelOut:
+    return await _default_model(container)
+
+
+async def _default_model(container: Container) -> ModelOut:
+    defaults = container.model_defaults
+    effective = await defaults.effective(CHAT)
+    stored = effective.stored.model if effective.stored else None
+    candidates = [DefaultCandidateOut(source="setting", model=stored)] + [
+        DefaultCandidateOut.model_validate({"source": source, "model": model})
+        for source, model in defaults.default_sources
+    ]
+    if effective.source == "setting":
+        source = "setting"
+    else:  # the first environment candidate with a model (a stale setting is passed over)
+        source = next(c.source for c in candidates[1:] if c.model is not None)
     return ModelOut(
         model=effective.model,
-        internal_default=container.model_defaults.internal_default,
-        allowed=list(container.model_defaults.allowed),
-    )
-
-
-@router.get("/api/v1/settings/default-model", response_model=DefaultModelOut, tags=["models"])
-async def default_model(container: ContainerDep) -> DefaultModelOut:
-    effective = await container.model_defaults.effective(CHAT)
-    return DefaultModelOut(
-        internal_default=container.model_defaults.internal_default,
-        effective_default=effective.model,
+        source=source,
+        precedence=candidates,
+        internal_default=defaults.internal_default,
+        allowed=list(defaults.allowed),
     )
