@@ -89,3 +89,27 @@ def current_user_id(caller: CallerDep) -> str:
 
 
 UserDep = Annotated[str, Depends(current_user_id)]
+
+
+async def acting_user_id(
+    request: Request,
+    container: ContainerDep,
+    caller: CallerDep,
+    user_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Omit to act as yourself (the API key's user). Only an admin may name "
+            "another user, to read or change their chats as the body's `user_id` writes them; "
+            "that is recorded in the audit log.",
+        ),
+    ] = None,
+) -> str:
+    """Whose chats a read (or a write without a body) acts on: the caller, or the `user_id`
+    an admin names, as `user_id` in a chat body does (`ActFor`: audited, 403 for others)."""
+    route = request.scope.get("route")
+    via = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    return await container.act_for.execute(caller, user_id, via=via)
+
+
+ActingUserDep = Annotated[str, Depends(acting_user_id)]

@@ -292,8 +292,10 @@ async def test_without_authentication_every_request_is_the_local_admin(
     assert [(e["action"], e["actor_user_id"], e["actor_key_id"]) for e in audit["entries"]] == [
         ("document.ingest", "default", None)
     ]
-    legacy = await client.get("/chats", headers={"X-User-Id": "ana"}, params={"user_id": "ana"})
-    assert [c["id"] for c in legacy.json()] == [chat.json()["chat_id"]]  # no way to pick a user
+    header = await client.get("/chats", headers={"X-User-Id": "ana"})
+    assert [c["id"] for c in header.json()] == [chat.json()["chat_id"]]  # a header picks no one
+    # `user_id` acts for ana, on reads as on writes (see test_acting_for_users.py).
+    assert (await client.get("/chats", params={"user_id": "ana"})).json() == []
 
 
 class _RecordCaller:

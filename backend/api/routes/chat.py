@@ -17,7 +17,7 @@ from backend.api.chat_schemas import (
     MessageOut,
     ModelOut,
 )
-from backend.api.deps import CallerDep, ContainerDep, PageLimit, PageOffset, UserDep
+from backend.api.deps import ActingUserDep, CallerDep, ContainerDep, PageLimit, PageOffset
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.streams import (
@@ -142,7 +142,10 @@ def _last_user_text(run_input: Any) -> str:
 
 @router.get("/chats", response_model=list[ChatSummaryOut], summary="The caller's chats")
 async def list_chats(
-    container: ContainerDep, user: UserDep, limit: PageLimit = 50, offset: PageOffset = 0
+    container: ContainerDep,
+    user: ActingUserDep,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[ChatSummaryOut]:
     chats = await container.chats.list(user, limit=limit, offset=offset)
     return [ChatSummaryOut.of(chat) for chat in chats]
@@ -151,7 +154,9 @@ async def list_chats(
 @router.get(
     "/chats/{chat_id}/messages", response_model=ChatMessagesOut, responses=problem_responses(404)
 )
-async def chat_messages(chat_id: str, container: ContainerDep, user: UserDep) -> ChatMessagesOut:
+async def chat_messages(
+    chat_id: str, container: ContainerDep, user: ActingUserDep
+) -> ChatMessagesOut:
     transcript = await container.chats.transcript(user, chat_id)
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
@@ -161,13 +166,13 @@ async def chat_messages(chat_id: str, container: ContainerDep, user: UserDep) ->
 
 @router.patch("/chats/{chat_id}", response_model=ChatSummaryOut, responses=problem_responses(404))
 async def rename_chat(
-    chat_id: str, body: ChatRenameIn, container: ContainerDep, user: UserDep
+    chat_id: str, body: ChatRenameIn, container: ContainerDep, user: ActingUserDep
 ) -> ChatSummaryOut:
     return ChatSummaryOut.of(await container.chats.rename(user, chat_id, body.title))
 
 
 @router.delete("/chats/{chat_id}", status_code=204, responses=problem_responses(404))
-async def delete_chat(chat_id: str, container: ContainerDep, user: UserDep) -> Response:
+async def delete_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
     await container.chats.delete(user, chat_id)
     return Response(status_code=204)
 
