@@ -26,8 +26,9 @@ Rules:
   reported in the server log and never costs the user the stored answer.
 - Each turn gets a search-discipline decision (`use_cases/search_discipline.py`) from its
   message and `search_override`: the model sees the message without `/search` / `/nosrch`
-  markers; DISALLOWED (or an override to "no") removes the search tool for the turn, and
-  MANDATORY makes an answer that did not search the knowledge base be retried.
+  markers; an override to "no" removes the search tool for the turn, DISALLOWED removes every
+  tool and tells the model the decline to give (logged as a refusal), and MANDATORY makes an
+  answer that did not search the knowledge base be retried.
 - The model (the request's, else the default of chat turns, see `use_cases/model_defaults.py`)
   and the system prompt (the chat prompt in force, see `use_cases/prompts.py`) are read when
   the turn starts, so an admin's change applies to the next turn without a restart. An answer
@@ -69,6 +70,7 @@ from use_cases.chats import chat_not_found
 from use_cases.errors import InvalidRequest
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
 from use_cases.response_log import RecordedResponse, ResponseRecord
+from use_cases.sampling import NO_SAMPLING, Sampling
 from use_cases.search_discipline import SearchDecision, decide
 from use_cases.turns import (
     AgentCall,
@@ -118,6 +120,8 @@ class ChatRequest:
     instructions: str | None = None
     """A system prompt for this turn only, instead of the active one (evaluation runs of a
     prompt version); None uses the active prompt."""
+    sampling: Sampling = NO_SAMPLING
+    """temperature, max_tokens, top_p, seed for the model (`use_cases/sampling.py`)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,7 @@ class ChatTurns:
             history=model_history((m.role, m.content) for m in turn.prior if _fit_for_history(m)),
             model=resolved.model,
             deps=turn.deps,
+            sampling=request.sampling,
         )
         started = TurnStarted(turn.assistant.id, resolved.identifier)
         async with aclosing(self._runner.run(call, started, turn)) as events:
@@ -294,7 +299,8 @@ class _ChatTurn:
             answer = INSTRUCTIONS_WITHHELD
         answer, invented = checked_citations(answer, self.deps.citations)
         sources = cited_sources(answer, self.deps.citations)
-        withheld = answer == INSTRUCTIONS_WITHHELD
+        declined = self.deps.search_policy.declined
+        withheld = answer == INSTRUCTIONS_WITHHELD or bool(declined and answer == declined)
         result = await self._store(answer, record, token_usage(run), sources)
         return await self._log(
             result,

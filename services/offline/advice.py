@@ -7,6 +7,8 @@ Rules:
 - `reasoning` names the evidence: the cited passages (title, section, date) and how much of
   the question the best sentence covers; for the can't-find answer, how many passages were
   retrieved and that none held enough, citing nothing.
+- A declined turn (its instructions prescribe the decline) advises the decline and says why
+  nothing was looked up (`declined_advice_call`).
 - `alternatives`: other documents among the best-ranked hits of the turn (rank within its own
   search below `ALTERNATIVE_MAX_RANK`, found by both the words and the meaning search, not
   superseded, not cited), at most `MAX_ALTERNATIVES`, each with the sentence of it that
@@ -46,6 +48,24 @@ def advice_call(
     return ToolCallPart(
         tool_name=tool,
         args=json.dumps(advice_args(answer, question, hits), ensure_ascii=False),
+        tool_call_id=f"offline_advice_{uuid.uuid4().hex[:12]}",
+    )
+
+
+DECLINED_REASONING = "Almanac declines this kind of request, so no search or table lookup was made."
+
+
+def declined_advice_call(text: str, tool: str) -> ToolCallPart:
+    """The output tool call of a declined turn: the decline as the advice, nothing cited."""
+    args = {
+        "main_advice": text,
+        "reasoning": DECLINED_REASONING,
+        "alternatives": [],
+        "cited_passages": [],
+    }
+    return ToolCallPart(
+        tool_name=tool,
+        args=json.dumps(args, ensure_ascii=False),
         tool_call_id=f"offline_advice_{uuid.uuid4().hex[:12]}",
     )
 

@@ -33,7 +33,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import ToolDefinition
 
 from services.compute import WorkerPool
-from services.offline.advice import advice_call
+from services.offline.advice import advice_call, declined_advice_call
 from services.offline.compose import (
     CLARIFYING_QUESTION,
     Answer,
@@ -69,6 +69,7 @@ from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 from use_cases.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat_domain import TableSchema
+from use_cases.search_discipline import prescribed_answer
 
 MODEL_NAME = "offline-extractive"
 
@@ -81,6 +82,7 @@ TableSchemas = Callable[[], list[TableSchema]]
 class _Decision:
     calls: list[ToolCallPart] = field(default_factory=list)
     answer: Answer | None = None
+    declined: bool = False  # the answer is the decline the run's instructions prescribe
 
 
 @dataclass
@@ -121,8 +123,13 @@ class _Planner:
         """The next step: the first round's tool calls, one more search, or the answer.
 
         One extra search at most: a narrower query when nothing was found (words shared by
-        most passages dropped). The knowledge base's lexicon is in force throughout.
+        most passages dropped). The knowledge base's lexicon is in force throughout. A run
+        whose instructions prescribe a decline word for word (a DISALLOWED turn, see
+        `use_cases.search_discipline.prescribed_answer`) gets that answer and nothing else.
         """
+        declined = prescribed_answer(_latest_instructions(messages))
+        if declined is not None:
+            return _Decision(answer=Answer(declined, 0.0, found=False, coverage=0.0), declined=True)
         with using_lexicon(self._lexicon), asking(self._not_found_hint):
             return self._decide(messages, tool_names)
 
@@ -232,7 +239,8 @@ class _Planner:
         decision = self.decide(messages, tool_names)
         if decision.answer is None:
             return _Step(decision)
-        return _Step(decision, self._final_part(messages, output_tools, decision.answer))
+        part = self._final_part(messages, output_tools, decision.answer, decision.declined)
+        return _Step(decision, part)
 
     async def step_async(
         self,
@@ -263,11 +271,14 @@ class _Planner:
         messages: Sequence[ModelMessage],
         output_tools: Sequence[ToolDefinition],
         answer: Answer,
+        declined: bool = False,
     ) -> TextPart | ToolCallPart:
         """The answer as text, or, when the run wants structured advice, as a call of the
         output tool it offers (`services/offline/advice.py`)."""
         if not output_tools:
             return TextPart(answer.text)
+        if declined:
+            return declined_advice_call(answer.text, output_tools[0].name)
         with using_lexicon(self._lexicon):
             view = read_turn(messages)
         hits = _tool_results(view).hits
@@ -394,6 +405,14 @@ def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:
 def _call_kind(call: ToolCallPart) -> str:
     parts = call.tool_call_id.split("_")
     return parts[1] if len(parts) >= 3 and parts[0] == "offline" else "main"
+
+
+def _latest_instructions(messages: Sequence[ModelMessage]) -> str | None:
+    """The instructions of the request being answered (the run's, with its search policy)."""
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            return message.instructions
+    return None
 
 
 def _characters(messages: Sequence[ModelMessage]) -> int:

@@ -217,7 +217,7 @@ async def test_a_custom_estimator_and_phrase_decide_the_confidence() -> None:
     assert advice.confidence_score == 1.0 and advice.confidence_phrase == "p1.0"
 
 
-async def test_a_disallowed_search_is_not_offered_to_the_model() -> None:
+async def test_a_disallowed_turn_is_offered_no_tool() -> None:
     offered: list[set[str]] = []
 
     async def stream(
@@ -237,7 +237,7 @@ async def test_a_disallowed_search_is_not_offered_to_the_model() -> None:
         question(search_override=True)
     )
     assert policy_calls == [("Can I deploy on Friday?", True)]
-    assert offered == [{"lookup_structured_data"}]
+    assert offered == [set()]  # neither the search nor the table lookup
     assert advice.search_decision == "DISALLOWED" and advice.confidence_score == 0.0
 
 
