@@ -2,7 +2,9 @@
 
 Rules: the query is stripped and must hold 1 to 1,000 characters; `limit` is 1 to 50 and
 `offset` 0 to 500 (pages past the end are empty, not errors). Retrieval runs in a worker
-thread: it embeds the query and reads SQLite.
+thread: it embeds the query and reads SQLite. `reranked` says what happened to this search,
+not what is configured: true only when the reranker ordered its hits (they carry a
+`rerank_score`); false when it is off, and when it failed and the fused order was kept.
 """
 
 from __future__ import annotations
@@ -55,5 +57,5 @@ class SearchKnowledgeBase:
             limit=limit,
             offset=request.offset,
             category=category,
-            reranked=self._retriever.reranker_enabled,
+            reranked=any(hit.scores.rerank_score is not None for hit in hits),
         )

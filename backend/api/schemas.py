@@ -147,7 +147,11 @@ class SearchOut(BaseModel):
     limit: int = Field(examples=[5])
     offset: int = Field(examples=[0])
     category: str | None = Field(examples=[None])
-    reranked: bool = Field(examples=[False])
+    reranked: bool = Field(
+        examples=[False],
+        description="Whether the reranker ordered these hits (false when it is off, or "
+        "failed and the fused order was kept).",
+    )
     hits: list[HitOut]
 
     @classmethod

@@ -34,6 +34,7 @@ from tests.knowledge_backends import (
 )
 from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
 from use_cases.errors import EmbeddingModelMismatch, UpstreamTimeout
+from use_cases.search import SearchKnowledgeBase, SearchRequest
 
 DIM = 64
 
@@ -437,6 +438,30 @@ def test_cohere_rerank_success_reorders_the_hits(store: AnyStore, plain_order: l
     assert hits[0].scores.rerank_score == pytest.approx(0.97)
     assert sent.headers["authorization"] == "Bearer k"
     assert b'"top_n":4' in sent.content
+
+
+@pytest.mark.parametrize(
+    ("reply", "reranked"),
+    [
+        (httpx.Response(500, json={"message": "x"}), False),
+        (httpx.Response(200, json={"results": [{"index": 1, "relevance_score": 0.9}]}), True),
+    ],
+)
+async def test_a_search_reports_reranked_only_when_cohere_reordered_it(
+    store: AnyStore, reply: httpx.Response, reranked: bool
+) -> None:
+    """Issue 26: with the reranker on and Cohere failing, search logged "keeping the fused
+    order" yet answered `reranked: true`."""
+    retriever = make_retriever(store, EMBEDDER, reranker=CohereReranker("k"))
+    search = SearchKnowledgeBase(retriever, default_limit=4)
+
+    with respx.mock(assert_all_mocked=True) as cohere:
+        route = cohere.post(COHERE_RERANK).mock(return_value=reply)
+        page = await search.execute(SearchRequest("leave laptop"))
+        assert route.call_count == 1
+
+    assert retriever.reranker_enabled and page.hits
+    assert page.reranked is reranked
 
 
 def test_a_retriever_can_open_the_store_by_path(sqlite_store: SqliteKnowledgeStore) -> None:
