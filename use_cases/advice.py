@@ -240,6 +240,7 @@ class GiveAdvice:
             history=model_history((m.role, m.content) for m in prior if m.content.strip()),
             model=turn.resolved.model,
             deps=turn.deps,
+            sampling=request.sampling,
         )
         # No message is stored for an advice: its id is the response id, known at the end.
         started = TurnStarted(message_id="", model=turn.resolved.identifier)

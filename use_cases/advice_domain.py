@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from use_cases.chat_domain import MessageRole
 from use_cases.errors import AlmanacError
+from use_cases.sampling import NO_SAMPLING, Sampling
 
 #: What the search policy decided for a turn (the names of the seed's decision engine).
 SearchDecision = Literal[
@@ -134,13 +135,15 @@ class AdviceRequest:
 
     `search_override`: True/False forces the knowledge-base search on/off for this turn (as
     `/search` and `/nosrch` do in a message); None leaves it to the search policy.
-    `enable_web_search` is accepted; no web search provider is configured yet."""
+    `enable_web_search` is accepted; no web search provider is configured yet. `sampling`:
+    temperature, max_tokens, top_p, seed for the model (`use_cases/sampling.py`)."""
 
     user_id: str
     conversation: tuple[ConversationMessage, ...]
     model: str | None = None
     enable_web_search: bool = False
     search_override: bool | None = None
+    sampling: Sampling = NO_SAMPLING
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from use_cases.eval_metrics import score_case
 from use_cases.eval_perturb import perturb
 from use_cases.eval_run_domain import CLEAN
 from use_cases.evaluation import EVAL_USER
+from use_cases.sampling import NO_SAMPLING, Sampling
 from use_cases.search import SearchKnowledgeBase, SearchRequest
 from use_cases.tables import RunSql
 
@@ -138,6 +139,8 @@ class ItemContext:
     assertions: tuple[AssertionSpec, ...] = ()
     prompt_text: str | None = None
     builtins: Mapping[str, str] = field(default_factory=dict)
+    sampling: Sampling = NO_SAMPLING
+    """The run's temperature, max_tokens, top_p, seed, sent with every turn."""
 
 
 @dataclass
@@ -184,7 +187,9 @@ class ItemExecutor:
         attempts = _Attempts()
         try:
             instructions = _instructions(context, case)
-            result = await self._with_retries(item.model, case, question, instructions, attempts)
+            result = await self._with_retries(
+                item.model, case, question, (instructions, context.sampling), attempts
+            )
             outcome = await self._outcome(result, question, context.k)
         except Exception as exc:  # one case never fails the run
             outcome = CaseOutcome(answer="", error=_describe(exc))
@@ -217,9 +222,12 @@ class ItemExecutor:
         model: str,
         case: EvalCase,
         question: str,
-        instructions: str | None,
+        sent: tuple[str | None, Sampling],
         attempts: _Attempts,
     ) -> ChatResult:
+        """The case's turns, retried; `sent` is the system prompt (None: the one in force)
+        and the sampling settings every turn gets."""
+
         def before_sleep(state: RetryCallState) -> None:
             if state.next_action is not None:
                 attempts.waits.append(state.next_action.sleep)
@@ -239,11 +247,16 @@ class ItemExecutor:
             with attempt:
                 attempts.count += 1
                 await self._limits.acquire(provider)
-                return await self._turns(model, case, question, instructions)
+                return await self._turns(model, case, question, *sent)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _turns(
-        self, model: str, case: EvalCase, question: str, instructions: str | None
+        self,
+        model: str,
+        case: EvalCase,
+        question: str,
+        instructions: str | None,
+        sampling: Sampling,
     ) -> ChatResult:
         # The case's own chat id, chosen here, so a turn that fails still leaves a chat we
         # can delete.
@@ -258,6 +271,7 @@ class ItemExecutor:
                         model,
                         start_if_missing=True,
                         instructions=instructions,
+                        sampling=sampling,
                     )
                 )
             return result

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from use_cases.sampling import NO_SAMPLING, Sampling
+
 RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 UNFINISHED: tuple[RunStatus, ...] = ("queued", "running")
 CLEAN = "clean"
@@ -57,6 +59,8 @@ class RunSettings:
     assertions: tuple[Mapping[str, Any], ...] = ()
     limit: int | None = None
     tags: tuple[str, ...] = ()
+    sampling: Sampling = NO_SAMPLING
+    """Sent to the model with every turn; recorded even where the model ignores them."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class RunSettings:
             "assertions": [dict(a) for a in self.assertions],
             "limit": self.limit,
             "tags": list(self.tags),
+            "sampling": self.sampling.as_dict(),
         }
 
     @classmethod
@@ -79,6 +84,7 @@ class RunSettings:
             assertions=tuple(data.get("assertions") or ()),
             limit=data.get("limit"),
             tags=tuple(data.get("tags") or ()),
+            sampling=Sampling.from_dict(data.get("sampling")),
         )
 
 

@@ -64,6 +64,7 @@ from use_cases.eval_run_domain import (
 from use_cases.jobs import EVAL_RUN, JobQueue, JobRun
 from use_cases.ports import Clock, ModelResolver, PromptStore
 from use_cases.prompt_templates import builtin_variables, missing_variables
+from use_cases.sampling import NO_SAMPLING, Sampling
 
 _log = logging.getLogger(__name__)
 
@@ -263,6 +264,9 @@ class RunRequest:
     k: int = 5
     limit: int | None = None
     tags: Sequence[str] = ()
+    sampling: Sampling = NO_SAMPLING
+    """temperature, max_tokens, top_p, seed for every turn (`seed` above is the
+    perturbations')."""
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,7 @@ class BenchmarkRuns:
             assertions=tuple(s.as_dict() for s in specs),
             limit=request.limit,
             tags=tuple(t.strip() for t in request.tags if t.strip()),
+            sampling=request.sampling,
         )
 
     def _models(self, requested: Sequence[str]) -> tuple[str, ...]:
@@ -513,6 +518,7 @@ class BenchmarkRuns:
             assertions=parse_assertions(list(record.settings.assertions), "assertions"),
             prompt_text=prompt_text,
             builtins=self._builtins(),
+            sampling=record.settings.sampling,
         )
         return plan(dataset.cases, record), context
 
@@ -610,6 +616,7 @@ def build_export(
             "assertions": settings["assertions"],
             "limit": settings["limit"],
             "tags": settings["tags"],
+            "sampling": settings["sampling"],
         },
         "created_by": record.created_by,
         "created_at": record.created_at,

@@ -21,6 +21,8 @@ Rules:
   unknown), the sources the answer cites, and the error. A failing model never fails the
   others: its `error` says why (the domain error's detail, never the provider's raw text)
   and its `output` is None.
+- The request's sampling settings (`use_cases/sampling.py`) go to every model and come back
+  with the result and each row, also where a model ignores them (the offline one does).
 - Nothing is stored: no chat, no message, no response-log entry, no audit entry (a run
   changes nothing). An answer reciting the prompt is withheld as in chat.
 """
@@ -54,6 +56,7 @@ from use_cases.llm_domain import CHAT
 from use_cases.ports import Clock, ModelResolver, ResolvedModel
 from use_cases.prompt_templates import builtin_variables, compile_template, template_variables
 from use_cases.prompts import ManagePrompts, clean_prompt_text
+from use_cases.sampling import NO_SAMPLING, Sampling
 from use_cases.search_discipline import decide
 from use_cases.turns import (
     AgentCall,
@@ -100,6 +103,8 @@ class PlaygroundRequest:
     models: Sequence[str] = ()
     search_override: bool | None = None
     """As in chat: force (True) or forbid (False) the knowledge-base search."""
+    sampling: Sampling = NO_SAMPLING
+    """temperature, max_tokens, top_p, seed for every model (the offline one ignores them)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ class ModelOutput:
     cost_usd: float | None
     sources: tuple[Source, ...]
     error: str | None = None
+    sampling: Sampling = NO_SAMPLING
+    """The sampling settings the model was run with (recorded even where ignored)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class PlaygroundResult:
     """The compiled system prompt the models were given."""
     question: str
     results: tuple[ModelOutput, ...]
+    sampling: Sampling = NO_SAMPLING
 
 
 DepsFactory = Callable[[], AgentDeps]
@@ -169,7 +177,9 @@ class RunPlayground:
         resolved = await asyncio.to_thread(self._resolve_all, names)
         outputs = await asyncio.gather(
             *(
-                self._one(label, model, question, instructions, request.search_override)
+                self._one(
+                    label, model, question, instructions, request.search_override, request.sampling
+                )
                 for label, model in resolved
             )
         )
@@ -180,7 +190,8 @@ class RunPlayground:
             variables=used,
             instructions=instructions,
             question=question,
-            results=tuple(outputs),
+            results=tuple(replace(output, sampling=request.sampling) for output in outputs),
+            sampling=request.sampling,
         )
 
     # --- steps ----------------------------------------------------------------------------
@@ -223,6 +234,7 @@ class RunPlayground:
         question: str,
         instructions: str,
         search_override: bool | None,
+        sampling: Sampling,
     ) -> ModelOutput:
         started = time.perf_counter()
         try:
@@ -235,6 +247,7 @@ class RunPlayground:
                 history=[],
                 model=model.model,
                 deps=deps,
+                sampling=sampling,
             )
             turn = _PlaygroundTurn(deps)
             answer, usage, sources = await drain(

@@ -77,6 +77,7 @@ from use_cases.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from use_cases.sampling import NO_SAMPLING, Sampling
 
 __all__ = [
     "AgentCall",
@@ -155,12 +156,14 @@ TurnEvent: TypeAlias = (
 class AgentCall(Generic[DepsT]):
     """What one run sends: the latest user message as the model sees it (date-anchored, see
     `use_cases.agent.anchored_prompt`), the prior conversation, the model (a PydanticAI model
-    object or name, from `ModelResolver.resolve`) and the run's dependencies."""
+    object or name, from `ModelResolver.resolve`), the run's dependencies and the client's
+    sampling settings (`use_cases.sampling`), sent with every request of the run."""
 
     prompt: str
     history: Sequence[ModelMessage]
     model: Any
     deps: DepsT
+    sampling: Sampling = NO_SAMPLING
 
 
 class TurnRecord:
@@ -302,6 +305,7 @@ class TurnRunner(Generic[DepsT, OutputT]):
                 message_history=list(call.history),
                 deps=call.deps,
                 model=call.model,
+                model_settings=call.sampling.model_settings(),
                 usage_limits=UsageLimits(request_limit=self._limits.request_limit),
                 timeout=self._limits.timeout_s,
             ) as events:

@@ -24,9 +24,9 @@ from contextlib import aclosing
 from typing import Literal
 
 from loguru import logger
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
 from use_cases.advice_domain import (
     AdviceDelta,
     AdviceEvent,
@@ -41,11 +41,17 @@ OPENING = '{"main_advice":"'
 
 
 class AdviceMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     role: Literal["user", "assistant"]
     content: str = Field(description="The message text.")
 
 
-class AdviceIn(BaseModel):
+class AdviceIn(SamplingFields):
+    """An advice request. Unknown fields are refused (422 naming them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     conversation: list[AdviceMessageIn] = Field(
         description="The conversation so far, oldest first, ending with the user's question "
         "(at most MAX_MESSAGE_CHARS characters); at most MAX_CONVERSATION_MESSAGES messages "
@@ -67,6 +73,7 @@ class AdviceIn(BaseModel):
             model=self.model,
             enable_web_search=self.enable_web_search,
             search_override=self.search_override,
+            sampling=self.sampling(),
         )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
 from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat import ChatResult
 from use_cases.chat_domain import Chat, Message
@@ -24,7 +24,11 @@ SOURCES = (
 )
 
 
-class ChatIn(BaseModel):
+class ChatIn(SamplingFields):
+    """A chat turn. Unknown fields are refused (422 naming them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     message: str = Field(
         min_length=1,
         description="The new message; at most MAX_MESSAGE_CHARS (default 8,000) characters.",

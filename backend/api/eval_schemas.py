@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.api.fields import SamplingIn
 from use_cases.eval_domain import Dataset
 from use_cases.eval_run_domain import PromptRef, RunRecord, StoredDataset
 from use_cases.eval_runs import MAX_CONCURRENCY, MAX_K, RunnableModel, RunRequest
+from use_cases.sampling import NO_SAMPLING
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -126,6 +128,13 @@ class BenchmarkRunIn(BaseModel):
     tags: list[ShortText] | None = Field(
         None, max_length=20, description="Run only the cases with any of these tags."
     )
+    sampling: SamplingIn | None = Field(
+        None,
+        description="temperature, max_tokens, top_p, seed for every turn of the run (`seed` "
+        "here is the model's; the top-level `seed` is the perturbations'); recorded with the "
+        "run. The offline model ignores them.",
+        examples=[{"temperature": 0, "seed": 7}],
+    )
 
     def to_request(self) -> RunRequest:
         prompt = self.prompt_version
@@ -140,6 +149,7 @@ class BenchmarkRunIn(BaseModel):
             k=self.k,
             limit=self.limit,
             tags=tuple(self.tags or ()),
+            sampling=self.sampling.sampling() if self.sampling else NO_SAMPLING,
         )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.chat_schemas import SOURCES
 from backend.api.deps import SQLITE_MAX_INTEGER
-from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
+from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
 from use_cases.playground import (
     MAX_PLAYGROUND_MODELS,
     MAX_VARIABLES,
@@ -21,6 +21,8 @@ from use_cases.prompts import MAX_PROMPT_CHARS
 
 
 class PlaygroundPromptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     type: str = Field(
         "chat",
         min_length=1,
@@ -42,7 +44,12 @@ class PlaygroundPromptIn(BaseModel):
     )
 
 
-class PlaygroundIn(BaseModel):
+class PlaygroundIn(SamplingFields):
+    """A playground run. The sampling settings go to every model; unknown fields are refused
+    (422 naming them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     prompt: PlaygroundPromptIn = Field(
         default_factory=PlaygroundPromptIn,
         examples=[{"type": "chat", "version": 2}, {"template": "Answer for {{team}}."}],
@@ -79,7 +86,15 @@ class PlaygroundIn(BaseModel):
             variables=self.variables,
             models=self.models,
             search_override=self.search_override,
+            sampling=self.sampling(),
         )
+
+
+class SamplingOut(BaseModel):
+    temperature: float | None
+    max_tokens: int | None
+    top_p: float | None
+    seed: int | None
 
 
 class ModelOutputOut(BaseModel):
@@ -91,6 +106,9 @@ class ModelOutputOut(BaseModel):
     cost_usd: float | None = Field(description="null when the model's price is unknown.")
     sources: list[dict[str, Any]] = Field(description=SOURCES)
     error: str | None = Field(description="Why this model gave no answer; null if it did.")
+    sampling: SamplingOut = Field(
+        description="The sampling settings this model was run with (null: its default)."
+    )
 
     @classmethod
     def of(cls, output: ModelOutput) -> ModelOutputOut:
@@ -103,6 +121,7 @@ class ModelOutputOut(BaseModel):
             cost_usd=output.cost_usd,
             sources=[source.as_dict() for source in output.sources],
             error=output.error,
+            sampling=SamplingOut(**output.sampling.as_dict()),
         )
 
 
@@ -116,6 +135,10 @@ class PlaygroundOut(BaseModel):
     instructions: str = Field(description="The compiled system prompt the models were given.")
     question: str
     results: list[ModelOutputOut] = Field(description="One per model, in the order asked.")
+    sampling: SamplingOut = Field(
+        description="The sampling settings every model was run with, as asked (the offline "
+        "model ignores them)."
+    )
 
     @classmethod
     def of(cls, result: PlaygroundResult) -> PlaygroundOut:
@@ -127,4 +150,5 @@ class PlaygroundOut(BaseModel):
             instructions=result.instructions,
             question=result.question,
             results=[ModelOutputOut.of(output) for output in result.results],
+            sampling=SamplingOut(**result.sampling.as_dict()),
         )

@@ -258,4 +258,5 @@ async def test_openapi_documents_the_playground_and_its_errors(client: httpx.Asy
         "cost_usd",
         "sources",
         "error",
+        "sampling",
     }

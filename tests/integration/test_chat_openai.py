@@ -364,3 +364,21 @@ async def test_ui_message_stream_carries_tool_calls_and_errors_to_useChat_client
     for version in ("current", "v5"):
         parsed = js_clients.parse_ui_stream(failed.text, allow_errors=True, client=version)
         assert parsed["errors"] == ["The model provider failed (HTTP 500). Try again later."]
+
+
+async def test_the_sampling_settings_reach_the_provider(
+    client: httpx.AsyncClient, mock_openai: respx.Router
+) -> None:
+    route = mock_openai.post(COMPLETIONS).mock(return_value=completion(content=UNSEARCHED))
+    sampling = {"temperature": 0.2, "max_tokens": 256, "top_p": 0.9, "seed": 7}
+    response = await client.post(
+        "/chat", json={"message": QUESTION, "search_override": False, **sampling}
+    )
+    assert response.status_code == 200, response.text
+    sent = json.loads(route.calls.last.request.content)
+    assert (sent["temperature"], sent["top_p"], sent["seed"]) == (0.2, 0.9, 7)
+    assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 256
+
+    await client.post("/chat", json={"message": QUESTION, "search_override": False})
+    plain = json.loads(route.calls.last.request.content)
+    assert not {"temperature", "top_p", "seed", "max_tokens"} & plain.keys()

@@ -18,6 +18,7 @@ from backend.api.chat_schemas import (
     ModelOut,
 )
 from backend.api.deps import ActingUserDep, CallerDep, ContainerDep, PageLimit, PageOffset
+from backend.api.fields import sampling_from_extras
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.streams import (
@@ -48,7 +49,12 @@ _TURN_ERRORS = problem_responses(403, 404, 409, 413, 422, 502, 503, 504)
 async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
     user = await container.act_for.execute(caller, body.user_id, via="POST /chat")
     request = ChatRequest(
-        user, body.message, body.chat_id, body.model, search_override=body.search_override
+        user,
+        body.message,
+        body.chat_id,
+        body.model,
+        search_override=body.search_override,
+        sampling=body.sampling(),
     )
     return ChatOut.of(await container.chat.execute(request))
 
@@ -78,7 +84,12 @@ async def _started(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]
 async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
     user = await container.act_for.execute(caller, body.user_id, via="POST /chat/stream")
     request = ChatRequest(
-        user, body.message, body.chat_id, body.model, search_override=body.search_override
+        user,
+        body.message,
+        body.chat_id,
+        body.model,
+        search_override=body.search_override,
+        sampling=body.sampling(),
     )
     events = await _started(container.chat.stream(request))
     return ClosingStreamingResponse(
@@ -100,11 +111,19 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
     _check_conversation_size(run_input, container.settings)
     text = _last_user_text(run_input)
     extra = run_input.model_extra or {}
+    sampling = sampling_from_extras(extra)
     named = extra.get("user_id")
     user = await container.act_for.execute(
         caller, None if named is None else str(named), via="POST /api/chat"
     )
-    chat_request = ChatRequest(user, text, run_input.id, extra.get("model"), start_if_missing=True)
+    chat_request = ChatRequest(
+        user,
+        text,
+        run_input.id,
+        extra.get("model"),
+        start_if_missing=True,
+        sampling=sampling,
+    )
     events = await _started(container.chat.stream(chat_request))
     return ClosingStreamingResponse(
         encode_ui_message_stream(events, run_input),
