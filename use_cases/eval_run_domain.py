@@ -107,17 +107,34 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class RunProgress:
+    """How far a run is: of `total` items, `done` have finished, `completed` of them
+    without an error and `failed` with one. So `done = completed + failed <= total` and
+    `percent = 100 * done / total <= 100`; `of` builds it from the store's counts."""
+
     total: int
     completed: int
     failed: int
 
+    @classmethod
+    def of(cls, total: int, recorded: int, failed: int) -> RunProgress:
+        """From the rows recorded and those with an error (a row past the plan, e.g. of an
+        item the plan no longer holds, never counts beyond `total`)."""
+        done = max(0, min(recorded, total))
+        failed = max(0, min(failed, done))
+        return cls(total, done - failed, failed)
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed
+
     @property
     def percent(self) -> float:
-        return round(100 * self.completed / self.total, 1) if self.total else 100.0
+        return round(100 * self.done / self.total, 1) if self.total else 100.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "done": self.done,
             "completed": self.completed,
             "failed": self.failed,
             "percent": self.percent,

@@ -575,7 +575,7 @@ class BenchmarkRuns:
         stored = self._datasets.stored(record.task_id, record.task_version)
         rows = self._runs.rows(record.run_id)
         done, failed = self._runs.progress(record.run_id)
-        return build_export(record, stored, rows, RunProgress(record.total, done, failed))
+        return build_export(record, stored, rows, RunProgress.of(record.total, done, failed))
 
     async def export_csv(self, caller: Caller, run_id: str) -> str:
         export = await self.export(caller, run_id)

@@ -105,7 +105,7 @@ def print_summary(export: Mapping[str, Any]) -> None:
     progress = export["progress"]
     console.print(
         f"[bold]Run {export['run_id']}[/] {export['status']}: task {escape(export['task']['id'])} "
-        f"v{export['task']['version']}, {progress['completed']}/{progress['total']} items, "
+        f"v{export['task']['version']}, {progress['done']}/{progress['total']} items done, "
         f"{progress['failed']} failed",
         highlight=False,
     )

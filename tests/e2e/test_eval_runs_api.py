@@ -79,7 +79,13 @@ async def test_a_run_on_the_offline_model_is_started_polled_and_reported(
     export = await finished(client, run_id)
 
     assert export["status"] == "completed"
-    assert export["progress"] == {"total": 6, "completed": 6, "failed": 0, "percent": 100.0}
+    assert export["progress"] == {
+        "total": 6,
+        "done": 6,
+        "completed": 6,
+        "failed": 0,
+        "percent": 100.0,
+    }
     assert export["task"] == {
         "id": "smoke",
         "name": "Smoke",

@@ -171,15 +171,21 @@ def test_untrusted_answers_are_escaped(export: dict[str, Any]) -> None:
 def test_a_running_run_says_so_and_an_empty_one_renders(export: dict[str, Any]) -> None:
     running = copy.deepcopy(export)
     running["status"] = "running"
-    running["progress"] = {"total": 96, "completed": 40, "failed": 1, "percent": 41.7}
+    running["progress"] = {
+        "total": 96,
+        "done": 41,
+        "completed": 40,
+        "failed": 1,
+        "percent": 42.7,
+    }
     page = BeautifulSoup(MatplotlibHtmlReportRenderer().render_html(running), "html.parser")
     banner = " ".join(page.select_one(".banner").get_text().split())
-    assert "This run is running: 40 of 96 executions done (41.7%), 1 failed." in banner
+    assert "This run is running: 41 of 96 executions done (42.7%), 1 failed." in banner
 
     empty = {
         "run_id": "run_new",
         "status": "queued",
-        "progress": {"total": 0, "completed": 0, "failed": 0, "percent": 0.0},
+        "progress": {"total": 0, "done": 0, "completed": 0, "failed": 0, "percent": 0.0},
         "task": {"id": "answers", "name": "answers", "version": "v", "cases": 0},
         "models": [],
         "settings": {"k": 5},

@@ -74,7 +74,13 @@ async def test_a_crashed_run_resumes_at_the_next_start_with_only_its_unfinished_
 
     assert sorted(executed) == sorted(c["id"] for c in CASES if c["id"] != done["case_id"])
     assert export["status"] == "completed" and export["finished_at"] is not None
-    assert export["progress"] == {"total": 3, "completed": 3, "failed": 0, "percent": 100.0}
+    assert export["progress"] == {
+        "total": 3,
+        "done": 3,
+        "completed": 3,
+        "failed": 0,
+        "percent": 100.0,
+    }
     kept = next(r for r in export["cases"] if r["case_id"] == done["case_id"])
     assert kept == done  # the row stored before the crash, not a second execution
 
@@ -181,7 +187,15 @@ async def test_a_429_is_retried_after_a_jittered_backoff_and_a_bad_case_fails_al
     assert rows["canteen"]["attempts"] == 1 and rows["canteen"]["error"]  # a 400: no retry
     assert rows["canteen"]["correct"] is False
     assert rows["quota"]["error"] is None and rows["quota"]["attempts"] == 1
-    assert export["progress"]["failed"] == 1
+    # done = completed + failed, never above total (issue 26: "completed" counted the
+    # failed items too, so completed + failed came to more than total).
+    assert export["progress"] == {
+        "total": 3,
+        "done": 3,
+        "completed": 2,
+        "failed": 1,
+        "percent": 100.0,
+    }
     assert export["aggregates"]["openai:gpt-4.1-mini"]["overall"]["errors"] == 1
     # Four attempts at 60 a minute (bursts of one) need three seconds of waiting in all;
     # the backoff after the 429 is at most base x 2^0 = 1 s (full jitter: 0 to 1 s).
@@ -204,6 +218,13 @@ async def test_retries_stop_after_the_configured_attempts(
 
     (row,) = export["cases"]
     assert row["attempts"] == 3 and row["error"] and export["status"] == "completed"
+    assert export["progress"] == {
+        "total": 1,
+        "done": 1,
+        "completed": 0,
+        "failed": 1,
+        "percent": 100.0,
+    }
     assert len(mock_openai.calls) == 3
     assert len(fake_time.sleeps) >= 2 and all(0 <= s <= 2.0 for s in fake_time.sleeps)
     assert run_id != record.run_id

@@ -16,6 +16,7 @@ from use_cases.eval_domain import (
     dataset_version,
     parse_dataset,
 )
+from use_cases.eval_run_domain import RunProgress
 from use_cases.evaluation import AnswerCase, parse_cases
 
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
@@ -138,3 +139,24 @@ def test_cases_are_hashable_and_names_become_slugs_and_formats() -> None:
         dataset_format("cases.xlsx")
     with pytest.raises(InvalidRequest, match="needs a letter or digit"):
         dataset_slug("!!!")
+
+
+# --- run progress --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # (total, rows recorded, rows with an error) -> what a client reads
+        ((4, 4, 2), {"total": 4, "done": 4, "completed": 2, "failed": 2, "percent": 100.0}),
+        ((4, 1, 1), {"total": 4, "done": 1, "completed": 0, "failed": 1, "percent": 25.0}),
+        ((4, 6, 5), {"total": 4, "done": 4, "completed": 0, "failed": 4, "percent": 100.0}),
+        ((0, 0, 0), {"total": 0, "done": 0, "completed": 0, "failed": 0, "percent": 100.0}),
+    ],
+)
+def test_run_progress_counts_each_finished_item_once_and_never_passes_the_total(
+    counts: tuple[int, int, int], expected: dict[str, float]
+) -> None:
+    progress = RunProgress.of(*counts).as_dict()
+    assert progress == expected
+    assert progress["completed"] + progress["failed"] == progress["done"] <= progress["total"]
