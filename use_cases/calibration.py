@@ -9,9 +9,12 @@ Rules:
   figures are of the confidence users were shown (calibrated when a map was active); the
   calibration report also gives the ECE of the raw confidence. See
   `use_cases/calibration_stats.py` for the definitions. No feedback: nulls and a message.
-- Phrase tuning (`AutoTunePhrases`) keeps each phrase's promise (`use_cases/confidence.py`):
-  see `suggest_thresholds`. A dry run only suggests; otherwise the suggestion becomes the next
-  thresholds version (unless it equals the one in force).
+- Phrase tuning (`AutoTunePhrases`) keeps each phrase's promise (`use_cases/confidence.py`)
+  and keeps the phrases ordered and distinct: see `tune_thresholds` (a bound moves only on
+  `MIN_MOVE_FEEDBACK` rated answers, and bounds rise by at least one band). Its message says
+  what it does (or, in a dry run, would do) with each phrase and why. A dry run only suggests;
+  otherwise the suggestion becomes the next thresholds version (unless it equals the one in
+  force).
 - Recalibration (`Recalibrate`) needs `min_feedback` feedback items (default 50). It shuffles
   them with a fixed seed, fits the map on one part and measures ECE and Brier score before
   (raw) and after (mapped) on the held-out rest (`holdout`, default half); the map it stores is
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,20 +44,23 @@ from use_cases.calibration_domain import (
 from use_cases.calibration_stats import (
     DEFAULT_TOLERANCE,
     MIN_BAND_FEEDBACK,
+    MIN_MOVE_FEEDBACK,
     Band,
     Pair,
+    ThresholdMove,
     WeekDrift,
     accuracy,
     bands,
     brier_score,
     expected_calibration_error,
     mean_confidence,
-    suggest_thresholds,
+    tune_thresholds,
     weekly_drift,
 )
 from use_cases.confidence import (
     DEFAULT_PHRASES,
     DEFAULT_THRESHOLDS,
+    PHRASES,
     PhraseThresholds,
     phrase_promises,
 )
@@ -276,6 +283,21 @@ class TuneResult:
     bands: list[Band]
     min_band_feedback: int
     message: str
+    moves: tuple[ThresholdMove, ...] = ()
+    """Each phrase's bound: where it is, where it would go, and why."""
+    min_move_feedback: int = MIN_MOVE_FEEDBACK
+
+
+def _plan(moves: Sequence[ThresholdMove]) -> str:
+    """What tuning does with each phrase, and why, in one sentence."""
+    lines = []
+    for m in moves:
+        if m.action == "keep":
+            what = f"keep {m.phrase} at {m.current:.2f}"
+        else:
+            what = f"{m.action} {m.phrase} from {m.current:.2f} to {m.suggested:.2f}"
+        lines.append(f"{what} ({m.reason})")
+    return "; ".join(lines) + "."
 
 
 class AutoTunePhrases(_Analytics):
@@ -293,9 +315,19 @@ class AutoTunePhrases(_Analytics):
         window = self.window(None, days_back)
         band_list = bands(window.pairs)
         current = self._store.current_thresholds() or DEFAULT_PHRASES
-        suggested = suggest_thresholds(band_list, DEFAULT_THRESHOLDS)
+        found = tune_thresholds(band_list, DEFAULT_THRESHOLDS, current.bounds, PHRASES[1:])
+        moves = tuple(found or ())
+        suggested = tuple(m.suggested for m in moves) if found is not None else None
         result = TuneResult(
-            days_back, dry_run, False, current, suggested, band_list, MIN_BAND_FEEDBACK, ""
+            days_back,
+            dry_run,
+            False,
+            current,
+            suggested,
+            band_list,
+            MIN_BAND_FEEDBACK,
+            "",
+            moves,
         )
         if suggested is None:
             message = (
@@ -303,10 +335,13 @@ class AutoTunePhrases(_Analytics):
                 or f"No band has {MIN_BAND_FEEDBACK} or more answers with feedback yet."
             )
             return replace(result, message=message + " The thresholds are unchanged.")
+        plan = _plan(moves)
         if suggested == current.bounds:
-            return replace(result, message="The thresholds in force already fit the feedback.")
+            return replace(
+                result, message=f"The thresholds in force already fit the feedback. {plan}"
+            )
         if dry_run:
-            return replace(result, message="Dry run: nothing was changed.")
+            return replace(result, message=f"Dry run, nothing was changed; it would {plan}")
         saved = self._store.save_thresholds(suggested, "auto-tune", caller.user_id, self._now())
         self._audit.record(
             caller,
@@ -319,7 +354,7 @@ class AutoTunePhrases(_Analytics):
             result,
             applied=True,
             current=saved,
-            message=f"Applied as thresholds version {saved.version}.",
+            message=f"Applied as thresholds version {saved.version}: {plan}",
         )
 
     async def execute(self, caller: Caller, days_back: int = 7, dry_run: bool = True) -> TuneResult:

@@ -194,3 +194,114 @@ def suggest_thresholds(
             bound = band.lower
         bounds.append(round(bound, 4))
     return tuple(bounds)
+
+
+#: Rated answers a phrase threshold's move must rest on: those whose phrase the move changes
+#: (with confidence between where the threshold is and where the feedback would put it).
+MIN_MOVE_FEEDBACK = 10
+#: The least room each phrase keeps (one band): thresholds rise strictly, so every phrase,
+#: "very low" included, still covers some confidences.
+PHRASE_GAP = 0.1
+
+
+@dataclass(frozen=True)
+class ThresholdMove:
+    """What tuning does with one phrase's lower bound, and why."""
+
+    phrase: str
+    promise: float
+    current: float
+    target: float
+    """Where the promise alone puts it on the feedback (`suggest_thresholds`)."""
+    suggested: float
+    rated: int
+    """Rated answers between `current` and `target` (the answers whose phrase would change)."""
+    reason: str
+
+    @property
+    def action(self) -> str:
+        if self.suggested == self.current:
+            return "keep"
+        return "lower" if self.suggested < self.current else "raise"
+
+
+def tune_thresholds(
+    band_list: Sequence[Band],
+    promises: Sequence[float],
+    current: Sequence[float],
+    names: Sequence[str],
+    *,
+    min_band_feedback: int = MIN_BAND_FEEDBACK,
+    min_move_feedback: int = MIN_MOVE_FEEDBACK,
+    gap: float = PHRASE_GAP,
+) -> list[ThresholdMove] | None:
+    """The phrase thresholds the feedback supports, one `ThresholdMove` per phrase; None when
+    no band has `min_band_feedback` rated answers.
+
+    1. Target: where the promise alone puts each bound (`suggest_thresholds`).
+    2. Evidence: a bound moves to its target only if at least `min_move_feedback` rated
+       answers lie between the two (the answers the move relabels); else it stays.
+    3. Order: bounds rise by at least `gap` from `gap` up (each is raised as needed, which
+       keeps every promise: a raised phrase covers only confidences that kept it), and stay
+       within 1.0 (lowered from the top down only when the room runs out).
+    """
+    targets = suggest_thresholds(band_list, promises, min_feedback=min_band_feedback)
+    if targets is None:
+        return None
+    chosen: list[float] = []
+    reasons: list[str] = []
+    rated_between: list[int] = []
+    for promise, now, target in zip(promises, current, targets, strict=True):
+        low, high = sorted((now, target))
+        rated = sum(b.with_feedback for b in band_list if low - 1e-9 <= b.lower < high - 1e-9)
+        rated_between.append(rated)
+        if target == now:
+            chosen.append(now)
+            reasons.append(f"the feedback for its promise of {promise:.0%} puts it there")
+        elif rated < min_move_feedback:
+            chosen.append(now)
+            reasons.append(
+                f"the feedback alone would move it to {target:.2f}, but only {rated} rated "
+                f"answer{'s' if rated != 1 else ''} lie between {low:.2f} and {high:.2f} "
+                f"(at least {min_move_feedback} needed to move it)"
+            )
+        elif target < now:
+            chosen.append(target)
+            reasons.append(
+                f"the {rated} rated answers from {target:.2f} up to {now:.2f} are right at "
+                f"least {promise:.0%} of the time in every band with enough feedback"
+            )
+        else:
+            chosen.append(target)
+            reasons.append(
+                f"below {target:.2f} a band with enough feedback is right less than "
+                f"{promise:.0%} of the time ({rated} rated answers from {now:.2f} to "
+                f"{target:.2f})"
+            )
+    bounds = _spread(chosen, gap)
+    moves = []
+    for i, (name, promise, now, target) in enumerate(
+        zip(names, promises, current, targets, strict=True)
+    ):
+        reason = reasons[i]
+        if bounds[i] > chosen[i]:
+            reason += f"; raised to {bounds[i]:.2f} to stay {gap:.2f} above the phrase below"
+        elif bounds[i] < chosen[i]:
+            reason += f"; lowered to {bounds[i]:.2f} to leave room for the phrases above"
+        moves.append(ThresholdMove(name, promise, now, target, bounds[i], rated_between[i], reason))
+    return moves
+
+
+def _spread(bounds: Sequence[float], gap: float) -> list[float]:
+    """`bounds` raised as little as needed to rise by `gap` from `gap` up, then capped at 1.0
+    from the top down (each at least `gap` below the next)."""
+    spread: list[float] = []
+    floor = gap
+    for bound in bounds:
+        spread.append(_r(max(bound, floor)))
+        floor = spread[-1] + gap
+    ceiling = 1.0
+    for i in reversed(range(len(spread))):
+        spread[i] = _r(min(spread[i], ceiling))
+        ceiling = spread[i] - gap
+    return spread

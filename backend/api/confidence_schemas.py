@@ -213,14 +213,33 @@ class ThresholdsOut(BaseModel):
         )
 
 
+class ThresholdMoveOut(BaseModel):
+    phrase: str
+    promise: float = Field(description="The least observed accuracy the phrase stands for.")
+    current: float = Field(description="Its lower bound in force before this call.")
+    target: float = Field(description="Where the promise alone puts it on the feedback.")
+    suggested: float = Field(description="Where tuning puts it (evidence and order applied).")
+    action: str = Field(description="keep, lower or raise.")
+    rated_answers: int = Field(
+        description="Rated answers between the bound in force and the target."
+    )
+    reason: str
+
+
 class TuneOut(BaseModel):
     days_back: int
     dry_run: bool
     applied: bool
     current: ThresholdsOut = Field(description="The thresholds in force after this call.")
     suggested: dict[str, float] | None
+    changes: list[ThresholdMoveOut] = Field(
+        description="What tuning does (or, in a dry run, would do) with each phrase, and why."
+    )
     bands: list[BandOut]
     min_band_feedback: int
+    min_move_feedback: int = Field(
+        description="Rated answers a bound's move must rest on; with fewer it is kept."
+    )
     message: str
 
     @classmethod
@@ -234,8 +253,22 @@ class TuneOut(BaseModel):
             applied=result.applied,
             current=ThresholdsOut.of(result.current),
             suggested=suggested,
+            changes=[
+                ThresholdMoveOut(
+                    phrase=m.phrase,
+                    promise=m.promise,
+                    current=m.current,
+                    target=m.target,
+                    suggested=m.suggested,
+                    action=m.action,
+                    rated_answers=m.rated,
+                    reason=m.reason,
+                )
+                for m in result.moves
+            ],
             bands=[BandOut.model_validate(b) for b in result.bands],
             min_band_feedback=result.min_band_feedback,
+            min_move_feedback=result.min_move_feedback,
             message=result.message,
         )
 

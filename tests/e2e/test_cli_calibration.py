@@ -97,7 +97,8 @@ def test_tune_and_recalibrate_from_the_cli(env: None, data_dir: Path) -> None:
     try:
         now = datetime.now(UTC)
         for i in range(60):
-            confidence = 0.25 if i < 30 else 0.85
+            # answers at 0.45 are right 30% of the time: "moderate" (40%) must start higher
+            confidence = 0.45 if i < 30 else 0.85
             log.add(
                 LoggedResponse(
                     f"resp_{i:024x}",

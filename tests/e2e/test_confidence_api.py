@@ -268,7 +268,11 @@ async def test_auto_tune_suggests_then_applies_versioned_audited_thresholds(
     seed(container, rows)
     dry = (await client.post("/confidence/auto-tune")).json()
     assert dry["dry_run"] is True and dry["applied"] is False
-    assert dry["suggested"] == {"low": 0.2, "moderate": 0.5, "high": 0.5, "very high": 0.8}
+    # moderate's promise alone would put it at 0.5, but no rated answer lies between 0.4 and
+    # 0.5 to move it on: it stays, and the phrases stay distinct.
+    assert dry["suggested"] == {"low": 0.2, "moderate": 0.4, "high": 0.5, "very high": 0.8}
+    assert [c["action"] for c in dry["changes"]] == ["keep", "keep", "lower", "keep"]
+    assert "; keep moderate at 0.40 (the feedback alone would move it to 0.50" in dry["message"]
     assert dry["current"]["version"] == 0
     applied = (await client.post("/confidence/auto-tune", params={"dry_run": "false"})).json()
     assert applied["applied"] is True and applied["current"]["version"] == 1
@@ -282,7 +286,57 @@ async def test_auto_tune_suggests_then_applies_versioned_audited_thresholds(
     again = (await client.post("/confidence/auto-tune", params={"dry_run": "false"})).json()
     assert again["applied"] is False and "already fit" in again["message"]
     recorded = container.calibration.record_response.record(_record(raw_confidence=0.55))
-    assert recorded.confidence_phrase == "high"  # moderate and high both start at 0.5
+    assert recorded.confidence_phrase == "high"  # high now starts at 0.5
+
+
+async def test_auto_tune_keeps_the_phrases_ordered_and_distinct_and_says_why(
+    container: Container, client: httpx.AsyncClient
+) -> None:
+    """Issue 26: 62 rated answers, 93% right, made auto-tune store low = moderate = high =
+    0.2 and very high = 0.5, so "low" and "moderate" could never be shown."""
+    rows: list[tuple[str, str, float, bool | None, datetime]] = []
+    # (band, answers, right): every band from 0.2 up meets 60%, from 0.5 up meets 80%.
+    for band, count, right in ((2, 8, 6), (3, 6, 6), (4, 6, 4), (5, 10, 10), (6, 10, 10),
+                               (7, 10, 10), (8, 12, 12)):  # fmt: skip
+        for i in range(count):
+            confidence = band / 10 + 0.05
+            rows.append((f"u{band}{i}", "ana", confidence, i < right, datetime(2026, 3, 1, 9)))
+    assert len(rows) == 62 and sum(1 for r in rows if r[3]) == 58  # 93.5% right
+    seed(container, rows)
+
+    dry = (await client.post("/confidence/auto-tune")).json()
+    suggested = list(dry["suggested"].values())
+    assert suggested == [0.2, 0.3, 0.4, 0.5]
+    moves = {c["phrase"]: c for c in dry["changes"]}
+    assert moves["moderate"]["target"] == 0.2 and moves["moderate"]["suggested"] == 0.3
+    assert "raised to 0.30" in moves["moderate"]["reason"]
+    assert moves["very high"]["rated_answers"] == 30  # the answers from 0.5 to 0.8
+    assert dry["message"].startswith("Dry run, nothing was changed; it would keep low")
+    assert "lower very high from 0.80 to 0.50" in dry["message"]
+
+    applied = (await client.post("/confidence/auto-tune", params={"dry_run": "false"})).json()
+    stored = (await client.get("/confidence/phrase-status")).json()["thresholds"]
+    assert applied["applied"] and list(stored["thresholds"].values()) == suggested
+    phrases = [container.calibration.record_response.record(_record(raw_confidence=c))
+               for c in (0.1, 0.25, 0.35, 0.45, 0.9)]  # fmt: skip
+    assert [p.confidence_phrase for p in phrases] == [
+        "very low",
+        "low",
+        "moderate",
+        "high",
+        "very high",
+    ]
+
+
+async def test_auto_tune_needs_rated_answers_to_move_a_phrase(
+    container: Container, client: httpx.AsyncClient
+) -> None:
+    rows = [(f"s{i}", "ana", 0.35, True, datetime(2026, 3, 1, 9)) for i in range(6)]
+    seed(container, rows)
+    dry = (await client.post("/confidence/auto-tune")).json()
+    # Six answers at 0.35, all right, would pull every phrase down to 0.3: too few to move any.
+    assert dry["suggested"] == {"low": 0.2, "moderate": 0.4, "high": 0.6, "very high": 0.8}
+    assert "already fit" in dry["message"] and "only 6 rated answers" in dry["message"]
 
 
 def _record(**overrides: object):  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import datetime
 
 import pytest
@@ -13,9 +15,10 @@ from use_cases.calibration_stats import (
     brier_score,
     expected_calibration_error,
     suggest_thresholds,
+    tune_thresholds,
     weekly_drift,
 )
-from use_cases.confidence import DEFAULT_THRESHOLDS
+from use_cases.confidence import DEFAULT_THRESHOLDS, PHRASES, PhraseThresholds
 
 # (confidence, right?) of six answers with feedback
 PAIRS = [(0.95, True), (0.85, True), (0.85, False), (0.35, False), (0.35, True), (0.05, False)]
@@ -82,3 +85,53 @@ def test_auroc_by_hand() -> None:
     assert auroc([(0.1, True), (0.9, False)]) == 0.0
     assert auroc([(0.5, True), (0.5, False)]) == 0.5
     assert auroc([(0.5, True)]) is None and auroc([]) is None
+
+
+def tuned(pairs: list[tuple[float, bool]], current: tuple[float, ...] = DEFAULT_THRESHOLDS):
+    moves = tune_thresholds(bands(pairs), DEFAULT_THRESHOLDS, current, PHRASES[1:])
+    assert moves is not None
+    return tuple(m.suggested for m in moves), moves
+
+
+def test_tuned_thresholds_rise_by_a_band_so_every_phrase_can_be_shown() -> None:
+    # Right nearly always from 0.2 up: the promises alone put low, moderate and high at 0.2.
+    pairs = [(0.25, i < 9) for i in range(12)] + [(0.65, True)] * 20 + [(0.85, True)] * 20
+    assert suggest_thresholds(bands(pairs), DEFAULT_THRESHOLDS) == (0.2, 0.2, 0.2, 0.6)
+    bounds, moves = tuned(pairs)
+    assert bounds == (0.2, 0.3, 0.4, 0.6)
+    assert [m.action for m in moves] == ["keep", "lower", "lower", "lower"]
+    assert PhraseThresholds(bounds).phrase_for(0.35) == "moderate"
+
+
+def test_a_bound_moves_only_on_enough_rated_answers() -> None:
+    # Nine answers at 0.45, all right, would pull high and very high down to 0.4.
+    bounds, moves = tuned([(0.45, True)] * 9)
+    assert bounds == DEFAULT_THRESHOLDS
+    assert "only 9 rated answers lie between 0.40 and 0.60" in moves[2].reason
+    bounds, _ = tuned([(0.45, True)] * 10)
+    assert bounds == (0.2, 0.4, 0.5, 0.6)  # high and very high go to 0.4, then are spread
+
+
+def test_collapsed_thresholds_in_force_are_spread_again() -> None:
+    bounds, moves = tuned([(0.95, True)] * 5, current=(0.2, 0.2, 0.2, 0.5))
+    assert bounds == (0.2, 0.3, 0.4, 0.5)
+    assert "raised to 0.30" in moves[1].reason
+
+
+def test_bounds_stay_within_one_even_when_no_band_keeps_a_promise() -> None:
+    bounds, moves = tuned([(0.95, False)] * 20 + [(0.85, False)] * 20)
+    assert bounds == (0.7, 0.8, 0.9, 1.0)
+    assert "lowered to 0.70" in moves[0].reason
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_tuned_thresholds_always_rise_strictly_within_zero_and_one(seed: int) -> None:
+    rng = random.Random(seed)
+    pairs = [(rng.random(), rng.random() < 0.7) for _ in range(rng.randint(5, 300))]
+    current = tuple(sorted(round(rng.choice((0.1, 0.2, 0.5, 0.9)), 1) for _ in range(4)))
+    moves = tune_thresholds(bands(pairs), DEFAULT_THRESHOLDS, current, PHRASES[1:])
+    if moves is None:
+        return
+    bounds = [m.suggested for m in moves]
+    assert bounds[0] >= 0.1 - 1e-9 and bounds[-1] <= 1.0
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(bounds))
