@@ -29,7 +29,11 @@ Trust checks, all before anything is embedded or written:
   look like the newest word on its subject;
 - `supersedes:` must name a document in the knowledge base or in the same run; it is
   recorded as the explicit relation retrieval uses to prefer current versions (titles and
-  dates decide nothing);
+  dates decide nothing). It names the document by its id, its source (or a unique tail of
+  it), a path whose tail is such a source (`policies/a.md` written for the whole knowledge
+  base still names `a.md` ingested from the `policies` folder), its file name, or the title
+  of a stored document (its current version); a name that fits several is refused. The
+  target's source is recorded;
 - with `distinct_title` (uploads), a title already used by a document the input neither
   replaces nor supersedes (nor one of the older versions those supersede) is refused
   (`TitleTaken`, 409): an upload cannot compete with a policy under its name (as a wiki
@@ -344,22 +348,49 @@ class IngestDocuments:
         parsed: ParsedDocument,
         existing: DocumentRecord | None,
     ) -> tuple[str | None, DocumentRecord | None]:
-        """The `supersedes:` key as stored (the target's source) and its document."""
-        key = (parsed.supersedes or "").strip()
+        """The `supersedes:` key as stored (the target's source) and its document (None when
+        the target is an input of this run not stored yet: the store links it on arrival)."""
+        key = (parsed.supersedes or "").strip().removeprefix("./")
         if not key:
             return None, None
-        target = self._store.resolve_key(key)
+        for form in _key_forms(key):
+            # An id is only ever the whole key (the tail `12` of `2023/12` is no id).
+            target = None if form != key and form.isdigit() else self._store.resolve_key(form)
+            if target is not None:
+                break
+            later = {
+                s.source for s in run.request.sources if s is not source and _names(form, s.source)
+            }
+            if len(later) == 1:
+                return later.pop(), None  # arrives later in this run, under this source
+            if later:
+                raise InvalidDocument(
+                    f"{source.name}: supersedes: {key} could name any of "
+                    f"{', '.join(sorted(later))}; give the one it replaces by its source."
+                )
+        else:
+            target = self._by_title(source, key)
         if target is None:
-            if any(_names(key, s.source) for s in run.request.sources if s is not source):
-                return key, None  # arrives later in this run; the store links it then
             raise InvalidDocument(
-                f"{source.name}: supersedes: {key} names no document in the knowledge base. "
-                "Give the source of the document it replaces as listed by GET /api/documents "
-                "or `almanac docs list` (e.g. policies/password-policy-2023.md), or its id."
+                f"{source.name}: supersedes: {key} names no document in the knowledge base or "
+                "in this run. Give the document it replaces by its source as listed by GET "
+                "/api/documents or `almanac docs list` (e.g. policies/password-policy-2023.md), "
+                "its file name, its title or its id."
             )
         if existing is not None and target.id == existing.id:
             raise InvalidDocument(f"{source.name}: a document cannot supersede itself.")
         return target.source, target
+
+    def _by_title(self, source: IngestSource, key: str) -> DocumentRecord | None:
+        """The stored document titled `key`: of several versions, the current one."""
+        titled = self._store.find_by_title(key)
+        current = [d for d in titled if d.superseded_by_id is None] or titled
+        if len(current) > 1:
+            raise InvalidDocument(
+                f"{source.name}: supersedes: {key} is the title of "
+                f"{', '.join(d.source for d in current)}; give the one it replaces by its source."
+            )
+        return current[0] if current else None
 
     def _check_title(self, name: str, title: str, related: list[DocumentRecord | None]) -> None:
         """Refuse a title held by a document outside the input's own versions: the one it
@@ -467,6 +498,14 @@ def _quote(text: str, limit: int = 80) -> str:
 
 def _raw_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _key_forms(key: str) -> list[str]:
+    """A `supersedes:` path and its tails, longest first: `policies/a.md`, then `a.md`. A
+    path written relative to a parent folder (the whole knowledge base) still names a
+    document ingested from a subfolder, whose source is relative to that subfolder."""
+    parts = [p for p in key.split("/") if p]
+    return ["/".join(parts[i:]) for i in range(len(parts))] or [key]
 
 
 def _names(key: str, source: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from backend import bootstrap
 from backend.cli.main import app
+from backend.config import PROJECT_ROOT
 
 runner = CliRunner()
 
@@ -212,3 +214,65 @@ def test_a_new_loader_version_re_indexes_unchanged_files(
     code, out, _ = run("docs", "list", "--json")
     pages = [d for d in json.loads(out)["documents"] if d["source"] == "page.html"]
     assert len(pages) == 1  # replaced, not added beside the old one
+
+
+def _by_source(documents: list[dict[str, object]]) -> dict[str, dict[str, object]]:
+    return {str(d["source"]): d for d in documents}
+
+
+def test_ingesting_a_subfolder_keeps_its_version_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26: `almanac ingest sample_data/knowledge_base/policies` failed two documents,
+    whose `supersedes: policies/...` is written relative to the parent folder."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for key, value in {"DATA_DIR": str(data_dir), "LOAD_SAMPLE_DATA": "false"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(data_dir)
+    policies = tmp_path / "copy" / "policies"
+    shutil.copytree(PROJECT_ROOT / "sample_data" / "knowledge_base" / "policies", policies)
+
+    code, out, _ = run("ingest", str(policies), "--json")
+
+    report = json.loads(out)
+    assert code == 0 and report["failed"] == 0, out
+    code, out, _ = run("docs", "list", "--limit", "100", "--json")
+    documents = _by_source(json.loads(out)["documents"])
+    ids = {source.removeprefix("password-policy-"): d["id"] for source, d in documents.items()}
+    links = {
+        source.removeprefix("password-policy-"): (d["supersedes_id"], d["superseded_by_id"])
+        for source, d in documents.items()
+        if source.startswith("password-policy-")
+    }
+    assert links == {
+        "2022.md": (None, ids["2023.md"]),
+        "2023.md": (ids["2022.md"], ids["2025.md"]),
+        "2025.md": (ids["2023.md"], None),
+    }
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        "password-policy-2025.md",
+        "knowledge_base/policies/password-policy-2025.md",
+        "Password and Credential Rotation Policy",
+    ],
+)
+def test_supersedes_may_name_a_stored_document_by_file_name_path_or_title(
+    env: dict[str, str], tmp_path: Path, named: str
+) -> None:
+    write(
+        tmp_path / "drafts" / "password-policy-2026.md",
+        f"---\ntitle: Password Policy 2026\nupdated: 2026-01-05\nsupersedes: {named}\n---\n"
+        "# Rotation\n\nPasswords change on compromise only, and every passkey is registered.\n",
+    )
+    code, out, _ = run("ingest", str(tmp_path / "drafts"), "--json")
+    assert code == 0 and json.loads(out)["failed"] == 0, out
+    code, out, _ = run("docs", "list", "--limit", "100", "--json")
+    documents = _by_source(json.loads(out)["documents"])
+    current = documents["policies/password-policy-2025.md"]
+    assert documents["password-policy-2026.md"]["supersedes_id"] == current["id"]
