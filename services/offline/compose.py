@@ -28,6 +28,7 @@ from services.offline.question import (
     INTENT_WHO,
     as_of_date,
     asking_clauses,
+    asks_only_how,
     asks_quantity,
     counted_words,
     states_quantity,
@@ -225,6 +226,7 @@ def _choose(
     min_evidence: float,
     asks_who: bool = False,
     asked: frozenset[str] = frozenset(),
+    lead_with_typed: bool = True,
 ) -> list[Scored]:
     """The best sentence, then (if it lacks the kind of fact asked for) the best one that has
     it (for "who", a name within `NEXT_TO_BEST` sentences of the best one counts whatever its
@@ -233,7 +235,9 @@ def _choose(
     `asked`: the words of the clause that asks, in a message that also tells what happened
     ("got a warning that the cert has 20 days left.. isn't it supposed to renew by itself?").
     When the chosen sentences hold none of them, the best sentence that does is added: the
-    best sentence may only restate the story."""
+    best sentence may only restate the story. `lead_with_typed=False`: the kind of fact asked
+    for is too loosely recognised to lead in place of the best sentence (a way to do
+    something: a manual describes its settings in the imperative, "Add syntax highlighting")."""
 
     def distinct(candidate: Scored, chosen: list[Scored]) -> bool:
         return not any(
@@ -259,7 +263,7 @@ def _choose(
         )
 
     chosen = [best]
-    if not best.typed:
+    if not best.typed and lead_with_typed:
         # The name asked for may sit next to the best sentence ("... the EU stack can be
         # moved to eu-central-1." / "Only the Head of Site Reliability can authorise it.").
         typed = next(
@@ -436,6 +440,59 @@ def _foreign(absent: Sequence[str], question: str) -> list[str]:
     return [typed[t] for t in absent if t in typed and is_foreign(typed[t])]
 
 
+#: A name of code as people type it: with "_" or "." inside ("isolation_level",
+#: "logging.DEBUG"), three letters or more with digits ("FTS5", "sqlite3"; "py2" and "v2"
+#: are people's shorthand), a call ("ROW_NUMBER()") or a word
+#: in capitals ("PARTITION"). Hyphenated words are left out: people hyphenate English
+#: ("auto-abort", "non-urgent") and write a documented name in other ways.
+_CODE_NAME = re.compile(
+    r"(?<![\w.-])(?:[A-Za-z]\w*_\w+|[A-Za-z]\w+(?:\.[A-Za-z]\w*)+|[A-Za-z]{3,}\d+[A-Za-z0-9]*"
+    r"|[A-Za-z_]\w*(?=\(\))|[A-Z]{4,})(?![\w-])"
+)
+
+
+def _unheard_names(
+    question: str, hits: Sequence[dict[str, Any]], known: Callable[[str], bool] | None = None
+) -> list[str]:
+    """The names of code the question types (`_CODE_NAME`) that no retrieved passage holds,
+    letters and digits compared alone ("SEV-2" holds "sev2", "Python 2" holds "py2"), and,
+    for a name of one word, that the knowledge base does not hold either (`known.exactly`):
+    the search ranks a passage holding such a name first, so one it did not find is most
+    likely in no document, and the question is about something the knowledge base does not
+    cover (FOREIGN_TERM_PENALTY)."""
+    names = _CODE_NAME.findall(question)
+    if not names:
+        return []
+    # "logging.WARNING": the documents may name the attribute alone ("WARNING").
+    keys = [re.sub(r"[^0-9a-z]", "", name.rpartition(".")[2].lower()) for name in names]
+    letters = [c for c in question if c.isalpha()]
+    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    texts = [
+        re.sub(
+            r"[^0-9a-z]",
+            "",
+            f"{h.get('title', '')} {h.get('section', '')} {h.get('text', '')}".lower(),
+        )
+        for h in hits
+    ]
+    exactly = getattr(known, "exactly", None)
+
+    def held(name: str, key: str) -> bool:
+        # "py2" is held by "Python 2": letters that start a word, then the same digits.
+        split = re.fullmatch(r"([a-z]+)(\d+)", key)
+        pattern = re.compile(f"{split[1]}[a-z]*{split[2]}" if split else re.escape(key))
+        if any(pattern.search(text) for text in texts):
+            return True
+        single = re.fullmatch(r"[A-Za-z0-9]+", name) is not None
+        return single and exactly is not None and exactly(stem(name.lower()))
+
+    return [
+        name
+        for name, key in zip(names, keys, strict=True)
+        if key and not (shouting and name.isupper() and name.isalpha()) and not held(name, key)
+    ]
+
+
 def _spelt_stems(question: str) -> set[str]:
     """Stems of the question's words of five letters or more that are English words as typed:
     no typo credit rescues them from being absent ("paternity" is no typo of "pattern")."""
@@ -556,6 +613,7 @@ def compose_documents(
     similarity: SentenceSimilarity | None = None,
     borrowed: Sequence[str] = (),
     known: Callable[[str], bool] | None = None,
+    whole: str | None = None,
 ) -> Answer:
     """The cited extractive answer, or the can't-find answer when the evidence is weak.
 
@@ -564,7 +622,10 @@ def compose_documents(
     `borrowed`: words a follow-up took from the previous question; they weigh less than the
     follow-up's own words and never raise the bar. `known(stem)`: whether the knowledge base
     holds the word anywhere (`vocabulary.KnowledgeVocabulary`); a question word no retrieved
-    passage holds raises the bar only if it is unknown (without `known`: always).
+    passage holds raises the bar only if it is unknown (without `known`: always). `whole`:
+    the whole question an elliptical follow-up stands for ("what's the default boundary for
+    IntFlag" for "and for IntFlag?"); a sentence means the follow-up at least as much as it
+    means that question.
     """
     if not hits:
         return not_found(0.0)
@@ -614,6 +675,9 @@ def compose_documents(
             own = with_topic(_own(question, borrowed), borrowed)
             own_meaning = similarity.similarities(own, texts)
             semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
+        if whole:
+            meant = similarity.similarities(whole, texts)
+            semantic = [max(a, b) for a, b in zip(semantic, meant, strict=True)]
     scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:
         return not_found(0.0)
@@ -629,12 +693,15 @@ def compose_documents(
     needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
     spelt = _spelt_stems(question)
+    # A word is no typo of another word the question itself holds ("upsert" of "insert").
+    others = vocabulary - set(terms)
     absent = [
         t
         for t in terms
         if not has_digit(t)
         and t not in background
-        and match(t, vocabulary, typos=t not in spelt) == 0.0
+        and t not in vocabulary
+        and match(t, others, typos=t not in spelt) == 0.0
         and (known is None or not known(t))
     ]
     asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
@@ -644,7 +711,7 @@ def compose_documents(
         common = _common_stems(question)
         absent = [t for t in absent if t not in common]
     needed += ABSENT_TERM_PENALTY * len(absent)
-    foreign = _foreign(absent, question)
+    foreign = _foreign(absent, question) + _unheard_names(_own(question, borrowed), kept, known)
     if foreign:
         logger.debug("Named nowhere in the knowledge base: {}", foreign)
         needed += FOREIGN_TERM_PENALTY
@@ -684,6 +751,7 @@ def compose_documents(
         EXTRA_SENTENCE_EVIDENCE * needed,
         asks_who,
         frozenset(asked - set(background)),
+        lead_with_typed=not asks_only_how(question),
     )
     chosen = _with_neighbours(chosen, scored, set(terms))
     quantity = asks_quantity(question)

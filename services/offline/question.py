@@ -36,6 +36,7 @@ from services.offline.text import (
     strip_pleasantries,
     wordset,
 )
+from services.offline.typos import english_words
 from use_cases.agent import strip_date_anchor
 
 _PRONOUNS = wordset(
@@ -70,6 +71,25 @@ INTENT_WHEN = re.compile(
     r"what\s+(?:day|days|date|dates|time))\b",
     re.IGNORECASE,
 )
+
+#: A question asking for a way to do something ("how do I stop that", "how can we get the
+#: network", "any fix?"): answered by a sentence that says what to do.
+INTENT_METHOD = re.compile(
+    r"\bhow\s+(?:do|can|could|should|would|shall|may)\s+(?:i|we|you|one|u)\b|\bhow\s+to\b"
+    r"|\b(?:any|a|the)\s+(?:fix|workaround|way)\b|\bis\s+there\s+(?:a|any)\s+way\b"
+    r"|\bwhat\s+(?:should|do|can|must)\s+(?:i|we)\s+(?:do|use|set|change|run)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_only_how(question: str) -> bool:
+    """Whether the question asks for a way to do something and for no number, frequency,
+    name or date."""
+    return INTENT_METHOD.search(question) is not None and not any(
+        intent.search(question)
+        for intent in (INTENT_NUMBER, INTENT_FREQUENCY, INTENT_WHO, INTENT_WHEN)
+    )
+
 
 #: A question about how things were, not how they are: every version of a policy may answer.
 INTENT_HISTORY = re.compile(
@@ -184,8 +204,24 @@ def counted_words(question: str) -> list[str]:
     return counted
 
 
+#: A version or a release named by its number ("New in Docutils 0.17", "version 3.7.0",
+#: "before SQLite 3.32.0", "Python 3"): a name, not a quantity of anything.
+_VERSION = re.compile(
+    r"\b(?:versions?|releases?|v)\s*\d+(?:\.\d+)*\b"
+    r"|\b(?-i:[A-Z])[\w+-]*\s+\d+(?:\.\d+)+\b|\bnew\s+in\s+\S+\s+\d+(?:\.\d+)*\b",
+    re.IGNORECASE,
+)
+
+
+def without_versions(text: str) -> str:
+    """`text` without the version numbers it names (`_VERSION`)."""
+    return _VERSION.sub(" ", text)
+
+
 def states_quantity(text: str) -> bool:
-    """Whether `text` states a quantity: a digit or a word such as "twice" or "unlimited"."""
+    """Whether `text` states a quantity: a digit (not of a version's number) or a word such as
+    "twice" or "unlimited"."""
+    text = without_versions(text)
     return any(ch.isdigit() for ch in text) or _QUANTITY_WORDS.search(text) is not None
 
 
@@ -289,6 +325,9 @@ class SearchQuery:
 
     text: str
     borrowed: tuple[str, ...] = ()
+    #: The whole question the follow-up stands for when its words replaced earlier ones
+    #: (`rewritten_follow_up`): what it means, read alone.
+    whole: str | None = None
 
 
 def search_query_for(question: str, previous_questions: Sequence[str]) -> str:
@@ -312,6 +351,10 @@ def follow_up_query(question: str, previous_questions: Sequence[str]) -> SearchQ
     own_words = [w for w in words(question) if w not in STOP]
     own = set(content_stems(question))
     dropped = _replaced_words(words(question), previous, own_words)
+    rewritten = rewritten_follow_up(question, previous_questions)
+    swapped = substituted(whole.rstrip(" ?"), _OPENER.sub("", question).rstrip(" ?"))
+    if swapped is not None:  # "and \\Huge?" after "how big is \\footnotesize ...?"
+        dropped.update(words(" ".join(swapped[1])))
     if asks_its_own_question(question):
         asking = _asking_words(previous)
         if any(w not in STOP and w not in asking for w in previous):  # a topic is left
@@ -320,11 +363,13 @@ def follow_up_query(question: str, previous_questions: Sequence[str]) -> SearchQ
     for word in previous:
         if word in STOP or stem(word) in own or word in borrowed or word in dropped:
             continue
+        if len(word) < 2 and not word.isdigit():  # the "s" of "what's"
+            continue
         borrowed.append(word)
     borrowed = borrowed[:8]
     if not borrowed:
-        return SearchQuery(question)
-    return SearchQuery(f"{' '.join(borrowed)} {question}".strip(), tuple(borrowed))
+        return SearchQuery(question, whole=rewritten)
+    return SearchQuery(f"{' '.join(borrowed)} {question}".strip(), tuple(borrowed), whole=rewritten)
 
 
 _PERSONAL_PRONOUN = re.compile(
@@ -474,24 +519,41 @@ def standalone_question(
     previous question. The previous question is itself made whole first (chains of
     follow-ups: "who owns shipment-api" / "what language is it in" / "what tier?").
     """
+    return _standalone(question, previous_questions, values)[0]
+
+
+def rewritten_follow_up(
+    question: str, previous_questions: Sequence[str], values: Sequence[tuple[str, str]] = ()
+) -> str | None:
+    """The whole question an elliptical follow-up stands for when its words took the place
+    of words of the previous question ("and for IntFlag?" -> "what's the default boundary
+    for IntFlag"); None when it is no follow-up or only adds to the previous question."""
+    text, rewritten = _standalone(question, previous_questions, values)
+    return text if rewritten else None
+
+
+def _standalone(
+    question: str, previous_questions: Sequence[str], values: Sequence[tuple[str, str]]
+) -> tuple[str, bool]:
+    """`standalone_question`, and whether the follow-up's words replaced earlier ones."""
     question = " ".join(question.split())
     if not previous_questions or not (_is_follow_up(question) or _is_fragment(question)):
-        return question
+        return question, False
     whole = standalone_question(previous_questions[-1], previous_questions[:-1], values)
     previous = whole.rstrip(" ?")
     own = _OPENER.sub("", question).rstrip(" ?")
     if not own:
-        return previous
+        return previous, False
     if _asks_about_its_own_name(own, values):
         # "and what is Ana Lima's job title?" after "who is the manager of Bo Chen?": the
         # follow-up names its row and asks its own question (a title, not the manager): the
         # earlier question's asking words must not come back.
-        return own
+        return own, False
     lead = own.split()[0].lower()
     if lead in _PREPOSITIONS:
         at = previous.lower().rfind(f" {lead} ")
         if at >= 0:
-            return f"{previous[:at]} {own}"
+            return f"{previous[:at]} {own}", True
     replacements = [
         (old, new)
         for new in IDENTIFIER.findall(own)
@@ -518,12 +580,95 @@ def standalone_question(
     ]
     for old, new in replacements:
         start = lowered_previous.find(old.lower())
-        return f"{previous[:start]}{new}{previous[start + len(old) :]}"
+        return f"{previous[:start]}{new}{previous[start + len(old) :]}", True
+    swapped = substituted(previous, own)
+    if swapped is not None:
+        return swapped[0], True
     own_names = _names_in(own, values)
     previous_names = [n for n in _names_in(previous, values) if n.lower() not in lowered_own]
     if previous_names and not own_names:
-        return f"{own}, {', '.join(previous_names)}"
-    return f"{previous}, {own}"
+        return f"{own}, {', '.join(previous_names)}", False
+    return f"{previous}, {own}", False
+
+
+#: A token as written: letters, digits and the marks that make names of code ("\\Huge",
+#: "color.cfg", "logging.WARNING", "IntFlag").
+_TOKEN = re.compile(r"\\?[^\W_][\w.+#-]*", re.UNICODE)
+
+#: Endings English words share by inflection or derivation, not by naming one kind of thing.
+_COMMON_ENDINGS = wordset(
+    "ing ings ion ions tion tions ed er ers est ly ness ment ments able ible al als ity ies "
+    "ive ous ful less ism ist ize ise ance ence ant ent ure"
+)
+
+
+def _kin(old: str, new: str) -> bool:
+    """Whether token `new` names the same kind of thing as `old`, by their shape alone: two
+    commands ("\\footnotesize", "\\Huge"), two files of one type ("graphics.cfg",
+    "color.cfg"), two capitalised constants ("WARNING", "DEBUG"), one name ending in the other
+    ("Flag", "IntFlag") or both ending alike beyond inflection ("smallint", "bigint")."""
+    if old.lower() == new.lower():
+        return False
+    if old.startswith("\\") or new.startswith("\\"):
+        return old.startswith("\\") and new.startswith("\\")
+    old_ext, new_ext = old.rpartition(".")[2], new.rpartition(".")[2]
+    if "." in old and "." in new and old_ext.lower() == new_ext.lower() and old_ext.isalpha():
+        return True
+    if len(old) >= 3 and len(new) >= 3 and old.isupper() and new.isupper() and old.isalpha():
+        return new.isalpha()
+    a, b = old.lower(), new.lower()
+    if not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < 3:
+        return False
+    if a.endswith(b) or b.endswith(a):
+        return True
+    english = english_words()
+    if a in english and b in english:  # "report" and "support" are not two of a kind
+        return False
+    shared = 0
+    while shared < min(len(a), len(b)) and a[-1 - shared] == b[-1 - shared]:
+        shared += 1
+    return shared >= 3 and a[-shared:] not in _COMMON_ENDINGS and shared < min(len(a), len(b))
+
+
+def substituted(previous: str, own: str) -> tuple[str, list[str]] | None:
+    """The previous question with the follow-up's words in place of the ones they stand for,
+    and the words replaced; None when nothing in the previous question is of their kind.
+
+    Two rules, both read from the words alone: a name of the follow-up replaces a name of the
+    same shape (`_kin`: "how big is \\footnotesize in the article class?" + "and \\Huge?" ->
+    "how big is \\Huge in the article class"); a follow-up ending in a noun the previous
+    question holds replaces the word before that noun ("what's the default report level?" +
+    "and the halt level?" -> "what's the default halt level")."""
+    asking = _QUESTION_WORDS | _AUXILIARIES | (_REFERRING - {"one", "ones"})
+    if any(w in asking for w in words(own)):
+        return None  # a question of its own ("and how long must they be?"), not a fragment
+    own_tokens = [t.rstrip(".") for t in _TOKEN.findall(own)]
+    own_tokens = [t for t in own_tokens if t and t.lower() not in STOP]
+    previous_tokens = [(m.start(), m.group(0).rstrip(".")) for m in _TOKEN.finditer(previous)]
+    for new in own_tokens:
+        for start, old in previous_tokens:
+            parts = [(start, old)]
+            if "." in old and not old.startswith("\\"):  # "logging.WARNING": its last name
+                head = old.rpartition(".")[2]
+                parts.append((start + len(old) - len(head), head))
+            for at, part in parts:
+                if part.lower() not in STOP and _kin(part, new):
+                    return f"{previous[:at]}{new}{previous[at + len(part) :]}", [part]
+    own_words = [w for w in words(own) if w not in STOP]
+    if len(own_words) < 2:
+        return None
+    head, modifiers = own_words[-1], own_words[:-1]
+    previous_words = [(m.start(), m.group(0)) for m in re.finditer(r"[^\W_]+", previous)]
+    lowered = [w.lower() for _, w in previous_words]
+    if stem(head) not in {stem(w) for w in lowered} or all(m in lowered for m in modifiers):
+        return None
+    at = next(i for i, w in enumerate(lowered) if stem(w) == stem(head))
+    before = at - 1
+    if before < 0 or lowered[before] in STOP or lowered[before] in modifiers:
+        return None
+    start, old = previous_words[before]
+    new = " ".join(m for m in modifiers if m not in lowered)
+    return f"{previous[:start]}{new}{previous[start + len(old) :]}", [old]
 
 
 def _asks_about_its_own_name(own: str, values: Sequence[tuple[str, str]]) -> bool:

@@ -23,14 +23,20 @@ from services.offline.amounts import amounts, days_of_year, holds_asked_amount, 
 from services.offline.question import (
     IDENTIFIER,
     INTENT_FREQUENCY,
+    INTENT_METHOD,
     INTENT_NUMBER,
     INTENT_WHEN,
     INTENT_WHO,
+    without_versions,
 )
 from services.offline.text import STOP, has_digit, is_code, stem, stem_set
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
+
+#: The same for a sentence that says what to do, asked how to do something: the sign is
+#: looser (a manual's settings are described in the imperative, "Add syntax highlighting").
+METHOD_BONUS = 0.06
 
 #: Weight of a question term that no retrieved passage holds, as a share of the weight of a
 #: term held by exactly none of the candidate sentences (the IDF ceiling).
@@ -121,6 +127,22 @@ _DATEISH = re.compile(
     re.IGNORECASE,
 )
 
+#: A sentence that says what to do: an instruction ("Use ...", "To start afresh, pass ...",
+#: "... and then run ..."), a way offered ("you can ...", "can be passed", "the solution
+#: is"), or the code it announces (`Unit.code`).
+_METHOD = re.compile(
+    r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use|pass|set|specify|call|add|run|"
+    r"change|enable|disable|configure|install|put|write|escape|avoid|declare|define|replace|"
+    r"remove|turn|switch|invoke|type|press|hold|choose|select|create|open|edit|apply|try|"
+    r"make|give|include|load|import|wrap|prefix|quote|double)\b"
+    r"|\b(?:you|we|one)\s+(?:can|could|should|must|may|need\s+to|have\s+to)\b"
+    r"|\b(?:can|could|should|must|may)\s+(?:also\s+)?be\s+(?:used|passed|set|specified|given|"
+    r"added|called|enabled|disabled|escaped|changed|turned|switched|replaced|written)\b"
+    r"|\bsolution\b|\binstead\b|\bworkaround\b",
+    re.IGNORECASE,
+)
+
+
 _FREQUENCY = re.compile(
     r"\b(?:every|each|per|periodic|periodically|daily|weekly|monthly|quarterly|annually|"
     r"yearly|once|twice|rotation|expiry|only)\b",
@@ -168,6 +190,8 @@ def _clean(text: str) -> str:
     text = text.replace("**", "").replace("__", "")
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)\*(?![\w*])", r"\1", text)
     text = re.sub(r"^>\s*", "", text.strip())
+    # A reStructuredText field ":Aliases: \\:ac:" reads "Aliases: :ac:".
+    text = re.sub(r"^:([^:`\s][^:`]{0,40}):\s+", r"\1: ", text).replace("\\:", ":")
     # A footnote's own label ("[3] The user agent for ...", as the loaders write footnotes)
     # would read as a citation of the answer's third source.
     text = _FOOTNOTE_LABEL.sub("", text)
@@ -295,7 +319,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         line, i = _logical_lines(lines, i)
         line = _clean(_LIST_ITEM.sub("", line))
         sentences = _split_sentences(line)
-        if line.endswith(":"):
+        if line.endswith(":") and not _FIELD.match(line):
             items: list[str] = []
             j = i
             while j < len(lines) and (not lines[j].strip() or _LIST_ITEM.match(lines[j].strip())):
@@ -321,8 +345,10 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 continue
         # A lead-in to something that is not a list (a table, code) says nothing alone; one
         # followed by code is joined to it (above).
-        blocks.extend((s, local_context, None) for s in sentences if not s.endswith(":"))
-        if sentences and sentences[-1].endswith(":"):
+        blocks.extend(
+            (s, local_context, None) for s in sentences if not s.endswith(":") or _FIELD.match(s)
+        )
+        if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
             lead = sentences[-1]
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
@@ -567,12 +593,16 @@ def score_units(
     want_frequency = bool(INTENT_FREQUENCY.search(question))
     want_person = bool(INTENT_WHO.search(question))
     want_date = bool(INTENT_WHEN.search(question))
-    wants = want_frequency or want_number or want_person or want_date
+    want_method = bool(INTENT_METHOD.search(question))
+    wants = want_frequency or want_number or want_person or want_date or want_method
+    method_only = want_method and not (want_frequency or want_number or want_person or want_date)
+    intent_bonus = METHOD_BONUS if method_only else INTENT_BONUS
     named = _named_identifiers(question, units)
     own_terms = {t for t in required if t not in background}
     measured = measure_asked(question)
     asked_amounts = amounts(question)
     asks_day = bool(days_of_year(question))
+    asked_terms = frozenset(own_terms)
     scored = []
     for index, unit in enumerate(units):
         got = 0.0
@@ -593,14 +623,16 @@ def score_units(
         if want_frequency:
             typed |= bool(_FREQUENCY.search(unit.text))
         elif want_number:
-            typed |= bool(_NUMBER.search(unit.text))
+            typed |= bool(_NUMBER.search(without_versions(unit.text)))
         if want_person:
             typed |= bool(_PERSON.search(unit.text))
         if want_date:
             typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(unit.text))
+        if want_method:
+            typed |= bool(unit.code or _METHOD.search(unit.text))
         meaning = semantic[index] if semantic is not None else coverage
         evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
-        bonus = 0.05 / (1 + unit.rank) + (INTENT_BONUS if typed and wants else 0.0)
+        bonus = 0.05 / (1 + unit.rank) + (intent_bonus if typed and wants else 0.0)
         if measured and any(match(m, unit.stems | unit.context) for m in measured):
             bonus += MEASURE_BONUS  # "Minimum length: 14 characters" for "how long ... be?"
         if (asked_amounts and holds_asked_amount(asked_amounts, unit.text)) or (
@@ -615,7 +647,9 @@ def score_units(
         elif named and all(parts <= unit.stems for parts in named):
             evidence += IDENTIFIER_EVIDENCE  # the sentence itself names what was asked about
         length = len(unit.stems)
-        if length < 3:
+        if _answers_field(unit.text, asked_terms):
+            bonus += FIELD_BONUS  # "Default: "brackets"." for "the default ... style?"
+        elif length < 3:
             bonus -= 0.1
         elif length > 60:
             bonus -= 0.05
@@ -678,6 +712,24 @@ def _label_stems(text: str) -> frozenset[str]:
     if found is None or len(words(found.group(1))) > 4:
         return frozenset()
     return frozenset(stem(w) for w in words(found.group(1)) if w not in STOP)
+
+
+#: A field of a field list or a definition: "Default: 10 000.", "Aliases: :ac:".
+_FIELD = re.compile(r"^([^\W\d_][\w ./-]{0,40}?):\s+\S")
+
+#: Ranking bonus for a field whose label the question asks for ("the default ...", "the
+#: alias for ..."): the field's value is what was asked, however short the field is.
+FIELD_BONUS = 0.1
+
+
+def _answers_field(text: str, terms: frozenset[str]) -> bool:
+    """Whether `text` is a "Label: value" field whose label's words (at most three) are all
+    words of the question: the field gives the value of what the question asks about."""
+    found = _FIELD.match(text)
+    if found is None or not terms:
+        return False
+    label = [stem(w) for w in words(found.group(1)) if w not in STOP]
+    return 0 < len(label) <= 3 and all(match(t, terms, typos=False) >= 0.7 for t in label)
 
 
 def _prefer_plain_labels(scored: list[Scored], terms: set[str]) -> None:
