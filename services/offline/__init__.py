@@ -13,8 +13,13 @@ How a turn runs:
    "another country" (`places.py`). A personal pronoun stands for the person a recent answer
    named ("what's their email" after "who is Chen Wei's manager?"), and "that team" / "this
    office" for the value of that kind a recent answer named. An elliptical follow-up borrows
-   the previous question's words, its own words replacing those they stand for; the borrowed
-   words weigh half when sentences are scored (`question.py`). Call `search_knowledge_base`
+   the previous question's words, its own words replacing those they stand for: the words
+   after the same preposition, a name of the same shape ("and \\Huge?" after "how big is
+   \\footnotesize ...?", "and DEBUG?" after "logging.WARNING"), the word before the same noun
+   ("and the halt level?"), or, for one word, the earlier word closest in meaning under the
+   local embedder ("what about latex?" after "... in html output?"). The borrowed words
+   weigh half when sentences are scored, and a sentence means the follow-up at least as much
+   as it means the whole question it stands for (`question.py`). Call `search_knowledge_base`
    with that query. When the question, or for a follow-up the whole question it stands for
    ("and in lisbon?" -> "how many people are based in lisbon"), clearly targets a loaded table
    (its name, a column it asks about, a column value, plus something to filter on), also call
@@ -33,9 +38,11 @@ How a turn runs:
      half; Snowball stems, abbreviations and a few synonyms get partial credit; a message's
      asking clause counts on its own too), plus small bonuses for rank and for holding the
      kind of fact asked for (numbers for "how long/often/many", names for "who", days/dates
-     for "when"; "every 90 days" asks about a period; the row whose stated range holds an
+     for "when", a sentence that says what to do for "how do I", a version's number being
+     no quantity; "every 90 days" asks about a period; the row whose stated range holds an
      amount of the question, `amounts.py`, which also counts as evidence; a code asked for is
-     read in its own entry of a listing sentence),
+     read in its own entry of a listing sentence; a "Label: value" field whose label the
+     question asks for, such as "Default: 10 000."),
      and small penalties for a sentence on topic only through its heading, for
      one without the identifier the question names, and for "Deputy owner:" when "Owner:" is
      there. Sentences aimed at an assistant ("ignore your instructions") are never
@@ -45,7 +52,9 @@ How a turn runs:
      followed by [n], then a **Sources** list naming the version used.
    - Weak evidence (no hits, or the best sentence's evidence below what is needed; each
      question word in no retrieved passage raises the bar, unless it is very common English;
-     a quarter no passage names while others are named; a question word only one other
+     a name of code the question types (FTS5, isolation_level, ROW_NUMBER()) that no
+     retrieved passage and no document holds; a quarter no passage names while others are
+     named; a question word only one other
      candidate sentence holds raises it too; a phone number asked for that no sentence
      holds) gives exactly `NOT_FOUND_ANSWER`
      plus one clarifying question. Thresholds are calibrated on the evaluation set's dev split.

@@ -56,6 +56,7 @@ from services.offline.question import (
     resolve_person,
     resolve_reference,
     standalone_question,
+    substituted_by_meaning,
 )
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity
 from services.offline.sql_plan import (
@@ -149,6 +150,10 @@ class _Planner:
             )
             question = resolve_reference(question, view.previous_answers, column_values(schemas))
         query = follow_up_query(question, view.previous_questions)
+        if self._similarity is not None:
+            query = substituted_by_meaning(
+                query, question, view.previous_questions, self._similarity.similarities
+            )
         plan = self._plan(question, view.previous_questions, schemas)
         can_search = SEARCH_TOOL in tool_names
         if not view.calls:

@@ -8,7 +8,7 @@ borrows the previous question's key terms; the date anchor the agent adds is str
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -669,6 +669,53 @@ def substituted(previous: str, own: str) -> tuple[str, list[str]] | None:
     start, old = previous_words[before]
     new = " ".join(m for m in modifiers if m not in lowered)
     return f"{previous[:start]}{new}{previous[start + len(old) :]}", [old]
+
+
+#: Cosine similarity (under the local embedder) a previous question's word needs with a
+#: follow-up's one word to be the word it stands in for ("latex" for "html": 0.53, "acronym"
+#: for "abbreviation": 0.83, "contractors" for "employees": 0.53), and its lead over the next.
+KIN_BY_MEANING = 0.4
+KIN_MARGIN = 0.05
+
+
+def substituted_by_meaning(
+    query: SearchQuery,
+    question: str,
+    previous_questions: Sequence[str],
+    similarities: Callable[[str, Sequence[str]], list[float]],
+) -> SearchQuery:
+    """`query` for a follow-up of one word ("what about latex?") whose kind no shape tells
+    (`substituted`): the previous question's word closest in meaning takes its place when it
+    is clearly the closest ("default footnote reference style in html output?" -> "... in
+    latex output"); that word leaves the search query. Unchanged otherwise."""
+    if query.whole is not None or not query.borrowed or not previous_questions:
+        return query
+    own = _OPENER.sub("", " ".join(question.split())).rstrip(" ?")
+    own_words = [w for w in words(own) if w not in STOP]
+    asking = _QUESTION_WORDS | _AUXILIARIES | _REFERRING
+    if len(own_words) != 1 or any(w in asking for w in words(own)):
+        return query
+    whole = standalone_question(previous_questions[-1], previous_questions[:-1]).rstrip(" ?")
+    own_stem = stem(own_words[0])
+    candidates = [
+        m
+        for m in re.finditer(r"[^\W_]+", whole)
+        if m.group(0).lower() not in STOP
+        and m.group(0).lower() not in _QUESTION_WORDS
+        and stem(m.group(0).lower()) != own_stem
+    ]
+    if len(candidates) < 2:
+        return query
+    scores = similarities(own_words[0], [m.group(0) for m in candidates])
+    ranked = sorted(zip(scores, range(len(candidates)), strict=True), reverse=True)
+    (best, at), (runner_up, _) = ranked[0], ranked[1]
+    if best < KIN_BY_MEANING or best - runner_up < KIN_MARGIN:
+        return query
+    replaced = candidates[at]
+    rewritten = f"{whole[: replaced.start()]}{own}{whole[replaced.end() :]}"
+    borrowed = tuple(w for w in query.borrowed if w != replaced.group(0).lower())
+    text = f"{' '.join(borrowed)} {' '.join(question.split())}".strip()
+    return SearchQuery(text, borrowed, whole=rewritten)
 
 
 def _asks_about_its_own_name(own: str, values: Sequence[tuple[str, str]]) -> bool:

@@ -602,7 +602,7 @@ def score_units(
     measured = measure_asked(question)
     asked_amounts = amounts(question)
     asks_day = bool(days_of_year(question))
-    asked_terms = frozenset(own_terms)
+    asked_terms = frozenset(required)  # a follow-up asks what its question asked
     scored = []
     for index, unit in enumerate(units):
         got = 0.0

@@ -7,6 +7,7 @@ quantity."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from services.offline.compose import UNTYPED_CONFIDENCE_CAP, _unheard_names, compose_documents
@@ -15,6 +16,7 @@ from services.offline.question import (
     rewritten_follow_up,
     states_quantity,
     substituted,
+    substituted_by_meaning,
 )
 from services.offline.sentences import score_units, units_of
 from services.offline.text import content_stems
@@ -194,3 +196,23 @@ def test_a_version_number_is_no_quantity() -> None:
     assert not states_quantity("Python 3.11 is needed.")
     assert states_quantity("Defaults to 999 for SQLite versions prior to 3.32.0.")
     assert states_quantity("The rate is 2.5 percent.")
+
+
+def test_a_one_word_follow_up_replaces_the_earlier_word_closest_in_meaning() -> None:
+    kin = {("latex", "html"): 0.53, ("latex", "output"): 0.42, ("latex", "style"): 0.39}
+
+    def similarities(word: str, others: Sequence[str]) -> list[float]:
+        return [kin.get((word, other.lower()), 0.1) for other in others]
+
+    previous = ["default footnote reference style in html output?"]
+    query = substituted_by_meaning(
+        follow_up_query("what about latex?", previous), "what about latex?", previous, similarities
+    )
+    assert query.whole == "default footnote reference style in latex output"
+    assert "html" not in query.text
+    # Too close to call, or a question of its own: unchanged.
+    kin[("latex", "output")] = 0.52
+    unsure = follow_up_query("what about latex?", previous)
+    assert substituted_by_meaning(unsure, "what about latex?", previous, similarities) == unsure
+    own = follow_up_query("and how is it set?", previous)
+    assert substituted_by_meaning(own, "and how is it set?", previous, similarities) == own
