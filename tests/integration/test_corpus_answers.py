@@ -13,12 +13,12 @@ import pytest
 from backend.cli.eval_commands import corpus_names, corpus_report
 
 #: corpus -> (correct cases at least, refusal accuracy at least) on its dev split (42 cases)
-FLOORS = {  # measured: 24, 29, 17, 29 and 25 correct; refusal accuracy 0.83 to 0.93
-    "sqlite-docs": (22, 0.76),
-    "python-howtos": (27, 0.85),
-    "rst-spec": (15, 0.76),
-    "latex-guides": (27, 0.80),
-    "postgres-docs": (23, 0.80),
+FLOORS = {  # measured: 27, 30, 21, 30 and 27 correct; refusal accuracy 0.86 to 0.93
+    "sqlite-docs": (25, 0.80),
+    "python-howtos": (28, 0.85),
+    "rst-spec": (19, 0.80),
+    "latex-guides": (28, 0.80),
+    "postgres-docs": (25, 0.80),
 }
 
 
