@@ -3,6 +3,8 @@ the sample knowledge base is ingested once per session and copied into each test
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -15,9 +17,11 @@ import pytest
 from pydantic_ai import models as ai_models
 from pydantic_ai.models import Model
 
+from backend import bootstrap as bootstrap_module
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
 from use_cases.auth import CLI_ADMIN
+from use_cases.ports import Embedder
 
 pytest_plugins = [
     "tests.respx_httpcore2",
@@ -39,9 +43,64 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
     _real_connect(self, address)  # type: ignore[arg-type]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` (the answer floors, the README's evaluations: a minute or more
+    each) start first, so that with several workers (`make test`) none of them is left
+    running one alone at the end. The order is otherwise kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+#: FastAPI's module-level caches of route callables (4,096 entries each). Our routes close over
+#: their app, so every app a test built, with its container (stores, embedder, offline model),
+#: stayed reachable from them: the suite grew past 12 GB and slowed in the garbage collector.
+_FASTAPI_CALLABLE_CACHES = (
+    "_is_gen_callable_cached",
+    "_is_async_gen_callable_cached",
+    "_is_coroutine_callable_cached",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_local_embedder() -> Iterator[None]:
+    """Containers built with the local embedder share one per model (folder, name, batch
+    size) instead of each loading the ONNX graph again (~0.2 s and ~100 MB a container, ~1,000
+    containers a run, CLI commands included). It is the real embedder, stateless once loaded;
+    settings it refuses still raise, and nothing is shared before it was built once."""
+    real_build = bootstrap_module.build_embedder
+    shared: dict[tuple[Path, str, int], Embedder] = {}
+
+    def build(settings: Settings) -> Embedder:
+        if settings.embedding_provider != "local":
+            return real_build(settings)
+        key = (
+            settings.models_dir.resolve(),
+            settings.effective_embedding_model,
+            settings.embedding_batch_size,
+        )
+        if key not in shared:
+            shared[key] = real_build(settings)
+        return shared[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bootstrap_module, "build_embedder", build)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _forget_apps() -> Iterator[None]:
+    """After each test, let go of the apps it built (see `_FASTAPI_CALLABLE_CACHES`)."""
+    yield
+    from fastapi.dependencies import models as fastapi_models
+
+    for name in _FASTAPI_CALLABLE_CACHES:
+        cached = getattr(fastapi_models, name, None)
+        if cached is not None:
+            cached.cache_clear()
 
 
 class FixedClock:
@@ -72,16 +131,41 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def run_temp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary root: the same folder for every pytest-xdist worker (their own
+    base temps are its subfolders), so what they build once per run is built once in all."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Hold lock `name` across this run's workers; yields the shared root."""
+    root = run_temp_root(tmp_path_factory)
+    with open(root / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield root
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir with the bundled sample ingested (knowledge + tables), built once."""
-    data_dir = tmp_path_factory.mktemp("sample-data")
-    container = bootstrap(make_settings(data_dir))
-    try:
-        report = load_sample_data_if_empty(container)
-        assert report is not None and not report.failed
-    finally:
-        container.close()
+    """A data dir with the bundled sample ingested (knowledge + tables), built once per run
+    (the first worker to ask builds it, the others wait for it). Read-only: tests copy it
+    (`data_dir`)."""
+    with run_lock(tmp_path_factory, "sample-data") as root:
+        data_dir, ready = root / "sample-data", root / "sample-data.ready"
+        if not ready.exists():
+            shutil.rmtree(data_dir, ignore_errors=True)
+            container = bootstrap(make_settings(data_dir))
+            try:
+                report = load_sample_data_if_empty(container)
+                assert report is not None and not report.failed
+            finally:
+                container.close()
+            ready.touch()
     return data_dir
 
 
