@@ -39,8 +39,8 @@ format: install  ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## Lint, then the whole test suite
-	$(BIN)/python -m pytest
+test: lint  ## Lint, then the whole test suite (in parallel: one worker per core, up to 4)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 bench: bench-quality bench-speed bench-postgres  ## All benchmarks (figures printed, nothing asserted)
 

@@ -230,6 +230,7 @@ def _assistant(http: httpx.Client, url: str) -> dict[str, Any]:
     return dict(messages[-1])
 
 
+@pytest.mark.slow
 def test_a_killed_server_recovers_its_upload_job_and_streaming_answer_at_the_next_start(
     tmp_path: Path, servers: Callable[[], Server]
 ) -> None:

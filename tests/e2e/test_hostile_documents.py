@@ -5,6 +5,7 @@ said, and the sample's evaluation answers do not change."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from backend.bootstrap import Container
 from bench.bench_hostile import HOSTILE_DIR, compare, hostile_sources, ingest_hostile, score
@@ -72,6 +73,7 @@ async def test_a_contradicting_document_is_said_to_disagree_and_lowers_confidenc
     assert after["confidence_phrase"] in ("very low", "low", "moderate")
 
 
+@pytest.mark.slow
 def test_the_hostile_corpus_leaves_the_sample_test_split_unchanged(container: Container) -> None:
     before = score(container, "test")
     ingested = {item["source"]: item for item in ingest_hostile(container)}

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from services.sqlite.connection import connect
 from tests.conftest import SAMPLE_DIR
 
@@ -26,6 +28,7 @@ def _documents(db: Path) -> int:
         conn.close()
 
 
+@pytest.mark.slow
 def test_a_killed_ingest_leaves_a_consistent_db_and_a_rerun_completes_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     db = data_dir / "knowledge.db"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -19,6 +20,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path) -> None:
     port = _free_port()
     env = {

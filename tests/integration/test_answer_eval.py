@@ -4,6 +4,8 @@ only to report figures (docs/benchmarks.md), never to tune or gate on."""
 
 from __future__ import annotations
 
+import pytest
+
 from backend.bootstrap import Container
 from backend.cli.eval_commands import EVAL_DIR, load_split
 from use_cases.evaluation import EvaluateAnswersRequest
@@ -14,6 +16,7 @@ FLOOR_CITED = 0.95
 FLOOR_REFUSAL = 0.91
 
 
+@pytest.mark.slow
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
     cases = load_split("dev")
     report = await container.evaluate_answers.execute(EvaluateAnswersRequest(cases, split="dev"))

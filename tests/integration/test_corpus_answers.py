@@ -30,6 +30,7 @@ def test_every_corpus_has_a_floor() -> None:
     assert set(corpus_names()) - {"handbook"} == set(FLOORS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus", sorted(FLOORS))
 def test_each_corpus_dev_split_stays_above_its_floor(corpus: str) -> None:
     report = corpus_report(corpus, "dev")
