@@ -68,9 +68,9 @@ _FASTAPI_CALLABLE_CACHES = (
 @pytest.fixture(scope="session", autouse=True)
 def _one_local_embedder() -> Iterator[None]:
     """Containers built with the local embedder share one per model (folder, name, batch
-    size) instead of each loading the ONNX graph again (~0.2 s and ~100 MB a container, ~1,000
-    containers a run, CLI commands included). It is the real embedder, stateless once loaded;
-    settings it refuses still raise, and nothing is shared before it was built once."""
+    size) instead of each loading the ONNX graph again (~0.2 s a container, CLI commands
+    included). It is the real embedder, stateless once loaded; settings it refuses still
+    raise."""
     real_build = bootstrap_module.build_embedder
     shared: dict[tuple[Path, str, int], Embedder] = {}
 
