@@ -17,7 +17,10 @@ Rules:
   the shared estimator's, calibrated like a chat answer's (`use_cases/confidence.py`).
 - The model writes an `AdviceDraft` through PydanticAI structured output; PydanticAI validates
   it and sends invalid output back for a retry (`AgentLimits.output_retries`); a draft citing
-  a passage no tool returned is retried too. Almanac fills in the rest: `sources` (the cited
+  a passage no tool returned (in `cited_passages` or as an [n] in its advice, reasoning or
+  alternatives) is retried too, and what it still invents on its last attempt is removed
+  (`checked_draft`), with the confidence lowered as for chat (`INVENTED_CITATION_FACTOR`);
+  the stream never sends such a marker. Almanac fills in the rest: `sources` (the cited
   passages: `cited_passages` plus [n] markers in the text, only numbers a tool returned; none
   for the can't-find answer), `confidence_score` (the `ConfidenceEstimator`, from the
   evidence), `confidence_phrase`, `model_identifier`, `search_decision`, and `response_id`
@@ -46,8 +49,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -88,12 +92,15 @@ from use_cases.agent import (
     AdviceDeps,
     AgentLimits,
     Citation,
+    advice_texts,
     anchored_prompt,
     deps_for_turn,
+    invented_citations,
     leaks_instructions,
+    without_citations,
 )
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
-from use_cases.confidence import DEFAULT_PHRASES
+from use_cases.confidence import DEFAULT_PHRASES, INVENTED_CITATION_FACTOR
 from use_cases.errors import InvalidRequest, PayloadTooLarge
 from use_cases.ports import Clock, ModelResolver, ResolvedModel, WebSearch
 from use_cases.response_log import ResponseRecord
@@ -343,29 +350,32 @@ class _AdviceTurn:
     resolved: ResolvedModel
     decision: SearchDecision
     deps: AdviceDeps
-    text: MainAdviceStream = field(default_factory=lambda: MainAdviceStream(ADVICE_TOOL))
+    text: MainAdviceStream = field(init=False)
     unfinished: TurnRecord | None = None
     """What the run produced when it ended without an advice (set by `abandon`)."""
     web_search: WebSearchReport | None = None
     """The web-search status, when the request asked for web search."""
 
+    def __post_init__(self) -> None:
+        citations = self.deps.citations
+        self.text = MainAdviceStream(ADVICE_TOOL, lambda: {c.number for c in citations})
+
     async def complete(
         self, run: AgentRunResult[AdviceDraft], record: TurnRecord
     ) -> StructuredAdvice:
         draft = run.output
-        spoken = " ".join(
-            [draft.main_advice, draft.reasoning]
-            + [f"{a.option} {a.reason}" for a in draft.alternatives]
-        )
-        if leaks_instructions(spoken, self.deps.instructions):
+        if leaks_instructions(" ".join(advice_texts(draft)), self.deps.instructions):
             _log.warning("Withheld an advice that repeated the advice prompt")
             draft = AdviceDraft(main_advice=INSTRUCTIONS_WITHHELD, reasoning="")
         citations = self.deps.citations
+        draft, invented = checked_draft(draft, citations)
         refused = draft.main_advice.strip().startswith((NOT_FOUND_ANSWER, INSTRUCTIONS_WITHHELD))
         cited = [] if refused else cited_citations(draft, citations)
         shown = [] if refused else cited_citations(draft, citations, with_alternatives=True)
         refused = refused or not cited
         score = min(1.0, max(0.0, float(self.book.confidence(cited, citations, refused))))
+        if invented:
+            score *= INVENTED_CITATION_FACTOR
         return await self._finish(
             record,
             self.text.final_text(draft.main_advice),
@@ -374,6 +384,7 @@ class _AdviceTurn:
             alternatives=draft.alternatives,
             sources=[source_of(c) for c in shown],
             evidence=(cited, refused),
+            invented_citations=len(invented),
         )
 
     async def refuse(self, record: TurnRecord) -> StructuredAdvice:
@@ -426,6 +437,7 @@ class _AdviceTurn:
         sources: Sequence[AdviceSource] = (),
         fallback: bool = False,
         evidence: tuple[Sequence[Citation], bool] | None = None,
+        invented_citations: int = 0,
     ) -> StructuredAdvice:
         """The advice, logged. Whether a search ran is read from the tool calls the turn core
         recorded. With the response log wired, the confidence is the shared estimator's
@@ -450,6 +462,7 @@ class _AdviceTurn:
                     retrieved=self.deps.citations,
                     refused=refused,
                     raw_confidence=None if evidence is not None else 0.0,
+                    invented_citations=invented_citations,
                 ),
             )
             grounded = evidence is not None
@@ -494,6 +507,42 @@ class _AdviceTurn:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def checked_draft(
+    draft: AdviceDraft, citations: Sequence[Citation]
+) -> tuple[AdviceDraft, tuple[int, ...]]:
+    """The draft without the [n] markers (in its advice, reasoning and alternatives) and the
+    `cited_passages` that name no passage a tool returned in this turn, and those numbers:
+    what is left of a draft that still invented citations after its retry (the validator of
+    `use_cases.agent.build_advice_agent`)."""
+    known = {c.number for c in citations}
+    invented = sorted(
+        set(invented_citations(advice_texts(draft), citations))
+        | (set(draft.cited_passages) - known)
+    )
+    if not invented:
+        return draft, ()
+    _log.warning("Removed invented citations %s from an advice", invented)
+    return (
+        draft.model_copy(
+            update={
+                "main_advice": without_citations(draft.main_advice, invented),
+                "reasoning": without_citations(draft.reasoning, invented),
+                "alternatives": [
+                    a.model_copy(
+                        update={
+                            "option": without_citations(a.option, invented),
+                            "reason": without_citations(a.reason, invented),
+                        }
+                    )
+                    for a in draft.alternatives
+                ],
+                "cited_passages": [n for n in draft.cited_passages if n in known],
+            }
+        ),
+        tuple(invented),
+    )
+
+
 def cited_citations(
     draft: AdviceDraft, citations: Sequence[Citation], *, with_alternatives: bool = False
 ) -> list[Citation]:
@@ -528,10 +577,18 @@ class MainAdviceStream:
 
     `feed` returns the text to send next (possibly ""). Sent text is never taken back: a retry
     (a new output tool call) is followed only while it extends what was sent, and
-    `final_text` puts the final advice after what was sent when the two differ."""
+    `final_text` puts the final advice after what was sent when the two differ.
 
-    def __init__(self, tool_name: str) -> None:
+    A citation marker is sent only once it is whole and names a passage a tool returned in
+    this turn (`known`, read as the text arrives): an invented `[n]` is left out as
+    `checked_draft` leaves it out of the final advice, so what was sent stays a prefix of it.
+    Until the next character shows that no marker follows, the stream holds back trailing
+    spaces (a dropped marker takes the space before it), an unfinished `[n`, and an unfinished
+    last line that may be a Sources entry."""
+
+    def __init__(self, tool_name: str, known: Callable[[], Collection[int]] = frozenset) -> None:
         self._tool = tool_name
+        self._known = known
         self._args: dict[int, str] = {}
         self.sent = ""
         self._diverged = False
@@ -561,6 +618,7 @@ class MainAdviceStream:
     def _advance(self, value: str | None) -> str:
         if self._diverged or not value:
             return ""
+        value = self._sendable(value)
         if value.startswith(self.sent):
             new, self.sent = value[len(self.sent) :], value
             return new
@@ -568,10 +626,26 @@ class MainAdviceStream:
             self._diverged = True  # a retry that says something else: wait for the end
         return ""
 
+    def _sendable(self, value: str) -> str:
+        """The part of a partial `main_advice` that can be sent now (see the class)."""
+        value = _UNFINISHED_TAIL.sub("", value)
+        known = set(self._known())
+        dropped = sorted(citation_markers([value])[0] - known)
+        return without_citations(value, dropped) if dropped else value
+
     def final_text(self, main_advice: str) -> str:
         if main_advice.startswith(self.sent):
             return main_advice
         return f"{self.sent.rstrip()}\n\n{main_advice}"
+
+
+#: What may still turn into (or lose) a citation marker: line breaks followed by nothing but
+#: a list bullet and the start of a marker (a Sources entry, removed whole with its line
+#: break when it names an invented passage), an unfinished `[n` with the spaces before it,
+#: or trailing spaces.
+_UNFINISHED_TAIL = re.compile(
+    r"(?:\n[\n \t]*(?:[-*][ \t]*)?(?:\[\d{0,3})?|[ \t]*\[\d{0,3}|[ \t]+)\Z"
+)
 
 
 def _args_text(args: str | dict[str, object] | None) -> str:

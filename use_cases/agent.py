@@ -303,6 +303,14 @@ def invented_citations_retry(invented: Sequence[int], citations: Sequence[Citati
     )
 
 
+def advice_texts(draft: AdviceDraft) -> list[str]:
+    """The texts of an advice that may cite passages: the advice, its reasoning and each
+    alternative."""
+    return [draft.main_advice, draft.reasoning] + [
+        f"{a.option} {a.reason}" for a in draft.alternatives
+    ]
+
+
 def without_citations(text: str, numbers: Collection[int]) -> str:
     """`text` without the [n] markers of `numbers`: an inline marker goes with the space
     before it, a Sources line naming one of them goes whole, and a Sources heading left with
@@ -619,8 +627,16 @@ def build_advice_agent(*, limits: AgentLimits) -> Agent[AdviceDeps, AdviceDraft]
 
     @agent.output_validator
     def _cites_real_passages(ctx: RunContext[AdviceDeps], draft: AdviceDraft) -> AdviceDraft:
-        known = {c.number for c in ctx.deps.citations}
+        # On the last attempt the draft is kept; the turn removes what it still invents
+        # (`use_cases.advice.checked_draft`) and lowers its confidence, as for chat.
+        if ctx.partial_output or ctx.retry >= ctx.max_retries:
+            return draft
+        citations = ctx.deps.citations
+        known = {c.number for c in citations}
+        in_text = invented_citations(advice_texts(draft), citations)
         unknown = sorted(set(draft.cited_passages) - known)
+        if in_text:
+            raise ModelRetry(invented_citations_retry(in_text, citations))
         if unknown:
             shown = ", ".join(f"[{n}]" for n in unknown)
             offered = ", ".join(f"[{n}]" for n in sorted(known)) or "none"

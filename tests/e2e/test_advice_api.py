@@ -36,7 +36,10 @@ from use_cases.agent import (
 
 QUESTION = "Can I deploy to production on Friday?"
 UNANSWERABLE = "What is the parental leave policy?"
-ALLOWED = "offline-extractive,test:adviser,test:never-valid,test:no-fields,test:rewrites,test:down"
+ALLOWED = (
+    "offline-extractive,test:adviser,test:never-valid,test:no-fields,test:rewrites,test:down,"
+    "test:inventor"
+)
 
 #: Quotes, a newline, a backslash, non-ASCII and an emoji: all must survive the escaping.
 TRICKY_ADVICE = (
@@ -165,6 +168,40 @@ async def rewrites(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterat
         yield chunk
 
 
+INVENTING = {
+    "main_advice": "Rotate the key within 24 hours [1] and tell the auditors [7].",
+    "reasoning": "The runbook [1] sets the limit; the audit rule [7] the notice.",
+    "alternatives": [{"option": "Wait for the quarterly rotation [7]", "reason": "Never [7]."}],
+    "cited_passages": [1, 7],
+}
+
+
+async def inventor(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[DeltaToolCalls]:
+    """Searches (one passage comes back as [1] or more), then cites [7] as well: every time,
+    its retry included. Told honestly (`honest` in the question), it cites only [1]."""
+    if not _tool_returned(messages):
+        yield {0: DeltaToolCall(SEARCH_TOOL, '{"query": "key rotation"}', tool_call_id="s1")}
+        return
+    honest = any(
+        isinstance(p, UserPromptPart) and "honest" in str(p.content)
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+    )
+    args = (
+        {
+            "main_advice": "Rotate the key within 24 hours [1] and tell the auditors.",
+            "reasoning": "The runbook [1] sets the limit.",
+            "alternatives": [{"option": "Wait for the quarterly rotation", "reason": "Never."}],
+            "cited_passages": [1],
+        }
+        if honest
+        else INVENTING
+    )
+    for chunk in _output_chunks(info, args, size=3):
+        yield chunk
+
+
 async def down(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
     raise ModelUnavailableError("test:down", "503 from the provider")
     yield ""  # pragma: no cover
@@ -179,6 +216,7 @@ def container(data_dir: Path) -> Iterator[Container]:
         "test:no-fields": no_fields,
         "test:rewrites": rewrites,
         "test:down": down,
+        "test:inventor": inventor,
     }.items():
         built.adapters.models.register(name, FunctionModel(stream_function=function))
     yield built
@@ -312,9 +350,43 @@ async def test_a_retry_that_rewrites_the_advice_never_takes_back_what_was_sent(
     assert streamed.end == ""
     advice = streamed.advice
     assert not advice.fallback
-    assert advice.main_advice == "Lift the freeze [9].\n\nKeep the freeze."
-    assert advice.sources == []  # [9] was never a passage of this turn
+    # [9] was never a passage of this turn: the stream never sent it, so what was sent is
+    # "Lift the freeze." and the retry's advice follows it.
+    assert advice.main_advice == "Lift the freeze.\n\nKeep the freeze."
+    assert "[9]" not in "".join(streamed.pieces)
+    assert advice.sources == []
     assert advice.confidence_score <= 0.1  # nothing grounded: the estimator's refusal figure
+
+
+async def test_citations_no_tool_returned_are_never_sent_and_lower_the_confidence(
+    client: httpx.AsyncClient,
+) -> None:
+    """Issue 26: [n] markers inside the advice's text are checked like chat answers' are. The
+    model cites [7], which no tool returned, in its advice, reasoning and alternatives, on its
+    retry too: the stream never sends it, the advice is stored without it, the sources hold
+    only real passages, and the confidence is lower than for the same advice without it."""
+    question = "How fast must a leaked service account key be rotated?"
+    streamed = await advise(client, ask(question, model="test:inventor"))
+    assert streamed.end == "" and not streamed.advice.fallback
+    advice = streamed.advice
+    assert "[7]" not in "".join(streamed.pieces)
+    assert advice.main_advice == "Rotate the key within 24 hours [1] and tell the auditors."
+    assert advice.reasoning == "The runbook [1] sets the limit; the audit rule the notice."
+    assert [(a.option, a.reason) for a in advice.alternatives] == [
+        ("Wait for the quarterly rotation", "Never.")
+    ]
+    assert [s.n for s in advice.sources] == [1]
+
+    whole = await client.post("/advice-non-streaming", json=ask(question, model="test:inventor"))
+    assert StructuredAdvice.model_validate(whole.json()).main_advice == advice.main_advice
+    honest = await client.post(
+        "/advice-non-streaming", json=ask(question + " (honest)", model="test:inventor")
+    )
+    assert (
+        0
+        < advice.confidence_score
+        < StructuredAdvice.model_validate(honest.json()).confidence_score
+    )
 
 
 async def test_a_provider_failure_mid_stream_is_a_fallback_and_a_problem_when_whole(

@@ -426,6 +426,20 @@ def test_a_retry_saying_something_else_is_put_after_what_was_sent() -> None:
     assert stream.final_text("Wait.") == "Deploy now.\n\nWait."
 
 
+def test_a_marker_is_sent_whole_and_only_when_it_names_a_returned_passage() -> None:
+    stream = MainAdviceStream(ADVICE_TOOL, lambda: {1, 2})
+    pieces = [stream.feed(_start('{"main_advice": "Rotate '))]
+    chunks = ["now [", "1] and", " log it [", "9", "]. Then [2", "].", "\n", "- ", "[9", '] X"}']
+    for chunk in chunks:
+        pieces.append(stream.feed(_delta(chunk)))
+    # "Rotate " waits for what follows its space; "[" and "[9" wait to become whole.
+    assert pieces[:3] == ["Rotate", " now", " [1] and"]
+    assert "".join(pieces) == "Rotate now [1] and log it. Then [2]."
+    assert "[9" not in "".join(pieces)
+    final = "Rotate now [1] and log it. Then [2]."  # as `checked_draft` leaves the advice
+    assert stream.final_text(final) == final
+
+
 def test_partial_main_advice_reads_incomplete_json() -> None:
     assert partial_main_advice('{"main_advice": "Do t') == "Do t"
     assert partial_main_advice('{"main_') is None
