@@ -30,6 +30,7 @@ from services.offline.question import (
     asking_clauses,
     asks_only_how,
     asks_quantity,
+    asks_remedy,
     counted_words,
     states_quantity,
     with_topic,
@@ -184,6 +185,36 @@ def _section_label(hit: dict[str, Any]) -> str:
     return ", ".join([title, " > ".join(parts)] if parts else [title])
 
 
+#: A section heading that is one name (a setting, an option, a role, a command, a file):
+#: "syntax_highlight", "--report", ":acronym:", "\\oldstylenums", "latex209.cfg".
+_MARKUP_NAME = re.compile(r"(?:--?|:|\\)[A-Za-z][\w-]*:?")
+
+
+def _section_name(hit: dict[str, Any]) -> str | None:
+    """The name a passage's own section is about, when its heading is one code-like name: a
+    manual's entry for a setting or a command, whose sentences describe the thing without
+    naming it ("Use this to avoid the 'Pygments not found' warning" under
+    `syntax_highlight`)."""
+    parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+    if len(parts) < 2:  # a document's only heading is its title, not an entry
+        return None
+    heading = parts[-1].strip("`'\"*")
+    if not heading or any(c.isspace() for c in heading):
+        return None
+    if _MARKUP_NAME.fullmatch(heading) or _CODE_NAME.fullmatch(heading):
+        return heading
+    return None
+
+
+def _named(sentence: str, hit: dict[str, Any], said: str) -> str:
+    """The sentence led by the name of its passage's section (`_section_name`) when neither
+    the question nor the answer says it: the name is what a reader types next."""
+    name = _section_name(hit)
+    if name is None or name.casefold() in said.casefold():
+        return sentence
+    return f"`{name}`: {sentence}"
+
+
 def _source_line(hit: dict[str, Any]) -> str:
     """`[n] Title, Section (date)`, with the version when there is one: "(2025-09-15; current
     version, supersedes Password Policy of 2023-06-12)". An undated document's line has no
@@ -300,7 +331,10 @@ def _choose(
 _CONTINUING = re.compile(
     r"^\W*(?:this|that|these|those|it|its|they|such|instead|however|but|so|therefore|thus|"
     r"otherwise|then|rather|hence|consequently|in\s+that\s+case|for\s+(?:this|that)\s+reason)"
-    r"\b",
+    r"\b"
+    # "When COMMIT fails in this way, ...": a first clause that points back.
+    r"|^\W*(?:when|if|once|whenever)\b[^,.;:]{0,80}?\b(?:in\s+(?:this|that|such\s+a)\s+"
+    r"(?:way|case|manner)|this\s+happens|that\s+happens)\b",
     re.IGNORECASE,
 )
 
@@ -397,6 +431,51 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
             )
     limit = MAX_SENTENCES + 1
     return result[:limit] if result else chosen
+
+
+#: When the best-ranked sentence falls short of the bar, the runners-up (ranked below it by
+#: the bonuses for the kind of fact asked for) that may answer in its place: up to this rank.
+PROMOTE_WITHIN = 3
+
+
+def _answering(scored: list[Scored], needed: float) -> Scored | None:
+    """The sentence that answers: the best-ranked one when its evidence meets the bar, else
+    the first runner-up within `PROMOTE_WITHIN` that does. The bonuses for the kind of fact
+    asked for order the sentences; the evidence decides whether there is an answer ("is it ok
+    to ...?" ranks a sentence saying "should not" first, however weakly it matches)."""
+    return next((s for s in scored[:PROMOTE_WITHIN] if s.evidence >= needed), None)
+
+
+#: How far after the chosen sentences of a passage its remedy may come, in sentences.
+REMEDY_REACH = 4
+
+
+def _with_remedy(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
+    """The chosen sentences and, when none says what to do, the first sentence that does
+    (`Scored.typed` for a way to do something) within `REMEDY_REACH` sentences after them in
+    the same passage: asked how to fix a problem the message describes, the best matches
+    restate the problem ("the naive pattern doesn't work because of the greedy nature of .*")
+    and the passage goes on to the fix ("the solution is to use the non-greedy
+    quantifiers")."""
+    if any(c.typed for c in chosen):
+        return chosen
+    last: dict[int, int] = {}
+    for c in chosen:
+        last[c.unit.hit_index] = max(last.get(c.unit.hit_index, -1), c.unit.position)
+    taken = {id(c.unit) for c in chosen}
+    remedies = [
+        s
+        for s in scored
+        if s.typed
+        and id(s.unit) not in taken
+        and s.unit.hit_index in last
+        and 0 < s.unit.position - last[s.unit.hit_index] <= REMEDY_REACH
+    ]
+    if not remedies:
+        return chosen
+    remedy = min(remedies, key=lambda s: (s.unit.position - last[s.unit.hit_index], -s.total))
+    logger.debug("The passage's remedy follows: {!r}", remedy.unit.text[:80])
+    return [*chosen[:MAX_SENTENCES], remedy]
 
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -728,6 +807,11 @@ def compose_documents(
         absent,
         best.unit.text[:120],
     )
+    answering = _answering(scored, needed)
+    if answering is not None and answering is not best:
+        logger.debug("A runner-up meets the bar: {!r}", answering.unit.text[:80])
+        scored = [answering, *(s for s in scored if s is not answering)]
+        best, best_hit = answering, kept[answering.unit.hit_index]
     if best.evidence < needed:
         answer = not_found(_confidence(best.coverage, best_hit))
         answer.coverage = best.coverage
@@ -754,6 +838,8 @@ def compose_documents(
         lead_with_typed=not asks_only_how(question),
     )
     chosen = _with_neighbours(chosen, scored, set(terms))
+    if asks_remedy(question):
+        chosen = _with_remedy(chosen, scored)
     quantity = asks_quantity(question)
     if (
         quantity
@@ -798,11 +884,14 @@ def compose_documents(
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
     sentences = []
     cited: list[dict[str, Any]] = []
+    said = " ".join([question, *(c.unit.shown for c in chosen)])
     for item in chosen:
         hit = kept[item.unit.hit_index]
-        sentences.append(_with_citation(item.unit.shown, f"[{hit['number']}]"))
+        sentence = _with_citation(item.unit.shown, f"[{hit['number']}]")
         if hit not in cited:
+            sentence = _named(sentence, hit, said)
             cited.append(hit)
+        sentences.append(sentence)
     for hit in cited:
         older = replaced.get(hit.get("document_id"))  # type: ignore[arg-type]
         if older:

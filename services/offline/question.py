@@ -82,6 +82,32 @@ INTENT_METHOD = re.compile(
 )
 
 
+#: Asking whether to do something, or whether it is safe or wise: "should i put
+#: AUTOINCREMENT on my id column?", "is it ok to deploy on friday", "is sqlite a good fit?".
+INTENT_ADVICE = re.compile(
+    r"\b(?:should|shall)\s+(?:i|we|you|u)\b|\bis\s+it\s+(?:ok|okay|safe|wise|advisable|"
+    r"recommended|a\s+(?:good|bad)\s+idea|fine|allowed)\b|\b(?:ok|okay|safe|fine)\s+to\b"
+    r"|\b(?:a\s+)?(?:good|bad)\s+(?:fit|idea|choice)\b|\bsafe\s*\?",
+    re.IGNORECASE,
+)
+
+#: Asking how to fix, stop or undo something the message describes ("matches the whole line
+#: instead of a single tag, how do i fix it", "how do I stop that", "any fix?").
+INTENT_REMEDY = re.compile(
+    r"\b(?:fix|fixes|stop|prevent|avoid|get\s+rid\s+of|solve|workaround|work\s+around|"
+    r"suppress|silence|undo|revert|get\s+(?:the\s+)?old\s+\w+\s+back)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_remedy(question: str) -> bool:
+    """Whether the question asks for a way out of a problem (`INTENT_REMEDY`, as a way to do
+    something: `INTENT_METHOD`, or "any fix?")."""
+    return INTENT_REMEDY.search(question) is not None and (
+        INTENT_METHOD.search(question) is not None
+    )
+
+
 def asks_only_how(question: str) -> bool:
     """Whether the question asks for a way to do something and for no number, frequency,
     name or date."""
@@ -202,6 +228,39 @@ def counted_words(question: str) -> list[str]:
             break
         counted.append(word)
     return counted
+
+
+#: A count of something: a number (in digits or words, not a version's) and the word after it,
+#: "1 column", "two columns", "at least 3 replicas".
+_COUNT_OF = re.compile(
+    r"(?<![\w.,-])(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|hundred|thousand)\s+([a-z][a-z-]+)\b",
+    re.IGNORECASE,
+)
+
+
+def counted_things(question: str) -> frozenset[str]:
+    """The stems of what the question states a count of: the noun after one of its numbers
+    ("can a simple table have only 1 column?" -> column; "how many" asks for a number of
+    anything, `INTENT_NUMBER`, and a count of something else must not rank up). What follows
+    the last question mark is an example, not what is asked ("is sorted() stable? like if 2
+    records have the same key")."""
+    asked = question[: question.rfind("?")] if "?" in question else question
+    found = {
+        stem(m.group(1).lower())
+        for m in _COUNT_OF.finditer(without_versions(asked))
+        if m.group(1).lower() not in STOP
+    }
+    return frozenset(found)
+
+
+def states_count_of(text: str, things: frozenset[str]) -> bool:
+    """Whether `text` states a count of one of `things` ("There must be at least two columns
+    in the table" for column); a number after the noun ("column 1") names, it does not
+    count."""
+    return any(
+        stem(m.group(1).lower()) in things for m in _COUNT_OF.finditer(without_versions(text))
+    )
 
 
 #: A version or a release named by its number ("New in Docutils 0.17", "version 3.7.0",

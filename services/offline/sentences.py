@@ -22,11 +22,14 @@ from services.offline import lexicon
 from services.offline.amounts import amounts, days_of_year, holds_asked_amount, holds_asked_day
 from services.offline.question import (
     IDENTIFIER,
+    INTENT_ADVICE,
     INTENT_FREQUENCY,
     INTENT_METHOD,
     INTENT_NUMBER,
     INTENT_WHEN,
     INTENT_WHO,
+    counted_things,
+    states_count_of,
     without_versions,
 )
 from services.offline.text import STOP, has_digit, is_code, stem, stem_set
@@ -58,6 +61,10 @@ HEADING_ONLY_PENALTY = 0.05
 #: Ranking bonus for a sentence naming the measure a "how long/big/old ... be?" question asks
 #: for ("length"), which its words do not hold.
 MEASURE_BONUS = 0.06
+
+#: Ranking bonus for a sentence stating a count of what the question counts: "There must be
+#: at least two columns" for "can a simple table have only 1 column?" or "how many columns".
+COUNT_BONUS = 0.1
 
 #: A quarter ("Q2", "Q2 2025", "Q2/2025", "2025 Q2").
 _QUARTER = re.compile(r"\b(?:((?:19|20)\d\d)[\s/-]?)?Q([1-4])(?:[\s/-]?((?:19|20)\d\d))?\b", re.I)
@@ -127,6 +134,15 @@ _DATEISH = re.compile(
     re.IGNORECASE,
 )
 
+#: A sentence that advises for or against something: "should be avoided if not strictly
+#: needed", "it is safe to copy ... as long as", "a client/server database is recommended".
+_ADVICE = re.compile(
+    r"\b(?:should(?:\s+not|n't)?|recommend(?:ed|s)?|avoid(?:ed)?|(?:not|never)\s+(?:strictly\s+)?"
+    r"(?:needed|necessary|required)|unnecessary|(?:un)?safe(?:ly)?|prefer(?:red|able)?|"
+    r"discouraged|must\s+not|(?:a\s+)?(?:good|bad|poor|better)\s+(?:fit|idea|choice))\b",
+    re.IGNORECASE,
+)
+
 #: A sentence that says what to do: an instruction ("Use ...", "To start afresh, pass ...",
 #: "... and then run ..."), a way offered ("you can ...", "can be passed", "the solution
 #: is"), or the code it announces (`Unit.code`).
@@ -138,7 +154,7 @@ _METHOD = re.compile(
     r"|\b(?:you|we|one)\s+(?:can|could|should|must|may|need\s+to|have\s+to)\b"
     r"|\b(?:can|could|should|must|may)\s+(?:also\s+)?be\s+(?:used|passed|set|specified|given|"
     r"added|called|enabled|disabled|escaped|changed|turned|switched|replaced|written)\b"
-    r"|\bsolution\b|\binstead\b|\bworkaround\b",
+    r"|\bsolution\b|\binstead\b(?!\s+of\b)|\bworkaround\b",
     re.IGNORECASE,
 )
 
@@ -594,14 +610,18 @@ def score_units(
     want_person = bool(INTENT_WHO.search(question))
     want_date = bool(INTENT_WHEN.search(question))
     want_method = bool(INTENT_METHOD.search(question))
-    wants = want_frequency or want_number or want_person or want_date or want_method
-    method_only = want_method and not (want_frequency or want_number or want_person or want_date)
+    want_advice = bool(INTENT_ADVICE.search(question))
+    wants = want_frequency or want_number or want_person or want_date or want_method or want_advice
+    method_only = want_method and not (
+        want_frequency or want_number or want_person or want_date or want_advice
+    )
     intent_bonus = METHOD_BONUS if method_only else INTENT_BONUS
     named = _named_identifiers(question, units)
     own_terms = {t for t in required if t not in background}
     measured = measure_asked(question)
     asked_amounts = amounts(question)
     asks_day = bool(days_of_year(question))
+    counted = counted_things(question)
     asked_terms = frozenset(required)  # a follow-up asks what its question asked
     scored = []
     for index, unit in enumerate(units):
@@ -630,6 +650,8 @@ def score_units(
             typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(unit.text))
         if want_method:
             typed |= bool(unit.code or _METHOD.search(unit.text))
+        if want_advice:
+            typed |= bool(_ADVICE.search(unit.text))
         meaning = semantic[index] if semantic is not None else coverage
         evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
         bonus = 0.05 / (1 + unit.rank) + (intent_bonus if typed and wants else 0.0)
@@ -640,6 +662,8 @@ def score_units(
         ):
             bonus += RANGE_BONUS  # the row whose range holds the question's amount
             evidence += RANGE_EVIDENCE
+        if counted and states_count_of(unit.text, counted):
+            bonus += COUNT_BONUS  # "at least two columns" for "only 1 column?"
         if not own_words:
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
         if named and not any(parts <= unit.stems | unit.context for parts in named):

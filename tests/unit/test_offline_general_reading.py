@@ -10,15 +10,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.offline.compose import UNTYPED_CONFIDENCE_CAP, _unheard_names, compose_documents
+from services.offline.compose import (
+    _CONTINUING,
+    UNTYPED_CONFIDENCE_CAP,
+    _answering,
+    _unheard_names,
+    compose_documents,
+)
 from services.offline.question import (
+    counted_things,
     follow_up_query,
     rewritten_follow_up,
+    states_count_of,
     states_quantity,
     substituted,
     substituted_by_meaning,
 )
-from services.offline.sentences import score_units, units_of
+from services.offline.sentences import Scored, score_units, units_of
 from services.offline.text import content_stems
 
 
@@ -216,3 +224,107 @@ def test_a_one_word_follow_up_replaces_the_earlier_word_closest_in_meaning() -> 
     assert substituted_by_meaning(unsure, "what about latex?", previous, similarities) == unsure
     own = follow_up_query("and how is it set?", previous)
     assert substituted_by_meaning(own, "and how is it set?", previous, similarities) == own
+
+
+# --- a manual's entries, counts, remedies, and the bar a narrower search keeps ---------------
+
+
+def test_a_sentence_under_a_heading_naming_a_setting_is_led_by_the_name() -> None:
+    text = "Report system messages at or above the level given: 1 info, 2 warning, 3 error.\n"
+    question = "how do i report system messages of the error level only?"
+    entry = _hit(text, section="Configuration > [general] > report_level")
+    assert _body(compose_documents(question, [entry]).text).startswith("`report_level`: Report")
+    # A heading in words names no entry; a name the question or answer already says is not
+    # repeated; a document's only heading is its title.
+    for section in ("Configuration > Reporting levels", "report_level"):
+        assert _body(compose_documents(question, [_hit(text, section=section)]).text).startswith(
+            "Report"
+        )
+    named = "how do i report system messages of the error level only with report_level?"
+    assert _body(compose_documents(named, [entry]).text).startswith("Report")
+    for heading in ("--report", ":acronym:", "\\oldstylenums", "latex209.cfg"):
+        hit = _hit(text, section=f"Manual > {heading}")
+        assert _body(compose_documents(question, [hit]).text).startswith(f"`{heading}`: ")
+
+
+def test_a_sentence_stating_a_count_of_what_is_counted_ranks_higher() -> None:
+    assert counted_things("can a simple table have only 1 column?") == {"column"}
+    assert counted_things("how many partitions does it have") == set()
+    # After the question mark comes an example, not what is asked.
+    assert counted_things("is sorted() stable? like if 2 records have the same key") == set()
+    assert states_count_of("There must be at least two columns.", frozenset({"column"}))
+    assert not states_count_of("Row 4; column 1 will be empty.", frozenset({"column"}))
+    assert not states_count_of("New in Docutils 0.17 columns.", frozenset({"column"}))
+
+    units = units_of(
+        "Row 4; column 1 will be empty in a simple table.\n\n"
+        "A simple table must have at least two columns.\n",
+        {"simpl", "tabl"},
+        0,
+        0,
+    )
+    question = "can a simple table have only 1 column?"
+    assert score_units(question, content_stems(question), units)[0].unit.text.startswith("A ")
+
+
+def test_asked_how_to_fix_a_problem_the_answer_goes_on_to_the_fix() -> None:
+    hit = _hit(
+        "The pattern <.*> matches the whole html line instead of a single tag. "
+        "The .* is greedy and consumes the rest of the html line. "
+        "The match then extends to the last > of the line. "
+        "The solution is to use the non-greedy quantifier *? instead.\n"
+    )
+    fix = "my pattern <.*> matches the whole html line instead of a single tag, how do i fix it?"
+    assert "non-greedy" in compose_documents(fix, [hit]).text
+    why = "why does my pattern <.*> match the whole html line instead of a single tag?"
+    assert "non-greedy" not in compose_documents(why, [hit]).text
+
+
+def test_a_sentence_pointing_back_in_its_first_clause_comes_with_the_one_before() -> None:
+    hit = _hit(
+        "A COMMIT may return SQLITE_BUSY when another process has an open read connection. "
+        "When it fails in this way, nothing is lost and it may be tried once more later. "
+        "Readers never block each other.\n"
+    )
+    answer = compose_documents("my COMMIT returned SQLITE_BUSY with a read connection open", [hit])
+    assert "nothing is lost" in answer.text
+    assert _CONTINUING.match("When COMMIT fails in this way, the transaction remains active.")
+    assert _CONTINUING.match("If that happens, run the checkpoint again.")
+    assert not _CONTINUING.match("When the reader clears, the COMMIT goes through.")
+
+
+def test_asked_whether_to_do_something_the_sentence_that_advises_ranks_higher() -> None:
+    units = units_of(
+        "The AUTOINCREMENT keyword changes how rowids are chosen for the id column.\n\n"
+        "The AUTOINCREMENT keyword imposes extra overhead and should be avoided if not "
+        "strictly needed.\n",
+        {"autoincr"},
+        0,
+        0,
+    )
+
+    def lead(question: str) -> float:
+        scored = score_units(question, content_stems(question), units)
+        advises = next(s.total for s in scored if "avoided" in s.unit.text)
+        describes = next(s.total for s in scored if "rowids" in s.unit.text)
+        return advises - describes
+
+    should = "should i put AUTOINCREMENT on my id column?"
+    does = "does AUTOINCREMENT go on my id column?"
+    assert lead(should) > lead(does)
+
+
+def test_a_runner_up_that_meets_the_bar_answers_when_the_best_ranked_does_not() -> None:
+    text = (
+        "A weak one is here.\n\nA strong one is here.\n\nAnother is here.\n\nA far one is here.\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    ranked = [
+        Scored(units[0], 0.3, total=0.70, typed=True, evidence=0.30),
+        Scored(units[1], 0.6, total=0.65, typed=False, evidence=0.60),
+        Scored(units[2], 0.2, total=0.20, typed=False, evidence=0.20),
+        Scored(units[3], 0.9, total=0.10, typed=False, evidence=0.90),
+    ]
+    assert _answering(ranked, 0.4) is ranked[1]
+    assert _answering(ranked, 0.25) is ranked[0]  # the best-ranked one, when it meets the bar
+    assert _answering(ranked, 0.7) is None  # only within PROMOTE_WITHIN
