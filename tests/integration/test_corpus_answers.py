@@ -13,10 +13,10 @@ import pytest
 from backend.cli.eval_commands import corpus_names, corpus_report
 
 #: corpus -> (correct cases at least, refusal accuracy at least) on its dev split (42 cases)
-FLOORS = {  # measured: 27, 30, 21, 30 and 27 correct; refusal accuracy 0.86 to 0.93
-    "sqlite-docs": (25, 0.80),
-    "python-howtos": (28, 0.85),
-    "rst-spec": (19, 0.80),
+FLOORS = {  # measured: 29, 31, 25, 30 and 27 correct; refusal accuracy 0.86 to 0.93
+    "sqlite-docs": (27, 0.80),
+    "python-howtos": (29, 0.85),
+    "rst-spec": (23, 0.80),
     "latex-guides": (28, 0.80),
     "postgres-docs": (25, 0.80),
 }
