@@ -504,3 +504,68 @@ def test_a_draft_the_server_sent_back_gives_way_to_the_stored_answer(
     chat_id = page.url.rsplit("/", 1)[1]
     stored = httpx.get(f"{two_models_url}/chats/{chat_id}/messages").json()["messages"][-1]
     assert stored["content"] in answer.locator(".chat-answer").inner_text()
+
+
+LONG_CHAT = [
+    QUESTION,
+    "What is the minimum password length?",
+    "What is the acknowledgement time for a SEV1 incident?",
+    "Who approves a production deploy on Friday?",
+    "How many days of remote work are allowed per week?",
+    "What is the expense limit for a team dinner?",
+]
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_a_reopened_long_chat_shows_its_last_answer_and_the_composer(
+    new_page: Any, app_url: str, viewport: dict[str, int] | None
+) -> None:
+    """Issue 27: reopening a chat of 4+ turns showed an empty page under the top bar: the
+    screen-reader-only labels stretched the page and the whole page scrolled. On a desktop
+    only the conversation scrolls (on a phone the page does, under the sticky composer);
+    the last answer and the composer are in view."""
+    chat_id = None
+    for question in LONG_CHAT:
+        body = {"message": question} | ({"chat_id": chat_id} if chat_id else {})
+        reply = httpx.post(app_url + "/chat", json=body, timeout=60)
+        assert reply.status_code == 200, reply.text
+        chat_id = reply.json()["chat_id"]
+    page = new_page(viewport=viewport)
+    open_chat(page, f"{app_url}/#/chat/{chat_id}")
+    expect(page.locator(".chat-user-text")).to_have_count(len(LONG_CHAT))
+    height = page.viewport_size["height"]
+    page.wait_for_timeout(300)  # let the reopened chat scroll to its end
+    for locator in (page.get_by_label("Your question"), page.locator(".chat-answer").last):
+        box = locator.bounding_box()
+        assert box is not None
+        assert box["y"] < height and box["y"] + box["height"] > 0, box  # in view
+    composer = page.get_by_label("Your question").bounding_box()
+    assert composer is not None and composer["y"] + composer["height"] <= height
+    if viewport is None:  # on a desktop only the conversation scrolls, never the page
+        assert page.evaluate("document.scrollingElement.scrollTop") == 0
+    shot(page, f"chat-long-reopened-{'phone' if viewport else 'desktop'}")
+
+
+def test_code_blocks_start_at_their_edge_and_table_columns_keep_their_alignment(
+    page: Any, app_url: str
+) -> None:
+    """Issue 27: a code block's first line was indented by the inline-code padding, and a
+    table's column alignment (":--", "--:", ":--:") was ignored."""
+    open_chat(page, app_url + "/#/chat")
+    styles = page.evaluate(
+        """async () => {
+            const { renderMarkdown } = await import('/app/js/markdown.js');
+            const box = document.createElement('div');
+            box.className = 'md';
+            box.append(renderMarkdown([
+                '```', 'first line', 'second line', '```', '',
+                '| name | count | state |', '|:--|--:|:--:|', '| a | 1 | ok |',
+            ].join('\\n')));
+            document.querySelector('.chat-log').append(box);
+            const code = box.querySelector('pre code');
+            const cells = [...box.querySelectorAll('td')]
+                .map((td) => getComputedStyle(td).textAlign);
+            return {padding: getComputedStyle(code).paddingLeft, cells};
+        }"""
+    )
+    assert styles == {"padding": "0px", "cells": ["left", "right", "center"]}

@@ -537,6 +537,8 @@ function buildPage(ctx) {
   function scrollToEnd(force = false) {
     if (!force && !state.following) return;
     log.scrollTop = log.scrollHeight;
+    // On a phone the log does not scroll itself: the page does, under the sticky composer.
+    if (getComputedStyle(log).overflowY !== "visible") return;
     const doc = document.scrollingElement;
     if (doc.scrollHeight > doc.clientHeight) doc.scrollTop = doc.scrollHeight;
   }

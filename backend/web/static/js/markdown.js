@@ -59,9 +59,10 @@ function parseBlocks(lines) {
     if (RULE.test(line)) { blocks.push({ type: "rule" }); i += 1; continue; }
     if (TABLE_ROW.test(line) && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])) {
       const rows = [line];
+      const align = splitRow(lines[i + 1]).map(alignOf);
       i += 2;
       while (i < lines.length && TABLE_ROW.test(lines[i])) rows.push(lines[i++]);
-      blocks.push({ type: "table", rows: rows.map(splitRow) });
+      blocks.push({ type: "table", rows: rows.map(splitRow), align });
       continue;
     }
     if (QUOTE.test(line)) {
@@ -134,6 +135,15 @@ function leading(line) {
   return line.length - line.trimStart().length;
 }
 
+/** A column's alignment from its rule cell: ":--" left, "--:" right, ":-:" centre. */
+function alignOf(rule) {
+  const left = rule.startsWith(":");
+  const right = rule.endsWith(":");
+  if (left && right) return "center";
+  if (right) return "right";
+  return left ? "left" : null;
+}
+
 function splitRow(row) {
   const cells = row.trim().replace(/^\|/, "").replace(/\|$/, "").split(/(?<!\\)\|/);
   return cells.map((cell) => cell.trim().replace(/\\\|/g, "|"));
@@ -151,7 +161,7 @@ function renderBlock(block, options) {
     case "quote":
       return h("blockquote", {}, block.blocks.map((b) => renderBlock(b, options)));
     case "table":
-      return renderTable(block.rows, options);
+      return renderTable(block.rows, block.align, options);
     case "list": {
       const items = block.items.map((blocks) => h("li", {}, renderItem(blocks, options)));
       return block.ordered
@@ -176,12 +186,14 @@ function renderItem(blocks, options) {
   return [...renderBlock(first, options).childNodes, ...rest.map((block) => renderBlock(block, options))];
 }
 
-function renderTable(rows, options) {
+function renderTable(rows, align, options) {
   const [head, ...body] = rows;
+  // A class, not a style attribute: the page's CSP allows no inline styles.
+  const cls = (n) => (align[n] ? `md-align-${align[n]}` : null);
   return h("div", { class: "md-table" },
     h("table", {},
-      h("thead", {}, h("tr", {}, head.map((cell) => h("th", { scope: "col" }, renderInline(cell, options))))),
-      h("tbody", {}, body.map((row) => h("tr", {}, head.map((_, n) => h("td", {}, renderInline(row[n] ?? "", options))))))));
+      h("thead", {}, h("tr", {}, head.map((cell, n) => h("th", { scope: "col", class: cls(n) }, renderInline(cell, options))))),
+      h("tbody", {}, body.map((row) => h("tr", {}, head.map((_, n) => h("td", { class: cls(n) }, renderInline(row[n] ?? "", options))))))));
 }
 
 // Inline syntax, tried left to right; the first match wins at each position.
