@@ -365,3 +365,25 @@ def test_a_users_key_is_told_the_data_pages_are_for_admins(
         page.goto(f"{secured_app.url}/#/admin/{route}")
         page.get_by_role("heading", level=1, name=title).wait_for()
         page.get_by_text("This page is for admins.").wait_for()
+
+
+def test_dates_read_alike_on_every_page_and_counts_agree_with_their_nouns(
+    new_page: Any, app_url: str
+) -> None:
+    """Issue 27: admin pages showed dates as M/D/YYYY (a calendar date west of Greenwich as
+    the day before) while the chat shows ISO dates, and said "1 chunks"."""
+    page = new_page(timezone_id="America/Los_Angeles", locale="en-US")
+    open_page(page, app_url, "documents", "Documents")
+    page.get_by_label("Filter").fill("password-policy-2023")
+    row = page.locator("tr", has=page.get_by_text("policies/password-policy-2023.md", exact=True))
+    updated = row.locator("td[data-label=Updated]").inner_text()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", updated), updated
+    assert updated == "2023-06-12"  # the day the document's front matter says, not the day before
+    shown = page.evaluate(
+        """async () => {
+            const { formatDate, plural } = await import('/app/js/dom.js');
+            return [formatDate('2025-09-15'), formatDate('2025-09-15T21:30:00Z', true),
+                    plural(1, 'chunk'), plural(2, 'chunk'), plural(1200, 'row')];
+        }"""
+    )
+    assert shown == ["2025-09-15", "2025-09-15 14:30", "1 chunk", "2 chunks", "1,200 rows"]

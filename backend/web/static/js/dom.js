@@ -50,12 +50,25 @@ export function describeError(error) {
   return String(error);
 }
 
-/** A date or timestamp as the reader's locale shows it ("—" for nothing). */
+/**
+ * A date or timestamp in the one form every page uses, as the chat does: "2025-09-15", with
+ * the local time "2025-09-15 14:05" when asked ("—" for nothing). A calendar date stays as
+ * written: read as a UTC midnight, west of Greenwich it would show the day before.
+ */
 export function formatDate(value, withTime = false) {
   if (!value) return "—";
+  const text = String(value);
+  if (!withTime && /^\d{4}-\d{2}-\d{2}$/.test(text)) return text;
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value);
-  return withTime ? date.toLocaleString() : date.toLocaleDateString();
+  if (Number.isNaN(date.getTime())) return text;
+  const pad = (n) => String(n).padStart(2, "0");
+  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  return withTime ? `${day} ${pad(date.getHours())}:${pad(date.getMinutes())}` : day;
+}
+
+/** "1 chunk", "2 chunks", "1,200 rows": a count with its noun in the right number. */
+export function plural(count, one, many = `${one}s`) {
+  return `${Number(count).toLocaleString("en")} ${count === 1 ? one : many}`;
 }
 
 /** 0.734 -> "73%" ("—" for null). */

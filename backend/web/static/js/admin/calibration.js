@@ -3,7 +3,7 @@
 // (a dry run first, then Apply) and refitting the recalibration map. See docs/calibration.md.
 
 import { ApiError, api, objectUrl } from "../api.js";
-import { clear, confirmDialog, describeError, field, formatDate, formatPercent, h, notify } from "../dom.js";
+import { clear, confirmDialog, describeError, field, formatDate, formatPercent, h, notify, plural } from "../dom.js";
 import { refusal, scrollBox } from "./data-ui.js";
 
 const WINDOWS = [7, 30, 90, 365];
@@ -93,7 +93,7 @@ async function renderDiagram(box, state, report) {
   if (state.imageUrl) URL.revokeObjectURL(state.imageUrl);
   state.imageUrl = url;
   const n = report.responses_with_feedback;
-  const alt = `Reliability diagram for the last ${state.days} days: observed accuracy against the confidence shown, in ten bands, over ${n} answers with feedback` +
+  const alt = `Reliability diagram for the last ${state.days} days: observed accuracy against the confidence shown, in ten bands, over ${plural(n, "answer")} with feedback` +
     (report.ece === null ? "." : `; expected calibration error ${fixed3(report.ece)}.`);
   clear(box);
   box.append(
@@ -162,7 +162,7 @@ function driftChart(weeks) {
   const every = Math.ceil(weeks.length / 8); // at most eight week labels
   weeks.forEach((w, i) => {
     chart.append(svg("circle", { cx: x(i), cy: y(w.ece), r: 4, class: "calib-point" },
-      svg("title", {}, `${w.week}: ECE ${fixed3(w.ece)} over ${w.responses} answers`)));
+      svg("title", {}, `${w.week}: ECE ${fixed3(w.ece)} over ${plural(w.responses, "answer")}`)));
     if (i % every === 0 || i === weeks.length - 1) {
       chart.append(svg("text", { x: x(i), y: height - 12, class: "calib-axis", "text-anchor": "middle" }, w.week.replace(/^\d{4}-/, "")));
     }
@@ -281,7 +281,7 @@ function recalibrateCard(onDone) {
       const fitted = await api("POST", "/confidence/recalibrate");
       const fit = fitted.fit;
       clear(result).append(h("p", { class: "notice" }, fitted.message),
-        h("p", { class: "muted" }, `Held-out ECE ${fixed3(fit.ece_before)} before, ${fixed3(fit.ece_after)} after (${fit.method}, ${fit.feedback_used} answers with feedback).`));
+        h("p", { class: "muted" }, `Held-out ECE ${fixed3(fit.ece_before)} before, ${fixed3(fit.ece_after)} after (${fit.method}, ${plural(fit.feedback_used, "answer")} with feedback).`));
       await onDone();
     } catch (error) {
       const text = error instanceof ApiError && error.status === 409
@@ -299,8 +299,8 @@ function recalibrateCard(onDone) {
       const active = recal.active
         ? `Map version ${recal.active.version} (${recal.active.method}) is in use: held-out ECE ${fixed3(recal.active.ece_before)} → ${fixed3(recal.active.ece_after)}.`
         : "No recalibration map is in use yet: answers show their raw confidence.";
-      const auto = recal.auto ? ` The next automatic fit runs at ${recal.next_fit_at} answers with feedback.` : "";
-      summary.textContent = `${active} ${recal.feedback} answers have feedback (${recal.min_feedback} needed for a fit).${auto}`;
+      const auto = recal.auto ? ` The next automatic fit runs at ${plural(recal.next_fit_at, "answer")} with feedback.` : "";
+      summary.textContent = `${active} ${plural(recal.feedback, "answer")} ${recal.feedback === 1 ? "has" : "have"} feedback (${recal.min_feedback} needed for a fit).${auto}`;
     },
   };
 }

@@ -3,7 +3,7 @@
 // document's content, and deleting with a confirmation.
 
 import { ApiError, api, upload } from "../api.js";
-import { clear, confirmDialog, field, formatDate, h, notify } from "../dom.js";
+import { clear, confirmDialog, field, formatDate, h, notify, plural } from "../dom.js";
 import { progressLine, refusal } from "./data-ui.js";
 
 const PAGE = 500; // the list endpoint's largest page
@@ -62,7 +62,7 @@ export async function mount(root) {
   async function remove(doc) {
     const ok = await confirmDialog({
       title: `Delete “${doc.title}”?`,
-      message: [`${doc.source} and its ${doc.chunk_count} chunks leave the knowledge base: search and answers stop using it at once.`, "This cannot be undone."],
+      message: [`${doc.source} and its ${plural(doc.chunk_count, "chunk")} leave the knowledge base: search and answers stop using it at once.`, "This cannot be undone."],
       confirm: "Delete document",
       danger: true,
     });
@@ -248,8 +248,8 @@ function outcomeText(result, background) {
   const doc = result.document;
   const how = background ? " (processed in the background)" : "";
   if (result.status === "unchanged") return `“${doc.title}” is already stored with exactly this content: nothing changed.`;
-  if (result.status === "updated") return `Replaced the content of “${doc.title}”: ${result.chunks} chunks${how}.`;
-  return `Added “${doc.title}”: ${result.chunks} chunks${how}.`;
+  if (result.status === "updated") return `Replaced the content of “${doc.title}”: ${plural(result.chunks, "chunk")}${how}.`;
+  return `Added “${doc.title}”: ${plural(result.chunks, "chunk")}${how}.`;
 }
 
 /** Poll a background job until it is done (its result) or failed (throws its problem). */
@@ -268,6 +268,6 @@ async function followJob(job, progress, state) {
 function showJob(job, progress) {
   const { chunks_done: done, chunks_total: total } = job.progress;
   if (job.status === "queued") progress.set(`Background job for ${job.name}: waiting for the worker…`, null);
-  else if (job.status === "running" && total) progress.set(`Background job for ${job.name}: ${done} of ${total} chunks indexed`, done / total);
+  else if (job.status === "running" && total) progress.set(`Background job for ${job.name}: ${done} of ${plural(total, "chunk")} indexed`, done / total);
   else if (job.status === "running") progress.set(`Background job for ${job.name}: reading the file…`, null);
 }

@@ -2,7 +2,7 @@
 // and row counts, and loading one from a CSV, TSV or JSON-lines file (created or replaced).
 
 import { api, upload } from "../api.js";
-import { clear, field, h, notify } from "../dom.js";
+import { clear, field, h, notify, plural } from "../dom.js";
 import { progressLine, refusal } from "./data-ui.js";
 
 const ACCEPT = ".csv,.tsv,.tab,.jsonl,.ndjson";
@@ -79,7 +79,7 @@ function loadForm(currentTables, onLoaded) {
   function checkReplace() {
     const taken = currentTables().find((t) => t.name.toLowerCase() === nameInput.value.trim().toLowerCase());
     replaceNote.hidden = !taken;
-    if (taken) replaceNote.textContent = `A table named ${taken.name} exists (${taken.rows.toLocaleString()} rows): loading replaces it.`;
+    if (taken) replaceNote.textContent = `A table named ${taken.name} exists (${plural(taken.rows, "row")}): loading replaces it.`;
     submit.textContent = taken ? "Replace table" : "Load table";
   }
 
@@ -116,8 +116,8 @@ function loadForm(currentTables, onLoaded) {
         progress.set(fraction < 1 ? `Sending ${file.name}… ${Math.round(fraction * 100)}%` : `Checking and loading ${file.name}…`, fraction < 1 ? fraction : null));
       const { table, status, replaced } = answer.body;
       const message = status === "replaced"
-        ? `Replaced table ${table.name}: ${table.rows.toLocaleString()} rows (was ${replaced.rows.toLocaleString()}).`
-        : `Loaded table ${table.name}: ${table.rows.toLocaleString()} rows, ${table.columns.length} columns.`;
+        ? `Replaced table ${table.name}: ${plural(table.rows, "row")} (was ${replaced.rows.toLocaleString()}).`
+        : `Loaded table ${table.name}: ${plural(table.rows, "row")}, ${plural(table.columns.length, "column")}.`;
       progress.done(message, "success");
       notify(message, "success");
       form.reset();
