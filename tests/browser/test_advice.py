@@ -121,3 +121,15 @@ def test_on_a_phone_the_card_fits_the_screen(new_page: Any, app_url: str) -> Non
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "advice-card-phone")
     assert_accessible(page)
+
+
+def test_the_advice_stream_is_read_to_its_end(page: Any, app_url: str) -> None:
+    """Issue 27: leaving the stream at its `end` event cancelled the response, which the
+    browser reports as a failed request (net::ERR_ABORTED)."""
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(f"{request.url} {request.failure}"))
+    open_advice(page, app_url)
+    card = ask(page, QUESTION)
+    assert "compromise" in card.get_by_role("region", name="Advice").inner_text()
+    page.wait_for_timeout(300)
+    assert failed == []

@@ -569,3 +569,15 @@ def test_code_blocks_start_at_their_edge_and_table_columns_keep_their_alignment(
         }"""
     )
     assert styles == {"padding": "0px", "cells": ["left", "right", "center"]}
+
+
+def test_an_answer_is_read_to_the_end_of_its_stream(page: Any, app_url: str) -> None:
+    """Issue 27: every answer ended with net::ERR_ABORTED: the page cancelled the stream at
+    its [DONE] line instead of reading it to its end."""
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(f"{request.url} {request.failure}"))
+    open_chat(page, app_url + "/#/chat")
+    ask(page, QUESTION)
+    ask(page, "What is the minimum password length?")
+    page.wait_for_timeout(300)
+    assert failed == []

@@ -109,24 +109,31 @@ export async function mount(root, ctx) {
 /** Read the advice stream into the card; the parsed StructuredAdvice, or null. */
 async function readAdvice(response, card) {
   let buffer = "";
+  let ended = false;
+  // Read on to the end of the body even after `end`: leaving early cancels the response,
+  // which the browser reports as a failed request (net::ERR_ABORTED).
   for await (const { event, data } of readEvents(response)) {
-    if (event === "end") {
-      let advice;
-      try {
-        advice = JSON.parse(buffer);
-      } catch {
-        card.fail("The advice arrived garbled. Try again.");
-        return null;
-      }
-      card.complete(advice, advice.fallback === true);
-      return advice;
+    if (ended) continue;
+    if (event === "end") ended = true;
+    else {
+      buffer += data;
+      const text = growingText(buffer);
+      if (text !== null) card.grow(text);
     }
-    buffer += data;
-    const text = growingText(buffer);
-    if (text !== null) card.grow(text);
   }
-  card.fail("The advice stream ended early. Try again.");
-  return null;
+  if (!ended) {
+    card.fail("The advice stream ended early. Try again.");
+    return null;
+  }
+  let advice;
+  try {
+    advice = JSON.parse(buffer);
+  } catch {
+    card.fail("The advice arrived garbled. Try again.");
+    return null;
+  }
+  card.complete(advice, advice.fallback === true);
+  return advice;
 }
 
 /** The main advice so far: the pieces after the opening are JSON-escaped text. */

@@ -501,7 +501,9 @@ function buildPage(ctx) {
   async function readAnswer(response, turn) {
     let ended = false;
     for await (const { data } of readEvents(response)) {
-      if (data === "[DONE]") break;
+      // Read on to the end of the body: leaving at [DONE] cancels the response, which the
+      // browser reports as a failed request (net::ERR_ABORTED).
+      if (data === "[DONE]") continue;
       let part;
       try {
         part = JSON.parse(data);
