@@ -581,3 +581,44 @@ def test_an_answer_is_read_to_the_end_of_its_stream(page: Any, app_url: str) -> 
     ask(page, "What is the minimum password length?")
     page.wait_for_timeout(300)
     assert failed == []
+
+
+CODE_ANSWER = "Start it with:\n\n```\nalmanac serve\n  --port 8000\n```\n\nThen open the page."
+
+
+async def _coder(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+    yield CODE_ANSWER
+
+
+@pytest.fixture
+def coder_url(data_dir: Path) -> Iterator[str]:
+    """The app allowing the offline model and one that answers with a code block."""
+    model = FunctionModel(stream_function=_coder)
+    with (
+        container_with_models(data_dir, {"test:coder": model}) as container,
+        serve(create_app(container=container)) as url,
+    ):
+        yield url
+
+
+def test_an_answer_and_its_code_blocks_can_be_copied(new_page: Any, coder_url: str) -> None:
+    """Issue 27: no Copy on answers and no copy button on code blocks."""
+    page = new_page(permissions=["clipboard-read", "clipboard-write"])
+    open_chat(page, coder_url + "/#/chat")
+    page.get_by_label("Model", exact=True).select_option("test:coder")
+    answer = ask(page, "/nosrch how do I start it?")
+    code = answer.locator(".chat-code pre")
+    expect(code).to_have_text("almanac serve\n  --port 8000")
+
+    answer.get_by_role("button", name="Copy code").click()
+    expect(answer.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == "almanac serve\n  --port 8000"
+
+    answer.locator(".chat-meta").get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == CODE_ANSWER
+    assert_accessible(page)
+
+    # A reopened chat's answers have them too.
+    page.reload()
+    page.locator(".chat-meta").get_by_role("button", name="Copy").wait_for()
+    expect(page.get_by_role("button", name="Copy code")).to_have_count(1)

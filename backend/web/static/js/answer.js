@@ -16,6 +16,7 @@ const ICONS = {
   trash: ["M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13"],
   list: ["M4 6h16M4 12h16M4 18h16"],
   close: ["M6 6l12 12M18 6 6 18"],
+  copy: ["M9 9h11v11H9z", "M5 15H4V4h11v1"],
 };
 
 /** A decorative line icon (the button or link around it carries the name). */
@@ -79,6 +80,45 @@ export function feedbackButtons(responseId, initial = null) {
 
   return h("div", { class: "chat-feedback", role: "group", "aria-label": "Was this answer right?" },
     up, down, status);
+}
+
+/**
+ * A button that copies `text()` (read when pressed) to the clipboard and says so, in its
+ * label for a moment and in a status line for screen readers. `label` names what it copies.
+ */
+export function copyButton(text, label = "Copy", className = "chat-copy") {
+  const status = h("span", { class: "chat-sr-only", role: "status" });
+  const caption = h("span", {}, label);
+  let reset = null;
+  const button = h("button", {
+    type: "button",
+    class: `icon ${className}`,
+    title: label,
+    onclick: async () => {
+      let said;
+      try {
+        await navigator.clipboard.writeText(text());
+        said = "Copied";
+      } catch {
+        said = "Copy failed";
+      }
+      caption.textContent = status.textContent = said;
+      clearTimeout(reset);
+      reset = setTimeout(() => { caption.textContent = label; status.textContent = ""; }, 2000);
+    },
+  }, icon("copy"), caption);
+  return h("span", { class: `${className}-wrap` }, button, status);
+}
+
+/** The element's code blocks, each with a button copying its text. */
+export function withCodeCopy(element) {
+  for (const pre of element.querySelectorAll("pre")) {
+    if (pre.parentElement?.classList.contains("chat-code")) continue;
+    const box = h("div", { class: "chat-code" });
+    pre.replaceWith(box);
+    box.append(copyButton(() => pre.textContent, "Copy code", "chat-code-copy"), pre);
+  }
+  return element;
 }
 
 /** A problem answered before a stream began, as one sentence for a person. */

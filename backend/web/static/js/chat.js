@@ -5,7 +5,9 @@
 // chosen here, as useChat does, and the address becomes #/chat/ID once the chat exists.
 
 import { api, ApiError, request } from "./api.js";
-import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
+import {
+  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, withCodeCopy,
+} from "./answer.js";
 import { append, askDialog, clear, describeError, h, notify } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
@@ -269,6 +271,7 @@ function buildPage(ctx) {
       const shown = split && (sources === null || cited.length) ? text.slice(0, split.index) : text;
       clear(answer);
       answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited) }));
+      withCodeCopy(answer);
       thinking.hidden = Boolean(text) || sources !== null;
       scrollToEnd();
     }
@@ -309,6 +312,8 @@ function buildPage(ctx) {
         append(meta, [
           confidenceBadge(data.confidence, data.confidence_phrase),
           data.response_id ? feedbackButtons(data.response_id, feedback) : null,
+          // The answer as stored, in Markdown: its [n] markers and its Sources list.
+          copyButton(() => text, "Copy"),
           data.model ? h("span", { class: "chat-model muted" }, data.model) : null]);
         el.removeAttribute("aria-busy");
       },
