@@ -3,6 +3,7 @@ the phone layout and the weight of the chat page."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -137,3 +138,41 @@ def test_the_chat_page_loads_under_200_kb(page: Any, app_url: str) -> None:
         }"""
     )
     assert 0 < total < CHAT_PAGE_BUDGET, f"the chat page loads {total} bytes"
+
+
+def test_the_theme_follows_the_system_and_a_chosen_one_is_remembered(
+    new_page: Any, app_url: str
+) -> None:
+    """Issue 27: dark mode following prefers-color-scheme, with a toggle that is remembered;
+    every page stays accessible (axe-core, contrast included) in the dark theme."""
+    page = new_page(color_scheme="dark")
+    page.goto(app_url + "/#/chat")
+    page.get_by_label("Your question").wait_for()
+
+    def background() -> str:
+        return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+    assert background() == "rgb(13, 17, 23)"  # the system says dark
+    toggle = page.get_by_role("button", name=re.compile("^Colour theme"))
+    assert toggle.inner_text() == "Theme: system"
+    composer = page.get_by_label("Your question")
+    composer.fill("How often must passwords be rotated?")
+    composer.press("Enter")
+    page.locator(".chat-confidence").wait_for()
+    assert_accessible(page)  # an answer's chips, badge and buttons, in the dark theme
+    shot(page, "chat-answer-dark")
+    for route, heading in [("advice", "Advice"), ("admin/calibration", "Calibration")]:
+        page.goto(f"{app_url}/#/{route}")
+        page.get_by_role("heading", level=1, name=heading).wait_for()
+        assert_accessible(page)
+
+    toggle.click()
+    assert toggle.inner_text() == "Theme: light" and background() == "rgb(246, 247, 249)"
+    page.reload()
+    page.get_by_role("heading", level=1).first.wait_for()
+    assert background() == "rgb(246, 247, 249)"  # remembered
+    toggle = page.get_by_role("button", name=re.compile("^Colour theme"))
+    toggle.click()
+    assert toggle.inner_text() == "Theme: dark" and background() == "rgb(13, 17, 23)"
+    toggle.click()
+    assert toggle.inner_text() == "Theme: system" and background() == "rgb(13, 17, 23)"

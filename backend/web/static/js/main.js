@@ -4,6 +4,9 @@
 
 import { ApiError, api, setUnauthorizedHandler, storeKey } from "./api.js";
 import { clear, describeError, field, h } from "./dom.js";
+import { applyTheme, wireThemeButton } from "./theme.js";
+
+applyTheme();
 
 /** Every page: `path` may hold `:name` parameters; `admin` pages need the admin role. */
 export const ROUTES = [
@@ -166,6 +169,8 @@ setUnauthorizedHandler(() => {
   if (cleanup) { cleanup(); cleanup = null; }
   renderSignIn("Your key is no longer accepted. Sign in again.");
 });
+
+wireThemeButton(document.getElementById("theme-toggle"));
 
 navToggle.addEventListener("click", () => {
   const open = !nav.classList.contains("open");
