@@ -50,6 +50,8 @@ def test_a_wrong_key_is_refused_and_a_user_sees_no_admin_pages(
     page: Any, secured_app: SecuredApp
 ) -> None:
     page.goto(secured_app.url + "/")
+    page.get_by_label("API key").wait_for()
+    assert nav_links(page) == []  # nothing to go to before signing in (issue 27)
     page.get_by_label("API key").fill("alm_wrong")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("That key was not accepted.").wait_for()
@@ -74,9 +76,24 @@ def test_an_admin_sees_every_page_and_signing_out_forgets_the_key(
     sign_in(page, secured_app.url, secured_app.keys["admin"])
     assert "Documents" in nav_links(page) and "Evaluation" in nav_links(page)
     assert page.locator(".session .badge").inner_text() == "admin"
+    page.get_by_role("link", name="Chat", exact=True).click()
+    chat_id = httpx.post(
+        secured_app.url + "/chat",
+        json={"message": "How often must passwords be rotated?"},
+        headers={"Authorization": f"Bearer {secured_app.keys['admin']}"},
+        timeout=60,
+    ).json()["chat_id"]
+    page.goto(f"{secured_app.url}/#/chat/{chat_id}")
+    page.locator(".chat-user-text").first.wait_for()
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("API key").wait_for()
     assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
+    assert nav_links(page) == []
+    # The next person starts at a new chat, not at the previous person's chat (issue 27).
+    page.get_by_label("API key").fill(secured_app.keys["user"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", level=1, name="New chat").wait_for()
+    assert chat_id not in page.url
 
 
 def test_a_revoked_key_sends_the_reader_back_to_signing_in(

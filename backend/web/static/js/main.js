@@ -62,7 +62,10 @@ function setTitle(text) {
 function renderNav() {
   clear(nav);
   const current = match(location.hash)?.route;
-  const links = ROUTES.filter((r) => r.nav && (!r.admin || session?.role === "admin"));
+  // Before anyone is signed in there is nothing to go to: the sign-in form is the page.
+  const links = session
+    ? ROUTES.filter((r) => r.nav && (!r.admin || session.role === "admin"))
+    : [];
   const list = h("ul", {}, links.map((route) => {
     const active = current && current.module === route.module;
     return h("li", {}, h("a", { href: `#/${route.path}`, "aria-current": active ? "page" : null }, route.title));
@@ -155,6 +158,8 @@ function renderSignIn(message = null) {
 function signOut() {
   storeKey(null);
   if (cleanup) { cleanup(); cleanup = null; }
+  // The next person to sign in starts at a new chat, not at this person's chat address.
+  history.replaceState(null, "", `#/${HOME}`);
   renderSignIn();
 }
 
