@@ -62,6 +62,14 @@ from use_cases.table_markdown import escape_html, render_markdown
 SEARCH_TOOL = "search_knowledge_base"
 SQL_TOOL = "lookup_structured_data"
 NOT_FOUND_ANSWER = "I can't find this in the knowledge base."
+
+
+def is_not_found(answer: str) -> bool:
+    """Whether `answer` is the can't-find answer: nothing relevant was found, said plainly
+    (a right refusal, not a failure)."""
+    return answer.strip().startswith(NOT_FOUND_ANSWER)
+
+
 DATE_PREFIX = "Current Date: "
 
 PROMPT_VERSION = "2026-11-25.1"

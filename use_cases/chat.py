@@ -63,6 +63,7 @@ from use_cases.agent import (
     AgentLimits,
     anchored_prompt,
     deps_for_turn,
+    is_not_found,
     leaks_instructions,
 )
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
@@ -143,6 +144,11 @@ class ChatResult:
     confidence_phrase: str | None = None
     confidence_raw: float | None = None
     """The confidence before recalibration (for evaluation runs' raw Brier score and ECE)."""
+
+    @property
+    def not_found(self) -> bool:
+        """Whether the answer is the can't-find answer (`use_cases.agent.is_not_found`)."""
+        return is_not_found(self.answer)
 
 
 class ResponseRecorder(Protocol):

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from use_cases.agent import NOT_FOUND_ANSWER
+from use_cases.agent import is_not_found
 from use_cases.auth_domain import Caller, utc
 from use_cases.calibration_domain import RESPONSE_KINDS, LoggedResponse, ResponseKind
 from use_cases.confidence import DEFAULT_PHRASES, estimate_confidence
@@ -118,7 +118,7 @@ class RecordResponse:
             raw = estimate_confidence(
                 record.cited,
                 record.retrieved,
-                not_found=record.response_text.strip().startswith(NOT_FOUND_ANSWER),
+                not_found=is_not_found(record.response_text),
                 refused=record.refused,
                 model_confidence=record.model_confidence,
                 invented_citations=record.invented_citations,

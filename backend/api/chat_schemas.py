@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
+from use_cases.agent import is_not_found
 from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat import ChatResult
 from use_cases.chat_domain import Chat, Message
@@ -70,6 +71,11 @@ class ChatOut(BaseModel):
         None, ge=0, le=1, description="Calibrated confidence that the answer is right."
     )
     confidence_phrase: str | None = Field(None, examples=["high"])
+    not_found: bool = Field(
+        False,
+        description="The answer is the can't-find answer: nothing relevant was found in the "
+        "knowledge base (a right refusal, not an error).",
+    )
 
     @classmethod
     def of(cls, result: ChatResult) -> ChatOut:
@@ -83,6 +89,7 @@ class ChatOut(BaseModel):
             response_id=result.response_id,
             confidence=result.confidence,
             confidence_phrase=result.confidence_phrase,
+            not_found=result.not_found,
         )
 
 
@@ -123,6 +130,11 @@ class MessageOut(BaseModel):
     feedback: bool | None = Field(
         None, description="The asker's verdict on the answer (POST /feedback); null if none."
     )
+    not_found: bool = Field(
+        False,
+        description="The answer is the can't-find answer: nothing relevant was found in the "
+        "knowledge base (a right refusal, not an error).",
+    )
 
     @classmethod
     def of(cls, message: Message, logged: LoggedResponse | None = None) -> MessageOut:
@@ -142,6 +154,7 @@ class MessageOut(BaseModel):
             confidence=logged.confidence if logged else None,
             confidence_phrase=logged.confidence_phrase if logged else None,
             feedback=logged.feedback.outcome if logged and logged.feedback else None,
+            not_found=message.role == "assistant" and is_not_found(message.content),
         )
 
 

@@ -58,6 +58,7 @@ def turn_data(result: ChatResult) -> dict[str, Any]:
         "response_id": result.response_id,
         "confidence": result.confidence,
         "confidence_phrase": result.confidence_phrase,
+        "not_found": result.not_found,
     }
 
 

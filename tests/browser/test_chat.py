@@ -622,3 +622,24 @@ def test_an_answer_and_its_code_blocks_can_be_copied(new_page: Any, coder_url: s
     page.reload()
     page.locator(".chat-meta").get_by_role("button", name="Copy").wait_for()
     expect(page.get_by_role("button", name="Copy code")).to_have_count(1)
+
+
+def test_a_question_the_documents_do_not_answer_gets_a_neutral_not_found_state(
+    page: Any, app_url: str
+) -> None:
+    """Issue 27: a right "not in the knowledge base" answer wore a red "very low · 16%" badge,
+    like an error. The server says `not_found`; the page shows a neutral state instead of a
+    score, live and when the chat is reopened."""
+    question = "What is the parental leave policy?"
+    assert httpx.post(app_url + "/chat", json={"message": question}, timeout=60).json()["not_found"]
+    open_chat(page, app_url + "/#/chat")
+    answer = ask(page, question)
+    badge = answer.locator(".chat-not-found")
+    expect(badge).to_have_text("Not in the documents")
+    assert answer.locator(".chat-confidence").count() == 0
+    assert_accessible(page)
+    page.reload()
+    expect(page.locator(".chat-turn-assistant .chat-not-found")).to_have_count(1)
+    found = ask(page, QUESTION)
+    assert found.locator(".chat-not-found").count() == 0
+    assert found.locator(".chat-confidence").count() == 1

@@ -29,8 +29,10 @@ async def test_chat_answers_with_citations_sources_and_model(client: httpx.Async
         "response_id",
         "confidence",
         "confidence_phrase",
+        "not_found",
     }
     assert body["model"] == "offline-extractive"
+    assert body["not_found"] is False
     assert "14 characters" in body["answer"].lower()
     assert "[1]" in body["answer"] and "**Sources**" in body["answer"]
     assert body["sources"][0]["updated_at"] == "2025-09-15"

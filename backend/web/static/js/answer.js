@@ -44,6 +44,16 @@ export function confidenceBadge(confidence, phrase) {
   }, `Confidence: ${phrase || "—"} · ${formatPercent(confidence)}`);
 }
 
+/** The state of a can't-find answer: neutral, not an error and not a low score, with what
+ * to try next. */
+export function notFoundBadge() {
+  return h("span", {
+    class: "badge chat-not-found",
+    title: "Nothing relevant was found in the knowledge base, so no answer was made up. "
+      + "Try other words, or name the document or topic you mean.",
+  }, "Not in the documents");
+}
+
 /** Thumbs up/down for one logged response: POST /feedback; a second verdict replaces the
  * first (the server says so). `initial` is the verdict already given (true/false/null). */
 export function feedbackButtons(responseId, initial = null) {

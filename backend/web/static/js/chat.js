@@ -6,7 +6,8 @@
 
 import { api, ApiError, request } from "./api.js";
 import {
-  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, withCodeCopy,
+  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, notFoundBadge,
+  withCodeCopy,
 } from "./answer.js";
 import { append, askDialog, clear, describeError, h, notify } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
@@ -310,7 +311,7 @@ function buildPage(ctx) {
         showSources(sourceBox, sources);
         clear(meta);
         append(meta, [
-          confidenceBadge(data.confidence, data.confidence_phrase),
+          data.not_found ? notFoundBadge() : confidenceBadge(data.confidence, data.confidence_phrase),
           data.response_id ? feedbackButtons(data.response_id, feedback) : null,
           // The answer as stored, in Markdown: its [n] markers and its Sources list.
           copyButton(() => text, "Copy"),
