@@ -643,3 +643,34 @@ def test_a_question_the_documents_do_not_answer_gets_a_neutral_not_found_state(
     found = ask(page, QUESTION)
     assert found.locator(".chat-not-found").count() == 0
     assert found.locator(".chat-confidence").count() == 1
+
+
+def test_the_chat_list_groups_chats_by_day_and_shows_two_lines_of_a_title(
+    page: Any, app_url: str
+) -> None:
+    """Issue 27: titles were cut to ~18 characters and the list had no dates."""
+    long_question = "What is the acknowledgement time for a SEV1 incident during a weekend?"
+    httpx.post(app_url + "/chat", json={"message": long_question}, timeout=60)
+    open_chat(page, app_url + "/#/chat")
+    expect(page.locator(".chat-list-group")).to_have_text(["Today"])
+    link = page.get_by_role("link", name=long_question)
+    lines = link.evaluate(
+        """el => {
+            const style = getComputedStyle(el);
+            const inner = el.clientHeight - parseFloat(style.paddingTop)
+                - parseFloat(style.paddingBottom);
+            return Math.round(inner / parseFloat(style.lineHeight));
+        }"""
+    )
+    assert lines == 2  # two lines of the title, not one
+    groups = page.evaluate(
+        """async () => {
+            const { dayGroup } = await import('/app/js/chat.js');
+            const now = new Date(2026, 10, 24, 9, 0);
+            return [new Date(2026, 10, 24, 0, 5), new Date(2026, 10, 23, 23, 59),
+                    new Date(2026, 10, 19, 12, 0), new Date(2026, 9, 1), null]
+                .map((d) => dayGroup(d && d.toISOString(), now));
+        }"""
+    )
+    assert groups == ["Today", "Yesterday", "Previous 7 days", "Older", "Today"]
+    assert_accessible(page)

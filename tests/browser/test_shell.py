@@ -100,6 +100,10 @@ def test_a_revoked_key_sends_the_reader_back_to_signing_in(
     page: Any, secured_app: SecuredApp
 ) -> None:
     sign_in(page, secured_app.url, secured_app.keys["user"])
+    # The chat page has loaded what it asks for at once (its chats and models): the key is
+    # revoked while the reader is idle, not under a request in flight.
+    page.get_by_text("No chats yet. Ask a question to start one.").wait_for()
+    page.wait_for_function("document.querySelectorAll('#chat-model option').length > 0")
     revoke = secured_app.container.revoke_key.execute(CLI_ADMIN, secured_app.key_ids["user"])
     run_async(revoke)
     page.get_by_role("link", name="Advice").click()

@@ -14,6 +14,18 @@ import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
 const CHAT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The day group of a chat updated at `when`, in the reader's time zone ("Today" when the
+ * date is unknown: a chat just started has none yet). */
+export function dayGroup(when, now = new Date()) {
+  const date = when ? new Date(when) : now;
+  if (Number.isNaN(date.getTime())) return "Older";
+  const startOfDay = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((startOfDay(now) - startOfDay(date)) / 86_400_000);
+  if (days <= 0) return "Today";
+  if (days === 1) return "Yesterday";
+  return days < 7 ? "Previous 7 days" : "Older";
+}
+
 const SOURCES_BLOCK = /(^|\n)\*\*Sources\*\*[ \t]*(\n[\s\S]*)?$/;
 const SUGGESTIONS = [
   "How often must passwords be rotated?",
@@ -57,7 +69,7 @@ function buildPage(ctx) {
   const sidebarToggle = h("button", {
     type: "button", class: "chat-sidebar-toggle", "aria-expanded": "false", "aria-controls": "chat-sidebar",
   }, icon("list"), "Chats");
-  const list = h("ul", { class: "chat-list", "aria-labelledby": "chat-list-title" });
+  const list = h("div", { class: "chat-list-groups" });
   const listStatus = h("p", { class: "chat-list-status muted", role: "status" }, "Loading your chats…");
   const sidebar = h("aside", { id: "chat-sidebar", class: "chat-sidebar", "aria-label": "Your chats" },
     h("a", { class: "button primary chat-new", href: "#/chat" }, icon("plus"), "New chat"),
@@ -114,7 +126,17 @@ function buildPage(ctx) {
       return;
     }
     listStatus.hidden = true;
-    for (const chat of state.chats) list.append(chatItem(chat));
+    // Newest first, under Today, Yesterday, Previous 7 days and Older.
+    let group = null;
+    for (const chat of state.chats) {
+      const name = dayGroup(chat.updated_at);
+      if (!group || group.name !== name) {
+        const id = `chat-group-${list.childElementCount}`;
+        group = { name, items: h("ul", { class: "chat-list", "aria-labelledby": id }) };
+        list.append(h("h3", { id, class: "chat-list-group" }, name), group.items);
+      }
+      group.items.append(chatItem(chat));
+    }
   }
 
   function chatItem(chat) {
