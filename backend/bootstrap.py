@@ -15,6 +15,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from backend.answer_processes import build_planning_processes
 from backend.config import PROJECT_ROOT, Settings
 from backend.sources import collect_sources
 from backend.stores import open_database
@@ -34,7 +35,12 @@ from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
 from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
 from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
 from services.calibration import MatplotlibDiagramRenderer, SklearnCalibrationFitter
-from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
+from services.chat.models import (
+    OFFLINE_MODEL,
+    ModelConfig,
+    PydanticAIModelResolver,
+    provider_keys_present,
+)
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
 from services.compute import WorkerPool
@@ -45,8 +51,11 @@ from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.knowledge.reranker import CohereReranker
 from services.offline import build_offline_model
+from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
+from services.offline.processes import PlanningProcesses
+from services.offline.semantic import SentenceSimilarity
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
@@ -78,6 +87,7 @@ from use_cases.calibration_suite import CalibrationUseCases, SeedCalibrationFrom
 from use_cases.chat import ChatTurns
 from use_cases.chats import ManageChats, SweepAbandonedTurns
 from use_cases.confidence import rrf_score_ceiling
+from use_cases.conflicts import ListConflicts
 from use_cases.documents import (
     GetDocument,
     GetKnowledgeStats,
@@ -140,8 +150,10 @@ class Adapters:
     database: PgDatabase | None = None
     """The PostgreSQL pool every store shares (None on SQLite)."""
     answer_pool: WorkerPool | None = None
-    presence: Presence | None = None
     """The worker threads the offline model answers on."""
+    planning: PlanningProcesses | None = None
+    """The processes those threads hand planning to, once a server enables them."""
+    presence: Presence | None = None
 
     def close(self) -> None:
         self.jobs.close()
@@ -158,6 +170,8 @@ class Adapters:
             self.database.close()
         if self.answer_pool is not None:
             self.answer_pool.close()
+        if self.planning is not None:
+            self.planning.close()
         if self.presence is not None:  # last: what this process owned has been ended
             self.presence.close()
 
@@ -171,6 +185,7 @@ class Container:
     ingest: IngestDocuments
     search: SearchKnowledgeBase
     list_documents: ListDocuments
+    list_conflicts: ListConflicts
     get_document: GetDocument
     remove_document: RemoveDocument
     knowledge_stats: GetKnowledgeStats
@@ -222,6 +237,7 @@ class Container:
 
     def close(self) -> None:
         if not self._closed:
+            self.list_conflicts.close()  # its scan reads the stores closed below
             self.calibration.close()
             self.adapters.close()
             self._closed = True
@@ -368,6 +384,7 @@ def _wire(
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)
     answer_pool = WorkerPool(settings.answer_workers, settings.answer_queue)
+    planning = build_planning_processes(settings)
     models = PydanticAIModelResolver(
         ModelConfig(
             default_model=settings.default_model,
@@ -388,6 +405,7 @@ def _wire(
             lexicon,
             settings.not_found_hint,
             answer_pool,
+            planning,
         ),
         offline_admission=answer_pool.admit,
     )
@@ -521,6 +539,7 @@ def _wire(
         run_store=run_store,
         database=database,
         answer_pool=answer_pool,
+        planning=planning,
         presence=presence,
     )
     return Container(
@@ -528,6 +547,16 @@ def _wire(
         ingest=ingest,
         search=SearchKnowledgeBase(retriever, default_limit=settings.final_results_limit),
         list_documents=ListDocuments(store),
+        list_conflicts=ListConflicts(
+            KnowledgeConflicts(
+                store,
+                retriever,
+                SentenceSimilarity(embedder) if settings.embedding_provider == "local" else None,
+            ),
+            lambda: store.state().generation,
+            clock,
+            on_error=lambda exc: logger.opt(exception=exc).error("Conflict scan failed"),
+        ),
         get_document=GetDocument(store),
         remove_document=remove_document,
         knowledge_stats=GetKnowledgeStats(store),
@@ -689,13 +718,24 @@ def build_prompt_types(settings: Settings) -> PromptTypes:
     return PromptTypes({CHAT: chat_default, ADVICE: advice_default})
 
 
+#: Seconds a server waits for its planning processes before it serves (planning runs on
+#: threads until they are ready).
+PLANNING_START_S = 60.0
+
+
 def prepare_to_serve(container: Container) -> None:
     """What a server does once before its first request: load the bundled sample into an
-    empty knowledge base (if enabled) and the resident vector index into memory, and start
-    this process's job worker (it also runs jobs other replicas queued, or left behind)."""
+    empty knowledge base (if enabled) and the resident vector index into memory, start this
+    process's job worker (it also runs jobs other replicas queued, or left behind), and, with
+    ANSWER_PROCESSES, its planning processes (spawned first, so they start meanwhile)."""
+    planning = container.adapters.planning
+    if planning is not None:  # spawned now when offline answers are the default, else lazily
+        planning.enable(start_now=container.adapters.models.default_identifier == OFFLINE_MODEL)
     load_sample_data_if_empty(container)
     container.adapters.retriever.warm_up()
     container.adapters.jobs.start()
+    if planning is not None:  # they started meanwhile; serve at full strength from the start
+        planning.wait_ready(PLANNING_START_S)
 
 
 #: Advisory lock key held while a first start loads the sample (replicas starting together).

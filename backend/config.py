@@ -287,7 +287,15 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Worker threads the embedded offline model plans and composes answers on "
-        "(never the server's event loop). About one per CPU core.",
+        "(never the server's event loop; each hands its work to a process with "
+        "ANSWER_PROCESSES). About one per CPU core.",
+    )
+    answer_processes: bool = Field(
+        True,
+        description="A server plans and composes offline answers in worker processes, one per "
+        "answer worker (spawned at start, or at the first offline answer when another model is "
+        "the default; 300-400 MB each), so a long message cannot slow other requests down; "
+        "false keeps them on threads of the server's process. CLI commands use threads.",
     )
     answer_queue: int = Field(
         64,

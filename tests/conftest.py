@@ -126,6 +126,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "embedding_provider": "local",
         "reranker_enabled": False,
         "log_level": "WARNING",
+        "answer_processes": False,  # in-process containers plan on threads (start-up time)
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

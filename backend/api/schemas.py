@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.errors import status_for_code
 from backend.api.problems import Problem, problem_body
+from use_cases.conflicts import ConflictListing, ConflictSide
 from use_cases.documents import DocumentPage
 from use_cases.domain import (
     DocumentDetail,
@@ -370,3 +372,57 @@ def _job_problem(job: JobView) -> Problem:
         status_for_code(code), code, job.error.detail, instance=f"/api/jobs/{job.id}"
     )
     return Problem.model_validate(body)
+
+
+class ConflictSideOut(BaseModel):
+    document_id: int = Field(examples=[35])
+    title: str = Field(examples=["Password Quick Reference"])
+    source: str = Field(examples=["password-quick-reference.md"])
+    sentence: str = Field(examples=["Passwords must have a minimum length of 4 characters."])
+    values: list[str] = Field(examples=[["4 characters"]])
+
+
+class ConflictOut(BaseModel):
+    unit: str = Field(description="What the values count (a stemmed word or a sign).")
+    first: ConflictSideOut
+    second: ConflictSideOut
+
+
+class ConflictListOut(BaseModel):
+    status: Literal["current", "scanning"] = Field(
+        description="current: the knowledge base has not changed since this scan; scanning: a "
+        "scan is under way in the background (ask again after Retry-After seconds), and the "
+        "list is the previous scan's, if any."
+    )
+    scanned_at: datetime | None = Field(
+        description="When the listed scan ended (null: no scan has ended yet)."
+    )
+    conflicts: list[ConflictOut]
+    sections_checked: int = Field(examples=[150])
+    complete: bool = Field(
+        description="false when the section budget or the conflict cap stopped the scan "
+        "early (also false before the first scan ends)."
+    )
+
+    @classmethod
+    def of(cls, listing: ConflictListing) -> ConflictListOut:
+        def side(s: ConflictSide) -> ConflictSideOut:
+            return ConflictSideOut(
+                document_id=s.document_id,
+                title=s.title,
+                source=s.source,
+                sentence=s.sentence,
+                values=list(s.values),
+            )
+
+        report = listing.report
+        return cls(
+            status=listing.status,
+            scanned_at=listing.scanned_at,
+            conflicts=[
+                ConflictOut(unit=c.unit, first=side(c.first), second=side(c.second))
+                for c in (report.conflicts if report else ())
+            ],
+            sections_checked=report.sections_checked if report else 0,
+            complete=report.complete if report else False,
+        )

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -46,6 +46,7 @@ from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon
 from services.offline.lexicon import using as using_lexicon
 from services.offline.places import mark_other_countries
+from services.offline.processes import PlanningProcesses, Stepper
 from services.offline.question import (
     SearchQuery,
     TurnView,
@@ -105,14 +106,25 @@ class _Planner:
         lexicon: Lexicon = EMPTY_LEXICON,
         not_found_hint: str = CLARIFYING_QUESTION,
         pool: WorkerPool | None = None,
+        processes: PlanningProcesses | None = None,
     ) -> None:
         self._pool = pool
+        self._processes = processes
         self._not_found_hint = not_found_hint
         self._table_schemas = table_schemas
         self._similarity = similarity
         self._vocabulary = vocabulary
         self._lexicon = lexicon
         self._typos = TypoCorrector()
+
+    def warm_up(self) -> None:
+        """Load what the first turn would otherwise wait for: the knowledge base's words, the
+        tables' catalogue and the sentence encoder (a planning process, before it serves)."""
+        if self._vocabulary is not None:
+            self._vocabulary.snapshot()
+        self._schemas()
+        if self._similarity is not None:
+            self._similarity.similarities("warm up", ["the sentence encoder"])
 
     def _schemas(self) -> list[TableSchema]:
         try:
@@ -258,8 +270,21 @@ class _Planner:
         if self._pool is None:
             return self.step(messages, tool_names, output_tools)
         return await self._pool.run(
-            self.step, messages, tool_names, output_tools, size=_characters(messages)
+            self._step_anywhere, messages, tool_names, output_tools, size=_characters(messages)
         )
+
+    def _step_anywhere(
+        self,
+        messages: Sequence[ModelMessage],
+        tool_names: set[str],
+        output_tools: Sequence[ToolDefinition],
+    ) -> _Step:
+        """`step` in a planning process when a server has them ready, else on this thread."""
+        if self._processes is not None:
+            step = self._processes.step(list(messages), set(tool_names), list(output_tools))
+            if step is not None:
+                return cast(_Step, step)
+        return self.step(messages, tool_names, output_tools)
 
     async def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         tools = {t.name for t in info.function_tools}
@@ -476,6 +501,7 @@ def build_offline_model(
     lexicon: Lexicon = EMPTY_LEXICON,
     not_found_hint: str = CLARIFYING_QUESTION,
     pool: WorkerPool | None = None,
+    processes: PlanningProcesses | None = None,
 ) -> FunctionModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
@@ -483,10 +509,26 @@ def build_offline_model(
     knowledge base's words) keeps a question word the knowledge base holds elsewhere from
     counting as a topic it lacks. `lexicon`: the knowledge base's own words (`lexicon.py`).
     `not_found_hint`: the clarifying question after a can't-find answer. `pool`: the worker
-    threads planning runs on (without one it runs on the caller's thread: tests, scripts)."""
+    threads planning runs on (without one it runs on the caller's thread: tests, scripts).
+    `processes`: the worker processes those threads hand the planning to, once a server
+    enabled them (`processes.py`)."""
     similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
-    planner = _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint, pool)
+    planner = _Planner(
+        table_schemas, similarity, vocabulary, lexicon, not_found_hint, pool, processes
+    )
     return OfflineExtractiveModel(planner)
+
+
+def build_planner(
+    table_schemas: TableSchemas,
+    sentence_encoder: SentenceEncoder | None = None,
+    vocabulary: KnowledgeVocabulary | None = None,
+    lexicon: Lexicon = EMPTY_LEXICON,
+    not_found_hint: str = CLARIFYING_QUESTION,
+) -> Stepper:
+    """The planner alone, whose `step` a planning process runs (`processes.py`)."""
+    similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
+    return _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint)
 
 
 def confidence_of(messages: Sequence[ModelMessage]) -> float | None:

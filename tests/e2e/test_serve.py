@@ -1,12 +1,15 @@
 """`almanac serve` (what `make run` starts) on an empty data dir: it loads the bundled sample
-on first start and serves on HOST/PORT from the environment."""
+on first start, serves on HOST/PORT from the environment, and plans offline answers in worker
+processes (ANSWER_PROCESSES, on by default) that a crash of one does not take down."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +23,58 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _Output:
+    """The server's output, read on a thread (so the pipe never fills)."""
+
+    def __init__(self, stream: object) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.append(line)
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in list(self.lines))
+
+    def wait_for(self, text: str, times: int = 1, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count(text) < times:
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{''.join(self.lines)}"
+            time.sleep(0.2)
+
+
+def _planning_processes(server_pid: int) -> list[int]:
+    """The server's spawned worker processes (not multiprocessing's resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == server_pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _ask(port: int, message: str) -> str:
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/chat", json={"message": message}, timeout=60
+    ).json()
+    return str(response["answer"])
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path) -> None:
     port = _free_port()
     env = {
@@ -28,9 +82,11 @@ def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "DATA_DIR": str(tmp_path / "data"),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
+        "ANSWER_WORKERS": "2",
     }
-    env.pop("OPENAI_API_KEY", None)
+    for name in ("OPENAI_API_KEY", "DEFAULT_MODEL", "ANSWER_PROCESSES"):
+        env.pop(name, None)
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "almanac"), "serve"],
         cwd=tmp_path,
@@ -39,6 +95,7 @@ def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path
         stderr=subprocess.STDOUT,
         text=True,
     )
+    output = _Output(server.stdout)
     try:
         deadline = time.monotonic() + 120
         health = None
@@ -48,15 +105,33 @@ def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path
                 break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        assert health is not None, server.stdout.read() if server.poll() is not None else "timeout"
+        assert health is not None, "".join(output.lines)
         assert health["knowledge_base"]["documents"] >= 30
-        answer = httpx.post(
-            f"http://127.0.0.1:{port}/chat",
-            json={"message": "Who is the manager of Fleur Janssen?"},
-            timeout=30,
-        ).json()
-        assert "Ifeoma Adeyemi" in answer["answer"]  # the sample tables were loaded too
+        assert "Ifeoma Adeyemi" in _ask(port, "Who is the manager of Fleur Janssen?")  # tables
+
+        # Planning runs in the two spawned processes, not in the server's own interpreter.
+        ready = "Offline answers are planned in 2 worker processes"
+        output.wait_for(ready)
+        workers = _planning_processes(server.pid)
+        assert len(workers) == 2, workers
+        before = sum(_cpu_ticks(pid) for pid in workers)
+        for _ in range(3):
+            assert "14" in _ask(port, "What is the minimum password length?")
+        assert sum(_cpu_ticks(pid) for pid in workers) > before
+
+        # A planning process that dies loses no answer: the step runs on the server's thread
+        # and the processes are started again.
+        os.kill(workers[0], signal.SIGKILL)
+        assert "14" in _ask(port, "What is the minimum password length?")
+        output.wait_for("A planning process was lost")
+        output.wait_for(ready, times=2)
+        workers = _planning_processes(server.pid)
+        assert len(workers) == 2, workers
+        assert "14" in _ask(port, "What is the minimum password length?")
     finally:
         server.terminate()
         server.wait(timeout=30)
     assert server.returncode in (0, -15)
+    time.sleep(1)
+    assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []  # stopped with it
+    assert "Traceback" not in "".join(output.lines)

@@ -15,8 +15,15 @@ from backend.api.deps import (
     RowId,
 )
 from backend.api.openapi import problem_responses
-from backend.api.schemas import DocumentDetailOut, DocumentListOut, IngestOut, JobOut
+from backend.api.schemas import (
+    ConflictListOut,
+    DocumentDetailOut,
+    DocumentListOut,
+    IngestOut,
+    JobOut,
+)
 from use_cases.auth import Caller
+from use_cases.conflicts import MAX_CONFLICTS
 from use_cases.uploads import UploadOutcome, UploadRequest
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
@@ -137,6 +144,34 @@ async def list_documents(
 ) -> DocumentListOut:
     page = await container.list_documents.execute(limit=limit, offset=offset, category=category)
     return DocumentListOut.of(page)
+
+
+#: Seconds a client polling a conflict scan under way should wait between requests.
+CONFLICT_SCAN_RETRY_S = 5
+
+
+@router.get(
+    "/conflicts",
+    response_model=ConflictListOut,
+    responses=problem_responses(422),  # 401, 403: from the caller dependencies
+    summary="Current documents that state different values for the same thing; admins only",
+    description="Answers at once with the latest background scan of the knowledge base; "
+    "when the knowledge base changed since (or no scan ran yet), `status` is `scanning`, a "
+    "scan starts, and a `Retry-After` header says when to ask again.",
+)
+async def list_conflicts(
+    container: ContainerDep,
+    admin: AdminDep,
+    response: Response,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=MAX_CONFLICTS, description=f"Conflicts listed (1 to {MAX_CONFLICTS})."),
+    ] = 50,
+) -> ConflictListOut:
+    listing = await container.list_conflicts.execute(admin, limit)
+    if listing.status == "scanning":
+        response.headers["Retry-After"] = str(CONFLICT_SCAN_RETRY_S)
+    return ConflictListOut.of(listing)
 
 
 @router.get(

@@ -1,0 +1,57 @@
+"""The recipe a planning process builds the offline model's planner from
+(`services/offline/processes.py`): the same stores as the server, opened read-only where the
+backend allows, the local embedder when it is the one configured, the same lexicon.
+
+A module-level function of the settings, so it can be sent to a spawned process."""
+
+from __future__ import annotations
+
+import functools
+
+from backend.config import Settings
+from backend.logging import configure_logging
+from services.offline.model import build_planner
+from services.offline.processes import PlanningProcesses, Stepper
+from services.offline.vocabulary import KnowledgeVocabulary
+from services.postgres import PgDatabase
+
+
+def worker_planner(settings: Settings) -> Stepper:
+    """Run in a planning process, once, before its first step."""
+    # Imported here: the composition root imports this module, and these import it back.
+    from backend.bootstrap import build_embedder, load_lexicon
+
+    configure_logging(settings.log_level)
+    encoder = build_embedder(settings) if settings.embedding_provider == "local" else None
+    if settings.database_backend == "postgresql":
+        from services.knowledge.pg_store import PgKnowledgeStore
+        from services.tables.pg_sql_sandbox import PgSqlRunner
+
+        database = PgDatabase(settings.postgres_url, max_size=2)
+        pg_store = PgKnowledgeStore(database)
+        pg_sql = PgSqlRunner(
+            database, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
+        )
+        vocabulary = KnowledgeVocabulary(pg_store.vocabulary, lambda: pg_store.state().generation)
+        schemas = pg_sql.schemas
+    else:
+        from services.knowledge.store import SqliteKnowledgeStore
+        from services.tables.sql_sandbox import SqliteSqlRunner
+
+        store = SqliteKnowledgeStore(settings.knowledge_db_path, readonly=True)
+        sql = SqliteSqlRunner(
+            settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
+        )
+        vocabulary = KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation)
+        schemas = sql.schemas
+    return build_planner(
+        schemas, encoder, vocabulary, load_lexicon(settings), settings.not_found_hint
+    )
+
+
+def build_planning_processes(settings: Settings) -> PlanningProcesses | None:
+    """One planning process per answer worker, when `ANSWER_PROCESSES` is on (a server enables
+    them in `prepare_to_serve`)."""
+    if not settings.answer_processes:
+        return None
+    return PlanningProcesses(settings.answer_workers, functools.partial(worker_planner, settings))
