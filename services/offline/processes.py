@@ -105,6 +105,8 @@ class PlanningProcesses:
         self._enabled = False
         self._closed = False
         self._settled = threading.Event()  # the latest start succeeded or failed
+        self.steps = 0
+        """Steps the processes computed (a figure for tests and benchmarks)."""
 
     @property
     def ready(self) -> bool:
@@ -177,10 +179,13 @@ class PlanningProcesses:
             self._lost(executor, exc)
             return None
         try:
-            return future.result()
+            step = future.result()
         except BrokenProcessPool as exc:
             self._lost(executor, exc)
             return None
+        with self._lock:
+            self.steps += 1
+        return step
 
     def _lost(self, executor: ProcessPoolExecutor, exc: BaseException) -> None:
         logger.warning("A planning process was lost ({}); starting them again", exc)

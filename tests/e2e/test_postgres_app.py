@@ -36,7 +36,10 @@ def pg_container(
 ) -> Iterator[Container]:
     with fresh_database(pg_server_url) as url:
         settings = make_settings(
-            tmp_path_factory.mktemp("pg-app"), database_url=url, upload_job_bytes=4_000
+            tmp_path_factory.mktemp("pg-app"),
+            database_url=url,
+            upload_job_bytes=4_000,
+            answer_processes=True,  # the planning processes read PostgreSQL too
         )
         container = bootstrap(settings, clock=FixedClock())
         try:
@@ -100,6 +103,16 @@ def test_the_readme_question_is_answered_from_the_current_policy_with_its_source
     assert "14" in _body(follow["answer"])
     messages = httpx.get(f"{url}/chats/{reply['chat_id']}/messages", timeout=10).json()
     assert [m["status"] for m in messages["messages"]] == ["complete"] * 4
+
+
+def test_answers_are_planned_in_processes_reading_postgresql(pg_container: Container) -> None:
+    planning = pg_container.adapters.planning
+    assert planning is not None and planning.ready  # prepare_to_serve waited for them
+    before = planning.steps
+    with serve(create_app(container=pg_container)) as base:
+        reply = _ask(base, "What is the minimum password length?")
+    assert "14" in _body(reply["answer"])
+    assert planning.steps >= before + 2  # the search call, then the answer
 
 
 def test_the_repository_questions_score_about_as_on_sqlite(url: str, data_dir: Path) -> None:
