@@ -17,6 +17,7 @@ import pytest
 
 from backend.bootstrap import Container
 from backend.config import Settings
+from bench.bench_hostile import HOSTILE_DIR
 from services.calibration import SqliteResponseLog
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import make_settings
@@ -85,6 +86,29 @@ def test_an_uploaded_document_is_listed_as_current_and_findable(
     assert "policies" in row.inner_text()
     hits = httpx.get(app_url + "/api/search", params={"q": "where are bikes stored"}).json()
     assert hits["hits"][0]["title"] == "Bike Storage Policy"
+    assert_accessible(page)
+
+
+def test_documents_that_disagree_are_found_on_request_and_the_category_is_kept(
+    page: Any, app_url: str
+) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    page.get_by_label("Category (optional)").fill("security")
+    reference = (HOSTILE_DIR / "password-quick-reference.md").read_bytes()
+    choose_file(page, "File", "password-quick-reference.md", reference, "text/markdown")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    page.locator(".data-progress-success", has_text="Password Quick Reference").wait_for()
+    # The next file is likely to go to the same category: the field keeps it.
+    assert page.get_by_label("Category (optional)").input_value() == "security"
+
+    page.get_by_role("button", name="Check now").click()
+    page.get_by_text("Checking every section of the current documents").wait_for()
+    conflict = page.locator(".conflict", has_text="Password Quick Reference")
+    conflict.wait_for(timeout=120_000)  # the background scan, polled every 5 s
+    text = conflict.inner_text()
+    assert "4 characters" in text and "14 characters" in text
+    assert "Password and Credential Rotation Policy" in text
+    page.get_by_text(re.compile(r"^Checked [\d,]+ sections on ")).wait_for()
     assert_accessible(page)
 
 

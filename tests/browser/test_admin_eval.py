@@ -230,7 +230,14 @@ def test_a_draft_is_tried_beside_the_prompt_in_force(page: Any, app_url: str) ->
     chat.get_by_role("button", name="Try it").click()
     expect(chat.get_by_role("heading", name="This text")).to_be_visible()
     expect(chat.get_by_role("heading", name="The prompt in force")).to_be_visible()
-    expect(chat.locator(".prompts-try-results pre").first).not_to_be_empty()
+    output = chat.locator(".prompts-try-output").first
+    expect(output).not_to_be_empty()
+    # The answer's Markdown is rendered (its Sources list is a list), not shown as source.
+    expect(output.locator("strong", has_text="Sources")).to_be_visible()
+    expect(output).not_to_contain_text("**Sources**")
+    # The offline model never reads a system prompt: the page says why both columns agree.
+    expect(chat.locator(".prompts-try-offline")).to_contain_text("does not read the system prompt")
+    assert_accessible(page)
 
 
 def test_an_admin_sets_and_clears_a_default_model(new_page: Any, app_url: str) -> None:

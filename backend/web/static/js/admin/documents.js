@@ -8,6 +8,7 @@ import { progressLine, refusal } from "./data-ui.js";
 
 const PAGE = 500; // the list endpoint's largest page
 const POLL_MS = 600;
+const SCAN_POLL_MS = 5000; // the conflicts endpoint's Retry-After while it scans
 const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf";
 
 export async function mount(root) {
@@ -18,6 +19,7 @@ export async function mount(root) {
   const filterInput = h("input", { type: "search", placeholder: "Title, file or category", autocomplete: "off" });
   const categorySelect = h("select", {}, h("option", { value: "" }, "All categories"));
   const uploader = uploadForm(state);
+  const conflicts = conflictsPanel(state);
 
   root.append(
     h("div", { class: "docs-head" },
@@ -31,7 +33,8 @@ export async function mount(root) {
           field("Filter", filterInput),
           field("Category", categorySelect))),
       count,
-      listBox));
+      listBox),
+    conflicts.el);
 
   filterInput.addEventListener("input", render);
   categorySelect.addEventListener("change", render);
@@ -226,7 +229,9 @@ function uploadForm(state) {
       if (!result) return;
       progress.done(outcomeText(result, answer.status === 202), "success");
       notify(outcomeText(result, false), "success");
+      const category = replaceDoc ? "" : categoryInput.value; // kept for the next new file
       reset();
+      categoryInput.value = category;
       await self.onDone(result.document);
     } catch (error) {
       progress.hide();
@@ -270,4 +275,60 @@ function showJob(job, progress) {
   if (job.status === "queued") progress.set(`Background job for ${job.name}: waiting for the worker…`, null);
   else if (job.status === "running" && total) progress.set(`Background job for ${job.name}: ${done} of ${plural(total, "chunk")} indexed`, done / total);
   else if (job.status === "running") progress.set(`Background job for ${job.name}: reading the file…`, null);
+}
+
+/** Documents that disagree: on request, the server's background scan of the current documents
+ * for sentences that state different values for the same thing, followed until it is done. */
+function conflictsPanel(state) {
+  const status = h("p", { class: "muted", role: "status" });
+  const list = h("div", { class: "conflicts-list" });
+  const check = h("button", { type: "button" }, "Check now");
+  const el = h("section", { class: "card docs-section", "aria-labelledby": "conflicts-title" },
+    h("h2", { id: "conflicts-title" }, "Documents that disagree"),
+    h("p", { class: "muted" }, "Current documents that state different values for the same thing. Answers that quote both say so; settle it by declaring which one is in force (supersedes:) or by correcting one."),
+    h("div", { class: "row" }, check),
+    status,
+    list);
+
+  async function load() {
+    check.disabled = true;
+    try {
+      for (;;) {
+        const report = await api("GET", "/api/documents/conflicts?limit=100");
+        if (!state.alive) return;
+        show(report);
+        if (report.status === "current") return;
+        await new Promise((resolve) => { state.timer = setTimeout(resolve, SCAN_POLL_MS); });
+        if (!state.alive) return;
+      }
+    } catch (error) {
+      status.textContent = `Could not check the documents. ${refusal(error)}`;
+    } finally {
+      check.disabled = false;
+    }
+  }
+
+  function show(report) {
+    clear(list);
+    const found = report.conflicts.length;
+    if (report.status === "scanning") {
+      status.textContent = report.scanned_at
+        ? `Checking the documents again (they changed since ${formatDate(report.scanned_at, true)}); the last check is shown meanwhile…`
+        : "Checking every section of the current documents; this takes a few seconds per hundred sections…";
+    } else {
+      const partly = report.complete ? "" : " (stopped early: the list may be incomplete)";
+      status.textContent = `Checked ${plural(report.sections_checked, "section")} on ${formatDate(report.scanned_at, true)}: ${found ? plural(found, "disagreement") : "no disagreements"}${partly}.`;
+    }
+    if (!found) return;
+    const side = (s) => h("div", { class: "conflict-side" },
+      h("span", { class: "docs-title" }, s.title),
+      h("span", { class: "docs-source muted" }, s.source),
+      h("blockquote", {}, s.sentence),
+      h("span", { class: "badge" }, s.values.join(", ")));
+    list.append(h("ul", { class: "conflicts" }, report.conflicts.map((c) =>
+      h("li", { class: "conflict" }, side(c.first), h("span", { class: "conflict-vs", "aria-hidden": "true" }, "vs"), side(c.second)))));
+  }
+
+  check.addEventListener("click", load);
+  return { el };
 }

@@ -5,6 +5,10 @@
 
 import { api } from "../api.js";
 import { clear, confirmDialog, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
+import { renderMarkdown } from "../markdown.js";
+
+/** The embedded model: it answers from the documents alone and never reads a system prompt. */
+const OFFLINE_MODEL = "offline-extractive";
 
 /** The prompt types of docs/api.md; a type this server does not know (404) is left out. */
 const PROMPT_TYPES = [
@@ -191,6 +195,10 @@ function tryIt(text) {
     try {
       const [draft, inForceNow] = await Promise.all([run({ type: "chat", template: text.value }), run({ type: "chat" })]);
       clear(results);
+      if ([...draft.results, ...inForceNow.results].some((r) => r.model === OFFLINE_MODEL)) {
+        results.append(h("p", { class: "notice prompts-try-offline" },
+          `${OFFLINE_MODEL}, the embedded model, answers from the documents alone and does not read the system prompt, so its two answers are the same. Choose a model that reads prompts as the default for chat (Models, below) to compare drafts.`));
+      }
       results.append(tryResult("This text", draft), tryResult("The prompt in force", inForceNow));
     } catch (err) {
       clear(results);
@@ -212,7 +220,7 @@ function tryResult(title, answer) {
     h("h4", {}, title),
     answer.results.map((r) => h("div", {},
       h("p", { class: "muted" }, `${r.model} · ${r.latency_ms ?? "—"} ms`),
-      r.error ? h("p", { class: "notice error" }, r.error) : h("pre", {}, r.output))));
+      r.error ? h("p", { class: "notice error" }, r.error) : h("div", { class: "md prompts-try-output" }, renderMarkdown(r.output)))));
 }
 
 // --- default models -------------------------------------------------------------------------------
