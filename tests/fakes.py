@@ -398,6 +398,14 @@ class InMemoryHistoryStore:
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
+    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        kept = [m for m in self.messages.get(chat_id, []) if m.id not in set(message_ids)]
+        deleted = len(self.messages.get(chat_id, [])) - len(kept)
+        if deleted:
+            self.messages[chat_id] = kept
+            self.writes += 1
+        return deleted
+
     def interrupt_abandoned(self, started_before: datetime) -> int:
         swept = 0
         for messages in self.messages.values():

@@ -68,7 +68,7 @@ from use_cases.agent import (
 )
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
 from use_cases.chats import chat_not_found
-from use_cases.errors import InvalidRequest
+from use_cases.errors import Conflict, InvalidRequest
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
 from use_cases.response_log import RecordedResponse, ResponseRecord
 from use_cases.sampling import NO_SAMPLING, Sampling
@@ -123,6 +123,10 @@ class ChatRequest:
     prompt version); None uses the active prompt."""
     sampling: Sampling = NO_SAMPLING
     """temperature, max_tokens, top_p, seed for the model (`use_cases/sampling.py`)."""
+    replace_last: bool = False
+    """Answer `message` in place of the chat's last exchange (its last question and what
+    followed it): "Retry" with the same text, or the last question edited. The old exchange
+    is removed once the new one is stored."""
 
 
 @dataclass(frozen=True)
@@ -252,17 +256,40 @@ class ChatTurns:
     ) -> _ChatTurn:
         if request.chat_id is not None:
             self._check_chat(request)
+        replaced = self._last_exchange(request) if request.replace_last else []
         self._history.ensure_user(request.user_id)
         chat = self._history.get_or_create_chat(request.chat_id, request.user_id, question)
-        prior = self._history.list_messages(chat.id, limit=self._history_window)
+        gone = {m.id for m in replaced}
+        window = self._history_window
+        recent = self._history.list_messages(chat.id, limit=window + len(replaced))
+        prior = [m for m in recent if m.id not in gone][-window:] if window else []
         user_message = self._history.append_message(chat.id, NewMessage("user", question))
         assistant = self._history.append_message(
             chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
         )
+        if replaced:  # after the new exchange is stored: a failure here loses nothing
+            self._history.delete_messages(chat.id, sorted(gone))
         deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
         return _ChatTurn(
             self._history, chat, user_message, assistant, prior, resolved, deps, self._responses
         )
+
+    def _last_exchange(self, request: ChatRequest) -> list[Message]:
+        """The chat's last question and what followed it, to be answered again."""
+        if request.chat_id is None or self._history.get_chat(request.chat_id) is None:
+            raise InvalidRequest("replace_last needs the chat_id of an existing chat.")
+        messages = self._history.list_messages(request.chat_id)
+        last = next(
+            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None
+        )
+        if last is None:
+            raise InvalidRequest("The chat has no question to answer again.")
+        exchange = messages[last:]
+        if any(m.status == "streaming" for m in exchange):
+            raise Conflict(
+                "The last answer is still being written: stop it or wait for it, then retry."
+            )
+        return exchange
 
     def _check_chat(self, request: ChatRequest) -> None:
         assert request.chat_id is not None

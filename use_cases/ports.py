@@ -249,6 +249,10 @@ class HistoryStore(Protocol):
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
+    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        """Delete these messages of the chat (an exchange answered again); how many were."""
+        ...
+
     def interrupt_abandoned(self, started_before: datetime) -> int:
         """Mark `streaming` messages created before `started_before`, or whose process the
         store knows is dead, as `interrupted` (their turn's process died); returns how many."""

@@ -53,6 +53,13 @@ class ChatIn(SamplingFields):
         description="Omit to act as yourself (the API key's user). Only an admin may name "
         "another user, to act for them; that is recorded in the audit log.",
     )
+    replace_last: bool = Field(
+        False,
+        description="Answer `message` in place of the chat's last exchange (its last question "
+        "and its answer): a retry with the same text, or the last question edited. Needs the "
+        "`chat_id` of an existing chat (422 otherwise; 409 while that answer is still being "
+        "written); the old exchange is removed once the new one is stored.",
+    )
 
 
 class ChatOut(BaseModel):

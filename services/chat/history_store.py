@@ -228,6 +228,18 @@ class SqliteHistoryStore:
 
     # -- messages ----------------------------------------------------------------------------
 
+    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        """Delete these messages of the chat (an exchange answered again); how many were."""
+        if not _is_valid_id(chat_id) or not message_ids:
+            return 0
+        marks = ", ".join("?" * len(message_ids))
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"DELETE FROM messages WHERE chat_id = ? AND id IN ({marks})",
+                (chat_id, *message_ids),
+            )
+        return cursor.rowcount
+
     def append_message(self, chat_id: str, message: NewMessage) -> Message:
         """Append at the next position of the chat and mark the chat as just active.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -199,6 +200,17 @@ class PgHistoryStore:
         return cursor.rowcount > 0
 
     # -- messages ----------------------------------------------------------------------------
+
+    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
+        """Delete these messages of the chat (an exchange answered again); how many were."""
+        if not _is_valid_id(chat_id) or not message_ids:
+            return 0
+        with self._db.connection() as conn:
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE chat_id = %s AND id = ANY(%s)",
+                (chat_id, list(message_ids)),
+            )
+        return cursor.rowcount
 
     def append_message(self, chat_id: str, message: NewMessage) -> Message:
         """Append at the next position of the chat and mark the chat as just active.

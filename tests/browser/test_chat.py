@@ -130,7 +130,7 @@ def test_feedback_is_posted_for_that_answer_and_can_be_changed(page: Any, app_ur
     answer.locator(".chat-confidence").wait_for()
     assert answer.locator(".chat-answer button.chat-cite").count() >= 2
     assert answer.get_by_role("button", name="Wrong answer").get_attribute("aria-pressed") == "true"
-    assert page.locator(".chat-turn-user").inner_text().endswith(QUESTION)
+    assert page.locator(".chat-turn-user .chat-user-text").inner_text() == QUESTION
 
 
 def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
@@ -673,4 +673,53 @@ def test_the_chat_list_groups_chats_by_day_and_shows_two_lines_of_a_title(
         }"""
     )
     assert groups == ["Today", "Yesterday", "Previous 7 days", "Older", "Today"]
+    assert_accessible(page)
+
+
+def test_the_last_answer_is_retried_and_the_last_question_edited_in_place(
+    page: Any, app_url: str
+) -> None:
+    open_chat(page, app_url + "/#/chat")
+    ask(page, QUESTION)
+    ask(page, "What is the minimum pasword lenght?")
+    chat_id = page.url.rsplit("/", 1)[1]
+    turns = page.locator(".chat-turn")
+    expect(turns).to_have_count(4)
+    # Only the last exchange offers Retry and Edit.
+    expect(page.get_by_role("button", name="Retry")).to_have_count(1)
+    expect(page.get_by_role("button", name="Edit")).to_have_count(1)
+    assert_accessible(page)
+
+    first_answer = page.locator(".chat-turn-assistant").last.locator(".chat-answer").inner_text()
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_function(
+        "() => !document.querySelector('.chat-turn-assistant[aria-busy]')", timeout=30_000
+    )
+    expect(turns).to_have_count(4)  # the exchange was replaced, not added
+    again = page.locator(".chat-turn-assistant").last.locator(".chat-answer")
+    expect(again).to_have_text(first_answer)  # the offline model answers alike
+    stored = httpx.get(f"{app_url}/chats/{chat_id}/messages").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+
+    page.get_by_role("button", name="Edit").click()
+    composer = page.get_by_label("Your question")
+    expect(composer).to_have_value("What is the minimum pasword lenght?")
+    expect(page.get_by_role("status").filter(has_text="Editing your last question")).to_be_visible()
+    composer.fill("How many vacation days do employees get?")
+    composer.press("Enter")
+    page.wait_for_function(
+        "() => !document.querySelector('.chat-turn-assistant[aria-busy]')", timeout=30_000
+    )
+    expect(turns).to_have_count(4)
+    expect(page.locator(".chat-user-text").last).to_have_text(
+        "How many vacation days do employees get?"
+    )
+    stored = httpx.get(f"{app_url}/chats/{chat_id}/messages").json()["messages"]
+    assert [m["content"] for m in stored if m["role"] == "user"] == [
+        QUESTION,
+        "How many vacation days do employees get?",
+    ]
+    page.reload()
+    expect(page.locator(".chat-turn")).to_have_count(4)
+    expect(page.get_by_role("button", name="Retry")).to_have_count(1)
     assert_accessible(page)

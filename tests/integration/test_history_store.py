@@ -539,3 +539,23 @@ def test_racing_to_create_the_same_new_chat_makes_exactly_one(
     assert errors == []
     assert len(results) == racers and len(set(results)) == 1
     assert app_db.raw("SELECT id, user_id FROM chats") == [("useChat-abc123", "alice")]
+
+
+def test_deleting_messages_removes_only_those_of_that_chat(store: HistoryStore) -> None:
+    chat = store.get_or_create_chat(None, "alice", "first")
+    other = store.get_or_create_chat(None, "alice", "other")
+    kept = store.append_message(chat.id, user_says("first"))
+    gone = [
+        store.append_message(chat.id, user_says("second")),
+        store.append_message(chat.id, NewMessage("assistant", "an answer")),
+    ]
+    elsewhere = store.append_message(other.id, user_says("other"))
+    ids = [m.id for m in gone]
+    assert store.delete_messages(other.id, ids) == 0  # another chat's ids delete nothing
+    assert store.delete_messages(chat.id, [*ids, elsewhere.id]) == 2
+    assert [m.id for m in store.list_messages(chat.id)] == [kept.id]
+    assert [m.id for m in store.list_messages(other.id)] == [elsewhere.id]
+    assert store.delete_messages(chat.id, []) == 0
+    assert store.delete_messages("not a chat id!", ids) == 0
+    again = store.append_message(chat.id, user_says("second, edited"))
+    assert [m.id for m in store.list_messages(chat.id)] == [kept.id, again.id]

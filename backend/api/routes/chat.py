@@ -55,6 +55,7 @@ async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Chat
         body.model,
         search_override=body.search_override,
         sampling=body.sampling(),
+        replace_last=body.replace_last,
     )
     return ChatOut.of(await container.chat.execute(request))
 
@@ -90,6 +91,7 @@ async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) 
         body.model,
         search_override=body.search_override,
         sampling=body.sampling(),
+        replace_last=body.replace_last,
     )
     events = await _started(container.chat.stream(request))
     return ClosingStreamingResponse(
@@ -123,6 +125,9 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
         extra.get("model"),
         start_if_missing=True,
         sampling=sampling,
+        # useChat's regenerate(): the last question again (as sent: maybe edited), in place
+        # of the chat's last exchange.
+        replace_last=run_input.trigger == "regenerate-message",
     )
     events = await _started(container.chat.stream(chat_request))
     return ClosingStreamingResponse(

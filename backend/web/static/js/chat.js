@@ -62,6 +62,7 @@ function buildPage(ctx) {
     chats: [],
     controller: null,
     following: true,
+    editing: false, // the input holds the last question, edited: sending replaces it
   };
   const documents = new Map(); // document id -> promise of GET /api/documents/{id}
 
@@ -89,6 +90,8 @@ function buildPage(ctx) {
     h("label", { for: "chat-input", class: "chat-sr-only" }, "Your question"),
     input, sendButton, stopButton);
   const hint = h("p", { class: "chat-hint" }, "Enter sends · Shift+Enter starts a new line · Esc stops an answer");
+  const editNote = h("p", { class: "notice chat-edit-note", role: "status", hidden: true },
+    "Editing your last question: sending it replaces that question and its answer. Esc cancels.");
   // The model picker shows only when the server allows more than one model (GET /model).
   const modelSelect = h("select", { id: "chat-model", class: "chat-model-select" });
   const modelPick = h("div", { class: "chat-model-pick", hidden: true },
@@ -99,7 +102,7 @@ function buildPage(ctx) {
     h("section", { class: "chat-main", "aria-labelledby": "chat-heading" },
       h("div", { class: "chat-header" }, sidebarToggle, heading, modelPick),
       log,
-      h("div", { class: "chat-composer-wrap" }, composer, hint)),
+      h("div", { class: "chat-composer-wrap" }, editNote, composer, hint)),
     sourceDialog.el);
   heading.id = "chat-heading";
 
@@ -217,6 +220,7 @@ function buildPage(ctx) {
       showTitle(data.chat.title);
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
+      lastExchangeActions();
       scrollToEnd(true);
     } catch (error) {
       clear(log);
@@ -468,13 +472,19 @@ function buildPage(ctx) {
 
   // --- sending ---------------------------------------------------------------------------
 
-  async function send(raw) {
+  async function send(raw, { replace = state.editing } = {}) {
     const text = raw.trim();
     if (!text || state.controller) return;
+    replace = replace && Boolean(state.chatId);
+    endEditing();
     const isNew = !state.chatId;
     const chatId = state.chatId || newId("c");
     const empty = log.querySelector(".chat-empty");
     if (empty) empty.remove();
+    if (replace) { // the last question and its answer give way to the new exchange
+      for (const turn of lastTurns()) turn?.remove();
+    }
+    clearActions();
     log.append(userTurn(text));
     const turn = assistantTurn();
     turn.el.setAttribute("aria-busy", "true");
@@ -485,6 +495,7 @@ function buildPage(ctx) {
     scrollToEnd(true);
     const controller = new AbortController();
     let answering = false;
+    let refused = false;
     state.controller = controller;
     setStreaming(true);
     try {
@@ -492,8 +503,11 @@ function buildPage(ctx) {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         body: JSON.stringify({
-          trigger: "submit-message",
+          // regenerate-message: answer this question in place of the chat's last exchange
+          // (a retry, or the last question edited).
+          trigger: replace ? "regenerate-message" : "submit-message",
           id: chatId,
+          ...(replace ? { messageId: newId("m") } : {}),
           messages: [{ id: newId("m"), role: "user", parts: [{ type: "text", text }] }],
           ...(modelPick.hidden ? {} : { model: modelSelect.value }),
         }),
@@ -507,6 +521,7 @@ function buildPage(ctx) {
       else {
         turn.fail(describeStreamError(error));
         if (!answering && !input.value) input.value = text; // refused, nothing stored: ask again
+        refused = !answering;
       }
     } finally {
       turn.flush();
@@ -514,6 +529,60 @@ function buildPage(ctx) {
       setStreaming(false);
       if (el.isConnected) loadChats();
     }
+    // A refused retry stored nothing and kept the old exchange: show what the server holds.
+    if (refused && replace && el.isConnected) {
+      clear(log);
+      await loadConversation();
+    } else {
+      lastExchangeActions();
+    }
+  }
+
+  /** The last question's turn and the answer after it (either may be missing). */
+  function lastTurns() {
+    const users = log.querySelectorAll(".chat-turn-user");
+    const question = users[users.length - 1] || null;
+    const answer = question?.nextElementSibling?.classList.contains("chat-turn-assistant")
+      ? question.nextElementSibling : null;
+    return [question, answer];
+  }
+
+  function clearActions() {
+    for (const node of log.querySelectorAll(".chat-retry-wrap, .chat-edit-wrap")) node.remove();
+  }
+
+  /** Retry on the last answer, Edit on the last question: each replaces that exchange. */
+  function lastExchangeActions() {
+    clearActions();
+    const [question, answer] = lastTurns();
+    if (!question || !state.chatId || state.controller) return;
+    const text = question.querySelector(".chat-user-text").textContent;
+    question.querySelector(".chat-bubble").after(h("div", { class: "chat-edit-wrap" },
+      h("button", {
+        type: "button", class: "icon chat-copy chat-edit", title: "Edit this question",
+        onclick: () => startEditing(text),
+      }, icon("pencil"), h("span", {}, "Edit"))));
+    const meta = answer?.querySelector(".chat-meta");
+    if (meta) {
+      meta.append(h("span", { class: "chat-retry-wrap" }, h("button", {
+        type: "button", class: "icon chat-copy chat-retry", title: "Answer this question again",
+        onclick: () => send(text, { replace: true }),
+      }, icon("retry"), h("span", {}, "Retry"))));
+    }
+  }
+
+  function startEditing(text) {
+    state.editing = true;
+    input.value = text;
+    fitInput();
+    editNote.hidden = false;
+    input.focus();
+    input.setSelectionRange(text.length, text.length);
+  }
+
+  function endEditing() {
+    state.editing = false;
+    editNote.hidden = true;
   }
 
   /** The chat exists now: give it its address without remounting the page. */
@@ -584,6 +653,10 @@ function buildPage(ctx) {
         send(input.value);
       } else if (event.key === "Escape" && state.controller) {
         stop();
+      } else if (event.key === "Escape" && state.editing) {
+        endEditing();
+        input.value = "";
+        fitInput();
       }
     });
     input.addEventListener("input", fitInput);
