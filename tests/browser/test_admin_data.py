@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from backend.bootstrap import Container
 from backend.config import Settings
@@ -110,6 +111,23 @@ def test_documents_that_disagree_are_found_on_request_and_the_category_is_kept(
     assert "Password and Credential Rotation Policy" in text
     page.get_by_text(re.compile(r"^Checked [\d,]+ sections on ")).wait_for()
     assert_accessible(page)
+
+
+def test_a_document_is_read_whole_in_a_viewer(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    page.get_by_label("Filter").fill("password-policy-2025")
+    view = page.get_by_role("button", name="View Password and Credential Rotation Policy")
+    view.click()
+    dialog = page.get_by_role("dialog", name="Password and Credential Rotation Policy")
+    expect(dialog).to_contain_text("policies/password-policy-2025.md")
+    sections = dialog.locator(".docs-view-section")
+    expect(sections.first).to_be_visible()
+    assert sections.count() > 3  # every section, not one passage
+    expect(dialog).to_contain_text("14 characters")
+    assert_accessible(page)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(view).to_be_focused()
 
 
 def test_a_large_upload_is_followed_as_a_background_job_to_completion(

@@ -4,6 +4,8 @@
 
 import { ApiError, api, upload } from "../api.js";
 import { clear, confirmDialog, field, formatDate, h, notify, plural } from "../dom.js";
+import { icon } from "../answer.js";
+import { renderMarkdown } from "../markdown.js";
 import { progressLine, refusal } from "./data-ui.js";
 
 const PAGE = 500; // the list endpoint's largest page
@@ -20,6 +22,7 @@ export async function mount(root) {
   const categorySelect = h("select", {}, h("option", { value: "" }, "All categories"));
   const uploader = uploadForm(state);
   const conflicts = conflictsPanel(state);
+  const viewer = documentViewer();
 
   root.append(
     h("div", { class: "docs-head" },
@@ -34,7 +37,8 @@ export async function mount(root) {
           field("Category", categorySelect))),
       count,
       listBox),
-    conflicts.el);
+    conflicts.el,
+    viewer.el);
 
   filterInput.addEventListener("input", render);
   categorySelect.addEventListener("change", render);
@@ -58,7 +62,9 @@ export async function mount(root) {
       : `Showing ${shown.length} of ${state.documents.length} documents`;
     clear(listBox);
     listBox.append(shown.length
-      ? documentTable(shown, state, { onDelete: remove, onReplace: (doc) => uploader.replace(doc) })
+      ? documentTable(shown, state, {
+        onDelete: remove, onReplace: (doc) => uploader.replace(doc), onView: viewer.open,
+      })
       : h("p", { class: "empty" }, state.documents.length ? "No document matches the filter." : "No documents yet: upload one above."));
   }
 
@@ -129,7 +135,7 @@ function versionCell(doc, byId) {
   return parts;
 }
 
-function documentTable(documents, state, { onDelete, onReplace }) {
+function documentTable(documents, state, { onDelete, onReplace, onView }) {
   const row = (doc) => h("tr", { class: doc.id === state.highlight ? "docs-new" : null, dataset: { id: String(doc.id) } },
     h("td", { "data-label": "Document" },
       h("span", { class: "docs-title" }, doc.title),
@@ -139,6 +145,7 @@ function documentTable(documents, state, { onDelete, onReplace }) {
     h("td", { "data-label": "Chunks", class: "num" }, String(doc.chunk_count)),
     h("td", { "data-label": "Version", class: "docs-version" }, versionCell(doc, state.byId)),
     h("td", { class: "docs-actions" },
+      h("button", { type: "button", onclick: (e) => onView(doc, e.currentTarget), "aria-label": `View ${doc.title}` }, "View"),
       h("button", { type: "button", onclick: () => onReplace(doc), "aria-label": `Replace ${doc.title}` }, "Replace…"),
       h("button", { type: "button", class: "danger", onclick: () => onDelete(doc), "aria-label": `Delete ${doc.title}` }, "Delete")));
   return h("div", { class: "table-wrap docs-table" },
@@ -331,4 +338,49 @@ function conflictsPanel(state) {
 
   check.addEventListener("click", load);
   return { el };
+}
+
+/** A document's whole indexed text, section by section, in a dialog (what search reads and
+ * answers quote; withheld instructions are listed apart). */
+function documentViewer() {
+  const title = h("h2", { id: "docs-view-title", class: "chat-dialog-title" });
+  const body = h("div", { class: "chat-dialog-body" });
+  const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
+  const el = h("dialog", { class: "chat-dialog docs-view", "aria-labelledby": "docs-view-title" },
+    h("div", { class: "chat-dialog-head" }, title, close), body);
+  let opener = null;
+  close.addEventListener("click", () => el.close());
+  el.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
+  el.addEventListener("click", (event) => { if (event.target === el) el.close(); });
+
+  async function open(doc, from) {
+    opener = from;
+    title.textContent = doc.title;
+    clear(body);
+    body.append(h("p", { class: "muted", role: "status" }, "Loading the document…"));
+    el.showModal();
+    try {
+      const detail = await api("GET", `/api/documents/${doc.id}`);
+      clear(body);
+      body.append(h("dl", { class: "chat-facts" },
+        h("dt", {}, "File"), h("dd", {}, detail.source),
+        h("dt", {}, "Category"), h("dd", {}, detail.category || "—"),
+        h("dt", {}, "Updated"), h("dd", {}, formatDate(detail.updated_at)),
+        h("dt", {}, "Sections"), h("dd", {}, `${plural(detail.sections.length, "section")}, ${plural(detail.chunk_count, "chunk")}`)));
+      for (const section of detail.sections) {
+        const path = section.heading_path.join(" › ");
+        body.append(h("section", { class: "docs-view-section" },
+          path ? h("h3", { class: "chat-passage-title" }, path) : null,
+          h("div", { class: "chat-passage md" }, renderMarkdown(section.text))));
+      }
+      if (detail.withheld_instructions?.length) {
+        body.append(h("h3", { class: "chat-passage-title" }, "Withheld: addressed to an AI assistant, never searched or quoted"),
+          h("ul", {}, detail.withheld_instructions.map((text) => h("li", {}, text))));
+      }
+    } catch (error) {
+      clear(body);
+      body.append(h("p", { class: "notice error", role: "alert" }, `The document could not be loaded. ${refusal(error)}`));
+    }
+  }
+  return { el, open };
 }
