@@ -59,7 +59,12 @@ from services.offline.semantic import SentenceSimilarity
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
-from use_cases.admin import IngestAsAdmin, LoadTableAsAdmin, RemoveDocumentAsAdmin
+from use_cases.admin import (
+    DropTableAsAdmin,
+    IngestAsAdmin,
+    LoadTableAsAdmin,
+    RemoveDocumentAsAdmin,
+)
 from use_cases.advice import GiveAdvice
 from use_cases.agent import (
     ADVICE_PROMPT_VERSION,
@@ -115,7 +120,14 @@ from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordRe
 from use_cases.search import SearchKnowledgeBase
 from use_cases.search_discipline import DecideSearch
 from use_cases.table_uploads import UploadTableAsAdmin
-from use_cases.tables import ListTables, LoadTable, LoadTablesIfEmpty, RunSql
+from use_cases.tables import (
+    DropTable,
+    ListTables,
+    LoadTable,
+    LoadTablesIfEmpty,
+    RunSql,
+    TableRows,
+)
 from use_cases.uploads import UploadDocument, result_from_json
 
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
@@ -214,6 +226,8 @@ class Container:
     admin_ingest: IngestAsAdmin
     admin_remove_document: RemoveDocumentAsAdmin
     admin_load_table: LoadTableAsAdmin
+    drop_table: DropTableAsAdmin
+    table_rows: TableRows
     upload_table: UploadTableAsAdmin
     upload_document: UploadDocument
     get_job: GetJob
@@ -563,6 +577,8 @@ def _wire(
         check_health=CheckHealth(store, embedder),
         reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
         list_tables=ListTables(tables),
+        table_rows=TableRows(tables, sql),
+        drop_table=DropTableAsAdmin(DropTable(tables, sql), audit),
         run_sql=RunSql(sql),
         load_tables_if_empty=LoadTablesIfEmpty(load_table, tables),
         chat=chat,

@@ -559,6 +559,10 @@ class InMemoryTableLoader:
     def list_tables(self) -> list[TableSchema]:
         return [schema for _, (schema, _) in sorted(self.tables.items())]
 
+    def drop(self, name: str) -> bool:
+        key = next((k for k in self.tables if k.lower() == name.lower()), None)
+        return key is not None and self.tables.pop(key, None) is not None
+
 
 class CachingSqlRunner:
     """`SqlRunner` over an `InMemoryTableLoader` that, stricter than the real one, sees the

@@ -22,6 +22,7 @@ from use_cases.audit import (
     DOCUMENT_DELETE,
     DOCUMENT_INGEST,
     DOCUMENT_REPLACE,
+    TABLE_DROP,
     TABLE_LOAD,
     RecordAudit,
 )
@@ -32,7 +33,7 @@ from use_cases.domain import DocumentRecord, IngestItem, IngestReport
 from use_cases.errors import NotFound
 from use_cases.ingest import IngestDocuments, IngestRequest
 from use_cases.ports import KnowledgeStore
-from use_cases.tables import LoadedTable, LoadTable, LoadTableRequest
+from use_cases.tables import DropTable, LoadedTable, LoadTable, LoadTableRequest
 
 _ACTION_BY_STATUS = {
     "added": DOCUMENT_INGEST,
@@ -155,6 +156,26 @@ class LoadTableAsAdmin:
             after={**table_snapshot(loaded.schema), "file": Path(request.file).name},
         )
         return loaded
+
+
+class DropTableAsAdmin:
+    """`DropTable` for an admin, audited as `table.drop` (with the table as it was)."""
+
+    def __init__(self, drop: DropTable, audit: RecordAudit) -> None:
+        self._drop = drop
+        self._audit = audit
+
+    async def execute(self, actor: Caller, name: str) -> TableSchema:
+        require_admin(actor, "Deleting tables")
+        return await asyncio.to_thread(self.run, actor, name)
+
+    def run(self, actor: Caller, name: str) -> TableSchema:
+        require_admin(actor, "Deleting tables")
+        dropped = self._drop.run(name)
+        self._audit.record(
+            actor, TABLE_DROP, f"table:{dropped.name}", before=table_snapshot(dropped)
+        )
+        return dropped
 
 
 def document_snapshot(document: DocumentRecord) -> dict[str, Any]:

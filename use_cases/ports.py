@@ -271,6 +271,10 @@ class TableLoader(Protocol):
 
     def list_tables(self) -> list[TableSchema]: ...
 
+    def drop(self, name: str) -> bool:
+        """Drop table `name` (any case); False if there was no such table."""
+        ...
+
 
 def _always_admitted() -> None:
     return None

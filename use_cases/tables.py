@@ -28,9 +28,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from use_cases.chat_domain import QueryResult, TableSchema
-from use_cases.errors import InvalidRequest
+from use_cases.errors import InvalidRequest, NotFound
 from use_cases.ports import SqlRunner, TableLoader
 
 #: Tables whose names start with this prefix are Almanac's own bookkeeping: never listed,
@@ -154,3 +155,65 @@ class RunSql:
 
     def run(self, query: str) -> QueryResult:
         return self._sql.run(query)
+
+
+#: Rows one page of `TableRows` may ask for (the SQL sandbox returns at most its own row
+#: limit, SQL_MAX_ROWS, of them).
+MAX_ROWS_PAGE = 500
+
+
+@dataclass(frozen=True)
+class TableRowsPage:
+    """Rows of one table, in its stored order, from `offset` (at most the sandbox's row
+    limit of them); `total`: all its rows."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    total: int
+    offset: int
+
+
+class TableRows:
+    """A page of a table's rows, read through the read-only SQL sandbox (what the assistant's
+    table lookups read)."""
+
+    def __init__(self, tables: TableLoader, sql: SqlRunner) -> None:
+        self._tables = tables
+        self._sql = sql
+
+    async def execute(self, name: str, limit: int = 50, offset: int = 0) -> TableRowsPage:
+        return await asyncio.to_thread(self.run, name, limit, offset)
+
+    def run(self, name: str, limit: int = 50, offset: int = 0) -> TableRowsPage:
+        if not 1 <= limit <= MAX_ROWS_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_ROWS_PAGE}.")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative.")
+        schema = _table_named(self._tables, validate_table_name(name))
+        quoted = '"' + schema.name.replace('"', '""') + '"'
+        result = self._sql.run(f"SELECT * FROM {quoted} LIMIT {limit} OFFSET {offset}")
+        return TableRowsPage(schema.name, result.columns, result.rows, schema.row_count, offset)
+
+
+class DropTable:
+    """Removes one table; the assistant's table lookups stop seeing it at once."""
+
+    def __init__(self, tables: TableLoader, sql: SqlRunner) -> None:
+        self._tables = tables
+        self._sql = sql
+
+    def run(self, name: str) -> TableSchema:
+        """The table as it was; `NotFound` if there is none of that name."""
+        schema = _table_named(self._tables, validate_table_name(name))
+        if not self._tables.drop(schema.name):
+            raise NotFound(f"Table {name} not found.")
+        self._sql.refresh()
+        return schema
+
+
+def _table_named(tables: TableLoader, name: str) -> TableSchema:
+    found = next((t for t in tables.list_tables() if t.name.lower() == name.lower()), None)
+    if found is None:
+        raise NotFound(f"Table {name} not found.")
+    return found

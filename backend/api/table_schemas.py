@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from use_cases.chat_domain import TableSchema
-from use_cases.tables import LoadedTable
+from use_cases.tables import LoadedTable, TableRowsPage
 
 
 class ColumnOut(BaseModel):
@@ -54,4 +56,24 @@ class TableLoadOut(BaseModel):
             status="replaced" if loaded.replaced else "created",
             table=TableOut.of(loaded.schema),
             replaced=TableOut.of(loaded.replaced) if loaded.replaced else None,
+        )
+
+
+class TableRowsOut(BaseModel):
+    name: str = Field(examples=["directory"])
+    columns: list[str] = Field(examples=[["name", "team", "manager"]])
+    rows: list[list[Any]] = Field(
+        description="The page's rows in stored order, each a list of values in column order."
+    )
+    total: int = Field(description="All the table's rows.", examples=[42])
+    offset: int = Field(examples=[0])
+
+    @classmethod
+    def of(cls, page: TableRowsPage) -> TableRowsOut:
+        return cls(
+            name=page.name,
+            columns=list(page.columns),
+            rows=[list(row) for row in page.rows],
+            total=page.total,
+            offset=page.offset,
         )

@@ -252,6 +252,37 @@ def test_a_loaded_table_is_listed_with_its_columns_and_rows(page: Any, app_url: 
     page.get_by_text("Replaced table desk_bookings: 3 rows (was 2).").first.wait_for()
 
 
+def test_a_table_is_read_page_by_page_and_deleted_after_a_confirmation(
+    page: Any, app_url: str
+) -> None:
+    rows = "".join(f"R{n},{n}\n" for n in range(1, 61))
+    loaded = httpx.post(
+        app_url + "/api/tables",
+        data={"name": "racks"},
+        files={"file": ("racks.csv", f"rack,slot\n{rows}".encode())},
+    )
+    assert loaded.status_code == 201, loaded.text
+    open_page(page, app_url, "tables", "Tables")
+    page.get_by_role("button", name="Rows of racks").click()
+    dialog = page.get_by_role("dialog", name="racks")
+    expect(dialog.get_by_role("status")).to_have_text("Rows 1–50 of 60")
+    expect(dialog.locator("tbody tr")).to_have_count(50)
+    expect(dialog.locator("tbody tr").first).to_contain_text("R1")
+    assert_accessible(page)
+    dialog.get_by_role("button", name="Next").click()
+    expect(dialog.get_by_role("status")).to_have_text("Rows 51–60 of 60")
+    expect(dialog.get_by_role("button", name="Next")).to_be_disabled()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.get_by_role("button", name="Delete racks").click()
+    confirm = page.get_by_role("dialog", name=re.compile("Delete the table"))
+    expect(confirm).to_contain_text("60 rows")
+    confirm.get_by_role("button", name="Delete table").click()
+    expect(page.locator("tr[data-name='racks']")).to_have_count(0)
+    assert "racks" not in {t["name"] for t in httpx.get(app_url + "/api/tables").json()["tables"]}
+
+
 def test_a_bad_table_file_is_refused_and_nothing_changes(page: Any, app_url: str) -> None:
     open_page(page, app_url, "tables", "Tables")
     page.locator("tr[data-name='directory']").wait_for()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Tables: what the SQL tool sees (names, columns, samples) is for admins, like loading.
     ("GET", "/api/tables"): Call(ADMIN_ONLY),
     ("POST", "/api/tables"): Call((401, 403, 403, 201), upload=True, upload_suffix=".csv"),
+    ("GET", "/api/tables/{table}/rows"): Call(ADMIN_ONLY),
+    ("DELETE", "/api/tables/{table}"): Call((401, 403, 403, 204)),
     ("POST", "/chat"): Call(EVERY_CALLER, json=lambda: {"message": QUESTION}),
     ("POST", "/chat/stream"): Call(EVERY_CALLER, json=lambda: {"message": QUESTION}),
     ("POST", "/api/chat"): Call(EVERY_CALLER, json=_use_chat_body),
@@ -247,6 +250,15 @@ def _new_prompt_version(container: Container) -> int:
     return change.after.version
 
 
+def _new_table(container: Container) -> str:
+    name = f"matrix_{uuid.uuid4().hex[:12]}"
+    csv = Path(tempfile.mkdtemp()) / f"{name}.csv"
+    csv.write_text("room,floor\nA1,1\n", encoding="utf-8")
+    container.adapters.tables.load(csv, name)
+    container.adapters.sql.refresh()
+    return name
+
+
 async def _path(template: str, container: Container) -> str:
     values: dict[str, object] = {}
     if "{job_id}" in template:
@@ -263,6 +275,8 @@ async def _path(template: str, container: Container) -> str:
         values["task_id"] = "answers"
     if "{run_id}" in template or template.startswith("/api/metrics/"):
         values["run_id"] = await _eval_run(container)
+    if "{table}" in template:
+        values["table"] = _new_table(container)
     if "{name}" in template:
         values["name"] = "kb"
     if "{metric}" in template:

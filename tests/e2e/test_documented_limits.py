@@ -27,7 +27,7 @@ _BOUND_KEYS = {
     "array": ("minItems", "maxItems"),
 }
 #: Path parameters filled with values that exist, so a request reaches the query's checks.
-_PATH_VALUES = {"prompt_type": "chat", "task_id": "answers"}
+_PATH_VALUES = {"prompt_type": "chat", "task_id": "answers", "table": "directory"}
 
 
 def _number(text: str) -> int:

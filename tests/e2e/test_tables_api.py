@@ -129,3 +129,41 @@ async def test_a_file_over_the_upload_limit_is_refused_with_413(data_dir: Path) 
             assert "notes" not in await _tables(client)
     finally:
         container.close()
+
+
+async def test_a_table_is_read_page_by_page_and_deleted_with_an_audit_entry(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    assert (await _load(client, "rooms", "rooms.csv", ROOMS)).status_code == 201
+    page = await client.get("/api/tables/Rooms/rows", params={"limit": 2})
+    assert page.status_code == 200, page.text
+    assert page.json() == {
+        "name": "rooms",
+        "columns": ["room", "floor", "kettles"],
+        "rows": [["A1", 1, 2], ["B2", 2, 0]],
+        "total": 3,
+        "offset": 0,
+    }
+    rest = (await client.get("/api/tables/rooms/rows", params={"offset": 2})).json()
+    assert rest["rows"] == [["C3", 3, 1]] and rest["offset"] == 2
+
+    assert (await client.delete("/api/tables/rooms")).status_code == 204
+    assert "rooms" not in await _tables(client)
+    gone = await client.get("/api/tables/rooms/rows")
+    assert gone.status_code == 404 and "rooms" in gone.json()["detail"]
+    assert (await client.delete("/api/tables/rooms")).status_code == 404
+    assert "rooms" not in {s.name for s in container.adapters.sql.schemas()}  # the SQL tool
+    entry = (await client.get("/api/audit", params={"action": "table.drop"})).json()["entries"]
+    assert [e["target"] for e in entry] == ["table:rooms"]
+    assert entry[0]["before"]["rows"] == 3 and entry[0]["after"] is None
+
+
+async def test_reading_or_deleting_a_table_by_a_bad_name_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    for name in ("sqlite_master", "select", "1abc", "a-b"):
+        assert (await client.get(f"/api/tables/{name}/rows")).status_code == 422, name
+        assert (await client.delete(f"/api/tables/{name}")).status_code == 422, name
+    too_many = await client.get("/api/tables/directory/rows", params={"limit": 501})
+    assert too_many.status_code == 422
+    assert "directory" in await _tables(client)

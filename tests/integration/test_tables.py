@@ -482,3 +482,27 @@ def test_drop_validates_the_name(loader: Loader) -> None:
 def test_the_database_is_in_wal_mode(loader: Loader, tmp_path: Path, database: Database) -> None:
     loader.load(write(tmp_path / "a.csv", "a\n1\n"), "t")
     assert database.raw("PRAGMA journal_mode") == [("wal",)]
+
+
+def test_rows_are_paged_through_the_sandbox_and_a_table_is_dropped_on_both_backends(
+    loader: Loader, database: Database, tmp_path: Path
+) -> None:
+    from services.tables.pg_sql_sandbox import PgSqlRunner
+    from services.tables.sql_sandbox import SqliteSqlRunner
+    from use_cases.errors import NotFound
+    from use_cases.tables import DropTable, TableRows
+
+    loader.load(write(tmp_path / "rooms.csv", "room,floor\nA1,1\nB2,2\nC3,3\n"), "Rooms")
+    if isinstance(loader, PgTableLoader):
+        sql = PgSqlRunner(loader._db)
+    else:
+        sql = SqliteSqlRunner(database.path)
+    rows = TableRows(loader, sql)
+    page = rows.run("rooms", limit=2, offset=1)
+    assert page.columns == ("room", "floor") and page.total == 3
+    assert page.rows == (("B2", 2), ("C3", 3))
+    assert DropTable(loader, sql).run("ROOMS").row_count == 3
+    assert [t.name for t in loader.list_tables()] == []
+    assert [s.name for s in sql.schemas()] == []  # the sandbox was refreshed
+    with pytest.raises(NotFound):
+        rows.run("rooms")

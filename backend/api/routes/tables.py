@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
-from backend.api.deps import AdminDep, ContainerDep
+from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
 from backend.api.openapi import problem_responses
-from backend.api.table_schemas import TableListOut, TableLoadOut
+from backend.api.table_schemas import TableListOut, TableLoadOut, TableRowsOut
 from use_cases.table_uploads import TableUpload
 
 router = APIRouter(prefix="/api/tables", tags=["tables"])
@@ -58,3 +58,35 @@ async def load_table(
     )
     response.status_code = 200 if loaded.replaced else 201
     return TableLoadOut.of(loaded)
+
+
+TablePath = Annotated[str, Path(max_length=200, description="The table's name (any case).")]
+
+
+@router.get(
+    "/{table}/rows",
+    response_model=TableRowsOut,
+    responses=problem_responses(404, 422),
+    summary="A page of a table's rows, as the SQL tool reads them; admins only",
+    description="At most SQL_MAX_ROWS rows (200 by default) come back per page, as for the "
+    "SQL tool: page on with `offset` plus the rows received.",
+)
+async def table_rows(
+    container: ContainerDep,
+    _: AdminDep,
+    table: TablePath,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> TableRowsOut:
+    return TableRowsOut.of(await container.table_rows.execute(table, limit, offset))
+
+
+@router.delete(
+    "/{table}",
+    status_code=204,
+    responses=problem_responses(404, 422),
+    summary="Delete a table (the assistant's lookups stop seeing it at once); admins only",
+)
+async def drop_table(container: ContainerDep, admin: AdminDep, table: TablePath) -> Response:
+    await container.drop_table.execute(admin, table)
+    return Response(status_code=204)

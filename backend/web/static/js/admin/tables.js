@@ -1,9 +1,13 @@
 // Tables (admins): the structured tables the assistant's SQL tool reads, with their columns
-// and row counts, and loading one from a CSV, TSV or JSON-lines file (created or replaced).
+// and row counts, their rows page by page, loading one from a CSV, TSV or JSON-lines file
+// (created or replaced), and deleting one after a confirmation.
 
+import { icon } from "../answer.js";
 import { api, upload } from "../api.js";
-import { clear, field, h, notify, plural } from "../dom.js";
+import { clear, confirmDialog, field, h, notify, plural } from "../dom.js";
 import { progressLine, refusal } from "./data-ui.js";
+
+const ROWS_PAGE = 50;
 
 const ACCEPT = ".csv,.tsv,.tab,.jsonl,.ndjson";
 const NAME_PATTERN = "[A-Za-z_][A-Za-z0-9_]{0,62}";
@@ -12,6 +16,7 @@ export async function mount(root) {
   let tables = [];
   const listBox = h("div", { class: "tables-list" });
   const count = h("p", { class: "muted", role: "status" });
+  const viewer = rowsViewer();
   const loader = loadForm(() => tables, async (loaded) => {
     await reload();
     const row = listBox.querySelector(`[data-name="${CSS.escape(loaded.name)}"]`);
@@ -25,15 +30,33 @@ export async function mount(root) {
     h("section", { class: "card tables-section", "aria-labelledby": "tables-list-title" },
       h("h2", { id: "tables-list-title" }, "Tables the assistant can query"),
       count,
-      listBox));
+      listBox),
+    viewer.el);
 
   async function reload() {
     tables = (await api("GET", "/api/tables")).tables;
     count.textContent = `${tables.length} ${tables.length === 1 ? "table" : "tables"}`;
     clear(listBox);
     listBox.append(tables.length
-      ? tableOfTables(tables)
+      ? tableOfTables(tables, { onView: viewer.open, onDelete: remove })
       : h("p", { class: "empty" }, "No tables yet: load a CSV file above."));
+  }
+
+  async function remove(table) {
+    const ok = await confirmDialog({
+      title: `Delete the table “${table.name}”?`,
+      message: [`Its ${plural(table.rows, "row")} leave the database: the assistant's lookups stop seeing it at once.`, "This cannot be undone."],
+      confirm: "Delete table",
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api("DELETE", `/api/tables/${encodeURIComponent(table.name)}`);
+      notify(`Deleted the table “${table.name}”.`, "success");
+      await reload();
+    } catch (error) {
+      notify(`Could not delete “${table.name}”. ${refusal(error)}`, "error");
+    }
   }
 
   await reload();
@@ -45,19 +68,69 @@ function columnChip(column) {
     h("code", {}, column.name), " ", h("span", { class: "tables-type" }, column.type.toLowerCase()));
 }
 
-function tableOfTables(tables) {
+function tableOfTables(tables, { onView, onDelete }) {
   return h("div", { class: "table-wrap" },
     h("table", { class: "tables-table" },
       h("thead", {}, h("tr", {},
         h("th", { scope: "col" }, "Name"),
         h("th", { scope: "col", class: "num" }, "Rows"),
-        h("th", { scope: "col" }, "Columns"))),
+        h("th", { scope: "col" }, "Columns"),
+        h("th", { scope: "col" }, h("span", { class: "data-sr-only" }, "Actions")))),
       h("tbody", {}, tables.map((table) => h("tr", { dataset: { name: table.name } },
         h("th", { scope: "row" }, h("code", { class: "tables-name" }, table.name)),
         h("td", { class: "num" }, table.rows.toLocaleString()),
         h("td", {},
           h("span", { class: "data-sr-only" }, `${table.columns.length} columns: `),
-          h("ul", { class: "tables-columns" }, table.columns.map(columnChip))))))));
+          h("ul", { class: "tables-columns" }, table.columns.map(columnChip))),
+        h("td", { class: "docs-actions" },
+          h("button", { type: "button", onclick: (e) => onView(table, e.currentTarget), "aria-label": `Rows of ${table.name}` }, "Rows"),
+          h("button", { type: "button", class: "danger", onclick: () => onDelete(table), "aria-label": `Delete ${table.name}` }, "Delete")))))));
+}
+
+/** A table's rows, a page at a time, in a dialog (what the assistant's lookups read). */
+function rowsViewer() {
+  const title = h("h2", { id: "tables-rows-title", class: "chat-dialog-title" });
+  const body = h("div", { class: "chat-dialog-body" });
+  const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
+  const el = h("dialog", { class: "chat-dialog tables-rows", "aria-labelledby": "tables-rows-title" },
+    h("div", { class: "chat-dialog-head" }, title, close), body);
+  let opener = null;
+  close.addEventListener("click", () => el.close());
+  el.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
+  el.addEventListener("click", (event) => { if (event.target === el) el.close(); });
+
+  async function show(name, offset) {
+    clear(body);
+    body.append(h("p", { class: "muted", role: "status" }, "Loading the rows…"));
+    try {
+      const page = await api("GET", `/api/tables/${encodeURIComponent(name)}/rows?limit=${ROWS_PAGE}&offset=${offset}`);
+      clear(body);
+      const last = Math.min(page.offset + page.rows.length, page.total);
+      const status = h("p", { class: "muted", role: "status" }, page.rows.length
+        ? `Rows ${(page.offset + 1).toLocaleString()}–${last.toLocaleString()} of ${page.total.toLocaleString()}`
+        : "No rows.");
+      const previous = h("button", { type: "button", disabled: page.offset === 0, onclick: () => show(name, Math.max(0, page.offset - ROWS_PAGE)) }, "Previous");
+      const next = h("button", { type: "button", disabled: last >= page.total, onclick: () => show(name, page.offset + ROWS_PAGE) }, "Next");
+      body.append(status,
+        h("div", { class: "table-wrap" }, h("table", {},
+          h("caption", { class: "data-sr-only" }, `Rows of ${page.name}`),
+          h("thead", {}, h("tr", {}, page.columns.map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, page.rows.map((row) => h("tr", {}, row.map((value) =>
+            h("td", {}, value === null ? h("span", { class: "muted" }, "—") : String(value)))))))),
+        h("div", { class: "row" }, previous, next));
+    } catch (error) {
+      clear(body);
+      body.append(h("p", { class: "notice error", role: "alert" }, `The rows could not be loaded. ${refusal(error)}`));
+    }
+  }
+
+  function open(table, from) {
+    opener = from;
+    title.textContent = table.name;
+    el.showModal();
+    show(table.name, 0);
+  }
+  return { el, open };
 }
 
 /** A name for a table from a file name: "Sales 2024.csv" -> "sales_2024". */
