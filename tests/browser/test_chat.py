@@ -123,6 +123,17 @@ def test_feedback_is_posted_for_that_answer_and_can_be_changed(page: Any, app_ur
     assert good.get_attribute("aria-pressed") == "false"
     recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
     assert len(recent) == 1 and recent[0]["feedback"]["outcome"] is False
+    # A thumbs-down asks what was wrong; the note goes with the verdict.
+    note = answer.get_by_label("What was wrong? (optional)")
+    expect(note).to_be_focused()
+    assert_accessible(page)
+    note.fill("It cites the 2023 policy.")
+    answer.get_by_role("button", name="Send").click()
+    answer.get_by_text("Thanks: what was wrong is noted.").wait_for()
+    expect(note).to_be_hidden()
+    recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
+    assert recent[0]["feedback"]["outcome"] is False
+    assert recent[0]["feedback"]["notes"] == "It cites the 2023 policy."
 
     # Opened again, the chat shows the answer as it was given, with the verdict.
     page.reload()

@@ -81,6 +81,8 @@ export function feedbackButtons(responseId, initial = null) {
       up.setAttribute("aria-pressed", String(outcome === true));
       down.setAttribute("aria-pressed", String(outcome === false));
       status.textContent = receipt.status === "replaced" ? "Feedback changed." : "Thanks for the feedback.";
+      note.hidden = outcome !== false;
+      if (outcome === false) noteInput.focus();
     } catch (error) {
       status.classList.add("chat-error-text");
       status.textContent = `Feedback not saved: ${describeError(error)}`;
@@ -89,8 +91,26 @@ export function feedbackButtons(responseId, initial = null) {
     }
   }
 
+  // After a thumbs-down: what was wrong, in a sentence (sent as the verdict's notes).
+  const noteInput = h("input", { type: "text", maxlength: 2000, autocomplete: "off", "aria-label": "What was wrong? (optional)", placeholder: "What was wrong? (optional)" });
+  const note = h("form", { class: "chat-feedback-note", hidden: true },
+    noteInput, h("button", { type: "submit" }, "Send"));
+  note.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = noteInput.value.trim();
+    if (!text) return;
+    try {
+      await api("POST", "/feedback", { response_id: responseId, outcome: false, feedback_notes: text });
+      note.hidden = true;
+      status.textContent = "Thanks: what was wrong is noted.";
+    } catch (error) {
+      status.classList.add("chat-error-text");
+      status.textContent = `Note not saved: ${describeError(error)}`;
+    }
+  });
+
   return h("div", { class: "chat-feedback", role: "group", "aria-label": "Was this answer right?" },
-    up, down, status);
+    up, down, status, note);
 }
 
 /**
