@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import expect
-from pydantic_ai.messages import ModelMessage
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import container_with_models
+from tests.fakes import streamed
 from tests.live_server import serve
 
 QUESTION = "How often must passwords be rotated?"
@@ -733,4 +734,44 @@ def test_the_last_answer_is_retried_and_the_last_question_edited_in_place(
     page.reload()
     expect(page.locator(".chat-turn")).to_have_count(4)
     expect(page.get_by_role("button", name="Retry")).to_have_count(1)
+    assert_accessible(page)
+
+
+def _cites_out_of_order(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Searches, then cites the third passage before the first (as models do)."""
+    if not any(isinstance(p, ToolReturnPart) for m in messages for p in getattr(m, "parts", [])):
+        return ModelResponse(
+            parts=[ToolCallPart("search_knowledge_base", {"query": "password rotation length"})]
+        )
+    return ModelResponse(
+        parts=[TextPart("Passwords change only on compromise [3]. They have 14 characters [1].")]
+    )
+
+
+@pytest.fixture
+def citing_url(data_dir: Path) -> Iterator[str]:
+    model = FunctionModel(_cites_out_of_order, stream_function=streamed(_cites_out_of_order))
+    with (
+        container_with_models(data_dir, {"test:citing": model}) as container,
+        serve(create_app(container=container)) as url,
+    ):
+        yield url
+
+
+def test_citations_are_numbered_in_the_order_the_answer_cites_them(
+    page: Any, citing_url: str
+) -> None:
+    """Issue 27: citation numbers arrived with gaps and out of order (3, 1 in the text)."""
+    open_chat(page, citing_url + "/#/chat")
+    page.get_by_label("Model", exact=True).select_option("test:citing")
+    answer = ask(page, "How often do passwords change, and how long are they?")
+    chips = answer.locator(".chat-answer button.chat-cite")
+    expect(chips).to_have_text(["1", "2"])
+    listed = answer.locator(".chat-source-chip .chat-cite-n")
+    assert listed.all_inner_texts()[:2] == ["1", "2"]
+    # The chip "1" and the first listed source are the same passage: the answer's [3].
+    stored = httpx.get(f"{citing_url}/chats/{page.url.rsplit('/', 1)[1]}/messages").json()
+    third = next(s for s in stored["messages"][-1]["sources"] if s["number"] == 3)
+    assert third["title"] in (chips.first.get_attribute("aria-label") or "")
+    assert third["title"] in answer.locator(".chat-source-chip").first.inner_text()
     assert_accessible(page)
