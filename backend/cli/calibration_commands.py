@@ -238,12 +238,15 @@ def seed_from_eval(
         Path | None,
         typer.Option(help="A JSONL file of cases, or a folder with dev.jsonl and test.jsonl."),
     ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N cases (a quick check).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the answer evaluation and log each case with its correctness as feedback."""
 
     def body() -> None:
-        loaded = load_split(split, cases)
+        loaded = load_split(split, cases)[:limit]
         on_case = case_progress(as_json)
 
         with open_container(with_sample=True) as container:

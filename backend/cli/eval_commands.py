@@ -137,20 +137,25 @@ def answers(
             "sample_data/corpora/, or `all` (one row per corpus).",
         ),
     ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N cases (a quick check).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the answer-evaluation cases through the chat and score the answers."""
 
     def body() -> None:
         if corpus is not None:
-            if cases is not None:
-                raise InvalidRequest("Give --corpus or --cases, not both.")
+            if cases is not None or limit is not None:
+                raise InvalidRequest("Give --corpus alone, without --cases or --limit.")
             _corpus_answers(corpus, split, model, as_json)
             return
         load_split(split, cases)  # checks the split and the files, naming the line at fault
         name = cases.stem if cases is not None and cases.is_file() else split
         with open_container(with_sample=True) as container:
-            report = evaluate(container, name, split, model, cases, case_progress(as_json))
+            report = evaluate(
+                container, name, split, model, cases, case_progress(as_json), limit=limit
+            )
         if as_json:
             output.print_json(report.as_dict())
         else:
@@ -166,13 +171,15 @@ def evaluate(
     model: str | None,
     cases: Path | None,
     on_case: Callable[[CaseResult], None],
+    *,
+    limit: int | None = None,
 ) -> AnswerReport:
     from backend.cli.eval_run_commands import execute_run
 
     tags = () if split == "all" or (cases is not None and cases.is_file()) else (split,)
     export = execute_run(
         container,
-        RunRequest(task_id=BUNDLED_ID, models=(model,) if model else (), tags=tags),
+        RunRequest(task_id=BUNDLED_ID, models=(model,) if model else (), tags=tags, limit=limit),
         dataset=_dataset_argument(cases),
         show_progress=False,
         on_row=lambda row: on_case(_case_result(row)),

@@ -49,6 +49,18 @@ def test_eval_answers_prints_one_json_report(env: None, tmp_path: Path) -> None:
     assert report["latency_p50_ms"] > 0
 
 
+def test_eval_answers_limit_runs_only_the_first_cases(env: None, tmp_path: Path) -> None:
+    cases = _write(tmp_path / "mine.jsonl", CASES)
+    result = runner.invoke(
+        app, ["eval", "answers", "--cases", str(cases), "--limit", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["cases"], report["correct"], report["failures"]) == (2, 2, [])
+    refused = runner.invoke(app, ["eval", "answers", "--corpus", "rst-spec", "--limit", "2"])
+    assert refused.exit_code != 0 and "--limit" in refused.output
+
+
 def test_eval_answers_lists_failures_with_the_answer_given(env: None, tmp_path: Path) -> None:
     cases = _write(tmp_path / "mine.jsonl", CASES)
     result = runner.invoke(app, ["eval", "answers", "--cases", str(cases)])

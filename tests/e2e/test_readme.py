@@ -98,6 +98,11 @@ def test_readme_curl_examples_work_against_a_live_server(container: Container) -
         secured.close()
 
 
+#: README evaluations over a whole handbook split (836 dev cases: 1.5 min each on 2 cores).
+WHOLE_SPLIT = ("eval answers --split dev", "seed-from-eval --split dev")
+#: The cases such a command runs here.
+QUICK_CASES = 60
+
 #: README commands that take a minute or more (an evaluation, an ingest of docs/): run first.
 SLOW_COMMANDS = ("eval answers", "seed-from-eval", "ingest docs", "reindex")
 
@@ -124,6 +129,11 @@ def test_readme_cli_examples_run(
     monkeypatch.setenv("LOAD_SAMPLE_DATA", "false")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.chdir(PROJECT_ROOT)
-    result = CliRunner().invoke(cli_app, shlex.split(command)[1:])
+    arguments = shlex.split(command)[1:]
+    if any(part in command for part in WHOLE_SPLIT) and "--limit" not in arguments:
+        # The command runs as written, on its first cases: the whole split's figures are
+        # checked once, by tests/integration/test_answer_eval.py.
+        arguments += ["--limit", str(QUICK_CASES)]
+    result = CliRunner().invoke(cli_app, arguments)
     failure = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
     assert result.exit_code == 0, f"{command}\n{result.stdout}\n{result.stderr}\n{failure}"
