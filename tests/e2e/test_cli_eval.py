@@ -130,4 +130,4 @@ def test_an_unknown_corpus_or_corpus_with_cases_is_refused(env: None, tmp_path: 
     assert "No corpus 'nope'" in result.stderr and "handbook" in result.stderr
     cases = _write(tmp_path / "mine.jsonl", CASES)
     result = runner.invoke(app, ["eval", "answers", "--corpus", "handbook", "--cases", str(cases)])
-    assert result.exit_code == 1 and "not both" in result.stderr
+    assert result.exit_code == 1 and "without --cases" in result.stderr
