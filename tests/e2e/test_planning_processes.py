@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import spawned_children
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SERVER = """
@@ -28,20 +30,6 @@ time.sleep(600)
 """
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_planning_processes_end_when_their_server_is_killed() -> None:
     server = subprocess.Popen(
@@ -54,7 +42,7 @@ def test_planning_processes_end_when_their_server_is_killed() -> None:
     try:
         assert server.stdout is not None
         assert server.stdout.readline().strip() == "ready"
-        workers = _children(server.pid)
+        workers = spawned_children(server.pid)
         assert len(workers) == 2, workers
         os.kill(server.pid, signal.SIGKILL)
         server.wait(timeout=10)

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import spawned_children
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -43,22 +45,6 @@ class _Output:
         while self.count(text) < times:
             assert time.monotonic() < deadline, f"no {text!r} in:\n{''.join(self.lines)}"
             time.sleep(0.2)
-
-
-def _planning_processes(server_pid: int) -> list[int]:
-    """The server's spawned worker processes (not multiprocessing's resource tracker)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == server_pid and b"spawn_main" in command:
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -112,7 +98,7 @@ def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path
         # Planning runs in the two spawned processes, not in the server's own interpreter.
         ready = "Offline answers are planned in 2 worker processes"
         output.wait_for(ready)
-        workers = _planning_processes(server.pid)
+        workers = spawned_children(server.pid)
         assert len(workers) == 2, workers
         before = sum(_cpu_ticks(pid) for pid in workers)
         for _ in range(3):
@@ -125,7 +111,7 @@ def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path
         assert "14" in _ask(port, "What is the minimum password length?")
         output.wait_for("A planning process was lost")
         output.wait_for(ready, times=2)
-        workers = _planning_processes(server.pid)
+        workers = spawned_children(server.pid)
         assert len(workers) == 2, workers
         assert "14" in _ask(port, "What is the minimum password length?")
     finally:

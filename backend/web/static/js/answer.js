@@ -162,3 +162,27 @@ export function describeStreamError(error) {
   }
   return describeError(error);
 }
+
+/**
+ * A modal dialog with a title, a close button and a scrolling body (the cited passage, a
+ * document, a table's rows): Esc, the button or a click outside closes it, and focus goes
+ * back to what opened it. `show(from)` opens it; fill `title` and `body` around that.
+ */
+export function panelDialog(id, className) {
+  const title = h("h2", { id, class: "chat-dialog-title" });
+  const body = h("div", { class: "chat-dialog-body" });
+  const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
+  const el = h("dialog", { class: `chat-dialog ${className}`, "aria-labelledby": id },
+    h("div", { class: "chat-dialog-head" }, title, close), body);
+  let opener = null;
+  close.addEventListener("click", () => el.close());
+  el.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
+  el.addEventListener("click", (event) => { if (event.target === el) el.close(); });
+  return {
+    el, title, body,
+    show(from) {
+      opener = from;
+      el.showModal();
+    },
+  };
+}

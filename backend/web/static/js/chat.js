@@ -6,7 +6,7 @@
 
 import { api, ApiError, request } from "./api.js";
 import {
-  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, notFoundBadge,
+  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, notFoundBadge, panelDialog,
   withCodeCopy,
 } from "./answer.js";
 import { append, askDialog, clear, describeError, h, notify } from "./dom.js";
@@ -423,24 +423,15 @@ function buildPage(ctx) {
   // --- the source dialog -----------------------------------------------------------------
 
   function buildSourceDialog() {
-    const title = h("h2", { id: "chat-source-title", class: "chat-dialog-title" });
-    const body = h("div", { class: "chat-dialog-body" });
-    const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
-    const dialog = h("dialog", { class: "chat-dialog chat-source-dialog", "aria-labelledby": "chat-source-title" },
-      h("div", { class: "chat-dialog-head" }, title, close), body);
-    let opener = null;
-    close.addEventListener("click", () => dialog.close());
-    dialog.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
-    dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close(); });
+    const { el: dialog, title, body, show } = panelDialog("chat-source-title", "chat-source-dialog");
 
     async function open(source, from) {
-      opener = from;
       title.textContent = source.kind === "table" ? "Table lookup" : source.title;
       clear(body);
       append(body, sourceFacts(source));
       const passage = h("div", { class: "chat-passage md", "aria-live": "polite" });
       body.append(h("h3", { class: "chat-passage-title" }, "Cited passage"), passage);
-      dialog.showModal();
+      show(from);
       if (source.kind === "table") {
         passage.append(h("p", { class: "muted" }, "The rows came from this query:"), h("pre", {}, h("code", {}, source.source)));
         return;

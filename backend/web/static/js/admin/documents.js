@@ -4,7 +4,7 @@
 
 import { ApiError, api, upload } from "../api.js";
 import { clear, confirmDialog, field, formatDate, h, notify, plural } from "../dom.js";
-import { icon } from "../answer.js";
+import { panelDialog } from "../answer.js";
 import { renderMarkdown } from "../markdown.js";
 import { progressLine, refusal } from "./data-ui.js";
 
@@ -343,22 +343,13 @@ function conflictsPanel(state) {
 /** A document's whole indexed text, section by section, in a dialog (what search reads and
  * answers quote; withheld instructions are listed apart). */
 function documentViewer() {
-  const title = h("h2", { id: "docs-view-title", class: "chat-dialog-title" });
-  const body = h("div", { class: "chat-dialog-body" });
-  const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
-  const el = h("dialog", { class: "chat-dialog docs-view", "aria-labelledby": "docs-view-title" },
-    h("div", { class: "chat-dialog-head" }, title, close), body);
-  let opener = null;
-  close.addEventListener("click", () => el.close());
-  el.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
-  el.addEventListener("click", (event) => { if (event.target === el) el.close(); });
+  const { el, title, body, show } = panelDialog("docs-view-title", "docs-view");
 
   async function open(doc, from) {
-    opener = from;
     title.textContent = doc.title;
     clear(body);
     body.append(h("p", { class: "muted", role: "status" }, "Loading the document…"));
-    el.showModal();
+    show(from);
     try {
       const detail = await api("GET", `/api/documents/${doc.id}`);
       clear(body);

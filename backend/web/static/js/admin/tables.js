@@ -2,7 +2,7 @@
 // and row counts, their rows page by page, loading one from a CSV, TSV or JSON-lines file
 // (created or replaced), and deleting one after a confirmation.
 
-import { icon } from "../answer.js";
+import { panelDialog } from "../answer.js";
 import { api, upload } from "../api.js";
 import { clear, confirmDialog, field, h, notify, plural } from "../dom.js";
 import { progressLine, refusal } from "./data-ui.js";
@@ -89,15 +89,7 @@ function tableOfTables(tables, { onView, onDelete }) {
 
 /** A table's rows, a page at a time, in a dialog (what the assistant's lookups read). */
 function rowsViewer() {
-  const title = h("h2", { id: "tables-rows-title", class: "chat-dialog-title" });
-  const body = h("div", { class: "chat-dialog-body" });
-  const close = h("button", { type: "button", class: "icon chat-dialog-close", "aria-label": "Close" }, icon("close"));
-  const el = h("dialog", { class: "chat-dialog tables-rows", "aria-labelledby": "tables-rows-title" },
-    h("div", { class: "chat-dialog-head" }, title, close), body);
-  let opener = null;
-  close.addEventListener("click", () => el.close());
-  el.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
-  el.addEventListener("click", (event) => { if (event.target === el) el.close(); });
+  const { el, title, body, show: showDialog } = panelDialog("tables-rows-title", "tables-rows");
 
   async function show(name, offset) {
     clear(body);
@@ -125,9 +117,8 @@ function rowsViewer() {
   }
 
   function open(table, from) {
-    opener = from;
     title.textContent = table.name;
-    el.showModal();
+    showDialog(from);
     show(table.name, 0);
   }
   return { el, open };
