@@ -497,7 +497,7 @@ def test_a_person_picks_the_model_when_the_server_allows_several(
 
 def test_with_one_model_there_is_nothing_to_pick(page: Any, app_url: str) -> None:
     open_chat(page, app_url + "/#/chat")
-    page.wait_for_function("document.querySelectorAll('#chat-model option').length === 1")
+    expect(page.locator("#chat-model option")).to_have_count(1)
     assert not page.get_by_label("Model", exact=True).is_visible()
     answer = ask(page, QUESTION)
     assert answer.locator(".chat-model").inner_text() == "offline-extractive"

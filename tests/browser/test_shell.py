@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, run_async, shot, sign_in
 from use_cases.auth import CLI_ADMIN
@@ -103,7 +104,7 @@ def test_a_revoked_key_sends_the_reader_back_to_signing_in(
     # The chat page has loaded what it asks for at once (its chats and models): the key is
     # revoked while the reader is idle, not under a request in flight.
     page.get_by_text("No chats yet. Ask a question to start one.").wait_for()
-    page.wait_for_function("document.querySelectorAll('#chat-model option').length > 0")
+    expect(page.locator("#chat-model option").first).to_be_attached()
     revoke = secured_app.container.revoke_key.execute(CLI_ADMIN, secured_app.key_ids["user"])
     run_async(revoke)
     page.get_by_role("link", name="Advice").click()
