@@ -32,7 +32,10 @@ How a turn runs:
      or every filter term, and it is on the question's topic), a one-line answer such as
      "The manager of X is Y [table: t]"; a bare list of rows never answers "how long".
    - Documents: split the retrieved sections into sentences (table rows become
-     "label — header: value; ..." sentences), score each by meaning (cosine under the local
+     "label — header: value; ..." sentences; a soft-wrapped line goes on in the next one
+     when that starts with a lower-case word or the line ends on a comma or a word no
+     sentence ends on; a numbered heading such as "3.4 A minimal class file" is context, no
+     sentence), score each by meaning (cosine under the local
      embedder) and by IDF-weighted overlap of the question's content words (light stemming,
      typo-tolerant, stopwords dropped, numbers optional; heading and table-header words count
      half; Snowball stems, abbreviations and a few synonyms get partial credit; a message's

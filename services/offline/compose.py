@@ -327,10 +327,11 @@ def _choose(
 
 
 #: A sentence opening with one of these continues the one before it ("This is because…",
-#: "Instead, use…", "Otherwise…"): it completes the statement it follows.
+#: "Instead, use…", "Otherwise…", "In effect…"): it completes the statement it follows.
 _CONTINUING = re.compile(
     r"^\W*(?:this|that|these|those|it|its|they|such|instead|however|but|so|therefore|thus|"
-    r"otherwise|then|rather|hence|consequently|in\s+that\s+case|for\s+(?:this|that)\s+reason)"
+    r"otherwise|then|rather|hence|consequently|in\s+that\s+case|for\s+(?:this|that)\s+reason|"
+    r"in\s+effect|in\s+other\s+words|in\s+short|in\s+fact|as\s+a\s+result)"
     r"\b"
     # "When COMMIT fails in this way, ...": a first clause that points back.
     r"|^\W*(?:when|if|once|whenever)\b[^,.;:]{0,80}?\b(?:in\s+(?:this|that|such\s+a)\s+"
@@ -509,6 +510,20 @@ def _spelled_for_meaning(
         return closest_term(word.lower(), counts.items()) or word
 
     return _WORD.sub(fix, question)
+
+
+#: A name the question gives to something of its own ("a table called sqlite_users", "a
+#: macro named \\foobar"): the user's example, which no document is expected to hold.
+_INTRODUCED_NAME = re.compile(
+    r"\b(?:called|named|titled|labell?ed)\s+[\"'“‘`]?\\?([\w.-]+)", re.IGNORECASE
+)
+
+
+def _introduced_names(question: str) -> set[str]:
+    """The stems of the names `question` introduces as its own (`_INTRODUCED_NAME`): their
+    absence from the knowledge base says nothing about its coverage."""
+    names = [name.lower().strip(".-") for name in _INTRODUCED_NAME.findall(question)]
+    return {stem(name) for name in names} | {s for name in names for s in content_stems(name)}
 
 
 def _foreign(absent: Sequence[str], question: str) -> list[str]:
@@ -786,11 +801,16 @@ def compose_documents(
     asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
     if asked:  # words outside the asking clauses are context: they never raise the bar
         absent = [t for t in absent if t in asked]
+    introduced = _introduced_names(question)
     if absent:
         common = _common_stems(question)
-        absent = [t for t in absent if t not in common]
+        absent = [t for t in absent if t not in common and t not in introduced]
     needed += ABSENT_TERM_PENALTY * len(absent)
-    foreign = _foreign(absent, question) + _unheard_names(_own(question, borrowed), kept, known)
+    foreign = _foreign(absent, question) + [
+        name
+        for name in _unheard_names(_own(question, borrowed), kept, known)
+        if stem(name.lower()) not in introduced
+    ]
     if foreign:
         logger.debug("Named nowhere in the knowledge base: {}", foreign)
         needed += FOREIGN_TERM_PENALTY

@@ -32,7 +32,7 @@ from services.offline.question import (
     states_count_of,
     without_versions,
 )
-from services.offline.text import STOP, has_digit, is_code, stem, stem_set
+from services.offline.text import STOP, has_digit, is_code, stem, stem_set, wordset
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -196,7 +196,12 @@ _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "no.", "cf.
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“*`\[])")
 
-_LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,2}[.)])\s+")
+#: A numbered heading as PDFs and text files print it ("3.4 A minimal class file",
+#: "2.1.3. Options"): several levels of numbers, a capital, no closing punctuation.
+_NUMBERED_HEADING = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z][^.:;!?,]*$")
+NUMBERED_HEADING_WORDS = 12
+
+_LIST_ITEM = re.compile(r"^(?:[-*+•▪◦]|\d{1,2}[.)])\s+")
 
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
@@ -214,7 +219,7 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-_FOOTNOTE_LABEL = re.compile(r"^\[[\w*†‡§#]{1,6}\]\s+")
+_FOOTNOTE_LABEL = re.compile(r"^\[(?:#[\w-]*|[\w*†‡§]{1,6})\]\s+")
 
 
 def _split_sentences(block: str) -> list[str]:
@@ -256,16 +261,45 @@ def _table_rows(lines: list[str]) -> tuple[list[str], set[str]]:
     return sentences, header_stems
 
 
+#: Words a sentence cannot end on: a line ending with one (or with a comma) goes on in the
+#: next line, whatever that line starts with ("rather than with" / "\\documentclass, ...").
+_CONTINUING = wordset(
+    """a an the of to in on at by for from with without into onto than as and or nor but
+    that which whose is are was were be been being has have had can could may might must
+    shall should will would not no its their our your his her this these those such"""
+)
+
+#: Markup that may open a soft-wrapped line before its first word (emphasis, code, quotes).
+_LEADING_MARKUP = "*_`\\\"'“‘(["
+
+#: A line that starts a block of its own, never the rest of the line before it.
+_BLOCK_START = re.compile(
+    r"^(?:[-*+•▪◦]\s|\d{1,2}[.)]\s|#|\||```|~~~|\.\.\s|:[^:\s][^:]*:(?:\s|$))"
+)
+
+
+def _continues(line: str, following: str) -> bool:
+    """Whether `following` is the soft-wrapped rest of `line`'s sentence."""
+    if not following or line.endswith((".", ":", ";", "!", "?")) or _BLOCK_START.match(following):
+        return False
+    first = following.lstrip(_LEADING_MARKUP)[:1]
+    if first.islower():
+        return True
+    last = line.rsplit(None, 1)[-1].lower() if line.split() else ""
+    return line.endswith(",") or last in _CONTINUING
+
+
 def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
-    """The line at `start` with its soft-wrapped continuation lines; returns (text, next index)."""
+    """The line at `start` with its soft-wrapped continuation lines; returns (text, next index).
+
+    A line goes on in the next one when that one starts with a lower-case word (past any
+    emphasis, code or quote marks), or when the line ends with a comma or a word no sentence
+    ends on, unless the next line opens a block of its own (a list item, heading, table,
+    code fence, directive or field).
+    """
     line = lines[start].strip()
     i = start + 1
-    while (
-        i < len(lines)
-        and lines[i].strip()
-        and lines[i].strip()[0].islower()
-        and not line.endswith((".", ":", ";", "!", "?"))
-    ):
+    while i < len(lines) and _continues(line, lines[i].strip()):
         line = f"{line} {lines[i].strip()}"
         i += 1
     return line, i
@@ -333,6 +367,11 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             i += 1
             continue
         line, i = _logical_lines(lines, i)
+        if _NUMBERED_HEADING.match(line) and len(line.split()) <= NUMBERED_HEADING_WORDS:
+            # "3.4 A minimal class file" (a PDF's or a text file's heading): what the
+            # sentences after it are about, no sentence of its own
+            local_context = set(heading_context) | stem_set(line)
+            continue
         line = _clean(_LIST_ITEM.sub("", line))
         sentences = _split_sentences(line)
         if line.endswith(":") and not _FIELD.match(line):

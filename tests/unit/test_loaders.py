@@ -49,9 +49,12 @@ def _pdf_string(text: str) -> str:
     return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
 
-def make_pdf(pages: list[str], info: dict[str, str] | None = None) -> bytes:
+def make_pdf(
+    pages: list[str], info: dict[str, str] | None = None, margin: list[str] | None = None
+) -> bytes:
     """A minimal valid PDF: one Helvetica text object per page (lines split on newlines);
-    an empty string gives a page without text, like a scanned image."""
+    an empty string gives a page without text, like a scanned image. `margin`: per page, a
+    note set in the right margin beside the body's second line (as LaTeX's marginal notes)."""
     first_page = 4
     objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -65,6 +68,8 @@ def make_pdf(pages: list[str], info: dict[str, str] | None = None) -> bytes:
     for index, text in enumerate(pages):
         shown = " T* ".join(f"{_pdf_string(line)} Tj" for line in text.split("\n"))
         stream = f"BT /F1 12 Tf 14 TL 72 720 Td {shown} ET".encode() if text else b""
+        if margin and margin[index]:
+            stream += f" BT /F1 9 Tf 480 706 Td {_pdf_string(margin[index])} Tj ET".encode()
         objects.append(
             (
                 "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
@@ -442,6 +447,24 @@ def test_pdf_bookmarks_and_page_labels_name_the_sections(loader: FileLoader) -> 
     document = loader.load("handbook.pdf", rewrite_pdf(HANDBOOK, add_outline))
     # page 7: the first bookmark starting on it, in outline order
     assert paths(document) == [("Welcome", "Page i"), ("Welcome", "Receipts", "Page 7")]
+
+
+def test_marginal_notes_of_a_pdf_stay_out_of_the_sentences_beside_them(
+    loader: FileLoader,
+) -> None:
+    body = "Loading classes\nThe following commands can be used when you want\nto load a class."
+    data = make_pdf([body] * 4, margin=["New feature", "New feature", "", "New description"])
+    text = text_of(loader.load("guide.pdf", data))
+    assert "New" not in text
+    assert text.count("when you want") == 4
+    assert "feature" not in text and "description" not in text
+
+
+def test_words_far_right_on_a_page_or_two_are_body_text(loader: FileLoader) -> None:
+    body = "Slots\nThe table lists the slots\nof the encoding."
+    data = make_pdf([body] * 3, margin=["Slot 140", "", ""])
+    text = text_of(loader.load("guide.pdf", data))
+    assert "Slot 140" in text  # one page only: a table's column, not a column of notes
 
 
 def test_pdf_with_only_blank_pages_explains_that_ocr_is_not_supported(

@@ -144,3 +144,63 @@ def test_an_undated_source_line_shows_no_date() -> None:
 def test_a_footnotes_own_label_is_not_quoted_as_a_citation() -> None:
     texts = [u.text for u in units_of("[3] The user agent for MSIE 6 is Mozilla.", set(), 0, 0)]
     assert texts == ["The user agent for MSIE 6 is Mozilla."]
+
+
+def test_a_soft_wrapped_sentence_is_one_unit_whatever_its_next_line_starts_with() -> None:
+    text = (
+        "Whenever a document starts with \\documentstyle, rather than with\n"
+        "\\documentclass, it is processed in compatibility mode.\n"
+        "Despite the\n"
+        '"comma" in its name, the delimiter may be any character.\n'
+        "The role may be inferred (as above; the\n"
+        "*default role* is used) or given explicitly.\n"
+        "Tabs in the source are\n"
+        "`converted to spaces` before parsing.\n"
+    )
+    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+        "Whenever a document starts with \\documentstyle, rather than with \\documentclass, "
+        "it is processed in compatibility mode.",
+        'Despite the "comma" in its name, the delimiter may be any character.',
+        "The role may be inferred (as above; the default role is used) or given explicitly.",
+        "Tabs in the source are `converted to spaces` before parsing.",
+    ]
+
+
+def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
+    text = (
+        "The options are described in\n"
+        "- the user guide;\n"
+        "Settings for the\n"
+        ".. note:: a directive\n"
+        "This does the following:\n"
+        "• sets the flag;\n"
+        "• reads the file.\n"
+    )
+    texts = [u.text for u in units_of(text, set(), 0, 0)]
+    assert "The options are described in" in texts
+    assert not any("Settings for the .." in t for t in texts)
+    assert "This does the following: sets the flag; reads the file." in texts
+
+
+def test_a_sentence_saying_in_effect_what_the_one_before_means_comes_with_it() -> None:
+    hit = _hit(
+        "If you specify a string as an annotation, the string will itself be quoted. "
+        "In effect the annotation is quoted twice. "
+        "Annotations are stored in a dict.\n"
+    )
+    answer = compose_documents("why does my string annotation get extra quotes?", [hit])
+    assert "quoted twice" in answer.text
+
+
+def test_a_numbered_heading_in_the_text_is_what_follows_is_about_not_a_sentence() -> None:
+    text = (
+        "3.4 A minimal class file\n"
+        "There are four things that every class file must contain.\n"
+        "1. Install the package\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    assert [u.text for u in units] == [
+        "There are four things that every class file must contain.",
+        "Install the package",
+    ]
+    assert {"minim", "class", "file"} <= units[0].context

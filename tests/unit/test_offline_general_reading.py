@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from services.offline.compose import (
     _CONTINUING,
     UNTYPED_CONFIDENCE_CAP,
@@ -27,7 +29,7 @@ from services.offline.question import (
     substituted_by_meaning,
 )
 from services.offline.sentences import Scored, score_units, units_of
-from services.offline.text import content_stems
+from services.offline.text import content_stems, stem
 
 
 def _hit(text: str, number: int = 1, section: str = "Settings") -> dict[str, Any]:
@@ -328,3 +330,33 @@ def test_a_runner_up_that_meets_the_bar_answers_when_the_best_ranked_does_not() 
     assert _answering(ranked, 0.4) is ranked[1]
     assert _answering(ranked, 0.25) is ranked[0]  # the best-ranked one, when it meets the bar
     assert _answering(ranked, 0.7) is None  # only within PROMOTE_WITHIN
+
+
+def test_a_name_the_question_gives_its_own_thing_is_no_sign_of_a_missing_topic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.offline.compose import _introduced_names
+
+    assert _introduced_names("can I create a table called sqlite_users?") == {
+        stem("sqlite_users"),  # the name, and its words
+        "sqlite",
+        "user",
+    }
+    assert _introduced_names('a macro named "\\foobar" breaks') == {"foobar"}
+    assert _introduced_names("how do I rename a table?") == set()
+    hit = {
+        "number": 1,
+        "document_id": 1,
+        "title": "SQL syntax",
+        "section": "CREATE TABLE",
+        "source": "lang.html",
+        "text": "Names that begin with sqlite_ are reserved for internal use, so a table "
+        "cannot have one.",
+        "bm25_rank": 1,
+        "vector_distance": 0.3,
+    }
+    asked = compose_documents("can I create a table called sqlite_users?", [hit])
+    assert asked.found and "reserved for internal use" in asked.text
+    # read as a name the question is about, named nowhere, it would raise the bar too high
+    monkeypatch.setattr("services.offline.compose._introduced_names", lambda question: set())
+    assert not compose_documents("can I create a table called sqlite_users?", [hit]).found

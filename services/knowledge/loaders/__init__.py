@@ -19,7 +19,8 @@ from use_cases.ports import DocumentLoader
 #: without site chrome, definition lists, footnotes, FAQ questions as headings; reST-style
 #: headings in text files). It is part of the ingestion pipeline's signature, so re-running
 #: `almanac ingest` on unchanged files re-indexes them and leaves no stale chunks behind.
-LOADERS_VERSION = 2
+#: 3: a PDF's column of marginal notes is left out of its text.
+LOADERS_VERSION = 3
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *MARKDOWN_EXTENSIONS,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
 
 from services.knowledge.loaders.common import (
     ensure_not_empty,
@@ -37,6 +39,9 @@ class PdfLoader:
       when the PDF has an outline, followed by the page's printed label ("Page iv",
       "Page 12"; the 1-based page number when the PDF defines no labels). A page on which a
       bookmark starts gets that bookmark's path; other pages inherit the last one before.
+    * Text: pypdf's extraction, without a column of marginal notes ("New feature
+      1995/12/01" in the right margin of many pages, as LaTeX documentation prints them),
+      which pypdf would read into the middle of the sentence beside them.
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
       line of text if it is short, else the file name made readable.
     * `updated_at`: `/ModDate`, else `/CreationDate`. `/Author`, `/Subject`, `/Keywords` and
@@ -75,13 +80,17 @@ class PdfLoader:
         labels = _page_labels(reader, page_count)
         outline = _outline_paths(reader, page_count)
         sections: list[ParsedSection] = []
-        failures = 0
+        pages: list[_Page | None] = []
         for index in range(page_count):
             try:
-                text = tidy_text((reader.pages[index].extract_text() or "").replace("\x00", ""))
+                pages.append(_read_page(reader.pages[index]))
             except Exception:  # one bad page should not lose the rest of the document
-                failures += 1
+                pages.append(None)
+        failures = pages.count(None)
+        for index, raw in enumerate(_without_margin_notes(pages)):
+            if raw is None:
                 continue
+            text = tidy_text(raw.replace("\x00", ""))
             if text:
                 path = (*outline[index], f"Page {labels[index]}")
                 sections.append(ParsedSection(heading_path=path, text=text))
@@ -119,6 +128,77 @@ class PdfLoader:
             media_type=self.media_type,
             metadata=metadata,
         )
+
+
+#: Marginal notes ("New feature 1995/12/01" beside a paragraph) start this far across the
+#: page (a share of its width) or further, ...
+MARGIN_START = 0.72
+#: ... are this short (words) ...
+MARGIN_NOTE_WORDS = 3
+#: ... and start at one place, on at least this many pages of the document, to the right of
+#: where nearly all (`MARGIN_BEYOND`) other pieces that far right start: body lines end
+#: there, a note's column lies beyond them. pypdf reads a note into the body line beside it
+#: ("you want to New feature 1995/12/01simply load a class"), so it is cut from the text.
+MARGIN_REPEATS = 3
+MARGIN_BEYOND = 0.98
+
+
+@dataclass(frozen=True)
+class _Page:
+    text: str
+    #: (x rounded to a point, text) of the short pieces that start far right on the page
+    right: tuple[tuple[int, str], ...]
+
+
+def _read_page(page: PageObject) -> _Page:
+    width = float(page.mediabox.width) or 1.0
+    right: list[tuple[int, str]] = []
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        piece = text.strip()
+        if (
+            sum(c.isalnum() for c in piece) < 2  # punctuation ending a body line
+            or len(piece.split()) > MARGIN_NOTE_WORDS
+            or len(piece) > 30
+        ):
+            return
+        x = float(tm[4]) * float(cm[0]) + float(cm[4])
+        if x >= MARGIN_START * width:
+            right.append((round(x), piece))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    return _Page(text, tuple(right))
+
+
+def _without_margin_notes(pages: Sequence[_Page | None]) -> list[str | None]:
+    """Each page's text without the pieces that start in the document's column of marginal
+    notes, if it has one (`MARGIN_REPEATS`, `MARGIN_BEYOND`)."""
+    counts = Counter(x for page in pages if page is not None for x in {x for x, _ in page.right})
+    column = counts.most_common(1)[0][0] if counts else None
+    others = sorted(x for page in pages if page is not None for x, _ in page.right if x != column)
+    if (
+        column is None
+        or counts[column] < MARGIN_REPEATS
+        or (others and others[int(MARGIN_BEYOND * (len(others) - 1))] >= column)
+    ):
+        column = None
+    texts: list[str | None] = []
+    for page in pages:
+        if page is None:
+            texts.append(None)
+            continue
+        text = page.text
+        cursor = 0
+        for x, piece in page.right:
+            if column is None or abs(x - column) > 1:
+                continue
+            at = text.find(piece, cursor)
+            if at < 0:
+                continue
+            text = f"{text[:at]}\n{text[at + len(piece) :]}"
+            cursor = at
+        texts.append(text)
+    return texts
 
 
 def _unlock(name: str, reader: PdfReader) -> None:
