@@ -33,6 +33,11 @@ class InMemoryResponseLog:
         self.rows[response_id] = replace(row, feedback=Feedback(outcome, notes, at))
         return row.feedback is not None
 
+    def remove_feedback(self, response_id: str) -> bool:
+        row = self.rows[response_id]
+        self.rows[response_id] = replace(row, feedback=None)
+        return row.feedback is not None
+
     def recent(self, *, limit: int, user_id: str | None = None) -> list[LoggedResponse]:
         rows = [r for r in self.rows.values() if user_id is None or r.user_id == user_id]
         return sorted(rows, key=lambda r: r.created_at, reverse=True)[:limit]

@@ -456,6 +456,10 @@ class ResponseLog(Protocol):
         must exist."""
         ...
 
+    def remove_feedback(self, response_id: str) -> bool:
+        """Withdraw the response's feedback; True if it had any."""
+        ...
+
     def recent(self, *, limit: int, user_id: str | None = None) -> list[LoggedResponse]:
         """Newest first; only `user_id`'s when given."""
         ...

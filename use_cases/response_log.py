@@ -10,7 +10,8 @@ Rules:
 - Feedback (`RecordFeedback`) says whether a response was right. Only the user the response
   was given to may give it; anyone else, admins included, and an unknown id get the same
   `NotFound`, so ids cannot be probed. A second feedback replaces the first, and says so.
-  Notes are stripped and at most `MAX_NOTES_CHARS` characters.
+  Notes are stripped and at most `MAX_NOTES_CHARS` characters. The same user may withdraw
+  their feedback (an undo): the response counts as unrated again.
 - With automatic recalibration on, feedback that brings the total to a new multiple of the
   minimum (see `Recalibrate`) refits the map; a failed refit never fails the feedback.
 """
@@ -193,13 +194,18 @@ class FeedbackRequest:
 class FeedbackReceipt:
     response_id: str
     replaced: bool
+    withdrawn: bool = False
 
     @property
     def status(self) -> str:
+        if self.withdrawn:
+            return "withdrawn"
         return "replaced" if self.replaced else "recorded"
 
     @property
     def message(self) -> str:
+        if self.withdrawn:
+            return "Feedback withdrawn; the answer counts as unrated again."
         if self.replaced:
             return "Feedback recorded; it replaces the earlier feedback on this response."
         return "Feedback recorded."
@@ -239,17 +245,36 @@ class RecordFeedback:
         replaced = self._log.put_feedback(
             response_id, request.outcome, notes, utc(self._clock.now())
         )
-        if self._recalibration is not None:
-            try:
-                self._recalibration.after_feedback()
-            except AlmanacError as exc:  # a refit that cannot run now waits for more feedback
-                _log.info("Automatic recalibration skipped: %s", exc.detail)
-            except Exception:
-                _log.exception("Automatic recalibration failed; the feedback is stored")
+        self._after_change()
         return FeedbackReceipt(response_id, replaced)
+
+    def withdraw(self, user_id: str, response_id: str) -> FeedbackReceipt:
+        """Remove the caller's verdict on one of their responses (an undo): the response
+        counts as unrated again. NotFound for another's response or one without feedback."""
+        response_id = response_id.strip()
+        found = self._log.get(response_id) if RESPONSE_ID.fullmatch(response_id) else None
+        if found is None or found.user_id != user_id:
+            raise response_not_found(response_id)
+        if not self._log.remove_feedback(response_id):
+            raise NotFound(f"Response {response_id!r} has no feedback to withdraw.")
+        self._after_change()
+        return FeedbackReceipt(response_id, replaced=False, withdrawn=True)
+
+    def _after_change(self) -> None:
+        if self._recalibration is None:
+            return
+        try:
+            self._recalibration.after_feedback()
+        except AlmanacError as exc:  # a refit that cannot run now waits for more feedback
+            _log.info("Automatic recalibration skipped: %s", exc.detail)
+        except Exception:
+            _log.exception("Automatic recalibration failed; the feedback is stored")
 
     async def execute(self, caller: Caller, request: FeedbackRequest) -> FeedbackReceipt:
         return await asyncio.to_thread(self.record, caller.user_id, request)
+
+    async def execute_withdraw(self, caller: Caller, response_id: str) -> FeedbackReceipt:
+        return await asyncio.to_thread(self.withdraw, caller.user_id, response_id)
 
 
 class ListRecentResponses:

@@ -43,7 +43,7 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
-    status: Literal["recorded", "replaced"]
+    status: Literal["recorded", "replaced", "withdrawn"]
     message: str
     response_id: str
 

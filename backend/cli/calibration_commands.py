@@ -73,27 +73,36 @@ def _bands_table(bands: list[Band]) -> Table:
 def feedback(
     response_id: Annotated[str, typer.Argument(help="The response_id of the answer.")],
     outcome: Annotated[
-        str, typer.Option("--outcome", help="yes: the answer was right; no: it was not.")
-    ],
+        str | None,
+        typer.Option("--outcome", help="yes: the answer was right; no: it was not."),
+    ] = None,
     notes: Annotated[str | None, typer.Option("--notes", help="What was right or wrong.")] = None,
+    withdraw: Annotated[
+        bool,
+        typer.Option("--withdraw", help="Withdraw your feedback: the answer is unrated again."),
+    ] = False,
     user: Annotated[
         str | None,
         typer.Option("--user", help="Who was given the answer. Default: DEFAULT_USER_ID."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say whether an answer was right; a second verdict replaces the first."""
+    """Say whether an answer was right; a second verdict replaces the first, and --withdraw
+    takes it back."""
 
     def body() -> None:
-        verdict = outcome.strip().lower()
-        if verdict not in ("yes", "no"):
+        if withdraw == (outcome is not None) or (withdraw and notes is not None):
+            raise InvalidRequest("Give --outcome yes|no (and --notes), or --withdraw alone.")
+        verdict = (outcome or "").strip().lower()
+        if not withdraw and verdict not in ("yes", "no"):
             raise InvalidRequest("--outcome must be yes or no.")
         with open_container() as container:
             caller = Caller(user or container.settings.default_user_id, "user", None)
+            use_case = container.calibration.feedback
             receipt = asyncio.run(
-                container.calibration.feedback.execute(
-                    caller, FeedbackRequest(response_id, verdict == "yes", notes)
-                )
+                use_case.execute_withdraw(caller, response_id)
+                if withdraw
+                else use_case.execute(caller, FeedbackRequest(response_id, verdict == "yes", notes))
             )
         if as_json:
             output.print_json(FeedbackOut.of(receipt).model_dump(mode="json"))

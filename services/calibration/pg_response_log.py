@@ -125,6 +125,13 @@ class PgResponseLog:
         assert row is not None
         return int(row["replaced"]) > 0
 
+    def remove_feedback(self, response_id: str) -> bool:
+        with self._db.connection() as conn:
+            removed = conn.execute(
+                "DELETE FROM response_feedback WHERE response_id = %s", (response_id,)
+            ).rowcount
+        return removed > 0
+
     def recent(self, *, limit: int, user_id: str | None = None) -> list[LoggedResponse]:
         where, params = ("WHERE r.user_id = %s", [user_id]) if user_id is not None else ("", [])
         with self._db.connection() as conn:

@@ -93,6 +93,13 @@ class SqliteResponseLog:
             )
         return replaced
 
+    def remove_feedback(self, response_id: str) -> bool:
+        with immediate_transaction(self._conn()) as conn:
+            removed = conn.execute(
+                "DELETE FROM response_feedback WHERE response_id = ?", (response_id,)
+            ).rowcount
+        return removed > 0
+
     def recent(self, *, limit: int, user_id: str | None = None) -> list[LoggedResponse]:
         where, params = ("WHERE r.user_id = ?", [user_id]) if user_id is not None else ("", [])
         rows = (

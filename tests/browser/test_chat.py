@@ -144,6 +144,25 @@ def test_feedback_is_posted_for_that_answer_and_can_be_changed(page: Any, app_ur
     assert answer.get_by_role("button", name="Wrong answer").get_attribute("aria-pressed") == "true"
     assert page.locator(".chat-turn-user .chat-user-text").inner_text() == QUESTION
 
+    # Undo takes the verdict back: the answer is unrated again, here and on the server.
+    answer.get_by_role("button", name="Undo").click()
+    answer.get_by_text("Feedback withdrawn.").wait_for()
+    expect(answer.get_by_role("button", name="Wrong answer")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(answer.get_by_role("button", name="Undo")).to_be_hidden()
+    recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
+    assert recent[0]["feedback"] is None
+    # ... as does pressing the pressed thumb again
+    good = answer.get_by_role("button", name="Good answer")
+    good.click()
+    answer.get_by_text("Thanks for the feedback.").wait_for()
+    good.click()
+    answer.get_by_text("Feedback withdrawn.").wait_for()
+    expect(good).to_have_attribute("aria-pressed", "false")
+    recent = httpx.get(app_url + "/confidence/recent", params={"limit": 5}).json()["responses"]
+    assert recent[0]["feedback"] is None
+
 
 def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
     page: Any, app_url: str

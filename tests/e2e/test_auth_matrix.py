@@ -35,7 +35,7 @@ from use_cases.auth import CLI_ADMIN, Caller
 from use_cases.chat_domain import NewMessage
 from use_cases.ingest import IngestRequest, IngestSource
 from use_cases.llm_domain import CHAT
-from use_cases.response_log import ResponseRecord
+from use_cases.response_log import FeedbackRequest, ResponseRecord
 from use_cases.uploads import UploadRequest
 
 ROLES = ("no key", "user", "other user", "admin")
@@ -127,6 +127,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
     # Feedback is the asker's: ana's response is unknown to everyone else, admins included.
     ("POST", "/feedback"): Call(OWNER_ONLY, json=lambda: {"response_id": "{response_id}"}),
+    ("DELETE", "/feedback/{response_id}"): Call(OWNER_ONLY),
     # Reads: a user's own figures, an admin's everyone's. Tuning and recalibrating: admins.
     ("GET", "/confidence/stats"): Call(EVERY_CALLER),
     ("GET", "/confidence/recent"): Call(EVERY_CALLER),
@@ -217,9 +218,12 @@ def _anas_chat(container: Container) -> str:
     return chat.id
 
 
-def _anas_response(container: Container) -> str:
+def _anas_response(container: Container, *, rated: bool = False) -> str:
     record = ResponseRecord("ana", "chat", QUESTION, "Every 90 days [1].", "test", True, 5)
-    return container.calibration.record_response.record(record).response_id
+    response_id = container.calibration.record_response.record(record).response_id
+    if rated:  # her verdict given, so that it can be withdrawn
+        container.calibration.feedback.record("ana", FeedbackRequest(response_id, True))
+    return response_id
 
 
 def _new_document(container: Container) -> int:
@@ -269,6 +273,8 @@ async def _path(template: str, container: Container) -> str:
         values["version"] = _new_prompt_version(container)
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
+    if "{response_id}" in template:
+        values["response_id"] = _anas_response(container, rated=True)
     if "{document_id}" in template:
         values["document_id"] = _new_document(container)
     if "{task_id}" in template:

@@ -55,6 +55,25 @@ def test_feedback_records_then_replaces_and_refuses_an_unknown_id(
     assert bad.exit_code == 1 and "yes or no" in bad.output
 
 
+def test_feedback_is_withdrawn_once_and_only_by_itself(env: None, data_dir: Path) -> None:
+    response_id = _seed_one(data_dir)
+    runner.invoke(app, ["feedback", response_id, "--outcome", "no"])
+    neither = runner.invoke(app, ["feedback", response_id])
+    both = runner.invoke(app, ["feedback", response_id, "--outcome", "yes", "--withdraw"])
+    for refused in (neither, both):
+        assert refused.exit_code == 1 and "--withdraw alone" in refused.output
+    undo = runner.invoke(app, ["feedback", response_id, "--withdraw", "--json"])
+    assert undo.exit_code == 0, undo.output
+    assert json.loads(undo.stdout)["status"] == "withdrawn"
+    log = SqliteResponseLog(_app_db(data_dir))
+    try:
+        assert log.get(response_id).feedback is None  # type: ignore[union-attr]
+    finally:
+        log.close()
+    again = runner.invoke(app, ["feedback", response_id, "--withdraw"])
+    assert again.exit_code == 1 and "no feedback to withdraw" in again.output
+
+
 def test_stats_and_report_on_an_empty_log_say_so(env: None, data_dir: Path) -> None:
     stats = runner.invoke(app, ["calibration", "stats", "--json"])
     assert stats.exit_code == 0, stats.output

@@ -206,6 +206,35 @@ async def test_feedback_records_replaces_and_says_so(
     assert stats["with_feedback"] == 7  # replaced, not added
 
 
+async def test_feedback_is_withdrawn_and_the_answer_counts_as_unrated_again(
+    seeded: Container, client: httpx.AsyncClient
+) -> None:
+    seed(seeded, [("d2", "default", 0.55, None, datetime(2026, 3, 2, 11, 30))])
+    target = rid("d2")
+    before = (await client.get("/confidence/stats")).json()["with_feedback"]
+    await client.post("/feedback", json={"response_id": target, "outcome": False})
+    assert (await client.get("/confidence/stats")).json()["with_feedback"] == before + 1
+    undo = await client.delete(f"/feedback/{target}")
+    assert undo.status_code == 200
+    assert undo.json() == {
+        "status": "withdrawn",
+        "message": "Feedback withdrawn; the answer counts as unrated again.",
+        "response_id": target,
+    }
+    assert (await client.get("/confidence/stats")).json()["with_feedback"] == before
+    recent = (await client.get("/confidence/recent", params={"limit": 1})).json()
+    assert recent["responses"][0]["response_id"] == target
+    assert recent["responses"][0]["feedback"] is None
+    again = await client.delete(f"/feedback/{target}")  # nothing left to withdraw
+    assert again.status_code == 404 and "no feedback to withdraw" in again.json()["detail"]
+    for unknown in (rid("ff"), "resp_nope"):
+        response = await client.delete(f"/feedback/{unknown}")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    # a verdict given after the undo is recorded as a first one
+    redo = await client.post("/feedback", json={"response_id": target, "outcome": True})
+    assert redo.json()["status"] == "recorded"
+
+
 @pytest.mark.parametrize(
     "body",
     [

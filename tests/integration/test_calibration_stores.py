@@ -79,6 +79,19 @@ def test_feedback_is_recorded_then_replaced_and_counted_once(log) -> None:
     assert log.feedback_count() == 1
 
 
+def test_withdrawn_feedback_leaves_the_response_unrated(log) -> None:
+    log.add(_response(1))
+    log.add(_response(2))
+    log.put_feedback("resp_0001", True, "Right.", NOON)
+    log.put_feedback("resp_0002", False, None, NOON)
+    assert log.remove_feedback("resp_0001") is True
+    assert log.get("resp_0001").feedback is None
+    assert log.get("resp_0002").feedback is not None  # only that response's
+    assert log.feedback_count() == 1
+    assert log.remove_feedback("resp_0001") is False  # nothing left to withdraw
+    assert log.put_feedback("resp_0001", False, None, NOON) is False  # a first verdict again
+
+
 def test_recent_is_newest_first_with_ties_in_insertion_order(log) -> None:
     log.add(_response(1, at=NOON))
     log.add(_response(2, at=NOON + timedelta(minutes=1)))

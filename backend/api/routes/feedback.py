@@ -1,4 +1,5 @@
-"""`POST /feedback`: the asker's verdict on an answer (see `use_cases/response_log.py`)."""
+"""`POST /feedback`: the asker's verdict on an answer; `DELETE /feedback/{response_id}`
+withdraws it (see `use_cases/response_log.py`)."""
 
 from __future__ import annotations
 
@@ -24,4 +25,17 @@ async def give_feedback(
     receipt = await container.calibration.feedback.execute(
         caller, FeedbackRequest(body.response_id, body.outcome, body.feedback_notes)
     )
+    return FeedbackOut.of(receipt)
+
+
+@router.delete(
+    "/feedback/{response_id}",
+    response_model=FeedbackOut,
+    responses=problem_responses(404),
+    summary="Withdraw your verdict on an answer (an undo: it counts as unrated again)",
+)
+async def withdraw_feedback(
+    container: ContainerDep, caller: CallerDep, response_id: str
+) -> FeedbackOut:
+    receipt = await container.calibration.feedback.execute_withdraw(caller, response_id)
     return FeedbackOut.of(receipt)

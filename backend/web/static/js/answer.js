@@ -56,7 +56,8 @@ export function notFoundBadge() {
 }
 
 /** Thumbs up/down for one logged response: POST /feedback; a second verdict replaces the
- * first (the server says so). `initial` is the verdict already given (true/false/null). */
+ * first (the server says so). Pressing the pressed thumb again, or Undo, withdraws the
+ * verdict (DELETE /feedback/{id}). `initial` is the verdict already given (true/false/null). */
 export function feedbackButtons(responseId, initial = null) {
   let verdict = initial;
   const status = h("span", { class: "chat-feedback-status", role: "status" });
@@ -70,24 +71,38 @@ export function feedbackButtons(responseId, initial = null) {
   }, icon(outcome ? "thumb-up" : "thumb-down"));
   const up = button(true, "Good answer");
   const down = button(false, "Wrong answer");
+  const undo = h("button", { type: "button", class: "chat-feedback-undo", hidden: true, onclick: () => give(null) }, "Undo");
+
+  function show(outcome) {
+    verdict = outcome;
+    up.setAttribute("aria-pressed", String(outcome === true));
+    down.setAttribute("aria-pressed", String(outcome === false));
+    undo.hidden = outcome === null;
+    note.hidden = outcome !== false;
+  }
 
   async function give(outcome) {
-    if (verdict === outcome) return;
-    up.disabled = down.disabled = true;
+    if (verdict === outcome) outcome = null; // the pressed thumb again: take it back
+    if (outcome === null && verdict === null) return;
+    up.disabled = down.disabled = undo.disabled = true;
     status.classList.remove("chat-error-text");
     try {
-      const receipt = await api("POST", "/feedback", { response_id: responseId, outcome });
-      verdict = outcome;
-      up.setAttribute("aria-pressed", String(outcome === true));
-      down.setAttribute("aria-pressed", String(outcome === false));
-      status.textContent = receipt.status === "replaced" ? "Feedback changed." : "Thanks for the feedback.";
-      note.hidden = outcome !== false;
-      if (outcome === false) noteInput.focus();
+      if (outcome === null) {
+        await api("DELETE", `/feedback/${encodeURIComponent(responseId)}`);
+        show(null);
+        status.textContent = "Feedback withdrawn.";
+        up.focus();
+      } else {
+        const receipt = await api("POST", "/feedback", { response_id: responseId, outcome });
+        show(outcome);
+        status.textContent = receipt.status === "replaced" ? "Feedback changed." : "Thanks for the feedback.";
+        if (outcome === false) noteInput.focus();
+      }
     } catch (error) {
       status.classList.add("chat-error-text");
       status.textContent = `Feedback not saved: ${describeError(error)}`;
     } finally {
-      up.disabled = down.disabled = false;
+      up.disabled = down.disabled = undo.disabled = false;
     }
   }
 
@@ -109,8 +124,9 @@ export function feedbackButtons(responseId, initial = null) {
     }
   });
 
+  undo.hidden = verdict === null;
   return h("div", { class: "chat-feedback", role: "group", "aria-label": "Was this answer right?" },
-    up, down, status, note);
+    up, down, status, undo, note);
 }
 
 /**
