@@ -206,6 +206,26 @@ def tables_load(
     run_command(body)
 
 
+@tables_app.command("drop")
+def tables_drop(
+    name: Annotated[str, typer.Argument(help="The table to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a table; the assistant's lookups stop seeing it at once (audited table.drop)."""
+
+    def body() -> None:
+        with open_container() as container:
+            schemas = container.list_tables.run()
+            found = next((s for s in schemas if s.name.lower() == name.lower()), None)
+            question = f"Delete table {found.name} ({found.row_count} rows)?" if found else ""
+            if found is not None and not yes and not typer.confirm(question):
+                raise typer.Exit(1)
+            dropped = container.drop_table.run(CLI_ADMIN, name)
+        console.print(f"Deleted table {dropped.name} ({dropped.row_count} rows).", highlight=False)
+
+    run_command(body)
+
+
 @tables_app.command("list")
 def tables_list(as_json: JsonOpt = False) -> None:
     """The tables the agent can query, with their columns."""

@@ -73,6 +73,29 @@ def test_tables_load_and_list(env: None, tmp_path: Path) -> None:
     assert json.loads(result.stdout)["rows"] == [[165]]
 
 
+def test_tables_drop_asks_first_then_deletes_and_refuses_what_is_not_there(
+    env: None, tmp_path: Path
+) -> None:
+    csv = tmp_path / "rooms.csv"
+    csv.write_text("room,floor\nA1,1\nB2,2\n")
+    assert runner.invoke(app, ["tables", "load", str(csv), "--name", "rooms"]).exit_code == 0
+    declined = runner.invoke(app, ["tables", "drop", "rooms"], input="n\n")
+    assert declined.exit_code == 1 and "Delete table rooms (2 rows)?" in declined.output
+    listed = json.loads(runner.invoke(app, ["tables", "list", "--json"]).stdout)
+    assert "rooms" in [t["name"] for t in listed]
+    dropped = runner.invoke(app, ["tables", "drop", "ROOMS", "--yes"])
+    assert dropped.exit_code == 0, dropped.output
+    assert "Deleted table rooms (2 rows)." in dropped.stdout
+    listed = json.loads(runner.invoke(app, ["tables", "list", "--json"]).stdout)
+    assert "rooms" not in [t["name"] for t in listed]
+    gone = runner.invoke(app, ["sql", "SELECT count(*) FROM rooms"])
+    assert gone.exit_code == 1
+    again = runner.invoke(app, ["tables", "drop", "rooms", "--yes"])
+    assert again.exit_code == 1 and "not found" in again.stderr
+    bad = runner.invoke(app, ["tables", "drop", "1bad", "--yes"])
+    assert bad.exit_code == 1
+
+
 def test_tables_load_rejects_a_bad_name_and_a_missing_file(env: None, tmp_path: Path) -> None:
     csv = tmp_path / "x.csv"
     csv.write_text("a\n1\n")
