@@ -363,6 +363,20 @@ class InMemoryHistoryStore:
         mine = [c for c in reversed(self.chats.values()) if c.user_id == user_id]
         return mine[offset : offset + limit]
 
+    def search_chats(
+        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Chat, str | None]]:
+        folded = [t.casefold() for t in terms if t]
+        found = []
+        for chat in self.list_chats(user_id, limit=10**9):
+            texts = [m.content for m in self.messages[chat.id]]
+            if all(
+                t in chat.title.casefold() or any(t in x.casefold() for x in texts) for t in folded
+            ):
+                first = next((x for x in texts if any(t in x.casefold() for t in folded)), None)
+                found.append((chat, first))
+        return found[offset : offset + limit]
+
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         if chat_id not in self.chats:
             raise NotFound(f"Chat {chat_id} not found.")

@@ -1,5 +1,9 @@
-"""Managing chats: list, read, rename, delete. A user only ever sees their own chats;
-someone else's chat answers exactly like a missing one (404), so ids leak nothing.
+"""Managing chats: list, search, read, rename, delete. A user only ever sees their own
+chats; someone else's chat answers exactly like a missing one (404), so ids leak nothing.
+
+A search finds the chats whose title or messages hold every word of the query (compared
+case-folded, as substrings: "rotat" finds "rotation"), most recently active first, each with
+a snippet of its first message holding a searched word.
 
 Reading a chat (`transcript`) also gives each stored answer its response-log entry, when it
 has one (a complete answer; not an interrupted or failed one): its `response_id` for
@@ -77,6 +81,40 @@ class ChatTranscript:
 #: Chats per page: the bound of every list in the API (documents, audit, prompt versions).
 MAX_PAGE = 500
 
+#: A chat search: at most this many characters, and this many words (each must be found).
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_TERMS = 8
+#: Characters of the matching message shown around its first match.
+SNIPPET_BEFORE = 40
+SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ChatMatch:
+    """A chat a search found, with the passage of its first message that holds a searched
+    word (`snippet`, None when only the title holds them)."""
+
+    chat: Chat
+    snippet: str | None
+
+
+def snippet_of(text: str, terms: list[str]) -> str:
+    """`SNIPPET_CHARS` characters of `text` around the first of `terms` (case-folded), cut
+    at words, with "…" where text was left out; whitespace collapsed."""
+    flat = " ".join(text.split())
+    folded = flat.casefold()
+    hits = [i for i in (folded.find(t.casefold()) for t in terms) if i >= 0]
+    at = min(hits) if hits else 0
+    start = max(0, at - SNIPPET_BEFORE)
+    if start > 0:
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < at else start
+    end = min(len(flat), start + SNIPPET_CHARS)
+    if end < len(flat):
+        space = flat.rfind(" ", start, end)
+        end = space if space > at else end
+    return f"{'…' if start > 0 else ''}{flat[start:end]}{'…' if end < len(flat) else ''}"
+
 
 class ManageChats:
     def __init__(
@@ -97,6 +135,30 @@ class ManageChats:
         return await asyncio.to_thread(
             self._history.list_chats, user_id, limit=limit, offset=offset
         )
+
+    async def search(
+        self, user_id: str, query: str, *, limit: int = 50, offset: int = 0
+    ) -> list[ChatMatch]:
+        """The user's chats whose title or messages hold every word of `query` (case-folded),
+        most recently active first, each with a snippet of its first matching message."""
+        if len(query) > MAX_SEARCH_CHARS:
+            raise InvalidRequest(f"q has {len(query)} characters; at most {MAX_SEARCH_CHARS}.")
+        terms = query.split()
+        if not terms:
+            raise InvalidRequest("q must hold a word to search for.")
+        if len(terms) > MAX_SEARCH_TERMS:
+            raise InvalidRequest(f"q has {len(terms)} words; at most {MAX_SEARCH_TERMS}.")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative.")
+        found = await asyncio.to_thread(
+            self._history.search_chats, user_id, terms, limit=limit, offset=offset
+        )
+        return [
+            ChatMatch(chat, None if text is None else snippet_of(text, terms))
+            for chat, text in found
+        ]
 
     async def messages(self, user_id: str, chat_id: str) -> tuple[Chat, list[Message]]:
         chat = await self._owned(user_id, chat_id)

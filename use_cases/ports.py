@@ -237,6 +237,14 @@ class HistoryStore(Protocol):
 
     def list_chats(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]: ...
 
+    def search_chats(
+        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Chat, str | None]]:
+        """The user's chats in which every term (compared case-folded) is in the title or in
+        a message, most recently active first, each with the first message holding a term
+        (None when the title alone holds them)."""
+        ...
+
     def rename_chat(self, chat_id: str, title: str) -> Chat: ...
 
     def delete_chat(self, chat_id: str) -> bool: ...

@@ -12,6 +12,7 @@ from use_cases.agent import is_not_found
 from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat import ChatResult
 from use_cases.chat_domain import Chat, Message
+from use_cases.chats import ChatMatch
 
 TOOL_CALLS = (
     "The tools the model called in this turn: `{id, name, args, status, result_preview}`; "
@@ -111,6 +112,19 @@ class ChatSummaryOut(BaseModel):
         return cls(
             id=chat.id, title=chat.title, created_at=chat.created_at, updated_at=chat.updated_at
         )
+
+
+class ChatListItemOut(ChatSummaryOut):
+    match: str | None = Field(
+        None,
+        description="With `q`: the passage of the chat's first message holding a searched "
+        "word (null when only the title holds them, and without `q`).",
+    )
+
+    @classmethod
+    def found(cls, match: ChatMatch) -> ChatListItemOut:
+        summary = ChatSummaryOut.of(match.chat)
+        return cls(**summary.model_dump(), match=match.snippet)
 
 
 class MessageOut(BaseModel):

@@ -200,6 +200,36 @@ class SqliteHistoryStore:
         )
         return [_chat(row) for row in rows]
 
+    def search_chats(
+        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Chat, str | None]]:
+        if limit < 0 or offset < 0:
+            raise InvalidRequest("limit and offset must not be negative.")
+        folded = [t.casefold() for t in terms if t]
+        if not folded:
+            return [(chat, None) for chat in self.list_chats(user_id, limit=limit, offset=offset)]
+        conn = self._conn()
+        conn.create_function("casefold", 1, _casefold, deterministic=True)
+        held = (
+            "(instr(casefold(c.title), ?) > 0 OR EXISTS (SELECT 1 FROM messages m "
+            "WHERE m.chat_id = c.id AND instr(casefold(m.content), ?) > 0))"
+        )
+        rows = conn.execute(
+            f"SELECT c.* FROM chats c WHERE c.user_id = ? AND {' AND '.join([held] * len(folded))} "
+            "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
+            (user_id, *(t for term in folded for t in (term, term)), limit, offset),
+        ).fetchall()
+        found = []
+        any_term = " OR ".join(["instr(casefold(content), ?) > 0"] * len(folded))
+        for row in rows:
+            first = conn.execute(
+                f"SELECT content FROM messages WHERE chat_id = ? AND ({any_term}) "
+                "ORDER BY seq LIMIT 1",
+                (row["id"], *folded),
+            ).fetchone()
+            found.append((_chat(row), None if first is None else str(first["content"])))
+        return found
+
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title (1..200 characters once whitespace is collapsed).
 
@@ -394,6 +424,10 @@ class SqliteHistoryStore:
         """One `BEGIN IMMEDIATE` transaction: commit on success, roll back on any error."""
         with immediate_transaction(self._conn()) as conn:
             yield conn
+
+
+def _casefold(text: str | None) -> str:
+    return "" if text is None else str(text).casefold()
 
 
 def _insert_user_if_new(

@@ -174,6 +174,38 @@ class PgHistoryStore:
             ).fetchall()
         return [_chat(row) for row in rows]
 
+    def search_chats(
+        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+    ) -> list[tuple[Chat, str | None]]:
+        """As `SqliteHistoryStore.search_chats` (PostgreSQL's lower() folds the case)."""
+        if limit < 0 or offset < 0:
+            raise InvalidRequest("limit and offset must not be negative.")
+        folded = [t.casefold() for t in terms if t]
+        if not folded:
+            return [(chat, None) for chat in self.list_chats(user_id, limit=limit, offset=offset)]
+        held = (
+            "(strpos(lower(c.title), lower(%s)) > 0 OR EXISTS (SELECT 1 FROM messages m "
+            "WHERE m.chat_id = c.id AND strpos(lower(m.content), lower(%s)) > 0))"
+        )
+        columns = ", ".join(f"c.{c.strip()}" for c in _CHAT_COLUMNS.split(","))
+        any_term = " OR ".join(["strpos(lower(content), lower(%s)) > 0"] * len(folded))
+        found = []
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM chats c WHERE c.user_id = %s AND "
+                f"{' AND '.join([held] * len(folded))} "
+                "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT %s OFFSET %s",
+                (user_id, *(t for term in folded for t in (term, term)), limit, offset),
+            ).fetchall()
+            for row in rows:
+                first = conn.execute(
+                    f"SELECT content FROM messages WHERE chat_id = %s AND ({any_term}) "
+                    "ORDER BY seq LIMIT 1",
+                    (row["id"], *folded),
+                ).fetchone()
+                found.append((_chat(row), None if first is None else str(first["content"])))
+        return found
+
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title; `updated_at` is left alone (see `SqliteHistoryStore`)."""
         clean = " ".join(title.split())

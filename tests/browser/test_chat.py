@@ -216,6 +216,36 @@ def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
     assert httpx.get(app_url + "/chats").json() == []
 
 
+def test_the_chat_list_is_searched_by_title_and_message(page: Any, app_url: str) -> None:
+    for question in (QUESTION, "Who leads Site Reliability?", "How do I request a new laptop?"):
+        assert httpx.post(app_url + "/chat", json={"message": question}, timeout=30).is_success
+    open_chat(page, app_url + "/#/chat")
+    expect(page.locator(".chat-list-link")).to_have_count(3)
+    search = page.get_by_role("searchbox", name="Search chats")
+    search.fill("COMPROMISE")  # in the rotation answer only, not in any title
+    expect(page.locator(".chat-list-link")).to_have_count(1)
+    found = page.locator(".chat-list-link").first
+    expect(found).to_contain_text(QUESTION)
+    expect(found.locator(".chat-list-match")).to_contain_text("compromise")
+    page.get_by_role("heading", name="Search results").wait_for()
+    page.get_by_text("1 chat matches “COMPROMISE”.").wait_for()
+    assert_accessible(page)
+    shot(page, "chat-search-desktop")
+    search.fill("reliability kubernetes")
+    page.get_by_text("No chats match “reliability kubernetes”.").wait_for()
+    expect(page.locator(".chat-list-link")).to_have_count(0)
+    search.press("Escape")  # the whole list again
+    expect(page.locator(".chat-list-link")).to_have_count(3)
+    page.get_by_role("heading", name="Recent chats").wait_for()
+    search.fill("reliability")
+    expect(page.locator(".chat-list-link")).to_have_count(1)
+    expect(page.locator(".chat-list-link .chat-list-match")).to_have_text(
+        "Who leads Site Reliability?"  # the title, and the question that holds the word
+    )
+    page.locator(".chat-list-link").first.click()
+    expect(page.locator(".chat-user-text")).to_have_text(["Who leads Site Reliability?"])
+
+
 def test_an_unknown_chat_says_so(page: Any, app_url: str) -> None:
     page.goto(app_url + "/#/chat/no-such-chat")
     page.get_by_role("heading", name="Chat not found").wait_for()

@@ -66,6 +66,30 @@ async def test_chat_keeps_history_on_the_server(
     assert messages[1]["model"] == "offline-extractive" and messages[1]["sources"]
 
 
+async def test_chats_are_searched_by_title_and_message_and_only_the_callers(
+    auth_client: httpx.AsyncClient, auth_container: Container
+) -> None:
+    ana = await issue_key(auth_container, "ana")
+    bob = await issue_key(auth_container, "bob")
+    policy = (await auth_client.post("/chat", json={"message": QUESTION}, headers=ana)).json()
+    await auth_client.post("/chat", json={"message": "Who leads Site Reliability?"}, headers=ana)
+    await auth_client.post("/chat", json={"message": QUESTION}, headers=bob)
+
+    found = await auth_client.get("/chats", params={"q": "PASSWORD characters"}, headers=ana)
+    assert found.status_code == 200, found.text
+    [chat] = found.json()
+    assert chat["id"] == policy["chat_id"] and chat["title"] == QUESTION
+    # "password" is first in her question: the passage of that message
+    assert chat["match"] == QUESTION
+    listed = (await auth_client.get("/chats", headers=ana)).json()
+    assert len(listed) == 2 and all(c["match"] is None for c in listed)
+    assert (await auth_client.get("/chats", params={"q": "kubernetes"}, headers=ana)).json() == []
+    for bad in ("", " ", "x" * 201, "a b c d e f g h i"):
+        refused = await auth_client.get("/chats", params={"q": bad}, headers=ana)
+        assert refused.status_code == 422, bad
+        assert refused.headers["content-type"] == "application/problem+json"
+
+
 async def test_a_follow_up_with_its_own_question_words_answers_what_it_asks(
     client: httpx.AsyncClient,
 ) -> None:

@@ -191,6 +191,32 @@ def test_a_user_only_lists_their_own_chats(store: HistoryStore) -> None:
     assert store.list_chats("nobody") == []
 
 
+def test_search_finds_chats_holding_every_word_in_title_or_messages(store: HistoryStore) -> None:
+    store.get_or_create_chat("rot", "alice", "Password rotation")
+    store.append_message("rot", user_says("How often must passwords be rotated?"))
+    store.append_message("rot", NewMessage("assistant", "Every 90 days [1]. Use the VPN."))
+    store.get_or_create_chat("vpn", "alice", "Remote access")
+    store.append_message("vpn", user_says("Which VPN client do we use for Zürich?"))
+    store.get_or_create_chat("bob", "bob", "Password rotation for bob")
+    store.append_message("bob", user_says("rotation? vpn?"))
+
+    def found(*terms: str) -> list[tuple[str, str | None]]:
+        return [(chat.id, text) for chat, text in store.search_chats("alice", terms)]
+
+    # case-folded, as part of a word: the first message holding it is the question
+    assert found("PASSWORD") == [("rot", "How often must passwords be rotated?")]
+    assert found("vpn") == [  # most recently active first, the first message holding a word
+        ("vpn", "Which VPN client do we use for Zürich?"),
+        ("rot", "Every 90 days [1]. Use the VPN."),
+    ]
+    assert found("rotation", "vpn") == [("rot", "Every 90 days [1]. Use the VPN.")]
+    assert found("remote") == [("vpn", None)]  # only the title holds it
+    assert found("zürich") == found("ZÜRICH") == [("vpn", "Which VPN client do we use for Zürich?")]
+    assert found("100%_") == [] and found("nothing-like-this") == []
+    assert [c.id for c, _ in store.search_chats("alice", ["vpn"], limit=1, offset=1)] == ["rot"]
+    assert store.search_chats("nobody", ["vpn"]) == []
+
+
 # -- ordering --------------------------------------------------------------------------------
 
 

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from pydantic_ai.ui.vercel_ai import VercelAIAdapter
 
 from backend.api.chat_schemas import (
     ChatIn,
+    ChatListItemOut,
     ChatMessagesOut,
     ChatOut,
     ChatRenameIn,
@@ -31,6 +32,7 @@ from backend.api.streams import (
 from backend.bootstrap import Container
 from backend.config import Settings
 from use_cases.chat import ChatEvent, ChatRequest
+from use_cases.chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from use_cases.errors import InvalidRequest, PayloadTooLarge
 from use_cases.llm_domain import CHAT
 
@@ -164,15 +166,32 @@ def _last_user_text(run_input: Any) -> str:
     raise InvalidRequest("The request has no user message with text.")
 
 
-@router.get("/chats", response_model=list[ChatSummaryOut], summary="The caller's chats")
+@router.get(
+    "/chats",
+    response_model=list[ChatListItemOut],
+    summary="The caller's chats, most recently active first; with q, those holding every word",
+)
 async def list_chats(
     container: ContainerDep,
     user: ActingUserDep,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
-) -> list[ChatSummaryOut]:
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_SEARCH_CHARS,
+            description=f"Search the chats' titles and messages (1 to {MAX_SEARCH_CHARS} "
+            f"characters, at most {MAX_SEARCH_TERMS} words, each found case-insensitively "
+            "as part of a word); each chat found has `match`, a passage holding a word.",
+        ),
+    ] = None,
+) -> list[ChatListItemOut]:
+    if q is not None:
+        found = await container.chats.search(user, q, limit=limit, offset=offset)
+        return [ChatListItemOut.found(match) for match in found]
     chats = await container.chats.list(user, limit=limit, offset=offset)
-    return [ChatSummaryOut.of(chat) for chat in chats]
+    return [ChatListItemOut(**ChatSummaryOut.of(chat).model_dump()) for chat in chats]
 
 
 @router.get(

@@ -81,6 +81,7 @@ function buildPage(ctx) {
     controller: null,
     following: true,
     editing: false, // the input holds the last question, edited: sending replaces it
+    query: "", // the sidebar's search: its words (GET /chats?q=...), "" for the whole list
   };
   const documents = new Map(); // document id -> promise of GET /api/documents/{id}
 
@@ -90,9 +91,15 @@ function buildPage(ctx) {
   }, icon("list"), "Chats");
   const list = h("div", { class: "chat-list-groups" });
   const listStatus = h("p", { class: "chat-list-status muted", role: "status" }, "Loading your chats…");
+  const searchInput = h("input", {
+    type: "search", class: "chat-search", maxlength: "200", autocomplete: "off",
+    placeholder: "Search chats", "aria-label": "Search chats",
+  });
+  const listTitle = h("h2", { id: "chat-list-title", class: "chat-list-title" }, "Recent chats");
   const sidebar = h("aside", { id: "chat-sidebar", class: "chat-sidebar", "aria-label": "Your chats" },
     h("a", { class: "button primary chat-new", href: "#/chat" }, icon("plus"), "New chat"),
-    h("h2", { id: "chat-list-title", class: "chat-list-title" }, "Recent chats"),
+    searchInput,
+    listTitle,
     listStatus,
     list);
   const log = h("div", {
@@ -139,8 +146,61 @@ function buildPage(ctx) {
     renderChats();
   }
 
-  function renderChats() {
+  // Searching: the chats whose titles or messages hold every word, each with the passage
+  // that holds one; the whole list again when the box is emptied (or Esc).
+  let searchTimer = null;
+  let searchRun = 0;
+  searchInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => search(searchInput.value.trim()), 250);
+  });
+  searchInput.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && searchInput.value) {
+      event.stopPropagation();
+      searchInput.value = "";
+      search("");
+    }
+  });
+
+  async function search(query) {
+    state.query = query;
+    const run = ++searchRun;
+    if (!query) {
+      listTitle.textContent = "Recent chats";
+      renderChats();
+      return;
+    }
+    listTitle.textContent = "Search results";
+    let found;
+    try {
+      found = await api("GET", `/chats?limit=100&q=${encodeURIComponent(query)}`);
+    } catch (error) {
+      if (run !== searchRun) return;
+      clear(list);
+      listStatus.hidden = false;
+      listStatus.classList.add("chat-error-text");
+      listStatus.textContent = `Search failed: ${describeError(error)}`;
+      return;
+    }
+    if (run !== searchRun) return; // a newer search has started
     clear(list);
+    listStatus.classList.remove("chat-error-text");
+    listStatus.hidden = false;
+    listStatus.textContent = found.length
+      ? `${found.length} ${found.length === 1 ? "chat matches" : "chats match"} “${query}”.`
+      : `No chats match “${query}”.`;
+    const items = h("ul", { class: "chat-list", "aria-labelledby": "chat-list-title" });
+    for (const chat of found) items.append(chatItem(chat, chat.match));
+    list.append(items);
+  }
+
+  function renderChats() {
+    if (state.query) {
+      search(state.query); // the list changed under a search: search again
+      return;
+    }
+    clear(list);
+    listStatus.classList.remove("chat-error-text");
     if (!state.chats.length) {
       listStatus.hidden = false;
       listStatus.textContent = "No chats yet. Ask a question to start one.";
@@ -160,13 +220,14 @@ function buildPage(ctx) {
     }
   }
 
-  function chatItem(chat) {
+  function chatItem(chat, match = null) {
     const current = chat.id === state.chatId;
     return h("li", { class: current ? "chat-list-item current" : "chat-list-item" },
       h("a", {
-        class: "chat-list-link", href: `#/chat/${encodeURIComponent(chat.id)}`,
+        class: match ? "chat-list-link chat-list-found" : "chat-list-link",
+        href: `#/chat/${encodeURIComponent(chat.id)}`,
         "aria-current": current ? "page" : null, title: chat.title,
-      }, chat.title),
+      }, chat.title, match ? h("span", { class: "chat-list-match" }, match) : null),
       h("button", {
         type: "button", class: "icon chat-list-action", "aria-label": `Rename “${chat.title}”`,
         title: "Rename", onclick: (event) => rename(chat, event.currentTarget),
