@@ -97,6 +97,15 @@ def test_a_citation_opens_the_cited_passage_with_its_document_section_and_date(
     cited_section = answer.locator(f".chat-source-chip:has(.chat-cite-n:text-is('{number}'))")
     assert cited_section.count() == 1
     assert len(passage.inner_text()) > 40
+    # What the answer quotes from this passage is highlighted: the first quoted sentence's
+    # words are in the highlighted block.
+    quoted = passage.locator(".quoted")
+    expect(quoted.first).to_be_visible()
+    dialog.get_by_text("Highlighted: what the answer quotes.").wait_for()
+    first_quote = answer.locator(".chat-answer").inner_text().split(".")[0]
+    words = set(re.findall(r"[a-z0-9]{3,}", first_quote.lower()))
+    held = set(re.findall(r"[a-z0-9]{3,}", quoted.first.inner_text().lower()))
+    assert len(words & held) >= 0.6 * len(words), (first_quote, quoted.first.inner_text())
     shot(page, "chat-source-dialog-desktop")
     assert_accessible(page)
 

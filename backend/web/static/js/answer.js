@@ -202,3 +202,54 @@ export function panelDialog(id, className) {
     },
   };
 }
+
+// --- what an answer quotes from a source ---------------------------------------------------
+
+const MARKERS = /((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)/;
+
+/** The sentences of an answer (Markdown, its Sources list left out) that cite source
+ * `number` with a [n] marker: what the citation dialog highlights in the passage. */
+export function quotedSentences(answer, number) {
+  const body = answer.split(/\n\s*\*\*Sources\*\*/)[0];
+  const quoted = [];
+  // Each marker closes the text since the previous marker or sentence end.
+  const pieces = body.split(MARKERS);
+  for (let i = 1; i < pieces.length; i += 2) {
+    const numbers = [...pieces[i].matchAll(/\d+/g)].map((m) => Number(m[0]));
+    if (!numbers.includes(number)) continue;
+    const before = pieces[i - 1].split(/(?<=[.!?])\s+|\n+/).filter((s) => s.trim()).pop();
+    if (before && words(before).length >= 3) quoted.push(before.trim());
+  }
+  return quoted;
+}
+
+function words(text) {
+  return text.toLowerCase().match(/[\p{L}\p{N}]{2,}/gu) || [];
+}
+
+/** Marks (class `quoted`) the block of `container` (a paragraph, list item, table row, term
+ * or description) that best holds each sentence — at least `share` of its words — and
+ * returns the first marked block, or null: the passage is rendered from the document's
+ * Markdown and the answer quotes it cleaned, so blocks are matched by words, not text. */
+export function markQuoted(container, sentences, share = 0.6) {
+  const blocks = [...container.querySelectorAll("p, li, tr, dt, dd, blockquote, h1, h2, h3, h4, h5, h6")]
+    .filter((block) => !block.querySelector("p, li, tr"));
+  const marked = [];
+  for (const sentence of sentences) {
+    const wanted = new Set(words(sentence.replace(/`/g, "")));
+    if (!wanted.size) continue;
+    let best = null;
+    let bestShare = share;
+    for (const block of blocks) {
+      const held = new Set(words(block.textContent));
+      const hits = [...wanted].filter((w) => held.has(w)).length / wanted.size;
+      if (hits >= bestShare) { best = block; bestShare = hits; }
+    }
+    if (best && !marked.includes(best)) {
+      best.classList.add("quoted");
+      marked.push(best);
+    }
+  }
+  return marked[0] || null;
+}
+

@@ -6,7 +6,8 @@
 
 import { api, ApiError, request } from "./api.js";
 import {
-  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, notFoundBadge, panelDialog,
+  confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, markQuoted, notFoundBadge,
+  panelDialog, quotedSentences,
   withCodeCopy,
 } from "./answer.js";
 import { append, askDialog, clear, describeError, h, notify } from "./dom.js";
@@ -377,7 +378,7 @@ function buildPage(ctx) {
       // The answer's own "Sources" list is replaced by the chips, once they are known.
       const shown = split && (sources === null || cited.length) ? text.slice(0, split.index) : text;
       clear(answer);
-      answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited, shownAs) }));
+      answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited, shownAs, () => text) }));
       withCodeCopy(answer);
       thinking.hidden = Boolean(text) || sources !== null;
       scrollToEnd();
@@ -415,7 +416,7 @@ function buildPage(ctx) {
         sources = data.sources || [];
         shownAs = numbering(text, sources);
         render();
-        showSources(sourceBox, sources, shownAs);
+        showSources(sourceBox, sources, shownAs, () => text);
         clear(meta);
         append(meta, [
           data.not_found ? notFoundBadge() : confidenceBadge(data.confidence, data.confidence_phrase),
@@ -446,7 +447,7 @@ function buildPage(ctx) {
   }
 
   /** What a citation marker becomes: a chip per source, or plain text if none is known. */
-  function citeNode(keys, label, cited, shownAs = new Map()) {
+  function citeNode(keys, label, cited, shownAs = new Map(), answerText = () => "") {
     const found = keys.map((key) => cited.find((s) => (typeof key === "number" ? s.number === key : s.title === key)));
     if (!cited.length || found.some((s) => !s)) {
       return h("span", { class: "chat-cite chat-cite-pending" }, label.slice(1, -1));
@@ -457,13 +458,13 @@ function buildPage(ctx) {
         type: "button", class: "chat-cite",
         "aria-label": `Source ${shownAs.get(source.number) ?? source.number}: ${sourceName(source)}`,
         title: sourceName(source),
-        onclick: (event) => sourceDialog.open(source, event.currentTarget),
+        onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
       }, source.kind === "table" ? "table" : String(shownAs.get(source.number) ?? source.number)));
     }
     return fragment;
   }
 
-  function showSources(box, sources, shownAs = new Map()) {
+  function showSources(box, sources, shownAs = new Map(), answerText = () => "") {
     clear(box);
     box.hidden = !sources.length;
     if (!sources.length) return;
@@ -473,7 +474,7 @@ function buildPage(ctx) {
       h("ul", { class: "chat-source-list" }, listed.map((source) => h("li", {},
         h("button", {
           type: "button", class: "chat-source-chip",
-          onclick: (event) => sourceDialog.open(source, event.currentTarget),
+          onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
         },
         h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(shownAs.get(source.number) ?? source.number)),
         h("span", { class: "chat-source-text" },
@@ -486,7 +487,7 @@ function buildPage(ctx) {
   function buildSourceDialog() {
     const { el: dialog, title, body, show } = panelDialog("chat-source-title", "chat-source-dialog");
 
-    async function open(source, from) {
+    async function open(source, from, answerText = "") {
       title.textContent = source.kind === "table" ? "Table lookup" : source.title;
       clear(body);
       append(body, sourceFacts(source));
@@ -501,8 +502,17 @@ function buildPage(ctx) {
       try {
         const section = await findSection(source);
         clear(passage);
-        if (section) passage.append(renderMarkdown(section.text));
-        else passage.append(h("p", { class: "muted" }, "This section is no longer in the document."));
+        if (section) {
+          passage.append(renderMarkdown(section.text));
+          // The sentences the answer took from this passage, highlighted and in view.
+          const first = markQuoted(passage, quotedSentences(answerText, source.number));
+          if (first) {
+            passage.before(h("p", { class: "chat-quoted-note muted" }, "Highlighted: what the answer quotes."));
+            first.scrollIntoView({ block: "center" });
+          }
+        } else {
+          passage.append(h("p", { class: "muted" }, "This section is no longer in the document."));
+        }
       } catch (error) {
         clear(passage);
         passage.append(h("p", { class: "notice error", role: "alert" },
