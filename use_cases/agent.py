@@ -46,7 +46,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.tools import ToolDefinition
 
 from use_cases.advice_domain import AdviceDraft
-from use_cases.chat_domain import Source, TableSchema
+from use_cases.chat_domain import TABLE_SOURCE_ROWS, Source, TableSchema, cell
 from use_cases.domain import DocumentRef
 from use_cases.errors import ToolRejected
 from use_cases.ports import Clock, Retriever, SqlRunner
@@ -165,6 +165,9 @@ class Citation:
     superseded_by: DocumentRef | None = None
     supersedes: tuple[DocumentRef, ...] = ()
     document_version: str = ""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    truncated: bool = False
 
     @property
     def version_note(self) -> str:
@@ -192,6 +195,9 @@ class Citation:
             supersedes=self.supersedes,
             version_note=self.version_note,
             document_version=self.document_version or None,
+            columns=self.columns,
+            rows=self.rows,
+            truncated=self.truncated,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -433,6 +439,9 @@ async def lookup_structured_data(ctx: RunContext[AgentDeps], sql_query: str) -> 
             title=f"table: {', '.join(tables) or 'query'}",
             source=sql_query,
             text=text,
+            columns=tuple(result.columns),
+            rows=tuple(tuple(cell(v) for v in row) for row in result.rows[:TABLE_SOURCE_ROWS]),
+            truncated=result.truncated or len(result.rows) > TABLE_SOURCE_ROWS,
         )
     )
     return ToolReturn(

@@ -77,6 +77,20 @@ class ToolCall:
         )
 
 
+#: Rows of a table lookup kept with its citation (`Source.rows`), for a reader to see.
+TABLE_SOURCE_ROWS = 50
+
+
+def cell(value: Any) -> Any:
+    """A table cell as JSON holds it: numbers, text, true/false and null as they are,
+    anything else (bytes, dates) as text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
 #: What became of a cited document since the answer quoted it (see `Source.status`).
 CitedStatus = Literal["current", "replaced", "superseded", "deleted"]
 
@@ -107,6 +121,11 @@ class Source:
     another document (`superseded`, see `superseded_by`) or deleted (`deleted`)."""
     replaced_by: DocumentRef | None = None
     """The version of the same document id now stored, when `status` is `replaced`."""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    """A table lookup's result as the answer read it: its columns and its first
+    `TABLE_SOURCE_ROWS` rows (`truncated` when there were more)."""
+    truncated: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +144,15 @@ class Source:
             "document_version": self.document_version,
             **({"status": self.status} if self.status is not None else {}),
             **({"replaced_by": _ref_dict(self.replaced_by)} if self.replaced_by else {}),
+            **(
+                {
+                    "columns": list(self.columns),
+                    "rows": [list(row) for row in self.rows],
+                    "truncated": self.truncated,
+                }
+                if self.kind == "table"
+                else {}
+            ),
         }
 
     @classmethod
@@ -144,6 +172,9 @@ class Source:
             supersedes=tuple(_ref(ref) for ref in data.get("supersedes") or ()),
             version_note=str(data.get("version_note") or ""),
             document_version=data.get("document_version"),
+            columns=tuple(str(c) for c in data.get("columns") or ()),
+            rows=tuple(tuple(row) for row in data.get("rows") or ()),
+            truncated=bool(data.get("truncated")),
         )
 
 

@@ -22,7 +22,8 @@ TOOL_CALLS = (
 SOURCES = (
     "What the answer cites, by `[n]` or `[table: name]`: `{number, kind, title, source, "
     "section, category, updated_at, score, document_id, superseded_by, supersedes, "
-    "version_note}`."
+    "version_note}`; a table lookup (`kind: table`, `source` its SQL) also has `columns`, "
+    "`rows` (the first 50 the answer read) and `truncated`."
 )
 
 

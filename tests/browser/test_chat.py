@@ -225,6 +225,26 @@ def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
     assert httpx.get(app_url + "/chats").json() == []
 
 
+def test_a_table_citation_shows_the_rows_the_answer_read_and_its_query(
+    page: Any, app_url: str
+) -> None:
+    open_chat(page, app_url + "/#/chat")
+    answer = ask(page, "Who is the manager of Fleur Janssen?")
+    expect(answer.locator(".chat-answer")).to_contain_text("Ifeoma Adeyemi")
+    answer.locator(".chat-answer button.chat-cite", has_text="table").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("heading", name="Rows the answer read").wait_for()
+    table = dialog.locator(".chat-passage table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    assert "Ifeoma Adeyemi" in table.inner_text()
+    query = dialog.locator("details.chat-sql")
+    assert not query.locator("pre").is_visible()  # the SQL is behind a disclosure
+    query.locator("summary").click()
+    expect(query.locator("pre")).to_contain_text("SELECT")
+    assert_accessible(page)
+    shot(page, "chat-table-citation-desktop")
+
+
 def test_the_chat_list_is_searched_by_title_and_message(page: Any, app_url: str) -> None:
     for question in (QUESTION, "Who leads Site Reliability?", "How do I request a new laptop?"):
         assert httpx.post(app_url + "/chat", json={"message": question}, timeout=30).is_success

@@ -146,6 +146,14 @@ async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) 
     ).json()
     assert "Ifeoma Adeyemi" in body["answer"]
     assert "lookup_structured_data" in [call["name"] for call in body["tool_calls"]]
+    # the table citation keeps the rows the answer read, here and in the stored chat
+    [table] = [s for s in body["sources"] if s["kind"] == "table"]
+    assert "name" in table["columns"] and table["truncated"] is False
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+    assert any(row["name"] == "Fleur Janssen" for row in rows)
+    stored = (await client.get(f"/chats/{body['chat_id']}/messages")).json()["messages"][-1]
+    assert [s for s in stored["sources"] if s["kind"] == "table"] == [table]
+    assert all("rows" not in s for s in body["sources"] if s["kind"] == "document")
 
 
 @pytest.mark.parametrize(

@@ -492,10 +492,11 @@ function buildPage(ctx) {
       clear(body);
       append(body, sourceFacts(source));
       const passage = h("div", { class: "chat-passage md", "aria-live": "polite" });
-      body.append(h("h3", { class: "chat-passage-title" }, "Cited passage"), passage);
+      body.append(h("h3", { class: "chat-passage-title" }, source.kind === "table" ? "Rows the answer read" : "Cited passage"), passage);
       show(from);
       if (source.kind === "table") {
-        passage.append(h("p", { class: "muted" }, "The rows came from this query:"), h("pre", {}, h("code", {}, source.source)));
+        passage.append(...tableRows(source),
+          h("details", { class: "chat-sql" }, h("summary", {}, "The query"), h("pre", {}, h("code", {}, source.source))));
         return;
       }
       passage.append(h("p", { class: "muted", role: "status" }, "Loading the passage…"));
@@ -521,6 +522,21 @@ function buildPage(ctx) {
     }
 
     return { el: dialog, open };
+  }
+
+  /** A table lookup's rows as the answer read them (kept with its citation). */
+  function tableRows(source) {
+    const columns = source.columns || [];
+    const rows = source.rows || [];
+    if (!columns.length) return [h("p", { class: "muted" }, "The rows are not kept with this answer.")];
+    if (!rows.length) return [h("p", { class: "muted" }, "The query returned no rows.")];
+    const shown = (value) => (value === null ? "—" : String(value));
+    return [
+      h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Rows" }, h("table", {},
+        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, rows.map((row) => h("tr", {}, row.map((v) => h("td", {}, shown(v)))))))),
+      source.truncated ? h("p", { class: "muted" }, `The first ${rows.length} rows; the query returned more.`) : null,
+    ].filter(Boolean);
   }
 
   async function findSection(source) {
