@@ -160,6 +160,14 @@ def test_the_chat_page_loads_under_200_kb(page: Any, app_url: str) -> None:
         }"""
     )
     assert 0 < total < CHAT_PAGE_BUDGET, f"the chat page loads {total} bytes"
+    # ... and travels compressed: the scripts and styles arrive gzipped, in a fraction
+    sizes = page.evaluate(
+        """() => performance.getEntriesByType('resource')
+            .filter((e) => /\\.(js|css)$/.test(e.name))
+            .map((e) => [e.encodedBodySize, e.decodedBodySize])"""
+    )
+    encoded, decoded = sum(e for e, _ in sizes), sum(d for _, d in sizes)
+    assert len(sizes) >= 8 and 0 < encoded < decoded / 2, sizes
 
 
 def test_the_theme_follows_the_system_and_a_chosen_one_is_remembered(

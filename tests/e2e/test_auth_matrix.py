@@ -29,6 +29,7 @@ from backend.api.app import create_app
 from backend.api.docs_pages import ASSETS_DIR, ASSETS_URL
 from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.api.routes.web import ASSETS_URL as WEB_ASSETS_URL
+from backend.api.routes.web import versioned_url
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from use_cases.auth import CLI_ADMIN, Caller
@@ -123,6 +124,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Search discipline; the web app's page and files (its data comes from the API).
     ("GET", "/"): Call(PUBLIC),
     ("MOUNT", WEB_ASSETS_URL): Call(PUBLIC, path=f"{WEB_ASSETS_URL}/js/main.js"),
+    ("MOUNT", versioned_url()): Call(PUBLIC, path=f"{versioned_url()}/js/main.js"),
     ("GET", "/api/me"): Call(EVERY_CALLER),
     ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
     # Feedback is the asker's: ana's response is unknown to everyone else, admins included.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
-from backend.api.routes.web import ASSETS_URL, WEB_DIR
+from backend.api.routes.web import ASSETS_URL, WEB_DIR, asset_version
 
 APP_FILES = sorted(str(p.relative_to(WEB_DIR)) for p in WEB_DIR.rglob("*") if p.is_file())
 
@@ -54,3 +55,47 @@ async def test_me_names_the_caller_and_whether_keys_are_checked(client: httpx.As
         "chat_placeholder": "Ask a question about your documents…",
         "advice_placeholder": "Describe the decision you need advice on…",
     }
+
+
+async def test_the_page_names_versioned_files_cached_for_a_year_and_compressed(
+    client: httpx.AsyncClient,
+) -> None:
+    html = (await client.get("/")).text
+    version = asset_version()
+    assert re.fullmatch(r"[0-9a-f]{12}", version)
+    linked = re.findall(r'(?:href|src)="(/app/[^"]+)"', html)
+    assert linked and all(url.startswith(f"{ASSETS_URL}/{version}/") for url in linked)
+    # the chat page's modules are preloaded together, not found import by import
+    preloaded = re.findall(r'<link rel="modulepreload" href="([^"]+)">', html)
+    names = {url.rsplit("/js/", 1)[1] for url in preloaded}
+    assert {"main.js", "chat.js", "api.js", "dom.js", "markdown.js", "answer.js"} <= names
+    assert not any("admin/" in name for name in names)  # admin pages load when opened
+    script = await client.get(
+        f"{ASSETS_URL}/{version}/js/chat.js", headers={"Accept-Encoding": "gzip"}
+    )
+    assert script.status_code == 200
+    assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert script.headers["content-encoding"] == "gzip"
+    assert int(script.headers["content-length"]) < len(script.content) / 2  # httpx decoded it
+    assert script.content == (WEB_DIR / "js" / "chat.js").read_bytes()
+    plain = await client.get(
+        f"{ASSETS_URL}/{version}/js/chat.js", headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and plain.content == script.content
+    assert (await client.get(f"{ASSETS_URL}/000000000000/js/chat.js")).status_code == 404
+
+
+def test_the_version_changes_with_any_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from backend.api.routes import web
+
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "main.js").write_text("export const a = 1;\n")
+    monkeypatch.setattr(web, "WEB_DIR", tmp_path)
+    web.asset_version.cache_clear()
+    try:
+        first = web.asset_version()
+        (tmp_path / "js" / "main.js").write_text("export const a = 2;\n")
+        web.asset_version.cache_clear()
+        assert web.asset_version() != first
+    finally:
+        web.asset_version.cache_clear()
