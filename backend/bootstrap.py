@@ -78,7 +78,15 @@ from use_cases.agent import (
     build_agent,
 )
 from use_cases.audit import ListAuditEntries, RecordAudit
-from use_cases.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
+from use_cases.auth import (
+    ActFor,
+    Authenticate,
+    CreateApiKey,
+    EndSession,
+    ListApiKeys,
+    RevokeApiKey,
+    StartSession,
+)
 from use_cases.calibration import (
     AutoTunePhrases,
     DrawReliabilityDiagram,
@@ -218,6 +226,8 @@ class Container:
     """`container.audit.record(actor, action, target, before=, after=)` for admin actions."""
     list_audit: ListAuditEntries
     authenticate: Authenticate
+    start_session: StartSession
+    end_session: EndSession
     create_key: CreateApiKey
     list_keys: ListApiKeys
     revoke_key: RevokeApiKey
@@ -556,6 +566,9 @@ def _wire(
         planning=planning,
         presence=presence,
     )
+    authenticate = Authenticate(
+        api_keys, clock, enabled=settings.auth_enabled, local_user_id=settings.default_user_id
+    )
     return Container(
         settings=settings,
         ingest=ingest,
@@ -587,12 +600,11 @@ def _wire(
         evaluate_answers=EvaluateAnswers(chat, chats),
         audit=audit,
         list_audit=ListAuditEntries(audit_log),
-        authenticate=Authenticate(
-            api_keys,
-            clock,
-            enabled=settings.auth_enabled,
-            local_user_id=settings.default_user_id,
+        authenticate=authenticate,
+        start_session=StartSession(
+            api_keys, clock, authenticate, lifetime=timedelta(hours=settings.session_hours)
         ),
+        end_session=EndSession(api_keys, clock),
         create_key=CreateApiKey(api_keys, history, audit, clock),
         list_keys=ListApiKeys(api_keys),
         revoke_key=RevokeApiKey(api_keys, audit, clock),

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         "false (development), every request acts as DEFAULT_USER_ID with the admin role, and "
         "`almanac serve` binds to loopback only.",
     )
+    session_hours: int = Field(
+        12,
+        ge=1,
+        le=720,
+        description="How long a web app sign-in lasts, in hours (1 to 720): the browser "
+        "exchanges the key once for an HttpOnly session cookie, valid in every tab until it "
+        "expires, the user signs out, or the key is revoked.",
+    )
     allow_unauthenticated_network: bool = Field(
         False,
         description="Let `almanac serve` bind to a non-loopback address while AUTH_ENABLED is "

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionDef, StreamFunctionDef
 
-from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
+from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
 from use_cases.chat_domain import (
     Chat,
     Message,
@@ -67,6 +67,7 @@ class InMemoryApiKeyStore:
     def __init__(self) -> None:
         self.rows: dict[str, StoredApiKey] = {}
         self.touches = 0
+        self.sessions: dict[str, WebSession] = {}
 
     def add(self, stored: StoredApiKey) -> ApiKey:
         self.rows[stored.key.id] = stored
@@ -95,6 +96,19 @@ class InMemoryApiKeyStore:
         row = self.rows[key_id]
         self.rows[key_id] = replace(row, key=replace(row.key, last_used_at=at))
         self.touches += 1
+
+    def add_session(self, session: WebSession) -> None:
+        self.sessions[session.id_hash] = session
+
+    def find_session(self, id_hash: str) -> WebSession | None:
+        return self.sessions.get(id_hash)
+
+    def end_session(self, id_hash: str, at: datetime) -> bool:
+        found = self.sessions.get(id_hash)
+        if found is None or found.ended_at is not None:
+            return False
+        self.sessions[id_hash] = replace(found, ended_at=at)
+        return True
 
 
 class InMemoryAuditLog:

@@ -13,6 +13,10 @@ Rules:
   permanent; revoking a revoked key changes nothing.
 - A `user_id` named in a request body must be the caller's own, unless the caller is an admin
   acting for that user, which is audited (`user.act_for`); otherwise `Forbidden` (403).
+- A browser signs in by exchanging a key for a session (`StartSession`): a new random secret
+  (the cookie's value; only its digest is stored) that acts as that key until it expires
+  (the configured lifetime), is ended by signing out (`EndSession`), or its key is revoked.
+  With authentication off there is nothing to sign in to (`Conflict`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from use_cases.audit import KEY_CREATE, KEY_REVOKE, USER_ACT_FOR, RecordAudit
 from use_cases.auth_domain import (
@@ -33,10 +37,11 @@ from use_cases.auth_domain import (
     NewApiKey,
     Role,
     StoredApiKey,
+    WebSession,
     require_admin,
     utc,
 )
-from use_cases.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
+from use_cases.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthorized
 from use_cases.ports import ApiKeyStore, Clock, UserDirectory
 
 __all__ = [
@@ -45,20 +50,28 @@ __all__ = [
     "Authenticate",
     "Caller",
     "CreateApiKey",
+    "EndSession",
     "ListApiKeys",
     "Revocation",
     "RevokeApiKey",
     "Role",
+    "StartSession",
+    "StartedSession",
     "hash_secret",
 ]
 
 KEY_PREFIX = "alm_"
+SESSION_PREFIX = "ses_"
 MAX_NAME_CHARS = 100
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 MISSING_KEY = "Missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`."
 UNKNOWN_KEY = "Invalid API key: it is not one this server issued."
 REVOKED_KEY = "This API key has been revoked; ask an admin for a new one."
+UNKNOWN_SESSION = "This sign-in is not one this server knows; sign in again with your API key."
+ENDED_SESSION = "This sign-in has ended (signed out); sign in again with your API key."
+EXPIRED_SESSION = "This sign-in has expired; sign in again with your API key."
+AUTH_OFF = "Authentication is off (AUTH_ENABLED=false): there is nothing to sign in to."
 
 
 def generate_secret() -> str:
@@ -112,10 +125,77 @@ class Authenticate:
         key = stored.key
         if key.revoked:
             raise Unauthorized(REVOKED_KEY)
+        return await self._as_caller(key)
+
+    async def execute_session(self, secret: str) -> Caller:
+        """The caller a browser's session cookie stands for: its key's, while the session is
+        open and unexpired and the key is not revoked."""
+        if not self._enabled:
+            return self._local
+        found = await asyncio.to_thread(self._keys.find_session, hash_secret(secret.strip()))
+        if found is None:
+            raise Unauthorized(UNKNOWN_SESSION)
+        if found.ended_at is not None:
+            raise Unauthorized(ENDED_SESSION)
+        if utc(self._clock.now()) >= utc(found.expires_at):
+            raise Unauthorized(EXPIRED_SESSION)
+        key = await asyncio.to_thread(self._keys.get, found.key_id)
+        if key is None or key.revoked:
+            raise Unauthorized(REVOKED_KEY)
+        return await self._as_caller(key)
+
+    async def _as_caller(self, key: ApiKey) -> Caller:
         now = utc(self._clock.now())
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
             await asyncio.to_thread(self._keys.touch, key.id, now)
         return Caller(user_id=key.user_id, role=key.role, key_id=key.id)
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    """A new sign-in: `secret` goes to the browser (once, as a cookie), never stored."""
+
+    secret: str
+    caller: Caller
+    expires_at: datetime
+
+
+class StartSession:
+    """Exchanges an API key for a browser session of `lifetime` (see the module rules)."""
+
+    def __init__(
+        self, keys: ApiKeyStore, clock: Clock, authenticate: Authenticate, *, lifetime: timedelta
+    ) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._authenticate = authenticate
+        self._lifetime = lifetime
+
+    async def execute(self, key_secret: str) -> StartedSession:
+        if not self._authenticate.enabled:
+            raise Conflict(AUTH_OFF)
+        caller = await self._authenticate.execute(key_secret)
+        assert caller.key_id is not None
+        secret = SESSION_PREFIX + secrets.token_urlsafe(32)
+        now = utc(self._clock.now())
+        session = WebSession(hash_secret(secret), caller.key_id, now, now + self._lifetime)
+        await asyncio.to_thread(self._keys.add_session, session)
+        return StartedSession(secret, caller, session.expires_at)
+
+
+class EndSession:
+    """Signs a browser out: its session ends on the server at once (a copied cookie is then
+    refused). Ending an unknown or ended session changes nothing."""
+
+    def __init__(self, keys: ApiKeyStore, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+
+    async def execute(self, secret: str | None) -> bool:
+        if not secret or not secret.strip():
+            return False
+        digest = hash_secret(secret.strip())
+        return await asyncio.to_thread(self._keys.end_session, digest, utc(self._clock.now()))
 
 
 class CreateApiKey:

@@ -67,6 +67,18 @@ class StoredApiKey:
 
 
 @dataclass(frozen=True)
+class WebSession:
+    """A browser's sign-in, made with a key: found by the SHA-256 digest of its secret (the
+    cookie's value, never stored), valid until `expires_at` unless ended (signed out)."""
+
+    id_hash: str
+    key_id: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class NewApiKey:
     """A freshly created key: `secret` is shown once, then only its hash exists."""
 

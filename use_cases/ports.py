@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey
+from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
 from use_cases.calibration_domain import (
     CalibrationFit,
     CalibrationMethod,
@@ -361,6 +361,14 @@ class ApiKeyStore(Protocol):
 
     def touch(self, key_id: str, at: datetime) -> None:
         """Record that the key was just used."""
+        ...
+
+    def add_session(self, session: WebSession) -> None: ...
+
+    def find_session(self, id_hash: str) -> WebSession | None: ...
+
+    def end_session(self, id_hash: str, at: datetime) -> bool:
+        """End the session (sign-out); True if it was open."""
         ...
 
 

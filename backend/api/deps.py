@@ -9,6 +9,13 @@ after it. The rate limit depends on it (see `rate_limit.py`), so it always runs 
 refused key costs no token. With AUTH_ENABLED=false the caller is the local admin, whatever is
 sent.
 
+A request without a key may carry the web app's session cookie (`SESSION_COOKIE`, set by
+`POST /api/session`): it stands for the key it was made with. A cookie-authenticated request
+that changes something (any method but GET, HEAD and OPTIONS) must come from this server's
+own pages: its `Origin` must name this host, or it is refused (403) before it runs, so another
+site cannot make a signed-in browser act (SameSite=Strict already keeps the cookie from
+cross-site requests; this is the second lock).
+
 Every integer path or query parameter is bounded (`ge`/`le`): an unbounded Python int reaching
 SQLite raises OverflowError past 64 bits, which would be a 500 instead of a 422.
 """
@@ -16,6 +23,7 @@ SQLite raises OverflowError past 64 bits, which would be a 500 instead of a 422.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +31,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from backend.bootstrap import Container
 from use_cases.auth import Caller
 from use_cases.auth_domain import require_admin
+from use_cases.errors import Forbidden
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -58,6 +67,11 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
+#: The web app's session cookie (see `backend/api/routes/session.py`).
+SESSION_COOKIE = "almanac_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def current_caller(
     request: Request,
     container: ContainerDep,
@@ -66,9 +80,26 @@ async def current_caller(
 ) -> Caller:
     """The authenticated caller of this request (see the module docstring)."""
     secret = bearer.credentials if bearer is not None else api_key
-    caller = await container.authenticate.execute(secret)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if secret is None and cookie and container.authenticate.enabled:
+        caller = await container.authenticate.execute_session(cookie)
+        if request.method not in _SAFE_METHODS:
+            require_same_origin(request)
+    else:
+        caller = await container.authenticate.execute(secret)
     request.state.caller = caller
     return caller
+
+
+def require_same_origin(request: Request) -> None:
+    """403 unless the request's `Origin` names this server (the Host it was sent to)."""
+    origin = request.headers.get("origin")
+    host = request.headers.get("host")
+    if origin is None or host is None or urlsplit(origin).netloc.lower() != host.lower():
+        raise Forbidden(
+            "A signed-in browser request that changes something must come from this "
+            f"server's own pages (Origin {origin or 'missing'}); scripts send an API key."
+        )
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -13,7 +13,7 @@ from pathlib import Path
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.auth_domain import ApiKey, StoredApiKey
+from use_cases.auth_domain import ApiKey, StoredApiKey, WebSession
 
 __all__ = ["MIGRATIONS", "SqliteApiKeyStore"]
 
@@ -32,6 +32,19 @@ MIGRATIONS = (
             revoked_at    TEXT
         );
         CREATE INDEX api_keys_by_user ON api_keys(user_id);
+        """,
+    ),
+    Migration(
+        "auth_0002_web_sessions",
+        """
+        CREATE TABLE web_sessions (
+            id_hash     TEXT PRIMARY KEY CHECK (length(id_hash) = 64),
+            key_id      TEXT NOT NULL REFERENCES api_keys(id),
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            ended_at    TEXT
+        );
+        CREATE INDEX web_sessions_by_key ON web_sessions(key_id);
         """,
     ),
 )
@@ -89,6 +102,46 @@ class SqliteApiKeyStore:
         self._conn().execute(
             "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (_text(at), key_id)
         )
+
+    def add_session(self, session: WebSession) -> None:
+        with immediate_transaction(self._conn()) as conn:
+            # Expired sessions are removed as new ones start: the table holds the live ones.
+            conn.execute(
+                "DELETE FROM web_sessions WHERE expires_at < ?", (_text(session.created_at),)
+            )
+            conn.execute(
+                "INSERT INTO web_sessions (id_hash, key_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    session.id_hash,
+                    session.key_id,
+                    _text(session.created_at),
+                    _text(session.expires_at),
+                ),
+            )
+
+    def find_session(self, id_hash: str) -> WebSession | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT id_hash, key_id, created_at, expires_at, ended_at FROM web_sessions "
+                "WHERE id_hash = ?",
+                (id_hash,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        ended = None if row[4] is None else _time(row[4])
+        return WebSession(str(row[0]), str(row[1]), _time(row[2]), _time(row[3]), ended)
+
+    def end_session(self, id_hash: str, at: datetime) -> bool:
+        with immediate_transaction(self._conn()) as conn:
+            ended = conn.execute(
+                "UPDATE web_sessions SET ended_at = ? WHERE id_hash = ? AND ended_at IS NULL",
+                (_text(at), id_hash),
+            ).rowcount
+        return ended > 0
 
     def close(self) -> None:
         self._connections.close()

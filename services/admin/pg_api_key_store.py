@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.auth_domain import ApiKey, StoredApiKey
+from use_cases.auth_domain import ApiKey, StoredApiKey, WebSession
 
 __all__ = ["MIGRATIONS", "PgApiKeyStore"]
 
@@ -30,6 +30,19 @@ MIGRATIONS: list[Migration] = [
             rowid         BIGINT GENERATED ALWAYS AS IDENTITY
         );
         CREATE INDEX api_keys_by_user ON api_keys(user_id);
+        """,
+    ),
+    Migration(
+        "auth_pg_0002_web_sessions",
+        """
+        CREATE TABLE web_sessions (
+            id_hash     TEXT PRIMARY KEY CHECK (length(id_hash) = 64),
+            key_id      TEXT NOT NULL REFERENCES api_keys(id),
+            created_at  TIMESTAMPTZ NOT NULL,
+            expires_at  TIMESTAMPTZ NOT NULL,
+            ended_at    TIMESTAMPTZ
+        );
+        CREATE INDEX web_sessions_by_key ON web_sessions(key_id);
         """,
     ),
 ]
@@ -90,6 +103,44 @@ class PgApiKeyStore:
             conn.execute(
                 "UPDATE api_keys SET last_used_at = %s WHERE id = %s", (_aware(at), key_id)
             )
+
+    def add_session(self, session: WebSession) -> None:
+        with self._db.connection() as conn:
+            conn.execute(
+                "DELETE FROM web_sessions WHERE expires_at < %s", (_aware(session.created_at),)
+            )
+            conn.execute(
+                "INSERT INTO web_sessions (id_hash, key_id, created_at, expires_at) "
+                "VALUES (%s, %s, %s, %s)",
+                (
+                    session.id_hash,
+                    session.key_id,
+                    _aware(session.created_at),
+                    _aware(session.expires_at),
+                ),
+            )
+
+    def find_session(self, id_hash: str) -> WebSession | None:
+        with self._db.connection() as conn:
+            row = conn.execute(
+                "SELECT id_hash, key_id, created_at, expires_at, ended_at FROM web_sessions "
+                "WHERE id_hash = %s",
+                (id_hash,),
+            ).fetchone()
+        if row is None:
+            return None
+        ended = None if row["ended_at"] is None else _utc(row["ended_at"])
+        return WebSession(
+            row["id_hash"], row["key_id"], _utc(row["created_at"]), _utc(row["expires_at"]), ended
+        )
+
+    def end_session(self, id_hash: str, at: datetime) -> bool:
+        with self._db.connection() as conn:
+            ended = conn.execute(
+                "UPDATE web_sessions SET ended_at = %s WHERE id_hash = %s AND ended_at IS NULL",
+                (_aware(at), id_hash),
+            ).rowcount
+        return ended > 0
 
     def close(self) -> None:
         """Nothing to release: the pool is shared and closed by its owner."""

@@ -63,9 +63,14 @@ def test_a_wrong_key_is_refused_and_a_user_sees_no_admin_pages(
     page.get_by_role("button", name="Sign in").click()
     page.locator(".session .who").wait_for()
     assert nav_links(page) == ["Chat", "Advice"]
-    # The key lives in this tab's session storage only.
-    assert page.evaluate("sessionStorage.getItem('almanac.key')") == secured_app.keys["user"]
+    # The key is not kept by the page: the browser holds an HttpOnly session cookie instead,
+    # which scripts cannot read.
+    assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
     assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("document.cookie") == ""
+    [cookie] = page.context.cookies()
+    assert cookie["name"] == "almanac_session" and cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict" and secured_app.keys["user"] not in cookie["value"]
 
     page.goto(secured_app.url + "/#/admin/documents")
     page.get_by_text("This page is for admins.").wait_for()
@@ -89,12 +94,30 @@ def test_an_admin_sees_every_page_and_signing_out_forgets_the_key(
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("API key").wait_for()
     assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
+    assert page.context.cookies() == []  # the session ended (and on the server: e2e tests)
     assert nav_links(page) == []
     # The next person starts at a new chat, not at the previous person's chat (issue 27).
     page.get_by_label("API key").fill(secured_app.keys["user"])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", level=1, name="New chat").wait_for()
     assert chat_id not in page.url
+
+
+def test_a_sign_in_lasts_in_every_tab_until_signing_out_in_one(
+    page: Any, secured_app: SecuredApp
+) -> None:
+    sign_in(page, secured_app.url, secured_app.keys["user"])
+    second = page.context.new_page()  # another tab of the same browser: no key to paste
+    try:
+        second.goto(secured_app.url + "/#/advice")
+        second.locator(".session .who").wait_for()
+        assert second.locator(".session .who").inner_text().startswith("ana")
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("API key").wait_for()
+        second.reload()  # the other tab is signed out as well
+        second.get_by_label("API key").wait_for()
+    finally:
+        second.close()
 
 
 def test_a_revoked_key_sends_the_reader_back_to_signing_in(
@@ -109,7 +132,9 @@ def test_a_revoked_key_sends_the_reader_back_to_signing_in(
     run_async(revoke)
     page.get_by_role("link", name="Advice").click()
     page.get_by_role("link", name="Chat", exact=True).click()  # its list of chats: a 401
-    page.get_by_text("Your key is no longer accepted. Sign in again.").wait_for()
+    page.get_by_text(
+        "Your sign-in has ended (signed out, expired, or the key was revoked). Sign in again."
+    ).wait_for()
     assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
 
     # A key that is not accepted when the page loads asks for a key too.

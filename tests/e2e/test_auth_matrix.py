@@ -126,6 +126,10 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("MOUNT", WEB_ASSETS_URL): Call(PUBLIC, path=f"{WEB_ASSETS_URL}/js/main.js"),
     ("MOUNT", versioned_url()): Call(PUBLIC, path=f"{versioned_url()}/js/main.js"),
     ("GET", "/api/me"): Call(EVERY_CALLER),
+    # Signing in is public (the key comes in the body: a blank one is a missing key), and
+    # signing out ends whatever session the cookie names, if any (none here).
+    ("POST", "/api/session"): Call((401, 401, 401, 401), json=lambda: {"key": " "}),
+    ("DELETE", "/api/session"): Call((204, 204, 204, 204)),
     ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
     # Feedback is the asker's: ana's response is unknown to everyone else, admins included.
     ("POST", "/feedback"): Call(OWNER_ONLY, json=lambda: {"response_id": "{response_id}"}),
@@ -368,6 +372,9 @@ async def test_openapi_documents_401_on_protected_and_403_on_admin_only_operatio
         assert ("401" in responses) == (call.expect[0] == 401), (method, path)
         may_refuse = 403 in call.expect or (method, path) in NAMES_A_USER
         assert ("403" in responses) == may_refuse, (method, path)
+        if (method, path) == ("POST", "/api/session"):  # public: the key is in its body
+            assert "security" not in operation
+            continue
         if "401" in responses:
             assert "WWW-Authenticate" in responses["401"]["headers"]
             assert operation["security"] == [{"Bearer": []}, {"ApiKey": []}]

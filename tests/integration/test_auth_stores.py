@@ -3,7 +3,7 @@ SQLite and on PostgreSQL (`backend` fixture)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from services.admin.audit_log import SqliteAuditLog
 from services.admin.pg_api_key_store import PgApiKeyStore
 from services.admin.pg_audit_log import PgAuditLog
 from tests.store_backends import AppDb, open_app_db
-from use_cases.auth_domain import ApiKey, AuditRecord, StoredApiKey
+from use_cases.auth_domain import ApiKey, AuditRecord, StoredApiKey, WebSession
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -51,6 +51,28 @@ def test_keys_are_listed_oldest_first_in_the_order_added(app_db: AppDb) -> None:
         store.add(StoredApiKey(ApiKey(f"key_{n}", None, "ana", "admin", created), f"{n}" * 64))
     assert [k.id for k in store.list_keys()] == ["key_1", "key_0", "key_2", "key_3"]
     assert store.get("key_1") == ApiKey("key_1", None, "ana", "admin", NOON.replace(hour=9))
+    store.close()
+
+
+def test_web_sessions_round_trip_end_once_and_expired_ones_are_cleared(app_db: AppDb) -> None:
+    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))
+    first = WebSession("1" * 64, "key_1", NOON, NOON + timedelta(hours=2))
+    store.add_session(first)
+    assert store.find_session("1" * 64) == first
+    assert store.find_session("2" * 64) is None
+    assert store.end_session("1" * 64, NOON + timedelta(hours=1)) is True
+    assert store.end_session("1" * 64, NOON + timedelta(hours=1, minutes=5)) is False
+    ended = store.find_session("1" * 64)
+    assert ended is not None and ended.ended_at == NOON + timedelta(hours=1)
+    assert ended.expires_at.utcoffset() is not None
+    # a session started after another's expiry clears it: the table holds the live ones
+    later = NOON + timedelta(hours=3)
+    store.add_session(WebSession("3" * 64, "key_1", later, later + timedelta(hours=2)))
+    assert store.find_session("1" * 64) is None
+    assert store.find_session("3" * 64) is not None
+    with pytest.raises(app_db.integrity_error):  # a session names a key that exists
+        store.add_session(WebSession("4" * 64, "key_nope", later, later + timedelta(hours=2)))
     store.close()
 
 

@@ -1,5 +1,6 @@
-// The API client: every call carries the signed-in key (kept in sessionStorage, so it ends
-// with the tab), and every refusal becomes an ApiError holding the problem document.
+// The API client: calls carry the browser's session cookie (HttpOnly, set by POST
+// /api/session at sign-in; same-origin fetches send it) or, if an older version stored one in
+// this tab, the key itself; every refusal becomes an ApiError holding the problem document.
 
 const KEY_STORAGE = "almanac.key";
 

@@ -134,17 +134,19 @@ function renderSignIn(message = null) {
   const form = h("form", { class: "card signin", "aria-labelledby": "signin-title" },
     h("h1", { id: "signin-title" }, "Sign in"),
     h("p", {}, "This server checks API keys. Paste the key an admin gave you (",
-      h("code", {}, "almanac keys create"), "). It is kept in this tab only."),
+      h("code", {}, "almanac keys create"), "). This browser then stays signed in, in every tab, until you sign out or the sign-in expires; the key itself is not kept."),
     field("API key", input),
     error,
     h("button", { type: "submit", class: "primary" }, "Sign in"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    storeKey(input.value.trim());
+    storeKey(null); // a key an older version kept in this tab gives way to the session
     try {
+      // The key buys an HttpOnly session cookie; the page never holds it afterwards.
+      await api("POST", "/api/session", { key: input.value.trim() });
+      input.value = "";
       await start();
     } catch (err) {
-      storeKey(null);
       error.hidden = false;
       error.textContent = err instanceof ApiError && err.status === 401
         ? "That key was not accepted." : describeError(err);
@@ -155,7 +157,12 @@ function renderSignIn(message = null) {
   input.focus();
 }
 
-function signOut() {
+async function signOut() {
+  try {
+    await api("DELETE", "/api/session"); // ends the session on the server too
+  } catch (error) {
+    console.warn(error);
+  }
   storeKey(null);
   if (cleanup) { cleanup(); cleanup = null; }
   // The next person to sign in starts at a new chat, not at this person's chat address.
@@ -172,7 +179,7 @@ setUnauthorizedHandler(() => {
   if (!session || !session.auth_enabled) return; // signing in handles its own refusal
   storeKey(null);
   if (cleanup) { cleanup(); cleanup = null; }
-  renderSignIn("Your key is no longer accepted. Sign in again.");
+  renderSignIn("Your sign-in has ended (signed out, expired, or the key was revoked). Sign in again.");
 });
 
 wireThemeButton(document.getElementById("theme-toggle"));
