@@ -92,10 +92,19 @@ async def current_caller(
 
 
 def require_same_origin(request: Request) -> None:
-    """403 unless the request's `Origin` names this server (the Host it was sent to)."""
+    """403 unless the request's `Origin` names this server: the Host it was sent to, or the
+    host a reverse proxy says it received (`X-Forwarded-Host`, which no other site's page can
+    make a browser send)."""
     origin = request.headers.get("origin")
-    host = request.headers.get("host")
-    if origin is None or host is None or urlsplit(origin).netloc.lower() != host.lower():
+    hosts = {
+        host.strip().lower()
+        for host in (
+            request.headers.get("host", ""),
+            request.headers.get("x-forwarded-host", "").split(",")[0],
+        )
+        if host.strip()
+    }
+    if origin is None or urlsplit(origin).netloc.lower() not in hosts:
         raise Forbidden(
             "A signed-in browser request that changes something must come from this "
             f"server's own pages (Origin {origin or 'missing'}); scripts send an API key."

@@ -85,6 +85,16 @@ async def test_a_cookie_request_that_changes_something_must_come_from_this_serve
         assert "own pages" in refused.json()["detail"]
     assert len(secured.adapters.history.list_chats("ana")) == before  # nothing ran
     assert (await browser.get("/chats")).status_code == 200  # reading needs no Origin
+    # behind a reverse proxy that passes its own Host, the public host it received counts
+    proxied = await browser.post(
+        "/chat",
+        json={"message": "How often?"},
+        headers={
+            "Origin": "https://almanac.example.org",
+            "X-Forwarded-Host": "almanac.example.org",
+        },
+    )
+    assert proxied.status_code == 200, proxied.text
     # a script's key needs no Origin: the check is for cookies only
     keyed = await browser.post(
         "/chat", json={"message": "How often?"}, headers={"Authorization": f"Bearer {key}"}
