@@ -57,6 +57,14 @@ def test_advice_arrives_as_a_card_with_reasoning_sources_and_confidence(
     assert page.get_by_label("Your question").evaluate("el => el === document.activeElement")
     shot(page, "advice-card-desktop")
     assert_accessible(page)
+    # A [n] in the advice is a chip that takes the reader to that source, highlighted.
+    chip = advice.locator("button.chat-cite").first
+    number = chip.inner_text()
+    assert chip.get_attribute("aria-label").startswith(f"Source {number}: ")
+    chip.click()
+    shown = card.locator(f".advice-sources li[value='{number}']")
+    assert shown.evaluate("el => el === document.activeElement")
+    assert "advice-source-shown" in shown.get_attribute("class")
 
 
 def test_a_follow_up_sends_the_earlier_advice_and_feedback_is_recorded(

@@ -163,7 +163,28 @@ function adviceCard(question, number) {
     details,
     foot);
 
-  const render = (text) => renderMarkdown(text, { cite: (keys, label) => h("span", { class: "advice-ref" }, label) });
+  // A [n] is a chip that takes the reader to source n of this card's list (highlighted),
+  // once the sources are known; while the advice streams it is plain text.
+  let sourceItems = new Map(); // n -> the <li> of the Sources list
+  const cite = (keys, label) => {
+    const items = keys.map((key) => sourceItems.get(key));
+    if (!items.length || items.some((item) => !item)) return h("span", { class: "advice-ref" }, label);
+    const fragment = document.createDocumentFragment();
+    keys.forEach((key, i) => fragment.append(h("button", {
+      type: "button", class: "chat-cite",
+      "aria-label": `Source ${key}: ${items[i].dataset.name}`, title: items[i].dataset.name,
+      onclick: () => showSource(items[i]),
+    }, String(key))));
+    return fragment;
+  };
+  const render = (text) => renderMarkdown(text, { cite });
+
+  function showSource(item) {
+    for (const other of sourceItems.values()) other.classList.remove("advice-source-shown");
+    item.classList.add("advice-source-shown");
+    item.scrollIntoView({ block: "nearest" });
+    item.focus({ preventScroll: true });
+  }
 
   return {
     el,
@@ -172,6 +193,12 @@ function adviceCard(question, number) {
       main.append(render(text || "…"));
     },
     complete(advice, fallback) {
+      sourceItems = new Map(advice.sources.map((src) => [src.n, h("li", {
+        value: src.n, tabindex: "-1", dataset: { name: src.document },
+      },
+      h("span", { class: "advice-source-name" }, src.document),
+      src.section ? `, ${src.section}` : "",
+      src.date ? h("span", { class: "muted" }, ` (${src.date})`) : "")]));
       clear(main);
       main.append(render(advice.main_advice));
       clear(badge);
@@ -183,10 +210,7 @@ function adviceCard(question, number) {
         advice.alternatives.length ? section("Alternatives", h("ul", { class: "advice-alternatives" },
           advice.alternatives.map((alt) => h("li", {}, h("strong", {}, alt.option), alt.reason ? ` — ${alt.reason}` : "")))) : null,
         advice.sources.length ? section("Sources", h("ol", { class: "advice-sources" },
-          advice.sources.map((src) => h("li", { value: src.n },
-            h("span", { class: "advice-source-name" }, src.document),
-            src.section ? `, ${src.section}` : "",
-            src.date ? h("span", { class: "muted" }, ` (${src.date})`) : "")))) : null]);
+          [...sourceItems.values()])) : null]);
       clear(foot);
       append(foot, [
         h("span", { class: "muted" }, `Model ${advice.model_identifier} · ${DECISIONS[advice.search_decision] || advice.search_decision}`),
