@@ -13,7 +13,8 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
   of its loader type (as `PgTableLoader` creates it), readable by the SQL tool's role.
 
 Not copied (per process or transient): jobs and their blobs, rate-limit buckets, staged
-chunks of unfinished uploads, SQLite's tombstones and FTS5/vec0 internals.
+chunks of unfinished uploads, the web app's sign-in sessions (people sign in again), SQLite's
+tombstones and FTS5/vec0 internals.
 
 Ids and order are kept: rows are read in SQLite rowid order and written with their ids; the
 PostgreSQL-only `rowid` identity columns (GENERATED ALWAYS) are left out and so number the
@@ -92,6 +93,7 @@ APP_TABLES = (
 #: SQLite tables that are not data to move: per process, transient, or derived.
 _NOT_DATA = re.compile(
     r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|staged_sections|staged_chunks|jobs|job_blobs"
+    r"|web_sessions"
     r"|chunks_fts.*|sections_fts.*|chunk_vectors.*|_almanac_.*)$",
     re.IGNORECASE,
 )

@@ -142,6 +142,7 @@ def test_both_stores_share_the_app_db_with_the_history_store(app_db: AppDb) -> N
     assert names == [
         f"audit{infix}_0001_audit_log",
         f"auth{infix}_0001_api_keys",
+        f"auth{infix}_0002_web_sessions",
         f"history{infix}_0001_users_chats_messages",
         f"history{infix}_0002_message_owner",
     ]
