@@ -347,7 +347,8 @@ ECHO_NOVEL_STEMS = 3
 #: Candidate sentences scored by meaning at most: each uncached sentence costs one embedding
 #: (~3 ms here), and long sections (a manual's chapter, a FAQ page) hold hundreds. Past this,
 #: the sentences sharing most of the question's words are kept, with the sentence after each
-#: of the best (it may complete them, `_with_neighbours`).
+#: of the best (it may complete them, `_with_neighbours`) and the one before each of the very
+#: best (a sentence opening "That means ..." needs it).
 MAX_CANDIDATES = 64
 
 
@@ -363,11 +364,14 @@ def _shortlist(
         range(len(units)),
         key=lambda i: (-overlap(units[i]), units[i].rank, units[i].hit_index, units[i].position),
     )
-    keep = set(order[: MAX_CANDIDATES * 3 // 4])
-    for i in order[: MAX_CANDIDATES // 4]:
-        # `units` runs hit by hit in reading order: the next sentence is the next unit
+    keep = set(order[: MAX_CANDIDATES * 5 // 8])
+    for rank, i in enumerate(order[: MAX_CANDIDATES // 4]):
+        # `units` runs hit by hit in reading order: the next sentence is the next unit, and
+        # the one before the best what a sentence opening "That means ..." points back to
         if i + 1 < len(units) and units[i + 1].hit_index == units[i].hit_index:
             keep.add(i + 1)
+        if rank < MAX_CANDIDATES // 8 and i > 0 and units[i - 1].hit_index == units[i].hit_index:
+            keep.add(i - 1)
     for i in order:
         if len(keep) >= MAX_CANDIDATES:
             break
@@ -393,9 +397,11 @@ def _needs_next(item: Scored, terms: set[str]) -> bool:
 def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]) -> list[Scored]:
     """The chosen sentences, each of the first two followed by the next sentence of its own
     section when that one continues it (`_CONTINUING`) or when it needs one (`_needs_next`);
-    a question is replaced by what follows it. A carried sentence has the evidence of the one
+    a question is replaced by what follows it; a lead that points back (`_CONTINUING`: "That
+    means ...") comes after the sentence before it. A carried sentence has the evidence of the one
     it continues (they make one statement). At most `MAX_SENTENCES` + 1 in all."""
     following: dict[tuple[int, int], Scored] = {}
+    preceding: dict[tuple[int, int], Scored] = {}
     by_hit: dict[int, list[Scored]] = {}
     for item in scored:
         by_hit.setdefault(item.unit.hit_index, []).append(item)
@@ -403,11 +409,37 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
         items.sort(key=lambda i: i.unit.position)
         for before, after in itertools.pairwise(items):
             following[(before.unit.hit_index, before.unit.position)] = after
+            if after.unit.position == before.unit.position + 1:
+                preceding[(after.unit.hit_index, after.unit.position)] = before
     result: list[Scored] = []
     taken: set[int] = set()
+    limit = MAX_SENTENCES + 1
     for index, item in enumerate(chosen):
         if id(item.unit) in taken:
             continue
+        antecedent = preceding.get((item.unit.hit_index, item.unit.position))
+        if (
+            index == 0
+            and antecedent is not None
+            and _CONTINUING.match(item.unit.text) is not None
+            and not _is_question(antecedent.unit.text)
+            and id(antecedent.unit) not in taken
+        ):
+            # "That means that records with equal keys keep their order" leads only with the
+            # sentence it points back to ("Sorts are guaranteed to be stable."): one statement,
+            # which takes no other sentence's place.
+            limit += 1
+            taken.add(id(antecedent.unit))
+            result.append(
+                Scored(
+                    antecedent.unit,
+                    max(antecedent.coverage, item.coverage),
+                    antecedent.total,
+                    antecedent.typed,
+                    antecedent.meaning,
+                    max(antecedent.evidence, item.evidence),
+                )
+            )
         after = following.get((item.unit.hit_index, item.unit.position))
         carries = (
             index < 2
@@ -430,7 +462,6 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
                     max(after.evidence, item.evidence),
                 )
             )
-    limit = MAX_SENTENCES + 1
     return result[:limit] if result else chosen
 
 

@@ -194,7 +194,9 @@ MAX_MERGED_WORDS = 60
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "no.", "cf.", "min.")
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“*`\[])")
+#: A sentence ends at ".", "!" or "?", also inside a closing bracket or quote ("... in
+#: SQLite.) The journal ...", 'He said "stop." Then ...'), before a capital, digit or opening.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][)\]\"”’']))\s+(?=[A-Z0-9(\"“*`\[])")
 
 #: A numbered heading as PDFs and text files print it ("3.4 A minimal class file",
 #: "2.1.3. Options"): several levels of numbers, a capital, no closing punctuation.

@@ -183,20 +183,17 @@ def chained_plan(question: str, answer: str, schemas: Sequence[TableSchema]) -> 
     """The second step of a question across a document and a table: "which office is the
     person who leads our vendor security reviews based in?" is answered by a document ("...
     led by Kwame Mensah") and then by the directory (Kwame Mensah's location). The first name
-    or title of a table row in the answer's first sentence is looked up for the columns the
-    question asks for; None when the answer names none, or the question asks for no column
-    other than the name."""
-    first = re.split(r"(?<=[.!?])\s|\[\d+\]", answer.split("**Sources**")[0], maxsplit=1)[0]
-    candidates = []
-    for schema in schemas:
-        label = _label_column(schema)
-        for column in schema.columns:
-            if column.name != label and column.name.lower() not in _ROLE_COLUMNS:
-                continue
-            for value in column.values:
-                found = len(value) >= 4 and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", first)
-                if found:
-                    candidates.append((found.start(), -len(value), value))
+    or title of a table row in the answer's first sentence (or in the second, when that one
+    goes on about the first: "Tidecast is the engine ... It is owned by the team led by Yuki
+    Tanaka") is looked up for the columns the question asks for; None when the answer names
+    none, or the question asks for no column other than the name."""
+    body = answer.split("**Sources**")[0]
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s|\[\d+\]", body) if s.strip(" .")]
+    candidates: list[tuple[int, int, str]] = []
+    for index, sentence in enumerate(sentences[:2]):
+        if index == 1 and (candidates or not _POINTS_BACK.match(sentence)):
+            break
+        candidates += _row_names_in(sentence, schemas)
     for _, _, value in sorted(candidates):
         if value.lower() in question.lower():
             continue  # named by the question itself: the first step's plan had it
@@ -211,6 +208,25 @@ def chained_plan(question: str, answer: str, schemas: Sequence[TableSchema]) -> 
         if alone is not None and value.lower() in alone.entities and alone.asked_columns:
             return alone
     return None
+
+
+#: A sentence that goes on about the one before it ("It is owned by ...").
+_POINTS_BACK = re.compile(r"^\W*(?:it|its|this|that|these|those|they|their|he|she)\b", re.I)
+
+
+def _row_names_in(sentence: str, schemas: Sequence[TableSchema]) -> list[tuple[int, int, str]]:
+    """(position, -length, value) of each table row's name or title `sentence` holds."""
+    found_names = []
+    for schema in schemas:
+        label = _label_column(schema)
+        for column in schema.columns:
+            if column.name != label and column.name.lower() not in _ROLE_COLUMNS:
+                continue
+            for value in column.values:
+                found = len(value) >= 4 and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", sentence)
+                if found:
+                    found_names.append((found.start(), -len(value), value))
+    return found_names
 
 
 def column_values(schemas: Sequence[TableSchema]) -> list[tuple[str, str]]:

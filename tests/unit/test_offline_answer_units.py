@@ -204,3 +204,27 @@ def test_a_numbered_heading_in_the_text_is_what_follows_is_about_not_a_sentence(
         "Install the package",
     ]
     assert {"minim", "class", "file"} <= units[0].context
+
+
+def test_a_lead_that_points_back_comes_after_the_sentence_it_points_to() -> None:
+    hit = _hit(
+        "Sorts are guaranteed to be stable. "
+        "That means that when several records have the same key, their original order is "
+        "preserved. "
+        "Sorting is done in place by list.sort().\n"
+    )
+    answer = _body(compose_documents("do records with the same key keep their order?", [hit]).text)
+    assert answer.startswith("Sorts are guaranteed to be stable")
+    assert "That means" in answer
+
+
+def test_a_sentence_ends_inside_a_closing_bracket_or_quote() -> None:
+    units = units_of(
+        '(See the commit document.) The journal is hot. He said "stop." It ended.', set(), 0, 0
+    )
+    assert [u.text for u in units] == [
+        "(See the commit document.)",
+        "The journal is hot.",
+        'He said "stop."',
+        "It ended.",
+    ]

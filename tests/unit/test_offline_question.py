@@ -898,6 +898,20 @@ def test_a_person_the_documents_name_is_looked_up_for_what_was_asked() -> None:
     assert chained_plan(question, "Finance approves it [1].", [ORG]) is None
 
 
+def test_a_person_named_by_a_second_sentence_that_goes_on_about_the_first_is_looked_up() -> None:
+    question = "who may authorise a failover of the EU database, and which office are they in?"
+    goes_on = (
+        "Failovers are rare [2]. They are authorised by the Head of Data (Bo Chen) [2].\n\n"
+        "**Sources**\n[2] Runbook"
+    )
+    plan = chained_plan(question, goes_on, [ORG])
+    assert plan is not None and plan.asked_columns == ("location",)
+    assert [r[1] for r in _org(plan.sql)][:1] == ["Bo Chen"]
+    # a second sentence about something else is not read for names
+    unrelated = goes_on.replace("They are authorised", "Failovers are authorised")
+    assert chained_plan(question, unrelated, [ORG]) is None
+
+
 def test_a_list_of_rows_never_answers_how_long_and_hash_of_counts() -> None:
     plan = SqlPlan(
         table="services",
