@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SCIFACT ?= ../shared/data/scifact
 
 .DEFAULT_GOAL := help
-.PHONY: help install model run test lint format bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
+.PHONY: help install model run test lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ format: install  ## Apply ruff fixes and formatting
 
 test: lint  ## Lint, then the whole test suite (in parallel: one worker per core, up to 4)
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
+
+screenshots: install  ## The web app's screenshots in docs/images (the browser tests take them)
+	$(BIN)/python -m pytest -q tests/browser/test_chat.py tests/browser/test_advice.py tests/browser/test_admin_data.py tests/browser/test_shell.py
+	$(BIN)/python -m tests.browser.doc_screenshots
 
 bench: bench-quality bench-speed bench-postgres  ## All benchmarks (figures printed, nothing asserted)
 
