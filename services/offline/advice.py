@@ -83,7 +83,7 @@ def advice_args(answer: Answer, question: str, hits: list[dict[str, Any]]) -> di
     by_number = {h.get("number"): h for h in hits}
     return {
         "main_advice": main_advice,
-        "reasoning": _reasoning(answer, [by_number[n] for n in cited if n in by_number]),
+        "reasoning": _reasoning([by_number[n] for n in cited if n in by_number]),
         "alternatives": _alternatives(question, hits, set(cited)),
         "cited_passages": cited,
     }
@@ -102,15 +102,15 @@ def _dated(hit: dict[str, Any]) -> str:
     return f" ({'; '.join(details)})" if details else ""
 
 
-def _reasoning(answer: Answer, cited: list[dict[str, Any]]) -> str:
+def _reasoning(cited: list[dict[str, Any]]) -> str:
     if not cited:  # a table lookup: the rows are the evidence
         return "This follows the rows of the table lookup cited in the advice."
+    # For people: which passages the advice rests on and how current they are, not the
+    # scorer's figures (those are in the confidence).
     named = "; ".join(f"{_label(h)} [{h['number']}]{_dated(h)}" for h in cited)
-    share = round(max(0.0, min(1.0, answer.coverage)) * 100)
     return (
         f"This follows {named}, the passage{'s' if len(cited) > 1 else ''} of the knowledge "
-        f"base that best match{'' if len(cited) > 1 else 'es'} the question; the best sentence "
-        f"holds about {share}% of the question's key words."
+        f"base that best match{'' if len(cited) > 1 else 'es'} the question."
     )
 
 
