@@ -219,16 +219,20 @@ class SqliteHistoryStore:
             "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
             (user_id, *(t for term in folded for t in (term, term)), limit, offset),
         ).fetchall()
-        found = []
+        if not rows:
+            return []
+        # The first message holding a word, of every chat found, in one query.
         any_term = " OR ".join(["instr(casefold(content), ?) > 0"] * len(folded))
-        for row in rows:
-            first = conn.execute(
-                f"SELECT content FROM messages WHERE chat_id = ? AND ({any_term}) "
-                "ORDER BY seq LIMIT 1",
-                (row["id"], *folded),
-            ).fetchone()
-            found.append((_chat(row), None if first is None else str(first["content"])))
-        return found
+        ids = [row["id"] for row in rows]
+        firsts = dict(
+            conn.execute(
+                "SELECT chat_id, content FROM (SELECT chat_id, content, row_number() OVER "
+                "(PARTITION BY chat_id ORDER BY seq) AS n FROM messages "
+                f"WHERE chat_id IN ({', '.join('?' * len(ids))}) AND ({any_term})) WHERE n = 1",
+                (*ids, *folded),
+            ).fetchall()
+        )
+        return [(_chat(row), firsts.get(row["id"])) for row in rows]
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title (1..200 characters once whitespace is collapsed).

@@ -189,7 +189,6 @@ class PgHistoryStore:
         )
         columns = ", ".join(f"c.{c.strip()}" for c in _CHAT_COLUMNS.split(","))
         any_term = " OR ".join(["strpos(lower(content), lower(%s)) > 0"] * len(folded))
-        found = []
         with self._db.connection() as conn:
             rows = conn.execute(
                 f"SELECT {columns} FROM chats c WHERE c.user_id = %s AND "
@@ -197,14 +196,18 @@ class PgHistoryStore:
                 "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT %s OFFSET %s",
                 (user_id, *(t for term in folded for t in (term, term)), limit, offset),
             ).fetchall()
-            for row in rows:
-                first = conn.execute(
-                    f"SELECT content FROM messages WHERE chat_id = %s AND ({any_term}) "
-                    "ORDER BY seq LIMIT 1",
-                    (row["id"], *folded),
-                ).fetchone()
-                found.append((_chat(row), None if first is None else str(first["content"])))
-        return found
+            if not rows:
+                return []
+            # The first message holding a word, of every chat found, in one query.
+            firsts = {
+                first["chat_id"]: first["content"]
+                for first in conn.execute(
+                    "SELECT DISTINCT ON (chat_id) chat_id, content FROM messages "
+                    f"WHERE chat_id = ANY(%s) AND ({any_term}) ORDER BY chat_id, seq",
+                    ([row["id"] for row in rows], *folded),
+                ).fetchall()
+            }
+        return [(_chat(row), firsts.get(row["id"])) for row in rows]
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title; `updated_at` is left alone (see `SqliteHistoryStore`)."""

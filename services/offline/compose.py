@@ -430,16 +430,7 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
             # which takes no other sentence's place.
             limit += 1
             taken.add(id(antecedent.unit))
-            result.append(
-                Scored(
-                    antecedent.unit,
-                    max(antecedent.coverage, item.coverage),
-                    antecedent.total,
-                    antecedent.typed,
-                    antecedent.meaning,
-                    max(antecedent.evidence, item.evidence),
-                )
-            )
+            result.append(_carried(antecedent, item))
         after = following.get((item.unit.hit_index, item.unit.position))
         carries = (
             index < 2
@@ -452,17 +443,21 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
             taken.add(id(item.unit))
         if carries and after is not None:
             taken.add(id(after.unit))
-            result.append(
-                Scored(
-                    after.unit,
-                    max(after.coverage, item.coverage),
-                    after.total,
-                    after.typed,
-                    after.meaning,
-                    max(after.evidence, item.evidence),
-                )
-            )
+            result.append(_carried(after, item))
     return result[:limit] if result else chosen
+
+
+def _carried(neighbour: Scored, item: Scored) -> Scored:
+    """`neighbour` as part of `item`'s statement: with the better of their coverage and
+    evidence (a sentence carried with another is as well founded as it)."""
+    return Scored(
+        neighbour.unit,
+        max(neighbour.coverage, item.coverage),
+        neighbour.total,
+        neighbour.typed,
+        neighbour.meaning,
+        max(neighbour.evidence, item.evidence),
+    )
 
 
 #: When the best-ranked sentence falls short of the bar, the runners-up (ranked below it by

@@ -265,7 +265,7 @@ def _table_rows(lines: list[str]) -> tuple[list[str], set[str]]:
 
 #: Words a sentence cannot end on: a line ending with one (or with a comma) goes on in the
 #: next line, whatever that line starts with ("rather than with" / "\\documentclass, ...").
-_CONTINUING = wordset(
+_NO_SENTENCE_END = wordset(
     """a an the of to in on at by for from with without into onto than as and or nor but
     that which whose is are was were be been being has have had can could may might must
     shall should will would not no its their our your his her this these those such"""
@@ -288,7 +288,7 @@ def _continues(line: str, following: str) -> bool:
     if first.islower():
         return True
     last = line.rsplit(None, 1)[-1].lower() if line.split() else ""
-    return line.endswith(",") or last in _CONTINUING
+    return line.endswith(",") or last in _NO_SENTENCE_END
 
 
 def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
