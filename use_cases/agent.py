@@ -495,7 +495,7 @@ def build_agent(*, limits: AgentLimits) -> Agent[AgentDeps, str]:
     )
 
     @agent.instructions
-    def _system_prompt(ctx: RunContext[AgentDeps]) -> str:
+    async def _system_prompt(ctx: RunContext[AgentDeps]) -> str:
         return ctx.deps.instructions
 
     @agent.instructions
@@ -507,7 +507,7 @@ def build_agent(*, limits: AgentLimits) -> Agent[AgentDeps, str]:
     install_search_policy(agent)
 
     @agent.output_validator
-    def _cites_real_passages(ctx: RunContext[AgentDeps], output: str) -> str:
+    async def _cites_real_passages(ctx: RunContext[AgentDeps], output: str) -> str:
         # On the last attempt the answer is kept; the turn removes what it still invents
         # (`without_citations`) and lowers its confidence.
         if ctx.partial_output or ctx.retry >= ctx.max_retries:
@@ -557,11 +557,11 @@ def install_search_policy(agent: Agent[AgentDeps, Any]) -> None:
     (any output type; a non-text output that still has not searched fails the run)."""
 
     @agent.instructions
-    def _search_policy(ctx: RunContext[AgentDeps]) -> str:
+    async def _search_policy(ctx: RunContext[AgentDeps]) -> str:
         return ctx.deps.search_policy.instructions
 
     @agent.output_validator
-    def _search_first(ctx: RunContext[AgentDeps], output: Any) -> Any:
+    async def _search_first(ctx: RunContext[AgentDeps], output: Any) -> Any:
         policy = ctx.deps.search_policy
         if not policy.require_search or ctx.partial_output or searched_this_run(ctx.messages):
             return output
@@ -635,7 +635,7 @@ def build_advice_agent(*, limits: AgentLimits) -> Agent[AdviceDeps, AdviceDraft]
     )
 
     @agent.instructions
-    def _system_prompt(ctx: RunContext[AdviceDeps]) -> str:
+    async def _system_prompt(ctx: RunContext[AdviceDeps]) -> str:
         return ctx.deps.instructions
 
     @agent.instructions
@@ -643,7 +643,7 @@ def build_advice_agent(*, limits: AgentLimits) -> Agent[AdviceDeps, AdviceDraft]
         return _tables_for(ctx.deps.sql)
 
     @agent.output_validator
-    def _cites_real_passages(ctx: RunContext[AdviceDeps], draft: AdviceDraft) -> AdviceDraft:
+    async def _cites_real_passages(ctx: RunContext[AdviceDeps], draft: AdviceDraft) -> AdviceDraft:
         # On the last attempt the draft is kept; the turn removes what it still invents
         # (`use_cases.advice.checked_draft`) and lowers its confidence, as for chat.
         if ctx.partial_output or ctx.retry >= ctx.max_retries:

@@ -348,10 +348,10 @@ class _Planner:
         part = step.part
         assert part is not None
         if isinstance(part, TextPart):
-            for chunk in _word_chunks(part.content):
+            for chunk in _sentence_chunks(part.content):
                 yield chunk
             return
-        for index, chunk in enumerate(_word_chunks(part.args_as_json_str())):
+        for index, chunk in enumerate(_sentence_chunks(part.args_as_json_str())):
             first = index == 0
             yield {
                 0: DeltaToolCall(
@@ -458,9 +458,24 @@ def _characters(messages: Sequence[ModelMessage]) -> int:
     return total
 
 
-def _word_chunks(text: str) -> list[str]:
-    """Word-sized pieces (each with its trailing whitespace) that join back to `text`."""
-    return [piece for piece in re.findall(r"\s*\S+\s*", text) if piece]
+#: The end of a streamed piece: a sentence's end (with closing quotes and brackets) and the
+#: whitespace after it, or a line break.
+_PIECE_END = re.compile(r"[.!?][\"')\]]*\s+|\n\s*")
+
+
+def _sentence_chunks(text: str) -> list[str]:
+    """Sentence-sized pieces (each with the whitespace after it) that join back to `text`: one
+    per sentence or line, as a writer produces them. Every piece is a stream event that goes
+    through PydanticAI's stream and the client's encoder, so word-sized pieces cost a turn
+    most of its time while the answer is already whole."""
+    pieces: list[str] = []
+    start = 0
+    for end in _PIECE_END.finditer(text):
+        pieces.append(text[start : end.end()])
+        start = end.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
 
 
 class OfflineExtractiveModel(FunctionModel):

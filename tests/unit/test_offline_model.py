@@ -535,6 +535,7 @@ async def test_a_rejected_query_is_answered_without_looping(agent: Agent) -> Non
 
 
 async def test_streaming_gives_the_same_answer_in_several_deltas(agent: Agent) -> None:
+    """One delta per sentence or line (the answer and its Sources list), joined back whole."""
     question = "How long are raw location pings retained?"
     blocking, _ = await ask(agent, question, [TRAVEL, RETENTION])
 
@@ -556,12 +557,41 @@ async def test_streaming_gives_the_same_answer_in_several_deltas(agent: Agent) -
                 final = event.result
 
     assert tools == [SEARCH_TOOL]
-    assert len(pieces) > 5
+    assert len(pieces) > 2
+    assert all(piece.strip() for piece in pieces)
     assert final is not None
     assert "".join(pieces) == final.output == blocking.output
     assert confidence_of(final.all_messages()) == confidence_of(blocking.all_messages())
     last = final.all_messages()[-1]
     assert isinstance(last, ModelResponse) and last.model_name == MODEL_NAME
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'Keep it 14 characters. Rotate it yearly! Say "done." Next\n'
+            "- one\n- two\n\nSources:\n[1] x",
+            [
+                "Keep it 14 characters. ",
+                "Rotate it yearly! ",
+                'Say "done." ',
+                "Next\n",
+                "- one\n",
+                "- two\n\n",
+                "Sources:\n",
+                "[1] x",
+            ],
+        ),
+        ("version 2.5 of it", ["version 2.5 of it"]),
+        ("", []),
+    ],
+)
+def test_a_stream_is_cut_into_sentences_and_lines(text: str, expected: list[str]) -> None:
+    from services.offline.model import _sentence_chunks
+
+    assert _sentence_chunks(text) == expected
+    assert "".join(_sentence_chunks(text)) == text
 
 
 async def test_streaming_sql_tool_calls(agent: Agent) -> None:
