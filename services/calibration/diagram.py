@@ -1,11 +1,12 @@
-"""The `DiagramRenderer` port on matplotlib (Agg backend: no display, safe in threads)."""
+"""The `DiagramRenderer` port on matplotlib (Agg backend: no display, safe in threads).
+
+matplotlib is imported when a diagram is drawn, not with this module (it takes about half a
+second, which every process would otherwise pay at start)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-
-from matplotlib.figure import Figure
 
 from use_cases.errors import InvalidRequest
 from use_cases.ports import DiagramBin
@@ -23,6 +24,8 @@ class MatplotlibDiagramRenderer:
     def render(self, bins: Sequence[DiagramBin], *, title: str, fmt: str) -> bytes:
         if fmt not in ("svg", "png"):
             raise InvalidRequest("The diagram format must be svg or png.")
+        from matplotlib.figure import Figure
+
         figure = Figure(figsize=(6, 6), dpi=100)
         axes = figure.subplots()
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")

@@ -6,6 +6,10 @@
   `predict` does.
 - `platt`: `LogisticRegression` on the logit of the raw confidence (Platt scaling): two
   numbers, smoother, needs both outcomes present.
+
+scikit-learn is imported when a map is fitted, not with this module: it and SciPy take about a
+second to import, which every process (the CLI, a server's planning processes) would pay at
+start for a rare admin action.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from use_cases.calibration_domain import CalibrationMethod, FittedMap
 from use_cases.errors import Conflict, InvalidRequest
@@ -31,6 +33,9 @@ class SklearnCalibrationFitter:
     ) -> FittedMap:
         if len(raw) != len(outcomes) or not raw:
             raise InvalidRequest("Recalibration needs as many outcomes as confidences, and some.")
+        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
+
         x = np.asarray(raw, dtype=float)
         y = np.asarray(outcomes, dtype=float)
         if method == "isotonic":
