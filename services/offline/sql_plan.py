@@ -314,7 +314,7 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
     ]
     for value, column in sorted(candidates, key=lambda vc: -len(vc[0])):
         needle = value.lower()
-        if needle in found:
+        if needle in found or not _may_name(value, lowered, question):
             continue
         pattern = _value_pattern(value)
         match = pattern.search(lowered if pattern.flags & re.IGNORECASE else question)
@@ -333,6 +333,20 @@ def _values_in(question: str, schema: TableSchema) -> dict[str, str]:
         if named is not None:
             found[named.lower()] = _label_column(schema) or ""
     return found
+
+
+def _may_name(value: str, lowered: str, question: str) -> bool:
+    """Whether the question could name `value` (`_value_pattern`): each of its words is in the
+    question somewhere. Exact as a necessary condition, and a substring test rules out nearly
+    every value of a table at C speed, before any pattern is searched."""
+    if value.isupper() and len(value) < 4:
+        return value in question
+    return all(word in lowered for word in _lowered_words(value))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _lowered_words(value: str) -> tuple[str, ...]:
+    return tuple(value.lower().split())
 
 
 @functools.lru_cache(maxsize=20_000)
