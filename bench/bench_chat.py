@@ -16,11 +16,15 @@ model requests per turn. `check_question` refuses to start if the rules ever cha
 
 After a warm-up, with one httpx AsyncClient (the same client stack for both sides):
 
-1. latency, sequential and interleaved (direct, Almanac, direct, ...), `--samples` of each:
+1. latency, sequential and interleaved (direct, Almanac, PydanticAI alone, ...), `--samples` of each:
    - total: `POST /v1/chat/completions` (not streamed) vs `POST /chat`;
    - time to first token: the first SSE chunk with content from the fake server vs the first
      `0:` line of `POST /chat/stream` (both streams are then read to the end);
-   - added = median(Almanac) - median(direct), and the same for p95 (target: median < 5 ms).
+   - added = median(Almanac) - median(direct), and the same for p95 (target: median < 5 ms);
+   - a third side, interleaved with the two: a bare PydanticAI agent (no tools, instructions,
+     history or storage) streaming from the same fake in this process through the same OpenAI
+     client stack, read with `run_stream_events` as Almanac reads its runs. Its added time is
+     the floor any PydanticAI server pays; Almanac's own share is what it adds above that.
 2. throughput: `--turns` turns by `--concurrency` concurrent `/chat/stream` clients, each turn
    on a new chat; turns/s, and nothing lost: every stream is HTTP 200, carries the full answer
    and ends with a `d:` line with finishReason "stop", and the app DB then holds exactly
@@ -354,6 +358,44 @@ async def almanac_stream(client: httpx.AsyncClient, almanac: str, user: str) -> 
     return result
 
 
+def bare_agent(fake: str) -> Any:
+    """A PydanticAI agent alone (no tools, instructions, history or storage) on the fake model,
+    built as Almanac builds its OpenAI models (`services/chat/models.py`). It runs in this
+    process: what any server built on PydanticAI pays per turn, the floor under Almanac's own
+    share."""
+    from openai import AsyncOpenAI
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    client = AsyncOpenAI(api_key="sk-bench", base_url=f"{fake}/v1", timeout=60, max_retries=0)
+    return Agent(OpenAIChatModel("fake-model", provider=OpenAIProvider(openai_client=client)))
+
+
+async def bare_stream(agent: Any) -> StreamResult:
+    """One streamed run of `bare_agent`, read as Almanac reads its runs (`run_stream_events`)."""
+    from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+    from pydantic_ai.run import AgentRunResultEvent
+
+    result = StreamResult()
+    started = time.perf_counter()
+    async with agent.run_stream_events(QUESTION) as events:
+        async for event in events:
+            text = None
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                text = event.part.content
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                text = event.delta.content_delta
+            elif isinstance(event, AgentRunResultEvent):
+                result.finish_reason = "stop"
+            if text:
+                if result.ttft is None:
+                    result.ttft = time.perf_counter() - started
+                result.text.append(text)
+    result.total = time.perf_counter() - started
+    return result
+
+
 # --- statistics ------------------------------------------------------------------------------
 
 
@@ -405,18 +447,24 @@ async def latency(
     client: httpx.AsyncClient, fake: str, almanac: str, samples: int, expected: str
 ) -> dict[str, Any]:
     totals: dict[str, list[float]] = {"direct": [], "almanac": []}
-    ttfts: dict[str, list[float]] = {"direct": [], "almanac": []}
-    stream_totals: dict[str, list[float]] = {"direct": [], "almanac": []}
+    ttfts: dict[str, list[float]] = {"direct": [], "almanac": [], "pydantic_ai": []}
+    stream_totals: dict[str, list[float]] = {"direct": [], "almanac": [], "pydantic_ai": []}
+    agent = bare_agent(fake)
+    for _ in range(3):  # its first runs build schemas and open connections
+        await bare_stream(agent)
+    sides = ("direct", "almanac", "pydantic_ai")
     for index in range(samples):
-        # Alternate who goes first, so any drift hits both sides alike.
-        order = ("direct", "almanac") if index % 2 == 0 else ("almanac", "direct")
+        # Rotate who goes first, so any drift hits every side alike.
+        order = sides[index % 3 :] + sides[: index % 3]
         for side in order:
             if side == "direct":
                 totals[side].append(await direct_total(client, fake))
                 streamed = await direct_stream(client, fake)
-            else:
+            elif side == "almanac":
                 totals[side].append(await almanac_total(client, almanac, USER_LATENCY))
                 streamed = await almanac_stream(client, almanac, USER_LATENCY)
+            else:
+                streamed = await bare_stream(agent)
             if streamed.ttft is None or "".join(streamed.text) != expected:
                 raise RuntimeError(f"{side} stream returned no or a wrong answer: {streamed}")
             ttfts[side].append(streamed.ttft)
@@ -425,6 +473,10 @@ async def latency(
         "chat_total": compare(totals["direct"], totals["almanac"]),
         "stream_ttft": compare(ttfts["direct"], ttfts["almanac"]),
         "stream_total": compare(stream_totals["direct"], stream_totals["almanac"]),
+        # PydanticAI alone over the same fake: its own share of the added latency, and
+        # Almanac's share (HTTP, validation, history, search discipline, storage) above it.
+        "pydantic_ai_ttft": compare(ttfts["direct"], ttfts["pydantic_ai"]),
+        "pydantic_ai_stream_total": compare(stream_totals["direct"], stream_totals["pydantic_ai"]),
     }
 
 
@@ -586,6 +638,17 @@ def print_report(report: dict[str, Any]) -> None:
             f"{a['p95_ms']:>9.2f}{row['added_median_ms']:>11.2f}{row['added_p95_ms']:>9.2f}"
         )
     print("(ms; direct = the same request shape straight to the fake server with httpx)")
+    floor = report["latency"].get("pydantic_ai_ttft")
+    if floor is not None:
+        whole = report["latency"]["pydantic_ai_stream_total"]
+        own_ttft = row_added(report, "stream_ttft") - floor["added_median_ms"]
+        own_total = row_added(report, "stream_total") - whole["added_median_ms"]
+        print(
+            f"PydanticAI alone (a bare agent on the same fake, in this process): first token "
+            f"+{floor['added_median_ms']:.2f} ms, whole stream +{whole['added_median_ms']:.2f} ms "
+            f"over direct (p50); Almanac's own share above it: first token {own_ttft:+.2f} ms, "
+            f"whole stream {own_total:+.2f} ms"
+        )
     target = report["target_added_median_ms"]
     verdicts = [
         f"{key}: {'OK' if report['latency'][key]['added_median_ms'] < target else 'OVER'}"
@@ -623,6 +686,10 @@ def print_report(report: dict[str, Any]) -> None:
         f"stored whole -> {'OK' if db['ok'] else 'MISMATCH'}"
     )
     print(f"\nresult: {'PASS' if report['nothing_lost'] else 'LOST TURNS'} (nothing lost check)")
+
+
+def row_added(report: dict[str, Any], key: str) -> float:
+    return float(report["latency"][key]["added_median_ms"])
 
 
 # --- main ------------------------------------------------------------------------------------
