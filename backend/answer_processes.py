@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from backend.components import build_embedder, load_lexicon
 from backend.config import Settings
 from backend.logging import configure_logging
 from services.offline.model import build_planner
@@ -18,9 +19,6 @@ from services.postgres import PgDatabase
 
 def worker_planner(settings: Settings) -> Stepper:
     """Run in a planning process, once, before its first step."""
-    # Imported here: the composition root imports this module, and these import it back.
-    from backend.bootstrap import build_embedder, load_lexicon
-
     configure_logging(settings.log_level)
     encoder = build_embedder(settings) if settings.embedding_provider == "local" else None
     if settings.database_backend == "postgresql":

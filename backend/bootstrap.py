@@ -16,6 +16,7 @@ from pathlib import Path
 from loguru import logger
 
 from backend.answer_processes import build_planning_processes
+from backend.components import build_embedder, load_lexicon
 from backend.config import PROJECT_ROOT, Settings
 from backend.sources import collect_sources
 from backend.stores import open_database
@@ -52,8 +53,6 @@ from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.knowledge.reranker import CohereReranker
 from services.offline import build_offline_model
 from services.offline.conflict_scan import KnowledgeConflicts
-from services.offline.lexicon import EMPTY as EMPTY_LEXICON
-from services.offline.lexicon import Lexicon, LexiconError
 from services.offline.processes import PlanningProcesses
 from services.offline.semantic import SentenceSimilarity
 from services.offline.vocabulary import KnowledgeVocabulary
@@ -138,7 +137,6 @@ from use_cases.tables import (
 )
 from use_cases.uploads import UploadDocument, result_from_json
 
-LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
 #: Upload jobs waiting or running (all processes) before an upload is refused (503).
 MAX_PENDING_UPLOADS = 8
 #: Evaluation runs one process executes at once (more wait in the job queue).
@@ -267,45 +265,6 @@ class Container:
             self._closed = True
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    provider = settings.embedding_provider
-    model = settings.effective_embedding_model
-    if provider == "local":
-        from services.knowledge.embedders import MiniLMEmbedder
-
-        if model != "all-MiniLM-L6-v2":
-            raise ConfigurationError(
-                f"The local embedder only provides all-MiniLM-L6-v2, not {model!r}."
-            )
-        return MiniLMEmbedder(
-            settings.models_dir / LOCAL_MODEL_DIRNAME, batch_size=settings.embedding_batch_size
-        )
-    if provider == "openai":
-        from services.knowledge.embedders import OpenAIEmbedder
-
-        if settings.openai_api_key is None:
-            raise ConfigurationError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY.")
-        return OpenAIEmbedder(
-            settings.openai_api_key.get_secret_value(),
-            model=model,
-            base_url=settings.openai_base_url,
-            batch_size=settings.embedding_batch_size,
-            timeout=settings.provider_timeout,
-            max_retries=settings.provider_max_retries,
-        )
-    from services.knowledge.embedders import CohereEmbedder
-
-    if settings.cohere_api_key is None:
-        raise ConfigurationError("EMBEDDING_PROVIDER=cohere needs COHERE_API_KEY.")
-    return CohereEmbedder(
-        settings.cohere_api_key.get_secret_value(),
-        model=model,
-        base_url=settings.cohere_base_url,
-        batch_size=min(settings.embedding_batch_size, 96),
-        timeout=settings.provider_timeout,
-    )
-
-
 def build_reranker(settings: Settings) -> Reranker | None:
     if not settings.reranker_enabled:
         return None
@@ -373,18 +332,6 @@ def bootstrap(
         if database is not None:
             database.close()
         raise
-
-
-def load_lexicon(settings: Settings) -> Lexicon:
-    """The knowledge base's lexicon (`LEXICON_FILE`, or the sample's while it is loaded); a
-    file that cannot be read stops start-up with a message naming it."""
-    path = settings.effective_lexicon_file
-    if path is None:
-        return EMPTY_LEXICON
-    try:
-        return Lexicon.load(path)
-    except LexiconError as exc:
-        raise ConfigurationError(str(exc)) from None
 
 
 def _wire(

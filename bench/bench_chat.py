@@ -16,7 +16,8 @@ model requests per turn. `check_question` refuses to start if the rules ever cha
 
 After a warm-up, with one httpx AsyncClient (the same client stack for both sides):
 
-1. latency, sequential and interleaved (direct, Almanac, PydanticAI alone, ...), `--samples` of each:
+1. latency, sequential and interleaved (direct, Almanac, PydanticAI alone, ...), `--samples`
+   of each:
    - total: `POST /v1/chat/completions` (not streamed) vs `POST /chat`;
    - time to first token: the first SSE chunk with content from the fake server vs the first
      `0:` line of `POST /chat/stream` (both streams are then read to the end);

@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from backend.bootstrap import LOCAL_MODEL_DIRNAME, ingest_batch_chunks, pipeline_signature
+from backend.bootstrap import ingest_batch_chunks, pipeline_signature
+from backend.components import LOCAL_MODEL_DIRNAME
 from backend.config import Settings
 from bench.bench_embedder import load_passages
 from services.clock import SystemClock

@@ -281,7 +281,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
     cache.mkdir(exist_ok=True)
     pool = query_pool = None
     if args.vectors == "pool":
-        from backend.bootstrap import LOCAL_MODEL_DIRNAME
+        from backend.components import LOCAL_MODEL_DIRNAME
         from backend.config import Settings
 
         pool, query_pool = embed_pool(

@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backend.bootstrap import build_embedder  # noqa: E402
 from backend.cli.bench import index_corpus, load_beir  # noqa: E402
+from backend.components import build_embedder  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion  # noqa: E402
 from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402

@@ -46,7 +46,8 @@ from use_cases.errors import (
     UpstreamBadResponse,
     UpstreamUnavailable,
 )
-from use_cases.eval_assertions import AssertionResult, AssertionSpec, Judge, check_all
+from use_cases.eval_assertions import AssertionResult, AssertionSpec, Judge
+from use_cases.eval_checks import check_all
 from use_cases.eval_domain import CaseOutcome, EvalCase, Pricing
 from use_cases.eval_metrics import score_case
 from use_cases.eval_perturb import perturb

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.bootstrap import build_embedder, pipeline_signature
+from backend.bootstrap import pipeline_signature
+from backend.components import build_embedder
 from backend.config import Settings
 from services.clock import SystemClock
 from services.knowledge.chunking import HeadingChunker

@@ -21,6 +21,8 @@ from backend.cli.common import (
     run_command,
     settings_for_cli,
 )
+from backend.cli.eval_group import eval_app
+from backend.cli.eval_run_commands import execute_run
 from backend.config import PROJECT_ROOT, Settings
 from use_cases.errors import InvalidRequest
 from use_cases.eval_runs import BUNDLED_ID, RunRequest, bundled_text
@@ -33,7 +35,6 @@ from use_cases.evaluation import (
     summarise,
 )
 
-eval_app = typer.Typer(help="Evaluate the answers.", no_args_is_help=True)
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
 CORPORA_DIR = PROJECT_ROOT / "sample_data" / "corpora"
 Split = Literal["dev", "test", "all"]
@@ -174,8 +175,6 @@ def evaluate(
     *,
     limit: int | None = None,
 ) -> AnswerReport:
-    from backend.cli.eval_run_commands import execute_run
-
     tags = () if split == "all" or (cases is not None and cases.is_file()) else (split,)
     export = execute_run(
         container,

@@ -20,7 +20,7 @@ from rich.table import Table
 from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
-from backend.cli.eval_commands import eval_app
+from backend.cli.eval_group import eval_app
 from use_cases.auth import CLI_ADMIN
 from use_cases.errors import InvalidRequest
 from use_cases.eval_run_domain import PromptRef

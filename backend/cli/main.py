@@ -27,7 +27,8 @@ from backend.cli.common import (
     settings_for_cli,
 )
 from backend.cli.db_commands import db_app
-from backend.cli.eval_commands import eval_app
+from backend.cli.eval_commands import answers as _eval_answers  # noqa: F401 - registers eval answers
+from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import IngestProgress

@@ -25,7 +25,8 @@ from services.evaluation.pricing import GenaiPricesPricing
 from tests.conftest import make_settings
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
 from use_cases.errors import ConfigurationError, UpstreamBadResponse, UpstreamUnavailable
-from use_cases.eval_assertions import AssertionSpec, check
+from use_cases.eval_assertions import AssertionSpec
+from use_cases.eval_checks import check
 from use_cases.eval_domain import CaseOutcome, EvalCase
 
 COMPLETIONS = "https://api.openai.com/v1/chat/completions"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.bootstrap import LOCAL_MODEL_DIRNAME
+from backend.components import LOCAL_MODEL_DIRNAME
 from backend.config import Settings
 from backend.sources import collect_sources
 from services.clock import SystemClock

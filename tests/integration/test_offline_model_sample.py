@@ -23,7 +23,7 @@ import pydantic_ai.models
 import pytest
 from psycopg import sql as psql
 
-from backend.bootstrap import LOCAL_MODEL_DIRNAME
+from backend.components import LOCAL_MODEL_DIRNAME
 from backend.config import Settings
 from backend.sources import collect_sources
 from services.knowledge.chunking import HeadingChunker

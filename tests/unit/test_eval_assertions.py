@@ -9,7 +9,8 @@ import pytest
 from use_cases.agent import NOT_FOUND_ANSWER
 from use_cases.chat_domain import Source
 from use_cases.errors import InvalidRequest, UpstreamUnavailable
-from use_cases.eval_assertions import AssertionSpec, check, check_all, parse_assertions
+from use_cases.eval_assertions import AssertionSpec, parse_assertions
+from use_cases.eval_checks import check, check_all
 from use_cases.eval_domain import CaseOutcome, EvalCase
 
 CASE = EvalCase(

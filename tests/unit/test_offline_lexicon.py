@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.bootstrap import load_lexicon
+from backend.components import load_lexicon
 from backend.config import Settings
 from services.offline.lexicon import EMPTY, Lexicon, LexiconError, using
 from services.offline.sentences import SYNONYM_CREDIT, match

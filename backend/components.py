@@ -1,0 +1,68 @@
+"""What the container (`bootstrap`) and a server's planning processes (`answer_processes`) both
+build: the embedder and the knowledge base's lexicon. In a module of their own, so neither of
+those imports the other, and a planning process starts without importing the whole
+composition root."""
+
+from __future__ import annotations
+
+from backend.config import Settings
+from services.offline.lexicon import EMPTY as EMPTY_LEXICON
+from services.offline.lexicon import Lexicon, LexiconError
+from use_cases.errors import ConfigurationError
+from use_cases.ports import Embedder
+
+__all__ = ["LOCAL_MODEL_DIRNAME", "build_embedder", "load_lexicon"]
+
+#: The folder under MODELS_DIR that holds the local embedder's weights.
+LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    provider = settings.embedding_provider
+    model = settings.effective_embedding_model
+    if provider == "local":
+        from services.knowledge.embedders import MiniLMEmbedder
+
+        if model != "all-MiniLM-L6-v2":
+            raise ConfigurationError(
+                f"The local embedder only provides all-MiniLM-L6-v2, not {model!r}."
+            )
+        return MiniLMEmbedder(
+            settings.models_dir / LOCAL_MODEL_DIRNAME, batch_size=settings.embedding_batch_size
+        )
+    if provider == "openai":
+        from services.knowledge.embedders import OpenAIEmbedder
+
+        if settings.openai_api_key is None:
+            raise ConfigurationError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY.")
+        return OpenAIEmbedder(
+            settings.openai_api_key.get_secret_value(),
+            model=model,
+            base_url=settings.openai_base_url,
+            batch_size=settings.embedding_batch_size,
+            timeout=settings.provider_timeout,
+            max_retries=settings.provider_max_retries,
+        )
+    from services.knowledge.embedders import CohereEmbedder
+
+    if settings.cohere_api_key is None:
+        raise ConfigurationError("EMBEDDING_PROVIDER=cohere needs COHERE_API_KEY.")
+    return CohereEmbedder(
+        settings.cohere_api_key.get_secret_value(),
+        model=model,
+        base_url=settings.cohere_base_url,
+        batch_size=min(settings.embedding_batch_size, 96),
+        timeout=settings.provider_timeout,
+    )
+
+
+def load_lexicon(settings: Settings) -> Lexicon:
+    """The knowledge base's lexicon (`LEXICON_FILE`, or the sample's while it is loaded); a
+    file that cannot be read stops start-up with a message naming it."""
+    path = settings.effective_lexicon_file
+    if path is None:
+        return EMPTY_LEXICON
+    try:
+        return Lexicon.load(path)
+    except LexiconError as exc:
+        raise ConfigurationError(str(exc)) from None
