@@ -1,6 +1,7 @@
 """The recipe a planning process builds the offline model's planner from
 (`services/offline/processes.py`): the same stores as the server, opened read-only where the
-backend allows, the local embedder when it is the one configured, the same lexicon.
+backend allows, the local embedder when it is the one configured, the same lexicon, the same
+sentence vectors file.
 
 A module-level function of the settings, so it can be sent to a spawned process."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from backend.components import build_embedder, load_lexicon
+from backend.components import build_embedder, build_sentence_vectors, load_lexicon
 from backend.config import Settings
 from backend.logging import configure_logging
 from services.offline.model import build_planner
@@ -43,7 +44,12 @@ def worker_planner(settings: Settings) -> Stepper:
         vocabulary = KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation)
         schemas = sql.schemas
     return build_planner(
-        schemas, encoder, vocabulary, load_lexicon(settings), settings.not_found_hint
+        schemas,
+        encoder,
+        vocabulary,
+        load_lexicon(settings),
+        settings.not_found_hint,
+        sentence_vectors=build_sentence_vectors(settings, encoder) if encoder else None,
     )
 
 

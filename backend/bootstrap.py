@@ -16,7 +16,7 @@ from pathlib import Path
 from loguru import logger
 
 from backend.answer_processes import build_planning_processes
-from backend.components import build_embedder, load_lexicon
+from backend.components import build_embedder, build_sentence_vectors, load_lexicon
 from backend.config import PROJECT_ROOT, Settings
 from backend.sources import collect_sources
 from backend.stores import open_database
@@ -53,8 +53,10 @@ from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.knowledge.reranker import CohereReranker
 from services.offline import build_offline_model
 from services.offline.conflict_scan import KnowledgeConflicts
+from services.offline.prepared import SentencePreparer
 from services.offline.processes import PlanningProcesses
 from services.offline.semantic import SentenceSimilarity
+from services.offline.sentence_store import SentenceVectorFile
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
@@ -172,6 +174,8 @@ class Adapters:
     planning: PlanningProcesses | None = None
     """The processes those threads hand planning to, once a server enables them."""
     presence: Presence | None = None
+    sentence_vectors: SentenceVectorFile | None = None
+    """The offline model's sentence vectors on disk (None unless the local embedder is used)."""
 
     def close(self) -> None:
         self.jobs.close()
@@ -190,6 +194,8 @@ class Adapters:
             self.answer_pool.close()
         if self.planning is not None:
             self.planning.close()
+        if self.sentence_vectors is not None:
+            self.sentence_vectors.close()
         if self.presence is not None:  # last: what this process owned has been ended
             self.presence.close()
 
@@ -354,6 +360,7 @@ def _wire(
     history = app_stores.history
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)
+    sentence_vectors = build_sentence_vectors(settings, embedder)
     answer_pool = WorkerPool(settings.answer_workers, settings.answer_queue)
     planning = build_planning_processes(settings)
     models = PydanticAIModelResolver(
@@ -371,12 +378,13 @@ def _wire(
         ),
         offline_factory=lambda: build_offline_model(
             sql.schemas,
-            embedder if settings.embedding_provider == "local" else None,
+            embedder if sentence_vectors is not None else None,
             KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation),
             lexicon,
             settings.not_found_hint,
             answer_pool,
             planning,
+            sentence_vectors=sentence_vectors,
         ),
         offline_admission=answer_pool.admit,
     )
@@ -452,6 +460,9 @@ def _wire(
             future_tolerance=timedelta(days=settings.future_date_tolerance_days),
             embed_batch_chunks=ingest_batch_chunks(settings),
         ),
+        preparer=SentencePreparer(SentenceSimilarity(embedder, store=sentence_vectors))
+        if sentence_vectors is not None and settings.prepare_sentences
+        else None,
     )
     remove_document = RemoveDocument(store)
     admin_ingest = IngestAsAdmin(ingest, store, audit)
@@ -512,6 +523,7 @@ def _wire(
         answer_pool=answer_pool,
         planning=planning,
         presence=presence,
+        sentence_vectors=sentence_vectors,
     )
     authenticate = Authenticate(
         api_keys, clock, enabled=settings.auth_enabled, local_user_id=settings.default_user_id
@@ -525,7 +537,9 @@ def _wire(
             KnowledgeConflicts(
                 store,
                 retriever,
-                SentenceSimilarity(embedder) if settings.embedding_provider == "local" else None,
+                SentenceSimilarity(embedder, store=sentence_vectors)
+                if sentence_vectors is not None
+                else None,
             ),
             lambda: store.state().generation,
             clock,

@@ -1,17 +1,18 @@
 """What the container (`bootstrap`) and a server's planning processes (`answer_processes`) both
-build: the embedder and the knowledge base's lexicon. In a module of their own, so neither of
-those imports the other, and a planning process starts without importing the whole
-composition root."""
+build: the embedder, the knowledge base's lexicon and the offline model's sentence vectors.
+In a module of their own, so neither of those imports the other, and a planning process
+starts without importing the whole composition root."""
 
 from __future__ import annotations
 
 from backend.config import Settings
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
+from services.offline.sentence_store import SentenceVectorFile
 from use_cases.errors import ConfigurationError
 from use_cases.ports import Embedder
 
-__all__ = ["LOCAL_MODEL_DIRNAME", "build_embedder", "load_lexicon"]
+__all__ = ["LOCAL_MODEL_DIRNAME", "build_embedder", "build_sentence_vectors", "load_lexicon"]
 
 #: The folder under MODELS_DIR that holds the local embedder's weights.
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
@@ -66,3 +67,12 @@ def load_lexicon(settings: Settings) -> Lexicon:
         return Lexicon.load(path)
     except LexiconError as exc:
         raise ConfigurationError(str(exc)) from None
+
+
+def build_sentence_vectors(settings: Settings, embedder: Embedder) -> SentenceVectorFile | None:
+    """The sentence vectors the offline model scores by meaning, shared on disk by the server,
+    its planning processes and ingestion; None unless the local embedder is the one in use
+    (offline answers score sentences by meaning only under it)."""
+    if settings.embedding_provider != "local":
+        return None
+    return SentenceVectorFile(settings.sentence_vectors_path, embedder.model, embedder.dimension)

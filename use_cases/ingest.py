@@ -47,6 +47,9 @@ Writing:
   embedded batch by batch and staged, then made visible in one commit (memory stays bounded
   by the batch; `on_chunks` reports progress). A killed ingest leaves every document fully
   old or fully new, and a re-run finishes the rest.
+- Once a document is saved, the `AnswerPreparer` (if any) does the answering model's work
+  ahead for it (the offline model embeds its sentences); it decides nothing and fails
+  silently, so a document's status never depends on it.
 - A bad input fails alone: it is reported and the others go on (`raise_errors` raises its
   domain error instead, for single uploads).
 - `prune_prefixes` (origin prefixes): stored documents ingested from a file under one of
@@ -84,7 +87,14 @@ from use_cases.errors import (
     TitleTaken,
 )
 from use_cases.instructions import withheld_of, withhold_instructions
-from use_cases.ports import Chunker, Clock, DocumentLoader, Embedder, KnowledgeStore
+from use_cases.ports import (
+    AnswerPreparer,
+    Chunker,
+    Clock,
+    DocumentLoader,
+    Embedder,
+    KnowledgeStore,
+)
 
 _T = TypeVar("_T")
 ProgressCallback = Callable[[IngestItem], None]
@@ -155,8 +165,10 @@ class IngestDocuments:
         *,
         pipeline_signature: str,
         policy: IngestPolicy | None = None,
+        preparer: AnswerPreparer | None = None,
     ) -> None:
         self._store = store
+        self._preparer = preparer
         self._loader = loader
         self._chunker = chunker
         self._embedder = embedder
@@ -463,6 +475,8 @@ class IngestDocuments:
             raise
 
     def _saved(self, run: _Run, item: _Pending, record: DocumentRecord) -> None:
+        if self._preparer is not None:
+            self._preparer.prepare(item.draft)
         if run.request.on_chunks and item.draft.chunk_count <= self._policy.embed_batch_chunks:
             run.request.on_chunks(item.draft.chunk_count, item.draft.chunk_count)
         run.report(

@@ -166,6 +166,15 @@ class KnowledgeStore(Protocol):
         ...
 
 
+class AnswerPreparer(Protocol):
+    """Work the answering model can do ahead for a stored document, so that the first
+    question about it is answered as fast as the next (the offline model embeds its
+    sentences). A cache: it never changes an answer, and it never raises (a failure is the
+    adapter's to log; the answer then does the work itself)."""
+
+    def prepare(self, document: DocumentDraft) -> None: ...
+
+
 class Retriever(Protocol):
     """Hybrid search over the knowledge base."""
 

@@ -177,6 +177,17 @@ def _with_citation(sentence: str, marker: str) -> str:
     return f"{sentence} {marker}."
 
 
+def sentence_texts(hit: dict[str, Any]) -> list[str]:
+    """The texts a passage's sentences are scored by meaning as (`compose_documents`), to
+    embed them ahead (`prepared.py`): the same units, the same labels."""
+    label = _section_label(hit)
+    return [_as_embedded(label, u.text) for u in units_of(str(hit.get("text") or ""), set(), 0, 0)]
+
+
+def _as_embedded(label: str, text: str) -> str:
+    return f"{label}: {text}" if EMBED_WITH_LABEL else text
+
+
 def _section_label(hit: dict[str, Any]) -> str:
     title = str(hit.get("title") or "Untitled")
     parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
@@ -770,10 +781,7 @@ def compose_documents(
         units, labels = _shortlist(units, labels, terms)
     semantic = None
     if similarity is not None and units:
-        texts = [
-            f"{label}: {u.text}" if EMBED_WITH_LABEL else u.text
-            for label, u in zip(labels, units, strict=True)
-        ]
+        texts = [_as_embedded(label, u.text) for label, u in zip(labels, units, strict=True)]
         semantic = similarity.similarities(question, texts)  # spelled for meaning above
         for clause in asking_clauses(question):
             # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
@@ -785,7 +793,7 @@ def compose_documents(
         if focused:
             # A code's entry in a long list means what the question asks, the list does not.
             closer = similarity.similarities(
-                question, [f"{labels[i]}: {f}" if EMBED_WITH_LABEL else f for i, f in focused]
+                question, [_as_embedded(labels[i], f) for i, f in focused]
             )
             for (i, _), value in zip(focused, closer, strict=True):
                 semantic[i] = max(semantic[i], value)

@@ -59,7 +59,7 @@ from services.offline.question import (
     standalone_question,
     substituted_by_meaning,
 )
-from services.offline.semantic import SentenceEncoder, SentenceSimilarity
+from services.offline.semantic import SentenceEncoder, SentenceSimilarity, SentenceVectorStore
 from services.offline.sql_plan import (
     SqlPlan,
     chained_plan,
@@ -517,6 +517,8 @@ def build_offline_model(
     not_found_hint: str = CLARIFYING_QUESTION,
     pool: WorkerPool | None = None,
     processes: PlanningProcesses | None = None,
+    *,
+    sentence_vectors: SentenceVectorStore | None = None,
 ) -> FunctionModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
@@ -526,8 +528,13 @@ def build_offline_model(
     `not_found_hint`: the clarifying question after a can't-find answer. `pool`: the worker
     threads planning runs on (without one it runs on the caller's thread: tests, scripts).
     `processes`: the worker processes those threads hand the planning to, once a server
-    enabled them (`processes.py`)."""
-    similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
+    enabled them (`processes.py`). `sentence_vectors`: sentence vectors kept on disk, shared
+    with the planning processes and filled ahead by ingestion (`sentence_store.py`)."""
+    similarity = (
+        SentenceSimilarity(sentence_encoder, store=sentence_vectors)
+        if sentence_encoder is not None
+        else None
+    )
     planner = _Planner(
         table_schemas, similarity, vocabulary, lexicon, not_found_hint, pool, processes
     )
@@ -540,9 +547,15 @@ def build_planner(
     vocabulary: KnowledgeVocabulary | None = None,
     lexicon: Lexicon = EMPTY_LEXICON,
     not_found_hint: str = CLARIFYING_QUESTION,
+    *,
+    sentence_vectors: SentenceVectorStore | None = None,
 ) -> Stepper:
     """The planner alone, whose `step` a planning process runs (`processes.py`)."""
-    similarity = SentenceSimilarity(sentence_encoder) if sentence_encoder is not None else None
+    similarity = (
+        SentenceSimilarity(sentence_encoder, store=sentence_vectors)
+        if sentence_encoder is not None
+        else None
+    )
     return _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint)
 
 

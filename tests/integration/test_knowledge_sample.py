@@ -20,6 +20,7 @@ from services.knowledge.embedders.minilm import MiniLMEmbedder
 from services.knowledge.embedders.minilm_build import is_installed
 from services.knowledge.loaders import FileLoader
 from tests.knowledge_backends import make_retriever, open_store
+from use_cases.domain import DocumentDraft
 from use_cases.ingest import IngestDocuments, IngestRequest
 
 pytestmark = pytest.mark.slow
@@ -48,6 +49,16 @@ class CachedEmbedder:
         return self.cache["q", text]
 
 
+class RecordingPreparer:
+    """`AnswerPreparer` that records which documents it was given, once saved."""
+
+    def __init__(self, prepared: list[str]) -> None:
+        self._prepared = prepared
+
+    def prepare(self, document: DocumentDraft) -> None:
+        self._prepared.append(document.source)
+
+
 @pytest.fixture(scope="module")
 def embedder() -> CachedEmbedder:
     model_dir = Settings().models_dir / LOCAL_MODEL_DIRNAME
@@ -67,17 +78,27 @@ def test_the_sample_knowledge_base_ingests_and_answers_its_questions(
     kb = [q for q in questions if q["kind"] == "kb"]
     with open_store(backend, tmp_path, request) as store:
         loader = FileLoader()
+        prepared: list[str] = []
         ingest = IngestDocuments(
-            store, loader, HeadingChunker(), embedder, SystemClock(), pipeline_signature="sample"
+            store,
+            loader,
+            HeadingChunker(),
+            embedder,
+            SystemClock(),
+            pipeline_signature="sample",
+            preparer=RecordingPreparer(prepared),
         )
         sources = collect_sources([SAMPLE / "knowledge_base"], loader)
         report = ingest.run(IngestRequest(sources=sources))
         assert not report.failed, report.failed
         assert report.count("added") == store.stats().documents >= 30
+        assert sorted(prepared) == sorted(i.source for i in report.items if i.status == "added")
+        prepared.clear()
         again = ingest.run(
             IngestRequest(sources=collect_sources([SAMPLE / "knowledge_base"], loader))
         )
         assert again.count("added") == 0  # unchanged files are recognised
+        assert prepared == []  # and not prepared again
 
         retriever = make_retriever(store, embedder)
         try:

@@ -7,11 +7,15 @@ near the bar depend on the questions asked earlier (which sentences were already
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from services.knowledge.embedders import MiniLMEmbedder
 from services.knowledge.embedders import minilm_build as build
 from services.offline.semantic import SentenceSimilarity
+from services.offline.sentence_store import SentenceVectorFile
 from tests.integration.test_minilm import MODEL_DIR
 
 pytestmark = pytest.mark.skipif(
@@ -38,3 +42,26 @@ def test_a_sentence_scores_the_same_alone_or_among_others() -> None:
 
     assert together == pytest.approx(alone, abs=1e-6)
     assert after_others == pytest.approx(alone, abs=1e-6)
+
+
+def test_embed_each_gives_each_text_its_own_vector() -> None:
+    """`embed_each` spreads single-text batches over the cores: the very vectors of one call
+    per text, which is what lets prepared and on-demand vectors be interchangeable."""
+    embedder = MiniLMEmbedder(MODEL_DIR, threads=2)
+    texts = [TARGET, *OTHERS, QUESTION]
+
+    each = embedder.embed_each(texts)
+
+    for row, text in zip(each, texts, strict=True):
+        assert np.array_equal(row, embedder.embed_documents([text])[0])
+
+
+def test_scores_read_from_the_store_equal_those_computed(tmp_path: Path) -> None:
+    embedder = MiniLMEmbedder(MODEL_DIR)
+    store = SentenceVectorFile(tmp_path / "v.db", embedder.model, embedder.dimension)
+    SentenceSimilarity(embedder, store=store).prepare([TARGET, *OTHERS])
+
+    stored = SentenceSimilarity(embedder, store=store).similarities(QUESTION, [TARGET, *OTHERS])
+    computed = SentenceSimilarity(embedder).similarities(QUESTION, [TARGET, *OTHERS])
+
+    assert stored == computed

@@ -1,0 +1,109 @@
+"""Ingestion prepares a document's sentences for offline answers (PREPARE_SENTENCES): the
+first question about a new document embeds only itself, and the answer is the same as
+without preparation. Real ingestion, the real local embedder, HTTP through the ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend.bootstrap import Container, bootstrap
+from backend.sources import collect_sources
+from services.offline.semantic import SentenceSimilarity
+from tests.conftest import FixedClock, asgi_client, make_settings
+from use_cases.ingest import IngestRequest
+
+DOCUMENT = """---
+title: Bicycle Parking Rules
+updated: 2026-01-12
+---
+
+# Bicycle Parking Rules
+
+## Storage
+
+Bicycles are parked in the basement racks of the Rotterdam office, level -1.
+Cargo bikes use the two wide bays next to the lift.
+
+## Charging
+
+E-bike batteries may be charged at the lockers on level -1 only, never at desks.
+Chargers must carry a CE mark and are inspected every 12 months.
+"""
+
+QUESTION = "Where may I charge my e-bike battery?"
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sentences embedded for scoring from now on (not the questions)."""
+    texts: list[str] = []
+    original = SentenceSimilarity._embed_many
+
+    def recording(self: SentenceSimilarity, batch: Sequence[str]) -> list[Any]:
+        texts.extend(batch)
+        return original(self, batch)
+
+    monkeypatch.setattr(SentenceSimilarity, "_embed_many", recording)
+    return texts
+
+
+def _ingest(container: Container, tmp_path: Path) -> None:
+    path = tmp_path / "bicycles.md"
+    path.write_text(DOCUMENT, encoding="utf-8")
+    report = container.ingest.run(IngestRequest(sources=collect_sources([path], container.ingest)))
+    assert not report.failed and report.count("added") == 1
+
+
+async def _ask(container: Container) -> dict[str, Any]:
+    async with asgi_client(container) as client:
+        response = await client.post("/chat", json={"message": QUESTION})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _container(data_dir: Path, *, prepare: bool) -> Container:
+    return bootstrap(make_settings(data_dir, prepare_sentences=prepare), clock=FixedClock())
+
+
+async def test_a_new_documents_first_question_embeds_no_sentence(
+    data_dir: Path, tmp_path: Path, embedded: list[str]
+) -> None:
+    container = _container(data_dir, prepare=True)
+    try:
+        vectors = container.adapters.sentence_vectors
+        assert vectors is not None
+        before = vectors.count()
+        _ingest(container, tmp_path)
+        prepared = list(embedded)
+        embedded.clear()
+
+        body = await _ask(container)
+
+        assert len(prepared) == 4  # one per sentence, each with its document and section
+        assert all(text.startswith("Bicycle Parking Rules, ") for text in prepared)
+        assert vectors.count() == before + 4
+        assert "lockers on level -1" in body["answer"]
+        assert embedded == []
+    finally:
+        container.close()
+
+
+async def test_without_preparation_the_question_embeds_them_and_answers_the_same(
+    data_dir: Path, tmp_path: Path, embedded: list[str]
+) -> None:
+    container = _container(data_dir, prepare=False)
+    try:
+        _ingest(container, tmp_path)
+        assert embedded == []
+
+        body = await _ask(container)
+
+        assert any("lockers on level -1" in text for text in embedded)
+        assert "lockers on level -1" in body["answer"]
+    finally:
+        container.close()

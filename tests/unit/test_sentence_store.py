@@ -1,0 +1,132 @@
+"""The offline model's sentence vectors on disk (`services/offline/sentence_store.py`) and
+the similarity that reads them first (`semantic.SentenceSimilarity`): a real SQLite file, a
+fake encoder that counts what it embeds."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.offline.semantic import SentenceSimilarity
+from services.offline.sentence_store import SentenceVectorFile
+
+DIM = 8
+
+
+class CountingEncoder:
+    """A deterministic encoder: each text's vector comes from its hash."""
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        self.embedded.extend(texts)
+        return [_vector(text).tolist() for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return _vector(text).tolist()
+
+
+def _vector(text: str) -> np.ndarray:
+    raw = np.frombuffer(hashlib.sha256(text.encode()).digest()[:DIM], dtype=np.uint8)
+    vector = raw.astype(np.float32) + 1.0
+    return vector / np.linalg.norm(vector)
+
+
+def _file(tmp_path: Path, model: str = "fake", **kwargs: int) -> SentenceVectorFile:
+    return SentenceVectorFile(tmp_path / "sentence_vectors.db", model, DIM, **kwargs)
+
+
+def test_vectors_are_kept_across_instances_and_come_back_unchanged(tmp_path: Path) -> None:
+    first = _file(tmp_path)
+    first.put_many({"a sentence": _vector("a sentence"), "another": _vector("another")})
+    first.close()
+
+    again = _file(tmp_path)
+    found = again.get_many(["a sentence", "another", "never stored"])
+
+    assert set(found) == {"a sentence", "another"}
+    assert np.array_equal(found["a sentence"], _vector("a sentence"))
+    assert again.count() == 2
+
+
+def test_a_file_written_under_another_model_is_emptied(tmp_path: Path) -> None:
+    old = _file(tmp_path, model="old-model")
+    old.put_many({"a sentence": _vector("a sentence")})
+    old.close()
+
+    new = _file(tmp_path, model="new-model")
+
+    assert new.get_many(["a sentence"]) == {}
+    assert new.count() == 0
+
+
+def test_the_oldest_rows_go_past_the_bound(tmp_path: Path) -> None:
+    store = _file(tmp_path, max_rows=3)
+    for text in ["one", "two", "three", "four", "five"]:
+        store.put_many({text: _vector(text)})
+
+    assert set(store.get_many(["one", "two", "three", "four", "five"])) == {
+        "three",
+        "four",
+        "five",
+    }
+
+
+def test_an_unreadable_file_only_makes_lookups_miss(tmp_path: Path) -> None:
+    path = tmp_path / "sentence_vectors.db"
+    path.write_bytes(b"this is not a database" * 100)
+    store = SentenceVectorFile(path, "fake", DIM)
+
+    store.put_many({"a sentence": _vector("a sentence")})  # dropped, no error
+
+    assert store.get_many(["a sentence"]) == {}
+
+
+def test_a_closed_store_misses_without_error(tmp_path: Path) -> None:
+    store = _file(tmp_path)
+    store.put_many({"a sentence": _vector("a sentence")})
+    store.close()
+
+    assert store.get_many(["a sentence"]) == {}
+    store.put_many({"other": _vector("other")})
+
+
+def test_sentences_embedded_once_are_read_by_every_other_similarity(tmp_path: Path) -> None:
+    """What one process embedded (or ingestion prepared), the others read instead."""
+    encoder = CountingEncoder()
+    sentences = ["Passwords are rotated every 90 days.", "The minimum length is 14."]
+    first = SentenceSimilarity(encoder, store=_file(tmp_path))
+    scores = first.similarities("how often are passwords rotated", sentences)
+    assert encoder.embedded == sentences
+
+    encoder.embedded.clear()
+    other = SentenceSimilarity(encoder, store=_file(tmp_path))
+    again = other.similarities("how often are passwords rotated", sentences)
+
+    assert encoder.embedded == []
+    assert again == pytest.approx(scores, abs=1e-7)
+
+
+def test_prepare_embeds_what_the_store_lacks_once(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    similarity = SentenceSimilarity(encoder, store=_file(tmp_path))
+    similarity.similarities("question", ["known"])
+    encoder.embedded.clear()
+
+    embedded = similarity.prepare(["known", "new one", "new two", "new one"])
+
+    assert embedded == 2
+    assert encoder.embedded == ["new one", "new two"]
+    assert similarity.prepare(["new one", "new two"]) == 0
+
+
+def test_prepare_without_a_store_does_nothing() -> None:
+    encoder = CountingEncoder()
+
+    assert SentenceSimilarity(encoder).prepare(["a sentence"]) == 0
+    assert encoder.embedded == []
