@@ -32,6 +32,12 @@ pytest_plugins = [
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
 
 SAMPLE_DIR = PROJECT_ROOT / "sample_data"
+#: Ingestion in tests (in process and in the CLIs and servers they start) does not prepare
+#: sentence vectors: answers are the same either way (tests/e2e/test_prepared_sentences.py
+#: checks both ways), and preparing every corpus, folder and fresh data directory the suite
+#: ingests cost it ~2 minutes. The shared sample is prepared (`sample_data_dir`): its copies
+#: answer faster.
+os.environ.setdefault("PREPARE_SENTENCES", "false")
 _real_connect = socket.socket.connect
 
 
@@ -160,7 +166,7 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data_dir, ready = root / "sample-data", root / "sample-data.ready"
         if not ready.exists():
             shutil.rmtree(data_dir, ignore_errors=True)
-            container = bootstrap(make_settings(data_dir))
+            container = bootstrap(make_settings(data_dir, prepare_sentences=True))
             try:
                 report = load_sample_data_if_empty(container)
                 assert report is not None and not report.failed

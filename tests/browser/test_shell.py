@@ -152,10 +152,14 @@ def test_on_a_phone_the_navigation_folds_behind_a_menu_button(new_page: Any, app
     menu = page.get_by_role("button", name="Menu")
     assert menu.get_attribute("aria-expanded") == "false"
     menu.click()
-    assert links.is_visible() and menu.get_attribute("aria-expanded") == "true"
+    expect(links).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "true")
     shot(page, "shell-phone-menu")
     page.get_by_role("link", name="Advice").click()
-    assert not links.is_visible()
+    # The menu folds when the route changes (a hashchange handler: not synchronous with the
+    # click), so wait for it as a user would see it.
+    expect(links).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page scrolls sideways on a phone"
 
