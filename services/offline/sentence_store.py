@@ -13,8 +13,8 @@ Rules:
 - Never an error to the caller: a locked or broken file makes a lookup miss and a write be
   dropped (logged), and answering goes on by embedding.
 - Several processes write it: the house connection policy (`services/sqlite`: WAL, one
-  connection per thread, `BEGIN IMMEDIATE`) with a short busy timeout (a cache write is not
-  worth a wait), `INSERT OR IGNORE` (two writers of one text write the same vector).
+  connection per thread, its busy timeout, `BEGIN IMMEDIATE`) and `INSERT OR IGNORE` (two
+  writers of one text write the same vector). Writes are short (at most a few hundred rows).
 - On PostgreSQL deployments it is still a local file: each replica keeps its own, filled by
   what it ingests and answers.
 """
@@ -38,8 +38,6 @@ from use_cases.errors import ConfigurationError
 MAX_ROWS = 300_000
 #: Texts per lookup statement (SQLite's default variable limit is 32,766).
 LOOKUP_BATCH = 500
-#: Milliseconds a statement waits for another process's write.
-BUSY_TIMEOUT_MS = 2_000
 
 MIGRATIONS = [
     Migration(
@@ -131,7 +129,6 @@ class SentenceVectorFile:
         if self._closed:
             return None
         connection = self._connections.get()
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not self._ready:
             with self._lock:
                 if not self._ready:

@@ -1,6 +1,8 @@
 """Ingestion prepares a document's sentences for offline answers (PREPARE_SENTENCES): the
-first question about a new document embeds only itself, and the answer is the same as
-without preparation. Real ingestion, the real local embedder, HTTP through the ASGI app."""
+first question about a new document embeds only itself; without preparation it embeds them
+and answers from the same sentence (that prepared and computed vectors score alike:
+tests/integration/test_sentence_similarity.py). Real ingestion, the real local embedder,
+HTTP through the ASGI app."""
 
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ async def test_a_new_documents_first_question_embeds_no_sentence(
         container.close()
 
 
-async def test_without_preparation_the_question_embeds_them_and_answers_the_same(
+async def test_without_preparation_the_question_embeds_them_and_still_answers(
     data_dir: Path, tmp_path: Path, embedded: list[str]
 ) -> None:
     container = _container(data_dir, prepare=False)
