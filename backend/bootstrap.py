@@ -21,6 +21,7 @@ from backend.config import PROJECT_ROOT, Settings
 from backend.sources import collect_sources
 from backend.stores import open_database
 from backend.stores.app import (
+    AdviceThreadsAdapter,
     ApiKeyStoreAdapter,
     AuditLogAdapter,
     CalibrationStoreAdapter,
@@ -67,6 +68,7 @@ from use_cases.admin import (
     RemoveDocumentAsAdmin,
 )
 from use_cases.advice import GiveAdvice
+from use_cases.advice_threads import ManageAdviceThreads
 from use_cases.agent import (
     ADVICE_PROMPT_VERSION,
     ADVICE_SYSTEM_PROMPT,
@@ -167,6 +169,7 @@ class Adapters:
     model_default_store: ModelDefaultStoreAdapter
     dataset_store: DatasetStoreAdapter
     run_store: RunStoreAdapter
+    advice_thread_store: AdviceThreadsAdapter
     database: PgDatabase | None = None
     """The PostgreSQL pool every store shares (None on SQLite)."""
     answer_pool: WorkerPool | None = None
@@ -188,6 +191,7 @@ class Adapters:
         self.model_default_store.close()
         self.dataset_store.close()
         self.run_store.close()
+        self.advice_thread_store.close()
         if self.database is not None:
             self.database.close()
         if self.answer_pool is not None:
@@ -251,6 +255,7 @@ class Container:
     calibration: CalibrationUseCases
     """Response log, feedback, confidence analytics and recalibration (`build_calibration`)."""
     advice: GiveAdvice
+    advice_threads: ManageAdviceThreads
     # -- evaluation runs
     datasets: ManageDatasets
     benchmark: BenchmarkRuns
@@ -447,7 +452,9 @@ def _wire(
         max_conversation_chars=settings.max_conversation_chars,
         responses=record_response,
         web_search=web_search,
+        threads=app_stores.advice_threads,
     )
+    advice_threads = ManageAdviceThreads(app_stores.advice_threads)
     ingest = IngestDocuments(
         store,
         loader,
@@ -519,6 +526,7 @@ def _wire(
         model_default_store=model_default_store,
         dataset_store=dataset_store,
         run_store=run_store,
+        advice_thread_store=app_stores.advice_threads,
         database=database,
         answer_pool=answer_pool,
         planning=planning,
@@ -587,6 +595,7 @@ def _wire(
             (response_log, calibration_store, record_response),
         ),
         advice=advice,
+        advice_threads=advice_threads,
         datasets=datasets,
         benchmark=benchmark,
         runnable_models=ListRunnableModels(models),

@@ -9,6 +9,12 @@ Rules:
   model fails before any event, and an admin's change applies to the next turn.
 - The current date is prefixed to the latest user message; up to `history_window` earlier
   messages go to the model as plain user/assistant text. Nothing is stored in the chat history.
+- Threads (`use_cases/advice_threads.py`): with `thread_id`, the conversation must be the
+  new question alone (`InvalidRequest` otherwise) and the earlier messages are the thread's
+  questions and advice; someone else's thread is `NotFound` before the run. A finished advice
+  (a fallback for output that never validated included; not a failed or stopped run) is added
+  to the thread, which the first advice creates, before the advice is sent, so a client that
+  reloads after the stream sees it.
 - The search-discipline engine (`use_cases/search_discipline.py`) decides on the latest
   question and `search_override` (`search_decision`), as for chat: the model sees the question
   without `/search` / `/nosrch` markers; when it may not search, the search tool is not
@@ -83,6 +89,7 @@ from use_cases.advice_domain import (
     StructuredAdvice,
     WebSearchReport,
 )
+from use_cases.advice_threads import thread_not_found
 from use_cases.agent import (
     ADVICE_SYSTEM_PROMPT,
     ADVICE_TOOL,
@@ -102,7 +109,7 @@ from use_cases.agent import (
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
 from use_cases.confidence import DEFAULT_PHRASES, INVENTED_CITATION_FACTOR
 from use_cases.errors import InvalidRequest, PayloadTooLarge
-from use_cases.ports import Clock, ModelResolver, ResolvedModel, WebSearch
+from use_cases.ports import AdviceThreadStore, Clock, ModelResolver, ResolvedModel, WebSearch
 from use_cases.response_log import ResponseRecord
 from use_cases.search_discipline import SearchDecision as Discipline
 from use_cases.search_discipline import decide, web_search_status
@@ -206,6 +213,7 @@ class GiveAdvice:
         record: RecordAdvice | None = None,
         responses: ResponseRecorder | None = None,
         web_search: WebSearch | None = None,
+        threads: AdviceThreadStore | None = None,
         history_window: int = 20,
         max_message_chars: int = MAX_MESSAGE_CHARS,
         max_conversation_messages: int = MAX_CONVERSATION_MESSAGES,
@@ -218,6 +226,7 @@ class GiveAdvice:
         self._instructions = instructions
         self._search_policy = search_policy
         self._web_search = web_search
+        self._threads = threads
         self._book = _AdviceBook(
             confidence, phrase, record or unrecorded, responses, limits.output_retries
         )
@@ -256,9 +265,13 @@ class GiveAdvice:
                 if isinstance(event, TurnStarted):
                     yield AdviceStarted(event.model)
                 elif isinstance(event, TurnFinished):
+                    await self._keep(request, event.result)
                     yield AdviceFinished(event.result)
                 elif isinstance(event, TurnFailed):
-                    yield await turn.fallback(event)
+                    finished = await turn.fallback(event)
+                    if finished.error is None:
+                        await self._keep(request, finished.advice)
+                    yield finished
                 elif delta := turn.text.feed(event):
                     yield AdviceDelta(delta)
 
@@ -269,6 +282,9 @@ class GiveAdvice:
     ) -> tuple[_AdviceTurn, Sequence[ConversationMessage]]:
         """The turn (its handler) and the earlier messages the model is sent."""
         question = self._check(request.conversation)
+        prior: Sequence[ConversationMessage] = request.conversation[:-1]
+        if request.thread_id is not None:
+            prior = await asyncio.to_thread(self._thread_history, request, question)
         resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
         resolved.admit()
         decision = self._search_policy(question, request.search_override)
@@ -281,7 +297,7 @@ class GiveAdvice:
             ),
             decision,
         )
-        prior = request.conversation[:-1][-self._history_window :] if self._history_window else ()
+        prior = prior[-self._history_window :] if self._history_window else ()
         turn = _AdviceTurn(
             self._book, request.user_id, decision.question, resolved, decision.decision.value, deps
         )
@@ -322,6 +338,49 @@ class GiveAdvice:
                 f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
             )
         return question
+
+    def _thread_history(self, request: AdviceRequest, question: str) -> list[ConversationMessage]:
+        """The earlier messages of the request's thread (none for a new one), once the
+        request is checked against it."""
+        assert request.thread_id is not None
+        if self._threads is None:
+            raise InvalidRequest("This server keeps no advice threads: leave out thread_id.")
+        if len(request.conversation) != 1:
+            raise InvalidRequest(
+                "With thread_id, send only the new question: the thread's earlier questions "
+                "and advice are the conversation."
+            )
+        if "\x00" in question:
+            raise InvalidRequest("The question must not contain NUL characters.")
+        thread = self._threads.get_thread(request.thread_id)
+        if thread is None:
+            return []
+        if thread.user_id != request.user_id:
+            raise thread_not_found(request.thread_id)
+        window = self._history_window
+        entries = self._threads.list_entries(thread.id, limit=window) if window else []
+        return [
+            message
+            for entry in entries
+            for message in (
+                ConversationMessage("user", entry.question),
+                ConversationMessage("assistant", entry.advice.main_advice),
+            )
+        ]
+
+    async def _keep(self, request: AdviceRequest, advice: StructuredAdvice) -> None:
+        """Add a finished advice to the request's thread, if it names one. The advice is
+        given even if that fails (the thread was taken by another user meanwhile, the
+        database is down): the failure is logged."""
+        if request.thread_id is None or self._threads is None:
+            return
+        question = request.conversation[-1].content.strip()
+        try:
+            await asyncio.to_thread(
+                self._threads.add_entry, request.thread_id, request.user_id, question, advice
+            )
+        except Exception:
+            _log.exception("Could not keep an advice in thread %s", request.thread_id)
 
     def _prepare(self, requested: str | None) -> tuple[ResolvedModel, str]:
         """The turn's model and prompt, before the run (both may read the app DB)."""

@@ -11,6 +11,7 @@ fills the rest: `response_id` (the response log), `sources` (from the turn's cit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -144,6 +145,32 @@ class AdviceRequest:
     enable_web_search: bool = False
     search_override: bool | None = None
     sampling: Sampling = NO_SAMPLING
+    thread_id: str | None = None
+    """Keep this advice in the user's advice thread `thread_id` (created by the first advice
+    that names it): the thread's earlier advice is the conversation, so `conversation` holds
+    only the new question. None: nothing is stored (the conversation is the request's)."""
+
+
+@dataclass(frozen=True)
+class AdviceThread:
+    """A user's advice kept on the server: questions and their advice, like a chat."""
+
+    id: str
+    user_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AdviceEntry:
+    """One question of a thread and the advice it got, as the client received it."""
+
+    id: str
+    thread_id: str
+    question: str
+    advice: StructuredAdvice
+    created_at: datetime
 
 
 @dataclass(frozen=True)

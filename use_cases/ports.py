@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from use_cases.advice_domain import AdviceEntry, AdviceThread, StructuredAdvice
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
 from use_cases.calibration_domain import (
     CalibrationFit,
@@ -274,6 +275,30 @@ class HistoryStore(Protocol):
         """Mark `streaming` messages created before `started_before`, or whose process the
         store knows is dead, as `interrupted` (their turn's process died); returns how many."""
         ...
+
+
+class AdviceThreadStore(Protocol):
+    """Advice threads kept on the server (`use_cases/advice_threads.py`). Adding is safe under
+    concurrent writers: two advice added to one thread at once both keep their place."""
+
+    def get_thread(self, thread_id: str) -> AdviceThread | None: ...
+
+    def list_threads(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[AdviceThread]:
+        """The user's threads, most recently active first."""
+        ...
+
+    def list_entries(self, thread_id: str, *, limit: int | None = None) -> list[AdviceEntry]:
+        """The thread's advice, oldest first; with `limit`, the last `limit` of them."""
+        ...
+
+    def add_entry(
+        self, thread_id: str, user_id: str, question: str, advice: StructuredAdvice
+    ) -> AdviceEntry:
+        """Append one advice, creating the thread (titled from `question`) if it is new, in
+        one transaction; another user's thread raises `NotFound`, as a missing one would."""
+        ...
+
+    def delete_thread(self, thread_id: str) -> bool: ...
 
 
 class TableLoader(Protocol):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from datetime import datetime
 from typing import Literal
 
 from loguru import logger
@@ -29,11 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
 from use_cases.advice_domain import (
     AdviceDelta,
+    AdviceEntry,
     AdviceEvent,
     AdviceFinished,
     AdviceRequest,
     AdviceStarted,
+    AdviceThread,
     ConversationMessage,
+    StructuredAdvice,
 )
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
@@ -65,6 +69,17 @@ class AdviceIn(SamplingFields):
         False, description="Accepted; no web search provider is configured yet."
     )
     search_override: SearchOverride = Field(None, description=SEARCH_OVERRIDE_HELP)
+    thread_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Keep the advice in your advice thread with this id (1 to 64 letters, "
+        "digits, `_` or `-`; the first advice that names a new id creates it). The thread's "
+        "earlier questions and advice are then the conversation, so `conversation` holds only "
+        "the new question. Someone else's thread answers 404. Omit to store nothing.",
+        examples=["f3b0c2d1e4a5"],
+    )
 
     def to_request(self, user_id: str) -> AdviceRequest:
         return AdviceRequest(
@@ -74,7 +89,46 @@ class AdviceIn(SamplingFields):
             enable_web_search=self.enable_web_search,
             search_override=self.search_override,
             sampling=self.sampling(),
+            thread_id=self.thread_id,
         )
+
+
+class AdviceThreadOut(BaseModel):
+    """An advice thread: its title is its first question, on one line."""
+
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, thread: AdviceThread) -> AdviceThreadOut:
+        return cls(
+            id=thread.id,
+            title=thread.title,
+            created_at=thread.created_at,
+            updated_at=thread.updated_at,
+        )
+
+
+class AdviceEntryOut(BaseModel):
+    """One question of a thread and the advice it got, as it was sent."""
+
+    id: str
+    question: str
+    advice: StructuredAdvice
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: AdviceEntry) -> AdviceEntryOut:
+        return cls(
+            id=entry.id, question=entry.question, advice=entry.advice, created_at=entry.created_at
+        )
+
+
+class AdviceTranscriptOut(BaseModel):
+    thread: AdviceThreadOut
+    entries: list[AdviceEntryOut] = Field(description="The thread's advice, oldest first.")
 
 
 def _escaped(text: str) -> str:

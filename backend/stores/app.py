@@ -1,5 +1,6 @@
-"""The application family: users, chats and messages, API keys, audit log, prompt versions,
-model defaults, response log and feedback, calibration state, evaluation datasets and runs."""
+"""The application family: users, chats and messages, advice threads, API keys, audit log,
+prompt versions, model defaults, response log and feedback, calibration state, evaluation
+datasets and runs."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from services.calibration import (
 )
 from services.calibration.pg_response_log import PgResponseLog
 from services.calibration.pg_store import PgCalibrationStore
-from services.chat import pg_history_store
+from services.chat import pg_advice_threads, pg_history_store
+from services.chat.advice_threads import SqliteAdviceThreads
 from services.chat.history_store import SqliteHistoryStore
+from services.chat.pg_advice_threads import PgAdviceThreads
 from services.chat.pg_history_store import PgHistoryStore
 from services.evaluation import pg_run_store
 from services.evaluation.pg_run_store import PgDatasetStore, PgRunStore
@@ -33,6 +36,7 @@ from services.postgres import Migration, PgDatabase
 from services.presence import Presence
 
 HistoryStoreAdapter = SqliteHistoryStore | PgHistoryStore
+AdviceThreadsAdapter = SqliteAdviceThreads | PgAdviceThreads
 ApiKeyStoreAdapter = SqliteApiKeyStore | PgApiKeyStore
 AuditLogAdapter = SqliteAuditLog | PgAuditLog
 PromptStoreAdapter = SqlitePromptStore | PgPromptStore
@@ -54,6 +58,7 @@ class AppStores:
     calibration_store: CalibrationStoreAdapter
     dataset_store: DatasetStoreAdapter
     run_store: RunStoreAdapter
+    advice_threads: AdviceThreadsAdapter
 
 
 def build_app_stores(
@@ -72,6 +77,7 @@ def build_app_stores(
             calibration_store=PgCalibrationStore(db),
             dataset_store=PgDatasetStore(db),
             run_store=PgRunStore(db),
+            advice_threads=PgAdviceThreads(db),
         )
     path = settings.app_db_path
     return AppStores(
@@ -84,6 +90,7 @@ def build_app_stores(
         calibration_store=SqliteCalibrationStore(path),
         dataset_store=SqliteDatasetStore(path),
         run_store=SqliteRunStore(path),
+        advice_threads=SqliteAdviceThreads(path),
     )
 
 
@@ -98,4 +105,5 @@ APP_MIGRATIONS: list[Migration] = [
     *pg_response_log.MIGRATIONS,
     *pg_store.MIGRATIONS,
     *pg_run_store.MIGRATIONS,
+    *pg_advice_threads.MIGRATIONS,
 ]

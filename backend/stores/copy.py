@@ -6,9 +6,9 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
   sqlite-vec `chunk_vectors` into pgvector (the HNSW index is built once the rows are in) and
   the embedding model and dimension. The sections' full-text vectors are not copied: the
   PostgreSQL store's `sections_fill_fts` trigger derives them from each inserted row;
-* app.db: users, chats, messages, API keys, the audit log, prompt versions and the active
-  ones, model defaults, the response log and feedback, calibration versions, evaluation
-  datasets, runs and rows;
+* app.db: users, chats, messages, advice threads and their advice, API keys, the audit log,
+  prompt versions and the active ones, model defaults, the response log and feedback,
+  calibration versions, evaluation datasets, runs and rows;
 * tables.db: every user table, created in the tables schema with the PostgreSQL column type
   of its loader type (as `PgTableLoader` creates it), readable by the SQL tool's role.
 
@@ -89,6 +89,8 @@ APP_TABLES = (
     "eval_datasets",
     "eval_runs",
     "eval_run_rows",
+    "advice_threads",
+    "advice_entries",
 )
 #: SQLite tables that are not data to move: per process, transient, or derived.
 _NOT_DATA = re.compile(

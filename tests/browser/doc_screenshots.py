@@ -25,7 +25,7 @@ DOC_SHOTS = (
     "chat-source-dialog-desktop",
     "chat-table-citation-desktop",
     "chat-search-desktop",
-    "advice-card-desktop",
+    "advice-thread-desktop",
     "admin-tables-desktop",
 )
 

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, assert_accessible, shot
 
@@ -25,7 +26,7 @@ def ask(page: Any, question: str) -> Any:
     field = page.get_by_label("Your question")
     field.fill(question)
     page.get_by_role("button", name="Get advice").click()
-    card = page.locator(".advice-card").first  # the newest comes first
+    card = page.locator(".advice-card").last  # oldest first: the newest comes last
     page.wait_for_function(
         "() => !document.querySelector('.advice-card[aria-busy]')", timeout=30_000
     )
@@ -67,9 +68,11 @@ def test_advice_arrives_as_a_card_with_reasoning_sources_and_confidence(
     assert "advice-source-shown" in shown.get_attribute("class")
 
 
-def test_a_follow_up_sends_the_earlier_advice_and_feedback_is_recorded(
-    page: Any, app_url: str
-) -> None:
+def test_a_thread_is_kept_on_the_server_reopened_and_deleted(page: Any, app_url: str) -> None:
+    """Issue 27: advice cards vanished on reload or after visiting Chat, and stacked
+    newest-first. A thread is kept on the server (oldest first), its follow-ups are sent as
+    the new question alone (the server holds the rest), and it is listed, reopened and
+    deleted like a chat."""
     sent: list[dict[str, Any]] = []
     page.on(
         "request",
@@ -81,13 +84,18 @@ def test_a_follow_up_sends_the_earlier_advice_and_feedback_is_recorded(
     )
     open_advice(page, app_url)
     ask(page, QUESTION)
+    page.wait_for_url(re.compile(r"#/advice/a[0-9a-f]{24}$"))
     ask(page, "And what about service-account keys?")
-    first = page.locator(".advice-card").last  # the newest comes first
+    address = page.url
+    thread_id = address.rsplit("/", 1)[1]
+    assert [s["thread_id"] for s in sent] == [thread_id, thread_id]
+    assert sent[1]["conversation"] == [
+        {"role": "user", "content": "And what about service-account keys?"}
+    ]
+    first = page.locator(".advice-card").first  # oldest first
     assert first.get_by_role("heading", level=2).inner_text() == QUESTION
-
-    assert [m["role"] for m in sent[1]["conversation"]] == ["user", "assistant", "user"]
-    assert sent[1]["conversation"][0]["content"] == QUESTION
-    assert page.locator(".advice-card").count() == 2
+    verdict = first.locator(".advice-verdict")
+    assert verdict.is_visible() and (verdict.text_content() or "").startswith("Verdict ")
 
     first.get_by_role("button", name="Good answer").click()
     first.get_by_text("Thanks for the feedback.").wait_for()
@@ -96,8 +104,27 @@ def test_a_follow_up_sends_the_earlier_advice_and_feedback_is_recorded(
     assert len(advised) == 1 and advised[0]["kind"] == "advice"
     assert advised[0]["feedback"]["outcome"] is True
 
-    page.get_by_role("button", name="Start over").click()
-    assert page.locator(".advice-card").count() == 0
+    # Away to Chat and back by the thread's address: the same cards, in the same order.
+    page.get_by_role("link", name="Chat", exact=True).click()
+    page.get_by_label("Your question").wait_for()
+    page.goto(address)
+    expect(page.locator(".advice-card")).to_have_count(2)
+    headings = page.locator(".advice-card h2").all_inner_texts()
+    assert headings == [QUESTION, "And what about service-account keys?"]
+    threads = page.get_by_role("navigation", name="Your advice threads")
+    link = threads.get_by_role("link", name=QUESTION)
+    assert link.get_attribute("aria-current") == "page"
+    page.evaluate("window.scrollTo(0, 0)")  # the fixed header at the top of the picture
+    shot(page, "advice-thread-desktop")
+    assert_accessible(page)
+
+    threads.get_by_role("link", name="New thread").click()
+    expect(page.locator(".advice-card")).to_have_count(0)
+    threads.get_by_role("button", name=f"Delete “{QUESTION}”").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(threads.get_by_role("link", name=QUESTION)).to_have_count(0)
+    page.goto(address)
+    page.get_by_text("This advice thread does not exist").wait_for()
 
 
 def test_a_question_over_the_limit_is_refused_with_the_reason(page: Any, app_url: str) -> None:

@@ -32,6 +32,7 @@ from backend.api.routes.web import ASSETS_URL as WEB_ASSETS_URL
 from backend.api.routes.web import versioned_url
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
+from use_cases.advice_domain import AdviceRequest, ConversationMessage
 from use_cases.auth import CLI_ADMIN, Caller
 from use_cases.chat_domain import NewMessage
 from use_cases.ingest import IngestRequest, IngestSource
@@ -116,6 +117,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("DELETE", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
     ("POST", "/advice"): Call(EVERY_CALLER, json=_advice_body),
     ("POST", "/advice-non-streaming"): Call(EVERY_CALLER, json=_advice_body),
+    ("GET", "/advice/threads"): Call(EVERY_CALLER),
+    ("GET", "/advice/threads/{thread_id}"): Call(OWNER_ONLY),
+    ("DELETE", "/advice/threads/{thread_id}"): Call((401, 204, 404, 404)),
     ("GET", "/api/llm-defaults/providers"): Call(ADMIN_ONLY),
     ("GET", "/api/llm-defaults/{prompt_type}"): Call(ADMIN_ONLY),
     ("PUT", "/api/llm-defaults/{prompt_type}"): Call(
@@ -224,6 +228,13 @@ def _anas_chat(container: Container) -> str:
     return chat.id
 
 
+async def _anas_advice_thread(container: Container) -> str:
+    thread_id = f"matrix-{uuid.uuid4().hex[:12]}"
+    request = AdviceRequest("ana", (ConversationMessage("user", QUESTION),), thread_id=thread_id)
+    await container.advice.execute(request)
+    return thread_id
+
+
 def _anas_response(container: Container, *, rated: bool = False) -> str:
     record = ResponseRecord("ana", "chat", QUESTION, "Every 90 days [1].", "test", True, 5)
     response_id = container.calibration.record_response.record(record).response_id
@@ -279,6 +290,8 @@ async def _path(template: str, container: Container) -> str:
         values["version"] = _new_prompt_version(container)
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
+    if "{thread_id}" in template:
+        values["thread_id"] = await _anas_advice_thread(container)
     if "{response_id}" in template:
         values["response_id"] = _anas_response(container, rated=True)
     if "{document_id}" in template:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from backend.api.advice_schemas import SSE_HEADERS, AdviceIn, encode_advice_sse
-from backend.api.deps import ContainerDep, UserDep
+from backend.api.advice_schemas import (
+    SSE_HEADERS,
+    AdviceEntryOut,
+    AdviceIn,
+    AdviceThreadOut,
+    AdviceTranscriptOut,
+    encode_advice_sse,
+)
+from backend.api.deps import ContainerDep, PageLimit, PageOffset, UserDep
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.routes.chat import _started
@@ -48,3 +55,42 @@ async def advice_non_streaming(
     body: AdviceIn, container: ContainerDep, user: UserDep
 ) -> StructuredAdvice:
     return await container.advice.execute(body.to_request(user))
+
+
+@router.get(
+    "/advice/threads",
+    response_model=list[AdviceThreadOut],
+    summary="Your advice threads, most recently active first",
+)
+async def list_advice_threads(
+    container: ContainerDep, user: UserDep, limit: PageLimit = 50, offset: PageOffset = 0
+) -> list[AdviceThreadOut]:
+    threads = await container.advice_threads.list(user, limit=limit, offset=offset)
+    return [AdviceThreadOut.of(thread) for thread in threads]
+
+
+@router.get(
+    "/advice/threads/{thread_id}",
+    response_model=AdviceTranscriptOut,
+    responses=problem_responses(404),
+    summary="One of your advice threads, with its advice oldest first",
+)
+async def advice_thread(
+    thread_id: str, container: ContainerDep, user: UserDep
+) -> AdviceTranscriptOut:
+    transcript = await container.advice_threads.transcript(user, thread_id)
+    return AdviceTranscriptOut(
+        thread=AdviceThreadOut.of(transcript.thread),
+        entries=[AdviceEntryOut.of(entry) for entry in transcript.entries],
+    )
+
+
+@router.delete(
+    "/advice/threads/{thread_id}",
+    status_code=204,
+    responses=problem_responses(404),
+    summary="Delete one of your advice threads and its advice",
+)
+async def delete_advice_thread(thread_id: str, container: ContainerDep, user: UserDep) -> Response:
+    await container.advice_threads.delete(user, thread_id)
+    return Response(status_code=204)

@@ -1,12 +1,16 @@
-// The advice page (#/advice): a question in, a card out, filled in as POST /advice streams.
+// The advice page (#/advice, #/advice/ID): a list of the reader's advice threads, kept on the
+// server, and one thread: a question in, a card out, filled in as POST /advice streams.
 // The stream's unnamed events add up to one StructuredAdvice (docs/advice.md): the text of
 // `main_advice` grows first, then the last piece brings every other field, then an `end`
-// event with empty data (`advice.fallback` says whether it is the stand-in advice). Earlier
-// questions and advice go along as the conversation.
+// event with empty data (`advice.fallback` says whether it is the stand-in advice). Each
+// request names its thread (`thread_id`): the server keeps the advice and sends the thread's
+// earlier questions and advice to the model. A new thread's id is chosen here, and the address
+// becomes #/advice/ID once its first advice is kept.
 
-import { request } from "./api.js";
+import { api, ApiError, request } from "./api.js";
 import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
-import { append, clear, h } from "./dom.js";
+import { dayGroup } from "./chat.js";
+import { append, clear, confirmDialog, describeError, h, notify } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -22,7 +26,10 @@ const DECISIONS = {
 
 export async function mount(root, ctx) {
   ctx.setTitle("Advice");
-  const conversation = []; // {role, content}: what the next request sends before its question
+  const state = {
+    threadId: ctx.params.threadId || null, // null until the first advice of a new thread
+    threads: [],
+  };
   let controller = null;
   let counter = 0;
 
@@ -34,20 +41,28 @@ export async function mount(root, ctx) {
   const askButton = h("button", { type: "submit", class: "primary" }, icon("send"), "Get advice");
   const stopButton = h("button", { type: "button", hidden: true, onclick: () => controller && controller.abort() },
     icon("stop"), "Stop");
-  const resetButton = h("button", { type: "button", class: "link", hidden: true, onclick: reset }, "Start over");
   const form = h("form", { class: "card advice-form", "aria-label": "Ask for advice" },
     h("div", { class: "field" },
       h("label", { for: "advice-input" }, "Your question"),
       input,
-      h("p", { class: "hint" }, "Enter asks, Shift+Enter starts a new line. Follow-up questions keep the earlier advice in mind.")),
-    h("div", { class: "row" }, askButton, stopButton, resetButton));
+      h("p", { class: "hint" }, "Enter asks, Shift+Enter starts a new line. Follow-up questions keep this thread's earlier advice in mind.")),
+    h("div", { class: "row" }, askButton, stopButton));
+  const list = h("div", { class: "chat-list-groups" });
+  const listStatus = h("p", { class: "chat-list-status muted", role: "status" }, "Loading your advice threads…");
+  const threadsPanel = h("nav", { class: "advice-threads", "aria-labelledby": "advice-threads-title" },
+    h("a", { class: "button primary chat-new", href: "#/advice" }, icon("plus"), "New thread"),
+    h("h2", { id: "advice-threads-title", class: "chat-list-title" }, "Your advice threads"),
+    listStatus,
+    list);
 
-  root.append(h("div", { class: "advice-page" },
-    h("h1", {}, "Advice"),
-    h("p", { class: "muted advice-intro" },
-      "Ask for a decision. The advice comes as a card: what to do, why, the alternatives, the sources it rests on, and how confident it is."),
-    form,
-    cards));
+  root.append(h("div", { class: "advice-layout" },
+    threadsPanel,
+    h("div", { class: "advice-page" },
+      h("h1", {}, "Advice"),
+      h("p", { class: "muted advice-intro" },
+        "Ask for a decision. The advice comes as a card: the verdict, why, the alternatives, the sources it rests on, and how confident it is. Each thread is kept: reopen it from the list."),
+      cards,
+      form)));
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -60,18 +75,97 @@ export async function mount(root, ctx) {
     }
   });
 
-  function reset() {
-    conversation.length = 0;
-    clear(cards);
-    resetButton.hidden = true;
-    input.focus();
+  // --- the thread list -------------------------------------------------------------------
+
+  async function loadThreads() {
+    try {
+      state.threads = await api("GET", "/advice/threads?limit=100");
+    } catch (error) {
+      listStatus.hidden = false;
+      listStatus.classList.add("chat-error-text");
+      listStatus.textContent = `Your advice threads could not be loaded: ${describeError(error)}`;
+      return;
+    }
+    renderThreads();
+  }
+
+  function renderThreads() {
+    clear(list);
+    listStatus.classList.remove("chat-error-text");
+    listStatus.hidden = state.threads.length > 0;
+    listStatus.textContent = "No advice threads yet. Ask a question to start one.";
+    let group = null;
+    for (const thread of state.threads) { // most recently active first, grouped by day
+      const name = dayGroup(thread.updated_at);
+      if (!group || group.name !== name) {
+        const id = `advice-group-${list.childElementCount}`;
+        group = { name, items: h("ul", { class: "chat-list", "aria-labelledby": id }) };
+        list.append(h("h3", { id, class: "chat-list-group" }, name), group.items);
+      }
+      const current = thread.id === state.threadId;
+      group.items.append(h("li", { class: current ? "chat-list-item current" : "chat-list-item" },
+        h("a", {
+          class: "chat-list-link", href: `#/advice/${encodeURIComponent(thread.id)}`,
+          "aria-current": current ? "page" : null, title: thread.title,
+        }, thread.title),
+        h("button", {
+          type: "button", class: "icon chat-list-action", "aria-label": `Delete “${thread.title}”`,
+          title: "Delete", onclick: () => remove(thread),
+        }, icon("trash"))));
+    }
+  }
+
+  async function remove(thread) {
+    const confirmed = await confirmDialog({
+      title: "Delete this advice thread?", confirm: "Delete", danger: true,
+      message: `“${thread.title}” and all its advice will be deleted. This cannot be undone.`,
+    });
+    if (!confirmed) return;
+    try {
+      await api("DELETE", threadPath(thread.id));
+    } catch (error) {
+      notify(`The thread was not deleted: ${describeError(error)}`, "error");
+      return;
+    }
+    notify("Advice thread deleted.", "success");
+    if (thread.id === state.threadId) ctx.navigate("#/advice");
+    else {
+      state.threads = state.threads.filter((t) => t.id !== thread.id);
+      renderThreads();
+    }
+  }
+
+  // --- one thread --------------------------------------------------------------------------
+
+  async function openThread(threadId) {
+    let transcript;
+    try {
+      transcript = await api("GET", threadPath(threadId));
+    } catch (error) {
+      state.threadId = null;
+      const missing = error instanceof ApiError && error.status === 404;
+      cards.append(h("p", { class: `notice ${missing ? "" : "error"}`, role: "alert" },
+        missing ? "This advice thread does not exist (it may have been deleted). " : `The thread could not be loaded: ${describeError(error)} `,
+        h("a", { href: "#/advice" }, "Start a new thread")));
+      return;
+    }
+    ctx.setTitle(transcript.thread.title);
+    for (const entry of transcript.entries) {
+      const card = adviceCard(entry.question, ++counter);
+      cards.append(card.el);
+      card.complete(entry.advice, entry.advice.fallback === true);
+    }
+    cards.lastElementChild?.scrollIntoView({ block: "nearest" });
   }
 
   async function ask(raw) {
     const question = raw.trim();
     if (!question || controller) return;
+    const fresh = !state.threadId;
+    const threadId = state.threadId || newId("a");
     const card = adviceCard(question, ++counter);
-    cards.prepend(card.el); // the newest advice first, right under the question field
+    cards.append(card.el); // oldest first: the newest advice comes last, above the question field
+    card.el.scrollIntoView({ block: "nearest" });
     input.value = "";
     controller = new AbortController();
     askButton.hidden = true;
@@ -81,14 +175,16 @@ export async function mount(root, ctx) {
       const response = await request("/advice", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ conversation: [...conversation, { role: "user", content: question }] }),
+        body: JSON.stringify({ conversation: [{ role: "user", content: question }], thread_id: threadId }),
         signal: controller.signal,
       });
       const advice = await readAdvice(response, card);
-      if (advice) {
-        conversation.push({ role: "user", content: question }, { role: "assistant", content: advice.main_advice });
-        resetButton.hidden = false;
+      if (advice && fresh && form.isConnected) {
+        // The thread exists now: give it its address without remounting the page.
+        state.threadId = threadId;
+        history.replaceState(null, "", `#/advice/${encodeURIComponent(threadId)}`);
       }
+      if (advice && form.isConnected) loadThreads();
     } catch (error) {
       if (error.name === "AbortError") card.stopped();
       else {
@@ -103,7 +199,32 @@ export async function mount(root, ctx) {
     }
   }
 
+  loadThreads();
+  if (state.threadId) await openThread(state.threadId);
   return () => controller && controller.abort();
+}
+
+function threadPath(id) {
+  return `/advice/threads/${encodeURIComponent(id)}`;
+}
+
+/** Random letters and digits for a new thread id (as the chat page makes chat ids). */
+function newId(prefix) {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The advice as one line of plain text: no citation markers, emphasis or line breaks. */
+function plainText(text) {
+  return (text || "").replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, "").replace(/[*_`]/g, "").replace(/\s+/g, " ").trim();
+}
+
+/** The advice's headline: its first sentence, without citation markers or emphasis. */
+export function verdictOf(text) {
+  const flat = plainText(text);
+  const end = flat.search(/[.!?](\s|$)/);
+  const sentence = end >= 0 ? flat.slice(0, end + 1) : flat;
+  return sentence.length > 200 ? `${sentence.slice(0, 199).trimEnd()}…` : sentence;
 }
 
 /** Read the advice stream into the card; the parsed StructuredAdvice, or null. */
@@ -149,6 +270,7 @@ function growingText(buffer) {
 function adviceCard(question, number) {
   const titleId = `advice-q-${number}`;
   const badge = h("span", { class: "advice-badge" });
+  const verdict = h("p", { class: "advice-verdict", hidden: true });
   const main = h("div", { class: "advice-main md" }, h("p", { class: "muted", role: "status" }, "Thinking…"));
   const details = h("div", { class: "advice-details" });
   const notes = h("div", { class: "advice-notes" });
@@ -157,6 +279,7 @@ function adviceCard(question, number) {
     h("div", { class: "advice-head" },
       h("h2", { id: titleId, class: "advice-question" }, question),
       badge),
+    verdict,
     h("section", { class: "advice-section", "aria-label": "Advice" },
       h("h3", { class: "advice-label" }, "Advice"), main),
     notes,
@@ -201,6 +324,11 @@ function adviceCard(question, number) {
       src.date ? h("span", { class: "muted" }, ` (${src.date})`) : "")]));
       clear(main);
       main.append(render(advice.main_advice));
+      // The headline verdict, unless the advice is that one sentence.
+      const headline = fallback ? "" : verdictOf(advice.main_advice);
+      verdict.hidden = !headline || headline.length >= plainText(advice.main_advice).length - 1;
+      clear(verdict);
+      if (!verdict.hidden) verdict.append(h("span", { class: "advice-verdict-label" }, "Verdict"), " ", headline);
       clear(badge);
       append(badge, confidenceBadge(advice.confidence_score, advice.confidence_phrase));
       if (fallback) notes.append(h("p", { class: "notice warn" }, "This is the stand-in advice: the model's answer could not be used."));

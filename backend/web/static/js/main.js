@@ -13,6 +13,7 @@ export const ROUTES = [
   { path: "chat", module: "./chat.js", title: "Chat", nav: true },
   { path: "chat/:chatId", module: "./chat.js", title: "Chat" },
   { path: "advice", module: "./advice.js", title: "Advice", nav: true },
+  { path: "advice/:threadId", module: "./advice.js", title: "Advice" },
   { path: "admin/documents", module: "./admin/documents.js", title: "Documents", nav: true, admin: true },
   { path: "admin/tables", module: "./admin/tables.js", title: "Tables", nav: true, admin: true },
   { path: "admin/calibration", module: "./admin/calibration.js", title: "Calibration", nav: true, admin: true },
