@@ -17,10 +17,12 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionDef, StreamFunctionDef
 
+from services.chat.history_store import replaced_answers
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
 from use_cases.chat_domain import (
     Chat,
     Message,
+    MessageVersion,
     NewMessage,
     QueryResult,
     TableColumn,
@@ -343,6 +345,7 @@ class InMemoryHistoryStore:
         self.users: dict[str, User] = {}
         self.chats: dict[str, Chat] = {}
         self.messages: dict[str, list[Message]] = {}
+        self.versions: dict[str, list[MessageVersion]] = {}
         self.writes = 0
         self._ids = 0
 
@@ -426,13 +429,27 @@ class InMemoryHistoryStore:
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
-    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
+    def delete_messages(
+        self, chat_id: str, message_ids: Sequence[str], *, versions_of: str | None = None
+    ) -> int:
+        gone = [m for m in self.messages.get(chat_id, []) if m.id in set(message_ids)]
         kept = [m for m in self.messages.get(chat_id, []) if m.id not in set(message_ids)]
-        deleted = len(self.messages.get(chat_id, [])) - len(kept)
-        if deleted:
+        if versions_of is not None:
+            earlier = [v for m in gone for v in self.versions.pop(m.id, [])]
+            earlier += [
+                MessageVersion(q, a.content, a.sources, a.model, a.status, a.created_at)
+                for q, a in replaced_answers(gone)
+            ]
+            if earlier:
+                self.versions.setdefault(versions_of, []).extend(earlier)
+        if gone:
             self.messages[chat_id] = kept
             self.writes += 1
-        return deleted
+        return len(gone)
+
+    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
+        ids = {m.id for m in self.messages.get(chat_id, [])}
+        return {k: list(v) for k, v in self.versions.items() if k in ids}
 
     def interrupt_abandoned(self, started_before: datetime) -> int:
         swept = 0

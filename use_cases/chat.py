@@ -126,7 +126,8 @@ class ChatRequest:
     replace_last: bool = False
     """Answer `message` in place of the chat's last exchange (its last question and what
     followed it): "Retry" with the same text, or the last question edited. The old exchange
-    is removed once the new one is stored."""
+    is removed once the new one is stored; its answer (and the versions it kept) stay
+    reachable as the new answer's previous versions."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ class ChatTurns:
             chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
         )
         if replaced:  # after the new exchange is stored: a failure here loses nothing
-            self._history.delete_messages(chat.id, sorted(gone))
+            self._history.delete_messages(chat.id, sorted(gone), versions_of=assistant.id)
         deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
         return _ChatTurn(
             self._history, chat, user_message, assistant, prior, resolved, deps, self._responses

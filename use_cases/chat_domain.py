@@ -8,7 +8,7 @@ cited source: the HTTP responses, the CLI's `--json` and the stored messages all
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -224,6 +224,32 @@ class Message:
     usage: TokenUsage | None
     status: MessageStatus
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """An earlier answer in an answer's place: kept when its exchange was answered again
+    ("Retry", or the question edited), with the question it answered."""
+
+    question: str
+    content: str
+    sources: tuple[Source, ...]
+    model: str | None
+    status: MessageStatus
+    created_at: datetime
+
+
+def replaced_answers(messages: Sequence[Message]) -> list[tuple[str, Message]]:
+    """The answers with text among an exchange's messages (in order), each with the question
+    it answered: what a replaced exchange leaves as previous versions."""
+    kept: list[tuple[str, Message]] = []
+    question = ""
+    for message in messages:
+        if message.role == "user":
+            question = message.content
+        elif message.content.strip():
+            kept.append((question, message))
+    return kept
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ A search finds the chats whose title or messages hold every word of the query (c
 case-folded, as substrings: "rotat" finds "rotation"), most recently active first, each with
 a snippet of its first message holding a searched word.
 
+An answer given again ("Retry", or the last question edited) keeps the answers it replaced
+as its previous versions, each with the question it answered (`transcript.versions`).
+
 Reading a chat (`transcript`) also gives each stored answer its response-log entry, when it
 has one (a complete answer; not an interrupted or failed one): its `response_id` for
 feedback, its confidence and phrase, and the feedback already given, so a client can show a
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from use_cases.calibration_domain import LoggedResponse
-from use_cases.chat_domain import Chat, Message, Source
+from use_cases.chat_domain import Chat, Message, MessageVersion, Source
 from use_cases.domain import DocumentRecord, DocumentRef
 from use_cases.errors import InvalidRequest, NotFound
 from use_cases.ports import Clock, HistoryStore, KnowledgeStore, ResponseLog
@@ -76,6 +79,8 @@ class ChatTranscript:
     chat: Chat
     messages: list[Message]
     responses: Mapping[str, LoggedResponse] = field(default_factory=dict)
+    versions: Mapping[str, list[MessageVersion]] = field(default_factory=dict)
+    """The earlier answers in an answer's place (Retry, an edited question), by its id."""
 
 
 #: Chats per page: the bound of every list in the API (documents, audit, prompt versions).
@@ -169,15 +174,16 @@ class ManageChats:
 
     async def transcript(self, user_id: str, chat_id: str) -> ChatTranscript:
         chat, messages = await self.messages(user_id, chat_id)
+        versions = await asyncio.to_thread(self._history.list_versions, chat.id)
         if self._responses is None:
-            return ChatTranscript(chat, messages)
+            return ChatTranscript(chat, messages, versions=versions)
         logged = await asyncio.to_thread(self._responses.for_chat, chat.id)
         responses = {
             entry.message_id: entry
             for entry in logged
             if entry.message_id is not None and entry.user_id == user_id
         }
-        return ChatTranscript(chat, messages, responses)
+        return ChatTranscript(chat, messages, responses, versions)
 
     async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
         await self._owned(user_id, chat_id)

@@ -26,6 +26,7 @@ from use_cases.calibration_domain import (
 from use_cases.chat_domain import (
     Chat,
     Message,
+    MessageVersion,
     NewMessage,
     QueryResult,
     TableSchema,
@@ -267,8 +268,17 @@ class HistoryStore(Protocol):
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
-    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
-        """Delete these messages of the chat (an exchange answered again); how many were."""
+    def delete_messages(
+        self, chat_id: str, message_ids: Sequence[str], *, versions_of: str | None = None
+    ) -> int:
+        """Delete these messages of the chat (an exchange answered again); how many were.
+        With `versions_of` (the new answer's id), the deleted answers that have text, and the
+        earlier versions they kept, become that message's previous versions, in the same
+        transaction."""
+        ...
+
+    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
+        """The previous versions of the chat's answers, by answer id, oldest first."""
         ...
 
     def interrupt_abandoned(self, started_before: datetime) -> int:

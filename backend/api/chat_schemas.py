@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,7 +12,7 @@ from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverr
 from use_cases.agent import is_not_found
 from use_cases.calibration_domain import LoggedResponse
 from use_cases.chat import ChatResult
-from use_cases.chat_domain import Chat, Message
+from use_cases.chat_domain import Chat, Message, MessageVersion
 from use_cases.chats import ChatMatch
 
 TOOL_CALLS = (
@@ -128,6 +129,28 @@ class ChatListItemOut(ChatSummaryOut):
         return cls(**summary.model_dump(), match=match.snippet)
 
 
+class MessageVersionOut(BaseModel):
+    """An earlier answer in this answer's place, and the question it answered."""
+
+    question: str
+    content: str
+    sources: list[dict[str, Any]] = Field(description=SOURCES)
+    model: str | None
+    status: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, version: MessageVersion) -> MessageVersionOut:
+        return cls(
+            question=version.question,
+            content=version.content,
+            sources=[source.as_dict() for source in version.sources],
+            model=version.model,
+            status=version.status,
+            created_at=version.created_at,
+        )
+
+
 class MessageOut(BaseModel):
     id: str
     role: str
@@ -157,9 +180,19 @@ class MessageOut(BaseModel):
         description="The answer is the can't-find answer: nothing relevant was found in the "
         "knowledge base (a right refusal, not an error).",
     )
+    previous_versions: list[MessageVersionOut] = Field(
+        default_factory=list,
+        description="The answers this one replaced (Retry, or the question edited), oldest "
+        "first, each with the question it answered.",
+    )
 
     @classmethod
-    def of(cls, message: Message, logged: LoggedResponse | None = None) -> MessageOut:
+    def of(
+        cls,
+        message: Message,
+        logged: LoggedResponse | None = None,
+        versions: Sequence[MessageVersion] = (),
+    ) -> MessageOut:
         return cls(
             id=message.id,
             role=message.role,
@@ -177,6 +210,7 @@ class MessageOut(BaseModel):
             confidence_phrase=logged.confidence_phrase if logged else None,
             feedback=logged.feedback.outcome if logged and logged.feedback else None,
             not_found=message.role == "assistant" and is_not_found(message.content),
+            previous_versions=[MessageVersionOut.of(version) for version in versions],
         )
 
 

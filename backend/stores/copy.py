@@ -6,9 +6,9 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
   sqlite-vec `chunk_vectors` into pgvector (the HNSW index is built once the rows are in) and
   the embedding model and dimension. The sections' full-text vectors are not copied: the
   PostgreSQL store's `sections_fill_fts` trigger derives them from each inserted row;
-* app.db: users, chats, messages, advice threads and their advice, API keys, the audit log,
-  prompt versions and the active ones, model defaults, the response log and feedback,
-  calibration versions, evaluation datasets, runs and rows;
+* app.db: users, chats, messages and their previous versions, advice threads and their
+  advice, API keys, the audit log, prompt versions and the active ones, model defaults, the
+  response log and feedback, calibration versions, evaluation datasets, runs and rows;
 * tables.db: every user table, created in the tables schema with the PostgreSQL column type
   of its loader type (as `PgTableLoader` creates it), readable by the SQL tool's role.
 
@@ -77,6 +77,7 @@ APP_TABLES = (
     "users",
     "chats",
     "messages",
+    "message_versions",
     "api_keys",
     "audit_log",
     "prompt_versions",

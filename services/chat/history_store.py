@@ -31,7 +31,17 @@ from services.presence import Presence
 from services.sqlite.connection import Connection, Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall, User
+from use_cases.chat_domain import (
+    Chat,
+    Message,
+    MessageVersion,
+    NewMessage,
+    Source,
+    TokenUsage,
+    ToolCall,
+    User,
+    replaced_answers,
+)
 from use_cases.errors import InvalidRequest, NotFound
 
 __all__ = ["MIGRATIONS", "SqliteHistoryStore", "chat_title"]
@@ -94,6 +104,25 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """
         ALTER TABLE messages ADD COLUMN owner TEXT;
         CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
+        """,
+    ),
+    # Answers replaced by "Retry" or an edited question, kept as the new answer's previous
+    # versions (deleted with it, and with its chat).
+    (
+        "history_0003_message_versions",
+        """
+        CREATE TABLE message_versions (
+            id          TEXT PRIMARY KEY,
+            message_id  TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            seq         INTEGER NOT NULL CHECK (seq >= 1),
+            question    TEXT NOT NULL,
+            content     TEXT NOT NULL,
+            sources     JSON NOT NULL DEFAULT '[]' CHECK (json_valid(sources)),
+            model       TEXT,
+            status      TEXT NOT NULL,
+            created_at  TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
         """,
     ),
 )
@@ -262,17 +291,49 @@ class SqliteHistoryStore:
 
     # -- messages ----------------------------------------------------------------------------
 
-    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
-        """Delete these messages of the chat (an exchange answered again); how many were."""
+    def delete_messages(
+        self, chat_id: str, message_ids: Sequence[str], *, versions_of: str | None = None
+    ) -> int:
+        """Delete these messages of the chat (an exchange answered again); how many were.
+        With `versions_of`, their answers are kept as that message's previous versions."""
         if not _is_valid_id(chat_id) or not message_ids:
             return 0
         marks = ", ".join("?" * len(message_ids))
         with self._write() as conn:
+            if versions_of is not None:
+                rows = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? "
+                    f"AND id IN ({marks}) ORDER BY seq",
+                    (chat_id, *message_ids),
+                ).fetchall()
+                _keep_versions(conn, [_message(row) for row in rows], versions_of)
             cursor = conn.execute(
                 f"DELETE FROM messages WHERE chat_id = ? AND id IN ({marks})",
                 (chat_id, *message_ids),
             )
         return cursor.rowcount
+
+    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
+        if not _is_valid_id(chat_id):
+            return {}
+        rows = self._conn().execute(
+            "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
+            "WHERE m.chat_id = ? ORDER BY v.message_id, v.seq",
+            (chat_id,),
+        )
+        versions: dict[str, list[MessageVersion]] = {}
+        for row in rows:
+            versions.setdefault(row["message_id"], []).append(
+                MessageVersion(
+                    question=row["question"],
+                    content=row["content"],
+                    sources=tuple(Source.from_dict(s) for s in json.loads(row["sources"])),
+                    model=row["model"],
+                    status=row["status"],
+                    created_at=_parse_time(row["created_at"]),
+                )
+            )
+        return versions
 
     def append_message(self, chat_id: str, message: NewMessage) -> Message:
         """Append at the next position of the chat and mark the chat as just active.
@@ -428,6 +489,39 @@ class SqliteHistoryStore:
         """One `BEGIN IMMEDIATE` transaction: commit on success, roll back on any error."""
         with immediate_transaction(self._conn()) as conn:
             yield conn
+
+
+def _keep_versions(conn: Connection, messages: Sequence[Message], new_id: str) -> None:
+    """Move the versions the replaced answers kept, then the answers themselves, to `new_id`."""
+    old_ids = [m.id for m in messages if m.role == "assistant"]
+    if old_ids:
+        conn.execute(
+            f"UPDATE message_versions SET message_id = ?, seq = seq + 1000000 "
+            f"WHERE message_id IN ({', '.join('?' * len(old_ids))})",
+            (new_id, *old_ids),
+        )
+    rows = conn.execute(
+        "SELECT id FROM message_versions WHERE message_id = ? ORDER BY created_at, seq",
+        (new_id,),
+    ).fetchall()
+    for seq, (version_id,) in enumerate(rows, start=1):  # one numbering, oldest first
+        conn.execute("UPDATE message_versions SET seq = ? WHERE id = ?", (seq, version_id))
+    for seq, (question, answer) in enumerate(replaced_answers(messages), start=len(rows) + 1):
+        conn.execute(
+            "INSERT INTO message_versions (id, message_id, seq, question, content, sources, "
+            "model, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                uuid.uuid4().hex,
+                new_id,
+                seq,
+                question,
+                answer.content,
+                _to_json(answer.sources, "sources"),
+                answer.model,
+                answer.status,
+                answer.created_at.isoformat(timespec="microseconds"),
+            ),
+        )
 
 
 def _casefold(text: str | None) -> str:

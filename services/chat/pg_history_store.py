@@ -34,7 +34,17 @@ from services.chat.history_store import (
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection
 from services.presence import Presence
-from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall, User
+from use_cases.chat_domain import (
+    Chat,
+    Message,
+    MessageVersion,
+    NewMessage,
+    Source,
+    TokenUsage,
+    ToolCall,
+    User,
+    replaced_answers,
+)
 from use_cases.errors import InvalidRequest, NotFound
 
 __all__ = ["MIGRATIONS", "PgHistoryStore"]
@@ -86,6 +96,23 @@ MIGRATIONS: list[Migration] = [
         """
         ALTER TABLE messages ADD COLUMN owner TEXT;
         CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
+        """,
+    ),
+    Migration(
+        "history_pg_0003_message_versions",
+        """
+        CREATE TABLE message_versions (
+            id          TEXT PRIMARY KEY,
+            message_id  TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            seq         INTEGER NOT NULL CHECK (seq >= 1),
+            question    TEXT NOT NULL,
+            content     TEXT NOT NULL,
+            sources     JSON NOT NULL DEFAULT '[]',
+            model       TEXT,
+            status      TEXT NOT NULL,
+            created_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
         """,
     ),
 ]
@@ -236,16 +263,49 @@ class PgHistoryStore:
 
     # -- messages ----------------------------------------------------------------------------
 
-    def delete_messages(self, chat_id: str, message_ids: Sequence[str]) -> int:
-        """Delete these messages of the chat (an exchange answered again); how many were."""
+    def delete_messages(
+        self, chat_id: str, message_ids: Sequence[str], *, versions_of: str | None = None
+    ) -> int:
+        """Delete these messages of the chat (an exchange answered again); how many were.
+        With `versions_of`, their answers are kept as that message's previous versions."""
         if not _is_valid_id(chat_id) or not message_ids:
             return 0
-        with self._db.connection() as conn:
+        with self._db.transaction() as conn:
+            if versions_of is not None:
+                rows = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = %s "
+                    "AND id = ANY(%s) ORDER BY seq",
+                    (chat_id, list(message_ids)),
+                ).fetchall()
+                _keep_versions(conn, [_message(row) for row in rows], versions_of)
             cursor = conn.execute(
                 "DELETE FROM messages WHERE chat_id = %s AND id = ANY(%s)",
                 (chat_id, list(message_ids)),
             )
         return cursor.rowcount
+
+    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
+        if not _is_valid_id(chat_id):
+            return {}
+        with self._db.connection() as conn:
+            rows = conn.execute(
+                "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
+                "WHERE m.chat_id = %s ORDER BY v.message_id, v.seq",
+                (chat_id,),
+            ).fetchall()
+        versions: dict[str, list[MessageVersion]] = {}
+        for row in rows:
+            versions.setdefault(row["message_id"], []).append(
+                MessageVersion(
+                    question=row["question"],
+                    content=row["content"],
+                    sources=tuple(Source.from_dict(s) for s in _json(row["sources"])),
+                    model=row["model"],
+                    status=row["status"],
+                    created_at=_utc(row["created_at"]),
+                )
+            )
+        return versions
 
     def append_message(self, chat_id: str, message: NewMessage) -> Message:
         """Append at the next position of the chat and mark the chat as just active.
@@ -349,6 +409,41 @@ class PgHistoryStore:
 
     def close(self) -> None:
         """Nothing to release: the pool is shared and closed by its owner."""
+
+
+def _keep_versions(conn: Connection, messages: Sequence[Message], new_id: str) -> None:
+    """Move the versions the replaced answers kept, then the answers themselves, to `new_id`
+    (as `services/chat/history_store._keep_versions`, in this dialect)."""
+    old_ids = [m.id for m in messages if m.role == "assistant"]
+    if old_ids:
+        conn.execute(
+            "UPDATE message_versions SET message_id = %s, seq = seq + 1000000 "
+            "WHERE message_id = ANY(%s)",
+            (new_id, old_ids),
+        )
+    rows = conn.execute(
+        "SELECT id FROM message_versions WHERE message_id = %s ORDER BY created_at, seq",
+        (new_id,),
+    ).fetchall()
+    for seq, row in enumerate(rows, start=1):  # one numbering, oldest first
+        conn.execute("UPDATE message_versions SET seq = %s WHERE id = %s", (seq, row["id"]))
+    for seq, (question, answer) in enumerate(replaced_answers(messages), start=len(rows) + 1):
+        _refuse_nul(question, answer.content)
+        conn.execute(
+            "INSERT INTO message_versions (id, message_id, seq, question, content, sources, "
+            "model, status, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                uuid.uuid4().hex,
+                new_id,
+                seq,
+                question,
+                answer.content,
+                _to_json(answer.sources, "sources"),
+                answer.model,
+                answer.status,
+                answer.created_at,
+            ),
+        )
 
 
 def _insert_user_if_new(

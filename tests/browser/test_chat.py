@@ -790,6 +790,13 @@ def test_the_last_answer_is_retried_and_the_last_question_edited_in_place(
     expect(again).to_have_text(first_answer)  # the offline model answers alike
     stored = httpx.get(f"{app_url}/chats/{chat_id}/messages").json()["messages"]
     assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    # The answer it replaced stays reachable, as a previous version (issue 27).
+    versions = page.locator(".chat-turn-assistant").last.locator(".chat-versions")
+    expect(versions.locator("summary")).to_have_text("Previous 1 answer")
+    versions.locator("summary").click()
+    # As stored: the text with its own numbers and its Sources list (the chips are live).
+    expect(versions.locator(".chat-version-item .md")).to_contain_text(first_answer[:40])
+    expect(versions.locator(".chat-version-item .md")).to_contain_text("Sources")
 
     page.get_by_role("button", name="Edit").click()
     composer = page.get_by_label("Your question")
@@ -812,6 +819,12 @@ def test_the_last_answer_is_retried_and_the_last_question_edited_in_place(
     page.reload()
     expect(page.locator(".chat-turn")).to_have_count(4)
     expect(page.get_by_role("button", name="Retry")).to_have_count(1)
+    versions = page.locator(".chat-turn-assistant").last.locator(".chat-versions")
+    expect(versions.locator("summary")).to_have_text("Previous 2 answers")
+    versions.locator("summary").click()
+    expect(versions.locator(".chat-version-when").first).to_contain_text(
+        "to “What is the minimum pasword lenght?”"
+    )
     assert_accessible(page)
 
 

@@ -92,3 +92,45 @@ async def test_a_retry_that_cannot_be_done_says_why_and_writes_nothing(
     refused = await client.post("/api/chat", json=regenerate)
     assert refused.status_code == 422
     assert container.adapters.history.get_chat("never-started") is None
+
+
+async def test_answers_given_again_stay_reachable_as_previous_versions(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """Issue 27: Retry replaced the old answer; it is kept as a previous version, with the
+    question it answered (an edited question's old text included), oldest first."""
+    first = await client.post("/chat", json={"message": "What is the minimum pasword lenght?"})
+    chat_id = first.json()["chat_id"]
+    retried = await client.post(
+        "/chat",
+        json={
+            "message": "What is the minimum pasword lenght?",
+            "chat_id": chat_id,
+            "replace_last": True,
+        },
+    )
+    edited = await client.post(
+        "/chat",
+        json={
+            "message": "How many vacation days do employees get?",
+            "chat_id": chat_id,
+            "replace_last": True,
+        },
+    )
+    assert retried.status_code == edited.status_code == 200, edited.text
+
+    listed = (await client.get(f"/chats/{chat_id}/messages")).json()["messages"]
+    assert [m["role"] for m in listed] == ["user", "assistant"]
+    answer = listed[-1]
+    assert answer["content"] == edited.json()["answer"]
+    versions = answer["previous_versions"]
+    assert [(v["question"], v["content"]) for v in versions] == [
+        ("What is the minimum pasword lenght?", first.json()["answer"]),
+        ("What is the minimum pasword lenght?", retried.json()["answer"]),
+    ]
+    assert versions[0]["sources"] and versions[0]["status"] == "complete"
+    assert versions[0]["created_at"] < versions[1]["created_at"]
+    assert listed[0]["previous_versions"] == []
+
+    assert (await client.delete(f"/chats/{chat_id}")).status_code == 204
+    assert container.adapters.history.list_versions(chat_id) == {}

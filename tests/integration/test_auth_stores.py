@@ -145,6 +145,7 @@ def test_both_stores_share_the_app_db_with_the_history_store(app_db: AppDb) -> N
         f"auth{infix}_0002_web_sessions",
         f"history{infix}_0001_users_chats_messages",
         f"history{infix}_0002_message_owner",
+        f"history{infix}_0003_message_versions",
     ]
     for store in stores:
         store.close()

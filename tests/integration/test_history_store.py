@@ -443,9 +443,17 @@ def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: A
     finally:
         second.close()
     names = (
-        ["history_pg_0001_users_chats_messages", "history_pg_0002_message_owner"]
+        [
+            "history_pg_0001_users_chats_messages",
+            "history_pg_0002_message_owner",
+            "history_pg_0003_message_versions",
+        ]
         if app_db.is_postgres
-        else ["history_0001_users_chats_messages", "history_0002_message_owner"]
+        else [
+            "history_0001_users_chats_messages",
+            "history_0002_message_owner",
+            "history_0003_message_versions",
+        ]
     )
     assert sorted(app_db.raw("SELECT name FROM schema_migrations")) == [(n,) for n in names]
     if not app_db.is_postgres:
@@ -585,3 +593,42 @@ def test_deleting_messages_removes_only_those_of_that_chat(store: HistoryStore) 
     assert store.delete_messages("not a chat id!", ids) == 0
     again = store.append_message(chat.id, user_says("second, edited"))
     assert [m.id for m in store.list_messages(chat.id)] == [kept.id, again.id]
+
+
+def test_an_exchange_answered_again_keeps_its_answers_as_previous_versions(
+    store: HistoryStore, app_db: AppDb
+) -> None:
+    chat = store.get_or_create_chat(None, "alice", "first")
+    source = Source.from_dict({"n": 1, "kind": "document", "title": "Policy"})
+
+    def exchange(question: str, answer: str) -> list[str]:
+        asked = store.append_message(chat.id, user_says(question))
+        said = store.append_message(
+            chat.id, NewMessage("assistant", answer, sources=(source,), model="m")
+        )
+        return [asked.id, said.id]
+
+    one = exchange("How long?", "Ten days.")
+    failed = store.append_message(chat.id, NewMessage("assistant", "", status="failed"))
+    two = exchange("How long?", "Twelve days.")
+    store.delete_messages(chat.id, [*one, failed.id], versions_of=two[1])
+    three = exchange("How long, edited?", "Fourteen days.")
+    store.delete_messages(chat.id, two, versions_of=three[1])
+
+    assert [m.content for m in store.list_messages(chat.id)] == [
+        "How long, edited?",
+        "Fourteen days.",
+    ]
+    versions = store.list_versions(chat.id)
+    assert list(versions) == [three[1]]
+    kept = versions[three[1]]
+    assert [(v.question, v.content, v.status) for v in kept] == [
+        ("How long?", "Ten days.", "complete"),  # the failed empty answer is not a version
+        ("How long?", "Twelve days.", "complete"),
+    ]
+    assert kept[0].sources == (source,) and kept[0].model == "m"
+    assert kept[0].created_at < kept[1].created_at
+    assert store.list_versions("no such chat") == {}
+
+    store.delete_chat(chat.id)
+    assert app_db.raw("SELECT count(*) FROM message_versions") == [(0,)]

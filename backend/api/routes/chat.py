@@ -203,7 +203,10 @@ async def chat_messages(
     transcript = await container.chats.transcript(user, chat_id)
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
-        messages=[MessageOut.of(m, transcript.responses.get(m.id)) for m in transcript.messages],
+        messages=[
+            MessageOut.of(m, transcript.responses.get(m.id), transcript.versions.get(m.id, ()))
+            for m in transcript.messages
+        ],
     )
 
 

@@ -10,7 +10,7 @@ import {
   panelDialog, quotedSentences,
   withCodeCopy,
 } from "./answer.js";
-import { append, askDialog, clear, describeError, h, notify } from "./dom.js";
+import { append, askDialog, clear, describeError, formatDate, h, notify, plural } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -343,7 +343,36 @@ function buildPage(ctx) {
     else if (message.status === "failed") turn.fail("This answer failed before it was complete.");
     else if (message.status === "streaming") turn.note("This answer is still being written. Reload to see it.");
     turn.finish(message, message.feedback);
+    if (message.previous_versions?.length) attachVersions(turn.el, message.previous_versions);
     return turn.el;
+  }
+
+  /** The answers an answer replaced (Retry, an edited question), under a disclosure. */
+  function attachVersions(turnEl, versions) {
+    turnEl.querySelector(".chat-versions")?.remove();
+    const question = turnEl.previousElementSibling?.querySelector(".chat-user-text")?.textContent;
+    const plainCite = (keys, label) => h("span", { class: "advice-ref" }, label);
+    turnEl.querySelector(".chat-bubble").append(h("details", { class: "chat-versions" },
+      h("summary", {}, `Previous ${plural(versions.length, "answer")}`),
+      h("ol", { class: "chat-version-list", reversed: true },
+        [...versions].reverse().map((version) => h("li", { class: "chat-version-item" },
+          h("p", { class: "chat-version-when muted" }, `Answered ${formatDate(version.created_at, true)}`,
+            version.question && version.question !== question ? ` to “${version.question}”` : "",
+            version.status === "interrupted" ? " (stopped)" : ""),
+          h("div", { class: "md" }, renderMarkdown(version.content, { cite: plainCite })))))));
+  }
+
+  /** After an answer given again: show what it replaced, as the server kept it. */
+  async function showVersions(turnEl) {
+    try {
+      const data = await api("GET", `${chatPath(state.chatId)}/messages`);
+      const last = data.messages[data.messages.length - 1];
+      if (last?.role === "assistant" && last.previous_versions?.length && turnEl.isConnected) {
+        attachVersions(turnEl, last.previous_versions);
+      }
+    } catch {
+      // Not shown now; they are there the next time the chat is opened.
+    }
   }
 
   function userTurn(text) {
@@ -635,6 +664,7 @@ function buildPage(ctx) {
       await loadConversation();
     } else {
       lastExchangeActions();
+      if (replace && answering && el.isConnected) await showVersions(turn.el);
     }
   }
 
