@@ -11,10 +11,10 @@ rule; a malformed id is treated as absent by lookups and refused by `add_entry`.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from services.chat.history_store import _is_valid_id, _require_valid_id, chat_title
+from services.chat.history_store import _is_valid_id, _now, _require_valid_id, chat_title
 from services.sqlite.connection import Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
@@ -153,8 +153,3 @@ def _entry(row: Row) -> AdviceEntry:
         advice=StructuredAdvice.model_validate_json(row["advice"]),
         created_at=datetime.fromisoformat(row["created_at"]),
     )
-
-
-def _now() -> str:
-    """UTC ISO-8601 with a fixed microsecond part, so text order is time order."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")

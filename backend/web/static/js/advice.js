@@ -10,7 +10,7 @@
 import { api, ApiError, request } from "./api.js";
 import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
 import { dayGroup } from "./chat.js";
-import { append, clear, confirmDialog, describeError, h, notify } from "./dom.js";
+import { append, clear, confirmDialog, describeError, h, newId, notify } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -206,12 +206,6 @@ export async function mount(root, ctx) {
 
 function threadPath(id) {
   return `/advice/threads/${encodeURIComponent(id)}`;
-}
-
-/** Random letters and digits for a new thread id (as the chat page makes chat ids). */
-function newId(prefix) {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The advice as one line of plain text: no citation markers, emphasis or line breaks. */

@@ -10,7 +10,7 @@ import {
   panelDialog, quotedSentences,
   withCodeCopy,
 } from "./answer.js";
-import { append, askDialog, clear, describeError, formatDate, h, notify, plural } from "./dom.js";
+import { append, askDialog, clear, describeError, formatDate, h, newId, notify, plural } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -44,13 +44,6 @@ export async function mount(root, ctx) {
   page.wire();
   await page.load();
   return () => page.stop();
-}
-
-/** Random letters and digits for a new chat or message id (crypto.randomUUID needs a
- * secure context; a server reached over plain http on the network is not one). */
-function newId(prefix) {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function chatPath(id) {

@@ -66,6 +66,13 @@ export function formatDate(value, withTime = false) {
   return withTime ? `${day} ${pad(date.getHours())}:${pad(date.getMinutes())}` : day;
 }
 
+/** Random letters and digits for a new chat, message or advice-thread id (crypto.randomUUID
+ * needs a secure context; a server reached over plain http on the network is not one). */
+export function newId(prefix) {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** "1 chunk", "2 chunks", "1,200 rows": a count with its noun in the right number. */
 export function plural(count, one, many = `${one}s`) {
   return `${Number(count).toLocaleString("en")} ${count === 1 ? one : many}`;
