@@ -130,8 +130,7 @@ def test_a_revoked_key_sends_the_reader_back_to_signing_in(
     expect(page.locator("#chat-model option").first).to_be_attached()
     revoke = secured_app.container.revoke_key.execute(CLI_ADMIN, secured_app.key_ids["user"])
     run_async(revoke)
-    page.get_by_role("link", name="Advice").click()
-    page.get_by_role("link", name="Chat", exact=True).click()  # its list of chats: a 401
+    page.get_by_role("link", name="Advice").click()  # its list of advice threads: a 401
     page.get_by_text(
         "Your sign-in has ended (signed out, expired, or the key was revoked). Sign in again."
     ).wait_for()
