@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic_ai.exceptions import ModelUnavailableError
 from pydantic_ai.messages import ModelMessage, ModelResponse, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCalls, FunctionModel
 
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
-from tests.e2e.test_advice_api import _output_chunks, advise
+from tests.e2e.test_advice_api import _output_chunks, advise, down
 
 QUESTION = "Can I deploy to production on Friday?"
 
@@ -34,11 +33,6 @@ async def recording(messages: list[ModelMessage], info: AgentInfo) -> AsyncItera
     args = {"main_advice": f"Advice number {len(seen)}.", "reasoning": "Noted."}
     for chunk in _output_chunks(info, args):
         yield chunk
-
-
-async def down(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
-    raise ModelUnavailableError("test:down", "503 from the provider")
-    yield ""  # pragma: no cover
 
 
 @pytest.fixture
