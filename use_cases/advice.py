@@ -107,6 +107,7 @@ from use_cases.agent import (
     without_citations,
 )
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
+from use_cases.citation_order import CitationOrder
 from use_cases.confidence import DEFAULT_PHRASES, INVENTED_CITATION_FACTOR
 from use_cases.errors import InvalidRequest, PayloadTooLarge
 from use_cases.ports import AdviceThreadStore, Clock, ModelResolver, ResolvedModel, WebSearch
@@ -435,13 +436,26 @@ class _AdviceTurn:
         score = min(1.0, max(0.0, float(self.book.confidence(cited, citations, refused))))
         if invented:
             score *= INVENTED_CITATION_FACTOR
+        # As the reader numbers them: the advice (as it streamed), its reasoning, its
+        # alternatives, then the passages it names only in `cited_passages`.
+        main_advice = self.text.final_text(draft.main_advice)
+        order = self.text.order
+        reasoning = order.marked(draft.reasoning)
+        alternatives = [
+            a.model_copy(
+                update={"option": order.marked(a.option), "reason": order.marked(a.reason)}
+            )
+            for a in draft.alternatives
+        ]
+        for number in draft.cited_passages:
+            order.number(number)
         return await self._finish(
             record,
-            self.text.final_text(draft.main_advice),
-            draft.reasoning,
+            main_advice,
+            reasoning,
             score,
-            alternatives=draft.alternatives,
-            sources=[source_of(c) for c in shown],
+            alternatives=alternatives,
+            sources=[source_of(c) for c in order.sources(shown)],
             evidence=(cited, refused),
             invented_citations=len(invented),
         )
@@ -643,12 +657,16 @@ class MainAdviceStream:
     `checked_draft` leaves it out of the final advice, so what was sent stays a prefix of it.
     Until the next character shows that no marker follows, the stream holds back trailing
     spaces (a dropped marker takes the space before it), an unfinished `[n`, and an unfinished
-    last line that may be a Sources entry."""
+    last line that may be a Sources entry. Markers are sent as the reader numbers them
+    (`order`, see `use_cases/citation_order.py`), in the order they are sent."""
 
     def __init__(self, tool_name: str, known: Callable[[], Collection[int]] = frozenset) -> None:
         self._tool = tool_name
         self._known = known
         self._args: dict[int, str] = {}
+        self.order = CitationOrder()
+        self._raw = ""
+        """What was sent, as the model numbered it."""
         self.sent = ""
         self._diverged = False
 
@@ -678,10 +696,12 @@ class MainAdviceStream:
         if self._diverged or not value:
             return ""
         value = self._sendable(value)
-        if value.startswith(self.sent):
-            new, self.sent = value[len(self.sent) :], value
+        if value.startswith(self._raw):
+            # What is held back never ends inside a marker, so the new part has whole ones.
+            new = self.order.marked(value[len(self._raw) :])
+            self._raw, self.sent = value, self.sent + new
             return new
-        if not self.sent.startswith(value):
+        if not self._raw.startswith(value):
             self._diverged = True  # a retry that says something else: wait for the end
         return ""
 
@@ -693,9 +713,11 @@ class MainAdviceStream:
         return without_citations(value, dropped) if dropped else value
 
     def final_text(self, main_advice: str) -> str:
-        if main_advice.startswith(self.sent):
-            return main_advice
-        return f"{self.sent.rstrip()}\n\n{main_advice}"
+        """The advice's text as sent and as stored: `main_advice` (numbered as the model saw
+        it) after what was sent, numbered as the reader sees it."""
+        if main_advice.startswith(self._raw):
+            return self.sent + self.order.marked(main_advice[len(self._raw) :])
+        return f"{self.sent.rstrip()}\n\n{self.order.marked(main_advice)}"
 
 
 #: What may still turn into (or lose) a citation marker: line breaks followed by nothing but

@@ -68,6 +68,7 @@ from use_cases.agent import (
 )
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
 from use_cases.chats import chat_not_found
+from use_cases.citation_order import NumberedText, numbered_answer
 from use_cases.errors import Conflict, InvalidRequest
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
 from use_cases.response_log import RecordedResponse, ResponseRecord
@@ -231,9 +232,12 @@ class ChatTurns:
             sampling=request.sampling,
         )
         started = TurnStarted(turn.assistant.id, resolved.identifier)
+        citations = turn.deps.citations
+        numbered = NumberedText(lambda: {c.number for c in citations})
         async with aclosing(self._runner.run(call, started, turn)) as events:
             async for event in events:
-                yield event
+                for shown in numbered.events(event):
+                    yield shown
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -332,7 +336,7 @@ class _ChatTurn:
             )
             answer = INSTRUCTIONS_WITHHELD
         answer, invented = checked_citations(answer, self.deps.citations)
-        sources = cited_sources(answer, self.deps.citations)
+        answer, sources = numbered_answer(answer, cited_sources(answer, self.deps.citations))
         declined = self.deps.search_policy.declined
         withheld = answer == INSTRUCTIONS_WITHHELD or bool(declined and answer == declined)
         result = await self._store(answer, record, token_usage(run), sources)
@@ -388,11 +392,13 @@ class _ChatTurn:
         )
 
     def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
+        # Numbered as it streamed (`NumberedText`), though it keeps no sources.
+        text, _ = numbered_answer(record.text, ())
         self.history.finalize_message(
             self.assistant.id,
             NewMessage(
                 "assistant",
-                record.text,
+                text,
                 tool_calls=record.tool_calls,
                 model=self.resolved.identifier,
                 latency_ms=record.latency_ms,

@@ -50,6 +50,7 @@ from use_cases.agent import (
 from use_cases.auth_domain import Caller, require_admin
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, checked_question
 from use_cases.chat_domain import Source, TokenUsage
+from use_cases.citation_order import numbered_answer
 from use_cases.errors import AlmanacError, InvalidRequest
 from use_cases.eval_domain import Pricing
 from use_cases.llm_domain import CHAT
@@ -288,7 +289,8 @@ class _PlaygroundTurn:
         if leaks_instructions(answer, self.deps.instructions):
             answer = INSTRUCTIONS_WITHHELD
         answer, _ = checked_citations(answer, self.deps.citations)
-        return answer, token_usage(run), cited_sources(answer, self.deps.citations)
+        answer, sources = numbered_answer(answer, cited_sources(answer, self.deps.citations))
+        return answer, token_usage(run), sources
 
     async def refuse(self, record: TurnRecord) -> _Answer:
         return REFUSAL_ANSWER, TokenUsage(), ()

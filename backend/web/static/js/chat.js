@@ -50,24 +50,6 @@ function chatPath(id) {
   return `/chats/${encodeURIComponent(id)}`;
 }
 
-/** The numbers a reader sees: sources in the order the answer first cites them (1, 2, 3 with
- * no gaps), then the ones it lists without citing, in their order. The answer's own text
- * (what Copy copies) keeps the numbers its Sources list uses. */
-export function numbering(text, sources) {
-  const whole = String(text || "");
-  const split = whole.match(SOURCES_BLOCK);
-  const body = split ? whole.slice(0, split.index) : whole;
-  const documents = sources.filter((s) => s.kind !== "table").map((s) => s.number);
-  const seen = [];
-  for (const match of body.matchAll(/\[(\d+(?:\s*,\s*\d+)*)\]/g)) {
-    for (const n of match[1].split(",").map((x) => Number(x.trim()))) {
-      if (documents.includes(n) && !seen.includes(n)) seen.push(n);
-    }
-  }
-  for (const n of documents) if (!seen.includes(n)) seen.push(n);
-  return new Map(seen.map((n, index) => [n, index + 1]));
-}
-
 function buildPage(ctx) {
   const state = {
     chatId: ctx.params.chatId || null,
@@ -379,7 +361,6 @@ function buildPage(ctx) {
   function assistantTurn() {
     let text = "";
     let sources = null; // null until the answer's data part arrives
-    let shownAs = new Map(); // source number -> the number shown (first cited is 1)
     let scheduled = false;
     const tools = h("ul", { class: "chat-tools", hidden: true });
     const toolItems = new Map();
@@ -400,7 +381,7 @@ function buildPage(ctx) {
       // The answer's own "Sources" list is replaced by the chips, once they are known.
       const shown = split && (sources === null || cited.length) ? text.slice(0, split.index) : text;
       clear(answer);
-      answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited, shownAs, () => text) }));
+      answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited, () => text) }));
       withCodeCopy(answer);
       thinking.hidden = Boolean(text) || sources !== null;
       scrollToEnd();
@@ -436,9 +417,8 @@ function buildPage(ctx) {
         // The stored answer: a draft the server sent back to the model may have streamed.
         if (typeof data.answer === "string") text = data.answer;
         sources = data.sources || [];
-        shownAs = numbering(text, sources);
         render();
-        showSources(sourceBox, sources, shownAs, () => text);
+        showSources(sourceBox, sources, () => text);
         clear(meta);
         append(meta, [
           data.not_found ? notFoundBadge() : confidenceBadge(data.confidence, data.confidence_phrase),
@@ -469,7 +449,7 @@ function buildPage(ctx) {
   }
 
   /** What a citation marker becomes: a chip per source, or plain text if none is known. */
-  function citeNode(keys, label, cited, shownAs = new Map(), answerText = () => "") {
+  function citeNode(keys, label, cited, answerText = () => "") {
     const found = keys.map((key) => cited.find((s) => (typeof key === "number" ? s.number === key : s.title === key)));
     if (!cited.length || found.some((s) => !s)) {
       return h("span", { class: "chat-cite chat-cite-pending" }, label.slice(1, -1));
@@ -478,27 +458,25 @@ function buildPage(ctx) {
     for (const source of found) {
       fragment.append(h("button", {
         type: "button", class: "chat-cite",
-        "aria-label": `Source ${shownAs.get(source.number) ?? source.number}: ${sourceName(source)}`,
+        "aria-label": `Source ${source.number}: ${sourceName(source)}`,
         title: sourceName(source),
         onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
-      }, source.kind === "table" ? "table" : String(shownAs.get(source.number) ?? source.number)));
+      }, source.kind === "table" ? "table" : String(source.number)));
     }
     return fragment;
   }
 
-  function showSources(box, sources, shownAs = new Map(), answerText = () => "") {
+  function showSources(box, sources, answerText = () => "") {
     clear(box);
     box.hidden = !sources.length;
     if (!sources.length) return;
-    const order = (source) => shownAs.get(source.number) ?? Number.MAX_SAFE_INTEGER;
-    const listed = [...sources].sort((a, b) => order(a) - order(b));
     box.append(h("p", { class: "chat-sources-title" }, "Sources"),
-      h("ul", { class: "chat-source-list" }, listed.map((source) => h("li", {},
+      h("ul", { class: "chat-source-list" }, sources.map((source) => h("li", {},
         h("button", {
           type: "button", class: "chat-source-chip",
           onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
         },
-        h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(shownAs.get(source.number) ?? source.number)),
+        h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(source.number)),
         h("span", { class: "chat-source-text" },
           h("span", { class: "chat-source-name" }, source.title),
           h("span", { class: "chat-source-detail" }, sourceDetail(source))))))));
