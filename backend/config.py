@@ -322,6 +322,15 @@ class Settings(BaseSettings):
     history_window: int = Field(
         20, ge=0, le=200, description="Earlier messages of a chat sent to the model."
     )
+    stream_word_delay_ms: int = Field(
+        12,
+        ge=0,
+        le=200,
+        description="Milliseconds between the words of a text delta that holds several (as the "
+        "offline model sends a sentence at once), in the streams of chat and advice, so an answer "
+        "is seen being written; at most 2 s per answer, and a provider streaming a word at a time "
+        "is not slowed. 0 sends text as it comes.",
+    )
     default_user_id: str = Field(
         "default",
         min_length=1,

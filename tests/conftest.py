@@ -133,6 +133,9 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "reranker_enabled": False,
         "log_level": "WARNING",
         "answer_processes": False,  # in-process containers plan on threads (start-up time)
+        # Streams send text as it comes (pacing has its own tests: test_stream_pacing.py and
+        # the browser's visible-streaming test), so streamed answers do not wait for it.
+        "stream_word_delay_ms": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -28,6 +28,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
+from backend.api.streams import Pacer
 from use_cases.advice_domain import (
     AdviceDelta,
     AdviceEntry,
@@ -145,16 +146,25 @@ def _event(data: str) -> str:
     return f"data: {data}\n\n"
 
 
-async def encode_advice_sse(events: AsyncIterator[AdviceEvent]) -> AsyncIterator[str]:
-    """The advice stream as SSE (see the module docstring)."""
+async def _whole(text: str) -> AsyncIterator[str]:
+    yield text
+
+
+async def encode_advice_sse(
+    events: AsyncIterator[AdviceEvent], pacer: Pacer | None = None
+) -> AsyncIterator[str]:
+    """The advice stream as SSE (see the module docstring); with a `pacer`, the advice's
+    text goes a word at a time (`backend.api.streams.Pacer`)."""
     sent = ""
     async with aclosing(events) as stream:
         async for event in stream:
             if isinstance(event, AdviceStarted):
                 yield _event(OPENING)
             elif isinstance(event, AdviceDelta) and event.text:
-                sent += event.text
-                yield _event(_escaped(event.text))
+                pieces = pacer.pieces(event.text) if pacer is not None else _whole(event.text)
+                async for piece in pieces:
+                    sent += piece
+                    yield _event(_escaped(piece))
             elif isinstance(event, AdviceFinished):
                 advice = event.advice
                 if advice.main_advice.startswith(sent):

@@ -8,14 +8,22 @@
 
 Both read the typed events of a chat turn (`use_cases.chat.ChatEvent`) and the stored
 `ChatResult`; they record nothing themselves (tool calls are recorded by the turn core).
+
+`paced_chat` (and `Pacer`, which the advice stream uses too) sends a text delta that holds
+several words a word at a time, `STREAM_WORD_DELAY_MS` apart, so an answer that arrives whole
+(the offline model composes a sentence at once) is seen being written. A provider streaming a
+word per delta is not slowed, and no answer is paced for more than `PACING_BUDGET_S`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -38,6 +46,62 @@ from use_cases.chat import ChatEvent, ChatResult
 from use_cases.turns import TurnFailed, TurnFinished, TurnStarted, tool_result_text
 
 V4_HEADERS = {"x-vercel-ai-data-stream": "v1", "cache-control": "no-cache"}
+
+#: The longest one answer's stream is slowed down by pacing, in seconds.
+PACING_BUDGET_S = 2.0
+#: A word with the whitespace before it (and, for the last, the whitespace after it).
+_WORD = re.compile(r"\s*\S+(?:\s+$)?")
+
+
+@dataclass
+class Pacer:
+    """Splits the text of one answer's deltas into words, `delay_s` apart within a delta,
+    until the answer has been paced for `budget_s` (then text goes as it comes)."""
+
+    delay_s: float
+    budget_s: float = PACING_BUDGET_S
+    _spent: float = field(default=0.0, init=False)
+
+    @classmethod
+    def from_ms(cls, delay_ms: int) -> Pacer:
+        return cls(delay_ms / 1000)
+
+    async def pieces(self, text: str) -> AsyncIterator[str]:
+        paced = self.delay_s > 0 and self._spent < self.budget_s
+        words = _WORD.findall(text) if paced else []
+        if len(words) < 2 or "".join(words) != text:
+            yield text
+            return
+        for index, word in enumerate(words):
+            if index and self._spent < self.budget_s:
+                started = time.perf_counter()
+                await asyncio.sleep(self.delay_s)
+                self._spent += time.perf_counter() - started
+            if index and self._spent >= self.budget_s:
+                yield "".join(words[index:])
+                return
+            yield word
+
+
+async def paced_chat(events: AsyncIterator[ChatEvent], pacer: Pacer) -> AsyncIterator[ChatEvent]:
+    """The chat turn's events with its text deltas sent a word at a time (see the module)."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                first = True
+                async for piece in pacer.pieces(event.part.content):
+                    if first:
+                        first = False
+                        yield replace(event, part=replace(event.part, content=piece))
+                    else:
+                        yield PartDeltaEvent(
+                            index=event.index, delta=TextPartDelta(content_delta=piece)
+                        )
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                async for piece in pacer.pieces(event.delta.content_delta):
+                    yield replace(event, delta=replace(event.delta, content_delta=piece))
+            else:
+                yield event
 
 
 def _line(code: str, value: Any) -> str:

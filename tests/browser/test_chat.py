@@ -18,8 +18,10 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCall
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
+from backend.bootstrap import bootstrap
+from backend.config import Settings
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
-from tests.conftest import container_with_models
+from tests.conftest import FixedClock, container_with_models, make_settings
 from tests.fakes import streamed
 from tests.live_server import serve
 
@@ -852,17 +854,58 @@ def citing_url(data_dir: Path) -> Iterator[str]:
 def test_citations_are_numbered_in_the_order_the_answer_cites_them(
     page: Any, citing_url: str
 ) -> None:
-    """Issue 27: citation numbers arrived with gaps and out of order (3, 1 in the text)."""
+    """Issue 27: citation numbers arrived with gaps and out of order (3, 1 in the text). The
+    server numbers them (tests/e2e/test_citation_numbers.py); the page shows its numbers."""
     open_chat(page, citing_url + "/#/chat")
     page.get_by_label("Model", exact=True).select_option("test:citing")
     answer = ask(page, "How often do passwords change, and how long are they?")
     chips = answer.locator(".chat-answer button.chat-cite")
     expect(chips).to_have_text(["1", "2"])
     listed = answer.locator(".chat-source-chip .chat-cite-n")
-    assert listed.all_inner_texts()[:2] == ["1", "2"]
-    # The chip "1" and the first listed source are the same passage: the answer's [3].
+    assert listed.all_inner_texts() == ["1", "2"]
+    # The chip "1" and the first listed source are the same passage: the model's [3].
     stored = httpx.get(f"{citing_url}/chats/{page.url.rsplit('/', 1)[1]}/messages").json()
-    third = next(s for s in stored["messages"][-1]["sources"] if s["number"] == 3)
-    assert third["title"] in (chips.first.get_attribute("aria-label") or "")
-    assert third["title"] in answer.locator(".chat-source-chip").first.inner_text()
+    last = stored["messages"][-1]
+    assert last["content"].startswith("Passwords change only on compromise [1].")
+    first = last["sources"][0]
+    assert first["number"] == 1
+    assert first["title"] in (chips.first.get_attribute("aria-label") or "")
+    assert first["title"] in answer.locator(".chat-source-chip").first.inner_text()
     assert_accessible(page)
+
+
+@pytest.fixture
+def paced_url(data_dir: Path) -> Iterator[str]:
+    """The app with streams paced as shipped (STREAM_WORD_DELAY_MS's default)."""
+    shipped = Settings.model_fields["stream_word_delay_ms"].default
+    settings = make_settings(data_dir, stream_word_delay_ms=shipped)
+    assert settings.stream_word_delay_ms > 0
+    container = bootstrap(settings, clock=FixedClock())
+    try:
+        with serve(create_app(container=container)) as url:
+            yield url
+    finally:
+        container.close()
+
+
+#: Records the length of the newest answer's text at every change of the page.
+RECORD_ANSWER_LENGTHS = """() => {
+  window.answerLengths = [];
+  new MutationObserver(() => {
+    const answers = document.querySelectorAll('.chat-turn-assistant .chat-answer');
+    const last = answers[answers.length - 1];
+    if (last) window.answerLengths.push(last.textContent.length);
+  }).observe(document.body, { childList: true, subtree: true, characterData: true });
+}"""
+
+
+def test_an_offline_answer_is_seen_being_written(page: Any, paced_url: str) -> None:
+    """Issue 27: the offline model's answer arrived all at once. It now streams a word at a
+    time (the server paces a sentence that arrives whole), and the page shows it growing."""
+    open_chat(page, paced_url + "/#/chat")
+    page.evaluate(RECORD_ANSWER_LENGTHS)
+    answer = ask(page, QUESTION)
+    lengths = page.evaluate("window.answerLengths")
+    final = len(answer.locator(".chat-answer").text_content() or "")
+    growing = sorted({n for n in lengths if 0 < n < final})
+    assert len(growing) >= 5, f"the answer appeared in {len(growing) + 1} steps: {lengths}"

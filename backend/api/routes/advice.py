@@ -16,7 +16,7 @@ from backend.api.deps import ContainerDep, PageLimit, PageOffset, UserDep
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.routes.chat import _started
-from backend.api.streams import ClosingStreamingResponse
+from backend.api.streams import ClosingStreamingResponse, Pacer
 from use_cases.advice_domain import StructuredAdvice
 
 router = APIRouter(tags=["advice"])
@@ -40,7 +40,9 @@ _BEFORE_THE_RUN = problem_responses(413, 422, 503)
 async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Response:
     events = await _started(container.advice.stream(body.to_request(user)))
     return ClosingStreamingResponse(
-        encode_advice_sse(events), media_type="text/event-stream", headers=SSE_HEADERS
+        encode_advice_sse(events, Pacer.from_ms(container.settings.stream_word_delay_ms)),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
     )
 
 

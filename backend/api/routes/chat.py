@@ -26,8 +26,10 @@ from backend.api.streams import (
     UI_HEADERS,
     V4_HEADERS,
     ClosingStreamingResponse,
+    Pacer,
     encode_data_stream_v4,
     encode_ui_message_stream,
+    paced_chat,
 )
 from backend.bootstrap import Container
 from backend.config import Settings
@@ -96,8 +98,9 @@ async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) 
         replace_last=body.replace_last,
     )
     events = await _started(container.chat.stream(request))
+    paced = paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms))
     return ClosingStreamingResponse(
-        encode_data_stream_v4(events), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
+        encode_data_stream_v4(paced), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
     )
 
 
@@ -133,7 +136,9 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
     )
     events = await _started(container.chat.stream(chat_request))
     return ClosingStreamingResponse(
-        encode_ui_message_stream(events, run_input),
+        encode_ui_message_stream(
+            paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms)), run_input
+        ),
         media_type="text/event-stream",
         headers=UI_HEADERS,
     )
