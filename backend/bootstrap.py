@@ -454,7 +454,7 @@ def _wire(
         web_search=web_search,
         threads=app_stores.advice_threads,
     )
-    advice_threads = ManageAdviceThreads(app_stores.advice_threads)
+    advice_threads = ManageAdviceThreads(app_stores.advice_threads, response_log)
     ingest = IngestDocuments(
         store,
         loader,

@@ -119,11 +119,18 @@ class AdviceEntryOut(BaseModel):
     question: str
     advice: StructuredAdvice
     created_at: datetime
+    feedback: bool | None = Field(
+        None, description="The asker's verdict on the advice (POST /feedback); null if none."
+    )
 
     @classmethod
-    def of(cls, entry: AdviceEntry) -> AdviceEntryOut:
+    def of(cls, entry: AdviceEntry, feedback: bool | None = None) -> AdviceEntryOut:
         return cls(
-            id=entry.id, question=entry.question, advice=entry.advice, created_at=entry.created_at
+            id=entry.id,
+            question=entry.question,
+            advice=entry.advice,
+            created_at=entry.created_at,
+            feedback=feedback,
         )
 
 

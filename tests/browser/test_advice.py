@@ -111,6 +111,14 @@ def test_a_thread_is_kept_on_the_server_reopened_and_deleted(page: Any, app_url:
     expect(page.locator(".advice-card")).to_have_count(2)
     headings = page.locator(".advice-card h2").all_inner_texts()
     assert headings == [QUESTION, "And what about service-account keys?"]
+    # The verdict given before is shown as it was left.
+    reopened = page.locator(".advice-card")
+    expect(reopened.first.get_by_role("button", name="Good answer")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(reopened.last.get_by_role("button", name="Good answer")).to_have_attribute(
+        "aria-pressed", "false"
+    )
     threads = page.get_by_role("navigation", name="Your advice threads")
     link = threads.get_by_role("link", name=QUESTION)
     assert link.get_attribute("aria-current") == "page"

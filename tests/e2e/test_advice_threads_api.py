@@ -74,6 +74,22 @@ async def test_advice_given_in_a_thread_is_reopened_oldest_first_as_it_was_sent(
         second.advice.model_dump(mode="json"),
     ]  # the same response ids: feedback works on a reopened thread
     assert entries[0]["advice"]["sources"]  # the offline advice cites the handbook
+    assert [e["feedback"] for e in entries] == [None, None]
+
+
+async def test_a_reopened_thread_shows_the_verdict_given_on_each_advice(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await advise(client, ask(QUESTION))
+    await advise(client, ask("And on Monday?"))
+    rated = {"response_id": first.advice.response_id, "outcome": False}
+    assert (await client.post("/feedback", json=rated)).status_code == 200
+    entries = (await client.get("/advice/threads/t-1")).json()["entries"]
+    assert [e["feedback"] for e in entries] == [False, None]
+    undone = await client.delete(f"/feedback/{first.advice.response_id}")
+    assert undone.status_code == 200
+    entries = (await client.get("/advice/threads/t-1")).json()["entries"]
+    assert [e["feedback"] for e in entries] == [None, None]
 
 
 async def test_the_threads_earlier_advice_is_the_conversation_the_model_gets(

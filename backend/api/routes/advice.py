@@ -83,7 +83,10 @@ async def advice_thread(
     transcript = await container.advice_threads.transcript(user, thread_id)
     return AdviceTranscriptOut(
         thread=AdviceThreadOut.of(transcript.thread),
-        entries=[AdviceEntryOut.of(entry) for entry in transcript.entries],
+        entries=[
+            AdviceEntryOut.of(entry, transcript.feedback.get(entry.id))
+            for entry in transcript.entries
+        ],
     )
 
 

@@ -153,7 +153,7 @@ export async function mount(root, ctx) {
     for (const entry of transcript.entries) {
       const card = adviceCard(entry.question, ++counter);
       cards.append(card.el);
-      card.complete(entry.advice, entry.advice.fallback === true);
+      card.complete(entry.advice, entry.advice.fallback === true, entry.feedback ?? null);
     }
     cards.lastElementChild?.scrollIntoView({ block: "nearest" });
   }
@@ -309,7 +309,7 @@ function adviceCard(question, number) {
       clear(main);
       main.append(render(text || "…"));
     },
-    complete(advice, fallback) {
+    complete(advice, fallback, feedback = null) {
       sourceItems = new Map(advice.sources.map((src) => [src.n, h("li", {
         value: src.n, tabindex: "-1", dataset: { name: src.document },
       },
@@ -336,7 +336,7 @@ function adviceCard(question, number) {
       clear(foot);
       append(foot, [
         h("span", { class: "muted" }, `Model ${advice.model_identifier} · ${DECISIONS[advice.search_decision] || advice.search_decision}`),
-        advice.response_id && !fallback ? feedbackButtons(advice.response_id) : null]);
+        advice.response_id && !fallback ? feedbackButtons(advice.response_id, feedback) : null]);
       el.removeAttribute("aria-busy");
     },
     stopped() {
