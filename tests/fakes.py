@@ -19,6 +19,13 @@ from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionDef, S
 
 from services.chat.history_store import replaced_answers
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
+from use_cases.calibration_domain import (
+    CalibrationFit,
+    Feedback,
+    LoggedResponse,
+    ScoredResponse,
+    StoredCalibration,
+)
 from use_cases.chat_domain import (
     Chat,
     Message,
@@ -29,9 +36,11 @@ from use_cases.chat_domain import (
     TableSchema,
     User,
 )
+from use_cases.confidence import PhraseThresholds
 from use_cases.domain import HitScores, SearchHit
 from use_cases.errors import (
     ConfigurationError,
+    Conflict,
     InvalidRequest,
     NotFound,
     ToolRejected,
@@ -647,3 +656,116 @@ class CachingSqlRunner:
     def refresh(self) -> None:
         self._snapshot = None
         self.refreshes += 1
+
+
+def _utc(at: datetime) -> datetime:
+    """A time as the stores keep it: aware, in UTC (a naive one is taken as UTC)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+class InMemoryResponseLog:
+    """`ResponseLog` in memory, checked against the SQLite and PostgreSQL adapters by the
+    same contract tests (tests/integration/test_calibration_stores.py)."""
+
+    def __init__(self) -> None:
+        self._responses: dict[str, LoggedResponse] = {}  # in insertion order
+        self._feedback: dict[str, Feedback] = {}
+
+    def add(self, response: LoggedResponse) -> None:
+        if response.response_id in self._responses:
+            raise Conflict(f"Response {response.response_id} is already logged.")
+        self._responses[response.response_id] = replace(
+            response, created_at=_utc(response.created_at), feedback=None
+        )
+
+    def get(self, response_id: str) -> LoggedResponse | None:
+        response = self._responses.get(response_id)
+        return None if response is None else self._with_feedback(response)
+
+    def put_feedback(
+        self, response_id: str, outcome: bool, notes: str | None, at: datetime
+    ) -> bool:
+        if response_id not in self._responses:
+            raise NotFound(f"No response {response_id}.")
+        replaced = response_id in self._feedback
+        self._feedback[response_id] = Feedback(outcome, notes, _utc(at))
+        return replaced
+
+    def remove_feedback(self, response_id: str) -> bool:
+        return self._feedback.pop(response_id, None) is not None
+
+    def recent(self, *, limit: int, user_id: str | None = None) -> list[LoggedResponse]:
+        mine = [r for r in self._ordered() if user_id is None or r.user_id == user_id]
+        return [self._with_feedback(r) for r in reversed(mine)][:limit]
+
+    def for_chat(self, chat_id: str) -> list[LoggedResponse]:
+        return [self._with_feedback(r) for r in self._ordered() if r.chat_id == chat_id]
+
+    def scored(
+        self, *, since: datetime | None = None, user_id: str | None = None
+    ) -> list[ScoredResponse]:
+        start = None if since is None else _utc(since)
+        return [
+            ScoredResponse(
+                response_id=r.response_id,
+                created_at=r.created_at,
+                raw_confidence=r.raw_confidence,
+                confidence=r.confidence,
+                outcome=(
+                    self._feedback[r.response_id].outcome
+                    if r.response_id in self._feedback
+                    else None
+                ),
+            )
+            for r in self._ordered()
+            if (start is None or r.created_at >= start)
+            and (user_id is None or r.user_id == user_id)
+        ]
+
+    def feedback_count(self) -> int:
+        return len(self._feedback)
+
+    def forget_user(self, user_id: str) -> int:
+        gone = [rid for rid, r in self._responses.items() if r.user_id == user_id]
+        for response_id in gone:
+            del self._responses[response_id]
+            self._feedback.pop(response_id, None)
+        return len(gone)
+
+    def _ordered(self) -> list[LoggedResponse]:
+        """Oldest first; responses of the same time in the order they were added."""
+        return sorted(self._responses.values(), key=lambda r: r.created_at)
+
+    def _with_feedback(self, response: LoggedResponse) -> LoggedResponse:
+        return replace(response, feedback=self._feedback.get(response.response_id))
+
+
+class InMemoryCalibrationStore:
+    """`CalibrationStore` in memory, checked by the same contract tests as the adapters."""
+
+    def __init__(self) -> None:
+        self._thresholds: list[PhraseThresholds] = []
+        self._calibrations: list[StoredCalibration] = []
+
+    def current_thresholds(self) -> PhraseThresholds | None:
+        return self._thresholds[-1] if self._thresholds else None
+
+    def save_thresholds(
+        self, bounds: tuple[float, ...], source: str, author: str, at: datetime
+    ) -> PhraseThresholds:
+        PhraseThresholds(tuple(bounds))  # validates before anything is kept
+        saved = PhraseThresholds(tuple(bounds), len(self._thresholds) + 1, source, author, _utc(at))
+        self._thresholds.append(saved)
+        return saved
+
+    def active_calibration(self) -> StoredCalibration | None:
+        active = [c for c in self._calibrations if c.fit.active]
+        return active[-1] if active else None
+
+    def latest_calibration(self) -> StoredCalibration | None:
+        return self._calibrations[-1] if self._calibrations else None
+
+    def save_calibration(self, fit: CalibrationFit, author: str, at: datetime) -> StoredCalibration:
+        saved = StoredCalibration(len(self._calibrations) + 1, fit, _utc(at), author)
+        self._calibrations.append(saved)
+        return saved

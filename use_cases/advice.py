@@ -19,8 +19,8 @@ Rules:
   question and `search_override` (`search_decision`), as for chat: the model sees the question
   without `/search` / `/nosrch` markers; when it may not search, the search tool is not
   offered at all; MANDATORY sends an advice given without a search back for a retry.
-- With the response log wired (`responses`), every advice is logged and its confidence is
-  the shared estimator's, calibrated like a chat answer's (`use_cases/confidence.py`).
+- Every advice is logged in the response log (`responses`), and its confidence is the
+  shared estimator's, calibrated like a chat answer's (`use_cases/confidence.py`).
 - The model writes an `AdviceDraft` through PydanticAI structured output; PydanticAI validates
   it and sends invalid output back for a retry (`AgentLimits.output_retries`); a draft citing
   a passage no tool returned (in `cited_passages` or as an [n] in its advice, reasoning or
@@ -28,9 +28,9 @@ Rules:
   (`checked_draft`), with the confidence lowered as for chat (`INVENTED_CITATION_FACTOR`);
   the stream never sends such a marker. Almanac fills in the rest: `sources` (the cited
   passages: `cited_passages` plus [n] markers in the text, only numbers a tool returned; none
-  for the can't-find answer), `confidence_score` (the `ConfidenceEstimator`, from the
-  evidence), `confidence_phrase`, `model_identifier`, `search_decision`, and `response_id`
-  (the `record` hook, which logs the advice and names it).
+  for the can't-find answer), `confidence_score` (from the evidence, calibrated),
+  `confidence_phrase`, `model_identifier`, `search_decision`, and `response_id` (its entry
+  in the response log).
 - Streaming: `main_advice` is streamed as the output tool's arguments arrive (a partial JSON
   parse of them); what was sent is never taken back. The deltas of a turn always join into a
   prefix of the final `main_advice`: when a retry rewrote the advice, or the turn ended in a
@@ -56,7 +56,6 @@ import asyncio
 import json
 import logging
 import re
-import secrets
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -79,7 +78,6 @@ from use_cases.advice_domain import (
     AdviceDraft,
     AdviceEvent,
     AdviceFinished,
-    AdviceLogEntry,
     AdviceRequest,
     AdviceSource,
     AdviceStarted,
@@ -108,7 +106,7 @@ from use_cases.agent import (
 )
 from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
 from use_cases.citation_order import CitationOrder
-from use_cases.confidence import DEFAULT_PHRASES, INVENTED_CITATION_FACTOR
+from use_cases.confidence import DEFAULT_PHRASES
 from use_cases.errors import InvalidRequest, PayloadTooLarge
 from use_cases.ports import AdviceThreadStore, Clock, ModelResolver, ResolvedModel, WebSearch
 from use_cases.response_log import ResponseRecord
@@ -136,56 +134,16 @@ FALLBACK_INVALID = (
 )
 FALLBACK_FAILED = "Almanac could not produce advice: {detail}"
 
-#: How sure the evidence makes the advice, 0..1: (cited, all citations of the turn, refusal).
-ConfidenceEstimator = Callable[[Sequence[Citation], Sequence[Citation], bool], float]
-#: The confidence in words.
-ConfidencePhrase = Callable[[float], str]
-#: Logs one advice and returns its response id (`resp_...`).
-RecordAdvice = Callable[[AdviceLogEntry], str]
 #: The turn's search decision from the latest question and the request's override.
 SearchPolicy = Callable[[str, bool | None], Discipline]
 AdviceDepsFactory = Callable[[], AdviceDeps]
 InstructionsSource = Callable[[], str]
 
 
-def new_response_id() -> str:
-    return f"resp_{secrets.token_urlsafe(12)}"
-
-
-def unrecorded(entry: AdviceLogEntry) -> str:
-    """The default `record` hook: logs nothing, names the advice."""
-    return new_response_id()
-
-
 def override_policy(question: str, override: bool | None) -> Discipline:
     """The default search policy: the search-discipline engine (`use_cases/search_discipline`)
     on the latest question and the request's override."""
     return decide(question, override)
-
-
-def evidence_confidence(
-    cited: Sequence[Citation], citations: Sequence[Citation], refused: bool
-) -> float:
-    """A simple evidence score, to be replaced by the shared (calibrated) estimator.
-
-    A refusal or an advice citing nothing: 0.1 (0 when nothing was retrieved at all). Else
-    0.5, plus 0.15 when the best-ranked passage of the turn is cited, 0.2 when a table lookup
-    is (an exact answer), 0.05 per further cited document (corroboration, at most 0.1), minus
-    0.2 when a superseded passage is cited; within 0.05..0.95."""
-    if refused or not cited:
-        return 0.1 if citations else 0.0
-    score = 0.5
-    documents = [c for c in citations if c.kind == "document"]
-    cited_numbers = {c.number for c in cited}
-    if documents and documents[0].number in cited_numbers:
-        score += 0.15
-    if any(c.kind == "table" for c in cited):
-        score += 0.2
-    distinct = {c.document_id or c.title for c in cited if c.kind == "document"}
-    score += 0.05 * min(max(len(distinct) - 1, 0), 2)
-    if any(c.superseded_by is not None for c in cited):
-        score -= 0.2
-    return round(min(0.95, max(0.05, score)), 3)
 
 
 #: (lower bound, phrase), highest first.
@@ -207,12 +165,9 @@ class GiveAdvice:
         clock: Clock,
         limits: AgentLimits,
         *,
+        responses: ResponseRecorder,
         instructions: InstructionsSource = lambda: ADVICE_SYSTEM_PROMPT,
-        confidence: ConfidenceEstimator = evidence_confidence,
-        phrase: ConfidencePhrase = confidence_phrase,
         search_policy: SearchPolicy = override_policy,
-        record: RecordAdvice | None = None,
-        responses: ResponseRecorder | None = None,
         web_search: WebSearch | None = None,
         threads: AdviceThreadStore | None = None,
         history_window: int = 20,
@@ -228,9 +183,7 @@ class GiveAdvice:
         self._search_policy = search_policy
         self._web_search = web_search
         self._threads = threads
-        self._book = _AdviceBook(
-            confidence, phrase, record or unrecorded, responses, limits.output_retries
-        )
+        self._book = _AdviceBook(responses, limits.output_retries)
         self._history_window = history_window
         self._max_message_chars = max_message_chars
         self._max_messages = max_conversation_messages
@@ -390,12 +343,9 @@ class GiveAdvice:
 
 @dataclass(frozen=True)
 class _AdviceBook:
-    """How every advice of a `GiveAdvice` is scored and logged."""
+    """Where every advice of a `GiveAdvice` is logged (and its confidence estimated)."""
 
-    confidence: ConfidenceEstimator
-    phrase: ConfidencePhrase
-    record: RecordAdvice
-    responses: ResponseRecorder | None
+    responses: ResponseRecorder
     output_retries: int
 
 
@@ -433,9 +383,6 @@ class _AdviceTurn:
         cited = [] if refused else cited_citations(draft, citations)
         shown = [] if refused else cited_citations(draft, citations, with_alternatives=True)
         refused = refused or not cited
-        score = min(1.0, max(0.0, float(self.book.confidence(cited, citations, refused))))
-        if invented:
-            score *= INVENTED_CITATION_FACTOR
         # As the reader numbers them: the advice (as it streamed), its reasoning, its
         # alternatives, then the passages it names only in `cited_passages`.
         main_advice = self.text.final_text(draft.main_advice)
@@ -453,7 +400,6 @@ class _AdviceTurn:
             record,
             main_advice,
             reasoning,
-            score,
             alternatives=alternatives,
             sources=[source_of(c) for c in order.sources(shown)],
             evidence=(cited, refused),
@@ -465,7 +411,6 @@ class _AdviceTurn:
             record,
             self.text.final_text(REFUSAL_ANSWER),
             "The model provider declined this request.",
-            0.0,
         )
 
     def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
@@ -486,7 +431,6 @@ class _AdviceTurn:
                 "The model's structured answer failed validation after "
                 f"{retries} retr{'y' if retries == 1 else 'ies'}; "
                 "showing it could mislead, so this fallback replaces it.",
-                0.0,
                 fallback=True,
             )
             return AdviceFinished(advice, fallback=True)
@@ -494,7 +438,6 @@ class _AdviceTurn:
             record,
             self.text.final_text(FALLBACK_FAILED.format(detail=failed.error.detail)),
             "The model run failed before it produced advice.",
-            0.0,
             fallback=True,
         )
         return AdviceFinished(advice, fallback=True, error=failed.error)
@@ -504,7 +447,6 @@ class _AdviceTurn:
         record: TurnRecord,
         main_advice: str,
         reasoning: str,
-        score: float,
         *,
         alternatives: Sequence[Alternative] = (),
         sources: Sequence[AdviceSource] = (),
@@ -513,61 +455,35 @@ class _AdviceTurn:
         invented_citations: int = 0,
     ) -> StructuredAdvice:
         """The advice, logged. Whether a search ran is read from the tool calls the turn core
-        recorded. With the response log wired, the confidence is the shared estimator's
-        (`use_cases/confidence.py`), calibrated like a chat answer's, from `evidence` (cited
-        citations, refused); without evidence (a fallback, a refusal by the provider) the
-        confidence is 0."""
+        recorded. The confidence is the shared estimator's (`use_cases/confidence.py`),
+        calibrated like a chat answer's, from `evidence` (cited citations, refused); without
+        evidence (a fallback, a refusal by the provider) the confidence is 0."""
         searched = any(call.name == SEARCH_TOOL for call in record.tool_calls)
-        book = self.book
-        if book.responses is not None:
-            cited, refused = evidence if evidence is not None else ((), True)
-            logged = await asyncio.to_thread(
-                book.responses.record,
-                ResponseRecord(
-                    user_id=self.user_id,
-                    kind="advice",
-                    query=self.question,
-                    response_text=main_advice,
-                    model=self.resolved.identifier,
-                    search_ran=searched,
-                    latency_ms=record.latency_ms,
-                    cited=cited,
-                    retrieved=self.deps.citations,
-                    refused=refused,
-                    raw_confidence=None if evidence is not None else 0.0,
-                    invented_citations=invented_citations,
-                ),
-            )
-            grounded = evidence is not None
-            return StructuredAdvice(
-                response_id=logged.response_id,
-                main_advice=main_advice,
-                reasoning=reasoning,
-                confidence_score=logged.confidence if grounded else 0.0,
-                confidence_phrase=logged.confidence_phrase if grounded else book.phrase(0.0),
-                alternatives=list(alternatives),
-                sources=list(sources),
-                model_identifier=self.resolved.identifier,
-                search_decision=self.decision,
-                web_search=self.web_search,
-                fallback=fallback,
-            )
-        entry = AdviceLogEntry(
-            user_id=self.user_id,
-            query=self.question,
-            response_text=main_advice,
-            confidence=score,
-            model=self.resolved.identifier,
-            searched=searched,
-            latency_ms=record.latency_ms,
-            fallback=fallback,
+        cited, refused = evidence if evidence is not None else ((), True)
+        logged = await asyncio.to_thread(
+            self.book.responses.record,
+            ResponseRecord(
+                user_id=self.user_id,
+                kind="advice",
+                query=self.question,
+                response_text=main_advice,
+                model=self.resolved.identifier,
+                search_ran=searched,
+                latency_ms=record.latency_ms,
+                cited=cited,
+                retrieved=self.deps.citations,
+                refused=refused,
+                raw_confidence=None if evidence is not None else 0.0,
+                invented_citations=invented_citations,
+            ),
         )
+        grounded = evidence is not None
         return StructuredAdvice(
-            response_id=await asyncio.to_thread(book.record, entry),
+            response_id=logged.response_id,
             main_advice=main_advice,
             reasoning=reasoning,
-            confidence_score=score,
-            confidence_phrase=book.phrase(score),
+            confidence_score=logged.confidence if grounded else 0.0,
+            confidence_phrase=logged.confidence_phrase if grounded else confidence_phrase(0.0),
             alternatives=list(alternatives),
             sources=list(sources),
             model_identifier=self.resolved.identifier,

@@ -174,20 +174,6 @@ class AdviceEntry:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class AdviceLogEntry:
-    """What the response log records of one advice (see `GiveAdvice`'s `record` hook)."""
-
-    user_id: str
-    query: str
-    response_text: str
-    confidence: float
-    model: str
-    searched: bool
-    latency_ms: int
-    fallback: bool
-
-
 # --- events of a streamed advice turn ------------------------------------------------------
 
 

@@ -1,5 +1,7 @@
 """The response log and calibration store adapters, on real databases: every test runs on
-SQLite and on PostgreSQL (`backend` fixture), through the ports only."""
+SQLite and on PostgreSQL (`backend` fixture), through the ports only; and the in-memory fakes
+the unit tests use (`tests/fakes.py`), on every test that needs no database of its own (those
+that read rows or race connections name the real backends)."""
 
 from __future__ import annotations
 
@@ -12,29 +14,53 @@ import pytest
 from services.calibration import SqliteCalibrationStore, SqliteResponseLog
 from services.calibration.pg_response_log import PgResponseLog
 from services.calibration.pg_store import PgCalibrationStore
+from tests.fakes import InMemoryCalibrationStore, InMemoryResponseLog
+from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
 from use_cases.calibration_domain import CalibrationFit, FittedMap, LoggedResponse
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
+MEMORY = "memory"
+
+
+@pytest.fixture(params=[*BACKENDS, MEMORY])
+def backend(request: pytest.FixtureRequest) -> str:
+    """A real backend, or the in-memory fakes."""
+    return str(request.param)
+
+
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if backend == MEMORY:
+        yield None
+        return
     yield from open_app_db(backend, tmp_path, request)
 
 
 @pytest.fixture
-def log(app_db: AppDb):
+def log(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryResponseLog()
+        return
     store = app_db.open(SqliteResponseLog, PgResponseLog)
     yield store
     store.close()
 
 
 @pytest.fixture
-def calibration(app_db: AppDb):
+def calibration(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryCalibrationStore()
+        return
     store = app_db.open(SqliteCalibrationStore, PgCalibrationStore)
     yield store
     store.close()
+
+
+#: For a test that needs a database of its own (rows read directly, connections raced).
+real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: object) -> LoggedResponse:
@@ -145,12 +171,14 @@ def test_forgetting_a_user_deletes_their_responses_and_feedback(log) -> None:
     assert log.feedback_count() == 0
 
 
+@real_backends
 def test_feedback_for_an_unknown_response_is_refused(log, app_db: AppDb) -> None:
     with pytest.raises(app_db.integrity_error):
         log.put_feedback("resp_nope", True, None, NOON)
     assert log.feedback_count() == 0
 
 
+@real_backends
 def test_racing_verdicts_on_one_response_report_exactly_one_first(app_db: AppDb) -> None:
     store = app_db.open(SqliteResponseLog, PgResponseLog)
     store.add(_response(1))
@@ -218,6 +246,7 @@ def test_calibrations_round_trip_and_the_newest_active_one_is_in_force(calibrati
     assert calibration.active_calibration().map.apply(0.5) == pytest.approx(first.map.apply(0.5))
 
 
+@real_backends
 def test_stored_versions_cannot_be_changed_or_deleted(calibration, app_db: AppDb) -> None:
     calibration.save_thresholds((0.2, 0.4, 0.6, 0.8), "auto-tune", "root", NOON)
     calibration.save_calibration(_fit(), "root", NOON)
@@ -234,6 +263,7 @@ def test_stored_versions_cannot_be_changed_or_deleted(calibration, app_db: AppDb
     assert calibration.current_thresholds().author == "root"
 
 
+@real_backends
 def test_concurrent_saves_get_distinct_consecutive_versions(app_db: AppDb) -> None:
     app_db.open(SqliteCalibrationStore, PgCalibrationStore).close()
 

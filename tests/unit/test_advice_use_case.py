@@ -1,11 +1,11 @@
 """The rules of `GiveAdvice` (use_cases/advice.py) on in-memory fakes and FunctionModels: the
-conversation checks, what Almanac fills in (sources, confidence, response id), the record
-hook, refusals and withheld advice, and the streaming of `main_advice`."""
+conversation checks, what Almanac fills in (sources, confidence, response id), the response
+log, refusals and withheld advice, and the streaming of `main_advice`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -23,19 +23,22 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
-from tests.fakes import InMemoryHistoryStore, SteppingClock
+from tests.fakes import (
+    InMemoryCalibrationStore,
+    InMemoryHistoryStore,
+    InMemoryResponseLog,
+    SteppingClock,
+)
 from use_cases.advice import (
     GiveAdvice,
     MainAdviceStream,
     confidence_phrase,
-    evidence_confidence,
     partial_main_advice,
     source_of,
 )
 from use_cases.advice_domain import (
     AdviceDelta,
     AdviceFinished,
-    AdviceLogEntry,
     AdviceRequest,
     AdviceStarted,
     ConversationMessage,
@@ -54,10 +57,11 @@ from use_cases.agent import (
     build_agent,
 )
 from use_cases.chat import REFUSAL_ANSWER, ChatRequest, ChatTurns
-from use_cases.domain import DocumentRef, HitScores, SearchHit
+from use_cases.confidence import REFUSAL_CONFIDENCE
+from use_cases.domain import HitScores, SearchHit
 from use_cases.errors import InvalidRequest, PayloadTooLarge, UpstreamUnavailable
 from use_cases.ports import ResolvedModel
-from use_cases.response_log import RecordedResponse, ResponseRecord
+from use_cases.response_log import RecordedResponse, RecordResponse, ResponseRecord
 from use_cases.search_discipline import decide
 
 
@@ -143,7 +147,13 @@ def advising(draft: dict[str, Any]) -> FunctionModel:
     return FunctionModel(stream_function=stream)
 
 
+def logged_responses(log: InMemoryResponseLog | None = None) -> RecordResponse:
+    """The response log as the app wires it (`RecordResponse`), on in-memory stores."""
+    return RecordResponse(log or InMemoryResponseLog(), InMemoryCalibrationStore(), SteppingClock())
+
+
 def give_advice(model: FunctionModel, **options: Any) -> GiveAdvice:
+    options.setdefault("responses", logged_responses())
     return GiveAdvice(
         build_advice_agent(limits=AgentLimits()),
         Models(model),
@@ -169,30 +179,27 @@ GOOD = {
 # --- the whole turn -----------------------------------------------------------------------
 
 
-async def test_almanac_fills_sources_confidence_and_the_recorded_response_id() -> None:
-    logged: list[AdviceLogEntry] = []
-
-    def record(entry: AdviceLogEntry) -> str:
-        logged.append(entry)
-        return "resp_logged1"
-
-    advice = await give_advice(advising(GOOD), record=record).execute(question())
-    assert advice.response_id == "resp_logged1"
+async def test_almanac_fills_sources_confidence_and_the_logged_response_id() -> None:
+    log = InMemoryResponseLog()
+    advice = await give_advice(advising(GOOD), responses=logged_responses(log)).execute(question())
     assert advice.main_advice == GOOD["main_advice"]
     assert [(s.n, s.document, s.section, s.date) for s in advice.sources] == [
         (1, "Change Policy", "2. Windows", "2025-08-25")
     ]
-    assert advice.confidence_score == 0.65  # 0.5, + 0.15 for citing the best-ranked passage
-    assert advice.confidence_phrase == "high"
     # An organisation question: the search-discipline engine makes the search MANDATORY.
     assert advice.model_identifier == "test:m" and advice.search_decision == "MANDATORY"
-    (entry,) = logged
-    assert (entry.user_id, entry.query, entry.response_text) == (
+    entry = log.get(advice.response_id)
+    assert entry is not None
+    assert (entry.user_id, entry.kind, entry.query, entry.response_text) == (
         "ana",
+        "advice",
         "Can I deploy on Friday?",
         GOOD["main_advice"],
     )
-    assert entry.confidence == 0.65 and entry.searched and not entry.fallback
+    assert entry.search_ran
+    # The shared estimator's confidence (a cited passage: above a refusal's), as logged.
+    assert advice.confidence_score == entry.confidence > REFUSAL_CONFIDENCE
+    assert advice.confidence_phrase == entry.confidence_phrase
 
 
 async def test_the_stream_is_started_deltas_then_one_finished_advice() -> None:
@@ -201,20 +208,6 @@ async def test_the_stream_is_started_deltas_then_one_finished_advice() -> None:
     assert isinstance(events[-1], AdviceFinished) and not events[-1].fallback
     deltas = [e.text for e in events if isinstance(e, AdviceDelta)]
     assert len(deltas) > 3 and "".join(deltas) == GOOD["main_advice"]
-
-
-async def test_a_custom_estimator_and_phrase_decide_the_confidence() -> None:
-    seen: list[tuple[int, int, bool]] = []
-
-    def estimator(cited: Sequence[Citation], all_: Sequence[Citation], refused: bool) -> float:
-        seen.append((len(cited), len(all_), refused))
-        return 7.0  # out of range: clamped
-
-    advice = await give_advice(
-        advising(GOOD), confidence=estimator, phrase=lambda s: f"p{s}"
-    ).execute(question())
-    assert seen == [(1, 1, False)]
-    assert advice.confidence_score == 1.0 and advice.confidence_phrase == "p1.0"
 
 
 async def test_a_disallowed_turn_is_offered_no_tool() -> None:
@@ -238,14 +231,15 @@ async def test_a_disallowed_turn_is_offered_no_tool() -> None:
     )
     assert policy_calls == [("Can I deploy on Friday?", True)]
     assert offered == [set()]  # neither the search nor the table lookup
-    assert advice.search_decision == "DISALLOWED" and advice.confidence_score == 0.0
+    assert advice.search_decision == "DISALLOWED"
+    assert advice.confidence_score == REFUSAL_CONFIDENCE
 
 
 async def test_advice_reciting_the_prompt_is_withheld() -> None:
     leak = {"main_advice": ADVICE_SYSTEM_PROMPT, "reasoning": "", "cited_passages": [1]}
     advice = await give_advice(advising(leak)).execute(question())
     assert advice.main_advice.endswith(INSTRUCTIONS_WITHHELD)
-    assert advice.sources == [] and advice.confidence_score == 0.1
+    assert advice.sources == [] and advice.confidence_score == REFUSAL_CONFIDENCE
 
 
 async def test_a_content_filter_is_a_polite_refusal_not_an_error() -> None:
@@ -449,20 +443,6 @@ def test_partial_main_advice_reads_incomplete_json() -> None:
 
 def _citation(number: int, kind: str = "document", **extra: Any) -> Citation:
     return Citation(number=number, kind=kind, title=f"Doc {number}", source="s", **extra)
-
-
-def test_evidence_confidence_by_hand() -> None:
-    first, second, third = _citation(1, document_id=1), _citation(2, document_id=2), _citation(3)
-    table = _citation(4, kind="table")
-    old = _citation(5, document_id=5, superseded_by=DocumentRef(6, "New", "n.md", None))
-    everything = [first, second, third, table, old]
-    assert evidence_confidence([], [], refused=True) == 0.0
-    assert evidence_confidence([first], everything, refused=True) == 0.1
-    assert evidence_confidence([second], everything, refused=False) == 0.5
-    assert evidence_confidence([first], everything, refused=False) == 0.65
-    assert evidence_confidence([first, second, third], everything, refused=False) == 0.75
-    assert evidence_confidence([table], everything, refused=False) == 0.7
-    assert evidence_confidence([old], everything, refused=False) == 0.3
 
 
 @pytest.mark.parametrize(
