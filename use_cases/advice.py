@@ -104,10 +104,16 @@ from use_cases.agent import (
     leaks_instructions,
     without_citations,
 )
-from use_cases.chat import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, ResponseRecorder
+from use_cases.chat import (
+    MAX_MESSAGE_CHARS,
+    REFUSAL_ANSWER,
+    ResponseRecorder,
+    check_conversation_size,
+    checked_question,
+)
 from use_cases.citation_order import CitationOrder
 from use_cases.confidence import DEFAULT_PHRASES
-from use_cases.errors import InvalidRequest, PayloadTooLarge
+from use_cases.errors import InvalidRequest
 from use_cases.ports import AdviceThreadStore, Clock, ModelResolver, ResolvedModel, WebSearch
 from use_cases.response_log import ResponseRecord
 from use_cases.search_discipline import SearchDecision as Discipline
@@ -264,34 +270,21 @@ class GiveAdvice:
         """The latest question, or the error that says what is wrong with the conversation."""
         if not conversation:
             raise InvalidRequest("The conversation is empty: send at least the user's question.")
-        if len(conversation) > self._max_messages:
-            raise PayloadTooLarge(
-                f"The conversation holds {len(conversation):,} messages; the limit is "
-                f"{self._max_messages:,} (MAX_CONVERSATION_MESSAGES)."
-            )
         for index, message in enumerate(conversation):
             if message.role not in ("user", "assistant"):
                 raise InvalidRequest(
                     f"Message {index} has role {message.role!r}; roles are 'user' and 'assistant'."
                 )
-        chars = sum(len(m.content) for m in conversation)
-        if chars > self._max_chars:
-            raise PayloadTooLarge(
-                f"The conversation holds {chars:,} characters; the limit is "
-                f"{self._max_chars:,} (MAX_CONVERSATION_CHARS)."
-            )
+        check_conversation_size(
+            len(conversation),
+            sum(len(m.content) for m in conversation),
+            max_messages=self._max_messages,
+            max_chars=self._max_chars,
+        )
         last = conversation[-1]
         if last.role != "user":
             raise InvalidRequest("The last message must be the user's question.")
-        question = last.content.strip()
-        if not question:
-            raise InvalidRequest("The question (the last message) is empty.")
-        if len(question) > self._max_message_chars:
-            raise InvalidRequest(
-                f"The question is {len(question):,} characters long; the limit is "
-                f"{self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
-            )
-        return question
+        return checked_question(last.content, self._max_message_chars)
 
     def _thread_history(self, request: AdviceRequest, question: str) -> list[ConversationMessage]:
         """The earlier messages of the request's thread (none for a new one), once the

@@ -69,7 +69,7 @@ from use_cases.agent import (
 from use_cases.chat_domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
 from use_cases.chats import chat_not_found
 from use_cases.citation_order import NumberedText, numbered_answer
-from use_cases.errors import Conflict, InvalidRequest
+from use_cases.errors import Conflict, InvalidRequest, PayloadTooLarge
 from use_cases.ports import Clock, HistoryStore, ModelResolver, ResolvedModel
 from use_cases.response_log import RecordedResponse, ResponseRecord
 from use_cases.sampling import NO_SAMPLING, Sampling
@@ -93,6 +93,24 @@ REFUSAL_ANSWER = (
     "I'm sorry, but I can't help with that request. I can answer questions about the "
     "organisation's documents and data."
 )
+
+
+def check_conversation_size(
+    messages: int, chars: int, *, max_messages: int, max_chars: int
+) -> None:
+    """The one bound on a conversation a client sends whole (advice, useChat): at most
+    `max_messages` messages (MAX_CONVERSATION_MESSAGES) holding at most `max_chars`
+    characters of text (MAX_CONVERSATION_CHARS); `PayloadTooLarge` otherwise."""
+    if messages > max_messages:
+        raise PayloadTooLarge(
+            f"The conversation holds {messages:,} messages; the limit is {max_messages:,} "
+            "(MAX_CONVERSATION_MESSAGES)."
+        )
+    if chars > max_chars:
+        raise PayloadTooLarge(
+            f"The conversation holds {chars:,} characters; the limit is {max_chars:,} "
+            "(MAX_CONVERSATION_CHARS)."
+        )
 
 
 def checked_question(text: str, max_chars: int, *, noun: str = "question") -> str:

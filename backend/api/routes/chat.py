@@ -33,9 +33,9 @@ from backend.api.streams import (
 )
 from backend.bootstrap import Container
 from backend.config import Settings
-from use_cases.chat import ChatEvent, ChatRequest
+from use_cases.chat import ChatEvent, ChatRequest, check_conversation_size
 from use_cases.chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
-from use_cases.errors import InvalidRequest, PayloadTooLarge
+from use_cases.errors import InvalidRequest
 from use_cases.llm_domain import CHAT
 
 router = APIRouter(tags=["chat"])
@@ -145,19 +145,14 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
 
 
 def _check_conversation_size(run_input: Any, settings: Settings) -> None:
-    """useChat sends the whole conversation each time: bound its messages and characters."""
+    """useChat sends the whole conversation each time: bound it as advice's is bound."""
     messages = run_input.messages
-    if len(messages) > settings.max_conversation_messages:
-        raise PayloadTooLarge(
-            f"The request carries {len(messages):,} messages; the limit is "
-            f"{settings.max_conversation_messages:,} (MAX_CONVERSATION_MESSAGES)."
-        )
-    chars = sum(len(getattr(part, "text", "") or "") for m in messages for part in m.parts)
-    if chars > settings.max_conversation_chars:
-        raise PayloadTooLarge(
-            f"The messages hold {chars:,} characters of text; the limit is "
-            f"{settings.max_conversation_chars:,} (MAX_CONVERSATION_CHARS)."
-        )
+    check_conversation_size(
+        len(messages),
+        sum(len(getattr(part, "text", "") or "") for m in messages for part in m.parts),
+        max_messages=settings.max_conversation_messages,
+        max_chars=settings.max_conversation_chars,
+    )
 
 
 def _last_user_text(run_input: Any) -> str:
