@@ -744,28 +744,28 @@ class InMemoryCalibrationStore:
     """`CalibrationStore` in memory, checked by the same contract tests as the adapters."""
 
     def __init__(self) -> None:
-        self._thresholds: list[PhraseThresholds] = []
-        self._calibrations: list[StoredCalibration] = []
+        self.thresholds: list[PhraseThresholds] = []
+        self.calibrations: list[StoredCalibration] = []
 
     def current_thresholds(self) -> PhraseThresholds | None:
-        return self._thresholds[-1] if self._thresholds else None
+        return self.thresholds[-1] if self.thresholds else None
 
     def save_thresholds(
         self, bounds: tuple[float, ...], source: str, author: str, at: datetime
     ) -> PhraseThresholds:
         PhraseThresholds(tuple(bounds))  # validates before anything is kept
-        saved = PhraseThresholds(tuple(bounds), len(self._thresholds) + 1, source, author, _utc(at))
-        self._thresholds.append(saved)
+        saved = PhraseThresholds(tuple(bounds), len(self.thresholds) + 1, source, author, _utc(at))
+        self.thresholds.append(saved)
         return saved
 
     def active_calibration(self) -> StoredCalibration | None:
-        active = [c for c in self._calibrations if c.fit.active]
+        active = [c for c in self.calibrations if c.fit.active]
         return active[-1] if active else None
 
     def latest_calibration(self) -> StoredCalibration | None:
-        return self._calibrations[-1] if self._calibrations else None
+        return self.calibrations[-1] if self.calibrations else None
 
     def save_calibration(self, fit: CalibrationFit, author: str, at: datetime) -> StoredCalibration:
-        saved = StoredCalibration(len(self._calibrations) + 1, fit, _utc(at), author)
-        self._calibrations.append(saved)
+        saved = StoredCalibration(len(self.calibrations) + 1, fit, _utc(at), author)
+        self.calibrations.append(saved)
         return saved

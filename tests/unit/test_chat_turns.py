@@ -25,10 +25,11 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.run import AgentRunResultEvent
 
-from tests.calibration_fakes import InMemoryCalibrationStore, InMemoryResponseLog
 from tests.fakes import (
     FakeModelResolver,
+    InMemoryCalibrationStore,
     InMemoryHistoryStore,
+    InMemoryResponseLog,
     InMemoryRetriever,
     InMemorySqlRunner,
     SteppingClock,

@@ -8,8 +8,12 @@ import random
 import pytest
 
 from services.calibration.fitting import SklearnCalibrationFitter
-from tests.calibration_fakes import InMemoryCalibrationStore, InMemoryResponseLog
-from tests.fakes import InMemoryAuditLog, SteppingClock
+from tests.fakes import (
+    InMemoryAuditLog,
+    InMemoryCalibrationStore,
+    InMemoryResponseLog,
+    SteppingClock,
+)
 from use_cases.audit import RecordAudit
 from use_cases.auth_domain import CLI_ADMIN, Caller
 from use_cases.calibration import Recalibrate
