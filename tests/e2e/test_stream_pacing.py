@@ -4,14 +4,13 @@ the chat streams and in the advice stream, and add up to the same answer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from backend.bootstrap import Container, bootstrap
-from tests.conftest import FixedClock, asgi_client, make_settings
+from backend.config import Settings
+from tests.conftest import make_settings
 from tests.e2e.test_advice_api import advise, ask
 from tests.js_clients import JsClients
 
@@ -19,16 +18,9 @@ QUESTION = "How often must passwords be rotated?"
 
 
 @pytest.fixture
-def container(data_dir: Path) -> Iterator[Container]:
-    built = bootstrap(make_settings(data_dir, stream_word_delay_ms=1), clock=FixedClock())
-    yield built
-    built.close()
-
-
-@pytest.fixture
-async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(container) as http:
-        yield http
+def settings(data_dir: Path) -> Settings:
+    """The shared `container` and `client` fixtures, with streams paced."""
+    return make_settings(data_dir, stream_word_delay_ms=1)
 
 
 async def test_a_chat_answer_streams_a_word_per_delta(
