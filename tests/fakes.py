@@ -8,6 +8,7 @@ import inspect
 import io
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,14 @@ from typing import Any
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionDef, StreamFunctionDef
 
-from services.chat.history_store import replaced_answers
+from services.chat.history_store import (
+    RENAME_MAX_CHARS,
+    chat_title,
+    check_message,
+    replaced_answers,
+    require_valid_id,
+    to_json,
+)
 from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
 from use_cases.calibration_domain import (
     CalibrationFit,
@@ -363,6 +371,7 @@ class InMemoryHistoryStore:
         return f"{prefix}{self._ids}"
 
     def ensure_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
+        require_valid_id(user_id, "user id")
         if user_id not in self.users:
             self.writes += 1
             self.users[user_id] = User(user_id, name, email, datetime.now(UTC))
@@ -372,6 +381,9 @@ class InMemoryHistoryStore:
         return self.chats.get(chat_id)
 
     def get_or_create_chat(self, chat_id: str | None, user_id: str, first_message: str) -> Chat:
+        require_valid_id(user_id, "user id")
+        if chat_id is not None:
+            require_valid_id(chat_id, "chat id")
         if chat_id is not None and chat_id in self.chats:
             chat = self.chats[chat_id]
             if chat.user_id != user_id:
@@ -380,18 +392,28 @@ class InMemoryHistoryStore:
         self.ensure_user(user_id)
         self.writes += 1
         now = datetime.now(UTC)
-        chat = Chat(chat_id or self._next_id("chat"), user_id, first_message[:80], now, now)
+        chat = Chat(chat_id or uuid.uuid4().hex, user_id, chat_title(first_message), now, now)
         self.chats[chat.id] = chat
         self.messages[chat.id] = []
         return chat
 
     def list_chats(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
-        mine = [c for c in reversed(self.chats.values()) if c.user_id == user_id]
+        """Most recently active first (the newer chat first on a tie)."""
+        if limit < 0 or offset < 0:
+            raise InvalidRequest("limit and offset must not be negative.")
+        order = {chat_id: n for n, chat_id in enumerate(self.chats)}
+        mine = sorted(
+            (c for c in self.chats.values() if c.user_id == user_id),
+            key=lambda c: (c.updated_at, order[c.id]),
+            reverse=True,
+        )
         return mine[offset : offset + limit]
 
     def search_chats(
         self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
     ) -> list[tuple[Chat, str | None]]:
+        if limit < 0 or offset < 0:
+            raise InvalidRequest("limit and offset must not be negative.")
         folded = [t.casefold() for t in terms if t]
         found = []
         for chat in self.list_chats(user_id, limit=10**9):
@@ -404,28 +426,36 @@ class InMemoryHistoryStore:
         return found[offset : offset + limit]
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
+        clean = " ".join(title.split())
+        if not 1 <= len(clean) <= RENAME_MAX_CHARS:
+            raise InvalidRequest(f"A chat title must have 1 to {RENAME_MAX_CHARS} characters.")
         if chat_id not in self.chats:
             raise NotFound(f"Chat {chat_id} not found.")
         self.writes += 1
-        self.chats[chat_id] = replace(self.chats[chat_id], title=title)
+        self.chats[chat_id] = replace(self.chats[chat_id], title=clean)
         return self.chats[chat_id]
 
     def delete_chat(self, chat_id: str) -> bool:
         if self.chats.pop(chat_id, None) is None:
             return False
         self.writes += 1
-        del self.messages[chat_id]
+        for message in self.messages.pop(chat_id):
+            self.versions.pop(message.id, None)
         return True
 
     def append_message(self, chat_id: str, message: NewMessage) -> Message:
+        _checked(message)
         if chat_id not in self.chats:
             raise NotFound(f"Chat {chat_id} not found.")
         self.writes += 1
-        stored = _stored(self._next_id("msg"), chat_id, message, datetime.now(UTC))
+        now = datetime.now(UTC)
+        stored = _stored(uuid.uuid4().hex, chat_id, message, now)
         self.messages[chat_id].append(stored)
+        self.chats[chat_id] = replace(self.chats[chat_id], updated_at=now)
         return stored
 
     def finalize_message(self, message_id: str, message: NewMessage) -> Message:
+        _checked(message)
         for messages in self.messages.values():
             for index, old in enumerate(messages):
                 if old.id == message_id:
@@ -435,6 +465,8 @@ class InMemoryHistoryStore:
         raise NotFound(f"Message {message_id} not found.")
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
+        if limit is not None and limit < 0:
+            raise InvalidRequest("limit must not be negative.")
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
@@ -470,6 +502,14 @@ class InMemoryHistoryStore:
         if swept:
             self.writes += 1
         return swept
+
+
+def _checked(message: NewMessage) -> None:
+    """What the adapters refuse before they write: a bad role or status, tool calls or
+    sources that are not JSON."""
+    check_message(message)
+    to_json(message.tool_calls, "tool_calls")
+    to_json(message.sources, "sources")
 
 
 def _stored(message_id: str, chat_id: str, message: NewMessage, at: datetime) -> Message:

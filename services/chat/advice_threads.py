@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from services.chat.history_store import _is_valid_id, _now, _require_valid_id, chat_title
+from services.chat.history_store import _now, chat_title, is_valid_id, require_valid_id
 from services.sqlite.connection import Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
@@ -58,7 +58,7 @@ class SqliteAdviceThreads:
         apply_migrations(self._connections.get(), MIGRATIONS)
 
     def get_thread(self, thread_id: str) -> AdviceThread | None:
-        if not _is_valid_id(thread_id):
+        if not is_valid_id(thread_id):
             return None
         row = (
             self._connections.get()
@@ -80,7 +80,7 @@ class SqliteAdviceThreads:
     def list_entries(self, thread_id: str, *, limit: int | None = None) -> list[AdviceEntry]:
         if limit is not None and limit < 0:
             raise InvalidRequest("limit must not be negative.")
-        if not _is_valid_id(thread_id):
+        if not is_valid_id(thread_id):
             return []
         rows = (
             self._connections.get()
@@ -95,8 +95,8 @@ class SqliteAdviceThreads:
     def add_entry(
         self, thread_id: str, user_id: str, question: str, advice: StructuredAdvice
     ) -> AdviceEntry:
-        _require_valid_id(thread_id, "thread id")
-        _require_valid_id(user_id, "user id")
+        require_valid_id(thread_id, "thread id")
+        require_valid_id(user_id, "user id")
         now = _now()
         entry_id = uuid.uuid4().hex
         with immediate_transaction(self._connections.get()) as conn:
@@ -124,7 +124,7 @@ class SqliteAdviceThreads:
         return AdviceEntry(entry_id, thread_id, question, advice, datetime.fromisoformat(now))
 
     def delete_thread(self, thread_id: str) -> bool:
-        if not _is_valid_id(thread_id):
+        if not is_valid_id(thread_id):
             return False
         with immediate_transaction(self._connections.get()) as conn:
             conn.execute("DELETE FROM advice_entries WHERE thread_id = ?", (thread_id,))

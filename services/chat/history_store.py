@@ -44,7 +44,15 @@ from use_cases.chat_domain import (
 )
 from use_cases.errors import InvalidRequest, NotFound
 
-__all__ = ["MIGRATIONS", "SqliteHistoryStore", "chat_title"]
+__all__ = [
+    "MIGRATIONS",
+    "SqliteHistoryStore",
+    "chat_title",
+    "check_message",
+    "is_valid_id",
+    "require_valid_id",
+    "to_json",
+]
 
 TITLE_MAX_CHARS = 80
 RENAME_MAX_CHARS = 200
@@ -168,7 +176,7 @@ class SqliteHistoryStore:
         Users arrive from an auth header or a client-chosen id, so there is no sign-up step:
         the first request creates the row, later ones just read it.
         """
-        _require_valid_id(user_id, "user id")
+        require_valid_id(user_id, "user id")
         with self._write() as conn:
             _insert_user_if_new(conn, user_id, name, email)
             row = conn.execute(
@@ -184,7 +192,7 @@ class SqliteHistoryStore:
     # -- chats -------------------------------------------------------------------------------
 
     def get_chat(self, chat_id: str) -> Chat | None:
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return None
         row = self._conn().execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
         return _chat(row) if row else None
@@ -196,11 +204,11 @@ class SqliteHistoryStore:
         for a missing chat, so ids cannot be probed. The owner is provisioned if unknown,
         because a chat row cannot exist without its user.
         """
-        _require_valid_id(user_id, "user id")
+        require_valid_id(user_id, "user id")
         if chat_id is None:
             chat_id = uuid.uuid4().hex
         else:
-            _require_valid_id(chat_id, "chat id")
+            require_valid_id(chat_id, "chat id")
         with self._write() as conn:
             row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
             if row is not None:
@@ -272,7 +280,7 @@ class SqliteHistoryStore:
         clean = " ".join(title.split())
         if not 1 <= len(clean) <= RENAME_MAX_CHARS:
             raise InvalidRequest(f"A chat title must have 1 to {RENAME_MAX_CHARS} characters.")
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             raise NotFound(f"Chat {chat_id} not found.")
         with self._write() as conn:
             conn.execute("UPDATE chats SET title = ? WHERE id = ?", (clean, chat_id))
@@ -283,7 +291,7 @@ class SqliteHistoryStore:
 
     def delete_chat(self, chat_id: str) -> bool:
         """Delete the chat and (by cascade) its messages. False if there was no such chat."""
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return False
         with self._write() as conn:
             cursor = conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
@@ -296,7 +304,7 @@ class SqliteHistoryStore:
     ) -> int:
         """Delete these messages of the chat (an exchange answered again); how many were.
         With `versions_of`, their answers are kept as that message's previous versions."""
-        if not _is_valid_id(chat_id) or not message_ids:
+        if not is_valid_id(chat_id) or not message_ids:
             return 0
         marks = ", ".join("?" * len(message_ids))
         with self._write() as conn:
@@ -314,7 +322,7 @@ class SqliteHistoryStore:
         return cursor.rowcount
 
     def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return {}
         rows = self._conn().execute(
             "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
@@ -341,8 +349,8 @@ class SqliteHistoryStore:
         The next `seq` is read and written inside one `BEGIN IMMEDIATE` transaction, so two
         concurrent turns can never take the same position or lose a message.
         """
-        _check_message(message)
-        if not _is_valid_id(chat_id):
+        check_message(message)
+        if not is_valid_id(chat_id):
             raise NotFound(f"Chat {chat_id} not found.")
         message_id = uuid.uuid4().hex
         with self._write() as conn:
@@ -362,8 +370,8 @@ class SqliteHistoryStore:
                     chat_id,
                     message.role,
                     message.content,
-                    _to_json(message.tool_calls, "tool_calls"),
-                    _to_json(message.sources, "sources"),
+                    to_json(message.tool_calls, "tool_calls"),
+                    to_json(message.sources, "sources"),
                     message.model,
                     message.latency_ms,
                     usage.input_tokens if usage else None,
@@ -390,8 +398,8 @@ class SqliteHistoryStore:
         position and creation time are kept. The chat counts as active again, since the
         answer just arrived.
         """
-        _check_message(message)
-        if not _is_valid_id(message_id):
+        check_message(message)
+        if not is_valid_id(message_id):
             raise NotFound(f"Message {message_id} not found.")
         usage = message.usage
         with self._write() as conn:
@@ -401,8 +409,8 @@ class SqliteHistoryStore:
                 "WHERE id = ?",
                 (
                     message.content,
-                    _to_json(message.tool_calls, "tool_calls"),
-                    _to_json(message.sources, "sources"),
+                    to_json(message.tool_calls, "tool_calls"),
+                    to_json(message.sources, "sources"),
                     message.model,
                     message.latency_ms,
                     usage.input_tokens if usage else None,
@@ -455,7 +463,7 @@ class SqliteHistoryStore:
         """
         if limit is not None and limit < 0:
             raise InvalidRequest("limit must not be negative.")
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return []
         conn = self._conn()
         if limit is None:
@@ -516,7 +524,7 @@ def _keep_versions(conn: Connection, messages: Sequence[Message], new_id: str) -
                 seq,
                 question,
                 answer.content,
-                _to_json(answer.sources, "sources"),
+                to_json(answer.sources, "sources"),
                 answer.model,
                 answer.status,
                 answer.created_at.isoformat(timespec="microseconds"),
@@ -572,7 +580,7 @@ def _message(row: Row) -> Message:
     )
 
 
-def _check_message(message: NewMessage) -> None:
+def check_message(message: NewMessage) -> None:
     """Refuse bad roles/statuses with a domain error rather than an opaque IntegrityError."""
     if message.role not in _ROLES:
         raise InvalidRequest(f"Unknown message role {message.role!r}.")
@@ -580,7 +588,7 @@ def _check_message(message: NewMessage) -> None:
         raise InvalidRequest(f"Unknown message status {message.status!r}.")
 
 
-def _to_json(value: Sequence[ToolCall | Source], field: str) -> str:
+def to_json(value: Sequence[ToolCall | Source], field: str) -> str:
     """The stored shape is each item's `as_dict()`, the one JSON shape of tool calls and
     sources (`use_cases/chat_domain.py`); rows written before these types read back the same."""
     try:
@@ -591,12 +599,12 @@ def _to_json(value: Sequence[ToolCall | Source], field: str) -> str:
         raise InvalidRequest(f"Message {field} must be JSON-serialisable: {exc}") from exc
 
 
-def _is_valid_id(value: object) -> bool:
+def is_valid_id(value: object) -> bool:
     return isinstance(value, str) and _ID_PATTERN.fullmatch(value) is not None
 
 
-def _require_valid_id(value: object, what: str) -> None:
-    if not _is_valid_id(value):
+def require_valid_id(value: object, what: str) -> None:
+    if not is_valid_id(value):
         raise InvalidRequest(f"Invalid {what}: use 1 to 64 letters, digits, '_' or '-'.")
 
 

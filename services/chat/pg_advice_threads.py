@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.chat.history_store import _is_valid_id, _require_valid_id, chat_title
+from services.chat.history_store import chat_title, is_valid_id, require_valid_id
 from services.postgres import Migration, PgDatabase, apply_migrations
 from use_cases.advice_domain import AdviceEntry, AdviceThread, StructuredAdvice
 from use_cases.advice_threads import thread_not_found
@@ -58,7 +58,7 @@ class PgAdviceThreads:
         apply_migrations(db, MIGRATIONS)
 
     def get_thread(self, thread_id: str) -> AdviceThread | None:
-        if not _is_valid_id(thread_id):
+        if not is_valid_id(thread_id):
             return None
         with self._db.connection() as conn:
             row = conn.execute(
@@ -80,7 +80,7 @@ class PgAdviceThreads:
     def list_entries(self, thread_id: str, *, limit: int | None = None) -> list[AdviceEntry]:
         if limit is not None and limit < 0:
             raise InvalidRequest("limit must not be negative.")
-        if not _is_valid_id(thread_id):
+        if not is_valid_id(thread_id):
             return []
         with self._db.connection() as conn:
             rows = conn.execute(
@@ -93,8 +93,8 @@ class PgAdviceThreads:
     def add_entry(
         self, thread_id: str, user_id: str, question: str, advice: StructuredAdvice
     ) -> AdviceEntry:
-        _require_valid_id(thread_id, "thread id")
-        _require_valid_id(user_id, "user id")
+        require_valid_id(thread_id, "thread id")
+        require_valid_id(user_id, "user id")
         if "\x00" in question:
             raise InvalidRequest("Text must not contain NUL characters.")
         now = datetime.now(UTC)
@@ -126,7 +126,7 @@ class PgAdviceThreads:
         return AdviceEntry(entry_id, thread_id, question, advice, now)
 
     def delete_thread(self, thread_id: str) -> bool:
-        if not _is_valid_id(thread_id):
+        if not is_valid_id(thread_id):
             return False
         with self._db.transaction() as conn:
             gone = conn.execute("DELETE FROM advice_threads WHERE id = %s", (thread_id,))

@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.chat.history_store import (
-    _check_message,
-    _is_valid_id,
-    _require_valid_id,
-    _to_json,
     chat_title,
+    check_message,
+    is_valid_id,
+    require_valid_id,
+    to_json,
 )
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection
@@ -135,7 +135,7 @@ class PgHistoryStore:
     # -- users -------------------------------------------------------------------------------
 
     def ensure_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
-        _require_valid_id(user_id, "user id")
+        require_valid_id(user_id, "user id")
         _refuse_nul(name, email)
         with self._db.transaction() as conn:
             _insert_user_if_new(conn, user_id, name, email)
@@ -150,7 +150,7 @@ class PgHistoryStore:
     # -- chats -------------------------------------------------------------------------------
 
     def get_chat(self, chat_id: str) -> Chat | None:
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return None
         with self._db.connection() as conn:
             row = conn.execute(
@@ -161,11 +161,11 @@ class PgHistoryStore:
     def get_or_create_chat(self, chat_id: str | None, user_id: str, first_message: str) -> Chat:
         """Return `user_id`'s chat `chat_id`, creating it if new (`None` means a fresh id);
         another user's chat raises `NotFound`, as a missing one would."""
-        _require_valid_id(user_id, "user id")
+        require_valid_id(user_id, "user id")
         if chat_id is None:
             chat_id = uuid.uuid4().hex
         else:
-            _require_valid_id(chat_id, "chat id")
+            require_valid_id(chat_id, "chat id")
         title = chat_title(first_message)
         _refuse_nul(title)
         with self._db.transaction() as conn:
@@ -241,7 +241,7 @@ class PgHistoryStore:
         clean = " ".join(title.split())
         if not 1 <= len(clean) <= RENAME_MAX_CHARS:
             raise InvalidRequest(f"A chat title must have 1 to {RENAME_MAX_CHARS} characters.")
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             raise NotFound(f"Chat {chat_id} not found.")
         _refuse_nul(clean)
         with self._db.connection() as conn:
@@ -255,7 +255,7 @@ class PgHistoryStore:
 
     def delete_chat(self, chat_id: str) -> bool:
         """Delete the chat and (by cascade) its messages. False if there was no such chat."""
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return False
         with self._db.connection() as conn:
             cursor = conn.execute("DELETE FROM chats WHERE id = %s", (chat_id,))
@@ -268,7 +268,7 @@ class PgHistoryStore:
     ) -> int:
         """Delete these messages of the chat (an exchange answered again); how many were.
         With `versions_of`, their answers are kept as that message's previous versions."""
-        if not _is_valid_id(chat_id) or not message_ids:
+        if not is_valid_id(chat_id) or not message_ids:
             return 0
         with self._db.transaction() as conn:
             if versions_of is not None:
@@ -285,7 +285,7 @@ class PgHistoryStore:
         return cursor.rowcount
 
     def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return {}
         with self._db.connection() as conn:
             rows = conn.execute(
@@ -313,8 +313,8 @@ class PgHistoryStore:
         The chat row is locked first, so concurrent appends to one chat take turns: each
         reads the `seq` its predecessor committed, and `created_at` order agrees with it.
         """
-        _check_message(message)
-        if not _is_valid_id(chat_id):
+        check_message(message)
+        if not is_valid_id(chat_id):
             raise NotFound(f"Chat {chat_id} not found.")
         values = _message_values(message)
         message_id = uuid.uuid4().hex
@@ -343,8 +343,8 @@ class PgHistoryStore:
     def finalize_message(self, message_id: str, message: NewMessage) -> Message:
         """Overwrite a message's outcome when its streamed turn ends; role, position and
         creation time are kept, and the chat counts as active again."""
-        _check_message(message)
-        if not _is_valid_id(message_id):
+        check_message(message)
+        if not is_valid_id(message_id):
             raise NotFound(f"Message {message_id} not found.")
         values = _message_values(message)
         with self._db.transaction() as conn:
@@ -388,7 +388,7 @@ class PgHistoryStore:
         """Messages in conversation order; with `limit`, the last `limit` of them."""
         if limit is not None and limit < 0:
             raise InvalidRequest("limit must not be negative.")
-        if not _is_valid_id(chat_id):
+        if not is_valid_id(chat_id):
             return []
         with self._db.connection() as conn:
             if limit is None:
@@ -438,7 +438,7 @@ def _keep_versions(conn: Connection, messages: Sequence[Message], new_id: str) -
                 seq,
                 question,
                 answer.content,
-                _to_json(answer.sources, "sources"),
+                to_json(answer.sources, "sources"),
                 answer.model,
                 answer.status,
                 answer.created_at,
@@ -458,8 +458,8 @@ def _insert_user_if_new(
 
 def _message_values(message: NewMessage) -> tuple[Any, ...]:
     """content .. status, in the column order both writes use; checked before any SQL."""
-    tool_calls = _to_json(message.tool_calls, "tool_calls")
-    sources = _to_json(message.sources, "sources")
+    tool_calls = to_json(message.tool_calls, "tool_calls")
+    sources = to_json(message.sources, "sources")
     _refuse_nul(message.content, message.model)
     usage = message.usage
     return (

@@ -18,6 +18,8 @@ import sqlean as sqlite3
 
 from services.chat.history_store import SqliteHistoryStore, chat_title
 from services.chat.pg_history_store import PgHistoryStore
+from tests.fakes import InMemoryHistoryStore
+from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
 from use_cases.chat_domain import NewMessage, Source, TokenUsage, ToolCall
 from use_cases.errors import InvalidRequest, NotFound
@@ -29,16 +31,35 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "app.db"
 
 
+MEMORY = "memory"
+
+
+@pytest.fixture(params=[*BACKENDS, MEMORY])
+def backend(request: pytest.FixtureRequest) -> str:
+    """A real backend, or the in-memory fake the unit tests use (`tests/fakes.py`)."""
+    return str(request.param)
+
+
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if backend == MEMORY:
+        yield None
+        return
     yield from open_app_db(backend, tmp_path, request)
 
 
 @pytest.fixture
-def store(app_db: AppDb):
+def store(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryHistoryStore()
+        return
     history = app_db.open(SqliteHistoryStore, PgHistoryStore)
     yield history
     history.close()
+
+
+#: For a test that needs a database of its own (rows read directly, connections raced).
+real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 def user_says(text: str) -> NewMessage:
@@ -112,6 +133,7 @@ def test_empty_first_message_gives_the_default_title(
 # -- users and ids ---------------------------------------------------------------------------
 
 
+@real_backends
 def test_unknown_user_is_provisioned_once_and_keeps_its_profile(
     store: HistoryStore, app_db: AppDb
 ) -> None:
@@ -160,6 +182,7 @@ def test_lookups_by_a_malformed_id_find_nothing(store: HistoryStore) -> None:
         store.append_message("no such/chat", user_says("hi"))
 
 
+@real_backends
 def test_timestamps_are_utc_with_microseconds(store: HistoryStore, app_db: AppDb) -> None:
     chat = store.get_or_create_chat(None, "alice", "hi")
     assert chat.created_at.utcoffset() == timedelta(0)
@@ -282,6 +305,7 @@ def test_assistant_turn_round_trips_tool_calls_sources_and_usage(
     assert stored.chat_id == chat.id and stored.status == "complete"
 
 
+@real_backends
 def test_rows_stored_before_the_typed_shapes_read_back(store: HistoryStore, app_db: AppDb) -> None:
     """Rows written before tool calls had a status and sources had version fields."""
     chat = store.get_or_create_chat(None, "alice", "q")
@@ -415,6 +439,7 @@ def test_renaming_a_missing_chat_is_not_found(store: HistoryStore) -> None:
         store.rename_chat("ghost", "New title")
 
 
+@real_backends
 def test_deleting_a_chat_deletes_its_messages(store: HistoryStore, app_db: AppDb) -> None:
     keep = store.get_or_create_chat("keep", "alice", "keep")
     store.append_message(keep.id, user_says("stays"))
@@ -432,6 +457,7 @@ def test_deleting_a_chat_deletes_its_messages(store: HistoryStore, app_db: AppDb
 # -- schema and migrations -------------------------------------------------------------------
 
 
+@real_backends
 def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: AppDb) -> None:
     first = app_db.open(SqliteHistoryStore, PgHistoryStore)
     chat = first.get_or_create_chat(None, "alice", "persisted")
@@ -460,6 +486,7 @@ def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: A
         assert app_db.raw("PRAGMA journal_mode") == [("wal",)]
 
 
+@real_backends
 def test_database_refuses_two_messages_at_the_same_position(
     store: HistoryStore, app_db: AppDb
 ) -> None:
@@ -476,6 +503,7 @@ def test_database_refuses_two_messages_at_the_same_position(
 # -- concurrency -----------------------------------------------------------------------------
 
 
+@real_backends
 def test_eight_threads_appending_to_one_chat_lose_and_duplicate_nothing(
     store: HistoryStore, app_db: AppDb
 ) -> None:
@@ -548,6 +576,7 @@ def test_four_processes_appending_to_one_file_all_succeed(db_path: Path) -> None
     assert seqs == list(range(1, len(expected) + 1))
 
 
+@real_backends
 def test_racing_to_create_the_same_new_chat_makes_exactly_one(
     store: HistoryStore, app_db: AppDb
 ) -> None:
@@ -595,6 +624,7 @@ def test_deleting_messages_removes_only_those_of_that_chat(store: HistoryStore) 
     assert [m.id for m in store.list_messages(chat.id)] == [kept.id, again.id]
 
 
+@real_backends
 def test_an_exchange_answered_again_keeps_its_answers_as_previous_versions(
     store: HistoryStore, app_db: AppDb
 ) -> None:
