@@ -66,14 +66,11 @@ class CitationOrder:
         self._numbers: dict[int, int] = {}
 
     @classmethod
-    def of(cls, texts: Iterable[str], also: Iterable[int] = ()) -> CitationOrder:
-        """The order of `texts` read one after the other, then of the numbers `also` cited
-        (e.g. an advice's `cited_passages`)."""
+    def of(cls, texts: Iterable[str]) -> CitationOrder:
+        """The order of `texts` read one after the other."""
         order = cls()
         for text in texts:
             order.read(text)
-        for number in also:
-            order.number(number)
         return order
 
     def number(self, cited: int) -> int:
