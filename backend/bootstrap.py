@@ -723,14 +723,15 @@ PLANNING_START_S = 60.0
 
 def prepare_to_serve(container: Container) -> None:
     """What a server does once before its first request: load the bundled sample into an
-    empty knowledge base (if enabled) and the resident vector index into memory, start this
+    empty knowledge base (if enabled) and the resident vector index into memory (and, for a
+    large knowledge base, start building the resident BM25 index in the background), start this
     process's job worker (it also runs jobs other replicas queued, or left behind), and, with
     ANSWER_PROCESSES, its planning processes (spawned first, so they start meanwhile)."""
     planning = container.adapters.planning
     if planning is not None:  # spawned now when offline answers are the default, else lazily
         planning.enable(start_now=container.adapters.models.default_identifier == OFFLINE_MODEL)
     load_sample_data_if_empty(container)
-    container.adapters.retriever.warm_up()
+    container.adapters.retriever.warm_up(wait=False)  # vectors now; BM25 copy in background
     container.adapters.jobs.start()
     if planning is not None:  # they started meanwhile; serve at full strength from the start
         planning.wait_ready(PLANNING_START_S)

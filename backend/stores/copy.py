@@ -95,7 +95,8 @@ APP_TABLES = (
 )
 #: SQLite tables that are not data to move: per process, transient, or derived.
 _NOT_DATA = re.compile(
-    r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|staged_sections|staged_chunks|jobs|job_blobs"
+    r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|section_tombstones|staged_sections"
+    r"|staged_chunks|jobs|job_blobs"
     r"|web_sessions"
     r"|chunks_fts.*|sections_fts.*|chunk_vectors.*|_almanac_.*)$",
     re.IGNORECASE,

@@ -1,6 +1,6 @@
 """The knowledge family: documents, sections, chunks, full-text index, vectors, and the
-hybrid retriever over them (SQLite: FTS5 + a resident vector index; PostgreSQL: tsvector +
-pgvector HNSW)."""
+hybrid retriever over them (SQLite: FTS5, resident BM25 and vector indexes; PostgreSQL:
+tsvector + pgvector HNSW)."""
 
 from __future__ import annotations
 
@@ -38,5 +38,7 @@ def build_knowledge(
         pg_store = PgKnowledgeStore(db, presence=presence)
         return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
     store = SqliteKnowledgeStore(settings.knowledge_db_path, presence=presence)
-    retriever = HybridRetriever(store, embedder, **limits)
+    retriever = HybridRetriever(
+        store, embedder, resident_min_sections=settings.bm25_resident_min_sections, **limits
+    )
     return store, retriever

@@ -52,7 +52,7 @@ from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term, edit
 from services.knowledge.store import FTS_TABLE, FTS_TOKENIZER, FTS_VOCAB_TABLE
 from services.sqlite.connection import Connection, OperationalError
 
-__all__ = ["AnalyzedQuery", "LexicalHit", "LexicalSearcher"]
+__all__ = ["AnalyzedQuery", "LexicalHit", "LexicalSearcher", "column_sizes", "fts_averages"]
 
 #: FTS5's bm25() constants (fts5_aux.c).
 K1 = 1.2
@@ -294,7 +294,7 @@ class LexicalSearcher:
         totals = self._totals
         if totals is not None and now - totals[2] < self.stats_ttl:
             return totals[0], totals[1]
-        rows, tokens = _fts_averages(conn, self._table, self._vocab)
+        rows, tokens = fts_averages(conn, self._table, self._vocab)
         avg = tokens / rows if rows else 0.0
         self._totals = (rows, avg, now)
         return rows, avg
@@ -478,14 +478,20 @@ def _row_lengths(conn: Connection, ids: Sequence[int], table: str = FTS_TABLE) -
     except OperationalError:
         return lengths
     for rowid, blob in rows:
-        total = value = 0
-        for byte in bytes(blob or b""):  # varints; token counts never need the 9-byte form
-            value = (value << 7) | (byte & 0x7F)
-            if byte < 0x80:
-                total += value
-                value = 0
-        lengths[int(rowid)] = total
+        lengths[int(rowid)] = sum(column_sizes(bytes(blob or b"")))
     return lengths
+
+
+def column_sizes(blob: bytes) -> list[int]:
+    """A `%_docsize` record: tokens per column, one varint each (never the 9-byte form)."""
+    sizes: list[int] = []
+    value = 0
+    for byte in blob:
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            sizes.append(value)
+            value = 0
+    return sizes
 
 
 def _ensure_scratch(conn: Connection) -> None:
@@ -516,7 +522,7 @@ def _varint(buffer: bytes, position: int) -> tuple[int, int]:
     return (value << 8) | buffer[position], position + 1
 
 
-def _fts_averages(
+def fts_averages(
     conn: Connection, table: str = FTS_TABLE, vocab: str = FTS_VOCAB_TABLE
 ) -> tuple[int, int]:
     """(rows, total tokens) of the FTS index.

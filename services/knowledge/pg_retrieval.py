@@ -189,7 +189,7 @@ class PgHybridRetriever:
     def reranker_enabled(self) -> bool:
         return self._reranker is not None
 
-    def warm_up(self) -> None:
+    def warm_up(self, *, wait: bool = True) -> None:
         """Nothing to load: the indexes live in the database."""
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """Hybrid retrieval: BM25 (FTS5) + vector KNN, fused, optionally reranked.
 
-    query -> BM25 top-k sections (`lexical` over `sections_fts`: each section's whole
-             text, FTS5 with a posting budget + exact re-scoring)
+    query -> BM25 top-k sections over each section's whole text (`sections_fts`): from the
+             resident copy of that index (`resident_bm25`, exact bm25() scores, used from
+             `resident_min_sections` sections on, once loaded and up to date), else FTS5
+             itself with a posting budget + exact re-scoring (`lexical`)
           -> vector top-k (`vector_index`: resident NumPy copy of the vec0 vectors)
           -> collapse each list to parent sections (best chunk per section)
           -> fusion: convex combination of min-max scaled scores, equal weights
@@ -22,10 +24,10 @@ vector leg, or its first chunk when only BM25 found it (with a chunk-level BM25 
 the chunk with the best chunk-level RRF score over both legs).
 
 Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims, this 2-core
-machine shared with other jobs, p50/p95, section-level BM25): 10k chunks: BM25 4.2/9.4 ms,
-vector 1.2/2.0 ms, hybrid 6.5/12 ms; 100k chunks: BM25 12/23 ms, vector 1.7/2.3 ms, hybrid
-17/33 ms. The plain alternatives at 100k: FTS5 OR query 47/95 ms (sections), sqlite-vec
-float KNN 56/59 ms.
+machine, p50/p95, section-level BM25): 100k chunks (50k sections): resident BM25 1.9/3.2 ms,
+vector 2.0/2.3 ms, hybrid 4.6/6.0 ms; with the FTS5 budgeted leg instead, BM25 14/25 ms and
+hybrid 16.4/27 ms. The plain alternatives at 100k: FTS5 OR query 39/66 ms (sections),
+sqlite-vec float KNN 56/57 ms.
 Quality, SciFact train nDCG@10 (chunked, int8 MiniLM, 50 candidates per leg): BM25 0.706
 (section level; chunk level 0.700), vector 0.683, hybrid 0.741 (chunk-level BM25: 0.736;
 RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
@@ -57,6 +59,7 @@ from services.knowledge.hybrid import (
     rerank,
 )
 from services.knowledge.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
+from services.knowledge.resident_bm25 import ResidentBM25
 from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
 from services.knowledge.vector_index import VectorIndex
 from services.knowledge.versions import versions_of
@@ -65,6 +68,10 @@ from use_cases.domain import SearchHit, Vector
 from use_cases.ports import Embedder, Reranker
 
 __all__ = ["HybridRetriever", "RankedChunk"]
+
+#: New sections the resident BM25 index takes in during a search; more are taken in on a
+#: background thread while FTS5 answers.
+RESIDENT_INLINE_SECTIONS = 500
 
 
 class HybridRetriever:
@@ -76,7 +83,10 @@ class HybridRetriever:
     `reranker_top_n` fused hits are re-ordered; `reranker_timeout` (seconds) bounds that
     call for rerankers without their own timeout. `lexical` and `vectors` carry the speed
     knobs (posting budget, re-scoring pool, exact-search threshold, shortlist size).
-    `parallel=False` runs the two legs one after the other.
+    `parallel=False` runs the two legs one after the other. `resident_min_sections`: from
+    this many sections on, BM25 is scored from a resident copy of the section index
+    (`ResidentBM25`; built on a background thread, FTS5 answering until it is ready); None
+    never does.
     """
 
     def __init__(
@@ -95,6 +105,7 @@ class HybridRetriever:
         vectors: VectorIndex | None = None,
         snippet_chars: int = 320,
         parallel: bool = True,
+        resident_min_sections: int | None = 5_000,
     ) -> None:
         if isinstance(store_or_path, SqliteKnowledgeStore):
             self._store, self._owns_store = store_or_path, False
@@ -110,6 +121,11 @@ class HybridRetriever:
         self.reranker_timeout = reranker_timeout
         self.lexical = lexical or LexicalSearcher(level="section")
         self.vectors = vectors or VectorIndex()
+        self.resident = (
+            ResidentBM25(weights=self.lexical.weights, min_rows=resident_min_sections)
+            if resident_min_sections is not None and self.lexical.level == "section"
+            else None
+        )
         self.snippet_chars = snippet_chars
         self.parallel = parallel
         self._executor: ThreadPoolExecutor | None = None
@@ -123,9 +139,17 @@ class HybridRetriever:
     def reranker_enabled(self) -> bool:
         return self._reranker is not None
 
-    def warm_up(self) -> None:
-        """Load the vector index now (start-up) rather than on the first search."""
-        self._sync_vectors(self._store.connection())
+    def warm_up(self, *, wait: bool = True) -> None:
+        """Load the resident indexes now (start-up) rather than on the first search.
+        `wait=False` builds the BM25 one on a background thread (FTS5 answers meanwhile)."""
+        conn = self._store.connection()
+        self._sync_vectors(conn)
+        resident = self.resident
+        if resident is not None and resident.large_enough(conn):
+            if wait:
+                resident.sync(conn, self._store.state())
+            else:
+                self._start_resident_load(self._store.state())
 
     def close(self) -> None:
         with self._pool_lock:
@@ -139,9 +163,10 @@ class HybridRetriever:
 
     def search_bm25(self, query: str, k: int, category: str | None = None) -> list[RankedChunk]:
         conn = self._store.connection()
-        self.lexical.observe_generation(self._store.state().generation)
+        state = self._store.state()
+        self.lexical.observe_generation(state.generation)
         analyzed = self.lexical.analyze(conn, query)
-        hits = self.lexical.search(conn, analyzed, k, normal_category(category))
+        hits = self._lexical_leg(conn, analyzed, k, normal_category(category), state)
         if self.lexical.level == "section":  # a section stands for its first chunk
             first = _first_chunks(conn, [h.chunk_id for h in hits])
             hits = [LexicalHit(first[h.chunk_id], h.score) for h in hits if h.chunk_id in first]
@@ -192,6 +217,43 @@ class HybridRetriever:
     ) -> list[tuple[int, float]]:
         self._sync_vectors(self._store.connection(), state)
         return self.vectors.search(query_vector, max(self.vector_search_limit, n), category)
+
+    def _lexical_leg(
+        self,
+        conn: Connection,
+        analyzed: AnalyzedQuery,
+        k: int,
+        category: str | None,
+        state: StoreState,
+    ) -> list[LexicalHit]:
+        """BM25 hits from the resident index when it is up to date, else from FTS5."""
+        if self.resident is not None and self._resident_ready(conn, state):
+            return self.resident.search(analyzed.stems, k, category)
+        return self.lexical.search(conn, analyzed, k, category)
+
+    def _resident_ready(self, conn: Connection, state: StoreState) -> bool:
+        """Bring the resident index up to `state` if that is cheap (a few new sections, or
+        deletions); a whole build, or a large catch-up, runs on a background thread while
+        FTS5 answers."""
+        resident = self.resident
+        assert resident is not None
+        if resident.current(state):
+            return True
+        if resident.loading:
+            return False
+        if resident.needs_load(state):
+            if resident.large_enough(conn):
+                self._start_resident_load(state)
+            return False
+        if resident.pending(conn) > RESIDENT_INLINE_SECTIONS:
+            self._start_resident_load(state)
+            return False
+        resident.sync(conn, state)
+        return True
+
+    def _start_resident_load(self, state: StoreState) -> None:
+        assert self.resident is not None
+        self.resident.start_loading(self._store.path, state, readonly=self._store.readonly)
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -253,7 +315,7 @@ class HybridRetriever:
                 pending = self._pool().submit(self._vector_leg, *vector_args)
             else:
                 vector = self._vector_leg(*vector_args)
-        lexical = self.lexical.search(conn, analyzed, max(self.bm25_search_limit, n), category)
+        lexical = self._lexical_leg(conn, analyzed, max(self.bm25_search_limit, n), category, state)
         if pending is not None:
             vector = pending.result()
         candidates = self._fuse(conn, [(h.chunk_id, h.score) for h in lexical], vector)

@@ -21,6 +21,10 @@ services/knowledge/store.py). Later steps:
   than its best chunk (SciFact train, hybrid nDCG@10 0.736 -> see docs/benchmarks.md). Rows
   are written by `document_writes.commit_staged` and removed by a trigger when a section is
   deleted (directly or by cascade from its document); existing sections are backfilled.
+* `0006_document_id_counter`: document ids are never reused (see below).
+* `0007_section_tombstones`: the section delete trigger also records the section's id and
+  the deleting generation in `section_tombstones`, so the resident BM25 index drops deleted
+  sections without reloading (pruned with the chunk tombstones).
 """
 
 from __future__ import annotations
@@ -208,6 +212,23 @@ CREATE TRIGGER documents_last_id AFTER INSERT ON documents BEGIN
 END;
 """
 
+#: Deleted sections and the generation that deleted them, as `chunk_tombstones` does for chunks:
+#: the resident BM25 index (services/knowledge/resident_bm25.py) drops them without a reload.
+_SECTION_TOMBSTONES = f"""
+CREATE TABLE section_tombstones (
+    section_id INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+CREATE INDEX section_tombstones_generation ON section_tombstones(generation);
+
+DROP TRIGGER sections_after_delete;
+CREATE TRIGGER sections_after_delete AFTER DELETE ON sections BEGIN
+    DELETE FROM {SECTION_FTS_TABLE} WHERE rowid = old.id;
+    INSERT OR REPLACE INTO section_tombstones(section_id, generation)
+        VALUES (old.id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'));
+END;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0001_base", _BASE),
     # Retrieval looked up other versions of a hit's document by exact title (until 0003).
@@ -218,4 +239,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0004_relative_sources", function=_relative_sources),
     Migration("knowledge_0005_section_fts", _SECTION_FTS),
     Migration("knowledge_0006_document_id_counter", _DOCUMENT_ID_COUNTER),
+    Migration("knowledge_0007_section_tombstones", _SECTION_TOMBSTONES),
 )

@@ -19,11 +19,12 @@ Layout (one file, one writer at a time, any number of readers thanks to WAL):
 * `meta`: embedding model and dimension, plus two counters readers use to keep in-memory
   indexes current: `generation` (bumped by every write transaction) and `vector_epoch`
   (bumped when the vector table is rebuilt);
-* `chunk_tombstones`: ids of deleted chunks and the generation that deleted them, so an
-  in-memory vector index can drop them without a full reload (pruned after a while).
+* `chunk_tombstones` / `section_tombstones`: ids of deleted chunks / sections and the
+  generation that deleted them, so the in-memory vector and BM25 indexes can drop them
+  without a full reload (pruned after a while).
 
-Chunk ids come from `AUTOINCREMENT`, so they only grow: "chunks newer than the last one I
-loaded" is `id > max_loaded_id`.
+Chunk and section ids come from `AUTOINCREMENT`, so they only grow: "chunks newer than the
+last one I loaded" is `id > max_loaded_id`.
 
 Every write is one `BEGIN IMMEDIATE` transaction: a process killed mid-save leaves the
 document entirely old or entirely new. Large documents are staged batch by batch first and
@@ -185,19 +186,7 @@ class SqliteKnowledgeStore:
 
     def state(self) -> StoreState:
         """Counters for cache invalidation, read in one statement (one snapshot)."""
-        rows = dict(
-            self.connection().execute(
-                "SELECT key, value FROM meta WHERE key IN "
-                "('generation', 'vector_epoch', 'tombstone_floor', 'embedding_dimension')"
-            )
-        )
-        dimension = rows.get("embedding_dimension")
-        return StoreState(
-            generation=int(rows.get("generation", 0)),
-            vector_epoch=int(rows.get("vector_epoch", 0)),
-            tombstone_floor=int(rows.get("tombstone_floor", 0)),
-            dimension=int(dimension) if dimension is not None else None,
-        )
+        return read_state(self.connection())
 
     def vocabulary(self) -> tuple[int, list[str]]:
         """(generation, every indexed term): the full-text index's terms (Porter stems of the
@@ -400,6 +389,7 @@ class SqliteKnowledgeStore:
         floor = _meta_int(conn, "generation") - TOMBSTONE_GENERATIONS
         if floor > _meta_int(conn, "tombstone_floor"):
             conn.execute("DELETE FROM chunk_tombstones WHERE generation <= ?", (floor,))
+            conn.execute("DELETE FROM section_tombstones WHERE generation <= ?", (floor,))
             _set_meta(conn, "tombstone_floor", str(floor))
 
     def list_documents(
@@ -575,6 +565,23 @@ def _create_vector_table(conn: Connection, dimension: int) -> None:
     conn.execute(
         "CREATE TRIGGER IF NOT EXISTS chunks_after_delete_vector AFTER DELETE ON chunks BEGIN "
         f"DELETE FROM {VECTOR_TABLE} WHERE chunk_id = old.id; END"
+    )
+
+
+def read_state(conn: Connection) -> StoreState:
+    """The counters in-memory indexes compare (`StoreState`), read in one statement."""
+    rows = dict(
+        conn.execute(
+            "SELECT key, value FROM meta WHERE key IN "
+            "('generation', 'vector_epoch', 'tombstone_floor', 'embedding_dimension')"
+        )
+    )
+    dimension = rows.get("embedding_dimension")
+    return StoreState(
+        generation=int(rows.get("generation", 0)),
+        vector_epoch=int(rows.get("vector_epoch", 0)),
+        tombstone_floor=int(rows.get("tombstone_floor", 0)),
+        dimension=int(dimension) if dimension is not None else None,
     )
 
 

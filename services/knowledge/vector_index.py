@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from loguru import logger
 
-from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState
+from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError
 
 __all__ = ["VectorIndex"]
@@ -86,7 +86,7 @@ class VectorIndex:
             if own_transaction:
                 conn.execute("BEGIN")  # one snapshot for the counters and the rows
             try:
-                state = _read_state(conn, state)
+                state = _current_state(conn, state)
                 full = (
                     current is None
                     or self._snapshot is None
@@ -300,20 +300,8 @@ def _table_exists(conn: Connection, name: str) -> bool:
     return row is not None
 
 
-def _read_state(conn: Connection, fallback: StoreState) -> StoreState:
+def _current_state(conn: Connection, fallback: StoreState) -> StoreState:
     try:
-        rows = dict(
-            conn.execute(
-                "SELECT key, value FROM meta WHERE key IN "
-                "('generation', 'vector_epoch', 'tombstone_floor', 'embedding_dimension')"
-            )
-        )
+        return read_state(conn)
     except OperationalError:
         return fallback
-    dimension = rows.get("embedding_dimension")
-    return StoreState(
-        generation=int(rows.get("generation", 0)),
-        vector_epoch=int(rows.get("vector_epoch", 0)),
-        tombstone_floor=int(rows.get("tombstone_floor", 0)),
-        dimension=int(dimension) if dimension is not None else None,
-    )

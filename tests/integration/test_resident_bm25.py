@@ -1,0 +1,332 @@
+"""The resident BM25 index (services/knowledge/resident_bm25.py) against FTS5 itself.
+
+Every check compares with the unbudgeted FTS5 query over the same SQLite file, so "equal"
+means: same sections, same order, scores within float noise. The corpus mixes what could
+make a resident tokenizer disagree with FTS5: punctuation glued to words, hyphenated and
+numeric tokens, diacritics (composed and combining), capitals, a private-use character,
+titles and headings (weighted columns), categories.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.knowledge import resident_bm25
+from services.knowledge.lexical import LexicalSearcher
+from services.knowledge.resident_bm25 import ResidentBM25
+from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.store import SqliteKnowledgeStore
+from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft
+
+DIM = 8
+
+DOCUMENTS = [
+    (
+        "leave.md",
+        "Leave policy",
+        "hr",
+        [
+            (("Annual leave",), "Employees get twenty-five days of annual leave per year."),
+            (("Sick leave",), "Report sick leave to your manager before nine, (by phone)."),
+        ],
+    ),
+    (
+        "covid.md",
+        "COVID-19 guidance",
+        "hr",
+        [
+            (("Testing",), "Test for COVID-19 when symptomatic; p<0.05 was the threshold."),
+            (("Travel",), "Travel rules: masks on trains; tests 48h before flights."),
+        ],
+    ),
+    (
+        "cafe.md",
+        "Café rules",
+        None,
+        [
+            (("Résumé",), "The café opens at eight. Naïve baristas learn latte art."),
+            ((), unicodedata.normalize("NFD", "Le café résumé: coöperation déjà vu.")),
+        ],
+    ),
+    (
+        "laptop.md",
+        "Laptop setup",
+        "it",
+        [
+            (("Setup", "First day"), "Your laptop arrives with the VPN installed and encrypted."),
+            (("Security",), "Enable disk encryption; lock the screen when leaving your desk."),
+            (("Odd",), "A private\ue123mark inside a word, and under_scores too."),
+        ],
+    ),
+    (
+        "expenses.md",
+        "Travel expenses",
+        "finance",
+        [
+            ((), "Submit travel expenses within thirty days with receipts attached & signed."),
+        ],
+    ),
+]
+
+QUERIES = [
+    "annual leave days",
+    "covid 19 testing threshold",
+    "café résumé",
+    "cafe resume naive",
+    "travel expenses receipts",
+    "laptop encryption security",
+    "leave",
+    "private mark under scores",
+    "trains masks flights",
+    "zebra",
+]
+
+
+def draft(source: str, title: str, category: str | None, sections) -> DocumentDraft:
+    return DocumentDraft(
+        source=source,
+        content_hash=source,
+        title=title,
+        category=category,
+        updated_at=None,
+        media_type="text/markdown",
+        size_bytes=1,
+        sections=tuple(SectionDraft(tuple(h), text, (text,)) for h, text in sections),
+    )
+
+
+def save(store: SqliteKnowledgeStore, source: str, title: str, category, sections) -> int:
+    d = draft(source, title, category, sections)
+    vectors = [np.ones(DIM, dtype=np.float32) / np.sqrt(DIM) for _ in d.sections]
+    return store.save_document(d, vectors).id
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteKnowledgeStore]:
+    s = SqliteKnowledgeStore(tmp_path / "knowledge.db")
+    s.check_embedding(EmbeddingInfo("constant", DIM))
+    for source, title, category, sections in DOCUMENTS:
+        save(s, source, title, category, sections)
+    yield s
+    s.close()
+
+
+FTS5 = LexicalSearcher(level="section", posting_budget=10**12)
+
+
+def fts5_hits(store: SqliteKnowledgeStore, query: str, category: str | None = None):
+    conn = store.connection()
+    return FTS5.search(conn, FTS5.analyze(conn, query), 50, category)
+
+
+def resident_hits(
+    index: ResidentBM25, store: SqliteKnowledgeStore, query: str, category: str | None = None
+):
+    conn = store.connection()
+    index.sync(conn, store.state())
+    return index.search(FTS5.analyze(conn, query).stems, 50, category)
+
+
+def assert_equal_to_fts5(index: ResidentBM25, store: SqliteKnowledgeStore) -> None:
+    for query in QUERIES:
+        for category in (None, "hr", "it"):
+            expected = fts5_hits(store, query, category)
+            got = resident_hits(index, store, query, category)
+            assert [h.chunk_id for h in got] == [h.chunk_id for h in expected], (query, category)
+            for a, b in zip(got, expected, strict=True):
+                assert a.score == pytest.approx(b.score, rel=1e-9, abs=1e-12), (query, category)
+
+
+def test_scores_and_order_equal_fts5_bm25(store: SqliteKnowledgeStore) -> None:
+    index = ResidentBM25(min_rows=0)
+    assert_equal_to_fts5(index, store)
+    assert fts5_hits(store, "covid 19 testing threshold")  # the corpus is searchable at all
+    assert index.size == 10
+
+
+def test_a_row_the_quick_split_miscounts_is_tokenised_by_fts5_and_still_equal(
+    store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Splitting at whitespace agrees with unicode61 by construction, so force a miscount:
+    # pretend every text of one batch has an extra token.
+    real = ResidentBM25._mismatched
+
+    def all_rows(self, conn, batch, sizes):  # type: ignore[no-untyped-def]
+        sizes[:, 2] += 1
+        return real(self, conn, batch, sizes)
+
+    monkeypatch.setattr(ResidentBM25, "_mismatched", all_rows)
+    index = ResidentBM25(min_rows=0)
+    index.sync(store.connection(), store.state())
+    assert index.exact_rows == 10
+    monkeypatch.undo()
+    assert_equal_to_fts5(index, store)
+
+
+def test_saves_replacements_and_deletes_are_followed_without_a_reload(
+    store: SqliteKnowledgeStore,
+) -> None:
+    index = ResidentBM25(min_rows=0)
+    index.sync(store.connection(), store.state())
+    loaded = index._snapshot
+
+    save(store, "vpn.md", "VPN", "it", [((), "Wireguard tunnels for remote staff leave.")])
+    leave = store.get_by_source("leave.md")
+    assert leave is not None
+    store.delete_document(leave.id)
+    d = draft("covid.md", "COVID-19 guidance", "hr", [((), "Masks are optional now.")])
+    covid = store.get_by_source("covid.md")
+    assert covid is not None
+    store.save_document(d, [np.ones(DIM, dtype=np.float32)], replace_id=covid.id)
+
+    assert_equal_to_fts5(index, store)
+    assert index._snapshot is not None and index._snapshot.main is loaded.main  # type: ignore[union-attr]
+    assert index.size == 8  # 10 + 1 new - 2 deleted - 2 replaced + 1 replacing
+    (vpn_section,) = (
+        store.connection()
+        .execute(
+            "SELECT s.id FROM sections s JOIN documents d ON d.id = s.document_id "
+            "WHERE d.source = 'vpn.md'"
+        )
+        .fetchone()
+    )
+    assert [h.chunk_id for h in resident_hits(index, store, "wireguard")] == [vpn_section]
+
+
+def test_recent_sections_are_merged_into_one_segment_and_deleted_ones_dropped(
+    store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resident_bm25, "_MIN_RECENT", 2)
+    index = ResidentBM25(min_rows=0)
+    index.sync(store.connection(), store.state())
+    for i in range(6):
+        save(store, f"n{i}.md", f"Note {i}", "misc", [((), f"note number {i} about leave")])
+        assert_equal_to_fts5(index, store)
+    laptop = store.get_by_source("laptop.md")
+    assert laptop is not None
+    store.delete_document(laptop.id)
+    save(store, "last.md", "Last", None, [((), "the last note")])
+    save(store, "final.md", "Final", None, [((), "the final note")])
+    save(store, "end.md", "End", None, [((), "the end note")])
+
+    assert_equal_to_fts5(index, store)
+    snapshot = index._snapshot
+    assert snapshot is not None
+    assert snapshot.alive[: snapshot.size].all()  # a merge dropped the deleted rows
+    assert snapshot.size == index.size == 16  # 10 + 6 + 3 - 3 laptop sections
+
+
+def test_pruned_tombstones_make_the_index_reload(
+    store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = ResidentBM25(min_rows=0)
+    index.sync(store.connection(), store.state())
+    monkeypatch.setattr("services.knowledge.store.TOMBSTONE_GENERATIONS", 1)
+    leave = store.get_by_source("leave.md")
+    assert leave is not None
+    store.delete_document(leave.id)
+    save(store, "a.md", "A", None, [((), "alpha leave")])
+    save(store, "b.md", "B", None, [((), "beta leave")])
+    assert store.state().tombstone_floor > 0
+    assert index.needs_load(store.state())
+
+    assert_equal_to_fts5(index, store)
+    assert index.size == 10
+
+
+def test_a_write_from_another_process_is_seen_and_a_failed_one_is_not(
+    store: SqliteKnowledgeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = ResidentBM25(min_rows=0)
+    index.sync(store.connection(), store.state())
+    other = SqliteKnowledgeStore(tmp_path / "knowledge.db")
+    save(other, "vpn.md", "VPN", "it", [((), "Wireguard tunnels for remote staff.")])
+
+    def crash(*args: object) -> None:  # after the sections and FTS rows were written
+        raise RuntimeError("killed mid-save")
+
+    monkeypatch.setattr("services.knowledge.document_writes.link_versions", crash)
+    with pytest.raises(RuntimeError):
+        save(other, "bad.md", "Bad", None, [((), "wireguard wireguard")])
+    other.close()
+
+    assert_equal_to_fts5(index, store)
+    hits = resident_hits(index, store, "wireguard")
+    assert len(hits) == 1
+
+
+def test_the_retriever_uses_fts5_until_the_background_build_is_done(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    resident = retriever.resident
+    assert resident is not None
+    gate = threading.Event()
+    real_load = resident._load_all
+
+    def slow_load(conn):  # type: ignore[no-untyped-def]
+        gate.wait(10)
+        real_load(conn)
+
+    resident._load_all = slow_load  # type: ignore[method-assign]
+    first = retriever.search_with_vector("annual leave", None, 5)
+    assert resident.loading and not resident.current(store.state())
+    gate.set()
+    for _ in range(200):
+        if not resident.loading:
+            break
+        threading.Event().wait(0.01)
+    assert resident.current(store.state())
+    again = retriever.search_with_vector("annual leave", None, 5)
+    assert [h.chunk_id for h in again] == [h.chunk_id for h in first]
+    assert [h.scores.bm25_score for h in again] == pytest.approx(
+        [h.scores.bm25_score for h in first]
+    )
+    retriever.close()
+
+
+def test_below_the_size_threshold_the_retriever_stays_on_fts5(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = HybridRetriever(store, None)  # default threshold: 5,000 sections
+    retriever.warm_up()
+    retriever.search_with_vector("annual leave", None, 5)
+    assert retriever.resident is not None
+    assert not retriever.resident.loading and retriever.resident.size == 0
+    retriever.close()
+
+
+def test_the_retriever_takes_in_small_changes_during_a_search(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    retriever.warm_up()
+    assert retriever.resident is not None and retriever.resident.size == 10
+    save(store, "vpn.md", "VPN", "it", [((), "Wireguard tunnels for remote staff.")])
+
+    hits = retriever.search_with_vector("wireguard", None, 5)
+
+    assert [h.source for h in hits] == ["vpn.md"]
+    assert retriever.resident.current(store.state())
+    retriever.close()
+
+
+def test_a_server_start_builds_the_index_in_the_background(store: SqliteKnowledgeStore) -> None:
+    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    resident = retriever.resident
+    assert resident is not None
+
+    retriever.warm_up(wait=False)
+
+    for _ in range(500):
+        if resident.current(store.state()):
+            break
+        threading.Event().wait(0.01)
+    assert resident.current(store.state()) and resident.size == 10
+    retriever.close()
