@@ -20,8 +20,9 @@ from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
+from tests.fakes.knowledge import InMemoryKnowledgeStore
 
-AnyStore = SqliteKnowledgeStore | PgKnowledgeStore
+AnyStore = SqliteKnowledgeStore | PgKnowledgeStore | InMemoryKnowledgeStore
 AnyRetriever = HybridRetriever | PgHybridRetriever
 
 
@@ -83,11 +84,23 @@ class Probe:
             "staged_chunks",
             "staged_sections",
         }
+        if isinstance(self.store, InMemoryKnowledgeStore):
+            fake = self.store
+            return {
+                "documents": lambda: fake.stats().documents,
+                "sections": lambda: len(fake.section_ids()),
+                "chunks": lambda: len(fake.chunk_ids()),
+                "chunk_vectors": lambda: len(fake.vector_ids()),
+                "staged_chunks": fake.staged_chunk_count,
+                "staged_sections": fake.staged_section_count,
+            }[table]()
         return int(self._rows(f"SELECT count(*) FROM {table}", f"SELECT count(*) FROM {table}")[0])
 
     def counts(self) -> dict[str, int]:
+        """Rows per table, and the full-text index's terms (the fake has no such index)."""
         result = {t: self.count(t) for t in ("documents", "sections", "chunks", "chunk_vectors")}
-        result["fts_terms"] = len(self.vocabulary())
+        if not isinstance(self.store, InMemoryKnowledgeStore):
+            result["fts_terms"] = len(self.vocabulary())
         return result
 
     def vocabulary(self) -> list[str]:
@@ -97,15 +110,21 @@ class Probe:
         )
 
     def chunk_ids(self) -> list[int]:
+        if isinstance(self.store, InMemoryKnowledgeStore):
+            return self.store.chunk_ids()
         return self._rows("SELECT id FROM chunks ORDER BY id", "SELECT id FROM chunks ORDER BY id")
 
     def vector_ids(self) -> list[int]:
+        if isinstance(self.store, InMemoryKnowledgeStore):
+            return self.store.vector_ids()
         return self._rows(
             "SELECT chunk_id FROM chunk_vectors ORDER BY chunk_id",
             "SELECT chunk_id FROM chunk_vectors ORDER BY chunk_id",
         )
 
     def section_ids(self) -> set[int]:
+        if isinstance(self.store, InMemoryKnowledgeStore):
+            return self.store.section_ids()
         return set(self._rows("SELECT id FROM sections", "SELECT id FROM sections"))
 
     def fts_chunk_ids(self, term: str) -> list[int]:

@@ -1,6 +1,6 @@
 """The response log and calibration store adapters, on real databases: every test runs on
 SQLite and on PostgreSQL (`backend` fixture), through the ports only; and the in-memory fakes
-the unit tests use (`tests/fakes.py`), on every test that needs no database of its own (those
+the unit tests use (`tests/fakes/`), on every test that needs no database of its own (those
 that read rows or race connections name the real backends)."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The evaluation dataset and run stores, on real databases: every test runs on SQLite and on
-PostgreSQL (`backend` fixture), through the ports only."""
+PostgreSQL (`backend` fixture), through the ports only, and on the in-memory fakes the unit
+tests use (all but the test that races two stores on one database)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from services.evaluation.pg_run_store import PgDatasetStore, PgRunStore
 from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
+from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
+from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
 from use_cases.eval_run_domain import PromptRef, RunRecord, RunSettings, StoredDataset
 
@@ -19,20 +22,42 @@ T1 = "2026-03-02T12:00:01+00:00"
 T2 = "2026-03-02T12:00:02+00:00"
 
 
+MEMORY = "memory"
+
+
+@pytest.fixture(params=[*BACKENDS, MEMORY])
+def backend(request: pytest.FixtureRequest) -> str:
+    """A real backend, or the in-memory fakes the unit tests use (`tests/fakes/evaluation.py`)."""
+    return str(request.param)
+
+
+#: For a test that needs a database of its own (two stores racing on one file).
+real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if backend == MEMORY:
+        yield None
+        return
     yield from open_app_db(backend, tmp_path, request)
 
 
 @pytest.fixture
-def datasets(app_db: AppDb):
+def datasets(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryDatasetStore()
+        return
     store = app_db.open(SqliteDatasetStore, PgDatasetStore)
     yield store
     store.close()
 
 
 @pytest.fixture
-def runs(app_db: AppDb):
+def runs(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryRunStore()
+        return
     store = app_db.open(SqliteRunStore, PgRunStore)
     yield store
     store.close()
@@ -141,6 +166,7 @@ def test_rows_are_recorded_once_in_order_with_progress(runs) -> None:
     assert runs.progress("nope") == (0, 0) and runs.rows("nope") == [] and runs.done("x") == set()
 
 
+@real_backends
 def test_two_executions_of_one_run_never_record_an_item_twice(app_db: AppDb) -> None:
     """Two replicas resuming the same run at once: each item is kept from exactly one."""
     runs = app_db.open(SqliteRunStore, PgRunStore)

@@ -36,7 +36,7 @@ MEMORY = "memory"
 
 @pytest.fixture(params=[*BACKENDS, MEMORY])
 def backend(request: pytest.FixtureRequest) -> str:
-    """A real backend, or the in-memory fake the unit tests use (`tests/fakes.py`)."""
+    """A real backend, or the in-memory fake the unit tests use (`tests/fakes/`)."""
     return str(request.param)
 
 

@@ -25,7 +25,9 @@ from services.postgres.migrations import applied_migrations
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from services.sqlite.connection import connect
 from services.sqlite.migrations import apply_migrations
+from tests.fakes.knowledge import InMemoryKnowledgeStore
 from tests.knowledge_backends import AnyStore, Probe, another_store, close_other, open_store
+from tests.postgres import BACKENDS
 from use_cases.domain import (
     DocumentDraft,
     EmbeddingInfo,
@@ -90,8 +92,26 @@ def vectors_for(d: DocumentDraft) -> list[np.ndarray]:
     ]
 
 
+MEMORY = "memory"
+
+
+@pytest.fixture(params=[*BACKENDS, MEMORY])
+def backend(request: pytest.FixtureRequest) -> str:
+    """A real backend, or the in-memory fake the unit tests use (`tests/fakes/knowledge.py`)."""
+    return str(request.param)
+
+
+#: For a test that reads rows behind the port (`Probe`), or needs a second connection.
+real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
 def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AnyStore]:
+    if backend == MEMORY:
+        fake = InMemoryKnowledgeStore()
+        fake.check_embedding(INFO)
+        yield fake  # type: ignore[misc]
+        return
     with open_store(backend, tmp_path, request) as s:
         s.check_embedding(INFO)
         yield s
@@ -131,6 +151,7 @@ def test_a_saved_document_can_be_read_back_with_its_sections(
     assert store.get_by_source("guide.md") == record
 
 
+@real_backends
 def test_replacing_a_document_keeps_its_id_and_replaces_chunks_fts_and_vectors(
     store: AnyStore,
 ) -> None:
@@ -169,6 +190,7 @@ def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
         store.save_document(other, vectors_for(other), replace_id=999)
 
 
+@real_backends
 def test_a_large_document_is_staged_in_batches_and_appears_only_at_the_commit(
     store: AnyStore,
 ) -> None:
@@ -254,6 +276,7 @@ def test_deleting_a_document_gives_its_pages_back_to_the_sqlite_file(
     assert conn.execute("PRAGMA page_count").fetchone()[0] < pages_before * 0.7
 
 
+@real_backends
 def test_deleting_a_document_cascades_everywhere(store: AnyStore) -> None:
     keep = draft("keep.md", sections=((("A",), ("Keep this text.",)),))
     gone = draft("gone.md")
@@ -275,6 +298,7 @@ def test_deleting_a_document_cascades_everywhere(store: AnyStore) -> None:
     assert store.get_document(record.id) is None
 
 
+@real_backends
 def test_deleting_the_last_document_leaves_no_fts_or_vector_rows(
     store: AnyStore,
 ) -> None:
@@ -300,6 +324,7 @@ LAST_WRITE_STEP = {
 }
 
 
+@real_backends
 def test_a_failure_in_the_middle_of_a_save_leaves_the_database_unchanged(
     store: AnyStore, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -375,6 +400,7 @@ store = pg_store.PgKnowledgeStore(PgDatabase({target!r}))
 }
 
 
+@real_backends
 def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(
     store: AnyStore, backend: str
 ) -> None:
@@ -466,6 +492,7 @@ def test_chunk_texts_for_re_embedding_carry_title_and_headings(
     )
 
 
+@real_backends
 def test_replace_embeddings_rebuilds_the_index_for_a_new_model(
     store: AnyStore,
 ) -> None:
@@ -536,6 +563,7 @@ def test_a_read_only_sqlite_store_refuses_writes(sqlite_store: SqliteKnowledgeSt
     reader.close()
 
 
+@real_backends
 def test_every_write_moves_the_generation_counter(store: AnyStore) -> None:
     start = store.state().generation
     d = draft()
@@ -576,6 +604,7 @@ def test_an_older_sqlite_database_gets_relative_sources_and_incremental_vacuum(
     store.close()
 
 
+@real_backends
 def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
     store: AnyStore,
 ) -> None:
@@ -637,6 +666,7 @@ def test_an_older_sqlite_database_does_not_reuse_the_ids_it_already_gave(
         store.close()
 
 
+@real_backends
 def test_a_dead_processs_staged_rows_are_removed_at_the_next_open_a_live_ones_kept(
     store: AnyStore, tmp_path: Path
 ) -> None:

@@ -1,0 +1,236 @@
+"""`BenchmarkRuns` on fakes: datasets and runs in memory (tests/fakes/evaluation.py, checked
+against the adapters' contract), a scripted item executor whose rows are scored by the real
+`score_case`, the in-memory job queue, audit log and prompt store. The real stack is
+exercised by tests/e2e/test_eval_runs_api.py and test_cli_eval_runs.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import FixedClock
+from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, InMemoryPromptStore
+from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
+from use_cases.agent import NOT_FOUND_ANSWER
+from use_cases.audit import RecordAudit
+from use_cases.auth_domain import Caller
+from use_cases.errors import Forbidden, InvalidRequest, NotFound
+from use_cases.eval_domain import CaseOutcome
+from use_cases.eval_engine import Item, ItemContext
+from use_cases.eval_metrics import score_case
+from use_cases.eval_run_domain import PromptRef
+from use_cases.eval_runs import BenchmarkRuns, DatasetUpload, ManageDatasets, RunRequest
+from use_cases.jobs import EVAL_RUN
+
+ADMIN = Caller("root", "admin", None)
+USER = Caller("ann", "user", "key-1")
+
+CASES = [
+    {"id": "q1", "question": "Daily quota?", "kind": "kb", "expect_any": ["100,000"],
+     "tags": ["quota"]},
+    {"id": "q2", "question": "Leave days?", "kind": "kb", "expect_any": ["25 days"]},
+    {"id": "q3", "question": "Who won in 1850?", "kind": "refuse"},
+]  # fmt: skip
+DATASET = DatasetUpload("three.jsonl", "\n".join(json.dumps(c) for c in CASES).encode())
+
+
+class Models:
+    """The one thing `BenchmarkRuns` asks of `ChatTurns`: which model a name resolves to."""
+
+    def model_identifier(self, name: str | None) -> str:
+        if name is None:
+            return "offline-extractive"
+        if name in ("test:a", "test:b"):
+            return name
+        raise InvalidRequest(f"Model {name!r} is not allowed here.")
+
+
+class Executor:
+    """Answers from a script (case id -> answer; an `Exception` is an error row), scored by
+    the real `score_case`. `gate`, when set, holds every item until it is released."""
+
+    def __init__(self, answers: dict[str, str | Exception]) -> None:
+        self.answers = answers
+        self.executed: list[tuple[str, str, str]] = []
+        self.gate: asyncio.Event | None = None
+
+    async def execute(self, item: Item, context: ItemContext) -> dict[str, object]:
+        if self.gate is not None:
+            await self.gate.wait()
+        self.executed.append(item.key)
+        answer = self.answers[item.case.id]
+        outcome = (
+            CaseOutcome(answer="", error=str(answer), latency_ms=3)
+            if isinstance(answer, Exception)
+            else CaseOutcome(answer=answer, latency_ms=5)
+        )
+        return score_case(item.case, outcome, model=item.model, variant=item.variant, k=context.k)
+
+
+class World:
+    def __init__(self, answers: dict[str, str | Exception] | None = None) -> None:
+        clock = FixedClock()
+        self.audit_log = InMemoryAuditLog()
+        audit = RecordAudit(self.audit_log, clock)
+        self.datasets = ManageDatasets(InMemoryDatasetStore(), clock, audit, bundled_dir=None)
+        self.run_store = InMemoryRunStore()
+        self.executor = Executor(
+            answers or {"q1": "It is 100,000 a day [1].", "q2": "20 days.", "q3": "Not found."}
+        )
+        self.prompts = InMemoryPromptStore()
+        self.jobs = InMemoryJobQueue()
+        self.runs = BenchmarkRuns(
+            self.datasets,
+            self.run_store,
+            self.executor,  # type: ignore[arg-type]
+            Models(),  # type: ignore[arg-type]
+            self.prompts,
+            clock,
+            audit,
+            self.jobs,
+            default_concurrency=2,
+        )
+        self.jobs.register(EVAL_RUN, self.runs.run_job)
+
+    async def dataset(self) -> str:
+        uploaded = await self.datasets.upload(ADMIN, DATASET)
+        return uploaded.dataset.id
+
+
+async def test_only_an_admin_starts_a_run_and_bad_requests_name_the_field() -> None:
+    world = World()
+    task = await world.dataset()
+
+    with pytest.raises(Forbidden):
+        await world.runs.start(USER, RunRequest(task))
+    bad = {
+        "no dataset 'nope'": RunRequest("nope"),
+        "field 'concurrency'": RunRequest(task, concurrency=99),
+        "field 'k'": RunRequest(task, k=0),
+        "field 'robustness': unknown perturbation 'shout'": RunRequest(task, robustness=["shout"]),
+        "field 'models'": RunRequest(task, models=["gpt-9"]),
+        "has any of the tags missing": RunRequest(task, tags=["missing"]),
+        "field 'prompt_version'": RunRequest(task, prompt_version=PromptRef("chat", 3)),
+    }
+    for expected, request in bad.items():
+        with pytest.raises(InvalidRequest) as refused:
+            await world.runs.start(ADMIN, request)
+        assert expected in refused.value.detail, (expected, refused.value.detail)
+    assert world.run_store.list(10, 0) == []  # nothing was stored
+
+
+async def test_a_run_plans_models_cases_and_variants_and_is_audited() -> None:
+    world = World()
+    task = await world.dataset()
+
+    record = await world.runs.start(
+        ADMIN,
+        RunRequest(task, models=["test:a", "test:b", "test:a"], robustness=["typos"], limit=2),
+    )
+
+    assert record.status == "queued" and record.models == ("test:a", "test:b")
+    assert record.total == 2 * 2 * 2  # models x first two cases x (clean, typos)
+    assert world.run_store.get(record.run_id) == record
+    assert [e.action for e in world.audit_log.entries] == ["eval_dataset.upload", "eval_run.start"]
+
+
+async def test_a_run_executes_every_item_once_and_its_export_scores_them() -> None:
+    world = World(
+        {"q1": "It is 100,000 a day.", "q2": RuntimeError("down"), "q3": NOT_FOUND_ANSWER}
+    )
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task))
+    seen: list[str] = []
+
+    finished = await world.runs.execute(
+        record.run_id, on_row=lambda row: seen.append(row["case_id"])
+    )
+
+    assert finished.status == "completed" and finished.started_at and finished.finished_at
+    assert sorted(seen) == ["q1", "q2", "q3"]
+    export = await world.runs.export(ADMIN, "latest-completed")
+    overall = export["aggregates"]["offline-extractive"]["overall"]
+    assert export["progress"]["done"] == 3 and export["progress"]["failed"] == 1
+    assert overall["cases"] == 3 and overall["errors"] == 1
+    assert overall["correct"] == pytest.approx(round(2 / 3, 4))  # q1, and q3's refusal
+    csv = await world.runs.export_csv(ADMIN, record.run_id)
+    header, *lines = csv.splitlines()
+    assert "case_id" in header.split(",") and len(lines) == 3
+
+
+async def test_a_resumed_run_executes_only_the_items_without_a_row() -> None:
+    world = World()
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task))
+    first = ("offline-extractive", "q1", "clean")
+    world.run_store.add_row(record.run_id, first, {"case_id": "q1", "model": first[0]})
+
+    await world.runs.execute(record.run_id)
+
+    assert sorted(world.executor.executed) == [
+        ("offline-extractive", "q2", "clean"),
+        ("offline-extractive", "q3", "clean"),
+    ]
+
+
+async def test_closing_stops_a_run_which_stays_running_and_finishes_when_resumed() -> None:
+    world = World()
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task, concurrency=1))
+    world.executor.gate = asyncio.Event()
+    running = asyncio.create_task(world.runs.execute(record.run_id))
+    await asyncio.sleep(0.01)  # the first item is in flight, held at the gate
+
+    await world.runs.close()
+    world.executor.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    assert world.run_store.get(record.run_id).status == "running"  # type: ignore[union-attr]
+    assert world.run_store.done(record.run_id) == set()  # the item in flight was not kept
+    assert await world.runs.resume_unfinished() == [record.run_id]
+    await world.jobs.run_all()
+    assert world.run_store.get(record.run_id).status == "completed"  # type: ignore[union-attr]
+    assert len(world.run_store.done(record.run_id)) == 3
+
+
+async def test_a_run_whose_prompt_version_is_gone_fails_with_the_reason() -> None:
+    world = World()
+    task = await world.dataset()
+    world.prompts.create_version(
+        "chat", "Answer well. Today is {{today}}.", "root", datetime.now(UTC)
+    )
+    record = await world.runs.start(ADMIN, RunRequest(task, prompt_version=PromptRef("chat", 1)))
+    world.prompts.versions["chat"].clear()
+
+    with pytest.raises(NotFound):
+        await world.runs.execute(record.run_id)
+
+    failed = world.run_store.get(record.run_id)
+    assert failed is not None and failed.status == "failed"
+    assert failed.error == "Prompt 'chat' version 1 is gone."
+
+
+async def test_a_prompt_needing_a_variable_no_case_gives_is_refused_at_the_start() -> None:
+    world = World()
+    task = await world.dataset()
+    world.prompts.create_version("chat", "You work for {{company}}.", "root", datetime.now(UTC))
+
+    with pytest.raises(InvalidRequest) as refused:
+        await world.runs.start(ADMIN, RunRequest(task, prompt_version=PromptRef("chat", 1)))
+
+    assert "gives no value for company" in refused.value.detail
+
+
+async def test_latest_names_say_what_is_missing_and_a_malformed_id_is_not_found() -> None:
+    world = World()
+
+    with pytest.raises(NotFound) as none_yet:
+        world.runs.record("latest")
+    with pytest.raises(NotFound):
+        world.runs.record("../etc/passwd")
+
+    assert "POST /api/benchmark/run" in none_yet.value.detail
