@@ -247,7 +247,8 @@ class Settings(BaseSettings):
         ge=0,
         description="SQLite: from this many sections on, BM25 is scored from a resident copy of "
         "the full-text index (same scores as FTS5; hybrid p50 4.6 instead of 16.4 ms at 100k "
-        "chunks; ~90 MB and ~8 s to build at 100k, on a background thread). 0: always.",
+        "chunks; at 100k ~250 MB of memory and ~8 s to build, on a background thread). "
+        "0: always.",
     )
     final_results_limit: int = Field(5, ge=1, le=100, description="Hits returned by default.")
     rrf_k: int | None = Field(
