@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -60,6 +61,8 @@ __all__ = ["ResidentBM25"]
 _WORDS_TABLE = "almanac_resident_words"
 _ROWS_TABLE = "almanac_resident_rows"
 _BATCH = 2_000
+#: Seconds before a failed background build is tried again (FTS5 answers meanwhile).
+RETRY_AFTER_S = 60.0
 _MIN_RECENT = 2_048
 
 _SECTIONS_SQL = (
@@ -152,6 +155,7 @@ class ResidentBM25:
         self._word_terms: list[int] = []
         self._live_rows = 0
         self._averages = (0, 0)  # FTS5's own (rows, tokens): see the module docstring
+        self._failed_at: float | None = None
         self.exact_rows = 0  # rows FTS5 itself tokenised (counts differed); for tests and logs
 
     # -- state ---------------------------------------------------------------------------------
@@ -221,7 +225,8 @@ class ResidentBM25:
         """Build the index on a background thread, over its own connection to the database
         at `path`; False if a build is already running."""
         with self._lock:
-            if self._loading:
+            failed = self._failed_at
+            if self._loading or (failed and time.monotonic() - failed < RETRY_AFTER_S):
                 return False
             self._loading = True
 
@@ -232,8 +237,9 @@ class ResidentBM25:
                     self.sync(conn, state)
                 finally:
                     conn.close()
-            except Exception:  # a search falls back to FTS5; log and try again next time
+            except Exception:  # searches fall back to FTS5; log, and try again later
                 logger.exception("Building the resident BM25 index failed")
+                self._failed_at = time.monotonic()
             finally:
                 with self._lock:
                     self._loading = False

@@ -330,3 +330,28 @@ def test_a_server_start_builds_the_index_in_the_background(store: SqliteKnowledg
         threading.Event().wait(0.01)
     assert resident.current(store.state()) and resident.size == 10
     retriever.close()
+
+
+def test_a_failed_background_build_leaves_fts5_answering_and_is_not_retried_at_once(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    resident = retriever.resident
+    assert resident is not None
+    attempts: list[int] = []
+
+    def broken(conn):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        raise OSError("disk read error")
+
+    resident._load_all = broken  # type: ignore[method-assign]
+    first = retriever.search_with_vector("annual leave", None, 5)
+    for _ in range(500):
+        if not resident.loading:
+            break
+        threading.Event().wait(0.01)
+    again = retriever.search_with_vector("annual leave", None, 5)
+
+    assert [h.chunk_id for h in first] == [h.chunk_id for h in again] != []
+    assert attempts == [1] and not resident.loading and resident.size == 0
+    retriever.close()
