@@ -133,8 +133,8 @@ class ResidentBM25:
     """In-memory section BM25, equal to FTS5's bm25() over `sections_fts` (module docstring).
 
     `weights`: bm25() column weights (title, heading, text), as the FTS5 searcher's.
-    `min_rows`: below this many sections the index is not built (`ready` says False and the
-    caller uses FTS5, which is fast at that size); 0 builds it for any knowledge base.
+    `min_rows`: below this many sections the index is not built (`large_enough` says False
+    and the retriever uses FTS5, which is fast at that size); 0 builds it for any size.
     """
 
     def __init__(
@@ -214,13 +214,6 @@ class ResidentBM25:
                     conn.execute("COMMIT")
             self._state = state
 
-    def drop(self) -> None:
-        """Forget everything (the knowledge base became too small to need the index)."""
-        with self._lock:
-            self._snapshot = None
-            self._state = None
-            self._recent = []
-
     def start_loading(self, path: Path, state: StoreState, *, readonly: bool = False) -> bool:
         """Build the index on a background thread, over its own connection to the database
         at `path`; False if a build is already running."""
@@ -237,6 +230,7 @@ class ResidentBM25:
                     self.sync(conn, state)
                 finally:
                     conn.close()
+                self._failed_at = None
             except Exception:  # searches fall back to FTS5; log, and try again later
                 logger.exception("Building the resident BM25 index failed")
                 self._failed_at = time.monotonic()
@@ -254,10 +248,8 @@ class ResidentBM25:
     # -- loading -------------------------------------------------------------------------------
 
     def _load_all(self, conn: Connection) -> None:
-        self._snapshot = None
-        self._recent = []
-        self._categories = {}
-        self._live_rows = 0
+        """Build a whole new snapshot, then swap it in: searches meanwhile read the old one.
+        Term ids and category codes are never reused, so both stay valid across reloads."""
         ids: list[int] = []
         codes: list[int] = []
         lengths: list[np.ndarray] = []
@@ -281,6 +273,7 @@ class ResidentBM25:
             recent=_NO_POSTINGS,
             main_rows=size,
         )
+        self._recent = []
         self._live_rows = size
         logger.debug(
             "Resident BM25 index loaded: {} sections, {} terms, {} postings",

@@ -355,3 +355,36 @@ def test_a_failed_background_build_leaves_fts5_answering_and_is_not_retried_at_o
     assert [h.chunk_id for h in first] == [h.chunk_id for h in again] != []
     assert attempts == [1] and not resident.loading and resident.size == 0
     retriever.close()
+
+
+def test_searches_read_the_old_snapshot_while_a_reload_builds_the_new_one(
+    store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = ResidentBM25(min_rows=0)
+    index.sync(store.connection(), store.state())
+    before = resident_hits(index, store, "annual leave days")
+    monkeypatch.setattr("services.knowledge.store.TOMBSTONE_GENERATIONS", 1)
+    save(store, "a.md", "A", None, [((), "alpha")])
+    save(store, "b.md", "B", None, [((), "beta")])
+    assert index.needs_load(store.state())
+    entered, release = threading.Event(), threading.Event()
+    real = ResidentBM25._tokenise
+
+    def held(self, conn, batch):  # type: ignore[no-untyped-def]
+        entered.set()
+        release.wait(10)
+        return real(self, conn, batch)
+
+    monkeypatch.setattr(ResidentBM25, "_tokenise", held)
+    assert index.start_loading(store.path, store.state())
+    assert entered.wait(10)
+
+    during = index.search(FTS5.analyze(store.connection(), "annual leave days").stems, 50)
+    release.set()
+    for _ in range(500):
+        if not index.loading:
+            break
+        threading.Event().wait(0.01)
+
+    assert [h.chunk_id for h in during] == [h.chunk_id for h in before] != []
+    assert index.current(store.state()) and index.size == 12
