@@ -128,6 +128,7 @@ class HybridRetriever:
         )
         self.snippet_chars = snippet_chars
         self.parallel = parallel
+        self._too_small_at: int | None = None  # generation at which it had too few sections
         self._executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -242,8 +243,12 @@ class HybridRetriever:
         if resident.loading:
             return False
         if resident.needs_load(state):
-            if resident.large_enough(conn):
-                self._start_resident_load(state)
+            # Checked once per write: a small knowledge base stays on FTS5 without a query.
+            if self._too_small_at != state.generation:
+                if resident.large_enough(conn):
+                    self._start_resident_load(state)
+                else:
+                    self._too_small_at = state.generation
             return False
         if resident.pending(conn) > RESIDENT_INLINE_SECTIONS:
             self._start_resident_load(state)

@@ -76,7 +76,6 @@ class InMemoryKnowledgeStore:
         self._last_section_id = 0
         self._last_chunk_id = 0
         self._now = now
-        self.generation = 0
 
     # -- embeddings ----------------------------------------------------------------------------
 
@@ -89,7 +88,6 @@ class InMemoryKnowledgeStore:
         with self._lock:
             if self._info is None:
                 self._info = info
-                self.generation += 1
                 return
             if self._info != info:
                 raise EmbeddingModelMismatch(
@@ -146,7 +144,6 @@ class InMemoryKnowledgeStore:
             document = self._documents.get(document_id)
             if document is not None and document.raw_hash is None:
                 document.raw_hash = raw_hash
-                self.generation += 1
 
     def list_documents(
         self, *, limit: int = 100, offset: int = 0, category: str | None = None
@@ -262,7 +259,6 @@ class InMemoryKnowledgeStore:
             for other in self._documents.values():  # ON DELETE SET NULL
                 if other.supersedes_id == document_id:
                     other.supersedes_id = None
-            self.generation += 1
             return True
 
     def iter_chunk_texts(self, batch_size: int = 256) -> Iterator[list[tuple[int, str]]]:
@@ -300,7 +296,6 @@ class InMemoryKnowledgeStore:
                 )
             self._vectors = vectors
             self._info = info
-            self.generation += 1
             return len(vectors)
 
     # -- what a contract test reads behind the port (tests/knowledge_backends.Probe) -----------
@@ -393,7 +388,6 @@ class InMemoryKnowledgeStore:
         self._documents, self._vectors = documents, vectors
         self._last_document_id = max(self._last_document_id, document_id)
         self._last_section_id, self._last_chunk_id = last_section, last_chunk
-        self.generation += 1
         return self._record(document)
 
     def _clock(self) -> datetime:

@@ -10,8 +10,9 @@ titles and headings (weighted columns), categories.
 from __future__ import annotations
 
 import threading
+import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,13 @@ def resident_hits(
     conn = store.connection()
     index.sync(conn, store.state())
     return index.search(FTS5.analyze(conn, query).stems, 50, category)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Poll `condition` (a background build finishing); the test's asserts say what failed."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def assert_equal_to_fts5(index: ResidentBM25, store: SqliteKnowledgeStore) -> None:
@@ -278,10 +286,7 @@ def test_the_retriever_uses_fts5_until_the_background_build_is_done(
     first = retriever.search_with_vector("annual leave", None, 5)
     assert resident.loading and not resident.current(store.state())
     gate.set()
-    for _ in range(200):
-        if not resident.loading:
-            break
-        threading.Event().wait(0.01)
+    wait_until(lambda: not resident.loading)
     assert resident.current(store.state())
     again = retriever.search_with_vector("annual leave", None, 5)
     assert [h.chunk_id for h in again] == [h.chunk_id for h in first]
@@ -324,10 +329,7 @@ def test_a_server_start_builds_the_index_in_the_background(store: SqliteKnowledg
 
     retriever.warm_up(wait=False)
 
-    for _ in range(500):
-        if resident.current(store.state()):
-            break
-        threading.Event().wait(0.01)
+    wait_until(lambda: resident.current(store.state()))
     assert resident.current(store.state()) and resident.size == 10
     retriever.close()
 
@@ -346,10 +348,7 @@ def test_a_failed_background_build_leaves_fts5_answering_and_is_not_retried_at_o
 
     resident._load_all = broken  # type: ignore[method-assign]
     first = retriever.search_with_vector("annual leave", None, 5)
-    for _ in range(500):
-        if not resident.loading:
-            break
-        threading.Event().wait(0.01)
+    wait_until(lambda: not resident.loading)
     again = retriever.search_with_vector("annual leave", None, 5)
 
     assert [h.chunk_id for h in first] == [h.chunk_id for h in again] != []
@@ -381,10 +380,25 @@ def test_searches_read_the_old_snapshot_while_a_reload_builds_the_new_one(
 
     during = index.search(FTS5.analyze(store.connection(), "annual leave days").stems, 50)
     release.set()
-    for _ in range(500):
-        if not index.loading:
-            break
-        threading.Event().wait(0.01)
+    wait_until(lambda: not index.loading)
 
     assert [h.chunk_id for h in during] == [h.chunk_id for h in before] != []
     assert index.current(store.state()) and index.size == 12
+
+
+def test_the_index_is_built_once_writes_take_the_base_past_the_threshold(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = HybridRetriever(store, None, resident_min_sections=12)
+    resident = retriever.resident
+    assert resident is not None
+    retriever.search_with_vector("annual leave", None, 5)
+    assert not resident.loading and resident.size == 0  # 10 sections: FTS5
+
+    save(store, "a.md", "A", None, [((), "alpha leave")])
+    save(store, "b.md", "B", None, [((), "beta leave")])
+    retriever.search_with_vector("annual leave", None, 5)
+    wait_until(lambda: resident.current(store.state()))
+
+    assert resident.size == 12
+    retriever.close()
