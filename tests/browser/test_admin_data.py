@@ -81,6 +81,8 @@ def test_an_uploaded_document_is_listed_as_current_and_findable(
 
     page.locator(".data-progress-success", has_text="Added “Bike Storage Policy”").wait_for()
     page.get_by_label("Filter").fill("bike")
+    # The list reloads after the upload: wait for the new row before counting what is left.
+    page.locator(".docs-table tbody tr", has_text="Bike Storage Policy").wait_for()
     row = page.locator(".docs-table tbody tr")
     assert row.count() == 1
     assert "Bike Storage Policy" in row.inner_text() and "current" in row.inner_text()
