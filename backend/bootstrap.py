@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -61,27 +62,8 @@ from services.offline.sentence_store import SentenceVectorFile
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
-from use_cases.admin import (
-    DropTableAsAdmin,
-    IngestAsAdmin,
-    LoadTableAsAdmin,
-    RemoveDocumentAsAdmin,
-)
-from use_cases.advice import GiveAdvice
-from use_cases.advice_threads import ManageAdviceThreads
-from use_cases.agent import (
-    ADVICE_PROMPT_VERSION,
-    ADVICE_SYSTEM_PROMPT,
-    PROMPT_VERSION,
-    SYSTEM_PROMPT,
-    AdviceDeps,
-    AgentDeps,
-    AgentLimits,
-    build_advice_agent,
-    build_agent,
-)
-from use_cases.audit import ListAuditEntries, RecordAudit
-from use_cases.auth import (
+from use_cases.access.audit import ListAuditEntries, RecordAudit
+from use_cases.access.auth import (
     ActFor,
     Authenticate,
     CreateApiKey,
@@ -90,7 +72,23 @@ from use_cases.auth import (
     RevokeApiKey,
     StartSession,
 )
-from use_cases.calibration import (
+from use_cases.admin.actions import (
+    DropTableAsAdmin,
+    IngestAsAdmin,
+    LoadTableAsAdmin,
+    RemoveDocumentAsAdmin,
+)
+from use_cases.admin.table_uploads import UploadTableAsAdmin
+from use_cases.admin.uploads import UploadDocument, result_from_json
+from use_cases.advice.agent import (
+    ADVICE_PROMPT_VERSION,
+    ADVICE_SYSTEM_PROMPT,
+    AdviceDeps,
+    build_advice_agent,
+)
+from use_cases.advice.give_advice import GiveAdvice
+from use_cases.advice.manage_threads import ManageAdviceThreads
+from use_cases.calibration.analytics import (
     AutoTunePhrases,
     DrawReliabilityDiagram,
     GetBrierScore,
@@ -99,39 +97,47 @@ from use_cases.calibration import (
     GetPhraseStatus,
     Recalibrate,
 )
-from use_cases.calibration_suite import CalibrationUseCases, SeedCalibrationFromEval
-from use_cases.chat import ChatTurns
-from use_cases.chats import ManageChats, SweepAbandonedTurns
-from use_cases.confidence import rrf_score_ceiling
-from use_cases.conflicts import ListConflicts
-from use_cases.documents import (
+from use_cases.chat.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
+from use_cases.chat.chat_turns import ChatTurns
+from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
+from use_cases.chat.ports import WebSearch
+from use_cases.chat.responses import ListRecentResponses, RecordFeedback, RecordResponse
+from use_cases.chat.search_discipline import DecideSearch
+from use_cases.confidence.estimator import rrf_score_ceiling
+from use_cases.evaluation.answers import EvaluateAnswers
+from use_cases.evaluation.assertions import Judge
+from use_cases.evaluation.compare import CompareRuns
+from use_cases.evaluation.engine import (
+    ItemExecutor,
+    Monotonic,
+    ProviderRateLimits,
+    RetryPolicy,
+    Sleep,
+)
+from use_cases.evaluation.playground import RunPlayground
+from use_cases.evaluation.report import RenderRunReport
+from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
+from use_cases.evaluation.seed_calibration import SeedCalibrationFromEval
+from use_cases.jobs.queue import EVAL_RUN, INGEST_UPLOAD, GetJob
+from use_cases.knowledge.conflicts import ListConflicts
+from use_cases.knowledge.documents import (
     GetDocument,
     GetKnowledgeStats,
     ListDocuments,
     Reindex,
     RemoveDocument,
 )
-from use_cases.domain import IngestReport
-from use_cases.errors import ConfigurationError
-from use_cases.eval_assertions import Judge
-from use_cases.eval_compare import CompareRuns
-from use_cases.eval_engine import ItemExecutor, Monotonic, ProviderRateLimits, RetryPolicy, Sleep
-from use_cases.eval_report import RenderRunReport
-from use_cases.eval_runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
-from use_cases.evaluation import EvaluateAnswers
-from use_cases.health import CheckHealth
-from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest
-from use_cases.jobs import EVAL_RUN, INGEST_UPLOAD, GetJob
-from use_cases.llm_domain import ADVICE, CHAT, PromptDefault, PromptTypes
-from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
-from use_cases.playground import RunPlayground
-from use_cases.ports import Clock, Embedder, Reranker, WebSearch
-from use_cases.prompts import ManagePrompts
-from use_cases.response_log import ListRecentResponses, RecordFeedback, RecordResponse
-from use_cases.search import SearchKnowledgeBase
-from use_cases.search_discipline import DecideSearch
-from use_cases.table_uploads import UploadTableAsAdmin
-from use_cases.tables import (
+from use_cases.knowledge.domain import IngestReport
+from use_cases.knowledge.health import CheckHealth
+from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest
+from use_cases.knowledge.ports import Embedder, Reranker
+from use_cases.knowledge.search import SearchKnowledgeBase
+from use_cases.prompts.domain import ADVICE, CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.manage_prompts import ManagePrompts
+from use_cases.prompts.model_defaults import ManageModelDefaults, ModelsForPromptType
+from use_cases.shared.clock import Clock
+from use_cases.shared.errors import ConfigurationError
+from use_cases.tables.tables import (
     DropTable,
     ListTables,
     LoadTable,
@@ -139,12 +145,34 @@ from use_cases.tables import (
     RunSql,
     TableRows,
 )
-from use_cases.uploads import UploadDocument, result_from_json
 
 #: Upload jobs waiting or running (all processes) before an upload is refused (503).
 MAX_PENDING_UPLOADS = 8
 #: Evaluation runs one process executes at once (more wait in the job queue).
 EVAL_RUNS_PER_PROCESS = 4
+
+
+@dataclass
+class CalibrationUseCases:
+    """Everything the routes and the CLI call for the response log and calibration."""
+
+    record_response: RecordResponse
+    """What a chat or advice turn calls once it has its answer (see `RecordResponse`)."""
+    feedback: RecordFeedback
+    recent: ListRecentResponses
+    stats: GetConfidenceStats
+    brier: GetBrierScore
+    calibration: GetCalibrationReport
+    diagram: DrawReliabilityDiagram
+    auto_tune: AutoTunePhrases
+    phrase_status: GetPhraseStatus
+    recalibrate: Recalibrate
+    seed_from_eval: SeedCalibrationFromEval
+    closers: tuple[Callable[[], None], ...] = field(default=(), repr=False)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
 
 
 @dataclass

@@ -9,8 +9,8 @@ from backend.config import Settings
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
 from services.offline.sentence_store import SentenceVectorFile
-from use_cases.errors import ConfigurationError
-from use_cases.ports import Embedder
+from use_cases.knowledge.ports import Embedder
+from use_cases.shared.errors import ConfigurationError
 
 __all__ = ["LOCAL_MODEL_DIRNAME", "build_embedder", "build_sentence_vectors", "load_lexicon"]
 

@@ -12,7 +12,7 @@ import ipaddress
 from loguru import logger
 
 from backend.config import Settings
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 CREATE_KEY_HINT = "almanac keys create --user YOUR_ID --role admin"
 

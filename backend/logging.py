@@ -2,7 +2,7 @@
 
 Every message is scrubbed of credentials by their shape, whatever carried them (a query
 parameter of any name, a header, an echoed error): Almanac API keys (`alm_` + URL-safe
-characters, see `use_cases/auth.py`) and `Bearer` tokens become `REDACTED`. Redacting by
+characters, see `use_cases/access/auth.py`) and `Bearer` tokens become `REDACTED`. Redacting by
 parameter name alone let `?foo=alm_...` through, and uvicorn at `LOG_LEVEL=TRACE` logs each
 request's raw query string.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from loguru import logger
 
-from use_cases.auth import KEY_PREFIX
+from use_cases.access.auth import KEY_PREFIX
 
 #: A key is `alm_` + 43 URL-safe characters; 12 or more already look like (part of) one.
 _ALMANAC_KEY = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]{{12,}}")

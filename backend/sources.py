@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from use_cases.errors import InvalidRequest
-from use_cases.ingest import IngestSource
+from use_cases.knowledge.ingest import IngestSource
+from use_cases.shared.errors import InvalidRequest
 
 
 class KnowsTypes(Protocol):

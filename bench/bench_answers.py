@@ -31,7 +31,7 @@ if str(REPO_ROOT) not in sys.path:
 from backend.bootstrap import bootstrap, load_sample_data_if_empty  # noqa: E402
 from backend.cli.eval_commands import corpus_settings, load_split  # noqa: E402
 from backend.logging import configure_logging  # noqa: E402
-from use_cases.chat import ChatRequest  # noqa: E402
+from use_cases.chat.chat_turns import ChatRequest  # noqa: E402
 
 
 def _percentile(values: list[float], q: float) -> float:

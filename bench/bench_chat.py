@@ -80,7 +80,7 @@ NOTE = (
 def check_question(question: str) -> None:
     """Refuse a question the search discipline would make the model search for: the fake model
     never searches, so each turn would cost two model requests and stream a rejected draft."""
-    from use_cases.search_discipline import decide
+    from use_cases.chat.search_discipline import decide
 
     decision = decide(question)
     policy = decision.policy

@@ -29,8 +29,8 @@ from backend.bootstrap import Container  # noqa: E402
 from backend.cli.common import open_container  # noqa: E402
 from backend.cli.eval_commands import HANDBOOK, corpus_settings, evaluate  # noqa: E402
 from backend.logging import configure_logging  # noqa: E402
-from use_cases.evaluation import CaseResult  # noqa: E402
-from use_cases.ingest import IngestRequest, IngestSource  # noqa: E402
+from use_cases.evaluation.answers import CaseResult  # noqa: E402
+from use_cases.knowledge.ingest import IngestRequest, IngestSource  # noqa: E402
 
 HOSTILE_DIR = ROOT / "tests" / "fixtures" / "hostile"
 NEAR_DUPLICATE_OF = ROOT / "sample_data" / "knowledge_base" / "policies" / "remote-work-policy.md"

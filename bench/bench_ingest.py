@@ -22,8 +22,8 @@ from services.clock import SystemClock
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders import MiniLMEmbedder
 from services.knowledge.store import SqliteKnowledgeStore
-from use_cases.domain import ParsedDocument, ParsedSection
-from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
+from use_cases.knowledge.domain import ParsedDocument, ParsedSection
+from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 
 
 class PassageLoader:

@@ -58,7 +58,7 @@ from bench.bench_search import (  # noqa: E402
 from services.knowledge.pg_retrieval import PgHybridRetriever  # noqa: E402
 from services.knowledge.pg_store import PgKnowledgeStore, create_vector_index  # noqa: E402
 from services.postgres import PgDatabase  # noqa: E402
-from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
+from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
 
 
 def _database_url(server_url: str, name: str) -> str:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from services.knowledge.lexical import LexicalSearcher  # noqa: E402
 from services.knowledge.retrieval import HybridRetriever  # noqa: E402
 from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402
-from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
+from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
 
 DIM = 384
 CATEGORIES = ("biology", "medicine", "chemistry", "genetics", "other")

@@ -23,7 +23,7 @@ from psycopg.rows import dict_row  # noqa: E402
 
 from backend.cli.bench import load_beir  # noqa: E402
 from services.knowledge.fts_query import query_terms  # noqa: E402
-from use_cases.retrieval_metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from use_cases.evaluation.retrieval_metrics import ndcg_at_k, recall_at_k  # noqa: E402
 
 corpus, queries, qrels = load_beir(
     Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "scifact", "train"

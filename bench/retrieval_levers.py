@@ -43,7 +43,7 @@ def open_index(settings: Settings, data: Path, corpus: list[dict[str, Any]], var
     store = SqliteKnowledgeStore(path)
     started = time.perf_counter()
     if variant == "notitle":
-        import use_cases.ingest as ingest_module
+        import use_cases.knowledge.ingest as ingest_module
 
         original = ingest_module.embedding_text
         ingest_module.embedding_text = lambda title, heading, chunk: original("", heading, chunk)
@@ -91,13 +91,13 @@ def fetch_legs(retriever, conn, texts, vectors, depth, lexical=None) -> Legs:
 
 
 def ndcg10(ranked: Sequence[str], relevant: dict[str, int]) -> float:
-    from use_cases.retrieval_metrics import ndcg_at_k
+    from use_cases.evaluation.retrieval_metrics import ndcg_at_k
 
     return ndcg_at_k(ranked, relevant, 10)
 
 
 def recall100(ranked: Sequence[str], relevant: dict[str, int]) -> float:
-    from use_cases.retrieval_metrics import recall_at_k
+    from use_cases.evaluation.retrieval_metrics import recall_at_k
 
     return recall_at_k(ranked, relevant, 100)
 

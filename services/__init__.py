@@ -1,4 +1,4 @@
-"""Adapters: the implementations of the ports in `use_cases/ports.py`, grouped by port.
+"""Adapters: the implementations of the ports in `use_cases/<feature>/ports.py`, grouped by port.
 
     knowledge/    documents in, passages out: loaders/, chunking, embedders/, the knowledge
                   store (store, schema, document_writes, vector_index), retrieval (lexical,

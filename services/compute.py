@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from use_cases.errors import ServiceBusy
+from use_cases.shared.errors import ServiceBusy
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ Stores that hold the jobs:
 
 `WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), at most
 `concurrency` of a kind at once in this process, on one worker thread with its own event loop
-(handlers are coroutines; blocking work goes through `use_cases.jobs.run_blocking`). It starts
+(handlers are coroutines; blocking work goes through `use_cases.jobs.queue.run_blocking`). It starts
 on the first `submit` or on `start()` (a server starts it to work on every replica's jobs).
 A second thread renews the heartbeat of the jobs it holds; one it no longer holds (taken over
 after a stall) is cancelled here, so a job never runs to completion twice at once.
@@ -40,8 +40,8 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from use_cases.errors import AlmanacError, JobCancelled, ServiceBusy
-from use_cases.jobs import JobError, JobHandler, JobView, ResultDecoder
+from use_cases.jobs.queue import JobError, JobHandler, JobView, ResultDecoder
+from use_cases.shared.errors import AlmanacError, JobCancelled, ServiceBusy
 
 __all__ = [
     "ClaimedJob",

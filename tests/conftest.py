@@ -20,8 +20,8 @@ from pydantic_ai.models import Model
 from backend import bootstrap as bootstrap_module
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
-from use_cases.auth import CLI_ADMIN
-from use_cases.ports import Embedder
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.knowledge.ports import Embedder
 
 pytest_plugins = [
     "tests.respx_httpcore2",

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from use_cases.auth_domain import ApiKey, AuditEntry, AuditPage
+from use_cases.access.domain import ApiKey, AuditEntry, AuditPage
 
 
 class AuditEntryOut(BaseModel):

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
 from backend.api.streams import Pacer
-from use_cases.advice_domain import (
+from use_cases.advice.domain import (
     AdviceDelta,
     AdviceEntry,
     AdviceEvent,

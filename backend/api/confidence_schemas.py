@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from use_cases.calibration import (
+from use_cases.calibration.analytics import (
     BrierReport,
     CalibrationReport,
     ConfidenceStats,
@@ -16,9 +16,9 @@ from use_cases.calibration import (
     RecalibrationStatus,
     TuneResult,
 )
-from use_cases.calibration_domain import LoggedResponse, StoredCalibration
-from use_cases.confidence import PhraseThresholds
-from use_cases.response_log import MAX_NOTES_CHARS, FeedbackReceipt
+from use_cases.chat.responses import MAX_NOTES_CHARS, FeedbackReceipt
+from use_cases.confidence.domain import LoggedResponse, StoredCalibration
+from use_cases.confidence.estimator import PhraseThresholds
 
 
 class _FromAttributes(BaseModel):

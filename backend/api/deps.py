@@ -29,9 +29,8 @@ from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.bootstrap import Container
-from use_cases.auth import Caller
-from use_cases.auth_domain import require_admin
-from use_cases.errors import Forbidden
+from use_cases.access.domain import Caller, require_admin
+from use_cases.shared.errors import Forbidden
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

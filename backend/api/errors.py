@@ -1,7 +1,7 @@
 """The one mapping from errors to HTTP responses, all RFC 9457 problems (see `problems.py`).
 
-- Domain errors (`use_cases.errors`) carry a message safe to show: `STATUS_BY_ERROR` gives the
-  status (the first row the error is an instance of), the error's `type` is the problem
+- Domain errors (`use_cases.shared.errors`) carry a message safe to show: `STATUS_BY_ERROR`
+  gives the status (the first row the error is an instance of), the error's `type` is the problem
   `code`, `HEADERS_BY_ERROR` the headers it adds (a
   401 names the scheme to authenticate with in `WWW-Authenticate`, RFC 6750).
 - HTTP errors from routing, the body-size limit, the rate limit and dependencies
@@ -29,7 +29,7 @@ from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.problems import problem_response
-from use_cases import errors
+from use_cases.shared import errors
 
 STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UnsupportedDocument, 415),

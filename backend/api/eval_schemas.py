@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SamplingIn
-from use_cases.eval_domain import Dataset
-from use_cases.eval_run_domain import PromptRef, RunRecord, StoredDataset
-from use_cases.eval_runs import MAX_CONCURRENCY, MAX_K, RunnableModel, RunRequest
-from use_cases.sampling import NO_SAMPLING
+from use_cases.evaluation.domain import Dataset
+from use_cases.evaluation.run_domain import PromptRef, RunRecord, StoredDataset
+from use_cases.evaluation.runs import MAX_CONCURRENCY, MAX_K, RunnableModel, RunRequest
+from use_cases.shared.sampling import NO_SAMPLING
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -6,7 +6,7 @@ Accepted wherever `search_override` is (chat bodies, advice, the playground, the
 `/search-discipline` query parameter), so a client can pass on what its user typed.
 
 `SamplingFields`: `temperature`, `max_tokens`, `top_p`, `seed` as top-level fields of a body
-(chat, advice, playground), bounded as `use_cases/sampling.py` says; `SamplingIn` is the same
+(chat, advice, playground), bounded as `use_cases/shared/sampling.py` says; `SamplingIn` is the same
 four as an object (an evaluation run's `sampling`, where `seed` already names the
 perturbations' seed). `sampling_from_extras` reads them from the useChat body's extra fields.
 """
@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from use_cases.sampling import MAX_SEED, MAX_TEMPERATURE, MAX_TOKENS, Sampling
+from use_cases.shared.sampling import MAX_SEED, MAX_TEMPERATURE, MAX_TOKENS, Sampling
 
 __all__ = [
     "SAMPLING_FIELDS",

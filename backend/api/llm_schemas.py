@@ -7,15 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from use_cases.llm_domain import (
+from use_cases.prompts.domain import (
     EffectiveModel,
     EffectivePrompt,
     PromptVersion,
     PromptVersionPage,
     ProviderInfo,
 )
-from use_cases.model_defaults import MAX_MODEL_CHARS
-from use_cases.prompts import MAX_PROMPT_CHARS
+from use_cases.prompts.manage_prompts import MAX_PROMPT_CHARS
+from use_cases.prompts.model_defaults import MAX_MODEL_CHARS
 
 _VARIABLES = Field(
     description="The `{{variables}}` its text uses, in order of first use. The service fills "

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.api.chat_schemas import SOURCES
 from backend.api.deps import SQLITE_MAX_INTEGER
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
-from use_cases.playground import (
+from use_cases.evaluation.playground import (
     MAX_PLAYGROUND_MODELS,
     MAX_VARIABLES,
     ModelOutput,
@@ -17,7 +17,7 @@ from use_cases.playground import (
     PlaygroundRequest,
     PlaygroundResult,
 )
-from use_cases.prompts import MAX_PROMPT_CHARS
+from use_cases.prompts.manage_prompts import MAX_PROMPT_CHARS
 
 
 class PlaygroundPromptIn(BaseModel):

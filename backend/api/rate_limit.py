@@ -41,8 +41,8 @@ from backend.config import Settings
 from services.postgres import PgDatabase
 from services.postgres.rate_limits import PgTokenBuckets
 from services.redis_buckets import RedisTokenBuckets
-from use_cases.auth import Caller
-from use_cases.errors import UpstreamUnavailable
+from use_cases.access.domain import Caller
+from use_cases.shared.errors import UpstreamUnavailable
 
 
 class MonotonicClock(Protocol):

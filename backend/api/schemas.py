@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.errors import status_for_code
 from backend.api.problems import Problem, problem_body
-from use_cases.conflicts import ConflictListing, ConflictSide
-from use_cases.documents import DocumentPage
-from use_cases.domain import (
+from use_cases.jobs.queue import JobView
+from use_cases.knowledge.conflicts import ConflictListing, ConflictSide
+from use_cases.knowledge.documents import DocumentPage
+from use_cases.knowledge.domain import (
     DocumentDetail,
     DocumentRecord,
     DocumentRef,
@@ -20,7 +21,6 @@ from use_cases.domain import (
     SearchHit,
     SearchPage,
 )
-from use_cases.jobs import JobView
 
 
 class EmbeddingOut(BaseModel):

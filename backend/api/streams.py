@@ -6,7 +6,7 @@
 - `encode_ui_message_stream`: the v5+ UI message stream, through PydanticAI's own
   `VercelAIEventStream`; our turn metadata rides along as a `data-almanac` part.
 
-Both read the typed events of a chat turn (`use_cases.chat.ChatEvent`) and the stored
+Both read the typed events of a chat turn (`use_cases.chat.chat_turns.ChatEvent`) and the stored
 `ChatResult`; they record nothing themselves (tool calls are recorded by the turn core).
 
 `paced_chat` (and `Pacer`, which the advice stream uses too) sends a text delta that holds
@@ -42,8 +42,8 @@ from pydantic_ai.ui.vercel_ai.response_types import DataChunk
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from use_cases.chat import ChatEvent, ChatResult
-from use_cases.turns import TurnFailed, TurnFinished, TurnStarted, tool_result_text
+from use_cases.chat.chat_turns import ChatEvent, ChatResult
+from use_cases.chat.turn_runner import TurnFailed, TurnFinished, TurnStarted, tool_result_text
 
 V4_HEADERS = {"x-vercel-ai-data-stream": "v1", "cache-control": "no-cache"}
 

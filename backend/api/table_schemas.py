@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from use_cases.chat_domain import TableSchema
-from use_cases.tables import LoadedTable, TableRowsPage
+from use_cases.tables.domain import TableSchema
+from use_cases.tables.tables import LoadedTable, TableRowsPage
 
 
 class ColumnOut(BaseModel):

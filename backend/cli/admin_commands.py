@@ -17,7 +17,7 @@ from rich.table import Table
 from backend.api.admin_schemas import ApiKeyOut, AuditPageOut
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
-from use_cases.auth import CLI_ADMIN
+from use_cases.access.domain import CLI_ADMIN
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys (used when AUTH_ENABLED=true).", no_args_is_help=True

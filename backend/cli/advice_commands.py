@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, open_container, run_command
-from use_cases.advice_domain import AdviceRequest, ConversationMessage, StructuredAdvice
+from use_cases.advice.domain import AdviceRequest, ConversationMessage, StructuredAdvice
 
 
 def print_advice(advice: StructuredAdvice) -> None:

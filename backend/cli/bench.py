@@ -36,11 +36,11 @@ from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
-from use_cases.domain import IngestReport, ParsedDocument, ParsedSection
-from use_cases.errors import InvalidDocument, InvalidRequest
-from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
-from use_cases.ports import Embedder
-from use_cases.retrieval_metrics import ndcg_at_k, recall_at_k, unique_in_order
+from use_cases.evaluation.retrieval_metrics import ndcg_at_k, recall_at_k, unique_in_order
+from use_cases.knowledge.domain import IngestReport, ParsedDocument, ParsedSection
+from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
+from use_cases.knowledge.ports import Embedder
+from use_cases.shared.errors import InvalidDocument, InvalidRequest
 
 CANDIDATES = 100
 

@@ -27,13 +27,12 @@ from backend.api.confidence_schemas import (
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from backend.cli.eval_commands import case_progress, load_split
-from use_cases.auth import CLI_ADMIN
-from use_cases.auth_domain import Caller
-from use_cases.calibration import MAX_DAYS_BACK
-from use_cases.calibration_stats import Band
-from use_cases.errors import InvalidRequest
-from use_cases.evaluation import EvaluateAnswersRequest
-from use_cases.response_log import FeedbackRequest
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.calibration.analytics import MAX_DAYS_BACK
+from use_cases.calibration.stats import Band
+from use_cases.chat.responses import FeedbackRequest
+from use_cases.evaluation.answers import EvaluateAnswersRequest
+from use_cases.shared.errors import InvalidRequest
 
 calibration_app = typer.Typer(
     help="How honest the confidence is: statistics, diagram, phrase tuning, recalibration.",

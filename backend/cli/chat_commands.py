@@ -14,10 +14,10 @@ from backend.api.chat_schemas import ChatOut, ChatSummaryOut, MessageOut
 from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
-from use_cases.auth import CLI_ADMIN
-from use_cases.chat import ChatRequest, ChatResult
-from use_cases.errors import InvalidRequest
-from use_cases.tables import LoadTableRequest
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.chat.chat_turns import ChatRequest, ChatResult
+from use_cases.shared.errors import InvalidRequest
+from use_cases.tables.tables import LoadTableRequest
 
 chats_app = typer.Typer(help="List, show and delete chats.", no_args_is_help=True)
 tables_app = typer.Typer(help="Load and list the structured tables.", no_args_is_help=True)

@@ -16,7 +16,7 @@ from backend import __version__
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import Settings
 from backend.logging import configure_logging
-from use_cases.errors import AlmanacError
+from use_cases.shared.errors import AlmanacError
 
 console = Console()
 err = Console(stderr=True)

@@ -24,9 +24,7 @@ from backend.cli.common import (
 from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import execute_run
 from backend.config import PROJECT_ROOT, Settings
-from use_cases.errors import InvalidRequest
-from use_cases.eval_runs import BUNDLED_ID, RunRequest, bundled_text
-from use_cases.evaluation import (
+from use_cases.evaluation.answers import (
     AnswerCase,
     AnswerReport,
     CaseResult,
@@ -34,6 +32,8 @@ from use_cases.evaluation import (
     parse_cases,
     summarise,
 )
+from use_cases.evaluation.runs import BUNDLED_ID, RunRequest, bundled_text
+from use_cases.shared.errors import InvalidRequest
 
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
 CORPORA_DIR = PROJECT_ROOT / "sample_data" / "corpora"

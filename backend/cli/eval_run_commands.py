@@ -21,10 +21,10 @@ from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from backend.cli.eval_group import eval_app
-from use_cases.auth import CLI_ADMIN
-from use_cases.errors import InvalidRequest
-from use_cases.eval_run_domain import PromptRef
-from use_cases.eval_runs import DatasetUpload, RunRequest
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.evaluation.run_domain import PromptRef
+from use_cases.evaluation.runs import DatasetUpload, RunRequest
+from use_cases.shared.errors import InvalidRequest
 
 
 def parse_prompt_version(text: str | None) -> PromptRef | None:

@@ -22,10 +22,10 @@ from backend.api.llm_schemas import ModelDefaultOut, PromptOut, PromptVersionsOu
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from backend.cli.playground_commands import prompts_try
-from use_cases.auth import CLI_ADMIN
-from use_cases.errors import InvalidRequest
-from use_cases.llm_domain import EffectivePrompt
-from use_cases.prompts import PromptWrite
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.prompts.domain import EffectivePrompt
+from use_cases.prompts.manage_prompts import PromptWrite
+from use_cases.shared.errors import InvalidRequest
 
 prompts_app = typer.Typer(
     help="Show and change the system prompts (numbered versions per prompt type).",

@@ -35,10 +35,10 @@ from backend.cli.progress import IngestProgress
 from backend.exposure import check_bind
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
-from use_cases.auth import CLI_ADMIN
-from use_cases.errors import ConfigurationError
-from use_cases.ingest import IngestRequest
-from use_cases.search import SearchRequest
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.knowledge.ingest import IngestRequest
+from use_cases.knowledge.search import SearchRequest
+from use_cases.shared.errors import ConfigurationError
 
 app = typer.Typer(
     name="almanac",

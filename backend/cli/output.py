@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from backend.api.schemas import DocumentDetailOut, DocumentListOut, ReplacedOut, SearchOut
-from use_cases.documents import DocumentPage
-from use_cases.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
+from use_cases.knowledge.documents import DocumentPage
+from use_cases.knowledge.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
 
 
 def print_json(data: Any) -> None:

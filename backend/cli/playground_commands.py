@@ -16,9 +16,9 @@ import typer
 from backend.api.playground_schemas import PlaygroundOut
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, open_container, run_command
-from use_cases.auth import CLI_ADMIN
-from use_cases.errors import InvalidRequest
-from use_cases.playground import PlaygroundPrompt, PlaygroundRequest, PlaygroundResult
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.evaluation.playground import PlaygroundPrompt, PlaygroundRequest, PlaygroundResult
+from use_cases.shared.errors import InvalidRequest
 
 
 def prompts_try(

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from use_cases.domain import IngestItem
+from use_cases.knowledge.domain import IngestItem
 
 PROGRESS_INTERVAL = 5.0
 """Seconds between two plain progress lines (read when a run starts)."""

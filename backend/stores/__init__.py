@@ -11,7 +11,7 @@ from __future__ import annotations
 from backend.config import Settings
 from services.postgres import PgDatabase, redacted_url
 from services.sqlite.connection import check_sqlite_support
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 
 def open_database(settings: Settings) -> PgDatabase | None:

@@ -60,7 +60,7 @@ from services.sqlite.connection import Connection as SqliteConnection
 from services.sqlite.connection import connect
 from services.tables.loader import user_table_names
 from services.tables.pg_loader import PG_TYPES, READER_ROLE, TABLES_SCHEMA
-from use_cases.errors import AlmanacError, ConfigurationError, Conflict, InvalidRequest
+from use_cases.shared.errors import AlmanacError, ConfigurationError, Conflict, InvalidRequest
 
 __all__ = [
     "APP_TABLES",

@@ -13,7 +13,7 @@ from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from services.presence import Presence
-from use_cases.ports import Embedder, Reranker
+from use_cases.knowledge.ports import Embedder, Reranker
 
 KnowledgeStoreAdapter = SqliteKnowledgeStore | PgKnowledgeStore
 RetrieverAdapter = HybridRetriever | PgHybridRetriever

@@ -13,7 +13,7 @@ from pathlib import Path
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.auth_domain import ApiKey, StoredApiKey, WebSession
+from use_cases.access.domain import ApiKey, StoredApiKey, WebSession
 
 __all__ = ["MIGRATIONS", "SqliteApiKeyStore"]
 

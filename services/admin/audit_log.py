@@ -14,7 +14,7 @@ from typing import Any
 from services.sqlite.connection import Connection
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.auth_domain import AuditEntry, AuditRecord
+from use_cases.access.domain import AuditEntry, AuditRecord
 
 __all__ = ["MIGRATIONS", "SqliteAuditLog"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.llm_domain import ModelDefault
+from use_cases.prompts.domain import ModelDefault
 
 __all__ = ["MIGRATIONS", "SqliteModelDefaultStore"]
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.auth_domain import ApiKey, StoredApiKey, WebSession
+from use_cases.access.domain import ApiKey, StoredApiKey, WebSession
 
 __all__ = ["MIGRATIONS", "PgApiKeyStore"]
 

@@ -13,7 +13,7 @@ from datetime import UTC
 from typing import Any
 
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.auth_domain import AuditEntry, AuditRecord
+from use_cases.access.domain import AuditEntry, AuditRecord
 
 __all__ = ["MIGRATIONS", "PgAuditLog"]
 

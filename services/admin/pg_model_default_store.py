@@ -11,7 +11,7 @@ from typing import Any
 
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection
-from use_cases.llm_domain import ModelDefault
+from use_cases.prompts.domain import ModelDefault
 
 __all__ = ["MIGRATIONS", "PgModelDefaultStore"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection
-from use_cases.llm_domain import PromptChange, PromptVersion
+from use_cases.prompts.domain import PromptChange, PromptVersion
 
 __all__ = ["MIGRATIONS", "PgPromptStore"]
 

@@ -18,7 +18,7 @@ from typing import Any
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.llm_domain import PromptChange, PromptVersion
+from use_cases.prompts.domain import PromptChange, PromptVersion
 
 __all__ = ["MIGRATIONS", "SqlitePromptStore"]
 

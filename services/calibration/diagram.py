@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from use_cases.errors import InvalidRequest
-from use_cases.ports import DiagramBin
+from use_cases.calibration.ports import DiagramBin
+from use_cases.shared.errors import InvalidRequest
 
 __all__ = ["MatplotlibDiagramRenderer"]
 

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from use_cases.calibration_domain import CalibrationMethod, FittedMap
-from use_cases.errors import Conflict, InvalidRequest
+from use_cases.confidence.domain import CalibrationMethod, FittedMap
+from use_cases.shared.errors import Conflict, InvalidRequest
 
 __all__ = ["SklearnCalibrationFitter"]
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.calibration_domain import Feedback, LoggedResponse, ScoredResponse
+from use_cases.confidence.domain import Feedback, LoggedResponse, ScoredResponse
 
 __all__ = ["MIGRATIONS", "PgResponseLog"]
 

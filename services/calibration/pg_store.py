@@ -17,8 +17,8 @@ from typing import Any
 
 from services.calibration.pg_response_log import aware
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.calibration_domain import CalibrationFit, FittedMap, StoredCalibration
-from use_cases.confidence import PHRASES, PhraseThresholds
+from use_cases.confidence.domain import CalibrationFit, FittedMap, StoredCalibration
+from use_cases.confidence.estimator import PHRASES, PhraseThresholds
 
 __all__ = ["MIGRATIONS", "PgCalibrationStore"]
 

@@ -15,7 +15,7 @@ from services.calibration.schema import MIGRATIONS
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.calibration_domain import Feedback, LoggedResponse, ScoredResponse
+from use_cases.confidence.domain import Feedback, LoggedResponse, ScoredResponse
 
 __all__ = ["SqliteResponseLog"]
 

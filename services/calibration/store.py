@@ -18,8 +18,8 @@ from services.calibration.schema import MIGRATIONS
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.calibration_domain import CalibrationFit, FittedMap, StoredCalibration
-from use_cases.confidence import PHRASES, PhraseThresholds
+from use_cases.confidence.domain import CalibrationFit, FittedMap, StoredCalibration
+from use_cases.confidence.estimator import PHRASES, PhraseThresholds
 
 __all__ = ["SqliteCalibrationStore"]
 

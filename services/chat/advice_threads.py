@@ -18,9 +18,9 @@ from services.chat.history_store import _now, chat_title, is_valid_id, require_v
 from services.sqlite.connection import Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.advice_domain import AdviceEntry, AdviceThread, StructuredAdvice
-from use_cases.advice_threads import thread_not_found
-from use_cases.errors import InvalidRequest
+from use_cases.advice.domain import AdviceEntry, AdviceThread, StructuredAdvice
+from use_cases.advice.manage_threads import thread_not_found
+from use_cases.shared.errors import InvalidRequest
 
 __all__ = ["MIGRATIONS", "SqliteAdviceThreads"]
 

@@ -31,7 +31,8 @@ from services.presence import Presence
 from services.sqlite.connection import Connection, Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.chat_domain import (
+from use_cases.access.domain import User
+from use_cases.chat.domain import (
     Chat,
     Message,
     MessageVersion,
@@ -39,10 +40,9 @@ from use_cases.chat_domain import (
     Source,
     TokenUsage,
     ToolCall,
-    User,
     replaced_answers,
 )
-from use_cases.errors import InvalidRequest, NotFound
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 __all__ = [
     "MIGRATIONS",
@@ -590,7 +590,7 @@ def check_message(message: NewMessage) -> None:
 
 def to_json(value: Sequence[ToolCall | Source], field: str) -> str:
     """The stored shape is each item's `as_dict()`, the one JSON shape of tool calls and
-    sources (`use_cases/chat_domain.py`); rows written before these types read back the same."""
+    sources (`use_cases/chat/domain.py`); rows written before these types read back the same."""
     try:
         return json.dumps(
             [item.as_dict() for item in value], ensure_ascii=False, separators=(",", ":")

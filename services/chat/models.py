@@ -3,7 +3,7 @@
 Precedence here: the request's `model` (only if allowed) > `DEFAULT_MODEL` >
 `OPENAI_DEFAULT_MODEL` > the built-in default, `openai:gpt-4.1-mini` when an OpenAI key is set,
 else the offline extractive model. (The admin's per-prompt-type default sits between the
-request's model and DEFAULT_MODEL: see `use_cases/model_defaults.py`, which wraps this
+request's model and DEFAULT_MODEL: see `use_cases/prompts/model_defaults.py`, which wraps this
 resolver.) `default_sources` lists the environment's candidates in that order. Models are
 built once and cached.
 
@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from use_cases.errors import ConfigurationError
-from use_cases.llm_domain import ProviderInfo, canonical_model
-from use_cases.ports import ResolvedModel
+from use_cases.prompts.domain import ProviderInfo, canonical_model
+from use_cases.prompts.ports import ResolvedModel
+from use_cases.shared.errors import ConfigurationError
 
 OFFLINE_MODEL = "offline-extractive"
 OPENAI_DEFAULT = "openai:gpt-4.1-mini"

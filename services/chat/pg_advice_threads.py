@@ -14,9 +14,9 @@ from typing import Any
 
 from services.chat.history_store import chat_title, is_valid_id, require_valid_id
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.advice_domain import AdviceEntry, AdviceThread, StructuredAdvice
-from use_cases.advice_threads import thread_not_found
-from use_cases.errors import InvalidRequest
+from use_cases.advice.domain import AdviceEntry, AdviceThread, StructuredAdvice
+from use_cases.advice.manage_threads import thread_not_found
+from use_cases.shared.errors import InvalidRequest
 
 __all__ = ["MIGRATIONS", "PgAdviceThreads"]
 

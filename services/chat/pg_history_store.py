@@ -34,7 +34,8 @@ from services.chat.history_store import (
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection
 from services.presence import Presence
-from use_cases.chat_domain import (
+from use_cases.access.domain import User
+from use_cases.chat.domain import (
     Chat,
     Message,
     MessageVersion,
@@ -42,10 +43,9 @@ from use_cases.chat_domain import (
     Source,
     TokenUsage,
     ToolCall,
-    User,
     replaced_answers,
 )
-from use_cases.errors import InvalidRequest, NotFound
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 __all__ = ["MIGRATIONS", "PgHistoryStore"]
 

@@ -1,7 +1,7 @@
 """Web search providers, by the name WEB_SEARCH_PROVIDER gives.
 
 None ships: Almanac answers from the organisation's own documents, and this machine has no
-internet. A provider is a `WebSearch` (see `use_cases/ports.py`) added to `PROVIDERS` under its
+internet. A provider is a `WebSearch` (see `use_cases/chat/ports.py`) added to `PROVIDERS` under its
 name; the search-discipline decision then reports web search as available when a request asks
 for it. `none` (the default) turns web search off; any other unknown name is a configuration
 error at start-up, so a typo never silently disables what an operator meant to turn on.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from use_cases.errors import ConfigurationError
-from use_cases.ports import WebSearch
+from use_cases.chat.ports import WebSearch
+from use_cases.shared.errors import ConfigurationError
 
 OFF = "none"
 

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent
 
-from use_cases.turns import to_domain_error
+from use_cases.chat.turn_runner import to_domain_error
 
 JUDGE_INSTRUCTIONS = (
     "You grade answers of a question-answering assistant. Decide whether the ANSWER correctly "

@@ -22,7 +22,7 @@ from typing import Any
 
 from services.evaluation.run_store import dataset_from_row, run_values
 from services.postgres import Migration, PgDatabase, apply_migrations
-from use_cases.eval_run_domain import (
+from use_cases.evaluation.run_domain import (
     UNFINISHED,
     ItemKey,
     PromptRef,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from use_cases.eval_compare import LOWER_IS_BETTER
+from use_cases.evaluation.compare import LOWER_IS_BETTER
 
 if TYPE_CHECKING:  # matplotlib is imported when a report is drawn (it takes ~0.4 s to import)
     from matplotlib.axes import Axes

@@ -17,7 +17,7 @@ from typing import Any
 from services.sqlite.connection import Connection, Row, immediate_transaction
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.eval_run_domain import (
+from use_cases.evaluation.run_domain import (
     UNFINISHED,
     ItemKey,
     PromptRef,

@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from use_cases.domain import ParsedDocument, SectionDraft
+from use_cases.knowledge.domain import ParsedDocument, SectionDraft
 
 TOKENS_PER_WORD = 1.3
 CHARS_PER_TOKEN_FLOOR = 5.0

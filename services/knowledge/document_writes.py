@@ -32,8 +32,8 @@ import numpy as np
 
 from services.knowledge.schema import FTS_TABLE, SECTION_FTS_TABLE, VECTOR_TABLE
 from services.sqlite.connection import Connection, IntegrityError
-from use_cases.domain import DocumentDraft, StagedChunk, Vector
-from use_cases.errors import DocumentExists, InvalidDocument, InvalidRequest, NotFound
+from use_cases.knowledge.domain import DocumentDraft, StagedChunk, Vector
+from use_cases.shared.errors import DocumentExists, InvalidDocument, InvalidRequest, NotFound
 
 #: vec0 metadata columns cannot hold NULL; "no category" is stored as ''.
 NO_CATEGORY = ""

@@ -28,9 +28,9 @@ from loguru import logger
 from services.knowledge.fts_query import snippet
 from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
 from services.knowledge.versions import Versions, in_force
-from use_cases.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
-from use_cases.errors import EmbeddingModelMismatch, UpstreamUnavailable
-from use_cases.ports import Embedder, Reranker
+from use_cases.knowledge.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
+from use_cases.knowledge.ports import Embedder, Reranker
+from use_cases.shared.errors import EmbeddingModelMismatch, UpstreamUnavailable
 
 __all__ = [
     "CHUNK_CHOICE_K",

@@ -72,8 +72,8 @@ from services.knowledge.hybrid import (
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from services.postgres.database import Connection
-from use_cases.domain import SearchHit, Vector
-from use_cases.ports import Embedder, Reranker
+from use_cases.knowledge.domain import SearchHit, Vector
+from use_cases.knowledge.ports import Embedder, Reranker
 
 __all__ = ["PgHybridRetriever", "PgQuery"]
 

@@ -53,7 +53,7 @@ from services.knowledge.versions import MAX_CHAIN, Versions
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection, UniqueViolation
 from services.presence import Presence, orphaned, owned_id
-from use_cases.domain import (
+from use_cases.knowledge.domain import (
     DocumentDetail,
     DocumentDraft,
     DocumentRecord,
@@ -65,7 +65,8 @@ from use_cases.domain import (
     Vector,
     embedding_text,
 )
-from use_cases.errors import (
+from use_cases.knowledge.instructions import METADATA_KEY, withheld_of
+from use_cases.shared.errors import (
     ConfigurationError,
     DocumentExists,
     EmbeddingModelMismatch,
@@ -73,7 +74,6 @@ from use_cases.errors import (
     InvalidRequest,
     NotFound,
 )
-from use_cases.instructions import METADATA_KEY, withheld_of
 
 __all__ = ["MIGRATIONS", "PgKnowledgeStore", "PgStoreState"]
 

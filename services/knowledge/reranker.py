@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from use_cases.errors import UpstreamTimeout, UpstreamUnavailable
+from use_cases.shared.errors import UpstreamTimeout, UpstreamUnavailable
 
 __all__ = ["CohereReranker"]
 

@@ -64,8 +64,8 @@ from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreSt
 from services.knowledge.vector_index import VectorIndex
 from services.knowledge.versions import versions_of
 from services.sqlite.connection import Connection
-from use_cases.domain import SearchHit, Vector
-from use_cases.ports import Embedder, Reranker
+from use_cases.knowledge.domain import SearchHit, Vector
+from use_cases.knowledge.ports import Embedder, Reranker
 
 __all__ = ["HybridRetriever", "RankedChunk"]
 

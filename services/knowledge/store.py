@@ -71,7 +71,7 @@ from services.presence import Presence, orphaned, owned_id
 from services.sqlite.connection import Connection, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.domain import (
+from use_cases.knowledge.domain import (
     DocumentDetail,
     DocumentDraft,
     DocumentRecord,
@@ -82,12 +82,8 @@ from use_cases.domain import (
     Vector,
     embedding_text,
 )
-from use_cases.errors import (
-    ConfigurationError,
-    EmbeddingModelMismatch,
-    InvalidRequest,
-)
-from use_cases.instructions import METADATA_KEY, withheld_of
+from use_cases.knowledge.instructions import METADATA_KEY, withheld_of
+from use_cases.shared.errors import ConfigurationError, EmbeddingModelMismatch, InvalidRequest
 
 __all__ = [
     "FTS_TABLE",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.sqlite.connection import Connection
-from use_cases.domain import DocumentRef
+from use_cases.knowledge.domain import DocumentRef
 
 __all__ = ["Versions", "in_force", "versions_of"]
 

@@ -49,7 +49,7 @@ from services.offline.sentences import (
 from services.offline.text import STOP, content_stems, has_digit, jaccard, stem, stem_set
 from services.offline.typos import english_words, is_foreign
 from services.offline.versions import family, resolve_versions
-from use_cases.agent import NOT_FOUND_ANSWER
+from use_cases.chat.agent import NOT_FOUND_ANSWER
 
 #: The clarifying question after the can't-find answer unless the deployment words its own
 #: (`NOT_FOUND_HINT`, set per turn by the model: `asking`).
@@ -121,12 +121,12 @@ NEXT_TO_BEST = 2
 
 #: An answer none of whose sentences holds the kind of fact asked for (a number for "how
 #: many", a name for "who", a date for "when") never reports more than this: below "high"
-#: (0.6 in use_cases.confidence's default phrase bands).
+#: (0.6 in use_cases.confidence.estimator's default phrase bands).
 UNTYPED_CONFIDENCE_CAP = 0.55
 
 #: An answer whose sources disagree on the value asked for (`conflicts.py`) never reports
 #: more than this: at most one of the values holds, and which one is not known. Blended with
-#: retrieval support (use_cases.confidence), the figure shown stays "moderate" or below.
+#: retrieval support (use_cases.confidence.estimator), the figure shown stays "moderate" or below.
 CONFLICT_CONFIDENCE_CAP = 0.2
 
 

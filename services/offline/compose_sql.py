@@ -13,8 +13,8 @@ from typing import Any
 from services.offline.compose import Answer
 from services.offline.sql_plan import RELEVANCE, SqlPlan
 from services.offline.text import stem_set
-from use_cases.chat_domain import QueryResult
-from use_cases.table_markdown import escape_html, render_markdown
+from use_cases.tables.domain import QueryResult
+from use_cases.tables.markdown import escape_html, render_markdown
 
 #: Rows shown when the answer is a table.
 MAX_TABLE_ROWS = 10

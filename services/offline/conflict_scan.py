@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from services.offline.conflicts import disagreement, same_subject_by, values
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import units_of
-from use_cases.conflicts import ConflictReport, ConflictSide, DocumentConflict
-from use_cases.domain import DocumentRecord, SearchHit
-from use_cases.ports import KnowledgeStore, Retriever
+from use_cases.knowledge.conflicts import ConflictReport, ConflictSide, DocumentConflict
+from use_cases.knowledge.domain import DocumentRecord, SearchHit
+from use_cases.knowledge.ports import KnowledgeStore, Retriever
 
 #: Hits compared with each section.
 NEIGHBOURS = 5

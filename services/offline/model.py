@@ -69,9 +69,9 @@ from services.offline.sql_plan import (
 )
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
-from use_cases.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
-from use_cases.chat_domain import TableSchema
-from use_cases.search_discipline import prescribed_answer
+from use_cases.chat.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
+from use_cases.chat.search_discipline import prescribed_answer
+from use_cases.tables.domain import TableSchema
 
 MODEL_NAME = "offline-extractive"
 
@@ -138,7 +138,7 @@ class _Planner:
         One extra search at most: a narrower query when nothing was found (words shared by
         most passages dropped). The knowledge base's lexicon is in force throughout. A run
         whose instructions prescribe a decline word for word (a DISALLOWED turn, see
-        `use_cases.search_discipline.prescribed_answer`) gets that answer and nothing else.
+        `use_cases.chat.search_discipline.prescribed_answer`) gets that answer and nothing else.
         """
         declined = prescribed_answer(_latest_instructions(messages))
         if declined is not None:

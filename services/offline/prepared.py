@@ -16,8 +16,8 @@ from loguru import logger
 
 from services.offline.compose import sentence_texts
 from services.offline.semantic import SentenceSimilarity
-from use_cases.domain import DocumentDraft
-from use_cases.table_markdown import escape_html
+from use_cases.knowledge.domain import DocumentDraft
+from use_cases.tables.markdown import escape_html
 
 
 class SentencePreparer:
@@ -50,5 +50,5 @@ class SentencePreparer:
 
 
 def _as_hit(title: str, heading_path: tuple[str, ...], text: str) -> dict[str, Any]:
-    """A section as the search tool hands it to the model (`use_cases.agent`)."""
+    """A section as the search tool hands it to the model (`use_cases.chat.agent`)."""
     return {"title": title, "section": " > ".join(heading_path), "text": escape_html(text)}

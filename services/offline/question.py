@@ -37,7 +37,7 @@ from services.offline.text import (
     wordset,
 )
 from services.offline.typos import english_words
-from use_cases.agent import strip_date_anchor
+from use_cases.chat.agent import strip_date_anchor
 
 _PRONOUNS = wordset(
     "it its it's that this they them their those these he she him her his there one"

@@ -32,7 +32,7 @@ from loguru import logger
 from services.sqlite.connection import Connection, Error, immediate_transaction
 from services.sqlite.migrations import Migration, apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 #: Rows kept (1.5 KB each for 384 dimensions: 300,000 take ~470 MB).
 MAX_ROWS = 300_000

@@ -28,7 +28,7 @@ from services.offline.question import (
 )
 from services.offline.text import STOP, content_stems, stem, wordset
 from services.tables.loader import quote_identifier
-from use_cases.chat_domain import TableColumn, TableSchema
+from use_cases.tables.domain import TableColumn, TableSchema
 
 #: SQL: rows returned by the generated lookup, and how many filter terms it uses.
 SQL_ROW_LIMIT = 5

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from use_cases.errors import ConfigurationError, UpstreamUnavailable
+from use_cases.shared.errors import ConfigurationError, UpstreamUnavailable
 
 Connection = psycopg.Connection[dict[str, Any]]
 Error = psycopg.Error

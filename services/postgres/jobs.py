@@ -37,8 +37,8 @@ from services.job_queue import (
 from services.postgres.database import PgDatabase
 from services.postgres.migrations import Migration, apply_migrations
 from services.presence import Presence
-from use_cases.errors import ServiceBusy
-from use_cases.jobs import JobError
+from use_cases.jobs.queue import JobError
+from use_cases.shared.errors import ServiceBusy
 
 __all__ = ["MIGRATIONS", "PgJobStore"]
 

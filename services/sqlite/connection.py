@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 try:  # pragma: no cover - exercised by the import itself
     import sqlean as sqlite3

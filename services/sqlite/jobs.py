@@ -31,8 +31,8 @@ from services.presence import Presence
 from services.sqlite.connection import Connection, Row, immediate_transaction
 from services.sqlite.migrations import apply_migrations
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.errors import ServiceBusy
-from use_cases.jobs import JobError
+from use_cases.jobs.queue import JobError
+from use_cases.shared.errors import ServiceBusy
 
 __all__ = ["MIGRATIONS", "SqliteJobStore"]
 

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from services.sqlite.connection import Connection, connect, immediate_transaction
-from use_cases.chat_domain import TableColumn, TableSchema
-from use_cases.errors import InvalidRequest, UnsupportedDocument
-from use_cases.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
+from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
+from use_cases.tables.domain import TableColumn, TableSchema
+from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
 
 _META_TABLE = "_almanac_columns"
 _SCRATCH_PREFIX = "_almanac_load_"

@@ -43,9 +43,9 @@ from services.tables.loader import (
     _Source,
     sanitise_column_names,
 )
-from use_cases.chat_domain import TableColumn, TableSchema
-from use_cases.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
-from use_cases.tables import INTERNAL_PREFIX, validate_table_name
+from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
+from use_cases.tables.domain import TableColumn, TableSchema
+from use_cases.tables.tables import INTERNAL_PREFIX, validate_table_name
 
 #: The schema holding the user tables, and the role the model's SQL runs as.
 TABLES_SCHEMA = "almanac_tables"

@@ -54,8 +54,8 @@ from services.tables.pg_loader import (
     pg_user_table_names,
 )
 from services.tables.sql_sandbox import SqliteSqlRunner
-from use_cases.chat_domain import QueryResult, TableSchema
-from use_cases.errors import ConfigurationError, ToolRejected
+from use_cases.shared.errors import ConfigurationError, ToolRejected
+from use_cases.tables.domain import QueryResult, TableSchema
 
 #: Functions the model may call (names as PostgreSQL's deparser prints them, lowercased).
 #: Anything not listed is refused, so a function an extension adds is refused until reviewed.

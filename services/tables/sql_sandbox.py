@@ -54,9 +54,9 @@ import sqlean as sqlite3
 from loguru import logger
 
 from services.tables.loader import describe_table, user_table_names
-from use_cases.chat_domain import QueryResult, TableSchema
-from use_cases.errors import ToolRejected
-from use_cases.table_markdown import render_markdown
+from use_cases.shared.errors import ToolRejected
+from use_cases.tables.domain import QueryResult, TableSchema
+from use_cases.tables.markdown import render_markdown
 
 #: Scalar, aggregate and window functions the model may call. Anything not listed is denied,
 #: so a function added by an extension or a newer SQLite is refused until reviewed here.

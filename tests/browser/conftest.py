@@ -28,7 +28,7 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from tests.js_clients import JS_DIR, ensure_node_modules
 from tests.live_server import serve
-from use_cases.auth import CLI_ADMIN
+from use_cases.access.domain import CLI_ADMIN
 
 AXE = JS_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"

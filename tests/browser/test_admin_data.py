@@ -22,7 +22,7 @@ from bench.bench_hostile import HOSTILE_DIR
 from services.calibration import SqliteResponseLog
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import make_settings
-from use_cases.calibration_domain import LoggedResponse
+from use_cases.confidence.domain import LoggedResponse
 
 JOB_BYTES = 4000  # uploads larger than this become background jobs in these tests
 

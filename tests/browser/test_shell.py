@@ -10,7 +10,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, run_async, shot, sign_in
-from use_cases.auth import CLI_ADMIN
+from use_cases.access.domain import CLI_ADMIN
 
 CHAT_PAGE_BUDGET = 200_000  # bytes: the bar for loading the chat page
 

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
-from use_cases.auth import CLI_ADMIN, Caller
+from use_cases.access.domain import CLI_ADMIN, Caller
 
 QUESTION = "What is the minimum password length required by the current password policy?"
 

@@ -32,13 +32,13 @@ from backend.api.routes.web import ASSETS_URL as WEB_ASSETS_URL
 from backend.api.routes.web import versioned_url
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
-from use_cases.advice_domain import AdviceRequest, ConversationMessage
-from use_cases.auth import CLI_ADMIN, Caller
-from use_cases.chat_domain import NewMessage
-from use_cases.ingest import IngestRequest, IngestSource
-from use_cases.llm_domain import CHAT
-from use_cases.response_log import FeedbackRequest, ResponseRecord
-from use_cases.uploads import UploadRequest
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.admin.uploads import UploadRequest
+from use_cases.advice.domain import AdviceRequest, ConversationMessage
+from use_cases.chat.domain import NewMessage
+from use_cases.chat.responses import FeedbackRequest, ResponseRecord
+from use_cases.knowledge.ingest import IngestRequest, IngestSource
+from use_cases.prompts.domain import CHAT
 
 ROLES = ("no key", "user", "other user", "admin")
 QUESTION = "How often must passwords be rotated?"
@@ -311,7 +311,7 @@ async def _path(template: str, container: Container) -> str:
 
 async def _eval_run(container: Container) -> str:
     """A completed one-case run of the bundled set, started by root."""
-    from use_cases.eval_runs import RunRequest
+    from use_cases.evaluation.runs import RunRequest
 
     root = Caller(user_id="root", role="admin", key_id=None)
     record = await container.benchmark.start(

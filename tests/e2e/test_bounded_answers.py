@@ -18,8 +18,8 @@ from services.compute import WorkerPool
 from services.offline.model import _Planner
 from services.offline.sql_plan import plan_sql
 from tests.conftest import FixedClock, asgi_client, make_settings
-from use_cases.chat_domain import TableColumn, TableSchema
-from use_cases.errors import ServiceBusy
+from use_cases.shared.errors import ServiceBusy
+from use_cases.tables.domain import TableColumn, TableSchema
 
 MAX_MESSAGE = 8_000
 

@@ -12,8 +12,8 @@ from services.calibration import SqliteResponseLog
 from tests.conftest import FixedClock
 from tests.e2e.test_readme import _check, _run_curl
 from tests.live_server import serve
-from use_cases.auth_domain import Caller
-from use_cases.calibration_domain import LoggedResponse
+from use_cases.access.domain import Caller
+from use_cases.confidence.domain import LoggedResponse
 
 DOC = (PROJECT_ROOT / "docs" / "calibration.md").read_text()
 EXAMPLE_ID = "resp_3f9c0a7d1e2b4c5a6d7e8f90"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 
 from backend.bootstrap import Container
-from use_cases.chat_domain import NewMessage
+from use_cases.chat.domain import NewMessage
 
 
 def _stored(container: Container, chat_id: str) -> list[tuple[str, str]]:

@@ -14,8 +14,8 @@ from backend.config import Settings
 from services.calibration import SqliteResponseLog
 from tests.conftest import make_settings
 from tests.e2e.test_cli_eval import CASES, _write
-from use_cases.calibration_domain import LoggedResponse
-from use_cases.response_log import ResponseRecord
+from use_cases.chat.responses import ResponseRecord
+from use_cases.confidence.domain import LoggedResponse
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ import pytest
 from backend.bootstrap import Container
 from services.calibration import SqliteResponseLog
 from tests.conftest import asgi_client, issue_key
-from use_cases.calibration_domain import LoggedResponse
+from use_cases.confidence.domain import LoggedResponse
 
 # (id suffix, user, confidence, outcome, created at); every raw confidence is 0.5
 SEED = [
@@ -369,7 +369,7 @@ async def test_auto_tune_needs_rated_answers_to_move_a_phrase(
 
 
 def _record(**overrides: object):  # type: ignore[no-untyped-def]
-    from use_cases.response_log import ResponseRecord
+    from use_cases.chat.responses import ResponseRecord
 
     values: dict[str, object] = {
         "user_id": "ana",

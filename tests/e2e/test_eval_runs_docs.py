@@ -11,8 +11,8 @@ from backend.bootstrap import Container
 from backend.config import PROJECT_ROOT
 from tests.e2e.test_readme import _check, _run_curl
 from tests.live_server import serve
-from use_cases.auth import CLI_ADMIN
-from use_cases.eval_runs import RunRequest
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.evaluation.runs import RunRequest
 
 DOC = (PROJECT_ROOT / "docs" / "evaluation-runs.md").read_text()
 EXAMPLE_ID = "run_5d1f0c9a2b7e"

@@ -14,7 +14,7 @@ from uvicorn.middleware.message_logger import MessageLoggerMiddleware
 from backend.api.app import create_app
 from backend.bootstrap import Container
 from backend.logging import configure_logging
-from use_cases.auth import CLI_ADMIN
+from use_cases.access.domain import CLI_ADMIN
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from backend.bootstrap import Container, bootstrap
 from backend.sources import collect_sources
 from services.offline.semantic import SentenceSimilarity
 from tests.conftest import FixedClock, asgi_client, make_settings
-from use_cases.ingest import IngestRequest
+from use_cases.knowledge.ingest import IngestRequest
 
 DOCUMENT = """---
 title: Bicycle Parking Rules

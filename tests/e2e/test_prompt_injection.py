@@ -3,7 +3,7 @@
 The scripted model does exactly what the document tells it (search, then the SQL it asks for,
 then recite the instructions): the tools and the turn must hold the line by themselves. The
 poison is phrased to get past ingestion, which withholds text plainly addressed to an AI
-("ignore all previous instructions", `use_cases/instructions.py`, tests/e2e/
+("ignore all previous instructions", `use_cases/knowledge/instructions.py`, tests/e2e/
 test_hostile_documents.py): detection is a heuristic, so this layer must hold without it.
 """
 
@@ -23,8 +23,8 @@ from backend.bootstrap import Container, bootstrap
 from backend.sources import collect_sources
 from tests.conftest import FixedClock, make_settings
 from tests.fakes import streamed
-from use_cases.agent import INSTRUCTIONS_WITHHELD, SEARCH_TOOL, SQL_TOOL, SYSTEM_PROMPT
-from use_cases.ingest import IngestRequest
+from use_cases.chat.agent import INSTRUCTIONS_WITHHELD, SEARCH_TOOL, SQL_TOOL, SYSTEM_PROMPT
+from use_cases.knowledge.ingest import IngestRequest
 
 POISON = """---
 title: Quarterly Facilities Update

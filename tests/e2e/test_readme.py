@@ -20,7 +20,7 @@ from backend.cli.main import app as cli_app
 from backend.config import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.live_server import serve
-from use_cases.auth import CLI_ADMIN
+from use_cases.access.domain import CLI_ADMIN
 
 README = (PROJECT_ROOT / "README.md").read_text()
 QUICKSTART = (PROJECT_ROOT / "docs" / "quickstart.md").read_text()

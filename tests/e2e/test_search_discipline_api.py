@@ -17,8 +17,8 @@ from backend.config import PROJECT_ROOT
 from tests.conftest import issue_key, make_settings
 from tests.e2e.test_readme import _check, _commands, _run_curl
 from tests.live_server import serve
-from use_cases.errors import ConfigurationError
-from use_cases.search_discipline import decide
+from use_cases.chat.search_discipline import decide
+from use_cases.shared.errors import ConfigurationError
 
 DOC = (PROJECT_ROOT / "docs" / "search-discipline.md").read_text()
 

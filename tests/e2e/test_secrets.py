@@ -19,8 +19,8 @@ from backend.bootstrap import Container, bootstrap
 from backend.logging import InterceptHandler
 from services.knowledge.embedders import CohereEmbedder, OpenAIEmbedder
 from tests.conftest import FixedClock, make_settings
-from use_cases.auth import CLI_ADMIN
-from use_cases.errors import UpstreamUnavailable
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.shared.errors import UpstreamUnavailable
 
 OPENAI_KEY = "sk-test-FAKEOPENAI-7f3a9c2e41b8d650"
 COHERE_KEY = "co-test-FAKECOHERE-2b8e6d4f1a9c3e57"

@@ -16,7 +16,7 @@ from backend.api.deps import SESSION_COOKIE
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import issue_key, make_settings
 from tests.fakes import SteppingClock
-from use_cases.auth import CLI_ADMIN
+from use_cases.access.domain import CLI_ADMIN
 
 ORIGIN = {"Origin": "http://almanac.test"}
 

@@ -26,27 +26,27 @@ from services.chat.history_store import (
     require_valid_id,
     to_json,
 )
-from use_cases.auth_domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, WebSession
-from use_cases.calibration_domain import (
+from use_cases.access.domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, User, WebSession
+from use_cases.chat.domain import Chat, Message, MessageVersion, NewMessage
+from use_cases.confidence.domain import (
     CalibrationFit,
     Feedback,
     LoggedResponse,
     ScoredResponse,
     StoredCalibration,
 )
-from use_cases.chat_domain import (
-    Chat,
-    Message,
-    MessageVersion,
-    NewMessage,
-    QueryResult,
-    TableColumn,
-    TableSchema,
-    User,
+from use_cases.confidence.estimator import PhraseThresholds
+from use_cases.jobs.queue import JobHandler, JobView, ResultDecoder
+from use_cases.knowledge.domain import HitScores, SearchHit
+from use_cases.prompts.domain import (
+    ModelDefault,
+    PromptChange,
+    PromptVersion,
+    ProviderInfo,
+    canonical_model,
 )
-from use_cases.confidence import PhraseThresholds
-from use_cases.domain import HitScores, SearchHit
-from use_cases.errors import (
+from use_cases.prompts.ports import ResolvedModel
+from use_cases.shared.errors import (
     ConfigurationError,
     Conflict,
     InvalidRequest,
@@ -54,16 +54,8 @@ from use_cases.errors import (
     ToolRejected,
     UnsupportedDocument,
 )
-from use_cases.jobs import JobHandler, JobView, ResultDecoder
-from use_cases.llm_domain import (
-    ModelDefault,
-    PromptChange,
-    PromptVersion,
-    ProviderInfo,
-    canonical_model,
-)
-from use_cases.ports import ResolvedModel
-from use_cases.tables import validate_table_name
+from use_cases.tables.domain import QueryResult, TableColumn, TableSchema
+from use_cases.tables.tables import validate_table_name
 
 
 class SteppingClock:

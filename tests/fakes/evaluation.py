@@ -11,13 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from use_cases.eval_run_domain import (
-    UNFINISHED,
-    ItemKey,
-    RunRecord,
-    RunStatus,
-    StoredDataset,
-)
+from use_cases.evaluation.run_domain import UNFINISHED, ItemKey, RunRecord, RunStatus, StoredDataset
 
 __all__ = ["InMemoryDatasetStore", "InMemoryRunStore"]
 

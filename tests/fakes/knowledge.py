@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from services.knowledge.document_writes import as_matrix, draft_chunks
-from use_cases.domain import (
+from use_cases.knowledge.domain import (
     DocumentDetail,
     DocumentDraft,
     DocumentRecord,
@@ -29,7 +29,8 @@ from use_cases.domain import (
     Vector,
     embedding_text,
 )
-from use_cases.errors import (
+from use_cases.knowledge.instructions import withheld_of
+from use_cases.shared.errors import (
     ConfigurationError,
     DocumentExists,
     EmbeddingModelMismatch,
@@ -38,7 +39,6 @@ from use_cases.errors import (
     NotFound,
     UnsupportedDocument,
 )
-from use_cases.instructions import withheld_of
 
 __all__ = ["HashingEmbedder", "InMemoryKnowledgeStore", "SentenceChunker", "TextLoader"]
 

@@ -11,9 +11,9 @@ import pytest
 from services.chat.advice_threads import SqliteAdviceThreads
 from services.chat.pg_advice_threads import PgAdviceThreads
 from tests.store_backends import AppDb, open_app_db
-from use_cases.advice_domain import AdviceSource, Alternative, StructuredAdvice
-from use_cases.errors import InvalidRequest, NotFound
-from use_cases.ports import AdviceThreadStore
+from use_cases.advice.domain import AdviceSource, Alternative, StructuredAdvice
+from use_cases.advice.ports import AdviceThreadStore
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from backend.bootstrap import Container
 from backend.cli.eval_commands import EVAL_DIR, load_split
-from use_cases.evaluation import EvaluateAnswersRequest
+from use_cases.evaluation.answers import EvaluateAnswersRequest
 
 # Measured on dev (836 cases, 2026-11-24): 88.8% correct, 98.1% cited, 94.3% refusal accuracy.
 FLOOR_CORRECT = 0.85

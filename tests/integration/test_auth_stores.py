@@ -13,7 +13,7 @@ from services.admin.audit_log import SqliteAuditLog
 from services.admin.pg_api_key_store import PgApiKeyStore
 from services.admin.pg_audit_log import PgAuditLog
 from tests.store_backends import AppDb, open_app_db
-from use_cases.auth_domain import ApiKey, AuditRecord, StoredApiKey, WebSession
+from use_cases.access.domain import ApiKey, AuditRecord, StoredApiKey, WebSession
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

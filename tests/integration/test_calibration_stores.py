@@ -17,7 +17,7 @@ from services.calibration.pg_store import PgCalibrationStore
 from tests.fakes import InMemoryCalibrationStore, InMemoryResponseLog
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
-from use_cases.calibration_domain import CalibrationFit, FittedMap, LoggedResponse
+from use_cases.confidence.domain import CalibrationFit, FittedMap, LoggedResponse
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -24,10 +24,10 @@ from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
 from tests.conftest import make_settings
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
-from use_cases.errors import ConfigurationError, UpstreamBadResponse, UpstreamUnavailable
-from use_cases.eval_assertions import AssertionSpec
-from use_cases.eval_checks import check
-from use_cases.eval_domain import CaseOutcome, EvalCase
+from use_cases.evaluation.assertions import AssertionSpec
+from use_cases.evaluation.checks import check
+from use_cases.evaluation.domain import CaseOutcome, EvalCase
+from use_cases.shared.errors import ConfigurationError, UpstreamBadResponse, UpstreamUnavailable
 
 COMPLETIONS = "https://api.openai.com/v1/chat/completions"
 

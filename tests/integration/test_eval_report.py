@@ -14,9 +14,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from services.evaluation.report import MatplotlibHtmlReportRenderer
-from use_cases.auth_domain import Caller
-from use_cases.errors import Forbidden, NotFound
-from use_cases.eval_report import RenderRunReport
+from use_cases.access.domain import Caller
+from use_cases.evaluation.report import RenderRunReport
+from use_cases.shared.errors import Forbidden, NotFound
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "eval_run_export.json"
 MODELS = ("offline-extractive", "openai:gpt-4o-mini")

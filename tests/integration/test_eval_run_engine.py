@@ -17,8 +17,8 @@ from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from tests.integration.test_chat_openai import COMPLETIONS, completion
-from use_cases.auth import CLI_ADMIN
-from use_cases.eval_runs import DatasetUpload, RunRequest
+from use_cases.access.domain import CLI_ADMIN
+from use_cases.evaluation.runs import DatasetUpload, RunRequest
 
 CASES = [
     {"id": "sev1", "question": "What is the SEV1 acknowledgement time?", "kind": "kb",

@@ -15,7 +15,7 @@ from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
 from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
-from use_cases.eval_run_domain import PromptRef, RunRecord, RunSettings, StoredDataset
+from use_cases.evaluation.run_domain import PromptRef, RunRecord, RunSettings, StoredDataset
 
 T0 = "2026-03-02T12:00:00+00:00"
 T1 = "2026-03-02T12:00:01+00:00"

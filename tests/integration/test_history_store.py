@@ -21,9 +21,9 @@ from services.chat.pg_history_store import PgHistoryStore
 from tests.fakes import InMemoryHistoryStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
-from use_cases.chat_domain import NewMessage, Source, TokenUsage, ToolCall
-from use_cases.errors import InvalidRequest, NotFound
-from use_cases.ports import HistoryStore
+from use_cases.chat.domain import NewMessage, Source, TokenUsage, ToolCall
+from use_cases.chat.ports import HistoryStore
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 
 @pytest.fixture

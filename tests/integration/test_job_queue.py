@@ -20,8 +20,8 @@ from services.postgres import PgDatabase
 from services.postgres.jobs import PgJobStore
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from services.sqlite.jobs import SqliteJobStore
-from use_cases.errors import InvalidDocument, JobCancelled, ServiceBusy
-from use_cases.jobs import JobRun, JobView, run_blocking
+from use_cases.jobs.queue import JobRun, JobView, run_blocking
+from use_cases.shared.errors import InvalidDocument, JobCancelled, ServiceBusy
 
 INGEST, EVAL = "ingest_upload", "eval_run"
 

@@ -20,8 +20,8 @@ from services.knowledge.embedders.minilm import MiniLMEmbedder
 from services.knowledge.embedders.minilm_build import is_installed
 from services.knowledge.loaders import FileLoader
 from tests.knowledge_backends import make_retriever, open_store
-from use_cases.domain import DocumentDraft
-from use_cases.ingest import IngestDocuments, IngestRequest
+from use_cases.knowledge.domain import DocumentDraft
+from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
 
 pytestmark = pytest.mark.slow
 

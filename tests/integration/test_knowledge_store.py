@@ -28,14 +28,14 @@ from services.sqlite.migrations import apply_migrations
 from tests.fakes.knowledge import InMemoryKnowledgeStore
 from tests.knowledge_backends import AnyStore, Probe, another_store, close_other, open_store
 from tests.postgres import BACKENDS
-from use_cases.domain import (
+from use_cases.knowledge.domain import (
     DocumentDraft,
     EmbeddingInfo,
     SectionDraft,
     StagedChunk,
     embedding_text,
 )
-from use_cases.errors import (
+from use_cases.shared.errors import (
     ConfigurationError,
     DocumentExists,
     EmbeddingModelMismatch,
@@ -376,7 +376,7 @@ KILLED_WRITER = {
 import os
 import numpy as np
 from services.knowledge.store import SqliteKnowledgeStore
-from use_cases.domain import DocumentDraft, SectionDraft
+from use_cases.knowledge.domain import DocumentDraft, SectionDraft
 
 def die(*args):
     os._exit(9)
@@ -389,7 +389,7 @@ import os
 import numpy as np
 from services.knowledge import pg_store
 from services.postgres import PgDatabase
-from use_cases.domain import DocumentDraft, SectionDraft
+from use_cases.knowledge.domain import DocumentDraft, SectionDraft
 
 def die(*args):
     os._exit(9)

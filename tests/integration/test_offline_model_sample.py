@@ -39,9 +39,15 @@ from services.tables.loader import SqliteTableLoader
 from services.tables.pg_loader import PgTableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
-from use_cases.agent import NOT_FOUND_ANSWER, AgentDeps, AgentLimits, anchored_prompt, build_agent
-from use_cases.ingest import IngestDocuments, IngestRequest
-from use_cases.ports import SqlRunner
+from use_cases.chat.agent import (
+    NOT_FOUND_ANSWER,
+    AgentDeps,
+    AgentLimits,
+    anchored_prompt,
+    build_agent,
+)
+from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
+from use_cases.tables.ports import SqlRunner
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 

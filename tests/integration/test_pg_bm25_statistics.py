@@ -17,7 +17,7 @@ from services.knowledge import pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.postgres import PgDatabase, apply_migrations
 from tests.integration.test_knowledge_store import INFO, draft, vectors_for
-from use_cases.domain import DocumentDraft, EmbeddingInfo, StagedChunk
+from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, StagedChunk
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from backend.config import Settings
 from services.postgres import Migration, PgDatabase, apply_migrations, pending_migrations
 from services.postgres.database import redacted_url
 from services.postgres.migrations import applied_migrations
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 STEPS = [
     Migration(

@@ -29,7 +29,7 @@ from backend.api.rate_limit import (
 from services.redis_buckets import KEY_PREFIX
 from tests.conftest import make_settings
 from tests.unit.test_rate_limit import ManualClock
-from use_cases.auth import Caller
+from use_cases.access.domain import Caller
 
 
 @dataclass

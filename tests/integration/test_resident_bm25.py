@@ -23,7 +23,7 @@ from services.knowledge.lexical import LexicalSearcher
 from services.knowledge.resident_bm25 import ResidentBM25
 from services.knowledge.retrieval import HybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
-from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft
+from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft
 
 DIM = 8
 

@@ -32,9 +32,9 @@ from tests.knowledge_backends import (
     make_retriever,
     open_store,
 )
-from use_cases.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
-from use_cases.errors import EmbeddingModelMismatch, UpstreamTimeout
-from use_cases.search import SearchKnowledgeBase, SearchRequest
+from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
+from use_cases.knowledge.search import SearchKnowledgeBase, SearchRequest
+from use_cases.shared.errors import EmbeddingModelMismatch, UpstreamTimeout
 
 DIM = 64
 

@@ -26,9 +26,9 @@ from services.tables.loader import SqliteTableLoader
 from services.tables.pg_loader import PgTableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner, render_markdown
-from use_cases.chat_domain import QueryResult
-from use_cases.errors import ConfigurationError, ToolRejected
-from use_cases.ports import SqlRunner
+from use_cases.shared.errors import ConfigurationError, ToolRejected
+from use_cases.tables.domain import QueryResult
+from use_cases.tables.ports import SqlRunner
 
 LISTED = ["customers", "orders", "files"]
 TIMEOUT_S = 0.2

@@ -25,7 +25,7 @@ from services.sqlite.connection import (
     split_statements,
 )
 from services.sqlite.thread_connections import ThreadConnections
-from use_cases.chat_domain import NewMessage
+from use_cases.chat.domain import NewMessage
 
 # What the removed `_apply_migrations` of the history store created and recorded: the same
 # table definition as `services/sqlite/migrations.py`, a microsecond `applied_at`.

@@ -18,7 +18,7 @@ import services.tables.pg_loader as pg_loader_module
 from services.postgres import PgDatabase
 from services.tables.loader import SqliteTableLoader, sanitise_column_names, validate_table_name
 from services.tables.pg_loader import PgTableLoader
-from use_cases.errors import InvalidRequest, UnsupportedDocument
+from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
 
 Loader = SqliteTableLoader | PgTableLoader
 
@@ -489,8 +489,8 @@ def test_rows_are_paged_through_the_sandbox_and_a_table_is_dropped_on_both_backe
 ) -> None:
     from services.tables.pg_sql_sandbox import PgSqlRunner
     from services.tables.sql_sandbox import SqliteSqlRunner
-    from use_cases.errors import NotFound
-    from use_cases.tables import DropTable, TableRows
+    from use_cases.shared.errors import NotFound
+    from use_cases.tables.tables import DropTable, TableRows
 
     loader.load(write(tmp_path / "rooms.csv", "room,floor\nA1,1\nB2,2\nC3,3\n"), "Rooms")
     if isinstance(loader, PgTableLoader):

@@ -13,8 +13,8 @@ from services.chat.history_store import SqliteHistoryStore
 from services.chat.pg_history_store import PgHistoryStore
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from tests.store_backends import AppDb, open_app_db
-from use_cases.chat_domain import NewMessage
-from use_cases.chats import SweepAbandonedTurns
+from use_cases.chat.domain import NewMessage
+from use_cases.chat.manage_chats import SweepAbandonedTurns
 
 
 class MovableClock:

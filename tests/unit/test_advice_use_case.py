@@ -1,6 +1,6 @@
-"""The rules of `GiveAdvice` (use_cases/advice.py) on in-memory fakes and FunctionModels: the
-conversation checks, what Almanac fills in (sources, confidence, response id), the response
-log, refusals and withheld advice, and the streaming of `main_advice`."""
+"""The rules of `GiveAdvice` (use_cases/advice/give_advice.py) on in-memory fakes and
+FunctionModels: the conversation checks, what Almanac fills in (sources, confidence, response id),
+the response log, refusals and withheld advice, and the streaming of `main_advice`."""
 
 from __future__ import annotations
 
@@ -29,40 +29,37 @@ from tests.fakes import (
     InMemoryResponseLog,
     SteppingClock,
 )
-from use_cases.advice import (
-    GiveAdvice,
-    MainAdviceStream,
-    confidence_phrase,
-    partial_main_advice,
-    source_of,
-)
-from use_cases.advice_domain import (
+from use_cases.advice.agent import ADVICE_SYSTEM_PROMPT, ADVICE_TOOL, AdviceDeps, build_advice_agent
+from use_cases.advice.domain import (
     AdviceDelta,
     AdviceFinished,
     AdviceRequest,
     AdviceStarted,
     ConversationMessage,
 )
-from use_cases.agent import (
-    ADVICE_SYSTEM_PROMPT,
-    ADVICE_TOOL,
+from use_cases.advice.give_advice import (
+    GiveAdvice,
+    MainAdviceStream,
+    confidence_phrase,
+    partial_main_advice,
+    source_of,
+)
+from use_cases.chat.agent import (
     INSTRUCTIONS_WITHHELD,
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
-    AdviceDeps,
     AgentDeps,
     AgentLimits,
     Citation,
-    build_advice_agent,
     build_agent,
 )
-from use_cases.chat import REFUSAL_ANSWER, ChatRequest, ChatTurns
-from use_cases.confidence import REFUSAL_CONFIDENCE
-from use_cases.domain import HitScores, SearchHit
-from use_cases.errors import InvalidRequest, PayloadTooLarge, UpstreamUnavailable
-from use_cases.ports import ResolvedModel
-from use_cases.response_log import RecordedResponse, RecordResponse, ResponseRecord
-from use_cases.search_discipline import decide
+from use_cases.chat.chat_turns import REFUSAL_ANSWER, ChatRequest, ChatTurns
+from use_cases.chat.responses import RecordedResponse, RecordResponse, ResponseRecord
+from use_cases.chat.search_discipline import decide
+from use_cases.confidence.estimator import REFUSAL_CONFIDENCE
+from use_cases.knowledge.domain import HitScores, SearchHit
+from use_cases.prompts.ports import ResolvedModel
+from use_cases.shared.errors import InvalidRequest, PayloadTooLarge, UpstreamUnavailable
 
 
 class OneHitRetriever:

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from tests.fakes import InMemoryAuditLog, SteppingClock
-from use_cases.audit import MAX_SNAPSHOT_CHARS, ListAuditEntries, RecordAudit, small_snapshot
-from use_cases.auth import CLI_ADMIN, Caller
-from use_cases.errors import Forbidden, InvalidRequest
+from use_cases.access.audit import MAX_SNAPSHOT_CHARS, ListAuditEntries, RecordAudit, small_snapshot
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.shared.errors import Forbidden, InvalidRequest
 
 ROOT = Caller("root", "admin", "key_root")
 

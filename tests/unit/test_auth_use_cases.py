@@ -7,17 +7,10 @@ import hashlib
 import pytest
 
 from tests.fakes import InMemoryApiKeyStore, InMemoryAuditLog, InMemoryUsers, SteppingClock
-from use_cases.audit import RecordAudit
-from use_cases.auth import (
-    CLI_ADMIN,
-    ActFor,
-    Authenticate,
-    Caller,
-    CreateApiKey,
-    ListApiKeys,
-    RevokeApiKey,
-)
-from use_cases.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
+from use_cases.access.audit import RecordAudit
+from use_cases.access.auth import ActFor, Authenticate, CreateApiKey, ListApiKeys, RevokeApiKey
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 
 ANA = Caller("ana", "user", "key_ana")
 ROOT = Caller("root", "admin", "key_root")

@@ -14,16 +14,16 @@ import pytest
 from tests.conftest import FixedClock
 from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, InMemoryPromptStore
 from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
-from use_cases.agent import NOT_FOUND_ANSWER
-from use_cases.audit import RecordAudit
-from use_cases.auth_domain import Caller
-from use_cases.errors import Forbidden, InvalidRequest, NotFound
-from use_cases.eval_domain import CaseOutcome
-from use_cases.eval_engine import Item, ItemContext
-from use_cases.eval_metrics import score_case
-from use_cases.eval_run_domain import PromptRef
-from use_cases.eval_runs import BenchmarkRuns, DatasetUpload, ManageDatasets, RunRequest
-from use_cases.jobs import EVAL_RUN
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller
+from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.evaluation.domain import CaseOutcome
+from use_cases.evaluation.engine import Item, ItemContext
+from use_cases.evaluation.metrics import score_case
+from use_cases.evaluation.run_domain import PromptRef
+from use_cases.evaluation.runs import BenchmarkRuns, DatasetUpload, ManageDatasets, RunRequest
+from use_cases.jobs.queue import EVAL_RUN
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
 
 ADMIN = Caller("root", "admin", None)
 USER = Caller("ann", "user", "key-1")

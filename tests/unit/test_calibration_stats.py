@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from use_cases.calibration_stats import (
+from use_cases.calibration.stats import (
     auroc,
     band_of,
     bands,
@@ -18,7 +18,7 @@ from use_cases.calibration_stats import (
     tune_thresholds,
     weekly_drift,
 )
-from use_cases.confidence import DEFAULT_THRESHOLDS, PHRASES, PhraseThresholds
+from use_cases.confidence.estimator import DEFAULT_THRESHOLDS, PHRASES, PhraseThresholds
 
 # (confidence, right?) of six answers with feedback
 PAIRS = [(0.95, True), (0.85, True), (0.85, False), (0.35, False), (0.35, True), (0.05, False)]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import InMemoryHistoryStore
-from use_cases.chat_domain import NewMessage
-from use_cases.chats import SNIPPET_CHARS, ManageChats, snippet_of
-from use_cases.errors import InvalidRequest
+from use_cases.chat.domain import NewMessage
+from use_cases.chat.manage_chats import SNIPPET_CHARS, ManageChats, snippet_of
+from use_cases.shared.errors import InvalidRequest
 
 LONG = (
     "The retention schedule keeps invoices for seven years and contracts for ten, "

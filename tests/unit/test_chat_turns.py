@@ -1,4 +1,4 @@
-"""The rules of a chat turn (`use_cases/chat.py`), on in-memory fakes and PydanticAI
+"""The rules of a chat turn (`use_cases/chat/chat_turns.py`), on in-memory fakes and PydanticAI
 `FunctionModel`s: what is stored, what the model is sent, how a turn ends."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.fakes import (
     search_hit,
     streamed,
 )
-from use_cases.agent import (
+from use_cases.chat.agent import (
     INSTRUCTIONS_WITHHELD,
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
@@ -45,9 +45,13 @@ from use_cases.agent import (
     AgentLimits,
     build_agent,
 )
-from use_cases.chat import REFUSAL_ANSWER, ChatEvent, ChatRequest, ChatResult, ChatTurns
-from use_cases.chat_domain import Message, Source, ToolCall
-from use_cases.errors import (
+from use_cases.chat.chat_turns import REFUSAL_ANSWER, ChatEvent, ChatRequest, ChatResult, ChatTurns
+from use_cases.chat.domain import Message, Source, ToolCall
+from use_cases.chat.ports import HistoryStore
+from use_cases.chat.responses import RecordedResponse, RecordResponse, ResponseRecord
+from use_cases.chat.turn_runner import TurnFailed, TurnFinished, TurnStarted
+from use_cases.prompts.ports import ResolvedModel
+from use_cases.shared.errors import (
     ConfigurationError,
     InvalidRequest,
     NotFound,
@@ -55,9 +59,6 @@ from use_cases.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from use_cases.ports import HistoryStore, ResolvedModel
-from use_cases.response_log import RecordedResponse, RecordResponse, ResponseRecord
-from use_cases.turns import TurnFailed, TurnFinished, TurnStarted
 
 QUESTION = "How often must passwords be rotated?"
 ANSWER = "Passwords are changed only on evidence of compromise [1]."

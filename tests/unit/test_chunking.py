@@ -10,8 +10,8 @@ import pytest
 
 from services.knowledge.chunking import HeadingChunker, estimate_tokens
 from services.knowledge.loaders import FileLoader
-from use_cases.domain import ParsedDocument, ParsedSection, SectionDraft
-from use_cases.ports import Chunker
+from use_cases.knowledge.domain import ParsedDocument, ParsedSection, SectionDraft
+from use_cases.knowledge.ports import Chunker
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
 PATH = ("Handbook", "Travel")

@@ -13,7 +13,12 @@ from pydantic_ai.messages import (
     ToolCallPart,
 )
 
-from use_cases.citation_order import CitationOrder, NumberedStream, NumberedText, numbered_answer
+from use_cases.chat.citation_order import (
+    CitationOrder,
+    NumberedStream,
+    NumberedText,
+    numbered_answer,
+)
 
 
 @dataclass(frozen=True)

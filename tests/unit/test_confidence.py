@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from use_cases.agent import Citation
-from use_cases.confidence import (
+from use_cases.chat.agent import Citation
+from use_cases.confidence.estimator import (
     DEFAULT_PHRASES,
     INVENTED_CITATION_FACTOR,
     NOT_FOUND_BASE,

@@ -1,12 +1,12 @@
 """Text addressed to an AI reader is withheld from a document at ingestion; text written for
-people about the same things is kept (`use_cases/instructions.py`)."""
+people about the same things is kept (`use_cases/knowledge/instructions.py`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from use_cases.domain import ParsedDocument, ParsedSection
-from use_cases.instructions import (
+from use_cases.knowledge.domain import ParsedDocument, ParsedSection
+from use_cases.knowledge.instructions import (
     MAX_KEPT,
     instruction_paragraphs,
     withheld_of,

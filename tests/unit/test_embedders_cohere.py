@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from services.knowledge.embedders import CohereEmbedder
-from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
+from use_cases.shared.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 URL = "https://api.cohere.com/v2/embed"
 FAST_RETRY = {"retry-after-ms": "1"}

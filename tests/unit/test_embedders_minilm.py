@@ -21,7 +21,7 @@ import pytest
 
 from services.knowledge.embedders import MiniLMEmbedder, install_minilm
 from services.knowledge.embedders import minilm_build as build
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 HIDDEN, HEADS, LAYERS, FFN, MAX_POS = 384, 12, 2, 64, 300
 WHEEL_LAYERS = 1  # the installed tiny model: quantising is the slow part, so keep it small

@@ -14,7 +14,7 @@ import respx
 from respx.models import AllMockedAssertionError
 
 from services.knowledge.embedders import OpenAIEmbedder
-from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
+from use_cases.shared.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 URL = "https://api.openai.com/v1/embeddings"
 FAST_RETRY = {"retry-after-ms": "1"}  # the SDK honours it, so retry tests do not sleep

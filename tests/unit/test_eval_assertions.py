@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from use_cases.agent import NOT_FOUND_ANSWER
-from use_cases.chat_domain import Source
-from use_cases.errors import InvalidRequest, UpstreamUnavailable
-from use_cases.eval_assertions import AssertionSpec, parse_assertions
-from use_cases.eval_checks import check, check_all
-from use_cases.eval_domain import CaseOutcome, EvalCase
+from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.domain import Source
+from use_cases.evaluation.assertions import AssertionSpec, parse_assertions
+from use_cases.evaluation.checks import check, check_all
+from use_cases.evaluation.domain import CaseOutcome, EvalCase
+from use_cases.shared.errors import InvalidRequest, UpstreamUnavailable
 
 CASE = EvalCase(
     "k1",

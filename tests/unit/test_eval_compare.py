@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from use_cases.errors import InvalidRequest
-from use_cases.eval_compare import Rule, compare, parse_fail_on, unchecked, violations
+from use_cases.evaluation.compare import Rule, compare, parse_fail_on, unchecked, violations
+from use_cases.shared.errors import InvalidRequest
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "eval_run_export.json"
 
@@ -216,9 +216,9 @@ def test_each_delta_says_whether_run_b_improved_or_regressed() -> None:
 
 
 async def test_compare_runs_checks_the_rules_before_reading_a_run() -> None:
-    from use_cases.auth_domain import Caller
-    from use_cases.errors import Forbidden, NotFound
-    from use_cases.eval_compare import CompareRuns
+    from use_cases.access.domain import Caller
+    from use_cases.evaluation.compare import CompareRuns
+    from use_cases.shared.errors import Forbidden, NotFound
 
     class Exports:
         def __init__(self) -> None:

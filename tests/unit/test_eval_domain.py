@@ -7,17 +7,17 @@ import re
 import pytest
 
 from backend.config import PROJECT_ROOT
-from use_cases.errors import InvalidRequest
-from use_cases.eval_assertions import AssertionSpec
-from use_cases.eval_domain import (
+from use_cases.evaluation.answers import AnswerCase, parse_cases
+from use_cases.evaluation.assertions import AssertionSpec
+from use_cases.evaluation.domain import (
     EvalCase,
     dataset_format,
     dataset_slug,
     dataset_version,
     parse_dataset,
 )
-from use_cases.eval_run_domain import RunProgress
-from use_cases.evaluation import AnswerCase, parse_cases
+from use_cases.evaluation.run_domain import RunProgress
+from use_cases.shared.errors import InvalidRequest
 
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"
 

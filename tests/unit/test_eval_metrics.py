@@ -9,11 +9,11 @@ import ir_measures
 import pytest
 from ir_measures import RR, R, Success, nDCG
 
-from use_cases.agent import NOT_FOUND_ANSWER
-from use_cases.chat_domain import Source
-from use_cases.eval_assertions import AssertionResult
-from use_cases.eval_domain import CaseOutcome, EvalCase
-from use_cases.eval_metrics import (
+from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.domain import Source
+from use_cases.evaluation.assertions import AssertionResult
+from use_cases.evaluation.domain import CaseOutcome, EvalCase
+from use_cases.evaluation.metrics import (
     aggregate,
     answer_drift,
     citation_precision,

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from backend.config import PROJECT_ROOT
-from use_cases.eval_perturb import PERTURBATIONS, perturb
+from use_cases.evaluation.perturb import PERTURBATIONS, perturb
 
 QUESTIONS = [
     (raw["id"], raw["question"])

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from use_cases.agent import NOT_FOUND_ANSWER
-from use_cases.chat import ChatResult
-from use_cases.chat_domain import Source, TokenUsage
-from use_cases.errors import InvalidRequest
-from use_cases.evaluation import (
+from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.chat_turns import ChatResult
+from use_cases.chat.domain import Source, TokenUsage
+from use_cases.evaluation.answers import (
     AnswerCase,
     answer_body,
     matches_fact,
@@ -16,6 +15,7 @@ from use_cases.evaluation import (
     score_case,
     summarise,
 )
+from use_cases.shared.errors import InvalidRequest
 
 
 def _result(answer: str, sources: list[Source] | None = None) -> ChatResult:

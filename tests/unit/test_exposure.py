@@ -10,7 +10,7 @@ from loguru import logger
 
 from backend.exposure import check_bind, is_loopback, log_auth_status
 from tests.conftest import make_settings
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 
 @pytest.fixture

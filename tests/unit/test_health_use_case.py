@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from use_cases.domain import EmbeddingInfo, KnowledgeStats
-from use_cases.health import CheckHealth
+from use_cases.knowledge.domain import EmbeddingInfo, KnowledgeStats
+from use_cases.knowledge.health import CheckHealth
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""`IngestDocuments` on fakes (tests/fakes/knowledge.py): the trust rules of use_cases/ingest.py,
-without SQLite, a model or a parser. The same rules are checked end to end on the real
-stack in tests/e2e/test_document_trust.py and test_cli_knowledge.py."""
+"""`IngestDocuments` on fakes (tests/fakes/knowledge.py): the trust rules of
+use_cases/knowledge/ingest.py, without SQLite, a model or a parser. The same rules are checked end
+to end on the real stack in tests/e2e/test_document_trust.py and test_cli_knowledge.py."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from tests.fakes.knowledge import (
     SentenceChunker,
     TextLoader,
 )
-from use_cases.domain import DocumentDraft, IngestItem
-from use_cases.errors import DuplicateDocument, FutureDate, PayloadTooLarge, TitleTaken
-from use_cases.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
+from use_cases.knowledge.domain import DocumentDraft, IngestItem
+from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
+from use_cases.shared.errors import DuplicateDocument, FutureDate, PayloadTooLarge, TitleTaken
 
 TODAY = date(2026, 3, 2)
 

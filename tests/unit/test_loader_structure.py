@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from services.knowledge.loaders import FileLoader
-from use_cases.domain import ParsedDocument
+from use_cases.knowledge.domain import ParsedDocument
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from services.knowledge.loaders import (
     PdfLoader,
     PlainTextLoader,
 )
-from use_cases.domain import ParsedDocument
-from use_cases.errors import InvalidDocument, UnsupportedDocument
-from use_cases.ports import DocumentLoader
+from use_cases.knowledge.domain import ParsedDocument
+from use_cases.knowledge.ports import DocumentLoader
+from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
 

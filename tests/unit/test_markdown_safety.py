@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from use_cases.chat_domain import QueryResult
-from use_cases.table_markdown import escape_html, render_markdown
+from use_cases.tables.domain import QueryResult
+from use_cases.tables.markdown import escape_html, render_markdown
 
 
 def test_tags_comments_and_declarations_are_escaped() -> None:

@@ -10,11 +10,11 @@ from tests.fakes import (
     InMemoryModelDefaultStore,
     SteppingClock,
 )
-from use_cases.audit import RecordAudit
-from use_cases.auth import Caller
-from use_cases.errors import Forbidden, InvalidRequest, NotFound
-from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
-from use_cases.model_defaults import ManageModelDefaults, ModelsForPromptType
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller
+from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.model_defaults import ManageModelDefaults, ModelsForPromptType
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
 
 ROOT = Caller("root", "admin", "key_root")
 ANA = Caller("ana", "user", "key_ana")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from services.chat.models import ModelConfig, PydanticAIModelResolver
-from use_cases.errors import ConfigurationError, InvalidRequest
+from use_cases.shared.errors import ConfigurationError, InvalidRequest
 
 
 def resolver(

@@ -108,7 +108,7 @@ def test_code_a_sentence_announces_is_joined_to_it() -> None:
 
 
 def test_code_spans_are_quoted_with_their_own_characters_and_prose_html_stays_inert() -> None:
-    # passages arrive with tag openers escaped (use_cases.table_markdown.escape_html)
+    # passages arrive with tag openers escaped (use_cases.tables.markdown.escape_html)
     hit = _hit("Write the type as `&lt;type>` in the header, never &lt;script> tags.")
     body = _body(compose_documents("how do i write the type in the header?", [hit]).text)
     assert "`<type>`" in body  # a code span shows its characters literally

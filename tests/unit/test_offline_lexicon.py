@@ -14,7 +14,7 @@ from services.offline.lexicon import EMPTY, Lexicon, LexiconError, using
 from services.offline.sentences import SYNONYM_CREDIT, match
 from services.offline.sql_plan import expand_abbreviations
 from services.offline.text import stem
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 
 def _write(path: Path, data: object) -> Path:

@@ -38,7 +38,7 @@ from services.offline import (
     search_query_for,
 )
 from tests.sample_lexicon import SAMPLE_LEXICON
-from use_cases.agent import (
+from use_cases.chat.agent import (
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
     SQL_TOOL,
@@ -47,9 +47,9 @@ from use_cases.agent import (
     anchored_prompt,
     build_agent,
 )
-from use_cases.chat_domain import QueryResult, TableColumn, TableSchema
-from use_cases.domain import DocumentRef, HitScores, SearchHit
-from use_cases.errors import ToolRejected
+from use_cases.knowledge.domain import DocumentRef, HitScores, SearchHit
+from use_cases.shared.errors import ToolRejected
+from use_cases.tables.domain import QueryResult, TableColumn, TableSchema
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 

@@ -36,7 +36,7 @@ from services.offline.sentences import (
 from services.offline.sql_plan import SqlPlan, chained_plan, plan_sql
 from services.offline.text import content_stems, is_code, stem
 from tests.sample_lexicon import sample_lexicon  # noqa: F401 (a fixture)
-from use_cases.chat_domain import TableColumn, TableSchema
+from use_cases.tables.domain import TableColumn, TableSchema
 
 #: These fixtures are handbook-like: the sample's own words (its lexicon) are in force.
 pytestmark = pytest.mark.usefixtures("sample_lexicon")

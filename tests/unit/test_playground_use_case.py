@@ -1,6 +1,6 @@
-"""The rules of `RunPlayground` (use_cases/playground.py) on in-memory fakes and FunctionModels:
-one question and one compiled prompt on several models side by side, each failing alone,
-admins only, and nothing stored."""
+"""The rules of `RunPlayground` (use_cases/evaluation/playground.py) on in-memory fakes and
+FunctionModels: one question and one compiled prompt on several models side by side, each failing
+alone, admins only, and nothing stored."""
 
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ from tests.fakes import (
     SteppingClock,
     search_hit,
 )
-from use_cases.agent import SEARCH_TOOL, AgentDeps, AgentLimits, build_agent
-from use_cases.audit import RecordAudit
-from use_cases.auth import Caller
-from use_cases.errors import ConfigurationError, Forbidden, InvalidRequest
-from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
-from use_cases.playground import PlaygroundPrompt, PlaygroundRequest, RunPlayground
-from use_cases.ports import ResolvedModel
-from use_cases.prompts import ManagePrompts
-from use_cases.sampling import Sampling
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller
+from use_cases.chat.agent import SEARCH_TOOL, AgentDeps, AgentLimits, build_agent
+from use_cases.evaluation.playground import PlaygroundPrompt, PlaygroundRequest, RunPlayground
+from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.manage_prompts import ManagePrompts
+from use_cases.prompts.ports import ResolvedModel
+from use_cases.shared.errors import ConfigurationError, Forbidden, InvalidRequest
+from use_cases.shared.sampling import Sampling
 
 ROOT = Caller("root", "admin", "key_root")
 ANA = Caller("ana", "user", "key_ana")

@@ -73,8 +73,20 @@ def test_the_container_exposes_settings_and_use_cases_only() -> None:
     others = {
         name: kind
         for name, kind in public.items()
-        if kind not in (Settings, Adapters) and not kind.__module__.startswith("use_cases.")
+        if kind not in (Settings, Adapters) and not _use_cases_only(kind)
     }
 
     assert others == {}
     assert [name for name, kind in public.items() if kind is Adapters] == ["adapters"]
+
+
+def _use_cases_only(kind: type) -> bool:
+    """A use case, or a feature's bundle of them (a dataclass of the composition root whose
+    fields are all use cases, besides the callables that close it)."""
+    if kind.__module__.startswith("use_cases."):
+        return True
+    if not dataclasses.is_dataclass(kind) or kind.__module__ != "backend.bootstrap":
+        return False
+    hints = typing.get_type_hints(kind)
+    fields = [f.name for f in dataclasses.fields(kind) if f.name != "closers"]
+    return bool(fields) and all(hints[name].__module__.startswith("use_cases.") for name in fields)

@@ -1,5 +1,5 @@
-"""Prompt templates as prompt versions (use_cases/prompts.py on in-memory fakes): drafts,
-the variables of a version, built-in variables filled at turn time, and the refusal to put
+"""Prompt templates as prompt versions (use_cases/prompts/manage_prompts.py on in-memory fakes):
+drafts, the variables of a version, built-in variables filled at turn time, and the refusal to put
 in force a version whose variables the service cannot fill."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import InMemoryAuditLog, InMemoryPromptStore, SteppingClock
-from use_cases.audit import RecordAudit
-from use_cases.auth import Caller
-from use_cases.errors import InvalidRequest, NotFound
-from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
-from use_cases.prompt_templates import fill_known, required_variables
-from use_cases.prompts import ManagePrompts
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller
+from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.manage_prompts import ManagePrompts
+from use_cases.prompts.templates import fill_known, required_variables
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 ROOT = Caller("root", "admin", "key_root")
 BUILT_IN = "You are the built-in assistant. Today is {{today}}."

@@ -1,7 +1,7 @@
 import pytest
 
-from use_cases.errors import InvalidRequest
-from use_cases.prompt_templates import compile_template, missing_variables, template_variables
+from use_cases.prompts.templates import compile_template, missing_variables, template_variables
+from use_cases.shared.errors import InvalidRequest
 
 
 def test_variables_in_order_of_first_use_each_once() -> None:

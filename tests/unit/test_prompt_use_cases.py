@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes import InMemoryAuditLog, InMemoryPromptStore, SteppingClock
-from use_cases.audit import RecordAudit
-from use_cases.auth import CLI_ADMIN, Caller
-from use_cases.errors import Forbidden, InvalidRequest, NotFound
-from use_cases.llm_domain import CHAT, PromptDefault, PromptTypes
-from use_cases.prompts import MAX_PROMPT_CHARS, ManagePrompts
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.manage_prompts import MAX_PROMPT_CHARS, ManagePrompts
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
 
 ROOT = Caller("root", "admin", "key_root")
 ANA = Caller("ana", "user", "key_ana")

@@ -14,18 +14,13 @@ from tests.fakes import (
     InMemoryResponseLog,
     SteppingClock,
 )
-from use_cases.audit import RecordAudit
-from use_cases.auth_domain import CLI_ADMIN, Caller
-from use_cases.calibration import Recalibrate
-from use_cases.calibration_domain import FittedMap
-from use_cases.calibration_stats import expected_calibration_error
-from use_cases.errors import Conflict, Forbidden, NotFound
-from use_cases.response_log import (
-    FeedbackRequest,
-    RecordFeedback,
-    RecordResponse,
-    ResponseRecord,
-)
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.calibration.analytics import Recalibrate
+from use_cases.calibration.stats import expected_calibration_error
+from use_cases.chat.responses import FeedbackRequest, RecordFeedback, RecordResponse, ResponseRecord
+from use_cases.confidence.domain import FittedMap
+from use_cases.shared.errors import Conflict, Forbidden, NotFound
 
 ANA = Caller("ana", "user", None)
 

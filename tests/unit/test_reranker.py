@@ -9,7 +9,7 @@ import pytest
 import respx
 
 from services.knowledge.reranker import CohereReranker
-from use_cases.errors import UpstreamTimeout, UpstreamUnavailable
+from use_cases.shared.errors import UpstreamTimeout, UpstreamUnavailable
 
 URL = "https://api.cohere.com/v2/rerank"
 

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import pytest
 
 from services.chat.web_search import PROVIDERS, build_web_search
-from use_cases.errors import ConfigurationError, InvalidRequest
-from use_cases.ports import WebResult
-from use_cases.search_discipline import (
+from use_cases.chat.ports import WebResult
+from use_cases.chat.search_discipline import (
     REDACTED,
     Classification,
     DecideSearch,
@@ -18,6 +17,7 @@ from use_cases.search_discipline import (
     analyse,
     decide,
 )
+from use_cases.shared.errors import ConfigurationError, InvalidRequest
 
 D = Decision
 C = Classification

@@ -29,24 +29,21 @@ from pydantic_ai.run import AgentRunResultEvent
 from services.offline import build_offline_model
 from services.offline.advice import DECLINED_REASONING
 from tests.fakes import InMemorySqlRunner
-from use_cases.agent import (
-    ADVICE_TOOL,
+from use_cases.advice.agent import ADVICE_TOOL, AdviceDeps, build_advice_agent
+from use_cases.chat.agent import (
     NOT_SEARCHED_ANSWER,
     SEARCH_FIRST,
     SEARCH_REQUIRED_ANSWER,
     SEARCH_TOOL,
     SQL_TOOL,
-    AdviceDeps,
     AgentDeps,
     AgentLimits,
     anchored_prompt,
-    build_advice_agent,
     build_agent,
     deps_for_turn,
     searched_this_run,
 )
-from use_cases.domain import HitScores, SearchHit
-from use_cases.search_discipline import (
+from use_cases.chat.search_discipline import (
     DECLINED_CREDENTIAL,
     DECLINED_PROBE,
     NOT_GROUNDED_NOTE,
@@ -54,6 +51,7 @@ from use_cases.search_discipline import (
     decide,
     prescribed_answer,
 )
+from use_cases.knowledge.domain import HitScores, SearchHit
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 TODAY = date(2026, 11, 21)

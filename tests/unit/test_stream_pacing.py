@@ -10,7 +10,7 @@ from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextP
 
 from backend.api import streams
 from backend.api.streams import Pacer, paced_chat
-from use_cases.chat import ChatEvent
+from use_cases.chat.chat_turns import ChatEvent
 
 
 async def _pieces(pacer: Pacer, text: str) -> list[str]:

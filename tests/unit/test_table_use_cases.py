@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import CachingSqlRunner, InMemoryAuditLog, InMemoryTableLoader, SteppingClock
-from use_cases.admin import LoadTableAsAdmin
-from use_cases.audit import RecordAudit
-from use_cases.auth_domain import Caller
-from use_cases.errors import (
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller
+from use_cases.admin.actions import LoadTableAsAdmin
+from use_cases.admin.table_uploads import TableUpload, UploadTableAsAdmin, _stored_name
+from use_cases.shared.errors import (
     Forbidden,
     InvalidRequest,
     PayloadTooLarge,
     ToolRejected,
     UnsupportedDocument,
 )
-from use_cases.table_uploads import TableUpload, UploadTableAsAdmin, _stored_name
-from use_cases.tables import (
+from use_cases.tables.tables import (
     ListTables,
     LoadTable,
     LoadTableRequest,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from services.offline.sentences import addressed_to_assistant
-from use_cases.agent import SYSTEM_PROMPT, Citation, format_hits, leaks_instructions
-from use_cases.domain import DocumentRef
-from use_cases.table_markdown import escape_html
+from use_cases.chat.agent import SYSTEM_PROMPT, Citation, format_hits, leaks_instructions
+from use_cases.knowledge.domain import DocumentRef
+from use_cases.tables.markdown import escape_html
 
 
 def test_each_passage_is_delimited_and_cannot_close_its_delimiter() -> None:

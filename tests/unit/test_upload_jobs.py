@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from tests.fakes import InMemoryJobQueue
-from use_cases.auth import Caller
-from use_cases.domain import DocumentRecord, IngestItem, IngestReport, UploadResult
-from use_cases.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge
-from use_cases.ingest import IngestRequest
-from use_cases.jobs import EVAL_RUN, INGEST_UPLOAD, GetJob
-from use_cases.uploads import UploadDocument, UploadRequest, result_from_json, result_to_json
+from use_cases.access.domain import Caller
+from use_cases.admin.uploads import UploadDocument, UploadRequest, result_from_json, result_to_json
+from use_cases.jobs.queue import EVAL_RUN, INGEST_UPLOAD, GetJob
+from use_cases.knowledge.domain import DocumentRecord, IngestItem, IngestReport, UploadResult
+from use_cases.knowledge.ingest import IngestRequest
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge
 
 ROOT = Caller("root", "admin", "key_root")
 OPS = Caller("ops", "admin", "key_ops")

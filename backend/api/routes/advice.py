@@ -17,7 +17,7 @@ from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.routes.chat import _started
 from backend.api.streams import ClosingStreamingResponse, Pacer
-from use_cases.advice_domain import StructuredAdvice
+from use_cases.advice.domain import StructuredAdvice
 
 router = APIRouter(tags=["advice"])
 _BEFORE_THE_RUN = problem_responses(413, 422, 503)

@@ -33,10 +33,10 @@ from backend.api.streams import (
 )
 from backend.bootstrap import Container
 from backend.config import Settings
-from use_cases.chat import ChatEvent, ChatRequest, check_conversation_size
-from use_cases.chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
-from use_cases.errors import InvalidRequest
-from use_cases.llm_domain import CHAT
+from use_cases.chat.chat_turns import ChatEvent, ChatRequest, check_conversation_size
+from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
+from use_cases.prompts.domain import CHAT
+from use_cases.shared.errors import InvalidRequest
 
 router = APIRouter(tags=["chat"])
 # 401 (the caller) and 429 (RateLimited) come from dependencies; 403: a user_id not yours.

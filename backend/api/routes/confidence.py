@@ -1,4 +1,4 @@
-"""`/confidence/*`: how honest the confidence is (see `use_cases/calibration.py`).
+"""`/confidence/*`: how honest the confidence is (see `use_cases/calibration/analytics.py`).
 
 Reads are for every caller: a user's figures are over their own responses, an admin's over
 everyone's (each result's `scope` says which). Tuning the phrases and recalibrating are
@@ -22,8 +22,8 @@ from backend.api.confidence_schemas import (
 )
 from backend.api.deps import AdminDep, CallerDep, ContainerDep
 from backend.api.openapi import problem_responses
-from use_cases.calibration import MAX_DAYS_BACK
-from use_cases.response_log import MAX_RECENT
+from use_cases.calibration.analytics import MAX_DAYS_BACK
+from use_cases.chat.responses import MAX_RECENT
 
 router = APIRouter(prefix="/confidence", tags=["calibration"])
 

@@ -10,7 +10,12 @@ from pydantic import BaseModel, Field
 from backend.api.deps import ContainerDep
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SearchOverride
 from backend.api.openapi import problem_responses
-from use_cases.search_discipline import MAX_QUERY_CHARS, Classification, Decision, DisciplineRequest
+from use_cases.chat.search_discipline import (
+    MAX_QUERY_CHARS,
+    Classification,
+    Decision,
+    DisciplineRequest,
+)
 
 router = APIRouter(tags=["search discipline"])
 

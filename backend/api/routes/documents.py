@@ -22,9 +22,9 @@ from backend.api.schemas import (
     IngestOut,
     JobOut,
 )
-from use_cases.auth import Caller
-from use_cases.conflicts import MAX_CONFLICTS
-from use_cases.uploads import UploadOutcome, UploadRequest
+from use_cases.access.domain import Caller
+from use_cases.admin.uploads import UploadOutcome, UploadRequest
+from use_cases.knowledge.conflicts import MAX_CONFLICTS
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 

@@ -23,7 +23,7 @@ from backend.api.eval_schemas import (
 )
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
-from use_cases.eval_runs import DatasetUpload
+from use_cases.evaluation.runs import DatasetUpload
 
 router = APIRouter(tags=["evaluation"])
 

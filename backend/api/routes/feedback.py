@@ -1,5 +1,5 @@
 """`POST /feedback`: the asker's verdict on an answer; `DELETE /feedback/{response_id}`
-withdraws it (see `use_cases/response_log.py`)."""
+withdraws it (see `use_cases/chat/responses.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from backend.api.confidence_schemas import FeedbackIn, FeedbackOut
 from backend.api.deps import CallerDep, ContainerDep
 from backend.api.openapi import problem_responses
-from use_cases.response_log import FeedbackRequest
+from use_cases.chat.responses import FeedbackRequest
 
 router = APIRouter(tags=["calibration"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from backend.api.deps import ContainerDep
 from backend.api.openapi import problem_responses
 from backend.api.schemas import SearchOut
-from use_cases.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest
+from use_cases.knowledge.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchRequest
 
 router = APIRouter(prefix="/api", tags=["search"])
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
 from backend.api.openapi import problem_responses
 from backend.api.table_schemas import TableListOut, TableLoadOut, TableRowsOut
-from use_cases.table_uploads import TableUpload
+from use_cases.admin.table_uploads import TableUpload
 
 router = APIRouter(prefix="/api/tables", tags=["tables"])
 

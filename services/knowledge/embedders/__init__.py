@@ -1,4 +1,5 @@
-"""Embedding adapters (`use_cases.ports.Embedder`): local MiniLM (default), OpenAI, Cohere."""
+"""Embedding adapters (`use_cases.knowledge.ports.Embedder`): local MiniLM (default),
+OpenAI, Cohere."""
 
 from services.knowledge.embedders.cohere_embedder import CohereEmbedder
 from services.knowledge.embedders.minilm import MiniLMEmbedder

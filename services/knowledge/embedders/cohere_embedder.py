@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 
 from services.knowledge.embedders._common import batched, check_texts, unit_rows
-from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
+from use_cases.shared.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = ["COHERE_DIMENSIONS", "CohereEmbedder"]
 

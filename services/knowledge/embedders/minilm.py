@@ -28,7 +28,7 @@ from services.knowledge.embedders.minilm_build import (
     is_installed,
     read_manifest,
 )
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 _DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 

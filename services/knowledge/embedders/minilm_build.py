@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from use_cases.errors import ConfigurationError
+from use_cases.shared.errors import ConfigurationError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_DIMENSION = 384

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from services.knowledge.embedders._common import batched, check_texts, unit_rows
-from use_cases.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
+from use_cases.shared.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = ["OPENAI_DIMENSIONS", "OpenAIEmbedder"]
 

@@ -11,9 +11,9 @@ from services.knowledge.loaders.html import HTML_EXTENSIONS, HtmlLoader
 from services.knowledge.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS, PdfLoader
 from services.knowledge.loaders.plaintext import TEXT_EXTENSIONS, PlainTextLoader
-from use_cases.domain import ParsedDocument
-from use_cases.errors import UnsupportedDocument
-from use_cases.ports import DocumentLoader
+from use_cases.knowledge.domain import ParsedDocument
+from use_cases.knowledge.ports import DocumentLoader
+from use_cases.shared.errors import UnsupportedDocument
 
 #: Changes whenever a loader makes different text of the same bytes (2: HTML main content
 #: without site chrome, definition lists, footnotes, FAQ questions as headings; reST-style

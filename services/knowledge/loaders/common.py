@@ -8,8 +8,8 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
 
-from use_cases.domain import ParsedSection
-from use_cases.errors import InvalidDocument, UnsupportedDocument
+from use_cases.knowledge.domain import ParsedSection
+from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

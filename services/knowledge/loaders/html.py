@@ -55,8 +55,8 @@ from services.knowledge.loaders.common import (
     humanise_stem,
     parse_date,
 )
-from use_cases.domain import ParsedDocument
-from use_cases.errors import InvalidDocument
+from use_cases.knowledge.domain import ParsedDocument
+from use_cases.shared.errors import InvalidDocument
 
 HTML_EXTENSIONS = (".html", ".htm")
 

@@ -19,8 +19,8 @@ from services.knowledge.loaders.common import (
     metadata_value,
     parse_date,
 )
-from use_cases.domain import ParsedDocument
-from use_cases.errors import InvalidDocument
+from use_cases.knowledge.domain import ParsedDocument
+from use_cases.shared.errors import InvalidDocument
 
 MARKDOWN_EXTENSIONS = (".md", ".markdown")
 

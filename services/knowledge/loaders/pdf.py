@@ -19,8 +19,8 @@ from services.knowledge.loaders.common import (
     parse_pdf_date,
     tidy_text,
 )
-from use_cases.domain import ParsedDocument, ParsedSection
-from use_cases.errors import InvalidDocument
+from use_cases.knowledge.domain import ParsedDocument, ParsedSection
+from use_cases.shared.errors import InvalidDocument
 
 PDF_EXTENSIONS = (".pdf",)
 

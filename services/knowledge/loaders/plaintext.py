@@ -37,7 +37,7 @@ from services.knowledge.loaders.common import (
     humanise_stem,
     tidy_text,
 )
-from use_cases.domain import ParsedDocument, ParsedSection
+from use_cases.knowledge.domain import ParsedDocument, ParsedSection
 
 TEXT_EXTENSIONS = (".txt",)
 

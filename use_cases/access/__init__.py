@@ -1,0 +1,1 @@
+"""Access: callers and roles, API keys and web sessions, the audit log."""

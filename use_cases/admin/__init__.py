@@ -1,0 +1,1 @@
+"""Admin actions on the knowledge base and the tables: checked, audited, uploaded."""

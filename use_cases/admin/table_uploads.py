@@ -1,0 +1,84 @@
+"""Loading a table from a file uploaded over HTTP (`POST /api/tables`).
+
+Rules:
+- Only admins load tables (`Forbidden`, 403, before anything is checked).
+- The checks run in this order, and nothing is written unless all pass: the table name
+  (`InvalidRequest`, 422, see `validate_table_name`), the file name (422 when empty), the size
+  (`PayloadTooLarge`, 413, over `max_bytes`: the document upload limit, MAX_UPLOAD_BYTES), the
+  type by the file's extension (`UnsupportedDocument`, 415: CSV, TSV or JSON lines) and every
+  line of the content (422 naming the line). The presentation layer reads at most
+  `read_limit` bytes (one past the limit).
+- The bytes go to a private temporary directory under the upload's own file name (its last
+  path part), so error messages and the audit entry name the file the admin chose; the
+  directory is removed afterwards, whatever happened.
+- The load itself is `LoadTableAsAdmin`: atomic (the previous table stays as it was when the
+  file is refused), seen by the next query at once, audited as `table.load` exactly like
+  `almanac tables load`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from use_cases.access.domain import Caller, require_admin
+from use_cases.admin.actions import LoadTableAsAdmin
+from use_cases.shared.errors import InvalidRequest, PayloadTooLarge
+from use_cases.tables.tables import LoadedTable, LoadTableRequest, validate_table_name
+
+#: A longer upload name is stored under a short one (file systems cap names at 255 bytes).
+_MAX_NAME_BYTES = 200
+
+
+@dataclass(frozen=True)
+class TableUpload:
+    name: str
+    filename: str
+    data: bytes
+
+
+class UploadTableAsAdmin:
+    """Checks and loads one uploaded table file; the module docstring has the rules."""
+
+    def __init__(self, load: LoadTableAsAdmin, *, max_bytes: int) -> None:
+        self._load = load
+        self._max_bytes = max_bytes
+
+    @property
+    def read_limit(self) -> int:
+        """How many bytes of an upload to read: one past the limit, enough to refuse it."""
+        return self._max_bytes + 1
+
+    async def execute(self, actor: Caller, upload: TableUpload) -> LoadedTable:
+        require_admin(actor, "Loading tables")
+        name = validate_table_name(upload.name.strip())
+        filename = upload.filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
+        if not filename:
+            raise InvalidRequest("The upload has no file name; the type is taken from it.")
+        if len(upload.data) > self._max_bytes:
+            raise PayloadTooLarge(
+                f"{filename} is larger than the {self._max_bytes:,}-byte upload limit "
+                "(MAX_UPLOAD_BYTES)."
+            )
+        return await asyncio.to_thread(self._run, actor, name, filename, upload.data)
+
+    def _run(self, actor: Caller, name: str, filename: str, data: bytes) -> LoadedTable:
+        with tempfile.TemporaryDirectory(prefix="almanac-table-") as directory:
+            file = Path(directory) / _stored_name(filename)
+            file.write_bytes(data)
+            return self._load.run_loaded(actor, LoadTableRequest(file, name))
+
+
+def _stored_name(filename: str) -> str:
+    """The upload's name if it is a plain file name, else `upload` with its extension."""
+    plain = (
+        filename not in (".", "..")
+        and "\x00" not in filename
+        and len(filename.encode("utf-8", "replace")) <= _MAX_NAME_BYTES
+    )
+    if plain:
+        return filename
+    suffix = PurePath(filename.replace("\x00", "")).suffix
+    return "upload" + (suffix if len(suffix) <= 16 else "")

@@ -1,0 +1,1 @@
+"""Structured advice: one `StructuredAdvice` per conversation, and advice threads."""

@@ -1,0 +1,1 @@
+"""Calibration: how honest the confidence is, phrase tuning and recalibration."""

@@ -1,0 +1,2 @@
+"""Chat: the grounded-answer agent, the turn core every kind of turn shares, and chats with
+their history."""

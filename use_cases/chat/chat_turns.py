@@ -1,0 +1,475 @@
+"""Chat turns: a question in, a grounded answer with citations out, the conversation kept.
+
+Rules:
+- The message is stripped and must hold 1 to `max_message_chars` characters (MAX_MESSAGE_CHARS,
+  8,000 by default); the model is resolved before
+  anything is written, so a refused model leaves no trace.
+- The backend owns history: the client sends only the new message and (optionally) a chat id.
+  Unknown users are provisioned; a new chat is titled from its first message.
+- A `chat_id` must name one of the user's chats; a missing one and someone else's answer the
+  same `NotFound`, before anything is written, so ids cannot be probed. Only a request with
+  `start_if_missing` (useChat clients choose the id of a new chat) creates a chat under an
+  unused id; someone else's id is still `NotFound` then.
+- The user message is stored first; the assistant message is stored as `streaming` before the
+  model is called and finalised as `complete`, `interrupted` (client went away) or `failed`
+  (upstream error), with whatever text was produced. A turn that did not finish never reads
+  as a complete answer.
+- The stored answer carries the turn's tool calls (each once, with its outcome and a preview
+  of what it returned) and the sources the answer cites by [n] or [table: name].
+- Every [n] of a stored answer names a passage a tool returned in this turn: an answer citing
+  one that does not exist goes back to the model once (an output retry); if it still does, it
+  is stored without those markers (and their Sources lines) and logged with a lower confidence
+  (`use_cases/confidence/estimator.py`, `INVENTED_CITATION_FACTOR`).
+- The current date is prefixed to the latest user message sent to the model, never stored.
+- Every complete answer is logged in the response log (when one is wired) with its
+  confidence; the result carries its `response_id` for feedback. A failed log write is
+  reported in the server log and never costs the user the stored answer.
+- Each turn gets a search-discipline decision (`use_cases/chat/search_discipline.py`) from its
+  message and `search_override`: the model sees the message without `/search` / `/nosrch`
+  markers; an override to "no" removes the search tool for the turn, DISALLOWED removes every
+  tool and tells the model the decline to give (logged as a refusal), and MANDATORY makes an
+  answer that did not search the knowledge base be retried.
+- The model (the request's, else the default of chat turns, see
+  `use_cases/prompts/model_defaults.py`) and the system prompt (the chat prompt in force, see
+  `use_cases/prompts/manage_prompts.py`) are read when the turn starts, so an admin's change applies
+  to the next turn without a restart. An answer that recites that same prompt is withheld
+  (`INSTRUCTIONS_WITHHELD`).
+- Prior turns are sent to the model as plain user/assistant text (the last `history_window`
+  messages); failed assistant turns are left out.
+- Provider refusals by content filter become a polite refusal (a complete answer); other
+  upstream failures become `UpstreamUnavailable` / `UpstreamTimeout` / `UpstreamBadResponse`.
+- One code path: `execute` is `stream` drained, so the blocking and the streaming forms run,
+  store and fail alike. The run itself, the recording of tool calls and the error mapping are
+  the shared turn core (`use_cases/chat/turn_runner.py`); this module adds the chat's storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol, TypeAlias
+
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelResponse
+from pydantic_ai.run import AgentRunResult
+
+from use_cases.chat.agent import (
+    INSTRUCTIONS_WITHHELD,
+    SEARCH_TOOL,
+    SYSTEM_PROMPT,
+    AgentDeps,
+    AgentLimits,
+    anchored_prompt,
+    deps_for_turn,
+    is_not_found,
+    leaks_instructions,
+)
+from use_cases.chat.citation_order import NumberedText, numbered_answer
+from use_cases.chat.domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
+from use_cases.chat.manage_chats import chat_not_found
+from use_cases.chat.ports import HistoryStore
+from use_cases.chat.responses import RecordedResponse, ResponseRecord
+from use_cases.chat.search_discipline import SearchDecision, decide
+from use_cases.chat.turn_runner import (
+    AgentCall,
+    TurnEvent,
+    TurnRecord,
+    TurnRunner,
+    TurnStarted,
+    checked_citations,
+    cited_sources,
+    drain,
+    model_history,
+    token_usage,
+)
+from use_cases.prompts.ports import ModelResolver, ResolvedModel
+from use_cases.shared.clock import Clock
+from use_cases.shared.errors import Conflict, InvalidRequest, PayloadTooLarge
+from use_cases.shared.sampling import NO_SAMPLING, Sampling
+
+_log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 8000
+REFUSAL_ANSWER = (
+    "I'm sorry, but I can't help with that request. I can answer questions about the "
+    "organisation's documents and data."
+)
+
+
+def check_conversation_size(
+    messages: int, chars: int, *, max_messages: int, max_chars: int
+) -> None:
+    """The one bound on a conversation a client sends whole (advice, useChat): at most
+    `max_messages` messages (MAX_CONVERSATION_MESSAGES) holding at most `max_chars`
+    characters of text (MAX_CONVERSATION_CHARS); `PayloadTooLarge` otherwise."""
+    if messages > max_messages:
+        raise PayloadTooLarge(
+            f"The conversation holds {messages:,} messages; the limit is {max_messages:,} "
+            "(MAX_CONVERSATION_MESSAGES)."
+        )
+    if chars > max_chars:
+        raise PayloadTooLarge(
+            f"The conversation holds {chars:,} characters; the limit is {max_chars:,} "
+            "(MAX_CONVERSATION_CHARS)."
+        )
+
+
+def checked_question(text: str, max_chars: int, *, noun: str = "question") -> str:
+    """`text` stripped, refused (`InvalidRequest`) when empty or over `max_chars`
+    (MAX_MESSAGE_CHARS): the one check of chat, advice and the playground."""
+    question = text.strip()
+    if not question:
+        raise InvalidRequest(f"The {noun} is empty.")
+    if len(question) > max_chars:
+        raise InvalidRequest(
+            f"The {noun} is {len(question):,} characters long; the limit is "
+            f"{max_chars:,} (MAX_MESSAGE_CHARS)."
+        )
+    return question
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    user_id: str
+    message: str
+    chat_id: str | None = None
+    model: str | None = None
+    start_if_missing: bool = False
+    """Create the chat `chat_id` if no chat has that id yet (the client chose it)."""
+    search_override: bool | None = None
+    """Force (True) or forbid (False) the knowledge-base search; see `search_discipline`."""
+    instructions: str | None = None
+    """A system prompt for this turn only, instead of the active one (evaluation runs of a
+    prompt version); None uses the active prompt."""
+    sampling: Sampling = NO_SAMPLING
+    """temperature, max_tokens, top_p, seed for the model (`use_cases/shared/sampling.py`)."""
+    replace_last: bool = False
+    """Answer `message` in place of the chat's last exchange (its last question and what
+    followed it): "Retry" with the same text, or the last question edited. The old exchange
+    is removed once the new one is stored; its answer (and the versions it kept) stay
+    reachable as the new answer's previous versions."""
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    chat_id: str
+    message_id: str
+    user_message_id: str
+    answer: str
+    tool_calls: tuple[ToolCall, ...]
+    sources: tuple[Source, ...]
+    model: str
+    usage: TokenUsage
+    latency_ms: int
+    refused: bool = False
+    response_id: str | None = None
+    """The answer's entry in the response log (for `POST /feedback`); None without a log."""
+    confidence: float | None = None
+    """Calibrated confidence that the answer is right (0..1), from the response log."""
+    confidence_phrase: str | None = None
+    confidence_raw: float | None = None
+    """The confidence before recalibration (for evaluation runs' raw Brier score and ECE)."""
+
+    @property
+    def not_found(self) -> bool:
+        """Whether the answer is the can't-find answer (`use_cases.chat.agent.is_not_found`)."""
+        return is_not_found(self.answer)
+
+
+class ResponseRecorder(Protocol):
+    """Logs a finished answer (`use_cases.chat.responses.RecordResponse`)."""
+
+    def record(self, record: ResponseRecord) -> RecordedResponse: ...
+
+
+#: The events of a chat turn; `TurnFinished.result` is the stored `ChatResult`.
+ChatEvent: TypeAlias = TurnEvent[ChatResult]
+
+DepsFactory = Callable[[], AgentDeps]
+#: The system prompt in force, read at the start of each turn (from a worker thread).
+InstructionsSource = Callable[[], str]
+
+
+def built_in_prompt() -> str:
+    return SYSTEM_PROMPT
+
+
+class ChatTurns:
+    """Runs chat turns, as a stream of typed events (`stream`) or that stream drained
+    (`execute`)."""
+
+    def __init__(
+        self,
+        agent: Agent[AgentDeps, str],
+        history: HistoryStore,
+        models: ModelResolver,
+        deps_factory: DepsFactory,
+        clock: Clock,
+        limits: AgentLimits,
+        *,
+        history_window: int = 20,
+        instructions: InstructionsSource = built_in_prompt,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
+        responses: ResponseRecorder | None = None,
+    ) -> None:
+        self._responses = responses
+        self._runner = TurnRunner(agent, limits)
+        self._instructions = instructions
+        self._history = history
+        self._models = models
+        self._deps_factory = deps_factory
+        self._clock = clock
+        self._history_window = history_window
+        self._max_message_chars = max_message_chars
+
+    def model_identifier(self, requested: str | None) -> str:
+        """The model a turn asking for `requested` would use; raises if it may not be used."""
+        return self._models.resolve(requested).identifier
+
+    async def execute(self, request: ChatRequest) -> ChatResult:
+        """The turn, blocking: `stream` drained. Raises the turn's domain error."""
+        return await drain(self.stream(request))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """Yields `TurnStarted`, then PydanticAI stream events, then `TurnFinished` or
+        `TurnFailed`. Bad input raises before the first event, with nothing written. Closing
+        the iterator early stores the turn as interrupted."""
+        question = self._check(request.message)
+        decision = decide(question, request.search_override)
+        resolved, instructions = await asyncio.to_thread(
+            self._prepare, request.model, request.instructions
+        )
+        resolved.admit()
+        turn = await asyncio.to_thread(
+            self._store_question, request, question, resolved, instructions, decision
+        )
+        call = AgentCall(
+            prompt=anchored_prompt(decision.question, self._clock.today()),
+            history=model_history((m.role, m.content) for m in turn.prior if _fit_for_history(m)),
+            model=resolved.model,
+            deps=turn.deps,
+            sampling=request.sampling,
+        )
+        started = TurnStarted(turn.assistant.id, resolved.identifier)
+        citations = turn.deps.citations
+        numbered = NumberedText(lambda: {c.number for c in citations})
+        async with aclosing(self._runner.run(call, started, turn)) as events:
+            async for event in events:
+                for shown in numbered.events(event):
+                    yield shown
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _check(self, message: str) -> str:
+        return checked_question(message, self._max_message_chars, noun="message")
+
+    def _prepare(
+        self, requested: str | None, instructions: str | None
+    ) -> tuple[ResolvedModel, str]:
+        """The turn's model and system prompt, before anything is written (both may read
+        the app DB)."""
+        return self._models.resolve(requested), instructions or self._instructions()
+
+    def _store_question(
+        self,
+        request: ChatRequest,
+        question: str,
+        resolved: ResolvedModel,
+        instructions: str,
+        decision: SearchDecision,
+    ) -> _ChatTurn:
+        if request.chat_id is not None:
+            self._check_chat(request)
+        replaced = self._last_exchange(request) if request.replace_last else []
+        self._history.ensure_user(request.user_id)
+        chat = self._history.get_or_create_chat(request.chat_id, request.user_id, question)
+        gone = {m.id for m in replaced}
+        window = self._history_window
+        recent = self._history.list_messages(chat.id, limit=window + len(replaced))
+        prior = [m for m in recent if m.id not in gone][-window:] if window else []
+        user_message = self._history.append_message(chat.id, NewMessage("user", question))
+        assistant = self._history.append_message(
+            chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
+        )
+        if replaced:  # after the new exchange is stored: a failure here loses nothing
+            self._history.delete_messages(chat.id, sorted(gone), versions_of=assistant.id)
+        deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
+        return _ChatTurn(
+            self._history, chat, user_message, assistant, prior, resolved, deps, self._responses
+        )
+
+    def _last_exchange(self, request: ChatRequest) -> list[Message]:
+        """The chat's last question and what followed it, to be answered again."""
+        if request.chat_id is None or self._history.get_chat(request.chat_id) is None:
+            raise InvalidRequest("replace_last needs the chat_id of an existing chat.")
+        messages = self._history.list_messages(request.chat_id)
+        last = next(
+            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None
+        )
+        if last is None:
+            raise InvalidRequest("The chat has no question to answer again.")
+        exchange = messages[last:]
+        if any(m.status == "streaming" for m in exchange):
+            raise Conflict(
+                "The last answer is still being written: stop it or wait for it, then retry."
+            )
+        return exchange
+
+    def _check_chat(self, request: ChatRequest) -> None:
+        assert request.chat_id is not None
+        chat = self._history.get_chat(request.chat_id)
+        if chat is None and request.start_if_missing:
+            return
+        if chat is None or chat.user_id != request.user_id:
+            raise chat_not_found(request.chat_id)
+
+
+def _fit_for_history(message: Message) -> bool:
+    """Prior turns the model is sent: every user message, and the assistant's answers that
+    have text and did not fail."""
+    if message.role == "user":
+        return True
+    return message.status in ("complete", "interrupted") and bool(message.content)
+
+
+@dataclass
+class _ChatTurn:
+    """One chat turn once its question is stored: how its answer is stored when the run ends
+    (the `TurnHandler` of a chat turn)."""
+
+    history: HistoryStore
+    chat: Chat
+    user_message: Message
+    assistant: Message
+    prior: list[Message]
+    resolved: ResolvedModel
+    deps: AgentDeps
+    responses: ResponseRecorder | None = None
+
+    async def complete(self, run: AgentRunResult[str], record: TurnRecord) -> ChatResult:
+        answer = run.output
+        if leaks_instructions(answer, self.deps.instructions):
+            # A prompt injection (or a user) talked the model into reciting its instructions.
+            _log.warning(
+                "Withheld an answer that repeated the system prompt (chat %s)", self.chat.id
+            )
+            answer = INSTRUCTIONS_WITHHELD
+        answer, invented = checked_citations(answer, self.deps.citations)
+        answer, sources = numbered_answer(answer, cited_sources(answer, self.deps.citations))
+        declined = self.deps.search_policy.declined
+        withheld = answer == INSTRUCTIONS_WITHHELD or bool(declined and answer == declined)
+        result = await self._store(answer, record, token_usage(run), sources)
+        return await self._log(
+            result,
+            refused=withheld,
+            model_confidence=_reported(run),
+            invented_citations=len(invented),
+        )
+
+    async def refuse(self, record: TurnRecord) -> ChatResult:
+        result = await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
+        return await self._log(result, refused=True)
+
+    async def _log(
+        self,
+        result: ChatResult,
+        *,
+        refused: bool,
+        model_confidence: float | None = None,
+        invented_citations: int = 0,
+    ) -> ChatResult:
+        """The stored answer with its response-log entry (unchanged without a log)."""
+        if self.responses is None:
+            return result
+        entry = ResponseRecord(
+            user_id=self.chat.user_id,
+            kind="chat",
+            query=self.user_message.content,
+            response_text=result.answer,
+            model=result.model,
+            search_ran=any(call.name == SEARCH_TOOL for call in result.tool_calls),
+            latency_ms=result.latency_ms,
+            cited=result.sources,
+            retrieved=self.deps.citations,
+            refused=refused,
+            model_confidence=model_confidence,
+            invented_citations=invented_citations,
+            chat_id=self.chat.id,
+            message_id=self.assistant.id,
+        )
+        try:
+            logged = await asyncio.to_thread(self.responses.record, entry)
+        except Exception:
+            _log.exception("Could not log the answer of chat %s", self.chat.id)
+            return result
+        return replace(
+            result,
+            response_id=logged.response_id,
+            confidence=logged.confidence,
+            confidence_phrase=logged.confidence_phrase,
+            confidence_raw=logged.raw_confidence,
+        )
+
+    def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
+        # Numbered as it streamed (`NumberedText`), though it keeps no sources.
+        text, _ = numbered_answer(record.text, ())
+        self.history.finalize_message(
+            self.assistant.id,
+            NewMessage(
+                "assistant",
+                text,
+                tool_calls=record.tool_calls,
+                model=self.resolved.identifier,
+                latency_ms=record.latency_ms,
+                status=status,
+            ),
+        )
+
+    async def _store(
+        self,
+        answer: str,
+        record: TurnRecord,
+        usage: TokenUsage,
+        sources: tuple[Source, ...],
+        *,
+        refused: bool = False,
+    ) -> ChatResult:
+        result = ChatResult(
+            chat_id=self.chat.id,
+            message_id=self.assistant.id,
+            user_message_id=self.user_message.id,
+            answer=answer,
+            tool_calls=record.tool_calls,
+            sources=sources,
+            model=self.resolved.identifier,
+            usage=usage,
+            latency_ms=record.latency_ms,
+            refused=refused,
+        )
+        await asyncio.to_thread(
+            self.history.finalize_message,
+            self.assistant.id,
+            NewMessage(
+                "assistant",
+                answer,
+                tool_calls=result.tool_calls,
+                sources=result.sources,
+                model=result.model,
+                latency_ms=result.latency_ms,
+                usage=usage,
+                status="complete",
+            ),
+        )
+        return result
+
+
+def _reported(run: AgentRunResult[str]) -> float | None:
+    """A confidence the model reported with its answer (`provider_details["confidence"]`, as
+    the offline model does), if any."""
+    for message in reversed(run.new_messages()):
+        if isinstance(message, ModelResponse):
+            value = (message.provider_details or {}).get("confidence")
+            return float(value) if isinstance(value, int | float) else None
+    return None

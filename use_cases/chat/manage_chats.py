@@ -1,0 +1,225 @@
+"""Managing chats: list, search, read, rename, delete. A user only ever sees their own
+chats; someone else's chat answers exactly like a missing one (404), so ids leak nothing.
+
+A search finds the chats whose title or messages hold every word of the query (compared
+case-folded, as substrings: "rotat" finds "rotation"), most recently active first, each with
+a snippet of its first message holding a searched word.
+
+An answer given again ("Retry", or the last question edited) keeps the answers it replaced
+as its previous versions, each with the question it answered (`transcript.versions`).
+
+Reading a chat (`transcript`) also gives each stored answer its response-log entry, when it
+has one (a complete answer; not an interrupted or failed one): its `response_id` for
+feedback, its confidence and phrase, and the feedback already given, so a client can show a
+past answer as it showed it live.
+
+A stored answer's document sources are checked against the knowledge base as it is now
+(`Source.status`): a citation names the document id and the version (content hash) it
+quoted, and ids are never reused, so an old answer's citation stays true: `deleted` when the
+document is gone, `replaced` (with `replaced_by`, the version now stored under that id) when
+it was replaced in place, `superseded` (with `superseded_by`) when a newer document
+supersedes it, `current` otherwise. An answer stored before versions were recorded cannot
+tell `replaced` from `current`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from use_cases.chat.domain import Chat, Message, MessageVersion, Source
+from use_cases.chat.ports import HistoryStore
+from use_cases.confidence.domain import LoggedResponse
+from use_cases.confidence.ports import ResponseLog
+from use_cases.knowledge.domain import DocumentRecord, DocumentRef
+from use_cases.knowledge.ports import KnowledgeStore
+from use_cases.shared.clock import Clock
+from use_cases.shared.errors import InvalidRequest, NotFound
+
+
+def _with_source_status(messages: list[Message], documents: KnowledgeStore) -> list[Message]:
+    """`messages` with each document source's `status` as of now (module docstring)."""
+    ids = {s.document_id for m in messages for s in m.sources if s.document_id is not None}
+    records = {document_id: documents.get_record(document_id) for document_id in ids}
+    newer = {r.superseded_by_id for r in records.values() if r and r.superseded_by_id} - ids
+    records.update({document_id: documents.get_record(document_id) for document_id in newer})
+    return [
+        replace(m, sources=tuple(_source_status(s, records) for s in m.sources)) if m.sources else m
+        for m in messages
+    ]
+
+
+def _source_status(source: Source, records: Mapping[int, DocumentRecord | None]) -> Source:
+    if source.kind != "document" or source.document_id is None:
+        return source
+    record = records.get(source.document_id)
+    if record is None:
+        return replace(source, status="deleted")
+    if source.document_version is not None and record.content_hash != source.document_version:
+        return replace(source, status="replaced", replaced_by=_ref(record))
+    if record.superseded_by_id is not None:
+        newer = records.get(record.superseded_by_id)
+        ref = _ref(newer) if newer is not None else source.superseded_by
+        return replace(source, status="superseded", superseded_by=ref)
+    return replace(source, status="current")
+
+
+def _ref(record: DocumentRecord) -> DocumentRef:
+    return DocumentRef(record.id, record.title, record.source, record.updated_at)
+
+
+def chat_not_found(chat_id: str) -> NotFound:
+    """The one answer for a chat that is missing or someone else's."""
+    return NotFound(f"No chat with id {chat_id}.")
+
+
+@dataclass(frozen=True)
+class ChatTranscript:
+    """A chat, its messages (oldest first) and the logged answers by message id."""
+
+    chat: Chat
+    messages: list[Message]
+    responses: Mapping[str, LoggedResponse] = field(default_factory=dict)
+    versions: Mapping[str, list[MessageVersion]] = field(default_factory=dict)
+    """The earlier answers in an answer's place (Retry, an edited question), by its id."""
+
+
+#: Chats per page: the bound of every list in the API (documents, audit, prompt versions).
+MAX_PAGE = 500
+
+#: A chat search: at most this many characters, and this many words (each must be found).
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_TERMS = 8
+#: Characters of the matching message shown around its first match.
+SNIPPET_BEFORE = 40
+SNIPPET_CHARS = 160
+
+
+@dataclass(frozen=True)
+class ChatMatch:
+    """A chat a search found, with the passage of its first message that holds a searched
+    word (`snippet`, None when only the title holds them)."""
+
+    chat: Chat
+    snippet: str | None
+
+
+def snippet_of(text: str, terms: list[str]) -> str:
+    """`SNIPPET_CHARS` characters of `text` around the first of `terms` (case-folded), cut
+    at words, with "…" where text was left out; whitespace collapsed."""
+    flat = " ".join(text.split())
+    folded = flat.casefold()
+    hits = [i for i in (folded.find(t.casefold()) for t in terms) if i >= 0]
+    at = min(hits) if hits else 0
+    start = max(0, at - SNIPPET_BEFORE)
+    if start > 0:
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < at else start
+    end = min(len(flat), start + SNIPPET_CHARS)
+    if end < len(flat):
+        space = flat.rfind(" ", start, end)
+        end = space if space > at else end
+    return f"{'…' if start > 0 else ''}{flat[start:end]}{'…' if end < len(flat) else ''}"
+
+
+class ManageChats:
+    def __init__(
+        self,
+        history: HistoryStore,
+        responses: ResponseLog | None = None,
+        documents: KnowledgeStore | None = None,
+    ) -> None:
+        self._history = history
+        self._responses = responses
+        self._documents = documents
+
+    async def list(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative.")
+        return await asyncio.to_thread(
+            self._history.list_chats, user_id, limit=limit, offset=offset
+        )
+
+    async def search(
+        self, user_id: str, query: str, *, limit: int = 50, offset: int = 0
+    ) -> list[ChatMatch]:
+        """The user's chats whose title or messages hold every word of `query` (case-folded),
+        most recently active first, each with a snippet of its first matching message."""
+        if len(query) > MAX_SEARCH_CHARS:
+            raise InvalidRequest(f"q has {len(query)} characters; at most {MAX_SEARCH_CHARS}.")
+        terms = query.split()
+        if not terms:
+            raise InvalidRequest("q must hold a word to search for.")
+        if len(terms) > MAX_SEARCH_TERMS:
+            raise InvalidRequest(f"q has {len(terms)} words; at most {MAX_SEARCH_TERMS}.")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative.")
+        found = await asyncio.to_thread(
+            self._history.search_chats, user_id, terms, limit=limit, offset=offset
+        )
+        return [
+            ChatMatch(chat, None if text is None else snippet_of(text, terms))
+            for chat, text in found
+        ]
+
+    async def messages(self, user_id: str, chat_id: str) -> tuple[Chat, list[Message]]:
+        chat = await self._owned(user_id, chat_id)
+        messages = await asyncio.to_thread(self._history.list_messages, chat.id)
+        if self._documents is not None:
+            messages = await asyncio.to_thread(_with_source_status, messages, self._documents)
+        return chat, messages
+
+    async def transcript(self, user_id: str, chat_id: str) -> ChatTranscript:
+        chat, messages = await self.messages(user_id, chat_id)
+        versions = await asyncio.to_thread(self._history.list_versions, chat.id)
+        if self._responses is None:
+            return ChatTranscript(chat, messages, versions=versions)
+        logged = await asyncio.to_thread(self._responses.for_chat, chat.id)
+        responses = {
+            entry.message_id: entry
+            for entry in logged
+            if entry.message_id is not None and entry.user_id == user_id
+        }
+        return ChatTranscript(chat, messages, responses, versions)
+
+    async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
+        await self._owned(user_id, chat_id)
+        return await asyncio.to_thread(self._history.rename_chat, chat_id, title)
+
+    async def delete(self, user_id: str, chat_id: str) -> None:
+        await self._owned(user_id, chat_id)
+        await asyncio.to_thread(self._history.delete_chat, chat_id)
+
+    async def _owned(self, user_id: str, chat_id: str) -> Chat:
+        chat = await asyncio.to_thread(self._history.get_chat, chat_id)
+        if chat is None or chat.user_id != user_id:
+            raise chat_not_found(chat_id)
+        return chat
+
+
+class SweepAbandonedTurns:
+    """Answers left `streaming` by a process that died (a crash, `kill -9`, a lost replica)
+    are marked `interrupted`, like a turn the client abandoned.
+
+    Only answers older than any live turn can be are touched: a turn ends within the turn time
+    limit (AGENT_TIMEOUT), so `turn_limit_s` plus a margin later nobody can still finish it.
+    Any replica may sweep at any time, as often as it likes: the update is idempotent.
+    """
+
+    def __init__(
+        self, history: HistoryStore, clock: Clock, *, turn_limit_s: float, margin_s: float = 60
+    ) -> None:
+        self._history = history
+        self._clock = clock
+        self._age = timedelta(seconds=turn_limit_s + margin_s)
+
+    async def execute(self) -> int:
+        """How many answers were marked `interrupted`."""
+        cutoff = self._clock.now() - self._age
+        return await asyncio.to_thread(self._history.interrupt_abandoned, cutoff)

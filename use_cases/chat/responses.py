@@ -1,0 +1,293 @@
+"""The response log: every chat answer and advice, its confidence, and the asker's feedback.
+
+Rules:
+- A turn is logged once it has produced its answer (`RecordResponse`): a new `response_id` (`resp_`
+  + 24 random hex digits), the user, the kind (chat | advice), the question, the answer, the raw
+  confidence (the estimator's, `use_cases/confidence/estimator.py`, unless the caller passes one),
+  the calibrated confidence (the active recalibration map applied to the raw one; the raw one when
+  none is active), its phrase (from the thresholds in force), the model, whether a knowledge-base
+  search ran, the latency and the time.
+- Feedback (`RecordFeedback`) says whether a response was right. Only the user the response
+  was given to may give it; anyone else, admins included, and an unknown id get the same
+  `NotFound`, so ids cannot be probed. A second feedback replaces the first, and says so.
+  Notes are stripped and at most `MAX_NOTES_CHARS` characters. The same user may withdraw
+  their feedback (an undo): the response counts as unrated again.
+- With automatic recalibration on, feedback that brings the total to a new multiple of the
+  minimum (see `Recalibrate`) refits the map; a failed refit never fails the feedback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from use_cases.access.domain import Caller
+from use_cases.chat.agent import is_not_found
+from use_cases.confidence.domain import RESPONSE_KINDS, LoggedResponse, ResponseKind
+from use_cases.confidence.estimator import DEFAULT_PHRASES, estimate_confidence
+from use_cases.confidence.ports import CalibrationStore, ResponseLog
+from use_cases.shared.clock import Clock, utc
+from use_cases.shared.errors import AlmanacError, InvalidRequest, NotFound
+
+_log = logging.getLogger(__name__)
+
+RESPONSE_ID_PREFIX = "resp_"
+RESPONSE_ID = re.compile(r"resp_[0-9a-f]{24}")
+MAX_NOTES_CHARS = 2000
+MAX_RECENT = 100
+
+
+def new_response_id() -> str:
+    return RESPONSE_ID_PREFIX + secrets.token_hex(12)
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    """What a finished turn logs.
+
+    `cited`: the citations the answer cites; `retrieved`: every citation the turn's tools
+    returned (`AgentDeps.citations`); items may be `Citation`s, source dicts or anything with
+    `kind` and `score`. `raw_confidence`, when given, is used instead of the estimator (e.g.
+    a confidence the advice model was asked for); `model_confidence` is blended into the
+    estimate (the offline model reports one). `refused`: a content-filter refusal or a
+    withheld answer. The can't-find answer is recognised from `response_text`.
+    """
+
+    user_id: str
+    kind: ResponseKind
+    query: str
+    response_text: str
+    model: str
+    search_ran: bool
+    latency_ms: int
+    cited: Sequence[Any] = ()
+    retrieved: Sequence[Any] = ()
+    refused: bool = False
+    raw_confidence: float | None = None
+    model_confidence: float | None = None
+    invented_citations: int = 0
+    """How many [n] the model's answer cited that no tool returned (removed before storing)."""
+    chat_id: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    raw_confidence: float
+    confidence: float
+    confidence_phrase: str
+    calibration_version: int | None
+    phrase_version: int
+
+
+@dataclass(frozen=True)
+class RecordedResponse:
+    response_id: str
+    raw_confidence: float
+    confidence: float
+    confidence_phrase: str
+    calibration_version: int | None = None
+
+
+class RecordResponse:
+    """Logs a finished turn and returns its id and calibrated confidence (see module rules).
+
+    `assess` gives the same figures without logging (for a turn that must show its confidence
+    before it ends, e.g. streamed advice)."""
+
+    def __init__(
+        self,
+        log: ResponseLog,
+        store: CalibrationStore,
+        clock: Clock,
+        *,
+        score_ceiling: float = 1.0,
+    ) -> None:
+        self._log = log
+        self._store = store
+        self._clock = clock
+        self._score_ceiling = score_ceiling
+
+    def assess(self, record: ResponseRecord) -> Assessment:
+        _validate(record)
+        raw = record.raw_confidence
+        if raw is None:
+            raw = estimate_confidence(
+                record.cited,
+                record.retrieved,
+                not_found=is_not_found(record.response_text),
+                refused=record.refused,
+                model_confidence=record.model_confidence,
+                invented_citations=record.invented_citations,
+                score_ceiling=self._score_ceiling,
+            )
+        calibration = self._store.active_calibration()
+        confidence = calibration.map.apply(raw) if calibration else round(raw, 4)
+        thresholds = self._store.current_thresholds() or DEFAULT_PHRASES
+        return Assessment(
+            raw_confidence=round(raw, 4),
+            confidence=confidence,
+            confidence_phrase=thresholds.phrase_for(confidence),
+            calibration_version=calibration.version if calibration else None,
+            phrase_version=thresholds.version,
+        )
+
+    def record(self, record: ResponseRecord) -> RecordedResponse:
+        """Synchronous: for code already in a worker thread, and the CLI."""
+        assessment = self.assess(record)
+        response_id = new_response_id()
+        self._log.add(
+            LoggedResponse(
+                response_id=response_id,
+                user_id=record.user_id,
+                kind=record.kind,
+                query=record.query,
+                response_text=record.response_text,
+                raw_confidence=assessment.raw_confidence,
+                confidence=assessment.confidence,
+                confidence_phrase=assessment.confidence_phrase,
+                model=record.model,
+                search_ran=record.search_ran,
+                latency_ms=record.latency_ms,
+                created_at=utc(self._clock.now()),
+                calibration_version=assessment.calibration_version,
+                phrase_version=assessment.phrase_version,
+                chat_id=record.chat_id,
+                message_id=record.message_id,
+            )
+        )
+        return RecordedResponse(
+            response_id,
+            assessment.raw_confidence,
+            assessment.confidence,
+            assessment.confidence_phrase,
+            assessment.calibration_version,
+        )
+
+    async def execute(self, record: ResponseRecord) -> RecordedResponse:
+        return await asyncio.to_thread(self.record, record)
+
+
+def _validate(record: ResponseRecord) -> None:
+    if record.kind not in RESPONSE_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(RESPONSE_KINDS)}.")
+    if not record.user_id:
+        raise InvalidRequest("A logged response needs a user.")
+    if record.latency_ms < 0:
+        raise InvalidRequest("latency_ms must not be negative.")
+    if record.raw_confidence is not None and not 0.0 <= record.raw_confidence <= 1.0:
+        raise InvalidRequest("raw_confidence must be between 0 and 1.")
+
+
+@dataclass(frozen=True)
+class FeedbackRequest:
+    response_id: str
+    outcome: bool
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackReceipt:
+    response_id: str
+    replaced: bool
+    withdrawn: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.withdrawn:
+            return "withdrawn"
+        return "replaced" if self.replaced else "recorded"
+
+    @property
+    def message(self) -> str:
+        if self.withdrawn:
+            return "Feedback withdrawn; the answer counts as unrated again."
+        if self.replaced:
+            return "Feedback recorded; it replaces the earlier feedback on this response."
+        return "Feedback recorded."
+
+
+def response_not_found(response_id: str) -> NotFound:
+    return NotFound(f"No response {response_id!r} of yours was found.")
+
+
+class AutoRecalibration(Protocol):
+    """What `RecordFeedback` calls after storing feedback: refit when it is due."""
+
+    def after_feedback(self) -> None: ...
+
+
+class RecordFeedback:
+    """Stores the asker's verdict on a response (see the module rules)."""
+
+    def __init__(
+        self, log: ResponseLog, clock: Clock, *, recalibration: AutoRecalibration | None = None
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._recalibration = recalibration
+
+    def record(self, user_id: str, request: FeedbackRequest) -> FeedbackReceipt:
+        notes = (request.notes or "").strip() or None
+        if notes is not None and len(notes) > MAX_NOTES_CHARS:
+            raise InvalidRequest(
+                f"feedback_notes is {len(notes):,} characters long; the limit is "
+                f"{MAX_NOTES_CHARS:,}."
+            )
+        response_id = request.response_id.strip()
+        found = self._log.get(response_id) if RESPONSE_ID.fullmatch(response_id) else None
+        if found is None or found.user_id != user_id:
+            raise response_not_found(response_id)
+        replaced = self._log.put_feedback(
+            response_id, request.outcome, notes, utc(self._clock.now())
+        )
+        self._after_change()
+        return FeedbackReceipt(response_id, replaced)
+
+    def withdraw(self, user_id: str, response_id: str) -> FeedbackReceipt:
+        """Remove the caller's verdict on one of their responses (an undo): the response
+        counts as unrated again. NotFound for another's response or one without feedback."""
+        response_id = response_id.strip()
+        found = self._log.get(response_id) if RESPONSE_ID.fullmatch(response_id) else None
+        if found is None or found.user_id != user_id:
+            raise response_not_found(response_id)
+        if not self._log.remove_feedback(response_id):
+            raise NotFound(f"Response {response_id!r} has no feedback to withdraw.")
+        self._after_change()
+        return FeedbackReceipt(response_id, replaced=False, withdrawn=True)
+
+    def _after_change(self) -> None:
+        if self._recalibration is None:
+            return
+        try:
+            self._recalibration.after_feedback()
+        except AlmanacError as exc:  # a refit that cannot run now waits for more feedback
+            _log.info("Automatic recalibration skipped: %s", exc.detail)
+        except Exception:
+            _log.exception("Automatic recalibration failed; the feedback is stored")
+
+    async def execute(self, caller: Caller, request: FeedbackRequest) -> FeedbackReceipt:
+        return await asyncio.to_thread(self.record, caller.user_id, request)
+
+    async def execute_withdraw(self, caller: Caller, response_id: str) -> FeedbackReceipt:
+        return await asyncio.to_thread(self.withdraw, caller.user_id, response_id)
+
+
+class ListRecentResponses:
+    """The newest logged responses: the caller's own, or everyone's for an admin."""
+
+    def __init__(self, log: ResponseLog) -> None:
+        self._log = log
+
+    def list(self, caller: Caller, limit: int = 20) -> list[LoggedResponse]:
+        if not 1 <= limit <= MAX_RECENT:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_RECENT}.")
+        return self._log.recent(limit=limit, user_id=None if caller.is_admin else caller.user_id)
+
+    async def execute(self, caller: Caller, limit: int = 20) -> list[LoggedResponse]:
+        return await asyncio.to_thread(self.list, caller, limit)

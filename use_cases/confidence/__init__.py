@@ -1,0 +1,1 @@
+"""Confidence: the estimator, its phrases, and the response log's types and ports."""

@@ -1,0 +1,1 @@
+"""Evaluation: answer evaluation, datasets and benchmark runs, metrics, reports, the playground."""

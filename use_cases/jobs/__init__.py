@@ -1,0 +1,1 @@
+"""Background jobs: work that runs off the request, polled by its caller."""

@@ -1,0 +1,1 @@
+"""The knowledge base: ingesting documents, listing and removing them, searching them."""

@@ -1,0 +1,181 @@
+"""Ports of the knowledge base: loading, chunking, embedding, storing and searching documents.
+
+Adapters in `services/knowledge/` implement them; the composition root (`backend/bootstrap.py`)
+wires them. Ports are synchronous: use cases run them in worker threads so the event loop never
+blocks on SQLite or CPU-bound embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Protocol
+
+from use_cases.knowledge.domain import (
+    DocumentDetail,
+    DocumentDraft,
+    DocumentRecord,
+    EmbeddingInfo,
+    KnowledgeStats,
+    ParsedDocument,
+    SearchHit,
+    SectionDraft,
+    StagedChunk,
+    Vector,
+)
+
+
+class DocumentLoader(Protocol):
+    """Turns raw file bytes into a parsed document.
+
+    Raises `UnsupportedDocument` for a type it cannot read and `InvalidDocument` for an
+    empty, corrupt or text-less file.
+    """
+
+    def supports(self, name: str) -> bool: ...
+
+    def check(self, name: str, data: bytes) -> None:
+        """The cheap checks `load` starts with (type, emptiness, text or binary), alone."""
+        ...
+
+    def load(self, name: str, data: bytes) -> ParsedDocument: ...
+
+
+class Chunker(Protocol):
+    """Cuts a parsed document into parent sections and small overlapping retrieval chunks."""
+
+    def chunk(self, document: ParsedDocument) -> list[SectionDraft]: ...
+
+
+class Embedder(Protocol):
+    """Text to unit-length vectors. `model` names it the way the knowledge DB records it."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Sequence[Vector]: ...
+
+    def embed_query(self, text: str) -> Vector: ...
+
+
+class KnowledgeStore(Protocol):
+    """Documents, sections, chunks and their vectors. Every write is one transaction."""
+
+    def embedding_info(self) -> EmbeddingInfo | None: ...
+
+    def check_embedding(self, info: EmbeddingInfo) -> None:
+        """Record `info` on an empty store; raise `EmbeddingModelMismatch` if it differs."""
+        ...
+
+    def get_by_source(self, source: str) -> DocumentRecord | None: ...
+
+    def get_by_origin(self, origin: str) -> DocumentRecord | None:
+        """The document ingested from this file (absolute path), if any."""
+        ...
+
+    def get_by_raw_hash(self, raw_hash: str) -> DocumentRecord | None:
+        """The oldest document whose file had exactly these bytes, if any."""
+        ...
+
+    def get_record(self, document_id: int) -> DocumentRecord | None: ...
+
+    def find_by_title(self, title: str) -> list[DocumentRecord]:
+        """Documents with this title, compared without regard to case and spacing."""
+        ...
+
+    def resolve_key(self, key: str) -> DocumentRecord | None:
+        """The document a `supersedes:` value names: a source, a unique `/`-suffix of one,
+        or an id."""
+        ...
+
+    def record_raw_hash(self, document_id: int, raw_hash: str) -> None: ...
+
+    def save_document(
+        self, draft: DocumentDraft, vectors: Sequence[Vector], *, replace_id: int | None = None
+    ) -> DocumentRecord:
+        """Insert `draft`, or replace document `replace_id` with it (id kept), atomically.
+
+        A source that is taken raises `DocumentExists` unless `replace_id` says to replace.
+        """
+        ...
+
+    def begin_staging(self, draft: DocumentDraft) -> str:
+        """Start writing a large document; returns the stage id for its chunk batches."""
+        ...
+
+    def stage_chunks(
+        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Sequence[Vector]
+    ) -> None: ...
+
+    def commit_staged(
+        self, stage_id: str, draft: DocumentDraft, *, replace_id: int | None = None
+    ) -> DocumentRecord:
+        """Make a staged document visible at once (same rules as `save_document`)."""
+        ...
+
+    def discard_staged(self, stage_id: str) -> None: ...
+
+    def list_documents(
+        self, *, limit: int = 100, offset: int = 0, category: str | None = None
+    ) -> tuple[list[DocumentRecord], int]: ...
+
+    def get_document(self, document_id: int) -> DocumentDetail | None: ...
+
+    def delete_document(self, document_id: int) -> bool: ...
+
+    def list_sources(self) -> list[tuple[int, str]]: ...
+
+    def list_origins(self) -> list[tuple[int, str, str]]:
+        """(id, source, origin) of the documents ingested from files."""
+        ...
+
+    def stats(self) -> KnowledgeStats: ...
+
+    def iter_chunk_texts(self, batch_size: int = 256) -> Iterator[list[tuple[int, str]]]:
+        """All (chunk_id, embedding text) pairs, in batches, for re-embedding."""
+        ...
+
+    def replace_embeddings(
+        self, info: EmbeddingInfo, batches: Iterator[list[tuple[int, Vector]]]
+    ) -> int:
+        """Re-create the vector index for `info` from `batches`, atomically. Returns count."""
+        ...
+
+
+class AnswerPreparer(Protocol):
+    """Work the answering model can do ahead for a stored document, so that the first
+    question about it is answered as fast as the next (the offline model embeds its
+    sentences). A cache: it never changes an answer, and it never raises (a failure is the
+    adapter's to log; the answer then does the work itself)."""
+
+    def prepare(self, document: DocumentDraft) -> None: ...
+
+
+class Retriever(Protocol):
+    """Hybrid search over the knowledge base."""
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> list[SearchHit]:
+        """`as_of`: a past date the question is about; the versions of a document in force
+        then rank above its current version."""
+        ...
+
+    @property
+    def reranker_enabled(self) -> bool: ...
+
+
+class Reranker(Protocol):
+    """Re-orders candidate passages for a query. Returns (candidate index, score), best first."""
+
+    def rerank(
+        self, query: str, documents: Sequence[str], top_n: int
+    ) -> list[tuple[int, float]]: ...

@@ -1,0 +1,1 @@
+"""Prompts and models: system prompt versions, default models, prompt templates."""

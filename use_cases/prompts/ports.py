@@ -1,0 +1,108 @@
+"""Ports of prompts and models: prompt versions, default models, and which model answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from use_cases.prompts.domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
+
+
+def _always_admitted() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready for a run: `model` is a PydanticAI model object, `identifier` its label.
+    `admission` raises `ServiceBusy` when a turn on this model cannot be taken now (a model
+    that runs on this server's own bounded workers); a turn calls `admit()` before it writes
+    anything, so a busy server answers 503 rather than a stream that fails."""
+
+    identifier: str
+    model: Any
+    admission: Callable[[], None] = field(default=_always_admitted, compare=False, repr=False)
+
+    def admit(self) -> None:
+        self.admission()
+
+
+class ModelResolver(Protocol):
+    """Which model answers a request: the request's choice (if allowed) or the default."""
+
+    def resolve(self, requested: str | None) -> ResolvedModel:
+        """The model `requested` names (an allowed identifier, or a bare name one allowed
+        model has: see `llm_domain.canonical_model`), else the default. Raise
+        `InvalidRequest` (naming the allowed models) for a model that is not allowed."""
+        ...
+
+    @property
+    def default_identifier(self) -> str: ...
+
+    @property
+    def internal_default(self) -> str:
+        """The built-in default: the model a deployment without DEFAULT_MODEL gets."""
+        ...
+
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        """The environment's candidates for the default, in precedence order, each with its
+        model or None when unset (e.g. DEFAULT_MODEL, OPENAI_DEFAULT_MODEL, built-in)."""
+        ...
+
+    @property
+    def allowed(self) -> tuple[str, ...]: ...
+
+    def providers(self) -> list[ProviderInfo]:
+        """The providers of the allowed models, with whether their keys are set (never the
+        keys)."""
+        ...
+
+
+class PromptStore(Protocol):
+    """Numbered versions of each prompt type's system prompt, and which one is active.
+
+    Versions are numbered 1, 2, ... per type and never deleted. Each write is one transaction
+    and returns what it replaced, so the audit log's before/after are exact under concurrent
+    admins."""
+
+    def create_version(
+        self, prompt_type: str, text: str, author: str, at: datetime, *, activate: bool = True
+    ) -> PromptChange:
+        """Store `text` as the next version; make it active unless `activate` is False (a
+        draft: `after` is the new version, the active one is unchanged)."""
+        ...
+
+    def active_version(self, prompt_type: str) -> PromptVersion | None:
+        """The active version; None when the default is in force."""
+        ...
+
+    def get_version(self, prompt_type: str, version: int) -> PromptVersion | None: ...
+
+    def list_versions(
+        self, prompt_type: str, *, limit: int, offset: int
+    ) -> tuple[list[PromptVersion], int]:
+        """Newest first, with the total count."""
+        ...
+
+    def activate(self, prompt_type: str, version: int) -> PromptChange | None:
+        """Make `version` active; None if there is no such version."""
+        ...
+
+    def reset(self, prompt_type: str) -> PromptChange:
+        """Make the default active again (no version active); versions are kept."""
+        ...
+
+
+class ModelDefaultStore(Protocol):
+    """The default model an admin chose for each prompt type."""
+
+    def get(self, prompt_type: str) -> ModelDefault | None: ...
+
+    def put(
+        self, prompt_type: str, model: str | None, by: str, at: datetime
+    ) -> ModelDefault | None:
+        """Set (or with None clear) the type's default; returns the one it replaced."""
+        ...

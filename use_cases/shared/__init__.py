@@ -1,0 +1,1 @@
+"""What every feature shares: domain errors, sampling settings, the clock."""

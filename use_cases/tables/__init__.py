@@ -1,0 +1,1 @@
+"""Structured tables: loading them and read-only SQL over them."""

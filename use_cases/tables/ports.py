@@ -1,0 +1,46 @@
+"""Ports of the structured tables: loading a table and running read-only SQL over them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from use_cases.tables.domain import QueryResult, TableSchema
+
+
+class SqlRunner(Protocol):
+    """Read-only access to the structured tables.
+
+    `run` raises `ToolRejected`, with a message fit to show the model, for anything that is
+    not one permitted SELECT, and when the query hits the time limit.
+    """
+
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect queries must be written in ("SQLite", "PostgreSQL")."""
+        ...
+
+    def schemas(self) -> list[TableSchema]: ...
+
+    def run(self, sql: str) -> QueryResult: ...
+
+    def refresh(self) -> None:
+        """Forget cached schemas (row counts, samples): the next call re-reads them."""
+        ...
+
+
+class TableLoader(Protocol):
+    """Creates or replaces the structured tables the SQL tool reads."""
+
+    def load(self, file: Path, name: str) -> TableSchema:
+        """Create or atomically replace table `name` from a CSV/TSV or JSON-lines file.
+
+        A missing file, a bad line or a bad name is `InvalidRequest` (an unsupported type
+        `UnsupportedDocument`), raised before anything is written."""
+        ...
+
+    def list_tables(self) -> list[TableSchema]: ...
+
+    def drop(self, name: str) -> bool:
+        """Drop table `name` (any case); False if there was no such table."""
+        ...
