@@ -209,6 +209,14 @@ class Settings(BaseSettings):
     tables_db: Path | None = Field(
         None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
     )
+    sentence_vectors_db: Path | None = Field(
+        None,
+        description="The offline model's sentence-vector cache (a vector per sentence text, "
+        "the same vector whichever data directory asks). Default: "
+        "DATA_DIR/sentence_vectors.db. Several data directories may share one file, e.g. "
+        "the fresh ones `almanac eval answers --corpus` builds, so a corpus evaluated again "
+        "embeds no sentence twice.",
+    )
     sample_tables_dir: Path = Field(
         PROJECT_ROOT / "sample_data" / "tables",
         description="Bundled sample tables (CSV), loaded on first start when enabled.",
@@ -323,7 +331,7 @@ class Settings(BaseSettings):
     prepare_sentences: bool = Field(
         True,
         description="With the local embedder: ingestion embeds each saved document's sentences "
-        "for offline answers (~12 ms a sentence, on all cores) into DATA_DIR/sentence_vectors.db, "
+        "for offline answers (~12 ms a sentence, on all cores) into SENTENCE_VECTORS_DB, "
         "so no question waits for them; false leaves that to the first question that retrieves "
         "them (vectors are kept there too). The file is a cache, safe to delete.",
     )
@@ -514,7 +522,7 @@ class Settings(BaseSettings):
     @cached_property
     def sentence_vectors_path(self) -> Path:
         """The offline model's sentence vectors (`services/offline/sentence_store.py`)."""
-        return self.sqlite_dir / "sentence_vectors.db"
+        return self.sentence_vectors_db or self.sqlite_dir / "sentence_vectors.db"
 
     @cached_property
     def app_db_path(self) -> Path:

@@ -136,6 +136,9 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         # Streams send text as it comes (pacing has its own tests: test_stream_pacing.py and
         # the browser's visible-streaming test), so streamed answers do not wait for it.
         "stream_word_delay_ms": 0,
+        # In-process containers keep the sentence vectors in their data dir (the sample's
+        # are copied with it), whatever SENTENCE_VECTORS_DB the run shares (see below).
+        "sentence_vectors_db": None,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -160,6 +163,19 @@ def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Pa
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_sentence_vectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The commands and servers the tests start (`almanac ...` in a subprocess, CLI runs
+    in-process) share one sentence-vector cache per run through SENTENCE_VECTORS_DB, as an
+    operator may share one across data directories: ingesting the sample or a corpus again
+    embeds no sentence twice. A hit is the very vector a miss computes (each sentence is
+    embedded on its own), so no answer depends on it."""
+    path = run_temp_root(tmp_path_factory) / "sentence-vectors.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTENCE_VECTORS_DB", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with the bundled sample ingested (knowledge + tables), built once per run
@@ -175,8 +191,22 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 assert report is not None and not report.failed
             finally:
                 container.close()
+            _seed(Path(os.environ["SENTENCE_VECTORS_DB"]), data_dir / "sentence_vectors.db")
             ready.touch()
     return data_dir
+
+
+def _seed(shared: Path, vectors: Path) -> None:
+    """Start the run's shared sentence-vector cache with the sample's sentences, unless a
+    command already made it (a link is atomic: a file in use is never overwritten)."""
+    staged = shared.with_suffix(".seed")
+    shutil.copyfile(vectors, staged)
+    try:
+        os.link(staged, shared)
+    except FileExistsError:
+        pass
+    finally:
+        staged.unlink()
 
 
 @pytest.fixture

@@ -30,7 +30,10 @@ class ListDocuments:
         if offset < 0:
             raise InvalidRequest("offset must not be negative.")
         documents, total = await asyncio.to_thread(
-            self._store.list_documents, limit=limit, offset=offset, category=category or None
+            self._store.list_documents,
+            limit=limit,
+            offset=offset,
+            category=(category or "").strip() or None,
         )
         return DocumentPage(tuple(documents), total, limit, offset)
 
