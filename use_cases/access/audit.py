@@ -3,7 +3,7 @@
 Rules:
 - Every admin action is recorded once it has succeeded (a refused or failed action changed
   nothing and is not recorded): key create/revoke, document ingest/replace/delete, table
-  load, an admin acting for another user, prompt versions created, activated and reset, and
+  load/drop, an admin acting for another user, prompt versions created, activated and reset, and
   default models set or cleared. Loading the
   bundled sample into an empty knowledge base at first start is no one's action and is not
   recorded. An admin acting for a user is recorded when the request is accepted.

@@ -1,10 +1,12 @@
 """Admin actions on the knowledge base and the tables, each checked and audited.
 
 Rules:
-- Only admins ingest, replace and delete documents and load tables (`Forbidden` otherwise).
+- Only admins ingest, replace and delete documents and load and drop tables (`Forbidden`
+  otherwise).
 - Each document added, replaced or removed by an ingest run is one audit entry
   (`document.ingest`, `document.replace`, `document.delete`, target `document:ID`); unchanged
-  and failed files change nothing and are not recorded. A table load is `table.load`.
+  and failed files change nothing and are not recorded. A table load is `table.load`, a
+  drop `table.drop` (target `table:NAME`, `after` None).
 - `before`/`after` are small summaries (id, source, title, category, date, content hash,
   chunks, the document it supersedes; or a table's name, rows and columns), never the
   content. A replacement's `before` is the version it replaced (same id and source).

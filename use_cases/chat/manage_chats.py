@@ -35,7 +35,7 @@ from use_cases.confidence.domain import LoggedResponse
 from use_cases.confidence.ports import ResponseLog
 from use_cases.knowledge.domain import DocumentRecord, DocumentRef
 from use_cases.knowledge.ports import KnowledgeStore
-from use_cases.shared.clock import Clock
+from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import InvalidRequest, NotFound
 
 
@@ -221,5 +221,5 @@ class SweepAbandonedTurns:
 
     async def execute(self) -> int:
         """How many answers were marked `interrupted`."""
-        cutoff = self._clock.now() - self._age
+        cutoff = utc(self._clock.now()) - self._age
         return await asyncio.to_thread(self._history.interrupt_abandoned, cutoff)
