@@ -540,11 +540,13 @@ def search_hit(
 
 class InMemoryRetriever:
     """`Retriever` over a fixed list of hits: those sharing a word (over three letters) with
-    the query, in list order. Records the queries it was asked."""
+    the query, in list order. Records the queries it was asked, and with what `k` and
+    category (`asked`)."""
 
     def __init__(self, hits: Sequence[SearchHit] = ()) -> None:
         self.hits = list(hits)
         self.queries: list[str] = []
+        self.asked: list[tuple[int | None, str | None]] = []
 
     @property
     def reranker_enabled(self) -> bool:
@@ -559,6 +561,7 @@ class InMemoryRetriever:
         as_of: date | None = None,
     ) -> list[SearchHit]:
         self.queries.append(query)
+        self.asked.append((k, category))
         words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}
         found = [
             hit

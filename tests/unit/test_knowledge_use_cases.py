@@ -259,31 +259,12 @@ async def test_reindexing_an_empty_knowledge_base_embeds_nothing_and_records_the
 # --- search ------------------------------------------------------------------------------------
 
 
-class RecordingRetriever(InMemoryRetriever):
-    """`InMemoryRetriever` that also records the `k` and category it was asked for."""
-
-    def __init__(self, hits: list[SearchHit]) -> None:
-        super().__init__(hits)
-        self.asked: list[tuple[int | None, str | None]] = []
-
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        category: str | None = None,
-        *,
-        as_of: date | None = None,
-    ) -> list[SearchHit]:
-        self.asked.append((k, category))
-        return super().search(query, k, category, as_of=as_of)
-
-
 def incidents(n: int = 6) -> list[SearchHit]:
     return [search_hit(i, f"Incident {i}", f"Incident step {i}.") for i in range(1, n + 1)]
 
 
 async def test_search_strips_the_query_and_uses_the_default_limit() -> None:
-    retriever = RecordingRetriever(incidents())
+    retriever = InMemoryRetriever(incidents())
 
     page = await SearchKnowledgeBase(retriever, default_limit=4).execute(
         SearchRequest("  incident steps \n")
@@ -296,7 +277,7 @@ async def test_search_strips_the_query_and_uses_the_default_limit() -> None:
 
 
 async def test_search_pages_by_asking_for_offset_plus_limit_hits() -> None:
-    retriever = RecordingRetriever(incidents())
+    retriever = InMemoryRetriever(incidents())
     search = SearchKnowledgeBase(retriever, default_limit=4)
 
     second = await search.execute(SearchRequest("incident", limit=2, offset=2))
@@ -310,7 +291,7 @@ async def test_search_pages_by_asking_for_offset_plus_limit_hits() -> None:
 
 async def test_search_strips_the_category_and_a_blank_one_means_none() -> None:
     hits = [*incidents(2), replace(search_hit(3, "Incident runbook", "x"), category="runbooks")]
-    retriever = RecordingRetriever(hits)
+    retriever = InMemoryRetriever(hits)
     search = SearchKnowledgeBase(retriever, default_limit=5)
 
     runbooks = await search.execute(SearchRequest("incident", category=" runbooks "))
@@ -335,7 +316,7 @@ async def test_search_strips_the_category_and_a_blank_one_means_none() -> None:
 async def test_search_refuses_bad_requests_before_retrieving(
     request_: SearchRequest, message: str
 ) -> None:
-    retriever = RecordingRetriever(incidents())
+    retriever = InMemoryRetriever(incidents())
 
     with pytest.raises(InvalidRequest) as refused:
         await SearchKnowledgeBase(retriever, default_limit=5).execute(request_)
@@ -345,7 +326,7 @@ async def test_search_refuses_bad_requests_before_retrieving(
 
 
 async def test_search_accepts_the_largest_query_limit_and_offset() -> None:
-    retriever = RecordingRetriever(incidents())
+    retriever = InMemoryRetriever(incidents())
     query = "incident " + "y" * 991  # 1,000 characters
 
     page = await SearchKnowledgeBase(retriever, default_limit=5).execute(
@@ -362,10 +343,10 @@ async def test_reranked_is_true_only_when_the_hits_carry_a_rerank_score() -> Non
         replace(h, scores=replace(h.scores, rerank_score=0.9 - h.chunk_id / 10)) for h in fused
     ]
 
-    plain = await SearchKnowledgeBase(RecordingRetriever(fused), default_limit=5).execute(
+    plain = await SearchKnowledgeBase(InMemoryRetriever(fused), default_limit=5).execute(
         SearchRequest("incident")
     )
-    reranked = await SearchKnowledgeBase(RecordingRetriever(ranked), default_limit=5).execute(
+    reranked = await SearchKnowledgeBase(InMemoryRetriever(ranked), default_limit=5).execute(
         SearchRequest("incident")
     )
 
