@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from services.knowledge.lexical import LexicalSearcher  # noqa: E402
-from services.knowledge.retrieval import HybridRetriever  # noqa: E402
+from services.knowledge.retrieval import SqliteHybridRetriever  # noqa: E402
 from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
 
@@ -189,7 +189,7 @@ def overlap(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 def bench(path: Path, queries: list[str], query_vectors: np.ndarray, baselines: int) -> None:
-    retriever = HybridRetriever(path, None, final_results_limit=5)
+    retriever = SqliteHybridRetriever(path, None, final_results_limit=5)
     started = time.perf_counter()
     retriever.warm_up()
     resident = retriever.resident
@@ -216,14 +216,16 @@ def bench(path: Path, queries: list[str], query_vectors: np.ndarray, baselines: 
     )
     if baselines:
         m = min(n, baselines)
-        full = HybridRetriever(
+        full = SqliteHybridRetriever(
             retriever.store,
             None,
             lexical=LexicalSearcher(level=retriever.lexical.level, posting_budget=10**12),
             resident_min_sections=None,
         )
-        budgeted = HybridRetriever(retriever.store, None, resident_min_sections=None)
-        by_chunk = HybridRetriever(retriever.store, None, lexical=LexicalSearcher(level="chunk"))
+        budgeted = SqliteHybridRetriever(retriever.store, None, resident_min_sections=None)
+        by_chunk = SqliteHybridRetriever(
+            retriever.store, None, lexical=LexicalSearcher(level="chunk")
+        )
         report(
             f"[ref] bm25 FTS5 budgeted ({m} q)",
             timed(lambda i: budgeted.search_bm25(queries[i], 50), m),

@@ -102,7 +102,7 @@ def recall100(ranked: Sequence[str], relevant: dict[str, int]) -> float:
     return recall_at_k(ranked, relevant, 100)
 
 
-# -- offline fusion (mirrors HybridRetriever._fuse: collapse to sections, then fuse) -----------
+# -- offline fusion (mirrors HybridRetriever._fuse: collapse to sections, then fuse) ----------
 
 
 def collapse(
@@ -224,7 +224,7 @@ def main() -> None:
         return "all" in levers or name in levers
 
     from services.knowledge.lexical import LexicalSearcher
-    from services.knowledge.retrieval import HybridRetriever
+    from services.knowledge.retrieval import SqliteHybridRetriever
 
     settings = Settings()
     corpus, queries, qrels = load_beir(args.data, args.split)
@@ -233,7 +233,7 @@ def main() -> None:
     CACHE.mkdir(exist_ok=True)
     store, embedder = open_index(settings, args.data, corpus, "default")
     vectors = query_vectors(embedder, args.data, queries, ids)
-    retriever = HybridRetriever(store, embedder)
+    retriever = SqliteHybridRetriever(store, embedder)
     retriever.warm_up()
     conn = store.connection()
     section_of, section_doc = index_maps(conn)
@@ -330,7 +330,7 @@ def main() -> None:
             "lever: title prepended to the embedded chunk text (index 'notitle' without), depth 50:"
         )
         other, _ = open_index(settings, args.data, corpus, "notitle")
-        other_retriever = HybridRetriever(other, embedder)
+        other_retriever = SqliteHybridRetriever(other, embedder)
         other_retriever.warm_up()
         other_conn = other.connection()
         owner, other_doc = index_maps(other_conn)

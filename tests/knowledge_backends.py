@@ -17,13 +17,13 @@ import pytest
 
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from tests.fakes.knowledge import InMemoryKnowledgeStore
 
 AnyStore = SqliteKnowledgeStore | PgKnowledgeStore | InMemoryKnowledgeStore
-AnyRetriever = HybridRetriever | PgHybridRetriever
+AnyRetriever = SqliteHybridRetriever | PgHybridRetriever
 
 
 @contextmanager
@@ -59,7 +59,7 @@ def close_other(store: AnyStore) -> None:
 
 def make_retriever(store: AnyStore, embedder: Any, **settings: Any) -> AnyRetriever:
     if isinstance(store, SqliteKnowledgeStore):
-        return HybridRetriever(store, embedder, **settings)
+        return SqliteHybridRetriever(store, embedder, **settings)
     return PgHybridRetriever(store, embedder, **settings)
 
 

@@ -52,7 +52,7 @@ from backend.stores.registry import postgres_migrations
 from services.knowledge import pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase, apply_migrations, redacted_url
 from services.postgres.database import Connection
@@ -635,7 +635,7 @@ def _search_check(
     if queries <= 0:
         return SearchCheck(note="skipped (--queries 0)")
     sqlite_store = SqliteKnowledgeStore(directory / "knowledge.db", readonly=True)
-    sqlite_search = HybridRetriever(sqlite_store, None, **limits)
+    sqlite_search = SqliteHybridRetriever(sqlite_store, None, **limits)
     pg_search = PgHybridRetriever(PgKnowledgeStore(db), None, **limits)
     try:
         samples = _sample_queries(sqlite_store.connection(), queries)

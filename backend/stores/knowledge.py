@@ -9,14 +9,14 @@ from typing import Any
 from backend.config import Settings
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from services.presence import Presence
 from use_cases.knowledge.ports import Embedder, Reranker
 
 KnowledgeStoreAdapter = SqliteKnowledgeStore | PgKnowledgeStore
-RetrieverAdapter = HybridRetriever | PgHybridRetriever
+RetrieverAdapter = SqliteHybridRetriever | PgHybridRetriever
 
 
 def build_knowledge(
@@ -38,7 +38,7 @@ def build_knowledge(
         pg_store = PgKnowledgeStore(db, presence=presence)
         return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
     store = SqliteKnowledgeStore(settings.knowledge_db_path, presence=presence)
-    retriever = HybridRetriever(
+    retriever = SqliteHybridRetriever(
         store, embedder, resident_min_sections=settings.bm25_resident_min_sections, **limits
     )
     return store, retriever

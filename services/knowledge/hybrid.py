@@ -1,8 +1,13 @@
-"""The backend-independent half of hybrid retrieval, shared by the SQLite retriever
-(`retrieval.HybridRetriever`) and the PostgreSQL one (`pg_retrieval.PgHybridRetriever`).
+"""Hybrid retrieval, written once: `HybridRetriever` over three ports, which SQLite
+(`retrieval.py`) and PostgreSQL (`pg_retrieval.py`) implement:
 
-Each retriever runs its own two legs (lexical and vector) against its own database and
-reads the rows it needs; everything after that is decided here, once:
+* `LexicalIndex`: BM25 over sections (or chunks): analyse a query, rank ids, mark matches;
+* `VectorIndex`: nearest chunks to a query embedding by cosine distance;
+* `SearchCatalog`: the store's side (section of a chunk, a hit's rows, document versions;
+  services/knowledge/search_catalog.py, one SQL for both databases).
+
+A search runs the two legs at the same time (the vector leg on a small thread pool: FTS5,
+NumPy and the PostgreSQL driver all release the GIL); everything after that is decided here:
 
 * `fuse`: collapse each leg's ranking to parent sections (best chunk per section), then fuse
   the two rankings (convex combination of min-max scaled scores, or RRF when `rrf_k` is set;
@@ -12,21 +17,33 @@ reads the rows it needs; everything after that is decided here, once:
   (the recorded `supersedes` relation, services/knowledge/versions.py);
 * `rerank`: the optional reranker over the top `reranker_top_n` (any failure: fused order);
 * `build_hits`: the `SearchHit`s with parent section text, scores and a highlighted snippet.
+
+Why collapse to sections before fusing: the agent reads parent sections, and the final list
+keeps one hit per section; fusing per chunk would let several chunks of one section take
+several ranks in a leg and push other sections down before the duplicates are removed.
+A hit's ranks/scores are its section's in each leg (the section's own BM25 score with a
+section-level lexical index; its best chunk in the vector leg); the chunk shown is the
+section's best chunk in the vector leg, or its first chunk when only BM25 found it (with a
+chunk-level lexical index: the chunk with the best chunk-level RRF score over both legs).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Literal, Protocol
 
+import numpy as np
 from loguru import logger
 
-from services.knowledge.fts_query import snippet
+from services.knowledge.fts_query import query_terms, snippet
 from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
+from services.knowledge.search_catalog import ChunkDetails
 from services.knowledge.versions import Versions, in_force
 from use_cases.knowledge.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
 from use_cases.knowledge.ports import Embedder, Reranker
@@ -38,7 +55,13 @@ __all__ = [
     "SUPERSEDED_FACTOR",
     "VERSION_WINDOW",
     "Candidate",
+    "CatalogReads",
+    "HybridRetriever",
+    "LexicalIndex",
+    "LexicalQuery",
     "RankedChunk",
+    "SearchCatalog",
+    "VectorIndex",
     "build_hits",
     "check_embedder",
     "fuse",
@@ -165,7 +188,7 @@ def fuse(
 
 def prefer_current_versions(
     candidates: list[Candidate],
-    details: dict[int, dict[str, Any]],
+    details: Mapping[int, ChunkDetails],
     versions: Mapping[int, Versions],
     as_of: date | None = None,
 ) -> list[Candidate]:
@@ -179,13 +202,11 @@ def prefer_current_versions(
     the current one included, are the ones whose score is multiplied."""
     for candidate in candidates:
         row = details[candidate.chunk_id]
-        row["versions"] = versions[row["document_id"]]
+        row.versions = versions[row.document_id]
         if as_of is not None:
-            updated = row.get("updated_at")
-            issued = date.fromisoformat(updated) if isinstance(updated, str) else updated
-            if not in_force(issued, row["versions"], as_of):
+            if not in_force(row.updated_at, row.versions, as_of):
                 candidate.fused *= SUPERSEDED_FACTOR
-        elif row["versions"].superseded_by is not None:
+        elif row.versions.superseded_by is not None:
             candidate.fused *= SUPERSEDED_FACTOR
     return sorted(candidates, key=lambda c: c.fused, reverse=True)
 
@@ -194,7 +215,7 @@ def rerank(
     reranker: Reranker,
     query: str,
     candidates: list[Candidate],
-    details: dict[int, dict[str, Any]],
+    details: Mapping[int, ChunkDetails],
     *,
     top_n: int,
     timeout: float | None,
@@ -205,9 +226,9 @@ def rerank(
     head = candidates[:top_n]
     documents = [
         embedding_text(
-            details[c.chunk_id]["title"],
-            details[c.chunk_id]["section_path"],
-            details[c.chunk_id]["chunk_text"],
+            details[c.chunk_id].title,
+            details[c.chunk_id].section_path,
+            details[c.chunk_id].chunk_text,
         )
         for c in head
     ]
@@ -238,7 +259,7 @@ def rerank(
 
 def build_hits(
     final: Sequence[Candidate],
-    details: dict[int, dict[str, Any]],
+    details: Mapping[int, ChunkDetails],
     marked: Sequence[str],
     *,
     snippet_chars: int,
@@ -251,14 +272,14 @@ def build_hits(
         hits.append(
             SearchHit(
                 chunk_id=candidate.chunk_id,
-                document_id=row["document_id"],
-                source=row["source"],
-                title=row["title"],
-                category=row["category"],
-                section_path=row["section_path"],
-                updated_at=row["updated_at"],
-                chunk_text=row["chunk_text"],
-                section_text=row["section_text"],
+                document_id=row.document_id,
+                source=row.source,
+                title=row.title,
+                category=row.category,
+                section_path=row.section_path,
+                updated_at=row.updated_at,
+                chunk_text=row.chunk_text,
+                section_text=row.section_text,
                 scores=HitScores(
                     fused=candidate.fused,
                     bm25_rank=candidate.bm25_rank,
@@ -267,10 +288,288 @@ def build_hits(
                     vector_distance=candidate.vector_distance,
                     rerank_score=candidate.rerank_score,
                 ),
-                highlight=snippet(marks or row["chunk_text"], max_chars=snippet_chars),
-                superseded_by=row["versions"].superseded_by,
-                supersedes=row["versions"].supersedes,
-                document_version=row.get("document_version") or "",
+                highlight=snippet(marks or row.chunk_text, max_chars=snippet_chars),
+                superseded_by=row.versions.superseded_by,
+                supersedes=row.versions.supersedes,
+                document_version=row.document_version,
             )
         )
     return hits
+
+
+# -- the ports the retriever is written over ------------------------------------------------------
+
+
+class LexicalQuery(Protocol):
+    """A query as a lexical index sees it; no `words` means nothing to search for."""
+
+    @property
+    def words(self) -> tuple[str, ...]: ...
+
+
+class LexicalIndex(Protocol):
+    """BM25 ranking of sections (`level` "section") or chunks ("chunk")."""
+
+    @property
+    def level(self) -> Literal["section", "chunk"]: ...
+
+    def analyze(self, query: str) -> LexicalQuery:
+        """The query's terms as the index sees them (stems, spelling corrections)."""
+        ...
+
+    def search(self, query: LexicalQuery, k: int, category: str | None) -> list[tuple[int, float]]:
+        """(section or chunk id, BM25 score), best first, at most `k`."""
+        ...
+
+    def highlight(self, query: LexicalQuery, texts: Sequence[str]) -> list[str]:
+        """Each text with the query's matches between MARK_START/MARK_END ('' if none)."""
+        ...
+
+    def warm_up(self, *, wait: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class VectorIndex(Protocol):
+    """Nearest chunks to an embedding."""
+
+    def nearest(
+        self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine distance), nearest first, at most `k`; `exact`: exhaustive."""
+        ...
+
+    def warm_up(self, *, wait: bool = True) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CatalogReads(Protocol):
+    """The store's reads for one search (services/knowledge/search_catalog.py)."""
+
+    def first_chunks(self, section_ids: Collection[int]) -> dict[int, int]: ...
+
+    def sections_of(self, chunk_ids: Collection[int]) -> dict[int, int]: ...
+
+    def details(self, chunk_ids: Collection[int]) -> dict[int, ChunkDetails]: ...
+
+    def versions_of(
+        self, document_ids: Iterable[int], *, replaced_on: bool = False
+    ) -> dict[int, Versions]: ...
+
+
+class SearchCatalog(Protocol):
+    def embedding_info(self) -> EmbeddingInfo | None: ...
+
+    def reading(self) -> AbstractContextManager[CatalogReads]:
+        """One connection's reads for the steps after the two legs."""
+        ...
+
+
+# -- the retriever ---------------------------------------------------------------------------------
+
+
+class HybridRetriever:
+    """`Retriever` over a `LexicalIndex`, a `VectorIndex` and a `SearchCatalog`.
+
+    Limits: `bm25_search_limit` / `vector_search_limit` candidates per leg,
+    `final_results_limit` hits by default. Fusion: convex combination of min-max scaled
+    scores, or RRF with constant `rrf_k` when that is given. With a `reranker`, the top
+    `reranker_top_n` fused hits are re-ordered; `reranker_timeout` (seconds) bounds that
+    call for rerankers without their own timeout. `parallel=False` runs the two legs one
+    after the other. The retriever closes its indexes when it is closed.
+    """
+
+    def __init__(
+        self,
+        catalog: SearchCatalog,
+        lexical_index: LexicalIndex,
+        vector_index: VectorIndex,
+        embedder: Embedder | None,
+        *,
+        vector_search_limit: int = 50,
+        bm25_search_limit: int = 50,
+        final_results_limit: int = 5,
+        rrf_k: int | None = None,
+        reranker: Reranker | None = None,
+        reranker_top_n: int = 20,
+        reranker_timeout: float | None = None,
+        snippet_chars: int = 320,
+        parallel: bool = True,
+    ) -> None:
+        self.catalog = catalog
+        self.lexical_index = lexical_index
+        self.vector_index = vector_index
+        self._embedder = embedder
+        self.vector_search_limit = vector_search_limit
+        self.bm25_search_limit = bm25_search_limit
+        self.final_results_limit = final_results_limit
+        self.rrf_k = rrf_k
+        self._reranker = reranker
+        self.reranker_top_n = reranker_top_n
+        self.reranker_timeout = reranker_timeout
+        self.snippet_chars = snippet_chars
+        self.parallel = parallel
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def reranker_enabled(self) -> bool:
+        return self._reranker is not None
+
+    def warm_up(self, *, wait: bool = True) -> None:
+        """Load resident indexes now (start-up) rather than on the first search; `wait=False`
+        lets a long build run in the background."""
+        self.vector_index.warm_up(wait=wait)
+        self.lexical_index.warm_up(wait=wait)
+
+    def close(self) -> None:
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        self.lexical_index.close()
+        self.vector_index.close()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix="almanac-search"
+                )
+            return self._executor
+
+    def analyze(self, query: str) -> LexicalQuery:
+        """The query's terms as the lexical index sees them (for callers that explain a search)."""
+        return self.lexical_index.analyze(query)
+
+    # -- single legs (also used by the benchmarks) ---------------------------------------------
+
+    def search_bm25(self, query: str, k: int, category: str | None = None) -> list[RankedChunk]:
+        """The lexical leg alone; with a section-level index each section stands for its first
+        chunk."""
+        analyzed = self.lexical_index.analyze(query)
+        if not analyzed.words:
+            return []
+        hits = self.lexical_index.search(analyzed, k, normal_category(category))
+        if self.lexical_index.level == "section":
+            with self.catalog.reading() as reads:
+                first = reads.first_chunks([sid for sid, _ in hits])
+            hits = [(first[sid], score) for sid, score in hits if sid in first]
+        return [RankedChunk(cid, rank, score) for rank, (cid, score) in enumerate(hits, 1)]
+
+    def search_vector(
+        self, query_vector: Vector, k: int, category: str | None = None, *, method: str = "auto"
+    ) -> list[RankedChunk]:
+        """Nearest chunks by cosine distance: `method` "auto" (the index's own search) or
+        "exact" (exhaustive)."""
+        if method not in ("auto", "exact"):
+            raise ValueError(f"Unknown vector search method {method!r}")
+        hits = self.vector_index.nearest(
+            np.asarray(query_vector, dtype=np.float32),
+            k,
+            normal_category(category),
+            exact=method == "exact",
+        )
+        return [RankedChunk(cid, rank, dist) for rank, (cid, dist) in enumerate(hits, 1)]
+
+    # -- hybrid --------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid search for `query`; [] for a query without any searchable characters.
+        `as_of`: prefer the versions in force on that date over the current ones."""
+        if not query_terms(query):
+            return []  # nothing searchable: do not spend an embedding on it
+        vector = query_vector(query, self._embedder, self.catalog.embedding_info())
+        return self.search_with_vector(query, vector, k, category, as_of=as_of)
+
+    def search_with_vector(
+        self,
+        query: str,
+        query_vector: Vector | None,
+        k: int | None = None,
+        category: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> list[SearchHit]:
+        """`search` with the query already embedded (so benchmarks can time retrieval only).
+
+        `query_vector=None` searches by keywords only.
+        """
+        if not query or not query.strip():
+            return []
+        n = max(1, min(k if k is not None else self.final_results_limit, MAX_RESULTS))
+        category = normal_category(category)
+        analyzed = self.lexical_index.analyze(query)
+        if not analyzed.words:
+            return []
+        vector: list[tuple[int, float]] = []
+        pending: Future[list[tuple[int, float]]] | None = None
+        if query_vector is not None:
+            args = (
+                np.asarray(query_vector, dtype=np.float32),
+                max(self.vector_search_limit, n),
+                category,
+            )
+            if self.parallel:
+                pending = self._pool().submit(self.vector_index.nearest, *args)
+            else:
+                vector = self.vector_index.nearest(*args)
+        lexical = self.lexical_index.search(analyzed, max(self.bm25_search_limit, n), category)
+        if pending is not None:
+            vector = pending.result()
+        wanted = max(n, self.reranker_top_n if self._reranker else n)
+        with self.catalog.reading() as reads:
+            candidates = self._fuse(reads, lexical, vector)
+            if not candidates:
+                return []
+            # Look a little past the cut so a current version ranked just below its
+            # superseded predecessors can move up.
+            window = candidates[: max(wanted, VERSION_WINDOW)]
+            details = reads.details([c.chunk_id for c in window])
+            candidates = [c for c in window if c.chunk_id in details]
+            versions = reads.versions_of(
+                {row.document_id for row in details.values()}, replaced_on=as_of is not None
+            )
+        candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
+        if self._reranker is not None and candidates:
+            candidates = rerank(
+                self._reranker,
+                query,
+                candidates,
+                details,
+                top_n=self.reranker_top_n,
+                timeout=self.reranker_timeout,
+                submit=self._pool().submit,
+            )
+        final = candidates[:n]
+        marked = self.lexical_index.highlight(
+            analyzed, [details[c.chunk_id].chunk_text for c in final]
+        )
+        return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
+
+    def _fuse(
+        self,
+        reads: CatalogReads,
+        lexical: Sequence[tuple[int, float]],
+        vector: Sequence[tuple[int, float]],
+    ) -> list[Candidate]:
+        """Collapse each ranking to sections and fuse them (`fuse`). With a section-level
+        lexical index, `lexical` holds section ids: each stands for its first chunk."""
+        section_level = self.lexical_index.level == "section"
+        if section_level and lexical:
+            first = reads.first_chunks([sid for sid, _ in lexical])
+            lexical = [(first[sid], score) for sid, score in lexical if sid in first]
+        ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
+        if not ids:
+            return []
+        return fuse(
+            lexical, vector, reads.sections_of(ids), section_level=section_level, rrf_k=self.rrf_k
+        )

@@ -5,7 +5,8 @@ as on SQLite.
           -> vector top-k chunks: `ORDER BY embedding <=> q` on the HNSW index
              (`hnsw.ef_search` set per query to at least the number of candidates)
           -> collapse to sections, fuse, halve superseded versions, rerank, build hits:
-             the same code as the SQLite retriever (services/knowledge/hybrid.py)
+             `hybrid.HybridRetriever`, the same code as on SQLite; the rows it reads are
+             `search_catalog.pg_catalog`'s, the same SQL as on SQLite
           -> highlight: `ts_headline` over the shown chunks (same `english` configuration)
 
 The lexical leg is BM25 as SQLite FTS5 computes it (services/knowledge/lexical.py: k1 1.2,
@@ -30,11 +31,13 @@ loaded 2-core machine: ~155 ms p50 that way (BM25 of term presence for 12k posti
 re-score of 200) against ts_rank_cd's 453 ms; the postings are read in order from the
 index instead. The price is space: one row per distinct lexeme of a section.
 
-Settings and hit shape are those of `retrieval.HybridRetriever`. Spelling correction follows
-the same rules (services/knowledge/spelling.py): a query lexeme no section holds (none in
-`lexeme_stats`) also searches the closest known lexeme, looked up in `lexeme_stats` (cached
-for `vocabulary_ttl` seconds; only queries with an unknown word read it). The two legs run
-at the same time on two pooled connections.
+This module holds only what is PostgreSQL's: `PgLexicalIndex` and `PgVectorIndex`, the two
+index ports of `hybrid.HybridRetriever` (the SQLite pair is in retrieval.py).
+
+Spelling correction follows the same rules (services/knowledge/spelling.py): a query lexeme
+no section holds (none in `lexeme_stats`) also searches the closest known lexeme, looked up
+in `lexeme_stats` (cached for `vocabulary_ttl` seconds; only queries with an unknown word
+read it). The two legs run at the same time on two pooled connections.
 
 Category filter: pgvector 0.6 filters after the HNSW scan, which returns at most
 `hnsw.ef_search` rows, so the vector leg widens the search to the category's share of the
@@ -46,36 +49,22 @@ through the category index, and so is one whose graph search still comes back sh
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from services.knowledge.fts_query import MARK_END, MARK_START, query_terms
-from services.knowledge.hybrid import (
-    MAX_RESULTS,
-    VERSION_WINDOW,
-    Candidate,
-    RankedChunk,
-    build_hits,
-    fuse,
-    normal_category,
-    prefer_current_versions,
-    query_vector,
-    rerank,
-)
+from services.knowledge.hybrid import HybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
+from services.knowledge.search_catalog import pg_catalog
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from services.postgres.database import Connection
-from use_cases.knowledge.domain import SearchHit, Vector
 from use_cases.knowledge.ports import Embedder, Reranker
 
-__all__ = ["PgHybridRetriever", "PgQuery"]
+__all__ = ["CategoryCounts", "PgHybridRetriever", "PgLexicalIndex", "PgQuery", "PgVectorIndex"]
 
 #: FTS5's bm25() constants (as lexical.py).
 K1 = 1.2
@@ -121,90 +110,79 @@ def _quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-class PgHybridRetriever:
-    """`Retriever` over a `PgKnowledgeStore` (same settings as `HybridRetriever`).
+class CategoryCounts:
+    """How many vectors each category holds, shared by the two PostgreSQL legs to choose how
+    to filter a category. Cached for `ttl` seconds, and refreshed sooner when the store's
+    generation has moved on, at most every `refresh_s` (the count reads every vector row:
+    ~50 ms at 1M chunks, which a busy ingestion must not add to every filtered search).
+    Stale counts only pick the strategy; the fallbacks keep the results right."""
+
+    def __init__(self, *, ttl: float = 300.0, refresh_s: float = 10.0) -> None:
+        self.ttl = ttl
+        self.refresh_s = refresh_s
+        self._cached: tuple[float, int, dict[str, int]] | None = None
+
+    def share(self, conn: Connection, category: str, generation: int) -> tuple[float, int]:
+        """(share of the vectors in `category`, their number)."""
+        now = time.monotonic()
+        cached = self._cached
+        age = now - cached[0] if cached is not None else math.inf
+        moved = cached is not None and cached[1] != generation
+        if age >= self.ttl or (moved and age >= self.refresh_s):
+            counts = {
+                r["category"]: int(r["n"])
+                for r in conn.execute(
+                    "SELECT category, count(*) AS n FROM chunk_vectors GROUP BY category"
+                )
+            }
+            cached = self._cached = (now, generation, counts)
+        counts = cached[2]
+        total = sum(counts.values())
+        n = counts.get(category, 0)
+        return (n / total if total else 0.0) or 1e-9, n
+
+
+class PgLexicalIndex:
+    """`LexicalIndex` on PostgreSQL: BM25 over the sections' postings (module docstring).
 
     `weights`: (title, heading, text) weights of a term occurrence in BM25's term frequency
     (lexical.py's). `posting_budget`, `min_terms`, `candidate_pool`: the candidate step
-    (module docstring; lexical.py's defaults). `ef_search`: the HNSW search list size; at
-    least the number of candidates asked for (default: `DEFAULT_EF_SEARCH`, or twice the
-    candidates when that is more).
+    (lexical.py's defaults). `vocabulary_ttl`: how long the known lexemes (for spelling
+    corrections) are cached.
     """
+
+    level: Literal["section", "chunk"] = "section"
 
     def __init__(
         self,
         store: PgKnowledgeStore,
-        embedder: Embedder | None,
+        categories: CategoryCounts,
         *,
-        vector_search_limit: int = 50,
-        bm25_search_limit: int = 50,
-        final_results_limit: int = 5,
-        rrf_k: int | None = None,
-        reranker: Reranker | None = None,
-        reranker_top_n: int = 20,
-        reranker_timeout: float | None = None,
-        snippet_chars: int = 320,
-        parallel: bool = True,
         weights: tuple[float, float, float] = (4.0, 2.0, 1.0),
         posting_budget: int = 12_000,
         min_terms: int = 2,
         candidate_pool: int = 200,
-        ef_search: int | None = None,
         drop_stopwords: bool = True,
         correct_spelling: bool = True,
         vocabulary_ttl: float = 300.0,
-        category_refresh_s: float = 10.0,
     ) -> None:
         self._store = store
-        self._embedder = embedder
-        self.vector_search_limit = vector_search_limit
-        self.bm25_search_limit = bm25_search_limit
-        self.final_results_limit = final_results_limit
-        self.rrf_k = rrf_k
-        self._reranker = reranker
-        self.reranker_top_n = reranker_top_n
-        self.reranker_timeout = reranker_timeout
-        self.snippet_chars = snippet_chars
-        self.parallel = parallel
+        self._categories = categories
         self.weights = tuple(float(w) for w in weights)
         self.posting_budget = posting_budget
         self.min_terms = min_terms
         self.candidate_pool = candidate_pool
-        self.ef_search = ef_search
         self.drop_stopwords = drop_stopwords
         self.correct_spelling = correct_spelling
         self.vocabulary_ttl = vocabulary_ttl
-        self.category_refresh_s = category_refresh_s
         self._vocabulary: tuple[float, dict[str, list[tuple[str, int]]]] | None = None
-        self._category_counts: tuple[float, int, dict[str, int]] | None = None
         self._lexemes: dict[str, tuple[str, ...]] = {}
-        self._executor: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-
-    @property
-    def store(self) -> PgKnowledgeStore:
-        return self._store
-
-    @property
-    def reranker_enabled(self) -> bool:
-        return self._reranker is not None
 
     def warm_up(self, *, wait: bool = True) -> None:
-        """Nothing to load: the indexes live in the database."""
+        """Nothing to load: the index lives in the database."""
 
     def close(self) -> None:
-        with self._pool_lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
-
-    def _pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=4, thread_name_prefix="almanac-pg-search"
-                )
-            return self._executor
+        """Nothing to release: connections are the store's pool's."""
 
     # -- analysis ------------------------------------------------------------------------------
 
@@ -261,36 +239,7 @@ class PgHybridRetriever:
         self._vocabulary = (now, by_letter)
         return by_letter
 
-    # -- single legs (also used by the benchmark) ----------------------------------------------
-
-    def search_bm25(self, query: str, k: int, category: str | None = None) -> list[RankedChunk]:
-        """The lexical leg alone (BM25 over sections): each section stands for its first
-        chunk."""
-        with self._store.connection() as conn:
-            analyzed = self._analyze(conn, query)
-            hits = self._lexical(conn, analyzed, k, normal_category(category))
-            first = _first_chunks(conn, [sid for sid, _ in hits])
-        ranked = [(first[sid], score) for sid, score in hits if sid in first]
-        return [RankedChunk(cid, rank, s) for rank, (cid, s) in enumerate(ranked, start=1)]
-
-    def search_vector(
-        self,
-        query_vector: Vector,
-        k: int,
-        category: str | None = None,
-        *,
-        method: str = "auto",
-    ) -> list[RankedChunk]:
-        """Nearest chunks by cosine distance: "auto" (HNSW) or "exact" (a full scan)."""
-        if method not in ("auto", "exact"):
-            raise ValueError(f"Unknown vector search method {method!r}")
-        hits = self._vector(
-            np.asarray(query_vector, dtype=np.float32),
-            k,
-            normal_category(category),
-            exact=method == "exact",
-        )
-        return [RankedChunk(cid, rank, dist) for rank, (cid, dist) in enumerate(hits, start=1)]
+    # -- ranking -------------------------------------------------------------------------------
 
     def plan(self, frequencies: dict[str, int], query: PgQuery) -> tuple[list[str], list[str]]:
         """(lexemes that pick the candidates, common lexemes only scored on them): rarest
@@ -310,12 +259,16 @@ class PgHybridRetriever:
                 dropped.append(lexeme)
         return kept, dropped
 
-    def _lexical(
-        self, conn: Connection, query: PgQuery, k: int, category: str | None
-    ) -> list[tuple[int, float]]:
+    def search(self, query: PgQuery, k: int, category: str | None) -> list[tuple[int, float]]:
         """(section id, BM25 score), best first."""
         if k <= 0 or not query.lexemes:
             return []
+        with self._store.connection() as conn:
+            return self._search(conn, query, k, category)
+
+    def _search(
+        self, conn: Connection, query: PgQuery, k: int, category: str | None
+    ) -> list[tuple[int, float]]:
         row = conn.execute(
             "SELECT t.sections, t.length, (SELECT coalesce(jsonb_object_agg(lexeme, df), '{}') "
             "FROM lexeme_stats WHERE lexeme = ANY(%s)) AS df, (SELECT value::bigint FROM "
@@ -346,7 +299,7 @@ class PgHybridRetriever:
         ]
         pool = max(k, self.candidate_pool) if dropped else k
         if category is not None:
-            share, _ = self._category_share(conn, category, int(row["generation"] or 0))
+            share, _ = self._categories.share(conn, category, int(row["generation"] or 0))
             considered = math.ceil(pool / share * 1.5)
             if considered <= MAX_CATEGORY_SCAN:
                 rows = conn.execute(
@@ -360,153 +313,8 @@ class PgHybridRetriever:
             rows = conn.execute(_LEXICAL_SQL[_ALL], [*params, pool, k])
         return [(int(r["id"]), float(r["score"])) for r in rows.fetchall()]
 
-    def _vector(
-        self, query_vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
-    ) -> list[tuple[int, float]]:
-        """(chunk id, cosine distance), nearest first."""
-        state = self._store.state()
-        if k <= 0 or state.dimension is None:
-            return []
-        norm = float(np.linalg.norm(query_vector))
-        vector = query_vector / norm if norm else query_vector
-        ef = max(k, self.ef_search if self.ef_search is not None else max(2 * k, DEFAULT_EF_SEARCH))
-        with self._store.transaction() as conn:
-            if category is not None and not exact:
-                share, rows_in_category = self._category_share(conn, category, state.generation)
-                if rows_in_category <= EXACT_CATEGORY_ROWS or k / share * 1.5 > MAX_EF_SEARCH:
-                    exact = True  # a small category: scanning its rows beats the graph
-                else:  # the index filters after its search: widen it to the category's share
-                    ef = max(ef, math.ceil(k / share * 1.5))
-            if not exact:
-                conn.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(ef, MAX_EF_SEARCH)),)
-                )
-            rows = [] if exact else _nearest(conn, vector, k, category)
-            if exact or (category is not None and len(rows) < k):
-                rows = _nearest(conn, vector, k, category, exact=True)
-        return rows
-
-    def _category_share(
-        self, conn: Connection, category: str, generation: int
-    ) -> tuple[float, int]:
-        """(share of the vectors in `category`, their number), from counts cached for
-        `vocabulary_ttl` seconds, and refreshed sooner when the store's `generation` has moved
-        on, at most every `category_refresh_s` (the count reads every vector row: ~50 ms at
-        1M chunks, which a busy ingestion must not add to every filtered search). Stale counts
-        only pick the strategy; the fallbacks keep the results right."""
-        now = time.monotonic()
-        cached = self._category_counts
-        age = now - cached[0] if cached is not None else math.inf
-        moved = cached is not None and cached[1] != generation
-        if age >= self.vocabulary_ttl or (moved and age >= self.category_refresh_s):
-            counts = {
-                r["category"]: int(r["n"])
-                for r in conn.execute(
-                    "SELECT category, count(*) AS n FROM chunk_vectors GROUP BY category"
-                )
-            }
-            cached = self._category_counts = (now, generation, counts)
-        counts = cached[2]
-        total = sum(counts.values())
-        n = counts.get(category, 0)
-        return (n / total if total else 0.0) or 1e-9, n
-
-    # -- hybrid ----------------------------------------------------------------------------------
-
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        category: str | None = None,
-        *,
-        as_of: date | None = None,
-    ) -> list[SearchHit]:
-        """Hybrid search for `query`; [] for a query without any searchable characters.
-        `as_of`: prefer the versions in force on that date over the current ones."""
-        if not query_terms(query):
-            return []  # nothing searchable: do not spend an embedding on it
-        vector = query_vector(query, self._embedder, self._store.embedding_info())
-        return self.search_with_vector(query, vector, k, category, as_of=as_of)
-
-    def search_with_vector(
-        self,
-        query: str,
-        query_vector: Vector | None,
-        k: int | None = None,
-        category: str | None = None,
-        *,
-        as_of: date | None = None,
-    ) -> list[SearchHit]:
-        """`search` with the query already embedded; `query_vector=None`: keywords only."""
-        if not query or not query.strip():
-            return []
-        n = max(1, min(k if k is not None else self.final_results_limit, MAX_RESULTS))
-        category = normal_category(category)
-        with self._store.connection() as conn:
-            analyzed = self._analyze(conn, query)
-            if not analyzed.lexemes:
-                return []
-            pending: Future[list[tuple[int, float]]] | None = None
-            vector: list[tuple[int, float]] = []
-            if query_vector is not None:
-                args = (
-                    np.asarray(query_vector, dtype=np.float32),
-                    max(self.vector_search_limit, n),
-                    category,
-                )
-                if self.parallel:  # the legs overlap, each on its own connection
-                    pending = self._pool().submit(self._vector, *args)
-                else:
-                    vector = self._vector(*args)
-            lexical = self._lexical(conn, analyzed, max(self.bm25_search_limit, n), category)
-            if pending is not None:
-                vector = pending.result()
-            candidates = self._fuse(conn, lexical, vector)
-            if not candidates:
-                return []
-            wanted = max(n, self.reranker_top_n if self._reranker else n)
-            # Look a little past the cut so a current version ranked just below its
-            # superseded predecessors can move up.
-            window = candidates[: max(wanted, VERSION_WINDOW)]
-            details = _details(conn, [c.chunk_id for c in window])
-            candidates = [c for c in window if c.chunk_id in details]
-            versions = self._store.versions_of(
-                conn,
-                sorted({row["document_id"] for row in details.values()}),
-                replaced_on=as_of is not None,
-            )
-        candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
-        if self._reranker is not None and candidates:
-            candidates = rerank(
-                self._reranker,
-                query,
-                candidates,
-                details,
-                top_n=self.reranker_top_n,
-                timeout=self.reranker_timeout,
-                submit=self._pool().submit,
-            )
-        final = candidates[:n]
-        marked = self._highlight(analyzed, [details[c.chunk_id]["chunk_text"] for c in final])
-        return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
-
-    def _fuse(
-        self,
-        conn: Connection,
-        lexical: Sequence[tuple[int, float]],
-        vector: Sequence[tuple[int, float]],
-    ) -> list[Candidate]:
-        """The lexical leg's sections stand for their first chunks; then `hybrid.fuse`."""
-        if lexical:
-            first = _first_chunks(conn, [sid for sid, _ in lexical])
-            lexical = [(first[sid], score) for sid, score in lexical if sid in first]
-        ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
-        if not ids:
-            return []
-        return fuse(lexical, vector, _sections_of(conn, ids), section_level=True, rrf_k=self.rrf_k)
-
-    def _highlight(self, query: PgQuery, texts: Sequence[str]) -> list[str]:
-        """Each text with the query's matches between MARK_START/MARK_END ('' if none)."""
+    def highlight(self, query: PgQuery, texts: Sequence[str]) -> list[str]:
+        """`ts_headline` over `texts` (the `english` configuration, as the index)."""
         if not texts or not query.lexemes:
             return ["" for _ in texts]
         clean = [t.replace(MARK_START, " ").replace(MARK_END, " ") for t in texts]
@@ -520,6 +328,113 @@ class PgHybridRetriever:
         return [
             m if MARK_START in m else "" for m in (marked.get(i, "") for i in range(len(texts)))
         ]
+
+
+class PgVectorIndex:
+    """`VectorIndex` on PostgreSQL: `ORDER BY embedding <=> q` on the HNSW index, a category
+    widened to its share of the vectors or scanned exactly (module docstring). `ef_search`:
+    the HNSW search list size; at least the number of candidates asked for (default:
+    `DEFAULT_EF_SEARCH`, or twice the candidates when that is more)."""
+
+    def __init__(
+        self, store: PgKnowledgeStore, categories: CategoryCounts, *, ef_search: int | None = None
+    ) -> None:
+        self._store = store
+        self._categories = categories
+        self.ef_search = ef_search
+
+    def warm_up(self, *, wait: bool = True) -> None:
+        """Nothing to load: the index lives in the database."""
+
+    def close(self) -> None:
+        """Nothing to release: connections are the store's pool's."""
+
+    def nearest(
+        self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine distance), nearest first."""
+        state = self._store.state()
+        if k <= 0 or state.dimension is None:
+            return []
+        norm = float(np.linalg.norm(vector))
+        vector = vector / norm if norm else vector
+        ef = max(k, self.ef_search if self.ef_search is not None else max(2 * k, DEFAULT_EF_SEARCH))
+        with self._store.transaction() as conn:
+            if category is not None and not exact:
+                share, rows_in_category = self._categories.share(conn, category, state.generation)
+                if rows_in_category <= EXACT_CATEGORY_ROWS or k / share * 1.5 > MAX_EF_SEARCH:
+                    exact = True  # a small category: scanning its rows beats the graph
+                else:  # the index filters after its search: widen it to the category's share
+                    ef = max(ef, math.ceil(k / share * 1.5))
+            if not exact:
+                conn.execute(
+                    "SELECT set_config('hnsw.ef_search', %s, true)", (str(min(ef, MAX_EF_SEARCH)),)
+                )
+            rows = [] if exact else _nearest(conn, vector, k, category)
+            if exact or (category is not None and len(rows) < k):
+                rows = _nearest(conn, vector, k, category, exact=True)
+        return rows
+
+
+class PgHybridRetriever(HybridRetriever):
+    """`HybridRetriever` over a `PgKnowledgeStore`: `PgLexicalIndex`, `PgVectorIndex` and
+    `search_catalog.pg_catalog`. Their settings are passed through (`weights`,
+    `posting_budget`, `min_terms`, `candidate_pool`, `drop_stopwords`, `correct_spelling`,
+    `vocabulary_ttl`; `ef_search`); `vocabulary_ttl` and `category_refresh_s` also bound how
+    stale the per-category vector counts may be. The other settings are `HybridRetriever`'s."""
+
+    def __init__(
+        self,
+        store: PgKnowledgeStore,
+        embedder: Embedder | None,
+        *,
+        vector_search_limit: int = 50,
+        bm25_search_limit: int = 50,
+        final_results_limit: int = 5,
+        rrf_k: int | None = None,
+        reranker: Reranker | None = None,
+        reranker_top_n: int = 20,
+        reranker_timeout: float | None = None,
+        snippet_chars: int = 320,
+        parallel: bool = True,
+        weights: tuple[float, float, float] = (4.0, 2.0, 1.0),
+        posting_budget: int = 12_000,
+        min_terms: int = 2,
+        candidate_pool: int = 200,
+        ef_search: int | None = None,
+        drop_stopwords: bool = True,
+        correct_spelling: bool = True,
+        vocabulary_ttl: float = 300.0,
+        category_refresh_s: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.categories = CategoryCounts(ttl=vocabulary_ttl, refresh_s=category_refresh_s)
+        self.pg_lexical = PgLexicalIndex(
+            store,
+            self.categories,
+            weights=weights,
+            posting_budget=posting_budget,
+            min_terms=min_terms,
+            candidate_pool=candidate_pool,
+            drop_stopwords=drop_stopwords,
+            correct_spelling=correct_spelling,
+            vocabulary_ttl=vocabulary_ttl,
+        )
+        super().__init__(
+            pg_catalog(store),
+            self.pg_lexical,
+            PgVectorIndex(store, self.categories, ef_search=ef_search),
+            embedder,
+            vector_search_limit=vector_search_limit,
+            bm25_search_limit=bm25_search_limit,
+            final_results_limit=final_results_limit,
+            rrf_k=rrf_k,
+            reranker=reranker,
+            reranker_top_n=reranker_top_n,
+            reranker_timeout=reranker_timeout,
+            snippet_chars=snippet_chars,
+            parallel=parallel,
+        )
 
 
 #: One posting's BM25 term (without the IDF) in SQL, over `p` (parameters) and `o`
@@ -609,46 +524,3 @@ def _nearest(
         params,
     ).fetchall()
     return [(int(r["chunk_id"]), float(r["distance"])) for r in rows]
-
-
-def _sections_of(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
-    rows = conn.execute("SELECT id, section_id FROM chunks WHERE id = ANY(%s)", (list(chunk_ids),))
-    return {int(r["id"]): int(r["section_id"]) for r in rows}
-
-
-def _first_chunks(conn: Connection, section_ids: Sequence[int]) -> dict[int, int]:
-    """{section id: its first chunk's id} (sections deleted since the search are absent)."""
-    if not section_ids:
-        return {}
-    rows = conn.execute(
-        "SELECT section_id, min(id) AS id FROM chunks WHERE section_id = ANY(%s) "
-        "GROUP BY section_id",
-        (list(section_ids),),
-    )
-    return {int(r["section_id"]): int(r["id"]) for r in rows}
-
-
-def _details(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    if not chunk_ids:
-        return {}
-    rows = conn.execute(
-        "SELECT c.id, c.text AS chunk_text, s.text AS section_text, s.heading_path, "
-        "d.id AS document_id, d.source, d.title, d.category, d.updated_at, d.content_hash "
-        "FROM chunks c JOIN sections s ON s.id = c.section_id "
-        "JOIN documents d ON d.id = c.document_id WHERE c.id = ANY(%s)",
-        (list(chunk_ids),),
-    ).fetchall()
-    return {
-        int(r["id"]): {
-            "chunk_text": r["chunk_text"],
-            "section_text": r["section_text"],
-            "section_path": tuple(r["heading_path"] or ()),
-            "document_id": int(r["document_id"]),
-            "source": r["source"],
-            "title": r["title"],
-            "category": r["category"],
-            "updated_at": r["updated_at"],
-            "document_version": r["content_hash"],
-        }
-        for r in rows
-    }

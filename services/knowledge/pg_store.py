@@ -49,7 +49,6 @@ from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
 
 from services.knowledge.document_writes import NO_CATEGORY, as_matrix, draft_chunks
-from services.knowledge.versions import MAX_CHAIN, Versions
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.postgres.database import Connection, UniqueViolation
 from services.presence import Presence, orphaned, owned_id
@@ -57,7 +56,6 @@ from use_cases.knowledge.domain import (
     DocumentDetail,
     DocumentDraft,
     DocumentRecord,
-    DocumentRef,
     EmbeddingInfo,
     KnowledgeStats,
     SectionRecord,
@@ -642,67 +640,6 @@ class PgKnowledgeStore:
             embedding=info,
             categories=categories,
         )
-
-    # -- versions (read by the retriever) ------------------------------------------------------
-
-    def versions_of(
-        self, conn: Connection, document_ids: Sequence[int], *, replaced_on: bool = False
-    ) -> dict[int, Versions]:
-        """`versions.versions_of` on PostgreSQL: the same rules (services/knowledge/versions.py)."""
-        ids = sorted(set(document_ids))
-        if not ids:
-            return {}
-        rows = conn.execute(
-            "WITH RECURSIVE newer(start, id, depth) AS ("
-            " SELECT id, id, 0 FROM documents WHERE id = ANY(%s)"
-            " UNION ALL"
-            " SELECT newer.start, ("
-            "   SELECT n.id FROM documents n WHERE n.supersedes_id = newer.id"
-            "   ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1"
-            " ), newer.depth + 1 FROM newer"
-            " WHERE newer.id IS NOT NULL AND newer.depth < %s)"
-            " SELECT start, id FROM newer WHERE id IS NOT NULL AND depth > 0"
-            " ORDER BY start, depth",
-            (ids, MAX_CHAIN),
-        ).fetchall()
-        heads = {int(r["start"]): int(r["id"]) for r in rows}  # the deepest row wins
-        previous: dict[int, list[int]] = {}
-        for r in conn.execute(
-            "SELECT id, supersedes_id FROM documents WHERE id = ANY(%s) "
-            "AND supersedes_id IS NOT NULL",
-            (ids,),
-        ):
-            previous.setdefault(int(r["id"]), []).append(int(r["supersedes_id"]))
-        wanted = sorted(set(heads.values()) | {p for ps in previous.values() for p in ps})
-        refs: dict[int, DocumentRef] = {}
-        if wanted:
-            for r in conn.execute(
-                "SELECT id, title, source, updated_at FROM documents WHERE id = ANY(%s)",
-                (wanted,),
-            ):
-                refs[int(r["id"])] = DocumentRef(
-                    int(r["id"]), r["title"], r["source"], r["updated_at"]
-                )
-        replaced = (
-            {
-                int(r["supersedes_id"]): r["newest"]
-                for r in conn.execute(
-                    "SELECT supersedes_id, MAX(updated_at) AS newest FROM documents WHERE "
-                    "supersedes_id = ANY(%s) AND updated_at IS NOT NULL GROUP BY supersedes_id",
-                    (ids,),
-                )
-            }
-            if replaced_on
-            else {}
-        )
-        return {
-            document_id: Versions(
-                superseded_by=refs.get(heads[document_id]) if document_id in heads else None,
-                supersedes=tuple(refs[p] for p in previous.get(document_id, ()) if p in refs),
-                replaced_on=replaced.get(document_id),
-            )
-            for document_id in ids
-        }
 
     # -- embeddings ----------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from loguru import logger
 from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError
 
-__all__ = ["VectorIndex"]
+__all__ = ["ResidentVectors"]
 
 _ID_BATCH = 500
 _BLOCK = 1024
@@ -53,7 +53,7 @@ class _Snapshot:
     size: int
 
 
-class VectorIndex:
+class ResidentVectors:
     """Resident copy of the vectors with exact and binary-shortlist cosine search."""
 
     def __init__(self, *, exact_threshold: int = 10_000, candidates: int = 1_000) -> None:

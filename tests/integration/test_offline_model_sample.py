@@ -30,7 +30,7 @@ from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders.minilm import MiniLMEmbedder
 from services.knowledge.embedders.minilm_build import is_installed
 from services.knowledge.loaders import FileLoader
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.offline import build_offline_model, confidence_of
 from services.offline.text import strip_pleasantries
@@ -67,7 +67,7 @@ class FixedClock:
 
 @dataclass
 class Sample:
-    retriever: HybridRetriever
+    retriever: SqliteHybridRetriever
     sql: SqlRunner
     embedder: MiniLMEmbedder
 
@@ -119,7 +119,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
     tables = SqliteTableLoader(work / "tables.db")
     for csv in sorted((SAMPLE / "tables").glob("*.csv")):
         tables.load(csv, csv.stem)
-    retriever = HybridRetriever(store, embedder)
+    retriever = SqliteHybridRetriever(store, embedder)
     try:
         yield Sample(
             retriever=retriever, sql=SqliteSqlRunner(work / "tables.db"), embedder=embedder

@@ -247,7 +247,7 @@ def test_lexical_scores_are_bm25_also_when_common_lexemes_are_only_rescored(
     query = retriever.analyze("zebra savanna stripes")
     assert set(query.lexemes) == {"zebra", "savanna", "stripe"}
     with store.connection() as conn:
-        hits = retriever._lexical(conn, query, 10, None)
+        hits = retriever.pg_lexical._search(conn, query, 10, None)
     expected = bm25(store, list(query.lexemes))
     if posting_budget == 1:  # only "zebra" picks candidates; the rest are re-scored on them
         expected = {sid: s for sid, s in expected.items() if sid in {h[0] for h in hits}}

@@ -86,14 +86,14 @@ def test_the_graph_search_of_a_category_finds_what_an_exact_scan_finds(
 def test_category_counts_follow_writes(
     retriever: PgHybridRetriever, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retriever, "category_refresh_s", 0.0)  # no wait between refreshes
+    monkeypatch.setattr(retriever.categories, "refresh_s", 0.0)  # no wait between refreshes
     with retriever.store.connection() as conn:
-        before = retriever._category_share(conn, "new", retriever.store.state().generation)
+        before = retriever.categories.share(conn, "new", retriever.store.state().generation)
     d = draft("new.md", title="A new category", category="new")
     retriever.store.save_document(d, vectors_for(d))
     try:
         with retriever.store.connection() as conn:
-            after = retriever._category_share(conn, "new", retriever.store.state().generation)
+            after = retriever.categories.share(conn, "new", retriever.store.state().generation)
         query = np.asarray(vectors_for(d)[0])
 
         hits = retriever.search_vector(query, 5, "new")
@@ -133,14 +133,14 @@ def test_the_lexical_leg_filters_a_category_the_same_way_on_both_paths(
 def test_a_busy_writer_does_not_make_every_filtered_search_recount(
     retriever: PgHybridRetriever, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retriever, "category_refresh_s", 3600.0)
+    monkeypatch.setattr(retriever.categories, "refresh_s", 3600.0)
     with retriever.store.connection() as conn:
-        retriever._category_share(conn, "hr", retriever.store.state().generation)
+        retriever.categories.share(conn, "hr", retriever.store.state().generation)
     d = draft("busy.md", title="Written meanwhile", category="busy")
     retriever.store.save_document(d, vectors_for(d))
     try:
         with retriever.store.connection() as conn:
-            share = retriever._category_share(conn, "busy", retriever.store.state().generation)
+            share = retriever.categories.share(conn, "busy", retriever.store.state().generation)
         hits = retriever.search_vector(np.asarray(vectors_for(d)[0]), 5, "busy")
 
         assert share[1] == 0  # the cached counts, not a recount after the write

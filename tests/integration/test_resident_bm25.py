@@ -21,7 +21,7 @@ import pytest
 from services.knowledge import resident_bm25
 from services.knowledge.lexical import LexicalSearcher
 from services.knowledge.resident_bm25 import ResidentBM25
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft
 
@@ -272,7 +272,7 @@ def test_a_write_from_another_process_is_seen_and_a_failed_one_is_not(
 def test_the_retriever_uses_fts5_until_the_background_build_is_done(
     store: SqliteKnowledgeStore,
 ) -> None:
-    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    retriever = SqliteHybridRetriever(store, None, resident_min_sections=0)
     resident = retriever.resident
     assert resident is not None
     gate = threading.Event()
@@ -299,7 +299,7 @@ def test_the_retriever_uses_fts5_until_the_background_build_is_done(
 def test_below_the_size_threshold_the_retriever_stays_on_fts5(
     store: SqliteKnowledgeStore,
 ) -> None:
-    retriever = HybridRetriever(store, None)  # default threshold: 5,000 sections
+    retriever = SqliteHybridRetriever(store, None)  # default threshold: 5,000 sections
     retriever.warm_up()
     retriever.search_with_vector("annual leave", None, 5)
     assert retriever.resident is not None
@@ -310,7 +310,7 @@ def test_below_the_size_threshold_the_retriever_stays_on_fts5(
 def test_the_retriever_takes_in_small_changes_during_a_search(
     store: SqliteKnowledgeStore,
 ) -> None:
-    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    retriever = SqliteHybridRetriever(store, None, resident_min_sections=0)
     retriever.warm_up()
     assert retriever.resident is not None and retriever.resident.size == 10
     save(store, "vpn.md", "VPN", "it", [((), "Wireguard tunnels for remote staff.")])
@@ -323,7 +323,7 @@ def test_the_retriever_takes_in_small_changes_during_a_search(
 
 
 def test_a_server_start_builds_the_index_in_the_background(store: SqliteKnowledgeStore) -> None:
-    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    retriever = SqliteHybridRetriever(store, None, resident_min_sections=0)
     resident = retriever.resident
     assert resident is not None
 
@@ -337,7 +337,7 @@ def test_a_server_start_builds_the_index_in_the_background(store: SqliteKnowledg
 def test_a_failed_background_build_leaves_fts5_answering_and_is_not_retried_at_once(
     store: SqliteKnowledgeStore,
 ) -> None:
-    retriever = HybridRetriever(store, None, resident_min_sections=0)
+    retriever = SqliteHybridRetriever(store, None, resident_min_sections=0)
     resident = retriever.resident
     assert resident is not None
     attempts: list[int] = []
@@ -389,7 +389,7 @@ def test_searches_read_the_old_snapshot_while_a_reload_builds_the_new_one(
 def test_the_index_is_built_once_writes_take_the_base_past_the_threshold(
     store: SqliteKnowledgeStore,
 ) -> None:
-    retriever = HybridRetriever(store, None, resident_min_sections=12)
+    retriever = SqliteHybridRetriever(store, None, resident_min_sections=12)
     resident = retriever.resident
     assert resident is not None
     retriever.search_with_vector("annual leave", None, 5)

@@ -1,4 +1,4 @@
-"""Hybrid retrieval on both backends (SQLite: `HybridRetriever`; PostgreSQL:
+"""Hybrid retrieval on both backends (SQLite: `SqliteHybridRetriever`; PostgreSQL:
 `PgHybridRetriever`) with a deterministic fake embedder. The same test bodies run on each
 (`backend` fixture); tests of SQLite's own machinery (FTS5 BM25 budget, resident vector index,
 migrations of the file) use `sqlite_store` and say so."""
@@ -20,9 +20,9 @@ import respx
 from services.knowledge.fts_query import words
 from services.knowledge.lexical import LexicalSearcher
 from services.knowledge.reranker import CohereReranker
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
-from services.knowledge.vector_index import VectorIndex
+from services.knowledge.vector_index import ResidentVectors
 from tests.knowledge_backends import (
     AnyRetriever,
     AnyStore,
@@ -196,7 +196,7 @@ def test_query_stopwords_are_dropped_from_the_bm25_leg_unless_asked(
 def test_a_typo_in_the_query_still_finds_its_passage_on_the_sqlite_keyword_leg(
     sqlite_store: SqliteKnowledgeStore,
 ) -> None:
-    store, retriever = sqlite_store, HybridRetriever(sqlite_store, EMBEDDER)
+    store, retriever = sqlite_store, SqliteHybridRetriever(sqlite_store, EMBEDDER)
     conn = store.connection()
     analyzed = LexicalSearcher().analyze(conn, "encyrption")
     assert "encrypt" in analyzed.stems  # the index's Porter stem of "encryption"
@@ -280,7 +280,7 @@ def test_vector_search_methods_agree_on_a_small_index(retriever: AnyRetriever) -
 
     assert [h.chunk_id for h in auto] == [h.chunk_id for h in exact]
     assert [h.score for h in auto] == pytest.approx([h.score for h in exact], abs=1e-5)
-    if isinstance(retriever, HybridRetriever):  # sqlite-vec's KNN in SQL, the reference
+    if isinstance(retriever, SqliteHybridRetriever):  # sqlite-vec's KNN in SQL, the reference
         vec0 = retriever.search_vector(query, 4, method="vec0")
         assert [h.chunk_id for h in vec0] == [h.chunk_id for h in exact]
         assert [h.score for h in auto] == pytest.approx([h.score for h in vec0], abs=1e-5)
@@ -290,8 +290,8 @@ def test_the_binary_shortlist_path_finds_the_exact_neighbours_when_it_covers_the
     sqlite_store: SqliteKnowledgeStore,
 ) -> None:
     store = sqlite_store
-    retriever = HybridRetriever(
-        store, EMBEDDER, vectors=VectorIndex(exact_threshold=0, candidates=3)
+    retriever = SqliteHybridRetriever(
+        store, EMBEDDER, vectors=ResidentVectors(exact_threshold=0, candidates=3)
     )
     query = EMBEDDER.embed_query("annual leave days")
 
@@ -332,7 +332,7 @@ def test_the_vector_index_follows_saves_replacements_and_deletes(
     store.delete_document(record.id)
     assert all(h.source != "parking.md" for h in retriever.search("parking garage permit", k=10))
     assert Probe(store).count("chunk_vectors") == 6
-    if isinstance(retriever, HybridRetriever):
+    if isinstance(retriever, SqliteHybridRetriever):
         assert retriever.vectors.size == 6
 
 
@@ -340,8 +340,8 @@ def test_dropping_common_terms_and_re_scoring_reproduces_full_bm25(
     sqlite_store: SqliteKnowledgeStore,
 ) -> None:
     store = sqlite_store
-    full = HybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(posting_budget=10**9))
-    budgeted = HybridRetriever(
+    full = SqliteHybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(posting_budget=10**9))
+    budgeted = SqliteHybridRetriever(
         store, EMBEDDER, lexical=LexicalSearcher(posting_budget=1, min_terms=1)
     )
     query = "leave days laptop screen travel expenses"
@@ -466,7 +466,7 @@ async def test_a_search_reports_reranked_only_when_cohere_reordered_it(
 
 def test_a_retriever_can_open_the_store_by_path(sqlite_store: SqliteKnowledgeStore) -> None:
     store = sqlite_store
-    retriever = HybridRetriever(store.path, EMBEDDER)
+    retriever = SqliteHybridRetriever(store.path, EMBEDDER)
 
     assert retriever.search("encryption", k=1)[0].source == "laptop.md"
     retriever.close()
@@ -508,14 +508,14 @@ def test_a_write_through_another_store_on_the_same_file_is_seen(
 
     assert hits[0].source == "vpn.md"
     assert "laptop.md" not in {h.source for h in hits}
-    if isinstance(retriever, HybridRetriever):
+    if isinstance(retriever, SqliteHybridRetriever):
         assert retriever.vectors.size == 5  # 6 + 1 new - 2 deleted
 
 
 def test_the_vector_index_reloads_when_tombstones_were_pruned_past_it(
     sqlite_store: SqliteKnowledgeStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store, retriever = sqlite_store, HybridRetriever(sqlite_store, EMBEDDER)
+    store, retriever = sqlite_store, SqliteHybridRetriever(sqlite_store, EMBEDDER)
     retriever.search("leave")
     monkeypatch.setattr("services.knowledge.store.TOMBSTONE_GENERATIONS", 1)
     store.delete_document(store.get_by_source("leave.md").id)  # type: ignore[union-attr]
@@ -675,8 +675,8 @@ def test_section_level_bm25_ranks_the_section_whose_whole_text_matches(
     for source, title, category, sections in SPREAD:
         save(store, source, title, category, sections)
     query = "zebra quokka"
-    by_chunk = HybridRetriever(store, None, lexical=LexicalSearcher(level="chunk"))
-    by_section = HybridRetriever(store, None)  # the default: section level
+    by_chunk = SqliteHybridRetriever(store, None, lexical=LexicalSearcher(level="chunk"))
+    by_section = SqliteHybridRetriever(store, None)  # the default: section level
     assert by_section.lexical.level == "section"
 
     # No single chunk holds both terms: scored chunk by chunk, the repetitive one wins.
@@ -754,7 +754,7 @@ def test_the_section_index_migration_backfills_an_existing_knowledge_base(
         assert _section_fts_rowids(reopened) == _section_ids(reopened)
         assert len(_section_fts_rowids(reopened, "policy")) == 2  # title "Leave policy"
         assert _section_fts_rowids(reopened, "encryption")
-        hits = HybridRetriever(reopened, EMBEDDER).search("disk encryption", k=1)
+        hits = SqliteHybridRetriever(reopened, EMBEDDER).search("disk encryption", k=1)
         assert hits[0].source == "laptop.md"
     finally:
         reopened.close()
@@ -764,8 +764,8 @@ def test_the_section_level_leg_keeps_the_budget_re_scoring_and_spelling_correcti
     sqlite_store: SqliteKnowledgeStore,
 ) -> None:
     store = sqlite_store
-    full = HybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(level="section"))
-    budgeted = HybridRetriever(
+    full = SqliteHybridRetriever(store, EMBEDDER, lexical=LexicalSearcher(level="section"))
+    budgeted = SqliteHybridRetriever(
         store,
         EMBEDDER,
         lexical=LexicalSearcher(level="section", posting_budget=1, min_terms=1),

@@ -1,0 +1,267 @@
+"""What hybrid retrieval reads from the store besides its two indexes, written once for
+SQLite and PostgreSQL: the `SearchCatalog` port of `hybrid.HybridRetriever`.
+
+After the lexical and vector legs have ranked their ids, the retriever asks the catalog
+(through one `CatalogReader`, so one connection serves the whole step):
+
+* `first_chunks`: a section's first chunk (a section-level lexical hit stands for it);
+* `sections_of`: each chunk's section (fusion collapses the legs to sections);
+* `details`: the rows a hit is built from (chunk, section, document);
+* `versions_of`: the recorded versions of each document (services/knowledge/versions.py).
+
+The SQL is the same in both dialects apart from two things, which `Reads` hides: the
+placeholder (`?` on SQLite, `%s` on PostgreSQL; the statements here are written with `?`)
+and a list parameter (`col IN (?, ?, ...)` on SQLite, `col = ANY(?)` on PostgreSQL). Values
+that the two databases store differently (dates as ISO text or as `date`, heading paths as
+JSON text or as an array) are normalised when read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, Protocol
+
+from psycopg.rows import tuple_row
+
+from services.knowledge.versions import MAX_CHAIN, Versions
+from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo
+
+if TYPE_CHECKING:
+    from services.knowledge.pg_store import PgKnowledgeStore
+    from services.knowledge.store import SqliteKnowledgeStore
+    from services.postgres.database import Connection as PgConnection
+    from services.sqlite.connection import Connection as SqliteConnection
+
+__all__ = [
+    "CatalogReader",
+    "ChunkDetails",
+    "PgReads",
+    "Reads",
+    "SqlSearchCatalog",
+    "SqliteReads",
+    "pg_catalog",
+    "sqlite_catalog",
+]
+
+
+@dataclass
+class ChunkDetails:
+    """What a search hit shows of one chunk: its text, its section's and its document's."""
+
+    chunk_text: str
+    section_text: str
+    section_path: tuple[str, ...]
+    document_id: int
+    source: str
+    title: str
+    category: str
+    updated_at: date | None
+    document_version: str
+    versions: Versions = field(default_factory=Versions)
+
+
+class Reads(Protocol):
+    """One open connection, as the catalog's statements need it (the dialect's only say)."""
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of `sql` (written with `?` placeholders) as tuples."""
+        ...
+
+    def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+        """(`column` is one of `values` as SQL, its parameters)."""
+        ...
+
+
+class SqliteReads:
+    def __init__(self, conn: SqliteConnection) -> None:
+        self._conn = conn
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return list(self._conn.execute(sql, list(params)).fetchall())
+
+    def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+class PgReads:
+    def __init__(self, conn: PgConnection) -> None:
+        self._conn = conn
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(sql.replace("?", "%s"), list(params))  # type: ignore[arg-type]
+            return list(cursor.fetchall())
+
+    def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+
+def _as_date(value: object) -> date | None:
+    if isinstance(value, str):
+        return date.fromisoformat(value) if value else None
+    return value if isinstance(value, date) else None
+
+
+def _as_path(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(json.loads(value or "[]"))
+    return tuple(value or ())  # type: ignore[call-overload]
+
+
+class CatalogReader:
+    """The catalog's reads over one connection."""
+
+    def __init__(self, reads: Reads) -> None:
+        self._reads = reads
+
+    def first_chunks(self, section_ids: Collection[int]) -> dict[int, int]:
+        """{section id: its first chunk's id} (sections deleted since the search are absent)."""
+        if not section_ids:
+            return {}
+        where, params = self._reads.any_of("section_id", section_ids)
+        rows = self._reads.rows(
+            f"SELECT section_id, min(id) FROM chunks WHERE {where} GROUP BY section_id", params
+        )
+        return {int(sid): int(cid) for sid, cid in rows}
+
+    def sections_of(self, chunk_ids: Collection[int]) -> dict[int, int]:
+        """{chunk id: its section's id} (chunks deleted since the search are absent)."""
+        if not chunk_ids:
+            return {}
+        where, params = self._reads.any_of("id", chunk_ids)
+        rows = self._reads.rows(f"SELECT id, section_id FROM chunks WHERE {where}", params)
+        return {int(cid): int(sid) for cid, sid in rows}
+
+    def details(self, chunk_ids: Collection[int]) -> dict[int, ChunkDetails]:
+        if not chunk_ids:
+            return {}
+        where, params = self._reads.any_of("c.id", chunk_ids)
+        rows = self._reads.rows(
+            "SELECT c.id, c.text, s.text, s.heading_path, d.id, d.source, d.title, d.category, "
+            "d.updated_at, d.content_hash FROM chunks c JOIN sections s ON s.id = c.section_id "
+            f"JOIN documents d ON d.id = c.document_id WHERE {where}",
+            params,
+        )
+        details: dict[int, ChunkDetails] = {}
+        for cid, chunk, section, heading, doc_id, source, title, category, updated, hash_ in rows:
+            details[int(cid)] = ChunkDetails(
+                chunk_text=chunk,
+                section_text=section,
+                section_path=_as_path(heading),
+                document_id=int(doc_id),
+                source=source,
+                title=title,
+                category=category,
+                updated_at=_as_date(updated),
+                document_version=hash_ or "",
+            )
+        return details
+
+    def versions_of(
+        self, document_ids: Iterable[int], *, replaced_on: bool = False
+    ) -> dict[int, Versions]:
+        """The versions of each document in `document_ids` (every id gets an entry), by the
+        rules of services/knowledge/versions.py; with `replaced_on`, also the date each
+        superseded one was replaced (a question about the past needs it; a search for the
+        present does not, so it pays no extra query)."""
+        ids = sorted(set(document_ids))
+        if not ids:
+            return {}
+        where, params = self._reads.any_of("id", ids)
+        heads = {  # the deepest row wins
+            int(start): int(head)
+            for start, head in self._reads.rows(
+                "WITH RECURSIVE newer(start, id, depth) AS ("
+                f" SELECT id, id, 0 FROM documents WHERE {where}"
+                " UNION ALL"
+                " SELECT newer.start, ("
+                "   SELECT n.id FROM documents n WHERE n.supersedes_id = newer.id"
+                "   ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1"
+                " ), newer.depth + 1 FROM newer"
+                f" WHERE newer.id IS NOT NULL AND newer.depth < {MAX_CHAIN})"
+                " SELECT start, id FROM newer WHERE id IS NOT NULL AND depth > 0"
+                " ORDER BY start, depth",
+                params,
+            )
+        }
+        previous: dict[int, list[int]] = {}
+        for document_id, older in self._reads.rows(
+            f"SELECT id, supersedes_id FROM documents WHERE {where} AND supersedes_id IS NOT NULL",
+            params,
+        ):
+            previous.setdefault(int(document_id), []).append(int(older))
+        refs = self._refs(set(heads.values()) | {p for ps in previous.values() for p in ps})
+        replaced: dict[int, date] = {}
+        if replaced_on:
+            older_where, older_params = self._reads.any_of("supersedes_id", ids)
+            for older, newest in self._reads.rows(
+                f"SELECT supersedes_id, MAX(updated_at) FROM documents WHERE {older_where} "
+                "AND updated_at IS NOT NULL GROUP BY supersedes_id",
+                older_params,
+            ):
+                if (day := _as_date(newest)) is not None:
+                    replaced[int(older)] = day
+        return {
+            document_id: Versions(
+                superseded_by=refs.get(heads[document_id]) if document_id in heads else None,
+                supersedes=tuple(refs[p] for p in previous.get(document_id, ()) if p in refs),
+                replaced_on=replaced.get(document_id),
+            )
+            for document_id in ids
+        }
+
+    def _refs(self, ids: set[int]) -> dict[int, DocumentRef]:
+        if not ids:
+            return {}
+        where, params = self._reads.any_of("id", sorted(ids))
+        rows = self._reads.rows(
+            f"SELECT id, title, source, updated_at FROM documents WHERE {where}", params
+        )
+        return {
+            int(i): DocumentRef(int(i), title, source, _as_date(u)) for i, title, source, u in rows
+        }
+
+
+class SqlSearchCatalog:
+    """`SearchCatalog` over a store: `open_reads` lends a connection for one search's reads."""
+
+    def __init__(
+        self,
+        open_reads: Callable[[], AbstractContextManager[Reads]],
+        embedding_info: Callable[[], EmbeddingInfo | None],
+    ) -> None:
+        self._open_reads = open_reads
+        self._embedding_info = embedding_info
+
+    def embedding_info(self) -> EmbeddingInfo | None:
+        return self._embedding_info()
+
+    @contextmanager
+    def reading(self) -> Iterator[CatalogReader]:
+        with self._open_reads() as reads:
+            yield CatalogReader(reads)
+
+
+def sqlite_catalog(store: SqliteKnowledgeStore) -> SqlSearchCatalog:
+    """The catalog of a SQLite store (this thread's connection; nothing to give back)."""
+
+    @contextmanager
+    def open_reads() -> Iterator[Reads]:
+        yield SqliteReads(store.connection())
+
+    return SqlSearchCatalog(open_reads, store.embedding_info)
+
+
+def pg_catalog(store: PgKnowledgeStore) -> SqlSearchCatalog:
+    """The catalog of a PostgreSQL store (a pooled connection for each search's reads)."""
+
+    @contextmanager
+    def open_reads() -> Iterator[Reads]:
+        with store.connection() as conn:
+            yield PgReads(conn)
+
+    return SqlSearchCatalog(open_reads, store.embedding_info)
