@@ -83,8 +83,8 @@ from use_cases.admin.uploads import UploadDocument, result_from_json
 from use_cases.advice.agent import (
     ADVICE_PROMPT_VERSION,
     ADVICE_SYSTEM_PROMPT,
+    ADVICE_TURN,
     AdviceDeps,
-    build_advice_agent,
 )
 from use_cases.advice.give_advice import GiveAdvice
 from use_cases.advice.manage_threads import ManageAdviceThreads
@@ -97,7 +97,14 @@ from use_cases.calibration.analytics import (
     GetPhraseStatus,
     Recalibrate,
 )
-from use_cases.chat.agent import PROMPT_VERSION, SYSTEM_PROMPT, AgentDeps, AgentLimits, build_agent
+from use_cases.chat.agent import (
+    CHAT_TURN,
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    AgentDeps,
+    AgentLimits,
+    build_agent,
+)
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.ports import WebSearch
@@ -426,7 +433,7 @@ def _wire(
         tool_retries=settings.agent_tool_retries,
         timeout_s=settings.agent_timeout,
     )
-    agent = build_agent(limits=limits)
+    agent = build_agent(CHAT_TURN, limits=limits)
     api_keys = app_stores.api_keys
     audit_log = app_stores.audit_log
     audit = RecordAudit(audit_log, clock)
@@ -466,7 +473,7 @@ def _wire(
     )
     chats = ManageChats(history, response_log, store)
     advice = GiveAdvice(
-        build_advice_agent(limits=limits),
+        build_agent(ADVICE_TURN, limits=limits),
         ModelsForPromptType(models, model_default_store, ADVICE),
         lambda: AdviceDeps(
             retriever=retriever, sql=sql, clock=clock, search_limit=settings.final_results_limit

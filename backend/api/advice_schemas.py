@@ -37,9 +37,9 @@ from use_cases.advice.domain import (
     AdviceRequest,
     AdviceStarted,
     AdviceThread,
-    ConversationMessage,
     StructuredAdvice,
 )
+from use_cases.chat.domain import ConversationMessage
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 OPENING = '{"main_advice":"'

@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, open_container, run_command
-from use_cases.advice.domain import AdviceRequest, ConversationMessage, StructuredAdvice
+from use_cases.advice.domain import AdviceRequest, StructuredAdvice
+from use_cases.chat.domain import ConversationMessage
 
 
 def print_advice(advice: StructuredAdvice) -> None:

@@ -34,8 +34,8 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN, Caller
 from use_cases.admin.uploads import UploadRequest
-from use_cases.advice.domain import AdviceRequest, ConversationMessage
-from use_cases.chat.domain import NewMessage
+from use_cases.advice.domain import AdviceRequest
+from use_cases.chat.domain import ConversationMessage, NewMessage
 from use_cases.chat.responses import FeedbackRequest, ResponseRecord
 from use_cases.knowledge.ingest import IngestRequest, IngestSource
 from use_cases.prompts.domain import CHAT

@@ -40,6 +40,7 @@ from services.tables.pg_loader import PgTableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 from use_cases.chat.agent import (
+    CHAT_TURN,
     NOT_FOUND_ANSWER,
     AgentDeps,
     AgentLimits,
@@ -135,7 +136,7 @@ def _questions(kind: str) -> list[dict[str, Any]]:
 
 
 async def _run(sample: Sample, kind: str) -> list[Outcome]:
-    agent = build_agent(limits=AgentLimits())
+    agent = build_agent(CHAT_TURN, limits=AgentLimits())
     model = build_offline_model(sample.sql.schemas)
     outcomes = []
     for q in _questions(kind):
@@ -220,7 +221,7 @@ async def _on_both(
     sample: Sample, pg_tables: PgSqlRunner, questions: dict[str, str]
 ) -> list[tuple[str, str]]:
     """(question, answer) for each question, with the tables on SQLite and then PostgreSQL."""
-    agent = build_agent(limits=AgentLimits())
+    agent = build_agent(CHAT_TURN, limits=AgentLimits())
     answers = []
     for runner in (sample.sql, pg_tables):
         model = build_offline_model(runner.schemas, sentence_encoder=sample.embedder)
@@ -313,7 +314,7 @@ async def test_the_readme_questions_are_answered_correctly(sample: Sample) -> No
     """With the local embedder, as `make run` serves them; the first sentence must hold it."""
     questions = _readme_questions()
     assert set(questions) == set(README_ANSWERS), "README examples and expectations differ"
-    agent = build_agent(limits=AgentLimits())
+    agent = build_agent(CHAT_TURN, limits=AgentLimits())
     model = build_offline_model(sample.sql.schemas, sentence_encoder=sample.embedder)
     for question in questions:
         deps = AgentDeps(retriever=sample.retriever, sql=sample.sql, clock=FixedClock())
@@ -338,7 +339,7 @@ async def test_chatty_framing_does_not_change_the_answer(
     """Politeness and filler ("sorry to bother you", "thx") are not what a question is about:
     the answer is the plain question's (the evaluation's `filler` perturbation measures this,
     docs/evaluation.md)."""
-    agent = build_agent(limits=AgentLimits())
+    agent = build_agent(CHAT_TURN, limits=AgentLimits())
     model = build_offline_model(sample.sql.schemas, sentence_encoder=sample.embedder)
 
     async def answer(text: str) -> str:

@@ -29,13 +29,12 @@ from tests.fakes import (
     InMemoryResponseLog,
     SteppingClock,
 )
-from use_cases.advice.agent import ADVICE_SYSTEM_PROMPT, ADVICE_TOOL, AdviceDeps, build_advice_agent
+from use_cases.advice.agent import ADVICE_SYSTEM_PROMPT, ADVICE_TOOL, ADVICE_TURN, AdviceDeps
 from use_cases.advice.domain import (
     AdviceDelta,
     AdviceFinished,
     AdviceRequest,
     AdviceStarted,
-    ConversationMessage,
 )
 from use_cases.advice.give_advice import (
     GiveAdvice,
@@ -45,6 +44,7 @@ from use_cases.advice.give_advice import (
     source_of,
 )
 from use_cases.chat.agent import (
+    CHAT_TURN,
     INSTRUCTIONS_WITHHELD,
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
@@ -54,6 +54,7 @@ from use_cases.chat.agent import (
     build_agent,
 )
 from use_cases.chat.chat_turns import REFUSAL_ANSWER, ChatRequest, ChatTurns
+from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.responses import RecordedResponse, RecordResponse, ResponseRecord
 from use_cases.chat.search_discipline import decide
 from use_cases.confidence.estimator import REFUSAL_CONFIDENCE
@@ -152,7 +153,7 @@ def logged_responses(log: InMemoryResponseLog | None = None) -> RecordResponse:
 def give_advice(model: FunctionModel, **options: Any) -> GiveAdvice:
     options.setdefault("responses", logged_responses())
     return GiveAdvice(
-        build_advice_agent(limits=AgentLimits()),
+        build_agent(ADVICE_TURN, limits=AgentLimits()),
         Models(model),
         lambda: AdviceDeps(retriever=OneHitRetriever(), sql=None, clock=SteppingClock()),
         SteppingClock(),
@@ -284,7 +285,7 @@ async def test_chat_and_advice_log_the_search_from_the_tool_calls_the_core_recor
     model = FunctionModel(stream_function=search_then_answer)
     chat_log, advice_log = LoggedResponses(), LoggedResponses()
     chat = ChatTurns(
-        build_agent(limits=AgentLimits()),
+        build_agent(CHAT_TURN, limits=AgentLimits()),
         InMemoryHistoryStore(),
         Models(model),
         lambda: AgentDeps(retriever=OneHitRetriever(), sql=None, clock=SteppingClock()),

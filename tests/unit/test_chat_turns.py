@@ -37,6 +37,7 @@ from tests.fakes import (
     streamed,
 )
 from use_cases.chat.agent import (
+    CHAT_TURN,
     INSTRUCTIONS_WITHHELD,
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
@@ -106,7 +107,7 @@ def rig(
     sql = InMemorySqlRunner()
     prompt = [PROMPT]
     turns = ChatTurns(
-        build_agent(limits=limits),
+        build_agent(CHAT_TURN, limits=limits),
         history,
         Models(model, **resolver),
         lambda: AgentDeps(retriever=retriever, sql=sql, clock=clock),

@@ -39,6 +39,7 @@ from services.offline import (
 )
 from tests.sample_lexicon import SAMPLE_LEXICON
 from use_cases.chat.agent import (
+    CHAT_TURN,
     NOT_FOUND_ANSWER,
     SEARCH_TOOL,
     SQL_TOOL,
@@ -256,7 +257,7 @@ Agent = Any
 
 @pytest.fixture(scope="module")
 def agent() -> Agent:
-    return build_agent(limits=AgentLimits())
+    return build_agent(CHAT_TURN, limits=AgentLimits())
 
 
 def deps(hits: Sequence[SearchHit], sql: FakeSql | None = None) -> AgentDeps:

@@ -22,7 +22,7 @@ from tests.fakes import (
 )
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
-from use_cases.chat.agent import SEARCH_TOOL, AgentDeps, AgentLimits, build_agent
+from use_cases.chat.agent import CHAT_TURN, SEARCH_TOOL, AgentDeps, AgentLimits, build_agent
 from use_cases.evaluation.playground import PlaygroundPrompt, PlaygroundRequest, RunPlayground
 from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
 from use_cases.prompts.manage_prompts import ManagePrompts
@@ -102,7 +102,7 @@ def playground(models: Models, store: InMemoryPromptStore | None = None) -> RunP
         types, store or InMemoryPromptStore(), RecordAudit(InMemoryAuditLog(), clock), clock
     )
     return RunPlayground(
-        build_agent(limits=AgentLimits()),
+        build_agent(CHAT_TURN, limits=AgentLimits()),
         prompts,
         models,
         lambda: AgentDeps(retriever=InMemoryRetriever(HITS), sql=None, clock=clock),

@@ -29,8 +29,9 @@ from pydantic_ai.run import AgentRunResultEvent
 from services.offline import build_offline_model
 from services.offline.advice import DECLINED_REASONING
 from tests.fakes import InMemorySqlRunner
-from use_cases.advice.agent import ADVICE_TOOL, AdviceDeps, build_advice_agent
+from use_cases.advice.agent import ADVICE_TOOL, ADVICE_TURN, AdviceDeps
 from use_cases.chat.agent import (
+    CHAT_TURN,
     NOT_SEARCHED_ANSWER,
     SEARCH_FIRST,
     SEARCH_REQUIRED_ANSWER,
@@ -158,7 +159,7 @@ def tool_calls(messages: Sequence[ModelMessage]) -> list[str]:
 
 @pytest.fixture
 def agent() -> Any:
-    return build_agent(limits=AgentLimits())
+    return build_agent(CHAT_TURN, limits=AgentLimits())
 
 
 @pytest.mark.parametrize(
@@ -354,7 +355,7 @@ async def test_the_offline_model_declines_disallowed_advice_saying_nothing_was_l
     deps = deps_for_turn(
         AdviceDeps(retriever=OneHitRetriever(), sql=None, clock=Clock()), decide(message)
     )
-    result = await build_advice_agent(limits=AgentLimits()).run(
+    result = await build_agent(ADVICE_TURN, limits=AgentLimits()).run(
         anchored_prompt(message, TODAY), model=build_offline_model(list), deps=deps
     )
     assert result.output.main_advice == DECLINED_PROBE

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from use_cases.chat.domain import MessageRole
+from use_cases.chat.domain import ConversationMessage
 from use_cases.shared.errors import AlmanacError
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
 
@@ -123,12 +123,6 @@ class AdviceDraft(BaseModel):
         description="The numbers n of the passages the advice relies on (as in [n]); empty "
         "when nothing relevant was found.",
     )
-
-
-@dataclass(frozen=True)
-class ConversationMessage:
-    role: MessageRole
-    content: str
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,6 @@ from use_cases.advice.domain import (
     AdviceSource,
     AdviceStarted,
     Alternative,
-    ConversationMessage,
     SearchDecision,
     StructuredAdvice,
     WebSearchReport,
@@ -107,10 +106,10 @@ from use_cases.chat.chat_turns import (
     MAX_MESSAGE_CHARS,
     REFUSAL_ANSWER,
     ResponseRecorder,
-    check_conversation_size,
-    checked_question,
+    checked_conversation,
 )
 from use_cases.chat.citation_order import CitationOrder
+from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.ports import WebSearch
 from use_cases.chat.responses import ResponseRecord
 from use_cases.chat.search_discipline import SearchDecision as Discipline
@@ -268,23 +267,12 @@ class GiveAdvice:
 
     def _check(self, conversation: Sequence[ConversationMessage]) -> str:
         """The latest question, or the error that says what is wrong with the conversation."""
-        if not conversation:
-            raise InvalidRequest("The conversation is empty: send at least the user's question.")
-        for index, message in enumerate(conversation):
-            if message.role not in ("user", "assistant"):
-                raise InvalidRequest(
-                    f"Message {index} has role {message.role!r}; roles are 'user' and 'assistant'."
-                )
-        check_conversation_size(
-            len(conversation),
-            sum(len(m.content) for m in conversation),
+        return checked_conversation(
+            conversation,
+            max_message_chars=self._max_message_chars,
             max_messages=self._max_messages,
             max_chars=self._max_chars,
         )
-        last = conversation[-1]
-        if last.role != "user":
-            raise InvalidRequest("The last message must be the user's question.")
-        return checked_question(last.content, self._max_message_chars)
 
     def _thread_history(self, request: AdviceRequest, question: str) -> list[ConversationMessage]:
         """The earlier messages of the request's thread (none for a new one), once the
@@ -495,7 +483,7 @@ def checked_draft(
     """The draft without the [n] markers (in its advice, reasoning and alternatives) and the
     `cited_passages` that name no passage a tool returned in this turn, and those numbers:
     what is left of a draft that still invented citations after its retry (the validator of
-    `use_cases.advice.agent.build_advice_agent`)."""
+    `build_agent(ADVICE_TURN)`)."""
     known = {c.number for c in citations}
     invented = sorted(
         set(invented_citations(advice_texts(draft), citations))

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol, TypeAlias
@@ -68,7 +68,15 @@ from use_cases.chat.agent import (
     leaks_instructions,
 )
 from use_cases.chat.citation_order import NumberedText, numbered_answer
-from use_cases.chat.domain import Chat, Message, NewMessage, Source, TokenUsage, ToolCall
+from use_cases.chat.domain import (
+    Chat,
+    ConversationMessage,
+    Message,
+    NewMessage,
+    Source,
+    TokenUsage,
+    ToolCall,
+)
 from use_cases.chat.manage_chats import chat_not_found
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.responses import RecordedResponse, ResponseRecord
@@ -114,6 +122,36 @@ def check_conversation_size(
             f"The conversation holds {chars:,} characters; the limit is {max_chars:,} "
             "(MAX_CONVERSATION_CHARS)."
         )
+
+
+def checked_conversation(
+    conversation: Sequence[ConversationMessage],
+    *,
+    max_message_chars: int = MAX_MESSAGE_CHARS,
+    max_messages: int,
+    max_chars: int,
+) -> str:
+    """The one check of a conversation a client sends whole (advice, useChat): not empty,
+    only 'user' and 'assistant' messages, within `check_conversation_size`'s bounds, ending
+    with the user's question, which is returned as `checked_question` returns it.
+    `InvalidRequest` or `PayloadTooLarge` otherwise."""
+    if not conversation:
+        raise InvalidRequest("The conversation is empty: send at least the user's question.")
+    for index, message in enumerate(conversation):
+        if message.role not in ("user", "assistant"):
+            raise InvalidRequest(
+                f"Message {index} has role {message.role!r}; roles are 'user' and 'assistant'."
+            )
+    check_conversation_size(
+        len(conversation),
+        sum(len(m.content) for m in conversation),
+        max_messages=max_messages,
+        max_chars=max_chars,
+    )
+    last = conversation[-1]
+    if last.role != "user":
+        raise InvalidRequest("The last message must be the user's question.")
+    return checked_question(last.content, max_message_chars)
 
 
 def checked_question(text: str, max_chars: int, *, noun: str = "question") -> str:

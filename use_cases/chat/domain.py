@@ -17,6 +17,14 @@ from use_cases.knowledge.domain import DocumentRef
 MessageRole = Literal["user", "assistant"]
 
 
+@dataclass(frozen=True)
+class ConversationMessage:
+    """One message of a conversation a client sends whole (advice, useChat)."""
+
+    role: str
+    content: str
+
+
 MessageStatus = Literal["complete", "streaming", "interrupted", "failed"]
 
 

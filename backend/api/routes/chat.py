@@ -33,7 +33,8 @@ from backend.api.streams import (
 )
 from backend.bootstrap import Container
 from backend.config import Settings
-from use_cases.chat.chat_turns import ChatEvent, ChatRequest, check_conversation_size
+from use_cases.chat.chat_turns import ChatEvent, ChatRequest, checked_conversation
+from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from use_cases.prompts.domain import CHAT
 from use_cases.shared.errors import InvalidRequest
@@ -115,8 +116,7 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
         run_input = VercelAIAdapter.build_run_input(await request.body())
     except ValidationError as exc:
         raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
-    _check_conversation_size(run_input, container.settings)
-    text = _last_user_text(run_input)
+    text = _checked_conversation(run_input, container.settings)
     extra = run_input.model_extra or {}
     sampling = sampling_from_extras(extra)
     named = extra.get("user_id")
@@ -144,26 +144,20 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
     )
 
 
-def _check_conversation_size(run_input: Any, settings: Settings) -> None:
-    """useChat sends the whole conversation each time: bound it as advice's is bound."""
-    messages = run_input.messages
-    check_conversation_size(
-        len(messages),
-        sum(len(getattr(part, "text", "") or "") for m in messages for part in m.parts),
+def _checked_conversation(run_input: Any, settings: Settings) -> str:
+    """useChat sends the whole conversation each time: it is checked as advice's is
+    (`checked_conversation`); the question is the text of its last (user) message. System
+    messages a client adds are not part of it (the server's prompt rules)."""
+    messages = [m for m in run_input.messages if m.role != "system"]
+    return checked_conversation(
+        [
+            ConversationMessage(m.role, "".join(getattr(p, "text", "") or "" for p in m.parts))
+            for m in messages
+        ],
+        max_message_chars=settings.max_message_chars,
         max_messages=settings.max_conversation_messages,
         max_chars=settings.max_conversation_chars,
     )
-
-
-def _last_user_text(run_input: Any) -> str:
-    for message in reversed(run_input.messages):
-        if message.role == "user":
-            text = "".join(
-                getattr(part, "text", "") for part in message.parts if part.type == "text"
-            )
-            if text.strip():
-                return text
-    raise InvalidRequest("The request has no user message with text.")
 
 
 @router.get(
