@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from backend.bootstrap import ingest_batch_chunks, pipeline_signature
 from backend.components import LOCAL_MODEL_DIRNAME
 from backend.config import Settings
+from backend.features.knowledge import ingest_batch_chunks, pipeline_signature
 from bench.bench_embedder import load_passages
 from services.clock import SystemClock
 from services.knowledge.chunking import HeadingChunker

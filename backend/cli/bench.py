@@ -26,14 +26,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backend.bootstrap import pipeline_signature
 from backend.components import build_embedder
 from backend.config import Settings
+from backend.features.knowledge import pipeline_signature
 from services.clock import SystemClock
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
-from services.knowledge.retrieval import HybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from use_cases.evaluation.retrieval_metrics import ndcg_at_k, recall_at_k, unique_in_order
@@ -166,7 +166,7 @@ def index_corpus(
 
 def bench_retriever(
     settings: Settings, store: SqliteKnowledgeStore | PgKnowledgeStore, embedder: Embedder
-) -> HybridRetriever | PgHybridRetriever:
+) -> SqliteHybridRetriever | PgHybridRetriever:
     """The retriever as the product configures it (fusion, per-leg candidate lists)."""
     if isinstance(store, PgKnowledgeStore):
         return PgHybridRetriever(
@@ -177,7 +177,7 @@ def bench_retriever(
             final_results_limit=CANDIDATES,
             rrf_k=settings.rrf_k,
         )
-    return HybridRetriever(
+    return SqliteHybridRetriever(
         store,
         embedder,
         vector_search_limit=settings.vector_search_limit,

@@ -17,8 +17,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
-from backend.bootstrap import build_eval_judge
 from backend.config import Settings
+from backend.features.evaluation import build_eval_judge
 from services.chat.models import ModelConfig, PydanticAIModelResolver
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing

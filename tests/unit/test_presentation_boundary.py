@@ -81,12 +81,12 @@ def test_the_container_exposes_settings_and_use_cases_only() -> None:
 
 
 def _use_cases_only(kind: type) -> bool:
-    """A use case, or a feature's bundle of them (a dataclass of the composition root whose
-    fields are all use cases, besides the callables that close it)."""
+    """A use case, or a feature's bundle of them (a dataclass of the composition, in
+    `backend/features/`, whose fields are all use cases)."""
     if kind.__module__.startswith("use_cases."):
         return True
-    if not dataclasses.is_dataclass(kind) or kind.__module__ != "backend.bootstrap":
+    if not dataclasses.is_dataclass(kind) or not kind.__module__.startswith("backend.features."):
         return False
     hints = typing.get_type_hints(kind)
-    fields = [f.name for f in dataclasses.fields(kind) if f.name != "closers"]
+    fields = [f.name for f in dataclasses.fields(kind)]
     return bool(fields) and all(hints[name].__module__.startswith("use_cases.") for name in fields)

@@ -1,0 +1,52 @@
+"""Access: callers, API keys, sessions and the audit log (`use_cases/access`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from backend.features.adapters import Wiring
+from use_cases.access.audit import ListAuditEntries, RecordAudit
+from use_cases.access.auth import (
+    ActFor,
+    Authenticate,
+    CreateApiKey,
+    EndSession,
+    ListApiKeys,
+    RevokeApiKey,
+    StartSession,
+)
+
+
+@dataclass(frozen=True)
+class AccessUseCases:
+    audit: RecordAudit
+    list_audit: ListAuditEntries
+    authenticate: Authenticate
+    start_session: StartSession
+    end_session: EndSession
+    create_key: CreateApiKey
+    list_keys: ListApiKeys
+    revoke_key: RevokeApiKey
+    act_for: ActFor
+
+
+def build(w: Wiring) -> AccessUseCases:
+    settings, a, clock = w.settings, w.adapters, w.clock
+    audit = RecordAudit(a.audit_log, clock)
+    authenticate = Authenticate(
+        a.api_keys, clock, enabled=settings.auth_enabled, local_user_id=settings.default_user_id
+    )
+    return AccessUseCases(
+        audit=audit,
+        list_audit=ListAuditEntries(a.audit_log),
+        authenticate=authenticate,
+        start_session=StartSession(
+            a.api_keys, clock, authenticate, lifetime=timedelta(hours=settings.session_hours)
+        ),
+        end_session=EndSession(a.api_keys, clock),
+        create_key=CreateApiKey(a.api_keys, a.history, audit, clock),
+        list_keys=ListApiKeys(a.api_keys),
+        revoke_key=RevokeApiKey(a.api_keys, audit, clock),
+        act_for=ActFor(audit),
+    )

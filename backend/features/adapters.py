@@ -1,0 +1,185 @@
+"""The adapters every feature is wired from, built once from `Settings`: stores, retriever,
+embedder, loaders, the model resolver (with the offline model), the job queue, the worker
+pool and the processes offline answers run on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from backend.answer_processes import build_planning_processes
+from backend.components import build_sentence_vectors, load_lexicon
+from backend.config import Settings
+from backend.stores.app import (
+    AdviceThreadsAdapter,
+    ApiKeyStoreAdapter,
+    AuditLogAdapter,
+    CalibrationStoreAdapter,
+    DatasetStoreAdapter,
+    HistoryStoreAdapter,
+    ModelDefaultStoreAdapter,
+    PromptStoreAdapter,
+    ResponseLogAdapter,
+    RunStoreAdapter,
+    build_app_stores,
+)
+from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
+from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
+from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
+from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
+from services.compute import WorkerPool
+from services.knowledge.chunking import HeadingChunker
+from services.knowledge.loaders import FileLoader
+from services.offline import build_offline_model
+from services.offline.processes import PlanningProcesses
+from services.offline.sentence_store import SentenceVectorFile
+from services.offline.vocabulary import KnowledgeVocabulary
+from services.postgres import PgDatabase
+from services.presence import Presence
+from use_cases.chat.agent import AgentLimits
+from use_cases.chat.ports import WebSearch
+from use_cases.knowledge.ports import Embedder, Reranker
+from use_cases.shared.clock import Clock
+
+__all__ = ["Adapters", "Wiring", "build_adapters"]
+
+
+@dataclass
+class Adapters:
+    """The infrastructure the use cases are wired with: for the composition root (which
+    closes it) and for tests that must look at stored state directly. The presentation layer
+    (`backend/api`, `backend/cli`) never reads it; `tests/unit/test_presentation_boundary.py`
+    checks that."""
+
+    store: KnowledgeStoreAdapter
+    embedder: Embedder
+    loader: FileLoader
+    chunker: HeadingChunker
+    retriever: RetrieverAdapter
+    history: HistoryStoreAdapter
+    tables: TableLoaderAdapter
+    sql: SqlRunnerAdapter
+    models: PydanticAIModelResolver
+    api_keys: ApiKeyStoreAdapter
+    audit_log: AuditLogAdapter
+    jobs: JobQueueAdapter
+    prompt_store: PromptStoreAdapter
+    model_default_store: ModelDefaultStoreAdapter
+    dataset_store: DatasetStoreAdapter
+    run_store: RunStoreAdapter
+    advice_thread_store: AdviceThreadsAdapter
+    response_log: ResponseLogAdapter
+    calibration_store: CalibrationStoreAdapter
+    answer_pool: WorkerPool
+    """The worker threads the offline model answers on (and tools run on)."""
+    database: PgDatabase | None = None
+    """The PostgreSQL pool every store shares (None on SQLite)."""
+    planning: PlanningProcesses | None = None
+    """The processes those threads hand planning to, once a server enables them."""
+    presence: Presence | None = None
+    sentence_vectors: SentenceVectorFile | None = None
+    """The offline model's sentence vectors on disk (None unless the local embedder is used)."""
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.retriever.close()
+        self.store.close()
+        self.history.close()
+        self.api_keys.close()
+        self.audit_log.close()
+        self.prompt_store.close()
+        self.model_default_store.close()
+        self.dataset_store.close()
+        self.run_store.close()
+        self.advice_thread_store.close()
+        self.response_log.close()
+        self.calibration_store.close()
+        if self.database is not None:
+            self.database.close()
+        self.answer_pool.close()
+        if self.planning is not None:
+            self.planning.close()
+        if self.sentence_vectors is not None:
+            self.sentence_vectors.close()
+        if self.presence is not None:  # last: what this process owned has been ended
+            self.presence.close()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What every feature's `build()` is given."""
+
+    settings: Settings
+    adapters: Adapters
+    clock: Clock
+    web_search: WebSearch | None
+    limits: AgentLimits
+
+
+def build_adapters(
+    settings: Settings,
+    database: PgDatabase | None,
+    embedder: Embedder,
+    reranker: Reranker | None,
+) -> Adapters:
+    presence = build_presence(settings, database)
+    store, retriever = build_knowledge(settings, database, embedder, reranker, presence)
+    app_stores = build_app_stores(settings, database, presence)
+    tables, sql = build_tables(settings, database)
+    lexicon = load_lexicon(settings)
+    sentence_vectors = build_sentence_vectors(settings, embedder)
+    answer_pool = WorkerPool(settings.answer_workers, settings.answer_queue)
+    planning = build_planning_processes(settings)
+    models = PydanticAIModelResolver(
+        ModelConfig(
+            default_model=settings.default_model,
+            allowed_models=settings.allowed_model_list,
+            openai_api_key=settings.openai_api_key.get_secret_value()
+            if settings.openai_api_key
+            else None,
+            openai_base_url=settings.openai_base_url,
+            timeout_s=settings.provider_timeout,
+            max_retries=settings.provider_max_retries,
+            provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
+            openai_default_model=settings.openai_default_model,
+        ),
+        offline_factory=lambda: build_offline_model(
+            sql.schemas,
+            embedder if sentence_vectors is not None else None,
+            KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation),
+            lexicon,
+            settings.not_found_hint,
+            answer_pool,
+            planning,
+            sentence_vectors=sentence_vectors,
+        ),
+        offline_admission=answer_pool.admit,
+    )
+    return Adapters(
+        store=store,
+        embedder=embedder,
+        loader=FileLoader(),
+        chunker=HeadingChunker(
+            chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
+        ),
+        retriever=retriever,
+        history=app_stores.history,
+        tables=tables,
+        sql=sql,
+        models=models,
+        api_keys=app_stores.api_keys,
+        audit_log=app_stores.audit_log,
+        jobs=build_job_queue(settings, database, presence),
+        prompt_store=app_stores.prompt_store,
+        model_default_store=app_stores.model_default_store,
+        dataset_store=app_stores.dataset_store,
+        run_store=app_stores.run_store,
+        advice_thread_store=app_stores.advice_threads,
+        response_log=app_stores.response_log,
+        calibration_store=app_stores.calibration_store,
+        answer_pool=answer_pool,
+        database=database,
+        planning=planning,
+        presence=presence,
+        sentence_vectors=sentence_vectors,
+    )

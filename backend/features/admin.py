@@ -1,0 +1,67 @@
+"""Admin actions: audited writes to the knowledge base and the tables, uploads as background
+jobs (`use_cases/admin`, `use_cases/jobs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.features.access import AccessUseCases
+from backend.features.adapters import Wiring
+from backend.features.knowledge import KnowledgeUseCases
+from backend.features.tables import TableUseCases
+from use_cases.admin.actions import (
+    DropTableAsAdmin,
+    IngestAsAdmin,
+    LoadTableAsAdmin,
+    RemoveDocumentAsAdmin,
+)
+from use_cases.admin.table_uploads import UploadTableAsAdmin
+from use_cases.admin.uploads import UploadDocument, result_from_json
+from use_cases.jobs.queue import INGEST_UPLOAD, GetJob
+from use_cases.tables.tables import DropTable
+
+#: Upload jobs waiting or running (all processes) before an upload is refused (503).
+MAX_PENDING_UPLOADS = 8
+
+
+@dataclass(frozen=True)
+class AdminUseCases:
+    admin_ingest: IngestAsAdmin
+    admin_remove_document: RemoveDocumentAsAdmin
+    admin_load_table: LoadTableAsAdmin
+    drop_table: DropTableAsAdmin
+    upload_table: UploadTableAsAdmin
+    upload_document: UploadDocument
+    get_job: GetJob
+
+
+def build(
+    w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases, tables: TableUseCases
+) -> AdminUseCases:
+    settings, a, audit = w.settings, w.adapters, access.audit
+    admin_ingest = IngestAsAdmin(knowledge.ingest, a.store, audit)
+    admin_load_table = LoadTableAsAdmin(tables.load_table, audit)
+    upload_document = UploadDocument(
+        admin_ingest,
+        a.store,
+        a.jobs,
+        max_bytes=settings.max_upload_bytes,
+        job_bytes=settings.upload_job_bytes,
+    )
+    # One ingest at a time per process (CPU-bound).
+    a.jobs.register(
+        INGEST_UPLOAD,
+        upload_document.run_job,
+        concurrency=1,
+        max_pending=MAX_PENDING_UPLOADS,
+        decode=result_from_json,
+    )
+    return AdminUseCases(
+        admin_ingest=admin_ingest,
+        admin_remove_document=RemoveDocumentAsAdmin(knowledge.remove_document, a.store, audit),
+        admin_load_table=admin_load_table,
+        drop_table=DropTableAsAdmin(DropTable(a.tables, a.sql), audit),
+        upload_table=UploadTableAsAdmin(admin_load_table, max_bytes=settings.max_upload_bytes),
+        upload_document=upload_document,
+        get_job=GetJob(a.jobs),
+    )

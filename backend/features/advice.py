@@ -1,0 +1,48 @@
+"""Advice: structured advice turns and their threads (`use_cases/advice`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.features.adapters import Wiring
+from backend.features.chat import ChatUseCases
+from backend.features.prompts import PromptUseCases
+from use_cases.advice.agent import ADVICE_TURN, AdviceDeps
+from use_cases.advice.give_advice import GiveAdvice
+from use_cases.advice.manage_threads import ManageAdviceThreads
+from use_cases.chat.agent import build_agent
+from use_cases.prompts.domain import ADVICE
+
+
+@dataclass(frozen=True)
+class AdviceUseCases:
+    advice: GiveAdvice
+    advice_threads: ManageAdviceThreads
+
+
+def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCases:
+    settings, a = w.settings, w.adapters
+    advice = GiveAdvice(
+        build_agent(ADVICE_TURN, limits=w.limits),
+        prompts.advice_models,
+        lambda: AdviceDeps(
+            retriever=a.retriever,
+            sql=a.sql,
+            clock=w.clock,
+            search_limit=settings.final_results_limit,
+        ),
+        w.clock,
+        w.limits,
+        instructions=lambda: prompts.prompts.instructions(ADVICE),
+        history_window=settings.history_window,
+        max_message_chars=settings.max_message_chars,
+        max_conversation_messages=settings.max_conversation_messages,
+        max_conversation_chars=settings.max_conversation_chars,
+        responses=chat.record_response,
+        web_search=w.web_search,
+        threads=a.advice_thread_store,
+    )
+    return AdviceUseCases(
+        advice=advice,
+        advice_threads=ManageAdviceThreads(a.advice_thread_store, a.response_log),
+    )

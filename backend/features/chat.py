@@ -1,0 +1,77 @@
+"""Chat: turns, chats, the abandoned-turn sweep, the search discipline and the response log
+each turn writes to (`use_cases/chat`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic_ai import Agent
+
+from backend.features import INTERNAL
+from backend.features.adapters import Wiring
+from backend.features.prompts import PromptUseCases
+from use_cases.chat.agent import CHAT_TURN, AgentDeps, build_agent
+from use_cases.chat.chat_turns import ChatTurns
+from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
+from use_cases.chat.responses import RecordResponse
+from use_cases.chat.search_discipline import DecideSearch
+from use_cases.confidence.estimator import rrf_score_ceiling
+from use_cases.prompts.domain import CHAT
+
+
+@dataclass(frozen=True)
+class ChatUseCases:
+    chat: ChatTurns
+    chats: ManageChats
+    sweep_turns: SweepAbandonedTurns
+    """Marks answers a dead process left `streaming` as `interrupted` (run periodically)."""
+    search_discipline: DecideSearch
+    record_response: RecordResponse = field(metadata=INTERNAL)
+    """What a chat or advice turn calls once it has its answer (see `RecordResponse`)."""
+    agent: Agent[AgentDeps, str] = field(metadata=INTERNAL)
+    """The chat agent (the playground's runs use it too)."""
+    agent_deps: Callable[[], AgentDeps] = field(metadata=INTERNAL)
+    """A chat run's dependencies (the playground's runs too)."""
+
+
+def build(w: Wiring, prompts: PromptUseCases) -> ChatUseCases:
+    settings, a, clock = w.settings, w.adapters, w.clock
+
+    def agent_deps() -> AgentDeps:
+        return AgentDeps(
+            retriever=a.retriever,
+            sql=a.sql,
+            clock=clock,
+            search_limit=settings.final_results_limit,
+            offload=a.answer_pool.run,
+        )
+
+    record_response = RecordResponse(
+        a.response_log,
+        a.calibration_store,
+        clock,
+        score_ceiling=rrf_score_ceiling(settings.rrf_k, settings.reranker_enabled),
+    )
+    agent = build_agent(CHAT_TURN, limits=w.limits)
+    chat = ChatTurns(
+        agent,
+        a.history,
+        prompts.chat_models,
+        agent_deps,
+        clock,
+        w.limits,
+        history_window=settings.history_window,
+        instructions=lambda: prompts.prompts.instructions(CHAT),
+        max_message_chars=settings.max_message_chars,
+        responses=record_response,
+    )
+    return ChatUseCases(
+        chat=chat,
+        chats=ManageChats(a.history, a.response_log, a.store),
+        sweep_turns=SweepAbandonedTurns(a.history, clock, turn_limit_s=settings.agent_timeout),
+        search_discipline=DecideSearch(w.web_search, max_query_chars=settings.max_message_chars),
+        record_response=record_response,
+        agent=agent,
+        agent_deps=agent_deps,
+    )

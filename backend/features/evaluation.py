@@ -1,0 +1,130 @@
+"""Evaluation: answer checks, datasets and benchmark runs, metrics, reports, comparisons and
+the prompt playground (`use_cases/evaluation`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.config import PROJECT_ROOT, Settings
+from backend.features.access import AccessUseCases
+from backend.features.adapters import Wiring
+from backend.features.chat import ChatUseCases
+from backend.features.knowledge import KnowledgeUseCases
+from backend.features.prompts import PromptUseCases
+from backend.features.tables import TableUseCases
+from services.chat.models import OFFLINE_MODEL, PydanticAIModelResolver
+from services.evaluation.judge import PydanticAIJudge
+from services.evaluation.pricing import GenaiPricesPricing
+from services.evaluation.report import MatplotlibHtmlReportRenderer
+from use_cases.evaluation.answers import EvaluateAnswers
+from use_cases.evaluation.assertions import Judge
+from use_cases.evaluation.compare import CompareRuns
+from use_cases.evaluation.engine import (
+    ItemExecutor,
+    Monotonic,
+    ProviderRateLimits,
+    RetryPolicy,
+    Sleep,
+)
+from use_cases.evaluation.playground import RunPlayground
+from use_cases.evaluation.report import RenderRunReport
+from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
+from use_cases.jobs.queue import EVAL_RUN
+from use_cases.shared.errors import ConfigurationError
+
+#: Evaluation runs one process executes at once (more wait in the job queue).
+EVAL_RUNS_PER_PROCESS = 4
+
+
+@dataclass(frozen=True)
+class EvaluationUseCases:
+    evaluate_answers: EvaluateAnswers
+    datasets: ManageDatasets
+    benchmark: BenchmarkRuns
+    runnable_models: ListRunnableModels
+    run_metrics: RunMetrics
+    run_report: RenderRunReport
+    compare_runs: CompareRuns
+    playground: RunPlayground
+
+
+def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
+    """The LLM judge of evaluation runs (EVAL_JUDGE_MODEL), or None when none is set. A model
+    that cannot be built (no key, unknown provider) stops start-up with a configuration error;
+    the offline model cannot judge."""
+    identifier = settings.eval_judge_model.strip()
+    if not identifier:
+        return None
+    if identifier == OFFLINE_MODEL:
+        raise ConfigurationError(
+            "EVAL_JUDGE_MODEL cannot be offline-extractive: it does not judge answers."
+        )
+    return PydanticAIJudge(models.build_unlisted(identifier), timeout_s=settings.agent_timeout)
+
+
+def build(
+    w: Wiring,
+    access: AccessUseCases,
+    prompts: PromptUseCases,
+    knowledge: KnowledgeUseCases,
+    tables: TableUseCases,
+    chat: ChatUseCases,
+    *,
+    sleep: Sleep,
+    monotonic: Monotonic,
+) -> EvaluationUseCases:
+    """`sleep` and `monotonic` time the runs' retries and rate limits (tests pass ones that
+    do not wait). The engine runs cases through the real chat turns."""
+    settings, a, clock = w.settings, w.adapters, w.clock
+    datasets = ManageDatasets(
+        a.dataset_store, clock, access.audit, bundled_dir=PROJECT_ROOT / "sample_data" / "eval"
+    )
+    executor = ItemExecutor(
+        chat.chat,
+        chat.chats,
+        knowledge.search,
+        tables.run_sql,
+        pricing=GenaiPricesPricing(),
+        judge=build_eval_judge(settings, a.models),
+        limits=ProviderRateLimits(
+            settings.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
+        ),
+        retry=RetryPolicy(
+            max_attempts=settings.eval_max_attempts,
+            backoff_seconds=settings.eval_backoff_seconds,
+            backoff_max_seconds=settings.eval_backoff_max_seconds,
+        ),
+        sleep=sleep,
+    )
+    benchmark = BenchmarkRuns(
+        datasets,
+        a.run_store,
+        executor,
+        chat.chat,
+        a.prompt_store,
+        clock,
+        access.audit,
+        a.jobs,
+        default_concurrency=settings.eval_concurrency,
+    )
+    # Runs are mostly waiting on models: several at once.
+    a.jobs.register(EVAL_RUN, benchmark.run_job, concurrency=EVAL_RUNS_PER_PROCESS)
+    return EvaluationUseCases(
+        evaluate_answers=EvaluateAnswers(chat.chat, chat.chats),
+        datasets=datasets,
+        benchmark=benchmark,
+        runnable_models=ListRunnableModels(a.models),
+        run_metrics=RunMetrics(benchmark),
+        run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
+        compare_runs=CompareRuns(benchmark),
+        playground=RunPlayground(
+            chat.agent,
+            prompts.prompts,
+            prompts.chat_models,
+            chat.agent_deps,
+            clock,
+            w.limits,
+            pricing=GenaiPricesPricing(),
+            max_message_chars=settings.max_message_chars,
+        ),
+    )

@@ -1,0 +1,96 @@
+"""The knowledge base: ingestion, search, documents, conflicts, health (`use_cases/knowledge`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from loguru import logger
+
+from backend.config import Settings
+from backend.features.adapters import Wiring
+from services.knowledge.loaders import LOADERS_VERSION
+from services.offline.conflict_scan import KnowledgeConflicts
+from services.offline.prepared import SentencePreparer
+from services.offline.semantic import SentenceSimilarity
+from use_cases.knowledge.conflicts import ListConflicts
+from use_cases.knowledge.documents import (
+    GetDocument,
+    GetKnowledgeStats,
+    ListDocuments,
+    Reindex,
+    RemoveDocument,
+)
+from use_cases.knowledge.health import CheckHealth
+from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy
+from use_cases.knowledge.ports import Embedder
+from use_cases.knowledge.search import SearchKnowledgeBase
+
+
+@dataclass(frozen=True)
+class KnowledgeUseCases:
+    ingest: IngestDocuments
+    search: SearchKnowledgeBase
+    list_documents: ListDocuments
+    list_conflicts: ListConflicts
+    get_document: GetDocument
+    remove_document: RemoveDocument
+    knowledge_stats: GetKnowledgeStats
+    check_health: CheckHealth
+    reindex: Reindex
+
+
+def ingest_batch_chunks(settings: Settings) -> int:
+    """Chunks embedded together during ingestion: large batches sort by length and pad little
+    (measured: 256 -> 78, 1,024 -> 83 chunks/s end to end on 2 cores)."""
+    return max(settings.embedding_batch_size * 16, 64)
+
+
+def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
+    """Changes whenever re-ingesting the same bytes would give a different index."""
+    return (
+        f"chunks={settings.chunk_tokens}/{settings.chunk_overlap};"
+        f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v1"
+    )
+
+
+def build(w: Wiring) -> KnowledgeUseCases:
+    settings, a = w.settings, w.adapters
+    store, embedder = a.store, a.embedder
+    vectors = a.sentence_vectors
+
+    def similarity() -> SentenceSimilarity | None:  # one each: the scan runs on its own thread
+        return SentenceSimilarity(embedder, store=vectors) if vectors is not None else None
+
+    ingest = IngestDocuments(
+        store,
+        a.loader,
+        a.chunker,
+        embedder,
+        w.clock,
+        pipeline_signature=pipeline_signature(settings, embedder),
+        policy=IngestPolicy(
+            max_document_chunks=settings.max_document_chunks,
+            future_tolerance=timedelta(days=settings.future_date_tolerance_days),
+            embed_batch_chunks=ingest_batch_chunks(settings),
+        ),
+        preparer=SentencePreparer(SentenceSimilarity(embedder, store=vectors))
+        if vectors is not None and settings.prepare_sentences
+        else None,
+    )
+    return KnowledgeUseCases(
+        ingest=ingest,
+        search=SearchKnowledgeBase(a.retriever, default_limit=settings.final_results_limit),
+        list_documents=ListDocuments(store),
+        list_conflicts=ListConflicts(
+            KnowledgeConflicts(store, a.retriever, similarity()),
+            lambda: store.state().generation,
+            w.clock,
+            on_error=lambda exc: logger.opt(exception=exc).error("Conflict scan failed"),
+        ),
+        get_document=GetDocument(store),
+        remove_document=RemoveDocument(store),
+        knowledge_stats=GetKnowledgeStats(store),
+        check_health=CheckHealth(store, embedder),
+        reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
+    )

@@ -1,0 +1,52 @@
+"""Prompts: the prompt types and versions, and each type's default model (`use_cases/prompts`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.config import Settings
+from backend.features import INTERNAL
+from backend.features.access import AccessUseCases
+from backend.features.adapters import Wiring
+from use_cases.advice.agent import ADVICE_PROMPT_VERSION, ADVICE_SYSTEM_PROMPT
+from use_cases.chat.agent import PROMPT_VERSION, SYSTEM_PROMPT
+from use_cases.prompts.domain import ADVICE, CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.manage_prompts import ManagePrompts
+from use_cases.prompts.model_defaults import ManageModelDefaults, ModelsForPromptType
+
+
+@dataclass(frozen=True)
+class PromptUseCases:
+    prompts: ManagePrompts
+    model_defaults: ManageModelDefaults
+    chat_models: ModelsForPromptType = field(metadata=INTERNAL)
+    """The model of a chat turn (the request's, else the chat type's default)."""
+    advice_models: ModelsForPromptType = field(metadata=INTERNAL)
+
+
+def build_prompt_types(settings: Settings) -> PromptTypes:
+    """The prompt types and their defaults. `chat`: SYSTEM_PROMPT if set, else the built-in
+    prompt; `advice`: the built-in advice prompt. (A new type is one more entry here.)"""
+    configured = (settings.system_prompt or "").strip()
+    chat_default = (
+        PromptDefault(configured, source="setting")
+        if configured
+        else PromptDefault(SYSTEM_PROMPT, source="built-in", revision=PROMPT_VERSION)
+    )
+    advice_default = PromptDefault(
+        ADVICE_SYSTEM_PROMPT, source="built-in", revision=ADVICE_PROMPT_VERSION
+    )
+    return PromptTypes({CHAT: chat_default, ADVICE: advice_default})
+
+
+def build(w: Wiring, access: AccessUseCases) -> PromptUseCases:
+    a = w.adapters
+    types = build_prompt_types(w.settings)
+    return PromptUseCases(
+        prompts=ManagePrompts(types, a.prompt_store, access.audit, w.clock),
+        model_defaults=ManageModelDefaults(
+            types, a.model_default_store, a.models, access.audit, w.clock
+        ),
+        chat_models=ModelsForPromptType(a.models, a.model_default_store, CHAT),
+        advice_models=ModelsForPromptType(a.models, a.model_default_store, ADVICE),
+    )
