@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backend import bootstrap
 from backend.cli.main import app
 from backend.config import PROJECT_ROOT
+from backend.features import knowledge as knowledge_feature
 
 runner = CliRunner()
 
@@ -207,7 +207,7 @@ def test_a_new_loader_version_re_indexes_unchanged_files(
     code, out, _ = run("ingest", str(folder), "--json")
     assert code == 0 and json.loads(out)["added"] == 1, out
     # the same bytes read by loaders that make other text of them: indexed again, in place
-    monkeypatch.setattr(bootstrap, "LOADERS_VERSION", bootstrap.LOADERS_VERSION + 1)
+    monkeypatch.setattr(knowledge_feature, "LOADERS_VERSION", knowledge_feature.LOADERS_VERSION + 1)
     code, out, _ = run("ingest", str(folder), "--json")
     report = json.loads(out)
     assert (report["updated"], report["unchanged"], report["added"]) == (1, 0, 0), out
