@@ -107,14 +107,30 @@ QUICK_CASES = 60
 SLOW_COMMANDS = ("eval answers", "seed-from-eval", "ingest docs", "reindex")
 
 
+def _reruns(commands: list[str]) -> dict[str, str]:
+    """{command: the earlier command it re-runs with more options}: the quickstart's
+    `almanac ingest docs ... --prune` is a re-run of `almanac ingest docs ...`, made in the
+    same data directory after it (where unchanged files are skipped)."""
+    return {
+        later: earlier
+        for i, later in enumerate(commands)
+        for earlier in commands[:i]
+        if later.startswith(earlier + " ")
+    }
+
+
 def _cli_examples() -> list[Any]:
     """The README's and quickstart's `almanac` commands, each once (the quickstart repeats
-    some of the README's word for word)."""
+    some of the README's word for word); a command another one re-runs runs as the first
+    step of that one."""
+    commands = list(dict.fromkeys(_commands("almanac ")))
+    first_steps = set(_reruns(commands).values())
     return [
         pytest.param(command, marks=pytest.mark.slow)
         if any(part in command for part in SLOW_COMMANDS)
         else command
-        for command in dict.fromkeys(_commands("almanac "))
+        for command in commands
+        if command not in first_steps
     ]
 
 
@@ -129,11 +145,13 @@ def test_readme_cli_examples_run(
     monkeypatch.setenv("LOAD_SAMPLE_DATA", "false")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.chdir(PROJECT_ROOT)
-    arguments = shlex.split(command)[1:]
-    if any(part in command for part in WHOLE_SPLIT) and "--limit" not in arguments:
-        # The command runs as written, on its first cases: the whole split's figures are
-        # checked once, by tests/integration/test_answer_eval.py.
-        arguments += ["--limit", str(QUICK_CASES)]
-    result = CliRunner().invoke(cli_app, arguments)
-    failure = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
-    assert result.exit_code == 0, f"{command}\n{result.stdout}\n{result.stderr}\n{failure}"
+    earlier = _reruns(list(dict.fromkeys(_commands("almanac ")))).get(command)
+    for step in ([earlier] if earlier else []) + [command]:
+        arguments = shlex.split(step)[1:]
+        if any(part in step for part in WHOLE_SPLIT) and "--limit" not in arguments:
+            # The command runs as written, on its first cases: the whole split's figures are
+            # checked once, by tests/integration/test_answer_eval.py.
+            arguments += ["--limit", str(QUICK_CASES)]
+        result = CliRunner().invoke(cli_app, arguments)
+        failure = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else ""
+        assert result.exit_code == 0, f"{step}\n{result.stdout}\n{result.stderr}\n{failure}"
