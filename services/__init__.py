@@ -1,8 +1,11 @@
 """Adapters: the implementations of the ports in `use_cases/<feature>/ports.py`, grouped by port.
 
     knowledge/    documents in, passages out: loaders/, chunking, embedders/, the knowledge
-                  store (store, schema, document_writes, vector_index), retrieval (lexical,
-                  fts_query, rrf, versions, spelling) and the Cohere reranker
+                  store (store, schema, document_writes), retrieval (hybrid: one
+                  retriever over index ports; the SQLite indexes in retrieval, lexical,
+                  resident_bm25, vector_index; the PostgreSQL ones in pg_retrieval;
+                  search_catalog, one SQL for both; fts_query, rrf, versions, spelling) and
+                  the Cohere reranker
     tables/       structured tables: loader (CSV/TSV/JSONL into tables.db), sql_sandbox
     chat/         a chat turn's adapters: history_store (users, chats, messages),
                   models (model resolver), web_search (pluggable provider)
