@@ -36,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypedDict
 
 import numpy as np
 from loguru import logger
@@ -364,6 +364,20 @@ class SearchCatalog(Protocol):
     def reading(self) -> AbstractContextManager[CatalogReads]:
         """One connection's reads for the steps after the two legs."""
         ...
+
+
+class RetrieverOptions(TypedDict, total=False):
+    """`HybridRetriever`'s settings, as the SQLite and PostgreSQL retrievers pass them on."""
+
+    vector_search_limit: int
+    bm25_search_limit: int
+    final_results_limit: int
+    rrf_k: int | None
+    reranker: Reranker | None
+    reranker_top_n: int
+    reranker_timeout: float | None
+    snippet_chars: int
+    parallel: bool
 
 
 # -- the retriever ---------------------------------------------------------------------------------

@@ -52,17 +52,17 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import numpy as np
 
 from services.knowledge.fts_query import MARK_END, MARK_START, query_terms
-from services.knowledge.hybrid import HybridRetriever
+from services.knowledge.hybrid import HybridRetriever, RetrieverOptions
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.search_catalog import pg_catalog
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from services.postgres.database import Connection
-from use_cases.knowledge.ports import Embedder, Reranker
+from use_cases.knowledge.ports import Embedder
 
 __all__ = ["CategoryCounts", "PgHybridRetriever", "PgLexicalIndex", "PgQuery", "PgVectorIndex"]
 
@@ -388,15 +388,6 @@ class PgHybridRetriever(HybridRetriever):
         store: PgKnowledgeStore,
         embedder: Embedder | None,
         *,
-        vector_search_limit: int = 50,
-        bm25_search_limit: int = 50,
-        final_results_limit: int = 5,
-        rrf_k: int | None = None,
-        reranker: Reranker | None = None,
-        reranker_top_n: int = 20,
-        reranker_timeout: float | None = None,
-        snippet_chars: int = 320,
-        parallel: bool = True,
         weights: tuple[float, float, float] = (4.0, 2.0, 1.0),
         posting_budget: int = 12_000,
         min_terms: int = 2,
@@ -406,6 +397,7 @@ class PgHybridRetriever(HybridRetriever):
         correct_spelling: bool = True,
         vocabulary_ttl: float = 300.0,
         category_refresh_s: float = 10.0,
+        **options: Unpack[RetrieverOptions],
     ) -> None:
         self.store = store
         self.categories = CategoryCounts(ttl=vocabulary_ttl, refresh_s=category_refresh_s)
@@ -425,15 +417,7 @@ class PgHybridRetriever(HybridRetriever):
             self.pg_lexical,
             PgVectorIndex(store, self.categories, ef_search=ef_search),
             embedder,
-            vector_search_limit=vector_search_limit,
-            bm25_search_limit=bm25_search_limit,
-            final_results_limit=final_results_limit,
-            rrf_k=rrf_k,
-            reranker=reranker,
-            reranker_top_n=reranker_top_n,
-            reranker_timeout=reranker_timeout,
-            snippet_chars=snippet_chars,
-            parallel=parallel,
+            **options,
         )
 
 

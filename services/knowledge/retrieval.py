@@ -31,11 +31,16 @@ RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import numpy as np
 
-from services.knowledge.hybrid import HybridRetriever, RankedChunk, normal_category
+from services.knowledge.hybrid import (
+    HybridRetriever,
+    RankedChunk,
+    RetrieverOptions,
+    normal_category,
+)
 from services.knowledge.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
 from services.knowledge.resident_bm25 import ResidentBM25
 from services.knowledge.search_catalog import sqlite_catalog
@@ -43,7 +48,7 @@ from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreSt
 from services.knowledge.vector_index import ResidentVectors
 from services.sqlite.connection import Connection
 from use_cases.knowledge.domain import Vector
-from use_cases.knowledge.ports import Embedder, Reranker
+from use_cases.knowledge.ports import Embedder
 
 __all__ = ["RankedChunk", "SqliteHybridRetriever", "SqliteLexicalIndex", "SqliteVectorIndex"]
 
@@ -63,6 +68,7 @@ class SqliteLexicalIndex:
         searcher: LexicalSearcher | None = None,
         *,
         resident_min_sections: int | None = 5_000,
+        **options: Unpack[RetrieverOptions],
     ) -> None:
         self._store = store
         self.searcher = searcher or LexicalSearcher(level="section")
@@ -190,15 +196,7 @@ class SqliteHybridRetriever(HybridRetriever):
         lexical: LexicalSearcher | None = None,
         vectors: ResidentVectors | None = None,
         resident_min_sections: int | None = 5_000,
-        vector_search_limit: int = 50,
-        bm25_search_limit: int = 50,
-        final_results_limit: int = 5,
-        rrf_k: int | None = None,
-        reranker: Reranker | None = None,
-        reranker_top_n: int = 20,
-        reranker_timeout: float | None = None,
-        snippet_chars: int = 320,
-        parallel: bool = True,
+        **options: Unpack[RetrieverOptions],
     ) -> None:
         if isinstance(store_or_path, SqliteKnowledgeStore):
             self.store, self._owns_store = store_or_path, False
@@ -213,15 +211,7 @@ class SqliteHybridRetriever(HybridRetriever):
             self.sqlite_lexical,
             self.sqlite_vectors,
             embedder,
-            vector_search_limit=vector_search_limit,
-            bm25_search_limit=bm25_search_limit,
-            final_results_limit=final_results_limit,
-            rrf_k=rrf_k,
-            reranker=reranker,
-            reranker_top_n=reranker_top_n,
-            reranker_timeout=reranker_timeout,
-            snippet_chars=snippet_chars,
-            parallel=parallel,
+            **options,
         )
 
     @property
