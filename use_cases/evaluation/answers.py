@@ -255,10 +255,15 @@ class EvaluateAnswers:
         self._chats = chats
         self._user_id = user_id
 
-    async def execute(self, request: EvaluateAnswersRequest) -> AnswerReport:
+    def check(self, request: EvaluateAnswersRequest) -> str:
+        """The identifier of the model the cases will run on, or `InvalidRequest` for a
+        request that cannot run (no cases, a model that may not be used)."""
         if not request.cases:
             raise InvalidRequest("There are no cases to evaluate.")
-        model_identifier = self._chat.model_identifier(request.model)
+        return self._chat.model_identifier(request.model)
+
+    async def execute(self, request: EvaluateAnswersRequest) -> AnswerReport:
+        model_identifier = self.check(request)
         results: list[CaseResult] = []
         try:
             for case in request.cases:

@@ -300,7 +300,7 @@ class ItemExecutor:
         return tuple(hit.source for hit in page.hits)
 
     async def _sql_rows(self, result: ChatResult) -> tuple[tuple[Any, ...], ...] | None:
-        lookups = [c for c in result.tool_calls if c.name == SQL_TOOL and c.status != "error"]
+        lookups = [c for c in result.tool_calls if c.name == SQL_TOOL and c.status == "success"]
         query = lookups[-1].args.get("sql") if lookups else None
         if not isinstance(query, str):
             return None

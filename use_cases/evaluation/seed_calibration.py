@@ -4,11 +4,13 @@
 `EvaluateAnswers` use case) and logs each answered case as a response of user `almanac-eval`,
 with the estimator's confidence for that turn and the case's correctness as its feedback, so
 the calibration figures are real figures of the model evaluated. Rules:
+- An admin's action; the caller and the request (cases, model) are checked before anything
+  is deleted or logged.
 - The evaluation user's earlier log entries are deleted first: seeding twice does not count
   the same cases twice. Cases whose turn failed are not logged.
 - The confidence is estimated from the turn's cited sources (the turn result does not carry
   the passages retrieved but not cited, so the estimator's focus term is 1 here).
-- Afterwards, if there is enough feedback, the map is refitted (an admin's action: the CLI's).
+- Afterwards, if there is enough feedback, the map is refitted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from use_cases.access.domain import Caller
+from use_cases.access.domain import Caller, require_admin
 from use_cases.calibration.analytics import Recalibrate, RecalibrationResult
 from use_cases.calibration.stats import brier_score, expected_calibration_error
 from use_cases.chat.agent import SEARCH_TOOL
@@ -55,6 +57,9 @@ class SeedCalibrationFromEval:
     user_id: str = EVAL_USER
 
     async def execute(self, caller: Caller, request: EvaluateAnswersRequest) -> SeedReport:
+        # Refused before anything is forgotten or logged.
+        require_admin(caller, "Seeding the calibration from an evaluation")
+        self.evaluate.check(request)
         turns: list[tuple[AnswerCase, ChatResult, CaseResult]] = []
         # Chat turns log themselves (as the evaluation user): start from an empty log.
         await asyncio.to_thread(self.log.forget_user, self.user_id)
