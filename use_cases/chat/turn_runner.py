@@ -318,20 +318,34 @@ class TurnRunner(Generic[DepsT, OutputT]):
                 raise ai_errors.UnexpectedModelBehavior("The run ended without a result.")
             outcome = TurnFinished(await handler.complete(result, record))
         except Exception as exc:
-            if is_content_filter(exc):
-                outcome = TurnFinished(await handler.refuse(record))
-            else:
-                error = to_domain_error(exc)
-                if error is not exc:
-                    error.__cause__ = exc
-                handler.abandon(record, "failed")
-                outcome = TurnFailed(error, cause=exc)
+            outcome = await self._settle_failure(exc, record, handler)
         except BaseException:
             # The consumer went away (GeneratorExit) or the task was cancelled: keep what was
             # said, marked as not a complete answer.
             handler.abandon(record, "interrupted")
             raise
         yield outcome
+
+    @staticmethod
+    async def _settle_failure(
+        exc: Exception, record: TurnRecord, handler: TurnHandler[OutputT, ResultT]
+    ) -> TurnFinished[ResultT] | TurnFailed:
+        """A run that raised: a content filter's refusal is the handler's `refuse`; any other
+        error, or a `refuse` that fails in turn, ends the turn as failed. Cancelled while
+        refusing, the turn is interrupted. Either way the turn ends exactly once."""
+        if is_content_filter(exc):
+            try:
+                return TurnFinished(await handler.refuse(record))
+            except Exception as refusal_failed:
+                exc = refusal_failed
+            except BaseException:
+                handler.abandon(record, "interrupted")
+                raise
+        error = to_domain_error(exc)
+        if error is not exc:
+            error.__cause__ = exc
+        handler.abandon(record, "failed")
+        return TurnFailed(error, cause=exc)
 
 
 async def drain(events: AsyncIterator[TurnEvent[ResultT]]) -> ResultT:
