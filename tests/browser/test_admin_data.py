@@ -92,6 +92,7 @@ def test_an_uploaded_document_is_listed_as_current_and_findable(
     assert_accessible(page)
 
 
+@pytest.mark.slow
 def test_documents_that_disagree_are_found_on_request_and_the_category_is_kept(
     page: Any, app_url: str
 ) -> None:

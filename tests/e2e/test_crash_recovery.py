@@ -231,6 +231,7 @@ def _assistant(http: httpx.Client, url: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_a_killed_server_recovers_its_upload_job_and_streaming_answer_at_the_next_start(
     tmp_path: Path, servers: Callable[[], Server]
 ) -> None:

@@ -29,6 +29,7 @@ def _documents(db: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_a_killed_ingest_leaves_a_consistent_db_and_a_rerun_completes_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     db = data_dir / "knowledge.db"

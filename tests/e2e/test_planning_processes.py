@@ -30,6 +30,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_planning_processes_end_when_their_server_is_killed() -> None:
     server = subprocess.Popen(

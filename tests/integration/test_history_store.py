@@ -547,6 +547,7 @@ def _append_from_another_process(path: str, chat_id: str, worker: int, start, co
     store.close()
 
 
+@pytest.mark.slow
 def test_four_processes_appending_to_one_file_all_succeed(db_path: Path) -> None:
     """SQLite only: several processes on one file (PostgreSQL: see the eight threads)."""
     processes_count, per_process = 4, 50

@@ -67,6 +67,7 @@ def embedder() -> CachedEmbedder:
     return CachedEmbedder(MiniLMEmbedder(model_dir))
 
 
+@pytest.mark.slow
 def test_the_sample_knowledge_base_ingests_and_answers_its_questions(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, embedder: CachedEmbedder
 ) -> None:
