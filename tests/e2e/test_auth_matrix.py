@@ -193,7 +193,7 @@ class World:
     headers: dict[str, dict[str, str]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however the tests are spread
 def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One auth-enabled data dir for the whole matrix; each call makes its own chat/document."""
     data_dir = tmp_path_factory.mktemp("auth-matrix") / "data"

@@ -75,7 +75,7 @@ class Target:
 AUTH_MODES = ("auth off", "admin key")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however the tests are spread
 def targets(
     sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Target]]:

@@ -95,7 +95,7 @@ def _model_dir() -> Path:
     return Settings().models_dir / LOCAL_MODEL_DIRNAME
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however the tests are spread
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
     """The sample knowledge base and tables, ingested once for the module."""
     model_dir = _model_dir()
