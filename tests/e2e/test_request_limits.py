@@ -172,6 +172,25 @@ async def test_a_useChat_conversation_over_its_limits_is_413_and_stores_nothing(
     assert container.adapters.history.list_chats("default") == []
 
 
+async def test_a_useChat_conversation_is_checked_as_advice_is(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """The one conversation check (`checked_conversation`): the last message must be the
+    user's; a system message a client adds is no part of the conversation, but is bounded."""
+    body = _ui_request("a question")
+    body["messages"].append(
+        {"id": "a1", "role": "assistant", "parts": [{"type": "text", "text": "an answer"}]}
+    )
+    response = await client.post("/api/chat", json=body)
+    assert "last message must be the user's" in _problem(response, 422, "invalid_request")
+    system = {"id": "s0", "role": "system", "parts": [{"type": "text", "text": "s" * 600}]}
+    body = _ui_request("hi")
+    body["messages"].insert(0, system)
+    response = await client.post("/api/chat", json=body)
+    assert "MAX_CONVERSATION_CHARS" in _problem(response, 413, "payload_too_large")
+    assert container.adapters.history.list_chats("default") == []
+
+
 async def test_a_useChat_last_message_over_max_message_chars_is_422(
     client: httpx.AsyncClient,
 ) -> None:

@@ -33,7 +33,12 @@ from backend.api.streams import (
 )
 from backend.bootstrap import Container
 from backend.config import Settings
-from use_cases.chat.chat_turns import ChatEvent, ChatRequest, checked_conversation
+from use_cases.chat.chat_turns import (
+    ChatEvent,
+    ChatRequest,
+    check_conversation_size,
+    checked_conversation,
+)
 from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from use_cases.prompts.domain import CHAT
@@ -148,12 +153,18 @@ def _checked_conversation(run_input: Any, settings: Settings) -> str:
     """useChat sends the whole conversation each time: it is checked as advice's is
     (`checked_conversation`); the question is the text of its last (user) message. System
     messages a client adds are not part of it (the server's prompt rules)."""
-    messages = [m for m in run_input.messages if m.role != "system"]
+    every = [
+        ConversationMessage(m.role, "".join(getattr(p, "text", "") or "" for p in m.parts))
+        for m in run_input.messages
+    ]
+    check_conversation_size(  # system messages too: they are sent, so they are bounded
+        len(every),
+        sum(len(m.content) for m in every),
+        max_messages=settings.max_conversation_messages,
+        max_chars=settings.max_conversation_chars,
+    )
     return checked_conversation(
-        [
-            ConversationMessage(m.role, "".join(getattr(p, "text", "") or "" for p in m.parts))
-            for m in messages
-        ],
+        [m for m in every if m.role != "system"],
         max_message_chars=settings.max_message_chars,
         max_messages=settings.max_conversation_messages,
         max_chars=settings.max_conversation_chars,
