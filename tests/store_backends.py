@@ -5,7 +5,8 @@ A test module declares
     @pytest.fixture
     def app_db(backend, tmp_path, request):
         yield from open_app_db(backend, tmp_path, request)
-and builds its store with `app_db.open(SqliteX, PgX)`, so the same test body runs on both.
+and builds its store with `app_db.open(Store)` (a store written once for both databases, on
+`services/sql`) or `app_db.open(SqliteX, PgX)` (a pair), so the same test body runs on both.
 `raw` looks at the stored rows directly, bypassing the store, with `?` placeholders on both.
 """
 
@@ -40,19 +41,24 @@ class AppDb:
         """What a refused write raises on this backend (the driver's IntegrityError)."""
         return (psycopg.IntegrityError,) if self.is_postgres else (sqlite3.IntegrityError,)
 
-    def open(self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[[PgDatabase], Any]) -> Any:
-        """A store on this database (sharing the test's pool on PostgreSQL)."""
-        return pg_cls(self.db) if self.db is not None else sqlite_cls(self.path)
+    def open(
+        self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[..., Any] | None = None
+    ) -> Any:
+        """A store on this database (sharing the test's pool on PostgreSQL); `pg_cls`
+        defaults to `sqlite_cls`, a store written once for both."""
+        if self.db is not None:
+            return (pg_cls or sqlite_cls)(self.db)
+        return sqlite_cls(self.path)
 
     def open_apart(
-        self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[[PgDatabase], Any]
+        self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[..., Any] | None = None
     ) -> Any:
         """A store with connections of its own, as another process (replica) would have."""
         if self.url is None:
             return sqlite_cls(self.path)
         other = PgDatabase(self.url, max_size=2)
         self._extra.append(other)
-        return pg_cls(other)
+        return (pg_cls or sqlite_cls)(other)
 
     def raw(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Run one statement directly (committed) and return its rows as tuples."""

@@ -10,24 +10,20 @@ from dataclasses import dataclass
 from backend.answer_processes import build_planning_processes
 from backend.components import build_sentence_vectors, load_lexicon
 from backend.config import Settings
-from backend.stores.app import (
-    AdviceThreadsAdapter,
-    ApiKeyStoreAdapter,
-    AuditLogAdapter,
-    CalibrationStoreAdapter,
-    DatasetStoreAdapter,
-    HistoryStoreAdapter,
-    ModelDefaultStoreAdapter,
-    PromptStoreAdapter,
-    ResponseLogAdapter,
-    RunStoreAdapter,
-    build_app_stores,
-)
+from backend.stores.app import build_app_stores
 from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
 from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
 from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
+from services.admin.api_key_store import ApiKeyStore
+from services.admin.audit_log import AuditLog
+from services.admin.model_default_store import ModelDefaultStore
+from services.admin.prompt_store import PromptStore
+from services.calibration import CalibrationStore, ResponseLog
+from services.chat.advice_threads import AdviceThreads
+from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.compute import WorkerPool
+from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import FileLoader
 from services.offline import build_offline_model
@@ -56,20 +52,20 @@ class Adapters:
     loader: FileLoader
     chunker: HeadingChunker
     retriever: RetrieverAdapter
-    history: HistoryStoreAdapter
+    history: HistoryStore
     tables: TableLoaderAdapter
     sql: SqlRunnerAdapter
     models: PydanticAIModelResolver
-    api_keys: ApiKeyStoreAdapter
-    audit_log: AuditLogAdapter
+    api_keys: ApiKeyStore
+    audit_log: AuditLog
     jobs: JobQueueAdapter
-    prompt_store: PromptStoreAdapter
-    model_default_store: ModelDefaultStoreAdapter
-    dataset_store: DatasetStoreAdapter
-    run_store: RunStoreAdapter
-    advice_thread_store: AdviceThreadsAdapter
-    response_log: ResponseLogAdapter
-    calibration_store: CalibrationStoreAdapter
+    prompt_store: PromptStore
+    model_default_store: ModelDefaultStore
+    dataset_store: DatasetStore
+    run_store: RunStore
+    advice_thread_store: AdviceThreads
+    response_log: ResponseLog
+    calibration_store: CalibrationStore
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None

@@ -1,4 +1,6 @@
-"""The calibration tables of the app DB, and their migrations (shared by both stores).
+"""The calibration tables of the app DB, their SQLite migrations (shared by both stores:
+`response_log.py`, `store.py`; on PostgreSQL each store keeps its own list, `PG_MIGRATIONS`),
+and the stored time format.
 
 - `response_log`: one row per logged answer (`response_id` = `resp_` + random hex).
 - `response_feedback`: at most one row per response (a new verdict replaces the old one;
@@ -10,6 +12,8 @@ Versions are never changed or deleted (triggers refuse it).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from services.sqlite.migrations import Migration
 
@@ -84,3 +88,10 @@ MIGRATIONS = (
         "CREATE INDEX response_log_by_chat ON response_log(chat_id, created_at);",
     ),
 )
+
+
+def utc(moment: datetime) -> datetime:
+    """A time as stored, in UTC (a naive time is taken to be UTC). `db.put_time` then writes
+    it as ISO-8601 text of one fixed format on SQLite (microseconds, `+00:00`), so text order
+    is time order and the window queries use the index; as `timestamptz` on PostgreSQL."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,20 +1,43 @@
-"""SQLite adapter for the `HistoryStore` port: users, chats and their messages.
+"""The `HistoryStore` port in the app database, on SQLite or PostgreSQL (`services/sql`):
+users, chats and their messages.
 
 Concurrency model. The store is called from FastAPI worker threads and by many chat turns at
-once, possibly from several processes sharing one file. So:
+once, possibly from several processes sharing one SQLite file, or from several replicas
+sharing one PostgreSQL database. So:
 
-* every thread gets its own connection (`services/sqlite/thread_connections.py`), because a
-  sqlite connection must not run two statements at once;
-* the database is in WAL mode, so readers never wait for the writer (connections come from
-  `services/sqlite/connection.py`, the policy every store shares);
-* every transaction that reads and then writes (next `seq`, get-or-create) starts with
-  `BEGIN IMMEDIATE`: it takes the write lock up front, so a concurrent writer waits in the busy
-  handler instead of failing with SQLITE_BUSY the moment it tries to upgrade a read lock
-  (see docs/PITFALLS.md);
+* on SQLite every thread gets its own connection (`services/sqlite/thread_connections.py`,
+  through `SqliteSqlDb`), because a sqlite connection must not run two statements at once;
+  the database is in WAL mode, so readers never wait for the writer (connections come from
+  `services/sqlite/connection.py`, the policy every store shares); on PostgreSQL each call
+  borrows a connection from the shared pool;
+* every transaction that reads and then writes (next `seq`, get-or-create) is a
+  `db.write()`: on SQLite that starts with `BEGIN IMMEDIATE`, which takes the write lock up
+  front, so a concurrent writer waits in the busy handler instead of failing with
+  SQLITE_BUSY the moment it tries to upgrade a read lock (see docs/PITFALLS.md);
+* appending locks the chat row first (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the
+  write lock is already held), then reads the next `seq`, so two turns on one chat queue up
+  instead of racing for a position; the unique `(chat_id, seq)` index would refuse a
+  duplicate anyway;
+* get-or-create inserts with `ON CONFLICT DO NOTHING` and then reads, so racing creators of
+  one new chat id all get the one row (on SQLite they are serialised by the write lock too);
 * single-statement reads run in autocommit mode and see one consistent snapshot.
 
-Schema changes are the named `MIGRATIONS` below, applied by `services/sqlite/migrations.py`
-and recorded in the app database's shared `schema_migrations` table.
+Stored formats (unchanged): times are ISO-8601 text in UTC with microseconds on SQLite, so
+text order is time order, and `timestamptz` on PostgreSQL; `tool_calls` and `sources` are
+the compact JSON text of `to_json` on both, in `JSON` columns (not JSONB on PostgreSQL: they
+are shown back as stored, and JSONB would re-order a tool call's arguments). Column names are
+the same on both; PostgreSQL's `chats.rowid` (an identity column) stands in for SQLite's
+implicit rowid, the tie-breaker of chats touched in the same microsecond.
+
+What differs by dialect, chosen with `db.dialect` where it happens:
+
+* PostgreSQL text cannot hold a NUL character: it is refused with `InvalidRequest` before
+  any SQL (`_refuse_nul`); SQLite stores it;
+* search folds case with Python's `casefold` on SQLite (a function registered on the
+  connection) and with PostgreSQL's `lower()`, which folds a few letters differently (ß);
+* the schemas (types, the identity column) are two lists of migrations: `MIGRATIONS` for
+  SQLite, `PG_MIGRATIONS` for PostgreSQL, both named with a `history` prefix because the app
+  database is shared with other stores, which record theirs in the same `schema_migrations`.
 """
 
 from __future__ import annotations
@@ -22,15 +45,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
+from services.postgres.migrations import Migration as PgMigration
 from services.presence import Presence
-from services.sqlite.connection import Connection, Row, immediate_transaction
-from services.sqlite.migrations import apply_migrations
-from services.sqlite.thread_connections import ThreadConnections
+from services.sql import Session, StoreTarget, sql_db
+from services.sqlite.migrations import Migration
 from use_cases.access.domain import User
 from use_cases.chat.domain import (
     Chat,
@@ -46,7 +68,8 @@ from use_cases.shared.errors import InvalidRequest, NotFound
 
 __all__ = [
     "MIGRATIONS",
-    "SqliteHistoryStore",
+    "PG_MIGRATIONS",
+    "HistoryStore",
     "chat_title",
     "check_message",
     "is_valid_id",
@@ -135,6 +158,73 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+PG_MIGRATIONS: list[PgMigration] = [
+    PgMigration(
+        "history_pg_0001_users_chats_messages",
+        """
+        CREATE TABLE users (
+            id          TEXT PRIMARY KEY,
+            name        TEXT,
+            email       TEXT,
+            created_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE chats (
+            id          TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            title       TEXT NOT NULL,
+            created_at  TIMESTAMPTZ NOT NULL,
+            updated_at  TIMESTAMPTZ NOT NULL,
+            rowid       BIGINT GENERATED ALWAYS AS IDENTITY
+        );
+        CREATE INDEX chats_by_user_recent ON chats(user_id, updated_at DESC, rowid DESC);
+        CREATE TABLE messages (
+            id            TEXT PRIMARY KEY,
+            chat_id       TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            seq           INTEGER NOT NULL CHECK (seq >= 1),
+            role          TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content       TEXT NOT NULL,
+            tool_calls    JSON NOT NULL DEFAULT '[]',
+            sources       JSON NOT NULL DEFAULT '[]',
+            model         TEXT,
+            latency_ms    INTEGER,
+            input_tokens  INTEGER,
+            output_tokens INTEGER,
+            requests      INTEGER,
+            status        TEXT NOT NULL DEFAULT 'complete'
+                          CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
+            created_at    TIMESTAMPTZ NOT NULL
+        );
+        -- Unique: two turns can never share a position. Also serves the FK and seq-order reads.
+        CREATE UNIQUE INDEX messages_by_chat_seq ON messages(chat_id, seq);
+        """,
+    ),
+    PgMigration(
+        "history_pg_0002_message_owner",
+        """
+        ALTER TABLE messages ADD COLUMN owner TEXT;
+        CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
+        """,
+    ),
+    PgMigration(
+        "history_pg_0003_message_versions",
+        """
+        CREATE TABLE message_versions (
+            id          TEXT PRIMARY KEY,
+            message_id  TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            seq         INTEGER NOT NULL CHECK (seq >= 1),
+            question    TEXT NOT NULL,
+            content     TEXT NOT NULL,
+            sources     JSON NOT NULL DEFAULT '[]',
+            model       TEXT,
+            status      TEXT NOT NULL,
+            created_at  TIMESTAMPTZ NOT NULL
+        );
+        CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
+        """,
+    ),
+]
+
+_CHAT_COLUMNS = "id, user_id, title, created_at, updated_at"
 _MESSAGE_COLUMNS = (
     "id, chat_id, role, content, tool_calls, sources, model, latency_ms, "
     "input_tokens, output_tokens, requests, status, created_at"
@@ -155,18 +245,20 @@ def chat_title(first_message: str) -> str:
     return text[: TITLE_MAX_CHARS - 1].rstrip() + "…"
 
 
-class SqliteHistoryStore:
-    """`HistoryStore` on one SQLite file; safe for many threads and processes at once.
+class HistoryStore:
+    """`HistoryStore` on the app database; safe for many threads, processes and replicas.
 
     Ids entering the system (`ensure_user`, `get_or_create_chat`) are validated and a bad one
     raises `InvalidRequest`. Lookups by id treat a malformed id as absent (None / NotFound /
     False / []), since no stored row can have it.
     """
 
-    def __init__(self, path: str | Path, *, presence: Presence | None = None) -> None:
-        self._connections = ThreadConnections(path, row_factory=Row)
+    def __init__(self, target: StoreTarget, *, presence: Presence | None = None) -> None:
+        self._db = sql_db(target)
         self._presence = presence
-        apply_migrations(self._conn(), MIGRATIONS)
+        self._db.migrate(
+            sqlite=[Migration(name, sql) for name, sql in MIGRATIONS], postgres=PG_MIGRATIONS
+        )
 
     # -- users -------------------------------------------------------------------------------
 
@@ -177,8 +269,9 @@ class SqliteHistoryStore:
         the first request creates the row, later ones just read it.
         """
         require_valid_id(user_id, "user id")
-        with self._write() as conn:
-            _insert_user_if_new(conn, user_id, name, email)
+        self._refuse_nul(name, email)
+        with self._db.write() as conn:
+            self._insert_user_if_new(conn, user_id, name, email)
             row = conn.execute(
                 "SELECT id, name, email, created_at FROM users WHERE id = ?", (user_id,)
             ).fetchone()
@@ -186,7 +279,7 @@ class SqliteHistoryStore:
             id=row["id"],
             name=row["name"],
             email=row["email"],
-            created_at=_parse_time(row["created_at"]),
+            created_at=self._db.get_time(row["created_at"]),
         )
 
     # -- chats -------------------------------------------------------------------------------
@@ -194,8 +287,11 @@ class SqliteHistoryStore:
     def get_chat(self, chat_id: str) -> Chat | None:
         if not is_valid_id(chat_id):
             return None
-        row = self._conn().execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
-        return _chat(row) if row else None
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,)
+            ).fetchone()
+        return self._chat(row) if row else None
 
     def get_or_create_chat(self, chat_id: str | None, user_id: str, first_message: str) -> Chat:
         """Return `user_id`'s chat `chat_id`, creating it if new (`None` means a fresh id).
@@ -209,67 +305,83 @@ class SqliteHistoryStore:
             chat_id = uuid.uuid4().hex
         else:
             require_valid_id(chat_id, "chat id")
-        with self._write() as conn:
-            row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
-            if row is not None:
-                if row["user_id"] != user_id:
-                    raise NotFound(f"Chat {chat_id} not found.")
-                return _chat(row)
-            _insert_user_if_new(conn, user_id)
-            now = _now()
-            conn.execute(
-                "INSERT INTO chats (id, user_id, title, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (chat_id, user_id, chat_title(first_message), now, now),
-            )
-            row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
-        return _chat(row)
+        title = chat_title(first_message)
+        self._refuse_nul(title)
+        with self._db.write() as conn:
+            row = conn.execute(
+                f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,)
+            ).fetchone()
+            if row is None:
+                self._insert_user_if_new(conn, user_id)
+                now = self._now()
+                # On PostgreSQL a racing creator of the same id makes this wait for its
+                # commit, then skip; on SQLite the write lock already keeps it out.
+                conn.execute(
+                    "INSERT INTO chats (id, user_id, title, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (chat_id, user_id, title, now, now),
+                )
+                row = conn.execute(
+                    f"SELECT {_CHAT_COLUMNS} FROM chats WHERE id = ?", (chat_id,)
+                ).fetchone()
+            if row["user_id"] != user_id:
+                raise NotFound(f"Chat {chat_id} not found.")
+        return self._chat(row)
 
     def list_chats(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
         """The user's chats, most recently active first."""
         if limit < 0 or offset < 0:
             raise InvalidRequest("limit and offset must not be negative.")
-        rows = self._conn().execute(
-            # rowid breaks ties between chats touched in the same microsecond, newest first.
-            "SELECT * FROM chats WHERE user_id = ? ORDER BY updated_at DESC, rowid DESC "
-            "LIMIT ? OFFSET ?",
-            (user_id, limit, offset),
-        )
-        return [_chat(row) for row in rows]
+        with self._db.read() as conn:
+            rows = conn.execute(
+                # rowid breaks ties between chats touched in the same microsecond, newest first.
+                f"SELECT {_CHAT_COLUMNS} FROM chats WHERE user_id = ? "
+                "ORDER BY updated_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (user_id, limit, offset),
+            ).fetchall()
+        return [self._chat(row) for row in rows]
 
     def search_chats(
         self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
     ) -> list[tuple[Chat, str | None]]:
+        """The user's chats holding every term (case-folded, as part of a word) in the title
+        or a message, most recently active first, each with the first message holding one."""
         if limit < 0 or offset < 0:
             raise InvalidRequest("limit and offset must not be negative.")
         folded = [t.casefold() for t in terms if t]
         if not folded:
             return [(chat, None) for chat in self.list_chats(user_id, limit=limit, offset=offset)]
-        conn = self._conn()
-        conn.create_function("casefold", 1, _casefold, deterministic=True)
+        contains = self._contains
         held = (
-            "(instr(casefold(c.title), ?) > 0 OR EXISTS (SELECT 1 FROM messages m "
-            "WHERE m.chat_id = c.id AND instr(casefold(m.content), ?) > 0))"
+            f"({contains('c.title')} OR EXISTS (SELECT 1 FROM messages m "
+            f"WHERE m.chat_id = c.id AND {contains('m.content')}))"
         )
-        rows = conn.execute(
-            f"SELECT c.* FROM chats c WHERE c.user_id = ? AND {' AND '.join([held] * len(folded))} "
-            "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
-            (user_id, *(t for term in folded for t in (term, term)), limit, offset),
-        ).fetchall()
-        if not rows:
-            return []
-        # The first message holding a word, of every chat found, in one query.
-        any_term = " OR ".join(["instr(casefold(content), ?) > 0"] * len(folded))
-        ids = [row["id"] for row in rows]
-        firsts = dict(
-            conn.execute(
-                "SELECT chat_id, content FROM (SELECT chat_id, content, row_number() OVER "
-                "(PARTITION BY chat_id ORDER BY seq) AS n FROM messages "
-                f"WHERE chat_id IN ({', '.join('?' * len(ids))}) AND ({any_term})) WHERE n = 1",
-                (*ids, *folded),
+        columns = ", ".join(f"c.{c.strip()}" for c in _CHAT_COLUMNS.split(","))
+        with self._db.read() as conn:
+            if self._db.dialect == "sqlite":
+                _register_casefold(conn)
+            rows = conn.execute(
+                f"SELECT {columns} FROM chats c WHERE c.user_id = ? AND "
+                f"{' AND '.join([held] * len(folded))} "
+                "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
+                (user_id, *(t for term in folded for t in (term, term)), limit, offset),
             ).fetchall()
-        )
-        return [(_chat(row), firsts.get(row["id"])) for row in rows]
+            if not rows:
+                return []
+            # The first message holding a word, of every chat found, in one query.
+            any_term = " OR ".join([contains("content")] * len(folded))
+            ids = [row["id"] for row in rows]
+            firsts = {
+                first["chat_id"]: first["content"]
+                for first in conn.execute(
+                    "SELECT chat_id, content FROM (SELECT chat_id, content, row_number() OVER "
+                    "(PARTITION BY chat_id ORDER BY seq) AS n FROM messages "
+                    f"WHERE chat_id IN ({', '.join('?' * len(ids))}) AND ({any_term})) AS firsts "
+                    "WHERE n = 1",
+                    (*ids, *folded),
+                ).fetchall()
+            }
+        return [(self._chat(row), firsts.get(row["id"])) for row in rows]
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title (1..200 characters once whitespace is collapsed).
@@ -282,18 +394,21 @@ class SqliteHistoryStore:
             raise InvalidRequest(f"A chat title must have 1 to {RENAME_MAX_CHARS} characters.")
         if not is_valid_id(chat_id):
             raise NotFound(f"Chat {chat_id} not found.")
-        with self._write() as conn:
-            conn.execute("UPDATE chats SET title = ? WHERE id = ?", (clean, chat_id))
-            row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        self._refuse_nul(clean)
+        with self._db.write() as conn:
+            row = conn.execute(
+                f"UPDATE chats SET title = ? WHERE id = ? RETURNING {_CHAT_COLUMNS}",
+                (clean, chat_id),
+            ).fetchone()
         if row is None:
             raise NotFound(f"Chat {chat_id} not found.")
-        return _chat(row)
+        return self._chat(row)
 
     def delete_chat(self, chat_id: str) -> bool:
         """Delete the chat and (by cascade) its messages. False if there was no such chat."""
         if not is_valid_id(chat_id):
             return False
-        with self._write() as conn:
+        with self._db.write() as conn:
             cursor = conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
         return cursor.rowcount > 0
 
@@ -307,14 +422,14 @@ class SqliteHistoryStore:
         if not is_valid_id(chat_id) or not message_ids:
             return 0
         marks = ", ".join("?" * len(message_ids))
-        with self._write() as conn:
+        with self._db.write() as conn:
             if versions_of is not None:
                 rows = conn.execute(
                     f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? "
                     f"AND id IN ({marks}) ORDER BY seq",
                     (chat_id, *message_ids),
                 ).fetchall()
-                _keep_versions(conn, [_message(row) for row in rows], versions_of)
+                self._keep_versions(conn, [self._message(row) for row in rows], versions_of)
             cursor = conn.execute(
                 f"DELETE FROM messages WHERE chat_id = ? AND id IN ({marks})",
                 (chat_id, *message_ids),
@@ -324,21 +439,22 @@ class SqliteHistoryStore:
     def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
         if not is_valid_id(chat_id):
             return {}
-        rows = self._conn().execute(
-            "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
-            "WHERE m.chat_id = ? ORDER BY v.message_id, v.seq",
-            (chat_id,),
-        )
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
+                "WHERE m.chat_id = ? ORDER BY v.message_id, v.seq",
+                (chat_id,),
+            ).fetchall()
         versions: dict[str, list[MessageVersion]] = {}
         for row in rows:
             versions.setdefault(row["message_id"], []).append(
                 MessageVersion(
                     question=row["question"],
                     content=row["content"],
-                    sources=tuple(Source.from_dict(s) for s in json.loads(row["sources"])),
+                    sources=tuple(Source.from_dict(s) for s in self._db.get_json(row["sources"])),
                     model=row["model"],
                     status=row["status"],
-                    created_at=_parse_time(row["created_at"]),
+                    created_at=self._db.get_time(row["created_at"]),
                 )
             )
         return versions
@@ -346,50 +462,39 @@ class SqliteHistoryStore:
     def append_message(self, chat_id: str, message: NewMessage) -> Message:
         """Append at the next position of the chat and mark the chat as just active.
 
-        The next `seq` is read and written inside one `BEGIN IMMEDIATE` transaction, so two
-        concurrent turns can never take the same position or lose a message.
+        The chat row is locked first (`FOR UPDATE` on PostgreSQL, the `BEGIN IMMEDIATE` write
+        lock on SQLite) and the next `seq` read and written in the same transaction, so
+        concurrent appends to one chat take turns: none can take the same position or lose a
+        message, and `created_at` order agrees with `seq` order.
         """
         check_message(message)
         if not is_valid_id(chat_id):
             raise NotFound(f"Chat {chat_id} not found.")
+        values = self._message_values(message)
         message_id = uuid.uuid4().hex
-        with self._write() as conn:
-            if conn.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone() is None:
-                raise NotFound(f"Chat {chat_id} not found.")
-            # Taken under the write lock, so created_at order agrees with seq order.
-            now = _now()
-            usage = message.usage
-            conn.execute(
-                "INSERT INTO messages (id, chat_id, seq, role, content, tool_calls, sources, "
-                "model, latency_ms, input_tokens, output_tokens, requests, status, created_at) "
-                "VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?),"
-                " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    chat_id,
-                    chat_id,
-                    message.role,
-                    message.content,
-                    to_json(message.tool_calls, "tool_calls"),
-                    to_json(message.sources, "sources"),
-                    message.model,
-                    message.latency_ms,
-                    usage.input_tokens if usage else None,
-                    usage.output_tokens if usage else None,
-                    usage.requests if usage else None,
-                    message.status,
-                    now,
-                ),
-            )
-            conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
-            if message.status == "streaming" and self._presence is not None:
-                conn.execute(
-                    "UPDATE messages SET owner = ? WHERE id = ?", (self._presence.id, message_id)
-                )
-            row = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        owner = (
+            self._presence.id
+            if message.status == "streaming" and self._presence is not None
+            else None
+        )
+        with self._db.write() as conn:
+            locked = conn.execute(
+                f"SELECT 1 FROM chats WHERE id = ?{self._db.for_update}", (chat_id,)
             ).fetchone()
-        return _message(row)
+            if locked is None:
+                raise NotFound(f"Chat {chat_id} not found.")
+            now = self._now()  # taken under the lock, so created_at order agrees with seq
+            row = conn.execute(
+                "INSERT INTO messages (id, chat_id, seq, role, content, tool_calls, sources, "
+                "model, latency_ms, input_tokens, output_tokens, requests, status, created_at, "
+                "owner) VALUES (?, ?, "
+                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?), "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"RETURNING {_MESSAGE_COLUMNS}",
+                (message_id, chat_id, chat_id, message.role, *values, now, owner),
+            ).fetchone()
+            conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+        return self._message(row)
 
     def finalize_message(self, message_id: str, message: NewMessage) -> Message:
         """Overwrite a message's outcome when its streamed turn ends.
@@ -401,59 +506,35 @@ class SqliteHistoryStore:
         check_message(message)
         if not is_valid_id(message_id):
             raise NotFound(f"Message {message_id} not found.")
-        usage = message.usage
-        with self._write() as conn:
-            cursor = conn.execute(
+        values = self._message_values(message)
+        with self._db.write() as conn:
+            row = conn.execute(
                 "UPDATE messages SET content = ?, tool_calls = ?, sources = ?, model = ?, "
                 "latency_ms = ?, input_tokens = ?, output_tokens = ?, requests = ?, status = ? "
-                "WHERE id = ?",
-                (
-                    message.content,
-                    to_json(message.tool_calls, "tool_calls"),
-                    to_json(message.sources, "sources"),
-                    message.model,
-                    message.latency_ms,
-                    usage.input_tokens if usage else None,
-                    usage.output_tokens if usage else None,
-                    usage.requests if usage else None,
-                    message.status,
-                    message_id,
-                ),
-            )
-            if cursor.rowcount == 0:
-                raise NotFound(f"Message {message_id} not found.")
-            row = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+                f"WHERE id = ? RETURNING {_MESSAGE_COLUMNS}",
+                (*values, message_id),
             ).fetchone()
-            conn.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (_now(), row["chat_id"]))
-        return _message(row)
+            if row is None:
+                raise NotFound(f"Message {message_id} not found.")
+            conn.execute(
+                "UPDATE chats SET updated_at = ? WHERE id = ?", (self._now(), row["chat_id"])
+            )
+        return self._message(row)
 
     def interrupt_abandoned(self, started_before: datetime) -> int:
         """Mark every `streaming` message created before `started_before`, or streamed by a
         process `presence` knows is dead, as `interrupted`: its turn's process died (a crash,
         a `kill -9`) and will never finalise it."""
-        cutoff = started_before.astimezone(UTC).isoformat(timespec="microseconds")
+        cutoff = self._db.put_time(started_before.astimezone(UTC))
         dead = self._dead_owners()
-        marks = ",".join("?" * len(dead))
-        with self._write() as conn:
+        marks = ", ".join("?" * len(dead))
+        with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming' "
                 f"AND (created_at < ?{f' OR owner IN ({marks})' if dead else ''})",
                 (cutoff, *dead),
             )
         return int(cursor.rowcount)
-
-    def _dead_owners(self) -> list[str]:
-        if self._presence is None:
-            return []
-        owners = {
-            row[0]
-            for row in self._conn().execute(
-                "SELECT DISTINCT owner FROM messages "
-                "WHERE status = 'streaming' AND owner IS NOT NULL"
-            )
-        }
-        return sorted(owners - self._presence.alive(owners)) if owners else []
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         """Messages in conversation order; with `limit`, the last `limit` of them.
@@ -465,119 +546,164 @@ class SqliteHistoryStore:
             raise InvalidRequest("limit must not be negative.")
         if not is_valid_id(chat_id):
             return []
-        conn = self._conn()
-        if limit is None:
-            rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY seq",
-                (chat_id,),
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (chat_id, limit),
-            ).fetchall()
-            rows.reverse()
-        return [_message(row) for row in rows]
+        with self._db.read() as conn:
+            if limit is None:
+                rows = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY seq",
+                    (chat_id,),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? "
+                    "ORDER BY seq DESC LIMIT ?",
+                    (chat_id, limit),
+                ).fetchall()
+                rows.reverse()
+        return [self._message(row) for row in rows]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every connection this store opened, in any thread (call at shutdown)."""
-        self._connections.close()
+        """Close every SQLite connection this store opened, in any thread (call at shutdown);
+        on PostgreSQL nothing: the pool is shared and closed by its owner."""
+        self._db.close()
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _conn(self) -> Connection:
-        """This thread's connection, opened on first use (and again after a fork)."""
-        return self._connections.get()
+    def _dead_owners(self) -> list[str]:
+        if self._presence is None:
+            return []
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT owner FROM messages "
+                "WHERE status = 'streaming' AND owner IS NOT NULL"
+            ).fetchall()
+        owners = {row["owner"] for row in rows}
+        return sorted(owners - self._presence.alive(owners)) if owners else []
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One `BEGIN IMMEDIATE` transaction: commit on success, roll back on any error."""
-        with immediate_transaction(self._conn()) as conn:
-            yield conn
+    def _keep_versions(self, conn: Session, messages: Sequence[Message], new_id: str) -> None:
+        """Move the versions the replaced answers kept, then the answers themselves, to
+        `new_id`."""
+        old_ids = [m.id for m in messages if m.role == "assistant"]
+        if old_ids:
+            conn.execute(
+                "UPDATE message_versions SET message_id = ?, seq = seq + 1000000 "
+                f"WHERE message_id IN ({', '.join('?' * len(old_ids))})",
+                (new_id, *old_ids),
+            )
+        rows = conn.execute(
+            "SELECT id FROM message_versions WHERE message_id = ? ORDER BY created_at, seq",
+            (new_id,),
+        ).fetchall()
+        for seq, row in enumerate(rows, start=1):  # one numbering, oldest first
+            conn.execute("UPDATE message_versions SET seq = ? WHERE id = ?", (seq, row["id"]))
+        for seq, (question, answer) in enumerate(replaced_answers(messages), start=len(rows) + 1):
+            self._refuse_nul(question, answer.content)
+            conn.execute(
+                "INSERT INTO message_versions (id, message_id, seq, question, content, sources, "
+                "model, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uuid.uuid4().hex,
+                    new_id,
+                    seq,
+                    question,
+                    answer.content,
+                    to_json(answer.sources, "sources"),
+                    answer.model,
+                    answer.status,
+                    self._db.put_time(answer.created_at),
+                ),
+            )
 
-
-def _keep_versions(conn: Connection, messages: Sequence[Message], new_id: str) -> None:
-    """Move the versions the replaced answers kept, then the answers themselves, to `new_id`."""
-    old_ids = [m.id for m in messages if m.role == "assistant"]
-    if old_ids:
+    def _insert_user_if_new(
+        self, conn: Session, user_id: str, name: str | None = None, email: str | None = None
+    ) -> None:
         conn.execute(
-            f"UPDATE message_versions SET message_id = ?, seq = seq + 1000000 "
-            f"WHERE message_id IN ({', '.join('?' * len(old_ids))})",
-            (new_id, *old_ids),
+            "INSERT INTO users (id, name, email, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            (user_id, name, email, self._now()),
         )
-    rows = conn.execute(
-        "SELECT id FROM message_versions WHERE message_id = ? ORDER BY created_at, seq",
-        (new_id,),
-    ).fetchall()
-    for seq, (version_id,) in enumerate(rows, start=1):  # one numbering, oldest first
-        conn.execute("UPDATE message_versions SET seq = ? WHERE id = ?", (seq, version_id))
-    for seq, (question, answer) in enumerate(replaced_answers(messages), start=len(rows) + 1):
-        conn.execute(
-            "INSERT INTO message_versions (id, message_id, seq, question, content, sources, "
-            "model, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                uuid.uuid4().hex,
-                new_id,
-                seq,
-                question,
-                answer.content,
-                to_json(answer.sources, "sources"),
-                answer.model,
-                answer.status,
-                answer.created_at.isoformat(timespec="microseconds"),
-            ),
+
+    def _message_values(self, message: NewMessage) -> tuple[Any, ...]:
+        """content .. status, in the column order both writes use; checked before any SQL."""
+        tool_calls = to_json(message.tool_calls, "tool_calls")
+        sources = to_json(message.sources, "sources")
+        self._refuse_nul(message.content, message.model)
+        usage = message.usage
+        return (
+            message.content,
+            tool_calls,
+            sources,
+            message.model,
+            message.latency_ms,
+            usage.input_tokens if usage else None,
+            usage.output_tokens if usage else None,
+            usage.requests if usage else None,
+            message.status,
         )
+
+    def _refuse_nul(self, *texts: str | None) -> None:
+        """PostgreSQL text cannot hold a NUL character: refuse it with a domain error instead
+        of a database one (the JSON columns hold it escaped). SQLite stores it as given."""
+        if self._db.dialect != "postgresql":
+            return
+        for text in texts:
+            if text is not None and "\x00" in text:
+                raise InvalidRequest("Text must not contain NUL characters.")
+
+    def _contains(self, column: str) -> str:
+        """SQL: the case-folded `column` holds the (already case-folded) parameter."""
+        if self._db.dialect == "sqlite":
+            return f"instr(casefold({column}), ?) > 0"
+        return f"strpos(lower({column}), lower(?)) > 0"
+
+    def _now(self) -> Any:
+        """Now in UTC, as stored: on SQLite ISO-8601 text with a fixed microsecond part, so
+        text order is time order."""
+        return self._db.put_time(datetime.now(UTC))
+
+    # -- rows <-> domain ---------------------------------------------------------------------
+
+    def _chat(self, row: Any) -> Chat:
+        time = self._db.get_time
+        return Chat(
+            id=row["id"],
+            user_id=row["user_id"],
+            title=row["title"],
+            created_at=time(row["created_at"]),
+            updated_at=time(row["updated_at"]),
+        )
+
+    def _message(self, row: Any) -> Message:
+        counts = (row["input_tokens"], row["output_tokens"], row["requests"])
+        usage = (
+            None
+            if all(count is None for count in counts)
+            else TokenUsage(*(count or 0 for count in counts))
+        )
+        json_value = self._db.get_json
+        return Message(
+            id=row["id"],
+            chat_id=row["chat_id"],
+            role=row["role"],
+            content=row["content"],
+            tool_calls=tuple(ToolCall.from_dict(call) for call in json_value(row["tool_calls"])),
+            sources=tuple(Source.from_dict(source) for source in json_value(row["sources"])),
+            model=row["model"],
+            latency_ms=row["latency_ms"],
+            usage=usage,
+            status=row["status"],
+            created_at=self._db.get_time(row["created_at"]),
+        )
+
+
+def _register_casefold(conn: Any) -> None:
+    """Python's `casefold` as the SQL function `casefold` of this SQLite connection."""
+    conn.create_function("casefold", 1, _casefold, deterministic=True)
 
 
 def _casefold(text: str | None) -> str:
     return "" if text is None else str(text).casefold()
-
-
-def _insert_user_if_new(
-    conn: Connection, user_id: str, name: str | None = None, email: str | None = None
-) -> None:
-    conn.execute(
-        "INSERT OR IGNORE INTO users (id, name, email, created_at) VALUES (?, ?, ?, ?)",
-        (user_id, name, email, _now()),
-    )
-
-
-# -- rows <-> domain -------------------------------------------------------------------------
-
-
-def _chat(row: Row) -> Chat:
-    return Chat(
-        id=row["id"],
-        user_id=row["user_id"],
-        title=row["title"],
-        created_at=_parse_time(row["created_at"]),
-        updated_at=_parse_time(row["updated_at"]),
-    )
-
-
-def _message(row: Row) -> Message:
-    counts = (row["input_tokens"], row["output_tokens"], row["requests"])
-    usage = (
-        None
-        if all(count is None for count in counts)
-        else TokenUsage(*(count or 0 for count in counts))
-    )
-    return Message(
-        id=row["id"],
-        chat_id=row["chat_id"],
-        role=row["role"],
-        content=row["content"],
-        tool_calls=tuple(ToolCall.from_dict(call) for call in json.loads(row["tool_calls"])),
-        sources=tuple(Source.from_dict(source) for source in json.loads(row["sources"])),
-        model=row["model"],
-        latency_ms=row["latency_ms"],
-        usage=usage,
-        status=row["status"],
-        created_at=_parse_time(row["created_at"]),
-    )
 
 
 def check_message(message: NewMessage) -> None:
@@ -590,7 +716,8 @@ def check_message(message: NewMessage) -> None:
 
 def to_json(value: Sequence[ToolCall | Source], field: str) -> str:
     """The stored shape is each item's `as_dict()`, the one JSON shape of tool calls and
-    sources (`use_cases/chat/domain.py`); rows written before these types read back the same."""
+    sources (`use_cases/chat/domain.py`); rows written before these types read back the same.
+    Compact (no spaces), on both databases."""
     try:
         return json.dumps(
             [item.as_dict() for item in value], ensure_ascii=False, separators=(",", ":")
@@ -606,12 +733,3 @@ def is_valid_id(value: object) -> bool:
 def require_valid_id(value: object, what: str) -> None:
     if not is_valid_id(value):
         raise InvalidRequest(f"Invalid {what}: use 1 to 64 letters, digits, '_' or '-'.")
-
-
-def _now() -> str:
-    """UTC ISO-8601 with a fixed microsecond part, so text order is time order."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)

@@ -1,22 +1,39 @@
-"""SQLite adapters for the `DatasetStore` and `RunStore` ports, in the app DB.
+"""The `DatasetStore` and `RunStore` ports in the app database, on SQLite or PostgreSQL
+(`services/sql`).
 
 `eval_datasets` keeps every version of every dataset, with its source text (parsed again when
 used, so there is one parser); a version is a content hash, so the same upload twice is one
 row. `eval_runs` holds a run and its settings; `eval_run_rows` one row per executed item
 (model, case, variant), written once (the primary key refuses a second), so a run resumed
-after a crash, or run twice at once, never counts an item twice.
+after a crash, or run twice at once (two processes, or two replicas on PostgreSQL), never
+counts an item twice.
+
+The ports carry times as ISO-8601 text (UTC, seconds), so the time columns are `TEXT` on both
+databases rather than `timestamptz` (stored and read back exactly as given: no
+`db.put_time`); on PostgreSQL in the "C" collation, like the ids, so their order is SQLite's
+byte order. JSON values are written with `json.dumps` (ASCII-escaped, as they always were)
+into `TEXT` checked by `json_valid` on SQLite and `JSON` (not JSONB) on PostgreSQL, so a row
+or a run's settings read back with their keys in the order written (exports show them).
+SQLite's `rowid` orders equal times and a run's rows by insertion; PostgreSQL's identity
+column `rowid` stands in for it.
+
+What the dialects still say differently (`self._db.dialect`):
+* writing a row once: SQLite's `INSERT OR IGNORE` (which also skips, silently, a row a
+  NOT NULL or CHECK constraint refuses), PostgreSQL's `ON CONFLICT DO NOTHING` (which skips
+  only the duplicate key; any other refusal raises);
+* the schemas (`MIGRATIONS`, `PG_MIGRATIONS`): types (`failed` is 0/1 or a boolean, JSON
+  text or `JSON`), collations, and PostgreSQL's `rowid` identity columns.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from services.sqlite.connection import Connection, Row, immediate_transaction
-from services.sqlite.migrations import Migration, apply_migrations
-from services.sqlite.thread_connections import ThreadConnections
+from services.postgres.migrations import Migration as PgMigration
+from services.sql import StoreTarget, sql_db
+from services.sqlite.migrations import Migration
 from use_cases.evaluation.run_domain import (
     UNFINISHED,
     ItemKey,
@@ -27,7 +44,7 @@ from use_cases.evaluation.run_domain import (
     StoredDataset,
 )
 
-__all__ = ["MIGRATIONS", "SqliteDatasetStore", "SqliteRunStore"]
+__all__ = ["MIGRATIONS", "PG_MIGRATIONS", "DatasetStore", "RunStore"]
 
 MIGRATIONS = (
     Migration(
@@ -75,6 +92,55 @@ MIGRATIONS = (
     ),
 )
 
+PG_MIGRATIONS: list[PgMigration] = [
+    PgMigration(
+        "eval_pg_0001_datasets_and_runs",
+        """
+        CREATE TABLE eval_datasets (
+            id           TEXT COLLATE "C" NOT NULL,
+            version      TEXT COLLATE "C" NOT NULL,
+            name         TEXT NOT NULL,
+            description  TEXT NOT NULL DEFAULT '',
+            source       TEXT NOT NULL CHECK (source IN ('bundled', 'upload')),
+            format       TEXT NOT NULL CHECK (format IN ('jsonl', 'csv')),
+            text         TEXT NOT NULL,
+            cases        INTEGER NOT NULL,
+            created_at   TEXT COLLATE "C" NOT NULL,
+            rowid        BIGINT GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (id, version)
+        );
+        CREATE TABLE eval_runs (
+            run_id         TEXT PRIMARY KEY,
+            status         TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+            task_id        TEXT NOT NULL,
+            task_version   TEXT NOT NULL,
+            models         JSON NOT NULL,
+            prompt_version JSON,
+            settings       JSON NOT NULL,
+            total          INTEGER NOT NULL,
+            created_by     TEXT NOT NULL,
+            created_at     TEXT COLLATE "C" NOT NULL,
+            started_at     TEXT,
+            finished_at    TEXT,
+            error          TEXT,
+            rowid          BIGINT GENERATED ALWAYS AS IDENTITY
+        );
+        CREATE INDEX eval_runs_by_status ON eval_runs(status, created_at);
+        CREATE TABLE eval_run_rows (
+            run_id   TEXT NOT NULL REFERENCES eval_runs(run_id),
+            model    TEXT NOT NULL,
+            case_id  TEXT NOT NULL,
+            variant  TEXT NOT NULL,
+            failed   BOOLEAN NOT NULL,
+            row      JSON NOT NULL,
+            rowid    BIGINT GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (run_id, model, case_id, variant)
+        );
+        """,
+    ),
+]
+
 _DATASET_COLUMNS = "id, version, name, description, source, format, text, cases, created_at"
 _RUN_COLUMNS = (
     "run_id, status, task_id, task_version, models, prompt_version, settings, total, "
@@ -83,23 +149,29 @@ _RUN_COLUMNS = (
 
 
 class _Store:
-    def __init__(self, path: str | Path) -> None:
-        self._connections = ThreadConnections(path, row_factory=Row)
-        apply_migrations(self._connections.get(), MIGRATIONS)
-
-    def _conn(self) -> Connection:
-        return self._connections.get()
+    def __init__(self, target: StoreTarget) -> None:
+        self._db = sql_db(target)
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
     def close(self) -> None:
-        self._connections.close()
+        self._db.close()
+
+    def _insert_once(self, into: str) -> str:
+        """`INSERT INTO {into}` that skips a row whose key is already stored (see the module
+        docstring for what else SQLite's `OR IGNORE` skips)."""
+        if self._db.dialect == "sqlite":
+            return f"INSERT OR IGNORE INTO {into}"
+        return f"INSERT INTO {into} ON CONFLICT DO NOTHING"
 
 
-class SqliteDatasetStore(_Store):
+class DatasetStore(_Store):
     def put(self, dataset: StoredDataset) -> StoredDataset:
-        with immediate_transaction(self._conn()) as conn:
+        """Store a version; the same id and version again keeps (and returns) the first."""
+        with self._db.write() as conn:
             conn.execute(
-                f"INSERT OR IGNORE INTO eval_datasets ({_DATASET_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._insert_once(
+                    f"eval_datasets ({_DATASET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
                 (
                     dataset.id,
                     dataset.version,
@@ -112,36 +184,176 @@ class SqliteDatasetStore(_Store):
                     dataset.created_at,
                 ),
             )
-            stored = self._one(conn, "id = ? AND version = ?", (dataset.id, dataset.version))
-        assert stored is not None
-        return stored
+            row = conn.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM eval_datasets WHERE id = ? AND version = ?",
+                (dataset.id, dataset.version),
+            ).fetchone()
+        assert row is not None
+        return _dataset(row)
 
     def latest(self, dataset_id: str) -> StoredDataset | None:
-        return self._one(self._conn(), "id = ?", (dataset_id,))
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM eval_datasets WHERE id = ? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                (dataset_id,),
+            ).fetchone()
+        return _dataset(row) if row else None
 
     def version(self, dataset_id: str, version: str) -> StoredDataset | None:
-        return self._one(self._conn(), "id = ? AND version = ?", (dataset_id, version))
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM eval_datasets WHERE id = ? AND version = ?",
+                (dataset_id, version),
+            ).fetchone()
+        return _dataset(row) if row else None
 
     def list(self) -> list[StoredDataset]:
-        rows = self._conn().execute(
-            f"SELECT {_DATASET_COLUMNS} FROM eval_datasets AS d WHERE rowid = "
-            "(SELECT rowid FROM eval_datasets WHERE id = d.id "
-            " ORDER BY created_at DESC, rowid DESC LIMIT 1) ORDER BY id"
+        """The latest version of each dataset, by id."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_DATASET_COLUMNS} FROM eval_datasets AS d WHERE rowid = "
+                "(SELECT rowid FROM eval_datasets WHERE id = d.id "
+                " ORDER BY created_at DESC, rowid DESC LIMIT 1) ORDER BY id"
+            ).fetchall()
+        return [_dataset(row) for row in rows]
+
+
+class RunStore(_Store):
+    def create(self, run: RunRecord) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                f"INSERT INTO eval_runs ({_RUN_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.run_id,
+                    run.status,
+                    run.task_id,
+                    run.task_version,
+                    json.dumps(list(run.models)),
+                    json.dumps(run.prompt_version.as_dict()) if run.prompt_version else None,
+                    json.dumps(run.settings.as_dict()),
+                    run.total,
+                    run.created_by,
+                    run.created_at,
+                    run.started_at,
+                    run.finished_at,
+                    run.error,
+                ),
+            )
+
+    def get(self, run_id: str) -> RunRecord | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return self._run(row) if row else None
+
+    def latest(self, status: RunStatus | None = None) -> RunRecord | None:
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM eval_runs {where} "
+                "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                args,
+            ).fetchone()
+        return self._run(row) if row else None
+
+    def list(self, limit: int, offset: int) -> list[RunRecord]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM eval_runs ORDER BY created_at DESC, rowid DESC "
+                "LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        return [self._run(row) for row in rows]
+
+    def unfinished(self) -> list[RunRecord]:
+        marks = ", ".join("?" for _ in UNFINISHED)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE status IN ({marks}) "
+                "ORDER BY created_at, rowid",
+                tuple(UNFINISHED),
+            ).fetchall()
+        return [self._run(row) for row in rows]
+
+    def set_status(
+        self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
+    ) -> None:
+        """`started_at` is set the first time the run runs, `finished_at` when it reaches
+        completed, failed or cancelled (and cleared otherwise)."""
+        finished = status in ("completed", "failed", "cancelled")
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE eval_runs SET status = ?, error = ?, "
+                "started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END, "
+                "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
+                "WHERE run_id = ?",
+                (status, error, status == "running", at, finished, at, run_id),
+            )
+
+    def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
+        """Record one item's row; False (and no change) when the item already has one."""
+        model, case_id, variant = key
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                self._insert_once(
+                    "eval_run_rows (run_id, model, case_id, variant, failed, row) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"
+                ),
+                # `failed` is a bool: stored as 0/1 by SQLite, as a boolean by PostgreSQL.
+                (run_id, model, case_id, variant, row.get("error") is not None, json.dumps(row)),
+            )
+            return cursor.rowcount == 1
+
+    def done(self, run_id: str) -> set[ItemKey]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT model, case_id, variant FROM eval_run_rows WHERE run_id = ?", (run_id,)
+            ).fetchall()
+        return {(r["model"], r["case_id"], r["variant"]) for r in rows}
+
+    def rows(self, run_id: str) -> list[dict[str, Any]]:
+        """In the order they were recorded."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT row FROM eval_run_rows WHERE run_id = ? ORDER BY rowid", (run_id,)
+            ).fetchall()
+        return [self._db.get_json(r["row"]) for r in rows]
+
+    def progress(self, run_id: str) -> tuple[int, int]:
+        """(rows recorded, rows with an error)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) AS done, COUNT(CASE WHEN failed THEN 1 END) AS failed "
+                "FROM eval_run_rows WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+        assert row is not None
+        return int(row["done"]), int(row["failed"])
+
+    def _run(self, row: Any) -> RunRecord:
+        json_value = self._db.get_json
+        prompt = json_value(row["prompt_version"]) if row["prompt_version"] else None
+        return RunRecord(
+            run_id=row["run_id"],
+            status=row["status"],
+            task_id=row["task_id"],
+            task_version=row["task_version"],
+            models=tuple(json_value(row["models"])),
+            prompt_version=PromptRef(prompt["type"], int(prompt["version"])) if prompt else None,
+            settings=RunSettings.from_dict(json_value(row["settings"])),
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            total=row["total"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            error=row["error"],
         )
-        return [dataset_from_row(row) for row in rows]
-
-    @staticmethod
-    def _one(conn: Connection, where: str, args: tuple[Any, ...]) -> StoredDataset | None:
-        row = conn.execute(
-            f"SELECT {_DATASET_COLUMNS} FROM eval_datasets WHERE {where} "
-            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            args,
-        ).fetchone()
-        return dataset_from_row(row) if row else None
 
 
-def dataset_from_row(row: Mapping[str, Any] | Row) -> StoredDataset:
-    """A stored dataset from its row (both backends' stores keep the same columns)."""
+def _dataset(row: Any) -> StoredDataset:
     return StoredDataset(
         id=row["id"],
         name=row["name"],
@@ -152,145 +364,4 @@ def dataset_from_row(row: Mapping[str, Any] | Row) -> StoredDataset:
         text=row["text"],
         created_at=row["created_at"],
         cases=row["cases"],
-    )
-
-
-class SqliteRunStore(_Store):
-    def create(self, run: RunRecord) -> None:
-        with immediate_transaction(self._conn()) as conn:
-            conn.execute(
-                f"INSERT INTO eval_runs ({_RUN_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                run_values(run),
-            )
-
-    def get(self, run_id: str) -> RunRecord | None:
-        row = (
-            self._conn()
-            .execute(f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE run_id = ?", (run_id,))
-            .fetchone()
-        )
-        return _run(row) if row else None
-
-    def latest(self, status: RunStatus | None = None) -> RunRecord | None:
-        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        row = (
-            self._conn()
-            .execute(
-                f"SELECT {_RUN_COLUMNS} FROM eval_runs {where} "
-                "ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                args,
-            )
-            .fetchone()
-        )
-        return _run(row) if row else None
-
-    def list(self, limit: int, offset: int) -> list[RunRecord]:
-        rows = self._conn().execute(
-            f"SELECT {_RUN_COLUMNS} FROM eval_runs ORDER BY created_at DESC, rowid DESC "
-            "LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
-        return [_run(row) for row in rows]
-
-    def unfinished(self) -> list[RunRecord]:
-        marks = ", ".join("?" for _ in UNFINISHED)
-        rows = self._conn().execute(
-            f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE status IN ({marks}) "
-            "ORDER BY created_at, rowid",
-            UNFINISHED,
-        )
-        return [_run(row) for row in rows]
-
-    def set_status(
-        self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
-    ) -> None:
-        finished = status in ("completed", "failed", "cancelled")
-        with immediate_transaction(self._conn()) as conn:
-            conn.execute(
-                "UPDATE eval_runs SET status = ?, error = ?, "
-                "started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) "
-                "  ELSE started_at END, "
-                "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
-                "WHERE run_id = ?",
-                (status, error, status, at, finished, at, run_id),
-            )
-
-    def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
-        model, case_id, variant = key
-        with immediate_transaction(self._conn()) as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO eval_run_rows (run_id, model, case_id, variant, failed, "
-                "row) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    model,
-                    case_id,
-                    variant,
-                    int(row.get("error") is not None),
-                    json.dumps(row),
-                ),
-            )
-            return cursor.rowcount == 1
-
-    def done(self, run_id: str) -> set[ItemKey]:
-        rows = self._conn().execute(
-            "SELECT model, case_id, variant FROM eval_run_rows WHERE run_id = ?", (run_id,)
-        )
-        return {(r["model"], r["case_id"], r["variant"]) for r in rows}
-
-    def rows(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
-            "SELECT row FROM eval_run_rows WHERE run_id = ? ORDER BY rowid", (run_id,)
-        )
-        return [json.loads(r["row"]) for r in rows]
-
-    def progress(self, run_id: str) -> tuple[int, int]:
-        row = (
-            self._conn()
-            .execute(
-                "SELECT COUNT(*) AS done, COALESCE(SUM(failed), 0) AS failed "
-                "FROM eval_run_rows WHERE run_id = ?",
-                (run_id,),
-            )
-            .fetchone()
-        )
-        return int(row["done"]), int(row["failed"])
-
-
-def run_values(run: RunRecord) -> tuple[Any, ...]:
-    """The `eval_runs` values of a new run, in `_RUN_COLUMNS` order (both backends)."""
-    return (
-        run.run_id,
-        run.status,
-        run.task_id,
-        run.task_version,
-        json.dumps(list(run.models)),
-        json.dumps(run.prompt_version.as_dict()) if run.prompt_version else None,
-        json.dumps(run.settings.as_dict()),
-        run.total,
-        run.created_by,
-        run.created_at,
-        run.started_at,
-        run.finished_at,
-        run.error,
-    )
-
-
-def _run(row: Row) -> RunRecord:
-    prompt = json.loads(row["prompt_version"]) if row["prompt_version"] else None
-    return RunRecord(
-        run_id=row["run_id"],
-        status=row["status"],
-        task_id=row["task_id"],
-        task_version=row["task_version"],
-        models=tuple(json.loads(row["models"])),
-        prompt_version=PromptRef(prompt["type"], int(prompt["version"])) if prompt else None,
-        settings=RunSettings.from_dict(json.loads(row["settings"])),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        total=row["total"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error=row["error"],
     )

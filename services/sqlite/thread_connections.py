@@ -32,6 +32,10 @@ class ThreadConnections:
         self._lock = threading.Lock()
         self._opened: list[Connection] = []
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     def get(self) -> Connection:
         """This thread's connection."""
         conn: Connection | None = getattr(self._local, "conn", None)

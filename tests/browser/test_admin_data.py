@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 from backend.bootstrap import Container
 from backend.config import Settings
 from bench.bench_hostile import HOSTILE_DIR
-from services.calibration import SqliteResponseLog
+from services.calibration import ResponseLog
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import make_settings
 from use_cases.confidence.domain import LoggedResponse
@@ -316,7 +316,7 @@ def seed_feedback(container: Container, count: int = 40) -> None:
     """`count` answers with feedback over the four weeks before the fixed clock's today
     (2026-03-02): overconfident, so the high phrases break their promises."""
     rng = random.Random(11)
-    log = SqliteResponseLog(container.settings.app_db_path)
+    log = ResponseLog(container.settings.app_db_path)
     try:
         for n in range(count):
             confidence = rng.choice([0.25, 0.45, 0.65, 0.85, 0.95])

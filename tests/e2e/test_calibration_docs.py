@@ -8,7 +8,7 @@ import re
 from backend.api.app import create_app
 from backend.bootstrap import Container
 from backend.config import PROJECT_ROOT
-from services.calibration import SqliteResponseLog
+from services.calibration import ResponseLog
 from tests.conftest import FixedClock
 from tests.e2e.test_readme import _check, _run_curl
 from tests.live_server import serve
@@ -26,7 +26,7 @@ def _curl_commands() -> list[str]:
 
 
 def test_calibration_doc_curl_examples_work_against_a_live_server(container: Container) -> None:
-    log = SqliteResponseLog(container.settings.app_db_path)
+    log = ResponseLog(container.settings.app_db_path)
     try:
         log.add(
             LoggedResponse(

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from backend.bootstrap import bootstrap
 from backend.cli.main import app
 from backend.config import Settings
-from services.calibration import SqliteResponseLog
+from services.calibration import ResponseLog
 from tests.conftest import make_settings
 from tests.e2e.test_cli_eval import CASES, _write
 from use_cases.chat.responses import ResponseRecord
@@ -43,7 +43,7 @@ def test_feedback_records_then_replaces_and_refuses_an_unknown_id(
     assert json.loads(first.stdout)["status"] == "recorded"
     second = runner.invoke(app, ["feedback", response_id, "--outcome", "no", "--notes", "Old."])
     assert second.exit_code == 0 and "replaces" in second.stdout
-    log = SqliteResponseLog(_app_db(data_dir))
+    log = ResponseLog(_app_db(data_dir))
     try:
         feedback = log.get(response_id).feedback  # type: ignore[union-attr]
         assert feedback is not None and (feedback.outcome, feedback.notes) == (False, "Old.")
@@ -65,7 +65,7 @@ def test_feedback_is_withdrawn_once_and_only_by_itself(env: None, data_dir: Path
     undo = runner.invoke(app, ["feedback", response_id, "--withdraw", "--json"])
     assert undo.exit_code == 0, undo.output
     assert json.loads(undo.stdout)["status"] == "withdrawn"
-    log = SqliteResponseLog(_app_db(data_dir))
+    log = ResponseLog(_app_db(data_dir))
     try:
         assert log.get(response_id).feedback is None  # type: ignore[union-attr]
     finally:
@@ -112,7 +112,7 @@ def test_seed_from_eval_logs_each_case_with_its_correctness(
 
 
 def test_tune_and_recalibrate_from_the_cli(env: None, data_dir: Path) -> None:
-    log = SqliteResponseLog(_app_db(data_dir))
+    log = ResponseLog(_app_db(data_dir))
     try:
         now = datetime.now(UTC)
         for i in range(60):

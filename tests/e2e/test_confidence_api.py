@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from backend.bootstrap import Container
-from services.calibration import SqliteResponseLog
+from services.calibration import ResponseLog
 from tests.conftest import asgi_client, issue_key
 from use_cases.confidence.domain import LoggedResponse
 
@@ -34,7 +34,7 @@ def rid(suffix: str) -> str:
 
 
 def seed(container: Container, rows: list[tuple[str, str, float, bool | None, datetime]]) -> None:
-    log = SqliteResponseLog(container.settings.app_db_path)
+    log = ResponseLog(container.settings.app_db_path)
     try:
         for suffix, user, confidence, outcome, at in rows:
             log.add(

@@ -88,8 +88,10 @@ def _score(base: str) -> list[str]:
 def test_every_store_is_on_postgresql(pg_container: Container) -> None:
     adapters = pg_container.adapters
     assert adapters.database is not None
-    for name in ("store", "history", "api_keys", "audit_log", "prompt_store", "run_store", "sql"):
+    for name in ("store", "sql"):  # a pair of adapters: the PostgreSQL one
         assert type(getattr(adapters, name)).__name__.startswith("Pg"), name
+    for name in ("history", "api_keys", "audit_log", "prompt_store", "run_store"):
+        assert getattr(adapters, name)._db.dialect == "postgresql", name  # written once
     assert not (Path(pg_container.settings.data_dir) / "app.db").exists()
     assert not (Path(pg_container.settings.data_dir) / "knowledge.db").exists()
 

@@ -8,8 +8,7 @@ import threading
 
 import pytest
 
-from services.chat.advice_threads import SqliteAdviceThreads
-from services.chat.pg_advice_threads import PgAdviceThreads
+from services.chat.advice_threads import AdviceThreads
 from tests.store_backends import AppDb, open_app_db
 from use_cases.advice.domain import AdviceSource, Alternative, StructuredAdvice
 from use_cases.advice.ports import AdviceThreadStore
@@ -23,7 +22,7 @@ def app_db(backend: str, tmp_path, request: pytest.FixtureRequest):
 
 @pytest.fixture
 def store(app_db: AppDb):
-    threads = app_db.open(SqliteAdviceThreads, PgAdviceThreads)
+    threads = app_db.open(AdviceThreads)
     yield threads
     threads.close()
 
@@ -42,7 +41,7 @@ def advice(text: str, n: int = 1) -> StructuredAdvice:
     )
 
 
-@pytest.mark.parametrize("adapter_class", [SqliteAdviceThreads, PgAdviceThreads])
+@pytest.mark.parametrize("adapter_class", [AdviceThreads])
 def test_store_offers_every_port_method_with_the_same_signature(adapter_class: type) -> None:
     for name, method in inspect.getmembers(AdviceThreadStore, inspect.isfunction):
         if name.startswith("_"):

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.admin.api_key_store import SqliteApiKeyStore
-from services.admin.audit_log import SqliteAuditLog
-from services.admin.pg_api_key_store import PgApiKeyStore
-from services.admin.pg_audit_log import PgAuditLog
+from services.admin.api_key_store import ApiKeyStore
+from services.admin.audit_log import AuditLog
 from tests.store_backends import AppDb, open_app_db
 from use_cases.access.domain import ApiKey, AuditRecord, StoredApiKey, WebSession
 
@@ -28,7 +26,7 @@ def _record(action: str) -> AuditRecord:
 
 
 def test_keys_round_trip_and_are_found_by_digest(app_db: AppDb) -> None:
-    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    store = app_db.open(ApiKeyStore)
     key = ApiKey("key_1", "laptop", "ana", "user", NOON)
     assert store.add(StoredApiKey(key, "a" * 64)) == key
     found = store.find_by_hash("a" * 64)
@@ -46,7 +44,7 @@ def test_keys_round_trip_and_are_found_by_digest(app_db: AppDb) -> None:
 
 
 def test_keys_are_listed_oldest_first_in_the_order_added(app_db: AppDb) -> None:
-    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    store = app_db.open(ApiKeyStore)
     for n, created in enumerate([NOON, NOON.replace(hour=9), NOON, NOON]):
         store.add(StoredApiKey(ApiKey(f"key_{n}", None, "ana", "admin", created), f"{n}" * 64))
     assert [k.id for k in store.list_keys()] == ["key_1", "key_0", "key_2", "key_3"]
@@ -55,7 +53,7 @@ def test_keys_are_listed_oldest_first_in_the_order_added(app_db: AppDb) -> None:
 
 
 def test_web_sessions_round_trip_end_once_and_expired_ones_are_cleared(app_db: AppDb) -> None:
-    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    store = app_db.open(ApiKeyStore)
     store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))
     first = WebSession("1" * 64, "key_1", NOON, NOON + timedelta(hours=2))
     store.add_session(first)
@@ -77,7 +75,7 @@ def test_web_sessions_round_trip_end_once_and_expired_ones_are_cleared(app_db: A
 
 
 def test_two_keys_cannot_share_a_digest(app_db: AppDb) -> None:
-    store = app_db.open(SqliteApiKeyStore, PgApiKeyStore)
+    store = app_db.open(ApiKeyStore)
     store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))
     with pytest.raises(app_db.integrity_error):
         store.add(StoredApiKey(ApiKey("key_2", None, "bob", "user", NOON), "a" * 64))
@@ -86,7 +84,7 @@ def test_two_keys_cannot_share_a_digest(app_db: AppDb) -> None:
 
 
 def test_the_audit_log_refuses_updates_and_deletes(app_db: AppDb) -> None:
-    log = app_db.open(SqliteAuditLog, PgAuditLog)
+    log = app_db.open(AuditLog)
     log.append(_record("key.create"))
     for statement in ("UPDATE audit_log SET actor_user_id = 'eve'", "DELETE FROM audit_log"):
         with pytest.raises(app_db.integrity_error, match="append-only"):
@@ -97,7 +95,7 @@ def test_the_audit_log_refuses_updates_and_deletes(app_db: AppDb) -> None:
 
 
 def test_audit_entries_round_trip_newest_first_with_paging(app_db: AppDb) -> None:
-    log = app_db.open(SqliteAuditLog, PgAuditLog)
+    log = app_db.open(AuditLog)
     snapshot = {"zeta": 1, "alpha": [1, "é"], "mid": {"b": None, "a": True}}
     first = log.append(AuditRecord(NOON, "root", None, "prompt.create", "p:1", snapshot, None))
     for n in range(4):
@@ -113,7 +111,7 @@ def test_audit_entries_round_trip_newest_first_with_paging(app_db: AppDb) -> Non
 
 
 def test_a_family_filter_matches_whole_family_names_only(app_db: AppDb) -> None:
-    log = app_db.open(SqliteAuditLog, PgAuditLog)
+    log = app_db.open(AuditLog)
     for action in ("key.create", "keys.create", "key_x.create", "keyx.create", "key.revoke"):
         log.append(_record(action))
     entries, total = log.list_entries(limit=10, offset=0, family="key")
@@ -124,18 +122,17 @@ def test_a_family_filter_matches_whole_family_names_only(app_db: AppDb) -> None:
 
 
 def test_both_stores_share_the_app_db_with_the_history_store(app_db: AppDb) -> None:
-    from services.chat.history_store import SqliteHistoryStore
-    from services.chat.pg_history_store import PgHistoryStore
+    from services.chat.history_store import HistoryStore
 
     stores = [
-        app_db.open(SqliteHistoryStore, PgHistoryStore),
-        app_db.open(SqliteApiKeyStore, PgApiKeyStore),
-        app_db.open(SqliteAuditLog, PgAuditLog),
+        app_db.open(HistoryStore),
+        app_db.open(ApiKeyStore),
+        app_db.open(AuditLog),
     ]
     # re-opening applies nothing twice
     stores += [
-        app_db.open(SqliteApiKeyStore, PgApiKeyStore),
-        app_db.open(SqliteAuditLog, PgAuditLog),
+        app_db.open(ApiKeyStore),
+        app_db.open(AuditLog),
     ]
     names = [row[0] for row in app_db.raw("SELECT name FROM schema_migrations ORDER BY name")]
     infix = "_pg" if app_db.is_postgres else ""

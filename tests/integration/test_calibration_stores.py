@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.calibration import SqliteCalibrationStore, SqliteResponseLog
-from services.calibration.pg_response_log import PgResponseLog
-from services.calibration.pg_store import PgCalibrationStore
+from services.calibration import CalibrationStore, ResponseLog
 from tests.fakes import InMemoryCalibrationStore, InMemoryResponseLog
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
@@ -44,7 +42,7 @@ def log(app_db: AppDb | None):
     if app_db is None:
         yield InMemoryResponseLog()
         return
-    store = app_db.open(SqliteResponseLog, PgResponseLog)
+    store = app_db.open(ResponseLog)
     yield store
     store.close()
 
@@ -54,7 +52,7 @@ def calibration(app_db: AppDb | None):
     if app_db is None:
         yield InMemoryCalibrationStore()
         return
-    store = app_db.open(SqliteCalibrationStore, PgCalibrationStore)
+    store = app_db.open(CalibrationStore)
     yield store
     store.close()
 
@@ -180,11 +178,11 @@ def test_feedback_for_an_unknown_response_is_refused(log, app_db: AppDb) -> None
 
 @real_backends
 def test_racing_verdicts_on_one_response_report_exactly_one_first(app_db: AppDb) -> None:
-    store = app_db.open(SqliteResponseLog, PgResponseLog)
+    store = app_db.open(ResponseLog)
     store.add(_response(1))
 
     def verdicts(worker: int) -> list[bool]:
-        mine = app_db.open_apart(SqliteResponseLog, PgResponseLog)
+        mine = app_db.open_apart(ResponseLog)
         replaced = [
             mine.put_feedback("resp_0001", n % 2 == 0, f"w{worker}", NOON) for n in range(5)
         ]
@@ -265,10 +263,10 @@ def test_stored_versions_cannot_be_changed_or_deleted(calibration, app_db: AppDb
 
 @real_backends
 def test_concurrent_saves_get_distinct_consecutive_versions(app_db: AppDb) -> None:
-    app_db.open(SqliteCalibrationStore, PgCalibrationStore).close()
+    app_db.open(CalibrationStore).close()
 
     def save(worker: int) -> list[int]:
-        store = app_db.open_apart(SqliteCalibrationStore, PgCalibrationStore)
+        store = app_db.open_apart(CalibrationStore)
         versions = []
         for n in range(6):
             bounds = (0.1, 0.2, 0.3, 0.4 + worker / 100 + n / 1000)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.evaluation.pg_run_store import PgDatasetStore, PgRunStore
-from services.evaluation.run_store import SqliteDatasetStore, SqliteRunStore
+from services.evaluation.run_store import DatasetStore, RunStore
 from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
@@ -48,7 +47,7 @@ def datasets(app_db: AppDb | None):
     if app_db is None:
         yield InMemoryDatasetStore()
         return
-    store = app_db.open(SqliteDatasetStore, PgDatasetStore)
+    store = app_db.open(DatasetStore)
     yield store
     store.close()
 
@@ -58,7 +57,7 @@ def runs(app_db: AppDb | None):
     if app_db is None:
         yield InMemoryRunStore()
         return
-    store = app_db.open(SqliteRunStore, PgRunStore)
+    store = app_db.open(RunStore)
     yield store
     store.close()
 
@@ -169,14 +168,14 @@ def test_rows_are_recorded_once_in_order_with_progress(runs) -> None:
 @real_backends
 def test_two_executions_of_one_run_never_record_an_item_twice(app_db: AppDb) -> None:
     """Two replicas resuming the same run at once: each item is kept from exactly one."""
-    runs = app_db.open(SqliteRunStore, PgRunStore)
+    runs = app_db.open(RunStore)
     runs.create(_run("run_1", T0))
     keys = [("m", f"case{n}", "clean") for n in range(30)]
     start = threading.Barrier(2)
     won: dict[str, int] = {}
 
     def execute(name: str) -> None:
-        mine = app_db.open_apart(SqliteRunStore, PgRunStore)
+        mine = app_db.open_apart(RunStore)
         start.wait()
         won[name] = sum(mine.add_row("run_1", key, {"by": name}) for key in keys)
         mine.close()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import sqlean as sqlite3
 
-from services.chat.history_store import SqliteHistoryStore, chat_title
-from services.chat.pg_history_store import PgHistoryStore
+from services.chat.history_store import HistoryStore as HistoryStoreAdapter
+from services.chat.history_store import chat_title
 from tests.fakes import InMemoryHistoryStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
@@ -53,7 +53,7 @@ def store(app_db: AppDb | None):
     if app_db is None:
         yield InMemoryHistoryStore()
         return
-    history = app_db.open(SqliteHistoryStore, PgHistoryStore)
+    history = app_db.open(HistoryStoreAdapter)
     yield history
     history.close()
 
@@ -75,7 +75,7 @@ def raw(db_path: Path, sql: str, *params: object) -> list[tuple]:
         conn.close()
 
 
-@pytest.mark.parametrize("adapter_class", [SqliteHistoryStore, PgHistoryStore])
+@pytest.mark.parametrize("adapter_class", [HistoryStoreAdapter])
 def test_store_offers_every_history_store_method_with_the_same_signature(
     adapter_class: type,
 ) -> None:
@@ -459,11 +459,11 @@ def test_deleting_a_chat_deletes_its_messages(store: HistoryStore, app_db: AppDb
 
 @real_backends
 def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: AppDb) -> None:
-    first = app_db.open(SqliteHistoryStore, PgHistoryStore)
+    first = app_db.open(HistoryStoreAdapter)
     chat = first.get_or_create_chat(None, "alice", "persisted")
     first.close()
 
-    second = app_db.open_apart(SqliteHistoryStore, PgHistoryStore)
+    second = app_db.open_apart(HistoryStoreAdapter)
     try:
         assert second.get_chat(chat.id) == chat
     finally:
@@ -540,7 +540,7 @@ def test_eight_threads_appending_to_one_chat_lose_and_duplicate_nothing(
 
 def _append_from_another_process(path: str, chat_id: str, worker: int, start, count: int) -> None:
     """Child process body: its own store on the same file, then appends as fast as it can."""
-    store = SqliteHistoryStore(path)
+    store = HistoryStoreAdapter(path)
     start.wait(timeout=30)
     for i in range(count):
         store.append_message(chat_id, NewMessage(role="user", content=f"p{worker}:{i}"))
@@ -551,7 +551,7 @@ def _append_from_another_process(path: str, chat_id: str, worker: int, start, co
 def test_four_processes_appending_to_one_file_all_succeed(db_path: Path) -> None:
     """SQLite only: several processes on one file (PostgreSQL: see the eight threads)."""
     processes_count, per_process = 4, 50
-    parent = SqliteHistoryStore(db_path)
+    parent = HistoryStoreAdapter(db_path)
     chat = parent.get_or_create_chat(None, "alice", "shared")
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(processes_count)

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from services.admin.model_default_store import SqliteModelDefaultStore
-from services.admin.pg_model_default_store import PgModelDefaultStore
-from services.admin.pg_prompt_store import PgPromptStore
-from services.admin.prompt_store import SqlitePromptStore
+from services.admin.model_default_store import ModelDefaultStore
+from services.admin.prompt_store import PromptStore
 from tests.store_backends import AppDb, open_app_db
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -24,7 +22,7 @@ def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
 
 
 def test_versions_are_numbered_per_type_and_the_newest_is_active(app_db: AppDb) -> None:
-    store = app_db.open(SqlitePromptStore, PgPromptStore)
+    store = app_db.open(PromptStore)
     first = store.create_version("chat", "One.", "root", NOON)
     second = store.create_version("chat", "Two.", "cli", NOON.replace(hour=13))
     other = store.create_version("advice", "Advice one.", "root", NOON)
@@ -42,7 +40,7 @@ def test_versions_are_numbered_per_type_and_the_newest_is_active(app_db: AppDb) 
 def test_activate_and_reset_report_what_they_replaced_and_keep_every_version(
     app_db: AppDb,
 ) -> None:
-    store = app_db.open(SqlitePromptStore, PgPromptStore)
+    store = app_db.open(PromptStore)
     store.create_version("chat", "One.", "root", NOON)
     store.create_version("chat", "Two.", "root", NOON)
     switched = store.activate("chat", 1)
@@ -59,7 +57,7 @@ def test_activate_and_reset_report_what_they_replaced_and_keep_every_version(
 
 
 def test_stored_versions_cannot_be_changed_or_deleted(app_db: AppDb) -> None:
-    store = app_db.open(SqlitePromptStore, PgPromptStore)
+    store = app_db.open(PromptStore)
     store.create_version("chat", "One.", "root", NOON)
     for statement in ("UPDATE prompt_versions SET text = 'Evil.'", "DELETE FROM prompt_versions"):
         with pytest.raises(app_db.integrity_error, match=r"never changed|kept"):
@@ -70,11 +68,11 @@ def test_stored_versions_cannot_be_changed_or_deleted(app_db: AppDb) -> None:
 
 
 def test_concurrent_admins_get_distinct_consecutive_version_numbers(app_db: AppDb) -> None:
-    app_db.open(SqlitePromptStore, PgPromptStore).close()  # migrate once
+    app_db.open(PromptStore).close()  # migrate once
 
     def write(worker: int) -> list[int]:
         # connections of its own, like another process
-        store = app_db.open_apart(SqlitePromptStore, PgPromptStore)
+        store = app_db.open_apart(PromptStore)
         numbers = []
         for n in range(10):
             change = store.create_version("chat", f"w{worker} n{n}", "root", NOON)
@@ -91,7 +89,7 @@ def test_concurrent_admins_get_distinct_consecutive_version_numbers(app_db: AppD
 def test_a_default_model_is_set_replaced_and_cleared_reporting_the_previous_one(
     app_db: AppDb,
 ) -> None:
-    store = app_db.open(SqliteModelDefaultStore, PgModelDefaultStore)
+    store = app_db.open(ModelDefaultStore)
     assert store.get("chat") is None
     assert store.put("chat", "test:a", "root", NOON) is None
     previous = store.put("chat", "test:b", "cli", NOON.replace(hour=13))
@@ -108,8 +106,8 @@ def test_a_default_model_is_set_replaced_and_cleared_reporting_the_previous_one(
 
 
 def test_the_stores_record_their_named_migrations_in_the_app_db(app_db: AppDb) -> None:
-    app_db.open(SqlitePromptStore, PgPromptStore).close()
-    app_db.open(SqliteModelDefaultStore, PgModelDefaultStore).close()
+    app_db.open(PromptStore).close()
+    app_db.open(ModelDefaultStore).close()
     infix = "_pg" if app_db.is_postgres else ""
     names = [name for (name,) in app_db.raw("SELECT name FROM schema_migrations ORDER BY name")]
     assert names == [
@@ -121,10 +119,10 @@ def test_the_stores_record_their_named_migrations_in_the_app_db(app_db: AppDb) -
 def test_concurrent_writes_of_one_type_keep_exact_before_values(app_db: AppDb) -> None:
     """Creates and activations racing on one type: every write reports as `before` the
     version in force just before it, so the reports chain into one history."""
-    app_db.open(SqlitePromptStore, PgPromptStore).close()
+    app_db.open(PromptStore).close()
 
     def write(worker: int) -> list[tuple[int | None, int]]:
-        store = app_db.open_apart(SqlitePromptStore, PgPromptStore)
+        store = app_db.open_apart(PromptStore)
         changes = []
         for n in range(8):
             change = store.create_version("chat", f"w{worker} n{n}", "root", NOON)
@@ -147,10 +145,10 @@ def test_concurrent_writes_of_one_type_keep_exact_before_values(app_db: AppDb) -
 def test_concurrent_default_model_writes_each_report_the_one_they_replaced(
     app_db: AppDb,
 ) -> None:
-    app_db.open(SqliteModelDefaultStore, PgModelDefaultStore).close()
+    app_db.open(ModelDefaultStore).close()
 
     def write(worker: int) -> list[tuple[str | None, str]]:
-        store = app_db.open_apart(SqliteModelDefaultStore, PgModelDefaultStore)
+        store = app_db.open_apart(ModelDefaultStore)
         pairs = []
         for n in range(8):
             model = f"test:w{worker}-{n}"
@@ -168,7 +166,7 @@ def test_concurrent_default_model_writes_each_report_the_one_they_replaced(
         current = next_of[current]
         chain.append(current)
     assert len(chain) == 32
-    store = app_db.open(SqliteModelDefaultStore, PgModelDefaultStore)
+    store = app_db.open(ModelDefaultStore)
     final = store.get("chat")
     assert final is not None and final.model == chain[-1]
     store.close()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlean
 
-from services.admin.api_key_store import SqliteApiKeyStore
-from services.chat.history_store import MIGRATIONS, SqliteHistoryStore
+from services.admin.api_key_store import ApiKeyStore
+from services.chat.history_store import MIGRATIONS, HistoryStore
 from services.sqlite.connection import (
     BUSY_TIMEOUT_MS,
     IntegrityError,
@@ -68,15 +68,15 @@ def test_a_history_db_from_before_the_shared_helpers_opens_unchanged(tmp_path: P
     path = tmp_path / "app.db"
     _history_db_as_before(path)
 
-    store = SqliteHistoryStore(path)  # re-applying the migration would fail: tables exist
+    store = HistoryStore(path)  # re-applying the migration would fail: tables exist
     try:
         assert [m.content for m in store.list_messages("c1")] == ["Which runbook applies?"]
         store.append_message("c1", NewMessage(role="assistant", content="The incident one."))
         assert [m.role for m in store.list_messages("c1")] == ["user", "assistant"]
-        records = [
-            tuple(row)
-            for row in store._conn().execute("SELECT name, applied_at FROM schema_migrations")
-        ]
+        with store._db.read() as conn:  # this thread's connection
+            records = [
+                tuple(row) for row in conn.execute("SELECT name, applied_at FROM schema_migrations")
+            ]
         # The old record stays as it was; later migrations are applied on top of it.
         assert records[0] == (MIGRATIONS[0][0], _OLD_APPLIED_AT)
         assert [name for name, _ in records] == [m[0] for m in MIGRATIONS]
@@ -86,8 +86,8 @@ def test_a_history_db_from_before_the_shared_helpers_opens_unchanged(tmp_path: P
 
 def test_history_and_admin_stores_share_one_migrations_table(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    history = SqliteHistoryStore(path)
-    keys = SqliteApiKeyStore(path)
+    history = HistoryStore(path)
+    keys = ApiKeyStore(path)
     history.close()
     keys.close()
 
@@ -101,14 +101,14 @@ def test_history_and_admin_stores_share_one_migrations_table(tmp_path: Path) -> 
 
 
 def test_history_connections_follow_the_shared_policy(tmp_path: Path) -> None:
-    store = SqliteHistoryStore(tmp_path / "app.db")
+    store = HistoryStore(tmp_path / "app.db")
     try:
-        conn = store._conn()
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
-        assert conn.execute("SELECT vec_version()").fetchone()[0]  # sqlite-vec loaded
-        assert conn.isolation_level is None  # autocommit: only our BEGINs open transactions
+        with store._db.read() as conn:  # this thread's connection
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+            assert conn.execute("SELECT vec_version()").fetchone()[0]  # sqlite-vec loaded
+            assert conn.isolation_level is None  # autocommit: only our BEGINs open transactions
     finally:
         store.close()
 

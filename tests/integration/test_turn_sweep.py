@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.chat.history_store import SqliteHistoryStore
-from services.chat.pg_history_store import PgHistoryStore
+from services.chat.history_store import HistoryStore
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from tests.store_backends import AppDb, open_app_db
 from use_cases.chat.domain import NewMessage
@@ -34,7 +33,7 @@ def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 
 
 def test_only_turns_older_than_the_turn_limit_are_marked_interrupted(app_db: AppDb) -> None:
-    store = app_db.open(SqliteHistoryStore, PgHistoryStore)
+    store = app_db.open(HistoryStore)
     clock = MovableClock()
     sweep = SweepAbandonedTurns(store, clock, turn_limit_s=30, margin_s=10)
     try:
@@ -76,11 +75,8 @@ def test_an_answer_whose_process_died_is_interrupted_at_once_not_a_live_ones(
 
     dying, living, starting = presence(), presence(), presence()
 
-    def store_of(owner: Presence) -> SqliteHistoryStore | PgHistoryStore:
-        return app_db.open(
-            lambda path: SqliteHistoryStore(path, presence=owner),
-            lambda db: PgHistoryStore(db, presence=owner),
-        )
+    def store_of(owner: Presence) -> HistoryStore:
+        return app_db.open(lambda target: HistoryStore(target, presence=owner))
 
     stores = [store_of(p) for p in (dying, living, starting)]
     try:
