@@ -1,11 +1,10 @@
 """`JobQueue`: a worker per process that claims jobs from a `JobStore` and runs them by kind.
 
 Stores that hold the jobs:
-- `SqliteJobStore` (services/sqlite/jobs.py; SQLite installations): a table in `app.db`, so a
-  job survives a restart and runs again at the next start.
-- `PgJobStore` (services/postgres/jobs.py): a table shared by every replica, claimed with
-  `FOR UPDATE SKIP LOCKED`.
-  In both, a job whose worker stopped sending heartbeats, or whose process `presence` reports
+- `job_store.JobStore` (services/job_store.py), one class for both databases: on SQLite a
+  table in `app.db`, so a job survives a restart and runs again at the next start; on
+  PostgreSQL a table shared by every replica, claimed with `FOR UPDATE SKIP LOCKED`.
+  On both, a job whose worker stopped sending heartbeats, or whose process `presence` reports
   dead (services/presence.py), is taken over; its staged chunks are removed when the
   knowledge store next opens.
 - `MemoryJobStore` (tests): the jobs live in memory and do not survive the process.

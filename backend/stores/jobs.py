@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from backend.config import Settings
 from services.job_queue import WorkerJobQueue
+from services.job_store import JobStore
 from services.postgres import PgDatabase
-from services.postgres.jobs import PgJobStore
 from services.presence import FilePresence, PgPresence, Presence
-from services.sqlite.jobs import SqliteJobStore
 
 JobQueueAdapter = WorkerJobQueue
 
@@ -27,7 +26,5 @@ def build_job_queue(
     """The queue; the composition root registers a handler per job kind on it. Its worker
     id is the process's presence id, so a dead worker's job is taken over at once."""
     worker_id = presence.id if presence is not None else None
-    if db is None:
-        store = SqliteJobStore(settings.app_db_path, presence=presence)
-        return WorkerJobQueue(store, worker_id=worker_id)
-    return WorkerJobQueue(PgJobStore(db, presence=presence), worker_id=worker_id)
+    target = settings.app_db_path if db is None else db
+    return WorkerJobQueue(JobStore(target, presence=presence), worker_id=worker_id)

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 import sqlean as sqlite3
 
+from services import job_store
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, WorkerJobQueue
 from services.postgres import PgDatabase
-from services.postgres.jobs import PgJobStore
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
-from services.sqlite.jobs import SqliteJobStore
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
 from use_cases.shared.errors import InvalidDocument, JobCancelled, ServiceBusy
 
@@ -53,17 +52,17 @@ class Backend:
         if self.name == "memory":
             return self._memory
         if self._url is None:
-            return SqliteJobStore(self._directory / "app.db", presence=presence)
+            return job_store.JobStore(self._directory / "app.db", presence=presence)
         database = PgDatabase(self._url, max_size=4)
         self._databases.append(database)
-        return PgJobStore(database, presence=presence)
+        return job_store.JobStore(database, presence=presence)
 
     def age(self, store: JobStore, job_id: str) -> None:
         """The job's worker stopped sending heartbeats an hour ago (it died)."""
         if isinstance(store, MemoryJobStore):
             store.age(job_id, 3600)
             return
-        if isinstance(store, SqliteJobStore):
+        if self._url is None:
             with sqlite3.connect(self._directory / "app.db") as conn:
                 conn.execute(
                     "UPDATE jobs SET heartbeat_at = '2000-01-01T00:00:00+00:00' WHERE id = ?",
