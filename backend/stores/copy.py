@@ -10,7 +10,7 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
   advice, API keys, the audit log, prompt versions and the active ones, model defaults, the
   response log and feedback, calibration versions, evaluation datasets, runs and rows;
 * tables.db: every user table, created in the tables schema with the PostgreSQL column type
-  of its loader type (as `PgTableLoader` creates it), readable by the SQL tool's role.
+  of its loader type (as `TableLoader` creates it), readable by the SQL tool's role.
 
 Not copied (per process or transient): jobs and their blobs, rate-limit buckets, staged
 chunks of unfinished uploads, the web app's sign-in sessions (people sign in again), SQLite's
@@ -58,8 +58,7 @@ from services.postgres import PgDatabase, apply_migrations, redacted_url
 from services.postgres.database import Connection
 from services.sqlite.connection import Connection as SqliteConnection
 from services.sqlite.connection import connect
-from services.tables.loader import user_table_names
-from services.tables.pg_loader import PG_TYPES, READER_ROLE, TABLES_SCHEMA
+from services.tables.loader import PG_TYPES, READER_ROLE, TABLES_SCHEMA, user_table_names
 from use_cases.shared.errors import AlmanacError, ConfigurationError, Conflict, InvalidRequest
 
 __all__ = [

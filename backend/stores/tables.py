@@ -1,18 +1,17 @@
 """The tables family: the structured tables the SQL tool reads, and their read-only runner.
 
 On PostgreSQL the tables live in their own schema and the model's SQL runs as a read-only role
-(services/tables/pg_loader.py, pg_sql_sandbox.py); on SQLite, in their own file."""
+(services/tables/loader.py, pg_sql_sandbox.py); on SQLite, in their own file."""
 
 from __future__ import annotations
 
 from backend.config import Settings
 from services.postgres import PgDatabase
-from services.tables.loader import SqliteTableLoader
-from services.tables.pg_loader import PgTableLoader
+from services.tables.loader import TableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 
-TableLoaderAdapter = SqliteTableLoader | PgTableLoader
+TableLoaderAdapter = TableLoader
 SqlRunnerAdapter = SqliteSqlRunner | PgSqlRunner
 
 
@@ -20,10 +19,10 @@ def build_tables(
     settings: Settings, db: PgDatabase | None
 ) -> tuple[TableLoaderAdapter, SqlRunnerAdapter]:
     if db is not None:
-        loader = PgTableLoader(db)
+        loader = TableLoader(db)
         runner = PgSqlRunner(db, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows)
         return loader, runner
-    tables = SqliteTableLoader(settings.tables_db_path)
+    tables = TableLoader(settings.tables_db_path)
     tables.list_tables()  # creates the file, so the read-only sandbox can open it
     sql = SqliteSqlRunner(
         settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows

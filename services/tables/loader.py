@@ -1,38 +1,83 @@
-"""Load CSV/TSV and JSON Lines files into SQLite tables that the SQL sandbox can query.
+"""Load CSV/TSV and JSON Lines files into the tables the SQL sandbox queries: in a SQLite file,
+or in PostgreSQL (`TableLoader`, one class for both).
 
 Why it works the way it does:
 
 * **Two passes over the file, one transaction.** The first pass validates every line and
-  infers the column types; only then do we take the write lock (`BEGIN IMMEDIATE`), build the
-  rows into a scratch table, drop the old table and rename the scratch table into its place.
-  A bad line anywhere therefore rejects the whole file before anything is written, and a
-  failure during the write (disk full, the file changed between the passes) rolls back: the
-  previous table, if any, is left exactly as it was. Rows stream through `executemany`, so a
-  large file is never held in memory.
+  infers the column types; only then do we take the write lock, build the rows into a scratch
+  table, drop the old table and rename the scratch table into its place. A bad line anywhere
+  therefore rejects the whole file before anything is written, and a failure during the write
+  (disk full, the file changed between the passes) rolls back: the previous table, if any, is
+  left exactly as it was. Rows stream into the scratch table, so a large file is never held
+  in memory.
 * **Types are inferred conservatively.** A column is INTEGER only if every non-empty value is
-  an integer that fits in 64 bits, REAL if every value is a number, DATE / DATETIME (stored as
-  ISO-8601 text, which SQLite's date functions read) if every value is an ISO date / timestamp,
-  else TEXT. Zero-padded numbers such as ZIP codes or account numbers ("007") keep the column
-  TEXT, since turning them into integers would silently lose the zeros. Empty cells are NULL.
+  an integer that fits in 64 bits, REAL if every value is a number, DATE / DATETIME if every
+  value is an ISO date / timestamp, else TEXT. Zero-padded numbers such as ZIP codes or
+  account numbers ("007") keep the column TEXT, since turning them into integers would
+  silently lose the zeros. Empty cells are NULL.
 * **Column names become safe identifiers** (`[a-z0-9_]`, unique, not starting with a digit,
   SQL keywords suffixed with `_`), so the model can write them without quoting. The mapping to
   the original header is kept in `_almanac_columns` (see `column_mapping`).
+* **The same answers on both databases**: the same files, type inference, errors and
+  `TableSchema` (columns with the loader's type names, samples, listed text values, row
+  count), so the offline model and `list_tables` read the same schema on both backends.
+
+What the database changes (`SqliteTables` and `PgTables`, side by side below; `TableLoader`
+and `_Tables.describe` are written once over them):
+
+* **Where the tables live.** SQLite: a file of their own; every call opens its own connection
+  (WAL mode) and closes it, so listing or dropping never creates the file and a closed file
+  holds every table (the WAL is checkpointed). PostgreSQL: a schema of their own
+  (`TABLES_SCHEMA`), never beside the application's tables, through the shared pool. The
+  model's queries there run as `READER_ROLE`, a NOLOGIN role that may only `SELECT` the tables
+  granted to it (see `pg_sql_sandbox`); every table the loader creates is granted to it,
+  Almanac's own `_almanac_columns` never is. `PG_MIGRATIONS` make the role, the schema and
+  `_almanac_columns`; on SQLite the first load creates `_almanac_columns` (a file loaded before
+  it existed has no mapping).
+* **Table names.** SQLite keeps a table's name as loaded and compares names
+  case-insensitively; PostgreSQL folds it to lowercase, so the model can write it unquoted
+  (PostgreSQL folds unquoted names). Column names already are lowercase.
+* **Types.** SQLite declares the loader's types and stores DATE / DATETIME as ISO-8601 text,
+  which its date functions read. PostgreSQL stores real types (`PG_TYPES`): INTEGER -> BIGINT,
+  REAL -> DOUBLE PRECISION, DATE -> DATE, DATETIME -> TIMESTAMP (a value with an offset is
+  stored as its UTC time), TEXT -> TEXT, and reports them by the loader's names.
+* **Writers.** SQLite: `BEGIN IMMEDIATE` takes the write lock up front and rows stream in
+  through `executemany`; two loads of the same table serialise on the lock. PostgreSQL: loads
+  and drops of any table serialise on one transaction advisory lock (`LOAD_LOCK`, across
+  processes too) and rows stream in with `COPY`; the scratch table is named after a digest of
+  the table's name, since PostgreSQL cuts identifiers at 63 bytes. The later load wins on both.
+* **Listed values.** SQLite lists a column's text values (which include the ISO dates it
+  stores as text); PostgreSQL the values of its TEXT, DATE and DATETIME columns, as text, in
+  order of first appearance.
+* **Refusals.** A value PostgreSQL cannot store (a NUL character inside a JSON string) makes
+  the load `InvalidRequest`, with nothing written; SQLite stores it.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
+
+from services.postgres import Migration, PgDatabase, apply_migrations
+from services.postgres.database import Connection as PgConnection
+from services.sql import StoreTarget
 from services.sqlite.connection import Connection, connect, immediate_transaction
-from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
+from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
 from use_cases.tables.domain import TableColumn, TableSchema
 from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
 
@@ -57,6 +102,42 @@ _DATETIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+#: PostgreSQL: the schema holding the user tables, and the role the model's SQL runs as.
+TABLES_SCHEMA = "almanac_tables"
+READER_ROLE = "almanac_reader"
+#: PostgreSQL: transaction advisory lock serialising loads and drops (any constant unique to
+#: this use).
+LOAD_LOCK = 0x41_6C_54_61_62_6C_65  # "AlTable"
+
+#: The loader's type -> the PostgreSQL column type it is stored as.
+PG_TYPES = {
+    "INTEGER": "BIGINT",
+    "REAL": "DOUBLE PRECISION",
+    "DATE": "DATE",
+    "DATETIME": "TIMESTAMP",
+    "TEXT": "TEXT",
+}
+#: A PostgreSQL column type (format_type, without modifiers) -> the name `TableSchema` reports.
+_REPORTED_TYPES = {
+    "bigint": "INTEGER",
+    "integer": "INTEGER",
+    "smallint": "INTEGER",
+    "double precision": "REAL",
+    "real": "REAL",
+    "numeric": "NUMERIC",
+    "date": "DATE",
+    "timestamp without time zone": "DATETIME",
+    "timestamp with time zone": "DATETIME",
+    "text": "TEXT",
+    "character varying": "TEXT",
+    "character": "TEXT",
+    "bytea": "BLOB",
+    "boolean": "BOOLEAN",
+}
+#: Reported types whose values PostgreSQL lists as text for matching questions (as SQLite
+#: lists its text values, which include the ISO dates it stores as text).
+_LISTED_TYPES = frozenset({"TEXT", "DATE", "DATETIME"})
 
 
 def quote_identifier(name: str) -> str:
@@ -350,60 +431,65 @@ def _read_jsonl(file: Path) -> _Source:
     return _Source(headers, types, count, rows, _convert_json)
 
 
-# -- describing tables --------------------------------------------------------------------------
+# -- PostgreSQL: the reader role and the schema -------------------------------------------------
 
 
-def _sample_text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    text = str(value).replace("\n", " ")
-    return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 1] + "…"
+def _create_reader_role(conn: PgConnection) -> None:
+    """Create READER_ROLE if missing and let the current user SET ROLE to it; a refusal is a
+    ConfigurationError saying what an administrator must grant."""
+    role = sql.Identifier(READER_ROLE)
+    what_to_grant = (
+        f"The SQL tool on PostgreSQL runs the model's queries as the role {READER_ROLE}, which "
+        "may only read the loaded tables. Let Almanac's database user create it (ALTER ROLE "
+        "<user> CREATEROLE), or create it once as an administrator: "
+        f"CREATE ROLE {READER_ROLE} NOLOGIN; GRANT {READER_ROLE} TO <user>;"
+    )
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
+    if exists is None:
+        try:
+            with conn.transaction():  # a savepoint: a concurrent creator is no failure
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
+        except psycopg.errors.DuplicateObject:
+            pass
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConfigurationError(
+                f"Cannot create the role {READER_ROLE} ({exc.diag.message_primary}). "
+                + what_to_grant
+            ) from exc
+    member = conn.execute(
+        "SELECT pg_has_role(current_user, %s, 'MEMBER') AS m", (READER_ROLE,)
+    ).fetchone()
+    if member is None or not member["m"]:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConfigurationError(
+                f"Cannot grant the role {READER_ROLE} to Almanac's database user "
+                f"({exc.diag.message_primary}). " + what_to_grant
+            ) from exc
 
 
-def describe_table(conn: Connection, name: str, *, samples: int = _SAMPLE_COUNT) -> TableSchema:
-    """Columns (declared types, up to `samples` distinct non-NULL values) and row count.
-
-    Shared with the SQL sandbox so the loader's answer and the model's view agree. `conn` must
-    be a trusted connection (no authorizer); `name` must be an existing table.
-    """
-    quoted = quote_identifier(name)
-    columns: list[TableColumn] = []
-    info = conn.execute("SELECT name, type FROM pragma_table_info(?)", (name,)).fetchall()
-    for column_name, declared in info:
-        column = quote_identifier(column_name)
-        values = conn.execute(
-            f"SELECT DISTINCT {column} FROM {quoted} WHERE {column} IS NOT NULL LIMIT ?",
-            (samples,),
-        ).fetchall()
-        listed = conn.execute(
-            f"SELECT DISTINCT {column} FROM {quoted} WHERE typeof({column}) = 'text' "
-            f"AND length({column}) <= ? LIMIT ?",
-            (_SAMPLE_CHARS, MAX_COLUMN_VALUES + 1),
-        ).fetchall()
-        columns.append(
-            TableColumn(
-                name=column_name,
-                type=(declared or "ANY").upper(),
-                samples=tuple(_sample_text(row[0]) for row in values),
-                values=tuple(row[0] for row in listed) if len(listed) <= MAX_COLUMN_VALUES else (),
-            )
-        )
-    (row_count,) = conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()
-    return TableSchema(name=name, columns=tuple(columns), row_count=row_count)
-
-
-def user_table_names(conn: Connection) -> list[str]:
-    """Names of the tables users loaded: not SQLite's, not Almanac's bookkeeping, sorted."""
-    rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' "
-        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-        "AND lower(name) NOT LIKE ? ESCAPE '\\' ORDER BY name COLLATE NOCASE",
-        (INTERNAL_PREFIX.replace("_", "\\_") + "%",),
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-# -- the loader ---------------------------------------------------------------------------------
+#: The PostgreSQL schema of the tables (SQLite needs none: `_CREATE_META` on each load).
+PG_MIGRATIONS: list[Migration] = [
+    Migration("tables_pg_0001_reader_role", function=_create_reader_role),
+    Migration(
+        "tables_pg_0002_schema",
+        sql=f"""
+CREATE SCHEMA IF NOT EXISTS {TABLES_SCHEMA};
+GRANT USAGE ON SCHEMA {TABLES_SCHEMA} TO {READER_ROLE};
+CREATE TABLE IF NOT EXISTS {TABLES_SCHEMA}.{_META_TABLE} (
+    table_name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    PRIMARY KEY (table_name, position)
+);
+REVOKE ALL ON {TABLES_SCHEMA}.{_META_TABLE} FROM {READER_ROLE};
+""",
+    ),
+]
 
 _CREATE_META = f"""
 CREATE TABLE IF NOT EXISTS {_META_TABLE} (
@@ -417,22 +503,366 @@ CREATE TABLE IF NOT EXISTS {_META_TABLE} (
 """
 
 
-class SqliteTableLoader:
-    """Creates, replaces, lists and drops the user tables in one SQLite file (WAL mode).
+# -- values -------------------------------------------------------------------------------------
 
-    Every call opens its own connection, so one loader may be used from several threads; two
-    loads of the same table serialise on SQLite's write lock and the later one wins.
+
+def as_text(value: Any) -> str:
+    """A value as the text SQLite would show for it (ISO dates, numbers as written)."""
+    if isinstance(value, bytes | memoryview | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(float(value))
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _sample_text(value: Any) -> str:
+    text = as_text(value).replace("\n", " ")
+    return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 1] + "…"
+
+
+def _to_datetime(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value).strip())
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+# -- the two databases --------------------------------------------------------------------------
+
+Conn = TypeVar("Conn")
+#: A table's `_almanac_columns` rows: (table key, position, column, source name, loader type).
+MappingRow = tuple[str, int, str, str, str]
+#: A new table's columns: (name, loader type), and its rows.
+Columns = Sequence[tuple[str, str]]
+Rows = Iterator[tuple[Any, ...]]
+
+
+class _Tables(ABC, Generic[Conn]):
+    """How one database stores, lists and describes the user tables (the module docstring
+    says what differs and why). Stateless: every method works on the connection it is given,
+    so the SQL sandboxes describe their tables with the same code as the loader."""
+
+    #: PostgreSQL stores a table's name folded to lowercase and compares names exactly;
+    #: SQLite keeps the name as loaded and compares names case-insensitively.
+    folds_names: ClassVar[bool]
+
+    def table(self, name: str) -> str:
+        """The name the user's table `name` is stored under."""
+        return name.lower() if self.folds_names else name
+
+    def holds(self, conn: Conn, name: str) -> bool:
+        """Whether the user's table `name` exists."""
+        names = self.table_names(conn)
+        if self.folds_names:
+            return name.lower() in names
+        return name.lower() in {t.lower() for t in names}
+
+    def describe(self, conn: Conn, name: str, *, samples: int = _SAMPLE_COUNT) -> TableSchema:
+        """Columns (reported types, up to `samples` distinct non-NULL values, the listed
+        values if there are at most MAX_COLUMN_VALUES) and the row count of table `name`.
+
+        Shared with the SQL sandboxes so the loader's answer and the model's view agree. `conn`
+        must be trusted (no SQLite authorizer, not the reader role); `name` must exist."""
+        columns: list[TableColumn] = []
+        for column, reported in self._columns(conn, name):
+            values = self._distinct(conn, name, column, samples)
+            listed = self._listed(conn, name, column, reported, MAX_COLUMN_VALUES + 1)
+            columns.append(
+                TableColumn(
+                    name=column,
+                    type=reported,
+                    samples=tuple(_sample_text(value) for value in values),
+                    values=tuple(as_text(value) for value in listed)
+                    if len(listed) <= MAX_COLUMN_VALUES
+                    else (),
+                )
+            )
+        return TableSchema(name=name, columns=tuple(columns), row_count=self._count(conn, name))
+
+    @abstractmethod
+    def table_names(self, conn: Conn) -> list[str]:
+        """Names of the tables users loaded (not Almanac's bookkeeping), sorted."""
+
+    @abstractmethod
+    def _columns(self, conn: Conn, table: str) -> list[tuple[str, str]]:
+        """(name, reported type) of each column, in order."""
+
+    @abstractmethod
+    def _distinct(self, conn: Conn, table: str, column: str, limit: int) -> list[Any]:
+        """Up to `limit` distinct non-NULL values of `column`."""
+
+    @abstractmethod
+    def _listed(self, conn: Conn, table: str, column: str, reported: str, limit: int) -> list[Any]:
+        """Up to `limit` distinct values of `column` to list for matching questions."""
+
+    @abstractmethod
+    def _count(self, conn: Conn, table: str) -> int: ...
+
+    @abstractmethod
+    def to_column(self, value: Any, loader_type: str) -> Any:
+        """A value converted by the loader's rules, as this database stores that type."""
+
+    @abstractmethod
+    def replace(self, conn: Conn, table: str, columns: Columns, rows: Rows) -> None:
+        """Build table `table` from `rows` in a scratch table, then put it in the place of
+        the old one (inside the caller's transaction)."""
+
+    @abstractmethod
+    def drop(self, conn: Conn, table: str) -> None:
+        """Drop the existing table `table` and its column mapping."""
+
+    @abstractmethod
+    def mapping(self, conn: Conn, key: str) -> dict[str, str]:
+        """Column -> source name of the table whose lowercased name is `key`."""
+
+    @abstractmethod
+    def set_mapping(self, conn: Conn, key: str, rows: Sequence[MappingRow]) -> None: ...
+
+
+class SqliteTables(_Tables[Connection]):
+    """The user tables in a SQLite file, beside SQLite's own and Almanac's bookkeeping."""
+
+    folds_names = False
+
+    def table_names(self, conn: Connection) -> list[str]:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "AND lower(name) NOT LIKE ? ESCAPE '\\' ORDER BY name COLLATE NOCASE",
+            (INTERNAL_PREFIX.replace("_", "\\_") + "%",),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _columns(self, conn: Connection, table: str) -> list[tuple[str, str]]:
+        info = conn.execute("SELECT name, type FROM pragma_table_info(?)", (table,)).fetchall()
+        return [(name, (declared or "ANY").upper()) for name, declared in info]
+
+    def _distinct(self, conn: Connection, table: str, column: str, limit: int) -> list[Any]:
+        quoted, cell = quote_identifier(table), quote_identifier(column)
+        rows = conn.execute(
+            f"SELECT DISTINCT {cell} FROM {quoted} WHERE {cell} IS NOT NULL LIMIT ?", (limit,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _listed(
+        self, conn: Connection, table: str, column: str, reported: str, limit: int
+    ) -> list[Any]:
+        quoted, cell = quote_identifier(table), quote_identifier(column)
+        rows = conn.execute(
+            f"SELECT DISTINCT {cell} FROM {quoted} WHERE typeof({cell}) = 'text' "
+            f"AND length({cell}) <= ? LIMIT ?",
+            (_SAMPLE_CHARS, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _count(self, conn: Connection, table: str) -> int:
+        (count,) = conn.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()
+        return int(count)
+
+    def to_column(self, value: Any, loader_type: str) -> Any:
+        return value  # DATE / DATETIME stay ISO text
+
+    def replace(self, conn: Connection, table: str, columns: Columns, rows: Rows) -> None:
+        scratch = quote_identifier(f"{_SCRATCH_PREFIX}{table.lower()}")
+        definition = ", ".join(f"{quote_identifier(c)} {t}" for c, t in columns)
+        conn.execute(f"DROP TABLE IF EXISTS {scratch}")
+        conn.execute(f"CREATE TABLE {scratch} ({definition})")
+        conn.executemany(f"INSERT INTO {scratch} VALUES ({', '.join('?' for _ in columns)})", rows)
+        conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
+        conn.execute(f"ALTER TABLE {scratch} RENAME TO {quote_identifier(table)}")
+
+    def drop(self, conn: Connection, table: str) -> None:
+        conn.execute(f"DROP TABLE {quote_identifier(table)}")
+        if self._has_meta(conn):
+            conn.execute(f"DELETE FROM {_META_TABLE} WHERE table_name = ?", (table.lower(),))
+
+    def mapping(self, conn: Connection, key: str) -> dict[str, str]:
+        if not self._has_meta(conn):
+            return {}
+        rows = conn.execute(
+            f"SELECT name, source_name FROM {_META_TABLE} WHERE table_name = ? ORDER BY position",
+            (key,),
+        ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def set_mapping(self, conn: Connection, key: str, rows: Sequence[MappingRow]) -> None:
+        conn.execute(_CREATE_META)
+        conn.execute(f"DELETE FROM {_META_TABLE} WHERE table_name = ?", (key,))
+        conn.executemany(
+            f"INSERT INTO {_META_TABLE} (table_name, position, name, source_name, type) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @staticmethod
+    def _has_meta(conn: Connection) -> bool:
+        """False for a file whose tables were all loaded before `_almanac_columns` existed."""
+        row = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_META_TABLE,)
+        ).fetchone()
+        return row is not None
+
+
+def _qualified(name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(TABLES_SCHEMA), sql.Identifier(name))
+
+
+class PgTables(_Tables[PgConnection]):
+    """The user tables in PostgreSQL's TABLES_SCHEMA, readable by READER_ROLE."""
+
+    folds_names = True
+
+    def table_names(self, conn: PgConnection) -> list[str]:
+        rows = conn.execute(
+            "SELECT c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') "
+            "AND NOT starts_with(lower(c.relname), %s) "
+            "ORDER BY lower(c.relname), c.relname",
+            (TABLES_SCHEMA, INTERNAL_PREFIX),
+        ).fetchall()
+        return [row["name"] for row in rows]
+
+    def _columns(self, conn: PgConnection, table: str) -> list[tuple[str, str]]:
+        info = conn.execute(
+            "SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type "
+            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum",
+            (TABLES_SCHEMA, table),
+        ).fetchall()
+        return [
+            (row["name"], _REPORTED_TYPES.get(row["type"], str(row["type"]).upper()))
+            for row in info
+        ]
+
+    def _distinct(self, conn: PgConnection, table: str, column: str, limit: int) -> list[Any]:
+        # Distinct values in the order they first appear (a fresh table's physical order).
+        first_seen = sql.SQL(
+            "SELECT v FROM (SELECT {c} AS v, row_number() OVER () AS n FROM {t} "
+            "WHERE {c} IS NOT NULL) s GROUP BY v ORDER BY min(n) LIMIT %s"
+        ).format(c=sql.Identifier(column), t=_qualified(table))
+        rows = conn.cursor(row_factory=tuple_row).execute(first_seen, (limit,)).fetchall()
+        return [row[0] for row in rows]
+
+    def _listed(
+        self, conn: PgConnection, table: str, column: str, reported: str, limit: int
+    ) -> list[Any]:
+        if reported not in _LISTED_TYPES:
+            return []
+        listed = sql.SQL(
+            "SELECT v FROM (SELECT {c} AS v, row_number() OVER () AS n FROM {t} "
+            "WHERE {c} IS NOT NULL) s WHERE length(v::text) <= %s "
+            "GROUP BY v ORDER BY min(n) LIMIT %s"
+        ).format(c=sql.Identifier(column), t=_qualified(table))
+        cursor = conn.cursor(row_factory=tuple_row)
+        return [row[0] for row in cursor.execute(listed, (_SAMPLE_CHARS, limit)).fetchall()]
+
+    def _count(self, conn: PgConnection, table: str) -> int:
+        cursor = conn.cursor(row_factory=tuple_row)
+        counted = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(_qualified(table)))
+        row = counted.fetchone()
+        return int(row[0]) if row else 0
+
+    def to_column(self, value: Any, loader_type: str) -> Any:
+        if value is None:
+            return None
+        if loader_type == "DATE":
+            return date.fromisoformat(str(value).strip())
+        if loader_type == "DATETIME":
+            return _to_datetime(value)
+        return value
+
+    def replace(self, conn: PgConnection, table: str, columns: Columns, rows: Rows) -> None:
+        digest = hashlib.sha256(table.encode()).hexdigest()[:16]
+        scratch = _qualified(f"{_SCRATCH_PREFIX}{digest}")
+        definition = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in columns
+        )
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
+        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(scratch, definition))
+        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(scratch)) as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(table)))
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(scratch, sql.Identifier(table)))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(
+                _qualified(table), sql.Identifier(READER_ROLE)
+            )
+        )
+
+    def drop(self, conn: PgConnection, table: str) -> None:
+        conn.execute(sql.SQL("DROP TABLE {}").format(_qualified(table)))
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE table_name = %s").format(_qualified(_META_TABLE)),
+            (table,),
+        )
+
+    def mapping(self, conn: PgConnection, key: str) -> dict[str, str]:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT name, source_name FROM {} WHERE table_name = %s ORDER BY position"
+            ).format(_qualified(_META_TABLE)),
+            (key,),
+        ).fetchall()
+        return {row["name"]: row["source_name"] for row in rows}
+
+    def set_mapping(self, conn: PgConnection, key: str, rows: Sequence[MappingRow]) -> None:
+        meta = _qualified(_META_TABLE)
+        conn.execute(sql.SQL("DELETE FROM {} WHERE table_name = %s").format(meta), (key,))
+        conn.cursor().executemany(
+            sql.SQL(
+                "INSERT INTO {} (table_name, position, name, source_name, type) "
+                "VALUES (%s, %s, %s, %s, %s)"
+            ).format(meta),
+            rows,
+        )
+
+
+SQLITE_TABLES = SqliteTables()
+PG_TABLES = PgTables()
+#: SQLite's answers under the names `backend/stores/copy.py` reads a tables file with.
+describe_table = SQLITE_TABLES.describe
+user_table_names = SQLITE_TABLES.table_names
+
+
+# -- the loader ---------------------------------------------------------------------------------
+
+
+class TableLoader:
+    """Creates, replaces, lists and drops the user tables: in one SQLite file (WAL mode), or in
+    PostgreSQL's TABLES_SCHEMA on the shared pool (`target`).
+
+    Safe to share between threads (and on PostgreSQL between processes): every call opens
+    (SQLite) or borrows (PostgreSQL) its own connection; loads serialise on SQLite's write
+    lock, or on PostgreSQL on one advisory lock for loads and drops of any table, and the
+    later load wins.
     """
 
     SUFFIXES: ClassVar[dict[str, str]] = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
     JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
-    def __init__(self, path: str | Path) -> None:
-        self._path = Path(path)
+    def __init__(self, target: StoreTarget) -> None:
+        #: The shared pool, or the SQLite file (created by the first load).
+        self._db: PgDatabase | Path
+        self._tables: _Tables[Any]
+        if isinstance(target, PgDatabase):
+            self._db, self._tables = target, PG_TABLES
+            apply_migrations(target, PG_MIGRATIONS)
+        else:
+            self._db, self._tables = Path(target), SQLITE_TABLES
 
-    @property
-    def path(self) -> Path:
-        return self._path
+    def close(self) -> None:
+        """Nothing to release: each call closes its SQLite connection, and the PostgreSQL
+        pool is shared and closed by its owner."""
 
     def load(self, file: Path, name: str) -> TableSchema:
         """Load `file` as table `name`, choosing the format by the file's extension."""
@@ -456,67 +886,69 @@ class SqliteTableLoader:
         """Create or atomically replace table `name` from JSON Lines (one object per line).
 
         Columns are the union of the keys in order of first appearance; a missing key is
-        NULL; nested arrays and objects are stored as JSON text (query with `->>`).
+        NULL; nested arrays and objects are stored as JSON text (query with `->>` on SQLite,
+        `::jsonb ->>` on PostgreSQL).
         """
         validate_table_name(name)
         return self._write(name, _read_jsonl(Path(file)))
 
     def list_tables(self) -> list[TableSchema]:
         """Every user table with its columns, samples and row count, sorted by name."""
-        if not self._path.exists():
-            return []
-        conn = self._connect()
-        try:
-            return [describe_table(conn, table) for table in user_table_names(conn)]
-        finally:
-            conn.close()
+        with self._reading(snapshot=True) as conn:  # PostgreSQL: one snapshot for all
+            if conn is None:
+                return []
+            return [self._tables.describe(conn, table) for table in self._tables.table_names(conn)]
 
     def column_mapping(self, name: str) -> dict[str, str]:
-        """Column name in SQLite -> the header (or JSON key) it was loaded from."""
+        """Column name in the table -> the header (or JSON key) it was loaded from."""
         validate_table_name(name)
-        if not self._path.exists():
-            return {}
-        conn = self._connect()
-        try:
-            if not self._has_meta(conn):
-                return {}
-            rows = conn.execute(
-                f"SELECT name, source_name FROM {_META_TABLE} WHERE table_name = ? "
-                "ORDER BY position",
-                (name.lower(),),
-            ).fetchall()
-            return {row[0]: row[1] for row in rows}
-        finally:
-            conn.close()
+        with self._reading() as conn:
+            return {} if conn is None else self._tables.mapping(conn, name.lower())
 
     def drop(self, name: str) -> bool:
         """Drop table `name`; False if there was no such table."""
         validate_table_name(name)
-        if not self._path.exists():
-            return False
-        conn = self._connect()
-        try:
-            with immediate_transaction(conn):
-                if name.lower() not in {t.lower() for t in user_table_names(conn)}:
-                    return False
-                conn.execute(f"DROP TABLE {quote_identifier(name)}")
-                if self._has_meta(conn):
-                    conn.execute(f"DELETE FROM {_META_TABLE} WHERE table_name = ?", (name.lower(),))
-            return True
-        finally:
-            conn.close()
+        with self._writing(create=False) as conn:
+            if conn is None or not self._tables.holds(conn, name):
+                return False
+            self._tables.drop(conn, self._tables.table(name))
+        return True
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _connect(self) -> Connection:
-        return connect(self._path)
+    @contextmanager
+    def _reading(self, *, snapshot: bool = False) -> Iterator[Any]:
+        """A connection to read with (on PostgreSQL in one transaction if `snapshot`); None
+        while there is no SQLite file, which reading never creates."""
+        if isinstance(self._db, PgDatabase):
+            with self._db.transaction() if snapshot else self._db.connection() as conn:
+                yield conn
+        elif self._db.exists():
+            conn = connect(self._db)
+            try:
+                yield conn
+            finally:
+                conn.close()
+        else:
+            yield None
 
-    @staticmethod
-    def _has_meta(conn: Connection) -> bool:
-        row = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_META_TABLE,)
-        ).fetchone()
-        return row is not None
+    @contextmanager
+    def _writing(self, *, create: bool = True) -> Iterator[Any]:
+        """A connection inside one transaction holding the writers' lock (SQLite's write
+        lock, PostgreSQL's LOAD_LOCK); None if there is no SQLite file and not `create`."""
+        if isinstance(self._db, PgDatabase):
+            with self._db.transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
+                yield conn
+        elif create or self._db.exists():
+            conn = connect(self._db)
+            try:
+                with immediate_transaction(conn):
+                    yield conn
+            finally:
+                conn.close()
+        else:
+            yield None
 
     def _write(self, name: str, source: _Source) -> TableSchema:
         if not source.headers:
@@ -528,21 +960,18 @@ class SqliteTableLoader:
                 f"Table {name!r} would have {len(source.headers)} columns; SQLite allows at "
                 f"most {MAX_COLUMNS}."
             )
+        table = self._tables.table(name)
         columns = sanitise_column_names(source.headers)
-        sql_types = [column.sql_type for column in source.types]
-        scratch = quote_identifier(f"{_SCRATCH_PREFIX}{name.lower()}")
-        definition = ", ".join(
-            f"{quote_identifier(c)} {t}" for c, t in zip(columns, sql_types, strict=True)
-        )
-        insert = f"INSERT INTO {scratch} VALUES ({', '.join('?' for _ in columns)})"
+        loader_types = [column.sql_type for column in source.types]
+        to_column = self._tables.to_column
 
         def converted() -> Iterator[tuple[Any, ...]]:
             convert = source.convert
             for number, row in enumerate(source.rows(), start=1):
                 try:
                     yield tuple(
-                        convert(cell, sql_type)
-                        for cell, sql_type in zip(row, sql_types, strict=True)
+                        to_column(convert(cell, loader_type), loader_type)
+                        for cell, loader_type in zip(row, loader_types, strict=True)
                     )
                 except ValueError:  # only if the file changed between the two passes
                     raise InvalidRequest(
@@ -550,35 +979,37 @@ class SqliteTableLoader:
                         f"{name!r}; nothing was written. Load it again."
                     ) from None
 
-        conn = self._connect()
+        mapping = [
+            (name.lower(), position, column, original, loader_type)
+            for position, (column, original, loader_type) in enumerate(
+                zip(columns, source.headers, loader_types, strict=True)
+            )
+        ]
         try:
-            with immediate_transaction(conn):
-                conn.execute(f"DROP TABLE IF EXISTS {scratch}")
-                conn.execute(f"CREATE TABLE {scratch} ({definition})")
-                conn.executemany(insert, converted())
-                conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
-                conn.execute(f"ALTER TABLE {scratch} RENAME TO {quote_identifier(name)}")
-                conn.execute(_CREATE_META)
-                conn.execute(f"DELETE FROM {_META_TABLE} WHERE table_name = ?", (name.lower(),))
-                conn.executemany(
-                    f"INSERT INTO {_META_TABLE} (table_name, position, name, source_name, type) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (name.lower(), position, column, original, sql_type)
-                        for position, (column, original, sql_type) in enumerate(
-                            zip(columns, source.headers, sql_types, strict=True)
-                        )
-                    ],
+            with self._writing() as conn:
+                self._tables.replace(
+                    conn, table, list(zip(columns, loader_types, strict=True)), converted()
                 )
-            return describe_table(conn, name)
-        finally:
-            conn.close()
+                self._tables.set_mapping(conn, name.lower(), mapping)
+                return self._tables.describe(conn, table)
+        except psycopg.errors.DataError as exc:  # PostgreSQL: e.g. a NUL inside a JSON string
+            raise InvalidRequest(
+                f"{name!r} cannot be stored in PostgreSQL: {exc.diag.message_primary}; "
+                "nothing was written."
+            ) from None
 
 
 __all__ = [
     "INTERNAL_PREFIX",
+    "PG_MIGRATIONS",
+    "PG_TABLES",
+    "PG_TYPES",
+    "READER_ROLE",
+    "SQLITE_TABLES",
     "SQL_KEYWORDS",
-    "SqliteTableLoader",
+    "TABLES_SCHEMA",
+    "TableLoader",
+    "as_text",
     "describe_table",
     "quote_identifier",
     "sanitise_column_names",

@@ -1,9 +1,13 @@
 """Read-only SQL over the user tables in PostgreSQL, for the model's SQL tool (`SqlRunner`).
 
-The same port, messages and limits as `SqliteSqlRunner`; the boundary is PostgreSQL's own.
-Layers, outermost first:
+The same port, messages and limits as `SqliteSqlRunner` (`sql_runner.ReadOnlySqlRunner`
+holds what the two share: the options, the text checks, the catalog cache, the result and the
+wording of the refusals); the boundary is PostgreSQL's own, since PostgreSQL has roles and
+privileges and a planner to ask, where SQLite offers an authorizer and bytecode instead. The
+catalog's version is the schema's tables' oids, names and privileges (a load by any replica
+changes it), and errors are told apart by PostgreSQL's error classes. Layers, outermost first:
 
-1. **Text checks** (the SQLite runner's: length, no NUL, starts with SELECT / WITH / VALUES),
+1. **Text checks** (the shared ones: length, no NUL, starts with SELECT / WITH / VALUES),
    plus a refusal of functions that allocate a huge value in one call (`repeat`, `lpad`, ...),
    which the planner may evaluate while the statement is still being checked.
 2. **One transaction per query, READ ONLY, rolled back**, with `SET LOCAL statement_timeout`
@@ -31,13 +35,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 import psycopg
 from loguru import logger
@@ -46,14 +47,8 @@ from psycopg.rows import tuple_row
 
 from services.postgres import PgDatabase, apply_migrations
 from services.postgres.database import Connection
-from services.tables.pg_loader import (
-    MIGRATIONS,
-    READER_ROLE,
-    TABLES_SCHEMA,
-    describe_pg_table,
-    pg_user_table_names,
-)
-from services.tables.sql_sandbox import SqliteSqlRunner
+from services.tables.loader import PG_MIGRATIONS, PG_TABLES, READER_ROLE, TABLES_SCHEMA
+from services.tables.sql_runner import Catalog, ReadOnlySqlRunner, RunnerOptions
 from use_cases.shared.errors import ConfigurationError, ToolRejected
 from use_cases.tables.domain import QueryResult, TableSchema
 
@@ -204,13 +199,6 @@ def _casts_to_reg_types(text: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class _Catalog:
-    signature: tuple[Any, ...]
-    tables: tuple[str, ...]
-    schemas: tuple[TableSchema, ...] | None = None
-
-
 @dataclass
 class _Verdict:
     """What the plan check found."""
@@ -220,7 +208,7 @@ class _Verdict:
     writes: bool = False
 
 
-class PgSqlRunner:
+class PgSqlRunner(ReadOnlySqlRunner):
     """Runs one read-only SELECT at a time over the user tables in PostgreSQL's tables schema.
 
     `tables` restricts the model to those tables (case-insensitive); by default it sees every
@@ -231,32 +219,13 @@ class PgSqlRunner:
     """
 
     dialect = "PostgreSQL"
+    error_label = "SQL error"
 
-    def __init__(
-        self,
-        db: PgDatabase,
-        *,
-        tables: Sequence[str] | None = None,
-        timeout_s: float = 1.0,
-        max_rows: int = 200,
-        max_sql_length: int = 4000,
-        max_cell_chars: int = 500,
-    ) -> None:
-        if timeout_s <= 0 or max_rows < 1 or max_sql_length < 1 or max_cell_chars < 1:
-            raise ValueError("timeout_s, max_rows, max_sql_length and max_cell_chars must be > 0")
+    def __init__(self, db: PgDatabase, **options: Unpack[RunnerOptions]) -> None:
+        super().__init__(**options)
         self._db = db
-        self._only = None if tables is None else frozenset(t.lower() for t in tables)
-        self._timeout_s = float(timeout_s)
-        self._max_rows = max_rows
-        self._max_sql_length = max_sql_length
-        self._max_cell_chars = max_cell_chars
-        self._lock = threading.Lock()
-        self._catalog: _Catalog | None = None
-        apply_migrations(db, MIGRATIONS)
+        apply_migrations(db, PG_MIGRATIONS)
         self._check_reader_role()
-
-    def close(self) -> None:
-        """Nothing to release: the pool is shared and closed by its owner."""
 
     # -- SqlRunner ------------------------------------------------------------------------------
 
@@ -271,29 +240,18 @@ class PgSqlRunner:
             logger.warning("SQL sandbox: cannot read the tables schema: {}", exc)
             return []
 
-    def refresh(self) -> None:
-        """Forget cached schemas; the next call re-reads tables, row counts and samples."""
-        with self._lock:
-            self._catalog = None
-
     def run(self, sql_text: str) -> QueryResult:
         """Run one read-only SELECT; `ToolRejected` with a retry hint for anything else."""
         text = self._check_text(sql_text)
-        if len(text) > self._max_sql_length:  # a bound, like SQLite's SQLITE_LIMIT_SQL_LENGTH
-            raise ToolRejected(
-                f"The SQL is {len(text)} characters long; the limit is {self._max_sql_length}. "
-                "Write a shorter query."
-            )
+        self._check_length(text)  # a bound, like SQLite's SQLITE_LIMIT_SQL_LENGTH
         self._check_big_values(text)
-        catalog: _Catalog | None = None
+        catalog: Catalog | None = None
         try:
             with self._db.connection() as conn, conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION READ ONLY")
                 catalog = self._current_catalog(conn)
                 if not catalog.tables:
-                    raise ToolRejected(
-                        "No tables have been loaded yet, so there is nothing to query."
-                    )
+                    raise ToolRejected(self._NOTHING_LOADED)
                 self._enter_sandbox(conn)
                 self._check_plan(conn, text, catalog)
                 cursor = conn.cursor(name=f"almanac_sql_{uuid.uuid4().hex}", row_factory=tuple_row)
@@ -304,23 +262,14 @@ class PgSqlRunner:
                 cursor.close()
         except psycopg.Error as exc:
             raise self._rejection(exc, catalog) from None
-        truncated = len(fetched) > self._max_rows
-        rows = tuple(tuple(self._cell(v) for v in row) for row in fetched[: self._max_rows])
-        return QueryResult(columns=columns, rows=rows, truncated=truncated)
+        return self._result(columns, fetched)
 
     # -- text checks (usability, not the boundary) ----------------------------------------------
 
-    def _check_text(self, sql_text: str) -> str:
-        return SqliteSqlRunner._check_text(self, sql_text)  # type: ignore[arg-type]
-
-    @staticmethod
-    def _check_big_values(text: str) -> None:
+    def _check_big_values(self, text: str) -> None:
         for call in _calls(text):
             if isinstance(call, _Call) and call.name in _BIG_VALUE_FUNCTIONS:
-                raise ToolRejected(
-                    f"Refused: the function {call.name}() is not allowed. Only one read-only "
-                    "SELECT over the available tables, using ordinary SQL functions, is allowed."
-                )
+                raise self._refused([f"the function {call.name}() is not allowed"])
 
     # -- the engine boundary --------------------------------------------------------------------
 
@@ -351,7 +300,7 @@ class PgSqlRunner:
         )
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
 
-    def _check_plan(self, conn: Connection, text: str, catalog: _Catalog) -> None:
+    def _check_plan(self, conn: Connection, text: str, catalog: Catalog) -> None:
         """Plan `text` (EXPLAIN runs nothing) and refuse anything but a plain read of the
         available tables with listed functions."""
         row = conn.execute(
@@ -366,17 +315,12 @@ class PgSqlRunner:
             self._check_node(node, allowed, verdict)
         hint = self._tables_hint(catalog)
         if verdict.writes:
-            raise ToolRejected(
-                "Only one read-only SELECT is allowed; this statement would write or change "
-                f"the database. {hint}"
-            )
+            raise self._not_a_read(hint)
         if verdict.missing_tables and not verdict.denied:
             raise self._no_such_table(verdict.missing_tables[0], hint)
         if verdict.denied or verdict.missing_tables:
-            reasons = verdict.denied or ["reading outside the available tables is not allowed"]
-            raise ToolRejected(
-                f"Refused: {'; '.join(reasons)}. Only one read-only SELECT over the available "
-                f"tables, using ordinary SQL functions, is allowed. {hint}"
+            raise self._refused(
+                verdict.denied or ["reading outside the available tables is not allowed"], hint
             )
 
     @staticmethod
@@ -422,24 +366,19 @@ class PgSqlRunner:
         ).fetchall()
         return tuple((r["oid"], r["name"], r["acl"]) for r in rows)
 
-    def _current_catalog(self, conn: Connection, *, want_schemas: bool = False) -> _Catalog:
+    def _current_catalog(self, conn: Connection, *, want_schemas: bool = False) -> Catalog:
         """The cached catalog if it matches the schema's current signature (and has schemas
         if wanted), else one read through `conn` (inside a read-only transaction)."""
         signature = self._signature(conn)
-        with self._lock:
-            catalog = self._catalog
-            if (
-                catalog is None
-                or catalog.signature != signature
-                or (want_schemas and catalog.schemas is None)
-            ):
-                catalog = self._build_catalog(conn, signature, want_schemas)
-                self._catalog = catalog
-            return catalog
+        return self._cached_catalog(
+            signature,
+            lambda: self._build_catalog(conn, signature, want_schemas),
+            want_schemas=want_schemas,
+        )
 
     def _build_catalog(
         self, conn: Connection, signature: tuple[Any, ...], want_schemas: bool
-    ) -> _Catalog:
+    ) -> Catalog:
         readable = {
             row["name"]
             for row in conn.execute(
@@ -449,77 +388,30 @@ class PgSqlRunner:
                 (TABLES_SCHEMA, READER_ROLE),
             )
         }
-        names = tuple(
-            name
-            for name in pg_user_table_names(conn)
-            if name in readable and (self._only is None or name.lower() in self._only)
-        )
-        schemas = tuple(describe_pg_table(conn, name) for name in names) if want_schemas else None
-        return _Catalog(signature=signature, tables=names, schemas=schemas)
+        names = self._visible(name for name in PG_TABLES.table_names(conn) if name in readable)
+        schemas = tuple(PG_TABLES.describe(conn, name) for name in names) if want_schemas else None
+        return Catalog(version=signature, tables=names, schemas=schemas)
 
-    # -- results and errors ---------------------------------------------------------------------
+    # -- errors ---------------------------------------------------------------------------------
 
-    def _cell(self, value: Any) -> Any:
-        if isinstance(value, bytes | memoryview | bytearray):
-            return f"<{len(value)} bytes>"
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, Decimal):
-            value = int(value) if value == value.to_integral_value() else float(value)
-        elif isinstance(value, datetime | date | time):
-            value = value.isoformat()
-        elif isinstance(value, timedelta | uuid.UUID):
-            value = str(value)
-        elif isinstance(value, list | dict):
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-        elif value is not None and not isinstance(value, int | float | str):
-            value = str(value)
-        if isinstance(value, str) and len(value) > self._max_cell_chars:
-            return value[: self._max_cell_chars] + "…"
-        return value
-
-    def _example_table(self) -> str:
-        catalog = self._catalog
-        return catalog.tables[0] if catalog and catalog.tables else "my_table"
-
-    _tables_hint = staticmethod(SqliteSqlRunner._tables_hint)
-
-    @staticmethod
-    def _no_such_table(name: str, hint: str) -> ToolRejected:
-        return ToolRejected(
-            f"SQL error: no such table: {name}. Only the available tables can be queried. {hint}"
-        )
-
-    def _rejection(self, exc: psycopg.Error, catalog: _Catalog | None) -> ToolRejected:
+    def _rejection(self, exc: psycopg.Error, catalog: Catalog | None) -> ToolRejected:
         """Turn a PostgreSQL error into a message the model can act on in its next attempt."""
         hint = self._tables_hint(catalog)
         diag = exc.diag
         message = diag.message_primary or str(exc).strip().splitlines()[0]
         if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
-            return ToolRejected(
-                f"The query took longer than {self._timeout_s} s and was stopped; "
-                "add a WHERE clause or LIMIT"
-            )
+            return self._timed_out()
         if "multiple commands" in message:
-            return ToolRejected(
-                "Send exactly one SQL statement: there is more SQL after the first `;`. "
-                "Remove the extra statements (only a single SELECT is allowed)."
-            )
+            return ToolRejected(self._ONE_STATEMENT)
         if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-            return ToolRejected(
-                "Only one read-only SELECT is allowed; this statement would write or change "
-                f"the database. {hint}"
-            )
+            return self._not_a_read(hint)
         missing = re.fullmatch(r'relation "(.+)" does not exist', message)
         hidden = re.fullmatch(
             r"permission denied for (?:table|view|materialized view) (.+)", message
         )
         if hidden and catalog is not None and hidden.group(1).lower() in catalog.tables:
             # An available table: the reader may only SELECT it, so this was a write or lock.
-            return ToolRejected(
-                "Only one read-only SELECT is allowed; this statement would write or change "
-                f"the database. {hint}"
-            )
+            return self._not_a_read(hint)
         if missing or hidden:
             # Unqualified, so `public.x` reads the same whether x is missing or hidden.
             name = (missing or hidden).group(1).rsplit(".", 1)[-1]  # type: ignore[union-attr]
@@ -531,21 +423,12 @@ class PgSqlRunner:
                 if function
                 else "reading outside the available tables is not allowed"
             )
-            return ToolRejected(
-                f"Refused: {reason}. Only one read-only SELECT over the available tables, "
-                f"using ordinary SQL functions, is allowed. {hint}"
-            )
+            return self._refused([reason], hint)
         if isinstance(exc, psycopg.errors.InvalidCursorDefinition):
-            return ToolRejected(
-                "Only one read-only SELECT is allowed; this statement would write or change "
-                f"the database. {hint}"
-            )
+            return self._not_a_read(hint)
         if isinstance(exc, psycopg.errors.ProgramLimitExceeded | psycopg.errors.OutOfMemory):
-            return ToolRejected(
-                f"SQL error: {message}. A value or the statement exceeded the size limit; "
-                "return less data per row."
-            )
-        return ToolRejected(f"SQL error: {message}. {hint}")
+            return self._too_big(message)
+        return self._engine_error(message, hint)
 
 
 def _deny(verdict: _Verdict, reason: str) -> None:

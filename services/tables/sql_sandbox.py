@@ -36,24 +36,29 @@ Concurrency: `run` opens a fresh connection per call (about 0.2 ms here) instead
 behind a lock. Calls from several worker threads then run in parallel (WAL readers do not
 block each other), and no state (authorizer verdicts, deadline, interrupt) can leak from one
 query into another. Only the small catalog cache is shared, under a lock.
+
+What is SQLite's own here, and why: every layer from 2 on, since SQLite has no users or
+privileges (a read-only file handle, the authorizer and the bytecode are what it offers; see
+`pg_sql_sandbox` for PostgreSQL's role-based boundary); the catalog's version is the file's
+`PRAGMA schema_version`; errors are told apart by the authorizer's verdicts and SQLite's
+messages. The options, the text checks, the catalog cache, the result and the wording of the
+refusals are `sql_runner.ReadOnlySqlRunner`'s, shared with `PgSqlRunner`.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
-import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import sqlean as sqlite3
 from loguru import logger
 
-from services.tables.loader import describe_table, user_table_names
+from services.tables.loader import SQLITE_TABLES
+from services.tables.sql_runner import Catalog, ReadOnlySqlRunner, RunnerOptions
 from use_cases.shared.errors import ToolRejected
 from use_cases.tables.domain import QueryResult, TableSchema
 from use_cases.tables.markdown import render_markdown
@@ -160,10 +165,6 @@ _OBJECT_NAMES_SQL = (
 )
 
 _WRITE_ACTIONS = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
-
-_LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z)|\()*", re.S)
-_FIRST_WORD = re.compile(r"[A-Za-z_]+")
-_READ_KEYWORDS = frozenset({"select", "with", "values"})
 
 
 # -- engine limits through ctypes ---------------------------------------------------------------
@@ -294,18 +295,11 @@ class _Guard:
         return 0
 
 
-@dataclass(frozen=True)
-class _Catalog:
-    schema_version: int
-    tables: tuple[str, ...]
-    schemas: tuple[TableSchema, ...] | None = None
-
-
 def _decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-class SqliteSqlRunner:
+class SqliteSqlRunner(ReadOnlySqlRunner):
     """Runs one read-only SELECT at a time over the user tables in a SQLite file.
 
     `tables` restricts the model to those tables (case-insensitive); by default it sees every
@@ -317,27 +311,11 @@ class SqliteSqlRunner:
 
     #: The SQL dialect the model must write (PgSqlRunner: "PostgreSQL").
     dialect = "SQLite"
+    error_label = "SQLite error"
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        tables: Sequence[str] | None = None,
-        timeout_s: float = 1.0,
-        max_rows: int = 200,
-        max_sql_length: int = 4000,
-        max_cell_chars: int = 500,
-    ) -> None:
-        if timeout_s <= 0 or max_rows < 1 or max_sql_length < 1 or max_cell_chars < 1:
-            raise ValueError("timeout_s, max_rows, max_sql_length and max_cell_chars must be > 0")
+    def __init__(self, path: str | Path, **options: Unpack[RunnerOptions]) -> None:
+        super().__init__(**options)
         self._path = Path(path).resolve()
-        self._only = None if tables is None else frozenset(t.lower() for t in tables)
-        self._timeout_s = float(timeout_s)
-        self._max_rows = max_rows
-        self._max_sql_length = max_sql_length
-        self._max_cell_chars = max_cell_chars
-        self._lock = threading.Lock()
-        self._catalog: _Catalog | None = None
         self.engine_limits_applied: bool | None = None
         """Whether the last query ran with `sqlite3_limit` applied (None before any query)."""
 
@@ -352,17 +330,12 @@ class SqliteSqlRunner:
             return []
         return list(self._current_catalog(version, want_schemas=True).schemas or ())
 
-    def refresh(self) -> None:
-        """Forget cached schemas; the next call re-reads tables, row counts and samples."""
-        with self._lock:
-            self._catalog = None
-
     def run(self, sql: str) -> QueryResult:
         """Run one read-only SELECT; `ToolRejected` with a retry hint for anything else."""
         sql = self._check_text(sql)
         conn = self._open_sandbox()
         guard: _Guard | None = None
-        catalog: _Catalog | None = None
+        catalog: Catalog | None = None
         try:
             limited = _apply_engine_limits(
                 conn, self._path, sql_bytes=4 * self._max_sql_length + 64
@@ -393,42 +366,13 @@ class SqliteSqlRunner:
             raise self._rejection(exc, guard, catalog) from None
         finally:
             conn.close()
-        truncated = len(fetched) > self._max_rows
-        rows = tuple(tuple(self._cell(v) for v in row) for row in fetched[: self._max_rows])
-        return QueryResult(columns=columns, rows=rows, truncated=truncated)
-
-    # -- text checks (usability, not the boundary) ----------------------------------------------
-
-    def _check_text(self, sql: str) -> str:
-        if not isinstance(sql, str):
-            raise ToolRejected("The SQL must be a string containing one SELECT statement.")
-        sql = sql.strip()
-        if len(sql) > self._max_sql_length:
-            raise ToolRejected(
-                f"The SQL is {len(sql)} characters long; the limit is {self._max_sql_length}. "
-                "Write a shorter query."
-            )
-        if "\x00" in sql:
-            raise ToolRejected("The SQL contains a NUL character; remove it.")
-        body = _LEADING_NOISE.sub("", sql, count=1)
-        word = _FIRST_WORD.match(body)
-        if not body or word is None:
-            raise ToolRejected(
-                "No SQL statement found. Send one SELECT statement, e.g. "
-                f"`SELECT * FROM {self._example_table()} LIMIT 10`."
-            )
-        if word.group(0).lower() not in _READ_KEYWORDS:
-            raise ToolRejected(
-                f"Only read-only SELECT queries are allowed; {word.group(0).upper()} statements "
-                "are refused. Rewrite it as one SELECT (a WITH ... SELECT is fine)."
-            )
-        return sql
+        return self._result(columns, fetched)
 
     # -- the engine boundary --------------------------------------------------------------------
 
     def _open_sandbox(self) -> sqlite3.Connection:
         if not self._path.exists():
-            raise ToolRejected("No tables have been loaded yet, so there is nothing to query.")
+            raise ToolRejected(self._NOTHING_LOADED)
         try:
             conn = sqlite3.connect(
                 f"{self._path.as_uri()}?mode=ro",
@@ -442,7 +386,7 @@ class SqliteSqlRunner:
         return conn
 
     def _check_compiled(
-        self, conn: sqlite3.Connection, sql: str, guard: _Guard, catalog: _Catalog
+        self, conn: sqlite3.Connection, sql: str, guard: _Guard, catalog: Catalog
     ) -> None:
         """Compile `sql` with EXPLAIN (nothing runs) and refuse anything but a plain read."""
         program = conn.execute("EXPLAIN\n" + sql).fetchall()
@@ -454,10 +398,9 @@ class SqliteSqlRunner:
             }
         )
         if writes or not guard.saw_select:
-            raise ToolRejected(
-                "Only one read-only SELECT is allowed; this statement would "
-                + ("write or change the database" if writes else "not be a SELECT")
-                + f". {self._tables_hint(catalog)}"
+            raise self._not_a_read(
+                self._tables_hint(catalog),
+                "write or change the database" if writes else "not be a SELECT",
             )
 
     def _open_trusted(self) -> sqlite3.Connection | None:
@@ -470,18 +413,11 @@ class SqliteSqlRunner:
         conn.text_factory = _decode_text
         return conn
 
-    def _current_catalog(self, schema_version: int, *, want_schemas: bool = False) -> _Catalog:
+    def _current_catalog(self, schema_version: int, *, want_schemas: bool = False) -> Catalog:
         """The cached catalog if it matches `schema_version` (and has schemas if wanted)."""
-        with self._lock:
-            catalog = self._catalog
-            if (
-                catalog is None
-                or catalog.schema_version != schema_version
-                or (want_schemas and catalog.schemas is None)
-            ):
-                catalog = self._build_catalog(want_schemas)
-                self._catalog = catalog
-            return catalog
+        return self._cached_catalog(
+            schema_version, lambda: self._build_catalog(want_schemas), want_schemas=want_schemas
+        )
 
     def _schema_version(self) -> int:
         """The file's schema version (bumped by every CREATE / DROP / RENAME), -1 if absent."""
@@ -494,90 +430,50 @@ class SqliteSqlRunner:
         finally:
             conn.close()
 
-    def _build_catalog(self, want_schemas: bool) -> _Catalog:
+    def _build_catalog(self, want_schemas: bool) -> Catalog:
         try:
             conn = self._open_trusted()
         except sqlite3.Error as exc:
             logger.warning("SQL sandbox: cannot read the tables database: {}", exc)
-            return _Catalog(schema_version=-1, tables=(), schemas=())
+            return Catalog(version=-1, tables=(), schemas=())
         if conn is None:
-            return _Catalog(schema_version=-1, tables=(), schemas=())
+            return Catalog(version=-1, tables=(), schemas=())
         try:
             conn.execute("BEGIN")  # one snapshot for the version, the names and the counts
             (version,) = conn.execute("PRAGMA schema_version").fetchone()
-            names = tuple(
-                name
-                for name in user_table_names(conn)
-                if self._only is None or name.lower() in self._only
+            names = self._visible(SQLITE_TABLES.table_names(conn))
+            schemas = (
+                tuple(SQLITE_TABLES.describe(conn, name) for name in names)
+                if want_schemas
+                else None
             )
-            schemas = tuple(describe_table(conn, name) for name in names) if want_schemas else None
             conn.execute("COMMIT")
-            return _Catalog(schema_version=version, tables=names, schemas=schemas)
+            return Catalog(version=version, tables=names, schemas=schemas)
         finally:
             conn.close()
 
-    # -- results and errors ---------------------------------------------------------------------
-
-    def _cell(self, value: Any) -> Any:
-        if isinstance(value, bytes):
-            return f"<{len(value)} bytes>"
-        if isinstance(value, str) and len(value) > self._max_cell_chars:
-            return value[: self._max_cell_chars] + "…"
-        return value
-
-    def _example_table(self) -> str:
-        catalog = self._catalog
-        return catalog.tables[0] if catalog and catalog.tables else "my_table"
-
-    @staticmethod
-    def _tables_hint(catalog: _Catalog | None) -> str:
-        names = catalog.tables if catalog else ()
-        if not names:
-            return "No tables are available."
-        return "Available tables: " + ", ".join(names) + "."
-
-    @staticmethod
-    def _no_such_table(name: str, hint: str) -> ToolRejected:
-        return ToolRejected(
-            f"SQLite error: no such table: {name}. Only the available tables can be queried. {hint}"
-        )
+    # -- errors ---------------------------------------------------------------------------------
 
     def _rejection(
-        self, exc: Exception, guard: _Guard | None, catalog: _Catalog | None
+        self, exc: Exception, guard: _Guard | None, catalog: Catalog | None
     ) -> ToolRejected:
         """Turn an SQLite error into a message the model can act on in its next attempt."""
         message = str(exc)
         hint = self._tables_hint(catalog)
         if guard is not None and guard.timed_out:
-            return ToolRejected(
-                f"The query took longer than {self._timeout_s} s and was stopped; "
-                "add a WHERE clause or LIMIT"
-            )
+            return self._timed_out()
         if "one statement at a time" in message:
-            return ToolRejected(
-                "Send exactly one SQL statement: there is more SQL after the first `;`. "
-                "Remove the extra statements (only a single SELECT is allowed)."
-            )
+            return ToolRejected(self._ONE_STATEMENT)
         if guard is not None and guard.denied and len(guard.missing_tables) == len(guard.denied):
-            # An unlisted table gets the answer a missing one gets, so the error text cannot
-            # be used to probe which hidden tables exist.
+            # An unlisted table gets the answer a missing one gets.
             return self._no_such_table(guard.missing_tables[0], hint)
         if message.startswith("no such table:"):
             return self._no_such_table(message.removeprefix("no such table:").strip(), hint)
         if guard is not None and guard.denied:
-            return ToolRejected(
-                f"Refused: {'; '.join(guard.denied)}. Only one read-only SELECT over the "
-                f"available tables, using ordinary SQL functions, is allowed. {hint}"
-            )
+            return self._refused(guard.denied, hint)
         if "too big" in message or "too long" in message:
-            return ToolRejected(
-                f"SQLite error: {message}. A value or the statement exceeded the size limit; "
-                "return less data per row."
-            )
-        return ToolRejected(f"SQLite error: {message}. {hint}")
-
-
-# -- rendering ----------------------------------------------------------------------------------
+            return self._too_big(message)
+        return self._engine_error(message, hint)
 
 
 __all__ = ["SAFE_FUNCTIONS", "SqliteSqlRunner", "render_markdown"]

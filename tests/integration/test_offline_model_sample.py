@@ -35,8 +35,7 @@ from services.knowledge.store import SqliteKnowledgeStore
 from services.offline import build_offline_model, confidence_of
 from services.offline.text import strip_pleasantries
 from services.postgres import PgDatabase
-from services.tables.loader import SqliteTableLoader
-from services.tables.pg_loader import PgTableLoader
+from services.tables.loader import TableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 from use_cases.chat.agent import (
@@ -117,7 +116,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
     assert not report.failed, report.failed
     assert report.count("added") >= 30
 
-    tables = SqliteTableLoader(work / "tables.db")
+    tables = TableLoader(work / "tables.db")
     for csv in sorted((SAMPLE / "tables").glob("*.csv")):
         tables.load(csv, csv.stem)
     retriever = SqliteHybridRetriever(store, embedder)
@@ -191,7 +190,7 @@ def pg_sample_tables(pg_server_url: str) -> Iterator[PgSqlRunner]:
     params["dbname"] = name
     db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]
     try:
-        loader = PgTableLoader(db)
+        loader = TableLoader(db)
         for csv in sorted((SAMPLE / "tables").glob("*.csv")):
             loader.load(csv, csv.stem)
         yield PgSqlRunner(db)

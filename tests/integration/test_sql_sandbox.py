@@ -22,8 +22,7 @@ import sqlean as sqlite3
 from psycopg import sql as psql
 
 from services.postgres import PgDatabase
-from services.tables.loader import SqliteTableLoader
-from services.tables.pg_loader import PgTableLoader
+from services.tables.loader import TableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner, render_markdown
 from use_cases.shared.errors import ConfigurationError, ToolRejected
@@ -59,7 +58,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Built without sqlean's extensions, whichever test first asks for it (`define` would add
     # its own table to the file).
     enabled = os.environ.pop("SQLEAN_ENABLE", None)
-    loader = SqliteTableLoader(path)
+    loader = TableLoader(path)
     (directory / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
     (directory / "orders.csv").write_text(ORDERS_CSV, encoding="utf-8")
     loader.load(directory / "customers.csv", "customers")
@@ -84,7 +83,7 @@ def _fill_postgres(url: str, directory: Path) -> PgDatabase:
     """The same tables on PostgreSQL, plus a stand-in application table and sequence in the
     public schema that the sandbox must never read or touch."""
     db = PgDatabase(url, max_size=8)
-    loader = PgTableLoader(db)
+    loader = TableLoader(db)
     (directory / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
     (directory / "orders.csv").write_text(ORDERS_CSV, encoding="utf-8")
     loader.load(directory / "customers.csv", "customers")
@@ -162,11 +161,11 @@ class Sandbox:
         assert self.db_path is not None
         return SqliteSqlRunner(self.db_path, **options)
 
-    def loader(self) -> SqliteTableLoader | PgTableLoader:
+    def loader(self) -> TableLoader:
         if self.db is not None:
-            return PgTableLoader(self.db)
+            return TableLoader(self.db)
         assert self.db_path is not None
-        return SqliteTableLoader(self.db_path)
+        return TableLoader(self.db_path)
 
     def state(self) -> object:
         """Everything a statement could change, including files written beside the tests."""
@@ -988,7 +987,7 @@ def test_build_tables_builds_the_postgresql_adapters_with_the_settings(
     db = PgDatabase(pg_url, max_size=2)
     try:
         loader, runner = build_tables(settings, db)
-        assert isinstance(loader, PgTableLoader) and isinstance(runner, PgSqlRunner)
+        assert isinstance(loader, TableLoader) and isinstance(runner, PgSqlRunner)
         assert runner._timeout_s == settings.sql_timeout
         assert runner._max_rows == settings.sql_max_rows
     finally:
@@ -1013,7 +1012,7 @@ def test_a_database_user_that_cannot_create_or_use_the_reader_role_gets_a_clear_
     db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]
     try:
         with pytest.raises(ConfigurationError) as refused:
-            PgTableLoader(db)
+            TableLoader(db)
         assert "CREATE ROLE almanac_reader NOLOGIN" in refused.value.detail
         assert "GRANT almanac_reader TO" in refused.value.detail
     finally:

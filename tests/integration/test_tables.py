@@ -1,5 +1,5 @@
-"""The table loaders against real files and real databases (SqliteTableLoader on a SQLite file,
-PgTableLoader on PostgreSQL; the same test bodies on both): types are inferred the way a person
+"""The table loader against real files and real databases (TableLoader on a SQLite file and
+on PostgreSQL; the same test bodies on both): types are inferred the way a person
 would expect, bad files are refused with the line to fix, and a reload is atomic."""
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ import psycopg
 import pytest
 import sqlean as sqlite3
 
-import services.tables.loader as sqlite_loader_module
-import services.tables.pg_loader as pg_loader_module
+import services.tables.loader as loader_module
 from services.postgres import PgDatabase
-from services.tables.loader import SqliteTableLoader, sanitise_column_names, validate_table_name
-from services.tables.pg_loader import PgTableLoader
+from services.tables.loader import TableLoader, sanitise_column_names, validate_table_name
 from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
 
-Loader = SqliteTableLoader | PgTableLoader
+Loader = TableLoader
 
 
 class Database:
@@ -75,11 +73,11 @@ def database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Da
 @pytest.fixture
 def loader(database: Database) -> Iterator[Loader]:
     if database.url is None:
-        yield SqliteTableLoader(database.path)
+        yield TableLoader(database.path)
         return
     db = PgDatabase(database.url, max_size=2)
     try:
-        yield PgTableLoader(db)
+        yield TableLoader(db)
     finally:
         db.close()
 
@@ -374,9 +372,7 @@ def test_a_write_failure_midway_rolls_back_to_the_old_table(
 ) -> None:
     """Even when the file passes validation, a failure while writing leaves nothing half-done."""
     loader.load(write(tmp_path / "good.csv", "a\n1\n"), "t")
-    tables_module = {"sqlite": sqlite_loader_module, "postgresql": pg_loader_module}[
-        database.backend
-    ]
+    tables_module = loader_module  # one loader module for both backends
 
     def explode(text: str, sql_type: str) -> object:
         raise OSError("disk full")
@@ -493,10 +489,7 @@ def test_rows_are_paged_through_the_sandbox_and_a_table_is_dropped_on_both_backe
     from use_cases.tables.tables import DropTable, TableRows
 
     loader.load(write(tmp_path / "rooms.csv", "room,floor\nA1,1\nB2,2\nC3,3\n"), "Rooms")
-    if isinstance(loader, PgTableLoader):
-        sql = PgSqlRunner(loader._db)
-    else:
-        sql = SqliteSqlRunner(database.path)
+    sql = PgSqlRunner(loader._db) if database.url is not None else SqliteSqlRunner(database.path)
     rows = TableRows(loader, sql)
     page = rows.run("rooms", limit=2, offset=1)
     assert page.columns == ("room", "floor") and page.total == 3
