@@ -9,40 +9,35 @@ After the lexical and vector legs have ranked their ids, the retriever asks the 
 * `details`: the rows a hit is built from (chunk, section, document);
 * `versions_of`: the recorded versions of each document (services/knowledge/versions.py).
 
-The SQL is the same in both dialects apart from two things, which `Reads` hides: the
-placeholder (`?` on SQLite, `%s` on PostgreSQL; the statements here are written with `?`)
-and a list parameter (`col IN (?, ?, ...)` on SQLite, `col = ANY(?)` on PostgreSQL). Values
-that the two databases store differently (dates as ISO text or as `date`, heading paths as
-JSON text or as an array) are normalised when read.
+The SQL is the same in both dialects apart from two things, which `Reads` hides (it is
+the store's `dialect.Session`, services/knowledge/dialect.py): the placeholder (`?` on
+SQLite, `%s` on PostgreSQL; the statements here are written with `?`) and a list parameter
+(`col IN (?, ?, ...)` on SQLite, `col = ANY(?)` on PostgreSQL). Values that the two
+databases store differently (dates as ISO text or as `date`, heading paths as JSON text or
+as an array) are normalised when read.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
-from psycopg.rows import tuple_row
-
+from services.knowledge.dialect import PgSession, SqliteSession, as_date, as_path
 from services.knowledge.versions import MAX_CHAIN, Versions
 from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo
 
 if TYPE_CHECKING:
     from services.knowledge.pg_store import PgKnowledgeStore
     from services.knowledge.store import SqliteKnowledgeStore
-    from services.postgres.database import Connection as PgConnection
-    from services.sqlite.connection import Connection as SqliteConnection
 
 __all__ = [
     "CatalogReader",
     "ChunkDetails",
-    "PgReads",
     "Reads",
     "SqlSearchCatalog",
-    "SqliteReads",
     "pg_catalog",
     "sqlite_catalog",
 ]
@@ -74,42 +69,6 @@ class Reads(Protocol):
     def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
         """(`column` is one of `values` as SQL, its parameters)."""
         ...
-
-
-class SqliteReads:
-    def __init__(self, conn: SqliteConnection) -> None:
-        self._conn = conn
-
-    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return list(self._conn.execute(sql, list(params)).fetchall())
-
-    def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        return f"{column} IN ({','.join('?' * len(values))})", list(values)
-
-
-class PgReads:
-    def __init__(self, conn: PgConnection) -> None:
-        self._conn = conn
-
-    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(sql.replace("?", "%s"), list(params))  # type: ignore[arg-type]
-            return list(cursor.fetchall())
-
-    def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        return f"{column} = ANY(?)", [list(values)]
-
-
-def _as_date(value: object) -> date | None:
-    if isinstance(value, str):
-        return date.fromisoformat(value) if value else None
-    return value if isinstance(value, date) else None
-
-
-def _as_path(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(json.loads(value or "[]"))
-    return tuple(value or ())  # type: ignore[call-overload]
 
 
 class CatalogReader:
@@ -151,12 +110,12 @@ class CatalogReader:
             details[int(cid)] = ChunkDetails(
                 chunk_text=chunk,
                 section_text=section,
-                section_path=_as_path(heading),
+                section_path=as_path(heading),
                 document_id=int(doc_id),
                 source=source,
                 title=title,
                 category=category,
-                updated_at=_as_date(updated),
+                updated_at=as_date(updated),
                 document_version=hash_ or "",
             )
         return details
@@ -203,7 +162,7 @@ class CatalogReader:
                 "AND updated_at IS NOT NULL GROUP BY supersedes_id",
                 older_params,
             ):
-                if (day := _as_date(newest)) is not None:
+                if (day := as_date(newest)) is not None:
                     replaced[int(older)] = day
         return {
             document_id: Versions(
@@ -222,7 +181,7 @@ class CatalogReader:
             f"SELECT id, title, source, updated_at FROM documents WHERE {where}", params
         )
         return {
-            int(i): DocumentRef(int(i), title, source, _as_date(u)) for i, title, source, u in rows
+            int(i): DocumentRef(int(i), title, source, as_date(u)) for i, title, source, u in rows
         }
 
 
@@ -251,7 +210,7 @@ def sqlite_catalog(store: SqliteKnowledgeStore) -> SqlSearchCatalog:
 
     @contextmanager
     def open_reads() -> Iterator[Reads]:
-        yield SqliteReads(store.connection())
+        yield SqliteSession(store.connection())
 
     return SqlSearchCatalog(open_reads, store.embedding_info)
 
@@ -262,6 +221,6 @@ def pg_catalog(store: PgKnowledgeStore) -> SqlSearchCatalog:
     @contextmanager
     def open_reads() -> Iterator[Reads]:
         with store.connection() as conn:
-            yield PgReads(conn)
+            yield PgSession(conn)
 
     return SqlSearchCatalog(open_reads, store.embedding_info)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.knowledge import pg_store
+from services.knowledge import document_writes, pg_store
 from services.knowledge.fts_query import words
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.store import MIGRATIONS, SqliteKnowledgeStore
@@ -320,7 +320,7 @@ def test_deleting_the_last_document_leaves_no_fts_or_vector_rows(
 #: vectors were written: (object, attribute) to replace with a failure.
 LAST_WRITE_STEP = {
     "sqlite": (SqliteKnowledgeStore, "_prune_tombstones"),
-    "postgresql": (pg_store, "_link_versions"),
+    "postgresql": (document_writes, "link_versions"),
 }
 
 
@@ -387,14 +387,14 @@ store = SqliteKnowledgeStore({target!r})
     "postgresql": """
 import os
 import numpy as np
-from services.knowledge import pg_store
+from services.knowledge import document_writes, pg_store
 from services.postgres import PgDatabase
 from use_cases.knowledge.domain import DocumentDraft, SectionDraft
 
 def die(*args):
     os._exit(9)
 
-pg_store._link_versions = die
+document_writes.link_versions = die
 store = pg_store.PgKnowledgeStore(PgDatabase({target!r}))
 """,
 }

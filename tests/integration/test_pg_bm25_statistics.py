@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from services.knowledge import pg_store
+from services.knowledge import document_writes, pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.postgres import PgDatabase, apply_migrations
 from tests.integration.test_knowledge_store import INFO, draft, vectors_for
@@ -172,7 +172,7 @@ def test_a_rolled_back_write_leaves_the_statistics_unchanged(
     def explode(*_args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(pg_store, "_link_versions", explode)
+    monkeypatch.setattr(document_writes, "link_versions", explode)
     replacement = other("guide.md", "completely different words")
     with pytest.raises(RuntimeError):
         store.save_document(replacement, vectors_for(replacement), replace_id=first_id)
