@@ -1,24 +1,31 @@
 """Adapters: the implementations of the ports in `use_cases/<feature>/ports.py`, grouped by port.
 
     knowledge/    documents in, passages out: loaders/, chunking, embedders/, the knowledge
-                  store (store, schema, document_writes), retrieval (hybrid: one
+                  store (sql_store, dialect, document_writes: one SQL for both; store
+                  and schema on SQLite, pg_store on PostgreSQL), retrieval (hybrid: one
                   retriever over index ports; the SQLite indexes in retrieval, lexical,
                   resident_bm25, vector_index; the PostgreSQL ones in pg_retrieval;
                   search_catalog, one SQL for both; fts_query, rrf, versions, spelling) and
                   the Cohere reranker
-    tables/       structured tables: loader (CSV/TSV/JSONL into tables.db), sql_sandbox
+    tables/       structured tables: loader (CSV/TSV/JSONL into tables.db or PostgreSQL's
+                  tables schema, one loader for both), sql_sandbox and pg_sql_sandbox
+                  (each engine's read-only boundary; sql_runner: what they share)
     chat/         a chat turn's adapters: history_store (users, chats, messages),
                   models (model resolver), web_search (pluggable provider)
     admin/        admin-managed stores in app.db: api_key_store, audit_log, prompt_store,
                   model_default_store
     calibration/  response log, calibration store, fitter and reliability diagram
     offline/      the embedded default model (a PydanticAI FunctionModel)
+    sql/          `SqlDb`: one store written once for SQLite and PostgreSQL (placeholders,
+                  transactions, rows by name, times and JSON per dialect)
     sqlite/       the one SQLite connection policy: connection, migrations,
                   thread_connections; every SQLite store opens its connections through it
-    clock.py, job_queue.py   process-wide runtime adapters with no package of their own
+    clock.py, job_queue.py, job_store.py
+                  process-wide runtime adapters with no package of their own (job_store:
+                  the jobs table, one store for SQLite and PostgreSQL)
 
-The port packages (knowledge, tables, chat, admin, calibration) import only `sqlite/` and
-`use_cases`, never each other (an import-linter contract in pyproject.toml). `offline/` is the
-one consumer of others: the text helpers of `knowledge/` (`fts_query`, `spelling`) and
-`tables.loader.quote_identifier`.
+The port packages (knowledge, tables, chat, admin, calibration) import only `sql/`,
+`sqlite/`, `postgres/` and `use_cases`, never each other (an import-linter contract in
+pyproject.toml). `offline/` is the one consumer of others: the text helpers of
+`knowledge/` (`fts_query`, `spelling`) and `tables.loader.quote_identifier`.
 """

@@ -9,18 +9,18 @@ defined under `services/`.
 from __future__ import annotations
 
 from backend.stores.app import APP_MIGRATIONS
+from services import job_store
 from services.knowledge import pg_store as pg_knowledge
 from services.postgres import Migration
-from services.postgres import jobs as pg_jobs
 from services.postgres import rate_limits as pg_rate_limits
-from services.tables import pg_loader as pg_tables
+from services.tables import loader as tables_loader
 
 
 def postgres_migrations() -> list[Migration]:
     return [
         *pg_knowledge.MIGRATIONS,  # first: it creates the vector extension
         *APP_MIGRATIONS,
-        *pg_tables.MIGRATIONS,
-        *pg_jobs.MIGRATIONS,
+        *tables_loader.PG_MIGRATIONS,
+        *job_store.PG_MIGRATIONS,
         *pg_rate_limits.MIGRATIONS,
     ]

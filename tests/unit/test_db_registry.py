@@ -14,10 +14,13 @@ def _postgres_migration_lists() -> dict[str, list[Migration]]:
     found: dict[str, list[Migration]] = {}
     for info in pkgutil.walk_packages(services.__path__, "services."):
         leaf = info.name.rsplit(".", 1)[-1]
-        if not (leaf.startswith("pg_") or info.name.startswith("services.postgres.")):
-            continue
         module = importlib.import_module(info.name)
-        migrations = getattr(module, "MIGRATIONS", None)
+        # A store written once for both databases keeps its PostgreSQL list as PG_MIGRATIONS.
+        migrations = getattr(module, "PG_MIGRATIONS", None)
+        if migrations is None and (
+            leaf.startswith("pg_") or info.name.startswith("services.postgres.")
+        ):
+            migrations = getattr(module, "MIGRATIONS", None)
         if migrations and all(isinstance(m, Migration) for m in migrations):
             found[info.name] = list(migrations)
     return found
