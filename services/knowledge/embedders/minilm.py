@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +32,8 @@ from services.knowledge.embedders.minilm_build import (
 from use_cases.shared.errors import ConfigurationError
 
 _DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+#: Queries whose vectors `embed_query` keeps (1.5 KiB each).
+QUERY_CACHE_SIZE = 512
 
 
 class MiniLMEmbedder:
@@ -65,6 +68,8 @@ class MiniLMEmbedder:
         self._workers = max(1, threads or _default_threads())
         self._batch_size = batch_size
         self._lock = threading.Lock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
 
@@ -128,8 +133,23 @@ class MiniLMEmbedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Embed one query; returns float32 (384,), unit length."""
-        return self.embed_documents([text])[0]
+        """Embed one query; returns float32 (384,), unit length.
+
+        A turn embeds its question more than once (the search's vector leg, then the offline
+        answerer weighing sentences by meaning), so the last `QUERY_CACHE_SIZE` queries are
+        kept. A query is embedded alone (a batch of one), so a kept vector is the very one a
+        new call computes."""
+        with self._queries_lock:
+            kept = self._queries.get(text)
+            if kept is not None:
+                self._queries.move_to_end(text)
+                return kept.copy()
+        vector = self.embed_documents([text])[0]
+        with self._queries_lock:
+            self._queries[text] = vector.copy()
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return vector
 
     # --- loading -------------------------------------------------------------------------
 
