@@ -60,7 +60,6 @@ def _ask(port: int, message: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_first_start_loads_the_sample_and_serves_on_host_and_port(tmp_path: Path) -> None:
     port = _free_port()
