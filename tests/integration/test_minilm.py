@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from backend.config import Settings
-from services.knowledge.embedders import MiniLMEmbedder
+from services.knowledge.embedders import MiniLMEmbedder, minilm
 from services.knowledge.embedders import minilm_build as build
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "minilm_golden.json"
@@ -93,6 +93,22 @@ def test_related_texts_are_closer_than_unrelated_ones() -> None:
     )
     related, unrelated = docs @ query
     assert related > unrelated + 0.3
+
+
+@requires_model
+def test_a_query_asked_again_gets_the_vector_a_first_call_computes() -> None:
+    embedder = MiniLMEmbedder(MODEL_DIR)
+    question = "How many days of leave do I get?"
+    first = embedder.embed_query(question)
+    alone = embedder.embed_documents([question])[0]
+    first[:] = 0.0  # a caller changing its copy changes nobody else's
+    again = embedder.embed_query(question)
+    np.testing.assert_array_equal(again, alone)
+    other = embedder.embed_query("Who approves expenses?")
+    assert float(other @ again) < 0.9
+    for n in range(minilm.QUERY_CACHE_SIZE + 1):  # the oldest queries are let go
+        embedder.embed_query(f"question {n}")
+    np.testing.assert_array_equal(embedder.embed_query(question), alone)
 
 
 @pytest.fixture(scope="module")
