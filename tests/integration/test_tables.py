@@ -4,6 +4,7 @@ would expect, bad files are refused with the line to fix, and a reload is atomic
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -491,11 +492,11 @@ def test_rows_are_paged_through_the_sandbox_and_a_table_is_dropped_on_both_backe
     loader.load(write(tmp_path / "rooms.csv", "room,floor\nA1,1\nB2,2\nC3,3\n"), "Rooms")
     sql = PgSqlRunner(loader._db) if database.url is not None else SqliteSqlRunner(database.path)
     rows = TableRows(loader, sql)
-    page = rows.run("rooms", limit=2, offset=1)
+    page = asyncio.run(rows.execute("rooms", limit=2, offset=1))
     assert page.columns == ("room", "floor") and page.total == 3
     assert page.rows == (("B2", 2), ("C3", 3))
     assert DropTable(loader, sql).run("ROOMS").row_count == 3
     assert [t.name for t in loader.list_tables()] == []
     assert [s.name for s in sql.schemas()] == []  # the sandbox was refreshed
     with pytest.raises(NotFound):
-        rows.run("rooms")
+        asyncio.run(rows.execute("rooms"))

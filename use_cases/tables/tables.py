@@ -183,9 +183,9 @@ class TableRows:
         self._sql = sql
 
     async def execute(self, name: str, limit: int = 50, offset: int = 0) -> TableRowsPage:
-        return await asyncio.to_thread(self.run, name, limit, offset)
+        return await asyncio.to_thread(self._page, name, limit, offset)
 
-    def run(self, name: str, limit: int = 50, offset: int = 0) -> TableRowsPage:
+    def _page(self, name: str, limit: int, offset: int) -> TableRowsPage:
         if not 1 <= limit <= MAX_ROWS_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_ROWS_PAGE}.")
         if offset < 0:
