@@ -367,11 +367,11 @@ async def test_a_page_of_rows_is_read_through_the_sandbox_with_the_table_total(
     assert page.rows == (("B2", "2"), ("C3", "3"))
 
 
-def test_a_page_defaults_to_fifty_rows_from_the_start(tables: InMemoryTableLoader) -> None:
+async def test_a_page_defaults_to_fifty_rows_from_the_start(tables: InMemoryTableLoader) -> None:
     statement = 'SELECT * FROM "Rooms" LIMIT 50 OFFSET 0'
     rows = (("A1", "1"), ("B2", "2"), ("C3", "3"))
     sql = _rows_over(tables, {statement: QueryResult(("room", "floor"), rows, truncated=False)})
-    page = TableRows(tables, sql).run("Rooms")
+    page = await TableRows(tables, sql).execute("Rooms")
     assert (page.rows, page.total, page.offset) == (rows, 3, 0)
 
 
@@ -384,24 +384,26 @@ def test_a_page_defaults_to_fifty_rows_from_the_start(tables: InMemoryTableLoade
         ("offices", 0, 0, "limit must be between 1 and 500."),  # bounds first, then the table
     ],
 )
-def test_a_page_out_of_bounds_is_invalid_and_runs_no_query(
+async def test_a_page_out_of_bounds_is_invalid_and_runs_no_query(
     tables: InMemoryTableLoader, name: str, limit: int, offset: int, message: str
 ) -> None:
     sql = _rows_over(tables, {})
     with pytest.raises(InvalidRequest) as refused:
-        TableRows(tables, sql).run(name, limit, offset)
+        await TableRows(tables, sql).execute(name, limit, offset)
     assert refused.value.detail == message and sql.statements == []
 
 
-def test_rows_of_a_bad_name_or_a_missing_table_run_no_query(tables: InMemoryTableLoader) -> None:
+async def test_rows_of_a_bad_name_or_a_missing_table_run_no_query(
+    tables: InMemoryTableLoader,
+) -> None:
     sql = _rows_over(tables, {})
     rows = TableRows(tables, sql)
     with pytest.raises(InvalidRequest, match="reserved by SQLite"):
-        rows.run("sqlite_master")
+        await rows.execute("sqlite_master")
     with pytest.raises(InvalidRequest, match="it is an SQL keyword"):
-        rows.run("select")
+        await rows.execute("select")
     with pytest.raises(NotFound) as missing:
-        rows.run("offices")
+        await rows.execute("offices")
     assert missing.value.detail == "Table offices not found."
     assert sql.statements == []
 
