@@ -32,13 +32,7 @@ def test_every_corpus_has_a_floor() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("corpus", sorted(FLOORS))
-def test_each_corpus_dev_split_stays_above_its_floor(
-    corpus: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Only the sentences the 42 questions retrieve are embedded (when they are first asked
-    # for) rather than the whole corpus's at ingestion: a vector is the same either way, so
-    # are the answers; only the latencies, which this test does not read, differ.
-    monkeypatch.setenv("PREPARE_SENTENCES", "false")
+def test_each_corpus_dev_split_stays_above_its_floor(corpus: str) -> None:
     report = corpus_report(corpus, "dev")
     least_correct, least_refusal = FLOORS[corpus]
     failures = "\n".join(f"{r.id}: {r.question} -> {r.answer[:160]}" for r in report.failures)
