@@ -28,6 +28,7 @@ What the dialects still say differently (`self._db.dialect`):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -303,7 +304,7 @@ class RunStore(_Store):
                     "VALUES (?, ?, ?, ?, ?, ?)"
                 ),
                 # `failed` is a bool: stored as 0/1 by SQLite, as a boolean by PostgreSQL.
-                (run_id, model, case_id, variant, row.get("error") is not None, json.dumps(row)),
+                (run_id, model, case_id, variant, row.get("error") is not None, _row_json(row)),
             )
             return cursor.rowcount == 1
 
@@ -365,3 +366,20 @@ def _dataset(row: Any) -> StoredDataset:
         created_at=row["created_at"],
         cases=row["cases"],
     )
+
+
+def _row_json(row: Mapping[str, Any]) -> str:
+    """A row as JSON, a score that is not a number (NaN, infinity) stored as null: JSON has
+    no such value, and SQLite's `json_valid` check would refuse the row, which its
+    `INSERT OR IGNORE` would then drop as if it were recorded already."""
+    return json.dumps(_finite(row), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

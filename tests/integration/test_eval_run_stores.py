@@ -166,6 +166,20 @@ def test_rows_are_recorded_once_in_order_with_progress(runs) -> None:
 
 
 @real_backends
+def test_a_score_that_is_not_a_number_is_recorded_as_null(app_db: AppDb) -> None:
+    """JSON has no NaN: the row is kept (SQLite's check would refuse it and its insert-once
+    would then drop it silently), its score read back as null."""
+    runs = app_db.open(RunStore)
+    runs.create(_run("run_1", T0))
+    row = {"case_id": "a", "error": None, "scores": {"f1": float("nan"), "ok": [1.0, float("inf")]}}
+    assert runs.add_row("run_1", ("m", "a", "clean"), row) is True
+    assert runs.rows("run_1") == [
+        {"case_id": "a", "error": None, "scores": {"f1": None, "ok": [1.0, None]}}
+    ]
+    assert runs.progress("run_1") == (1, 0)
+
+
+@real_backends
 def test_two_executions_of_one_run_never_record_an_item_twice(app_db: AppDb) -> None:
     """Two replicas resuming the same run at once: each item is kept from exactly one."""
     runs = app_db.open(RunStore)
