@@ -15,7 +15,6 @@ decides:
 * rows: read by column name (`row["id"]`) on both;
 * times: ISO text on SQLite, `timestamptz` on PostgreSQL (`db.put_time` / `db.get_time`);
 * JSON values: text on SQLite, `json`/`jsonb` on PostgreSQL (`db.put_json` / `db.get_json`);
-* a refused write (unique key, foreign key, check): `db.IntegrityError`;
 * schemas: the DDL does differ (types, identity columns, triggers), so a store keeps one
   list of migrations per dialect and `db.migrate(sqlite=..., postgres=...)` applies this
   database's (`services/sqlite/migrations.py`, `services/postgres/migrations.py`).
@@ -43,7 +42,6 @@ import psycopg
 from services.postgres import migrations as pg_migrations
 from services.postgres.database import PgDatabase
 from services.sqlite import migrations as sqlite_migrations
-from services.sqlite.connection import IntegrityError as SqliteIntegrityError
 from services.sqlite.connection import Row as SqliteRow
 from services.sqlite.connection import immediate_transaction
 from services.sqlite.thread_connections import ThreadConnections
@@ -80,8 +78,6 @@ class Session(Protocol):
 
     def execute(self, sql: str, params: Params = ()) -> Cursor: ...
 
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
-
 
 class SqlDb(Protocol):
     """A store's database, whichever it is (see the module docstring)."""
@@ -89,7 +85,6 @@ class SqlDb(Protocol):
     dialect: Dialect
     #: Appended to a `SELECT` that reads rows a transaction then writes.
     for_update: str
-    IntegrityError: tuple[type[Exception], ...]
 
     def read(self) -> Any:
         """A context manager lending a `Session` in autocommit mode."""
@@ -122,7 +117,6 @@ class SqliteSqlDb:
 
     dialect: Dialect = "sqlite"
     for_update = ""
-    IntegrityError: tuple[type[Exception], ...] = (SqliteIntegrityError,)
 
     def __init__(self, path: str | Path) -> None:
         self._connections = ThreadConnections(path, row_factory=SqliteRow)
@@ -176,17 +170,12 @@ class _PgSession:
             return self._conn.execute(sql)  # type: ignore[arg-type]
         return self._conn.execute(_pg_sql(sql), params)  # type: ignore[arg-type]
 
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        with self._conn.cursor() as cursor:
-            cursor.executemany(_pg_sql(sql), rows)  # type: ignore[arg-type]
-
 
 class PgSqlDb:
     """`SqlDb` on the shared PostgreSQL pool (which its owner closes), rows as dicts."""
 
     dialect: Dialect = "postgresql"
     for_update = " FOR UPDATE"
-    IntegrityError: tuple[type[Exception], ...] = (psycopg.IntegrityError,)
 
     def __init__(self, db: PgDatabase) -> None:
         self.db = db
