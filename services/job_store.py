@@ -415,6 +415,6 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 def _json(value: Mapping[str, Any]) -> str:
-    """JSON as the SQLite store has always written it (`json.dumps`, ASCII-escaped, not
-    `SqlDb.put_json`); PostgreSQL parses it into `jsonb`."""
+    """JSON as the SQLite store has always written it (`json.dumps`, ASCII-escaped);
+    PostgreSQL parses it into `jsonb`."""
     return json.dumps(dict(value))

@@ -6,7 +6,7 @@ Rules (both databases):
   PostgreSQL raises SQLSTATE 23000 and also refuses TRUNCATE), so an entry, once written,
   stays as written; the driver reports it as an IntegrityError on both.
 * `before` and `after` are JSON written compactly (`,`/`:` separators, this module's own
-  `_json`, not `db.put_json`): text checked by `json_valid` on SQLite, `JSON` (not JSONB) on
+  `_json`): text checked by `json_valid` on SQLite, `JSON` (not JSONB) on
   PostgreSQL, so a snapshot reads back with its keys in the order written. Read back, SQLite
   text is decoded here while psycopg has already decoded PostgreSQL's `JSON` (`_snapshot`).
 * Entries are listed newest first (by `id`); a `family` filter is a range on the

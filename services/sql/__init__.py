@@ -14,7 +14,8 @@ decides:
   they read with `db.for_update` (empty on SQLite, where the write lock is already held);
 * rows: read by column name (`row["id"]`) on both;
 * times: ISO text on SQLite, `timestamptz` on PostgreSQL (`db.put_time` / `db.get_time`);
-* JSON values: text on SQLite, `json`/`jsonb` on PostgreSQL (`db.put_json` / `db.get_json`);
+* JSON values: text on SQLite, `json`/`jsonb` on PostgreSQL, read with `db.get_json` (each
+  store writes its own JSON text, the format its existing rows hold);
 * schemas: the DDL does differ (types, identity columns, triggers), so a store keeps one
   list of migrations per dialect and `db.migrate(sqlite=..., postgres=...)` applies this
   database's (`services/sqlite/migrations.py`, `services/postgres/migrations.py`).
@@ -105,8 +106,6 @@ class SqlDb(Protocol):
 
     def get_time(self, value: Any) -> datetime: ...
 
-    def put_json(self, value: Any) -> Any: ...
-
     def get_json(self, value: Any) -> Any: ...
 
     def close(self) -> None: ...
@@ -147,9 +146,6 @@ class SqliteSqlDb:
 
     def get_time(self, value: Any) -> datetime:
         return datetime.fromisoformat(str(value))
-
-    def put_json(self, value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
 
     def get_json(self, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str | bytes) else value
@@ -204,9 +200,6 @@ class PgSqlDb:
 
     def get_time(self, value: Any) -> datetime:
         return value.astimezone(UTC)  # type: ignore[no-any-return]
-
-    def put_json(self, value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
 
     def get_json(self, value: Any) -> Any:
         """A `json`/`jsonb` column's value: the driver has decoded it already (a JSON string
