@@ -228,3 +228,41 @@ def test_a_sentence_ends_inside_a_closing_bracket_or_quote() -> None:
         'He said "stop."',
         "It ended.",
     ]
+
+
+def test_confidence_rises_with_the_evidence_and_with_the_passage_lexical_rank() -> None:
+    from services.offline.compose import observing_confidence
+
+    question = "how many host parameters can one statement hold?"
+    text = "One statement can hold at most 32766 host parameters."
+    heard: list[tuple[str, dict[str, float]]] = []
+    with observing_confidence(lambda q, f: heard.append((q, f))):
+        first = compose_documents(question, [_hit(text)])
+        lower = compose_documents(question, [{**_hit(text), "bm25_rank": 9}])
+        vector_only = compose_documents(question, [{**_hit(text), "bm25_rank": None}])
+    assert first.found and lower.found and vector_only.found
+    assert first.confidence > lower.confidence > vector_only.confidence
+    # the observer hears the message as asked, with every feature the fit may use
+    assert [q for q, _ in heard] == [question] * 3
+    features = heard[0][1]
+    assert features["lexical"] == 1.0 and heard[1][1]["lexical"] == 1 / 3
+    assert set(features) >= {"evidence", "coverage", "meaning", "margin", "typed", "lexical"}
+
+
+def test_confidence_is_the_logistic_model_of_its_features() -> None:
+    import math
+
+    from services.offline.compose import (
+        CONFIDENCE_BIAS,
+        CONFIDENCE_WEIGHTS,
+        observing_confidence,
+    )
+
+    heard: list[dict[str, float]] = []
+    with observing_confidence(lambda _q, f: heard.append(f)):
+        answer = compose_documents(
+            "how many host parameters can one statement hold?",
+            [_hit("One statement can hold at most 32766 host parameters.")],
+        )
+    logit = CONFIDENCE_BIAS + sum(w * heard[0][k] for k, w in CONFIDENCE_WEIGHTS.items())
+    assert answer.confidence == round(1 / (1 + math.exp(-logit)), 3)
