@@ -230,23 +230,23 @@ def test_a_sentence_ends_inside_a_closing_bracket_or_quote() -> None:
     ]
 
 
-def test_confidence_rises_with_the_evidence_and_with_the_passage_lexical_rank() -> None:
+def test_confidence_falls_with_the_answering_passage_place_among_those_retrieved() -> None:
     from services.offline.compose import observing_confidence
 
     question = "how many host parameters can one statement hold?"
-    text = "One statement can hold at most 32766 host parameters."
+    answering = "One statement can hold at most 32766 host parameters."
+    other = "Journal files are kept beside the database file."
     heard: list[tuple[str, dict[str, float]]] = []
     with observing_confidence(lambda q, f: heard.append((q, f))):
-        first = compose_documents(question, [_hit(text)])
-        lower = compose_documents(question, [{**_hit(text), "bm25_rank": 9}])
-        vector_only = compose_documents(question, [{**_hit(text), "bm25_rank": None}])
-    assert first.found and lower.found and vector_only.found
-    assert first.confidence > lower.confidence > vector_only.confidence
+        first = compose_documents(question, [_hit(answering, 1), _hit(other, 2)])
+        second = compose_documents(question, [_hit(other, 1), _hit(answering, 2)])
+    assert first.found and second.found
+    assert first.confidence > second.confidence
     # the observer hears the message as asked, with every feature the fit may use
-    assert [q for q, _ in heard] == [question] * 3
-    features = heard[0][1]
-    assert features["lexical"] == 1.0 and heard[1][1]["lexical"] == 1 / 3
-    assert set(features) >= {"evidence", "coverage", "meaning", "margin", "typed", "lexical"}
+    assert [q for q, _ in heard] == [question] * 2
+    assert heard[0][1]["passage"] == 1.0 and heard[1][1]["passage"] == 0.5
+    assert heard[0][1]["meaning"] == heard[1][1]["meaning"]
+    assert set(heard[0][1]) >= {"evidence", "coverage", "meaning", "margin", "typed", "lexical"}
 
 
 def test_confidence_is_the_logistic_model_of_its_features() -> None:
