@@ -11,6 +11,7 @@ import pytest
 from services.admin.prompt_library_store import PromptLibraryStore
 from services.admin.prompt_store import PromptStore
 from services.evaluation.run_store import RunStore
+from tests.fakes.prompt_library import InMemoryPromptLibraryStore
 from tests.store_backends import AppDb, open_app_db
 from use_cases.evaluation.run_domain import PromptRef, RunRecord, RunSettings
 from use_cases.prompts.library_domain import LibraryPrompt, Project, UseCase
@@ -52,6 +53,15 @@ def test_names_are_unique_within_their_parent_and_pages_filter_by_use_case_and_t
     app_db: AppDb,
 ) -> None:
     store = app_db.open(PromptLibraryStore)
+    _names_and_pages(store)
+    store.close()
+
+
+def test_the_fake_store_keeps_the_same_contract() -> None:
+    _names_and_pages(InMemoryPromptLibraryStore())
+
+
+def _names_and_pages(store: PromptLibraryStore | InMemoryPromptLibraryStore) -> None:
     assert store.add_project(Project("proj_1", "Support", "Help desk", NOON))
     assert not store.add_project(Project("proj_2", "Support", "", NOON))
     assert store.add_use_case(UseCase("uc_1", "proj_1", "triage", "", NOON))
@@ -72,7 +82,6 @@ def test_names_are_unique_within_their_parent_and_pages_filter_by_use_case_and_t
     assert [(p.id, p.tags) for p in page] == [("prm_1", ("terse", "en"))]
     assert store.prompts(use_case_id=None, tag="nope", limit=10, offset=0) == ([], 0)
     assert store.use_cases("proj_1", limit=10, offset=0)[1] == 2
-    store.close()
 
 
 def _run(run_id: str, ref: PromptRef | None, at: str) -> RunRecord:
