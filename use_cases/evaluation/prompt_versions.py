@@ -69,10 +69,18 @@ class EvaluatePromptVersions:
         self._runs = runs
 
     async def start(self, caller: Caller, request: VersionRunRequest) -> RunRecord:
-        """Store the run (checked whole first) and queue it; answers the queued run."""
+        """Store the run (checked whole first) and queue it as a background job; answers the
+        queued run."""
+        record = await self.create(caller, request)
+        await asyncio.to_thread(self._benchmark.schedule, record.run_id)
+        return record
+
+    async def create(self, caller: Caller, request: VersionRunRequest) -> RunRecord:
+        """Store the run (checked whole first) without queueing it: the caller executes it
+        (`BenchmarkRuns.execute`, as the CLI does)."""
         require_admin(caller, "Running evaluations")
         prompt = await asyncio.to_thread(self._library.find, request.prompt_id)
-        record = await self._benchmark.start(
+        return await self._benchmark.start(
             caller,
             RunRequest(
                 task_id=request.dataset,
@@ -84,8 +92,6 @@ class EvaluatePromptVersions:
                 concurrency=request.concurrency,
             ),
         )
-        await asyncio.to_thread(self._benchmark.schedule, record.run_id)
-        return record
 
     async def compare(
         self, caller: Caller, prompt_id: str, a: int, b: int, fail_on: str | None = None
