@@ -65,6 +65,7 @@ from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
 from use_cases.evaluation.playground import RunPlayground
+from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
 from use_cases.evaluation.report import RenderRunReport
 from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
 from use_cases.jobs.queue import GetJob
@@ -81,6 +82,7 @@ from use_cases.knowledge.health import CheckHealth
 from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.knowledge.search import SearchKnowledgeBase
+from use_cases.prompts.library import ManagePromptLibrary
 from use_cases.prompts.manage_prompts import ManagePrompts
 from use_cases.prompts.model_defaults import ManageModelDefaults
 from use_cases.shared.clock import Clock
@@ -156,6 +158,9 @@ class Container:
     run_report: RenderRunReport
     compare_runs: CompareRuns
     playground: RunPlayground
+    # -- the prompt library (projects, use cases, prompts, versions) and its evaluations
+    prompt_library: ManagePromptLibrary
+    prompt_evaluations: EvaluatePromptVersions
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)

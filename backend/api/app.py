@@ -30,6 +30,7 @@ from backend.api.routes import (
     feedback,
     health,
     jobs,
+    library,
     model_defaults,
     playground,
     prompts,
@@ -81,6 +82,7 @@ PROTECTED_ROUTERS = (
     advice.router,
     evaluation.router,
     playground.router,
+    library.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

@@ -30,6 +30,7 @@ from backend.cli.db_commands import db_app
 from backend.cli.eval_commands import answers as _eval_answers  # noqa: F401 - registers eval answers
 from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
+from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import IngestProgress
 from backend.exposure import check_bind
@@ -62,6 +63,9 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
 app.command()(audit)
 app.add_typer(prompts_app, name="prompts")
+prompts_app.add_typer(library_app, name="library")
+app.add_typer(projects_app, name="projects")
+app.add_typer(use_cases_app, name="use-cases")
 app.add_typer(models_app, name="models")
 app.command()(feedback)
 app.add_typer(calibration_app, name="calibration")

@@ -17,6 +17,7 @@ from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_ta
 from services.admin.api_key_store import ApiKeyStore
 from services.admin.audit_log import AuditLog
 from services.admin.model_default_store import ModelDefaultStore
+from services.admin.prompt_library_store import PromptLibraryStore
 from services.admin.prompt_store import PromptStore
 from services.calibration import CalibrationStore, ResponseLog
 from services.chat.advice_threads import AdviceThreads
@@ -64,6 +65,7 @@ class Adapters:
     dataset_store: DatasetStore
     run_store: RunStore
     advice_thread_store: AdviceThreads
+    prompt_library_store: PromptLibraryStore
     response_log: ResponseLog
     calibration_store: CalibrationStore
     answer_pool: WorkerPool
@@ -88,6 +90,7 @@ class Adapters:
         self.dataset_store.close()
         self.run_store.close()
         self.advice_thread_store.close()
+        self.prompt_library_store.close()
         self.response_log.close()
         self.calibration_store.close()
         if self.database is not None:
@@ -171,6 +174,7 @@ def build_adapters(
         dataset_store=app_stores.dataset_store,
         run_store=app_stores.run_store,
         advice_thread_store=app_stores.advice_threads,
+        prompt_library_store=app_stores.prompt_library,
         response_log=app_stores.response_log,
         calibration_store=app_stores.calibration_store,
         answer_pool=answer_pool,

@@ -27,6 +27,7 @@ from use_cases.evaluation.engine import (
     Sleep,
 )
 from use_cases.evaluation.playground import RunPlayground
+from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
 from use_cases.evaluation.report import RenderRunReport
 from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
 from use_cases.jobs.queue import EVAL_RUN
@@ -46,6 +47,7 @@ class EvaluationUseCases:
     run_report: RenderRunReport
     compare_runs: CompareRuns
     playground: RunPlayground
+    prompt_evaluations: EvaluatePromptVersions
 
 
 def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
@@ -109,6 +111,7 @@ def build(
     )
     # Runs are mostly waiting on models: several at once.
     a.jobs.register(EVAL_RUN, benchmark.run_job, concurrency=EVAL_RUNS_PER_PROCESS)
+    compare_runs = CompareRuns(benchmark)
     return EvaluationUseCases(
         evaluate_answers=EvaluateAnswers(chat.chat, chat.chats),
         datasets=datasets,
@@ -116,7 +119,7 @@ def build(
         runnable_models=ListRunnableModels(a.models),
         run_metrics=RunMetrics(benchmark),
         run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
-        compare_runs=CompareRuns(benchmark),
+        compare_runs=compare_runs,
         playground=RunPlayground(
             chat.agent,
             prompts.prompts,
@@ -126,5 +129,8 @@ def build(
             w.limits,
             pricing=GenaiPricesPricing(),
             max_message_chars=settings.max_message_chars,
+        ),
+        prompt_evaluations=EvaluatePromptVersions(
+            prompts.prompt_library, benchmark, compare_runs, datasets, a.run_store
         ),
     )

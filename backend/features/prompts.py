@@ -11,6 +11,7 @@ from backend.features.adapters import Wiring
 from use_cases.advice.agent import ADVICE_PROMPT_VERSION, ADVICE_SYSTEM_PROMPT
 from use_cases.chat.agent import PROMPT_VERSION, SYSTEM_PROMPT
 from use_cases.prompts.domain import ADVICE, CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.library import ManagePromptLibrary
 from use_cases.prompts.manage_prompts import ManagePrompts
 from use_cases.prompts.model_defaults import ManageModelDefaults, ModelsForPromptType
 
@@ -22,6 +23,7 @@ class PromptUseCases:
     chat_models: ModelsForPromptType = field(metadata=INTERNAL)
     """The model of a chat turn (the request's, else the chat type's default)."""
     advice_models: ModelsForPromptType = field(metadata=INTERNAL)
+    prompt_library: ManagePromptLibrary
 
 
 def build_prompt_types(settings: Settings) -> PromptTypes:
@@ -42,11 +44,15 @@ def build_prompt_types(settings: Settings) -> PromptTypes:
 def build(w: Wiring, access: AccessUseCases) -> PromptUseCases:
     a = w.adapters
     types = build_prompt_types(w.settings)
+    prompts = ManagePrompts(types, a.prompt_store, access.audit, w.clock)
     return PromptUseCases(
-        prompts=ManagePrompts(types, a.prompt_store, access.audit, w.clock),
+        prompts=prompts,
         model_defaults=ManageModelDefaults(
             types, a.model_default_store, a.models, access.audit, w.clock
         ),
         chat_models=ModelsForPromptType(a.models, a.model_default_store, CHAT),
         advice_models=ModelsForPromptType(a.models, a.model_default_store, ADVICE),
+        prompt_library=ManagePromptLibrary(
+            a.prompt_library_store, a.prompt_store, a.run_store, prompts, access.audit, w.clock
+        ),
     )

@@ -7,10 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.config import Settings
-from services.admin import api_key_store, audit_log, model_default_store, prompt_store
+from services.admin import (
+    api_key_store,
+    audit_log,
+    model_default_store,
+    prompt_library_store,
+    prompt_store,
+)
 from services.admin.api_key_store import ApiKeyStore
 from services.admin.audit_log import AuditLog
 from services.admin.model_default_store import ModelDefaultStore
+from services.admin.prompt_library_store import PromptLibraryStore
 from services.admin.prompt_store import PromptStore
 from services.calibration import CalibrationStore, ResponseLog
 from services.calibration import response_log as calibration_response_log
@@ -37,6 +44,7 @@ class AppStores:
     dataset_store: DatasetStore
     run_store: RunStore
     advice_threads: AdviceThreads
+    prompt_library: PromptLibraryStore
 
 
 def build_app_stores(
@@ -57,6 +65,7 @@ def build_app_stores(
         dataset_store=DatasetStore(target),
         run_store=RunStore(target),
         advice_threads=AdviceThreads(target),
+        prompt_library=PromptLibraryStore(target),
     )
 
 
@@ -72,4 +81,5 @@ APP_MIGRATIONS: list[Migration] = [
     *calibration_store.PG_MIGRATIONS,
     *run_store.PG_MIGRATIONS,
     *advice_threads.PG_MIGRATIONS,
+    *prompt_library_store.PG_MIGRATIONS,
 ]

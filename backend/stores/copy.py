@@ -8,7 +8,9 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
   PostgreSQL store's `sections_fill_fts` trigger derives them from each inserted row;
 * app.db: users, chats, messages and their previous versions, advice threads and their
   advice, API keys, the audit log, prompt versions and the active ones, model defaults, the
-  response log and feedback, calibration versions, evaluation datasets, runs and rows;
+  response log and feedback, calibration versions, evaluation datasets, runs and rows, the
+  prompt library's projects, use cases and prompts (the target's own default ones, stored by
+  its migrations, make way for the source's);
 * tables.db: every user table, created in the tables schema with the PostgreSQL column type
   of its loader type (as `TableLoader` creates it), readable by the SQL tool's role.
 
@@ -49,6 +51,7 @@ from psycopg import sql
 from psycopg.types import TypeInfo
 
 from backend.stores.registry import postgres_migrations
+from services.admin import prompt_library_store
 from services.knowledge import pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
@@ -91,7 +94,12 @@ APP_TABLES = (
     "eval_run_rows",
     "advice_threads",
     "advice_entries",
+    *prompt_library_store.TABLES,
 )
+#: Rows a migration of the target stores itself (the prompt library's default project, use
+#: cases and built-in prompts): they do not make the target "not empty", and they make way
+#: for the source's own copies of them (children first).
+_SEEDED = prompt_library_store.SEEDED_ROWS
 #: SQLite tables that are not data to move: per process, transient, or derived.
 _NOT_DATA = re.compile(
     r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|section_tombstones|staged_sections"
@@ -285,8 +293,16 @@ def _holding_data(conn: Connection) -> list[str]:
     for table in (*KNOWLEDGE_TABLES, *APP_TABLES):
         exists = conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()
         if exists and exists["t"] is not None:
+            seeded = _SEEDED.get(table, ())
             row = conn.execute(
-                sql.SQL("SELECT EXISTS (SELECT 1 FROM {}) AS full").format(sql.Identifier(table))
+                sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE NOT id = ANY(%s)) AS full").format(
+                    sql.Identifier(table)
+                )
+                if seeded
+                else sql.SQL("SELECT EXISTS (SELECT 1 FROM {}) AS full").format(
+                    sql.Identifier(table)
+                ),
+                (list(seeded),) if seeded else None,
             ).fetchone()
             if row and row["full"]:
                 full.append(table)
@@ -563,6 +579,11 @@ def _copy_all(source: _Source, conn: Connection, progress: Progress) -> list[Tab
         source_vectors = _sqlite_count(source.knowledge, VECTOR_TABLE) if has_vectors else 0
         counts.append(
             TableCount(VECTOR_TABLE, source_vectors, _pg_table_rows(conn, "public", VECTOR_TABLE))
+        )
+    for table in reversed(_SEEDED):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)),
+            (list(_SEEDED[table]),),
         )
     for table in APP_TABLES:
         if not _sqlite_columns(source.app, table):

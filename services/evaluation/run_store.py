@@ -44,6 +44,7 @@ from use_cases.evaluation.run_domain import (
     RunStatus,
     StoredDataset,
 )
+from use_cases.prompts.library_domain import VersionStats
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "DatasetStore", "RunStore"]
 
@@ -334,6 +335,41 @@ class RunStore(_Store):
         assert row is not None
         return int(row["done"]), int(row["failed"])
 
+    def count(self) -> int:
+        """How many runs there are (the total of `list`'s pages)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT count(*) AS n FROM eval_runs").fetchone()
+        return int(row["n"])
+
+    def version_stats(self, key: str) -> dict[int, VersionStats]:
+        """The `PromptRunStats` port: per version of the prompt `key`, over the runs whose
+        recorded prompt version is it (see `VersionStats` for each figure)."""
+        type_of = (
+            "json_extract(prompt_version, '$.type')"
+            if self._db.dialect == "sqlite"
+            else "prompt_version->>'type'"
+        )
+        with self._db.read() as conn:
+            runs = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE {type_of} = ? "
+                "ORDER BY created_at, rowid",
+                (key,),
+            ).fetchall()
+            rows = conn.execute(
+                "SELECT r.run_id, r.row FROM eval_run_rows r JOIN eval_runs e USING (run_id) "
+                f"WHERE {type_of.replace('prompt_version', 'e.prompt_version')} = ? "
+                "AND r.variant = 'clean'",
+                (key,),
+            ).fetchall()
+        by_run: dict[str, list[Any]] = {}
+        for row in rows:
+            by_run.setdefault(row["run_id"], []).append(self._db.get_json(row["row"]))
+        versions: dict[int, list[RunRecord]] = {}
+        for run in (self._run(r) for r in runs):
+            assert run.prompt_version is not None
+            versions.setdefault(run.prompt_version.version, []).append(run)
+        return {number: _version_stats(records, by_run) for number, records in versions.items()}
+
     def _run(self, row: Any) -> RunRecord:
         json_value = self._db.get_json
         prompt = json_value(row["prompt_version"]) if row["prompt_version"] else None
@@ -352,6 +388,24 @@ class RunStore(_Store):
             finished_at=row["finished_at"],
             error=row["error"],
         )
+
+
+def _version_stats(runs: list[RunRecord], rows: Mapping[str, list[Any]]) -> VersionStats:
+    """`runs` oldest first; `rows` the clean rows of every run, by run."""
+    clean = [row for run in runs for row in rows.get(run.run_id, [])]
+    latencies = [int(r["latency_ms"]) for r in clean if r.get("error") is None]
+    costs = [float(r["cost_usd"]) for r in clean if r.get("cost_usd") is not None]
+    completed = [run for run in runs if run.status == "completed"]
+    return VersionStats(
+        runs=len(runs),
+        cases=len(clean),
+        pass_rate=round(sum(bool(r["correct"]) for r in clean) / len(clean), 4) if clean else None,
+        mean_latency_ms=round(sum(latencies) / len(latencies), 1) if latencies else None,
+        cost_usd=round(sum(costs), 6) if costs else None,
+        last_run_at=runs[-1].created_at,
+        last_run_id=runs[-1].run_id,
+        last_completed_run_id=completed[-1].run_id if completed else None,
+    )
 
 
 def _dataset(row: Any) -> StoredDataset:

@@ -260,3 +260,46 @@ def test_an_admin_sets_and_clears_a_default_model(new_page: Any, app_url: str) -
     form.get_by_role("button", name="Save").click()
     expect(form.get_by_role("status")).to_contain_text("DEFAULT_MODEL")
     assert httpx.get(app_url + "/api/llm-defaults/chat").json()["model"] is None
+
+
+# --- the prompt library -------------------------------------------------------------------------
+
+
+def test_an_admin_browses_the_library_down_to_a_versions_run_statistics(
+    page: Any, app_url: str, problems: PageProblems
+) -> None:
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(app_url + path, json=body)
+        assert response.status_code in (201, 202), response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    hostile = '<img src=x onerror="document.title=1">'
+    project = post("/api/v1/projects", {"name": "Support", "description": hostile})
+    use_case = post(f"/api/v1/projects/{project['id']}/use-cases", {"name": "triage"})
+    prompt = post(
+        "/api/v1/prompts",
+        {"use_case_id": use_case["id"], "name": "short answers", "tags": ["terse", "<b>x</b>"]},
+    )
+    post(f"/api/v1/prompts/{prompt['id']}/versions", {"text": "Answer in one sentence."})
+    post(f"/api/v1/prompts/{prompt['id']}/versions", {"text": "Answer <em>briefly</em>."})
+    run = post(
+        "/api/v1/eval-runs",
+        {"prompt_id": prompt["id"], "version": 2, "dataset": "answers", "tags": ["dev"],
+         "limit": 1, "models": ["offline-extractive"]},
+    )  # fmt: skip
+    wait_until_completed(page, app_url, run["run_id"])
+
+    page.goto(app_url + "/#/admin/prompts")
+    library = page.get_by_role("region", name="Library")
+    library.get_by_text("Support", exact=True).click()
+    expect(library.get_by_text(f" — {hostile}")).to_be_visible()  # shown as text, not markup
+    library.get_by_text("triage", exact=True).click()
+    library.get_by_text("short answers", exact=True).click()
+    expect(library.get_by_text("<b>x</b>", exact=True)).to_be_visible()
+    versions = library.get_by_role("table", name="Versions of short answers")
+    expect(versions.get_by_role("row", name=re.compile(r"^2 active 1 "))).to_be_visible()
+    expect(versions.get_by_role("row", name=re.compile(r"^1 draft 0 "))).to_be_visible()
+    assert page.title() != "1" and page.locator("img[src=x]").count() == 0
+    library.get_by_text("Default", exact=True).click()
+    expect(library.get_by_text("chat", exact=True)).to_be_visible()
+    assert_accessible(page)

@@ -169,6 +169,46 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
     ),
+    # The prompt library (issue 29): admins only, reads included, like /api/llm-prompts.
+    ("GET", "/api/v1/projects"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/projects"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"Matrix {uuid.uuid4().hex}"}
+    ),
+    ("GET", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/projects/{project_id}/use-cases"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/projects/{project_id}/use-cases"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
+    ),
+    ("GET", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/prompts"): Call(ADMIN_ONLY, params={"tag": "built-in"}),
+    ("POST", "/api/v1/prompts"): Call(
+        (401, 403, 403, 201),
+        json=lambda: {"use_case_id": "uc_chat", "name": f"matrix {uuid.uuid4().hex}"},
+    ),
+    ("GET", "/api/v1/prompts/{prompt_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/prompts/{prompt_id}/versions"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/prompts/{prompt_id}/versions"): Call(
+        (401, 403, 403, 201),
+        json=lambda: {"text": f"Matrix draft {uuid.uuid4().hex}.", "activate": False},
+    ),
+    ("GET", "/api/v1/prompts/{prompt_id}/versions/{version}"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/prompts/{prompt_id}/versions/{version}/activate"): Call(ADMIN_ONLY),
+    # Versions without a completed run: the admin gets past the role check to a 404.
+    ("GET", "/api/v1/prompts/{prompt_id}/compare"): Call(
+        (401, 403, 403, 404), params={"a": "1", "b": "2"}
+    ),
+    ("GET", "/api/v1/datasets"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-runs"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/eval-runs"): Call(
+        (401, 403, 403, 202),
+        json=lambda: {
+            "prompt_id": "prm_chat",
+            "version": "{version}",
+            "dataset": "answers",
+            "models": ["offline-extractive"],
+            "limit": 1,
+        },
+    ),
 }
 
 
@@ -302,6 +342,12 @@ async def _path(template: str, container: Container) -> str:
         values["run_id"] = await _eval_run(container)
     if "{table}" in template:
         values["table"] = _new_table(container)
+    if "{project_id}" in template:
+        values["project_id"] = "proj_default"
+    if "{use_case_id}" in template:
+        values["use_case_id"] = "uc_chat"
+    if "{prompt_id}" in template:
+        values["prompt_id"] = "prm_chat"
     if "{name}" in template:
         values["name"] = "kb"
     if "{metric}" in template:
@@ -344,6 +390,8 @@ async def test_route_answers_each_kind_of_caller_as_expected(
         request["json"] = call.json()
         if request["json"].get("response_id") == "{response_id}":
             request["json"] = {"response_id": _anas_response(world.container), "outcome": True}
+        if request["json"].get("version") == "{version}":  # a library run of a real version
+            request["json"]["version"] = _new_prompt_version(world.container)
     if call.upload:
         name = f"upload-{uuid.uuid4().hex[:8]}{call.upload_suffix}"
         text = f"# {name}\n\nUploaded in the matrix.\n"

@@ -57,6 +57,8 @@ def _views(chat_id: str, run_id: str) -> dict[str, Any]:
         "eval": _json("eval", "show", run_id),
         "tables": _json("tables", "list"),
         "calibration": _json("calibration", "stats"),
+        "projects": _json("projects", "list"),
+        "library": _json("prompts", "library", "list"),
     }
 
 
@@ -81,6 +83,9 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
         [(response_id,)] = conn.execute("SELECT response_id FROM response_log").fetchall()
     _ok("feedback", response_id, "--outcome", "yes", "--notes", "Right.", "--user", "sam")
     _ok("prompts", "set", "chat", stdin="Answer in one line and cite every passage as [n].\n")
+    project = _json("projects", "create", "Support")
+    use_case = _json("use-cases", "create", project["id"], "triage")
+    _ok("prompts", "library", "create", use_case["id"], "short", "--tag", "terse")
     run_id = _json("eval", "run", str(_write(tmp_path)))["run_id"]
     before = _views(chat["id"], run_id)
     searches = [_top_documents(*args) for args in README_SEARCHES]
@@ -107,6 +112,8 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
         assert counts[table][0] > 0, table
     for table in ("response_feedback", "prompt_versions", "eval_runs", "eval_run_rows"):
         assert counts[table][0] > 0, table
+    # The library, the default project's rows included (the target's own make way for them).
+    assert counts["prompt_projects"][0] == 2 and counts["library_prompts"][0] == 3
     assert counts["almanac_tables.directory"][0] > 0
     search = report["search"]
     assert search["queries"] == 20 and search["top1_agreement"] >= 0.8, search

@@ -87,6 +87,10 @@ class InMemoryRunStore:
             ordered = sorted(self._runs.values(), key=self._newest_first_key, reverse=True)
             return ordered[offset : offset + limit]
 
+    def count(self) -> int:
+        with self._lock:
+            return len(self._runs)
+
     def unfinished(self) -> list[RunRecord]:
         with self._lock:
             chosen = [r for r in self._runs.values() if r.status in UNFINISHED]

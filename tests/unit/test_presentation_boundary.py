@@ -21,6 +21,7 @@ KNOWN = {
     ("backend/api/eval_schemas.py", "self.models"),
     ("backend/cli/eval_run_commands.py", "comparison.models"),
     ("backend/api/playground_schemas.py", "self.models"),  # the request's model names
+    ("backend/api/library_schemas.py", "self.models"),  # a version run's model names
 }
 
 

@@ -175,6 +175,10 @@ class RunStore(Protocol):
 
     def list(self, limit: int, offset: int) -> list[RunRecord]: ...
 
+    def count(self) -> int:
+        """How many runs there are (the total of `list`'s pages)."""
+        ...
+
     def unfinished(self) -> list[RunRecord]: ...
 
     def set_status(

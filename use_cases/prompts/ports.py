@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from use_cases.prompts.domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
+from use_cases.prompts.library_domain import LibraryPrompt, Project, UseCase, VersionStats
 
 
 def _always_admitted() -> None:
@@ -105,4 +106,45 @@ class ModelDefaultStore(Protocol):
         self, prompt_type: str, model: str | None, by: str, at: datetime
     ) -> ModelDefault | None:
         """Set (or with None clear) the type's default; returns the one it replaced."""
+        ...
+
+
+class PromptLibraryStore(Protocol):
+    """Projects, their use cases and their named prompts (the versions are the
+    `PromptStore`'s, under each prompt's key). Names are unique within their parent; an add
+    whose name is taken writes nothing and answers False."""
+
+    def add_project(self, project: Project) -> bool: ...
+
+    def project(self, project_id: str) -> Project | None: ...
+
+    def projects(self, *, limit: int, offset: int) -> tuple[list[Project], int]:
+        """By name, with the total count."""
+        ...
+
+    def add_use_case(self, use_case: UseCase) -> bool: ...
+
+    def use_case(self, use_case_id: str) -> UseCase | None: ...
+
+    def use_cases(self, project_id: str, *, limit: int, offset: int) -> tuple[list[UseCase], int]:
+        """The project's use cases by name, with the total count."""
+        ...
+
+    def add_prompt(self, prompt: LibraryPrompt) -> bool: ...
+
+    def prompt(self, prompt_id: str) -> LibraryPrompt | None: ...
+
+    def prompts(
+        self, *, use_case_id: str | None, tag: str | None, limit: int, offset: int
+    ) -> tuple[list[LibraryPrompt], int]:
+        """By name (then id), those of `use_case_id` and with `tag` when given, with the total."""
+        ...
+
+
+class PromptRunStats(Protocol):
+    """The statistics of prompt versions, read from the evaluation runs that used them."""
+
+    def version_stats(self, key: str) -> dict[int, VersionStats]:
+        """Per version number of the prompt `key`, over the runs that recorded it; a version
+        without runs is absent."""
         ...

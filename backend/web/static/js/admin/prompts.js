@@ -1,11 +1,13 @@
 // Prompts & models (#/admin/prompts): per prompt type, the system prompt in force, its
 // versions (draft or active), a new version (saved as a draft or put in force), activating a
 // version, reverting to the default, and trying a draft on a question beside the prompt in
-// force; then the providers and each type's default model.
+// force; then the providers and each type's default model; then the prompt library, read-only
+// (admin/library.js).
 
 import { api } from "../api.js";
 import { clear, confirmDialog, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
+import { libraryBrowser } from "./library.js";
 
 /** The embedded model: it answers from the documents alone and never reads a system prompt. */
 const OFFLINE_MODEL = "offline-extractive";
@@ -38,6 +40,7 @@ export async function mount(root) {
   const defaults = h("section", { class: "prompts-defaults", "aria-labelledby": "prompts-models-title" });
   root.append(defaults);
   await renderModels(defaults, models, PROMPT_TYPES.filter((_, i) => prompts[i]));
+  root.append(libraryBrowser());
 }
 
 async function loadPrompt(type) {

@@ -1,0 +1,314 @@
+"""`/api/v1/projects`, `/api/v1/use-cases`, `/api/v1/prompts`: the prompt library, and
+`/api/v1/datasets`, `/api/v1/eval-runs`: evaluating its versions. Admins only, reads included
+(like `/api/llm-prompts`). See docs/prompt-library.md."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
+from backend.api.library_schemas import (
+    DatasetPageOut,
+    EvalRunIn,
+    EvalRunOut,
+    EvalRunPageOut,
+    LibraryPromptIn,
+    LibraryPromptOut,
+    LibraryPromptPageOut,
+    ProjectIn,
+    ProjectOut,
+    ProjectPageOut,
+    UseCaseIn,
+    UseCaseOut,
+    UseCasePageOut,
+    VersionIn,
+    VersionOut,
+    VersionPageOut,
+    VersionWriteOut,
+    comparison_out,
+)
+from backend.api.openapi import problem_responses
+from backend.api.rate_limit import RateLimited
+from use_cases.prompts.manage_prompts import PromptWrite
+
+router = APIRouter(prefix="/api/v1", tags=["prompt library"])
+
+_ID = r"^[a-z0-9_]+$"
+ProjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
+UseCaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
+PromptId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=_ID, description="e.g. `prm_chat`.")
+]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number (1 or more).")]
+CompareVersion = Annotated[int, Query(ge=1, le=2**31 - 1)]
+_NOT_FOUND = problem_responses(404)
+_CREATED = problem_responses(404, 409, 422)
+
+
+@router.get("/projects", response_model=ProjectPageOut, summary="Projects, by name; admins only")
+async def list_projects(
+    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
+) -> ProjectPageOut:
+    page = await container.prompt_library.projects(admin, limit=limit, offset=offset)
+    return ProjectPageOut.of(page)
+
+
+@router.post(
+    "/projects",
+    response_model=ProjectOut,
+    status_code=201,
+    responses=problem_responses(409, 422),
+    summary="Create a project (its name unique); admins only",
+)
+async def create_project(container: ContainerDep, admin: AdminDep, body: ProjectIn) -> ProjectOut:
+    return ProjectOut.of(await container.prompt_library.create_project(admin, body.to_new()))
+
+
+@router.get(
+    "/projects/{project_id}",
+    response_model=ProjectOut,
+    responses=_NOT_FOUND,
+    summary="A project; admins only",
+)
+async def get_project(
+    container: ContainerDep, admin: AdminDep, project_id: ProjectId
+) -> ProjectOut:
+    return ProjectOut.of(await container.prompt_library.project(admin, project_id))
+
+
+@router.get(
+    "/projects/{project_id}/use-cases",
+    response_model=UseCasePageOut,
+    responses=_NOT_FOUND,
+    summary="A project's use cases, by name; admins only",
+)
+async def list_use_cases(
+    container: ContainerDep,
+    admin: AdminDep,
+    project_id: ProjectId,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> UseCasePageOut:
+    page = await container.prompt_library.use_cases(admin, project_id, limit=limit, offset=offset)
+    return UseCasePageOut.of(page)
+
+
+@router.post(
+    "/projects/{project_id}/use-cases",
+    response_model=UseCaseOut,
+    status_code=201,
+    responses=_CREATED,
+    summary="Create a use case in a project (its name unique there); admins only",
+)
+async def create_use_case(
+    container: ContainerDep, admin: AdminDep, project_id: ProjectId, body: UseCaseIn
+) -> UseCaseOut:
+    created = await container.prompt_library.create_use_case(admin, body.to_new(project_id))
+    return UseCaseOut.of(created)
+
+
+@router.get(
+    "/use-cases/{use_case_id}",
+    response_model=UseCaseOut,
+    responses=_NOT_FOUND,
+    summary="A use case; admins only",
+)
+async def get_use_case(
+    container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId
+) -> UseCaseOut:
+    return UseCaseOut.of(await container.prompt_library.use_case(admin, use_case_id))
+
+
+@router.get(
+    "/prompts",
+    response_model=LibraryPromptPageOut,
+    responses=_NOT_FOUND,
+    summary="Prompts by name, of one use case and with one tag when asked; admins only",
+)
+async def list_prompts(
+    container: ContainerDep,
+    admin: AdminDep,
+    use_case_id: Annotated[str | None, Query(max_length=64, pattern=_ID)] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> LibraryPromptPageOut:
+    page = await container.prompt_library.prompts(
+        admin, use_case_id=use_case_id, tag=tag, limit=limit, offset=offset
+    )
+    return LibraryPromptPageOut.of(page)
+
+
+@router.post(
+    "/prompts",
+    response_model=LibraryPromptOut,
+    status_code=201,
+    responses=_CREATED,
+    summary="Create a named, tagged prompt in a use case; admins only",
+)
+async def create_prompt(
+    container: ContainerDep, admin: AdminDep, body: LibraryPromptIn
+) -> LibraryPromptOut:
+    return LibraryPromptOut.of(await container.prompt_library.create_prompt(admin, body.to_new()))
+
+
+@router.get(
+    "/prompts/{prompt_id}",
+    response_model=LibraryPromptOut,
+    responses=_NOT_FOUND,
+    summary="A prompt; admins only",
+)
+async def get_prompt(
+    container: ContainerDep, admin: AdminDep, prompt_id: PromptId
+) -> LibraryPromptOut:
+    return LibraryPromptOut.of(await container.prompt_library.prompt(admin, prompt_id))
+
+
+@router.get(
+    "/prompts/{prompt_id}/versions",
+    response_model=VersionPageOut,
+    responses=_NOT_FOUND,
+    summary="A prompt's versions, newest first, each with its run statistics; admins only",
+)
+async def list_versions(
+    container: ContainerDep,
+    admin: AdminDep,
+    prompt_id: PromptId,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> VersionPageOut:
+    page = await container.prompt_library.versions(admin, prompt_id, limit=limit, offset=offset)
+    return VersionPageOut.of(page)
+
+
+@router.post(
+    "/prompts/{prompt_id}/versions",
+    response_model=VersionWriteOut,
+    status_code=201,
+    responses={
+        200: {"model": VersionWriteOut, "description": "The active version has this text."},
+        **problem_responses(404, 422),
+    },
+    summary="Store the next version of a prompt, active or a draft; admins only",
+)
+async def create_version(
+    container: ContainerDep,
+    admin: AdminDep,
+    prompt_id: PromptId,
+    body: VersionIn,
+    response: Response,
+) -> VersionWriteOut:
+    write = await container.prompt_library.create_version(
+        admin, prompt_id, body.text, activate=body.activate
+    )
+    if not write.changed:
+        response.status_code = 200
+    return _written(prompt_id, write)
+
+
+@router.get(
+    "/prompts/{prompt_id}/versions/{version}",
+    response_model=VersionOut,
+    responses=_NOT_FOUND,
+    summary="One version of a prompt with its run statistics; admins only",
+)
+async def get_version(
+    container: ContainerDep, admin: AdminDep, prompt_id: PromptId, version: Version
+) -> VersionOut:
+    return VersionOut.of(await container.prompt_library.version(admin, prompt_id, version))
+
+
+@router.post(
+    "/prompts/{prompt_id}/versions/{version}/activate",
+    response_model=VersionWriteOut,
+    responses=problem_responses(404, 422),
+    summary="Make a version the prompt's active one; admins only",
+)
+async def activate_version(
+    container: ContainerDep, admin: AdminDep, prompt_id: PromptId, version: Version
+) -> VersionWriteOut:
+    write = await container.prompt_library.activate(admin, prompt_id, version)
+    return _written(prompt_id, write)
+
+
+@router.get(
+    "/prompts/{prompt_id}/compare",
+    responses={
+        200: {
+            "description": "The compare gate over the newest completed run of version `a` "
+            "(the baseline) and of version `b` (see docs/evaluation-runs.md)."
+        },
+        **problem_responses(404, 422),
+    },
+    summary="Compare two versions of a prompt by their latest completed runs; admins only",
+)
+async def compare_versions(
+    container: ContainerDep,
+    admin: AdminDep,
+    prompt_id: PromptId,
+    a: CompareVersion,
+    b: CompareVersion,
+    fail_on: Annotated[str | None, Query(max_length=1000)] = None,
+) -> dict[str, Any]:
+    found = await container.prompt_evaluations.compare(admin, prompt_id, a, b, fail_on)
+    return comparison_out(found)
+
+
+@router.get(
+    "/datasets",
+    response_model=DatasetPageOut,
+    summary="The evaluation datasets (latest version of each); admins only",
+)
+async def list_datasets(
+    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
+) -> DatasetPageOut:
+    page = await container.prompt_evaluations.datasets(admin, limit=limit, offset=offset)
+    return DatasetPageOut.of(page)
+
+
+@router.get(
+    "/eval-runs",
+    response_model=EvalRunPageOut,
+    summary="Evaluation runs, newest first; admins only",
+)
+async def list_eval_runs(
+    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
+) -> EvalRunPageOut:
+    page = await container.prompt_evaluations.runs(admin, limit=limit, offset=offset)
+    return EvalRunPageOut.of(page)
+
+
+@router.post(
+    "/eval-runs",
+    response_model=EvalRunOut,
+    status_code=202,
+    dependencies=[RateLimited],
+    responses={
+        202: {
+            "description": "Started in the background: poll `/api/results/{run_id}`.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(404, 422),
+    },
+    summary="Run a prompt version over a dataset across models; admins only",
+)
+async def start_eval_run(
+    container: ContainerDep, admin: AdminDep, body: EvalRunIn, response: Response
+) -> EvalRunOut:
+    record = await container.prompt_evaluations.start(admin, body.to_request())
+    response.headers["Location"] = f"/api/results/{record.run_id}"
+    return EvalRunOut.of(record)
+
+
+def _written(prompt_id: str, write: PromptWrite) -> VersionWriteOut:
+    prompt = write.prompt
+    assert prompt.version is not None  # a write through the library is always a version
+    return VersionWriteOut(
+        prompt_id=prompt_id,
+        version=prompt.version,
+        active=prompt.active,
+        changed=write.changed,
+        variables=list(prompt.variables),
+    )

@@ -1,0 +1,213 @@
+"""The prompt library over HTTP, on SQLite and on PostgreSQL: a project with two use cases,
+tagged prompts and three versions, created through `/api/v1`; a version run over a dataset
+on the offline model; its statistics updated; two versions compared; bad input answered with
+problems and nothing written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, asgi_client, make_settings
+
+CASES = [
+    {"id": "sev1", "question": "What is the SEV1 acknowledgement time?", "kind": "kb",
+     "expect_any": ["5 minutes"]},
+    {"id": "canteen", "question": "whats on the canteen menu today in rotterdam",
+     "kind": "refuse"},
+]  # fmt: skip
+JSONL = "".join(json.dumps(c) + "\n" for c in CASES)
+
+
+@pytest.fixture
+def library_container(backend: str, data_dir: Path, request: pytest.FixtureRequest):
+    overrides: dict[str, object] = {}
+    if backend == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    built = bootstrap(make_settings(data_dir, **overrides), clock=FixedClock())
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def http(library_container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(library_container) as client:
+        yield client
+
+
+async def _created(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await http.post(path, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _finished(http: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
+    for _ in range(2000):
+        body: dict[str, Any] = (await http.get(f"/api/results/{run_id}")).json()
+        if body["status"] not in ("queued", "running"):
+            return body
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+async def _run(http: httpx.AsyncClient, prompt_id: str, version: int) -> dict[str, Any]:
+    started = await http.post(
+        "/api/v1/eval-runs",
+        json={
+            "prompt_id": prompt_id,
+            "version": version,
+            "dataset": "smoke",
+            "models": ["offline-extractive"],
+            "sampling": {"temperature": 0, "seed": 7},
+        },
+    )
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert started.headers["location"] == f"/api/results/{run['run_id']}"
+    return await _finished(http, run["run_id"])
+
+
+async def test_a_project_with_use_cases_tagged_prompts_and_versions_whose_stats_follow_runs(
+    http: httpx.AsyncClient,
+) -> None:
+    project = await _created(http, "/api/v1/projects", {"name": "Support", "description": "Desk"})
+    triage = await _created(http, f"/api/v1/projects/{project['id']}/use-cases", {"name": "triage"})
+    replies = await _created(
+        http, f"/api/v1/projects/{project['id']}/use-cases", {"name": "replies"}
+    )
+    short = await _created(
+        http,
+        "/api/v1/prompts",
+        {"use_case_id": triage["id"], "name": "short", "tags": ["Terse", "en", "terse"]},
+    )
+    polite = await _created(
+        http, "/api/v1/prompts", {"use_case_id": replies["id"], "name": "polite", "tags": ["en"]}
+    )
+    assert short["tags"] == ["terse", "en"] and short["key"] == short["id"]
+    assert short["built_in"] is False
+
+    versions = f"/api/v1/prompts/{short['id']}/versions"
+    one = await _created(http, versions, {"text": "Answer in one sentence."})
+    two = await _created(
+        http, versions, {"text": "Answer for the {{team}} team.", "activate": False}
+    )
+    three = await _created(http, versions, {"text": "Answer briefly, citing [n]."})
+    assert [one["version"], two["version"], three["version"]] == [1, 2, 3]
+    assert (two["active"], two["variables"], three["active"]) == (False, ["team"], True)
+    same = await http.post(versions, json={"text": "Answer briefly, citing [n]."})
+    assert same.status_code == 200 and same.json()["changed"] is False
+
+    listed = (await http.get(versions)).json()
+    assert (listed["total"], listed["active"]) == (3, 3)
+    assert [v["version"] for v in listed["items"]] == [3, 2, 1]
+    assert all(v["stats"]["runs"] == 0 and v["stats"]["pass_rate"] is None for v in listed["items"])
+
+    # Browsing: the default project's built-in prompts, filters by use case and by tag.
+    projects = (await http.get("/api/v1/projects")).json()
+    assert [p["name"] for p in projects["items"]] == ["Default", "Support"]
+    use_cases = (await http.get(f"/api/v1/projects/{project['id']}/use-cases?limit=1")).json()
+    assert (use_cases["total"], [u["name"] for u in use_cases["items"]]) == (2, ["replies"])
+    tagged = (await http.get("/api/v1/prompts?tag=en")).json()
+    assert {p["id"] for p in tagged["items"]} == {short["id"], polite["id"]}
+    terse = (await http.get("/api/v1/prompts", params={"tag": "TERSE"})).json()
+    assert [p["id"] for p in terse["items"]] == [short["id"]]
+    builtin = (await http.get("/api/v1/prompts?use_case_id=uc_chat")).json()
+    assert [(p["id"], p["key"], p["built_in"]) for p in builtin["items"]] == [
+        ("prm_chat", "chat", True)
+    ]
+
+    # A run of version 3 over a dataset: the version's statistics follow it.
+    files = {"file": ("smoke.jsonl", JSONL.encode(), "application/x-ndjson")}
+    assert (await http.post("/api/tasks", files=files, data={"name": "Smoke"})).status_code == 201
+    export = await _run(http, short["id"], 3)
+    assert export["status"] == "completed"
+    assert export["prompt_version"] == {"type": short["id"], "version": 3}
+    assert export["settings"]["sampling"]["temperature"] == 0
+    assert export["settings"]["sampling"]["seed"] == 7
+    stats = (await http.get(f"{versions}/3")).json()["stats"]
+    rows = export["cases"]
+    assert stats["runs"] == 1 and stats["cases"] == 2
+    assert stats["pass_rate"] == round(sum(r["correct"] for r in rows) / 2, 4)
+    assert stats["mean_latency_ms"] == round(sum(r["latency_ms"] for r in rows) / 2, 1)
+    assert stats["last_run_id"] == stats["last_completed_run_id"] == export["run_id"]
+    assert stats["last_run_at"] == export["created_at"]
+    untouched = (await http.get(f"{versions}/1")).json()["stats"]
+    assert untouched["runs"] == 0
+
+    # Version 1 too, then the compare gate over the two versions' latest runs.
+    first = await _run(http, short["id"], 1)
+    compared = await http.get(f"/api/v1/prompts/{short['id']}/compare?a=1&b=3")
+    assert compared.status_code == 200, compared.text
+    body = compared.json()
+    assert body["a"] == {"version": 1, "run_id": first["run_id"]}
+    assert body["b"] == {"version": 3, "run_id": export["run_id"]}
+    assert body["models"][0]["model"] == "offline-extractive"
+    gated = await http.get(
+        f"/api/v1/prompts/{short['id']}/compare", params={"a": 1, "b": 3, "fail_on": "cases<0"}
+    )
+    assert gated.status_code == 200 and gated.json()["violations"] == []
+
+    runs = (await http.get("/api/v1/eval-runs?limit=1")).json()
+    assert runs["total"] == 2 and runs["items"][0]["run_id"] == first["run_id"]
+    assert runs["items"][0]["prompt_version"] == {"type": short["id"], "version": 1}
+    assert runs["items"][0]["sampling"]["seed"] == 7
+    datasets = (await http.get("/api/v1/datasets")).json()
+    assert "smoke" in {d["id"] for d in datasets["items"]}
+
+
+async def _problem(response: httpx.Response, status: int, words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert words in response.json()["detail"]
+
+
+async def test_bad_input_gets_problems_and_writes_nothing(http: httpx.AsyncClient) -> None:
+    await _problem(
+        await http.post("/api/v1/projects", json={"name": "Default"}), 409, "named 'Default'"
+    )
+    await _problem(
+        await http.post("/api/v1/projects/proj_nope/use-cases", json={"name": "x"}),
+        404,
+        "No project 'proj_nope'",
+    )
+    await _problem(
+        await http.post("/api/v1/projects/proj_default/use-cases", json={"name": "chat"}),
+        409,
+        "has a use case 'chat'",
+    )
+    await _problem(
+        await http.post("/api/v1/prompts", json={"use_case_id": "uc_nope", "name": "x"}),
+        404,
+        "No use case",
+    )
+    assert (await http.post("/api/v1/projects", json={"name": "x" * 101})).status_code == 422
+    assert (await http.post("/api/v1/projects", json={"name": "   "})).status_code == 422
+    assert (await http.get("/api/v1/projects?limit=0")).status_code == 422
+    await _problem(await http.get("/api/v1/prompts/prm_nope/versions"), 404, "No prompt")
+    await _problem(
+        await http.post("/api/v1/prompts/prm_chat/versions/999/activate"), 404, "no version 999"
+    )
+    # The built-in chat prompt keeps its rule: a version put in force uses only `today`.
+    await _problem(
+        await http.post("/api/v1/prompts/prm_chat/versions", json={"text": "For {{team}}."}),
+        422,
+        "team",
+    )
+    await _problem(
+        await http.post(
+            "/api/v1/eval-runs", json={"prompt_id": "prm_chat", "version": 4, "dataset": "answers"}
+        ),
+        422,
+        "no version 4",
+    )
+    await _problem(await http.get("/api/v1/prompts/prm_chat/compare?a=1&b=2"), 404, "no version 1")
+    assert (await http.get("/api/v1/projects")).json()["total"] == 1
+    assert (await http.get("/api/v1/prompts/prm_chat/versions")).json()["total"] == 0
+    assert (await http.get("/api/v1/eval-runs")).json()["total"] == 0
