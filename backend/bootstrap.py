@@ -23,6 +23,7 @@ from backend.features import (
     advice,
     calibration,
     chat,
+    cleaning,
     container_fields,
     evaluation,
     knowledge,
@@ -61,6 +62,9 @@ from use_cases.chat.agent import AgentLimits
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.search_discipline import DecideSearch
+from use_cases.cleaning.results import CleaningMetrics
+from use_cases.cleaning.runs import CleaningRuns
+from use_cases.cleaning.tasks import CleaningTasks
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -156,6 +160,10 @@ class Container:
     run_report: RenderRunReport
     compare_runs: CompareRuns
     playground: RunPlayground
+    # -- data-cleaning benchmarks
+    cleaning_tasks: CleaningTasks
+    cleaning_runs: CleaningRuns
+    cleaning_metrics: CleaningMetrics
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -236,6 +244,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
         w, access_, prompts_, knowledge_, tables_, chat_, sleep=sleep, monotonic=monotonic
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
+    cleaning_ = cleaning.build(w, access_)
     return Container(
         settings=w.settings,
         **container_fields(
@@ -248,6 +257,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             admin_,
             evaluation_,
             calibration_,
+            cleaning_,
         ),
         adapters=w.adapters,
     )

@@ -23,6 +23,7 @@ from backend.api.routes import (
     advice,
     audit,
     chat,
+    cleaning,
     confidence,
     discipline,
     documents,
@@ -81,6 +82,7 @@ PROTECTED_ROUTERS = (
     advice.router,
     evaluation.router,
     playground.router,
+    cleaning.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

@@ -22,6 +22,7 @@ from services.calibration import CalibrationStore, ResponseLog
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
+from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
@@ -66,6 +67,7 @@ class Adapters:
     advice_thread_store: AdviceThreads
     response_log: ResponseLog
     calibration_store: CalibrationStore
+    cleaning_store: CleaningStore
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -90,6 +92,7 @@ class Adapters:
         self.advice_thread_store.close()
         self.response_log.close()
         self.calibration_store.close()
+        self.cleaning_store.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -178,4 +181,5 @@ def build_adapters(
         planning=planning,
         presence=presence,
         sentence_vectors=sentence_vectors,
+        cleaning_store=app_stores.cleaning,
     )

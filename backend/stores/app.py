@@ -18,6 +18,8 @@ from services.calibration import store as calibration_store
 from services.chat import advice_threads, history_store
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
+from services.cleaning import store as cleaning_store
+from services.cleaning.store import CleaningStore
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -37,6 +39,7 @@ class AppStores:
     dataset_store: DatasetStore
     run_store: RunStore
     advice_threads: AdviceThreads
+    cleaning: CleaningStore
 
 
 def build_app_stores(
@@ -57,6 +60,7 @@ def build_app_stores(
         dataset_store=DatasetStore(target),
         run_store=RunStore(target),
         advice_threads=AdviceThreads(target),
+        cleaning=CleaningStore(target),
     )
 
 
@@ -72,4 +76,5 @@ APP_MIGRATIONS: list[Migration] = [
     *calibration_store.PG_MIGRATIONS,
     *run_store.PG_MIGRATIONS,
     *advice_threads.PG_MIGRATIONS,
+    *cleaning_store.PG_MIGRATIONS,
 ]

@@ -91,6 +91,9 @@ APP_TABLES = (
     "eval_run_rows",
     "advice_threads",
     "advice_entries",
+    "cleaning_tasks",
+    "cleaning_runs",
+    "cleaning_results",
 )
 #: SQLite tables that are not data to move: per process, transient, or derived.
 _NOT_DATA = re.compile(

@@ -169,6 +169,18 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
     ),
+    # Data-cleaning benchmarks (issue 29): admins only, like evaluation runs.
+    ("GET", "/api/cleaning/tables"): Call(ADMIN_ONLY),
+    ("GET", "/api/cleaning/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
+    ("POST", "/api/cleaning/runs"): Call(
+        (401, 403, 403, 202),
+        json=lambda: {
+            "tables": ["services"],
+            "dimensions": ["uniqueness"],
+            "difficulties": ["easy"],
+        },
+    ),
+    ("GET", "/api/cleaning/runs"): Call(ADMIN_ONLY),
 }
 
 

@@ -1,0 +1,46 @@
+"""Data-cleaning benchmarks (`use_cases/cleaning`): clean tables, tasks, runs, metrics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from backend.config import PROJECT_ROOT
+from backend.features.access import AccessUseCases
+from backend.features.adapters import Wiring
+from services.cleaning.cleaners import CleanerRegistry
+from services.cleaning.tables import CsvTableSource
+from use_cases.cleaning.results import CleaningMetrics
+from use_cases.cleaning.runs import CLEANING_RUN, CleaningRuns
+from use_cases.cleaning.tasks import CleaningTasks
+
+#: Cleaning runs one process executes at once (more wait in the job queue).
+CLEANING_RUNS_PER_PROCESS = 2
+REAL_TABLES_DIR = PROJECT_ROOT / "sample_data" / "cleaning"
+
+
+@dataclass(frozen=True)
+class CleaningUseCases:
+    cleaning_tasks: CleaningTasks
+    cleaning_runs: CleaningRuns
+    cleaning_metrics: CleaningMetrics
+
+
+def build(w: Wiring, access: AccessUseCases) -> CleaningUseCases:
+    settings, a = w.settings, w.adapters
+    tasks = CleaningTasks(CsvTableSource(settings.sample_tables_dir, REAL_TABLES_DIR))
+    runs = CleaningRuns(
+        tasks,
+        a.cleaning_store,
+        CleanerRegistry(),
+        w.clock,
+        access.audit,
+        a.jobs,
+        time.monotonic,
+        default_concurrency=settings.cleaning_concurrency,
+        timeout_s=settings.cleaning_timeout,
+    )
+    a.jobs.register(CLEANING_RUN, runs.run_job, concurrency=CLEANING_RUNS_PER_PROCESS)
+    return CleaningUseCases(
+        cleaning_tasks=tasks, cleaning_runs=runs, cleaning_metrics=CleaningMetrics(runs)
+    )
