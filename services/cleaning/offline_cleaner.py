@@ -15,8 +15,9 @@ Rules, by the dimension the task names (a rule only changes what it is sure of):
   the row's A value has been seen with a B value.
 - accuracy: in a column of few distinct values, a rare value (once or twice) within two edits
   of a frequent one (at least 3 times, at least 3 times as often) takes the frequent value; and
-  where a column A nearly determines B (90% of its repeated values go with one B value), a
-  cell that disagrees with the two-thirds majority of its A group takes the majority value.
+  where a column A nearly determines B (90% of the rows whose A value repeats have their A
+  group's usual B value), a cell that disagrees with the two-thirds majority of its A group
+  (of 3 rows or more) takes the majority value.
 """
 
 from __future__ import annotations
@@ -173,8 +174,9 @@ def _cases(column: str, values: list[str]) -> Iterable[Change]:
 
 
 def _determinants(table: Table, target: str, near: float = 1.0) -> list[tuple[str, dict]]:
-    """Columns A that determine `target` (in `near` of their repeated values), best first,
-    each with its map from A value to the B value (the majority's)."""
+    """Columns A that determine `target`, best first, each with its map from A value to the
+    (majority's) B value: in the rows whose A value repeats, at least `near` of them have
+    their A group's majority B value."""
     found: list[tuple[int, str, dict]] = []
     b_index = table.columns.index(target)
     for a in table.columns:
@@ -189,10 +191,10 @@ def _determinants(table: Table, target: str, near: float = 1.0) -> list[tuple[st
         repeated = {x: c for x, c in groups.items() if sum(c.values()) >= 2}
         if not repeated:
             continue
-        consistent = sum(1 for c in repeated.values() if len(c) == 1)
-        if consistent < near * len(repeated):
-            continue
         support = sum(sum(c.values()) for c in repeated.values())
+        agreeing = sum(c.most_common(1)[0][1] for c in repeated.values())
+        if agreeing < near * support:
+            continue
         mapping = {x: c.most_common(1)[0][0] for x, c in groups.items()}
         found.append((support, a, mapping))
     found.sort(key=lambda f: (-f[0], table.columns.index(f[1])))
