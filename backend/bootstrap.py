@@ -62,7 +62,7 @@ from use_cases.chat.agent import AgentLimits
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.search_discipline import DecideSearch
-from use_cases.cleaning.results import CleaningMetrics
+from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
 from use_cases.evaluation.answers import EvaluateAnswers
@@ -164,6 +164,7 @@ class Container:
     cleaning_tasks: CleaningTasks
     cleaning_runs: CleaningRuns
     cleaning_metrics: CleaningMetrics
+    cleaning_report: RenderCleaningReport
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)

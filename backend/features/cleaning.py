@@ -9,8 +9,9 @@ from backend.config import PROJECT_ROOT
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from services.cleaning.cleaners import CleanerRegistry
+from services.cleaning.report import SvgCleaningReportRenderer
 from services.cleaning.tables import CsvTableSource
-from use_cases.cleaning.results import CleaningMetrics
+from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CLEANING_RUN, CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
 
@@ -24,6 +25,7 @@ class CleaningUseCases:
     cleaning_tasks: CleaningTasks
     cleaning_runs: CleaningRuns
     cleaning_metrics: CleaningMetrics
+    cleaning_report: RenderCleaningReport
 
 
 def build(w: Wiring, access: AccessUseCases) -> CleaningUseCases:
@@ -42,5 +44,8 @@ def build(w: Wiring, access: AccessUseCases) -> CleaningUseCases:
     )
     a.jobs.register(CLEANING_RUN, runs.run_job, concurrency=CLEANING_RUNS_PER_PROCESS)
     return CleaningUseCases(
-        cleaning_tasks=tasks, cleaning_runs=runs, cleaning_metrics=CleaningMetrics(runs)
+        cleaning_tasks=tasks,
+        cleaning_runs=runs,
+        cleaning_metrics=CleaningMetrics(runs),
+        cleaning_report=RenderCleaningReport(runs, SvgCleaningReportRenderer()),
     )

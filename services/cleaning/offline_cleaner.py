@@ -13,11 +13,12 @@ Rules, by the dimension the task names (a rule only changes what it is sure of):
 - completeness: a missing cell in column B is filled when another column A determines B in
   the rows that have both (every A value goes with one B value, some A value repeats) and
   the row's A value has been seen with a B value.
-- accuracy: in a column of few distinct values, a rare value (once or twice) within two edits
-  of a frequent one (at least 3 times, at least 3 times as often) takes the frequent value; and
-  where a column A nearly determines B (90% of the rows whose A value repeats have their A
-  group's usual B value), a cell that disagrees with the two-thirds majority of its A group
-  (of 3 rows or more) takes the majority value.
+- accuracy (text columns only: a number a digit away from a frequent one is no typo): in a
+  column of few distinct values, a rare value (once or twice) within two edits of a frequent
+  one (at least 3 times, at least 3 times as often) takes the frequent value; and where a
+  column A nearly determines B (90% of the rows whose A value repeats have their A group's
+  usual B value), a cell that disagrees with the two-thirds majority of its A group (of 3
+  rows or more) takes the majority value.
 """
 
 from __future__ import annotations
@@ -227,10 +228,15 @@ def _accuracy(table: Table, key: str | None) -> Iterable[Change]:
             yield row, column, value, why
 
 
+def _text_columns(table: Table, key: str | None) -> list[str]:
+    """Columns whose values are words: a number a digit away from a frequent one is no typo."""
+    return [
+        c for c in table.columns if c != key and column_kind(table.column(c), _KIND_SHARE) == "text"
+    ]
+
+
 def _rare_spellings(table: Table, key: str | None) -> Iterable[Change]:
-    for column in table.columns:
-        if column == key:
-            continue
+    for column in _text_columns(table, key):
         values = table.column(column)
         counts = Counter(v for v in values if not is_missing(v))
         if len(counts) > max(10, len(values) // 5):
@@ -249,9 +255,7 @@ def _rare_spellings(table: Table, key: str | None) -> Iterable[Change]:
 
 
 def _majorities(table: Table, key: str | None) -> Iterable[Change]:
-    for column in table.columns:
-        if column == key:
-            continue
+    for column in _text_columns(table, key):
         b_index = table.columns.index(column)
         for a, _ in _determinants(table, column, near=0.9)[:1]:
             a_index = table.columns.index(a)

@@ -109,3 +109,22 @@ def _cut(head: dict[str, Any], metric: str, block: Mapping[str, Any]) -> dict[st
         "by_dimension": {d: pick(dims[d]) for d in DIMENSIONS if d in dims},
         "by_difficulty": {d: pick(levels[d]) for d in DIFFICULTIES if d in levels},
     }
+
+
+class CleaningReportRenderer(Protocol):
+    """Renders a cleaning run export as one self-contained HTML page."""
+
+    def render_html(self, export: Mapping[str, Any]) -> str: ...
+
+
+class RenderCleaningReport:
+    """The HTML report of one cleaning run, for an admin: drawn from the export (the numbers
+    of `GET /api/results/{run_id}`), in a worker thread (it is CPU work)."""
+
+    def __init__(self, runs: CleaningExports, renderer: CleaningReportRenderer) -> None:
+        self._runs = runs
+        self._renderer = renderer
+
+    async def execute(self, caller: Caller, run_id: str) -> str:
+        export = await self._runs.export(caller, run_id)
+        return await asyncio.to_thread(self._renderer.render_html, export)

@@ -254,7 +254,10 @@ REPORT_CSP = (
     "admins only",
 )
 async def results_report(container: ContainerDep, admin: AdminDep, run_id: RunId) -> HTMLResponse:
-    html = await container.run_report.execute(admin, run_id)
+    if run_id.startswith("clean_"):
+        html = await container.cleaning_report.execute(admin, run_id)
+    else:
+        html = await container.run_report.execute(admin, run_id)
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
