@@ -8,8 +8,9 @@ Rules, by the dimension the task names (a rule only changes what it is sure of):
   written with a thousands separator, a decimal comma or a unit after it is written plainly;
   a date in another format than the column's usual one is rewritten in it; a text cell whose
   case differs from the same value's usual case elsewhere in the column takes that case, and
-  in a column whose values are all one case (lower, upper, title) a cell in another is
-  converted.
+  in a column whose values are mostly one case (lower, upper, title) a cell written all in
+  capitals or all in small letters is converted (not an acronym of up to 4 capitals; a
+  mixed-case value such as `ETA Intelligence` is left as it is).
 - completeness: a missing cell in column B is filled when another column A determines B in
   the rows that have both (every A value goes with one B value, some A value repeats) and
   the row's A value has been seen with a B value.
@@ -148,6 +149,11 @@ _CASE_FUNCTIONS: dict[str, Callable[[str], str]] = {
 }
 
 
+def _acronym(text: str) -> bool:
+    """An all-capitals word of up to 4 letters (`EUR`, `IT`) is written so on purpose."""
+    return text.isupper() and len(text) <= 4 and text.isalpha()
+
+
 def _cases(column: str, values: list[str]) -> Iterable[Change]:
     present = [v for v in values if not is_missing(v) and any(ch.isalpha() for ch in v)]
     if not present:
@@ -165,7 +171,7 @@ def _cases(column: str, values: list[str]) -> Iterable[Change]:
         best, best_count = variants.most_common(1)[0]
         if best != value and best_count > variants[value]:
             yield row, column, best, f"{value!r} is written {best!r} elsewhere in the column"
-        elif uniform and _case_of(value) != usual:
+        elif uniform and _case_of(value) in ("lower", "upper") and not _acronym(value):
             fixed = _CASE_FUNCTIONS[usual](value)
             if fixed != value:
                 yield row, column, fixed, f"the column's values are {usual} case"
