@@ -120,6 +120,9 @@ def create_app(
         resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
         if resumed:
             logger.info("Resuming evaluation runs: {}", ", ".join(resumed))
+        resumed = await built.cleaning_runs.resume_unfinished()
+        if resumed:
+            logger.info("Resuming cleaning runs: {}", ", ".join(resumed))
         # Before the first request: a dead process's answers never read `streaming` here.
         await _sweep_once(built)
         logger.info("Almanac {} ready ({})", __version__, storage_label(settings))

@@ -77,6 +77,11 @@ async def test_a_cleaning_run_over_sample_and_real_tables_is_scored_and_its_metr
     robustness = (await client.get(f"/api/metrics/robustness/{OFFLINE}")).json()
     assert set(robustness["f1_by_difficulty"]) == {"easy", "hard"}
 
+    report = await client.get(f"/api/results/{run_id}/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in report.headers["content-security-policy"]
+    assert report.text.count("<svg") >= 6 and "seattle-weather.uniqueness.hard" in report.text
+
     listed = (await client.get("/api/cleaning/runs")).json()["runs"]
     assert listed[0]["run_id"] == run_id and listed[0]["status"] == "completed"
 
