@@ -1,6 +1,6 @@
 """The cleaning store on real databases: every test runs on SQLite and on PostgreSQL, through
 the port only (tasks kept once with their ground truth, runs moving through their statuses,
-results written once per key)."""
+results written once per key), and on the in-memory fake the unit tests use."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.cleaning.store import CleaningStore
+from tests.fakes.cleaning import InMemoryCleaningStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
 from use_cases.cleaning.domain import SourceTable, Table
@@ -26,18 +27,27 @@ SOURCE = SourceTable(
 )
 
 
-@pytest.fixture(params=BACKENDS)
+MEMORY = "memory"
+
+
+@pytest.fixture(params=[*BACKENDS, MEMORY])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if backend == MEMORY:
+        yield None
+        return
     yield from open_app_db(backend, tmp_path, request)
 
 
 @pytest.fixture
-def store(app_db: AppDb):
+def store(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryCleaningStore()
+        return
     opened = app_db.open(CleaningStore)
     yield opened
     opened.close()
