@@ -124,3 +124,7 @@ class FakeCleaners:
         if model not in self.cleaners:
             raise InvalidRequest(f"unknown cleaner {model!r}")
         return self.cleaners[model]
+
+    def identifier(self, model: str) -> str:
+        self.get(model)
+        return model

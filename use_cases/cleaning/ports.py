@@ -46,6 +46,11 @@ class Cleaners(Protocol):
         for one that cannot run here (no key)."""
         ...
 
+    def identifier(self, model: str) -> str:
+        """`model`'s canonical name (`gpt-4.1-mini` -> `openai:gpt-4.1-mini`), checked as
+        `get` checks it."""
+        ...
+
 
 @dataclass(frozen=True)
 class CleaningRun:

@@ -152,16 +152,17 @@ class CleaningRuns:
 
     def _models(self, requested: Sequence[str]) -> tuple[str, ...]:
         wanted = [m.strip() for m in requested if m.strip()] or [self._cleaners.default]
+        identifiers = []
         for model in wanted:
             try:
-                self._cleaners.get(model)
+                identifiers.append(self._cleaners.identifier(model))
             except InvalidRequest as exc:
                 raise InvalidRequest(f"field 'models': {exc.detail}") from None
             except ConfigurationError as exc:
                 raise InvalidRequest(
                     f"field 'models': {model!r} cannot be used: {exc.detail}"
                 ) from None
-        return tuple(dict.fromkeys(wanted))
+        return tuple(dict.fromkeys(identifiers))
 
     # --- executing --------------------------------------------------------------------------
 
