@@ -34,14 +34,14 @@ class CleaningUseCases:
     cleaning_report: RenderCleaningReport
 
 
-def agent_cleaners(w: Wiring) -> Callable[[str], Cleaner]:
+def agent_cleaners(w: Wiring) -> Callable[[str], tuple[str, Cleaner]]:
     """A cleaner per allowed model (built once each): a PydanticAI agent on the model the chat
     would use for that name. The offline answer model cannot clean: `offline-rules` does."""
     settings, models = w.settings, w.adapters.models
     pricing = GenaiPricesPricing()
     built: dict[str, Cleaner] = {}
 
-    def cleaner(name: str) -> Cleaner:
+    def cleaner(name: str) -> tuple[str, Cleaner]:
         resolved = models.resolve(name)  # InvalidRequest: not allowed; ConfigurationError: no key
         if resolved.identifier == OFFLINE_MODEL:
             raise InvalidRequest(
@@ -55,7 +55,7 @@ def agent_cleaners(w: Wiring) -> Callable[[str], Cleaner]:
                 sample_rows=settings.cleaning_sample_rows,
                 price=pricing.cost_usd,
             )
-        return built[resolved.identifier]
+        return resolved.identifier, built[resolved.identifier]
 
     return cleaner
 

@@ -12,7 +12,8 @@ from use_cases.shared.errors import InvalidRequest
 
 
 class CleanerRegistry:
-    def __init__(self, agent: Callable[[str], Cleaner] | None = None) -> None:
+    def __init__(self, agent: Callable[[str], tuple[str, Cleaner]] | None = None) -> None:
+        """`agent(model)`: the canonical name and the cleaner of an allowed model."""
         self._offline = OfflineCleaner()
         self._agent = agent
 
@@ -21,8 +22,14 @@ class CleanerRegistry:
         return OFFLINE_CLEANER
 
     def get(self, model: str) -> Cleaner:
+        return self._resolve(model)[1]
+
+    def identifier(self, model: str) -> str:
+        return self._resolve(model)[0]
+
+    def _resolve(self, model: str) -> tuple[str, Cleaner]:
         if model == OFFLINE_CLEANER:
-            return self._offline
+            return OFFLINE_CLEANER, self._offline
         if self._agent is None:
             raise InvalidRequest(f"unknown cleaner {model!r}; use {OFFLINE_CLEANER!r}.")
         return self._agent(model)

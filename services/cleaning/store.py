@@ -1,8 +1,8 @@
 """The `CleaningStore` port in the app database, on SQLite or PostgreSQL (`services/sql`).
 
-`cleaning_tasks` keeps each task (dirty table and ground truth, as JSON) by (task id, seed),
-written once: a task is a pure function of its table's version and seed, so a later run with
-the same seed reads the same task. `cleaning_runs` holds a run and its settings;
+`cleaning_tasks` keeps each task (dirty table and ground truth, as JSON) by (task id, seed,
+table version), written once: a task is a pure function of these, so a later run with the same
+seed on the same table reads the same task. `cleaning_runs` holds a run and its settings;
 `cleaning_results` one row per (run, model, task, repeat), written once (the primary key
 refuses a second), so a resumed run never scores a task twice.
 
@@ -39,7 +39,7 @@ MIGRATIONS = (
             seed     INTEGER NOT NULL,
             version  TEXT NOT NULL,
             task     TEXT NOT NULL CHECK (json_valid(task)),
-            PRIMARY KEY (task_id, seed)
+            PRIMARY KEY (task_id, seed, version)
         );
         CREATE TABLE cleaning_runs (
             run_id       TEXT PRIMARY KEY,
@@ -76,7 +76,7 @@ PG_MIGRATIONS: list[PgMigration] = [
             seed     BIGINT NOT NULL,
             version  TEXT NOT NULL,
             task     JSON NOT NULL,
-            PRIMARY KEY (task_id, seed)
+            PRIMARY KEY (task_id, seed, version)
         );
         CREATE TABLE cleaning_runs (
             run_id       TEXT PRIMARY KEY,
@@ -136,10 +136,11 @@ class CleaningStore:
                 (task.id, task.seed, task.table_version, json.dumps(task.as_dict())),
             )
 
-    def task(self, task_id: str, seed: int) -> Task | None:
+    def task(self, task_id: str, seed: int, version: str) -> Task | None:
         with self._db.read() as conn:
             row = conn.execute(
-                "SELECT task FROM cleaning_tasks WHERE task_id = ? AND seed = ?", (task_id, seed)
+                "SELECT task FROM cleaning_tasks WHERE task_id = ? AND seed = ? AND version = ?",
+                (task_id, seed, version),
             ).fetchone()
         return Task.from_dict(self._db.get_json(row["task"])) if row else None
 

@@ -77,6 +77,13 @@ async def test_a_cleaning_run_over_sample_and_real_tables_is_scored_and_its_metr
     robustness = (await client.get(f"/api/metrics/robustness/{OFFLINE}")).json()
     assert set(robustness["f1_by_difficulty"]) == {"easy", "hard"}
 
+    as_csv = await client.get(f"/api/results/{run_id}/export", params={"format": "csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.text.splitlines()[0].startswith("model,task_id,table,dimension,difficulty")
+    assert len(as_csv.text.splitlines()) == 17  # the header and one line per result
+    as_json = await client.get(f"/api/results/{run_id}/export")
+    assert as_json.json()["task_results"] == results
+
     report = await client.get(f"/api/results/{run_id}/report")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in report.headers["content-security-policy"]

@@ -22,15 +22,16 @@ from use_cases.shared.errors import InvalidRequest
 
 class InMemoryCleaningStore:
     def __init__(self) -> None:
-        self._tasks: dict[tuple[str, int], dict[str, Any]] = {}
+        self._tasks: dict[tuple[str, int, str], dict[str, Any]] = {}
         self._runs: dict[str, CleaningRun] = {}
         self._results: dict[str, dict[ResultKey, dict[str, Any]]] = {}
 
     def put_task(self, task: Task) -> None:
-        self._tasks.setdefault((task.id, task.seed), json.loads(json.dumps(task.as_dict())))
+        key = (task.id, task.seed, task.table_version)
+        self._tasks.setdefault(key, json.loads(json.dumps(task.as_dict())))
 
-    def task(self, task_id: str, seed: int) -> Task | None:
-        found = self._tasks.get((task_id, seed))
+    def task(self, task_id: str, seed: int, version: str) -> Task | None:
+        found = self._tasks.get((task_id, seed, version))
         return Task.from_dict(found) if found else None
 
     def create(self, run: CleaningRun) -> None:
@@ -84,11 +85,13 @@ class InMemoryCleaningStore:
 
 
 class ListedTables:
+    """The `TableSource` of the tables given; a test may change `tables` (a file replaced)."""
+
     def __init__(self, *tables: SourceTable) -> None:
-        self._tables = list(tables)
+        self.tables = list(tables)
 
     def list(self) -> list[SourceTable]:
-        return list(self._tables)
+        return list(self.tables)
 
 
 Answer = Callable[[CleaningRequest], CleaningResult]
@@ -121,3 +124,7 @@ class FakeCleaners:
         if model not in self.cleaners:
             raise InvalidRequest(f"unknown cleaner {model!r}")
         return self.cleaners[model]
+
+    def identifier(self, model: str) -> str:
+        self.get(model)
+        return model

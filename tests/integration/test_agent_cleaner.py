@@ -76,11 +76,13 @@ def tool_call(name: str, args: dict[str, Any], call_id: str = "call_1") -> httpx
     )
 
 
-async def run_one(container: Container, table: str, dimension: str) -> dict[str, Any]:
+async def run_one(
+    container: Container, table: str, dimension: str, model: str = MODEL
+) -> dict[str, Any]:
     run = await container.cleaning_runs.start(
         CLI_ADMIN,
         CleaningRunRequest(
-            models=(MODEL,), tables=(table,), dimensions=(dimension,), difficulties=("easy",)
+            models=(model,), tables=(table,), dimensions=(dimension,), difficulties=("easy",)
         ),
     )
     await container.cleaning_runs.execute(run.run_id)
@@ -99,8 +101,9 @@ async def test_the_models_structured_answer_is_scored_with_its_tokens_and_cost(
     answer = {"changes": [], "removals": [{"row": copy, "justification": "a copy of a row"}]}
     route = mock_openai.post(COMPLETIONS).mock(return_value=tool_call("final_result", answer))
 
-    row = await run_one(container, "services", "uniqueness")
+    row = await run_one(container, "services", "uniqueness", model="gpt-4.1-mini")
 
+    assert row["model"] == MODEL  # the canonical name
     assert row["valid"] is True and row["error"] is None
     assert (row["tp"], row["fp"], row["fn"], row["f1"]) == (1, 0, 0, 1.0)
     assert (row["input_tokens"], row["output_tokens"]) == (1000, 50)

@@ -69,10 +69,11 @@ def _run(run_id: str, at: str) -> CleaningRun:
 def test_a_task_is_kept_once_with_its_ground_truth(store: CleaningStore) -> None:
     task = build_task(SOURCE, "uniqueness", "easy", seed=3)
     store.put_task(task)
-    store.put_task(task)  # the same id and seed: kept as it was
+    store.put_task(task)  # the same id, seed and version: kept as it was
 
-    assert store.task("t.uniqueness.easy", 3) == task
-    assert store.task("t.uniqueness.easy", 4) is None
+    assert store.task("t.uniqueness.easy", 3, "v1") == task
+    assert store.task("t.uniqueness.easy", 4, "v1") is None
+    assert store.task("t.uniqueness.easy", 3, "v2") is None
 
 
 def test_runs_move_through_their_statuses_and_list_newest_first(store: CleaningStore) -> None:

@@ -4,6 +4,8 @@ cleaner is scored as no repair with the reason; bad requests store nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, SteppingClock
@@ -14,7 +16,7 @@ from use_cases.cleaning.domain import CellChange, CleaningResult, RowRemoval, So
 from use_cases.cleaning.ports import CleaningRequest
 from use_cases.cleaning.runs import CLEANING_RUN, CleaningRunRequest, CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
-from use_cases.shared.errors import Forbidden, InvalidRequest
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
 
 SOURCE = SourceTable(
     Table("t", ("k", "v"), tuple((str(i), ("red", "blue")[i % 2]) for i in range(30))),
@@ -39,11 +41,12 @@ def remove_copies(request: CleaningRequest) -> CleaningResult:
 class World:
     def __init__(self, **cleaners: ScriptedCleaner) -> None:
         self.store = InMemoryCleaningStore()
+        self.tables = ListedTables(SOURCE)
         self.jobs = InMemoryJobQueue()
         clock = SteppingClock()
         ticks = iter(range(10**6))
         self.runs = CleaningRuns(
-            CleaningTasks(ListedTables(SOURCE)),
+            CleaningTasks(self.tables),
             self.store,
             FakeCleaners(**(cleaners or {"rules": ScriptedCleaner(remove_copies)})),
             clock,
@@ -63,11 +66,12 @@ async def test_a_scheduled_run_stores_its_tasks_and_one_scored_result_each() -> 
     world = World()
     run = await world.runs.start(CLI_ADMIN, CleaningRunRequest(**{**UNIQUE.__dict__, "repeats": 2}))
     assert run.total == 4 and run.status == "queued"
-    assert world.store.task("t.uniqueness.hard", 0) is not None  # with its ground truth
+    assert run.settings["table_versions"] == {"t": "v1"}
 
     world.runs.schedule(run.run_id)
     await world.jobs.run_all()
 
+    assert world.store.task("t.uniqueness.hard", 0, "v1") is not None  # with its ground truth
     export = await world.runs.export(CLI_ADMIN, run.run_id)
     assert export["status"] == "completed" and export["progress"]["done"] == 4
     assert [(r["task_id"], r["repeat"]) for r in export["task_results"]] == [
@@ -139,7 +143,7 @@ async def test_a_bad_request_names_its_field_and_stores_nothing(
     world = World()
     with pytest.raises(InvalidRequest, match=f"field '{field}'"):
         await world.runs.start(CLI_ADMIN, request_)
-    assert world.store.list(10, 0) == [] and world.store.task("t.uniqueness.easy", 0) is None
+    assert world.store.list(10, 0) == []
 
 
 async def test_only_admins_run_or_read_cleaning_benchmarks() -> None:
@@ -149,3 +153,15 @@ async def test_only_admins_run_or_read_cleaning_benchmarks() -> None:
         await world.runs.start(user, UNIQUE)
     with pytest.raises(Forbidden):
         await world.runs.export(user, "latest")
+
+
+async def test_a_run_whose_table_changed_since_it_started_fails_with_the_reason() -> None:
+    world = World()
+    run = await world.runs.start(CLI_ADMIN, UNIQUE)
+    world.tables.tables = [replace(SOURCE, version="v2")]  # its file was replaced
+
+    with pytest.raises(NotFound, match="changed since the run started"):
+        await world.runs.execute(run.run_id)
+
+    failed = world.store.get(run.run_id)
+    assert failed is not None and failed.status == "failed" and "start a new run" in failed.error

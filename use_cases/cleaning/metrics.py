@@ -129,20 +129,25 @@ def score(task: Task, result: CleaningResult) -> TaskScore:
             wrong = not same_value(final, clean_rows[origin][index])
             broken += row in lost_rows or wrong
             fp += key in changes and wrong
-    drift, by_column = table_drift(apply(dirty, result), truth.clean)
-    drift_dirty, _ = table_drift(dirty, truth.clean)
+    kinds = {c: column_kind(truth.clean.column(c)) for c in truth.clean.columns}
+    drift, by_column = table_drift(apply(dirty, result), truth.clean, kinds)
+    drift_dirty, _ = table_drift(dirty, truth.clean, kinds)
     return TaskScore(RepairCounts(tp, fp, fn), clean, broken, drift, drift_dirty, by_column)
 
 
 # --- drift ------------------------------------------------------------------------------------
 
 
-def table_drift(cleaned: Table, clean: Table) -> tuple[float, dict[str, float]]:
+def table_drift(
+    cleaned: Table, clean: Table, kinds: Mapping[str, str] | None = None
+) -> tuple[float, dict[str, float]]:
+    """`kinds`: each clean column's `values.column_kind` (computed when not given)."""
     by_column: dict[str, float] = {}
     for column in clean.columns:
         reference = clean.column(column)
         values = cleaned.column(column)
-        if column_kind(reference) == "number":
+        kind = kinds[column] if kinds is not None else column_kind(reference)
+        if kind == "number":
             by_column[column] = numeric_drift(values, reference)
         else:
             by_column[column] = jensen_shannon(Counter(values), Counter(reference))

@@ -46,6 +46,11 @@ class Cleaners(Protocol):
         for one that cannot run here (no key)."""
         ...
 
+    def identifier(self, model: str) -> str:
+        """`model`'s canonical name (`gpt-4.1-mini` -> `openai:gpt-4.1-mini`), checked as
+        `get` checks it."""
+        ...
+
 
 @dataclass(frozen=True)
 class CleaningRun:
@@ -73,11 +78,11 @@ class CleaningRun:
 
 class CleaningStore(Protocol):
     def put_task(self, task: Task) -> None:
-        """Keep a task (its dirty table and ground truth); the same id and seed again keeps
-        the first."""
+        """Keep a task (its dirty table and ground truth); the same id, seed and table version
+        again keeps the first."""
         ...
 
-    def task(self, task_id: str, seed: int) -> Task | None: ...
+    def task(self, task_id: str, seed: int, version: str) -> Task | None: ...
 
     def create(self, run: CleaningRun) -> None: ...
 

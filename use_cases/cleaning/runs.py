@@ -4,8 +4,10 @@ Rules:
 - Starting a run checks everything before anything is stored: the tables, dimensions and
   difficulties (all of each by default), every model (allowed and usable; the offline
   cleaner by default), `repeats` (1 to 5), `concurrency` (1 to 32). A bad request is
-  `InvalidRequest` naming the field; nothing is stored. The run's tasks are built and stored
-  (with their ground truth) when it starts.
+  `InvalidRequest` naming the field; nothing is stored. The run records its tables' versions;
+  its tasks are built (or read, when stored already) and stored with their ground truth when
+  it executes, keyed by id, seed and table version. A table that changed since the start
+  fails the run (its tasks would not be the ones it was started on).
 - The plan is models x tasks x repeats; a result is stored as soon as it is scored, once per
   (model, task, repeat), so a run resumed after a crash cleans only what has no result.
 - A cleaner that fails, times out (CLEANING_TIMEOUT) or answers an invalid result is scored
@@ -27,7 +29,8 @@ from typing import Any
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
-from use_cases.cleaning.domain import CleaningResult, Task, result_problem
+from use_cases.cleaning.domain import CleaningResult, Task, result_problem, task_id
+from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.metrics import score
 from use_cases.cleaning.ports import (
     Cleaners,
@@ -114,21 +117,25 @@ class CleaningRuns:
         selection = TaskSelection(
             request.tables, request.dimensions, request.difficulties, request.seed
         )
-        tasks = self._tasks.build(selection)
-        for task in tasks:
-            self._store.put_task(task)
+        planned = self._tasks.plan(selection)
+        tasks = [
+            {"id": task_id(s.name, dim, level), "table": s.name, "dimension": dim,
+             "difficulty": level}
+            for s, dim, level in planned
+        ]  # fmt: skip
         run = CleaningRun(
             run_id=f"clean_{uuid.uuid4().hex[:12]}",
             status="queued",
             models=models,
-            task_ids=tuple(t.id for t in tasks),
+            task_ids=tuple(t["id"] for t in tasks),
             settings={
                 "seed": request.seed,
                 "repeats": request.repeats,
                 "concurrency": concurrency,
-                "tables": sorted({t.table for t in tasks}),
-                "dimensions": sorted({t.dimension for t in tasks}),
-                "difficulties": sorted({t.difficulty for t in tasks}),
+                "tables": sorted({t["table"] for t in tasks}),
+                "dimensions": sorted({t["dimension"] for t in tasks}),
+                "difficulties": sorted({t["difficulty"] for t in tasks}),
+                "table_versions": {s.name: s.version for s, _, _ in planned},
             },
             created_by=caller.user_id,
             created_at=self._now(),
@@ -145,16 +152,17 @@ class CleaningRuns:
 
     def _models(self, requested: Sequence[str]) -> tuple[str, ...]:
         wanted = [m.strip() for m in requested if m.strip()] or [self._cleaners.default]
+        identifiers = []
         for model in wanted:
             try:
-                self._cleaners.get(model)
+                identifiers.append(self._cleaners.identifier(model))
             except InvalidRequest as exc:
                 raise InvalidRequest(f"field 'models': {exc.detail}") from None
             except ConfigurationError as exc:
                 raise InvalidRequest(
                     f"field 'models': {model!r} cannot be used: {exc.detail}"
                 ) from None
-        return tuple(dict.fromkeys(wanted))
+        return tuple(dict.fromkeys(identifiers))
 
     # --- executing --------------------------------------------------------------------------
 
@@ -220,11 +228,23 @@ class CleaningRuns:
         return finished
 
     def _load_tasks(self, run: CleaningRun) -> list[Task]:
+        """The run's tasks: stored ones as they are, the others built from their table (at
+        the version the run started with) and stored with their ground truth."""
+        versions: Mapping[str, str] = run.settings.get("table_versions") or {}
         tasks = []
-        for task_id in run.task_ids:
-            task = self._store.task(task_id, run.seed)
+        for name in run.task_ids:
+            table, dimension, difficulty = name.rsplit(".", 2)
+            version = versions.get(table, "")
+            task = self._store.task(name, run.seed, version)
             if task is None:
-                raise NotFound(f"Cleaning task {task_id!r} (seed {run.seed}) is gone.")
+                source = self._tasks.source(table)
+                if source is None or source.version != version:
+                    raise NotFound(
+                        f"Table {table!r} is gone or changed since the run started; start a "
+                        "new run."
+                    )
+                task = build_task(source, dimension, difficulty, run.seed)  # type: ignore[arg-type]
+                self._store.put_task(task)
             tasks.append(task)
         return tasks
 

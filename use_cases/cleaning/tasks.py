@@ -3,7 +3,7 @@
 Rules:
 - The tasks of a seed are every table x dimension x difficulty (`domain.DIMENSIONS`,
   `domain.DIFFICULTIES`), built by the injector; a task's id is `table.dimension.difficulty`
-  and, with the seed, names it for good (its table's version is recorded with it).
+  and, with the seed and its table's version, names it for good.
 - Listing tables and tasks is for admins, like evaluation datasets.
 """
 
@@ -18,6 +18,8 @@ from use_cases.access.domain import Caller, require_admin
 from use_cases.cleaning.domain import (
     DIFFICULTIES,
     DIMENSIONS,
+    Difficulty,
+    Dimension,
     SourceTable,
     Task,
     parse_choice,
@@ -25,6 +27,8 @@ from use_cases.cleaning.domain import (
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.ports import TableSource
 from use_cases.shared.errors import InvalidRequest
+
+PlannedTask = tuple[SourceTable, Dimension, Difficulty]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class CleaningTasks:
         return [t.summary() for t in tasks]
 
     def build(self, selection: TaskSelection) -> list[Task]:
+        return [build_task(s, dim, level, selection.seed) for s, dim, level in self.plan(selection)]
+
+    def plan(self, selection: TaskSelection) -> list[PlannedTask]:
+        """The (table, dimension, difficulty) of each task of `selection`, checked, in order;
+        nothing is built yet (that is the run's work)."""
         sources = {s.name: s for s in self._tables.list()}
         try:
             tables = parse_choice(selection.tables, list(sources), "table")
@@ -62,11 +71,14 @@ class CleaningTasks:
             name = {"table": "tables", "dimension": "dimensions"}.get(field, "difficulties")
             raise InvalidRequest(f"field '{name}': {exc}.") from None
         return [
-            build_task(sources[t], dim, level, selection.seed)  # type: ignore[arg-type]
+            (sources[t], dim, level)  # type: ignore[misc]
             for t in tables
             for dim in dimensions
             for level in difficulties
         ]
+
+    def source(self, name: str) -> SourceTable | None:
+        return next((s for s in self._tables.list() if s.name == name), None)
 
 
 def table_summary(source: SourceTable) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def is_missing(text: str) -> bool:
     return not text.strip()
 
 
+@lru_cache(maxsize=1 << 17)
 def number(text: str) -> float | None:
     text = text.strip()
     if not _NUMBER.match(text):

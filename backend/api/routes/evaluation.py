@@ -23,7 +23,7 @@ from backend.api.eval_schemas import (
 )
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
-from use_cases.evaluation.runs import DatasetUpload
+from use_cases.evaluation.runs import DatasetUpload, rows_to_csv
 from use_cases.shared.errors import NotFound
 
 router = APIRouter(tags=["evaluation"])
@@ -224,12 +224,19 @@ async def export_results(
     run_id: RunId,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
 ) -> Response:
-    export = await container.benchmark.export(admin, run_id)
+    cleaning = run_id.startswith("clean_")
+    if cleaning:
+        export = await container.cleaning_runs.export(admin, run_id)
+    else:
+        export = await container.benchmark.export(admin, run_id)
     filename = f"{export['run_id']}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if format == "json":
         return JSONResponse(export, headers=headers)
-    csv_text = await container.benchmark.export_csv(admin, export["run_id"])
+    if cleaning:
+        csv_text = rows_to_csv(export["task_results"])
+    else:
+        csv_text = await container.benchmark.export_csv(admin, export["run_id"])
     return Response(csv_text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
