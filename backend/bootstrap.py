@@ -23,6 +23,7 @@ from backend.features import (
     advice,
     calibration,
     chat,
+    cleaning,
     container_fields,
     evaluation,
     knowledge,
@@ -61,6 +62,9 @@ from use_cases.chat.agent import AgentLimits
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.search_discipline import DecideSearch
+from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
+from use_cases.cleaning.runs import CleaningRuns
+from use_cases.cleaning.tasks import CleaningTasks
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -161,6 +165,11 @@ class Container:
     # -- the prompt library (projects, use cases, prompts, versions) and its evaluations
     prompt_library: ManagePromptLibrary
     prompt_evaluations: EvaluatePromptVersions
+    # -- data-cleaning benchmarks
+    cleaning_tasks: CleaningTasks
+    cleaning_runs: CleaningRuns
+    cleaning_metrics: CleaningMetrics
+    cleaning_report: RenderCleaningReport
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -241,6 +250,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
         w, access_, prompts_, knowledge_, tables_, chat_, sleep=sleep, monotonic=monotonic
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
+    cleaning_ = cleaning.build(w, access_)
     return Container(
         settings=w.settings,
         **container_fields(
@@ -253,6 +263,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             admin_,
             evaluation_,
             calibration_,
+            cleaning_,
         ),
         adapters=w.adapters,
     )

@@ -16,6 +16,11 @@
                   model_default_store
     calibration/  response log, calibration store, fitter and reliability diagram
     offline/      the embedded default model (a PydanticAI FunctionModel)
+    cleaning/     data-cleaning benchmarks: tables (clean tables on disk), offline_cleaner
+                  (the rule-based default), agent_cleaner (a PydanticAI agent; its SQL tool
+                  reads a throw-away in-memory copy of one task's table, not a store),
+                  cleaners (which cleaner a model names), store (tasks, runs, results; one
+                  SQL for both databases), report (the HTML report)
     sql/          `SqlDb`: one store written once for SQLite and PostgreSQL (placeholders,
                   transactions, rows by name, times and JSON per dialect)
     sqlite/       the one SQLite connection policy: connection, migrations,
@@ -24,7 +29,7 @@
                   process-wide runtime adapters with no package of their own (job_store:
                   the jobs table, one store for SQLite and PostgreSQL)
 
-The port packages (knowledge, tables, chat, admin, calibration) import only `sql/`,
+The port packages (knowledge, tables, chat, admin, calibration, cleaning) import only `sql/`,
 `sqlite/`, `postgres/` and `use_cases`, never each other (an import-linter contract in
 pyproject.toml). `offline/` is the one consumer of others: the text helpers of
 `knowledge/` (`fts_query`, `spelling`) and `tables.loader.quote_identifier`.

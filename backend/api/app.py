@@ -23,6 +23,7 @@ from backend.api.routes import (
     advice,
     audit,
     chat,
+    cleaning,
     confidence,
     discipline,
     documents,
@@ -83,6 +84,7 @@ PROTECTED_ROUTERS = (
     evaluation.router,
     playground.router,
     library.router,
+    cleaning.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.
@@ -120,6 +122,9 @@ def create_app(
         resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
         if resumed:
             logger.info("Resuming evaluation runs: {}", ", ".join(resumed))
+        resumed = await built.cleaning_runs.resume_unfinished()
+        if resumed:
+            logger.info("Resuming cleaning runs: {}", ", ".join(resumed))
         # Before the first request: a dead process's answers never read `streaming` here.
         await _sweep_once(built)
         logger.info("Almanac {} ready ({})", __version__, storage_label(settings))

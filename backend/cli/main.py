@@ -16,6 +16,7 @@ from backend.cli.admin_commands import audit, keys_app
 from backend.cli.advice_commands import advise
 from backend.cli.calibration_commands import calibration_app, feedback
 from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
+from backend.cli.clean_commands import clean_app
 from backend.cli.common import (
     JsonOpt,
     VersionOpt,
@@ -70,6 +71,7 @@ app.add_typer(models_app, name="models")
 app.command()(feedback)
 app.add_typer(calibration_app, name="calibration")
 app.add_typer(db_app, name="db")
+app.add_typer(clean_app, name="clean")
 app.command()(advise)
 
 

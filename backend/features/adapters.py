@@ -23,6 +23,7 @@ from services.calibration import CalibrationStore, ResponseLog
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
+from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
@@ -68,6 +69,7 @@ class Adapters:
     prompt_library_store: PromptLibraryStore
     response_log: ResponseLog
     calibration_store: CalibrationStore
+    cleaning_store: CleaningStore
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -93,6 +95,7 @@ class Adapters:
         self.prompt_library_store.close()
         self.response_log.close()
         self.calibration_store.close()
+        self.cleaning_store.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -182,4 +185,5 @@ def build_adapters(
         planning=planning,
         presence=presence,
         sentence_vectors=sentence_vectors,
+        cleaning_store=app_stores.cleaning,
     )

@@ -25,6 +25,8 @@ from services.calibration import store as calibration_store
 from services.chat import advice_threads, history_store
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
+from services.cleaning import store as cleaning_store
+from services.cleaning.store import CleaningStore
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -45,6 +47,7 @@ class AppStores:
     run_store: RunStore
     advice_threads: AdviceThreads
     prompt_library: PromptLibraryStore
+    cleaning: CleaningStore
 
 
 def build_app_stores(
@@ -66,6 +69,7 @@ def build_app_stores(
         run_store=RunStore(target),
         advice_threads=AdviceThreads(target),
         prompt_library=PromptLibraryStore(target),
+        cleaning=CleaningStore(target),
     )
 
 
@@ -82,4 +86,5 @@ APP_MIGRATIONS: list[Migration] = [
     *run_store.PG_MIGRATIONS,
     *advice_threads.PG_MIGRATIONS,
     *prompt_library_store.PG_MIGRATIONS,
+    *cleaning_store.PG_MIGRATIONS,
 ]

@@ -95,6 +95,9 @@ APP_TABLES = (
     "advice_threads",
     "advice_entries",
     *prompt_library_store.TABLES,
+    "cleaning_tasks",
+    "cleaning_runs",
+    "cleaning_results",
 )
 #: Rows a migration of the target stores itself (the prompt library's default project, use
 #: cases and built-in prompts): they do not make the target "not empty", and they make way

@@ -209,6 +209,18 @@ EXPECTED: dict[tuple[str, str], Call] = {
             "limit": 1,
         },
     ),
+    # Data-cleaning benchmarks (issue 29): admins only, like evaluation runs.
+    ("GET", "/api/cleaning/tables"): Call(ADMIN_ONLY),
+    ("GET", "/api/cleaning/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
+    ("POST", "/api/cleaning/runs"): Call(
+        (401, 403, 403, 202),
+        json=lambda: {
+            "tables": ["services"],
+            "dimensions": ["uniqueness"],
+            "difficulties": ["easy"],
+        },
+    ),
+    ("GET", "/api/cleaning/runs"): Call(ADMIN_ONLY),
 }
 
 

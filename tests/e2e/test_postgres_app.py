@@ -181,3 +181,31 @@ def test_feedback_reaches_the_calibration_figures(url: str) -> None:
     after = httpx.get(f"{url}/confidence/stats", params={"days_back": 7}, timeout=10).json()
     assert after["with_feedback"] == stats["with_feedback"] - 1
     assert httpx.delete(f"{url}/feedback/{reply['response_id']}", timeout=10).status_code == 404
+
+
+def test_a_cleaning_run_is_executed_stored_and_measured_on_postgresql(url: str) -> None:
+    """The cleaning benchmark over a sample table and the real table, as a background job on
+    the PostgreSQL job queue, its results and metrics read back over HTTP."""
+    started = httpx.post(
+        f"{url}/api/cleaning/runs",
+        json={
+            "tables": ["services", "seattle-weather"],
+            "dimensions": ["uniqueness", "consistency"],
+            "difficulties": ["easy"],
+        },
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    deadline = time.monotonic() + 120
+    while True:
+        export = httpx.get(f"{url}/api/results/{run_id}", timeout=30).json()
+        if export["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert export["status"] == "completed" and len(export["task_results"]) == 4, export["progress"]
+    by_id = {r["task_id"]: r for r in export["task_results"]}
+    assert by_id["seattle-weather.uniqueness.easy"]["f1"] == 1.0
+    assert by_id["seattle-weather.consistency.easy"]["f1"] == 1.0
+    corruption = httpx.get(f"{url}/api/metrics/corruption/offline-rules", timeout=10).json()
+    assert corruption["run_id"] == run_id and corruption["corruption_rate"] == 0.0

@@ -136,3 +136,22 @@ def test_thresholds_must_be_ascending_and_complete() -> None:
     with pytest.raises(ValueError):
         PhraseThresholds((0.2, 0.4))
     assert PhraseThresholds((0.2, 0.5, 0.5, 0.8)).phrase_for(0.55) == "high"
+
+
+@pytest.mark.parametrize("reported", [0.0, 0.35, 0.9, 1.0])
+def test_a_model_reported_confidence_is_the_estimate_whatever_the_passage_scores(
+    reported: float,
+) -> None:
+    # The offline model reads the sentences it quotes; averaging its figure with the
+    # passages' retrieval scores separated right from wrong answers less well.
+    for cited in ([doc(0.1)], [doc(0.95), doc(0.9)], [TABLE]):
+        assert estimate_confidence(cited, [doc(0.5)], model_confidence=reported) == reported
+
+
+def test_a_reported_confidence_outside_0_1_is_clipped() -> None:
+    assert estimate_confidence([doc(0.5)], [], model_confidence=1.7) == 1.0
+    assert estimate_confidence([doc(0.5)], [], model_confidence=-0.2) == 0.0
+    # not a number: the passages decide, as without a report
+    assert estimate_confidence([doc(0.5)], [], model_confidence=float("nan")) == (
+        estimate_confidence([doc(0.5)], [])
+    )

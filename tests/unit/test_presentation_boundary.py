@@ -22,6 +22,10 @@ KNOWN = {
     ("backend/cli/eval_run_commands.py", "comparison.models"),
     ("backend/api/playground_schemas.py", "self.models"),  # the request's model names
     ("backend/api/library_schemas.py", "self.models"),  # a version run's model names
+    # Cleaning benchmarks: a request's and a run's model and table names.
+    ("backend/api/cleaning_schemas.py", "self.models"),
+    ("backend/api/cleaning_schemas.py", "self.tables"),
+    ("backend/api/cleaning_schemas.py", "run.models"),
 }
 
 

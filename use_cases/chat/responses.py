@@ -53,7 +53,7 @@ class ResponseRecord:
     `cited`: the citations the answer cites; `retrieved`: every citation the turn's tools
     returned (`AgentDeps.citations`); items may be `Citation`s, source dicts or anything with
     `kind` and `score`. `raw_confidence`, when given, is used instead of the estimator (e.g.
-    a confidence the advice model was asked for); `model_confidence` is blended into the
+    a confidence the advice model was asked for); `model_confidence` is taken as the
     estimate (the offline model reports one). `refused`: a content-filter refusal or a
     withheld answer. The can't-find answer is recognised from `response_text`.
     """

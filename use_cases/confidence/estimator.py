@@ -22,8 +22,11 @@ The formula (every constant is named below):
   - `focus = best cited strength / best retrieved strength` (1 when the answer cites the
     strongest passage found, less when it leans on weaker ones and ignores the best);
   - `evidence = ANSWER_FLOOR + ANSWER_SPAN * support * (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus)`;
-  - if the model reported its own confidence (the offline model does), the estimate is the
-    mean of `evidence` and that figure;
+  - if the model reported its own confidence (the offline model does, from the evidence of the
+    sentences it quotes: `services/offline/compose.py`), the estimate is that figure instead:
+    the model read the passages, the retrieval scores only say how they ranked (measured on
+    the corpora's evaluation sets, averaging the two separated right from wrong answers less
+    well than the model's figure alone, see docs/benchmarks.md);
   - if the model's answer cited passages no tool returned (removed before the answer was
     stored), the estimate is multiplied by `INVENTED_CITATION_FACTOR`: a model that invents
     sources is less to be trusted on what it says.
@@ -122,7 +125,7 @@ def estimate_confidence(
         focus = best_cited / top if top > 0 else 0.0
         value = ANSWER_FLOOR + ANSWER_SPAN * support * (FOCUS_FLOOR + (1 - FOCUS_FLOOR) * focus)
         if model_confidence is not None and math.isfinite(model_confidence):
-            value = (value + min(1.0, max(0.0, model_confidence))) / 2
+            value = min(1.0, max(0.0, model_confidence))
         if invented_citations > 0:
             value *= INVENTED_CITATION_FACTOR
     return round(min(1.0, max(0.0, value)), 4)

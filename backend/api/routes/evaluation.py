@@ -24,6 +24,7 @@ from backend.api.eval_schemas import (
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from use_cases.evaluation.runs import DatasetUpload
+from use_cases.shared.errors import NotFound
 
 router = APIRouter(tags=["evaluation"])
 
@@ -35,8 +36,9 @@ RunId = Annotated[
     Path(
         min_length=1,
         max_length=64,
-        pattern=r"^(run_[0-9a-f]{12}|latest|latest-completed)$",
-        description="A run id, or `latest` / `latest-completed`.",
+        pattern=r"^(run_[0-9a-f]{12}|clean_[0-9a-f]{12}|latest|latest-completed)$",
+        description="A run id (an answer run `run_...` or a cleaning run `clean_...`), or "
+        "`latest` / `latest-completed` (answer runs).",
     ),
 ]
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="A model id.")]
@@ -44,8 +46,16 @@ MetricRunId = Annotated[
     str | None,
     Query(
         max_length=64,
-        pattern=r"^run_[0-9a-f]{12}$",
-        description="The run (default: the latest completed run).",
+        pattern=r"^(run|clean)_[0-9a-f]{12}$",
+        description="The run (default: the latest completed run of the kind).",
+    ),
+]
+MetricKind = Annotated[
+    Literal["answers", "cleaning"] | None,
+    Query(
+        description="answers (evaluation runs) or cleaning (cleaning runs). By default: "
+        "cleaning for `corruption` or a `clean_` run id; else answers, and cleaning when the "
+        "model has no answer run."
     ),
 ]
 _NOT_FOUND = problem_responses(404)
@@ -197,6 +207,8 @@ async def compare_runs(
     summary="A run: status, progress, aggregates and per-case results; admins only",
 )
 async def get_results(container: ContainerDep, admin: AdminDep, run_id: RunId) -> dict[str, Any]:
+    if run_id.startswith("clean_"):
+        return await container.cleaning_runs.export(admin, run_id)
     return await container.benchmark.export(admin, run_id)
 
 
@@ -242,7 +254,10 @@ REPORT_CSP = (
     "admins only",
 )
 async def results_report(container: ContainerDep, admin: AdminDep, run_id: RunId) -> HTMLResponse:
-    html = await container.run_report.execute(admin, run_id)
+    if run_id.startswith("clean_"):
+        html = await container.cleaning_report.execute(admin, run_id)
+    else:
+        html = await container.run_report.execute(admin, run_id)
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
@@ -284,14 +299,27 @@ async def metrics_dimension(
 @router.get(
     "/api/metrics/{metric}/{model}",
     responses=_NOT_FOUND,
-    summary="One metric family (f1, reliability, robustness, drift, calibration) of a model; "
-    "admins only",
+    summary="One metric family of a model: f1, reliability, robustness, drift, calibration "
+    "(answer runs), f1, corruption, drift, reliability, robustness (cleaning runs); admins only",
 )
 async def metrics_for_model(
     container: ContainerDep,
     admin: AdminDep,
-    metric: Literal["f1", "reliability", "robustness", "drift", "calibration"],
+    metric: Literal["f1", "reliability", "robustness", "drift", "calibration", "corruption"],
     model: ModelName,
     run_id: MetricRunId = None,
+    kind: MetricKind = None,
 ) -> dict[str, Any]:
-    return await container.run_metrics.for_model(admin, metric, model, run_id)
+    if kind is None and (metric == "corruption" or (run_id or "").startswith("clean_")):
+        kind = "cleaning"
+    if kind == "cleaning":
+        return await container.cleaning_metrics.for_model(admin, metric, model, run_id)
+    try:
+        return await container.run_metrics.for_model(admin, metric, model, run_id)
+    except NotFound as not_an_answer_model:
+        if kind == "answers":
+            raise
+        try:  # no answer run of this model: its cleaning run's, if it has one
+            return await container.cleaning_metrics.for_model(admin, metric, model, run_id)
+        except NotFound:
+            raise not_an_answer_model from None

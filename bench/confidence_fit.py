@@ -1,0 +1,196 @@
+"""Fit the offline answer's confidence on the corpora's dev splits, and show what separates
+right from wrong answers.
+
+Run from the repository root:
+
+    python -m bench.confidence_fit [--split dev] [--features meaning,lexical]
+                                   [--save rows.json | --load rows.json]
+
+Every corpus but the held-out ones (`"held_out": true` in its corpus.json) is ingested alone
+into a fresh data directory and its split answered, as `almanac eval answers --corpus` does;
+for each answered case (not refused) the features of its answer
+(`services.offline.compose.confidence_features`) are recorded with whether it was right.
+Printed, per corpus and for the union: how well each feature alone separates right from
+wrong (AUROC), the AUROC of the confidence in force (`CONFIDENCE_WEIGHTS`), of a logistic
+model of `--features` fitted on the union (L2-regularised, by Newton's method, each corpus
+weighing the same) and of the same model fitted without the corpus it is scored on ("left
+out": the figure to trust for documents nobody fitted on), and its coefficients: the
+figures to put in `CONFIDENCE_BIAS` / `CONFIDENCE_WEIGHTS`. Nothing is asserted. The
+held-out corpus is never read here: measure it with `almanac eval answers`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from backend.cli.eval_commands import (  # noqa: E402
+    CORPORA_DIR,
+    HANDBOOK,
+    corpus_names,
+    corpus_report,
+)
+from services.offline.compose import (  # noqa: E402
+    CONFIDENCE_BIAS,
+    CONFIDENCE_WEIGHTS,
+    observing_confidence,
+)
+from use_cases.calibration.stats import auroc  # noqa: E402
+from use_cases.evaluation.answers import CaseResult  # noqa: E402
+
+Row = dict[str, object]
+
+
+def tuned_corpora() -> list[str]:
+    """Every corpus `--corpus` knows but those marked held out."""
+    names = []
+    for name in corpus_names():
+        manifest = CORPORA_DIR / name / "corpus.json"
+        held_out = manifest.is_file() and json.loads(manifest.read_text("utf-8")).get("held_out")
+        if name != HANDBOOK and held_out:
+            continue
+        names.append(name)
+    return names
+
+
+def collect(name: str, split: str) -> list[Row]:
+    """The answered cases of corpus `name`'s split: features and whether each was right."""
+    heard: dict[str, dict[str, float]] = {}
+    rows: list[Row] = []
+
+    def on_case(result: CaseResult) -> None:
+        features = heard.pop(result.question, None)
+        if features is not None and not result.refused and result.error is None:
+            rows.append({"corpus": name, "id": result.id, "correct": result.correct, **features})
+
+    with observing_confidence(lambda question, features: heard.__setitem__(question, features)):
+        corpus_report(name, split, on_case=on_case)
+    return rows
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+def fit(rows: Sequence[Row], features: Sequence[str], l2: float = 0.1) -> list[float]:
+    """Bias then one weight per feature: L2-regularised logistic regression (the bias is not
+    penalised), by Newton's method on the 1 + k parameters. Each corpus weighs the same in
+    the fit however many answers it has (the handbook's dev split is ten times the others':
+    unweighted, the fit would be the handbook's)."""
+    k = len(features) + 1
+    weights = [0.0] * k
+    xs = [[1.0, *(float(r[f]) for f in features)] for r in rows]  # type: ignore[arg-type]
+    ys = [1.0 if r["correct"] else 0.0 for r in rows]
+    sizes = Counter(str(r["corpus"]) for r in rows)
+    shares = [len(rows) / len(sizes) / sizes[str(r["corpus"])] for r in rows]
+    for _ in range(50):
+        grad = [l2 * w if j else 0.0 for j, w in enumerate(weights)]
+        hess = [[(l2 if i == j and i else 0.0) for j in range(k)] for i in range(k)]
+        for x, y, share in zip(xs, ys, shares, strict=True):
+            p = _logistic(sum(w * v for w, v in zip(weights, x, strict=True)))
+            for i in range(k):
+                grad[i] += share * (p - y) * x[i]
+                for j in range(k):
+                    hess[i][j] += share * p * (1 - p) * x[i] * x[j]
+        step = _solve(hess, grad)
+        weights = [w - s for w, s in zip(weights, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    return weights
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    """x with a·x = b (Gaussian elimination with partial pivoting; a is small and SPD)."""
+    n = len(b)
+    m = [[*row, rhs] for row, rhs in zip(a, b, strict=True)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(n):
+            if r != col and m[col][col]:
+                factor = m[r][col] / m[col][col]
+                m[r] = [a - factor * c for a, c in zip(m[r], m[col], strict=True)]
+    return [m[i][n] / m[i][i] if m[i][i] else 0.0 for i in range(n)]
+
+
+def score(row: Row, bias: float, weights: Mapping[str, float]) -> float:
+    return _logistic(bias + sum(w * float(row[f]) for f, w in weights.items()))  # type: ignore[arg-type]
+
+
+def _auc(rows: Sequence[Row], value: object) -> str:
+    pairs = [(value(r) if callable(value) else float(r[value]), bool(r["correct"])) for r in rows]  # type: ignore[arg-type]
+    figure = auroc(pairs)
+    return "n/a" if figure is None else f"{figure:.2f}"
+
+
+def report(rows: Sequence[Row], features: Sequence[str]) -> None:
+    coefficients = fit(rows, features)
+    fitted = dict(zip(features, coefficients[1:], strict=True))
+    names = sorted({str(r["corpus"]) for r in rows}, key=lambda n: (n != HANDBOOK, n))
+    singles = [f for f in rows[0] if f not in ("corpus", "id", "correct")] if rows else []
+    header = ["corpus", "answered", "right", "in force", "fitted", "left out", *singles]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for name in [*names, "all"]:
+        part = [r for r in rows if name in ("all", r["corpus"])]
+        if name == "all":
+            left_out = ""
+        else:  # fitted on the other corpora only: how the model does on documents it never saw
+            other = fit([r for r in rows if r["corpus"] != name], features)
+            weights = dict(zip(features, other[1:], strict=True))
+            left_out = _auc(part, lambda r, b=other[0], w=weights: score(r, b, w))
+        cells = [
+            name,
+            str(len(part)),
+            str(sum(bool(r["correct"]) for r in part)),
+            _auc(part, lambda r: score(r, CONFIDENCE_BIAS, CONFIDENCE_WEIGHTS)),
+            _auc(part, lambda r: score(r, coefficients[0], fitted)),
+            left_out,
+            *(_auc(part, f) for f in singles),
+        ]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    print(f"in force: bias {CONFIDENCE_BIAS}, weights {CONFIDENCE_WEIGHTS}")
+    print(
+        f"fitted on {len(rows)} answers: bias {coefficients[0]:.2f}, weights "
+        + "{"
+        + ", ".join(f'"{f}": {w:.2f}' for f, w in fitted.items())
+        + "}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", default="dev", help="dev (default), test or all")
+    parser.add_argument("--corpus", action="append", help="only these (default: all not held out)")
+    parser.add_argument("--features", default=",".join(CONFIDENCE_WEIGHTS))
+    parser.add_argument("--save", type=Path, help="write the recorded rows to this JSON file")
+    parser.add_argument("--load", type=Path, help="refit on rows saved before (no answering)")
+    args = parser.parse_args(argv)
+    if args.load:
+        rows = json.loads(args.load.read_text(encoding="utf-8"))
+    else:
+        rows = []
+        for name in args.corpus or tuned_corpora():
+            print(f"answering {name} ({args.split})...", file=sys.stderr)
+            rows.extend(collect(name, args.split))
+    if args.save:
+        args.save.write_text(json.dumps(rows), encoding="utf-8")
+    if not rows:
+        print("no answered cases")
+        return 1
+    report(rows, [f.strip() for f in args.features.split(",") if f.strip()])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

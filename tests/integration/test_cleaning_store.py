@@ -1,0 +1,106 @@
+"""The cleaning store on real databases: every test runs on SQLite and on PostgreSQL, through
+the port only (tasks kept once with their ground truth, runs moving through their statuses,
+results written once per key), and on the in-memory fake the unit tests use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.cleaning.store import CleaningStore
+from tests.fakes.cleaning import InMemoryCleaningStore
+from tests.postgres import BACKENDS
+from tests.store_backends import AppDb, open_app_db
+from use_cases.cleaning.domain import SourceTable, Table
+from use_cases.cleaning.inject import build_task
+from use_cases.cleaning.ports import CleaningRun
+
+T0, T1, T2 = (f"2026-03-02T12:00:0{i}+00:00" for i in range(3))
+SOURCE = SourceTable(
+    Table("t", ("k", "v"), tuple((str(i), f"value {i % 3}") for i in range(20))),
+    "T",
+    "test",
+    "CC0",
+    "v1",
+    key="k",
+)
+
+
+MEMORY = "memory"
+
+
+@pytest.fixture(params=[*BACKENDS, MEMORY])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    if backend == MEMORY:
+        yield None
+        return
+    yield from open_app_db(backend, tmp_path, request)
+
+
+@pytest.fixture
+def store(app_db: AppDb | None):
+    if app_db is None:
+        yield InMemoryCleaningStore()
+        return
+    opened = app_db.open(CleaningStore)
+    yield opened
+    opened.close()
+
+
+def _run(run_id: str, at: str) -> CleaningRun:
+    return CleaningRun(
+        run_id=run_id,
+        status="queued",
+        models=("offline-rules",),
+        task_ids=("t.uniqueness.easy",),
+        settings={"seed": 3, "repeats": 1, "concurrency": 2},
+        created_by="root",
+        created_at=at,
+        total=1,
+    )
+
+
+def test_a_task_is_kept_once_with_its_ground_truth(store: CleaningStore) -> None:
+    task = build_task(SOURCE, "uniqueness", "easy", seed=3)
+    store.put_task(task)
+    store.put_task(task)  # the same id and seed: kept as it was
+
+    assert store.task("t.uniqueness.easy", 3) == task
+    assert store.task("t.uniqueness.easy", 4) is None
+
+
+def test_runs_move_through_their_statuses_and_list_newest_first(store: CleaningStore) -> None:
+    store.create(_run("clean_000000000001", T0))
+    store.create(_run("clean_000000000002", T1))
+
+    assert [r.run_id for r in store.list(10, 0)] == ["clean_000000000002", "clean_000000000001"]
+    assert [r.run_id for r in store.unfinished()] == ["clean_000000000001", "clean_000000000002"]
+    store.set_status("clean_000000000001", "running", at=T1)
+    store.set_status("clean_000000000001", "completed", at=T2)
+
+    done = store.get("clean_000000000001")
+    assert done is not None and done.status == "completed"
+    assert (done.started_at, done.finished_at) == (T1, T2)
+    assert done.settings == {"seed": 3, "repeats": 1, "concurrency": 2} and done.seed == 3
+    assert store.latest("completed") == done
+    assert store.latest() == store.get("clean_000000000002")
+    assert [r.run_id for r in store.unfinished()] == ["clean_000000000002"]
+
+
+def test_a_result_is_written_once_per_model_task_and_repeat(store: CleaningStore) -> None:
+    store.create(_run("clean_000000000001", T0))
+    key = ("offline-rules", "t.uniqueness.easy", 0)
+    row = {"model": "offline-rules", "f1": 0.5, "drift_score": float("nan"), "actions": [1, 2]}
+
+    assert store.add_result("clean_000000000001", key, row) is True
+    assert store.add_result("clean_000000000001", key, {**row, "f1": 1.0}) is False
+
+    assert store.done("clean_000000000001") == {key}
+    assert store.results("clean_000000000001") == [{**row, "drift_score": None}]
+    assert store.results("clean_000000000002") == []

@@ -1,0 +1,151 @@
+"""`CleaningRuns` on fakes: a run stores its tasks and one scored result per (model, task,
+repeat); a resumed run cleans only what has no result; an invalid answer, a failing or a slow
+cleaner is scored as no repair with the reason; bad requests store nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, SteppingClock
+from tests.fakes.cleaning import FakeCleaners, InMemoryCleaningStore, ListedTables, ScriptedCleaner
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import CLI_ADMIN, Caller
+from use_cases.cleaning.domain import CellChange, CleaningResult, RowRemoval, SourceTable, Table
+from use_cases.cleaning.ports import CleaningRequest
+from use_cases.cleaning.runs import CLEANING_RUN, CleaningRunRequest, CleaningRuns
+from use_cases.cleaning.tasks import CleaningTasks
+from use_cases.shared.errors import Forbidden, InvalidRequest
+
+SOURCE = SourceTable(
+    Table("t", ("k", "v"), tuple((str(i), ("red", "blue")[i % 2]) for i in range(30))),
+    "T",
+    "test",
+    "CC0",
+    "v1",
+    key="k",
+)
+
+
+def remove_copies(request: CleaningRequest) -> CleaningResult:
+    seen: set[tuple[str, ...]] = set()
+    removals = []
+    for i, row in enumerate(request.table.rows):
+        if row in seen:
+            removals.append(RowRemoval(i, "copy"))
+        seen.add(row)
+    return CleaningResult(removals=tuple(removals))
+
+
+class World:
+    def __init__(self, **cleaners: ScriptedCleaner) -> None:
+        self.store = InMemoryCleaningStore()
+        self.jobs = InMemoryJobQueue()
+        clock = SteppingClock()
+        ticks = iter(range(10**6))
+        self.runs = CleaningRuns(
+            CleaningTasks(ListedTables(SOURCE)),
+            self.store,
+            FakeCleaners(**(cleaners or {"rules": ScriptedCleaner(remove_copies)})),
+            clock,
+            RecordAudit(InMemoryAuditLog(), clock),
+            self.jobs,
+            lambda: next(ticks) / 1000,
+            default_concurrency=2,
+            timeout_s=0.05,
+        )
+        self.jobs.register(CLEANING_RUN, self.runs.run_job)
+
+
+UNIQUE = CleaningRunRequest(dimensions=("uniqueness",), difficulties=("easy", "hard"))
+
+
+async def test_a_scheduled_run_stores_its_tasks_and_one_scored_result_each() -> None:
+    world = World()
+    run = await world.runs.start(CLI_ADMIN, CleaningRunRequest(**{**UNIQUE.__dict__, "repeats": 2}))
+    assert run.total == 4 and run.status == "queued"
+    assert world.store.task("t.uniqueness.hard", 0) is not None  # with its ground truth
+
+    world.runs.schedule(run.run_id)
+    await world.jobs.run_all()
+
+    export = await world.runs.export(CLI_ADMIN, run.run_id)
+    assert export["status"] == "completed" and export["progress"]["done"] == 4
+    assert [(r["task_id"], r["repeat"]) for r in export["task_results"]] == [
+        ("t.uniqueness.easy", 0), ("t.uniqueness.easy", 1),
+        ("t.uniqueness.hard", 0), ("t.uniqueness.hard", 1),
+    ]  # fmt: skip
+    assert all(r["valid"] and r["error"] is None for r in export["task_results"])
+    # exact copies are all the scripted cleaner removes: easy has no near duplicates
+    assert [r["f1"] for r in export["task_results"][:2]] == [1.0, 1.0]
+    assert export["aggregates"]["rules"]["reliability"]["repeats"] == 2
+
+
+async def test_a_resumed_run_cleans_only_the_tasks_without_a_result() -> None:
+    cleaner = ScriptedCleaner(remove_copies)
+    world = World(rules=cleaner)
+    run = await world.runs.start(CLI_ADMIN, UNIQUE)
+    world.store.add_result(run.run_id, ("rules", "t.uniqueness.easy", 0), {"kept": True})
+    world.store.set_status(run.run_id, "running", at="2026-03-02T12:00:00+00:00")
+
+    assert await world.runs.resume_unfinished() == [run.run_id]
+    await world.jobs.run_all()
+
+    assert cleaner.calls == ["t.uniqueness.hard"]
+    assert world.store.results(run.run_id)[0] == {"kept": True}
+
+
+async def test_invalid_failing_and_slow_cleaners_score_no_repair_with_the_reason() -> None:
+    def bad(request: CleaningRequest) -> CleaningResult:
+        return CleaningResult(changes=(CellChange(0, "nope", "x"),))
+
+    def broken(request: CleaningRequest) -> CleaningResult:
+        raise RuntimeError("bug")
+
+    world = World(
+        invalid=ScriptedCleaner(bad),
+        broken=ScriptedCleaner(broken),
+        slow=ScriptedCleaner(remove_copies, hang=True),
+    )
+    request = CleaningRunRequest(
+        models=("invalid", "broken", "slow"), dimensions=("uniqueness",), difficulties=("easy",)
+    )
+    run = await world.runs.start(CLI_ADMIN, request)
+    await world.runs.execute(run.run_id)
+
+    rows = {r["model"]: r for r in world.store.results(run.run_id)}
+    assert "column 'nope'" in rows["invalid"]["error"]
+    assert rows["broken"]["error"] == "internal error (RuntimeError)"
+    assert rows["slow"]["error"] == "the cleaner did not answer within 0.05 s"
+    for row in rows.values():
+        assert row["valid"] is False and row["tp"] == 0 and row["fn"] == row["errors_injected"]
+    export = await world.runs.export(CLI_ADMIN, run.run_id)
+    assert export["status"] == "completed" and export["progress"]["failed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (CleaningRunRequest(tables=("x",)), "tables"),
+        (CleaningRunRequest(dimensions=("beauty",)), "dimensions"),
+        (CleaningRunRequest(difficulties=("extreme",)), "difficulties"),
+        (CleaningRunRequest(models=("nope",)), "models"),
+        (CleaningRunRequest(repeats=0), "repeats"),
+        (CleaningRunRequest(concurrency=99), "concurrency"),
+    ],
+)
+async def test_a_bad_request_names_its_field_and_stores_nothing(
+    request_: CleaningRunRequest, field: str
+) -> None:
+    world = World()
+    with pytest.raises(InvalidRequest, match=f"field '{field}'"):
+        await world.runs.start(CLI_ADMIN, request_)
+    assert world.store.list(10, 0) == [] and world.store.task("t.uniqueness.easy", 0) is None
+
+
+async def test_only_admins_run_or_read_cleaning_benchmarks() -> None:
+    world = World()
+    user = Caller(user_id="ana", role="user", key_id=None)
+    with pytest.raises(Forbidden):
+        await world.runs.start(user, UNIQUE)
+    with pytest.raises(Forbidden):
+        await world.runs.export(user, "latest")

@@ -1,0 +1,311 @@
+"""Cleaning runs: start, execute in the background, resume, export.
+
+Rules:
+- Starting a run checks everything before anything is stored: the tables, dimensions and
+  difficulties (all of each by default), every model (allowed and usable; the offline
+  cleaner by default), `repeats` (1 to 5), `concurrency` (1 to 32). A bad request is
+  `InvalidRequest` naming the field; nothing is stored. The run's tasks are built and stored
+  (with their ground truth) when it starts.
+- The plan is models x tasks x repeats; a result is stored as soon as it is scored, once per
+  (model, task, repeat), so a run resumed after a crash cleans only what has no result.
+- A cleaner that fails, times out (CLEANING_TIMEOUT) or answers an invalid result is scored
+  as if it had repaired nothing, with `valid: false` and the `error`; the run goes on.
+- A started run is executed as a background job (`cleaning_run`), like evaluation runs.
+- Run ids are `clean_` and 12 hex digits, so `GET /api/results/{run_id}` tells them from
+  answer runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller, require_admin
+from use_cases.cleaning.domain import CleaningResult, Task, result_problem
+from use_cases.cleaning.metrics import score
+from use_cases.cleaning.ports import (
+    Cleaners,
+    CleaningRequest,
+    CleaningRun,
+    CleaningStore,
+    ResultKey,
+    RunStatus,
+)
+from use_cases.cleaning.results import build_export
+from use_cases.cleaning.tasks import CleaningTasks, TaskSelection
+from use_cases.jobs.queue import JobQueue, JobRun
+from use_cases.shared.clock import Clock, utc
+from use_cases.shared.errors import AlmanacError, ConfigurationError, InvalidRequest, NotFound
+
+_log = logging.getLogger(__name__)
+
+CLEANING_RUN = "cleaning_run"
+"""The job kind of a cleaning run."""
+RUN_START = "cleaning_run.start"
+RUN_ID = re.compile(r"^clean_[0-9a-f]{12}$")
+MAX_CONCURRENCY = 32
+MAX_REPEATS = 5
+ACTIONS_KEPT = 50
+"""Actions (with their justifications) kept per result, in the order the cleaner gave them."""
+
+Monotonic = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class CleaningRunRequest:
+    models: Sequence[str] = ()
+    tables: Sequence[str] = ()
+    dimensions: Sequence[str] = ()
+    difficulties: Sequence[str] = ()
+    seed: int = 0
+    repeats: int = 1
+    concurrency: int | None = None
+
+
+OnRow = Callable[[Mapping[str, Any]], None]
+
+
+class CleaningRuns:
+    """Starts, executes, resumes and exports cleaning runs (see the module rules)."""
+
+    def __init__(
+        self,
+        tasks: CleaningTasks,
+        store: CleaningStore,
+        cleaners: Cleaners,
+        clock: Clock,
+        audit: RecordAudit,
+        jobs: JobQueue,
+        monotonic: Monotonic,
+        *,
+        default_concurrency: int,
+        timeout_s: float,
+    ) -> None:
+        self._tasks = tasks
+        self._store = store
+        self._cleaners = cleaners
+        self._clock = clock
+        self._audit = audit
+        self._jobs = jobs
+        self._monotonic = monotonic
+        self._default_concurrency = default_concurrency
+        self._timeout_s = timeout_s
+        self._job_ids: dict[str, str] = {}
+
+    # --- starting ---------------------------------------------------------------------------
+
+    async def start(self, caller: Caller, request: CleaningRunRequest) -> CleaningRun:
+        require_admin(caller, "Running cleaning benchmarks")
+        return await asyncio.to_thread(self._create, caller, request)
+
+    def _create(self, caller: Caller, request: CleaningRunRequest) -> CleaningRun:
+        concurrency = request.concurrency or self._default_concurrency
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise InvalidRequest(f"field 'concurrency' must be 1 to {MAX_CONCURRENCY}.")
+        if not 1 <= request.repeats <= MAX_REPEATS:
+            raise InvalidRequest(f"field 'repeats' must be 1 to {MAX_REPEATS}.")
+        models = self._models(request.models)
+        selection = TaskSelection(
+            request.tables, request.dimensions, request.difficulties, request.seed
+        )
+        tasks = self._tasks.build(selection)
+        for task in tasks:
+            self._store.put_task(task)
+        run = CleaningRun(
+            run_id=f"clean_{uuid.uuid4().hex[:12]}",
+            status="queued",
+            models=models,
+            task_ids=tuple(t.id for t in tasks),
+            settings={
+                "seed": request.seed,
+                "repeats": request.repeats,
+                "concurrency": concurrency,
+                "tables": sorted({t.table for t in tasks}),
+                "dimensions": sorted({t.dimension for t in tasks}),
+                "difficulties": sorted({t.difficulty for t in tasks}),
+            },
+            created_by=caller.user_id,
+            created_at=self._now(),
+            total=len(models) * len(tasks) * request.repeats,
+        )
+        self._store.create(run)
+        self._audit.record(
+            caller,
+            RUN_START,
+            f"cleaning_run:{run.run_id}",
+            after={"models": list(models), "tasks": len(tasks), "seed": request.seed},
+        )
+        return run
+
+    def _models(self, requested: Sequence[str]) -> tuple[str, ...]:
+        wanted = [m.strip() for m in requested if m.strip()] or [self._cleaners.default]
+        for model in wanted:
+            try:
+                self._cleaners.get(model)
+            except InvalidRequest as exc:
+                raise InvalidRequest(f"field 'models': {exc.detail}") from None
+            except ConfigurationError as exc:
+                raise InvalidRequest(
+                    f"field 'models': {model!r} cannot be used: {exc.detail}"
+                ) from None
+        return tuple(dict.fromkeys(wanted))
+
+    # --- executing --------------------------------------------------------------------------
+
+    def schedule(self, run_id: str) -> str:
+        job = self._jobs.submit(
+            CLEANING_RUN, f"cleaning run {run_id}", {"run_id": run_id}, unique_key=run_id
+        )
+        self._job_ids[run_id] = job.id
+        return job.id
+
+    async def run_job(self, job: JobRun) -> None:
+        await self.execute(str(job.payload["run_id"]))
+
+    async def resume_unfinished(self) -> list[str]:
+        runs = await asyncio.to_thread(self._store.unfinished)
+        for run in runs:
+            _log.info("Resuming cleaning run %s", run.run_id)
+            await asyncio.to_thread(self.schedule, run.run_id)
+        return [r.run_id for r in runs]
+
+    async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
+        """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
+        job_id = self._job_ids.get(run_id)
+        while job_id is not None:
+            job = await asyncio.to_thread(self._jobs.get, job_id)
+            if job is None or job.status in ("done", "failed"):
+                return
+            await asyncio.sleep(poll_s)
+
+    async def execute(self, run_id: str, on_row: OnRow | None = None) -> CleaningRun:
+        """Clean what `run_id` has no result for yet, then mark it completed."""
+        run = await asyncio.to_thread(self._store.get, run_id)
+        if run is None:
+            raise NotFound(f"No cleaning run {run_id!r}.")
+        try:
+            tasks = await asyncio.to_thread(self._load_tasks, run)
+        except AlmanacError as exc:
+            await asyncio.to_thread(self._set, run_id, "failed", exc.detail)
+            raise
+        await asyncio.to_thread(self._set, run_id, "running")
+        done = await asyncio.to_thread(self._store.done, run_id)
+        plan = [
+            (model, task, repeat)
+            for model in run.models
+            for task in tasks
+            for repeat in range(run.repeats)
+            if (model, task.id, repeat) not in done
+        ]
+        gate = asyncio.Semaphore(int(run.settings.get("concurrency", 1)))
+
+        async def one(model: str, task: Task, repeat: int) -> None:
+            async with gate:
+                row = await self._clean_one(model, task, repeat)
+            key: ResultKey = (model, task.id, repeat)
+            await asyncio.to_thread(self._store.add_result, run_id, key, row)
+            if on_row is not None:
+                on_row(row)
+
+        await asyncio.gather(*(one(m, t, r) for m, t, r in plan))
+        await asyncio.to_thread(self._set, run_id, "completed")
+        finished = await asyncio.to_thread(self._store.get, run_id)
+        assert finished is not None
+        return finished
+
+    def _load_tasks(self, run: CleaningRun) -> list[Task]:
+        tasks = []
+        for task_id in run.task_ids:
+            task = self._store.task(task_id, run.seed)
+            if task is None:
+                raise NotFound(f"Cleaning task {task_id!r} (seed {run.seed}) is gone.")
+            tasks.append(task)
+        return tasks
+
+    async def _clean_one(self, model: str, task: Task, repeat: int) -> dict[str, Any]:
+        request = CleaningRequest(task.id, task.instructions, task.dirty, task.dimension, task.key)
+        started = self._monotonic()
+        error: str | None = None
+        result = CleaningResult()
+        try:
+            cleaner = self._cleaners.get(model)
+            result = await asyncio.wait_for(cleaner.clean(request), self._timeout_s)
+        except TimeoutError:
+            error = f"the cleaner did not answer within {self._timeout_s:g} s"
+        except AlmanacError as exc:
+            error = exc.detail
+        except Exception as exc:  # a cleaner's bug must not stop the run
+            _log.exception("Cleaner %s failed on %s", model, task.id)
+            error = f"internal error ({type(exc).__name__})"
+        latency_ms = round((self._monotonic() - started) * 1000, 1)
+        if error is None:
+            problem = result_problem(task.dirty, result)
+            if problem is not None:
+                error = f"invalid result: {problem}"
+        usage = result.usage
+        if error is not None:
+            result = CleaningResult(usage=usage)
+        scored = await asyncio.to_thread(score, task, result)
+        actions = [{"action": "change", **c.as_dict()} for c in result.changes] + [
+            {"action": "remove", **r.as_dict()} for r in result.removals
+        ]
+        return {
+            "model": model,
+            "task_id": task.id,
+            "table": task.table,
+            "dimension": task.dimension,
+            "difficulty": task.difficulty,
+            "repeat": repeat,
+            "valid": error is None,
+            "error": error,
+            **scored.as_dict(),
+            "errors_injected": len(task.truth.errors),
+            "changes": len(result.changes),
+            "removals": len(result.removals),
+            "latency_ms": latency_ms,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": usage.cost_usd,
+            "actions": actions[:ACTIONS_KEPT],
+        }
+
+    def _set(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
+        self._store.set_status(run_id, status, at=self._now(), error=error)
+
+    def _now(self) -> str:
+        return utc(self._clock.now()).isoformat(timespec="seconds")
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def list(self, caller: Caller, *, limit: int = 50, offset: int = 0) -> list[CleaningRun]:
+        require_admin(caller, "Reading cleaning runs")
+        return await asyncio.to_thread(self._store.list, limit, offset)
+
+    async def export(self, caller: Caller, run_id: str) -> dict[str, Any]:
+        """The run in the shape of docs/cleaning.md; `run_id` may be `latest` or
+        `latest-completed` (the newest cleaning run)."""
+        require_admin(caller, "Reading cleaning runs")
+        return await asyncio.to_thread(self._export, run_id)
+
+    def record(self, run_id: str) -> CleaningRun:
+        if run_id == "latest":
+            found = self._store.latest()
+        elif run_id == "latest-completed":
+            found = self._store.latest("completed")
+        else:
+            found = self._store.get(run_id) if RUN_ID.match(run_id) else None
+        if found is None:
+            if run_id.startswith("latest"):
+                raise NotFound("No cleaning run yet: start one with POST /api/cleaning/runs.")
+            raise NotFound(f"No cleaning run {run_id!r}.")
+        return found
+
+    def _export(self, run_id: str) -> dict[str, Any]:
+        run = self.record(run_id)
+        return build_export(run, self._store.results(run.run_id))

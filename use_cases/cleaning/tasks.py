@@ -1,0 +1,82 @@
+"""The clean tables and the tasks built from them.
+
+Rules:
+- The tasks of a seed are every table x dimension x difficulty (`domain.DIMENSIONS`,
+  `domain.DIFFICULTIES`), built by the injector; a task's id is `table.dimension.difficulty`
+  and, with the seed, names it for good (its table's version is recorded with it).
+- Listing tables and tasks is for admins, like evaluation datasets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from use_cases.access.domain import Caller, require_admin
+from use_cases.cleaning.domain import (
+    DIFFICULTIES,
+    DIMENSIONS,
+    SourceTable,
+    Task,
+    parse_choice,
+)
+from use_cases.cleaning.inject import build_task
+from use_cases.cleaning.ports import TableSource
+from use_cases.shared.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class TaskSelection:
+    tables: Sequence[str] = ()
+    dimensions: Sequence[str] = ()
+    difficulties: Sequence[str] = ()
+    seed: int = 0
+
+
+class CleaningTasks:
+    """The tables and the tasks of a selection (see the module rules)."""
+
+    def __init__(self, tables: TableSource) -> None:
+        self._tables = tables
+
+    async def list_tables(self, caller: Caller) -> list[dict[str, Any]]:
+        require_admin(caller, "Reading cleaning benchmarks")
+        sources = await asyncio.to_thread(self._tables.list)
+        return [table_summary(s) for s in sources]
+
+    async def list(self, caller: Caller, selection: TaskSelection) -> list[dict[str, Any]]:
+        require_admin(caller, "Reading cleaning benchmarks")
+        tasks = await asyncio.to_thread(self.build, selection)
+        return [t.summary() for t in tasks]
+
+    def build(self, selection: TaskSelection) -> list[Task]:
+        sources = {s.name: s for s in self._tables.list()}
+        try:
+            tables = parse_choice(selection.tables, list(sources), "table")
+            dimensions = parse_choice(selection.dimensions, DIMENSIONS, "dimension")
+            difficulties = parse_choice(selection.difficulties, DIFFICULTIES, "difficulty")
+        except ValueError as exc:
+            field = str(exc).split()[1]
+            name = {"table": "tables", "dimension": "dimensions"}.get(field, "difficulties")
+            raise InvalidRequest(f"field '{name}': {exc}.") from None
+        return [
+            build_task(sources[t], dim, level, selection.seed)  # type: ignore[arg-type]
+            for t in tables
+            for dim in dimensions
+            for level in difficulties
+        ]
+
+
+def table_summary(source: SourceTable) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "title": source.title,
+        "source": source.source,
+        "licence": source.licence,
+        "version": source.version,
+        "rows": len(source.table.rows),
+        "columns": list(source.table.columns),
+        "key": source.key,
+    }
