@@ -343,32 +343,36 @@ class RunStore(_Store):
 
     def version_stats(self, key: str) -> dict[int, VersionStats]:
         """The `PromptRunStats` port: per version of the prompt `key`, over the runs whose
-        recorded prompt version is it (see `VersionStats` for each figure)."""
-        type_of = (
-            "json_extract(prompt_version, '$.type')"
-            if self._db.dialect == "sqlite"
-            else "prompt_version->>'type'"
+        recorded prompt version is it (see `VersionStats` for each figure). The rows are
+        summed by the database, per run (a run's rows are never read whole here)."""
+        field = _JSON_FIELD[self._db.dialect]
+        type_of = field.format(column="e.prompt_version", name="type")
+        error, correct, latency, cost = (
+            field.format(column="r.row", name=name)
+            for name in ("error", "correct", "latency_ms", "cost_usd")
         )
         with self._db.read() as conn:
             runs = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE {type_of} = ? "
-                "ORDER BY created_at, rowid",
+                f"SELECT e.run_id, e.status, e.created_at, e.prompt_version FROM eval_runs e "
+                f"WHERE {type_of} = ? ORDER BY e.created_at, e.rowid",
                 (key,),
             ).fetchall()
-            rows = conn.execute(
-                "SELECT r.run_id, r.row FROM eval_run_rows r JOIN eval_runs e USING (run_id) "
-                f"WHERE {type_of.replace('prompt_version', 'e.prompt_version')} = ? "
-                "AND r.variant = 'clean'",
+            sums = conn.execute(
+                "SELECT r.run_id, count(*) AS cases, "
+                f"count(CASE WHEN {correct} = 'true' THEN 1 END) AS correct, "
+                f"count(CASE WHEN {error} IS NULL THEN 1 END) AS timed, "
+                f"sum(CASE WHEN {error} IS NULL THEN CAST({latency} AS REAL) END) AS latency, "
+                f"count({cost}) AS priced, sum(CAST({cost} AS REAL)) AS cost "
+                "FROM eval_run_rows r JOIN eval_runs e USING (run_id) "
+                f"WHERE {type_of} = ? AND r.variant = 'clean' GROUP BY r.run_id",
                 (key,),
             ).fetchall()
-        by_run: dict[str, list[Any]] = {}
-        for row in rows:
-            by_run.setdefault(row["run_id"], []).append(self._db.get_json(row["row"]))
-        versions: dict[int, list[RunRecord]] = {}
-        for run in (self._run(r) for r in runs):
-            assert run.prompt_version is not None
-            versions.setdefault(run.prompt_version.version, []).append(run)
-        return {number: _version_stats(records, by_run) for number, records in versions.items()}
+        by_run = {row["run_id"]: row for row in sums}
+        versions: dict[int, list[Any]] = {}
+        for run in runs:
+            version = int(self._db.get_json(run["prompt_version"])["version"])
+            versions.setdefault(version, []).append(run)
+        return {number: _version_stats(found, by_run) for number, found in versions.items()}
 
     def _run(self, row: Any) -> RunRecord:
         json_value = self._db.get_json
@@ -390,21 +394,33 @@ class RunStore(_Store):
         )
 
 
-def _version_stats(runs: list[RunRecord], rows: Mapping[str, list[Any]]) -> VersionStats:
-    """`runs` oldest first; `rows` the clean rows of every run, by run."""
-    clean = [row for run in runs for row in rows.get(run.run_id, [])]
-    latencies = [int(r["latency_ms"]) for r in clean if r.get("error") is None]
-    costs = [float(r["cost_usd"]) for r in clean if r.get("cost_usd") is not None]
-    completed = [run for run in runs if run.status == "completed"]
+#: One field of a JSON column as text (`true`/`false` for a boolean, NULL for null or absent).
+_JSON_FIELD = {
+    "sqlite": "(CASE json_type({column}, '$.{name}') WHEN 'true' THEN 'true' "
+    "WHEN 'false' THEN 'false' ELSE json_extract({column}, '$.{name}') END)",
+    "postgresql": "({column}->>'{name}')",
+}
+
+
+def _version_stats(runs: list[Any], sums: Mapping[str, Any]) -> VersionStats:
+    """`runs` (rows of eval_runs) oldest first; `sums` the clean rows' sums, by run."""
+    found = [sums[run["run_id"]] for run in runs if run["run_id"] in sums]
+    cases = sum(int(s["cases"]) for s in found)
+    correct = sum(int(s["correct"]) for s in found)
+    timed = sum(int(s["timed"]) for s in found)
+    latency = sum(float(s["latency"] or 0) for s in found)
+    priced = sum(int(s["priced"]) for s in found)
+    cost = sum(float(s["cost"] or 0) for s in found)
+    completed = [run for run in runs if run["status"] == "completed"]
     return VersionStats(
         runs=len(runs),
-        cases=len(clean),
-        pass_rate=round(sum(bool(r["correct"]) for r in clean) / len(clean), 4) if clean else None,
-        mean_latency_ms=round(sum(latencies) / len(latencies), 1) if latencies else None,
-        cost_usd=round(sum(costs), 6) if costs else None,
-        last_run_at=runs[-1].created_at,
-        last_run_id=runs[-1].run_id,
-        last_completed_run_id=completed[-1].run_id if completed else None,
+        cases=cases,
+        pass_rate=round(correct / cases, 4) if cases else None,
+        mean_latency_ms=round(latency / timed, 1) if timed else None,
+        cost_usd=round(cost, 6) if priced else None,
+        last_run_at=str(runs[-1]["created_at"]),
+        last_run_id=str(runs[-1]["run_id"]),
+        last_completed_run_id=str(completed[-1]["run_id"]) if completed else None,
     )
 
 

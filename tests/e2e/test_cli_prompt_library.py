@@ -1,12 +1,14 @@
 """`almanac projects`, `almanac use-cases` and `almanac prompts library`: the done-when of
 the prompt library through the CLI (a project, two use cases, tagged prompts, three versions,
-a run, the version's statistics updated), acting as the local admin."""
+a run, the version's statistics updated), acting as the local admin, on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from backend.cli.main import app
@@ -24,7 +26,11 @@ def _json(*args: str, stdin: str | None = None) -> Any:
     return json.loads(_ok(*args, "--json", stdin=stdin))
 
 
-def test_a_project_tree_is_built_versioned_run_and_its_stats_follow(env: None) -> None:
+def test_a_project_tree_is_built_versioned_run_and_its_stats_follow(
+    env: None, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend == "postgresql":  # the app database in PostgreSQL (its knowledge base empty)
+        monkeypatch.setenv("DATABASE_URL", str(request.getfixturevalue("pg_url")))
     project = _json("projects", "create", "Support", "--description", "Help desk")
     triage = _json("use-cases", "create", project["id"], "triage")
     replies = _json("use-cases", "create", project["id"], "replies")

@@ -3,6 +3,7 @@ databases: every test taking `app_db` runs on SQLite and on PostgreSQL (`backend
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,3 +123,14 @@ def test_version_statistics_come_from_the_runs_that_recorded_the_version(app_db:
     assert runs.count() == 5
     prompts.close()
     runs.close()
+
+
+def test_two_writers_adding_one_name_at_once_get_one_row(app_db: AppDb) -> None:
+    stores = [app_db.open_apart(PromptLibraryStore) for _ in range(4)]
+    projects = [Project(f"proj_{i}", "Same", "", NOON) for i in range(len(stores))]
+    with ThreadPoolExecutor(len(stores)) as pool:
+        added = list(pool.map(lambda s, p: s.add_project(p), stores, projects))
+    assert sorted(added) == [False, False, False, True]
+    assert stores[0].projects(limit=10, offset=0)[1] == 2  # Default and the one "Same"
+    for store in stores:
+        store.close()
