@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
+from backend.api.deps import SQLITE_MAX_INTEGER, AdminDep, ContainerDep, PageLimit, PageOffset
 from backend.api.library_schemas import (
     DatasetPageOut,
     EvalRunIn,
@@ -41,8 +41,10 @@ UseCaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
 PromptId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=_ID, description="e.g. `prm_chat`.")
 ]
-Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version number (1 or more).")]
-CompareVersion = Annotated[int, Query(ge=1, le=2**31 - 1)]
+Version = Annotated[
+    int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="A version number (1 or more).")
+]
+CompareVersion = Annotated[int, Query(ge=1, le=SQLITE_MAX_INTEGER)]
 _NOT_FOUND = problem_responses(404)
 _CREATED = problem_responses(404, 409, 422)
 
