@@ -16,12 +16,12 @@ schemas.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
+from services.sql.runs import RunTable, finite_json, insert_once
 from services.sqlite.migrations import Migration
 from use_cases.cleaning.domain import Task
 from use_cases.cleaning.ports import UNFINISHED, CleaningRun, ResultKey, RunStatus
@@ -116,14 +116,13 @@ class CleaningStore:
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
         self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
+        self._runs = RunTable(self._db, "cleaning_runs", _RUN_COLUMNS, self._run, UNFINISHED)
 
     def close(self) -> None:
         self._db.close()
 
     def _insert_once(self, into: str) -> str:
-        if self._db.dialect == "sqlite":
-            return f"INSERT OR IGNORE INTO {into}"
-        return f"INSERT INTO {into} ON CONFLICT DO NOTHING"
+        return insert_once(self._db, into)
 
     # --- tasks ------------------------------------------------------------------------------
 
@@ -167,53 +166,21 @@ class CleaningStore:
             )
 
     def get(self, run_id: str) -> CleaningRun | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM cleaning_runs WHERE run_id = ?", (run_id,)
-            ).fetchone()
-        return self._run(row) if row else None
+        return self._runs.get(run_id)
 
     def latest(self, status: RunStatus | None = None) -> CleaningRun | None:
-        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM cleaning_runs {where} "
-                "ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                args,
-            ).fetchone()
-        return self._run(row) if row else None
+        return self._runs.latest(status)
 
     def list(self, limit: int, offset: int) -> list[CleaningRun]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM cleaning_runs "
-                "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                (limit, offset),
-            ).fetchall()
-        return [self._run(row) for row in rows]
+        return self._runs.page(limit, offset)
 
     def unfinished(self) -> list[CleaningRun]:
-        marks = ", ".join("?" for _ in UNFINISHED)
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM cleaning_runs WHERE status IN ({marks}) "
-                "ORDER BY created_at, rowid",
-                tuple(UNFINISHED),
-            ).fetchall()
-        return [self._run(row) for row in rows]
+        return self._runs.unfinished()
 
     def set_status(
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
     ) -> None:
-        finished = status in ("completed", "failed", "cancelled")
-        with self._db.write() as conn:
-            conn.execute(
-                "UPDATE cleaning_runs SET status = ?, error = ?, "
-                "started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END, "
-                "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
-                "WHERE run_id = ?",
-                (status, error, status == "running", at, finished, at, run_id),
-            )
+        self._runs.set_status(run_id, status, at=at, error=error)
 
     def add_result(self, run_id: str, key: ResultKey, row: Mapping[str, Any]) -> bool:
         model, task_id, repeat = key
@@ -222,7 +189,7 @@ class CleaningStore:
                 self._insert_once(
                     "cleaning_results (run_id, model, task_id, repeat, row) VALUES (?, ?, ?, ?, ?)"
                 ),
-                (run_id, model, task_id, repeat, json.dumps(_finite(row), allow_nan=False)),
+                (run_id, model, task_id, repeat, finite_json(row)),
             )
             return cursor.rowcount == 1
 
@@ -255,14 +222,3 @@ class CleaningStore:
             finished_at=row["finished_at"],
             error=row["error"],
         )
-
-
-def _finite(value: Any) -> Any:
-    """A score that is not a number is stored as null (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

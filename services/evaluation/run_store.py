@@ -28,12 +28,12 @@ What the dialects still say differently (`self._db.dialect`):
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
+from services.sql.runs import RunTable, finite_json, insert_once
 from services.sqlite.migrations import Migration
 from use_cases.evaluation.run_domain import (
     UNFINISHED,
@@ -161,9 +161,7 @@ class _Store:
     def _insert_once(self, into: str) -> str:
         """`INSERT INTO {into}` that skips a row whose key is already stored (see the module
         docstring for what else SQLite's `OR IGNORE` skips)."""
-        if self._db.dialect == "sqlite":
-            return f"INSERT OR IGNORE INTO {into}"
-        return f"INSERT INTO {into} ON CONFLICT DO NOTHING"
+        return insert_once(self._db, into)
 
 
 class DatasetStore(_Store):
@@ -222,6 +220,10 @@ class DatasetStore(_Store):
 
 
 class RunStore(_Store):
+    def __init__(self, target: StoreTarget) -> None:
+        super().__init__(target)
+        self._runs = RunTable(self._db, "eval_runs", _RUN_COLUMNS, self._run, UNFINISHED)
+
     def create(self, run: RunRecord) -> None:
         with self._db.write() as conn:
             conn.execute(
@@ -245,55 +247,21 @@ class RunStore(_Store):
             )
 
     def get(self, run_id: str) -> RunRecord | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE run_id = ?", (run_id,)
-            ).fetchone()
-        return self._run(row) if row else None
+        return self._runs.get(run_id)
 
     def latest(self, status: RunStatus | None = None) -> RunRecord | None:
-        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM eval_runs {where} "
-                "ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                args,
-            ).fetchone()
-        return self._run(row) if row else None
+        return self._runs.latest(status)
 
     def list(self, limit: int, offset: int) -> list[RunRecord]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM eval_runs ORDER BY created_at DESC, rowid DESC "
-                "LIMIT ? OFFSET ?",
-                (limit, offset),
-            ).fetchall()
-        return [self._run(row) for row in rows]
+        return self._runs.page(limit, offset)
 
     def unfinished(self) -> list[RunRecord]:
-        marks = ", ".join("?" for _ in UNFINISHED)
-        with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM eval_runs WHERE status IN ({marks}) "
-                "ORDER BY created_at, rowid",
-                tuple(UNFINISHED),
-            ).fetchall()
-        return [self._run(row) for row in rows]
+        return self._runs.unfinished()
 
     def set_status(
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
     ) -> None:
-        """`started_at` is set the first time the run runs, `finished_at` when it reaches
-        completed, failed or cancelled (and cleared otherwise)."""
-        finished = status in ("completed", "failed", "cancelled")
-        with self._db.write() as conn:
-            conn.execute(
-                "UPDATE eval_runs SET status = ?, error = ?, "
-                "started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END, "
-                "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
-                "WHERE run_id = ?",
-                (status, error, status == "running", at, finished, at, run_id),
-            )
+        self._runs.set_status(run_id, status, at=at, error=error)
 
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         """Record one item's row; False (and no change) when the item already has one."""
@@ -305,7 +273,7 @@ class RunStore(_Store):
                     "VALUES (?, ?, ?, ?, ?, ?)"
                 ),
                 # `failed` is a bool: stored as 0/1 by SQLite, as a boolean by PostgreSQL.
-                (run_id, model, case_id, variant, row.get("error") is not None, _row_json(row)),
+                (run_id, model, case_id, variant, row.get("error") is not None, finite_json(row)),
             )
             return cursor.rowcount == 1
 
@@ -436,20 +404,3 @@ def _dataset(row: Any) -> StoredDataset:
         created_at=row["created_at"],
         cases=row["cases"],
     )
-
-
-def _row_json(row: Mapping[str, Any]) -> str:
-    """A row as JSON, a score that is not a number (NaN, infinity) stored as null: JSON has
-    no such value, and SQLite's `json_valid` check would refuse the row, which its
-    `INSERT OR IGNORE` would then drop as if it were recorded already."""
-    return json.dumps(_finite(row), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
