@@ -28,9 +28,7 @@ def build_embedder(settings: Settings) -> Embedder:
             raise ConfigurationError(
                 f"The local embedder only provides all-MiniLM-L6-v2, not {model!r}."
             )
-        return MiniLMEmbedder(
-            settings.models_dir / LOCAL_MODEL_DIRNAME, batch_size=settings.embedding_batch_size
-        )
+        return MiniLMEmbedder(settings.models_dir / LOCAL_MODEL_DIRNAME)
     if provider == "openai":
         from services.knowledge.embedders import OpenAIEmbedder
 

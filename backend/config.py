@@ -211,11 +211,11 @@ class Settings(BaseSettings):
     )
     sentence_vectors_db: Path | None = Field(
         None,
-        description="The offline model's sentence-vector cache (a vector per sentence text, "
-        "the same vector whichever data directory asks). Default: "
-        "DATA_DIR/sentence_vectors.db. Several data directories may share one file, e.g. "
-        "the fresh ones `almanac eval answers --corpus` builds, so a corpus evaluated again "
-        "embeds no sentence twice.",
+        description="The local embedder's vector cache: a vector per sentence text (the "
+        "offline model's) and per chunk text (ingestion's), the same vector whichever data "
+        "directory asks. Default: DATA_DIR/sentence_vectors.db. Several data directories may "
+        "share one file, e.g. the fresh ones `almanac eval answers --corpus` builds, so a "
+        "corpus ingested or evaluated again embeds no text twice.",
     )
     sample_tables_dir: Path = Field(
         PROJECT_ROOT / "sample_data" / "tables",
@@ -233,7 +233,13 @@ class Settings(BaseSettings):
         description="Provider model name. Defaults: all-MiniLM-L6-v2 (local), "
         "text-embedding-3-small (openai), embed-english-v3.0 (cohere).",
     )
-    embedding_batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    embedding_batch_size: int = Field(
+        64,
+        ge=1,
+        le=2048,
+        description="Texts per embedding call to OpenAI or Cohere, and (x16) chunks an "
+        "ingest embeds and writes at a time. The local model embeds each text on its own.",
+    )
     models_dir: Path = Field(
         default_factory=_default_models_dir,
         description="Where `almanac model install` puts the local embedding model.",

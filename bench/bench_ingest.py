@@ -47,7 +47,7 @@ def main() -> None:
     passages = load_passages(
         args.data / "corpus.jsonl", model_dir / "tokenizer.json", args.passages
     )
-    embedder = MiniLMEmbedder(model_dir, batch_size=settings.embedding_batch_size)
+    embedder = MiniLMEmbedder(model_dir)
     embedder.embed_documents(["warm up"])
     with tempfile.TemporaryDirectory(prefix="almanac-ingest-") as tmp:
         store = SqliteKnowledgeStore(Path(tmp) / "k.db")

@@ -27,6 +27,7 @@ from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
+from services.knowledge.embedders.cached import TextVectorCache
 from services.knowledge.loaders import FileLoader
 from services.offline import build_offline_model
 from services.offline.processes import PlanningProcesses
@@ -51,6 +52,7 @@ class Adapters:
 
     store: KnowledgeStoreAdapter
     embedder: Embedder
+    """The embedder of chunks and queries (the local one behind its chunk-vector cache)."""
     loader: FileLoader
     chunker: HeadingChunker
     retriever: RetrieverAdapter
@@ -78,7 +80,11 @@ class Adapters:
     """The processes those threads hand planning to, once a server enables them."""
     presence: Presence | None = None
     sentence_vectors: SentenceVectorFile | None = None
-    """The offline model's sentence vectors on disk (None unless the local embedder is used)."""
+    """The local embedder's vectors on disk (None unless the local embedder is used): the
+    offline model's sentence vectors, and the chunk vectors `embedder` keeps there."""
+    sentence_encoder: Embedder | None = None
+    """The embedder itself, for the offline model's sentence vectors (kept in
+    `sentence_vectors` under their own keys); None unless the local embedder is used."""
 
     def close(self) -> None:
         self.jobs.close()
@@ -125,11 +131,15 @@ def build_adapters(
     reranker: Reranker | None,
 ) -> Adapters:
     presence = build_presence(settings, database)
-    store, retriever = build_knowledge(settings, database, embedder, reranker, presence)
+    sentence_vectors = build_sentence_vectors(settings, embedder)
+    # Chunks are embedded through the same file: text embedded once is not embedded again.
+    documents: Embedder = (
+        TextVectorCache(embedder, sentence_vectors) if sentence_vectors is not None else embedder
+    )
+    store, retriever = build_knowledge(settings, database, documents, reranker, presence)
     app_stores = build_app_stores(settings, database, presence)
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)
-    sentence_vectors = build_sentence_vectors(settings, embedder)
     answer_pool = WorkerPool(settings.answer_workers, settings.answer_queue)
     planning = build_planning_processes(settings)
     models = PydanticAIModelResolver(
@@ -159,7 +169,7 @@ def build_adapters(
     )
     return Adapters(
         store=store,
-        embedder=embedder,
+        embedder=documents,
         loader=FileLoader(),
         chunker=HeadingChunker(
             chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
@@ -185,5 +195,6 @@ def build_adapters(
         planning=planning,
         presence=presence,
         sentence_vectors=sentence_vectors,
+        sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,
     )

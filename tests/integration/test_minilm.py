@@ -70,8 +70,8 @@ def test_int8_model_matches_sentence_transformers(
     texts, reference = golden()
     embedder = MiniLMEmbedder(MODEL_DIR)
 
-    as_documents = embedder.embed_documents(texts)  # one padded batch
-    as_queries = np.stack([embedder.embed_query(text) for text in texts])  # no padding
+    as_documents = embedder.embed_documents(texts)  # spread over the threads
+    as_queries = np.stack([embedder.embed_query(text) for text in texts])  # one by one
 
     assert as_documents.shape == (len(texts), 384) and as_documents.dtype == np.float32
     for found in (as_documents, as_queries):
@@ -150,7 +150,7 @@ def test_fp32_graph_matches_sentence_transformers(
     build._write_manifest(model_dir, wheel_sha=build.SOURCE_WHEEL_SHA256, config=config)
     texts, reference = golden()
 
-    embedder = MiniLMEmbedder(model_dir, model_file="fp32.onnx", batch_size=4)
+    embedder = MiniLMEmbedder(model_dir, model_file="fp32.onnx")
     cos = cosines(embedder.embed_documents(texts), reference)
 
     assert cos.min() >= FP32_MIN_COSINE, cos

@@ -374,11 +374,11 @@ TEXTS = ["the cat sat on the mat", "", "what is it?", "dog", "the dog sat. the c
 
 
 def test_vectors_are_unit_float32_in_input_order(installed: Path) -> None:
-    exact = MiniLMEmbedder(installed, model_file="model.fp32.onnx", batch_size=2)
+    exact = MiniLMEmbedder(installed, model_file="model.fp32.onnx")
     vectors = exact.embed_documents(TEXTS)
     assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    for text, row in zip(TEXTS, vectors, strict=True):  # sorting/padding/batching undone
+    for text, row in zip(TEXTS, vectors, strict=True):
         np.testing.assert_allclose(exact.embed_query(text), row, atol=1e-5)
     assert exact.model == "all-MiniLM-L6-v2" and exact.dimension == 384
 
@@ -402,22 +402,23 @@ def _count_runs(embedder: MiniLMEmbedder) -> list[tuple[int, int]]:
     return calls
 
 
-def test_texts_go_in_batches_of_batch_size(installed: Path) -> None:
-    embedder = MiniLMEmbedder(installed, batch_size=2, threads=1)
+def test_each_text_is_run_on_its_own_without_padding(installed: Path) -> None:
+    embedder = MiniLMEmbedder(installed, threads=2)
     calls = _count_runs(embedder)
     embedder.embed_documents(TEXTS)
-    assert [rows for rows, _ in calls] == [2, 2, 1]
-    widths = [width for _, width in calls]
-    assert widths == sorted(widths, reverse=True)  # longest first, so little padding
+    assert sorted(calls) == sorted((1, len(embedder._load()[1].encode(t).ids)) for t in TEXTS)
 
 
-def test_batches_are_split_to_keep_every_thread_busy(installed: Path) -> None:
-    embedder = MiniLMEmbedder(installed, batch_size=64, threads=2)
-    calls = _count_runs(embedder)
-    vectors = embedder.embed_documents(TEXTS)
-    assert sorted(rows for rows, _ in calls) == [2, 3]
+def test_a_vector_does_not_depend_on_the_texts_embedded_with_it(installed: Path) -> None:
+    """The int8 graph quantizes activations per run: were texts batched, a chunk's vector
+    would change with how an ingest grouped it, and caching vectors by text would be wrong."""
+    embedder = MiniLMEmbedder(installed, threads=2)
+    together = embedder.embed_documents(TEXTS)
+    for i, text in enumerate(TEXTS):
+        assert np.array_equal(embedder.embed_documents([text])[0], together[i])
+    assert np.array_equal(embedder.embed_each(TEXTS[::-1]), together[::-1])
     single = MiniLMEmbedder(installed, threads=1).embed_documents(TEXTS)
-    assert (vectors * single).sum(axis=1).min() > 0.99  # same result, int8 batch effects aside
+    assert np.array_equal(single, together)
 
 
 def test_long_texts_are_truncated_to_256_word_pieces(installed: Path) -> None:
@@ -435,8 +436,6 @@ def test_odd_input(installed: Path) -> None:
     assert embedder.embed_query("broken \ud800 surrogate").shape == (384,)
     with pytest.raises(TypeError):
         embedder.embed_documents("a string")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        MiniLMEmbedder(installed, batch_size=0)
 
 
 def test_the_parent_models_folder_is_accepted(installed: Path) -> None:

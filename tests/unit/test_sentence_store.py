@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.knowledge.embedders.cached import TextVectorCache
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentence_store import SentenceVectorFile
 
@@ -130,3 +131,44 @@ def test_prepare_without_a_store_does_nothing() -> None:
 
     assert SentenceSimilarity(encoder).prepare(["a sentence"]) == 0
     assert encoder.embedded == []
+
+
+# --- chunk vectors kept in the same file (`embedders/cached.TextVectorCache`) --------------
+
+
+class CountingEmbedder(CountingEncoder):
+    model = "fake"
+    dimension = DIM
+
+
+def test_a_chunk_embedded_once_is_not_embedded_again(tmp_path: Path) -> None:
+    encoder = CountingEmbedder()
+    cached = TextVectorCache(encoder, _file(tmp_path))
+    first = cached.embed_documents(["alpha", "beta", "alpha"])
+    assert encoder.embedded == ["alpha", "beta"]  # a repeated text is embedded once
+    again = TextVectorCache(encoder, _file(tmp_path)).embed_documents(["beta", "gamma", "alpha"])
+    assert encoder.embedded == ["alpha", "beta", "gamma"]
+    # A hit is exactly what a miss computed.
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[0])
+    assert np.array_equal(again[1], _vector("gamma"))
+    assert first.dtype == np.float32 and cached.embed_documents([]).shape == (0, DIM)
+
+
+def test_chunk_keys_are_apart_from_sentence_keys(tmp_path: Path) -> None:
+    encoder = CountingEmbedder()
+    vectors = _file(tmp_path)
+    vectors.put_many({"alpha": np.zeros(DIM, dtype=np.float32)})  # a sentence's row
+    assert np.array_equal(
+        TextVectorCache(encoder, vectors).embed_documents(["alpha"])[0], _vector("alpha")
+    )
+    assert vectors.get_many(["alpha"])["alpha"].sum() == 0  # the sentence's row untouched
+
+
+def test_an_unusable_file_costs_time_only(tmp_path: Path) -> None:
+    encoder = CountingEmbedder()
+    (tmp_path / "dir").mkdir()
+    cached = TextVectorCache(encoder, SentenceVectorFile(tmp_path / "dir", "fake", DIM))
+    assert np.array_equal(cached.embed_documents(["alpha"])[0], _vector("alpha"))
+    assert np.array_equal(cached.embed_query("alpha"), _vector("alpha"))
+    with pytest.raises(TypeError):
+        cached.embed_documents("alpha")  # type: ignore[arg-type]

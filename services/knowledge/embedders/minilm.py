@@ -1,9 +1,12 @@
 """The default local embedder: all-MiniLM-L6-v2 on onnxruntime, offline, without torch.
 
 The int8 ONNX graph written by `install_minilm` already does mean pooling and L2
-normalisation, so this class only tokenises, batches and runs the session. Texts are sorted
-by token count before batching so each batch pads to a similar length (padding is wasted
-compute), and results are put back in the caller's order.
+normalisation, so this class only tokenises and runs the session. Every text is run on its
+own (a batch of one): the int8 graph quantizes its activations per run, so a vector computed
+in a batch would depend on the other texts of that batch, and then a chunk's vector would
+change with how an ingest happened to group it. Alone, a text always gets the same vector,
+which also makes the vectors safe to cache by text (`cached.py`), needs no padding, and was no
+slower per CPU-second than batches of 64 on ~128-token passages (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ class MiniLMEmbedder:
     constructing one is free; loading is guarded by a lock because the API embeds from worker
     threads.
 
-    `threads` (default: the CPUs this process may use) is how many batches run at once, each
-    on one thread. Running whole batches in parallel beat onnxruntime's intra-op threading by
-    ~20% per CPU-second here (no per-operator synchronisation), and concurrent API requests
-    do not oversubscribe the CPUs. A single query therefore runs on one core (~3-4 ms).
+    `threads` (default: the CPUs this process may use) is how many texts are embedded at
+    once, each on one thread. Running whole runs in parallel beat onnxruntime's intra-op
+    threading by ~20% per CPU-second here (no per-operator synchronisation), and concurrent
+    API requests do not oversubscribe the CPUs. A single query therefore runs on one core
+    (~3-4 ms).
     """
 
     def __init__(
@@ -55,18 +59,14 @@ class MiniLMEmbedder:
         model_dir: Path,
         *,
         threads: int | None = None,
-        batch_size: int = 64,
         model_file: str = MODEL_FILE,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
         model_dir = Path(model_dir).expanduser()
         if not (model_dir / "manifest.json").exists() and (model_dir / MODEL_NAME).is_dir():
             model_dir = model_dir / MODEL_NAME
         self._model_dir = model_dir
         self._model_file = model_file
         self._workers = max(1, threads or _default_threads())
-        self._batch_size = batch_size
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
@@ -88,47 +88,38 @@ class MiniLMEmbedder:
         return self._model_dir
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts`; returns float32 (n, 384), unit rows, in input order."""
+        """Embed `texts`; returns float32 (n, 384), unit rows, in input order. Each text is
+        embedded on its own, the texts spread over the worker threads: row i is exactly
+        `embed_documents([texts[i]])[0]`, whatever the other texts."""
         if isinstance(texts, str):
             raise TypeError("embed_documents takes a sequence of strings, not one string")
-        # Enough batches to keep every worker busy, none larger than batch_size.
-        return self._embed(texts, min(self._batch_size, -(-len(texts) // self._workers)))
+        return self._embed(texts)
 
     def embed_each(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed each text on its own (a batch of one), the texts spread over the worker
-        threads: row i is exactly `embed_documents([texts[i]])[0]`, whatever the other texts
-        (the int8 graph quantizes activations per batch), in a fraction of the time of one
-        call per text on several cores."""
-        if isinstance(texts, str):
-            raise TypeError("embed_each takes a sequence of strings, not one string")
-        return self._embed(texts, 1)
+        """The same as `embed_documents`, under the name the offline model's sentence scoring
+        asks for (`services/offline/semantic.py`): an encoder offering it embeds each text
+        on its own."""
+        return self.embed_documents(texts)
 
-    def _embed(self, texts: Sequence[str], size: int) -> np.ndarray:
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), MODEL_DIMENSION), dtype=np.float32)
         if not texts:
             return out
         session, tokenizer = self._load()
         encodings = tokenizer.encode_batch([_clean(t) for t in texts], add_special_tokens=True)
-        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
-        order = np.argsort(-lengths, kind="stable")  # longest first: memory peak shows up early
-        batches = [order[start : start + size] for start in range(0, len(order), size)]
 
-        def run(idx: np.ndarray) -> None:
-            width = int(lengths[idx].max())
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = int(lengths[i])
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
+        def run(i: int) -> None:
+            ids = np.asarray([encodings[i].ids], dtype=np.int64)
+            mask = np.ones_like(ids)
             (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
-            out[idx] = vectors
+            out[i] = vectors[0]
 
-        if len(batches) == 1:
-            run(batches[0])
+        if len(texts) == 1 or self._workers == 1:
+            for i in range(len(texts)):
+                run(i)
         else:
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
-                for _ in pool.map(run, batches):
+                for _ in pool.map(run, range(len(texts))):
                     pass
         return out
 
@@ -187,7 +178,7 @@ class MiniLMEmbedder:
 
         tokenizer = Tokenizer.from_file(str(self._model_dir / TOKENIZER_FILE))
         # tokenizer.json ships with fixed padding to 128 and truncation at 128; the model was
-        # trained and is served with max_seq_length 256, and we pad per batch ourselves.
+        # trained and is served with max_seq_length 256, and a text runs alone (no padding).
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
         return tokenizer
@@ -216,7 +207,7 @@ class MiniLMEmbedder:
             raise ConfigurationError(
                 f"Could not load {path}: {exc}. Reinstall it with `almanac model install --force`."
             ) from exc
-        logger.debug("Loaded {} ({} parallel batches)", path, self._workers)
+        logger.debug("Loaded {} ({} texts at once)", path, self._workers)
         return session
 
 
