@@ -15,6 +15,7 @@ Drafting (the run offers the `write_project_draft` output tool), from the conver
 - open questions: '?' sentences no later message of the other side followed (a user's
   question whose answer was the can't-find answer counts as unanswered too), and sentences
   flagged as open ("open question: ...", "not sure whether ...", "TBD");
+- the can't-find answer (and its clarifying question) contributes nothing;
 - sources: each message a part came from (`message_id`), quoting its first sentence used.
 Items are de-duplicated (case-folded) and bounded like the domain's limits.
 
@@ -151,6 +152,8 @@ def compose_draft(conversation: dict[str, Any]) -> dict[str, Any]:
     questions: list[str] = []
     for index, message in enumerate(messages):
         role = message.get("role")
+        if role == "assistant" and _is_cant_find(message):
+            continue  # the can't-find answer and its clarifying question plan nothing
         for sentence in _sentences(str(message.get("content") or "")):
             if role == "user" and (goal := _goal_of(sentence)):
                 goals.append(goal)
@@ -253,7 +256,11 @@ def _unanswered(messages: Sequence[dict[str, Any]], index: int) -> bool:
     later = [m for m in messages[index + 1 :] if m.get("role") != role]
     if not later:
         return True
-    return role == "user" and str(later[0].get("content") or "").startswith(NOT_FOUND_ANSWER)
+    return role == "user" and _is_cant_find(later[0])
+
+
+def _is_cant_find(message: dict[str, Any]) -> bool:
+    return str(message.get("content") or "").startswith(NOT_FOUND_ANSWER)
 
 
 def _title(chat_title: str, first: str) -> str:

@@ -72,9 +72,9 @@ def test_the_offline_draft_takes_goals_dated_and_ordered_steps_and_unanswered_qu
         ("Open registration", "2027-02-01"),
         ("Run the event", None),
     ]
-    # Asked and met with the can't-find answer; the assistant's last question had no reply.
-    assert draft["open_questions"] == ["How much does catering cost?", "Which caterer do you mean?"]
-    assert [s["message_id"] for s in draft["sources"]] == ["m1", "m2", "m3", "m4"]
+    # Met with the can't-find answer, whose clarifying question plans nothing itself.
+    assert draft["open_questions"] == ["How much does catering cost?"]
+    assert [s["message_id"] for s in draft["sources"]] == ["m1", "m2", "m3"]
     ProjectDraftContent.model_validate(draft)
 
 
