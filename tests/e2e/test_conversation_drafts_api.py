@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
+from tests.postgres import fresh_database
 from use_cases.chat.domain import NewMessage
 from use_cases.shared.errors import NotFound
 
@@ -57,9 +58,31 @@ def conversation(container: Container, user: str) -> tuple[str, list[str]]:
     return chat.id, ids
 
 
+@pytest.fixture(scope="module")
+def pg_app(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """The same service with every store on PostgreSQL."""
+    with fresh_database(pg_server_url) as url:
+        data_dir = tmp_path_factory.mktemp("drafts-pg") / "data"
+        built = bootstrap(make_settings(data_dir, database_url=url), clock=FixedClock())
+        try:
+            yield create_app(container=built)
+        finally:
+            built.close()
+
+
 async def test_a_conversation_becomes_a_draft_that_goes_through_three_versions_and_back(
     container: Container, client: httpx.AsyncClient
 ) -> None:
+    await three_versions_and_back(container, client)
+
+
+async def test_on_postgresql_too(pg_app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=pg_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        await three_versions_and_back(pg_app.state.container, http)
+
+
+async def three_versions_and_back(container: Container, client: httpx.AsyncClient) -> None:
     chat_id, ids = conversation(container, container.settings.default_user_id)
     base = f"/api/conversations/{chat_id}/project-draft"
 
