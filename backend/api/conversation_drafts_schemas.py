@@ -113,11 +113,22 @@ class ProjectDraftOut(BaseModel):
         )
 
 
+class DraftActivationOut(BaseModel):
+    version: int = Field(description="The version made active.")
+    previous: int | None = Field(description="The version active before.")
+    by: str = Field(description="The user who activated it.")
+    at: datetime
+
+
 class DraftVersionPageOut(BaseModel):
     chat_id: str
     active_version: int
     total: int = Field(description="How many versions the draft has.")
     versions: list[DraftVersionOut] = Field(description="This page, newest first.")
+    activations: list[DraftActivationOut] = Field(
+        description="Every activation of an existing version, oldest first (a new version's "
+        "own activation is its creation)."
+    )
 
     @classmethod
     def of(cls, chat_id: str, page: VersionPage) -> DraftVersionPageOut:
@@ -126,6 +137,10 @@ class DraftVersionPageOut(BaseModel):
             active_version=page.active_version,
             total=page.total,
             versions=[DraftVersionOut.of(v) for v in page.versions],
+            activations=[
+                DraftActivationOut(version=a.version, previous=a.previous, by=a.by, at=a.at)
+                for a in page.activations
+            ],
         )
 
 

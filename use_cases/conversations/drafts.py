@@ -281,6 +281,8 @@ class VersionPage:
     versions: list[DraftVersion]
     total: int
     active_version: int
+    activations: list[DraftActivation]
+    """Every recorded move of the active pointer to an older version, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,8 @@ class ManageDraftVersions(_DraftAccess):
         page = await asyncio.to_thread(
             self._drafts.list_versions, chat_id, limit=limit, offset=offset
         )
-        return VersionPage(page, state.draft.latest_version, state.draft.active_version)
+        moves = await asyncio.to_thread(self._drafts.list_activations, chat_id)
+        return VersionPage(page, state.draft.latest_version, state.draft.active_version, moves)
 
     async def version(self, user_id: str, chat_id: str, number: int) -> DraftVersion:
         await self._owned(user_id, chat_id)
@@ -324,10 +327,6 @@ class ManageDraftVersions(_DraftAccess):
         await self._state(chat_id)
         await asyncio.to_thread(self._drafts.activate, chat_id, number, user_id)
         return await self._state(chat_id)
-
-    async def activations(self, user_id: str, chat_id: str) -> list[DraftActivation]:
-        await self._owned(user_id, chat_id)
-        return await asyncio.to_thread(self._drafts.list_activations, chat_id)
 
     async def export(
         self, user_id: str, chat_id: str, fmt: ExportFormat, number: int | None = None
