@@ -25,6 +25,7 @@ from backend.features import (
     chat,
     cleaning,
     container_fields,
+    conversation_drafts,
     evaluation,
     knowledge,
     prompts,
@@ -65,6 +66,12 @@ from use_cases.chat.search_discipline import DecideSearch
 from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
+from use_cases.conversations.drafts import (
+    DraftProject,
+    EditDraft,
+    ManageDraftVersions,
+    UpdateDraftByTurn,
+)
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -170,6 +177,11 @@ class Container:
     cleaning_runs: CleaningRuns
     cleaning_metrics: CleaningMetrics
     cleaning_report: RenderCleaningReport
+    # -- conversations' project drafts
+    draft_project: DraftProject
+    update_draft: UpdateDraftByTurn
+    edit_draft: EditDraft
+    draft_versions: ManageDraftVersions
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -251,6 +263,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
     cleaning_ = cleaning.build(w, access_)
+    conversation_drafts_ = conversation_drafts.build(w, prompts_)
     return Container(
         settings=w.settings,
         **container_fields(
@@ -264,6 +277,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             evaluation_,
             calibration_,
             cleaning_,
+            conversation_drafts_,
         ),
         adapters=w.adapters,
     )

@@ -451,6 +451,22 @@ class Settings(BaseSettings):
         "failed.",
     )
 
+    # --- Conversation project drafts -----------------------------------------------------
+    project_draft_max_conversation_chars: int = Field(
+        60_000,
+        ge=1_000,
+        le=1_000_000,
+        description="Characters of a conversation a project draft is made from: its first "
+        "message, then as many of its latest as fit (docs/conversation-drafts.md).",
+    )
+    project_draft_max_versions: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Versions a conversation's project draft may have; a change past it is "
+        "refused (409).",
+    )
+
     # --- Providers ----------------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(None, description="OpenAI API key.")
     openai_base_url: str | None = Field(

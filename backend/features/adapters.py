@@ -25,6 +25,7 @@ from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
+from services.conversations.draft_store import ProjectDrafts
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders.cached import TextVectorCache
@@ -72,6 +73,7 @@ class Adapters:
     response_log: ResponseLog
     calibration_store: CalibrationStore
     cleaning_store: CleaningStore
+    project_draft_store: ProjectDrafts
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -102,6 +104,7 @@ class Adapters:
         self.response_log.close()
         self.calibration_store.close()
         self.cleaning_store.close()
+        self.project_draft_store.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -197,4 +200,5 @@ def build_adapters(
         sentence_vectors=sentence_vectors,
         sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,
+        project_draft_store=app_stores.project_drafts,
     )

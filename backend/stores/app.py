@@ -1,6 +1,6 @@
 """The application family: users, chats and messages, advice threads, API keys, audit log,
 prompt versions, model defaults, response log and feedback, calibration state, evaluation
-datasets and runs."""
+datasets and runs, conversations' project drafts."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
+from services.conversations import draft_store
+from services.conversations.draft_store import ProjectDrafts
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -48,6 +50,7 @@ class AppStores:
     advice_threads: AdviceThreads
     prompt_library: PromptLibraryStore
     cleaning: CleaningStore
+    project_drafts: ProjectDrafts
 
 
 def build_app_stores(
@@ -70,6 +73,7 @@ def build_app_stores(
         advice_threads=AdviceThreads(target),
         prompt_library=PromptLibraryStore(target),
         cleaning=CleaningStore(target),
+        project_drafts=ProjectDrafts(target),
     )
 
 
@@ -87,4 +91,5 @@ APP_MIGRATIONS: list[Migration] = [
     *advice_threads.PG_MIGRATIONS,
     *prompt_library_store.PG_MIGRATIONS,
     *cleaning_store.PG_MIGRATIONS,
+    *draft_store.PG_MIGRATIONS,
 ]

@@ -10,7 +10,7 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
   advice, API keys, the audit log, prompt versions and the active ones, model defaults, the
   response log and feedback, calibration versions, evaluation datasets, runs and rows, the
   prompt library's projects, use cases and prompts (the target's own default ones, stored by
-  its migrations, make way for the source's);
+  its migrations, make way for the source's), conversations' project drafts and versions;
 * tables.db: every user table, created in the tables schema with the PostgreSQL column type
   of its loader type (as `TableLoader` creates it), readable by the SQL tool's role.
 
@@ -52,6 +52,7 @@ from psycopg.types import TypeInfo
 
 from backend.stores.registry import postgres_migrations
 from services.admin import prompt_library_store
+from services.conversations import draft_store
 from services.knowledge import pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
@@ -98,6 +99,7 @@ APP_TABLES = (
     "cleaning_tasks",
     "cleaning_runs",
     "cleaning_results",
+    *draft_store.TABLES,
 )
 #: Rows a migration of the target stores itself (the prompt library's default project, use
 #: cases and built-in prompts): they do not make the target "not empty", and they make way

@@ -37,6 +37,7 @@ from use_cases.admin.uploads import UploadRequest
 from use_cases.advice.domain import AdviceRequest
 from use_cases.chat.domain import ConversationMessage, NewMessage
 from use_cases.chat.responses import FeedbackRequest, ResponseRecord
+from use_cases.conversations.drafts import DraftRequest
 from use_cases.knowledge.ingest import IngestRequest, IngestSource
 from use_cases.prompts.domain import CHAT
 
@@ -61,6 +62,9 @@ PUBLIC = (200, 200, 200, 200)
 EVERY_CALLER = (401, 200, 200, 200)
 OWNER_ONLY = (401, 200, 404, 404)
 ADMIN_ONLY = (401, 403, 403, 200)
+
+
+DRAFT = "/api/conversations/{chat_id}/project-draft"
 
 
 def _use_chat_body() -> dict[str, Any]:
@@ -104,6 +108,15 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/chats/{chat_id}/messages"): Call(OWNER_ONLY),
     ("PATCH", "/chats/{chat_id}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
     ("DELETE", "/chats/{chat_id}"): Call((401, 204, 404, 404)),
+    # Project drafts: the conversation's owner only (ana's chat has a draft already).
+    ("POST", f"{DRAFT}"): Call((401, 201, 404, 404)),
+    ("GET", f"{DRAFT}"): Call(OWNER_ONLY),
+    ("PATCH", f"{DRAFT}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
+    ("POST", f"{DRAFT}/turns"): Call(OWNER_ONLY, json=lambda: {"message": "add a goal: tea"}),
+    ("GET", f"{DRAFT}/versions"): Call(OWNER_ONLY),
+    ("GET", f"{DRAFT}/versions/{{number}}"): Call(OWNER_ONLY),
+    ("POST", f"{DRAFT}/versions/{{number}}/activate"): Call(OWNER_ONLY),
+    ("GET", f"{DRAFT}/export"): Call(OWNER_ONLY),
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
@@ -342,6 +355,9 @@ async def _path(template: str, container: Container) -> str:
         values["version"] = _new_prompt_version(container)
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
+    if "/project-draft" in template:
+        await container.draft_project.execute(DraftRequest("ana", str(values["chat_id"])))
+        values["number"] = 1
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)
     if "{response_id}" in template:

@@ -1,0 +1,176 @@
+"""Project drafts of a conversation: draft, update by turn or edit, versions, export
+(docs/conversation-drafts.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from backend.api.conversation_drafts_schemas import (
+    DraftCreateIn,
+    DraftEditIn,
+    DraftTurnIn,
+    DraftTurnOut,
+    DraftVersionOut,
+    DraftVersionPageOut,
+    ProjectDraftOut,
+)
+from backend.api.deps import (
+    SQLITE_MAX_INTEGER,
+    ActingUserDep,
+    ContainerDep,
+    PageLimit,
+    PageOffset,
+)
+from backend.api.openapi import problem_responses
+from backend.api.rate_limit import RateLimited
+from use_cases.conversations.drafts import (
+    DraftRequest,
+    DraftTurnRequest,
+    EditDraftRequest,
+)
+
+router = APIRouter(prefix="/api/conversations/{chat_id}/project-draft", tags=["project drafts"])
+
+VersionNumber = Annotated[
+    int,
+    Path(ge=1, le=SQLITE_MAX_INTEGER, description="The version number (1 to 2^63-1)."),
+]
+_MODEL_RUN = problem_responses(404, 409, 422, 502, 503, 504)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProjectDraftOut,
+    responses=_MODEL_RUN,
+    dependencies=[RateLimited],
+    summary="Draft a project from the conversation (a new, active version)",
+)
+async def draft_project(
+    chat_id: str,
+    container: ContainerDep,
+    user: ActingUserDep,
+    body: DraftCreateIn | None = None,
+) -> ProjectDraftOut:
+    body = body or DraftCreateIn()
+    state = await container.draft_project.execute(
+        DraftRequest(user, chat_id, model=body.model, note=body.note)
+    )
+    return ProjectDraftOut.of(state)
+
+
+@router.get(
+    "",
+    response_model=ProjectDraftOut,
+    responses=problem_responses(404),
+    summary="The conversation's project draft: its active version",
+)
+async def project_draft(
+    chat_id: str, container: ContainerDep, user: ActingUserDep
+) -> ProjectDraftOut:
+    return ProjectDraftOut.of(await container.draft_versions.active(user, chat_id))
+
+
+@router.patch(
+    "",
+    response_model=ProjectDraftOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Edit the draft: the fields given replace the active version's (a new version)",
+)
+async def edit_project_draft(
+    chat_id: str, body: DraftEditIn, container: ContainerDep, user: ActingUserDep
+) -> ProjectDraftOut:
+    state = await container.edit_draft.execute(
+        EditDraftRequest(user, chat_id, body.changes(), note=body.note)
+    )
+    return ProjectDraftOut.of(state)
+
+
+@router.post(
+    "/turns",
+    response_model=DraftTurnOut,
+    responses=_MODEL_RUN,
+    dependencies=[RateLimited],
+    summary="Ask for changes in words; each change the model applies is a new version",
+)
+async def draft_turn(
+    chat_id: str, body: DraftTurnIn, container: ContainerDep, user: ActingUserDep
+) -> DraftTurnOut:
+    result = await container.update_draft.execute(
+        DraftTurnRequest(user, chat_id, body.message, model=body.model)
+    )
+    return DraftTurnOut.of(result)
+
+
+@router.get(
+    "/versions",
+    response_model=DraftVersionPageOut,
+    responses=problem_responses(404),
+    summary="The draft's versions, newest first",
+)
+async def draft_versions(
+    chat_id: str,
+    container: ContainerDep,
+    user: ActingUserDep,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> DraftVersionPageOut:
+    page = await container.draft_versions.versions(user, chat_id, limit=limit, offset=offset)
+    return DraftVersionPageOut.of(chat_id, page)
+
+
+@router.get(
+    "/versions/{number}",
+    response_model=DraftVersionOut,
+    responses=problem_responses(404),
+    summary="One version of the draft",
+)
+async def draft_version(
+    chat_id: str, number: VersionNumber, container: ContainerDep, user: ActingUserDep
+) -> DraftVersionOut:
+    return DraftVersionOut.of(await container.draft_versions.version(user, chat_id, number))
+
+
+@router.post(
+    "/versions/{number}/activate",
+    response_model=ProjectDraftOut,
+    responses=problem_responses(404),
+    summary="Make a version the active one (moves the pointer; the move is recorded)",
+)
+async def activate_draft_version(
+    chat_id: str, number: VersionNumber, container: ContainerDep, user: ActingUserDep
+) -> ProjectDraftOut:
+    return ProjectDraftOut.of(await container.draft_versions.activate(user, chat_id, number))
+
+
+@router.get(
+    "/export",
+    responses={
+        200: {
+            "content": {"text/markdown": {}, "application/json": {}},
+            "description": "The draft as a file (Content-Disposition: attachment).",
+        },
+        **problem_responses(404),
+    },
+    summary="Download the active version (or `version`) as Markdown or JSON",
+)
+async def export_project_draft(
+    chat_id: str,
+    container: ContainerDep,
+    user: ActingUserDep,
+    format: Annotated[
+        Literal["markdown", "json"], Query(description="markdown (default) or json.")
+    ] = "markdown",
+    version: Annotated[
+        int | None,
+        Query(ge=1, le=SQLITE_MAX_INTEGER, description="A version (1 to 2^63-1); default active."),
+    ] = None,
+) -> Response:
+    exported = await container.draft_versions.export(user, chat_id, format, version)
+    return Response(
+        exported.text,
+        media_type=f"{exported.media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
+    )

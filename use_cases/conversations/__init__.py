@@ -1,0 +1,1 @@
+"""Conversations: imported chats, their summaries, attached files, search and project drafts."""

@@ -1,0 +1,379 @@
+"""Project drafts of a conversation: drafting, updating by turn or edit, versions, export.
+
+Rules:
+- Only the conversation's owner reaches its draft (an admin acts for a user the way the chat
+  routes do, before these run); anyone else is told the chat does not exist.
+- Drafting (`DraftProject`) reads the conversation (the first message and as many of the
+  latest as fit `max_conversation_chars`) and adds a version written by the model. A source
+  naming a message the conversation does not hold is dropped (a model's invented id).
+- An update turn (`UpdateDraftByTurn`) runs the update agent on the active version; each
+  `update_project_draft` call it made becomes one version, all added in one transaction and
+  only if the active version is still the one the turn started from (else `Conflict`). A turn
+  whose model changed nothing adds nothing.
+- An edit (`EditDraft`) replaces the fields it names, as a version by the user.
+- Activating (`ManageDraftVersions.activate`) moves the active pointer to an existing version
+  and records the move; it copies nothing, so version numbers keep meaning one text.
+- Every write is bounded: at most `max_versions` versions per draft (`Conflict` past it).
+- Drafting and update turns run under the agent limits (request budget, timeout); a failed
+  run writes nothing and raises the domain error of `to_domain_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from pydantic_ai import Agent
+from pydantic_ai.usage import UsageLimits
+
+from use_cases.chat.agent import AgentLimits
+from use_cases.chat.domain import Chat, Message
+from use_cases.chat.manage_chats import MAX_PAGE, chat_not_found
+from use_cases.chat.ports import HistoryStore
+from use_cases.chat.turn_runner import to_domain_error
+from use_cases.conversations.draft_agent import (
+    UpdateDeps,
+    conversation_prompt,
+    patch_summary,
+    update_prompt,
+)
+from use_cases.conversations.draft_domain import (
+    MAX_NOTE_CHARS,
+    DraftActivation,
+    DraftState,
+    DraftVersion,
+    NewDraftVersion,
+    ProjectDraft,
+    ProjectDraftContent,
+)
+from use_cases.conversations.draft_export import render_json, render_markdown
+from use_cases.conversations.draft_ports import DraftModels, ProjectDraftStore
+from use_cases.shared.errors import AlmanacError, Conflict, InvalidRequest, NotFound
+
+ExportFormat = Literal["markdown", "json"]
+
+
+@dataclass(frozen=True)
+class DraftSettings:
+    max_conversation_chars: int = 60_000
+    max_versions: int = 500
+    max_message_chars: int = 8_000
+
+
+def no_draft(chat_id: str) -> NotFound:
+    return NotFound(f"Chat {chat_id} has no project draft yet: POST to its project-draft first.")
+
+
+class _DraftAccess:
+    """What every draft use case shares: the owner check and the reads."""
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        drafts: ProjectDraftStore,
+        settings: DraftSettings = DraftSettings(),
+    ) -> None:
+        self._history = history
+        self._drafts = drafts
+        self._settings = settings
+
+    async def _owned(self, user_id: str, chat_id: str) -> Chat:
+        chat = await asyncio.to_thread(self._history.get_chat, chat_id)
+        if chat is None or chat.user_id != user_id:
+            raise chat_not_found(chat_id)
+        return chat
+
+    async def _state(self, chat_id: str) -> DraftState:
+        draft = await asyncio.to_thread(self._drafts.get_draft, chat_id)
+        if draft is None:
+            raise no_draft(chat_id)
+        version = await asyncio.to_thread(self._drafts.get_version, chat_id, draft.active_version)
+        assert version is not None  # the active pointer names a stored version
+        return DraftState(draft, version)
+
+    async def _add(
+        self,
+        chat_id: str,
+        versions: Sequence[NewDraftVersion],
+        draft: ProjectDraft | None,
+        *,
+        check_active: bool = True,
+    ) -> DraftState:
+        """Add `versions` to the draft as it was read (`draft`, None when there is none yet);
+        with `check_active`, only if its active version is still the one read."""
+        latest = draft.latest_version if draft is not None else 0
+        if latest + len(versions) > self._settings.max_versions:
+            raise Conflict(
+                f"The project draft has {latest} versions; at most "
+                f"{self._settings.max_versions} are kept per conversation."
+            )
+        based_on = draft.active_version if draft is not None and check_active else None
+        await asyncio.to_thread(self._drafts.add_versions, chat_id, versions, based_on=based_on)
+        return await self._state(chat_id)
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    user_id: str
+    chat_id: str
+    model: str | None = None
+    note: str | None = None
+
+
+class DraftProject(_DraftAccess):
+    """Turn the conversation into a project draft: a new version written by the model."""
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        drafts: ProjectDraftStore,
+        models: DraftModels,
+        agent: Agent[None, ProjectDraftContent],
+        limits: AgentLimits,
+        settings: DraftSettings,
+    ) -> None:
+        super().__init__(history, drafts, settings)
+        self._models, self._agent, self._limits = models, agent, limits
+
+    async def execute(self, request: DraftRequest) -> DraftState:
+        _check_note(request.note)
+        chat = await self._owned(request.user_id, request.chat_id)
+        messages = await asyncio.to_thread(self._history.list_messages, chat.id)
+        used = conversation_window(messages, self._settings.max_conversation_chars)
+        if not used:
+            raise InvalidRequest("The conversation has no messages to draft a project from.")
+        resolved = self._models.resolve(request.model)
+        resolved.admit()
+        try:
+            result = await self._agent.run(
+                conversation_prompt(chat.title, used),
+                model=resolved.model,
+                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
+                timeout=self._limits.timeout_s,
+            )
+        except AlmanacError:
+            raise
+        except Exception as exc:
+            raise to_domain_error(exc) from exc
+        content = with_known_sources(result.output, {m.id for m in messages})
+        draft = await asyncio.to_thread(self._drafts.get_draft, chat.id)
+        version = NewDraftVersion(
+            content,
+            "model",
+            request.note or "Drafted from the conversation.",
+            request.user_id,
+            resolved.identifier,
+        )
+        # A draft from the conversation replaces whatever is active, whatever that is now.
+        return await self._add(chat.id, [version], draft, check_active=False)
+
+
+@dataclass(frozen=True)
+class DraftTurnRequest:
+    user_id: str
+    chat_id: str
+    message: str
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftTurnResult:
+    reply: str
+    model: str
+    versions: list[DraftVersion]
+    """The versions the turn added, oldest first (none when it changed nothing)."""
+    state: DraftState
+
+
+class UpdateDraftByTurn(_DraftAccess):
+    """A chat-like turn about the draft: the update agent applies the changes it is asked
+    for through `update_project_draft`; each applied call is one new version."""
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        drafts: ProjectDraftStore,
+        models: DraftModels,
+        agent: Agent[UpdateDeps, str],
+        limits: AgentLimits,
+        settings: DraftSettings,
+    ) -> None:
+        super().__init__(history, drafts, settings)
+        self._models, self._agent, self._limits = models, agent, limits
+
+    async def execute(self, request: DraftTurnRequest) -> DraftTurnResult:
+        text = request.message.strip()
+        if not text:
+            raise InvalidRequest("message must not be blank.")
+        if len(text) > self._settings.max_message_chars:
+            raise InvalidRequest(
+                f"message has {len(text)} characters; at most {self._settings.max_message_chars}."
+            )
+        chat = await self._owned(request.user_id, request.chat_id)
+        state = await self._state(chat.id)
+        resolved = self._models.resolve(request.model)
+        resolved.admit()
+        deps = UpdateDeps(state.version.content)
+        try:
+            result = await self._agent.run(
+                update_prompt(state.version.content, text),
+                deps=deps,
+                model=resolved.model,
+                usage_limits=UsageLimits(request_limit=self._limits.request_limit),
+                timeout=self._limits.timeout_s,
+            )
+        except AlmanacError:
+            raise
+        except Exception as exc:
+            raise to_domain_error(exc) from exc
+        versions = [
+            NewDraftVersion(
+                content, "model", _note(patch_summary(patch)), request.user_id, resolved.identifier
+            )
+            for patch, content in deps.applied
+        ]
+        if not versions:
+            return DraftTurnResult(result.output, resolved.identifier, [], state)
+        after = await self._add(chat.id, versions, state.draft)
+        added = await asyncio.to_thread(
+            self._drafts.list_versions, chat.id, limit=len(versions), offset=0
+        )
+        return DraftTurnResult(result.output, resolved.identifier, added[::-1], after)
+
+
+@dataclass(frozen=True)
+class EditDraftRequest:
+    user_id: str
+    chat_id: str
+    changes: dict[str, Any]
+    """The fields of `ProjectDraftContent` to replace, by name."""
+    note: str | None = None
+
+
+class EditDraft(_DraftAccess):
+    """A person's edit: the named fields replace the active version's, as a new version."""
+
+    async def execute(self, request: EditDraftRequest) -> DraftState:
+        _check_note(request.note)
+        if not request.changes:
+            raise InvalidRequest("Name at least one field of the draft to change.")
+        unknown = set(request.changes) - set(ProjectDraftContent.model_fields)
+        if unknown:
+            raise InvalidRequest(f"Unknown draft fields: {', '.join(sorted(unknown))}.")
+        chat = await self._owned(request.user_id, request.chat_id)
+        state = await self._state(chat.id)
+        data = state.version.content.model_dump() | request.changes
+        try:
+            content = ProjectDraftContent.model_validate(data)
+        except ValueError as exc:
+            raise InvalidRequest(f"The edited draft is not valid: {exc}") from exc
+        names = ", ".join(sorted(request.changes))
+        version = NewDraftVersion(
+            content, "user", request.note or f"Edited {names}.", request.user_id
+        )
+        return await self._add(chat.id, [version], state.draft)
+
+
+@dataclass(frozen=True)
+class VersionPage:
+    versions: list[DraftVersion]
+    total: int
+    active_version: int
+    activations: list[DraftActivation]
+    """Every recorded move of the active pointer to an older version, oldest first."""
+
+
+@dataclass(frozen=True)
+class DraftExport:
+    filename: str
+    media_type: str
+    text: str
+
+
+class ManageDraftVersions(_DraftAccess):
+    """Read the draft and its versions, activate one, export one."""
+
+    async def active(self, user_id: str, chat_id: str) -> DraftState:
+        await self._owned(user_id, chat_id)
+        return await self._state(chat_id)
+
+    async def versions(
+        self, user_id: str, chat_id: str, *, limit: int = 50, offset: int = 0
+    ) -> VersionPage:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
+        if offset < 0:
+            raise InvalidRequest("offset must not be negative.")
+        await self._owned(user_id, chat_id)
+        state = await self._state(chat_id)
+        page = await asyncio.to_thread(
+            self._drafts.list_versions, chat_id, limit=limit, offset=offset
+        )
+        moves = await asyncio.to_thread(self._drafts.list_activations, chat_id)
+        return VersionPage(page, state.draft.latest_version, state.draft.active_version, moves)
+
+    async def version(self, user_id: str, chat_id: str, number: int) -> DraftVersion:
+        await self._owned(user_id, chat_id)
+        found = await asyncio.to_thread(self._drafts.get_version, chat_id, number)
+        if found is None:
+            await self._state(chat_id)  # no draft at all says so
+            raise NotFound(f"The project draft of chat {chat_id} has no version {number}.")
+        return found
+
+    async def activate(self, user_id: str, chat_id: str, number: int) -> DraftState:
+        await self._owned(user_id, chat_id)
+        await self._state(chat_id)
+        await asyncio.to_thread(self._drafts.activate, chat_id, number, user_id)
+        return await self._state(chat_id)
+
+    async def export(
+        self, user_id: str, chat_id: str, fmt: ExportFormat, number: int | None = None
+    ) -> DraftExport:
+        version = (
+            (await self.active(user_id, chat_id)).version
+            if number is None
+            else await self.version(user_id, chat_id, number)
+        )
+        stem = f"project-draft-{chat_id[:12]}-v{version.number}"
+        if fmt == "markdown":
+            return DraftExport(f"{stem}.md", "text/markdown", render_markdown(version))
+        if fmt == "json":
+            return DraftExport(f"{stem}.json", "application/json", render_json(version))
+        raise InvalidRequest("format must be markdown or json.")
+
+
+def conversation_window(messages: Sequence[Message], max_chars: int) -> list[Message]:
+    """The messages a draft is made from: those with text, the first one always (it usually
+    states the project), then as many of the latest as fit `max_chars` (each message cut to
+    the budget), in conversation order."""
+    usable = [m for m in messages if m.content.strip()]
+    if not usable:
+        return []
+    first, rest = usable[0], usable[1:]
+    if len(first.content) > max_chars:
+        first = replace(first, content=first.content[:max_chars])
+    budget = max_chars - len(first.content)
+    kept: list[Message] = []
+    for message in reversed(rest):
+        if len(message.content) > budget:
+            break
+        kept.append(message)
+        budget -= len(message.content)
+    return [first, *reversed(kept)]
+
+
+def with_known_sources(content: ProjectDraftContent, message_ids: set[str]) -> ProjectDraftContent:
+    """`content` without the sources naming a message the conversation does not hold."""
+    sources = [s for s in content.sources if s.message_id is None or s.message_id in message_ids]
+    return content.model_copy(update={"sources": sources})
+
+
+def _note(text: str) -> str:
+    return text if len(text) <= MAX_NOTE_CHARS else text[: MAX_NOTE_CHARS - 1] + "…"
+
+
+def _check_note(note: str | None) -> None:
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise InvalidRequest(f"note has {len(note)} characters; at most {MAX_NOTE_CHARS}.")
