@@ -25,6 +25,7 @@ from backend.features import (
     chat,
     cleaning,
     container_fields,
+    conversation_files,
     evaluation,
     knowledge,
     prompts,
@@ -65,6 +66,7 @@ from use_cases.chat.search_discipline import DecideSearch
 from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
+from use_cases.conversations.files import AttachFile, GetFile, ListFiles, ReadFile, RemoveFile
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -170,6 +172,12 @@ class Container:
     cleaning_runs: CleaningRuns
     cleaning_metrics: CleaningMetrics
     cleaning_report: RenderCleaningReport
+    # -- files attached to a chat (issue 28)
+    attach_file: AttachFile
+    list_files: ListFiles
+    get_file: GetFile
+    read_file: ReadFile
+    remove_file: RemoveFile
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -243,7 +251,8 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     prompts_ = prompts.build(w, access_)
     knowledge_ = knowledge.build(w)
     tables_ = tables.build(w)
-    chat_ = chat.build(w, prompts_)
+    files_ = conversation_files.build(w)
+    chat_ = chat.build(w, prompts_, files_)
     advice_ = advice.build(w, prompts_, chat_)
     admin_ = admin.build(w, access_, knowledge_, tables_)
     evaluation_ = evaluation.build(
@@ -264,6 +273,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             evaluation_,
             calibration_,
             cleaning_,
+            files_,
         ),
         adapters=w.adapters,
     )

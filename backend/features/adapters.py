@@ -25,6 +25,8 @@ from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
+from services.conversations.file_bytes import LocalFileBytes
+from services.conversations.file_store import SqlChatFileStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import FileLoader
@@ -70,6 +72,8 @@ class Adapters:
     response_log: ResponseLog
     calibration_store: CalibrationStore
     cleaning_store: CleaningStore
+    chat_files: SqlChatFileStore
+    chat_file_bytes: LocalFileBytes
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -96,6 +100,7 @@ class Adapters:
         self.response_log.close()
         self.calibration_store.close()
         self.cleaning_store.close()
+        self.chat_files.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -186,4 +191,6 @@ def build_adapters(
         presence=presence,
         sentence_vectors=sentence_vectors,
         cleaning_store=app_stores.cleaning,
+        chat_files=app_stores.chat_files,
+        chat_file_bytes=LocalFileBytes(settings.chat_files_path),
     )

@@ -27,6 +27,8 @@ from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
+from services.conversations import file_store as chat_file_store
+from services.conversations.file_store import SqlChatFileStore
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -48,6 +50,7 @@ class AppStores:
     advice_threads: AdviceThreads
     prompt_library: PromptLibraryStore
     cleaning: CleaningStore
+    chat_files: SqlChatFileStore
 
 
 def build_app_stores(
@@ -70,6 +73,7 @@ def build_app_stores(
         advice_threads=AdviceThreads(target),
         prompt_library=PromptLibraryStore(target),
         cleaning=CleaningStore(target),
+        chat_files=SqlChatFileStore(target),  # after the history store: it references chats
     )
 
 
@@ -87,4 +91,5 @@ APP_MIGRATIONS: list[Migration] = [
     *advice_threads.PG_MIGRATIONS,
     *prompt_library_store.PG_MIGRATIONS,
     *cleaning_store.PG_MIGRATIONS,
+    *chat_file_store.PG_MIGRATIONS,
 ]

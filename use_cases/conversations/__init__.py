@@ -1,0 +1,1 @@
+"""Conversations: imports, summaries, attached files, search and project drafts (issue 28)."""
