@@ -229,3 +229,31 @@ async def test_deleting_the_file_or_the_chat_removes_its_passages_and_bytes(
     assert not files_dir.exists()
     assert world.container.adapters.chat_files.list(chat_id) == []
     assert world.container.adapters.chat_files.chunks(chat_id)[0] == []
+
+
+async def test_on_postgresql_a_file_is_answered_in_its_chat_only_and_goes_with_the_chat(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The same path on PostgreSQL (an empty knowledge base: only the file can answer)."""
+    container = bootstrap(
+        make_settings(tmp_path / "data", database_url=pg_url, load_sample_data=False),
+        clock=FixedClock(),
+    )
+    try:
+        transport = httpx.ASGITransport(app=create_app(container=container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            chat_id = (await _chat(client, {}, "Hello?"))["chat_id"]
+            created = await _attach(client, {}, chat_id)
+            assert created.status_code == 201, created.text
+            assert (await _attach(client, {}, chat_id)).status_code == 200
+
+            reply = await _ask(client, {}, chat_id)
+            assert "thursday" in reply["answer"].lower(), reply["answer"]
+            assert reply["sources"][0]["source"] == "attachment:beehives.md"
+            assert not _from_attachments(await _ask(client, {}))
+
+            assert (await client.delete(f"/chats/{chat_id}")).status_code == 204
+            assert container.adapters.chat_files.chunks(chat_id)[0] == []
+            assert not (container.settings.chat_files_path / chat_id).exists()
+    finally:
+        container.close()
