@@ -139,14 +139,11 @@ class SqlChatFileStore:
             for c, v in zip(chunks, vectors, strict=True)
         ]
         with self._db.write() as conn:
-            taken = conn.execute(
-                "SELECT id FROM chat_files WHERE chat_id = ? AND sha256 = ?",
-                (file.chat_id, file.sha256),
-            ).fetchone()
-            if taken is not None:
-                raise Conflict("This chat already holds a file with these bytes.")
-            conn.execute(
-                f"INSERT INTO chat_files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # Two uploads of the same bytes racing: the second inserts nothing (on both
+            # databases the unique index decides, whoever committed first).
+            inserted = conn.execute(
+                f"INSERT INTO chat_files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (chat_id, sha256) DO NOTHING",
                 (
                     file.id,
                     file.chat_id,
@@ -159,6 +156,8 @@ class SqlChatFileStore:
                     self._db.put_time(file.created_at),
                 ),
             )
+            if inserted.rowcount == 0:
+                raise Conflict("This chat already holds a file with these bytes.")
             for row in rows:
                 conn.execute(
                     "INSERT INTO chat_file_chunks (file_id, chat_id, section, heading_path, "

@@ -4,6 +4,7 @@ fake, the chat-scoped index over it, and the local disk store of the bytes."""
 from __future__ import annotations
 
 import inspect
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,3 +166,30 @@ def test_bytes_are_written_whole_under_the_chat_and_ids_never_leave_it(tmp_path:
     disk.delete("c1", "b" * 32)  # nothing to delete
     disk.delete_chat("c1")
     assert not (tmp_path / "files" / "c1").exists()
+
+
+def test_two_writers_adding_the_same_bytes_at_once_store_one_file(stores) -> None:
+    store, _, app_db = stores
+    if app_db is None:
+        pytest.skip("a database's unique index decides")
+    apart = app_db.open_apart(SqlChatFileStore)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def add(target: SqlChatFileStore, n: int) -> None:
+        barrier.wait()
+        try:
+            target.add(a_file(n, sha="f" * 64), *chunks_of(f"copy {n}"))
+            outcomes.append("stored")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=add, args=(s, n)) for n, s in ((1, store), (2, apart))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    apart.close()
+    assert sorted(outcomes) == ["conflict", "stored"]
+    assert len(store.list("c1")) == 1
+    assert app_db.raw("SELECT count(*) FROM chat_file_chunks") == [(1,)]
