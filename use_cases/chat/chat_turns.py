@@ -29,6 +29,9 @@ Rules:
   markers; an override to "no" removes the search tool for the turn, DISALLOWED removes every
   tool and tells the model the decline to give (logged as a refusal), and MANDATORY makes an
   answer that did not search the knowledge base be retried.
+- A turn searches with the retriever `scope` makes for its chat (when wired): the knowledge
+  base plus that chat's attached files (`use_cases/conversations/files.py`), never another
+  chat's.
 - The model (the request's, else the default of chat turns, see
   `use_cases/prompts/model_defaults.py`) and the system prompt (the chat prompt in force, see
   `use_cases/prompts/manage_prompts.py`) are read when the turn starts, so an admin's change applies
@@ -231,6 +234,7 @@ DepsFactory = Callable[[], AgentDeps]
 #: The retriever of a turn in one chat, from the knowledge base's (a chat's attached files
 #: are searched with it: use_cases/conversations/files.py).
 ScopeRetriever = Callable[[Retriever, str], Retriever]
+
 #: The system prompt in force, read at the start of each turn (from a worker thread).
 InstructionsSource = Callable[[], str]
 
