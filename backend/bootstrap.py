@@ -26,6 +26,7 @@ from backend.features import (
     cleaning,
     container_fields,
     conversation_drafts,
+    conversation_files,
     evaluation,
     knowledge,
     prompts,
@@ -72,6 +73,7 @@ from use_cases.conversations.drafts import (
     ManageDraftVersions,
     UpdateDraftByTurn,
 )
+from use_cases.conversations.files import AttachFile, GetFile, ListFiles, ReadFile, RemoveFile
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -182,6 +184,12 @@ class Container:
     update_draft: UpdateDraftByTurn
     edit_draft: EditDraft
     draft_versions: ManageDraftVersions
+    # -- files attached to a chat (issue 28)
+    attach_file: AttachFile
+    list_files: ListFiles
+    get_file: GetFile
+    read_file: ReadFile
+    remove_file: RemoveFile
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -255,7 +263,8 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     prompts_ = prompts.build(w, access_)
     knowledge_ = knowledge.build(w)
     tables_ = tables.build(w)
-    chat_ = chat.build(w, prompts_)
+    files_ = conversation_files.build(w)
+    chat_ = chat.build(w, prompts_, files_)
     advice_ = advice.build(w, prompts_, chat_)
     admin_ = admin.build(w, access_, knowledge_, tables_)
     evaluation_ = evaluation.build(
@@ -278,6 +287,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             calibration_,
             cleaning_,
             conversation_drafts_,
+            files_,
         ),
         adapters=w.adapters,
     )

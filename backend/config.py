@@ -86,6 +86,19 @@ class Settings(BaseSettings):
         description="Most retrieval chunks one document may have; a bigger document is "
         "refused (413) before anything is embedded.",
     )
+    chat_file_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        description="Largest file accepted by POST /api/conversations/ID/files (a file "
+        "attached to a chat), in bytes. The multipart body may be 64 KiB larger; a larger "
+        "Content-Length is refused with 413 before the body is read.",
+    )
+    chat_files_dir: Path | None = Field(
+        None,
+        description="Where the bytes of files attached to chats are kept (one directory per "
+        "chat). Unset: DATA_DIR/chat_files. Replicas sharing a PostgreSQL database must share "
+        "this directory.",
+    )
     future_date_tolerance_days: int = Field(
         1,
         ge=0,
@@ -566,6 +579,10 @@ class Settings(BaseSettings):
     def sentence_vectors_path(self) -> Path:
         """The offline model's sentence vectors (`services/offline/sentence_store.py`)."""
         return self.sentence_vectors_db or self.sqlite_dir / "sentence_vectors.db"
+
+    @property
+    def chat_files_path(self) -> Path:
+        return self.chat_files_dir or self.data_dir / "chat_files"
 
     @cached_property
     def app_db_path(self) -> Path:

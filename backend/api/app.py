@@ -26,6 +26,7 @@ from backend.api.routes import (
     cleaning,
     confidence,
     conversation_drafts,
+    conversation_files,
     discipline,
     documents,
     evaluation,
@@ -87,6 +88,7 @@ PROTECTED_ROUTERS = (
     library.router,
     cleaning.router,
     conversation_drafts.router,
+    conversation_files.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

@@ -2,7 +2,8 @@
 
 Rules:
 - A `multipart/form-data` body (a document upload) may hold `MAX_UPLOAD_BYTES` plus
-  `MULTIPART_OVERHEAD_BYTES` for boundaries and form fields; any other body
+  `MULTIPART_OVERHEAD_BYTES` for boundaries and form fields (a file attached to a chat:
+  `CHAT_FILE_MAX_BYTES` plus the same); any other body
   `MAX_JSON_BODY_BYTES`. The upload use case still checks the file itself against
   `MAX_UPLOAD_BYTES`.
 - A `Content-Length` over the limit is answered 413 at once: the body is never read.
@@ -13,6 +14,8 @@ Rules:
 
 from __future__ import annotations
 
+import re
+
 from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +24,8 @@ from backend.api.problems import problem_response
 from backend.config import Settings
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+#: The upload of a file attached to a chat (CHAT_FILE_MAX_BYTES).
+_CHAT_FILES = re.compile(r"/api/conversations/[^/]+/files/?")
 
 
 class BodySizeLimitMiddleware:
@@ -28,9 +33,13 @@ class BodySizeLimitMiddleware:
         self.app = app
         self.settings = settings
 
-    def limit_for(self, headers: Headers) -> tuple[int, str]:
-        """The byte limit of a request with these headers, and the setting that sets it."""
+    def limit_for(self, headers: Headers, path: str = "") -> tuple[int, str]:
+        """The byte limit of a request with these headers (to this path), and the setting
+        that sets it."""
         if headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            if _CHAT_FILES.fullmatch(path):
+                limit = self.settings.chat_file_max_bytes + MULTIPART_OVERHEAD_BYTES
+                return limit, "CHAT_FILE_MAX_BYTES"
             return self.settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, "MAX_UPLOAD_BYTES"
         return self.settings.max_json_body_bytes, "MAX_JSON_BODY_BYTES"
 
@@ -39,7 +48,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        limit, setting = self.limit_for(headers)
+        limit, setting = self.limit_for(headers, scope.get("path", ""))
         detail = (
             f"The request body is larger than the {limit:,}-byte limit "
             f"({setting}) of {scope.get('method')} {scope.get('path')}."

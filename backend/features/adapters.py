@@ -26,6 +26,8 @@ from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
 from services.conversations.draft_store import ProjectDrafts
+from services.conversations.file_bytes import LocalFileBytes
+from services.conversations.file_store import SqlChatFileStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders.cached import TextVectorCache
@@ -74,6 +76,8 @@ class Adapters:
     calibration_store: CalibrationStore
     cleaning_store: CleaningStore
     project_draft_store: ProjectDrafts
+    chat_files: SqlChatFileStore
+    chat_file_bytes: LocalFileBytes
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -105,6 +109,7 @@ class Adapters:
         self.calibration_store.close()
         self.cleaning_store.close()
         self.project_draft_store.close()
+        self.chat_files.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -201,4 +206,6 @@ def build_adapters(
         sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,
         project_draft_store=app_stores.project_drafts,
+        chat_files=app_stores.chat_files,
+        chat_file_bytes=LocalFileBytes(settings.chat_files_path),
     )

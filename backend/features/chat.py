@@ -10,6 +10,7 @@ from pydantic_ai import Agent
 
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
+from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.prompts import PromptUseCases
 from use_cases.chat.agent import CHAT_TURN, AgentDeps, build_agent
 from use_cases.chat.chat_turns import ChatTurns
@@ -35,7 +36,9 @@ class ChatUseCases:
     """A chat run's dependencies (the playground's runs too)."""
 
 
-def build(w: Wiring, prompts: PromptUseCases) -> ChatUseCases:
+def build(
+    w: Wiring, prompts: PromptUseCases, files: ConversationFileUseCases | None = None
+) -> ChatUseCases:
     settings, a, clock = w.settings, w.adapters, w.clock
 
     def agent_deps() -> AgentDeps:
@@ -65,10 +68,16 @@ def build(w: Wiring, prompts: PromptUseCases) -> ChatUseCases:
         instructions=lambda: prompts.prompts.instructions(CHAT),
         max_message_chars=settings.max_message_chars,
         responses=record_response,
+        scope=files.scope if files is not None else None,
     )
     return ChatUseCases(
         chat=chat,
-        chats=ManageChats(a.history, a.response_log, a.store),
+        chats=ManageChats(
+            a.history,
+            a.response_log,
+            a.store,
+            on_delete=files.forget_chat_files.execute if files is not None else None,
+        ),
         sweep_turns=SweepAbandonedTurns(a.history, clock, turn_limit_s=settings.agent_timeout),
         search_discipline=DecideSearch(w.web_search, max_query_chars=settings.max_message_chars),
         record_response=record_response,

@@ -28,7 +28,9 @@ from services.chat.history_store import HistoryStore
 from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
 from services.conversations import draft_store
+from services.conversations import file_store as chat_file_store
 from services.conversations.draft_store import ProjectDrafts
+from services.conversations.file_store import SqlChatFileStore
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -51,6 +53,7 @@ class AppStores:
     prompt_library: PromptLibraryStore
     cleaning: CleaningStore
     project_drafts: ProjectDrafts
+    chat_files: SqlChatFileStore
 
 
 def build_app_stores(
@@ -74,6 +77,7 @@ def build_app_stores(
         prompt_library=PromptLibraryStore(target),
         cleaning=CleaningStore(target),
         project_drafts=ProjectDrafts(target),
+        chat_files=SqlChatFileStore(target),  # after the history store: it references chats
     )
 
 
@@ -92,4 +96,5 @@ APP_MIGRATIONS: list[Migration] = [
     *prompt_library_store.PG_MIGRATIONS,
     *cleaning_store.PG_MIGRATIONS,
     *draft_store.PG_MIGRATIONS,
+    *chat_file_store.PG_MIGRATIONS,
 ]

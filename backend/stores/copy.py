@@ -53,6 +53,7 @@ from psycopg.types import TypeInfo
 from backend.stores.registry import postgres_migrations
 from services.admin import prompt_library_store
 from services.conversations import draft_store
+from services.conversations import file_store as chat_file_store
 from services.knowledge import pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
 from services.knowledge.pg_store import PgKnowledgeStore
@@ -100,6 +101,7 @@ APP_TABLES = (
     "cleaning_runs",
     "cleaning_results",
     *draft_store.TABLES,
+    *chat_file_store.TABLES,
 )
 #: Rows a migration of the target stores itself (the prompt library's default project, use
 #: cases and built-in prompts): they do not make the target "not empty", and they make way

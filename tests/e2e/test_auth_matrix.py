@@ -38,6 +38,7 @@ from use_cases.advice.domain import AdviceRequest
 from use_cases.chat.domain import ConversationMessage, NewMessage
 from use_cases.chat.responses import FeedbackRequest, ResponseRecord
 from use_cases.conversations.drafts import DraftRequest
+from use_cases.conversations.files import AttachRequest
 from use_cases.knowledge.ingest import IngestRequest, IngestSource
 from use_cases.prompts.domain import CHAT
 
@@ -117,6 +118,12 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", f"{DRAFT}/versions/{{number}}"): Call(OWNER_ONLY),
     ("POST", f"{DRAFT}/versions/{{number}}/activate"): Call(OWNER_ONLY),
     ("GET", f"{DRAFT}/export"): Call(OWNER_ONLY),
+    # Files attached to ana's chat: hers alone (an admin's own request names no user).
+    ("POST", "/api/conversations/{chat_id}/files"): Call((401, 201, 404, 404), upload=True),
+    ("GET", "/api/conversations/{chat_id}/files"): Call(OWNER_ONLY),
+    ("GET", "/api/conversations/{chat_id}/files/{file_id}"): Call(OWNER_ONLY),
+    ("GET", "/api/conversations/{chat_id}/files/{file_id}/content"): Call(OWNER_ONLY),
+    ("DELETE", "/api/conversations/{chat_id}/files/{file_id}"): Call((401, 204, 404, 404)),
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
@@ -293,6 +300,15 @@ def _anas_chat(container: Container) -> str:
     return chat.id
 
 
+async def _anas_file(container: Container, chat_id: str) -> str:
+    name = f"matrix-{uuid.uuid4().hex[:8]}.md"
+    text = f"# Matrix file {name}\n\nThe matrix file {name} is attached.\n"
+    attached = await container.attach_file.execute(
+        AttachRequest("ana", chat_id, name, text.encode())
+    )
+    return attached.file.id
+
+
 async def _anas_advice_thread(container: Container) -> str:
     thread_id = f"matrix-{uuid.uuid4().hex[:12]}"
     request = AdviceRequest("ana", (ConversationMessage("user", QUESTION),), thread_id=thread_id)
@@ -358,6 +374,8 @@ async def _path(template: str, container: Container) -> str:
     if "/project-draft" in template:
         await container.draft_project.execute(DraftRequest("ana", str(values["chat_id"])))
         values["number"] = 1
+    if "{file_id}" in template:
+        values["file_id"] = await _anas_file(container, str(values["chat_id"]))
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)
     if "{response_id}" in template:

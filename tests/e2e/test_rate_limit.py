@@ -167,5 +167,6 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/api/cleaning/runs", "post"),
         ("/api/conversations/{chat_id}/project-draft", "post"),
         ("/api/conversations/{chat_id}/project-draft/turns", "post"),
+        ("/api/conversations/{chat_id}/files", "post"),
     }
     assert "Retry-After" in paths["/chat"]["post"]["responses"]["429"]["headers"]

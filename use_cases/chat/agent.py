@@ -444,7 +444,7 @@ async def search_knowledge_base(
             score=hit.scores.rerank_score
             if hit.scores.rerank_score is not None
             else hit.scores.fused,
-            document_id=hit.document_id,
+            document_id=None if hit.attachment else hit.document_id,
             text=escape_html(hit.section_text),
             superseded_by=hit.superseded_by,
             supersedes=hit.supersedes,

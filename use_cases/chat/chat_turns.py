@@ -29,6 +29,9 @@ Rules:
   markers; an override to "no" removes the search tool for the turn, DISALLOWED removes every
   tool and tells the model the decline to give (logged as a refusal), and MANDATORY makes an
   answer that did not search the knowledge base be retried.
+- A turn searches with the retriever `scope` makes for its chat (when wired): the knowledge
+  base plus that chat's attached files (`use_cases/conversations/files.py`), never another
+  chat's.
 - The model (the request's, else the default of chat turns, see
   `use_cases/prompts/model_defaults.py`) and the system prompt (the chat prompt in force, see
   `use_cases/prompts/manage_prompts.py`) are read when the turn starts, so an admin's change applies
@@ -93,6 +96,7 @@ from use_cases.chat.turn_runner import (
     model_history,
     token_usage,
 )
+from use_cases.knowledge.ports import Retriever
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, PayloadTooLarge
@@ -226,6 +230,11 @@ class ResponseRecorder(Protocol):
 ChatEvent: TypeAlias = TurnEvent[ChatResult]
 
 DepsFactory = Callable[[], AgentDeps]
+
+#: The retriever of a turn in one chat, from the knowledge base's (a chat's attached files
+#: are searched with it: use_cases/conversations/files.py).
+ScopeRetriever = Callable[[Retriever, str], Retriever]
+
 #: The system prompt in force, read at the start of each turn (from a worker thread).
 InstructionsSource = Callable[[], str]
 
@@ -251,8 +260,10 @@ class ChatTurns:
         instructions: InstructionsSource = built_in_prompt,
         max_message_chars: int = MAX_MESSAGE_CHARS,
         responses: ResponseRecorder | None = None,
+        scope: ScopeRetriever | None = None,
     ) -> None:
         self._responses = responses
+        self._scope = scope
         self._runner = TurnRunner(agent, limits)
         self._instructions = instructions
         self._history = history
@@ -334,6 +345,8 @@ class ChatTurns:
         if replaced:  # after the new exchange is stored: a failure here loses nothing
             self._history.delete_messages(chat.id, sorted(gone), versions_of=assistant.id)
         deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
+        if self._scope is not None:
+            deps = replace(deps, retriever=self._scope(deps.retriever, chat.id))
         return _ChatTurn(
             self._history, chat, user_message, assistant, prior, resolved, deps, self._responses
         )

@@ -25,7 +25,7 @@ tell `replaced` from `current`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -130,8 +130,12 @@ class ManageChats:
         history: HistoryStore,
         responses: ResponseLog | None = None,
         documents: KnowledgeStore | None = None,
+        on_delete: Callable[[str], None] | None = None,
     ) -> None:
         self._history = history
+        self._on_delete = on_delete
+        """Called (in a worker thread) with a deleted chat's id: what other features keep
+        for a chat goes with it (its attached files)."""
         self._responses = responses
         self._documents = documents
 
@@ -195,6 +199,8 @@ class ManageChats:
     async def delete(self, user_id: str, chat_id: str) -> None:
         await self._owned(user_id, chat_id)
         await asyncio.to_thread(self._history.delete_chat, chat_id)
+        if self._on_delete is not None:
+            await asyncio.to_thread(self._on_delete, chat_id)
 
     async def _owned(self, user_id: str, chat_id: str) -> Chat:
         chat = await asyncio.to_thread(self._history.get_chat, chat_id)

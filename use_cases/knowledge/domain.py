@@ -185,6 +185,9 @@ class SearchHit:
     """Documents this one supersedes: it is the newer version of them."""
     document_version: str = ""
     """The document's content hash when it was found: which version a citation quotes."""
+    attachment: str | None = None
+    """The id of the chat's attached file this passage is from (then `document_id` names no
+    document and is 0); None for a knowledge-base passage."""
 
 
 @dataclass(frozen=True)

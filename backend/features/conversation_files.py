@@ -1,0 +1,59 @@
+"""Files attached to a chat and the chat's scoped search (`use_cases/conversations/files.py`).
+
+Built before chat: a chat turn's retriever (`scope`) and chat deletion (`forget_chat`) come
+from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.features import INTERNAL
+from backend.features.adapters import Wiring
+from services.conversations.file_search import ChatFileIndex, ScopedRetriever
+from use_cases.chat.chat_turns import ScopeRetriever
+from use_cases.conversations.files import (
+    AttachFile,
+    ForgetChatFiles,
+    GetFile,
+    ListFiles,
+    ReadFile,
+    RemoveFile,
+)
+
+
+@dataclass(frozen=True)
+class ConversationFileUseCases:
+    attach_file: AttachFile
+    list_files: ListFiles
+    get_file: GetFile
+    read_file: ReadFile
+    remove_file: RemoveFile
+    forget_chat_files: ForgetChatFiles = field(metadata=INTERNAL)
+    """What chat deletion calls with the chat's id."""
+    scope: ScopeRetriever = field(metadata=INTERNAL)
+    """A chat turn's retriever: the knowledge base's plus the chat's files."""
+
+
+def build(w: Wiring) -> ConversationFileUseCases:
+    settings, a = w.settings, w.adapters
+    store, storage = a.chat_files, a.chat_file_bytes
+    index = ChatFileIndex(store, a.embedder, rrf_k=settings.rrf_k)
+    return ConversationFileUseCases(
+        attach_file=AttachFile(
+            a.history,
+            store,
+            storage,
+            a.loader,
+            a.chunker,
+            a.embedder,
+            w.clock,
+            max_bytes=settings.chat_file_max_bytes,
+            max_chunks=settings.max_document_chunks,
+        ),
+        list_files=ListFiles(a.history, store),
+        get_file=GetFile(a.history, store),
+        read_file=ReadFile(a.history, store, storage),
+        remove_file=RemoveFile(a.history, store, storage),
+        forget_chat_files=ForgetChatFiles(store, storage),
+        scope=lambda base, chat_id: ScopedRetriever(base, index, chat_id),
+    )

@@ -1,0 +1,259 @@
+"""Files attached to a chat, through the real app: the offline model answers from a file in
+its chat and cites it, and the file is never reachable from another chat or another user
+(the file routes, chat turns, global search, the chat routes, names that try to leave the
+chat's directory). One auth-enabled container for the module; each test makes its own chats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.api.app import create_app
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, make_settings
+from use_cases.access.domain import CLI_ADMIN
+
+NOTE = b"""# Rooftop Beehives
+
+The rooftop beehives are inspected every Thursday morning by the beekeeping volunteers.
+Each volunteer looks after two hives, and the honey harvest is shared with the team in
+September.
+"""
+QUESTION = "When are the rooftop beehives inspected?"
+
+
+class World:
+    def __init__(self, container: Container, headers: dict[str, dict[str, str]]) -> None:
+        self.container = container
+        self.headers = headers
+
+
+@pytest.fixture(scope="module")
+def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    data_dir = tmp_path_factory.mktemp("chat-files") / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    container = bootstrap(make_settings(data_dir, auth_enabled=True), clock=FixedClock())
+
+    async def keys() -> dict[str, dict[str, str]]:
+        headers = {}
+        for user, role in (("ana", "user"), ("bob", "user"), ("root", "admin")):
+            created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=role)
+            headers[user] = {"Authorization": f"Bearer {created.secret}"}
+        return headers
+
+    yield World(container, asyncio.run(keys()))
+    container.close()
+
+
+@pytest.fixture
+async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container=world.container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        yield http
+
+
+async def _chat(client: httpx.AsyncClient, headers: dict[str, str], message: str) -> dict:
+    response = await client.post("/chat", json={"message": message}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _ask(
+    client: httpx.AsyncClient, headers: dict[str, str], chat_id: str | None = None
+) -> dict:
+    body = {"message": QUESTION} | ({"chat_id": chat_id} if chat_id else {})
+    response = await client.post("/chat", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _attach(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    chat_id: str,
+    name: str = "beehives.md",
+    data: bytes = NOTE,
+) -> httpx.Response:
+    return await client.post(
+        f"/api/conversations/{chat_id}/files",
+        files={"file": (name, data, "text/markdown")},
+        headers=headers,
+    )
+
+
+def _from_attachments(reply: dict) -> bool:
+    return any(s["source"].startswith("attachment:") for s in reply["sources"]) or (
+        "thursday" in reply["answer"].lower()
+    )
+
+
+async def test_a_file_is_answered_from_and_cited_in_its_chat_and_nowhere_else(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ana, bob, root = world.headers["ana"], world.headers["bob"], world.headers["root"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+
+    created = await _attach(client, ana, chat_id)
+    assert created.status_code == 201, created.text
+    file = created.json()
+    assert (file["name"], file["media_type"], file["source"]) == (
+        "beehives.md",
+        "text/markdown",
+        "attachment:beehives.md",
+    )
+    assert file["created"] is True and file["chunk_count"] >= 1 and len(file["id"]) == 32
+    again = await _attach(client, ana, chat_id, name="copy.md")
+    assert again.status_code == 200 and again.json()["id"] == file["id"]
+    assert again.json()["created"] is False
+
+    listed = await client.get(f"/api/conversations/{chat_id}/files", headers=ana)
+    assert [f["id"] for f in listed.json()] == [file["id"]]
+    meta = await client.get(f"/api/conversations/{chat_id}/files/{file['id']}", headers=ana)
+    assert meta.status_code == 200 and meta.json()["sha256"] == file["sha256"]
+    content = await client.get(
+        f"/api/conversations/{chat_id}/files/{file['id']}/content", headers=ana
+    )
+    assert content.status_code == 200 and content.content == NOTE
+    assert content.headers["content-type"].startswith("text/markdown")
+    assert content.headers["content-disposition"].startswith('attachment; filename="beehives.md"')
+
+    # Asked in its chat: answered from the file, and the file is cited.
+    reply = await _ask(client, ana, chat_id)
+    assert "thursday" in reply["answer"].lower(), reply["answer"]
+    assert "attachment:beehives.md" in {s["source"] for s in reply["sources"]}
+    cited = next(s for s in reply["sources"] if s["source"] == "attachment:beehives.md")
+    assert cited["title"] == "beehives.md" and cited["document_id"] is None
+    messages = await client.get(f"/chats/{chat_id}/messages", headers=ana)
+    assert messages.json()["messages"][-1]["sources"][0]["source"] == "attachment:beehives.md"
+
+    # The same user's other chat, another user, an admin's own chat: never from the file.
+    assert not _from_attachments(await _ask(client, ana))
+    assert not _from_attachments(await _ask(client, bob))
+    assert not _from_attachments(await _ask(client, root))
+
+    # Global search does not see attached files.
+    search = await client.get("/api/search", params={"q": QUESTION, "limit": 20}, headers=ana)
+    assert search.status_code == 200
+    assert not [h for h in search.json()["hits"] if "attachment" in str(h.get("source"))]
+    assert "Thursday" not in search.text
+
+
+async def test_another_user_and_another_chat_cannot_reach_the_file(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ana, bob, root = world.headers["ana"], world.headers["bob"], world.headers["root"]
+    chat_id = (await _chat(client, ana, "How often must passwords be rotated?"))["chat_id"]
+    other_id = (await _chat(client, ana, "Who approves vendor reviews?"))["chat_id"]
+    bobs_id = (await _chat(client, bob, "What is the on-call rotation?"))["chat_id"]
+    file_id = (await _attach(client, ana, chat_id)).json()["id"]
+    base = f"/api/conversations/{chat_id}/files"
+
+    for path in (base, f"{base}/{file_id}", f"{base}/{file_id}/content"):
+        response = await client.get(path, headers=bob)
+        assert response.status_code == 404, path
+        assert response.json()["detail"] == f"No chat with id {chat_id}."  # as a missing chat
+    assert (await client.delete(f"{base}/{file_id}", headers=bob)).status_code == 404
+    assert (
+        await _attach(client, bob, chat_id, name="mine.md", data=b"# Mine\nBob's.")
+    ).status_code == 404
+    # The file id under the owner's other chat, under bob's chat, and in the chat routes.
+    for chat in (other_id, bobs_id):
+        for suffix in ("", "/content"):
+            path = f"/api/conversations/{chat}/files/{file_id}{suffix}"
+            headers = ana if chat == other_id else bob
+            assert (await client.get(path, headers=headers)).status_code == 404, path
+    assert (await client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
+    assert (await client.get(f"/chats/{file_id}/messages", headers=ana)).status_code == 404
+    # Names and ids that try to leave the chat's directory.
+    for bad in ("..%2F..%2Fapp.db", "..", "%2E%2E", "app.db", file_id.upper()):
+        response = await client.get(f"{base}/{bad}/content", headers=ana)
+        assert response.status_code == 404, bad
+    traversal = await _attach(client, ana, chat_id, name="../../../app.md", data=b"# App\nNot.")
+    assert traversal.status_code == 201 and traversal.json()["name"] == "app.md"
+    files_dir = world.container.settings.chat_files_path
+    assert sorted(p.name for p in (files_dir / chat_id).iterdir()) == sorted(
+        [file_id, traversal.json()["id"]]
+    )
+    # An admin acting for ana reaches them, as for her chats.
+    acting = await client.get(base, params={"user_id": "ana"}, headers=root)
+    assert acting.status_code == 200 and len(acting.json()) == 2
+    assert (await client.get(base, headers=root)).status_code == 404  # not root's own chat
+
+
+async def test_refused_uploads_write_nothing(client: httpx.AsyncClient, world: World) -> None:
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    cases = [
+        ("image.txt", png, 415, "unsupported_document"),
+        ("program.exe", b"MZ\x90\x00", 415, "unsupported_document"),
+        ("empty.md", b"  \n", 422, None),
+        ("big.md", b"# Big\n" + b"word " * (2 * 1024 * 1024 + 20_000), 413, "payload_too_large"),
+    ]
+    for name, data, status, code in cases:
+        response = await _attach(client, ana, chat_id, name=name, data=data)
+        assert response.status_code == status, (name, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        if code:
+            assert response.json()["code"] == code
+    missing = await client.post(f"/api/conversations/{chat_id}/files", headers=ana)
+    assert missing.status_code == 422
+    assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
+    assert not (world.container.settings.chat_files_path / chat_id).exists()
+
+
+async def test_deleting_the_file_or_the_chat_removes_its_passages_and_bytes(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    file_id = (await _attach(client, ana, chat_id)).json()["id"]
+    files_dir = world.container.settings.chat_files_path / chat_id
+
+    deleted = await client.delete(f"/api/conversations/{chat_id}/files/{file_id}", headers=ana)
+    assert deleted.status_code == 204
+    assert not (files_dir / file_id).exists()
+    assert not _from_attachments(await _ask(client, ana, chat_id))
+    gone = await client.get(f"/api/conversations/{chat_id}/files/{file_id}", headers=ana)
+    assert gone.status_code == 404
+
+    file_id = (await _attach(client, ana, chat_id)).json()["id"]
+    assert (files_dir / file_id).exists()
+    assert (await client.delete(f"/chats/{chat_id}", headers=ana)).status_code == 204
+    assert not files_dir.exists()
+    assert world.container.adapters.chat_files.list(chat_id) == []
+    assert world.container.adapters.chat_files.chunks(chat_id)[0] == []
+
+
+async def test_on_postgresql_a_file_is_answered_in_its_chat_only_and_goes_with_the_chat(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The same path on PostgreSQL (an empty knowledge base: only the file can answer)."""
+    container = bootstrap(
+        make_settings(tmp_path / "data", database_url=pg_url, load_sample_data=False),
+        clock=FixedClock(),
+    )
+    try:
+        transport = httpx.ASGITransport(app=create_app(container=container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            chat_id = (await _chat(client, {}, "Hello?"))["chat_id"]
+            created = await _attach(client, {}, chat_id)
+            assert created.status_code == 201, created.text
+            assert (await _attach(client, {}, chat_id)).status_code == 200
+
+            reply = await _ask(client, {}, chat_id)
+            assert "thursday" in reply["answer"].lower(), reply["answer"]
+            assert reply["sources"][0]["source"] == "attachment:beehives.md"
+            assert not _from_attachments(await _ask(client, {}))
+
+            assert (await client.delete(f"/chats/{chat_id}")).status_code == 204
+            assert container.adapters.chat_files.chunks(chat_id)[0] == []
+            assert not (container.settings.chat_files_path / chat_id).exists()
+    finally:
+        container.close()

@@ -1,0 +1,250 @@
+"""Files attached to a chat: upload, list, read, download, delete; their passages are found
+by that chat's turns and by nothing else.
+
+Rules:
+- Only the chat's owner reaches its files (an admin acts for a user through the `user_id`
+  the presentation layer resolves); anyone else, and a chat that does not exist, gets the
+  same 404 as a missing chat (`chat_not_found`). A file id that is malformed, unknown, or
+  another chat's is a 404 of the file.
+- The file name is reduced to its last path part (`/` and `\\` both separate), control
+  characters and surrounding spaces removed; an empty name, or one over `MAX_NAME_CHARS`, is
+  refused (422). The name gives the type, as for documents.
+- More than `max_bytes` is refused (413); the presentation layer reads at most `read_limit`.
+- The cheap checks come first, before anything is parsed or written: the type and whether
+  the bytes are text (the document loaders' `check`: binary bytes posing as text are 415).
+- The same bytes again in the same chat are not stored twice: the existing file is
+  returned (`created` False; the API answers 200 instead of 201). The same bytes in another
+  chat are another file: each chat owns its copy.
+- The file is parsed, chunked and embedded as documents are (the knowledge base's loaders,
+  chunker and embedder; more than `max_chunks` chunks is 413), before anything is written.
+  Then its bytes are written (whole or not at all), then its row and chunks in one
+  transaction; if that fails the bytes are removed again. Nothing half-written survives a
+  failure: no row without bytes, no bytes without a row (a crash between the two leaves
+  bytes no row names, which nothing serves).
+- Deleting a file removes its row and chunks, then its bytes; deleting the chat does the
+  same for all of its files (`ForgetChatFiles`, called by chat deletion).
+- Search: a chat turn's retriever is the knowledge base's fused with this chat's files
+  (`scoped_retriever`, services/conversations/file_search.py); global search never sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from use_cases.chat.manage_chats import chat_not_found
+from use_cases.chat.ports import HistoryStore
+from use_cases.conversations.file_ports import ChatFileStore, FileBytes
+from use_cases.conversations.files_domain import ChatFile, FileChunk, is_file_id
+from use_cases.knowledge.domain import Vector, embedding_text
+from use_cases.knowledge.ports import Chunker, DocumentLoader, Embedder
+from use_cases.shared.clock import Clock
+from use_cases.shared.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
+
+MAX_NAME_CHARS = 255
+
+
+@dataclass(frozen=True)
+class AttachRequest:
+    user_id: str
+    chat_id: str
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Attached:
+    file: ChatFile
+    created: bool
+    """False when the chat already held these bytes (that file is returned)."""
+
+
+@dataclass(frozen=True)
+class FileContent:
+    file: ChatFile
+    data: bytes
+
+
+def file_not_found(file_id: str) -> NotFound:
+    return NotFound(f"No file with id {file_id} in this chat.")
+
+
+def clean_name(filename: str) -> str:
+    """The last path part of `filename`, without control characters or outer spaces."""
+    last = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in last if unicodedata.category(ch)[0] != "C").strip()
+    if not name or name in {".", ".."}:
+        raise InvalidRequest("The upload has no file name; the type is taken from it.")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidRequest(f"The file name has {len(name)} characters; at most {MAX_NAME_CHARS}.")
+    return name
+
+
+class _ChatAccess:
+    def __init__(self, history: HistoryStore, files: ChatFileStore) -> None:
+        self._history = history
+        self._files = files
+
+    def _owned(self, user_id: str, chat_id: str) -> None:
+        chat = self._history.get_chat(chat_id)
+        if chat is None or chat.user_id != user_id:
+            raise chat_not_found(chat_id)
+
+    def _file(self, user_id: str, chat_id: str, file_id: str) -> ChatFile:
+        self._owned(user_id, chat_id)
+        found = self._files.get(chat_id, file_id) if is_file_id(file_id) else None
+        if found is None:
+            raise file_not_found(file_id)
+        return found
+
+
+class AttachFile(_ChatAccess):
+    """Checks, parses, indexes and stores one file for a chat; the module docstring has the
+    rules."""
+
+    def __init__(
+        self,
+        history: HistoryStore,
+        files: ChatFileStore,
+        storage: FileBytes,
+        loader: DocumentLoader,
+        chunker: Chunker,
+        embedder: Embedder,
+        clock: Clock,
+        *,
+        max_bytes: int,
+        max_chunks: int,
+    ) -> None:
+        super().__init__(history, files)
+        self._storage = storage
+        self._loader = loader
+        self._chunker = chunker
+        self._embedder = embedder
+        self._clock = clock
+        self._max_bytes = max_bytes
+        self._max_chunks = max_chunks
+
+    @property
+    def read_limit(self) -> int:
+        """Bytes of an upload to read: one past the limit, enough to refuse it."""
+        return self._max_bytes + 1
+
+    async def execute(self, request: AttachRequest) -> Attached:
+        return await asyncio.to_thread(self._attach, request)
+
+    def _attach(self, request: AttachRequest) -> Attached:
+        self._owned(request.user_id, request.chat_id)
+        name = clean_name(request.filename)
+        data = request.data
+        if len(data) > self._max_bytes:
+            raise PayloadTooLarge(
+                f"{name} is larger than the {self._max_bytes:,}-byte limit of an attached "
+                "file (CHAT_FILE_MAX_BYTES)."
+            )
+        self._loader.check(name, data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        existing = self._files.find_by_hash(request.chat_id, sha256)
+        if existing is not None:
+            return Attached(existing, created=False)
+        parsed = self._loader.load(name, data)
+        chunks = [
+            FileChunk(section, draft.heading_path, draft.text, chunk)
+            for section, draft in enumerate(self._chunker.chunk(parsed))
+            for chunk in draft.chunks
+        ]
+        if len(chunks) > self._max_chunks:
+            raise PayloadTooLarge(
+                f"{name} makes {len(chunks):,} chunks; an attached file may make at most "
+                f"{self._max_chunks:,} (MAX_DOCUMENT_CHUNKS)."
+            )
+        vectors = self._embed(name, chunks)
+        file = ChatFile(
+            id=uuid.uuid4().hex,
+            chat_id=request.chat_id,
+            user_id=request.user_id,
+            name=name,
+            media_type=parsed.media_type,
+            size_bytes=len(data),
+            sha256=sha256,
+            chunk_count=len(chunks),
+            created_at=self._clock.now(),
+        )
+        self._storage.put(file.chat_id, file.id, data)
+        try:
+            self._files.add(file, chunks, vectors)
+        except Conflict:  # the same bytes, attached by a concurrent request
+            self._storage.delete(file.chat_id, file.id)
+            raced = self._files.find_by_hash(request.chat_id, sha256)
+            if raced is None:
+                raise
+            return Attached(raced, created=False)
+        except BaseException:
+            self._storage.delete(file.chat_id, file.id)
+            raise
+        return Attached(file, created=True)
+
+    def _embed(self, name: str, chunks: Sequence[FileChunk]) -> Sequence[Vector]:
+        texts = [embedding_text(name, c.heading_path, c.chunk_text) for c in chunks]
+        return self._embedder.embed_documents(texts) if texts else []
+
+
+class ListFiles(_ChatAccess):
+    async def execute(self, user_id: str, chat_id: str) -> list[ChatFile]:
+        def run() -> list[ChatFile]:
+            self._owned(user_id, chat_id)
+            return self._files.list(chat_id)
+
+        return await asyncio.to_thread(run)
+
+
+class GetFile(_ChatAccess):
+    async def execute(self, user_id: str, chat_id: str, file_id: str) -> ChatFile:
+        return await asyncio.to_thread(self._file, user_id, chat_id, file_id)
+
+
+class ReadFile(_ChatAccess):
+    """The file's metadata and bytes, for a download."""
+
+    def __init__(self, history: HistoryStore, files: ChatFileStore, storage: FileBytes) -> None:
+        super().__init__(history, files)
+        self._storage = storage
+
+    async def execute(self, user_id: str, chat_id: str, file_id: str) -> FileContent:
+        def run() -> FileContent:
+            file = self._file(user_id, chat_id, file_id)
+            data = self._storage.get(chat_id, file.id)
+            if data is None:
+                raise NotFound(f"The bytes of file {file_id} are gone; attach it again.")
+            return FileContent(file, data)
+
+        return await asyncio.to_thread(run)
+
+
+class RemoveFile(_ChatAccess):
+    def __init__(self, history: HistoryStore, files: ChatFileStore, storage: FileBytes) -> None:
+        super().__init__(history, files)
+        self._storage = storage
+
+    async def execute(self, user_id: str, chat_id: str, file_id: str) -> None:
+        def run() -> None:
+            file = self._file(user_id, chat_id, file_id)
+            self._files.delete(chat_id, file.id)
+            self._storage.delete(chat_id, file.id)
+
+        await asyncio.to_thread(run)
+
+
+class ForgetChatFiles:
+    """What chat deletion calls (in a worker thread): the chat's files, chunks and bytes go."""
+
+    def __init__(self, files: ChatFileStore, storage: FileBytes) -> None:
+        self._files = files
+        self._storage = storage
+
+    def execute(self, chat_id: str) -> None:
+        self._files.delete_chat(chat_id)
+        self._storage.delete_chat(chat_id)

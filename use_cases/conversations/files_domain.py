@@ -1,0 +1,41 @@
+"""What a file attached to a chat is: its metadata, and the chunks its scoped index holds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+#: A file id: 32 lower-case hex digits (a random UUID). Safe as a file name on any disk.
+FILE_ID = re.compile(r"[0-9a-f]{32}")
+
+#: The `source` a passage of an attached file is cited with: `attachment:<name>`.
+ATTACHMENT_PREFIX = "attachment:"
+
+
+@dataclass(frozen=True)
+class ChatFile:
+    id: str
+    chat_id: str
+    user_id: str
+    name: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    chunk_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FileChunk:
+    """One retrieval chunk of an attached file, with its parent section (what the agent
+    reads) and that section's place in the file."""
+
+    section: int
+    heading_path: tuple[str, ...]
+    section_text: str
+    chunk_text: str
+
+
+def is_file_id(value: str) -> bool:
+    return FILE_ID.fullmatch(value) is not None
