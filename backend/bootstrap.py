@@ -25,6 +25,7 @@ from backend.features import (
     chat,
     cleaning,
     container_fields,
+    conversation_search,
     evaluation,
     knowledge,
     prompts,
@@ -65,6 +66,8 @@ from use_cases.chat.search_discipline import DecideSearch
 from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
+from use_cases.conversations.search import SearchChats
+from use_cases.conversations.summaries import ManageSummaries
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -170,6 +173,9 @@ class Container:
     cleaning_runs: CleaningRuns
     cleaning_metrics: CleaningMetrics
     cleaning_report: RenderCleaningReport
+    # -- conversations: summaries and search across chats
+    conversation_summaries: ManageSummaries
+    search_chats: SearchChats
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -251,6 +257,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
     cleaning_ = cleaning.build(w, access_)
+    conversation_search_ = conversation_search.build(w, prompts_)
     return Container(
         settings=w.settings,
         **container_fields(
@@ -264,6 +271,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             evaluation_,
             calibration_,
             cleaning_,
+            conversation_search_,
         ),
         adapters=w.adapters,
     )

@@ -25,6 +25,8 @@ from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
+from services.conversations.search_index import SqlChatSearchIndex
+from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.loaders import FileLoader
@@ -70,6 +72,8 @@ class Adapters:
     response_log: ResponseLog
     calibration_store: CalibrationStore
     cleaning_store: CleaningStore
+    conversation_summaries: SqlSummaryStore
+    chat_search_index: SqlChatSearchIndex
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -96,6 +100,8 @@ class Adapters:
         self.response_log.close()
         self.calibration_store.close()
         self.cleaning_store.close()
+        self.conversation_summaries.close()
+        self.chat_search_index.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -186,4 +192,11 @@ def build_adapters(
         presence=presence,
         sentence_vectors=sentence_vectors,
         cleaning_store=app_stores.cleaning,
+        conversation_summaries=app_stores.conversation_summaries,
+        chat_search_index=SqlChatSearchIndex(
+            database if database is not None else settings.app_db_path,
+            embedder,
+            embed_batch=settings.chat_search_embed_batch,
+            min_similarity=settings.chat_search_min_similarity,
+        ),
     )

@@ -27,6 +27,9 @@ from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
+from services.conversations import search_index as conversation_search_index
+from services.conversations import summary_store as conversation_summary_store
+from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -48,6 +51,7 @@ class AppStores:
     advice_threads: AdviceThreads
     prompt_library: PromptLibraryStore
     cleaning: CleaningStore
+    conversation_summaries: SqlSummaryStore
 
 
 def build_app_stores(
@@ -70,6 +74,7 @@ def build_app_stores(
         advice_threads=AdviceThreads(target),
         prompt_library=PromptLibraryStore(target),
         cleaning=CleaningStore(target),
+        conversation_summaries=SqlSummaryStore(target),  # after history: rows go with chats
     )
 
 
@@ -87,4 +92,6 @@ APP_MIGRATIONS: list[Migration] = [
     *advice_threads.PG_MIGRATIONS,
     *prompt_library_store.PG_MIGRATIONS,
     *cleaning_store.PG_MIGRATIONS,
+    *conversation_summary_store.PG_MIGRATIONS,
+    *conversation_search_index.PG_MIGRATIONS,
 ]

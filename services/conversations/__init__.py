@@ -1,0 +1,1 @@
+"""Adapters of the conversation features (`use_cases/conversations`)."""

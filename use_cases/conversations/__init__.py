@@ -1,0 +1,1 @@
+"""Conversations: imported and native chats, their summaries, files, search and drafts."""
