@@ -324,7 +324,7 @@ class Settings(BaseSettings):
         120.0, gt=0, description="Seconds one summary (every map and reduce call) may take."
     )
     chat_search_embed_batch: int = Field(
-        256,
+        64,
         ge=0,
         le=10_000,
         description="Chat search: items (titles, summaries, messages) embedded at most per "

@@ -72,7 +72,7 @@ class Adapters:
     response_log: ResponseLog
     calibration_store: CalibrationStore
     cleaning_store: CleaningStore
-    conversation_summaries: SqlSummaryStore
+    summary_store: SqlSummaryStore
     chat_search_index: SqlChatSearchIndex
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
@@ -100,7 +100,7 @@ class Adapters:
         self.response_log.close()
         self.calibration_store.close()
         self.cleaning_store.close()
-        self.conversation_summaries.close()
+        self.summary_store.close()
         self.chat_search_index.close()
         if self.database is not None:
             self.database.close()
@@ -192,7 +192,7 @@ def build_adapters(
         presence=presence,
         sentence_vectors=sentence_vectors,
         cleaning_store=app_stores.cleaning,
-        conversation_summaries=app_stores.conversation_summaries,
+        summary_store=app_stores.conversation_summaries,
         chat_search_index=SqlChatSearchIndex(
             database if database is not None else settings.app_db_path,
             embedder,

@@ -23,7 +23,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationSearchUseCases:
     settings, a = w.settings, w.adapters
     summaries = ManageSummaries(
         a.history,
-        a.conversation_summaries,
+        a.summary_store,
         prompts.chat_models,
         CentroidSummariser(a.embedder),
         w.clock,

@@ -27,7 +27,6 @@ from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
-from services.conversations import search_index as conversation_search_index
 from services.conversations import summary_store as conversation_summary_store
 from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation import run_store
@@ -93,5 +92,4 @@ APP_MIGRATIONS: list[Migration] = [
     *prompt_library_store.PG_MIGRATIONS,
     *cleaning_store.PG_MIGRATIONS,
     *conversation_summary_store.PG_MIGRATIONS,
-    *conversation_search_index.PG_MIGRATIONS,
 ]

@@ -77,6 +77,8 @@ PG_MIGRATIONS: list[PgMigration] = [
 #: Characters of an item embedded (MiniLM reads 256 tokens; more is wasted work).
 EMBED_CHARS = 2_000
 _K1, _B = 1.2, 0.75
+#: Items whose tokens a process keeps (then it starts over).
+TOKEN_CACHE_ITEMS = 200_000
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,13 @@ def tokens(text: str) -> list[str]:
 def bm25_ranking(query: str, texts: Sequence[str]) -> list[tuple[int, float]]:
     """Okapi BM25 of `query` over `texts`: (index, score) of the texts holding a query
     token, best first (ties in text order)."""
-    terms = list(dict.fromkeys(tokens(query)))
-    if not terms or not texts:
+    return _bm25(tokens(query), [Counter(tokens(t)) for t in texts])
+
+
+def _bm25(query_tokens: Sequence[str], docs: Sequence[Counter[str]]) -> list[tuple[int, float]]:
+    terms = list(dict.fromkeys(query_tokens))
+    if not terms or not docs:
         return []
-    docs = [Counter(tokens(t)) for t in texts]
     lengths = [sum(d.values()) for d in docs]
     average = (sum(lengths) / len(docs)) or 1.0
     n = len(docs)
@@ -137,7 +142,7 @@ class SqlChatSearchIndex:
         embedder: Embedder,
         *,
         rrf_k: float = 60,
-        embed_batch: int = 256,
+        embed_batch: int = 64,
         vector_candidates: int = 50,
         min_similarity: float = 0.25,
     ) -> None:
@@ -148,6 +153,8 @@ class SqlChatSearchIndex:
         self._embed_batch = embed_batch
         self._vector_candidates = vector_candidates
         self._min_similarity = min_similarity
+        # Item key -> (its text, its token counts): tokenising is most of BM25's time.
+        self._token_cache: dict[str, tuple[str, Counter[str]]] = {}
 
     def search(self, query: ChatSearchQuery) -> list[ChatSearchHit]:
         chats, items = self._items(query.user_id)
@@ -155,7 +162,8 @@ class SqlChatSearchIndex:
             items = [i for i in items if chats[i.chat_id].status == query.status]
         if not items:
             return []
-        lexical = [items[i].key for i, _ in bm25_ranking(query.text, [i.text for i in items])]
+        ranked = _bm25(tokens(query.text), [self._tokens_of(item) for item in items])
+        lexical = [items[i].key for i, _ in ranked]
         semantic = self._vector_ranking(query, items)
         fused = reciprocal_rank_fusion([lexical, semantic], k=self._rrf_k)
         by_key = {item.key: item for item in items}
@@ -180,6 +188,16 @@ class SqlChatSearchIndex:
 
     def close(self) -> None:
         self._db.close()
+
+    def _tokens_of(self, item: _Item) -> Counter[str]:
+        cached = self._token_cache.get(item.key)
+        if cached is not None and cached[0] == item.text:
+            return cached[1]
+        if len(self._token_cache) >= TOKEN_CACHE_ITEMS:
+            self._token_cache.clear()
+        counts = Counter(tokens(item.text))
+        self._token_cache[item.key] = (item.text, counts)
+        return counts
 
     # -- items ---------------------------------------------------------------------------
 

@@ -104,6 +104,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/chats/{chat_id}/messages"): Call(OWNER_ONLY),
     ("PATCH", "/chats/{chat_id}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
     ("DELETE", "/chats/{chat_id}"): Call((401, 204, 404, 404)),
+    ("GET", "/api/conversations/{chat_id}/summary"): Call(OWNER_ONLY),
+    ("POST", "/api/conversations/{chat_id}/summary"): Call(OWNER_ONLY),
+    ("PATCH", "/api/conversations/{chat_id}/summary"): Call(
+        OWNER_ONLY, json=lambda: {"text": "Edited."}
+    ),
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
@@ -342,6 +347,8 @@ async def _path(template: str, container: Container) -> str:
         values["version"] = _new_prompt_version(container)
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
+        if template.endswith("/summary"):  # read and edited: it exists (made offline)
+            await container.conversation_summaries.summarise(str(values["chat_id"]))
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)
     if "{response_id}" in template:

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 @router.get(
     "/{chat_id}/summary",
     response_model=SummaryOut,
-    responses=problem_responses(403, 404),
+    responses=problem_responses(404),
     summary="A conversation's stored summary (404 until one is made with POST)",
 )
 async def get_summary(chat_id: str, container: ContainerDep, user: ActingUserDep) -> SummaryOut:
@@ -26,7 +26,7 @@ async def get_summary(chat_id: str, container: ContainerDep, user: ActingUserDep
 @router.post(
     "/{chat_id}/summary",
     response_model=SummaryOut,
-    responses=problem_responses(403, 404, 422, 502, 503, 504),
+    responses=problem_responses(404, 422, 502, 503, 504),
     dependencies=[RateLimited],
     summary="Make (or remake) a conversation's summary",
 )
@@ -43,7 +43,7 @@ async def regenerate_summary(
 @router.patch(
     "/{chat_id}/summary",
     response_model=SummaryOut,
-    responses=problem_responses(403, 404, 422),
+    responses=problem_responses(404, 422),
     summary="Replace a conversation's summary text (marks it edited)",
 )
 async def edit_summary(

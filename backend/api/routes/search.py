@@ -25,7 +25,7 @@ DEFAULT_CHAT_HITS = 20
     description="`scope=documents` (default): the knowledge base's passages (`SearchOut`). "
     "`scope=chats`: the caller's chats, by their titles, summaries and messages, one hit "
     "per chat (`ChatSearchOut`; see docs/conversation-summaries-search.md).",
-    responses=problem_responses(403, 409, 422, 503, 504),
+    responses=problem_responses(409, 422, 503, 504),
 )
 async def search(
     request: Request,
