@@ -27,6 +27,7 @@ from backend.features import (
     container_fields,
     conversation_drafts,
     conversation_files,
+    conversation_search,
     evaluation,
     knowledge,
     prompts,
@@ -74,6 +75,8 @@ from use_cases.conversations.drafts import (
     UpdateDraftByTurn,
 )
 from use_cases.conversations.files import AttachFile, GetFile, ListFiles, ReadFile, RemoveFile
+from use_cases.conversations.search import SearchChats
+from use_cases.conversations.summaries import ManageSummaries
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -190,6 +193,9 @@ class Container:
     get_file: GetFile
     read_file: ReadFile
     remove_file: RemoveFile
+    # -- conversations: summaries and search across chats
+    conversation_summaries: ManageSummaries
+    search_chats: SearchChats
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -273,6 +279,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
     cleaning_ = cleaning.build(w, access_)
     conversation_drafts_ = conversation_drafts.build(w, prompts_)
+    conversation_search_ = conversation_search.build(w, prompts_)
     return Container(
         settings=w.settings,
         **container_fields(
@@ -288,6 +295,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             cleaning_,
             conversation_drafts_,
             files_,
+            conversation_search_,
         ),
         adapters=w.adapters,
     )

@@ -325,6 +325,37 @@ class Settings(BaseSettings):
     )
     agent_tool_retries: int = Field(2, ge=0, le=10, description="Retries of a rejected tool call.")
     agent_timeout: float = Field(60.0, gt=0, description="Seconds one chat turn may take.")
+    summary_chunk_tokens: int = Field(
+        3000,
+        ge=200,
+        le=200_000,
+        description="Estimated tokens (characters / 4) per chunk when a model summarises a "
+        "conversation: longer ones are summarised chunk by chunk, then the partial summaries "
+        "together (map-reduce).",
+    )
+    summary_max_chars: int = Field(
+        1200,
+        ge=100,
+        le=20_000,
+        description="Longest generated conversation summary, in characters.",
+    )
+    summary_timeout: float = Field(
+        120.0, gt=0, description="Seconds one summary (every map and reduce call) may take."
+    )
+    chat_search_embed_batch: int = Field(
+        64,
+        ge=0,
+        le=10_000,
+        description="Chat search: items (titles, summaries, messages) embedded at most per "
+        "query for those without a vector yet; the rest are found by BM25 until a later "
+        "query catches them up (0: lexical chat search only).",
+    )
+    chat_search_min_similarity: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="Chat search: the least cosine similarity for a vector match to count.",
+    )
     answer_workers: int = Field(
         2,
         ge=1,

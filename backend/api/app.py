@@ -27,6 +27,7 @@ from backend.api.routes import (
     confidence,
     conversation_drafts,
     conversation_files,
+    conversation_search,
     discipline,
     documents,
     evaluation,
@@ -89,6 +90,7 @@ PROTECTED_ROUTERS = (
     cleaning.router,
     conversation_drafts.router,
     conversation_files.router,
+    conversation_search.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

@@ -5,6 +5,6 @@ from __future__ import annotations
 import typer
 
 conversations_app = typer.Typer(
-    help="Conversations: imported chats, their summaries, search and project drafts.",
+    help="Conversations: import, list, show, summarise and search your chats, and draft projects.",
     no_args_is_help=True,
 )

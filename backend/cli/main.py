@@ -29,6 +29,9 @@ from backend.cli.common import (
 )
 from backend.cli.conversation_commands import conversations_app
 from backend.cli.conversation_drafts_commands import draft as _draft  # noqa: F401 - registers conversations draft
+from backend.cli.conversation_search_commands import (  # noqa: F401 - registers its commands
+    conversations_search as _conversations_search,
+)
 from backend.cli.db_commands import db_app
 from backend.cli.eval_commands import answers as _eval_answers  # noqa: F401 - registers eval answers
 from backend.cli.eval_group import eval_app
@@ -76,6 +79,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(clean_app, name="clean")
 app.add_typer(conversations_app, name="conversations")
 app.command()(advise)
+app.add_typer(conversations_app, name="conversations")
 
 
 @app.callback()

@@ -28,6 +28,8 @@ from services.compute import WorkerPool
 from services.conversations.draft_store import ProjectDrafts
 from services.conversations.file_bytes import LocalFileBytes
 from services.conversations.file_store import SqlChatFileStore
+from services.conversations.search_index import SqlChatSearchIndex
+from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders.cached import TextVectorCache
@@ -78,6 +80,8 @@ class Adapters:
     project_draft_store: ProjectDrafts
     chat_files: SqlChatFileStore
     chat_file_bytes: LocalFileBytes
+    summary_store: SqlSummaryStore
+    chat_search_index: SqlChatSearchIndex
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -110,6 +114,8 @@ class Adapters:
         self.cleaning_store.close()
         self.project_draft_store.close()
         self.chat_files.close()
+        self.summary_store.close()
+        self.chat_search_index.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -208,4 +214,11 @@ def build_adapters(
         project_draft_store=app_stores.project_drafts,
         chat_files=app_stores.chat_files,
         chat_file_bytes=LocalFileBytes(settings.chat_files_path),
+        summary_store=app_stores.conversation_summaries,
+        chat_search_index=SqlChatSearchIndex(
+            database if database is not None else settings.app_db_path,
+            embedder,
+            embed_batch=settings.chat_search_embed_batch,
+            min_similarity=settings.chat_search_min_similarity,
+        ),
     )

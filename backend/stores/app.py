@@ -29,8 +29,10 @@ from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
 from services.conversations import draft_store
 from services.conversations import file_store as chat_file_store
+from services.conversations import summary_store as conversation_summary_store
 from services.conversations.draft_store import ProjectDrafts
 from services.conversations.file_store import SqlChatFileStore
+from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation import run_store
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.postgres import Migration, PgDatabase
@@ -54,6 +56,7 @@ class AppStores:
     cleaning: CleaningStore
     project_drafts: ProjectDrafts
     chat_files: SqlChatFileStore
+    conversation_summaries: SqlSummaryStore
 
 
 def build_app_stores(
@@ -78,6 +81,7 @@ def build_app_stores(
         cleaning=CleaningStore(target),
         project_drafts=ProjectDrafts(target),
         chat_files=SqlChatFileStore(target),  # after the history store: it references chats
+        conversation_summaries=SqlSummaryStore(target),  # after history: rows go with chats
     )
 
 
@@ -97,4 +101,5 @@ APP_MIGRATIONS: list[Migration] = [
     *cleaning_store.PG_MIGRATIONS,
     *draft_store.PG_MIGRATIONS,
     *chat_file_store.PG_MIGRATIONS,
+    *conversation_summary_store.PG_MIGRATIONS,
 ]

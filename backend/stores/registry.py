@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from backend.stores.app import APP_MIGRATIONS
 from services import job_store
+from services.conversations import search_index as chat_search_index
 from services.knowledge import pg_store as pg_knowledge
 from services.postgres import Migration
 from services.postgres import rate_limits as pg_rate_limits
@@ -20,6 +21,7 @@ def postgres_migrations() -> list[Migration]:
     return [
         *pg_knowledge.MIGRATIONS,  # first: it creates the vector extension
         *APP_MIGRATIONS,
+        *chat_search_index.PG_MIGRATIONS,  # built with the embedder (features/adapters.py)
         *tables_loader.PG_MIGRATIONS,
         *job_store.PG_MIGRATIONS,
         *pg_rate_limits.MIGRATIONS,

@@ -124,6 +124,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/conversations/{chat_id}/files/{file_id}"): Call(OWNER_ONLY),
     ("GET", "/api/conversations/{chat_id}/files/{file_id}/content"): Call(OWNER_ONLY),
     ("DELETE", "/api/conversations/{chat_id}/files/{file_id}"): Call((401, 204, 404, 404)),
+    ("GET", "/api/conversations/{chat_id}/summary"): Call(OWNER_ONLY),
+    ("POST", "/api/conversations/{chat_id}/summary"): Call(OWNER_ONLY),
+    ("PATCH", "/api/conversations/{chat_id}/summary"): Call(
+        OWNER_ONLY, json=lambda: {"text": "Edited."}
+    ),
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
@@ -376,6 +381,8 @@ async def _path(template: str, container: Container) -> str:
         values["number"] = 1
     if "{file_id}" in template:
         values["file_id"] = await _anas_file(container, str(values["chat_id"]))
+    if template.endswith("/summary"):  # read and edited: it exists (made offline)
+        await container.conversation_summaries.summarise(str(values["chat_id"]))
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)
     if "{response_id}" in template:

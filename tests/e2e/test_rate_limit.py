@@ -157,6 +157,7 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
     }
     assert limited == {
         ("/chat", "post"),
+        ("/api/conversations/{chat_id}/summary", "post"),
         ("/chat/stream", "post"),
         ("/api/chat", "post"),
         ("/advice", "post"),

@@ -122,8 +122,9 @@ function buildPage(ctx) {
     renderChats();
   }
 
-  // Searching: the chats whose titles or messages hold every word, each with the passage
-  // that holds one; the whole list again when the box is emptied (or Esc).
+  // Searching: GET /api/search?scope=chats, hybrid (words and meaning) over the chats' titles,
+  // summaries and messages, each chat once with the passage that matched best; the whole
+  // list again when the box is emptied (or Esc). GET /chats?q= stays for other clients.
   let searchTimer = null;
   let searchRun = 0;
   searchInput.addEventListener("input", () => {
@@ -149,7 +150,12 @@ function buildPage(ctx) {
     listTitle.textContent = "Search results";
     let found;
     try {
-      found = await api("GET", `/chats?limit=100&q=${encodeURIComponent(query)}`);
+      const page = await api(
+        "GET", `/api/search?scope=chats&limit=50&q=${encodeURIComponent(query)}`);
+      found = page.hits.map((hit) => ({
+        id: hit.chat_id, title: hit.title, updated_at: hit.updated_at,
+        match: hit.snippet,
+      }));
     } catch (error) {
       if (run !== searchRun) return;
       clear(list);

@@ -1,0 +1,142 @@
+"""Map-reduce summarising, the extractive summariser and the chat-search interactor, on fakes
+(no database, no model)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.offline.summary import CentroidSummariser, split_sentences
+from tests.fakes.knowledge import HashingEmbedder
+from use_cases.conversations.search import ChatSearchRequest, SearchChats
+from use_cases.conversations.search_ports import ChatSearchHit, ChatSearchQuery
+from use_cases.conversations.summaries import (
+    MAP_INSTRUCTIONS,
+    REDUCE_INSTRUCTIONS,
+    chunk_by_tokens,
+    estimate_tokens,
+    map_reduce,
+)
+from use_cases.shared.errors import InvalidRequest
+
+
+def test_chunks_keep_the_order_stay_under_the_budget_and_cut_a_long_piece() -> None:
+    pieces = ["a" * 30, "b" * 30, "c" * 100, "d" * 10]
+    chunks = chunk_by_tokens(pieces, budget=20)  # 80 characters per chunk
+    assert all(len(chunk) <= 80 for chunk in chunks)
+    assert "".join(chunks).replace("\n", "") == "".join(pieces)
+    assert chunks[0] == "a" * 30 + "\n\n" + "b" * 30
+    assert estimate_tokens("x" * 400) == 101
+
+
+async def test_map_reduce_calls_once_per_chunk_then_reduces_until_one_is_left() -> None:
+    calls: list[tuple[str, str]] = []
+
+    async def call(instructions: str, text: str) -> str:
+        calls.append((instructions, text))
+        return f"s{len(calls)}"
+
+    assert await map_reduce(["short"], call, budget=100) == "s1"
+    assert calls == [(MAP_INSTRUCTIONS, "short")]
+
+    calls.clear()
+    pieces = [f"{n}:" + "x" * 70 for n in range(10)]  # one piece per 20-token chunk
+    assert await map_reduce(pieces, call, budget=20) == "s11"
+    assert [i for i, _ in calls] == [MAP_INSTRUCTIONS] * 10 + [REDUCE_INSTRUCTIONS]
+    assert calls[-1][1] == "\n\n".join(f"s{n}" for n in range(1, 11))
+
+
+async def test_partial_summaries_larger_than_a_chunk_are_reduced_in_rounds() -> None:
+    calls: list[str] = []
+
+    async def call(instructions: str, text: str) -> str:
+        calls.append(instructions)
+        return "y" * 79  # every partial fills a chunk of its own
+
+    await map_reduce(["x" * 79] * 4, call, budget=20)
+    assert calls == [MAP_INSTRUCTIONS] * 4 + [REDUCE_INSTRUCTIONS] * 3  # 4 -> 2 -> 1
+
+
+def test_the_extractive_summary_keeps_central_sentences_in_order_within_the_cap() -> None:
+    texts = [
+        "user: How do we book the offsite venue? The venue must be booked early.",
+        "assistant: The offsite venue is booked by the office team. Parking is limited. "
+        "The venue booking closes in May.",
+    ]
+    summary = CentroidSummariser(HashingEmbedder(64), pick=3).summarise(texts, max_chars=200)
+    picked = split_sentences(summary)
+    said = [s for t in texts for s in split_sentences(t.split(": ", 1)[1])]
+    assert len(picked) == 3 and len(summary) <= 200
+    assert picked == [s for s in said if s in picked]  # the conversation's order
+    assert "Parking is limited." not in picked  # the sentence least like the rest
+    assert CentroidSummariser(HashingEmbedder()).summarise(["user: Hi."], max_chars=50) == "Hi."
+
+
+class FakeIndex:
+    def __init__(self, hits: list[ChatSearchHit]) -> None:
+        self.hits = hits
+        self.queries: list[ChatSearchQuery] = []
+
+    def search(self, query: ChatSearchQuery) -> list[ChatSearchHit]:
+        self.queries.append(query)
+        return list(self.hits)
+
+    def close(self) -> None:
+        pass
+
+
+def hit(chat_id: str, title: str, score: float, age_days: int) -> ChatSearchHit:
+    when = datetime(2026, 3, 1, tzinfo=UTC) - timedelta(days=age_days)
+    return ChatSearchHit(
+        chat_id, title, "message", f"About {title} and more.", "m", score, "complete", when, when
+    )
+
+
+HITS = [hit("a", "Beta", 0.03, 2), hit("b", "alpha", 0.02, 0), hit("c", "Gamma", 0.01, 1)]
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "sort_dir", "expected"),
+    [
+        ("relevance", None, ["a", "b", "c"]),
+        ("relevance", "asc", ["c", "b", "a"]),
+        ("updated_at", None, ["b", "c", "a"]),
+        ("created_at", "asc", ["a", "c", "b"]),
+        ("title", None, ["b", "a", "c"]),
+        ("title", "desc", ["c", "a", "b"]),
+    ],
+)
+async def test_hits_are_sorted_as_asked(sort_by: str, sort_dir: str | None, expected) -> None:
+    page = await SearchChats(FakeIndex(HITS)).execute(
+        ChatSearchRequest("ana", "alpha", sort_by=sort_by, sort_dir=sort_dir)  # type: ignore[arg-type]
+    )
+    assert [f.hit.chat_id for f in page.hits] == expected
+
+
+async def test_a_page_is_cut_after_sorting_and_counts_every_hit() -> None:
+    index = FakeIndex(HITS)
+    page = await SearchChats(index).execute(
+        ChatSearchRequest("ana", "  about   gamma ", status="complete", limit=1, offset=2)
+    )
+    assert (page.total, page.query, [f.hit.chat_id for f in page.hits]) == (3, "about gamma", ["c"])
+    assert page.hits[0].snippet == "About Gamma and more."
+    assert index.queries == [ChatSearchQuery("ana", "about gamma", "complete")]
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ChatSearchRequest("ana", "   "),
+        ChatSearchRequest("ana", "x" * 1001),
+        ChatSearchRequest("ana", "x", status="lost"),
+        ChatSearchRequest("ana", "x", limit=0),
+        ChatSearchRequest("ana", "x", limit=51),
+        ChatSearchRequest("ana", "x", offset=501),
+    ],
+)
+async def test_bad_requests_are_refused_before_searching(request_: ChatSearchRequest) -> None:
+    index = FakeIndex(HITS)
+    with pytest.raises(InvalidRequest):
+        await SearchChats(index).execute(request_)
+    assert index.queries == []
