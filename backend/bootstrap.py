@@ -25,6 +25,7 @@ from backend.features import (
     chat,
     cleaning,
     container_fields,
+    conversation_import,
     evaluation,
     knowledge,
     prompts,
@@ -32,6 +33,7 @@ from backend.features import (
 )
 from backend.features.adapters import Adapters, Wiring, build_adapters
 from backend.features.calibration import CalibrationUseCases
+from backend.features.conversation_import import ConversationImport
 from backend.sources import collect_sources
 from backend.stores import open_database
 from services.chat.models import OFFLINE_MODEL
@@ -170,6 +172,9 @@ class Container:
     cleaning_runs: CleaningRuns
     cleaning_metrics: CleaningMetrics
     cleaning_report: RenderCleaningReport
+    # -- conversations
+    conversation_import: ConversationImport
+    """Share links, export files and Slack threads into the users' chats."""
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -251,6 +256,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
     cleaning_ = cleaning.build(w, access_)
+    conversation_import_ = conversation_import.build(w)
     return Container(
         settings=w.settings,
         **container_fields(
@@ -264,6 +270,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             evaluation_,
             calibration_,
             cleaning_,
+            conversation_import_,
         ),
         adapters=w.adapters,
     )

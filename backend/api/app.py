@@ -25,6 +25,7 @@ from backend.api.routes import (
     chat,
     cleaning,
     confidence,
+    conversation_import,
     discipline,
     documents,
     evaluation,
@@ -85,6 +86,7 @@ PROTECTED_ROUTERS = (
     playground.router,
     library.router,
     cleaning.router,
+    conversation_import.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

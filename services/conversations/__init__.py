@@ -1,0 +1,1 @@
+"""Adapters of conversations: importers, summaries, files, search and project drafts."""

@@ -1,0 +1,1 @@
+"""Conversations: imported chats, their summaries, files, search and project drafts."""
