@@ -27,6 +27,7 @@ from backend.cli.common import (
     run_command,
     settings_for_cli,
 )
+from backend.cli.conversation_commands import conversations_app
 from backend.cli.db_commands import db_app
 from backend.cli.eval_commands import answers as _eval_answers  # noqa: F401 - registers eval answers
 from backend.cli.eval_group import eval_app
@@ -72,6 +73,7 @@ app.command()(feedback)
 app.add_typer(calibration_app, name="calibration")
 app.add_typer(db_app, name="db")
 app.add_typer(clean_app, name="clean")
+app.add_typer(conversations_app, name="conversations")
 app.command()(advise)
 
 

@@ -38,7 +38,7 @@ from use_cases.conversations.import_domain import (
     PageFetcher,
     Summarise,
 )
-from use_cases.jobs.queue import JobRun, run_blocking
+from use_cases.jobs.queue import ChunkProgress, JobRun, run_blocking
 from use_cases.shared.errors import InvalidRequest, NotFound, PayloadTooLarge
 
 _log = logging.getLogger(__name__)
@@ -144,12 +144,16 @@ class ImportExportFile:
             raise NotFound(f"The file of import job {job.id} is gone; upload it again.")
         data = job.data
         name = str(job.payload.get("filename") or "conversations.json")
-        return await run_blocking(lambda: self._run(job, user_id, name, data))
+        return await run_blocking(lambda: self.run_now(user_id, name, data, job.progress))
 
-    def _run(self, job: JobRun, user_id: str, name: str, data: bytes) -> dict[str, Any]:
+    def run_now(
+        self, user_id: str, name: str, data: bytes, progress: ChunkProgress
+    ) -> dict[str, Any]:
+        """Import every conversation of the export now, reporting (done, total) as it goes
+        (the job's handler, and the CLI, which has no worker to wait for)."""
         conversations = self._formats.parse_export(name, data)
         total = len(conversations)
-        job.progress(0, total)
+        progress(0, total)
         imported = skipped = messages = 0
         chat_ids: list[str] = []
         for done, conversation in enumerate(conversations, start=1):
@@ -161,7 +165,7 @@ class ImportExportFile:
                 skipped += 1
             chat_ids.append(outcome.chat.id)
             if done % PROGRESS_EVERY == 0 or done == total:
-                job.progress(done, total)
+                progress(done, total)
         return {
             "conversations_total": total,
             "imported": imported,
