@@ -15,6 +15,10 @@ import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
 const CHAT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SOURCE_LABELS = {
+  chatgpt: "ChatGPT", "chatgpt-export": "ChatGPT export", claude: "Claude",
+  "claude-export": "Claude export", grok: "Grok", slack: "Slack",
+};
 /** The day group of a chat updated at `when`, in the reader's time zone ("Today" when the
  * date is unknown: a chat just started has none yet). */
 export function dayGroup(when, now = new Date()) {
@@ -203,7 +207,7 @@ function buildPage(ctx) {
         class: match ? "chat-list-link chat-list-found" : "chat-list-link",
         href: `#/chat/${encodeURIComponent(chat.id)}`,
         "aria-current": current ? "page" : null, title: chat.title,
-      }, chat.title, match ? h("span", { class: "chat-list-match" }, match) : null),
+      }, chat.title, sourceBadge(chat), match ? h("span", { class: "chat-list-match" }, match) : null),
       h("button", {
         type: "button", class: "icon chat-list-action", "aria-label": `Rename “${chat.title}”`,
         title: "Rename", onclick: (event) => rename(chat, event.currentTarget),
@@ -251,6 +255,21 @@ function buildPage(ctx) {
     renderChats();
   }
 
+  // An imported chat (docs/conversation-import.md) says where it came from: a badge in the
+  // list, and a note above its messages linking to the original when it has a web address.
+  function sourceBadge(chat) {
+    if (!chat.source) return null;
+    const label = SOURCE_LABELS[chat.source] || chat.source;
+    return h("span", { class: "chat-source-badge", title: `Imported from ${label}` }, label);
+  }
+
+  function importedNote(chat) {
+    const label = SOURCE_LABELS[chat.source] || chat.source;
+    const url = /^https?:\/\//i.test(chat.source_url || "") ? chat.source_url : null;
+    return h("p", { class: "notice chat-imported", role: "note" }, `Imported from ${label}`,
+      url ? [" · ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "original")] : null);
+  }
+
   function showTitle(title) {
     heading.textContent = title;
     ctx.setTitle(title);
@@ -273,6 +292,7 @@ function buildPage(ctx) {
       const data = await api("GET", `${chatPath(state.chatId)}/messages`);
       clear(log);
       showTitle(data.chat.title);
+      if (data.chat.source) log.append(importedNote(data.chat));
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();
