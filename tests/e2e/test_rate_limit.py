@@ -165,5 +165,8 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/api/benchmark/run", "post"),
         ("/api/v1/eval-runs", "post"),
         ("/api/cleaning/runs", "post"),
+        ("/api/conversations/import", "post"),
+        ("/api/conversations/import/stream", "post"),
+        ("/api/conversations/import/file", "post"),
     }
     assert "Retry-After" in paths["/chat"]["post"]["responses"]["429"]["headers"]
