@@ -28,6 +28,7 @@ import re
 import zipfile
 from collections import deque
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,9 +71,12 @@ class ConversationFormatReader:
                 "Claude or Grok share page is expected)."
             )
         for value in embedded:
-            found = _find_conversation(value, url)
+            try:
+                found = _find_conversation(value, url)
+            except (AttributeError, TypeError, ValueError):  # a shape with fields of odd types
+                continue
             if found is not None and found.messages:
-                return found
+                return found if found.external_id else replace(found, external_id=url)
         raise NoConversation(
             "The page holds no shared conversation with messages (the link may have been "
             "deleted or made private)."
@@ -86,6 +90,8 @@ class ConversationFormatReader:
             items = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidExport(f"{filename} is not JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidExport(f"{filename} is nested too deeply to be an export.") from None
         if isinstance(items, dict):
             items = items.get("conversations", [items])
         if not isinstance(items, list):
@@ -94,15 +100,20 @@ class ConversationFormatReader:
         for number, item in enumerate(items, start=1):
             if not isinstance(item, dict):
                 raise InvalidExport(f"Conversation {number} of {filename} is not an object.")
-            if isinstance(item.get("mapping"), dict):
-                conversation = _chatgpt(item, "chatgpt-export", None)
-            elif isinstance(item.get("chat_messages"), list):
-                conversation = _claude(item, "claude-export", None)
-            else:
+            try:
+                if isinstance(item.get("mapping"), dict):
+                    conversation = _chatgpt(item, "chatgpt-export", None)
+                elif isinstance(item.get("chat_messages"), list):
+                    conversation = _claude(item, "claude-export", None)
+                else:
+                    raise InvalidExport(
+                        f"Conversation {number} of {filename} is neither ChatGPT's (`mapping`) "
+                        "nor Claude's (`chat_messages`)."
+                    )
+            except (AttributeError, TypeError, ValueError):  # a field of an unexpected type
                 raise InvalidExport(
-                    f"Conversation {number} of {filename} is neither ChatGPT's (`mapping`) "
-                    "nor Claude's (`chat_messages`)."
-                )
+                    f"Conversation {number} of {filename} is malformed (a field of the wrong type)."
+                ) from None
             if not conversation.external_id:
                 raise InvalidExport(f"Conversation {number} of {filename} has no id.")
             if conversation.messages:
@@ -161,7 +172,10 @@ def _embedded_values(html: str) -> Iterator[Any]:
         for literal in _ENQUEUE.findall(body):
             value = _json(_js_string(literal))
             if isinstance(value, list):
-                yield read_turbo_stream(value)
+                try:
+                    yield read_turbo_stream(value)
+                except RecursionError:  # nested past any real page
+                    continue
         flight.extend(_js_string(literal) or "" for literal in _NEXT_F.findall(body))
     for line in "".join(flight).split("\n"):
         match = _RSC_LINE.match(line)
@@ -185,7 +199,7 @@ def _json(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past any real page
         return None
 
 

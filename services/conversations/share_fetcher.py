@@ -106,8 +106,12 @@ class ShareFetcher:
             return body.decode(response.encoding or "utf-8", errors="replace")
 
     def check(self, url: str) -> None:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            raise HostNotAllowed("This is not a link that can be fetched.") from None
         if parts.scheme not in self._schemes:
             raise HostNotAllowed(
                 f"Only {' or '.join(self._schemes)} links are imported, not {parts.scheme!r}."
@@ -117,7 +121,7 @@ class ShareFetcher:
                 f"{host or 'This link'} is not a host conversations are imported from "
                 f"(allowed: {', '.join(self._allowed) or 'none'}; IMPORT_ALLOWED_HOSTS)."
             )
-        if not self._allow_private and not _public(host, parts.port or 443):
+        if not self._allow_private and not _public(host, port or 443):
             raise HostNotAllowed(f"{host} has a private or local address; not fetched.")
 
     def _too_large(self) -> PayloadTooLarge:
