@@ -1,5 +1,6 @@
 """An imported conversation in the web app: its badge in the chat list, the note naming its
-source, and a new question continuing it after the imported turns."""
+source, a new question continuing it after the imported turns, and the sidebar's import of
+an export file (found again: nothing new)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,10 @@ def test_an_imported_conversation_opens_with_its_source_and_can_be_continued(
     messages = container.adapters.history.list_messages(chat_id)
     assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[0].content.startswith("Suggest an order")
+
+    page.get_by_text("Import a conversation").click()
+    page.set_input_files("#chat-import-file", str(FIXTURES / "claude-export-conversations.json"))
+    page.get_by_role("button", name="Import file").click()
+    expect(page.locator(".chat-import-status")).to_contain_text(
+        "0 conversations imported, 2 already there", timeout=15_000
+    )
