@@ -27,6 +27,7 @@ from backend.features import (
     container_fields,
     conversation_drafts,
     conversation_files,
+    conversation_import,
     conversation_search,
     evaluation,
     knowledge,
@@ -35,6 +36,7 @@ from backend.features import (
 )
 from backend.features.adapters import Adapters, Wiring, build_adapters
 from backend.features.calibration import CalibrationUseCases
+from backend.features.conversation_import import ConversationImport
 from backend.sources import collect_sources
 from backend.stores import open_database
 from services.chat.models import OFFLINE_MODEL
@@ -196,6 +198,9 @@ class Container:
     # -- conversations: summaries and search across chats
     conversation_summaries: ManageSummaries
     search_chats: SearchChats
+    # -- conversations
+    conversation_import: ConversationImport
+    """Share links, export files and Slack threads into the users' chats."""
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -280,6 +285,9 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     cleaning_ = cleaning.build(w, access_)
     conversation_drafts_ = conversation_drafts.build(w, prompts_)
     conversation_search_ = conversation_search.build(w, prompts_)
+    conversation_import_ = conversation_import.build(
+        w, summarise=conversation_search_.conversation_summaries.summarise
+    )
     return Container(
         settings=w.settings,
         **container_fields(
@@ -296,6 +304,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             conversation_drafts_,
             files_,
             conversation_search_,
+            conversation_import_,
         ),
         adapters=w.adapters,
     )

@@ -531,6 +531,30 @@ class Settings(BaseSettings):
         "start-up with a configuration error.",
     )
 
+    # --- Conversation import ------------------------------------------------------------
+    import_allowed_hosts: str = Field(
+        "chatgpt.com,chat.openai.com,claude.ai,grok.com,x.com",
+        description="Comma-separated hosts whose share links POST /api/conversations/import "
+        "fetches (each host and its subdomains); a redirect to any other host is refused.",
+    )
+    import_allow_http: bool = Field(
+        False, description="Also fetch plain http:// share links (https only by default)."
+    )
+    import_allow_private_hosts: bool = Field(
+        False,
+        description="Fetch share links whose host has a private, loopback or link-local "
+        "address (a local test server); refused by default.",
+    )
+    import_max_page_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest share page fetched, in bytes (413)."
+    )
+    import_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=120,
+        description="Seconds to fetch a share page, redirects included (504 after).",
+    )
+
     @field_validator("openai_api_key", "cohere_api_key", "rrf_k", "database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -545,6 +569,10 @@ class Settings(BaseSettings):
                 "or turn credentials off."
             )
         return self
+
+    @property
+    def import_allowed_host_list(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.import_allowed_hosts.split(",") if h.strip())
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from backend.api.routes import (
     confidence,
     conversation_drafts,
     conversation_files,
+    conversation_import,
     conversation_search,
     discipline,
     documents,
@@ -91,6 +92,7 @@ PROTECTED_ROUTERS = (
     conversation_drafts.router,
     conversation_files.router,
     conversation_search.router,
+    conversation_import.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.

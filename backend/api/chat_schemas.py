@@ -108,11 +108,24 @@ class ChatSummaryOut(BaseModel):
     title: str
     created_at: datetime
     updated_at: datetime
+    source: str | None = Field(
+        None,
+        description="Where an imported chat came from (`chatgpt`, `claude`, `grok`, `slack`, "
+        "`chatgpt-export`, `claude-export`); null for a chat begun here.",
+    )
+    source_url: str | None = Field(
+        None, description="The share link or permalink it was imported from, if any."
+    )
 
     @classmethod
     def of(cls, chat: Chat) -> ChatSummaryOut:
         return cls(
-            id=chat.id, title=chat.title, created_at=chat.created_at, updated_at=chat.updated_at
+            id=chat.id,
+            title=chat.title,
+            created_at=chat.created_at,
+            updated_at=chat.updated_at,
+            source=chat.source,
+            source_url=chat.source_url,
         )
 
 

@@ -64,6 +64,11 @@ from use_cases.chat.domain import (
     ToolCall,
     replaced_answers,
 )
+from use_cases.conversations.import_domain import (
+    ImportedConversation,
+    ImportOutcome,
+    clean_title,
+)
 from use_cases.shared.errors import InvalidRequest, NotFound
 
 __all__ = [
@@ -84,8 +89,20 @@ DEFAULT_TITLE = "New chat"
 # Vercel `useChat` and other clients generate their own chat ids; accept anything that is safe
 # in a URL path segment and in logs, and refuse the rest before it reaches the database.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Messages per INSERT when a conversation is imported (6 values each: far below the limits).
+_IMPORT_BATCH = 200
 _ROLES = frozenset({"user", "assistant"})
 _STATUSES = frozenset({"complete", "streaming", "interrupted", "failed"})
+
+# Conversations imported from elsewhere (use_cases/conversations/import_domain.py): where
+# they came from, and the source's id of each, unique per user so a second import finds it.
+_IMPORTED_CHATS = """
+        ALTER TABLE chats ADD COLUMN source TEXT;
+        ALTER TABLE chats ADD COLUMN source_url TEXT;
+        ALTER TABLE chats ADD COLUMN external_id TEXT;
+        CREATE UNIQUE INDEX chats_imported ON chats(user_id, source, external_id)
+            WHERE external_id IS NOT NULL;
+        """
 
 # Names are prefixed because the app database is shared with other stores (response log,
 # evals), which record their migrations in the same `schema_migrations` table.
@@ -156,6 +173,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
         """,
     ),
+    (
+        "history_0004_imported_chats",
+        _IMPORTED_CHATS,
+    ),
 )
 
 PG_MIGRATIONS: list[PgMigration] = [
@@ -222,9 +243,10 @@ PG_MIGRATIONS: list[PgMigration] = [
         CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
         """,
     ),
+    PgMigration("history_pg_0004_imported_chats", _IMPORTED_CHATS),
 ]
 
-_CHAT_COLUMNS = "id, user_id, title, created_at, updated_at"
+_CHAT_COLUMNS = "id, user_id, title, created_at, updated_at, source, source_url, external_id"
 _MESSAGE_COLUMNS = (
     "id, chat_id, role, content, tool_calls, sources, model, latency_ms, "
     "input_tokens, output_tokens, requests, status, created_at"
@@ -561,6 +583,76 @@ class HistoryStore:
                 rows.reverse()
         return [self._message(row) for row in rows]
 
+    # -- imported conversations --------------------------------------------------------------
+
+    def import_conversation(
+        self, user_id: str, conversation: ImportedConversation
+    ) -> ImportOutcome:
+        """Store an imported conversation as a chat of `user_id`: the chat and its messages in
+        one transaction, or nothing. If the user already has the chat of its
+        `(source, external_id)`, that chat is returned (`created=False`) and nothing written.
+
+        The chat keeps the conversation's creation time and each message its own (or the
+        conversation's, or now); `updated_at` is now, so the chat is at the top of the list.
+        """
+        require_valid_id(user_id, "user id")
+        title = clean_title(conversation.title, conversation.messages)
+        texts = [m.text for m in conversation.messages]
+        self._refuse_nul(title, conversation.source_url, conversation.external_id, *texts)
+        for message in conversation.messages:
+            if message.role not in _ROLES:
+                raise InvalidRequest(f"Unknown message role {message.role!r}.")
+        key = (user_id, conversation.source, conversation.external_id)
+        with self._db.write() as conn:
+            row = conn.execute(
+                f"SELECT {_CHAT_COLUMNS} FROM chats "
+                "WHERE user_id = ? AND source = ? AND external_id = ?",
+                key,
+            ).fetchone()
+            if row is not None:
+                count = conn.execute(
+                    "SELECT COUNT(*) AS n FROM messages WHERE chat_id = ?", (row["id"],)
+                ).fetchone()
+                return ImportOutcome(self._chat(row), created=False, messages=int(count["n"]))
+            self._insert_user_if_new(conn, user_id)
+            now = datetime.now(UTC)
+            started = conversation.created_at or now
+            chat_id = uuid.uuid4().hex
+            row = conn.execute(
+                "INSERT INTO chats (id, user_id, title, created_at, updated_at, source, "
+                f"source_url, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                f"RETURNING {_CHAT_COLUMNS}",
+                (
+                    chat_id,
+                    user_id,
+                    title,
+                    self._db.put_time(started.astimezone(UTC)),
+                    self._db.put_time(now),
+                    conversation.source,
+                    conversation.source_url,
+                    conversation.external_id,
+                ),
+            ).fetchone()
+            rows = [
+                (
+                    uuid.uuid4().hex,
+                    chat_id,
+                    seq,
+                    message.role,
+                    message.text,
+                    self._db.put_time((message.created_at or started).astimezone(UTC)),
+                )
+                for seq, message in enumerate(conversation.messages, start=1)
+            ]
+            for start in range(0, len(rows), _IMPORT_BATCH):
+                batch = rows[start : start + _IMPORT_BATCH]
+                conn.execute(
+                    "INSERT INTO messages (id, chat_id, seq, role, content, created_at) VALUES "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(batch)),
+                    tuple(value for values in batch for value in values),
+                )
+        return ImportOutcome(self._chat(row), created=True, messages=len(rows))
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -672,6 +764,9 @@ class HistoryStore:
             title=row["title"],
             created_at=time(row["created_at"]),
             updated_at=time(row["updated_at"]),
+            source=row["source"],
+            source_url=row["source_url"],
+            external_id=row["external_id"],
         )
 
     def _message(self, row: Any) -> Message:

@@ -169,5 +169,8 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/api/conversations/{chat_id}/project-draft", "post"),
         ("/api/conversations/{chat_id}/project-draft/turns", "post"),
         ("/api/conversations/{chat_id}/files", "post"),
+        ("/api/conversations/import", "post"),
+        ("/api/conversations/import/stream", "post"),
+        ("/api/conversations/import/file", "post"),
     }
     assert "Retry-After" in paths["/chat"]["post"]["responses"]["429"]["headers"]

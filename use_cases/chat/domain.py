@@ -40,6 +40,13 @@ class Chat:
     title: str
     created_at: datetime
     updated_at: datetime
+    source: str | None = None
+    """Where an imported chat came from (`chatgpt`, `claude-export`, `slack`, ...); None for a
+    chat begun here (see use_cases/conversations/import_domain.py)."""
+    source_url: str | None = None
+    """The share link or permalink an imported chat came from, if it had one."""
+    external_id: str | None = None
+    """The id the source gave the conversation (an import of it again finds this chat)."""
 
 
 @dataclass(frozen=True)

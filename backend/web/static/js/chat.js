@@ -4,7 +4,7 @@
 // passage; each logged answer shows its confidence and takes feedback. A new chat's id is
 // chosen here, as useChat does, and the address becomes #/chat/ID once the chat exists.
 
-import { api, ApiError, request } from "./api.js";
+import { api, ApiError, request, upload } from "./api.js";
 import {
   confidenceBadge, copyButton, describeStreamError, feedbackButtons, icon, markQuoted, notFoundBadge,
   panelDialog, quotedSentences,
@@ -15,6 +15,10 @@ import { renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
 const CHAT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SOURCE_LABELS = {
+  chatgpt: "ChatGPT", "chatgpt-export": "ChatGPT export", claude: "Claude",
+  "claude-export": "Claude export", grok: "Grok", slack: "Slack",
+};
 /** The day group of a chat updated at `when`, in the reader's time zone ("Today" when the
  * date is unknown: a chat just started has none yet). */
 export function dayGroup(when, now = new Date()) {
@@ -72,8 +76,10 @@ function buildPage(ctx) {
     placeholder: "Search chats", "aria-label": "Search chats",
   });
   const listTitle = h("h2", { id: "chat-list-title", class: "chat-list-title" }, "Recent chats");
+  const importPanel = buildImportPanel();
   const sidebar = h("aside", { id: "chat-sidebar", class: "chat-sidebar", "aria-label": "Your chats" },
     h("a", { class: "button primary chat-new", href: "#/chat" }, icon("plus"), "New chat"),
+    importPanel,
     searchInput,
     listTitle,
     listStatus,
@@ -106,6 +112,70 @@ function buildPage(ctx) {
       h("div", { class: "chat-composer-wrap" }, editNote, composer, hint)),
     sourceDialog.el);
   heading.id = "chat-heading";
+
+  // --- importing conversations (docs/conversation-import.md) ------------------------------
+
+  function buildImportPanel() {
+    const status = h("p", { class: "chat-import-status muted", role: "status" });
+    const urlInput = h("input", {
+      id: "chat-import-url", type: "url", required: true, maxlength: "2048",
+      placeholder: "https://chatgpt.com/share/…", autocomplete: "off",
+    });
+    const urlForm = h("form", { class: "chat-import-form" },
+      h("label", { for: "chat-import-url" }, "Share link"), urlInput,
+      h("button", { type: "submit" }, "Import link"));
+    const fileInput = h("input", {
+      id: "chat-import-file", type: "file", accept: ".json,.zip,application/json,application/zip",
+    });
+    const fileForm = h("form", { class: "chat-import-form" },
+      h("label", { for: "chat-import-file" }, "Export file (conversations.json or ZIP)"), fileInput,
+      h("button", { type: "submit" }, "Import file"));
+    const say = (text, error = false) => {
+      status.textContent = text;
+      status.classList.toggle("chat-error-text", error);
+    };
+    urlForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      say("Importing…");
+      try {
+        const result = await api("POST", "/api/conversations/import", { url: urlInput.value.trim() });
+        say(result.created ? "Imported." : "You had imported it already.");
+        urlInput.value = "";
+        await loadChats();
+        ctx.navigate(`#/chat/${encodeURIComponent(result.chat.id)}`);
+      } catch (error) {
+        say(`Not imported: ${describeError(error)}`, true);
+      }
+    });
+    fileForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const file = fileInput.files[0];
+      if (!file) return;
+      const form = new FormData();
+      form.append("file", file);
+      say("Uploading…");
+      try {
+        let job = (await upload("POST", "/api/conversations/import/file", form)).body;
+        while (job.status === "queued" || job.status === "running") {
+          const { conversations_done: done, conversations_total: total } = job.progress;
+          say(total ? `Importing… ${done} of ${total}` : "Importing…");
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          job = await api("GET", `/api/conversations/import/jobs/${encodeURIComponent(job.id)}`);
+        }
+        if (job.status === "done") {
+          say(`${plural(job.result.imported, "conversation")} imported, ${job.result.skipped_duplicates} already there.`);
+          fileInput.value = "";
+          await loadChats();
+        } else {
+          say(`Not imported: ${job.error?.detail || "the import failed."}`, true);
+        }
+      } catch (error) {
+        say(`Not imported: ${describeError(error)}`, true);
+      }
+    });
+    return h("details", { class: "chat-import" },
+      h("summary", {}, "Import a conversation"), urlForm, fileForm, status);
+  }
 
   // --- the sidebar -----------------------------------------------------------------------
 
@@ -209,7 +279,7 @@ function buildPage(ctx) {
         class: match ? "chat-list-link chat-list-found" : "chat-list-link",
         href: `#/chat/${encodeURIComponent(chat.id)}`,
         "aria-current": current ? "page" : null, title: chat.title,
-      }, chat.title, match ? h("span", { class: "chat-list-match" }, match) : null),
+      }, chat.title, sourceBadge(chat), match ? h("span", { class: "chat-list-match" }, match) : null),
       h("button", {
         type: "button", class: "icon chat-list-action", "aria-label": `Rename “${chat.title}”`,
         title: "Rename", onclick: (event) => rename(chat, event.currentTarget),
@@ -257,6 +327,21 @@ function buildPage(ctx) {
     renderChats();
   }
 
+  // An imported chat (docs/conversation-import.md) says where it came from: a badge in the
+  // list, and a note above its messages linking to the original when it has a web address.
+  function sourceBadge(chat) {
+    if (!chat.source) return null;
+    const label = SOURCE_LABELS[chat.source] || chat.source;
+    return h("span", { class: "chat-source-badge", title: `Imported from ${label}` }, label);
+  }
+
+  function importedNote(chat) {
+    const label = SOURCE_LABELS[chat.source] || chat.source;
+    const url = /^https?:\/\//i.test(chat.source_url || "") ? chat.source_url : null;
+    return h("p", { class: "notice chat-imported", role: "note" }, `Imported from ${label}`,
+      url ? [" · ", h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "original")] : null);
+  }
+
   function showTitle(title) {
     heading.textContent = title;
     ctx.setTitle(title);
@@ -279,6 +364,7 @@ function buildPage(ctx) {
       const data = await api("GET", `${chatPath(state.chatId)}/messages`);
       clear(log);
       showTitle(data.chat.title);
+      if (data.chat.source) log.append(importedNote(data.chat));
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();

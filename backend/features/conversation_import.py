@@ -1,0 +1,61 @@
+"""Conversation import: share links, export files (a background job) and Slack threads into
+the users' chats (`use_cases/conversations/imports.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.features.adapters import Wiring
+from services.conversations.import_formats import ConversationFormatReader
+from services.conversations.import_jobs import MAX_PENDING_IMPORTS, QueuedImportJobs
+from services.conversations.share_fetcher import ShareFetcher
+from use_cases.conversations.import_domain import Summarise
+from use_cases.conversations.imports import (
+    CONVERSATION_IMPORT,
+    GetImportJob,
+    ImportExportFile,
+    ImportFromUrl,
+    ImportSlackThread,
+)
+
+
+@dataclass(frozen=True)
+class ConversationImport:
+    """The import use cases the routes and the CLI call."""
+
+    from_url: ImportFromUrl
+    from_file: ImportExportFile
+    from_slack: ImportSlackThread
+    get_job: GetImportJob
+
+
+@dataclass(frozen=True)
+class ConversationImportUseCases:
+    conversation_import: ConversationImport
+
+
+def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImportUseCases:
+    """`summarise(chat_id)`: the summariser a URL import runs last, when there is one."""
+    settings, a = w.settings, w.adapters
+    fetcher = ShareFetcher(
+        settings.import_allowed_host_list,
+        max_bytes=settings.import_max_page_bytes,
+        timeout_s=settings.import_timeout_s,
+        allow_http=settings.import_allow_http,
+        allow_private=settings.import_allow_private_hosts,
+    )
+    formats = ConversationFormatReader()
+    jobs = QueuedImportJobs(a.jobs)
+    from_file = ImportExportFile(formats, a.history, jobs, max_bytes=settings.max_upload_bytes)
+    # One import at a time per process: it is a run of short write transactions.
+    a.jobs.register(
+        CONVERSATION_IMPORT, from_file.run_job, concurrency=1, max_pending=MAX_PENDING_IMPORTS
+    )
+    return ConversationImportUseCases(
+        ConversationImport(
+            from_url=ImportFromUrl(fetcher, formats, a.history, summarise=summarise),
+            from_file=from_file,
+            from_slack=ImportSlackThread(formats, a.history),
+            get_job=GetImportJob(jobs),
+        )
+    )
