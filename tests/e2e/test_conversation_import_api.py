@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
@@ -56,7 +57,11 @@ def keys(imports: Container) -> dict[str, dict[str, str]]:
     return asyncio.run(make())
 
 
-@pytest.fixture
+# One app and client for the module (building an app per test cost more than most tests).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def http(imports: Container) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(imports) as client:
         yield client

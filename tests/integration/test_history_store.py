@@ -473,12 +473,14 @@ def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: A
             "history_pg_0001_users_chats_messages",
             "history_pg_0002_message_owner",
             "history_pg_0003_message_versions",
+            "history_pg_0004_imported_chats",
         ]
         if app_db.is_postgres
         else [
             "history_0001_users_chats_messages",
             "history_0002_message_owner",
             "history_0003_message_versions",
+            "history_0004_imported_chats",
         ]
     )
     assert sorted(app_db.raw("SELECT name FROM schema_migrations")) == [(n,) for n in names]

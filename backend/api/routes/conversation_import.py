@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Response, UploadFile
 from fastapi.responses import JSONResponse
+from loguru import logger
 
 from backend.api.advice_schemas import SSE_HEADERS
 from backend.api.conversation_import_schemas import (
@@ -86,6 +87,11 @@ async def _sse(first: ImportEvent, events: AsyncIterator[ImportEvent]) -> AsyncI
     except AlmanacError as exc:
         status = status_for(exc)
         yield _event("error", problem_body(status, exc.type, exc.detail))
+    except Exception:  # a bug: logged with its traceback, the client gets a 500 problem
+        logger.exception("Streamed conversation import failed")
+        yield _event(
+            "error", problem_body(500, "internal_error", "The import failed unexpectedly.")
+        )
     finally:
         await events.aclose()  # type: ignore[attr-defined]
 
