@@ -100,9 +100,10 @@ class _DraftAccess:
         draft: ProjectDraft | None,
         *,
         check_active: bool = True,
-    ) -> DraftState:
+    ) -> tuple[list[DraftVersion], DraftState]:
         """Add `versions` to the draft as it was read (`draft`, None when there is none yet);
-        with `check_active`, only if its active version is still the one read."""
+        with `check_active`, only if its active version is still the one read. The versions
+        added, and the draft after."""
         latest = draft.latest_version if draft is not None else 0
         if latest + len(versions) > self._settings.max_versions:
             raise Conflict(
@@ -110,8 +111,10 @@ class _DraftAccess:
                 f"{self._settings.max_versions} are kept per conversation."
             )
         based_on = draft.active_version if draft is not None and check_active else None
-        await asyncio.to_thread(self._drafts.add_versions, chat_id, versions, based_on=based_on)
-        return await self._state(chat_id)
+        added = await asyncio.to_thread(
+            self._drafts.add_versions, chat_id, versions, based_on=based_on
+        )
+        return added, await self._state(chat_id)
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ class DraftProject(_DraftAccess):
             resolved.identifier,
         )
         # A draft from the conversation replaces whatever is active, whatever that is now.
-        return await self._add(chat.id, [version], draft, check_active=False)
+        return (await self._add(chat.id, [version], draft, check_active=False))[1]
 
 
 @dataclass(frozen=True)
@@ -236,11 +239,8 @@ class UpdateDraftByTurn(_DraftAccess):
         ]
         if not versions:
             return DraftTurnResult(result.output, resolved.identifier, [], state)
-        after = await self._add(chat.id, versions, state.draft)
-        added = await asyncio.to_thread(
-            self._drafts.list_versions, chat.id, limit=len(versions), offset=0
-        )
-        return DraftTurnResult(result.output, resolved.identifier, added[::-1], after)
+        added, after = await self._add(chat.id, versions, state.draft)
+        return DraftTurnResult(result.output, resolved.identifier, added, after)
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,7 @@ class EditDraft(_DraftAccess):
         version = NewDraftVersion(
             content, "user", request.note or f"Edited {names}.", request.user_id
         )
-        return await self._add(chat.id, [version], state.draft)
+        return (await self._add(chat.id, [version], state.draft))[1]
 
 
 @dataclass(frozen=True)
