@@ -169,6 +169,9 @@ async def test_another_user_and_another_chat_cannot_reach_the_file(
             headers = ana if chat == other_id else bob
             assert (await client.get(path, headers=headers)).status_code == 404, path
     assert (await client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
+    # Nor can bob ask in ana's chat, where its search would see the file.
+    turn = await client.post("/chat", json={"message": QUESTION, "chat_id": chat_id}, headers=bob)
+    assert turn.status_code == 404 and "Thursday" not in turn.text
     assert (await client.get(f"/chats/{file_id}/messages", headers=ana)).status_code == 404
     # Names and ids that try to leave the chat's directory.
     for bad in ("..%2F..%2Fapp.db", "..", "%2E%2E", "app.db", file_id.upper()):
