@@ -132,6 +132,20 @@ async def test_a_file_is_answered_from_and_cited_in_its_chat_and_nowhere_else(
     messages = await client.get(f"/chats/{chat_id}/messages", headers=ana)
     assert messages.json()["messages"][-1]["sources"][0]["source"] == "attachment:beehives.md"
 
+    # The web app's stream (useChat, `POST /api/chat`) continuing the chat searches it too.
+    ui = await client.post(
+        "/api/chat",
+        json={
+            "trigger": "submit-message",
+            "id": chat_id,
+            "messages": [
+                {"id": "m1", "role": "user", "parts": [{"type": "text", "text": QUESTION}]}
+            ],
+        },
+        headers=ana,
+    )
+    assert ui.status_code == 200 and "Thursday" in ui.text
+
     # The same user's other chat, another user, an admin's own chat: never from the file.
     assert not _from_attachments(await _ask(client, ana))
     assert not _from_attachments(await _ask(client, bob))
