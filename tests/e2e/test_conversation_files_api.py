@@ -132,6 +132,20 @@ async def test_a_file_is_answered_from_and_cited_in_its_chat_and_nowhere_else(
     messages = await client.get(f"/chats/{chat_id}/messages", headers=ana)
     assert messages.json()["messages"][-1]["sources"][0]["source"] == "attachment:beehives.md"
 
+    # The web app's stream (useChat, `POST /api/chat`) continuing the chat searches it too.
+    ui = await client.post(
+        "/api/chat",
+        json={
+            "trigger": "submit-message",
+            "id": chat_id,
+            "messages": [
+                {"id": "m1", "role": "user", "parts": [{"type": "text", "text": QUESTION}]}
+            ],
+        },
+        headers=ana,
+    )
+    assert ui.status_code == 200 and "Thursday" in ui.text
+
     # The same user's other chat, another user, an admin's own chat: never from the file.
     assert not _from_attachments(await _ask(client, ana))
     assert not _from_attachments(await _ask(client, bob))
@@ -169,6 +183,9 @@ async def test_another_user_and_another_chat_cannot_reach_the_file(
             headers = ana if chat == other_id else bob
             assert (await client.get(path, headers=headers)).status_code == 404, path
     assert (await client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
+    # Nor can bob ask in ana's chat, where its search would see the file.
+    turn = await client.post("/chat", json={"message": QUESTION, "chat_id": chat_id}, headers=bob)
+    assert turn.status_code == 404 and "Thursday" not in turn.text
     assert (await client.get(f"/chats/{file_id}/messages", headers=ana)).status_code == 404
     # Names and ids that try to leave the chat's directory.
     for bad in ("..%2F..%2Fapp.db", "..", "%2E%2E", "app.db", file_id.upper()):

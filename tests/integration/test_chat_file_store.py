@@ -27,11 +27,21 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path):
-    """(file store, history store or None, AppDb or None) on one backend."""
+    """(file store, history store or None, AppDb or None) on one backend, or the fake."""
     if request.param == "memory":
         yield InMemoryChatFileStore(), None, None
         return
-    opened = open_app_db(request.param, tmp_path, request)
+    yield from _on_database(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_stores(request: pytest.FixtureRequest, tmp_path: Path):
+    """As `stores`, on the databases only (what their constraints decide)."""
+    yield from _on_database(request.param, tmp_path, request)
+
+
+def _on_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
+    opened = open_app_db(backend, tmp_path, request)
     app_db: AppDb = next(opened)
     history = app_db.open(HistoryStore)  # first: the file tables reference its chats
     files = app_db.open(SqlChatFileStore)
@@ -112,10 +122,8 @@ def test_deleting_a_file_or_a_chats_files_deletes_their_chunks(stores) -> None:
         assert app_db.raw("SELECT chat_id FROM chat_file_chunks") == [("c2",)]
 
 
-def test_deleting_the_chat_deletes_its_files_rows(stores) -> None:
-    store, history, app_db = stores
-    if history is None:
-        pytest.skip("the cascade is the database's")
+def test_deleting_the_chat_deletes_its_files_rows(db_stores) -> None:
+    store, history, app_db = db_stores
     store.add(a_file(1), *chunks_of("a", "b"))
     store.add(a_file(2, "c2"), *chunks_of("c"))
     assert history.delete_chat("c1")
@@ -168,10 +176,8 @@ def test_bytes_are_written_whole_under_the_chat_and_ids_never_leave_it(tmp_path:
     assert not (tmp_path / "files" / "c1").exists()
 
 
-def test_two_writers_adding_the_same_bytes_at_once_store_one_file(stores) -> None:
-    store, _, app_db = stores
-    if app_db is None:
-        pytest.skip("a database's unique index decides")
+def test_two_writers_adding_the_same_bytes_at_once_store_one_file(db_stores) -> None:
+    store, _, app_db = db_stores
     apart = app_db.open_apart(SqlChatFileStore)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []

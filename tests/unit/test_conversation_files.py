@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.api.routes.conversation_files import content_disposition
 from services.conversations.file_search import ScopedRetriever
 from tests.fakes import InMemoryHistoryStore, InMemoryRetriever, SteppingClock, search_hit
 from tests.fakes.conversation_files import InMemoryChatFileStore, InMemoryFileBytes
@@ -205,3 +206,19 @@ def test_a_category_filter_searches_the_knowledge_base_alone() -> None:
     files = FixedFileSearch([_file_hit(7)])
     hits = ScopedRetriever(base, files, "c1").search("beehives", 3, "policies")
     assert [h.chunk_id for h in hits] == [1] and files.asked == []
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        ("notes.md", "attachment; filename=\"notes.md\"; filename*=UTF-8''notes.md"),
+        (
+            'Größe "q";.md',
+            'attachment; filename="Gr__e _q__.md"; '
+            "filename*=UTF-8''Gr%C3%B6%C3%9Fe%20%22q%22%3B.md",
+        ),
+    ],
+)
+def test_downloads_are_attachments_with_a_safe_name(name: str, header: str) -> None:
+    assert content_disposition(name) == header
+    assert content_disposition(name).isascii()
