@@ -208,6 +208,8 @@ async def test_a_long_conversation_is_summarised_by_map_reduce_with_the_chat_mod
     assert "Partial summary 1." in last[-1]["content"]
     assert "Partial summary 6." in last[-1]["content"]
     assert "Message 0:" in seen[0]["messages"][-1]["content"]
+    assert "summarise part of a conversation" in seen[0]["messages"][0]["content"]
+    assert "partial summaries" in seen[-1]["messages"][0]["content"]
 
     with respx.mock(using="httpcore2", assert_all_called=False) as router:
         router.post(COMPLETIONS).mock(return_value=httpx.Response(500, json={"error": {}}))

@@ -13,6 +13,7 @@ import pytest
 from services.chat.history_store import HistoryStore
 from services.conversations.search_index import SqlChatSearchIndex
 from services.conversations.summary_store import SqlSummaryStore
+from tests.fakes.conversations import InMemorySummaryStore
 from tests.fakes.knowledge import HashingEmbedder
 from tests.store_backends import AppDb, open_app_db
 from use_cases.chat.domain import NewMessage
@@ -84,7 +85,12 @@ def summary(chat_id: str, text: str, **changes: object) -> ConversationSummary:
 
 
 @pytest.mark.parametrize(
-    ("adapter", "port"), [(SqlSummaryStore, SummaryStore), (SqlChatSearchIndex, ChatSearchIndex)]
+    ("adapter", "port"),
+    [
+        (SqlSummaryStore, SummaryStore),
+        (InMemorySummaryStore, SummaryStore),
+        (SqlChatSearchIndex, ChatSearchIndex),
+    ],
 )
 def test_adapters_offer_every_port_method_with_the_same_signature(adapter, port) -> None:
     for name, method in inspect.getmembers(port, inspect.isfunction):

@@ -6,19 +6,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from services.offline.summary import CentroidSummariser, split_sentences
+from tests.conftest import FixedClock
+from tests.fakes import FakeModelResolver, InMemoryHistoryStore
+from tests.fakes.conversations import FirstSentences, InMemorySummaryStore
 from tests.fakes.knowledge import HashingEmbedder
+from use_cases.chat.domain import NewMessage
 from use_cases.conversations.search import ChatSearchRequest, SearchChats
 from use_cases.conversations.search_ports import ChatSearchHit, ChatSearchQuery
 from use_cases.conversations.summaries import (
     MAP_INSTRUCTIONS,
     REDUCE_INSTRUCTIONS,
+    ManageSummaries,
     chunk_by_tokens,
     estimate_tokens,
     map_reduce,
 )
-from use_cases.shared.errors import InvalidRequest
+from use_cases.prompts.ports import ResolvedModel
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 
 def test_chunks_keep_the_order_stay_under_the_budget_and_cut_a_long_piece() -> None:
@@ -140,3 +148,90 @@ async def test_bad_requests_are_refused_before_searching(request_: ChatSearchReq
     with pytest.raises(InvalidRequest):
         await SearchChats(index).execute(request_)
     assert index.queries == []
+
+
+# --- ManageSummaries on fakes ------------------------------------------------------------
+
+
+class FunctionModels(FakeModelResolver):
+    """Allowed test models answer with `model` (a FunctionModel counting its calls)."""
+
+    def __init__(self, model: FunctionModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def resolve(self, requested: str | None) -> ResolvedModel:
+        resolved = super().resolve(requested)
+        if resolved.identifier == "offline-extractive":
+            return resolved
+        return ResolvedModel(resolved.identifier, self.model)
+
+
+@pytest.fixture
+def world() -> tuple[InMemoryHistoryStore, InMemorySummaryStore, list[int]]:
+    history = InMemoryHistoryStore()
+    history.ensure_user("ana")
+    history.get_or_create_chat("c1", "ana", "Offsite")
+    history.append_message("c1", NewMessage(role="user", content="Where is the offsite?"))
+    history.append_message("c1", NewMessage(role="assistant", content="In Lisbon.", model="test:a"))
+    return history, InMemorySummaryStore(), []
+
+
+def summaries(world, *, chunk_tokens: int = 1000) -> tuple[ManageSummaries, FunctionModels]:
+    history, store, calls = world
+
+    def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        calls.append(1)
+        return ModelResponse(parts=[TextPart(f"Summary {len(calls)}.")])
+
+    models = FunctionModels(FunctionModel(reply))
+    use_case = ManageSummaries(
+        history,
+        store,
+        models,
+        FirstSentences(),
+        FixedClock(),
+        offline_identifier="offline-extractive",
+        chunk_tokens=chunk_tokens,
+        max_chars=500,
+        timeout_s=10,
+    )
+    return use_case, models
+
+
+async def test_a_summary_is_made_by_the_chats_last_model_then_edited_and_goes_stale(world) -> None:
+    history, _, calls = world
+    use_case, _ = summaries(world)
+    with pytest.raises(NotFound):
+        await use_case.get("ana", "c1")
+    made = await use_case.regenerate("ana", "c1")
+    assert (made.text, made.model, made.message_count, calls) == ("Summary 1.", "test:a", 2, [1])
+    edited = await use_case.edit("ana", "c1", "  By hand.  ")
+    assert (edited.text, edited.edited, edited.stale) == ("By hand.", True, False)
+    history.append_message("c1", NewMessage(role="user", content="And when?"))
+    assert (await use_case.get("ana", "c1")).stale is True
+    offline = await use_case.summarise("c1", "offline-extractive")
+    assert (offline.text, offline.model, offline.edited) == (
+        "Where is the offsite?",
+        "offline-extractive",
+        False,
+    )
+    assert offline.created_at == made.created_at
+
+
+async def test_another_users_chat_is_not_found_and_bad_edits_are_refused(world) -> None:
+    history, store, calls = world
+    use_case, _ = summaries(world)
+    history.ensure_user("bob")
+    for attempt in (
+        use_case.get("bob", "c1"),
+        use_case.regenerate("bob", "c1"),
+        use_case.edit("bob", "c1", "mine"),
+    ):
+        with pytest.raises(NotFound, match="No chat with id c1"):
+            await attempt
+    with pytest.raises(InvalidRequest):
+        await use_case.edit("ana", "c1", "   ")
+    with pytest.raises(InvalidRequest):
+        await use_case.regenerate("ana", "c1", "openai:gpt-9")  # not an allowed model
+    assert store.rows == {} and calls == []
