@@ -32,6 +32,7 @@ from backend.api.routes.web import ASSETS_URL as WEB_ASSETS_URL
 from backend.api.routes.web import versioned_url
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
+from tests.conversation_exports import chatgpt_export
 from use_cases.access.domain import CLI_ADMIN, Caller
 from use_cases.admin.uploads import UploadRequest
 from use_cases.advice.domain import AdviceRequest
@@ -45,6 +46,7 @@ from use_cases.prompts.domain import CHAT
 ROLES = ("no key", "user", "other user", "admin")
 QUESTION = "How often must passwords be rotated?"
 JOB_BYTES = 2000  # uploads larger than this become background jobs
+SHARE_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "conversations"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,15 @@ def _use_chat_body() -> dict[str, Any]:
         "id": f"ui-{uuid.uuid4().hex[:12]}",
         "messages": [{"id": "m1", "role": "user", "parts": [text]}],
     }
+
+
+def _off_list_link() -> dict[str, Any]:
+    return {"url": "https://example.com/share/matrix"}
+
+
+def _slack_thread() -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads((SHARE_FIXTURES / "slack-thread.json").read_text())
+    return payload
 
 
 def _advice_body() -> dict[str, Any]:
@@ -124,6 +135,16 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/conversations/{chat_id}/files/{file_id}"): Call(OWNER_ONLY),
     ("GET", "/api/conversations/{chat_id}/files/{file_id}/content"): Call(OWNER_ONLY),
     ("DELETE", "/api/conversations/{chat_id}/files/{file_id}"): Call((401, 204, 404, 404)),
+    # Conversation imports: into the caller's own chats (a link off the allow-list is 422
+    # once the caller is known); an import job is its uploader's (and admins'); Slack threads
+    # come through an admin key (the service integration).
+    ("POST", "/api/conversations/import"): Call((401, 422, 422, 422), json=_off_list_link),
+    ("POST", "/api/conversations/import/stream"): Call((401, 422, 422, 422), json=_off_list_link),
+    ("POST", "/api/conversations/import/file"): Call(
+        (401, 202, 202, 202), upload=True, upload_suffix=".json"
+    ),
+    ("GET", "/api/conversations/import/jobs/{job_id}"): Call((401, 200, 404, 200)),
+    ("POST", "/api/conversations/import/slack"): Call((401, 403, 403, 201), json=_slack_thread),
     ("GET", "/api/conversations/{chat_id}/summary"): Call(OWNER_ONLY),
     ("POST", "/api/conversations/{chat_id}/summary"): Call(OWNER_ONLY),
     ("PATCH", "/api/conversations/{chat_id}/summary"): Call(
@@ -350,6 +371,14 @@ async def _roots_job(container: Container) -> str:
     return outcome.job.id
 
 
+async def _anas_import_job(container: Container) -> str:
+    """An import job of a one-conversation ChatGPT export, uploaded by the user `ana`."""
+    job = await container.conversation_import.from_file.execute(
+        "ana", "conversations.json", chatgpt_export(1)
+    )
+    return job.id
+
+
 def _new_prompt_version(container: Container) -> int:
     text = f"Matrix prompt version {uuid.uuid4().hex}."
     change = container.adapters.prompt_store.create_version(CHAT, text, "root", datetime.now(UTC))
@@ -368,7 +397,9 @@ def _new_table(container: Container) -> str:
 
 async def _path(template: str, container: Container) -> str:
     values: dict[str, object] = {}
-    if "{job_id}" in template:
+    if template.startswith("/api/conversations/import/jobs/"):
+        values["job_id"] = await _anas_import_job(container)
+    elif "{job_id}" in template:
         values["job_id"] = await _roots_job(container)
     if "{prompt_type}" in template:
         values["prompt_type"] = CHAT
@@ -450,6 +481,8 @@ async def test_route_answers_each_kind_of_caller_as_expected(
         text = f"# {name}\n\nUploaded in the matrix.\n"
         if call.upload_suffix == ".jsonl":  # an evaluation dataset of one case
             text = json.dumps({"question": f"What is {name}?", "kind": "kb", "expect_any": ["x"]})
+        if call.upload_suffix == ".json":  # a ChatGPT export of one conversation
+            text = chatgpt_export(1).decode()
         if call.upload_suffix == ".csv":  # a new table each time
             text = "room,kettles\nA1,2\n"
             request["data"] = {"name": f"matrix_{uuid.uuid4().hex[:8]}"}

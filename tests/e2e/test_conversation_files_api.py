@@ -155,7 +155,7 @@ async def test_a_file_is_answered_from_and_cited_in_its_chat_and_nowhere_else(
     search = await client.get("/api/search", params={"q": QUESTION, "limit": 20}, headers=ana)
     assert search.status_code == 200
     assert not [h for h in search.json()["hits"] if "attachment" in str(h.get("source"))]
-    assert "beehive" not in search.text.lower()  # no passage of the file, under any name
+    assert "beekeeping" not in search.text.lower()  # no passage of the file, under any name
 
 
 async def test_another_user_and_another_chat_cannot_reach_the_file(
