@@ -160,9 +160,15 @@ async def test_a_streamed_import_reports_its_stages_then_the_chat(
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/event-stream")
     events = _events(answer.text)
-    assert [e for e, _ in events] == ["stage", "stage", "stage", "done"]
-    assert [d["stage"] for _, d in events[:3]] == ["fetching", "parsing", "saving"]
-    assert events[-1][1]["chat"]["source"] == "claude"
+    assert [e for e, _ in events] == ["stage", "stage", "stage", "stage", "done"]
+    stages = [d["stage"] for _, d in events[:4]]
+    assert stages == ["fetching", "parsing", "saving", "summarising"]
+    chat = events[-1][1]["chat"]
+    assert chat["source"] == "claude"
+    # The last stage made the conversation's summary (offline: sentences of its own).
+    summary = await http.get(f"/api/conversations/{chat['id']}/summary", headers=keys["bob"])
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["text"] and summary.json()["edited"] is False
 
 
 async def test_a_streamed_import_ends_with_an_error_event_when_a_redirect_is_refused(

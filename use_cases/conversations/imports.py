@@ -6,7 +6,7 @@ Rules:
   checked redirects) and read by what the page embeds. Bad input (a host off the list, a page
   with no conversation, too large, too slow) is a domain error and writes nothing.
 - A streamed import reports its stages, in order: `fetching`, `parsing`, `saving`, then
-  `summarising` only when a summariser is wired in (`summarise(chat_id)`); a summariser that
+  `summarising` when a summariser is wired in (`summarise(chat_id)`); a summariser that
   fails does not undo the import (the chat is there; its summary can be made again).
 - An export file is parsed in the request, so a broken one is refused (422) before anything
   is queued or written; then a background job (`conversation_import`) stores one
