@@ -16,7 +16,8 @@ What is copied, table to table (the PostgreSQL stores keep the SQLite column nam
 
 Not copied (per process or transient): jobs and their blobs, rate-limit buckets, staged
 chunks of unfinished uploads, the web app's sign-in sessions (people sign in again), SQLite's
-tombstones and FTS5/vec0 internals.
+tombstones and FTS5/vec0 internals, and the chat search's vectors (the next searches make
+them again).
 
 Ids and order are kept: rows are read in SQLite rowid order and written with their ids; the
 PostgreSQL-only `rowid` identity columns (GENERATED ALWAYS) are left out and so number the
@@ -102,16 +103,18 @@ APP_TABLES = (
     "cleaning_results",
     *draft_store.TABLES,
     *chat_file_store.TABLES,
+    "conversation_summaries",
 )
 #: Rows a migration of the target stores itself (the prompt library's default project, use
 #: cases and built-in prompts): they do not make the target "not empty", and they make way
 #: for the source's own copies of them (children first).
 _SEEDED = prompt_library_store.SEEDED_ROWS
-#: SQLite tables that are not data to move: per process, transient, or derived.
+#: SQLite tables that are not data to move: per process, transient, or derived (the chat
+#: search's vectors are made again by the next searches).
 _NOT_DATA = re.compile(
     r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|section_tombstones|staged_sections"
     r"|staged_chunks|jobs|job_blobs"
-    r"|web_sessions"
+    r"|web_sessions|conversation_search_vectors"
     r"|chunks_fts.*|sections_fts.*|chunk_vectors.*|_almanac_.*)$",
     re.IGNORECASE,
 )

@@ -143,6 +143,7 @@ def test_both_stores_share_the_app_db_with_the_history_store(app_db: AppDb) -> N
         f"history{infix}_0001_users_chats_messages",
         f"history{infix}_0002_message_owner",
         f"history{infix}_0003_message_versions",
+        f"history{infix}_0004_imported_chats",
     ]
     for store in stores:
         store.close()
