@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
+from use_cases.chat.domain import Chat
 from use_cases.shared.errors import InvalidRequest
 from use_cases.tables.tables import LoadTableRequest
 
@@ -140,15 +142,22 @@ def chats_list(user: UserOpt = None, as_json: JsonOpt = False) -> None:
     def body() -> None:
         with open_container() as container:
             chats = asyncio.run(container.chats.list(_user(container, user)))
-        if as_json:
-            output.print_json([ChatSummaryOut.of(c).model_dump(mode="json") for c in chats])
-            return
-        table = Table("id", "title", "updated")
-        for c in chats:
-            table.add_row(c.id, output.plain(c.title), c.updated_at.isoformat(timespec="seconds"))
-        console.print(table)
+        print_chats(chats, as_json)
 
     run_command(body)
+
+
+def print_chats(chats: Sequence[Chat], as_json: bool) -> None:
+    """A list of chats as the API gives it (`--json`), or a table (with where an imported
+    chat came from)."""
+    if as_json:
+        output.print_json([ChatSummaryOut.of(c).model_dump(mode="json") for c in chats])
+        return
+    table = Table("id", "title", "source", "updated")
+    for c in chats:
+        updated = c.updated_at.isoformat(timespec="seconds")
+        table.add_row(c.id, output.plain(c.title), c.source or "", updated)
+    console.print(table)
 
 
 @chats_app.command("show")

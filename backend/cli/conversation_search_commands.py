@@ -12,7 +12,7 @@ from rich.table import Table
 from backend.api.chat_schemas import ChatSummaryOut, MessageOut
 from backend.api.conversation_search_schemas import ChatSearchOut, SummaryOut
 from backend.cli import output
-from backend.cli.chat_commands import UserOpt
+from backend.cli.chat_commands import UserOpt, print_chats
 from backend.cli.common import JsonOpt, console, open_container, run_command
 from backend.cli.conversation_commands import conversations_app
 from use_cases.conversations.search import MAX_CHAT_SEARCH_LIMIT, ChatSearchRequest
@@ -43,13 +43,7 @@ def conversations_list(
         with open_container() as container:
             who = user or container.settings.default_user_id
             chats = asyncio.run(container.chats.list(who, limit=limit))
-        if as_json:
-            output.print_json([ChatSummaryOut.of(c).model_dump(mode="json") for c in chats])
-            return
-        table = Table("id", "title", "updated")
-        for c in chats:
-            table.add_row(c.id, output.plain(c.title), c.updated_at.isoformat(timespec="seconds"))
-        console.print(table)
+        print_chats(chats, as_json)
 
     run_command(body)
 
