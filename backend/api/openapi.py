@@ -62,6 +62,15 @@ _HEADERS: dict[str, dict[str, Any]] = {
 Operation = tuple[str, str]  # (path, METHOD)
 
 
+#: The 202 of a route that starts a run in the background (its result is polled).
+STARTED_RUN: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Started in the background: poll `/api/results/{run_id}`.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    }
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route for the error statuses it can answer."""
     return {status: {"description": DESCRIPTIONS.get(status, "Error")} for status in statuses}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from backend.api.cleaning_schemas import CleaningRunIn, CleaningRunListOut, CleaningRunOut
 from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
-from backend.api.openapi import problem_responses
+from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
 from use_cases.cleaning.tasks import TaskSelection
 
@@ -52,10 +52,7 @@ async def list_cleaning_tasks(
     status_code=202,
     dependencies=[RateLimited],
     responses={
-        202: {
-            "description": "Started in the background: poll `/api/results/{run_id}`.",
-            "headers": {"Location": {"schema": {"type": "string"}}},
-        },
+        **STARTED_RUN,
         **problem_responses(422),
     },
     summary="Start a cleaning benchmark run in the background; admins only",

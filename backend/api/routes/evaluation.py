@@ -21,7 +21,7 @@ from backend.api.eval_schemas import (
     TaskOut,
     TaskUploadOut,
 )
-from backend.api.openapi import problem_responses
+from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
 from use_cases.evaluation.runs import DatasetUpload, rows_to_csv
 from use_cases.shared.errors import NotFound
@@ -128,10 +128,7 @@ async def upload_task(
     status_code=202,
     dependencies=[RateLimited],
     responses={
-        202: {
-            "description": "Started in the background: poll `/api/results/{run_id}`.",
-            "headers": {"Location": {"schema": {"type": "string"}}},
-        },
+        **STARTED_RUN,
         422: {
             "description": "Unknown task, a model that is not allowed or usable, an unknown "
             "prompt version or one whose variables a case lacks, a bad assertion."

@@ -29,7 +29,7 @@ from backend.api.library_schemas import (
     VersionWriteOut,
     comparison_out,
 )
-from backend.api.openapi import problem_responses
+from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
 from use_cases.prompts.manage_prompts import PromptWrite
 
@@ -288,10 +288,7 @@ async def list_eval_runs(
     status_code=202,
     dependencies=[RateLimited],
     responses={
-        202: {
-            "description": "Started in the background: poll `/api/results/{run_id}`.",
-            "headers": {"Location": {"schema": {"type": "string"}}},
-        },
+        **STARTED_RUN,
         **problem_responses(404, 422),
     },
     summary="Run a prompt version over a dataset across models; admins only",
