@@ -289,6 +289,9 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
 class World:
     container: Container
     headers: dict[str, dict[str, str]]
+    #: One app for the whole matrix: a fresh one per call would spend most of the matrix's
+    #: time in FastAPI building its routes' contexts again at each app's first request.
+    app: FastAPI
 
 
 @pytest.fixture(scope="session")  # once per worker, however the tests are spread
@@ -309,13 +312,13 @@ def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         headers["admin"] = {"X-API-Key": admin.secret}  # the other header, for coverage
         return headers
 
-    yield World(container, asyncio.run(keys()))
+    yield World(container, asyncio.run(keys()), create_app(container=container))
     container.close()
 
 
 @pytest.fixture
 async def client(world: World) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container=world.container))
+    transport = httpx.ASGITransport(app=world.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
         yield http
 
