@@ -1,0 +1,156 @@
+"""Start-up: what a command, a server or a test pays before it does any work.
+
+Run from the repository root:
+
+    python -m bench.bench_startup [--runs 5] [--uncompiled] [--json]
+
+Printed, each the median of `--runs` (after one untimed run):
+- `import backend.cli.main` in a new interpreter (what every `almanac` command loads);
+- `bootstrap()`: building a container over a data directory holding the sample (stores
+  opened and migrated, adapters, agents; what every command, server start and test pays);
+- the first request to a newly built app against the next one (FastAPI builds its routes'
+  contexts at an app's first request): `GET /api/documents` on the same container;
+- `almanac ask QUESTION` end to end in a new process, the offline model answering from the
+  sample (LOAD_SAMPLE_DATA=false: the data directory already holds it).
+
+Whether installed modules are compiled to bytecode decides much of the first and last figure:
+where PYTHONDONTWRITEBYTECODE is set (as on the CI machines) nothing compiled at run time is
+kept, so `make install` compiles the packages and Almanac's own modules. `--uncompiled` runs
+the two new-process figures as they were before (no compiled module read: an empty
+PYTHONPYCACHEPREFIX, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import httpx  # noqa: E402
+
+from backend.api.app import create_app  # noqa: E402
+from backend.bootstrap import bootstrap, load_sample_data_if_empty  # noqa: E402
+from backend.config import Settings  # noqa: E402
+from backend.logging import configure_logging  # noqa: E402
+
+QUESTION = "How many days of annual leave do employees get?"
+
+
+def _median_s(runs: int, once: Callable[[], float]) -> float:
+    once()  # untimed: caches warm, files in the page cache
+    return statistics.median(once() for _ in range(runs))
+
+
+def _import_cli(env: dict[str, str]) -> Callable[[], float]:
+    def once() -> float:
+        started = time.perf_counter()
+        command = [sys.executable, "-c", "import backend.cli.main"]
+        subprocess.run(command, check=True, cwd=REPO_ROOT, env=env)
+        return time.perf_counter() - started
+
+    return once
+
+
+def _settings(data_dir: Path) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, log_level="WARNING")  # type: ignore[call-arg]
+
+
+def _bootstrap(data_dir: Path) -> Callable[[], float]:
+    def once() -> float:
+        started = time.perf_counter()
+        container = bootstrap(_settings(data_dir))
+        elapsed = time.perf_counter() - started
+        container.close()
+        return elapsed
+
+    return once
+
+
+def _requests(data_dir: Path, runs: int) -> tuple[float, float]:
+    """(first, next) request times, medians over `runs` new apps on one container."""
+
+    async def one_app(container: object) -> tuple[float, float]:
+        app = create_app(container=container)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            times = []
+            for _ in range(2):
+                started = time.perf_counter()
+                response = await http.get("/api/documents")
+                times.append(time.perf_counter() - started)
+                response.raise_for_status()
+        return times[0], times[1]
+
+    container = bootstrap(_settings(data_dir))
+    try:
+        measured = [asyncio.run(one_app(container)) for _ in range(runs + 1)][1:]
+    finally:
+        container.close()
+    return statistics.median(m[0] for m in measured), statistics.median(m[1] for m in measured)
+
+
+def _ask(data_dir: Path, env: dict[str, str]) -> Callable[[], float]:
+    env = {**env, "DATA_DIR": str(data_dir), "LOAD_SAMPLE_DATA": "false"}
+    env.pop("OPENAI_API_KEY", None)
+    command = [sys.executable, "-m", "backend.cli.main", "ask", QUESTION]
+
+    def once() -> float:
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=REPO_ROOT, env=env, capture_output=True)
+        return time.perf_counter() - started
+
+    return once
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--uncompiled", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-startup-") as tmp:
+        env = {**os.environ, "LOG_LEVEL": "WARNING"}
+        if args.uncompiled:
+            (Path(tmp) / "no-bytecode").mkdir()
+            env |= {"PYTHONPYCACHEPREFIX": f"{tmp}/no-bytecode", "PYTHONDONTWRITEBYTECODE": "1"}
+        data_dir = Path(tmp) / "data"
+        container = bootstrap(_settings(data_dir))
+        try:
+            load_sample_data_if_empty(container)
+        finally:
+            container.close()
+        figures = {
+            "import_cli_s": _median_s(args.runs, _import_cli(env)),
+            "bootstrap_s": _median_s(args.runs, _bootstrap(data_dir)),
+        }
+        first, following = _requests(data_dir, args.runs)
+        figures["first_request_s"], figures["next_request_s"] = first, following
+        figures["almanac_ask_s"] = _median_s(args.runs, _ask(data_dir, env))
+    if args.json:
+        print(json.dumps({k: round(v, 4) for k, v in figures.items()}))
+        return 0
+    compiled = "modules not compiled" if args.uncompiled else "modules compiled"
+    print(f"Start-up, median of {args.runs} runs ({compiled})")
+    print(f"  import backend.cli.main (new interpreter)  {figures['import_cli_s']:7.2f} s")
+    print(f"  bootstrap() over the sample's data dir     {figures['bootstrap_s'] * 1000:7.0f} ms")
+    print(f"  a new app's first request                  {first * 1000:7.0f} ms")
+    print(f"  its next request                           {following * 1000:7.0f} ms")
+    print(f"  almanac ask (new process, offline answer)  {figures['almanac_ask_s']:7.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
