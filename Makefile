@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)  ## Create .venv, install Almanac and the local embedding model
 	@# Almanac's own modules too (again only those changed since the last run).
-	@$(BIN)/python -m compileall -q -j 0 backend services use_cases
+	@$(BIN)/python -m compileall -q backend services use_cases
 	@$(BIN)/almanac model install
 
 model: install  ## (Re)build nothing if present: the local int8 ONNX all-MiniLM-L6-v2
