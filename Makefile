@@ -52,6 +52,7 @@ format: install  ## Apply ruff fixes and formatting
 #: Test workers: one per core and one more, up to 5. About a sixth of the suite's time is spent
 #: waiting (servers starting, browsers, processes killed on purpose), which the extra worker
 #: fills: on 2 cores a fresh clone ran in 12:07 with 3 workers, 12:33 with 2, over 13 min with 4.
+#: (2026-11-25, a larger suite with compiled modules: 14:02 with 3, 14:01 with 2 but 5% less CPU.)
 TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinity(0)) + 1, 5))' 2>/dev/null || echo auto)
 
 test: lint  ## Lint, then the whole test suite (in parallel: a worker per core and one more; idle workers take tests queued on busy ones)
