@@ -41,7 +41,7 @@ if str(REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from backend.api.app import create_app  # noqa: E402
-from backend.bootstrap import bootstrap, load_sample_data_if_empty  # noqa: E402
+from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.logging import configure_logging  # noqa: E402
 
@@ -53,11 +53,12 @@ def _median_s(runs: int, once: Callable[[], float]) -> float:
     return statistics.median(once() for _ in range(runs))
 
 
-def _import_cli(env: dict[str, str]) -> Callable[[], float]:
+def _process(command: list[str], env: dict[str, str]) -> Callable[[], float]:
+    """Seconds `command` takes in a new process, from the repository root."""
+
     def once() -> float:
         started = time.perf_counter()
-        command = [sys.executable, "-c", "import backend.cli.main"]
-        subprocess.run(command, check=True, cwd=REPO_ROOT, env=env)
+        subprocess.run(command, check=True, cwd=REPO_ROOT, env=env, capture_output=True)
         return time.perf_counter() - started
 
     return once
@@ -81,8 +82,8 @@ def _bootstrap(data_dir: Path) -> Callable[[], float]:
 def _requests(data_dir: Path, runs: int) -> tuple[float, float]:
     """(first, next) request times, medians over `runs` new apps on one container."""
 
-    async def one_app(container: object) -> tuple[float, float]:
-        app = create_app(container=container)  # type: ignore[arg-type]
+    async def one_app(container: Container) -> tuple[float, float]:
+        app = create_app(container=container)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
             times = []
@@ -99,19 +100,6 @@ def _requests(data_dir: Path, runs: int) -> tuple[float, float]:
     finally:
         container.close()
     return statistics.median(m[0] for m in measured), statistics.median(m[1] for m in measured)
-
-
-def _ask(data_dir: Path, env: dict[str, str]) -> Callable[[], float]:
-    env = {**env, "DATA_DIR": str(data_dir), "LOAD_SAMPLE_DATA": "false"}
-    env.pop("OPENAI_API_KEY", None)
-    command = [sys.executable, "-m", "backend.cli.main", "ask", QUESTION]
-
-    def once() -> float:
-        started = time.perf_counter()
-        subprocess.run(command, check=True, cwd=REPO_ROOT, env=env, capture_output=True)
-        return time.perf_counter() - started
-
-    return once
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,13 +120,17 @@ def main(argv: list[str] | None = None) -> int:
             load_sample_data_if_empty(container)
         finally:
             container.close()
+        importing = [sys.executable, "-c", "import backend.cli.main"]
+        asking = [sys.executable, "-m", "backend.cli.main", "ask", QUESTION]
+        ask_env = {**env, "DATA_DIR": str(data_dir), "LOAD_SAMPLE_DATA": "false"}
+        ask_env.pop("OPENAI_API_KEY", None)
         figures = {
-            "import_cli_s": _median_s(args.runs, _import_cli(env)),
+            "import_cli_s": _median_s(args.runs, _process(importing, env)),
             "bootstrap_s": _median_s(args.runs, _bootstrap(data_dir)),
         }
         first, following = _requests(data_dir, args.runs)
         figures["first_request_s"], figures["next_request_s"] = first, following
-        figures["almanac_ask_s"] = _median_s(args.runs, _ask(data_dir, env))
+        figures["almanac_ask_s"] = _median_s(args.runs, _process(asking, ask_env))
     if args.json:
         print(json.dumps({k: round(v, 4) for k, v in figures.items()}))
         return 0

@@ -177,31 +177,29 @@ def world() -> tuple[InMemoryHistoryStore, InMemorySummaryStore, list[int]]:
     return history, InMemorySummaryStore(), []
 
 
-def summaries(world, *, chunk_tokens: int = 1000) -> tuple[ManageSummaries, FunctionModels]:
+def summaries(world) -> ManageSummaries:
     history, store, calls = world
 
     def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         calls.append(1)
         return ModelResponse(parts=[TextPart(f"Summary {len(calls)}.")])
 
-    models = FunctionModels(FunctionModel(reply))
-    use_case = ManageSummaries(
+    return ManageSummaries(
         history,
         store,
-        models,
+        FunctionModels(FunctionModel(reply)),
         FirstSentences(),
         FixedClock(),
         offline_identifier="offline-extractive",
-        chunk_tokens=chunk_tokens,
+        chunk_tokens=1000,
         max_chars=500,
         timeout_s=10,
     )
-    return use_case, models
 
 
 async def test_a_summary_is_made_by_the_chats_last_model_then_edited_and_goes_stale(world) -> None:
     history, _, calls = world
-    use_case, _ = summaries(world)
+    use_case = summaries(world)
     with pytest.raises(NotFound):
         await use_case.get("ana", "c1")
     made = await use_case.regenerate("ana", "c1")
@@ -221,7 +219,7 @@ async def test_a_summary_is_made_by_the_chats_last_model_then_edited_and_goes_st
 
 async def test_another_users_chat_is_not_found_and_bad_edits_are_refused(world) -> None:
     history, store, calls = world
-    use_case, _ = summaries(world)
+    use_case = summaries(world)
     history.ensure_user("bob")
     for attempt in (
         use_case.get("bob", "c1"),
