@@ -45,7 +45,7 @@ from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty  #
 from backend.config import Settings  # noqa: E402
 from backend.logging import configure_logging  # noqa: E402
 
-QUESTION = "How many days of annual leave do employees get?"
+QUESTION = "How often must passwords be rotated?"  # the sample answers it (cited)
 
 
 def _median_s(runs: int, once: Callable[[], float]) -> float:
