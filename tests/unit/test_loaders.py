@@ -18,6 +18,7 @@ from services.knowledge.loaders import (
     PdfLoader,
     PlainTextLoader,
 )
+from services.knowledge.loaders.pdf import join_broken_words
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
@@ -465,6 +466,27 @@ def test_words_far_right_on_a_page_or_two_are_body_text(loader: FileLoader) -> N
     data = make_pdf([body] * 3, margin=["Slot 140", "", ""])
     text = text_of(loader.load("guide.pdf", data))
     assert "Slot 140" in text  # one page only: a table's column, not a column of notes
+
+
+def test_words_hyphenated_at_a_line_end_are_whole_again(loader: FileLoader) -> None:
+    body = (
+        "Optional ar-\nguments are read first; the hook must not be used for type-\n\n"
+        "setting. A user-\ndefined command, as user-defined ones are, and a Foo-\nbar-\n"
+        "nowhere code -NoValue-\nwill stay."
+    )
+    text = text_of(loader.load("guide.pdf", make_pdf([body])))
+    assert "Optional arguments are read first" in text  # an English word
+    assert "for typesetting." in text  # across the blank line a column break leaves
+    assert "A user-defined command" in text  # the document's own compound keeps its hyphen
+    assert "Foo-\nbar-\nnowhere" in text  # neither a word nor a compound: left as printed
+    assert "-NoValue-\nwill" in text  # a hyphen of the word itself, not a break
+
+
+def test_a_hyphenated_word_is_joined_by_the_documents_own_words_too() -> None:
+    known = {"almanacs"}.__contains__
+    assert join_broken_words("two alma-\nnacs and sub-\nsections", known) == (
+        "two almanacs and sub-\nsections"
+    )
 
 
 def test_pdf_with_only_blank_pages_explains_that_ocr_is_not_supported(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -41,7 +41,8 @@ class PdfLoader:
       bookmark starts gets that bookmark's path; other pages inherit the last one before.
     * Text: pypdf's extraction, without a column of marginal notes ("New feature
       1995/12/01" in the right margin of many pages, as LaTeX documentation prints them),
-      which pypdf would read into the middle of the sentence beside them.
+      which pypdf would read into the middle of the sentence beside them. Words the typesetter
+      hyphenated at a line's end are whole again (`join_broken_words`).
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
       line of text if it is short, else the file name made readable.
     * `updated_at`: `/ModDate`, else `/CreationDate`. `/Author`, `/Subject`, `/Keywords` and
@@ -87,10 +88,12 @@ class PdfLoader:
             except Exception:  # one bad page should not lose the rest of the document
                 pages.append(None)
         failures = pages.count(None)
-        for index, raw in enumerate(_without_margin_notes(pages)):
+        texts = _without_margin_notes(pages)
+        known = _known_words(texts)
+        for index, raw in enumerate(texts):
             if raw is None:
                 continue
-            text = tidy_text(raw.replace("\x00", ""))
+            text = tidy_text(join_broken_words(raw.replace("\x00", ""), known))
             if text:
                 path = (*outline[index], f"Page {labels[index]}")
                 sections.append(ParsedSection(heading_path=path, text=text))
@@ -199,6 +202,51 @@ def _without_margin_notes(pages: Sequence[_Page | None]) -> list[str | None]:
             cursor = at
         texts.append(text)
     return texts
+
+
+#: A word broken by a hyphen at a line's end: its two halves ("ar-" / "guments"), with any
+#: blank line between them (pypdf puts one where a column or a float interrupts the text).
+#: The first half starts a word (not "-NoValue-", whose hyphens are its own); the second is
+#: lower case, as a word's continuation is.
+_BROKEN_WORD = re.compile(r"(?<![\w-])([^\W\d_]+)-[ \t]*\n\s*([^\W\d_A-Z]+)\b")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def join_broken_words(text: str, known: Callable[[str], bool]) -> str:
+    """`text` with the words a typesetter hyphenated at a line's end made whole.
+
+    "ar-\nguments" becomes "arguments" when `known("arguments")` (a word of the document
+    or of English). A compound broken at its own hyphen ("user-\ndefined") becomes
+    "user-defined" when `known` has that form instead; a break that is neither is left as
+    it is.
+    """
+
+    def join(found: re.Match[str]) -> str:
+        left, right = found.group(1), found.group(2)
+        if known((left + right).lower()):
+            return left + right
+        if known(f"{left}-{right}".lower()):
+            return f"{left}-{right}"
+        return found.group(0)
+
+    return _BROKEN_WORD.sub(join, text)
+
+
+def _known_words(texts: Sequence[str | None]) -> Callable[[str], bool]:
+    """Whether a word is the document's own (written whole somewhere in it, or as a
+    hyphenated compound on one line) or English (the spelling list the offline model
+    uses)."""
+    from services.offline.typos import english_words
+
+    english = english_words()
+    own: set[str] = set()
+    for text in texts:
+        if text is None:
+            continue
+        unbroken = _BROKEN_WORD.sub(" ", text).lower()
+        own.update(_WORD.findall(unbroken))
+        own.update(re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+", unbroken))
+    return lambda word: word in own or word in english
 
 
 def _unlock(name: str, reader: PdfReader) -> None:
