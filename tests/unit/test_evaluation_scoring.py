@@ -42,6 +42,11 @@ def test_a_number_matches_only_as_a_whole_number() -> None:
     assert matches_fact("4 people are remote [table: directory].", ["4"])
     assert not matches_fact("It costs 1800 euros.", ["180"])
     assert matches_fact("It costs €180 per night.", ["180"])
+    # The same number with a zero decimal part; any other decimal part is another number.
+    assert matches_fact("It is set to 478.0pt.", ["478"])
+    assert matches_fact("The cap is 5.00 days.", ["5"])
+    assert not matches_fact("The cap is 5.05 days.", ["5"])
+    assert not matches_fact("It costs 1,800 euros.", ["1"])
 
 
 def test_matching_ignores_case_and_spacing_but_not_the_sources_block() -> None:

@@ -8,7 +8,8 @@ Rules:
   evaluation's chats are deleted afterwards: evaluating leaves no history behind.
 - **correct**: for a case that must be refused, the answer is the can't-find answer; for any
   other case, one of `expect_any` occurs in the answer (case-insensitive; the Sources block is
-  excluded; a number must match as a whole number, so "4 hours" does not match "24 hours").
+  excluded; a number must match as a whole number, so "4 hours" does not match "24 hours",
+  while "478" matches "478.0pt").
 - **cited**: one of `expect_sources` is among the answer's cited sources (document paths match
   by their trailing path components; `table:NAME` matches a lookup of table NAME).
 - **refusal accuracy**: the share of cases where the answer refuses exactly when it should.
@@ -59,12 +60,13 @@ def is_refusal(answer: str) -> bool:
 
 
 def fact_pattern(fact: str) -> re.Pattern[str]:
-    """A fact as a case-insensitive pattern; numbers at its edges must be whole numbers."""
+    """A fact as a case-insensitive pattern; numbers at its edges must be whole numbers, and
+    a number it ends with may be written with a zero decimal part ("478" is "478.0pt")."""
     body = r"\s+".join(re.escape(part) for part in fact.split())
     if fact[:1].isdigit():
         body = r"(?<![\d])(?<!\d[.,])" + body
     if fact[-1:].isdigit():
-        body += r"(?![\d])(?![.,]\d)"
+        body += r"(?![\d])(?!,\d)(?!\.0*[1-9])"
     return re.compile(body, re.IGNORECASE)
 
 
