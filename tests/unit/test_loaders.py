@@ -123,7 +123,16 @@ def test_file_loader_is_a_document_loader_for_every_supported_extension(
     for ext in SUPPORTED_EXTENSIONS:
         assert as_port.supports(f"docs/file{ext}")
         assert as_port.supports(f"FILE{ext.upper()}")
-    assert set(SUPPORTED_EXTENSIONS) == {".md", ".markdown", ".txt", ".html", ".htm", ".pdf"}
+    assert set(SUPPORTED_EXTENSIONS) == {
+        ".md",
+        ".markdown",
+        ".txt",
+        ".text",
+        ".rst",
+        ".html",
+        ".htm",
+        ".pdf",
+    }
 
 
 def test_unknown_extension_is_unsupported_and_the_error_lists_supported_types(
@@ -536,3 +545,30 @@ def test_loading_the_same_bytes_twice_gives_the_same_document(
 ) -> None:
     data = fixture_bytes(name)
     assert loader.load(name, data) == loader.load(name, data)
+
+
+def test_rest_inline_markup_reads_as_rest_renders_it(loader: FileLoader) -> None:
+    text = (
+        "Guide\n=====\n\n"
+        "Read `the primer <https://example.org/primer>`_ and the `Quick\n"
+        "reference`_ first; configparser_ reads it [#]_, see [CIT2002]_.\n"
+        "Use :pep:`8` and :sub:`2` with the `default role`, an _`inline target`,\n"
+        "the `:raw:`_ role and `\\<literal>`_, but ``keep `this`_`` and *that*.\n\n"
+        "Code::\n\n    x = `y`_\n\n"
+        ".. [#] A footnote.\n"
+        ".. _configparser: https://docs.python.org/3/library/configparser.html\n"
+        ".. _Quick reference: configparser_\n"
+    )
+    document = loader.load("guide.rst", text.encode())
+    assert document.title == "Guide"
+    body = text_of(document)
+    assert (
+        "Read the primer and the Quick\nreference first; configparser reads it, see [CIT2002]."
+        in (body)
+    )
+    assert "Use PEP 8 and 2 with the default role, an inline target," in body
+    assert "the :raw: role and <literal>, but ``keep `this`_`` and *that*." in body
+    assert "x = `y`_" in body  # a literal block is code
+    assert "A footnote." in body and "[#]" not in body
+    assert "configparser: https://docs.python.org/3/library/configparser.html" in body
+    assert "Quick reference:" not in body  # an indirect target is no text

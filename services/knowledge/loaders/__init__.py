@@ -19,8 +19,9 @@ from use_cases.shared.errors import UnsupportedDocument
 #: without site chrome, definition lists, footnotes, FAQ questions as headings; reST-style
 #: headings in text files). It is part of the ingestion pipeline's signature, so re-running
 #: `almanac ingest` on unchanged files re-indexes them and leaves no stale chunks behind.
-#: 3: a PDF's column of marginal notes is left out of its text.
-LOADERS_VERSION = 3
+#: 3: a PDF's column of marginal notes is left out of its text. 4: a PDF's words hyphenated
+#: at a line's end are whole; reST inline markup in text files reads as rendered.
+LOADERS_VERSION = 4
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *MARKDOWN_EXTENSIONS,

@@ -1,4 +1,5 @@
-"""Plain-text loader: underlined headings (reStructuredText / setext) give sections.
+"""Plain-text loader (`.txt`, `.text`, `.rst`): underlined headings (reStructuredText /
+setext) give sections.
 
 Rules:
 - A heading is an unindented line right after a blank line (or at the start), underlined by
@@ -11,9 +12,14 @@ Rules:
   on its own), as reStructuredText renders it.
 - reST explicit markup that is not text is dropped: comments, directives that only steer
   the rendering (`.. include::`, `.. contents::`, `.. class::`, `.. raw::`, ...), internal
-  link targets (`.. _name:`) and substitution definitions. Other directives keep their
-  content without the directive line and its options; an admonition keeps its label
-  ("Note: ..."). Footnotes, citations and external link targets are kept as text.
+  link targets (`.. _name:`), indirect ones (`.. _this: that_`) and substitution
+  definitions. Other directives keep their content without the directive line and its
+  options; an admonition keeps its label ("Note: ..."). Footnotes and citations are kept
+  as text without their label, external link targets as "name: address".
+- reST inline markup in sectioned files reads as reST renders it (`_inline_rendered`):
+  `references <uri>`_, word_ references, :roles:`text` and `interpreted text` keep their
+  text; footnote references ("[#]_") go; ``inline literals``, *emphasis*, **strong** and
+  |substitutions| stay as written. Literal blocks are never touched.
 - Title: the text before the first heading gives it like a file without headings does; when
   there is none, the first heading is the title.
 - A file without such headings loads as before: one section with the path `(title,)`, the
@@ -39,7 +45,7 @@ from services.knowledge.loaders.common import (
 )
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
 
-TEXT_EXTENSIONS = (".txt",)
+TEXT_EXTENSIONS = (".txt", ".text", ".rst")
 
 MAX_TITLE_CHARS = 80
 #: Directives inside directives are read this deep; deeper content is kept as it is.
@@ -92,6 +98,7 @@ _WORD_REFERENCE = re.compile(r"(?<![\w`])([A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?)__?
 class _Line:
     text: str
     markup: bool = True  # False: literal or directive content, never a heading
+    literal: bool = False  # code: kept exactly as written, inline markup included
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ def title_from_first_line(text: str) -> str | None:
 
 
 class PlainTextLoader:
-    """Loads `.txt` files (see the module rules)."""
+    """Loads `.txt`, `.text` and `.rst` files (see the module rules)."""
 
     media_type = "text/plain"
 
@@ -155,7 +162,7 @@ def _without_markup(lines: list[str], depth: int = 0) -> list[_Line]:
         line = lines[index]
         if literal_indent is not None:
             if not line.strip() or _indent(line) > literal_indent:
-                kept.append(_Line(line, markup=False))
+                kept.append(_Line(line, markup=False, literal=True))
                 index += 1
                 continue
             literal_indent = None
@@ -208,8 +215,11 @@ def _block_end(lines: list[str], start: int) -> int:
 def _explicit_block(block: list[str], depth: int) -> list[_Line]:
     match = _EXPLICIT.match(block[0])
     indent, head = (match.group(1), (match.group(2) or "").strip()) if match else ("", "")
+    if _EXTERNAL_TARGET.match(head) and head.endswith("_"):
+        return []  # an indirect target ("_this: `that`_"): a link to a link, no text
     if _FOOTNOTE_OR_CITATION.match(head) or _EXTERNAL_TARGET.match(head):
-        return [_Line(line) for line in block]  # text: a footnote, a link's address
+        # text: a footnote or citation without its label, a link's name and address
+        return [_Line(indent + _explicit_text(head)), *(_Line(line) for line in block[1:])]
     directive = _DIRECTIVE.match(head)
     if directive is None:
         return []  # a comment, an internal target or a substitution definition
@@ -223,15 +233,31 @@ def _explicit_block(block: list[str], depth: int) -> list[_Line]:
     kept = [_Line(indent + label, markup=False)] if label else []
     literal = name in LITERAL_DIRECTIVES
     if literal:
-        return kept + [_Line(line, markup=False) for line in body]
+        return kept + [_Line(line, markup=False, literal=True) for line in body]
     # The content is ordinary text, dedented to the directive's own indentation, but never
     # a section: reST has no sections inside directives.
     margin = min((_indent(line) for line in body if line.strip()), default=0)
     dedented = [line[margin:] if line.strip() else "" for line in body]
     if depth >= MAX_DIRECTIVE_DEPTH:  # no deeper: a crafted file cannot exhaust the stack
-        return kept + [_Line(indent + line if line else "", markup=False) for line in dedented]
+        return kept + [
+            _Line(indent + line if line else "", markup=False, literal=True) for line in dedented
+        ]
     content = _without_markup(dedented, depth + 1)
-    return kept + [_Line(indent + line.text if line.text else "", markup=False) for line in content]
+    return kept + [
+        _Line(indent + line.text if line.text else "", markup=False, literal=line.literal)
+        for line in content
+    ]
+
+
+def _explicit_text(head: str) -> str:
+    """A footnote's or citation's text without its label ("[#note] Text" reads "Text"); an
+    external link target as its name and address ("_Docutils: https://..." reads
+    "Docutils: https://...")."""
+    label = _FOOTNOTE_OR_CITATION.match(head)
+    if label is not None:
+        return head[label.end() :].lstrip()
+    name, _, address = head.partition(":")
+    return f"{name.lstrip('_').strip('`')}: {address.strip()}" if name != "__" else address.strip()
 
 
 def _directive_label(name: str, argument: str) -> str:
@@ -240,6 +266,90 @@ def _directive_label(name: str, argument: str) -> str:
     if name in TITLED_DIRECTIVES:
         return argument
     return ""
+
+
+# --- inline markup -----------------------------------------------------------------------------
+
+#: Text inside one paragraph: any run that does not cross a blank line or a backquote.
+_SPAN = r"(?:[^`\n]|\n(?![ \t]*\n))+?"
+_INLINE_LITERAL = re.compile(r"``" + _SPAN + r"``")
+_FOOTNOTE_REFERENCE = re.compile(r"[ \t]?\[(?:#[\w.-]*|\*|\d+)\]_(?![\w`])")
+_CITATION_REFERENCE = re.compile(r"\[([A-Za-z][\w.-]*)\]_(?![\w`])")
+_NUMBERED_ROLE = re.compile(r":(pep|rfc)(?:-reference)?:`(\d+)`", re.IGNORECASE)
+_ROLE = re.compile(r":[\w.+-]+:`(" + _SPAN + r")`|`(" + _SPAN + r")`:[\w.+-]+:")
+_REFERENCE = re.compile(r"(?<!_)`(" + _SPAN + r")(?:\s+<[^<>`]*>)?`__?(?![\w`])")
+_ESCAPED = re.compile(r"\\(.)")
+_INLINE_TARGET = re.compile(r"_`(" + _SPAN + r")`")
+_INTERPRETED = re.compile(r"(?<![\w`])`(" + _SPAN + r")`(?![\w`])")
+
+
+def _inline_rendered(lines: list[_Line]) -> list[_Line]:
+    """The lines with reST inline markup read as reST renders it, outside literal blocks and
+    ``inline literals`` (kept as written: Markdown reads them as code too).
+
+    References and interpreted text keep their text (`links <https://...>`_ reads "links",
+    `word_` reads "word", :pep:`8` reads "PEP 8", :sub:`2` reads "2"); footnote references
+    ("[#]_", "[1]_") go, as their marks would read as an answer's citations; citation
+    references keep their label ("[CIT2002]"). *Emphasis*, **strong** and |substitutions|
+    stay: Markdown reads the first two alike, and a substitution's text is defined elsewhere.
+    Line breaks are kept, so a heading's lines stay where they were.
+    """
+    rendered: list[_Line] = []
+    run: list[_Line] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        texts = _render_inline("\n".join(line.text for line in run)).split("\n")
+        if len(texts) != len(run):  # never expected: keep the text as it was
+            texts = [line.text for line in run]
+        rendered.extend(
+            _Line(text, markup=line.markup) for line, text in zip(run, texts, strict=True)
+        )
+        run.clear()
+
+    for line in lines:
+        if line.literal:
+            flush()
+            rendered.append(line)
+        else:
+            run.append(line)
+    flush()
+    return rendered
+
+
+def _render_inline(text: str) -> str:
+    parts: list[str] = []
+    cursor = 0
+    for literal in _INLINE_LITERAL.finditer(text):
+        parts.append(_render_markup(text[cursor : literal.start()]))
+        parts.append(literal.group(0))
+        cursor = literal.end()
+    parts.append(_render_markup(text[cursor:]))
+    return "".join(parts)
+
+
+def _render_markup(text: str) -> str:
+    text = _FOOTNOTE_REFERENCE.sub("", text)
+    text = _CITATION_REFERENCE.sub(r"[\1]", text)
+    text = _rendered(_REFERENCE, text, 1)  # before roles: `:raw:`_ is a reference to one
+    text = _rendered(_INLINE_TARGET, text, 1)
+    text = _NUMBERED_ROLE.sub(lambda found: f"{found.group(1).upper()} {found.group(2)}", text)
+    text = _rendered(_ROLE, text, 1, 2)
+    text = _rendered(_INTERPRETED, text, 1)
+    return _WORD_REFERENCE.sub(r"\1", text)
+
+
+def _rendered(pattern: re.Pattern[str], text: str, *groups: int) -> str:
+    """`text` with each match of `pattern` replaced by the first of `groups` it has, and as
+    many line breaks as the match had (an embedded URI may start on a line of its own)."""
+
+    def render(found: re.Match[str]) -> str:
+        kept = next((found.group(group) for group in groups if found.group(group)), "")
+        kept = _ESCAPED.sub(r"\1", kept)  # "`\<literal>`_" reads "<literal>"
+        return kept + "\n" * (found.group(0).count("\n") - kept.count("\n"))
+
+    return pattern.sub(render, text)
 
 
 # --- headings ---------------------------------------------------------------------------------
@@ -297,6 +407,7 @@ def _plain_title(text: str) -> str:
 def _sectioned(
     name: str, lines: list[_Line], headings: dict[int, _Heading]
 ) -> tuple[str, tuple[ParsedSection, ...]]:
+    lines = _inline_rendered(lines)
     builder = SectionBuilder()
     styles: list[tuple[str, bool]] = []
     preamble: list[str] = []

@@ -11,7 +11,7 @@ import { progressLine, refusal } from "./data-ui.js";
 const PAGE = 500; // the list endpoint's largest page
 const POLL_MS = 600;
 const SCAN_POLL_MS = 5000; // the conflicts endpoint's Retry-After while it scans
-const ACCEPT = ".md,.markdown,.txt,.text,.html,.htm,.pdf";
+const ACCEPT = ".md,.markdown,.txt,.text,.rst,.html,.htm,.pdf";
 
 export async function mount(root) {
   const state = { documents: [], byId: new Map(), highlight: null, alive: true, timer: null };
