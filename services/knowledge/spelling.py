@@ -8,9 +8,20 @@ Words shorter than `MIN_CORRECTED_LENGTH` are never corrected (too many near nei
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 MIN_CORRECTED_LENGTH = 5
+
+
+@functools.cache
+def english_words() -> dict[str, int]:
+    """Every English word pyspellchecker's bundled list holds, with its frequency (loaded
+    once per process, on first use)."""
+    from spellchecker import SpellChecker
+
+    frequencies = SpellChecker(language="en").word_frequency.dictionary
+    return {word: int(count) for word, count in frequencies.items() if word.isalpha()}
 
 
 def edit_budget(word: str) -> int:

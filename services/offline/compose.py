@@ -20,7 +20,7 @@ from typing import Any
 
 from loguru import logger
 
-from services.knowledge.spelling import closest_term
+from services.knowledge.spelling import closest_term, english_words
 from services.offline.conflicts import MAX_COMPARED, disagreement, same_subject_by
 from services.offline.places import about_other_countries, asked_countries
 from services.offline.question import (
@@ -47,7 +47,7 @@ from services.offline.sentences import (
     units_of,
 )
 from services.offline.text import STOP, content_stems, has_digit, jaccard, stem, stem_set
-from services.offline.typos import english_words, is_foreign
+from services.offline.typos import is_foreign
 from services.offline.versions import family, resolve_versions
 from use_cases.chat.agent import NOT_FOUND_ANSWER
 

@@ -25,6 +25,7 @@ from pydantic_ai.messages import (
 )
 
 from services.knowledge.fts_query import words
+from services.knowledge.spelling import english_words
 from services.offline import lexicon
 from services.offline.amounts import MONTHS
 from services.offline.text import (
@@ -36,7 +37,6 @@ from services.offline.text import (
     strip_pleasantries,
     wordset,
 )
-from services.offline.typos import english_words
 from use_cases.chat.agent import strip_date_anchor
 
 _PRONOUNS = wordset(

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from services.knowledge.spelling import MIN_CORRECTED_LENGTH, edit_budget
+from services.knowledge.spelling import MIN_CORRECTED_LENGTH, edit_budget, english_words
 from services.offline.text import STOP, stem
 
 _WORD = re.compile(r"(?<!\d)[^\W\d_]+(?!\d)")
@@ -42,23 +42,19 @@ _Index = dict[tuple[str, int], list[tuple[str, int]]]
 
 
 class _English:
-    """pyspellchecker's English word frequencies, loaded once per process on first use."""
+    """The English word list (`spelling.english_words`) indexed for corrections, once per
+    process on first use."""
 
     _lock = threading.Lock()
-    _words: dict[str, int] | None = None
     _index: _Index | None = None
 
     @classmethod
     def load(cls) -> tuple[dict[str, int], _Index]:
+        words = english_words()
         with cls._lock:
-            if cls._words is None or cls._index is None:
-                from spellchecker import SpellChecker
-
-                frequencies = SpellChecker(language="en").word_frequency.dictionary
-                words = {w: int(n) for w, n in frequencies.items() if w.isalpha()}
+            if cls._index is None:
                 cls._index = _index(words.items())
-                cls._words = words
-            return cls._words, cls._index
+            return words, cls._index
 
 
 def _index(pairs: Iterable[tuple[str, int]]) -> _Index:
@@ -66,11 +62,6 @@ def _index(pairs: Iterable[tuple[str, int]]) -> _Index:
     for word, frequency in pairs:
         grouped.setdefault((word[:1], len(word)), []).append((word, frequency))
     return grouped
-
-
-def english_words() -> dict[str, int]:
-    """Every English word the bundled list holds, with its frequency (loads it once)."""
-    return _English.load()[0]
 
 
 class TypoCorrector:

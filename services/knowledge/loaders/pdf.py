@@ -19,6 +19,7 @@ from services.knowledge.loaders.common import (
     parse_pdf_date,
     tidy_text,
 )
+from services.knowledge.spelling import english_words
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
 from use_cases.shared.errors import InvalidDocument
 
@@ -236,8 +237,6 @@ def _known_words(texts: Sequence[str | None]) -> Callable[[str], bool]:
     """Whether a word is the document's own (written whole somewhere in it, or as a
     hyphenated compound on one line) or English (the spelling list the offline model
     uses)."""
-    from services.offline.typos import english_words
-
     english = english_words()
     own: set[str] = set()
     for text in texts:
