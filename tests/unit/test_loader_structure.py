@@ -337,6 +337,25 @@ def test_mkdocs_page_drops_header_sidebars_and_footer(loader: FileLoader) -> Non
     assert document.sections[1].text == "Python 3.11 or later."
 
 
+ASCIIDOC = """<html><head><title>git-tag(1)</title></head><body class="manpage">
+<div id="header"><h1>git-tag(1) Manual Page</h1>
+<h2>NAME</h2><div class="sectionbody"><p>git-tag - Create, list or delete a tag</p></div></div>
+<div id="content"><div class="sect1"><h2 id="_options">OPTIONS</h2><div class="sectionbody">
+<div class="dlist"><dl><dt class="hdlist1">-a</dt><dd><p>Make an annotated tag.</p></dd></dl>
+</div></div></div></div>
+<div id="footnotes"><hr></div>
+<div id="footer"><div id="footer-text">Last updated 2024-05-31 00:35:55 UTC</div></div>
+</body></html>"""
+
+
+def test_asciidoc_page_drops_its_footer(loader: FileLoader) -> None:
+    document = loader.load("git-tag.html", ASCIIDOC.encode())
+
+    assert "Last updated" not in everything(document)
+    assert document.title == "git-tag(1) Manual Page"
+    assert section(document, "git-tag(1) Manual Page", "OPTIONS") == "-a — Make an annotated tag."
+
+
 def test_a_site_menu_and_tagline_before_the_content_are_dropped(loader: FileLoader) -> None:
     document = loader.load("faq.html", HAND_FAQ.encode())
     stored = everything(document)

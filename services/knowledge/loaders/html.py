@@ -8,7 +8,8 @@ Rules:
   whose role is navigation, search, banner or contentinfo, search forms, permalink anchors
   (Sphinx's `¶`), Sphinx's related bar, sidebar, footer and "Show Source" links, DocBook's
   navheader, navfooter and chapter table of contents, MkDocs' header, sidebars and footer,
-  and a block before the first heading that only repeats the page title (a title banner).
+  AsciiDoc's footer (`#footer`), and a block before the first heading that only repeats the
+  page title (a title banner).
 - Link lists are navigation, not content: a list (or a block of blocks) of at least three
   items that are nothing but links is dropped when (nearly) every link points into the page
   (a table of contents) or, made of short links to other pages, when it comes before the
@@ -96,6 +97,8 @@ CHROME_CLASSES = {
     "ul": frozenset(("this-page-menu",)),  # Sphinx "Show Source"
     "*": frozenset(("md-header", "md-sidebar", "md-footer")),  # MkDocs (Material)
 }
+# ... and the ids they give it: AsciiDoc's and Asciidoctor's footer ("Last updated ...").
+CHROME_IDS = frozenset(("footer",))
 SPHINX_SOURCE_LINK = "_sources/"
 SEARCH_INPUTS = ({"type": "search"}, {"name": "q"})
 # Where footnotes live (by tag name, as for chrome), the elements of one footnote, and the
@@ -451,6 +454,8 @@ def _is_chrome(tag: Tag) -> bool:
         return True
     classes = _classes(tag)
     if classes & (CHROME_CLASSES.get(tag.name, frozenset()) | CHROME_CLASSES["*"]):
+        return True
+    if str(tag.get("id", "")).strip().lower() in CHROME_IDS:
         return True
     if tag.name == "a":
         return SPHINX_SOURCE_LINK in str(tag.get("href", ""))  # Sphinx "Show Source"
