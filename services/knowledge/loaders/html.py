@@ -8,8 +8,9 @@ Rules:
   whose role is navigation, search, banner or contentinfo, search forms, permalink anchors
   (Sphinx's `¶`), Sphinx's related bar, sidebar, footer and "Show Source" links, DocBook's
   navheader, navfooter and chapter table of contents, MkDocs' header, sidebars and footer,
-  AsciiDoc's footer (`#footer`), and a block before the first heading that only repeats the
-  page title (a title banner).
+  AsciiDoc's footer (`#footer`), Doxygen's title area, navigation tree, search box and
+  navigation path, and a block before the first heading that only repeats the page title
+  (a title banner).
 - Link lists are navigation, not content: a list, table or block of blocks of at least
   three items that are nothing but links ("[Top]" included) is dropped when (nearly) every
   link points into the page (a table of contents) or, made of short links to other pages,
@@ -32,7 +33,8 @@ Rules:
   taken out of the running text into one section named "Footnotes" below the page's
   outermost heading, each as "[label] text"; the reference markers in the running text
   are removed, so their numbers do not stick to the words around them.
-- Title: the page's first `<h1>` (without its permalink anchor), unless it is numbered
+- Title: Doxygen's header title (`div.headertitle`) when the page has one; else the page's
+  first `<h1>` (without its permalink anchor), unless it is numbered
   like a section ("1. Overview": the first section of a numbered page, not its title);
   else `<title>` without a site-name suffix ("Sorting HOW TO — Python 3.11.2
   documentation" -> "Sorting HOW TO"); else the file name made readable.
@@ -102,8 +104,11 @@ CHROME_CLASSES = {
     "ul": frozenset(("this-page-menu",)),  # Sphinx "Show Source"
     "*": frozenset(("md-header", "md-sidebar", "md-footer")),  # MkDocs (Material)
 }
-# ... and the ids they give it: AsciiDoc's and Asciidoctor's footer ("Last updated ...").
-CHROME_IDS = frozenset(("footer",))
+# ... and the ids they give it: AsciiDoc's and Asciidoctor's footer ("Last updated ..."),
+# Doxygen's title area (the project's name), navigation tree, search box and footer path.
+CHROME_IDS = frozenset(("footer", "titlearea", "side-nav", "msearchbox", "nav-path"))
+# Doxygen sets a page's title in this block, above the content, whose <h1>s are its sections.
+DOXYGEN_HEADER = "div.header div.headertitle"
 SPHINX_SOURCE_LINK = "_sources/"
 SEARCH_INPUTS = ({"type": "search"}, {"name": "q"})
 # Where footnotes live (by tag name, as for chrome), the elements of one footnote, and the
@@ -318,6 +323,7 @@ class HtmlLoader:
         # In-page link targets, read before tables of contents (which link to them) go.
         linked = _in_page_targets(soup)
 
+        header_title = _header_title(soup)
         _drop_chrome(soup)
         root = _content_root(soup)
         footnotes = _take_footnotes(root)
@@ -325,7 +331,7 @@ class HtmlLoader:
         _drop_generator_credit(root)
         h1 = soup.find("h1")
         h1_text = _heading_text(h1) if isinstance(h1, Tag) else ""
-        title = _page_title(h1_text, page_title) or humanise_stem(name)
+        title = header_title or _page_title(h1_text, page_title) or humanise_stem(name)
         _drop_title_banner(root, title)
 
         builder = SectionBuilder()
@@ -398,6 +404,17 @@ def _squashed(text: str) -> str:
 
 def _site_suffix_removed(title: str) -> str:
     return _TITLE_SUFFIX.sub("", title).strip() or title
+
+
+def _header_title(soup: BeautifulSoup) -> str:
+    """A Doxygen page's title, taken out of the page (its <h1>s are the page's sections)."""
+    title = soup.select_one(DOXYGEN_HEADER)
+    if title is None:
+        return ""
+    text = " ".join(title.get_text().split())
+    header = title.find_parent("div", class_="header")
+    (header or title).decompose()
+    return text
 
 
 def _page_title(h1_text: str, page_title: str) -> str:
