@@ -408,6 +408,16 @@ def test_man_page_drops_its_list_of_sections(loader: FileLoader) -> None:
     assert section(document, "FROB", "DESCRIPTION") == "See NAME, a and b."
 
 
+def test_links_in_a_line_of_text_are_no_list_of_links(loader: FileLoader) -> None:
+    page = (
+        '<html><body><ul><li>base : <a href="car.html">Car</a>, <a href="truck.html">Truck</a>'
+        ', <a href="van.html">Van</a></li></ul></body></html>'
+    )
+    document = loader.load("vehicle.html", page.encode())
+
+    assert everything(document).endswith("- base : Car, Truck, Van")
+
+
 DOXYGEN = """<html><head><title>Frob: Configuration</title></head><body>
 <div id="top"><div id="titlearea"><table><tr><td><div id="projectname">Frob</div></td></tr>
 </table></div></div>

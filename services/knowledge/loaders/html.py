@@ -645,19 +645,28 @@ def _link_texts(links: Sequence[Tag]) -> tuple[str, ...]:
 
 
 def _drop_link_runs(root: Tag | BeautifulSoup, order: dict[int, int], content_starts: int) -> None:
-    """Links one per line (`<a>`s separated by `<br>` only, as groff's HTML lists a man page's
-    sections) that are navigation by the link lists' rule."""
+    """Links one per line (`<a>`s separated by `<br>`, as groff's HTML lists a man page's
+    sections) that are navigation by the link lists' rule. Links in a line of text ("base:
+    Car, Truck, Vehicle") are not such a run."""
     for parent in [root, *root.find_all(True)]:
         if _removed(parent):
             continue
         run: list[Tag] = []
         runs: list[list[Tag]] = []
+        broken = True  # a line break since the run's last link
         for child in parent.children:
             if isinstance(child, Tag) and child.name == "a" and child.get("href"):
+                if not broken:
+                    runs.append(run)
+                    run = []
                 run.append(child)
+                broken = False
+            elif isinstance(child, Tag) and child.name == "br":
+                broken = True
             elif not _between_links(child):
                 runs.append(run)
                 run = []
+                broken = True
         runs.append(run)
         for links in runs:
             if len(links) >= MIN_LINK_ITEMS and _is_navigation(
