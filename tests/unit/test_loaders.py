@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -572,3 +575,42 @@ def test_rest_inline_markup_reads_as_rest_renders_it(loader: FileLoader) -> None
     assert "A footnote." in body and "[#]" not in body
     assert "configparser: https://docs.python.org/3/library/configparser.html" in body
     assert "Quick reference:" not in body  # an indirect target is no text
+
+
+#: reST bodies whose inline markup patterns once backtracked from every character: minutes
+#: on 100 kB of them. Each must come back whole (none is markup to render).
+HOSTILE_REST = {
+    "spaces": "` " + " " * 100_000 + "x",  # an opening backquote, then a line of spaces
+    "dots": "a." * 100_000,  # one "word" of dots
+    "backquotes": "`a " * 30_000,  # backquotes that never close
+    "underscores": "a_" * 100_000 + "b",  # one identifier, no reference
+}
+_READ_HOSTILE = """
+import json, sys
+from services.knowledge.loaders import FileLoader
+bodies = json.loads(sys.stdin.read())
+texts = {}
+for name, body in bodies.items():
+    document = FileLoader().load(name + ".rst", f"Title\\n=====\\n\\n{body}\\n".encode())
+    texts[name] = "\\n\\n".join(s.text for s in document.sections)
+print(json.dumps(texts))
+"""
+
+
+def test_rest_inline_markup_of_a_hostile_file_is_read_in_one_pass() -> None:
+    """In a child process with a deadline (a regular expression holds the interpreter, so no
+    thread could bound it): ~1 s in all now, so a pattern that backtracks again fails the
+    test instead of stalling the suite."""
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_HOSTILE],
+        input=json.dumps(HOSTILE_REST),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    texts = json.loads(done.stdout)
+    assert {name: texts[name].strip() for name in HOSTILE_REST} == {
+        name: body.strip() for name, body in HOSTILE_REST.items()
+    }

@@ -107,8 +107,9 @@ CHROME_CLASSES = {
 # ... and the ids they give it: AsciiDoc's and Asciidoctor's footer ("Last updated ..."),
 # Doxygen's title area (the project's name), navigation tree, search box and footer path.
 CHROME_IDS = frozenset(("footer", "titlearea", "side-nav", "msearchbox", "nav-path"))
-# Doxygen sets a page's title in this block, above the content, whose <h1>s are its sections.
-DOXYGEN_HEADER = "div.header div.headertitle"
+# Doxygen sets a page's title in a `div.headertitle` inside a `div.header`, above the content,
+# whose <h1>s are the page's sections.
+DOXYGEN_HEADER = ("header", "headertitle")
 SPHINX_SOURCE_LINK = "_sources/"
 SEARCH_INPUTS = ({"type": "search"}, {"name": "q"})
 # Where footnotes live (by tag name, as for chrome), the elements of one footnote, and the
@@ -199,6 +200,8 @@ _GENERATOR_CREDIT = re.compile(
 #: ... is at most this long, and among the page's last few blocks (a version line may follow).
 MAX_CREDIT_CHARS = 200
 CREDIT_WITHIN = 3
+#: The credit goes with the wrappers that hold nothing else, up to this many.
+MAX_CREDIT_WRAPPERS = 8
 _SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s")
 # Separators before a site name in <title>: "Page — Site", "Page | Site".
 _TITLE_SUFFIX = re.compile(r"\s+(?:—|–|\||·|::)\s+(?!.*\s(?:—|–|\||·|::)\s).*$")
@@ -409,12 +412,13 @@ def _site_suffix_removed(title: str) -> str:
 
 def _header_title(soup: BeautifulSoup) -> str:
     """A Doxygen page's title, taken out of the page (its <h1>s are the page's sections)."""
-    title = soup.select_one(DOXYGEN_HEADER)
-    if title is None:
+    header_class, title_class = DOXYGEN_HEADER
+    title = soup.find("div", class_=title_class)
+    header = title.find_parent("div", class_=header_class) if isinstance(title, Tag) else None
+    if header is None:
         return ""
     text = " ".join(title.get_text().split())
-    header = title.find_parent("div", class_="header")
-    (header or title).decompose()
+    header.decompose()
     return text
 
 
@@ -624,17 +628,17 @@ def _drop_link_lists(root: Tag | BeautifulSoup) -> None:
             candidates.append((block, links))
     # A bar of short links the page shows twice or more (above and below the content, as
     # texi2html and many site templates do) is navigation wherever it stands, and so is a bar
-    # made of some of its links (texi2html's last bar leaves out "Up", "<" and ">").
+    # made of links of such bars (texi2html's last bar leaves out "Up", "<" and ">").
     shown: dict[tuple[str, ...], set[frozenset[int]]] = {}
     for _, links in candidates:
         if all(len(link.get_text().split()) <= MAX_MENU_LINK_WORDS for link in links):
             shown.setdefault(_link_texts(links), set()).add(frozenset(map(id, links)))
-    bars = [set(texts) for texts, copies in shown.items() if len(copies) > 1]
+    bar_links = {text for texts, copies in shown.items() if len(copies) > 1 for text in texts}
     for block, links in candidates:
         if _removed(block):
             continue
         texts = _link_texts(links)
-        repeated = texts in shown and any(set(texts) <= bar for bar in bars)
+        repeated = texts in shown and bar_links.issuperset(texts)
         if repeated or _is_navigation(links, order[id(block)] < content_starts):
             _navigation_extent(block, root, holds_heading).decompose()
     _drop_link_runs(root, order, content_starts)
@@ -689,20 +693,22 @@ def _between_links(node: object) -> bool:
 def _drop_generator_credit(root: Tag | BeautifulSoup) -> None:
     """A block among the page's last (`CREDIT_WITHIN`) that only credits the tool that
     generated the page."""
-    blocks = [
-        tag
-        for tag in root.find_all(("p", "div", "address", "small", "font"))
-        if _squashed(tag.get_text())
-    ]
-    for block in blocks[-CREDIT_WITHIN:]:
+    blocks: list[Tag] = []
+    for tag in reversed(root.find_all(("p", "div", "address", "small", "font"))):
+        if len(blocks) == CREDIT_WITHIN:
+            break
+        if tag.get_text(strip=True):
+            blocks.append(tag)
+    for block in reversed(blocks):
         if _removed(block):
             continue
-        while (
-            isinstance(block.parent, Tag)
-            and block.parent is not root
-            and _squashed(block.parent.get_text()) == _squashed(block.get_text())
-        ):
-            block = block.parent
+        for _ in range(MAX_CREDIT_WRAPPERS):  # bounded: unclosed tags nest thousands deep
+            parent = block.parent
+            if not isinstance(parent, Tag) or parent is root:
+                break
+            if _squashed(parent.get_text()) != _squashed(block.get_text()):
+                break
+            block = parent
         text = " ".join(block.get_text().split())
         if len(text) <= MAX_CREDIT_CHARS and _GENERATOR_CREDIT.match(text):
             block.decompose()

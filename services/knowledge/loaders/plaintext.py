@@ -277,7 +277,16 @@ _FOOTNOTE_REFERENCE = re.compile(r"[ \t]?\[(?:#[\w.-]*|\*|\d+)\]_(?![\w`])")
 _CITATION_REFERENCE = re.compile(r"\[([A-Za-z][\w.-]*)\]_(?![\w`])")
 _NUMBERED_ROLE = re.compile(r":(pep|rfc)(?:-reference)?:`(\d+)`", re.IGNORECASE)
 _ROLE = re.compile(r":[\w.+-]+:`(" + _SPAN + r")`|`(" + _SPAN + r")`:[\w.+-]+:")
-_REFERENCE = re.compile(r"(?<!_)`(" + _SPAN + r")(?:\s+<[^<>`]*>)?`__?(?![\w`])")
+_REFERENCE = re.compile(r"(?<!_)`(" + _SPAN + r")`__?(?![\w`])")
+#: A reference's embedded URI ("`text <uri>`_"), read off the reference's text afterwards: in
+#: the pattern above it would be tried at every character of the text, on every line.
+_EMBEDDED_URI = re.compile(r"\s+<[^<>]*>\Z")
+#: A word reference ("configparser_"): a run of word characters, dots and hyphens, from a
+#: word's start, ending in one or two underscores; what it names starts and ends with a
+#: letter or digit. The pattern finds runs from their start only, so a long run costs one
+#: pass (`_WORD_REFERENCE` backtracks from every inner start: fine for a title only).
+_WORD_RUN = re.compile(r"(?<![\w`.-])[\w.-]+(?![\w`])")
+_REFERENCE_NAME = re.compile(r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?")
 _ESCAPED = re.compile(r"\\(.)")
 _INLINE_TARGET = re.compile(r"_`(" + _SPAN + r")`")
 _INTERPRETED = re.compile(r"(?<![\w`])`(" + _SPAN + r")`(?![\w`])")
@@ -332,20 +341,32 @@ def _render_inline(text: str) -> str:
 def _render_markup(text: str) -> str:
     text = _FOOTNOTE_REFERENCE.sub("", text)
     text = _CITATION_REFERENCE.sub(r"[\1]", text)
-    text = _rendered(_REFERENCE, text, 1)  # before roles: `:raw:`_ is a reference to one
+    text = _rendered(_REFERENCE, text, 1, uri=True)  # before roles: `:raw:`_ names one
     text = _rendered(_INLINE_TARGET, text, 1)
     text = _NUMBERED_ROLE.sub(lambda found: f"{found.group(1).upper()} {found.group(2)}", text)
     text = _rendered(_ROLE, text, 1, 2)
     text = _rendered(_INTERPRETED, text, 1)
-    return _WORD_REFERENCE.sub(r"\1", text)
+    return _WORD_RUN.sub(_word_reference_read, text)
 
 
-def _rendered(pattern: re.Pattern[str], text: str, *groups: int) -> str:
-    """`text` with each match of `pattern` replaced by the first of `groups` it has, and as
-    many line breaks as the match had (an embedded URI may start on a line of its own)."""
+def _word_reference_read(found: re.Match[str]) -> str:
+    run = found.group(0)
+    word = run.rstrip(".-")  # "See also report_level_." ends a sentence
+    name = word.rstrip("_")
+    if word.endswith("_") and len(word) - len(name) <= 2 and _REFERENCE_NAME.fullmatch(name):
+        return name + run[len(word) :]
+    return run
+
+
+def _rendered(pattern: re.Pattern[str], text: str, *groups: int, uri: bool = False) -> str:
+    """`text` with each match of `pattern` replaced by the first of `groups` it has (`uri`:
+    without an embedded URI), and as many line breaks as the match had (an embedded URI may
+    start on a line of its own)."""
 
     def render(found: re.Match[str]) -> str:
         kept = next((found.group(group) for group in groups if found.group(group)), "")
+        if uri:
+            kept = _EMBEDDED_URI.sub("", kept) or kept
         kept = _ESCAPED.sub(r"\1", kept)  # "`\<literal>`_" reads "<literal>"
         return kept + "\n" * (found.group(0).count("\n") - kept.count("\n"))
 
