@@ -408,6 +408,13 @@ def test_man_page_drops_its_list_of_sections(loader: FileLoader) -> None:
     assert section(document, "FROB", "DESCRIPTION") == "See NAME, a and b."
 
 
+def test_a_closing_line_of_content_is_no_generator_credit(loader: FileLoader) -> None:
+    page = "<html><body><h1>Leave</h1><p>Take it.</p><p>Produced by HR with Legal.</p></body>"
+    document = loader.load("leave.html", page.encode())
+
+    assert section(document, "Leave") == "Take it.\n\nProduced by HR with Legal."
+
+
 def test_links_in_a_line_of_text_are_no_list_of_links(loader: FileLoader) -> None:
     page = (
         '<html><body><ul><li>base : <a href="car.html">Car</a>, <a href="truck.html">Truck</a>'
