@@ -408,6 +408,23 @@ def test_man_page_drops_its_list_of_sections(loader: FileLoader) -> None:
     assert section(document, "FROB", "DESCRIPTION") == "See NAME, a and b."
 
 
+MAKEINFO = """<html><head><title>Frob 1.0</title><meta name="Generator" content="makeinfo">
+</head><body><div class="chapter" id="Setup"><div class="header"><p>
+Next: <a href="#Use" accesskey="n" rel="next">Use</a>, Previous: <a href="#Top" rel="prev">Frob</a>,
+Up: <a href="#Top" rel="up">Frob</a> &nbsp; [<a href="#SEC_Contents" rel="contents">Contents</a>]
+</p></div><h2 class="chapter">1 Setup</h2>
+<p>Run <code>frob --init</code> once. The <a href="#Use" rel="next">next chapter</a> shows more.</p>
+</div></body></html>"""
+
+
+def test_a_makeinfo_node_drops_its_next_previous_up_bar(loader: FileLoader) -> None:
+    document = loader.load("frob.html", MAKEINFO.encode())
+
+    assert paths(document) == [("1 Setup",)]
+    # a sentence with one such link is text
+    assert document.sections[0].text == ("Run frob --init once. The next chapter shows more.")
+
+
 def test_a_closing_line_of_content_is_no_generator_credit(loader: FileLoader) -> None:
     page = "<html><body><h1>Leave</h1><p>Take it.</p><p>Produced by HR with Legal.</p></body>"
     document = loader.load("leave.html", page.encode())

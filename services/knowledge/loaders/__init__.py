@@ -21,8 +21,9 @@ from use_cases.shared.errors import UnsupportedDocument
 #: `almanac ingest` on unchanged files re-indexes them and leaves no stale chunks behind.
 #: 3: a PDF's column of marginal notes is left out of its text. 4: a PDF's words hyphenated
 #: at a line's end are whole; reST inline markup in text files reads as rendered; an
-#: AsciiDoc page's footer, texinfo's navigation bars and generator credit, groff's list of a
-#: man page's sections and Doxygen's title area and navigation are chrome.
+#: AsciiDoc page's footer, texinfo's navigation bars (makeinfo's `rel` links too) and
+#: generator credit, groff's list of a man page's sections and Doxygen's title area and
+#: navigation are chrome.
 LOADERS_VERSION = 4
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
