@@ -577,40 +577,58 @@ def test_rest_inline_markup_reads_as_rest_renders_it(loader: FileLoader) -> None
     assert "Quick reference:" not in body  # an indirect target is no text
 
 
-#: reST bodies whose inline markup patterns once backtracked from every character: minutes
-#: on 100 kB of them. Each must come back whole (none is markup to render).
+#: Files whose reading once took minutes: reST bodies whose inline markup patterns
+#: backtracked from every character, and HTML whose navigation rules read every nested block
+#: to its end. Each must come back whole (none is markup or chrome).
 HOSTILE_REST = {
     "spaces": "` " + " " * 100_000 + "x",  # an opening backquote, then a line of spaces
     "dots": "a." * 100_000,  # one "word" of dots
     "backquotes": "`a " * 30_000,  # backquotes that never close
     "underscores": "a_" * 100_000 + "b",  # one identifier, no reference
 }
+#: 3,000 unclosed <div>s, each a sentence (more than a bar's label) with a "next" link.
+NESTED_LINE = "A sentence longer than any label of a bar."
+HOSTILE_HTML = {
+    "nested": "<html><body><h1>T</h1>"
+    + f"<div>{NESTED_LINE} <a href='#a' rel='next'>on</a>" * 3_000,
+}
 _READ_HOSTILE = """
 import json, sys
 from services.knowledge.loaders import FileLoader
-bodies = json.loads(sys.stdin.read())
+files = json.loads(sys.stdin.read())
 texts = {}
-for name, body in bodies.items():
-    document = FileLoader().load(name + ".rst", f"Title\\n=====\\n\\n{body}\\n".encode())
+for name, data in files.items():
+    document = FileLoader().load(name, data.encode())
     texts[name] = "\\n\\n".join(s.text for s in document.sections)
 print(json.dumps(texts))
 """
 
 
-def test_rest_inline_markup_of_a_hostile_file_is_read_in_one_pass() -> None:
-    """In a child process with a deadline (a regular expression holds the interpreter, so no
-    thread could bound it): ~1 s in all now, so a pattern that backtracks again fails the
-    test instead of stalling the suite."""
+def _read_in_a_child(files: dict[str, str]) -> dict[str, str]:
+    """Each file's text, read in a child process with a deadline (a regular expression holds
+    the interpreter, so no thread could bound it): a rule that reads a file in more than one
+    pass again fails the test instead of stalling the suite."""
     done = subprocess.run(
         [sys.executable, "-c", _READ_HOSTILE],
-        input=json.dumps(HOSTILE_REST),
+        input=json.dumps(files),
         capture_output=True,
         text=True,
         timeout=60,
         cwd=Path(__file__).resolve().parents[2],
         check=True,
     )
-    texts = json.loads(done.stdout)
-    assert {name: texts[name].strip() for name in HOSTILE_REST} == {
+    texts: dict[str, str] = json.loads(done.stdout)
+    return texts
+
+
+def test_rest_inline_markup_of_a_hostile_file_is_read_in_one_pass() -> None:
+    files = {f"{name}.rst": f"Title\n=====\n\n{body}\n" for name, body in HOSTILE_REST.items()}
+    texts = _read_in_a_child(files)  # ~1 s in all
+    assert {name: texts[f"{name}.rst"].strip() for name in HOSTILE_REST} == {
         name: body.strip() for name, body in HOSTILE_REST.items()
     }
+
+
+def test_html_navigation_rules_read_a_deeply_nested_page_once() -> None:
+    texts = _read_in_a_child({f"{name}.html": page for name, page in HOSTILE_HTML.items()})
+    assert texts["nested.html"].split() == f"{NESTED_LINE} on".split() * 3_000  # ~2 s

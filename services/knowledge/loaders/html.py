@@ -116,6 +116,7 @@ CHROME_IDS = frozenset(("footer", "titlearea", "side-nav", "msearchbox", "nav-pa
 NAV_RELS = frozenset(("next", "prev", "previous", "up", "contents", "index", "start", "first"))
 NAV_REL_BLOCKS = ("p", "div", "td", "li", "nav")
 MIN_NAV_REL_LINKS = 2
+MAX_NAV_REL_LINKS = 12
 MAX_NAV_LABEL_CHARS = 40
 # Doxygen sets a page's title in a `div.headertitle` inside a `div.header`, above the content,
 # whose <h1>s are the page's sections.
@@ -535,15 +536,30 @@ def _drop_rel_navigation(soup: BeautifulSoup) -> None:
         if block is not None and _rels(link) & NAV_RELS:
             blocks.setdefault(id(block), block)
     for block in blocks.values():
-        if _removed(block):
-            continue
-        links = block.find_all("a", href=True)
-        if (
-            len(links) >= MIN_NAV_REL_LINKS
-            and all(_rels(link) & NAV_RELS for link in links)
-            and _non_link_chars(block) <= MAX_NAV_LABEL_CHARS
-        ):
+        if not _removed(block) and _is_rel_bar(block):
             block.decompose()
+
+
+def _is_rel_bar(block: Tag) -> bool:
+    """Whether `block` holds `MIN_NAV_REL_LINKS` to `MAX_NAV_REL_LINKS` links, all with a
+    navigation `rel`, and at most `MAX_NAV_LABEL_CHARS` of other text. One walk that stops
+    as soon as the answer is no: a block nested thousands deep is not read to its end."""
+    links = label = 0
+    stack = list(reversed(block.contents))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Tag):
+            if node.name == "a" and node.get("href"):
+                links += 1
+                if links > MAX_NAV_REL_LINKS or not _rels(node) & NAV_RELS:
+                    return False
+            else:
+                stack.extend(reversed(node.contents))
+        elif type(node) is NavigableString:
+            label += len(_squashed(node))
+            if label > MAX_NAV_LABEL_CHARS:
+                return False
+    return links >= MIN_NAV_REL_LINKS
 
 
 def _rels(link: Tag) -> frozenset[str]:
