@@ -186,6 +186,8 @@ SUPERSEDES_META = "supersedes"
 
 #: A link list needs this many link items to be taken for navigation.
 MIN_LINK_ITEMS = 3
+#: A bar of links shown twice (navigation wherever it stands) has at most this many links.
+MAX_BAR_LINKS = 24
 #: A link list is a table of contents when at least this share of its links point into the
 #: page (an entry may hold a second link elsewhere: "2.9. Database used by <a>VACUUM</a>").
 MIN_TOC_SHARE = 0.8
@@ -661,6 +663,7 @@ def _drop_link_lists(root: Tag | BeautifulSoup) -> None:
     # from every link would be quadratic on the deep trees unclosed tags make).
     link_counts: dict[int, int] = {}
     holds_heading: set[int] = set()
+    holds_table: set[int] = set()
     for tag in reversed(elements):
         count = int(tag.name == "a" and bool(tag.get("href")))
         for child in tag.children:
@@ -668,30 +671,38 @@ def _drop_link_lists(root: Tag | BeautifulSoup) -> None:
                 count += link_counts[id(child)]
                 if child.name in HEADING_LEVELS or id(child) in holds_heading:
                     holds_heading.add(id(tag))
+                if child.name == "table" or id(child) in holds_table:
+                    holds_table.add(id(tag))
         link_counts[id(tag)] = count
-    candidates: list[tuple[Tag, list[Tag]]] = []
-    for block in elements:
-        if (
-            block.name not in LINK_BLOCK_TAGS
-            or link_counts[id(block)] < MIN_LINK_ITEMS
-            or id(block) in holds_heading
-        ):
-            continue
-        links = _link_items(block)
-        if links:
-            candidates.append((block, links))
+    # A table is a bar of links only when it holds no other table (a layout table does).
+    blocks = [
+        block
+        for block in elements
+        if block.name in LINK_BLOCK_TAGS
+        and link_counts[id(block)] >= MIN_LINK_ITEMS
+        and id(block) not in holds_heading
+        and not (block.name == "table" and id(block) in holds_table)
+    ]
     # A bar of short links the page shows twice or more (above and below the content, as
     # texi2html and many site templates do) is navigation wherever it stands, and so is a bar
-    # made of links of such bars (texi2html's last bar leaves out "Up", "<" and ">").
+    # made of links of such bars (texi2html's last bar leaves out "Up", "<" and ">"). Bars
+    # are short, so only blocks of at most `MAX_BAR_LINKS` links are read for them: reading
+    # every nested block's links would be quadratic on the deep trees unclosed tags make.
+    items: dict[int, list[Tag] | None] = {}
     shown: dict[tuple[str, ...], set[frozenset[int]]] = {}
-    for _, links in candidates:
-        if all(len(link.get_text().split()) <= MAX_MENU_LINK_WORDS for link in links):
-            shown.setdefault(_link_texts(links), set()).add(frozenset(map(id, links)))
+    for block in blocks:
+        if link_counts[id(block)] <= MAX_BAR_LINKS:
+            links = items[id(block)] = _link_items(block)
+            if links and all(len(link.get_text().split()) <= MAX_MENU_LINK_WORDS for link in links):
+                shown.setdefault(_link_texts(links), set()).add(frozenset(map(id, links)))
     bar_links = {text for texts, copies in shown.items() if len(copies) > 1 for text in texts}
-    for block, links in candidates:
+    for block in blocks:
         if _removed(block):
             continue
-        texts = _link_texts(links)
+        links = items[id(block)] if id(block) in items else _link_items(block)
+        if not links:
+            continue
+        texts = _link_texts(links) if id(block) in items else ()
         repeated = texts in shown and bar_links.issuperset(texts)
         if repeated or _is_navigation(links, order[id(block)] < content_starts):
             _navigation_extent(block, root, holds_heading).decompose()
