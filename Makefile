@@ -55,8 +55,11 @@ format: install  ## Apply ruff fixes and formatting
 #: (2026-11-25, a larger suite with compiled modules: 14:02 with 3, 14:01 with 2 but 5% less CPU.)
 TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinity(0)) + 1, 5))' 2>/dev/null || echo auto)
 
+#: pytest rewrites every test module's asserts at collection (~30 s of CPU here) and caches the
+#: result as bytecode, unless PYTHONDONTWRITEBYTECODE is set (as on these machines): then each
+#: worker of each run rewrote them all again. The suite's own run writes them.
 test: lint  ## Lint, then the whole test suite (in parallel: a worker per core and one more; idle workers take tests queued on busy ones)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 screenshots: install  ## The web app's screenshots in docs/images (the browser tests take them)
 	$(BIN)/python -m pytest -q tests/browser/test_chat.py tests/browser/test_advice.py tests/browser/test_admin_data.py tests/browser/test_shell.py
