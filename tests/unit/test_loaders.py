@@ -494,6 +494,34 @@ def test_words_hyphenated_at_a_line_end_are_whole_again(loader: FileLoader) -> N
     assert "-NoValue-\nwill" in text  # a hyphen of the word itself, not a break
 
 
+def test_a_sentence_a_page_break_cut_is_whole_on_its_first_page(loader: FileLoader) -> None:
+    pages = [
+        "7 Symbols\nThe original definition remains available; and to fully revert there\n1",
+        "is also a declaration. The latter also changes the footnote symbols.\n2",
+        "A new page starts a sentence.\nIt ends without a stop\n3",
+        "Capitalised Heading\nNothing is carried over a capital.\n4",
+    ]
+    document = loader.load("guide.pdf", make_pdf(pages))
+    texts = [section.text for section in document.sections]
+    assert texts[0].endswith("to fully revert there\nis also a declaration.")
+    assert texts[1] == "The latter also changes the footnote symbols."
+    assert texts[2].endswith("It ends without a stop")  # page number gone, nothing carried
+    assert texts[3].startswith("Capitalised Heading")
+    assert not any(text.rstrip().endswith(("1", "2", "3", "4")) for text in texts)
+
+
+def test_a_page_number_is_dropped_only_when_it_is_the_pages_own() -> None:
+    from services.knowledge.loaders.pdf import whole_sentences
+
+    assert whole_sentences(["Total rows\n42", "Page two.\nii"], ["1", "ii"]) == [
+        "Total rows\n42",  # a number, but not this page's: content
+        "Page two.",
+    ]
+    # a continuation without a sentence end within reach stays where it is
+    long = "and " + "more words " * 60
+    assert whole_sentences(["It goes on", long], ["1", "2"]) == ["It goes on", long]
+
+
 def test_a_hyphenated_word_is_joined_by_the_documents_own_words_too() -> None:
     known = {"almanacs"}.__contains__
     assert join_broken_words("two alma-\nnacs and sub-\nsections", known) == (

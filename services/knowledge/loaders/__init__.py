@@ -23,8 +23,9 @@ from use_cases.shared.errors import UnsupportedDocument
 #: at a line's end are whole; reST inline markup in text files reads as rendered; an
 #: AsciiDoc page's footer, texinfo's navigation bars (makeinfo's `rel` links too) and
 #: generator credit, groff's list of a man page's sections and Doxygen's title area and
-#: navigation are chrome.
-LOADERS_VERSION = 4
+#: navigation are chrome. 5: a PDF page's printed number goes, and a sentence a page break
+#: cut in two is whole on the page it starts on.
+LOADERS_VERSION = 5
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *MARKDOWN_EXTENSIONS,

@@ -43,7 +43,9 @@ class PdfLoader:
     * Text: pypdf's extraction, without a column of marginal notes ("New feature
       1995/12/01" in the right margin of many pages, as LaTeX documentation prints them),
       which pypdf would read into the middle of the sentence beside them. Words the typesetter
-      hyphenated at a line's end are whole again (`join_broken_words`).
+      hyphenated at a line's end are whole again (`join_broken_words`). The printed page
+      number at a page's foot goes, and a sentence a page break cut in two is whole on the
+      page it starts on (`whole_sentences`).
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
       line of text if it is short, else the file name made readable.
     * `updated_at`: `/ModDate`, else `/CreationDate`. `/Author`, `/Subject`, `/Keywords` and
@@ -91,10 +93,12 @@ class PdfLoader:
         failures = pages.count(None)
         texts = _without_margin_notes(pages)
         known = _known_words(texts)
-        for index, raw in enumerate(texts):
-            if raw is None:
-                continue
-            text = tidy_text(join_broken_words(raw.replace("\x00", ""), known))
+        mended = [
+            None if raw is None else join_broken_words(raw.replace("\x00", ""), known)
+            for raw in texts
+        ]
+        for index, raw in enumerate(whole_sentences(mended, labels)):
+            text = tidy_text(raw) if raw is not None else ""
             if text:
                 path = (*outline[index], f"Page {labels[index]}")
                 sections.append(ParsedSection(heading_path=path, text=text))
@@ -211,6 +215,49 @@ def _without_margin_notes(pages: Sequence[_Page | None]) -> list[str | None]:
 #: lower case, as a word's continuation is.
 _BROKEN_WORD = re.compile(r"(?<![\w-])([^\W\d_]+)-[ \t]*\n\s*([^\W\d_A-Z]+)\b")
 _WORD = re.compile(r"[^\W\d_]+")
+
+
+#: The longest start of a page that may finish the sentence the page before broke off.
+MAX_CARRIED_CHARS = 400
+#: A sentence's end: ".", "!" or "?" (inside a closing quote or bracket) before a space.
+_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]?(?=\s|$)")
+
+
+def whole_sentences(texts: Sequence[str | None], labels: Sequence[str]) -> list[str | None]:
+    """The pages' texts without their printed page numbers, and with each sentence a page
+    break cut in two whole on the page where it starts.
+
+    - A page's last line that is its own label ("33", "iv") is the printed page number: it
+      goes (it would read as the end of the page's last sentence: "... there 33").
+    - A page that ends mid-sentence (its last line ends without ".", "!", "?" or ":") and a
+      next page that goes on in lower case ("is also \\UseLegacyTextSymbols. The latter
+      ..."): the next page's words up to the end of that sentence (at most
+      `MAX_CARRIED_CHARS`) move to the end of the page before, so that the sentence is read,
+      found and quoted whole, under the page it starts on."""
+    pages = [_without_page_number(text, label) for text, label in zip(texts, labels, strict=True)]
+    for index in range(len(pages) - 1):
+        before, after = pages[index], pages[index + 1]
+        if not before or not after:
+            continue
+        last = before.rstrip().rsplit("\n", 1)[-1].rstrip()
+        rest = after.lstrip()
+        if not rest[:1].islower() or _SENTENCE_END.search(last[-2:] or ".") or last.endswith(":"):
+            continue
+        end = _SENTENCE_END.search(rest, 0, MAX_CARRIED_CHARS)
+        if end is None:
+            continue
+        pages[index] = f"{before.rstrip()}\n{rest[: end.end()]}"
+        pages[index + 1] = rest[end.end() :].lstrip(" ")
+    return pages
+
+
+def _without_page_number(text: str | None, label: str) -> str | None:
+    if text is None:
+        return None
+    lines = text.rstrip().split("\n")
+    if len(lines) > 1 and lines[-1].strip().lower() == label.lower():
+        return "\n".join(lines[:-1])
+    return text
 
 
 def join_broken_words(text: str, known: Callable[[str], bool]) -> str:
