@@ -181,7 +181,8 @@ def sentence_texts(hit: dict[str, Any]) -> list[str]:
     """The texts a passage's sentences are scored by meaning as (`compose_documents`), to
     embed them ahead (`prepared.py`): the same units, the same labels."""
     label = _section_label(hit)
-    return [_as_embedded(label, u.text) for u in units_of(str(hit.get("text") or ""), set(), 0, 0)]
+    units = units_of(str(hit.get("text") or ""), set(), 0, 0)
+    return [_as_embedded(label, u.read) for u in units]
 
 
 def _as_embedded(label: str, text: str) -> str:
@@ -467,7 +468,8 @@ def _needs_next(item: Scored, terms: set[str]) -> bool:
 
 def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]) -> list[Scored]:
     """The chosen sentences, each of the first two followed by the next sentence of its own
-    section when that one continues it (`_CONTINUING`) or when it needs one (`_needs_next`);
+    section when that one continues it (`_CONTINUING`), goes on describing the same term
+    (`Unit.describes_further`) or when it needs one (`_needs_next`);
     a question is replaced by what follows it; a lead that points back (`_CONTINUING`: "That
     means ...") comes after the sentence before it. A carried sentence has the evidence of the one
     it continues (they make one statement). At most `MAX_SENTENCES` + 1 in all."""
@@ -507,7 +509,11 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
             index < 2
             and after is not None
             and id(after.unit) not in taken
-            and (_needs_next(item, terms) or _CONTINUING.match(after.unit.text) is not None)
+            and (
+                _needs_next(item, terms)
+                or _CONTINUING.match(after.unit.text) is not None
+                or after.unit.describes_further(item.unit)  # one definition, one statement
+            )
         )
         if not _is_question(item.unit.text) or not carries:
             result.append(item)
@@ -841,7 +847,7 @@ def compose_documents(
         units, labels = _shortlist(units, labels, terms)
     semantic = None
     if similarity is not None and units:
-        texts = [_as_embedded(label, u.text) for label, u in zip(labels, units, strict=True)]
+        texts = [_as_embedded(label, u.read) for label, u in zip(labels, units, strict=True)]
         semantic = similarity.similarities(question, texts)  # spelled for meaning above
         for clause in asking_clauses(question):
             # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
@@ -998,10 +1004,12 @@ def compose_documents(
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
     sentences = []
     cited: list[dict[str, Any]] = []
-    said = " ".join([question, *(c.unit.shown for c in chosen)])
-    for item in chosen:
+    previous = [None, *(c.unit for c in chosen)]
+    shown = [c.unit.shown_after(p) for p, c in zip(previous, chosen, strict=False)]
+    said = " ".join([question, *shown])
+    for item, text in zip(chosen, shown, strict=True):
         hit = kept[item.unit.hit_index]
-        sentence = _with_citation(item.unit.shown, f"[{hit['number']}]")
+        sentence = _with_citation(text, f"[{hit['number']}]")
         if hit not in cited:
             sentence = _named(sentence, hit, said)
             cited.append(hit)

@@ -100,11 +100,22 @@ INTENT_REMEDY = re.compile(
 )
 
 
+#: A message that reports a problem: an error, a failure, something that does not work
+#: ("ValueError: has host bits set", "the errors are useless", "writes have been failing").
+PROBLEM_REPORTED = re.compile(
+    r"\w*(?:error|exception)s?\b|\b(?:fails?|failing|failed|crash(?:es|ed|ing)?|broken|"
+    r"(?:does|do|did|will|wo)n[’']?t\s+work|not\s+working)\b",
+    re.IGNORECASE,
+)
+
+
 def asks_remedy(question: str) -> bool:
-    """Whether the question asks for a way out of a problem (`INTENT_REMEDY`, as a way to do
-    something: `INTENT_METHOD`, or "any fix?")."""
-    return INTENT_REMEDY.search(question) is not None and (
-        INTENT_METHOD.search(question) is not None
+    """Whether the question asks for a way out of a problem: a way to do something
+    (`INTENT_METHOD`, or "any fix?") to fix, stop or undo something (`INTENT_REMEDY`), or
+    asked by a message that reports a problem (`PROBLEM_REPORTED`: "ValueError: host bits
+    set. how do i get it to just give me the network")."""
+    return INTENT_METHOD.search(question) is not None and (
+        INTENT_REMEDY.search(question) is not None or PROBLEM_REPORTED.search(question) is not None
     )
 
 

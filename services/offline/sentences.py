@@ -144,16 +144,18 @@ _ADVICE = re.compile(
 )
 
 #: A sentence that says what to do: an instruction ("Use ...", "To start afresh, pass ...",
-#: "... and then run ..."), a way offered ("you can ...", "can be passed", "the solution
-#: is"), or the code it announces (`Unit.code`).
+#: "... and then run ..."; not the noun: "and use of ..."), a way offered ("you can ...",
+#: "can be passed", "this is done by", "the solution is"), or the code it announces
+#: (`Unit.code`).
 _METHOD = re.compile(
-    r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use|pass|set|specify|call|add|run|"
+    r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use(?!\s+of\b)|pass|set|specify|call|add|run|"
     r"change|enable|disable|configure|install|put|write|escape|avoid|declare|define|replace|"
     r"remove|turn|switch|invoke|type|press|hold|choose|select|create|open|edit|apply|try|"
     r"make|give|include|load|import|wrap|prefix|quote|double)\b"
     r"|\b(?:you|we|one)\s+(?:can|could|should|must|may|need\s+to|have\s+to)\b"
     r"|\b(?:can|could|should|must|may)\s+(?:also\s+)?be\s+(?:used|passed|set|specified|given|"
     r"added|called|enabled|disabled|escaped|changed|turned|switched|replaced|written)\b"
+    r"|\b(?:is|are|can\s+be)\s+(?:achieved|done|accomplished)\s+(?:by|with)\b"
     r"|\bsolution\b|\binstead\b(?!\s+of\b)|\bworkaround\b",
     re.IGNORECASE,
 )
@@ -179,14 +181,40 @@ class Unit:
     position: int
     group: int | None = None  # items of one long list share a group (one per answer)
     code: str = ""  # the code this sentence announces ("... change the call to:"), shown after it
+    label: str = ""  # the term of the definition this sentence goes on describing (not its first)
+
+    @property
+    def read(self) -> str:
+        """The sentence as its meaning is read: after the term it describes, if any."""
+        return f"{self.label} — {self.text}" if self.label else self.text
 
     @property
     def shown(self) -> str:
-        """The sentence as an answer quotes it: with the code it announces, as a code span."""
+        """The sentence as an answer quotes it: after the term it describes, when it is not
+        the definition's first sentence (which holds the term); with the code it announces,
+        as a code span."""
+        return self.shown_after(None)
+
+    def describes_further(self, previous: Unit | None) -> bool:
+        """Whether this sentence goes on with the definition `previous` is part of, right
+        after it."""
+        return (
+            bool(self.label)
+            and previous is not None
+            and previous.hit_index == self.hit_index
+            and previous.position == self.position - 1
+            and (previous.label == self.label or previous.text.startswith(self.label))
+        )
+
+    def shown_after(self, previous: Unit | None) -> str:
+        """As `shown`, without the term right after a sentence of the same definition."""
+        text = self.text
+        if self.label and not self.describes_further(previous):
+            text = f"{self.label} — {text}"
         if not self.code:
-            return self.text
+            return text
         ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", self.code)), default=0))
-        return f"{self.text} {ticks}{self.code}{ticks}"
+        return f"{text} {ticks}{self.code}{ticks}"
 
 
 #: A list is joined to its lead-in sentence only when the result stays this short.
@@ -326,6 +354,49 @@ def _fenced(lines: list[str], start: int) -> tuple[str, int]:
     return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1
 
 
+#: A definition list's term, as text files and reStructuredText write it: a short line of its
+#: own, unindented, with its description indented on the lines below ("``local`` : flag" /
+#: "    Generate a local table of contents. Entries will only include ...").
+DEFINITION_TERM_CHARS = 60
+DEFINITION_TERM_WORDS = 6
+
+#: A definition as the HTML loader writes `<dt>`/`<dd>` and a table row reads: "term —
+#: description" (a term of at most `DEFINITION_TERM_WORDS` words).
+_DASH_LABEL = re.compile(r"^([^—.!?]{1,60}?) — \S")
+
+
+def _definition_term(lines: list[str], i: int) -> str | None:
+    """The term at `lines[i]` when it starts a definition (see `DEFINITION_TERM_CHARS`)."""
+    line, following = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
+    term = line.strip()
+    if (
+        line[:1].isspace()
+        or not following[:1].isspace()
+        or not following.strip()
+        or len(term) > DEFINITION_TERM_CHARS
+        or len(term.split()) > DEFINITION_TERM_WORDS
+        or term.endswith((".", ":", ";", ",", "!", "?"))
+        or _BLOCK_START.match(term)
+        or _BLOCK_START.match(following.strip())
+    ):
+        return None
+    return term
+
+
+def _labelled(sentences: list[str], label: str) -> list[tuple[str, str]]:
+    """A definition's sentences as (sentence, term it describes): the first one holds the
+    term, the others name it by `Unit.label` (their answer shows it; their context has it)."""
+    if not sentences:
+        return []
+    first = sentences[0] if sentences[0].startswith(label) else f"{label} — {sentences[0]}"
+    return [(first, ""), *((sentence, label) for sentence in sentences[1:])]
+
+
+#: A web or mail address: no words of a sentence ("Python: https://www.python.org/", a
+#: link target's, states nothing).
+_ADDRESS = re.compile(r"\b(?:https?|ftp)://\S+|\bmailto:\S+|\bwww\.\S+", re.IGNORECASE)
+
+
 def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) -> list[Unit]:
     """The sentences of a section: paragraphs, list items and table rows; code is skipped,
     except the first lines of a block a sentence ending with ":" announces (joined to it).
@@ -340,6 +411,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     local_context = set(heading_context)
     lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
     codes: dict[int, str] = {}  # block index -> the code its sentence announces
+    labels: dict[int, str] = {}  # block index -> the term of the definition it goes on with
     while i < len(lines):
         stripped = lines[i].strip()
         if stripped.startswith(("```", "~~~")):
@@ -367,6 +439,22 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         if stripped.startswith("#"):
             local_context = set(heading_context) | stem_set(stripped.lstrip("#"))
             i += 1
+            continue
+        term = _definition_term(lines, i)
+        if term is not None:
+            # "``local`` : flag" over "    Generate a local table of contents. Entries ...":
+            # the term is what questions name, and the description's sentences are about it.
+            label = _clean(term)
+            described: list[str] = []
+            i += 1
+            while i < len(lines) and lines[i].strip() and lines[i][:1].isspace():
+                described.append(lines[i].strip())
+                i += 1
+            about = local_context | stem_set(label)
+            for sentence, of in _labelled(_split_sentences(_clean(" ".join(described))), label):
+                if of:
+                    labels[len(blocks)] = of
+                blocks.append((sentence, about if of else local_context, None))
             continue
         line, i = _logical_lines(lines, i)
         if _NUMBERED_HEADING.match(line) and len(line.split()) <= NUMBERED_HEADING_WORDS:
@@ -402,15 +490,24 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 continue
         # A lead-in to something that is not a list (a table, code) says nothing alone; one
         # followed by code is joined to it (above).
-        blocks.extend(
-            (s, local_context, None) for s in sentences if not s.endswith(":") or _FIELD.match(s)
-        )
+        dashed = _DASH_LABEL.match(sentences[0]) if len(sentences) > 1 else None
+        if dashed is not None and len(dashed.group(1).split()) > DEFINITION_TERM_WORDS:
+            dashed = None
+        for k, sentence in enumerate(sentences):
+            if sentence.endswith(":") and not _FIELD.match(sentence):
+                continue
+            if dashed is not None and k > 0:
+                # "term — description. More of it.": the later sentences describe the term too
+                labels[len(blocks)] = dashed.group(1)
+                blocks.append((sentence, local_context | stem_set(dashed.group(1)), None))
+            else:
+                blocks.append((sentence, local_context, None))
         if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
             lead = sentences[-1]
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
-        if len(words(sentence)) < 2 or addressed_to_assistant(sentence):
-            continue
+        if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):
+            continue  # a word, or a link with at most a word: no statement
         sequence = [stem(w) for w in words(sentence) if w not in STOP]
         group_id = None if group is None else hit_index * 100_000 + group
         units.append(
@@ -424,6 +521,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 position,
                 group_id,
                 codes.get(position, ""),
+                labels.get(position, ""),
             )
         )
     return units

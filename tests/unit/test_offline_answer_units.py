@@ -266,3 +266,112 @@ def test_confidence_is_the_logistic_model_of_its_features() -> None:
         )
     logit = CONFIDENCE_BIAS + sum(w * heard[0][k] for k, w in CONFIDENCE_WEIGHTS.items())
     assert answer.confidence == round(1 / (1 + math.exp(-logit)), 3)
+
+
+DEFINITIONS = """Options of the contents directive:
+
+``depth`` : integer
+    The number of section levels that are collected in the table of
+    contents.  The default is unlimited depth.
+
+``local`` : flag
+    Generate a local table of contents.  Entries will only include
+    subsections of the section in which the directive is given.  If no
+    explicit title is given, the table of contents will not be titled.
+"""
+
+
+def test_a_definitions_sentences_are_about_its_term_and_an_answer_names_it() -> None:
+    units = units_of(DEFINITIONS, set(), 0, 0)
+    texts = [u.text for u in units]
+    assert "``local`` : flag — Generate a local table of contents." in texts
+    assert "``local`` : flag" not in texts  # the term alone is no sentence
+    entries = next(u for u in units if u.text.startswith("Entries will only include"))
+    assert entries.label == "``local`` : flag" and {"local", "flag"} <= entries.context
+    assert entries.shown.startswith("``local`` : flag — Entries will only include")
+    # right after the definition's own first sentence, the term is not said again
+    first = next(u for u in units if u.text.startswith("``local``"))
+    assert entries.shown_after(first).startswith("Entries will only include")
+
+    answer = compose_documents(
+        "can the table of contents show only the subsections of the current section?",
+        [_hit(DEFINITIONS)],
+    )
+    assert answer.found and "``local``" in _body(answer.text)
+
+
+def test_a_term_dash_description_paragraph_labels_its_later_sentences() -> None:
+    units = units_of(
+        "strict — Whether host bits are refused. When false, they are coerced to zero.",
+        set(),
+        0,
+        0,
+    )
+    assert [u.shown for u in units] == [
+        "strict — Whether host bits are refused.",
+        "strict — When false, they are coerced to zero.",
+    ]
+    # a long phrase before a dash is prose, not a term
+    prose = units_of(
+        "The primary region that hosts the whole platform today — eu-west-1 — is Irish. "
+        "Backups are kept elsewhere.",
+        set(),
+        0,
+        0,
+    )
+    assert [u.label for u in prose] == ["", ""]
+
+
+def test_an_indented_block_after_a_sentence_or_a_lead_in_is_no_definition() -> None:
+    units = units_of(
+        "Run it like this:\n    almanac ask question\nIt prints the answer.\n    Indented.",
+        set(),
+        0,
+        0,
+    )
+    assert all(not u.label for u in units)
+
+
+def test_a_problem_the_message_reports_asks_for_the_passages_remedy() -> None:
+    passage = (
+        "Network objects cannot have any host bits set. By default, attempting to create a "
+        "network object with host bits set will result in ValueError being raised. To "
+        "request that the additional bits instead be coerced to zero, the flag strict=False "
+        "can be passed to the constructor. Networks can also be defined with integers."
+    )
+    answer = compose_documents(
+        "ip_network('192.0.2.1/24') -> ValueError has host bits set. how do i get it to "
+        "just give me the network",
+        [_hit(passage)],
+    )
+    assert answer.found and "strict=False" in _body(answer.text)
+
+
+def test_a_link_with_at_most_a_word_is_no_sentence() -> None:
+    units = units_of(
+        "Python: https://www.python.org/\n\nhttps://docs.python.org/3/library/time.html\n\n"
+        "The status page: https://status.example.com/ lists incidents.",
+        set(),
+        0,
+        0,
+    )
+    assert [u.text for u in units] == [
+        "The status page: https://status.example.com/ lists incidents."
+    ]
+
+
+def test_a_definitions_first_sentence_brings_the_rest_of_its_description() -> None:
+    text = (
+        "Options of the table directive:\n\n"
+        "``header-rows`` : integer\n"
+        "    The number of rows of data to use in the table header.\n"
+        "    Defaults to 0.\n\n"
+        "``stub-columns`` : integer\n"
+        "    The number of table columns to use as stubs (row titles, on the left).\n"
+        "    Defaults to 0.\n"
+    )
+    answer = compose_documents("what are stub columns in a table?", [_hit(text)])
+    body = _body(answer.text)
+    assert "``stub-columns`` : integer — The number of table columns" in body
+    # the description goes on, and its term is not said twice in a row
+    assert "row titles, on the left) [1]. Defaults to 0 [1]." in body

@@ -1122,3 +1122,21 @@ def test_a_quantity_in_a_sentence_too_weak_to_answer_alone_does_not_answer() -> 
     )
     assert not answer.found, answer.text
     assert compose_documents("does the Allianz travel insurance cover business trips?", hits).found
+
+
+def test_a_way_asked_for_by_a_message_reporting_a_problem_is_a_remedy() -> None:
+    from services.offline.question import asks_remedy
+
+    assert asks_remedy("ValueError: has host bits set. how do i get it to give me the network")
+    assert asks_remedy("the build keeps failing on warnings, how can I see which file?")
+    assert asks_remedy("matches the whole line instead of one tag, how do i fix it")
+    assert not asks_remedy("how do I turn on WAL mode?")  # a way, no problem
+    assert not asks_remedy("what does the error log record?")  # a problem word, no way asked
+
+
+def test_the_noun_use_is_no_instruction() -> None:
+    from services.offline.sentences import _METHOD
+
+    assert _METHOD.search("Build the index, and use it for every query.")
+    assert not _METHOD.search("Integer inputs are accepted, and use of one version is forced.")
+    assert _METHOD.search("This is achieved by resetting the counter errorcontextlines.")
