@@ -32,7 +32,15 @@ from services.offline.question import (
     states_count_of,
     without_versions,
 )
-from services.offline.text import STOP, has_digit, is_code, stem, stem_set, wordset
+from services.offline.text import (
+    STOP,
+    bound_stems,
+    has_digit,
+    is_code,
+    stem,
+    stem_set,
+    wordset,
+)
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -513,7 +521,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         units.append(
             Unit(
                 sentence,
-                set(sequence),
+                set(sequence) | bound_stems(sentence),  # "at most eight" states a maximum
                 context,
                 sequence,
                 hit_index,

@@ -184,11 +184,33 @@ def as_periodic(text: str) -> str:
     )
 
 
+#: Bounds said in words: "at most eight characters" is a maximum, "at least 14" a minimum.
+BOUND_PHRASES = (
+    ("maximum", re.compile(r"\b(?:at\s+most|no\s+more\s+than|not\s+more\s+than)\b", re.I)),
+    (
+        "minimum",
+        re.compile(r"\b(?:at\s+least|no\s+(?:fewer|less)\s+than|not\s+less\s+than)\b", re.I),
+    ),
+)
+
+
+def as_bounds(text: str) -> str:
+    """`text` with bounds said in words written as "maximum" or "minimum" (`BOUND_PHRASES`)."""
+    for word, pattern in BOUND_PHRASES:
+        text = pattern.sub(word, text)
+    return text
+
+
+def bound_stems(text: str) -> set[str]:
+    """The stems of the bounds `text` states in words ({"maximum"} for "at most 8")."""
+    return {stem(word) for word, pattern in BOUND_PHRASES if pattern.search(text)}
+
+
 def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning, in order, without repeats ("every 90 days"
-    counts as "periodically 90")."""
+    counts as "periodically 90", "at least 14" as "minimum 14")."""
     seen: dict[str, None] = {}
-    for word in words(as_periodic(without_filler(text))):
+    for word in words(as_bounds(as_periodic(without_filler(text)))):
         if word in STOP or (len(word) < 2 and not word.isdigit()):
             continue
         seen.setdefault(stem(word), None)

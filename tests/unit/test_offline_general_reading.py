@@ -360,3 +360,24 @@ def test_a_name_the_question_gives_its_own_thing_is_no_sign_of_a_missing_topic(
     # read as a name the question is about, named nowhere, it would raise the bar too high
     monkeypatch.setattr("services.offline.compose._introduced_names", lambda question: set())
     assert not compose_documents("can I create a table called sqlite_users?", [hit]).found
+
+
+def test_a_bound_said_in_words_is_a_maximum_or_a_minimum() -> None:
+    from services.offline.sentences import units_of
+    from services.offline.text import content_stems
+
+    assert content_stems("must it be at least 14 characters?") == ["minimum", "14", "charact"]
+    assert "maximum" in content_stems("no more than 3 attempts")
+    unit = units_of("The filenames should contain at most eight characters.", set(), 0, 0)[0]
+    assert "maximum" in unit.stems and "most" not in unit.stems
+    passages = [
+        _hit(
+            "It is sensible to make your files as portable as possible. They should contain "
+            "only visible 7-bit text; and the filenames should contain at most eight "
+            "characters (plus the three letter extension).",
+            section="Make it portable",
+        ),
+        _hit("A class file starts with \\NeedsTeXFormat.", 2, "Identification"),
+    ]
+    answer = compose_documents("max number of characters in a portable filename?", passages)
+    assert answer.found and "at most eight characters" in answer.text
