@@ -156,9 +156,9 @@ _ADVICE = re.compile(
 #: "can be passed", "this is done by", "the solution is"), or the code it announces
 #: (`Unit.code`).
 _METHOD = re.compile(
-    r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use(?!\s+of\b)|pass|set|specify|call|add|run|"
-    r"change|enable|disable|configure|install|put|write|escape|avoid|declare|define|replace|"
-    r"remove|turn|switch|invoke|type|press|hold|choose|select|create|open|edit|apply|try|"
+    r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use(?!\s+of\b)|pass|set|specify|call|"
+    r"add|run|change|enable|disable|configure|install|put|write|escape|avoid|declare|define|"
+    r"replace|remove|turn|switch|invoke|type|press|hold|choose|select|create|open|edit|apply|try|"
     r"make|give|include|load|import|wrap|prefix|quote|double)\b"
     r"|\b(?:you|we|one)\s+(?:can|could|should|must|may|need\s+to|have\s+to)\b"
     r"|\b(?:can|could|should|must|may)\s+(?:also\s+)?be\s+(?:used|passed|set|specified|given|"
