@@ -3,7 +3,9 @@ restates the question, asks a question of its own (a FAQ's) or introduces someth
 followed by the next sentence of its section, as is one the next sentence continues: "This
 is because ..."), code a sentence announces, footnote labels that are no citations, code
 spans and undated sources quoted as they are; long sections shortlisted before they are
-scored by meaning; no confidence without the kind of fact asked for."""
+scored by meaning; no confidence without the kind of fact asked for; a definition's term kept
+with its description; the remedy after a problem the message reports; links that state
+nothing left out."""
 
 from __future__ import annotations
 

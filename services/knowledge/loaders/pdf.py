@@ -221,6 +221,8 @@ _WORD = re.compile(r"[^\W\d_]+")
 MAX_CARRIED_CHARS = 400
 #: A sentence's end: ".", "!" or "?" (inside a closing quote or bracket) before a space.
 _SENTENCE_END = re.compile(r"[.!?][\"”’')\]]?(?=\s|$)")
+#: A line that ends a statement (a sentence, or a lead-in ending with ":").
+_ENDS_STATEMENT = re.compile(r"[.!?:][\"”’')\]]?$")
 
 
 def whole_sentences(texts: Sequence[str | None], labels: Sequence[str]) -> list[str | None]:
@@ -239,9 +241,8 @@ def whole_sentences(texts: Sequence[str | None], labels: Sequence[str]) -> list[
         before, after = pages[index], pages[index + 1]
         if not before or not after:
             continue
-        last = before.rstrip().rsplit("\n", 1)[-1].rstrip()
         rest = after.lstrip()
-        if not rest[:1].islower() or _SENTENCE_END.search(last[-2:] or ".") or last.endswith(":"):
+        if not rest[:1].islower() or _ENDS_STATEMENT.search(before.rstrip()):
             continue
         end = _SENTENCE_END.search(rest, 0, MAX_CARRIED_CHARS)
         if end is None:
