@@ -16,6 +16,7 @@ from itertools import pairwise
 import snowballstemmer
 
 from services.knowledge.fts_query import STOPWORDS, words
+from services.knowledge.spelling import english_words
 
 
 def wordset(text: str) -> frozenset[str]:
@@ -64,6 +65,13 @@ def stem(word: str) -> str:
     w = word.lower()
     if len(w) <= 3 or not w.isalpha():
         return w
+    if w.endswith("ses") and len(w) > 5:
+        # Snowball takes the "s" of "alias" ("alia") but not of "aliases" ("alias"): the
+        # plural of an English word so cut stems as its singular does ("lenses",
+        # "canvases"), not that of a word ending in "se" ("responses").
+        single = _STEMMERS.english.stemWord(w[:-2])
+        if single == w[:-3] and w[:-2] in english_words():
+            return single
     w = _STEMMERS.english.stemWord(w)
     if w.endswith("er") and len(w) >= 5:
         w = w[:-2]

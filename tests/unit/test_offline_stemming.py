@@ -41,3 +41,16 @@ def test_stems_are_the_same_from_one_thread_or_many() -> None:
 def test_stemming_folds_inflections_and_agent_nouns() -> None:
     assert stem("rotation") == stem("rotated")
     assert stem("owner") == stem("owns")
+
+
+def test_a_plural_in_ses_stems_as_its_singular_when_snowball_cuts_the_singular_s() -> None:
+    # Snowball cuts "alias" to "alia" but "aliases" only to "alias": "Aliases: :ab:" did not
+    # count as the field asked for by "what's the alias for the abbreviation role?".
+    assert stem("aliases") == stem("alias")
+    assert stem("lenses") == stem("lens")
+    assert stem("canvases") == stem("canvas")
+    # A plural of a word ending in "se" keeps that word's stem.
+    assert stem("responses") == stem("response")
+    assert stem("databases") == stem("database")
+    assert stem("releases") == stem("release")
+    assert stem("causes") == stem("cause")
