@@ -87,8 +87,9 @@ ABSENT_TERM_PENALTY = 0.08
 FOREIGN_TERM_PENALTY = 0.25
 
 #: Evidence needed on top when the best sentence lacks a question word that exactly one other
-#: candidate sentence holds ("how accurate is tidecast for *rail*": one sentence names rail,
-#: the best one is about road): the best sentence is likely about a neighbouring topic.
+#: candidate sentence holds, in another passage or right next to it ("how accurate is
+#: tidecast for *rail*": the sentence after the best one names rail, the best one is about
+#: road): the best sentence is likely about a neighbouring topic or the other case.
 RARE_TERM_PENALTY = 0.1
 
 #: A word this common in English (pyspellchecker's frequency list: "dark", "parents", "point",
@@ -749,12 +750,23 @@ def _rare_term_elsewhere(
     asked: set[str],
 ) -> str | None:
     """A question word (of the asking clauses, when known) that exactly one candidate sentence
-    holds as written but the best sentence and its heading lack (see `RARE_TERM_PENALTY`)."""
+    holds as written but the best sentence and its heading lack (see `RARE_TERM_PENALTY`).
+    A sentence farther away in the best one's own passage does not count: the passage is about
+    that word too ("end your interactive Python session ... get back to your Windows command
+    prompt" and, paragraphs earlier, "create such a window ... by searching for cmd"). The
+    sentence right before or after the best one does: it covers the other case."""
     for term in terms:
         if has_digit(term) or term in ignored or (asked and term not in asked):
             continue
-        holding = sum(1 for u in units if match(term, u.stems, typos=False) == 1.0)
-        if holding == 1 and match(term, best.unit.stems | best.unit.context) == 0.0:
+        holding = [u for u in units if match(term, u.stems, typos=False) == 1.0]
+        if (
+            len(holding) == 1
+            and match(term, best.unit.stems | best.unit.context) == 0.0
+            and (
+                holding[0].hit_index != best.unit.hit_index
+                or abs(holding[0].position - best.unit.position) <= 1
+            )
+        ):
             logger.debug("Only another sentence holds {!r}", term)
             return term
     return None

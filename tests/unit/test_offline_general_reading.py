@@ -16,6 +16,7 @@ from services.offline.compose import (
     _CONTINUING,
     UNTYPED_CONFIDENCE_CAP,
     _answering,
+    _rare_term_elsewhere,
     _unheard_names,
     compose_documents,
 )
@@ -381,3 +382,35 @@ def test_a_bound_said_in_words_is_a_maximum_or_a_minimum() -> None:
     ]
     answer = compose_documents("max number of characters in a portable filename?", passages)
     assert answer.found and "at most eight characters" in answer.text
+
+
+def test_a_rare_word_farther_away_in_the_best_sentences_passage_is_no_sign_of_another_topic() -> (
+    None
+):
+    windows = units_of(
+        "Usually you can open such a window by searching for cmd.\n\n"
+        "It shows a prompt.\n\n"
+        "To end your interactive Python session, call the exit() function to get back to "
+        "your Windows command prompt.\n",
+        set(),
+        0,
+        0,
+    )
+    unix = units_of("On Unix, a terminal runs a shell; cmd is not there.\n", set(), 1, 1)
+    best = Scored(windows[2], 0.5, total=0.6, typed=True, evidence=0.5)
+    terms = content_stems("on windows how do I quit the >>> prompt and get back to cmd?")
+    # "cmd" is held by one other sentence only, two sentences away in the best one's passage.
+    assert _rare_term_elsewhere(terms, windows, best, set(), set()) is None
+    # Held by one sentence of another passage only, it says the best one is off topic.
+    others = [*windows[1:], *unix]
+    assert _rare_term_elsewhere(terms, others, best, set(), set()) == stem("cmd")
+    # Held by the sentence right before the best one, it is the other case.
+    near = units_of(
+        "It shows a prompt, unlike cmd.\n\nTo end your session, call the exit() function to "
+        "get back to your Windows command prompt.\n",
+        set(),
+        0,
+        0,
+    )
+    best = Scored(near[1], 0.5, total=0.6, typed=True, evidence=0.5)
+    assert _rare_term_elsewhere(terms, near, best, set(), set()) == stem("cmd")
