@@ -31,7 +31,9 @@ def worker_planner(settings: Settings) -> Stepper:
         pg_sql = PgSqlRunner(
             database, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
         )
-        vocabulary = KnowledgeVocabulary(pg_store.vocabulary, lambda: pg_store.state().generation)
+        vocabulary = KnowledgeVocabulary(
+            pg_store.vocabulary, lambda: pg_store.state().generation, pg_store.defining_texts
+        )
         schemas = pg_sql.schemas
     else:
         from services.knowledge.store import SqliteKnowledgeStore
@@ -41,7 +43,9 @@ def worker_planner(settings: Settings) -> Stepper:
         sql = SqliteSqlRunner(
             settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
         )
-        vocabulary = KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation)
+        vocabulary = KnowledgeVocabulary(
+            store.vocabulary, lambda: store.state().generation, store.defining_texts
+        )
         schemas = sql.schemas
     return build_planner(
         schemas,

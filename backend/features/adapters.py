@@ -172,7 +172,9 @@ def build_adapters(
         offline_factory=lambda: build_offline_model(
             sql.schemas,
             embedder if sentence_vectors is not None else None,
-            KnowledgeVocabulary(store.vocabulary, lambda: store.state().generation),
+            KnowledgeVocabulary(
+                store.vocabulary, lambda: store.state().generation, store.defining_texts
+            ),
             lexicon,
             settings.not_found_hint,
             answer_pool,

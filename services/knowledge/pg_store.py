@@ -363,6 +363,16 @@ class PgKnowledgeStore(SqlKnowledgeStore[PgSession]):
             rows = s.rows("SELECT lexeme FROM lexeme_stats")
         return generation, [lexeme for (lexeme,) in rows]
 
+    def defining_texts(self) -> tuple[int, list[str]]:
+        """(generation, the text of every section holding a parenthesis), in one snapshot (see
+        `SqliteKnowledgeStore.defining_texts`)."""
+        with self._db.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            s = PgSession(conn)
+            generation = self._meta_int(s, "generation")
+            rows = s.rows("SELECT text FROM sections WHERE strpos(text, '(') > 0")
+        return generation, [text for (text,) in rows]
+
     # -- vectors -------------------------------------------------------------------------------
 
     def _create_vectors(self, s: PgSession, dimension: int) -> None:

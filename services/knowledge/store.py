@@ -171,6 +171,15 @@ class SqliteKnowledgeStore(SqlKnowledgeStore[SqliteSession]):
             terms = [row[0] for row in s.rows(f"SELECT term FROM {FTS_VOCAB_TABLE}")]
         return generation, terms
 
+    def defining_texts(self) -> tuple[int, list[str]]:
+        """(generation, the text of every section holding a parenthesis): where the knowledge
+        base may define its abbreviations ("a write-ahead log (WAL)"). The generation is read
+        first, as `vocabulary` does."""
+        with self._session() as s:
+            generation = self._meta_int(s, "generation")
+            texts = [row[0] for row in s.rows("SELECT text FROM sections WHERE instr(text, '(')")]
+        return generation, texts
+
     def reclaim_space(self) -> int:
         """Give free pages back to the file system; returns how many were freed."""
         if self._readonly:

@@ -21,6 +21,7 @@ from typing import Any
 from loguru import logger
 
 from services.knowledge.spelling import closest_term, english_words
+from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.conflicts import MAX_COMPARED, disagreement, same_subject_by
 from services.offline.places import about_other_countries, asked_countries
 from services.offline.question import (
@@ -810,6 +811,25 @@ def _disagreement(
     return first, second, note
 
 
+def _read_abbreviations(
+    units: Sequence[Unit], kept: Sequence[dict[str, Any]], known: Sequence[Abbreviation]
+) -> None:
+    """A sentence holding an abbreviation the knowledge base (`known`) or a retrieved passage
+    defines holds its long form too, and the other way round: "To convert to WAL mode, use
+    the following pragma" answers "switch to write-ahead logging" where a document says
+    "Write-Ahead Log (WAL)" (`abbreviations.defined_abbreviations`)."""
+    defined: dict[str, str] = {}
+    for hit in kept:
+        defined.update(defined_abbreviations(str(hit.get("text") or "")))
+    pairs = {*known, *stemmed(defined)}
+    for unit in units:
+        for short, long in pairs:
+            if short in unit.stems:
+                unit.stems.update(long)
+            elif long and long <= unit.stems:
+                unit.stems.add(short)
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -823,6 +843,7 @@ def compose_documents(
     borrowed: Sequence[str] = (),
     known: Callable[[str], bool] | None = None,
     whole: str | None = None,
+    abbreviations: Sequence[Abbreviation] = (),
 ) -> Answer:
     """The cited extractive answer, or the can't-find answer when the evidence is weak.
 
@@ -834,7 +855,8 @@ def compose_documents(
     passage holds raises the bar only if it is unknown (without `known`: always). `whole`:
     the whole question an elliptical follow-up stands for ("what's the default boundary for
     IntFlag" for "and for IntFlag?"); a sentence means the follow-up at least as much as it
-    means that question.
+    means that question. `abbreviations`: those the knowledge base defines (see
+    `_read_abbreviations`).
     """
     if not hits:
         return not_found(0.0)
@@ -854,6 +876,7 @@ def compose_documents(
         found = units_of(str(hit.get("text") or ""), context, index, rank)
         units.extend(found)
         labels.extend([_section_label(hit)] * len(found))
+    _read_abbreviations(units, kept, abbreviations)
     hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
     if len(units) > MAX_CANDIDATES:
         units, labels = _shortlist(units, labels, terms)

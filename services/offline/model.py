@@ -237,7 +237,13 @@ class _Planner:
                         return table
         known = self._vocabulary.snapshot() if self._vocabulary is not None else None
         documents = compose_documents(
-            query.text, results.hits, self._similarity, query.borrowed, known, query.whole
+            query.text,
+            results.hits,
+            self._similarity,
+            query.borrowed,
+            known,
+            query.whole,
+            known.abbreviations if known is not None else (),
         )
         # The row the question named, with nothing asked about it, answers only when the
         # documents do not.

@@ -9,7 +9,9 @@ missing topic: the search saw it and found better passages without it. Only word
 nowhere in the knowledge base count as absent.
 
 The terms are the full-text index's (Porter stems), folded through the composer's own `stem`,
-and cached until the store's generation changes (any write).
+and cached until the store's generation changes (any write). So are the abbreviations the
+knowledge base defines in its text (`abbreviations.defined_abbreviations`), when the store can
+hand over the texts that may define them.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.text import stem
 
 #: (generation, every indexed term) of the knowledge base; see `SqliteKnowledgeStore.vocabulary`.
 TermsSource = Callable[[], tuple[int, Sequence[str]]]
+#: (generation, the texts that may define abbreviations); `SqliteKnowledgeStore.defining_texts`.
+TextsSource = Callable[[], tuple[int, Sequence[str]]]
 #: The store's current generation, cheap to read on every turn.
 GenerationSource = Callable[[], int]
 
@@ -34,9 +39,16 @@ class KnownWords:
     which is what decides whether a word may be a typo ("christmaas" shares "chris" with
     "christmas" but is no word of the knowledge base)."""
 
-    def __init__(self, stems: frozenset[str], prefixes: frozenset[str]) -> None:
+    def __init__(
+        self,
+        stems: frozenset[str],
+        prefixes: frozenset[str],
+        abbreviations: tuple[Abbreviation, ...] = (),
+    ) -> None:
         self._stems = stems
         self._prefixes = prefixes
+        #: The abbreviations the knowledge base defines, stemmed (`abbreviations.stemmed`).
+        self.abbreviations = abbreviations
 
     def __call__(self, word_stem: str) -> bool:
         if word_stem in self._stems:
@@ -51,13 +63,20 @@ class KnowledgeVocabulary:
     """`knows(stem)`: whether any document of the knowledge base holds that word (or a word of
     the same family: the same stem or the same first five letters)."""
 
-    def __init__(self, terms: TermsSource, generation: GenerationSource) -> None:
+    def __init__(
+        self,
+        terms: TermsSource,
+        generation: GenerationSource,
+        definitions: TextsSource | None = None,
+    ) -> None:
         self._terms = terms
         self._generation = generation
+        self._definitions = definitions
         self._lock = threading.Lock()
         self._cached_generation: int | None = None
         self._stems: frozenset[str] = frozenset()
         self._prefixes: frozenset[str] = frozenset()
+        self._abbreviations: tuple[Abbreviation, ...] = ()
 
     def knows(self, word_stem: str) -> bool:
         return self.snapshot()(word_stem)
@@ -66,12 +85,18 @@ class KnowledgeVocabulary:
         """`knows` on the words of now: one generation check for a whole turn's questions."""
         return KnownWords(*self._current())
 
-    def _current(self) -> tuple[frozenset[str], frozenset[str]]:
+    def _current(self) -> tuple[frozenset[str], frozenset[str], tuple[Abbreviation, ...]]:
         generation = self._generation()
         with self._lock:
             if generation == self._cached_generation:
-                return self._stems, self._prefixes
+                return self._stems, self._prefixes, self._abbreviations
         loaded_generation, terms = self._terms()
+        defined: dict[str, str] = {}
+        if self._definitions is not None:
+            for text in self._definitions()[1]:
+                for short, long in defined_abbreviations(text).items():
+                    defined.setdefault(short, long)
+        abbreviations = stemmed(defined)
         # The index stems with the original Porter algorithm, which turns a final "y" into "i"
         # ("saturday" -> "saturdai"); the composer's Snowball stems keep it.
         stems = frozenset(
@@ -81,4 +106,5 @@ class KnowledgeVocabulary:
         with self._lock:
             self._cached_generation = loaded_generation
             self._stems, self._prefixes = stems, prefixes
-        return stems, prefixes
+            self._abbreviations = abbreviations
+        return stems, prefixes, abbreviations

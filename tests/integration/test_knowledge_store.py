@@ -619,6 +619,22 @@ def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
     assert store.vocabulary()[1] == []
 
 
+@real_backends
+def test_the_defining_texts_are_the_sections_holding_a_parenthesis(store: AnyStore) -> None:
+    sections = (
+        (("Intro",), ("Changes go to a write-ahead log (WAL) first.",)),
+        (("Use",), ("Convert to WAL mode with a pragma.",)),
+    )
+    record = store.save_document(draft(sections=sections), vectors_for(draft(sections=sections)))
+
+    generation, texts = store.defining_texts()
+
+    assert texts == ["Changes go to a write-ahead log (WAL) first."]
+    assert generation == store.vocabulary()[0]
+    store.delete_document(record.id)
+    assert store.defining_texts()[1] == []
+
+
 def test_a_deleted_documents_id_is_never_given_to_another_document(store: AnyStore) -> None:
     first = store.save_document(draft("a.md"), vectors_for(draft("a.md")))
     last = store.save_document(draft("b.md"), vectors_for(draft("b.md")))
