@@ -3,17 +3,19 @@ global interpreter lock (GIL)", "NFSS (New Font Selection Scheme)".
 
 A document that defines an abbreviation then mostly writes the short form ("convert to WAL
 mode"), while people ask in the long one ("switch to write-ahead logging"), or the other way
-round. The offline composer reads each retrieved passage's definitions and lets a sentence
-holding one form count as holding the other (`compose.compose_documents`), so no knowledge
-base's abbreviations live in code or need a lexicon entry.
+round. The offline composer reads the definitions of the whole knowledge base (cached with
+its vocabulary until the next write: `vocabulary.KnowledgeVocabulary`) and of each retrieved
+passage, and lets a sentence holding one form count as holding the other
+(`compose._read_abbreviations`), so no knowledge base's abbreviations live in code or need a
+lexicon entry.
 
 Rules (after Schwartz & Hearst, "A simple algorithm for identifying abbreviation definitions
 in biomedical text", 2003, made stricter): the short form is one word of 2 to 10 characters
 with at least two capitals ("WAL", "ToC", "ABCs"), written in parentheses after its long form
-or before a long form in parentheses; the long form's words (minor words such as "of" aside)
-start, in order, with the short form's capitals, one word each, and hyphenated parts count
-as words ("write-ahead log"). Anything else, code included ("class Shape(IntEnum)"), defines
-nothing.
+(in the same clause) or right before a long form in parentheses; the initials of the long
+form's words, with or without its minor words ("table of contents", "out-of-memory"), are the
+short form's capitals in order, and hyphenated parts count as words ("write-ahead log").
+Anything else, code included ("class Shape(IntEnum)"), defines nothing.
 """
 
 from __future__ import annotations
