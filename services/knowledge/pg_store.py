@@ -356,22 +356,21 @@ class PgKnowledgeStore(SqlKnowledgeStore[PgSession]):
     def vocabulary(self) -> tuple[int, list[str]]:
         """(generation, every indexed term): the lexemes of the sections' full-text index
         (Snowball English stems). The generation is read first, in the same snapshot."""
-        with self._db.transaction() as conn:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            s = PgSession(conn)
-            generation = self._meta_int(s, "generation")
-            rows = s.rows("SELECT lexeme FROM lexeme_stats")
-        return generation, [lexeme for (lexeme,) in rows]
+        return self._at_generation("SELECT lexeme FROM lexeme_stats")
 
     def defining_texts(self) -> tuple[int, list[str]]:
         """(generation, the text of every section holding a parenthesis), in one snapshot (see
         `SqliteKnowledgeStore.defining_texts`)."""
+        return self._at_generation("SELECT text FROM sections WHERE strpos(text, '(') > 0")
+
+    def _at_generation(self, sql: str) -> tuple[int, list[str]]:
+        """(generation, the first column of `sql`'s rows), read in one snapshot."""
         with self._db.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             s = PgSession(conn)
             generation = self._meta_int(s, "generation")
-            rows = s.rows("SELECT text FROM sections WHERE strpos(text, '(') > 0")
-        return generation, [text for (text,) in rows]
+            rows = s.rows(sql)
+        return generation, [value for (value,) in rows]
 
     # -- vectors -------------------------------------------------------------------------------
 

@@ -166,19 +166,19 @@ class SqliteKnowledgeStore(SqlKnowledgeStore[SqliteSession]):
         """(generation, every indexed term): the full-text index's terms (Porter stems of the
         titles, headings and texts). The generation is read first, so the terms are never
         older than it: a cache keyed by it may be refreshed once too often, never too rarely."""
-        with self._session() as s:
-            generation = self._meta_int(s, "generation")
-            terms = [row[0] for row in s.rows(f"SELECT term FROM {FTS_VOCAB_TABLE}")]
-        return generation, terms
+        return self._at_generation(f"SELECT term FROM {FTS_VOCAB_TABLE}")
 
     def defining_texts(self) -> tuple[int, list[str]]:
         """(generation, the text of every section holding a parenthesis): where the knowledge
         base may define its abbreviations ("a write-ahead log (WAL)"). The generation is read
         first, as `vocabulary` does."""
+        return self._at_generation("SELECT text FROM sections WHERE instr(text, '(')")
+
+    def _at_generation(self, sql: str) -> tuple[int, list[str]]:
+        """(generation, the first column of `sql`'s rows), the generation read first."""
         with self._session() as s:
             generation = self._meta_int(s, "generation")
-            texts = [row[0] for row in s.rows("SELECT text FROM sections WHERE instr(text, '(')")]
-        return generation, texts
+            return generation, [row[0] for row in s.rows(sql)]
 
     def reclaim_space(self) -> int:
         """Give free pages back to the file system; returns how many were freed."""
