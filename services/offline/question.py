@@ -283,9 +283,20 @@ _VERSION = re.compile(
 )
 
 
+#: An item's number in an enumeration ("(3) Temporary files are ...", as list items are read):
+#: where the item stands, not a quantity it states.
+_ENUMERATION = re.compile(r"(?<![\w)])\(\d{1,2}\)(?=\s+\S)")
+
+
+def without_enumeration(text: str) -> str:
+    """`text` without the numbers of its enumerated items."""
+    return " ".join(_ENUMERATION.sub(" ", text).split())
+
+
 def without_versions(text: str) -> str:
-    """`text` without the version numbers it names (`_VERSION`)."""
-    return _VERSION.sub(" ", text)
+    """`text` without the version numbers it names (`_VERSION`) or the numbers of its
+    enumerated items (`_ENUMERATION`): names and places, not quantities."""
+    return without_enumeration(_VERSION.sub(" ", text))
 
 
 def states_quantity(text: str) -> bool:

@@ -30,6 +30,7 @@ from services.offline.question import (
     INTENT_WHO,
     counted_things,
     states_count_of,
+    without_enumeration,
     without_versions,
 )
 from services.offline.text import (
@@ -196,8 +197,10 @@ class Unit:
 
     @property
     def read(self) -> str:
-        """The sentence as its meaning is read: after the term it describes, if any."""
-        return f"{self.label} — {self.text}" if self.label else self.text
+        """The sentence as its meaning is read: after the term it describes, if any, without
+        the numbers of enumerated items (where an item stands says nothing of it)."""
+        text = without_enumeration(self.text)
+        return f"{self.label} — {text}" if self.label else text
 
     @property
     def shown(self) -> str:
@@ -243,6 +246,22 @@ _NUMBERED_HEADING = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z][^.:;!?,]*$")
 NUMBERED_HEADING_WORDS = 12
 
 _LIST_ITEM = re.compile(r"^(?:[-*+•▪◦]|\d{1,2}[.)])\s+")
+_ORDINAL = re.compile(r"^(\d{1,2})[.)]\s+")
+
+
+def _item_text(line: str) -> str:
+    """A list item without its marker; an ordered item keeps its number as "(3) ", since the
+    number can be what it says ("3. Temporary files are always stored in memory", the
+    setting's value), written so that no sentence ends at it."""
+    return _LIST_ITEM.sub(
+        lambda marker: f"({number}) " if (number := _ordinal(marker)) else "", line
+    )
+
+
+def _ordinal(marker: re.Match[str]) -> str | None:
+    ordered = _ORDINAL.match(marker.group(0))
+    return ordered.group(1) if ordered else None
+
 
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
@@ -473,7 +492,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             # sentences after it are about, no sentence of its own
             local_context = set(heading_context) | stem_set(line)
             continue
-        line = _clean(_LIST_ITEM.sub("", line))
+        line = _clean(_item_text(line))
         sentences = _split_sentences(line)
         if line.endswith(":") and not _FIELD.match(line):
             items: list[str] = []
@@ -481,7 +500,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             while j < len(lines) and (not lines[j].strip() or _LIST_ITEM.match(lines[j].strip())):
                 if lines[j].strip():
                     item, j = _logical_lines(lines, j)
-                    item = _clean(_LIST_ITEM.sub("", item)).rstrip(".;, ")
+                    item = _clean(_item_text(item)).rstrip(".;, ")
                     items.append(re.sub(r",?\s+(?:or|and)$", "", item))
                 else:
                     j += 1
@@ -519,7 +538,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     for position, (sentence, context, group) in enumerate(blocks):
         if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):
             continue  # a word, or a link with at most a word: no statement
-        sequence = [stem(w) for w in words(sentence) if w not in STOP]
+        sequence = [stem(w) for w in words(without_enumeration(sentence)) if w not in STOP]
         group_id = None if group is None else hit_index * 100_000 + group
         units.append(
             Unit(
@@ -797,7 +816,7 @@ def score_units(
         if want_person:
             typed |= bool(_PERSON.search(unit.text))
         if want_date:
-            typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(unit.text))
+            typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(without_versions(unit.text)))
         if want_method:
             typed |= bool(unit.code or _METHOD.search(unit.text))
         if want_advice:

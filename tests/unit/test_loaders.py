@@ -410,6 +410,22 @@ def test_html_ordered_lists_keep_their_numbers_and_hidden_elements_are_dropped(
     assert document.sections[0].text == "3. Open the vault\n4. Rotate"
 
 
+def test_html_list_items_are_numbered_by_their_value_and_reversed_lists_count_down(
+    loader: FileLoader,
+) -> None:
+    # SQLite documents a setting's values 0-3 as <li value=0..3>: the number is the value.
+    data = (
+        b"<h1>Settings</h1><ol><li value='0'>Always on disk</li><li>On disk by default</li>"
+        b"<li value='3'>Always in memory</li><li value='x'>Bad value</li></ol>"
+        b"<p>Countdown:</p><ol reversed><li>three</li><li>two</li><li>one</li></ol>"
+    )
+    document = loader.load("settings.html", data)
+    assert document.sections[0].text == (
+        "0. Always on disk\n1. On disk by default\n3. Always in memory\n4. Bad value"
+        "\n\nCountdown:\n\n3. three\n2. two\n1. one"
+    )
+
+
 def test_html_title_falls_back_to_h1_and_reads_last_modified(loader: FileLoader) -> None:
     data = (
         b'<meta http-equiv="last-modified" content="Wed, 21 Oct 2015 07:28:00 GMT">'

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.offline.compose import MAX_CANDIDATES, _shortlist, compose_documents
+from services.offline.question import states_quantity
 from services.offline.sentences import units_of
 from services.offline.text import content_stems
 
@@ -203,7 +204,7 @@ def test_a_numbered_heading_in_the_text_is_what_follows_is_about_not_a_sentence(
     units = units_of(text, set(), 0, 0)
     assert [u.text for u in units] == [
         "There are four things that every class file must contain.",
-        "Install the package",
+        "(1) Install the package",
     ]
     assert {"minim", "class", "file"} <= units[0].context
 
@@ -377,3 +378,29 @@ def test_a_definitions_first_sentence_brings_the_rest_of_its_description() -> No
     assert "``stub-columns`` : integer — The number of table columns" in body
     # the description goes on, and its term is not said twice in a row
     assert "row titles, on the left) [1]. Defaults to 0 [1]." in body
+
+
+VALUES = (
+    "The meaning of the TEMP_STORE compile-time parameter is as follows:\n\n"
+    "0. Temporary files are always stored on disk regardless of the temp_store pragma.\n"
+    "1. Temporary files are stored on disk by default but the pragma can override this.\n"
+    "2. Temporary files are stored in memory by default but the pragma can override this.\n"
+    "3. Temporary files are always stored in memory regardless of the temp_store pragma.\n"
+)
+
+
+def test_an_ordered_items_number_is_quoted_with_it_but_states_no_quantity() -> None:
+    units = units_of(VALUES, set(), 0, 0)
+    always = next(u for u in units if "always stored in memory" in u.text)
+    # the number stays with its item (it can be the value asked for) ...
+    assert "as follows: (3) Temporary files are always stored in memory" in always.text
+    # ... but where an item stands is neither a word of it nor how its meaning is read
+    assert "3" not in always.stems and "(3)" not in always.read
+    assert states_quantity("(3) Driver app locations from the Android app.") is False
+    assert states_quantity("(3) Keep 3 copies.") is True
+
+    answer = compose_documents(
+        "what value of TEMP_STORE always keeps temp files in memory, regardless of the pragma?",
+        [_hit(VALUES)],
+    )
+    assert answer.found and "(3) Temporary files are always stored in memory" in _body(answer.text)

@@ -1058,8 +1058,12 @@ class _Walker:
             # The nearest list, not the parent: unclosed <li> tags nest in the previous item.
             parent = _nearest(node, ("ol", "ul"))
             if isinstance(parent, Tag) and parent.name == "ol":
-                number = self.numbers.get(id(parent), _list_start(parent))
-                self.numbers[id(parent)] = number + 1
+                # An item's own value ("<li value=3>": SQLite's 0-3 settings) sets its number
+                # and the count of the items after it, as a browser numbers them.
+                number = _item_value(node)
+                if number is None:
+                    number = self.numbers.get(id(parent), _list_start(parent))
+                self.numbers[id(parent)] = number + (-1 if parent.has_attr("reversed") else 1)
                 out.inline(f"{number}. ")
             else:
                 out.inline("- ")
@@ -1120,11 +1124,25 @@ def _definition_groups(definitions: Tag) -> list[tuple[list[Tag], list[Tag]]]:
 
 
 def _list_start(ordered: Tag) -> int:
-    start = ordered.get("start")
+    """The first item's number: the list's `start`, else 1, or the count of its items when it
+    counts down (`reversed`)."""
+    start = _integer(ordered.get("start"))
+    if start is not None:
+        return start
+    if ordered.has_attr("reversed"):
+        return sum(1 for item in ordered.find_all("li") if _nearest(item, ("ol", "ul")) is ordered)
+    return 1
+
+
+def _item_value(item: Tag) -> int | None:
+    return _integer(item.get("value"))
+
+
+def _integer(value: object) -> int | None:
     try:
-        return int(start) if isinstance(start, str) else 1
+        return int(value.strip()) if isinstance(value, str) else None
     except ValueError:
-        return 1
+        return None
 
 
 def _table_rows(table: Tag) -> list[str]:
