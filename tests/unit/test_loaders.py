@@ -538,6 +538,31 @@ def test_a_page_number_is_dropped_only_when_it_is_the_pages_own() -> None:
     assert whole_sentences(["It goes on", long], ["1", "2"]) == ["It goes on", long]
 
 
+def test_a_pdf_definition_list_keeps_each_term_with_its_description(loader: FileLoader) -> None:
+    # LaTeX's font guide prints its size functions as "term Description" with only a gap
+    body = (
+        "4.4 Size functions\n"
+        "The following size functions are defined:\n"
+        "sub Tries to load a font from a different font shape declaration given by\n"
+        "the argument.\n"
+        "ssub Silent variant of sub, only loggings.\n"
+        "alias Same as ssub but with a different logging message. Intended for cases\n"
+        "where only the name changes.\n"
+        "O Given as O{default}, is like o.\n"
+        "A Note on shapes follows.\n"
+        "The Font is loaded as it is given by\n"
+        "fixed Load the font as is.\n"
+    )
+    text = text_of(loader.load("fntguide.pdf", make_pdf([body])))
+    assert "sub — Tries to load a font" in text
+    assert "ssub — Silent variant of sub, only loggings." in text
+    assert "alias — Same as ssub but" in text and "\nwhere only the name changes." in text
+    assert "O — Given as O{default}" in text
+    assert "A Note on shapes follows." in text  # an article, not a term
+    assert "The Font is loaded" in text  # a function word, not a term
+    assert "given by\nfixed Load" in text  # the sentence before goes on: no new item
+
+
 def test_a_hyphenated_word_is_joined_by_the_documents_own_words_too() -> None:
     known = {"almanacs"}.__contains__
     assert join_broken_words("two alma-\nnacs and sub-\nsections", known) == (

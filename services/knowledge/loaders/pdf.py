@@ -12,6 +12,7 @@ from typing import Any
 
 from pypdf import PageObject, PasswordType, PdfReader
 
+from services.knowledge.fts_query import STOPWORDS
 from services.knowledge.loaders.common import (
     ensure_not_empty,
     extension,
@@ -45,7 +46,8 @@ class PdfLoader:
       which pypdf would read into the middle of the sentence beside them. Words the typesetter
       hyphenated at a line's end are whole again (`join_broken_words`). The printed page
       number at a page's foot goes, and a sentence a page break cut in two is whole on the
-      page it starts on (`whole_sentences`).
+      page it starts on (`whole_sentences`). A definition list printed as "term Description"
+      lines reads "term — Description", as the HTML loader writes one (`labelled_terms`).
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
       line of text if it is short, else the file name made readable.
     * `updated_at`: `/ModDate`, else `/CreationDate`. `/Author`, `/Subject`, `/Keywords` and
@@ -98,7 +100,7 @@ class PdfLoader:
             for raw in texts
         ]
         for index, raw in enumerate(whole_sentences(mended, labels)):
-            text = tidy_text(raw) if raw is not None else ""
+            text = tidy_text(labelled_terms(raw)) if raw is not None else ""
             if text:
                 path = (*outline[index], f"Page {labels[index]}")
                 sections.append(ParsedSection(heading_path=path, text=text))
@@ -250,6 +252,35 @@ def whole_sentences(texts: Sequence[str | None], labels: Sequence[str]) -> list[
         pages[index] = f"{before.rstrip()}\n{rest[: end.end()]}"
         pages[index + 1] = rest[end.end() :].lstrip(" ")
     return pages
+
+
+#: A definition list as a PDF prints it, term and description on one line with only a gap
+#: between them: "ssub Silent variant of 'sub', only loggings.", "m Medium weight and width",
+#: "O Given as O{<default>}, is like o ...". The term: a lower-case word of up to 16
+#: characters, a command ("\\foo") or a single capital letter other than "A" and "I"; the
+#: description starts with a capitalised word.
+_TERM_LINE = re.compile(
+    r"^(?P<term>\\?[a-z][a-z0-9@*]{0,15}|\\[A-Za-z@]{1,30}|[B-HJ-Z])"
+    r"[ \t]+(?P<text>[A-Z][a-z]+\b.*)$"
+)
+
+
+def labelled_terms(text: str) -> str:
+    """`text` with each definition-list line the PDF printed as "term Description" written
+    "term — Description", as the HTML loader writes a definition list, so that an answer
+    keeps the term with what it says (the term is often what was asked: "what's alias
+    for?"). A line counts when it starts a statement (the line before ends one, or is blank,
+    or it is the page's first) and its term is no English function word ("the", "for")."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        found = _TERM_LINE.match(line.strip())
+        if found is None or found.group("term").lower() in STOPWORDS:
+            continue
+        before = lines[index - 1].strip() if index else ""
+        if before and not _ENDS_STATEMENT.search(before):
+            continue
+        lines[index] = f"{found.group('term')} — {found.group('text')}"
+    return "\n".join(lines)
 
 
 def _without_page_number(text: str | None, label: str) -> str | None:
