@@ -840,6 +840,8 @@ def score_units(
         elif named and all(parts <= unit.stems for parts in named):
             evidence += IDENTIFIER_EVIDENCE  # the sentence itself names what was asked about
         length = len(unit.stems)
+        if _defines(unit.text, own_terms):
+            evidence += IDENTIFIER_EVIDENCE  # "alias — Same as ..." for "what's alias for?"
         if _answers_field(unit.text, asked_terms):
             bonus += FIELD_BONUS  # "Default: "brackets"." for "the default ... style?"
         elif length < 3:
@@ -909,6 +911,17 @@ def _label_stems(text: str) -> frozenset[str]:
 
 #: A field of a field list or a definition: "Default: 10 000.", "Aliases: :ac:".
 _FIELD = re.compile(r"^([^\W\d_][\w ./-]{0,40}?):\s+\S")
+
+#: A definition's first sentence, "term — description" (a definition list's item), not a
+#: table's row ("EU — Primary region: eu-west-1; ...").
+_DEFINED = re.compile(r"^\\?([^\W\d_][\w.@*/-]{0,30}) — (?![^.;:]{1,40}:\s)\S")
+
+
+def _defines(text: str, terms: set[str]) -> bool:
+    """Whether `text` defines a one-word term that is one of `terms` (the question's own)."""
+    found = _DEFINED.match(text)
+    return found is not None and any(stem(w) in terms for w in words(found.group(1))[:1])
+
 
 #: Ranking bonus for a field whose label the question asks for ("the default ...", "the
 #: alias for ..."): the field's value is what was asked, however short the field is.

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from services.offline.compose import MAX_CANDIDATES, _shortlist, compose_documents
 from services.offline.question import states_quantity
-from services.offline.sentences import units_of
+from services.offline.sentences import IDENTIFIER_EVIDENCE, score_units, units_of
 from services.offline.text import content_stems
 
 
@@ -404,3 +406,21 @@ def test_an_ordered_items_number_is_quoted_with_it_but_states_no_quantity() -> N
         [_hit(VALUES)],
     )
     assert answer.found and "(3) Temporary files are always stored in memory" in _body(answer.text)
+
+
+def test_a_definition_of_the_term_asked_about_is_evidence_a_table_row_is_not() -> None:
+    question = "and what's alias for then?"
+    text = (
+        "alias — Same as ssub but with a different logging message.\n\n"
+        "Same as ssub, alias writes a different logging message.\n\n"
+        "alias — Message: different; Logged: yes\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    scored = {s.unit.text: s for s in score_units(question, content_stems(question), units)}
+    defining = scored["alias — Same as ssub but with a different logging message."]
+    mentioning = scored["Same as ssub, alias writes a different logging message."]
+    row = scored["alias — Message: different; Logged: yes"]
+    assert defining.coverage == mentioning.coverage  # the same words ...
+    # ... but only the definition says what the term is
+    assert defining.evidence == pytest.approx(mentioning.evidence + IDENTIFIER_EVIDENCE)
+    assert row.evidence == pytest.approx(row.coverage)  # no semantic scores: evidence is coverage
