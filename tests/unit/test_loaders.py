@@ -426,6 +426,33 @@ def test_html_list_items_are_numbered_by_their_value_and_reversed_lists_count_do
     )
 
 
+def test_html_list_items_with_a_bold_title_paragraph_are_sections_of_their_own(
+    loader: FileLoader,
+) -> None:
+    # SQLite's limits page: <ol><li><p><b>Maximum Number Of Columns</b></p><p>...</p></li>
+    data = (
+        b"<h1>Limits</h1><p>Limits are sizes.</p><ol>"
+        b"<li><p><b>Maximum Number Of Columns</b></p><p>The default is 2000.</p></li>"
+        b"<li><p><b>Maximum Database Size</b></p><p>Pages are 4096 bytes.</p>"
+        b"<p>At most 4294967294 pages.</p></li></ol>"
+        b"<ul><li><p><b>Short item</b></p></li><li><p><b>Tip</b> <i>and more</i></p><p>x</p></li>"
+        b"<li><p><b>Bulleted title</b></p><p>Its text.</p></li></ul><p>After the lists.</p>"
+    )
+    document = loader.load("limits.html", data)
+    assert [(s.heading_path, s.text) for s in document.sections] == [
+        (("Limits",), "Limits are sizes."),
+        (("Limits", "1. Maximum Number Of Columns"), "The default is 2000."),
+        (
+            ("Limits", "2. Maximum Database Size"),
+            "Pages are 4096 bytes.\n\nAt most 4294967294 pages.",
+        ),
+        # a bold item alone, or a paragraph only partly bold, is no title
+        (("Limits",), "- Short item\n\n- Tip and more\n\nx"),
+        (("Limits", "Bulleted title"), "Its text."),
+        (("Limits",), "After the lists."),
+    ]
+
+
 def test_html_title_falls_back_to_h1_and_reads_last_modified(loader: FileLoader) -> None:
     data = (
         b'<meta http-equiv="last-modified" content="Wed, 21 Oct 2015 07:28:00 GMT">'

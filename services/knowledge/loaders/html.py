@@ -29,8 +29,12 @@ Rules:
   is a question (ends with "?") instead becomes the heading of its own section, whose text
   is its answer. So does a paragraph that is nothing but bold text when it is a question or
   the target of an in-page link (a FAQ whose index links to its questions), and a
-  `<summary>` that is a question. These implied headings sit one level below the current
-  heading, as siblings (see `SectionBuilder.subheading`).
+  `<summary>` that is a question. So does a list item's first paragraph when it is nothing
+  but bold text and more blocks follow it in the item (a page's numbered parts written as a
+  list: "9. Maximum Number Of Host Parameters In A Single SQL Statement"), numbered as the
+  list numbers it. These implied headings sit one level below the current heading, as
+  siblings (see `SectionBuilder.subheading`); after such an item, text is the enclosing
+  heading's again.
 - Footnotes (docutils/Sphinx `aside.footnote`, `dl.footnote`, `table.footnote`, DocBook's
   `div.footnotes`, the `section.footnotes` / `div.footnote` Markdown renderers make) are
   taken out of the running text into one section named "Footnotes" below the page's
@@ -1057,6 +1061,7 @@ class _Walker:
             out.newlines(1)
             # The nearest list, not the parent: unclosed <li> tags nest in the previous item.
             parent = _nearest(node, ("ol", "ul"))
+            marker = "- "
             if isinstance(parent, Tag) and parent.name == "ol":
                 # An item's own value ("<li value=3>": SQLite's 0-3 settings) sets its number
                 # and the count of the items after it, as a browser numbers them.
@@ -1064,9 +1069,18 @@ class _Walker:
                 if number is None:
                     number = self.numbers.get(id(parent), _list_start(parent))
                 self.numbers[id(parent)] = number + (-1 if parent.has_attr("reversed") else 1)
-                out.inline(f"{number}. ")
-            else:
-                out.inline("- ")
+                marker = f"{number}. "
+            title = _item_title(node)
+            if title is not None:
+                # "<li><p><b>Maximum Depth Of An Expression Tree</b></p><p>...": a page's
+                # numbered parts written as a list; each item's bold title heads its text.
+                heading = _inline_text(title)
+                if marker != "- ":
+                    heading = f"{marker}{heading}"  # "9. Maximum Number Of Host Parameters"
+                rest = node.contents[node.contents.index(title) + 1 :]
+                self._push(_Subheading(heading), *rest, _CloseSubheadings())
+                return
+            out.inline(marker)
             # "1. text", not "1." alone above the item's first paragraph.
             self._push(_Glue(), *node.contents, _Newlines(1))
         elif name in BLOCK_TAGS:
@@ -1121,6 +1135,26 @@ def _definition_groups(definitions: Tag) -> list[tuple[list[Tag], list[Tag]]]:
                 groups.append(([], []))
             groups[-1][1].append(child)
     return groups
+
+
+def _item_title(item: Tag) -> Tag | None:
+    """A list item's title: its first block, a short paragraph that is nothing but bold text,
+    when more blocks with text follow it in the item."""
+    blocks = [
+        child
+        for child in item.children
+        if isinstance(child, Tag) or (isinstance(child, NavigableString) and child.strip())
+    ]
+    if len(blocks) < 2 or not isinstance(blocks[0], Tag) or blocks[0].name != "p":
+        return None
+    text = _short_text(blocks[0], MAX_QUESTION_CHARS)
+    if not text or not _all_bold(blocks[0], text):
+        return None
+    if not any(
+        isinstance(b, Tag) and b.name in BLOCK_TAGS and b.get_text(strip=True) for b in blocks[1:]
+    ):
+        return None
+    return blocks[0]
 
 
 def _list_start(ordered: Tag) -> int:
