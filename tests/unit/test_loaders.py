@@ -505,6 +505,44 @@ def test_pdf_bookmarks_and_page_labels_name_the_sections(loader: FileLoader) -> 
     assert paths(document) == [("Welcome", "Page i"), ("Welcome", "Receipts", "Page 7")]
 
 
+def test_a_pdf_page_is_split_where_a_bookmarks_title_starts_a_line(loader: FileLoader) -> None:
+    pages = [
+        "2 Writing classes\nThis section covers general points.\n2.1 Old versions\n"
+        "Upgrade old style files first.\n2.2 Using `docstrip'\nUse docstrip for big packages.",
+        "It strips comments.\n2.3 Command names\nThere are three types of command.",
+    ]
+
+    def add_outline(writer: PdfWriter) -> None:
+        chapter = writer.add_outline_item(title="2 Writing classes", page_number=0)
+        writer.add_outline_item(title="2.1 Old versions", page_number=0, parent=chapter)
+        writer.add_outline_item(title="Using \u2018docstrip\u2019", page_number=0, parent=chapter)
+        writer.add_outline_item(title="Not printed on the page", page_number=1, parent=chapter)
+        writer.add_outline_item(title="2.3 Command names", page_number=1, parent=chapter)
+
+    document = loader.load("clsguide.pdf", rewrite_pdf(make_pdf(pages), add_outline))
+    chapter = "2 Writing classes"
+    assert [(s.heading_path, s.text) for s in document.sections] == [
+        ((chapter, "Page 1"), "This section covers general points."),
+        ((chapter, "2.1 Old versions", "Page 1"), "Upgrade old style files first."),
+        # the bookmark without its number, its quotes plain: the page's line all the same
+        ((chapter, "Using \u2018docstrip\u2019", "Page 1"), "Use docstrip for big packages."),
+        # above the next title found: the bookmark before it, though its title is not printed
+        ((chapter, "Not printed on the page", "Page 2"), "It strips comments."),
+        ((chapter, "2.3 Command names", "Page 2"), "There are three types of command."),
+    ]
+
+
+def test_a_pdf_page_without_its_bookmarks_titles_is_one_section() -> None:
+    from services.knowledge.loaders.pdf import split_at_titles
+
+    text = "Intro text.\nMore text."
+    assert split_at_titles(text, ("A",), [("B",), ("C",)]) == [(("B",), text)]
+    assert split_at_titles(text, ("A",), []) == [(("A",), text)]
+    assert split_at_titles("", ("A",), [("B",)]) == []
+    # a title on the page's first line leaves nothing above it
+    assert split_at_titles("B\nBody.", ("A",), [("B",)]) == [(("B",), "Body.")]
+
+
 def test_marginal_notes_of_a_pdf_stay_out_of_the_sentences_beside_them(
     loader: FileLoader,
 ) -> None:

@@ -36,11 +36,14 @@ _PDF_HEADER_WINDOW = 1024
 class PdfLoader:
     """Loads `.pdf` files with pypdf.
 
-    * Sections: one per page with text, in page order. The heading path is
-      `(*outline_path, "Page <label>")`: the bookmark (outline) path in force on that page
-      when the PDF has an outline, followed by the page's printed label ("Page iv",
-      "Page 12"; the 1-based page number when the PDF defines no labels). A page on which a
-      bookmark starts gets that bookmark's path; other pages inherit the last one before.
+    * Sections: one per page with text, in page order, or a few per page when bookmarks
+      start on it. The heading path is `(*outline_path, "Page <label>")`: the bookmark
+      (outline) path in force when the PDF has an outline, followed by the page's printed
+      label ("Page iv", "Page 12"; the 1-based page number when the PDF defines no labels).
+      Where the title of a bookmark starting on the page is a line of it ("3.1
+      Identification"), a section under that bookmark starts there and the lines above it
+      stay under the path before (`split_at_titles`); a page where no such title is found
+      gets the first bookmark starting on it; other pages inherit the last one before.
     * Text: pypdf's extraction, without a column of marginal notes ("New feature
       1995/12/01" in the right margin of many pages, as LaTeX documentation prints them),
       which pypdf would read into the middle of the sentence beside them. Words the typesetter
@@ -84,7 +87,7 @@ class PdfLoader:
             raise InvalidDocument(f"{name} has no pages")
 
         labels = _page_labels(reader, page_count)
-        outline = _outline_paths(reader, page_count)
+        outline = _outline_pages(reader, page_count)
         sections: list[ParsedSection] = []
         pages: list[_Page | None] = []
         for index in range(page_count):
@@ -101,9 +104,11 @@ class PdfLoader:
         ]
         for index, raw in enumerate(whole_sentences(mended, labels)):
             text = tidy_text(labelled_terms(raw)) if raw is not None else ""
-            if text:
-                path = (*outline[index], f"Page {labels[index]}")
-                sections.append(ParsedSection(heading_path=path, text=text))
+            before, started = outline[index]
+            for path, part in split_at_titles(text, before, started):
+                sections.append(
+                    ParsedSection(heading_path=(*path, f"Page {labels[index]}"), text=part)
+                )
         if not sections:
             if failures == page_count:
                 raise InvalidDocument(
@@ -384,27 +389,79 @@ def _page_labels(reader: PdfReader, page_count: int) -> list[str]:
     return labels
 
 
-def _outline_paths(reader: PdfReader, page_count: int) -> list[tuple[str, ...]]:
-    """The outline (bookmark) path in force on each page; all empty when there is none."""
-    paths: list[tuple[str, ...]] = [() for _ in range(page_count)]
+Path = tuple[str, ...]
+
+
+def _outline_pages(reader: PdfReader, page_count: int) -> list[tuple[Path, list[Path]]]:
+    """For each page, the outline (bookmark) path in force where it starts and the paths of
+    the bookmarks starting on it, in outline order; all empty when there is no outline."""
+    pages: list[tuple[Path, list[Path]]] = [((), []) for _ in range(page_count)]
     try:
         starts = _outline_starts(reader, reader.outline, ())
     except Exception:  # broken outlines are common and never worth failing a document for
-        return paths
-    if not starts:
-        return paths
-    by_page: dict[int, list[tuple[str, ...]]] = {}
+        return pages
+    by_page: dict[int, list[Path]] = {}
     for page, path in starts:
         by_page.setdefault(page, []).append(path)
-    current: tuple[str, ...] = ()
+    current: Path = ()
     for index in range(page_count):
-        started = by_page.get(index)
+        started = by_page.get(index, [])
+        pages[index] = (current, started)
         if started:
-            paths[index] = started[0]
             current = started[-1]
-        else:
-            paths[index] = current
-    return paths
+    return pages
+
+
+def split_at_titles(text: str, before: Path, started: Sequence[Path]) -> list[tuple[Path, str]]:
+    """A page's text as (outline path, text) parts: a bookmark starting on the page whose
+    title is a line of it ("3.1 Identification") heads the lines from there on, without the
+    title line (the path names it); the lines above the first such title go on with the
+    path in force before the page. A page none of whose bookmarks' titles is found is one
+    part, under the first bookmark starting on it (or the one in force)."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    found: list[tuple[int, Path]] = []  # (line index, path)
+    unfound: list[Path] = []  # bookmarks before the first title found (their place unknown)
+    at = 0
+    for path in started:
+        index = _title_line(lines, path[-1], at)
+        if index is None:
+            if not found:
+                unfound.append(path)
+            continue
+        found.append((index, path))
+        at = index + 1
+    if not found:
+        return [(started[0] if started else before, text)]
+    parts = [(unfound[-1] if unfound else before, lines[: found[0][0]])]
+    for number, (index, path) in enumerate(found):
+        end = found[number + 1][0] if number + 1 < len(found) else len(lines)
+        parts.append((path, lines[index + 1 : end]))
+    return [(path, joined) for path, part in parts if (joined := "\n".join(part).strip())]
+
+
+def _title_line(lines: Sequence[str], title: str, start: int) -> int | None:
+    """The index of the first line from `start` that is `title`, before or after its section
+    number ("3.1 Identification" for the bookmark "Identification")."""
+    wanted = _comparable(title)
+    for index in range(start, len(lines)):
+        line = _comparable(lines[index])
+        if line == wanted or _SECTION_NUMBER.sub("", line, count=1) == wanted:
+            return index
+    return None
+
+
+def _comparable(text: str) -> str:
+    """`text` as titles are compared: spaces squeezed, case folded, quotes plain (a bookmark
+    says "`docstrip'" where the page prints "‘docstrip’")."""
+    return " ".join(text.translate(_PLAIN_QUOTES).split()).casefold()
+
+
+_PLAIN_QUOTES = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"'})
+
+#: A section number before a heading's words: "3.1 ", "A.2 ", "4. ".
+_SECTION_NUMBER = re.compile(r"^(?:\d+|[a-z])(?:\.\d+)*\.?\s+")
 
 
 def _outline_starts(
