@@ -532,6 +532,30 @@ def test_a_pdf_page_is_split_where_a_bookmarks_title_starts_a_line(loader: FileL
     ]
 
 
+def test_numbered_headings_below_a_bookmark_head_their_text_over_the_page(
+    loader: FileLoader,
+) -> None:
+    pages = [
+        "2.7 General style\nSome advice.\n2.7.1 Loading other files\nUse these commands.",
+        "They load files.\n2.7.2 Make it portable\nUse short names.\n3. Not a heading\n2.8 Other",
+        "Text under the next bookmark.",
+    ]
+
+    def add_outline(writer: PdfWriter) -> None:
+        writer.add_outline_item(title="2.7 General style", page_number=0)
+        writer.add_outline_item(title="2.8 Other", page_number=1)
+
+    document = loader.load("clsguide.pdf", rewrite_pdf(make_pdf(pages), add_outline))
+    style, files = "2.7 General style", "2.7.1 Loading other files"
+    assert [(s.heading_path, s.text) for s in document.sections] == [
+        ((style, "Page 1"), "Some advice."),
+        ((style, files, "Page 1"), "Use these commands."),
+        ((style, files, "Page 2"), "They load files."),  # the heading goes on over the page
+        ((style, "2.7.2 Make it portable", "Page 2"), "Use short names.\n3. Not a heading"),
+        (("2.8 Other", "Page 3"), "Text under the next bookmark."),
+    ]
+
+
 def test_a_pdf_page_without_its_bookmarks_titles_is_one_section() -> None:
     from services.knowledge.loaders.pdf import split_at_titles
 

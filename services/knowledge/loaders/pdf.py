@@ -43,7 +43,9 @@ class PdfLoader:
       Where the title of a bookmark starting on the page is a line of it ("3.1
       Identification"), a section under that bookmark starts there and the lines above it
       stay under the path before (`split_at_titles`); a page where no such title is found
-      gets the first bookmark starting on it; other pages inherit the last one before.
+      gets the first bookmark starting on it; other pages inherit the last one before. A
+      numbered heading line below a bookmark's own number ("2.7.3 Make it portable" under
+      "2.7 General style") heads the lines after it too, over page breaks.
     * Text: pypdf's extraction, without a column of marginal notes ("New feature
       1995/12/01" in the right margin of many pages, as LaTeX documentation prints them),
       which pypdf would read into the middle of the sentence beside them. Words the typesetter
@@ -102,10 +104,14 @@ class PdfLoader:
             None if raw is None else join_broken_words(raw.replace("\x00", ""), known)
             for raw in texts
         ]
+        carried: Path = ()  # the path the last page's text ended under
         for index, raw in enumerate(whole_sentences(mended, labels)):
             text = tidy_text(labelled_terms(raw)) if raw is not None else ""
             before, started = outline[index]
             for path, part in split_at_titles(text, before, started):
+                if path == before and carried[: len(path)] == path:
+                    path = carried  # "2.7.1 Loading other files" goes on over the page
+                carried = path
                 sections.append(
                     ParsedSection(heading_path=(*path, f"Page {labels[index]}"), text=part)
                 )
@@ -433,12 +439,40 @@ def split_at_titles(text: str, before: Path, started: Sequence[Path]) -> list[tu
         found.append((index, path))
         at = index + 1
     if not found:
-        return [(started[0] if started else before, text)]
-    parts = [(unfound[-1] if unfound else before, lines[: found[0][0]])]
-    for number, (index, path) in enumerate(found):
-        end = found[number + 1][0] if number + 1 < len(found) else len(lines)
-        parts.append((path, lines[index + 1 : end]))
-    return [(path, joined) for path, part in parts if (joined := "\n".join(part).strip())]
+        parts = [(started[0] if started else before, lines)]
+    else:
+        parts = [(unfound[-1] if unfound else before, lines[: found[0][0]])]
+        for number, (index, path) in enumerate(found):
+            end = found[number + 1][0] if number + 1 < len(found) else len(lines)
+            parts.append((path, lines[index + 1 : end]))
+    return [
+        (path, joined)
+        for outlined, part in parts
+        for path, piece in _split_at_numbered_headings(outlined, part)
+        if (joined := "\n".join(piece).strip())
+    ]
+
+
+#: A numbered heading printed as a line of its own: "2.7.3 Make it portable".
+_NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)+)\.?\s+[A-Z][^.!?]{1,80}$")
+
+
+def _split_at_numbered_headings(path: Path, lines: list[str]) -> list[tuple[Path, list[str]]]:
+    """`lines` under `path`, split where a numbered heading below the bookmark's own number
+    starts a line ("2.7.3 Make it portable" under "2.7 General style", which has no bookmark
+    of its own): the heading goes into the path of the lines after it."""
+    number = re.match(r"(\d+(?:\.\d+)*)\.?\s", path[-1]) if path else None
+    if number is None:
+        return [(path, lines)]
+    below = number.group(1) + "."
+    parts: list[tuple[Path, list[str]]] = [(path, [])]
+    for line in lines:
+        heading = _NUMBERED_HEADING.match(line.strip())
+        if heading is not None and heading.group(1).startswith(below):
+            parts.append(((*path, " ".join(line.split())), []))
+        else:
+            parts[-1][1].append(line)
+    return parts
 
 
 def _title_line(lines: Sequence[str], title: str, start: int) -> int | None:
