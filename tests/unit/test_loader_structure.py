@@ -279,6 +279,8 @@ The sorted_ built-in
 It returns a new list.
 
 .. _sorted: https://docs.python.org/3/library/functions.html#sorted
+.. _key functions: ../howto/functions.html#key
+.. _mail the author: mailto:ada@example.org
 """
 
 
@@ -685,8 +687,12 @@ def test_rest_directives_and_comments_are_dropped_and_literal_blocks_kept(
         "    =============\n\n"
         "Note: Sorts are stable."
     )
-    # an external target is kept as its name and address
+    # an external target is kept as its name and address ...
     assert "\nsorted: https://docs.python.org/3/library/functions.html#sorted" in stored
+    assert "\nmail the author: mailto:ada@example.org" in stored
+    # ... but not one leading to another page of the same documentation (Docutils' spec ends
+    # with hundreds: "<admonition>: ../doctree.html#admonition" matched any question)
+    assert "functions.html#key" not in stored and "key functions:" not in stored
 
 
 def test_underline_styles_nest_in_the_order_they_first_appear(loader: FileLoader) -> None:

@@ -15,7 +15,10 @@ Rules:
   link targets (`.. _name:`), indirect ones (`.. _this: that_`) and substitution
   definitions. Other directives keep their content without the directive line and its
   options; an admonition keeps its label ("Note: ..."). Footnotes and citations are kept
-  as text without their label, external link targets as "name: address".
+  as text without their label, external link targets as "name: address" when the address
+  leads out of the documentation ("https://...", "mailto:..."); a target that is a relative
+  address ("../doctree.html#auto", another page of the same documentation) goes, as
+  rendering hides it.
 - reST inline markup in sectioned files reads as reST renders it (`_inline_rendered`):
   `references <uri>`_, word_ references, :roles:`text` and `interpreted text` keep their
   text; footnote references ("[#]_") go; ``inline literals``, *emphasis*, **strong** and
@@ -88,6 +91,8 @@ _DIRECTIVE = re.compile(r"^([A-Za-z0-9][\w:+.-]*?)::(?:\s+(.*))?$")
 _FOOTNOTE_OR_CITATION = re.compile(r"^\[[^\]]+\](?:\s|$)")
 _EXTERNAL_TARGET = re.compile(r"^(?:_(?:`[^`]+`|[^:`]+)|__):\s*\S")
 _OPTION = re.compile(r"^\s+:[^:\s][^:]*:")
+#: An address that leads out of the documentation: "https://...", "mailto:...", "www...".
+_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)", re.IGNORECASE)
 # Inline markup a heading is better read without: `references <uri>`_, word_ references and
 # ``literals``.
 _PHRASE_REFERENCE = re.compile(r"`([^`]+?)(?:\s*<[^<>`]*>)?`__?")
@@ -217,6 +222,8 @@ def _explicit_block(block: list[str], depth: int) -> list[_Line]:
     indent, head = (match.group(1), (match.group(2) or "").strip()) if match else ("", "")
     if _EXTERNAL_TARGET.match(head) and head.endswith("_"):
         return []  # an indirect target ("_this: `that`_"): a link to a link, no text
+    if _EXTERNAL_TARGET.match(head) and not _ABSOLUTE.match(head.partition(":")[2].strip()):
+        return []  # a link to another page of the same documentation: no text of its own
     if _FOOTNOTE_OR_CITATION.match(head) or _EXTERNAL_TARGET.match(head):
         # text: a footnote or citation without its label, a link's name and address
         return [_Line(indent + _explicit_text(head)), *(_Line(line) for line in block[1:])]
