@@ -1077,7 +1077,8 @@ class _Walker:
                 heading = _inline_text(title)
                 if marker != "- ":
                     heading = f"{marker}{heading}"  # "9. Maximum Number Of Host Parameters"
-                rest = node.contents[node.contents.index(title) + 1 :]
+                at = next(i for i, child in enumerate(node.contents) if child is title)
+                rest = node.contents[at + 1 :]
                 self._push(_Subheading(heading), *rest, _CloseSubheadings())
                 return
             out.inline(marker)

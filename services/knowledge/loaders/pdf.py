@@ -104,7 +104,7 @@ class PdfLoader:
             None if raw is None else join_broken_words(raw.replace("\x00", ""), known)
             for raw in texts
         ]
-        carried: Path = ()  # the path the last page's text ended under
+        carried: OutlinePath = ()  # the path the last page's text ended under
         for index, raw in enumerate(whole_sentences(mended, labels)):
             text = tidy_text(labelled_terms(raw)) if raw is not None else ""
             before, started = outline[index]
@@ -395,21 +395,23 @@ def _page_labels(reader: PdfReader, page_count: int) -> list[str]:
     return labels
 
 
-Path = tuple[str, ...]
+OutlinePath = tuple[str, ...]
 
 
-def _outline_pages(reader: PdfReader, page_count: int) -> list[tuple[Path, list[Path]]]:
+def _outline_pages(
+    reader: PdfReader, page_count: int
+) -> list[tuple[OutlinePath, list[OutlinePath]]]:
     """For each page, the outline (bookmark) path in force where it starts and the paths of
     the bookmarks starting on it, in outline order; all empty when there is no outline."""
-    pages: list[tuple[Path, list[Path]]] = [((), []) for _ in range(page_count)]
+    pages: list[tuple[OutlinePath, list[OutlinePath]]] = [((), []) for _ in range(page_count)]
     try:
         starts = _outline_starts(reader, reader.outline, ())
     except Exception:  # broken outlines are common and never worth failing a document for
         return pages
-    by_page: dict[int, list[Path]] = {}
+    by_page: dict[int, list[OutlinePath]] = {}
     for page, path in starts:
         by_page.setdefault(page, []).append(path)
-    current: Path = ()
+    current: OutlinePath = ()
     for index in range(page_count):
         started = by_page.get(index, [])
         pages[index] = (current, started)
@@ -418,7 +420,9 @@ def _outline_pages(reader: PdfReader, page_count: int) -> list[tuple[Path, list[
     return pages
 
 
-def split_at_titles(text: str, before: Path, started: Sequence[Path]) -> list[tuple[Path, str]]:
+def split_at_titles(
+    text: str, before: OutlinePath, started: Sequence[OutlinePath]
+) -> list[tuple[OutlinePath, str]]:
     """A page's text as (outline path, text) parts: a bookmark starting on the page whose
     title is a line of it ("3.1 Identification") heads the lines from there on, without the
     title line (the path names it); the lines above the first such title go on with the
@@ -427,8 +431,8 @@ def split_at_titles(text: str, before: Path, started: Sequence[Path]) -> list[tu
     if not text:
         return []
     lines = text.split("\n")
-    found: list[tuple[int, Path]] = []  # (line index, path)
-    unfound: list[Path] = []  # bookmarks before the first title found (their place unknown)
+    found: list[tuple[int, OutlinePath]] = []  # (line index, path)
+    unfound: list[OutlinePath] = []  # bookmarks before the first title found (their place unknown)
     at = 0
     for path in started:
         index = _title_line(lines, path[-1], at)
@@ -457,7 +461,9 @@ def split_at_titles(text: str, before: Path, started: Sequence[Path]) -> list[tu
 _NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+)+)\.?\s+[A-Z][^.!?]{1,80}$")
 
 
-def _split_at_numbered_headings(path: Path, lines: list[str]) -> list[tuple[Path, list[str]]]:
+def _split_at_numbered_headings(
+    path: OutlinePath, lines: list[str]
+) -> list[tuple[OutlinePath, list[str]]]:
     """`lines` under `path`, split where a numbered heading below the bookmark's own number
     starts a line ("2.7.3 Make it portable" under "2.7 General style", which has no bookmark
     of its own): the heading goes into the path of the lines after it."""
@@ -465,7 +471,7 @@ def _split_at_numbered_headings(path: Path, lines: list[str]) -> list[tuple[Path
     if number is None:
         return [(path, lines)]
     below = number.group(1) + "."
-    parts: list[tuple[Path, list[str]]] = [(path, [])]
+    parts: list[tuple[OutlinePath, list[str]]] = [(path, [])]
     for line in lines:
         heading = _NUMBERED_HEADING.match(line.strip())
         if heading is not None and heading.group(1).startswith(below):
@@ -476,7 +482,7 @@ def _split_at_numbered_headings(path: Path, lines: list[str]) -> list[tuple[Path
 
 
 def _title_line(lines: Sequence[str], title: str, start: int) -> int | None:
-    """The index of the first line from `start` that is `title`, before or after its section
+    """The index of the first line from `start` that is `title`, or `title` after a section
     number ("3.1 Identification" for the bookmark "Identification")."""
     wanted = _comparable(title)
     for index in range(start, len(lines)):
