@@ -268,6 +268,8 @@ _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$
 
 def _clean(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    # "[the guide][g]" reads "the guide"; "matrix[i][j]" is no link
+    text = re.sub(r"(?<![\w\])`])\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
     text = text.replace("**", "").replace("__", "")
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)\*(?![\w*])", r"\1", text)
     text = re.sub(r"^>\s*", "", text.strip())

@@ -218,6 +218,22 @@ def test_markdown_hash_lines_inside_code_fences_are_not_headings(loader: FileLoa
     assert all("Rotate a service account" not in part for p in paths(document) for part in p)
 
 
+def test_markdown_link_definitions_to_relative_addresses_are_dropped(loader: FileLoader) -> None:
+    data = (
+        b"# Guide\n\nSee [the setup page][setup] or [Python].\n\n"
+        b"[setup]: ../setup.md#install\n"
+        b'  [python]: <https://www.python.org> "Python"\n\n'
+        b"```\n[kept]: ./inside-code\n```\n"
+    )
+    text = loader.load("guide.md", data).sections[0].text
+    # a renderer hides every definition; one leading out stays findable, as the reST
+    # loader keeps "name: address"
+    assert "../setup.md" not in text
+    assert '  [python]: <https://www.python.org> "Python"' in text
+    assert "[kept]: ./inside-code" in text  # code is never touched
+    assert "See [the setup page][setup] or [Python]." in text  # the raw Markdown, as stored
+
+
 def test_markdown_heading_with_only_subheadings_gives_no_empty_section(
     loader: FileLoader,
 ) -> None:

@@ -424,3 +424,13 @@ def test_a_definition_of_the_term_asked_about_is_evidence_a_table_row_is_not() -
     # ... but only the definition says what the term is
     assert defining.evidence == pytest.approx(mentioning.evidence + IDENTIFIER_EVIDENCE)
     assert row.evidence == pytest.approx(row.coverage)  # no semantic scores: evidence is coverage
+
+
+def test_a_reference_style_link_reads_as_its_text() -> None:
+    units = units_of(
+        "See [the setup page][setup] and [the FAQ][] for [details](faq.md).", set(), 0, 0
+    )
+    assert [u.text for u in units] == ["See the setup page and the FAQ for details."]
+    assert units_of("Read it as matrix[i][j] in the loop.", set(), 0, 0)[0].text == (
+        "Read it as matrix[i][j] in the loop."
+    )

@@ -65,6 +65,12 @@ _ATTRIBUTES = re.compile(r"\s*\{#[^}]*\}\s*$")
 _EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 
 
+#: A link reference definition ("[guide]: ../guide.md \"Guide\""), which a renderer hides.
+_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?(?:\s+.*)?$")
+#: An address that leads out of the documents: "https://...", "mailto:...", "www...".
+_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)", re.IGNORECASE)
+
+
 def inline_text(markdown: str) -> str:
     """Heading/title markdown to plain text: links, images, emphasis, code and tags unwrapped."""
     text = _ATTRIBUTES.sub("", markdown)
@@ -93,7 +99,10 @@ class MarkdownLoader:
       H1 (`("Password Policy", "Rotation")`), not `("Password Policy", "Password Policy",
       ...)`. Text before the first heading gets the path `(title,)`.
     * A heading directly followed by a sub-heading yields no (empty) section. Section text is
-      the raw Markdown body under the heading, without the heading line itself.
+      the raw Markdown body under the heading, without the heading line itself, and without
+      the link reference definitions that point to a relative address ("[guide]:
+      ../guide.md", another page of the same documents), which a renderer hides; those
+      leading out ("https://...") stay.
     """
 
     media_type = "text/markdown"
@@ -212,6 +221,9 @@ def _parse_body(body: str, builder: SectionBuilder) -> None:
             previous_blank = False
             continue
 
+        reference = _REFERENCE_DEFINITION.match(line)
+        if reference is not None and not _ABSOLUTE.match(reference.group(1)):
+            continue  # "[guide]: ../guide.md": a link to a page of the same documents, unseen
         heading = _ATX.match(line.rstrip("\n"))
         if heading is not None:
             builder.heading(len(heading.group(1)), inline_text(heading.group(2) or ""))
