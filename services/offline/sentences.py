@@ -818,7 +818,10 @@ def score_units(
         if want_person:
             typed |= bool(_PERSON.search(unit.text))
         if want_date:
-            typed |= bool(_DATEISH.search(unit.text) or _NUMBER.search(without_versions(unit.text)))
+            # "New in version 3.7" says when; an item's number "(3)" does not
+            typed |= bool(
+                _DATEISH.search(unit.text) or _NUMBER.search(without_enumeration(unit.text))
+            )
         if want_method:
             typed |= bool(unit.code or _METHOD.search(unit.text))
         if want_advice:

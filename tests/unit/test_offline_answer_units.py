@@ -426,6 +426,21 @@ def test_a_definition_of_the_term_asked_about_is_evidence_a_table_row_is_not() -
     assert row.evidence == pytest.approx(row.coverage)  # no semantic scores: evidence is coverage
 
 
+def test_a_version_says_when_an_items_number_does_not() -> None:
+    question = "when was the encoding argument added?"
+    text = (
+        "The encoding argument was added in version 3.9.\n\n1. The encoding argument is optional."
+    )
+    typed = {
+        s.unit.text: s.typed
+        for s in score_units(question, content_stems(question), units_of(text, set(), 0, 0))
+    }
+    assert typed == {
+        "The encoding argument was added in version 3.9.": True,
+        "(1) The encoding argument is optional.": False,
+    }
+
+
 def test_a_reference_style_link_reads_as_its_text() -> None:
     units = units_of(
         "See [the setup page][setup] and [the FAQ][] for [details](faq.md).", set(), 0, 0
