@@ -33,6 +33,16 @@ def extension(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).suffix.lower()
 
 
+#: An address that leads out of the documents: "https://...", "mailto:...", "www...".
+_ABSOLUTE_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)", re.IGNORECASE)
+
+
+def leads_out(address: str) -> bool:
+    """Whether a link's address leads out of the documents (a scheme or "www."), rather than
+    to another page of them ("../guide.html#top")."""
+    return _ABSOLUTE_ADDRESS.match(address.strip()) is not None
+
+
 def humanise_stem(name: str) -> str:
     """A readable title from a file name: "password-policy_v2.md" -> "Password policy v2"."""
     stem = PurePosixPath(name.replace("\\", "/")).stem

@@ -16,6 +16,7 @@ from services.knowledge.loaders.common import (
     ensure_textual,
     extension,
     humanise_stem,
+    leads_out,
     metadata_value,
     parse_date,
 )
@@ -67,8 +68,6 @@ _EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])
 
 #: A link reference definition ("[guide]: ../guide.md \"Guide\""), which a renderer hides.
 _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?(?:\s+.*)?$")
-#: An address that leads out of the documents: "https://...", "mailto:...", "www...".
-_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)", re.IGNORECASE)
 
 
 def inline_text(markdown: str) -> str:
@@ -222,7 +221,7 @@ def _parse_body(body: str, builder: SectionBuilder) -> None:
             continue
 
         reference = _REFERENCE_DEFINITION.match(line)
-        if reference is not None and not _ABSOLUTE.match(reference.group(1)):
+        if reference is not None and not leads_out(reference.group(1)):
             continue  # "[guide]: ../guide.md": a link to a page of the same documents, unseen
         heading = _ATX.match(line.rstrip("\n"))
         if heading is not None:

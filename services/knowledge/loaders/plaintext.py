@@ -44,6 +44,7 @@ from services.knowledge.loaders.common import (
     ensure_textual,
     extension,
     humanise_stem,
+    leads_out,
     tidy_text,
 )
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
@@ -91,8 +92,6 @@ _DIRECTIVE = re.compile(r"^([A-Za-z0-9][\w:+.-]*?)::(?:\s+(.*))?$")
 _FOOTNOTE_OR_CITATION = re.compile(r"^\[[^\]]+\](?:\s|$)")
 _EXTERNAL_TARGET = re.compile(r"^(?:_(?:`[^`]+`|[^:`]+)|__):\s*\S")
 _OPTION = re.compile(r"^\s+:[^:\s][^:]*:")
-#: An address that leads out of the documentation: "https://...", "mailto:...", "www...".
-_ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|www\.)", re.IGNORECASE)
 # Inline markup a heading is better read without: `references <uri>`_, word_ references and
 # ``literals``.
 _PHRASE_REFERENCE = re.compile(r"`([^`]+?)(?:\s*<[^<>`]*>)?`__?")
@@ -222,7 +221,7 @@ def _explicit_block(block: list[str], depth: int) -> list[_Line]:
     indent, head = (match.group(1), (match.group(2) or "").strip()) if match else ("", "")
     if _EXTERNAL_TARGET.match(head) and head.endswith("_"):
         return []  # an indirect target ("_this: `that`_"): a link to a link, no text
-    if _EXTERNAL_TARGET.match(head) and not _ABSOLUTE.match(head.partition(":")[2].strip()):
+    if _EXTERNAL_TARGET.match(head) and not leads_out(head.partition(":")[2]):
         return []  # a link to another page of the same documentation: no text of its own
     if _FOOTNOTE_OR_CITATION.match(head) or _EXTERNAL_TARGET.match(head):
         # text: a footnote or citation without its label, a link's name and address
