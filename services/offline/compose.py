@@ -526,6 +526,40 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
     return result[:limit] if result else chosen
 
 
+def _with_complement(
+    chosen: list[Scored], scored: list[Scored], terms: set[str], bar: float
+) -> list[Scored]:
+    """The chosen sentences with the sentence next to the first one (before or after it, in
+    its own section) when that one holds question words the first lacks and has evidence of
+    at least `bar`: the two make one statement ("By default urllib identifies itself as
+    Python-urllib/x.y" before "The way a browser identifies itself is through the User-Agent
+    header", for "what User-Agent does urllib send by default?"). It takes no other
+    sentence's place; a question is no complement."""
+    if not chosen:
+        return chosen
+    first = chosen[0].unit
+    missing = {t for t in terms if match(t, first.stems) == 0.0}
+    if not missing:
+        return chosen
+    taken = {id(c.unit) for c in chosen}
+    for item in scored:  # best first
+        unit = item.unit
+        if (
+            unit.hit_index != first.hit_index
+            or abs(unit.position - first.position) != 1
+            or id(unit) in taken
+            or _is_question(unit.text)
+            or item.evidence < bar
+        ):
+            continue
+        held = {t for t in missing if match(t, unit.stems) > 0.0}
+        if held:
+            logger.debug("The next sentence holds {}: {!r}", sorted(held), unit.text[:80])
+            at = 0 if unit.position < first.position else 1
+            return [*chosen[:at], _carried(item, chosen[0]), *chosen[at:]]
+    return chosen
+
+
 def _carried(neighbour: Scored, item: Scored) -> Scored:
     """`neighbour` as part of `item`'s statement: with the better of their coverage and
     evidence (a sentence carried with another is as well founded as it)."""
@@ -830,6 +864,46 @@ def _read_abbreviations(
                 unit.stems.add(short)
 
 
+#: Similarity of the question to a section heading that itself asks a question (a FAQ's
+#: entry: "How do I make a Python script executable on Unix?") from which on the section's
+#: first sentence, which answers the heading, means what the question asks as much as the
+#: heading does. Round 20 on the dev splits: 0.7 to 0.8 make the same answers.
+ASKING_HEADING_MATCH = 0.8
+
+
+def _asking_heading(hit: dict[str, Any]) -> str | None:
+    """The heading of a passage's own section when it asks a question, else None."""
+    parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+    return parts[-1] if parts and _is_question(parts[-1]) else None
+
+
+def _answered_headings(
+    question: str,
+    hits: Sequence[dict[str, Any]],
+    units: Sequence[Unit],
+    similarity: SentenceSimilarity,
+) -> dict[int, float]:
+    """{unit index: the question's similarity to its heading} for the first sentence of each
+    section whose heading asks what the question asks (`ASKING_HEADING_MATCH`): a FAQ answers
+    its question there, in words that often share little with it ("You need to do two
+    things: the script file's mode must be executable and ...")."""
+    asking = {i: h for i, hit in enumerate(hits) if (h := _asking_heading(hit)) is not None}
+    firsts = [i for i, u in enumerate(units) if u.position == 0 and u.hit_index in asking]
+    if not firsts:
+        return {}
+    indexes = sorted({units[i].hit_index for i in firsts})
+    values = similarity.similarities(question, [asking[i] for i in indexes])
+    alike = dict(zip(indexes, values, strict=True))
+    answered = {i: alike[units[i].hit_index] for i in firsts}
+    answered = {i: value for i, value in answered.items() if value >= ASKING_HEADING_MATCH}
+    if answered:
+        logger.debug(
+            "Headings asking this: {}",
+            {asking[units[i].hit_index]: round(v, 3) for i, v in answered.items()},
+        )
+    return answered
+
+
 def _own(question: str, borrowed: Sequence[str]) -> str:
     """The follow-up's own words: the query after the words it borrowed."""
     prefix = " ".join(borrowed)
@@ -907,6 +981,8 @@ def compose_documents(
         if whole:
             meant = similarity.similarities(whole, texts)
             semantic = [max(a, b) for a, b in zip(semantic, meant, strict=True)]
+        for i, value in _answered_headings(question, kept, units, similarity).items():
+            semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
     scored = score_units(question, terms, units, hit_texts, semantic, background)
     if not scored:
         return not_found(0.0)
@@ -993,6 +1069,9 @@ def compose_documents(
         lead_with_typed=not asks_only_how(question),
     )
     chosen = _with_neighbours(chosen, scored, set(terms))
+    chosen = _with_complement(
+        chosen, scored, set(terms) - background, EXTRA_SENTENCE_EVIDENCE * needed
+    )
     if asks_remedy(question):
         chosen = _with_remedy(chosen, scored)
     quantity = asks_quantity(question)

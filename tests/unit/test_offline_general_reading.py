@@ -414,3 +414,62 @@ def test_a_rare_word_farther_away_in_the_best_sentences_passage_is_no_sign_of_an
     )
     best = Scored(near[1], 0.5, total=0.6, typed=True, evidence=0.5)
     assert _rare_term_elsewhere(terms, near, best, set(), set()) == stem("cmd")
+
+
+# --- a FAQ's heading asks the question; a neighbour completes the best sentence --------------
+
+
+class _HeadingSimilarity:
+    """A heading ("... ?") is as close in meaning to the question as `heading`; a sentence
+    holding `near` is `near_value` close, any other `low`."""
+
+    def __init__(self, heading: float, near: str, near_value: float, low: float = 0.3) -> None:
+        self.heading, self.near, self.near_value, self.low = heading, near, near_value, low
+
+    def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
+        return [
+            self.heading if s.endswith("?") else self.near_value if self.near in s else self.low
+            for s in sentences
+        ]
+
+
+def test_a_section_whose_heading_asks_the_question_answers_with_its_first_sentence() -> None:
+    question = "how do i make a python script executable on linux"
+    faq = _hit(
+        "You need to do two things: the file mode must allow running it, and the first "
+        "line must begin with #! and the interpreter's path.\n\n"
+        "The second can be done in a number of ways.\n",
+        number=1,
+        section="Library FAQ > How do I make a Python script executable on Unix?",
+    )
+    other = _hit(
+        "See the list of tools that make an executable from a Python script.\n",
+        number=2,
+        section="Windows FAQ > Tools",
+    )
+    similarity = _HeadingSimilarity(0.9, "tools that make an executable", 0.6)
+    answer = compose_documents(question, [other, faq], similarity)  # type: ignore[arg-type]
+    assert _body(answer.text).startswith("You need to do two things")
+    # A heading asking something else, or one that asks nothing, gives its section no credit.
+    for weak, section in ((0.7, faq["section"]), (0.9, "Library FAQ > Executable scripts")):
+        similarity = _HeadingSimilarity(weak, "tools that make an executable", 0.6)
+        plain = compose_documents(question, [other, dict(faq, section=section)], similarity)  # type: ignore[arg-type]
+        assert _body(plain.text).startswith("See the list of tools")
+
+
+def test_the_sentence_next_to_the_best_comes_with_it_when_it_holds_what_the_best_lacks() -> None:
+    hit = _hit(
+        "Some websites dislike being browsed by programs. "
+        "By default urllib identifies itself as Python-urllib/3.11. "
+        "The way a browser identifies itself is through the User-Agent header. "
+        "You can pass a dictionary of headers to a Request.\n"
+    )
+    question = "what User-Agent does urllib send by default?"
+    similarity = _HeadingSimilarity(0.2, "User-Agent header", 0.8, low=0.45)
+    body = _body(compose_documents(question, [hit], similarity).text)  # type: ignore[arg-type]
+    # In the document's order: the sentence before, then the best one.
+    assert body.index("Python-urllib/3.11") < body.index("through the User-Agent header")
+    # A neighbour holding no word the best one lacks is not brought in for that.
+    asked = "how does a browser identify itself, through which header?"
+    body = _body(compose_documents(asked, [hit], similarity).text)  # type: ignore[arg-type]
+    assert "Python-urllib" not in body
