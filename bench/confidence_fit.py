@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -63,16 +64,23 @@ def tuned_corpora() -> list[str]:
 
 
 def collect(name: str, split: str) -> list[Row]:
-    """The answered cases of corpus `name`'s split: features and whether each was right."""
-    heard: dict[str, dict[str, float]] = {}
+    """The answered cases of corpus `name`'s split: features and whether each was right.
+
+    Cases are answered one at a time (`EVAL_CONCURRENCY=1`, set by `main`), so the last
+    answer composed before a case ends is that case's own: a typo-corrected question is not
+    the question the case asked, so the question cannot tell whose features they are."""
+    heard: list[dict[str, float]] = []
     rows: list[Row] = []
 
+    def on_answer(_question: str, features: dict[str, float]) -> None:
+        heard[:] = [features]
+
     def on_case(result: CaseResult) -> None:
-        features = heard.pop(result.question, None)
+        features = heard.pop() if heard else None
         if features is not None and not result.refused and result.error is None:
             rows.append({"corpus": name, "id": result.id, "correct": result.correct, **features})
 
-    with observing_confidence(lambda question, features: heard.__setitem__(question, features)):
+    with observing_confidence(on_answer):
         corpus_report(name, split, on_case=on_case)
     return rows
 
@@ -176,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="write the recorded rows to this JSON file")
     parser.add_argument("--load", type=Path, help="refit on rows saved before (no answering)")
     args = parser.parse_args(argv)
+    # One case at a time, composed in this process: see `collect`.
+    os.environ["EVAL_CONCURRENCY"] = "1"
+    os.environ["ANSWER_PROCESSES"] = "false"
     if args.load:
         rows = json.loads(args.load.read_text(encoding="utf-8"))
     else:

@@ -235,23 +235,32 @@ def test_a_sentence_ends_inside_a_closing_bracket_or_quote() -> None:
     ]
 
 
-def test_confidence_falls_with_the_answering_passage_place_among_those_retrieved() -> None:
+def test_confidence_rises_with_the_share_of_the_question_the_answer_holds() -> None:
     from services.offline.compose import observing_confidence
 
     question = "how many host parameters can one statement hold?"
-    answering = "One statement can hold at most 32766 host parameters."
-    other = "Journal files are kept beside the database file."
+    whole = "One statement can hold at most 32766 host parameters."
+    part = "One statement can hold at most 32766 parameters."
     heard: list[tuple[str, dict[str, float]]] = []
     with observing_confidence(lambda q, f: heard.append((q, f))):
-        first = compose_documents(question, [_hit(answering, 1), _hit(other, 2)])
-        second = compose_documents(question, [_hit(other, 1), _hit(answering, 2)])
+        first = compose_documents(question, [_hit(whole, 1)])
+        second = compose_documents(question, [_hit(part, 1)])
     assert first.found and second.found
+    assert heard[0][1]["covered"] == 1.0 > heard[1][1]["covered"]
     assert first.confidence > second.confidence
     # the observer hears the message as asked, with every feature the fit may use
     assert [q for q, _ in heard] == [question] * 2
-    assert heard[0][1]["passage"] == 1.0 and heard[1][1]["passage"] == 0.5
-    assert heard[0][1]["meaning"] == heard[1][1]["meaning"]
-    assert set(heard[0][1]) >= {"evidence", "coverage", "meaning", "margin", "typed", "lexical"}
+    assert set(heard[0][1]) >= {
+        "evidence",
+        "coverage",
+        "meaning",
+        "margin",
+        "typed",
+        "lexical",
+        "passage",
+        "whole",
+        "covered",
+    }
 
 
 def test_confidence_is_the_logistic_model_of_its_features() -> None:
