@@ -182,13 +182,23 @@ def _with_citation(sentence: str, marker: str) -> str:
 def sentence_texts(hit: dict[str, Any]) -> list[str]:
     """The texts a passage's sentences are scored by meaning as (`compose_documents`), to
     embed them ahead (`prepared.py`): the same units, the same labels."""
-    label = _section_label(hit)
+    label = _meaning_label(hit)
     units = units_of(str(hit.get("text") or ""), set(), 0, 0)
     return [_as_embedded(label, u.read) for u in units]
 
 
 def _as_embedded(label: str, text: str) -> str:
     return f"{label}: {text}" if EMBED_WITH_LABEL else text
+
+
+#: A PDF page's own heading ("Page 12", "Page iv"; `loaders.pdf`): where the text stands,
+#: which a citation shows and a sentence's meaning has nothing of.
+_PAGE_HEADING = re.compile(r"(?:^| > )Page \S+$")
+
+
+def _meaning_label(hit: dict[str, Any]) -> str:
+    """The label a passage's sentences are embedded with: its section label without a page."""
+    return _section_label({**hit, "section": _PAGE_HEADING.sub("", str(hit.get("section") or ""))})
 
 
 def _section_label(hit: dict[str, Any]) -> str:
@@ -963,7 +973,7 @@ def compose_documents(
         rank = int(hit.get("_rank", index))
         found = units_of(str(hit.get("text") or ""), context, index, rank)
         units.extend(found)
-        labels.extend([_section_label(hit)] * len(found))
+        labels.extend([_meaning_label(hit)] * len(found))
     _read_abbreviations(units, kept, abbreviations)
     hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
     if len(units) > MAX_CANDIDATES:

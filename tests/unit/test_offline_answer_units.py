@@ -458,3 +458,20 @@ def test_a_reference_style_link_reads_as_its_text() -> None:
     assert units_of("Read it as matrix[i][j] in the loop.", set(), 0, 0)[0].text == (
         "Read it as matrix[i][j] in the loop."
     )
+
+
+def test_a_pdf_page_heading_is_cited_but_not_read_for_meaning() -> None:
+    from services.offline.compose import sentence_texts
+
+    hit = {
+        **_hit("An optional argument may be nested safely."),
+        "title": "LaTeX for authors",
+        "section": "2 Creating document commands > 2.5 Optional arguments > Page 6",
+    }
+    assert sentence_texts(hit) == [
+        "LaTeX for authors, 2 Creating document commands > 2.5 Optional arguments: "
+        "An optional argument may be nested safely."
+    ]
+    assert sentence_texts({**hit, "section": "Page 6"})[0].startswith("LaTeX for authors: ")
+    answer = compose_documents("can an optional argument be nested?", [hit])
+    assert "2.5 Optional arguments > Page 6" in answer.text  # the citation keeps the page
