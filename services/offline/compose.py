@@ -557,8 +557,10 @@ def _with_complement(
     its own section) when that one holds question words the first lacks and has evidence of
     at least `bar`: the two make one statement ("By default urllib identifies itself as
     Python-urllib/x.y" before "The way a browser identifies itself is through the User-Agent
-    header", for "what User-Agent does urllib send by default?"). It takes no other
-    sentence's place; a question is no complement."""
+    header", for "what User-Agent does urllib send by default?"). The code a sentence
+    announces is part of what it says ("..., by changing the call to:" and
+    `logging.basicConfig(filemode='w')`). It takes no other sentence's place; a question
+    is no complement."""
     if not chosen:
         return chosen
     first = chosen[0].unit
@@ -576,7 +578,8 @@ def _with_complement(
             or item.evidence < bar
         ):
             continue
-        held = {t for t in missing if match(t, unit.stems) > 0.0}
+        said = unit.stems | stem_set(unit.code) if unit.code else unit.stems
+        held = {t for t in missing if match(t, said) > 0.0}
         if held:
             logger.debug("The next sentence holds {}: {!r}", sorted(held), unit.text[:80])
             at = 0 if unit.position < first.position else 1

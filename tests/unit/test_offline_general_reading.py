@@ -473,3 +473,16 @@ def test_the_sentence_next_to_the_best_comes_with_it_when_it_holds_what_the_best
     asked = "how does a browser identify itself, through which header?"
     body = _body(compose_documents(asked, [hit], similarity).text)  # type: ignore[arg-type]
     assert "Python-urllib" not in body
+
+
+def test_a_neighbour_completes_the_best_sentence_with_the_code_it_announces() -> None:
+    hit = _hit(
+        "If you want each run to start afresh, change the call to:\n\n"
+        "```\nlogging.basicConfig(filename='example.log', filemode='w')\n```\n\n"
+        "The log file is then no longer appended to, so earlier messages are lost.\n"
+    )
+    question = "how do i make basicConfig overwrite the log file instead of appending to it"
+    similarity = _HeadingSimilarity(0.2, "no longer appended", 0.8, low=0.6)
+    body = _body(compose_documents(question, [hit], similarity).text)  # type: ignore[arg-type]
+    assert "filemode='w'" in body
+    assert body.index("filemode='w'") < body.index("no longer appended")
