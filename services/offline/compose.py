@@ -181,10 +181,12 @@ def _with_citation(sentence: str, marker: str) -> str:
 
 def sentence_texts(hit: dict[str, Any]) -> list[str]:
     """The texts a passage's sentences are scored by meaning as (`compose_documents`), to
-    embed them ahead (`prepared.py`): the same units, the same labels."""
+    embed them ahead (`prepared.py`): the same units, the same labels; and its section's
+    heading when that asks a question (`_answered_headings`)."""
     label = _meaning_label(hit)
     units = units_of(str(hit.get("text") or ""), set(), 0, 0)
-    return [_as_embedded(label, u.read) for u in units]
+    asking = _asking_heading(hit)
+    return [_as_embedded(label, u.read) for u in units] + ([asking] if asking else [])
 
 
 def _as_embedded(label: str, text: str) -> str:
@@ -1184,7 +1186,7 @@ def compose_documents(
     sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))
     whole = None
     if similarity is not None:
-        whole = similarity.similarities(question, [" ".join(c.unit.read for c in chosen)])[0]
+        whole = similarity.read_once(question, " ".join(c.unit.read for c in chosen))
     features = confidence_features(
         best, best_hit, chosen, needed, scored, kept, whole, _covered(own_terms, chosen)
     )

@@ -71,6 +71,12 @@ class SentenceSimilarity:
         vectors = self._vectors(sentences)
         return [float(v) for v in vectors @ query]
 
+    def read_once(self, question: str, text: str) -> float:
+        """The question's cosine to a text read once (an answer's sentences together), which
+        is neither kept in memory nor in the store: no other turn asks for it again."""
+        query = _unit(np.asarray(self._encoder.embed_query(question), dtype=np.float32))
+        return float(self._embed(text) @ query)
+
     def prepare(self, sentences: Sequence[str]) -> int:
         """Embed the sentences the store lacks and keep them there (not in memory: preparing a
         corpus must not push out what questions use). Returns how many were embedded."""

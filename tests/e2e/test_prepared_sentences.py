@@ -1,5 +1,6 @@
 """Ingestion prepares a document's sentences for offline answers (PREPARE_SENTENCES): the
-first question about a new document embeds only itself; without preparation it embeds them
+first question about a new document embeds no sentence, only itself and its answer read
+whole (for the confidence, never stored); without preparation it embeds them
 and answers from the same sentence (that prepared and computed vectors score alike:
 tests/integration/test_sentence_similarity.py). Real ingestion, the real local embedder,
 HTTP through the ASGI app."""

@@ -19,6 +19,7 @@ from services.offline.compose import (
     _rare_term_elsewhere,
     _unheard_names,
     compose_documents,
+    sentence_texts,
 )
 from services.offline.question import (
     counted_things,
@@ -432,6 +433,9 @@ class _HeadingSimilarity:
             for s in sentences
         ]
 
+    def read_once(self, question: str, text: str) -> float:
+        return self.similarities(question, [text])[0]
+
 
 def test_a_section_whose_heading_asks_the_question_answers_with_its_first_sentence() -> None:
     question = "how do i make a python script executable on linux"
@@ -447,6 +451,9 @@ def test_a_section_whose_heading_asks_the_question_answers_with_its_first_senten
         number=2,
         section="Windows FAQ > Tools",
     )
+    # The heading is embedded ahead with the section's sentences.
+    assert sentence_texts(faq)[-1] == "How do I make a Python script executable on Unix?"
+    assert not any(t.endswith("?") for t in sentence_texts(other))
     similarity = _HeadingSimilarity(0.9, "tools that make an executable", 0.6)
     answer = compose_documents(question, [other, faq], similarity)  # type: ignore[arg-type]
     assert _body(answer.text).startswith("You need to do two things")

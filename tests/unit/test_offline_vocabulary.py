@@ -28,6 +28,9 @@ class FixedSimilarity:
     def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
         return [self.value] * len(sentences)
 
+    def read_once(self, question: str, text: str) -> float:
+        return self.similarities(question, [text])[0]
+
 
 def test_a_word_known_elsewhere_in_the_knowledge_base_does_not_block_the_answer() -> None:
     question = "what time do the nightly kpi jobs run"
@@ -100,6 +103,9 @@ class FavouringSimilarity:
 
     def similarities(self, question: str, sentences: Sequence[str]) -> list[float]:
         return [self.high if self.favoured in s else self.low for s in sentences]
+
+    def read_once(self, question: str, text: str) -> float:
+        return self.similarities(question, [text])[0]
 
 
 ETA_PASSAGE = {
