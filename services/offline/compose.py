@@ -556,8 +556,10 @@ def _with_complement(
     chosen: list[Scored], scored: list[Scored], terms: set[str], bar: float
 ) -> list[Scored]:
     """The chosen sentences with the sentence next to the first one (before or after it, in
-    its own section) when that one holds question words the first lacks and has evidence of
-    at least `bar`: the two make one statement ("By default urllib identifies itself as
+    its own section) when that one holds question words the first lacks, and its heading
+    does not hold either (the topic: "Passwords are ..." adds nothing to "Minimum length
+    ..." under "Password Policy"), and has evidence of at least `bar`: the two make one
+    statement ("By default urllib identifies itself as
     Python-urllib/x.y" before "The way a browser identifies itself is through the User-Agent
     header", for "what User-Agent does urllib send by default?"). The code a sentence
     announces is part of what it says ("..., by changing the call to:" and
@@ -566,7 +568,7 @@ def _with_complement(
     if not chosen:
         return chosen
     first = chosen[0].unit
-    missing = {t for t in terms if match(t, first.stems) == 0.0}
+    missing = {t for t in terms if match(t, first.stems) == 0.0 and t not in first.context}
     if not missing:
         return chosen
     taken = {id(c.unit) for c in chosen}

@@ -476,6 +476,10 @@ def test_the_sentence_next_to_the_best_comes_with_it_when_it_holds_what_the_best
     body = _body(compose_documents(question, [hit], similarity).text)  # type: ignore[arg-type]
     # In the document's order: the sentence before, then the best one.
     assert body.index("Python-urllib/3.11") < body.index("through the User-Agent header")
+    # A word the best one's heading holds is no word it lacks: the heading names the topic.
+    titled = {**hit, "section": "Fetching URLs > Headers of urllib by default"}
+    body = _body(compose_documents(question, [titled], similarity).text)  # type: ignore[arg-type]
+    assert "Python-urllib" not in body
     # A neighbour holding no word the best one lacks is not brought in for that.
     asked = "how does a browser identify itself, through which header?"
     body = _body(compose_documents(asked, [hit], similarity).text)  # type: ignore[arg-type]
