@@ -278,7 +278,7 @@ def _leg_strength(hit: dict[str, Any]) -> tuple[float, float, float]:
 #: of the dev splits of every corpus but the held-out one, each corpus weighing the same
 #: (`python -m bench.confidence_fit`, which also prints how each recorded feature separates
 #: right from wrong, and each corpus's figure when the model is fitted without it). Round 20:
-#: 0.71 on average left out, against 0.63 for the best sentence's meaning with its passage's
+#: 0.71 on average left out, against 0.60 for the best sentence's meaning with its passage's
 #: place, the model before it. The caps below still apply.
 CONFIDENCE_BIAS = -1.91
 CONFIDENCE_WEIGHTS: dict[str, float] = {"margin": 3.16, "whole": 3.09, "covered": 1.45}
