@@ -203,9 +203,14 @@ def _meaning_label(hit: dict[str, Any]) -> str:
     return _section_label({**hit, "section": _PAGE_HEADING.sub("", str(hit.get("section") or ""))})
 
 
+def _heading_parts(hit: dict[str, Any]) -> list[str]:
+    """A passage's section path, outermost heading first ("A > B" -> ["A", "B"])."""
+    return [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+
+
 def _section_label(hit: dict[str, Any]) -> str:
     title = str(hit.get("title") or "Untitled")
-    parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+    parts = _heading_parts(hit)
     if parts and parts[0].casefold() == title.casefold():
         parts = parts[1:]
     return ", ".join([title, " > ".join(parts)] if parts else [title])
@@ -221,7 +226,7 @@ def _section_name(hit: dict[str, Any]) -> str | None:
     manual's entry for a setting or a command, whose sentences describe the thing without
     naming it ("Use this to avoid the 'Pygments not found' warning" under
     `syntax_highlight`)."""
-    parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+    parts = _heading_parts(hit)
     if len(parts) < 2:  # a document's only heading is its title, not an entry
         return None
     heading = parts[-1].strip("`'\"*")
@@ -904,7 +909,7 @@ ASKING_HEADING_MATCH = 0.8
 
 def _asking_heading(hit: dict[str, Any]) -> str | None:
     """The heading of a passage's own section when it asks a question, else None."""
-    parts = [p.strip() for p in str(hit.get("section") or "").split(" > ") if p.strip()]
+    parts = _heading_parts(hit)
     return parts[-1] if parts and _is_question(parts[-1]) else None
 
 

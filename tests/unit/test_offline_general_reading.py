@@ -437,6 +437,11 @@ class _HeadingSimilarity:
         return self.similarities(question, [text])[0]
 
 
+def _said(question: str, hits: list[dict[str, Any]], similarity: _HeadingSimilarity) -> str:
+    """The answer's body, composed with `similarity` standing in for the embedder."""
+    return _body(compose_documents(question, hits, similarity).text)  # type: ignore[arg-type]
+
+
 def test_a_section_whose_heading_asks_the_question_answers_with_its_first_sentence() -> None:
     question = "how do i make a python script executable on linux"
     faq = _hit(
@@ -455,13 +460,12 @@ def test_a_section_whose_heading_asks_the_question_answers_with_its_first_senten
     assert sentence_texts(faq)[-1] == "How do I make a Python script executable on Unix?"
     assert not any(t.endswith("?") for t in sentence_texts(other))
     similarity = _HeadingSimilarity(0.9, "tools that make an executable", 0.6)
-    answer = compose_documents(question, [other, faq], similarity)  # type: ignore[arg-type]
-    assert _body(answer.text).startswith("You need to do two things")
+    assert _said(question, [other, faq], similarity).startswith("You need to do two things")
     # A heading asking something else, or one that asks nothing, gives its section no credit.
     for weak, section in ((0.7, faq["section"]), (0.9, "Library FAQ > Executable scripts")):
         similarity = _HeadingSimilarity(weak, "tools that make an executable", 0.6)
-        plain = compose_documents(question, [other, dict(faq, section=section)], similarity)  # type: ignore[arg-type]
-        assert _body(plain.text).startswith("See the list of tools")
+        plain = _said(question, [other, dict(faq, section=section)], similarity)
+        assert plain.startswith("See the list of tools")
 
 
 def test_the_sentence_next_to_the_best_comes_with_it_when_it_holds_what_the_best_lacks() -> None:
@@ -473,16 +477,16 @@ def test_the_sentence_next_to_the_best_comes_with_it_when_it_holds_what_the_best
     )
     question = "what User-Agent does urllib send by default?"
     similarity = _HeadingSimilarity(0.2, "User-Agent header", 0.8, low=0.45)
-    body = _body(compose_documents(question, [hit], similarity).text)  # type: ignore[arg-type]
+    body = _said(question, [hit], similarity)
     # In the document's order: the sentence before, then the best one.
     assert body.index("Python-urllib/3.11") < body.index("through the User-Agent header")
     # A word the best one's heading holds is no word it lacks: the heading names the topic.
     titled = {**hit, "section": "Fetching URLs > Headers of urllib by default"}
-    body = _body(compose_documents(question, [titled], similarity).text)  # type: ignore[arg-type]
+    body = _said(question, [titled], similarity)
     assert "Python-urllib" not in body
     # A neighbour holding no word the best one lacks is not brought in for that.
     asked = "how does a browser identify itself, through which header?"
-    body = _body(compose_documents(asked, [hit], similarity).text)  # type: ignore[arg-type]
+    body = _said(asked, [hit], similarity)
     assert "Python-urllib" not in body
 
 
@@ -494,6 +498,6 @@ def test_a_neighbour_completes_the_best_sentence_with_the_code_it_announces() ->
     )
     question = "how do i make basicConfig overwrite the log file instead of appending to it"
     similarity = _HeadingSimilarity(0.2, "no longer appended", 0.8, low=0.6)
-    body = _body(compose_documents(question, [hit], similarity).text)  # type: ignore[arg-type]
+    body = _said(question, [hit], similarity)
     assert "filemode='w'" in body
     assert body.index("filemode='w'") < body.index("no longer appended")
