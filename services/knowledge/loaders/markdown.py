@@ -20,6 +20,11 @@ from services.knowledge.loaders.common import (
     metadata_value,
     parse_date,
 )
+from services.knowledge.loaders.directives import (
+    LITERAL_DIRECTIVES,
+    RENDERING_DIRECTIVES,
+    directive_label,
+)
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.shared.errors import InvalidDocument
 
@@ -120,7 +125,7 @@ class MarkdownLoader:
         front, body = split_front_matter(name, text)
 
         builder = SectionBuilder()
-        _parse_body(body, builder)
+        _parse_body(rendered_markup(body), builder)
 
         title_value = metadata_value(front.get("title"))
         title = inline_text(title_value) if title_value else None
@@ -189,6 +194,111 @@ def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     front = {str(key).strip().lower(): value for key, value in loaded.items()}
     return front, text[closing.end() :].lstrip("\n")
+
+
+#: A MyST directive ("```{note}", ":::{admonition} Title"): its indent, fence, name, argument.
+_DIRECTIVE_OPEN = re.compile(r"^( {0,3})(`{3,}|:{3,})\{([A-Za-z0-9][\w:+.-]*)\}[ \t]*(.*?)\s*$")
+#: A directive's options: a YAML block between "---" lines, or ":name: value" lines.
+_DIRECTIVE_OPTION = re.compile(r"^\s*:[\w-]+:(?:\s|$)")
+#: A MyST target ("(labels/line-length)="): an anchor for links, which a renderer hides.
+_TARGET = re.compile(r"^ {0,3}\([^()\s]+\)=\s*$")
+#: A MyST role ("{doc}`the_basics`", "{ref}`the flag <labels/exit-code>`").
+_ROLE = re.compile(r"\{([A-Za-z][\w:+.-]*)\}`([^`\n]+)`")
+#: Roles that link to a page or a section: rendered as the link's text, not as code.
+_LINK_ROLES = frozenset(("doc", "ref", "numref", "term", "any", "download"))
+_EMBEDDED_TARGET = re.compile(r"\s*<[^<>]*>$")
+#: Directives inside directives are read this deep; deeper content is kept as it is.
+MAX_DIRECTIVE_DEPTH = 8
+
+
+def rendered_markup(body: str) -> str:
+    """`body` with the markup a renderer hides or turns into text written as that text:
+    HTML comments and MyST targets go; MyST roles read as their text; a MyST directive
+    either goes (a table of contents, an include, an image: `RENDERING_DIRECTIVES`), stays
+    code (`LITERAL_DIRECTIVES`), or is its content as Markdown after the label a rendered
+    page shows ("Note: ...", an admonition's title). Code blocks are left as they are."""
+    return "\n".join(_rendered_lines(body.split("\n"), 0))
+
+
+def _rendered_lines(lines: list[str], depth: int) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        directive = _DIRECTIVE_OPEN.match(line)
+        if directive is not None:
+            end = _closing(lines, i + 1, directive.group(2))
+            out.extend(_directive(directive, lines[i + 1 : end], depth))
+            i = end + 1
+            continue
+        fence = _FENCE_OPEN.match(line)
+        if fence is not None:  # ordinary code: copied as it is, fence lines included
+            end = _closing(lines, i + 1, fence.group(1))
+            out.extend(lines[i : end + 1])
+            i = end + 1
+            continue
+        if "<!--" in line:
+            line, i = _without_comment(lines, i)
+            out.append(line)
+            continue
+        if not _TARGET.match(line):
+            out.append(_ROLE.sub(_role_text, line))
+        i += 1
+    return out
+
+
+def _closing(lines: list[str], start: int, fence: str) -> int:
+    """The index of the line closing `fence` (at least as long, nothing else), or the end."""
+    for j in range(start, len(lines)):
+        stripped = lines[j].strip()
+        if len(stripped) >= len(fence) and stripped == fence[0] * len(stripped):
+            return j
+    return len(lines)
+
+
+def _directive(opened: re.Match[str], body: list[str], depth: int) -> list[str]:
+    name, argument = opened.group(3).lower(), opened.group(4)
+    if body and body[0].strip() == "---":  # options as YAML
+        end = next((j for j in range(1, len(body)) if body[j].strip() == "---"), len(body))
+        body = body[end + 1 :]
+    while body and _DIRECTIVE_OPTION.match(body[0]):
+        body = body[1:]
+    if name in RENDERING_DIRECTIVES:
+        return []
+    if name in LITERAL_DIRECTIVES:
+        return ["```" + argument, *body, "```"]
+    content = _rendered_lines(body, depth + 1) if depth < MAX_DIRECTIVE_DEPTH else body
+    label = directive_label(name, argument)
+    first = next((j for j, line in enumerate(content) if line.strip()), None)
+    if label.endswith(":") and first is not None and not _NOT_PARAGRAPH.match(content[first]):
+        # "Note: The text ...": the label opens the paragraph, as a rendered page reads
+        content = [*content[:first], f"{label} {content[first].lstrip()}", *content[first + 1 :]]
+    elif label:
+        content = [label, "", *content]
+    return ["", *content, ""]
+
+
+def _role_text(role: re.Match[str]) -> str:
+    name, text = role.group(1).lower(), role.group(2)
+    if name.rpartition(":")[2] in _LINK_ROLES:
+        return _EMBEDDED_TARGET.sub("", text) or text
+    return f"`{text}`"
+
+
+def _without_comment(lines: list[str], i: int) -> tuple[str, int]:
+    """Line `i` without its HTML comments (one may run over the lines below); returns the
+    text left and the index of the next line to read. An unclosed "<!--" is left as text."""
+    kept, line, j = "", lines[i], i
+    while "<!--" in line:
+        before, _, rest = line.partition("<!--")
+        k = j
+        while "-->" not in rest and k + 1 < len(lines):
+            k += 1
+            rest += "\n" + lines[k]
+        if "-->" not in rest:  # never closed: no comment ("<!--" quoted in a sentence)
+            break
+        kept, line, j = kept + before, rest.partition("-->")[2], k
+    return kept + line, j + 1
 
 
 def _parse_body(body: str, builder: SectionBuilder) -> None:

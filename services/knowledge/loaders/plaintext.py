@@ -47,6 +47,11 @@ from services.knowledge.loaders.common import (
     leads_out,
     tidy_text,
 )
+from services.knowledge.loaders.directives import (
+    LITERAL_DIRECTIVES,
+    RENDERING_DIRECTIVES,
+    directive_label,
+)
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
 
 TEXT_EXTENSIONS = (".txt", ".text", ".rst")
@@ -55,36 +60,6 @@ MAX_TITLE_CHARS = 80
 #: Directives inside directives are read this deep; deeper content is kept as it is.
 MAX_DIRECTIVE_DEPTH = 8
 
-# Directives that steer the rendering and carry no text of their own: dropped whole.
-RENDERING_DIRECTIVES = frozenset(
-    (
-        "include",
-        "contents",
-        "sectnum",
-        "section-numbering",
-        "header",
-        "footer",
-        "raw",
-        "class",
-        "role",
-        "default-role",
-        "title",
-        "meta",
-        "target-notes",
-        "image",
-        "highlight",
-        "index",
-    )
-)
-ADMONITIONS = frozenset(
-    ("attention", "caution", "danger", "error", "hint", "important", "note", "tip", "warning")
-)
-# Directives whose argument is a title worth keeping as text.
-TITLED_DIRECTIVES = frozenset(
-    ("admonition", "topic", "sidebar", "rubric", "table", "csv-table", "list-table")
-)
-# Directives whose content is code: kept verbatim, never read as markup.
-LITERAL_DIRECTIVES = frozenset(("code", "code-block", "sourcecode", "parsed-literal", "math"))
 
 _ADORNMENT = re.compile(r"^([=\-~^\"'*+#`])\1+[ \t]*$")
 _EXPLICIT = re.compile(r"^(\s*)\.\.(?:\s+(.*))?$")
@@ -235,7 +210,7 @@ def _explicit_block(block: list[str], depth: int) -> list[_Line]:
     body = block[1:]
     while body and _OPTION.match(body[0]):
         body = body[1:]
-    label = _directive_label(name, argument)
+    label = directive_label(name, argument)
     kept = [_Line(indent + label, markup=False)] if label else []
     literal = name in LITERAL_DIRECTIVES
     if literal:
@@ -264,14 +239,6 @@ def _explicit_text(head: str) -> str:
         return head[label.end() :].lstrip()
     name, _, address = head.partition(":")
     return f"{name.lstrip('_').strip('`')}: {address.strip()}" if name != "__" else address.strip()
-
-
-def _directive_label(name: str, argument: str) -> str:
-    if name in ADMONITIONS:
-        return f"{name.capitalize()}: {argument}".rstrip()
-    if name in TITLED_DIRECTIVES:
-        return argument
-    return ""
 
 
 # --- inline markup -----------------------------------------------------------------------------
