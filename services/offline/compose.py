@@ -23,7 +23,7 @@ from loguru import logger
 from services.knowledge.spelling import closest_term, english_words
 from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.conflicts import MAX_COMPARED, disagreement, same_subject_by
-from services.offline.places import about_other_countries, asked_countries
+from services.offline.places import about_other_countries, asked_countries, country_stems
 from services.offline.question import (
     INTENT_HISTORY,
     INTENT_WHO,
@@ -444,6 +444,23 @@ _CONTINUING = re.compile(
     re.IGNORECASE,
 )
 
+#: A sentence naming, within its first words, a thing by "this", "these" or "those" ("The
+#: `--fast` flag turns off this check"), or by "that" after a preposition ("pass it to that
+#: file"; after a verb or a noun "that" mostly joins a clause: "note that", "files that
+#: match"): the thing is in the sentence before. Not a demonstrative standing alone ("use
+#: this to ...", "those listed here", "this means": `_CONTINUING`'s), one naming the text
+#: itself ("this page"), or one a colon follows ("follow this policy: ..." points ahead).
+_POINTS_BACK = re.compile(
+    r"^(?:\S+\s+){0,8}?(?:(?:this|these|those)|(?:to|of|for|from|with|on|at|by|into|about)"
+    r"\s+that)\s+(?!(?:is|are|was|were|will|would|can|could|may|might|must|should|means?|"
+    r"meant|way|document|page|section|chapter|guide|tutorial|howto|manual|article|example|one|"
+    r"ones|time|case|the|a|an|you|it|its|we|they|he|she|i|there|this|these|those|your|our|"
+    r"their|all|any|some|no|each|every|if|when|only|not|to|for|in|on|with|by|as|at|of|from|"
+    r"and|or|but|into|\w+ed)\b)[a-z][\w-]*[^:]*$",
+    re.IGNORECASE,
+)
+
+
 #: A sentence holding at most this many words of its own beyond the question's only
 #: restates what was asked ("Transactions do not nest."): the next one says what to do.
 ECHO_NOVEL_STEMS = 3
@@ -527,7 +544,10 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
         if (
             index == 0
             and antecedent is not None
-            and _CONTINUING.match(item.unit.text) is not None
+            and (
+                _CONTINUING.match(item.unit.text) is not None
+                or _POINTS_BACK.match(item.unit.text) is not None
+            )
             and not _is_question(antecedent.unit.text)
             and id(antecedent.unit) not in taken
         ):
@@ -707,6 +727,19 @@ def _foreign(absent: Sequence[str], question: str) -> list[str]:
     FOREIGN_TERM_PENALTY)."""
     typed = {stem(w.lower()): w.lower() for w in _WORD.findall(question)}
     return [typed[t] for t in absent if t in typed and is_foreign(typed[t])]
+
+
+#: A word typed with a capital inside a sentence ("set up black in the Zed editor", "hook it
+#: into Spyder"): a name, whether or not it is also an English word ("zed", "helix").
+_PROPER_NAME = re.compile(r"(?<![.!?:;\s])(?<!^)\s+([A-Z][a-z]+[A-Za-z]*)\b")
+
+
+def _proper_names(message: str) -> set[str]:
+    """The stems of the names `message` capitalises inside a sentence (`_PROPER_NAME`), not
+    after a sentence's end, not "I", and no country's (a place the question is set in, which
+    the documents may write as a code: `places.py`)."""
+    found = {stem(name.lower()) for name in _PROPER_NAME.findall(message) if len(name) >= 3}
+    return found - country_stems()
 
 
 #: A name of code as people type it: with "_" or "." inside ("isolation_level",
@@ -1062,11 +1095,16 @@ def compose_documents(
         common = _common_stems(question)
         absent = [t for t in absent if t not in common and t not in introduced]
     needed += ABSENT_TERM_PENALTY * len(absent)
-    foreign = _foreign(absent, question) + [
-        name
-        for name in _unheard_names(_own(question, borrowed), kept, known)
-        if stem(name.lower()) not in introduced
-    ]
+    names = _proper_names(message)
+    foreign = (
+        _foreign(absent, question)
+        + [t for t in absent if t in names]
+        + [
+            name
+            for name in _unheard_names(_own(question, borrowed), kept, known)
+            if stem(name.lower()) not in introduced
+        ]
+    )
     if foreign:
         logger.debug("Named nowhere in the knowledge base: {}", foreign)
         needed += FOREIGN_TERM_PENALTY

@@ -75,6 +75,13 @@ def _codes_by_name() -> dict[str, str]:
 
 
 @functools.cache
+def country_stems() -> frozenset[str]:
+    """The stems of the words of every country's name ("portug", "netherland", "kingdom"):
+    a country is a place the question is set in, read by the rules of this module."""
+    return frozenset(stem(word) for name in _codes_by_name() for word in words(name))
+
+
+@functools.cache
 def _named_pattern() -> re.Pattern[str]:
     names = sorted(_codes_by_name(), key=len, reverse=True)
     alternatives = "|".join(re.escape(n) for n in names)

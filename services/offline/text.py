@@ -214,12 +214,25 @@ def bound_stems(text: str) -> set[str]:
     return {stem(word) for word, pattern in BOUND_PHRASES if pattern.search(text)}
 
 
+#: A word typed as a name: a command-line option ("--fast", "-q") or code in backquotes
+#: ("`fast`").
+_TYPED_AS_NAME = re.compile(r"(?<![\w-])--?([A-Za-z][\w-]*)|`([^`\s]+)`")
+
+
+def named_words(text: str) -> set[str]:
+    """The words `text` types as names (`_TYPED_AS_NAME`): "--fast" names an option, it does
+    not ask how fast."""
+    return {w for found in _TYPED_AS_NAME.findall(text) for w in words(" ".join(found))}
+
+
 def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning, in order, without repeats ("every 90 days"
-    counts as "periodically 90", "at least 14" as "minimum 14")."""
+    counts as "periodically 90", "at least 14" as "minimum 14"). A word typed as a name
+    (`named_words`: "--fast") carries meaning even when it is a stop or question word."""
     seen: dict[str, None] = {}
+    named = named_words(text) if "-" in text or "`" in text else set()
     for word in words(as_bounds(as_periodic(without_filler(text)))):
-        if word in STOP or (len(word) < 2 and not word.isdigit()):
+        if (word in STOP and word not in named) or (len(word) < 2 and not word.isdigit()):
             continue
         seen.setdefault(stem(word), None)
     return list(seen)

@@ -223,6 +223,24 @@ def test_a_lead_that_points_back_comes_after_the_sentence_it_points_to() -> None
     assert "That means" in answer
 
 
+def test_a_sentence_naming_this_thing_comes_after_the_sentence_that_says_what_it_is() -> None:
+    hit = _hit(
+        "Each run formats the code, then performs an AST safety check on the result. "
+        "The --quick flag turns off this check and the --careful flag enables it. "
+        "Output is written in place."
+    )
+    answer = _body(compose_documents("what does the --quick flag turn off?", [hit]).text)
+    assert answer.startswith("Each run formats the code, then performs an AST safety check")
+    assert "turns off this check" in answer
+    # "this page" names the text, not something said before
+    hit = _hit(
+        "Sorting is stable. "
+        "On this page the --quick flag is described; it turns off the safety check."
+    )
+    answer = _body(compose_documents("what does the --quick flag turn off?", [hit]).text)
+    assert answer.startswith("On this page")
+
+
 def test_a_sentence_ends_inside_a_closing_bracket_or_quote() -> None:
     units = units_of(
         '(See the commit document.) The journal is hot. He said "stop." It ended.', set(), 0, 0

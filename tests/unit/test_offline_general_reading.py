@@ -16,6 +16,7 @@ from services.offline.compose import (
     _CONTINUING,
     UNTYPED_CONFIDENCE_CAP,
     _answering,
+    _proper_names,
     _rare_term_elsewhere,
     _unheard_names,
     compose_documents,
@@ -169,6 +170,27 @@ def test_a_question_naming_code_no_passage_holds_is_not_answered() -> None:
     )
     assert compose_documents("how do i create a table in sqlite?", [hit]).found
     assert not compose_documents("how do i create an FTS5 table in sqlite?", [hit]).found
+
+
+def test_a_name_typed_with_a_capital_is_a_name_even_when_it_is_an_english_word() -> None:
+    assert _proper_names("how do I set up black in the Zed editor (or Helix)?") == {"zed", "helix"}
+    # a sentence's first word, "I" and a word after a sentence's end are no names
+    assert _proper_names("Black says no. Which flag? I think Wing works") == {"wing"}
+    hit = _hit(
+        "Editor integration: PyCharm runs the formatter on save. "
+        "Wing IDE supports the formatter through its preference settings on save."
+    )
+    # "zed" is an English word, so only its capital says it names something the knowledge
+    # base never mentions
+    assert compose_documents("how do i set up the formatter in the zed editor?", [hit]).found
+    assert not compose_documents("how do i set up the formatter in the Zed editor?", [hit]).found
+
+
+def test_an_option_typed_as_such_is_what_the_question_is_about() -> None:
+    # "fast" alone asks how fast; "--fast" names an option
+    assert content_stems("how fast is it?") == []
+    assert content_stems("what does --fast actually skip?") == ["fast", "skip"]
+    assert content_stems("what does `now` do?") == ["now"]
 
 
 # --- what kind of fact is asked for ---------------------------------------------------------
