@@ -221,29 +221,37 @@ def _section_label(hit: dict[str, Any]) -> str:
 _MARKUP_NAME = re.compile(r"(?:--?|:|\\)[A-Za-z][\w-]*:?")
 
 
-def _section_name(hit: dict[str, Any]) -> str | None:
-    """The name a passage's own section is about, when its heading is one code-like name: a
-    manual's entry for a setting or a command, whose sentences describe the thing without
-    naming it ("Use this to avoid the 'Pygments not found' warning" under
-    `syntax_highlight`)."""
+#: Names a heading lists for one entry: "-l, --line-length", "--fast / --safe".
+_NAME_LIST = re.compile(r",\s*|\s+/\s+")
+
+
+def _section_names(hit: dict[str, Any]) -> list[str]:
+    """The names a passage's own section is about, when its heading is one code-like name or
+    a list of options (a command-line manual's "-l, --line-length"): a manual's entry for a
+    setting or a command, whose sentences describe the thing without naming it ("Use this to
+    avoid the 'Pygments not found' warning" under `syntax_highlight`; "The default is 88."
+    under "-l, --line-length")."""
     parts = _heading_parts(hit)
     if len(parts) < 2:  # a document's only heading is its title, not an entry
-        return None
+        return []
     heading = parts[-1].strip("`'\"*")
-    if not heading or any(c.isspace() for c in heading):
-        return None
-    if _MARKUP_NAME.fullmatch(heading) or _CODE_NAME.fullmatch(heading):
-        return heading
-    return None
+    if not heading:
+        return []
+    if not any(c.isspace() for c in heading):
+        return [heading] if _MARKUP_NAME.fullmatch(heading) or _CODE_NAME.fullmatch(heading) else []
+    names = [name.strip("`") for name in _NAME_LIST.split(heading)]
+    if len(names) > 1 and all(_MARKUP_NAME.fullmatch(n) and n.startswith("-") for n in names):
+        return names
+    return []
 
 
 def _named(sentence: str, hit: dict[str, Any], said: str) -> str:
-    """The sentence led by the name of its passage's section (`_section_name`) when neither
-    the question nor the answer says it: the name is what a reader types next."""
-    name = _section_name(hit)
-    if name is None or name.casefold() in said.casefold():
+    """The sentence led by the names of its passage's section (`_section_names`) when neither
+    the question nor the answer says one of them: the name is what a reader types next."""
+    names = _section_names(hit)
+    if not names or any(name.casefold() in said.casefold() for name in names):
         return sentence
-    return f"`{name}`: {sentence}"
+    return f"{', '.join(f'`{name}`' for name in names)}: {sentence}"
 
 
 def _source_line(hit: dict[str, Any]) -> str:

@@ -271,6 +271,13 @@ def test_a_sentence_under_a_heading_naming_a_setting_is_led_by_the_name() -> Non
     for heading in ("--report", ":acronym:", "\\oldstylenums", "latex209.cfg"):
         hit = _hit(text, section=f"Manual > {heading}")
         assert _body(compose_documents(question, [hit]).text).startswith(f"`{heading}`: ")
+    # a command-line manual's entry lists the option's forms
+    for heading in ("-r, --report", "--report / --quiet"):
+        hit = _hit(text, section=f"Manual > Options > {heading}")
+        forms = ", ".join(f"`{form}`" for form in heading.replace(" / ", ", ").split(", "))
+        assert _body(compose_documents(question, [hit]).text).startswith(f"{forms}: Report")
+    hit = _hit(text, section="Manual > Reporting, levels")  # words, not options
+    assert _body(compose_documents(question, [hit]).text).startswith("Report")
 
 
 def test_a_sentence_stating_a_count_of_what_is_counted_ranks_higher() -> None:
