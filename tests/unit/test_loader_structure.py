@@ -805,6 +805,15 @@ def test_myst_markup_reads_as_a_rendered_page_does(loader: FileLoader) -> None:
     assert "A  visible word. Typing `<!--` opens an HTML comment." in stored
 
 
+def test_html_comments_go_wherever_they_close_and_an_unclosed_one_is_text() -> None:
+    from services.knowledge.loaders.markdown import rendered_markup
+
+    assert rendered_markup("x <!-- a --> y <!-- b\nc\nd --> e\nf") == "x  y  e\nf"
+    assert rendered_markup("a <!-- b\n" * 3) == "a <!-- b\n" * 3
+    # many unclosed comments are read in one pass (each once scanned the rest of the file)
+    assert rendered_markup("a <!-- b\n" * 50_000).count("<!--") == 50_000
+
+
 def test_rest_version_notes_and_see_also_keep_sphinx_labels(loader: FileLoader) -> None:
     data = (
         b"Guide\n=====\n\n.. versionadded:: 3.2 The *key* argument.\n\n"

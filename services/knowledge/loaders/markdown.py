@@ -222,6 +222,7 @@ def rendered_markup(body: str) -> str:
 
 def _rendered_lines(lines: list[str], depth: int) -> list[str]:
     out: list[str] = []
+    closing: list[int] | None = None  # see `_without_comment`, made when first needed
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -238,7 +239,9 @@ def _rendered_lines(lines: list[str], depth: int) -> list[str]:
             i = end + 1
             continue
         if "<!--" in line:
-            line, i = _without_comment(lines, i)
+            if closing is None:
+                closing = _closing_comments(lines)
+            line, i = _without_comment(lines, i, closing)
             out.append(line)
             continue
         if not _TARGET.match(line):
@@ -285,20 +288,29 @@ def _role_text(role: re.Match[str]) -> str:
     return f"`{text}`"
 
 
-def _without_comment(lines: list[str], i: int) -> tuple[str, int]:
+def _without_comment(lines: list[str], i: int, closing: list[int]) -> tuple[str, int]:
     """Line `i` without its HTML comments (one may run over the lines below); returns the
-    text left and the index of the next line to read. An unclosed "<!--" is left as text."""
+    text left and the index of the next line to read. An unclosed "<!--" is left as text.
+    `closing[j]`: the first line from `j` on holding "-->" (`len(lines)` for none), so a
+    file of unclosed comments is read once, not once per comment."""
     kept, line, j = "", lines[i], i
     while "<!--" in line:
         before, _, rest = line.partition("<!--")
-        k = j
-        while "-->" not in rest and k + 1 < len(lines):
-            k += 1
-            rest += "\n" + lines[k]
-        if "-->" not in rest:  # never closed: no comment ("<!--" quoted in a sentence)
-            break
-        kept, line, j = kept + before, rest.partition("-->")[2], k
+        if "-->" not in rest:
+            k = closing[j + 1]
+            if k == len(lines):  # never closed: no comment ("<!--" quoted in a sentence)
+                break
+            rest, j = lines[k], k
+        kept, line = kept + before, rest.partition("-->")[2]
     return kept + line, j + 1
+
+
+def _closing_comments(lines: list[str]) -> list[int]:
+    """For each line index (and one past the end), the first line from it holding "-->"."""
+    closing = [len(lines)] * (len(lines) + 1)
+    for j in range(len(lines) - 1, -1, -1):
+        closing[j] = j if "-->" in lines[j] else closing[j + 1]
+    return closing
 
 
 def _parse_body(body: str, builder: SectionBuilder) -> None:
