@@ -452,21 +452,28 @@ _CONTINUING = re.compile(
     re.IGNORECASE,
 )
 
-#: A sentence naming, within its first words, a thing by "this", "these" or "those" ("The
-#: `--fast` flag turns off this check"), or by "that" after a preposition ("pass it to that
-#: file"; after a verb or a noun "that" mostly joins a clause: "note that", "files that
-#: match"): the thing is in the sentence before. Not a demonstrative standing alone ("use
-#: this to ...", "those listed here", "this means": `_CONTINUING`'s), one naming the text
-#: itself ("this page"), or one a colon follows ("follow this policy: ..." points ahead).
+#: A sentence naming, within its first words, a thing by "this", "that", "these" or "those"
+#: ("The `--fast` flag turns off this check"; "Afterwards, you can pass that file to ..."):
+#: group 1 is the thing's noun. Not a demonstrative standing alone ("use this to ...",
+#: "those listed here", "this means": `_CONTINUING`'s), one naming the text itself ("this
+#: page"), or one a colon follows ("follow this policy: ..." points ahead).
 _POINTS_BACK = re.compile(
-    r"^(?:\S+\s+){0,8}?(?:(?:this|these|those)|(?:to|of|for|from|with|on|at|by|into|about)"
-    r"\s+that)\s+(?!(?:is|are|was|were|will|would|can|could|may|might|must|should|means?|"
-    r"meant|way|document|page|section|chapter|guide|tutorial|howto|manual|article|example|one|"
-    r"ones|time|case|the|a|an|you|it|its|we|they|he|she|i|there|this|these|those|your|our|"
-    r"their|all|any|some|no|each|every|if|when|only|not|to|for|in|on|with|by|as|at|of|from|"
-    r"and|or|but|into|\w+ed)\b)[a-z][\w-]*[^:]*$",
+    r"^(?:\S+\s+){0,8}?(?:this|that|these|those)\s+(?!(?:is|are|was|were|will|would|can|"
+    r"could|may|might|must|should|means?|meant|way|document|page|section|chapter|guide|"
+    r"tutorial|howto|manual|article|example|one|ones|time|case|the|a|an|you|it|its|we|they|"
+    r"he|she|i|there|this|these|those|your|our|their|all|any|some|no|each|every|if|when|only|"
+    r"not|to|for|in|on|with|by|as|at|of|from|and|or|but|into|\w+ed)\b)([a-z][\w-]*)[^:]*$",
     re.IGNORECASE,
 )
+
+
+def _points_back_to(sentence: str, antecedent: Unit) -> bool:
+    """Whether `sentence` names a thing by a demonstrative (`_POINTS_BACK`) that the sentence
+    before names too ("this check" after "... performs an AST safety check ..."; "that file"
+    after "... into a file usually called ..."): a noun said again is what "that" stands for,
+    where "note that people ..." only joins a clause."""
+    found = _POINTS_BACK.match(sentence)
+    return found is not None and stem(found.group(1).lower()) in antecedent.stems
 
 
 #: A sentence holding at most this many words of its own beyond the question's only
@@ -554,7 +561,7 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
             and antecedent is not None
             and (
                 _CONTINUING.match(item.unit.text) is not None
-                or _POINTS_BACK.match(item.unit.text) is not None
+                or _points_back_to(item.unit.text, antecedent.unit)
             )
             and not _is_question(antecedent.unit.text)
             and id(antecedent.unit) not in taken

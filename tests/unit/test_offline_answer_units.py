@@ -232,6 +232,20 @@ def test_a_sentence_naming_this_thing_comes_after_the_sentence_that_says_what_it
     answer = _body(compose_documents("what does the --quick flag turn off?", [hit]).text)
     assert answer.startswith("Each run formats the code, then performs an AST safety check")
     assert "turns off this check" in answer
+    # "that" + a noun the sentence before says is a demonstrative too ...
+    hit = _hit(
+        "Put the commit ids into a file called .ignore-revs at the root. "
+        "Afterwards, you can pass that file to the blame command to skip those commits."
+    )
+    answer = _body(compose_documents("how do i skip commits in the blame command?", [hit]).text)
+    assert answer.startswith("Put the commit ids into a file called .ignore-revs")
+    # ... but "that" joining a clause points nowhere
+    hit = _hit(
+        "Put the commit ids into a list at the root. "
+        "Afterwards, note that commands of the blame kind skip those commits."
+    )
+    answer = _body(compose_documents("which commands skip the commits?", [hit]).text)
+    assert answer.startswith("Afterwards, note that commands")
     # "this page" names the text, not something said before
     hit = _hit(
         "Sorting is stable. "
