@@ -810,6 +810,9 @@ def test_html_comments_go_wherever_they_close_and_an_unclosed_one_is_text() -> N
 
     assert rendered_markup("x <!-- a --> y <!-- b\nc\nd --> e\nf") == "x  y  e\nf"
     assert rendered_markup("a <!-- b\n" * 3) == "a <!-- b\n" * 3
+    # a backslash ending a line of text is a line break, in code it stays
+    assert rendered_markup("`latest` tag.\\\n  Recommended.") == "`latest` tag.\n  Recommended."
+    assert rendered_markup("    make \\\n```\nrun \\\n```") == "    make \\\n```\nrun \\\n```"
     # many unclosed comments are read in one pass (each once scanned the rest of the file)
     assert rendered_markup("a <!-- b\n" * 50_000).count("<!--") == 50_000
 

@@ -207,6 +207,9 @@ _ROLE = re.compile(r"\{([A-Za-z][\w:+.-]*)\}`([^`\n]+)`")
 #: Roles that link to a page or a section: rendered as the link's text, not as code.
 _LINK_ROLES = frozenset(("doc", "ref", "numref", "term", "any", "download"))
 _EMBEDDED_TARGET = re.compile(r"\s*<[^<>]*>$")
+#: A hard line break written as a backslash ending a line of text (not of indented code):
+#: rendered as a line break, never as "\".
+_HARD_BREAK = re.compile(r"^(?! {4}|\t)(.*?[^\\])\\$")
 #: Directives inside directives are read this deep; deeper content is kept as it is.
 MAX_DIRECTIVE_DEPTH = 8
 
@@ -245,7 +248,7 @@ def _rendered_lines(lines: list[str], depth: int) -> list[str]:
             out.append(line)
             continue
         if not _TARGET.match(line):
-            out.append(_ROLE.sub(_role_text, line))
+            out.append(_ROLE.sub(_role_text, _HARD_BREAK.sub(r"\1", line)))
         i += 1
     return out
 
