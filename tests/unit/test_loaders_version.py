@@ -1,0 +1,59 @@
+"""`LOADERS_VERSION` is part of the ingestion pipeline's signature: re-ingesting unchanged
+files re-indexes them only when it changes. So it must change whenever a loader makes other
+text of the same bytes, or re-ingesting leaves the old text (stale navigation, code where
+there is now prose) in the index. This test reads reference documents of every format and
+fails when what the loaders make of them changes while the version does not."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from services.knowledge.loaders import LOADERS_VERSION, FileLoader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Reference documents: every format, and the structures the loaders read (Sphinx, DocBook
+#: and hand-written HTML, reST, MyST and plain Markdown, a PDF with bookmarks).
+REFERENCES = (
+    "tests/fixtures/docs/*",
+    "tests/fixtures/hostile/*.md",
+    "sample_data/knowledge_base/policies/*.md",
+    "sample_data/corpora/black-docs/documents/usage_and_configuration/*.md",
+    "sample_data/corpora/black-docs/documents/index.md",
+    "sample_data/corpora/rst-spec/documents/directives.txt",
+    "sample_data/corpora/python-howtos/documents/howto/sorting.html",
+    "sample_data/corpora/python-howtos/documents/faq/general.html",
+    "sample_data/corpora/sqlite-docs/documents/limits.html",
+    "sample_data/corpora/postgres-docs/documents/*.html",
+    "sample_data/corpora/latex-guides/documents/cfgguide.pdf",
+)
+
+#: LOADERS_VERSION -> the fingerprint of the loaders' text of `REFERENCES`. When a loader
+#: change alters it, bump LOADERS_VERSION and record the new fingerprint under it.
+FINGERPRINTS = {
+    6: "60f242c83e71637f884caea417d8b4266fdb5b4468eecf140e5cfe5ceab8a10d",
+}
+
+
+def fingerprint() -> str:
+    loader = FileLoader()
+    digest = hashlib.sha256()
+    paths = sorted({p for pattern in REFERENCES for p in ROOT.glob(pattern) if p.is_file()})
+    assert len(paths) > 40
+    for path in paths:
+        document = loader.load(path.name, path.read_bytes())
+        digest.update(
+            f"\0{path.relative_to(ROOT)}\0{document.title}\0{document.updated_at}".encode()
+        )
+        for section in document.sections:
+            digest.update(f"\0{' > '.join(section.heading_path)}\0{section.text}".encode())
+    return digest.hexdigest()
+
+
+def test_the_loaders_version_changes_with_what_the_loaders_read() -> None:
+    found = fingerprint()
+    assert FINGERPRINTS.get(LOADERS_VERSION) == found, (
+        "The loaders make other text of the reference documents: bump LOADERS_VERSION in "
+        f"services/knowledge/loaders/__init__.py and record {found!r} under it here."
+    )
