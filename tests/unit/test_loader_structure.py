@@ -780,6 +780,10 @@ The `--line-ranges` option.
 line-length = 100
 ```
 
+```{code-cell} ipython3
+print("a notebook's cell")
+```
+
 A <!-- hidden --> visible word. Typing `<!--` opens an HTML comment.
 """
 
@@ -802,6 +806,7 @@ def test_myst_markup_reads_as_a_rendered_page_does(loader: FileLoader) -> None:
     assert "New in version 23.1: The `--line-ranges` option." in stored
     # code stays a code block, with its language
     assert "```toml\nline-length = 100\n```" in stored
+    assert '```ipython3\nprint("a notebook\'s cell")\n```' in stored
     assert "A  visible word. Typing `<!--` opens an HTML comment." in stored
 
 

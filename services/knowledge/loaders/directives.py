@@ -38,8 +38,23 @@ ADMONITIONS = frozenset(
 TITLED_DIRECTIVES = frozenset(
     ("admonition", "topic", "sidebar", "rubric", "table", "csv-table", "list-table")
 )
-# Directives whose content is code: kept verbatim, never read as markup.
-LITERAL_DIRECTIVES = frozenset(("code", "code-block", "sourcecode", "parsed-literal", "math"))
+# Directives whose content is code (a notebook's cell, a doctest, a diagram's source): kept
+# verbatim, never read as markup.
+LITERAL_DIRECTIVES = frozenset(
+    (
+        "code",
+        "code-block",
+        "sourcecode",
+        "parsed-literal",
+        "math",
+        "code-cell",
+        "doctest",
+        "testcode",
+        "testoutput",
+        "mermaid",
+        "graphviz",
+    )
+)
 # Sphinx's version notes, labelled as Sphinx renders them ("New in version 3.2: ...").
 VERSION_NOTES = {
     "versionadded": "New in version",
