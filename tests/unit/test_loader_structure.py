@@ -784,6 +784,14 @@ line-length = 100
 print("a notebook's cell")
 ```
 
+```{eval-rst}
+.. currentmodule:: click
+
+Use ``--name`` as `shown <https://example.org>`_::
+
+    black --name x
+```
+
 A <!-- hidden --> visible word. Typing `<!--` opens an HTML comment.
 """
 
@@ -807,6 +815,9 @@ def test_myst_markup_reads_as_a_rendered_page_does(loader: FileLoader) -> None:
     # code stays a code block, with its language
     assert "```toml\nline-length = 100\n```" in stored
     assert '```ipython3\nprint("a notebook\'s cell")\n```' in stored
+    # reStructuredText inside Markdown reads as a .rst file does, its literal block fenced
+    assert "currentmodule" not in stored
+    assert "Use ``--name`` as shown:\n```\nblack --name x\n```" in stored
     assert "A  visible word. Typing `<!--` opens an HTML comment." in stored
 
 

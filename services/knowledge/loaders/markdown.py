@@ -25,6 +25,7 @@ from services.knowledge.loaders.directives import (
     RENDERING_DIRECTIVES,
     directive_label,
 )
+from services.knowledge.loaders.plaintext import rest_as_markdown
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.shared.errors import InvalidDocument
 
@@ -273,6 +274,8 @@ def _directive(opened: re.Match[str], body: list[str], depth: int) -> list[str]:
         return []
     if name in LITERAL_DIRECTIVES:
         return ["```" + argument, *body, "```"]
+    if name == "eval-rst":  # reStructuredText inside Markdown: read as a .rst file is
+        return ["", *rest_as_markdown(body), ""]
     content = _rendered_lines(body, depth + 1) if depth < MAX_DIRECTIVE_DEPTH else body
     label = directive_label(name, argument)
     first = next((j for j, line in enumerate(content) if line.strip()), None)

@@ -124,6 +124,32 @@ class PlainTextLoader:
         return ParsedDocument(title=title, sections=sections, media_type=self.media_type)
 
 
+def rest_as_markdown(lines: list[str]) -> list[str]:
+    """reStructuredText lines (MyST's ```` ```{eval-rst} ```` block) as Markdown: explicit
+    markup dropped or kept as in a `.rst` file, inline markup read as rendered, and each
+    literal block fenced as code."""
+    out: list[str] = []
+    code: list[str] = []
+
+    def fence() -> None:
+        while code and not code[-1].strip():
+            code.pop()
+        if code:
+            margin = min(_indent(line) for line in code if line.strip())
+            out.extend(["```", *(line[margin:] for line in code), "```"])
+        code.clear()
+
+    for line in _inline_rendered(_without_markup(lines)):
+        if line.literal:
+            if code or line.text.strip():
+                code.append(line.text)
+            continue
+        fence()
+        out.append(line.text)
+    fence()
+    return out
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
