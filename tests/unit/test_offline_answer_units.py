@@ -223,35 +223,39 @@ def test_a_lead_that_points_back_comes_after_the_sentence_it_points_to() -> None
     assert "That means" in answer
 
 
+def _answered(question: str, text: str) -> str:
+    return _body(compose_documents(question, [_hit(text)]).text)
+
+
 def test_a_sentence_naming_this_thing_comes_after_the_sentence_that_says_what_it_is() -> None:
-    hit = _hit(
+    answer = _answered(
+        "what does the --quick flag turn off?",
         "Each run formats the code, then performs an AST safety check on the result. "
         "The --quick flag turns off this check and the --careful flag enables it. "
-        "Output is written in place."
+        "Output is written in place.",
     )
-    answer = _body(compose_documents("what does the --quick flag turn off?", [hit]).text)
     assert answer.startswith("Each run formats the code, then performs an AST safety check")
     assert "turns off this check" in answer
     # "that" + a noun the sentence before says is a demonstrative too ...
-    hit = _hit(
+    answer = _answered(
+        "how do i skip commits in the blame command?",
         "Put the commit ids into a file called .ignore-revs at the root. "
-        "Afterwards, you can pass that file to the blame command to skip those commits."
+        "Afterwards, you can pass that file to the blame command to skip those commits.",
     )
-    answer = _body(compose_documents("how do i skip commits in the blame command?", [hit]).text)
     assert answer.startswith("Put the commit ids into a file called .ignore-revs")
     # ... but "that" joining a clause points nowhere
-    hit = _hit(
+    answer = _answered(
+        "which commands skip the commits?",
         "Put the commit ids into a list at the root. "
-        "Afterwards, note that commands of the blame kind skip those commits."
+        "Afterwards, note that commands of the blame kind skip those commits.",
     )
-    answer = _body(compose_documents("which commands skip the commits?", [hit]).text)
     assert answer.startswith("Afterwards, note that commands")
     # "this page" names the text, not something said before
-    hit = _hit(
+    answer = _answered(
+        "what does the --quick flag turn off?",
         "Sorting is stable. "
-        "On this page the --quick flag is described; it turns off the safety check."
+        "On this page the --quick flag is described; it turns off the safety check.",
     )
-    answer = _body(compose_documents("what does the --quick flag turn off?", [hit]).text)
     assert answer.startswith("On this page")
 
 
