@@ -163,27 +163,35 @@ def test_a_name_of_code_that_no_passage_holds_is_unheard() -> None:
     assert _unheard_names("is FTS5 there?", hits, known=_Known({"fts5"})) == []
 
 
+def _found(text: str, *questions: str) -> list[bool]:
+    """Whether each question is answered from one passage holding `text`."""
+    return [compose_documents(question, [_hit(text)]).found for question in questions]
+
+
 def test_a_question_naming_code_no_passage_holds_is_not_answered() -> None:
-    hit = _hit(
+    text = (
         "To list all tables, run SELECT name FROM sqlite_schema WHERE type='table'. "
         "The sql field is the text of the original CREATE TABLE statement."
     )
-    assert compose_documents("how do i create a table in sqlite?", [hit]).found
-    assert not compose_documents("how do i create an FTS5 table in sqlite?", [hit]).found
+    asked = ("how do i create a table in sqlite?", "how do i create an FTS5 table in sqlite?")
+    assert _found(text, *asked) == [True, False]
 
 
 def test_a_name_typed_with_a_capital_is_a_name_even_when_it_is_an_english_word() -> None:
     assert _proper_names("how do I set up black in the Zed editor (or Helix)?") == {"zed", "helix"}
     # a sentence's first word, "I" and a word after a sentence's end are no names
     assert _proper_names("Black says no. Which flag? I think Wing works") == {"wing"}
-    hit = _hit(
+    text = (
         "Editor integration: PyCharm runs the formatter on save. "
         "Wing IDE supports the formatter through its preference settings on save."
     )
     # "zed" is an English word, so only its capital says it names something the knowledge
     # base never mentions
-    assert compose_documents("how do i set up the formatter in the zed editor?", [hit]).found
-    assert not compose_documents("how do i set up the formatter in the Zed editor?", [hit]).found
+    asked = (
+        "how do i set up the formatter in the zed editor?",
+        "how do i set up the formatter in the Zed editor?",
+    )
+    assert _found(text, *asked) == [True, False]
 
 
 def test_an_option_typed_as_such_is_what_the_question_is_about() -> None:
