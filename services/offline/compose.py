@@ -736,12 +736,15 @@ def _introduced_names(question: str) -> set[str]:
     return {stem(name) for name in names} | {s for name in names for s in content_stems(name)}
 
 
-def _foreign(absent: Sequence[str], question: str) -> list[str]:
+def _foreign(
+    absent: Sequence[str], question: str, known: Callable[[str], bool] | None = None
+) -> list[str]:
     """The words among `absent` (stems no passage and no part of the knowledge base holds)
     that name something rather than misspell English (`typos.is_foreign`; see
     FOREIGN_TERM_PENALTY)."""
     typed = {stem(w.lower()): w.lower() for w in _WORD.findall(question)}
-    return [typed[t] for t in absent if t in typed and is_foreign(typed[t])]
+    exactly = getattr(known, "exactly", None)
+    return [typed[t] for t in absent if t in typed and is_foreign(typed[t], exactly)]
 
 
 #: A word typed with a capital inside a sentence ("set up black in the Zed editor", "hook it
@@ -1112,7 +1115,7 @@ def compose_documents(
     needed += ABSENT_TERM_PENALTY * len(absent)
     names = _proper_names(message)
     foreign = (
-        _foreign(absent, question)
+        _foreign(absent, question, known)
         + [t for t in absent if t in names]
         + [
             name

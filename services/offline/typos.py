@@ -13,7 +13,10 @@ Rules (deliberately conservative: a wrong correction is worse than none):
 - The correction is the closest word within `spelling.edit_budget` edits that starts with the
   same letter: first among the tables' words, then (for a word not written with a capital,
   which would say it is a name: "Fleur" never becomes "flour") among the English words the
-  knowledge base holds, then among all English words; the most frequent on ties.
+  knowledge base holds; the most frequent on ties. Never into an English word the knowledge
+  base lacks: that finds nothing and loses the word typed ("conda" is no "condo", "params"
+  no "prams", "helpdesk" no "helpless"; every such correction of the corpora's dev questions
+  was wrong). Only without the knowledge base's words are all English words candidates.
 - Words glued to digits ("sev2") and codes in capitals are never touched; the parts of an
   identifier ("notiffy-service") are checked one by one; the case of the first letter is kept.
 - A shorter unknown word is corrected only when swapping two neighbouring letters makes exactly
@@ -93,9 +96,11 @@ class TypoCorrector:
                 return word if swapped is None else _cased(swapped, word)
             corrected = _closest(lower, preferred)
             if corrected is None and not word[:1].isupper():  # a capital says: a name
-                corrected = _closest(
-                    lower, index, lambda w: exactly is not None and exactly(stem(w))
-                ) or _closest(lower, index)
+                corrected = (
+                    _closest(lower, index)
+                    if exactly is None
+                    else _closest(lower, index, lambda w: exactly(stem(w)))
+                )
             return word if corrected is None else _cased(corrected, word)
 
         return _WORD.sub(fix, text)
@@ -105,16 +110,20 @@ class TypoCorrector:
 MIN_FOREIGN_LENGTH = 5
 
 
-def is_foreign(word: str) -> bool:
+def is_foreign(word: str, known: Callable[[str], bool] | None = None) -> bool:
     """Whether `word` is no English word, no typo of one (within the edit budget) and no two
-    glued together ("eachother"): a name of something ("pyinstaller", "kubernetes")."""
+    glued together ("eachother"): a name of something ("pyinstaller", "kubernetes").
+    `known(stem)`: the knowledge base's words; then only a typo of a word it holds is a typo
+    (the words it can be corrected into): "conda" names a tool where no "condo" is written."""
     lower = word.lower()
     words, index = _English.load()
     if len(lower) < MIN_FOREIGN_LENGTH or lower in words or lower in STOP:
         return False
     if any(lower[:i] in words and lower[i:] in words for i in range(2, len(lower) - 1)):
         return False
-    return _closest(lower, index) is None
+    if known is None:
+        return _closest(lower, index) is None
+    return _closest(lower, index, lambda w: known(stem(w))) is None
 
 
 def _cased(corrected: str, typed: str) -> str:

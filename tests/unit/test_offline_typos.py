@@ -9,7 +9,7 @@ import pytest
 
 from services.offline.lexicon import EMPTY
 from services.offline.text import expand_shorthand, stem, strip_pleasantries
-from services.offline.typos import TypoCorrector, table_vocabulary
+from services.offline.typos import TypoCorrector, is_foreign, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 from tests.sample_lexicon import SAMPLE_LEXICON
 
@@ -61,6 +61,26 @@ def test_codes_numbers_and_short_words_are_never_touched() -> None:
 def test_a_word_the_knowledge_base_holds_wins_a_tie() -> None:
     assert correct("baseed") == "based"
     assert correct("baseed", known=lambda s: s == stem("basted")) == "basted"
+
+
+def test_a_word_is_corrected_only_into_a_word_the_knowledge_base_holds() -> None:
+    # Into a word nobody here wrote, a correction only loses the word typed: "conda" is no
+    # "condo", "params" no "prams", "backticks" no "backpacks", "helpdesk" no "helpless".
+    holds = {stem(w) for w in ("install", "parameter", "backquote", "condo")}
+    known = KnowledgeVocabulary(lambda: (1, sorted(holds)), lambda: 1).snapshot()
+    typed = "install with homebrew? the max params, in backticks"
+    assert correct(typed, known=known) == typed
+    assert correct("install with conda", known=known) == "install with condo"
+    # Without the knowledge base's words, the English ones are all there is to go by.
+    assert correct("install with homebrew", known=None) == "install with homebred"
+
+
+def test_a_word_is_a_name_unless_it_misspells_a_word_the_knowledge_base_holds() -> None:
+    holds = {stem("condo")}
+    assert is_foreign("conda", lambda s: s in holds) is False  # a typo of a word it holds
+    assert is_foreign("conda", lambda s: False) is True  # it misspells nothing it holds
+    assert is_foreign("conda") is False  # it misspells an English word
+    assert is_foreign("parental", lambda s: False) is False  # English, however absent
 
 
 def test_the_index_y_to_i_stems_count_as_known() -> None:
