@@ -55,6 +55,31 @@ class _Stemmers(threading.local):
 _STEMMERS = _Stemmers()
 
 
+#: British spellings the English word list (American) lacks, read as the American word it
+#: holds: "behaviour" as "behavior", "organisation" as "organization", "centre" as "center",
+#: "analyse" as "analyze", "catalogue" as "catalog". Documents and people spell either way.
+_BRITISH = (
+    (re.compile(r"our(?=(?:s|ed|ing|ite|ites|able|ably|ful|less)?$)"), "or"),
+    (re.compile(r"(?<=\w\w)is(?=(?:e|es|ed|ing|ation|ations|er|ers)$)"), "iz"),
+    (re.compile(r"ys(?=(?:e|es|ed|ing)$)"), "yz"),
+    (re.compile(r"(?<=[bt])re(?=s?$)"), "er"),
+    (re.compile(r"(?<=\w\w\w)ogue(?=s?$)"), "og"),
+)
+
+
+def _american(word: str) -> str:
+    """`word` as the American spelling the English word list holds, when it holds the word
+    only so (see `_BRITISH`)."""
+    known = english_words()
+    if word in known:
+        return word
+    for pattern, american in _BRITISH:
+        spelt = pattern.sub(american, word, count=1)
+        if spelt != word and spelt in known:
+            return spelt
+    return word
+
+
 @functools.lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """The Snowball (Porter 2) English stem, with agent nouns folded into their verb.
@@ -72,7 +97,7 @@ def stem(word: str) -> str:
         single = _STEMMERS.english.stemWord(w[:-2])
         if single == w[:-3] and w[:-2] in english_words():
             return single
-    w = _STEMMERS.english.stemWord(w)
+    w = _STEMMERS.english.stemWord(_american(w))
     if w.endswith("er") and len(w) >= 5:
         w = w[:-2]
     return w

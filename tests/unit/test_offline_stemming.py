@@ -54,3 +54,26 @@ def test_a_plural_in_ses_stems_as_its_singular_when_snowball_cuts_the_singular_s
     assert stem("databases") == stem("database")
     assert stem("releases") == stem("release")
     assert stem("causes") == stem("cause")
+
+
+def test_a_british_spelling_stems_as_the_american_one() -> None:
+    # The English word list is American: "the old behaviour" asked of a manual that writes
+    # "behavior" only got a typo's credit.
+    for british, american in [
+        ("behaviour", "behavior"),
+        ("colours", "colors"),
+        ("organisation", "organization"),
+        ("customised", "customized"),
+        ("centre", "center"),
+        ("analyse", "analyze"),
+    ]:
+        assert stem(british) == stem(american), british
+    # Only a word the list lacks, into a word it holds: "tour" is no "tor", "promise" and
+    # "advise" no "-ize" verbs.
+    for word, other in [
+        ("tour", "tor"),
+        ("hour", "hor"),
+        ("promise", "promize"),
+        ("advise", "advize"),
+    ]:
+        assert stem(word) != stem(other), word
