@@ -357,14 +357,35 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
     A line goes on in the next one when that one starts with a lower-case word (past any
     emphasis, code or quote marks), or when the line ends with a comma or a word no sentence
     ends on, unless the next line opens a block of its own (a list item, heading, table,
-    code fence, directive or field).
+    code fence, directive or field). It goes on past one blank line when a page or column
+    break cut its sentence there (`_broken_at`).
     """
     line = lines[start].strip()
     i = start + 1
-    while i < len(lines) and _continues(line, lines[i].strip()):
-        line = f"{line} {lines[i].strip()}"
-        i += 1
+    while i < len(lines):
+        if _continues(line, lines[i].strip()):
+            line = f"{line} {lines[i].strip()}"
+            i += 1
+        elif not lines[i].strip() and i + 1 < len(lines) and _broken_at(line, lines[i + 1]):
+            line = f"{line} {lines[i + 1].strip()}"
+            i += 2
+        else:
+            break
     return line, i
+
+
+def _broken_at(line: str, following: str) -> bool:
+    """Whether a blank line broke `line`'s sentence and `following` (after the blank line)
+    goes on with it: `line` ends on no sentence's end and `following` is an unindented
+    paragraph line that opens with a lower-case word (a page or column break in a PDF)."""
+    if following[:1].isspace() or not following.strip():
+        return False
+    return (
+        not line.endswith((".", ":", ";", "!", "?", ")", '"', "”", "’", "'"))
+        and not _BLOCK_START.match(following.strip())
+        and following.strip()[:1].isalpha()
+        and following.strip()[:1].islower()
+    )
 
 
 #: Code joined to the sentence announcing it: at most this many lines and characters.

@@ -171,6 +171,34 @@ def test_a_soft_wrapped_sentence_is_one_unit_whatever_its_next_line_starts_with(
     ]
 
 
+def test_a_sentence_a_blank_line_broke_is_one_unit() -> None:
+    # A PDF's page or column break: "... must be present" / "" / "if the optional ...".
+    text = (
+        "The date should be given in the form yyyy/mm/dd and must be present\n"
+        "\n"
+        "if the optional argument is used.\n"
+        "\n"
+        "A paragraph ends here\n"
+        "\n"
+        "Another one starts with a capital.\n"
+        "\n"
+        "It is called as\n"
+        "\n"
+        "    handler(signum, frame)\n"
+        "\n"
+        "so it takes two parameters.\n"
+    )
+    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+        "The date should be given in the form yyyy/mm/dd and must be present if the optional "
+        "argument is used.",
+        "A paragraph ends here",
+        "Another one starts with a capital.",
+        "It is called as",
+        "handler(signum, frame)",
+        "so it takes two parameters.",
+    ]
+
+
 def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
     text = (
         "The options are described in\n"
