@@ -13,10 +13,11 @@ Rules (deliberately conservative: a wrong correction is worse than none):
 - The correction is the closest word within `spelling.edit_budget` edits that starts with the
   same letter: first among the tables' words, then (for a word not written with a capital,
   which would say it is a name: "Fleur" never becomes "flour") among the English words the
-  knowledge base holds; the most frequent on ties. Never into an English word the knowledge
-  base lacks: that finds nothing and loses the word typed ("conda" is no "condo", "params"
-  no "prams", "helpdesk" no "helpless"; every such correction of the corpora's dev questions
-  was wrong). Only without the knowledge base's words are all English words candidates.
+  knowledge base holds; on ties, one of the same letters ("cuase" is "cause"), then the most
+  frequent. Never into an English word the knowledge base lacks: that finds nothing and
+  loses the word typed ("conda" is no "condo", "params" no "prams", "helpdesk" no
+  "helpless"; every such correction of the corpora's dev questions was wrong). Only without
+  the knowledge base's words are all English words candidates.
 - Words glued to digits ("sev2") and codes in capitals are never touched; the parts of an
   identifier ("notiffy-service") are checked one by one; the case of the first letter is kept.
 - A shorter unknown word is corrected only when swapping two neighbouring letters makes exactly
@@ -143,8 +144,9 @@ def _swapped_question_word(word: str) -> str | None:
 
 
 def _closest(word: str, index: _Index, accept: Callable[[str], bool] | None = None) -> str | None:
-    """The closest word of `index` within the edit budget, same first letter; most frequent on
-    ties; only words `accept` takes (all without it). Distances by rapidfuzz's optimal string
+    """The closest word of `index` within the edit budget, same first letter; on ties, one of
+    the same letters (two swapped: "cuase" is "cause", not "case"), then the most frequent;
+    only words `accept` takes (all without it). Distances by rapidfuzz's optimal string
     alignment (the metric of `spelling.edit_distance`), in C: ~1 ms over thousands of words."""
     budget = edit_budget(word)
     pool: list[tuple[str, int]] = []
@@ -159,8 +161,12 @@ def _closest(word: str, index: _Index, accept: Callable[[str], bool] | None = No
         score_cutoff=budget,
         limit=None,
     )
-    ranked = sorted((distance, -pool[at][1], candidate) for candidate, distance, at in found)
-    for _, _, candidate in ranked:
+    letters = sorted(word)
+    ranked = sorted(
+        (distance, sorted(candidate) != letters, -pool[at][1], candidate)
+        for candidate, distance, at in found
+    )
+    for *_, candidate in ranked:
         if candidate != word and (accept is None or accept(candidate)):
             return candidate
     return None

@@ -63,6 +63,14 @@ def test_a_word_the_knowledge_base_holds_wins_a_tie() -> None:
     assert correct("baseed", known=lambda s: s == stem("basted")) == "basted"
 
 
+def test_two_letters_swapped_win_a_tie_over_a_letter_dropped() -> None:
+    # One edit either way, and "case" is the more frequent word: but "cuase" holds the
+    # letters of "cause", swapped.
+    holds = {stem(w) for w in ("case", "cause", "cease")}
+    known = KnowledgeVocabulary(lambda: (1, sorted(holds)), lambda: 1).snapshot()
+    assert correct("what can cuase that", known=known) == "what can cause that"
+
+
 def test_a_word_is_corrected_only_into_a_word_the_knowledge_base_holds() -> None:
     # Into a word nobody here wrote, a correction only loses the word typed: "conda" is no
     # "condo", "params" no "prams", "backticks" no "backpacks", "helpdesk" no "helpless".
