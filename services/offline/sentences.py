@@ -157,8 +157,8 @@ _ADVICE = re.compile(
 
 #: A sentence that says what to do: an instruction ("Use ...", "To start afresh, pass ...",
 #: "... and then run ..."; not the noun: "and use of ..."), a way offered ("you can ...",
-#: "can be passed", "this is done by", "the solution is"), or the code it announces
-#: (`Unit.code`).
+#: "can be passed", "this is done by", "the solution is", "remains available as ...", "to
+#: fully revert ..., there is ..."), or the code it announces (`Unit.code`).
 _METHOD = re.compile(
     r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use(?!\s+of\b)|pass|set|specify|call|"
     r"add|run|change|enable|disable|configure|install|put|write|escape|avoid|declare|define|"
@@ -168,7 +168,9 @@ _METHOD = re.compile(
     r"|\b(?:can|could|should|must|may)\s+(?:also\s+)?be\s+(?:used|passed|set|specified|given|"
     r"added|called|enabled|disabled|escaped|changed|turned|switched|replaced|written)\b"
     r"|\b(?:is|are|can\s+be)\s+(?:achieved|done|accomplished)\s+(?:by|with)\b"
-    r"|\bsolution\b|\binstead\b(?!\s+of\b)|\bworkaround\b",
+    r"|\bsolution\b|\binstead\b(?!\s+of\b)|\bworkaround\b"
+    r"|\b(?:is|are|remains?)\s+(?:still\s+|also\s+)?available\s+(?:as|via|through|with|by)\b"
+    r"|\bto\s+(?:fully\s+)?(?:revert|restore|undo|avoid|prevent|disable|suppress|override)\b",
     re.IGNORECASE,
 )
 

@@ -425,6 +425,21 @@ def test_a_problem_the_message_reports_asks_for_the_passages_remedy() -> None:
     assert answer.found and "strict=False" in _body(answer.text)
 
 
+def test_a_way_out_offered_as_still_available_is_the_passages_remedy() -> None:
+    passage = (
+        "Old-style numerals are now taken from the companion encoding, so they look "
+        "different in sans serif fonts since the update. "
+        "Should the original definition ever be needed, it remains available as "
+        "\\legacynumerals."
+    )
+    answer = compose_documents(
+        "my old-style numerals look different in sans serif since an update, how do i get "
+        "the old numerals back",
+        [_hit(passage)],
+    )
+    assert answer.found and "\\legacynumerals" in _body(answer.text)
+
+
 def test_a_link_with_at_most_a_word_is_no_sentence() -> None:
     units = units_of(
         "Python: https://www.python.org/\n\nhttps://docs.python.org/3/library/time.html\n\n"
