@@ -390,6 +390,10 @@ def _broken_at(line: str, following: str) -> bool:
     )
 
 
+#: A lead-in ("... in the argument specification:") is a sentence of this many words at least;
+#: a shorter line ending with ":" is a label ("create-table-stmt:"), announcing nothing.
+LEAD_IN_WORDS = 3
+
 #: Code joined to the sentence announcing it: at most this many lines and characters.
 LEAD_CODE_LINES = 3
 LEAD_CODE_CHARS = 160
@@ -458,7 +462,10 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
 
     A lead-in line ending with ":" is joined to its list ("You must change your password
     when: a; b; c."), since it says what the items are; a long list gives one "lead-in item"
-    unit per item instead, and at most one of those makes it into an answer.
+    unit per item instead, and at most one of those makes it into an answer. A lead-in is
+    joined to the code block it announces (`Unit.code`), or to the unindented line after it
+    that is no block of its own (a PDF's or a text file's example, "... is declared as
+    follows: \\DeclareOption{...}"); before a table or an indented block it says nothing alone.
     """
     blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
     lines = text.splitlines()
@@ -482,7 +489,8 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         if not stripped:
             i += 1
             continue
-        lead = None
+        announced, lead = lead, None
+        indented = lines[i][:1].isspace()  # a block quote or literal block in a text file
         if stripped.startswith("|"):
             table = []
             while i < len(lines) and lines[i].strip().startswith("|"):
@@ -518,6 +526,18 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             local_context = set(heading_context) | stem_set(line)
             continue
         line = _clean(_item_text(line))
+        if (
+            announced is not None
+            and (announced[:1].isalnum() or announced[:1] in _LEADING_MARKUP)  # not "% ..."
+            and len(words(announced)) >= LEAD_IN_WORDS
+            and not line.endswith(":")
+            and not indented
+            and not _LIST_ITEM.match(stripped)
+        ):
+            # "This can be changed by giving the modifier ! in the argument specification:" /
+            # "\NewDocumentCommand\foobar{m !o}{ ... } where ... will not find ...": what a
+            # lead-in announces on a line of its own, not as code (a PDF, a text file).
+            line = f"{announced} {line}"
         sentences = _split_sentences(line)
         if line.endswith(":") and not _FIELD.match(line):
             items: list[str] = []
@@ -534,13 +554,13 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             if items and sentences:
                 # The lead-in's last sentence is incomplete without its items: a short list
                 # is joined to it whole, a long one item by item.
-                lead = sentences.pop()
-                merged = f"{lead} {'; '.join(items)}."
+                listed = sentences.pop()
+                merged = f"{listed} {'; '.join(items)}."
                 blocks.extend((sentence, local_context, None) for sentence in sentences)
                 if len(words(merged)) <= MAX_MERGED_WORDS:
                     blocks.append((merged, local_context, None))
                 else:
-                    blocks.extend((f"{lead} {item}.", local_context, i) for item in items)
+                    blocks.extend((f"{listed} {item}.", local_context, i) for item in items)
                 i = j
                 continue
         # A lead-in to something that is not a list (a table, code) says nothing alone; one

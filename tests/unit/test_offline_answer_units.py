@@ -199,6 +199,28 @@ def test_a_sentence_a_blank_line_broke_is_one_unit() -> None:
     ]
 
 
+def test_a_lead_in_is_joined_to_the_line_it_announces_when_that_is_no_code_block() -> None:
+    # A PDF or a text file shows what a sentence announces on a line of its own, not fenced:
+    # alone, the lead-in said nothing and was left out, and the line said too little.
+    text = (
+        "This can be changed by giving the modifier ! in the argument specification:\n"
+        "\\NewDocumentCommand\\foobar{m !o}{ ... }\n"
+        "where \\foobar{arg1} [arg2] will not find an optional argument.\n"
+        "\n"
+        "The example reads:\n"
+        "\n"
+        "    an indented literal block\n"
+        "\n"
+        "create-table-stmt:\n"
+        "column-def:\n"
+    )
+    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+        "This can be changed by giving the modifier ! in the argument specification: "
+        "\\NewDocumentCommand\\foobar{m !o}{ ... } where \\foobar{arg1} [arg2] will not find "
+        "an optional argument.",
+    ]  # not a literal block (indented) nor a label ("create-table-stmt:")
+
+
 def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
     text = (
         "The options are described in\n"
