@@ -333,6 +333,10 @@ _NO_SENTENCE_END = wordset(
     shall should will would not no its their our your his her this these those such"""
 )
 
+#: Inline markup (a code span, emphasis): a line opening with it goes on with a line before
+#: that ends on a word, whatever the case of its first letter.
+_INLINE_MARKUP = "`_*"
+
 #: Markup that may open a soft-wrapped line before its first word (emphasis, code, quotes).
 _LEADING_MARKUP = "*_`\\\"'“‘(["
 
@@ -349,6 +353,8 @@ def _continues(line: str, following: str) -> bool:
     first = following.lstrip(_LEADING_MARKUP)[:1]
     if first.islower():
         return True
+    if line[-1:].isalpha() and following[:1] in _INLINE_MARKUP:
+        return True  # "Due to this, pycodestyle will raise" / "`E203 ...` warnings."
     last = line.rsplit(None, 1)[-1].lower() if line.split() else ""
     return line.endswith(",") or last in _NO_SENTENCE_END
 

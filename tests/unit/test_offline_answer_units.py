@@ -161,6 +161,10 @@ def test_a_soft_wrapped_sentence_is_one_unit_whatever_its_next_line_starts_with(
         "*default role* is used) or given explicitly.\n"
         "Tabs in the source are\n"
         "`converted to spaces` before parsing.\n"
+        "Due to this, pycodestyle will raise\n"
+        "`E203 whitespace before ':'` warnings.\n"
+        "Why not read more on using\n"
+        "_Black_ in the docs?\n"
     )
     assert [u.text for u in units_of(text, set(), 0, 0)] == [
         "Whenever a document starts with \\documentstyle, rather than with \\documentclass, "
@@ -168,6 +172,8 @@ def test_a_soft_wrapped_sentence_is_one_unit_whatever_its_next_line_starts_with(
         'Despite the "comma" in its name, the delimiter may be any character.',
         "The role may be inferred (as above; the default role is used) or given explicitly.",
         "Tabs in the source are `converted to spaces` before parsing.",
+        "Due to this, pycodestyle will raise `E203 whitespace before ':'` warnings.",
+        "Why not read more on using _Black_ in the docs?",
     ]
 
 
