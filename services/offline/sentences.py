@@ -382,6 +382,17 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
     return line, i
 
 
+def _going_on(lines: list[str], start: int) -> int | None:
+    """The index of the line after the blank lines from `start`, when it goes on with a
+    sentence (an unindented line opening with a lower-case word, no block of its own)."""
+    j = start
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    if j == len(lines) or lines[j][:1].isspace() or _BLOCK_START.match(lines[j].strip()):
+        return None
+    return j if lines[j].strip()[:1].islower() else None
+
+
 def _broken_at(line: str, following: str) -> bool:
     """Whether a blank line broke `line`'s sentence and `following` (after the blank line)
     goes on with it: `line` ends on no sentence's end and `following` is an unindented
@@ -480,10 +491,31 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
     codes: dict[int, str] = {}  # block index -> the code its sentence announces
     labels: dict[int, str] = {}  # block index -> the term of the definition it goes on with
+    open_block: int | None = None  # a block of the paragraph just read, ending on no sentence end
     while i < len(lines):
         stripped = lines[i].strip()
+        if not stripped:
+            i += 1
+            continue
+        dangling, open_block = open_block, None
         if stripped.startswith(("```", "~~~")):
+            start = i
             code, i = _fenced(lines, i)
+            if dangling is not None and code and i - start - 2 <= LEAD_CODE_LINES:
+                going_on = _going_on(lines, i)
+                if going_on is not None:
+                    # "The most straightforward way is to write" + "#!/usr/bin/python" + "as
+                    # the very first line of your file": code in the middle of a sentence.
+                    rest, i = _logical_lines(lines, going_on)
+                    before, context, _ = blocks[dangling]
+                    ticks = "`" * (1 + max(map(len, re.findall(r"`+", code)), default=0))
+                    joined = _split_sentences(f"{before} {ticks}{code}{ticks} {_clean(rest)}")
+                    if joined[-1].endswith(":") and not _FIELD.match(joined[-1]):
+                        lead = joined.pop()  # "... so it should be declared with two parameters:"
+                    blocks[dangling : dangling + 1] = [(s, context, None) for s in joined]
+                    if lead is None and joined[-1][-1:].isalpha():
+                        open_block = dangling + len(joined) - 1  # "... It is called as"
+                    continue
             if lead is not None and code:
                 # "To start afresh each run, change the call to:" + the call: the code is
                 # the answer the sentence announces. It is scored by the sentence's words
@@ -491,9 +523,6 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 codes[len(blocks)] = code
                 blocks.append((lead, local_context, None))
             lead = None
-            continue
-        if not stripped:
-            i += 1
             continue
         announced, lead = lead, None
         indented = lines[i][:1].isspace()  # a block quote or literal block in a text file
@@ -583,6 +612,8 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 blocks.append((sentence, local_context | stem_set(dashed.group(1)), None))
             else:
                 blocks.append((sentence, local_context, None))
+        if blocks and sentences and sentences[-1][-1:].isalpha() and not indented:
+            open_block = len(blocks) - 1
         if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
             lead = sentences[-1]
     units = []

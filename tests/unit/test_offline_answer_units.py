@@ -227,6 +227,25 @@ def test_a_lead_in_is_joined_to_the_line_it_announces_when_that_is_no_code_block
     ]  # not a literal block (indented) nor a label ("create-table-stmt:")
 
 
+def test_code_in_the_middle_of_a_sentence_stays_in_it() -> None:
+    text = (
+        "The most straightforward way is to write\n\n```\n#!/usr/local/bin/python\n```\n\n"
+        "as the very first line of your file. It is called as\n\n"
+        "```\nhandler(signum, frame)\n```\n\nso it takes two parameters:\n\n"
+        "```\ndef handler(signum, frame):\n    ...\n```\n\n"
+        "A sentence that ends.\n\n```\nprint(1)\n```\n\nand a line that goes on.\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    assert [u.shown for u in units] == [
+        "The most straightforward way is to write `#!/usr/local/bin/python` as the very first "
+        "line of your file.",
+        "It is called as `handler(signum, frame)` so it takes two parameters: "
+        "`def handler(signum, frame):; ...`",
+        "A sentence that ends.",
+        "and a line that goes on.",
+    ]
+
+
 def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
     text = (
         "The options are described in\n"
