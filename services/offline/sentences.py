@@ -365,14 +365,18 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
     A line goes on in the next one when that one starts with a lower-case word (past any
     emphasis, code or quote marks), or when the line ends with a comma or a word no sentence
     ends on, unless the next line opens a block of its own (a list item, heading, table,
-    code fence, directive or field). It goes on past one blank line when a page or column
-    break cut its sentence there (`_broken_at`).
+    code fence, directive or field); in a block quote, past the next line's ">". It goes on
+    past one blank line when a page or column break cut its sentence there (`_broken_at`).
     """
     line = lines[start].strip()
+    quoted = line.startswith(">")  # a block quote's lines all open with ">"
     i = start + 1
     while i < len(lines):
-        if _continues(line, lines[i].strip()):
-            line = f"{line} {lines[i].strip()}"
+        following = lines[i].strip()
+        if quoted and following.startswith(">"):
+            following = following[1:].strip()
+        if following and _continues(line, following):
+            line = f"{line} {following}"
             i += 1
         elif not lines[i].strip() and i + 1 < len(lines) and _broken_at(line, lines[i + 1]):
             line = f"{line} {lines[i + 1].strip()}"
