@@ -227,6 +227,19 @@ def test_a_lead_in_is_joined_to_the_line_it_announces_when_that_is_no_code_block
     ]  # not a literal block (indented) nor a label ("create-table-stmt:")
 
 
+def test_a_block_quotes_lines_are_one_paragraph() -> None:
+    text = (
+        "> Any installed packages are installed at\n"
+        "> your own risk. We also encourage anyone to contribute documentation for additional\n"
+        "> packages that apply _Black_ formatting to doctests.\n"
+    )
+    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+        "Any installed packages are installed at your own risk.",
+        "We also encourage anyone to contribute documentation for additional packages that "
+        "apply _Black_ formatting to doctests.",
+    ]
+
+
 def test_code_in_the_middle_of_a_sentence_stays_in_it() -> None:
     text = (
         "The most straightforward way is to write\n\n```\n#!/usr/local/bin/python\n```\n\n"
