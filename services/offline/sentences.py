@@ -392,7 +392,7 @@ def _going_on(lines: list[str], start: int) -> int | None:
     j = start
     while j < len(lines) and not lines[j].strip():
         j += 1
-    if j == len(lines) or lines[j][:1].isspace() or _BLOCK_START.match(lines[j].strip()):
+    if j >= len(lines) or lines[j][:1].isspace() or _BLOCK_START.match(lines[j].strip()):
         return None
     return j if lines[j].strip()[:1].islower() else None
 

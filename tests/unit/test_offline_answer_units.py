@@ -259,6 +259,13 @@ def test_code_in_the_middle_of_a_sentence_stays_in_it() -> None:
     ]
 
 
+def test_a_sentence_before_a_code_block_left_open_stays_as_it_is() -> None:
+    text = "The most straightforward way is to write\n\n```\n#!/usr/local/bin/python"
+    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+        "The most straightforward way is to write"
+    ]
+
+
 def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
     text = (
         "The options are described in\n"
