@@ -9,6 +9,7 @@ nothing left out."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -621,3 +622,31 @@ def test_a_pdf_page_heading_is_cited_but_not_read_for_meaning() -> None:
     assert sentence_texts({**hit, "section": "Page 6"})[0].startswith("LaTeX for authors: ")
     answer = compose_documents("can an optional argument be nested?", [hit])
     assert "2.5 Optional arguments > Page 6" in answer.text  # the citation keeps the page
+
+
+def test_any_mix_of_blocks_reads_without_error() -> None:
+    # Lead-ins, code left open, quotes, indents and lists in any order: the joins that look
+    # ahead (a lead-in's line, code inside a sentence, a page break) never read past the text.
+    pieces = [
+        "The most straightforward way is to write",
+        "",
+        "```",
+        "code()",
+        "as the first line.",
+        "This is declared as follows:",
+        "\\DeclareOption{x}",
+        "    indented",
+        "> quoted line of text",
+        "> and more",
+        "- item one",
+        "| a | b |",
+        "# Heading",
+        "Due to this, it will raise",
+        "`E203` warnings.",
+        "lowercase start here",
+    ]
+    chooser = random.Random(7)
+    for _ in range(2000):
+        text = "\n".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 12)))
+        for unit in units_of(text, set(), 0, 0):
+            assert unit.text.strip()
