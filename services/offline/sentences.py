@@ -386,28 +386,33 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
     return line, i
 
 
+def _goes_on(raw: str) -> bool:
+    """Whether the line `raw` (as in the text, indentation kept) may go on with a sentence
+    before it: an unindented paragraph line opening with a lower-case word."""
+    stripped = raw.strip()
+    return (
+        bool(stripped)
+        and not raw[:1].isspace()
+        and not _BLOCK_START.match(stripped)
+        and stripped[:1].islower()
+    )
+
+
 def _going_on(lines: list[str], start: int) -> int | None:
     """The index of the line after the blank lines from `start`, when it goes on with a
-    sentence (an unindented line opening with a lower-case word, no block of its own)."""
+    sentence (`_goes_on`)."""
     j = start
     while j < len(lines) and not lines[j].strip():
         j += 1
-    if j >= len(lines) or lines[j][:1].isspace() or _BLOCK_START.match(lines[j].strip()):
-        return None
-    return j if lines[j].strip()[:1].islower() else None
+    return j if j < len(lines) and _goes_on(lines[j]) else None
 
 
 def _broken_at(line: str, following: str) -> bool:
     """Whether a blank line broke `line`'s sentence and `following` (after the blank line)
-    goes on with it: `line` ends on no sentence's end and `following` is an unindented
-    paragraph line that opens with a lower-case word (a page or column break in a PDF)."""
-    if following[:1].isspace() or not following.strip():
-        return False
-    return (
-        not line.endswith((".", ":", ";", "!", "?", ")", '"', "”", "’", "'"))
-        and not _BLOCK_START.match(following.strip())
-        and following.strip()[:1].isalpha()
-        and following.strip()[:1].islower()
+    goes on with it (`_goes_on`): `line` ends on no sentence's end (a page or column break in
+    a PDF)."""
+    return not line.endswith((".", ":", ";", "!", "?", ")", '"', "”", "’", "'")) and _goes_on(
+        following
     )
 
 
