@@ -20,6 +20,11 @@ from services.offline.sentences import IDENTIFIER_EVIDENCE, score_units, units_o
 from services.offline.text import content_stems
 
 
+def _texts(text: str) -> list[str]:
+    """The units of one section's text, as sentences."""
+    return [u.text for u in units_of(text, set(), 0, 0)]
+
+
 def _hit(text: str, number: int = 1, title: str = "Manual") -> dict[str, Any]:
     return {
         "number": number,
@@ -167,7 +172,7 @@ def test_a_soft_wrapped_sentence_is_one_unit_whatever_its_next_line_starts_with(
         "Why not read more on using\n"
         "_Black_ in the docs?\n"
     )
-    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+    assert _texts(text) == [
         "Whenever a document starts with \\documentstyle, rather than with \\documentclass, "
         "it is processed in compatibility mode.",
         'Despite the "comma" in its name, the delimiter may be any character.',
@@ -195,7 +200,7 @@ def test_a_sentence_a_blank_line_broke_is_one_unit() -> None:
         "\n"
         "so it takes two parameters.\n"
     )
-    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+    assert _texts(text) == [
         "The date should be given in the form yyyy/mm/dd and must be present if the optional "
         "argument is used.",
         "A paragraph ends here",
@@ -221,7 +226,7 @@ def test_a_lead_in_is_joined_to_the_line_it_announces_when_that_is_no_code_block
         "create-table-stmt:\n"
         "column-def:\n"
     )
-    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+    assert _texts(text) == [
         "This can be changed by giving the modifier ! in the argument specification: "
         "\\NewDocumentCommand\\foobar{m !o}{ ... } where \\foobar{arg1} [arg2] will not find "
         "an optional argument.",
@@ -234,7 +239,7 @@ def test_a_block_quotes_lines_are_one_paragraph() -> None:
         "> your own risk. We also encourage anyone to contribute documentation for additional\n"
         "> packages that apply _Black_ formatting to doctests.\n"
     )
-    assert [u.text for u in units_of(text, set(), 0, 0)] == [
+    assert _texts(text) == [
         "Any installed packages are installed at your own risk.",
         "We also encourage anyone to contribute documentation for additional packages that "
         "apply _Black_ formatting to doctests.",
@@ -262,9 +267,7 @@ def test_code_in_the_middle_of_a_sentence_stays_in_it() -> None:
 
 def test_a_sentence_before_a_code_block_left_open_stays_as_it_is() -> None:
     text = "The most straightforward way is to write\n\n```\n#!/usr/local/bin/python"
-    assert [u.text for u in units_of(text, set(), 0, 0)] == [
-        "The most straightforward way is to write"
-    ]
+    assert _texts(text) == ["The most straightforward way is to write"]
 
 
 def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
@@ -277,7 +280,7 @@ def test_a_line_that_opens_a_block_never_continues_the_line_before() -> None:
         "• sets the flag;\n"
         "• reads the file.\n"
     )
-    texts = [u.text for u in units_of(text, set(), 0, 0)]
+    texts = _texts(text)
     assert "The options are described in" in texts
     assert not any("Settings for the .." in t for t in texts)
     assert "This does the following: sets the flag; reads the file." in texts
