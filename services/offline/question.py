@@ -43,7 +43,18 @@ _PRONOUNS = wordset(
     "it its it's that this they them their those these he she him her his there one"
 )
 
-_FOLLOW_UP_OPENERS = ("and ", "what about", "how about", "also ", "same for", "and what")
+#: How a message that goes on from the previous one opens: "and in lisbon?", "what about
+#: sev3?", "what if i'm fully remote?" (the case changed, the topic kept), "same amount in
+#: canada?" (the same thing asked of another case).
+_FOLLOW_UP_OPENERS = (
+    "and ",
+    "what about",
+    "how about",
+    "what if ",
+    "also ",
+    "same ",
+    "and what",
+)
 
 #: A name with hyphens or underscores: "pg-core", "shipment-api", "kpi_daily".
 IDENTIFIER = re.compile(r"\b[^\W_]+(?:[-_][^\W_]+)+\b", re.UNICODE)

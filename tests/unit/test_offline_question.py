@@ -218,6 +218,18 @@ def test_a_follow_up_after_an_acknowledgement_borrows_the_topic() -> None:
     assert follow_up_query("okay what is pg-core", ["who owns notify-service"]).borrowed == ()
 
 
+def test_a_message_opening_with_what_if_or_same_goes_on_from_the_previous_one() -> None:
+    previous = ["how many vacation days do full-time staff get per year?"]
+    # The case changed, the topic kept: "what if ..." asks the previous question of it.
+    query = follow_up_query("what if im fully remote, based in canada?", previous)
+    assert "vacation" in query.borrowed
+    # The same thing asked of another case.
+    assert "vacation" in follow_up_query("same in canada?", previous).borrowed
+    # A message that asks its own question borrows nothing, whatever came before.
+    assert follow_up_query("who approves expense claims over 500 euros?", previous).borrowed == ()
+    assert follow_up_query("same-day delivery cutoff for parcels?", previous).borrowed == ()
+
+
 def test_a_table_row_named_with_nothing_asked_about_it_is_a_bare_row() -> None:
     services = NOTIFY_SERVICES
     row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 6]]}
