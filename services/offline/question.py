@@ -83,12 +83,21 @@ INTENT_WHEN = re.compile(
     re.IGNORECASE,
 )
 
+#: What is done with, set or called: "is there a built in decorator for ...", "what
+#: setting do I need?".
+_MEANS = r"(?:setting|option|flag|parameter|argument|decorator|function|method|hook)s?"
+
 #: A question asking for a way to do something ("how do I stop that", "how can we get the
-#: network", "any fix?"): answered by a sentence that says what to do.
+#: network", "any fix?"), or for the means to do it ("is there anything in the test runner
+#: for that?", "is there an option to ...", "which flag should I pass?", "possible?"):
+#: answered by a sentence that says what to do.
 INTENT_METHOD = re.compile(
     r"\bhow\s+(?:do|can|could|should|would|shall|may)\s+(?:i|we|you|one|u)\b|\bhow\s+to\b"
     r"|\b(?:any|a|the)\s+(?:fix|workaround|way)\b|\bis\s+there\s+(?:a|any)\s+way\b"
-    r"|\bwhat\s+(?:should|do|can|must)\s+(?:i|we)\s+(?:do|use|set|change|run)\b",
+    r"|\bwhat\s+(?:should|do|can|must)\s+(?:i|we)\s+(?:do|use|set|change|run)\b"
+    rf"|\bis\s+there\s+(?:an?|any)\s+(?:[\w-]+\s+){{0,2}}?{_MEANS}\b|\bis\s+there\s+anything\b"
+    rf"|\b(?:what|which)\s+{_MEANS}\s+(?:do|should|can|must|would)\b"
+    r"|\bpossible\s*\?",
     re.IGNORECASE,
 )
 

@@ -600,6 +600,27 @@ def test_a_version_says_when_an_items_number_does_not() -> None:
     }
 
 
+def test_asking_for_the_means_wants_the_sentence_that_says_what_to_pass() -> None:
+    text = (
+        "Unknown options are generally ignored and end up in the remaining arguments.\n\n"
+        "Pass `ignore_unknown_options` in the context settings to collect them."
+    )
+    for question in (
+        "my tool passes unknown options through to another program. what setting do i need?",
+        "is there anything in the parser for unknown options?",
+        "is there a built in option for passing unknown options on?",
+        "unknown options passed on to the program, possible?",
+    ):
+        typed = {
+            s.unit.text: s.typed
+            for s in score_units(question, content_stems(question), units_of(text, set(), 0, 0))
+        }
+        assert typed == {
+            "Unknown options are generally ignored and end up in the remaining arguments.": False,
+            "Pass `ignore_unknown_options` in the context settings to collect them.": True,
+        }, question
+
+
 def test_a_reference_style_link_reads_as_its_text() -> None:
     units = units_of(
         "See [the setup page][setup] and [the FAQ][] for [details](faq.md).", set(), 0, 0
