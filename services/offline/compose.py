@@ -221,19 +221,32 @@ def _section_label(hit: dict[str, Any]) -> str:
 _MARKUP_NAME = re.compile(r"(?:--?|:|\\)[A-Za-z][\w-]*:?")
 
 
+#: A section heading that is one keyword argument with its value: a mode or a setting's
+#: entry, "capture=\"fd\"", "atomic=True".
+_ASSIGNMENT = re.compile(r"[A-Za-z_]\w*\s?=\s?(?:\"[^\"\s]*\"|'[^'\s]*'|[\w.-]+)")
+
+
+#: A remark in brackets after a heading's name: " (default)", " (deprecated)".
+_REMARK = re.compile(r"\s+\([^()]*\)$")
+
+
 #: Names a heading lists for one entry: "-l, --line-length", "--fast / --safe".
 _NAME_LIST = re.compile(r",\s*|\s+/\s+")
 
 
 def _section_names(hit: dict[str, Any]) -> list[str]:
-    """The names a passage's own section is about, when its heading is one code-like name or
-    a list of options (a command-line manual's "-l, --line-length"): a manual's entry for a
+    """The names a passage's own section is about, when its heading is one code-like name, a
+    keyword argument with its value (a mode's entry: `capture="fd"`, a remark after it left
+    out) or a list of options (a command-line manual's "-l, --line-length"): a manual's entry for a
     setting or a command, whose sentences describe the thing without naming it ("Use this to
     avoid the 'Pygments not found' warning" under `syntax_highlight`; "The default is 88."
     under "-l, --line-length")."""
     parts = _heading_parts(hit)
     if len(parts) < 2:  # a document's only heading is its title, not an entry
         return []
+    assigned = _REMARK.sub("", parts[-1]).strip("`*")  # 'capture="sys" (default)'
+    if _ASSIGNMENT.fullmatch(assigned):
+        return [assigned]
     heading = parts[-1].strip("`'\"*")
     if not heading:
         return []

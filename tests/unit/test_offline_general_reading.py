@@ -286,6 +286,15 @@ def test_a_sentence_under_a_heading_naming_a_setting_is_led_by_the_name() -> Non
         assert _body(compose_documents(question, [hit]).text).startswith(f"{forms}: Report")
     hit = _hit(text, section="Manual > Reporting, levels")  # words, not options
     assert _body(compose_documents(question, [hit]).text).startswith("Report")
+    # a mode's entry is headed by the keyword argument that selects it
+    for heading in ('report="fd"', "report=True", "`report='sys'`"):
+        hit = _hit(text, section=f"Manual > Modes > {heading}")
+        name = heading.strip("`")
+        assert _body(compose_documents(question, [hit]).text).startswith(f"`{name}`: Report")
+    hit = _hit(text, section='Manual > Modes > report="sys" (default)')  # a remark after it
+    assert _body(compose_documents(question, [hit]).text).startswith('`report="sys"`: Report')
+    hit = _hit(text, section="Manual > Modes > report = the level")  # words, not a value
+    assert _body(compose_documents(question, [hit]).text).startswith("Report")
 
 
 def test_a_sentence_stating_a_count_of_what_is_counted_ranks_higher() -> None:
