@@ -29,6 +29,7 @@ from services.offline.question import (
     INTENT_WHO,
     as_of_date,
     asking_clauses,
+    asks_numbered,
     asks_only_how,
     asks_quantity,
     asks_remedy,
@@ -1227,6 +1228,11 @@ def compose_documents(
         logger.debug("A quantity is asked and no chosen sentence states one")
         return not_found(refused_confidence())
 
+    if asks_numbered(question) and not any(has_digit(c.unit.text) for c in chosen):
+        # "what port does blackd listen on by default?": "You can start the server on the
+        # default port" names the port but does not give it.
+        logger.debug("A number is asked for and no chosen sentence holds a digit")
+        return not_found(refused_confidence())
     conflict = _disagreement(chosen, scored, kept, needed, similarity)
     if conflict is not None:
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen

@@ -228,6 +228,21 @@ _ASKS_QUANTITY = re.compile(
     r"\b(?!\s+(?:is|are|was|were)\b)(?![^?]*\?\W*\w)",
     re.IGNORECASE,
 )
+#: Asking for a thing whose value is a number by definition: "what port does the server
+#: listen on?", "which year", "what exit code does it return?", "the error number".
+_ASKS_NUMBERED = re.compile(
+    r"\b(?:what|which|whats|what's|what’s)\s+(?!about\b)(?:[\w.-]+\s+){0,3}?(?:ports?|years?|"
+    r"(?:version|line|port|error|exit|status|return)\s+(?:numbers?|codes?))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_numbered(question: str) -> bool:
+    """Whether the question asks for a thing that is a number (`_ASKS_NUMBERED`): only a
+    sentence holding a digit can give it."""
+    return _ASKS_NUMBERED.search(question) is not None
+
+
 #: What states a quantity besides digits: "unlimited", "no limit", "twice", "one".
 _QUANTITY_WORDS = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"

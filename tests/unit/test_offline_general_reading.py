@@ -297,6 +297,25 @@ def test_a_sentence_under_a_heading_naming_a_setting_is_led_by_the_name() -> Non
     assert _body(compose_documents(question, [hit]).text).startswith("Report")
 
 
+def test_a_thing_that_is_a_number_is_given_only_by_a_sentence_holding_one() -> None:
+    vague = "You can start the server on the default port, binding only to the local interface."
+    stated = "The server listens on port 45484 of the local interface by default."
+    question = "what port does the server listen on by default?"
+    assert not compose_documents(question, [_hit(vague)]).found
+    assert compose_documents(question, [_hit(stated)]).found
+    exits = "With --check the tool exits with code 1 when a file would change."
+    assert compose_documents("what exit code does --check give?", [_hit(exits)]).found
+    assert not compose_documents(
+        "what exit code does --check give?",
+        [_hit("With --check the tool exits when a file would change.")],
+    ).found
+    # "what about ... numbers" asks about them, not for one
+    rule = "Never paste customer shipment exports or the drivers' phone numbers into a chatbot."
+    assert compose_documents(
+        "what about the drivers' phone numbers in a chatbot?", [_hit(rule)]
+    ).found
+
+
 def test_a_sentence_stating_a_count_of_what_is_counted_ranks_higher() -> None:
     assert counted_things("can a simple table have only 1 column?") == {"column"}
     assert counted_things("how many partitions does it have") == set()
