@@ -48,7 +48,15 @@ from services.offline.sentences import (
     score_units,
     units_of,
 )
-from services.offline.text import STOP, content_stems, has_digit, jaccard, stem, stem_set
+from services.offline.text import (
+    STOP,
+    content_stems,
+    has_digit,
+    jaccard,
+    stem,
+    stem_set,
+    wordset,
+)
 from services.offline.typos import is_foreign
 from services.offline.versions import family, resolve_versions
 from use_cases.chat.agent import NOT_FOUND_ANSWER
@@ -785,6 +793,18 @@ _CODE_NAME = re.compile(
 )
 
 
+#: The endings of files people name in questions: "conf.py", "pyproject.toml", "setup.cfg".
+_FILE_ENDINGS = wordset(
+    "py pyi txt toml cfg ini conf json yaml yml md rst html htm xml csv tsv sh bat ps1 js ts "
+    "c h cpp db sql sqlite tex sty cls bib css log lock env zip gz tar whl"
+)
+
+
+def _is_file_name(name: str) -> bool:
+    stem_part, dot, ending = name.rpartition(".")
+    return bool(dot) and "." not in stem_part and ending.lower() in _FILE_ENDINGS
+
+
 def _unheard_names(
     question: str, hits: Sequence[dict[str, Any]], known: Callable[[str], bool] | None = None
 ) -> list[str]:
@@ -797,8 +817,16 @@ def _unheard_names(
     names = _CODE_NAME.findall(question)
     if not names:
         return []
-    # "logging.WARNING": the documents may name the attribute alone ("WARNING").
-    keys = [re.sub(r"[^0-9a-z]", "", name.rpartition(".")[2].lower()) for name in names]
+    # "logging.WARNING": the documents may name the attribute alone ("WARNING"); a file's
+    # name is one name ("conf.py" is not held by "buildhtml.py").
+    keys = [
+        re.sub(
+            r"[^0-9a-z]",
+            "",
+            name.lower() if _is_file_name(name) else name.rpartition(".")[2].lower(),
+        )
+        for name in names
+    ]
     letters = [c for c in question if c.isalpha()]
     shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
     texts = [

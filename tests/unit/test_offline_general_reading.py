@@ -161,6 +161,10 @@ def test_a_name_of_code_that_no_passage_holds_is_unheard() -> None:
     # People hyphenate English; a name of one word the knowledge base holds elsewhere counts.
     assert _unheard_names("canary auto-abort threshold?", hits) == []
     assert _unheard_names("is FTS5 there?", hits, known=_Known({"fts5"})) == []
+    # A file's name is one name: another file of the same type does not hold it.
+    tools = [_hit("buildhtml.py generates HTML; settings go in docutils.conf.")]
+    assert _unheard_names("which conf.py option sets the theme?", tools) == ["conf.py"]
+    assert _unheard_names("where does docutils.conf live?", tools) == []
 
 
 def _found(text: str, *questions: str) -> list[bool]:
