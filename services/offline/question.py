@@ -229,10 +229,11 @@ _ASKS_QUANTITY = re.compile(
     re.IGNORECASE,
 )
 #: Asking for a thing whose value is a number by definition: "what port does the server
-#: listen on?", "which year", "what exit code does it return?", "the error number".
+#: listen on?", "which year", "what exit code does it return?", "the line number". Not an
+#: error code: many are names ("SQLITE_BUSY", "ENOENT").
 _ASKS_NUMBERED = re.compile(
     r"\b(?:what|which|whats|what's|what’s)\s+(?!about\b)(?:[\w.-]+\s+){0,3}?(?:ports?|years?|"
-    r"(?:version|line|port|error|exit|status|return)\s+(?:numbers?|codes?))\b",
+    r"(?:version|line|port|exit|status|return)\s+(?:numbers?|codes?))\b",
     re.IGNORECASE,
 )
 

@@ -313,6 +313,10 @@ def test_a_thing_that_is_a_number_is_given_only_by_a_sentence_holding_one() -> N
         "what exit code does --check give?",
         [_hit("With --check the tool exits when a file would change.")],
     ).found
+    # an error code may be a name
+    busy = "While another connection holds the lock, a write gets the error code SQLITE_BUSY."
+    locked = "what error code does a write get while another connection holds the lock?"
+    assert compose_documents(locked, [_hit(busy)]).found
     # "what about ... numbers" asks about them, not for one
     rule = "Never paste customer shipment exports or the drivers' phone numbers into a chatbot."
     assert compose_documents(
