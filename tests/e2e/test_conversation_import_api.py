@@ -38,7 +38,9 @@ def imports(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         import_allow_http=True,
         import_allow_private_hosts=True,
         import_max_page_bytes=TEST_PAGE_LIMIT,
-        import_timeout_s=0.5,
+        # Long enough for a page on a loaded 2-core machine (0.5 s once timed out a real
+        # page in CI), short enough that `/slow` (no body until the server stops) is quick.
+        import_timeout_s=3.0,
     )
     built = bootstrap(settings, clock=FixedClock())
     yield built
