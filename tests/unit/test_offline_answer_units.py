@@ -585,16 +585,18 @@ def test_a_definition_of_the_term_asked_about_is_evidence_a_table_row_is_not() -
     assert row.evidence == pytest.approx(row.coverage)  # no semantic scores: evidence is coverage
 
 
+def _typed(question: str, text: str) -> dict[str, bool]:
+    """Each sentence of `text`: whether it holds the kind of fact `question` asks for."""
+    units = units_of(text, set(), 0, 0)
+    return {s.unit.text: s.typed for s in score_units(question, content_stems(question), units)}
+
+
 def test_a_version_says_when_an_items_number_does_not() -> None:
     question = "when was the encoding argument added?"
     text = (
         "The encoding argument was added in version 3.9.\n\n1. The encoding argument is optional."
     )
-    typed = {
-        s.unit.text: s.typed
-        for s in score_units(question, content_stems(question), units_of(text, set(), 0, 0))
-    }
-    assert typed == {
+    assert _typed(question, text) == {
         "The encoding argument was added in version 3.9.": True,
         "(1) The encoding argument is optional.": False,
     }
@@ -611,11 +613,7 @@ def test_asking_for_the_means_wants_the_sentence_that_says_what_to_pass() -> Non
         "is there a built in option for passing unknown options on?",
         "unknown options passed on to the program, possible?",
     ):
-        typed = {
-            s.unit.text: s.typed
-            for s in score_units(question, content_stems(question), units_of(text, set(), 0, 0))
-        }
-        assert typed == {
+        assert _typed(question, text) == {
             "Unknown options are generally ignored and end up in the remaining arguments.": False,
             "Pass `ignore_unknown_options` in the context settings to collect them.": True,
         }, question
