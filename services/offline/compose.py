@@ -820,11 +820,7 @@ def _unheard_names(
     # "logging.WARNING": the documents may name the attribute alone ("WARNING"); a file's
     # name is one name ("conf.py" is not held by "buildhtml.py").
     keys = [
-        re.sub(
-            r"[^0-9a-z]",
-            "",
-            name.lower() if _is_file_name(name) else name.rpartition(".")[2].lower(),
-        )
+        re.sub(r"[^0-9a-z]", "", (name if _is_file_name(name) else name.rpartition(".")[2]).lower())
         for name in names
     ]
     letters = [c for c in question if c.isalpha()]

@@ -97,11 +97,7 @@ class TypoCorrector:
                 return word if swapped is None else _cased(swapped, word)
             corrected = _closest(lower, preferred)
             if corrected is None and not word[:1].isupper():  # a capital says: a name
-                corrected = (
-                    _closest(lower, index)
-                    if exactly is None
-                    else _closest(lower, index, lambda w: exactly(stem(w)))
-                )
+                corrected = _closest(lower, index, _held(exactly))
             return word if corrected is None else _cased(corrected, word)
 
         return _WORD.sub(fix, text)
@@ -122,9 +118,13 @@ def is_foreign(word: str, known: Callable[[str], bool] | None = None) -> bool:
         return False
     if any(lower[:i] in words and lower[i:] in words for i in range(2, len(lower) - 1)):
         return False
-    if known is None:
-        return _closest(lower, index) is None
-    return _closest(lower, index, lambda w: known(stem(w))) is None
+    return _closest(lower, index, _held(known)) is None
+
+
+def _held(known: Callable[[str], bool] | None) -> Callable[[str], bool] | None:
+    """Accepts an English word whose stem the knowledge base holds (`known`); None (every word)
+    without the knowledge base's words."""
+    return None if known is None else lambda word: known(stem(word))
 
 
 def _cased(corrected: str, typed: str) -> str:
