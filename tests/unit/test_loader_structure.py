@@ -516,6 +516,29 @@ def test_a_definition_term_is_kept_with_its_description(loader: FileLoader) -> N
     assert "&lt;" not in everything(document)
 
 
+def test_a_description_of_several_paragraphs_reads_as_one_under_its_term(
+    loader: FileLoader,
+) -> None:
+    """AsciiDoc and DocBook put each paragraph of an option's description in its own <p>: the
+    later ones still describe the option, so they run on after its first, before any code."""
+    page = (
+        "<h1>git-stash</h1><div class='dlist'><dl>"
+        "<dt class='hdlist1'>-a</dt><dt class='hdlist1'>--all</dt>"
+        "<dd><p>Only valid for <code>push</code>.</p>"
+        "<div class='paragraph'><p>All ignored files are also stashed.</p></div>"
+        "<pre>git stash push --all</pre><p>See also -u.</p></dd>"
+        "<dt>-u</dt><dd><p>Untracked files too.</p></dd></dl></div>"
+    )
+    text = loader.load("git-stash.html", page.encode()).sections[0].text
+
+    assert text.split("\n\n") == [
+        "-a, --all — Only valid for push. All ignored files are also stashed.",
+        "```\ngit stash push --all\n```",
+        "See also -u.",
+        "-u — Untracked files too.",
+    ]
+
+
 def test_docbook_variable_list_keeps_each_setting_with_its_description(
     loader: FileLoader,
 ) -> None:

@@ -33,6 +33,7 @@ REFERENCES = (
 #: change alters it, bump LOADERS_VERSION and record the new fingerprint under it.
 FINGERPRINTS = {
     6: "60f242c83e71637f884caea417d8b4266fdb5b4468eecf140e5cfe5ceab8a10d",
+    7: "95925f2099e17571bba420f78da3566e87a0a7b50e2beb8586ad530caba79605",
 }
 
 

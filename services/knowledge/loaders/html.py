@@ -1112,11 +1112,50 @@ class _Walker:
                     nodes.extend((_Inline(" — "), _Glue()))
                 else:
                     nodes.append(_Newlines(2))
-                nodes.extend(description.contents)
+                nodes.extend(_run_on(description.contents) if label else description.contents)
             nodes.append(_Newlines(2))
         if asked:
             nodes.append(_CloseSubheadings())
         self._push(*nodes)
+
+
+def _paragraph_text(node: object) -> list[object] | None:
+    """The inline contents of a paragraph (<p>, or a <div> holding only paragraphs, as
+    AsciiDoc writes one), else None."""
+    if not isinstance(node, Tag):
+        return None
+    if node.name == "p":
+        return list(node.contents)
+    if node.name != "div":
+        return None
+    blocks = [c for c in node.contents if not (isinstance(c, NavigableString) and not c.strip())]
+    inner = [_paragraph_text(c) for c in blocks]
+    if not blocks or any(part is None for part in inner):
+        return None
+    return [piece for part in inner for piece in (*(part or ()), " ")]
+
+
+def _run_on(contents: Sequence[object]) -> list[object]:
+    """A definition's description with its consecutive paragraphs run on in one: "-a, --all —
+    This option is only valid for push. All ignored and untracked files are also stashed." So
+    each sentence stays with the term it describes (`units_of` labels a paragraph's later
+    sentences with its "term — "), however the page splits its description into paragraphs.
+    Code, lists and tables stay blocks of their own."""
+    nodes: list[object] = []
+    running = False  # the last node pushed was text, not a block
+    for child in contents:
+        if isinstance(child, NavigableString) and not child.strip():
+            nodes.append(child)
+            continue
+        inline = _paragraph_text(child)
+        if inline is None:
+            nodes.append(child)
+            running = not (isinstance(child, Tag) and child.name in WORD_BREAK_TAGS)
+            continue
+        nodes.append(_Inline(" ") if running else _Newlines(2))
+        nodes.extend(inline)
+        running = True
+    return nodes
 
 
 def _definition_groups(definitions: Tag) -> list[tuple[list[Tag], list[Tag]]]:
