@@ -439,6 +439,25 @@ def _fenced(lines: list[str], start: int) -> tuple[str, int]:
     return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1
 
 
+#: A code line ending with a callout marker, "$ git reset --hard HEAD~3   <2>" (AsciiDoc's and
+#: DocBook's callouts: the numbered list after the block says what each marked line does).
+_CALLOUT = re.compile(r"^(.*?\S)\s+<(\d{1,2})>$")
+
+
+def _callouts(lines: list[str], start: int) -> dict[str, str]:
+    """The code lines of the fenced block opening at `start` that carry a callout marker, by
+    the marker's number (`_CALLOUT`)."""
+    fence = lines[start].strip()[:3]
+    found: dict[str, str] = {}
+    for line in lines[start + 1 :]:
+        if line.strip().startswith(fence):
+            break
+        marked = _CALLOUT.match(line.strip())
+        if marked is not None:
+            found.setdefault(marked.group(2), marked.group(1))
+    return found
+
+
 #: A definition list's term, as text files and reStructuredText write it: a short line of its
 #: own, unindented, with its description indented on the lines below ("``local`` : flag" /
 #: "    Generate a local table of contents. Entries will only include ...").
@@ -484,7 +503,9 @@ _ADDRESS = re.compile(r"\b(?:https?|ftp)://\S+|\bmailto:\S+|\bwww\.\S+", re.IGNO
 
 def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) -> list[Unit]:
     """The sentences of a section: paragraphs, list items and table rows; code is skipped,
-    except the first lines of a block a sentence ending with ":" announces (joined to it).
+    except the first lines of a block a sentence ending with ":" announces (joined to it) and
+    the lines a callout marks ("... HEAD~3  <2>"), each shown with the numbered item after the
+    block that explains it ("2. Rewind the master branch ...").
 
     A lead-in line ending with ":" is joined to its list ("You must change your password
     when: a; b; c."), since it says what the items are; a long list gives one "lead-in item"
@@ -501,6 +522,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     codes: dict[int, str] = {}  # block index -> the code its sentence announces
     labels: dict[int, str] = {}  # block index -> the term of the definition it goes on with
     open_block: int | None = None  # a block of the paragraph just read, ending on no sentence end
+    callouts: dict[str, str] = {}  # the last code block's marked lines, by their numbers
     while i < len(lines):
         stripped = lines[i].strip()
         if not stripped:
@@ -509,6 +531,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         dangling, open_block = open_block, None
         if stripped.startswith(("```", "~~~")):
             start = i
+            callouts = _callouts(lines, i)
             code, i = _fenced(lines, i)
             if dangling is not None and code and i - start - 2 <= LEAD_CODE_LINES:
                 going_on = _going_on(lines, i)
@@ -545,6 +568,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             continue
         if stripped.startswith("#"):
             local_context = set(heading_context) | stem_set(stripped.lstrip("#"))
+            callouts = {}
             i += 1
             continue
         term = _definition_term(lines, i)
@@ -563,6 +587,10 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                     labels[len(blocks)] = of
                 blocks.append((sentence, about if of else local_context, None))
             continue
+        ordinal = _ORDINAL.match(stripped)
+        callout = callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
+        if callout:
+            codes[len(blocks)] = callout  # "2. Rewind the branch ..." says what line <2> does
         line, i = _logical_lines(lines, i)
         if _NUMBERED_HEADING.match(line) and len(line.split()) <= NUMBERED_HEADING_WORDS:
             # "3.4 A minimal class file" (a PDF's or a text file's heading): what the

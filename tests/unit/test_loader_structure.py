@@ -539,6 +539,16 @@ def test_a_description_of_several_paragraphs_reads_as_one_under_its_term(
     ]
 
 
+def test_a_term_over_code_heads_it_with_a_colon(loader: FileLoader) -> None:
+    page = (
+        "<h1>Examples</h1><dl><dt>Undo add</dt><dd><div class='listingblock'>"
+        "<pre>$ git reset</pre></div><ol><li>Unstage.</li></ol></dd></dl>"
+    )
+    text = loader.load("git-reset.html", page.encode()).sections[0].text
+
+    assert text.startswith("Undo add:\n\n```\n$ git reset\n```")  # not "Undo add —" alone
+
+
 def test_docbook_variable_list_keeps_each_setting_with_its_description(
     loader: FileLoader,
 ) -> None:

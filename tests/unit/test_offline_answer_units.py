@@ -118,6 +118,27 @@ def test_code_a_sentence_announces_is_joined_to_it() -> None:
     assert "`logging.basicConfig(filename='example.log', filemode='w')`" in _body(answer.text)
 
 
+def test_a_line_a_callout_marks_is_shown_with_the_item_that_explains_it() -> None:
+    text = (
+        "Undo a commit, making it a topic branch:\n\n"
+        "```\n$ git branch topic/wip          <1>\n$ git reset --hard HEAD~3       <2>\n```\n\n"
+        "1. Create the topic branch off the current HEAD.\n\n"
+        "2. Rewind the master branch to get rid of those three commits.\n\n"
+        "```\nf(1)\n```\n\n1. A list after unmarked code.\n"
+    )
+    shown = [u.shown for u in units_of(text, set(), 0, 0)]
+    assert shown[1:] == [
+        "(1) Create the topic branch off the current HEAD. `$ git branch topic/wip`",
+        "(2) Rewind the master branch to get rid of those three commits. "
+        "`$ git reset --hard HEAD~3`",
+        "(1) A list after unmarked code.",  # no marker, no code
+    ]
+    answer = compose_documents(
+        "how do i rewind the master branch to drop three commits?", [_hit(text)]
+    )
+    assert "`$ git reset --hard HEAD~3`" in _body(answer.text)
+
+
 def test_code_spans_are_quoted_with_their_own_characters_and_prose_html_stays_inert() -> None:
     # passages arrive with tag openers escaped (use_cases.tables.markdown.escape_html)
     hit = _hit("Write the type as `&lt;type>` in the header, never &lt;script> tags.")

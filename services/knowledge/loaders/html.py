@@ -1108,7 +1108,9 @@ class _Walker:
             if label:
                 nodes.append(_Inline(label))
             for index, description in enumerate(descriptions):
-                if index == 0 and label and _inline_text(description):
+                if index == 0 and label and _opens_with_block(description):
+                    nodes.append(_Inline(":"))  # "Undo add:" over the example it names
+                elif index == 0 and label and _inline_text(description):
                     nodes.extend((_Inline(" — "), _Glue()))
                 else:
                     nodes.append(_Newlines(2))
@@ -1117,6 +1119,24 @@ class _Walker:
         if asked:
             nodes.append(_CloseSubheadings())
         self._push(*nodes)
+
+
+def _opens_with_block(description: Tag) -> bool:
+    """Whether a description starts with code, a table or a list rather than words: its term
+    then heads it ("Undo add:" over a block of commands), with nothing after a dash."""
+    for child in description.contents:
+        if isinstance(child, NavigableString):
+            if child.strip():
+                return False
+            continue
+        if _paragraph_text(child) is not None:
+            return False
+        return (
+            isinstance(child, Tag)
+            and child.name in WORD_BREAK_TAGS
+            and bool(child.get_text(strip=True))
+        )
+    return False
 
 
 def _paragraph_text(node: object) -> list[object] | None:
