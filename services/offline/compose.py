@@ -868,6 +868,17 @@ def _common_stems(question: str) -> set[str]:
     }
 
 
+#: A verb with its particle, an idiom ("the view blows up", "the build falls over", "it
+#: chokes up"): the knowledge base says what it means in other words ("an unhandled exception").
+_PHRASAL = re.compile(r"\b([a-z]+)\s+(?:up|down|out|off|over|away)\b", re.IGNORECASE)
+
+
+def _phrasal_stems(question: str) -> set[str]:
+    """Stems of the verbs of the question's phrasal verbs (`_PHRASAL`): a word of an idiom the
+    knowledge base lacks says nothing about what it covers."""
+    return {stem(verb.lower()) for verb in _PHRASAL.findall(question)}
+
+
 #: Words that ask for a value, up to a few words before it ("what's the actual phone number").
 _ASKING_FOR = r"\b(?:what|whats|which|where|give|need|know|find|is\s+there)\b[^.?!]{0,30}?\b"
 
@@ -1148,7 +1159,7 @@ def compose_documents(
         absent = [t for t in absent if t in asked]
     introduced = _introduced_names(question)
     if absent:
-        common = _common_stems(question)
+        common = _common_stems(question) | _phrasal_stems(question)
         absent = [t for t in absent if t not in common and t not in introduced]
     needed += ABSENT_TERM_PENALTY * len(absent)
     names = _proper_names(message)

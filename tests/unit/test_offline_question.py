@@ -8,7 +8,12 @@ from datetime import date
 
 import pytest
 
-from services.offline.compose import _common_stems, _spelt_stems, compose_documents
+from services.offline.compose import (
+    _common_stems,
+    _phrasal_stems,
+    _spelt_stems,
+    compose_documents,
+)
 from services.offline.compose_sql import compose_sql
 from services.offline.question import (
     as_of_date,
@@ -833,6 +838,25 @@ def test_very_common_words_are_told_apart_from_topics() -> None:
     common = _common_stems("my parents place, the truck went dark: canteen menu or parental leave?")
     assert {"parent", "went", "dark"} <= common
     assert not {"canteen", "menu", "parental"} & common
+
+
+def test_a_verb_of_an_idiom_the_knowledge_base_lacks_is_not_taken_for_a_topic() -> None:
+    text = (
+        "Teardown functions run when the request context is popped. The teardown functions "
+        "are still called, and are passed the exception object, if the view raised an "
+        "unhandled exception. Templates are rendered with Jinja."
+    )
+    hit = {"title": "Manual", "section": "Manual > Context", "text": text, "number": 1}
+    idiom = compose_documents(
+        "do the teardown ones still run if the view blows up with an exception?", [hit]
+    )
+    assert "still called" in idiom.text
+    # "blows" alone, no particle: a word the knowledge base lacks, which raises the bar
+    plain = compose_documents(
+        "do the teardown ones still run if the view blows with an exception?", [hit]
+    )
+    assert "still called" not in plain.text
+    assert _phrasal_stems("it falls over, then chokes up") == {"fall", "choke"}
 
 
 def test_asking_clauses_split_sentences_and_skip_a_joining_word() -> None:
