@@ -879,6 +879,30 @@ def _phrasal_stems(question: str) -> set[str]:
     return {stem(verb.lower()) for verb in _PHRASAL.findall(question)}
 
 
+#: What a question sets aside ("as an html report instead of the terminal table?", "rather
+#: than a plugin"): group 2, the thing it does not want, up to the clause's end; group 1, the
+#: clause before it, which names what it wants instead.
+_SET_ASIDE = re.compile(
+    r"([^,.;:?!]*?)\b(?:instead\s+of|rather\s+than)\s+([^,.;:?!]+)", re.IGNORECASE
+)
+
+#: Verbs that ask for a replacement without naming one: "what do I use instead of X?" is
+#: about X.
+_REPLACING = frozenset(map(stem, wordset("use do get make pick choose try take put need want")))
+
+
+def _set_aside(question: str) -> set[str]:
+    """Stems of what the question sets aside (`_SET_ASIDE`) after naming what it wants: they
+    are not what it asks, so they neither pick the answering sentence nor raise the bar by
+    being absent or held elsewhere. "What do I use instead of assume-unchanged?" names
+    nothing it wants: it is about assume-unchanged."""
+    aside: set[str] = set()
+    for wanted, rejected in _SET_ASIDE.findall(question):
+        if set(content_stems(wanted)) - _REPLACING:
+            aside |= set(content_stems(rejected))
+    return aside
+
+
 #: Words that ask for a value, up to a few words before it ("what's the actual phone number").
 _ASKING_FOR = r"\b(?:what|whats|which|where|give|need|know|find|is\s+there)\b[^.?!]{0,30}?\b"
 
@@ -1074,7 +1098,8 @@ def compose_documents(
         hits, keep_history=bool(INTENT_HISTORY.search(question)), as_of=as_of_date(question)
     )
     message, question = question, _spelled_for_meaning(question, kept, known)
-    terms = content_stems(question)
+    aside = _set_aside(question)  # "... instead of the terminal table": not what it asks
+    terms = [t for t in content_stems(question) if t not in aside] or content_stems(question)
     background = set(content_stems(" ".join(borrowed))) - set(
         content_stems(_own(question, borrowed))
     )

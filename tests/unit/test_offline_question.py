@@ -11,6 +11,7 @@ import pytest
 from services.offline.compose import (
     _common_stems,
     _phrasal_stems,
+    _set_aside,
     _spelt_stems,
     compose_documents,
 )
@@ -857,6 +858,25 @@ def test_a_verb_of_an_idiom_the_knowledge_base_lacks_is_not_taken_for_a_topic() 
     )
     assert "still called" not in plain.text
     assert _phrasal_stems("it falls over, then chokes up") == {"fall", "choke"}
+
+
+def test_what_a_question_sets_aside_does_not_pick_the_answer() -> None:
+    hits = [
+        {"title": "Tests", "section": "Tests", "text": text, "number": number}
+        for number, text in (
+            (1, "You can also generate an HTML report."),
+            (2, "A simple report is printed in the terminal as a table."),
+        )
+    ]
+    answer = compose_documents(
+        "can i get that as an html report instead of the terminal table?", hits
+    )
+    assert "HTML report" in answer.text
+    assert "terminal" not in answer.text
+    assert _set_aside("an html report, instead of the terminal table?") == set()  # names nothing
+    # Asking for a replacement is asking about what it replaces.
+    assert _set_aside("what do I use instead of assume-unchanged?") == set()
+    assert _set_aside("a plain file rather than a pipe") == {"pipe"}
 
 
 def test_asking_clauses_split_sentences_and_skip_a_joining_word() -> None:
