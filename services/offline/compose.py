@@ -230,6 +230,11 @@ def _section_label(hit: dict[str, Any]) -> str:
 _MARKUP_NAME = re.compile(r"(?:--?|:|\\)[A-Za-z][\w-]*:?")
 
 
+#: A section heading that is one hyphenated name capitalised in every part: an HTTP header
+#: ("X-Frame-Options"), a directive ("Pull-Quote"), a named technique.
+_CAPITALISED_NAME = re.compile(r"[A-Z][A-Za-z0-9]*(?:-[A-Z][A-Za-z0-9]*)+")
+
+
 #: A section heading that is one keyword argument with its value: a mode or a setting's
 #: entry, "capture=\"fd\"", "atomic=True".
 _ASSIGNMENT = re.compile(r"[A-Za-z_]\w*\s?=\s?(?:\"[^\"\s]*\"|'[^'\s]*'|[\w.-]+)")
@@ -244,7 +249,8 @@ _NAME_LIST = re.compile(r",\s*|\s+/\s+")
 
 
 def _section_names(hit: dict[str, Any]) -> list[str]:
-    """The names a passage's own section is about, when its heading is one code-like name, a
+    """The names a passage's own section is about, when its heading is one code-like name (an
+    option, a call, "X-Frame-Options"), a
     keyword argument with its value (a mode's entry: `capture="fd"`, a remark after it left
     out) or a list of options (a command-line manual's "-l, --line-length"): a manual's entry for a
     setting or a command, whose sentences describe the thing without naming it ("Use this to
@@ -260,7 +266,8 @@ def _section_names(hit: dict[str, Any]) -> list[str]:
     if not heading:
         return []
     if not any(c.isspace() for c in heading):
-        return [heading] if _MARKUP_NAME.fullmatch(heading) or _CODE_NAME.fullmatch(heading) else []
+        named = any(n.fullmatch(heading) for n in (_MARKUP_NAME, _CODE_NAME, _CAPITALISED_NAME))
+        return [heading] if named else []
     names = [name.strip("`") for name in _NAME_LIST.split(heading)]
     if len(names) > 1 and all(_MARKUP_NAME.fullmatch(n) and n.startswith("-") for n in names):
         return names

@@ -299,6 +299,12 @@ def test_a_sentence_under_a_heading_naming_a_setting_is_led_by_the_name() -> Non
     assert _body(compose_documents(question, [hit]).text).startswith('`report="sys"`: Report')
     hit = _hit(text, section="Manual > Modes > report = the level")  # words, not a value
     assert _body(compose_documents(question, [hit]).text).startswith("Report")
+    # a hyphenated name capitalised in every part: an HTTP header, a directive
+    hit = _hit(text, section="Manual > Headers > X-Report-Level")
+    body = _body(compose_documents(question, [hit]).text)
+    assert body.startswith("`X-Report-Level`: Report")
+    hit = _hit(text, section="Manual > Headers > Add-ons")  # an English word
+    assert _body(compose_documents(question, [hit]).text).startswith("Report")
 
 
 def test_a_thing_that_is_a_number_is_given_only_by_a_sentence_holding_one() -> None:
