@@ -250,12 +250,11 @@ _NAME_LIST = re.compile(r",\s*|\s+/\s+")
 
 def _section_names(hit: dict[str, Any]) -> list[str]:
     """The names a passage's own section is about, when its heading is one code-like name (an
-    option, a call, "X-Frame-Options"), a
-    keyword argument with its value (a mode's entry: `capture="fd"`, a remark after it left
-    out) or a list of options (a command-line manual's "-l, --line-length"): a manual's entry for a
-    setting or a command, whose sentences describe the thing without naming it ("Use this to
-    avoid the 'Pygments not found' warning" under `syntax_highlight`; "The default is 88."
-    under "-l, --line-length")."""
+    option, a call, "X-Frame-Options"), a keyword argument with its value (a mode's entry:
+    `capture="fd"`, a remark after it left out) or a list of options (a command-line manual's
+    "-l, --line-length"): a manual's entry for a setting or a command, whose sentences describe
+    the thing without naming it ("Use this to avoid the 'Pygments not found' warning" under
+    `syntax_highlight`; "The default is 88." under "-l, --line-length")."""
     parts = _heading_parts(hit)
     if len(parts) < 2:  # a document's only heading is its title, not an entry
         return []
