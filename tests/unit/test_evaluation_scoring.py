@@ -49,6 +49,13 @@ def test_a_number_matches_only_as_a_whole_number() -> None:
     assert not matches_fact("It costs 1,800 euros.", ["1"])
 
 
+def test_typographic_quotes_match_the_straight_ones_people_type() -> None:
+    assert matches_fact("These shouldn\u2019t be used this way [1].", ["shouldn't be used"])
+    assert matches_fact("Set it to \u201cauto\u201d [1].", ['"auto"'])
+    assert matches_fact("These shouldn't be used [1].", ["shouldn\u2019t be used"])
+    assert not matches_fact("These should be used [1].", ["shouldn't be used"])
+
+
 def test_matching_ignores_case_and_spacing_but_not_the_sources_block() -> None:
     answer = "Minimum length is 14  Characters [1].\n\n**Sources**\n[1] Password Policy (2025)"
     assert matches_fact(answer, ["14 characters"])

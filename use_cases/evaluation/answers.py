@@ -9,7 +9,8 @@ Rules:
 - **correct**: for a case that must be refused, the answer is the can't-find answer; for any
   other case, one of `expect_any` occurs in the answer (case-insensitive; the Sources block is
   excluded; a number must match as a whole number, so "4 hours" does not match "24 hours",
-  while "478" matches "478.0pt").
+  while "478" matches "478.0pt"; typographic quotes match straight ones: "shouldn’t" as
+  quoted from a document is "shouldn't").
 - **cited**: one of `expect_sources` is among the answer's cited sources (document paths match
   by their trailing path components; `table:NAME` matches a lookup of table NAME).
 - **refusal accuracy**: the share of cases where the answer refuses exactly when it should.
@@ -70,11 +71,15 @@ def fact_pattern(fact: str) -> re.Pattern[str]:
     return re.compile(body, re.IGNORECASE)
 
 
+#: Typographic quotes and apostrophes, read as the straight ones people type.
+_STRAIGHT = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def matches_fact(answer: str, facts: Sequence[str]) -> bool:
     """Whether one of `facts` is in the answer body; citation markers ("[4]", "[table: x]")
-    are not part of it, so "[4]" never counts as the number 4."""
-    body = _TABLE_CITATION.sub(" ", _CITATION.sub(" ", answer_body(answer)))
-    return any(fact_pattern(f).search(body) for f in facts)
+    are not part of it, so "[4]" never counts as the number 4. Quotes compare straight."""
+    body = _TABLE_CITATION.sub(" ", _CITATION.sub(" ", answer_body(answer))).translate(_STRAIGHT)
+    return any(fact_pattern(f.translate(_STRAIGHT)).search(body) for f in facts)
 
 
 def _source_matches(expected: str, source: Source) -> bool:
