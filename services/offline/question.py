@@ -43,6 +43,12 @@ _PRONOUNS = wordset(
     "it its it's that this they them their those these he she him her his there one"
 )
 
+#: A sentence of at most this many words that asks about "it" or "that" asks about what came
+#: before, however long the message around it ("how do i remove it?").
+SHORT_ASKING_WORDS = 8
+_POINTING = wordset("it them that this these those")
+_SENTENCE_END = re.compile(r"[.?!]+")
+
 #: How a message that goes on from the previous one opens: "and in lisbon?", "what about
 #: sev3?", "what if i'm fully remote?" (the case changed, the topic kept), "same amount in
 #: canada?" (the same thing asked of another case).
@@ -432,7 +438,16 @@ def _is_follow_up(question: str) -> bool:
     if _ACKNOWLEDGING.sub("", lowered).startswith(_FOLLOW_UP_OPENERS):
         return True
     tokens = words(lowered)
-    return len(tokens) <= 12 and any(w in _PRONOUNS for w in tokens)
+    if len(tokens) <= 12 and any(w in _PRONOUNS for w in tokens):
+        return True
+    # A longer message that asks in a short sentence about "it": "done with it now. how do i
+    # remove it? it's got some untracked junk files in it".
+    return any(
+        2 < len(asked) <= SHORT_ASKING_WORDS
+        and asked[0] in _ASKING
+        and any(w in _POINTING for w in asked[1:])
+        for asked in map(words, _SENTENCE_END.split(lowered))
+    )
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,15 @@ def test_a_message_opening_with_what_if_or_same_goes_on_from_the_previous_one() 
     assert follow_up_query("same-day delivery cutoff for parcels?", previous).borrowed == ()
 
 
+def test_a_long_message_asking_a_short_question_about_it_goes_on_from_the_previous_one() -> None:
+    previous = ["how do i add a second worktree for a branch?"]
+    message = "done with it now. how do i remove it? it's got some untracked junk files in it"
+    assert "worktree" in follow_up_query(message, previous).borrowed
+    # A long message whose short question names its own topic is a question of its own.
+    message = "done with the branch now and merged it. how do i delete a tag on the remote?"
+    assert follow_up_query(message, previous).borrowed == ()
+
+
 def test_a_table_row_named_with_nothing_asked_about_it_is_a_bare_row() -> None:
     services = NOTIFY_SERVICES
     row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 6]]}
