@@ -874,9 +874,13 @@ def _common_stems(question: str) -> set[str]:
     }
 
 
-#: A verb with its particle, an idiom ("the view blows up", "the build falls over", "it
-#: chokes up"): the knowledge base says what it means in other words ("an unhandled exception").
-_PHRASAL = re.compile(r"\b([a-z]+)\s+(?:up|down|out|off|over|away)\b", re.IGNORECASE)
+#: An inflected verb with its particle, an idiom ("the view blows up", "the build fell over",
+#: "it keeps choking up"): the knowledge base says what it means in other words ("an unhandled
+#: exception"). Inflected, since the word before "up" in "set meld up" is the verb's object.
+_PHRASAL = re.compile(
+    r"\b([a-z]+(?:s|ed|ing)|fell|went|broke|blew|threw)\s+(?:up|down|out|off|over|away)\b",
+    re.IGNORECASE,
+)
 
 
 def _phrasal_stems(question: str) -> set[str]:

@@ -867,6 +867,7 @@ def test_a_verb_of_an_idiom_the_knowledge_base_lacks_is_not_taken_for_a_topic() 
     )
     assert "still called" not in plain.text
     assert _phrasal_stems("it falls over, then chokes up") == {"fall", "choke"}
+    assert _phrasal_stems("how do I set meld up?") == set()  # "meld" is the object
 
 
 def test_what_a_question_sets_aside_does_not_pick_the_answer() -> None:
