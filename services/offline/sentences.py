@@ -388,13 +388,14 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
 
 def _goes_on(raw: str) -> bool:
     """Whether the line `raw` (as in the text, indentation kept) may go on with a sentence
-    before it: an unindented paragraph line opening with a lower-case word."""
+    before it: an unindented paragraph line opening with a lower-case word, or a bracket
+    before one ("(or any other branch-name) and ...")."""
     stripped = raw.strip()
     return (
         bool(stripped)
         and not raw[:1].isspace()
         and not _BLOCK_START.match(stripped)
-        and stripped[:1].islower()
+        and stripped.removeprefix("(")[:1].islower()
     )
 
 

@@ -284,6 +284,10 @@ def test_code_in_the_middle_of_a_sentence_stays_in_it() -> None:
         "A sentence that ends.",
         "and a line that goes on.",
     ]
+    text = "Jump back by doing\n\n```\n$ git switch master\n```\n\n(or any branch) any time.\n"
+    assert [u.shown for u in units_of(text, set(), 0, 0)] == [
+        "Jump back by doing `$ git switch master` (or any branch) any time."
+    ]
 
 
 def test_a_sentence_before_a_code_block_left_open_stays_as_it_is() -> None:
