@@ -38,6 +38,7 @@ from services.offline.text import (
     bound_stems,
     has_digit,
     is_code,
+    named_words,
     stem,
     stem_set,
     wordset,
@@ -658,7 +659,10 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     for position, (sentence, context, group) in enumerate(blocks):
         if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):
             continue  # a word, or a link with at most a word: no statement
-        sequence = [stem(w) for w in words(without_enumeration(sentence)) if w not in STOP]
+        named = named_words(sentence) if "-" in sentence or "`" in sentence else set()
+        sequence = [
+            stem(w) for w in words(without_enumeration(sentence)) if w not in STOP or w in named
+        ]
         group_id = None if group is None else hit_index * 100_000 + group
         units.append(
             Unit(

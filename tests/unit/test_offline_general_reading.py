@@ -203,6 +203,18 @@ def test_an_option_typed_as_such_is_what_the_question_is_about() -> None:
     assert content_stems("how fast is it?") == []
     assert content_stems("what does --fast actually skip?") == ["fast", "skip"]
     assert content_stems("what does `now` do?") == ["now"]
+    # a one-letter option is a name too, a lone letter is not
+    assert content_stems("what does set -u do?") == ["set", "u"]
+    assert content_stems("can u set it") == ["set"]
+    text = (
+        "-e — Exit immediately if a pipeline returns a non-zero status.\n\n"
+        "-u — Treat unset variables as an error when performing parameter expansion.\n\n"
+        "-x — Print a trace of simple commands.\n"
+    )
+    answer = compose_documents(
+        "what does set -u do?", [_hit(text, section="Manual > The Set Builtin")]
+    )
+    assert _body(answer.text).startswith("-u — Treat unset variables")
 
 
 # --- what kind of fact is asked for ---------------------------------------------------------
