@@ -257,10 +257,8 @@ def content_stems(text: str) -> list[str]:
     seen: dict[str, None] = {}
     named = named_words(text) if "-" in text or "`" in text else set()
     for word in words(as_bounds(as_periodic(without_filler(text)))):
-        if word in named:  # "-u" names an option, however short
-            pass
-        elif word in STOP or (len(word) < 2 and not word.isdigit()):
-            continue
+        if word not in named and (word in STOP or (len(word) < 2 and not word.isdigit())):
+            continue  # "-u" names an option however short, "--all" however common
         seen.setdefault(stem(word), None)
     return list(seen)
 

@@ -527,7 +527,8 @@ def test_a_description_of_several_paragraphs_reads_as_one_under_its_term(
         "<dd><p>Only valid for <code>push</code>.</p>"
         "<div class='paragraph'><p>All ignored files are also stashed.</p></div>"
         "<pre>git stash push --all</pre><p>See also -u.</p></dd>"
-        "<dt>-u</dt><dd><p>Untracked files too.</p></dd></dl></div>"
+        "<dt>-u</dt><dd><div><p>Untracked files too.</p><p>Not ignored ones.</p></div></dd>"
+        "</dl></div>"
     )
     text = loader.load("git-stash.html", page.encode()).sections[0].text
 
@@ -535,7 +536,7 @@ def test_a_description_of_several_paragraphs_reads_as_one_under_its_term(
         "-a, --all — Only valid for push. All ignored files are also stashed.",
         "```\ngit stash push --all\n```",
         "See also -u.",
-        "-u — Untracked files too.",
+        "-u — Untracked files too. Not ignored ones.",
     ]
 
 

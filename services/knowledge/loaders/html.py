@@ -1152,7 +1152,7 @@ def _paragraph_text(node: object) -> list[object] | None:
     inner = [_paragraph_text(c) for c in blocks]
     if not blocks or any(part is None for part in inner):
         return None
-    return [piece for part in inner for piece in (*(part or ()), " ")]
+    return [piece for part in inner for piece in (*(part or ()), _Inline(" "))]
 
 
 def _run_on(contents: Sequence[object]) -> list[object]:
