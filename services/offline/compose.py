@@ -1108,8 +1108,9 @@ def compose_documents(
         hits, keep_history=bool(INTENT_HISTORY.search(question)), as_of=as_of_date(question)
     )
     message, question = question, _spelled_for_meaning(question, kept, known)
+    terms = content_stems(question)
     aside = _set_aside(question)  # "... instead of the terminal table": not what it asks
-    terms = [t for t in content_stems(question) if t not in aside] or content_stems(question)
+    terms = [t for t in terms if t not in aside] or terms
     background = set(content_stems(" ".join(borrowed))) - set(
         content_stems(_own(question, borrowed))
     )

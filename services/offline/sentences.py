@@ -427,37 +427,28 @@ LEAD_CODE_LINES = 3
 LEAD_CODE_CHARS = 160
 
 
-def _fenced(lines: list[str], start: int) -> tuple[str, int]:
-    """The first lines of the fenced code block opening at `start` (joined by "; ", at most
-    `LEAD_CODE_LINES` lines and about `LEAD_CODE_CHARS` characters), and the index after it."""
-    fence = lines[start].strip()[:3]
-    i = start + 1
-    kept: list[str] = []
-    while i < len(lines) and not lines[i].strip().startswith(fence):
-        line = lines[i].strip()
-        if line and len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
-            kept.append(line)
-        i += 1
-    return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1
-
-
 #: A code line ending with a callout marker, "$ git reset --hard HEAD~3   <2>" (AsciiDoc's and
 #: DocBook's callouts: the numbered list after the block says what each marked line does).
 _CALLOUT = re.compile(r"^(.*?\S)\s+<(\d{1,2})>$")
 
 
-def _callouts(lines: list[str], start: int) -> dict[str, str]:
-    """The code lines of the fenced block opening at `start` that carry a callout marker, by
-    the marker's number (`_CALLOUT`)."""
+def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str]]:
+    """The first lines of the fenced code block opening at `start` (joined by "; ", at most
+    `LEAD_CODE_LINES` lines and about `LEAD_CODE_CHARS` characters), the index after it, and
+    its lines that carry a callout marker, by the marker's number (`_CALLOUT`)."""
     fence = lines[start].strip()[:3]
-    found: dict[str, str] = {}
-    for line in lines[start + 1 :]:
-        if line.strip().startswith(fence):
-            break
-        marked = _CALLOUT.match(line.strip())
+    i = start + 1
+    kept: list[str] = []
+    callouts: dict[str, str] = {}
+    while i < len(lines) and not lines[i].strip().startswith(fence):
+        line = lines[i].strip()
+        if line and len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
+            kept.append(line)
+        marked = _CALLOUT.match(line)
         if marked is not None:
-            found.setdefault(marked.group(2), marked.group(1))
-    return found
+            callouts.setdefault(marked.group(2), marked.group(1))
+        i += 1
+    return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1, callouts
 
 
 #: A definition list's term, as text files and reStructuredText write it: a short line of its
@@ -533,8 +524,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         dangling, open_block = open_block, None
         if stripped.startswith(("```", "~~~")):
             start = i
-            callouts = _callouts(lines, i)
-            code, i = _fenced(lines, i)
+            code, i, callouts = _fenced(lines, i)
             if dangling is not None and code and i - start - 2 <= LEAD_CODE_LINES:
                 going_on = _going_on(lines, i)
                 if going_on is not None:
