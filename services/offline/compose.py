@@ -476,7 +476,7 @@ _CONTINUING = re.compile(
     r"\b"
     # "When COMMIT fails in this way, ...": a first clause that points back.
     r"|^\W*(?:when|if|once|whenever)\b[^,.;:]{0,80}?\b(?:in\s+(?:this|that|such\s+a)\s+"
-    r"(?:way|case|manner)|this\s+happens|that\s+happens)\b",
+    r"(?:way|case|manner|fashion)|this\s+happens|that\s+happens)\b",
     re.IGNORECASE,
 )
 
@@ -823,6 +823,16 @@ def _unheard_names(
     names = _CODE_NAME.findall(question)
     if not names:
         return []
+    # "cmd1 | cmd2 | cmd3", "file1 and file2": names numbered in a series are placeholders the
+    # asker made up, not things a document should name.
+    numbered = Counter(
+        m[1].lower() for name in set(names) if (m := re.fullmatch(r"([A-Za-z]+)\d+", name))
+    )
+    names = [
+        name
+        for name in names
+        if not ((m := re.fullmatch(r"([A-Za-z]+)\d+", name)) and numbered[m[1].lower()] > 1)
+    ]
     # "logging.WARNING": the documents may name the attribute alone ("WARNING"); a file's
     # name is one name ("conf.py" is not held by "buildhtml.py").
     keys = [

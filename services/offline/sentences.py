@@ -269,12 +269,18 @@ def _ordinal(marker: re.Match[str]) -> str | None:
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
+#: Markdown emphasis, "*word*": it opens before a word (or code, a bracket, a quote) and
+#: closes after one; quoted asterisks ("subscripted by ‘*’ or ‘@’ ... is ‘@’ or ‘*’") are
+#: no emphasis, and nothing between two of them may be lost.
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[\w`(\"'])([^*]+?)(?<=[\w`)\"'.!?])\*(?![\w*])")
+
+
 def _clean(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     # "[the guide][g]" reads "the guide"; "matrix[i][j]" is no link
     text = re.sub(r"(?<![\w\])`])\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
     text = text.replace("**", "").replace("__", "")
-    text = re.sub(r"(?<![\w*])\*(?!\s)([^*]+?)\*(?![\w*])", r"\1", text)
+    text = _EMPHASIS.sub(r"\1", text)
     text = re.sub(r"^>\s*", "", text.strip())
     # A reStructuredText field ":Aliases: \\:ac:" reads "Aliases: :ac:".
     text = re.sub(r"^:([^:`\s][^:`]{0,40}):\s+", r"\1: ", text).replace("\\:", ":")
@@ -480,6 +486,20 @@ def _definition_term(lines: list[str], i: int) -> str | None:
     return term
 
 
+def _synopsis_term(lead: str, code: str) -> str | None:
+    """The term of a definition whose description opens with its synopsis: a lead of a term
+    alone ("mapfile:", as the HTML loader writes such a term) before code that starts with it
+    ("mapfile [-d delim] [array]")."""
+    term = lead[:-1].strip() if lead.endswith(":") else ""
+    if (
+        not term
+        or len(term.split()) > DEFINITION_TERM_WORDS
+        or not re.match(rf"{re.escape(term)}(?:[\s(\[]|$)", code.lstrip())
+    ):
+        return None
+    return term
+
+
 def _labelled(sentences: list[str], label: str) -> list[tuple[str, str]]:
     """A definition's sentences as (sentence, term it describes): the first one holds the
     term, the others name it by `Unit.label` (their answer shows it; their context has it)."""
@@ -516,6 +536,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     labels: dict[int, str] = {}  # block index -> the term of the definition it goes on with
     open_block: int | None = None  # a block of the paragraph just read, ending on no sentence end
     callouts: dict[str, str] = {}  # the last code block's marked lines, by their numbers
+    synopsis: tuple[str, str] | None = None  # a term and its synopsis, awaiting its description
     while i < len(lines):
         stripped = lines[i].strip()
         if not stripped:
@@ -540,6 +561,13 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                     if lead is None and joined[-1][-1:].isalpha():
                         open_block = dangling + len(joined) - 1  # "... It is called as"
                     continue
+            term = _synopsis_term(lead, code) if lead is not None else None
+            if term is not None:
+                # "mapfile:" + "mapfile [-d delim] [array]" + "Read lines from ...": a term,
+                # its synopsis, then its description, whose first sentence shows both.
+                synopsis = (term, code)
+                lead = None
+                continue
             if lead is not None and code:
                 # "To start afresh each run, change the call to:" + the call: the code is
                 # the answer the sentence announces. It is scored by the sentence's words
@@ -549,6 +577,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             lead = None
             continue
         announced, lead = lead, None
+        described_by, synopsis = synopsis, None
         indented = lines[i][:1].isspace()  # a block quote or literal block in a text file
         if stripped.startswith("|"):
             table = []
@@ -560,7 +589,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             continue
         if stripped.startswith("#"):
             local_context = set(heading_context) | stem_set(stripped.lstrip("#"))
-            callouts = {}
+            callouts, synopsis = {}, None
             i += 1
             continue
         term = _definition_term(lines, i)
@@ -629,6 +658,14 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 continue
         # A lead-in to something that is not a list (a table, code) says nothing alone; one
         # followed by code is joined to it (above).
+        if described_by is not None and sentences and not indented:
+            term, code = described_by
+            codes[len(blocks)] = code
+            for sentence, of in _labelled(sentences, term):
+                if of:
+                    labels[len(blocks)] = of
+                blocks.append((sentence, local_context | (stem_set(term) if of else set()), None))
+            continue
         dashed = _DASH_LABEL.match(sentences[0]) if len(sentences) > 1 else None
         if dashed is not None and len(dashed.group(1).split()) > DEFINITION_TERM_WORDS:
             dashed = None
@@ -700,8 +737,8 @@ _SYNONYM_GROUPS = (
     "allow allowed permit permitted may",
     "forbid forbidden prohibit prohibited banned",
     "rule policy requirement",
-    "limit cap maximum max",
-    "minimum min least",
+    "limit cap maximum max largest biggest",
+    "minimum min least smallest",
     "buy bought purchase procure procurement",
     "attempt attempts try tries",
     "lock locks locked lockout",
@@ -959,6 +996,8 @@ def score_units(
         length = len(unit.stems)
         if _defines(unit.text, own_terms):
             evidence += IDENTIFIER_EVIDENCE  # "alias — Same as ..." for "what's alias for?"
+        if _points_elsewhere(unit.text):
+            bonus -= POINTER_PENALTY  # "X is described in Y": where the answer is, not it
         if _answers_field(unit.text, asked_terms):
             bonus += FIELD_BONUS  # "Default: "brackets"." for "the default ... style?"
         elif length < 3:
@@ -969,6 +1008,28 @@ def score_units(
     _prefer_plain_labels(scored, set(terms))
     scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
     return scored
+
+
+#: Ranking penalty for a sentence that only says where something is told
+#: (`_points_elsewhere`).
+POINTER_PENALTY = 0.1
+
+#: "The POSIX mode is described in POSIX Mode", "See Redirections.", "For details, see the
+#: guide": a cross-reference, which states nothing the question asked.
+_POINTER = re.compile(
+    r"^(?:\(?see\b|for\s+(?:more\s+|further\s+|full\s+)?(?:details|information)\b[^.]*\bsee\b)"
+    r"|\b(?:is|are)\s+(?:also\s+|further\s+|fully\s+)?(?:described|explained|documented|"
+    r"discussed|covered|detailed)\s+(?:in|under|below|above|later|elsewhere)\b",
+    re.IGNORECASE,
+)
+
+#: A pointer this long or longer says something of its own besides.
+POINTER_WORDS = 14
+
+
+def _points_elsewhere(sentence: str) -> bool:
+    """Whether `sentence` is only a cross-reference (`_POINTER`): short, and saying where."""
+    return len(sentence.split()) < POINTER_WORDS and _POINTER.search(sentence) is not None
 
 
 _CODE_WORD = re.compile(r"\b[A-Z]{4,}\b")

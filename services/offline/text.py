@@ -226,6 +226,9 @@ BOUND_PHRASES = (
     ),
 )
 
+#: A range of numbers states both bounds: "a number between 2 and 64", "from 1 to 10".
+_RANGE = re.compile(r"\b(?:between\s+-?\d[\d.,]*\s+and|from\s+-?\d[\d.,]*\s+to)\s+-?\d", re.I)
+
 
 def as_bounds(text: str) -> str:
     """`text` with bounds said in words written as "maximum" or "minimum" (`BOUND_PHRASES`)."""
@@ -235,7 +238,10 @@ def as_bounds(text: str) -> str:
 
 
 def bound_stems(text: str) -> set[str]:
-    """The stems of the bounds `text` states in words ({"maximum"} for "at most 8")."""
+    """The stems of the bounds `text` states in words ({"maximum"} for "at most 8", both for
+    "between 2 and 64")."""
+    if _RANGE.search(text):
+        return {stem("maximum"), stem("minimum")}
     return {stem(word) for word, pattern in BOUND_PHRASES if pattern.search(text)}
 
 

@@ -697,3 +697,54 @@ def test_any_mix_of_blocks_reads_without_error() -> None:
         text = "\n".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 12)))
         for unit in units_of(text, set(), 0, 0):
             assert unit.text.strip()
+
+
+def test_quoted_asterisks_are_no_emphasis_and_nothing_between_them_is_lost() -> None:
+    text = (
+        "This is analogous to the special parameters ‘@’ and ‘*’. If subscript is ‘@’ or "
+        "‘*’, the expansion is the number of elements in the array. Use *only* one."
+    )
+    assert _texts(text) == [
+        "This is analogous to the special parameters ‘@’ and ‘*’.",
+        "If subscript is ‘@’ or ‘*’, the expansion is the number of elements in the array.",
+        "Use only one.",
+    ]
+
+
+def test_a_term_then_its_synopsis_then_its_description_keeps_all_three_together() -> None:
+    text = (
+        "mapfile:\n\n```\nmapfile [-d delim] [-t] [array]\n```\n\n"
+        "Read lines from the standard input into the indexed array variable array. "
+        "The variable MAPFILE is the default array.\n\n"
+        "For example:\n\n```\nmapfile -t lines < notes.txt\n```\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    first, second, example = units
+    assert first.text.startswith("mapfile — Read lines from the standard input")
+    assert first.code == "mapfile [-d delim] [-t] [array]"
+    assert second.label == "mapfile"
+    # Code that does not start with the term is an example the lead-in announces.
+    assert (example.text, example.code) == ("For example:", "mapfile -t lines < notes.txt")
+
+
+def test_a_sentence_that_only_says_where_something_is_described_ranks_below_what_it_says() -> None:
+    text = (
+        "The POSIX mode is described in POSIX Mode.\n\n"
+        "Starting with the --posix option or running set -o posix turns it on.\n"
+    )
+    question = "ways to put the shell into posix mode?"
+    units = units_of(text, set(), 0, 0)
+    # The pointer shares more of the question's words; the two mean about as much.
+    scored = score_units(question, content_stems(question), units, semantic=[0.6, 0.62])
+    assert scored[0].unit.text.startswith("Starting with the --posix option")
+
+
+def test_a_range_states_the_largest_and_the_smallest_value() -> None:
+    text = (
+        "Numbers take the form [base#]n, where base is a decimal number between 2 and 64.\n\n"
+        "Numbers are written in base 10 unless a base is given.\n"
+    )
+    question = "biggest base i can use?"
+    scored = score_units(question, content_stems(question), units_of(text, set(), 0, 0))
+    assert "between 2 and 64" in scored[0].unit.text
+    assert scored[0].coverage > scored[1].coverage

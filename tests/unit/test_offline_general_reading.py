@@ -167,6 +167,14 @@ def test_a_name_of_code_that_no_passage_holds_is_unheard() -> None:
     assert _unheard_names("where does docutils.conf live?", tools) == []
 
 
+def test_names_numbered_in_a_series_are_the_askers_placeholders() -> None:
+    hits = [_hit("The return status of a pipeline is the exit status of the last command.")]
+    question = "cmd1 | cmd2 | cmd3 returns 0 even when cmd1 fails. how do I see the failure?"
+    assert _unheard_names(question, hits) == []
+    # One numbered name is a name: a product, a version, a table.
+    assert _unheard_names("does it support ec2 or ftp3?", hits) == ["ftp3"]
+
+
 def _found(text: str, *questions: str) -> list[bool]:
     """Whether each question is answered from one passage holding `text`."""
     return [compose_documents(question, [_hit(text)]).found for question in questions]
@@ -386,6 +394,7 @@ def test_a_sentence_pointing_back_in_its_first_clause_comes_with_the_one_before(
     assert _CONTINUING.match("When COMMIT fails in this way, the transaction remains active.")
     assert _CONTINUING.match("If that happens, run the checkpoint again.")
     assert not _CONTINUING.match("When the reader clears, the COMMIT goes through.")
+    assert _CONTINUING.match("If Bash determines it is being run in this fashion, it reads it.")
 
 
 def test_asked_whether_to_do_something_the_sentence_that_advises_ranks_higher() -> None:
