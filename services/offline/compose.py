@@ -480,6 +480,11 @@ _CONTINUING = re.compile(
     re.IGNORECASE,
 )
 
+#: A sentence whose first words name what the sentence before it was about as "it" or
+#: "them" ("You can find it at venv/var/app-instance instead.", "To turn them off, ..."):
+#: it goes on with that statement, and often says what was asked.
+_GOES_ON_ABOUT_IT = re.compile(r"^(?:\S+\s+){1,3}(?:it|them)\b(?!['’])", re.IGNORECASE)
+
 #: A sentence naming, within its first words, a thing by "this", "that", "these" or "those"
 #: ("The `--fast` flag turns off this check"; "Afterwards, you can pass that file to ..."):
 #: group 1 is the thing's noun. Not a demonstrative standing alone ("use this to ...",
@@ -608,6 +613,7 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
             and (
                 _needs_next(item, terms)
                 or _CONTINUING.match(after.unit.text) is not None
+                or _GOES_ON_ABOUT_IT.match(after.unit.text) is not None
                 or after.unit.describes_further(item.unit)  # one definition, one statement
             )
         )

@@ -601,3 +601,21 @@ def test_a_neighbour_completes_the_best_sentence_with_the_code_it_announces() ->
     body = _said(question, [hit], similarity)
     assert "filemode='w'" in body
     assert body.index("filemode='w'") < body.index("no longer appended")
+
+
+def test_a_sentence_going_on_about_it_comes_with_the_one_it_goes_on_from() -> None:
+    hit = _hit(
+        "The project can be built into a wheel file. "
+        "When the app is installed (not in editable mode), it uses a different directory "
+        "for the instance folder. "
+        "You can find it at venv/var/app-instance instead. "
+        "The secret key must be changed before deploying.\n"
+    )
+    question = "installed the wheel on the server, where did the instance folder go?"
+    similarity = _HeadingSimilarity(0.2, "a different directory", 0.8, low=0.3)
+    body = _said(question, [hit], similarity)
+    assert "venv/var/app-instance" in body
+    # "it" farther into the sentence is no reference back to the one before.
+    moved = hit["text"].replace("You can find it at", "The installer tools always put it in")
+    far = {**hit, "text": moved}
+    assert "venv/var/app-instance" not in _said(question, [far], similarity)
