@@ -806,3 +806,19 @@ def test_rest_inline_markup_of_a_hostile_file_is_read_in_one_pass() -> None:
 def test_html_navigation_rules_read_a_deeply_nested_page_once() -> None:
     texts = _read_in_a_child({f"{name}.html": page for name, page in HOSTILE_HTML.items()})
     assert texts["nested.html"].split() == f"{NESTED_LINE} on".split() * 3_000  # ~2 s
+
+
+def test_a_page_of_preformatted_prose_reads_as_text_and_code_stays_code(loader: FileLoader) -> None:
+    """A help page or FAQ written as one `<pre>` (Vim's help, man2html) is prose: its
+    paragraphs are the page's text, so their sentences can answer; a short `<pre>` or one
+    of code, however long and commented, stays a code block."""
+    name = "editor-faq-preformatted.html"
+    text = loader.load(name, fixture_bytes(name)).sections[0].text
+    assert "```" not in text
+    assert "Press u in normal mode to undo the last change." in text
+    code = "\n".join(
+        f"# step {i}: copy the files to the server and restart it\nrsync -a build/ host:/srv/{i}"
+        for i in range(30)
+    )
+    page = f"<html><body><h1>Deploy</h1><pre>{code}</pre></body></html>".encode()
+    assert "```\n# step 0" in loader.load("deploy.html", page).sections[0].text

@@ -47,7 +47,9 @@ Rules:
   documentation" -> "Sorting HOW TO"); else the file name made readable.
 - Text is plain text: entities decoded once (by the parser), tables as `| a | b |` rows,
   list items as `- item` / `1. item` lines, `<pre>` blocks as fenced code, inline code as
-  written. Meta tags give the category (`category`, `article:section`), the updated date
+  written. A long `<pre>` that mostly reads as prose (`reads_as_prose`: a page whose body is
+  preformatted text, as Vim's help, man2html and old FAQs are written) is text, as a text
+  file's would be. Meta tags give the category (`category`, `article:section`), the updated date
   (`updated`, `last-modified`, `article:modified_time`, ...), `supersedes` (the document
   this one replaces) and metadata (`author`, `description`, `keywords`, `lang`).
 """
@@ -259,6 +261,36 @@ class _CloseSubheadings:
 class _Footnote:
     label: str | None
     body: Tag
+
+
+#: Preformatted text this long or longer may be prose rather than code (`reads_as_prose`).
+PROSE_MIN_LINES = 40
+
+#: ... when at least this share of its lines are prose: six words or more, starting with a
+#: word, three in four of them words (code's lines start with a keyword, a prompt or a
+#: comment marker, and hold symbols).
+PROSE_LINE_SHARE = 0.2
+
+_PROSE_WORD = re.compile(r"[A-Za-z][a-z]*[.,;:!?)'\"]*")
+
+
+def _prose_line(line: str) -> bool:
+    tokens = line.split()
+    return (
+        len(tokens) >= 6
+        and not line[:1].isspace()
+        and _PROSE_WORD.fullmatch(tokens[0]) is not None
+        and sum(1 for t in tokens if _PROSE_WORD.fullmatch(t)) >= 0.75 * len(tokens)
+    )
+
+
+def reads_as_prose(text: str) -> bool:
+    """Whether preformatted `text` is a document's prose (a help page, a plain-text FAQ)
+    rather than code: `PROSE_MIN_LINES` lines or more, `PROSE_LINE_SHARE` of them prose."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < PROSE_MIN_LINES:
+        return False
+    return sum(1 for line in lines if _prose_line(line)) >= PROSE_LINE_SHARE * len(lines)
 
 
 class _Emitter:
@@ -1049,7 +1081,7 @@ class _Walker:
         elif name == "pre":
             code = node.get_text().strip("\n")
             if code.strip():
-                out.block(f"```\n{code}\n```")
+                out.block(code if reads_as_prose(code) else f"```\n{code}\n```")
         elif name == "table":
             rows = _table_rows(node)
             if rows:
