@@ -26,6 +26,7 @@ from services.offline.conflicts import MAX_COMPARED, disagreement, same_subject_
 from services.offline.places import about_other_countries, asked_countries, country_stems
 from services.offline.question import (
     INTENT_HISTORY,
+    INTENT_METHOD,
     INTENT_WHO,
     as_of_date,
     asking_clauses,
@@ -485,6 +486,15 @@ _CONTINUING = re.compile(
 #: it goes on with that statement, and often says what was asked.
 _GOES_ON_ABOUT_IT = re.compile(r"^(?:\S+\s+){1,3}(?:it|them)\b(?!['’])", re.IGNORECASE)
 
+#: A sentence that tells the reader what to do: it opens with a verb of doing ("Use
+#: app_context() in a with block", "Run the command again with --force").
+_INSTRUCTION = re.compile(
+    r"^\W*(?:use|pass|set|specify|call|add|run|change|enable|disable|configure|install|put|"
+    r"write|replace|remove|turn|switch|invoke|type|press|choose|select|create|open|edit|apply|"
+    r"go|click)\s+(?!(?:of|is|are|was|were)\b)",
+    re.IGNORECASE,
+)
+
 #: A sentence naming, within its first words, a thing by "this", "that", "these" or "those"
 #: ("The `--fast` flag turns off this check"; "Afterwards, you can pass that file to ..."):
 #: group 1 is the thing's noun. Not a demonstrative standing alone ("use this to ...",
@@ -564,13 +574,18 @@ def _needs_next(item: Scored, terms: set[str]) -> bool:
     return _is_question(text) or text.endswith(":") or len(novel) <= ECHO_NOVEL_STEMS
 
 
-def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]) -> list[Scored]:
+def _with_neighbours(
+    chosen: list[Scored], scored: list[Scored], terms: set[str], wants_way: bool = False
+) -> list[Scored]:
     """The chosen sentences, each of the first two followed by the next sentence of its own
     section when that one continues it (`_CONTINUING`), goes on describing the same term
     (`Unit.describes_further`) or when it needs one (`_needs_next`);
     a question is replaced by what follows it; a lead that points back (`_CONTINUING`: "That
-    means ...") comes after the sentence before it. A carried sentence has the evidence of the one
-    it continues (they make one statement). At most `MAX_SENTENCES` + 1 in all."""
+    means ...") comes after the sentence before it. Asked for a way (`wants_way`), a sentence
+    is followed by the instruction after it ("... you can push a context manually." / "Use
+    app_context() in a with block, ..."): that is the way. A carried sentence has the
+    evidence of the one it continues (they make one statement). At most `MAX_SENTENCES` + 1
+    in all."""
     following: dict[tuple[int, int], Scored] = {}
     preceding: dict[tuple[int, int], Scored] = {}
     by_hit: dict[int, list[Scored]] = {}
@@ -614,6 +629,7 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
                 _needs_next(item, terms)
                 or _CONTINUING.match(after.unit.text) is not None
                 or _GOES_ON_ABOUT_IT.match(after.unit.text) is not None
+                or (wants_way and _INSTRUCTION.match(after.unit.text) is not None)
                 or after.unit.describes_further(item.unit)  # one definition, one statement
             )
         )
@@ -623,6 +639,16 @@ def _with_neighbours(chosen: list[Scored], scored: list[Scored], terms: set[str]
         if carries and after is not None:
             taken.add(id(after.unit))
             result.append(_carried(after, item))
+            then = following.get((after.unit.hit_index, after.unit.position))
+            if (
+                wants_way
+                and then is not None
+                and id(then.unit) not in taken
+                and _INSTRUCTION.match(then.unit.text) is not None
+            ):
+                # "... you can push a context manually." carried, then "Use app_context() ..."
+                taken.add(id(then.unit))
+                result.append(_carried(then, item))
     return result[:limit] if result else chosen
 
 
@@ -1270,7 +1296,7 @@ def compose_documents(
         frozenset(asked - set(background)),
         lead_with_typed=not asks_only_how(question),
     )
-    chosen = _with_neighbours(chosen, scored, set(terms))
+    chosen = _with_neighbours(chosen, scored, set(terms), bool(INTENT_METHOD.search(question)))
     chosen = _with_complement(
         chosen, scored, set(terms) - background, EXTRA_SENTENCE_EVIDENCE * needed
     )

@@ -619,3 +619,20 @@ def test_a_sentence_going_on_about_it_comes_with_the_one_it_goes_on_from() -> No
     moved = hit["text"].replace("You can find it at", "The installer tools always put it in")
     far = {**hit, "text": moved}
     assert "venv/var/app-instance" not in _said(question, [far], similarity)
+
+
+def test_asked_for_a_way_the_instruction_after_the_answer_comes_with_it() -> None:
+    hit = _hit(
+        "If you read the config outside a request, you will get this error message:\n\n"
+        "```\nRuntimeError: Working outside of the request.\n```\n\n"
+        "If you see that error while setting up your app, you can open a request scope "
+        "yourself since you hold the app object. "
+        "Use app.scope() in a with block, and the code in the block sees the config. "
+        "Scopes are cheap to open.\n"
+    )
+    similarity = _HeadingSimilarity(0.2, "this error message", 0.8, low=0.3)
+    asked = "my app keeps saying working outside of the request when setting up, what do i do?"
+    assert "Use app.scope() in a with block" in _said(asked, [hit], similarity)
+    # Not asked for a way, the instruction is no part of the answer.
+    told = "my app keeps saying working outside of the request when setting up. what's that?"
+    assert "Use app.scope() in a with block" not in _said(told, [hit], similarity)
