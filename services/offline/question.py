@@ -83,6 +83,15 @@ INTENT_FREQUENCY = re.compile(
 
 INTENT_WHO = re.compile(r"\b(?:who|whom|whose|whos)\b", re.IGNORECASE)
 
+#: Asking where something is kept on disk: "where does readline read its key bindings from",
+#: "where is the config file", "where do the logs go".
+INTENT_PATH = re.compile(
+    r"\bwhere(?:'s|\s+(?:does|do|is|are|did|will|would|should|can))\b[^?.!]{0,80}?"
+    r"\b(?:reads?|stor(?:e|es|ed)|keeps?|kept|sav(?:e|es|ed)|writes?|written|lives?|looks?|"
+    r"located|loads?|config|configuration|files?|folders?|director(?:y|ies)|logs?|go|goes)\b",
+    re.IGNORECASE,
+)
+
 INTENT_WHEN = re.compile(
     r"\b(?:when|(?:which|particular|specific|certain|fixed|set)\s+days?|"
     r"what\s+(?:day|days|date|dates|time))\b",

@@ -26,6 +26,7 @@ from services.offline.question import (
     INTENT_FREQUENCY,
     INTENT_METHOD,
     INTENT_NUMBER,
+    INTENT_PATH,
     INTENT_WHEN,
     INTENT_WHO,
     counted_things,
@@ -175,6 +176,10 @@ _METHOD = re.compile(
     re.IGNORECASE,
 )
 
+
+#: A place on disk: a path ("~/.inputrc", "/etc/inputrc", "venv/var/app-instance") or a
+#: variable naming one ("$HOME").
+_PATH = re.compile(r"(?<![\w<])(?:~|\.{1,2})?/[\w.-]+|\b[\w.-]+/[\w.-]+|\$[A-Z_]{3,}\b")
 
 _FREQUENCY = re.compile(
     r"\b(?:every|each|per|periodic|periodically|daily|weekly|monthly|quarterly|annually|"
@@ -928,12 +933,21 @@ def score_units(
     want_number = bool(INTENT_NUMBER.search(question))
     want_frequency = bool(INTENT_FREQUENCY.search(question))
     want_person = bool(INTENT_WHO.search(question))
+    want_path = bool(INTENT_PATH.search(question))
     want_date = bool(INTENT_WHEN.search(question))
     want_method = bool(INTENT_METHOD.search(question))
     want_advice = bool(INTENT_ADVICE.search(question))
-    wants = want_frequency or want_number or want_person or want_date or want_method or want_advice
+    wants = (
+        want_frequency
+        or want_number
+        or want_person
+        or want_date
+        or want_method
+        or want_advice
+        or want_path
+    )
     method_only = want_method and not (
-        want_frequency or want_number or want_person or want_date or want_advice
+        want_frequency or want_number or want_person or want_date or want_advice or want_path
     )
     intent_bonus = METHOD_BONUS if method_only else INTENT_BONUS
     named = _named_identifiers(question, units)
@@ -975,6 +989,8 @@ def score_units(
             typed |= bool(unit.code or _METHOD.search(unit.text))
         if want_advice:
             typed |= bool(_ADVICE.search(unit.text))
+        if want_path:
+            typed |= bool(_PATH.search(unit.text))  # "~/.inputrc", "$XDG_CONFIG_HOME/app"
         meaning = semantic[index] if semantic is not None else coverage
         evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
         bonus = 0.05 / (1 + unit.rank) + (intent_bonus if typed and wants else 0.0)

@@ -748,3 +748,23 @@ def test_a_range_states_the_largest_and_the_smallest_value() -> None:
     scored = score_units(question, content_stems(question), units_of(text, set(), 0, 0))
     assert "between 2 and 64" in scored[0].unit.text
     assert scored[0].coverage > scored[1].coverage
+
+
+def test_asked_where_a_file_is_read_from_the_sentence_naming_a_path_ranks_first() -> None:
+    text = (
+        "When a program using the library starts up, the init file is read and the key "
+        "bindings are set.\n\n"
+        "The name of the init file is taken from a variable; if it is unset, the default is "
+        "~/.inputrc.\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    # The first shares every word of the question; the second means a little more.
+    meaning = [0.45, 0.62]
+    question = "where does the library read its key bindings init file from"
+    scored = score_units(question, content_stems(question), units, semantic=meaning)
+    assert scored[0].unit.text.endswith("~/.inputrc.")
+    assert scored[0].typed and not scored[1].typed
+    # Asked where something happens, not where a file is kept: no path is wanted.
+    asked = "where does the library set the key bindings when it starts up"
+    scored = score_units(asked, content_stems(asked), units, semantic=meaning)
+    assert scored[0].unit.text.startswith("When a program")
