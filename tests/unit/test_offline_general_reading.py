@@ -611,7 +611,7 @@ def test_a_sentence_going_on_about_it_comes_with_the_one_it_goes_on_from() -> No
         "You can find it at venv/var/app-instance instead. "
         "The secret key must be changed before deploying.\n"
     )
-    question = "installed the wheel on the server, where did the instance folder go?"
+    question = "installed the wheel on the server, what happened to the instance folder?"
     similarity = _HeadingSimilarity(0.2, "a different directory", 0.8, low=0.3)
     body = _said(question, [hit], similarity)
     assert "venv/var/app-instance" in body
