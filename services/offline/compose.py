@@ -231,6 +231,14 @@ def _section_label(hit: dict[str, Any]) -> str:
 _MARKUP_NAME = re.compile(r"(?:--?|:|\\)[A-Za-z][\w-]*:?")
 
 
+#: The sections of a Unix manual page (man-pages(7)), headed in capitals: parts of a page,
+#: not names of what it describes.
+_MANUAL_PAGE_PARTS = wordset(
+    "NAME SYNOPSIS DESCRIPTION OPTIONS ARGUMENTS COMMANDS EXAMPLES EXAMPLE FILES ENVIRONMENT "
+    "CONFIGURATION NOTES BUGS CAVEATS AUTHOR AUTHORS HISTORY DISCUSSION DETAILS ERRORS "
+    "DIAGNOSTICS SECURITY STANDARDS OVERVIEW USAGE"
+)
+
 #: A section heading that is one hyphenated name capitalised in every part: an HTTP header
 #: ("X-Frame-Options"), a directive ("Pull-Quote"), a named technique.
 _CAPITALISED_NAME = re.compile(r"[A-Z][A-Za-z0-9]*(?:-[A-Z][A-Za-z0-9]*)+")
@@ -266,6 +274,8 @@ def _section_names(hit: dict[str, Any]) -> list[str]:
     if not heading:
         return []
     if not any(c.isspace() for c in heading):
+        if heading in _MANUAL_PAGE_PARTS:
+            return []  # a manual page's "DESCRIPTION": a part of every page, not a name
         named = any(n.fullmatch(heading) for n in (_MARKUP_NAME, _CODE_NAME, _CAPITALISED_NAME))
         return [heading] if named else []
     names = [name.strip("`") for name in _NAME_LIST.split(heading)]

@@ -325,6 +325,12 @@ def test_a_sentence_under_a_heading_naming_a_setting_is_led_by_the_name() -> Non
     assert body.startswith("`X-Report-Level`: Report")
     hit = _hit(text, section="Manual > Headers > Add-ons")  # an English word
     assert _body(compose_documents(question, [hit]).text).startswith("Report")
+    # a command in capitals names its entry; a manual page's part ("DESCRIPTION") does not
+    hit = _hit(text, section="Manual > REINDEX")
+    assert _body(compose_documents(question, [hit]).text).startswith("`REINDEX`: Report")
+    for part in ("DESCRIPTION", "OPTIONS", "EXAMPLES"):
+        hit = _hit(text, section=f"tool(1) Manual Page > {part}")
+        assert _body(compose_documents(question, [hit]).text).startswith("Report")
 
 
 def test_a_thing_that_is_a_number_is_given_only_by_a_sentence_holding_one() -> None:
