@@ -177,9 +177,12 @@ _METHOD = re.compile(
 )
 
 
-#: A place on disk: a path ("~/.inputrc", "/etc/inputrc", "venv/var/app-instance") or a
-#: variable naming one ("$HOME").
-_PATH = re.compile(r"(?<![\w<])(?:~|\.{1,2})?/[\w.-]+|\b[\w.-]+/[\w.-]+|\$[A-Z_]{3,}\b")
+#: A place on disk: a path ("~/.inputrc", "/etc/inputrc", "venv/var/app-instance",
+#: "conf.d/app.conf") or a variable naming one ("$HOME"); not "and/or" or "read/write".
+_PATH = re.compile(
+    r"(?<![\w<])(?:~|\.{1,2})?/[\w.-]+|\b[\w.-]+(?:/[\w.-]+){2,}|\b[\w.-]+/[\w-]*\.\w+"
+    r"|\$[A-Z_]{3,}\b"
+)
 
 _FREQUENCY = re.compile(
     r"\b(?:every|each|per|periodic|periodically|daily|weekly|monthly|quarterly|annually|"

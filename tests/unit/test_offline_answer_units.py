@@ -768,3 +768,6 @@ def test_asked_where_a_file_is_read_from_the_sentence_naming_a_path_ranks_first(
     asked = "where does the library set the key bindings when it starts up"
     scored = score_units(asked, content_stems(asked), units, semantic=meaning)
     assert scored[0].unit.text.startswith("When a program")
+    # "read/write" or "and/or" is no path.
+    shared = units_of("The init file is opened read/write and/or created.\n", set(), 0, 0)
+    assert not score_units(question, content_stems(question), shared)[0].typed
