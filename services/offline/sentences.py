@@ -280,7 +280,7 @@ _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$
 #: Markdown emphasis, "*word*": it opens before a word (or code, a bracket, a quote) and
 #: closes after one; quoted asterisks ("subscripted by ‘*’ or ‘@’ ... is ‘@’ or ‘*’") are
 #: no emphasis, and nothing between two of them may be lost.
-_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[\w`(\"'])([^*]+?)(?<=[\w`)\"'.!?])\*(?![\w*])")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[\w`(\"'])([^*]+?)(?<=[\w`)\"'.!?:;,])\*(?![\w*])")
 
 
 def _clean(text: str) -> str:

@@ -702,12 +702,14 @@ def test_any_mix_of_blocks_reads_without_error() -> None:
 def test_quoted_asterisks_are_no_emphasis_and_nothing_between_them_is_lost() -> None:
     text = (
         "This is analogous to the special parameters ‘@’ and ‘*’. If subscript is ‘@’ or "
-        "‘*’, the expansion is the number of elements in the array. Use *only* one."
+        "‘*’, the expansion is the number of elements in the array. Use *only* one. *Note:* "
+        "keep it."
     )
     assert _texts(text) == [
         "This is analogous to the special parameters ‘@’ and ‘*’.",
         "If subscript is ‘@’ or ‘*’, the expansion is the number of elements in the array.",
         "Use only one.",
+        "Note: keep it.",
     ]
 
 
