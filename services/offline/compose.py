@@ -40,6 +40,7 @@ from services.offline.question import (
 )
 from services.offline.semantic import SentenceSimilarity
 from services.offline.sentences import (
+    DOING_VERBS,
     Scored,
     Unit,
     asked_codes,
@@ -499,10 +500,7 @@ _GOES_ON_ABOUT_IT = re.compile(r"^(?:\S+\s+){1,3}(?:it|them)\b(?!['’])", re.IG
 #: A sentence that tells the reader what to do: it opens with a verb of doing ("Use
 #: app_context() in a with block", "Run the command again with --force").
 _INSTRUCTION = re.compile(
-    r"^\W*(?:use|pass|set|specify|call|add|run|change|enable|disable|configure|install|put|"
-    r"write|replace|remove|turn|switch|invoke|type|press|choose|select|create|open|edit|apply|"
-    r"go|click)\s+(?!(?:of|is|are|was|were)\b)",
-    re.IGNORECASE,
+    rf"^\W*(?:use|{DOING_VERBS}|go|click)\s+(?!(?:of|is|are|was|were)\b)", re.IGNORECASE
 )
 
 #: A sentence naming, within its first words, a thing by "this", "that", "these" or "those"
@@ -867,14 +865,9 @@ def _unheard_names(
         return []
     # "cmd1 | cmd2 | cmd3", "file1 and file2": names numbered in a series are placeholders the
     # asker made up, not things a document should name.
-    numbered = Counter(
-        m[1].lower() for name in set(names) if (m := re.fullmatch(r"([A-Za-z]+)\d+", name))
-    )
-    names = [
-        name
-        for name in names
-        if not ((m := re.fullmatch(r"([A-Za-z]+)\d+", name)) and numbered[m[1].lower()] > 1)
-    ]
+    series = {name: m[1].lower() for name in names if (m := re.fullmatch(r"([A-Za-z]+)\d+", name))}
+    in_series = Counter(series[name] for name in set(series))
+    names = [name for name in names if in_series[series.get(name, "")] < 2]
     # "logging.WARNING": the documents may name the attribute alone ("WARNING"); a file's
     # name is one name ("conf.py" is not held by "buildhtml.py").
     keys = [

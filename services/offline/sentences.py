@@ -161,11 +161,15 @@ _ADVICE = re.compile(
 #: "... and then run ..."; not the noun: "and use of ..."), a way offered ("you can ...",
 #: "can be passed", "this is done by", "the solution is", "remains available as ...", "to
 #: fully revert ..., there is ..."), or the code it announces (`Unit.code`).
+#: Verbs of doing an instruction opens with ("Pass ...", "Run ...", "Set ..."), besides "use".
+DOING_VERBS = (
+    "pass|set|specify|call|add|run|change|enable|disable|configure|install|put|write|replace|"
+    "remove|turn|switch|invoke|type|press|choose|select|create|open|edit|apply"
+)
+
 _METHOD = re.compile(
-    r"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use(?!\s+of\b)|pass|set|specify|call|"
-    r"add|run|change|enable|disable|configure|install|put|write|escape|avoid|declare|define|"
-    r"replace|remove|turn|switch|invoke|type|press|hold|choose|select|create|open|edit|apply|try|"
-    r"make|give|include|load|import|wrap|prefix|quote|double)\b"
+    rf"(?:^|[,:;]\s+|\b(?:then|and|or|just|simply)\s+)(?:use(?!\s+of\b)|{DOING_VERBS}|escape|"
+    r"avoid|declare|define|hold|try|make|give|include|load|import|wrap|prefix|quote|double)\b"
     r"|\b(?:you|we|one)\s+(?:can|could|should|must|may|need\s+to|have\s+to)\b"
     r"|\b(?:can|could|should|must|may)\s+(?:also\s+)?be\s+(?:used|passed|set|specified|given|"
     r"added|called|enabled|disabled|escaped|changed|turned|switched|replaced|written)\b"
@@ -545,6 +549,16 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     open_block: int | None = None  # a block of the paragraph just read, ending on no sentence end
     callouts: dict[str, str] = {}  # the last code block's marked lines, by their numbers
     synopsis: tuple[str, str] | None = None  # a term and its synopsis, awaiting its description
+
+    def define(sentences: list[str], term: str) -> None:
+        """A definition's sentences as blocks: the first holds its term, the others name it
+        (`_labelled`) and have it in their context."""
+        about = local_context | stem_set(term)
+        for sentence, of in _labelled(sentences, term):
+            if of:
+                labels[len(blocks)] = of
+            blocks.append((sentence, about if of else local_context, None))
+
     while i < len(lines):
         stripped = lines[i].strip()
         if not stripped:
@@ -610,11 +624,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             while i < len(lines) and lines[i].strip() and lines[i][:1].isspace():
                 described.append(lines[i].strip())
                 i += 1
-            about = local_context | stem_set(label)
-            for sentence, of in _labelled(_split_sentences(_clean(" ".join(described))), label):
-                if of:
-                    labels[len(blocks)] = of
-                blocks.append((sentence, about if of else local_context, None))
+            define(_split_sentences(_clean(" ".join(described))), label)
             continue
         ordinal = _ORDINAL.match(stripped)
         callout = callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
@@ -669,10 +679,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         if described_by is not None and sentences and not indented:
             term, code = described_by
             codes[len(blocks)] = code
-            for sentence, of in _labelled(sentences, term):
-                if of:
-                    labels[len(blocks)] = of
-                blocks.append((sentence, local_context | (stem_set(term) if of else set()), None))
+            define(sentences, term)
             continue
         dashed = _DASH_LABEL.match(sentences[0]) if len(sentences) > 1 else None
         if dashed is not None and len(dashed.group(1).split()) > DEFINITION_TERM_WORDS:
@@ -694,7 +701,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     for position, (sentence, context, group) in enumerate(blocks):
         if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):
             continue  # a word, or a link with at most a word: no statement
-        named = named_words(sentence) if "-" in sentence or "`" in sentence else set()
+        named = named_words(sentence)
         sequence = [
             stem(w) for w in words(without_enumeration(sentence)) if w not in STOP or w in named
         ]
@@ -940,18 +947,10 @@ def score_units(
     want_date = bool(INTENT_WHEN.search(question))
     want_method = bool(INTENT_METHOD.search(question))
     want_advice = bool(INTENT_ADVICE.search(question))
-    wants = (
-        want_frequency
-        or want_number
-        or want_person
-        or want_date
-        or want_method
-        or want_advice
-        or want_path
-    )
-    method_only = want_method and not (
-        want_frequency or want_number or want_person or want_date or want_advice or want_path
-    )
+    wants_other = want_frequency or want_number or want_person or want_date or want_advice
+    wants_other = wants_other or want_path
+    wants = want_method or wants_other
+    method_only = want_method and not wants_other
     intent_bonus = METHOD_BONUS if method_only else INTENT_BONUS
     named = _named_identifiers(question, units)
     own_terms = {t for t in required if t not in background}

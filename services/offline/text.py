@@ -253,6 +253,8 @@ _TYPED_AS_NAME = re.compile(r"(?<![\w-])--?([A-Za-z][\w-]*)|`([^`\s]+)`")
 def named_words(text: str) -> set[str]:
     """The words `text` types as names (`_TYPED_AS_NAME`): "--fast" names an option, it does
     not ask how fast."""
+    if "-" not in text and "`" not in text:
+        return set()  # no name can be typed as one
     return {w for found in _TYPED_AS_NAME.findall(text) for w in words(" ".join(found))}
 
 
@@ -261,7 +263,7 @@ def content_stems(text: str) -> list[str]:
     counts as "periodically 90", "at least 14" as "minimum 14"). A word typed as a name
     (`named_words`: "--fast") carries meaning even when it is a stop or question word."""
     seen: dict[str, None] = {}
-    named = named_words(text) if "-" in text or "`" in text else set()
+    named = named_words(text)
     for word in words(as_bounds(as_periodic(without_filler(text)))):
         if word not in named and (word in STOP or (len(word) < 2 and not word.isdigit())):
             continue  # "-u" names an option however short, "--all" however common
