@@ -746,10 +746,10 @@ def test_a_range_states_the_largest_and_the_smallest_value() -> None:
         "Numbers take the form [base#]n, where base is a decimal number between 2 and 64.\n\n"
         "Numbers are written in base 10 unless a base is given.\n"
     )
-    question = "biggest base i can use?"
-    scored = score_units(question, content_stems(question), units_of(text, set(), 0, 0))
-    assert "between 2 and 64" in scored[0].unit.text
-    assert scored[0].coverage > scored[1].coverage
+    for question in ("biggest base i can use?", "smallest base i can use?"):
+        scored = score_units(question, content_stems(question), units_of(text, set(), 0, 0))
+        assert "between 2 and 64" in scored[0].unit.text
+        assert scored[0].coverage > scored[1].coverage
 
 
 def test_asked_where_a_file_is_read_from_the_sentence_naming_a_path_ranks_first() -> None:
