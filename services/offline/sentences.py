@@ -260,6 +260,22 @@ _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][)\]\"”’']))\s+(?=[A-Z0-
 _NUMBERED_HEADING = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z][^.:;!?,]*$")
 NUMBERED_HEADING_WORDS = 12
 
+#: A heading as plain-text manuals write it: a line of its own in capitals ("IGNORING CASE").
+_CAPITALS_HEADING = re.compile(r"^[A-Z][A-Z0-9 '&/-]*[A-Z0-9]$")
+
+
+def _capitals_heading(lines: list[str], i: int) -> bool:
+    """Whether line `i` is a heading in capitals, with a blank line (or the text's edge) on
+    either side and at most `NUMBERED_HEADING_WORDS` words."""
+    line = lines[i].strip()
+    return (
+        bool(_CAPITALS_HEADING.match(line))
+        and len(line.split()) <= NUMBERED_HEADING_WORDS
+        and (i == 0 or not lines[i - 1].strip())
+        and (i + 1 == len(lines) or not lines[i + 1].strip())
+    )
+
+
 _LIST_ITEM = re.compile(r"^(?:[-*+•▪◦]|\d{1,2}[.)])\s+")
 _ORDINAL = re.compile(r"^(\d{1,2})[.)]\s+")
 
@@ -365,10 +381,13 @@ _BLOCK_START = re.compile(
 )
 
 
-def _continues(line: str, following: str) -> bool:
-    """Whether `following` is the soft-wrapped rest of `line`'s sentence."""
+def _continues(line: str, following: str, filled: bool = False) -> bool:
+    """Whether `following` is the soft-wrapped rest of `line`'s sentence; `filled` says the
+    line before it was broken only because `following`'s first word did not fit (`_filled`)."""
     if not following or line.endswith((".", ":", ";", "!", "?")) or _BLOCK_START.match(following):
         return False
+    if filled:
+        return True  # 'Thus using' / '"N" after a "/" command ...': a filled paragraph goes on
     first = following.lstrip(_LEADING_MARKUP)[:1]
     if first.islower():
         return True
@@ -378,14 +397,38 @@ def _continues(line: str, following: str) -> bool:
     return line.endswith(",") or last in _NO_SENTENCE_END
 
 
-def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
+#: A text filled to a width (a plain-text manual, a hard-wrapped Markdown file): its longest
+#: line is at least this long, and a line broken by the filling this share of it at least.
+FILL_WIDTH_MIN = 60
+FILL_LINE_SHARE = 0.75
+
+
+def fill_width(lines: list[str]) -> int:
+    """The width a text's paragraphs were filled to: its longest line, if it is long enough
+    to be one (0 otherwise, a text with no sign of filling)."""
+    width = max((len(line.rstrip().expandtabs()) for line in lines), default=0)
+    return width if width >= FILL_WIDTH_MIN else 0
+
+
+def _filled(previous: str, following: str, width: int) -> bool:
+    """Whether the line `previous` (as in the text) ended only because the first word of
+    `following` would have made it longer than the text's fill width: a soft wrap, whatever
+    that word starts with ('"N"', '<Enter>', 'CTRL-W')."""
+    if not width or not following:
+        return False
+    length = len(previous.rstrip().expandtabs())
+    return length >= FILL_LINE_SHARE * width and length + 1 + len(following.split()[0]) > width
+
+
+def _logical_lines(lines: list[str], start: int, width: int = 0) -> tuple[str, int]:
     """The line at `start` with its soft-wrapped continuation lines; returns (text, next index).
 
     A line goes on in the next one when that one starts with a lower-case word (past any
     emphasis, code or quote marks), or when the line ends with a comma or a word no sentence
-    ends on, unless the next line opens a block of its own (a list item, heading, table,
-    code fence, directive or field); in a block quote, past the next line's ">". It goes on
-    past one blank line when a page or column break cut its sentence there (`_broken_at`).
+    ends on, or when a text filled to `width` broke it there (`_filled`), unless the next line
+    opens a block of its own (a list item, heading, table, code fence, directive or field); in
+    a block quote, past the next line's ">". It goes on past one blank line when a page or
+    column break cut its sentence there (`_broken_at`).
     """
     line = lines[start].strip()
     quoted = line.startswith(">")  # a block quote's lines all open with ">"
@@ -394,7 +437,7 @@ def _logical_lines(lines: list[str], start: int) -> tuple[str, int]:
         following = lines[i].strip()
         if quoted and following.startswith(">"):
             following = following[1:].strip()
-        if following and _continues(line, following):
+        if following and _continues(line, following, _filled(lines[i - 1], following, width)):
             line = f"{line} {following}"
             i += 1
         elif not lines[i].strip() and i + 1 < len(lines) and _broken_at(line, lines[i + 1]):
@@ -469,6 +512,27 @@ def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str]]:
     return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1, callouts
 
 
+#: A prose line in an indented block: a sentence of this many words at least, ending as one.
+_PROSE_LINE = re.compile(r"^(?:\S+\s+){5,}\S*[.!?]$")
+_TABLE_BORDER = re.compile(r"^[-=+|:\s]{3,}$")
+
+
+def _indented_code(lines: list[str], start: int) -> tuple[str, int]:
+    """The indented block opening at `start` as `_fenced` gives code (its first lines joined
+    by "; ") and the index after it; "" when a line of it reads as prose (a block quote) or
+    draws a table's border ("=====  =====", "+----+")."""
+    i = start
+    kept: list[str] = []
+    prose = False
+    while i < len(lines) and lines[i][:1].isspace() and lines[i].strip():
+        line = lines[i].strip()
+        prose = prose or bool(_PROSE_LINE.match(line) or _TABLE_BORDER.match(line))
+        if len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
+            kept.append(line)
+        i += 1
+    return ("" if prose else "; ".join(kept)[: LEAD_CODE_CHARS + 40]), i
+
+
 #: A definition list's term, as text files and reStructuredText write it: a short line of its
 #: own, unindented, with its description indented on the lines below ("``local`` : flag" /
 #: "    Generate a local table of contents. Entries will only include ...").
@@ -541,9 +605,11 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     """
     blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
     lines = text.splitlines()
+    width = fill_width(lines)
     i = 0
     local_context = set(heading_context)
     lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
+    lead_follows = False  # whether `lead` ends a paragraph (no label line of its own)
     codes: dict[int, str] = {}  # block index -> the code its sentence announces
     labels: dict[int, str] = {}  # block index -> the term of the definition it goes on with
     open_block: int | None = None  # a block of the paragraph just read, ending on no sentence end
@@ -573,12 +639,13 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 if going_on is not None:
                     # "The most straightforward way is to write" + "#!/usr/bin/python" + "as
                     # the very first line of your file": code in the middle of a sentence.
-                    rest, i = _logical_lines(lines, going_on)
+                    rest, i = _logical_lines(lines, going_on, width)
                     before, context, _ = blocks[dangling]
                     ticks = "`" * (1 + max(map(len, re.findall(r"`+", code)), default=0))
                     joined = _split_sentences(f"{before} {ticks}{code}{ticks} {_clean(rest)}")
                     if joined[-1].endswith(":") and not _FIELD.match(joined[-1]):
                         lead = joined.pop()  # "... so it should be declared with two parameters:"
+                        lead_follows = bool(joined)
                     blocks[dangling : dangling + 1] = [(s, context, None) for s in joined]
                     if lead is None and joined[-1][-1:].isalpha():
                         open_block = dangling + len(joined) - 1  # "... It is called as"
@@ -599,8 +666,23 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             lead = None
             continue
         announced, lead = lead, None
+        announced_follows = lead_follows
         described_by, synopsis = synopsis, None
         indented = lines[i][:1].isspace()  # a block quote or literal block in a text file
+        if (
+            indented
+            and announced is not None
+            and (announced_follows or len(words(announced)) >= LEAD_IN_WORDS)
+        ):
+            code, after = _indented_code(lines, i)
+            if code:
+                # "... set the 'ignorecase' option:" over "\t:set ignorecase": a text file's
+                # example, announced as a fenced block's is (above); a short lead-in ending a
+                # paragraph ("... language code.  For French:") announces it too.
+                codes[len(blocks)] = code
+                blocks.append((announced, local_context, None))
+                i = after
+                continue
         if stripped.startswith("|"):
             table = []
             while i < len(lines) and lines[i].strip().startswith("|"):
@@ -609,7 +691,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             sentences, header = _table_rows(table)
             blocks.extend((sentence, local_context | header, None) for sentence in sentences)
             continue
-        if stripped.startswith("#"):
+        if stripped.startswith("#") or _capitals_heading(lines, i):
             local_context = set(heading_context) | stem_set(stripped.lstrip("#"))
             callouts, synopsis = {}, None
             i += 1
@@ -630,7 +712,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         callout = callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
         if callout:
             codes[len(blocks)] = callout  # "2. Rewind the branch ..." says what line <2> does
-        line, i = _logical_lines(lines, i)
+        line, i = _logical_lines(lines, i, width)
         if _NUMBERED_HEADING.match(line) and len(line.split()) <= NUMBERED_HEADING_WORDS:
             # "3.4 A minimal class file" (a PDF's or a text file's heading): what the
             # sentences after it are about, no sentence of its own
@@ -655,7 +737,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             j = i
             while j < len(lines) and (not lines[j].strip() or _LIST_ITEM.match(lines[j].strip())):
                 if lines[j].strip():
-                    item, j = _logical_lines(lines, j)
+                    item, j = _logical_lines(lines, j, width)
                     item = _clean(_item_text(item)).rstrip(".;, ")
                     items.append(re.sub(r",?\s+(?:or|and)$", "", item))
                 else:
@@ -696,7 +778,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         if blocks and sentences and sentences[-1][-1:].isalpha() and not indented:
             open_block = len(blocks) - 1
         if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
-            lead = sentences[-1]
+            lead, lead_follows = sentences[-1], len(sentences) > 1
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
         if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):

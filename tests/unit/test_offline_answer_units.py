@@ -247,11 +247,17 @@ def test_a_lead_in_is_joined_to_the_line_it_announces_when_that_is_no_code_block
         "create-table-stmt:\n"
         "column-def:\n"
     )
-    assert _texts(text) == [
-        "This can be changed by giving the modifier ! in the argument specification: "
-        "\\NewDocumentCommand\\foobar{m !o}{ ... } where \\foobar{arg1} [arg2] will not find "
-        "an optional argument.",
-    ]  # not a literal block (indented) nor a label ("create-table-stmt:")
+    units = units_of(text, set(), 0, 0)
+    assert [(u.text, u.code) for u in units] == [
+        (
+            "This can be changed by giving the modifier ! in the argument specification: "
+            "\\NewDocumentCommand\\foobar{m !o}{ ... } where \\foobar{arg1} [arg2] will not "
+            "find an optional argument.",
+            "",
+        ),
+        # an indented literal block is the example its lead-in announces, shown with it
+        ("The example reads:", "an indented literal block"),
+    ]  # and a label ("create-table-stmt:") announces nothing
 
 
 def test_a_block_quotes_lines_are_one_paragraph() -> None:
@@ -773,3 +779,50 @@ def test_asked_where_a_file_is_read_from_the_sentence_naming_a_path_ranks_first(
     # "read/write" or "and/or" is no path.
     shared = units_of("The init file is opened read/write and/or created.\n", set(), 0, 0)
     assert not score_units(question, content_stems(question), shared)[0].typed
+
+
+def test_a_filled_paragraph_goes_on_whatever_the_word_its_width_pushed_to_the_next_line() -> None:
+    # Filled to 78 columns: "Thus using" ends where '"N"' no longer fitted.
+    text = (
+        "The N command repeats the last search in the opposite direction.  Thus using\n"
+        '"N" after a "/" command searches backwards, using "N" after "?" searches\n'
+        "forwards.\n\n"
+        "Heading\n"
+        '"Quoted" words open this sentence, which stays apart from the short line.\n'
+    )
+    assert _texts(text) == [
+        "The N command repeats the last search in the opposite direction.",
+        'Thus using "N" after a "/" command searches backwards, using "N" after "?" '
+        "searches forwards.",
+        # a short line ended where it wanted to: the next one is not its rest
+        '"Quoted" words open this sentence, which stays apart from the short line.',
+    ]
+
+
+def test_an_indented_example_a_lead_in_announces_is_shown_with_it() -> None:
+    text = (
+        "IGNORING CASE\n\n"
+        "If you don't care about case in a word, set the 'ignorecase' option:\n\n"
+        "\t:set ignorecase\n\n"
+        "Searches then match both.  For French:\n\n"
+        "\tvimtutor fr\n\n"
+        "The fields are as follows:\n\n"
+        "    =====  =====\n"
+        "    name   value\n"
+        "    =====  =====\n\n"
+        "As the manual puts it:\n\n"
+        "    Every option has a default, and you may change it at any time you like.\n"
+    )
+    units = units_of(text, set(), 0, 0)
+    shown = [(u.text, u.code) for u in units]
+    assert shown[0] == (
+        "If you don't care about case in a word, set the 'ignorecase' option:",
+        ":set ignorecase",
+    )
+    # A short lead-in ending a paragraph announces its example too.
+    assert shown[1:3] == [("Searches then match both.", ""), ("For French:", "vimtutor fr")]
+    # A heading in capitals says what follows is about, and is no sentence of its own.
+    assert "IGNORING CASE" not in [u.text for u in units]
+    assert {"ignor", "case"} <= units[0].context
+    # A table or a quoted sentence is no example: the lead-in is not shown with it.
+    assert not any(u.code for u in units[3:])
