@@ -713,9 +713,9 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
         if callout:
             codes[len(blocks)] = callout  # "2. Rewind the branch ..." says what line <2> does
         line, i = _logical_lines(lines, i, width)
-        if _NUMBERED_HEADING.match(line) and len(line.split()) <= NUMBERED_HEADING_WORDS:
-            # "3.4 A minimal class file" (a PDF's or a text file's heading): what the
-            # sentences after it are about, no sentence of its own
+        if _NUMBERED_HEADING.match(_clean(line)) and len(line.split()) <= NUMBERED_HEADING_WORDS:
+            # "3.4 A minimal class file" (a PDF's or a text file's heading, "*08.1* Split a
+            # window" marked up): what the sentences after it are about, no sentence of its own
             local_context = set(heading_context) | stem_set(line)
             continue
         line = _clean(_item_text(line))

@@ -331,14 +331,18 @@ def test_a_numbered_heading_in_the_text_is_what_follows_is_about_not_a_sentence(
     text = (
         "3.4 A minimal class file\n"
         "There are four things that every class file must contain.\n"
-        "1. Install the package\n"
+        "1. Install the package\n\n"
+        "*08.1*\tSplit a window\n\n"
+        "The command splits the screen into two windows.\n"
     )
     units = units_of(text, set(), 0, 0)
     assert [u.text for u in units] == [
         "There are four things that every class file must contain.",
         "(1) Install the package",
+        "The command splits the screen into two windows.",
     ]
     assert {"minim", "class", "file"} <= units[0].context
+    assert {"split", "window"} <= units[2].context  # a marked-up numbered heading too
 
 
 def test_a_lead_that_points_back_comes_after_the_sentence_it_points_to() -> None:
