@@ -533,6 +533,26 @@ def _indented_code(lines: list[str], start: int) -> tuple[str, int]:
     return ("" if prose else "; ".join(kept)[: LEAD_CODE_CHARS + 40]), i
 
 
+#: A line of an indented two-column table in a text file: a short term, a tab or a gap of
+#: spaces, and what it means in words ("=+\tThe file is read-only", "0\tnever").
+_COLUMNS = re.compile(r"^(\S{1,20})(?:\t+|\s{2,})(\S.*[A-Za-z].*)$")
+
+
+def _indented_columns(lines: list[str], start: int) -> tuple[list[str], int]:
+    """The indented block opening at `start` as "term — meaning" items when each of its lines
+    (two at least) is a row of a two-column table (`_COLUMNS`) whose meaning opens with a word,
+    and the index after it; no items otherwise."""
+    i = start
+    items: list[str] = []
+    while i < len(lines) and lines[i][:1].isspace() and lines[i].strip():
+        row = _COLUMNS.match(lines[i].strip())
+        if row is None or not row.group(2)[:1].isalpha():
+            return [], start
+        items.append(f"{row.group(1)} — {_clean(row.group(2)).rstrip('.;, ')}")
+        i += 1
+    return (items if len(items) >= 2 else []), i
+
+
 #: A definition list's term, as text files and reStructuredText write it: a short line of its
 #: own, unindented, with its description indented on the lines below ("``local`` : flag" /
 #: "    Generate a local table of contents. Entries will only include ...").
@@ -625,6 +645,15 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 labels[len(blocks)] = of
             blocks.append((sentence, about if of else local_context, None))
 
+    def add_listed(listed: str, items: list[str], group: int) -> None:
+        """A lead-in and its items: the lead-in is incomplete without them, so a short list is
+        joined to it whole, a long one item by item (each item's units one `group`)."""
+        merged = f"{listed} {'; '.join(items)}."
+        if len(words(merged)) <= MAX_MERGED_WORDS:
+            blocks.append((merged, local_context, None))
+        else:
+            blocks.extend((f"{listed} {item}.", local_context, group) for item in items)
+
     while i < len(lines):
         stripped = lines[i].strip()
         if not stripped:
@@ -674,6 +703,13 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             and announced is not None
             and (announced_follows or len(words(announced)) >= LEAD_IN_WORDS)
         ):
+            items, after = _indented_columns(lines, i)
+            if items:
+                # "These special characters can be present:" over "\t=\tThe file is
+                # read-only": an indented table of terms and what they mean is a list.
+                add_listed(announced, items, i)
+                i = after
+                continue
             code, after = _indented_code(lines, i)
             if code:
                 # "... set the 'ignorecase' option:" over "\t:set ignorecase": a text file's
@@ -745,15 +781,9 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                     if items:
                         break
             if items and sentences:
-                # The lead-in's last sentence is incomplete without its items: a short list
-                # is joined to it whole, a long one item by item.
                 listed = sentences.pop()
-                merged = f"{listed} {'; '.join(items)}."
                 blocks.extend((sentence, local_context, None) for sentence in sentences)
-                if len(words(merged)) <= MAX_MERGED_WORDS:
-                    blocks.append((merged, local_context, None))
-                else:
-                    blocks.extend((f"{listed} {item}.", local_context, i) for item in items)
+                add_listed(listed, items, i)
                 i = j
                 continue
         # A lead-in to something that is not a list (a table, code) says nothing alone; one

@@ -830,3 +830,18 @@ def test_an_indented_example_a_lead_in_announces_is_shown_with_it() -> None:
     assert {"ignor", "case"} <= units[0].context
     # A table or a quoted sentence is no example: the lead-in is not shown with it.
     assert not any(u.code for u in units[3:])
+
+
+def test_an_indented_table_of_terms_a_lead_in_announces_is_its_list_every_row_kept() -> None:
+    text = (
+        "The 'laststatus' option says when the last window has a status line:\n\n"
+        "\t0\tnever\n"
+        "\t1\tonly if there are at least two windows (the default)\n"
+        "\t2\talways\n"
+        "\t3\tglobal, one for all windows\n"
+    )
+    assert _texts(text) == [
+        "The 'laststatus' option says when the last window has a status line: 0 — never; "
+        "1 — only if there are at least two windows (the default); 2 — always; "
+        "3 — global, one for all windows."
+    ]
