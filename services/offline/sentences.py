@@ -410,12 +410,16 @@ def fill_width(lines: list[str]) -> int:
     return width if width >= FILL_WIDTH_MIN else 0
 
 
+#: Box-drawing characters: the rows and rules of a table a text-mode browser drew.
+_DRAWN = re.compile("[\u2500-\u257f]")
+
+
 def _filled(previous: str, following: str, width: int) -> bool:
     """Whether the line `previous` (as in the text) ended only because the first word of
     `following` would have made it longer than the text's fill width: a soft wrap, whatever
     that word starts with ('"N"', '<Enter>', 'CTRL-W')."""
-    if not width or not following:
-        return False
+    if not width or not following or _DRAWN.search(previous) or _DRAWN.search(following):
+        return False  # a table drawn in box characters fills its width row after row
     length = len(previous.rstrip().expandtabs())
     return length >= FILL_LINE_SHARE * width and length + 1 + len(following.split()[0]) > width
 

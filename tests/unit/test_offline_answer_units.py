@@ -16,7 +16,7 @@ import pytest
 
 from services.offline.compose import MAX_CANDIDATES, _shortlist, compose_documents
 from services.offline.question import states_quantity
-from services.offline.sentences import IDENTIFIER_EVIDENCE, score_units, units_of
+from services.offline.sentences import IDENTIFIER_EVIDENCE, fill_width, score_units, units_of
 from services.offline.text import content_stems
 
 
@@ -801,6 +801,16 @@ def test_a_filled_paragraph_goes_on_whatever_the_word_its_width_pushed_to_the_ne
         # a short line ended where it wanted to: the next one is not its rest
         '"Quoted" words open this sentence, which stays apart from the short line.',
     ]
+    # A table drawn in box characters fills its width row after row: each row stays apart.
+    rows = (
+        "│%a│alias name"
+        + " " * 63
+        + "│\n│%f│flags - currently, a d for an alias marked"
+        + " " * 30
+        + "│\n"
+    )
+    assert fill_width(rows.splitlines()) >= 60
+    assert len(_texts(rows)) == 2
 
 
 def test_an_indented_example_a_lead_in_announces_is_shown_with_it() -> None:
