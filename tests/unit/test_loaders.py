@@ -329,6 +329,30 @@ def test_text_file_is_one_section_titled_by_its_short_first_line(loader: FileLoa
     assert "service accounts to the vault" in document.sections[0].text
 
 
+def test_a_manuals_text_dump_is_sectioned_by_its_numbered_headings_not_its_list(
+    loader: FileLoader,
+) -> None:
+    name = "tool-manual-dump.txt"
+    document = loader.load(name, fixture_bytes(name))
+    assert document.title == "The Ledger Tool Manual"
+    paths = [section.heading_path for section in document.sections]
+    assert paths == [
+        ("The Ledger Tool Manual",),  # the title and table of contents before chapter 1
+        ("Chapter 1. Introduction",),
+        ("Chapter 1. Introduction", "1. What Ledger Is"),
+        ("Chapter 2. Getting Started", "1. Installing"),
+        ("Chapter 2. Getting Started", "2. First Run", "2.1. Opening a Journal"),
+    ]
+    # The numbered steps after the last heading are a list in its text, not headings; the
+    # example keeps its indentation (the text is read as it is).
+    last = document.sections[-1].text
+    assert "1. Open a terminal\n\n2. Run the command above\n\n3. Read the balance" in last
+    assert "\n    ledger -f journal.txt balance\n" in last
+    # Two numbered lines are a list, not a document's headings.
+    listed = loader.load("steps.txt", b"Steps\n\n1. Open it\n\nThen wait.\n\n2. Close it\n")
+    assert len(listed.sections) == 1
+
+
 def test_text_file_whose_first_line_is_a_sentence_is_titled_by_file_name(
     loader: FileLoader,
 ) -> None:

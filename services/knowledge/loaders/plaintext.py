@@ -25,7 +25,11 @@ Rules:
   |substitutions| stay as written. Literal blocks are never touched.
 - Title: the text before the first heading gives it like a file without headings does; when
   there is none, the first heading is the title.
-- A file without such headings loads as before: one section with the path `(title,)`, the
+- A file without such headings but with three numbered ones at least (a manual's text dump:
+  "Chapter 2. Getting Started", "1. Core Concepts", "2.1. Index", each a line of its own
+  between blank lines) is sectioned by those, a chapter above its numbered parts, and its
+  text is kept as it is.
+- A file without any of these headings loads as before: one section with the path `(title,)`, the
   text whole (markup included), titled by its first line when that is short (<= 80
   characters) and does not end like a sentence, else by the file name made readable.
 - Undecodable bytes fall back from UTF-8 to cp1252/latin-1; the chunker takes care of size.
@@ -117,7 +121,10 @@ class PlainTextLoader:
         ensure_text(name, text)
         lines = _without_markup(text.split("\n"))
         headings = _headings(lines)
-        title, sections = _sectioned(name, lines, headings) if headings else (None, ())
+        rest = bool(headings)
+        if not headings:
+            headings = _numbered_headings(lines)
+        title, sections = _sectioned(name, lines, headings, rest) if headings else (None, ())
         if title is None or not sections:  # no headings (or nothing under them): as it is
             title = title_from_first_line(text) or humanise_stem(name)
             sections = (ParsedSection(heading_path=(title,), text=text),)
@@ -424,10 +431,73 @@ def _plain_title(text: str) -> str:
     return " ".join(_WORD_REFERENCE.sub(r"\1", text).split())
 
 
+#: A numbered heading as a text dump of a manual prints it ("Chapter 2. Getting Started",
+#: "1. Core Concepts", "2.1. Index"): a line of its own with blank lines around it, the
+#: number, then a title opening with a capital and ending like no sentence.
+_NUMBERED = re.compile(
+    r"^(?:(Chapter|Appendix|Part)\s+)?([0-9]{1,3}|[A-Z]|[IVX]{1,5})((?:\.[0-9]{1,3})*)\.?"
+    r"\s+([A-Z](?:[^.!?]|\.(?=\S))*[^\s.:;,!?])$"
+)
+NUMBERED_HEADING_WORDS = 10
+#: Fewer numbered lines than this are a list's items, not a document's headings.
+MIN_NUMBERED_HEADINGS = 3
+MAX_NUMBER_SKIPPED = 2
+
+
+def _numbered_headings(lines: list[_Line]) -> dict[int, _Heading]:
+    """Numbered headings (`_NUMBERED`) by line index, in a file without underlined ones: a
+    chapter's style comes first, then one per depth of numbering ("1." then "2.1.").
+
+    A heading's number comes after the one before it ("2." then "2.1." then "3."), at most
+    `MAX_NUMBER_SKIPPED` numbers on (a heading this does not read may lie between), counting
+    again after each chapter. A numbered line right after another at the same depth is a
+    list's item ("1. Open a terminal" / "2. Run it").
+    """
+    candidates: list[tuple[int, str, tuple[int, ...] | None]] = []  # (index, title, numbers)
+    for index, line in enumerate(lines):
+        text = line.text
+        numbered = _NUMBERED.match(text) if line.markup and text[:1].strip() else None
+        if (
+            numbered is None
+            or (numbered.group(1) is None and not numbered.group(2).isdigit())
+            or len(text.split()) > NUMBERED_HEADING_WORDS
+            or (index > 0 and lines[index - 1].text.strip())
+            or (index + 1 < len(lines) and lines[index + 1].text.strip())
+        ):
+            continue
+        numbers = None
+        if numbered.group(1) is None:
+            numbers = (int(numbered.group(2)), *map(int, numbered.group(3).split(".")[1:]))
+        candidates.append((index, " ".join(text.split()), numbers))
+    found: dict[int, _Heading] = {}
+    current: tuple[int, ...] = ()
+    previous: tuple[int, tuple[int, ...] | None] | None = None  # the last candidate's end
+    for index, title, numbers in candidates:
+        right_after = previous is not None and not any(
+            line.text.strip() for line in lines[previous[0] + 1 : index]
+        )
+        after = previous[1] if previous is not None else None
+        previous = (index, numbers)
+        if numbers is None:
+            found[index] = _Heading(title, ("chapter", False), 1)
+            current = ()
+            continue
+        if (
+            numbers <= current  # numbering never goes back
+            or numbers[0] > (current[0] if current else 0) + MAX_NUMBER_SKIPPED + 1
+            or (right_after and after is not None and len(after) == len(numbers))
+        ):
+            continue
+        found[index] = _Heading(title, (str(len(numbers)), False), 1)
+        current = numbers
+    return found if len(found) >= MIN_NUMBERED_HEADINGS else {}
+
+
 def _sectioned(
-    name: str, lines: list[_Line], headings: dict[int, _Heading]
+    name: str, lines: list[_Line], headings: dict[int, _Heading], rest: bool = True
 ) -> tuple[str, tuple[ParsedSection, ...]]:
-    lines = _inline_rendered(lines)
+    if rest:  # reST inline markup; a text with numbered headings is read as it is
+        lines = _inline_rendered(lines)
     builder = SectionBuilder()
     styles: list[tuple[str, bool]] = []
     preamble: list[str] = []
