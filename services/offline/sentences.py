@@ -623,9 +623,12 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     A lead-in line ending with ":" is joined to its list ("You must change your password
     when: a; b; c."), since it says what the items are; a long list gives one "lead-in item"
     unit per item instead, and at most one of those makes it into an answer. A lead-in is
-    joined to the code block it announces (`Unit.code`), or to the unindented line after it
-    that is no block of its own (a PDF's or a text file's example, "... is declared as
-    follows: \\DeclareOption{...}"); before a table or an indented block it says nothing alone.
+    joined to the code block it announces (`Unit.code`), fenced or indented (a text file's
+    example, "... set the 'ignorecase' option:" over "\\t:set ignorecase"), or to the
+    unindented line after it that is no block of its own (a PDF's or a text file's example,
+    "... is declared as follows: \\DeclareOption{...}"); an indented table of terms it
+    announces is its list; before any other table or a quotation it says nothing alone.
+    Headings in the text ("#", a numbered one, a line in capitals) are context, not units.
     """
     blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
     lines = text.splitlines()
