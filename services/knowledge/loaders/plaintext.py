@@ -29,9 +29,9 @@ Rules:
   "Chapter 2. Getting Started", "1. Core Concepts", "2.1. Index", each a line of its own
   between blank lines) is sectioned by those, a chapter above its numbered parts, and its
   text is kept as it is.
-- A file without any of these headings loads as before: one section with the path `(title,)`, the
-  text whole (markup included), titled by its first line when that is short (<= 80
-  characters) and does not end like a sentence, else by the file name made readable.
+- A file without any of these headings loads as before: one section with the path
+  `(title,)`, the text whole (markup included), titled by its first line when that is short
+  (<= 80 characters) and does not end like a sentence, else by the file name made readable.
 - Undecodable bytes fall back from UTF-8 to cp1252/latin-1; the chunker takes care of size.
 """
 
