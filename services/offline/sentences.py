@@ -503,17 +503,27 @@ def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str]]:
     its lines that carry a callout marker, by the marker's number (`_CALLOUT`)."""
     fence = lines[start].strip()[:3]
     i = start + 1
-    kept: list[str] = []
+    block: list[str] = []
     callouts: dict[str, str] = {}
     while i < len(lines) and not lines[i].strip().startswith(fence):
         line = lines[i].strip()
-        if line and len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
-            kept.append(line)
+        block.append(line)
         marked = _CALLOUT.match(line)
         if marked is not None:
             callouts.setdefault(marked.group(2), marked.group(1))
         i += 1
-    return "; ".join(kept)[: LEAD_CODE_CHARS + 40], i + 1, callouts
+    return _lead_code(block), i + 1, callouts
+
+
+def _lead_code(block: list[str]) -> str:
+    """What a lead-in shows of the code block it announces (its lines, stripped): the first
+    non-blank lines joined by "; ", at most `LEAD_CODE_LINES` lines and about
+    `LEAD_CODE_CHARS` characters."""
+    kept: list[str] = []
+    for line in block:
+        if line and len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
+            kept.append(line)
+    return "; ".join(kept)[: LEAD_CODE_CHARS + 40]
 
 
 #: A prose line in an indented block: a sentence of this many words at least, ending as one.
@@ -522,19 +532,16 @@ _TABLE_BORDER = re.compile(r"^[-=+|:\s]{3,}$")
 
 
 def _indented_code(lines: list[str], start: int) -> tuple[str, int]:
-    """The indented block opening at `start` as `_fenced` gives code (its first lines joined
-    by "; ") and the index after it; "" when a line of it reads as prose (a block quote) or
-    draws a table's border ("=====  =====", "+----+")."""
+    """The indented block opening at `start` as a lead-in shows code (`_lead_code`) and the
+    index after it; "" when a line of it reads as prose (a block quote) or draws a table's
+    border ("=====  =====", "+----+")."""
     i = start
-    kept: list[str] = []
-    prose = False
     while i < len(lines) and lines[i][:1].isspace() and lines[i].strip():
-        line = lines[i].strip()
-        prose = prose or bool(_PROSE_LINE.match(line) or _TABLE_BORDER.match(line))
-        if len(kept) < LEAD_CODE_LINES and sum(map(len, kept)) < LEAD_CODE_CHARS:
-            kept.append(line)
         i += 1
-    return ("" if prose else "; ".join(kept)[: LEAD_CODE_CHARS + 40]), i
+    block = [line.strip() for line in lines[start:i]]
+    if any(_PROSE_LINE.match(line) or _TABLE_BORDER.match(line) for line in block):
+        return "", i
+    return _lead_code(block), i
 
 
 #: A line of an indented two-column table in a text file: a short term, a tab or a gap of
