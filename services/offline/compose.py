@@ -351,6 +351,22 @@ def observing_confidence(callback: Callable[[str, dict[str, float]], None]) -> I
         _OBSERVERS.remove(callback)
 
 
+#: Who is told each question's ranked candidate sentences (`observing_candidates`): the
+#: bench that finds where the expected fact stood when an answer missed it.
+_CANDIDATE_OBSERVERS: list[Callable[[str, Sequence[Scored]], None]] = []
+
+
+@contextmanager
+def observing_candidates(callback: Callable[[str, Sequence[Scored]], None]) -> Iterator[None]:
+    """Within the block, `callback(question, scored)` hears of every question's candidate
+    sentences as ranked (best first), before the answer is composed or refused."""
+    _CANDIDATE_OBSERVERS.append(callback)
+    try:
+        yield
+    finally:
+        _CANDIDATE_OBSERVERS.remove(callback)
+
+
 def confidence_features(
     best: Scored,
     hit: dict[str, Any],
@@ -1201,6 +1217,8 @@ def compose_documents(
         for i, value in _answered_headings(question, kept, units, similarity).items():
             semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
     scored = score_units(question, terms, units, hit_texts, semantic, background)
+    for observer in _CANDIDATE_OBSERVERS:
+        observer(message, scored)
     if not scored:
         return not_found(0.0)
     if only_other_quarters(question, [u.text for u in units]):

@@ -1,0 +1,155 @@
+"""Where the offline answerer's misses lie: for every case it got wrong, whether the sentence
+holding the expected fact was among the candidate sentences it ranked, and at which place.
+
+Run from the repository root:
+
+    python -m bench.miss_anatomy [--split dev] [--corpus NAME ...] [--corpora-dir DIR]
+
+Every corpus but the held-out ones (as `bench.confidence_fit`) is ingested alone into a fresh
+data directory and its split answered, one case at a time, as `almanac eval answers --corpus`
+does. For each question the answerer's ranked candidate sentences are heard
+(`services.offline.compose.observing_candidates`); a candidate holds the fact when one of the
+case's `expect_any` facts matches its text or its code, by the rule that scores answers
+(`matches_fact`). Printed, per corpus, counts only (never a question's or an answer's text, so
+the bench can run over check sets that must stay unseen):
+
+- answerable cases: right; wrong or refused with the fact in no candidate ("absent": search
+  did not bring it, or no sentence states it in the expected words), in the first candidate,
+  in the 2nd-3rd, the 4th-10th, or further down;
+- must-refuse cases: refused (right) or answered.
+
+"first" means the ranking was right and the composition or the bar was not; "2nd-10th" that
+a better ranking of the same candidates would have found it; "absent" that no ranking could.
+`--corpora-dir` reads corpora laid out as `sample_data/corpora/` (documents/, eval/) from
+another folder, such as check sets kept outside the repository. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import backend.cli.eval_commands as eval_commands  # noqa: E402
+from bench.confidence_fit import tuned_corpora  # noqa: E402
+from services.offline.compose import observing_candidates  # noqa: E402
+from services.offline.sentences import Scored  # noqa: E402
+from use_cases.evaluation.answers import AnswerCase, CaseResult, matches_fact  # noqa: E402
+
+#: The places a fact can stand among the ranked candidates, as (label, last place or None).
+PLACES: tuple[tuple[str, int | None], ...] = (
+    ("first", 1),
+    ("2nd-3rd", 3),
+    ("4th-10th", 10),
+    ("further", None),
+)
+COLUMNS = (
+    "answerable",
+    "right",
+    "absent",
+    *(label for label, _ in PLACES),
+    "must refuse",
+    "refused",
+)
+
+
+def fact_place(case: AnswerCase, scored: Sequence[Scored]) -> int | None:
+    """The 1-based place of the first candidate holding one of the case's facts, or None."""
+    for place, item in enumerate(scored, start=1):
+        unit = item.unit
+        if matches_fact(f"{unit.text} {unit.code}" if unit.code else unit.text, case.expect_any):
+            return place
+    return None
+
+
+def place_label(place: int | None) -> str:
+    """The column a miss goes in: "absent", or the band of `PLACES` holding `place`."""
+    if place is None:
+        return "absent"
+    for label, last in PLACES:
+        if last is None or place <= last:
+            return label
+    raise AssertionError("the last band is open")
+
+
+def classify(case: AnswerCase, result: CaseResult, scored: Sequence[Scored]) -> list[str]:
+    """The columns one case counts in."""
+    if case.must_refuse:
+        return ["must refuse", *(["refused"] if result.correct else [])]
+    if result.correct:
+        return ["answerable", "right"]
+    return ["answerable", place_label(fact_place(case, scored))]
+
+
+def anatomy(name: str, split: str) -> Counter[str]:
+    """Corpus `name`'s `split` answered, its cases counted by `classify`."""
+    cases = {case.id: case for case in eval_commands.load_split(split, _eval_dir(name)) if case.id}
+    heard: list[Sequence[Scored]] = []
+    counts: Counter[str] = Counter()
+
+    def on_candidates(_question: str, scored: Sequence[Scored]) -> None:
+        heard[:] = [scored]
+
+    def on_case(result: CaseResult) -> None:
+        # One case at a time (`main`): the last ranking heard is this case's own question's.
+        scored = heard.pop() if heard else ()
+        case = cases.get(result.id)
+        if case is not None:
+            counts.update(classify(case, result, scored))
+
+    with observing_candidates(on_candidates):
+        eval_commands.corpus_report(name, split, on_case=on_case)
+    return counts
+
+
+def _eval_dir(name: str) -> Path:
+    if name == eval_commands.HANDBOOK:
+        return eval_commands.EVAL_DIR
+    return eval_commands.CORPORA_DIR / name / "eval"
+
+
+def table(counts: Mapping[str, Counter[str]]) -> str:
+    """A Markdown table: one row per corpus and one for all of them."""
+    total: Counter[str] = Counter()
+    for row in counts.values():
+        total.update(row)
+    lines = [
+        "| corpus | " + " | ".join(COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    ]
+    for name, row in [*counts.items(), ("all", total)]:
+        lines.append(f"| {name} | " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", default="dev", help="dev (default), test or all")
+    parser.add_argument("--corpus", action="append", help="only these (default: all not held out)")
+    parser.add_argument(
+        "--corpora-dir", type=Path, help="read corpora from this folder (default: the bundled)"
+    )
+    args = parser.parse_args(argv)
+    # One case at a time, composed in this process: see `anatomy`.
+    os.environ["EVAL_CONCURRENCY"] = "1"
+    os.environ["ANSWER_PROCESSES"] = "false"
+    if args.corpora_dir is not None:
+        eval_commands.CORPORA_DIR = args.corpora_dir.resolve()
+    names = args.corpus or tuned_corpora()
+    counts: dict[str, Counter[str]] = {}
+    for name in names:
+        print(f"answering {name} ({args.split})...", file=sys.stderr)
+        counts[name] = anatomy(name, args.split)
+    print(table(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
