@@ -13,13 +13,15 @@ case's `expect_any` facts matches its text or its code, by the rule that scores 
 (`matches_fact`). Printed, per corpus, counts only (never a question's or an answer's text, so
 the bench can run over check sets that must stay unseen):
 
-- answerable cases: right; wrong or refused with the fact in no candidate ("absent": search
-  did not bring it, or no sentence states it in the expected words), in the first candidate,
-  in the 2nd-3rd, the 4th-10th, or further down;
+- answerable cases: right; wrong or refused with the fact in no retrieved passage ("not
+  retrieved"), in a passage but in no candidate sentence ("no candidate": the shortlist left
+  it out, or no one sentence states it), in the first candidate, in the 2nd-3rd, the
+  4th-10th, or further down;
 - must-refuse cases: refused (right) or answered.
 
 "first" means the ranking was right and the composition or the bar was not; "2nd-10th" that
-a better ranking of the same candidates would have found it; "absent" that no ranking could.
+a better ranking of the same candidates would have found it; "not retrieved" that search
+must improve, not the answerer.
 `--corpora-dir` reads corpora laid out as `sample_data/corpora/` (documents/, eval/) from
 another folder, such as check sets kept outside the repository. Nothing is asserted.
 """
@@ -53,7 +55,8 @@ PLACES: tuple[tuple[str, int | None], ...] = (
 COLUMNS = (
     "answerable",
     "right",
-    "absent",
+    "not retrieved",
+    "no candidate",
     *(label for label, _ in PLACES),
     "must refuse",
     "refused",
@@ -69,40 +72,48 @@ def fact_place(case: AnswerCase, scored: Sequence[Scored]) -> int | None:
     return None
 
 
-def place_label(place: int | None) -> str:
-    """The column a miss goes in: "absent", or the band of `PLACES` holding `place`."""
+def place_label(place: int | None, retrieved: bool = True) -> str:
+    """The column a miss goes in: "not retrieved" or "no candidate" when no candidate holds
+    the fact (`retrieved`: whether a retrieved passage does), else the band of `PLACES`
+    holding `place`."""
     if place is None:
-        return "absent"
+        return "no candidate" if retrieved else "not retrieved"
     for label, last in PLACES:
         if last is None or place <= last:
             return label
     raise AssertionError("the last band is open")
 
 
-def classify(case: AnswerCase, result: CaseResult, scored: Sequence[Scored]) -> list[str]:
-    """The columns one case counts in."""
+def classify(
+    case: AnswerCase,
+    result: CaseResult,
+    scored: Sequence[Scored],
+    passages: Sequence[str] = (),
+) -> list[str]:
+    """The columns one case counts in (`passages`: the retrieved passages' texts)."""
     if case.must_refuse:
         return ["must refuse", *(["refused"] if result.correct else [])]
     if result.correct:
         return ["answerable", "right"]
-    return ["answerable", place_label(fact_place(case, scored))]
+    retrieved = any(matches_fact(text, case.expect_any) for text in passages)
+    return ["answerable", place_label(fact_place(case, scored), retrieved)]
 
 
 def anatomy(name: str, split: str) -> Counter[str]:
     """Corpus `name`'s `split` answered, its cases counted by `classify`."""
     cases = {case.id: case for case in eval_commands.load_split(split, _eval_dir(name)) if case.id}
-    heard: list[Sequence[Scored]] = []
+    heard: list[tuple[Sequence[Scored], Sequence[str]]] = []
     counts: Counter[str] = Counter()
 
-    def on_candidates(_question: str, scored: Sequence[Scored]) -> None:
-        heard[:] = [scored]
+    def on_candidates(_question: str, scored: Sequence[Scored], passages: Sequence[str]) -> None:
+        heard[:] = [(scored, passages)]
 
     def on_case(result: CaseResult) -> None:
         # One case at a time (`main`): the last ranking heard is this case's own question's.
-        scored = heard.pop() if heard else ()
+        scored, passages = heard.pop() if heard else ((), ())
         case = cases.get(result.id)
         if case is not None:
-            counts.update(classify(case, result, scored))
+            counts.update(classify(case, result, scored, passages))
 
     with observing_candidates(on_candidates):
         eval_commands.corpus_report(name, split, on_case=on_case)

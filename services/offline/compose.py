@@ -351,15 +351,19 @@ def observing_confidence(callback: Callable[[str, dict[str, float]], None]) -> I
         _OBSERVERS.remove(callback)
 
 
+#: A listener to `observing_candidates`: (message, ranked candidates, retrieved passages).
+CandidateObserver = Callable[[str, Sequence[Scored], Sequence[str]], None]
+
 #: Who is told each question's ranked candidate sentences (`observing_candidates`): the
 #: bench that finds where the expected fact stood when an answer missed it.
-_CANDIDATE_OBSERVERS: list[Callable[[str, Sequence[Scored]], None]] = []
+_CANDIDATE_OBSERVERS: list[CandidateObserver] = []
 
 
 @contextmanager
-def observing_candidates(callback: Callable[[str, Sequence[Scored]], None]) -> Iterator[None]:
-    """Within the block, `callback(question, scored)` hears of every question's candidate
-    sentences as ranked (best first), before the answer is composed or refused."""
+def observing_candidates(callback: CandidateObserver) -> Iterator[None]:
+    """Within the block, `callback(question, scored, passages)` hears of every question's
+    candidate sentences as ranked (best first), before the answer is composed or refused,
+    with the text of every passage they were taken from."""
     _CANDIDATE_OBSERVERS.append(callback)
     try:
         yield
@@ -1217,8 +1221,10 @@ def compose_documents(
         for i, value in _answered_headings(question, kept, units, similarity).items():
             semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
     scored = score_units(question, terms, units, hit_texts, semantic, background)
-    for observer in _CANDIDATE_OBSERVERS:
-        observer(message, scored)
+    if _CANDIDATE_OBSERVERS:
+        passages = [str(hit.get("text") or "") for hit in kept]
+        for observer in _CANDIDATE_OBSERVERS:
+            observer(message, scored, passages)
     if not scored:
         return not_found(0.0)
     if only_other_quarters(question, [u.text for u in units]):

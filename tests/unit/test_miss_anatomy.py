@@ -40,9 +40,10 @@ def test_a_fact_in_the_code_a_sentence_announces_counts() -> None:
 
 
 def test_places_fall_in_bands() -> None:
+    assert place_label(None, retrieved=False) == "not retrieved"
     labels = [place_label(p) for p in (None, 1, 2, 3, 4, 10, 11, 64)]
     assert labels == [
-        "absent",
+        "no candidate",
         "first",
         "2nd-3rd",
         "2nd-3rd",
@@ -65,7 +66,11 @@ def test_a_miss_is_counted_where_its_fact_stood() -> None:
     case = _case(expect_any=["30 days"])
     scored = _scored(*["Other."] * 4, "The trial lasts 30 days.")
     assert classify(case, _result(False), scored) == ["answerable", "4th-10th"]
-    assert classify(case, _result(False, refused=True), []) == ["answerable", "absent"]
+    refused = _result(False, refused=True)
+    assert classify(case, refused, []) == ["answerable", "not retrieved"]
+    # in a passage, but no one candidate sentence holds it (left out, or split over two)
+    passages = ["Other. The trial lasts 30 days."]
+    assert classify(case, refused, [], passages) == ["answerable", "no candidate"]
 
 
 def test_must_refuse_cases_count_apart() -> None:
@@ -77,9 +82,11 @@ def test_must_refuse_cases_count_apart() -> None:
 def test_the_table_has_a_row_per_corpus_and_one_for_all() -> None:
     rows = {
         "a": Counter({"answerable": 3, "right": 2, "first": 1}),
-        "b": Counter({"answerable": 2, "absent": 2, "must refuse": 1}),
+        "b": Counter({"answerable": 2, "not retrieved": 2, "must refuse": 1}),
     }
     lines = table(rows).splitlines()
-    assert lines[0].startswith("| corpus | answerable | right | absent | first |")
-    assert lines[2] == "| a | 3 | 2 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |"
-    assert lines[-1] == "| all | 5 | 2 | 2 | 1 | 0 | 0 | 0 | 1 | 0 |"
+    assert lines[0].startswith(
+        "| corpus | answerable | right | not retrieved | no candidate | first |"
+    )
+    assert lines[2] == "| a | 3 | 2 | 0 | 0 | 1 | 0 | 0 | 0 | 0 | 0 |"
+    assert lines[-1] == "| all | 5 | 2 | 2 | 0 | 1 | 0 | 0 | 0 | 1 | 0 |"

@@ -860,8 +860,8 @@ def test_an_indented_table_of_terms_a_lead_in_announces_is_its_list_every_row_ke
 def test_the_ranked_candidates_are_heard_before_a_refusal_too() -> None:
     from services.offline.compose import observing_candidates
 
-    heard: list[tuple[str, list[str]]] = []
-    with observing_candidates(lambda q, s: heard.append((q, [i.unit.text for i in s]))):
+    heard: list[tuple[str, list[str], list[str]]] = []
+    with observing_candidates(lambda q, s, p: heard.append((q, [i.unit.text for i in s], p))):
         answered = compose_documents(
             "how many host parameters can one statement hold?",
             [_hit("Printing is slow. One statement can hold at most 32766 host parameters.", 1)],
@@ -871,5 +871,6 @@ def test_the_ranked_candidates_are_heard_before_a_refusal_too() -> None:
     assert heard[0] == (
         "how many host parameters can one statement hold?",
         ["One statement can hold at most 32766 host parameters.", "Printing is slow."],
+        ["Printing is slow. One statement can hold at most 32766 host parameters."],
     )
-    assert heard[1] == ("who painted the ceiling?", ["Printing is slow."])
+    assert heard[1] == ("who painted the ceiling?", ["Printing is slow."], ["Printing is slow."])
