@@ -634,7 +634,8 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     example, "... set the 'ignorecase' option:" over "\\t:set ignorecase"), or to the
     unindented line after it that is no block of its own (a PDF's or a text file's example,
     "... is declared as follows: \\DeclareOption{...}"); an indented table of terms it
-    announces is its list; before any other table or a quotation it says nothing alone.
+    announces is its list; before any other table or a quotation it says nothing alone, and
+    at the passage's end (what it announces cut off into the next passage) it is a sentence.
     Headings in the text ("#", a numbered one, a line in capitals) are context, not units.
     """
     blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
@@ -823,6 +824,11 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             open_block = len(blocks) - 1
         if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
             lead, lead_follows = sentences[-1], len(sentences) > 1
+    if lead is not None and len(words(lead)) >= LEAD_IN_WORDS:
+        # The passage ends with a lead-in: what it announces was cut off (the next passage
+        # holds it), and "The 'laststatus' option can be used to specify when the last
+        # window has a statusline:" still says something without it.
+        blocks.append((lead, local_context, None))
     units = []
     for position, (sentence, context, group) in enumerate(blocks):
         if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):

@@ -857,6 +857,20 @@ def test_an_indented_table_of_terms_a_lead_in_announces_is_its_list_every_row_ke
     ]
 
 
+def test_a_lead_in_a_passage_ends_with_is_a_sentence_of_its_own() -> None:
+    # the list it announces went to the next passage (a chunk boundary); the lead-in still
+    # says which option it is. Mid-passage, a lead-in before a quotation says nothing alone.
+    text = (
+        "For details about diff mode, see the manual.\n\n"
+        "The 'laststatus' option says when the last window has a status line:"
+    )
+    assert _texts(text) == [
+        "For details about diff mode, see the manual.",
+        "The 'laststatus' option says when the last window has a status line:",
+    ]
+    assert _texts("Nothing else here. For example:") == ["Nothing else here."]
+
+
 def test_the_ranked_candidates_are_heard_before_a_refusal_too() -> None:
     from services.offline.compose import observing_candidates
 
