@@ -101,7 +101,8 @@ def classify(
 
 def anatomy(name: str, split: str) -> Counter[str]:
     """Corpus `name`'s `split` answered, its cases counted by `classify`."""
-    cases = {case.id: case for case in eval_commands.load_split(split, _eval_dir(name)) if case.id}
+    folder = eval_commands.corpus_eval_dir(name)
+    cases = {case.id: case for case in eval_commands.load_split(split, folder) if case.id}
     heard: list[tuple[Sequence[Scored], Sequence[str]]] = []
     counts: Counter[str] = Counter()
 
@@ -118,12 +119,6 @@ def anatomy(name: str, split: str) -> Counter[str]:
     with observing_candidates(on_candidates):
         eval_commands.corpus_report(name, split, on_case=on_case)
     return counts
-
-
-def _eval_dir(name: str) -> Path:
-    if name == eval_commands.HANDBOOK:
-        return eval_commands.EVAL_DIR
-    return eval_commands.CORPORA_DIR / name / "eval"
 
 
 def table(counts: Mapping[str, Counter[str]]) -> str:

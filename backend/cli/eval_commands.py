@@ -204,6 +204,11 @@ def corpus_names() -> list[str]:
     return [HANDBOOK, *found]
 
 
+def corpus_eval_dir(name: str) -> Path:
+    """The folder of corpus `name`'s evaluation cases (dev.jsonl, test.jsonl)."""
+    return EVAL_DIR if name == HANDBOOK else CORPORA_DIR / name / "eval"
+
+
 def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
     """Settings for a fresh data directory holding corpus `name` alone (as the sample is
     loaded on first start), and the folder of its evaluation cases."""
@@ -224,7 +229,8 @@ def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
             key: defaults[key].default
             for key in ("sample_data_dir", "sample_tables_dir", "sample_lexicon_file")
         }
-        return settings_for_cli().model_copy(update=update | {"lexicon_file": None}), EVAL_DIR
+        settings = settings_for_cli().model_copy(update=update | {"lexicon_file": None})
+        return settings, corpus_eval_dir(name)
     folder = CORPORA_DIR / name
     update |= {
         "sample_data_dir": folder / "documents",
@@ -232,7 +238,7 @@ def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
         "sample_lexicon_file": folder / "lexicon.json",  # its own, if it has one
         "lexicon_file": None,
     }
-    return settings_for_cli().model_copy(update=update), folder / "eval"
+    return settings_for_cli().model_copy(update=update), corpus_eval_dir(name)
 
 
 def corpus_report(
