@@ -29,7 +29,7 @@ _QUESTION_WORDS = wordset(
     often long many much quickly soon fast frequently frequent tell please exactly current
     currently according say says get gets got need needs anyone someone something thing things
     know kind sort do does
-    hey hi hello quick q actually like just really pls plz thanks thank wondering anybody guys
+    hey hi hello quick actually like just really pls plz thanks thank wondering anybody guys
     thx cheers sorry bother question idea
     ok okay im basically still now currently these days particular specific whats hows wheres
     who's what's tho though bit ever someone us we our i my me you your
@@ -250,12 +250,23 @@ def bound_stems(text: str) -> set[str]:
 _TYPED_AS_NAME = re.compile(r"(?<![\w-])--?([A-Za-z][\w-]*)|`([^`\s]+)`")
 
 
+#: A letter typed as a key or an answer: quoted ("what does 'q' do"), or after a verb of
+#: keying ("answering l at the prompt", "press x", "hit n"). "a" and "i" are left out: "press
+#: a key" and "type i" are English.
+_KEYED_LETTER = re.compile(
+    r"(?<![\w'‘\"“])['‘\"“]([b-hj-zB-HJ-Z])['’\"”](?![\w'’\"”])"
+    r"|\b(?:answer(?:s|ed|ing)?|press(?:es|ed|ing)?|hit(?:s|ting)?|typ(?:e|es|ed|ing)|"
+    r"enter(?:s|ed|ing)?|key)\s+([b-hj-zB-HJ-Z])\b(?![-'’.]\w)"
+)
+
+
 def named_words(text: str) -> set[str]:
     """The words `text` types as names (`_TYPED_AS_NAME`): "--fast" names an option, it does
-    not ask how fast."""
+    not ask how fast; and a letter typed as a key or an answer (`_KEYED_LETTER`)."""
+    keyed = {w.lower() for found in _KEYED_LETTER.findall(text) for w in found if w}
     if "-" not in text and "`" not in text:
-        return set()  # no name can be typed as one
-    return {w for found in _TYPED_AS_NAME.findall(text) for w in words(" ".join(found))}
+        return keyed  # no other name can be typed as one
+    return keyed | {w for found in _TYPED_AS_NAME.findall(text) for w in words(" ".join(found))}
 
 
 def content_stems(text: str) -> list[str]:

@@ -225,6 +225,30 @@ def test_an_option_typed_as_such_is_what_the_question_is_about() -> None:
     assert _body(answer.text).startswith("-u — Treat unset variables")
 
 
+def test_a_letter_typed_as_a_key_or_an_answer_is_what_the_question_is_about() -> None:
+    # an interactive prompt's answers and keys are letters: quoted, or after a verb of keying
+    assert content_stems("what does answering l do at that prompt?") == ["answ", "l", "prompt"]
+    assert content_stems("what does pressing 'q' do") == ["press", "q"]
+    assert content_stems("hit n to skip?") == ["hit", "n", "skip"]
+    # "a" and "i" stay English, and a letter that starts a word is not one typed alone
+    assert content_stems("press a key to go on") == ["press", "key", "go"]
+    assert content_stems("what type i should use") == ["type", "use"]
+    assert content_stems("press x-ray") == ["press", "ray"]
+    text = (
+        "y Yes; make this change.\n\n"
+        "n No; skip this match.\n\n"
+        "q Quit; don't make any more changes.\n\n"
+        "l Last; make this change and then quit.\n"
+    )
+    hits = [_hit(text, section="Manual > Substitute > Answers at the confirm prompt")]
+    answer = compose_documents("what does answering l do at the prompt?", hits)
+    assert "l Last; make this change and then quit" in _body(answer.text)
+    assert "y Yes" not in _body(answer.text)
+    # "q" is no chat shorthand in a document: the item it labels holds it
+    answer = compose_documents("what does 'q' do at the prompt?", hits)
+    assert _body(answer.text).startswith("q Quit; don't make any more changes")
+
+
 # --- what kind of fact is asked for ---------------------------------------------------------
 
 
