@@ -252,29 +252,55 @@ _TYPED_AS_NAME = re.compile(r"(?<![\w-])--?([A-Za-z][\w-]*)|`([^`\s]+)`")
 
 #: A letter typed as a key or an answer: quoted ("what does 'q' do"), or after a verb of
 #: keying ("answering l at the prompt", "press x", "hit n"). "a" and "i" are left out: "press
-#: a key" and "type i" are English.
-_KEYED_LETTER = re.compile(
-    r"(?<![\w'‘\"“])['‘\"“]([b-hj-zB-HJ-Z])['’\"”](?![\w'’\"”])"
-    r"|\b(?:answer(?:s|ed|ing)?|press(?:es|ed|ing)?|hit(?:s|ting)?|typ(?:e|es|ed|ing)|"
-    r"enter(?:s|ed|ing)?|key)\s+([b-hj-zB-HJ-Z])\b(?![-'’.]\w)"
+#: a key" and "type i" are English. Letters standing alone are found first (most sentences
+#: hold none, or only the "t" of "don't"), then what is around each is looked at.
+_LONE_LETTER = re.compile(r"\b[b-hj-zB-HJ-Z]\b")
+_KEYING = re.compile(
+    r"\b(?:answer(?:s|ed|ing)?|press(?:es|ed|ing)?|hit(?:s|ting)?|typ(?:e|es|ed|ing)|"
+    r"enter(?:s|ed|ing)?|key)\s+$"
 )
+_OPENING_QUOTES = "'‘\"“"
+_CLOSING_QUOTES = "'’\"”"
+#: What makes a keyed-looking letter the start of a word instead: "x-ray", "e.g", "n'roll".
+_WORD_GOES_ON = re.compile(r"[-'’.]\w")
+
+
+def _keyed_letters(text: str) -> set[str]:
+    """The letters `text` types as keys or answers (see `_LONE_LETTER`)."""
+    keyed = set()
+    padded = "  " + text
+    for found in _LONE_LETTER.finditer(text):
+        start, end = found.span()
+        before, after = padded[start : start + 2], text[end : end + 2]  # two characters each
+        quoted = (
+            before[1] in _OPENING_QUOTES
+            and not (before[0].isalnum() or before[0] in _OPENING_QUOTES)
+            and after[:1] in _CLOSING_QUOTES
+            and not (after[1:2].isalnum() or after[1:2] in _CLOSING_QUOTES)
+        )
+        keying = _KEYING.search(text, max(0, start - 16), start) is not None
+        if quoted or (keying and not _WORD_GOES_ON.match(after)):
+            keyed.add(found.group().lower())
+    return keyed
 
 
 def named_words(text: str) -> set[str]:
     """The words `text` types as names (`_TYPED_AS_NAME`): "--fast" names an option, it does
-    not ask how fast; and a letter typed as a key or an answer (`_KEYED_LETTER`)."""
-    keyed = {w.lower() for found in _KEYED_LETTER.findall(text) for w in found if w}
+    not ask how fast."""
     if "-" not in text and "`" not in text:
-        return keyed  # no other name can be typed as one
-    return keyed | {w for found in _TYPED_AS_NAME.findall(text) for w in words(" ".join(found))}
+        return set()  # no name can be typed as one
+    return {w for found in _TYPED_AS_NAME.findall(text) for w in words(" ".join(found))}
 
 
 def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning, in order, without repeats ("every 90 days"
     counts as "periodically 90", "at least 14" as "minimum 14"). A word typed as a name
-    (`named_words`: "--fast") carries meaning even when it is a stop or question word."""
+    (`named_words`: "--fast") carries meaning even when it is a stop or question word, and
+    so does a letter typed as a key or an answer (`_keyed_letters`: "press q"). Sentences
+    keep every letter but "a" and "i" (`sentences.units_of`), so the item "q Quit; ..." holds
+    the q a question types."""
     seen: dict[str, None] = {}
-    named = named_words(text)
+    named = named_words(text) | _keyed_letters(text)
     for word in words(as_bounds(as_periodic(without_filler(text)))):
         if word not in named and (word in STOP or (len(word) < 2 and not word.isdigit())):
             continue  # "-u" names an option however short, "--all" however common
