@@ -252,7 +252,7 @@ _TYPED_AS_NAME = re.compile(r"(?<![\w-])--?([A-Za-z][\w-]*)|`([^`\s]+)`")
 
 #: A letter typed as a key or an answer: quoted ("what does 'q' do"), or after a verb of
 #: keying ("answering l at the prompt", "press x", "hit n"). "a" and "i" are left out: "press
-#: a key" and "type i" are English. Letters standing alone are found first (most sentences
+#: a key" and "type i" are English. Letters standing alone are found first (most questions
 #: hold none, or only the "t" of "don't"), then what is around each is looked at.
 _LONE_LETTER = re.compile(r"\b[b-hj-zB-HJ-Z]\b")
 _KEYING = re.compile(
