@@ -9,9 +9,9 @@ Every corpus but the held-out ones (as `bench.confidence_fit`) is ingested alone
 data directory and its split answered, one case at a time, as `almanac eval answers --corpus`
 does. For each question the answerer's ranked candidate sentences are heard
 (`services.offline.compose.observing_candidates`); a candidate holds the fact when one of the
-case's `expect_any` facts matches its text or its code, by the rule that scores answers
-(`matches_fact`). Printed, per corpus, counts only (never a question's or an answer's text, so
-the bench can run over check sets that must stay unseen):
+case's `expect_any` facts matches it as an answer quotes it (`Unit.shown`, with its code), by
+the rule that scores answers (`matches_fact`). Printed, per corpus, counts only (never a
+question's or an answer's text, so the bench can run over check sets that must stay unseen):
 
 - answerable cases: right; wrong or refused with the fact in no retrieved passage ("not
   retrieved"), in a passage but in no candidate sentence ("no candidate": the shortlist left
@@ -64,10 +64,10 @@ COLUMNS = (
 
 
 def fact_place(case: AnswerCase, scored: Sequence[Scored]) -> int | None:
-    """The 1-based place of the first candidate holding one of the case's facts, or None."""
+    """The 1-based place of the first candidate holding one of the case's facts, or None; a
+    candidate is read as an answer would quote it (`Unit.shown`: with its term and its code)."""
     for place, item in enumerate(scored, start=1):
-        unit = item.unit
-        if matches_fact(f"{unit.text} {unit.code}" if unit.code else unit.text, case.expect_any):
+        if matches_fact(item.unit.shown, case.expect_any):
             return place
     return None
 
