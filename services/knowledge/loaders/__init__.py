@@ -36,7 +36,7 @@ from use_cases.shared.errors import UnsupportedDocument
 #: without underlined headings is sectioned by its numbered ones ("2.1. Index").
 #: `tests/unit/test_loaders_version.py` fails when the loaders' text of its reference
 #: documents changes and this number does not.
-LOADERS_VERSION = 9
+LOADERS_VERSION = 10
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *MARKDOWN_EXTENSIONS,

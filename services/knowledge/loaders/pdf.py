@@ -1,4 +1,4 @@
-"""PDF loader: one section per page (pypdf text extraction, no OCR)."""
+"""PDF loader: sections by bookmark (or heading) and page; PDFium's text layer, no OCR."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import io
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pypdf import PageObject, PasswordType, PdfReader
+import pypdfium2 as pdfium
+from pypdf import PasswordType, PdfReader
 
 from services.knowledge.fts_query import STOPWORDS
 from services.knowledge.loaders.common import (
@@ -19,6 +19,14 @@ from services.knowledge.loaders.common import (
     humanise_stem,
     parse_pdf_date,
     tidy_text,
+)
+from services.knowledge.loaders.pdf_text import (
+    PageText,
+    body_size,
+    headings,
+    page_text,
+    read_page,
+    without_running_lines,
 )
 from services.knowledge.spelling import english_words
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
@@ -34,7 +42,7 @@ _PDF_HEADER_WINDOW = 1024
 
 
 class PdfLoader:
-    """Loads `.pdf` files with pypdf.
+    """Loads `.pdf` files: the text with PDFium (`pdf_text`), the rest with pypdf.
 
     * Sections: one per page with text, in page order, or a few per page when bookmarks
       start on it. The heading path is `(*outline_path, "Page <label>")`: the bookmark
@@ -45,16 +53,22 @@ class PdfLoader:
       stay under the path before (`split_at_titles`); a page where no such title is found
       gets the first bookmark starting on it; other pages inherit the last one before. A
       numbered heading line below a bookmark's own number ("2.7.3 Make it portable" under
-      "2.7 General style") heads the lines after it too, over page breaks.
-    * Text: pypdf's extraction, without a column of marginal notes ("New feature
-      1995/12/01" in the right margin of many pages, as LaTeX documentation prints them),
-      which pypdf would read into the middle of the sentence beside them. Words the typesetter
-      hyphenated at a line's end are whole again (`join_broken_words`). The printed page
-      number at a page's foot goes, and a sentence a page break cut in two is whole on the
-      page it starts on (`whole_sentences`). A definition list printed as "term Description"
+      "2.7 General style") heads the lines after it too, over page breaks. A PDF without
+      bookmarks gets its headings (lines set larger than the body, or in bold) as its
+      outline (`pdf_text.headings`).
+    * Text: PDFium's text layer, which keeps words apart where the typesetter placed them
+      apart without a space character, and reads columns in order; ligatures ("ﬁ") are
+      letters. Running headers, footers and page numbers go
+      (`pdf_text.without_running_lines`); footnotes follow the page's text, after a blank
+      line (`pdf_text.page_text`). A column of marginal notes ("New feature 1995/12/01" in
+      the right margin of many pages, as LaTeX documentation prints them) goes too. Words
+      the typesetter hyphenated at a line's end are whole again (`join_broken_words`), and
+      a sentence a page break cut in two is whole on the page it starts on
+      (`whole_sentences`). A definition list printed as "term Description"
       lines reads "term — Description", as the HTML loader writes one (`labelled_terms`).
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
-      line of text if it is short, else the file name made readable.
+      bookmark's (or heading's) top-level title, else the first line of text if it is
+      short, else the file name made readable.
     * `updated_at`: `/ModDate`, else `/CreationDate`. `/Author`, `/Subject`, `/Keywords` and
       the page count go to metadata.
     * Errors (`InvalidDocument`): not a PDF, corrupt or truncated beyond repair,
@@ -89,24 +103,30 @@ class PdfLoader:
             raise InvalidDocument(f"{name} has no pages")
 
         labels = _page_labels(reader, page_count)
-        outline = _outline_pages(reader, page_count)
-        sections: list[ParsedSection] = []
-        pages: list[_Page | None] = []
-        for index in range(page_count):
-            try:
-                pages.append(_read_page(reader.pages[index]))
-            except Exception:  # one bad page should not lose the rest of the document
-                pages.append(None)
+        pages = _read_pages(name, data, page_count)
         failures = pages.count(None)
-        texts = _without_margin_notes(pages)
+        pages = without_running_lines(pages)
+        body = body_size(pages)
+        outline = _outline_pages(reader, page_count)
+        found = headings(pages, body) if not outline else []
+        outline = outline or _heading_pages(found, page_count)
+        parts = [None if page is None else page_text(page, body) for page in pages]
+        texts = _without_margin_notes(
+            [
+                None if part is None or page is None else (part[0], page.right)
+                for part, page in zip(parts, pages, strict=True)
+            ]
+        )
         known = _known_words(texts)
-        mended = [
-            None if raw is None else join_broken_words(raw.replace("\x00", ""), known)
-            for raw in texts
-        ]
+        sections: list[ParsedSection] = []
         carried: OutlinePath = ()  # the path the last page's text ended under
-        for index, raw in enumerate(whole_sentences(mended, labels)):
-            text = tidy_text(labelled_terms(raw)) if raw is not None else ""
+        for index, raw in enumerate(whole_sentences(texts, labels)):
+            notes = parts[index][1] if parts[index] is not None else ""
+            text = (
+                tidy_text(f"{labelled_terms(join_broken_words(raw, known))}\n\n{notes}")
+                if raw is not None
+                else ""
+            )
             before, started = outline[index]
             for path, part in split_at_titles(text, before, started):
                 if path == before and carried[: len(path)] == path:
@@ -125,6 +145,7 @@ class PdfLoader:
         info = _info(reader)
         title = (
             _clean_title(info.get("/Title"))
+            or next((path[0] for _, started in outline for path in started), None)
             or _first_line_title(sections[0].text)
             or humanise_stem(name)
         )
@@ -151,52 +172,48 @@ class PdfLoader:
         )
 
 
-#: Marginal notes ("New feature 1995/12/01" beside a paragraph) start this far across the
-#: page (a share of its width) or further, ...
-MARGIN_START = 0.72
-#: ... are this short (words) ...
-MARGIN_NOTE_WORDS = 3
-#: ... and start at one place, on at least this many pages of the document, to the right of
-#: where nearly all (`MARGIN_BEYOND`) other pieces that far right start: body lines end
-#: there, a note's column lies beyond them. pypdf reads a note into the body line beside it
-#: ("you want to New feature 1995/12/01simply load a class"), so it is cut from the text.
+#: Marginal notes ("New feature 1995/12/01" beside a paragraph, as LaTeX documentation
+#: prints them; `pdf_text.MARGIN_START` says how far right and how short) start at one
+#: place, on at least this many pages of the document, to the right of where nearly all
+#: (`MARGIN_BEYOND`) other pieces that far right start: body lines end there, a note's
+#: column lies beyond them. PDFium reads a note onto the end of the body line beside it
+#: ("you want to New feature"), so it is cut from the text.
 MARGIN_REPEATS = 3
 MARGIN_BEYOND = 0.98
 
 
-@dataclass(frozen=True)
-class _Page:
-    text: str
-    #: (x rounded to a point, text) of the short pieces that start far right on the page
-    right: tuple[tuple[int, str], ...]
+def _read_pages(name: str, data: bytes, page_count: int) -> list[PageText | None]:
+    """Each page's lines from PDFium (None for a page it cannot read)."""
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        raise InvalidDocument(
+            f"{name} could not be read as a PDF; it may be corrupt or truncated"
+        ) from None
+    pages: list[PageText | None] = []
+    try:
+        for index in range(min(page_count, len(document))):
+            try:
+                page = document[index]
+                try:
+                    pages.append(read_page(page))
+                finally:
+                    page.close()
+            except Exception:  # one bad page should not lose the rest of the document
+                pages.append(None)
+    finally:
+        document.close()
+    return pages + [None] * (page_count - len(pages))
 
 
-def _read_page(page: PageObject) -> _Page:
-    width = float(page.mediabox.width) or 1.0
-    right: list[tuple[int, str]] = []
-
-    def visit(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
-        piece = text.strip()
-        if (
-            sum(c.isalnum() for c in piece) < 2  # punctuation ending a body line
-            or len(piece.split()) > MARGIN_NOTE_WORDS
-            or len(piece) > 30
-        ):
-            return
-        x = float(tm[4]) * float(cm[0]) + float(cm[4])
-        if x >= MARGIN_START * width:
-            right.append((round(x), piece))
-
-    text = page.extract_text(visitor_text=visit) or ""
-    return _Page(text, tuple(right))
-
-
-def _without_margin_notes(pages: Sequence[_Page | None]) -> list[str | None]:
+def _without_margin_notes(
+    pages: Sequence[tuple[str, tuple[tuple[int, str], ...]] | None],
+) -> list[str | None]:
     """Each page's text without the pieces that start in the document's column of marginal
     notes, if it has one (`MARGIN_REPEATS`, `MARGIN_BEYOND`)."""
-    counts = Counter(x for page in pages if page is not None for x in {x for x, _ in page.right})
+    counts = Counter(x for page in pages if page is not None for x in {x for x, _ in page[1]})
     column = counts.most_common(1)[0][0] if counts else None
-    others = sorted(x for page in pages if page is not None for x, _ in page.right if x != column)
+    others = sorted(x for page in pages if page is not None for x, _ in page[1] if x != column)
     if (
         column is None
         or counts[column] < MARGIN_REPEATS
@@ -208,9 +225,9 @@ def _without_margin_notes(pages: Sequence[_Page | None]) -> list[str | None]:
         if page is None:
             texts.append(None)
             continue
-        text = page.text
+        text, right = page
         cursor = 0
-        for x, piece in page.right:
+        for x, piece in right:
             if column is None or abs(x - column) > 1:
                 continue
             at = text.find(piece, cursor)
@@ -396,25 +413,45 @@ def _page_labels(reader: PdfReader, page_count: int) -> list[str]:
 
 
 OutlinePath = tuple[str, ...]
+#: The path in force where a page starts, and the paths starting on it.
+PageOutline = tuple[OutlinePath, list[OutlinePath]]
 
 
-def _outline_pages(
-    reader: PdfReader, page_count: int
-) -> list[tuple[OutlinePath, list[OutlinePath]]]:
+def _outline_pages(reader: PdfReader, page_count: int) -> list[PageOutline]:
     """For each page, the outline (bookmark) path in force where it starts and the paths of
-    the bookmarks starting on it, in outline order; all empty when there is no outline."""
-    pages: list[tuple[OutlinePath, list[OutlinePath]]] = [((), []) for _ in range(page_count)]
+    the bookmarks starting on it, in outline order; empty when there is no outline."""
     try:
         starts = _outline_starts(reader, reader.outline, ())
     except Exception:  # broken outlines are common and never worth failing a document for
-        return pages
+        return []
+    return _by_page(starts, page_count) if starts else []
+
+
+def _heading_pages(
+    found: Sequence[Sequence[tuple[int, str]]], page_count: int
+) -> list[PageOutline]:
+    """`_outline_pages` for a document without bookmarks: its headings (by type size, level
+    0 the largest) as the outline, each under the last larger one before it."""
+    starts: list[tuple[int, OutlinePath]] = []
+    stack: list[tuple[int, str]] = []
+    for page, lines in enumerate(found):
+        for level, title in lines:
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, title))
+            starts.append((page, tuple(title for _, title in stack)))
+    return _by_page(starts, page_count)
+
+
+def _by_page(starts: Sequence[tuple[int, OutlinePath]], page_count: int) -> list[PageOutline]:
     by_page: dict[int, list[OutlinePath]] = {}
     for page, path in starts:
         by_page.setdefault(page, []).append(path)
+    pages: list[PageOutline] = []
     current: OutlinePath = ()
     for index in range(page_count):
         started = by_page.get(index, [])
-        pages[index] = (current, started)
+        pages.append((current, started))
         if started:
             current = started[-1]
     return pages

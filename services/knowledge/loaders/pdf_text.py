@@ -1,0 +1,283 @@
+"""A PDF page's text as a person reads it, from PDFium's text layer (`pypdfium2`).
+
+PDFium puts a space between words that a typesetter placed apart without writing a space
+character (pdfTeX, groff and others place each word by itself), reads a page's columns in the
+order they were drawn, and marks a word hyphenated at a line's end with U+FFFE ("com\\ufffe
+mands"). This module reads a page into lines with their place and type size, and from a whole
+document's lines drops what a reader skips: running headers, footers and page numbers. It
+keeps footnotes apart from the sentences they interrupt and finds headings from the type
+size where a document has no bookmarks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+#: Ligatures a font may draw as one glyph ("ﬁ", "ﬂ", "ﬃ"): the letters they stand for.
+_LIGATURES = {chr(code): unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
+#: PDFium's mark for a hyphen at a line's end inside a word.
+SOFT_HYPHEN_MARK = "\ufffe"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a page: its text and where it sits (PDF points, y up from the bottom)."""
+
+    text: str
+    top: float
+    bottom: float
+    size: float
+    #: whether the line is set in a bold face from its first character to its last
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class PageText:
+    lines: tuple[Line, ...]
+    height: float
+    #: (x rounded to a point, text) of the short pieces that start far right on the page
+    right: tuple[tuple[int, str], ...]
+
+
+#: Marginal notes start this far across the page (a share of its width) or further.
+MARGIN_START = 0.72
+#: ... and are this short (words, characters).
+MARGIN_NOTE_WORDS = 3
+MARGIN_NOTE_CHARS = 30
+
+
+def read_page(page: pdfium.PdfPage) -> PageText:
+    """The page's lines in PDFium's reading order, with ligatures as letters and a
+    hyphenation mark as a hyphen ending the line (`join_broken_words` decides the rest)."""
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range()
+        lines = _lines(textpage, text)
+        right = _right_pieces(textpage, width or 1.0)
+    finally:
+        textpage.close()
+    return PageText(tuple(lines), height or 1.0, tuple(right))
+
+
+#: A line of PDFium's text: up to a line break, or up to and with a hyphenation mark (PDFium
+#: runs a hyphenated word's second half on without a break; it starts a line of its own).
+_LINE = re.compile(r"[^\n\ufffe]*(?:\ufffe|\n|$)")
+
+
+def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
+    count = textpage.count_chars()
+    lines: list[Line] = []
+    for found in _LINE.finditer(text):
+        raw = found.group(0)
+        line = _clean(raw)
+        if line.strip():
+            first = found.start() + (len(raw) - len(raw.lstrip()))
+            last = found.start() + len(raw.rstrip("\r\n \ufffe")) - 1
+            top, bottom, size = _place(textpage, first, last, count)
+            bold = _is_bold(textpage, first, count) and _is_bold(textpage, last, count)
+            lines.append(Line(line, top, bottom, size, bold))
+    return lines
+
+
+def _clean(raw: str) -> str:
+    line = raw.rstrip("\r\n").translate(str.maketrans(_LIGATURES))
+    # "-" for the mark: `join_broken_words` makes the word whole (or keeps a compound's hyphen)
+    return line.replace("\x00", "").replace("\u00ad", "").replace(SOFT_HYPHEN_MARK, "-")
+
+
+def _place(
+    textpage: pdfium.PdfTextPage, first: int, last: int, count: int
+) -> tuple[float, float, float]:
+    if not 0 <= first < count:
+        return 0.0, 0.0, 0.0
+    _, bottom, _, top = textpage.get_charbox(first)
+    if 0 <= last < count:
+        _, low, _, high = textpage.get_charbox(last)
+        top, bottom = max(top, high), min(bottom, low)
+    size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first))
+    return float(top), float(bottom), size
+
+
+#: Words in a font's name that say it is bold; weights from this on are bold too.
+_BOLD_NAME = re.compile(rb"bold|black|heavy|semibold|demi", re.IGNORECASE)
+BOLD_WEIGHT = 600
+
+
+def _is_bold(textpage: pdfium.PdfTextPage, index: int, count: int) -> bool:
+    if not 0 <= index < count:
+        return False
+    if pdfium_c.FPDFText_GetFontWeight(textpage.raw, index) >= BOLD_WEIGHT:
+        return True
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    pdfium_c.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
+    return bool(_BOLD_NAME.search(name.value))
+
+
+def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int, str]]:
+    pieces: list[tuple[int, str]] = []
+    for index in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(index)
+        if left < MARGIN_START * width:
+            continue
+        piece = " ".join(_clean(textpage.get_text_bounded(left, bottom, right, top)).split())
+        if (
+            sum(c.isalnum() for c in piece) >= 2
+            and len(piece.split()) <= MARGIN_NOTE_WORDS
+            and len(piece) <= MARGIN_NOTE_CHARS
+        ):
+            pieces.append((round(left), piece))
+    return pieces
+
+
+#: Running headers and footers sit in this share of the page's height at its top or foot ...
+RUNNING_BAND = 0.12
+#: ... among its first or last lines ...
+RUNNING_LINES = 2
+#: ... and read the same (digits aside) on this many pages at least, and this share of them.
+RUNNING_MIN_PAGES = 2
+RUNNING_SHARE = 0.3
+#: A line of a page number alone: "12", "- 12 -", "Page 12", "xiv", "12 of 40".
+_PAGE_NUMBER = re.compile(
+    r"^[-–—\s]*(?:page\s+)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?[-–—\s]*$",
+    re.IGNORECASE,
+)
+
+
+def _shape(text: str) -> str:
+    """A line as running headers repeat it: case, spaces and numbers aside."""
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def _edge_lines(page: PageText) -> list[int]:
+    """Indexes of the page's first and last lines that lie in its top or foot band, set
+    apart from the text beside them (`RUNNING_GAP`)."""
+    band = RUNNING_BAND * page.height
+    count = len(page.lines)
+    candidates = {*range(min(RUNNING_LINES, count)), *range(max(0, count - RUNNING_LINES), count)}
+    found = []
+    for index in sorted(candidates):
+        line = page.lines[index]
+        if line.bottom >= page.height - band:
+            below = [other.top for other in page.lines if other.top < line.bottom]
+            if not below or line.bottom - max(below) > RUNNING_GAP * line.size:
+                found.append(index)
+        elif line.top <= band:
+            above = [other.bottom for other in page.lines if other.bottom > line.top]
+            if not above or min(above) - line.top > RUNNING_GAP * line.size:
+                found.append(index)
+    return found
+
+
+#: A running line is further from the nearest line of text than this many times its size.
+RUNNING_GAP = 0.8
+
+
+def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | None]:
+    """The pages without their running headers and footers (a line at a page's top or foot
+    that the same band of other pages repeats, numbers aside) and page numbers (a line of a
+    number alone at a page's top or foot)."""
+    seen: Counter[str] = Counter()
+    for page in pages:
+        if page is not None:
+            seen.update({_shape(page.lines[index].text) for index in _edge_lines(page)})
+    read = sum(page is not None for page in pages)
+    repeated = {
+        shape
+        for shape, count in seen.items()
+        if count >= RUNNING_MIN_PAGES and count >= RUNNING_SHARE * read
+    }
+    kept: list[PageText | None] = []
+    for page in pages:
+        if page is None:
+            kept.append(None)
+            continue
+        drop = {
+            index
+            for index in _edge_lines(page)
+            if _shape(page.lines[index].text) in repeated
+            or _PAGE_NUMBER.match(page.lines[index].text)
+        }
+        lines = tuple(line for index, line in enumerate(page.lines) if index not in drop)
+        kept.append(PageText(lines, page.height, page.right))
+    return kept
+
+
+def body_size(pages: Sequence[PageText | None]) -> float:
+    """The type size most of the document's characters are set in."""
+    sizes: Counter[float] = Counter()
+    for page in pages:
+        for line in page.lines if page is not None else ():
+            sizes[round(line.size, 1)] += len(line.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+#: Footnotes are set this much smaller than the body text, or smaller ...
+FOOTNOTE_RATIO = 0.9
+
+
+def page_text(page: PageText, body: float) -> tuple[str, str]:
+    """The page's lines as text, and its footnotes (lines in small type below every line of
+    body type) apart: a footnote printed at the foot of a column or page no longer cuts the
+    sentence that goes on in the next column or on the next page."""
+    if not page.lines:
+        return "", ""
+    lowest = min(
+        (line.bottom for line in page.lines if line.size >= FOOTNOTE_RATIO * body),
+        default=None,
+    )
+    notes = [
+        line
+        for line in page.lines
+        if lowest is not None and line.size < FOOTNOTE_RATIO * body and line.top < lowest
+    ]
+    text = "\n".join(line.text for line in page.lines if line not in notes)
+    return text, "\n".join(line.text for line in notes)
+
+
+#: Headings are set this much larger than the body text, or larger, ...
+HEADING_RATIO = 1.15
+#: ... are this short, and do not end as a sentence does.
+MAX_HEADING_CHARS = 80
+#: At most this many heading levels (the largest sizes) are told apart.
+MAX_HEADING_LEVELS = 3
+
+
+def headings(pages: Sequence[PageText | None], body: float) -> list[list[tuple[int, str]]]:
+    """For each page, the (level, text) of its heading lines, in page order: lines set
+    larger than the body (`HEADING_RATIO`; level 0 is the largest size) or in bold at the
+    body's size (the level below the sizes), short and not ending as a sentence does. For
+    documents without bookmarks."""
+    found: list[list[tuple[float, str]]] = []
+    for page in pages:
+        found.append(
+            [
+                (round(line.size, 1) if line.size >= HEADING_RATIO * body else 0.0, text)
+                for line in (page.lines if page is not None else ())
+                if body > 0 and _is_heading(line, body)
+                for text in [" ".join(line.text.split())]
+            ]
+        )
+    sizes = sorted({size for page in found for size, _ in page}, reverse=True)
+    levels = {size: min(rank, MAX_HEADING_LEVELS - 1) for rank, size in enumerate(sizes)}
+    return [[(levels[size], text) for size, text in page] for page in found]
+
+
+def _is_heading(line: Line, body: float) -> bool:
+    text = line.text.strip()
+    return (
+        (line.size >= HEADING_RATIO * body or (line.bold and line.size >= FOOTNOTE_RATIO * body))
+        and len(text) <= MAX_HEADING_CHARS
+        and "\n" not in text
+        and not text.endswith((".", ",", ";", ":"))
+        and any(c.isalpha() for c in text)
+    )
