@@ -462,8 +462,9 @@ def split_at_titles(
 ) -> list[tuple[OutlinePath, str]]:
     """A page's text as (outline path, text) parts: a bookmark starting on the page whose
     title is a line of it ("3.1 Identification") heads the lines from there on, without the
-    title line (the path names it); the lines above the first such title go on with the
-    path in force before the page. A page none of whose bookmarks' titles is found is one
+    title line (the path names it; a title with no lines of its own before the next title
+    stays a line of the text under that one); the lines above the first such title go on
+    with the path in force before the page. A page none of whose bookmarks' titles is found is one
     part, under the first bookmark starting on it (or the one in force)."""
     if not text:
         return []
@@ -483,9 +484,15 @@ def split_at_titles(
         parts = [(started[0] if started else before, lines)]
     else:
         parts = [(unfound[-1] if unfound else before, lines[: found[0][0]])]
+        titles: list[str] = []  # titles with no text of their own: read with what follows
         for number, (index, path) in enumerate(found):
             end = found[number + 1][0] if number + 1 < len(found) else len(lines)
-            parts.append((path, lines[index + 1 : end]))
+            body = lines[index + 1 : end]
+            if "".join(body).strip():
+                parts.append((path, [*titles, *body]))
+                titles = []
+            else:
+                titles.append(lines[index])
     return [
         (path, joined)
         for outlined, part in parts
