@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.admin_commands import audit, keys_app
 from backend.cli.advice_commands import advise
@@ -42,7 +43,11 @@ from backend.cli.progress import IngestProgress
 from backend.exposure import check_bind
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
+from services.knowledge.loaders.pdf import PDF_EXTENSIONS
+from services.knowledge.loaders.pdf_text import known_word_share
+from services.knowledge.spelling import english_words
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.knowledge.domain import IngestReport
 from use_cases.knowledge.ingest import IngestRequest
 from use_cases.knowledge.search import SearchRequest
 from use_cases.shared.errors import ConfigurationError
@@ -160,6 +165,21 @@ def serve(
 SERVE_APP_FACTORY = "backend.api.app:serve_app"
 
 
+def pdf_text_qualities(container: Container, report: IngestReport) -> list[tuple[str, float]]:
+    """(source, `known_word_share` of its stored text) for each PDF this run added or
+    updated."""
+    found = []
+    for item in report.items:
+        if item.status not in ("added", "updated") or item.document_id is None:
+            continue
+        if not item.source.lower().endswith(PDF_EXTENSIONS):
+            continue
+        detail = asyncio.run(container.get_document.execute(item.document_id))
+        text = "\n".join(section.text for section in detail.sections)
+        found.append((item.source, known_word_share(text, english_words())))
+    return found
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
@@ -201,11 +221,14 @@ def ingest(
                         replace=replace,
                     ),
                 )
+            qualities = pdf_text_qualities(container, report) if not as_json else []
         if as_json:
             output.print_json(output.ingest_report(report))
         else:
             for line in output.ingest_lines(report):
                 err.print(line, highlight=False, soft_wrap=True)
+            for source, share in qualities:
+                err.print(output.pdf_text_quality(source, share), highlight=False, soft_wrap=True)
             console.print(output.ingest_summary(report), highlight=False)
         if report.problems:
             raise typer.Exit(1)

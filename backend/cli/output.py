@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from backend.api.schemas import DocumentDetailOut, DocumentListOut, ReplacedOut, SearchOut
+from services.knowledge.loaders.pdf_text import LOW_TEXT_QUALITY
 from use_cases.knowledge.documents import DocumentPage
 from use_cases.knowledge.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
 
@@ -77,6 +78,18 @@ def ingest_lines(report: IngestReport) -> list[str]:
             colour = "yellow" if item.status == "duplicate" else "red"
             lines.append(f"[{colour}]{item.status}[/] {source}: {escape(item.error or '')}")
     return lines
+
+
+def pdf_text_quality(source: str, share: float) -> str:
+    """One line on how readable a PDF's extracted text is (`known_word_share`), with a
+    warning when it is low: the user learns before asking questions of it."""
+    figure = f"{escape(source)}: {share:.0%} of its text in known English words"
+    if share >= LOW_TEXT_QUALITY:
+        return f"[green]pdf[/] {figure}"
+    return (
+        f"[yellow]warning[/] {figure}: its words may be glued together, or it is a scan or "
+        "not in English; answers from it may be poor"
+    )
 
 
 def ingest_summary(report: IngestReport) -> str:

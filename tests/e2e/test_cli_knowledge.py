@@ -95,6 +95,29 @@ def test_ingest_reports_a_bad_file_and_keeps_the_good_ones(
     assert "Traceback" not in out + err
 
 
+def test_ingest_says_how_readable_each_pdfs_text_is_and_warns_when_it_is_not(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.unit.test_loaders import make_pdf
+
+    readable = tmp_path / "groff-ms.pdf"
+    shutil.copy(PROJECT_ROOT / "tests/fixtures/pdf/groff-ms.pdf", readable)
+    glued = tmp_path / "glued.pdf"
+    glued.write_bytes(
+        make_pdf(["Itisimportanttounderstandthatthehigherlevelpackage\nisloadedfirstandthen"])
+    )
+    code, out, err = run("ingest", str(readable), str(glued))
+    assert code == 0, out + err
+    lines = [" ".join(line.split()) for line in err.splitlines()]
+    assert "pdf groff-ms.pdf: 98% of its text in known English words" in lines
+    warning = next(line for line in lines if "glued.pdf" in line)
+    assert warning.startswith("warning glued.pdf: 0% of its text in known English words")
+    assert "glued together" in warning
+
+    code, out, err = run("ingest", str(readable))  # unchanged: nothing read, nothing said
+    assert "groff-ms.pdf" not in err
+
+
 def test_ingest_of_a_missing_path_is_a_clear_error(env: dict[str, str]) -> None:
     code, _, err = run("ingest", "/no/such/folder")
     assert code == 1

@@ -15,7 +15,7 @@ import ctypes
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
@@ -281,3 +281,20 @@ def _is_heading(line: Line, body: float) -> bool:
         and not text.endswith((".", ",", ";", ":"))
         and any(c.isalpha() for c in text)
     )
+
+
+#: Below this share of its letters in known words, a PDF's text is likely unreadable:
+#: words glued together, a scan's OCR layer gone wrong, or a font without a character map.
+LOW_TEXT_QUALITY = 0.6
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def known_word_share(text: str, known: Container[str]) -> float:
+    """The share of `text`'s letters that lie in words of `known` (the bundled English
+    word-frequency list): near 1 for readable English, near 0 for glued words ("Itisimp
+    ortanttounderstand"), which a count of words would hide (one glued run is one word)."""
+    words = _LETTERS.findall(text.lower())
+    letters = sum(len(word) for word in words)
+    if not letters:
+        return 0.0
+    return sum(len(word) for word in words if word in known) / letters
