@@ -75,6 +75,7 @@ bench-speed: install  ## Start-up, embedding throughput and latency, search late
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
+	$(BIN)/python -m bench.bench_pdf_ingest
 	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_chat
 	$(BIN)/python -m bench.bench_answers --corpus handbook --split dev
