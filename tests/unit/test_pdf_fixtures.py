@@ -73,3 +73,39 @@ def test_the_word_measure_tells_glued_words_from_spaced_ones() -> None:
     expected = words("It is important to understand that the higher level package")
     assert f1(words("Itisimportanttounderstandthatthehigherlevelpackage"), expected) == 0.0
     assert f1(expected, expected) == 1.0
+
+
+def load(name: str) -> tuple[list[tuple[str, ...]], str]:
+    document = FileLoader().load(f"{name}.pdf", CASES[name].read_bytes())
+    return [s.heading_path for s in document.sections], "\n".join(
+        s.text for s in document.sections
+    )
+
+
+def test_running_headers_footers_and_page_numbers_are_not_read() -> None:
+    _, groff = load("groff-ms")  # "Reading portable documents  Almanac" atop pages 2 and 3
+    assert "Almanac\n" not in groff and not re.search(r"^\d+$", groff, re.MULTILINE)
+    _, typst = load("typst")
+    assert "Page 2 of 4" not in typst and typst.count("Reading portable documents") == 0
+    _, chromium = load("chromium")  # the date and title atop, the file's URL and "1/3" below
+    assert "file://" not in chromium and "AM Reading" not in chromium
+    assert not re.search(r"^\d/3$", chromium, re.MULTILINE)
+
+
+def test_a_footnote_does_not_cut_the_sentence_it_interrupts() -> None:
+    _, groff = load("groff-ms")  # the note is printed between the two columns
+    assert "to submit their\nclaims within thirty days" in groff
+    _, typst = load("typst")  # the note is printed between "ap-" and "proved" on the next page
+    assert "the finance team pays approved claims with the next" in " ".join(typst.split())
+    assert "\n\n1A footnote is printed at the foot of its page" in typst
+
+
+def test_a_pdf_without_bookmarks_is_sectioned_by_its_larger_and_bold_lines() -> None:
+    paths, _ = load("groff-ms")
+    title = "Reading portable documents"
+    assert paths == [
+        (title, "1. Words and spaces", "Page 1"),
+        (title, "1. Words and spaces", "Page 2"),
+        (title, "2. Pages and columns", "Page 2"),
+        (title, "2. Pages and columns", "Page 3"),
+    ]

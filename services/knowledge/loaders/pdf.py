@@ -462,10 +462,11 @@ def split_at_titles(
 ) -> list[tuple[OutlinePath, str]]:
     """A page's text as (outline path, text) parts: a bookmark starting on the page whose
     title is a line of it ("3.1 Identification") heads the lines from there on, without the
-    title line (the path names it; a title with no lines of its own before the next title
-    stays a line of the text under that one); the lines above the first such title go on
-    with the path in force before the page. A page none of whose bookmarks' titles is found is one
-    part, under the first bookmark starting on it (or the one in force)."""
+    title line (the path names it; a title with no lines of its own before the next title,
+    when that is no title under it, stays a line of the text under that one); the lines
+    above the first such title go on with the path in force before the page. A page none of
+    whose bookmarks' titles is found is one part, under the first bookmark starting on it
+    (or the one in force)."""
     if not text:
         return []
     lines = text.split("\n")
@@ -491,8 +492,8 @@ def split_at_titles(
             if "".join(body).strip():
                 parts.append((path, [*titles, *body]))
                 titles = []
-            else:
-                titles.append(lines[index])
+            elif number + 1 < len(found) and found[number + 1][1][: len(path)] != path:
+                titles.append(lines[index])  # not named by the next title's path
     return [
         (path, joined)
         for outlined, part in parts
