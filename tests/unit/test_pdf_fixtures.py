@@ -77,9 +77,7 @@ def test_the_word_measure_tells_glued_words_from_spaced_ones() -> None:
 
 def load(name: str) -> tuple[list[tuple[str, ...]], str]:
     document = FileLoader().load(f"{name}.pdf", CASES[name].read_bytes())
-    return [s.heading_path for s in document.sections], "\n".join(
-        s.text for s in document.sections
-    )
+    return [s.heading_path for s in document.sections], "\n".join(s.text for s in document.sections)
 
 
 def test_running_headers_footers_and_page_numbers_are_not_read() -> None:
