@@ -20,6 +20,7 @@ CASES = {
     "groff-ms": FIXTURES / "groff-ms.pdf",  # groff -ms -Tpdf (gropdf), two columns, footnote
     "typst": FIXTURES / "typst.pdf",  # Typst, running header and footer, two columns
     "chromium": FIXTURES / "chromium.pdf",  # Chromium print to PDF, header and footer
+    "libreoffice": FIXTURES / "libreoffice.pdf",  # LibreOffice 7.4 Writer/Web export
     "mom-letter": FIXTURES / "mom-letter.pdf",  # shipped by Debian's groff-base (mom macros)
     "mom-typesetting": FIXTURES / "mom-typesetting.pdf",  # the same, tables and columns
     # pdfTeX (the LaTeX guides corpus), 33 pages with bookmarks and marginal notes
