@@ -108,3 +108,11 @@ def test_a_pdf_without_bookmarks_is_sectioned_by_its_larger_and_bold_lines() -> 
         (title, "2. Pages and columns", "Page 2"),
         (title, "2. Pages and columns", "Page 3"),
     ]
+
+
+def test_ligatures_read_as_letters_and_a_hyphenation_mark_as_a_hyphen() -> None:
+    from services.knowledge.loaders.pdf_text import _clean
+
+    # a font whose character map gives the ligature itself; PDFium's mark ends a line
+    assert _clean("the \ufb01rst \ufb04ow of e\ufb00ort\r\n") == "the first fflow of effort"
+    assert _clean("com\ufffe") == "com-"

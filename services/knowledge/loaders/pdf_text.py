@@ -17,12 +17,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 #: Ligatures a font may draw as one glyph ("ﬁ", "ﬂ", "ﬃ"): the letters they stand for.
-_LIGATURES = {chr(code): unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
+_LIGATURES = str.maketrans(
+    {chr(code): unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
+)
 #: PDFium's mark for a hyphen at a line's end inside a word.
 SOFT_HYPHEN_MARK = "\ufffe"
 
@@ -75,6 +78,8 @@ _LINE = re.compile(r"[^\n\ufffe]*(?:\ufffe|\n|$)")
 
 def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     count = textpage.count_chars()
+    # PDFium counts UTF-16 units: a character beyond U+FFFF (a math letter) is two of them
+    wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)]
     lines: list[Line] = []
     for found in _LINE.finditer(text):
         raw = found.group(0)
@@ -82,6 +87,7 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
         if line.strip():
             first = found.start() + (len(raw) - len(raw.lstrip()))
             last = found.start() + len(raw.rstrip("\r\n \ufffe")) - 1
+            first, last = first + wide[first], last + wide[last]
             top, bottom, size = _place(textpage, first, last, count)
             bold = _is_bold(textpage, first, count) and _is_bold(textpage, last, count)
             lines.append(Line(line, top, bottom, size, bold))
@@ -89,7 +95,7 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
 
 
 def _clean(raw: str) -> str:
-    line = raw.rstrip("\r\n").translate(str.maketrans(_LIGATURES))
+    line = raw.rstrip("\r\n").translate(_LIGATURES)
     # "-" for the mark: `join_broken_words` makes the word whole (or keeps a compound's hyphen)
     return line.replace("\x00", "").replace("\u00ad", "").replace(SOFT_HYPHEN_MARK, "-")
 
