@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from backend.bootstrap import Container, bootstrap
+from tests import hostile_inputs
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
 from tests.conversation_exports import chatgpt_export
 from tests.share_pages import FIXTURES, TEST_PAGE_LIMIT, share_page_server
@@ -246,7 +249,50 @@ async def test_a_broken_export_is_refused_before_any_job(
     files = {"file": ("conversations.json", content, "application/json")}
     answer = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
     assert answer.status_code == 422, answer.text
-    assert answer.json()["code"] in ("invalid_export", "no_conversation")
+    assert answer.json()["code"] in ("invalid_export", "no_conversation", "invalid_archive")
+    assert await chat_count(http, keys["bob"]) == before
+
+
+MiB = 1024 * 1024
+HOSTILE_EXPORTS = {
+    "zip bomb of {}": (hostile_inputs.zip_bomb, 422, "invalid_export"),
+    "zip bomb of conversations": (
+        lambda: hostile_inputs.empty_conversation_bomb(40 * MiB),  # ~100 KB
+        413,
+        "input_too_costly",
+    ),
+    "one huge conversation": (hostile_inputs.nested_item_bomb, 413, "input_too_costly"),
+    **{
+        f"{kind} zip": (make, 422, "invalid_archive")
+        for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_EXPORTS))
+async def test_a_hostile_export_is_refused_cheaply_and_writes_nothing(
+    http: httpx.AsyncClient, keys: dict, kind: str
+) -> None:
+    make, status, code = HOSTILE_EXPORTS[kind]
+    data = make()
+    assert len(data) <= 110_000
+    before = await chat_count(http, keys["bob"])
+    files = {"file": ("export.zip", data, "application/zip")}
+    post = http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
+    started = time.process_time()
+    answer = await post
+    cpu_s = time.process_time() - started  # measured apart: tracemalloc slows Python down
+    tracemalloc.start()
+    try:
+        again = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    for refused in (answer, again):
+        assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
+        assert "location" not in refused.headers
+    assert peak_mb < 200, f"{peak_mb:.0f} MB for a {len(data):,}-byte upload"
+    assert cpu_s < 5, f"{cpu_s:.1f} s of CPU for a {len(data):,}-byte upload"
     assert await chat_count(http, keys["bob"]) == before
 
 
