@@ -15,8 +15,9 @@ by what it produces, not by what it was given:
 - **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
   the loader calls `check_pages` once it knows the page count and `charge` for each page's
   decompressed content as it reads it.
-- **CPU**: any single document's parse runs under `parse_cpu_s` seconds of CPU time in the
-  worker pool (`services/parse_pool.py`); past it, the parse is cancelled with a 413.
+- **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time in a child
+  process (`services/parse_pool.py`, `BudgetedLoader`); past it, the parse is stopped and
+  refused with a 413. Chat attachments are parsed so.
 
 Past a budget, the input is refused with `InputTooCostly` (413, `input_too_costly`), whose
 detail names the budget; a malformed archive is `InvalidArchive` (422) naming what is wrong.
@@ -68,8 +69,9 @@ class InputBudget:
     max_pdf_pages: int = 2000
     #: Decompressed content-stream bytes of one PDF, all pages together.
     max_pdf_content: int = 64 * MiB
-    #: Seconds of CPU time one document's parse may take.
-    parse_cpu_s: float = 20.0
+    #: Seconds of CPU time one document's parse may take (in a child process, see
+    #: services/parse_pool.py).
+    parse_cpu_s: float = 5.0
 
     def unpacked_limit(self, compressed: int) -> int:
         """Bytes one member of `compressed` bytes may unpack to."""
