@@ -79,7 +79,10 @@ def _cpu_s(pid: int) -> float:
 def measure(pid: int, send: Callable[[], httpx.Response]) -> dict[str, Any]:
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak starts again from now
     rss, cpu, started = _rss_kb(pid), _cpu_s(pid), time.monotonic()
-    response = send()
+    try:
+        response = send()
+    except httpx.TimeoutException:  # still reading when the client gave up: say so
+        response = httpx.Response(599, json={"code": "client timed out"})
     wall = time.monotonic() - started
     time.sleep(0.2)  # let the server's last allocations of the request show
     body = response.json() if response.headers.get("content-type", "").endswith("json") else {}
@@ -94,7 +97,7 @@ def measure(pid: int, send: Callable[[], httpx.Response]) -> dict[str, Any]:
 
 def run(url: str, pid: int, skip_uploads: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    with httpx.Client(base_url=url, timeout=300) as http:
+    with httpx.Client(base_url=url, timeout=120) as http:
         chat = http.post("/chat", json={"message": "What is the minimum password length?"})
         chat_id = chat.json()["chat_id"]
         routes: list[tuple[str, str, dict[str, Callable[[], bytes]], str]] = [
