@@ -67,8 +67,10 @@ class InputBudget:
     max_json_item: int = 8 * MiB
     #: Pages of one PDF.
     max_pdf_pages: int = 2000
-    #: Decompressed content-stream bytes of one PDF, all pages together.
-    max_pdf_content: int = 64 * MiB
+    #: Decompressed content-stream bytes of one PDF, all pages together, a stream counted
+    #: each time a page draws it (a 300-page manual draws ~10 MiB; the fan-out PDF of issue
+    #: 65, 40 pages drawing one 0.5 MiB stream, 20 MiB).
+    max_pdf_content: int = 16 * MiB
     #: Seconds of CPU time one document's parse may take (in a child process, see
     #: services/parse_pool.py).
     parse_cpu_s: float = 5.0
