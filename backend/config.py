@@ -535,7 +535,8 @@ class Settings(BaseSettings):
     import_allowed_hosts: str = Field(
         "chatgpt.com,chat.openai.com,claude.ai,grok.com,x.com",
         description="Comma-separated hosts whose share links POST /api/conversations/import "
-        "fetches (each host and its subdomains); a redirect to any other host is refused.",
+        "fetches (each host and its subdomains), as `host` (the scheme's default port only) "
+        "or `host:port`; a redirect to any other host or port is refused.",
     )
     import_allow_http: bool = Field(
         False, description="Also fetch plain http:// share links (https only by default)."
@@ -552,7 +553,8 @@ class Settings(BaseSettings):
         15.0,
         gt=0,
         le=120,
-        description="Seconds to fetch a share page, redirects included (504 after).",
+        description="Seconds to fetch a share page, from connecting to its last byte, "
+        "redirects and slow headers included (504 after).",
     )
 
     @field_validator("openai_api_key", "cohere_api_key", "rrf_k", "database_url", mode="before")

@@ -4,7 +4,13 @@ Every message is scrubbed of credentials by their shape, whatever carried them (
 parameter of any name, a header, an echoed error): Almanac API keys (`alm_` + URL-safe
 characters, see `use_cases/access/auth.py`) and `Bearer` tokens become `REDACTED`. Redacting by
 parameter name alone let `?foo=alm_...` through, and uvicorn at `LOG_LEVEL=TRACE` logs each
-request's raw query string.
+request's raw query string. Session secrets (`ses_` + URL-safe characters) are redacted the
+same way, whatever the parameter or cookie name that carried them.
+
+Nothing a client sends can start a line of its own: control characters (newlines, carriage
+returns, escapes, Unicode line separators) in any message are written as escapes (`\\n`,
+`\\x1b`, `\\u2028`), so a path like `/chats/x%0a2026-11-27 04:00:01 | WARNING | ...` stays
+on its request's line.
 """
 
 from __future__ import annotations
@@ -17,21 +23,37 @@ from typing import Any
 
 from loguru import logger
 
-from use_cases.access.auth import KEY_PREFIX
+from use_cases.access.auth import KEY_PREFIX, SESSION_PREFIX
 
 #: A key is `alm_` + 43 URL-safe characters; 12 or more already look like (part of) one.
 _ALMANAC_KEY = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]{{12,}}")
+#: A browser session's secret is `ses_` + 43 URL-safe characters (`use_cases/access/auth.py`).
+_SESSION_SECRET = re.compile(rf"{SESSION_PREFIX}[A-Za-z0-9_-]{{12,}}")
+#: Characters that would break a log line or drive a terminal: C0 and C1 controls, DEL and
+#: the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: `Bearer TOKEN`, also URL-encoded (`Bearer%20TOKEN`, `Bearer+TOKEN`) in a logged URL.
 _BEARER_TOKEN = re.compile(r"\b(Bearer)(?:\s|%20|\+)+[^\s&'\",;]+", re.I)
 
 
 def redact_secrets(text: str) -> str:
-    """`text` with every Almanac API key and Bearer token replaced by `REDACTED`."""
+    """`text` with every Almanac API key, session secret and Bearer token replaced by
+    `REDACTED`."""
+    text = _SESSION_SECRET.sub(f"{SESSION_PREFIX}REDACTED", text)
     return _BEARER_TOKEN.sub(r"\1 REDACTED", _ALMANAC_KEY.sub(f"{KEY_PREFIX}REDACTED", text))
 
 
+def escape_controls(text: str) -> str:
+    """`text` on one line: each control character written as its escape (`\\n`, `\\x1b`)."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 def _redact_record(record: Any) -> None:
-    record["message"] = redact_secrets(record["message"])
+    record["message"] = escape_controls(redact_secrets(record["message"]))
 
 
 class InterceptHandler(logging.Handler):

@@ -46,9 +46,9 @@ __all__ = [
     "ClaimedJob",
     "JobStore",
     "MemoryJobStore",
+    "QueueLimits",
     "StoredJob",
     "WorkerJobQueue",
-    "busy_message",
 ]
 
 #: Seconds after its last heartbeat at which a running job counts as abandoned.
@@ -58,6 +58,35 @@ MAX_ATTEMPTS = 3
 STOPPED_BEFORE = "The server stopped before this job ran; upload the file again."
 STOPPED_DURING = "The server stopped during this job; upload the file again."
 ABANDONED = "The job stopped its server {attempts} times; it is not tried again."
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """How many jobs of a kind may be queued or running: of everyone's (`max_pending`) and of
+    one user's (`per_user`, by `created_by`). Past either, a submission is refused with
+    `ServiceBusy` (503) whose message names the queue (`label`) and whose `Retry-After` is
+    `retry_after_s`."""
+
+    label: str
+    max_pending: int | None = None
+    per_user: int | None = None
+    retry_after_s: int = 30
+
+    def check(self, waiting: int, users_waiting: int | None) -> None:
+        """Raise `ServiceBusy` when `waiting` jobs (`users_waiting` of this user's) fill it."""
+        mine = users_waiting if users_waiting is not None else -1
+        if self.per_user is not None and mine >= self.per_user:
+            raise ServiceBusy(
+                f"You already have {mine} {self.label} queued or running (at most "
+                f"{self.per_user} per user); try again when one has finished.",
+                retry_after_s=self.retry_after_s,
+            )
+        if self.max_pending is not None and waiting >= self.max_pending:
+            raise ServiceBusy(
+                f"{waiting} {self.label} are already queued or running (at most "
+                f"{self.max_pending} at once); try again in {self.retry_after_s} s.",
+                retry_after_s=self.retry_after_s,
+            )
 
 
 @dataclass(frozen=True)
@@ -104,10 +133,10 @@ class JobStore(Protocol):
         data: bytes | None,
         created_by: str | None,
         unique_key: str | None,
-        max_pending: int | None,
+        limits: QueueLimits | None,
     ) -> StoredJob:
         """A new queued job, or the queued/running one with `unique_key`. `ServiceBusy` when
-        `max_pending` jobs of the kind are queued or running."""
+        the kind's queue is full, for everyone or for `created_by` (`QueueLimits`)."""
         ...
 
     def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
@@ -132,13 +161,6 @@ class JobStore(Protocol):
     def get(self, job_id: str) -> StoredJob | None: ...
 
     def close(self) -> None: ...
-
-
-def busy_message(waiting: int) -> str:
-    return (
-        f"{waiting} ingest jobs are already waiting; try again when they have finished "
-        "(GET /api/jobs/{id})."
-    )
 
 
 # --- in memory ---------------------------------------------------------------------------------
@@ -174,7 +196,7 @@ class MemoryJobStore:
         data: bytes | None,
         created_by: str | None,
         unique_key: str | None,
-        max_pending: int | None,
+        limits: QueueLimits | None,
     ) -> StoredJob:
         with self._lock:
             active = [m for m in self._jobs.values() if m.job.status in ("queued", "running")]
@@ -182,9 +204,10 @@ class MemoryJobStore:
                 for held in active:
                     if held.unique_key == unique_key:
                         return held.job
-            waiting = sum(1 for m in active if m.job.kind == kind)
-            if max_pending is not None and waiting >= max_pending:
-                raise ServiceBusy(busy_message(waiting))
+            if limits is not None:
+                same = [m.job for m in active if m.job.kind == kind]
+                mine = sum(1 for job in same if job.created_by == created_by)
+                limits.check(len(same), mine if created_by is not None else None)
             self._seq += 1
             job = StoredJob(
                 id=uuid.uuid4().hex,
@@ -303,7 +326,7 @@ class MemoryJobStore:
 class _Kind:
     handler: JobHandler
     concurrency: int
-    max_pending: int | None
+    limits: QueueLimits | None
     decode: ResultDecoder | None
 
 
@@ -374,11 +397,12 @@ class WorkerJobQueue:
         handler: JobHandler,
         *,
         concurrency: int = 1,
-        max_pending: int | None = None,
+        limits: QueueLimits | None = None,
         decode: ResultDecoder | None = None,
     ) -> None:
-        """Run jobs of `kind` with `handler`, at most `concurrency` at once in this process."""
-        self._kinds[kind] = _Kind(handler, concurrency, max_pending, decode)
+        """Run jobs of `kind` with `handler`, at most `concurrency` at once in this process;
+        `limits` caps the jobs queued or running, for everyone and per user."""
+        self._kinds[kind] = _Kind(handler, concurrency, limits, decode)
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -402,7 +426,7 @@ class WorkerJobQueue:
             data=data,
             created_by=created_by,
             unique_key=unique_key,
-            max_pending=spec.max_pending if spec else None,
+            limits=spec.limits if spec else None,
         )
         self.start()
         self._poke()

@@ -16,15 +16,16 @@ one table.
   worker whose job was taken over changes nothing; it learns so at its next heartbeat or
   progress report and stops.
 - A job with a `unique_key` exists once while queued or running (a partial unique index); a
-  second submission answers the first job, even when the kind's queue is full. The cap on
-  waiting jobs of a kind (`max_pending`) is counted in the same transaction as the insert.
+  second submission answers the first job, even when the kind's queue is full. The caps on
+  waiting jobs of a kind, everyone's and the submitting user's (`QueueLimits`), are counted
+  in the same transaction as the insert.
 - The newest `keep_finished` finished jobs stay readable; older ones are deleted.
 
 What differs by dialect (chosen with `self._db.dialect` where it is used):
 - Claiming: on SQLite every write is a `BEGIN IMMEDIATE` transaction, so two processes on
   one file take turns; on PostgreSQL the claimed row is picked with `FOR UPDATE SKIP LOCKED`,
   so replicas polling together skip each other's row instead of waiting for it.
-- The `max_pending` count: serialised by `BEGIN IMMEDIATE` on SQLite, by a
+- The `QueueLimits` counts: serialised by `BEGIN IMMEDIATE` on SQLite, by a
   transaction-level advisory lock per kind on PostgreSQL (so concurrent submissions cannot
   overshoot it). A concurrent second submission of one `unique_key` can only happen on
   PostgreSQL; its `INSERT ... ON CONFLICT DO NOTHING` then answers the first job.
@@ -51,14 +52,13 @@ from services.job_queue import (
     LEASE_S,
     MAX_ATTEMPTS,
     ClaimedJob,
+    QueueLimits,
     StoredJob,
-    busy_message,
 )
 from services.postgres.migrations import Migration as PgMigration
 from services.presence import Presence
 from services.sql import StoreTarget, sql_db
 from use_cases.jobs.queue import JobError
-from use_cases.shared.errors import ServiceBusy
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "JobStore"]
 
@@ -174,7 +174,7 @@ class JobStore:
         data: bytes | None,
         created_by: str | None,
         unique_key: str | None,
-        max_pending: int | None,
+        limits: QueueLimits | None,
     ) -> StoredJob:
         with self._db.write() as conn:
             if unique_key is not None:
@@ -184,17 +184,19 @@ class JobStore:
                 ).fetchone()
                 if existing is not None:
                     return self._job(existing)
-            if max_pending is not None:
+            if limits is not None:
                 if self._postgres:  # SQLite: BEGIN IMMEDIATE already holds the write lock
                     conn.execute(
                         "SELECT pg_advisory_xact_lock(hashtext('almanac.jobs'), hashtext(?))",
                         (kind,),
                     )
                 row = conn.execute(
-                    f"SELECT count(*) AS n FROM jobs WHERE kind = ? AND {_ACTIVE}", (kind,)
+                    "SELECT count(*) AS n, "
+                    "coalesce(sum(CASE WHEN created_by = ? THEN 1 ELSE 0 END), 0) AS mine "
+                    f"FROM jobs WHERE kind = ? AND {_ACTIVE}",
+                    (created_by, kind),
                 ).fetchone()
-                if row["n"] >= max_pending:
-                    raise ServiceBusy(busy_message(row["n"]))
+                limits.check(row["n"], row["mine"] if created_by is not None else None)
             # PostgreSQL's `seq` is an identity column; SQLite numbers it here.
             seq, seq_value = ("", "") if self._postgres else ("seq, ", _NEXT_SEQ)
             now, at = self._now()

@@ -2,7 +2,8 @@
 tests/fixtures/conversations, plus the misbehaving answers an importer must refuse:
 `/redirect-off` (to `localhost`, a host off the tests' allow-list), `/redirect-on` (to a page
 on the same host), `/big` (a page over the tests' byte limit), `/slow` (headers, then nothing
-until the server stops) and `/missing` (404)."""
+until the server stops), `/slow-headers` (a byte of its headers every 0.2 s, never done),
+`/missing` (404) and `/teapot` (418)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def share_page_server() -> Iterator[str]:
                 self.wfile.write(b"<html>")
                 self.wfile.flush()
                 stop.wait(10)  # released when the server stops
+            elif path == "/slow-headers":  # each read is quick; the whole never ends
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(0.2):
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+            elif path == "/teapot":
+                self.send_error(418)
             elif (FIXTURES / path.lstrip("/")).is_file() and ".." not in path:
                 self._send((FIXTURES / path.lstrip("/")).read_bytes())
             else:

@@ -1,9 +1,10 @@
 """Request ids and one log line per request, as plain ASGI (safe for streaming bodies).
 
 The logged query string has the values of credential-like parameters (`api_key`, `token`,
-`password`, ...) replaced by `REDACTED`, and the logged path and query anything shaped like a
-key or a Bearer token whatever the parameter's name (`backend.logging.redact_secrets`), so a
-key passed in a URL does not end up in the log.
+`password`, `almanac_session`, ...) replaced by `REDACTED`, and the logged path and query
+anything shaped like a key, a session secret or a Bearer token whatever the parameter's name
+(`backend.logging.redact_secrets`), so a credential passed in a URL does not end up in the
+log. Control characters in them are escaped by the log's patcher (`backend/logging.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from backend.logging import redact_secrets
 
 REQUEST_ID_HEADER = "x-request-id"
 _CREDENTIAL_PARAM = re.compile(
-    r"(^|&)([^=&]*(?:key|token|secret|password|passwd|signature)|auth|authorization)=[^&]*",
+    r"(^|&)([^=&]*(?:key|token|secret|password|passwd|signature|session)|auth|authorization)=[^&]*",
     re.I,
 )
 

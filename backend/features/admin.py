@@ -9,6 +9,7 @@ from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.knowledge import KnowledgeUseCases
 from backend.features.tables import TableUseCases
+from services.job_queue import QueueLimits
 from use_cases.admin.actions import (
     DropTableAsAdmin,
     IngestAsAdmin,
@@ -20,8 +21,9 @@ from use_cases.admin.uploads import UploadDocument, result_from_json
 from use_cases.jobs.queue import INGEST_UPLOAD, GetJob
 from use_cases.tables.tables import DropTable
 
-#: Upload jobs waiting or running (all processes) before an upload is refused (503).
-MAX_PENDING_UPLOADS = 8
+#: Upload jobs waiting or running (all processes) before an upload is refused (503): 8 of
+#: all admins', 4 of one admin's.
+UPLOAD_LIMITS = QueueLimits("document uploads", max_pending=8, per_user=4, retry_after_s=30)
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def build(
         INGEST_UPLOAD,
         upload_document.run_job,
         concurrency=1,
-        max_pending=MAX_PENDING_UPLOADS,
+        limits=UPLOAD_LIMITS,
         decode=result_from_json,
     )
     return AdminUseCases(

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
+from services.budgets import BUDGET
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
+from services.knowledge.loaders import FileLoader
+from services.parse_pool import BudgetedLoader
 from use_cases.chat.chat_turns import ScopeRetriever
 from use_cases.conversations.files import (
     AttachFile,
@@ -43,7 +46,9 @@ def build(w: Wiring) -> ConversationFileUseCases:
             a.history,
             store,
             storage,
-            a.loader,
+            # A user's attachment is parsed in a child process under a CPU budget (a fan-out
+            # PDF once cost ~50 s of the server's CPU).
+            BudgetedLoader(FileLoader, cpu_s=BUDGET.parse_cpu_s),
             a.chunker,
             a.embedder,
             w.clock,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from backend.features.adapters import Wiring
 from services.conversations.import_formats import ConversationFormatReader
-from services.conversations.import_jobs import MAX_PENDING_IMPORTS, QueuedImportJobs
+from services.conversations.import_jobs import IMPORT_LIMITS, QueuedImportJobs
 from services.conversations.share_fetcher import ShareFetcher
 from use_cases.conversations.import_domain import Summarise
 from use_cases.conversations.imports import (
@@ -48,9 +48,7 @@ def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImpor
     jobs = QueuedImportJobs(a.jobs)
     from_file = ImportExportFile(formats, a.history, jobs, max_bytes=settings.max_upload_bytes)
     # One import at a time per process: it is a run of short write transactions.
-    a.jobs.register(
-        CONVERSATION_IMPORT, from_file.run_job, concurrency=1, max_pending=MAX_PENDING_IMPORTS
-    )
+    a.jobs.register(CONVERSATION_IMPORT, from_file.run_job, concurrency=1, limits=IMPORT_LIMITS)
     return ConversationImportUseCases(
         ConversationImport(
             from_url=ImportFromUrl(fetcher, formats, a.history, summarise=summarise),

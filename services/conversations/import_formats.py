@@ -28,11 +28,19 @@ import re
 import zipfile
 from collections import deque
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from services.budgets import (
+    ARCHIVE_ERRORS,
+    BUDGET,
+    BoundedReader,
+    open_zip_member,
+    stream_json_items,
+)
 from use_cases.conversations.import_domain import (
     ImportedConversation,
     ImportedMessage,
@@ -40,15 +48,13 @@ from use_cases.conversations.import_domain import (
     NoConversation,
     UnsupportedPage,
 )
-from use_cases.shared.errors import InvalidRequest
+from use_cases.shared.errors import InvalidArchive, InvalidRequest
 
 __all__ = ["ConversationFormatReader", "read_turbo_stream"]
 
 #: Values visited when walking a page's embedded data for a conversation (a guard against
 #: pathological pages; real share pages hold a few thousand).
 MAX_WALK_NODES = 200_000
-#: Largest `conversations.json` read out of an export ZIP (a guard against ZIP bombs).
-MAX_EXPORT_JSON_BYTES = 256 * 1024 * 1024
 
 _SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 _JS_STRING = r'"((?:[^"\\]|\\.)*)"'
@@ -85,39 +91,17 @@ class ConversationFormatReader:
     # -- export files ----------------------------------------------------------------------
 
     def parse_export(self, filename: str, data: bytes) -> list[ImportedConversation]:
-        raw = _export_json(data)
-        try:
-            items = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidExport(f"{filename} is not JSON: {exc}") from None
-        except RecursionError:
-            raise InvalidExport(f"{filename} is nested too deeply to be an export.") from None
-        if isinstance(items, dict):
-            items = items.get("conversations", [items])
-        if not isinstance(items, list):
-            raise InvalidExport(f"{filename} is not a list of conversations.")
         conversations = []
-        for number, item in enumerate(items, start=1):
-            if not isinstance(item, dict):
-                raise InvalidExport(f"Conversation {number} of {filename} is not an object.")
+        with _export_stream(filename, data) as stream:
             try:
-                if isinstance(item.get("mapping"), dict):
-                    conversation = _chatgpt(item, "chatgpt-export", None)
-                elif isinstance(item.get("chat_messages"), list):
-                    conversation = _claude(item, "claude-export", None)
-                else:
-                    raise InvalidExport(
-                        f"Conversation {number} of {filename} is neither ChatGPT's (`mapping`) "
-                        "nor Claude's (`chat_messages`)."
-                    )
-            except (AttributeError, TypeError, ValueError):  # a field of an unexpected type
-                raise InvalidExport(
-                    f"Conversation {number} of {filename} is malformed (a field of the wrong type)."
-                ) from None
-            if not conversation.external_id:
-                raise InvalidExport(f"Conversation {number} of {filename} has no id.")
-            if conversation.messages:
-                conversations.append(conversation)
+                for number, item in enumerate(_export_items(stream, filename), start=1):
+                    conversation = _export_conversation(item, number, filename)
+                    if conversation.messages:
+                        conversations.append(conversation)
+            except ValueError as exc:  # not JSON (stream_json_items names the file)
+                raise InvalidExport(str(exc)) from None
+            except RecursionError:
+                raise InvalidExport(f"{filename} is nested too deeply to be an export.") from None
         if not conversations:
             raise NoConversation(f"{filename} holds no conversation with messages.")
         return conversations
@@ -439,25 +423,61 @@ def _time(value: Any) -> datetime | None:
     return None
 
 
-def _export_json(data: bytes) -> bytes:
-    """The `conversations.json` of an export: the file itself, or the one in its ZIP."""
+@contextmanager
+def _export_stream(filename: str, data: bytes) -> Iterator[BoundedReader]:
+    """The `conversations.json` of an export as a bounded stream (services/budgets.py): the
+    file itself, or the one in its ZIP, inflated as it is read."""
     if not data.startswith(b"PK"):
-        return data
+        yield BoundedReader(io.BytesIO(data), len(data), filename, item_limit=BUDGET.max_json_item)
+        return
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = [
-                info
-                for info in archive.infolist()
-                if info.filename.rsplit("/", 1)[-1] == "conversations.json"
-            ]
-            if not members:
-                raise InvalidExport("The ZIP holds no conversations.json.")
-            member = min(members, key=lambda info: info.filename.count("/"))
-            if member.file_size > MAX_EXPORT_JSON_BYTES:
-                raise InvalidExport(
-                    f"conversations.json is larger than {MAX_EXPORT_JSON_BYTES:,} bytes."
-                )
-            with archive.open(member) as handle:
-                return handle.read(MAX_EXPORT_JSON_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InvalidExport(f"Not a readable ZIP: {exc}") from None
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except ARCHIVE_ERRORS as exc:
+        raise InvalidArchive(f"{filename} is not a readable ZIP: {exc}") from None
+    with archive:
+        members = [
+            info
+            for info in archive.infolist()
+            if info.filename.rsplit("/", 1)[-1] == "conversations.json"
+        ]
+        if not members:
+            raise InvalidExport("The ZIP holds no conversations.json.")
+        member = min(members, key=lambda info: info.filename.count("/"))
+        with open_zip_member(archive, member) as stream:
+            yield stream
+
+
+def _export_items(stream: BoundedReader, filename: str) -> Iterator[Any]:
+    """The conversations of an export: a list, `{"conversations": [...]}` or one object."""
+    document = stream_json_items(stream, filename)
+    if document.array:
+        yield from document.items
+        return
+    for value in document.items:
+        if isinstance(value, dict):
+            value = value.get("conversations", [value])
+        if not isinstance(value, list):
+            raise InvalidExport(f"{filename} is not a list of conversations.")
+        yield from value
+
+
+def _export_conversation(item: Any, number: int, filename: str) -> ImportedConversation:
+    if not isinstance(item, dict):
+        raise InvalidExport(f"Conversation {number} of {filename} is not an object.")
+    try:
+        if isinstance(item.get("mapping"), dict):
+            conversation = _chatgpt(item, "chatgpt-export", None)
+        elif isinstance(item.get("chat_messages"), list):
+            conversation = _claude(item, "claude-export", None)
+        else:
+            raise InvalidExport(
+                f"Conversation {number} of {filename} is neither ChatGPT's (`mapping`) "
+                "nor Claude's (`chat_messages`)."
+            )
+    except (AttributeError, TypeError, ValueError):  # a field of an unexpected type
+        raise InvalidExport(
+            f"Conversation {number} of {filename} is malformed (a field of the wrong type)."
+        ) from None
+    if not conversation.external_id:
+        raise InvalidExport(f"Conversation {number} of {filename} has no id.")
+    return conversation

@@ -4,14 +4,15 @@ conversations, their result the handler's JSON as stored."""
 
 from __future__ import annotations
 
-from services.job_queue import StoredJob, WorkerJobQueue
+from services.job_queue import QueueLimits, StoredJob, WorkerJobQueue
 from use_cases.conversations.import_domain import ImportJobView
 from use_cases.conversations.imports import CONVERSATION_IMPORT
 
-__all__ = ["QueuedImportJobs"]
+__all__ = ["IMPORT_LIMITS", "QueuedImportJobs"]
 
-#: Import jobs waiting or running (all processes) before an upload is refused (503).
-MAX_PENDING_IMPORTS = 8
+#: Import jobs waiting or running (all processes) before an upload is refused (503): 16 of
+#: everyone's, 2 of one user's (so one user's large exports cannot turn everyone away).
+IMPORT_LIMITS = QueueLimits("export imports", max_pending=16, per_user=2, retry_after_s=30)
 
 
 class QueuedImportJobs:

@@ -1,23 +1,27 @@
 """The `PageFetcher` port on httpx: fetch a share page within the import limits.
 
 Rules (settings `IMPORT_*`, see backend/config.py):
-- Only hosts on the allow-list (the host itself or a subdomain of an entry), only `https`
-  unless `http` is allowed; every redirect hop is checked the same way before it is followed
-  (redirects are followed here, at most `MAX_REDIRECTS`, never by httpx).
+- Only hosts on the allow-list (the host itself or a subdomain of an entry) on the entry's
+  port (`host:port`; an entry without a port allows the scheme's default port only), only
+  `https` unless `http` is allowed; every redirect hop is checked the same way before it is
+  followed (redirects are followed here, at most `MAX_REDIRECTS`, never by httpx).
 - A host whose address is private, loopback, link-local or otherwise not public is refused
   unless private hosts are allowed (a test server on 127.0.0.1 needs that). The address is
   checked when the name is resolved here; httpx resolves it again to connect, so a name whose
   address changes in between (DNS rebinding) is not caught: the allow-list is the boundary.
 - A page larger than the byte limit is refused while it streams in (`PayloadTooLarge`); the
-  whole fetch, redirects included, has one time budget (`UpstreamTimeout`); any answer other
-  than 200 is `UpstreamBadResponse`.
+  whole fetch, from the first connection to the last byte, redirects and slowly sent headers
+  included, has one time budget (`UpstreamTimeout`): it runs on an event loop of its own
+  under `asyncio.timeout`, which cancels whatever read is waiting. Any answer other than 200
+  is `UpstreamBadResponse`, which does not repeat the upstream's status (the upstream's
+  answers are not relayed to the caller).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
-import time
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
@@ -32,9 +36,27 @@ MAX_REDIRECTS = 5
 _USER_AGENT = "Almanac conversation import (+https://github.com/)"
 
 
-def host_allowed(host: str, allowed: Sequence[str]) -> bool:
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def host_allowed(host: str, port: int, scheme: str, allowed: Sequence[str]) -> bool:
+    """Whether `host:port` is on the allow-list: an entry's host or one of its subdomains,
+    on the entry's port, or on the scheme's default port for an entry without one."""
     host = host.lower().rstrip(".")
-    return any(host == entry or host.endswith("." + entry) for entry in allowed)
+    for entry in allowed:
+        entry_host, entry_port = _entry(entry)
+        wanted = entry_port if entry_port is not None else _DEFAULT_PORTS.get(scheme)
+        if port == wanted and (host == entry_host or host.endswith("." + entry_host)):
+            return True
+    return False
+
+
+def _entry(entry: str) -> tuple[str, int | None]:
+    parts = urlsplit("//" + entry.strip().lower())
+    try:
+        return (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:  # not a port: an entry that allows nothing
+        return "", None
 
 
 class ShareFetcher:
@@ -46,7 +68,7 @@ class ShareFetcher:
         timeout_s: float,
         allow_http: bool = False,
         allow_private: bool = False,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._allowed = tuple(h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip())
         self._max_bytes = max_bytes
@@ -56,8 +78,19 @@ class ShareFetcher:
         self._transport = transport
 
     def fetch(self, url: str) -> tuple[str, str]:
-        deadline = time.monotonic() + self._timeout_s
-        with httpx.Client(
+        """The final URL and the page's text (called on a worker thread: it runs its own
+        event loop, so the deadline can cancel a read that is still waiting)."""
+        return asyncio.run(self._fetch_in_time(url))
+
+    async def _fetch_in_time(self, url: str) -> tuple[str, str]:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._fetch(url)
+        except TimeoutError:
+            raise self._timed_out(url) from None
+
+    async def _fetch(self, url: str) -> tuple[str, str]:
+        async with httpx.AsyncClient(
             transport=self._transport,
             follow_redirects=False,
             timeout=self._timeout_s,
@@ -65,9 +98,9 @@ class ShareFetcher:
             trust_env=False,
         ) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                self.check(url)
+                await asyncio.to_thread(self.check, url)
                 try:
-                    page = self._get(client, url, deadline)
+                    page = await self._get(client, url)
                 except httpx.TimeoutException:
                     raise self._timed_out(url) from None
                 except httpx.HTTPError as exc:
@@ -79,9 +112,9 @@ class ShareFetcher:
                 url = page[0]
         raise UpstreamBadResponse(f"More than {MAX_REDIRECTS} redirects; not followed.")
 
-    def _get(self, client: httpx.Client, url: str, deadline: float) -> str | tuple[str]:
+    async def _get(self, client: httpx.AsyncClient, url: str) -> str | tuple[str]:
         """The page's text, or (the redirect's target,)."""
-        with client.stream("GET", url) as response:
+        async with client.stream("GET", url) as response:
             if response.is_redirect:
                 location = response.headers.get("location", "")
                 if not location:
@@ -89,39 +122,36 @@ class ShareFetcher:
                 return (urljoin(url, location),)
             if response.status_code != 200:
                 raise UpstreamBadResponse(
-                    f"{_host(url)} answered {response.status_code} for the share link."
+                    f"{_host(url)} did not answer with the shared page (the link may be "
+                    "wrong, expired or private)."
                 )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise self._too_large()
             body = bytearray()
-            for chunk in response.iter_bytes():
+            async for chunk in response.aiter_bytes():
                 body.extend(chunk)
                 if len(body) > self._max_bytes:
                     raise self._too_large()
-                if time.monotonic() > deadline:
-                    raise self._timed_out(url)
-            if time.monotonic() > deadline:
-                raise self._timed_out(url)
             return body.decode(response.encoding or "utf-8", errors="replace")
 
     def check(self, url: str) -> None:
         try:
             parts = urlsplit(url)
             host = parts.hostname or ""
-            port = parts.port
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
         except ValueError:
             raise HostNotAllowed("This is not a link that can be fetched.") from None
         if parts.scheme not in self._schemes:
             raise HostNotAllowed(
                 f"Only {' or '.join(self._schemes)} links are imported, not {parts.scheme!r}."
             )
-        if not host or not host_allowed(host, self._allowed):
+        if not host or not host_allowed(host, port, parts.scheme, self._allowed):
             raise HostNotAllowed(
-                f"{host or 'This link'} is not a host conversations are imported from "
-                f"(allowed: {', '.join(self._allowed) or 'none'}; IMPORT_ALLOWED_HOSTS)."
+                f"{host or 'This link'}:{port} is not a host conversations are imported "
+                f"from (allowed: {', '.join(self._allowed) or 'none'}; IMPORT_ALLOWED_HOSTS)."
             )
-        if not self._allow_private and not _public(host, port or 443):
+        if not self._allow_private and not _public(host, port):
             raise HostNotAllowed(f"{host} has a private or local address; not fetched.")
 
     def _too_large(self) -> PayloadTooLarge:

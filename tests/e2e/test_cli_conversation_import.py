@@ -19,10 +19,10 @@ runner = CliRunner()
 
 @pytest.fixture
 def pages(env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("IMPORT_ALLOWED_HOSTS", "127.0.0.1")
     monkeypatch.setenv("IMPORT_ALLOW_HTTP", "true")
     monkeypatch.setenv("IMPORT_ALLOW_PRIVATE_HOSTS", "true")
     with share_page_server() as url:
+        monkeypatch.setenv("IMPORT_ALLOWED_HOSTS", url.removeprefix("http://"))  # host:port
         yield url
 
 

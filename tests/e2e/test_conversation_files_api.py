@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,8 +17,12 @@ import pytest
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
+from services.budgets import BUDGET
+from tests import hostile_inputs
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN
+
+MiB = 1024 * 1024
 
 NOTE = b"""# Rooftop Beehives
 
@@ -221,6 +226,28 @@ async def test_refused_uploads_write_nothing(client: httpx.AsyncClient, world: W
             assert response.json()["code"] == code
     missing = await client.post(f"/api/conversations/{chat_id}/files", headers=ana)
     assert missing.status_code == 422
+    assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
+    assert not (world.container.settings.chat_files_path / chat_id).exists()
+
+
+async def test_a_fan_out_pdf_is_stopped_at_its_cpu_budget_and_writes_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    pdf = hostile_inputs.fan_out_pdf(pages=40, content=MiB // 2)  # ~8 KB, ~50 s to read
+    assert len(pdf) < 10_000
+    started, cpu = time.monotonic(), time.process_time()
+    response = await client.post(
+        f"/api/conversations/{chat_id}/files",
+        files={"file": ("fan-out.pdf", pdf, "application/pdf")},
+        headers=ana,
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "input_too_costly"
+    assert "s of CPU" in response.json()["detail"]
+    assert time.process_time() - cpu < 5  # the server's own CPU: the parse ran elsewhere
+    assert time.monotonic() - started < 3 * BUDGET.parse_cpu_s + 10  # stopped at its budget
     assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
     assert not (world.container.settings.chat_files_path / chat_id).exists()
 

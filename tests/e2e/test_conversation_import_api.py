@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from backend.bootstrap import Container, bootstrap
+from tests import hostile_inputs
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
 from tests.conversation_exports import chatgpt_export
 from tests.share_pages import FIXTURES, TEST_PAGE_LIMIT, share_page_server
@@ -28,18 +32,21 @@ def pages() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def imports(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+def imports(
+    sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory, pages: str
+) -> Iterator[Container]:
     data_dir = tmp_path_factory.mktemp("imports") / "data"
     shutil.copytree(sample_data_dir, data_dir)
     settings = make_settings(
         data_dir,
         auth_enabled=True,
-        import_allowed_hosts="chatgpt.com,127.0.0.1",
+        # The local server's host and port: the allow-list matches both.
+        import_allowed_hosts=f"chatgpt.com,{pages.removeprefix('http://')}",
         import_allow_http=True,
         import_allow_private_hosts=True,
         import_max_page_bytes=TEST_PAGE_LIMIT,
         # Long enough for a page on a loaded 2-core machine (0.5 s once timed out a real
-        # page in CI), short enough that `/slow` (no body until the server stops) is quick.
+        # page in CI), short enough that `/slow` and `/slow-headers` are quick.
         import_timeout_s=3.0,
     )
     built = bootstrap(settings, clock=FixedClock())
@@ -116,7 +123,10 @@ async def test_a_share_link_becomes_a_chat_once(
         ("{pages}/redirect-off", 422, "host_not_allowed"),
         ("{pages}/big", 413, "payload_too_large"),
         ("{pages}/slow", 504, "upstream_timeout"),
+        ("{pages}/slow-headers", 504, "upstream_timeout"),
         ("{pages}/missing", 502, "upstream_error"),
+        ("{pages}/teapot", 502, "upstream_error"),
+        ("{other_port}/grok-share.html", 422, "host_not_allowed"),
         ("{pages}/plain.html", 422, "unsupported_page"),
         ("{pages}/chatgpt-share-expired.html", 422, "no_conversation"),
     ],
@@ -125,12 +135,18 @@ async def test_a_refused_link_is_a_problem_and_writes_nothing(
     http: httpx.AsyncClient, pages: str, keys: dict, link: str, status: int, code: str
 ) -> None:
     before = await chat_count(http, keys["bob"])
+    other_port = f"http://127.0.0.1:{urlsplit(pages).port + 1}"  # same host, another port
+    started = time.monotonic()
     answer = await http.post(
-        "/api/conversations/import", json={"url": link.format(pages=pages)}, headers=keys["bob"]
+        "/api/conversations/import",
+        json={"url": link.format(pages=pages, other_port=other_port)},
+        headers=keys["bob"],
     )
     assert answer.status_code == status, answer.text
+    assert time.monotonic() - started < 3.0 + 5  # IMPORT_TIMEOUT_S covers the whole fetch
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == code
+    assert "418" not in answer.json()["detail"] and "404" not in answer.json()["detail"]
     assert await chat_count(http, keys["bob"]) == before
 
 
@@ -246,7 +262,50 @@ async def test_a_broken_export_is_refused_before_any_job(
     files = {"file": ("conversations.json", content, "application/json")}
     answer = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
     assert answer.status_code == 422, answer.text
-    assert answer.json()["code"] in ("invalid_export", "no_conversation")
+    assert answer.json()["code"] in ("invalid_export", "no_conversation", "invalid_archive")
+    assert await chat_count(http, keys["bob"]) == before
+
+
+MiB = 1024 * 1024
+HOSTILE_EXPORTS = {
+    "zip bomb of {}": (hostile_inputs.zip_bomb, 422, "invalid_export"),
+    "zip bomb of conversations": (
+        lambda: hostile_inputs.empty_conversation_bomb(40 * MiB),  # ~100 KB
+        413,
+        "input_too_costly",
+    ),
+    "one huge conversation": (hostile_inputs.nested_item_bomb, 413, "input_too_costly"),
+    **{
+        f"{kind} zip": (make, 422, "invalid_archive")
+        for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_EXPORTS))
+async def test_a_hostile_export_is_refused_cheaply_and_writes_nothing(
+    http: httpx.AsyncClient, keys: dict, kind: str
+) -> None:
+    make, status, code = HOSTILE_EXPORTS[kind]
+    data = make()
+    assert len(data) <= 110_000
+    before = await chat_count(http, keys["bob"])
+    files = {"file": ("export.zip", data, "application/zip")}
+    post = http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
+    started = time.process_time()
+    answer = await post
+    cpu_s = time.process_time() - started  # measured apart: tracemalloc slows Python down
+    tracemalloc.start()
+    try:
+        again = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
+        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+    for refused in (answer, again):
+        assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
+        assert "location" not in refused.headers
+    assert peak_mb < 200, f"{peak_mb:.0f} MB for a {len(data):,}-byte upload"
+    assert cpu_s < 5, f"{cpu_s:.1f} s of CPU for a {len(data):,}-byte upload"
     assert await chat_count(http, keys["bob"]) == before
 
 

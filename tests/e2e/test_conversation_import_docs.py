@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -41,10 +42,16 @@ def _curl_commands() -> list[str]:
 
 
 @pytest.fixture
-def importing(data_dir: Path) -> Iterator[Container]:
+def pages() -> Iterator[str]:
+    with share_page_server() as url:
+        yield url
+
+
+@pytest.fixture
+def importing(data_dir: Path, pages: str) -> Iterator[Container]:
     settings = make_settings(
         data_dir,
-        import_allowed_hosts="127.0.0.1",
+        import_allowed_hosts=urlsplit(pages).netloc,  # 127.0.0.1 on the server's port
         import_allow_http=True,
         import_allow_private_hosts=True,
     )
@@ -62,11 +69,11 @@ def _wait_for(url: str, job_id: str) -> None:
 
 
 def test_conversation_import_doc_curl_examples_work_against_a_live_server(
-    importing: Container,
+    importing: Container, pages: str
 ) -> None:
     commands = _curl_commands()
     assert len(commands) == 5
-    with share_page_server() as pages, serve(create_app(container=importing)) as url:
+    with serve(create_app(container=importing)) as url:
         job_id = None
         for command in commands:
             for link, page in LINKS.items():

@@ -39,6 +39,7 @@ from schemathesis.checks import (
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
+from tests import hostile_inputs
 from tests.conftest import FixedClock, issue_key, make_settings
 
 CHECKS = [
@@ -136,3 +137,63 @@ def test_no_input_breaks_the_api_or_its_documented_contract(
         _STATUSES[response.status_code] += 1
 
     fuzz()
+
+
+def _file_routes() -> list[tuple[str, str]]:
+    spec = create_app(make_settings(Path("unused"))).openapi()
+    return [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "multipart/form-data" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+#: The hostile archives of tests/hostile_inputs.py, sent to every route that takes a file
+#: (schemathesis names the part `file`: the bytes, not the name, reach the parsers; PDFs are
+#: sent under their names by the routes' own tests).
+HOSTILE_FILES = {
+    "zip-bomb.zip": hostile_inputs.zip_bomb,
+    "conversation-bomb.zip": lambda: hostile_inputs.empty_conversation_bomb(40 * 1024 * 1024),
+    **{
+        f"{kind.replace(' ', '-')}.zip": make
+        for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("auth", AUTH_MODES)
+@pytest.mark.parametrize(("method", "path"), _file_routes())
+def test_hostile_files_break_no_route_that_takes_one(
+    targets: dict[str, Target], auth: str, method: str, path: str
+) -> None:
+    target = targets[auth]
+    operation = target.schema[path][method]
+    parameters = {"chat_id": "c" * 8, "document_id": "d" * 8}
+    fields = operation.definition.raw["requestBody"]["content"]["multipart/form-data"]
+    required = _multipart_fields(target.schema, fields["schema"])
+    for name, make in HOSTILE_FILES.items():
+        body = {**required, "file": make()}
+        case = operation.Case(
+            path_parameters={k: v for k, v in parameters.items() if "{" + k + "}" in path},
+            body=body,
+            media_type="multipart/form-data",
+        )
+        response = case.call_and_validate(headers=target.headers, checks=CHECKS)
+        _STATUSES[response.status_code] += 1
+        assert response.status_code < 500, (name, response.text)
+        if path == "/api/conversations/import/file":  # the archive reached its reader
+            assert response.json()["code"] in (
+                "invalid_archive",
+                "input_too_costly",
+                "invalid_export",
+            )
+            assert "not JSON" not in response.json()["detail"] or name == "zip-bomb.zip"
+
+
+def _multipart_fields(schema: schemathesis.schemas.BaseSchema, ref: dict) -> dict[str, str]:
+    """Plain values for a multipart body's other required fields (a table's name, ...)."""
+    name = ref["$ref"].rsplit("/", 1)[-1]
+    body = schema.raw_schema["components"]["schemas"][name]
+    return {field: "x" for field in body.get("required", []) if field != "file"}

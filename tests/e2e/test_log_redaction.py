@@ -55,3 +55,28 @@ async def test_a_key_under_any_parameter_or_header_name_is_not_logged(
     assert "Started scope=" in log  # uvicorn's trace lines were captured too
     for secret in (key, token, key[4:20], token[4:20]):
         assert secret not in log, "an API key leaked into the logs"
+
+
+async def test_a_request_cannot_write_a_log_line_of_its_own(
+    auth_container: Container, logs: list[str]
+) -> None:
+    app = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]
+    forged = "2026-11-27 04:00:01.000 | WARNING | backend.api | FORGED"
+    session = "ses_" + "Qz9-_k" * 7 + "Y"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+        path = "/chats/x%0a" + forged.replace(" ", "%20") + "/messages"
+        assert (await http.get(path)).status_code == 401  # no key: refused, and still logged
+        response = await http.get(
+            "/chats",
+            params={"almanac_session": session, "q": "a\r\nb"},
+            headers={"X-Note": "c\x1bd", "Cookie": f"almanac_session={session}"},
+        )
+        assert response.status_code == 401
+
+    assert any("FORGED" in line for line in logs)  # the request was logged...
+    for record in logs:  # ...but every record stays on one line, and no secret is in it
+        line = record.removesuffix("\n")  # the sink's own end of line
+        assert "\n" not in line and "\r" not in line and "\x1b" not in line, line
+        assert session[4:20] not in line
+    assert any("/chats/x\\n2026-11-27" in line for line in logs)

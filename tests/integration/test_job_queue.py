@@ -16,7 +16,7 @@ import pytest
 import sqlean as sqlite3
 
 from services import job_store
-from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, WorkerJobQueue
+from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimits, WorkerJobQueue
 from services.postgres import PgDatabase
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
@@ -111,7 +111,7 @@ def pg_jobs(pg_url: str, tmp_path: Path) -> Iterator[Backend]:
 def _queue(store: JobStore, **handlers: Callable[[JobRun], Any]) -> WorkerJobQueue:
     queue = WorkerJobQueue(store, poll_s=0.05)
     for kind, handler in handlers.items():
-        queue.register(kind, handler, concurrency=1, max_pending=3)
+        queue.register(kind, handler, concurrency=1, limits=QueueLimits("test jobs", max_pending=3))
     return queue
 
 
@@ -209,7 +209,7 @@ def test_a_full_queue_refuses_more_and_a_unique_job_is_queued_once(jobs_backend:
     try:
         for name in ("a.md", "b.md", "c.md"):
             queue.submit(INGEST, name, {})
-        with pytest.raises(ServiceBusy, match="3 ingest jobs are already waiting"):
+        with pytest.raises(ServiceBusy, match="3 test jobs are already queued or running"):
             queue.submit(INGEST, "d.md", {})
         run = queue.submit(EVAL, "run", {"run_id": "r1"}, unique_key="r1")
         again = queue.submit(EVAL, "run", {"run_id": "r1"}, unique_key="r1")
@@ -261,6 +261,26 @@ def test_closing_cancels_the_running_job_at_its_next_progress_report(
         assert after_running.error is not None and after_running.error.type == "job_cancelled"
 
 
+def test_one_users_jobs_cannot_fill_the_queue_for_everyone(jobs_backend: Backend) -> None:
+    store = jobs_backend.store()
+    limits = QueueLimits("export imports", max_pending=3, per_user=2, retry_after_s=17)
+
+    def add(user: str) -> None:
+        store.add(INGEST, "x", {}, data=None, created_by=user, unique_key=None, limits=limits)
+
+    add("ann")
+    add("ann")
+    with pytest.raises(ServiceBusy) as mine:
+        add("ann")
+    assert "You already have 2 export imports" in mine.value.detail
+    assert mine.value.retry_after_s == 17
+    add("bob")  # ann's full share leaves room for others
+    with pytest.raises(ServiceBusy) as everyone:
+        add("cat")
+    assert "3 export imports are already queued or running" in everyone.value.detail
+    assert everyone.value.retry_after_s == 17
+
+
 def test_a_job_whose_worker_died_is_taken_over_and_finished(jobs_backend: Backend) -> None:
     store = jobs_backend.store()
     job_id = store.add(
@@ -270,7 +290,7 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished(jobs_backend: Backen
         data=b"payload",
         created_by=None,
         unique_key=None,
-        max_pending=None,
+        limits=None,
     ).id
     claimed = store.claim([INGEST], "dying-worker")  # a worker takes it...
     assert claimed is not None and claimed.id == job_id
@@ -303,9 +323,7 @@ def test_a_job_that_kept_killing_its_worker_is_failed_not_tried_again(
     jobs_backend: Backend,
 ) -> None:
     store = jobs_backend.store()
-    job = store.add(
-        INGEST, "a.md", {}, data=None, created_by=None, unique_key=None, max_pending=None
-    )
+    job = store.add(INGEST, "a.md", {}, data=None, created_by=None, unique_key=None, limits=None)
     for attempt in range(MAX_ATTEMPTS):
         claimed = store.claim([INGEST], f"worker-{attempt}")
         assert claimed is not None and claimed.attempt == attempt + 1
@@ -427,7 +445,7 @@ def test_a_job_whose_workers_process_died_is_taken_over_at_once_not_a_live_ones(
 
     def add(name: str) -> str:
         return store.add(
-            INGEST, name, {}, data=b"x", created_by=None, unique_key=None, max_pending=None
+            INGEST, name, {}, data=b"x", created_by=None, unique_key=None, limits=None
         ).id
 
     orphan, busy = add("a.md"), add("b.md")

@@ -111,7 +111,7 @@ def test_a_claude_export_skips_empty_conversations_and_titles_untitled_ones() ->
 
 @pytest.mark.parametrize(
     "data",
-    [b"not json", b'{"a": 1}', b"[1, 2]", b'[{"title": "x"}]', b"PK\x03\x04broken"],
+    [b"not json", b'{"a": 1}', b"[1, 2]", b'[{"title": "x"}]', b"[{}", b"3"],
 )
 def test_a_broken_export_is_refused(data: bytes) -> None:
     with pytest.raises(InvalidExport):

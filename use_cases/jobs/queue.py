@@ -12,8 +12,9 @@ Rules:
 - Progress is counted in chunks embedded and stored out of the document's chunks; the total
   is known once the document is parsed and chunked (None before).
 - Each process runs at most `concurrency` jobs of a kind at once (one ingest at a time: it is
-  CPU-bound). A kind may cap its waiting jobs (`max_pending`): a full queue refuses new work
-  (`ServiceBusy`, 503) rather than holding unbounded uploads.
+  CPU-bound). A kind may cap its jobs queued or running, everyone's and each user's: a full
+  queue refuses new work (`ServiceBusy`, 503, with `Retry-After` and a message naming the
+  queue) rather than holding unbounded uploads, and one user cannot fill it for everyone.
 - A job with a `unique_key` exists at most once while queued or running: submitting it again
   answers the job already there (an evaluation run is one job however often it is resumed).
 - A handler must tolerate being run again from the start: a job whose process died is taken

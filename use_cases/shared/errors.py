@@ -6,6 +6,8 @@ AlmanacError
 |   +-- InvalidDocument       corrupt, empty or unreadable file              (422)
 |   |   +-- FutureDate        dated later than today (+ tolerance)           (422)
 |   +-- PayloadTooLarge       upload over the configured limit               (413)
+|   |   +-- InputTooCostly    reading it would pass a parse budget (bombs)   (413)
+|   +-- InvalidArchive        a ZIP that is corrupt, encrypted or unknown    (422)
 |   +-- ToolRejected          a tool refused its input (e.g. a write in SQL)  (422)
 +-- Unauthorized              no, an unknown or a revoked API key            (401)
 +-- Forbidden                 the caller's role may not do this              (403)
@@ -53,6 +55,20 @@ class FutureDate(InvalidDocument):
 
 class PayloadTooLarge(InvalidRequest):
     type = "payload_too_large"
+
+
+class InputTooCostly(PayloadTooLarge):
+    """An input whose reading would pass its budget (unpacked bytes, one JSON item's size,
+    PDF pages or content, parse CPU time): see services/budgets.py."""
+
+    type = "input_too_costly"
+
+
+class InvalidArchive(InvalidRequest):
+    """A ZIP that cannot be read: corrupt data, encryption, or an unknown compression
+    method. The detail names which."""
+
+    type = "invalid_archive"
 
 
 class Unauthorized(AlmanacError):

@@ -1,0 +1,242 @@
+"""What one input may cost to read: every parser's budget, stated once, and the readers that
+enforce it while the bytes are read (never after).
+
+A file's size says little about what reading it costs: a 98 KB ZIP can unpack to 96 MiB, a
+JSON document can take 24 times its size in memory once parsed (`[{},{},...]`), and an 8 KB
+PDF can have 40 pages that each decompress the same 0.5 MiB stream. So each parser is bounded
+by what it produces, not by what it was given:
+
+- **Decompression** (`BoundedReader`): at most `ratio` times the compressed size (but always
+  `ratio_floor` bytes, so a small, very compressible file is fine), and never more than
+  `max_unpacked` bytes, counted while inflating.
+- **JSON** (`stream_json_items`): parsed as a stream (ijson), one top-level item at a time;
+  no single item may span more than `max_json_item` bytes, so the memory one item can take
+  once parsed is bounded too (about 24 times its bytes at worst).
+- **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
+  the loader calls `check_pages` once it knows the page count and `charge` for each page's
+  decompressed content as it reads it.
+- **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time in a child
+  process (`services/parse_pool.py`, `BudgetedLoader`); past it, the parse is stopped and
+  refused with a 413. Chat attachments are parsed so.
+
+Past a budget, the input is refused with `InputTooCostly` (413, `input_too_costly`), whose
+detail names the budget; a malformed archive is `InvalidArchive` (422) naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any, NamedTuple
+
+import ijson
+
+from use_cases.shared.errors import InputTooCostly, InvalidArchive
+
+__all__ = [
+    "ARCHIVE_ERRORS",
+    "BUDGET",
+    "BoundedReader",
+    "InputBudget",
+    "JsonItems",
+    "PdfBudget",
+    "open_zip_member",
+    "stream_json_items",
+]
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputBudget:
+    """The limits on reading one input (module docstring). One instance, `BUDGET`, is used
+    everywhere; tests make smaller ones."""
+
+    #: Unpacked bytes per compressed byte, checked while inflating. Exports of real chats
+    #: (text, ids, timestamps) pack 4 to 8 times; `{}` repeated packs 1,000 times. At 20, a
+    #: 100 KB upload unpacks to at most 2 MB, which parses in about a second of CPU.
+    ratio: int = 20
+    #: Unpacked bytes always allowed whatever the ratio.
+    ratio_floor: int = 1 * MiB
+    #: Unpacked bytes of one archive member, whatever its compressed size.
+    max_unpacked: int = 256 * MiB
+    #: Bytes of one top-level JSON item (a conversation of an export).
+    max_json_item: int = 8 * MiB
+    #: Pages of one PDF.
+    max_pdf_pages: int = 2000
+    #: Decompressed content-stream bytes of one PDF, all pages together, a stream counted
+    #: each time a page draws it (a 300-page manual draws ~10 MiB; the fan-out PDF of issue
+    #: 65, 40 pages drawing one 0.5 MiB stream, 20 MiB).
+    max_pdf_content: int = 16 * MiB
+    #: Seconds of CPU time one document's parse may take (in a child process, see
+    #: services/parse_pool.py).
+    parse_cpu_s: float = 5.0
+
+    def unpacked_limit(self, compressed: int) -> int:
+        """Bytes one member of `compressed` bytes may unpack to."""
+        return min(self.max_unpacked, max(self.ratio_floor, self.ratio * max(compressed, 0)))
+
+
+BUDGET = InputBudget()
+
+
+class BoundedReader(io.RawIOBase):
+    """A read-only stream over `source` that raises `InputTooCostly` once more than `limit`
+    bytes have been read, or once the current item (since `mark()`) spans more than
+    `item_limit` bytes. `what` names the input in the message."""
+
+    def __init__(
+        self, source: IO[bytes], limit: int, what: str, *, item_limit: int | None = None
+    ) -> None:
+        self._source = source
+        self._limit = limit
+        self._what = what
+        self._item_limit = item_limit
+        self._item_start = 0
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def mark(self) -> None:
+        """A new item starts here (the `item_limit` counts from this point)."""
+        self._item_start = self.position
+
+    def read(self, size: int = -1) -> bytes:
+        want = self._limit + 1 - self.position if size is None or size < 0 else size
+        chunk = self._source.read(max(0, min(want, self._limit + 1 - self.position)))
+        self.position += len(chunk)
+        if self.position > self._limit:
+            raise InputTooCostly(
+                f"{self._what} holds more than {self._limit:,} bytes once unpacked: refused "
+                "(a file may unpack to a bounded multiple of its packed size)."
+            )
+        if self._item_limit is not None and self.position - self._item_start > (
+            self._item_limit + _IJSON_BUFFER
+        ):
+            raise InputTooCostly(
+                f"One item of {self._what} is larger than {self._item_limit:,} bytes: refused."
+            )
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+#: Bytes ijson reads ahead of the item it yields (its buffer size).
+_IJSON_BUFFER = 64 * 1024
+_SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+#: What the zip module raises on archives it cannot read (corrupt data, encryption, methods).
+ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    OSError,
+)
+
+
+def open_zip_member(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: InputBudget = BUDGET
+) -> BoundedReader:
+    """`member` of `archive` as a stream bounded by `budget` (its declared sizes are not
+    trusted: the count is of the bytes actually inflated). An encrypted member or one packed
+    with a method other than stored or deflate is `InvalidArchive`."""
+    name = member.filename
+    if member.flag_bits & 0x1:
+        raise InvalidArchive(f"{name} in the ZIP is encrypted; export it again without a password.")
+    if member.compress_type not in _SUPPORTED_METHODS:
+        raise InvalidArchive(
+            f"{name} in the ZIP is packed with compression method {member.compress_type}; "
+            "only stored and deflate are read."
+        )
+    limit = budget.unpacked_limit(member.compress_size)
+    try:
+        handle = archive.open(member)
+    except ARCHIVE_ERRORS as exc:
+        raise InvalidArchive(f"{name} in the ZIP cannot be read: {_reason(exc)}") from None
+    return BoundedReader(handle, limit, name, item_limit=budget.max_json_item)
+
+
+class JsonItems(NamedTuple):
+    """A JSON document read as a stream: `array` when its top level is an array (then
+    `items` are its elements), else `items` holds the one top-level value."""
+
+    array: bool
+    items: Iterator[Any]
+
+
+def stream_json_items(stream: BoundedReader | IO[bytes], what: str) -> JsonItems:
+    """The items of a top-level JSON array one at a time, or a top-level value as one item
+    (either way no item may span more than the stream's `item_limit`). Iterating raises
+    `ValueError` naming `what` for text that is not JSON, and `InvalidArchive` for a member
+    that cannot be inflated; `InputTooCostly` passes through."""
+    bounded = stream if isinstance(stream, BoundedReader) else None
+    buffered = io.BufferedReader(stream if isinstance(stream, io.RawIOBase) else _Raw(stream))
+    try:
+        array = buffered.peek(64).lstrip()[:1] == b"["
+    except ARCHIVE_ERRORS as exc:
+        raise InvalidArchive(f"{what} in the ZIP is corrupt: {_reason(exc)}") from None
+    return JsonItems(array, _items(buffered, "item" if array else "", bounded, what))
+
+
+def _items(
+    buffered: io.BufferedReader, prefix: str, bounded: BoundedReader | None, what: str
+) -> Iterator[Any]:
+    try:
+        for item in ijson.items(buffered, prefix, use_float=True):
+            yield item
+            if bounded is not None:
+                bounded.mark()
+    except ijson.JSONError as exc:
+        raise ValueError(f"{what} is not JSON: {exc}") from None
+    except ARCHIVE_ERRORS as exc:
+        raise InvalidArchive(f"{what} in the ZIP is corrupt: {_reason(exc)}") from None
+
+
+class _Raw(io.RawIOBase):
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._source.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+@dataclass
+class PdfBudget:
+    """The page and content budget of one PDF, charged by the loader as it reads (one
+    instance per document). `what` names the document in the messages."""
+
+    what: str
+    budget: InputBudget = BUDGET
+    content: int = 0
+
+    def check_pages(self, pages: int) -> None:
+        if pages > self.budget.max_pdf_pages:
+            raise InputTooCostly(
+                f"{self.what} has {pages:,} pages; at most {self.budget.max_pdf_pages:,} are read."
+            )
+
+    def charge(self, decompressed: int) -> None:
+        """Count `decompressed` more bytes of page content (a page's content streams)."""
+        self.content += decompressed
+        if self.content > self.budget.max_pdf_content:
+            raise InputTooCostly(
+                f"{self.what} decompresses to more than {self.budget.max_pdf_content:,} bytes "
+                "of page content: refused."
+            )

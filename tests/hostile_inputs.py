@@ -1,0 +1,168 @@
+"""The hostile-inputs corpus, generated (never committed as binaries): decompression bombs,
+malformed ZIPs of each kind and fan-out PDFs, each small on the wire and costly to read
+naively. Used by the unit, e2e and fuzz tests and by `bench/bench_hostile_inputs.py`."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+MiB = 1024 * 1024
+_EMPTY_OBJECTS = b"{}," * 4096
+
+
+def zip_bomb(unpacked: int = 96 * MiB, *, item: bytes = b"{}") -> bytes:
+    """An export ZIP whose `conversations.json` is `[item,item,...]` of about `unpacked`
+    bytes, deflated as hard as it goes (96 MiB of `{}` packs into ~100 KB)."""
+    buffer = io.BytesIO()
+    chunk = (item + b",") * max(1, 64 * 1024 // (len(item) + 1))
+    with _member(buffer) as member:
+        member.write(b"[")
+        written = 1
+        while written < unpacked:
+            member.write(chunk)
+            written += len(chunk)
+        member.write(item + b"]")
+    return buffer.getvalue()
+
+
+def empty_conversation_bomb(unpacked: int = 96 * MiB) -> bytes:
+    """A bomb of valid ChatGPT conversations with no messages: each item passes the
+    shape check, so only the unpacked-bytes budget can stop it."""
+    return zip_bomb(unpacked, item=b'{"id":"c","mapping":{}}')
+
+
+def nested_item_bomb(unpacked: int = 32 * MiB) -> bytes:
+    """One conversation whose `mapping` holds `unpacked` bytes of `{}`s (one item that is
+    large once parsed: the per-item budget has to stop it)."""
+    buffer = io.BytesIO()
+    with _member(buffer) as member:
+        member.write(b'[{"id":"c","mapping":{"x":[')
+        for _ in range(unpacked // len(_EMPTY_OBJECTS)):
+            member.write(_EMPTY_OBJECTS)
+        member.write(b"{}]}}]")
+    return buffer.getvalue()
+
+
+@contextmanager
+def _member(buffer: io.BytesIO) -> Iterator[IO[bytes]]:
+    """`conversations.json` of a new ZIP in `buffer`, written as a stream (deflate, level 9)."""
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open("conversations.json", "w", force_zip64=True) as member,
+    ):
+        yield member
+
+
+def export_zip(payload: bytes, *, method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("conversations.json", payload)
+    return buffer.getvalue()
+
+
+def _a_conversation() -> bytes:
+    return json.dumps(
+        [{"uuid": "c1", "name": "x", "chat_messages": [{"sender": "human", "text": "hi"}]}]
+    ).encode()
+
+
+def encrypted_zip() -> bytes:
+    """A ZIP whose member has the encryption flag set."""
+    data = bytearray(export_zip(_a_conversation()))
+    _patch_u16(data, b"PK\x03\x04", 6, lambda flags: flags | 0x1)
+    _patch_u16(data, b"PK\x01\x02", 8, lambda flags: flags | 0x1)
+    return bytes(data)
+
+
+def unknown_method_zip() -> bytes:
+    """A ZIP whose member says it is packed with method 99 (AES in WinZip's scheme)."""
+    data = bytearray(export_zip(_a_conversation(), method=zipfile.ZIP_STORED))
+    _patch_u16(data, b"PK\x03\x04", 8, lambda _: 99)
+    _patch_u16(data, b"PK\x01\x02", 10, lambda _: 99)
+    return bytes(data)
+
+
+def corrupt_deflate_zip() -> bytes:
+    """A ZIP whose deflate data is not deflate (block type 3, which does not exist)."""
+    data = bytearray(export_zip(_a_conversation() * 20))
+    start = data.index(b"PK\x03\x04")
+    name_len, extra_len = struct.unpack_from("<HH", data, start + 26)
+    body = start + 30 + name_len + extra_len
+    data[body : body + 4] = b"\xff\xff\xff\xff"
+    return bytes(data)
+
+
+def truncated_zip() -> bytes:
+    """A ZIP cut short: no central directory."""
+    return export_zip(_a_conversation())[:-30]
+
+
+MALFORMED_ZIPS = {
+    "encrypted": (encrypted_zip, "encrypted"),
+    "unknown method": (unknown_method_zip, "compression method 99"),
+    "corrupt deflate": (corrupt_deflate_zip, "corrupt"),
+    "truncated": (truncated_zip, "not a readable ZIP"),
+}
+
+
+def _patch_u16(data: bytearray, signature: bytes, offset: int, change: object) -> None:
+    at = data.index(signature) + offset
+    (value,) = struct.unpack_from("<H", data, at)
+    struct.pack_into("<H", data, at, change(value))  # type: ignore[operator]
+
+
+# -- PDFs --------------------------------------------------------------------------------------
+
+
+def fan_out_pdf(pages: int = 40, content: int = MiB // 2) -> bytes:
+    """A PDF of `pages` pages that all draw the same content stream, which inflates to
+    `content` bytes of text-showing operators (a few KB on the wire)."""
+    ops = b"BT /F1 12 Tf 72 720 Td (Hello) Tj ET\n"
+    stream = zlib.compress(ops * (content // len(ops)), 9)
+    kids = " ".join(f"{5 + i} 0 R" for i in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
+    )
+    objects += [page] * pages
+    return _pdf(objects)
+
+
+def deep_pdf(depth: int = 5000) -> bytes:
+    """A one-page PDF whose resources nest `depth` dictionaries deep."""
+    nested = b"<< /A " * depth + b"1" + b" >>" * depth
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + nested + b" >>",
+    ]
+    return _pdf(objects)
+
+
+def _pdf(objects: list[bytes]) -> bytes:
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
