@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from loguru import logger
 
 from backend import __version__
+from backend.api.compression import install_compression
 from backend.api.deps import admin_caller, current_caller
 from backend.api.docs_pages import install_docs
 from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
@@ -166,6 +167,7 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     install_cors(app, settings)
     app.add_middleware(SecurityHeadersMiddleware)
+    install_compression(app)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     for router in PUBLIC_ROUTERS:
