@@ -43,6 +43,7 @@ from services.chat.models import OFFLINE_MODEL
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
 from services.knowledge.reranker import CohereReranker
+from services.observability import Observability
 from use_cases.access.audit import ListAuditEntries, RecordAudit
 from use_cases.access.auth import (
     ActFor,
@@ -201,6 +202,8 @@ class Container:
     # -- conversations
     conversation_import: ConversationImport
     """Share links, export files and Slack threads into the users' chats."""
+    # -- what the HTTP edge reports to operators: /metrics, traces (docs/operations.md)
+    observability: Observability = field(repr=False, kw_only=True)
     # -- composition root and tests only (see `Adapters`)
     adapters: Adapters = field(repr=False, kw_only=True)
     _closed: bool = field(default=False, repr=False, kw_only=True)
@@ -306,6 +309,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
             conversation_search_,
             conversation_import_,
         ),
+        observability=w.adapters.telemetry,
         adapters=w.adapters,
     )
 

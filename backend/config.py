@@ -165,7 +165,7 @@ class Settings(BaseSettings):
         "(`redis://[:password@]host:6379/0`, `rediss://` for TLS, or `unix:///path/redis.sock`) "
         "instead of the server process (SQLite) or the PostgreSQL database, so that every "
         "replica shares them. Unset: in the process, or in PostgreSQL with a postgresql:// "
-        "DATABASE_URL.",
+        "DATABASE_URL. Needs the `redis` extra (`pip install 'almanac[redis]'`).",
     )
     database_pool_size: int = Field(
         10,

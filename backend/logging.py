@@ -72,16 +72,18 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=depth, exception=record.exc_info).log(level, message)
 
 
+#: Every line names the request it was written for (`-` outside any request: start-up, jobs);
+#: the same id is the `X-Request-ID` response header and the `almanac.request_id` span attribute.
 _FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <7}</level> | "
-    "<cyan>{name}</cyan> | {message}"
+    "{extra[request_id]} | <cyan>{name}</cyan> | {message}"
 )
 
 
 def configure_logging(level: str = "INFO") -> None:
     """Idempotent: safe to call from the CLI, the app factory and tests."""
     logger.remove()
-    logger.configure(patcher=_redact_record)
+    logger.configure(patcher=_redact_record, extra={"request_id": "-"})
     logger.add(sys.stderr, level=level, format=_FORMAT, backtrace=False, diagnose=False)
     # The root level follows ours: level 0 would make uvicorn and openai emit (and us walk the
     # stack for) debug records on every request only to drop them.

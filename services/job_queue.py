@@ -31,13 +31,15 @@ import socket
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from loguru import logger
+from opentelemetry import trace
+from opentelemetry.context import Context
 
 from use_cases.jobs.queue import JobError, JobHandler, JobView, ResultDecoder
 from use_cases.shared.errors import AlmanacError, JobCancelled, ServiceBusy
@@ -159,6 +161,10 @@ class JobStore(Protocol):
         ...
 
     def get(self, job_id: str) -> StoredJob | None: ...
+
+    def waiting(self) -> dict[str, int]:
+        """Jobs queued and not yet claimed, by kind (for the `almanac_jobs_queued` gauge)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -292,6 +298,12 @@ class MemoryJobStore:
             found = self._jobs.get(job_id)
             return found.job if found is not None else None
 
+    def waiting(self) -> dict[str, int]:
+        with self._lock:
+            return dict(
+                Counter(m.job.kind for m in self._jobs.values() if m.job.status == "queued")
+            )
+
     def close(self) -> None:
         """The jobs still waiting fail: they would not survive the process."""
         with self._lock:
@@ -390,6 +402,14 @@ class WorkerJobQueue:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._threads: list[threading.Thread] = []
+        self._on_failure: Callable[[str], None] = lambda kind: None
+        self._tracer: trace.Tracer = trace.NoOpTracer()
+
+    def watch(self, *, on_failure: Callable[[str], None], tracer: trace.Tracer) -> None:
+        """Observability: `on_failure(kind)` for each job that fails, and a `job <kind>`
+        span around each job this worker runs (a root span: a job outlives its request)."""
+        self._on_failure = on_failure
+        self._tracer = tracer
 
     def register(
         self,
@@ -519,7 +539,18 @@ class WorkerJobQueue:
         run.task = asyncio.get_running_loop().create_task(self._execute(run))
 
     async def _execute(self, run: _Run) -> None:
+        kind = run.claimed.kind
+        with self._tracer.start_as_current_span(
+            f"job {kind}", context=Context(), attributes={"almanac.job.id": run.id}
+        ):
+            failed = await self._execute_traced(run)
+        if failed:
+            self._on_failure(kind)
+
+    async def _execute_traced(self, run: _Run) -> bool:
+        """Run the job and settle it; True if it failed (not if it was interrupted)."""
         spec = self._kinds[run.claimed.kind]
+        error: JobError | None = None
         try:
             if run.cancelled.is_set():
                 raise asyncio.CancelledError
@@ -530,9 +561,11 @@ class WorkerJobQueue:
             if run.lost or self._closing.is_set():
                 await self._interrupted(run)
             else:
-                await self._end(run, self.store.fail, JobError(exc.type, exc.detail))
+                error = JobError(exc.type, exc.detail)
+                await self._end(run, self.store.fail, error)
         except AlmanacError as exc:
-            await self._end(run, self.store.fail, JobError(exc.type, exc.detail))
+            error = JobError(exc.type, exc.detail)
+            await self._end(run, self.store.fail, error)
         except Exception as exc:
             logger.opt(exception=exc).error("Job {} ({}) failed", run.id, run.claimed.kind)
             error = JobError("internal_error", f"Internal error in job {run.id}; see the log.")
@@ -544,6 +577,7 @@ class WorkerJobQueue:
                 self._runs.pop(run.id, None)
             if self._wake is not None:
                 self._wake.set()
+        return error is not None
 
     async def _end(self, run: _Run, how: Any, value: Any) -> None:
         run.finishing = True

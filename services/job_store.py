@@ -333,6 +333,13 @@ class JobStore:
             row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._job(row) if row is not None else None
 
+    def waiting(self) -> dict[str, int]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT kind, count(*) AS n FROM jobs WHERE status = 'queued' GROUP BY kind"
+            ).fetchall()
+        return {str(row["kind"]): int(row["n"]) for row in rows}
+
     def close(self) -> None:
         """SQLite: this store's connections; PostgreSQL: nothing (queued jobs stay for the
         other replicas; the pool is bootstrap's)."""

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from loguru import logger
 
 from backend import __version__
+from backend.api.compression import install_compression
 from backend.api.deps import admin_caller, current_caller
 from backend.api.docs_pages import install_docs
 from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
@@ -36,6 +37,7 @@ from backend.api.routes import (
     health,
     jobs,
     library,
+    metrics,
     model_defaults,
     playground,
     prompts,
@@ -45,6 +47,11 @@ from backend.api.routes import (
 )
 from backend.api.routes.web import install_web_app
 from backend.api.security import SecurityHeadersMiddleware, install_cors
+from backend.api.telemetry import (
+    TelemetryMiddleware,
+    instrument_agents,
+    stop_instrumenting_agents,
+)
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
@@ -93,6 +100,7 @@ PROTECTED_ROUTERS = (
     conversation_files.router,
     conversation_search.router,
     conversation_import.router,
+    metrics.router,
 )
 
 #: Error statuses an operation documents because it depends on these dependencies.
@@ -126,6 +134,7 @@ def create_app(
                 ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="io")
             )
             prepare_to_serve(built)  # the sample if empty; the vector index into memory
+        traced = instrument_agents(built.observability)
         log_auth_status(settings, await built.authenticate.usable_keys())
         resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
         if resumed:
@@ -149,6 +158,8 @@ def create_app(
             else:
                 await built.benchmark.close()
             app.state.rate_limiter.close()
+            if traced:
+                stop_instrumenting_agents()
 
     app = FastAPI(
         title="Almanac",
@@ -166,6 +177,8 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     install_cors(app, settings)
     app.add_middleware(SecurityHeadersMiddleware)
+    install_compression(app)
+    app.add_middleware(TelemetryMiddleware)
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     for router in PUBLIC_ROUTERS:

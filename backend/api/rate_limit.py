@@ -31,18 +31,20 @@ import asyncio
 import math
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis
 from fastapi import Depends, HTTPException, Request
 
 from backend.api.deps import CallerDep
 from backend.config import Settings
+from backend.extras import require_extra
 from services.postgres import PgDatabase
 from services.postgres.rate_limits import PgTokenBuckets
-from services.redis_buckets import RedisTokenBuckets
 from use_cases.access.domain import Caller
 from use_cases.shared.errors import UpstreamUnavailable
+
+if TYPE_CHECKING:
+    from services.redis_buckets import RedisTokenBuckets
 
 
 class MonotonicClock(Protocol):
@@ -169,10 +171,11 @@ class PgTokenBucketLimiter(_SharedLimiter):
 
 class RedisTokenBucketLimiter(_SharedLimiter):
     """The same buckets in Redis (REDIS_URL), shared by every replica (see the module rules).
-    Its client connects at the first request that needs it."""
+    Its client connects at the first request that needs it. Needs the `redis` extra."""
 
     def __init__(self, per_minute: int, url: str) -> None:
         super().__init__(per_minute, url)
+        self._redis_error: type[Exception] = require_extra("redis", "redis", "REDIS_URL").RedisError
         self._buckets: RedisTokenBuckets | None = None
 
     def acquire(self, key: str) -> float:
@@ -180,11 +183,13 @@ class RedisTokenBucketLimiter(_SharedLimiter):
             return 0.0
         with self._lock:
             if self._buckets is None:
+                from services.redis_buckets import RedisTokenBuckets
+
                 self._buckets = RedisTokenBuckets(self._url)
             buckets = self._buckets
         try:
             return buckets.take(key, float(self.per_minute), self._rate)
-        except redis.RedisError as exc:
+        except self._redis_error as exc:
             raise UpstreamUnavailable(
                 "The rate limiter's Redis (REDIS_URL) did not answer; try again shortly."
             ) from exc

@@ -41,6 +41,7 @@ from backend.cli.library_commands import library_app, projects_app, use_cases_ap
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import IngestProgress
 from backend.exposure import check_bind
+from backend.extras import check_extras
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS
@@ -126,6 +127,7 @@ def serve(
     configure_logging(settings.log_level)
 
     def body() -> None:
+        check_extras(settings)
         bind = host or settings.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
         if workers > 1:

@@ -5,8 +5,9 @@ pool and the processes offline answers run on."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from backend import __version__
 from backend.answer_processes import build_planning_processes
 from backend.components import build_sentence_vectors, load_lexicon
 from backend.config import Settings
@@ -34,6 +35,9 @@ from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders.cached import TextVectorCache
 from services.knowledge.loaders import FileLoader
+from services.observability import Observability
+from services.observability.retrieval import ObservedRetriever
+from services.observability.tracing import tracer_of
 from services.offline import build_offline_model
 from services.offline.processes import PlanningProcesses
 from services.offline.sentence_store import SentenceVectorFile
@@ -95,9 +99,14 @@ class Adapters:
     sentence_encoder: Embedder | None = None
     """The embedder itself, for the offline model's sentence vectors (kept in
     `sentence_vectors` under their own keys); None unless the local embedder is used."""
+    telemetry: Observability = field(kw_only=True)
+    """Metrics and traces (the container hands it to the HTTP edge as `observability`)."""
+    observed_retriever: ObservedRetriever = field(kw_only=True)
+    """`retriever`, timed and traced: what searches on behalf of users go through."""
 
     def close(self) -> None:
         self.jobs.close()
+        self.telemetry.close()
         self.retriever.close()
         self.store.close()
         self.history.close()
@@ -151,6 +160,7 @@ def build_adapters(
         TextVectorCache(embedder, sentence_vectors) if sentence_vectors is not None else embedder
     )
     store, retriever = build_knowledge(settings, database, documents, reranker, presence)
+    telemetry = Observability.from_environment(os.environ, __version__)  # the OTEL_* variables
     app_stores = build_app_stores(settings, database, presence)
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)
@@ -183,6 +193,9 @@ def build_adapters(
         ),
         offline_admission=answer_pool.admit,
     )
+    jobs = build_job_queue(settings, database, presence)
+    jobs.watch(on_failure=telemetry.metrics.job_failed, tracer=tracer_of(telemetry.tracer_provider))
+    telemetry.metrics.watch_queue(jobs.store.waiting)
     return Adapters(
         store=store,
         embedder=documents,
@@ -191,13 +204,17 @@ def build_adapters(
             chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
         ),
         retriever=retriever,
+        telemetry=telemetry,
+        observed_retriever=ObservedRetriever(
+            retriever, telemetry.metrics, tracer_of(telemetry.tracer_provider)
+        ),
         history=app_stores.history,
         tables=tables,
         sql=sql,
         models=models,
         api_keys=app_stores.api_keys,
         audit_log=app_stores.audit_log,
-        jobs=build_job_queue(settings, database, presence),
+        jobs=jobs,
         prompt_store=app_stores.prompt_store,
         model_default_store=app_stores.model_default_store,
         dataset_store=app_stores.dataset_store,

@@ -26,7 +26,7 @@ def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCa
         build_agent(ADVICE_TURN, limits=w.limits),
         prompts.advice_models,
         lambda: AdviceDeps(
-            retriever=a.retriever,
+            retriever=a.observed_retriever,
             sql=a.sql,
             clock=w.clock,
             search_limit=settings.final_results_limit,
@@ -41,6 +41,7 @@ def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCa
         responses=chat.record_response,
         web_search=w.web_search,
         threads=a.advice_thread_store,
+        observer=a.telemetry.metrics,
     )
     return AdviceUseCases(
         advice=advice,

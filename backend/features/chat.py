@@ -43,7 +43,7 @@ def build(
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
-            retriever=a.retriever,
+            retriever=a.observed_retriever,
             sql=a.sql,
             clock=clock,
             search_limit=settings.final_results_limit,
@@ -68,6 +68,7 @@ def build(
         instructions=lambda: prompts.prompts.instructions(CHAT),
         max_message_chars=settings.max_message_chars,
         responses=record_response,
+        observer=a.telemetry.metrics,
         scope=files.scope if files is not None else None,
     )
     return ChatUseCases(

@@ -82,7 +82,9 @@ def build(w: Wiring) -> KnowledgeUseCases:
     )
     return KnowledgeUseCases(
         ingest=ingest,
-        search=SearchKnowledgeBase(a.retriever, default_limit=settings.final_results_limit),
+        search=SearchKnowledgeBase(
+            a.observed_retriever, default_limit=settings.final_results_limit
+        ),
         list_documents=ListDocuments(store),
         list_conflicts=ListConflicts(
             KnowledgeConflicts(store, a.retriever, similarity()),

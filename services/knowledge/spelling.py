@@ -11,6 +11,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 MIN_CORRECTED_LENGTH = 5
 
 
@@ -37,36 +40,22 @@ def within_edits(a: str, b: str, budget: int) -> bool:
 
 def edit_distance(a: str, b: str, budget: int) -> int:
     """The optimal string alignment distance of `a` and `b`, or `budget + 1` once it is
-    certain to exceed `budget` (the rows are cut short)."""
-    if a == b:
-        return 0
-    if abs(len(a) - len(b)) > budget:
-        return budget + 1
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        if min(current) > budget:
-            return budget + 1
-        previous2, previous = previous, current
-    return min(previous[-1], budget + 1)
+    certain to exceed `budget` (rapidfuzz, in C)."""
+    return OSA.distance(a, b, score_cutoff=budget)
 
 
 def closest_term(word: str, known: Iterable[tuple[str, int]]) -> str | None:
-    """The correction of `word` among `known` (term, frequency) pairs, or None."""
+    """The correction of `word` among `known` (term, frequency) pairs, or None; on a tie of
+    distance and frequency, the first one listed."""
     if len(word) < MIN_CORRECTED_LENGTH or not word.isalpha():
         return None
-    budget = edit_budget(word)
-    best: tuple[int, int, str] | None = None
-    for term, frequency in known:
-        if term[:1] != word[:1] or term == word:
-            continue
-        distance = edit_distance(word, term, budget)
-        if distance <= budget and (best is None or (distance, -frequency) < best[:2]):
-            best = (distance, -frequency, term)
-    return best[2] if best else None
+    candidates = [(term, frequency) for term, frequency in known if term[:1] == word[:1]]
+    found = process.extract(
+        word,
+        [term for term, _ in candidates],
+        scorer=OSA.distance,
+        score_cutoff=edit_budget(word),
+        limit=None,
+    )
+    ranked = [(distance, -candidates[at][1], at) for term, distance, at in found if term != word]
+    return candidates[min(ranked)[2]][0] if ranked else None

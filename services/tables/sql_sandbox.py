@@ -18,19 +18,24 @@ boundary is enforced by the SQLite engine, not by parsing the text. Layers, oute
    read that uses no column (`SELECT count(*) FROM t`) arrives with no schema name and an empty
    column, naming a CTE just like a table. So the view argument is not used as a signal, and a
    column-less read is allowed only for a name that is no table, view or virtual-table module.
-   The binding executes exactly one statement and raises if any SQL follows it.
-4. **A compiled-program check**: the statement is first compiled with `EXPLAIN` (compiled, not
-   run) under the same authorizer; it must have authorised a SELECT and its bytecode must not
-   start a write transaction or contain VACUUM / journal-mode / checkpoint / transaction
-   control opcodes. This is `sqlite3_stmt_readonly()` done from Python, and catches statements
-   that compile with no authorizer call at all (`VACUUM`, `REINDEX` with no argument).
-5. **Engine limits** via `sqlite3_limit`: no attached databases, a cap on SQL length, and a
-   cap on the size of any string or blob (stops `printf('%.*c', 1e9, 'x')` and doubling
-   recursive CTEs before they allocate gigabytes). sqlean.py's `Connection` has no `setlimit`,
-   so the limit is set through ctypes on the connection's `sqlite3*` handle, which is verified
-   with `sqlite3_db_filename` before use (see `_apply_engine_limits`).
+4. **A compiled-statement check**, apsw's exec tracer, called once the first statement is
+   compiled and before it runs: it must be the only statement (the rest of the text must
+   compile to nothing: comments, spaces and semicolons), must have authorised a SELECT and
+   must be read-only by SQLite's own `sqlite3_stmt_readonly()` (`Cursor.is_readonly`). This
+   catches statements that compile with no authorizer call at all (`VACUUM`, `REINDEX` with no
+   argument).
+5. **Engine limits** via `sqlite3_limit` (`Connection.limit`): no attached databases, a cap on
+   SQL length, and a cap on the size of any string or blob (stops `printf('%.*c', 1e9, 'x')`
+   and doubling recursive CTEs before they allocate gigabytes).
 6. **A deadline** enforced by a progress handler (interrupts runaway joins and recursion), and
-   `fetchmany(max_rows + 1)` so a huge result is never materialised.
+   at most `max_rows + 1` rows read, so a huge result is never materialised.
+
+The sandbox connection is apsw's (its own SQLite build, pinned to the version sqlean.py
+bundles so that both give the same results): apsw exposes every engine hook the layers need
+(`limit`, the authorizer, the progress handler, the exec tracer, `Cursor.is_readonly`). It loads
+no extension and registers no extension functions; the stores, and our own catalog reads
+here, stay on sqlean.py. Text that is not valid UTF-8 is refused with a hint (apsw decodes
+strictly; the table loader only ever writes valid UTF-8).
 
 Concurrency: `run` opens a fresh connection per call (about 0.2 ms here) instead of sharing one
 behind a lock. Calls from several worker threads then run in parallel (WAL readers do not
@@ -38,7 +43,8 @@ block each other), and no state (authorizer verdicts, deadline, interrupt) can l
 query into another. Only the small catalog cache is shared, under a lock.
 
 What is SQLite's own here, and why: every layer from 2 on, since SQLite has no users or
-privileges (a read-only file handle, the authorizer and the bytecode are what it offers; see
+privileges (a read-only file handle, the authorizer and the compiled statement are what it
+offers; see
 `pg_sql_sandbox` for PostgreSQL's role-based boundary); the catalog's version is the file's
 `PRAGMA schema_version`; errors are told apart by the authorizer's verdicts and SQLite's
 messages. The options, the text checks, the catalog cache, the result and the wording of the
@@ -47,13 +53,13 @@ refusals are `sql_runner.ReadOnlySqlRunner`'s, shared with `PgSqlRunner`.
 
 from __future__ import annotations
 
-import ctypes
 import time
 from dataclasses import dataclass, field
-from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any, Unpack
 
+import apsw
 import sqlean as sqlite3
 from loguru import logger
 
@@ -104,22 +110,8 @@ MAX_VALUE_BYTES = 10_000_000
 #: VM instructions between deadline checks; a Python call every 1000 steps costs little.
 PROGRESS_STEPS = 1_000
 
-_SQLITE_LIMIT_LENGTH = 0
-_SQLITE_LIMIT_SQL_LENGTH = 1
-_SQLITE_LIMIT_ATTACHED = 7
-
-#: Opcodes that make `sqlite3_stmt_readonly()` false, plus transaction control and schema or
-#: virtual-table changes. Any of them in a compiled statement means it is not a plain read.
-_FORBIDDEN_OPCODES = frozenset(
-    {
-        "AutoCommit", "Checkpoint", "Clear", "CreateBtree", "Destroy", "DropIndex",
-        "DropTable", "DropTrigger", "JournalMode", "LoadAnalysis", "ParseSchema", "Savepoint",
-        "SqlExec", "Vacuum", "VCreate", "VDestroy", "VUpdate",
-    }
-)  # fmt: skip
-
 _ACTION_NAMES: dict[int, str] = {
-    getattr(sqlite3, f"SQLITE_{name}"): label
+    getattr(apsw, f"SQLITE_{name}"): label
     for name, label in {
         "CREATE_INDEX": "CREATE INDEX",
         "CREATE_TABLE": "CREATE TABLE",
@@ -151,7 +143,7 @@ _ACTION_NAMES: dict[int, str] = {
         "ANALYZE": "ANALYZE",
         "SAVEPOINT": "SAVEPOINT / RELEASE",
     }.items()
-    if hasattr(sqlite3, f"SQLITE_{name}")
+    if hasattr(apsw, f"SQLITE_{name}")
 }
 
 #: Names the schema table answers to; never listed in sqlite_schema itself.
@@ -164,69 +156,57 @@ _OBJECT_NAMES_SQL = (
     "SELECT lower(name) FROM sqlite_schema UNION SELECT lower(name) FROM pragma_module_list"
 )
 
-_WRITE_ACTIONS = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
+_WRITE_ACTIONS = frozenset({apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE, apsw.SQLITE_DELETE})
 
 
-# -- engine limits through ctypes ---------------------------------------------------------------
+# -- the sandbox connection ---------------------------------------------------------------------
 
 
-@cache
-def _sqlite_library() -> Any | None:
-    """The SQLite C library that sqlean.py's module is linked with, or None if unreachable.
-
-    `ctypes.CDLL` on the already-loaded extension module returns the same mapping, so the
-    functions operate on the very `sqlite3*` objects the module created.
-    """
-    try:
-        from sqlean import _sqlite3 as module
-
-        library = ctypes.CDLL(module.__file__)
-        library.sqlite3_limit.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-        library.sqlite3_limit.restype = ctypes.c_int
-        library.sqlite3_db_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-        library.sqlite3_db_filename.restype = ctypes.c_char_p
-    except (ImportError, OSError, AttributeError, TypeError) as exc:
-        logger.warning("SQL sandbox: cannot reach sqlite3_limit through ctypes: {}", exc)
-        return None
-    return library
-
-
-def _apply_engine_limits(conn: sqlite3.Connection, path: Path, *, sql_bytes: int) -> bool:
-    """Set SQLITE_LIMIT_LENGTH / SQL_LENGTH / ATTACHED on `conn`; False if it cannot be done.
-
-    pysqlite-derived `Connection` objects (sqlean.py included) keep the `sqlite3*` handle as
-    the first field after the object header. The handle is only used after
-    `sqlite3_db_filename(handle, "main")` returns the file this connection opened, which a
-    wrong pointer would not. Limits only ever lower the compiled-in maximums.
-    """
-    library = _sqlite_library()
-    if library is None:
-        return False
-    try:
-        handle = ctypes.c_void_p.from_address(id(conn) + object.__basicsize__).value
-        if not handle:
-            return False
-        opened = library.sqlite3_db_filename(handle, b"main")
-        if opened is None or Path(opened.decode()).resolve() != path:
-            return False
-        wanted = {
-            _SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
-            _SQLITE_LIMIT_SQL_LENGTH: sql_bytes,
-            _SQLITE_LIMIT_ATTACHED: 0,
-        }
-        for limit, value in wanted.items():
-            library.sqlite3_limit(handle, limit, value)
-        return all(library.sqlite3_limit(handle, k, -1) == v for k, v in wanted.items())
-    except (OSError, ValueError, UnicodeDecodeError, ctypes.ArgumentError):
-        return False
-
-
-@cache
-def _warn_once_about_limits() -> None:
-    logger.warning(
-        "SQL sandbox: could not set SQLite limits (sqlite3_limit); relying on the authorizer, "
-        "the read-only connection and the deadline alone"
+def open_sandbox_connection(path: Path, *, sql_bytes: int, timeout_s: float) -> apsw.Connection:
+    """A read-only apsw connection to `path` with the engine limits applied (no authorizer
+    yet). Limits only ever lower the compiled-in maximums."""
+    conn = apsw.Connection(
+        f"{path.as_uri()}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
     )
+    conn.set_busy_timeout(int(timeout_s * 1000))
+    for limit, value in _engine_limits(sql_bytes).items():
+        conn.limit(limit, value)
+    return conn
+
+
+def _engine_limits(sql_bytes: int) -> dict[int, int]:
+    return {
+        apsw.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
+        apsw.SQLITE_LIMIT_SQL_LENGTH: sql_bytes,
+        apsw.SQLITE_LIMIT_ATTACHED: 0,
+    }
+
+
+def _limits_in_force(conn: apsw.Connection, sql_bytes: int) -> bool:
+    """Whether the engine reports every limit at the value set (`limit(id)` reads it back)."""
+    return all(conn.limit(key) == value for key, value in _engine_limits(sql_bytes).items())
+
+
+def holds_a_statement(sql: str) -> bool:
+    """Whether `sql` holds any statement, not only comments, spaces and semicolons.
+
+    SQLite's own tokenizer decides: the text is compiled (never run: the tracer stops each
+    statement before its first step) on an empty in-memory database. A compile error also
+    means there is SQL there.
+    """
+    if not sql.strip(" \t\r\n\f;"):
+        return False
+    probe = apsw.Connection(":memory:")
+    cursor = probe.cursor()
+    cursor.exec_trace = lambda compiled, _sql, _bindings: not compiled.has_vdbe
+    try:
+        for _ in cursor.execute(sql):
+            pass
+    except apsw.Error:
+        return True
+    finally:
+        probe.close()
+    return False
 
 
 # -- one query's guard ----------------------------------------------------------------------------
@@ -236,6 +216,7 @@ def _warn_once_about_limits() -> None:
 class _Guard:
     """Authorizer and progress handler for one query, with what they saw."""
 
+    sql: str
     allowed: frozenset[str]
     objects: frozenset[str]
     deadline: float
@@ -243,6 +224,9 @@ class _Guard:
     missing_tables: list[str] = field(default_factory=list)
     saw_select: bool = False
     timed_out: bool = False
+    more_statements: bool = False
+    not_a_read: str | None = None
+    columns: tuple[str, ...] | None = None
 
     def authorize(
         self,
@@ -252,27 +236,27 @@ class _Guard:
         db_name: str | None,
         _inner: str | None,  # trigger, view or CTE name: not a trust signal
     ) -> int:
-        if action == sqlite3.SQLITE_SELECT:
+        if action == apsw.SQLITE_SELECT:
             self.saw_select = True
-            return sqlite3.SQLITE_OK
-        if action == sqlite3.SQLITE_RECURSIVE:
-            return sqlite3.SQLITE_OK
-        if action == sqlite3.SQLITE_READ:
+            return apsw.SQLITE_OK
+        if action == apsw.SQLITE_RECURSIVE:
+            return apsw.SQLITE_OK
+        if action == apsw.SQLITE_READ:
             table = (arg1 or "").lower()
             if table in self.allowed or table in SAFE_TABLE_FUNCTIONS:
                 if db_name in ("main", None):
-                    return sqlite3.SQLITE_OK
+                    return apsw.SQLITE_OK
             elif not arg2 and db_name is None and not self._is_database_object(table):
                 # A read that uses no column (`count(*) FROM c`) names its source without a
                 # schema; for a CTE that is the CTE's name. Real tables, schema tables and
                 # virtual-table modules are excluded, so this never opens a hidden table.
-                return sqlite3.SQLITE_OK
+                return apsw.SQLITE_OK
             if (arg1 or "") not in self.missing_tables:
                 self.missing_tables.append(arg1 or "")
             return self._deny(f"no such table: {arg1}")
-        if action == sqlite3.SQLITE_FUNCTION:
+        if action == apsw.SQLITE_FUNCTION:
             if (arg2 or "").lower() in SAFE_FUNCTIONS:
-                return sqlite3.SQLITE_OK
+                return apsw.SQLITE_OK
             return self._deny(f"the function {arg2}() is not allowed")
         if action in _WRITE_ACTIONS and (arg1 or "").lower() in _SCHEMA_TABLES:
             # CREATE / DROP / ALTER / ANALYZE first show up as writes to the schema table.
@@ -286,13 +270,28 @@ class _Guard:
     def _deny(self, reason: str) -> int:
         if reason not in self.denied:
             self.denied.append(reason)
-        return sqlite3.SQLITE_DENY
+        return apsw.SQLITE_DENY
 
-    def progress(self) -> int:
+    def progress(self) -> bool:
         if time.monotonic() > self.deadline:
             self.timed_out = True
-            return 1
-        return 0
+            return True
+        return False
+
+    def check_statement(self, cursor: apsw.Cursor, statement: str, _bindings: Any) -> bool:
+        """apsw's exec tracer: called for each statement once compiled, before it runs; False
+        stops it (`ExecTraceAbort`). Only the first statement may do anything."""
+        if self.columns is not None:
+            self.more_statements = self.more_statements or cursor.has_vdbe
+            return not cursor.has_vdbe
+        self.columns = tuple(name for name, _ in cursor.get_description())
+        if holds_a_statement(self.sql.removeprefix(statement)):
+            self.more_statements = True
+        elif not cursor.is_readonly:
+            self.not_a_read = "write or change the database"
+        elif not self.saw_select:
+            self.not_a_read = "not be a SELECT"
+        return not (self.more_statements or self.not_a_read)
 
 
 def _decode_text(raw: bytes) -> str:
@@ -317,7 +316,8 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
         super().__init__(**options)
         self._path = Path(path).resolve()
         self.engine_limits_applied: bool | None = None
-        """Whether the last query ran with `sqlite3_limit` applied (None before any query)."""
+        """Whether the engine reported every limit in force for the last query (None before
+        any query)."""
 
     # -- SqlRunner ------------------------------------------------------------------------------
 
@@ -333,75 +333,51 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
     def run(self, sql: str) -> QueryResult:
         """Run one read-only SELECT; `ToolRejected` with a retry hint for anything else."""
         sql = self._check_text(sql)
-        conn = self._open_sandbox()
+        sql_bytes = 4 * self._max_sql_length + 64
+        conn = self._open_sandbox(sql_bytes)
         guard: _Guard | None = None
         catalog: Catalog | None = None
         try:
-            limited = _apply_engine_limits(
-                conn, self._path, sql_bytes=4 * self._max_sql_length + 64
-            )
-            if not limited:
-                _warn_once_about_limits()
-            self.engine_limits_applied = limited
+            self.engine_limits_applied = _limits_in_force(conn, sql_bytes)
             # Still trusted here: this is our SQL, and the authorizer is not installed yet.
             (version,) = conn.execute("PRAGMA schema_version").fetchone()
             catalog = self._current_catalog(version)
             objects = frozenset(row[0] for row in conn.execute(_OBJECT_NAMES_SQL))
             guard = _Guard(
+                sql=sql,
                 allowed=frozenset(t.lower() for t in catalog.tables),
                 objects=objects,
                 deadline=time.monotonic() + self._timeout_s,
             )
-            conn.set_authorizer(guard.authorize)
+            conn.authorizer = guard.authorize
             conn.set_progress_handler(guard.progress, PROGRESS_STEPS)
-            self._check_compiled(conn, sql, guard, catalog)
-            cursor = conn.execute(sql)
-            if cursor.description is None:
-                raise ToolRejected(
-                    "The statement returned no result set. Send one SELECT statement."
-                )
-            columns = tuple(str(d[0]) for d in cursor.description)
-            fetched = cursor.fetchmany(self._max_rows + 1)
-        except (sqlite3.Error, sqlite3.Warning) as exc:
+            cursor = conn.cursor()
+            cursor.exec_trace = guard.check_statement
+            fetched = list(islice(cursor.execute(sql), self._max_rows + 1))
+        except apsw.Error as exc:
             raise self._rejection(exc, guard, catalog) from None
+        except UnicodeDecodeError:
+            raise ToolRejected(
+                "The result holds text that is not valid UTF-8; select hex(column) or "
+                "CAST(column AS BLOB) for that column instead."
+            ) from None
         finally:
             conn.close()
-        return self._result(columns, fetched)
+        if not guard.columns:
+            raise ToolRejected("The statement returned no result set. Send one SELECT statement.")
+        return self._result(guard.columns, fetched)
 
     # -- the engine boundary --------------------------------------------------------------------
 
-    def _open_sandbox(self) -> sqlite3.Connection:
+    def _open_sandbox(self, sql_bytes: int) -> apsw.Connection:
         if not self._path.exists():
             raise ToolRejected(self._NOTHING_LOADED)
         try:
-            conn = sqlite3.connect(
-                f"{self._path.as_uri()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                timeout=self._timeout_s,
+            return open_sandbox_connection(
+                self._path, sql_bytes=sql_bytes, timeout_s=self._timeout_s
             )
-        except sqlite3.Error as exc:
+        except apsw.Error as exc:
             raise ToolRejected(f"The tables database cannot be opened: {exc}.") from None
-        conn.text_factory = _decode_text
-        return conn
-
-    def _check_compiled(
-        self, conn: sqlite3.Connection, sql: str, guard: _Guard, catalog: Catalog
-    ) -> None:
-        """Compile `sql` with EXPLAIN (nothing runs) and refuse anything but a plain read."""
-        program = conn.execute("EXPLAIN\n" + sql).fetchall()
-        writes = sorted(
-            {
-                str(op[1])
-                for op in program
-                if op[1] in _FORBIDDEN_OPCODES or (op[1] == "Transaction" and op[3] != 0)
-            }
-        )
-        if writes or not guard.saw_select:
-            raise self._not_a_read(
-                self._tables_hint(catalog),
-                "write or change the database" if writes else "not be a SELECT",
-            )
 
     def _open_trusted(self) -> sqlite3.Connection | None:
         """A read-only connection without the authorizer, for our own catalog queries."""
@@ -462,8 +438,10 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
         hint = self._tables_hint(catalog)
         if guard is not None and guard.timed_out:
             return self._timed_out()
-        if "one statement at a time" in message:
+        if guard is not None and guard.more_statements:
             return ToolRejected(self._ONE_STATEMENT)
+        if guard is not None and guard.not_a_read:
+            return self._not_a_read(hint, guard.not_a_read)
         if guard is not None and guard.denied and len(guard.missing_tables) == len(guard.denied):
             # An unlisted table gets the answer a missing one gets.
             return self._no_such_table(guard.missing_tables[0], hint)
@@ -476,4 +454,4 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
         return self._engine_error(message, hint)
 
 
-__all__ = ["SAFE_FUNCTIONS", "SqliteSqlRunner", "render_markdown"]
+__all__ = ["SAFE_FUNCTIONS", "SqliteSqlRunner", "open_sandbox_connection", "render_markdown"]

@@ -95,6 +95,7 @@ def _advice_body() -> dict[str, Any]:
 EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/health"): Call(PUBLIC),  # with authentication on: status and version only
     ("GET", "/health/details"): Call(ADMIN_ONLY),
+    ("GET", "/metrics"): Call(ADMIN_ONLY),
     ("GET", "/openapi.json"): Call(PUBLIC),
     ("GET", "/docs"): Call(PUBLIC),
     ("GET", "/redoc"): Call(PUBLIC),

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 import sqlean as sqlite3
+from opentelemetry import trace
 
 from services import job_store
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimits, WorkerJobQueue
+from services.observability.metrics import Metrics
 from services.postgres import PgDatabase
 from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
@@ -172,6 +174,37 @@ def test_a_job_goes_queued_running_done_with_progress_payload_and_bytes(
     assert done.result is None  # no decoder registered: the JSON result is not shown
     if jobs_backend.durable:
         assert jobs_backend.sql("SELECT count(*) AS n FROM job_blobs") == [{"n": 0}]
+
+
+def test_failed_jobs_are_counted_and_queued_ones_reported_by_kind(jobs_backend: Backend) -> None:
+    gate = threading.Event()
+
+    def work(run: JobRun) -> None:
+        if run.payload.get("fail"):
+            raise RuntimeError("broken")
+        gate.wait(10)
+
+    store = jobs_backend.store()
+    metrics = Metrics()
+    metrics.watch_queue(store.waiting)
+    queue = _queue(store, ingest_upload=_blocking(work))
+    queue.watch(on_failure=metrics.job_failed, tracer=trace.NoOpTracer())
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"kind": INGEST})
+
+    try:
+        first = queue.submit(INGEST, "a.md", {})
+        _wait(queue, first.id, "running")
+        failing = queue.submit(INGEST, "b.md", {"fail": True})
+        assert sample("almanac_jobs_queued") == 1
+        gate.set()
+        _wait(queue, failing.id, "failed")
+        _wait(queue, first.id, "done")
+    finally:
+        queue.close()
+    assert sample("almanac_jobs_queued") is None  # nothing waits any more
+    assert sample("almanac_job_failures_total") == 1
 
 
 def test_a_failing_job_reports_the_domain_error_and_hides_an_unexpected_one(

@@ -9,6 +9,7 @@ import typing
 
 from backend.bootstrap import Adapters, Container
 from backend.config import PROJECT_ROOT, Settings
+from services.observability import Observability
 
 PRESENTATION = [PROJECT_ROOT / "backend" / "api", PROJECT_ROOT / "backend" / "cli"]
 ADAPTER_NAMES = frozenset(f.name for f in dataclasses.fields(Adapters)) | {"adapters"}
@@ -78,11 +79,13 @@ def test_the_container_exposes_settings_and_use_cases_only() -> None:
     others = {
         name: kind
         for name, kind in public.items()
-        if kind not in (Settings, Adapters) and not _use_cases_only(kind)
+        if kind not in (Settings, Adapters, Observability) and not _use_cases_only(kind)
     }
 
     assert others == {}
     assert [name for name, kind in public.items() if kind is Adapters] == ["adapters"]
+    # What the HTTP edge reports to operators (/metrics, request spans): read, never called.
+    assert [name for name, kind in public.items() if kind is Observability] == ["observability"]
 
 
 def _use_cases_only(kind: type) -> bool:

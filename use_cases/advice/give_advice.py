@@ -110,7 +110,7 @@ from use_cases.chat.chat_turns import (
 )
 from use_cases.chat.citation_order import CitationOrder
 from use_cases.chat.domain import ConversationMessage
-from use_cases.chat.ports import WebSearch
+from use_cases.chat.ports import TurnObserver, WebSearch
 from use_cases.chat.responses import ResponseRecord
 from use_cases.chat.search_discipline import SearchDecision as Discipline
 from use_cases.chat.search_discipline import decide, web_search_status
@@ -179,8 +179,9 @@ class GiveAdvice:
         max_message_chars: int = MAX_MESSAGE_CHARS,
         max_conversation_messages: int = MAX_CONVERSATION_MESSAGES,
         max_conversation_chars: int = MAX_CONVERSATION_CHARS,
+        observer: TurnObserver | None = None,
     ) -> None:
-        self._runner = TurnRunner(agent, limits)
+        self._runner = TurnRunner(agent, limits, kind="advice", observer=observer)
         self._models = models
         self._deps_factory = deps_factory
         self._clock = clock

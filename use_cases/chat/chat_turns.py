@@ -81,7 +81,7 @@ from use_cases.chat.domain import (
     ToolCall,
 )
 from use_cases.chat.manage_chats import chat_not_found
-from use_cases.chat.ports import HistoryStore
+from use_cases.chat.ports import HistoryStore, TurnObserver
 from use_cases.chat.responses import RecordedResponse, ResponseRecord
 from use_cases.chat.search_discipline import SearchDecision, decide
 from use_cases.chat.turn_runner import (
@@ -261,10 +261,11 @@ class ChatTurns:
         max_message_chars: int = MAX_MESSAGE_CHARS,
         responses: ResponseRecorder | None = None,
         scope: ScopeRetriever | None = None,
+        observer: TurnObserver | None = None,
     ) -> None:
         self._responses = responses
         self._scope = scope
-        self._runner = TurnRunner(agent, limits)
+        self._runner = TurnRunner(agent, limits, kind="chat", observer=observer)
         self._instructions = instructions
         self._history = history
         self._models = models

@@ -1,11 +1,12 @@
-"""Ports of chat: the conversation history and the optional web search."""
+"""Ports of chat: the conversation history, the optional web search, and what watches turns
+end (metrics)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from use_cases.access.domain import User
 from use_cases.chat.domain import Chat, Message, MessageVersion, NewMessage
@@ -83,3 +84,34 @@ class WebSearch(Protocol):
     def name(self) -> str: ...
 
     def search(self, query: str, limit: int) -> Sequence[WebResult]: ...
+
+
+#: How a turn ended: an answer (or, for advice, a fallback), a content filter's refusal, an
+#: error, or the client went away mid-answer.
+TurnOutcome = Literal["answered", "refused", "failed", "interrupted"]
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    """One finished turn, as an operator counts it. `kind`: "chat", "advice", ...;
+    `model`: the model's label; tokens are 0 where the run reported none (a failure)."""
+
+    kind: str
+    model: str
+    outcome: TurnOutcome
+    seconds: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class TurnObserver(Protocol):
+    """Told once of every turn's end (metrics). Must not raise, nor block."""
+
+    def turn_ended(self, ended: TurnEnded) -> None: ...
+
+
+class NoTurnObserver:
+    """Watches nothing (tests and tools that count no turns)."""
+
+    def turn_ended(self, ended: TurnEnded) -> None:
+        return None

@@ -71,6 +71,7 @@ from use_cases.chat.agent import (
     without_citations,
 )
 from use_cases.chat.domain import MessageRole, Source, TokenUsage, ToolCall
+from use_cases.chat.ports import NoTurnObserver, TurnEnded, TurnObserver, TurnOutcome
 from use_cases.shared.errors import (
     AlmanacError,
     UpstreamBadResponse,
@@ -283,9 +284,18 @@ class TurnHandler(Protocol[OutputT_contra, ResultT_co]):
 class TurnRunner(Generic[DepsT, OutputT]):
     """Runs turns on one agent: each a single streamed run bounded by `limits`."""
 
-    def __init__(self, agent: Agent[DepsT, OutputT], limits: AgentLimits) -> None:
+    def __init__(
+        self,
+        agent: Agent[DepsT, OutputT],
+        limits: AgentLimits,
+        *,
+        kind: str = "chat",
+        observer: TurnObserver | None = None,
+    ) -> None:
         self._agent = agent
         self._limits = limits
+        self._kind = kind
+        self._observer = observer or NoTurnObserver()
 
     async def run(
         self,
@@ -294,9 +304,12 @@ class TurnRunner(Generic[DepsT, OutputT]):
         handler: TurnHandler[OutputT, ResultT],
     ) -> AsyncIterator[TurnEvent[ResultT]]:
         """Yield `started`, the run's events, then `TurnFinished` or `TurnFailed`. Closing the
-        iterator early (or cancelling its task) settles the turn as interrupted."""
+        iterator early (or cancelling its task) settles the turn as interrupted. The observer
+        is told how each turn ended, once."""
         record = TurnRecord()
         outcome: TurnFinished[ResultT] | TurnFailed
+        ended: TurnOutcome = "interrupted"
+        usage = TokenUsage()
         try:
             yield started
             result: AgentRunResult[OutputT] | None = None
@@ -316,14 +329,28 @@ class TurnRunner(Generic[DepsT, OutputT]):
                     yield event
             if result is None:
                 raise ai_errors.UnexpectedModelBehavior("The run ended without a result.")
+            usage = token_usage(result)
             outcome = TurnFinished(await handler.complete(result, record))
+            ended = "answered"
         except Exception as exc:
             outcome = await self._settle_failure(exc, record, handler)
+            ended = "refused" if isinstance(outcome, TurnFinished) else "failed"
         except BaseException:
             # The consumer went away (GeneratorExit) or the task was cancelled: keep what was
             # said, marked as not a complete answer.
             handler.abandon(record, "interrupted")
             raise
+        finally:
+            self._observer.turn_ended(
+                TurnEnded(
+                    self._kind,
+                    started.model,
+                    ended,
+                    record.latency_ms / 1000,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                )
+            )
         yield outcome
 
     @staticmethod

@@ -5,8 +5,9 @@ Delivery: the page names its files under `/app/<version>/`, where the version is
 every file of the app, so they are cached for a year (`immutable`) and an upgrade changes
 every address at once; the page itself is revalidated on each load. It preloads every
 JavaScript module (`modulepreload`), so the browser fetches them in parallel instead of
-discovering them import by import. Text files are gzip-compressed for clients that accept
-it. `/app/<file>` (no version) still serves the current files, revalidated on each load.
+discovering them import by import. Text files, the page included, are compressed for clients
+that accept it (`backend/api/compression.py`). `/app/<file>` (no version) still serves the
+current files, revalidated on each load.
 
 The app is the project's own plain HTML, CSS and JavaScript modules in `backend/web/static`:
 no build step, no third-party code, nothing fetched from elsewhere. Its policy allows only
@@ -25,7 +26,6 @@ from pathlib import Path, PurePosixPath
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.gzip import GZipMiddleware
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web" / "static"
 ASSETS_URL = "/app"
@@ -46,9 +46,6 @@ APP_CSP = "; ".join(
 
 #: A versioned file's lifetime in caches: a year (its address changes with its content).
 IMMUTABLE = "public, max-age=31536000, immutable"
-#: Responses smaller than this are sent uncompressed.
-GZIP_MINIMUM_BYTES = 500
-
 router = APIRouter(tags=["web app"])
 
 
@@ -128,11 +125,11 @@ def install_web_app(app: FastAPI) -> None:
     app.include_router(router)
     app.mount(
         versioned_url(),
-        GZipMiddleware(_AppFiles(cache_control=IMMUTABLE), minimum_size=GZIP_MINIMUM_BYTES),
+        _AppFiles(cache_control=IMMUTABLE),
         name="web-app-versioned",
     )
     app.mount(
         ASSETS_URL,
-        GZipMiddleware(_AppFiles(cache_control="no-cache"), minimum_size=GZIP_MINIMUM_BYTES),
+        _AppFiles(cache_control="no-cache"),
         name="web-app",
     )

@@ -1,0 +1,34 @@
+"""Optional backends, installed as extras of the package (`pip install 'almanac[redis]'`).
+
+Rules: a setting that needs an extra (`REDIS_URL`: the `redis` extra) stops the start with a
+`ConfigurationError` naming the setting and the extra to install, never an `ImportError` deep
+in a request; without the setting, nothing of the extra is imported. `make install` (and CI)
+install every extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from backend.config import Settings
+from use_cases.shared.errors import ConfigurationError
+
+
+def require_extra(extra: str, module: str, setting: str) -> ModuleType:
+    """`module`, imported; or a `ConfigurationError` saying `setting` needs `extra`."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != module.split(".")[0]:
+            raise  # the extra is there but broken: the real error says more
+        raise ConfigurationError(
+            f"{setting} is set, and needs the `{extra}` extra, which is not installed: "
+            f"pip install 'almanac[{extra}]' (or unset {setting})."
+        ) from None
+
+
+def check_extras(settings: Settings) -> None:
+    """Fail now if a setting needs an extra that is not installed."""
+    if settings.redis_url is not None:
+        require_extra("redis", "redis", "REDIS_URL")
