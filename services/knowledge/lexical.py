@@ -431,9 +431,13 @@ class LexicalSearcher:
         """
         if not texts or not query.stems:
             return ["" for _ in texts]
-        _ensure_scratch(conn)
         table = f"temp.{_HIGHLIGHT_TABLE}"
-        conn.execute(f"INSERT INTO {table}({_HIGHLIGHT_TABLE}) VALUES ('delete-all')")
+        empty = f"INSERT INTO {table}({_HIGHLIGHT_TABLE}) VALUES ('delete-all')"
+        try:
+            conn.execute(empty)
+        except OperationalError:  # no such table: this connection's first highlight
+            _ensure_scratch(conn)
+            conn.execute(empty)
         conn.execute(f"DELETE FROM temp.{_HIGHLIGHT_TEXT}")
         clean = [t.replace(MARK_START, " ").replace(MARK_END, " ") for t in texts]
         rows = list(enumerate(clean))

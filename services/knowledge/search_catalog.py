@@ -185,28 +185,28 @@ class CatalogReader:
         if not ids:
             return {}
         where, params = self._reads.any_of("id", ids)
-        heads = {  # the deepest row wins
-            int(start): int(head)
-            for start, head in self._reads.rows(
-                "WITH RECURSIVE newer(start, id, depth) AS ("
-                f" SELECT id, id, 0 FROM documents WHERE {where}"
-                " UNION ALL"
-                " SELECT newer.start, ("
-                "   SELECT n.id FROM documents n WHERE n.supersedes_id = newer.id"
-                "   ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1"
-                " ), newer.depth + 1 FROM newer"
-                f" WHERE newer.id IS NOT NULL AND newer.depth < {MAX_CHAIN})"
-                " SELECT start, id FROM newer WHERE id IS NOT NULL AND depth > 0"
-                " ORDER BY start, depth",
-                params,
-            )
-        }
+        heads: dict[int, int] = {}  # the deepest row wins
         previous: dict[int, list[int]] = {}
-        for document_id, older in self._reads.rows(
-            f"SELECT id, supersedes_id FROM documents WHERE {where} AND supersedes_id IS NOT NULL",
-            params,
+        for kind, document_id, other, _ in self._reads.rows(  # both relations, one statement
+            "WITH RECURSIVE newer(start, id, depth) AS ("
+            f" SELECT id, id, 0 FROM documents WHERE {where}"
+            " UNION ALL"
+            " SELECT newer.start, ("
+            "   SELECT n.id FROM documents n WHERE n.supersedes_id = newer.id"
+            "   ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1"
+            " ), newer.depth + 1 FROM newer"
+            f" WHERE newer.id IS NOT NULL AND newer.depth < {MAX_CHAIN})"
+            " SELECT 0 AS kind, start, id, depth FROM newer WHERE id IS NOT NULL AND depth > 0"
+            " UNION ALL"
+            " SELECT 1 AS kind, id, supersedes_id, 0 FROM documents"
+            f" WHERE {where} AND supersedes_id IS NOT NULL"
+            " ORDER BY 1, 2, 4",
+            [*params, *params],
         ):
-            previous.setdefault(int(document_id), []).append(int(older))
+            if kind == 0:
+                heads[int(document_id)] = int(other)
+            else:
+                previous.setdefault(int(document_id), []).append(int(other))
         refs = self._refs(set(heads.values()) | {p for ps in previous.values() for p in ps})
         replaced: dict[int, date] = {}
         if replaced_on:
