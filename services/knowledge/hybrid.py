@@ -589,7 +589,7 @@ class HybridRetriever:
         chunk_ids = [cid for cid, _ in vector]
         if not section_level:
             chunk_ids = lexical_ids + chunk_ids
-        if not chunk_ids and not (section_level and lexical_ids):
+        if not lexical and not vector:
             return [], ChunkPlaces({}, {}, {})
         places = reads.places(lexical_ids if section_level else [], list(dict.fromkeys(chunk_ids)))
         if section_level:
