@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_search.py                      # 10k and 100k chunks
     .venv/bin/python bench/bench_search.py --sizes 10000 --queries 100
+    .venv/bin/python bench/bench_search.py --sizes 100000 --results .bench/top5.json  # same hits?
 
 Corpus: synthetic chunks of ~95 words (~128 tokens) recombined from SciFact abstracts (read in
 place from ../shared/data/scifact, never copied): each chunk is a run of sentences from one
@@ -188,7 +189,40 @@ def overlap(a: Sequence[int], b: Sequence[int]) -> float:
     return len(set(a) & set(b)) / max(1, len(b))
 
 
-def bench(path: Path, queries: list[str], query_vectors: np.ndarray, baselines: int) -> None:
+def top_hits(
+    retriever: SqliteHybridRetriever, queries: list[str], query_vectors: np.ndarray
+) -> list[list[str]]:
+    """Each query's hybrid top 5, unfiltered and with the benchmark's category filter: every
+    field a hit shows (ids, texts, scores, highlight), to compare two versions of the code."""
+    results = []
+    for i, query in enumerate(queries):
+        for category in (None, CATEGORIES[i % len(CATEGORIES)]):
+            hits = retriever.search_with_vector(query, query_vectors[i], 5, category)
+            results.append([repr(hit) for hit in hits])
+    return results
+
+
+def check_results(path: Path, results: list[list[str]]) -> None:
+    """Write `results` to `path`, or, when it exists, compare them with it (exit 1 if any
+    query's top 5 differ)."""
+    if not path.exists():
+        path.write_text(json.dumps(results))
+        print(f"  top-5 hits of {len(results)} searches written to {path}")
+        return
+    expected = json.loads(path.read_text())
+    same = sum(a == b for a, b in zip(results, expected, strict=True))
+    print(f"  top-5 hits identical to {path.name}: {same}/{len(expected)} searches")
+    if same != len(expected):
+        sys.exit(1)
+
+
+def bench(
+    path: Path,
+    queries: list[str],
+    query_vectors: np.ndarray,
+    baselines: int,
+    results: Path | None = None,
+) -> None:
     retriever = SqliteHybridRetriever(path, None, final_results_limit=5)
     started = time.perf_counter()
     retriever.warm_up()
@@ -199,6 +233,8 @@ def bench(path: Path, queries: list[str], query_vectors: np.ndarray, baselines: 
         f"({retriever.vectors.size} vectors{held})"
     )
     n = len(queries)
+    if results is not None:
+        check_results(results, top_hits(retriever, queries, query_vectors))
     report("bm25 (top 50)", timed(lambda i: retriever.search_bm25(queries[i], 50), n))
     report("vector (top 50)", timed(lambda i: retriever.search_vector(query_vectors[i], 50), n))
     report(
@@ -281,6 +317,12 @@ def main() -> None:
         help="queries for the slow reference methods (0 = skip)",
     )
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="JSON file of every search's top 5: written if absent, else compared (exit 1 if any "
+        "differs); for a change that must not change results (one size only)",
+    )
     args = parser.parse_args()
 
     cache = ROOT / ".bench"
@@ -311,7 +353,7 @@ def main() -> None:
             path.unlink()
         build(path, corpus, size, pool, model)
         print(f"{size} chunks ({path.stat().st_size / 1e6:.0f} MB):")
-        bench(path, queries, query_vectors, args.baselines)
+        bench(path, queries, query_vectors, args.baselines, args.results)
 
 
 if __name__ == "__main__":

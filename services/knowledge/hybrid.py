@@ -43,7 +43,7 @@ from loguru import logger
 
 from services.knowledge.fts_query import query_terms, snippet
 from services.knowledge.rrf import convex_combination, reciprocal_rank_fusion
-from services.knowledge.search_catalog import ChunkDetails
+from services.knowledge.search_catalog import ChunkDetails, ChunkPlaces
 from services.knowledge.versions import Versions, in_force
 from use_cases.knowledge.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
 from use_cases.knowledge.ports import Embedder, Reranker
@@ -188,25 +188,26 @@ def fuse(
 
 def prefer_current_versions(
     candidates: list[Candidate],
-    details: Mapping[int, ChunkDetails],
+    places: ChunkPlaces,
     versions: Mapping[int, Versions],
     as_of: date | None = None,
 ) -> list[Candidate]:
     """The one "current version" rule: a hit from a document that another document
     supersedes (an explicit, recorded relation) has its fused score multiplied by
     `SUPERSEDED_FACTOR`, so the current version ranks first while the old one stays
-    findable; every hit's row gets its versions for the answer to name.
+    findable (each hit's row gets its versions for the answer to name: `build_hits`).
 
-    `versions`: document id -> `Versions` for every candidate's document. `as_of`: a past
-    date the question is about ("back in 2022"): the versions not in force on that date,
-    the current one included, are the ones whose score is multiplied."""
+    `places`: where each candidate lies (its document); `versions`: document id ->
+    `Versions` for every candidate's document. `as_of`: a past date the question is about
+    ("back in 2022"): the versions not in force on that date, the current one included, are
+    the ones whose score is multiplied."""
     for candidate in candidates:
-        row = details[candidate.chunk_id]
-        row.versions = versions[row.document_id]
+        document_id = places.document_of[candidate.chunk_id]
+        document_versions = versions[document_id]
         if as_of is not None:
-            if not in_force(row.updated_at, row.versions, as_of):
+            if not in_force(places.updated_on(document_id), document_versions, as_of):
                 candidate.fused *= SUPERSEDED_FACTOR
-        elif row.versions.superseded_by is not None:
+        elif document_versions.superseded_by is not None:
             candidate.fused *= SUPERSEDED_FACTOR
     return sorted(candidates, key=lambda c: c.fused, reverse=True)
 
@@ -346,6 +347,8 @@ class VectorIndex(Protocol):
 
 class CatalogReads(Protocol):
     """The store's reads for one search (services/knowledge/search_catalog.py)."""
+
+    def places(self, section_ids: Collection[int], chunk_ids: Collection[int]) -> ChunkPlaces: ...
 
     def first_chunks(self, section_ids: Collection[int]) -> dict[int, int]: ...
 
@@ -541,18 +544,21 @@ class HybridRetriever:
             vector = pending.result()
         wanted = max(n, self.reranker_top_n if self._reranker else n)
         with self.catalog.reading() as reads:
-            candidates = self._fuse(reads, lexical, vector)
+            candidates, places = self._fuse(reads, lexical, vector)
             if not candidates:
                 return []
             # Look a little past the cut so a current version ranked just below its
             # superseded predecessors can move up.
             window = candidates[: max(wanted, VERSION_WINDOW)]
-            details = reads.details([c.chunk_id for c in window])
-            candidates = [c for c in window if c.chunk_id in details]
             versions = reads.versions_of(
-                {row.document_id for row in details.values()}, replaced_on=as_of is not None
+                {places.document_of[c.chunk_id] for c in window}, replaced_on=as_of is not None
             )
-        candidates = prefer_current_versions(candidates, details, versions, as_of)[:wanted]
+            candidates = prefer_current_versions(window, places, versions, as_of)[:wanted]
+            # Only the hits that can be shown are read whole (texts, titles).
+            details = reads.details([c.chunk_id for c in candidates])
+        candidates = [c for c in candidates if c.chunk_id in details]
+        for row in details.values():
+            row.versions = versions[row.document_id]
         if self._reranker is not None and candidates:
             candidates = rerank(
                 self._reranker,
@@ -574,16 +580,22 @@ class HybridRetriever:
         reads: CatalogReads,
         lexical: Sequence[tuple[int, float]],
         vector: Sequence[tuple[int, float]],
-    ) -> list[Candidate]:
-        """Collapse each ranking to sections and fuse them (`fuse`). With a section-level
-        lexical index, `lexical` holds section ids: each stands for its first chunk."""
+    ) -> tuple[list[Candidate], ChunkPlaces]:
+        """Collapse each ranking to sections and fuse them (`fuse`), with where each
+        candidate lies (one read). With a section-level lexical index, `lexical` holds
+        section ids: each stands for its first chunk."""
         section_level = self.lexical_index.level == "section"
-        if section_level and lexical:
-            first = reads.first_chunks([sid for sid, _ in lexical])
+        lexical_ids = [hit_id for hit_id, _ in lexical]
+        chunk_ids = [cid for cid, _ in vector]
+        if not section_level:
+            chunk_ids = lexical_ids + chunk_ids
+        if not lexical and not vector:
+            return [], ChunkPlaces({}, {}, {})
+        places = reads.places(lexical_ids if section_level else [], list(dict.fromkeys(chunk_ids)))
+        if section_level:
+            first = places.first_chunk
             lexical = [(first[sid], score) for sid, score in lexical if sid in first]
-        ids = list(dict.fromkeys([cid for cid, _ in lexical] + [cid for cid, _ in vector]))
-        if not ids:
-            return []
-        return fuse(
-            lexical, vector, reads.sections_of(ids), section_level=section_level, rrf_k=self.rrf_k
+        candidates = fuse(
+            lexical, vector, places.section_of, section_level=section_level, rrf_k=self.rrf_k
         )
+        return candidates, places

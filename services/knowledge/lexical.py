@@ -60,6 +60,9 @@ B = 0.75
 
 _TERMS_TABLE = "almanac_terms"
 _HIGHLIGHT_TABLE = "almanac_highlight"
+#: The highlight table's text (it is an external-content FTS5 table: emptied with FTS5's
+#: 'delete-all', where a plain one re-tokenised every row it deleted).
+_HIGHLIGHT_TEXT = "almanac_highlight_text"
 _STEM_CACHE_LIMIT = 200_000
 
 
@@ -428,11 +431,18 @@ class LexicalSearcher:
         """
         if not texts or not query.stems:
             return ["" for _ in texts]
-        _ensure_scratch(conn)
         table = f"temp.{_HIGHLIGHT_TABLE}"
-        conn.execute(f"DELETE FROM {table}")
+        empty = f"INSERT INTO {table}({_HIGHLIGHT_TABLE}) VALUES ('delete-all')"
+        try:
+            conn.execute(empty)
+        except OperationalError:  # no such table: this connection's first highlight
+            _ensure_scratch(conn)
+            conn.execute(empty)
+        conn.execute(f"DELETE FROM temp.{_HIGHLIGHT_TEXT}")
         clean = [t.replace(MARK_START, " ").replace(MARK_END, " ") for t in texts]
-        conn.executemany(f"INSERT INTO {table}(rowid, text) VALUES (?, ?)", list(enumerate(clean)))
+        rows = list(enumerate(clean))
+        conn.executemany(f"INSERT INTO temp.{_HIGHLIGHT_TEXT}(rowid, text) VALUES (?, ?)", rows)
+        conn.executemany(f"INSERT INTO {table}(rowid, text) VALUES (?, ?)", rows)
         marked = dict(
             conn.execute(
                 f"SELECT rowid, highlight({_HIGHLIGHT_TABLE}, 0, ?, ?) FROM {table} "
@@ -505,8 +515,11 @@ def _ensure_scratch(conn: Connection) -> None:
         f"USING fts5vocab(temp, {_TERMS_TABLE}, 'instance')"
     )
     conn.execute(
+        f"CREATE TABLE IF NOT EXISTS temp.{_HIGHLIGHT_TEXT}(rowid INTEGER PRIMARY KEY, text TEXT)"
+    )
+    conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_HIGHLIGHT_TABLE} "
-        f"USING fts5(text, tokenize = '{FTS_TOKENIZER}')"
+        f"USING fts5(text, tokenize = '{FTS_TOKENIZER}', content = '{_HIGHLIGHT_TEXT}')"
     )
 
 

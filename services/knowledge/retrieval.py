@@ -30,6 +30,7 @@ RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Unpack
 
@@ -50,11 +51,31 @@ from services.sqlite.connection import Connection
 from use_cases.knowledge.domain import Vector
 from use_cases.knowledge.ports import Embedder
 
-__all__ = ["RankedChunk", "SqliteHybridRetriever", "SqliteLexicalIndex", "SqliteVectorIndex"]
+__all__ = [
+    "RankedChunk",
+    "SqliteHybridRetriever",
+    "SqliteLexicalIndex",
+    "SqliteVectorIndex",
+    "StatedQuery",
+]
 
 #: New sections the resident BM25 index takes in during a search; more are taken in on a
 #: background thread while FTS5 answers.
 RESIDENT_INLINE_SECTIONS = 500
+
+
+@dataclass(frozen=True)
+class StatedQuery:
+    """A query as FTS5 analysed it, with the store's state read then: the lexical leg goes
+    by that state rather than reading it again while the vector leg runs beside it (each
+    statement there hands the GIL to the other thread and waits to get it back)."""
+
+    analyzed: AnalyzedQuery
+    state: StoreState
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return self.analyzed.words
 
 
 class SqliteLexicalIndex:
@@ -83,23 +104,25 @@ class SqliteLexicalIndex:
     def level(self) -> Literal["section", "chunk"]:
         return self.searcher.level  # type: ignore[return-value]
 
-    def analyze(self, query: str) -> AnalyzedQuery:
-        self.searcher.observe_generation(self._store.state().generation)
-        return self.searcher.analyze(self._store.connection(), query)
-
-    def search(self, query: AnalyzedQuery, k: int, category: str | None) -> list[tuple[int, float]]:
-        """BM25 hits from the resident index when it is up to date, else from FTS5."""
-        conn = self._store.connection()
+    def analyze(self, query: str) -> StatedQuery:
         state = self._store.state()
+        self.searcher.observe_generation(state.generation)
+        return StatedQuery(self.searcher.analyze(self._store.connection(), query), state)
+
+    def search(self, query: StatedQuery, k: int, category: str | None) -> list[tuple[int, float]]:
+        """BM25 hits from the resident index when it is up to date (with the store as the
+        query was analysed against), else from FTS5."""
+        conn = self._store.connection()
+        state = query.state
         hits: list[LexicalHit]
         if self.resident is not None and self._resident_ready(conn, state):
-            hits = self.resident.search(query.stems, k, category)
+            hits = self.resident.search(query.analyzed.stems, k, category)
         else:
-            hits = self.searcher.search(conn, query, k, category)
+            hits = self.searcher.search(conn, query.analyzed, k, category)
         return [(h.chunk_id, h.score) for h in hits]
 
-    def highlight(self, query: AnalyzedQuery, texts: list[str]) -> list[str]:
-        return self.searcher.highlight(self._store.connection(), query, texts)
+    def highlight(self, query: StatedQuery, texts: list[str]) -> list[str]:
+        return self.searcher.highlight(self._store.connection(), query.analyzed, texts)
 
     def warm_up(self, *, wait: bool = True) -> None:
         resident = self.resident

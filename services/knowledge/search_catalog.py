@@ -4,9 +4,12 @@ SQLite and PostgreSQL: the `SearchCatalog` port of `hybrid.HybridRetriever`.
 After the lexical and vector legs have ranked their ids, the retriever asks the catalog
 (through one `CatalogReader`, so one connection serves the whole step):
 
-* `first_chunks`: a section's first chunk (a section-level lexical hit stands for it);
-* `sections_of`: each chunk's section (fusion collapses the legs to sections);
-* `details`: the rows a hit is built from (chunk, section, document);
+* `places`: in one statement, each section's first chunk (a section-level lexical hit
+  stands for it) and each chunk's section (fusion collapses the legs to sections) and
+  document (the versions rule reads it), for every candidate of both legs;
+* `details`: the rows a hit is built from (chunk, section, document), for the final hits
+  only;
+* `first_chunks`, `sections_of`: the first two of those alone (the lexical leg alone, tests);
 * `versions_of`: the recorded versions of each document (services/knowledge/versions.py).
 
 The SQL is the same in both dialects apart from two things, which `Reads` hides (it is
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CatalogReader",
     "ChunkDetails",
+    "ChunkPlaces",
     "Reads",
     "SqlSearchCatalog",
     "pg_catalog",
@@ -57,6 +61,22 @@ class ChunkDetails:
     updated_at: date | None
     document_version: str
     versions: Versions = field(default_factory=Versions)
+
+
+@dataclass(frozen=True)
+class ChunkPlaces:
+    """Where a search's candidates lie: `first_chunk` (section id -> its first chunk's id, for
+    the sections asked for), `section_of` and `document_of` (chunk id -> id, for those chunks
+    and the first chunks); a section or chunk deleted since the search is absent."""
+
+    first_chunk: dict[int, int]
+    section_of: dict[int, int]
+    document_of: dict[int, int]
+    updated: dict[int, Any] = field(default_factory=dict)
+
+    def updated_on(self, document_id: int) -> date | None:
+        """The document's `updated` date (read only by a search about a past date)."""
+        return as_date(self.updated.get(document_id))
 
 
 class Reads(Protocol):
@@ -95,6 +115,40 @@ class CatalogReader:
         rows = self._reads.rows(f"SELECT id, section_id FROM chunks WHERE {where}", params)
         return {int(cid): int(sid) for cid, sid in rows}
 
+    def places(self, section_ids: Collection[int], chunk_ids: Collection[int]) -> ChunkPlaces:
+        """`ChunkPlaces` of the sections `section_ids` (their first chunks) and the chunks
+        `chunk_ids`, in one statement."""
+        picked: list[str] = []
+        params: list[Any] = []
+        if section_ids:
+            where, section_params = self._reads.any_of("section_id", section_ids)
+            picked.append(f"SELECT min(id) FROM chunks WHERE {where} GROUP BY section_id")
+            params += section_params
+        if chunk_ids:
+            where, chunk_params = self._reads.any_of("id", chunk_ids)
+            picked.append(f"SELECT id FROM chunks WHERE {where}")
+            params += chunk_params
+        if not picked:
+            return ChunkPlaces({}, {}, {})
+        rows = self._reads.rows(
+            "SELECT c.id, c.section_id, c.document_id, d.updated_at FROM chunks c "
+            f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({' UNION '.join(picked)})",
+            params,
+        )
+        wanted = set(section_ids)
+        first: dict[int, int] = {}
+        section_of: dict[int, int] = {}
+        document_of: dict[int, int] = {}
+        updated: dict[int, Any] = {}
+        for cid, sid, doc_id, updated_at in rows:
+            cid, sid, doc_id = int(cid), int(sid), int(doc_id)
+            section_of[cid] = sid
+            document_of[cid] = doc_id
+            updated[doc_id] = updated_at
+            if sid in wanted and (sid not in first or cid < first[sid]):
+                first[sid] = cid  # the section's first chunk is among its rows: the least
+        return ChunkPlaces(first, section_of, document_of, updated)
+
     def details(self, chunk_ids: Collection[int]) -> dict[int, ChunkDetails]:
         if not chunk_ids:
             return {}
@@ -131,28 +185,28 @@ class CatalogReader:
         if not ids:
             return {}
         where, params = self._reads.any_of("id", ids)
-        heads = {  # the deepest row wins
-            int(start): int(head)
-            for start, head in self._reads.rows(
-                "WITH RECURSIVE newer(start, id, depth) AS ("
-                f" SELECT id, id, 0 FROM documents WHERE {where}"
-                " UNION ALL"
-                " SELECT newer.start, ("
-                "   SELECT n.id FROM documents n WHERE n.supersedes_id = newer.id"
-                "   ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1"
-                " ), newer.depth + 1 FROM newer"
-                f" WHERE newer.id IS NOT NULL AND newer.depth < {MAX_CHAIN})"
-                " SELECT start, id FROM newer WHERE id IS NOT NULL AND depth > 0"
-                " ORDER BY start, depth",
-                params,
-            )
-        }
+        heads: dict[int, int] = {}  # the deepest row wins
         previous: dict[int, list[int]] = {}
-        for document_id, older in self._reads.rows(
-            f"SELECT id, supersedes_id FROM documents WHERE {where} AND supersedes_id IS NOT NULL",
-            params,
+        for kind, document_id, other, _ in self._reads.rows(  # both relations, one statement
+            "WITH RECURSIVE newer(start, id, depth) AS ("
+            f" SELECT id, id, 0 FROM documents WHERE {where}"
+            " UNION ALL"
+            " SELECT newer.start, ("
+            "   SELECT n.id FROM documents n WHERE n.supersedes_id = newer.id"
+            "   ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1"
+            " ), newer.depth + 1 FROM newer"
+            f" WHERE newer.id IS NOT NULL AND newer.depth < {MAX_CHAIN})"
+            " SELECT 0 AS kind, start, id, depth FROM newer WHERE id IS NOT NULL AND depth > 0"
+            " UNION ALL"
+            " SELECT 1 AS kind, id, supersedes_id, 0 FROM documents"
+            f" WHERE {where} AND supersedes_id IS NOT NULL"
+            " ORDER BY 1, 2, 4",
+            [*params, *params],
         ):
-            previous.setdefault(int(document_id), []).append(int(older))
+            if kind == 0:
+                heads[int(document_id)] = int(other)
+            else:
+                previous.setdefault(int(document_id), []).append(int(other))
         refs = self._refs(set(heads.values()) | {p for ps in previous.values() for p in ps})
         replaced: dict[int, date] = {}
         if replaced_on:

@@ -105,6 +105,9 @@ QUICK_CASES = 60
 
 #: README commands that take a minute or more (an evaluation, an ingest of docs/): run first.
 SLOW_COMMANDS = ("eval answers", "seed-from-eval", "ingest docs", "reindex")
+#: Of those, the ones only answering, retrieval or ingestion can move: `make check-answers`
+#: runs them with the answer floors, `make test` does not.
+ANSWER_COMMANDS = ("eval answers", "seed-from-eval", "ingest docs")
 
 
 def _reruns(commands: list[str]) -> dict[str, str]:
@@ -126,12 +129,19 @@ def _cli_examples() -> list[Any]:
     commands = list(dict.fromkeys(_commands("almanac ")))
     first_steps = set(_reruns(commands).values())
     return [
-        pytest.param(command, marks=pytest.mark.slow)
-        if any(part in command for part in SLOW_COMMANDS)
-        else command
+        pytest.param(command, marks=_marks(command))
         for command in commands
         if command not in first_steps
     ]
+
+
+def _marks(command: str) -> list[pytest.MarkDecorator]:
+    marks = []
+    if any(part in command for part in SLOW_COMMANDS):
+        marks.append(pytest.mark.slow)
+    if any(part in command for part in ANSWER_COMMANDS):
+        marks.append(pytest.mark.answers)
+    return marks
 
 
 @pytest.mark.parametrize("command", _cli_examples())

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from services.knowledge.fts_query import MARK_END, MARK_START, query_terms, words
-from services.knowledge.search_catalog import ChunkDetails
+from services.knowledge.search_catalog import ChunkDetails, ChunkPlaces
 from services.knowledge.versions import MAX_CHAIN, Versions
 from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo, Vector
 
@@ -81,7 +81,8 @@ class _Chunk:
 
 class InMemorySearchCatalog:
     """`SearchCatalog` over documents added with `add`. `before_read`, when set, is called
-    with the name of each read (`first_chunks`, `sections_of`, `details`, `versions_of`)
+    with the name of each read (`places`, `first_chunks`, `sections_of`, `details`,
+    `versions_of`)
     before it is served: a test deletes a document there to play a write racing a search."""
 
     def __init__(self, embedding: EmbeddingInfo | None = None) -> None:
@@ -181,6 +182,20 @@ class InMemorySearchCatalog:
     def reading(self) -> Iterator[InMemorySearchCatalog]:
         self.readings += 1
         yield self
+
+    def places(self, section_ids: Collection[int], chunk_ids: Collection[int]) -> ChunkPlaces:
+        self._before("places")
+        with self._lock:
+            first = {
+                sid: min(self._sections[sid].chunk_ids)
+                for sid in section_ids
+                if sid in self._sections and self._sections[sid].chunk_ids
+            }
+            located = [*first.values(), *(cid for cid in chunk_ids if cid in self._chunks)]
+            section_of = {cid: self._chunks[cid].section_id for cid in located}
+            document_of = {cid: self._sections[sid].document_id for cid, sid in section_of.items()}
+            updated = {did: self._documents[did].updated_at for did in document_of.values()}
+            return ChunkPlaces(first, section_of, document_of, updated)
 
     def first_chunks(self, section_ids: Collection[int]) -> dict[int, int]:
         self._before("first_chunks")

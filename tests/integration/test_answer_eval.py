@@ -1,6 +1,7 @@
 """The bundled answer-evaluation set on the offline model: a floor under the measured dev
 score, so a regression in answer composition fails CI. Only `dev` runs here: `test` is read
-only to report figures (docs/benchmarks.md), never to tune or gate on."""
+only to report figures (docs/benchmarks.md), never to tune or gate on. The floor is an
+`answers` test: `make check-answers` runs it (CI too, after `make test`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ FLOOR_CITED = 0.95
 FLOOR_REFUSAL = 0.91
 
 
+@pytest.mark.answers
 @pytest.mark.slow
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
     cases = load_split("dev")

@@ -4,7 +4,8 @@ score, so a change that helps the handbook and hurts other people's documents fa
 Floors sit two to three cases below the figures measured on 2026-11-26 (docs/benchmarks.md):
 answers that hinge on a small score difference may flip on another CPU. Only `dev` runs;
 `test` splits and the held-out `postgres-docs` are read only to report (its floor guards
-against breakage; it is never tuned on)."""
+against breakage; it is never tuned on). The floors are `answers` tests: `make check-answers`
+runs them (CI too, after `make test`)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def test_every_corpus_has_a_floor() -> None:
     assert set(corpus_names()) - {"handbook"} == set(FLOORS)
 
 
+@pytest.mark.answers
 @pytest.mark.slow
 @pytest.mark.parametrize("corpus", sorted(FLOORS))
 def test_each_corpus_dev_split_stays_above_its_floor(corpus: str) -> None:

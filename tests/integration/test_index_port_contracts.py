@@ -19,7 +19,7 @@ from services.knowledge.hybrid import LexicalIndex, SearchCatalog, VectorIndex
 from services.knowledge.pg_retrieval import CategoryCounts, PgLexicalIndex, PgVectorIndex
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteLexicalIndex, SqliteVectorIndex
-from services.knowledge.search_catalog import pg_catalog, sqlite_catalog
+from services.knowledge.search_catalog import ChunkPlaces, pg_catalog, sqlite_catalog
 from services.knowledge.store import SqliteKnowledgeStore
 from services.knowledge.versions import Versions
 from tests.fakes.knowledge import HashingEmbedder
@@ -224,12 +224,34 @@ def test_chunks_map_to_their_sections_and_sections_to_their_first_chunk(world: W
     assert first == {section: min(ids) for section, ids in by_section.items()}
 
 
+def test_places_are_the_sections_first_chunks_and_each_chunks_section_and_document(
+    world: World,
+) -> None:
+    """One read for a search's candidates: the first chunk of each section asked for, and
+    the section and document of those and of each chunk asked for."""
+    with world.catalog.reading() as reads:
+        section_of = reads.sections_of(world.all_chunks())
+        badges = [c for ids in world.chunks["badges-2023.md"] for c in ids]
+        parking_sections = {section_of[ids[0]]: ids for ids in world.chunks["parking.md"]}
+        places = reads.places(list(parking_sections), badges[1:])
+        updated = reads.details(badges + [c for ids in parking_sections.values() for c in ids])
+    firsts = {section: min(ids) for section, ids in parking_sections.items()}
+    assert places.first_chunk == firsts
+    located = badges[1:] + list(firsts.values())
+    assert places.section_of == {c: section_of[c] for c in located}
+    assert places.document_of == {c: updated[c].document_id for c in located}
+    for chunk_id in located:
+        document_id = places.document_of[chunk_id]
+        assert places.updated_on(document_id) == updated[chunk_id].updated_at
+
+
 def test_ids_it_does_not_hold_are_left_out(world: World) -> None:
     unknown = max(world.all_chunks()) + 10_000
     with world.catalog.reading() as reads:
         assert reads.details([unknown]) == {}
         assert reads.sections_of([unknown]) == {}
         assert reads.first_chunks([unknown]) == {}
+        assert reads.places([unknown], [unknown]) == reads.places([], []) == ChunkPlaces({}, {}, {})
         assert reads.details([]) == {} and reads.versions_of([]) == {}
 
 
@@ -267,6 +289,7 @@ def test_a_deleted_documents_rows_are_gone(world: World) -> None:
         assert reads.details(parking) == {}
         assert reads.sections_of(parking) == {}
         assert reads.first_chunks(list(sections)) == {}
+        assert reads.places(list(sections), parking) == ChunkPlaces({}, {}, {})
         assert len(reads.details(world.all_chunks())) == len(world.all_chunks()) - len(parking)
 
 

@@ -345,7 +345,7 @@ def test_dropping_common_terms_and_re_scoring_reproduces_full_bm25(
         store, EMBEDDER, lexical=LexicalSearcher(posting_budget=1, min_terms=1)
     )
     query = "leave days laptop screen travel expenses"
-    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query))
+    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query).analyzed)
     assert len(kept) == 1 and dropped
 
     expected = {h.chunk_id: h.score for h in full.search_bm25(query, 10)}
@@ -771,7 +771,7 @@ def test_the_section_level_leg_keeps_the_budget_re_scoring_and_spelling_correcti
         lexical=LexicalSearcher(level="section", posting_budget=1, min_terms=1),
     )
     query = "leave days laptop screen travel expenses"
-    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query))
+    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query).analyzed)
     assert len(kept) == 1 and dropped
     expected = {h.chunk_id: h.score for h in full.search_bm25(query, 10)}
     got = budgeted.search_bm25(query, 10)

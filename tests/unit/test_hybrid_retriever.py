@@ -591,7 +591,7 @@ def test_a_reranker_slower_than_the_timeout_keeps_the_fused_order(ranked_five: W
 # --- races, snippets, lifecycle --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("read", ["first_chunks", "sections_of", "details"])
+@pytest.mark.parametrize("read", ["places", "versions_of", "details"])
 def test_hits_deleted_between_the_legs_and_the_reads_are_dropped(world: World, read: str) -> None:
     for n, distance in ((1, 0.1), (2, 0.2), (3, 0.3)):
         doc = world.doc(n, [" ".join(["alpha"] * (4 - n))])

@@ -1,0 +1,56 @@
+"""`make test` is the inner loop; the answer-quality floors (tests marked `answers`) run as
+`make check-answers`, and CI runs both, so nothing that guards answers is dropped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from _pytest.mark.structures import ParameterSet
+
+from backend.config import PROJECT_ROOT
+from tests.e2e.test_readme import _cli_examples
+from tests.integration import test_answer_eval as handbook_floor
+from tests.integration import test_corpus_answers as corpus_floors
+
+#: The README's examples that evaluate answers or ingest docs/ (a minute or more each).
+ANSWER_EXAMPLES = ("eval answers", "seed-from-eval", "ingest docs")
+
+
+def _recipe(target: str) -> str:
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    found = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", makefile, flags=re.M)
+    assert found, f"no `{target}` target in the Makefile"
+    return found.group(1)
+
+
+def _marks(test: Callable[..., object]) -> set[str]:
+    return {mark.name for mark in getattr(test, "pytestmark", ())}
+
+
+def test_make_test_leaves_out_the_answer_floors_and_check_answers_runs_only_them() -> None:
+    assert '-m "not answers"' in _recipe("test")
+    assert "-m answers" in _recipe("check-answers")
+
+
+def test_ci_runs_the_answer_floors_after_the_test_suite() -> None:
+    steps = [
+        line.strip()
+        for line in (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip().startswith("make ")
+    ]
+    assert steps == ["make test", "make check-answers"]
+
+
+def test_every_answer_floor_and_evaluating_readme_example_is_an_answers_test() -> None:
+    assert "answers" in _marks(corpus_floors.test_each_corpus_dev_split_stays_above_its_floor)
+    assert "answers" in _marks(handbook_floor.test_dev_split_answers_stay_above_the_floor)
+    examples = {
+        example.values[0]: {mark.name for mark in example.marks}
+        if isinstance(example, ParameterSet)
+        else set()
+        for example in _cli_examples()
+    }
+    evaluating = {c for c in examples if any(part in c for part in ANSWER_EXAMPLES)}
+    assert len(evaluating) >= 4
+    assert {c for c, marks in examples.items() if "answers" in marks} == evaluating
