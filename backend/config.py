@@ -378,6 +378,12 @@ class Settings(BaseSettings):
         description="Offline answers that may wait for a worker; one more is refused at once "
         "with 503 and `Retry-After` rather than slowing every request down.",
     )
+    offline_reader: bool = Field(
+        True,
+        description="With the local embedder: the offline answerer ranks its candidate sentences "
+        "with the trained reader (a cross-encoder assembled by `almanac model install`, "
+        "docs/reader.md); false keeps the hand-made ranking alone.",
+    )
     prepare_sentences: bool = Field(
         True,
         description="With the local embedder: ingestion embeds each saved document's sentences "
