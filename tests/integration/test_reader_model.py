@@ -25,8 +25,8 @@ from services.knowledge.embedders.reader import (
 )
 
 MODELS = Settings().models_dir
-WEIGHTS_SHA256 = "a5c150aca10f5fd7d1fcb177ff273f0f4e2a9081addabbdcd622c51da38cea1a"
-ONNX_SHA256 = "36f23af075711361fe62991952cf5504b5b1d3fd5d826812b987ffacb7fc42a6"
+WEIGHTS_SHA256 = "b66aceda977a3339456983e513fb572e4f0e9fc67b950db2f7532f17fa6aa0a2"
+ONNX_SHA256 = "e21953895e3602d666bd1dc094d8630714d209c803497aecc35bcaae5def617a"
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_the_reader_scores_the_answering_sentence_highest(assembled: Path) -> No
     ]
     for question, texts, answer in cases:
         scores = reader.read(question, texts)
-        assert max(range(len(texts)), key=scores.__getitem__) == answer, (question, scores)
-        assert scores[answer] > 0 > max(s for i, s in enumerate(scores) if i != answer)
+        others = [s for i, s in enumerate(scores) if i != answer]
+        assert scores[answer] > max(others) + 2.0, (question, scores)  # by a clear margin
 
 
 def test_scores_do_not_depend_on_the_other_texts_read_with_them(assembled: Path) -> None:

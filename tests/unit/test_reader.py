@@ -37,7 +37,9 @@ def test_the_graph_with_a_head_scores_the_first_token(tmp_path: Path) -> None:
     import onnxruntime as ort
 
     weights, head = tiny_weights(), _head()
-    path = build.build_bert_onnx(weights, CONFIG, tmp_path / "r.onnx", zero_padding=False, head=head)
+    path = build.build_bert_onnx(
+        weights, CONFIG, tmp_path / "r.onnx", zero_padding=False, head=head
+    )
     sequences = [[2, 5, 9, 3, 44, 3], [2, 7, 3, 8, 9, 10, 11, 3]]
     ids = np.zeros((2, 8), dtype=np.int64)
     for row, seq in enumerate(sequences):
@@ -72,7 +74,7 @@ class _Tokenizer:
 def test_a_pair_is_cls_question_sep_sentence_sep_padded_to_the_longest() -> None:
     ids = encode_pairs(_Tokenizer(), "what is it ?", ["the cat sat", "the dog sat on the mat"])
     cls, sep = VOCAB.index("[CLS]"), VOCAB.index("[SEP]")
-    words = [VOCAB.index(w) for w in "what is it ? the dog sat on the mat".split()]
+    words = [VOCAB.index(w) for w in ("what is it ? the dog sat on the mat").split(" ")]
     assert ids.shape == (2, 13)
     assert list(ids[1]) == [cls, *words[:4], sep, *words[4:], sep]
     assert list(ids[0][-3:]) == [0, 0, 0] and ids[0][9] == sep
