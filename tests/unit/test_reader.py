@@ -74,7 +74,8 @@ class _Tokenizer:
 def test_a_pair_is_cls_question_sep_sentence_sep_padded_to_the_longest() -> None:
     ids = encode_pairs(_Tokenizer(), "what is it ?", ["the cat sat", "the dog sat on the mat"])
     cls, sep = VOCAB.index("[CLS]"), VOCAB.index("[SEP]")
-    words = [VOCAB.index(w) for w in ("what is it ? the dog sat on the mat").split(" ")]
+    said = "what is it ? the dog sat on the mat"
+    words = [VOCAB.index(w) for w in said.split()]
     assert ids.shape == (2, 13)
     assert list(ids[1]) == [cls, *words[:4], sep, *words[4:], sep]
     assert list(ids[0][-3:]) == [0, 0, 0] and ids[0][9] == sep
