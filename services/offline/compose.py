@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loguru import logger
@@ -200,6 +200,46 @@ def sentence_texts(hit: dict[str, Any]) -> list[str]:
     return [_as_embedded(label, u.read) for u in units] + ([asking] if asking else [])
 
 
+#: The trained reader (`services.knowledge.embedders.reader`): (question, candidate texts) ->
+#: a score for each (a logit: above 0, the sentence reads as stating the answer).
+SentenceReader = Callable[[str, Sequence[str]], Sequence[float]]
+
+#: Candidates the reader reads: the best of the hand-made ranking (its cost grows with each).
+READ_TOP = 16
+#: How far the reader's belief moves a candidate's score and evidence: + weight * (p - 0.5),
+#: p the reader's probability; a candidate it does not read counts as p = 0.
+READER_WEIGHT = 0.5
+READER_EVIDENCE = 1.0
+
+
+def read_candidates(
+    reader: SentenceReader, question: str, scored: list[Scored], texts: list[str]
+) -> tuple[list[Scored], list[str]]:
+    """The candidates re-ranked with the reader's belief mixed into their score and evidence
+    (ties keep the hand-made order), and their texts in the same order."""
+    logits = reader(question, texts[:READ_TOP])
+    beliefs = [1.0 / (1.0 + math.exp(-x)) for x in logits]
+    beliefs += [0.0] * (len(scored) - len(beliefs))
+    shifts = [READER_WEIGHT * (p - 0.5) for p in beliefs]
+    moved = [
+        replace(item, evidence=item.evidence + shift * READER_EVIDENCE, total=item.total + shift)
+        for item, shift in zip(scored, shifts, strict=True)
+    ]
+    order = sorted(range(len(moved)), key=lambda i: (-moved[i].total, i))
+    return [moved[i] for i in order], [texts[i] for i in order]
+
+
+def reader_text(label: str, unit: Unit) -> str:
+    """A candidate sentence as the reader reads it: its section's label, then the sentence
+    as an answer would quote it."""
+    return f"{label}: {unit.shown}"
+
+
+def reader_question(question: str, borrowed: Sequence[str] = ()) -> str:
+    """The question as the reader reads it: a follow-up with the words it borrowed."""
+    return f"{question} ({' '.join(borrowed)})" if borrowed else question
+
+
 def _as_embedded(label: str, text: str) -> str:
     return f"{label}: {text}" if EMBED_WITH_LABEL else text
 
@@ -351,8 +391,9 @@ def observing_confidence(callback: Callable[[str, dict[str, float]], None]) -> I
         _OBSERVERS.remove(callback)
 
 
-#: A listener to `observing_candidates`: (message, ranked candidates, retrieved passages).
-CandidateObserver = Callable[[str, Sequence[Scored], Sequence[str]], None]
+#: A listener to `observing_candidates`: (question as read, ranked candidates, retrieved
+#: passages, each candidate as the reader reads it).
+CandidateObserver = Callable[[str, Sequence[Scored], Sequence[str], Sequence[str]], None]
 
 #: Who is told each question's ranked candidate sentences (`observing_candidates`): the
 #: bench that finds where the expected fact stood when an answer missed it.
@@ -361,9 +402,11 @@ _CANDIDATE_OBSERVERS: list[CandidateObserver] = []
 
 @contextmanager
 def observing_candidates(callback: CandidateObserver) -> Iterator[None]:
-    """Within the block, `callback(question, scored, passages)` hears of every question's
-    candidate sentences as ranked (best first), before the answer is composed or refused,
-    with the text of every passage they were taken from."""
+    """Within the block, `callback(question, scored, passages, texts)` hears of every
+    question's candidate sentences as ranked (best first), before the answer is composed or
+    refused, with the text of every passage they were taken from and each candidate as the
+    reader reads it (`reader_text`); `question` is the question as the reader reads it
+    (`reader_question`)."""
     _CANDIDATE_OBSERVERS.append(callback)
     try:
         yield
@@ -1153,6 +1196,7 @@ def compose_documents(
     known: Callable[[str], bool] | None = None,
     whole: str | None = None,
     abbreviations: Sequence[Abbreviation] = (),
+    reader: SentenceReader | None = None,
 ) -> Answer:
     """The cited extractive answer, or the can't-find answer when the evidence is weak.
 
@@ -1165,7 +1209,8 @@ def compose_documents(
     the whole question an elliptical follow-up stands for ("what's the default boundary for
     IntFlag" for "and for IntFlag?"); a sentence means the follow-up at least as much as it
     means that question. `abbreviations`: those the knowledge base defines (see
-    `_read_abbreviations`).
+    `_read_abbreviations`). `reader`: the trained reader; it re-ranks the best candidates and
+    its score moves their evidence (`read_candidates`).
     """
     if not hits:
         return not_found(0.0)
@@ -1221,10 +1266,15 @@ def compose_documents(
         for i, value in _answered_headings(question, kept, units, similarity).items():
             semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
     scored = score_units(question, terms, units, hit_texts, semantic, background)
+    label_of = {id(u): label for u, label in zip(units, labels, strict=True)}
+    asked_as = reader_question(whole or question, borrowed)
+    texts = [reader_text(label_of[id(s.unit)], s.unit) for s in scored]
+    if reader is not None and scored:
+        scored, texts = read_candidates(reader, asked_as, scored, texts)
     if _CANDIDATE_OBSERVERS:
         passages = [str(hit.get("text") or "") for hit in kept]
         for observer in _CANDIDATE_OBSERVERS:
-            observer(message, scored, passages)
+            observer(asked_as, scored, passages, texts)
     if not scored:
         return not_found(0.0)
     if only_other_quarters(question, [u.text for u in units]):

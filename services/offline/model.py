@@ -37,6 +37,7 @@ from services.offline.advice import advice_call, declined_advice_call
 from services.offline.compose import (
     CLARIFYING_QUESTION,
     Answer,
+    SentenceReader,
     asking,
     compose_documents,
     not_found,
@@ -107,8 +108,10 @@ class _Planner:
         not_found_hint: str = CLARIFYING_QUESTION,
         pool: WorkerPool | None = None,
         processes: PlanningProcesses | None = None,
+        reader: SentenceReader | None = None,
     ) -> None:
         self._pool = pool
+        self._reader = reader
         self._processes = processes
         self._not_found_hint = not_found_hint
         self._table_schemas = table_schemas
@@ -125,6 +128,8 @@ class _Planner:
         self._schemas()
         if self._similarity is not None:
             self._similarity.similarities("warm up", ["the sentence encoder"])
+        if self._reader is not None:
+            self._reader("warm up", ["the reader"])
 
     def _schemas(self) -> list[TableSchema]:
         try:
@@ -244,6 +249,7 @@ class _Planner:
             known,
             query.whole,
             known.abbreviations if known is not None else (),
+            self._reader,
         )
         # The row the question named, with nothing asked about it, answers only when the
         # documents do not.
@@ -525,6 +531,7 @@ def build_offline_model(
     processes: PlanningProcesses | None = None,
     *,
     sentence_vectors: SentenceVectorStore | None = None,
+    reader: SentenceReader | None = None,
 ) -> FunctionModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
@@ -535,14 +542,16 @@ def build_offline_model(
     threads planning runs on (without one it runs on the caller's thread: tests, scripts).
     `processes`: the worker processes those threads hand the planning to, once a server
     enabled them (`processes.py`). `sentence_vectors`: sentence vectors kept on disk, shared
-    with the planning processes and filled ahead by ingestion (`sentence_store.py`)."""
+    with the planning processes and filled ahead by ingestion (`sentence_store.py`). `reader`:
+    the trained reader that scores each candidate sentence against the question
+    (`compose.read_candidates`); without it the candidates keep the hand-made ranking."""
     similarity = (
         SentenceSimilarity(sentence_encoder, store=sentence_vectors)
         if sentence_encoder is not None
         else None
     )
     planner = _Planner(
-        table_schemas, similarity, vocabulary, lexicon, not_found_hint, pool, processes
+        table_schemas, similarity, vocabulary, lexicon, not_found_hint, pool, processes, reader
     )
     return OfflineExtractiveModel(planner)
 
@@ -555,6 +564,7 @@ def build_planner(
     not_found_hint: str = CLARIFYING_QUESTION,
     *,
     sentence_vectors: SentenceVectorStore | None = None,
+    reader: SentenceReader | None = None,
 ) -> Stepper:
     """The planner alone, whose `step` a planning process runs (`processes.py`)."""
     similarity = (
@@ -562,7 +572,7 @@ def build_planner(
         if sentence_encoder is not None
         else None
     )
-    return _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint)
+    return _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint, reader=reader)
 
 
 def confidence_of(messages: Sequence[ModelMessage]) -> float | None:

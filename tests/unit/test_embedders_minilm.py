@@ -152,6 +152,12 @@ def installed(tiny_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 def numpy_embedding(weights: dict[str, np.ndarray], ids: list[int]) -> np.ndarray:
+    pooled = numpy_hidden(weights, ids).mean(0)
+    return (pooled / np.linalg.norm(pooled)).astype(np.float32)
+
+
+def numpy_hidden(weights: dict[str, np.ndarray], ids: list[int]) -> np.ndarray:
+    """BERT's last hidden states [tokens, hidden] for one unpadded sequence, in float64."""
     from math import erf
 
     verf = np.vectorize(erf)
@@ -189,8 +195,7 @@ def numpy_embedding(weights: dict[str, np.ndarray], ids: list[int]) -> np.ndarra
         h = linear(x, f"{p}.intermediate.dense")
         h = 0.5 * h * (1 + verf(h / math.sqrt(2)))
         x = layer_norm(linear(h, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-    pooled = x.mean(0)
-    return (pooled / np.linalg.norm(pooled)).astype(np.float32)
+    return x
 
 
 def run_graph(path: Path, sequences: list[list[int]]) -> np.ndarray:

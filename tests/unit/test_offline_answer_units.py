@@ -10,13 +10,20 @@ nothing left out."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from services.offline.compose import MAX_CANDIDATES, _shortlist, compose_documents
 from services.offline.question import states_quantity
-from services.offline.sentences import IDENTIFIER_EVIDENCE, fill_width, score_units, units_of
+from services.offline.sentences import (
+    IDENTIFIER_EVIDENCE,
+    Scored,
+    fill_width,
+    score_units,
+    units_of,
+)
 from services.offline.text import content_stems
 
 
@@ -875,7 +882,13 @@ def test_the_ranked_candidates_are_heard_before_a_refusal_too() -> None:
     from services.offline.compose import observing_candidates
 
     heard: list[tuple[str, list[str], list[str]]] = []
-    with observing_candidates(lambda q, s, p: heard.append((q, [i.unit.text for i in s], p))):
+    read: list[list[str]] = []
+
+    def hear(q: str, s: Sequence[Scored], p: Sequence[str], texts: Sequence[str]) -> None:
+        heard.append((q, [i.unit.text for i in s], list(p)))
+        read.append(list(texts))
+
+    with observing_candidates(hear):
         answered = compose_documents(
             "how many host parameters can one statement hold?",
             [_hit("Printing is slow. One statement can hold at most 32766 host parameters.", 1)],
@@ -888,3 +901,5 @@ def test_the_ranked_candidates_are_heard_before_a_refusal_too() -> None:
         ["Printing is slow. One statement can hold at most 32766 host parameters."],
     )
     assert heard[1] == ("who painted the ceiling?", ["Printing is slow."], ["Printing is slow."])
+    # The reader reads each candidate after its section's label.
+    assert [t.endswith(": Printing is slow.") for t in read[1]] == [True]

@@ -414,8 +414,13 @@ def build_bert_onnx(
     smoothing: Mapping[str, np.ndarray] | None = None,
     expose_matmul_inputs: bool = False,
     zero_padding: bool = True,
+    head: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """Write a BERT encoder + mean pooling + L2 normalisation as an fp32 ONNX graph.
+
+    With `head` (`head.dense.weight`/`.bias`, `head.out.weight`/`.bias`: a cross-encoder's
+    head on the first token, dense + tanh + one logit) the output is `score`, float32
+    [batch], instead of the sentence embedding (the offline reader, `reader_build`).
 
     Inputs: `input_ids` and `attention_mask`, int64 [batch, seq]. Output:
     `sentence_embedding`, float32 [batch, hidden], unit length. Segment ids are always 0 for
@@ -597,14 +602,31 @@ def build_bert_onnx(
         act = g.op("Mul", [g.op("Mul", [h, erf]), half])
         x = add_norm(dense(act, f"{p}.output.dense", f"{i}.ffn_out"), x, f"{p}.output.LayerNorm")
 
-    # Mean pooling over real tokens, then L2 normalisation.
-    summed = g.op("ReduceSum", [g.op("Mul", [x, mask3]), axes1], keepdims=0)
-    counts = g.op("Max", [g.op("ReduceSum", [mask3, axes1], keepdims=0), scalar("pool_eps", 1e-9)])
-    pooled = g.op("Div", [summed, counts])
-    norm = g.op("ReduceL2", [pooled], axes=[-1], keepdims=1)
-    g.op("Div", [pooled, g.op("Max", [norm, scalar("norm_eps", 1e-12)])], name="sentence_embedding")
-
     float_out = helper.make_tensor_value_info
+    if head is not None:
+        first = g.op("Gather", [x, g.const("first_token", np.array(0, dtype=np.int64))], axis=1)
+        dense_w = np.asarray(head["head.dense.weight"], dtype=f32).T
+        hid = g.op("MatMul", [first, g.const("head.dense.weight_t", dense_w)])
+        hid = g.op("Add", [hid, g.const("head.dense.bias", w_of(head, "head.dense.bias"))])
+        out_w = np.asarray(head["head.out.weight"], dtype=f32).T
+        logit = g.op("MatMul", [g.op("Tanh", [hid]), g.const("head.out.weight_t", out_w)])
+        logit = g.op("Add", [logit, g.const("head.out.bias", w_of(head, "head.out.bias"))])
+        g.op("Reshape", [logit, g.const("score_shape", i64(-1))], name="score")
+        output = float_out("score", TensorProto.FLOAT, ["batch"])
+    else:
+        # Mean pooling over real tokens, then L2 normalisation.
+        summed = g.op("ReduceSum", [g.op("Mul", [x, mask3]), axes1], keepdims=0)
+        counts = g.op(
+            "Max", [g.op("ReduceSum", [mask3, axes1], keepdims=0), scalar("pool_eps", 1e-9)]
+        )
+        pooled = g.op("Div", [summed, counts])
+        norm = g.op("ReduceL2", [pooled], axes=[-1], keepdims=1)
+        g.op(
+            "Div",
+            [pooled, g.op("Max", [norm, scalar("norm_eps", 1e-12)])],
+            name="sentence_embedding",
+        )
+        output = float_out("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])
     graph = helper.make_graph(
         g.nodes,
         "minilm_sentence_embedding",
@@ -615,7 +637,7 @@ def build_bert_onnx(
             ),
         ],
         outputs=[
-            float_out("sentence_embedding", TensorProto.FLOAT, ["batch", hidden]),
+            output,
             *(float_out(name, TensorProto.FLOAT, ["batch", "sequence", None]) for name in exposed),
         ],
         initializer=g.initializers,
@@ -629,6 +651,11 @@ def build_bert_onnx(
     out_path = Path(out_path)
     onnx.save_model(model, str(out_path))
     return out_path
+
+
+def w_of(weights: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """Tensor `name` of `weights` as float32."""
+    return np.asarray(weights[name], dtype=np.float32)
 
 
 def build_int8_model(

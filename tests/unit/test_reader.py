@@ -1,0 +1,133 @@
+"""The offline reader: its graph's head, the pairs it reads, and how its scores move the
+answerer's candidates (`compose.read_candidates`). The shipped model itself is checked in
+tests/integration/test_reader_model.py."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.knowledge.embedders import minilm_build as build
+from services.knowledge.embedders.reader_pairs import (
+    MAX_QUESTION_TOKENS,
+    MAX_TOKENS,
+    compact_word_embeddings,
+    encode_pairs,
+    expand_word_embeddings,
+)
+from services.offline.compose import READ_TOP, READER_WEIGHT, read_candidates
+from services.offline.sentences import Scored, Unit
+from tests.unit.test_embedders_minilm import CONFIG, HIDDEN, VOCAB, numpy_hidden, tiny_weights
+
+
+def _head(seed: int = 3) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "head.dense.weight": rng.normal(0, 0.1, (HIDDEN, HIDDEN)).astype(np.float32),
+        "head.dense.bias": rng.normal(0, 0.1, HIDDEN).astype(np.float32),
+        "head.out.weight": rng.normal(0, 0.1, (1, HIDDEN)).astype(np.float32),
+        "head.out.bias": np.array([0.25], dtype=np.float32),
+    }
+
+
+def test_the_graph_with_a_head_scores_the_first_token(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    weights, head = tiny_weights(), _head()
+    path = build.build_bert_onnx(
+        weights, CONFIG, tmp_path / "r.onnx", zero_padding=False, head=head
+    )
+    sequences = [[2, 5, 9, 3, 44, 3], [2, 7, 3, 8, 9, 10, 11, 3]]
+    ids = np.zeros((2, 8), dtype=np.int64)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = seq
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    scores = session.run(["score"], {"input_ids": ids, "attention_mask": (ids != 0) * 1})[0]
+
+    expected = []
+    for seq in sequences:
+        first = numpy_hidden(weights, seq)[0]
+        hidden = np.tanh(first @ head["head.dense.weight"].T + head["head.dense.bias"])
+        expected.append(float(hidden @ head["head.out.weight"][0] + head["head.out.bias"][0]))
+    assert scores.shape == (2,)
+    np.testing.assert_allclose(scores, expected, atol=2e-5)  # padding leaks into neither
+
+
+class _Tokenizer:
+    """The tokenizers API `encode_pairs` uses, over the tiny vocabulary (one id a word)."""
+
+    class _Encoding:
+        def __init__(self, ids: list[int]) -> None:
+            self.ids = ids
+
+    def token_to_id(self, token: str) -> int:
+        return VOCAB.index(token)
+
+    def encode_batch(self, texts: list[str], add_special_tokens: bool) -> list[_Encoding]:
+        assert not add_special_tokens
+        return [self._Encoding([VOCAB.index(w) for w in t.split()]) for t in texts]
+
+
+def test_a_pair_is_cls_question_sep_sentence_sep_padded_to_the_longest() -> None:
+    ids = encode_pairs(_Tokenizer(), "what is it ?", ["the cat sat", "the dog sat on the mat"])
+    cls, sep = VOCAB.index("[CLS]"), VOCAB.index("[SEP]")
+    said = "what is it ? the dog sat on the mat"
+    words = [VOCAB.index(w) for w in said.split()]
+    assert ids.shape == (2, 13)
+    assert list(ids[1]) == [cls, *words[:4], sep, *words[4:], sep]
+    assert list(ids[0][-3:]) == [0, 0, 0] and ids[0][9] == sep
+
+
+def test_long_questions_and_sentences_are_cut_to_the_pair_length() -> None:
+    question = " ".join(["cat"] * 100)
+    ids = encode_pairs(_Tokenizer(), question, [" ".join(["dog"] * 200)])
+    sep = VOCAB.index("[SEP]")
+    assert ids.shape == (1, MAX_TOKENS)
+    assert ids[0][MAX_QUESTION_TOKENS + 1] == sep and ids[0][-1] == sep
+
+
+def test_word_embeddings_are_rounded_to_eight_bits_a_row_and_back() -> None:
+    table = np.random.default_rng(0).normal(0, 0.3, (50, 16)).astype(np.float32)
+    table[7] = 0.0
+    rows, scale = compact_word_embeddings(table)
+    back = expand_word_embeddings(rows, scale)
+    assert rows.dtype == np.int8 and np.abs(rows).max() == 127
+    assert np.all(np.abs(back - table) <= scale[:, None] / 2 + 1e-7)
+    assert not back[7].any()
+
+
+def _scored(texts: list[str], evidence: list[float]) -> list[Scored]:
+    return [
+        Scored(Unit(t, set(), set(), [], 0, 0, i), coverage=e, total=e, typed=False, evidence=e)
+        for i, (t, e) in enumerate(zip(texts, evidence, strict=True))
+    ]
+
+
+def test_the_reader_moves_the_candidate_it_believes_to_the_top() -> None:
+    texts = ["a", "b", "c"]
+    scored = _scored(texts, [0.60, 0.55, 0.50])
+    heard: list[tuple[str, list[str]]] = []
+
+    def reader(question: str, read: list[str]) -> list[float]:
+        heard.append((question, list(read)))
+        return [-4.0, -4.0, 4.0]
+
+    ranked, ranked_texts = read_candidates(reader, "q?", scored, texts)
+    assert heard == [("q?", texts)]
+    assert ranked_texts == ["c", "a", "b"]
+    assert [s.unit.text for s in ranked] == ranked_texts
+    belief = 1 / (1 + math.exp(-4.0))
+    assert ranked[0].evidence == pytest.approx(0.50 + READER_WEIGHT * (belief - 0.5))
+
+
+def test_candidates_past_the_read_ones_count_as_disbelieved_and_ties_keep_their_order() -> None:
+    texts = [f"s{i}" for i in range(READ_TOP + 2)]
+    scored = _scored(texts, [0.5] * len(texts))
+
+    ranked, ranked_texts = read_candidates(lambda q, read: [0.0] * len(read), "q", scored, texts)
+    assert ranked_texts == texts  # equal scores: the hand-made order stands
+    assert ranked[-1].evidence == pytest.approx(0.5 - READER_WEIGHT / 2)
+    assert ranked[0].evidence == pytest.approx(0.5)
