@@ -121,10 +121,12 @@ def _patch_u16(data: bytearray, signature: bytes, offset: int, change: object) -
 # -- PDFs --------------------------------------------------------------------------------------
 
 
-def fan_out_pdf(pages: int = 40, content: int = MiB // 2, *, via_form: bool = False) -> bytes:
+def fan_out_pdf(
+    pages: int = 40, content: int = MiB // 2, *, via_form: bool = False, draws: int = 1
+) -> bytes:
     """A PDF of `pages` pages that all draw the same content stream, which inflates to
     `content` bytes of text-showing operators (a few KB on the wire). `via_form`: the pages'
-    own content is `/X0 Do`, and the big stream is the form XObject X0 they all name."""
+    own content is `/X0 Do` (`draws` times), and the big stream is the form XObject X0."""
     ops = b"BT /F1 12 Tf 72 720 Td (Hello) Tj ET\n"
     stream = zlib.compress(ops * (content // len(ops)), 9)
     first = 6 if via_form else 5
@@ -143,7 +145,8 @@ def fan_out_pdf(pages: int = 40, content: int = MiB // 2, *, via_form: bool = Fa
         + b"\nendstream",
     ]
     if via_form:
-        objects.append(b"<< /Length 7 >>\nstream\n/X0 Do\nendstream")
+        own = b"/X0 Do\n" * draws
+        objects.append(b"<< /Length %d >>\nstream\n" % len(own) + own + b"endstream")
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] " + (
         b"/Resources << /XObject << /X0 4 0 R >> >> /Contents 5 0 R >>"
         if via_form

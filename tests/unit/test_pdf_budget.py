@@ -49,3 +49,21 @@ def test_pages_past_the_cap_are_refused() -> None:
     assert _within_budget(PdfLoader(InputBudget(max_pdf_pages=5)), "five.pdf", pdf)
     with pytest.raises(InputTooCostly, match="has 5 pages; at most 4 are read"):
         PdfLoader(InputBudget(max_pdf_pages=4)).load("five.pdf", pdf)
+
+
+def test_a_form_is_charged_each_time_a_page_draws_it() -> None:
+    loader = PdfLoader(InputBudget(max_pdf_content=200 * KiB))
+    within = hostile_inputs.fan_out_pdf(pages=1, content=64 * KiB, via_form=True, draws=3)
+    assert _within_budget(loader, "three.pdf", within)
+    over = hostile_inputs.fan_out_pdf(pages=1, content=64 * KiB, via_form=True, draws=4)
+    with pytest.raises(InputTooCostly, match="204,800 bytes of page content"):
+        loader.load("four.pdf", over)  # one page drawing one 64 KiB form four times
+
+
+def test_a_form_drawn_thousands_of_times_is_refused_before_any_page_is_read() -> None:
+    pdf = hostile_inputs.fan_out_pdf(pages=1, content=16 * KiB, via_form=True, draws=20_000)
+    assert len(pdf) < 200_000  # 320 MiB of content drawn: ~35 s of PDFium without the charge
+    cpu = time.process_time()
+    with pytest.raises(InputTooCostly, match="bytes of page content"):
+        PdfLoader().load("forms.pdf", pdf)
+    assert time.process_time() - cpu < 1

@@ -1,16 +1,19 @@
 """What each page of a PDF draws, in decompressed bytes, measured before PDFium reads any page
 (issue 65: a fan-out PDF, 40 pages drawing one 0.5 MiB stream, took ~50 s of CPU to read).
 
-A page draws its content streams (`/Contents`) and the form XObjects its resources name
-(`/Resources /XObject`, a form's own forms included). Each distinct stream is inflated once,
-never past the budget left (`PdfBudget`), and its size is charged again for every page that
-draws it, so a stream shared by many pages costs what PDFium would pay for it: a fan-out PDF
-is refused after one inflate, in milliseconds, not after reading its pages.
+A page draws its content streams (`/Contents`) and the form XObjects they name (`/X0 Do`),
+a form's own forms included, each as often as it is drawn. Each distinct stream is inflated
+once, never past the budget left (`PdfBudget`), and its size is charged again every time a
+page draws it, so a stream shared by many pages (or a form drawn 2,000 times) costs what
+PDFium would pay for it: a fan-out PDF is refused after one inflate, in milliseconds, not
+after reading its pages.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,68 +44,95 @@ def charge_pages(reader: PdfReader, page_count: int, budget: PdfBudget) -> None:
     """Charge `budget` with each page's decompressed content (`budget.charge` raises
     `InputTooCostly` past it). A page whose objects cannot be resolved is charged what could
     be measured: PDFium will fail on it too, and a page it cannot read is skipped."""
-    sizes: dict[object, int] = {}  # a stream's key -> its decompressed size
+    meter = _Meter(budget)
     for index in range(page_count):
         try:
             page = reader.pages[index]
         except Exception:  # a broken page tree: PDFium reads what it can
             continue
-        budget.charge(_page_content(page, sizes, budget))
+        budget.charge(meter.page(page))
 
 
-def _page_content(page: DictionaryObject, sizes: dict[object, int], budget: PdfBudget) -> int:
-    total = 0
-    for key, stream in _drawn_streams(page):
-        if key not in sizes:
-            left = budget.budget.max_pdf_content - budget.content - total
-            sizes[key] = _decompressed_size(stream, max(left, 0))
-        total += sizes[key]
-        if budget.content + total > budget.budget.max_pdf_content:
-            break  # over already: the charge refuses it
-    return total
+#: A form drawn by name: "/X0 Do".
+_DRAW = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s*Do(?![^\s/\[\]()<>{}%])")
 
 
-def _drawn_streams(page: DictionaryObject) -> Iterator[tuple[object, StreamObject]]:
-    """(key, stream) for each content stream `page` draws (as often as `/Contents` lists it:
-    PDFium parses it each time) and each form XObject its resources name (once)."""
-    try:
-        yield from _streams(page.get("/Contents"))
-        yield from _forms(page.get("/Resources"), set(), 0)
-    except Exception:  # malformed objects: what was found so far is charged
-        return
+class _Meter:
+    """Sizes of streams (each decoded once) and the cost of drawing each form once, its own
+    draws of forms included."""
+
+    def __init__(self, budget: PdfBudget) -> None:
+        self._budget = budget
+        self._streams: dict[object, tuple[int, Counter[bytes]]] = {}
+        self._forms: dict[object, int] = {}
+
+    def _left(self) -> int:
+        return max(self._budget.budget.max_pdf_content - self._budget.content, 0)
+
+    def page(self, page: DictionaryObject) -> int:
+        total = 0
+        try:
+            resources = page.get("/Resources")
+            for key, stream in _streams(page.get("/Contents")):
+                size, draws = self._stream(key, stream)
+                total += size + self._drawn(draws, resources, 0)
+                if total > self._left():
+                    break
+        except Exception:  # malformed objects: what was measured so far is charged
+            pass
+        return total
+
+    def _stream(self, key: object, stream: StreamObject) -> tuple[int, Counter[bytes]]:
+        if key not in self._streams:
+            data = _decoded(stream, self._left())
+            self._streams[key] = (len(data), Counter(_DRAW.findall(data)))
+        return self._streams[key]
+
+    def _drawn(self, draws: Counter[bytes], resources: object, depth: int) -> int:
+        """The content bytes PDFium parses for the forms `draws` names, each as often as it
+        is drawn (a form drawn 2,000 times is parsed 2,000 times)."""
+        if not draws or depth > MAX_FORM_DEPTH:
+            return 0
+        xobjects = _resolved(_resolved(resources).get("/XObject")) if resources else None
+        if not isinstance(xobjects, DictionaryObject):
+            return 0
+        total = 0
+        for name, times in draws.items():
+            value = xobjects.get("/" + name.decode("latin-1"))
+            form = _resolved(value)
+            if not isinstance(form, StreamObject) or form.get("/Subtype") != "/Form":
+                continue
+            total += times * self._form(_key(value), form, resources, depth + 1)
+            if total > self._left():
+                break
+        return total
+
+    def _form(self, key: object, form: StreamObject, inherited: object, depth: int) -> int:
+        if key not in self._forms:
+            self._forms[key] = 0  # a form drawing itself: PDFium stops the loop
+            size, draws = self._stream(key, form)
+            own = form.get("/Resources")
+            self._forms[key] = size + self._drawn(
+                draws, own if own is not None else inherited, depth
+            )
+        return self._forms[key]
 
 
 def _streams(value: object) -> Iterator[tuple[object, StreamObject]]:
-    resolved = value.get_object() if isinstance(value, IndirectObject) else value
+    """(key, stream) for each content stream of a page, as often as `/Contents` lists it
+    (PDFium parses it each time)."""
+    resolved = _resolved(value)
     if isinstance(resolved, StreamObject):
         yield _key(value), resolved
     elif isinstance(resolved, ArrayObject):
         for item in resolved:
-            resolved_item = item.get_object() if isinstance(item, IndirectObject) else item
-            if isinstance(resolved_item, StreamObject):
-                yield _key(item), resolved_item
+            stream = _resolved(item)
+            if isinstance(stream, StreamObject):
+                yield _key(item), stream
 
 
-def _forms(
-    resources: object, seen: set[object], depth: int
-) -> Iterator[tuple[object, StreamObject]]:
-    if depth > MAX_FORM_DEPTH or resources is None:
-        return
-    resources = resources.get_object() if isinstance(resources, IndirectObject) else resources
-    if not isinstance(resources, DictionaryObject):
-        return
-    xobjects = resources.get("/XObject")
-    xobjects = xobjects.get_object() if isinstance(xobjects, IndirectObject) else xobjects
-    if not isinstance(xobjects, DictionaryObject):
-        return
-    for value in xobjects.values():
-        key = _key(value)
-        form = value.get_object() if isinstance(value, IndirectObject) else value
-        if key in seen or not isinstance(form, StreamObject) or form.get("/Subtype") != "/Form":
-            continue
-        seen.add(key)
-        yield key, form
-        yield from _forms(form.get("/Resources"), seen, depth + 1)
+def _resolved(value: Any) -> Any:
+    return value.get_object() if isinstance(value, IndirectObject) else value
 
 
 def _key(value: object) -> object:
@@ -111,9 +141,9 @@ def _key(value: object) -> object:
     return id(value)
 
 
-def _decompressed_size(stream: StreamObject, limit: int) -> int:
-    """The bytes `stream` decodes to through its filters, counted up to `limit + 1` (past
-    that, the exact figure does not matter). A filter that fails keeps what it produced."""
+def _decoded(stream: StreamObject, limit: int) -> bytes:
+    """What `stream` decodes to through its filters, at most about `limit + 1` bytes of it
+    (past that, the exact figure does not matter). A filter that fails keeps what came in."""
     data: bytes = getattr(stream, "_data", b"") or b""
     filters = stream.get("/Filter")
     names = list(filters) if isinstance(filters, ArrayObject) else [filters] if filters else []
@@ -124,12 +154,12 @@ def _decompressed_size(stream: StreamObject, limit: int) -> int:
             try:
                 data = _OTHER_FILTERS[name].decode(data)
             except Exception:
-                return len(data)
+                return data
         else:  # an image filter (DCT, JBIG2, ...): no page content PDFium would parse
-            return len(data)
+            return data
         if len(data) > limit:
             break
-    return len(data)
+    return data
 
 
 def _inflate(data: bytes, most: int) -> bytes:
