@@ -17,7 +17,9 @@ by what it produces, not by what it was given:
   decompressed content as it reads it.
 - **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time in a child
   process (`services/parse_pool.py`, `BudgetedLoader`); past it, the parse is stopped and
-  refused with a 413. Chat attachments are parsed so.
+  refused with a 413. Chat attachments and admin uploads (POST /api/documents) are parsed
+  so; the sample at bootstrap and the CLI's folders are read in process (the PDF's page and
+  content budget still applies there).
 
 Past a budget, the input is refused with `InputTooCostly` (413, `input_too_costly`), whose
 detail names the budget; a malformed archive is `InvalidArchive` (422) naming what is wrong.

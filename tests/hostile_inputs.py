@@ -121,21 +121,36 @@ def _patch_u16(data: bytearray, signature: bytes, offset: int, change: object) -
 # -- PDFs --------------------------------------------------------------------------------------
 
 
-def fan_out_pdf(pages: int = 40, content: int = MiB // 2) -> bytes:
+def fan_out_pdf(
+    pages: int = 40, content: int = MiB // 2, *, via_form: bool = False, draws: int = 1
+) -> bytes:
     """A PDF of `pages` pages that all draw the same content stream, which inflates to
-    `content` bytes of text-showing operators (a few KB on the wire)."""
+    `content` bytes of text-showing operators (a few KB on the wire). `via_form`: the pages'
+    own content is `/X0 Do` (`draws` times), and the big stream is the form XObject X0."""
     ops = b"BT /F1 12 Tf 72 720 Td (Hello) Tj ET\n"
     stream = zlib.compress(ops * (content // len(ops)), 9)
-    kids = " ".join(f"{5 + i} 0 R" for i in range(pages))
+    first = 6 if via_form else 5
+    kids = " ".join(f"{first + i} 0 R" for i in range(pages))
+    form = (
+        b"/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+        if via_form
+        else b""
+    )
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< %s/Length %d /Filter /FlateDecode >>\nstream\n" % (form, len(stream))
+        + stream
+        + b"\nendstream",
     ]
-    page = (
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
+    if via_form:
+        own = b"/X0 Do\n" * draws
+        objects.append(b"<< /Length %d >>\nstream\n" % len(own) + own + b"endstream")
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] " + (
+        b"/Resources << /XObject << /X0 4 0 R >> >> /Contents 5 0 R >>"
+        if via_form
+        else b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
     )
     objects += [page] * pages
     return _pdf(objects)

@@ -44,7 +44,7 @@ def build(
     admin_ingest = IngestAsAdmin(knowledge.ingest, a.store, audit)
     admin_load_table = LoadTableAsAdmin(tables.load_table, audit)
     upload_document = UploadDocument(
-        admin_ingest,
+        IngestAsAdmin(knowledge.upload_ingest, a.store, audit),
         a.store,
         a.jobs,
         max_bytes=settings.max_upload_bytes,

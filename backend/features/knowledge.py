@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from loguru import logger
 
 from backend.config import Settings
+from backend.features import INTERNAL
 from backend.features.adapters import Wiring
-from services.knowledge.loaders import LOADERS_VERSION
+from services.budgets import BUDGET
+from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
+from services.parse_pool import BudgetedLoader
 from use_cases.knowledge.conflicts import ListConflicts
 from use_cases.knowledge.documents import (
     GetDocument,
@@ -23,7 +26,7 @@ from use_cases.knowledge.documents import (
 )
 from use_cases.knowledge.health import CheckHealth
 from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy
-from use_cases.knowledge.ports import Embedder
+from use_cases.knowledge.ports import DocumentLoader, Embedder
 from use_cases.knowledge.search import SearchKnowledgeBase
 
 
@@ -38,6 +41,10 @@ class KnowledgeUseCases:
     knowledge_stats: GetKnowledgeStats
     check_health: CheckHealth
     reindex: Reindex
+    upload_ingest: IngestDocuments = field(metadata=INTERNAL)
+    """`ingest` for documents an admin uploads (POST /api/documents): each parsed in a child
+    process under the CPU budget (services/parse_pool.py). The sample at bootstrap and the
+    CLI's folders are read in process (`ingest`), at no cost per document."""
 
 
 def ingest_batch_chunks(settings: Settings) -> int:
@@ -66,22 +73,30 @@ def build(w: Wiring) -> KnowledgeUseCases:
         return SentenceSimilarity(encoder, store=vectors)
 
     preparing = similarity()
-    ingest = IngestDocuments(
-        store,
-        a.loader,
-        a.chunker,
-        embedder,
-        w.clock,
-        pipeline_signature=pipeline_signature(settings, embedder),
-        policy=IngestPolicy(
-            max_document_chunks=settings.max_document_chunks,
-            future_tolerance=timedelta(days=settings.future_date_tolerance_days),
-            embed_batch_chunks=ingest_batch_chunks(settings),
-        ),
-        preparer=SentencePreparer(preparing) if settings.prepare_sentences and preparing else None,
-    )
+
+    def ingest_with(loader: DocumentLoader) -> IngestDocuments:
+        return IngestDocuments(
+            store,
+            loader,
+            a.chunker,
+            embedder,
+            w.clock,
+            pipeline_signature=pipeline_signature(settings, embedder),
+            policy=IngestPolicy(
+                max_document_chunks=settings.max_document_chunks,
+                future_tolerance=timedelta(days=settings.future_date_tolerance_days),
+                embed_batch_chunks=ingest_batch_chunks(settings),
+            ),
+            preparer=SentencePreparer(preparing)
+            if settings.prepare_sentences and preparing
+            else None,
+        )
+
     return KnowledgeUseCases(
-        ingest=ingest,
+        ingest=ingest_with(a.loader),
+        # An upload is parsed in a child process under a CPU budget, as a chat attachment is
+        # (the forked parse costs ~50 ms a document; the child starts on the first upload).
+        upload_ingest=ingest_with(BudgetedLoader(FileLoader, cpu_s=BUDGET.parse_cpu_s)),
         search=SearchKnowledgeBase(
             a.observed_retriever, default_limit=settings.final_results_limit
         ),

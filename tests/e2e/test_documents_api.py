@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 
 from backend.bootstrap import Container, bootstrap
+from services.parse_pool import BudgetedLoader
+from tests import hostile_inputs
 from tests.conftest import FixedClock, asgi_client, make_settings
 
 MARKDOWN = b"""---
@@ -76,6 +79,40 @@ async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
     assert response.json()["code"] == "invalid_document"
     assert "Traceback" not in response.text
     assert container.knowledge_stats.run() == before
+
+
+async def test_an_uploaded_fan_out_pdf_is_413_at_once_and_writes_nothing(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """Issue 65: 8 KB, 40 pages drawing one 0.5 MiB stream (60 s of the server's CPU with
+    the pypdf loader, 1.8 s with PDFium's): refused by the PDF content budget before a page
+    is read."""
+    before = container.knowledge_stats.run()
+    pdf = hostile_inputs.fan_out_pdf(pages=40)
+    started, cpu = time.monotonic(), time.process_time()
+    response = await _upload(client, "fan-out.pdf", pdf)
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "input_too_costly"
+    assert "bytes of page content" in response.json()["detail"]
+    assert "Traceback" not in response.text
+    assert time.process_time() - cpu < 1  # the server's own CPU
+    assert time.monotonic() - started < 10  # the child's start included, on a loaded machine
+    assert container.knowledge_stats.run() == before
+
+
+def test_uploads_are_parsed_under_the_cpu_budget_and_the_sample_in_process(
+    container: Container,
+) -> None:
+    """POST /api/documents parses in a child process under `parse_cpu_s` (a hostile file the
+    content budget does not see costs at most that); bootstrap's sample and the CLI's
+    folders are read in process, at no cost per document."""
+    uploads = container.upload_document._ingest._ingest._loader  # type: ignore[attr-defined]
+    assert isinstance(uploads, BudgetedLoader)
+    assert not isinstance(container.ingest._loader, BudgetedLoader)  # type: ignore[attr-defined]
+    assert not isinstance(
+        container.admin_ingest._ingest._loader,  # type: ignore[attr-defined]
+        BudgetedLoader,
+    )
 
 
 async def test_upload_of_an_empty_file_is_422(client: httpx.AsyncClient) -> None:

@@ -4,7 +4,11 @@ back unchanged, and a document within budget reads as it does in process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +39,34 @@ def test_a_document_within_budget_reads_as_in_process_and_refusals_come_back() -
     assert loader.load("bees.md", data) == FileLoader().load("bees.md", data)
     with pytest.raises(InvalidDocument):
         loader.load("empty.md", b"   \n")
+
+
+_SCRIPT = """
+import os
+with open(os.environ["MARK"], "a") as mark:  # runs each time this script is imported
+    mark.write("run ")
+from services.knowledge.loaders import FileLoader
+from services.parse_pool import BudgetedLoader
+if __name__ == "__main__":
+    loader = BudgetedLoader(FileLoader)
+    for _ in range(2):
+        print(loader.load("a.md", b"# A\\n\\nSome text.").title)
+"""
+
+
+def test_a_child_does_not_run_the_main_script_again(tmp_path: Path) -> None:
+    """A script's main module (`almanac serve`'s imports the whole backend, ~6 s) is not
+    re-run in each parse's child: it cost that in wall time and in the parse's CPU budget."""
+    script, mark = tmp_path / "main_script.py", tmp_path / "mark"
+    script.write_text(_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "MARK": str(mark), "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["A", "A"]
+    assert mark.read_text() == "run "  # the parent's own run only

@@ -12,6 +12,7 @@ from typing import Any
 import pypdfium2 as pdfium
 from pypdf import PasswordType, PdfReader
 
+from services.budgets import BUDGET, InputBudget, PdfBudget
 from services.knowledge.fts_query import STOPWORDS
 from services.knowledge.loaders.common import (
     ensure_not_empty,
@@ -20,6 +21,7 @@ from services.knowledge.loaders.common import (
     parse_pdf_date,
     tidy_text,
 )
+from services.knowledge.loaders.pdf_content import charge_pages
 from services.knowledge.loaders.pdf_text import (
     PageText,
     body_size,
@@ -75,9 +77,16 @@ class PdfLoader:
       password-protected (a PDF encrypted with an empty user password - "owner password
       only", as many permission-restricted PDFs are - opens like any viewer opens it), and
       no extractable text on any page (scanned images; OCR is not supported).
+    * Budget (`InputTooCostly`, 413; services/budgets.py `PdfBudget`): more pages than
+      `max_pdf_pages`, or more than `max_pdf_content` bytes of decompressed page content,
+      a stream counted each time a page draws it (`pdf_content.charge_pages`), measured
+      before any page is read.
     """
 
     media_type = "application/pdf"
+
+    def __init__(self, budget: InputBudget = BUDGET) -> None:
+        self._budget = budget
 
     def supports(self, name: str) -> bool:
         return extension(name) in PDF_EXTENSIONS
@@ -101,6 +110,11 @@ class PdfLoader:
             ) from None
         if page_count == 0:
             raise InvalidDocument(f"{name} has no pages")
+        # The budget is charged before PDFium reads any page: a fan-out PDF (pages drawing
+        # one large stream) is refused after one inflate, not after ~50 s of parsing.
+        budget = PdfBudget(name, self._budget)
+        budget.check_pages(page_count)
+        charge_pages(reader, page_count, budget)
 
         labels = _page_labels(reader, page_count)
         pages = _read_pages(name, data, page_count)

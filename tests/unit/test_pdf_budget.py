@@ -1,0 +1,69 @@
+"""The PDF loader's page and content budget (issue 65): pages are counted, and each page's
+decompressed content is charged before PDFium reads any page, a shared stream each time a
+page draws it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from services.budgets import InputBudget
+from services.knowledge.loaders.pdf import PdfLoader
+from tests import hostile_inputs
+from use_cases.shared.errors import InputTooCostly, InvalidDocument
+
+KiB = 1024
+
+
+def _within_budget(loader: PdfLoader, name: str, pdf: bytes) -> bool:
+    """Whether `loader` reads `pdf` past its budget checks (the generated pages print one
+    word over itself, which PDFium may find no text in: that refusal is not the budget's)."""
+    try:
+        loader.load(name, pdf)
+    except InvalidDocument as exc:
+        assert "no extractable text" in str(exc)
+    return True
+
+
+def test_the_issues_fan_out_pdf_is_refused_before_any_page_is_read() -> None:
+    pdf = hostile_inputs.fan_out_pdf(pages=40, content=512 * KiB)  # ~50 s of PDFium before
+    cpu = time.process_time()
+    with pytest.raises(InputTooCostly, match="bytes of page content"):
+        PdfLoader().load("fan-out.pdf", pdf)
+    assert time.process_time() - cpu < 1
+
+
+@pytest.mark.parametrize("via_form", [False, True])
+def test_a_shared_stream_is_charged_for_every_page_that_draws_it(via_form: bool) -> None:
+    loader = PdfLoader(InputBudget(max_pdf_content=200 * KiB))
+    within = hostile_inputs.fan_out_pdf(pages=3, content=64 * KiB, via_form=via_form)
+    assert _within_budget(loader, "three.pdf", within)  # 192 KiB drawn
+    over = hostile_inputs.fan_out_pdf(pages=4, content=64 * KiB, via_form=via_form)
+    with pytest.raises(InputTooCostly, match="204,800 bytes of page content"):
+        loader.load("four.pdf", over)  # 256 KiB drawn from one 64 KiB stream
+
+
+def test_pages_past_the_cap_are_refused() -> None:
+    pdf = hostile_inputs.fan_out_pdf(pages=5, content=1 * KiB)
+    assert _within_budget(PdfLoader(InputBudget(max_pdf_pages=5)), "five.pdf", pdf)
+    with pytest.raises(InputTooCostly, match="has 5 pages; at most 4 are read"):
+        PdfLoader(InputBudget(max_pdf_pages=4)).load("five.pdf", pdf)
+
+
+def test_a_form_is_charged_each_time_a_page_draws_it() -> None:
+    loader = PdfLoader(InputBudget(max_pdf_content=200 * KiB))
+    within = hostile_inputs.fan_out_pdf(pages=1, content=64 * KiB, via_form=True, draws=3)
+    assert _within_budget(loader, "three.pdf", within)
+    over = hostile_inputs.fan_out_pdf(pages=1, content=64 * KiB, via_form=True, draws=4)
+    with pytest.raises(InputTooCostly, match="204,800 bytes of page content"):
+        loader.load("four.pdf", over)  # one page drawing one 64 KiB form four times
+
+
+def test_a_form_drawn_thousands_of_times_is_refused_before_any_page_is_read() -> None:
+    pdf = hostile_inputs.fan_out_pdf(pages=1, content=16 * KiB, via_form=True, draws=20_000)
+    assert len(pdf) < 200_000  # 320 MiB of content drawn: ~35 s of PDFium without the charge
+    cpu = time.process_time()
+    with pytest.raises(InputTooCostly, match="bytes of page content"):
+        PdfLoader().load("forms.pdf", pdf)
+    assert time.process_time() - cpu < 1
