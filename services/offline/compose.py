@@ -209,6 +209,8 @@ READ_TOP = 16
 #: How far the reader's belief moves a candidate's score and evidence: + weight * (p - 0.5),
 #: p the reader's probability; a candidate it does not read counts as p = 0.
 READER_WEIGHT = 0.5
+#: The share of that move that reaches the evidence (the refusal bar and the confidence read
+#: it); the rest only re-ranks. `bench.reader_fit` tries other shares.
 READER_EVIDENCE = 1.0
 
 

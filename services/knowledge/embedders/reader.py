@@ -18,7 +18,6 @@ answerer's order. The recipe that trains the weights is `training/train_reader.p
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -33,6 +32,7 @@ from loguru import logger
 from services.knowledge.embedders.minilm_build import (
     MODEL_NAME,
     TOKENIZER_FILE,
+    _sha256,
     build_bert_onnx,
     is_installed,
     read_safetensors,
@@ -110,10 +110,6 @@ def _manifest(target: Path) -> dict[str, Any] | None:
         return None
     complete = (target / READER_FILE).is_file() and (target / TOKENIZER_FILE).is_file()
     return manifest if complete and isinstance(manifest, dict) else None
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --- run -----------------------------------------------------------------------------------------
