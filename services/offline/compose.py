@@ -208,7 +208,7 @@ SentenceReader = Callable[[str, Sequence[str]], Sequence[float]]
 READ_TOP = 16
 #: How far the reader's belief moves a candidate's score and evidence: + weight * (p - 0.5),
 #: p the reader's probability; a candidate it does not read counts as p = 0.
-READER_WEIGHT = 0.5
+READER_WEIGHT = 0.3
 #: The share of that move that reaches the evidence (the refusal bar and the confidence read
 #: it); the rest only re-ranks. `bench.reader_fit` tries other shares.
 READER_EVIDENCE = 1.0
@@ -1268,11 +1268,12 @@ def compose_documents(
         for i, value in _answered_headings(question, kept, units, similarity).items():
             semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
     scored = score_units(question, terms, units, hit_texts, semantic, background)
-    label_of = {id(u): label for u, label in zip(units, labels, strict=True)}
-    asked_as = reader_question(whole or question, borrowed)
-    texts = [reader_text(label_of[id(s.unit)], s.unit) for s in scored]
-    if reader is not None and scored:
-        scored, texts = read_candidates(reader, asked_as, scored, texts)
+    if reader is not None or _CANDIDATE_OBSERVERS:  # the candidates as the reader reads them
+        label_of = {id(u): label for u, label in zip(units, labels, strict=True)}
+        asked_as = reader_question(whole or question, borrowed)
+        texts = [reader_text(label_of[id(s.unit)], s.unit) for s in scored]
+        if reader is not None and scored:
+            scored, texts = read_candidates(reader, asked_as, scored, texts)
     if _CANDIDATE_OBSERVERS:
         passages = [str(hit.get("text") or "") for hit in kept]
         for observer in _CANDIDATE_OBSERVERS:
