@@ -7,7 +7,9 @@ Run from the repository root:
         [--top 8,16]
 
 A setting is the reader's weight (`compose.READER_WEIGHT`), optionally with the share of the
-shift that reaches the evidence (`compose.READER_EVIDENCE`, default 1). Prints one row per
+shift that reaches the evidence (`compose.READER_EVIDENCE`, default 1) and the reader's
+share of the confidence (`compose.READER_CONFIDENCE`, default 0): "0.3", "0.3/0",
+"0/1/0.6". Prints one row per
 corpus, split and setting: right answers, cases, confidence AUROC, and the cases lost and won
 against the first setting. Weight 0 is the hand-made ranking (the reader is still run). Fit
 on dev only; a test split is for reporting, once. Nothing is asserted.
@@ -43,9 +45,10 @@ def fit(name: str, splits: list[str], settings_: list[str], tops: list[int]) -> 
         baseline: dict[str, set[str]] = {}
         with open_container(settings, with_sample=True) as container:
             for split, top, setting in itertools.product(splits, tops, settings_):
-                weight, _, share = setting.partition("/")
+                weight, share, belief = [*setting.split("/"), "", ""][:3]
                 compose.READ_TOP, compose.READER_WEIGHT = top, float(weight)
                 compose.READER_EVIDENCE = float(share or 1.0)
+                compose.READER_CONFIDENCE = float(belief or 0.0)
                 report = eval_commands.evaluate(
                     container, f"{name}/{split}", split, None, cases, lambda _r: None
                 )

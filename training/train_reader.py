@@ -22,7 +22,9 @@ embeddings) in fp16 as one safetensors file.
 The model: BERT as `minilm_build.build_bert_onnx` computes it (segment ids all 0, post-LN,
 exact GELU), then a head on the first token: dense + tanh + one logit. Pairs are
 `[CLS] question [SEP] sentence [SEP]`, at most `MAX_TOKENS` tokens, the question cut to
-`MAX_QUESTION_TOKENS`. Loss: binary cross-entropy per pair.
+`MAX_QUESTION_TOKENS`. Loss: binary cross-entropy per pair, plus (`--listwise`) a softmax
+cross-entropy over each answerable question's candidates, which teaches the order the
+answerer reads them in. Batches are whole questions.
 """
 
 from __future__ import annotations
@@ -93,21 +95,38 @@ def write_base(out: Path) -> None:
 # --- data --------------------------------------------------------------------------------------
 
 
-def read_pairs(paths: Sequence[Path], dev_weight: int) -> list[tuple[str, str, int]]:
-    """(question, sentence, label) from the JSON lines of `training.reader_data`; each dev
-    question counted `dev_weight` times (they are few and read as the answerer reads)."""
-    pairs: list[tuple[str, str, int]] = []
+#: A question's candidates with their labels: what one listwise term of the loss reads.
+Group = tuple[str, list[str], list[int]]
+
+
+def read_groups(paths: Sequence[Path], dev_weight: int, doc_weight: int = 1) -> list[Group]:
+    """(question, sentences, labels), one a question, from the JSON lines of
+    `training.reader_data`; each dev question counted `dev_weight` times (they are few and read
+    as the answerer reads), each question made from a document's heading `doc_weight` times."""
+    groups: list[Group] = []
     for path in paths:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:
                 row = json.loads(line)
-                times = dev_weight if str(row.get("source", "")).startswith("dev") else 1
-                for _ in range(times):
-                    pairs.extend(
-                        (row["question"], text, int(label))
-                        for text, label in zip(row["texts"], row["labels"], strict=True)
-                    )
-    return pairs
+                source = str(row.get("source", ""))
+                times = {"dev": dev_weight, "docs": doc_weight}.get(source.partition(":")[0], 1)
+                group = (row["question"], list(row["texts"]), [int(x) for x in row["labels"]])
+                groups.extend([group] * times)
+    return groups
+
+
+def group_batches(sizes: Sequence[int], pairs: int, rng: random.Random) -> Iterator[list[int]]:
+    """Groups in a seeded order, cut into batches of about `pairs` pairs each."""
+    order = list(range(len(sizes)))
+    rng.shuffle(order)
+    batch: list[int] = []
+    count = 0
+    for index in order:
+        batch.append(index)
+        count += sizes[index]
+        if count >= pairs:
+            yield batch
+            batch, count = [], 0
 
 
 # --- the model (torch) --------------------------------------------------------------------------
@@ -211,36 +230,30 @@ def pad(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def batches(n: int, size: int, rng: random.Random) -> Iterator[list[int]]:
-    order = list(range(n))
-    rng.shuffle(order)
-    for start in range(0, n - size + 1, size):
-        yield order[start : start + size]
-
-
 def train(args: argparse.Namespace) -> None:
     import torch
 
     torch.manual_seed(SEED)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     base, config, tokenizer = load_base(args.base)
-    pairs = read_pairs(args.data, args.dev_weight)
+    groups = read_groups(args.data, args.dev_weight, args.doc_weight)
     rng = random.Random(SEED)
-    rng.shuffle(pairs)
-    held = pairs[: args.held_out]
-    pairs = pairs[args.held_out :]
-    print(f"{len(pairs)} training pairs, {len(held)} held back, on {device}", file=sys.stderr)
+    rng.shuffle(groups)
+    cut = held_back(groups, args.held_out)
+    held, groups = groups[:cut], groups[cut:]
     started = time.perf_counter()
-    ids = pad(pairs_module.encode_pairs(tokenizer, [p[0] for p in pairs], [p[1] for p in pairs]))
-    labels = np.array([p[2] for p in pairs], dtype=np.float32)
-    held_ids = pad(pairs_module.encode_pairs(tokenizer, [p[0] for p in held], [p[1] for p in held]))
-    held_labels = np.array([p[2] for p in held], dtype=np.float32)
-    print(f"encoded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    data = encode_groups(tokenizer, groups)
+    held_ids, held_labels, _ = encode_groups(tokenizer, held)
+    ids, labels, offsets = data
+    sizes = [len(g[1]) for g in groups]
+    print(f"{len(ids)} training pairs in {len(groups)} questions, {len(held_ids)} held back, "
+          f"on {device}; encoded in {time.perf_counter() - started:.0f} s",
+          file=sys.stderr)  # fmt: skip
 
     model = build_model(base, config).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0.01)
-    steps_per_epoch = len(pairs) // args.batch
+    steps_per_epoch = sum(1 for _ in group_batches(sizes, args.batch, random.Random(SEED)))
     total = steps_per_epoch * args.epochs
     warmup = max(1, total // 20)
 
@@ -265,17 +278,23 @@ def train(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     for epoch in range(args.epochs):
         order_rng = random.Random(SEED + epoch)
-        for index, batch in enumerate(batches(len(pairs), args.batch, order_rng)):
+        for index, batch in enumerate(group_batches(sizes, args.batch, order_rng)):
             global_step = epoch * steps_per_epoch + index
             if global_step < step:
                 continue
-            chunk = ids[batch]
+            rows = np.concatenate([np.arange(offsets[g], offsets[g + 1]) for g in batch])
+            owner = np.concatenate([np.full(sizes[g], n) for n, g in enumerate(batch)])
+            chunk = ids[rows]
             width = int((chunk != 0).sum(axis=1).max())
             x = torch.from_numpy(chunk[:, :width]).to(device)
-            y = torch.from_numpy(labels[batch]).to(device)
+            y = torch.from_numpy(labels[rows]).to(device)
             with autocast:
-                logits = model(x)
-            loss = loss_fn(logits.float(), y)
+                logits = model(x).float()
+            loss = loss_fn(logits, y)
+            if args.listwise:
+                loss = loss + args.listwise * listwise_loss(
+                    logits, y, torch.from_numpy(owner).to(device), len(batch)
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -283,28 +302,77 @@ def train(args: argparse.Namespace) -> None:
             scheduler.step()
             step = global_step + 1
             if step % 100 == 0:
-                rate_s = (step - 0) / max(1e-9, time.perf_counter() - started)
+                rate_s = step / max(1e-9, time.perf_counter() - started)
                 print(f"step {step}/{total} loss {loss.item():.4f} ({rate_s:.1f} steps/s)",
                       file=sys.stderr, flush=True)  # fmt: skip
-            if step % args.checkpoint_every == 0 or step == total:
-                torch.save(
-                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "step": step},
-                    checkpoint,
-                )  # fmt: skip
+            if step % args.checkpoint_every == 0 or step == total or stop(step, started, args):
+                save(checkpoint, model, optimizer, scheduler, step)
             if stop(step, started, args):
                 break
         if stop(step, started, args):
-            torch.save(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "step": step},
-                checkpoint,
-            )  # fmt: skip
             break
+    save(checkpoint, model, optimizer, scheduler, step)
     print(f"trained {step} steps in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     report = evaluate(model, held_ids, held_labels, device)
     print(json.dumps(report), file=sys.stderr)
     (args.work / "held_out.json").write_text(json.dumps(report))
+
+
+def held_back(groups: Sequence[Group], pairs: int) -> int:
+    """How many of the first groups hold about `pairs` pairs (kept out to report on)."""
+    count = 0
+    for index, group in enumerate(groups):
+        if count >= pairs:
+            return index
+        count += len(group[1])
+    return len(groups)
+
+
+def encode_groups(
+    tokenizer: Any, groups: Sequence[Group]
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Every group's pairs encoded and padded, their labels, and where each group starts."""
+    questions = [q for q, texts, _ in groups for _ in texts]
+    texts = [t for _, texts, _ in groups for t in texts]
+    labels = np.array([x for _, _, ls in groups for x in ls], dtype=np.float32)
+    offsets = [0]
+    for _, group_texts, _ in groups:
+        offsets.append(offsets[-1] + len(group_texts))
+    if not texts:
+        return np.zeros((0, pairs_module.MAX_TOKENS), dtype=np.int64), labels, offsets
+    return pad(pairs_module.encode_pairs(tokenizer, questions, texts)), labels, offsets
+
+
+def listwise_loss(logits: Any, labels: Any, owner: Any, groups: int) -> Any:
+    """Softmax cross-entropy over each question's candidates, for the questions with an
+    answering sentence: the answering sentences' share of the question's probability."""
+    import torch
+
+    def group_logsumexp(values: Any) -> Any:
+        top = torch.full((groups,), -1e4, device=values.device).scatter_reduce(
+            0, owner, values.detach(), reduce="amax"
+        )
+        summed = torch.zeros(groups, device=values.device).index_add(
+            0, owner, torch.exp(values - top[owner])
+        )
+        return top + torch.log(summed.clamp_min(1e-30))
+
+    everything = group_logsumexp(logits)
+    answering = group_logsumexp(torch.where(labels > 0.5, logits, torch.full_like(logits, -1e4)))
+    has = torch.zeros(groups, device=logits.device).index_add(0, owner, labels) > 0
+    if not bool(has.any()):
+        return logits.sum() * 0.0
+    return (everything - answering)[has].mean()
+
+
+def save(path: Path, model: Any, optimizer: Any, scheduler: Any, step: int) -> None:
+    import torch
+
+    torch.save(
+        {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+         "scheduler": scheduler.state_dict(), "step": step},
+        path,
+    )  # fmt: skip
 
 
 def stop(step: int, started: float, args: argparse.Namespace) -> bool:
@@ -364,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--lr", type=float, default=4e-5)
     run.add_argument("--dev-weight", type=int, default=3)
     run.add_argument("--pos-weight", type=float, default=2.0)
+    run.add_argument("--doc-weight", type=int, default=1)
+    run.add_argument("--listwise", type=float, default=0.0, help="weight of the listwise loss")
     run.add_argument("--held-out", type=int, default=4000)
     run.add_argument("--checkpoint-every", type=int, default=500)
     run.add_argument("--max-steps", type=int, default=0, help="stop early (for a smoke run)")

@@ -204,14 +204,21 @@ def sentence_texts(hit: dict[str, Any]) -> list[str]:
 #: a score for each (a logit: above 0, the sentence reads as stating the answer).
 SentenceReader = Callable[[str, Sequence[str]], Sequence[float]]
 
-#: Candidates the reader reads: the best of the hand-made ranking (its cost grows with each).
+#: Candidates the reader reads when it ranks them (`READER_WEIGHT` above 0).
 READ_TOP = 16
 #: How far the reader's belief moves a candidate's score and evidence: + weight * (p - 0.5),
-#: p the reader's probability; a candidate it does not read counts as p = 0.
-READER_WEIGHT = 0.3
+#: p the reader's probability; a candidate it does not read counts as p = 0. 0: the reader
+#: does not rank. Measured on the dev splits it never saw (docs/reader.md), ranking by it
+#: answered fewer questions than the hand-made ranking, so it does not rank by default;
+#: `bench.reader_fit` tries other weights.
+READER_WEIGHT = 0.0
 #: The share of that move that reaches the evidence (the refusal bar and the confidence read
-#: it); the rest only re-ranks. `bench.reader_fit` tries other shares.
+#: it); the rest only re-ranks.
 READER_EVIDENCE = 1.0
+#: The share of an answer's confidence that is the reader's belief that a chosen sentence
+#: states the answer (`_with_belief`): 0.6, the best on the dev splits the reader never saw
+#: (rst-spec, sqlite-docs; `bench.reader_fit`). It reads only the chosen sentences.
+READER_CONFIDENCE = 0.6
 
 
 def read_candidates(
@@ -229,6 +236,18 @@ def read_candidates(
     ]
     order = sorted(range(len(moved)), key=lambda i: (-moved[i].total, i))
     return [moved[i] for i in order], [texts[i] for i in order]
+
+
+def _with_belief(
+    confidence: float, reader: SentenceReader, question: str, chosen: Sequence[str | None]
+) -> float:
+    """The confidence mixed with the reader's belief that a chosen sentence states the answer
+    (the most convinced of them): `READER_CONFIDENCE` of it is the reader's."""
+    logits = reader(question, [text for text in chosen if text is not None])
+    if not logits:
+        return confidence
+    belief = 1.0 / (1.0 + math.exp(-max(logits)))
+    return round((1.0 - READER_CONFIDENCE) * confidence + READER_CONFIDENCE * belief, 3)
 
 
 def reader_text(label: str, unit: Unit) -> str:
@@ -1272,8 +1291,9 @@ def compose_documents(
         label_of = {id(u): label for u, label in zip(units, labels, strict=True)}
         asked_as = reader_question(whole or question, borrowed)
         texts = [reader_text(label_of[id(s.unit)], s.unit) for s in scored]
-        if reader is not None and scored:
+        if reader is not None and scored and READER_WEIGHT > 0:
             scored, texts = read_candidates(reader, asked_as, scored, texts)
+        read_as = dict(zip([id(s.unit) for s in scored], texts, strict=True))
     if _CANDIDATE_OBSERVERS:
         passages = [str(hit.get("text") or "") for hit in kept]
         for observer in _CANDIDATE_OBSERVERS:
@@ -1466,6 +1486,10 @@ def compose_documents(
         best, best_hit, chosen, needed, scored, kept, whole, _covered(own_terms, chosen)
     )
     confidence = _confidence(features)
+    if reader is not None and READER_CONFIDENCE > 0:
+        confidence = _with_belief(
+            confidence, reader, asked_as, [read_as.get(id(c.unit)) for c in chosen]
+        )
     if _OBSERVERS:
         for observer in _OBSERVERS:
             observer(message, features)

@@ -1,6 +1,6 @@
 """The offline reader: its graph's head, the pairs it reads, and how its scores move the
-answerer's candidates (`compose.read_candidates`). The shipped model itself is checked in
-tests/integration/test_reader_model.py."""
+answerer's candidates (`compose.read_candidates`) and its confidence (`_with_belief`). The
+shipped model itself is checked in tests/integration/test_reader_model.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from services.knowledge.embedders.reader_pairs import (
     encode_pairs,
     expand_word_embeddings,
 )
-from services.offline.compose import READ_TOP, READER_WEIGHT, read_candidates
+from services.offline import compose
+from services.offline.compose import READ_TOP, compose_documents, read_candidates
 from services.offline.sentences import Scored, Unit
 from tests.unit.test_embedders_minilm import CONFIG, HIDDEN, VOCAB, numpy_hidden, tiny_weights
 
@@ -106,6 +107,16 @@ def _scored(texts: list[str], evidence: list[float]) -> list[Scored]:
     ]
 
 
+#: A weight the reader ranks with (by default it does not: `compose.READER_WEIGHT` is 0).
+WEIGHT = 0.3
+
+
+@pytest.fixture
+def ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compose, "READER_WEIGHT", WEIGHT)
+
+
+@pytest.mark.usefixtures("ranking")
 def test_the_reader_moves_the_candidate_it_believes_to_the_top() -> None:
     texts = ["a", "b", "c"]
     scored = _scored(texts, [0.60, 0.55, 0.50])
@@ -120,14 +131,59 @@ def test_the_reader_moves_the_candidate_it_believes_to_the_top() -> None:
     assert ranked_texts == ["c", "a", "b"]
     assert [s.unit.text for s in ranked] == ranked_texts
     belief = 1 / (1 + math.exp(-4.0))
-    assert ranked[0].evidence == pytest.approx(0.50 + READER_WEIGHT * (belief - 0.5))
+    assert ranked[0].evidence == pytest.approx(0.50 + WEIGHT * (belief - 0.5))
 
 
+@pytest.mark.usefixtures("ranking")
 def test_candidates_past_the_read_ones_count_as_disbelieved_and_ties_keep_their_order() -> None:
     texts = [f"s{i}" for i in range(READ_TOP + 2)]
     scored = _scored(texts, [0.5] * len(texts))
 
     ranked, ranked_texts = read_candidates(lambda q, read: [0.0] * len(read), "q", scored, texts)
     assert ranked_texts == texts  # equal scores: the hand-made order stands
-    assert ranked[-1].evidence == pytest.approx(0.5 - READER_WEIGHT / 2)
+    assert ranked[-1].evidence == pytest.approx(0.5 - WEIGHT / 2)
     assert ranked[0].evidence == pytest.approx(0.5)
+
+
+HIT = {
+    "number": 1,
+    "title": "Backup runbook",
+    "section": "Restoring",
+    "source": "runbooks/backup.md",
+    "text": "Restores are run from the nightly snapshot. The snapshot is kept for 30 days. "
+    "Ask the on-call engineer before restoring production.",
+}
+
+
+def _reader_saying(logit: float, heard: list[list[str]]) -> compose.SentenceReader:
+    def reader(question: str, read: list[str]) -> list[float]:
+        heard.append(list(read))
+        return [logit] * len(read)
+
+    return reader
+
+
+def test_by_default_the_reader_reads_the_chosen_sentences_and_moves_only_the_confidence() -> None:
+    question = "how long is the snapshot kept?"
+    alone = compose_documents(question, [HIT])
+    heard: list[list[str]] = []
+    believed = compose_documents(question, [HIT], reader=_reader_saying(8.0, heard))
+    doubted = compose_documents(question, [HIT], reader=_reader_saying(-4.0, []))
+    assert alone.found and believed.text == alone.text == doubted.text
+    assert len(heard) == 1 and any("30 days" in text for text in heard[0])
+    assert len(heard[0]) < 3  # the chosen sentences, not every candidate
+    share = compose.READER_CONFIDENCE
+    assert believed.confidence == pytest.approx(
+        (1 - share) * alone.confidence + share / (1 + math.exp(-8.0)), abs=1e-3
+    )
+    assert doubted.confidence < alone.confidence < believed.confidence
+
+
+def test_with_no_share_of_the_confidence_the_reader_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compose, "READER_CONFIDENCE", 0.0)
+    heard: list[list[str]] = []
+    question = "how long is the snapshot kept?"
+    read = compose_documents(question, [HIT], reader=_reader_saying(4.0, heard))
+    assert read == compose_documents(question, [HIT]) and heard == []
