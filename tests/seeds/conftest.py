@@ -41,18 +41,22 @@ def seed_backend(request: pytest.FixtureRequest) -> str:
 def seed_container(
     seed_backend: str,
     request: pytest.FixtureRequest,
+    pg_server_url: str,
     sample_data_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Container]:
     """Almanac as it first starts (the bundled sample loaded), on `seed_backend`, for one
-    module: SQLite from a copy of the sample data dir; PostgreSQL in a fresh database."""
+    module: SQLite from a copy of the sample data dir; PostgreSQL in a fresh database (the
+    server is asked for in the signature, so it outlives the module's database). A module's
+    `DEPLOYMENT` adds the settings its document's deployment needs."""
     data_dir = tmp_path_factory.mktemp("seed") / "data"
+    values = {**SEED_SETTINGS, **getattr(request.module, "DEPLOYMENT", {})}
     if seed_backend == "sqlite":
         shutil.copytree(sample_data_dir, data_dir)
-        yield from _started(make_settings(data_dir, **SEED_SETTINGS))  # type: ignore[arg-type]
+        yield from _started(make_settings(data_dir, **values))  # type: ignore[arg-type]
         return
-    with fresh_database(str(request.getfixturevalue("pg_server_url"))) as url:
-        settings = make_settings(data_dir, database_url=url, **SEED_SETTINGS)  # type: ignore[arg-type]
+    with fresh_database(pg_server_url) as url:
+        settings = make_settings(data_dir, database_url=url, **values)  # type: ignore[arg-type]
         yield from _started(settings)
 
 

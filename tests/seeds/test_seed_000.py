@@ -347,7 +347,7 @@ class Recorder:
 
 @pytest.fixture
 def configured(
-    seed_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    seed_backend: str, pg_server_url: str, tmp_path: Path
 ) -> Iterator[tuple[Container, Recorder]]:
     """A fresh Almanac started with SYSTEM_PROMPT set, its model recording what it is sent."""
     recorder = Recorder()
@@ -370,7 +370,7 @@ def configured(
     if seed_backend == "sqlite":
         yield from started(None)
         return
-    with fresh_database(str(request.getfixturevalue("pg_server_url"))) as url:
+    with fresh_database(pg_server_url) as url:
         yield from started(url)
 
 
