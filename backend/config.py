@@ -317,8 +317,9 @@ class Settings(BaseSettings):
     )
     system_prompt: str | None = Field(
         None,
-        description="Replaces the built-in default of the chat system prompt. A prompt version "
-        "an admin activated (`/api/llm-prompts/chat`, `almanac prompts`) takes precedence.",
+        description="Replaces the built-in defaults of the chat and advice system prompts. A "
+        "prompt version an admin activated (`/api/llm-prompts/{type}`, `almanac prompts`) takes "
+        "precedence.",
     )
     agent_request_limit: int = Field(
         8, ge=1, le=50, description="Model requests allowed in one chat turn."

@@ -40,6 +40,7 @@ from use_cases.advice.domain import (
     StructuredAdvice,
 )
 from use_cases.chat.domain import ConversationMessage
+from use_cases.prompts.domain import ADVICE
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 OPENING = '{"main_advice":"'
@@ -82,6 +83,15 @@ class AdviceIn(SamplingFields):
         examples=["f3b0c2d1e4a5"],
     )
 
+    prompt_type: str = Field(
+        ADVICE,
+        min_length=1,
+        max_length=64,
+        description="The prompt type whose system prompt in force the advice runs under: "
+        "`advice` (default) or `chat` (see GET /api/llm-prompts/{type}); another is a 422.",
+        examples=["advice"],
+    )
+
     def to_request(self, user_id: str) -> AdviceRequest:
         return AdviceRequest(
             user_id=user_id,
@@ -91,6 +101,7 @@ class AdviceIn(SamplingFields):
             search_override=self.search_override,
             sampling=self.sampling(),
             thread_id=self.thread_id,
+            prompt_type=self.prompt_type,
         )
 
 

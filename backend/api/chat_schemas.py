@@ -16,14 +16,16 @@ from use_cases.chat.manage_chats import ChatMatch
 from use_cases.confidence.domain import LoggedResponse
 
 TOOL_CALLS = (
-    "The tools the model called in this turn: `{id, name, args, status, result_preview}`; "
+    "The tools the model called in this turn: `{id, name, args, status, result_preview, "
+    "result}` (`result`: the preview again, the knowledge assistant's name for it); "
     "`status` is success, failed, denied, interrupted or retried (e.g. a rejected SQL query), "
     "null if the tool never answered."
 )
 SOURCES = (
-    "What the answer cites, by `[n]` or `[table: name]`: `{number, kind, title, source, "
-    "section, category, updated_at, score, document_id, superseded_by, supersedes, "
-    "version_note}`; a table lookup (`kind: table`, `source` its SQL) also has `columns`, "
+    "What the answer cites, by `[n]` or `[table: name]`: `{number, kind, title, document, "
+    "source, section, date, category, updated_at, score, document_id, superseded_by, "
+    "supersedes, version_note}` (`document`, `date`: the title and date again, the knowledge "
+    "assistant's names); a table lookup (`kind: table`, `source` its SQL) also has `columns`, "
     "`rows` (the first 50 the answer read) and `truncated`."
 )
 

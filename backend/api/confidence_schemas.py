@@ -1,8 +1,13 @@
-"""HTTP shapes of `POST /feedback` and the `/confidence/*` endpoints."""
+"""HTTP shapes of `POST /feedback` and the `/confidence/*` endpoints.
+
+Each response carries Almanac's fields and, beside them, the fields the advice-backend
+contract names for the same figures (`responses_with_feedback`, `calibration_data`, `logs`,
+`suggested_adjustments`, ...: docs/seeds.md). Both are read from the one use-case result.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -43,13 +48,19 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
-    status: Literal["recorded", "replaced", "withdrawn"]
+    status: Literal["success"] = Field(
+        "success", description="Always `success` (a failure is a problem response instead)."
+    )
+    result: Literal["recorded", "replaced", "withdrawn"] = Field(
+        description="What the call did: a first verdict, one replacing an earlier verdict, "
+        "or a verdict taken back."
+    )
     message: str
     response_id: str
 
     @classmethod
     def of(cls, receipt: FeedbackReceipt) -> FeedbackOut:
-        return cls(status=receipt.status, message=receipt.message, response_id=receipt.response_id)
+        return cls(result=receipt.status, message=receipt.message, response_id=receipt.response_id)
 
 
 class BandOut(_FromAttributes):
@@ -67,6 +78,15 @@ class BandOut(_FromAttributes):
     )
 
 
+class BandFigures(BaseModel):
+    """A band as the contract names it (`calibration_data`)."""
+
+    confidence_band: str = Field(examples=["0.7-0.8"])
+    count: int = Field(description="Responses whose confidence falls in the band.")
+    observed_accuracy: float | None
+    brier_score_band: float | None
+
+
 class StatsOut(_FromAttributes):
     days_back: int
     scope: Literal["all", "own"] = Field(
@@ -81,10 +101,49 @@ class StatsOut(_FromAttributes):
     brier_score: float | None
     bands: list[BandOut]
     message: str | None = Field(description="Why figures are null, when they are.")
+    responses_with_feedback: int = Field(description="`with_feedback` again.")
+    positive_feedback_count: int = Field(description="`positive` again.")
+    negative_feedback_count: int = Field(description="`negative` again.")
+    avg_confidence_score: float | None = Field(description="`average_confidence` again.")
+    brier_score_overall: float | None = Field(description="`brier_score` again.")
+    calibration_data: list[BandFigures] = Field(description="`bands`, in the contract's names.")
+    last_updated: datetime = Field(description="When these figures were computed (UTC).")
 
     @classmethod
     def of(cls, stats: ConfidenceStats) -> StatsOut:
-        return cls.model_validate(stats)
+        return cls(
+            **{name: getattr(stats, name) for name in _STATS_FIELDS},
+            bands=[BandOut.model_validate(b) for b in stats.bands],
+            responses_with_feedback=stats.with_feedback,
+            positive_feedback_count=stats.positive,
+            negative_feedback_count=stats.negative,
+            avg_confidence_score=stats.average_confidence,
+            brier_score_overall=stats.brier_score,
+            calibration_data=[
+                BandFigures(
+                    confidence_band=b.label,
+                    count=b.responses,
+                    observed_accuracy=b.observed_accuracy,
+                    brier_score_band=b.brier_score,
+                )
+                for b in stats.bands
+            ],
+            last_updated=datetime.now(UTC),
+        )
+
+
+_STATS_FIELDS = (
+    "days_back",
+    "scope",
+    "total_responses",
+    "with_feedback",
+    "positive",
+    "negative",
+    "average_confidence",
+    "observed_accuracy",
+    "brier_score",
+    "message",
+)
 
 
 class FeedbackShown(_FromAttributes):
@@ -111,10 +170,45 @@ class LoggedResponseOut(_FromAttributes):
     feedback: FeedbackShown | None
 
 
+class LogOut(BaseModel):
+    """A logged response as the contract names it (`logs`)."""
+
+    id: str = Field(description="The response's id (`response_id` again).")
+    response_text: str
+    confidence_score: float = Field(description="The confidence shown (`confidence`).")
+    user_query: str
+    model_used: str
+    web_search_used: bool = Field(
+        description="Whether the turn searched (the knowledge base: Almanac's search)."
+    )
+    outcome: bool | None = Field(description="The asker's verdict; null if none.")
+    timestamp: datetime
+    feedback_timestamp: datetime | None
+    response_id: str
+
+    @classmethod
+    def of(cls, r: LoggedResponse) -> LogOut:
+        return cls(
+            id=r.response_id,
+            response_text=r.response_text,
+            confidence_score=r.confidence,
+            user_query=r.query,
+            model_used=r.model,
+            web_search_used=r.search_ran,
+            outcome=r.feedback.outcome if r.feedback else None,
+            timestamp=r.created_at,
+            feedback_timestamp=r.feedback.at if r.feedback else None,
+            response_id=r.response_id,
+        )
+
+
 class RecentOut(BaseModel):
     scope: Literal["all", "own"]
     count: int
     responses: list[LoggedResponseOut]
+    logs: list[LogOut] = Field(description="`responses`, in the contract's names.")
+    total_count: int = Field(description="`count` again.")
+    timestamp: datetime | None = Field(description="When the newest listed response was logged.")
 
     @classmethod
     def of(cls, responses: list[LoggedResponse], scope: str) -> RecentOut:
@@ -122,6 +216,9 @@ class RecentOut(BaseModel):
             scope=scope,  # type: ignore[arg-type]
             count=len(responses),
             responses=[LoggedResponseOut.model_validate(r) for r in responses],
+            logs=[LogOut.of(r) for r in responses],
+            total_count=len(responses),
+            timestamp=max((r.created_at for r in responses), default=None),
         )
 
 
@@ -140,6 +237,13 @@ class ReliabilityData(BaseModel):
     )
 
 
+class CurvePair(BaseModel):
+    """A point of the calibration curve as the contract names it."""
+
+    predicted_probability: float = Field(description="The band's mean confidence.")
+    observed_frequency: float = Field(description="The band's observed accuracy.")
+
+
 class BrierOut(BaseModel):
     days_back: int
     scope: Literal["all", "own"]
@@ -148,20 +252,32 @@ class BrierOut(BaseModel):
     calibration_curve: list[CurvePoint]
     reliability_diagram: ReliabilityData
     message: str | None
+    total_predictions: int = Field(description="`total` again.")
+    calibration_curve_data: list[CurvePair] = Field(
+        description="`calibration_curve`, in the contract's names."
+    )
+    reliability_diagram_data: ReliabilityData = Field(description="`reliability_diagram` again.")
 
     @classmethod
     def of(cls, report: BrierReport) -> BrierOut:
         curve = [CurvePoint.model_validate(b) for b in report.calibration_curve]
+        diagram = ReliabilityData(bins=curve, perfect_calibration=[[0.0, 0.0], [1.0, 1.0]])
         return cls(
             days_back=report.days_back,
             scope=report.scope,  # type: ignore[arg-type]
             brier_score=report.brier_score,
             total=report.total,
             calibration_curve=curve,
-            reliability_diagram=ReliabilityData(
-                bins=curve, perfect_calibration=[[0.0, 0.0], [1.0, 1.0]]
-            ),
+            reliability_diagram=diagram,
             message=report.message,
+            total_predictions=report.total,
+            calibration_curve_data=[
+                CurvePair(
+                    predicted_probability=p.mean_confidence, observed_frequency=p.observed_accuracy
+                )
+                for p in curve
+            ],
+            reliability_diagram_data=diagram,
         )
 
 
@@ -170,6 +286,16 @@ class WeekOut(_FromAttributes):
     responses: int
     ece: float | None
     brier_score: float | None
+
+
+class CalibrationBand(BaseModel):
+    """A band as the contract names it (`calibration_bands`)."""
+
+    band: str = Field(examples=["[0.7, 0.8]"])
+    count: int
+    avg_confidence: float | None
+    observed_accuracy: float | None
+    is_calibrated: bool | None
 
 
 class CalibrationOut(_FromAttributes):
@@ -187,10 +313,53 @@ class CalibrationOut(_FromAttributes):
     bands: list[BandOut]
     drift: list[WeekOut] = Field(description="ECE per ISO week, oldest first.")
     message: str | None
+    overall_calibration: dict[str, float | None] = Field(
+        description="`average_confidence`, `observed_accuracy` and "
+        "`expected calibration error (ECE)` (`ece`), in the contract's names."
+    )
+    calibration_bands: list[CalibrationBand] = Field(
+        description="`bands`, in the contract's names."
+    )
+    drift_analysis: dict[str, list[WeekOut]] = Field(description="`{weeks: drift}`.")
 
     @classmethod
     def of(cls, report: CalibrationReport) -> CalibrationOut:
-        return cls.model_validate(report)
+        weeks = [WeekOut.model_validate(w) for w in report.drift]
+        return cls(
+            **{name: getattr(report, name) for name in _CALIBRATION_FIELDS},
+            bands=[BandOut.model_validate(b) for b in report.bands],
+            drift=weeks,
+            overall_calibration={
+                "average_confidence": report.average_confidence,
+                "observed_accuracy": report.observed_accuracy,
+                "expected_calibration_error (ECE)": report.ece,
+            },
+            calibration_bands=[
+                CalibrationBand(
+                    band=f"[{b.lower:.1f}, {b.upper:.1f}]",
+                    count=b.responses,
+                    avg_confidence=b.mean_confidence,
+                    observed_accuracy=b.observed_accuracy,
+                    is_calibrated=b.is_calibrated,
+                )
+                for b in report.bands
+            ],
+            drift_analysis={"weeks": weeks},
+        )
+
+
+_CALIBRATION_FIELDS = (
+    "days_back",
+    "scope",
+    "responses_with_feedback",
+    "average_confidence",
+    "observed_accuracy",
+    "overconfidence",
+    "ece",
+    "raw_ece",
+    "tolerance",
+    "message",
+)
 
 
 class ThresholdsOut(BaseModel):
@@ -226,6 +395,15 @@ class ThresholdMoveOut(BaseModel):
     reason: str
 
 
+class Adjustment(BaseModel):
+    """A moved bound as the contract names it (`suggested_adjustments`)."""
+
+    phrase_key: str = Field(examples=["high"])
+    old_threshold: float
+    new_threshold: float
+    reason: str
+
+
 class TuneOut(BaseModel):
     days_back: int
     dry_run: bool
@@ -241,12 +419,30 @@ class TuneOut(BaseModel):
         description="Rated answers a bound's move must rest on; with fewer it is kept."
     )
     message: str
+    status: Literal["dry_run_complete", "tuning_applied"] = Field(
+        description="`dry_run_complete` for a dry run, else `tuning_applied` (`applied` says "
+        "whether any bound moved)."
+    )
+    analyzed_period_days: int = Field(description="`days_back` again.")
+    previous_calibration: dict[str, Any] = Field(
+        description="`{thresholds, bands}`: the lower bounds in force before this call, and "
+        "the bands they were judged on."
+    )
+    suggested_adjustments: list[Adjustment] = Field(
+        description="The bounds tuning moves (or, in a dry run, would move)."
+    )
+    new_phrase_configuration: dict[str, float] | None = Field(
+        description="The lower bounds in force after an applied tuning; null otherwise."
+    )
+    summary: str = Field(description="`message` again.")
 
     @classmethod
     def of(cls, result: TuneResult) -> TuneOut:
         suggested = (
             None if result.suggested is None else PhraseThresholds(result.suggested).as_dict()
         )
+        bands = [BandOut.model_validate(b) for b in result.bands]
+        before = {m.phrase: m.current for m in result.moves} or result.current.as_dict()
         return cls(
             days_back=result.days_back,
             dry_run=result.dry_run,
@@ -266,10 +462,25 @@ class TuneOut(BaseModel):
                 )
                 for m in result.moves
             ],
-            bands=[BandOut.model_validate(b) for b in result.bands],
+            bands=bands,
             min_band_feedback=result.min_band_feedback,
             min_move_feedback=result.min_move_feedback,
             message=result.message,
+            status="dry_run_complete" if result.dry_run else "tuning_applied",
+            analyzed_period_days=result.days_back,
+            previous_calibration={"thresholds": before, "bands": bands},
+            suggested_adjustments=[
+                Adjustment(
+                    phrase_key=m.phrase,
+                    old_threshold=m.current,
+                    new_threshold=m.suggested,
+                    reason=m.reason,
+                )
+                for m in result.moves
+                if m.suggested != m.current
+            ],
+            new_phrase_configuration=result.current.as_dict() if result.applied else None,
+            summary=result.message,
         )
 
 
@@ -328,19 +539,49 @@ class RecalibrationStatusOut(BaseModel):
         )
 
 
+class PhraseRange(BaseModel):
+    """A phrase and the confidences it covers, as the contract names them."""
+
+    min_score: float
+    max_score: float
+    phrase: str
+
+
 class PhraseStatusOut(BaseModel):
     thresholds: ThresholdsOut
     promises: dict[str, float] = Field(
         description="The least observed accuracy each phrase stands for."
     )
     recalibration: RecalibrationStatusOut
+    current_phrase_map: dict[str, PhraseRange] = Field(
+        description="Each phrase with the confidences it covers (`thresholds.ranges`)."
+    )
+    last_tuned_timestamp: datetime | None = Field(
+        description="When the thresholds in force were applied; null for the built-in ones."
+    )
+    recent_calibration_score: float | None = Field(
+        description="The held-out ECE of the active recalibration map; null without one."
+    )
+    tuning_mode: Literal["automatic", "manual"] = Field(
+        description="`automatic` when the confidence map is refitted as feedback arrives "
+        "(RECALIBRATION_AUTO), else `manual`."
+    )
 
     @classmethod
     def of(cls, status: PhraseStatus) -> PhraseStatusOut:
+        recalibration = RecalibrationStatusOut.of(status.recalibration)
+        active = recalibration.active
         return cls(
             thresholds=ThresholdsOut.of(status.thresholds),
             promises=status.promises,
-            recalibration=RecalibrationStatusOut.of(status.recalibration),
+            recalibration=recalibration,
+            current_phrase_map={
+                r["phrase"]: PhraseRange(min_score=r["min"], max_score=r["max"], phrase=r["phrase"])
+                for r in status.thresholds.ranges()
+            },
+            last_tuned_timestamp=status.thresholds.created_at,
+            recent_calibration_score=active.ece_after if active else None,
+            tuning_mode="automatic" if recalibration.auto else "manual",
         )
 
 

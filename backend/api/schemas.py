@@ -62,8 +62,8 @@ class HealthOut(BaseModel):
     `/health/details`."""
 
     status: str = Field(
-        description="`ok`, or `degraded` when the index was built with another embedder.",
-        examples=["ok"],
+        description="`healthy`, or `degraded` when the index was built with another embedder.",
+        examples=["healthy"],
     )
     version: str = Field(examples=["0.1.0"])
     knowledge_base: KnowledgeBaseOut | None = Field(

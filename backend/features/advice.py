@@ -11,7 +11,6 @@ from use_cases.advice.agent import ADVICE_TURN, AdviceDeps
 from use_cases.advice.give_advice import GiveAdvice
 from use_cases.advice.manage_threads import ManageAdviceThreads
 from use_cases.chat.agent import build_agent
-from use_cases.prompts.domain import ADVICE
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCa
         ),
         w.clock,
         w.limits,
-        instructions=lambda: prompts.prompts.instructions(ADVICE),
+        instructions=prompts.prompts.instructions,
         history_window=settings.history_window,
         max_message_chars=settings.max_message_chars,
         max_conversation_messages=settings.max_conversation_messages,

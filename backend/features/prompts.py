@@ -27,18 +27,21 @@ class PromptUseCases:
 
 
 def build_prompt_types(settings: Settings) -> PromptTypes:
-    """The prompt types and their defaults. `chat`: SYSTEM_PROMPT if set, else the built-in
-    prompt; `advice`: the built-in advice prompt. (A new type is one more entry here.)"""
+    """The prompt types and their defaults: SYSTEM_PROMPT if set, else each type's built-in
+    prompt (chat's, advice's). (A new type is one more entry here.)"""
     configured = (settings.system_prompt or "").strip()
-    chat_default = (
-        PromptDefault(configured, source="setting")
-        if configured
-        else PromptDefault(SYSTEM_PROMPT, source="built-in", revision=PROMPT_VERSION)
+
+    def default(built_in: str, revision: str) -> PromptDefault:
+        if configured:
+            return PromptDefault(configured, source="setting")
+        return PromptDefault(built_in, source="built-in", revision=revision)
+
+    return PromptTypes(
+        {
+            CHAT: default(SYSTEM_PROMPT, PROMPT_VERSION),
+            ADVICE: default(ADVICE_SYSTEM_PROMPT, ADVICE_PROMPT_VERSION),
+        }
     )
-    advice_default = PromptDefault(
-        ADVICE_SYSTEM_PROMPT, source="built-in", revision=ADVICE_PROMPT_VERSION
-    )
-    return PromptTypes({CHAT: chat_default, ADVICE: advice_default})
 
 
 def build(w: Wiring, access: AccessUseCases) -> PromptUseCases:

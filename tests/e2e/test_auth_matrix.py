@@ -246,6 +246,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/api/v1/datasets"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-runs"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-runs/{run_id}"): Call(ADMIN_ONLY),
     ("POST", "/api/v1/eval-runs"): Call(
         (401, 403, 403, 202),
         json=lambda: {

@@ -40,7 +40,7 @@ def test_feedback_records_then_replaces_and_refuses_an_unknown_id(
     response_id = _seed_one(data_dir)
     first = runner.invoke(app, ["feedback", response_id, "--outcome", "yes", "--json"])
     assert first.exit_code == 0, first.output
-    assert json.loads(first.stdout)["status"] == "recorded"
+    assert json.loads(first.stdout)["result"] == "recorded"
     second = runner.invoke(app, ["feedback", response_id, "--outcome", "no", "--notes", "Old."])
     assert second.exit_code == 0 and "replaces" in second.stdout
     log = ResponseLog(_app_db(data_dir))
@@ -64,7 +64,7 @@ def test_feedback_is_withdrawn_once_and_only_by_itself(env: None, data_dir: Path
         assert refused.exit_code == 1 and "--withdraw alone" in refused.output
     undo = runner.invoke(app, ["feedback", response_id, "--withdraw", "--json"])
     assert undo.exit_code == 0, undo.output
-    assert json.loads(undo.stdout)["status"] == "withdrawn"
+    assert json.loads(undo.stdout)["result"] == "withdrawn"
     log = ResponseLog(_app_db(data_dir))
     try:
         assert log.get(response_id).feedback is None  # type: ignore[union-attr]

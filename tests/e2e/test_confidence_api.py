@@ -191,14 +191,15 @@ async def test_feedback_records_replaces_and_says_so(
     first = await client.post("/feedback", json={"response_id": target, "outcome": True})
     assert first.status_code == 200
     assert first.json() == {
-        "status": "recorded",
+        "status": "success",
+        "result": "recorded",
         "message": "Feedback recorded.",
         "response_id": target,
     }
     second = await client.post(
         "/feedback", json={"response_id": target, "outcome": False, "feedback_notes": "Wrong."}
     )
-    assert second.json()["status"] == "replaced" and "replaces" in second.json()["message"]
+    assert second.json()["result"] == "replaced" and "replaces" in second.json()["message"]
     recent = (await client.get("/confidence/recent", params={"limit": 1})).json()
     assert recent["responses"][0]["feedback"]["outcome"] is False
     assert recent["responses"][0]["feedback"]["notes"] == "Wrong."
@@ -217,7 +218,8 @@ async def test_feedback_is_withdrawn_and_the_answer_counts_as_unrated_again(
     undo = await client.delete(f"/feedback/{target}")
     assert undo.status_code == 200
     assert undo.json() == {
-        "status": "withdrawn",
+        "status": "success",
+        "result": "withdrawn",
         "message": "Feedback withdrawn; the answer counts as unrated again.",
         "response_id": target,
     }
@@ -232,7 +234,7 @@ async def test_feedback_is_withdrawn_and_the_answer_counts_as_unrated_again(
         assert response.status_code == 404 and response.json()["code"] == "not_found"
     # a verdict given after the undo is recorded as a first one
     redo = await client.post("/feedback", json={"response_id": target, "outcome": True})
-    assert redo.json()["status"] == "recorded"
+    assert redo.json()["result"] == "recorded"
 
 
 @pytest.mark.parametrize(

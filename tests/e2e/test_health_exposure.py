@@ -19,7 +19,7 @@ async def test_the_public_health_says_only_status_and_version_when_authenticatio
     for headers in ({}, user, admin):
         response = await auth_client.get("/health", headers=headers)
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "version": response.json()["version"]}
+        assert response.json() == {"status": "healthy", "version": response.json()["version"]}
         assert "policies" not in response.text and "categories" not in response.text
 
 
@@ -33,7 +33,7 @@ async def test_admins_read_the_details_and_no_one_else(
     details = await auth_client.get("/health/details", headers=admin)
     assert details.status_code == 200
     body = details.json()
-    assert body["status"] == "ok" and body["problems"] == []
+    assert body["status"] == "healthy" and body["problems"] == []
     assert body["knowledge_base"]["documents"] > 0
     assert body["knowledge_base"]["categories"]["policies"] > 0
 

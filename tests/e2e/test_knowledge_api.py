@@ -12,7 +12,7 @@ async def test_health_reports_version_and_knowledge_base_statistics(
     response = await client.get("/health")
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "ok"
+    assert body["status"] == "healthy"
     assert body["version"]
     kb = body["knowledge_base"]
     assert kb["documents"] >= 30

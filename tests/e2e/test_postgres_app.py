@@ -177,7 +177,7 @@ def test_feedback_reaches_the_calibration_figures(url: str) -> None:
     stats = httpx.get(f"{url}/confidence/stats", params={"days_back": 7}, timeout=10).json()
     assert stats["with_feedback"] >= 1
     undo = httpx.delete(f"{url}/feedback/{reply['response_id']}", timeout=10)
-    assert undo.status_code == 200 and undo.json()["status"] == "withdrawn", undo.text
+    assert undo.status_code == 200 and undo.json()["result"] == "withdrawn", undo.text
     after = httpx.get(f"{url}/confidence/stats", params={"days_back": 7}, timeout=10).json()
     assert after["with_feedback"] == stats["with_feedback"] - 1
     assert httpx.delete(f"{url}/feedback/{reply['response_id']}", timeout=10).status_code == 404

@@ -71,7 +71,10 @@ async def _run(http: httpx.AsyncClient, prompt_id: str, version: int) -> dict[st
     assert started.status_code == 202, started.text
     run = started.json()
     assert started.headers["location"] == f"/api/results/{run['run_id']}"
-    return await _finished(http, run["run_id"])
+    finished = await _finished(http, run["run_id"])
+    # The prompt playground's own read of a run is the same export.
+    assert (await http.get(f"/api/v1/eval-runs/{run['run_id']}")).json() == finished
+    return finished
 
 
 async def test_a_project_with_use_cases_tagged_prompts_and_versions_whose_stats_follow_runs(
@@ -191,6 +194,8 @@ async def test_bad_input_gets_problems_and_writes_nothing(http: httpx.AsyncClien
     assert (await http.post("/api/v1/projects", json={"name": "   "})).status_code == 422
     assert (await http.get("/api/v1/projects?limit=0")).status_code == 422
     await _problem(await http.get("/api/v1/prompts/prm_nope/versions"), 404, "No prompt")
+    await _problem(await http.get("/api/v1/eval-runs/run_000000000000"), 404, "run_000000000000")
+    assert (await http.get("/api/v1/eval-runs/clean_000000000000")).status_code == 422
     await _problem(
         await http.post("/api/v1/prompts/prm_chat/versions/999/activate"), 404, "no version 999"
     )

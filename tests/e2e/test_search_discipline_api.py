@@ -40,6 +40,10 @@ async def test_decides_and_explains(client: httpx.AsyncClient) -> None:
         "time_sensitive_keywords": ["current"],
         "active_entities": [],
         "override_markers": ["/nosrch"],
+        "is_time_sensitive": True,
+        "has_active_entities": False,
+        "active_entity_reasons": [],
+        "query_classification": "time_sensitive",
     }
     assert body["web_search"]["requested"] is False
 

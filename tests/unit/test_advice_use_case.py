@@ -60,7 +60,7 @@ from use_cases.chat.search_discipline import decide
 from use_cases.confidence.estimator import REFUSAL_CONFIDENCE
 from use_cases.knowledge.domain import HitScores, SearchHit
 from use_cases.prompts.ports import ResolvedModel
-from use_cases.shared.errors import InvalidRequest, PayloadTooLarge, UpstreamUnavailable
+from use_cases.shared.errors import InvalidRequest, NotFound, PayloadTooLarge, UpstreamUnavailable
 
 
 class OneHitRetriever:
@@ -175,6 +175,34 @@ GOOD = {
 
 
 # --- the whole turn -----------------------------------------------------------------------
+
+
+async def test_prompt_type_picks_the_prompt_in_force_the_turn_runs_under() -> None:
+    prompts = {"advice": "Advise from the passages.", "chat": "Answer from the passages."}
+
+    def instructions(prompt_type: str) -> str:
+        if prompt_type not in prompts:
+            raise NotFound(f"No prompt type {prompt_type!r}.")
+        return prompts[prompt_type]
+
+    seen: list[str] = []
+    inner = advising(GOOD).stream_function
+    assert inner is not None
+
+    async def recording(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[DeltaToolCalls]:
+        seen.append(info.instructions or "")
+        async for chunk in inner(messages, info):
+            yield chunk
+
+    advice = give_advice(FunctionModel(stream_function=recording), instructions=instructions)
+    await advice.execute(question())
+    await advice.execute(question(prompt_type="chat"))
+    assert seen[0].startswith("Advise from the passages.")
+    assert seen[-1].startswith("Answer from the passages.")
+    with pytest.raises(InvalidRequest, match="prompt_type: No prompt type 'poem'"):
+        await advice.execute(question(prompt_type="poem"))
 
 
 async def test_almanac_fills_sources_confidence_and_the_logged_response_id() -> None:

@@ -521,10 +521,18 @@ def test_tool_calls_and_sources_keep_one_json_shape() -> None:
         "args": {"query": "q"},
         "status": "success",
         "result_preview": "[1] ...",
+        "result": "[1] ...",
     }
     assert ToolCall.from_dict(call.as_dict()) == call
     source = Source(2, "table", "table: directory", "SELECT name FROM directory")
     assert Source.from_dict(source.as_dict()) == source
+    cited = Source(1, "document", "Password Policy", "policies/passwords.md", "Rotation")
+    shown = replace(cited, updated_at="2026-01-15").as_dict()
+    assert {k: shown[k] for k in ("document", "section", "date")} == {
+        "document": "Password Policy",
+        "section": "Rotation",
+        "date": "2026-01-15",
+    }
 
 
 async def test_each_turn_follows_its_search_discipline_decision() -> None:

@@ -37,11 +37,11 @@ async def _check(indexed: EmbeddingInfo | None, embedder: NamedEmbedder) -> tupl
 
 
 async def test_an_index_built_with_the_configured_embedder_is_ok() -> None:
-    assert await _check(EmbeddingInfo("all-MiniLM-L6-v2", 384), NamedEmbedder()) == ("ok", [])
+    assert await _check(EmbeddingInfo("all-MiniLM-L6-v2", 384), NamedEmbedder()) == ("healthy", [])
 
 
 async def test_an_empty_knowledge_base_is_ok_whatever_the_embedder() -> None:
-    assert await _check(None, NamedEmbedder("hashing-64", 64)) == ("ok", [])
+    assert await _check(None, NamedEmbedder("hashing-64", 64)) == ("healthy", [])
 
 
 async def test_another_model_is_degraded_with_a_problem_naming_both_and_the_fix() -> None:

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from use_cases.chat.domain import ConversationMessage
+from use_cases.prompts.domain import ADVICE
 from use_cases.shared.errors import AlmanacError
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
 
@@ -144,6 +145,9 @@ class AdviceRequest:
     """Keep this advice in the user's advice thread `thread_id` (created by the first advice
     that names it): the thread's earlier advice is the conversation, so `conversation` holds
     only the new question. None: nothing is stored (the conversation is the request's)."""
+    prompt_type: str = ADVICE
+    """The prompt type whose prompt in force the turn runs under: `advice` (the default) or
+    another (`chat`)."""
 
 
 @dataclass(frozen=True)

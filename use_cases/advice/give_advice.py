@@ -6,7 +6,9 @@ Rules:
   stripping (`InvalidRequest` otherwise); its text totals at most `max_conversation_chars`
   (`PayloadTooLarge`). The model (the request's if allowed, else the default of advice turns)
   and the advice prompt in force are read before the run starts, so bad input or a refused
-  model fails before any event, and an admin's change applies to the next turn.
+  model fails before any event, and an admin's change applies to the next turn. The request's
+  `prompt_type` picks another prompt type's prompt in force (`chat`; default `advice`); a type
+  that does not exist is `InvalidRequest`.
 - The current date is prefixed to the latest user message; up to `history_window` earlier
   messages go to the model as plain user/assistant text. Nothing is stored in the chat history.
 - Threads (`use_cases/advice/manage_threads.py`): with `thread_id`, the conversation must be the
@@ -126,7 +128,7 @@ from use_cases.chat.turn_runner import (
 from use_cases.confidence.estimator import DEFAULT_PHRASES
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
-from use_cases.shared.errors import InvalidRequest
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 _log = logging.getLogger(__name__)
 
@@ -142,7 +144,8 @@ FALLBACK_FAILED = "Almanac could not produce advice: {detail}"
 #: The turn's search decision from the latest question and the request's override.
 SearchPolicy = Callable[[str, bool | None], Discipline]
 AdviceDepsFactory = Callable[[], AdviceDeps]
-InstructionsSource = Callable[[], str]
+#: The text of the prompt in force of a prompt type (`NotFound` for an unknown type).
+InstructionsSource = Callable[[str], str]
 
 
 def override_policy(question: str, override: bool | None) -> Discipline:
@@ -171,7 +174,7 @@ class GiveAdvice:
         limits: AgentLimits,
         *,
         responses: ResponseRecorder,
-        instructions: InstructionsSource = lambda: ADVICE_SYSTEM_PROMPT,
+        instructions: InstructionsSource = lambda prompt_type: ADVICE_SYSTEM_PROMPT,
         search_policy: SearchPolicy = override_policy,
         web_search: WebSearch | None = None,
         threads: AdviceThreadStore | None = None,
@@ -245,7 +248,9 @@ class GiveAdvice:
         prior: Sequence[ConversationMessage] = request.conversation[:-1]
         if request.thread_id is not None:
             prior = await asyncio.to_thread(self._thread_history, request, question)
-        resolved, instructions = await asyncio.to_thread(self._prepare, request.model)
+        resolved, instructions = await asyncio.to_thread(
+            self._prepare, request.model, request.prompt_type
+        )
         resolved.admit()
         decision = self._search_policy(question, request.search_override)
         deps = deps_for_turn(
@@ -318,9 +323,14 @@ class GiveAdvice:
         except Exception:
             _log.exception("Could not keep an advice in thread %s", request.thread_id)
 
-    def _prepare(self, requested: str | None) -> tuple[ResolvedModel, str]:
-        """The turn's model and prompt, before the run (both may read the app DB)."""
-        return self._models.resolve(requested), self._instructions()
+    def _prepare(self, requested: str | None, prompt_type: str) -> tuple[ResolvedModel, str]:
+        """The turn's model and prompt, before the run (both may read the app DB). A prompt
+        type that does not exist is the request's fault: `InvalidRequest`."""
+        try:
+            instructions = self._instructions(prompt_type)
+        except NotFound as exc:
+            raise InvalidRequest(f"prompt_type: {exc.detail}") from None
+        return self._models.resolve(requested), instructions
 
 
 @dataclass(frozen=True)

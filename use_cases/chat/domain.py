@@ -68,12 +68,15 @@ class ToolCall:
     result_preview: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """`result` repeats `result_preview` under the name the knowledge-assistant contract
+        gives it (docs/seeds.md): the kept, bounded part of what the tool answered."""
         return {
             "id": self.id,
             "name": self.name,
             "args": self.args,
             "status": self.status,
             "result_preview": self.result_preview,
+            "result": self.result_preview,
         }
 
     @classmethod
@@ -138,12 +141,16 @@ class Source:
     truncated: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        """`document` and `date` repeat `title` and `updated_at` under the names the
+        knowledge-assistant contract gives them (`{document, section, date}`, docs/seeds.md)."""
         return {
             "number": self.number,
             "kind": self.kind,
             "title": self.title,
+            "document": self.title,
             "source": self.source,
             "section": self.section,
+            "date": self.updated_at,
             "category": self.category,
             "updated_at": self.updated_at,
             "score": self.score,

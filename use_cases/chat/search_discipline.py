@@ -77,6 +77,8 @@ class Classification(StrEnum):
     GENERAL = "general"
 
 
+#: An override as people type it in a message (the contract's `user_override`).
+OVERRIDE_MARKERS: dict[bool | None, str] = {True: "/search", False: "/nosrch"}
 SEARCHING = {Decision.MANDATORY, Decision.USER_OVERRIDE_YES, Decision.DEFAULT_YES}
 NOT_GROUNDED_NOTE = "This answer is not grounded in the knowledge base"
 REDACTED = "[redacted credential]"
@@ -320,11 +322,19 @@ class QueryAnalysis:
     override_markers: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
+        """Almanac's keys, and the advice-backend contract's (`is_time_sensitive`,
+        `has_active_entities`, `active_entity_reasons`, `query_classification`: docs/seeds.md)
+        read from the same analysis."""
         return {
             "classification": self.classification.value,
             "time_sensitive_keywords": list(self.time_sensitive_keywords),
             "active_entities": list(self.active_entities),
             "override_markers": list(self.override_markers),
+            "is_time_sensitive": bool(self.time_sensitive_keywords)
+            or self.classification is Classification.TIME_SENSITIVE,
+            "has_active_entities": bool(self.active_entities),
+            "active_entity_reasons": [f"names {entity}" for entity in self.active_entities],
+            "query_classification": self.classification.value,
         }
 
 
@@ -375,6 +385,8 @@ class SearchDecision:
     overrides: Decision | None = None
     """The decision the rules would have taken without the override, when it differs."""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    system_rule: Rule | None = None
+    """The rule the message's content alone picks (None: `rule` itself)."""
 
     @property
     def should_search(self) -> bool:
@@ -413,7 +425,10 @@ class SearchDecision:
         }
 
     def policy_payload(self) -> dict[str, Any]:
+        """Almanac's keys, then the advice-backend contract's (`user_query` ...
+        `final_reasoning`, docs/seeds.md): the content's own decision and the final one."""
         policy = self.policy
+        system = self.system_rule or self.rule
         return {
             "rule": self.rule.name,
             "search_tool": "available" if policy.allow_search else "removed",
@@ -423,6 +438,13 @@ class SearchDecision:
             "overrides": self.overrides.value if self.overrides else None,
             "override": {"value": self.override, "source": self.override_source},
             "instructions": policy.instructions,
+            "user_query": self.question,
+            "conversation_context": None,
+            "user_override": OVERRIDE_MARKERS.get(self.override),
+            "system_rules_decision": system.decision.value,
+            "system_rules_reasoning": system.reason,
+            "final_decision": self.decision.value,
+            "final_reasoning": self.reasoning,
         }
 
 
@@ -570,6 +592,7 @@ def decide(
         override_source=source,
         overrides=overrides,
         notes=tuple(notes),
+        system_rule=by_content,
     )
 
 

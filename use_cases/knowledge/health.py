@@ -24,7 +24,9 @@ class HealthReport:
 
     @property
     def status(self) -> str:
-        return "degraded" if self.problems else "ok"
+        """`healthy`, or `degraded` when there are problems (the advice-backend contract's
+        word for a working service, docs/seeds.md)."""
+        return "degraded" if self.problems else "healthy"
 
 
 class CheckHealth:

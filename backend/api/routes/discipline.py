@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from backend.api.deps import ContainerDep
@@ -25,6 +25,10 @@ class QueryAnalysisOut(BaseModel):
     time_sensitive_keywords: list[str]
     active_entities: list[str]
     override_markers: list[str] = Field(description="`/search` or `/nosrch` found in the text.")
+    is_time_sensitive: bool
+    has_active_entities: bool
+    active_entity_reasons: list[str] = Field(description="Why each active entity counts.")
+    query_classification: Classification = Field(description="`classification` again.")
 
 
 class WebSearchOut(BaseModel):
@@ -36,13 +40,18 @@ class WebSearchOut(BaseModel):
 
 class SearchDecisionOut(BaseModel):
     query: str = Field(description="The question as the model sees it (markers removed).")
+    search_override: str | None = Field(
+        None, description="The `search_override` query parameter, as it was sent."
+    )
     decision: Decision
     should_search: bool
     reasoning: str
     policy_payload: dict[str, Any] = Field(
         description="The rule that fired, whether the search tool is offered and a search "
         "enforced, whether the answer can be grounded, the decision an override replaced, and "
-        "the instructions added to the run."
+        "the instructions added to the run; and `user_query`, `conversation_context`, "
+        "`user_override`, `system_rules_decision`, `system_rules_reasoning`, `final_decision`, "
+        "`final_reasoning` (the content's own decision, then the final one)."
     )
     query_analysis: QueryAnalysisOut
     web_search: WebSearchOut
@@ -55,6 +64,7 @@ class SearchDecisionOut(BaseModel):
     responses=problem_responses(422),
 )
 async def search_discipline(
+    request: Request,
     container: ContainerDep,
     query: Annotated[
         str,
@@ -76,4 +86,5 @@ async def search_discipline(
     decision = await container.search_discipline.execute(
         DisciplineRequest(query, search_override, enable_web_search)
     )
-    return SearchDecisionOut.model_validate(decision.as_dict())
+    sent = request.query_params.get("search_override")
+    return SearchDecisionOut.model_validate({**decision.as_dict(), "search_override": sent})

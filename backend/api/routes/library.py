@@ -282,6 +282,24 @@ async def list_eval_runs(
     return EvalRunPageOut.of(page)
 
 
+@router.get(
+    "/eval-runs/{run_id}",
+    responses={
+        200: {"description": "The run export, as GET /api/results/{run_id} gives it."},
+        **problem_responses(404),
+    },
+    summary="One evaluation run: status, progress, aggregates and per-case results; admins only",
+)
+async def get_eval_run(
+    container: ContainerDep,
+    admin: AdminDep,
+    run_id: Annotated[
+        str, Path(pattern=r"^run_[0-9a-f]{12}$", description="An evaluation run's id.")
+    ],
+) -> dict[str, Any]:
+    return await container.benchmark.export(admin, run_id)
+
+
 @router.post(
     "/eval-runs",
     response_model=EvalRunOut,

@@ -95,7 +95,7 @@ export function feedbackButtons(responseId, initial = null) {
       } else {
         const receipt = await api("POST", "/feedback", { response_id: responseId, outcome });
         show(outcome);
-        status.textContent = receipt.status === "replaced" ? "Feedback changed." : "Thanks for the feedback.";
+        status.textContent = receipt.result === "replaced" ? "Feedback changed." : "Thanks for the feedback.";
         if (outcome === false) noteInput.focus();
       }
     } catch (error) {
