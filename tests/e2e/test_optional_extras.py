@@ -89,9 +89,7 @@ def _python(
 
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))
-def test_without_the_extra_the_app_starts_and_never_imports_it(
-    tmp_path: Path, extra: str
-) -> None:
+def test_without_the_extra_the_app_starts_and_never_imports_it(tmp_path: Path, extra: str) -> None:
     result = _python(BUILD_APP, tmp_path, without=EXTRAS[extra])
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["started", "imported: []"]
