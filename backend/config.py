@@ -157,7 +157,8 @@ class Settings(BaseSettings):
         None,
         description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
         "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
-        "pgvector for everything, shared by any number of replicas (docs/deployment.md).",
+        "pgvector for everything, shared by any number of replicas (docs/deployment.md); "
+        "needs the `postgres` extra (`pip install 'almanac[postgres]'`).",
     )
     redis_url: SecretStr | None = Field(
         None,

@@ -1,14 +1,16 @@
-"""Optional backends, installed as extras of the package (`pip install 'almanac[redis]'`).
+"""Optional backends, installed as extras of the package (`pip install 'almanac[postgres]'`,
+`'almanac[redis]'`).
 
-Rules: a setting that needs an extra (`REDIS_URL`: the `redis` extra) stops the start with a
-`ConfigurationError` naming the setting and the extra to install, never an `ImportError` deep
-in a request; without the setting, nothing of the extra is imported. `make install` (and CI)
-install every extra.
+Rules: a setting that needs an extra (a postgresql:// `DATABASE_URL`: the `postgres` extra;
+`REDIS_URL`: the `redis` extra) stops the start with a `ConfigurationError` naming the
+setting and the extra to install, never an `ImportError` deep in a request; without the
+setting, nothing of the extra is imported. `make install` (and CI) install every extra.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from types import ModuleType
 
 from backend.config import Settings
@@ -28,7 +30,22 @@ def require_extra(extra: str, module: str, setting: str) -> ModuleType:
         ) from None
 
 
+#: The modules of each extra whose absence a setting must report (the first missing is named).
+EXTRA_MODULES: dict[str, Sequence[str]] = {
+    "postgres": ("psycopg", "psycopg_pool", "pgvector"),
+    "redis": ("redis",),
+}
+
+
+def require_postgres(setting: str = "DATABASE_URL") -> None:
+    """The `postgres` extra's modules are importable; or the `ConfigurationError` naming it."""
+    for module in EXTRA_MODULES["postgres"]:
+        require_extra("postgres", module, setting)
+
+
 def check_extras(settings: Settings) -> None:
     """Fail now if a setting needs an extra that is not installed."""
+    if settings.database_backend == "postgresql":
+        require_postgres()
     if settings.redis_url is not None:
         require_extra("redis", "redis", "REDIS_URL")

@@ -126,15 +126,18 @@ class Child:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.terminate()  # uvicorn shuts down gracefully on SIGTERM
+        """SIGTERM to the child's whole process group (its own session: the server and any
+        process it started), SIGKILL to what is left after 8 s."""
+        self._signal_group(signal.SIGTERM)  # uvicorn shuts down gracefully on SIGTERM
         try:
             self.process.wait(timeout=8)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self._signal_group(signal.SIGKILL)
             self.process.wait(timeout=5)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)  # the group's id is the child's (a new session)
 
 
 def _load_average() -> float | None:
@@ -142,15 +145,6 @@ def _load_average() -> float | None:
         return round(os.getloadavg()[0], 2)
     except OSError:
         return None
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if the benchmark itself is killed (even by SIGKILL)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def almanac_executable() -> list[str]:
@@ -166,7 +160,9 @@ def almanac_executable() -> list[str]:
 @contextlib.contextmanager
 def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Child, str, str]]:
     """The fake model and Almanac, each in its own session (Ctrl-C reaches only us; we stop
-    them in order on every way out)."""
+    each one's process group in order on every way out: the end of the run, an error, Ctrl-C
+    or SIGTERM). A benchmark killed with SIGKILL cannot stop them: the first line it logs
+    names their pids, and `kill -- -PID` stops one's group."""
     children: list[Child] = []
 
     def start(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
@@ -180,7 +176,6 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Ch
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         child = Child(name, process, log_path)
         children.append(child)
@@ -708,7 +703,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     )
     with servers(args, workdir) as (fake_child, almanac_child, fake, almanac):
         async with httpx.AsyncClient(limits=limits, timeout=120, trust_env=False) as client:
-            log(f"starting fake model ({fake}) and Almanac ({almanac}) in {workdir} ...")
+            log(
+                f"starting fake model ({fake}, pid {fake_child.process.pid}) and Almanac "
+                f"({almanac}, pid {almanac_child.process.pid}) in {workdir} ..."
+            )
             await wait_ready(client, fake_child, f"{fake}/v1/models", 20)
             await wait_ready(client, almanac_child, f"{almanac}/health", args.startup_timeout)
             log(f"warming up ({args.warmup} rounds) ...")

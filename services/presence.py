@@ -28,9 +28,10 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "FilePresence",
@@ -116,6 +117,8 @@ class PgPresence:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect()
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        import psycopg  # the `postgres` extra: only PostgreSQL deployments have it
+
         return psycopg.connect(self._url, autocommit=True, application_name=self._id)
 
     @property
@@ -128,6 +131,8 @@ class PgPresence:
             return wanted
         with self._lock:
             if self._conn is None or self._conn.closed or self._conn.broken:
+                import psycopg
+
                 with contextlib.suppress(psycopg.Error):  # our own session back first
                     self._conn = self._connect()
             assert self._conn is not None

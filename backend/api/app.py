@@ -55,6 +55,7 @@ from backend.api.telemetry import (
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
+from backend.extras import check_extras
 from backend.logging import configure_logging
 from backend.stores import storage_label
 from services.clock import SystemClock
@@ -120,6 +121,7 @@ def create_app(
     """Build the app. Pass a ready `container` (tests) or let the lifespan bootstrap one;
     `clock` times the rate limit (tests pass one they advance)."""
     settings = settings or (container.settings if container else Settings())
+    check_extras(settings)  # a backend whose extra is missing: refused now, naming it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,15 +24,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend.components import build_embedder
 from backend.config import Settings
 from backend.features.knowledge import pipeline_signature
 from services.clock import SystemClock
 from services.knowledge.chunking import HeadingChunker
-from services.knowledge.pg_retrieval import PgHybridRetriever
-from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
@@ -41,6 +39,10 @@ from use_cases.knowledge.domain import IngestReport, ParsedDocument, ParsedSecti
 from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 from use_cases.knowledge.ports import Embedder
 from use_cases.shared.errors import InvalidDocument, InvalidRequest
+
+if TYPE_CHECKING:  # PostgreSQL needs the `postgres` extra: imported with --database-url
+    from services.knowledge.pg_retrieval import PgHybridRetriever
+    from services.knowledge.pg_store import PgKnowledgeStore
 
 CANDIDATES = 100
 
@@ -168,23 +170,25 @@ def bench_retriever(
     settings: Settings, store: SqliteKnowledgeStore | PgKnowledgeStore, embedder: Embedder
 ) -> SqliteHybridRetriever | PgHybridRetriever:
     """The retriever as the product configures it (fusion, per-leg candidate lists)."""
-    if isinstance(store, PgKnowledgeStore):
-        return PgHybridRetriever(
+    if isinstance(store, SqliteKnowledgeStore):
+        return SqliteHybridRetriever(
             store,
             embedder,
             vector_search_limit=settings.vector_search_limit,
             bm25_search_limit=settings.bm25_search_limit,
             final_results_limit=CANDIDATES,
             rrf_k=settings.rrf_k,
+            resident_min_sections=settings.bm25_resident_min_sections,
         )
-    return SqliteHybridRetriever(
+    from services.knowledge.pg_retrieval import PgHybridRetriever
+
+    return PgHybridRetriever(
         store,
         embedder,
         vector_search_limit=settings.vector_search_limit,
         bm25_search_limit=settings.bm25_search_limit,
         final_results_limit=CANDIDATES,
         rrf_k=settings.rrf_k,
-        resident_min_sections=settings.bm25_resident_min_sections,
     )
 
 
@@ -211,6 +215,8 @@ def run_retrieval_benchmark(
     with contextlib.ExitStack() as stack:
         store: SqliteKnowledgeStore | PgKnowledgeStore
         if database_url:
+            from services.knowledge.pg_store import PgKnowledgeStore
+
             db = PgDatabase(stack.enter_context(throwaway_database(database_url)), max_size=4)
             stack.callback(db.close)
             store = PgKnowledgeStore(db)

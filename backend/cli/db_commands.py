@@ -10,16 +10,24 @@ import typer
 
 from backend.cli.common import JsonOpt, console, err, run_command, settings_for_cli
 from backend.config import Settings
+from backend.extras import require_postgres
 from backend.stores import storage_label
-from backend.stores.copy import MIN_TOP1_AGREEMENT, copy_sqlite_to_postgres
-from backend.stores.registry import postgres_migrations
-from services.postgres import PgDatabase, apply_migrations, pending_migrations
+from services.postgres import Migration, PgDatabase, apply_migrations, pending_migrations
 from services.sqlite.connection import check_sqlite_support
 
 db_app = typer.Typer(
     help="The storage backend: schema migrations, checks, moving SQLite to PostgreSQL.",
     no_args_is_help=True,
 )
+
+
+def _open_postgres(settings: Settings) -> tuple[PgDatabase, list[Migration]]:
+    """A one-connection pool on DATABASE_URL and every store's migrations (the PostgreSQL
+    stores' modules need the `postgres` extra: imported here, once it is known installed)."""
+    require_postgres()
+    from backend.stores.registry import postgres_migrations
+
+    return PgDatabase(settings.postgres_url, max_size=1), postgres_migrations()
 
 
 def _postgres_status(db: PgDatabase) -> dict[str, Any]:
@@ -51,9 +59,9 @@ def db_migrate(as_json: JsonOpt = False) -> None:
 
     def body() -> dict[str, Any]:
         if settings.database_backend == "postgresql":
-            db = PgDatabase(settings.postgres_url, max_size=1)
+            db, migrations = _open_postgres(settings)
             try:
-                applied = apply_migrations(db, postgres_migrations())
+                applied = apply_migrations(db, migrations)
                 status = _postgres_status(db)
             finally:
                 db.close()
@@ -86,9 +94,9 @@ def db_check(as_json: JsonOpt = False) -> None:
 
     def body() -> dict[str, Any]:
         if settings.database_backend == "postgresql":
-            db = PgDatabase(settings.postgres_url, max_size=1)
+            db, migrations = _open_postgres(settings)
             try:
-                pending = pending_migrations(db, postgres_migrations())
+                pending = pending_migrations(db, migrations)
                 status = _postgres_status(db)
             finally:
                 db.close()
@@ -171,6 +179,9 @@ def db_copy(
     if not target.startswith(("postgresql://", "postgres://")):
         err.print("[bold red]Error:[/] --to must be postgresql://...", highlight=False)
         raise typer.Exit(2)
+    run_command(lambda: require_postgres("--to"))
+    from backend.stores.copy import MIN_TOP1_AGREEMENT, copy_sqlite_to_postgres
+
     directory = Path(source.removeprefix("sqlite:///"))
     limits = {
         "vector_search_limit": settings.vector_search_limit,

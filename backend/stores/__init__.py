@@ -9,6 +9,7 @@ composition root (`backend/bootstrap.py`) and the `almanac db` commands call the
 from __future__ import annotations
 
 from backend.config import Settings
+from backend.extras import require_postgres
 from services.postgres import PgDatabase, redacted_url
 from services.sqlite.connection import check_sqlite_support
 from use_cases.shared.errors import ConfigurationError
@@ -18,6 +19,7 @@ def open_database(settings: Settings) -> PgDatabase | None:
     """The PostgreSQL pool DATABASE_URL names, or None on the SQLite backend (whose files are
     created in the SQLite directory)."""
     if settings.database_backend == "postgresql":
+        require_postgres()
         return PgDatabase(settings.postgres_url, max_size=settings.database_pool_size)
     check_sqlite_support()
     settings.sqlite_dir.mkdir(parents=True, exist_ok=True)

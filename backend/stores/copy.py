@@ -43,7 +43,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
@@ -61,11 +61,13 @@ from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase, apply_migrations, redacted_url
-from services.postgres.database import Connection
 from services.sqlite.connection import Connection as SqliteConnection
 from services.sqlite.connection import connect
 from services.tables.loader import PG_TYPES, READER_ROLE, TABLES_SCHEMA, user_table_names
 from use_cases.shared.errors import AlmanacError, ConfigurationError, Conflict, InvalidRequest
+
+if TYPE_CHECKING:
+    from services.postgres.database import Connection
 
 __all__ = [
     "APP_TABLES",

@@ -4,19 +4,21 @@ tsvector + pgvector HNSW)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from backend.config import Settings
-from services.knowledge.pg_retrieval import PgHybridRetriever
-from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from services.postgres import PgDatabase
 from services.presence import Presence
 from use_cases.knowledge.ports import Embedder, Reranker
 
-KnowledgeStoreAdapter = SqliteKnowledgeStore | PgKnowledgeStore
-RetrieverAdapter = SqliteHybridRetriever | PgHybridRetriever
+if TYPE_CHECKING:  # PostgreSQL's modules need the `postgres` extra: imported when chosen
+    from services.knowledge.pg_retrieval import PgHybridRetriever
+    from services.knowledge.pg_store import PgKnowledgeStore
+
+KnowledgeStoreAdapter: TypeAlias = "SqliteKnowledgeStore | PgKnowledgeStore"
+RetrieverAdapter: TypeAlias = "SqliteHybridRetriever | PgHybridRetriever"
 
 
 def build_knowledge(
@@ -35,6 +37,9 @@ def build_knowledge(
         "reranker_top_n": settings.reranker_top_n,
     }
     if db is not None:
+        from services.knowledge.pg_retrieval import PgHybridRetriever
+        from services.knowledge.pg_store import PgKnowledgeStore
+
         pg_store = PgKnowledgeStore(db, presence=presence)
         return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
     store = SqliteKnowledgeStore(settings.knowledge_db_path, presence=presence)

@@ -5,20 +5,26 @@ On PostgreSQL the tables live in their own schema and the model's SQL runs as a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from backend.config import Settings
 from services.postgres import PgDatabase
 from services.tables.loader import TableLoader
-from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 
+if TYPE_CHECKING:  # the PostgreSQL sandbox needs the `postgres` extra: imported when chosen
+    from services.tables.pg_sql_sandbox import PgSqlRunner
+
 TableLoaderAdapter = TableLoader
-SqlRunnerAdapter = SqliteSqlRunner | PgSqlRunner
+SqlRunnerAdapter: TypeAlias = "SqliteSqlRunner | PgSqlRunner"
 
 
 def build_tables(
     settings: Settings, db: PgDatabase | None
 ) -> tuple[TableLoaderAdapter, SqlRunnerAdapter]:
     if db is not None:
+        from services.tables.pg_sql_sandbox import PgSqlRunner
+
         loader = TableLoader(db)
         runner = PgSqlRunner(db, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows)
         return loader, runner

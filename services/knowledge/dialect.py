@@ -18,6 +18,9 @@ What only the dialect decides is hidden here:
   failed statement inside a transaction: harmless on SQLite (the statement alone is undone),
   fatal to the whole transaction on PostgreSQL unless it ran in a `savepoint()`.
 
+The PostgreSQL session is `services/knowledge/pg_session.py`'s `PgSession` (psycopg is the
+`postgres` extra: nothing here imports it).
+
 A statement that only one dialect can say (FTS5 rows, `INDEXED BY`, `substr` from the end
 against `right`, `json_extract` against `->>`) is chosen with `session.dialect` beside its
 twin, where it is used.
@@ -26,26 +29,20 @@ twin, where it is used.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-from psycopg.rows import tuple_row
-from psycopg.types.json import Jsonb
 
-from services.postgres.database import UniqueViolation
 from services.sqlite.connection import IntegrityError as SqliteIntegrityError
 
 if TYPE_CHECKING:
-    from services.postgres.database import Connection as PgConnection
     from services.sqlite.connection import Connection as SqliteConnection
 
 __all__ = [
     "Dialect",
-    "PgSession",
     "Session",
     "SqliteSession",
     "as_date",
@@ -133,59 +130,6 @@ class SqliteSession:
 
     def put_vector(self, vector: np.ndarray) -> bytes:
         return vector.tobytes()
-
-
-class PgSession:
-    """A pooled PostgreSQL connection (autocommit, or inside the caller's transaction);
-    vectors need pgvector's types registered on it (`PgKnowledgeStore.transaction`)."""
-
-    dialect: Dialect = "postgresql"
-    unique_violation: type[Exception] = UniqueViolation
-
-    def __init__(self, conn: PgConnection) -> None:
-        self.conn = conn
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self.conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(_pg_sql(sql), list(params))  # type: ignore[arg-type]
-            return list(cursor.fetchall())
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        with self.conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(_pg_sql(sql), list(params))  # type: ignore[arg-type]
-            return cursor.fetchone()
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(_pg_sql(sql), list(params)).rowcount  # type: ignore[arg-type]
-
-    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self.conn.cursor() as cursor:
-            cursor.executemany(_pg_sql(sql), rows)  # type: ignore[arg-type]
-
-    def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
-        return f"{column} = ANY(?)", [list(values)]
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        with self.conn.transaction():
-            yield
-
-    def put_json(self, value: Any) -> Jsonb:
-        return Jsonb(value)
-
-    def put_time(self, moment: datetime) -> datetime:
-        return moment
-
-    def put_date(self, day: date | None) -> date | None:
-        return day
-
-    def put_vector(self, vector: np.ndarray) -> np.ndarray:
-        return vector
-
-
-@lru_cache(maxsize=256)
-def _pg_sql(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
 
 
 def as_date(value: object) -> date | None:

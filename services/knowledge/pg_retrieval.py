@@ -52,7 +52,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 import numpy as np
 
@@ -61,8 +61,10 @@ from services.knowledge.hybrid import HybridRetriever, RetrieverOptions
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.search_catalog import pg_catalog
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
-from services.postgres.database import Connection
 from use_cases.knowledge.ports import Embedder
+
+if TYPE_CHECKING:
+    from services.postgres.database import Connection
 
 __all__ = ["CategoryCounts", "PgHybridRetriever", "PgLexicalIndex", "PgQuery", "PgVectorIndex"]
 

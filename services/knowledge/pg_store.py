@@ -46,16 +46,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from pgvector.psycopg.vector import register_vector_info
 from psycopg import sql
 from psycopg.types import TypeInfo
 
-from services.knowledge.dialect import PgSession
+from services.knowledge.pg_session import PgSession
 from services.knowledge.sql_store import SqlKnowledgeStore, StoreState, state_of
 from services.postgres import Migration, PgDatabase, apply_migrations
-from services.postgres.database import Connection
 from services.presence import Presence
+
+if TYPE_CHECKING:
+    from services.postgres.database import Connection
 
 __all__ = ["MIGRATIONS", "PgKnowledgeStore"]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
-from services.knowledge.dialect import PgSession, SqliteSession, as_date, as_path
+from services.knowledge.dialect import SqliteSession, as_date, as_path
 from services.knowledge.versions import MAX_CHAIN, Versions
 from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo
 
@@ -271,6 +271,7 @@ def sqlite_catalog(store: SqliteKnowledgeStore) -> SqlSearchCatalog:
 
 def pg_catalog(store: PgKnowledgeStore) -> SqlSearchCatalog:
     """The catalog of a PostgreSQL store (a pooled connection for each search's reads)."""
+    from services.knowledge.pg_session import PgSession  # the `postgres` extra's psycopg
 
     @contextmanager
     def open_reads() -> Iterator[Reads]:

@@ -8,25 +8,24 @@ Rules for the stores built on it (`services/*/pg_*.py`):
   exception, so a failure never leaves a store half-written.
 - Rows come back as dicts (`dict_row`) unless a store asks for another row factory.
 - Nothing here logs the connection string: it may hold a password (`redacted_url`).
+- psycopg is the `postgres` extra: this module imports it only when a pool is opened or a
+  PostgreSQL URL is read, so the SQLite backend runs (and imports this module's names for
+  its type hints and dispatch) without it.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from use_cases.shared.errors import ConfigurationError, UpstreamUnavailable
 
-Connection = psycopg.Connection[dict[str, Any]]
-Error = psycopg.Error
-IntegrityError = psycopg.IntegrityError
-UniqueViolation = psycopg.errors.UniqueViolation
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection: TypeAlias = psycopg.Connection[dict[str, Any]]
 
 #: Seconds a request waits for a free pooled connection before giving up with a clear error.
 POOL_TIMEOUT_S = 30.0
@@ -34,6 +33,8 @@ POOL_TIMEOUT_S = 30.0
 
 def redacted_url(url: str) -> str:
     """`url` with any password replaced by `***`, fit for logs and error messages."""
+    import psycopg
+
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -53,6 +54,8 @@ def with_database(url: str, name: str) -> str:
     """`url` naming database `name` instead, kept in URL form (`postgresql://...`), since
     DATABASE_URL must be a URL; a key=value connection string becomes one too."""
     if not url.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
         params = psycopg.conninfo.conninfo_to_dict(url)
         host = str(params.pop("host", "") or "")
         port = str(params.pop("port", "") or "")
@@ -87,8 +90,13 @@ class PgDatabase:
         application_name: str = "almanac",
         timeout_s: float = POOL_TIMEOUT_S,
     ) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool, PoolTimeout
+
         self._url = url
         self._timeout = timeout_s
+        self._pool_timeout = PoolTimeout
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
@@ -130,7 +138,7 @@ class PgDatabase:
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
                 yield conn
-        except PoolTimeout as exc:
+        except self._pool_timeout as exc:
             raise UpstreamUnavailable(
                 "The database is busy: no connection was free in time. Try again shortly."
             ) from exc

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from services.postgres.database import Connection, PgDatabase
+if TYPE_CHECKING:
+    from services.postgres.database import Connection, PgDatabase
 
 #: Advisory lock key held while migrations run (any constant unique to Almanac).
 MIGRATION_LOCK = 0x41_6C_6D_61_6E_61_63  # "Almanac"

@@ -36,9 +36,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from services.postgres import migrations as pg_migrations
 from services.postgres.database import PgDatabase
@@ -46,6 +44,9 @@ from services.sqlite import migrations as sqlite_migrations
 from services.sqlite.connection import Row as SqliteRow
 from services.sqlite.connection import immediate_transaction
 from services.sqlite.thread_connections import ThreadConnections
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "Dialect",

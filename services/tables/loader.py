@@ -51,6 +51,9 @@ and `_Tables.describe` are written once over them):
   order of first appearance.
 * **Refusals.** A value PostgreSQL cannot store (a NUL character inside a JSON string) makes
   the load `InvalidRequest`, with nothing written; SQLite stores it.
+
+psycopg is the `postgres` extra: the PostgreSQL code here imports it where it runs (only
+with a PostgreSQL pool), so loading tables into SQLite needs none of it.
 """
 
 from __future__ import annotations
@@ -67,19 +70,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
-
-import psycopg
-from psycopg import sql
-from psycopg.rows import tuple_row
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from services.postgres import Migration, PgDatabase, apply_migrations
-from services.postgres.database import Connection as PgConnection
 from services.sql import StoreTarget
 from services.sqlite.connection import Connection, connect, immediate_transaction
 from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
 from use_cases.tables.domain import TableColumn, TableSchema
 from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
+
+if TYPE_CHECKING:
+    from psycopg import sql
+
+    from services.postgres.database import Connection as PgConnection
 
 _META_TABLE = "_almanac_columns"
 _SCRATCH_PREFIX = "_almanac_load_"
@@ -437,6 +440,8 @@ def _read_jsonl(file: Path) -> _Source:
 def _create_reader_role(conn: PgConnection) -> None:
     """Create READER_ROLE if missing and let the current user SET ROLE to it; a refusal is a
     ConfigurationError saying what an administrator must grant."""
+    from psycopg import errors, sql
+
     role = sql.Identifier(READER_ROLE)
     what_to_grant = (
         f"The SQL tool on PostgreSQL runs the model's queries as the role {READER_ROLE}, which "
@@ -449,9 +454,9 @@ def _create_reader_role(conn: PgConnection) -> None:
         try:
             with conn.transaction():  # a savepoint: a concurrent creator is no failure
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
-        except psycopg.errors.DuplicateObject:
+        except errors.DuplicateObject:
             pass
-        except psycopg.errors.InsufficientPrivilege as exc:
+        except errors.InsufficientPrivilege as exc:
             raise ConfigurationError(
                 f"Cannot create the role {READER_ROLE} ({exc.diag.message_primary}). "
                 + what_to_grant
@@ -463,7 +468,7 @@ def _create_reader_role(conn: PgConnection) -> None:
         try:
             with conn.transaction():
                 conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
-        except psycopg.errors.InsufficientPrivilege as exc:
+        except errors.InsufficientPrivilege as exc:
             raise ConfigurationError(
                 f"Cannot grant the role {READER_ROLE} to Almanac's database user "
                 f"({exc.diag.message_primary}). " + what_to_grant
@@ -584,6 +589,13 @@ class _Tables(ABC, Generic[Conn]):
                 )
             )
         return TableSchema(name=name, columns=tuple(columns), row_count=self._count(conn, name))
+
+    def refused_values(self) -> tuple[type[Exception], ...]:
+        """The errors of a value this database cannot store (`describe_refusal` words them)."""
+        return ()
+
+    def describe_refusal(self, exc: Exception) -> str:
+        return str(exc)
 
     @abstractmethod
     def table_names(self, conn: Conn) -> list[str]:
@@ -710,13 +722,23 @@ class SqliteTables(_Tables[Connection]):
 
 
 def _qualified(name: str) -> sql.Composed:
+    from psycopg import sql
+
     return sql.SQL("{}.{}").format(sql.Identifier(TABLES_SCHEMA), sql.Identifier(name))
 
 
-class PgTables(_Tables[PgConnection]):
+class PgTables(_Tables["PgConnection"]):
     """The user tables in PostgreSQL's TABLES_SCHEMA, readable by READER_ROLE."""
 
     folds_names = True
+
+    def refused_values(self) -> tuple[type[Exception], ...]:
+        from psycopg.errors import DataError  # e.g. a NUL inside a JSON string
+
+        return (DataError,)
+
+    def describe_refusal(self, exc: Exception) -> str:
+        return str(exc.diag.message_primary)  # type: ignore[attr-defined]  # a psycopg Error
 
     def table_names(self, conn: PgConnection) -> list[str]:
         rows = conn.execute(
@@ -744,6 +766,9 @@ class PgTables(_Tables[PgConnection]):
         ]
 
     def _distinct(self, conn: PgConnection, table: str, column: str, limit: int) -> list[Any]:
+        from psycopg import sql
+        from psycopg.rows import tuple_row
+
         # Distinct values in the order they first appear (a fresh table's physical order).
         first_seen = sql.SQL(
             "SELECT v FROM (SELECT {c} AS v, row_number() OVER () AS n FROM {t} "
@@ -755,6 +780,9 @@ class PgTables(_Tables[PgConnection]):
     def _listed(
         self, conn: PgConnection, table: str, column: str, reported: str, limit: int
     ) -> list[Any]:
+        from psycopg import sql
+        from psycopg.rows import tuple_row
+
         if reported not in _LISTED_TYPES:
             return []
         listed = sql.SQL(
@@ -766,6 +794,9 @@ class PgTables(_Tables[PgConnection]):
         return [row[0] for row in cursor.execute(listed, (_SAMPLE_CHARS, limit)).fetchall()]
 
     def _count(self, conn: PgConnection, table: str) -> int:
+        from psycopg import sql
+        from psycopg.rows import tuple_row
+
         cursor = conn.cursor(row_factory=tuple_row)
         counted = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(_qualified(table)))
         row = counted.fetchone()
@@ -781,6 +812,8 @@ class PgTables(_Tables[PgConnection]):
         return value
 
     def replace(self, conn: PgConnection, table: str, columns: Columns, rows: Rows) -> None:
+        from psycopg import sql
+
         digest = hashlib.sha256(table.encode()).hexdigest()[:16]
         scratch = _qualified(f"{_SCRATCH_PREFIX}{digest}")
         definition = sql.SQL(", ").join(
@@ -800,6 +833,8 @@ class PgTables(_Tables[PgConnection]):
         )
 
     def drop(self, conn: PgConnection, table: str) -> None:
+        from psycopg import sql
+
         conn.execute(sql.SQL("DROP TABLE {}").format(_qualified(table)))
         conn.execute(
             sql.SQL("DELETE FROM {} WHERE table_name = %s").format(_qualified(_META_TABLE)),
@@ -807,6 +842,8 @@ class PgTables(_Tables[PgConnection]):
         )
 
     def mapping(self, conn: PgConnection, key: str) -> dict[str, str]:
+        from psycopg import sql
+
         rows = conn.execute(
             sql.SQL(
                 "SELECT name, source_name FROM {} WHERE table_name = %s ORDER BY position"
@@ -816,6 +853,8 @@ class PgTables(_Tables[PgConnection]):
         return {row["name"]: row["source_name"] for row in rows}
 
     def set_mapping(self, conn: PgConnection, key: str, rows: Sequence[MappingRow]) -> None:
+        from psycopg import sql
+
         meta = _qualified(_META_TABLE)
         conn.execute(sql.SQL("DELETE FROM {} WHERE table_name = %s").format(meta), (key,))
         conn.cursor().executemany(
@@ -992,9 +1031,9 @@ class TableLoader:
                 )
                 self._tables.set_mapping(conn, name.lower(), mapping)
                 return self._tables.describe(conn, table)
-        except psycopg.errors.DataError as exc:  # PostgreSQL: e.g. a NUL inside a JSON string
+        except self._tables.refused_values() as exc:  # PostgreSQL: a NUL inside a JSON string
             raise InvalidRequest(
-                f"{name!r} cannot be stored in PostgreSQL: {exc.diag.message_primary}; "
+                f"{name!r} cannot be stored in PostgreSQL: {self._tables.describe_refusal(exc)}; "
                 "nothing was written."
             ) from None
 

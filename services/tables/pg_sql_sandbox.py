@@ -38,7 +38,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import psycopg
 from loguru import logger
@@ -46,11 +46,13 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from services.postgres import PgDatabase, apply_migrations
-from services.postgres.database import Connection
 from services.tables.loader import PG_MIGRATIONS, PG_TABLES, READER_ROLE, TABLES_SCHEMA
 from services.tables.sql_runner import Catalog, ReadOnlySqlRunner, RunnerOptions
 from use_cases.shared.errors import ConfigurationError, ToolRejected
 from use_cases.tables.domain import QueryResult, TableSchema
+
+if TYPE_CHECKING:
+    from services.postgres.database import Connection
 
 #: Functions the model may call (names as PostgreSQL's deparser prints them, lowercased).
 #: Anything not listed is refused, so a function an extension adds is refused until reviewed.

@@ -399,6 +399,60 @@ def test_the_markdown_renderer_builds_only_safe_nodes(page: Any, app_url: str) -
         assert literal in rendered["text"], literal
 
 
+def test_the_markdown_renderer_reads_commonmark_and_keeps_arithmetic_as_written(
+    page: Any, app_url: str
+) -> None:
+    """Issue 61: the hand-written renderer italicised the 3 of `2*3*4` and knew no setext
+    headings, reference links, autolinks, strikethrough or task lists (markdown-it now)."""
+    open_chat(page, app_url + "/#/chat")
+    rendered = page.evaluate(
+        """async () => {
+            const { renderMarkdown } = await import('/app/js/markdown.js');
+            const box = document.createElement('div');
+            box.append(renderMarkdown([
+                'Setext title',
+                '============',
+                '',
+                'Volume is 2*3*4 = 24 m³; **bold** and *italic* still work.',
+                'See [the guide][guide], <https://example.com/auto> and ~~old~~ text [1].',
+                '',
+                '- [x] backed up',
+                '- [ ] restored',
+                '',
+                '[guide]: https://example.com/guide',
+            ].join('\\n'), { cite: (keys) => {
+                const b = document.createElement('button');
+                b.textContent = 'cite ' + keys;
+                return b;
+            } }));
+            return {
+                heading: box.querySelector('h3')?.textContent,
+                em: [...box.querySelectorAll('em')].map((e) => e.textContent),
+                strong: [...box.querySelectorAll('strong')].map((e) => e.textContent),
+                struck: [...box.querySelectorAll('s')].map((e) => e.textContent),
+                links: [...box.querySelectorAll('a')].map(
+                    (a) => [a.textContent, a.getAttribute('href')]),
+                tasks: [...box.querySelectorAll('li input[type=checkbox]')].map(
+                    (i) => [i.checked, i.disabled, i.parentElement.textContent]),
+                cites: [...box.querySelectorAll('button')].map((b) => b.textContent),
+                text: box.textContent,
+            };
+        }"""
+    )
+    assert rendered["heading"] == "Setext title"
+    assert "2*3*4 = 24" in rendered["text"]
+    assert rendered["em"] == ["italic"]
+    assert rendered["strong"] == ["bold"]
+    assert rendered["struck"] == ["old"]
+    assert rendered["links"] == [
+        ["the guide", "https://example.com/guide"],
+        ["https://example.com/auto", "https://example.com/auto"],
+    ]
+    assert rendered["tasks"] == [[True, True, "backed up"], [False, True, "restored"]]
+    assert rendered["cites"] == ["cite 1"]
+    assert "[guide]:" not in rendered["text"]
+
+
 class SlowModel:
     """Streams a word every 50 ms (about 20 s in all): long enough to be stopped."""
 

@@ -1,26 +1,38 @@
-"""Optional backends are extras: without the `redis` extra Almanac starts, and REDIS_URL
-then stops the start with an error naming the extra (simulated here by a Python that cannot
-import `redis`, in a subprocess)."""
+"""Optional backends are extras: without the `postgres` or `redis` extra Almanac starts and
+answers on SQLite, and a setting that needs a missing extra (a postgresql:// DATABASE_URL,
+REDIS_URL) stops the start with an error naming the extra (simulated here by a Python that
+cannot import the extra's modules, in a subprocess)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from backend.config import PROJECT_ROOT
 
-#: Makes `redis` unimportable in the subprocess, as where the extra is not installed.
-WITHOUT_REDIS = """
+#: The top-level modules each extra installs (psycopg-binary and psycopg-pool come with
+#: `psycopg[binary,pool]`).
+EXTRAS = {
+    "postgres": ("psycopg", "psycopg_binary", "psycopg_pool", "pgvector"),
+    "redis": ("redis",),
+}
+
+#: Makes the modules named in BLOCKED unimportable in the subprocess, as where the extras
+#: are not installed.
+WITHOUT = """
 import importlib.abc, sys
 
-class _NoRedis(importlib.abc.MetaPathFinder):
+class _NotInstalled(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "redis":
+        if name.split(".")[0] in BLOCKED:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
-sys.meta_path.insert(0, _NoRedis())
+sys.meta_path.insert(0, _NotInstalled())
 """
 
 BUILD_APP = """
@@ -34,43 +46,100 @@ except ConfigurationError as exc:
     print("refused:", exc.detail)
 else:
     print("started")
-print("redis imported:", "redis" in sys.modules)
+print("imported:", sorted(name for name in BLOCKED if name in sys.modules))
 """
 
+#: The SQLite app's first start (the bundled sample loads), a question answered offline
+#: with citations, and which of the extras' modules were imported meanwhile.
+ANSWER = """
+import json
+from fastapi.testclient import TestClient
+from backend.api.app import create_app
+from backend.config import Settings
 
-def _python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+with TestClient(create_app(Settings())) as client:
+    reply = client.post("/chat", json={"message": "How often must passwords be rotated?"})
+print(json.dumps({
+    "status": reply.status_code,
+    "reply": reply.json(),
+    "imported": sorted(name for name in BLOCKED if name in sys.modules),
+}))
+"""
+
+SERVE = "from backend.cli.main import app\nsys.argv = ['almanac', 'serve']\napp()\n"
+
+
+def _python(
+    code: str, tmp_path: Path, *, without: tuple[str, ...], **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "API_KEY"}
+    }
     environ |= {"DATA_DIR": str(tmp_path / "data"), **env}
+    blocked = f"BLOCKED = {set(without)!r}\n"
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_REDIS + code],
+        [sys.executable, "-c", blocked + WITHOUT + code],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
         env=environ,
-        timeout=120,
+        timeout=300,
         check=False,
     )
 
 
-def test_without_the_extra_the_app_starts_and_never_imports_redis(tmp_path: Path) -> None:
-    result = _python(BUILD_APP, tmp_path)
+@pytest.mark.parametrize("extra", sorted(EXTRAS))
+def test_without_the_extra_the_app_starts_and_never_imports_it(tmp_path: Path, extra: str) -> None:
+    result = _python(BUILD_APP, tmp_path, without=EXTRAS[extra])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["started", "redis imported: False"]
+    assert result.stdout.splitlines() == ["started", "imported: []"]
 
 
-def test_redis_url_without_the_extra_is_refused_naming_the_extra(tmp_path: Path) -> None:
-    result = _python(BUILD_APP, tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
+@pytest.mark.slow
+def test_without_the_postgres_extra_the_sqlite_app_answers_with_citations(
+    tmp_path: Path,
+) -> None:
+    result = _python(ANSWER, tmp_path, without=EXTRAS["postgres"] + EXTRAS["redis"])
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["status"] == 200, outcome
+    reply = outcome["reply"]
+    assert not reply["not_found"], reply
+    assert "Change only on compromise" in reply["answer"] and "[1]" in reply["answer"], reply
+    assert "password-policy-2025.md" in json.dumps(reply["sources"]), reply["sources"]
+    assert outcome["imported"] == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "setting", "value"),
+    [
+        ("postgres", "DATABASE_URL", "postgresql://almanac@127.0.0.1:5432/almanac"),
+        ("redis", "REDIS_URL", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_a_setting_without_its_extra_is_refused_naming_the_extra(
+    tmp_path: Path, extra: str, setting: str, value: str
+) -> None:
+    result = _python(BUILD_APP, tmp_path, without=EXTRAS[extra], **{setting: value})
     assert result.returncode == 0, result.stderr
     refused, _ = result.stdout.splitlines()
     assert refused == (
-        "refused: REDIS_URL is set, and needs the `redis` extra, which is not installed: "
-        "pip install 'almanac[redis]' (or unset REDIS_URL)."
+        f"refused: {setting} is set, and needs the `{extra}` extra, which is not installed: "
+        f"pip install 'almanac[{extra}]' (or unset {setting})."
     )
 
 
-def test_almanac_serve_stops_with_the_same_message_and_no_traceback(tmp_path: Path) -> None:
-    serve = "from backend.cli.main import app\nsys.argv = ['almanac', 'serve']\napp()\n"
-    result = _python(serve, tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
+@pytest.mark.parametrize(
+    ("extra", "setting", "value"),
+    [
+        ("postgres", "DATABASE_URL", "postgresql://almanac@127.0.0.1:5432/almanac"),
+        ("redis", "REDIS_URL", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_almanac_serve_stops_with_the_same_message_and_no_traceback(
+    tmp_path: Path, extra: str, setting: str, value: str
+) -> None:
+    result = _python(SERVE, tmp_path, without=EXTRAS[extra], **{setting: value})
     assert result.returncode != 0
-    assert "pip install 'almanac[redis]'" in result.stderr + result.stdout
+    assert f"pip install 'almanac[{extra}]'" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr

@@ -218,6 +218,51 @@ def test_markdown_hash_lines_inside_code_fences_are_not_headings(loader: FileLoa
     assert all("Rotate a service account" not in part for p in paths(document) for part in p)
 
 
+def test_markdown_hash_lines_inside_raw_html_blocks_are_not_headings(loader: FileLoader) -> None:
+    data = (
+        b"# Setup\n\nInstall it.\n\n"
+        b"<details>\n<summary>Shell script</summary>\n# install.sh: run as root\n"
+        b"## not a heading either\n</details>\n\n"
+        b"<!--\n# a comment line\n-->\n\n## Use\n\nRun it.\n"
+    )
+    document = loader.load("setup.md", data)
+    assert paths(document) == [("Setup",), ("Setup", "Use")]
+    setup = document.sections[0].text
+    assert "<summary>Shell script</summary>\n# install.sh: run as root\n" in setup
+    assert "## not a heading either" in setup
+
+
+def test_markdown_a_fence_closes_only_on_a_fence_line_commonmark_accepts(
+    loader: FileLoader,
+) -> None:
+    # Indented four spaces, "```" does not close the block: the "#" lines below it are code.
+    data = b"# Build\n\n```sh\n# step one\n    ```\n# step two\n```\n\n## Test\n\nRun it.\n"
+    document = loader.load("build.md", data)
+    assert paths(document) == [("Build",), ("Build", "Test")]
+    assert "    ```\n# step two\n```" in document.sections[0].text
+
+
+def test_markdown_headings_are_the_top_level_ones_not_quoted_or_listed(loader: FileLoader) -> None:
+    data = b"# Notes\n\n> # Quoted title\n\n- # Listed title\n\nAfter.\n"
+    document = loader.load("notes.md", data)
+    assert paths(document) == [("Notes",)]
+    assert "> # Quoted title\n\n- # Listed title\n\nAfter." in document.sections[0].text
+
+
+def test_markdown_section_texts_are_the_source_between_its_headings(loader: FileLoader) -> None:
+    """Every character of the body but heading lines and relative link definitions is kept,
+    in order, so chunks stay exact substrings of what the file says."""
+    data = (
+        b"Lead  \n\n# A\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n<div>\n# d\n</div>\n\n"
+        b"Para one\nstill one\n---\n\n    # indented code\n\n[r]: ./r.md\n\n## B ##\n\ntail\n"
+    )
+    document = loader.load("exact.md", data)
+    body = data.decode()
+    for section in document.sections:
+        assert section.text in body
+    assert paths(document) == [("A",), ("A",), ("A", "Para one still one"), ("A", "B")]
+
+
 def test_markdown_link_definitions_to_relative_addresses_are_dropped(loader: FileLoader) -> None:
     data = (
         b"# Guide\n\nSee [the setup page][setup] or [Python].\n\n"

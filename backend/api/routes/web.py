@@ -9,8 +9,9 @@ discovering them import by import. Text files, the page included, are compressed
 that accept it (`backend/api/compression.py`). `/app/<file>` (no version) still serves the
 current files, revalidated on each load.
 
-The app is the project's own plain HTML, CSS and JavaScript modules in `backend/web/static`:
-no build step, no third-party code, nothing fetched from elsewhere. Its policy allows only
+The app is the project's own plain HTML, CSS and JavaScript modules in `backend/web/static`,
+and one vendored library (markdown-it, `js/vendor/`): no build step, nothing fetched from
+elsewhere. Its policy allows only
 those files (`script-src 'self'`, no inline script or style), calls to this API, and pictures
 the page makes itself (`blob:` for the reliability diagram fetched with the key).
 """

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import yaml
+from markdown_it import MarkdownIt
 
 from services.knowledge.loaders.common import (
     SectionBuilder,
@@ -60,17 +61,18 @@ DOCUMENT_DATE_KEYS = (
 
 _FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*\n")
 _FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}(?!.*`)|~{3,})")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:(?:[-*+>]|\d{1,9}[.)])(?:\s|$)|[<|]))")
-_THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_=])(?:[ \t]*\1){2,}[ \t]*$")
 
 _IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])?")
 _HTML_TAG = re.compile(r"<[^>\n]+>")
 _ATTRIBUTES = re.compile(r"\s*\{#[^}]*\}\s*$")
 _EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 
+
+#: CommonMark's block rules with GFM tables, inline markup left unparsed: only the blocks
+#: (their kinds and source lines) and a heading's own source are read.
+_MARKDOWN = MarkdownIt("commonmark").enable("table").disable("inline")
 
 #: A link reference definition ("[guide]: ../guide.md \"Guide\""), which a renderer hides.
 _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?(?:\s+.*)?$")
@@ -95,9 +97,11 @@ class MarkdownLoader:
       read as such; every date in `DOCUMENT_DATE_KEYS` goes to `dates` (for the
       future-date check); every other scalar (or list of scalars, joined with ", ") goes to
       `metadata` as a string. Invalid YAML is an `InvalidDocument`.
-    * Sections: split on ATX headings (`#` .. `######`) and setext headings (`===` / `---`
-      underlines), ignoring anything inside fenced code blocks. `heading_path` is the stack
-      of open headings, e.g. `("Password Policy", "Rotation", "Service accounts")`.
+    * Sections: split on the top-level ATX headings (`#` .. `######`) and setext headings
+      (`===` / `---` underlines) of the document's CommonMark block structure, read with
+      markdown-it-py: a `#` line inside fenced or indented code, a raw HTML block, a quote
+      or a list item is no heading. `heading_path` is the stack of open headings, e.g.
+      `("Password Policy", "Rotation", "Service accounts")`.
     * Title and H1: the title is the front-matter `title`, else the first H1, else the file
       name made readable. Heading paths mirror the document's own headings and are never
       prefixed with the title, so a document whose H1 is its title has paths rooted at that
@@ -320,53 +324,40 @@ def _closing_comments(lines: list[str]) -> list[int]:
 
 
 def _parse_body(body: str, builder: SectionBuilder) -> None:
-    fence: str | None = None  # the opening fence run while inside a fenced code block
-    pending: str | None = None  # a one-line paragraph that a setext underline may promote
-    previous_blank = True
-    for line in body.splitlines(keepends=True):
-        stripped = line.strip()
-        if fence is not None:
-            builder.text(line)
-            if stripped.startswith(fence) and stripped.strip(fence[0]) == "":
-                fence = None
-            continue
-
-        if pending is not None:
-            underline = _SETEXT.match(line)
-            if underline is not None:
-                builder.heading(1 if underline.group(1)[0] == "=" else 2, inline_text(pending))
-                pending = None
-                previous_blank = True
-                continue
-            builder.text(pending)
-            pending = None
-
-        fence_match = _FENCE_OPEN.match(line)
-        if fence_match is not None:
-            fence = fence_match.group(1)
-            builder.text(line)
-            previous_blank = False
-            continue
-
-        reference = _REFERENCE_DEFINITION.match(line)
-        if reference is not None and not leads_out(reference.group(1)):
-            continue  # "[guide]: ../guide.md": a link to a page of the same documents, unseen
-        heading = _ATX.match(line.rstrip("\n"))
+    """Sections of `body` from its CommonMark block structure (markdown-it-py): a heading is
+    an ATX or setext heading at the top level (not one quoted or inside a list item, and
+    never a `#` line inside fenced or indented code or a raw HTML block); every other source
+    line is section text as written, but for the link reference definitions to a relative
+    address, which a renderer hides."""
+    lines = body.split("\n")
+    headings, covered = _block_structure(body, len(lines))
+    i = 0
+    while i < len(lines):
+        heading = headings.get(i)
         if heading is not None:
-            builder.heading(len(heading.group(1)), inline_text(heading.group(2) or ""))
-            previous_blank = True
+            level, text, end = heading
+            builder.heading(level, inline_text(text))
+            i = end
             continue
+        line = lines[i] if i == len(lines) - 1 else lines[i] + "\n"
+        reference = None if covered[i] else _REFERENCE_DEFINITION.match(lines[i])
+        if reference is None or leads_out(reference.group(1)):
+            builder.text(line)  # "[guide]: ../guide.md": a page of the same documents, unseen
+        i += 1
 
-        if not stripped:
-            builder.text(line)
-            previous_blank = True
+
+def _block_structure(body: str, count: int) -> tuple[dict[int, tuple[int, str, int]], list[bool]]:
+    """({first line: (level, inline source, line after it)} of the top-level headings, and
+    for each of the `count` lines whether a block holds it: a line no block holds is blank
+    or a link reference definition)."""
+    headings: dict[int, tuple[int, str, int]] = {}
+    covered = [False] * count
+    tokens = _MARKDOWN.parse(body)
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.map is None:
             continue
-
-        if previous_blank and not (_NOT_PARAGRAPH.match(line) or _THEMATIC_BREAK.match(line)):
-            pending = line
-        else:
-            builder.text(line)
-        previous_blank = False
-
-    if pending is not None:
-        builder.text(pending)
+        start, end = token.map
+        covered[start:end] = [True] * (end - start)
+        if token.type == "heading_open":
+            headings[start] = (int(token.tag[1]), tokens[index + 1].content, end)
+    return headings, covered
