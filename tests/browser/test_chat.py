@@ -324,7 +324,8 @@ def test_the_markdown_renderer_builds_only_safe_nodes(page: Any, app_url: str) -
     open_chat(page, app_url + "/#/chat")
     rendered = page.evaluate(
         """async () => {
-            const { renderMarkdown } = await import('/app/js/markdown.js');
+            const { renderMarkdown, loadMarkdown } = await import('/app/js/markdown.js');
+            await loadMarkdown();
             const box = document.createElement('div');
             box.append(renderMarkdown([
                 '# Title <b>x</b>',
@@ -407,7 +408,8 @@ def test_the_markdown_renderer_reads_commonmark_and_keeps_arithmetic_as_written(
     open_chat(page, app_url + "/#/chat")
     rendered = page.evaluate(
         """async () => {
-            const { renderMarkdown } = await import('/app/js/markdown.js');
+            const { renderMarkdown, loadMarkdown } = await import('/app/js/markdown.js');
+            await loadMarkdown();
             const box = document.createElement('div');
             box.append(renderMarkdown([
                 'Setext title',
@@ -699,7 +701,8 @@ def test_code_blocks_start_at_their_edge_and_table_columns_keep_their_alignment(
     open_chat(page, app_url + "/#/chat")
     styles = page.evaluate(
         """async () => {
-            const { renderMarkdown } = await import('/app/js/markdown.js');
+            const { renderMarkdown, loadMarkdown } = await import('/app/js/markdown.js');
+            await loadMarkdown();
             const box = document.createElement('div');
             box.className = 'md';
             box.append(renderMarkdown([

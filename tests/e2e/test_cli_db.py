@@ -56,7 +56,10 @@ def _views(chat_id: str, run_id: str) -> dict[str, Any]:
         "prompts": _json("prompts", "history", "chat"),
         "eval": _json("eval", "show", run_id),
         "tables": _json("tables", "list"),
-        "calibration": _json("calibration", "stats"),
+        # `last_updated` says when the figures were computed, not what the installation holds.
+        "calibration": {
+            k: v for k, v in _json("calibration", "stats").items() if k != "last_updated"
+        },
         "projects": _json("projects", "list"),
         "library": _json("prompts", "library", "list"),
     }

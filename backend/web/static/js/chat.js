@@ -11,7 +11,7 @@ import {
   withCodeCopy,
 } from "./answer.js";
 import { append, askDialog, clear, describeError, formatDate, h, newId, notify, plural } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { loadMarkdown, markdownReady, renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
 const CHAT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -475,6 +475,7 @@ function buildPage(ctx) {
       clear(answer);
       answer.append(renderMarkdown(shown, { cite: (keys, label) => citeNode(keys, label, cited, () => text) }));
       withCodeCopy(answer);
+      if (!markdownReady()) loadMarkdown().then(schedule); // again, with the code's copy buttons
       thinking.hidden = Boolean(text) || sources !== null;
       scrollToEnd();
     }

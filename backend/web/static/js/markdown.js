@@ -10,15 +10,32 @@
 // items ("- [x] done") show a checkbox; citation markers [n], [n, m] and [table: name] are
 // handed to `cite`.
 
+//
+// markdown-it (126 KB) is fetched the first time there is Markdown to show, not with the
+// page: until it is here, `renderMarkdown` shows the text as written and swaps in the nodes
+// once it has arrived.
+
 import { h } from "./dom.js";
-import "./vendor/markdown-it.min.js"; // sets globalThis.markdownit
 
 /** Headings in an answer sit under the page's own h1/h2: "#" becomes h3. */
 const HEADING_BASE = 2;
 
-const parser = globalThis.markdownit({ html: false, linkify: true, breaks: true });
-parser.linkify.set({ fuzzyLink: false, fuzzyEmail: false, fuzzyIP: false });
-parser.inline.ruler.before("emphasis", "arithmetic_star", arithmeticStar);
+let parser = null;
+let loading = null;
+
+/** Whether the parser is here (`renderMarkdown` then renders at once). */
+export const markdownReady = () => parser !== null;
+
+/** Fetch the parser (once); resolves when `renderMarkdown` renders at once. */
+export function loadMarkdown() {
+  loading ??= import("./vendor/markdown-it.min.js").then(() => { // sets globalThis.markdownit
+    const md = globalThis.markdownit({ html: false, linkify: true, breaks: true });
+    md.linkify.set({ fuzzyLink: false, fuzzyEmail: false, fuzzyIP: false });
+    md.inline.ruler.before("emphasis", "arithmetic_star", arithmeticStar);
+    parser = md;
+  });
+  return loading;
+}
 
 const DIGIT = /[0-9]/;
 const CITATION = /\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]|\[(table: [^\]\n]+)\]/g;
@@ -42,6 +59,11 @@ function arithmeticStar(state, silent) {
  * give numbers, "[table: name]" gives ["table: name"]; null keeps the text as written.
  */
 export function renderMarkdown(text, options = {}) {
+  if (!parser) {
+    const pending = h("div", { class: "md-pending" }, String(text ?? ""));
+    loadMarkdown().then(() => pending.replaceWith(renderMarkdown(text, options)));
+    return pending;
+  }
   const fragment = document.createDocumentFragment();
   const tokens = parser.parse(String(text ?? ""), {});
   const stack = [fragment];
