@@ -24,7 +24,8 @@ exact GELU), then a head on the first token: dense + tanh + one logit. Pairs are
 `[CLS] question [SEP] sentence [SEP]`, at most `MAX_TOKENS` tokens, the question cut to
 `MAX_QUESTION_TOKENS`. Loss: binary cross-entropy per pair, plus (`--listwise`) a softmax
 cross-entropy over each answerable question's candidates, which teaches the order the
-answerer reads them in. Batches are whole questions.
+answerer reads them in; its batches are then whole questions, otherwise pairs shuffled one by
+one (how the shipped weights were trained).
 """
 
 from __future__ import annotations
@@ -237,6 +238,12 @@ def train(args: argparse.Namespace) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     base, config, tokenizer = load_base(args.base)
     groups = read_groups(args.data, args.dev_weight, args.doc_weight)
+    if not args.listwise:  # each pair on its own, shuffled one by one (the shipped weights)
+        groups = [
+            (question, [text], [label])
+            for question, texts, labels in groups
+            for text, label in zip(texts, labels, strict=True)
+        ]
     rng = random.Random(SEED)
     rng.shuffle(groups)
     cut = held_back(groups, args.held_out)
