@@ -237,7 +237,9 @@ class PdfBudget:
             )
 
     def charge(self, decompressed: int) -> None:
-        """Count `decompressed` more bytes of page content (a page's content streams)."""
+        """Count `decompressed` more bytes of page content (a page's content streams and
+        forms, their inline images, the Type 3 glyphs it uses: services/knowledge/loaders/
+        pdf_content.py)."""
         self.content += decompressed
         if self.content > self.budget.max_pdf_content:
             raise InputTooCostly(
