@@ -12,10 +12,10 @@ documented problem like any other.
 Schemathesis sends a generated file field as a part named `file` (or `file.pdf`, `file.zip`
 when its bytes start with one of those signatures) and mostly as random text, which never
 reaches a PDF or ZIP reader. So every operation that takes a file also gets, as often as
-schemathesis' own values, a file of the hostile corpus (tests/hostile_inputs.py: fan-out and
-deep PDFs, malformed ZIPs) with its signature's name and its media type (`HOSTILE_PARTS`):
-an admin's upload or a chat attachment reaches the PDF loader and its budget, an export
-import the ZIP reader. `FUZZ_REPORT` counts them apart.
+schemathesis' own values, a file of the hostile corpus (tests/hostile_inputs.py: fan-out,
+deep, inline-image and Type 3 PDFs, malformed ZIPs) with its signature's name and its media
+type (`HOSTILE_PARTS`): an admin's upload or a chat attachment reaches the PDF loader and its
+budget, an export import the ZIP reader. `FUZZ_REPORT` counts them apart.
 
 `POST /api/chat` declares no body schema (it takes whatever `useChat` sends), so only its
 refusals are fuzzed here; its streams are checked by the Vercel AI SDK parsers elsewhere.
@@ -93,6 +93,8 @@ HOSTILE_PARTS: dict[str, tuple[Callable[[], bytes], str]] = {
         "application/pdf",
     ),
     "deep.pdf": (hostile_inputs.deep_pdf, "application/pdf"),
+    "inline-image.pdf": (hostile_inputs.inline_image_pdf, "application/pdf"),
+    "type3.pdf": (hostile_inputs.type3_pdf, "application/pdf"),
     **{
         f"{kind.replace(' ', '-')}.zip": (make, "application/zip")
         for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()
@@ -281,8 +283,11 @@ def test_hostile_files_break_no_route_that_takes_one(
         response = case.call_and_validate(headers=target.headers, checks=CHECKS)
         _STATUSES[response.status_code] += 1
         assert response.status_code < 500, (name, response.text)
-        if path in ("/api/documents", "/api/conversations/{chat_id}/files") and name.startswith(
-            "fan-out"
+        if path in ("/api/documents", "/api/conversations/{chat_id}/files") and name in (
+            "fan-out.pdf",
+            "fan-out-form.pdf",
+            "inline-image.pdf",
+            "type3.pdf",
         ):  # the PDF loader's budget
             assert response.json()["code"] == "input_too_costly", (name, response.text)
         if path == "/api/conversations/import/file" and name.endswith(".zip"):  # its reader
