@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-uploads",
         action="store_true",
-        help="leave out admin uploads (their PDFs are not budgeted yet: slow)",
+        help="leave out admin uploads (POST /api/documents)",
     )
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--json", action="store_true")
