@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.budgets import BUDGET
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -79,6 +81,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Uploads larger than this are ingested as a background job: POST "
         "/api/documents answers 202 with a job to poll at GET /api/jobs/{id}.",
+    )
+    parse_cpu_seconds: int = Field(
+        round(BUDGET.parse_cpu_s),
+        ge=1,
+        le=3600,
+        description="CPU seconds one document's parse may take: an admin's upload, a chat "
+        "attachment and each file of `almanac ingest` are parsed in a child process stopped "
+        "past it (413 `input_too_costly`; in the CLI a failed file, the others ingested).",
     )
     max_document_chunks: int = Field(
         5000,

@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,14 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_chat import (  # noqa: E402
-    Child,
-    _die_with_parent,
-    almanac_executable,
-    free_port,
-    log,
-    wait_ready,
-)
+from bench.bench_chat import Child, log, wait_ready  # noqa: E402
+from bench.served import almanac_served  # noqa: E402
 from tests import hostile_inputs  # noqa: E402
 
 MiB = 1024 * 1024
@@ -54,6 +46,8 @@ EXPORTS: dict[str, Callable[[], bytes]] = {
 PDFS: dict[str, Callable[[], bytes]] = {
     "fan-out PDF (40 pages x 0.5 MiB)": hostile_inputs.fan_out_pdf,
     "deep PDF (5,000 levels)": hostile_inputs.deep_pdf,
+    "inline-image PDF (40 pages x 64 MiB)": hostile_inputs.inline_image_pdf,
+    "Type 3 PDF (32 MiB glyph)": hostile_inputs.type3_pdf,
 }
 
 
@@ -159,46 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-uploads",
         action="store_true",
-        help="leave out admin uploads (their PDFs are not budgeted yet: slow)",
+        help="leave out admin uploads (POST /api/documents)",
     )
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-hostile-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        env = {
-            **os.environ,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "DATA_DIR": str(workdir / "data"),
-            "LOG_LEVEL": "WARNING",
-            "AUTH_ENABLED": "false",
-            "RERANKER_ENABLED": "false",
-            "RATE_LIMIT_PER_MINUTE": "0",
-            "PYTHONUNBUFFERED": "1",
-        }
-        for name in ("OPENAI_API_KEY", "DEFAULT_MODEL", "ALLOWED_MODELS", "DATABASE_URL"):
-            env.pop(name, None)
-        log_path = workdir / "almanac.log"
-        with log_path.open("wb") as out:
-            process = subprocess.Popen(
-                [*almanac_executable(), "serve"],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child("almanac", process, log_path)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            asyncio.run(_ready(url, child, args.start_timeout))
-            rows = run(url, process.pid, args.skip_uploads)
-        finally:
-            child.stop()
+    with almanac_served("almanac-bench-hostile-", AUTH_ENABLED="false") as served:
+        asyncio.run(_ready(served.url, served.child, args.start_timeout))
+        rows = run(served.url, served.pid, args.skip_uploads)
     if args.json:
         print(json.dumps(rows))
     else:

@@ -29,9 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,13 +44,11 @@ if str(ROOT) not in sys.path:
 
 from bench.bench_chat import (  # noqa: E402
     Child,
-    _die_with_parent,
-    almanac_executable,
-    free_port,
     log,
     pct,
     wait_ready,
 )
+from bench.served import almanac_served  # noqa: E402
 
 SAMPLE_DOCS = ROOT / "sample_data" / "knowledge_base"
 SAMPLE_EVAL = ROOT / "sample_data" / "eval"
@@ -260,45 +256,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="almanac-bench-load-") as tmp:
-        workdir = Path(tmp)
-        port = free_port()
-        env = {
-            **os.environ,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "DATA_DIR": str(workdir / "data"),
-            "LOG_LEVEL": "WARNING",
-            "EMBEDDING_PROVIDER": "local",
-            "RERANKER_ENABLED": "false",
-            "RATE_LIMIT_PER_MINUTE": "0",  # one client address plays 15 users
-            "PYTHONUNBUFFERED": "1",
-        }
-        for name in ("OPENAI_API_KEY", "DEFAULT_MODEL", "ALLOWED_MODELS", "DATABASE_URL"):
-            env.pop(name, None)
-        log_path = workdir / "almanac.log"
-        with log_path.open("wb") as out:
-            process = subprocess.Popen(
-                [*almanac_executable(), "serve"],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child("almanac", process, log_path)
-        log(f"starting Almanac (http://127.0.0.1:{port}) with the sample data in {workdir} ...")
+    with almanac_served(
+        "almanac-bench-load-",
+        EMBEDDING_PROVIDER="local",
+        RATE_LIMIT_PER_MINUTE="0",  # one client address plays 15 users
+    ) as served:
+        log(f"starting Almanac ({served.url}) with the sample data in {served.workdir} ...")
         try:
-            report = asyncio.run(run(args, f"http://127.0.0.1:{port}", child))
+            report = asyncio.run(run(args, served.url, served.child))
         except RuntimeError as exc:
             log(f"error: {exc}")
             return 2
         except KeyboardInterrupt:
             return 130
-        finally:
-            child.stop()
     if args.json:
         print(json.dumps(report))
     else:

@@ -15,11 +15,13 @@ by what it produces, not by what it was given:
 - **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
   the loader calls `check_pages` once it knows the page count and `charge` for each page's
   decompressed content as it reads it.
-- **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time in a child
-  process (`services/parse_pool.py`, `BudgetedLoader`); past it, the parse is stopped and
-  refused with a 413. Chat attachments and admin uploads (POST /api/documents) are parsed
-  so; the sample at bootstrap and the CLI's folders are read in process (the PDF's page and
-  content budget still applies there).
+- **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time (the default of
+  the PARSE_CPU_SECONDS setting) in a child process (`services/parse_pool.py`,
+  `BudgetedLoader`); past it, the parse is stopped and refused with a 413. Chat attachments,
+  admin uploads (POST /api/documents) and the files of `almanac ingest` (a failed file of
+  its report; the rest of the folder is still ingested) are parsed so; only the bundled
+  sample at bootstrap is read in process (the PDF's page and content budget still applies
+  there).
 
 Past a budget, the input is refused with `InputTooCostly` (413, `input_too_costly`), whose
 detail names the budget; a malformed archive is `InvalidArchive` (422) naming what is wrong.
@@ -74,7 +76,7 @@ class InputBudget:
     #: 65, 40 pages drawing one 0.5 MiB stream, 20 MiB).
     max_pdf_content: int = 16 * MiB
     #: Seconds of CPU time one document's parse may take (in a child process, see
-    #: services/parse_pool.py).
+    #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
     parse_cpu_s: float = 5.0
 
     def unpacked_limit(self, compressed: int) -> int:
@@ -235,7 +237,9 @@ class PdfBudget:
             )
 
     def charge(self, decompressed: int) -> None:
-        """Count `decompressed` more bytes of page content (a page's content streams)."""
+        """Count `decompressed` more bytes of page content (a page's content streams and
+        forms, their inline images, the Type 3 glyphs it uses: services/knowledge/loaders/
+        pdf_content.py)."""
         self.content += decompressed
         if self.content > self.budget.max_pdf_content:
             raise InputTooCostly(

@@ -41,7 +41,7 @@ from loguru import logger
 from opentelemetry import trace
 from opentelemetry.context import Context
 
-from use_cases.jobs.queue import JobError, JobHandler, JobView, ResultDecoder
+from use_cases.jobs.queue import JobError, JobHandler, JobView, QueueLimits, ResultDecoder
 from use_cases.shared.errors import AlmanacError, JobCancelled, ServiceBusy
 
 __all__ = [
@@ -60,35 +60,6 @@ MAX_ATTEMPTS = 3
 STOPPED_BEFORE = "The server stopped before this job ran; upload the file again."
 STOPPED_DURING = "The server stopped during this job; upload the file again."
 ABANDONED = "The job stopped its server {attempts} times; it is not tried again."
-
-
-@dataclass(frozen=True)
-class QueueLimits:
-    """How many jobs of a kind may be queued or running: of everyone's (`max_pending`) and of
-    one user's (`per_user`, by `created_by`). Past either, a submission is refused with
-    `ServiceBusy` (503) whose message names the queue (`label`) and whose `Retry-After` is
-    `retry_after_s`."""
-
-    label: str
-    max_pending: int | None = None
-    per_user: int | None = None
-    retry_after_s: int = 30
-
-    def check(self, waiting: int, users_waiting: int | None) -> None:
-        """Raise `ServiceBusy` when `waiting` jobs (`users_waiting` of this user's) fill it."""
-        mine = users_waiting if users_waiting is not None else -1
-        if self.per_user is not None and mine >= self.per_user:
-            raise ServiceBusy(
-                f"You already have {mine} {self.label} queued or running (at most "
-                f"{self.per_user} per user); try again when one has finished.",
-                retry_after_s=self.retry_after_s,
-            )
-        if self.max_pending is not None and waiting >= self.max_pending:
-            raise ServiceBusy(
-                f"{waiting} {self.label} are already queued or running (at most "
-                f"{self.max_pending} at once); try again in {self.retry_after_s} s.",
-                retry_after_s=self.retry_after_s,
-            )
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,80 @@ def fan_out_pdf(
     return _pdf(objects)
 
 
+_HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+_TEXT = b"BT /F1 12 Tf 72 720 Td (Hello) Tj ET\n"
+
+
+def _pages_drawing(content: bytes, resources: bytes, pages: int, first: list[bytes]) -> bytes:
+    """A PDF of `pages` pages that all draw one content stream `content`, with `resources`
+    (which may name objects 3, 4, ...: `first` are those objects, after the catalog and the
+    page tree)."""
+    number = 3 + len(first)
+    kids = " ".join(f"{number + 1 + i} 0 R" for i in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+        *first,
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream",
+    ]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources %s /Contents %d 0 R >>"
+    objects += [page % (resources, number)] * pages
+    return _pdf(objects)
+
+
+def inline_image_pdf(pages: int = 40, pixels: int = 64 * MiB) -> bytes:
+    """Pages that all draw one content stream holding an inline image (BI ... ID ... EI) whose
+    deflated data inflates to `pixels` bytes: PDFium inflates it on every page to find its
+    end (40 pages of 64 MiB: ~7 s of CPU from ~70 KB)."""
+    image = zlib.compress(b"\0" * pixels, 9)
+    content = (
+        _TEXT
+        + b"q 100 0 0 100 0 0 cm BI /W %d /H 1 /CS /G /BPC 8 /F /Fl ID\n" % pixels
+        + image
+        + b"\nEI Q\n"
+    )
+    return _pages_drawing(content, b"<< /Font << /F1 3 0 R >> >>", pages, [_HELVETICA])
+
+
+def type3_pdf(pages: int = 40, glyph: int = 32 * MiB) -> bytes:
+    """Pages that write with a Type 3 font whose one glyph's procedure inflates to `glyph`
+    bytes of path operators: PDFium parses it when the text is read (32 MiB: ~1.7 s)."""
+    ops = b"0 0 0 0 0 0 d1 0 0 m 1 1 l S\n"
+    proc = zlib.compress(ops * (glyph // len(ops)), 9)
+    font = (
+        b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 1 1] /FontMatrix [0.001 0 0 0.001 0 0] "
+        b"/CharProcs << /a 5 0 R >> /Encoding << /Type /Encoding /Differences [97 /a] >> "
+        b"/FirstChar 97 /LastChar 97 /Widths [1000] >>"
+    )
+    glyph_stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(proc) + proc
+    content = b"BT /T3 12 Tf 72 720 Td (aaaa) Tj ET\n" + _TEXT
+    return _pages_drawing(
+        content,
+        b"<< /Font << /F1 3 0 R /T3 4 0 R >> >>",
+        pages,
+        [_HELVETICA, font, glyph_stream + b"\nendstream"],
+    )
+
+
+def image_xobject_pdf(pages: int = 40, pixels: int = 256 * MiB) -> bytes:
+    """Pages that all draw one image XObject whose deflated pixels inflate to `pixels` bytes.
+    PDFium does not decode an image to read a page's text (40 pages of 256 MiB: ~0.03 s)."""
+    image = zlib.compress(b"\0" * pixels, 9)
+    xobject = (
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height 1 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Length %d /Filter /FlateDecode >>\nstream\n"
+        % (pixels, len(image))
+        + image
+        + b"\nendstream"
+    )
+    return _pages_drawing(
+        _TEXT + b"q 100 0 0 100 0 0 cm /Im0 Do Q\n",
+        b"<< /Font << /F1 3 0 R >> /XObject << /Im0 4 0 R >> >>",
+        pages,
+        [_HELVETICA, xobject],
+    )
+
+
 def deep_pdf(depth: int = 5000) -> bytes:
     """A one-page PDF whose resources nest `depth` dictionaries deep."""
     nested = b"<< /A " * depth + b"1" + b" >>" * depth

@@ -57,6 +57,13 @@ _HEADERS: dict[str, dict[str, Any]] = {
             "schema": {"type": "integer", "minimum": 1},
         }
     },
+    "503": {
+        "Retry-After": {
+            "description": "Seconds after which asking again should succeed, when the server "
+            "knows (a full queue).",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 
 Operation = tuple[str, str]  # (path, METHOD)
@@ -67,7 +74,11 @@ STARTED_RUN: dict[int | str, dict[str, Any]] = {
     202: {
         "description": "Started in the background: poll `/api/results/{run_id}`.",
         "headers": {"Location": {"schema": {"type": "string"}}},
-    }
+    },
+    503: {
+        "description": "Too many runs of this kind are queued or running, the caller's or "
+        "everyone's (`service_busy`): ask again after `Retry-After` seconds; nothing was stored."
+    },
 }
 
 

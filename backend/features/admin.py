@@ -41,10 +41,11 @@ def build(
     w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases, tables: TableUseCases
 ) -> AdminUseCases:
     settings, a, audit = w.settings, w.adapters, access.audit
-    admin_ingest = IngestAsAdmin(knowledge.ingest, a.store, audit)
+    # The CLI's folders, parsed like uploads under the CPU budget.
+    admin_ingest = IngestAsAdmin(knowledge.budgeted_ingest, a.store, audit)
     admin_load_table = LoadTableAsAdmin(tables.load_table, audit)
     upload_document = UploadDocument(
-        IngestAsAdmin(knowledge.upload_ingest, a.store, audit),
+        admin_ingest,
         a.store,
         a.jobs,
         max_bytes=settings.max_upload_bytes,

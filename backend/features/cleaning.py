@@ -19,10 +19,14 @@ from use_cases.cleaning.ports import Cleaner
 from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CLEANING_RUN, CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
+from use_cases.jobs.queue import QueueLimits
 from use_cases.shared.errors import InvalidRequest
 
 #: Cleaning runs one process executes at once (more wait in the job queue).
 CLEANING_RUNS_PER_PROCESS = 2
+#: Cleaning runs queued or running (all processes) before a start is refused (503): 8 of all
+#: admins', 2 of one admin's.
+CLEANING_RUN_LIMITS = QueueLimits("cleaning runs", max_pending=8, per_user=2, retry_after_s=60)
 REAL_TABLES_DIR = PROJECT_ROOT / "sample_data" / "cleaning"
 
 
@@ -73,6 +77,7 @@ def build(w: Wiring, access: AccessUseCases) -> CleaningUseCases:
         time.monotonic,
         default_concurrency=settings.cleaning_concurrency,
         timeout_s=settings.cleaning_timeout,
+        limits=CLEANING_RUN_LIMITS,
     )
     a.jobs.register(CLEANING_RUN, runs.run_job, concurrency=CLEANING_RUNS_PER_PROCESS)
     return CleaningUseCases(

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
-from services.budgets import BUDGET
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
 from services.knowledge.loaders import FileLoader
 from services.parse_pool import BudgetedLoader
@@ -48,7 +47,7 @@ def build(w: Wiring) -> ConversationFileUseCases:
             storage,
             # A user's attachment is parsed in a child process under a CPU budget (a fan-out
             # PDF once cost ~50 s of the server's CPU).
-            BudgetedLoader(FileLoader, cpu_s=BUDGET.parse_cpu_s),
+            BudgetedLoader(FileLoader, cpu_s=settings.parse_cpu_seconds),
             a.chunker,
             a.embedder,
             w.clock,

@@ -30,11 +30,14 @@ from use_cases.evaluation.playground import RunPlayground
 from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
 from use_cases.evaluation.report import RenderRunReport
 from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
-from use_cases.jobs.queue import EVAL_RUN
+from use_cases.jobs.queue import EVAL_RUN, QueueLimits
 from use_cases.shared.errors import ConfigurationError
 
 #: Evaluation runs one process executes at once (more wait in the job queue).
 EVAL_RUNS_PER_PROCESS = 4
+#: Evaluation runs queued or running (all processes) before a start is refused (503): 16 of
+#: all admins', 4 of one admin's.
+EVAL_RUN_LIMITS = QueueLimits("evaluation runs", max_pending=16, per_user=4, retry_after_s=60)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def build(
         access.audit,
         a.jobs,
         default_concurrency=settings.eval_concurrency,
+        limits=EVAL_RUN_LIMITS,
     )
     # Runs are mostly waiting on models: several at once.
     a.jobs.register(EVAL_RUN, benchmark.run_job, concurrency=EVAL_RUNS_PER_PROCESS)

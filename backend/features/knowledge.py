@@ -10,7 +10,6 @@ from loguru import logger
 from backend.config import Settings
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
-from services.budgets import BUDGET
 from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
@@ -41,10 +40,12 @@ class KnowledgeUseCases:
     knowledge_stats: GetKnowledgeStats
     check_health: CheckHealth
     reindex: Reindex
-    upload_ingest: IngestDocuments = field(metadata=INTERNAL)
-    """`ingest` for documents an admin uploads (POST /api/documents): each parsed in a child
-    process under the CPU budget (services/parse_pool.py). The sample at bootstrap and the
-    CLI's folders are read in process (`ingest`), at no cost per document."""
+    budgeted_ingest: IngestDocuments = field(metadata=INTERNAL)
+    """`ingest` for the documents an admin adds, uploads (POST /api/documents) and the CLI's
+    files and folders (`almanac ingest`): each parsed in a child process under the CPU budget
+    (PARSE_CPU_SECONDS, services/parse_pool.py), so one costly file is a failed file of the
+    report and the others are still ingested. The bundled sample at bootstrap is read in
+    process (`ingest`), at no cost per document."""
 
 
 def ingest_batch_chunks(settings: Settings) -> int:
@@ -94,9 +95,9 @@ def build(w: Wiring) -> KnowledgeUseCases:
 
     return KnowledgeUseCases(
         ingest=ingest_with(a.loader),
-        # An upload is parsed in a child process under a CPU budget, as a chat attachment is
-        # (the forked parse costs ~50 ms a document; the child starts on the first upload).
-        upload_ingest=ingest_with(BudgetedLoader(FileLoader, cpu_s=BUDGET.parse_cpu_s)),
+        # An admin's file is parsed in a child process under a CPU budget, as a chat attachment
+        # is (the forked parse costs ~50 ms a document; the child starts on the first file).
+        budgeted_ingest=ingest_with(BudgetedLoader(FileLoader, cpu_s=settings.parse_cpu_seconds)),
         search=SearchKnowledgeBase(
             a.observed_retriever, default_limit=settings.final_results_limit
         ),

@@ -25,6 +25,7 @@ from services.sql.runs import RunTable, finite_json, insert_once
 from services.sqlite.migrations import Migration
 from use_cases.cleaning.domain import Task
 from use_cases.cleaning.ports import UNFINISHED, CleaningRun, ResultKey, RunStatus
+from use_cases.jobs.queue import QueueLimits
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "CleaningStore"]
 
@@ -145,8 +146,9 @@ class CleaningStore:
 
     # --- runs -------------------------------------------------------------------------------
 
-    def create(self, run: CleaningRun) -> None:
+    def create(self, run: CleaningRun, limits: QueueLimits | None = None) -> None:
         with self._db.write() as conn:
+            self._runs.check_limits(conn, limits, run.created_by)
             conn.execute(
                 f"INSERT INTO cleaning_runs ({_RUN_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

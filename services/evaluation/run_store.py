@@ -44,6 +44,7 @@ from use_cases.evaluation.run_domain import (
     RunStatus,
     StoredDataset,
 )
+from use_cases.jobs.queue import QueueLimits
 from use_cases.prompts.library_domain import VersionStats
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "DatasetStore", "RunStore"]
@@ -224,8 +225,9 @@ class RunStore(_Store):
         super().__init__(target)
         self._runs = RunTable(self._db, "eval_runs", _RUN_COLUMNS, self._run, UNFINISHED)
 
-    def create(self, run: RunRecord) -> None:
+    def create(self, run: RunRecord, limits: QueueLimits | None = None) -> None:
         with self._db.write() as conn:
+            self._runs.check_limits(conn, limits, run.created_by)
             conn.execute(
                 f"INSERT INTO eval_runs ({_RUN_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

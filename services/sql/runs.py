@@ -1,9 +1,12 @@
 """What the stores of background runs share (evaluation runs, cleaning runs).
 
-A run table has `run_id` (its key), `status`, `created_at`, `started_at`, `finished_at`,
-`error` and a `rowid` (SQLite's own; an identity column on PostgreSQL), besides columns of
-its own. `RunTable` answers the lifecycle queries on it; `insert_once` and `finite_json`
-write the rows of each run's results.
+A run table has `run_id` (its key), `status`, `created_by`, `created_at`, `started_at`,
+`finished_at`, `error` and a `rowid` (SQLite's own; an identity column on PostgreSQL), besides
+columns of its own. `RunTable` answers the lifecycle queries on it and checks a new run
+against its `QueueLimits` (`check_limits`, inside the insert's transaction: serialised by
+`BEGIN IMMEDIATE` on SQLite, by a transaction-level advisory lock per table on PostgreSQL, so
+concurrent starts cannot overshoot the caps); `insert_once` and `finite_json` write the rows
+of each run's results.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Generic, TypeVar
 
 from services.sql import SqlDb
+from use_cases.jobs.queue import QueueLimits
 
 __all__ = ["RunTable", "finite_json", "insert_once"]
 
@@ -64,6 +68,25 @@ class RunTable(Generic[T]):
         self._table = table
         self._parse = parse
         self._unfinished = tuple(unfinished)
+
+    def check_limits(self, conn: Any, limits: QueueLimits | None, created_by: str) -> None:
+        """Raise `ServiceBusy` when the runs queued or running, everyone's or `created_by`'s,
+        fill `limits`; `conn` is the write transaction that then inserts the new run."""
+        if limits is None:
+            return
+        if self._db.dialect == "postgresql":  # SQLite: BEGIN IMMEDIATE already holds the write lock
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('almanac.runs'), hashtext(?))",
+                (self._table,),
+            )
+        marks = ", ".join("?" for _ in self._unfinished)
+        row = conn.execute(
+            "SELECT count(*) AS n, "
+            "coalesce(sum(CASE WHEN created_by = ? THEN 1 ELSE 0 END), 0) AS mine "
+            f"FROM {self._table} WHERE status IN ({marks})",
+            (created_by, *self._unfinished),
+        ).fetchone()
+        limits.check(int(row["n"]), int(row["mine"]))
 
     def get(self, run_id: str) -> T | None:
         with self._db.read() as conn:

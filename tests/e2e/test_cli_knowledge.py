@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from backend.cli.main import app
 from backend.config import PROJECT_ROOT
 from backend.features import knowledge as knowledge_feature
+from tests import hostile_inputs
 
 runner = CliRunner()
 
@@ -93,6 +94,26 @@ def test_ingest_reports_a_bad_file_and_keeps_the_good_ones(
     assert "1 added" in out and "2 failed" in out
     assert "empty" in err and "broken.pdf" in err
     assert "Traceback" not in out + err
+
+
+def test_ingest_stops_a_costly_file_at_its_cpu_budget_and_keeps_the_rest_of_the_folder(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARSE_CPU_SECONDS", "1")
+    folder = tmp_path / "docs"
+    write(folder / "a-good.md", "# Good\n\nUseful text here.\n")
+    write(folder / "z-good.md", "# Also good\n\nMore useful text.\n")
+    # 30 pages drawing one 0.5 MiB stream: 15 MiB of page content, under the PDF content
+    # budget, and a few seconds of PDFium's CPU (in process it ran to its end).
+    (folder / "heavy.pdf").write_bytes(hostile_inputs.fan_out_pdf(pages=30, content=512 * 1024))
+    code, out, err = run("ingest", str(folder))
+    assert code == 1
+    assert "2 added" in out and "1 failed" in out
+    assert "heavy.pdf" in err and "more than 1 s of CPU" in err
+    assert "Traceback" not in out + err
+    code, out, _ = run("docs", "list", "--limit", "100", "--json")
+    sources = {d["source"] for d in json.loads(out)["documents"]}
+    assert {"a-good.md", "z-good.md"} <= sources and "heavy.pdf" not in sources
 
 
 def test_ingest_says_how_readable_each_pdfs_text_is_and_warns_when_it_is_not(

@@ -9,6 +9,14 @@ with AUTH_ENABLED=true sending an admin's API key, so the authenticated paths (t
 admin role, the per-key rate limit) meet the same inputs; a refusal with 401 or 403 must be a
 documented problem like any other.
 
+Schemathesis sends a generated file field as a part named `file` (or `file.pdf`, `file.zip`
+when its bytes start with one of those signatures) and mostly as random text, which never
+reaches a PDF or ZIP reader. So every operation that takes a file also gets, as often as
+schemathesis' own values, a file of the hostile corpus (tests/hostile_inputs.py: fan-out,
+deep, inline-image and Type 3 PDFs, malformed ZIPs) with its signature's name and its media
+type (`HOSTILE_PARTS`): an admin's upload or a chat attachment reaches the PDF loader and its
+budget, an export import the ZIP reader. `FUZZ_REPORT` counts them apart.
+
 `POST /api/chat` declares no body schema (it takes whatever `useChat` sends), so only its
 refusals are fuzzed here; its streams are checked by the Vercel AI SDK parsers elsewhere.
 (Schemathesis' own pytest loader does not run under pytest 9.2, so each operation's strategy is
@@ -17,19 +25,22 @@ driven by Hypothesis here.)"""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
+from hypothesis import strategies as st
+from schemathesis import GenerationMode, Response
 from schemathesis.checks import (
+    CheckContext,
     content_type_conformance,
     not_a_server_error,
     response_headers_conformance,
@@ -42,8 +53,23 @@ from backend.bootstrap import Container, bootstrap
 from tests import hostile_inputs
 from tests.conftest import FixedClock, issue_key, make_settings
 
+
+def not_a_server_error_but_a_full_queue(
+    ctx: CheckContext, response: Response, case: schemathesis.Case
+) -> bool | None:
+    """`not_a_server_error`, except the documented 503 of a full run queue (`service_busy`
+    with `Retry-After`): valid cleaning runs of every table start faster than they end, so
+    the third of one caller's is refused by its cap, as it should be (counted apart in
+    `FUZZ_REPORT` as `queue_full`)."""
+    if response.status_code == 503 and response.headers.get("retry-after"):
+        body = response.json() if "json" in str(response.headers.get("content-type")) else {}
+        if isinstance(body, dict) and body.get("code") == "service_busy":
+            return True
+    return not_a_server_error(ctx, response, case)
+
+
 CHECKS = [
-    not_a_server_error,
+    not_a_server_error_but_a_full_queue,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
@@ -53,6 +79,59 @@ CHECKS = [
 #: issue notes). `FUZZ_REPORT=PATH` writes the count of requests made and their status codes.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 _STATUSES: Counter[int] = Counter()
+#: Documented 503s of a full run queue (not server errors; see the check below).
+_QUEUE_FULL = [0]
+#: (hostile file, operation, status) of each generated request that carried one.
+_HOSTILE_SENT: Counter[tuple[str, str, int]] = Counter()
+
+#: The hostile files a generated file field may carry: each is cheap to refuse when the
+#: budgets hold (the large bombs are sent once per route by the test below instead).
+HOSTILE_PARTS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "fan-out.pdf": (hostile_inputs.fan_out_pdf, "application/pdf"),
+    "fan-out-form.pdf": (
+        lambda: hostile_inputs.fan_out_pdf(pages=1, content=16 * 1024, via_form=True, draws=20_000),
+        "application/pdf",
+    ),
+    "deep.pdf": (hostile_inputs.deep_pdf, "application/pdf"),
+    "inline-image.pdf": (hostile_inputs.inline_image_pdf, "application/pdf"),
+    "type3.pdf": (hostile_inputs.type3_pdf, "application/pdf"),
+    **{
+        f"{kind.replace(' ', '-')}.zip": (make, "application/zip")
+        for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()
+    },
+}
+
+
+@functools.cache
+def _hostile_bytes(name: str) -> bytes:
+    return HOSTILE_PARTS[name][0]()
+
+
+def _takes_a_file(operation: schemathesis.APIOperation) -> bool:
+    content = operation.definition.raw.get("requestBody", {}).get("content", {})
+    return "multipart/form-data" in content
+
+
+def _with_hostile_files(
+    cases: st.SearchStrategy[schemathesis.Case], operation: schemathesis.APIOperation
+) -> st.SearchStrategy[tuple[schemathesis.Case, str | None]]:
+    """Cases of `operation` with, as often as not, a hostile file in the `file` field (named
+    by its signature, sent with its media type); the name of the file, or None."""
+    if not _takes_a_file(operation):
+        return cases.map(lambda case: (case, None))
+    choice = st.one_of(st.none(), st.sampled_from(sorted(HOSTILE_PARTS)))
+    return st.tuples(cases, choice).map(lambda drawn: _put_file(*drawn))
+
+
+def _put_file(case: schemathesis.Case, name: str | None) -> tuple[schemathesis.Case, str | None]:
+    if name is None or not isinstance(case.body, dict):
+        return case, None
+    case.body = {**case.body, "file": _hostile_bytes(name)}
+    case.multipart_content_types = {
+        **(case.multipart_content_types or {}),
+        "file": HOSTILE_PARTS[name][1],
+    }
+    return case, name
 
 
 def _cases() -> list[tuple[str, str, GenerationMode]]:
@@ -71,6 +150,8 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 class Target:
     schema: schemathesis.schemas.BaseSchema
     headers: dict[str, str]
+    chat_id: str
+    """A chat of the caller's, where the hostile attachments go (a generated id is a 404)."""
 
 
 AUTH_MODES = ("auth off", "admin key")
@@ -97,7 +178,11 @@ def targets(
             schema = schemathesis.openapi.from_asgi(
                 "/openapi.json", create_app(container=container)
             )
-            found[auth] = Target(schema, headers)
+            chat = schema["/chat"]["POST"].Case(
+                body={"message": "What is the minimum password length?"},
+                media_type="application/json",
+            )
+            found[auth] = Target(schema, headers, chat.call(headers=headers).json()["chat_id"])
         yield found
     finally:
         for container in containers:
@@ -108,9 +193,17 @@ def targets(
                 json.dumps(
                     {
                         "requests": sum(_STATUSES.values()),
-                        "server_errors": sum(n for s, n in _STATUSES.items() if s >= 500),
+                        "server_errors": sum(n for s, n in _STATUSES.items() if s >= 500)
+                        - _QUEUE_FULL[0],
+                        "queue_full": _QUEUE_FULL[0],
                         "statuses": {str(k): v for k, v in sorted(_STATUSES.items())},
-                    }
+                        "generated_hostile_files": sum(_HOSTILE_SENT.values()),
+                        "hostile_files": [
+                            {"file": f, "operation": o, "status": s, "requests": n}
+                            for (f, o, s), n in sorted(_HOSTILE_SENT.items())
+                        ],
+                    },
+                    indent=1,
                 )
             )
 
@@ -124,7 +217,7 @@ def test_no_input_breaks_the_api_or_its_documented_contract(
     target = targets[auth]
     operation = target.schema[path][method]
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(drawn=_with_hostile_files(operation.as_strategy(generation_mode=mode), operation))
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
@@ -132,9 +225,15 @@ def test_no_input_breaks_the_api_or_its_documented_contract(
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(drawn: tuple[schemathesis.Case, str | None]) -> None:
+        case, hostile = drawn
+        if hostile is not None and "chat_id" in case.path_parameters:
+            case.path_parameters = {**case.path_parameters, "chat_id": target.chat_id}
         response = case.call_and_validate(headers=target.headers, checks=CHECKS)
         _STATUSES[response.status_code] += 1
+        _QUEUE_FULL[0] += response.status_code == 503
+        if hostile is not None:
+            _HOSTILE_SENT[(hostile, f"{method} {path}", response.status_code)] += 1
 
     fuzz()
 
@@ -149,16 +248,16 @@ def _file_routes() -> list[tuple[str, str]]:
     ]
 
 
-#: The hostile archives of tests/hostile_inputs.py, sent to every route that takes a file
-#: (schemathesis names the part `file`: the bytes, not the name, reach the parsers; PDFs are
-#: sent under their names by the routes' own tests).
-HOSTILE_FILES = {
-    "zip-bomb.zip": hostile_inputs.zip_bomb,
-    "conversation-bomb.zip": lambda: hostile_inputs.empty_conversation_bomb(40 * 1024 * 1024),
-    **{
-        f"{kind.replace(' ', '-')}.zip": make
-        for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()
-    },
+#: The hostile corpus of tests/hostile_inputs.py, each file sent once to every route that
+#: takes one, under its signature's name (`file.zip`, `file.pdf`) and its media type: the
+#: decompression bombs besides the cheaper files the generated cases carry.
+HOSTILE_FILES: dict[str, tuple[Callable[[], bytes], str]] = {
+    "zip-bomb.zip": (hostile_inputs.zip_bomb, "application/zip"),
+    "conversation-bomb.zip": (
+        lambda: hostile_inputs.empty_conversation_bomb(40 * 1024 * 1024),
+        "application/zip",
+    ),
+    **HOSTILE_PARTS,
 }
 
 
@@ -170,20 +269,28 @@ def test_hostile_files_break_no_route_that_takes_one(
 ) -> None:
     target = targets[auth]
     operation = target.schema[path][method]
-    parameters = {"chat_id": "c" * 8, "document_id": "d" * 8}
+    parameters = {"chat_id": target.chat_id, "document_id": "d" * 8}
     fields = operation.definition.raw["requestBody"]["content"]["multipart/form-data"]
     required = _multipart_fields(target.schema, fields["schema"])
-    for name, make in HOSTILE_FILES.items():
+    for name, (make, media_type) in HOSTILE_FILES.items():
         body = {**required, "file": make()}
         case = operation.Case(
             path_parameters={k: v for k, v in parameters.items() if "{" + k + "}" in path},
             body=body,
             media_type="multipart/form-data",
+            multipart_content_types={"file": media_type},
         )
         response = case.call_and_validate(headers=target.headers, checks=CHECKS)
         _STATUSES[response.status_code] += 1
         assert response.status_code < 500, (name, response.text)
-        if path == "/api/conversations/import/file":  # the archive reached its reader
+        if path in ("/api/documents", "/api/conversations/{chat_id}/files") and name in (
+            "fan-out.pdf",
+            "fan-out-form.pdf",
+            "inline-image.pdf",
+            "type3.pdf",
+        ):  # the PDF loader's budget
+            assert response.json()["code"] == "input_too_costly", (name, response.text)
+        if path == "/api/conversations/import/file" and name.endswith(".zip"):  # its reader
             assert response.json()["code"] in (
                 "invalid_archive",
                 "input_too_costly",

@@ -17,6 +17,7 @@ from use_cases.cleaning.ports import (
     ResultKey,
     RunStatus,
 )
+from use_cases.jobs.queue import QueueLimits
 from use_cases.shared.errors import InvalidRequest
 
 
@@ -34,7 +35,10 @@ class InMemoryCleaningStore:
         found = self._tasks.get((task_id, seed, version))
         return Task.from_dict(found) if found else None
 
-    def create(self, run: CleaningRun) -> None:
+    def create(self, run: CleaningRun, limits: QueueLimits | None = None) -> None:
+        if limits is not None:
+            waiting = [r for r in self._runs.values() if r.status in UNFINISHED]
+            limits.check(len(waiting), sum(r.created_by == run.created_by for r in waiting))
         self._runs[run.run_id] = run
         self._results[run.run_id] = {}
 

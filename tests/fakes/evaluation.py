@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from use_cases.evaluation.run_domain import UNFINISHED, ItemKey, RunRecord, RunStatus, StoredDataset
+from use_cases.jobs.queue import QueueLimits
 
 __all__ = ["InMemoryDatasetStore", "InMemoryRunStore"]
 
@@ -65,8 +66,12 @@ class InMemoryRunStore:
         self._order: dict[str, int] = {}
         self._rows: dict[str, dict[ItemKey, dict[str, Any]]] = {}
 
-    def create(self, run: RunRecord) -> None:
+    def create(self, run: RunRecord, limits: QueueLimits | None = None) -> None:
         with self._lock:
+            if limits is not None:
+                waiting = [r for r in self._runs.values() if r.status in UNFINISHED]
+                mine = sum(r.created_by == run.created_by for r in waiting)
+                limits.check(len(waiting), mine)
             if run.run_id in self._runs:
                 raise ValueError(f"run {run.run_id} exists")  # a primary key, in the adapters
             self._runs[run.run_id] = run

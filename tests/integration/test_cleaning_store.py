@@ -15,6 +15,8 @@ from tests.store_backends import AppDb, open_app_db
 from use_cases.cleaning.domain import SourceTable, Table
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.ports import CleaningRun
+from use_cases.jobs.queue import QueueLimits
+from use_cases.shared.errors import ServiceBusy
 
 T0, T1, T2 = (f"2026-03-02T12:00:0{i}+00:00" for i in range(3))
 SOURCE = SourceTable(
@@ -53,14 +55,14 @@ def store(app_db: AppDb | None):
     opened.close()
 
 
-def _run(run_id: str, at: str) -> CleaningRun:
+def _run(run_id: str, at: str, created_by: str = "root") -> CleaningRun:
     return CleaningRun(
         run_id=run_id,
         status="queued",
         models=("offline-rules",),
         task_ids=("t.uniqueness.easy",),
         settings={"seed": 3, "repeats": 1, "concurrency": 2},
-        created_by="root",
+        created_by=created_by,
         created_at=at,
         total=1,
     )
@@ -105,3 +107,23 @@ def test_a_result_is_written_once_per_model_task_and_repeat(store: CleaningStore
     assert store.done("clean_000000000001") == {key}
     assert store.results("clean_000000000001") == [{**row, "drift_score": None}]
     assert store.results("clean_000000000002") == []
+
+
+def test_a_run_past_its_queues_caps_is_refused_and_nothing_is_stored(
+    store: CleaningStore,
+) -> None:
+    limits = QueueLimits("cleaning runs", max_pending=3, per_user=2, retry_after_s=9)
+    store.create(_run("clean_a1", T0, created_by="ann"), limits)
+    store.create(_run("clean_a2", T0, created_by="ann"), limits)
+    with pytest.raises(ServiceBusy) as mine:
+        store.create(_run("clean_a3", T0, created_by="ann"), limits)
+    assert mine.value.detail.startswith("You already have 2 cleaning runs queued or running")
+    assert mine.value.retry_after_s == 9 and store.get("clean_a3") is None
+    store.create(_run("clean_b1", T0, created_by="bob"), limits)
+    with pytest.raises(ServiceBusy) as everyone:
+        store.create(_run("clean_c1", T0, created_by="cat"), limits)
+    assert everyone.value.detail.startswith("3 cleaning runs are already queued or running")
+    assert store.get("clean_c1") is None
+    store.set_status("clean_a1", "failed", at=T1, error="boom")  # a finished run frees its place
+    store.create(_run("clean_c1", T1, created_by="cat"), limits)
+    assert store.get("clean_c1") is not None

@@ -15,6 +15,8 @@ from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
 from use_cases.evaluation.run_domain import PromptRef, RunRecord, RunSettings, StoredDataset
+from use_cases.jobs.queue import QueueLimits
+from use_cases.shared.errors import ServiceBusy
 
 T0 = "2026-03-02T12:00:00+00:00"
 T1 = "2026-03-02T12:00:01+00:00"
@@ -202,4 +204,59 @@ def test_two_executions_of_one_run_never_record_an_item_twice(app_db: AppDb) -> 
     assert won["a"] + won["b"] == 30
     assert runs.progress("run_1") == (30, 0)
     assert len(runs.rows("run_1")) == 30
+    runs.close()
+
+
+LIMITS = QueueLimits("evaluation runs", max_pending=3, per_user=2, retry_after_s=17)
+
+
+def test_a_run_past_its_queues_caps_is_refused_and_nothing_is_stored(runs) -> None:
+    """Each admin's runs queued or running are capped, and everyone's: a finished run frees
+    its place, a running one holds it."""
+    runs.create(_run("run_a1", T0, created_by="ann"), LIMITS)
+    runs.create(_run("run_a2", T0, created_by="ann"), LIMITS)
+    with pytest.raises(ServiceBusy) as mine:
+        runs.create(_run("run_a3", T0, created_by="ann"), LIMITS)
+    assert mine.value.detail.startswith("You already have 2 evaluation runs queued or running")
+    assert mine.value.retry_after_s == 17 and runs.get("run_a3") is None
+    runs.create(_run("run_b1", T0, created_by="bob"), LIMITS)  # ann's share leaves room
+    with pytest.raises(ServiceBusy) as everyone:
+        runs.create(_run("run_c1", T0, created_by="cat"), LIMITS)
+    assert everyone.value.detail.startswith(
+        "3 evaluation runs are already queued or running (at most 3 at once)"
+    )
+    assert everyone.value.retry_after_s == 17 and runs.get("run_c1") is None
+
+    runs.set_status("run_a1", "running", at=T1)
+    with pytest.raises(ServiceBusy):
+        runs.create(_run("run_c1", T1, created_by="cat"), LIMITS)
+    runs.set_status("run_a1", "completed", at=T2)
+    runs.create(_run("run_c1", T2, created_by="cat"), LIMITS)
+    assert [r.run_id for r in runs.unfinished()] == ["run_a2", "run_b1", "run_c1"]
+
+
+@real_backends
+def test_concurrent_starts_cannot_overshoot_the_cap(app_db: AppDb) -> None:
+    """Eight replicas starting a run at once, room for three: exactly three are stored."""
+    limits = QueueLimits("evaluation runs", max_pending=3, retry_after_s=5)
+    start = threading.Barrier(8)
+    refused: list[str] = []
+
+    def create(n: int) -> None:
+        mine = app_db.open_apart(RunStore)
+        start.wait()
+        try:
+            mine.create(_run(f"run_{n}", T0, created_by=f"user{n}"), limits)
+        except ServiceBusy:
+            refused.append(f"run_{n}")
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    runs = app_db.open(RunStore)
+    assert len(runs.unfinished()) == 3 and len(refused) == 5
     runs.close()

@@ -22,8 +22,8 @@ from use_cases.evaluation.engine import Item, ItemContext
 from use_cases.evaluation.metrics import score_case
 from use_cases.evaluation.run_domain import PromptRef
 from use_cases.evaluation.runs import BenchmarkRuns, DatasetUpload, ManageDatasets, RunRequest
-from use_cases.jobs.queue import EVAL_RUN
-from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
+from use_cases.jobs.queue import EVAL_RUN, QueueLimits
+from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound, ServiceBusy
 
 ADMIN = Caller("root", "admin", None)
 USER = Caller("ann", "user", "key-1")
@@ -71,7 +71,9 @@ class Executor:
 
 
 class World:
-    def __init__(self, answers: dict[str, str | Exception] | None = None) -> None:
+    def __init__(
+        self, answers: dict[str, str | Exception] | None = None, limits: QueueLimits | None = None
+    ) -> None:
         clock = FixedClock()
         self.audit_log = InMemoryAuditLog()
         audit = RecordAudit(self.audit_log, clock)
@@ -92,6 +94,7 @@ class World:
             audit,
             self.jobs,
             default_concurrency=2,
+            limits=limits,
         )
         self.jobs.register(EVAL_RUN, self.runs.run_job)
 
@@ -135,6 +138,20 @@ async def test_a_run_plans_models_cases_and_variants_and_is_audited() -> None:
     assert record.total == 2 * 2 * 2  # models x first two cases x (clean, typos)
     assert world.run_store.get(record.run_id) == record
     assert [e.action for e in world.audit_log.entries] == ["eval_dataset.upload", "eval_run.start"]
+
+
+async def test_a_start_past_the_run_queues_cap_stores_and_audits_nothing() -> None:
+    world = World(limits=QueueLimits("evaluation runs", max_pending=5, per_user=1))
+    task = await world.dataset()
+    first = await world.runs.start(ADMIN, RunRequest(task))  # queued: no worker runs it here
+
+    with pytest.raises(ServiceBusy, match="You already have 1 evaluation runs") as refused:
+        await world.runs.start(ADMIN, RunRequest(task))
+    assert refused.value.retry_after_s == 30
+    assert [r.run_id for r in world.run_store.list(10, 0)] == [first.run_id]
+    assert [e.action for e in world.audit_log.entries].count("eval_run.start") == 1
+    other = await world.runs.start(Caller("bob", "admin", None), RunRequest(task))
+    assert other.created_by == "bob"  # one admin's full share leaves room for another
 
 
 async def test_a_run_executes_every_item_once_and_its_export_scores_them() -> None:

@@ -67,3 +67,38 @@ def test_a_form_drawn_thousands_of_times_is_refused_before_any_page_is_read() ->
     with pytest.raises(InputTooCostly, match="bytes of page content"):
         PdfLoader().load("forms.pdf", pdf)
     assert time.process_time() - cpu < 1
+
+
+def test_an_inline_image_is_charged_what_it_inflates_to_each_time_its_stream_is_drawn() -> None:
+    pdf = hostile_inputs.inline_image_pdf(pages=40, pixels=64 * 1024 * KiB)
+    assert len(pdf) < 100_000  # 2.5 GiB inflated by PDFium, ~7 s of CPU, without the charge
+    cpu = time.process_time()
+    with pytest.raises(InputTooCostly, match="bytes of page content"):
+        PdfLoader().load("inline.pdf", pdf)
+    assert time.process_time() - cpu < 1
+
+    loader = PdfLoader(InputBudget(max_pdf_content=200 * KiB))
+    assert _within_budget(loader, "three.pdf", hostile_inputs.inline_image_pdf(3, 64 * KiB))
+    with pytest.raises(InputTooCostly, match="204,800 bytes of page content"):
+        loader.load("four.pdf", hostile_inputs.inline_image_pdf(4, 64 * KiB))
+
+
+def test_a_type3_fonts_glyph_procedures_are_charged_once_a_document() -> None:
+    pdf = hostile_inputs.type3_pdf(pages=40, glyph=32 * 1024 * KiB)
+    cpu = time.process_time()
+    with pytest.raises(InputTooCostly, match="bytes of page content"):
+        PdfLoader().load("type3.pdf", pdf)  # ~1.7 s of PDFium without the charge
+    assert time.process_time() - cpu < 1
+
+    loader = PdfLoader(InputBudget(max_pdf_content=200 * KiB))
+    # Parsed once a document, like the font: 40 pages of a 150 KiB glyph are within 200 KiB.
+    assert _within_budget(loader, "small.pdf", hostile_inputs.type3_pdf(40, 150 * KiB))
+    with pytest.raises(InputTooCostly, match="204,800 bytes of page content"):
+        loader.load("big.pdf", hostile_inputs.type3_pdf(1, 250 * KiB))
+
+
+def test_an_image_xobject_pdfium_does_not_decode_is_not_charged() -> None:
+    """PDFium reads a page's text without decoding its images: a PDF of large screenshots
+    must not be refused for pixels that are never inflated."""
+    pdf = hostile_inputs.image_xobject_pdf(pages=40, pixels=64 * 1024 * KiB)
+    assert _within_budget(PdfLoader(), "screenshots.pdf", pdf)

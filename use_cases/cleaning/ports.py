@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from use_cases.cleaning.domain import CleaningResult, SourceTable, Table, Task
+from use_cases.jobs.queue import QueueLimits
 
 RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 UNFINISHED: tuple[RunStatus, ...] = ("queued", "running")
@@ -84,7 +85,11 @@ class CleaningStore(Protocol):
 
     def task(self, task_id: str, seed: int, version: str) -> Task | None: ...
 
-    def create(self, run: CleaningRun) -> None: ...
+    def create(self, run: CleaningRun, limits: QueueLimits | None = None) -> None:
+        """Store a new run. With `limits`: `ServiceBusy` (and nothing stored) when the runs
+        queued or running, everyone's or `run.created_by`'s, already fill them (counted in
+        the same transaction as the insert)."""
+        ...
 
     def get(self, run_id: str) -> CleaningRun | None: ...
 

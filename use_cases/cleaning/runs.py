@@ -13,6 +13,9 @@ Rules:
 - A cleaner that fails, times out (CLEANING_TIMEOUT) or answers an invalid result is scored
   as if it had repaired nothing, with `valid: false` and the `error`; the run goes on.
 - A started run is executed as a background job (`cleaning_run`), like evaluation runs.
+- The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
+  the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
+  `Retry-After`, the message naming the cleaning runs' queue), and nothing is stored.
 - Run ids are `clean_` and 12 hex digits, so `GET /api/results/{run_id}` tells them from
   answer runs.
 """
@@ -42,7 +45,7 @@ from use_cases.cleaning.ports import (
 )
 from use_cases.cleaning.results import build_export
 from use_cases.cleaning.tasks import CleaningTasks, TaskSelection
-from use_cases.jobs.queue import JobQueue, JobRun
+from use_cases.jobs.queue import JobQueue, JobRun, QueueLimits
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import AlmanacError, ConfigurationError, InvalidRequest, NotFound
 
@@ -89,8 +92,10 @@ class CleaningRuns:
         *,
         default_concurrency: int,
         timeout_s: float,
+        limits: QueueLimits | None = None,
     ) -> None:
         self._tasks = tasks
+        self._limits = limits
         self._store = store
         self._cleaners = cleaners
         self._clock = clock
@@ -141,7 +146,7 @@ class CleaningRuns:
             created_at=self._now(),
             total=len(models) * len(tasks) * request.repeats,
         )
-        self._store.create(run)
+        self._store.create(run, self._limits)
         self._audit.record(
             caller,
             RUN_START,

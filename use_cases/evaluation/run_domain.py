@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from use_cases.jobs.queue import QueueLimits
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
 
 RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -167,7 +168,11 @@ class DatasetStore(Protocol):
 
 
 class RunStore(Protocol):
-    def create(self, run: RunRecord) -> None: ...
+    def create(self, run: RunRecord, limits: QueueLimits | None = None) -> None:
+        """Store a new run. With `limits`: `ServiceBusy` (and nothing stored) when the runs
+        queued or running, everyone's or `run.created_by`'s, already fill them (counted in
+        the same transaction as the insert)."""
+        ...
 
     def get(self, run_id: str) -> RunRecord | None: ...
 

@@ -23,6 +23,10 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
 - A started run is executed as a background job (`eval_run`, one per run however often it is
   scheduled; see use_cases/jobs/queue.py), so any server process may run it, and a run whose
   process died is taken over and finished by another (its items without a row).
+- The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
+  the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
+  `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
+  audited. Resuming a run at start-up creates nothing, so it is never refused.
 - The export (`export`, the JSON of `GET /api/results/{run_id}`) follows the contract in
   docs/evaluation-runs.md; aggregates count clean rows only, robustness compares each
   perturbed row with its clean row.
@@ -60,7 +64,7 @@ from use_cases.evaluation.run_domain import (
     RunStore,
     StoredDataset,
 )
-from use_cases.jobs.queue import EVAL_RUN, JobQueue, JobRun
+from use_cases.jobs.queue import EVAL_RUN, JobQueue, JobRun, QueueLimits
 from use_cases.prompts.ports import ModelResolver, PromptStore
 from use_cases.prompts.templates import builtin_variables, missing_variables
 from use_cases.shared.clock import Clock, utc
@@ -314,8 +318,10 @@ class BenchmarkRuns:
         jobs: JobQueue,
         *,
         default_concurrency: int,
+        limits: QueueLimits | None = None,
     ) -> None:
         self._jobs = jobs
+        self._limits = limits
         self._job_ids: dict[str, str] = {}
         self._datasets = datasets
         self._runs = runs
@@ -365,7 +371,7 @@ class BenchmarkRuns:
         if prompt is not None:
             self._check_prompt(prompt, [i.case for i in items if i.model == models[0]])
         record = RunRecord(**{**draft.__dict__, "total": len(items)})
-        self._runs.create(record)
+        self._runs.create(record, self._limits)
         self._audit.record(
             caller,
             RUN_START,

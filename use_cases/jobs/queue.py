@@ -15,6 +15,8 @@ Rules:
   CPU-bound). A kind may cap its jobs queued or running, everyone's and each user's: a full
   queue refuses new work (`ServiceBusy`, 503, with `Retry-After` and a message naming the
   queue) rather than holding unbounded uploads, and one user cannot fill it for everyone.
+  Evaluation and cleaning runs have such caps too (`QueueLimits`), counted over the runs
+  queued or running in their own stores when a run is created.
 - A job with a `unique_key` exists at most once while queued or running: submitting it again
   answers the job already there (an evaluation run is one job however often it is resumed).
 - A handler must tolerate being run again from the start: a job whose process died is taken
@@ -38,7 +40,7 @@ from typing import Any, Protocol, TypeVar
 
 from use_cases.access.domain import Caller
 from use_cases.knowledge.domain import UploadResult
-from use_cases.shared.errors import NotFound
+from use_cases.shared.errors import NotFound, ServiceBusy
 
 ChunkProgress = Callable[[int, int], None]
 
@@ -53,6 +55,36 @@ _T = TypeVar("_T")
 class JobError:
     type: str
     detail: str
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """How many jobs of a kind (or runs: evaluation, cleaning) may be queued or running: of
+    everyone's (`max_pending`) and of one user's (`per_user`, by `created_by`). Past either, a
+    submission is refused with `ServiceBusy` (503) whose message names the queue (`label`) and
+    whose `Retry-After` is `retry_after_s`. The store counts in the transaction that adds the
+    job or run, so concurrent submissions cannot overshoot it."""
+
+    label: str
+    max_pending: int | None = None
+    per_user: int | None = None
+    retry_after_s: int = 30
+
+    def check(self, waiting: int, users_waiting: int | None) -> None:
+        """Raise `ServiceBusy` when `waiting` jobs (`users_waiting` of this user's) fill it."""
+        mine = users_waiting if users_waiting is not None else -1
+        if self.per_user is not None and mine >= self.per_user:
+            raise ServiceBusy(
+                f"You already have {mine} {self.label} queued or running (at most "
+                f"{self.per_user} per user); try again when one has finished.",
+                retry_after_s=self.retry_after_s,
+            )
+        if self.max_pending is not None and waiting >= self.max_pending:
+            raise ServiceBusy(
+                f"{waiting} {self.label} are already queued or running (at most "
+                f"{self.max_pending} at once); try again in {self.retry_after_s} s.",
+                retry_after_s=self.retry_after_s,
+            )
 
 
 @dataclass(frozen=True)

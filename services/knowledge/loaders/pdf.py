@@ -79,8 +79,9 @@ class PdfLoader:
       no extractable text on any page (scanned images; OCR is not supported).
     * Budget (`InputTooCostly`, 413; services/budgets.py `PdfBudget`): more pages than
       `max_pdf_pages`, or more than `max_pdf_content` bytes of decompressed page content,
-      a stream counted each time a page draws it (`pdf_content.charge_pages`), measured
-      before any page is read.
+      a stream counted each time a page draws it, its inline images and the Type 3 glyphs
+      of the page's fonts included (`pdf_content.charge_pages`), measured before any page
+      is read.
     """
 
     media_type = "application/pdf"

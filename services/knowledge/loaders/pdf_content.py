@@ -7,6 +7,16 @@ once, never past the budget left (`PdfBudget`), and its size is charged again ev
 page draws it, so a stream shared by many pages (or a form drawn 2,000 times) costs what
 PDFium would pay for it: a fan-out PDF is refused after one inflate, in milliseconds, not
 after reading its pages.
+
+Besides content streams, what PDFium decodes to read a page's text is charged too:
+- an inline image's deflated data (`BI ... /F /Fl ID <data> EI` in a content stream), which
+  PDFium inflates to find the image's end, each time the stream is drawn (40 pages sharing a
+  stream with a 64 MiB inline image: ~7 s of CPU from ~70 KB);
+- a Type 3 font's glyph procedures (`/CharProcs`, and the forms they draw), parsed once a
+  document like the font itself (32 MiB of glyph procedure: ~1.7 s).
+Image XObjects and tiling patterns are not charged: PDFium decodes neither to read text (40
+pages drawing a 256 MiB image, or filled with a 64 MiB pattern, read in ~0.03 s), and
+charging their pixels would refuse PDFs full of screenshots for no cost saved.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ __all__ = ["charge_pages"]
 #: How deep forms drawing forms are followed (PDFium stops far earlier than any real file).
 MAX_FORM_DEPTH = 12
 _INFLATE_CHUNK = 1024 * 1024
+_INFLATE_FEED = 64 * 1024
 _OTHER_FILTERS: dict[str, Any] = {
     "/ASCIIHexDecode": ASCIIHexDecode,
     "/AHx": ASCIIHexDecode,
@@ -55,6 +66,16 @@ def charge_pages(reader: PdfReader, page_count: int, budget: PdfBudget) -> None:
 
 #: A form drawn by name: "/X0 Do".
 _DRAW = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s*Do(?![^\s/\[\]()<>{}%])")
+#: An inline image: "BI /W 8 ... /F /Fl ID <data> EI"; at most `_MAX_INLINE_HEAD` bytes from
+#: "BI" to "ID" (its dictionary) are read, and at most `_MAX_INLINE_IMAGES` a stream (a page
+#: of more is charged past the budget).
+_BEGIN_IMAGE = re.compile(rb"BI\s")
+_IMAGE_DATA = re.compile(rb"\sID\s")
+_MAX_INLINE_HEAD = 1024
+_MAX_INLINE_IMAGES = 10_000
+_WHITESPACE = frozenset(b" \t\r\n\f\0")
+#: The filter of an inline image's dictionary: "/F /Fl", "/Filter [/FlateDecode]".
+_INLINE_FILTER = re.compile(rb"/(?:F|Filter)\s*\[?\s*/(\w+)")
 
 
 class _Meter:
@@ -65,6 +86,7 @@ class _Meter:
         self._budget = budget
         self._streams: dict[object, tuple[int, Counter[bytes]]] = {}
         self._forms: dict[object, int] = {}
+        self._fonts: set[object] = set()
 
     def _left(self) -> int:
         return max(self._budget.budget.max_pdf_content - self._budget.content, 0)
@@ -73,6 +95,7 @@ class _Meter:
         total = 0
         try:
             resources = page.get("/Resources")
+            total += self._type3_fonts(resources)
             for key, stream in _streams(page.get("/Contents")):
                 size, draws = self._stream(key, stream)
                 total += size + self._drawn(draws, resources, 0)
@@ -83,10 +106,38 @@ class _Meter:
         return total
 
     def _stream(self, key: object, stream: StreamObject) -> tuple[int, Counter[bytes]]:
+        """The bytes PDFium decodes each time it parses `stream` (its inline images'
+        included), and the forms it draws."""
         if key not in self._streams:
             data = _decoded(stream, self._left())
-            self._streams[key] = (len(data), Counter(_DRAW.findall(data)))
+            size = len(data) + _inline_images(data, self._left() - len(data))
+            self._streams[key] = (size, Counter(_DRAW.findall(data)))
         return self._streams[key]
+
+    def _type3_fonts(self, resources: object) -> int:
+        """The glyph procedures of the Type 3 fonts `resources` names that no page charged
+        yet (PDFium parses a font's glyphs once a document)."""
+        fonts = _resolved(_resolved(resources).get("/Font")) if resources else None
+        if not isinstance(fonts, DictionaryObject):
+            return 0
+        total = 0
+        for value in fonts.values():
+            font, key = _resolved(value), _key(value)
+            if key in self._fonts or not isinstance(font, DictionaryObject):
+                continue
+            self._fonts.add(key)
+            if font.get("/Subtype") != "/Type3":
+                continue
+            procs = _resolved(font.get("/CharProcs"))
+            own = font.get("/Resources")
+            for proc_value in procs.values() if isinstance(procs, DictionaryObject) else ():
+                proc = _resolved(proc_value)
+                if isinstance(proc, StreamObject):
+                    size, draws = self._stream(_key(proc_value), proc)
+                    total += size + self._drawn(draws, own if own is not None else resources, 1)
+                if total > self._left():
+                    return total
+        return total
 
     def _drawn(self, draws: Counter[bytes], resources: object, depth: int) -> int:
         """The content bytes PDFium parses for the forms `draws` names, each as often as it
@@ -160,6 +211,50 @@ def _decoded(stream: StreamObject, limit: int) -> bytes:
         if len(data) > limit:
             break
     return data
+
+
+def _inline_images(data: bytes, limit: int) -> int:
+    """The bytes PDFium inflates for the deflated inline images of content `data`, at most
+    about `limit + 1` (other filters decode to about the size they are stored in). Bounded
+    whatever `data` holds: each "BI" looks at most `_MAX_INLINE_HEAD` bytes ahead for its
+    "ID", and a stream of more than `_MAX_INLINE_IMAGES` is charged past the limit."""
+    if b"/Fl" not in data:
+        return 0
+    total, view, start = 0, memoryview(data), 0
+    for _ in range(_MAX_INLINE_IMAGES):
+        head = _BEGIN_IMAGE.search(data, start)
+        if head is None or total > limit:
+            return total
+        start = head.end()
+        if head.start() and data[head.start() - 1] not in _WHITESPACE:
+            continue
+        marker = _IMAGE_DATA.search(data, start - 1, head.start() + _MAX_INLINE_HEAD)
+        if marker is None:
+            continue
+        found = _INLINE_FILTER.search(data, start, marker.start())
+        if found and found[1] in (b"Fl", b"FlateDecode"):
+            total += _inflated_size(view[marker.end() :], limit - total + 1)
+        start = marker.end()
+    return limit + 1
+
+
+def _inflated_size(data: memoryview, most: int) -> int:
+    """How many bytes the deflate stream at the start of `data` inflates to (at most about
+    `most`), fed in small pieces: what follows the stream is never copied."""
+    inflater = zlib.decompressobj()
+    size, position, pending = 0, 0, b""
+    try:
+        while size < most and not inflater.eof:
+            if not pending:
+                if position >= len(data):
+                    break
+                pending = bytes(data[position : position + _INFLATE_FEED])
+                position += len(pending)
+            size += len(inflater.decompress(pending, _INFLATE_CHUNK))
+            pending = inflater.unconsumed_tail
+    except zlib.error:
+        pass
+    return size
 
 
 def _inflate(data: bytes, most: int) -> bytes:
