@@ -217,7 +217,7 @@ READER_WEIGHT = 0.0
 READER_EVIDENCE = 1.0
 #: The share of an answer's confidence that is the reader's belief that a chosen sentence
 #: states the answer (`_with_belief`): 0.6, the best on the dev splits the reader never saw
-#: (rst-spec, sqlite-docs; `bench.reader_fit`). It reads only the chosen sentences.
+#: (rst-spec, sqlite-docs; `bench.reader_confidence`). It reads only the chosen sentences.
 READER_CONFIDENCE = 0.6
 
 
@@ -243,7 +243,8 @@ def _with_belief(
 ) -> float:
     """The confidence mixed with the reader's belief that a chosen sentence states the answer
     (the most convinced of them): `READER_CONFIDENCE` of it is the reader's."""
-    logits = reader(question, [text for text in chosen if text is not None])
+    texts = [text for text in chosen if text is not None]
+    logits = reader(question, texts) if texts else []
     if not logits:
         return confidence
     belief = 1.0 / (1.0 + math.exp(-max(logits)))
@@ -1230,8 +1231,9 @@ def compose_documents(
     the whole question an elliptical follow-up stands for ("what's the default boundary for
     IntFlag" for "and for IntFlag?"); a sentence means the follow-up at least as much as it
     means that question. `abbreviations`: those the knowledge base defines (see
-    `_read_abbreviations`). `reader`: the trained reader; it re-ranks the best candidates and
-    its score moves their evidence (`read_candidates`).
+    `_read_abbreviations`). `reader`: the trained reader; its belief in the chosen sentences
+    is `READER_CONFIDENCE` of the confidence (`_with_belief`), and with `READER_WEIGHT` above
+    0 it also re-ranks the best candidates and moves their evidence (`read_candidates`).
     """
     if not hits:
         return not_found(0.0)
