@@ -543,8 +543,9 @@ def build_offline_model(
     `processes`: the worker processes those threads hand the planning to, once a server
     enabled them (`processes.py`). `sentence_vectors`: sentence vectors kept on disk, shared
     with the planning processes and filled ahead by ingestion (`sentence_store.py`). `reader`:
-    the trained reader that scores each candidate sentence against the question
-    (`compose.read_candidates`); without it the candidates keep the hand-made ranking."""
+    the trained reader that scores sentences against the question: by default only an
+    answer's chosen sentences, for its confidence (`compose._with_belief`); without it the
+    confidence is the hand-made features' alone."""
     similarity = (
         SentenceSimilarity(sentence_encoder, store=sentence_vectors)
         if sentence_encoder is not None
