@@ -140,6 +140,22 @@ class Child:
             os.killpg(self.process.pid, sig)  # the group's id is the child's (a new session)
 
 
+def spawn(name: str, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Child:
+    """`argv` started in its own session (its process group is what `Child.stop` signals),
+    with no input and its output in `log_path`."""
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Child(name, process, log_path)
+
+
 def _load_average() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
@@ -166,18 +182,7 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Ch
     children: list[Child] = []
 
     def start(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
-        log_path = workdir / f"{name}.log"
-        with log_path.open("wb") as out:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        child = Child(name, process, log_path)
+        child = spawn(name, argv, env, cwd, workdir / f"{name}.log")
         children.append(child)
         return child
 

@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,10 +51,10 @@ if str(ROOT) not in sys.path:
 
 from bench.bench_chat import (  # noqa: E402
     Child,
-    _die_with_parent,
     almanac_executable,
     free_port,
     log,
+    spawn,
     wait_ready,
 )
 from services.postgres.database import with_database  # noqa: E402
@@ -97,19 +96,7 @@ def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[lis
     children: list[Child] = []
 
     def start(name: str, argv: list[str], env: dict[str, str]) -> Child:
-        log_path = workdir / f"{name}.log"
-        with log_path.open("wb") as out:
-            process = subprocess.Popen(
-                argv,
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child(name, process, log_path)
+        child = spawn(name, argv, env, workdir, workdir / f"{name}.log")
         child.url = ""  # type: ignore[attr-defined]
         children.append(child)
         return child

@@ -5,14 +5,13 @@ limit), its output in a log file, stopped (with its children) when the benchmark
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.bench_chat import Child, _die_with_parent, almanac_executable, free_port
+from bench.bench_chat import Child, almanac_executable, free_port, spawn
 
 __all__ = ["Served", "almanac_served"]
 
@@ -51,19 +50,9 @@ def almanac_served(prefix: str, **settings: str) -> Iterator[Served]:
         }
         for name in _UNSET:
             env.pop(name, None)
-        log_path = workdir / "almanac.log"
-        with log_path.open("wb") as out:
-            process = subprocess.Popen(
-                [*almanac_executable(), "serve"],
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child("almanac", process, log_path)
+        child = spawn(
+            "almanac", [*almanac_executable(), "serve"], env, workdir, workdir / "almanac.log"
+        )
         try:
             yield Served(f"http://127.0.0.1:{port}", child, workdir)
         finally:
