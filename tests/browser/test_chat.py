@@ -535,6 +535,38 @@ def test_a_refused_question_says_why_and_when_to_try_again(page: Any, limited_ur
     assert_accessible(page)
 
 
+def test_an_answer_complete_before_markdown_it_arrives_stays_busy_until_its_chips_show(
+    new_page: Any, app_url: str
+) -> None:
+    """markdown-it is fetched with the first answer; an offline answer can be complete first.
+    The turn stays busy until its text is Markdown with citation chips, so whoever waits for
+    the answer (a screen reader, a test) never sees the plain-text stand-in as the end."""
+    page = new_page()
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        held.append(route)  # answered below, not now
+
+    page.route("**/vendor/markdown-it.min.js", hold)
+    open_chat(page, app_url + "/#/chat")
+    composer = page.get_by_label("Your question")
+    composer.fill(QUESTION)
+    composer.press("Enter")
+    answer = page.locator(".chat-turn-assistant").last
+    answer.locator(".chat-confidence").wait_for()  # the answer is complete
+    assert held, "markdown-it was not requested with the first answer"
+    assert answer.get_attribute("aria-busy") == "true"
+    assert answer.locator("button.chat-cite").count() == 0
+
+    for route in held:
+        route.continue_()
+    page.wait_for_function(
+        "() => !document.querySelector('.chat-turn-assistant[aria-busy]')", timeout=30_000
+    )
+    assert answer.locator("button.chat-cite").count() >= 2
+    assert answer.locator(".md-pending").count() == 0
+
+
 def test_on_a_phone_the_chats_fold_away_and_nothing_scrolls_sideways(
     new_page: Any, app_url: str
 ) -> None:

@@ -11,7 +11,7 @@ import { api, ApiError, request } from "./api.js";
 import { confidenceBadge, describeStreamError, feedbackButtons, icon } from "./answer.js";
 import { dayGroup } from "./chat.js";
 import { append, clear, confirmDialog, describeError, h, newId, notify } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { loadMarkdown, markdownReady, renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
 const OPENING = '{"main_advice":"';
@@ -337,7 +337,10 @@ function adviceCard(question, number) {
       append(foot, [
         h("span", { class: "muted" }, `Model ${advice.model_identifier} · ${DECISIONS[advice.search_decision] || advice.search_decision}`),
         advice.response_id && !fallback ? feedbackButtons(advice.response_id, feedback) : null]);
-      el.removeAttribute("aria-busy");
+      // Busy until the advice shows as Markdown with its chips: the first card may render
+      // before markdown-it has arrived, and its text is swapped in when it does.
+      if (markdownReady()) el.removeAttribute("aria-busy");
+      else loadMarkdown().catch(() => {}).finally(() => el.removeAttribute("aria-busy"));
     },
     stopped() {
       notes.append(h("p", {}, h("span", { class: "badge warn" }, "Stopped"), h("span", { class: "muted" }, " The advice was stopped before it was complete.")));

@@ -362,6 +362,8 @@ function buildPage(ctx) {
     log.append(h("p", { class: "chat-loading", role: "status" }, "Loading the conversation…"));
     try {
       const data = await api("GET", `${chatPath(state.chatId)}/messages`);
+      // Shown once, as Markdown with its chips, rather than as plain text first.
+      if (data.messages.length) await loadMarkdown().catch(() => {});
       clear(log);
       showTitle(data.chat.title);
       if (data.chat.source) log.append(importedNote(data.chat));
@@ -480,6 +482,14 @@ function buildPage(ctx) {
       scrollToEnd();
     }
 
+    /** The turn is done: it stops being busy once its text is shown as Markdown, with its
+     * citation chips (markdown-it may still be on its way for the first answer). */
+    function settle() {
+      const done = () => el.removeAttribute("aria-busy");
+      if (markdownReady()) return done();
+      loadMarkdown().then(render, () => {}).finally(done); // not loaded: the text stays as written
+    }
+
     function schedule() {
       if (scheduled) return;
       scheduled = true;
@@ -519,20 +529,20 @@ function buildPage(ctx) {
           // The answer as stored, in Markdown: its [n] markers and its Sources list.
           copyButton(() => text, "Copy"),
           data.model ? h("span", { class: "chat-model muted" }, data.model) : null]);
-        el.removeAttribute("aria-busy");
+        settle();
       },
       stopped() {
         sources = sources || [];
         render();
         notes.append(h("span", { class: "badge warn chat-status" }, "Stopped"),
           h("span", { class: "muted" }, " The answer was stopped; what was written so far is kept."));
-        el.removeAttribute("aria-busy");
+        settle();
       },
       fail(message) {
         sources = sources || [];
         render();
         notes.append(h("p", { class: "notice error chat-error", role: "alert" }, message));
-        el.removeAttribute("aria-busy");
+        settle();
       },
       note(message) {
         notes.append(h("p", { class: "muted" }, message));
