@@ -25,10 +25,10 @@ $(BIN)/python:
 # Every extra too (`postgres`, `redis`): the tests exercise each optional backend.
 $(STAMP): pyproject.toml | $(BIN)/python
 	@( $(BIN)/python -m pip install --quiet --disable-pip-version-check uv \
-	   && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,postgres,redis]' ) \
+	   && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,postgres,redis,s3]' ) \
 	|| ( echo "uv unavailable: installing with pip" \
 	   && $(BIN)/python -m pip install --quiet --upgrade pip \
-	   && $(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis]' )
+	   && $(BIN)/python -m pip install --quiet -e '.[dev,postgres,redis,s3]' )
 	@touch $@
 
 install: $(STAMP)  ## Create .venv, install Almanac and the local embedding model

@@ -107,7 +107,34 @@ class Settings(BaseSettings):
         None,
         description="Where the bytes of files attached to chats are kept (one directory per "
         "chat). Unset: DATA_DIR/chat_files. Replicas sharing a PostgreSQL database must share "
-        "this directory.",
+        "this directory, or keep the files in S3 (CHAT_FILES_S3_BUCKET).",
+    )
+    chat_files_s3_bucket: str | None = Field(
+        None,
+        min_length=3,
+        max_length=63,
+        description="Keep the bytes of files attached to chats in this S3 bucket instead of "
+        "CHAT_FILES_DIR (AWS S3 or any S3-compatible store; see S3_ENDPOINT_URL). The bucket "
+        "must exist; the start stops if it cannot be reached. Credentials come from the AWS "
+        "SDK's usual chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an "
+        "instance role). Needs the `s3` extra (`pip install 'almanac[s3]'`).",
+    )
+    chat_files_s3_prefix: str = Field(
+        "chat_files/",
+        max_length=512,
+        description="The key prefix of attached files in CHAT_FILES_S3_BUCKET: each file is "
+        "the object PREFIX + chat id + '/' + file id.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The endpoint of an S3-compatible store (MinIO, Ceph, Cloudflare R2 ...), "
+        "e.g. http://127.0.0.1:9000. Unset: AWS S3 itself.",
+    )
+    s3_region: str | None = Field(
+        None,
+        description="The S3 region (e.g. eu-west-1). Unset: the AWS SDK's own "
+        "(AWS_DEFAULT_REGION, the profile).",
     )
     future_date_tolerance_days: int = Field(
         1,

@@ -1,10 +1,11 @@
 """Optional backends, installed as extras of the package (`pip install 'almanac[postgres]'`,
-`'almanac[redis]'`).
+`'almanac[redis]'`, `'almanac[s3]'`).
 
 Rules: a setting that needs an extra (a postgresql:// `DATABASE_URL`: the `postgres` extra;
-`REDIS_URL`: the `redis` extra) stops the start with a `ConfigurationError` naming the
-setting and the extra to install, never an `ImportError` deep in a request; without the
-setting, nothing of the extra is imported. `make install` (and CI) install every extra.
+`REDIS_URL`: the `redis` extra; `CHAT_FILES_S3_BUCKET`: the `s3` extra) stops the start
+with a `ConfigurationError` naming the setting and the extra to install, never an
+`ImportError` deep in a request; without the setting, nothing of the extra is imported.
+`make install` (and CI) install every extra.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def require_extra(extra: str, module: str, setting: str) -> ModuleType:
 EXTRA_MODULES: dict[str, Sequence[str]] = {
     "postgres": ("psycopg", "psycopg_pool", "pgvector"),
     "redis": ("redis",),
+    "s3": ("boto3",),
 }
 
 
@@ -49,3 +51,5 @@ def check_extras(settings: Settings) -> None:
         require_postgres()
     if settings.redis_url is not None:
         require_extra("redis", "redis", "REDIS_URL")
+    if settings.chat_files_s3_bucket is not None:
+        require_extra("s3", "boto3", "CHAT_FILES_S3_BUCKET")

@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.js_clients",
     "tests.postgres",
     "tests.redis_server",
+    "tests.s3_server",
 ]  # shared fixtures
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
 

@@ -12,6 +12,7 @@ from backend.answer_processes import build_planning_processes
 from backend.components import build_reader, build_sentence_vectors, load_lexicon
 from backend.config import Settings
 from backend.stores.app import build_app_stores
+from backend.stores.file_bytes import build_chat_file_bytes
 from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
 from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
 from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
@@ -27,7 +28,6 @@ from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
 from services.conversations.draft_store import ProjectDrafts
-from services.conversations.file_bytes import LocalFileBytes
 from services.conversations.file_store import SqlChatFileStore
 from services.conversations.search_index import SqlChatSearchIndex
 from services.conversations.summary_store import SqlSummaryStore
@@ -46,6 +46,7 @@ from services.postgres import PgDatabase
 from services.presence import Presence
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.ports import WebSearch
+from use_cases.conversations.file_ports import FileBytes
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
 
@@ -83,7 +84,7 @@ class Adapters:
     cleaning_store: CleaningStore
     project_draft_store: ProjectDrafts
     chat_files: SqlChatFileStore
-    chat_file_bytes: LocalFileBytes
+    chat_file_bytes: FileBytes
     summary_store: SqlSummaryStore
     chat_search_index: SqlChatSearchIndex
     answer_pool: WorkerPool
@@ -233,7 +234,7 @@ def build_adapters(
         cleaning_store=app_stores.cleaning,
         project_draft_store=app_stores.project_drafts,
         chat_files=app_stores.chat_files,
-        chat_file_bytes=LocalFileBytes(settings.chat_files_path),
+        chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,
         chat_search_index=SqlChatSearchIndex(
             database if database is not None else settings.app_db_path,

@@ -4,7 +4,7 @@ Chat ids ([A-Za-z0-9_-]{1,64}) and file ids (32 hex digits) are checked again he
 name from a request ever reaches a path. A write goes to a temporary file in the same
 directory, is flushed to disk, then renamed into place: a reader sees the whole file or none.
 One process's disk: replicas that share a PostgreSQL database need a shared directory (or
-an object-store adapter, not written yet).
+the S3 adapter, `file_bytes_s3.py`).
 """
 
 from __future__ import annotations

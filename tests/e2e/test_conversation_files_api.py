@@ -20,6 +20,7 @@ from backend.bootstrap import Container, bootstrap
 from services.budgets import BUDGET
 from tests import hostile_inputs
 from tests.conftest import FixedClock, make_settings
+from tests.s3_server import S3Bucket
 from use_cases.access.domain import CLI_ADMIN
 
 MiB = 1024 * 1024
@@ -301,5 +302,41 @@ async def test_on_postgresql_a_file_is_answered_in_its_chat_only_and_goes_with_t
             assert (await client.delete(f"/chats/{chat_id}")).status_code == 204
             assert container.adapters.chat_files.chunks(chat_id)[0] == []
             assert not (container.settings.chat_files_path / chat_id).exists()
+    finally:
+        container.close()
+
+
+async def test_with_an_s3_bucket_the_bytes_live_there_and_go_with_the_file_and_the_chat(
+    s3_bucket: S3Bucket, tmp_path: Path
+) -> None:
+    """CHAT_FILES_S3_BUCKET: uploads, downloads and deletes go to the bucket (a real
+    S3-compatible server), nothing to the local disk; answers come from the file as before."""
+    settings = make_settings(
+        tmp_path / "data",
+        load_sample_data=False,
+        chat_files_s3_bucket=s3_bucket.name,
+        s3_endpoint_url=s3_bucket.endpoint_url,
+    )
+    container = bootstrap(settings, clock=FixedClock())
+    try:
+        transport = httpx.ASGITransport(app=create_app(container=container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            chat_id = (await _chat(client, {}, "Hello?"))["chat_id"]
+            first = (await _attach(client, {}, chat_id)).json()["id"]
+            second = (await _attach(client, {}, chat_id, "other.md", NOTE + b"\nMore.")).json()
+            assert s3_bucket.keys() == sorted(
+                f"chat_files/{chat_id}/{file_id}" for file_id in (first, second["id"])
+            )
+            assert not settings.chat_files_path.exists()
+
+            base = f"/api/conversations/{chat_id}/files"
+            assert (await client.get(f"{base}/{first}/content")).content == NOTE
+            reply = await _ask(client, {}, chat_id)
+            assert "thursday" in reply["answer"].lower(), reply["answer"]
+
+            assert (await client.delete(f"{base}/{first}")).status_code == 204
+            assert s3_bucket.keys() == [f"chat_files/{chat_id}/{second['id']}"]
+            assert (await client.delete(f"/chats/{chat_id}")).status_code == 204
+            assert s3_bucket.keys() == []
     finally:
         container.close()

@@ -1,7 +1,7 @@
-"""Optional backends are extras: without the `postgres` or `redis` extra Almanac starts and
-answers on SQLite, and a setting that needs a missing extra (a postgresql:// DATABASE_URL,
-REDIS_URL) stops the start with an error naming the extra (simulated here by a Python that
-cannot import the extra's modules, in a subprocess)."""
+"""Optional backends are extras: without the `postgres`, `redis` or `s3` extra Almanac starts
+and answers on SQLite, and a setting that needs a missing extra (a postgresql:// DATABASE_URL,
+REDIS_URL, CHAT_FILES_S3_BUCKET) stops the start with an error naming the extra (simulated
+here by a Python that cannot import the extra's modules, in a subprocess)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from backend.config import PROJECT_ROOT
 EXTRAS = {
     "postgres": ("psycopg", "psycopg_binary", "psycopg_pool", "pgvector"),
     "redis": ("redis",),
+    "s3": ("boto3", "botocore", "s3transfer"),
 }
 
 #: Makes the modules named in BLOCKED unimportable in the subprocess, as where the extras
@@ -72,9 +73,8 @@ SERVE = "from backend.cli.main import app\nsys.argv = ['almanac', 'serve']\napp(
 def _python(
     code: str, tmp_path: Path, *, without: tuple[str, ...], **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environ = {
-        k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "API_KEY"}
-    }
+    unset = {"REDIS_URL", "DATABASE_URL", "API_KEY", "CHAT_FILES_S3_BUCKET"}
+    environ = {k: v for k, v in os.environ.items() if k not in unset}
     environ |= {"DATA_DIR": str(tmp_path / "data"), **env}
     blocked = f"BLOCKED = {set(without)!r}\n"
     return subprocess.run(
@@ -115,6 +115,7 @@ def test_without_the_postgres_extra_the_sqlite_app_answers_with_citations(
     [
         ("postgres", "DATABASE_URL", "postgresql://almanac@127.0.0.1:5432/almanac"),
         ("redis", "REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("s3", "CHAT_FILES_S3_BUCKET", "almanac-files"),
     ],
 )
 def test_a_setting_without_its_extra_is_refused_naming_the_extra(
@@ -134,6 +135,7 @@ def test_a_setting_without_its_extra_is_refused_naming_the_extra(
     [
         ("postgres", "DATABASE_URL", "postgresql://almanac@127.0.0.1:5432/almanac"),
         ("redis", "REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("s3", "CHAT_FILES_S3_BUCKET", "almanac-files"),
     ],
 )
 def test_almanac_serve_stops_with_the_same_message_and_no_traceback(

@@ -1,8 +1,9 @@
 """Ports of the files attached to a chat: where their bytes live, where their metadata and
 scoped index live.
 
-Adapters: `services/conversations/file_bytes.py` (local disk under DATA_DIR; no S3 adapter
-yet) and `services/conversations/file_store.py` (SQLite or PostgreSQL). Ports are
+Adapters: `services/conversations/file_bytes.py` (local disk under DATA_DIR),
+`services/conversations/file_bytes_s3.py` (an S3 bucket) and
+`services/conversations/file_store.py` (SQLite or PostgreSQL). Ports are
 synchronous; the use cases run them in worker threads.
 """
 
