@@ -54,6 +54,7 @@ from use_cases.access.auth import (
     RevokeApiKey,
     StartSession,
 )
+from use_cases.access.oidc import SignInWithProvider
 from use_cases.admin.actions import (
     DropTableAsAdmin,
     IngestAsAdmin,
@@ -153,6 +154,8 @@ class Container:
     list_keys: ListApiKeys
     revoke_key: RevokeApiKey
     act_for: ActFor
+    oidc_sign_in: SignInWithProvider
+    """Signing in with an OpenID Connect provider (set up with OIDC_CLIENT_ID)."""
     # -- admin actions
     admin_ingest: IngestAsAdmin
     admin_remove_document: RemoveDocumentAsAdmin

@@ -54,6 +54,39 @@ class Settings(BaseSettings):
         "exchanges the key once for an HttpOnly session cookie, valid in every tab until it "
         "expires, the user signs out, or the key is revoked.",
     )
+    oidc_client_id: str | None = Field(
+        None,
+        description="Turns on signing in with an OpenID Connect provider (Google by default; "
+        "see OIDC_ISSUER) at GET /api/auth/login: this server's client id there. Needs "
+        "AUTH_ENABLED=true, OIDC_CLIENT_SECRET and OIDC_ALLOWED_DOMAINS.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None, description="The client secret that goes with OIDC_CLIENT_ID."
+    )
+    oidc_issuer: str = Field(
+        "https://accounts.google.com",
+        pattern=r"^https?://",
+        description="The OpenID Connect provider (its issuer URL; its discovery document is "
+        "ISSUER/.well-known/openid-configuration).",
+    )
+    oidc_redirect_uri: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Where the provider sends the browser back, as registered with it, e.g. "
+        "https://almanac.example.org/api/auth/callback. Unset: this server's own URL as the "
+        "request reached it, plus /api/auth/callback (set it behind a proxy).",
+    )
+    oidc_allowed_domains: str = Field(
+        "",
+        description="Comma-separated email domains whose verified accounts may sign in with "
+        "the provider (e.g. example.org); `*` allows any verified email. Required with "
+        "OIDC_CLIENT_ID.",
+    )
+    oidc_admin_emails: str = Field(
+        "",
+        description="Comma-separated emails that sign in with the provider as admins; every "
+        "other allowed account signs in as a user.",
+    )
     allow_unauthenticated_network: bool = Field(
         False,
         description="Let `almanac serve` bind to a non-loopback address while AUTH_ENABLED is "
@@ -607,6 +640,32 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _complete_oidc(self) -> Settings:
+        if self.oidc_client_id is None:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("OIDC_CLIENT_SECRET", self.oidc_client_secret),
+                ("OIDC_ALLOWED_DOMAINS", self.oidc_allowed_domain_set),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"OIDC_CLIENT_ID is set, and so must {' and '.join(missing)} be.")
+        return self
+
+    @property
+    def oidc_allowed_domain_set(self) -> frozenset[str]:
+        return frozenset(
+            d.strip().lower().lstrip("@") for d in self.oidc_allowed_domains.split(",") if d.strip()
+        )
+
+    @property
+    def oidc_admin_email_set(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.oidc_admin_emails.split(",") if e.strip())
 
     @model_validator(mode="after")
     def _no_credentials_for_any_origin(self) -> Settings:

@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.postgres",
     "tests.redis_server",
     "tests.s3_server",
+    "tests.oidc_server",
 ]  # shared fixtures
 ai_models.ALLOW_MODEL_REQUESTS = False  # only FunctionModel/TestModel or mocked HTTP in tests
 

@@ -39,6 +39,7 @@ from backend.api.routes import (
     library,
     metrics,
     model_defaults,
+    oidc,
     playground,
     prompts,
     search,
@@ -77,7 +78,7 @@ machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for inv
 #: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
 #: /openapi.json, see `docs_pages.py`) and the web app (`/` and its files under /app, see
 #: `routes/web.py`) are public too.
-PUBLIC_ROUTERS = (health.router, session.sign_in_router)
+PUBLIC_ROUTERS = (health.router, session.sign_in_router, oidc.router)
 PROTECTED_ROUTERS = (
     health.details_router,
     session.router,

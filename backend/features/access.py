@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from backend.config import Settings
 from backend.features.adapters import Wiring
 from use_cases.access.audit import ListAuditEntries, RecordAudit
 from use_cases.access.auth import (
@@ -16,6 +17,7 @@ from use_cases.access.auth import (
     RevokeApiKey,
     StartSession,
 )
+from use_cases.access.oidc import SignInPolicy, SignInWithProvider
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class AccessUseCases:
     list_keys: ListApiKeys
     revoke_key: RevokeApiKey
     act_for: ActFor
+    oidc_sign_in: SignInWithProvider
+    """Signing in with an OpenID Connect provider (set up with OIDC_CLIENT_ID)."""
 
 
 def build(w: Wiring) -> AccessUseCases:
@@ -49,4 +53,29 @@ def build(w: Wiring) -> AccessUseCases:
         list_keys=ListApiKeys(a.api_keys),
         revoke_key=RevokeApiKey(a.api_keys, audit, clock),
         act_for=ActFor(audit),
+        oidc_sign_in=_oidc_sign_in(w, audit, authenticate),
+    )
+
+
+def _oidc_sign_in(w: Wiring, audit: RecordAudit, authenticate: Authenticate) -> SignInWithProvider:
+    settings: Settings = w.settings
+    provider = None
+    if settings.oidc_client_id is not None and settings.oidc_client_secret is not None:
+        from services.admin.oidc import OidcProvider  # Authlib: imported when it is set up
+
+        provider = OidcProvider(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            settings.oidc_client_secret.get_secret_value(),
+        )
+    policy = SignInPolicy(settings.oidc_allowed_domain_set, settings.oidc_admin_email_set)
+    return SignInWithProvider(
+        provider,
+        w.adapters.api_keys,
+        w.adapters.history,
+        audit,
+        w.clock,
+        authenticate,
+        policy,
+        lifetime=timedelta(hours=settings.session_hours),
     )

@@ -83,7 +83,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _new_key_id() -> str:
+def new_key_id() -> str:
     return "key_" + secrets.token_hex(6)
 
 
@@ -220,14 +220,14 @@ class CreateApiKey:
         await asyncio.to_thread(self._users.ensure_user, user_id)  # validates the id
         secret = generate_secret()
         key = ApiKey(
-            id=_new_key_id(),
+            id=new_key_id(),
             name=clean_name,
             user_id=user_id,
             role=role,  # type: ignore[arg-type]  # checked against ROLES above
             created_at=utc(self._clock.now()),
         )
         stored = await asyncio.to_thread(self._keys.add, StoredApiKey(key, hash_secret(secret)))
-        await self._audit.execute(actor, KEY_CREATE, f"key:{key.id}", after=_snapshot(stored))
+        await self._audit.execute(actor, KEY_CREATE, f"key:{key.id}", after=key_snapshot(stored))
         return NewApiKey(secret=secret, key=stored)
 
 
@@ -268,7 +268,11 @@ class RevokeApiKey:
         if after is None:  # removed meanwhile: there is nothing left to revoke
             raise NotFound(f"No API key with id {key_id}.")
         await self._audit.execute(
-            actor, KEY_REVOKE, f"key:{key_id}", before=_snapshot(before), after=_snapshot(after)
+            actor,
+            KEY_REVOKE,
+            f"key:{key_id}",
+            before=key_snapshot(before),
+            after=key_snapshot(after),
         )
         return Revocation(after, already_revoked=False)
 
@@ -299,7 +303,7 @@ def _clean_name(name: str | None) -> str | None:
     return text or None
 
 
-def _snapshot(key: ApiKey) -> dict[str, object]:
+def key_snapshot(key: ApiKey) -> dict[str, object]:
     return {
         "id": key.id,
         "name": key.name,

@@ -1,0 +1,125 @@
+"""Signing a browser in with an OpenID Connect provider (Google by default):
+`GET /api/auth/login` sends the browser to the provider; `GET /api/auth/callback` is where
+the provider sends it back, signed in with the same session cookie as `POST /api/session`.
+
+Between the two, the sign-in's state, nonce and PKCE verifier wait in a cookie of their own
+(HttpOnly, SameSite=Lax so the provider's redirect carries it, only sent to the callback,
+ten minutes); a sign-in that ends clears it. Both routes are public. The rules are
+the use case's (`use_cases/access/oidc.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+
+from backend.api.deps import SESSION_COOKIE, ContainerDep
+from backend.api.openapi import problem_responses
+from use_cases.access.oidc import PendingSignIn
+from use_cases.shared.errors import InvalidRequest, Unauthorized
+
+router = APIRouter(tags=["auth"])
+
+PENDING_COOKIE = "almanac_oidc"
+CALLBACK_PATH = "/api/auth/callback"
+PENDING_SECONDS = 600
+
+
+def _redirect_uri(request: Request, container: ContainerDep) -> str:
+    return container.settings.oidc_redirect_uri or str(request.url_for("oidc_callback"))
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to land after signing in: a path on this site, never another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+@router.get(
+    "/api/auth/login",
+    status_code=302,
+    responses={302: {"description": "To the provider's sign-in page"}}
+    | problem_responses(404, 409, 503),
+    summary="Sign in with the OpenID Connect provider (Google): a redirect to it",
+)
+async def oidc_login(
+    request: Request,
+    container: ContainerDep,
+    next_: Annotated[
+        str | None,
+        Query(alias="next", max_length=2000, description="A path here to land on afterwards"),
+    ] = None,
+) -> RedirectResponse:
+    pending = await container.oidc_sign_in.begin(_redirect_uri(request, container))
+    response = RedirectResponse(pending.url, status_code=302)
+    kept = {
+        "state": pending.state,
+        "nonce": pending.nonce,
+        "verifier": pending.code_verifier,
+        "next": _safe_next(next_),
+    }
+    response.set_cookie(
+        PENDING_COOKIE,
+        base64.urlsafe_b64encode(json.dumps(kept).encode()).decode(),
+        max_age=PENDING_SECONDS,
+        path=CALLBACK_PATH,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+    return response
+
+
+def _kept(request: Request) -> tuple[PendingSignIn | None, str]:
+    raw = request.cookies.get(PENDING_COOKIE)
+    if not raw:
+        return None, "/"
+    try:
+        kept = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        pending = PendingSignIn("", kept["state"], kept["nonce"], kept["verifier"])
+        return pending, _safe_next(kept.get("next"))
+    except (ValueError, KeyError, TypeError):
+        return None, "/"
+
+
+@router.get(
+    CALLBACK_PATH,
+    name="oidc_callback",
+    status_code=303,
+    responses={303: {"description": "Signed in: to the page the sign-in began for"}}
+    | problem_responses(400, 401, 403, 404, 409, 503),
+    summary="Where the provider sends the browser back: signs it in (the session cookie)",
+)
+async def oidc_callback(
+    request: Request,
+    container: ContainerDep,
+    code: Annotated[str | None, Query(max_length=4000)] = None,
+    state: Annotated[str | None, Query(max_length=500)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> RedirectResponse:
+    pending, landing = _kept(request)
+    container.oidc_sign_in.ready()  # not set up: said before anything about the request
+    if error:
+        raise Unauthorized(f"The sign-in provider did not sign you in ({error}).")
+    if not code or not state:
+        raise InvalidRequest("The provider's redirect has no `code` or `state`.")
+    started = await container.oidc_sign_in.complete(
+        redirect_uri=_redirect_uri(request, container), code=code, state=state, kept=pending
+    )
+    response = RedirectResponse(landing, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.secret,
+        max_age=container.settings.session_hours * 3600,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+    response.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH, httponly=True, samesite="lax")
+    return response
