@@ -192,10 +192,11 @@ def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
     expect(page.locator(".chat-list-link")).to_have_text(
         ["What is the acknowledgement time for a SEV1 incident?", QUESTION]
     )
-    page.get_by_role("link", name=QUESTION).click()
+    page.get_by_role("link", name=QUESTION, exact=True).click()
     page.wait_for_url(first_url)
     expect(page.locator(".chat-user-text")).to_have_text([QUESTION])
-    assert page.get_by_role("link", name=QUESTION).get_attribute("aria-current") == "page"
+    current = page.get_by_role("link", name=QUESTION, exact=True)
+    assert current.get_attribute("aria-current") == "page"
 
     # Rename the open chat: the dialog, then the heading and the sidebar follow.
     page.get_by_role("button", name=f"Rename “{QUESTION}”").click()
@@ -204,9 +205,16 @@ def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
     dialog.get_by_label("Title").fill("Password rotation")
     dialog.get_by_role("button", name="Save").click()
     page.get_by_role("heading", level=1, name="Password rotation").wait_for()
-    assert page.get_by_role("link", name="Password rotation").is_visible()
+    assert page.get_by_role("link", name="Password rotation", exact=True).is_visible()
     titles = [c["title"] for c in httpx.get(app_url + "/chats").json()]
     assert "Password rotation" in titles
+
+    # Download it as Markdown: the server's export, under the title's name.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download “Password rotation” as Markdown").click()
+    assert download.value.suggested_filename == "password-rotation.md"
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.startswith("# Password rotation\n") and f"\n{QUESTION}\n" in exported
 
     # Delete the other chat: asked first; cancelling keeps it.
     sev1 = "What is the acknowledgement time for a SEV1 incident?"
@@ -216,7 +224,7 @@ def test_two_chats_keep_their_own_history_and_can_be_renamed_and_deleted(
     assert len(httpx.get(app_url + "/chats").json()) == 2
     page.get_by_role("button", name=f"Delete “{sev1}”").click()
     confirm.get_by_role("button", name="Delete").click()
-    page.get_by_role("link", name=sev1).wait_for(state="detached")
+    page.get_by_role("link", name=sev1, exact=True).wait_for(state="detached")
     assert [c["title"] for c in httpx.get(app_url + "/chats").json()] == ["Password rotation"]
     shot(page, "chat-after-rename-delete-desktop")
 
@@ -587,7 +595,7 @@ def test_on_a_phone_the_chats_fold_away_and_nothing_scrolls_sideways(
 
     toggle.click()
     assert sidebar.is_visible() and toggle.get_attribute("aria-expanded") == "true"
-    assert page.get_by_role("link", name=QUESTION).is_visible()
+    assert page.get_by_role("link", name=QUESTION, exact=True).is_visible()
     shot(page, "chat-sidebar-phone")
     answer.locator("button.chat-cite").first.click()
     page.get_by_role("dialog").get_by_text("Cited passage").wait_for()
@@ -833,7 +841,7 @@ def test_the_chat_list_groups_chats_by_day_and_shows_two_lines_of_a_title(
     httpx.post(app_url + "/chat", json={"message": long_question}, timeout=60)
     open_chat(page, app_url + "/#/chat")
     expect(page.locator(".chat-list-group")).to_have_text(["Today"])
-    link = page.get_by_role("link", name=long_question)
+    link = page.get_by_role("link", name=long_question, exact=True)
     lines = link.evaluate(
         """el => {
             const style = getComputedStyle(el);

@@ -122,6 +122,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/chat"): Call(EVERY_CALLER, json=_use_chat_body),
     ("GET", "/chats"): Call(EVERY_CALLER),
     ("GET", "/chats/{chat_id}/messages"): Call(OWNER_ONLY),
+    ("GET", "/chats/{chat_id}/export"): Call(OWNER_ONLY),
     ("PATCH", "/chats/{chat_id}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
     ("DELETE", "/chats/{chat_id}"): Call((401, 204, 404, 404)),
     # Project drafts: the conversation's owner only (ana's chat has a draft already).

@@ -65,6 +65,21 @@ async def test_chat_keeps_history_on_the_server(
     assert messages[0]["content"] == QUESTION  # the date anchor is never stored
     assert messages[1]["model"] == "offline-extractive" and messages[1]["sources"]
 
+    exported = await auth_client.get(f"/chats/{first['chat_id']}/export", headers=ana)
+    assert exported.status_code == 200
+    assert exported.headers["content-type"] == "text/markdown; charset=utf-8"
+    words = "-".join(QUESTION.lower().rstrip("?").split())[:60].rstrip("-")  # the title's
+    assert exported.headers["content-disposition"] == f'attachment; filename="{words}.md"'
+    text = exported.text
+    assert text.startswith(f"# {QUESTION}\n")
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert [h.split(" · ")[0] for h in headings] == ["## You", "## Almanac"] * 2
+    assert headings[1].endswith(" · offline-extractive")
+    for message in messages:  # every message, as stored, in order
+        assert message["content"].strip() in text
+    assert text.index(messages[1]["content"].strip()) < text.index(messages[2]["content"])
+    assert text.count("**Sources**") == 2  # each answer's own list, not repeated
+
 
 async def test_chats_are_searched_by_title_and_message_and_only_the_callers(
     auth_client: httpx.AsyncClient, auth_container: Container
@@ -114,6 +129,7 @@ async def test_other_users_cannot_see_rename_or_delete_a_chat(
     response = await auth_client.post("/chat", json={"message": QUESTION}, headers=ana)
     chat_id = response.json()["chat_id"]
     assert (await auth_client.get(f"/chats/{chat_id}/messages", headers=bob)).status_code == 404
+    assert (await auth_client.get(f"/chats/{chat_id}/export", headers=bob)).status_code == 404
     assert (
         await auth_client.patch(f"/chats/{chat_id}", json={"title": "x"}, headers=bob)
     ).status_code == 404

@@ -40,6 +40,7 @@ from use_cases.chat.chat_turns import (
     checked_conversation,
 )
 from use_cases.chat.domain import ConversationMessage
+from use_cases.chat.export import chat_as_markdown, export_file_name
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from use_cases.prompts.domain import CHAT
 from use_cases.shared.errors import InvalidRequest
@@ -212,6 +213,23 @@ async def chat_messages(
             MessageOut.of(m, transcript.responses.get(m.id), transcript.versions.get(m.id, ()))
             for m in transcript.messages
         ],
+    )
+
+
+@router.get(
+    "/chats/{chat_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {}}, "description": "The chat in Markdown"}}
+    | problem_responses(404),
+    summary="The chat as a Markdown document, to download",
+)
+async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
+    transcript = await container.chats.transcript(user, chat_id)
+    name = export_file_name(transcript.chat.title)
+    return Response(
+        chat_as_markdown(transcript),
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -18,6 +18,7 @@ const ICONS = {
   close: ["M6 6l12 12M18 6 6 18"],
   copy: ["M9 9h11v11H9z", "M5 15H4V4h11v1"],
   retry: ["M20 11a8 8 0 1 0-2.3 5.7", "M20 4v7h-7"],
+  download: ["M12 4v11", "M7 10l5 5 5-5", "M5 20h14"],
 };
 
 /** A decorative line icon (the button or link around it carries the name). */

@@ -284,6 +284,11 @@ function buildPage(ctx) {
         type: "button", class: "icon chat-list-action", "aria-label": `Rename “${chat.title}”`,
         title: "Rename", onclick: (event) => rename(chat, event.currentTarget),
       }, icon("pencil")),
+      // The server's Markdown export, as a download (the session cookie goes with it).
+      h("a", {
+        class: "icon chat-list-action", href: `${chatPath(chat.id)}/export`, download: "",
+        "aria-label": `Download “${chat.title}” as Markdown`, title: "Download as Markdown",
+      }, icon("download")),
       h("button", {
         type: "button", class: "icon chat-list-action", "aria-label": `Delete “${chat.title}”`,
         title: "Delete", onclick: (event) => remove(chat, event.currentTarget),

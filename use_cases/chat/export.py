@@ -1,0 +1,80 @@
+"""A chat as a Markdown document, for its owner to keep or share: the title, then each
+message under a heading naming who wrote it and when, the answers as stored (their `[n]`
+markers and their own **Sources** list), and an answer's sources listed when its text has no
+such list. An answer that did not complete says so. Nothing else of the chat's records
+(feedback, earlier versions, tool calls) is in it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from use_cases.chat.domain import Message, Source
+from use_cases.chat.manage_chats import ChatTranscript
+from use_cases.shared.clock import utc
+
+__all__ = ["chat_as_markdown", "export_file_name"]
+
+#: A stored answer that already ends with its own list of sources (the offline answerer's).
+_SOURCES_BLOCK = re.compile(r"(^|\n)\*\*Sources\*\*[ \t]*(\n|$)")
+_STATUS_NOTE = {
+    "interrupted": "*This answer was stopped before it was complete.*",
+    "failed": "*This answer failed before it was complete.*",
+    "streaming": "*This answer was still being written when the chat was exported.*",
+}
+
+
+def chat_as_markdown(transcript: ChatTranscript) -> str:
+    chat = transcript.chat
+    lines = [f"# {_one_line(chat.title) or 'Untitled chat'}", ""]
+    lines.append(f"A chat with Almanac, started {_when(chat.created_at)}.")
+    if chat.source:
+        lines.append(
+            f"Imported from {chat.source}" + (f": <{chat.source_url}>" if chat.source_url else ".")
+        )
+    for message in transcript.messages:
+        lines += ["", _heading(message), "", message.content.strip() or "*(empty)*"]
+        if message.role == "assistant":
+            lines += _sources(message)
+            if message.status in _STATUS_NOTE:
+                lines += ["", _STATUS_NOTE[message.status]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def export_file_name(title: str) -> str:
+    """A file name for the export: the title's words, ASCII, at most 60 characters."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()[:60].rstrip("-")
+    return f"{slug or 'chat'}.md"
+
+
+def _heading(message: Message) -> str:
+    who = "You" if message.role == "user" else "Almanac"
+    model = f" · {message.model}" if message.role == "assistant" and message.model else ""
+    return f"## {who} · {_when(message.created_at)}{model}"
+
+
+def _sources(message: Message) -> list[str]:
+    if not message.sources or _SOURCES_BLOCK.search(message.content):
+        return []
+    return ["", "**Sources**", "", *(_source_line(s) for s in message.sources)]
+
+
+def _source_line(source: Source) -> str:
+    if source.kind == "table":
+        return f"- [table: {source.title}]"
+    parts = [source.title]
+    if source.section:
+        parts.append(source.section)
+    line = f"{source.number}. " + ", ".join(_one_line(p) for p in parts)
+    if source.updated_at:
+        line += f" ({source.updated_at[:10]})"
+    return line + f": `{source.source}`"
+
+
+def _when(moment: datetime) -> str:
+    return utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
