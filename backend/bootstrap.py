@@ -61,6 +61,7 @@ from use_cases.admin.actions import (
     LoadTableAsAdmin,
     RemoveDocumentAsAdmin,
 )
+from use_cases.admin.erase_user import EraseUserData
 from use_cases.admin.table_uploads import UploadTableAsAdmin
 from use_cases.admin.uploads import UploadDocument
 from use_cases.advice.give_advice import GiveAdvice
@@ -165,6 +166,7 @@ class Container:
     upload_table: UploadTableAsAdmin
     upload_document: UploadDocument
     get_job: GetJob
+    erase_user: EraseUserData
     prompts: ManagePrompts
     model_defaults: ManageModelDefaults
     search_discipline: DecideSearch
@@ -283,7 +285,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     files_ = conversation_files.build(w)
     chat_ = chat.build(w, prompts_, files_)
     advice_ = advice.build(w, prompts_, chat_)
-    admin_ = admin.build(w, access_, knowledge_, tables_)
+    admin_ = admin.build(w, access_, knowledge_, tables_, chat_)
     evaluation_ = evaluation.build(
         w, access_, prompts_, knowledge_, tables_, chat_, sleep=sleep, monotonic=monotonic
     )

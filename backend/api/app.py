@@ -45,6 +45,7 @@ from backend.api.routes import (
     search,
     session,
     tables,
+    users,
 )
 from backend.api.routes.web import install_web_app
 from backend.api.security import SecurityHeadersMiddleware, install_cors
@@ -88,6 +89,7 @@ PROTECTED_ROUTERS = (
     tables.router,
     chat.router,
     audit.router,
+    users.router,
     prompts.router,
     model_defaults.router,
     discipline.router,

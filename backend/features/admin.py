@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
+from backend.features.chat import ChatUseCases
 from backend.features.knowledge import KnowledgeUseCases
 from backend.features.tables import TableUseCases
 from services.job_queue import QueueLimits
@@ -16,6 +17,7 @@ from use_cases.admin.actions import (
     LoadTableAsAdmin,
     RemoveDocumentAsAdmin,
 )
+from use_cases.admin.erase_user import EraseUserData
 from use_cases.admin.table_uploads import UploadTableAsAdmin
 from use_cases.admin.uploads import UploadDocument, result_from_json
 from use_cases.jobs.queue import INGEST_UPLOAD, GetJob
@@ -35,10 +37,15 @@ class AdminUseCases:
     upload_table: UploadTableAsAdmin
     upload_document: UploadDocument
     get_job: GetJob
+    erase_user: EraseUserData
 
 
 def build(
-    w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases, tables: TableUseCases
+    w: Wiring,
+    access: AccessUseCases,
+    knowledge: KnowledgeUseCases,
+    tables: TableUseCases,
+    chat: ChatUseCases,
 ) -> AdminUseCases:
     settings, a, audit = w.settings, w.adapters, access.audit
     # The CLI's folders, parsed like uploads under the CPU budget.
@@ -67,4 +74,13 @@ def build(
         upload_table=UploadTableAsAdmin(admin_load_table, max_bytes=settings.max_upload_bytes),
         upload_document=upload_document,
         get_job=GetJob(a.jobs),
+        erase_user=EraseUserData(
+            chat.chats,
+            a.history,
+            a.advice_thread_store,
+            a.response_log,
+            a.api_keys,
+            audit,
+            w.clock,
+        ),
     )

@@ -152,6 +152,16 @@ class ResponseLog:
             ).fetchall()
         return [self._response(row) for row in rows]
 
+    def delete_for_user(self, user_id: str) -> int:
+        """Delete every response given to `user_id` and its feedback; how many there were."""
+        with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM response_feedback WHERE response_id IN "
+                "(SELECT response_id FROM response_log WHERE user_id = ?)",
+                (user_id,),
+            )
+            return conn.execute("DELETE FROM response_log WHERE user_id = ?", (user_id,)).rowcount
+
     def for_chat(self, chat_id: str) -> list[LoggedResponse]:
         with self._db.read() as conn:
             rows = conn.execute(

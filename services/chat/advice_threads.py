@@ -185,6 +185,16 @@ class AdviceThreads:
             gone = conn.execute("DELETE FROM advice_threads WHERE id = ?", (thread_id,))
             return gone.rowcount > 0
 
+    def delete_for_user(self, user_id: str) -> int:
+        """Delete every thread of `user_id` and its entries; how many threads there were."""
+        with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM advice_entries WHERE thread_id IN "
+                "(SELECT id FROM advice_threads WHERE user_id = ?)",
+                (user_id,),
+            )
+            return conn.execute("DELETE FROM advice_threads WHERE user_id = ?", (user_id,)).rowcount
+
     def close(self) -> None:
         self._db.close()
 

@@ -434,6 +434,15 @@ class HistoryStore:
             cursor = conn.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
         return cursor.rowcount > 0
 
+    def delete_user(self, user_id: str) -> bool:
+        """Delete the user's profile and (by cascade) every chat left of theirs, with all that
+        hangs on a chat. False if there was no such user."""
+        if not is_valid_id(user_id):
+            return False
+        with self._db.write() as conn:
+            cursor = conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        return cursor.rowcount > 0
+
     # -- messages ----------------------------------------------------------------------------
 
     def delete_messages(

@@ -158,6 +158,8 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
+    # Deleting a user's data: the matrix's "nobody" has none (404 for the admin).
+    ("DELETE", "/api/users/{user_id}"): Call((401, 403, 403, 404), path="/api/users/nobody"),
     ("GET", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
     ("GET", "/api/llm-prompts/{prompt_type}/default"): Call(ADMIN_ONLY),
     ("POST", "/api/llm-prompts/{prompt_type}"): Call(

@@ -56,9 +56,11 @@ class Executor:
         self.answers = answers
         self.executed: list[tuple[str, str, str]] = []
         self.gate: asyncio.Event | None = None
+        self.waiting = asyncio.Event()  # set once an item is held at the gate
 
     async def execute(self, item: Item, context: ItemContext) -> dict[str, object]:
         if self.gate is not None:
+            self.waiting.set()
             await self.gate.wait()
         self.executed.append(item.key)
         answer = self.answers[item.case.id]
@@ -199,7 +201,7 @@ async def test_closing_stops_a_run_which_stays_running_and_finishes_when_resumed
     record = await world.runs.start(ADMIN, RunRequest(task, concurrency=1))
     world.executor.gate = asyncio.Event()
     running = asyncio.create_task(world.runs.execute(record.run_id))
-    await asyncio.sleep(0.01)  # the first item is in flight, held at the gate
+    await asyncio.wait_for(world.executor.waiting.wait(), 30)  # an item is held at the gate
 
     await world.runs.close()
     world.executor.gate.set()
