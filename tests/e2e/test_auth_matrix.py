@@ -151,6 +151,27 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("PATCH", "/api/conversations/{chat_id}/summary"): Call(
         OWNER_ONLY, json=lambda: {"text": "Edited."}
     ),
+    # Document 002's conversation API (routes/conversation_backend.py): the same owners.
+    ("GET", "/api/auth/status"): Call(PUBLIC),
+    ("GET", "/api/auth/login"): Call((501, 501, 501, 501)),  # Google sign-in: not configured
+    ("GET", "/api/auth/callback"): Call((501, 501, 501, 501)),
+    ("GET", "/api/auth/me"): Call(EVERY_CALLER),
+    ("POST", "/api/auth/logout"): Call(EVERY_CALLER),
+    ("DELETE", "/api/auth/cleanup"): Call(ADMIN_ONLY),
+    ("GET", "/api/conversations"): Call(EVERY_CALLER),
+    ("GET", "/api/conversations/"): Call(EVERY_CALLER),
+    ("GET", "/api/conversations/{chat_id}"): Call(OWNER_ONLY),
+    ("PATCH", "/api/conversations/{chat_id}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
+    ("DELETE", "/api/conversations/{chat_id}"): Call((401, 204, 404, 404)),
+    ("GET", "/api/conversations/{chat_id}/imported_chat_summary"): Call(OWNER_ONLY),
+    ("GET", "/api/conversations/files/{file_id}/download"): Call(OWNER_ONLY),
+    ("POST", "/api/conversations/import-slack"): Call((401, 403, 403, 201), json=_slack_thread),
+    ("GET", f"{DRAFT}/chat"): Call(OWNER_ONLY),
+    ("POST", f"{DRAFT}/chat/stream"): Call(OWNER_ONLY, json=lambda: {"message": "add a goal: tea"}),
+    # No project tracker is configured: 501 for every caller (before the chat is looked up).
+    ("POST", "/api/conversations/{chat_id}/project"): Call((401, 501, 501, 501)),
+    ("GET", "/api/conversations/{chat_id}/project"): Call((401, 501, 501, 501)),
+    ("GET", "/api/search/"): Call(EVERY_CALLER, params={"q": "password rotation"}),
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
@@ -416,8 +437,9 @@ async def _path(template: str, container: Container) -> str:
         await container.draft_project.execute(DraftRequest("ana", str(values["chat_id"])))
         values["number"] = 1
     if "{file_id}" in template:
-        values["file_id"] = await _anas_file(container, str(values["chat_id"]))
-    if template.endswith("/summary"):  # read and edited: it exists (made offline)
+        chat_id = str(values.get("chat_id") or _anas_chat(container))  # a download names none
+        values["file_id"] = await _anas_file(container, chat_id)
+    if template.endswith("summary"):  # read and edited: it exists (made offline)
         await container.conversation_summaries.summarise(str(values["chat_id"]))
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)
