@@ -195,6 +195,8 @@ async def test_the_list_pages(
     ).json()
     assert first["has_more"] is True and len(first["conversations"]) == 1
     assert first["conversations"][0]["id"] != second["conversations"][0]["id"]
+    everything = await seed_client.get(f"{API}/", params={"limit": 500}, headers=key)
+    assert everything.status_code == 200 and everything.json()["has_more"] is False
 
 
 async def test_the_summary_is_read_and_edited(

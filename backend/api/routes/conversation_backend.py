@@ -81,15 +81,15 @@ async def list_conversations(
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> ConversationPageOut:
-    # One more than the page tells whether another page follows.
-    chats = (await container.chats.list(user, limit=limit + 1, offset=offset))[: limit + 1]
-    page = chats[:limit]
+    page = await container.chats.list(user, limit=limit, offset=offset)
+    after = offset + limit
+    more = len(page) == limit and bool(await container.chats.list(user, limit=1, offset=after))
     locked = await container.draft_chat.locked([chat.id for chat in page])
     return ConversationPageOut(
         conversations=[ConversationOut.of(chat, is_locked=chat.id in locked) for chat in page],
         limit=limit,
         offset=offset,
-        has_more=len(chats) > limit,
+        has_more=more,
     )
 
 
