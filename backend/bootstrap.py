@@ -51,6 +51,7 @@ from use_cases.access.auth import (
     CreateApiKey,
     EndSession,
     ListApiKeys,
+    RemoveExpiredSessions,
     RevokeApiKey,
     StartSession,
 )
@@ -73,6 +74,7 @@ from use_cases.chat.search_discipline import DecideSearch
 from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
 from use_cases.cleaning.runs import CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
+from use_cases.conversations.draft_chat import DraftChat, TrackProject
 from use_cases.conversations.drafts import (
     DraftProject,
     EditDraft,
@@ -151,6 +153,7 @@ class Container:
     authenticate: Authenticate
     start_session: StartSession
     end_session: EndSession
+    cleanup_sessions: RemoveExpiredSessions
     create_key: CreateApiKey
     list_keys: ListApiKeys
     revoke_key: RevokeApiKey
@@ -195,6 +198,8 @@ class Container:
     update_draft: UpdateDraftByTurn
     edit_draft: EditDraft
     draft_versions: ManageDraftVersions
+    draft_chat: DraftChat
+    tracked_projects: TrackProject
     # -- files attached to a chat (issue 28)
     attach_file: AttachFile
     list_files: ListFiles

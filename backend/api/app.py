@@ -26,6 +26,7 @@ from backend.api.routes import (
     chat,
     cleaning,
     confidence,
+    conversation_backend,
     conversation_drafts,
     conversation_files,
     conversation_import,
@@ -65,7 +66,8 @@ from services.clock import SystemClock
 DESCRIPTION = """
 Grounded, cited answers over your own documents and tables.
 
-Every endpoint but `/health` and these docs needs an API key (`Authorization: Bearer KEY` or
+Every endpoint but `/health`, `/api/auth/status` (and the unconfigured `/api/auth/login`
+and `/callback`) and these docs needs an API key (`Authorization: Bearer KEY` or
 `X-API-Key: KEY`; create one with `almanac keys create`) when AUTH_ENABLED=true. Users may
 chat, ask for advice, search and read documents; admins may also change documents, read the
 audit log and manage the system prompts and default models. The web app at `/` is public
@@ -75,11 +77,17 @@ Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` 
 machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
 """
 
-#: Routers anyone may call. Every other router requires a caller (an API key when
+#: Routers anyone may call (`/health`, signing in and out, `/api/auth/status|login|callback`).
+#: Every other router requires a caller (an API key when
 #: AUTH_ENABLED=true); the docs (/docs, /redoc, their assets under /static/docs, and
 #: /openapi.json, see `docs_pages.py`) and the web app (`/` and its files under /app, see
 #: `routes/web.py`) are public too.
-PUBLIC_ROUTERS = (health.router, session.sign_in_router, oidc.router)
+PUBLIC_ROUTERS = (
+    health.router,
+    session.sign_in_router,
+    oidc.router,
+    conversation_backend.public_router,
+)
 PROTECTED_ROUTERS = (
     health.details_router,
     session.router,
@@ -104,6 +112,8 @@ PROTECTED_ROUTERS = (
     conversation_files.router,
     conversation_search.router,
     conversation_import.router,
+    # After Almanac's own /api/conversations routes: `GET /{chat_id}` must not shadow them.
+    conversation_backend.router,
     metrics.router,
 )
 

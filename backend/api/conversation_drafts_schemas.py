@@ -81,10 +81,21 @@ class DraftVersionOut(BaseModel):
     created_by: str = Field(description="The user whose request made it.")
     created_at: datetime
     draft: ProjectDraftContent
+    # Document 002's names (its `project_draft_versions`) for the same values.
+    id: int = Field(description="The same as `number`: what `.../versions/{id}/activate` takes.")
+    version_number: int = Field(description="The same as `number`.")
+    title: str = Field(description="The draft's title (`draft.title`).")
+    description: str = Field(description="The draft's description (`draft.description`).")
+    is_manual_edit: bool = Field(description="A person's edit (`author` is `user`).")
 
     @classmethod
     def of(cls, version: DraftVersion) -> DraftVersionOut:
         return cls(
+            id=version.number,
+            version_number=version.number,
+            title=version.content.title,
+            description=version.content.description,
+            is_manual_edit=version.author == "user",
             number=version.number,
             author=version.author,
             model=version.model,
@@ -101,10 +112,21 @@ class ProjectDraftOut(BaseModel):
     latest_version: int = Field(description="The highest version number.")
     updated_at: datetime
     version: DraftVersionOut
+    # Document 002's names (its `project_drafts`) for the same values.
+    conversation_id: str = Field(description="The same as `chat_id`.")
+    active_version_id: int = Field(description="The same as `active_version`.")
+    title: str = Field(description="The active version's title.")
+    description: str = Field(description="The active version's description.")
+    created_at: datetime
 
     @classmethod
     def of(cls, state: DraftState) -> ProjectDraftOut:
         return cls(
+            conversation_id=state.draft.chat_id,
+            active_version_id=state.draft.active_version,
+            title=state.version.content.title,
+            description=state.version.content.description,
+            created_at=state.draft.created_at,
             chat_id=state.draft.chat_id,
             active_version=state.draft.active_version,
             latest_version=state.draft.latest_version,

@@ -25,6 +25,14 @@ class ChatFileOut(BaseModel):
         description="How an answer in this chat cites the file's passages.",
     )
     created_at: datetime
+    # Document 002's names (its `file_attachments`) for the same values.
+    conversation_id: str = Field(description="The chat's id (the same as `chat_id`).")
+    filename: str = Field(description="The same as `name`.")
+    file_size: int = Field(description="The same as `size_bytes`.")
+    file_type: str = Field(description="The same as `media_type`.")
+    download_url: str = Field(
+        description="Where its bytes are: `GET /api/conversations/files/{id}/download`."
+    )
 
     @classmethod
     def of(cls, file: ChatFile) -> ChatFileOut:
@@ -38,6 +46,11 @@ class ChatFileOut(BaseModel):
             chunk_count=file.chunk_count,
             source=f"{ATTACHMENT_PREFIX}{file.name}",
             created_at=file.created_at,
+            conversation_id=file.chat_id,
+            filename=file.name,
+            file_size=file.size_bytes,
+            file_type=file.media_type,
+            download_url=f"/api/conversations/files/{file.id}/download",
         )
 
 

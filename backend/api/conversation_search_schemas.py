@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from use_cases.conversations.search import ChatSearchPage, FoundChat
 from use_cases.conversations.search_ports import ConversationSummary
@@ -16,6 +16,7 @@ from use_cases.conversations.summaries import MAX_SUMMARY_CHARS
 class SummaryOut(BaseModel):
     chat_id: str = Field(examples=["c1"])
     text: str = Field(examples=["The team moved the quarterly offsite to Lisbon."])
+    summary: str = Field(description="The same text, by document 002's name for it.")
     model: str = Field(
         examples=["offline-extractive"], description="The model that made the summary."
     )
@@ -34,6 +35,7 @@ class SummaryOut(BaseModel):
         return cls(
             chat_id=summary.chat_id,
             text=summary.text,
+            summary=summary.text,
             model=summary.model,
             edited=summary.edited,
             stale=summary.stale,
@@ -55,7 +57,20 @@ class SummaryRegenerateIn(BaseModel):
 
 
 class SummaryEditIn(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+    """The new text as `text`, or as `summary` (document 002's name), not both."""
+
+    text: str | None = Field(None, min_length=1, max_length=MAX_SUMMARY_CHARS)
+    summary: str | None = Field(None, min_length=1, max_length=MAX_SUMMARY_CHARS)
+
+    @model_validator(mode="after")
+    def _one_text(self) -> SummaryEditIn:
+        if (self.text is None) == (self.summary is None):
+            raise ValueError("send the new text as `text` (or `summary`), once")
+        return self
+
+    @property
+    def new_text(self) -> str:
+        return self.text if self.text is not None else str(self.summary)
 
 
 class ChatHitOut(BaseModel):

@@ -44,6 +44,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UpstreamUnavailable, 503),
     (errors.ServiceBusy, 503),
     (errors.ConfigurationError, 500),
+    (errors.NotConfigured, 501),
 ]
 
 CODE_BY_STATUS: dict[int, str] = {

@@ -37,6 +37,7 @@ DESCRIPTIONS: dict[int, str] = {
     422: "Invalid request",
     429: "Too many requests: wait `Retry-After` seconds",
     500: "Internal error: the detail names the request id to find in the log",
+    501: "Not configured: an optional outside service (Google sign-in, Linear) is not set up",
     502: "The model provider failed or answered unusably",
     503: "The model or embedding provider is unavailable or rate-limiting, or too much work "
     "is queued",

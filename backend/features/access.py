@@ -14,6 +14,7 @@ from use_cases.access.auth import (
     CreateApiKey,
     EndSession,
     ListApiKeys,
+    RemoveExpiredSessions,
     RevokeApiKey,
     StartSession,
 )
@@ -27,6 +28,7 @@ class AccessUseCases:
     authenticate: Authenticate
     start_session: StartSession
     end_session: EndSession
+    cleanup_sessions: RemoveExpiredSessions
     create_key: CreateApiKey
     list_keys: ListApiKeys
     revoke_key: RevokeApiKey
@@ -49,6 +51,7 @@ def build(w: Wiring) -> AccessUseCases:
             a.api_keys, clock, authenticate, lifetime=timedelta(hours=settings.session_hours)
         ),
         end_session=EndSession(a.api_keys, clock),
+        cleanup_sessions=RemoveExpiredSessions(a.api_keys, clock),
         create_key=CreateApiKey(a.api_keys, a.history, audit, clock),
         list_keys=ListApiKeys(a.api_keys),
         revoke_key=RevokeApiKey(a.api_keys, audit, clock),

@@ -27,6 +27,7 @@ from services.chat.history_store import HistoryStore
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
+from services.conversations.draft_chat_store import DraftChats
 from services.conversations.draft_store import ProjectDrafts
 from services.conversations.file_store import SqlChatFileStore
 from services.conversations.search_index import SqlChatSearchIndex
@@ -83,6 +84,7 @@ class Adapters:
     calibration_store: CalibrationStore
     cleaning_store: CleaningStore
     project_draft_store: ProjectDrafts
+    draft_chat_store: DraftChats
     chat_files: SqlChatFileStore
     chat_file_bytes: FileBytes
     summary_store: SqlSummaryStore
@@ -123,6 +125,7 @@ class Adapters:
         self.calibration_store.close()
         self.cleaning_store.close()
         self.project_draft_store.close()
+        self.draft_chat_store.close()
         self.chat_files.close()
         self.summary_store.close()
         self.chat_search_index.close()
@@ -233,6 +236,7 @@ def build_adapters(
         sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,
         project_draft_store=app_stores.project_drafts,
+        draft_chat_store=app_stores.draft_chats,
         chat_files=app_stores.chat_files,
         chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,

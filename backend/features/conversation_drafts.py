@@ -9,6 +9,7 @@ from backend.features.prompts import PromptUseCases
 from services.conversations.draft_models import OfflineDraftingModels
 from services.conversations.draft_offline import build_offline_draft_model
 from use_cases.conversations.draft_agent import build_draft_agent, build_update_agent
+from use_cases.conversations.draft_chat import DraftChat, TrackProject
 from use_cases.conversations.drafts import (
     DraftProject,
     DraftSettings,
@@ -24,6 +25,8 @@ class ConversationDraftUseCases:
     update_draft: UpdateDraftByTurn
     edit_draft: EditDraft
     draft_versions: ManageDraftVersions
+    draft_chat: DraftChat
+    tracked_projects: TrackProject
 
 
 def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
@@ -35,13 +38,27 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
         max_message_chars=settings.max_message_chars,
     )
     models = OfflineDraftingModels(prompts.chat_models, build_offline_draft_model())
+    locks = a.draft_chat_store  # a conversation with a project is locked
+    drafting = DraftProject(
+        history, store, models, build_draft_agent(w.limits), w.limits, draft_settings, locks=locks
+    )
+    updating = UpdateDraftByTurn(
+        history, store, models, build_update_agent(w.limits), w.limits, draft_settings, locks=locks
+    )
+    versions = ManageDraftVersions(history, store, draft_settings, locks=locks)
     return ConversationDraftUseCases(
-        draft_project=DraftProject(
-            history, store, models, build_draft_agent(w.limits), w.limits, draft_settings
+        draft_project=drafting,
+        update_draft=updating,
+        edit_draft=EditDraft(history, store, draft_settings, locks=locks),
+        draft_versions=versions,
+        draft_chat=DraftChat(
+            history,
+            locks,
+            store,
+            drafting,
+            updating,
+            max_message_chars=settings.max_message_chars,
         ),
-        update_draft=UpdateDraftByTurn(
-            history, store, models, build_update_agent(w.limits), w.limits, draft_settings
-        ),
-        edit_draft=EditDraft(history, store, draft_settings),
-        draft_versions=ManageDraftVersions(history, store, draft_settings),
+        # No tracker adapter ships (document 002's Linear): creating a project is 501.
+        tracked_projects=TrackProject(history, locks, versions, None, w.clock),
     )

@@ -27,9 +27,10 @@ from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
 from services.cleaning import store as cleaning_store
 from services.cleaning.store import CleaningStore
-from services.conversations import draft_store
+from services.conversations import draft_chat_store, draft_store
 from services.conversations import file_store as chat_file_store
 from services.conversations import summary_store as conversation_summary_store
+from services.conversations.draft_chat_store import DraftChats
 from services.conversations.draft_store import ProjectDrafts
 from services.conversations.file_store import SqlChatFileStore
 from services.conversations.summary_store import SqlSummaryStore
@@ -55,6 +56,7 @@ class AppStores:
     prompt_library: PromptLibraryStore
     cleaning: CleaningStore
     project_drafts: ProjectDrafts
+    draft_chats: DraftChats
     chat_files: SqlChatFileStore
     conversation_summaries: SqlSummaryStore
 
@@ -80,6 +82,7 @@ def build_app_stores(
         prompt_library=PromptLibraryStore(target),
         cleaning=CleaningStore(target),
         project_drafts=ProjectDrafts(target),
+        draft_chats=DraftChats(target),  # after the history store: it references chats
         chat_files=SqlChatFileStore(target),  # after the history store: it references chats
         conversation_summaries=SqlSummaryStore(target),  # after history: rows go with chats
     )
@@ -100,6 +103,7 @@ APP_MIGRATIONS: list[Migration] = [
     *prompt_library_store.PG_MIGRATIONS,
     *cleaning_store.PG_MIGRATIONS,
     *draft_store.PG_MIGRATIONS,
+    *draft_chat_store.PG_MIGRATIONS,
     *chat_file_store.PG_MIGRATIONS,
     *conversation_summary_store.PG_MIGRATIONS,
 ]

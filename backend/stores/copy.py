@@ -53,7 +53,7 @@ from psycopg.types import TypeInfo
 
 from backend.stores.registry import postgres_migrations
 from services.admin import prompt_library_store
-from services.conversations import draft_store
+from services.conversations import draft_chat_store, draft_store
 from services.conversations import file_store as chat_file_store
 from services.knowledge import pg_store
 from services.knowledge.pg_retrieval import PgHybridRetriever
@@ -104,6 +104,7 @@ APP_TABLES = (
     "cleaning_runs",
     "cleaning_results",
     *draft_store.TABLES,
+    *draft_chat_store.TABLES,
     *chat_file_store.TABLES,
     "conversation_summaries",
 )

@@ -190,6 +190,13 @@ class ApiKeyStore:
             ).rowcount
         return ended > 0
 
+    def remove_expired_sessions(self, now: datetime) -> int:
+        with self._db.write() as conn:
+            removed = conn.execute(
+                "DELETE FROM web_sessions WHERE expires_at <= ?", (self._db.put_time(now),)
+            ).rowcount
+        return int(removed)
+
     def close(self) -> None:
         self._db.close()
 

@@ -175,6 +175,15 @@ class SqlChatFileStore:
             ).fetchone()
         return self._file(row) if row else None
 
+    def find(self, file_id: str) -> ChatFile | None:
+        if not is_file_id(file_id):
+            return None
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {_FILE_COLUMNS} FROM chat_files WHERE id = ?", (file_id,)
+            ).fetchone()
+        return self._file(row) if row else None
+
     def find_by_hash(self, chat_id: str, sha256: str) -> ChatFile | None:
         with self._db.read() as conn:
             row = conn.execute(

@@ -87,7 +87,14 @@ def _off_list_link() -> dict[str, Any]:
 
 
 def _slack_thread() -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads((SHARE_FIXTURES / "slack-thread.json").read_text())
+    """A Slack thread never imported before (a thread imported again is 200, not 201: the
+    two Slack routes would otherwise depend on which runs first)."""
+    text = (SHARE_FIXTURES / "slack-thread.json").read_text()
+    thread = f"17321{uuid.uuid4().int % 10**5:05d}.000100"
+    payload: dict[str, Any] = json.loads(text.replace("1732100000.000100", thread))
+    payload["permalink"] = payload["permalink"].replace(
+        "p1732100000000100", f"p{thread.replace('.', '')}"
+    )
     return payload
 
 
@@ -155,6 +162,28 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("PATCH", "/api/conversations/{chat_id}/summary"): Call(
         OWNER_ONLY, json=lambda: {"text": "Edited."}
     ),
+    # Document 002's conversation API (routes/conversation_backend.py): the same owners.
+    ("GET", "/api/auth/status"): Call(PUBLIC),
+    # Signing in with an OpenID Connect provider: public; not set up here (501 for all).
+    ("GET", "/api/auth/login"): Call((501, 501, 501, 501)),
+    ("GET", "/api/auth/callback"): Call((501, 501, 501, 501), params={"code": "c", "state": "s"}),
+    ("GET", "/api/auth/me"): Call(EVERY_CALLER),
+    ("POST", "/api/auth/logout"): Call(EVERY_CALLER),
+    ("DELETE", "/api/auth/cleanup"): Call(ADMIN_ONLY),
+    ("GET", "/api/conversations"): Call(EVERY_CALLER),
+    ("GET", "/api/conversations/"): Call(EVERY_CALLER),
+    ("GET", "/api/conversations/{chat_id}"): Call(OWNER_ONLY),
+    ("PATCH", "/api/conversations/{chat_id}"): Call(OWNER_ONLY, json=lambda: {"title": "Renamed"}),
+    ("DELETE", "/api/conversations/{chat_id}"): Call((401, 204, 404, 404)),
+    ("GET", "/api/conversations/{chat_id}/imported_chat_summary"): Call(OWNER_ONLY),
+    ("GET", "/api/conversations/files/{file_id}/download"): Call(OWNER_ONLY),
+    ("POST", "/api/conversations/import-slack"): Call((401, 403, 403, 201), json=_slack_thread),
+    ("GET", f"{DRAFT}/chat"): Call(OWNER_ONLY),
+    ("POST", f"{DRAFT}/chat/stream"): Call(OWNER_ONLY, json=lambda: {"message": "add a goal: tea"}),
+    # No project tracker is configured: 501 for every caller (before the chat is looked up).
+    ("POST", "/api/conversations/{chat_id}/project"): Call((401, 501, 501, 501)),
+    ("GET", "/api/conversations/{chat_id}/project"): Call((401, 501, 501, 501)),
+    ("GET", "/api/search/"): Call(EVERY_CALLER, params={"q": "password rotation"}),
     ("GET", "/model"): Call(EVERY_CALLER),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
@@ -187,9 +216,6 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # signing out ends whatever session the cookie names, if any (none here).
     ("POST", "/api/session"): Call((401, 401, 401, 401), json=lambda: {"key": " "}),
     ("DELETE", "/api/session"): Call((204, 204, 204, 204)),
-    # Signing in with an OpenID Connect provider is public; not set up here: 404 for all.
-    ("GET", "/api/auth/login"): Call((404, 404, 404, 404)),
-    ("GET", "/api/auth/callback"): Call((404, 404, 404, 404), params={"code": "c", "state": "s"}),
     ("POST", "/search-discipline"): Call(EVERY_CALLER, params={"query": QUESTION}),
     # Feedback is the asker's: ana's response is unknown to everyone else, admins included.
     ("POST", "/feedback"): Call(OWNER_ONLY, json=lambda: {"response_id": "{response_id}"}),
@@ -425,8 +451,9 @@ async def _path(template: str, container: Container) -> str:
         await container.draft_project.execute(DraftRequest("ana", str(values["chat_id"])))
         values["number"] = 1
     if "{file_id}" in template:
-        values["file_id"] = await _anas_file(container, str(values["chat_id"]))
-    if template.endswith("/summary"):  # read and edited: it exists (made offline)
+        chat_id = str(values.get("chat_id") or _anas_chat(container))  # a download names none
+        values["file_id"] = await _anas_file(container, chat_id)
+    if template.endswith("summary"):  # read and edited: it exists (made offline)
         await container.conversation_summaries.summarise(str(values["chat_id"]))
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)

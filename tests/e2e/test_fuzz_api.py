@@ -60,11 +60,15 @@ def not_a_server_error_but_a_full_queue(
     """`not_a_server_error`, except the documented 503 of a full run queue (`service_busy`
     with `Retry-After`): valid cleaning runs of every table start faster than they end, so
     the third of one caller's is refused by its cap, as it should be (counted apart in
-    `FUZZ_REPORT` as `queue_full`)."""
-    if response.status_code == 503 and response.headers.get("retry-after"):
-        body = response.json() if "json" in str(response.headers.get("content-type")) else {}
-        if isinstance(body, dict) and body.get("code") == "service_busy":
-            return True
+    `FUZZ_REPORT` as `queue_full`); and the documented 501 `not_configured` of an outside
+    service this deployment has not set up (Google sign-in, a project tracker)."""
+    body = response.json() if "json" in str(response.headers.get("content-type")) else {}
+    code = body.get("code") if isinstance(body, dict) else None
+    busy = response.status_code == 503 and bool(response.headers.get("retry-after"))
+    if (busy and code == "service_busy") or (
+        response.status_code == 501 and code == "not_configured"
+    ):
+        return True
     return not_a_server_error(ctx, response, case)
 
 

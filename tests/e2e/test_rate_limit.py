@@ -168,6 +168,7 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/api/cleaning/runs", "post"),
         ("/api/conversations/{chat_id}/project-draft", "post"),
         ("/api/conversations/{chat_id}/project-draft/turns", "post"),
+        ("/api/conversations/{chat_id}/project-draft/chat/stream", "post"),
         ("/api/conversations/{chat_id}/files", "post"),
         ("/api/conversations/import", "post"),
         ("/api/conversations/import/stream", "post"),

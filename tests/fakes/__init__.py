@@ -121,6 +121,12 @@ class InMemoryApiKeyStore:
         self.sessions[id_hash] = replace(found, ended_at=at)
         return True
 
+    def remove_expired_sessions(self, now: datetime) -> int:
+        expired = [h for h, found in self.sessions.items() if found.expires_at <= now]
+        for id_hash in expired:
+            del self.sessions[id_hash]
+        return len(expired)
+
 
 class InMemoryAuditLog:
     def __init__(self) -> None:

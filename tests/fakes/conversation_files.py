@@ -57,6 +57,9 @@ class InMemoryChatFileStore:
         found = self.files.get(file_id) if is_file_id(file_id) else None
         return found if found is not None and found.chat_id == chat_id else None
 
+    def find(self, file_id: str) -> ChatFile | None:
+        return self.files.get(file_id) if is_file_id(file_id) else None
+
     def find_by_hash(self, chat_id: str, sha256: str) -> ChatFile | None:
         return next(
             (f for f in self.files.values() if f.chat_id == chat_id and f.sha256 == sha256), None

@@ -1,5 +1,5 @@
-"""A fake `ProjectDraftStore` (in memory) and the little of a `HistoryStore` the draft use
-cases read (`get_chat`, `list_messages`)."""
+"""A fake `ProjectDraftStore` and `DraftChatStore` (in memory), a `ProjectTracker` fake, and
+the little of a `HistoryStore` the draft use cases read (`get_chat`, `list_messages`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from datetime import UTC, datetime
 from use_cases.chat.domain import Chat, Message
 from use_cases.conversations.draft_domain import (
     DraftActivation,
+    DraftChatMessage,
     DraftVersion,
+    NewDraftChatMessage,
     NewDraftVersion,
     ProjectDraft,
+    TrackedProject,
+    TrackerLink,
 )
 from use_cases.shared.errors import Conflict, NotFound
 
@@ -92,3 +96,46 @@ class FakeChats:
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         return list(self.messages.get(chat_id, []))
+
+
+class FakeDraftChats:
+    """A fake `DraftChatStore` (in memory)."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, list[DraftChatMessage]] = {}
+        self.projects: dict[str, TrackedProject] = {}
+
+    def list_messages(self, chat_id: str) -> list[DraftChatMessage]:
+        return list(self.messages.get(chat_id, []))
+
+    def add_messages(
+        self, chat_id: str, messages: Sequence[NewDraftChatMessage]
+    ) -> list[DraftChatMessage]:
+        kept = self.messages.setdefault(chat_id, [])
+        added = [
+            DraftChatMessage(chat_id, len(kept) + i, m.role, m.content, m.sent_by, m.model, NOW)
+            for i, m in enumerate(messages, start=1)
+        ]
+        kept.extend(added)
+        return added
+
+    def get_project(self, chat_id: str) -> TrackedProject | None:
+        return self.projects.get(chat_id)
+
+    def add_project(self, project: TrackedProject) -> TrackedProject:
+        if project.chat_id in self.projects:
+            raise Conflict("It has a project already.")
+        self.projects[project.chat_id] = project
+        return project
+
+
+class FakeProjectTracker:
+    """A `ProjectTracker` that records what it was sent and names each project in turn."""
+
+    def __init__(self) -> None:
+        self.created: list[DraftVersion] = []
+
+    async def create(self, version: DraftVersion) -> TrackerLink:
+        self.created.append(version)
+        number = len(self.created)
+        return TrackerLink(f"proj-{number}", f"https://tracker.test/project/proj-{number}")

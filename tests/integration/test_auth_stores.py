@@ -74,6 +74,18 @@ def test_web_sessions_round_trip_end_once_and_expired_ones_are_cleared(app_db: A
     store.close()
 
 
+def test_removing_expired_sessions_keeps_the_live_ones(app_db: AppDb) -> None:
+    store = app_db.open(ApiKeyStore)
+    store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))
+    store.add_session(WebSession("1" * 64, "key_1", NOON, NOON + timedelta(hours=1)))
+    store.add_session(WebSession("2" * 64, "key_1", NOON, NOON + timedelta(hours=3)))
+    assert store.remove_expired_sessions(NOON + timedelta(hours=2)) == 1
+    assert store.find_session("1" * 64) is None
+    assert store.find_session("2" * 64) is not None
+    assert store.remove_expired_sessions(NOON + timedelta(hours=2)) == 0
+    store.close()
+
+
 def test_two_keys_cannot_share_a_digest(app_db: AppDb) -> None:
     store = app_db.open(ApiKeyStore)
     store.add(StoredApiKey(ApiKey("key_1", None, "ana", "user", NOON), "a" * 64))

@@ -38,19 +38,26 @@ def seed_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
+def seed_deployment(request: pytest.FixtureRequest) -> dict[str, object]:
+    """The settings the module's document's deployment needs: its `DEPLOYMENT` (a module
+    whose settings name a server it starts overrides this fixture)."""
+    return dict(getattr(request.module, "DEPLOYMENT", {}))
+
+
+@pytest.fixture(scope="module")
 def seed_container(
     seed_backend: str,
-    request: pytest.FixtureRequest,
+    seed_deployment: dict[str, object],
     pg_server_url: str,
     sample_data_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Container]:
     """Almanac as it first starts (the bundled sample loaded), on `seed_backend`, for one
     module: SQLite from a copy of the sample data dir; PostgreSQL in a fresh database (the
-    server is asked for in the signature, so it outlives the module's database). A module's
-    `DEPLOYMENT` adds the settings its document's deployment needs."""
+    server is asked for in the signature, so it outlives the module's database).
+    `seed_deployment` adds the settings its document's deployment needs."""
     data_dir = tmp_path_factory.mktemp("seed") / "data"
-    values = {**SEED_SETTINGS, **getattr(request.module, "DEPLOYMENT", {})}
+    values = {**SEED_SETTINGS, **seed_deployment}
     if seed_backend == "sqlite":
         shutil.copytree(sample_data_dir, data_dir)
         yield from _started(make_settings(data_dir, **values))  # type: ignore[arg-type]

@@ -29,7 +29,14 @@ from tests.fakes import (
 )
 from tests.fakes.knowledge import InMemoryKnowledgeStore
 from use_cases.access.audit import RecordAudit
-from use_cases.access.auth import AUTH_OFF, Authenticate, EndSession, StartSession, hash_secret
+from use_cases.access.auth import (
+    AUTH_OFF,
+    Authenticate,
+    EndSession,
+    RemoveExpiredSessions,
+    StartSession,
+    hash_secret,
+)
 from use_cases.access.domain import ApiKey, Caller, StoredApiKey
 from use_cases.admin.actions import DropTableAsAdmin, RemoveDocumentAsAdmin
 from use_cases.chat.domain import NewMessage
@@ -70,6 +77,7 @@ class Sessions:
         )
         self.start = StartSession(self.keys, self.clock, self.authenticate, lifetime=LIFETIME)
         self.end = EndSession(self.keys, self.clock)
+        self.cleanup = RemoveExpiredSessions(self.keys, self.clock)
 
 
 @pytest.fixture
@@ -162,6 +170,18 @@ async def test_ending_no_or_an_unknown_session_changes_nothing(
     started = await sessions.start.execute(Sessions.ANA_SECRET)
     assert await sessions.end.execute(presented) is False
     assert sessions.keys.sessions[hash_secret(started.secret)].ended_at is None
+
+
+async def test_an_admin_removes_the_expired_sessions_only(sessions: Sessions) -> None:
+    old = await sessions.start.execute(Sessions.ANA_SECRET)
+    sessions.clock.advance(seconds=LIFETIME.total_seconds() / 2)
+    live = await sessions.start.execute(Sessions.ANA_SECRET)
+    sessions.clock.advance(seconds=LIFETIME.total_seconds() / 2)  # `old` has just expired
+    with pytest.raises(Forbidden, match="admin role"):
+        await sessions.cleanup.execute(Caller("ana", "user", "key_ana"))
+    assert await sessions.cleanup.execute(Caller("root", "admin", None)) == 1
+    assert set(sessions.keys.sessions) == {hash_secret(live.secret)}
+    assert hash_secret(old.secret) not in sessions.keys.sessions
 
 
 async def test_with_authentication_off_there_is_nothing_to_sign_in_to() -> None:

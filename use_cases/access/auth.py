@@ -52,6 +52,7 @@ __all__ = [
     "CreateApiKey",
     "EndSession",
     "ListApiKeys",
+    "RemoveExpiredSessions",
     "Revocation",
     "RevokeApiKey",
     "Role",
@@ -196,6 +197,19 @@ class EndSession:
             return False
         digest = hash_secret(secret.strip())
         return await asyncio.to_thread(self._keys.end_session, digest, utc(self._clock.now()))
+
+
+class RemoveExpiredSessions:
+    """An admin's clean-up: the expired sign-ins are deleted (they could no longer be used;
+    new sign-ins also remove them as they start). How many were."""
+
+    def __init__(self, keys: ApiKeyStore, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+
+    async def execute(self, actor: Caller) -> int:
+        require_admin(actor, "Removing expired sessions")
+        return await asyncio.to_thread(self._keys.remove_expired_sessions, utc(self._clock.now()))
 
 
 class CreateApiKey:

@@ -20,7 +20,7 @@ Rules:
   makes a new one. A role change (the admin list changed) revokes the old key and makes a
   new one, so a session never keeps a role its person lost.
 - With authentication off there is nothing to sign in to (`Conflict`); with no provider
-  set up, signing in with one is `NotFound`.
+  set up, signing in with one is `NotConfigured`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from use_cases.access.auth import (
 from use_cases.access.domain import ApiKey, Caller, Role, StoredApiKey, WebSession
 from use_cases.access.ports import ApiKeyStore, UserDirectory
 from use_cases.shared.clock import Clock, utc
-from use_cases.shared.errors import Conflict, Forbidden, NotFound, Unauthorized
+from use_cases.shared.errors import Conflict, Forbidden, NotConfigured, Unauthorized
 
 __all__ = [
     "SIGN_IN_KEY_NAME",
@@ -140,10 +140,16 @@ class SignInWithProvider:
         self._policy = policy
         self._lifetime = lifetime
 
+    @property
+    def set_up(self) -> bool:
+        """Whether a provider is set up (OIDC_CLIENT_ID)."""
+        return self._provider is not None
+
     def ready(self) -> IdentityProvider:
-        """The provider; `NotFound` when none is set up, `Conflict` with authentication off."""
+        """The provider; `NotConfigured` when none is set up, `Conflict` with authentication
+        off."""
         if self._provider is None:
-            raise NotFound(NOT_SET_UP)
+            raise NotConfigured(NOT_SET_UP)
         if not self._authenticate.enabled:
             raise Conflict(AUTH_OFF)
         return self._provider

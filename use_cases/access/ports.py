@@ -46,6 +46,10 @@ class ApiKeyStore(Protocol):
         """End the session (sign-out); True if it was open."""
         ...
 
+    def remove_expired_sessions(self, now: datetime) -> int:
+        """Delete the sessions expired by `now`; how many were."""
+        ...
+
 
 class AuditLog(Protocol):
     """Append-only record of admin actions."""

@@ -178,3 +178,52 @@ class DraftState:
 
     draft: ProjectDraft
     version: DraftVersion
+
+
+#: Who wrote a message of the draft chat (the user's request, or the model's reply).
+DraftChatRole = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class NewDraftChatMessage:
+    role: DraftChatRole
+    content: str
+    sent_by: str
+    """The user whose turn it was (the reply's too)."""
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftChatMessage:
+    """A stored message of a conversation's draft chat, numbered 1..n in order."""
+
+    chat_id: str
+    seq: int
+    role: DraftChatRole
+    content: str
+    sent_by: str
+    model: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrackedProject:
+    """The project an outside tracker made from a conversation's draft. Its existence locks
+    the conversation: the draft is final (no chat turn, edit or activation changes it)."""
+
+    chat_id: str
+    tracker_id: str
+    url: str
+    title: str
+    description: str
+    draft_version: int
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrackerLink:
+    """A project as the outside tracker identifies it."""
+
+    id: str
+    url: str

@@ -1,5 +1,6 @@
-"""Ports of project drafts: where versions are kept, which model drafts, and the outside
-tracker a draft could be pushed to (a port with no adapter yet)."""
+"""Ports of project drafts: where versions are kept, where the draft chat's messages and
+the tracked project (the conversation's lock) are kept, which model drafts, and the outside
+tracker a draft is pushed to (a port with a fake in the tests and no adapter yet)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import Protocol
 
 from use_cases.conversations.draft_domain import (
     DraftActivation,
+    DraftChatMessage,
     DraftVersion,
+    NewDraftChatMessage,
     NewDraftVersion,
     ProjectDraft,
+    TrackedProject,
+    TrackerLink,
 )
 from use_cases.prompts.ports import ResolvedModel
 
@@ -54,10 +59,31 @@ class DraftModels(Protocol):
     def resolve(self, requested: str | None) -> ResolvedModel: ...
 
 
-class ProjectTracker(Protocol):
-    """An outside project tracker a draft can be pushed to (Linear, in the issue). No adapter
-    and no route exist yet: this is where one plugs in (`docs/conversation-drafts.md`)."""
+class DraftChatStore(Protocol):
+    """A conversation's draft chat (its stored turns) and its tracked project (the lock).
+    Both go with the conversation when it is deleted."""
 
-    async def push(self, version: DraftVersion) -> str:
-        """Create or update the tracker's project from `version`; return its URL."""
+    def list_messages(self, chat_id: str) -> list[DraftChatMessage]:
+        """Oldest first."""
+        ...
+
+    def add_messages(
+        self, chat_id: str, messages: Sequence[NewDraftChatMessage]
+    ) -> list[DraftChatMessage]:
+        """Add a turn's messages as the next numbers, in one transaction."""
+        ...
+
+    def get_project(self, chat_id: str) -> TrackedProject | None: ...
+
+    def add_project(self, project: TrackedProject) -> TrackedProject:
+        """Record the conversation's project; `Conflict` if it has one already."""
+        ...
+
+
+class ProjectTracker(Protocol):
+    """An outside project tracker a draft becomes a project in (Linear, in document 002).
+    No adapter ships: without one, creating a project is `NotConfigured`."""
+
+    async def create(self, version: DraftVersion) -> TrackerLink:
+        """Create the tracker's project from `version`; its id and URL."""
         ...

@@ -14,6 +14,8 @@ Rules:
 - Activating (`ManageDraftVersions.activate`) moves the active pointer to an existing version
   and records the move; it copies nothing, so version numbers keep meaning one text.
 - Every write is bounded: at most `max_versions` versions per draft (`Conflict` past it).
+- A locked conversation (its project was created, `TrackedProject`) keeps its draft as it
+  is: adding a version or activating one is `ConversationLocked` (409).
 - Drafting and update turns run under the agent limits (request budget, timeout); a failed
   run writes nothing and raises the domain error of `to_domain_error`.
 """
@@ -49,8 +51,14 @@ from use_cases.conversations.draft_domain import (
     ProjectDraftContent,
 )
 from use_cases.conversations.draft_export import render_json, render_markdown
-from use_cases.conversations.draft_ports import DraftModels, ProjectDraftStore
-from use_cases.shared.errors import AlmanacError, Conflict, InvalidRequest, NotFound
+from use_cases.conversations.draft_ports import DraftChatStore, DraftModels, ProjectDraftStore
+from use_cases.shared.errors import (
+    AlmanacError,
+    Conflict,
+    ConversationLocked,
+    InvalidRequest,
+    NotFound,
+)
 
 ExportFormat = Literal["markdown", "json"]
 
@@ -60,6 +68,13 @@ class DraftSettings:
     max_conversation_chars: int = 60_000
     max_versions: int = 500
     max_message_chars: int = 8_000
+
+
+def locked(chat_id: str) -> ConversationLocked:
+    return ConversationLocked(
+        f"Chat {chat_id} is locked: its project was created from the draft, which no longer "
+        "changes."
+    )
 
 
 def no_draft(chat_id: str) -> NotFound:
@@ -74,10 +89,19 @@ class _DraftAccess:
         history: HistoryStore,
         drafts: ProjectDraftStore,
         settings: DraftSettings = DraftSettings(),
+        *,
+        locks: DraftChatStore | None = None,
     ) -> None:
         self._history = history
         self._drafts = drafts
         self._settings = settings
+        self._locks = locks
+        """Where a conversation's project (its lock) is found; None: never locked."""
+
+    async def _check_unlocked(self, chat_id: str) -> None:
+        locks = self._locks
+        if locks is not None and await asyncio.to_thread(locks.get_project, chat_id):
+            raise locked(chat_id)
 
     async def _owned(self, user_id: str, chat_id: str) -> Chat:
         chat = await asyncio.to_thread(self._history.get_chat, chat_id)
@@ -104,6 +128,7 @@ class _DraftAccess:
         """Add `versions` to the draft as it was read (`draft`, None when there is none yet);
         with `check_active`, only if its active version is still the one read. The versions
         added, and the draft after."""
+        await self._check_unlocked(chat_id)
         latest = draft.latest_version if draft is not None else 0
         if latest + len(versions) > self._settings.max_versions:
             raise Conflict(
@@ -136,8 +161,10 @@ class DraftProject(_DraftAccess):
         agent: Agent[None, ProjectDraftContent],
         limits: AgentLimits,
         settings: DraftSettings,
+        *,
+        locks: DraftChatStore | None = None,
     ) -> None:
-        super().__init__(history, drafts, settings)
+        super().__init__(history, drafts, settings, locks=locks)
         self._models, self._agent, self._limits = models, agent, limits
 
     async def execute(self, request: DraftRequest) -> DraftState:
@@ -202,8 +229,10 @@ class UpdateDraftByTurn(_DraftAccess):
         agent: Agent[UpdateDeps, str],
         limits: AgentLimits,
         settings: DraftSettings,
+        *,
+        locks: DraftChatStore | None = None,
     ) -> None:
-        super().__init__(history, drafts, settings)
+        super().__init__(history, drafts, settings, locks=locks)
         self._models, self._agent, self._limits = models, agent, limits
 
     async def execute(self, request: DraftTurnRequest) -> DraftTurnResult:
@@ -325,6 +354,7 @@ class ManageDraftVersions(_DraftAccess):
     async def activate(self, user_id: str, chat_id: str, number: int) -> DraftState:
         await self._owned(user_id, chat_id)
         await self._state(chat_id)
+        await self._check_unlocked(chat_id)
         await asyncio.to_thread(self._drafts.activate, chat_id, number, user_id)
         return await self._state(chat_id)
 

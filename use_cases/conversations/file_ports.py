@@ -44,6 +44,10 @@ class ChatFileStore(Protocol):
 
     def get(self, chat_id: str, file_id: str) -> ChatFile | None: ...
 
+    def find(self, file_id: str) -> ChatFile | None:
+        """The file of that id, whichever chat holds it (ids are unique)."""
+        ...
+
     def find_by_hash(self, chat_id: str, sha256: str) -> ChatFile | None: ...
 
     def list(self, chat_id: str) -> list[ChatFile]:

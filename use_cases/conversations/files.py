@@ -5,7 +5,8 @@ Rules:
 - Only the chat's owner reaches its files (an admin acts for a user through the `user_id`
   the presentation layer resolves); anyone else, and a chat that does not exist, gets the
   same 404 as a missing chat (`chat_not_found`). A file id that is malformed, unknown, or
-  another chat's is a 404 of the file.
+  another chat's is a 404 of the file. A download by file id alone (no chat named) finds
+  the file in whichever of the user's chats holds it; another user's file is a 404 of it.
 - The file name is reduced to its last path part (`/` and `\\` both separate), control
   characters and surrounding spaces removed; an empty name, or one over `MAX_NAME_CHARS`, is
   refused (422). The name gives the type, as for documents.
@@ -94,7 +95,15 @@ class _ChatAccess:
         if chat is None or chat.user_id != user_id:
             raise chat_not_found(chat_id)
 
-    def _file(self, user_id: str, chat_id: str, file_id: str) -> ChatFile:
+    def _file(self, user_id: str, chat_id: str | None, file_id: str) -> ChatFile:
+        """The file, in `chat_id` (its 404 first), or in whichever chat of the user's holds
+        it when `chat_id` is None (another user's file is as missing as an unknown one)."""
+        if chat_id is None:
+            found = self._files.find(file_id) if is_file_id(file_id) else None
+            chat = self._history.get_chat(found.chat_id) if found is not None else None
+            if found is None or chat is None or chat.user_id != user_id:
+                raise file_not_found(file_id)
+            return found
         self._owned(user_id, chat_id)
         found = self._files.get(chat_id, file_id) if is_file_id(file_id) else None
         if found is None:
@@ -213,10 +222,12 @@ class ReadFile(_ChatAccess):
         super().__init__(history, files)
         self._storage = storage
 
-    async def execute(self, user_id: str, chat_id: str, file_id: str) -> FileContent:
+    async def execute(self, user_id: str, chat_id: str | None, file_id: str) -> FileContent:
+        """`chat_id` None: the file is found by its id alone (`GET /files/{id}/download`)."""
+
         def run() -> FileContent:
             file = self._file(user_id, chat_id, file_id)
-            data = self._storage.get(chat_id, file.id)
+            data = self._storage.get(file.chat_id, file.id)
             if data is None:
                 raise NotFound(f"The bytes of file {file_id} are gone; attach it again.")
             return FileContent(file, data)

@@ -17,7 +17,9 @@ AlmanacError
 |   +-- DocumentExists        an upload's name is taken; replace explicitly   (409)
 |   +-- DuplicateDocument     the same bytes are already stored               (409)
 |   +-- TitleTaken            an upload takes another document's title        (409)
+|   +-- ConversationLocked    its project exists: the draft is final         (409)
 +-- ConfigurationError        the service is mis-configured                  (500)
++-- NotConfigured             an optional outside service is not set up      (501)
 +-- ServiceBusy               too much queued work; retry later              (503)
 |   +-- JobCancelled          the server stopped during a background job     (503)
 +-- UpstreamUnavailable       a provider failed or is unreachable            (503)
@@ -135,8 +137,21 @@ class TitleTaken(Conflict):
         self.document_id = document_id
 
 
+class ConversationLocked(Conflict):
+    """The conversation's project was created from its draft: the draft no longer changes."""
+
+    type = "conversation_locked"
+
+
 class ConfigurationError(AlmanacError):
     type = "configuration_error"
+
+
+class NotConfigured(AlmanacError):
+    """An optional outside service (Google sign-in, Linear) that this deployment has not
+    set up: the feature exists, the server cannot offer it until configured."""
+
+    type = "not_configured"
 
 
 class ServiceBusy(AlmanacError):

@@ -49,4 +49,4 @@ async def regenerate_summary(
 async def edit_summary(
     chat_id: str, body: SummaryEditIn, container: ContainerDep, user: ActingUserDep
 ) -> SummaryOut:
-    return SummaryOut.of(await container.conversation_summaries.edit(user, chat_id, body.text))
+    return SummaryOut.of(await container.conversation_summaries.edit(user, chat_id, body.new_text))

@@ -44,7 +44,7 @@ def _safe_next(value: str | None) -> str:
     "/api/auth/login",
     status_code=302,
     responses={302: {"description": "To the provider's sign-in page"}}
-    | problem_responses(404, 409, 503),
+    | problem_responses(409, 501, 503),
     summary="Sign in with the OpenID Connect provider (Google): a redirect to it",
 )
 async def oidc_login(
@@ -92,7 +92,7 @@ def _kept(request: Request) -> tuple[PendingSignIn | None, str]:
     name="oidc_callback",
     status_code=303,
     responses={303: {"description": "Signed in: to the page the sign-in began for"}}
-    | problem_responses(400, 401, 403, 404, 409, 503),
+    | problem_responses(400, 401, 403, 409, 501, 503),
     summary="Where the provider sends the browser back: signs it in (the session cookie)",
 )
 async def oidc_callback(

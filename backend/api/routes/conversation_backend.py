@@ -1,0 +1,408 @@
+"""Document 002's conversation backend, as its clients call it (docs/seeds.md, "002"): the
+conversations at `/api/conversations/...`, sign-in status at `/api/auth/...` and chat search
+at `/api/search/`. A thin adapter: each route calls the use case the chat routes (`/chats`),
+the file, summary and search routes call, and answers the document's field names beside
+Almanac's (`conversation_backend_schemas.py`). The paths the document shares with Almanac
+(`/{id}/files`, `/{id}/summary`, `/{id}/project-draft/...`) are Almanac's own routes, whose
+answers carry the document's fields too."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials
+from loguru import logger
+from pydantic import BaseModel, Field
+
+from backend.api.advice_schemas import SSE_HEADERS
+from backend.api.conversation_backend_schemas import (
+    ConversationDetailOut,
+    ConversationOut,
+    ConversationPageOut,
+    ConversationUpdateIn,
+    DraftChatIn,
+    DraftChatMessageOut,
+    DraftChatOut,
+    DraftChatResponseOut,
+    TrackedProjectOut,
+)
+from backend.api.conversation_drafts_schemas import ProjectDraftOut
+from backend.api.conversation_import_schemas import ImportedChatOut, SlackThreadIn
+from backend.api.conversation_search_schemas import ChatSearchOut, SummaryOut
+from backend.api.deps import (
+    SESSION_COOKIE,
+    ActingUserDep,
+    AdminDep,
+    CallerDep,
+    ContainerDep,
+    PageLimit,
+    PageOffset,
+    api_key_scheme,
+    bearer_scheme,
+    current_caller,
+)
+from backend.api.openapi import problem_responses
+from backend.api.rate_limit import RateLimited
+from backend.api.routes.conversation_files import ChatId, FileId, content_disposition
+from backend.api.routes.search import DEFAULT_CHAT_HITS
+from backend.api.streams import ClosingStreamingResponse
+from use_cases.conversations.draft_chat import DraftChatEvent
+from use_cases.conversations.drafts import DraftTurnRequest
+from use_cases.conversations.search import ChatSearchRequest
+from use_cases.knowledge.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS
+from use_cases.shared.errors import Unauthorized
+
+router = APIRouter(tags=["conversations (document 002)"])
+public_router = APIRouter(prefix="/api/auth", tags=["auth (document 002)"])
+
+_CONVERSATIONS = "/api/conversations"
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+@router.get(
+    _CONVERSATIONS,
+    response_model=ConversationPageOut,
+    summary="Your conversations (chats), most recently active first, a page at a time",
+)
+@router.get(
+    _CONVERSATIONS + "/",
+    response_model=ConversationPageOut,
+    operation_id="list_conversations_with_slash",
+    summary="The same (the document's path: `GET /` under `/api/conversations`)",
+)
+async def list_conversations(
+    container: ContainerDep,
+    user: ActingUserDep,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+) -> ConversationPageOut:
+    page = await container.chats.list(user, limit=limit, offset=offset)
+    after = offset + limit
+    more = len(page) == limit and bool(await container.chats.list(user, limit=1, offset=after))
+    locked = await container.draft_chat.locked([chat.id for chat in page])
+    return ConversationPageOut(
+        conversations=[ConversationOut.of(chat, is_locked=chat.id in locked) for chat in page],
+        limit=limit,
+        offset=offset,
+        has_more=more,
+    )
+
+
+@router.get(
+    _CONVERSATIONS + "/{chat_id}",
+    response_model=ConversationDetailOut,
+    responses=problem_responses(404),
+    summary="A conversation and its messages (`imported_chat`)",
+)
+async def get_conversation(
+    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+) -> ConversationDetailOut:
+    transcript = await container.chats.transcript(user, chat_id)
+    locked = await container.draft_chat.locked([chat_id])
+    return ConversationDetailOut.of_transcript(transcript, is_locked=chat_id in locked)
+
+
+@router.patch(
+    _CONVERSATIONS + "/{chat_id}",
+    response_model=ConversationOut,
+    responses=problem_responses(404, 422),
+    summary="Rename a conversation (as `PATCH /chats/{id}`)",
+)
+async def rename_conversation(
+    chat_id: ChatId, body: ConversationUpdateIn, container: ContainerDep, user: ActingUserDep
+) -> ConversationOut:
+    chat = await container.chats.rename(user, chat_id, body.title)
+    locked = await container.draft_chat.locked([chat_id])
+    return ConversationOut.of(chat, is_locked=chat_id in locked)
+
+
+@router.delete(
+    _CONVERSATIONS + "/{chat_id}",
+    status_code=204,
+    responses=problem_responses(404),
+    summary="Delete a conversation, its files, summary and draft (as `DELETE /chats/{id}`)",
+)
+async def delete_conversation(
+    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+) -> Response:
+    await container.chats.delete(user, chat_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    _CONVERSATIONS + "/{chat_id}/imported_chat_summary",
+    response_model=SummaryOut,
+    responses=problem_responses(404),
+    summary="The conversation's summary (made on import; as `GET .../summary`)",
+)
+async def imported_chat_summary(
+    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+) -> SummaryOut:
+    return SummaryOut.of(await container.conversation_summaries.get(user, chat_id))
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+@router.get(
+    _CONVERSATIONS + "/files/{file_id}/download",
+    response_class=Response,
+    responses={
+        200: {"description": "The file's bytes, as an attachment.", "content": {"*/*": {}}},
+        **problem_responses(404),
+    },
+    summary="Download a file by its id alone (its bytes, not a signed URL)",
+)
+async def download_file(file_id: FileId, container: ContainerDep, user: ActingUserDep) -> Response:
+    content = await container.read_file.execute(user, None, file_id)
+    return Response(
+        content=content.data,
+        media_type=content.file.media_type,
+        headers={"Content-Disposition": content_disposition(content.file.name)},
+    )
+
+
+@router.post(
+    _CONVERSATIONS + "/import-slack",
+    response_model=ImportedChatOut,
+    status_code=201,
+    responses={200: {"description": "Imported before"}, **problem_responses(403, 422)},
+    summary="Import a Slack thread; admin (service) keys only (as `POST .../import/slack`)",
+    operation_id="import_slack_thread_002",
+)
+async def import_slack(
+    body: SlackThreadIn, container: ContainerDep, caller: CallerDep, response: Response
+) -> ImportedChatOut:
+    user = await container.act_for.execute(
+        caller, body.user_id, via="POST /api/conversations/import-slack"
+    )
+    outcome = await container.conversation_import.from_slack.execute(caller, user, body.payload())
+    response.status_code = 201 if outcome.created else 200
+    return ImportedChatOut.of(outcome)
+
+
+# --- the draft chat and the project ---------------------------------------------------------
+
+
+@router.get(
+    _CONVERSATIONS + "/{chat_id}/project-draft/chat",
+    response_model=DraftChatOut,
+    responses=problem_responses(404),
+    summary="The draft chat's stored messages, oldest first",
+)
+async def draft_chat(chat_id: ChatId, container: ContainerDep, user: ActingUserDep) -> DraftChatOut:
+    messages = await container.draft_chat.messages(user, chat_id)
+    return DraftChatOut(
+        conversation_id=chat_id, messages=[DraftChatMessageOut.of(m) for m in messages]
+    )
+
+
+@router.post(
+    _CONVERSATIONS + "/{chat_id}/project-draft/chat/stream",
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(404, 422)},
+    dependencies=[RateLimited],
+    summary="A turn of the draft chat, streamed (SSE: status, content, project_updated, "
+    "conversation_locked, error, done); the exchange is stored",
+)
+async def draft_chat_stream(
+    chat_id: ChatId, body: DraftChatIn, container: ContainerDep, user: ActingUserDep
+) -> Response:
+    events = container.draft_chat.stream(DraftTurnRequest(user, chat_id, body.message, body.model))
+    first = await anext(events)  # bad input or an unknown chat: a problem, not a stream
+    return ClosingStreamingResponse(
+        _draft_chat_sse(first, events), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def _draft_chat_sse(
+    first: DraftChatEvent, events: AsyncIterator[DraftChatEvent]
+) -> AsyncIterator[str]:
+    try:
+        yield _sse(first)
+        async for event in events:
+            yield _sse(event)
+    except Exception:  # a bug: logged with its traceback, the client gets an error event
+        logger.exception("Draft chat stream failed")
+        yield _data(
+            {"type": "error", "message": "The turn failed unexpectedly.", "code": "internal_error"}
+        )
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def _sse(event: DraftChatEvent) -> str:
+    """One event as the document shows it: `data: {"type": ..., ...}`."""
+    payload: dict[str, Any] = {"type": event.kind}
+    if event.status is not None:
+        payload["status"] = event.status
+    if event.content is not None:
+        payload["content"] = event.content
+    if event.state is not None:
+        payload["project_draft"] = ProjectDraftOut.of(event.state).model_dump(mode="json")
+    if event.error is not None:
+        payload |= {"message": event.error.detail, "code": event.error.type}
+    if event.reply is not None:
+        payload["response"] = DraftChatResponseOut.of(event.reply).model_dump(mode="json")
+    return _data(payload)
+
+
+def _data(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+@router.post(
+    _CONVERSATIONS + "/{chat_id}/project",
+    response_model=TrackedProjectOut,
+    status_code=201,
+    responses=problem_responses(404, 409, 501, 502, 503),
+    summary="Create the project in the tracker from the active draft; locks the conversation",
+)
+async def create_project(
+    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+) -> TrackedProjectOut:
+    return TrackedProjectOut.of(await container.tracked_projects.create(user, chat_id))
+
+
+@router.get(
+    _CONVERSATIONS + "/{chat_id}/project",
+    response_model=TrackedProjectOut,
+    responses=problem_responses(404, 501),
+    summary="The conversation's project in the tracker",
+)
+async def get_project(
+    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+) -> TrackedProjectOut:
+    return TrackedProjectOut.of(await container.tracked_projects.get(user, chat_id))
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/api/search/",
+    response_model=ChatSearchOut,
+    responses=problem_responses(422, 503, 504),
+    summary="Search your conversations (`GET /api/search?scope=chats`)",
+)
+async def search_conversations(
+    container: ContainerDep,
+    user: ActingUserDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_CHAT_HITS,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    status: Annotated[
+        Literal["complete", "streaming", "interrupted", "failed", "empty"] | None, Query()
+    ] = None,
+    sort_by: Annotated[Literal["relevance", "updated_at", "created_at", "title"], Query()] = (
+        "relevance"
+    ),
+    sort_dir: Annotated[Literal["asc", "desc"] | None, Query()] = None,
+) -> ChatSearchOut:
+    found = await container.search_chats.execute(
+        ChatSearchRequest(
+            user, q, status=status, sort_by=sort_by, sort_dir=sort_dir, limit=limit, offset=offset
+        )
+    )
+    return ChatSearchOut.of(found)
+
+
+# --- sign-in (/api/auth) --------------------------------------------------------------------
+
+
+class AuthUserOut(BaseModel):
+    id: str = Field(description="The user id (the API key's user).")
+    user_id: str
+    name: str = Field(description="The user id: Almanac keeps no display name.")
+    email: str | None = Field(description="Null: Almanac's keys carry no e-mail address.")
+    role: Literal["user", "admin"]
+    is_active: bool = Field(description="True: a revoked key is refused before this answers.")
+
+
+class AuthStatusOut(BaseModel):
+    authenticated: bool
+    user: AuthUserOut | None
+    auth_enabled: bool = Field(description="Whether this server checks API keys.")
+    login_available: bool = Field(
+        description="Whether `GET /api/auth/login` signs in: an OpenID Connect provider is set "
+        "up (OIDC_CLIENT_ID) and keys are checked."
+    )
+
+
+class LogoutOut(BaseModel):
+    message: str
+    signed_out: bool = Field(description="Whether a sign-in (session cookie) was ended.")
+
+
+class CleanupOut(BaseModel):
+    message: str
+    deleted: int = Field(description="Sessions removed: expired or signed out.")
+
+
+def _user(caller_id: str, role: Literal["user", "admin"]) -> AuthUserOut:
+    return AuthUserOut(
+        id=caller_id, user_id=caller_id, name=caller_id, email=None, role=role, is_active=True
+    )
+
+
+@public_router.get(
+    "/status", response_model=AuthStatusOut, summary="Whether the request is signed in (public)"
+)
+async def auth_status(
+    request: Request,
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+    api_key: Annotated[str | None, Security(api_key_scheme)] = None,
+) -> AuthStatusOut:
+    try:
+        caller = await current_caller(request, container, bearer, api_key)
+    except Unauthorized:
+        user = None
+    else:
+        user = _user(caller.user_id, caller.role)
+    return AuthStatusOut(
+        authenticated=user is not None,
+        user=user,
+        auth_enabled=container.settings.auth_enabled,
+        login_available=container.settings.auth_enabled and container.oidc_sign_in.set_up,
+    )
+
+
+@router.get("/api/auth/me", response_model=AuthUserOut, summary="The signed-in user")
+async def auth_me(caller: CallerDep) -> AuthUserOut:
+    return _user(caller.user_id, caller.role)
+
+
+@router.post(
+    "/api/auth/logout",
+    response_model=LogoutOut,
+    summary="Sign out: the session ends on the server, its cookie is cleared",
+)
+async def logout(request: Request, container: ContainerDep) -> Response:
+    ended = await container.end_session.execute(request.cookies.get(SESSION_COOKIE))
+    message = "Signed out." if ended else "No sign-in to end: API keys stay valid until revoked."
+    body = LogoutOut(message=message, signed_out=ended)
+    response = Response(body.model_dump_json(), media_type="application/json")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+    return response
+
+
+@router.delete(
+    "/api/auth/cleanup",
+    response_model=CleanupOut,
+    responses=problem_responses(403),
+    summary="Admin: remove expired and signed-out sessions",
+)
+async def cleanup(container: ContainerDep, admin: AdminDep) -> CleanupOut:
+    deleted = await container.cleanup_sessions.execute(admin)
+    return CleanupOut(message=f"Removed {deleted} expired or ended sessions.", deleted=deleted)
