@@ -12,7 +12,14 @@ from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, SteppingClock
 from tests.fakes.cleaning import FakeCleaners, InMemoryCleaningStore, ListedTables, ScriptedCleaner
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import CLI_ADMIN, Caller
-from use_cases.cleaning.domain import CellChange, CleaningResult, RowRemoval, SourceTable, Table
+from use_cases.cleaning.domain import (
+    CellChange,
+    CleaningResult,
+    RowRemoval,
+    SourceTable,
+    Table,
+    auditability,
+)
 from use_cases.cleaning.ports import CleaningRequest
 from use_cases.cleaning.runs import CLEANING_RUN, CleaningRunRequest, CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
@@ -165,3 +172,47 @@ async def test_a_run_whose_table_changed_since_it_started_fails_with_the_reason(
 
     failed = world.store.get(run.run_id)
     assert failed is not None and failed.status == "failed" and "start a new run" in failed.error
+
+
+async def test_each_result_keeps_the_cleaners_justification_and_its_auditability() -> None:
+    def half_explained(request: CleaningRequest) -> CleaningResult:
+        copies = remove_copies(request).removals
+        reasons = ["copy of an earlier row", ""] * len(copies)
+        removals = tuple(RowRemoval(r.row, why) for r, why in zip(copies, reasons, strict=False))
+        return CleaningResult(removals=removals, justification="  Removed the exact copies.  ")
+
+    def silent(request: CleaningRequest) -> CleaningResult:
+        return CleaningResult()
+
+    def broken(request: CleaningRequest) -> CleaningResult:
+        raise RuntimeError("bug")
+
+    world = World(
+        half=ScriptedCleaner(half_explained),
+        silent=ScriptedCleaner(silent),
+        broken=ScriptedCleaner(broken),
+    )
+    request = CleaningRunRequest(
+        models=("half", "silent", "broken"), dimensions=("uniqueness",), difficulties=("hard",)
+    )
+    run = await world.runs.start(CLI_ADMIN, request)
+    await world.runs.execute(run.run_id)
+
+    rows = {r["model"]: r for r in world.store.results(run.run_id)}
+    half = rows["half"]
+    assert half["justification"] == "Removed the exact copies."
+    explained = sum(1 for a in half["actions"] if a["justification"])
+    assert half["removals"] >= 2
+    assert half["auditability_score"] == round(explained / half["removals"], 4) < 1.0
+    assert rows["silent"]["justification"] == "" and rows["silent"]["auditability_score"] == 0.0
+    assert rows["broken"]["auditability_score"] is None
+    aggregates = (await world.runs.export(CLI_ADMIN, run.run_id))["aggregates"]
+    assert aggregates["half"]["overall"]["auditability_score"] == half["auditability_score"]
+    assert aggregates["broken"]["overall"]["auditability_score"] is None
+
+
+def test_auditability_is_the_share_of_actions_with_a_reason_of_their_own() -> None:
+    two = (CellChange(0, "v", "red", "its group's value"), CellChange(1, "v", "blue", " "))
+    assert auditability(CleaningResult(changes=two, removals=(RowRemoval(2, "copy"),))) == 2 / 3
+    assert auditability(CleaningResult(justification="Nothing to repair.")) == 1.0
+    assert auditability(CleaningResult()) == 0.0

@@ -12,6 +12,9 @@ Rules:
   (model, task, repeat), so a run resumed after a crash cleans only what has no result.
 - A cleaner that fails, times out (CLEANING_TIMEOUT) or answers an invalid result is scored
   as if it had repaired nothing, with `valid: false` and the `error`; the run goes on.
+- Each result keeps the cleaner's `justification` of the task (up to JUSTIFICATION_KEPT
+  characters) and its `auditability_score` (`domain.auditability`); a result that failed or
+  was invalid has an empty justification and a null score (there is no account to audit).
 - A started run is executed as a background job (`cleaning_run`), like evaluation runs.
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
@@ -32,7 +35,13 @@ from typing import Any
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
-from use_cases.cleaning.domain import CleaningResult, Task, result_problem, task_id
+from use_cases.cleaning.domain import (
+    CleaningResult,
+    Task,
+    auditability,
+    result_problem,
+    task_id,
+)
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.metrics import score
 from use_cases.cleaning.ports import (
@@ -59,6 +68,8 @@ MAX_CONCURRENCY = 32
 MAX_REPEATS = 5
 ACTIONS_KEPT = 50
 """Actions (with their justifications) kept per result, in the order the cleaner gave them."""
+JUSTIFICATION_KEPT = 2000
+"""Characters of a task's justification kept with its result."""
 
 Monotonic = Callable[[], float]
 
@@ -274,6 +285,7 @@ class CleaningRuns:
             if problem is not None:
                 error = f"invalid result: {problem}"
         usage = result.usage
+        audit = round(auditability(result), 4) if error is None else None
         if error is not None:
             result = CleaningResult(usage=usage)
         scored = await asyncio.to_thread(score, task, result)
@@ -297,6 +309,8 @@ class CleaningRuns:
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "cost_usd": usage.cost_usd,
+            "justification": result.justification.strip()[:JUSTIFICATION_KEPT],
+            "auditability_score": audit,
             "actions": actions[:ACTIONS_KEPT],
         }
 
