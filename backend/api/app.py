@@ -42,6 +42,7 @@ from backend.api.routes import (
     playground,
     prompts,
     search,
+    seed_cleaning,
     session,
     tables,
 )
@@ -97,6 +98,7 @@ PROTECTED_ROUTERS = (
     playground.router,
     library.router,
     cleaning.router,
+    seed_cleaning.router,
     conversation_drafts.router,
     conversation_files.router,
     conversation_search.router,

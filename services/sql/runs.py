@@ -123,13 +123,15 @@ class RunTable(Generic[T]):
 
     def set_status(self, run_id: str, status: str, *, at: str, error: str | None = None) -> None:
         """`started_at` is set the first time the run runs, `finished_at` when it reaches
-        completed, failed or cancelled (and cleared otherwise)."""
+        completed, failed or cancelled (and cleared otherwise). A cancelled run stays
+        cancelled: the update skips it, in the same statement (a run cancelled while it
+        executes is not set running or completed afterwards)."""
         finished = status in _FINAL
         with self._db.write() as conn:
             conn.execute(
                 f"UPDATE {self._table} SET status = ?, error = ?, "
                 "started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END, "
                 "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
-                "WHERE run_id = ?",
+                "WHERE run_id = ? AND status != 'cancelled'",
                 (status, error, status == "running", at, finished, at, run_id),
             )

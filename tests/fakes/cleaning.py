@@ -64,6 +64,8 @@ class InMemoryCleaningStore:
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
     ) -> None:
         run = self._runs[run_id]
+        if run.status == "cancelled":
+            return
         finished = status in ("completed", "failed", "cancelled")
         self._runs[run_id] = replace(
             run,

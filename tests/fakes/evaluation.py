@@ -106,7 +106,7 @@ class InMemoryRunStore:
     ) -> None:
         with self._lock:
             run = self._runs.get(run_id)
-            if run is None:
+            if run is None or run.status == "cancelled":
                 return
             finished = status in ("completed", "failed", "cancelled")
             self._runs[run_id] = replace(

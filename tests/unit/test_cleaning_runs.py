@@ -4,6 +4,7 @@ cleaner is scored as no repair with the reason; bad requests store nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -23,7 +24,7 @@ from use_cases.cleaning.domain import (
 from use_cases.cleaning.ports import CleaningRequest
 from use_cases.cleaning.runs import CLEANING_RUN, CleaningRunRequest, CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
-from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
+from use_cases.shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 SOURCE = SourceTable(
     Table("t", ("k", "v"), tuple((str(i), ("red", "blue")[i % 2]) for i in range(30))),
@@ -52,12 +53,13 @@ class World:
         self.jobs = InMemoryJobQueue()
         clock = SteppingClock()
         ticks = iter(range(10**6))
+        self.audit = InMemoryAuditLog()
         self.runs = CleaningRuns(
             CleaningTasks(self.tables),
             self.store,
             FakeCleaners(**(cleaners or {"rules": ScriptedCleaner(remove_copies)})),
             clock,
-            RecordAudit(InMemoryAuditLog(), clock),
+            RecordAudit(self.audit, clock),
             self.jobs,
             lambda: next(ticks) / 1000,
             default_concurrency=2,
@@ -216,3 +218,47 @@ def test_auditability_is_the_share_of_actions_with_a_reason_of_their_own() -> No
     assert auditability(CleaningResult(changes=two, removals=(RowRemoval(2, "copy"),))) == 2 / 3
     assert auditability(CleaningResult(justification="Nothing to repair.")) == 1.0
     assert auditability(CleaningResult()) == 0.0
+
+
+class GatedCleaner(ScriptedCleaner):
+    """Removes exact copies once `release` is set; `entered` is set when a task starts."""
+
+    def __init__(self) -> None:
+        super().__init__(remove_copies)
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def clean(self, request: CleaningRequest) -> CleaningResult:
+        self.calls.append(request.task_id)
+        self.entered.set()
+        await self.release.wait()
+        return self.answer(request)
+
+
+async def test_a_cancelled_run_starts_no_other_task_says_so_and_is_not_resumed() -> None:
+    gated = GatedCleaner()
+    world = World(rules=gated)
+    request = CleaningRunRequest(dimensions=("uniqueness",), concurrency=1)  # three tasks
+    run = await world.runs.start(CLI_ADMIN, request)
+    executing = asyncio.create_task(world.runs.execute(run.run_id))
+    await gated.entered.wait()
+
+    with pytest.raises(Forbidden):
+        await world.runs.cancel(Caller(user_id="ana", role="user", key_id=None), run.run_id)
+    cancelled = await world.runs.cancel(CLI_ADMIN, run.run_id)
+    gated.release.set()
+    finished = await executing
+
+    assert cancelled.status == "cancelled" and cancelled.error == "cancelled by cli"
+    assert finished.status == "cancelled" and finished.finished_at is not None
+    assert gated.calls == ["t.uniqueness.easy"]  # the task in flight ended; no other started
+    assert [r["task_id"] for r in world.store.results(run.run_id)] == ["t.uniqueness.easy"]
+    assert await world.runs.resume_unfinished() == []
+    assert (await world.runs.execute(run.run_id)).status == "cancelled"
+    assert gated.calls == ["t.uniqueness.easy"]
+    [entry] = [e for e in world.audit.entries if e.action == "cleaning_run.cancel"]
+    assert entry.target == f"cleaning_run:{run.run_id}" and entry.actor_user_id == "cli"
+    with pytest.raises(Conflict, match="only a queued or running run"):
+        await world.runs.cancel(CLI_ADMIN, run.run_id)
+    with pytest.raises(NotFound):
+        await world.runs.cancel(CLI_ADMIN, "clean_000000000000")

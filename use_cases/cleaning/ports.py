@@ -101,7 +101,10 @@ class CleaningStore(Protocol):
 
     def set_status(
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """Move a run on, as the evaluation runs' store does; a cancelled run is never moved
+        on."""
+        ...
 
     def add_result(self, run_id: str, key: ResultKey, row: Mapping[str, Any]) -> bool:
         """Record one result; False (and no change) when the key has one already."""

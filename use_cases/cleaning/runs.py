@@ -19,6 +19,10 @@ Rules:
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the cleaning runs' queue), and nothing is stored.
+- An admin may cancel a queued or running run (`cancel`, audited like a start): it is marked
+  `cancelled` at once, with who cancelled it in `error`; no task starts after that (one being
+  cleaned finishes and its result is kept), and the run is never resumed nor marked
+  completed. Cancelling a finished run is `Conflict`.
 - Run ids are `clean_` and 12 hex digits, so `GET /api/results/{run_id}` tells them from
   answer runs.
 """
@@ -45,6 +49,7 @@ from use_cases.cleaning.domain import (
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.metrics import score
 from use_cases.cleaning.ports import (
+    UNFINISHED,
     Cleaners,
     CleaningRequest,
     CleaningRun,
@@ -56,13 +61,20 @@ from use_cases.cleaning.results import build_export
 from use_cases.cleaning.tasks import CleaningTasks, TaskSelection
 from use_cases.jobs.queue import JobQueue, JobRun, QueueLimits
 from use_cases.shared.clock import Clock, utc
-from use_cases.shared.errors import AlmanacError, ConfigurationError, InvalidRequest, NotFound
+from use_cases.shared.errors import (
+    AlmanacError,
+    ConfigurationError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+)
 
 _log = logging.getLogger(__name__)
 
 CLEANING_RUN = "cleaning_run"
 """The job kind of a cleaning run."""
 RUN_START = "cleaning_run.start"
+RUN_CANCEL = "cleaning_run.cancel"
 RUN_ID = re.compile(r"^clean_[0-9a-f]{12}$")
 MAX_CONCURRENCY = 32
 MAX_REPEATS = 5
@@ -116,6 +128,11 @@ class CleaningRuns:
         self._default_concurrency = default_concurrency
         self._timeout_s = timeout_s
         self._job_ids: dict[str, str] = {}
+
+    @property
+    def cleaners(self) -> Cleaners:
+        """The cleaners a run may name."""
+        return self._cleaners
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -213,6 +230,8 @@ class CleaningRuns:
         run = await asyncio.to_thread(self._store.get, run_id)
         if run is None:
             raise NotFound(f"No cleaning run {run_id!r}.")
+        if run.status == "cancelled":
+            return run
         try:
             tasks = await asyncio.to_thread(self._load_tasks, run)
         except AlmanacError as exc:
@@ -231,6 +250,8 @@ class CleaningRuns:
 
         async def one(model: str, task: Task, repeat: int) -> None:
             async with gate:
+                if await asyncio.to_thread(self._cancelled, run_id):
+                    return
                 row = await self._clean_one(model, task, repeat)
             key: ResultKey = (model, task.id, repeat)
             await asyncio.to_thread(self._store.add_result, run_id, key, row)
@@ -238,7 +259,8 @@ class CleaningRuns:
                 on_row(row)
 
         await asyncio.gather(*(one(m, t, r) for m, t, r in plan))
-        await asyncio.to_thread(self._set, run_id, "completed")
+        if not await asyncio.to_thread(self._cancelled, run_id):
+            await asyncio.to_thread(self._set, run_id, "completed")
         finished = await asyncio.to_thread(self._store.get, run_id)
         assert finished is not None
         return finished
@@ -313,6 +335,34 @@ class CleaningRuns:
             "auditability_score": audit,
             "actions": actions[:ACTIONS_KEPT],
         }
+
+    def _cancelled(self, run_id: str) -> bool:
+        run = self._store.get(run_id)
+        return run is None or run.status == "cancelled"
+
+    # --- cancelling -------------------------------------------------------------------------
+
+    async def cancel(self, caller: Caller, run_id: str) -> CleaningRun:
+        """Stop a queued or running run (see the module rules)."""
+        require_admin(caller, "Cancelling cleaning runs")
+        return await asyncio.to_thread(self._cancel, caller, run_id)
+
+    def _cancel(self, caller: Caller, run_id: str) -> CleaningRun:
+        run = self.record(run_id)
+        if run.status not in UNFINISHED:
+            raise Conflict(
+                f"Cleaning run {run.run_id} is {run.status}; only a queued or running run can "
+                "be cancelled."
+            )
+        self._set(run.run_id, "cancelled", f"cancelled by {caller.user_id}")
+        self._audit.record(
+            caller,
+            RUN_CANCEL,
+            f"cleaning_run:{run.run_id}",
+            before={"status": run.status},
+            after={"status": "cancelled"},
+        )
+        return self.record(run.run_id)
 
     def _set(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
         self._store.set_status(run_id, status, at=self._now(), error=error)
