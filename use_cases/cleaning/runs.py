@@ -23,7 +23,7 @@ Rules:
   `cancelled` at once, with who cancelled it in `error`; no task starts after that (one being
   cleaned finishes and its result is kept), and the run is never resumed nor marked
   completed. Cancelling a finished run is `Conflict`.
-- Run ids are `clean_` and 12 hex digits, so `GET /api/results/{run_id}` tells them from
+- Run ids are `clean_` and 12 hex digits, so an id alone tells a cleaning run from
   answer runs.
 """
 

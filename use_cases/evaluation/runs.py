@@ -791,7 +791,7 @@ _CALIBRATION_KEYS = ("cases", "brier", "ece", "brier_raw", "ece_raw")
 
 class RunMetrics:
     """Aggregates of one run (`run_id`, else the latest completed run), cut for the
-    `/api/metrics/...` endpoints; every figure is the run export's."""
+    `/api/v1/eval-metrics/...` endpoints; every figure is the run export's."""
 
     def __init__(self, runs: BenchmarkRuns) -> None:
         self._runs = runs
