@@ -121,6 +121,15 @@ class RunTable(Generic[T]):
             ).fetchall()
         return [self._parse(row) for row in rows]
 
+    def delete(self, run_id: str, *results: str) -> bool:
+        """Delete the run and its rows in the tables `results` (by their `run_id`), in one
+        transaction; False when there was no such run."""
+        with self._db.write() as conn:
+            for table in results:
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            cursor = conn.execute(f"DELETE FROM {self._table} WHERE run_id = ?", (run_id,))
+            return bool(cursor.rowcount == 1)
+
     def set_status(self, run_id: str, status: str, *, at: str, error: str | None = None) -> None:
         """`started_at` is set the first time the run runs, `finished_at` when it reaches
         completed, failed or cancelled (and cleared otherwise). A cancelled run stays

@@ -207,6 +207,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/eval-runs/{run_id}/report"): Call(ADMIN_ONLY),
     # 409 for the admin: the matrix's evaluation run has completed.
     ("POST", "/api/v1/eval-runs/{run_id}/cancel"): Call((401, 403, 403, 409)),
+    ("DELETE", "/api/v1/eval-runs/{run_id}"): Call((401, 403, 403, 204)),
     ("GET", "/api/models"): Call(EVERY_CALLER),
     ("GET", "/api/v1/eval-metrics/overview"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-metrics/dimension/{name}"): Call(ADMIN_ONLY),
@@ -273,6 +274,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/cleaning/runs/{run_id}/report"): Call(ADMIN_ONLY),
     # 409 for the admin: the matrix's cleaning run has completed.
     ("POST", "/api/cleaning/runs/{run_id}/cancel"): Call((401, 403, 403, 409)),
+    ("DELETE", "/api/cleaning/runs/{run_id}"): Call((401, 403, 403, 204)),
     # Document 003's paths for the cleaning benchmark (issue 63): admins only, the same.
     ("GET", "/api/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
     ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),

@@ -145,3 +145,8 @@ async def test_an_admin_cancels_a_running_cleaning_run_and_it_says_so(
     assert again.status_code == 409 and "only a queued or running run" in again.json()["detail"]
     missing = await client.post("/api/cleaning/runs/clean_000000000000/cancel")
     assert missing.status_code == 404
+
+    deleted = await client.delete(f"/api/cleaning/runs/{run_id}")
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert (await client.get(f"/api/results/{run_id}")).status_code == 404
+    assert (await client.delete(f"/api/cleaning/runs/{run_id}")).status_code == 404

@@ -296,3 +296,8 @@ async def test_an_admin_cancels_a_running_evaluation_run_and_it_says_so(
     again = await client.post(f"/api/v1/eval-runs/{run_id}/cancel")
     assert again.status_code == 409 and "only a queued or running run" in again.json()["detail"]
     assert (await client.post("/api/v1/eval-runs/run_000000000000/cancel")).status_code == 404
+
+    deleted = await client.delete(f"/api/v1/eval-runs/{run_id}")
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert (await client.get(f"/api/v1/eval-runs/{run_id}")).status_code == 404
+    assert (await client.delete(f"/api/v1/eval-runs/{run_id}")).status_code == 404

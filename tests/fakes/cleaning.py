@@ -45,6 +45,10 @@ class InMemoryCleaningStore:
     def get(self, run_id: str) -> CleaningRun | None:
         return self._runs.get(run_id)
 
+    def delete(self, run_id: str) -> bool:
+        self._results.pop(run_id, None)
+        return self._runs.pop(run_id, None) is not None
+
     def _newest(self) -> list[CleaningRun]:
         order = list(self._runs)
         return sorted(

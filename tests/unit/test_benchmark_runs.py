@@ -294,3 +294,23 @@ async def test_a_cancelled_run_starts_no_other_item_says_so_and_is_not_resumed()
         await world.runs.cancel(ADMIN, record.run_id)
     with pytest.raises(NotFound):
         await world.runs.cancel(ADMIN, "run_000000000000")
+
+
+async def test_a_finished_run_is_deleted_with_its_rows_and_a_running_one_is_not() -> None:
+    world = World()
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task))
+    with pytest.raises(Conflict, match="cancel it first"):
+        await world.runs.delete(ADMIN, record.run_id)
+    await world.runs.execute(record.run_id)
+    with pytest.raises(Forbidden):
+        await world.runs.delete(USER, record.run_id)
+
+    await world.runs.delete(ADMIN, record.run_id)
+
+    assert world.run_store.get(record.run_id) is None
+    assert world.run_store.rows(record.run_id) == []
+    with pytest.raises(NotFound):
+        await world.runs.delete(ADMIN, record.run_id)
+    assert world.audit_log.entries[-1].action == "eval_run.delete"
+    assert world.audit_log.entries[-1].before["status"] == "completed"

@@ -252,7 +252,7 @@ async def test_a_cancelled_run_starts_no_other_task_says_so_and_is_not_resumed()
     assert cancelled.status == "cancelled" and cancelled.error == "cancelled by cli"
     assert finished.status == "cancelled" and finished.finished_at is not None
     assert gated.calls == ["t.uniqueness.easy"]  # the task in flight ended; no other started
-    assert [r["task_id"] for r in world.store.results(run.run_id)] == ["t.uniqueness.easy"]
+    assert world.store.results(run.run_id) == []  # and its result was not kept
     assert await world.runs.resume_unfinished() == []
     assert (await world.runs.execute(run.run_id)).status == "cancelled"
     assert gated.calls == ["t.uniqueness.easy"]
@@ -262,3 +262,24 @@ async def test_a_cancelled_run_starts_no_other_task_says_so_and_is_not_resumed()
         await world.runs.cancel(CLI_ADMIN, run.run_id)
     with pytest.raises(NotFound):
         await world.runs.cancel(CLI_ADMIN, "clean_000000000000")
+
+
+async def test_a_finished_run_is_deleted_with_its_results_and_a_running_one_is_not() -> None:
+    world = World()
+    run = await world.runs.start(CLI_ADMIN, UNIQUE)
+    with pytest.raises(Conflict, match="cancel it first"):
+        await world.runs.delete(CLI_ADMIN, run.run_id)
+    await world.runs.execute(run.run_id)
+    with pytest.raises(Forbidden):
+        await world.runs.delete(Caller(user_id="ana", role="user", key_id=None), run.run_id)
+
+    await world.runs.delete(CLI_ADMIN, run.run_id)
+
+    assert world.store.get(run.run_id) is None and world.store.results(run.run_id) == []
+    assert world.store.task("t.uniqueness.easy", 0, "v1") is not None  # shared with other runs
+    with pytest.raises(NotFound):
+        await world.runs.export(CLI_ADMIN, run.run_id)
+    with pytest.raises(NotFound):
+        await world.runs.delete(CLI_ADMIN, run.run_id)
+    [entry] = [e for e in world.audit.entries if e.action == "cleaning_run.delete"]
+    assert entry.target == f"cleaning_run:{run.run_id}" and entry.before["status"] == "completed"

@@ -106,6 +106,11 @@ class CleaningStore(Protocol):
         on."""
         ...
 
+    def delete(self, run_id: str) -> bool:
+        """Delete the run and its results (not its tasks, which other runs share); False when
+        there is no such run."""
+        ...
+
     def add_result(self, run_id: str, key: ResultKey, row: Mapping[str, Any]) -> bool:
         """Record one result; False (and no change) when the key has one already."""
         ...

@@ -21,8 +21,11 @@ Rules:
   `Retry-After`, the message naming the cleaning runs' queue), and nothing is stored.
 - An admin may cancel a queued or running run (`cancel`, audited like a start): it is marked
   `cancelled` at once, with who cancelled it in `error`; no task starts after that (one being
-  cleaned finishes and its result is kept), and the run is never resumed nor marked
-  completed. Cancelling a finished run is `Conflict`.
+  cleaned finishes, its result not kept), and the run is never resumed nor marked completed.
+  Cancelling a finished run is `Conflict`.
+- An admin may delete a finished run (completed, failed or cancelled; `delete`, audited): the
+  run and its results are gone (its tasks stay, shared with other runs of the same seed).
+  Deleting a queued or running run is `Conflict`: cancel it first.
 - Run ids are `clean_` and 12 hex digits, so an id alone tells a cleaning run from
   answer runs.
 """
@@ -75,6 +78,7 @@ CLEANING_RUN = "cleaning_run"
 """The job kind of a cleaning run."""
 RUN_START = "cleaning_run.start"
 RUN_CANCEL = "cleaning_run.cancel"
+RUN_DELETE = "cleaning_run.delete"
 RUN_ID = re.compile(r"^clean_[0-9a-f]{12}$")
 MAX_CONCURRENCY = 32
 MAX_REPEATS = 5
@@ -253,6 +257,8 @@ class CleaningRuns:
                 if await asyncio.to_thread(self._cancelled, run_id):
                     return
                 row = await self._clean_one(model, task, repeat)
+            if await asyncio.to_thread(self._cancelled, run_id):
+                return  # cancelled (or deleted) while this task was being cleaned
             key: ResultKey = (model, task.id, repeat)
             await asyncio.to_thread(self._store.add_result, run_id, key, row)
             if on_row is not None:
@@ -363,6 +369,25 @@ class CleaningRuns:
             after={"status": "cancelled"},
         )
         return self.record(run.run_id)
+
+    async def delete(self, caller: Caller, run_id: str) -> None:
+        """Delete a finished run and its results (see the module rules)."""
+        require_admin(caller, "Deleting cleaning runs")
+        await asyncio.to_thread(self._delete, caller, run_id)
+
+    def _delete(self, caller: Caller, run_id: str) -> None:
+        run = self._store.get(run_id) if RUN_ID.match(run_id) else None
+        if run is None:
+            raise NotFound(f"No cleaning run {run_id!r}.")
+        if run.status in UNFINISHED:
+            raise Conflict(f"Cleaning run {run_id} is {run.status}: cancel it first.")
+        self._store.delete(run_id)
+        self._audit.record(
+            caller,
+            RUN_DELETE,
+            f"cleaning_run:{run_id}",
+            before={"status": run.status, "models": list(run.models), "total": run.total},
+        )
 
     def _set(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
         self._store.set_status(run_id, status, at=self._now(), error=error)

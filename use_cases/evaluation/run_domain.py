@@ -193,6 +193,10 @@ class RunStore(Protocol):
         reaches completed, failed or cancelled. A cancelled run is never moved on."""
         ...
 
+    def delete(self, run_id: str) -> bool:
+        """Delete the run and its rows; False when there is no such run."""
+        ...
+
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         """Record one item's row; False (and no change) when the item already has one."""
         ...

@@ -29,8 +29,10 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   audited. Resuming a run at start-up creates nothing, so it is never refused.
 - An admin may cancel a queued or running run (`cancel`, audited like a start): it is marked
   `cancelled` at once, with who cancelled it in `error`; no item starts after that (one in
-  flight ends and its row is kept), and the run is never resumed nor marked completed.
+  flight ends, its row not kept), and the run is never resumed nor marked completed.
   Cancelling a finished run is `Conflict`.
+- An admin may delete a finished run (completed, failed or cancelled; `delete`, audited): the
+  run and its rows are gone. Deleting a queued or running run is `Conflict`: cancel it first.
 - The export (`export`, the JSON of `GET /api/v1/eval-runs/{run_id}`) follows the contract in
   docs/evaluation-runs.md; aggregates count clean rows only, robustness compares each
   perturbed row with its clean row.
@@ -93,6 +95,7 @@ _RUN_ID = re.compile(r"^run_[0-9a-f]{12}$")
 DATASET_UPLOAD = "eval_dataset.upload"
 RUN_START = "eval_run.start"
 RUN_CANCEL = "eval_run.cancel"
+RUN_DELETE = "eval_run.delete"
 
 
 def slug(name: str) -> str:
@@ -501,6 +504,8 @@ class BenchmarkRuns:
                 row = await self._executor.execute(item, context)
             if stop.is_set():  # stopping: this item runs again when the run resumes
                 return
+            if await asyncio.to_thread(self._cancelled, run_id):
+                return  # cancelled (or deleted) while this item ran
             await asyncio.to_thread(self._runs.add_row, run_id, item.key, row)
             if on_row is not None:
                 on_row(row)
@@ -551,6 +556,25 @@ class BenchmarkRuns:
     def _cancelled(self, run_id: str) -> bool:
         record = self._runs.get(run_id)
         return record is None or record.status == "cancelled"
+
+    async def delete(self, caller: Caller, run_id: str) -> None:
+        """Delete a finished run and its rows (see the module rules)."""
+        require_admin(caller, "Deleting evaluation runs")
+        await asyncio.to_thread(self._delete, caller, run_id)
+
+    def _delete(self, caller: Caller, run_id: str) -> None:
+        record = self._runs.get(run_id) if _RUN_ID.match(run_id) else None
+        if record is None:
+            raise NotFound(f"No run {run_id!r}.")
+        if record.status in UNFINISHED:
+            raise Conflict(f"Evaluation run {run_id} is {record.status}: cancel it first.")
+        self._runs.delete(run_id)
+        self._audit.record(
+            caller,
+            RUN_DELETE,
+            f"eval_run:{run_id}",
+            before={"status": record.status, "task": record.task_id, "total": record.total},
+        )
 
     async def cancel(self, caller: Caller, run_id: str) -> RunRecord:
         """Stop a queued or running run (see the module rules)."""

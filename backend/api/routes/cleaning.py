@@ -157,3 +157,18 @@ async def cancel_cleaning_run(
     container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
 ) -> CleaningRunOut:
     return CleaningRunOut.of(await container.cleaning_runs.cancel(admin, run_id))
+
+
+@router.delete(
+    "/api/cleaning/runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(404, 409),
+    summary="Delete a finished cleaning run and its results (a queued or running one: cancel "
+    "it first); admins only, audited",
+)
+async def delete_cleaning_run(
+    container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
+) -> Response:
+    await container.cleaning_runs.delete(admin, run_id)
+    return Response(status_code=204)

@@ -184,6 +184,19 @@ async def cancel_run(container: ContainerDep, admin: AdminDep, run_id: RunId) ->
     return RunSummaryOut.of(await container.benchmark.cancel(admin, run_id))
 
 
+@router.delete(
+    "/api/v1/eval-runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(404, 409),
+    summary="Delete a finished evaluation run and its rows (a queued or running one: cancel it "
+    "first); admins only, audited",
+)
+async def delete_run(container: ContainerDep, admin: AdminDep, run_id: RunId) -> Response:
+    await container.benchmark.delete(admin, run_id)
+    return Response(status_code=204)
+
+
 @router.get(
     "/api/v1/eval-runs/{run_id}/export",
     response_class=Response,
