@@ -291,11 +291,19 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     chat_ = chat.build(w, prompts_, files_)
     advice_ = advice.build(w, prompts_, chat_)
     admin_ = admin.build(w, access_, knowledge_, tables_, chat_)
+    cleaning_ = cleaning.build(w, access_)
     evaluation_ = evaluation.build(
-        w, access_, prompts_, knowledge_, tables_, chat_, sleep=sleep, monotonic=monotonic
+        w,
+        access_,
+        prompts_,
+        knowledge_,
+        tables_,
+        chat_,
+        cleaners=cleaning_.cleaning_runs.cleaners,
+        sleep=sleep,
+        monotonic=monotonic,
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_)
-    cleaning_ = cleaning.build(w, access_)
     conversation_drafts_ = conversation_drafts.build(w, prompts_)
     conversation_search_ = conversation_search.build(w, prompts_)
     conversation_import_ = conversation_import.build(

@@ -202,7 +202,8 @@ class Settings(BaseSettings):
         le=100_000,
         description="Chat, advice, playground and evaluation-run requests (POST /chat, "
         "/chat/stream, /api/chat, /advice, /advice-non-streaming, /api/playground/run, "
-        "/api/benchmark/run) one caller may make per minute: a token bucket, this many at "
+        "/api/v1/benchmark-runs, /api/v1/eval-runs, /api/cleaning/runs, /api/benchmark/run) "
+        "one caller may make per minute: a token bucket, this many at "
         "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
         "client address. Over it: 429 with "
         "Retry-After. 0 disables. Counted in the server process on SQLite, and shared by every "

@@ -35,7 +35,7 @@ class CleaningRunIn(BaseModel):
 
     def to_request(self) -> CleaningRunRequest:
         return CleaningRunRequest(
-            models=tuple(self.models or ()),
+            models=tuple(self.chosen_models()),
             tables=tuple(self.tables or ()),
             dimensions=tuple(self.dimensions or ()),
             difficulties=tuple(self.difficulties or ()),
@@ -43,6 +43,19 @@ class CleaningRunIn(BaseModel):
             repeats=self.repeats,
             concurrency=self.concurrency,
         )
+
+    def chosen_models(self) -> list[str]:
+        return list(self.models or ())
+
+
+class BenchmarkRunIn(CleaningRunIn):
+    """`POST /api/benchmark/run` (document 003): a cleaning run, of `model` (the document's
+    one model) and/or `models`; an empty body runs the offline cleaner on every task."""
+
+    model: ShortText | None = Field(None, examples=["offline-rules"])
+
+    def chosen_models(self) -> list[str]:
+        return [*([self.model] if self.model else []), *(self.models or ())]
 
 
 class CleaningRunOut(BaseModel):
@@ -57,6 +70,7 @@ class CleaningRunOut(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
+    results: str = Field(description="Where to poll: `/api/results/{run_id}`.")
 
     @classmethod
     def of(cls, run: CleaningRun) -> CleaningRunOut:
@@ -72,6 +86,7 @@ class CleaningRunOut(BaseModel):
             started_at=run.started_at,
             finished_at=run.finished_at,
             error=run.error,
+            results=f"/api/results/{run.run_id}",
         )
 
 

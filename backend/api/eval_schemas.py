@@ -157,7 +157,7 @@ class RunStartedOut(BaseModel):
     run_id: str = Field(examples=["run_3f2a9c0d1e2b"])
     status: str
     total: int = Field(description="Items to execute (cases x models x variants).")
-    results: str = Field(description="Where to poll: `/api/results/{run_id}`.")
+    results: str = Field(description="Where to poll: `/api/v1/eval-runs/{run_id}`.")
 
     @classmethod
     def of(cls, record: RunRecord) -> RunStartedOut:
@@ -165,7 +165,7 @@ class RunStartedOut(BaseModel):
             run_id=record.run_id,
             status=record.status,
             total=record.total,
-            results=f"/api/results/{record.run_id}",
+            results=f"/api/v1/eval-runs/{record.run_id}",
         )
 
 
@@ -205,6 +205,10 @@ class ModelOut(BaseModel):
     usable: bool = Field(description="False when the provider is not configured here.")
     default: bool
     reason: str | None = None
+    uses: list[Literal["answers", "cleaning"]] = Field(
+        description="What a request may name it for: answers (chat, advice, evaluation runs), "
+        "cleaning (cleaning benchmark runs; `offline-rules` only cleans)."
+    )
 
     @classmethod
     def of(cls, model: RunnableModel) -> ModelOut:
@@ -214,6 +218,7 @@ class ModelOut(BaseModel):
             usable=model.usable,
             default=model.default,
             reason=model.reason,
+            uses=list(model.uses),
         )
 
 

@@ -256,7 +256,7 @@ class EvalRunOut(RunSummaryOut):
         description="`{type, version}`: the prompt key and version the run used."
     )
     sampling: dict[str, Any] = Field(description="The sampling settings sent with every turn.")
-    results: str = Field(description="The run's export: `/api/results/{run_id}`.")
+    results: str = Field(description="The run's export: `/api/v1/eval-runs/{run_id}`.")
 
     @classmethod
     def of(cls, record: RunRecord) -> EvalRunOut:  # type: ignore[override]
@@ -264,7 +264,7 @@ class EvalRunOut(RunSummaryOut):
             **RunSummaryOut.of(record).model_dump(),
             prompt_version=record.prompt_version.as_dict() if record.prompt_version else None,
             sampling=record.settings.sampling.as_dict(),
-            results=f"/api/results/{record.run_id}",
+            results=f"/api/v1/eval-runs/{record.run_id}",
         )
 
 

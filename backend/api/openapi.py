@@ -73,7 +73,7 @@ Operation = tuple[str, str]  # (path, METHOD)
 #: The 202 of a route that starts a run in the background (its result is polled).
 STARTED_RUN: dict[int | str, dict[str, Any]] = {
     202: {
-        "description": "Started in the background: poll `/api/results/{run_id}`.",
+        "description": "Started in the background: poll the run at its `Location`.",
         "headers": {"Location": {"schema": {"type": "string"}}},
     },
     503: {

@@ -1,7 +1,7 @@
 """CLI: `almanac eval run | show | compare | report`: the runs of docs/evaluation-runs.md.
 
 `eval run` executes in this process (with a progress bar on a terminal's stderr) and stores
-the run like the server does, so `eval show`, `GET /api/results/{run_id}` and `eval compare`
+the run like the server does, so `eval show`, `GET /api/v1/eval-runs/{run_id}` and `eval compare`
 read it afterwards.
 """
 

@@ -29,7 +29,13 @@ from use_cases.evaluation.engine import (
 from use_cases.evaluation.playground import RunPlayground
 from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
 from use_cases.evaluation.report import RenderRunReport
-from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
+from use_cases.evaluation.runs import (
+    BenchmarkRuns,
+    CleanerNames,
+    ListRunnableModels,
+    ManageDatasets,
+    RunMetrics,
+)
 from use_cases.jobs.queue import EVAL_RUN, QueueLimits
 from use_cases.shared.errors import ConfigurationError
 
@@ -75,6 +81,7 @@ def build(
     tables: TableUseCases,
     chat: ChatUseCases,
     *,
+    cleaners: CleanerNames | None = None,
     sleep: Sleep,
     monotonic: Monotonic,
 ) -> EvaluationUseCases:
@@ -120,7 +127,7 @@ def build(
         evaluate_answers=EvaluateAnswers(chat.chat, chat.chats),
         datasets=datasets,
         benchmark=benchmark,
-        runnable_models=ListRunnableModels(a.models),
+        runnable_models=ListRunnableModels(a.models, cleaners),
         run_metrics=RunMetrics(benchmark),
         run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
         compare_runs=compare_runs,

@@ -47,6 +47,8 @@ _KIND_SHARE = 0.6
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _UNIT = re.compile(r"^(\S+)\s+\S.*$")
+ACCOUNTED = 10
+"""Actions the task's justification names one by one (the others are counted)."""
 
 
 class OfflineCleaner:
@@ -59,14 +61,42 @@ Change = tuple[int, str, str, str]
 
 def clean_table(table: Table, dimension: str, key: str | None = None) -> CleaningResult:
     if dimension == "uniqueness":
-        return CleaningResult(removals=tuple(_duplicates(table)))
+        removals = tuple(_duplicates(table))
+        return CleaningResult(removals=removals, justification=account(dimension, (), removals))
     rules: dict[str, Callable[[Table, str | None], Iterable[Change]]] = {
         "consistency": _consistency,
         "completeness": _completeness,
         "accuracy": _accuracy,
     }
-    changes = [CellChange(r, c, v, why) for r, c, v, why in rules[dimension](table, key)]
-    return CleaningResult(changes=tuple(changes))
+    changes = tuple(CellChange(r, c, v, why) for r, c, v, why in rules[dimension](table, key))
+    return CleaningResult(changes=changes, justification=account(dimension, changes, ()))
+
+
+def account(
+    dimension: str, changes: tuple[CellChange, ...], removals: tuple[RowRemoval, ...]
+) -> str:
+    """The cleaner's account of a task: what it did, in numbers, then each action's reason."""
+    if not changes and not removals:
+        return f"No {dimension} problem found by the offline rules; nothing was changed."
+    done = []
+    if changes:
+        columns = ", ".join(dict.fromkeys(c.column for c in changes))
+        done.append(f"changed {_count(len(changes), 'cell')} (columns: {columns})")
+    if removals:
+        done.append(f"removed {_count(len(removals), 'duplicate row')}")
+    items = [f"row {c.row} {c.column} -> {c.value!r}: {c.justification}" for c in changes] + [
+        f"row {r.row} removed: {r.justification}" for r in removals
+    ]
+    more = len(items) - ACCOUNTED
+    tail = f"; and {more} more" if more > 0 else ""
+    return (
+        f"For {dimension}, the offline rules {' and '.join(done)}. "
+        f"{'; '.join(items[:ACCOUNTED])}{tail}."
+    )
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _normal(text: str) -> str:

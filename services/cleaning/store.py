@@ -184,6 +184,9 @@ class CleaningStore:
     ) -> None:
         self._runs.set_status(run_id, status, at=at, error=error)
 
+    def delete(self, run_id: str) -> bool:
+        return self._runs.delete(run_id, "cleaning_results")
+
     def add_result(self, run_id: str, key: ResultKey, row: Mapping[str, Any]) -> bool:
         model, task_id, repeat = key
         with self._db.write() as conn:

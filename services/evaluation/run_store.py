@@ -265,6 +265,9 @@ class RunStore(_Store):
     ) -> None:
         self._runs.set_status(run_id, status, at=at, error=error)
 
+    def delete(self, run_id: str) -> bool:
+        return self._runs.delete(run_id, "eval_run_rows")
+
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         """Record one item's row; False (and no change) when the item already has one."""
         model, case_id, variant = key

@@ -121,15 +121,26 @@ class RunTable(Generic[T]):
             ).fetchall()
         return [self._parse(row) for row in rows]
 
+    def delete(self, run_id: str, *results: str) -> bool:
+        """Delete the run and its rows in the tables `results` (by their `run_id`), in one
+        transaction; False when there was no such run."""
+        with self._db.write() as conn:
+            for table in results:
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            cursor = conn.execute(f"DELETE FROM {self._table} WHERE run_id = ?", (run_id,))
+            return bool(cursor.rowcount == 1)
+
     def set_status(self, run_id: str, status: str, *, at: str, error: str | None = None) -> None:
         """`started_at` is set the first time the run runs, `finished_at` when it reaches
-        completed, failed or cancelled (and cleared otherwise)."""
+        completed, failed or cancelled (and cleared otherwise). A cancelled run stays
+        cancelled: the update skips it, in the same statement (a run cancelled while it
+        executes is not set running or completed afterwards)."""
         finished = status in _FINAL
         with self._db.write() as conn:
             conn.execute(
                 f"UPDATE {self._table} SET status = ?, error = ?, "
                 "started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END, "
                 "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
-                "WHERE run_id = ?",
+                "WHERE run_id = ? AND status != 'cancelled'",
                 (status, error, status == "running", at, finished, at, run_id),
             )

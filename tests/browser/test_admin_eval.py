@@ -27,7 +27,7 @@ def no_sideways_scroll(page: Any) -> None:
 def start_run(url: str, limit: int) -> str:
     """Start a run of the bundled set's dev split over HTTP (development mode: no key)."""
     body = {"task_id": "answers", "tags": ["dev"], "limit": limit}
-    response = httpx.post(url + "/api/benchmark/run", json=body)
+    response = httpx.post(url + "/api/v1/benchmark-runs", json=body)
     assert response.status_code == 202, response.text
     return str(response.json()["run_id"])
 
@@ -85,7 +85,7 @@ def test_an_admin_starts_a_run_follows_it_and_downloads_its_report(
     assert len(rows) == 3 and {r["model"] for r in rows} == {"offline-extractive"}
     # Development mode: the report's own URL opens in a tab, under its own policy.
     link = page.get_by_role("link", name="Open report in a new tab")
-    assert link.get_attribute("href") == f"/api/results/{run_id}/report"
+    assert link.get_attribute("href") == f"/api/v1/eval-runs/{run_id}/report"
 
     page.get_by_role("link", name="← All runs").click()
     row = page.get_by_role("row", name=re.compile(run_id))
@@ -158,7 +158,7 @@ def test_with_keys_the_report_is_a_download_not_a_link(
     sign_in(page, secured_app.url, secured_app.keys["admin"])
     key = secured_app.keys["admin"]
     response = httpx.post(
-        secured_app.url + "/api/benchmark/run",
+        secured_app.url + "/api/v1/benchmark-runs",
         json={"task_id": "answers", "tags": ["dev"], "limit": 1},
         headers={"Authorization": f"Bearer {key}"},
     )

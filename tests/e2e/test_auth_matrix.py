@@ -232,21 +232,21 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/confidence/recalibrate"): Call((401, 403, 403, 409)),
     # Evaluation: admins only, but anyone may see which models can be run. The admin's run
     # needs a completed run of the matrix for the metrics rows (`_eval_run`).
-    ("GET", "/api/tasks"): Call(ADMIN_ONLY),
-    ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),
-    ("POST", "/api/tasks"): Call((401, 403, 403, 201), upload=True, upload_suffix=".jsonl"),
-    ("POST", "/api/benchmark/run"): Call(
+    ("GET", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/datasets"): Call((401, 403, 403, 201), upload=True, upload_suffix=".jsonl"),
+    ("POST", "/api/v1/benchmark-runs"): Call(
         (401, 403, 403, 202), json=lambda: {"task_id": "answers", "limit": 1}
     ),
-    ("GET", "/api/results"): Call(ADMIN_ONLY),
-    ("GET", "/api/results/{run_id}"): Call(ADMIN_ONLY),
-    ("GET", "/api/results/compare"): Call(ADMIN_ONLY, params={"a": "{run_id}", "b": "latest"}),
-    ("GET", "/api/results/{run_id}/export"): Call(ADMIN_ONLY, params={"format": "csv"}),
-    ("GET", "/api/results/{run_id}/report"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-runs/compare"): Call(ADMIN_ONLY, params={"a": "{run_id}", "b": "latest"}),
+    ("GET", "/api/v1/eval-runs/{run_id}/export"): Call(ADMIN_ONLY, params={"format": "csv"}),
+    ("GET", "/api/v1/eval-runs/{run_id}/report"): Call(ADMIN_ONLY),
+    # 409 for the admin: the matrix's evaluation run has completed.
+    ("POST", "/api/v1/eval-runs/{run_id}/cancel"): Call((401, 403, 403, 409)),
+    ("DELETE", "/api/v1/eval-runs/{run_id}"): Call((401, 403, 403, 204)),
     ("GET", "/api/models"): Call(EVERY_CALLER),
-    ("GET", "/api/metrics/overview"): Call(ADMIN_ONLY),
-    ("GET", "/api/metrics/dimension/{name}"): Call(ADMIN_ONLY),
-    ("GET", "/api/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-metrics/overview"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-metrics/dimension/{name}"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-metrics/{metric}/{model}"): Call(ADMIN_ONLY),
     # The prompt playground (issue 9): admins only; it stores nothing.
     ("POST", "/api/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
@@ -304,6 +304,23 @@ EXPECTED: dict[tuple[str, str], Call] = {
         },
     ),
     ("GET", "/api/cleaning/runs"): Call(ADMIN_ONLY),
+    ("GET", "/api/cleaning/runs/{run_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/cleaning/runs/{run_id}/export"): Call(ADMIN_ONLY, params={"format": "csv"}),
+    ("GET", "/api/cleaning/runs/{run_id}/report"): Call(ADMIN_ONLY),
+    # 409 for the admin: the matrix's cleaning run has completed.
+    ("POST", "/api/cleaning/runs/{run_id}/cancel"): Call((401, 403, 403, 409)),
+    ("DELETE", "/api/cleaning/runs/{run_id}"): Call((401, 403, 403, 204)),
+    # Document 003's paths for the cleaning benchmark (issue 63): admins only, the same.
+    ("GET", "/api/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
+    ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),
+    ("POST", "/api/benchmark/run"): Call(
+        (401, 403, 403, 202),
+        json=lambda: {"model": "offline-rules", "tables": ["services"], "difficulties": ["easy"]},
+    ),
+    ("GET", "/api/results/{run_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/metrics/overview"): Call(ADMIN_ONLY),
+    ("GET", "/api/metrics/dimension/{name}"): Call(ADMIN_ONLY),
+    ("GET", "/api/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
 }
 
 
@@ -461,9 +478,14 @@ async def _path(template: str, container: Container) -> str:
         values["response_id"] = _anas_response(container, rated=True)
     if "{document_id}" in template:
         values["document_id"] = _new_document(container)
+    cleaning = template.startswith(("/api/tasks", "/api/results", "/api/metrics", "/api/cleaning"))
+    if "{dataset_id}" in template:
+        values["dataset_id"] = "answers"
     if "{task_id}" in template:
-        values["task_id"] = "answers"
-    if "{run_id}" in template or template.startswith("/api/metrics/"):
+        values["task_id"] = "services.uniqueness.easy"
+    if cleaning and ("{run_id}" in template or template.startswith("/api/metrics/")):
+        values["run_id"] = await _cleaning_run(container)
+    elif "{run_id}" in template or template.startswith("/api/v1/eval-metrics/"):
         values["run_id"] = await _eval_run(container)
     if "{table}" in template:
         values["table"] = _new_table(container)
@@ -474,9 +496,10 @@ async def _path(template: str, container: Container) -> str:
     if "{prompt_id}" in template:
         values["prompt_id"] = "prm_chat"
     if "{name}" in template:
-        values["name"] = "kb"
+        values["name"] = "uniqueness" if cleaning else "kb"
     if "{metric}" in template:
-        values["metric"], values["model"] = "f1", "offline-extractive"
+        values["metric"] = "f1"
+        values["model"] = "offline-rules" if cleaning else "offline-extractive"
     return template.format(**values)
 
 
@@ -490,6 +513,19 @@ async def _eval_run(container: Container) -> str:
     )
     await container.benchmark.execute(record.run_id)
     return record.run_id
+
+
+async def _cleaning_run(container: Container) -> str:
+    """A completed run of the offline cleaner on one task, started by root."""
+    from use_cases.cleaning.runs import CleaningRunRequest
+
+    root = Caller(user_id="root", role="admin", key_id=None)
+    request = CleaningRunRequest(
+        tables=("services",), dimensions=("uniqueness",), difficulties=("easy",)
+    )
+    run = await container.cleaning_runs.start(root, request)
+    await container.cleaning_runs.execute(run.run_id)
+    return run.run_id
 
 
 def test_every_route_has_an_expectation_and_every_expectation_a_route(world: World) -> None:

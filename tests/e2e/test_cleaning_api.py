@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from backend.bootstrap import Container
+
 OFFLINE = "offline-rules"
 
 
@@ -59,6 +61,8 @@ async def test_a_cleaning_run_over_sample_and_real_tables_is_scored_and_its_metr
     assert dedupe["f1"] == 1.0 and dedupe["corruption_rate"] == 0.0
     assert dedupe["drift_score"] < dedupe["drift_dirty"]
     assert dedupe["actions"][0]["justification"]
+    assert dedupe["justification"].startswith("For uniqueness, the offline rules removed")
+    assert dedupe["auditability_score"] == 1.0
 
     block = export["aggregates"][OFFLINE]
     for metric in ("f1", "corruption", "drift", "reliability", "robustness"):
@@ -77,14 +81,15 @@ async def test_a_cleaning_run_over_sample_and_real_tables_is_scored_and_its_metr
     robustness = (await client.get(f"/api/metrics/robustness/{OFFLINE}")).json()
     assert set(robustness["f1_by_difficulty"]) == {"easy", "hard"}
 
-    as_csv = await client.get(f"/api/results/{run_id}/export", params={"format": "csv"})
+    assert (await client.get(f"/api/cleaning/runs/{run_id}")).json() == export
+    as_csv = await client.get(f"/api/cleaning/runs/{run_id}/export", params={"format": "csv"})
     assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.text.splitlines()[0].startswith("model,task_id,table,dimension,difficulty")
     assert len(as_csv.text.splitlines()) == 17  # the header and one line per result
-    as_json = await client.get(f"/api/results/{run_id}/export")
+    as_json = await client.get(f"/api/cleaning/runs/{run_id}/export")
     assert as_json.json()["task_results"] == results
 
-    report = await client.get(f"/api/results/{run_id}/report")
+    report = await client.get(f"/api/cleaning/runs/{run_id}/report")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in report.headers["content-security-policy"]
     assert report.text.count("<svg") >= 6 and "seattle-weather.uniqueness.hard" in report.text
@@ -114,5 +119,34 @@ async def test_bad_cleaning_requests_get_named_problems_and_store_nothing(
     assert missing.status_code == 404
     none_yet = await client.get(f"/api/metrics/corruption/{OFFLINE}")
     assert none_yet.status_code == 404 and "POST /api/cleaning/runs" in none_yet.json()["detail"]
-    answers = await client.get(f"/api/metrics/f1/{OFFLINE}", params={"kind": "answers"})
+    answers = await client.get("/api/v1/eval-metrics/f1/offline-extractive")
     assert answers.status_code == 404  # no answer run yet: the answer metrics still answer
+    assert "POST /api/v1/benchmark-runs" in answers.json()["detail"]
+
+
+async def test_an_admin_cancels_a_running_cleaning_run_and_it_says_so(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    started = (await client.post("/api/cleaning/runs", json={})).json()  # every task: seconds
+    run_id = started["run_id"]
+
+    cancelled = await client.post(f"/api/cleaning/runs/{run_id}/cancel")
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    await container.cleaning_runs.wait(run_id)
+    export = (await client.get(f"/api/cleaning/runs/{run_id}")).json()
+    assert (
+        export["status"] == "cancelled"
+        and export["error"] == f"cancelled by {container.settings.default_user_id}"
+    )
+    assert export["progress"]["done"] < export["progress"]["total"] == started["total"]
+    again = await client.post(f"/api/cleaning/runs/{run_id}/cancel")
+    assert again.status_code == 409 and "only a queued or running run" in again.json()["detail"]
+    missing = await client.post("/api/cleaning/runs/clean_000000000000/cancel")
+    assert missing.status_code == 404
+
+    deleted = await client.delete(f"/api/cleaning/runs/{run_id}")
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert (await client.get(f"/api/results/{run_id}")).status_code == 404
+    assert (await client.delete(f"/api/cleaning/runs/{run_id}")).status_code == 404

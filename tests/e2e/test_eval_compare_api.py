@@ -1,4 +1,4 @@
-"""`GET /api/results/compare`: two real runs of the offline model compared over HTTP, the
+"""`GET /api/v1/eval-runs/compare`: two real runs of the offline model compared over HTTP, the
 same comparison `almanac eval compare` prints, with each metric's verdict and the fail-on
 rules; bad requests are named problems."""
 
@@ -27,7 +27,7 @@ TWO_CASES = "".join(
 
 
 async def completed_run(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    started = await client.post("/api/benchmark/run", json={"task_id": "smoke", **body})
+    started = await client.post("/api/v1/benchmark-runs", json={"task_id": "smoke", **body})
     assert started.status_code == 202, started.text
     return await finished(client, started.json()["run_id"])
 
@@ -40,7 +40,7 @@ async def test_two_runs_are_compared_metric_by_metric_with_verdicts(
     first_only = await completed_run(client, limit=1)
 
     response = await client.get(
-        "/api/results/compare", params={"a": both["run_id"], "b": first_only["run_id"]}
+        "/api/v1/eval-runs/compare", params={"a": both["run_id"], "b": first_only["run_id"]}
     )
 
     assert response.status_code == 200, response.text
@@ -66,7 +66,7 @@ async def test_fail_on_rules_report_their_violations(client: httpx.AsyncClient) 
     b = await completed_run(client, limit=1)
 
     response = await client.get(
-        "/api/results/compare",
+        "/api/v1/eval-runs/compare",
         params={"a": a["run_id"], "b": b["run_id"], "fail_on": "cases<-0.5,correct<-0.02"},
     )
 
@@ -80,17 +80,18 @@ async def test_bad_comparisons_are_named_problems(client: httpx.AsyncClient) -> 
     run = await completed_run(client, limit=1)
 
     missing = await client.get(
-        "/api/results/compare", params={"a": run["run_id"], "b": "run_000000000000"}
+        "/api/v1/eval-runs/compare", params={"a": run["run_id"], "b": "run_000000000000"}
     )
     assert missing.status_code == 404 and "run_000000000000" in missing.json()["detail"]
 
     bad_rule = await client.get(
-        "/api/results/compare", params={"a": run["run_id"], "b": "latest", "fail_on": "corect<0"}
+        "/api/v1/eval-runs/compare",
+        params={"a": run["run_id"], "b": "latest", "fail_on": "corect<0"},
     )
     assert bad_rule.status_code == 422
     assert 'did you mean "correct"' in bad_rule.json()["detail"]
 
-    not_an_id = await client.get("/api/results/compare", params={"a": "x", "b": "latest"})
+    not_an_id = await client.get("/api/v1/eval-runs/compare", params={"a": "x", "b": "latest"})
     assert not_an_id.status_code == 422
-    without_b = await client.get("/api/results/compare", params={"a": run["run_id"]})
+    without_b = await client.get("/api/v1/eval-runs/compare", params={"a": run["run_id"]})
     assert without_b.status_code == 422

@@ -36,7 +36,7 @@ def test_evaluation_runs_doc_curl_examples_work_against_a_live_server(
 
     run_id = asyncio.run(one_run())
     commands = [c.replace(EXAMPLE_ID, run_id) for c in _curl_commands()]
-    assert len(commands) >= 10 and any("/api/benchmark/run" in c for c in commands)
+    assert len(commands) >= 10 and any("/api/v1/benchmark-runs" in c for c in commands)
     with serve(create_app(container=container)) as url:
         for command in commands:
             _check(command, _run_curl(command, url, {}))

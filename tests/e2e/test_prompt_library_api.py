@@ -50,7 +50,7 @@ async def _created(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> 
 
 async def _finished(http: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
     for _ in range(2000):
-        body: dict[str, Any] = (await http.get(f"/api/results/{run_id}")).json()
+        body: dict[str, Any] = (await http.get(f"/api/v1/eval-runs/{run_id}")).json()
         if body["status"] not in ("queued", "running"):
             return body
         await asyncio.sleep(0.02)
@@ -70,7 +70,7 @@ async def _run(http: httpx.AsyncClient, prompt_id: str, version: int) -> dict[st
     )
     assert started.status_code == 202, started.text
     run = started.json()
-    assert started.headers["location"] == f"/api/results/{run['run_id']}"
+    assert started.headers["location"] == f"/api/v1/eval-runs/{run['run_id']}"
     finished = await _finished(http, run["run_id"])
     # The prompt playground's own read of a run is the same export.
     assert (await http.get(f"/api/v1/eval-runs/{run['run_id']}")).json() == finished
@@ -128,7 +128,8 @@ async def test_a_project_with_use_cases_tagged_prompts_and_versions_whose_stats_
 
     # A run of version 3 over a dataset: the version's statistics follow it.
     files = {"file": ("smoke.jsonl", JSONL.encode(), "application/x-ndjson")}
-    assert (await http.post("/api/tasks", files=files, data={"name": "Smoke"})).status_code == 201
+    uploaded = await http.post("/api/v1/datasets", files=files, data={"name": "Smoke"})
+    assert uploaded.status_code == 201
     export = await _run(http, short["id"], 3)
     assert export["status"] == "completed"
     assert export["prompt_version"] == {"type": short["id"], "version": 3}

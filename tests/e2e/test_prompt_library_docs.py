@@ -35,7 +35,7 @@ def _curl_lines() -> list[tuple[str, tuple[str, str] | None]]:
 
 def _wait_for(url: str, run_id: str) -> None:
     for _ in range(3000):
-        status = httpx.get(f"{url}/api/results/{run_id}").json()["status"]
+        status = httpx.get(f"{url}/api/v1/eval-runs/{run_id}").json()["status"]
         if status not in ("queued", "running"):
             assert status == "completed"
             return

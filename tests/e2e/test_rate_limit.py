@@ -164,6 +164,7 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/advice-non-streaming", "post"),
         ("/api/playground/run", "post"),
         ("/api/benchmark/run", "post"),
+        ("/api/v1/benchmark-runs", "post"),
         ("/api/v1/eval-runs", "post"),
         ("/api/cleaning/runs", "post"),
         ("/api/conversations/{chat_id}/project-draft", "post"),

@@ -69,7 +69,7 @@ def assert_busy(response: httpx.Response, *words: str) -> None:
 
 async def until_finished(client: httpx.AsyncClient, run_id: str, **headers: Any) -> None:
     for _ in range(3000):
-        body = (await client.get(f"/api/results/{run_id}", **headers)).json()
+        body = (await client.get(f"/api/v1/eval-runs/{run_id}", **headers)).json()
         if body["status"] not in ("queued", "running"):
             return
         await asyncio.sleep(0.02)
@@ -83,12 +83,14 @@ async def test_the_local_admins_full_share_refuses_a_new_run_with_retry_after(
     waiting_eval_runs(container, me, EVAL_RUN_LIMITS.per_user or 0)
     waiting_cleaning_runs(container, me, CLEANING_RUN_LIMITS.per_user or 0)
 
-    evaluation = await client.post("/api/benchmark/run", json=EVAL_START)
+    evaluation = await client.post("/api/v1/benchmark-runs", json=EVAL_START)
     assert_busy(evaluation, "You already have 4 evaluation runs", "at most 4 per user")
     cleaning = await client.post("/api/cleaning/runs", json=CLEAN_START)
     assert_busy(cleaning, "You already have 2 cleaning runs", "at most 2 per user")
+    seed_client = await client.post("/api/benchmark/run", json=CLEAN_START)  # document 003's
+    assert_busy(seed_client, "You already have 2 cleaning runs", "at most 2 per user")
 
-    assert len((await client.get("/api/results")).json()["runs"]) == 4
+    assert len((await client.get("/api/v1/eval-runs")).json()["items"]) == 4
     assert len((await client.get("/api/cleaning/runs")).json()["runs"]) == 2
 
 
@@ -101,9 +103,9 @@ async def test_one_admins_runs_cannot_fill_the_queue_for_every_admin(
     waiting_eval_runs(auth_container, "ann", per_user)
     waiting_cleaning_runs(auth_container, "ann", CLEANING_RUN_LIMITS.per_user or 0)
 
-    refused = await auth_client.post("/api/benchmark/run", json=EVAL_START, **ann)
+    refused = await auth_client.post("/api/v1/benchmark-runs", json=EVAL_START, **ann)
     assert_busy(refused, "You already have 4 evaluation runs")
-    started = await auth_client.post("/api/benchmark/run", json=EVAL_START, **bob)
+    started = await auth_client.post("/api/v1/benchmark-runs", json=EVAL_START, **bob)
     assert started.status_code == 202, started.text
     await until_finished(auth_client, started.json()["run_id"], **bob)
     assert_busy(
@@ -117,19 +119,19 @@ async def test_one_admins_runs_cannot_fill_the_queue_for_every_admin(
     for n in range(everyone - per_user):
         waiting_eval_runs(auth_container, f"admin{n:02d}", 1)
     assert_busy(
-        await auth_client.post("/api/benchmark/run", json=EVAL_START, **bob),
+        await auth_client.post("/api/v1/benchmark-runs", json=EVAL_START, **bob),
         f"{everyone} evaluation runs are already queued or running",
         f"at most {everyone} at once",
     )
-    listed = await auth_client.get("/api/results", params={"limit": 100}, **bob)
-    assert len(listed.json()["runs"]) == everyone + 1  # the waiting ones and bob's finished run
+    listed = await auth_client.get("/api/v1/eval-runs", params={"limit": 100}, **bob)
+    assert len(listed.json()["items"]) == everyone + 1  # the waiting ones and bob's finished run
 
 
 async def test_every_run_start_documents_its_503_and_retry_after(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
-    starts = ["/api/benchmark/run", "/api/cleaning/runs"]
+    starts = ["/api/v1/benchmark-runs", "/api/cleaning/runs", "/api/benchmark/run"]
     starts += [p for p in paths if p.endswith("/eval-runs") and "post" in paths[p]]
-    assert len(starts) >= 3
+    assert len(starts) >= 4
     for path in starts:
         busy = paths[path]["post"]["responses"]["503"]
         assert "service_busy" in busy["description"], path

@@ -123,16 +123,16 @@ async def test_an_evaluation_run_passes_and_records_them(
 ) -> None:
     case = {"id": "mutex", "question": QUESTION, "kind": "kb", "expect_any": ["mutex"]}
     files = {"file": ("one.jsonl", (json.dumps(case) + "\n").encode(), "application/x-ndjson")}
-    uploaded = await client.post("/api/tasks", files=files, data={"name": "One"})
+    uploaded = await client.post("/api/v1/datasets", files=files, data={"name": "One"})
     assert uploaded.status_code == 201, uploaded.text
     started = await client.post(
-        "/api/benchmark/run",
+        "/api/v1/benchmark-runs",
         json={"task_id": uploaded.json()["id"], "models": ["test:recorder"], "sampling": SAMPLING},
     )
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
     for _ in range(2000):
-        export = (await client.get(f"/api/results/{run_id}")).json()
+        export = (await client.get(f"/api/v1/eval-runs/{run_id}")).json()
         if export["status"] not in ("queued", "running"):
             break
         await asyncio.sleep(0.02)
@@ -174,7 +174,7 @@ async def test_an_evaluation_run_with_a_bad_setting_is_422_naming_it(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.post(
-        "/api/benchmark/run", json={"task_id": "x", "sampling": {"temperature": 9}}
+        "/api/v1/benchmark-runs", json={"task_id": "x", "sampling": {"temperature": 9}}
     )
     assert response.status_code == 422
     assert "temperature" in response.json()["detail"]

@@ -45,6 +45,10 @@ class InMemoryCleaningStore:
     def get(self, run_id: str) -> CleaningRun | None:
         return self._runs.get(run_id)
 
+    def delete(self, run_id: str) -> bool:
+        self._results.pop(run_id, None)
+        return self._runs.pop(run_id, None) is not None
+
     def _newest(self) -> list[CleaningRun]:
         order = list(self._runs)
         return sorted(
@@ -64,6 +68,8 @@ class InMemoryCleaningStore:
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
     ) -> None:
         run = self._runs[run_id]
+        if run.status == "cancelled":
+            return
         finished = status in ("completed", "failed", "cancelled")
         self._runs[run_id] = replace(
             run,

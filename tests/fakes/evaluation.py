@@ -82,6 +82,11 @@ class InMemoryRunStore:
         with self._lock:
             return self._runs.get(run_id)
 
+    def delete(self, run_id: str) -> bool:
+        with self._lock:
+            self._rows.pop(run_id, None)
+            return self._runs.pop(run_id, None) is not None
+
     def latest(self, status: RunStatus | None = None) -> RunRecord | None:
         with self._lock:
             chosen = [r for r in self._runs.values() if status is None or r.status == status]
@@ -106,7 +111,7 @@ class InMemoryRunStore:
     ) -> None:
         with self._lock:
             run = self._runs.get(run_id)
-            if run is None:
+            if run is None or run.status == "cancelled":
                 return
             finished = status in ("completed", "failed", "cancelled")
             self._runs[run_id] = replace(

@@ -98,7 +98,11 @@ async def test_the_models_structured_answer_is_scored_with_its_tokens_and_cost(
         TaskSelection(("services",), ("uniqueness",), ("easy",))
     )
     [copy] = [e.row for e in task.truth.errors]
-    answer = {"changes": [], "removals": [{"row": copy, "justification": "a copy of a row"}]}
+    answer = {
+        "changes": [],
+        "removals": [{"row": copy, "justification": "a copy of a row"}],
+        "justification": "One row repeated another; I removed it.",
+    }
     route = mock_openai.post(COMPLETIONS).mock(return_value=tool_call("final_result", answer))
 
     row = await run_one(container, "services", "uniqueness", model="gpt-4.1-mini")
@@ -109,7 +113,11 @@ async def test_the_models_structured_answer_is_scored_with_its_tokens_and_cost(
     assert (row["input_tokens"], row["output_tokens"]) == (1000, 50)
     assert row["cost_usd"] > 0  # genai-prices knows gpt-4.1-mini
     assert row["actions"] == [{"action": "remove", "row": copy, "justification": "a copy of a row"}]
+    assert row["justification"] == "One row repeated another; I removed it."
+    assert row["auditability_score"] == 1.0
     sent = json.loads(route.calls[0].request.content)
+    schema = next(t for t in sent["tools"] if t["function"]["name"] == "final_result")
+    assert "justification" in schema["function"]["parameters"]["properties"]
     user = next(m for m in sent["messages"] if m["role"] == "user")["content"]
     assert "row,service_id,name" in user and "Key column: service_id" in user
 

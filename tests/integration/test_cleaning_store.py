@@ -94,6 +94,14 @@ def test_runs_move_through_their_statuses_and_list_newest_first(store: CleaningS
     assert store.latest("completed") == done
     assert store.latest() == store.get("clean_000000000002")
     assert [r.run_id for r in store.unfinished()] == ["clean_000000000002"]
+    store.set_status("clean_000000000002", "cancelled", at=T2, error="cancelled by root")
+    store.set_status("clean_000000000002", "running", at=T2)  # a cancelled run is never moved on
+    assert store.get("clean_000000000002").status == "cancelled"  # type: ignore[union-attr]
+    assert store.unfinished() == []
+    store.add_result("clean_000000000002", ("m", "t.uniqueness.easy", 0), {"f1": 1.0})
+    assert store.delete("clean_000000000002") is True
+    assert store.get("clean_000000000002") is None and store.results("clean_000000000002") == []
+    assert store.delete("clean_000000000002") is False
 
 
 def test_a_result_is_written_once_per_model_task_and_repeat(store: CleaningStore) -> None:

@@ -133,6 +133,13 @@ def test_a_run_reads_back_whole_and_moves_through_its_statuses(runs) -> None:
     )
     runs.set_status("run_1", "queued", at=T2)
     assert runs.get("run_1").finished_at is None and runs.get("run_1").error is None
+    runs.set_status("run_1", "cancelled", at=T2, error="cancelled by root")
+    runs.set_status("run_1", "running", at=T2)  # a run cancelled is never moved on
+    runs.set_status("run_1", "completed", at=T2)
+    assert (runs.get("run_1").status, runs.get("run_1").error) == ("cancelled", "cancelled by root")
+    runs.add_row("run_1", ("m", "q1", "clean"), {"ok": True})
+    assert runs.delete("run_1") is True and runs.get("run_1") is None and runs.rows("run_1") == []
+    assert runs.delete("run_1") is False
     runs.create(_run("run_2", T0, prompt_version=None, models=("m",)))
     assert runs.get("run_2").prompt_version is None
 

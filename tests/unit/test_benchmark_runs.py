@@ -23,7 +23,7 @@ from use_cases.evaluation.metrics import score_case
 from use_cases.evaluation.run_domain import PromptRef
 from use_cases.evaluation.runs import BenchmarkRuns, DatasetUpload, ManageDatasets, RunRequest
 from use_cases.jobs.queue import EVAL_RUN, QueueLimits
-from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound, ServiceBusy
+from use_cases.shared.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceBusy
 
 ADMIN = Caller("root", "admin", None)
 USER = Caller("ann", "user", "key-1")
@@ -74,14 +74,17 @@ class Executor:
 
 class World:
     def __init__(
-        self, answers: dict[str, str | Exception] | None = None, limits: QueueLimits | None = None
+        self,
+        answers: dict[str, str | Exception] | None = None,
+        limits: QueueLimits | None = None,
+        executor: type[Executor] | None = None,
     ) -> None:
         clock = FixedClock()
         self.audit_log = InMemoryAuditLog()
         audit = RecordAudit(self.audit_log, clock)
         self.datasets = ManageDatasets(InMemoryDatasetStore(), clock, audit, bundled_dir=None)
         self.run_store = InMemoryRunStore()
-        self.executor = Executor(
+        self.executor = (executor or Executor)(
             answers or {"q1": "It is 100,000 a day [1].", "q2": "20 days.", "q3": "Not found."}
         )
         self.prompts = InMemoryPromptStore()
@@ -252,4 +255,64 @@ async def test_latest_names_say_what_is_missing_and_a_malformed_id_is_not_found(
     with pytest.raises(NotFound):
         world.runs.record("../etc/passwd")
 
-    assert "POST /api/benchmark/run" in none_yet.value.detail
+    assert "POST /api/v1/benchmark-runs" in none_yet.value.detail
+
+
+class HeldExecutor(Executor):
+    """Holds each item at `gate` and says (`entered`) when the first one is held."""
+
+    def __init__(self, answers: dict[str, str | Exception]) -> None:
+        super().__init__(answers)
+        self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def execute(self, item: Item, context: ItemContext) -> dict[str, object]:
+        self.entered.set()
+        return await super().execute(item, context)
+
+
+async def test_a_cancelled_run_starts_no_other_item_says_so_and_is_not_resumed() -> None:
+    world = World(executor=HeldExecutor)
+    held = world.executor
+    assert isinstance(held, HeldExecutor)
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task, concurrency=1))
+    executing = asyncio.create_task(world.runs.execute(record.run_id))
+    await held.entered.wait()
+
+    with pytest.raises(Forbidden):
+        await world.runs.cancel(USER, record.run_id)
+    cancelled = await world.runs.cancel(ADMIN, record.run_id)
+    held.gate.set()
+    finished = await executing
+
+    assert cancelled.status == "cancelled" and cancelled.error == "cancelled by root"
+    assert finished.status == "cancelled"
+    assert [key[1] for key in held.executed] == ["q1"]  # the item in flight ended, no other
+    assert await world.runs.resume_unfinished() == []
+    assert (await world.runs.execute(record.run_id)).status == "cancelled"
+    assert [e.action for e in world.audit_log.entries][-1] == "eval_run.cancel"
+    with pytest.raises(Conflict, match="only a queued or running run"):
+        await world.runs.cancel(ADMIN, record.run_id)
+    with pytest.raises(NotFound):
+        await world.runs.cancel(ADMIN, "run_000000000000")
+
+
+async def test_a_finished_run_is_deleted_with_its_rows_and_a_running_one_is_not() -> None:
+    world = World()
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task))
+    with pytest.raises(Conflict, match="cancel it first"):
+        await world.runs.delete(ADMIN, record.run_id)
+    await world.runs.execute(record.run_id)
+    with pytest.raises(Forbidden):
+        await world.runs.delete(USER, record.run_id)
+
+    await world.runs.delete(ADMIN, record.run_id)
+
+    assert world.run_store.get(record.run_id) is None
+    assert world.run_store.rows(record.run_id) == []
+    with pytest.raises(NotFound):
+        await world.runs.delete(ADMIN, record.run_id)
+    assert world.audit_log.entries[-1].action == "eval_run.delete"
+    assert world.audit_log.entries[-1].before["status"] == "completed"

@@ -4,6 +4,7 @@ cleaner is scored as no repair with the reason; bad requests store nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -12,11 +13,18 @@ from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, SteppingClock
 from tests.fakes.cleaning import FakeCleaners, InMemoryCleaningStore, ListedTables, ScriptedCleaner
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import CLI_ADMIN, Caller
-from use_cases.cleaning.domain import CellChange, CleaningResult, RowRemoval, SourceTable, Table
+from use_cases.cleaning.domain import (
+    CellChange,
+    CleaningResult,
+    RowRemoval,
+    SourceTable,
+    Table,
+    auditability,
+)
 from use_cases.cleaning.ports import CleaningRequest
 from use_cases.cleaning.runs import CLEANING_RUN, CleaningRunRequest, CleaningRuns
 from use_cases.cleaning.tasks import CleaningTasks
-from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
+from use_cases.shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 SOURCE = SourceTable(
     Table("t", ("k", "v"), tuple((str(i), ("red", "blue")[i % 2]) for i in range(30))),
@@ -45,12 +53,13 @@ class World:
         self.jobs = InMemoryJobQueue()
         clock = SteppingClock()
         ticks = iter(range(10**6))
+        self.audit = InMemoryAuditLog()
         self.runs = CleaningRuns(
             CleaningTasks(self.tables),
             self.store,
             FakeCleaners(**(cleaners or {"rules": ScriptedCleaner(remove_copies)})),
             clock,
-            RecordAudit(InMemoryAuditLog(), clock),
+            RecordAudit(self.audit, clock),
             self.jobs,
             lambda: next(ticks) / 1000,
             default_concurrency=2,
@@ -165,3 +174,112 @@ async def test_a_run_whose_table_changed_since_it_started_fails_with_the_reason(
 
     failed = world.store.get(run.run_id)
     assert failed is not None and failed.status == "failed" and "start a new run" in failed.error
+
+
+async def test_each_result_keeps_the_cleaners_justification_and_its_auditability() -> None:
+    def half_explained(request: CleaningRequest) -> CleaningResult:
+        copies = remove_copies(request).removals
+        reasons = ["copy of an earlier row", ""] * len(copies)
+        removals = tuple(RowRemoval(r.row, why) for r, why in zip(copies, reasons, strict=False))
+        return CleaningResult(removals=removals, justification="  Removed the exact copies.  ")
+
+    def silent(request: CleaningRequest) -> CleaningResult:
+        return CleaningResult()
+
+    def broken(request: CleaningRequest) -> CleaningResult:
+        raise RuntimeError("bug")
+
+    world = World(
+        half=ScriptedCleaner(half_explained),
+        silent=ScriptedCleaner(silent),
+        broken=ScriptedCleaner(broken),
+    )
+    request = CleaningRunRequest(
+        models=("half", "silent", "broken"), dimensions=("uniqueness",), difficulties=("hard",)
+    )
+    run = await world.runs.start(CLI_ADMIN, request)
+    await world.runs.execute(run.run_id)
+
+    rows = {r["model"]: r for r in world.store.results(run.run_id)}
+    half = rows["half"]
+    assert half["justification"] == "Removed the exact copies."
+    explained = sum(1 for a in half["actions"] if a["justification"])
+    assert half["removals"] >= 2
+    assert half["auditability_score"] == round(explained / half["removals"], 4) < 1.0
+    assert rows["silent"]["justification"] == "" and rows["silent"]["auditability_score"] == 0.0
+    assert rows["broken"]["auditability_score"] is None
+    aggregates = (await world.runs.export(CLI_ADMIN, run.run_id))["aggregates"]
+    assert aggregates["half"]["overall"]["auditability_score"] == half["auditability_score"]
+    assert aggregates["broken"]["overall"]["auditability_score"] is None
+
+
+def test_auditability_is_the_share_of_actions_with_a_reason_of_their_own() -> None:
+    two = (CellChange(0, "v", "red", "its group's value"), CellChange(1, "v", "blue", " "))
+    assert auditability(CleaningResult(changes=two, removals=(RowRemoval(2, "copy"),))) == 2 / 3
+    assert auditability(CleaningResult(justification="Nothing to repair.")) == 1.0
+    assert auditability(CleaningResult()) == 0.0
+
+
+class GatedCleaner(ScriptedCleaner):
+    """Removes exact copies once `release` is set; `entered` is set when a task starts."""
+
+    def __init__(self) -> None:
+        super().__init__(remove_copies)
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def clean(self, request: CleaningRequest) -> CleaningResult:
+        self.calls.append(request.task_id)
+        self.entered.set()
+        await self.release.wait()
+        return self.answer(request)
+
+
+async def test_a_cancelled_run_starts_no_other_task_says_so_and_is_not_resumed() -> None:
+    gated = GatedCleaner()
+    world = World(rules=gated)
+    request = CleaningRunRequest(dimensions=("uniqueness",), concurrency=1)  # three tasks
+    run = await world.runs.start(CLI_ADMIN, request)
+    executing = asyncio.create_task(world.runs.execute(run.run_id))
+    await gated.entered.wait()
+
+    with pytest.raises(Forbidden):
+        await world.runs.cancel(Caller(user_id="ana", role="user", key_id=None), run.run_id)
+    cancelled = await world.runs.cancel(CLI_ADMIN, run.run_id)
+    gated.release.set()
+    finished = await executing
+
+    assert cancelled.status == "cancelled" and cancelled.error == "cancelled by cli"
+    assert finished.status == "cancelled" and finished.finished_at is not None
+    assert gated.calls == ["t.uniqueness.easy"]  # the task in flight ended; no other started
+    assert world.store.results(run.run_id) == []  # and its result was not kept
+    assert await world.runs.resume_unfinished() == []
+    assert (await world.runs.execute(run.run_id)).status == "cancelled"
+    assert gated.calls == ["t.uniqueness.easy"]
+    [entry] = [e for e in world.audit.entries if e.action == "cleaning_run.cancel"]
+    assert entry.target == f"cleaning_run:{run.run_id}" and entry.actor_user_id == "cli"
+    with pytest.raises(Conflict, match="only a queued or running run"):
+        await world.runs.cancel(CLI_ADMIN, run.run_id)
+    with pytest.raises(NotFound):
+        await world.runs.cancel(CLI_ADMIN, "clean_000000000000")
+
+
+async def test_a_finished_run_is_deleted_with_its_results_and_a_running_one_is_not() -> None:
+    world = World()
+    run = await world.runs.start(CLI_ADMIN, UNIQUE)
+    with pytest.raises(Conflict, match="cancel it first"):
+        await world.runs.delete(CLI_ADMIN, run.run_id)
+    await world.runs.execute(run.run_id)
+    with pytest.raises(Forbidden):
+        await world.runs.delete(Caller(user_id="ana", role="user", key_id=None), run.run_id)
+
+    await world.runs.delete(CLI_ADMIN, run.run_id)
+
+    assert world.store.get(run.run_id) is None and world.store.results(run.run_id) == []
+    assert world.store.task("t.uniqueness.easy", 0, "v1") is not None  # shared with other runs
+    with pytest.raises(NotFound):
+        await world.runs.export(CLI_ADMIN, run.run_id)
+    with pytest.raises(NotFound):
+        await world.runs.delete(CLI_ADMIN, run.run_id)
+    [entry] = [e for e in world.audit.entries if e.action == "cleaning_run.delete"]
+    assert entry.target == f"cleaning_run:{run.run_id}" and entry.before["status"] == "completed"

@@ -1206,3 +1206,31 @@ async def test_no_allowed_models_is_an_empty_list_and_a_default_not_allowed_flag
         FakeModelResolver(("test:a", "test:b"), default="offline-extractive")
     ).execute()
     assert [(m.id, m.default) for m in models] == [("test:a", False), ("test:b", False)]
+
+
+class TwoCleaners:
+    """`CleanerNames`: `rules` cleans offline, `test:b` has no key yet, the rest cannot clean."""
+
+    default = "rules"
+
+    def identifier(self, model: str) -> str:
+        if model == "test:b":
+            raise ConfigurationError("Model test:b needs a key.")
+        if model not in ("rules", "test:a"):
+            raise InvalidRequest(f"{model} cannot clean.")
+        return model
+
+
+async def test_with_cleaners_each_model_says_what_it_is_for_and_the_offline_cleaner_is_listed() -> (
+    None
+):
+    resolver = FakeModelResolver(("offline-extractive", "test:a", "test:b"))
+
+    models = await ListRunnableModels(resolver, TwoCleaners()).execute()
+
+    assert [(m.id, m.uses, m.usable) for m in models] == [
+        ("offline-extractive", ("answers",), True),
+        ("test:a", ("answers", "cleaning"), True),
+        ("test:b", ("answers", "cleaning"), True),
+        ("rules", ("cleaning",), True),
+    ]

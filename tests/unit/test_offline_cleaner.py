@@ -63,3 +63,23 @@ def test_uniqueness_removes_rows_equal_but_for_case_and_blanks_and_keeps_the_fir
     result = clean_table(table, "uniqueness", key="id")
     assert [r.row for r in result.removals] == [2, 4]
     assert result.changes == ()
+
+
+def test_its_justification_accounts_for_each_change_with_the_rules_reason() -> None:
+    result = clean_table(TEAMS, "completeness", key="id")
+    why = result.justification
+    assert why.startswith("For completeness, the offline rules changed 2 cells (columns: rotation)")
+    for change in result.changes:
+        assert f"row {change.row} rotation -> {change.value!r}: {change.justification}" in why
+
+
+def test_its_justification_counts_removals_and_says_when_it_found_nothing() -> None:
+    table = Table("t", ("id", "name"), (("1", "Ann"), ("2", "Bo"), ("1", "ann")))
+    removed = clean_table(table, "uniqueness", key="id")
+    assert "removed 1 duplicate row" in removed.justification
+    assert "row 2 removed: same cells as row 0" in removed.justification
+    nothing = clean_table(table, "consistency", key="id")
+    assert nothing.changes == ()
+    assert nothing.justification == (
+        "No consistency problem found by the offline rules; nothing was changed."
+    )

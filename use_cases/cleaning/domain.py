@@ -6,9 +6,14 @@ Rules:
 - A task is one clean table with errors of one dimension injected at one difficulty with one
   seed (`use_cases/cleaning/inject.py`). Its ground truth (the clean table, which clean row each
   dirty row comes from, and every injected error with its clean value) is stored with it.
-- A cleaner answers cell changes and row removals, each with a justification. An answer that
-  names a row or column the table has not, or changes one cell twice, is invalid as a whole:
-  it is scored as no repair at all and counted against the model's reliability.
+- A cleaner answers cell changes and row removals, each with a justification, and a
+  justification of the whole task (its own account of what it changed and why). An answer
+  that names a row or column the table has not, or changes one cell twice, is invalid as a
+  whole: it is scored as no repair at all and counted against the model's reliability.
+- Auditability (`auditability`) is the share of a result's actions that carry a justification
+  of their own (not blank); a result with no action scores 1.0 when its task justification
+  says why it changed nothing, else 0.0. It measures whether each action is explained, not
+  whether the explanation is right (F1 and corruption say that).
 """
 
 from __future__ import annotations
@@ -250,6 +255,16 @@ class CleaningResult:
     changes: tuple[CellChange, ...] = ()
     removals: tuple[RowRemoval, ...] = ()
     usage: Usage = Usage()
+    justification: str = ""
+    """The cleaner's account of the whole task: what it changed and why."""
+
+
+def auditability(result: CleaningResult) -> float:
+    """The share of the result's actions that its justifications account for (module rules)."""
+    reasons = [c.justification for c in result.changes] + [r.justification for r in result.removals]
+    if not reasons:
+        return 1.0 if result.justification.strip() else 0.0
+    return sum(1 for why in reasons if why.strip()) / len(reasons)
 
 
 def result_problem(table: Table, result: CleaningResult) -> str | None:

@@ -18,7 +18,8 @@ Rules (docs/cleaning.md gives the formulas with a worked example):
   Jensen-Shannon divergence (base 2, in [0, 1]) between their value frequencies (missing
   counted as a value). The drift score is the mean over columns. `drift_dirty` is the same for
   the dirty table, what a cleaner that does nothing scores.
-- Aggregates over tasks micro-average: TP, FP, FN and cells are summed, then divided.
+- Aggregates over tasks micro-average: TP, FP, FN and cells are summed, then divided; the
+  auditability score is the mean of the tasks' that have one (a failed task has none).
 """
 
 from __future__ import annotations
@@ -216,6 +217,9 @@ def _sum(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "corruption_rate": round(broken / clean, 6) if clean else 0.0,
         "drift_score": _mean(r["drift_score"] for r in rows),
         "drift_dirty": _mean(r["drift_dirty"] for r in rows),
+        "auditability_score": _mean(
+            r["auditability_score"] for r in rows if r.get("auditability_score") is not None
+        ),
         "latency_ms": _mean(r["latency_ms"] for r in rows),
         "input_tokens": sum(r["input_tokens"] for r in rows),
         "output_tokens": sum(r["output_tokens"] for r in rows),

@@ -101,7 +101,15 @@ class CleaningStore(Protocol):
 
     def set_status(
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """Move a run on, as the evaluation runs' store does; a cancelled run is never moved
+        on."""
+        ...
+
+    def delete(self, run_id: str) -> bool:
+        """Delete the run and its results (not its tasks, which other runs share); False when
+        there is no such run."""
+        ...
 
     def add_result(self, run_id: str, key: ResultKey, row: Mapping[str, Any]) -> bool:
         """Record one result; False (and no change) when the key has one already."""

@@ -1,5 +1,6 @@
 """The export of a cleaning run (the JSON of `GET /api/results/{run_id}`) and its metrics cut
-for `/api/metrics/{metric}/{model}?kind=cleaning` (shapes in docs/cleaning.md)."""
+for `/api/metrics/...`: the overview, one dimension, one metric family of a model (shapes in
+docs/cleaning.md)."""
 
 from __future__ import annotations
 
@@ -54,11 +55,35 @@ class CleaningExports(Protocol):
 
 
 class CleaningMetrics:
-    """One metric family of one model in a cleaning run (`run_id`, else the latest completed
-    cleaning run); every figure is the export's."""
+    """The metrics of a cleaning run (`run_id`, else the latest completed cleaning run): every
+    model's overall figures, one dimension's, or one metric family of one model; every figure
+    is the export's."""
 
     def __init__(self, runs: CleaningExports) -> None:
         self._runs = runs
+
+    async def overview(self, caller: Caller, run_id: str | None) -> dict[str, Any]:
+        export = await self._runs.export(caller, run_id or "latest-completed")
+        return {
+            **_head(export),
+            "models": {m: a["overall"] for m, a in export["aggregates"].items()},
+        }
+
+    async def dimension(self, caller: Caller, name: str, run_id: str | None) -> dict[str, Any]:
+        if name not in DIMENSIONS:
+            raise NotFound(f"No dimension {name!r}; dimensions are {', '.join(DIMENSIONS)}.")
+        export = await self._runs.export(caller, run_id or "latest-completed")
+        found = {
+            m: a["by_dimension"][name]
+            for m, a in export["aggregates"].items()
+            if name in a["by_dimension"]
+        }
+        if not found:
+            raise NotFound(
+                f"Cleaning run {export['run_id']} ran no {name} task; it ran "
+                f"{', '.join(export['settings'].get('dimensions') or ())}."
+            )
+        return {**_head(export), "dimension": name, "models": found}
 
     async def for_model(
         self, caller: Caller, metric: str, model: str, run_id: str | None
@@ -74,16 +99,18 @@ class CleaningMetrics:
                 f"Cleaning run {export['run_id']} did not run model {model!r}; it ran "
                 f"{', '.join(export['models'])}."
             )
-        head = {
-            "run_id": export["run_id"],
-            "kind": "cleaning",
-            "status": export["status"],
-            "timestamp": export["timestamp"],
-            "finished_at": export["finished_at"],
-            "model": model,
-            "metric": metric,
-        }
+        head = {**_head(export), "model": model, "metric": metric}
         return await asyncio.to_thread(_cut, head, metric, block)
+
+
+def _head(export: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": export["run_id"],
+        "kind": "cleaning",
+        "status": export["status"],
+        "timestamp": export["timestamp"],
+        "finished_at": export["finished_at"],
+    }
 
 
 _KEYS = {

@@ -12,11 +12,21 @@ Rules:
   (model, task, repeat), so a run resumed after a crash cleans only what has no result.
 - A cleaner that fails, times out (CLEANING_TIMEOUT) or answers an invalid result is scored
   as if it had repaired nothing, with `valid: false` and the `error`; the run goes on.
+- Each result keeps the cleaner's `justification` of the task (up to JUSTIFICATION_KEPT
+  characters) and its `auditability_score` (`domain.auditability`); a result that failed or
+  was invalid has an empty justification and a null score (there is no account to audit).
 - A started run is executed as a background job (`cleaning_run`), like evaluation runs.
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the cleaning runs' queue), and nothing is stored.
-- Run ids are `clean_` and 12 hex digits, so `GET /api/results/{run_id}` tells them from
+- An admin may cancel a queued or running run (`cancel`, audited like a start): it is marked
+  `cancelled` at once, with who cancelled it in `error`; no task starts after that (one being
+  cleaned finishes, its result not kept), and the run is never resumed nor marked completed.
+  Cancelling a finished run is `Conflict`.
+- An admin may delete a finished run (completed, failed or cancelled; `delete`, audited): the
+  run and its results are gone (its tasks stay, shared with other runs of the same seed).
+  Deleting a queued or running run is `Conflict`: cancel it first.
+- Run ids are `clean_` and 12 hex digits, so an id alone tells a cleaning run from
   answer runs.
 """
 
@@ -32,10 +42,17 @@ from typing import Any
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
-from use_cases.cleaning.domain import CleaningResult, Task, result_problem, task_id
+from use_cases.cleaning.domain import (
+    CleaningResult,
+    Task,
+    auditability,
+    result_problem,
+    task_id,
+)
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.metrics import score
 from use_cases.cleaning.ports import (
+    UNFINISHED,
     Cleaners,
     CleaningRequest,
     CleaningRun,
@@ -47,18 +64,28 @@ from use_cases.cleaning.results import build_export
 from use_cases.cleaning.tasks import CleaningTasks, TaskSelection
 from use_cases.jobs.queue import JobQueue, JobRun, QueueLimits
 from use_cases.shared.clock import Clock, utc
-from use_cases.shared.errors import AlmanacError, ConfigurationError, InvalidRequest, NotFound
+from use_cases.shared.errors import (
+    AlmanacError,
+    ConfigurationError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+)
 
 _log = logging.getLogger(__name__)
 
 CLEANING_RUN = "cleaning_run"
 """The job kind of a cleaning run."""
 RUN_START = "cleaning_run.start"
+RUN_CANCEL = "cleaning_run.cancel"
+RUN_DELETE = "cleaning_run.delete"
 RUN_ID = re.compile(r"^clean_[0-9a-f]{12}$")
 MAX_CONCURRENCY = 32
 MAX_REPEATS = 5
 ACTIONS_KEPT = 50
 """Actions (with their justifications) kept per result, in the order the cleaner gave them."""
+JUSTIFICATION_KEPT = 2000
+"""Characters of a task's justification kept with its result."""
 
 Monotonic = Callable[[], float]
 
@@ -105,6 +132,11 @@ class CleaningRuns:
         self._default_concurrency = default_concurrency
         self._timeout_s = timeout_s
         self._job_ids: dict[str, str] = {}
+
+    @property
+    def cleaners(self) -> Cleaners:
+        """The cleaners a run may name."""
+        return self._cleaners
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -202,6 +234,8 @@ class CleaningRuns:
         run = await asyncio.to_thread(self._store.get, run_id)
         if run is None:
             raise NotFound(f"No cleaning run {run_id!r}.")
+        if run.status == "cancelled":
+            return run
         try:
             tasks = await asyncio.to_thread(self._load_tasks, run)
         except AlmanacError as exc:
@@ -220,14 +254,19 @@ class CleaningRuns:
 
         async def one(model: str, task: Task, repeat: int) -> None:
             async with gate:
+                if await asyncio.to_thread(self._cancelled, run_id):
+                    return
                 row = await self._clean_one(model, task, repeat)
+            if await asyncio.to_thread(self._cancelled, run_id):
+                return  # cancelled (or deleted) while this task was being cleaned
             key: ResultKey = (model, task.id, repeat)
             await asyncio.to_thread(self._store.add_result, run_id, key, row)
             if on_row is not None:
                 on_row(row)
 
         await asyncio.gather(*(one(m, t, r) for m, t, r in plan))
-        await asyncio.to_thread(self._set, run_id, "completed")
+        if not await asyncio.to_thread(self._cancelled, run_id):
+            await asyncio.to_thread(self._set, run_id, "completed")
         finished = await asyncio.to_thread(self._store.get, run_id)
         assert finished is not None
         return finished
@@ -274,6 +313,7 @@ class CleaningRuns:
             if problem is not None:
                 error = f"invalid result: {problem}"
         usage = result.usage
+        audit = round(auditability(result), 4) if error is None else None
         if error is not None:
             result = CleaningResult(usage=usage)
         scored = await asyncio.to_thread(score, task, result)
@@ -297,8 +337,57 @@ class CleaningRuns:
             "input_tokens": usage.input_tokens,
             "output_tokens": usage.output_tokens,
             "cost_usd": usage.cost_usd,
+            "justification": result.justification.strip()[:JUSTIFICATION_KEPT],
+            "auditability_score": audit,
             "actions": actions[:ACTIONS_KEPT],
         }
+
+    def _cancelled(self, run_id: str) -> bool:
+        run = self._store.get(run_id)
+        return run is None or run.status == "cancelled"
+
+    # --- cancelling -------------------------------------------------------------------------
+
+    async def cancel(self, caller: Caller, run_id: str) -> CleaningRun:
+        """Stop a queued or running run (see the module rules)."""
+        require_admin(caller, "Cancelling cleaning runs")
+        return await asyncio.to_thread(self._cancel, caller, run_id)
+
+    def _cancel(self, caller: Caller, run_id: str) -> CleaningRun:
+        run = self.record(run_id)
+        if run.status not in UNFINISHED:
+            raise Conflict(
+                f"Cleaning run {run.run_id} is {run.status}; only a queued or running run can "
+                "be cancelled."
+            )
+        self._set(run.run_id, "cancelled", f"cancelled by {caller.user_id}")
+        self._audit.record(
+            caller,
+            RUN_CANCEL,
+            f"cleaning_run:{run.run_id}",
+            before={"status": run.status},
+            after={"status": "cancelled"},
+        )
+        return self.record(run.run_id)
+
+    async def delete(self, caller: Caller, run_id: str) -> None:
+        """Delete a finished run and its results (see the module rules)."""
+        require_admin(caller, "Deleting cleaning runs")
+        await asyncio.to_thread(self._delete, caller, run_id)
+
+    def _delete(self, caller: Caller, run_id: str) -> None:
+        run = self._store.get(run_id) if RUN_ID.match(run_id) else None
+        if run is None:
+            raise NotFound(f"No cleaning run {run_id!r}.")
+        if run.status in UNFINISHED:
+            raise Conflict(f"Cleaning run {run_id} is {run.status}: cancel it first.")
+        self._store.delete(run_id)
+        self._audit.record(
+            caller,
+            RUN_DELETE,
+            f"cleaning_run:{run_id}",
+            before={"status": run.status, "models": list(run.models), "total": run.total},
+        )
 
     def _set(self, run_id: str, status: RunStatus, error: str | None = None) -> None:
         self._store.set_status(run_id, status, at=self._now(), error=error)

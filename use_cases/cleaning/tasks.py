@@ -4,6 +4,8 @@ Rules:
 - The tasks of a seed are every table x dimension x difficulty (`domain.DIMENSIONS`,
   `domain.DIFFICULTIES`), built by the injector; a task's id is `table.dimension.difficulty`
   and, with the seed and its table's version, names it for good.
+- A task's details (`get`) are its summary, its instructions, its key column and the dirty
+  table a cleaner is given; not its ground truth (the answers a cleaner is scored against).
 - Listing tables and tasks is for admins, like evaluation datasets.
 """
 
@@ -26,7 +28,7 @@ from use_cases.cleaning.domain import (
 )
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.ports import TableSource
-from use_cases.shared.errors import InvalidRequest
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 PlannedTask = tuple[SourceTable, Dimension, Difficulty]
 
@@ -54,6 +56,26 @@ class CleaningTasks:
         require_admin(caller, "Reading cleaning benchmarks")
         tasks = await asyncio.to_thread(self.build, selection)
         return [t.summary() for t in tasks]
+
+    async def get(self, caller: Caller, task_id: str, seed: int = 0) -> dict[str, Any]:
+        """One task of `seed` by its id (`table.dimension.difficulty`); `NotFound` otherwise."""
+        require_admin(caller, "Reading cleaning benchmarks")
+        parts = task_id.rsplit(".", 2)
+        if len(parts) != 3:
+            raise NotFound(f"No cleaning task {task_id!r}; an id is table.dimension.difficulty.")
+        table, dimension, difficulty = parts
+        try:
+            [task] = await asyncio.to_thread(
+                self.build, TaskSelection((table,), (dimension,), (difficulty,), seed)
+            )
+        except InvalidRequest as exc:
+            raise NotFound(f"No cleaning task {task_id!r}: {exc.detail}") from None
+        return {
+            **task.summary(),
+            "instructions": task.instructions,
+            "key": task.key,
+            "dirty": task.dirty.as_dict(),
+        }
 
     def build(self, selection: TaskSelection) -> list[Task]:
         return [build_task(s, dim, level, selection.seed) for s, dim, level in self.plan(selection)]

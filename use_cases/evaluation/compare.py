@@ -1,7 +1,7 @@
 """Compare two evaluation runs and gate on regressions (`almanac eval compare A B --fail-on`).
 
 Rules:
-- `compare(a, b)` takes two run exports (the JSON of `GET /api/results/{run_id}`) and gives,
+- `compare(a, b)` takes two run exports (the JSON of `GET /api/v1/eval-runs/{run_id}`) and gives,
   for each model present in both runs, every aggregate metric of the export (`overall`) and
   the robustness figures (`answer_drift`, `retrieval_overlap@K`) as `a`, `b`,
   `delta = b - a` and `relative = (b - a) / |a|`. A value that is null in either run (the
@@ -26,7 +26,7 @@ Rules:
   others), `unchanged` when equal, null when either value is null or the metric has no
   better direction (`cases`).
 - `CompareRuns` is the one path of the CLI (`almanac eval compare`) and the API
-  (`GET /api/results/compare`): admins only, like every read of a run; reads are not audited.
+  (`GET /api/v1/eval-runs/compare`): admins only, like every read of a run; reads are not audited.
 """
 
 from __future__ import annotations

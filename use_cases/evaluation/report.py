@@ -3,7 +3,7 @@
 Rules:
 - Reports are admins' (evaluations are managed by admins); the CLI acts as `CLI_ADMIN`.
 - The report is drawn from the run's JSON export (`RunExports`, the same document as
-  `GET /api/results/{run_id}`), so it shows exactly the numbers the API and `eval show` give.
+  `GET /api/v1/eval-runs/{run_id}`), so it shows exactly the numbers the API and `eval show` give.
   An unknown run is the exporter's `NotFound`.
 - A run that is not completed is still reported, as far as it has gone; the report says so.
 - The page is self-contained (`RunReportRenderer`): figures and styles inline, no external

@@ -190,7 +190,11 @@ class RunStore(Protocol):
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
     ) -> None:
         """Move a run on; `started_at` is set the first time it runs, `finished_at` when it
-        reaches completed, failed or cancelled."""
+        reaches completed, failed or cancelled. A cancelled run is never moved on."""
+        ...
+
+    def delete(self, run_id: str) -> bool:
+        """Delete the run and its rows; False when there is no such run."""
         ...
 
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:

@@ -27,7 +27,13 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
   audited. Resuming a run at start-up creates nothing, so it is never refused.
-- The export (`export`, the JSON of `GET /api/results/{run_id}`) follows the contract in
+- An admin may cancel a queued or running run (`cancel`, audited like a start): it is marked
+  `cancelled` at once, with who cancelled it in `error`; no item starts after that (one in
+  flight ends, its row not kept), and the run is never resumed nor marked completed.
+  Cancelling a finished run is `Conflict`.
+- An admin may delete a finished run (completed, failed or cancelled; `delete`, audited): the
+  run and its rows are gone. Deleting a queued or running run is `Conflict`: cancel it first.
+- The export (`export`, the JSON of `GET /api/v1/eval-runs/{run_id}`) follows the contract in
   docs/evaluation-runs.md; aggregates count clean rows only, robustness compares each
   perturbed row with its clean row.
 """
@@ -44,7 +50,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
@@ -56,6 +62,7 @@ from use_cases.evaluation.metrics import model_aggregates
 from use_cases.evaluation.perturb import PERTURBATIONS
 from use_cases.evaluation.run_domain import (
     CLEAN,
+    UNFINISHED,
     DatasetStore,
     PromptRef,
     RunProgress,
@@ -70,6 +77,7 @@ from use_cases.prompts.templates import builtin_variables, missing_variables
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import (
     ConfigurationError,
+    Conflict,
     InvalidRequest,
     NotFound,
     UnsupportedDocument,
@@ -86,6 +94,8 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _RUN_ID = re.compile(r"^run_[0-9a-f]{12}$")
 DATASET_UPLOAD = "eval_dataset.upload"
 RUN_START = "eval_run.start"
+RUN_CANCEL = "eval_run.cancel"
+RUN_DELETE = "eval_run.delete"
 
 
 def slug(name: str) -> str:
@@ -473,6 +483,8 @@ class BenchmarkRuns:
         record = await asyncio.to_thread(self._runs.get, run_id)
         if record is None:
             raise NotFound(f"No evaluation run {run_id!r}.")
+        if record.status == "cancelled":
+            return record
         try:
             items, context = await asyncio.to_thread(self._prepare, record)
         except Exception as exc:
@@ -487,11 +499,13 @@ class BenchmarkRuns:
 
         async def one(item: Item) -> None:
             async with gate:
-                if stop.is_set():
+                if stop.is_set() or await asyncio.to_thread(self._cancelled, run_id):
                     return
                 row = await self._executor.execute(item, context)
             if stop.is_set():  # stopping: this item runs again when the run resumes
                 return
+            if await asyncio.to_thread(self._cancelled, run_id):
+                return  # cancelled (or deleted) while this item ran
             await asyncio.to_thread(self._runs.add_row, run_id, item.key, row)
             if on_row is not None:
                 on_row(row)
@@ -510,7 +524,8 @@ class BenchmarkRuns:
             self._stops.pop(run_id, None)
         if stop.is_set():
             raise asyncio.CancelledError(f"Evaluation run {run_id} stopped; it resumes later.")
-        await asyncio.to_thread(self._set, run_id, "completed")
+        if not await asyncio.to_thread(self._cancelled, run_id):
+            await asyncio.to_thread(self._set, run_id, "completed")
         finished = await asyncio.to_thread(self._runs.get, run_id)
         assert finished is not None
         return finished
@@ -537,6 +552,51 @@ class BenchmarkRuns:
     def _set(self, run_id: str, status: Any, error: str | None = None) -> None:
         at = utc(self._clock.now()).isoformat(timespec="seconds")
         self._runs.set_status(run_id, status, at=at, error=error)
+
+    def _cancelled(self, run_id: str) -> bool:
+        record = self._runs.get(run_id)
+        return record is None or record.status == "cancelled"
+
+    async def delete(self, caller: Caller, run_id: str) -> None:
+        """Delete a finished run and its rows (see the module rules)."""
+        require_admin(caller, "Deleting evaluation runs")
+        await asyncio.to_thread(self._delete, caller, run_id)
+
+    def _delete(self, caller: Caller, run_id: str) -> None:
+        record = self._runs.get(run_id) if _RUN_ID.match(run_id) else None
+        if record is None:
+            raise NotFound(f"No run {run_id!r}.")
+        if record.status in UNFINISHED:
+            raise Conflict(f"Evaluation run {run_id} is {record.status}: cancel it first.")
+        self._runs.delete(run_id)
+        self._audit.record(
+            caller,
+            RUN_DELETE,
+            f"eval_run:{run_id}",
+            before={"status": record.status, "task": record.task_id, "total": record.total},
+        )
+
+    async def cancel(self, caller: Caller, run_id: str) -> RunRecord:
+        """Stop a queued or running run (see the module rules)."""
+        require_admin(caller, "Cancelling evaluation runs")
+        return await asyncio.to_thread(self._cancel, caller, run_id)
+
+    def _cancel(self, caller: Caller, run_id: str) -> RunRecord:
+        record = self.record(run_id)
+        if record.status not in UNFINISHED:
+            raise Conflict(
+                f"Evaluation run {record.run_id} is {record.status}; only a queued or running "
+                "run can be cancelled."
+            )
+        self._set(record.run_id, "cancelled", f"cancelled by {caller.user_id}")
+        self._audit.record(
+            caller,
+            RUN_CANCEL,
+            f"eval_run:{record.run_id}",
+            before={"status": record.status},
+            after={"status": "cancelled"},
+        )
+        return self.record(record.run_id)
 
     async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
         """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
@@ -578,7 +638,7 @@ class BenchmarkRuns:
             raise NotFound(
                 f"No {what} {run_id!r}."
                 if not run_id.startswith("latest")
-                else f"No {what} yet: start one with POST /api/benchmark/run."
+                else f"No {what} yet: start one with POST /api/v1/benchmark-runs."
             )
         return found
 
@@ -671,6 +731,9 @@ def _cell(value: Any) -> str:
 # --- models and metrics -----------------------------------------------------------------------
 
 
+ModelUse = Literal["answers", "cleaning"]
+
+
 @dataclass(frozen=True)
 class RunnableModel:
     id: str
@@ -678,14 +741,32 @@ class RunnableModel:
     usable: bool
     default: bool
     reason: str | None = None
+    uses: tuple[ModelUse, ...] = ("answers",)
+    """What the model may be named for: answers (chat, advice, evaluation runs), cleaning
+    (cleaning benchmark runs)."""
+
+
+class CleanerNames(Protocol):
+    """Which models can clean tables (the cleaning benchmark's `Cleaners`, read only)."""
+
+    @property
+    def default(self) -> str:
+        """The cleaner a cleaning run uses when it names none: the offline cleaner."""
+        ...
+
+    def identifier(self, model: str) -> str:
+        """`InvalidRequest` for a model that cannot clean."""
+        ...
 
 
 class ListRunnableModels:
     """The models a run (or a chat) may name: the allowed ones, each with whether it can be
-    used here (provider package installed, key or base URL configured). Any caller may ask."""
+    used here (provider package installed, key or base URL configured) and what for (`uses`),
+    then the cleaners that only clean (the offline cleaner). Any caller may ask."""
 
-    def __init__(self, models: ModelResolver) -> None:
+    def __init__(self, models: ModelResolver, cleaners: CleanerNames | None = None) -> None:
         self._models = models
+        self._cleaners = cleaners
 
     async def execute(self) -> list[RunnableModel]:
         return await asyncio.to_thread(self._list)
@@ -705,9 +786,26 @@ class ListRunnableModels:
                     usable=reason is None,
                     default=identifier == self._models.default_identifier,
                     reason=reason,
+                    uses=("answers", "cleaning") if self._cleans(identifier) else ("answers",),
                 )
             )
+        if self._cleaners is not None:
+            cleaner = self._cleaners.default
+            listed.append(
+                RunnableModel(cleaner, provider_of(cleaner), True, False, uses=("cleaning",))
+            )
         return listed
+
+    def _cleans(self, identifier: str) -> bool:
+        if self._cleaners is None:
+            return False
+        try:
+            self._cleaners.identifier(identifier)
+        except InvalidRequest:
+            return False
+        except ConfigurationError:
+            return True  # it can clean once its provider is configured (`usable` says)
+        return True
 
 
 MODEL_METRICS = ("f1", "reliability", "robustness", "drift", "calibration")
@@ -717,7 +815,7 @@ _CALIBRATION_KEYS = ("cases", "brier", "ece", "brier_raw", "ece_raw")
 
 class RunMetrics:
     """Aggregates of one run (`run_id`, else the latest completed run), cut for the
-    `/api/metrics/...` endpoints; every figure is the run export's."""
+    `/api/v1/eval-metrics/...` endpoints; every figure is the run export's."""
 
     def __init__(self, runs: BenchmarkRuns) -> None:
         self._runs = runs

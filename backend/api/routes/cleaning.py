@@ -1,22 +1,36 @@
-"""Data-cleaning benchmarks: clean tables, tasks and runs (admins). A run's results are at
-`GET /api/results/{run_id}` and its metrics at `/api/metrics/{metric}/{model}?kind=cleaning`
-(routes/evaluation.py). See docs/cleaning.md."""
+"""Data-cleaning benchmarks: clean tables, tasks and runs, a run's export and report (admins).
+Document 003's paths for the same benchmark (`/api/tasks`, `/api/benchmark/run`,
+`/api/results/{run_id}`, `/api/metrics/...`) are in routes/seed_cleaning.py. See
+docs/cleaning.md."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import HTMLResponse
 
 from backend.api.cleaning_schemas import CleaningRunIn, CleaningRunListOut, CleaningRunOut
 from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
+from backend.api.downloads import download_csv, download_json, report_page
 from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
 from use_cases.cleaning.tasks import TaskSelection
+from use_cases.evaluation.runs import rows_to_csv
 
 router = APIRouter(tags=["cleaning"])
 
 Names = Annotated[list[str] | None, Query(max_length=50)]
+CleaningRunId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^(clean_[0-9a-f]{12}|latest|latest-completed)$",
+        description="A cleaning run's id (`clean_...`), or `latest` / `latest-completed`.",
+    ),
+]
+_NOT_FOUND = problem_responses(404)
 
 
 @router.get(
@@ -62,8 +76,9 @@ async def start_cleaning_run(
 ) -> CleaningRunOut:
     run = await container.cleaning_runs.start(admin, body.to_request())
     container.cleaning_runs.schedule(run.run_id)
-    response.headers["Location"] = f"/api/results/{run.run_id}"
-    return CleaningRunOut.of(run)
+    started = CleaningRunOut.of(run)
+    response.headers["Location"] = started.results
+    return started
 
 
 @router.get(
@@ -76,3 +91,84 @@ async def list_cleaning_runs(
 ) -> CleaningRunListOut:
     runs = await container.cleaning_runs.list(admin, limit=limit, offset=offset)
     return CleaningRunListOut(runs=[CleaningRunOut.of(r) for r in runs])
+
+
+@router.get(
+    "/api/cleaning/runs/{run_id}",
+    responses={200: {"description": "The run export (see docs/cleaning.md)."}, **_NOT_FOUND},
+    summary="A cleaning run: status, progress, aggregates and task results (the same JSON as "
+    "GET /api/results/{run_id}); admins only",
+)
+async def get_cleaning_run(
+    container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
+) -> dict[str, Any]:
+    return await container.cleaning_runs.export(admin, run_id)
+
+
+@router.get(
+    "/api/cleaning/runs/{run_id}/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The run export (JSON), or its task results as CSV.",
+            "content": {"application/json": {}, "text/csv": {}},
+        },
+        **_NOT_FOUND,
+    },
+    summary="Download a cleaning run as JSON (the export) or CSV (one line per task result); "
+    "admins only",
+)
+async def export_cleaning_run(
+    container: ContainerDep,
+    admin: AdminDep,
+    run_id: CleaningRunId,
+    format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+) -> Response:
+    export = await container.cleaning_runs.export(admin, run_id)
+    if format == "json":
+        return download_json(export)
+    return download_csv(export["run_id"], rows_to_csv(export["task_results"]))
+
+
+@router.get(
+    "/api/cleaning/runs/{run_id}/report",
+    response_class=HTMLResponse,
+    responses={
+        200: {"description": "The run's self-contained HTML report.", "content": {"text/html": {}}},
+        **_NOT_FOUND,
+    },
+    summary="The HTML report of a cleaning run (F1, corruption, drift per dimension and "
+    "model); admins only",
+)
+async def cleaning_run_report(
+    container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
+) -> HTMLResponse:
+    return report_page(await container.cleaning_report.execute(admin, run_id))
+
+
+@router.post(
+    "/api/cleaning/runs/{run_id}/cancel",
+    response_model=CleaningRunOut,
+    responses=problem_responses(404, 409),
+    summary="Cancel a queued or running cleaning run: no task starts after it, the run says "
+    "`cancelled`; admins only, audited",
+)
+async def cancel_cleaning_run(
+    container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
+) -> CleaningRunOut:
+    return CleaningRunOut.of(await container.cleaning_runs.cancel(admin, run_id))
+
+
+@router.delete(
+    "/api/cleaning/runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(404, 409),
+    summary="Delete a finished cleaning run and its results (a queued or running one: cancel "
+    "it first); admins only, audited",
+)
+async def delete_cleaning_run(
+    container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
+) -> Response:
+    await container.cleaning_runs.delete(admin, run_id)
+    return Response(status_code=204)

@@ -1,34 +1,37 @@
-"""Evaluation: datasets ("tasks"), runs, their results and metrics (admins), and the models a
-run may name (every caller). See docs/evaluation-runs.md."""
+"""The question-answering evaluation under `/api/v1` (admins): a dataset's cases and uploads,
+runs over a dataset (`/api/v1/benchmark-runs`), a run's export, report and comparison
+(`/api/v1/eval-runs/...`, beside the prompt library's list, start and read of runs in
+routes/library.py) and metrics (`/api/v1/eval-metrics/...`); and the models a run may name
+(`/api/models`, every caller). `/api/tasks`, `/api/benchmark/run`, `/api/results/{run_id}` and
+`/api/metrics/...` are the cleaning benchmark's (routes/seed_cleaning.py). See
+docs/evaluation-runs.md."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from backend.api.deps import AdminDep, CallerDep, ContainerDep, PageLimit, PageOffset
+from backend.api.downloads import download_csv, download_json, report_page
 from backend.api.eval_schemas import (
     BenchmarkRunIn,
     ModelListOut,
     ModelOut,
-    RunListOut,
     RunStartedOut,
     RunSummaryOut,
     TaskDetailOut,
-    TaskListOut,
     TaskOut,
     TaskUploadOut,
 )
 from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
-from use_cases.evaluation.runs import DatasetUpload, rows_to_csv
-from use_cases.shared.errors import NotFound
+from use_cases.evaluation.runs import DatasetUpload
 
 router = APIRouter(tags=["evaluation"])
 
-TaskId = Annotated[
+DatasetId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$", description="A dataset id.")
 ]
 RunId = Annotated[
@@ -36,9 +39,8 @@ RunId = Annotated[
     Path(
         min_length=1,
         max_length=64,
-        pattern=r"^(run_[0-9a-f]{12}|clean_[0-9a-f]{12}|latest|latest-completed)$",
-        description="A run id (an answer run `run_...` or a cleaning run `clean_...`), or "
-        "`latest` / `latest-completed` (answer runs).",
+        pattern=r"^(run_[0-9a-f]{12}|latest|latest-completed)$",
+        description="An evaluation run's id (`run_...`), or `latest` / `latest-completed`.",
     ),
 ]
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="A model id.")]
@@ -46,16 +48,8 @@ MetricRunId = Annotated[
     str | None,
     Query(
         max_length=64,
-        pattern=r"^(run|clean)_[0-9a-f]{12}$",
-        description="The run (default: the latest completed run of the kind).",
-    ),
-]
-MetricKind = Annotated[
-    Literal["answers", "cleaning"] | None,
-    Query(
-        description="answers (evaluation runs) or cleaning (cleaning runs). By default: "
-        "cleaning for `corruption` or a `clean_` run id; else answers, and cleaning when the "
-        "model has no answer run."
+        pattern=r"^run_[0-9a-f]{12}$",
+        description="The run (default: the latest completed evaluation run).",
     ),
 ]
 _NOT_FOUND = problem_responses(404)
@@ -69,33 +63,24 @@ _EXPORT = {
 
 
 @router.get(
-    "/api/tasks",
-    response_model=TaskListOut,
-    summary="The evaluation datasets (latest version of each); admins only",
-)
-async def list_tasks(container: ContainerDep, admin: AdminDep) -> TaskListOut:
-    return TaskListOut(tasks=[TaskOut.of(d) for d in await container.datasets.list(admin)])
-
-
-@router.get(
-    "/api/tasks/{task_id}",
+    "/api/v1/datasets/{dataset_id}",
     response_model=TaskDetailOut,
     responses=_NOT_FOUND,
     summary="An evaluation dataset with a page of its cases; admins only",
 )
-async def get_task(
+async def get_dataset(
     container: ContainerDep,
     admin: AdminDep,
-    task_id: TaskId,
+    dataset_id: DatasetId,
     limit: PageLimit = 100,
     offset: PageOffset = 0,
 ) -> TaskDetailOut:
-    dataset = await container.datasets.get(admin, task_id)
+    dataset = await container.datasets.get(admin, dataset_id)
     return TaskDetailOut.of_dataset(dataset, limit=limit, offset=offset)
 
 
 @router.post(
-    "/api/tasks",
+    "/api/v1/datasets",
     response_model=TaskUploadOut,
     status_code=201,
     responses={
@@ -105,7 +90,7 @@ async def get_task(
     },
     summary="Upload an evaluation dataset (JSONL or CSV); admins only",
 )
-async def upload_task(
+async def upload_dataset(
     container: ContainerDep,
     admin: AdminDep,
     response: Response,
@@ -123,7 +108,7 @@ async def upload_task(
 
 
 @router.post(
-    "/api/benchmark/run",
+    "/api/v1/benchmark-runs",
     response_model=RunStartedOut,
     status_code=202,
     dependencies=[RateLimited],
@@ -134,27 +119,16 @@ async def upload_task(
             "prompt version or one whose variables a case lacks, a bad assertion."
         },
     },
-    summary="Start an evaluation run in the background; admins only",
+    summary="Start an evaluation run of a dataset in the background (any prompt type's "
+    "version, assertions, perturbations); admins only",
 )
 async def start_run(
     container: ContainerDep, admin: AdminDep, body: BenchmarkRunIn, response: Response
 ) -> RunStartedOut:
     record = await container.benchmark.start(admin, body.to_request())
     container.benchmark.schedule(record.run_id)
-    response.headers["Location"] = f"/api/results/{record.run_id}"
+    response.headers["Location"] = RunStartedOut.of(record).results
     return RunStartedOut.of(record)
-
-
-@router.get(
-    "/api/results",
-    response_model=RunListOut,
-    summary="Evaluation runs, newest first; admins only",
-)
-async def list_runs(
-    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
-) -> RunListOut:
-    runs = await container.benchmark.list(admin, limit=limit, offset=offset)
-    return RunListOut(runs=[RunSummaryOut.of(r) for r in runs])
 
 
 CompareRunId = Annotated[
@@ -168,9 +142,10 @@ CompareRunId = Annotated[
 ]
 
 
-# Declared before `/api/results/{run_id}`, which would otherwise take "compare" for a run.
+# Declared before `/api/v1/eval-runs/{run_id}` (routes/library.py, its router included after
+# this one), which would otherwise take "compare" for a run.
 @router.get(
-    "/api/results/compare",
+    "/api/v1/eval-runs/compare",
     responses={
         200: {
             "description": "Per model, each metric of run A and run B with `delta`, `relative` "
@@ -198,19 +173,32 @@ async def compare_runs(
     return report.as_dict()
 
 
-@router.get(
-    "/api/results/{run_id}",
-    responses={200: {"description": "The run export (see docs/evaluation-runs.md)."}, **_NOT_FOUND},
-    summary="A run: status, progress, aggregates and per-case results; admins only",
+@router.post(
+    "/api/v1/eval-runs/{run_id}/cancel",
+    response_model=RunSummaryOut,
+    responses=problem_responses(404, 409),
+    summary="Cancel a queued or running evaluation run: no item starts after it, the run says "
+    "`cancelled`; admins only, audited",
 )
-async def get_results(container: ContainerDep, admin: AdminDep, run_id: RunId) -> dict[str, Any]:
-    if run_id.startswith("clean_"):
-        return await container.cleaning_runs.export(admin, run_id)
-    return await container.benchmark.export(admin, run_id)
+async def cancel_run(container: ContainerDep, admin: AdminDep, run_id: RunId) -> RunSummaryOut:
+    return RunSummaryOut.of(await container.benchmark.cancel(admin, run_id))
+
+
+@router.delete(
+    "/api/v1/eval-runs/{run_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(404, 409),
+    summary="Delete a finished evaluation run and its rows (a queued or running one: cancel it "
+    "first); admins only, audited",
+)
+async def delete_run(container: ContainerDep, admin: AdminDep, run_id: RunId) -> Response:
+    await container.benchmark.delete(admin, run_id)
+    return Response(status_code=204)
 
 
 @router.get(
-    "/api/results/{run_id}/export",
+    "/api/v1/eval-runs/{run_id}/export",
     response_class=Response,
     responses=_EXPORT,
     summary="Download a run as JSON (the export) or CSV (one line per case); admins only",
@@ -221,31 +209,15 @@ async def export_results(
     run_id: RunId,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
 ) -> Response:
-    cleaning = run_id.startswith("clean_")
-    if cleaning:
-        export = await container.cleaning_runs.export(admin, run_id)
-    else:
-        export = await container.benchmark.export(admin, run_id)
-    filename = f"{export['run_id']}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    export = await container.benchmark.export(admin, run_id)
     if format == "json":
-        return JSONResponse(export, headers=headers)
-    if cleaning:
-        csv_text = rows_to_csv(export["task_results"])
-    else:
-        csv_text = await container.benchmark.export_csv(admin, export["run_id"])
-    return Response(csv_text, media_type="text/csv; charset=utf-8", headers=headers)
-
-
-#: The report is self-contained: inline styles and `data:` SVG figures, never a script.
-REPORT_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
+        return download_json(export)
+    csv_text = await container.benchmark.export_csv(admin, export["run_id"])
+    return download_csv(export["run_id"], csv_text)
 
 
 @router.get(
-    "/api/results/{run_id}/report",
+    "/api/v1/eval-runs/{run_id}/report",
     response_class=HTMLResponse,
     responses={
         200: {
@@ -258,11 +230,8 @@ REPORT_CSP = (
     "admins only",
 )
 async def results_report(container: ContainerDep, admin: AdminDep, run_id: RunId) -> HTMLResponse:
-    if run_id.startswith("clean_"):
-        html = await container.cleaning_report.execute(admin, run_id)
-    else:
-        html = await container.run_report.execute(admin, run_id)
-    return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
+    html = await container.run_report.execute(admin, run_id)
+    return report_page(html)
 
 
 @router.get(
@@ -276,7 +245,7 @@ async def list_models(container: ContainerDep, caller: CallerDep) -> ModelListOu
 
 
 @router.get(
-    "/api/metrics/overview",
+    "/api/v1/eval-metrics/overview",
     responses=_NOT_FOUND,
     summary="Headline metrics per model of the latest completed run; admins only",
 )
@@ -287,7 +256,7 @@ async def metrics_overview(
 
 
 @router.get(
-    "/api/metrics/dimension/{name}",
+    "/api/v1/eval-metrics/dimension/{name}",
     responses=_NOT_FOUND,
     summary="Metrics of one dimension per model; admins only",
 )
@@ -301,29 +270,16 @@ async def metrics_dimension(
 
 
 @router.get(
-    "/api/metrics/{metric}/{model}",
+    "/api/v1/eval-metrics/{metric}/{model}",
     responses=_NOT_FOUND,
-    summary="One metric family of a model: f1, reliability, robustness, drift, calibration "
-    "(answer runs), f1, corruption, drift, reliability, robustness (cleaning runs); admins only",
+    summary="One metric family of a model in an evaluation run: f1, reliability, robustness, "
+    "drift, calibration; admins only",
 )
 async def metrics_for_model(
     container: ContainerDep,
     admin: AdminDep,
-    metric: Literal["f1", "reliability", "robustness", "drift", "calibration", "corruption"],
+    metric: Literal["f1", "reliability", "robustness", "drift", "calibration"],
     model: ModelName,
     run_id: MetricRunId = None,
-    kind: MetricKind = None,
 ) -> dict[str, Any]:
-    if kind is None and (metric == "corruption" or (run_id or "").startswith("clean_")):
-        kind = "cleaning"
-    if kind == "cleaning":
-        return await container.cleaning_metrics.for_model(admin, metric, model, run_id)
-    try:
-        return await container.run_metrics.for_model(admin, metric, model, run_id)
-    except NotFound as not_an_answer_model:
-        if kind == "answers":
-            raise
-        try:  # no answer run of this model: its cleaning run's, if it has one
-            return await container.cleaning_metrics.for_model(admin, metric, model, run_id)
-        except NotFound:
-            raise not_an_answer_model from None
+    return await container.run_metrics.for_model(admin, metric, model, run_id)

@@ -285,7 +285,7 @@ async def list_eval_runs(
 @router.get(
     "/eval-runs/{run_id}",
     responses={
-        200: {"description": "The run export, as GET /api/results/{run_id} gives it."},
+        200: {"description": "The run export (see docs/evaluation-runs.md)."},
         **problem_responses(404),
     },
     summary="One evaluation run: status, progress, aggregates and per-case results; admins only",
@@ -294,7 +294,11 @@ async def get_eval_run(
     container: ContainerDep,
     admin: AdminDep,
     run_id: Annotated[
-        str, Path(pattern=r"^run_[0-9a-f]{12}$", description="An evaluation run's id.")
+        str,
+        Path(
+            pattern=r"^(run_[0-9a-f]{12}|latest|latest-completed)$",
+            description="An evaluation run's id, or `latest` / `latest-completed`.",
+        ),
     ],
 ) -> dict[str, Any]:
     return await container.benchmark.export(admin, run_id)
@@ -315,7 +319,7 @@ async def start_eval_run(
     container: ContainerDep, admin: AdminDep, body: EvalRunIn, response: Response
 ) -> EvalRunOut:
     record = await container.prompt_evaluations.start(admin, body.to_request())
-    response.headers["Location"] = f"/api/results/{record.run_id}"
+    response.headers["Location"] = f"/api/v1/eval-runs/{record.run_id}"
     return EvalRunOut.of(record)
 
 

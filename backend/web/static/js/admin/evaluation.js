@@ -1,5 +1,5 @@
 // Evaluation runs (#/admin/evaluation): the datasets and the runs, a form to start a run, a
-// comparison of two runs (computed by the server: GET /api/results/compare), and one run's
+// comparison of two runs (computed by the server: GET /api/v1/eval-runs/compare), and one run's
 // page (#/admin/evaluation/RUN_ID): its progress while it runs, then its results and downloads.
 
 import { api, objectUrl } from "../api.js";
@@ -7,6 +7,7 @@ import { clear, dataTable, describeError, field, formatDate, h, notify } from ".
 
 const POLL_MS = 1500;
 const RUN_LIST_LIMIT = 20;
+const DATASET_LIST_LIMIT = 200;
 const ACTIVE = new Set(["queued", "running"]);
 
 /** How each metric of the export is shown: label and kind (rate, score, ms, usd, count). */
@@ -133,22 +134,23 @@ async function mountOverview(root, ctx) {
   const loading = h("p", { class: "loading", role: "status" }, "Loading runs and datasets…");
   root.append(loading);
   const [tasks, runs, models] = await Promise.all([
-    api("GET", "/api/tasks"),
-    api("GET", `/api/results?limit=${RUN_LIST_LIMIT}`),
+    api("GET", `/api/v1/datasets?limit=${DATASET_LIST_LIMIT}`),
+    api("GET", `/api/v1/eval-runs?limit=${RUN_LIST_LIMIT}`),
     api("GET", "/api/models"),
   ]);
+  const answerModels = models.models.filter((m) => m.uses.includes("answers"));
   loading.remove();
   const headlines = new Map();
   const comparison = h("div", { class: "eval-compare-result", "aria-live": "polite" });
   const layout = h("div", { class: "eval-columns" },
-    section("Start a run", startForm(tasks.tasks, models.models, ctx)),
-    section("Compare two runs", compareForm(runs.runs, comparison)));
+    section("Start a run", startForm(tasks.items, answerModels, ctx)),
+    section("Compare two runs", compareForm(runs.items, comparison)));
   const runsTable = h("div", {});
-  root.append(layout, comparison, section("Runs", runsTable), section("Datasets", datasetsTable(tasks.tasks)));
-  renderRuns(runsTable, runs.runs, headlines);
+  root.append(layout, comparison, section("Runs", runsTable), section("Datasets", datasetsTable(tasks.items)));
+  renderRuns(runsTable, runs.items, headlines);
   const controller = new AbortController();
-  loadHeadlines(runs.runs, headlines, controller.signal).then(() => {
-    if (!controller.signal.aborted) renderRuns(runsTable, runs.runs, headlines);
+  loadHeadlines(runs.items, headlines, controller.signal).then(() => {
+    if (!controller.signal.aborted) renderRuns(runsTable, runs.items, headlines);
   });
   return () => controller.abort();
 }
@@ -158,7 +160,7 @@ async function loadHeadlines(runs, headlines, signal) {
   const done = runs.filter((r) => r.status === "completed");
   await Promise.all(done.map(async (run) => {
     try {
-      const overview = await api("GET", `/api/metrics/overview?run_id=${run.run_id}`, undefined, { signal });
+      const overview = await api("GET", `/api/v1/eval-metrics/overview?run_id=${run.run_id}`, undefined, { signal });
       headlines.set(run.run_id, overview.models);
     } catch {
       // A run without figures keeps its dashes; its own page says why.
@@ -192,7 +194,7 @@ function datasetsTable(tasks) {
     { label: "Source", value: (t) => t.source },
     { label: "Version", value: (t) => h("code", {}, t.version) },
     { label: "Added", value: (t) => formatDate(t.created_at) },
-  ], tasks, { empty: "No datasets. Upload one with POST /api/tasks." });
+  ], tasks, { empty: "No datasets. Upload one with POST /api/v1/datasets." });
 }
 
 function modelChoices(models) {
@@ -244,7 +246,7 @@ function startForm(tasks, models, ctx) {
     if (robustness.checked) body.robustness = true;
     submit.disabled = true;
     try {
-      const started = await api("POST", "/api/benchmark/run", body);
+      const started = await api("POST", "/api/v1/benchmark-runs", body);
       notify(`Run ${started.run_id} started.`, "success");
       ctx.navigate(`#/admin/evaluation/${started.run_id}`);
     } catch (err) {
@@ -283,7 +285,7 @@ function compareForm(runs, result) {
     submit.disabled = true;
     try {
       const query = new URLSearchParams({ a: a.value, b: b.value });
-      renderComparison(result, await api("GET", `/api/results/compare?${query}`));
+      renderComparison(result, await api("GET", `/api/v1/eval-runs/compare?${query}`));
     } catch (err) {
       showError(error, err);
     } finally {
@@ -343,7 +345,7 @@ async function mountRun(root, ctx, runId) {
   const refresh = async () => {
     let run;
     try {
-      run = await api("GET", `/api/results/${encodeURIComponent(runId)}`, undefined, { signal: controller.signal });
+      run = await api("GET", `/api/v1/eval-runs/${encodeURIComponent(runId)}`, undefined, { signal: controller.signal });
     } catch (error) {
       if (stopped) return;
       clear(status);
@@ -426,13 +428,13 @@ function downloads(run, ctx) {
     },
   }, label);
   return h("div", { class: "row eval-downloads" },
-    save("Download report (HTML)", `/api/results/${id}/report`, `${id}-report.html`),
-    save("Export JSON", `/api/results/${id}/export?format=json`, `${id}.json`),
-    save("Export CSV", `/api/results/${id}/export?format=csv`, `${id}.csv`),
+    save("Download report (HTML)", `/api/v1/eval-runs/${id}/report`, `${id}-report.html`),
+    save("Export JSON", `/api/v1/eval-runs/${id}/export?format=json`, `${id}.json`),
+    save("Export CSV", `/api/v1/eval-runs/${id}/export?format=csv`, `${id}.csv`),
     // Without keys the report's own URL works in a tab, under its own policy (styled);
     // with keys a tab cannot send the key, so the download is the way.
     ctx.session.auth_enabled ? null
-      : h("a", { class: "button", href: `/api/results/${id}/report`, target: "_blank", rel: "noopener" }, "Open report in a new tab"));
+      : h("a", { class: "button", href: `/api/v1/eval-runs/${id}/report`, target: "_blank", rel: "noopener" }, "Open report in a new tab"));
 }
 
 function modelResults(model, aggregate, k) {
