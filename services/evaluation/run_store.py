@@ -265,6 +265,9 @@ class RunStore(_Store):
     ) -> None:
         self._runs.set_status(run_id, status, at=at, error=error)
 
+    def cancel(self, run_id: str, *, at: str) -> bool:
+        return self._runs.cancel(run_id, at=at)
+
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         """Record one item's row; False (and no change) when the item already has one."""
         model, case_id, variant = key

@@ -123,13 +123,25 @@ class RunTable(Generic[T]):
 
     def set_status(self, run_id: str, status: str, *, at: str, error: str | None = None) -> None:
         """`started_at` is set the first time the run runs, `finished_at` when it reaches
-        completed, failed or cancelled (and cleared otherwise)."""
+        completed, failed or cancelled (and cleared otherwise). A cancelled run is never
+        moved on: a worker still finishing it cannot undo the cancel."""
         finished = status in _FINAL
         with self._db.write() as conn:
             conn.execute(
                 f"UPDATE {self._table} SET status = ?, error = ?, "
                 "started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END, "
                 "finished_at = CASE WHEN ? THEN ? ELSE NULL END "
-                "WHERE run_id = ?",
+                "WHERE run_id = ? AND status <> 'cancelled'",
                 (status, error, status == "running", at, finished, at, run_id),
             )
+
+    def cancel(self, run_id: str, *, at: str) -> bool:
+        """Mark the run cancelled if it is still unfinished; False (and no change) if not."""
+        marks = ", ".join("?" for _ in self._unfinished)
+        with self._db.write() as conn:
+            changed = conn.execute(
+                f"UPDATE {self._table} SET status = 'cancelled', finished_at = ? "
+                f"WHERE run_id = ? AND status IN ({marks})",
+                (at, run_id, *self._unfinished),
+            ).rowcount
+        return changed > 0

@@ -88,6 +88,14 @@ def _slack_thread() -> dict[str, Any]:
     return payload
 
 
+#: Deleting the built-in prompts' rows is refused once past the role check.
+BUILT_IN_KEPT = (401, 403, 403, 409)
+
+
+def _described() -> dict[str, Any]:
+    return {"description": f"Matrix {uuid.uuid4().hex}"}
+
+
 def _advice_body() -> dict[str, Any]:
     return {"conversation": [{"role": "user", "content": QUESTION}]}
 
@@ -216,6 +224,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
     ),
+    ("POST", "/api/v1/playground/run"): Call(
+        ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
+    ),
     # The prompt library (issue 29): admins only, reads included, like /api/llm-prompts.
     ("GET", "/api/v1/projects"): Call(ADMIN_ONLY),
     ("POST", "/api/v1/projects"): Call(
@@ -227,6 +238,20 @@ EXPECTED: dict[tuple[str, str], Call] = {
         (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
     ),
     ("GET", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY),
+    # Updates and deletes (issue 63): the built-in prompts' rows are kept (409 for an admin).
+    ("PATCH", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/projects/{project_id}"): Call(BUILT_IN_KEPT),
+    ("PATCH", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/use-cases/{use_case_id}"): Call(BUILT_IN_KEPT),
+    ("GET", "/api/v1/use-cases/{use_case_id}/prompts"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/use-cases/{use_case_id}/prompts"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
+    ),
+    ("PATCH", "/api/v1/prompts/{prompt_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/prompts/{prompt_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/prompts/{prompt_id}"): Call(BUILT_IN_KEPT),
     ("GET", "/api/v1/prompts"): Call(ADMIN_ONLY, params={"tag": "built-in"}),
     ("POST", "/api/v1/prompts"): Call(
         (401, 403, 403, 201),
@@ -247,6 +272,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/datasets"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-runs"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-runs/{run_id}"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/eval-runs/{run_id}/export"): Call(ADMIN_ONLY),
+    # The run is completed: the admin gets past the role check to a 409.
+    ("POST", "/api/v1/eval-runs/{run_id}/cancel"): Call((401, 403, 403, 409)),
     ("POST", "/api/v1/eval-runs"): Call(
         (401, 403, 403, 202),
         json=lambda: {

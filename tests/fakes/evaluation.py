@@ -108,6 +108,8 @@ class InMemoryRunStore:
             run = self._runs.get(run_id)
             if run is None:
                 return
+            if run.status == "cancelled":
+                return
             finished = status in ("completed", "failed", "cancelled")
             self._runs[run_id] = replace(
                 run,
@@ -116,6 +118,14 @@ class InMemoryRunStore:
                 started_at=(run.started_at or at) if status == "running" else run.started_at,
                 finished_at=at if finished else None,
             )
+
+    def cancel(self, run_id: str, *, at: str) -> bool:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.status not in UNFINISHED:
+                return False
+            self._runs[run_id] = replace(run, status="cancelled", finished_at=at)
+            return True
 
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         with self._lock:

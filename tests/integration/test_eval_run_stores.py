@@ -137,6 +137,28 @@ def test_a_run_reads_back_whole_and_moves_through_its_statuses(runs) -> None:
     assert runs.get("run_2").prompt_version is None
 
 
+def test_a_cancelled_run_keeps_its_rows_and_no_status_moves_it_on(runs) -> None:
+    runs.create(_run("run_1", T0))
+    runs.set_status("run_1", "running", at=T1)
+    assert runs.add_row("run_1", ("m", "a", "clean"), {"case_id": "a"})
+    assert runs.cancel("run_1", at=T2)
+    cancelled = runs.get("run_1")
+    assert (cancelled.status, cancelled.started_at, cancelled.finished_at) == (
+        "cancelled",
+        T1,
+        T2,
+    )
+    runs.set_status("run_1", "completed", at=T2)  # a worker finishing late changes nothing
+    runs.set_status("run_1", "running", at=T2)
+    assert runs.get("run_1") == cancelled and runs.done("run_1") == {("m", "a", "clean")}
+    assert not runs.cancel("run_1", at=T2)
+    assert [r.run_id for r in runs.unfinished()] == []
+    runs.create(_run("run_2", T0))
+    runs.set_status("run_2", "completed", at=T1)
+    assert not runs.cancel("run_2", at=T2) and runs.get("run_2").status == "completed"
+    assert not runs.cancel("run_nope", at=T2)
+
+
 def test_runs_are_listed_newest_first_and_unfinished_oldest_first(runs) -> None:
     runs.create(_run("run_a", T1))
     runs.create(_run("run_b", T0))

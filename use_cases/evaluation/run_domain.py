@@ -8,8 +8,9 @@ after a crash, a new start executes exactly the items without a row.
 
 Statuses: `queued` (created, not started) -> `running` -> `completed` (every item has a row;
 rows of failed cases carry their `error`) or `failed` (the run itself could not go on, e.g.
-its dataset version vanished; `error` says why). `cancelled` is reserved for a run stopped on
-purpose. A server start resumes the runs left `queued` or `running`.
+its dataset version vanished; `error` says why) or `cancelled` (an admin stopped it while
+queued or running; the rows recorded until then are kept, and nothing moves it on). A server
+start resumes the runs left `queued` or `running`.
 """
 
 from __future__ import annotations
@@ -190,7 +191,12 @@ class RunStore(Protocol):
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
     ) -> None:
         """Move a run on; `started_at` is set the first time it runs, `finished_at` when it
-        reaches completed, failed or cancelled."""
+        reaches completed, failed or cancelled. A cancelled run is not moved on."""
+        ...
+
+    def cancel(self, run_id: str, *, at: str) -> bool:
+        """Mark a queued or running run cancelled (its rows kept); False, and no change, for
+        a run that is finished or missing."""
         ...
 
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:

@@ -27,6 +27,10 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
   audited. Resuming a run at start-up creates nothing, so it is never refused.
+- An admin may cancel a run that is queued or running (`cancel`, audited as
+  `eval_run.cancel`): it is marked `cancelled` at once and keeps the rows recorded so far;
+  the process executing it lets the items in flight end (their rows are not kept) and starts
+  no more, and a job that picks it up later does nothing. A finished run is `Conflict`.
 - The export (`export`, the JSON of `GET /api/results/{run_id}`) follows the contract in
   docs/evaluation-runs.md; aggregates count clean rows only, robustness compares each
   perturbed row with its clean row.
@@ -70,6 +74,7 @@ from use_cases.prompts.templates import builtin_variables, missing_variables
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import (
     ConfigurationError,
+    Conflict,
     InvalidRequest,
     NotFound,
     UnsupportedDocument,
@@ -86,6 +91,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _RUN_ID = re.compile(r"^run_[0-9a-f]{12}$")
 DATASET_UPLOAD = "eval_dataset.upload"
 RUN_START = "eval_run.start"
+RUN_CANCEL = "eval_run.cancel"
 
 
 def slug(name: str) -> str:
@@ -473,6 +479,8 @@ class BenchmarkRuns:
         record = await asyncio.to_thread(self._runs.get, run_id)
         if record is None:
             raise NotFound(f"No evaluation run {run_id!r}.")
+        if record.status == "cancelled":
+            return record
         try:
             items, context = await asyncio.to_thread(self._prepare, record)
         except Exception as exc:
@@ -487,7 +495,7 @@ class BenchmarkRuns:
 
         async def one(item: Item) -> None:
             async with gate:
-                if stop.is_set():
+                if stop.is_set() or await asyncio.to_thread(self._cancelled, run_id, stop):
                     return
                 row = await self._executor.execute(item, context)
             if stop.is_set():  # stopping: this item runs again when the run resumes
@@ -508,12 +516,48 @@ class BenchmarkRuns:
             raise
         finally:
             self._stops.pop(run_id, None)
-        if stop.is_set():
+        if stop.is_set() and not await asyncio.to_thread(self._cancelled, run_id, stop):
             raise asyncio.CancelledError(f"Evaluation run {run_id} stopped; it resumes later.")
-        await asyncio.to_thread(self._set, run_id, "completed")
+        await asyncio.to_thread(self._set, run_id, "completed")  # no change once cancelled
         finished = await asyncio.to_thread(self._runs.get, run_id)
         assert finished is not None
         return finished
+
+    def _cancelled(self, run_id: str, stop: asyncio.Event) -> bool:
+        """Whether the run was cancelled (by this process or another); sets `stop` if so."""
+        found = self._runs.get(run_id)
+        if found is not None and found.status == "cancelled":
+            stop.set()
+            return True
+        return False
+
+    async def cancel(self, caller: Caller, run_id: str) -> RunRecord:
+        """Stop a queued or running run: `cancelled`, its rows so far kept (module rules)."""
+        require_admin(caller, "Cancelling evaluation runs")
+        record = await asyncio.to_thread(self._cancel, caller, run_id)
+        stop = self._stops.get(record.run_id)
+        if stop is not None:  # executing here: no item starts after this
+            stop.set()
+        return record
+
+    def _cancel(self, caller: Caller, run_id: str) -> RunRecord:
+        record = self.record(run_id)
+        if not self._runs.cancel(record.run_id, at=self._at()):
+            found = self.record(record.run_id)
+            raise Conflict(
+                f"Run {record.run_id} is {found.status}: only a queued or running run can be "
+                "cancelled."
+            )
+        self._audit.record(
+            caller,
+            RUN_CANCEL,
+            f"eval_run:{record.run_id}",
+            before=record.status,
+            after="cancelled",
+        )
+        cancelled = self._runs.get(record.run_id)
+        assert cancelled is not None
+        return cancelled
 
     def _prepare(self, record: RunRecord) -> tuple[list[Item], ItemContext]:
         dataset = to_dataset(self._datasets.stored(record.task_id, record.task_version))
@@ -535,8 +579,10 @@ class BenchmarkRuns:
         return plan(dataset.cases, record), context
 
     def _set(self, run_id: str, status: Any, error: str | None = None) -> None:
-        at = utc(self._clock.now()).isoformat(timespec="seconds")
-        self._runs.set_status(run_id, status, at=at, error=error)
+        self._runs.set_status(run_id, status, at=self._at(), error=error)
+
+    def _at(self) -> str:
+        return utc(self._clock.now()).isoformat(timespec="seconds")
 
     async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
         """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
