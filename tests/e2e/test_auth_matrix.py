@@ -96,6 +96,10 @@ def _described() -> dict[str, Any]:
     return {"description": f"Matrix {uuid.uuid4().hex}"}
 
 
+def _item() -> dict[str, Any]:
+    return {"question": f"Matrix {uuid.uuid4().hex}?", "kind": "refuse"}
+
+
 def _advice_body() -> dict[str, Any]:
     return {"conversation": [{"role": "user", "content": QUESTION}]}
 
@@ -270,6 +274,22 @@ EXPECTED: dict[tuple[str, str], Call] = {
         (401, 403, 403, 404), params={"a": "1", "b": "2"}
     ),
     ("GET", "/api/v1/datasets"): Call(ADMIN_ONLY),
+    # Datasets and their items (issue 63): each call gets a dataset of its own, one item `q1`.
+    ("POST", "/api/v1/datasets"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
+    ),
+    ("GET", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY),
+    ("PATCH", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/datasets/{dataset_id}"): Call((401, 403, 403, 204)),
+    ("GET", "/api/v1/datasets/{dataset_id}/items"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/datasets/{dataset_id}/items"): Call((401, 403, 403, 201), json=_item),
+    ("GET", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call(ADMIN_ONLY),
+    ("PATCH", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call(
+        ADMIN_ONLY, json=lambda: {"tags": ["matrix"]}
+    ),
+    ("PUT", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call(ADMIN_ONLY, json=_item),
+    ("DELETE", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call((401, 403, 403, 204)),
     ("GET", "/api/v1/eval-runs"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-runs/{run_id}"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-runs/{run_id}/export"): Call(ADMIN_ONLY),
@@ -465,11 +485,22 @@ async def _path(template: str, container: Container) -> str:
         values["use_case_id"] = "uc_chat"
     if "{prompt_id}" in template:
         values["prompt_id"] = "prm_chat"
+    if "{dataset_id}" in template:
+        values["dataset_id"] = await _new_dataset(container)
+        values["item_id"] = "q1"
     if "{name}" in template:
         values["name"] = "kb"
     if "{metric}" in template:
         values["metric"], values["model"] = "f1", "offline-extractive"
     return template.format(**values)
+
+
+async def _new_dataset(container: Container) -> str:
+    from use_cases.evaluation.dataset_items import NewDataset
+
+    first = {"id": "q1", "question": QUESTION, "kind": "refuse"}
+    new = NewDataset(f"matrix {uuid.uuid4().hex}", items=(first,))
+    return (await container.dataset_edits.create(CLI_ADMIN, new)).id
 
 
 async def _eval_run(container: Container) -> str:

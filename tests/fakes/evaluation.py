@@ -46,6 +46,20 @@ class InMemoryDatasetStore:
             newest = [self._newest([d for d in self._rows if d.id == i]) for i in ids]
             return [d for d in newest if d is not None]
 
+    def put_latest(self, dataset: StoredDataset) -> StoredDataset:
+        with self._lock:
+            self._rows = [
+                d for d in self._rows if (d.id, d.version) != (dataset.id, dataset.version)
+            ]
+            self._rows.append(dataset)
+            return dataset
+
+    def delete(self, dataset_id: str) -> int:
+        with self._lock:
+            kept = [d for d in self._rows if d.id != dataset_id]
+            gone, self._rows = len(self._rows) - len(kept), kept
+            return gone
+
     def _find(self, dataset_id: str, version: str) -> StoredDataset | None:
         return self._newest([d for d in self._rows if d.id == dataset_id and d.version == version])
 
@@ -95,6 +109,10 @@ class InMemoryRunStore:
     def count(self) -> int:
         with self._lock:
             return len(self._runs)
+
+    def dataset_runs(self, dataset_id: str) -> int:
+        with self._lock:
+            return sum(1 for r in self._runs.values() if r.task_id == dataset_id)
 
     def unfinished(self) -> list[RunRecord]:
         with self._lock:

@@ -120,6 +120,25 @@ def test_latest_and_list_give_the_newest_version_of_each_dataset_by_id(datasets)
     ]
 
 
+def test_an_edit_back_to_earlier_content_is_the_latest_and_a_delete_takes_every_version(
+    datasets, runs
+) -> None:
+    first = datasets.put(_dataset("a", "v1", T0))
+    datasets.put(_dataset("a", "v2", T1))
+    datasets.put(_dataset("b", "v1", T0))
+    again = replace(first, name="Renamed", created_at=T1)
+    assert datasets.put_latest(again) == again
+    assert datasets.latest("a") == again and datasets.version("a", "v1") == again
+    assert [d.version for d in datasets.list() if d.id == "a"] == ["v1"]
+    assert datasets.put_latest(_dataset("a", "v3", T2)).version == "v3"
+    assert datasets.latest("a").version == "v3"
+    runs.create(replace(_run("run_1", T0), task_id="a"))
+    assert (runs.dataset_runs("a"), runs.dataset_runs("b")) == (1, 0)
+    assert datasets.delete("a") == 3
+    assert datasets.latest("a") is None and datasets.version("a", "v1") is None
+    assert datasets.delete("a") == 0 and datasets.latest("b") is not None
+
+
 def test_a_run_reads_back_whole_and_moves_through_its_statuses(runs) -> None:
     run = _run("run_1", T0)
     runs.create(run)

@@ -167,6 +167,16 @@ class DatasetStore(Protocol):
         """The latest version of each dataset, by id."""
         ...
 
+    def put_latest(self, dataset: StoredDataset) -> StoredDataset:
+        """Store a version as the dataset's newest: a version stored already (an edit that
+        went back to earlier content) is stored again, the same content with this name,
+        description and time, so it is the one `latest` answers."""
+        ...
+
+    def delete(self, dataset_id: str) -> int:
+        """Delete every version of the dataset; answers how many went (0: none was stored)."""
+        ...
+
 
 class RunStore(Protocol):
     def create(self, run: RunRecord, limits: QueueLimits | None = None) -> None:
@@ -183,6 +193,10 @@ class RunStore(Protocol):
 
     def count(self) -> int:
         """How many runs there are (the total of `list`'s pages)."""
+        ...
+
+    def dataset_runs(self, dataset_id: str) -> int:
+        """How many runs used a version of the dataset."""
         ...
 
     def unfinished(self) -> list[RunRecord]: ...
