@@ -13,7 +13,13 @@ from backend.api.rate_limit import RateLimited
 router = APIRouter(tags=["admin"])
 
 
-@router.post("/api/v1/playground/run", response_model=PlaygroundOut, dependencies=[RateLimited])
+@router.post(
+    "/api/v1/playground/run",
+    response_model=PlaygroundOut,
+    responses=problem_responses(404, 422),
+    dependencies=[RateLimited],
+    summary="The same, at the prompt playground's path (docs/seeds.md); admins only",
+)
 @router.post(
     "/api/playground/run",
     response_model=PlaygroundOut,
