@@ -72,6 +72,9 @@ async def test_projects_are_listed_as_an_array_with_skip_and_limit(
     seed_client: httpx.AsyncClient,
 ) -> None:
     project = await created(seed_client, "/api/v1/projects", {"name": unique("Listed")})
+    slashed = await seed_client.get("/api/v1/projects/")  # the route as the document writes it
+    assert slashed.status_code == 307
+    assert slashed.headers["location"].endswith("/api/v1/projects")
     response = await seed_client.get("/api/v1/projects/", follow_redirects=True)
     assert response.status_code == 200
     listed = response.json()
