@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.eval_schemas import RunSummaryOut, TaskOut
+from backend.api.eval_schemas import RunSummaryOut
 from backend.api.fields import SamplingIn
 from use_cases.evaluation.prompt_versions import VersionComparison, VersionRunRequest
-from use_cases.evaluation.run_domain import RunRecord, StoredDataset
+from use_cases.evaluation.run_domain import RunRecord
 from use_cases.evaluation.runs import MAX_CONCURRENCY
 from use_cases.prompts.library import Changes, NewProject, NewPrompt, NewUseCase, VersionPage
 from use_cases.prompts.library_domain import (
@@ -302,14 +302,6 @@ class VersionWriteOut(BaseModel):
     variables: list[str]
 
 
-class DatasetPageOut(_Page):
-    items: list[TaskOut]
-
-    @classmethod
-    def of(cls, page: Page[StoredDataset]) -> DatasetPageOut:
-        return cls(items=[TaskOut.of(d) for d in page.items], **_counts(page))
-
-
 class EvalRunOut(RunSummaryOut):
     prompt_version: dict[str, Any] | None = Field(
         description="`{type, version}`: the prompt key and version the run used."
@@ -325,14 +317,6 @@ class EvalRunOut(RunSummaryOut):
             sampling=record.settings.sampling.as_dict(),
             results=f"/api/results/{record.run_id}",
         )
-
-
-class EvalRunPageOut(_Page):
-    items: list[EvalRunOut]
-
-    @classmethod
-    def of(cls, page: Page[RunRecord]) -> EvalRunPageOut:
-        return cls(items=[EvalRunOut.of(r) for r in page.items], **_counts(page))
 
 
 class EvalRunIn(BaseModel):
