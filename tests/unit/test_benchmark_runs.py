@@ -64,9 +64,11 @@ class Executor:
         self.executed: list[tuple[str, str, str]] = []
         self.gate: asyncio.Event | None = None
         self.held: set[str] | None = None
+        self.waiting = asyncio.Event()  # set once an item is held at the gate
 
     async def execute(self, item: Item, context: ItemContext) -> dict[str, object]:
         if self.gate is not None and (self.held is None or item.case.id in self.held):
+            self.waiting.set()
             await self.gate.wait()
         self.executed.append(item.key)
         answer = self.answers[item.case.id]
@@ -228,7 +230,8 @@ async def test_a_cancelled_run_stops_keeps_its_rows_and_is_never_taken_up_again(
     record = await world.runs.start(ADMIN, RunRequest(task, concurrency=1))
     world.executor.gate, world.executor.held = asyncio.Event(), {"q2"}
     running = asyncio.create_task(world.runs.execute(record.run_id))
-    for _ in range(200):  # q1 is recorded, q2 is in flight
+    await asyncio.wait_for(world.executor.waiting.wait(), 30)  # q2 is held at the gate
+    for _ in range(6000):  # and q1's row is recorded
         if world.run_store.done(record.run_id):
             break
         await asyncio.sleep(0.005)
