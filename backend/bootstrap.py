@@ -86,6 +86,7 @@ from use_cases.conversations.search import SearchChats
 from use_cases.conversations.summaries import ManageSummaries
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
+from use_cases.evaluation.dataset_items import EditDatasets
 from use_cases.evaluation.engine import Monotonic, Sleep
 from use_cases.evaluation.playground import RunPlayground
 from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
@@ -188,6 +189,7 @@ class Container:
     # -- the prompt library (projects, use cases, prompts, versions) and its evaluations
     prompt_library: ManagePromptLibrary
     prompt_evaluations: EvaluatePromptVersions
+    dataset_edits: EditDatasets
     # -- data-cleaning benchmarks
     cleaning_tasks: CleaningTasks
     cleaning_runs: CleaningRuns

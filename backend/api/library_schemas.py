@@ -1,6 +1,7 @@
 """HTTP shapes of the prompt library (`/api/v1/projects`, `use-cases`, `prompts`) and of its
-evaluation views (`/api/v1/datasets`, `/api/v1/eval-runs`). Lists are pages: `items`,
-`total`, `limit`, `offset`."""
+evaluation views (`/api/v1/datasets`, `/api/v1/eval-runs`). Lists over HTTP are JSON arrays
+(`skip`, `limit`), as the prompt playground's document shows them (docs/seeds.md); the CLI's
+`--json` prints the pages (`items`, `total`, `limit`, `offset`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.eval_schemas import RunSummaryOut, TaskOut
+from backend.api.eval_schemas import RunSummaryOut
 from backend.api.fields import SamplingIn
 from use_cases.evaluation.prompt_versions import VersionComparison, VersionRunRequest
-from use_cases.evaluation.run_domain import RunRecord, StoredDataset
+from use_cases.evaluation.run_domain import RunRecord
 from use_cases.evaluation.runs import MAX_CONCURRENCY
-from use_cases.prompts.library import NewProject, NewPrompt, NewUseCase, VersionPage
+from use_cases.prompts.library import Changes, NewProject, NewPrompt, NewUseCase, VersionPage
 from use_cases.prompts.library_domain import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
@@ -23,6 +24,7 @@ from use_cases.prompts.library_domain import (
     LibraryPrompt,
     Page,
     Project,
+    PromptSummary,
     UseCase,
     VersionStats,
     VersionWithStats,
@@ -46,10 +48,22 @@ class ProjectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(examples=["Support"])
-    description: Description = ""
+    description: Description | None = Field("", description="null: none (as an empty one).")
 
     def to_new(self) -> NewProject:
-        return NewProject(self.name, self.description)
+        return NewProject(self.name, self.description or "")
+
+
+class LibraryUpdateIn(BaseModel):
+    """A project's or use case's new name and/or description (a field left out: unchanged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: Description | None = None
+
+    def to_changes(self) -> Changes:
+        return Changes(name=self.name, description=self.description)
 
 
 class ProjectOut(BaseModel):
@@ -57,6 +71,7 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     created_at: datetime
+    updated_at: datetime = Field(description="When it last changed (its creation if never).")
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
@@ -65,6 +80,7 @@ class ProjectOut(BaseModel):
             name=project.name,
             description=project.description,
             created_at=project.created_at,
+            updated_at=project.updated_at or project.created_at,
         )
 
 
@@ -80,10 +96,10 @@ class UseCaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(examples=["triage"])
-    description: Description = ""
+    description: Description | None = ""
 
     def to_new(self, project_id: str) -> NewUseCase:
-        return NewUseCase(project_id, self.name, self.description)
+        return NewUseCase(project_id, self.name, self.description or "")
 
 
 class UseCaseOut(BaseModel):
@@ -92,6 +108,7 @@ class UseCaseOut(BaseModel):
     name: str
     description: str
     created_at: datetime
+    updated_at: datetime
 
     @classmethod
     def of(cls, use_case: UseCase) -> UseCaseOut:
@@ -101,6 +118,7 @@ class UseCaseOut(BaseModel):
             name=use_case.name,
             description=use_case.description,
             created_at=use_case.created_at,
+            updated_at=use_case.updated_at or use_case.created_at,
         )
 
 
@@ -117,13 +135,39 @@ class LibraryPromptIn(BaseModel):
 
     use_case_id: str = Field(min_length=1, max_length=64, examples=["uc_3f2a9c0d1e2b"])
     name: Name = Field(examples=["short answers"])
-    description: Description = ""
+    description: Description | None = ""
     tags: list[Tag] = Field(
         default_factory=list, max_length=MAX_TAGS, examples=[["terse", "english"]]
     )
 
     def to_new(self) -> NewPrompt:
-        return NewPrompt(self.use_case_id, self.name, self.description, tuple(self.tags))
+        return NewPrompt(self.use_case_id, self.name, self.description or "", tuple(self.tags))
+
+
+class UseCasePromptIn(BaseModel):
+    """A prompt created in the use case of the path (the prompt playground's `PromptCreate`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(examples=["short answers"])
+    description: Description | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+
+    def to_new(self, use_case_id: str) -> NewPrompt:
+        return NewPrompt(use_case_id, self.name, self.description or "", tuple(self.tags))
+
+
+class PromptUpdateIn(BaseModel):
+    """A prompt's new name, description and/or tags (a field left out: unchanged)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: Description | None = None
+    tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
+
+    def to_changes(self) -> Changes:
+        return Changes(name=self.name, description=self.description, tags=self.tags)
 
 
 class LibraryPromptOut(BaseModel):
@@ -138,6 +182,7 @@ class LibraryPromptOut(BaseModel):
     )
     built_in: bool = Field(description="Its versions are the chat or advice system prompt.")
     created_at: datetime
+    updated_at: datetime
 
     @classmethod
     def of(cls, prompt: LibraryPrompt) -> LibraryPromptOut:
@@ -150,6 +195,20 @@ class LibraryPromptOut(BaseModel):
             key=prompt.key,
             built_in=prompt.built_in,
             created_at=prompt.created_at,
+            updated_at=prompt.updated_at or prompt.created_at,
+        )
+
+
+class PromptWithStatsOut(LibraryPromptOut):
+    version_count: int = Field(description="How many versions it has.")
+    latest_version: int | None = Field(description="The newest version's number (null: none).")
+
+    @classmethod
+    def of_summary(cls, summary: PromptSummary) -> PromptWithStatsOut:
+        return cls(
+            **LibraryPromptOut.of(summary.prompt).model_dump(),
+            version_count=summary.version_count,
+            latest_version=summary.latest_version,
         )
 
 
@@ -243,14 +302,6 @@ class VersionWriteOut(BaseModel):
     variables: list[str]
 
 
-class DatasetPageOut(_Page):
-    items: list[TaskOut]
-
-    @classmethod
-    def of(cls, page: Page[StoredDataset]) -> DatasetPageOut:
-        return cls(items=[TaskOut.of(d) for d in page.items], **_counts(page))
-
-
 class EvalRunOut(RunSummaryOut):
     prompt_version: dict[str, Any] | None = Field(
         description="`{type, version}`: the prompt key and version the run used."
@@ -266,14 +317,6 @@ class EvalRunOut(RunSummaryOut):
             sampling=record.settings.sampling.as_dict(),
             results=f"/api/v1/eval-runs/{record.run_id}",
         )
-
-
-class EvalRunPageOut(_Page):
-    items: list[EvalRunOut]
-
-    @classmethod
-    def of(cls, page: Page[RunRecord]) -> EvalRunPageOut:
-        return cls(items=[EvalRunOut.of(r) for r in page.items], **_counts(page))
 
 
 class EvalRunIn(BaseModel):

@@ -1,4 +1,4 @@
-"""HTTP shapes of the prompt playground (`POST /api/playground/run`)."""
+"""HTTP shapes of the prompt playground (`POST /api/playground/run`, `/api/v1/playground/run`)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,9 @@ class ModelOutputOut(BaseModel):
     latency_ms: int
     input_tokens: int
     output_tokens: int
+    prompt_tokens: int = Field(description="The same as `input_tokens` (the playground's name).")
+    completion_tokens: int = Field(description="The same as `output_tokens`.")
+    total_tokens: int = Field(description="`input_tokens` + `output_tokens`.")
     cost_usd: float | None = Field(description="null when the model's price is unknown.")
     sources: list[dict[str, Any]] = Field(description=SOURCES)
     error: str | None = Field(description="Why this model gave no answer; null if it did.")
@@ -118,6 +121,9 @@ class ModelOutputOut(BaseModel):
             latency_ms=output.latency_ms,
             input_tokens=output.input_tokens,
             output_tokens=output.output_tokens,
+            prompt_tokens=output.input_tokens,
+            completion_tokens=output.output_tokens,
+            total_tokens=output.input_tokens + output.output_tokens,
             cost_usd=output.cost_usd,
             sources=[source.as_dict() for source in output.sources],
             error=output.error,

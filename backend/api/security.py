@@ -26,13 +26,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 CORS_EXPOSED_HEADERS = [
     "x-request-id",
     "retry-after",
     "www-authenticate",
     "x-vercel-ai-data-stream",
     "x-vercel-ai-ui-message-stream",
+    "x-total-count",  # the total of a list answered as a JSON array (/api/v1 library)
 ]
 
 

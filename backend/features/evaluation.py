@@ -19,6 +19,7 @@ from services.evaluation.report import MatplotlibHtmlReportRenderer
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.assertions import Judge
 from use_cases.evaluation.compare import CompareRuns
+from use_cases.evaluation.dataset_items import EditDatasets
 from use_cases.evaluation.engine import (
     ItemExecutor,
     Monotonic,
@@ -57,6 +58,7 @@ class EvaluationUseCases:
     compare_runs: CompareRuns
     playground: RunPlayground
     prompt_evaluations: EvaluatePromptVersions
+    dataset_edits: EditDatasets
 
 
 def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
@@ -144,4 +146,5 @@ def build(
         prompt_evaluations=EvaluatePromptVersions(
             prompts.prompt_library, benchmark, compare_runs, datasets, a.run_store
         ),
+        dataset_edits=EditDatasets(datasets, a.dataset_store, a.run_store, clock, access.audit),
     )

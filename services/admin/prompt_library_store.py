@@ -21,12 +21,13 @@ checked by `json_valid`, or `JSON`) and how a tag is looked for in it (`json_eac
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import Session, StoreTarget, sql_db
 from services.sqlite.migrations import Migration
-from use_cases.prompts.library_domain import LibraryPrompt, Project, UseCase
+from use_cases.prompts.library_domain import LibraryPrompt, Project, Removed, UseCase
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "SEEDED_ROWS", "TABLES", "PromptLibraryStore"]
 
@@ -86,6 +87,14 @@ MIGRATIONS = (
         "prompt_library_0002_default_project",
         _DEFAULTS.format(now="strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now')"),
     ),
+    Migration(
+        "prompt_library_0003_updated_at",
+        """
+        ALTER TABLE prompt_projects ADD COLUMN updated_at TEXT;
+        ALTER TABLE prompt_use_cases ADD COLUMN updated_at TEXT;
+        ALTER TABLE library_prompts ADD COLUMN updated_at TEXT;
+        """,
+    ),
 )
 
 PG_MIGRATIONS: list[PgMigration] = [
@@ -119,11 +128,21 @@ PG_MIGRATIONS: list[PgMigration] = [
         """,
     ),
     PgMigration("prompt_library_pg_0002_default_project", _DEFAULTS.format(now="now()")),
+    PgMigration(
+        "prompt_library_pg_0003_updated_at",
+        """
+        ALTER TABLE prompt_projects ADD COLUMN updated_at TIMESTAMPTZ;
+        ALTER TABLE prompt_use_cases ADD COLUMN updated_at TIMESTAMPTZ;
+        ALTER TABLE library_prompts ADD COLUMN updated_at TIMESTAMPTZ;
+        """,
+    ),
 ]
 
 _PROJECT = "id, name, description, created_at"
 _USE_CASE = "id, project_id, name, description, created_at"
 _PROMPT = "id, use_case_id, name, description, tags, key, created_at"
+#: A prompt's rows, by the column their parent is named in.
+_PROMPTS_OF_PROJECT = "use_case_id IN (SELECT id FROM prompt_use_cases WHERE project_id = ?)"
 
 
 class PromptLibraryStore:
@@ -143,11 +162,15 @@ class PromptLibraryStore:
         )
 
     def project(self, project_id: str) -> Project | None:
-        row = self._one(f"SELECT {_PROJECT} FROM prompt_projects WHERE id = ?", (project_id,))
+        row = self._one(
+            f"SELECT {_PROJECT}, updated_at FROM prompt_projects WHERE id = ?", (project_id,)
+        )
         return self._project(row) if row else None
 
     def projects(self, *, limit: int, offset: int) -> tuple[list[Project], int]:
-        rows, total = self._page("prompt_projects", _PROJECT, "", (), limit, offset)
+        rows, total = self._page(
+            "prompt_projects", f"{_PROJECT}, updated_at", "", (), limit, offset
+        )
         return [self._project(r) for r in rows], total
 
     # --- use cases --------------------------------------------------------------------------
@@ -165,12 +188,19 @@ class PromptLibraryStore:
         )
 
     def use_case(self, use_case_id: str) -> UseCase | None:
-        row = self._one(f"SELECT {_USE_CASE} FROM prompt_use_cases WHERE id = ?", (use_case_id,))
+        row = self._one(
+            f"SELECT {_USE_CASE}, updated_at FROM prompt_use_cases WHERE id = ?", (use_case_id,)
+        )
         return self._use_case(row) if row else None
 
     def use_cases(self, project_id: str, *, limit: int, offset: int) -> tuple[list[UseCase], int]:
         rows, total = self._page(
-            "prompt_use_cases", _USE_CASE, "WHERE project_id = ?", (project_id,), limit, offset
+            "prompt_use_cases",
+            f"{_USE_CASE}, updated_at",
+            "WHERE project_id = ?",
+            (project_id,),
+            limit,
+            offset,
         )
         return [self._use_case(r) for r in rows], total
 
@@ -191,7 +221,9 @@ class PromptLibraryStore:
         )
 
     def prompt(self, prompt_id: str) -> LibraryPrompt | None:
-        row = self._one(f"SELECT {_PROMPT} FROM library_prompts WHERE id = ?", (prompt_id,))
+        row = self._one(
+            f"SELECT {_PROMPT}, updated_at FROM library_prompts WHERE id = ?", (prompt_id,)
+        )
         return self._prompt(row) if row else None
 
     def prompts(
@@ -211,10 +243,104 @@ class PromptLibraryStore:
             where.append(f"EXISTS (SELECT 1 FROM {elements} WHERE value = ?)")
             args.append(tag)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows, total = self._page("library_prompts", _PROMPT, clause, tuple(args), limit, offset)
+        rows, total = self._page(
+            "library_prompts", f"{_PROMPT}, updated_at", clause, tuple(args), limit, offset
+        )
         return [self._prompt(r) for r in rows], total
 
+    # --- updates and deletes ----------------------------------------------------------------
+
+    def update_project(self, project: Project) -> bool:
+        return self._update(
+            "prompt_projects",
+            "name = ?, description = ?",
+            (project.name, project.description),
+            project.id,
+            project.updated_at,
+            sibling="",
+            sibling_args=(),
+            name=project.name,
+        )
+
+    def update_use_case(self, use_case: UseCase) -> bool:
+        return self._update(
+            "prompt_use_cases",
+            "name = ?, description = ?",
+            (use_case.name, use_case.description),
+            use_case.id,
+            use_case.updated_at,
+            sibling="project_id = ? AND",
+            sibling_args=(use_case.project_id,),
+            name=use_case.name,
+        )
+
+    def update_prompt(self, prompt: LibraryPrompt) -> bool:
+        return self._update(
+            "library_prompts",
+            "name = ?, description = ?, tags = ?",
+            (prompt.name, prompt.description, json.dumps(list(prompt.tags))),
+            prompt.id,
+            prompt.updated_at,
+            sibling="use_case_id = ? AND",
+            sibling_args=(prompt.use_case_id,),
+            name=prompt.name,
+        )
+
+    def delete_project(self, project_id: str) -> Removed | None:
+        with self._db.write() as conn:
+            prompts = conn.execute(
+                f"DELETE FROM library_prompts WHERE {_PROMPTS_OF_PROJECT}", (project_id,)
+            ).rowcount
+            use_cases = conn.execute(
+                "DELETE FROM prompt_use_cases WHERE project_id = ?", (project_id,)
+            ).rowcount
+            gone = conn.execute("DELETE FROM prompt_projects WHERE id = ?", (project_id,)).rowcount
+        return Removed(use_cases, prompts) if gone else None
+
+    def delete_use_case(self, use_case_id: str) -> Removed | None:
+        with self._db.write() as conn:
+            prompts = conn.execute(
+                "DELETE FROM library_prompts WHERE use_case_id = ?", (use_case_id,)
+            ).rowcount
+            gone = conn.execute(
+                "DELETE FROM prompt_use_cases WHERE id = ?", (use_case_id,)
+            ).rowcount
+        return Removed(prompts=prompts) if gone else None
+
+    def delete_prompt(self, prompt_id: str) -> Removed | None:
+        with self._db.write() as conn:
+            gone = conn.execute("DELETE FROM library_prompts WHERE id = ?", (prompt_id,)).rowcount
+        return Removed() if gone else None
+
     # --- helpers ----------------------------------------------------------------------------
+
+    def _update(
+        self,
+        table: str,
+        assignments: str,
+        values: tuple[Any, ...],
+        row_id: str,
+        at: datetime | None,
+        *,
+        sibling: str,
+        sibling_args: tuple[Any, ...],
+        name: str,
+    ) -> bool:
+        """One row's new values, unless a sibling (same parent) has the name: checked and
+        written in one transaction (SQLite holds the write lock; on PostgreSQL the unique
+        constraint still refuses a rename that races another)."""
+        with self._db.write() as conn:
+            taken = conn.execute(
+                f"SELECT 1 FROM {table} WHERE {sibling} name = ? AND id <> ?",
+                (*sibling_args, name, row_id),
+            ).fetchone()
+            if taken is not None:
+                return False
+            changed = conn.execute(
+                f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",
+                (*values, self._db.put_time(at) if at else None, row_id),
+            ).rowcount
+        return changed > 0
 
     def _add(self, insert: str, params: tuple[Any, ...]) -> bool:
         with self._db.write() as conn:
@@ -250,6 +376,7 @@ class PromptLibraryStore:
             name=str(row["name"]),
             description=str(row["description"]),
             created_at=self._db.get_time(row["created_at"]),
+            updated_at=self._updated(row),
         )
 
     def _use_case(self, row: Any) -> UseCase:
@@ -259,6 +386,7 @@ class PromptLibraryStore:
             name=str(row["name"]),
             description=str(row["description"]),
             created_at=self._db.get_time(row["created_at"]),
+            updated_at=self._updated(row),
         )
 
     def _prompt(self, row: Any) -> LibraryPrompt:
@@ -270,7 +398,12 @@ class PromptLibraryStore:
             tags=tuple(self._db.get_json(row["tags"])),
             key=str(row["key"]),
             created_at=self._db.get_time(row["created_at"]),
+            updated_at=self._updated(row),
         )
+
+    def _updated(self, row: Any) -> datetime | None:
+        value = row["updated_at"]
+        return self._db.get_time(value) if value is not None else None
 
 
 def _count(conn: Session, sql: str, args: tuple[Any, ...]) -> int:

@@ -219,6 +219,36 @@ class DatasetStore(_Store):
             ).fetchall()
         return [_dataset(row) for row in rows]
 
+    def put_latest(self, dataset: StoredDataset) -> StoredDataset:
+        """Deleted and stored again when the version exists, so it takes the newest rowid."""
+        with self._db.write() as conn:
+            conn.execute(
+                "DELETE FROM eval_datasets WHERE id = ? AND version = ?",
+                (dataset.id, dataset.version),
+            )
+            conn.execute(
+                f"INSERT INTO eval_datasets ({_DATASET_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    dataset.id,
+                    dataset.version,
+                    dataset.name,
+                    dataset.description,
+                    dataset.source,
+                    dataset.fmt,
+                    dataset.text,
+                    dataset.cases,
+                    dataset.created_at,
+                ),
+            )
+        return dataset
+
+    def delete(self, dataset_id: str) -> int:
+        with self._db.write() as conn:
+            return int(
+                conn.execute("DELETE FROM eval_datasets WHERE id = ?", (dataset_id,)).rowcount
+            )
+
 
 class RunStore(_Store):
     def __init__(self, target: StoreTarget) -> None:
@@ -268,6 +298,9 @@ class RunStore(_Store):
     def delete(self, run_id: str) -> bool:
         return self._runs.delete(run_id, "eval_run_rows")
 
+    def cancel(self, run_id: str, *, at: str, error: str | None = None) -> bool:
+        return self._runs.cancel(run_id, at=at, error=error)
+
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         """Record one item's row; False (and no change) when the item already has one."""
         model, case_id, variant = key
@@ -307,6 +340,13 @@ class RunStore(_Store):
             ).fetchone()
         assert row is not None
         return int(row["done"]), int(row["failed"])
+
+    def dataset_runs(self, dataset_id: str) -> int:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) AS n FROM eval_runs WHERE task_id = ?", (dataset_id,)
+            ).fetchone()
+        return int(row["n"])
 
     def count(self) -> int:
         """How many runs there are (the total of `list`'s pages)."""

@@ -144,3 +144,15 @@ class RunTable(Generic[T]):
                 "WHERE run_id = ? AND status != 'cancelled'",
                 (status, error, status == "running", at, finished, at, run_id),
             )
+
+    def cancel(self, run_id: str, *, at: str, error: str | None = None) -> bool:
+        """Mark the run cancelled (`error` saying by whom) if it is still unfinished, in one
+        statement; False (and no change) if not."""
+        marks = ", ".join("?" for _ in self._unfinished)
+        with self._db.write() as conn:
+            changed = conn.execute(
+                f"UPDATE {self._table} SET status = 'cancelled', finished_at = ?, error = ? "
+                f"WHERE run_id = ? AND status IN ({marks})",
+                (at, error, run_id, *self._unfinished),
+            ).rowcount
+        return changed > 0

@@ -98,6 +98,18 @@ def _slack_thread() -> dict[str, Any]:
     return payload
 
 
+#: Deleting the built-in prompts' rows is refused once past the role check.
+BUILT_IN_KEPT = (401, 403, 403, 409)
+
+
+def _described() -> dict[str, Any]:
+    return {"description": f"Matrix {uuid.uuid4().hex}"}
+
+
+def _item() -> dict[str, Any]:
+    return {"question": f"Matrix {uuid.uuid4().hex}?", "kind": "refuse"}
+
+
 def _advice_body() -> dict[str, Any]:
     return {"conversation": [{"role": "user", "content": QUESTION}]}
 
@@ -233,7 +245,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Evaluation: admins only, but anyone may see which models can be run. The admin's run
     # needs a completed run of the matrix for the metrics rows (`_eval_run`).
     ("GET", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY),
-    ("POST", "/api/v1/datasets"): Call((401, 403, 403, 201), upload=True, upload_suffix=".jsonl"),
+    ("POST", "/api/v1/datasets/upload"): Call(
+        (401, 403, 403, 201), upload=True, upload_suffix=".jsonl"
+    ),
     ("POST", "/api/v1/benchmark-runs"): Call(
         (401, 403, 403, 202), json=lambda: {"task_id": "answers", "limit": 1}
     ),
@@ -251,6 +265,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
     ),
+    ("POST", "/api/v1/playground/run"): Call(
+        ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
+    ),
     # The prompt library (issue 29): admins only, reads included, like /api/llm-prompts.
     ("GET", "/api/v1/projects"): Call(ADMIN_ONLY),
     ("POST", "/api/v1/projects"): Call(
@@ -262,6 +279,20 @@ EXPECTED: dict[tuple[str, str], Call] = {
         (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
     ),
     ("GET", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY),
+    # Updates and deletes (issue 63): the built-in prompts' rows are kept (409 for an admin).
+    ("PATCH", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/projects/{project_id}"): Call(BUILT_IN_KEPT),
+    ("PATCH", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/use-cases/{use_case_id}"): Call(BUILT_IN_KEPT),
+    ("GET", "/api/v1/use-cases/{use_case_id}/prompts"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/use-cases/{use_case_id}/prompts"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
+    ),
+    ("PATCH", "/api/v1/prompts/{prompt_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/prompts/{prompt_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/prompts/{prompt_id}"): Call(BUILT_IN_KEPT),
     ("GET", "/api/v1/prompts"): Call(ADMIN_ONLY, params={"tag": "built-in"}),
     ("POST", "/api/v1/prompts"): Call(
         (401, 403, 403, 201),
@@ -280,6 +311,21 @@ EXPECTED: dict[tuple[str, str], Call] = {
         (401, 403, 403, 404), params={"a": "1", "b": "2"}
     ),
     ("GET", "/api/v1/datasets"): Call(ADMIN_ONLY),
+    # Datasets and their items (issue 63): each call gets a dataset of its own, one item `q1`.
+    ("POST", "/api/v1/datasets"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
+    ),
+    ("PATCH", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY, json=_described),
+    ("PUT", "/api/v1/datasets/{dataset_id}"): Call(ADMIN_ONLY, json=_described),
+    ("DELETE", "/api/v1/datasets/{dataset_id}"): Call((401, 403, 403, 204)),
+    ("GET", "/api/v1/datasets/{dataset_id}/items"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/datasets/{dataset_id}/items"): Call((401, 403, 403, 201), json=_item),
+    ("GET", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call(ADMIN_ONLY),
+    ("PATCH", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call(
+        ADMIN_ONLY, json=lambda: {"tags": ["matrix"]}
+    ),
+    ("PUT", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call(ADMIN_ONLY, json=_item),
+    ("DELETE", "/api/v1/datasets/{dataset_id}/items/{item_id}"): Call((401, 403, 403, 204)),
     ("GET", "/api/v1/eval-runs"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-runs/{run_id}"): Call(ADMIN_ONLY),
     ("POST", "/api/v1/eval-runs"): Call(
@@ -495,12 +541,23 @@ async def _path(template: str, container: Container) -> str:
         values["use_case_id"] = "uc_chat"
     if "{prompt_id}" in template:
         values["prompt_id"] = "prm_chat"
+    if "{dataset_id}" in template:
+        values["dataset_id"] = await _new_dataset(container)
+        values["item_id"] = "q1"
     if "{name}" in template:
         values["name"] = "uniqueness" if cleaning else "kb"
     if "{metric}" in template:
         values["metric"] = "f1"
         values["model"] = "offline-rules" if cleaning else "offline-extractive"
     return template.format(**values)
+
+
+async def _new_dataset(container: Container) -> str:
+    from use_cases.evaluation.dataset_items import NewDataset
+
+    first = {"id": "q1", "question": QUESTION, "kind": "refuse"}
+    new = NewDataset(f"matrix {uuid.uuid4().hex}", items=(first,))
+    return (await container.dataset_edits.create(CLI_ADMIN, new)).id
 
 
 async def _eval_run(container: Container) -> str:

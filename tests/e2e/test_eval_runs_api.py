@@ -38,7 +38,7 @@ JSONL = "".join(json.dumps(c) + "\n" for c in CASES)
 
 async def upload(client: httpx.AsyncClient, text: str = JSONL, name: str = "smoke.jsonl"):
     files = {"file": (name, text.encode(), "application/x-ndjson")}
-    return await client.post("/api/v1/datasets", files=files, data={"name": "Smoke"})
+    return await client.post("/api/v1/datasets/upload", files=files, data={"name": "Smoke"})
 
 
 async def finished(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
@@ -160,7 +160,7 @@ async def test_the_same_upload_twice_is_one_version(client: httpx.AsyncClient) -
     again = await upload(client)
     assert again.status_code == 200 and again.json()["created"] is False
     assert again.json()["version"] == first["version"]
-    listed = (await client.get("/api/v1/datasets")).json()["items"]
+    listed = (await client.get("/api/v1/datasets")).json()
     assert {t["id"] for t in listed} == {"answers", "smoke"}
     detail = (await client.get("/api/v1/datasets/smoke", params={"limit": 2})).json()
     assert detail["cases"] == 3 and [c["id"] for c in detail["items"]] == ["sev1", "canteen"]
@@ -256,7 +256,7 @@ async def test_bad_dataset_files_are_refused_naming_the_line_and_field(
     await problem(await upload(client, "{not json\n"), 422, "line 1")
     await problem(await upload(client, JSONL, name="cases.txt"), 415, ".jsonl or .csv")
     await problem(await upload(client, "", name="empty.csv"), 422)
-    assert [t["id"] for t in (await client.get("/api/v1/datasets")).json()["items"]] == ["answers"]
+    assert [t["id"] for t in (await client.get("/api/v1/datasets")).json()] == ["answers"]
 
 
 async def test_models_lists_the_offline_model_and_the_offline_cleaner_as_usable(

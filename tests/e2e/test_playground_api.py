@@ -244,10 +244,11 @@ async def test_missing_variables_are_all_named(client: httpx.AsyncClient) -> Non
 
 async def test_openapi_documents_the_playground_and_its_errors(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
-    operation = schema["paths"]["/api/playground/run"]["post"]
-    assert {"200", "401", "403", "404", "422", "429", "500"} <= set(operation["responses"])
-    problem = operation["responses"]["404"]["content"]
-    assert "application/problem+json" in problem
+    for path in ("/api/playground/run", "/api/v1/playground/run"):  # the latter: docs/seeds.md
+        operation = schema["paths"][path]["post"]
+        assert {"200", "401", "403", "404", "422", "429", "500"} <= set(operation["responses"])
+        problem = operation["responses"]["404"]["content"]
+        assert "application/problem+json" in problem
     out = schema["components"]["schemas"]["ModelOutputOut"]["properties"]
     assert set(out) == {
         "model",
@@ -255,6 +256,9 @@ async def test_openapi_documents_the_playground_and_its_errors(client: httpx.Asy
         "latency_ms",
         "input_tokens",
         "output_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
         "cost_usd",
         "sources",
         "error",

@@ -6,6 +6,8 @@ problems and nothing written."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -114,21 +116,22 @@ async def test_a_project_with_use_cases_tagged_prompts_and_versions_whose_stats_
 
     # Browsing: the default project's built-in prompts, filters by use case and by tag.
     projects = (await http.get("/api/v1/projects")).json()
-    assert [p["name"] for p in projects["items"]] == ["Default", "Support"]
-    use_cases = (await http.get(f"/api/v1/projects/{project['id']}/use-cases?limit=1")).json()
-    assert (use_cases["total"], [u["name"] for u in use_cases["items"]]) == (2, ["replies"])
+    assert [p["name"] for p in projects] == ["Default", "Support"]
+    use_cases = await http.get(f"/api/v1/projects/{project['id']}/use-cases?limit=1&skip=0")
+    assert use_cases.headers["X-Total-Count"] == "2"
+    assert [u["name"] for u in use_cases.json()] == ["replies"]
     tagged = (await http.get("/api/v1/prompts?tag=en")).json()
-    assert {p["id"] for p in tagged["items"]} == {short["id"], polite["id"]}
+    assert {p["id"] for p in tagged} == {short["id"], polite["id"]}
     terse = (await http.get("/api/v1/prompts", params={"tag": "TERSE"})).json()
-    assert [p["id"] for p in terse["items"]] == [short["id"]]
-    builtin = (await http.get("/api/v1/prompts?use_case_id=uc_chat")).json()
-    assert [(p["id"], p["key"], p["built_in"]) for p in builtin["items"]] == [
-        ("prm_chat", "chat", True)
+    assert [(p["id"], p["version_count"], p["latest_version"]) for p in terse] == [
+        (short["id"], 3, 3)
     ]
+    builtin = (await http.get("/api/v1/prompts?use_case_id=uc_chat")).json()
+    assert [(p["id"], p["key"], p["built_in"]) for p in builtin] == [("prm_chat", "chat", True)]
 
     # A run of version 3 over a dataset: the version's statistics follow it.
     files = {"file": ("smoke.jsonl", JSONL.encode(), "application/x-ndjson")}
-    uploaded = await http.post("/api/v1/datasets", files=files, data={"name": "Smoke"})
+    uploaded = await http.post("/api/v1/datasets/upload", files=files, data={"name": "Smoke"})
     assert uploaded.status_code == 201
     export = await _run(http, short["id"], 3)
     assert export["status"] == "completed"
@@ -158,12 +161,14 @@ async def test_a_project_with_use_cases_tagged_prompts_and_versions_whose_stats_
     )
     assert gated.status_code == 200 and gated.json()["violations"] == []
 
-    runs = (await http.get("/api/v1/eval-runs?limit=1")).json()
-    assert runs["total"] == 2 and runs["items"][0]["run_id"] == first["run_id"]
-    assert runs["items"][0]["prompt_version"] == {"type": short["id"], "version": 1}
-    assert runs["items"][0]["sampling"]["seed"] == 7
+    listed_runs = await http.get("/api/v1/eval-runs?limit=1")
+    runs = listed_runs.json()
+    assert listed_runs.headers["X-Total-Count"] == "2" and runs[0]["run_id"] == first["run_id"]
+    assert runs[0]["prompt_version"] == {"type": short["id"], "version": 1}
+    assert runs[0]["sampling"]["seed"] == 7
+    assert (await http.get("/api/v1/eval-runs?skip=1")).json()[0]["run_id"] == export["run_id"]
     datasets = (await http.get("/api/v1/datasets")).json()
-    assert "smoke" in {d["id"] for d in datasets["items"]}
+    assert "smoke" in {d["id"] for d in datasets}
 
 
 async def _problem(response: httpx.Response, status: int, words: str) -> None:
@@ -214,6 +219,75 @@ async def test_bad_input_gets_problems_and_writes_nothing(http: httpx.AsyncClien
         "no version 4",
     )
     await _problem(await http.get("/api/v1/prompts/prm_chat/compare?a=1&b=2"), 404, "no version 1")
-    assert (await http.get("/api/v1/projects")).json()["total"] == 1
+    assert len((await http.get("/api/v1/projects")).json()) == 1
     assert (await http.get("/api/v1/prompts/prm_chat/versions")).json()["total"] == 0
-    assert (await http.get("/api/v1/eval-runs")).json()["total"] == 0
+    assert (await http.get("/api/v1/eval-runs")).json() == []
+
+
+async def test_updates_and_deletes_over_http_answer_problems_and_keep_the_built_ins(
+    http: httpx.AsyncClient,
+) -> None:
+    project = await _created(http, "/api/v1/projects", {"name": "Support"})
+    use_case = await _created(http, f"/api/v1/projects/{project['id']}/use-cases", {"name": "x"})
+    prompt = await _created(http, f"/api/v1/use-cases/{use_case['id']}/prompts", {"name": "p"})
+    assert (prompt["use_case_id"], prompt["version_count"]) == (use_case["id"], 0)
+
+    renamed = await http.patch(f"/api/v1/projects/{project['id']}", json={"name": "Desk"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Desk"
+    put = await http.put(f"/api/v1/use-cases/{use_case['id']}", json={"description": "Sorting"})
+    assert put.json()["description"] == "Sorting" and put.json()["name"] == "x"
+    tagged = await http.patch(f"/api/v1/prompts/{prompt['id']}", json={"tags": ["EN"]})
+    assert tagged.json()["tags"] == ["en"] and tagged.json()["updated_at"]
+    await _problem(
+        await http.patch(f"/api/v1/projects/{project['id']}", json={"name": "Default"}),
+        409,
+        "named 'Default'",
+    )
+    await _problem(await http.patch("/api/v1/use-cases/uc_nope", json={"name": "y"}), 404, "No")
+    bad = await http.patch(f"/api/v1/prompts/{prompt['id']}", json={"colour": "red"})
+    assert bad.status_code == 422
+    await _problem(await http.delete("/api/v1/prompts/prm_chat"), 409, "built in")
+    await _problem(await http.delete("/api/v1/use-cases/uc_advice"), 409, "built-in")
+    await _problem(await http.delete("/api/v1/projects/proj_default"), 409, "built-in")
+
+    deleted = await http.delete(f"/api/v1/projects/{project['id']}")
+    assert deleted.status_code == 204 and deleted.content == b""
+    for gone in (
+        f"/api/v1/projects/{project['id']}",
+        f"/api/v1/use-cases/{use_case['id']}",
+        f"/api/v1/prompts/{prompt['id']}",
+    ):
+        await _problem(await http.get(gone), 404, "No ")
+    await _problem(await http.delete(f"/api/v1/projects/{project['id']}"), 404, "No project")
+    assert [p["id"] for p in (await http.get("/api/v1/projects")).json()] == ["proj_default"]
+
+
+async def test_a_queued_run_is_cancelled_over_http_and_a_run_is_exported(
+    http: httpx.AsyncClient, library_container: Container
+) -> None:
+    from use_cases.access.domain import CLI_ADMIN
+    from use_cases.evaluation.prompt_versions import VersionRunRequest
+
+    await _created(http, "/api/v1/prompts/prm_chat/versions", {"text": "Answer briefly."})
+    queued = await library_container.prompt_evaluations.create(
+        CLI_ADMIN, VersionRunRequest("prm_chat", 1, "answers", limit=1, tags=("dev",))
+    )
+    cancel = f"/api/v1/eval-runs/{queued.run_id}/cancel"
+    cancelled = await http.post(cancel)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await http.get(f"/api/v1/eval-runs/{queued.run_id}")).json()["status"] == "cancelled"
+    await _problem(await http.post(cancel), 409, "only a queued or running run")
+    await _problem(await http.post("/api/v1/eval-runs/run_000000000000/cancel"), 404, "No run")
+
+    files = {"file": ("smoke.jsonl", JSONL.encode(), "application/x-ndjson")}
+    assert (await http.post("/api/tasks", files=files, data={"name": "Smoke"})).status_code == 201
+    done = await _run(http, "prm_chat", 1)
+    await _problem(await http.post(f"/api/v1/eval-runs/{done['run_id']}/cancel"), 409, "completed")
+    as_json = await http.get(f"/api/v1/eval-runs/{done['run_id']}/export")
+    assert as_json.status_code == 200 and as_json.json()["run_id"] == done["run_id"]
+    assert as_json.headers["content-disposition"].endswith(f'{done["run_id"]}.json"')
+    as_csv = await http.get(f"/api/v1/eval-runs/{done['run_id']}/export", params={"format": "csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert sorted(r["case_id"] for r in rows) == sorted(c["case_id"] for c in done["cases"])

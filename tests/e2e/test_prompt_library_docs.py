@@ -47,7 +47,7 @@ def test_prompt_library_doc_curl_examples_work_against_a_live_server(
     container: Container,
 ) -> None:
     lines = _curl_lines()
-    assert len(lines) >= 20 and sum(1 for _, named in lines if named) == 7
+    assert len(lines) >= 20 and sum(1 for _, named in lines if named) == 8
     real: dict[str, str] = {}
     with serve(create_app(container=container)) as url:
         for command, named in lines:

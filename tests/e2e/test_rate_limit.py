@@ -163,6 +163,7 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/advice", "post"),
         ("/advice-non-streaming", "post"),
         ("/api/playground/run", "post"),
+        ("/api/v1/playground/run", "post"),
         ("/api/benchmark/run", "post"),
         ("/api/v1/benchmark-runs", "post"),
         ("/api/v1/eval-runs", "post"),

@@ -123,7 +123,7 @@ async def test_an_evaluation_run_passes_and_records_them(
 ) -> None:
     case = {"id": "mutex", "question": QUESTION, "kind": "kb", "expect_any": ["mutex"]}
     files = {"file": ("one.jsonl", (json.dumps(case) + "\n").encode(), "application/x-ndjson")}
-    uploaded = await client.post("/api/v1/datasets", files=files, data={"name": "One"})
+    uploaded = await client.post("/api/v1/datasets/upload", files=files, data={"name": "One"})
     assert uploaded.status_code == 201, uploaded.text
     started = await client.post(
         "/api/v1/benchmark-runs",

@@ -46,6 +46,20 @@ class InMemoryDatasetStore:
             newest = [self._newest([d for d in self._rows if d.id == i]) for i in ids]
             return [d for d in newest if d is not None]
 
+    def put_latest(self, dataset: StoredDataset) -> StoredDataset:
+        with self._lock:
+            self._rows = [
+                d for d in self._rows if (d.id, d.version) != (dataset.id, dataset.version)
+            ]
+            self._rows.append(dataset)
+            return dataset
+
+    def delete(self, dataset_id: str) -> int:
+        with self._lock:
+            kept = [d for d in self._rows if d.id != dataset_id]
+            gone, self._rows = len(self._rows) - len(kept), kept
+            return gone
+
     def _find(self, dataset_id: str, version: str) -> StoredDataset | None:
         return self._newest([d for d in self._rows if d.id == dataset_id and d.version == version])
 
@@ -101,6 +115,10 @@ class InMemoryRunStore:
         with self._lock:
             return len(self._runs)
 
+    def dataset_runs(self, dataset_id: str) -> int:
+        with self._lock:
+            return sum(1 for r in self._runs.values() if r.task_id == dataset_id)
+
     def unfinished(self) -> list[RunRecord]:
         with self._lock:
             chosen = [r for r in self._runs.values() if r.status in UNFINISHED]
@@ -113,6 +131,8 @@ class InMemoryRunStore:
             run = self._runs.get(run_id)
             if run is None or run.status == "cancelled":
                 return
+            if run.status == "cancelled":
+                return
             finished = status in ("completed", "failed", "cancelled")
             self._runs[run_id] = replace(
                 run,
@@ -121,6 +141,14 @@ class InMemoryRunStore:
                 started_at=(run.started_at or at) if status == "running" else run.started_at,
                 finished_at=at if finished else None,
             )
+
+    def cancel(self, run_id: str, *, at: str, error: str | None = None) -> bool:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.status not in UNFINISHED:
+                return False
+            self._runs[run_id] = replace(run, status="cancelled", finished_at=at, error=error)
+            return True
 
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:
         with self._lock:

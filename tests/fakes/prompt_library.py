@@ -8,7 +8,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from use_cases.prompts.library_domain import LibraryPrompt, Project, UseCase, VersionStats
+from use_cases.prompts.library_domain import (
+    LibraryPrompt,
+    Project,
+    Removed,
+    UseCase,
+    VersionStats,
+)
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -81,6 +87,62 @@ class InMemoryPromptLibraryStore:
             and (tag is None or tag in p.tags)
         ]
         return _page(chosen, limit, offset)
+
+    def update_project(self, project: Project) -> bool:
+        with self._lock:
+            if project.id not in self._projects or any(
+                p.name == project.name and p.id != project.id for p in self._projects.values()
+            ):
+                return False
+            self._projects[project.id] = project
+            return True
+
+    def update_use_case(self, use_case: UseCase) -> bool:
+        with self._lock:
+            if use_case.id not in self._use_cases or any(
+                (u.project_id, u.name) == (use_case.project_id, use_case.name)
+                and u.id != use_case.id
+                for u in self._use_cases.values()
+            ):
+                return False
+            self._use_cases[use_case.id] = use_case
+            return True
+
+    def update_prompt(self, prompt: LibraryPrompt) -> bool:
+        with self._lock:
+            if prompt.id not in self._prompts or any(
+                (p.use_case_id, p.name) == (prompt.use_case_id, prompt.name) and p.id != prompt.id
+                for p in self._prompts.values()
+            ):
+                return False
+            self._prompts[prompt.id] = replace(prompt, tags=tuple(prompt.tags))
+            return True
+
+    def delete_project(self, project_id: str) -> Removed | None:
+        with self._lock:
+            if self._projects.pop(project_id, None) is None:
+                return None
+            gone = [u for u in self._use_cases.values() if u.project_id == project_id]
+            prompts = sum(self._drop_prompts_of(u.id) for u in gone)
+            for use_case in gone:
+                del self._use_cases[use_case.id]
+            return Removed(len(gone), prompts)
+
+    def delete_use_case(self, use_case_id: str) -> Removed | None:
+        with self._lock:
+            if self._use_cases.pop(use_case_id, None) is None:
+                return None
+            return Removed(prompts=self._drop_prompts_of(use_case_id))
+
+    def delete_prompt(self, prompt_id: str) -> Removed | None:
+        with self._lock:
+            return Removed() if self._prompts.pop(prompt_id, None) is not None else None
+
+    def _drop_prompts_of(self, use_case_id: str) -> int:
+        gone = [p.id for p in self._prompts.values() if p.use_case_id == use_case_id]
+        for prompt_id in gone:
+            del self._prompts[prompt_id]
+        return len(gone)
 
 
 Named = TypeVar("Named", Project, UseCase, LibraryPrompt)

@@ -120,6 +120,25 @@ def test_latest_and_list_give_the_newest_version_of_each_dataset_by_id(datasets)
     ]
 
 
+def test_an_edit_back_to_earlier_content_is_the_latest_and_a_delete_takes_every_version(
+    datasets, runs
+) -> None:
+    first = datasets.put(_dataset("a", "v1", T0))
+    datasets.put(_dataset("a", "v2", T1))
+    datasets.put(_dataset("b", "v1", T0))
+    again = replace(first, name="Renamed", created_at=T1)
+    assert datasets.put_latest(again) == again
+    assert datasets.latest("a") == again and datasets.version("a", "v1") == again
+    assert [d.version for d in datasets.list() if d.id == "a"] == ["v1"]
+    assert datasets.put_latest(_dataset("a", "v3", T2)).version == "v3"
+    assert datasets.latest("a").version == "v3"
+    runs.create(replace(_run("run_1", T0), task_id="a"))
+    assert (runs.dataset_runs("a"), runs.dataset_runs("b")) == (1, 0)
+    assert datasets.delete("a") == 3
+    assert datasets.latest("a") is None and datasets.version("a", "v1") is None
+    assert datasets.delete("a") == 0 and datasets.latest("b") is not None
+
+
 def test_a_run_reads_back_whole_and_moves_through_its_statuses(runs) -> None:
     run = _run("run_1", T0)
     runs.create(run)
@@ -142,6 +161,28 @@ def test_a_run_reads_back_whole_and_moves_through_its_statuses(runs) -> None:
     assert runs.delete("run_1") is False
     runs.create(_run("run_2", T0, prompt_version=None, models=("m",)))
     assert runs.get("run_2").prompt_version is None
+
+
+def test_a_cancelled_run_keeps_its_rows_and_no_status_moves_it_on(runs) -> None:
+    runs.create(_run("run_1", T0))
+    runs.set_status("run_1", "running", at=T1)
+    assert runs.add_row("run_1", ("m", "a", "clean"), {"case_id": "a"})
+    assert runs.cancel("run_1", at=T2)
+    cancelled = runs.get("run_1")
+    assert (cancelled.status, cancelled.started_at, cancelled.finished_at) == (
+        "cancelled",
+        T1,
+        T2,
+    )
+    runs.set_status("run_1", "completed", at=T2)  # a worker finishing late changes nothing
+    runs.set_status("run_1", "running", at=T2)
+    assert runs.get("run_1") == cancelled and runs.done("run_1") == {("m", "a", "clean")}
+    assert not runs.cancel("run_1", at=T2)
+    assert [r.run_id for r in runs.unfinished()] == []
+    runs.create(_run("run_2", T0))
+    runs.set_status("run_2", "completed", at=T1)
+    assert not runs.cancel("run_2", at=T2) and runs.get("run_2").status == "completed"
+    assert not runs.cancel("run_nope", at=T2)
 
 
 def test_runs_are_listed_newest_first_and_unfinished_oldest_first(runs) -> None:

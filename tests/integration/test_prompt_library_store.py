@@ -4,6 +4,7 @@ databases: every test taking `app_db` runs on SQLite and on PostgreSQL (`backend
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from services.evaluation.run_store import RunStore
 from tests.fakes.prompt_library import InMemoryPromptLibraryStore
 from tests.store_backends import AppDb, open_app_db
 from use_cases.evaluation.run_domain import PromptRef, RunRecord, RunSettings
-from use_cases.prompts.library_domain import LibraryPrompt, Project, UseCase
+from use_cases.prompts.library_domain import LibraryPrompt, Project, Removed, UseCase
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -83,6 +84,50 @@ def _names_and_pages(store: PromptLibraryStore | InMemoryPromptLibraryStore) -> 
     assert [(p.id, p.tags) for p in page] == [("prm_1", ("terse", "en"))]
     assert store.prompts(use_case_id=None, tag="nope", limit=10, offset=0) == ([], 0)
     assert store.use_cases("proj_1", limit=10, offset=0)[1] == 2
+
+
+LATER = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+
+
+def test_updates_and_cascading_deletes(app_db: AppDb) -> None:
+    store = app_db.open(PromptLibraryStore)
+    _updates_and_deletes(store)
+    store.close()
+
+
+def test_the_fake_store_updates_and_deletes_the_same_way() -> None:
+    _updates_and_deletes(InMemoryPromptLibraryStore())
+
+
+def _updates_and_deletes(store: PromptLibraryStore | InMemoryPromptLibraryStore) -> None:
+    _names_and_pages(store)
+    support = store.project("proj_1")
+    assert support is not None and support.updated_at is None
+    assert store.update_project(replace(support, name="Helpdesk", updated_at=LATER))
+    assert store.project("proj_1") == replace(support, name="Helpdesk", updated_at=LATER)
+    assert not store.update_project(replace(support, name="Default", updated_at=LATER))
+    assert not store.update_project(Project("proj_nope", "Nope", "", NOON, LATER))
+    triage = store.use_case("uc_1")
+    assert triage is not None
+    assert not store.update_use_case(replace(triage, name="replies", updated_at=LATER))
+    assert store.update_use_case(replace(triage, description="Sorting", updated_at=LATER))
+    assert store.use_case("uc_1") == replace(triage, description="Sorting", updated_at=LATER)
+    short = store.prompt("prm_1")
+    assert short is not None
+    assert not store.update_prompt(replace(short, name="long", updated_at=LATER))
+    renamed = replace(short, name="brief", tags=("en",), updated_at=LATER)
+    assert store.update_prompt(renamed)
+    assert store.prompt("prm_1") == renamed
+
+    assert store.delete_prompt("prm_2") == Removed()
+    assert store.delete_prompt("prm_2") is None and store.prompt("prm_2") is None
+    assert store.delete_use_case("uc_4") == Removed(prompts=0)
+    assert store.delete_project("proj_1") == Removed(use_cases=2, prompts=2)
+    assert store.project("proj_1") is None and store.use_case("uc_2") is None
+    assert store.prompt("prm_1") is None and store.prompt("prm_3") is None
+    assert store.delete_project("proj_1") is None and store.delete_use_case("uc_1") is None
+    assert store.projects(limit=10, offset=0)[1] == 1
+    assert store.prompt("prm_chat") is not None  # another project's rows are untouched
 
 
 def _run(run_id: str, ref: PromptRef | None, at: str) -> RunRecord:

@@ -50,16 +50,18 @@ class Models:
 
 class Executor:
     """Answers from a script (case id -> answer; an `Exception` is an error row), scored by
-    the real `score_case`. `gate`, when set, holds every item until it is released."""
+    the real `score_case`. `gate`, when set, holds every item (or those of the `held` cases,
+    when given) until it is released."""
 
     def __init__(self, answers: dict[str, str | Exception]) -> None:
         self.answers = answers
         self.executed: list[tuple[str, str, str]] = []
         self.gate: asyncio.Event | None = None
+        self.held: set[str] | None = None
         self.waiting = asyncio.Event()  # set once an item is held at the gate
 
     async def execute(self, item: Item, context: ItemContext) -> dict[str, object]:
-        if self.gate is not None:
+        if self.gate is not None and (self.held is None or item.case.id in self.held):
             self.waiting.set()
             await self.gate.wait()
         self.executed.append(item.key)
@@ -217,6 +219,54 @@ async def test_closing_stops_a_run_which_stays_running_and_finishes_when_resumed
     await world.jobs.run_all()
     assert world.run_store.get(record.run_id).status == "completed"  # type: ignore[union-attr]
     assert len(world.run_store.done(record.run_id)) == 3
+
+
+async def test_a_cancelled_run_stops_keeps_its_rows_and_is_never_taken_up_again() -> None:
+    world = World()
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task, concurrency=1))
+    world.executor.gate, world.executor.held = asyncio.Event(), {"q2"}
+    running = asyncio.create_task(world.runs.execute(record.run_id))
+    await asyncio.wait_for(world.executor.waiting.wait(), 30)  # q2 is held at the gate
+    for _ in range(6000):  # and q1's row is recorded
+        if world.run_store.done(record.run_id):
+            break
+        await asyncio.sleep(0.005)
+
+    with pytest.raises(Forbidden):
+        await world.runs.cancel(USER, record.run_id)
+    cancelled = await world.runs.cancel(ADMIN, record.run_id)
+    assert cancelled.status == "cancelled" and cancelled.finished_at is not None
+    world.executor.gate.set()
+    finished = await running
+    assert finished.status == "cancelled"
+    assert world.run_store.done(record.run_id) == {("offline-extractive", "q1", "clean")}
+    assert [k[1] for k in world.executor.executed] == ["q1", "q2"]  # q3 never started
+    export = await world.runs.export(ADMIN, record.run_id)
+    assert export["status"] == "cancelled" and len(export["cases"]) == 1
+    assert ("eval_run.cancel", f"eval_run:{record.run_id}") in [
+        (e.action, e.target) for e in world.audit_log.entries
+    ]
+
+    with pytest.raises(Conflict, match="is cancelled"):
+        await world.runs.cancel(ADMIN, record.run_id)
+    assert await world.runs.resume_unfinished() == []
+    world.runs.schedule(record.run_id)
+    await world.jobs.run_all()
+    assert len(world.executor.executed) == 2
+    with pytest.raises(NotFound):
+        await world.runs.cancel(ADMIN, "run_000000000000")
+
+
+async def test_a_queued_run_cancelled_before_it_starts_runs_nothing() -> None:
+    world = World()
+    task = await world.dataset()
+    record = await world.runs.start(ADMIN, RunRequest(task))
+    await world.runs.cancel(ADMIN, record.run_id)
+    world.runs.schedule(record.run_id)
+    await world.jobs.run_all()
+    assert world.executor.executed == []
+    assert world.run_store.get(record.run_id).status == "cancelled"  # type: ignore[union-attr]
 
 
 async def test_a_run_whose_prompt_version_is_gone_fails_with_the_reason() -> None:

@@ -23,8 +23,14 @@ from use_cases.access.domain import Caller
 from use_cases.evaluation.prompt_versions import EvaluatePromptVersions, VersionRunRequest
 from use_cases.evaluation.runs import BenchmarkRuns, DatasetUpload, ManageDatasets
 from use_cases.prompts.domain import ADVICE, CHAT, PromptDefault, PromptTypes
-from use_cases.prompts.library import ManagePromptLibrary, NewProject, NewPrompt, NewUseCase
-from use_cases.prompts.library_domain import VersionStats
+from use_cases.prompts.library import (
+    Changes,
+    ManagePromptLibrary,
+    NewProject,
+    NewPrompt,
+    NewUseCase,
+)
+from use_cases.prompts.library_domain import Removed, VersionStats
 from use_cases.prompts.manage_prompts import ManagePrompts
 from use_cases.shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from use_cases.shared.sampling import Sampling
@@ -245,3 +251,69 @@ async def test_a_version_run_records_the_prompt_key_and_sampling_and_compare_use
     found = await evaluations.compare(ROOT, prompt_id, 1, 2, "correct<0")
     assert (found.run_a, found.run_b) == ("run_aaaaaaaaaaaa", "run_bbbbbbbbbbbb")
     assert compare.calls == [("run_aaaaaaaaaaaa", "run_bbbbbbbbbbbb", "correct<0")]
+
+
+async def test_updates_change_only_the_fields_given_and_are_audited(world: World) -> None:
+    project_id, use_case_id, prompt_id = await _tree(world.library)
+    project = await world.library.update_project(ROOT, project_id, Changes(name=" Help   desk "))
+    assert (project.name, project.description) == ("Help desk", "Help")
+    assert project.updated_at is not None
+    use_case = await world.library.update_use_case(ROOT, use_case_id, Changes(description="Sort"))
+    assert (use_case.name, use_case.description) == ("triage", "Sort")
+    prompt = await world.library.update_prompt(ROOT, prompt_id, Changes(tags=["FR", "fr"]))
+    assert (prompt.name, prompt.tags, prompt.key) == ("short", ("fr",), prompt_id)
+    assert await world.library.prompt(ROOT, prompt_id) == prompt
+    assert world.audited()[-3:] == [
+        ("project.update", f"project:{project_id}"),
+        ("use_case.update", f"use_case:{use_case_id}"),
+        ("library_prompt.update", f"library_prompt:{prompt_id}"),
+    ]
+    before = len(world.log.entries)
+    with pytest.raises(Conflict, match="named 'Default'"):
+        await world.library.update_project(ROOT, project_id, Changes(name="Default"))
+    with pytest.raises(NotFound, match="No use case"):
+        await world.library.update_use_case(ROOT, "uc_nope", Changes(name="x"))
+    with pytest.raises(InvalidRequest, match="name"):
+        await world.library.update_prompt(ROOT, prompt_id, Changes(name="  "))
+    with pytest.raises(Forbidden):
+        await world.library.update_project(ANA, project_id, Changes(name="x"))
+    assert len(world.log.entries) == before
+    assert (await world.library.project(ROOT, project_id)).name == "Help desk"
+
+
+async def test_deletes_take_the_children_keep_the_versions_and_spare_the_built_ins(
+    world: World,
+) -> None:
+    project_id, use_case_id, prompt_id = await _tree(world.library)
+    await world.library.create_version(ROOT, prompt_id, "Be brief.")
+    other = await world.library.create_prompt(ROOT, NewPrompt(use_case_id, "long"))
+    summary = await world.library.prompt_summary(ROOT, prompt_id)
+    assert (summary.version_count, summary.latest_version) == (1, 1)
+    assert await world.library.delete_prompt(ROOT, other.id) == Removed()
+    assert await world.library.delete_project(ROOT, project_id) == Removed(1, 1)
+    for read, gone in (
+        (world.library.project, project_id),
+        (world.library.use_case, use_case_id),
+        (world.library.prompt, prompt_id),
+    ):
+        with pytest.raises(NotFound):
+            await read(ROOT, gone)
+    assert world.versions.get_version(prompt_id, 1) is not None  # runs still read it
+    assert world.audited()[-2:] == [
+        ("library_prompt.delete", f"library_prompt:{other.id}"),
+        ("project.delete", f"project:{project_id}"),
+    ]
+    before = len(world.log.entries)
+    for delete, built_in in (
+        (world.library.delete_prompt, "prm_chat"),
+        (world.library.delete_use_case, "uc_advice"),
+        (world.library.delete_project, "proj_default"),
+    ):
+        with pytest.raises(Conflict, match="built"):
+            await delete(ROOT, built_in)
+    with pytest.raises(NotFound):
+        await world.library.delete_prompt(ROOT, prompt_id)
+    with pytest.raises(Forbidden):
+        await world.library.delete_prompt(ANA, "prm_chat")
+    assert len(world.log.entries) == before
+    assert (await world.library.prompt_summary(ROOT, "prm_chat")).version_count == 0

@@ -30,7 +30,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
@@ -187,6 +187,24 @@ def parse_dataset(text: str, *, fmt: Literal["jsonl", "csv"], origin: str) -> li
         seen.add(case.id)
         cases.append(case)
     return cases
+
+
+def dataset_records(
+    text: str, *, fmt: Literal["jsonl", "csv"], origin: str
+) -> list[dict[str, Any]]:
+    """The records of a dataset text as JSON objects, each checked as a case and holding its
+    case's id (a record without one gets its default, `line-N`), so they can be edited and
+    written again as JSONL (`records_text`)."""
+    records = _jsonl_records(text, origin) if fmt == "jsonl" else _csv_records(text, origin)
+    return [
+        {**raw, "id": case_from(raw, f"{origin}, line {n}", default_id=f"line-{n}").id}
+        for n, raw in records
+    ]
+
+
+def records_text(records: Sequence[Mapping[str, Any]]) -> str:
+    """JSONL of the records, one a line (what `parse_dataset(..., fmt="jsonl")` reads)."""
+    return "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in records)
 
 
 def _jsonl_records(text: str, origin: str) -> list[tuple[int, dict[str, Any]]]:

@@ -8,8 +8,9 @@ after a crash, a new start executes exactly the items without a row.
 
 Statuses: `queued` (created, not started) -> `running` -> `completed` (every item has a row;
 rows of failed cases carry their `error`) or `failed` (the run itself could not go on, e.g.
-its dataset version vanished; `error` says why). `cancelled` is reserved for a run stopped on
-purpose. A server start resumes the runs left `queued` or `running`.
+its dataset version vanished; `error` says why) or `cancelled` (an admin stopped it while
+queued or running; the rows recorded until then are kept, and nothing moves it on). A server
+start resumes the runs left `queued` or `running`.
 """
 
 from __future__ import annotations
@@ -166,6 +167,16 @@ class DatasetStore(Protocol):
         """The latest version of each dataset, by id."""
         ...
 
+    def put_latest(self, dataset: StoredDataset) -> StoredDataset:
+        """Store a version as the dataset's newest: a version stored already (an edit that
+        went back to earlier content) is stored again, the same content with this name,
+        description and time, so it is the one `latest` answers."""
+        ...
+
+    def delete(self, dataset_id: str) -> int:
+        """Delete every version of the dataset; answers how many went (0: none was stored)."""
+        ...
+
 
 class RunStore(Protocol):
     def create(self, run: RunRecord, limits: QueueLimits | None = None) -> None:
@@ -184,6 +195,10 @@ class RunStore(Protocol):
         """How many runs there are (the total of `list`'s pages)."""
         ...
 
+    def dataset_runs(self, dataset_id: str) -> int:
+        """How many runs used a version of the dataset."""
+        ...
+
     def unfinished(self) -> list[RunRecord]: ...
 
     def set_status(
@@ -195,6 +210,11 @@ class RunStore(Protocol):
 
     def delete(self, run_id: str) -> bool:
         """Delete the run and its rows; False when there is no such run."""
+        ...
+
+    def cancel(self, run_id: str, *, at: str, error: str | None = None) -> bool:
+        """Mark a queued or running run cancelled (its rows kept); False, and no change, for
+        a run that is finished or missing."""
         ...
 
     def add_row(self, run_id: str, key: ItemKey, row: Mapping[str, Any]) -> bool:

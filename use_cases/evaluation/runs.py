@@ -27,10 +27,11 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
   audited. Resuming a run at start-up creates nothing, so it is never refused.
-- An admin may cancel a queued or running run (`cancel`, audited like a start): it is marked
-  `cancelled` at once, with who cancelled it in `error`; no item starts after that (one in
-  flight ends, its row not kept), and the run is never resumed nor marked completed.
-  Cancelling a finished run is `Conflict`.
+- An admin may cancel a run that is queued or running (`cancel`, audited as
+  `eval_run.cancel`): it is marked `cancelled` at once, in one statement (`error` says who
+  cancelled it), and keeps the rows recorded so far; the process executing it lets the items
+  in flight end (their rows are not kept) and starts no more, and the run is never resumed
+  nor marked completed. Cancelling a finished run is `Conflict`.
 - An admin may delete a finished run (completed, failed or cancelled; `delete`, audited): the
   run and its rows are gone. Deleting a queued or running run is `Conflict`: cancel it first.
 - The export (`export`, the JSON of `GET /api/v1/eval-runs/{run_id}`) follows the contract in
@@ -499,7 +500,7 @@ class BenchmarkRuns:
 
         async def one(item: Item) -> None:
             async with gate:
-                if stop.is_set() or await asyncio.to_thread(self._cancelled, run_id):
+                if stop.is_set() or await asyncio.to_thread(self._cancelled, run_id, stop):
                     return
                 row = await self._executor.execute(item, context)
             if stop.is_set():  # stopping: this item runs again when the run resumes
@@ -522,13 +523,49 @@ class BenchmarkRuns:
             raise
         finally:
             self._stops.pop(run_id, None)
-        if stop.is_set():
+        if stop.is_set() and not await asyncio.to_thread(self._cancelled, run_id, stop):
             raise asyncio.CancelledError(f"Evaluation run {run_id} stopped; it resumes later.")
-        if not await asyncio.to_thread(self._cancelled, run_id):
-            await asyncio.to_thread(self._set, run_id, "completed")
+        await asyncio.to_thread(self._set, run_id, "completed")  # no change once cancelled
         finished = await asyncio.to_thread(self._runs.get, run_id)
         assert finished is not None
         return finished
+
+    def _cancelled(self, run_id: str, stop: asyncio.Event) -> bool:
+        """Whether the run was cancelled (by this process or another); sets `stop` if so."""
+        found = self._runs.get(run_id)
+        if found is not None and found.status == "cancelled":
+            stop.set()
+            return True
+        return False
+
+    async def cancel(self, caller: Caller, run_id: str) -> RunRecord:
+        """Stop a queued or running run: `cancelled`, its rows so far kept (module rules)."""
+        require_admin(caller, "Cancelling evaluation runs")
+        record = await asyncio.to_thread(self._cancel, caller, run_id)
+        stop = self._stops.get(record.run_id)
+        if stop is not None:  # executing here: no item starts after this
+            stop.set()
+        return record
+
+    def _cancel(self, caller: Caller, run_id: str) -> RunRecord:
+        record = self.record(run_id)
+        cancelled_by = f"cancelled by {caller.user_id}"
+        if not self._runs.cancel(record.run_id, at=self._at(), error=cancelled_by):
+            found = self.record(record.run_id)
+            raise Conflict(
+                f"Run {record.run_id} is {found.status}: only a queued or running run can be "
+                "cancelled."
+            )
+        self._audit.record(
+            caller,
+            RUN_CANCEL,
+            f"eval_run:{record.run_id}",
+            before={"status": record.status},
+            after={"status": "cancelled"},
+        )
+        cancelled = self._runs.get(record.run_id)
+        assert cancelled is not None
+        return cancelled
 
     def _prepare(self, record: RunRecord) -> tuple[list[Item], ItemContext]:
         dataset = to_dataset(self._datasets.stored(record.task_id, record.task_version))
@@ -550,12 +587,10 @@ class BenchmarkRuns:
         return plan(dataset.cases, record), context
 
     def _set(self, run_id: str, status: Any, error: str | None = None) -> None:
-        at = utc(self._clock.now()).isoformat(timespec="seconds")
-        self._runs.set_status(run_id, status, at=at, error=error)
+        self._runs.set_status(run_id, status, at=self._at(), error=error)
 
-    def _cancelled(self, run_id: str) -> bool:
-        record = self._runs.get(run_id)
-        return record is None or record.status == "cancelled"
+    def _at(self) -> str:
+        return utc(self._clock.now()).isoformat(timespec="seconds")
 
     async def delete(self, caller: Caller, run_id: str) -> None:
         """Delete a finished run and its rows (see the module rules)."""
@@ -575,28 +610,6 @@ class BenchmarkRuns:
             f"eval_run:{run_id}",
             before={"status": record.status, "task": record.task_id, "total": record.total},
         )
-
-    async def cancel(self, caller: Caller, run_id: str) -> RunRecord:
-        """Stop a queued or running run (see the module rules)."""
-        require_admin(caller, "Cancelling evaluation runs")
-        return await asyncio.to_thread(self._cancel, caller, run_id)
-
-    def _cancel(self, caller: Caller, run_id: str) -> RunRecord:
-        record = self.record(run_id)
-        if record.status not in UNFINISHED:
-            raise Conflict(
-                f"Evaluation run {record.run_id} is {record.status}; only a queued or running "
-                "run can be cancelled."
-            )
-        self._set(record.run_id, "cancelled", f"cancelled by {caller.user_id}")
-        self._audit.record(
-            caller,
-            RUN_CANCEL,
-            f"eval_run:{record.run_id}",
-            before={"status": record.status},
-            after={"status": "cancelled"},
-        )
-        return self.record(record.run_id)
 
     async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
         """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""

@@ -20,7 +20,16 @@ Rules:
   version's is no change (`changed` False). Creating and activating are audited like the
   system prompts' (`prompt.create`, `prompt.activate`, target `prompt:KEY`).
 - Creating a project, use case or prompt is audited (`project.create`, `use_case.create`,
-  `library_prompt.create`).
+  `library_prompt.create`); so are updates and deletes (`*.update`, `*.delete`).
+- An update changes only the fields given (name and description; a prompt's tags too), with
+  the same rules as a create; it sets `updated_at`. A rename to a name taken within the
+  parent is `Conflict`, and nothing is written.
+- A delete takes the children with it: a project its use cases and their prompts, a use case
+  its prompts. A prompt's versions stay in the prompt store under its key (no prompt takes
+  that key again), and evaluation runs are kept: they are the record of what was measured,
+  and their exports and statistics read the versions they used. Deleting a built-in prompt,
+  or the use case or project that holds one, is `Conflict`: chat and advice turns are
+  answered with them.
 - The versions of a prompt come newest first, each with its statistics (`VersionStats`,
   computed from the evaluation runs on every read).
 """
@@ -30,17 +39,20 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from use_cases.access.audit import MAX_PAGE, PROMPT_ACTIVATE, PROMPT_CREATE, RecordAudit
 from use_cases.access.domain import Caller, require_admin
 from use_cases.prompts.domain import EffectivePrompt
 from use_cases.prompts.library_domain import (
+    BUILT_IN_PROMPTS,
     NO_RUNS,
     LibraryPrompt,
     Page,
     Project,
+    PromptSummary,
+    Removed,
     UseCase,
     VersionWithStats,
     clean_description,
@@ -55,6 +67,12 @@ from use_cases.shared.errors import Conflict, InvalidRequest, NotFound
 PROJECT_CREATE = "project.create"
 USE_CASE_CREATE = "use_case.create"
 LIBRARY_PROMPT_CREATE = "library_prompt.create"
+PROJECT_UPDATE = "project.update"
+USE_CASE_UPDATE = "use_case.update"
+LIBRARY_PROMPT_UPDATE = "library_prompt.update"
+PROJECT_DELETE = "project.delete"
+USE_CASE_DELETE = "use_case.delete"
+LIBRARY_PROMPT_DELETE = "library_prompt.delete"
 
 T = TypeVar("T")
 
@@ -78,6 +96,15 @@ class NewPrompt:
     name: str
     description: str = ""
     tags: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """An update: the fields given (None: unchanged). `tags` is for prompts only."""
+
+    name: str | None = None
+    description: str | None = None
+    tags: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -348,6 +375,164 @@ class ManagePromptLibrary:
         active = self._versions.active_version(prompt.key)
         stats = self._stats.version_stats(prompt.key).get(version, NO_RUNS)
         return VersionWithStats(found, active is not None and active.version == version, stats)
+
+    # --- updates and deletes ----------------------------------------------------------------
+
+    async def update_project(self, caller: Caller, project_id: str, changes: Changes) -> Project:
+        require_admin(caller, "Changing the prompt library")
+        return await asyncio.to_thread(self._update_project, caller, project_id, changes)
+
+    def _update_project(self, caller: Caller, project_id: str, changes: Changes) -> Project:
+        found = self._project(project_id)
+        updated = replace(found, **self._fields(changes, "project"))
+        if not self._store.update_project(updated):
+            self._project(project_id)  # deleted meanwhile: NotFound
+            raise Conflict(f"A project is named {updated.name!r} already.")
+        self._audit_change(caller, PROJECT_UPDATE, f"project:{found.id}", found, updated)
+        return updated
+
+    async def update_use_case(self, caller: Caller, use_case_id: str, changes: Changes) -> UseCase:
+        require_admin(caller, "Changing the prompt library")
+        return await asyncio.to_thread(self._update_use_case, caller, use_case_id, changes)
+
+    def _update_use_case(self, caller: Caller, use_case_id: str, changes: Changes) -> UseCase:
+        found = self._use_case(use_case_id)
+        updated = replace(found, **self._fields(changes, "use case"))
+        if not self._store.update_use_case(updated):
+            self._use_case(use_case_id)
+            raise Conflict(f"Its project has a use case {updated.name!r} already.")
+        self._audit_change(caller, USE_CASE_UPDATE, f"use_case:{found.id}", found, updated)
+        return updated
+
+    async def update_prompt(
+        self, caller: Caller, prompt_id: str, changes: Changes
+    ) -> LibraryPrompt:
+        require_admin(caller, "Changing the prompt library")
+        return await asyncio.to_thread(self._update_prompt, caller, prompt_id, changes)
+
+    def _update_prompt(self, caller: Caller, prompt_id: str, changes: Changes) -> LibraryPrompt:
+        found = self.find(prompt_id)
+        fields = self._fields(changes, "prompt")
+        if changes.tags is not None:
+            fields["tags"] = clean_tags(changes.tags)
+        updated = replace(found, **fields)
+        if not self._store.update_prompt(updated):
+            self.find(prompt_id)
+            raise Conflict(f"Its use case has a prompt {updated.name!r} already.")
+        self._audit_change(
+            caller, LIBRARY_PROMPT_UPDATE, f"library_prompt:{found.id}", found, updated
+        )
+        return updated
+
+    def _fields(self, changes: Changes, what: str) -> dict[str, object]:
+        fields: dict[str, object] = {"updated_at": utc(self._clock.now())}
+        if changes.name is not None:
+            fields["name"] = clean_name(changes.name, what)
+        if changes.description is not None:
+            fields["description"] = clean_description(changes.description)
+        return fields
+
+    def _audit_change(
+        self,
+        caller: Caller,
+        action: str,
+        target: str,
+        before: Project | UseCase | LibraryPrompt,
+        after: Project | UseCase | LibraryPrompt,
+    ) -> None:
+        def shown(item: Project | UseCase | LibraryPrompt) -> dict[str, object]:
+            tags = {"tags": list(item.tags)} if isinstance(item, LibraryPrompt) else {}
+            return {"name": item.name, "description": item.description, **tags}
+
+        self._audit.record(caller, action, target, before=shown(before), after=shown(after))
+
+    async def delete_project(self, caller: Caller, project_id: str) -> Removed:
+        require_admin(caller, "Changing the prompt library")
+        return await asyncio.to_thread(self._delete_project, caller, project_id)
+
+    def _delete_project(self, caller: Caller, project_id: str) -> Removed:
+        found = self._project(project_id)
+        for held in self._built_ins():
+            if held[1].project_id == found.id:
+                raise Conflict(
+                    f"Project {found.name!r} holds the built-in prompt {held[0].id!r}, which "
+                    "chat and advice turns are answered with: it cannot be deleted."
+                )
+        removed = self._store.delete_project(found.id)
+        if removed is None:
+            raise NotFound(f"No project {project_id!r}.")
+        self._audit_delete(caller, PROJECT_DELETE, f"project:{found.id}", found.name, removed)
+        return removed
+
+    async def delete_use_case(self, caller: Caller, use_case_id: str) -> Removed:
+        require_admin(caller, "Changing the prompt library")
+        return await asyncio.to_thread(self._delete_use_case, caller, use_case_id)
+
+    def _delete_use_case(self, caller: Caller, use_case_id: str) -> Removed:
+        found = self._use_case(use_case_id)
+        for prompt, use_case in self._built_ins():
+            if use_case.id == found.id:
+                raise Conflict(
+                    f"Use case {found.name!r} holds the built-in prompt {prompt.id!r}, which "
+                    "chat and advice turns are answered with: it cannot be deleted."
+                )
+        removed = self._store.delete_use_case(found.id)
+        if removed is None:
+            raise NotFound(f"No use case {use_case_id!r}.")
+        self._audit_delete(caller, USE_CASE_DELETE, f"use_case:{found.id}", found.name, removed)
+        return removed
+
+    async def delete_prompt(self, caller: Caller, prompt_id: str) -> Removed:
+        require_admin(caller, "Changing the prompt library")
+        return await asyncio.to_thread(self._delete_prompt, caller, prompt_id)
+
+    def _delete_prompt(self, caller: Caller, prompt_id: str) -> Removed:
+        found = self.find(prompt_id)
+        if found.built_in:
+            raise Conflict(
+                f"Prompt {found.id!r} is built in: chat and advice turns are answered with "
+                "its versions, so it cannot be deleted."
+            )
+        removed = self._store.delete_prompt(found.id)
+        if removed is None:
+            raise NotFound(f"No prompt {prompt_id!r}.")
+        self._audit_delete(
+            caller, LIBRARY_PROMPT_DELETE, f"library_prompt:{found.id}", found.name, removed
+        )
+        return removed
+
+    def _built_ins(self) -> list[tuple[LibraryPrompt, UseCase]]:
+        """The built-in prompts still stored, each with its use case."""
+        held = []
+        for prompt_id in BUILT_IN_PROMPTS:
+            prompt = self._store.prompt(prompt_id)
+            use_case = self._store.use_case(prompt.use_case_id) if prompt else None
+            if prompt is not None and use_case is not None:
+                held.append((prompt, use_case))
+        return held
+
+    def _audit_delete(
+        self, caller: Caller, action: str, target: str, name: str, removed: Removed
+    ) -> None:
+        children = {"use_cases": removed.use_cases, "prompts": removed.prompts}
+        self._audit.record(caller, action, target, before=name, after={"removed": children})
+
+    # --- prompts with their version counts ---------------------------------------------------
+
+    async def prompt_summary(self, caller: Caller, prompt_id: str) -> PromptSummary:
+        require_admin(caller, "Reading the prompt library")
+        return await asyncio.to_thread(lambda: self._summary(self.find(prompt_id)))
+
+    async def summaries(
+        self, caller: Caller, prompts: Sequence[LibraryPrompt]
+    ) -> list[PromptSummary]:
+        """Each prompt with how many versions it has and the newest one's number."""
+        require_admin(caller, "Reading the prompt library")
+        return await asyncio.to_thread(lambda: [self._summary(p) for p in prompts])
+
+    def _summary(self, prompt: LibraryPrompt) -> PromptSummary:
+        newest, count = self._versions.list_versions(prompt.key, limit=1, offset=0)
+        return PromptSummary(prompt, count, newest[0].version if newest else None)
 
     async def _page(
         self, read: Callable[[], tuple[list[T], int]], limit: int, offset: int

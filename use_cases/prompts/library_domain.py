@@ -37,6 +37,8 @@ class Project:
     name: str
     description: str
     created_at: datetime
+    updated_at: datetime | None = None
+    """When its name or description last changed (None: never, so `created_at`)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class UseCase:
     name: str
     description: str
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,29 @@ class LibraryPrompt:
     key: str
     """The prompt store's name for its versions (and an evaluation run's `prompt_version.type`)."""
     created_at: datetime
+    updated_at: datetime | None = None
 
     @property
     def built_in(self) -> bool:
         """Whether its versions are a prompt type that serves chat or advice turns."""
         return self.key in BUILT_IN_KEYS
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What one delete removed: the row asked for and the children it took with it."""
+
+    use_cases: int = 0
+    prompts: int = 0
+
+
+@dataclass(frozen=True)
+class PromptSummary:
+    """A prompt with how many versions it has and the newest one's number (None: none)."""
+
+    prompt: LibraryPrompt
+    version_count: int
+    latest_version: int | None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from use_cases.prompts.domain import ModelDefault, PromptChange, PromptVersion, ProviderInfo
-from use_cases.prompts.library_domain import LibraryPrompt, Project, UseCase, VersionStats
+from use_cases.prompts.library_domain import (
+    LibraryPrompt,
+    Project,
+    Removed,
+    UseCase,
+    VersionStats,
+)
 
 
 def _always_admitted() -> None:
@@ -139,6 +145,23 @@ class PromptLibraryStore(Protocol):
     ) -> tuple[list[LibraryPrompt], int]:
         """By name (then id), those of `use_case_id` and with `tag` when given, with the total."""
         ...
+
+    # Updates write the whole row as given (the id and parent unchanged); one whose name is
+    # taken within its parent writes nothing and answers False, as does one for a missing id.
+    def update_project(self, project: Project) -> bool: ...
+
+    def update_use_case(self, use_case: UseCase) -> bool: ...
+
+    def update_prompt(self, prompt: LibraryPrompt) -> bool: ...
+
+    # Deletes take the children with them in one transaction (a project its use cases and
+    # their prompts, a use case its prompts) and answer what went, or None for a missing id.
+    # A prompt's versions stay in the `PromptStore` under its key, which no prompt takes again.
+    def delete_project(self, project_id: str) -> Removed | None: ...
+
+    def delete_use_case(self, use_case_id: str) -> Removed | None: ...
+
+    def delete_prompt(self, prompt_id: str) -> Removed | None: ...
 
 
 class PromptRunStats(Protocol):

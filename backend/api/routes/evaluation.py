@@ -80,7 +80,7 @@ async def get_dataset(
 
 
 @router.post(
-    "/api/v1/datasets",
+    "/api/v1/datasets/upload",
     response_model=TaskUploadOut,
     status_code=201,
     responses={

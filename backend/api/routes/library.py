@@ -1,6 +1,10 @@
 """`/api/v1/projects`, `/api/v1/use-cases`, `/api/v1/prompts`: the prompt library, and
 `/api/v1/datasets`, `/api/v1/eval-runs`: evaluating its versions. Admins only, reads included
-(like `/api/llm-prompts`). See docs/prompt-library.md."""
+(like `/api/llm-prompts`). See docs/prompt-library.md.
+
+The lists answer JSON arrays with `skip` and `limit`, and the paths and shapes are those of the
+prompt playground's document (docs/seeds.md, 001) where it shows them; `X-Total-Count` says
+how many there are in all."""
 
 from __future__ import annotations
 
@@ -8,21 +12,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from backend.api.deps import SQLITE_MAX_INTEGER, AdminDep, ContainerDep, PageLimit, PageOffset
+from backend.api.deps import (
+    MAX_PAGE_OFFSET,
+    MAX_PAGE_SIZE,
+    SQLITE_MAX_INTEGER,
+    AdminDep,
+    ContainerDep,
+    PageLimit,
+    PageOffset,
+)
+from backend.api.eval_schemas import TaskOut
 from backend.api.library_schemas import (
-    DatasetPageOut,
     EvalRunIn,
     EvalRunOut,
-    EvalRunPageOut,
     LibraryPromptIn,
-    LibraryPromptOut,
-    LibraryPromptPageOut,
+    LibraryUpdateIn,
     ProjectIn,
     ProjectOut,
-    ProjectPageOut,
+    PromptUpdateIn,
+    PromptWithStatsOut,
     UseCaseIn,
     UseCaseOut,
-    UseCasePageOut,
+    UseCasePromptIn,
     VersionIn,
     VersionOut,
     VersionPageOut,
@@ -45,16 +56,31 @@ Version = Annotated[
     int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="A version number (1 or more).")
 ]
 CompareVersion = Annotated[int, Query(ge=1, le=SQLITE_MAX_INTEGER)]
+RunId = Annotated[str, Path(pattern=r"^run_[0-9a-f]{12}$", description="An evaluation run's id.")]
+Skip = Annotated[
+    int, Query(ge=0, le=MAX_PAGE_OFFSET, description="Items to skip (0 to 1,000,000).")
+]
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items at most (1 to {MAX_PAGE_SIZE}).")
+]
 _NOT_FOUND = problem_responses(404)
 _CREATED = problem_responses(404, 409, 422)
+_UPDATED = problem_responses(404, 409, 422)
+_DELETED = problem_responses(404, 409)
+TOTAL = "X-Total-Count"
 
 
-@router.get("/projects", response_model=ProjectPageOut, summary="Projects, by name; admins only")
+def _total(response: Response, total: int) -> None:
+    response.headers[TOTAL] = str(total)
+
+
+@router.get("/projects", response_model=list[ProjectOut], summary="Projects, by name; admins only")
 async def list_projects(
-    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
-) -> ProjectPageOut:
-    page = await container.prompt_library.projects(admin, limit=limit, offset=offset)
-    return ProjectPageOut.of(page)
+    container: ContainerDep, admin: AdminDep, response: Response, skip: Skip = 0, limit: Limit = 100
+) -> list[ProjectOut]:
+    page = await container.prompt_library.projects(admin, limit=limit, offset=skip)
+    _total(response, page.total)
+    return [ProjectOut.of(p) for p in page.items]
 
 
 @router.post(
@@ -80,21 +106,49 @@ async def get_project(
     return ProjectOut.of(await container.prompt_library.project(admin, project_id))
 
 
+@router.patch(
+    "/projects/{project_id}",
+    response_model=ProjectOut,
+    responses=_UPDATED,
+    summary="Rename or describe a project (the fields given); admins only",
+)
+@router.put("/projects/{project_id}", response_model=ProjectOut, responses=_UPDATED)
+async def update_project(
+    container: ContainerDep, admin: AdminDep, project_id: ProjectId, body: LibraryUpdateIn
+) -> ProjectOut:
+    updated = await container.prompt_library.update_project(admin, project_id, body.to_changes())
+    return ProjectOut.of(updated)
+
+
+@router.delete(
+    "/projects/{project_id}",
+    status_code=204,
+    response_class=Response,
+    responses=_DELETED,
+    summary="Delete a project with its use cases and their prompts (409: it holds a built-in "
+    "prompt); admins only",
+)
+async def delete_project(container: ContainerDep, admin: AdminDep, project_id: ProjectId) -> None:
+    await container.prompt_library.delete_project(admin, project_id)
+
+
 @router.get(
     "/projects/{project_id}/use-cases",
-    response_model=UseCasePageOut,
+    response_model=list[UseCaseOut],
     responses=_NOT_FOUND,
     summary="A project's use cases, by name; admins only",
 )
 async def list_use_cases(
     container: ContainerDep,
     admin: AdminDep,
+    response: Response,
     project_id: ProjectId,
-    limit: PageLimit = 50,
-    offset: PageOffset = 0,
-) -> UseCasePageOut:
-    page = await container.prompt_library.use_cases(admin, project_id, limit=limit, offset=offset)
-    return UseCasePageOut.of(page)
+    skip: Skip = 0,
+    limit: Limit = 100,
+) -> list[UseCaseOut]:
+    page = await container.prompt_library.use_cases(admin, project_id, limit=limit, offset=skip)
+    _total(response, page.total)
+    return [UseCaseOut.of(u) for u in page.items]
 
 
 @router.post(
@@ -123,49 +177,148 @@ async def get_use_case(
     return UseCaseOut.of(await container.prompt_library.use_case(admin, use_case_id))
 
 
+@router.patch(
+    "/use-cases/{use_case_id}",
+    response_model=UseCaseOut,
+    responses=_UPDATED,
+    summary="Rename or describe a use case (the fields given); admins only",
+)
+@router.put("/use-cases/{use_case_id}", response_model=UseCaseOut, responses=_UPDATED)
+async def update_use_case(
+    container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId, body: LibraryUpdateIn
+) -> UseCaseOut:
+    updated = await container.prompt_library.update_use_case(admin, use_case_id, body.to_changes())
+    return UseCaseOut.of(updated)
+
+
+@router.delete(
+    "/use-cases/{use_case_id}",
+    status_code=204,
+    response_class=Response,
+    responses=_DELETED,
+    summary="Delete a use case with its prompts (409: it holds a built-in prompt); admins only",
+)
+async def delete_use_case(container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId) -> None:
+    await container.prompt_library.delete_use_case(admin, use_case_id)
+
+
+@router.get(
+    "/use-cases/{use_case_id}/prompts",
+    response_model=list[PromptWithStatsOut],
+    responses=_NOT_FOUND,
+    summary="A use case's prompts by name, each with its version count; admins only",
+)
+async def list_use_case_prompts(
+    container: ContainerDep,
+    admin: AdminDep,
+    response: Response,
+    use_case_id: UseCaseId,
+    skip: Skip = 0,
+    limit: Limit = 100,
+) -> list[PromptWithStatsOut]:
+    return await _prompts(container, admin, response, use_case_id, None, skip, limit)
+
+
+@router.post(
+    "/use-cases/{use_case_id}/prompts",
+    response_model=PromptWithStatsOut,
+    status_code=201,
+    responses=_CREATED,
+    summary="Create a named, tagged prompt in this use case; admins only",
+)
+async def create_use_case_prompt(
+    container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId, body: UseCasePromptIn
+) -> PromptWithStatsOut:
+    library = container.prompt_library
+    created = await library.create_prompt(admin, body.to_new(use_case_id))
+    return PromptWithStatsOut.of_summary(await library.prompt_summary(admin, created.id))
+
+
 @router.get(
     "/prompts",
-    response_model=LibraryPromptPageOut,
+    response_model=list[PromptWithStatsOut],
     responses=_NOT_FOUND,
     summary="Prompts by name, of one use case and with one tag when asked; admins only",
 )
 async def list_prompts(
     container: ContainerDep,
     admin: AdminDep,
+    response: Response,
     use_case_id: Annotated[str | None, Query(max_length=64, pattern=_ID)] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
-    limit: PageLimit = 50,
-    offset: PageOffset = 0,
-) -> LibraryPromptPageOut:
-    page = await container.prompt_library.prompts(
-        admin, use_case_id=use_case_id, tag=tag, limit=limit, offset=offset
-    )
-    return LibraryPromptPageOut.of(page)
+    skip: Skip = 0,
+    limit: Limit = 100,
+) -> list[PromptWithStatsOut]:
+    return await _prompts(container, admin, response, use_case_id, tag, skip, limit)
+
+
+async def _prompts(
+    container: ContainerDep,
+    admin: AdminDep,
+    response: Response,
+    use_case_id: str | None,
+    tag: str | None,
+    skip: int,
+    limit: int,
+) -> list[PromptWithStatsOut]:
+    library = container.prompt_library
+    page = await library.prompts(admin, use_case_id=use_case_id, tag=tag, limit=limit, offset=skip)
+    _total(response, page.total)
+    return [PromptWithStatsOut.of_summary(s) for s in await library.summaries(admin, page.items)]
 
 
 @router.post(
     "/prompts",
-    response_model=LibraryPromptOut,
+    response_model=PromptWithStatsOut,
     status_code=201,
     responses=_CREATED,
     summary="Create a named, tagged prompt in a use case; admins only",
 )
 async def create_prompt(
     container: ContainerDep, admin: AdminDep, body: LibraryPromptIn
-) -> LibraryPromptOut:
-    return LibraryPromptOut.of(await container.prompt_library.create_prompt(admin, body.to_new()))
+) -> PromptWithStatsOut:
+    library = container.prompt_library
+    created = await library.create_prompt(admin, body.to_new())
+    return PromptWithStatsOut.of_summary(await library.prompt_summary(admin, created.id))
 
 
 @router.get(
     "/prompts/{prompt_id}",
-    response_model=LibraryPromptOut,
+    response_model=PromptWithStatsOut,
     responses=_NOT_FOUND,
-    summary="A prompt; admins only",
+    summary="A prompt with its version count; admins only",
 )
 async def get_prompt(
     container: ContainerDep, admin: AdminDep, prompt_id: PromptId
-) -> LibraryPromptOut:
-    return LibraryPromptOut.of(await container.prompt_library.prompt(admin, prompt_id))
+) -> PromptWithStatsOut:
+    summary = await container.prompt_library.prompt_summary(admin, prompt_id)
+    return PromptWithStatsOut.of_summary(summary)
+
+
+@router.patch(
+    "/prompts/{prompt_id}",
+    response_model=PromptWithStatsOut,
+    responses=_UPDATED,
+    summary="Rename, describe or tag a prompt (the fields given); admins only",
+)
+@router.put("/prompts/{prompt_id}", response_model=PromptWithStatsOut, responses=_UPDATED)
+async def update_prompt(
+    container: ContainerDep, admin: AdminDep, prompt_id: PromptId, body: PromptUpdateIn
+) -> PromptWithStatsOut:
+    library = container.prompt_library
+    await library.update_prompt(admin, prompt_id, body.to_changes())
+    return PromptWithStatsOut.of_summary(await library.prompt_summary(admin, prompt_id))
+
+
+@router.delete(
+    "/prompts/{prompt_id}",
+    status_code=204,
+    response_class=Response,
+    responses=_DELETED,
+    summary="Delete a prompt (its versions and runs are kept; 409: a built-in prompt); admins only",
+)
+async def delete_prompt(container: ContainerDep, admin: AdminDep, prompt_id: PromptId) -> None:
+    await container.prompt_library.delete_prompt(admin, prompt_id)
 
 
 @router.get(
@@ -260,26 +413,28 @@ async def compare_versions(
 
 @router.get(
     "/datasets",
-    response_model=DatasetPageOut,
+    response_model=list[TaskOut],
     summary="The evaluation datasets (latest version of each); admins only",
 )
 async def list_datasets(
-    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
-) -> DatasetPageOut:
-    page = await container.prompt_evaluations.datasets(admin, limit=limit, offset=offset)
-    return DatasetPageOut.of(page)
+    container: ContainerDep, admin: AdminDep, response: Response, skip: Skip = 0, limit: Limit = 100
+) -> list[TaskOut]:
+    page = await container.prompt_evaluations.datasets(admin, limit=limit, offset=skip)
+    _total(response, page.total)
+    return [TaskOut.of(d) for d in page.items]
 
 
 @router.get(
     "/eval-runs",
-    response_model=EvalRunPageOut,
+    response_model=list[EvalRunOut],
     summary="Evaluation runs, newest first; admins only",
 )
 async def list_eval_runs(
-    container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
-) -> EvalRunPageOut:
-    page = await container.prompt_evaluations.runs(admin, limit=limit, offset=offset)
-    return EvalRunPageOut.of(page)
+    container: ContainerDep, admin: AdminDep, response: Response, skip: Skip = 0, limit: Limit = 100
+) -> list[EvalRunOut]:
+    page = await container.prompt_evaluations.runs(admin, limit=limit, offset=skip)
+    _total(response, page.total)
+    return [EvalRunOut.of(r) for r in page.items]
 
 
 @router.get(
@@ -302,6 +457,9 @@ async def get_eval_run(
     ],
 ) -> dict[str, Any]:
     return await container.benchmark.export(admin, run_id)
+
+
+# Its cancel, delete, export and report are routes/evaluation.py's (/api/v1/eval-runs/...).
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""`POST /api/playground/run`: one question, one prompt, several models; admins only."""
+"""`POST /api/playground/run` (and `POST /api/v1/playground/run`, the prompt playground's
+document's path, docs/seeds.md): one question, one prompt, several models; admins only."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from backend.api.openapi import problem_responses
 from backend.api.playground_schemas import PlaygroundIn, PlaygroundOut
 from backend.api.rate_limit import RateLimited
 
-router = APIRouter(prefix="/api/playground", tags=["admin"])
+router = APIRouter(tags=["admin"])
 
 
 @router.post(
-    "/run",
+    "/api/v1/playground/run",
+    response_model=PlaygroundOut,
+    responses=problem_responses(404, 422),
+    dependencies=[RateLimited],
+    summary="The same, at the prompt playground's path (docs/seeds.md); admins only",
+)
+@router.post(
+    "/api/playground/run",
     response_model=PlaygroundOut,
     # 404: an unknown prompt type or version; 422: a variable without a value, a model that
     # is not allowed, a bad question or template. A model that fails is its row's `error`.

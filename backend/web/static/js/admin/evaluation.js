@@ -143,14 +143,14 @@ async function mountOverview(root, ctx) {
   const headlines = new Map();
   const comparison = h("div", { class: "eval-compare-result", "aria-live": "polite" });
   const layout = h("div", { class: "eval-columns" },
-    section("Start a run", startForm(tasks.items, answerModels, ctx)),
-    section("Compare two runs", compareForm(runs.items, comparison)));
+    section("Start a run", startForm(tasks, answerModels, ctx)),
+    section("Compare two runs", compareForm(runs, comparison)));
   const runsTable = h("div", {});
-  root.append(layout, comparison, section("Runs", runsTable), section("Datasets", datasetsTable(tasks.items)));
-  renderRuns(runsTable, runs.items, headlines);
+  root.append(layout, comparison, section("Runs", runsTable), section("Datasets", datasetsTable(tasks)));
+  renderRuns(runsTable, runs, headlines);
   const controller = new AbortController();
-  loadHeadlines(runs.items, headlines, controller.signal).then(() => {
-    if (!controller.signal.aborted) renderRuns(runsTable, runs.items, headlines);
+  loadHeadlines(runs, headlines, controller.signal).then(() => {
+    if (!controller.signal.aborted) renderRuns(runsTable, runs, headlines);
   });
   return () => controller.abort();
 }
@@ -194,7 +194,7 @@ function datasetsTable(tasks) {
     { label: "Source", value: (t) => t.source },
     { label: "Version", value: (t) => h("code", {}, t.version) },
     { label: "Added", value: (t) => formatDate(t.created_at) },
-  ], tasks, { empty: "No datasets. Upload one with POST /api/v1/datasets." });
+  ], tasks, { empty: "No datasets. Upload one with POST /api/v1/datasets/upload." });
 }
 
 function modelChoices(models) {

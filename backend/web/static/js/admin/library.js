@@ -18,17 +18,17 @@ export function libraryBrowser() {
   return box;
 }
 
-/** Load a page at `path` into `into`: one <details> per item, or `empty`. */
+/** Load the list at `path` (a JSON array) into `into`: one <details> per item, or `empty`. */
 async function lazyList(into, path, empty, item) {
   clear(into);
   into.append(h("p", { class: "loading", role: "status" }, "Loading…"));
   try {
-    const page = await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=${PAGE}`);
+    const items = await api("GET", `${path}${path.includes("?") ? "&" : "?"}limit=${PAGE}`);
     clear(into);
-    if (!page.items.length) into.append(h("p", { class: "empty" }, empty));
-    append(into, page.items.map(item));
-    if (page.total > page.items.length) {
-      into.append(h("p", { class: "muted" }, `The first ${page.items.length} of ${page.total}.`));
+    if (!items.length) into.append(h("p", { class: "empty" }, empty));
+    append(into, items.map(item));
+    if (items.length === PAGE) {
+      into.append(h("p", { class: "muted" }, `The first ${PAGE}.`));
     }
   } catch (error) {
     clear(into);
