@@ -224,7 +224,7 @@ async def test_bad_runs_are_refused_with_named_problems_and_store_nothing(
     await problem(
         await client.post(run, json={"task_id": "smoke", "tags": ["absent"]}), 422, "absent"
     )
-    assert (await client.get("/api/v1/eval-runs")).json()["items"] == []
+    assert (await client.get("/api/v1/eval-runs")).json() == []
     await problem(await client.get("/api/v1/eval-runs/run_000000000000"), 404, "run_000000000000")
     await problem(await client.get("/api/v1/eval-runs/latest"), 404, "No run")
     await problem(await client.get("/api/v1/eval-metrics/overview"), 404, "completed")

@@ -281,7 +281,8 @@ async def test_a_queued_run_is_cancelled_over_http_and_a_run_is_exported(
     await _problem(await http.post("/api/v1/eval-runs/run_000000000000/cancel"), 404, "No run")
 
     files = {"file": ("smoke.jsonl", JSONL.encode(), "application/x-ndjson")}
-    assert (await http.post("/api/tasks", files=files, data={"name": "Smoke"})).status_code == 201
+    uploaded = await http.post("/api/v1/datasets/upload", files=files, data={"name": "Smoke"})
+    assert uploaded.status_code == 201
     done = await _run(http, "prm_chat", 1)
     await _problem(await http.post(f"/api/v1/eval-runs/{done['run_id']}/cancel"), 409, "completed")
     as_json = await http.get(f"/api/v1/eval-runs/{done['run_id']}/export")

@@ -505,7 +505,7 @@ class BenchmarkRuns:
                 row = await self._executor.execute(item, context)
             if stop.is_set():  # stopping: this item runs again when the run resumes
                 return
-            if await asyncio.to_thread(self._cancelled, run_id):
+            if await asyncio.to_thread(self._cancelled, run_id, stop):
                 return  # cancelled (or deleted) while this item ran
             await asyncio.to_thread(self._runs.add_row, run_id, item.key, row)
             if on_row is not None:
@@ -531,9 +531,10 @@ class BenchmarkRuns:
         return finished
 
     def _cancelled(self, run_id: str, stop: asyncio.Event) -> bool:
-        """Whether the run was cancelled (by this process or another); sets `stop` if so."""
+        """Whether the run was cancelled or deleted (by this process or another); sets `stop`
+        if so."""
         found = self._runs.get(run_id)
-        if found is not None and found.status == "cancelled":
+        if found is None or found.status == "cancelled":
             stop.set()
             return True
         return False
