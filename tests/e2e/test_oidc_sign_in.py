@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from backend.api.app import create_app
+from backend.api.routes.oidc import _safe_next
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN
@@ -179,3 +180,21 @@ async def test_without_the_provider_set_up_the_routes_say_so(tmp_path: Path) -> 
 def test_the_provider_settings_come_together(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="so must OIDC_CLIENT_SECRET and OIDC_ALLOWED_DOMAINS"):
         make_settings(tmp_path, oidc_client_id="x")
+
+
+@pytest.mark.parametrize(
+    ("asked", "lands"),
+    [
+        ("/app/x?y=1#z", "/app/x?y=1#z"),
+        ("/", "/"),
+        ("//elsewhere.example", "/"),
+        ("/\t/elsewhere.example", "/"),  # browsers drop the tab: "//elsewhere.example"
+        ("/\n/elsewhere.example", "/"),
+        ("/\\elsewhere.example", "/"),
+        ("https://elsewhere.example", "/"),
+        ("elsewhere", "/"),
+        ("", "/"),
+    ],
+)
+def test_after_signing_in_the_browser_lands_only_on_this_site(asked: str, lands: str) -> None:
+    assert _safe_next(asked) == lands

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -33,11 +34,17 @@ def _redirect_uri(request: Request, container: ContainerDep) -> str:
     return container.settings.oidc_redirect_uri or str(request.url_for("oidc_callback"))
 
 
+#: A path on this site: "/" then anything but a second "/" or "\\" (both would make it
+#: another site's address), and no control characters or spaces (browsers drop tabs and
+#: newlines from a URL, so "/\t/evil.example" would become "//evil.example").
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
+
+
 def _safe_next(value: str | None) -> str:
     """Where to land after signing in: a path on this site, never another site."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    return value
+    if value and _LOCAL_PATH.fullmatch(value):
+        return value
+    return "/"
 
 
 @router.get(
