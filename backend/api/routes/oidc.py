@@ -18,8 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
-from backend.api.deps import SESSION_COOKIE, ContainerDep
+from backend.api.deps import ContainerDep
 from backend.api.openapi import problem_responses
+from backend.api.routes.session import set_session_cookie
 from use_cases.access.oidc import PendingSignIn
 from use_cases.shared.errors import InvalidRequest, Unauthorized
 
@@ -119,14 +120,6 @@ async def oidc_callback(
         redirect_uri=_redirect_uri(request, container), code=code, state=state, kept=pending
     )
     response = RedirectResponse(landing, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.secret,
-        max_age=container.settings.session_hours * 3600,
-        path="/",
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="strict",
-    )
+    set_session_cookie(response, request, container, started.secret)
     response.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH, httponly=True, samesite="lax")
     return response

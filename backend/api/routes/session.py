@@ -60,6 +60,21 @@ class SignInOut(BaseModel):
     expires_at: datetime = Field(description="When the sign-in ends (SESSION_HOURS from now).")
 
 
+def set_session_cookie(
+    response: Response, request: Request, container: ContainerDep, secret: str
+) -> None:
+    """The browser's sign-in (by key here, or with an OpenID provider in `oidc.py`)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=container.settings.session_hours * 3600,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+
+
 @sign_in_router.post(
     "/api/session",
     response_model=SignInOut,
@@ -70,15 +85,7 @@ async def sign_in(
     body: SignInIn, request: Request, response: Response, container: ContainerDep
 ) -> SignInOut:
     started = await container.start_session.execute(body.key)
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.secret,
-        max_age=container.settings.session_hours * 3600,
-        path="/",
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="strict",
-    )
+    set_session_cookie(response, request, container, started.secret)
     return SignInOut(
         user_id=started.caller.user_id, role=started.caller.role, expires_at=started.expires_at
     )
