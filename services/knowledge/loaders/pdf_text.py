@@ -11,7 +11,6 @@ size where a document has no bookmarks.
 
 from __future__ import annotations
 
-import ctypes
 import re
 import unicodedata
 from collections import Counter
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 
 #: Ligatures a font may draw as one glyph ("ﬁ", "ﬂ", "ﬃ"): the letters they stand for.
 _LIGATURES = str.maketrans(
@@ -109,24 +107,31 @@ def _place(
     if 0 <= last < count:
         _, low, _, high = textpage.get_charbox(last)
         top, bottom = max(top, high), min(bottom, low)
-    size = float(pdfium_c.FPDFText_GetFontSize(textpage.raw, first))
-    return float(top), float(bottom), size
+    return float(top), float(bottom), _font_size(textpage, first)
+
+
+def _font_size(textpage: pdfium.PdfTextPage, index: int) -> float:
+    """The type size of the character's text object, as drawn (its matrix's scale applied)."""
+    textobj = textpage.get_textobj(index)
+    if textobj is None:  # a character PDFium made up (a space it put between words)
+        return 1.0
+    a, b, c, d, _, _ = textobj.get_matrix().get()
+    return textobj.get_font_size() * max(abs(a * d - b * c), 0.0) ** 0.5
 
 
 #: Words in a font's name that say it is bold; weights from this on are bold too.
-_BOLD_NAME = re.compile(rb"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 BOLD_WEIGHT = 600
 
 
 def _is_bold(textpage: pdfium.PdfTextPage, index: int, count: int) -> bool:
     if not 0 <= index < count:
         return False
-    if pdfium_c.FPDFText_GetFontWeight(textpage.raw, index) >= BOLD_WEIGHT:
-        return True
-    name = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    pdfium_c.FPDFText_GetFontInfo(textpage.raw, index, name, len(name), ctypes.byref(flags))
-    return bool(_BOLD_NAME.search(name.value))
+    textobj = textpage.get_textobj(index)
+    if textobj is None:
+        return False
+    font = textobj.get_font()
+    return font.get_weight() >= BOLD_WEIGHT or bool(_BOLD_NAME.search(font.get_base_name()))
 
 
 def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int, str]]:
