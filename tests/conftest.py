@@ -211,6 +211,15 @@ def _seed(shared: Path, vectors: Path) -> None:
         staged.unlink()
 
 
+def with_sample_vectors(sample_data_dir: Path, data_dir: Path) -> Path:
+    """`data_dir`, made, with a copy of the sample's vector cache: a container on PostgreSQL
+    that loads the sample into its empty database embeds none of its chunks or sentences
+    again (the cache holds the very vectors a miss computes)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample_data_dir / "sentence_vectors.db", data_dir / "sentence_vectors.db")
+    return data_dir
+
+
 @pytest.fixture
 def data_dir(sample_data_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the sample data dir: tests may write to it freely."""

@@ -19,7 +19,7 @@ import pytest
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import PROJECT_ROOT
-from tests.conftest import FixedClock, make_settings
+from tests.conftest import FixedClock, make_settings, with_sample_vectors
 from tests.live_server import serve
 from tests.postgres import fresh_database
 
@@ -32,11 +32,11 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def pg_container(
-    pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
+    pg_server_url: str, sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Container]:
     with fresh_database(pg_server_url) as url:
         settings = make_settings(
-            tmp_path_factory.mktemp("pg-app"),
+            with_sample_vectors(sample_data_dir, tmp_path_factory.mktemp("pg-app")),
             database_url=url,
             upload_job_bytes=4_000,
             answer_processes=True,  # the planning processes read PostgreSQL too

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
-from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.conftest import FixedClock, asgi_client, make_settings, with_sample_vectors
 from tests.postgres import BACKENDS, fresh_database
 
 NAMED_MODEL = "openai:gpt-4.1-mini"
@@ -62,6 +62,7 @@ def seed_container(
         shutil.copytree(sample_data_dir, data_dir)
         yield from _started(make_settings(data_dir, **values))  # type: ignore[arg-type]
         return
+    with_sample_vectors(sample_data_dir, data_dir)
     with fresh_database(pg_server_url) as url:
         settings = make_settings(data_dir, database_url=url, **values)  # type: ignore[arg-type]
         yield from _started(settings)
