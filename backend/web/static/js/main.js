@@ -156,6 +156,26 @@ function renderSignIn(message = null) {
   });
   view.append(form);
   input.focus();
+  offerProviderSignIn(form);
+}
+
+/** "Sign in with Google" under the key form, when the server has an OpenID Connect provider
+ * set up (`GET /api/auth/status` says `login_available`): a plain link to `/api/auth/login`,
+ * which leads to the provider and back to this page (`next`), signed in by cookie. */
+async function offerProviderSignIn(form) {
+  let status;
+  try {
+    status = await api("GET", "/api/auth/status");
+  } catch (error) {
+    console.warn(error); // the key form still works
+    return;
+  }
+  if (!status.login_available || !form.isConnected) return;
+  const landing = `/${location.hash || `#/${HOME}`}`;
+  const login = `/api/auth/login?${new URLSearchParams({ next: landing })}`;
+  form.append(h("div", { class: "signin-provider" },
+    h("p", { class: "muted" }, "Or, with your organisation's account:"),
+    h("a", { class: "button", href: login }, "Sign in with Google")));
 }
 
 async function signOut() {
