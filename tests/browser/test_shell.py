@@ -37,6 +37,7 @@ def test_development_mode_opens_the_app_without_signing_in(page: Any, app_url: s
         "Tables",
         "Calibration",
         "Evaluation",
+        "Cleaning",
         "Prompts & models",
     ]
     assert page.get_by_role("button", name="Sign out").count() == 0  # no keys, nothing to end

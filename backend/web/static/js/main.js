@@ -19,6 +19,8 @@ export const ROUTES = [
   { path: "admin/calibration", module: "./admin/calibration.js", title: "Calibration", nav: true, admin: true },
   { path: "admin/evaluation", module: "./admin/evaluation.js", title: "Evaluation", nav: true, admin: true },
   { path: "admin/evaluation/:runId", module: "./admin/evaluation.js", title: "Evaluation", admin: true },
+  { path: "admin/cleaning", module: "./admin/cleaning.js", title: "Cleaning", nav: true, admin: true },
+  { path: "admin/cleaning/:runId", module: "./admin/cleaning.js", title: "Cleaning", admin: true },
   { path: "admin/prompts", module: "./admin/prompts.js", title: "Prompts & models", nav: true, admin: true },
 ];
 const HOME = "chat";
