@@ -10,7 +10,7 @@ import {
   panelDialog, quotedSentences,
   withCodeCopy,
 } from "./answer.js";
-import { append, askDialog, clear, describeError, formatDate, h, newId, notify, plural } from "./dom.js";
+import { append, askDialog, clear, describeError, formatBytes, formatDate, h, newId, notify, plural } from "./dom.js";
 import { loadMarkdown, markdownReady, renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -372,6 +372,7 @@ function buildPage(ctx) {
       clear(log);
       showTitle(data.chat.title);
       if (data.chat.source) log.append(importedNote(data.chat));
+      log.append(chatContext(state.chatId));
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();
@@ -384,6 +385,46 @@ function buildPage(ctx) {
     } finally {
       log.removeAttribute("aria-busy");
     }
+  }
+
+  // A chat's summary (GET /api/conversations/{id}/summary; none until one is made) and its
+  // attached files (GET .../files), each with its download link: a box above the messages,
+  // filled when they arrive; nothing shows for a chat with neither.
+  function chatContext(chatId) {
+    const box = h("div", { class: "chat-context", hidden: true });
+    const base = `/api/conversations/${encodeURIComponent(chatId)}`;
+    const none = (error) => {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    };
+    Promise.all([api("GET", `${base}/summary`).catch(none), api("GET", `${base}/files`)])
+      .then(([summary, files]) => {
+        if (chatId !== state.chatId || (!summary && !files.length)) return;
+        if (summary) box.append(summaryBlock(summary));
+        if (files.length) box.append(filesBlock(files));
+        box.hidden = false;
+      })
+      .catch((error) => {
+        box.append(h("p", { class: "notice error" }, `This chat's summary and files could not be loaded: ${describeError(error)}`));
+        box.hidden = false;
+      });
+    return box;
+  }
+
+  function summaryBlock(summary) {
+    const notes = [summary.edited ? "edited" : null, summary.stale ? "the chat has changed since" : null].filter(Boolean);
+    return h("details", { class: "chat-summary", open: true },
+      h("summary", {}, "Summary", notes.length ? h("span", { class: "muted" }, ` (${notes.join("; ")})`) : null),
+      h("p", { class: "chat-summary-text" }, summary.text),
+      h("p", { class: "hint" }, `By ${summary.model}, of ${plural(summary.message_count, "message")}, ${formatDate(summary.updated_at, true)}.`));
+  }
+
+  function filesBlock(files) {
+    return h("details", { class: "chat-files", open: true },
+      h("summary", {}, `Attached files (${files.length})`),
+      h("ul", { class: "chat-file-list" }, files.map((file) => h("li", {},
+        h("a", { href: file.download_url, download: file.name, "aria-label": `Download ${file.name}` }, icon("download"), file.name),
+        h("span", { class: "muted" }, ` · ${file.media_type} · ${formatBytes(file.size_bytes)} · ${formatDate(file.created_at, true)}`)))));
   }
 
   function showEmpty() {
