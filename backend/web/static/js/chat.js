@@ -103,11 +103,13 @@ function buildPage(ctx) {
   const modelSelect = h("select", { id: "chat-model", class: "chat-model-select" });
   const modelPick = h("div", { class: "chat-model-pick", hidden: true },
     h("label", { for: "chat-model", class: "muted" }, "Model"), modelSelect);
+  // An opened chat's project draft (its own page, js/draft.js): shown once the chat loads.
+  const draftLink = h("a", { class: "button chat-draft-link", hidden: true }, "Project draft");
   const sourceDialog = buildSourceDialog();
   const el = h("div", { class: "chat-page" },
     sidebar,
     h("section", { class: "chat-main", "aria-labelledby": "chat-heading" },
-      h("div", { class: "chat-header" }, sidebarToggle, heading, modelPick),
+      h("div", { class: "chat-header" }, sidebarToggle, heading, draftLink, modelPick),
       log,
       h("div", { class: "chat-composer-wrap" }, editNote, composer, hint)),
     sourceDialog.el);
@@ -373,6 +375,8 @@ function buildPage(ctx) {
       showTitle(data.chat.title);
       if (data.chat.source) log.append(importedNote(data.chat));
       log.append(chatContext(state.chatId));
+      draftLink.href = `#/chat/${encodeURIComponent(state.chatId)}/draft`;
+      draftLink.hidden = false;
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();

@@ -12,6 +12,7 @@ applyTheme();
 export const ROUTES = [
   { path: "chat", module: "./chat.js", title: "Chat", nav: true },
   { path: "chat/:chatId", module: "./chat.js", title: "Chat" },
+  { path: "chat/:chatId/draft", module: "./draft.js", title: "Project draft" },
   { path: "advice", module: "./advice.js", title: "Advice", nav: true },
   { path: "advice/:threadId", module: "./advice.js", title: "Advice" },
   { path: "admin/documents", module: "./admin/documents.js", title: "Documents", nav: true, admin: true },
