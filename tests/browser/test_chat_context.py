@@ -53,6 +53,26 @@ def test_a_chat_shows_its_summary_and_its_files_with_download_links(
     assert saved.read_bytes() == NOTES
 
 
+def test_a_file_attached_from_the_chat_is_listed_and_searched_by_its_questions(
+    page: Any, app_url: str, tmp_path: Path
+) -> None:
+    chat_id = new_chat(app_url)
+    open_chat(page, f"{app_url}/#/chat/{chat_id}")
+    page.locator(".chat-turn-user").first.wait_for()
+    expect(page.locator(".chat-context")).to_be_hidden()
+    notes = tmp_path / "offsite.md"
+    notes.write_bytes(NOTES)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach a file").click()
+    chooser.value.set_files(str(notes))
+    expect(page.locator(".toast")).to_contain_text("Attached offsite.md")
+    box = page.locator(".chat-context")
+    expect(box.get_by_text("Attached files (1)")).to_be_visible()
+    expect(box.get_by_role("link", name="Download offsite.md")).to_be_visible()
+    [listed] = httpx.get(f"{app_url}/api/conversations/{chat_id}/files").json()
+    assert listed["name"] == "offsite.md" and listed["size_bytes"] == len(NOTES)
+
+
 def test_a_chat_without_a_summary_or_files_shows_neither(page: Any, app_url: str) -> None:
     chat_id = new_chat(app_url)
     with page.expect_response(re.compile(rf"/api/conversations/{chat_id}/files$")):

@@ -105,11 +105,16 @@ function buildPage(ctx) {
     h("label", { for: "chat-model", class: "muted" }, "Model"), modelSelect);
   // An opened chat's project draft (its own page, js/draft.js): shown once the chat loads.
   const draftLink = h("a", { class: "button chat-draft-link", hidden: true }, "Project draft");
+  // Attaching a file to an opened chat (POST /api/conversations/{id}/files): its passages
+  // are searched by this chat's later questions; the list above the messages shows it.
+  const attachInput = h("input", { type: "file", class: "chat-attach-input", hidden: true, "aria-label": "File to attach" });
+  const attachButton = h("button", { type: "button", class: "chat-attach-button", hidden: true }, "Attach a file");
+  let contextBox = null;
   const sourceDialog = buildSourceDialog();
   const el = h("div", { class: "chat-page" },
     sidebar,
     h("section", { class: "chat-main", "aria-labelledby": "chat-heading" },
-      h("div", { class: "chat-header" }, sidebarToggle, heading, draftLink, modelPick),
+      h("div", { class: "chat-header" }, sidebarToggle, heading, draftLink, attachButton, attachInput, modelPick),
       log,
       h("div", { class: "chat-composer-wrap" }, editNote, composer, hint)),
     sourceDialog.el);
@@ -374,9 +379,12 @@ function buildPage(ctx) {
       clear(log);
       showTitle(data.chat.title);
       if (data.chat.source) log.append(importedNote(data.chat));
-      log.append(chatContext(state.chatId));
+      contextBox = h("div", { class: "chat-context", hidden: true });
+      log.append(contextBox);
+      fillContext(contextBox, state.chatId);
       draftLink.href = `#/chat/${encodeURIComponent(state.chatId)}/draft`;
       draftLink.hidden = false;
+      attachButton.hidden = false;
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();
@@ -394,26 +402,46 @@ function buildPage(ctx) {
   // A chat's summary (GET /api/conversations/{id}/summary; none until one is made) and its
   // attached files (GET .../files), each with its download link: a box above the messages,
   // filled when they arrive; nothing shows for a chat with neither.
-  function chatContext(chatId) {
-    const box = h("div", { class: "chat-context", hidden: true });
+  function fillContext(box, chatId) {
     const base = `/api/conversations/${encodeURIComponent(chatId)}`;
     const none = (error) => {
       if (error instanceof ApiError && error.status === 404) return null;
       throw error;
     };
-    Promise.all([api("GET", `${base}/summary`).catch(none), api("GET", `${base}/files`)])
+    return Promise.all([api("GET", `${base}/summary`).catch(none), api("GET", `${base}/files`)])
       .then(([summary, files]) => {
-        if (chatId !== state.chatId || (!summary && !files.length)) return;
+        if (chatId !== state.chatId) return;
+        clear(box);
         if (summary) box.append(summaryBlock(summary));
         if (files.length) box.append(filesBlock(files));
-        box.hidden = false;
+        box.hidden = !summary && !files.length;
       })
       .catch((error) => {
+        clear(box);
         box.append(h("p", { class: "notice error" }, `This chat's summary and files could not be loaded: ${describeError(error)}`));
         box.hidden = false;
       });
-    return box;
   }
+
+  attachButton.addEventListener("click", () => attachInput.click());
+  attachInput.addEventListener("change", async () => {
+    const file = attachInput.files[0];
+    const chatId = state.chatId;
+    if (!file || !chatId) return;
+    const form = new FormData();
+    form.append("file", file);
+    attachButton.disabled = true;
+    try {
+      const { status } = await upload("POST", `/api/conversations/${encodeURIComponent(chatId)}/files`, form);
+      notify(status === 201 ? `Attached ${file.name}: this chat's questions now search it.` : `${file.name} was attached already.`, "success");
+      if (contextBox && chatId === state.chatId) await fillContext(contextBox, chatId);
+    } catch (error) {
+      notify(`${file.name} was not attached: ${describeError(error)}`, "error");
+    } finally {
+      attachInput.value = "";
+      attachButton.disabled = false;
+    }
+  });
 
   function summaryBlock(summary) {
     const notes = [summary.edited ? "edited" : null, summary.stale ? "the chat has changed since" : null].filter(Boolean);
