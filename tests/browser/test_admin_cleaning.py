@@ -5,7 +5,10 @@ of the latest completed run, and cancelling and deleting runs."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +20,7 @@ RUN_ID = re.compile(r"#/admin/cleaning/(clean_[0-9a-f]{12})$")
 
 
 def test_an_admin_starts_a_cleaning_run_and_reads_every_tasks_justification(
-    page: Any, app_url: str
+    page: Any, app_url: str, tmp_path: Path
 ) -> None:
     page.goto(app_url + "/#/admin/cleaning")
     page.get_by_role("heading", name="Cleaning benchmark", level=1).wait_for()
@@ -46,6 +49,20 @@ def test_an_admin_starts_a_cleaning_run_and_reads_every_tasks_justification(
     expect(figures.get_by_role("row", name=re.compile("^offline-rules"))).to_be_visible()
     assert_accessible(page)
     shot(page, "cleaning-run-desktop")
+
+    with page.expect_download() as csv_export:
+        page.get_by_role("button", name="Export CSV").click()
+    saved = tmp_path / "run.csv"
+    csv_export.value.save_as(saved)
+    assert csv_export.value.suggested_filename == f"{run_id}.csv"
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert sorted(r["task_id"] for r in rows) == sorted(
+        r["task_id"] for r in export["task_results"]
+    )
+    with page.expect_download() as report:
+        page.get_by_role("button", name="Download report (HTML)").click()
+    report.value.save_as(tmp_path / "report.html")
+    assert run_id in (tmp_path / "report.html").read_text(encoding="utf-8")
 
     page.get_by_role("link", name="← Cleaning benchmark").click()
     latest = page.get_by_role("region", name="Latest completed run")

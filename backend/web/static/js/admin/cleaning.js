@@ -7,7 +7,7 @@
 
 import { ApiError, api } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, formatPercent, h, notify } from "../dom.js";
-import { ACTIVE, runActions } from "./run-actions.js";
+import { ACTIVE, downloadButton, runActions } from "./run-actions.js";
 
 const POLL_MS = 1500;
 const RUN_LIST_LIMIT = 20;
@@ -254,7 +254,12 @@ function renderStatus(box, run, onChange) {
 
 function renderResults(box, run) {
   const overall = Object.fromEntries(Object.entries(run.aggregates || {}).map(([m, a]) => [m, a.overall]));
+  const path = `/api/cleaning/runs/${encodeURIComponent(run.run_id)}`;
   box.append(
+    h("div", { class: "row eval-downloads" },
+      downloadButton("Download report (HTML)", `${path}/report`, `${run.run_id}-report.html`),
+      downloadButton("Export JSON", `${path}/export?format=json`, `${run.run_id}.json`),
+      downloadButton("Export CSV", `${path}/export?format=csv`, `${run.run_id}.csv`)),
     section("clean-run-figures", "Figures", figuresTable(overall, "Each model over every task")),
     section("clean-run-tasks", `Task results (${run.task_results.length})`, taskResults(run.task_results)));
 }

@@ -3,9 +3,9 @@
 // page (#/admin/evaluation/RUN_ID): its progress while it runs, then its results and downloads.
 // A queued or running run can be cancelled, a finished one deleted (after a confirmation).
 
-import { api, objectUrl } from "../api.js";
+import { api } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
-import { ACTIVE, runActions } from "./run-actions.js";
+import { ACTIVE, downloadButton, runActions } from "./run-actions.js";
 
 const POLL_MS = 1500;
 const RUN_LIST_LIMIT = 20;
@@ -426,29 +426,10 @@ function renderResults(box, run, ctx) {
 
 function downloads(run, ctx) {
   const id = run.run_id;
-  const save = (label, path, filename) => h("button", {
-    type: "button",
-    onclick: async (event) => {
-      const button = event.currentTarget;
-      button.disabled = true;
-      try {
-        const url = await objectUrl(path);
-        const link = h("a", { href: url, download: filename, hidden: true });
-        document.body.append(link);
-        link.click();
-        link.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      } catch (error) {
-        notify(`The download failed: ${describeError(error)}`, "error");
-      } finally {
-        button.disabled = false;
-      }
-    },
-  }, label);
   return h("div", { class: "row eval-downloads" },
-    save("Download report (HTML)", `/api/v1/eval-runs/${id}/report`, `${id}-report.html`),
-    save("Export JSON", `/api/v1/eval-runs/${id}/export?format=json`, `${id}.json`),
-    save("Export CSV", `/api/v1/eval-runs/${id}/export?format=csv`, `${id}.csv`),
+    downloadButton("Download report (HTML)", `/api/v1/eval-runs/${id}/report`, `${id}-report.html`),
+    downloadButton("Export JSON", `/api/v1/eval-runs/${id}/export?format=json`, `${id}.json`),
+    downloadButton("Export CSV", `/api/v1/eval-runs/${id}/export?format=csv`, `${id}.csv`),
     // Without keys the report's own URL works in a tab, under its own policy (styled);
     // with keys a tab cannot send the key, so the download is the way.
     ctx.session.auth_enabled ? null

@@ -1,8 +1,9 @@
-// Cancel and Delete for a background run (an evaluation run or a cleaning run): Cancel while
-// it is queued or running (POST .../cancel: no item starts after it), Delete once it has
-// finished (DELETE ..., after a confirmation). The page refreshes what it shows afterwards.
+// What the pages of background runs (evaluation runs, cleaning runs) share: Cancel while a
+// run is queued or running (POST .../cancel: no item starts after it), Delete once it has
+// finished (DELETE ..., after a confirmation), after which the page refreshes what it shows;
+// and download buttons for a run's exports and report.
 
-import { api } from "../api.js";
+import { api, objectUrl } from "../api.js";
 import { confirmDialog, describeError, h, notify } from "../dom.js";
 
 export const ACTIVE = new Set(["queued", "running"]);
@@ -42,4 +43,28 @@ export function runActions({ id, status, cancelPath, deletePath, onChange, noun 
   return h("div", { class: "row run-actions" }, active
     ? h("button", { type: "button", "aria-label": `Cancel ${id}`, onclick: (e) => act(e, "cancelled") }, "Cancel")
     : h("button", { type: "button", class: "danger", "aria-label": `Delete ${id}`, onclick: (e) => act(e, "deleted") }, "Delete"));
+}
+
+/** A button that downloads `path` as `filename`: fetched with the session (or key), since a
+ * plain link cannot send a key, then saved through an object URL. */
+export function downloadButton(label, path, filename) {
+  return h("button", {
+    type: "button",
+    onclick: async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        const url = await objectUrl(path);
+        const link = h("a", { href: url, download: filename, hidden: true });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      } catch (error) {
+        notify(`The download failed: ${describeError(error)}`, "error");
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, label);
 }
