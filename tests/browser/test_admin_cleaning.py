@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SecuredApp, assert_accessible, shot, sign_in
+from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 
 RUN_ID = re.compile(r"#/admin/cleaning/(clean_[0-9a-f]{12})$")
 
@@ -104,3 +104,19 @@ def test_a_user_key_cannot_open_the_cleaning_page(page: Any, secured_app: Secure
     sign_in(page, secured_app.url, secured_app.keys["user"])
     page.goto(secured_app.url + "/#/admin/cleaning")
     page.get_by_text("This page is for admins.").wait_for()
+
+
+def test_the_cleaning_pages_fit_a_phone(new_page: Any, app_url: str) -> None:
+    body = {"tables": ["services"], "difficulties": ["easy"]}
+    run_id = httpx.post(f"{app_url}/api/benchmark/run", json=body).json()["run_id"]
+    page = new_page(viewport=PHONE)
+    page.goto(f"{app_url}/#/admin/cleaning/{run_id}")
+    page.get_by_text("Completed: 4 of 4 tasks").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(page)
+    shot(page, "cleaning-run-phone")
+
+    page.goto(app_url + "/#/admin/cleaning")
+    page.get_by_role("region", name="Latest completed run").get_by_role("link").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(page)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible, shot
+from tests.browser.conftest import PHONE, assert_accessible, shot
 from tests.browser.test_chat import open_chat
 
 
@@ -65,3 +65,16 @@ def test_a_chat_is_drafted_into_a_project_changed_in_words_and_rolled_back(
 
     page.reload()  # the stored draft chat comes back
     expect(page.get_by_role("list", name="Draft chat").get_by_role("listitem")).to_have_count(2)
+
+
+def test_the_draft_page_fits_a_phone(new_page: Any, app_url: str) -> None:
+    answered = httpx.post(app_url + "/chat", json={"message": "We need a rota."}, timeout=60)
+    chat_id = answered.json()["chat_id"]
+    drafted = httpx.post(f"{app_url}/api/conversations/{chat_id}/project-draft", json={})
+    assert drafted.status_code == 201, drafted.text
+    page = new_page(viewport=PHONE)
+    page.goto(f"{app_url}/#/chat/{chat_id}/draft")
+    page.get_by_label("What to change").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(page)
+    shot(page, "chat-draft-phone")
