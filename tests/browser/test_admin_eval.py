@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import PHONE, PageProblems, SecuredApp, assert_accessible, shot, sign_in
 
 RUN_ID = re.compile(r"#/admin/evaluation/(run_[0-9a-f]{12})$")
+DEFAULT_USER = "default"  # development mode's one user (DEFAULT_USER_ID)
 
 
 def no_sideways_scroll(page: Any) -> None:
@@ -144,6 +145,57 @@ def test_the_evaluation_pages_fit_a_phone(new_page: Any, app_url: str) -> None:
     no_sideways_scroll(page)
     assert_accessible(page)
     shot(page, "eval-overview-phone")
+
+
+def start_long_run(url: str) -> str:
+    """A run of every case of the bundled set, one at a time: it runs for minutes, so it is
+    still running when the page cancels it."""
+    response = httpx.post(
+        url + "/api/v1/benchmark-runs", json={"task_id": "answers", "concurrency": 1}
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["run_id"])
+
+
+def test_an_admin_cancels_a_running_run_in_the_list_then_deletes_it(
+    page: Any, app_url: str
+) -> None:
+    run_id = start_long_run(app_url)
+    page.goto(app_url + "/#/admin/evaluation")
+    row = page.get_by_role("row", name=re.compile(run_id))
+    expect(row.get_by_text(re.compile("^(queued|running)$"))).to_be_visible()
+    assert row.get_by_role("button", name=f"Delete {run_id}").count() == 0  # cancel it first
+    row.get_by_role("button", name=f"Cancel {run_id}").click()
+
+    expect(row.get_by_text("cancelled", exact=True)).to_be_visible()  # the list was refreshed
+    assert httpx.get(f"{app_url}/api/v1/eval-runs/{run_id}").json()["status"] == "cancelled"
+    row.get_by_role("button", name=f"Delete {run_id}").click()
+    dialog = page.get_by_role("dialog", name=f"Delete run {run_id}?")
+    assert_accessible(page)
+    dialog.get_by_role("button", name="Cancel", exact=True).click()  # thought better of it
+    expect(dialog).to_have_count(0)
+    assert httpx.get(f"{app_url}/api/v1/eval-runs/{run_id}").status_code == 200
+
+    row.get_by_role("button", name=f"Delete {run_id}").click()
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.get_by_role("row", name=re.compile(run_id))).to_have_count(0)
+    assert httpx.get(f"{app_url}/api/v1/eval-runs/{run_id}").status_code == 404
+
+
+def test_a_run_page_cancels_its_run_and_deletes_it(page: Any, app_url: str) -> None:
+    run_id = start_long_run(app_url)
+    page.goto(f"{app_url}/#/admin/evaluation/{run_id}")
+    page.get_by_role("button", name=f"Cancel {run_id}").click()
+    page.get_by_text(re.compile(r"^Cancelled: \d+ of \d+ items")).wait_for()
+    expect(page.get_by_text(f"cancelled by {DEFAULT_USER}")).to_be_visible()  # who, and why
+    shot(page, "eval-run-cancelled-desktop")
+
+    page.get_by_role("button", name=f"Delete {run_id}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete", exact=True).click()
+    page.wait_for_url(re.compile(r"#/admin/evaluation$"))
+    page.get_by_role("heading", name="Runs", exact=True).wait_for()
+    expect(page.get_by_role("row", name=re.compile(run_id))).to_have_count(0)
+    assert httpx.get(f"{app_url}/api/v1/eval-runs/{run_id}").status_code == 404
 
 
 def test_a_user_key_cannot_open_the_evaluation_page(page: Any, secured_app: SecuredApp) -> None:

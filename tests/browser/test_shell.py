@@ -4,12 +4,19 @@ the phone layout and the weight of the chat page."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
+from backend.api.app import create_app
+from backend.bootstrap import bootstrap
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, run_async, shot, sign_in
+from tests.conftest import FixedClock, make_settings
+from tests.live_server import serve
 from use_cases.access.domain import CLI_ADMIN
 
 CHAT_PAGE_BUDGET = 200_000  # bytes: the issue's bar for loading the chat page
@@ -30,6 +37,7 @@ def test_development_mode_opens_the_app_without_signing_in(page: Any, app_url: s
         "Tables",
         "Calibration",
         "Evaluation",
+        "Cleaning",
         "Prompts & models",
     ]
     assert page.get_by_role("button", name="Sign out").count() == 0  # no keys, nothing to end
@@ -74,6 +82,50 @@ def test_a_wrong_key_is_refused_and_a_user_sees_no_admin_pages(
 
     page.goto(secured_app.url + "/#/admin/documents")
     page.get_by_text("This page is for admins.").wait_for()
+
+
+def test_without_an_openid_provider_the_sign_in_page_offers_keys_only(
+    page: Any, secured_app: SecuredApp
+) -> None:
+    with page.expect_response(re.compile(r"/api/auth/status$")) as status:
+        page.goto(secured_app.url + "/")
+    assert status.value.json()["login_available"] is False
+    page.get_by_label("API key").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("link", name="Sign in with Google").count() == 0
+
+
+@pytest.fixture
+def provider_app(data_dir: Path) -> Iterator[str]:
+    """The app with keys and an OpenID Connect provider set up (never reached here: the
+    browser only has to be offered the way to it; tests/e2e/test_oidc_sign_in.py signs in)."""
+    settings = make_settings(
+        data_dir,
+        auth_enabled=True,
+        oidc_client_id="almanac-test",
+        oidc_client_secret="almanac-test-secret",
+        oidc_issuer="http://127.0.0.1:9",
+        oidc_allowed_domains="example.org",
+    )
+    container = bootstrap(settings, clock=FixedClock())
+    try:
+        with serve(create_app(container=container)) as url:
+            yield url
+    finally:
+        container.close()
+
+
+def test_with_an_openid_provider_the_sign_in_page_offers_google(
+    page: Any, provider_app: str
+) -> None:
+    page.goto(provider_app + "/#/advice")
+    link = page.get_by_role("link", name="Sign in with Google")
+    link.wait_for()
+    # To the provider through /api/auth/login, coming back to the page asked for.
+    assert link.get_attribute("href") == "/api/auth/login?next=%2F%23%2Fadvice"
+    expect(page.get_by_label("API key")).to_be_visible()  # keys still sign in
+    assert_accessible(page)
+    shot(page, "shell-sign-in-provider")
 
 
 def test_an_admin_sees_every_page_and_signing_out_forgets_the_key(

@@ -10,7 +10,7 @@ import {
   panelDialog, quotedSentences,
   withCodeCopy,
 } from "./answer.js";
-import { append, askDialog, clear, describeError, formatDate, h, newId, notify, plural } from "./dom.js";
+import { append, askDialog, clear, describeError, formatBytes, formatDate, h, newId, notify, plural } from "./dom.js";
 import { loadMarkdown, markdownReady, renderMarkdown } from "./markdown.js";
 import { readEvents } from "./sse.js";
 
@@ -103,11 +103,18 @@ function buildPage(ctx) {
   const modelSelect = h("select", { id: "chat-model", class: "chat-model-select" });
   const modelPick = h("div", { class: "chat-model-pick", hidden: true },
     h("label", { for: "chat-model", class: "muted" }, "Model"), modelSelect);
+  // An opened chat's project draft (its own page, js/draft.js): shown once the chat loads.
+  const draftLink = h("a", { class: "button chat-draft-link", hidden: true }, "Project draft");
+  // Attaching a file to an opened chat (POST /api/conversations/{id}/files): its passages
+  // are searched by this chat's later questions; the list above the messages shows it.
+  const attachInput = h("input", { type: "file", class: "chat-attach-input", hidden: true, "aria-label": "File to attach" });
+  const attachButton = h("button", { type: "button", class: "chat-attach-button", hidden: true }, "Attach a file");
+  let contextBox = null;
   const sourceDialog = buildSourceDialog();
   const el = h("div", { class: "chat-page" },
     sidebar,
     h("section", { class: "chat-main", "aria-labelledby": "chat-heading" },
-      h("div", { class: "chat-header" }, sidebarToggle, heading, modelPick),
+      h("div", { class: "chat-header" }, sidebarToggle, heading, draftLink, attachButton, attachInput, modelPick),
       log,
       h("div", { class: "chat-composer-wrap" }, editNote, composer, hint)),
     sourceDialog.el);
@@ -372,6 +379,12 @@ function buildPage(ctx) {
       clear(log);
       showTitle(data.chat.title);
       if (data.chat.source) log.append(importedNote(data.chat));
+      contextBox = h("div", { class: "chat-context", hidden: true });
+      log.append(contextBox);
+      fillContext(contextBox, state.chatId);
+      draftLink.href = `#/chat/${encodeURIComponent(state.chatId)}/draft`;
+      draftLink.hidden = false;
+      attachButton.hidden = false;
       for (const message of data.messages) log.append(storedMessage(message));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();
@@ -384,6 +397,66 @@ function buildPage(ctx) {
     } finally {
       log.removeAttribute("aria-busy");
     }
+  }
+
+  // A chat's summary (GET /api/conversations/{id}/summary; none until one is made) and its
+  // attached files (GET .../files), each with its download link: a box above the messages,
+  // filled when they arrive; nothing shows for a chat with neither.
+  function fillContext(box, chatId) {
+    const base = `/api/conversations/${encodeURIComponent(chatId)}`;
+    const none = (error) => {
+      if (error instanceof ApiError && error.status === 404) return null;
+      throw error;
+    };
+    return Promise.all([api("GET", `${base}/summary`).catch(none), api("GET", `${base}/files`)])
+      .then(([summary, files]) => {
+        if (chatId !== state.chatId) return;
+        clear(box);
+        if (summary) box.append(summaryBlock(summary));
+        if (files.length) box.append(filesBlock(files));
+        box.hidden = !summary && !files.length;
+      })
+      .catch((error) => {
+        clear(box);
+        box.append(h("p", { class: "notice error" }, `This chat's summary and files could not be loaded: ${describeError(error)}`));
+        box.hidden = false;
+      });
+  }
+
+  attachButton.addEventListener("click", () => attachInput.click());
+  attachInput.addEventListener("change", async () => {
+    const file = attachInput.files[0];
+    const chatId = state.chatId;
+    if (!file || !chatId) return;
+    const form = new FormData();
+    form.append("file", file);
+    attachButton.disabled = true;
+    try {
+      const { status } = await upload("POST", `/api/conversations/${encodeURIComponent(chatId)}/files`, form);
+      notify(status === 201 ? `Attached ${file.name}: this chat's questions now search it.` : `${file.name} was attached already.`, "success");
+      if (contextBox && chatId === state.chatId) await fillContext(contextBox, chatId);
+    } catch (error) {
+      notify(`${file.name} was not attached: ${describeError(error)}`, "error");
+    } finally {
+      attachInput.value = "";
+      attachButton.disabled = false;
+    }
+  });
+
+  function summaryBlock(summary) {
+    const notes = [summary.edited ? "edited" : null, summary.stale ? "the chat has changed since" : null].filter(Boolean);
+    return h("details", { class: "chat-summary", open: true },
+      h("summary", {}, "Summary", notes.length ? h("span", { class: "muted" }, ` (${notes.join("; ")})`) : null),
+      h("p", { class: "chat-summary-text" }, summary.text),
+      h("p", { class: "hint" }, `By ${summary.model}, of ${plural(summary.message_count, "message")}, ${formatDate(summary.updated_at, true)}.`));
+  }
+
+  function filesBlock(files) {
+    return h("details", { class: "chat-files", open: true },
+      h("summary", {}, `Attached files (${files.length})`),
+      h("ul", { class: "chat-file-list" }, files.map((file) => h("li", {},
+        h("a", { href: file.download_url, download: file.name, "aria-label": `Download ${file.name}` }, icon("download"), file.name),
+        h("span", { class: "muted" }, ` · ${file.media_type} · ${formatBytes(file.size_bytes)} · ${formatDate(file.created_at, true)}`)))));
   }
 
   function showEmpty() {

@@ -78,6 +78,13 @@ export function plural(count, one, many = `${one}s`) {
   return `${Number(count).toLocaleString("en")} ${count === 1 ? one : many}`;
 }
 
+/** A file's size for a person: 820 -> "820 B", 12_345 -> "12.1 KB", 3_400_000 -> "3.2 MB". */
+export function formatBytes(size) {
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
+  return `${(size / (1024 * 1024)).toFixed(1)} MB`;
+}
+
 /** 0.734 -> "73%" ("—" for null). */
 export function formatPercent(value, digits = 0) {
   if (value === null || value === undefined) return "—";

@@ -12,6 +12,7 @@ applyTheme();
 export const ROUTES = [
   { path: "chat", module: "./chat.js", title: "Chat", nav: true },
   { path: "chat/:chatId", module: "./chat.js", title: "Chat" },
+  { path: "chat/:chatId/draft", module: "./draft.js", title: "Project draft" },
   { path: "advice", module: "./advice.js", title: "Advice", nav: true },
   { path: "advice/:threadId", module: "./advice.js", title: "Advice" },
   { path: "admin/documents", module: "./admin/documents.js", title: "Documents", nav: true, admin: true },
@@ -19,6 +20,8 @@ export const ROUTES = [
   { path: "admin/calibration", module: "./admin/calibration.js", title: "Calibration", nav: true, admin: true },
   { path: "admin/evaluation", module: "./admin/evaluation.js", title: "Evaluation", nav: true, admin: true },
   { path: "admin/evaluation/:runId", module: "./admin/evaluation.js", title: "Evaluation", admin: true },
+  { path: "admin/cleaning", module: "./admin/cleaning.js", title: "Cleaning", nav: true, admin: true },
+  { path: "admin/cleaning/:runId", module: "./admin/cleaning.js", title: "Cleaning", admin: true },
   { path: "admin/prompts", module: "./admin/prompts.js", title: "Prompts & models", nav: true, admin: true },
 ];
 const HOME = "chat";
@@ -156,6 +159,26 @@ function renderSignIn(message = null) {
   });
   view.append(form);
   input.focus();
+  offerProviderSignIn(form);
+}
+
+/** "Sign in with Google" under the key form, when the server has an OpenID Connect provider
+ * set up (`GET /api/auth/status` says `login_available`): a plain link to `/api/auth/login`,
+ * which leads to the provider and back to this page (`next`), signed in by cookie. */
+async function offerProviderSignIn(form) {
+  let status;
+  try {
+    status = await api("GET", "/api/auth/status");
+  } catch (error) {
+    console.warn(error); // the key form still works
+    return;
+  }
+  if (!status.login_available || !form.isConnected) return;
+  const landing = `/${location.hash || `#/${HOME}`}`;
+  const login = `/api/auth/login?${new URLSearchParams({ next: landing })}`;
+  form.append(h("div", { class: "signin-provider" },
+    h("p", { class: "muted" }, "Or, with your organisation's account:"),
+    h("a", { class: "button", href: login }, "Sign in with Google")));
 }
 
 async function signOut() {

@@ -1,14 +1,15 @@
 // Evaluation runs (#/admin/evaluation): the datasets and the runs, a form to start a run, a
 // comparison of two runs (computed by the server: GET /api/v1/eval-runs/compare), and one run's
 // page (#/admin/evaluation/RUN_ID): its progress while it runs, then its results and downloads.
+// A queued or running run can be cancelled, a finished one deleted (after a confirmation).
 
-import { api, objectUrl } from "../api.js";
+import { api } from "../api.js";
 import { clear, dataTable, describeError, field, formatDate, h, notify } from "../dom.js";
+import { ACTIVE, downloadButton, runActions } from "./run-actions.js";
 
 const POLL_MS = 1500;
 const RUN_LIST_LIMIT = 20;
 const DATASET_LIST_LIMIT = 200;
-const ACTIVE = new Set(["queued", "running"]);
 
 /** How each metric of the export is shown: label and kind (rate, score, ms, usd, count). */
 const METRICS = {
@@ -93,7 +94,7 @@ function withK(key, k) {
 }
 
 function statusBadge(status) {
-  const kind = { completed: "good", failed: "bad", running: "warn", queued: "warn" }[status] || "";
+  const kind = { completed: "good", failed: "bad", cancelled: "bad", running: "warn", queued: "warn" }[status] || "";
   return h("span", { class: `badge ${kind}` }, status);
 }
 
@@ -133,11 +134,12 @@ async function mountOverview(root, ctx) {
   );
   const loading = h("p", { class: "loading", role: "status" }, "Loading runs and datasets…");
   root.append(loading);
-  const [tasks, runs, models] = await Promise.all([
+  const [tasks, firstRuns, models] = await Promise.all([
     api("GET", `/api/v1/datasets?limit=${DATASET_LIST_LIMIT}`),
     api("GET", `/api/v1/eval-runs?limit=${RUN_LIST_LIMIT}`),
     api("GET", "/api/models"),
   ]);
+  let runs = firstRuns;
   const answerModels = models.models.filter((m) => m.uses.includes("answers"));
   loading.remove();
   const headlines = new Map();
@@ -147,12 +149,22 @@ async function mountOverview(root, ctx) {
     section("Compare two runs", compareForm(runs, comparison)));
   const runsTable = h("div", {});
   root.append(layout, comparison, section("Runs", runsTable), section("Datasets", datasetsTable(tasks)));
-  renderRuns(runsTable, runs, headlines);
   const controller = new AbortController();
+  /** The list again, after a run was cancelled or deleted here. */
+  const reload = async () => {
+    runs = await api("GET", `/api/v1/eval-runs?limit=${RUN_LIST_LIMIT}`, undefined, { signal: controller.signal });
+    if (!controller.signal.aborted) renderRuns(runsTable, runs, headlines, reload);
+  };
+  renderRuns(runsTable, runs, headlines, reload);
   loadHeadlines(runs, headlines, controller.signal).then(() => {
-    if (!controller.signal.aborted) renderRuns(runsTable, runs, headlines);
+    if (!controller.signal.aborted) renderRuns(runsTable, runs, headlines, reload);
   });
   return () => controller.abort();
+}
+
+function evalRunActions(run, onChange) {
+  const path = `/api/v1/eval-runs/${encodeURIComponent(run.run_id)}`;
+  return runActions({ id: run.run_id, status: run.status, cancelPath: `${path}/cancel`, deletePath: path, onChange });
 }
 
 /** The headline figures of the completed runs listed (one overview call each). */
@@ -168,7 +180,7 @@ async function loadHeadlines(runs, headlines, signal) {
   }));
 }
 
-function renderRuns(box, runs, headlines) {
+function renderRuns(box, runs, headlines, reload) {
   clear(box);
   const first = (run, key) => {
     const figures = headlines.get(run.run_id);
@@ -184,6 +196,7 @@ function renderRuns(box, runs, headlines) {
     { label: "Correct", value: (r) => first(r, "correct"), class: "num" },
     { label: "Cited", value: (r) => first(r, "cited"), class: "num" },
     { label: "Started", value: (r) => formatDate(r.created_at, true) },
+    { label: "Actions", value: (r) => evalRunActions(r, reload) },
   ], runs, { caption: "Newest first", empty: "No runs yet: start one above." }));
 }
 
@@ -353,7 +366,13 @@ async function mountRun(root, ctx, runId) {
       return;
     }
     if (stopped) return;
-    renderStatus(status, run);
+    renderStatus(status, run, async (action) => {
+      if (action === "deleted") ctx.navigate("#/admin/evaluation");
+      else {
+        clearTimeout(timer);
+        await refresh();
+      }
+    });
     if (ACTIVE.has(run.status)) {
       timer = setTimeout(refresh, POLL_MS);
     } else {
@@ -369,18 +388,17 @@ async function mountRun(root, ctx, runId) {
   };
 }
 
-function renderStatus(box, run) {
+function renderStatus(box, run, onChange) {
   clear(box);
   const p = run.progress;
   const done = p.completed + p.failed;
-  const label = run.status === "completed" ? "Completed"
-    : run.status === "failed" ? "Failed"
-      : run.status === "queued" ? "Queued" : "Running";
+  const label = { completed: "Completed", failed: "Failed", cancelled: "Cancelled", queued: "Queued" }[run.status] || "Running";
   box.append(h("div", { class: "card eval-progress" },
     h("div", { class: "row eval-progress-line" },
       statusBadge(run.status),
       h("span", { class: "eval-status-text" }, `${label}: ${done} of ${p.total} items`, p.failed ? ` (${p.failed} failed)` : ""),
-      h("span", { class: "muted" }, `${Math.round(p.percent)}%`)),
+      h("span", { class: "muted" }, `${Math.round(p.percent)}%`),
+      evalRunActions(run, onChange)),
     h("progress", { max: String(p.total || 1), value: String(done), "aria-label": "Run progress" }),
     h("p", { class: "muted eval-meta" },
       `${run.task.name} (${run.task.id}) · ${run.models.join(", ")} · started ${formatDate(run.created_at, true)} by ${run.created_by}`,
@@ -403,34 +421,15 @@ function renderResults(box, run, ctx) {
   const models = Object.entries(run.aggregates || {});
   if (!models.length) box.append(h("p", { class: "empty" }, "This run has no scored case."));
   for (const [model, aggregate] of models) box.append(modelResults(model, aggregate, k));
-  box.append(failures(run));
+  if ((run.cases || []).length) box.append(failures(run)); // none: said above
 }
 
 function downloads(run, ctx) {
   const id = run.run_id;
-  const save = (label, path, filename) => h("button", {
-    type: "button",
-    onclick: async (event) => {
-      const button = event.currentTarget;
-      button.disabled = true;
-      try {
-        const url = await objectUrl(path);
-        const link = h("a", { href: url, download: filename, hidden: true });
-        document.body.append(link);
-        link.click();
-        link.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      } catch (error) {
-        notify(`The download failed: ${describeError(error)}`, "error");
-      } finally {
-        button.disabled = false;
-      }
-    },
-  }, label);
   return h("div", { class: "row eval-downloads" },
-    save("Download report (HTML)", `/api/v1/eval-runs/${id}/report`, `${id}-report.html`),
-    save("Export JSON", `/api/v1/eval-runs/${id}/export?format=json`, `${id}.json`),
-    save("Export CSV", `/api/v1/eval-runs/${id}/export?format=csv`, `${id}.csv`),
+    downloadButton("Download report (HTML)", `/api/v1/eval-runs/${id}/report`, `${id}-report.html`),
+    downloadButton("Export JSON", `/api/v1/eval-runs/${id}/export?format=json`, `${id}.json`),
+    downloadButton("Export CSV", `/api/v1/eval-runs/${id}/export?format=csv`, `${id}.csv`),
     // Without keys the report's own URL works in a tab, under its own policy (styled);
     // with keys a tab cannot send the key, so the download is the way.
     ctx.session.auth_enabled ? null

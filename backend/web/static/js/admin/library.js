@@ -1,9 +1,14 @@
-// The prompt library (part of #/admin/prompts), read-only: projects -> use cases -> prompts
-// (with their tags) -> versions with their run statistics. Each level loads when it is
-// opened. Every name, description, tag and text goes in as text (dom.js `h`), never as markup.
+// The prompt library (part of #/admin/prompts): projects -> use cases -> prompts (with their
+// tags) -> versions with their run statistics. Each level loads when it is opened; an opened
+// project, use case or prompt can be edited (PATCH: name, description, a prompt's tags) or
+// deleted after a confirmation (DELETE; a built-in prompt, or a project holding one, is
+// refused with 409 and says why). Every name, description, tag and text goes in as text
+// (dom.js `h`), never as markup.
 
 import { api } from "../api.js";
-import { append, clear, dataTable, describeError, formatDate, formatPercent, h } from "../dom.js";
+import {
+  append, clear, confirmDialog, dataTable, describeError, formatDate, formatPercent, h, notify,
+} from "../dom.js";
 
 const PAGE = 100;
 
@@ -36,18 +41,114 @@ async function lazyList(into, path, empty, item) {
   }
 }
 
-/** A <details> whose body `load(body)` fills the first time it is opened. */
-function opening(summary, load, className) {
+/** A <details> whose body `load(body)` fills the first time it is opened; with `editing`
+ * ({kind, item, path, fields, render}) the opened body starts with Edit and Delete. */
+function opening(summary, load, className, editing = null) {
   const body = h("div", { class: "library-body" });
   const details = h("details", { class: className }, h("summary", {}, summary), body);
   let loaded = false;
   details.addEventListener("toggle", () => {
     if (details.open && !loaded) {
       loaded = true;
-      load(body);
+      const content = h("div", {});
+      if (editing) body.append(editActions(details, editing));
+      body.append(content);
+      load(content);
     }
   });
   return details;
+}
+
+/** Edit (a dialog with the item's fields, then PATCH; the item is drawn again from the
+ * answer) and Delete (after a confirmation; the item leaves the list). */
+function editActions(details, { kind, item, path, fields, render }) {
+  const edit = async () => {
+    const changes = await fieldsDialog(`Edit ${kind} “${item.name}”`, fields(item));
+    if (!changes) return;
+    try {
+      const updated = await api("PATCH", path, changes);
+      notify(`${capital(kind)} saved.`, "success");
+      details.replaceWith(render({ ...item, ...updated }));
+    } catch (error) {
+      notify(`Not saved: ${describeError(error)}`, "error");
+    }
+  };
+  const remove = async () => {
+    const sure = await confirmDialog({
+      title: `Delete ${kind} “${item.name}”?`,
+      message: kind === "prompt" ? "Its versions and runs are kept." : `Everything in it is deleted too. This cannot be undone.`,
+      confirm: "Delete",
+      danger: true,
+    });
+    if (!sure) return;
+    try {
+      await api("DELETE", path);
+      notify(`${capital(kind)} “${item.name}” deleted.`, "success");
+      details.remove();
+    } catch (error) {
+      notify(`Not deleted: ${describeError(error)}`, "error");
+    }
+  };
+  return h("div", { class: "row library-actions" },
+    h("button", { type: "button", onclick: edit }, `Edit ${kind}`),
+    h("button", { type: "button", class: "danger", onclick: remove }, `Delete ${kind}`));
+}
+
+function capital(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+let dialogCount = 0;
+
+/** A modal form of labelled text fields [{name, label, value, hint?, multiline?}]: resolves
+ * to {name: value} of the fields changed ({} for none), or null when cancelled. */
+function fieldsDialog(title, fields) {
+  const opener = document.activeElement;
+  const id = `library-dialog-${++dialogCount}`;
+  const controls = fields.map((f, i) => {
+    const props = { id: `${id}-${i}`, name: f.name, value: f.value };
+    return f.multiline ? h("textarea", { ...props, rows: "3" }) : h("input", { ...props, type: "text", required: f.required });
+  });
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const form = h("form", {},
+    fields.map((f, i) => h("div", { class: "field" },
+      h("label", { for: controls[i].id }, f.label), controls[i], f.hint ? h("p", { class: "hint" }, f.hint) : null)),
+    h("div", { class: "row dialog-actions" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")));
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": id }, h("h2", { id }, title), form);
+  return new Promise((resolve) => {
+    let answer = null;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      answer = {};
+      fields.forEach((f, i) => {
+        const value = f.parse ? f.parse(controls[i].value) : controls[i].value.trim();
+        if (JSON.stringify(value) !== JSON.stringify(f.parse ? f.parse(f.value) : f.value)) answer[f.name] = value;
+      });
+      dialog.close();
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+      resolve(answer && Object.keys(answer).length ? answer : null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    controls[0].select();
+  });
+}
+
+function nameFields(item) {
+  return [
+    { name: "name", label: "Name", value: item.name, required: true },
+    { name: "description", label: "Description", value: item.description || "", multiline: true },
+  ];
+}
+
+function promptFields(prompt) {
+  const tags = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
+  return [...nameFields(prompt),
+    { name: "tags", label: "Tags", value: prompt.tags.join(", "), parse: tags, hint: "Comma-separated." }];
 }
 
 function described(name, description, extra = null) {
@@ -55,15 +156,18 @@ function described(name, description, extra = null) {
 }
 
 function projectItem(project) {
+  const path = `/api/v1/projects/${encodeURIComponent(project.id)}`;
   return opening(described(project.name, project.description),
-    (body) => lazyList(body, `/api/v1/projects/${encodeURIComponent(project.id)}/use-cases`, "No use case yet.", useCaseItem),
-    "library-project");
+    (body) => lazyList(body, `${path}/use-cases`, "No use case yet.", useCaseItem),
+    "library-project",
+    { kind: "project", item: project, path, fields: nameFields, render: projectItem });
 }
 
 function useCaseItem(useCase) {
   return opening(described(useCase.name, useCase.description),
     (body) => lazyList(body, `/api/v1/prompts?use_case_id=${encodeURIComponent(useCase.id)}`, "No prompt yet.", promptItem),
-    "library-use-case");
+    "library-use-case",
+    { kind: "use case", item: useCase, path: `/api/v1/use-cases/${encodeURIComponent(useCase.id)}`, fields: nameFields, render: useCaseItem });
 }
 
 function tagChips(tags) {
@@ -74,7 +178,8 @@ function tagChips(tags) {
 function promptItem(prompt) {
   return opening(described(prompt.name, prompt.description, tagChips(prompt.tags)),
     (body) => loadVersions(body, prompt),
-    "library-prompt");
+    "library-prompt",
+    { kind: "prompt", item: prompt, path: `/api/v1/prompts/${encodeURIComponent(prompt.id)}`, fields: promptFields, render: promptItem });
 }
 
 async function loadVersions(body, prompt) {
