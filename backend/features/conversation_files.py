@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
+from services.conversations.image_reader import PillowImageReader
 from services.knowledge.loaders import FileLoader
 from services.parse_pool import BudgetedLoader
 from use_cases.chat.chat_turns import ScopeRetriever
@@ -48,6 +49,7 @@ def build(w: Wiring) -> ConversationFileUseCases:
             # A user's attachment is parsed in a child process under a CPU budget (a fan-out
             # PDF once cost ~50 s of the server's CPU).
             BudgetedLoader(FileLoader, cpu_s=settings.parse_cpu_seconds),
+            PillowImageReader(),
             a.chunker,
             a.embedder,
             w.clock,
