@@ -387,6 +387,17 @@ class Settings(BaseSettings):
         "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
         "provider). Default: the default model and offline-extractive.",
     )
+    vision_models: str = Field(
+        "openai:gpt-4o,openai:gpt-4o-mini,openai:gpt-4-turbo,openai:gpt-4.1,openai:gpt-4.1-mini",
+        description="Comma-separated models that read images (bare gpt-..., claude-..., "
+        "gemini-... names get their provider). An image attached to a chat whose model is "
+        "one of them is described by it, and the description is what the chat's search finds; "
+        "with any other model (the offline one included) it is stored undescribed. Empty: no "
+        "image is described.",
+    )
+    image_description_timeout: float = Field(
+        60.0, gt=0, description="Seconds a model may take to describe an attached image."
+    )
     system_prompt: str | None = Field(
         None,
         description="Replaces the built-in defaults of the chat and advice system prompts. A "
@@ -762,6 +773,10 @@ class Settings(BaseSettings):
     @property
     def allowed_model_list(self) -> tuple[str, ...]:
         return tuple(m.strip() for m in self.allowed_models.split(",") if m.strip())
+
+    @property
+    def vision_model_list(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.vision_models.split(",") if m.strip())
 
     @property
     def effective_embedding_model(self) -> str:

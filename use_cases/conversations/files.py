@@ -16,8 +16,11 @@ Rules:
   pixel budget, a decompression bomb, 413), else the type and whether the bytes are text
   (the document loaders' `check`: binary bytes posing as text are 415; SVG is refused, as
   XML that may carry scripts).
-- An image has no text: it is stored with no chunks (nothing of it is searched) and with
-  the media type its bytes showed.
+- An image has no text: it is stored with the media type its bytes showed, and with one
+  chunk, its description, when the chat's model can read images and described it
+  (`DescribeImage`, use_cases/conversations/image_description.py); else with no chunk
+  (nothing of it is searched) and a note saying why. The model is asked after the checks
+  and before anything is written; its failure stores the file without a description.
 - The same bytes again in the same chat are not stored twice: the existing file is
   returned (`created` False; the API answers 200 instead of 201). The same bytes in another
   chat are another file: each chat owns its copy.
@@ -45,13 +48,21 @@ from dataclasses import dataclass
 from use_cases.chat.manage_chats import chat_not_found
 from use_cases.chat.ports import HistoryStore
 from use_cases.conversations.file_ports import ChatFileStore, FileBytes, ImageReader
-from use_cases.conversations.files_domain import ChatFile, FileChunk, ImageInfo, is_file_id
+from use_cases.conversations.files_domain import (
+    ChatFile,
+    Description,
+    FileChunk,
+    ImageInfo,
+    is_file_id,
+)
+from use_cases.conversations.image_description import DescribeImage
 from use_cases.knowledge.domain import Vector, embedding_text
 from use_cases.knowledge.ports import Chunker, DocumentLoader, Embedder
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 
 MAX_NAME_CHARS = 255
+NOT_DESCRIBED = "Not described: no model reads images here."
 
 
 @dataclass(frozen=True)
@@ -67,14 +78,6 @@ class Attached:
     file: ChatFile
     created: bool
     """False when the chat already held these bytes (that file is returned)."""
-
-
-@dataclass(frozen=True)
-class Description:
-    """An image's description (`text`), or why it has none (`note`)."""
-
-    text: str | None
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,10 @@ class AttachFile(_ChatAccess):
         *,
         max_bytes: int,
         max_chunks: int,
+        describe: DescribeImage | None = None,
     ) -> None:
         super().__init__(history, files)
+        self._describe = describe
         self._storage = storage
         self._loader = loader
         self._images = images
@@ -173,7 +178,14 @@ class AttachFile(_ChatAccess):
         prepared = await asyncio.to_thread(self._prepare, request)
         if isinstance(prepared, Attached):
             return prepared
-        return await asyncio.to_thread(self._store, request, prepared, None)
+        description = None
+        if prepared.image is not None:
+            description = (
+                await self._describe.execute(request.chat_id, prepared.image, prepared.data)
+                if self._describe is not None
+                else Description(None, NOT_DESCRIBED)
+            )
+        return await asyncio.to_thread(self._store, request, prepared, description)
 
     def _prepare(self, request: AttachRequest) -> _Prepared | Attached:
         """The checks, then the parse and chunks of a text file (an image has none); the

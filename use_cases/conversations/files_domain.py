@@ -31,6 +31,14 @@ class ChatFile:
     """Why an image has no description (no vision-capable model, the model failed)."""
 
 
+@dataclass(frozen=True)
+class Description:
+    """An image's description (`text`), or why it has none (`note`)."""
+
+    text: str | None
+    note: str | None = None
+
+
 #: The image types a chat accepts, by what their bytes begin with (never by name or the
 #: client's content type): the media types `ImageReader` may report.
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
