@@ -398,6 +398,14 @@ class Settings(BaseSettings):
     image_description_timeout: float = Field(
         60.0, gt=0, description="Seconds a model may take to describe an attached image."
     )
+    mem0_score_threshold: float = Field(
+        0.38,
+        ge=0,
+        le=1,
+        description="Semantic memory (document 002's Mem0): the least score a recalled memory "
+        "needs to be given to project drafting as context. No memory service ships with "
+        "Almanac (a port only): this applies once one is wired in.",
+    )
     system_prompt: str | None = Field(
         None,
         description="Replaces the built-in defaults of the chat and advice system prompts. A "
