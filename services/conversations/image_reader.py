@@ -2,7 +2,8 @@
 and whether decoding it stays within the pixel budget (services/budgets.py).
 
 Only the header is read (`Image.open` reads no pixel data): the type comes from the format
-whose signature the bytes start with (Pillow's plugins check it), the size from the header,
+whose signature the bytes start with (Pillow's plugins check it; bytes that start with one
+but that Pillow cannot read are a broken image, 422), the size from the header,
 the frame count from the container. Then `verify()` checks the file's structure (PNG chunk
 checksums, truncation) without decoding the pixels. Nothing here trusts the file name or the
 client's content type. SVG is not among the types: it is XML that may carry scripts, and the
@@ -18,12 +19,26 @@ from PIL import Image, UnidentifiedImageError
 
 from services.budgets import BUDGET, InputBudget
 from use_cases.conversations.files_domain import ImageInfo
-from use_cases.shared.errors import InputTooCostly, InvalidDocument
+from use_cases.shared.errors import AlmanacError, InputTooCostly, InvalidDocument
 
 __all__ = ["PillowImageReader"]
 
 #: Pillow's format names of the accepted types, and the media type each is stored as.
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+#: What each type's bytes begin with (WebP: `RIFF`, four bytes of size, then `WEBP`): bytes
+#: that begin so but that Pillow cannot read are a broken image, not some other file.
+MAGIC = {
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "JPEG": (b"\xff\xd8\xff",),
+    "GIF": (b"GIF87a", b"GIF89a"),
+}
+
+
+def claimed_format(data: bytes) -> str | None:
+    """The accepted type whose magic number `data` starts with, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for fmt, heads in MAGIC.items() if data.startswith(heads)), None)
 
 
 class PillowImageReader:
@@ -47,11 +62,17 @@ class PillowImageReader:
                     self._within_budget(info)
                     image.verify()
             except UnidentifiedImageError:
-                return None
+                if (claimed := claimed_format(data)) is None:
+                    return None
+                raise InvalidDocument(
+                    f"The file starts as a {claimed} image but cannot be read as one."
+                ) from None
             except Image.DecompressionBombError:
                 raise self._too_costly(None) from None
-            except (OSError, SyntaxError, ValueError) as exc:  # Pillow's "broken file" errors
-                raise InvalidDocument(f"The image cannot be read: {exc}.") from None
+            except AlmanacError:
+                raise
+            except Exception as exc:  # a broken file: OSError, SyntaxError, struct.error ...
+                raise InvalidDocument(f"The image cannot be read ({type(exc).__name__}).") from None
         return info
 
     def _within_budget(self, info: ImageInfo) -> None:

@@ -215,7 +215,7 @@ async def test_refused_uploads_write_nothing(client: httpx.AsyncClient, world: W
     chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     cases = [
-        ("image.txt", png, 415, "unsupported_document"),
+        ("image.txt", png, 422, "invalid_document"),  # a PNG's signature, then no PNG
         ("program.exe", b"MZ\x90\x00", 415, "unsupported_document"),
         ("empty.md", b"  \n", 422, None),
         ("big.md", b"# Big\n" + b"word " * (2 * 1024 * 1024 + 20_000), 413, "payload_too_large"),
