@@ -289,7 +289,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     prompts_ = prompts.build(w, access_)
     knowledge_ = knowledge.build(w)
     tables_ = tables.build(w)
-    files_ = conversation_files.build(w)
+    files_ = conversation_files.build(w, prompts_)
     chat_ = chat.build(w, prompts_, files_)
     advice_ = advice.build(w, prompts_, chat_)
     admin_ = admin.build(w, access_, knowledge_, tables_, chat_)

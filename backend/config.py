@@ -387,6 +387,25 @@ class Settings(BaseSettings):
         "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
         "provider). Default: the default model and offline-extractive.",
     )
+    vision_models: str = Field(
+        "openai:gpt-4o,openai:gpt-4o-mini,openai:gpt-4-turbo,openai:gpt-4.1,openai:gpt-4.1-mini",
+        description="Comma-separated models that read images (bare gpt-..., claude-..., "
+        "gemini-... names get their provider). An image attached to a chat whose model is "
+        "one of them is described by it, and the description is what the chat's search finds; "
+        "with any other model (the offline one included) it is stored undescribed. Empty: no "
+        "image is described.",
+    )
+    image_description_timeout: float = Field(
+        60.0, gt=0, description="Seconds a model may take to describe an attached image."
+    )
+    mem0_score_threshold: float = Field(
+        0.38,
+        ge=0,
+        le=1,
+        description="Semantic memory (document 002's Mem0): the least score a recalled memory "
+        "needs to be given to project drafting as context. No memory service ships with "
+        "Almanac (a port only): this applies once one is wired in.",
+    )
     system_prompt: str | None = Field(
         None,
         description="Replaces the built-in defaults of the chat and advice system prompts. A "
@@ -762,6 +781,10 @@ class Settings(BaseSettings):
     @property
     def allowed_model_list(self) -> tuple[str, ...]:
         return tuple(m.strip() for m in self.allowed_models.split(",") if m.strip())
+
+    @property
+    def vision_model_list(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.vision_models.split(",") if m.strip())
 
     @property
     def effective_embedding_model(self) -> str:

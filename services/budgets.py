@@ -15,6 +15,8 @@ by what it produces, not by what it was given:
 - **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
   the loader calls `check_pages` once it knows the page count and `charge` for each page's
   decompressed content as it reads it.
+- **Images** (`max_image_pixels`): width x height x frames, from the header, before any
+  pixel is decoded (services/conversations/image_reader.py).
 - **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time (the default of
   the PARSE_CPU_SECONDS setting) in a child process (`services/parse_pool.py`,
   `BudgetedLoader`); past it, the parse is stopped and refused with a 413. Chat attachments,
@@ -75,6 +77,10 @@ class InputBudget:
     #: each time a page draws it (a 300-page manual draws ~10 MiB; the fan-out PDF of issue
     #: 65, 40 pages drawing one 0.5 MiB stream, 20 MiB).
     max_pdf_content: int = 16 * MiB
+    #: Pixels of one image, every frame of an animation counted: what decoding it would
+    #: produce (4 bytes a pixel as RGBA), read from its header before anything is decoded.
+    #: A 48-megapixel photo passes; a 200 KB PNG that claims 40,000 x 40,000 does not.
+    max_image_pixels: int = 64_000_000
     #: Seconds of CPU time one document's parse may take (in a child process, see
     #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
     parse_cpu_s: float = 5.0

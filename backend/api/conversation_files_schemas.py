@@ -15,7 +15,9 @@ class ChatFileOut(BaseModel):
     chat_id: str
     name: str = Field(description="The file name (its last path part), as uploaded.")
     media_type: str = Field(
-        examples=["text/markdown"], description="What the loader read it as (the bytes decide)."
+        examples=["text/markdown", "image/png"],
+        description="What the loader read it as, or the image type its magic number shows "
+        "(the bytes decide).",
     )
     size_bytes: int
     sha256: str
@@ -25,6 +27,14 @@ class ChatFileOut(BaseModel):
         description="How an answer in this chat cites the file's passages.",
     )
     created_at: datetime
+    description: str | None = Field(
+        description="An image's description by a vision-capable model: what the chat's "
+        "search finds and cites. Null for text files and for an image nobody described."
+    )
+    description_note: str | None = Field(
+        description="Why an image has no description (no vision-capable model, the model "
+        "failed); null otherwise."
+    )
     # Document 002's names (its `file_attachments`) for the same values.
     conversation_id: str = Field(description="The chat's id (the same as `chat_id`).")
     filename: str = Field(description="The same as `name`.")
@@ -46,6 +56,8 @@ class ChatFileOut(BaseModel):
             chunk_count=file.chunk_count,
             source=f"{ATTACHMENT_PREFIX}{file.name}",
             created_at=file.created_at,
+            description=file.description,
+            description_note=file.description_note,
             conversation_id=file.chat_id,
             filename=file.name,
             file_size=file.size_bytes,

@@ -17,6 +17,7 @@ from use_cases.conversations.drafts import (
     ManageDraftVersions,
     UpdateDraftByTurn,
 )
+from use_cases.conversations.memory import RecallMemories
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,15 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
     models = OfflineDraftingModels(prompts.chat_models, build_offline_draft_model())
     locks = a.draft_chat_store  # a conversation with a project is locked
     drafting = DraftProject(
-        history, store, models, build_draft_agent(w.limits), w.limits, draft_settings, locks=locks
+        history,
+        store,
+        models,
+        build_draft_agent(w.limits),
+        w.limits,
+        draft_settings,
+        locks=locks,
+        # No memory adapter ships (document 002's Mem0): drafts come from the conversation.
+        memories=RecallMemories(None, threshold=settings.mem0_score_threshold),
     )
     updating = UpdateDraftByTurn(
         history, store, models, build_update_agent(w.limits), w.limits, draft_settings, locks=locks

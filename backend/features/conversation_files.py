@@ -1,4 +1,5 @@
-"""Files attached to a chat and the chat's scoped search (`use_cases/conversations/files.py`).
+"""Files attached to a chat and the chat's scoped search (`use_cases/conversations/files.py`);
+an attached image is described by the chat's model when it reads images (VISION_MODELS).
 
 Built before chat: a chat turn's retriever (`scope`) and chat deletion (`forget_chat`) come
 from here."""
@@ -9,7 +10,10 @@ from dataclasses import dataclass, field
 
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
+from backend.features.prompts import PromptUseCases
+from services.chat.models import with_provider
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
+from services.conversations.image_reader import PillowImageReader
 from services.knowledge.loaders import FileLoader
 from services.parse_pool import BudgetedLoader
 from use_cases.chat.chat_turns import ScopeRetriever
@@ -21,6 +25,7 @@ from use_cases.conversations.files import (
     ReadFile,
     RemoveFile,
 )
+from use_cases.conversations.image_description import DescribeImage
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,14 @@ class ConversationFileUseCases:
     """A chat turn's retriever: the knowledge base's plus the chat's files."""
 
 
-def build(w: Wiring) -> ConversationFileUseCases:
+def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
     settings, a = w.settings, w.adapters
+    describe = DescribeImage(
+        a.history,
+        prompts.chat_models,
+        frozenset(with_provider(m) for m in settings.vision_model_list),
+        timeout_s=settings.image_description_timeout,
+    )
     store, storage = a.chat_files, a.chat_file_bytes
     index = ChatFileIndex(store, a.embedder, rrf_k=settings.rrf_k)
     return ConversationFileUseCases(
@@ -48,11 +59,13 @@ def build(w: Wiring) -> ConversationFileUseCases:
             # A user's attachment is parsed in a child process under a CPU budget (a fan-out
             # PDF once cost ~50 s of the server's CPU).
             BudgetedLoader(FileLoader, cpu_s=settings.parse_cpu_seconds),
+            PillowImageReader(),
             a.chunker,
             a.embedder,
             w.clock,
             max_bytes=settings.chat_file_max_bytes,
             max_chunks=settings.max_document_chunks,
+            describe=describe,
         ),
         list_files=ListFiles(a.history, store),
         get_file=GetFile(a.history, store),

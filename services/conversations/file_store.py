@@ -1,12 +1,13 @@
 """The `ChatFileStore` port: attached files' metadata and their scoped chunks, in the app
 database, on SQLite or PostgreSQL (`services/sql`).
 
-Tables: `chat_files` (one row a file; `(chat_id, sha256)` unique: the same bytes are stored
-once per chat) and `chat_file_chunks` (each chunk with its parent section's text and its
-embedding as float32 bytes: BLOB on SQLite, BYTEA on PostgreSQL). Both reference their chat
-with `ON DELETE CASCADE`, so deleting a chat removes its files' rows even if the disk part of
-chat deletion fails. Nothing here is in the knowledge base's tables or indexes: global search
-cannot reach an attached file.
+Tables: `chat_files` (one row a file, with an image's description or why it has none;
+`(chat_id, sha256)` unique: the same bytes are stored once per chat) and `chat_file_chunks`
+(each chunk with its parent section's text and its embedding as float32 bytes: BLOB on
+SQLite, BYTEA on PostgreSQL). Both reference their chat with `ON DELETE CASCADE`, so
+deleting a chat removes its files' rows even if the disk part of chat deletion fails.
+Nothing here is in the knowledge base's tables or indexes: global search cannot reach an
+attached file.
 
 Every read names the chat (`WHERE chat_id = ?`): a file id of another chat is absent.
 
@@ -63,6 +64,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX chat_file_chunks_by_chat ON chat_file_chunks(chat_id, file_id);
         """,
     ),
+    (
+        "chat_files_0002_descriptions",
+        """
+        ALTER TABLE chat_files ADD COLUMN description TEXT;
+        ALTER TABLE chat_files ADD COLUMN description_note TEXT;
+        """,
+    ),
 )
 
 PG_MIGRATIONS: list[PgMigration] = [
@@ -94,10 +102,18 @@ PG_MIGRATIONS: list[PgMigration] = [
         CREATE INDEX chat_file_chunks_by_chat ON chat_file_chunks(chat_id, file_id);
         """,
     ),
+    PgMigration(
+        "chat_files_pg_0002_descriptions",
+        """
+        ALTER TABLE chat_files ADD COLUMN description TEXT;
+        ALTER TABLE chat_files ADD COLUMN description_note TEXT;
+        """,
+    ),
 ]
 
 _FILE_COLUMNS = (
-    "id, chat_id, user_id, name, media_type, size_bytes, sha256, chunk_count, created_at"
+    "id, chat_id, user_id, name, media_type, size_bytes, sha256, chunk_count, created_at, "
+    "description, description_note"
 )
 
 
@@ -142,8 +158,8 @@ class SqlChatFileStore:
             # Two uploads of the same bytes racing: the second inserts nothing (on both
             # databases the unique index decides, whoever committed first).
             inserted = conn.execute(
-                f"INSERT INTO chat_files ({_FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (chat_id, sha256) DO NOTHING",
+                f"INSERT INTO chat_files ({_FILE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, sha256) DO NOTHING",
                 (
                     file.id,
                     file.chat_id,
@@ -154,6 +170,8 @@ class SqlChatFileStore:
                     file.sha256,
                     file.chunk_count,
                     self._db.put_time(file.created_at),
+                    self._text(file.description) if file.description is not None else None,
+                    file.description_note,
                 ),
             )
             if inserted.rowcount == 0:
@@ -253,4 +271,6 @@ class SqlChatFileStore:
             sha256=row["sha256"],
             chunk_count=int(row["chunk_count"]),
             created_at=self._db.get_time(row["created_at"]),
+            description=row["description"],
+            description_note=row["description_note"],
         )

@@ -20,6 +20,7 @@ from backend.bootstrap import Container, bootstrap
 from services.budgets import BUDGET
 from tests import hostile_inputs
 from tests.conftest import FixedClock, make_settings
+from tests.image_samples import image_bytes, png_claiming
 from tests.s3_server import S3Bucket
 from use_cases.access.domain import CLI_ADMIN
 
@@ -214,7 +215,7 @@ async def test_refused_uploads_write_nothing(client: httpx.AsyncClient, world: W
     chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
     cases = [
-        ("image.txt", png, 415, "unsupported_document"),
+        ("image.txt", png, 422, "invalid_document"),  # a PNG's signature, then no PNG
         ("program.exe", b"MZ\x90\x00", 415, "unsupported_document"),
         ("empty.md", b"  \n", 422, None),
         ("big.md", b"# Big\n" + b"word " * (2 * 1024 * 1024 + 20_000), 413, "payload_too_large"),
@@ -227,6 +228,63 @@ async def test_refused_uploads_write_nothing(client: httpx.AsyncClient, world: W
             assert response.json()["code"] == code
     missing = await client.post(f"/api/conversations/{chat_id}/files", headers=ana)
     assert missing.status_code == 422
+    assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
+    assert not (world.container.settings.chat_files_path / chat_id).exists()
+
+
+async def test_an_image_is_stored_listed_and_downloaded_byte_for_byte_by_what_its_bytes_are(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    base = f"/api/conversations/{chat_id}/files"
+    stored = {}
+    # The client's name and content type say nothing that counts: the magic number does.
+    for fmt, name, claimed in (
+        ("PNG", "roof.png", "image/png"),
+        ("JPEG", "roof.png", "text/plain"),
+        ("GIF", "plan", "application/octet-stream"),
+        ("WEBP", "hives.md", "text/markdown"),
+    ):
+        data = image_bytes(fmt)
+        response = await client.post(base, files={"file": (name, data, claimed)}, headers=ana)
+        assert response.status_code == 201, response.text
+        stored[response.json()["id"]] = (data, f"image/{fmt.lower()}")
+        assert response.json()["chunk_count"] == 0 and response.json()["description"] is None
+
+    listed = (await client.get(base, headers=ana)).json()
+    assert {f["id"]: f["media_type"] for f in listed} == {k: v[1] for k, v in stored.items()}
+    assert all(f["file_type"] == f["media_type"] and f["description"] is None for f in listed)
+    for file_id, (data, media_type) in stored.items():
+        for path in (f"{base}/{file_id}/content", f"/api/conversations/files/{file_id}/download"):
+            download = await client.get(path, headers=ana)
+            assert download.status_code == 200 and download.content == data
+            assert download.headers["content-type"] == media_type
+            assert download.headers["x-content-type-options"] == "nosniff"
+            assert download.headers["content-disposition"].startswith("attachment;")
+    # An image is no text: nothing of it reaches the chat's search.
+    assert world.container.adapters.chat_files.chunks(chat_id)[0] == []
+
+
+async def test_an_image_bomb_svg_or_broken_image_is_a_problem_and_writes_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    cases = [
+        # 92 bytes whose header claims 40,000 x 40,000 pixels: refused before any decoding.
+        ("bomb.png", png_claiming(40_000, 40_000), 413, "input_too_costly"),
+        ("wide.png", png_claiming(16_000, 8_000), 413, "input_too_costly"),
+        ("logo.svg", svg, 415, "unsupported_document"),
+        ("cut.jpg", image_bytes("JPEG")[:60], 422, "invalid_document"),
+    ]
+    for name, data, status, code in cases:
+        response = await _attach(client, ana, chat_id, name=name, data=data)
+        assert response.status_code == status, (name, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == code, response.text
+        assert "Traceback" not in response.text
     assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
     assert not (world.container.settings.chat_files_path / chat_id).exists()
 
@@ -333,6 +391,14 @@ async def test_with_an_s3_bucket_the_bytes_live_there_and_go_with_the_file_and_t
             assert (await client.get(f"{base}/{first}/content")).content == NOTE
             reply = await _ask(client, {}, chat_id)
             assert "thursday" in reply["answer"].lower(), reply["answer"]
+
+            photo = image_bytes("WEBP")
+            image = (await _attach(client, {}, chat_id, "hives.webp", photo)).json()
+            assert image["media_type"] == "image/webp" and image["chunk_count"] == 0
+            stored = s3_bucket.keys()  # a listing of the bucket, not a dict's keys
+            assert f"chat_files/{chat_id}/{image['id']}" in stored
+            assert (await client.get(f"{base}/{image['id']}/content")).content == photo
+            assert (await client.delete(f"{base}/{image['id']}")).status_code == 204
 
             assert (await client.delete(f"{base}/{first}")).status_code == 204
             assert s3_bucket.keys() == [f"chat_files/{chat_id}/{second['id']}"]

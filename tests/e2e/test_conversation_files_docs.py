@@ -11,6 +11,7 @@ import re
 from backend.api.app import create_app
 from backend.bootstrap import Container
 from backend.config import PROJECT_ROOT
+from services.budgets import BUDGET
 from tests.e2e.test_readme import _check, _run_curl
 from tests.live_server import serve
 
@@ -53,3 +54,10 @@ def test_conversation_files_doc_curl_examples_work_against_a_live_server(
     assert not (
         container.settings.chat_files_path / real["5d1c0e9a2b7f4c3e8a6d9b0f1e2c3d4a"]
     ).exists()
+
+
+def test_the_documented_image_budget_is_the_one_kept() -> None:
+    stated = f"{BUDGET.max_image_pixels // 1_000_000} million pixels"
+    assert BUDGET.max_image_pixels % 1_000_000 == 0
+    assert stated in DOC
+    assert stated in (PROJECT_ROOT / "docs" / "api.md").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,6 +105,30 @@ def test_files_are_read_back_per_chat_and_the_same_bytes_are_refused_in_one_chat
     with pytest.raises(Conflict):
         store.add(a_file(9, sha=f"{2:064x}"), *chunks_of("again"))
     assert len(store.list("c1")) == 2
+
+
+def test_an_images_description_or_why_it_has_none_is_read_back(stores) -> None:
+    store, _, _ = stores
+    described = replace(
+        a_file(4),
+        name="roof.png",
+        media_type="image/png",
+        chunk_count=1,
+        description="A photo of two beehives on a flat roof.",
+    )
+    undescribed = replace(
+        a_file(5),
+        name="plan.gif",
+        media_type="image/gif",
+        chunk_count=0,
+        description_note="No vision-capable model answers this chat (VISION_MODELS).",
+    )
+    store.add(described, *chunks_of("A photo of two beehives on a flat roof."))
+    store.add(undescribed, [], [])
+
+    assert store.get("c1", described.id) == described
+    assert store.list("c1") == [described, undescribed]
+    assert store.find(undescribed.id) == undescribed and undescribed.description is None
 
 
 def test_deleting_a_file_or_a_chats_files_deletes_their_chunks(stores) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import pytest
 
 from backend.api.routes.conversation_files import content_disposition
+from services.budgets import InputBudget
 from services.conversations.file_search import ScopedRetriever
+from services.conversations.image_reader import PillowImageReader
 from tests.fakes import InMemoryHistoryStore, InMemoryRetriever, SteppingClock, search_hit
 from tests.fakes.conversation_files import InMemoryChatFileStore, InMemoryFileBytes
 from tests.fakes.knowledge import HashingEmbedder, SentenceChunker, TextLoader
+from tests.image_samples import image_bytes, png_claiming
 from use_cases.conversations.files import (
     AttachFile,
     AttachRequest,
@@ -23,6 +26,7 @@ from use_cases.conversations.files import (
 )
 from use_cases.knowledge.domain import HitScores, SearchHit
 from use_cases.shared.errors import (
+    InputTooCostly,
     InvalidDocument,
     InvalidRequest,
     NotFound,
@@ -34,7 +38,9 @@ NOTE = b"# Beehives\nThe rooftop beehives are inspected every Thursday. Honey is
 
 
 class World:
-    def __init__(self, *, max_bytes: int = 1_000, max_chunks: int = 10) -> None:
+    def __init__(
+        self, *, max_bytes: int = 1_000, max_chunks: int = 10, max_pixels: int = 10_000
+    ) -> None:
         self.history = InMemoryHistoryStore()
         self.store = InMemoryChatFileStore()
         self.disk = InMemoryFileBytes()
@@ -46,6 +52,7 @@ class World:
             self.store,
             self.disk,
             TextLoader(),
+            PillowImageReader(InputBudget(max_image_pixels=max_pixels)),
             SentenceChunker(),
             HashingEmbedder(),
             SteppingClock(),
@@ -92,6 +99,44 @@ async def test_refused_uploads_write_nothing(name: str, data: bytes, error: type
     world = World()
     with pytest.raises(error):
         await world.attach.execute(AttachRequest("ana", "c1", name, data))
+    assert world.nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"), ("WEBP", "image/webp")],
+)
+async def test_an_image_is_told_by_its_bytes_and_stored_whole_with_nothing_to_search(
+    fmt: str, media_type: str
+) -> None:
+    world = World()
+    data = image_bytes(fmt)
+    # The name says text and the fake loader reads only .txt: the bytes decide all the same.
+    attached = await world.attach.execute(AttachRequest("ana", "c1", "scan.txt", data))
+
+    assert attached.created and attached.file.media_type == media_type
+    assert attached.file.chunk_count == 0 and world.store.chunks[attached.file.id] == []
+    assert attached.file.description is None
+    read = await ReadFile(world.history, world.store, world.disk).execute(
+        "ana", "c1", attached.file.id
+    )
+    assert read.data == data
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (png_claiming(200, 100), InputTooCostly),  # 20,000 pixels > the budget of 10,000
+        (image_bytes("GIF", (50, 50), frames=5), InputTooCostly),  # 12,500 pixels in all
+        (image_bytes("PNG")[:-20], InvalidDocument),  # cut short
+    ],
+)
+async def test_an_image_past_the_pixel_budget_or_broken_is_refused_and_nothing_written(
+    data: bytes, error: type
+) -> None:
+    world = World()
+    with pytest.raises(error):
+        await world.attach.execute(AttachRequest("ana", "c1", "picture.png", data))
     assert world.nothing_written()
 
 

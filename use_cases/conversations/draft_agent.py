@@ -190,12 +190,17 @@ def patch_summary(patch: DraftPatch) -> str:
 # --- prompts -------------------------------------------------------------------------------
 
 
-def conversation_prompt(title: str, messages: Sequence[Message]) -> str:
-    """The drafting turn's prompt: the conversation as JSON."""
-    body = {
+def conversation_prompt(
+    title: str, messages: Sequence[Message], memories: Sequence[str] = ()
+) -> str:
+    """The drafting turn's prompt: the conversation as JSON, with what is remembered about
+    the user (`memories`, context only) when there is any."""
+    body: dict[str, object] = {
         "title": title,
         "messages": [{"id": m.id, "role": m.role, "content": m.content} for m in messages],
     }
+    if memories:
+        body["remembered_about_the_user"] = list(memories)
     return f"{CONVERSATION_MARKER}\n{json.dumps(body, ensure_ascii=False)}"
 
 

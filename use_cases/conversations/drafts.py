@@ -4,7 +4,10 @@ Rules:
 - Only the conversation's owner reaches its draft (an admin acts for a user the way the chat
   routes do, before these run); anyone else is told the chat does not exist.
 - Drafting (`DraftProject`) reads the conversation (the first message and as many of the
-  latest as fit `max_conversation_chars`) and adds a version written by the model. A source
+  latest as fit `max_conversation_chars`) and adds a version written by the model. With a
+  semantic memory service configured (`memory.py`), what it recalls about the user for the
+  conversation's title and first message goes to the model beside it, as context; a failed
+  recall fails the drafting as a failed run does. A source
   naming a message the conversation does not hold is dropped (a model's invented id).
 - An update turn (`UpdateDraftByTurn`) runs the update agent on the active version; each
   `update_project_draft` call it made becomes one version, all added in one transaction and
@@ -52,6 +55,7 @@ from use_cases.conversations.draft_domain import (
 )
 from use_cases.conversations.draft_export import render_json, render_markdown
 from use_cases.conversations.draft_ports import DraftChatStore, DraftModels, ProjectDraftStore
+from use_cases.conversations.memory import RecallMemories
 from use_cases.shared.errors import (
     AlmanacError,
     Conflict,
@@ -61,6 +65,10 @@ from use_cases.shared.errors import (
 )
 
 ExportFormat = Literal["markdown", "json"]
+
+
+#: Characters of the conversation (its title and first message) a memory recall searches by.
+MEMORY_QUERY_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -163,9 +171,11 @@ class DraftProject(_DraftAccess):
         settings: DraftSettings,
         *,
         locks: DraftChatStore | None = None,
+        memories: RecallMemories | None = None,
     ) -> None:
         super().__init__(history, drafts, settings, locks=locks)
         self._models, self._agent, self._limits = models, agent, limits
+        self._memories = memories
 
     async def execute(self, request: DraftRequest) -> DraftState:
         _check_note(request.note)
@@ -177,8 +187,9 @@ class DraftProject(_DraftAccess):
         resolved = self._models.resolve(request.model)
         resolved.admit()
         try:
+            remembered = await self._remembered(request.user_id, chat.title, used)
             result = await self._agent.run(
-                conversation_prompt(chat.title, used),
+                conversation_prompt(chat.title, used, remembered),
                 model=resolved.model,
                 usage_limits=UsageLimits(request_limit=self._limits.request_limit),
                 timeout=self._limits.timeout_s,
@@ -198,6 +209,15 @@ class DraftProject(_DraftAccess):
         )
         # A draft from the conversation replaces whatever is active, whatever that is now.
         return (await self._add(chat.id, [version], draft, check_active=False))[1]
+
+    async def _remembered(self, user_id: str, title: str, used: Sequence[Message]) -> list[str]:
+        """What the memory service recalls about the user for this conversation (its title
+        and first message), when one is configured."""
+        if self._memories is None or not self._memories.configured:
+            return []
+        first = next((m.content for m in used if m.role == "user"), "")
+        query = f"{title}\n{first}"[:MEMORY_QUERY_CHARS]
+        return [m.text for m in await self._memories.execute(user_id, query)]
 
 
 @dataclass(frozen=True)

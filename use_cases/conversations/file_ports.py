@@ -2,8 +2,9 @@
 scoped index live.
 
 Adapters: `services/conversations/file_bytes.py` (local disk under DATA_DIR),
-`services/conversations/file_bytes_s3.py` (an S3 bucket) and
-`services/conversations/file_store.py` (SQLite or PostgreSQL). Ports are
+`services/conversations/file_bytes_s3.py` (an S3 bucket),
+`services/conversations/file_store.py` (SQLite or PostgreSQL) and
+`services/conversations/image_reader.py` (Pillow). Ports are
 synchronous; the use cases run them in worker threads.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from use_cases.conversations.files_domain import ChatFile, FileChunk
+from use_cases.conversations.files_domain import ChatFile, FileChunk, ImageInfo
 from use_cases.knowledge.domain import SearchHit, Vector
 
 
@@ -31,6 +32,16 @@ class FileBytes(Protocol):
 
     def delete_chat(self, chat_id: str) -> None:
         """Remove the bytes of every file of the chat."""
+        ...
+
+
+class ImageReader(Protocol):
+    """Tells an image by its bytes' magic number, and refuses one too costly to decode."""
+
+    def identify(self, data: bytes) -> ImageInfo | None:
+        """The image `data` is (PNG, JPEG, GIF or WebP, by magic number), or None when it is
+        none of them. Raises `InputTooCostly` (413) when decoding it would pass the pixel
+        budget (a decompression bomb), `InvalidDocument` (422) when its header is broken."""
         ...
 
 

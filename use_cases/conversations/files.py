@@ -11,8 +11,16 @@ Rules:
   characters and surrounding spaces removed; an empty name, or one over `MAX_NAME_CHARS`, is
   refused (422). The name gives the type, as for documents.
 - More than `max_bytes` is refused (413); the presentation layer reads at most `read_limit`.
-- The cheap checks come first, before anything is parsed or written: the type and whether
-  the bytes are text (the document loaders' `check`: binary bytes posing as text are 415).
+- The cheap checks come first, before anything is parsed or written: whether the bytes are
+  an image (PNG, JPEG, GIF or WebP by their magic number, whatever the name says; past the
+  pixel budget, a decompression bomb, 413), else the type and whether the bytes are text
+  (the document loaders' `check`: binary bytes posing as text are 415; SVG is refused, as
+  XML that may carry scripts).
+- An image has no text: it is stored with the media type its bytes showed, and with one
+  chunk, its description, when the chat's model can read images and described it
+  (`DescribeImage`, use_cases/conversations/image_description.py); else with no chunk
+  (nothing of it is searched) and a note saying why. The model is asked after the checks
+  and before anything is written; its failure stores the file without a description.
 - The same bytes again in the same chat are not stored twice: the existing file is
   returned (`created` False; the API answers 200 instead of 201). The same bytes in another
   chat are another file: each chat owns its copy.
@@ -39,14 +47,22 @@ from dataclasses import dataclass
 
 from use_cases.chat.manage_chats import chat_not_found
 from use_cases.chat.ports import HistoryStore
-from use_cases.conversations.file_ports import ChatFileStore, FileBytes
-from use_cases.conversations.files_domain import ChatFile, FileChunk, is_file_id
+from use_cases.conversations.file_ports import ChatFileStore, FileBytes, ImageReader
+from use_cases.conversations.files_domain import (
+    ChatFile,
+    Description,
+    FileChunk,
+    ImageInfo,
+    is_file_id,
+)
+from use_cases.conversations.image_description import DescribeImage
 from use_cases.knowledge.domain import Vector, embedding_text
 from use_cases.knowledge.ports import Chunker, DocumentLoader, Embedder
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 
 MAX_NAME_CHARS = 255
+NOT_DESCRIBED = "Not described: no model reads images here."
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,18 @@ class _ChatAccess:
         return found
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """An upload checked and cut into chunks, nothing written yet."""
+
+    name: str
+    data: bytes
+    sha256: str
+    media_type: str
+    chunks: list[FileChunk]
+    image: ImageInfo | None = None
+
+
 class AttachFile(_ChatAccess):
     """Checks, parses, indexes and stores one file for a chat; the module docstring has the
     rules."""
@@ -121,16 +149,20 @@ class AttachFile(_ChatAccess):
         files: ChatFileStore,
         storage: FileBytes,
         loader: DocumentLoader,
+        images: ImageReader,
         chunker: Chunker,
         embedder: Embedder,
         clock: Clock,
         *,
         max_bytes: int,
         max_chunks: int,
+        describe: DescribeImage | None = None,
     ) -> None:
         super().__init__(history, files)
+        self._describe = describe
         self._storage = storage
         self._loader = loader
+        self._images = images
         self._chunker = chunker
         self._embedder = embedder
         self._clock = clock
@@ -143,9 +175,21 @@ class AttachFile(_ChatAccess):
         return self._max_bytes + 1
 
     async def execute(self, request: AttachRequest) -> Attached:
-        return await asyncio.to_thread(self._attach, request)
+        prepared = await asyncio.to_thread(self._prepare, request)
+        if isinstance(prepared, Attached):
+            return prepared
+        description = None
+        if prepared.image is not None:
+            description = (
+                await self._describe.execute(request.chat_id, prepared.image, prepared.data)
+                if self._describe is not None
+                else Description(None, NOT_DESCRIBED)
+            )
+        return await asyncio.to_thread(self._store, request, prepared, description)
 
-    def _attach(self, request: AttachRequest) -> Attached:
+    def _prepare(self, request: AttachRequest) -> _Prepared | Attached:
+        """The checks, then the parse and chunks of a text file (an image has none); the
+        file already holding these bytes when there is one."""
         self._owned(request.user_id, request.chat_id)
         name = clean_name(request.filename)
         data = request.data
@@ -154,11 +198,15 @@ class AttachFile(_ChatAccess):
                 f"{name} is larger than the {self._max_bytes:,}-byte limit of an attached "
                 "file (CHAT_FILE_MAX_BYTES)."
             )
-        self._loader.check(name, data)
+        image = self._images.identify(data)
+        if image is None:
+            self._loader.check(name, data)
         sha256 = hashlib.sha256(data).hexdigest()
         existing = self._files.find_by_hash(request.chat_id, sha256)
         if existing is not None:
             return Attached(existing, created=False)
+        if image is not None:
+            return _Prepared(name, data, sha256, image.media_type, [], image)
         parsed = self._loader.load(name, data)
         chunks = [
             FileChunk(section, draft.heading_path, draft.text, chunk)
@@ -170,24 +218,34 @@ class AttachFile(_ChatAccess):
                 f"{name} makes {len(chunks):,} chunks; an attached file may make at most "
                 f"{self._max_chunks:,} (MAX_DOCUMENT_CHUNKS)."
             )
-        vectors = self._embed(name, chunks)
+        return _Prepared(name, data, sha256, parsed.media_type, chunks)
+
+    def _store(
+        self, request: AttachRequest, prepared: _Prepared, description: Description | None
+    ) -> Attached:
+        chunks = prepared.chunks
+        if description is not None and description.text:
+            chunks = [FileChunk(0, (), description.text, description.text)]
+        vectors = self._embed(prepared.name, chunks)
         file = ChatFile(
             id=uuid.uuid4().hex,
             chat_id=request.chat_id,
             user_id=request.user_id,
-            name=name,
-            media_type=parsed.media_type,
-            size_bytes=len(data),
-            sha256=sha256,
+            name=prepared.name,
+            media_type=prepared.media_type,
+            size_bytes=len(prepared.data),
+            sha256=prepared.sha256,
             chunk_count=len(chunks),
             created_at=self._clock.now(),
+            description=description.text if description else None,
+            description_note=description.note if description else None,
         )
-        self._storage.put(file.chat_id, file.id, data)
+        self._storage.put(file.chat_id, file.id, prepared.data)
         try:
             self._files.add(file, chunks, vectors)
         except Conflict:  # the same bytes, attached by a concurrent request
             self._storage.delete(file.chat_id, file.id)
-            raced = self._files.find_by_hash(request.chat_id, sha256)
+            raced = self._files.find_by_hash(request.chat_id, prepared.sha256)
             if raced is None:
                 raise
             return Attached(raced, created=False)

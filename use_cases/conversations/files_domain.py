@@ -24,6 +24,39 @@ class ChatFile:
     sha256: str
     chunk_count: int
     created_at: datetime
+    description: str | None = None
+    """An image's description by a vision-capable model: what is indexed and cited for it.
+    None for a text file, and for an image nobody described (`description_note` says why)."""
+    description_note: str | None = None
+    """Why an image has no description (no vision-capable model, the model failed)."""
+
+
+@dataclass(frozen=True)
+class Description:
+    """An image's description (`text`), or why it has none (`note`)."""
+
+    text: str | None
+    note: str | None = None
+
+
+#: The image types a chat accepts, by what their bytes begin with (never by name or the
+#: client's content type): the media types `ImageReader` may report.
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image's header says: its type, and its size in pixels (all frames together
+    for an animation), read before anything is decoded."""
+
+    media_type: str
+    width: int
+    height: int
+    frames: int = 1
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height * self.frames
 
 
 @dataclass(frozen=True)

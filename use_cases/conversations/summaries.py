@@ -44,6 +44,7 @@ from use_cases.shared.errors import AlmanacError, InvalidRequest, NotFound
 __all__ = [
     "MAX_SUMMARY_CHARS",
     "ManageSummaries",
+    "chat_model",
     "chunk_by_tokens",
     "estimate_tokens",
     "map_reduce",
@@ -103,6 +104,15 @@ async def map_reduce(pieces: Sequence[str], call: Call, *, budget: int) -> str:
             groups = ["\n\n".join(partials[i : i + 2]) for i in range(0, len(partials), 2)]
         partials = [await call(REDUCE_INSTRUCTIONS, group) for group in groups]
     return partials[0].strip()
+
+
+def chat_model(messages: Sequence[Message], allowed: Sequence[str]) -> str | None:
+    """The model of the chat's last answer, if requests may still use it (else None: the
+    default)."""
+    for message in reversed(messages):
+        if message.role == "assistant" and message.model:
+            return message.model if message.model in allowed else None
+    return None
 
 
 def transcript_lines(messages: Sequence[Message]) -> list[str]:
@@ -174,7 +184,7 @@ class ManageSummaries:
         lines = transcript_lines(messages)
         if not lines:
             raise InvalidRequest(f"Chat {chat.id} has no messages to summarise.")
-        resolved = self._models.resolve(requested or self._chat_model(messages))
+        resolved = self._models.resolve(requested or chat_model(messages, self._models.allowed))
         if resolved.identifier == self._offline:
             text = await asyncio.to_thread(
                 self._extractive.summarise, lines, max_chars=self._max_chars
@@ -193,13 +203,6 @@ class ManageSummaries:
             updated_at=now,
         )
         return await asyncio.to_thread(self._store.save, summary)
-
-    def _chat_model(self, messages: Sequence[Message]) -> str | None:
-        """The last answer's model, if requests may still use it (else the default)."""
-        for message in reversed(messages):
-            if message.role == "assistant" and message.model:
-                return message.model if message.model in self._models.allowed else None
-        return None
 
     async def _by_model(self, lines: list[str], model: object) -> str:
         async def call(instructions: str, text: str) -> str:

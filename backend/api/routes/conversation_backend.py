@@ -46,7 +46,7 @@ from backend.api.deps import (
 )
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
-from backend.api.routes.conversation_files import ChatId, FileId, content_disposition
+from backend.api.routes.conversation_files import ChatId, FileId, file_response
 from backend.api.routes.search import DEFAULT_CHAT_HITS
 from backend.api.streams import ClosingStreamingResponse
 from use_cases.conversations.draft_chat import DraftChatEvent
@@ -159,12 +159,7 @@ async def imported_chat_summary(
     summary="Download a file by its id alone (its bytes, not a signed URL)",
 )
 async def download_file(file_id: FileId, container: ContainerDep, user: ActingUserDep) -> Response:
-    content = await container.read_file.execute(user, None, file_id)
-    return Response(
-        content=content.data,
-        media_type=content.file.media_type,
-        headers={"Content-Disposition": content_disposition(content.file.name)},
-    )
+    return file_response(await container.read_file.execute(user, None, file_id))
 
 
 @router.post(

@@ -12,20 +12,26 @@ from backend.api.conversation_files_schemas import AttachedOut, ChatFileOut
 from backend.api.deps import ActingUserDep, ContainerDep
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
-from use_cases.conversations.files import AttachRequest
+from use_cases.conversations.files import AttachRequest, FileContent
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 ChatId = Annotated[str, Path(max_length=64, description="The chat (conversation) id.")]
 FileId = Annotated[str, Path(max_length=64, description="The file id (32 hex digits).")]
-FileField = Annotated[UploadFile, File(description="The file (Markdown, text, HTML or PDF).")]
+FileField = Annotated[
+    UploadFile,
+    File(description="The file: Markdown, text, HTML, PDF, or a PNG, JPEG, GIF or WebP image."),
+]
 
 _UPLOADED = {
     200: {"model": AttachedOut, "description": "The chat already held these bytes."},
     **problem_responses(404),
-    413: {"description": "Over CHAT_FILE_MAX_BYTES, or more than MAX_DOCUMENT_CHUNKS chunks."},
+    413: {
+        "description": "Over CHAT_FILE_MAX_BYTES, more than MAX_DOCUMENT_CHUNKS chunks, or an "
+        "image of more pixels than decoding may cost (`input_too_costly`)."
+    },
     415: {"description": "Not a supported type, or binary content (`unsupported_document`)."},
-    422: {"description": "No file name, or no text in the file."},
+    422: {"description": "No file name, no text in the file, or a broken image."},
 }
 
 
@@ -88,12 +94,7 @@ async def get_file(
 async def download_file(
     chat_id: ChatId, file_id: FileId, container: ContainerDep, user: ActingUserDep
 ) -> Response:
-    content = await container.read_file.execute(user, chat_id, file_id)
-    return Response(
-        content=content.data,
-        media_type=content.file.media_type,
-        headers={"Content-Disposition": content_disposition(content.file.name)},
-    )
+    return file_response(await container.read_file.execute(user, chat_id, file_id))
 
 
 @router.delete(
@@ -107,6 +108,16 @@ async def delete_file(
 ) -> Response:
     await container.remove_file.execute(user, chat_id, file_id)
     return Response(status_code=204)
+
+
+def file_response(content: FileContent) -> Response:
+    """The file's exact bytes, as a download of the type its bytes showed (never shown
+    inline; every response also carries `X-Content-Type-Options: nosniff`)."""
+    return Response(
+        content=content.data,
+        media_type=content.file.media_type,
+        headers={"Content-Disposition": content_disposition(content.file.name)},
+    )
 
 
 def content_disposition(name: str) -> str:
