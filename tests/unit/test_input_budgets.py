@@ -54,7 +54,7 @@ def test_a_decompression_bomb_is_refused_while_it_inflates(bomb: Callable[[int],
 
 def test_the_ratio_is_checked_on_the_bytes_inflated_not_the_sizes_declared() -> None:
     raised, peak_mb, _ = _cost(
-        lambda: reader.parse_export("export.zip", hostile_inputs.empty_conversation_bomb())
+        lambda: reader.parse_export("export.zip", hostile_inputs.empty_conversation_bomb(16 * MiB))
     )
     assert isinstance(raised, InputTooCostly), raised
     assert "once unpacked" in raised.detail
