@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from backend.api.app import create_app
+from backend.bootstrap import bootstrap
 from backend.cli.common import open_container
 from backend.cli.main import app
+from tests.conftest import make_settings
+from tests.live_server import serve
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.cleaning.runs import CleaningRunRequest
 from use_cases.evaluation.runs import RunRequest
@@ -102,3 +108,24 @@ def test_a_finished_run_cannot_be_cancelled_and_is_deleted_at_once(env: None) ->
     deleted = runner.invoke(app, ["clean", "delete", run_id, "-y"])
     assert deleted.exit_code == 0, deleted.output
     assert runner.invoke(app, ["clean", "results", run_id]).exit_code == 1
+
+
+def test_the_cli_cancels_a_run_a_live_server_is_executing(env: None, data_dir: Path) -> None:
+    """Another process (the server) executes the run; the CLI's cancel, through the shared
+    database, stops it: no task starts after it and the run is never marked completed."""
+    server = bootstrap(make_settings(data_dir, load_sample_data=False))
+    try:
+        with serve(create_app(container=server)) as url:
+            started = httpx.post(f"{url}/api/cleaning/runs", json={}, timeout=30).json()
+            run_id = started["run_id"]  # every task: seconds of work
+
+            cancelled = runner.invoke(app, ["clean", "cancel", run_id])
+            assert cancelled.exit_code == 0, cancelled.output
+            assert f"Cancelled cleaning run {run_id}." in cancelled.stdout
+
+            asyncio.run(server.cleaning_runs.wait(run_id))  # the server's job has ended
+            export = httpx.get(f"{url}/api/cleaning/runs/{run_id}", timeout=30).json()
+    finally:
+        server.close()
+    assert export["status"] == "cancelled" and export["error"] == "cancelled by cli"
+    assert export["progress"]["done"] < export["progress"]["total"] == started["total"]
