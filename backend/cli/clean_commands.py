@@ -1,4 +1,5 @@
-"""CLI: `almanac clean tables | tasks | run | results | report`: the data-cleaning benchmark
+"""CLI: `almanac clean tables | tasks | run | results | report | cancel | delete`: the
+data-cleaning benchmark
 of docs/cleaning.md. `clean run` executes in this process and stores the run like the server
 does, so `clean results`, `GET /api/results/{run_id}` and the metrics endpoints read it."""
 
@@ -13,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from backend.api.cleaning_schemas import CleaningRunOut
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from use_cases.access.domain import CLI_ADMIN
@@ -182,5 +184,42 @@ def report(
         except OSError as exc:
             raise InvalidRequest(f"Cannot write the report to {html}: {exc.strerror}.") from None
         err.print(f"Report written to {escape(str(html))} ({len(page) // 1024:,} KiB).")
+
+    run_command(body)
+
+
+@clean_app.command("cancel")
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="A queued or running run's id, or `latest`.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a queued or running cleaning run: it stops, its results so far are kept
+    (audited cleaning_run.cancel)."""
+
+    def body() -> None:
+        with open_container() as container:
+            run = asyncio.run(container.cleaning_runs.cancel(CLI_ADMIN, run_id))
+        if as_json:
+            output.print_json(CleaningRunOut.of(run).model_dump(mode="json"))
+        else:
+            console.print(f"Cancelled cleaning run {run.run_id}.", highlight=False)
+
+    run_command(body)
+
+
+@clean_app.command("delete")
+def delete(
+    run_id: Annotated[str, typer.Argument(help="A finished cleaning run's id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a finished cleaning run and its results; a queued or running one must be
+    cancelled first (audited cleaning_run.delete)."""
+
+    def body() -> None:
+        if not yes and not typer.confirm(f"Delete cleaning run {run_id} and its results?"):
+            raise typer.Exit(1)
+        with open_container() as container:
+            asyncio.run(container.cleaning_runs.delete(CLI_ADMIN, run_id))
+        console.print(f"Deleted cleaning run {run_id}.", highlight=False)
 
     run_command(body)

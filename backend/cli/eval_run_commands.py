@@ -1,4 +1,5 @@
-"""CLI: `almanac eval run | show | compare | report`: the runs of docs/evaluation-runs.md.
+"""CLI: `almanac eval run | show | compare | report | cancel | delete`: the runs of
+docs/evaluation-runs.md.
 
 `eval run` executes in this process (with a progress bar on a terminal's stderr) and stores
 the run like the server does, so `eval show`, `GET /api/v1/eval-runs/{run_id}` and `eval compare`
@@ -17,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from backend.api.eval_schemas import RunSummaryOut
 from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
@@ -222,6 +224,43 @@ def report(
         except OSError as exc:
             raise InvalidRequest(f"Cannot write the report to {html}: {exc.strerror}.") from None
         err.print(f"Report written to {escape(str(html))} ({len(page) // 1024:,} KiB).")
+
+    run_command(body)
+
+
+@eval_app.command("cancel")
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="A queued or running run's id, or `latest`.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a queued or running run: it stops, its rows so far are kept (audited
+    eval_run.cancel)."""
+
+    def body() -> None:
+        with open_container() as container:
+            record = asyncio.run(container.benchmark.cancel(CLI_ADMIN, run_id))
+        if as_json:
+            output.print_json(RunSummaryOut.of(record).model_dump(mode="json"))
+        else:
+            console.print(f"Cancelled evaluation run {record.run_id}.", highlight=False)
+
+    run_command(body)
+
+
+@eval_app.command("delete")
+def delete(
+    run_id: Annotated[str, typer.Argument(help="A finished run's id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a finished run and its rows; a queued or running one must be cancelled first
+    (audited eval_run.delete)."""
+
+    def body() -> None:
+        if not yes and not typer.confirm(f"Delete evaluation run {run_id} and its rows?"):
+            raise typer.Exit(1)
+        with open_container() as container:
+            asyncio.run(container.benchmark.delete(CLI_ADMIN, run_id))
+        console.print(f"Deleted evaluation run {run_id}.", highlight=False)
 
     run_command(body)
 

@@ -1,6 +1,6 @@
-"""CLI of the prompt library, mirroring `/api/v1`: `almanac projects list|create|show`,
-`almanac use-cases list|create|show` and `almanac prompts library
-list|create|show|add-version|activate|run|compare`.
+"""CLI of the prompt library, mirroring `/api/v1`: `almanac projects
+list|create|show|update|delete`, `almanac use-cases list|create|show|update|delete` and
+`almanac prompts library list|create|show|update|delete|add-version|activate|run|compare`.
 
 Like the other admin commands, these act as the local admin (`CLI_ADMIN`, audited as `cli`).
 `--json` prints the API's JSON shapes. `almanac prompts library run` executes the version's
@@ -34,8 +34,9 @@ from backend.cli.common import JsonOpt, console, open_container, run_command
 from backend.cli.llm_commands import _read_text
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.evaluation.prompt_versions import VersionRunRequest
-from use_cases.prompts.library import NewProject, NewPrompt, NewUseCase
-from use_cases.prompts.library_domain import VersionStats
+from use_cases.prompts.library import Changes, NewProject, NewPrompt, NewUseCase
+from use_cases.prompts.library_domain import Removed, VersionStats
+from use_cases.shared.errors import InvalidRequest
 from use_cases.shared.sampling import Sampling
 
 projects_app = typer.Typer(help="Projects of the prompt library.", no_args_is_help=True)
@@ -48,6 +49,11 @@ library_app = typer.Typer(
 Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page.")]
 Offset = Annotated[int, typer.Option(min=0, help="Items to skip.")]
 Description = Annotated[str, typer.Option("--description", "-d", help="What it is for.")]
+NewName = Annotated[str | None, typer.Option("--name", help="Its new name.")]
+NewDescription = Annotated[
+    str | None, typer.Option("--description", "-d", help="Its new description.")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 def _say(text: str) -> None:
@@ -63,6 +69,29 @@ def _table(*columns: str) -> Table:
 
 def _page_line(shown: int, total: int, what: str) -> None:
     _say(f"{shown} of {total} {what}")
+
+
+def _changes(
+    name: str | None, description: str | None, tags: tuple[str, ...] | None = None
+) -> Changes:
+    if name is None and description is None and tags is None:
+        raise InvalidRequest("Nothing to change: give --name, --description or a tag option.")
+    return Changes(name=name, description=description, tags=tags)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if not yes and not typer.confirm(question):
+        raise typer.Exit(1)
+
+
+def _taken(removed: Removed) -> str:
+    """What a delete took with it, e.g. " with 2 use cases and 3 prompts"."""
+    parts = [
+        f"{count} {noun}{'' if count == 1 else 's'}"
+        for count, noun in ((removed.use_cases, "use case"), (removed.prompts, "prompt"))
+        if count
+    ]
+    return f" with {' and '.join(parts)}" if parts else ""
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -138,6 +167,45 @@ def projects_show(
             table.add_row(u.id, output.plain(u.name), output.plain(u.description))
         console.print(table)
         _page_line(len(use_cases.items), use_cases.total, "use cases")
+
+    run_command(body)
+
+
+@projects_app.command("update")
+def projects_update(
+    project_id: Annotated[str, typer.Argument(help="The project.")],
+    name: NewName = None,
+    description: NewDescription = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename or describe a project (the options given; audited project.update)."""
+
+    def body() -> None:
+        changes = _changes(name, description)
+        with open_container() as container:
+            project = asyncio.run(
+                container.prompt_library.update_project(CLI_ADMIN, project_id, changes)
+            )
+        if as_json:
+            output.print_json(ProjectOut.of(project).model_dump(mode="json"))
+        else:
+            _say(f"Updated project {project.id} ({project.name}).")
+
+    run_command(body)
+
+
+@projects_app.command("delete")
+def projects_delete(
+    project_id: Annotated[str, typer.Argument(help="The project.")], yes: Yes = False
+) -> None:
+    """Delete a project with its use cases and their prompts (refused while it holds a
+    built-in prompt; audited project.delete)."""
+
+    def body() -> None:
+        _confirm(f"Delete project {project_id} with its use cases and their prompts?", yes)
+        with open_container() as container:
+            removed = asyncio.run(container.prompt_library.delete_project(CLI_ADMIN, project_id))
+        _say(f"Deleted project {project_id}{_taken(removed)}.")
 
     run_command(body)
 
@@ -220,6 +288,45 @@ def use_cases_show(
         _say(f"{use_case.id}: {use_case.name} (project {use_case.project_id})")
         _print_prompts(prompts.items)
         _page_line(len(prompts.items), prompts.total, "prompts")
+
+    run_command(body)
+
+
+@use_cases_app.command("update")
+def use_cases_update(
+    use_case_id: Annotated[str, typer.Argument(help="The use case.")],
+    name: NewName = None,
+    description: NewDescription = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename or describe a use case (the options given; audited use_case.update)."""
+
+    def body() -> None:
+        changes = _changes(name, description)
+        with open_container() as container:
+            use_case = asyncio.run(
+                container.prompt_library.update_use_case(CLI_ADMIN, use_case_id, changes)
+            )
+        if as_json:
+            output.print_json(UseCaseOut.of(use_case).model_dump(mode="json"))
+        else:
+            _say(f"Updated use case {use_case.id} ({use_case.name}).")
+
+    run_command(body)
+
+
+@use_cases_app.command("delete")
+def use_cases_delete(
+    use_case_id: Annotated[str, typer.Argument(help="The use case.")], yes: Yes = False
+) -> None:
+    """Delete a use case with its prompts (refused while it holds a built-in prompt; audited
+    use_case.delete)."""
+
+    def body() -> None:
+        _confirm(f"Delete use case {use_case_id} with its prompts?", yes)
+        with open_container() as container:
+            removed = asyncio.run(container.prompt_library.delete_use_case(CLI_ADMIN, use_case_id))
+        _say(f"Deleted use case {use_case_id}{_taken(removed)}.")
 
     run_command(body)
 
@@ -332,6 +439,54 @@ def library_show(
             )
         console.print(table)
         _page_line(len(page.versions.items), page.versions.total, "versions")
+
+    run_command(body)
+
+
+@library_app.command("update")
+def library_update(
+    prompt_id: Annotated[str, typer.Argument(help="The prompt.")],
+    name: NewName = None,
+    description: NewDescription = None,
+    tags: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="A tag (repeat): replaces its tags.")
+    ] = None,
+    no_tags: Annotated[bool, typer.Option("--no-tags", help="Remove all its tags.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rename, describe or tag a prompt (the options given; audited library_prompt.update).
+    Its versions are changed with add-version and activate."""
+
+    def body() -> None:
+        if tags and no_tags:
+            raise InvalidRequest("Give --tag or --no-tags, not both.")
+        new_tags = () if no_tags else tuple(tags) if tags else None
+        changes = _changes(name, description, new_tags)
+        with open_container() as container:
+            prompt = asyncio.run(
+                container.prompt_library.update_prompt(CLI_ADMIN, prompt_id, changes)
+            )
+        if as_json:
+            output.print_json(LibraryPromptOut.of(prompt).model_dump(mode="json"))
+        else:
+            shown = f" [{', '.join(prompt.tags)}]" if prompt.tags else ""
+            _say(f"Updated prompt {prompt.id} ({prompt.name}){shown}.")
+
+    run_command(body)
+
+
+@library_app.command("delete")
+def library_delete(
+    prompt_id: Annotated[str, typer.Argument(help="The prompt.")], yes: Yes = False
+) -> None:
+    """Delete a prompt; its versions and runs are kept (built-in prompts are refused;
+    audited library_prompt.delete)."""
+
+    def body() -> None:
+        _confirm(f"Delete prompt {prompt_id}?", yes)
+        with open_container() as container:
+            asyncio.run(container.prompt_library.delete_prompt(CLI_ADMIN, prompt_id))
+        _say(f"Deleted prompt {prompt_id}.")
 
     run_command(body)
 

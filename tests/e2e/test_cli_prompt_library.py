@@ -77,3 +77,63 @@ def test_errors_are_one_line_and_exit_1(env: None) -> None:
     result = runner.invoke(app, ["prompts", "library", "compare", "prm_chat", "1", "2"])
     assert result.exit_code == 1 and "no version 1" in result.stderr
     assert "prm_chat" in _ok("prompts", "library", "list", "--use-case", "uc_chat")
+
+
+def _fails(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
+    return result.stderr
+
+
+def test_the_library_is_updated_and_deleted_like_over_the_api(env: None) -> None:
+    project = _json("projects", "create", "Support")
+    triage = _json("use-cases", "create", project["id"], "triage")
+    replies = _json("use-cases", "create", project["id"], "replies")
+    short = _json("prompts", "library", "create", triage["id"], "short", "-t", "en")
+    _json("prompts", "library", "create", replies["id"], "polite")
+
+    renamed = _json("projects", "update", project["id"], "--name", "Help desk", "-d", "Tickets")
+    assert (renamed["name"], renamed["description"]) == ("Help desk", "Tickets")
+    assert "Updated use case" in _ok("use-cases", "update", triage["id"], "--name", "sorting")
+    assert _json("use-cases", "show", triage["id"])["name"] == "sorting"
+    tagged = _json("prompts", "library", "update", short["id"], "--tag", "Terse", "--tag", "fr")
+    assert tagged["tags"] == ["terse", "fr"] and tagged["name"] == "short"
+    assert "[terse, fr]" not in _ok("prompts", "library", "update", short["id"], "--no-tags")
+    assert _json("prompts", "library", "show", short["id"])["tags"] == []
+
+    assert "named 'Default' already" in _fails(
+        "projects", "update", project["id"], "--name", "Default"
+    )
+    assert "Nothing to change" in _fails("use-cases", "update", triage["id"])
+    assert "No prompt" in _fails("prompts", "library", "update", "prm_000000000000", "--name", "x")
+    assert "built in" in _fails("prompts", "library", "delete", "prm_chat", "--yes")
+    assert "built-in prompt" in _fails("use-cases", "delete", "uc_chat", "--yes")
+    assert "built-in prompt" in _fails("projects", "delete", "proj_default", "--yes")
+
+    kept = runner.invoke(app, ["projects", "delete", project["id"]], input="n\n")
+    assert kept.exit_code == 1 and _json("projects", "show", project["id"])["name"] == "Help desk"
+    assert f"Deleted use case {replies['id']} with 1 prompt." in _ok(
+        "use-cases", "delete", replies["id"], "--yes"
+    )
+    assert _ok("prompts", "library", "delete", short["id"], "-y") == (
+        f"Deleted prompt {short['id']}.\n"
+    )
+    _json("prompts", "library", "create", triage["id"], "again")
+    deleted = runner.invoke(app, ["projects", "delete", project["id"]], input="y\n")
+    assert deleted.exit_code == 0, deleted.output
+    assert f"Deleted project {project['id']} with 1 use case and 1 prompt." in deleted.stdout
+    assert "No project" in _fails("projects", "show", project["id"])
+    assert "No use case" in _fails("use-cases", "show", triage["id"])
+
+    audit = json.loads(_ok("audit", "--json", "--limit", "500"))["entries"]
+    actions = [
+        (e["action"], e["actor_user_id"])
+        for e in audit
+        if e["action"].endswith((".update", ".delete"))
+    ]
+    assert actions == [
+        ("project.delete", "cli"), ("library_prompt.delete", "cli"), ("use_case.delete", "cli"),
+        ("library_prompt.update", "cli"), ("library_prompt.update", "cli"),
+        ("use_case.update", "cli"), ("project.update", "cli"),
+    ]  # fmt: skip
