@@ -27,8 +27,16 @@ from use_cases.shared.sentences import sentence_breaks, split_sentences
         ("Fonts, colours, etc. Anything goes.", ["Fonts, colours, etc. Anything goes."]),
         ("Compare A vs. B first.", ["Compare A vs. B first."]),
         ("I play the piano. Then I stop.", ["I play the piano.", "Then I stop."]),
-        # "?" and "!" end a sentence before anything
-        ("Does it work? yes it does!", ["Does it work?", "yes it does!"]),
+        ("Does it work? Yes it does! Then stop.", ["Does it work?", "Yes it does!", "Then stop."]),
+        # marks inside code or markup go on before a lower-case word
+        (
+            "It must begin with #! followed by a path.",
+            ["It must begin with #! followed by a path."],
+        ),
+        (
+            "Give the modified ! in the specification.",
+            ["Give the modified ! in the specification."],
+        ),
         # CJK full stops need no space after them
         ("句子一。句子二！第三？", ["句子一。", "句子二！", "第三？"]),
         ("「はい。」次です。", ["「はい。」", "次です。"]),
@@ -45,7 +53,7 @@ def test_sentences_end_where_a_reader_would_end_them(text: str, expected: list[s
 
 def test_typed_text_starts_a_sentence_in_lower_case_after_a_full_stop() -> None:
     text = "done with it now. how do i remove it? e.g. the junk"
-    assert split_sentences(text) == ["done with it now. how do i remove it?", "e.g. the junk"]
+    assert split_sentences(text) == [text]
     assert split_sentences(text, typed=True) == [
         "done with it now.",
         "how do i remove it?",

@@ -4,11 +4,11 @@ A sentence ends at ".", "!", "?", "…" or a CJK full stop ("。", "！", "？")
 quotes or brackets after it ('He said "stop." Then ...', "(in SQLite.) The ..."), where
 whitespace follows and the next sentence starts:
 
-- after "." or "…", with anything but a lower-case letter (a capital, a digit, an opening
-  bracket or quote, a mark of code or emphasis): "e.g. the", "3.5 in", "os.path" and
-  "version 2. see below" go on; in text as people type it into a chat (`typed`), where a
-  sentence may start in lower case ("done with it now. how do i remove it"), with anything;
-- after "?" or "!", with anything: people type "does it work? i think so";
+- with anything but a lower-case letter (a capital, a digit, an opening bracket or quote, a
+  mark of code or emphasis): "e.g. the", "3.5 in", "os.path", "#! followed by" and "version
+  2. see below" go on;
+- in text as people type it into a chat (`typed`), where a sentence may start in lower case
+  ("done with it now. how do i remove it? it's got"), with anything;
 - after a CJK full stop, at once: CJK text puts no space between sentences.
 
 A known abbreviation ("e.g.", "i.e.", "etc.", "vs.", "cf." ...) never ends a sentence. Lines are
@@ -28,8 +28,6 @@ from collections.abc import Iterator
 #: (none needed after a CJK full stop).
 _END = re.compile(r"([.!?…。！？])[\"'”’)\]」』]*(\s+|(?<=[。！？」』])\s*)")
 
-#: Marks after which any next character starts a sentence (not only a non-lower-case one).
-_ASKING = frozenset("?!。！？")
 _CJK_STOPS = frozenset("。！？")
 
 #: Abbreviations that end with a full stop but not a sentence (lower case, with the stop).
@@ -55,7 +53,7 @@ def sentence_breaks(
         mark = match.group(1)
         if mark not in _CJK_STOPS and not match.group(2):
             continue
-        if not typed and mark not in _ASKING and text[after].islower():
+        if not typed and mark not in _CJK_STOPS and text[after].islower():
             continue
         stopped = match.start(1) + 1
         if mark == "." and _ABBREVIATION.search(text, max(start, stopped - _LONGEST), stopped):
