@@ -37,6 +37,9 @@ from use_cases.shared.sentences import sentence_breaks, split_sentences
             "Give the modified ! in the specification.",
             ["Give the modified ! in the specification."],
         ),
+        ("Write {m o}{ ... } both ways.", ["Write {m o}{ ... } both ways."]),
+        ("(?!...) — Negative lookahead.", ["(?!...) — Negative lookahead."]),
+        ("Use it. Édition 2 follows.", ["Use it.", "Édition 2 follows."]),
         # CJK full stops need no space after them
         ("句子一。句子二！第三？", ["句子一。", "句子二！", "第三？"]),
         ("「はい。」次です。", ["「はい。」", "次です。"]),

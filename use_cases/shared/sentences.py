@@ -4,9 +4,9 @@ A sentence ends at ".", "!", "?", "…" or a CJK full stop ("。", "！", "？")
 quotes or brackets after it ('He said "stop." Then ...', "(in SQLite.) The ..."), where
 whitespace follows and the next sentence starts:
 
-- with anything but a lower-case letter (a capital, a digit, an opening bracket or quote, a
-  mark of code or emphasis): "e.g. the", "3.5 in", "os.path", "#! followed by" and "version
-  2. see below" go on;
+- with a capital, a digit, an opening bracket or quote, or a mark of code or emphasis; before
+  anything else the text goes on: "e.g. the", "3.5 in", "os.path", "#! followed by", "{ ... }
+  both", "(?!...) — Negative" and ".. |H2O| replace::" (code and markup) are one sentence;
 - in text as people type it into a chat (`typed`), where a sentence may start in lower case
   ("done with it now. how do i remove it? it's got"), with anything;
 - after a CJK full stop, at once: CJK text puts no space between sentences.
@@ -29,6 +29,9 @@ from collections.abc import Iterator
 _END = re.compile(r"([.!?…。！？])[\"'”’)\]」』]*(\s+|(?<=[。！？」』])\s*)")
 
 _CJK_STOPS = frozenset("。！？")
+#: What besides a capital or a digit may start a sentence after a full stop: an opening bracket
+#: or quote, or a mark of code or emphasis ("`make` runs.", "*Note*: ...").
+_OPENERS = frozenset("([{\"“‘'`*_¿¡")
 
 #: Abbreviations that end with a full stop but not a sentence (lower case, with the stop).
 ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "no.", "cf.", "min.")
@@ -53,12 +56,16 @@ def sentence_breaks(
         mark = match.group(1)
         if mark not in _CJK_STOPS and not match.group(2):
             continue
-        if not typed and mark not in _CJK_STOPS and text[after].islower():
+        if not (typed or mark in _CJK_STOPS or _starts_sentence(text[after])):
             continue
         stopped = match.start(1) + 1
         if mark == "." and _ABBREVIATION.search(text, max(start, stopped - _LONGEST), stopped):
             continue
         yield match.start(2), after
+
+
+def _starts_sentence(char: str) -> bool:
+    return char.isupper() or char.isdigit() or char in _OPENERS
 
 
 def split_sentences(text: str, *, typed: bool = False) -> list[str]:
