@@ -56,10 +56,11 @@ def ingest_batch_chunks(settings: Settings) -> int:
 
 def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     """Changes whenever re-ingesting the same bytes would give a different index (v2: the
-    local model embeds each chunk on its own, no longer in batches)."""
+    local model embeds each chunk on its own, no longer in batches; v3: chunks end sentences
+    where the one splitter does, `use_cases.shared.sentences`)."""
     return (
         f"chunks={settings.chunk_tokens}/{settings.chunk_overlap};"
-        f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v2"
+        f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v3"
     )
 
 

@@ -59,6 +59,7 @@ from use_cases.conversations.draft_agent import (
     UPDATE_TOOL,
 )
 from use_cases.conversations.draft_domain import MAX_ITEM_CHARS, MAX_ITEMS, MAX_TITLE_CHARS
+from use_cases.shared.sentences import split_sentences
 
 MODEL_NAME = "offline-extractive"
 MAX_TITLE_WORDS = 12
@@ -104,7 +105,6 @@ _DATED_PHRASE = re.compile(
     rf"\s*,?\s*\(?(?:(?:due|by|on|before|until|no later than|around)\s+)?(?:{_DATE.pattern})\)?",
     re.I,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•]|\d+[.)]|step\s+\d+\s*[:.)-])\s*", re.I)
 _ORDERED = re.compile(
     r"^\s*(?:\d+[.)]|step\s+\d+\s*[:.)-]|(?:first|firstly|second|secondly|then|next|"
@@ -195,7 +195,7 @@ def _sentences(text: str) -> Iterator[str]:
         if _LIST_MARK.match(line):
             yield line
             continue
-        yield from (s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+        yield from split_sentences(line)
 
 
 def _goal_of(sentence: str) -> str | None:

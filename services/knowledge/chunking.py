@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from use_cases.knowledge.domain import ParsedDocument, SectionDraft
+from use_cases.shared.sentences import sentence_breaks
 
 TOKENS_PER_WORD = 1.3
 CHARS_PER_TOKEN_FLOOR = 5.0
@@ -33,10 +34,6 @@ BALANCE_SLACK = 1.15
 CHUNK_MIN_FILL = 0.6
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-# A sentence end: terminal punctuation (plus closing quotes/brackets) followed by whitespace
-# and a character that is not a lower-case letter; after CJK terminals no space is needed.
-# (One leading character class keeps this fast: the regex engine scans for it.)
-_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]」』]*(?:\s+(?=[^\sa-z])|(?<=[。！？」』])\s*)")
 _TERMINALS = frozenset(".!?…。！？")
 _CLOSERS = "\"'”’)]」』"
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
@@ -241,13 +238,10 @@ def _segment(text: str) -> list[_Unit]:
         else:
             cut = SENTENCE if ended_sentence else LINE
         piece_start = start
-        for match in _SENTENCE_END.finditer(text, start, end):
-            if match.end() >= end:
-                break
-            piece_end = match.start() + len(match.group().rstrip())
+        for piece_end, following in sentence_breaks(text, start, end):
             tokens = _span_tokens(text, piece_start, piece_end, ascii_only)
             append(_Unit(piece_start, piece_end, tokens, cut))
-            piece_start = match.end()
+            piece_start = following
             cut = SENTENCE
         if piece_start == start:
             tokens = _estimate(stripped)

@@ -38,6 +38,7 @@ from services.offline.text import (
     wordset,
 )
 from use_cases.chat.agent import strip_date_anchor
+from use_cases.shared.sentences import split_sentences
 
 _PRONOUNS = wordset(
     "it its it's that this they them their those these he she him her his there one"
@@ -47,7 +48,6 @@ _PRONOUNS = wordset(
 #: before, however long the message around it ("how do i remove it?").
 SHORT_ASKING_WORDS = 8
 _POINTING = wordset("it them that this these those")
-_SENTENCE_END = re.compile(r"[.?!]+")
 
 #: How a message that goes on from the previous one opens: "and in lisbon?", "what about
 #: sev3?", "what if i'm fully remote?" (the case changed, the topic kept), "same amount in
@@ -455,7 +455,7 @@ def _is_follow_up(question: str) -> bool:
         2 < len(asked) <= SHORT_ASKING_WORDS
         and asked[0] in _ASKING
         and any(w in _POINTING for w in asked[1:])
-        for asked in map(words, _SENTENCE_END.split(lowered))
+        for asked in map(words, split_sentences(lowered, typed=True))
     )
 
 

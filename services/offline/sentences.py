@@ -44,6 +44,7 @@ from services.offline.text import (
     stem_set,
     wordset,
 )
+from use_cases.shared.sentences import split_sentences
 
 #: Score bonus for a sentence holding the kind of fact asked for.
 INTENT_BONUS = 0.12
@@ -249,11 +250,6 @@ class Unit:
 #: A list is joined to its lead-in sentence only when the result stays this short.
 MAX_MERGED_WORDS = 60
 
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "no.", "cf.", "min.")
-
-#: A sentence ends at ".", "!" or "?", also inside a closing bracket or quote ("... in
-#: SQLite.) The journal ...", 'He said "stop." Then ...'), before a capital, digit or opening.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][)\]\"”’']))\s+(?=[A-Z0-9(\"“*`\[])")
 
 #: A numbered heading as PDFs and text files print it ("3.4 A minimal class file",
 #: "2.1.3. Options"): several levels of numbers, a capital, no closing punctuation.
@@ -319,17 +315,6 @@ def _clean(text: str) -> str:
 
 
 _FOOTNOTE_LABEL = re.compile(r"^\[(?:#[\w-]*|[\w*†‡§]{1,6})\]\s+")
-
-
-def _split_sentences(block: str) -> list[str]:
-    pieces = _SENTENCE_END.split(block)
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and merged[-1].lower().endswith(_ABBREVIATIONS):
-            merged[-1] = f"{merged[-1]} {piece}"
-        else:
-            merged.append(piece)
-    return [p.strip() for p in merged if p.strip()]
 
 
 def _table_rows(lines: list[str]) -> tuple[list[str], set[str]]:
@@ -686,7 +671,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                     rest, i = _logical_lines(lines, going_on, width)
                     before, context, _ = blocks[dangling]
                     ticks = "`" * (1 + max(map(len, re.findall(r"`+", code)), default=0))
-                    joined = _split_sentences(f"{before} {ticks}{code}{ticks} {_clean(rest)}")
+                    joined = split_sentences(f"{before} {ticks}{code}{ticks} {_clean(rest)}")
                     if joined[-1].endswith(":") and not _FIELD.match(joined[-1]):
                         lead = joined.pop()  # "... so it should be declared with two parameters:"
                         lead_follows = bool(joined)
@@ -757,7 +742,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             while i < len(lines) and lines[i].strip() and lines[i][:1].isspace():
                 described.append(lines[i].strip())
                 i += 1
-            define(_split_sentences(_clean(" ".join(described))), label)
+            define(split_sentences(_clean(" ".join(described))), label)
             continue
         ordinal = _ORDINAL.match(stripped)
         callout = callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
@@ -782,7 +767,7 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
             # "\NewDocumentCommand\foobar{m !o}{ ... } where ... will not find ...": what a
             # lead-in announces on a line of its own, not as code (a PDF, a text file).
             line = f"{announced} {line}"
-        sentences = _split_sentences(line)
+        sentences = split_sentences(line)
         if line.endswith(":") and not _FIELD.match(line):
             items: list[str] = []
             j = i

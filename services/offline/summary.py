@@ -19,17 +19,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from use_cases.knowledge.ports import Embedder
+from use_cases.shared.sentences import split_sentences as sentences_of
 
 __all__ = ["CentroidSummariser", "split_sentences"]
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
 _ROLE = re.compile(r"^(user|assistant):\s*")
 POSITION_BONUS = 0.1
 QUESTION_BONUS = 0.05
 
 
 def split_sentences(text: str) -> list[str]:
-    return [" ".join(s.split()) for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """The text's sentences, each line on its own (a chat message's lines are not joined)."""
+    return [" ".join(s.split()) for line in text.splitlines() for s in sentences_of(line)]
 
 
 class CentroidSummariser:

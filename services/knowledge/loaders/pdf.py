@@ -33,6 +33,7 @@ from services.knowledge.loaders.pdf_text import (
 from services.knowledge.spelling import english_words
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
 from use_cases.shared.errors import InvalidDocument
+from use_cases.shared.sentences import sentence_breaks
 
 PDF_EXTENSIONS = (".pdf",)
 
@@ -264,8 +265,6 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 #: The longest start of a page that may finish the sentence the page before broke off.
 MAX_CARRIED_CHARS = 400
-#: A sentence's end: ".", "!" or "?" (inside a closing quote or bracket) before a space.
-_SENTENCE_END = re.compile(r"[.!?][\"”’')\]]?(?=\s|$)")
 #: A line that ends a statement (a sentence, or a lead-in ending with ":").
 _ENDS_STATEMENT = re.compile(r"[.!?:][\"”’')\]]?$")
 
@@ -289,11 +288,11 @@ def whole_sentences(texts: Sequence[str | None], labels: Sequence[str]) -> list[
         rest = after.lstrip()
         if not rest[:1].islower() or _ENDS_STATEMENT.search(before.rstrip()):
             continue
-        end = _SENTENCE_END.search(rest, 0, MAX_CARRIED_CHARS)
+        end = next(sentence_breaks(rest, 0, MAX_CARRIED_CHARS), None)
         if end is None:
             continue
-        pages[index] = f"{before.rstrip()}\n{rest[: end.end()]}"
-        pages[index + 1] = rest[end.end() :].lstrip(" ")
+        pages[index] = f"{before.rstrip()}\n{rest[: end[0]]}"
+        pages[index + 1] = rest[end[0] :].lstrip(" ")
     return pages
 
 
