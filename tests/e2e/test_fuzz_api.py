@@ -1,8 +1,9 @@
 """Schemathesis fuzzes every operation of the OpenAPI description in-process (ASGI), with
 valid inputs and with inputs that break the schema: no input may cause a 5xx, and every
-response must be as documented (status code, content type, schema, headers). Bounded so the
-whole run takes well under a minute on two cores; the offline model answers the chat
-operations, against a private copy of the sample data.
+response must be as documented (status code, content type, schema, headers). Bounded to
+`FUZZ_EXAMPLES` (15) examples an operation and mode; with ~320 cases in each auth mode this is
+the suite's largest module (~14 minutes of worker time on two cores, 2026-11-27). The offline
+model answers the chat operations, against a private copy of the sample data.
 
 Each operation is fuzzed twice: in development mode (AUTH_ENABLED=false, the default) and
 with AUTH_ENABLED=true sending an admin's API key, so the authenticated paths (the caller, the
