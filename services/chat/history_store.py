@@ -13,7 +13,7 @@ sharing one PostgreSQL database. So:
 * every transaction that reads and then writes (next `seq`, get-or-create) is a
   `db.write()`: on SQLite that starts with `BEGIN IMMEDIATE`, which takes the write lock up
   front, so a concurrent writer waits in the busy handler instead of failing with
-  SQLITE_BUSY the moment it tries to upgrade a read lock (see docs/PITFALLS.md);
+  SQLITE_BUSY the moment it tries to upgrade a read lock;
 * appending locks the chat row first (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the
   write lock is already held), then reads the next `seq`, so two turns on one chat queue up
   instead of racing for a position; the unique `(chat_id, seq)` index would refuse a
