@@ -21,16 +21,27 @@
                   reads a throw-away in-memory copy of one task's table, not a store),
                   cleaners (which cleaner a model names), store (tasks, runs, results; one
                   SQL for both databases), report (the HTML report)
+    evaluation/   evaluation runs' store, the LLM judge, model prices, the HTML run report
+    conversations/ the conversation features' stores (drafts, summaries, attached files and
+                  their bytes), the chat and file search indexes, the share-link fetcher,
+                  the export-file formats, the import jobs, the image reader
+    observability/ Prometheus metrics, OpenTelemetry tracing, the timed retriever
     sql/          `SqlDb`: one store written once for SQLite and PostgreSQL (placeholders,
                   transactions, rows by name, times and JSON per dialect)
     sqlite/       the one SQLite connection policy: connection, migrations,
                   thread_connections; every SQLite store opens its connections through it
-    clock.py, job_queue.py, job_store.py
+    clock.py, job_queue.py, job_store.py, presence.py, compute.py, budgets.py,
+    parse_pool.py, redis_buckets.py
                   process-wide runtime adapters with no package of their own (job_store:
-                  the jobs table, one store for SQLite and PostgreSQL)
+                  the jobs table, one store for SQLite and PostgreSQL; presence: which
+                  processes are alive; compute: the worker pool for CPU-heavy answering;
+                  budgets and parse_pool: what reading one input may cost; redis_buckets:
+                  rate-limit buckets in Redis)
 
-The port packages (knowledge, tables, chat, admin, calibration, cleaning) import only `sql/`,
-`sqlite/`, `postgres/` and `use_cases`, never each other (an import-linter contract in
-pyproject.toml). `offline/` is the one consumer of others: the text helpers of
-`knowledge/` (`fts_query`, `spelling`) and `tables.loader.quote_identifier`.
+The port packages (knowledge, tables, chat, admin, calibration, cleaning, evaluation,
+conversations, observability) import only the shared runtime below them (`sql/`, `sqlite/`,
+`postgres/`, `budgets`, `presence`, ...) and `use_cases`, never each other, except the ten
+imports of `conversations/` that pyproject.toml declares; `offline/` sits above them and reuses
+the text helpers of `knowledge/` (`fts_query`, `spelling`) and `tables.loader.quote_identifier`.
+The import-linter contracts in pyproject.toml hold this; docs/architecture.md gives the reasons.
 """
