@@ -4,7 +4,8 @@ A package is inside a contract when the contract names it, or names the package 
 below the top level (`services.knowledge` covers `services.knowledge.loaders`): as a layer of
 a container, or in a contract's module lists. The top-level folders themselves cover nothing,
 so a new `services/foo/` (or `services/foo.py`) fails here until a contract says where it
-sits; `training/` and `bench/` must each be named as a whole.
+sits; `training/` and `bench/` must each be named as a whole. The map in
+docs/architecture.md names each of them too.
 """
 
 from __future__ import annotations
@@ -101,3 +102,20 @@ def test_a_new_package_outside_every_contract_is_found(tmp_path: Path, child: st
     ]
     new_name = "services." + child.removesuffix("/__init__.py").removesuffix(".py")
     assert outside_every_contract(packages(tmp_path), declared) == [new_name]
+
+
+def mentioned_in_the_map(name: str, page: str) -> bool:
+    """`services.knowledge` as `knowledge/`, `services.budgets` as `budgets.py`."""
+    short = name.split(".", 1)[-1]
+    return bool(re.search(rf"(?<![\w/.]){re.escape(short)}(/|\.py)", page))
+
+
+def test_the_architecture_doc_names_every_package() -> None:
+    page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert [name for name in packages() if not mentioned_in_the_map(name, page)] == []
+
+
+def test_a_package_the_architecture_doc_does_not_name_is_found() -> None:
+    page = "services/\n  knowledge/   loaders\n  clock.py, sql/\ntraining/ bench/"
+    names = ["services.knowledge", "services.clock", "services.sql", "services.sqlite"]
+    assert [name for name in names if not mentioned_in_the_map(name, page)] == ["services.sqlite"]
