@@ -25,11 +25,11 @@ REFERENCE = re.compile(
 )
 
 # Known stale references in files another part of issue 64 is rewriting; each goes when that
-# file's rewrite lands. (file that mentions it, the path it names)
+# rewrite lands. (folder or file that mentions it, the path it names)
 BEING_REWRITTEN = {
-    # agent.py is being split into prompts, tools and the builder; the encoders it points
-    # at live in backend/api/streams.py.
-    ("use_cases/chat/agent.py", "backend/api/streaming.py"),
+    # use_cases/chat/agent.py is being split into prompts, tools and the builder; the
+    # encoders it points at live in backend/api/streams.py.
+    ("use_cases/chat/", "backend/api/streaming.py"),
 }
 
 
@@ -86,8 +86,12 @@ def test_every_file_the_docs_name_exists() -> None:
 
 
 def test_every_file_the_code_names_exists() -> None:
-    stale = set(missing(code(), repository_files())) - BEING_REWRITTEN
-    assert sorted(stale) == []
+    stale = [
+        (name, reference)
+        for name, reference in missing(code(), repository_files())
+        if not any(name.startswith(where) and reference == path for where, path in BEING_REWRITTEN)
+    ]
+    assert stale == []
 
 
 def test_a_reference_to_a_missing_file_is_found() -> None:
