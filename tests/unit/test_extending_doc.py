@@ -12,7 +12,11 @@ DOC = (PROJECT_ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", flags=re.M | re.S)
 PATH = re.compile(r"`((?:backend|use_cases|services|tests|docs|sample_data)/[\w./-]+)`")
 #: The files the loader walk-through has a newcomer write.
-TO_CREATE = {"services/knowledge/loaders/docx.py", "tests/unit/test_docx_loader.py"}
+TO_CREATE = {
+    "services/knowledge/loaders/docx.py",
+    "tests/unit/test_docx_loader.py",
+    "tests/fixtures/docx/",
+}
 
 
 def test_the_python_blocks_run_as_written() -> None:
