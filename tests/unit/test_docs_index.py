@@ -84,3 +84,9 @@ def test_every_relative_link_resolves_to_a_file_and_a_heading(page: Path) -> Non
         if not file.exists() or (anchor and file.suffix == ".md" and anchor not in anchors(file)):
             broken.append(target)
     assert not broken, f"{page.relative_to(PROJECT_ROOT)}: {broken}"
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """The pitch, the two commands, "try it", current figures and an index: the rest goes in
+    docs/ (the guide, benchmarks, history)."""
+    assert len((PROJECT_ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 150
