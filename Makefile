@@ -59,14 +59,14 @@ TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinit
 #: pytest rewrites every test module's asserts at collection (~30 s of CPU here) and caches the
 #: result as bytecode, unless PYTHONDONTWRITEBYTECODE is set (as on these machines): then each
 #: worker of each run rewrote them all again. The suite's own run writes them.
-#: The answer-quality floors (every corpus's dev split, the handbook's, the README's evaluation
-#: and docs-ingest examples: tests marked `answers`, ~10 minutes of CPU) only move when
+#: The answer-quality floors (every corpus's dev split, the handbook's, the evaluation and
+#: docs-ingest examples of the README and docs/guide.md: tests marked `answers`, ~10 minutes of CPU) only move when
 #: answering, retrieval or ingestion changes: `make test` leaves them to `make check-answers`,
 #: and CI (.ci/run) runs both.
 test: lint  ## Lint, then the test suite but the answer floors (in parallel: a worker per core and one more; idle workers take tests queued on busy ones)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not answers"
 
-check-answers: install  ## The answer-quality floors (tests marked `answers`): every corpus's dev split, the handbook's, the README's evaluations
+check-answers: install  ## The answer-quality floors (tests marked `answers`): every corpus's dev split, the handbook's, the README's and guide's evaluations
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m answers
 
 screenshots: install  ## The web app's screenshots in docs/images (the browser tests take them)

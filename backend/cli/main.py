@@ -200,7 +200,8 @@ def ingest(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest Markdown, text, HTML and PDF files; unchanged files are skipped.
+    """Ingest files of the types Almanac reads (docs/guide.md#file-types); unchanged files
+    are skipped.
 
     A file already ingested from the same path is updated when it changed; a file whose
     source (its path relative to the folder given) is held by another document is a

@@ -392,9 +392,8 @@ def _leg_strength(hit: dict[str, Any]) -> tuple[float, float, float]:
 #: and of the share of the question's own words they hold (`covered`), fitted on the union
 #: of the dev splits of every corpus but the held-out one, each corpus weighing the same
 #: (`python -m bench.confidence_fit`, which also prints how each recorded feature separates
-#: right from wrong, and each corpus's figure when the model is fitted without it). Round 20:
-#: 0.71 on average left out, against 0.60 for the best sentence's meaning with its passage's
-#: place, the model before it. The caps below still apply.
+#: right from wrong, and each corpus's figure when the model is fitted without it): AUROC
+#: 0.71 on average with each corpus left out (docs/history.md). The caps below still apply.
 CONFIDENCE_BIAS = -1.91
 CONFIDENCE_WEIGHTS: dict[str, float] = {"margin": 3.16, "whole": 3.09, "covered": 1.45}
 
@@ -1167,7 +1166,7 @@ def _read_abbreviations(
 #: Similarity of the question to a section heading that itself asks a question (a FAQ's
 #: entry: "How do I make a Python script executable on Unix?") from which on the section's
 #: first sentence, which answers the heading, means what the question asks as much as the
-#: heading does. Round 20 on the dev splits: 0.7 to 0.8 make the same answers.
+#: heading does. On the dev splits, 0.7 to 0.8 make the same answers.
 ASKING_HEADING_MATCH = 0.8
 
 

@@ -113,9 +113,8 @@ QUALIFIED_LABEL_PENALTY = 0.1
 
 #: Ranking penalty for a sentence (and heading) without the identifier the question names:
 #: "how long are pg-core backups kept" is not answered by "ClickHouse backups are kept 14 days".
-#: Fitted on the union of the corpora's dev splits (`python -m bench.check_ablation`, round
-#: 18): 0.2 -> 0.1 gained the handbook 2 cases and sqlite-docs 1, lost none; without the
-#: check, rst-spec lost one.
+#: Fitted on the union of the corpora's dev splits (`python -m bench.check_ablation`); without
+#: the check, answers are lost (docs/history.md).
 MISSING_IDENTIFIER_PENALTY = 0.1
 
 #: Evidence added to a sentence that itself holds every identifier or code the question names

@@ -28,7 +28,7 @@ from tests.e2e.test_cli_eval_runs import _write
 
 runner = CliRunner()
 
-#: The README's example searches (README.md, "Try it").
+#: The README's and the guide's example searches (README.md "Try it", docs/guide.md).
 README_SEARCHES = [
     ("search", "who owns incident response", "--limit", "3"),
     ("search", "database failover", "--category", "runbooks"),

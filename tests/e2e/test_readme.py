@@ -1,4 +1,5 @@
-"""The README's examples run against a real server and the real CLI, so they cannot rot."""
+"""The examples of the README, the quickstart and the guide (docs/guide.md, where the README's
+tour went) run against a real server and the real CLI, so they cannot rot."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ from use_cases.access.domain import CLI_ADMIN
 
 README = (PROJECT_ROOT / "README.md").read_text()
 QUICKSTART = (PROJECT_ROOT / "docs" / "quickstart.md").read_text()
+GUIDE = (PROJECT_ROOT / "docs" / "guide.md").read_text()
 DOCUMENTED_URL = "http://127.0.0.1:8000"
 
 
-def _commands(prefix: str, text: str = README + QUICKSTART) -> list[str]:
+def _commands(prefix: str, text: str = README + QUICKSTART + GUIDE) -> list[str]:
     blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
     lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith(prefix)]
@@ -69,7 +71,7 @@ def _check(command: str, result: subprocess.CompletedProcess[str]) -> None:
 def test_readme_curl_examples_work_against_a_live_server(container: Container) -> None:
     """Examples without a key run in development mode; those with `$ALMANAC_KEY` and the like
     run against a server with AUTH_ENABLED=true, with real keys, and fail without them."""
-    commands = _commands("curl ")
+    commands = list(dict.fromkeys(_commands("curl ")))  # each once: the guide repeats some
     keyed = [c for c in commands if any(f"${v}" in c for v in README_KEYS)]
     assert len(commands) - len(keyed) >= 5 and len(keyed) >= 3
     with serve(create_app(container=container)) as url:
@@ -123,9 +125,9 @@ def _reruns(commands: list[str]) -> dict[str, str]:
 
 
 def _cli_examples() -> list[Any]:
-    """The README's and quickstart's `almanac` commands, each once (the quickstart repeats
-    some of the README's word for word); a command another one re-runs runs as the first
-    step of that one."""
+    """The README's, quickstart's and guide's `almanac` commands, each once (the quickstart
+    and the guide repeat some of the README's word for word); a command another one re-runs
+    runs as the first step of that one."""
     commands = list(dict.fromkeys(_commands("almanac ")))
     first_steps = set(_reruns(commands).values())
     return [
