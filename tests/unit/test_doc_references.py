@@ -33,6 +33,14 @@ BEING_REWRITTEN = {
 }
 
 
+# Files a walkthrough has the reader create: they name what does not exist yet, on purpose.
+# (doc, the file it walks the reader through writing)
+WALKED_THROUGH = {
+    ("docs/extending.md", "services/knowledge/loaders/docx.py"),
+    ("docs/extending.md", "tests/unit/test_docx_loader.py"),
+}
+
+
 def repository_files(repo: Path = REPO) -> list[str]:
     files = [path.name for path in repo.iterdir() if path.is_file()]
     for root in TREE_ROOTS:
@@ -82,7 +90,8 @@ def code() -> dict[str, str]:
 
 
 def test_every_file_the_docs_name_exists() -> None:
-    assert missing(docs(), repository_files()) == []
+    stale = [found for found in missing(docs(), repository_files()) if found not in WALKED_THROUGH]
+    assert stale == []
 
 
 def test_every_file_the_code_names_exists() -> None:
