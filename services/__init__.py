@@ -21,6 +21,8 @@
                   reads a throw-away in-memory copy of one task's table, not a store),
                   cleaners (which cleaner a model names), store (tasks, runs, results; one
                   SQL for both databases), report (the HTML report)
+    database_copy/ `almanac db copy`: an SQLite installation into an empty PostgreSQL
+                  database (reads the SQLite files, writes with COPY, compares searches)
     sql/          `SqlDb`: one store written once for SQLite and PostgreSQL (placeholders,
                   transactions, rows by name, times and JSON per dialect)
     sqlite/       the one SQLite connection policy: connection, migrations,
@@ -33,4 +35,6 @@ The port packages (knowledge, tables, chat, admin, calibration, cleaning) import
 `sqlite/`, `postgres/` and `use_cases`, never each other (an import-linter contract in
 pyproject.toml). `offline/` is the one consumer of others: the text helpers of
 `knowledge/` (`fts_query`, `spelling`) and `tables.loader.quote_identifier`.
+`database_copy/` moves every store's rows, so it reads the table lists and retrievers of
+`knowledge/`, `tables/`, `admin/` and `conversations/`.
 """
