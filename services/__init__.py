@@ -26,6 +26,8 @@
                   their bytes), the chat and file search indexes, the share-link fetcher,
                   the export-file formats, the import jobs, the image reader
     observability/ Prometheus metrics, OpenTelemetry tracing, the timed retriever
+    database_copy/ `almanac db copy`: an SQLite installation into an empty PostgreSQL
+                  database (reads the SQLite files, writes with COPY, compares searches)
     sql/          `SqlDb`: one store written once for SQLite and PostgreSQL (placeholders,
                   transactions, rows by name, times and JSON per dialect)
     sqlite/       the one SQLite connection policy: connection, migrations,
@@ -43,5 +45,7 @@ conversations, observability) import only the shared runtime below them (`sql/`,
 `postgres/`, `budgets`, `presence`, ...) and `use_cases`, never each other, except the ten
 imports of `conversations/` that pyproject.toml declares; `offline/` sits above them and reuses
 the text helpers of `knowledge/` (`fts_query`, `spelling`) and `tables.loader.quote_identifier`.
-The import-linter contracts in pyproject.toml hold this; docs/architecture.md gives the reasons.
+`database_copy/` moves every store's rows, so it reads the table lists and retrievers of
+`knowledge/`, `tables/`, `admin/` and `conversations/`. The import-linter contracts in
+pyproject.toml hold this; docs/architecture.md gives the reasons.
 """

@@ -242,43 +242,11 @@ def run_retrieval_benchmark(
             )
             if not quiet:
                 log(f"Scoring {len(query_ids)} queries (BM25 from the {lexical})…")
-            runs: dict[str, list[tuple[list[str], list[str], dict[str, int]]]] = {
-                "bm25": [],
-                "dense": [],
-                "hybrid": [],
-            }
-            for query_id in query_ids:
-                text, relevant = queries[query_id], qrels[query_id]
-                vector = embedder.embed_query(text)
-                bm25 = unique_in_order(
-                    [doc_of[h.chunk_id] for h in retriever.search_bm25(text, 2 * CANDIDATES)]
-                )
-                dense = unique_in_order(
-                    [doc_of[h.chunk_id] for h in retriever.search_vector(vector, 2 * CANDIDATES)]
-                )
-                # Top 10 as a search for 10 hits ranks them, top 100 as a search for 100.
-                top10, top100 = (
-                    unique_in_order(
-                        [
-                            hit.source.removeprefix("beir:")
-                            for hit in retriever.search_with_vector(text, vector, n)
-                        ]
-                    )
-                    for n in (10, CANDIDATES)
-                )
-                runs["bm25"].append((bm25, bm25, relevant))
-                runs["dense"].append((dense, dense, relevant))
-                runs["hybrid"].append((top10, top100, relevant))
+            runs = _score_queries(retriever, embedder, queries, qrels, query_ids, doc_of)
         finally:
             retriever.close()
             store.close()
-    metrics = {
-        method: {
-            "ndcg@10": round(sum(ndcg_at_k(a, rel, 10) for a, _, rel in run) / len(run), 4),
-            "recall@100": round(sum(recall_at_k(b, rel, 100) for _, b, rel in run) / len(run), 4),
-        }
-        for method, run in runs.items()
-    }
+    metrics = _metrics(runs)
     written = report.chunks_written
     return {
         "metrics": metrics,
@@ -292,4 +260,53 @@ def run_retrieval_benchmark(
             "index_seconds": index_seconds,
             "chunks_per_second": written / index_seconds if written and index_seconds else 0.0,
         },
+    }
+
+
+#: Per method, one (ranking for nDCG@10, ranking for recall@100, relevant documents) a query.
+_Runs = dict[str, list[tuple[list[str], list[str], dict[str, int]]]]
+
+
+def _score_queries(
+    retriever: SqliteHybridRetriever | PgHybridRetriever,
+    embedder: Embedder,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    query_ids: list[str],
+    doc_of: dict[int, str],
+) -> _Runs:
+    """Each query's document rankings by BM25, dense and hybrid search."""
+    runs: _Runs = {"bm25": [], "dense": [], "hybrid": []}
+    for query_id in query_ids:
+        text, relevant = queries[query_id], qrels[query_id]
+        vector = embedder.embed_query(text)
+        bm25 = unique_in_order(
+            [doc_of[h.chunk_id] for h in retriever.search_bm25(text, 2 * CANDIDATES)]
+        )
+        dense = unique_in_order(
+            [doc_of[h.chunk_id] for h in retriever.search_vector(vector, 2 * CANDIDATES)]
+        )
+        # Top 10 as a search for 10 hits ranks them, top 100 as a search for 100.
+        top10, top100 = (
+            unique_in_order(
+                [
+                    hit.source.removeprefix("beir:")
+                    for hit in retriever.search_with_vector(text, vector, n)
+                ]
+            )
+            for n in (10, CANDIDATES)
+        )
+        runs["bm25"].append((bm25, bm25, relevant))
+        runs["dense"].append((dense, dense, relevant))
+        runs["hybrid"].append((top10, top100, relevant))
+    return runs
+
+
+def _metrics(runs: _Runs) -> dict[str, dict[str, float]]:
+    return {
+        method: {
+            "ndcg@10": round(sum(ndcg_at_k(a, rel, 10) for a, _, rel in run) / len(run), 4),
+            "recall@100": round(sum(recall_at_k(b, rel, 100) for _, b, rel in run) / len(run), 4),
+        }
+        for method, run in runs.items()
     }

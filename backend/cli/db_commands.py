@@ -180,7 +180,8 @@ def db_copy(
         err.print("[bold red]Error:[/] --to must be postgresql://...", highlight=False)
         raise typer.Exit(2)
     run_command(lambda: require_postgres("--to"))
-    from backend.stores.copy import MIN_TOP1_AGREEMENT, copy_sqlite_to_postgres
+    from backend.stores.registry import postgres_migrations
+    from services.database_copy import MIN_TOP1_AGREEMENT, copy_sqlite_to_postgres
 
     directory = Path(source.removeprefix("sqlite:///"))
     limits = {
@@ -194,7 +195,12 @@ def db_copy(
 
     report = run_command(
         lambda: copy_sqlite_to_postgres(
-            directory, target, queries=queries, retrieval=limits, progress=progress
+            directory,
+            target,
+            migrations=postgres_migrations(),
+            queries=queries,
+            retrieval=limits,
+            progress=progress,
         )
     )
     if as_json:

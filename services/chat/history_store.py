@@ -35,9 +35,10 @@ What differs by dialect, chosen with `db.dialect` where it happens:
   any SQL (`_refuse_nul`); SQLite stores it;
 * search folds case with Python's `casefold` on SQLite (a function registered on the
   connection) and with PostgreSQL's `lower()`, which folds a few letters differently (ß);
-* the schemas (types, the identity column) are two lists of migrations: `MIGRATIONS` for
-  SQLite, `PG_MIGRATIONS` for PostgreSQL, both named with a `history` prefix because the app
-  database is shared with other stores, which record theirs in the same `schema_migrations`.
+* the schemas (types, the identity column) are two lists of migrations in
+  `history_schema.py`: `MIGRATIONS` for SQLite, `PG_MIGRATIONS` for PostgreSQL, both named
+  with a `history` prefix because the app database is shared with other stores, which
+  record theirs in the same `schema_migrations`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.postgres.migrations import Migration as PgMigration
+from services.chat.history_schema import MIGRATIONS, PG_MIGRATIONS
 from services.presence import Presence
 from services.sql import Session, StoreTarget, sql_db
 from services.sqlite.migrations import Migration
@@ -93,158 +94,6 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _IMPORT_BATCH = 200
 _ROLES = frozenset({"user", "assistant"})
 _STATUSES = frozenset({"complete", "streaming", "interrupted", "failed"})
-
-# Conversations imported from elsewhere (use_cases/conversations/import_domain.py): where
-# they came from, and the source's id of each, unique per user so a second import finds it.
-_IMPORTED_CHATS = """
-        ALTER TABLE chats ADD COLUMN source TEXT;
-        ALTER TABLE chats ADD COLUMN source_url TEXT;
-        ALTER TABLE chats ADD COLUMN external_id TEXT;
-        CREATE UNIQUE INDEX chats_imported ON chats(user_id, source, external_id)
-            WHERE external_id IS NOT NULL;
-        """
-
-# Names are prefixed because the app database is shared with other stores (response log,
-# evals), which record their migrations in the same `schema_migrations` table.
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "history_0001_users_chats_messages",
-        """
-        CREATE TABLE users (
-            id          TEXT PRIMARY KEY,
-            name        TEXT,
-            email       TEXT,
-            created_at  TEXT NOT NULL
-        );
-        CREATE TABLE chats (
-            id          TEXT PRIMARY KEY,
-            user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-            title       TEXT NOT NULL,
-            created_at  TEXT NOT NULL,
-            updated_at  TEXT NOT NULL
-        );
-        CREATE INDEX chats_by_user_recent ON chats(user_id, updated_at DESC);
-        CREATE TABLE messages (
-            id            TEXT PRIMARY KEY,
-            chat_id       TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
-            seq           INTEGER NOT NULL CHECK (seq >= 1),
-            role          TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-            content       TEXT NOT NULL,
-            tool_calls    JSON NOT NULL DEFAULT '[]' CHECK (json_valid(tool_calls)),
-            sources       JSON NOT NULL DEFAULT '[]' CHECK (json_valid(sources)),
-            model         TEXT,
-            latency_ms    INTEGER,
-            input_tokens  INTEGER,
-            output_tokens INTEGER,
-            requests      INTEGER,
-            status        TEXT NOT NULL DEFAULT 'complete'
-                          CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
-            created_at    TEXT NOT NULL
-        );
-        -- Unique: two turns can never share a position. Also serves the FK and seq-order reads.
-        CREATE UNIQUE INDEX messages_by_chat_seq ON messages(chat_id, seq);
-        """,
-    ),
-    # The process streaming an answer (services/presence.py): a dead one's answers are
-    # interrupted at the next start instead of after the turn time limit.
-    (
-        "history_0002_message_owner",
-        """
-        ALTER TABLE messages ADD COLUMN owner TEXT;
-        CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
-        """,
-    ),
-    # Answers replaced by "Retry" or an edited question, kept as the new answer's previous
-    # versions (deleted with it, and with its chat).
-    (
-        "history_0003_message_versions",
-        """
-        CREATE TABLE message_versions (
-            id          TEXT PRIMARY KEY,
-            message_id  TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-            seq         INTEGER NOT NULL CHECK (seq >= 1),
-            question    TEXT NOT NULL,
-            content     TEXT NOT NULL,
-            sources     JSON NOT NULL DEFAULT '[]' CHECK (json_valid(sources)),
-            model       TEXT,
-            status      TEXT NOT NULL,
-            created_at  TEXT NOT NULL
-        );
-        CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
-        """,
-    ),
-    (
-        "history_0004_imported_chats",
-        _IMPORTED_CHATS,
-    ),
-)
-
-PG_MIGRATIONS: list[PgMigration] = [
-    PgMigration(
-        "history_pg_0001_users_chats_messages",
-        """
-        CREATE TABLE users (
-            id          TEXT PRIMARY KEY,
-            name        TEXT,
-            email       TEXT,
-            created_at  TIMESTAMPTZ NOT NULL
-        );
-        CREATE TABLE chats (
-            id          TEXT PRIMARY KEY,
-            user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-            title       TEXT NOT NULL,
-            created_at  TIMESTAMPTZ NOT NULL,
-            updated_at  TIMESTAMPTZ NOT NULL,
-            rowid       BIGINT GENERATED ALWAYS AS IDENTITY
-        );
-        CREATE INDEX chats_by_user_recent ON chats(user_id, updated_at DESC, rowid DESC);
-        CREATE TABLE messages (
-            id            TEXT PRIMARY KEY,
-            chat_id       TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
-            seq           INTEGER NOT NULL CHECK (seq >= 1),
-            role          TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-            content       TEXT NOT NULL,
-            tool_calls    JSON NOT NULL DEFAULT '[]',
-            sources       JSON NOT NULL DEFAULT '[]',
-            model         TEXT,
-            latency_ms    INTEGER,
-            input_tokens  INTEGER,
-            output_tokens INTEGER,
-            requests      INTEGER,
-            status        TEXT NOT NULL DEFAULT 'complete'
-                          CHECK (status IN ('complete', 'streaming', 'interrupted', 'failed')),
-            created_at    TIMESTAMPTZ NOT NULL
-        );
-        -- Unique: two turns can never share a position. Also serves the FK and seq-order reads.
-        CREATE UNIQUE INDEX messages_by_chat_seq ON messages(chat_id, seq);
-        """,
-    ),
-    PgMigration(
-        "history_pg_0002_message_owner",
-        """
-        ALTER TABLE messages ADD COLUMN owner TEXT;
-        CREATE INDEX messages_streaming ON messages(owner) WHERE status = 'streaming';
-        """,
-    ),
-    PgMigration(
-        "history_pg_0003_message_versions",
-        """
-        CREATE TABLE message_versions (
-            id          TEXT PRIMARY KEY,
-            message_id  TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-            seq         INTEGER NOT NULL CHECK (seq >= 1),
-            question    TEXT NOT NULL,
-            content     TEXT NOT NULL,
-            sources     JSON NOT NULL DEFAULT '[]',
-            model       TEXT,
-            status      TEXT NOT NULL,
-            created_at  TIMESTAMPTZ NOT NULL
-        );
-        CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
-        """,
-    ),
-    PgMigration("history_pg_0004_imported_chats", _IMPORTED_CHATS),
-]
 
 _CHAT_COLUMNS = "id, user_id, title, created_at, updated_at, source, source_url, external_id"
 _MESSAGE_COLUMNS = (

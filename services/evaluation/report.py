@@ -589,17 +589,9 @@ class MatplotlibHtmlReportRenderer:
     """Renders the export; see the module docstring for what the page shows."""
 
     def render_html(self, export: Mapping[str, Any]) -> str:
-        aggregates: Mapping[str, Any] = export.get("aggregates") or {}
-        models = [m for m in export.get("models") or list(aggregates) if m in aggregates]
+        ctx = _context(export)
+        models, aggregates = ctx.models, ctx.aggregates
         settings = export.get("settings") or {}
-        ctx = _Context(
-            export=export,
-            k=int(settings.get("k") or 5),
-            models=models,
-            colours={m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)},
-            aggregates=aggregates,
-            rows=[r for r in export.get("cases") or [] if isinstance(r, Mapping)],
-        )
         dimensions = list(
             dict.fromkeys(d for m in models for d in (aggregates[m].get("by_dimension") or {}))
         )
@@ -610,38 +602,9 @@ class MatplotlibHtmlReportRenderer:
                 for p in ((aggregates[m].get("robustness") or {}).get("perturbations") or [])
             )
         )
-        by_dimension = {
-            d: [
-                _row(
-                    ctx,
-                    metric,
-                    lambda m, d=d: (aggregates[m].get("by_dimension") or {}).get(d) or {},
-                )
-                for metric in ("cases", *_DIMENSION_COLUMNS)
-            ]
-            for d in dimensions
-        }
-        robustness_rows = {
-            p: [
-                _row(
-                    ctx,
-                    metric,
-                    lambda m, p=p: (
-                        ((aggregates[m].get("robustness") or {}).get("by_perturbation") or {}).get(
-                            p
-                        )
-                        or {}
-                    ),
-                )
-                for metric in ("correct", "answer_drift", "retrieval_overlap@K")
-            ]
-            for p in perturbations
-        }
-        failures = [
-            _failure(r)
-            for r in ctx.rows
-            if r.get("variant", "clean") == "clean" and (r.get("error") or not r.get("correct"))
-        ]
+        by_dimension = _by_dimension(ctx, dimensions)
+        robustness_rows = _robustness_rows(ctx, perturbations)
+        failures = _failures(ctx)
         progress = export.get("progress") or {}
         status = str(export.get("status") or "unknown")
         return _report_template().render(
@@ -691,6 +654,65 @@ class MatplotlibHtmlReportRenderer:
             },
             NULL=NULL,
         )
+
+
+def _context(export: Mapping[str, Any]) -> _Context:
+    """The models with aggregates, their colours, `k` and the case rows of an export."""
+    aggregates: Mapping[str, Any] = export.get("aggregates") or {}
+    models = [m for m in export.get("models") or list(aggregates) if m in aggregates]
+    settings = export.get("settings") or {}
+    return _Context(
+        export=export,
+        k=int(settings.get("k") or 5),
+        models=models,
+        colours={m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)},
+        aggregates=aggregates,
+        rows=[r for r in export.get("cases") or [] if isinstance(r, Mapping)],
+    )
+
+
+def _by_dimension(ctx: _Context, dimensions: list[str]) -> dict[str, list[Row]]:
+    """Per dimension, the table rows of its cases and metrics, one column per model."""
+    aggregates = ctx.aggregates
+    return {
+        d: [
+            _row(
+                ctx,
+                metric,
+                lambda m, d=d: (aggregates[m].get("by_dimension") or {}).get(d) or {},
+            )
+            for metric in ("cases", *_DIMENSION_COLUMNS)
+        ]
+        for d in dimensions
+    }
+
+
+def _robustness_rows(ctx: _Context, perturbations: list[str]) -> dict[str, list[Row]]:
+    """Per perturbation, the rows of correctness, answer drift and retrieval overlap."""
+    aggregates = ctx.aggregates
+    return {
+        p: [
+            _row(
+                ctx,
+                metric,
+                lambda m, p=p: (
+                    ((aggregates[m].get("robustness") or {}).get("by_perturbation") or {}).get(p)
+                    or {}
+                ),
+            )
+            for metric in ("correct", "answer_drift", "retrieval_overlap@K")
+        ]
+        for p in perturbations
+    }
+
+
+def _failures(ctx: _Context) -> list[dict[str, Any]]:
+    """The clean cases that failed or were answered wrongly."""
+    return [
+        _failure(r)
+        for r in ctx.rows
+        if r.get("variant", "clean") == "clean" and (r.get("error") or not r.get("correct"))
+    ]
 
 
 def _tile(ctx: _Context, model: str, metric: str) -> Cell:

@@ -58,15 +58,11 @@ with a PostgreSQL pool), so loading tables into SQLite needs none of it.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import re
-import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -75,6 +71,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.sql import StoreTarget
 from services.sqlite.connection import Connection, connect, immediate_transaction
+from services.tables.columns import quote_identifier, sanitise_column_names
+from services.tables.reading import SourceFile, read_csv, read_jsonl
 from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
 from use_cases.tables.domain import TableColumn, TableSchema
 from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
@@ -89,22 +87,10 @@ _SCRATCH_PREFIX = "_almanac_load_"
 
 #: SQLite's compile-time default SQLITE_MAX_COLUMN.
 MAX_COLUMNS = 2000
-_MAX_IDENTIFIER = 63
 _SAMPLE_COUNT = 3
 _SAMPLE_CHARS = 60
 #: A text column's distinct values are all listed (for matching questions) up to this many.
 MAX_COLUMN_VALUES = 200
-
-#: Names that would shadow SQLite's implicit row id.
-_ROWID_ALIASES = frozenset({"rowid", "oid", "_rowid_"})
-
-_INT_RE = re.compile(r"^[+-]?\d+$")
-_REAL_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATETIME_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
-)
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 #: PostgreSQL: the schema holding the user tables, and the role the model's SQL runs as.
 TABLES_SCHEMA = "almanac_tables"
@@ -141,297 +127,6 @@ _REPORTED_TYPES = {
 #: Reported types whose values PostgreSQL lists as text for matching questions (as SQLite
 #: lists its text values, which include the ISO dates it stores as text).
 _LISTED_TYPES = frozenset({"TEXT", "DATE", "DATETIME"})
-
-
-def quote_identifier(name: str) -> str:
-    """`name` as a double-quoted SQL identifier (embedded quotes doubled)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sanitise_column_names(names: Sequence[str]) -> list[str]:
-    """Map header names to unique lowercase identifiers matching `[a-z_][a-z0-9_]*`.
-
-    Accents are folded to ASCII ("Größe" -> "groe", "Café" -> "cafe"), every other character
-    becomes `_`, a leading digit gets a `c_` prefix, keywords and rowid aliases get a `_`
-    suffix, blanks become `col_N`, and repeats get `_2`, `_3`, ... in order of appearance.
-    """
-    result: list[str] = []
-    taken: set[str] = set()
-    for position, raw in enumerate(names, start=1):
-        folded = unicodedata.normalize("NFKD", str(raw)).encode("ascii", "ignore").decode()
-        base = re.sub(r"[^a-z0-9]+", "_", folded.lower()).strip("_")
-        if not base:
-            base = f"col_{position}"
-        if base[0].isdigit():
-            base = f"c_{base}"
-        base = base[:_MAX_IDENTIFIER]
-        if base in SQL_KEYWORDS or base in _ROWID_ALIASES or base.startswith("sqlite_"):
-            base = f"{base}_"
-        candidate, suffix = base, 2
-        while candidate in taken:
-            tail = f"_{suffix}"
-            candidate = base[: _MAX_IDENTIFIER - len(tail)] + tail
-            suffix += 1
-        taken.add(candidate)
-        result.append(candidate)
-    return result
-
-
-# -- type inference -----------------------------------------------------------------------------
-
-
-def _is_zero_padded(digits: str) -> bool:
-    unsigned = digits.lstrip("+-")
-    return len(unsigned) > 1 and unsigned[0] == "0" and unsigned[1].isdigit()
-
-
-def _text_int(text: str) -> bool:
-    if not _INT_RE.fullmatch(text) or _is_zero_padded(text):
-        return False
-    return _INT64_MIN <= int(text) <= _INT64_MAX
-
-
-def _text_real(text: str) -> bool:
-    if _INT_RE.fullmatch(text):  # an integer too long for 64 bits is an identifier, not a float
-        return _text_int(text)
-    return bool(_REAL_RE.fullmatch(text)) and not _is_zero_padded(text)
-
-
-def _text_date(text: str) -> bool:
-    if not _DATE_RE.fullmatch(text):
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _text_datetime(text: str) -> bool:
-    if not _DATETIME_RE.fullmatch(text):
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass
-class _ColumnType:
-    """Running verdict for one column; each flag stays true while every value fits it."""
-
-    integer: bool = True
-    real: bool = True
-    date: bool = True
-    datetime: bool = True
-    seen: bool = False
-
-    def observe_text(self, text: str) -> None:
-        self.seen = True
-        if self.integer and not _text_int(text):
-            self.integer = False
-        if self.real and not _text_real(text):
-            self.real = False
-        if self.date and not _text_date(text):
-            self.date = False
-        if self.datetime and not (_text_datetime(text) or _text_date(text)):
-            self.datetime = False
-
-    def observe_json(self, value: Any) -> None:
-        """JSON values are typed by their JSON type; only strings are checked for dates."""
-        self.seen = True
-        if isinstance(value, bool) or (
-            isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX
-        ):
-            self.date = self.datetime = False
-        elif isinstance(value, float):
-            self.integer = self.date = self.datetime = False
-        elif isinstance(value, str):
-            self.integer = self.real = False
-            if self.date and not _text_date(value):
-                self.date = False
-            if self.datetime and not (_text_datetime(value) or _text_date(value)):
-                self.datetime = False
-        else:  # lists, objects, integers beyond 64 bits
-            self.integer = self.real = self.date = self.datetime = False
-
-    @property
-    def sql_type(self) -> str:
-        if not self.seen:
-            return "TEXT"
-        if self.integer:
-            return "INTEGER"
-        if self.real:
-            return "REAL"
-        if self.date:
-            return "DATE"
-        if self.datetime:
-            return "DATETIME"
-        return "TEXT"
-
-
-def _convert_text(text: str, sql_type: str) -> Any:
-    stripped = text.strip()
-    if not stripped:
-        return None
-    if sql_type == "INTEGER":
-        return int(stripped)
-    if sql_type == "REAL":
-        return float(stripped)
-    if sql_type in ("DATE", "DATETIME"):
-        return stripped
-    return text
-
-
-def _convert_json(value: Any, sql_type: str) -> Any:
-    if value is None:
-        return None
-    if sql_type == "INTEGER":
-        return int(value)
-    if sql_type == "REAL":
-        return float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# -- reading source files -----------------------------------------------------------------------
-
-
-@dataclass
-class _Source:
-    """A validated file: original column names, inferred types, and a way to re-read rows."""
-
-    headers: list[str]
-    types: list[_ColumnType]
-    row_count: int
-    rows: Callable[[], Iterator[list[Any]]] = field(repr=False)
-    convert: Callable[[Any, str], Any] = field(repr=False)
-
-
-def _utf8_lines(file: Path) -> Iterator[tuple[int, str]]:
-    """(line number, decoded line) pairs, failing with the exact line on invalid UTF-8."""
-    try:
-        handle = file.open("rb")
-    except FileNotFoundError:
-        raise InvalidRequest(f"{file} does not exist.") from None
-    except OSError as exc:
-        raise InvalidRequest(f"Cannot read {file}: {exc.strerror or exc}.") from None
-    with handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InvalidRequest(
-                    f"{file.name}, line {line_no}: not valid UTF-8 text (byte {exc.start + 1} "
-                    "of the line). Save the file as UTF-8 and load it again."
-                ) from None
-            if "\x00" in text:
-                raise InvalidRequest(
-                    f"{file.name}, line {line_no}: contains a NUL byte, so this is not a text "
-                    "file (a spreadsheet saved with the wrong extension?). Export it as CSV."
-                )
-            if line_no == 1:
-                text = text.removeprefix("\ufeff")
-            yield line_no, text
-
-
-def _csv_records(file: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank CSV records with the physical line on which each one ends."""
-    lines = _utf8_lines(file)
-    reader = csv.reader((text for _, text in lines), delimiter=delimiter, strict=True)
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise InvalidRequest(
-                f"{file.name}, line {reader.line_num}: malformed CSV ({exc})."
-            ) from None
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # blank line
-        yield reader.line_num, record
-
-
-def _read_csv(file: Path, delimiter: str) -> _Source:
-    def rows() -> Iterator[list[Any]]:
-        records = _csv_records(file, delimiter)
-        next(records, None)  # header
-        width = len(headers)
-        for line_no, record in records:
-            if len(record) != width:
-                raise InvalidRequest(
-                    f"{file.name}, line {line_no}: expected {width} fields like the header, "
-                    f"found {len(record)}. Check for a missing or extra delimiter or an "
-                    "unbalanced quote."
-                )
-            yield record
-
-    records = _csv_records(file, delimiter)
-    first = next(records, None)
-    if first is None:
-        raise InvalidRequest(f"{file.name} is empty: expected a header line and data rows.")
-    headers = [cell.strip() for cell in first[1]]
-    types = [_ColumnType() for _ in headers]
-    count = 0
-    for record in rows():
-        count += 1
-        for column, cell in zip(types, record, strict=True):
-            stripped = cell.strip()
-            if stripped:
-                column.observe_text(stripped)
-    return _Source(headers, types, count, rows, _convert_text)
-
-
-def _read_jsonl(file: Path) -> _Source:
-    def objects() -> Iterator[tuple[int, dict[str, Any]]]:
-        for line_no, text in _utf8_lines(file):
-            if not text.strip():
-                continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidRequest(
-                    f"{file.name}, line {line_no}: invalid JSON ({exc.msg} at column "
-                    f"{exc.colno}). Each line must be one JSON object."
-                ) from None
-            if not isinstance(value, dict):
-                kind = type(value).__name__
-                kind = {"list": "an array", "str": "a string", "NoneType": "null"}.get(
-                    kind, f"a {kind}"
-                )
-                raise InvalidRequest(
-                    f"{file.name}, line {line_no}: expected a JSON object, got {kind}. Each "
-                    'line must be one object such as {"id": 1, "name": "Ada"}.'
-                )
-            yield line_no, value
-
-    def rows() -> Iterator[list[Any]]:
-        for _, value in objects():
-            yield [value.get(key) for key in headers]
-
-    headers: list[str] = []
-    positions: dict[str, int] = {}
-    types: list[_ColumnType] = []
-    count = 0
-    for _, value in objects():
-        count += 1
-        for key, cell in value.items():
-            if key not in positions:
-                positions[key] = len(headers)
-                headers.append(key)
-                types.append(_ColumnType())
-            if cell is not None:
-                types[positions[key]].observe_json(cell)
-    if count == 0:
-        raise InvalidRequest(f"{file.name} is empty: expected one JSON object per line.")
-    return _Source(headers, types, count, rows, _convert_json)
 
 
 # -- PostgreSQL: the reader role and the schema -------------------------------------------------
@@ -868,7 +563,7 @@ class PgTables(_Tables["PgConnection"]):
 
 SQLITE_TABLES = SqliteTables()
 PG_TABLES = PgTables()
-#: SQLite's answers under the names `backend/stores/copy.py` reads a tables file with.
+#: SQLite's answers under the names `services/database_copy` reads a tables file with.
 describe_table = SQLITE_TABLES.describe
 user_table_names = SQLITE_TABLES.table_names
 
@@ -919,7 +614,7 @@ class TableLoader:
     def load_csv(self, file: Path, name: str, *, delimiter: str = ",") -> TableSchema:
         """Create or atomically replace table `name` from a CSV file with a header line."""
         validate_table_name(name)
-        return self._write(name, _read_csv(Path(file), delimiter))
+        return self._write(name, read_csv(Path(file), delimiter))
 
     def load_jsonl(self, file: Path, name: str) -> TableSchema:
         """Create or atomically replace table `name` from JSON Lines (one object per line).
@@ -929,7 +624,7 @@ class TableLoader:
         `::jsonb ->>` on PostgreSQL).
         """
         validate_table_name(name)
-        return self._write(name, _read_jsonl(Path(file)))
+        return self._write(name, read_jsonl(Path(file)))
 
     def list_tables(self) -> list[TableSchema]:
         """Every user table with its columns, samples and row count, sorted by name."""
@@ -989,7 +684,7 @@ class TableLoader:
         else:
             yield None
 
-    def _write(self, name: str, source: _Source) -> TableSchema:
+    def _write(self, name: str, source: SourceFile) -> TableSchema:
         if not source.headers:
             raise InvalidRequest(
                 f"Table {name!r} would have no columns: the objects in the file have no keys."

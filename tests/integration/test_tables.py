@@ -378,14 +378,14 @@ def test_a_write_failure_midway_rolls_back_to_the_old_table(
     def explode(text: str, sql_type: str) -> object:
         raise OSError("disk full")
 
-    real_read_csv = tables_module._read_csv
+    real_read_csv = tables_module.read_csv
 
     def read_then_fail(file: Path, delimiter: str):  # type: ignore[no-untyped-def]
         source = real_read_csv(file, delimiter)
         source.convert = explode
         return source
 
-    monkeypatch.setattr(tables_module, "_read_csv", read_then_fail)
+    monkeypatch.setattr(tables_module, "read_csv", read_then_fail)
     with pytest.raises(OSError, match="disk full"):
         loader.load(write(tmp_path / "new.csv", "b\n2\n"), "t")
     assert database.raw("SELECT a FROM t") == [(1,)]

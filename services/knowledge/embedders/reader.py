@@ -5,7 +5,7 @@ What ships in the repository is `reader_weights/reader.safetensors` (fp16, ~21 M
 trained tensor but the word embeddings, which training kept frozen. `install_reader` assembles
 the model at install time from those tensors and the word embeddings of the installed
 embedder (the same pinned MiniLM weights), rounded as training saw them
-(`compact_word_embeddings`), into an fp32 ONNX graph written by `minilm_build.build_bert_onnx`
+(`compact_word_embeddings`), into an fp32 ONNX graph written by `bert_graph.build_bert_onnx`
 (`<models_dir>/almanac-reader/reader.onnx`). The build is deterministic: the same files give
 the same graph, byte for byte (its sha256 is in the manifest and checked by a test).
 
@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
+from services.knowledge.embedders.bert_graph import build_bert_onnx
 from services.knowledge.embedders.minilm_build import (
     MODEL_NAME,
     TOKENIZER_FILE,
     _sha256,
-    build_bert_onnx,
     is_installed,
     read_safetensors,
 )

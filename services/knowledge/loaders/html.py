@@ -52,6 +52,10 @@ Rules:
   file's would be. Meta tags give the category (`category`, `article:section`), the updated date
   (`updated`, `last-modified`, `article:modified_time`, ...), `supersedes` (the document
   this one replaces) and metadata (`author`, `description`, `keywords`, `lang`).
+
+Why this module is over 800 lines: it is one format's loader, and the rules above are one
+walk over one parsed page that share its helpers (what is chrome, what is a link list, where
+an implied heading starts); split over several files, one rule would be read in pieces.
 """
 
 from __future__ import annotations
