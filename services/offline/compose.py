@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
@@ -1209,6 +1209,20 @@ def _own(question: str, borrowed: Sequence[str]) -> str:
     return question[len(prefix) :] if borrowed and question.startswith(prefix) else question
 
 
+@dataclass
+class _Asked:
+    """The question as `compose_documents` reads it, and what the answer must meet."""
+
+    message: str  # as typed
+    question: str  # spelled for meaning
+    terms: list[str]
+    background: set[str]  # words a follow-up borrowed, not its own
+    borrowed: Sequence[str]
+    asked: set[str] = field(default_factory=set)  # the asking clauses' words
+    needed: float = 0.0
+    rare: str | None = None
+
+
 def compose_documents(
     question: str,
     hits: list[dict[str, Any]],
@@ -1239,13 +1253,124 @@ def compose_documents(
     kept, replaced = resolve_versions(
         hits, keep_history=bool(INTENT_HISTORY.search(question)), as_of=as_of_date(question)
     )
-    message, question = question, _spelled_for_meaning(question, kept, known)
+    asked = _asked(question, kept, borrowed, known)
+    question = asked.question
+    units, labels, hit_texts = _candidates(kept, abbreviations, asked.terms)
+    semantic = _meanings(asked, units, labels, kept, similarity, whole)
+    scored = score_units(question, asked.terms, units, hit_texts, semantic, asked.background)
+    asked_as, read_as = "", {}
+    if reader is not None or _CANDIDATE_OBSERVERS:  # the candidates as the reader reads them
+        asked_as = reader_question(whole or question, borrowed)
+        scored, read_as = _as_read(reader, asked_as, scored, units, labels, kept)
+    if not scored:
+        return not_found(0.0)
+    if only_other_quarters(question, [u.text for u in units]):
+        logger.debug("The quarter asked for is in no retrieved passage; others are")
+        return not_found(0.0)
+    _raise_the_bar(asked, units, hit_texts, kept, scored[0], known, semantic is not None)
+    scored = _answering_first(scored, asked.needed)
+    best, best_hit = scored[0], kept[scored[0].unit.hit_index]
+    if best.evidence < asked.needed:
+        return _too_weak(asked, best, best_hit, scored, kept)
+    led = _led_by_the_contact_asked(asked, scored)
+    if led is None:
+        return not_found(_refused_confidence(asked, best, best_hit, scored, kept))
+    scored = led
+    best = scored[0]
+    chosen = _answer_sentences(asked, scored, best)
+    chosen = _with_the_quantity_asked(asked, chosen)
+    if chosen is None:
+        return not_found(_refused_confidence(asked, best, best_hit, scored, kept))
+    conflict = _disagreement(chosen, scored, kept, asked.needed, similarity)
+    if conflict is not None:
+        chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
+    body = _cited_body(question, chosen, kept, replaced, conflict)
+    own = _own_terms(asked)
+    read_whole = None
+    if similarity is not None:
+        read_whole = similarity.read_once(question, " ".join(c.unit.read for c in chosen))
+    features = confidence_features(
+        best, best_hit, chosen, asked.needed, scored, kept, read_whole, _covered(own, chosen)
+    )
+    confidence = _confidence(features)
+    if reader is not None and READER_CONFIDENCE > 0:
+        confidence = _with_belief(
+            confidence, reader, asked_as, [read_as.get(id(c.unit)) for c in chosen]
+        )
+    for observer in _OBSERVERS:
+        observer(asked.message, features)
+    confidence = _capped(confidence, chosen, conflict is not None)
+    return Answer(body, confidence, coverage=best.coverage, evidence=best.evidence)
+
+
+def _answering_first(scored: list[Scored], needed: float) -> list[Scored]:
+    """`scored`, led by a runner-up that meets the bar where the best does not (`_answering`)."""
+    logger.opt(lazy=True).debug(
+        "Runners-up: {}",
+        lambda: [(round(s.evidence, 3), s.unit.text[:70]) for s in scored[1:5]],
+    )
+    answering = _answering(scored, needed)
+    if answering is None or answering is scored[0]:
+        return scored
+    logger.debug("A runner-up meets the bar: {!r}", answering.unit.text[:80])
+    return [answering, *(s for s in scored if s is not answering)]
+
+
+def _too_weak(
+    asked: _Asked,
+    best: Scored,
+    best_hit: dict[str, Any],
+    scored: list[Scored],
+    kept: list[dict[str, Any]],
+) -> Answer:
+    """The can't-find answer when the best sentence's evidence is below the bar."""
+    answer = not_found(_refused_confidence(asked, best, best_hit, scored, kept))
+    answer.coverage = best.coverage
+    answer.evidence = best.evidence
+    return answer
+
+
+def _led_by_the_contact_asked(asked: _Asked, scored: list[Scored]) -> list[Scored] | None:
+    """`scored` led by the sentences giving the contact detail asked for (a phone number, a
+    mail address); None when one is required and no answering sentence gives it."""
+    contact = _contact_asked(asked.question)
+    if contact is None:
+        return scored
+    value, required = contact
+    holding = [s for s in scored if value.search(s.unit.text) and s.evidence >= asked.needed]
+    if holding:  # lead with the sentence giving the value asked for
+        return holding + [s for s in scored if s not in holding]
+    if required:
+        logger.debug("No sentence holds the phone number asked for")
+        return None
+    return scored
+
+
+def _asked(
+    message: str,
+    kept: list[dict[str, Any]],
+    borrowed: Sequence[str],
+    known: Callable[[str], bool] | None,
+) -> _Asked:
+    """The question's words: its own, those it sets aside, and those a follow-up borrowed."""
+    question = _spelled_for_meaning(message, kept, known)
     terms = content_stems(question)
     aside = _set_aside(question)  # "... instead of the terminal table": not what it asks
     terms = [t for t in terms if t not in aside] or terms
     background = set(content_stems(" ".join(borrowed))) - set(
         content_stems(_own(question, borrowed))
     )
+    return _Asked(message, question, terms, background, borrowed)
+
+
+def _own_terms(asked: _Asked) -> list[str]:
+    return [t for t in asked.terms if t not in asked.background]
+
+
+def _candidates(
+    kept: list[dict[str, Any]], abbreviations: Sequence[Abbreviation], terms: list[str]
+) -> tuple[list[Unit], list[str], list[set[str]]]:
+    """The passages' candidate sentences, each one's meaning label, and each passage's words."""
     units: list[Unit] = []
     labels: list[str] = []
     for index, hit in enumerate(kept):
@@ -1258,68 +1383,84 @@ def compose_documents(
     hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
     if len(units) > MAX_CANDIDATES:
         units, labels = _shortlist(units, labels, terms)
-    semantic = None
-    if similarity is not None and units:
-        texts = [_as_embedded(label, u.read) for label, u in zip(labels, units, strict=True)]
-        semantic = similarity.similarities(question, texts)  # spelled for meaning above
-        for clause in asking_clauses(question):
-            # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
-            # alone may be closer in meaning to the answer than the whole chatty message.
-            closer = similarity.similarities(clause, texts)
-            semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
-        codes = asked_codes(question)
-        focused = [(i, f) for i, u in enumerate(units) if codes and (f := focus_on(u.text, codes))]
-        if focused:
-            # A code's entry in a long list means what the question asks, the list does not.
-            closer = similarity.similarities(
-                question, [_as_embedded(labels[i], f) for i, f in focused]
-            )
-            for (i, _), value in zip(focused, closer, strict=True):
-                semantic[i] = max(semantic[i], value)
-        if background:
-            # A follow-up means its own words most: "and shipment records?" after raw pings.
-            # Its pronoun stands for the borrowed topic: "how long must passwords be?".
-            own = with_topic(_own(question, borrowed), borrowed)
-            own_meaning = similarity.similarities(own, texts)
-            semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
-        if whole:
-            meant = similarity.similarities(whole, texts)
-            semantic = [max(a, b) for a, b in zip(semantic, meant, strict=True)]
-        for i, value in _answered_headings(question, kept, units, similarity).items():
-            semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
-    scored = score_units(question, terms, units, hit_texts, semantic, background)
-    if reader is not None or _CANDIDATE_OBSERVERS:  # the candidates as the reader reads them
-        label_of = {id(u): label for u, label in zip(units, labels, strict=True)}
-        asked_as = reader_question(whole or question, borrowed)
-        texts = [reader_text(label_of[id(s.unit)], s.unit) for s in scored]
-        if reader is not None and scored and READER_WEIGHT > 0:
-            scored, texts = read_candidates(reader, asked_as, scored, texts)
-        read_as = dict(zip([id(s.unit) for s in scored], texts, strict=True))
+    return units, labels, hit_texts
+
+
+def _meanings(
+    asked: _Asked,
+    units: list[Unit],
+    labels: list[str],
+    kept: list[dict[str, Any]],
+    similarity: SentenceSimilarity | None,
+    whole: str | None,
+) -> list[float] | None:
+    """How close each candidate is in meaning to what is asked, read several ways (None
+    without a sentence embedder)."""
+    if similarity is None or not units:
+        return None
+    question, borrowed = asked.question, asked.borrowed
+    texts = [_as_embedded(label, u.read) for label, u in zip(labels, units, strict=True)]
+    semantic = similarity.similarities(question, texts)  # spelled for meaning above
+    for clause in asking_clauses(question):
+        # "what time do the kpi jobs run, my dashboard looks stale": the asking clause
+        # alone may be closer in meaning to the answer than the whole chatty message.
+        closer = similarity.similarities(clause, texts)
+        semantic = [max(a, b) for a, b in zip(semantic, closer, strict=True)]
+    codes = asked_codes(question)
+    focused = [(i, f) for i, u in enumerate(units) if codes and (f := focus_on(u.text, codes))]
+    if focused:
+        # A code's entry in a long list means what the question asks, the list does not.
+        closer = similarity.similarities(question, [_as_embedded(labels[i], f) for i, f in focused])
+        for (i, _), value in zip(focused, closer, strict=True):
+            semantic[i] = max(semantic[i], value)
+    if asked.background:
+        # A follow-up means its own words most: "and shipment records?" after raw pings.
+        # Its pronoun stands for the borrowed topic: "how long must passwords be?".
+        own = with_topic(_own(question, borrowed), borrowed)
+        own_meaning = similarity.similarities(own, texts)
+        semantic = [(a + b) / 2 for a, b in zip(semantic, own_meaning, strict=True)]
+    if whole:
+        meant = similarity.similarities(whole, texts)
+        semantic = [max(a, b) for a, b in zip(semantic, meant, strict=True)]
+    for i, value in _answered_headings(question, kept, units, similarity).items():
+        semantic[i] = max(semantic[i], value)  # the heading asks what the question asks
+    return semantic
+
+
+def _as_read(
+    reader: SentenceReader | None,
+    asked_as: str,
+    scored: list[Scored],
+    units: list[Unit],
+    labels: list[str],
+    kept: list[dict[str, Any]],
+) -> tuple[list[Scored], dict[int, str]]:
+    """The candidates re-ranked by the reader (with `READER_WEIGHT` above 0), and each one's
+    text as the reader reads it; the candidate observers see them."""
+    label_of = {id(u): label for u, label in zip(units, labels, strict=True)}
+    texts = [reader_text(label_of[id(s.unit)], s.unit) for s in scored]
+    if reader is not None and scored and READER_WEIGHT > 0:
+        scored, texts = read_candidates(reader, asked_as, scored, texts)
     if _CANDIDATE_OBSERVERS:
         passages = [str(hit.get("text") or "") for hit in kept]
         for observer in _CANDIDATE_OBSERVERS:
             observer(asked_as, scored, passages, texts)
-    if not scored:
-        return not_found(0.0)
-    if only_other_quarters(question, [u.text for u in units]):
-        logger.debug("The quarter asked for is in no retrieved passage; others are")
-        return not_found(0.0)
-    best = scored[0]
-    best_hit = kept[best.unit.hit_index]
-    logger.opt(lazy=True).debug(
-        "Runners-up: {}",
-        lambda: [(round(s.evidence, 3), s.unit.text[:70]) for s in scored[1:5]],
-    )
-    needed = MIN_EVIDENCE if semantic is not None else MIN_COVERAGE
-    own_terms = [t for t in terms if t not in background]
+    return scored, dict(zip([id(s.unit) for s in scored], texts, strict=True))
 
-    def refused_confidence() -> float:
-        """The confidence an answer of the best sentence alone would have had."""
-        covered = _covered(own_terms, [best])
-        return _confidence(
-            confidence_features(best, best_hit, (best,), needed, scored, kept, covered=covered)
-        )
 
+def _raise_the_bar(
+    asked: _Asked,
+    units: list[Unit],
+    hit_texts: list[set[str]],
+    kept: list[dict[str, Any]],
+    best: Scored,
+    known: Callable[[str], bool] | None,
+    by_meaning: bool,
+) -> None:
+    """The evidence needed: more for each question word no retrieved passage holds, for a
+    name the knowledge base never mentions, and for a rare word only another sentence holds."""
+    question, terms, background = asked.question, asked.terms, asked.background
+    needed = MIN_EVIDENCE if by_meaning else MIN_COVERAGE
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
     spelt = _spelt_stems(question)
     # A word is no typo of another word the question itself holds ("upsert" of "insert").
@@ -1333,32 +1474,33 @@ def compose_documents(
         and match(t, others, typos=t not in spelt) == 0.0
         and (known is None or not known(t))
     ]
-    asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
-    if asked:  # words outside the asking clauses are context: they never raise the bar
-        absent = [t for t in absent if t in asked]
+    asked.asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
+    if asked.asked:  # words outside the asking clauses are context: they never raise the bar
+        absent = [t for t in absent if t in asked.asked]
     introduced = _introduced_names(question)
     if absent:
         common = _common_stems(question) | _phrasal_stems(question)
         absent = [t for t in absent if t not in common and t not in introduced]
     needed += ABSENT_TERM_PENALTY * len(absent)
-    names = _proper_names(message)
+    names = _proper_names(asked.message)
     foreign = (
         _foreign(absent, question, known)
         + [t for t in absent if t in names]
         + [
             name
-            for name in _unheard_names(_own(question, borrowed), kept, known)
+            for name in _unheard_names(_own(question, asked.borrowed), kept, known)
             if stem(name.lower()) not in introduced
         ]
     )
     if foreign:
         logger.debug("Named nowhere in the knowledge base: {}", foreign)
         needed += FOREIGN_TERM_PENALTY
-    rare = _rare_term_elsewhere(
-        terms, units, best, set(background) | _common_stems(question), asked
+    asked.rare = _rare_term_elsewhere(
+        terms, units, best, set(background) | _common_stems(question), asked.asked
     )
-    if rare is not None:
+    if asked.rare is not None:
         needed += RARE_TERM_PENALTY
+    asked.needed = needed
     logger.debug(
         "Best sentence: evidence {:.3f} (coverage {:.3f}), needed {:.3f}, absent {}: {!r}",
         best.evidence,
@@ -1367,42 +1509,48 @@ def compose_documents(
         absent,
         best.unit.text[:120],
     )
-    answering = _answering(scored, needed)
-    if answering is not None and answering is not best:
-        logger.debug("A runner-up meets the bar: {!r}", answering.unit.text[:80])
-        scored = [answering, *(s for s in scored if s is not answering)]
-        best, best_hit = answering, kept[answering.unit.hit_index]
-    if best.evidence < needed:
-        answer = not_found(refused_confidence())
-        answer.coverage = best.coverage
-        answer.evidence = best.evidence
-        return answer
 
-    contact = _contact_asked(question)
-    if contact is not None:
-        value, required = contact
-        holding = [s for s in scored if value.search(s.unit.text) and s.evidence >= needed]
-        if holding:  # lead with the sentence giving the value asked for
-            scored = holding + [s for s in scored if s not in holding]
-            best = scored[0]
-        elif required:
-            logger.debug("No sentence holds the phone number asked for")
-            return not_found(refused_confidence())
+
+def _refused_confidence(
+    asked: _Asked,
+    best: Scored,
+    best_hit: dict[str, Any],
+    scored: list[Scored],
+    kept: list[dict[str, Any]],
+) -> float:
+    """The confidence an answer of the best sentence alone would have had."""
+    covered = _covered(_own_terms(asked), [best])
+    features = confidence_features(
+        best, best_hit, (best,), asked.needed, scored, kept, covered=covered
+    )
+    return _confidence(features)
+
+
+def _answer_sentences(asked: _Asked, scored: list[Scored], best: Scored) -> list[Scored]:
+    """The best sentence and those that complete it: its neighbours, a complement, a remedy."""
+    question, terms, background = asked.question, asked.terms, asked.background
     asks_who = bool(INTENT_WHO.search(question))
     chosen = _choose(
         scored,
         best,
-        EXTRA_SENTENCE_EVIDENCE * needed,
+        EXTRA_SENTENCE_EVIDENCE * asked.needed,
         asks_who,
-        frozenset(asked - set(background)),
+        frozenset(asked.asked - set(background)),
         lead_with_typed=not asks_only_how(question),
     )
     chosen = _with_neighbours(chosen, scored, set(terms), bool(INTENT_METHOD.search(question)))
     chosen = _with_complement(
-        chosen, scored, set(terms) - background, EXTRA_SENTENCE_EVIDENCE * needed
+        chosen, scored, set(terms) - background, EXTRA_SENTENCE_EVIDENCE * asked.needed
     )
     if asks_remedy(question):
         chosen = _with_remedy(chosen, scored)
+    return chosen
+
+
+def _with_the_quantity_asked(asked: _Asked, chosen: list[Scored]) -> list[Scored] | None:
+    """`chosen`, less what gives other countries' figures; None when a quantity or a number is
+    asked and no chosen sentence states the one asked for."""
+    question, rare, needed = asked.question, asked.rare, asked.needed
     quantity = asks_quantity(question)
     if (
         quantity
@@ -1416,7 +1564,7 @@ def compose_documents(
         # deprecation window" states a quantity, but only the sentence naming Android is
         # about what was asked, and it states none.
         logger.debug("No sentence stating a quantity holds {!r}", rare)
-        return not_found(refused_confidence())
+        return None
     counted = [stem(w) for w in counted_words(question)]
     if counted and not any(
         states_quantity(c.unit.text)
@@ -1426,7 +1574,7 @@ def compose_documents(
         # "how many partitions does the shipment.events topic have": "the event match rate
         # target is 97%" states a number, but not of partitions.
         logger.debug("No sentence stating a quantity counts {}", counted)
-        return not_found(refused_confidence())
+        return None
     places = asked_countries(question) if quantity else frozenset()
     if places and any(about_other_countries(c.unit.text, places) for c in chosen):
         # "the per km rate in Germany": "€0.23 per km (NL), €0.40 per km (PT)" gives other
@@ -1434,22 +1582,29 @@ def compose_documents(
         chosen = [c for c in chosen if not about_other_countries(c.unit.text, places)]
         if not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
             logger.debug("The quantities found are other countries' than {}", sorted(places))
-            return not_found(refused_confidence())
+            return None
     if quantity and not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the
         # insurance, without any amount, does not answer it; nor does a related sentence too
         # weak to answer alone ("book at least 14 days in advance").
         logger.debug("A quantity is asked and no chosen sentence states one")
-        return not_found(refused_confidence())
-
+        return None
     if asks_numbered(question) and not any(has_digit(c.unit.text) for c in chosen):
         # "what port does blackd listen on by default?": "You can start the server on the
         # default port" names the port but does not give it.
         logger.debug("A number is asked for and no chosen sentence holds a digit")
-        return not_found(refused_confidence())
-    conflict = _disagreement(chosen, scored, kept, needed, similarity)
-    if conflict is not None:
-        chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
+        return None
+    return chosen
+
+
+def _cited_body(
+    question: str,
+    chosen: list[Scored],
+    kept: list[dict[str, Any]],
+    replaced: dict[Any, list[dict[str, Any]]],
+    conflict: tuple[Any, Scored, str] | None,
+) -> str:
+    """The answer's text, each sentence with its [n], then the **Sources** it cites."""
     sentences = []
     cited: list[dict[str, Any]] = []
     previous = [None, *(c.unit for c in chosen)]
@@ -1462,47 +1617,40 @@ def compose_documents(
             sentence = _named(sentence, hit, said)
             cited.append(hit)
         sentences.append(sentence)
-    for hit in cited:
-        older = replaced.get(hit.get("document_id"))  # type: ignore[arg-type]
-        if older:
-            dates = sorted({str(h.get("updated_at") or "undated") for h in older})
-            sentences.append(
-                _with_citation(
-                    f"This follows the current version of {hit.get('title')} "
-                    f"({hit.get('updated_at') or 'undated'}); the older "
-                    f"{'version' if len(dates) == 1 else 'versions'} ({', '.join(dates)}) "
-                    f"{'is' if len(dates) == 1 else 'are'} superseded.",
-                    f"[{hit['number']}]",
-                )
-            )
-            break
+    superseded = _superseded_note(cited, replaced)
+    if superseded is not None:
+        sentences.append(superseded)
     if conflict is not None:  # said first: which value holds is the first thing to know
         sentences.insert(0, conflict[2])
-    body = " ".join(sentences)
     sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))
-    whole = None
-    if similarity is not None:
-        whole = similarity.read_once(question, " ".join(c.unit.read for c in chosen))
-    features = confidence_features(
-        best, best_hit, chosen, needed, scored, kept, whole, _covered(own_terms, chosen)
-    )
-    confidence = _confidence(features)
-    if reader is not None and READER_CONFIDENCE > 0:
-        confidence = _with_belief(
-            confidence, reader, asked_as, [read_as.get(id(c.unit)) for c in chosen]
-        )
-    if _OBSERVERS:
-        for observer in _OBSERVERS:
-            observer(message, features)
-    if conflict is not None:
+    return f"{' '.join(sentences)}\n\n**Sources**\n{sources}"
+
+
+def _superseded_note(
+    cited: list[dict[str, Any]], replaced: dict[Any, list[dict[str, Any]]]
+) -> str | None:
+    """The first cited document with older versions: which version the answer follows."""
+    for hit in cited:
+        older = replaced.get(hit.get("document_id"))
+        if older:
+            dates = sorted({str(h.get("updated_at") or "undated") for h in older})
+            return _with_citation(
+                f"This follows the current version of {hit.get('title')} "
+                f"({hit.get('updated_at') or 'undated'}); the older "
+                f"{'version' if len(dates) == 1 else 'versions'} ({', '.join(dates)}) "
+                f"{'is' if len(dates) == 1 else 'are'} superseded.",
+                f"[{hit['number']}]",
+            )
+    return None
+
+
+def _capped(confidence: float, chosen: list[Scored], conflict: bool) -> float:
+    """At most `CONFLICT_CONFIDENCE_CAP` when sources disagree, and at most
+    `UNTYPED_CONFIDENCE_CAP` when no chosen sentence holds the kind of fact asked for."""
+    if conflict:
         confidence = min(confidence, CONFLICT_CONFIDENCE_CAP)
     if not any(c.typed for c in chosen):
         # "how many ...?" answered by sentences holding no number, "who ...?" by none naming
         # anyone: whatever the words shared, the fact asked for is not shown to be there.
         confidence = min(confidence, UNTYPED_CONFIDENCE_CAP)
-    return Answer(
-        f"{body}\n\n**Sources**\n{sources}",
-        confidence,
-        coverage=best.coverage,
-        evidence=best.evidence,
-    )
+    return confidence

@@ -144,6 +144,40 @@ def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     return answer
 
 
+def _matches(plan: SqlPlan, row: list[Any]) -> bool:
+    """Whether a row holds an entity the question names, or else every term it searched."""
+    if plan.entities:
+        return any(_contains_phrase(v, e) for e in plan.entities for v in row)
+    return bool(plan.terms) and all(any(_contains_phrase(v, t) for v in row) for t in plan.terms)
+
+
+def _counted_rows(plan: SqlPlan) -> str:
+    """What the rows counted match: " matching "Ops", tier 1", or nothing."""
+    conditions = [f'"{e}"' for e in plan.entities] + [
+        f"{column.replace('_', ' ')} {value}" for column, value in plan.numbers
+    ]
+    return " matching " + ", ".join(conditions) if conditions else ""
+
+
+def _row_facts(plan: SqlPlan, top: list[Any], index: dict[str, int], asked: list[str]) -> str:
+    """One row's values of the columns asked for, as a sentence about the row."""
+    label = top[index[plan.label_column]] if plan.label_column in index else plan.table
+    unit = top[index["unit"]] if "unit" in index and "unit" not in asked else None
+
+    def value_of(column: str) -> str:
+        value = _cell(top[index[column]])
+        measured = unit and column in _MEASURED and re.search(r"\d", value)
+        return f"{value} {unit}" if measured else value
+
+    facts = [_fact(c, value_of(c) if top[index[c]] is not None else None) for c in asked]
+    first = asked[0]
+    if len(facts) == 1 and _ranked(first, top[index[first]]):
+        return f"{_cell(label)} is {first.replace('_', ' ')} {value_of(first)}"
+    if len(facts) == 1 and top[index[first]] is not None:
+        return f"The {first.replace('_', ' ')} of {label} is {value_of(first)}"
+    return f"For {label}, {', '.join(facts)}"
+
+
 def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     columns = [str(c) for c in metadata.get("columns") or []]
     rows = [list(r) for r in metadata.get("rows") or []]
@@ -165,29 +199,19 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
     if plan.count:
         if not rows or not isinstance(rows[0][0], int) or rows[0][0] <= 0:
             return None  # nothing counted: the documents may know better
-        conditions = [f'"{e}"' for e in plan.entities] + [
-            f"{column.replace('_', ' ')} {value}" for column, value in plan.numbers
-        ]
-        what = " matching " + ", ".join(conditions) if conditions else ""
-        text = f"The {plan.table} table has {rows[0][0]} rows{what} {marker}."
+        text = f"The {plan.table} table has {rows[0][0]} rows{_counted_rows(plan)} {marker}."
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
     if not rows:
         return None
     shown = [i for i, c in enumerate(columns) if c != RELEVANCE]
     index = {c: i for i, c in enumerate(columns)}
     top = rows[0]
-
-    def matches(row: list[Any]) -> bool:
-        if plan.entities:
-            return any(_contains_phrase(v, e) for e in plan.entities for v in row)
-        return bool(plan.terms) and all(
-            any(_contains_phrase(v, t) for v in row) for t in plan.terms
-        )
-
     label_hit = plan.label_column in index and any(
         _contains_phrase(top[index[plan.label_column]], e) for e in plan.entities
     )
-    if not (label_hit or matches(top) or ((plan.explicit or plan.filtered) and not plan.terms)):
+    if not (
+        label_hit or _matches(plan, top) or ((plan.explicit or plan.filtered) and not plan.terms)
+    ):
         return None
     if plan.entities and not _on_topic(plan, columns, top):
         return None  # "SEV2" is in a KPI's name, but "updates during a SEV2" are not KPIs
@@ -204,23 +228,7 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
             text = f"{_cell(top[index[plan.label_column]])} is the {_cell(named)} {marker}."
             return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85)
     if asked and len(tied) == 1:
-        label = top[index[plan.label_column]] if plan.label_column in index else plan.table
-        unit = top[index["unit"]] if "unit" in index and "unit" not in asked else None
-
-        def value_of(column: str) -> str:
-            value = _cell(top[index[column]])
-            measured = unit and column in _MEASURED and re.search(r"\d", value)
-            return f"{value} {unit}" if measured else value
-
-        facts = [_fact(c, value_of(c) if top[index[c]] is not None else None) for c in asked]
-        first = asked[0]
-        if len(facts) == 1 and _ranked(first, top[index[first]]):
-            sentence = f"{_cell(label)} is {first.replace('_', ' ')} {value_of(first)}"
-        elif len(facts) == 1 and top[index[first]] is not None:
-            sentence = f"The {first.replace('_', ' ')} of {label} is {value_of(first)}"
-        else:
-            sentence = f"For {label}, {', '.join(facts)}"
-        text = f"{sentence} {marker}."
+        text = f"{_row_facts(plan, top, index, asked)} {marker}."
         return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85 if label_hit else 0.65)
     filtered_on = {column for column, _ in plan.numbers}  # "tier 1" names no column asked for
     if (plan.asks_amount or plan.asks_yes_no) and all(c in filtered_on for c in asked):

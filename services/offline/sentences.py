@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from services.knowledge.fts_query import words
 from services.knowledge.spelling import within_edits
 from services.offline import lexicon
-from services.offline.amounts import amounts, days_of_year, holds_asked_amount, holds_asked_day
+from services.offline.amounts import (
+    Amount,
+    amounts,
+    days_of_year,
+    holds_asked_amount,
+    holds_asked_day,
+)
 from services.offline.question import (
     IDENTIFIER,
     INTENT_ADVICE,
@@ -622,199 +628,10 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     at the passage's end (what it announces cut off into the next passage) it is a sentence.
     Headings in the text ("#", a numbered one, a line in capitals) are context, not units.
     """
-    blocks: list[tuple[str, set[str], int | None]] = []  # (sentence, context, list group)
-    lines = text.splitlines()
-    width = fill_width(lines)
-    i = 0
-    local_context = set(heading_context)
-    lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
-    lead_follows = False  # whether `lead` ends a paragraph (no label line of its own)
-    codes: dict[int, str] = {}  # block index -> the code its sentence announces
-    labels: dict[int, str] = {}  # block index -> the term of the definition it goes on with
-    open_block: int | None = None  # a block of the paragraph just read, ending on no sentence end
-    callouts: dict[str, str] = {}  # the last code block's marked lines, by their numbers
-    synopsis: tuple[str, str] | None = None  # a term and its synopsis, awaiting its description
-
-    def define(sentences: list[str], term: str) -> None:
-        """A definition's sentences as blocks: the first holds its term, the others name it
-        (`_labelled`) and have it in their context."""
-        about = local_context | stem_set(term)
-        for sentence, of in _labelled(sentences, term):
-            if of:
-                labels[len(blocks)] = of
-            blocks.append((sentence, about if of else local_context, None))
-
-    def add_listed(listed: str, items: list[str], group: int) -> None:
-        """A lead-in and its items: the lead-in is incomplete without them, so a short list is
-        joined to it whole, a long one item by item (each item's units one `group`)."""
-        merged = f"{listed} {'; '.join(items)}."
-        if len(words(merged)) <= MAX_MERGED_WORDS:
-            blocks.append((merged, local_context, None))
-        else:
-            blocks.extend((f"{listed} {item}.", local_context, group) for item in items)
-
-    while i < len(lines):
-        stripped = lines[i].strip()
-        if not stripped:
-            i += 1
-            continue
-        dangling, open_block = open_block, None
-        if stripped.startswith(("```", "~~~")):
-            start = i
-            code, i, callouts = _fenced(lines, i)
-            if dangling is not None and code and i - start - 2 <= LEAD_CODE_LINES:
-                going_on = _going_on(lines, i)
-                if going_on is not None:
-                    # "The most straightforward way is to write" + "#!/usr/bin/python" + "as
-                    # the very first line of your file": code in the middle of a sentence.
-                    rest, i = _logical_lines(lines, going_on, width)
-                    before, context, _ = blocks[dangling]
-                    ticks = "`" * (1 + max(map(len, re.findall(r"`+", code)), default=0))
-                    joined = split_sentences(f"{before} {ticks}{code}{ticks} {_clean(rest)}")
-                    if joined[-1].endswith(":") and not _FIELD.match(joined[-1]):
-                        lead = joined.pop()  # "... so it should be declared with two parameters:"
-                        lead_follows = bool(joined)
-                    blocks[dangling : dangling + 1] = [(s, context, None) for s in joined]
-                    if lead is None and joined[-1][-1:].isalpha():
-                        open_block = dangling + len(joined) - 1  # "... It is called as"
-                    continue
-            term = _synopsis_term(lead, code) if lead is not None else None
-            if term is not None:
-                # "mapfile:" + "mapfile [-d delim] [array]" + "Read lines from ...": a term,
-                # its synopsis, then its description, whose first sentence shows both.
-                synopsis = (term, code)
-                lead = None
-                continue
-            if lead is not None and code:
-                # "To start afresh each run, change the call to:" + the call: the code is
-                # the answer the sentence announces. It is scored by the sentence's words
-                # and shown with the code (`Unit.code`).
-                codes[len(blocks)] = code
-                blocks.append((lead, local_context, None))
-            lead = None
-            continue
-        announced, lead = lead, None
-        announced_follows = lead_follows
-        described_by, synopsis = synopsis, None
-        indented = lines[i][:1].isspace()  # a block quote or literal block in a text file
-        if (
-            indented
-            and announced is not None
-            and (announced_follows or len(words(announced)) >= LEAD_IN_WORDS)
-        ):
-            items, after = _indented_columns(lines, i)
-            if items:
-                # "These special characters can be present:" over "\t=\tThe file is
-                # read-only": an indented table of terms and what they mean is a list.
-                add_listed(announced, items, i)
-                i = after
-                continue
-            code, after = _indented_code(lines, i)
-            if code:
-                # "... set the 'ignorecase' option:" over "\t:set ignorecase": a text file's
-                # example, announced as a fenced block's is (above); a short lead-in ending a
-                # paragraph ("... language code.  For French:") announces it too.
-                codes[len(blocks)] = code
-                blocks.append((announced, local_context, None))
-                i = after
-                continue
-        if stripped.startswith("|"):
-            table = []
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                table.append(lines[i].strip())
-                i += 1
-            sentences, header = _table_rows(table)
-            blocks.extend((sentence, local_context | header, None) for sentence in sentences)
-            continue
-        if stripped.startswith("#") or _capitals_heading(lines, i):
-            local_context = set(heading_context) | stem_set(stripped.lstrip("#"))
-            callouts, synopsis = {}, None
-            i += 1
-            continue
-        term = _definition_term(lines, i)
-        if term is not None:
-            # "``local`` : flag" over "    Generate a local table of contents. Entries ...":
-            # the term is what questions name, and the description's sentences are about it.
-            label = _clean(term)
-            described: list[str] = []
-            i += 1
-            while i < len(lines) and lines[i].strip() and lines[i][:1].isspace():
-                described.append(lines[i].strip())
-                i += 1
-            define(split_sentences(_clean(" ".join(described))), label)
-            continue
-        ordinal = _ORDINAL.match(stripped)
-        callout = callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
-        if callout:
-            codes[len(blocks)] = callout  # "2. Rewind the branch ..." says what line <2> does
-        line, i = _logical_lines(lines, i, width)
-        if _NUMBERED_HEADING.match(_clean(line)) and len(line.split()) <= NUMBERED_HEADING_WORDS:
-            # "3.4 A minimal class file" (a PDF's or a text file's heading, "*08.1* Split a
-            # window" marked up): what the sentences after it are about, no sentence of its own
-            local_context = set(heading_context) | stem_set(line)
-            continue
-        line = _clean(_item_text(line))
-        if (
-            announced is not None
-            and (announced[:1].isalnum() or announced[:1] in _LEADING_MARKUP)  # not "% ..."
-            and len(words(announced)) >= LEAD_IN_WORDS
-            and not line.endswith(":")
-            and not indented
-            and not _LIST_ITEM.match(stripped)
-        ):
-            # "This can be changed by giving the modifier ! in the argument specification:" /
-            # "\NewDocumentCommand\foobar{m !o}{ ... } where ... will not find ...": what a
-            # lead-in announces on a line of its own, not as code (a PDF, a text file).
-            line = f"{announced} {line}"
-        sentences = split_sentences(line)
-        if line.endswith(":") and not _FIELD.match(line):
-            items: list[str] = []
-            j = i
-            while j < len(lines) and (not lines[j].strip() or _LIST_ITEM.match(lines[j].strip())):
-                if lines[j].strip():
-                    item, j = _logical_lines(lines, j, width)
-                    item = _clean(_item_text(item)).rstrip(".;, ")
-                    items.append(re.sub(r",?\s+(?:or|and)$", "", item))
-                else:
-                    j += 1
-                    if items:
-                        break
-            if items and sentences:
-                listed = sentences.pop()
-                blocks.extend((sentence, local_context, None) for sentence in sentences)
-                add_listed(listed, items, i)
-                i = j
-                continue
-        # A lead-in to something that is not a list (a table, code) says nothing alone; one
-        # followed by code is joined to it (above).
-        if described_by is not None and sentences and not indented:
-            term, code = described_by
-            codes[len(blocks)] = code
-            define(sentences, term)
-            continue
-        dashed = _DASH_LABEL.match(sentences[0]) if len(sentences) > 1 else None
-        if dashed is not None and len(dashed.group(1).split()) > DEFINITION_TERM_WORDS:
-            dashed = None
-        for k, sentence in enumerate(sentences):
-            if sentence.endswith(":") and not _FIELD.match(sentence):
-                continue
-            if dashed is not None and k > 0:
-                # "term — description. More of it.": the later sentences describe the term too
-                labels[len(blocks)] = dashed.group(1)
-                blocks.append((sentence, local_context | stem_set(dashed.group(1)), None))
-            else:
-                blocks.append((sentence, local_context, None))
-        if blocks and sentences and sentences[-1][-1:].isalpha() and not indented:
-            open_block = len(blocks) - 1
-        if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
-            lead, lead_follows = sentences[-1], len(sentences) > 1
-    if lead is not None and len(words(lead)) >= LEAD_IN_WORDS:
-        # The passage ends with a lead-in: what it announces was cut off (the next passage
-        # holds it), and "The 'laststatus' option can be used to specify when the last
-        # window has a statusline:" still says something without it.
-        blocks.append((lead, local_context, None))
+    reading = _SectionReading(text.splitlines(), heading_context)
+    reading.read()
     units = []
-    for position, (sentence, context, group) in enumerate(blocks):
+    for position, (sentence, context, group) in enumerate(reading.blocks):
         if len(words(_ADDRESS.sub(" ", sentence))) < 2 or addressed_to_assistant(sentence):
             continue  # a word, or a link with at most a word: no statement
         named = named_words(sentence)
@@ -832,11 +649,259 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
                 rank,
                 position,
                 group_id,
-                codes.get(position, ""),
-                labels.get(position, ""),
+                reading.codes.get(position, ""),
+                reading.labels.get(position, ""),
             )
         )
     return units
+
+
+class _SectionReading:
+    """A section read line by line into blocks: (sentence, context, list group), with the code
+    a block's sentence announces and the term of the definition it goes on with."""
+
+    def __init__(self, lines: list[str], heading_context: set[str]) -> None:
+        self.lines = lines
+        self.width = fill_width(lines)
+        self.heading_context = heading_context
+        self.i = 0
+        self.blocks: list[tuple[str, set[str], int | None]] = []
+        self.local_context = set(heading_context)
+        self.lead: str | None = None  # a sentence ending with ":" that nothing has followed yet
+        self.lead_follows = False  # whether `lead` ends a paragraph (no label line of its own)
+        self.codes: dict[int, str] = {}  # block index -> the code its sentence announces
+        self.labels: dict[int, str] = {}  # block index -> the term of the definition it goes on
+        # a block of the paragraph just read, ending on no sentence end
+        self.open_block: int | None = None
+        self.callouts: dict[str, str] = {}  # the last code block's marked lines, by their numbers
+        # a term and its synopsis, awaiting its description
+        self.synopsis: tuple[str, str] | None = None
+
+    def read(self) -> None:
+        lines = self.lines
+        while self.i < len(lines):
+            stripped = lines[self.i].strip()
+            if not stripped:
+                self.i += 1
+                continue
+            dangling, self.open_block = self.open_block, None
+            if stripped.startswith(("```", "~~~")):
+                self._fenced(dangling)
+                continue
+            announced, self.lead = self.lead, None
+            announced_follows = self.lead_follows
+            described_by, self.synopsis = self.synopsis, None
+            indented = lines[self.i][:1].isspace()  # a block quote or literal block in a text file
+            if (
+                indented
+                and announced is not None
+                and (announced_follows or len(words(announced)) >= LEAD_IN_WORDS)
+                and self._indented_announced(announced)
+            ):
+                continue
+            if stripped.startswith("|"):
+                self._table()
+                continue
+            if stripped.startswith("#") or _capitals_heading(lines, self.i):
+                self.local_context = set(self.heading_context) | stem_set(stripped.lstrip("#"))
+                self.callouts, self.synopsis = {}, None
+                self.i += 1
+                continue
+            if self._definition():
+                continue
+            self._paragraph(stripped, announced, described_by, indented)
+        if self.lead is not None and len(words(self.lead)) >= LEAD_IN_WORDS:
+            # The passage ends with a lead-in: what it announces was cut off (the next passage
+            # holds it), and "The 'laststatus' option can be used to specify when the last
+            # window has a statusline:" still says something without it.
+            self.blocks.append((self.lead, self.local_context, None))
+
+    def _define(self, sentences: list[str], term: str) -> None:
+        """A definition's sentences as blocks: the first holds its term, the others name it
+        (`_labelled`) and have it in their context."""
+        about = self.local_context | stem_set(term)
+        for sentence, of in _labelled(sentences, term):
+            if of:
+                self.labels[len(self.blocks)] = of
+            self.blocks.append((sentence, about if of else self.local_context, None))
+
+    def _add_listed(self, listed: str, items: list[str], group: int) -> None:
+        """A lead-in and its items: the lead-in is incomplete without them, so a short list is
+        joined to it whole, a long one item by item (each item's units one `group`)."""
+        merged = f"{listed} {'; '.join(items)}."
+        if len(words(merged)) <= MAX_MERGED_WORDS:
+            self.blocks.append((merged, self.local_context, None))
+        else:
+            self.blocks.extend((f"{listed} {item}.", self.local_context, group) for item in items)
+
+    def _fenced(self, dangling: int | None) -> None:
+        """A fenced code block: the middle of a sentence, a term's synopsis, what a lead-in
+        announces, or nothing to read."""
+        lines, start = self.lines, self.i
+        code, self.i, self.callouts = _fenced(lines, self.i)
+        if dangling is not None and code and self.i - start - 2 <= LEAD_CODE_LINES:
+            going_on = _going_on(lines, self.i)
+            if going_on is not None:
+                # "The most straightforward way is to write" + "#!/usr/bin/python" + "as
+                # the very first line of your file": code in the middle of a sentence.
+                rest, self.i = _logical_lines(lines, going_on, self.width)
+                before, context, _ = self.blocks[dangling]
+                ticks = "`" * (1 + max(map(len, re.findall(r"`+", code)), default=0))
+                joined = split_sentences(f"{before} {ticks}{code}{ticks} {_clean(rest)}")
+                if joined[-1].endswith(":") and not _FIELD.match(joined[-1]):
+                    self.lead = joined.pop()  # "... so it should be declared with two parameters:"
+                    self.lead_follows = bool(joined)
+                self.blocks[dangling : dangling + 1] = [(s, context, None) for s in joined]
+                if self.lead is None and joined[-1][-1:].isalpha():
+                    self.open_block = dangling + len(joined) - 1  # "... It is called as"
+                return
+        term = _synopsis_term(self.lead, code) if self.lead is not None else None
+        if term is not None:
+            # "mapfile:" + "mapfile [-d delim] [array]" + "Read lines from ...": a term,
+            # its synopsis, then its description, whose first sentence shows both.
+            self.synopsis = (term, code)
+            self.lead = None
+            return
+        if self.lead is not None and code:
+            # "To start afresh each run, change the call to:" + the call: the code is
+            # the answer the sentence announces. It is scored by the sentence's words
+            # and shown with the code (`Unit.code`).
+            self.codes[len(self.blocks)] = code
+            self.blocks.append((self.lead, self.local_context, None))
+        self.lead = None
+
+    def _indented_announced(self, announced: str) -> bool:
+        """An indented table of terms or an indented example a lead-in announces, read."""
+        items, after = _indented_columns(self.lines, self.i)
+        if items:
+            # "These special characters can be present:" over "\t=\tThe file is
+            # read-only": an indented table of terms and what they mean is a list.
+            self._add_listed(announced, items, self.i)
+            self.i = after
+            return True
+        code, after = _indented_code(self.lines, self.i)
+        if code:
+            # "... set the 'ignorecase' option:" over "\t:set ignorecase": a text file's
+            # example, announced as a fenced block's is (above); a short lead-in ending a
+            # paragraph ("... language code.  For French:") announces it too.
+            self.codes[len(self.blocks)] = code
+            self.blocks.append((announced, self.local_context, None))
+            self.i = after
+            return True
+        return False
+
+    def _table(self) -> None:
+        table = []
+        while self.i < len(self.lines) and self.lines[self.i].strip().startswith("|"):
+            table.append(self.lines[self.i].strip())
+            self.i += 1
+        sentences, header = _table_rows(table)
+        self.blocks.extend((sentence, self.local_context | header, None) for sentence in sentences)
+
+    def _definition(self) -> bool:
+        """A term over its indented description, read as a definition."""
+        term = _definition_term(self.lines, self.i)
+        if term is None:
+            return False
+        # "``local`` : flag" over "    Generate a local table of contents. Entries ...":
+        # the term is what questions name, and the description's sentences are about it.
+        label = _clean(term)
+        described: list[str] = []
+        self.i += 1
+        while (
+            self.i < len(self.lines)
+            and self.lines[self.i].strip()
+            and self.lines[self.i][:1].isspace()
+        ):
+            described.append(self.lines[self.i].strip())
+            self.i += 1
+        self._define(split_sentences(_clean(" ".join(described))), label)
+        return True
+
+    def _paragraph(
+        self,
+        stripped: str,
+        announced: str | None,
+        described_by: tuple[str, str] | None,
+        indented: bool,
+    ) -> None:
+        """A paragraph or a list item: its sentences, a lead-in joined to its list, or the
+        description of a term whose synopsis came before."""
+        ordinal = _ORDINAL.match(stripped)
+        callout = self.callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
+        if callout:
+            self.codes[len(self.blocks)] = callout  # "2. Rewind the branch ..." says what <2> does
+        line, self.i = _logical_lines(self.lines, self.i, self.width)
+        if _NUMBERED_HEADING.match(_clean(line)) and len(line.split()) <= NUMBERED_HEADING_WORDS:
+            # "3.4 A minimal class file" (a PDF's or a text file's heading, "*08.1* Split a
+            # window" marked up): what the sentences after it are about, no sentence of its own
+            self.local_context = set(self.heading_context) | stem_set(line)
+            return
+        line = _clean(_item_text(line))
+        if (
+            announced is not None
+            and (announced[:1].isalnum() or announced[:1] in _LEADING_MARKUP)  # not "% ..."
+            and len(words(announced)) >= LEAD_IN_WORDS
+            and not line.endswith(":")
+            and not indented
+            and not _LIST_ITEM.match(stripped)
+        ):
+            # "This can be changed by giving the modifier ! in the argument specification:" /
+            # "\NewDocumentCommand\foobar{m !o}{ ... } where ... will not find ...": what a
+            # lead-in announces on a line of its own, not as code (a PDF, a text file).
+            line = f"{announced} {line}"
+        sentences = split_sentences(line)
+        if line.endswith(":") and not _FIELD.match(line) and self._listed(sentences):
+            return
+        # A lead-in to something that is not a list (a table, code) says nothing alone; one
+        # followed by code is joined to it (above).
+        if described_by is not None and sentences and not indented:
+            term, code = described_by
+            self.codes[len(self.blocks)] = code
+            self._define(sentences, term)
+            return
+        self._sentences(sentences, indented)
+
+    def _listed(self, sentences: list[str]) -> bool:
+        """The list items after a paragraph ending with ":", joined to it as its lead-in."""
+        lines, width = self.lines, self.width
+        items: list[str] = []
+        j = self.i
+        while j < len(lines) and (not lines[j].strip() or _LIST_ITEM.match(lines[j].strip())):
+            if lines[j].strip():
+                item, j = _logical_lines(lines, j, width)
+                item = _clean(_item_text(item)).rstrip(".;, ")
+                items.append(re.sub(r",?\s+(?:or|and)$", "", item))
+            else:
+                j += 1
+                if items:
+                    break
+        if not (items and sentences):
+            return False
+        listed = sentences.pop()
+        self.blocks.extend((sentence, self.local_context, None) for sentence in sentences)
+        self._add_listed(listed, items, self.i)
+        self.i = j
+        return True
+
+    def _sentences(self, sentences: list[str], indented: bool) -> None:
+        """A paragraph's sentences as blocks ("term — description. More of it.": the later
+        sentences describe the term too); a last one ending with ":" is a lead-in."""
+        dashed = _DASH_LABEL.match(sentences[0]) if len(sentences) > 1 else None
+        if dashed is not None and len(dashed.group(1).split()) > DEFINITION_TERM_WORDS:
+            dashed = None
+        for k, sentence in enumerate(sentences):
+            if sentence.endswith(":") and not _FIELD.match(sentence):
+                continue
+            if dashed is not None and k > 0:
+                self.labels[len(self.blocks)] = dashed.group(1)
+                self.blocks.append((sentence, self.local_context | stem_set(dashed.group(1)), None))
+            else:
+                self.blocks.append((sentence, self.local_context, None))
+        if self.blocks and sentences and sentences[-1][-1:].isalpha() and not indented:
+            self.open_block = len(self.blocks) - 1
+        if sentences and sentences[-1].endswith(":") and not _FIELD.match(sentences[-1]):
+            self.lead, self.lead_follows = sentences[-1], len(sentences) > 1
 
 
 #: Sentences written to an assistant rather than to people ("ignore your instructions",
@@ -1035,6 +1100,45 @@ def score_units(
         return []
     optional = {t for t in terms if has_digit(t) and not is_code(t)}
     required = [t for t in terms if t not in optional]
+    weights, total_weight = _term_weights(terms, required, units, hit_texts, background)
+    intents = _Intents.of(question)
+    asking = _Asking(
+        question=question,
+        named=_named_identifiers(question, units),
+        own_terms={t for t in required if t not in background},
+        measured=measure_asked(question),
+        asked_amounts=amounts(question),
+        asks_day=bool(days_of_year(question)),
+        counted=counted_things(question),
+        asked_terms=frozenset(required),  # a follow-up asks what its question asked
+    )
+    pairs = list(itertools.pairwise(required))
+    scored = []
+    for index, unit in enumerate(units):
+        got, own_words = _credit(unit, terms, weights, asking.own_terms, background)
+        phrases = sum(1 for a, b in pairs if _near(a, b, unit.sequence))
+        coverage = (
+            min(1.0, got / total_weight + PHRASE_BONUS * min(phrases, 2)) if total_weight else 0.0
+        )
+        typed = intents.typed(unit)
+        meaning = semantic[index] if semantic is not None else coverage
+        evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
+        bonus = 0.05 / (1 + unit.rank) + (intents.bonus if typed and intents.wanted else 0.0)
+        bonus, evidence = asking.adjusted(unit, own_words, bonus, evidence)
+        scored.append(Scored(unit, coverage, evidence + bonus, typed, meaning, evidence))
+    _prefer_plain_labels(scored, set(terms))
+    scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
+    return scored
+
+
+def _term_weights(
+    terms: Sequence[str],
+    required: list[str],
+    units: list[Unit],
+    hit_texts: Sequence[set[str]],
+    background: set[str] | frozenset[str],
+) -> tuple[dict[str, float], float]:
+    """Each question term's weight (`score_units`), and the required terms' total."""
     n = len(units)
     weights: dict[str, float] = {}
     absent: list[str] = []
@@ -1053,95 +1157,138 @@ def score_units(
     for term in absent:
         weights[term] = ABSENT_TERM_WEIGHT * math.log(1 + n)
     total_weight = sum(weights.values())
-    for term in optional:
-        weights[term] = floor
-    pairs = list(itertools.pairwise(required))
-    want_number = bool(INTENT_NUMBER.search(question))
-    want_frequency = bool(INTENT_FREQUENCY.search(question))
-    want_person = bool(INTENT_WHO.search(question))
-    want_path = bool(INTENT_PATH.search(question))
-    want_date = bool(INTENT_WHEN.search(question))
-    want_method = bool(INTENT_METHOD.search(question))
-    want_advice = bool(INTENT_ADVICE.search(question))
-    wants_other = want_frequency or want_number or want_person or want_date or want_advice
-    wants_other = wants_other or want_path
-    wants = want_method or wants_other
-    method_only = want_method and not wants_other
-    intent_bonus = METHOD_BONUS if method_only else INTENT_BONUS
-    named = _named_identifiers(question, units)
-    own_terms = {t for t in required if t not in background}
-    measured = measure_asked(question)
-    asked_amounts = amounts(question)
-    asks_day = bool(days_of_year(question))
-    counted = counted_things(question)
-    asked_terms = frozenset(required)  # a follow-up asks what its question asked
-    scored = []
-    for index, unit in enumerate(units):
-        got = 0.0
-        own_words = not own_terms  # a follow-up of question words only: the topic suffices
-        for term in terms:
-            m = match(term, unit.stems)
-            own_words |= m > 0.0 and term in own_terms
-            if m == 0.0 and term in background:
-                m = match(term, unit.context)  # the topic, named by the heading as well
-            elif m == 0.0 and match(term, unit.context) > 0:
-                m = CONTEXT_CREDIT
-            got += weights[term] * m
-        phrases = sum(1 for a, b in pairs if _near(a, b, unit.sequence))
-        coverage = (
-            min(1.0, got / total_weight + PHRASE_BONUS * min(phrases, 2)) if total_weight else 0.0
+    for term in terms:
+        if term not in required:
+            weights[term] = floor
+    return weights, total_weight
+
+
+def _credit(
+    unit: Unit,
+    terms: Sequence[str],
+    weights: dict[str, float],
+    own_terms: set[str],
+    background: set[str] | frozenset[str],
+) -> tuple[float, bool]:
+    """The weight of the question terms a sentence holds (its heading's count less), and
+    whether it holds one of a follow-up's own terms."""
+    got = 0.0
+    own_words = not own_terms  # a follow-up of question words only: the topic suffices
+    for term in terms:
+        m = match(term, unit.stems)
+        own_words |= m > 0.0 and term in own_terms
+        if m == 0.0 and term in background:
+            m = match(term, unit.context)  # the topic, named by the heading as well
+        elif m == 0.0 and match(term, unit.context) > 0:
+            m = CONTEXT_CREDIT
+        got += weights[term] * m
+    return got, own_words
+
+
+@dataclass(frozen=True)
+class _Intents:
+    """The kinds of fact a question asks for, and whether a sentence holds one."""
+
+    number: bool
+    frequency: bool
+    person: bool
+    path: bool
+    date: bool
+    method: bool
+    advice: bool
+
+    @classmethod
+    def of(cls, question: str) -> _Intents:
+        return cls(
+            number=bool(INTENT_NUMBER.search(question)),
+            frequency=bool(INTENT_FREQUENCY.search(question)),
+            person=bool(INTENT_WHO.search(question)),
+            path=bool(INTENT_PATH.search(question)),
+            date=bool(INTENT_WHEN.search(question)),
+            method=bool(INTENT_METHOD.search(question)),
+            advice=bool(INTENT_ADVICE.search(question)),
         )
-        typed = not wants
-        if want_frequency:
+
+    @property
+    def other(self) -> bool:
+        return self.frequency or self.number or self.person or self.date or self.advice or self.path
+
+    @property
+    def wanted(self) -> bool:
+        return self.method or self.other
+
+    @property
+    def bonus(self) -> float:
+        return METHOD_BONUS if self.method and not self.other else INTENT_BONUS
+
+    def typed(self, unit: Unit) -> bool:
+        """Whether the sentence holds a fact of a kind asked for (always, when none is)."""
+        typed = not self.wanted
+        if self.frequency:
             typed |= bool(_FREQUENCY.search(unit.text))
-        elif want_number:
+        elif self.number:
             typed |= bool(_NUMBER.search(without_versions(unit.text)))
-        if want_person:
+        if self.person:
             typed |= bool(_PERSON.search(unit.text))
-        if want_date:
+        if self.date:
             # "New in version 3.7" says when; an item's number "(3)" does not
             typed |= bool(
                 _DATEISH.search(unit.text) or _NUMBER.search(without_enumeration(unit.text))
             )
-        if want_method:
+        if self.method:
             typed |= bool(unit.code or _METHOD.search(unit.text))
-        if want_advice:
+        if self.advice:
             typed |= bool(_ADVICE.search(unit.text))
-        if want_path:
+        if self.path:
             typed |= bool(_PATH.search(unit.text))  # "~/.inputrc", "$XDG_CONFIG_HOME/app"
-        meaning = semantic[index] if semantic is not None else coverage
-        evidence = LEXICAL_WEIGHT * coverage + (1 - LEXICAL_WEIGHT) * meaning
-        bonus = 0.05 / (1 + unit.rank) + (intent_bonus if typed and wants else 0.0)
-        if measured and any(match(m, unit.stems | unit.context) for m in measured):
+        return typed
+
+
+@dataclass(frozen=True)
+class _Asking:
+    """What a question names, measures and counts: the bonuses and penalties it gives."""
+
+    question: str
+    named: list[frozenset[str]]
+    own_terms: set[str]
+    measured: list[str]
+    asked_amounts: list[Amount]
+    asks_day: bool
+    counted: frozenset[str]
+    asked_terms: frozenset[str]
+
+    def adjusted(
+        self, unit: Unit, own_words: bool, bonus: float, evidence: float
+    ) -> tuple[float, float]:
+        """A sentence's ranking bonus and evidence, with what the question gives it added."""
+        if self.measured and any(match(m, unit.stems | unit.context) for m in self.measured):
             bonus += MEASURE_BONUS  # "Minimum length: 14 characters" for "how long ... be?"
-        if (asked_amounts and holds_asked_amount(asked_amounts, unit.text)) or (
-            asks_day and holds_asked_day(question, unit.text)
+        if (self.asked_amounts and holds_asked_amount(self.asked_amounts, unit.text)) or (
+            self.asks_day and holds_asked_day(self.question, unit.text)
         ):
             bonus += RANGE_BONUS  # the row whose range holds the question's amount
             evidence += RANGE_EVIDENCE
-        if counted and states_count_of(unit.text, counted):
+        if self.counted and states_count_of(unit.text, self.counted):
             bonus += COUNT_BONUS  # "at least two columns" for "only 1 column?"
         if not own_words:
             bonus -= HEADING_ONLY_PENALTY  # on topic only through its heading
+        named = self.named
         if named and not any(parts <= unit.stems | unit.context for parts in named):
             bonus -= MISSING_IDENTIFIER_PENALTY  # about another system than the one named
         elif named and all(parts <= unit.stems for parts in named):
             evidence += IDENTIFIER_EVIDENCE  # the sentence itself names what was asked about
         length = len(unit.stems)
-        if _defines(unit.text, own_terms):
+        if _defines(unit.text, self.own_terms):
             evidence += IDENTIFIER_EVIDENCE  # "alias — Same as ..." for "what's alias for?"
         if _points_elsewhere(unit.text):
             bonus -= POINTER_PENALTY  # "X is described in Y": where the answer is, not it
-        if _answers_field(unit.text, asked_terms):
+        if _answers_field(unit.text, self.asked_terms):
             bonus += FIELD_BONUS  # "Default: "brackets"." for "the default ... style?"
         elif length < 3:
             bonus -= 0.1
         elif length > 60:
             bonus -= 0.05
-        scored.append(Scored(unit, coverage, evidence + bonus, typed, meaning, evidence))
-    _prefer_plain_labels(scored, set(terms))
-    scored.sort(key=lambda s: (-s.total, s.unit.rank, s.unit.hit_index, s.unit.position))
-    return scored
+        return bonus, evidence
 
 
 #: Ranking penalty for a sentence that only says where something is told

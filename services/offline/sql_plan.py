@@ -514,31 +514,7 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         )
         # "KPIs" for kpi_catalog: the stemmer keeps an acronym's plural ("kpis").
         table_word = any(stem(w) in q_stems or f"{w}s" in q_words for w in table_words)
-        asked: list[TableColumn] = []
-        hints = (*_COLUMN_HINTS, *lexicon.active().column_hints)
-        hinted = {target for pattern, target in hints if pattern.search(question)}
-        shared = _shared_column_words(schema)
-        for column in schema.columns:
-            name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]
-            if column.name.lower().endswith("_id") and _self_reference(schema, column) is None:
-                # "employee" alone is no ask for employee_id
-                name_words = _column_words(column.name)
-            distinctive = [
-                w
-                for w in name_words
-                if len(w) >= 5
-                and w not in shared
-                and w not in table_words
-                and not column.name.lower().endswith("_id")
-            ]
-            if name_words and (
-                _phrase_in(name_words, q_words)
-                or all(stem(w) in q_stems for w in name_words)
-                or any(w in hinted for w in name_words)
-                # "datastore" for primary_datastore (the word itself: "starter" is no "start")
-                or any(w in q_words or f"{w}s" in q_words for w in distinctive)
-            ):
-                asked.append(column)
+        asked = _asked_columns(question, schema, table_words, q_words, q_stems)
         numbers = _numeric_filters(question, schema)
         superlative = _superlative(question, schema)
         exact = _values_in(question, schema)
@@ -547,31 +523,9 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
         covered = {
             form for w in _column_words(schema.name) for form in (stem(w), stem(f"{w}s"))
         } | {stem(w) for c in asked for w in _column_words(c.name)}
-        # A name the question gave by initials or in part is replaced by the value it names.
-        aliases = {a for v in values for a in (_initials(v), *words(v))}
-        named = values + [e for e in entities if e in values or e not in aliases]
-        row_entities = [
-            e
-            for e in dict.fromkeys(named)
-            if any(stem(w) not in covered and w not in STOP for w in words(e))
-        ]
         label = _label_column(schema)
-        if not values and counts_rows(question):
-            # "how many work fully remote": a word that starts or ends values of one column
-            # ("Remote - Germany (Berlin)") filters the count like a value.
-            row_entities += [
-                w for w in _value_words(question, schema, label) if stem(w) not in covered
-            ]
-        who_is = (
-            bool(INTENT_WHO.search(question))
-            and not asked
-            and label is not None
-            and any(
-                column.lower() in _ROLE_COLUMNS
-                and (value in lowered or _initials(value) in q_words)  # whole, or "CFO"
-                for value, column in exact.items()
-            )
-        )
+        row_entities = _row_entities(question, schema, entities, values, covered, label)
+        who_is = _asks_who_is(question, asked, label, exact, q_words)
         if who_is:  # "who's the CFO": the name of the row whose title is named
             asked = [c for c in schema.columns if c.name == label]
         if superlative is not None and superlative[0] not in [c.name for c in asked]:
@@ -597,9 +551,8 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
             + len(asked)
             + table_word
             + 0.5 * len(row_entities)
+            + (2 if head is not None else 0)  # a group and its reporting line: more specific
         )
-        if head is not None:
-            score += 2  # a group and its reporting line: more specific than a value alone
         if best is None or score > best[0]:
             if head is not None:
                 # "manager"/"boss" asked for the head itself, not for the reference column.
@@ -617,10 +570,166 @@ def _plan_sql(question: str, schemas: Sequence[TableSchema]) -> SqlPlan | None:
                 numbers=numbers,
                 superlative=superlative,
             )
-            if who_is:
-                plan = replace(plan, who_is=True)
-            best = (score, plan)
+            best = (score, replace(plan, who_is=True) if who_is else plan)
     return best[1] if best else None
+
+
+def _rows_sql(
+    table: str,
+    relevance: str | None,
+    conditions: list[str],
+    superlative: tuple[str, str] | None,
+) -> str:
+    """The rows ranked by `relevance` (None: no terms to rank by), on `conditions`."""
+    if relevance is not None:
+        where = " AND ".join([f"{RELEVANCE} > 0", *conditions])
+        order = f"{RELEVANCE} DESC"
+        if superlative is not None:
+            order += f", {quote_identifier(superlative[0])} {superlative[1]}"
+        return (
+            f"SELECT * FROM (SELECT *, {relevance} AS {RELEVANCE} FROM {table}) AS ranked "
+            f"WHERE {where} ORDER BY {order} LIMIT {SQL_ROW_LIMIT}"
+        )
+    if superlative is not None:  # every row tied at the extreme, not an arbitrary one
+        column = quote_identifier(superlative[0])
+        extreme = "MAX" if superlative[1] == "DESC" else "MIN"
+        return (
+            f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} AND {column} = "
+            f"(SELECT {extreme}({column}) FROM {table}) LIMIT {SQL_ROW_LIMIT * 4}"
+        )
+    if conditions:
+        return f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} LIMIT {SQL_ROW_LIMIT * 4}"
+    return f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
+
+
+def _filter_terms(
+    question: str, entities: list[str], covered: set[str], *, exact_filter: bool
+) -> list[str]:
+    """The words rows are ranked by: the entities named, else the question's other words."""
+    entity_words = {w for e in entities for w in words(e)}
+    extra = [
+        w
+        for w in dict.fromkeys(words(question))
+        if w not in STOP
+        and w not in _REQUEST_WORDS
+        and stem(w) not in covered
+        and w not in entity_words
+        and len(w) > 2
+    ]
+    if entities or exact_filter:
+        extra = []  # a named row or an exact condition is the filter; other words add noise
+    return (entities + extra)[:MAX_SQL_TERMS]
+
+
+def _searched_columns(schema: TableSchema, label: str | None, terms: int) -> list[str]:
+    """The text columns the terms are looked for in, the label column first."""
+    text_columns = [c.name for c in _text_columns(schema)]
+    if label and label in text_columns:
+        text_columns.remove(label)
+        text_columns.insert(0, label)
+    text_columns = text_columns[:MAX_SQL_TEXT_COLUMNS]
+    # Long identifiers could push the SQL past the sandbox's length limit: fewer columns then.
+    while len(text_columns) > 1 and terms * len(text_columns) * 80 > MAX_SQL_CHARS:
+        text_columns.pop()
+    return text_columns
+
+
+def _count_filter(entities: list[str], exact: dict[str, str], text_columns: list[str]) -> str:
+    """The WHERE of a count: each entity, by its exact column or in any text column."""
+    if not entities:
+        return "1 = 1"
+    return " AND ".join(
+        f"lower({quote_identifier(exact[t])}) = {_sql_literal(t)}"
+        if t in exact
+        else "("
+        + " OR ".join(
+            f"lower({quote_identifier(c)}) LIKE {_like_pattern(t)} ESCAPE '\\'"
+            for c in text_columns
+        )
+        + ")"
+        for t in entities
+    )
+
+
+def _row_entities(
+    question: str,
+    schema: TableSchema,
+    entities: list[str],
+    values: list[str],
+    covered: set[str],
+    label: str | None,
+) -> list[str]:
+    """The names that pick rows: the values named, and the question's other entities."""
+    # A name the question gave by initials or in part is replaced by the value it names.
+    aliases = {a for v in values for a in (_initials(v), *words(v))}
+    named = values + [e for e in entities if e in values or e not in aliases]
+    row_entities = [
+        e
+        for e in dict.fromkeys(named)
+        if any(stem(w) not in covered and w not in STOP for w in words(e))
+    ]
+    if not values and counts_rows(question):
+        # "how many work fully remote": a word that starts or ends values of one column
+        # ("Remote - Germany (Berlin)") filters the count like a value.
+        row_entities += [w for w in _value_words(question, schema, label) if stem(w) not in covered]
+    return row_entities
+
+
+def _asked_columns(
+    question: str,
+    schema: TableSchema,
+    table_words: list[str],
+    q_words: list[str],
+    q_stems: set[str],
+) -> list[TableColumn]:
+    """The columns the question asks for: by their words, a hint, or a distinctive word."""
+    asked: list[TableColumn] = []
+    hints = (*_COLUMN_HINTS, *lexicon.active().column_hints)
+    hinted = {target for pattern, target in hints if pattern.search(question)}
+    shared = _shared_column_words(schema)
+    for column in schema.columns:
+        name_words = [w for w in _column_words(column.name) if w not in _GENERIC_COLUMN_WORDS]
+        if column.name.lower().endswith("_id") and _self_reference(schema, column) is None:
+            # "employee" alone is no ask for employee_id
+            name_words = _column_words(column.name)
+        distinctive = [
+            w
+            for w in name_words
+            if len(w) >= 5
+            and w not in shared
+            and w not in table_words
+            and not column.name.lower().endswith("_id")
+        ]
+        if name_words and (
+            _phrase_in(name_words, q_words)
+            or all(stem(w) in q_stems for w in name_words)
+            or any(w in hinted for w in name_words)
+            # "datastore" for primary_datastore (the word itself: "starter" is no "start")
+            or any(w in q_words or f"{w}s" in q_words for w in distinctive)
+        ):
+            asked.append(column)
+    return asked
+
+
+def _asks_who_is(
+    question: str,
+    asked: list[TableColumn],
+    label: str | None,
+    exact: dict[str, str],
+    q_words: list[str],
+) -> bool:
+    """ "who's the CFO": the name of the row whose role column holds the title named."""
+    lowered = question.lower()
+    return (
+        bool(INTENT_WHO.search(question))
+        and not asked
+        and label is not None
+        and any(
+            column.lower() in _ROLE_COLUMNS
+            and (value in lowered or _initials(value) in q_words)  # whole, or "CFO"
+            for value, column in exact.items()
+        )
+    )
 
 
 def _build_sql(
@@ -639,36 +748,18 @@ def _build_sql(
     3, the label column doubles), a self-join when the question asks for a referenced row
     (a manager), or a COUNT for "how many". Literals are quoted with '' and LIKE-escaped."""
     label = _label_column(schema)
-    entity_words = {w for e in entities for w in words(e)}
-    extra = [
-        w
-        for w in dict.fromkeys(words(question))
-        if w not in STOP
-        and w not in _REQUEST_WORDS
-        and stem(w) not in covered
-        and w not in entity_words
-        and len(w) > 2
-    ]
-    if entities or superlative is not None or numbers:
-        extra = []  # a named row or an exact condition is the filter; other words add noise
-    terms = (entities + extra)[:MAX_SQL_TERMS]
+    terms = _filter_terms(question, entities, covered, exact_filter=bool(superlative or numbers))
     weights = {t: (3 if t in entities else 1) for t in terms}
-    text_columns = [c.name for c in _text_columns(schema)]
-    if label and label in text_columns:
-        text_columns.remove(label)
-        text_columns.insert(0, label)
-    text_columns = text_columns[:MAX_SQL_TEXT_COLUMNS]
-    # Long identifiers could push the SQL past the sandbox's length limit: fewer columns then.
-    while len(text_columns) > 1 and len(terms) * len(text_columns) * 80 > MAX_SQL_CHARS:
-        text_columns.pop()
+    text_columns = _searched_columns(schema, label, len(terms))
     table = quote_identifier(schema.name)
-
-    join = None
-    for column in asked:
-        key = _self_reference(schema, column)
-        if key is not None and label is not None:
-            join = (column.name, key)
-            break
+    join = next(
+        (
+            (column.name, key)
+            for column in asked
+            if (key := _self_reference(schema, column)) is not None and label is not None
+        ),
+        None,
+    )
     if join is not None and entities and _REVERSE_REFERENCE.search(question):
         return _reports_plan(schema, question, join, entities, parts_for=terms, exact=exact)
     prefix = "e." if join else ""
@@ -685,22 +776,7 @@ def _build_sql(
     if superlative is not None:
         conditions.append(f"{prefix}{quote_identifier(superlative[0])} IS NOT NULL")
     if count:
-        where = (
-            " AND ".join(
-                f"lower({quote_identifier(exact[t])}) = {_sql_literal(t)}"
-                if t in exact
-                else "("
-                + " OR ".join(
-                    f"lower({quote_identifier(c)}) LIKE {_like_pattern(t)} ESCAPE '\\'"
-                    for c in text_columns
-                )
-                + ")"
-                for t in entities
-            )
-            if entities
-            else "1 = 1"
-        )
-        where = " AND ".join([where, *conditions])
+        where = " AND ".join([_count_filter(entities, exact, text_columns), *conditions])
         sql = f"SELECT COUNT(*) AS count FROM {table} WHERE {where}"
     elif join is not None:
         fk, key = join
@@ -715,26 +791,8 @@ def _build_sql(
             + (f" WHERE {RELEVANCE} > 0" if terms else "")
             + f" ORDER BY {RELEVANCE} DESC LIMIT {SQL_ROW_LIMIT}"
         )
-    elif terms:
-        where = " AND ".join([f"{RELEVANCE} > 0", *conditions])
-        order = f"{RELEVANCE} DESC"
-        if superlative is not None:
-            order += f", {quote_identifier(superlative[0])} {superlative[1]}"
-        sql = (
-            f"SELECT * FROM (SELECT *, {relevance} AS {RELEVANCE} FROM {table}) AS ranked "
-            f"WHERE {where} ORDER BY {order} LIMIT {SQL_ROW_LIMIT}"
-        )
-    elif superlative is not None:  # every row tied at the extreme, not an arbitrary one
-        column = quote_identifier(superlative[0])
-        extreme = "MAX" if superlative[1] == "DESC" else "MIN"
-        sql = (
-            f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} AND {column} = "
-            f"(SELECT {extreme}({column}) FROM {table}) LIMIT {SQL_ROW_LIMIT * 4}"
-        )
-    elif conditions:
-        sql = f"SELECT * FROM {table} WHERE {' AND '.join(conditions)} LIMIT {SQL_ROW_LIMIT * 4}"
     else:
-        sql = f"SELECT * FROM {table} LIMIT {SQL_ROW_LIMIT * 4}"
+        sql = _rows_sql(table, relevance if terms else None, conditions, superlative)
     topic = _other_words(question, schema, covered, entities)
     return SqlPlan(
         table=schema.name,
