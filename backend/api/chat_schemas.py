@@ -9,10 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
-from use_cases.chat.agent import is_not_found
 from use_cases.chat.chat_turns import ChatResult
 from use_cases.chat.domain import Chat, Message, MessageVersion
 from use_cases.chat.manage_chats import ChatMatch
+from use_cases.chat.prompts import is_not_found
 from use_cases.confidence.domain import LoggedResponse
 
 TOOL_CALLS = (

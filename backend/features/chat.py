@@ -12,11 +12,12 @@ from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.prompts import PromptUseCases
-from use_cases.chat.agent import CHAT_TURN, AgentDeps, build_agent
+from use_cases.chat.agent import CHAT_TURN, build_agent
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.responses import RecordResponse
 from use_cases.chat.search_discipline import DecideSearch
+from use_cases.chat.tools import AgentDeps
 from use_cases.confidence.estimator import rrf_score_ceiling
 from use_cases.prompts.domain import CHAT
 

@@ -9,7 +9,7 @@ from backend.features import INTERNAL
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from use_cases.advice.agent import ADVICE_PROMPT_VERSION, ADVICE_SYSTEM_PROMPT
-from use_cases.chat.agent import PROMPT_VERSION, SYSTEM_PROMPT
+from use_cases.chat.prompts import PROMPT_VERSION, SYSTEM_PROMPT
 from use_cases.prompts.domain import ADVICE, CHAT, PromptDefault, PromptTypes
 from use_cases.prompts.library import ManagePromptLibrary
 from use_cases.prompts.manage_prompts import ManagePrompts

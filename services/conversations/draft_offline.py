@@ -50,7 +50,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.conversations.draft_agent import (
     CONVERSATION_MARKER,
     DRAFT_MARKER,

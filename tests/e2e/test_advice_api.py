@@ -28,7 +28,7 @@ from tests.unit.test_rate_limit import ManualClock
 from use_cases.advice.agent import ADVICE_SYSTEM_PROMPT
 from use_cases.advice.domain import StructuredAdvice
 from use_cases.advice.give_advice import FALLBACK_INVALID
-from use_cases.chat.agent import NOT_FOUND_ANSWER, NOT_SEARCHED_ANSWER, SEARCH_TOOL
+from use_cases.chat.prompts import NOT_FOUND_ANSWER, NOT_SEARCHED_ANSWER, SEARCH_TOOL
 
 QUESTION = "Can I deploy to production on Friday?"
 UNANSWERABLE = "What is the parental leave policy?"

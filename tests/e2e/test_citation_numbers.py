@@ -23,7 +23,7 @@ from backend.bootstrap import Container
 from tests.conftest import asgi_client, container_with_models
 from tests.e2e.test_advice_api import advise, ask
 from tests.js_clients import JsClients
-from use_cases.chat.agent import SEARCH_TOOL
+from use_cases.chat.prompts import SEARCH_TOOL
 
 QUERY = "password rotation length"
 #: What the chat model streams: [3] before [1], markers split across deltas.

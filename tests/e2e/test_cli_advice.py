@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from backend.cli.main import app
 from use_cases.advice.domain import StructuredAdvice
-from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 
 runner = CliRunner()
 QUESTION = "Can I deploy to production on Friday?"

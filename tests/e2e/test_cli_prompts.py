@@ -17,7 +17,7 @@ from backend.bootstrap import Container
 from backend.cli.main import app
 from tests.conftest import container_with_models
 from tests.fakes import Recorder
-from use_cases.chat.agent import SYSTEM_PROMPT
+from use_cases.chat.prompts import SYSTEM_PROMPT
 
 runner = CliRunner()
 PROMPT = "You are Zed, the terse assistant of the Rotterdam office. Answer in one sentence."

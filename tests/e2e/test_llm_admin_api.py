@@ -18,7 +18,7 @@ from backend.api.problems import PROBLEM_MEDIA_TYPE
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, issue_key, make_settings
 from tests.fakes import Recorder, streamed
-from use_cases.chat.agent import INSTRUCTIONS_WITHHELD, PROMPT_VERSION, SYSTEM_PROMPT
+from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, PROMPT_VERSION, SYSTEM_PROMPT
 from use_cases.prompts.manage_prompts import MAX_PROMPT_CHARS
 
 ALLOWED = "offline-extractive,test:recorder,test:reciter,openai:gpt-4.1-mini"

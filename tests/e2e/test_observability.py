@@ -22,7 +22,7 @@ from tests.conftest import container_with_models
 from tests.fakes import streamed
 from tests.live_server import serve
 from use_cases.access.domain import CLI_ADMIN
-from use_cases.chat.agent import SEARCH_TOOL
+from use_cases.chat.prompts import SEARCH_TOOL
 
 MODEL = "test:scripted"
 

@@ -22,7 +22,7 @@ from backend.bootstrap import Container, bootstrap
 from services.evaluation.pricing import GenaiPricesPricing
 from tests.conftest import FixedClock, make_settings
 from tests.fakes import streamed
-from use_cases.chat.agent import INSTRUCTIONS_WITHHELD, SYSTEM_PROMPT
+from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, SYSTEM_PROMPT
 
 ALLOWED = "offline-extractive,test:echo,test:down,test:terse,test:reciter,openai:gpt-4.1-mini"
 QUESTION = "How often do we have to rotate passwords?"

@@ -23,7 +23,7 @@ from backend.bootstrap import Container, bootstrap
 from backend.sources import collect_sources
 from tests.conftest import FixedClock, make_settings
 from tests.fakes import streamed
-from use_cases.chat.agent import INSTRUCTIONS_WITHHELD, SEARCH_TOOL, SQL_TOOL, SYSTEM_PROMPT
+from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, SEARCH_TOOL, SQL_TOOL, SYSTEM_PROMPT
 from use_cases.knowledge.ingest import IngestRequest
 
 POISON = """---

@@ -38,14 +38,9 @@ from services.postgres import PgDatabase
 from services.tables.loader import TableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
-from use_cases.chat.agent import (
-    CHAT_TURN,
-    NOT_FOUND_ANSWER,
-    AgentDeps,
-    AgentLimits,
-    anchored_prompt,
-    build_agent,
-)
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
+from use_cases.chat.prompts import NOT_FOUND_ANSWER, anchored_prompt
+from use_cases.chat.tools import AgentDeps
 from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
 from use_cases.tables.ports import SqlRunner
 

@@ -43,20 +43,14 @@ from use_cases.advice.give_advice import (
     partial_main_advice,
     source_of,
 )
-from use_cases.chat.agent import (
-    CHAT_TURN,
-    INSTRUCTIONS_WITHHELD,
-    NOT_FOUND_ANSWER,
-    SEARCH_TOOL,
-    AgentDeps,
-    AgentLimits,
-    Citation,
-    build_agent,
-)
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.chat_turns import REFUSAL_ANSWER, ChatRequest, ChatTurns
+from use_cases.chat.citations import Citation
 from use_cases.chat.domain import ConversationMessage
+from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, NOT_FOUND_ANSWER, SEARCH_TOOL
 from use_cases.chat.responses import RecordedResponse, RecordResponse, ResponseRecord
 from use_cases.chat.search_discipline import decide
+from use_cases.chat.tools import AgentDeps
 from use_cases.confidence.estimator import REFUSAL_CONFIDENCE
 from use_cases.knowledge.domain import HitScores, SearchHit
 from use_cases.prompts.ports import ResolvedModel

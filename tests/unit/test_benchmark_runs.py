@@ -16,7 +16,7 @@ from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, InMemoryPromptStore
 from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
-from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.evaluation.domain import CaseOutcome
 from use_cases.evaluation.engine import Item, ItemContext
 from use_cases.evaluation.metrics import score_case

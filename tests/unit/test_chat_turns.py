@@ -36,20 +36,13 @@ from tests.fakes import (
     search_hit,
     streamed,
 )
-from use_cases.chat.agent import (
-    CHAT_TURN,
-    INSTRUCTIONS_WITHHELD,
-    NOT_FOUND_ANSWER,
-    SEARCH_TOOL,
-    SQL_TOOL,
-    AgentDeps,
-    AgentLimits,
-    build_agent,
-)
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.chat_turns import REFUSAL_ANSWER, ChatEvent, ChatRequest, ChatResult, ChatTurns
 from use_cases.chat.domain import Message, Source, ToolCall
 from use_cases.chat.ports import HistoryStore
+from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat.responses import RecordedResponse, RecordResponse, ResponseRecord
+from use_cases.chat.tools import AgentDeps
 from use_cases.chat.turn_runner import TurnFailed, TurnFinished, TurnStarted
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import (

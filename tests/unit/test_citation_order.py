@@ -13,12 +13,7 @@ from pydantic_ai.messages import (
     ToolCallPart,
 )
 
-from use_cases.chat.citation_order import (
-    CitationOrder,
-    NumberedStream,
-    NumberedText,
-    numbered_answer,
-)
+from use_cases.chat.citations import CitationOrder, NumberedStream, NumberedText, numbered_answer
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from use_cases.chat.agent import Citation
+from use_cases.chat.citations import Citation
 from use_cases.confidence.estimator import (
     DEFAULT_PHRASES,
     INVENTED_CITATION_FACTOR,

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from use_cases.chat.agent import NOT_FOUND_ANSWER
 from use_cases.chat.domain import Source
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.evaluation.assertions import AssertionSpec, parse_assertions
 from use_cases.evaluation.checks import check, check_all
 from use_cases.evaluation.domain import CaseOutcome, EvalCase

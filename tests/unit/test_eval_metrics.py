@@ -9,8 +9,8 @@ import ir_measures
 import pytest
 from ir_measures import RR, R, Success, nDCG
 
-from use_cases.chat.agent import NOT_FOUND_ANSWER
 from use_cases.chat.domain import Source
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.evaluation.assertions import AssertionResult
 from use_cases.evaluation.domain import CaseOutcome, EvalCase
 from use_cases.evaluation.metrics import (

@@ -41,10 +41,10 @@ from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import CLI_ADMIN, Caller
 from use_cases.calibration.analytics import Recalibrate
-from use_cases.chat.agent import NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Source, TokenUsage, ToolCall
 from use_cases.chat.manage_chats import ManageChats
+from use_cases.chat.prompts import NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat.responses import RecordResponse, ResponseRecord
 from use_cases.confidence.domain import FittedMap
 from use_cases.evaluation.answers import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from use_cases.chat.agent import NOT_FOUND_ANSWER
 from use_cases.chat.chat_turns import ChatResult
 from use_cases.chat.domain import Source, TokenUsage
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.evaluation.answers import (
     AnswerCase,
     answer_body,

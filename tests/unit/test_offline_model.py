@@ -38,16 +38,9 @@ from services.offline import (
     search_query_for,
 )
 from tests.sample_lexicon import SAMPLE_LEXICON
-from use_cases.chat.agent import (
-    CHAT_TURN,
-    NOT_FOUND_ANSWER,
-    SEARCH_TOOL,
-    SQL_TOOL,
-    AgentDeps,
-    AgentLimits,
-    anchored_prompt,
-    build_agent,
-)
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
+from use_cases.chat.prompts import NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL, anchored_prompt
+from use_cases.chat.tools import AgentDeps
 from use_cases.knowledge.domain import DocumentRef, HitScores, SearchHit
 from use_cases.shared.errors import ToolRejected
 from use_cases.tables.domain import QueryResult, TableColumn, TableSchema

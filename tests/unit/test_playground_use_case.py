@@ -22,7 +22,9 @@ from tests.fakes import (
 )
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
-from use_cases.chat.agent import CHAT_TURN, SEARCH_TOOL, AgentDeps, AgentLimits, build_agent
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
+from use_cases.chat.prompts import SEARCH_TOOL
+from use_cases.chat.tools import AgentDeps
 from use_cases.evaluation.playground import PlaygroundPrompt, PlaygroundRequest, RunPlayground
 from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
 from use_cases.prompts.manage_prompts import ManagePrompts

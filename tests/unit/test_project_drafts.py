@@ -17,8 +17,9 @@ from services.conversations.draft_offline import (
     instruction_patches,
 )
 from tests.fakes.project_drafts import NOW, FakeChats, FakeProjectDrafts
-from use_cases.chat.agent import NOT_FOUND_ANSWER, AgentLimits
+from use_cases.chat.agent import AgentLimits
 from use_cases.chat.domain import Message
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.conversations.draft_agent import (
     DRAFT_TOOL,
     DraftPatch,

@@ -30,19 +30,14 @@ from services.offline import build_offline_model
 from services.offline.advice import DECLINED_REASONING
 from tests.fakes import InMemorySqlRunner
 from use_cases.advice.agent import ADVICE_TOOL, ADVICE_TURN, AdviceDeps
-from use_cases.chat.agent import (
-    CHAT_TURN,
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent, searched_this_run
+from use_cases.chat.prompts import (
     NOT_SEARCHED_ANSWER,
     SEARCH_FIRST,
     SEARCH_REQUIRED_ANSWER,
     SEARCH_TOOL,
     SQL_TOOL,
-    AgentDeps,
-    AgentLimits,
     anchored_prompt,
-    build_agent,
-    deps_for_turn,
-    searched_this_run,
 )
 from use_cases.chat.search_discipline import (
     DECLINED_CREDENTIAL,
@@ -52,6 +47,7 @@ from use_cases.chat.search_discipline import (
     decide,
     prescribed_answer,
 )
+from use_cases.chat.tools import AgentDeps, deps_for_turn
 from use_cases.knowledge.domain import HitScores, SearchHit
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False

@@ -39,8 +39,10 @@ from tests.fakes import (
     search_hit,
     streamed,
 )
-from use_cases.chat.agent import CHAT_TURN, SEARCH_TOOL, AgentDeps, AgentLimits, build_agent
+from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.domain import ToolCall
+from use_cases.chat.prompts import SEARCH_TOOL
+from use_cases.chat.tools import AgentDeps
 from use_cases.chat.turn_runner import (
     PREVIEW_CHARS,
     AgentCall,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from services.offline.sentences import addressed_to_assistant
-from use_cases.chat.agent import SYSTEM_PROMPT, Citation, format_hits, leaks_instructions
+from use_cases.chat.citations import Citation
+from use_cases.chat.prompts import SYSTEM_PROMPT, leaks_instructions
+from use_cases.chat.tools import format_hits
 from use_cases.knowledge.domain import DocumentRef
 from use_cases.tables.markdown import escape_html
 

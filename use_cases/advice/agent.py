@@ -10,7 +10,8 @@ from pydantic_ai import RunContext, ToolOutput
 from pydantic_ai.tools import ToolDefinition
 
 from use_cases.advice.domain import AdviceDraft
-from use_cases.chat.agent import (
+from use_cases.chat.agent import TurnKind
+from use_cases.chat.prompts import (
     NOT_FOUND_ANSWER,
     RULE_GROUNDED,
     RULE_NOT_A_DATE,
@@ -19,10 +20,9 @@ from use_cases.chat.agent import (
     RULE_UNTRUSTED,
     RULE_VERSIONS,
     SEARCH_TOOL,
-    AgentDeps,
-    TurnKind,
     numbered_rules,
 )
+from use_cases.chat.tools import AgentDeps
 
 ADVICE_TOOL = "give_advice"
 ADVICE_PROMPT_VERSION = "2026-11-25.1"

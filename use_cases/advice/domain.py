@@ -45,7 +45,7 @@ class Alternative(BaseModel):
 
 class AdviceSource(BaseModel):
     """A passage (or table lookup) the advice relies on, numbered as its text cites it (1..n
-    in the order of first citation, see `use_cases/chat/citation_order.py`)."""
+    in the order of first citation, see `use_cases/chat/citations.py`)."""
 
     n: int = Field(ge=1, description="The passage number, as cited in the text ([n]).")
     document: str = Field(description="Document title, or `table: NAME` for a table lookup.")

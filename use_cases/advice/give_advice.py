@@ -91,31 +91,33 @@ from use_cases.advice.domain import (
 )
 from use_cases.advice.manage_threads import thread_not_found
 from use_cases.advice.ports import AdviceThreadStore
-from use_cases.chat.agent import (
-    INSTRUCTIONS_WITHHELD,
-    NOT_FOUND_ANSWER,
-    SEARCH_TOOL,
-    AgentLimits,
-    Citation,
-    anchored_prompt,
-    citation_markers,
-    deps_for_turn,
-    invented_citations,
-    leaks_instructions,
-    without_citations,
-)
+from use_cases.chat.agent import AgentLimits
 from use_cases.chat.chat_turns import (
     MAX_MESSAGE_CHARS,
     REFUSAL_ANSWER,
     ResponseRecorder,
     checked_conversation,
 )
-from use_cases.chat.citation_order import CitationOrder
+from use_cases.chat.citations import (
+    Citation,
+    CitationOrder,
+    citation_markers,
+    invented_citations,
+    without_citations,
+)
 from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.ports import TurnObserver, WebSearch
+from use_cases.chat.prompts import (
+    INSTRUCTIONS_WITHHELD,
+    NOT_FOUND_ANSWER,
+    SEARCH_TOOL,
+    anchored_prompt,
+    leaks_instructions,
+)
 from use_cases.chat.responses import ResponseRecord
 from use_cases.chat.search_discipline import SearchDecision as Discipline
 from use_cases.chat.search_discipline import decide, web_search_status
+from use_cases.chat.tools import deps_for_turn
 from use_cases.chat.turn_runner import (
     AgentCall,
     TurnFailed,
@@ -566,7 +568,7 @@ class MainAdviceStream:
     Until the next character shows that no marker follows, the stream holds back trailing
     spaces (a dropped marker takes the space before it), an unfinished `[n`, and an unfinished
     last line that may be a Sources entry. Markers are sent as the reader numbers them
-    (`order`, see `use_cases/chat/citation_order.py`), in the order they are sent."""
+    (`order`, see `use_cases/chat/citations.py`), in the order they are sent."""
 
     def __init__(self, tool_name: str, known: Callable[[], Collection[int]] = frozenset) -> None:
         self._tool = tool_name

@@ -59,18 +59,8 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.run import AgentRunResult
 
-from use_cases.chat.agent import (
-    INSTRUCTIONS_WITHHELD,
-    SEARCH_TOOL,
-    SYSTEM_PROMPT,
-    AgentDeps,
-    AgentLimits,
-    anchored_prompt,
-    deps_for_turn,
-    is_not_found,
-    leaks_instructions,
-)
-from use_cases.chat.citation_order import NumberedText, numbered_answer
+from use_cases.chat.agent import AgentLimits
+from use_cases.chat.citations import NumberedText, checked_citations, cited_sources, numbered_answer
 from use_cases.chat.domain import (
     Chat,
     ConversationMessage,
@@ -82,16 +72,23 @@ from use_cases.chat.domain import (
 )
 from use_cases.chat.manage_chats import chat_not_found
 from use_cases.chat.ports import HistoryStore, TurnObserver
+from use_cases.chat.prompts import (
+    INSTRUCTIONS_WITHHELD,
+    SEARCH_TOOL,
+    SYSTEM_PROMPT,
+    anchored_prompt,
+    is_not_found,
+    leaks_instructions,
+)
 from use_cases.chat.responses import RecordedResponse, ResponseRecord
 from use_cases.chat.search_discipline import SearchDecision, decide
+from use_cases.chat.tools import AgentDeps, deps_for_turn
 from use_cases.chat.turn_runner import (
     AgentCall,
     TurnEvent,
     TurnRecord,
     TurnRunner,
     TurnStarted,
-    checked_citations,
-    cited_sources,
     drain,
     model_history,
     token_usage,
@@ -216,7 +213,7 @@ class ChatResult:
 
     @property
     def not_found(self) -> bool:
-        """Whether the answer is the can't-find answer (`use_cases.chat.agent.is_not_found`)."""
+        """Whether the answer is the can't-find answer (`use_cases.chat.prompts.is_not_found`)."""
         return is_not_found(self.answer)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from use_cases.access.domain import Caller
-from use_cases.chat.agent import is_not_found
+from use_cases.chat.prompts import is_not_found
 from use_cases.confidence.domain import RESPONSE_KINDS, LoggedResponse, ResponseKind
 from use_cases.confidence.estimator import DEFAULT_PHRASES, estimate_confidence
 from use_cases.confidence.ports import CalibrationStore, ResponseLog

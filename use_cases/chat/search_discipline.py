@@ -2,8 +2,9 @@
 
 The decision is made from the latest user message alone (and the request's `search_override`),
 by fixed rules, so it is the same for the same message and can be tested as a table. It is
-used, not only reported: `use_cases/chat/agent.py` removes the knowledge-base search tool when
-search is off and refuses an answer that did not search when search is required.
+used, not only reported: the agent removes the knowledge-base search tool when search is off
+(`use_cases/chat/tools.py`) and refuses an answer that did not search when search is required
+(`use_cases/chat/agent.py`).
 
 Decision table, first matching row wins:
 

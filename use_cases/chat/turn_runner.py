@@ -60,17 +60,8 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
 from pydantic_ai.usage import UsageLimits
 
-from use_cases.chat.agent import (
-    CITATION_MARKER,
-    NOT_FOUND_ANSWER,
-    TABLE_CITATION_MARKER,
-    AgentLimits,
-    Citation,
-    citation_markers,
-    invented_citations,
-    without_citations,
-)
-from use_cases.chat.domain import MessageRole, Source, TokenUsage, ToolCall
+from use_cases.chat.agent import AgentLimits
+from use_cases.chat.domain import MessageRole, TokenUsage, ToolCall
 from use_cases.chat.ports import NoTurnObserver, TurnEnded, TurnObserver, TurnOutcome
 from use_cases.shared.errors import (
     AlmanacError,
@@ -89,9 +80,6 @@ __all__ = [
     "TurnRecord",
     "TurnRunner",
     "TurnStarted",
-    "checked_citations",
-    "citation_markers",
-    "cited_sources",
     "drain",
     "is_content_filter",
     "model_history",
@@ -109,8 +97,6 @@ ResultT_co = TypeVar("ResultT_co", covariant=True)
 OutputT_contra = TypeVar("OutputT_contra", contravariant=True)
 
 PREVIEW_CHARS = 300
-_CITATION = CITATION_MARKER
-_TABLE_CITATION = TABLE_CITATION_MARKER
 
 
 # --- events --------------------------------------------------------------------------------
@@ -156,8 +142,8 @@ TurnEvent: TypeAlias = (
 @dataclass(frozen=True)
 class AgentCall(Generic[DepsT]):
     """What one run sends: the latest user message as the model sees it (date-anchored, see
-    `use_cases.chat.agent.anchored_prompt`), the prior conversation, the model (a PydanticAI model
-    object or name, from `ModelResolver.resolve`), the run's dependencies and the client's
+    `use_cases.chat.prompts.anchored_prompt`), the prior conversation, the model (a PydanticAI
+    model object or name, from `ModelResolver.resolve`), the run's dependencies and the client's
     sampling settings (`use_cases.shared.sampling`), sent with every request of the run."""
 
     prompt: str
@@ -236,29 +222,6 @@ def model_history(turns: Iterable[tuple[MessageRole, str]]) -> list[ModelMessage
         else:
             history.append(ModelResponse(parts=[TextPart(text)]))
     return history
-
-
-def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, ...]:
-    """The citations the answer refers to by [n] or [table: name]; none for the can't-find
-    answer."""
-    if answer.strip().startswith(NOT_FOUND_ANSWER):
-        return ()
-    numbers, tables = citation_markers([answer])
-    return tuple(
-        c.to_source()
-        for c in citations
-        if c.number in numbers or (c.kind == "table" and c.title in tables)
-    )
-
-
-def checked_citations(answer: str, citations: Sequence[Citation]) -> tuple[str, tuple[int, ...]]:
-    """The answer without the [n] markers that name no passage a tool returned in this turn
-    (and their Sources lines), and those numbers: what is left of an answer that still
-    invented citations after its retry (see `use_cases.chat.agent.build_agent`)."""
-    invented = invented_citations([answer], citations)
-    if invented:
-        _log.warning("Removed invented citations %s from an answer", invented)
-    return without_citations(answer, invented), tuple(invented)
 
 
 # --- how a turn ends ----------------------------------------------------------------------

@@ -77,8 +77,8 @@ class Evidence:
 
 
 def as_evidence(item: Any) -> Evidence:
-    """A citation (`use_cases.chat.agent.Citation`), a source as a dict (`ChatResult.sources`), or
-    anything with `kind` and `score`, as `Evidence`."""
+    """A citation (`use_cases.chat.citations.Citation`), a source as a dict
+    (`ChatResult.sources`), or anything with `kind` and `score`, as `Evidence`."""
     if isinstance(item, Evidence):
         return item
     if isinstance(item, Mapping):

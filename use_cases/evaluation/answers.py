@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from use_cases.calibration import stats
-from use_cases.chat.agent import NOT_FOUND_ANSWER
 from use_cases.chat.chat_turns import ChatRequest, ChatResult, ChatTurns
+from use_cases.chat.citations import CITATION_MARKER, TABLE_CITATION_MARKER
 from use_cases.chat.domain import Source
 from use_cases.chat.manage_chats import ManageChats
-from use_cases.chat.turn_runner import _CITATION, _TABLE_CITATION
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.evaluation.domain import KINDS, EvalCase, parse_dataset
 from use_cases.shared.errors import AlmanacError, InvalidRequest
 
@@ -78,7 +78,8 @@ _STRAIGHT = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d"
 def matches_fact(answer: str, facts: Sequence[str]) -> bool:
     """Whether one of `facts` is in the answer body; citation markers ("[4]", "[table: x]")
     are not part of it, so "[4]" never counts as the number 4. Quotes compare straight."""
-    body = _TABLE_CITATION.sub(" ", _CITATION.sub(" ", answer_body(answer))).translate(_STRAIGHT)
+    unmarked = TABLE_CITATION_MARKER.sub(" ", CITATION_MARKER.sub(" ", answer_body(answer)))
+    body = unmarked.translate(_STRAIGHT)
     return any(fact_pattern(f.translate(_STRAIGHT)).search(body) for f in facts)
 
 

@@ -37,9 +37,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from use_cases.chat.agent import SQL_TOOL
 from use_cases.chat.chat_turns import ChatRequest, ChatResult, ChatTurns
 from use_cases.chat.manage_chats import ManageChats
+from use_cases.chat.prompts import SQL_TOOL
 from use_cases.evaluation.answers import EVAL_USER
 from use_cases.evaluation.assertions import AssertionResult, AssertionSpec, Judge
 from use_cases.evaluation.checks import check_all

@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from use_cases.calibration import stats
+from use_cases.chat.citations import CITATION_MARKER, TABLE_CITATION_MARKER
 from use_cases.chat.domain import Source
-from use_cases.chat.turn_runner import _CITATION, _TABLE_CITATION
 from use_cases.evaluation.answers import _percentile, answer_body, is_refusal, matches_fact
 from use_cases.evaluation.answers import _source_matches as source_matches
 
@@ -146,7 +146,7 @@ _PUNCTUATION = str.maketrans("", "", string.punctuation)
 def answer_text(answer: str) -> str:
     """The answer as exact match and token F1 read it: no Sources block, no citation markers
     ([1], [table: directory])."""
-    return _TABLE_CITATION.sub(" ", _CITATION.sub(" ", answer_body(answer)))
+    return TABLE_CITATION_MARKER.sub(" ", CITATION_MARKER.sub(" ", answer_body(answer)))
 
 
 def normalise_answer(text: str) -> str:

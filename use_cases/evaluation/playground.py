@@ -40,25 +40,18 @@ from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
 
 from use_cases.access.domain import Caller, require_admin
-from use_cases.chat.agent import (
-    INSTRUCTIONS_WITHHELD,
-    AgentDeps,
-    AgentLimits,
-    anchored_prompt,
-    deps_for_turn,
-    leaks_instructions,
-)
+from use_cases.chat.agent import AgentLimits
 from use_cases.chat.chat_turns import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, checked_question
-from use_cases.chat.citation_order import numbered_answer
+from use_cases.chat.citations import checked_citations, cited_sources, numbered_answer
 from use_cases.chat.domain import Source, TokenUsage
+from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, anchored_prompt, leaks_instructions
 from use_cases.chat.search_discipline import decide
+from use_cases.chat.tools import AgentDeps, deps_for_turn
 from use_cases.chat.turn_runner import (
     AgentCall,
     TurnRecord,
     TurnRunner,
     TurnStarted,
-    checked_citations,
-    cited_sources,
     drain,
     token_usage,
 )

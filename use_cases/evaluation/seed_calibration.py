@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from use_cases.access.domain import Caller, require_admin
 from use_cases.calibration.analytics import Recalibrate, RecalibrationResult
 from use_cases.calibration.stats import brier_score, expected_calibration_error
-from use_cases.chat.agent import SEARCH_TOOL
 from use_cases.chat.chat_turns import ChatResult
+from use_cases.chat.prompts import SEARCH_TOOL
 from use_cases.chat.responses import RecordResponse, ResponseRecord
 from use_cases.confidence.ports import ResponseLog
 from use_cases.evaluation.answers import (

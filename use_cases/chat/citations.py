@@ -1,9 +1,14 @@
-"""Citation numbers a reader can follow: 1..n in the order an answer first cites them.
+"""The whole life of a citation, from the tool that returns a passage to the number a reader sees.
 
-The tools number what they return as they return it ([1] .. [k] across the searches of one
-turn), and an answer cites what it uses in whatever order it writes: [3], then [1], then [5].
-What a reader gets is renumbered, so that every client (the web app, the CLI, a script
-reading the JSON) sees the same tidy numbers:
+A tool numbers what it returns as it returns it ([1] .. [k] across the searches of one turn), as
+`Citation`s; an answer cites them inline as `[n]` (`CITATION_MARKER`) or `[table: name]`
+(`TABLE_CITATION_MARKER`), in whatever order it writes. A chat answer citing a passage number no
+tool returned in this turn goes back to the model once (`invented_citations`,
+`invented_citations_retry`, used by the agent's output validator in `use_cases/chat/agent.py`);
+what it still invents on its last attempt is removed by the turn (`checked_citations`, through
+`without_citations`), and the sources of an answer are the citations it refers to
+(`cited_sources`). What a reader gets is then renumbered, so that every client (the web app, the
+CLI, a script reading the JSON) sees the same tidy numbers:
 
 - the first passage the text cites is [1], the next new one [2], and so on, without gaps;
   a passage cited again keeps its number;
@@ -20,9 +25,11 @@ with the numbers it is stored with.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from pydantic_ai.messages import (
@@ -34,9 +41,180 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.run import AgentRunResultEvent
 
-from use_cases.chat.agent import CITATION_MARKER
+from use_cases.chat.domain import Source
+from use_cases.chat.prompts import is_not_found
+from use_cases.knowledge.domain import DocumentRef
 
-__all__ = ["CitationOrder", "Numbered", "NumberedStream", "NumberedText", "numbered_answer"]
+_log = logging.getLogger(__name__)
+
+
+# --- markers ------------------------------------------------------------------------------
+
+#: An inline citation of a passage ([3]) or of a table lookup ([table: staff]).
+CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
+TABLE_CITATION_MARKER = re.compile(r"\[(table: [^\]]+)\]")
+
+#: What `without_citations` removes: a line of a Sources list naming one passage ("[2] Title,
+#: Section (date)" or "- [2] ..."), an inline marker with the space before it, and a Sources
+#: heading left with no entry.
+_SOURCES_LINE = re.compile(r"^\s*(?:[-*]\s+)?\[(\d{1,3})\]")
+_MARKER_WITH_SPACE = re.compile(r"[ \t]?\[(\d{1,3})\]")
+_SOURCES_HEADING = re.compile(r"^\s*(?:#+\s*)?\**\s*sources\s*:?\s*\**\s*:?\s*$", re.IGNORECASE)
+
+
+def citation_markers(texts: Iterable[str]) -> tuple[set[int], set[str]]:
+    """The passage numbers ([n]) and table names ([table: name]) the texts cite."""
+    numbers: set[int] = set()
+    tables: set[str] = set()
+    for text in texts:
+        numbers.update(int(n) for n in CITATION_MARKER.findall(text))
+        tables.update(TABLE_CITATION_MARKER.findall(text))
+    return numbers, tables
+
+
+# --- what may be cited ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered passage or table lookup the model may cite."""
+
+    number: int
+    kind: str  # "document" | "table"
+    title: str
+    source: str
+    section: str = ""
+    category: str | None = None
+    updated_at: str | None = None
+    score: float | None = None
+    document_id: int | None = None
+    text: str = ""
+    superseded_by: DocumentRef | None = None
+    supersedes: tuple[DocumentRef, ...] = ()
+    document_version: str = ""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    truncated: bool = False
+
+    @property
+    def version_note(self) -> str:
+        """How the answer names this passage's version: "current version, supersedes X of
+        2023-06-12", "superseded by X of 2025-09-15", or "" for a document without versions."""
+        if self.superseded_by is not None:
+            return f"superseded by {_named(self.superseded_by)}"
+        if self.supersedes:
+            return "current version, supersedes " + "; ".join(map(_named, self.supersedes))
+        return ""
+
+    def to_source(self) -> Source:
+        """The passage as an answer cites it (`Source`, the one JSON shape of a citation)."""
+        return Source(
+            number=self.number,
+            kind="table" if self.kind == "table" else "document",
+            title=self.title,
+            source=self.source,
+            section=self.section,
+            category=self.category,
+            updated_at=self.updated_at,
+            score=self.score,
+            document_id=self.document_id,
+            superseded_by=self.superseded_by,
+            supersedes=self.supersedes,
+            version_note=self.version_note,
+            document_version=self.document_version or None,
+            columns=self.columns,
+            rows=self.rows,
+            truncated=self.truncated,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.to_source().as_dict()
+
+
+def _named(ref: DocumentRef) -> str:
+    return f"{ref.title} of {ref.updated_at.isoformat()}" if ref.updated_at else ref.title
+
+
+def version_status(citation: Citation) -> str:
+    """The `status` of a passage's tag: "SUPERSEDED by X of 2025-09-15; not in force" or
+    "current version, supersedes X of 2023-06-12"."""
+    if citation.superseded_by is not None:
+        return f"SUPERSEDED by {_named(citation.superseded_by)}; not in force"
+    return citation.version_note
+
+
+# --- invented citations --------------------------------------------------------------------
+
+
+def invented_citations(texts: Iterable[str], citations: Sequence[Citation]) -> list[int]:
+    """The [n] the texts cite that name no passage a tool returned in this turn, in order."""
+    known = {c.number for c in citations}
+    return sorted(citation_markers(texts)[0] - known)
+
+
+def invented_citations_retry(invented: Sequence[int], citations: Sequence[Citation]) -> str:
+    """What the model is told when its answer cites passages no tool returned."""
+    shown = ", ".join(f"[{n}]" for n in invented)
+    returned = ", ".join(f"[{c.number}]" for c in citations if c.kind == "document")
+    offered = f"the passages returned are {returned}" if returned else "no passage was returned"
+    return (
+        f"Your answer cites {shown}, but {offered} in this turn. Cite only passages your "
+        "tools returned (and list only those under Sources); without a passage, cite nothing."
+    )
+
+
+def without_citations(text: str, numbers: Collection[int]) -> str:
+    """`text` without the [n] markers of `numbers`: an inline marker goes with the space
+    before it, a Sources line naming one of them goes whole, and a Sources heading left with
+    no entry goes too."""
+    if not numbers:
+        return text
+    kept: list[str] = []
+    for line in text.splitlines():
+        entry = _SOURCES_LINE.match(line)
+        if entry and int(entry.group(1)) in numbers:
+            continue
+        kept.append(_MARKER_WITH_SPACE.sub(partial(_drop_marker, numbers), line))
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if kept and _SOURCES_HEADING.match(kept[-1]):
+        kept.pop()
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+def _drop_marker(numbers: Collection[int], match: re.Match[str]) -> str:
+    if int(match.group(1)) not in numbers:
+        return match.group(0)
+    followed_by_marker = match.string.startswith("[", match.end())
+    return " " if followed_by_marker and match.group(0).startswith((" ", "\t")) else ""
+
+
+def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, ...]:
+    """The citations the answer refers to by [n] or [table: name]; none for the can't-find
+    answer."""
+    if is_not_found(answer):
+        return ()
+    numbers, tables = citation_markers([answer])
+    return tuple(
+        c.to_source()
+        for c in citations
+        if c.number in numbers or (c.kind == "table" and c.title in tables)
+    )
+
+
+def checked_citations(answer: str, citations: Sequence[Citation]) -> tuple[str, tuple[int, ...]]:
+    """The answer without the [n] markers that name no passage a tool returned in this turn
+    (and their Sources lines), and those numbers: what is left of an answer that still
+    invented citations after its retry (see `use_cases.chat.agent.build_agent`)."""
+    invented = invented_citations([answer], citations)
+    if invented:
+        _log.warning("Removed invented citations %s from an answer", invented)
+    return without_citations(answer, invented), tuple(invented)
+
+
+# --- the reader's numbers --------------------------------------------------------------------
 
 
 class Numbered(Protocol):
