@@ -21,8 +21,8 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   time; each item's row is stored as soon as it is scored, so a crash loses at most the items
   in flight, and a restart (`resume_unfinished`) runs only the items without a row.
 - A started run is executed as a background job (`eval_run`, one per run however often it is
-  scheduled; see use_cases/jobs/queue.py), so any server process may run it, and a run whose
-  process died is taken over and finished by another (its items without a row).
+  scheduled; see use_cases/jobs/background.py), so any server process may run it, and a run
+  whose process died is taken over and finished by another (its items without a row).
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
@@ -72,6 +72,7 @@ from use_cases.evaluation.run_domain import (
     RunStore,
     StoredDataset,
 )
+from use_cases.jobs.background import BackgroundRuns
 from use_cases.jobs.queue import EVAL_RUN, JobQueue, JobRun, QueueLimits
 from use_cases.prompts.ports import ModelResolver, PromptStore
 from use_cases.prompts.templates import builtin_variables, missing_variables
@@ -331,9 +332,7 @@ class BenchmarkRuns:
         default_concurrency: int,
         limits: QueueLimits | None = None,
     ) -> None:
-        self._jobs = jobs
         self._limits = limits
-        self._job_ids: dict[str, str] = {}
         self._datasets = datasets
         self._runs = runs
         self._executor = executor
@@ -343,6 +342,14 @@ class BenchmarkRuns:
         self._audit = audit
         self._default_concurrency = default_concurrency
         self._stops: dict[str, asyncio.Event] = {}
+        self._background = BackgroundRuns(
+            jobs,
+            EVAL_RUN,
+            "evaluation run",
+            unfinished=runs.unfinished,
+            execute=self.execute,
+            log=_log,
+        )
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -458,26 +465,16 @@ class BenchmarkRuns:
     # --- executing --------------------------------------------------------------------------
 
     def schedule(self, run_id: str) -> str:
-        """Queue the run's job (once: scheduling a run already queued or running answers its
-        job); any worker process executes it. Answers the job id."""
-        job = self._jobs.submit(
-            EVAL_RUN, f"evaluation run {run_id}", {"run_id": run_id}, unique_key=run_id
-        )
-        self._job_ids[run_id] = job.id
-        return job.id
+        """Queue the run's job (once); answers the job id (use_cases/jobs/background.py)."""
+        return self._background.schedule(run_id)
 
     async def run_job(self, job: JobRun) -> None:
         """The `eval_run` job handler: execute the run's items that have no row yet."""
-        await self.execute(str(job.payload["run_id"]))
+        await self._background.run_job(job)
 
     async def resume_unfinished(self) -> list[str]:
-        """Schedule every run left queued or running (at server start); a run whose job is
-        still queued or running (on another replica) is not scheduled twice."""
-        runs = await asyncio.to_thread(self._runs.unfinished)
-        for run in runs:
-            _log.info("Resuming evaluation run %s", run.run_id)
-            await asyncio.to_thread(self.schedule, run.run_id)
-        return [r.run_id for r in runs]
+        """Schedule every run left queued or running (at server start), each once."""
+        return await self._background.resume_unfinished()
 
     async def execute(self, run_id: str, on_row: OnRow | None = None) -> RunRecord:
         """Run the items of `run_id` that have no row yet, then mark it completed."""
@@ -614,12 +611,7 @@ class BenchmarkRuns:
 
     async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
         """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
-        job_id = self._job_ids.get(run_id)
-        while job_id is not None:
-            job = await asyncio.to_thread(self._jobs.get, job_id)
-            if job is None or job.status in ("done", "failed"):
-                return
-            await asyncio.sleep(poll_s)
+        await self._background.wait(run_id, poll_s)
 
     async def close(self) -> None:
         """Stop the runs executing in this process: the items in flight end (their rows are
