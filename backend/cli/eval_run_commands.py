@@ -24,8 +24,9 @@ from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from backend.cli.eval_group import eval_app
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.evaluation.datasets import DatasetUpload
 from use_cases.evaluation.run_domain import PromptRef
-from use_cases.evaluation.runs import DatasetUpload, RunRequest
+from use_cases.evaluation.runs import RunRequest
 from use_cases.shared.errors import InvalidRequest
 
 
