@@ -87,11 +87,12 @@ from use_cases.conversations.summaries import ManageSummaries
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.dataset_items import EditDatasets
+from use_cases.evaluation.datasets import ManageDatasets
 from use_cases.evaluation.engine import Monotonic, Sleep
 from use_cases.evaluation.playground import RunPlayground
 from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
 from use_cases.evaluation.report import RenderRunReport
-from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, ManageDatasets, RunMetrics
+from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, RunMetrics
 from use_cases.jobs.queue import GetJob
 from use_cases.knowledge.conflicts import ListConflicts
 from use_cases.knowledge.documents import (

@@ -17,6 +17,7 @@ from rich.table import Table
 from backend.api.cleaning_schemas import CleaningRunOut
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from backend.cli.run_controls import cancel_run, delete_run
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.cleaning.runs import CleaningRunRequest
 from use_cases.cleaning.tasks import TaskSelection
@@ -195,16 +196,12 @@ def cancel(
 ) -> None:
     """Cancel a queued or running cleaning run: it stops, its results so far are kept
     (audited cleaning_run.cancel)."""
-
-    def body() -> None:
-        with open_container() as container:
-            run = asyncio.run(container.cleaning_runs.cancel(CLI_ADMIN, run_id))
-        if as_json:
-            output.print_json(CleaningRunOut.of(run).model_dump(mode="json"))
-        else:
-            console.print(f"Cancelled cleaning run {run.run_id}.", highlight=False)
-
-    run_command(body)
+    cancel_run(
+        lambda container: container.cleaning_runs.cancel(CLI_ADMIN, run_id),
+        noun="cleaning run",
+        as_json=as_json,
+        to_json=lambda run: CleaningRunOut.of(run).model_dump(mode="json"),
+    )
 
 
 @clean_app.command("delete")
@@ -214,12 +211,10 @@ def delete(
 ) -> None:
     """Delete a finished cleaning run and its results; a queued or running one must be
     cancelled first (audited cleaning_run.delete)."""
-
-    def body() -> None:
-        if not yes and not typer.confirm(f"Delete cleaning run {run_id} and its results?"):
-            raise typer.Exit(1)
-        with open_container() as container:
-            asyncio.run(container.cleaning_runs.delete(CLI_ADMIN, run_id))
-        console.print(f"Deleted cleaning run {run_id}.", highlight=False)
-
-    run_command(body)
+    delete_run(
+        lambda container: container.cleaning_runs.delete(CLI_ADMIN, run_id),
+        noun="cleaning run",
+        run_id=run_id,
+        contents="results",
+        yes=yes,
+    )

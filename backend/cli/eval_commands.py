@@ -32,7 +32,8 @@ from use_cases.evaluation.answers import (
     parse_cases,
     summarise,
 )
-from use_cases.evaluation.runs import BUNDLED_ID, RunRequest, bundled_text
+from use_cases.evaluation.datasets import BUNDLED_ID, bundled_text
+from use_cases.evaluation.runs import RunRequest
 from use_cases.shared.errors import InvalidRequest
 
 EVAL_DIR = PROJECT_ROOT / "sample_data" / "eval"

@@ -23,9 +23,11 @@ from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from backend.cli.eval_group import eval_app
+from backend.cli.run_controls import cancel_run, delete_run
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.evaluation.datasets import DatasetUpload
 from use_cases.evaluation.run_domain import PromptRef
-from use_cases.evaluation.runs import DatasetUpload, RunRequest
+from use_cases.evaluation.runs import RunRequest
 from use_cases.shared.errors import InvalidRequest
 
 
@@ -235,16 +237,12 @@ def cancel(
 ) -> None:
     """Cancel a queued or running run: it stops, its rows so far are kept (audited
     eval_run.cancel)."""
-
-    def body() -> None:
-        with open_container() as container:
-            record = asyncio.run(container.benchmark.cancel(CLI_ADMIN, run_id))
-        if as_json:
-            output.print_json(RunSummaryOut.of(record).model_dump(mode="json"))
-        else:
-            console.print(f"Cancelled evaluation run {record.run_id}.", highlight=False)
-
-    run_command(body)
+    cancel_run(
+        lambda container: container.benchmark.cancel(CLI_ADMIN, run_id),
+        noun="evaluation run",
+        as_json=as_json,
+        to_json=lambda record: RunSummaryOut.of(record).model_dump(mode="json"),
+    )
 
 
 @eval_app.command("delete")
@@ -254,15 +252,13 @@ def delete(
 ) -> None:
     """Delete a finished run and its rows; a queued or running one must be cancelled first
     (audited eval_run.delete)."""
-
-    def body() -> None:
-        if not yes and not typer.confirm(f"Delete evaluation run {run_id} and its rows?"):
-            raise typer.Exit(1)
-        with open_container() as container:
-            asyncio.run(container.benchmark.delete(CLI_ADMIN, run_id))
-        console.print(f"Deleted evaluation run {run_id}.", highlight=False)
-
-    run_command(body)
+    delete_run(
+        lambda container: container.benchmark.delete(CLI_ADMIN, run_id),
+        noun="evaluation run",
+        run_id=run_id,
+        contents="rows",
+        yes=yes,
+    )
 
 
 @eval_app.command("compare")

@@ -10,8 +10,9 @@ run in this process (like `almanac eval run`) and prints where its results are.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 from rich import box
@@ -29,6 +30,7 @@ from backend.api.library_schemas import (
     VersionWriteOut,
     comparison_out,
 )
+from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, open_container, run_command
 from backend.cli.llm_commands import _read_text
@@ -92,6 +94,59 @@ def _taken(removed: Removed) -> str:
         if count
     ]
     return f" with {' and '.join(parts)}" if parts else ""
+
+
+class _Named(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def _update(
+    update: Callable[[Container, Changes], Coroutine[Any, Any, N]],
+    name: str | None,
+    description: str | None,
+    *,
+    noun: str,
+    as_json: bool,
+    to_json: Callable[[N], Any],
+) -> None:
+    """The body of `projects update` and `use-cases update`."""
+
+    def body() -> None:
+        changes = _changes(name, description)
+        with open_container() as container:
+            updated = asyncio.run(update(container, changes))
+        if as_json:
+            output.print_json(to_json(updated))
+        else:
+            _say(f"Updated {noun} {updated.id} ({updated.name}).")
+
+    run_command(body)
+
+
+def _delete(
+    delete: Callable[[Container], Coroutine[Any, Any, Removed]],
+    what: str,
+    *,
+    contents: str,
+    yes: bool,
+) -> None:
+    """The body of `projects delete` and `use-cases delete`: `what` ("project p1") goes
+    with its `contents` ("its prompts")."""
+
+    def body() -> None:
+        _confirm(f"Delete {what} with {contents}?", yes)
+        with open_container() as container:
+            removed = asyncio.run(delete(container))
+        _say(f"Deleted {what}{_taken(removed)}.")
+
+    run_command(body)
 
 
 # --- projects -------------------------------------------------------------------------------
@@ -179,19 +234,16 @@ def projects_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Rename or describe a project (the options given; audited project.update)."""
-
-    def body() -> None:
-        changes = _changes(name, description)
-        with open_container() as container:
-            project = asyncio.run(
-                container.prompt_library.update_project(CLI_ADMIN, project_id, changes)
-            )
-        if as_json:
-            output.print_json(ProjectOut.of(project).model_dump(mode="json"))
-        else:
-            _say(f"Updated project {project.id} ({project.name}).")
-
-    run_command(body)
+    _update(
+        lambda container, changes: container.prompt_library.update_project(
+            CLI_ADMIN, project_id, changes
+        ),
+        name,
+        description,
+        noun="project",
+        as_json=as_json,
+        to_json=lambda project: ProjectOut.of(project).model_dump(mode="json"),
+    )
 
 
 @projects_app.command("delete")
@@ -200,14 +252,12 @@ def projects_delete(
 ) -> None:
     """Delete a project with its use cases and their prompts (refused while it holds a
     built-in prompt; audited project.delete)."""
-
-    def body() -> None:
-        _confirm(f"Delete project {project_id} with its use cases and their prompts?", yes)
-        with open_container() as container:
-            removed = asyncio.run(container.prompt_library.delete_project(CLI_ADMIN, project_id))
-        _say(f"Deleted project {project_id}{_taken(removed)}.")
-
-    run_command(body)
+    _delete(
+        lambda container: container.prompt_library.delete_project(CLI_ADMIN, project_id),
+        f"project {project_id}",
+        contents="its use cases and their prompts",
+        yes=yes,
+    )
 
 
 # --- use cases ------------------------------------------------------------------------------
@@ -300,19 +350,16 @@ def use_cases_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Rename or describe a use case (the options given; audited use_case.update)."""
-
-    def body() -> None:
-        changes = _changes(name, description)
-        with open_container() as container:
-            use_case = asyncio.run(
-                container.prompt_library.update_use_case(CLI_ADMIN, use_case_id, changes)
-            )
-        if as_json:
-            output.print_json(UseCaseOut.of(use_case).model_dump(mode="json"))
-        else:
-            _say(f"Updated use case {use_case.id} ({use_case.name}).")
-
-    run_command(body)
+    _update(
+        lambda container, changes: container.prompt_library.update_use_case(
+            CLI_ADMIN, use_case_id, changes
+        ),
+        name,
+        description,
+        noun="use case",
+        as_json=as_json,
+        to_json=lambda use_case: UseCaseOut.of(use_case).model_dump(mode="json"),
+    )
 
 
 @use_cases_app.command("delete")
@@ -321,14 +368,12 @@ def use_cases_delete(
 ) -> None:
     """Delete a use case with its prompts (refused while it holds a built-in prompt; audited
     use_case.delete)."""
-
-    def body() -> None:
-        _confirm(f"Delete use case {use_case_id} with its prompts?", yes)
-        with open_container() as container:
-            removed = asyncio.run(container.prompt_library.delete_use_case(CLI_ADMIN, use_case_id))
-        _say(f"Deleted use case {use_case_id}{_taken(removed)}.")
-
-    run_command(body)
+    _delete(
+        lambda container: container.prompt_library.delete_use_case(CLI_ADMIN, use_case_id),
+        f"use case {use_case_id}",
+        contents="its prompts",
+        yes=yes,
+    )
 
 
 # --- prompts --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.assertions import Judge
 from use_cases.evaluation.compare import CompareRuns
 from use_cases.evaluation.dataset_items import EditDatasets
+from use_cases.evaluation.datasets import ManageDatasets
 from use_cases.evaluation.engine import (
     ItemExecutor,
     Monotonic,
@@ -34,7 +35,6 @@ from use_cases.evaluation.runs import (
     BenchmarkRuns,
     CleanerNames,
     ListRunnableModels,
-    ManageDatasets,
     RunMetrics,
 )
 from use_cases.jobs.queue import EVAL_RUN, QueueLimits

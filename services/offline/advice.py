@@ -30,7 +30,7 @@ from pydantic_ai.messages import ToolCallPart
 from services.offline.compose import Answer
 from services.offline.sentences import units_of
 from services.offline.text import content_stems
-from use_cases.chat.agent import citation_markers
+from use_cases.chat.citations import citation_markers
 
 MAX_ALTERNATIVES = 2
 ALTERNATIVE_MAX_RANK = 3

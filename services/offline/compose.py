@@ -61,7 +61,7 @@ from services.offline.text import (
 )
 from services.offline.typos import is_foreign
 from services.offline.versions import family, resolve_versions
-from use_cases.chat.agent import NOT_FOUND_ANSWER
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 
 #: The clarifying question after the can't-find answer unless the deployment words its own
 #: (`NOT_FOUND_HINT`, set per turn by the model: `asking`).

@@ -70,7 +70,7 @@ from services.offline.sql_plan import (
 )
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
-from use_cases.chat.agent import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
+from use_cases.chat.prompts import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat.search_discipline import prescribed_answer
 from use_cases.tables.domain import TableSchema
 

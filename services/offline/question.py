@@ -37,7 +37,7 @@ from services.offline.text import (
     strip_pleasantries,
     wordset,
 )
-from use_cases.chat.agent import strip_date_anchor
+from use_cases.chat.prompts import strip_date_anchor
 from use_cases.shared.sentences import split_sentences
 
 _PRONOUNS = wordset(

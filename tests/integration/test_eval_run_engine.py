@@ -18,7 +18,8 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from tests.integration.test_chat_openai import COMPLETIONS, completion
 from use_cases.access.domain import CLI_ADMIN
-from use_cases.evaluation.runs import DatasetUpload, RunRequest
+from use_cases.evaluation.datasets import DatasetUpload
+from use_cases.evaluation.runs import RunRequest
 
 CASES = [
     {"id": "sev1", "question": "What is the SEV1 acknowledgement time?", "kind": "kb",

@@ -17,11 +17,12 @@ from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
 from use_cases.chat.prompts import NOT_FOUND_ANSWER
+from use_cases.evaluation.datasets import DatasetUpload, ManageDatasets
 from use_cases.evaluation.domain import CaseOutcome
 from use_cases.evaluation.engine import Item, ItemContext
 from use_cases.evaluation.metrics import score_case
 from use_cases.evaluation.run_domain import PromptRef
-from use_cases.evaluation.runs import BenchmarkRuns, DatasetUpload, ManageDatasets, RunRequest
+from use_cases.evaluation.runs import BenchmarkRuns, RunRequest
 from use_cases.jobs.queue import EVAL_RUN, QueueLimits
 from use_cases.shared.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceBusy
 

@@ -10,9 +10,9 @@ from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
 from use_cases.evaluation.dataset_items import EditDatasets, NewDataset
+from use_cases.evaluation.datasets import DatasetUpload, ManageDatasets
 from use_cases.evaluation.domain import parse_dataset
 from use_cases.evaluation.run_domain import RunRecord, RunSettings, StoredDataset
-from use_cases.evaluation.runs import DatasetUpload, ManageDatasets
 from use_cases.shared.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 ROOT = Caller("root", "admin", None)

@@ -55,6 +55,7 @@ from use_cases.evaluation.answers import (
     KindSummary,
 )
 from use_cases.evaluation.assertions import AssertionSpec
+from use_cases.evaluation.datasets import DatasetUpload, ManageDatasets
 from use_cases.evaluation.domain import CaseOutcome, EvalCase
 from use_cases.evaluation.engine import (
     Item,
@@ -66,13 +67,7 @@ from use_cases.evaluation.engine import (
 from use_cases.evaluation.metrics import score_case
 from use_cases.evaluation.report import RenderRunReport
 from use_cases.evaluation.run_domain import RunRecord, RunSettings
-from use_cases.evaluation.runs import (
-    BenchmarkRuns,
-    DatasetUpload,
-    ListRunnableModels,
-    ManageDatasets,
-    RunnableModel,
-)
+from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, RunnableModel
 from use_cases.evaluation.seed_calibration import SeedCalibrationFromEval
 from use_cases.knowledge.search import SearchKnowledgeBase
 from use_cases.prompts.ports import ResolvedModel

@@ -20,8 +20,9 @@ from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
 from tests.fakes.prompt_library import FixedVersionStats, InMemoryPromptLibraryStore
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
+from use_cases.evaluation.datasets import DatasetUpload, ManageDatasets
 from use_cases.evaluation.prompt_versions import EvaluatePromptVersions, VersionRunRequest
-from use_cases.evaluation.runs import BenchmarkRuns, DatasetUpload, ManageDatasets
+from use_cases.evaluation.runs import BenchmarkRuns
 from use_cases.prompts.domain import ADVICE, CHAT, PromptDefault, PromptTypes
 from use_cases.prompts.library import (
     Changes,

@@ -22,15 +22,12 @@ from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 from pydantic_ai.tools import ToolDefinition
 
-from use_cases.chat.citations import citation_markers, invented_citations, invented_citations_retry
+from use_cases.chat.citations import invented_citations, invented_citations_retry
 from use_cases.chat.prompts import (
-    NOT_FOUND_ANSWER,
-    NOT_SEARCHED_ANSWER,
     SEARCH_FIRST,
     SEARCH_REQUIRED_ANSWER,
     SEARCH_TOOL,
     SQL_TOOL,
-    strip_date_anchor,
     tables_for,
 )
 from use_cases.chat.tools import (
@@ -43,21 +40,12 @@ from use_cases.chat.tools import (
 
 __all__ = [
     "CHAT_TURN",
-    "NOT_FOUND_ANSWER",
-    "NOT_SEARCHED_ANSWER",
-    "SEARCH_TOOL",
-    "SQL_TOOL",
     "AgentLimits",
     "TurnKind",
     "build_agent",
-    "citation_markers",
     "install_search_policy",
     "searched_this_run",
-    "strip_date_anchor",
 ]
-# NOT_FOUND_ANSWER, NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL, citation_markers and
-# strip_date_anchor are imported from here by `services/offline/`, which is left unchanged while
-# the offline reader is rebuilt; everything else imports them from their own module.
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ Rules:
 - Each result keeps the cleaner's `justification` of the task (up to JUSTIFICATION_KEPT
   characters) and its `auditability_score` (`domain.auditability`); a result that failed or
   was invalid has an empty justification and a null score (there is no account to audit).
-- A started run is executed as a background job (`cleaning_run`), like evaluation runs.
+- A started run is executed as a background job (`cleaning_run`), like evaluation runs (see
+  use_cases/jobs/background.py).
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the cleaning runs' queue), and nothing is stored.
@@ -62,6 +63,7 @@ from use_cases.cleaning.ports import (
 )
 from use_cases.cleaning.results import build_export
 from use_cases.cleaning.tasks import CleaningTasks, TaskSelection
+from use_cases.jobs.background import BackgroundRuns
 from use_cases.jobs.queue import JobQueue, JobRun, QueueLimits
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import (
@@ -127,11 +129,17 @@ class CleaningRuns:
         self._cleaners = cleaners
         self._clock = clock
         self._audit = audit
-        self._jobs = jobs
         self._monotonic = monotonic
         self._default_concurrency = default_concurrency
         self._timeout_s = timeout_s
-        self._job_ids: dict[str, str] = {}
+        self._background = BackgroundRuns(
+            jobs,
+            CLEANING_RUN,
+            "cleaning run",
+            unfinished=store.unfinished,
+            execute=self.execute,
+            log=_log,
+        )
 
     @property
     def cleaners(self) -> Cleaners:
@@ -204,30 +212,20 @@ class CleaningRuns:
     # --- executing --------------------------------------------------------------------------
 
     def schedule(self, run_id: str) -> str:
-        job = self._jobs.submit(
-            CLEANING_RUN, f"cleaning run {run_id}", {"run_id": run_id}, unique_key=run_id
-        )
-        self._job_ids[run_id] = job.id
-        return job.id
+        """Queue the run's job (once); answers the job id (use_cases/jobs/background.py)."""
+        return self._background.schedule(run_id)
 
     async def run_job(self, job: JobRun) -> None:
-        await self.execute(str(job.payload["run_id"]))
+        """The `cleaning_run` job handler: clean what the run has no result for yet."""
+        await self._background.run_job(job)
 
     async def resume_unfinished(self) -> list[str]:
-        runs = await asyncio.to_thread(self._store.unfinished)
-        for run in runs:
-            _log.info("Resuming cleaning run %s", run.run_id)
-            await asyncio.to_thread(self.schedule, run.run_id)
-        return [r.run_id for r in runs]
+        """Schedule every run left queued or running (at server start), each once."""
+        return await self._background.resume_unfinished()
 
     async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
         """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
-        job_id = self._job_ids.get(run_id)
-        while job_id is not None:
-            job = await asyncio.to_thread(self._jobs.get, job_id)
-            if job is None or job.status in ("done", "failed"):
-                return
-            await asyncio.sleep(poll_s)
+        await self._background.wait(run_id, poll_s)
 
     async def execute(self, run_id: str, on_row: OnRow | None = None) -> CleaningRun:
         """Clean what `run_id` has no result for yet, then mark it completed."""

@@ -27,6 +27,7 @@ from typing import Any
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
+from use_cases.evaluation.datasets import BUNDLED_ID, MAX_DATASET_BYTES, ManageDatasets, slug
 from use_cases.evaluation.domain import (
     case_from,
     dataset_records,
@@ -35,7 +36,6 @@ from use_cases.evaluation.domain import (
     records_text,
 )
 from use_cases.evaluation.run_domain import DatasetStore, RunStore, StoredDataset
-from use_cases.evaluation.runs import BUNDLED_ID, MAX_DATASET_BYTES, ManageDatasets, slug
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import Conflict, InvalidRequest, NotFound
 

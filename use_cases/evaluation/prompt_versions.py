@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from use_cases.access.domain import Caller, require_admin
 from use_cases.evaluation.compare import CompareRuns, ComparisonReport
+from use_cases.evaluation.datasets import ManageDatasets
 from use_cases.evaluation.run_domain import PromptRef, RunRecord, RunStore, StoredDataset
-from use_cases.evaluation.runs import BenchmarkRuns, ManageDatasets, RunRequest
+from use_cases.evaluation.runs import BenchmarkRuns, RunRequest
 from use_cases.prompts.library import ManagePromptLibrary, check_page
 from use_cases.prompts.library_domain import Page
 from use_cases.shared.errors import InvalidRequest, NotFound

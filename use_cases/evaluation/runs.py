@@ -1,15 +1,5 @@
-"""Evaluation datasets ("tasks") and runs: register, start, execute in the background, resume,
-report.
-
-Datasets:
-- A dataset is a JSONL or CSV file of cases, validated by `eval_domain.parse_dataset` (errors
-  name the line and field). Its version is the content hash; uploading the same content again
-  stores nothing and reports the version it already has (`created: false`).
-- The bundled evaluation set (`sample_data/eval/dev.jsonl` and `test.jsonl`) is the dataset
-  `answers`, each case tagged with its split (`dev` or `test`): a run with `tags: ["dev"]` is
-  `almanac eval answers --split dev`. It is registered when first needed, and again whenever
-  the files change (a new version). No upload may take the id `answers`.
-- Reading datasets and runs, uploading and running are for admins.
+"""Evaluation runs: start, execute in the background, resume, cancel, delete, report. The
+datasets a run evaluates are registered by use_cases/evaluation/datasets.py.
 
 Runs (see `eval_run_domain` for the statuses and how resuming works):
 - Starting a run checks everything before anything is stored: the task, every model (allowed
@@ -21,8 +11,9 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   time; each item's row is stored as soon as it is scored, so a crash loses at most the items
   in flight, and a restart (`resume_unfinished`) runs only the items without a row.
 - A started run is executed as a background job (`eval_run`, one per run however often it is
-  scheduled; see use_cases/jobs/queue.py), so any server process may run it, and a run whose
-  process died is taken over and finished by another (its items without a row).
+  scheduled; see use_cases/jobs/background.py), so any server process may run it, and a run
+  whose process died is taken over and finished by another (its items without a row).
+- Reading runs and running them are for admins.
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
@@ -50,21 +41,20 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.evaluation.assertions import parse_assertions
-from use_cases.evaluation.domain import Dataset, EvalCase, dataset_version, parse_dataset
+from use_cases.evaluation.datasets import ManageDatasets, to_dataset
+from use_cases.evaluation.domain import EvalCase
 from use_cases.evaluation.engine import Item, ItemContext, ItemExecutor, provider_of
 from use_cases.evaluation.metrics import model_aggregates
 from use_cases.evaluation.perturb import PERTURBATIONS
 from use_cases.evaluation.run_domain import (
     CLEAN,
     UNFINISHED,
-    DatasetStore,
     PromptRef,
     RunProgress,
     RunRecord,
@@ -72,6 +62,7 @@ from use_cases.evaluation.run_domain import (
     RunStore,
     StoredDataset,
 )
+from use_cases.jobs.background import BackgroundRuns
 from use_cases.jobs.queue import EVAL_RUN, JobQueue, JobRun, QueueLimits
 from use_cases.prompts.ports import ModelResolver, PromptStore
 from use_cases.prompts.templates import builtin_variables, missing_variables
@@ -81,195 +72,17 @@ from use_cases.shared.errors import (
     Conflict,
     InvalidRequest,
     NotFound,
-    UnsupportedDocument,
 )
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
 
 _log = logging.getLogger(__name__)
 
-BUNDLED_ID = "answers"
-MAX_DATASET_BYTES = 5 * 1024 * 1024
 MAX_CONCURRENCY = 32
 MAX_K = 50
-_SLUG = re.compile(r"[^a-z0-9]+")
 _RUN_ID = re.compile(r"^run_[0-9a-f]{12}$")
-DATASET_UPLOAD = "eval_dataset.upload"
 RUN_START = "eval_run.start"
 RUN_CANCEL = "eval_run.cancel"
 RUN_DELETE = "eval_run.delete"
-
-
-def slug(name: str) -> str:
-    return _SLUG.sub("-", name.lower()).strip("-")[:64]
-
-
-def to_dataset(stored: StoredDataset) -> Dataset:
-    cases = parse_dataset(stored.text, fmt=stored.fmt, origin=stored.id)
-    return Dataset(
-        id=stored.id,
-        name=stored.name,
-        version=stored.version,
-        description=stored.description,
-        cases=tuple(cases),
-        source=stored.source,
-        created_at=stored.created_at,
-    )
-
-
-def bundled_text(folder: Path) -> str:
-    """dev.jsonl then test.jsonl, each case tagged with its split."""
-    lines: list[str] = []
-    for split in ("dev", "test"):
-        path = folder / f"{split}.jsonl"
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            record["tags"] = [*record.get("tags", []), split]
-            lines.append(json.dumps(record, ensure_ascii=False))
-    return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class DatasetUpload:
-    filename: str
-    content: bytes
-    name: str | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class UploadedDataset:
-    dataset: StoredDataset
-    created: bool
-
-
-class ManageDatasets:
-    """Registers, lists, shows and uploads datasets (see the module rules)."""
-
-    def __init__(
-        self,
-        store: DatasetStore,
-        clock: Clock,
-        audit: RecordAudit,
-        *,
-        bundled_dir: Path | None,
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._audit = audit
-        self._bundled_dir = bundled_dir
-        self._registered = False
-
-    def register_bundled(self) -> StoredDataset | None:
-        """Store the bundled set's current version (once per process)."""
-        folder = self._bundled_dir
-        if self._registered or folder is None or not (folder / "dev.jsonl").is_file():
-            return None
-        text = bundled_text(folder)
-        cases = parse_dataset(text, fmt="jsonl", origin=BUNDLED_ID)
-        stored = self._store.put(
-            StoredDataset(
-                id=BUNDLED_ID,
-                name="Bundled answer evaluation",
-                version=dataset_version(text),
-                description="The answer-evaluation cases of the bundled sample (tags: dev, test).",
-                source="bundled",
-                fmt="jsonl",
-                text=text,
-                created_at=self._now(),
-                cases=len(cases),
-            )
-        )
-        self._registered = True
-        return stored
-
-    async def list(self, caller: Caller) -> list[StoredDataset]:
-        require_admin(caller, "Reading evaluation datasets")
-        return await asyncio.to_thread(self._list)
-
-    def _list(self) -> list[StoredDataset]:
-        self.register_bundled()
-        return self._store.list()
-
-    def known_ids(self) -> list[str]:
-        return [d.id for d in self._list()]
-
-    async def get(self, caller: Caller, dataset_id: str) -> Dataset:
-        require_admin(caller, "Reading evaluation datasets")
-        return to_dataset(await asyncio.to_thread(self.stored, dataset_id))
-
-    def stored(self, dataset_id: str, version: str | None = None) -> StoredDataset:
-        self.register_bundled()
-        found = (
-            self._store.version(dataset_id, version) if version else self._store.latest(dataset_id)
-        )
-        if found is None:
-            raise NotFound(f"No evaluation dataset {dataset_id!r}.")
-        return found
-
-    async def upload(self, caller: Caller, upload: DatasetUpload) -> UploadedDataset:
-        require_admin(caller, "Uploading evaluation datasets")
-        return await asyncio.to_thread(self._upload, caller, upload)
-
-    def _upload(self, caller: Caller, upload: DatasetUpload) -> UploadedDataset:
-        suffix = Path(upload.filename).suffix.lower()
-        fmt: Literal["jsonl", "csv"]
-        if suffix in (".jsonl", ".ndjson"):
-            fmt = "jsonl"
-        elif suffix == ".csv":
-            fmt = "csv"
-        else:
-            raise UnsupportedDocument(f"{upload.filename!r}: a dataset is a .jsonl or .csv file.")
-        if len(upload.content) > MAX_DATASET_BYTES:
-            raise InvalidRequest(
-                f"{upload.filename!r}: a dataset may hold at most {MAX_DATASET_BYTES} bytes."
-            )
-        try:
-            text = upload.content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidRequest(f"{upload.filename!r}: the file is not UTF-8 text.") from None
-        name = (upload.name or Path(upload.filename).stem).strip()
-        dataset_id = slug(name)
-        if not dataset_id:
-            raise InvalidRequest("field 'name': give the dataset a name with letters or digits.")
-        if dataset_id == BUNDLED_ID:
-            raise InvalidRequest(
-                f"field 'name': {BUNDLED_ID!r} is the bundled dataset; choose another name."
-            )
-        cases = parse_dataset(text, fmt=fmt, origin=Path(upload.filename).name)
-        if not cases:
-            raise InvalidRequest(f"{upload.filename!r}: the file holds no cases.")
-        version = dataset_version(text)
-        existing = self._store.version(dataset_id, version)
-        if existing is not None:
-            return UploadedDataset(existing, created=False)
-        stored = self._store.put(
-            StoredDataset(
-                id=dataset_id,
-                name=name,
-                version=version,
-                description=upload.description.strip(),
-                source="upload",
-                fmt=fmt,
-                text=text,
-                created_at=self._now(),
-                cases=len(cases),
-            )
-        )
-        self._audit.record(
-            caller,
-            DATASET_UPLOAD,
-            f"eval_dataset:{dataset_id}",
-            after={"version": version, "cases": len(cases)},
-        )
-        return UploadedDataset(stored, created=True)
-
-    def _now(self) -> str:
-        return utc(self._clock.now()).isoformat(timespec="seconds")
-
-
-# --- runs -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -331,9 +144,7 @@ class BenchmarkRuns:
         default_concurrency: int,
         limits: QueueLimits | None = None,
     ) -> None:
-        self._jobs = jobs
         self._limits = limits
-        self._job_ids: dict[str, str] = {}
         self._datasets = datasets
         self._runs = runs
         self._executor = executor
@@ -343,6 +154,14 @@ class BenchmarkRuns:
         self._audit = audit
         self._default_concurrency = default_concurrency
         self._stops: dict[str, asyncio.Event] = {}
+        self._background = BackgroundRuns(
+            jobs,
+            EVAL_RUN,
+            "evaluation run",
+            unfinished=runs.unfinished,
+            execute=self.execute,
+            log=_log,
+        )
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -458,26 +277,16 @@ class BenchmarkRuns:
     # --- executing --------------------------------------------------------------------------
 
     def schedule(self, run_id: str) -> str:
-        """Queue the run's job (once: scheduling a run already queued or running answers its
-        job); any worker process executes it. Answers the job id."""
-        job = self._jobs.submit(
-            EVAL_RUN, f"evaluation run {run_id}", {"run_id": run_id}, unique_key=run_id
-        )
-        self._job_ids[run_id] = job.id
-        return job.id
+        """Queue the run's job (once); answers the job id (use_cases/jobs/background.py)."""
+        return self._background.schedule(run_id)
 
     async def run_job(self, job: JobRun) -> None:
         """The `eval_run` job handler: execute the run's items that have no row yet."""
-        await self.execute(str(job.payload["run_id"]))
+        await self._background.run_job(job)
 
     async def resume_unfinished(self) -> list[str]:
-        """Schedule every run left queued or running (at server start); a run whose job is
-        still queued or running (on another replica) is not scheduled twice."""
-        runs = await asyncio.to_thread(self._runs.unfinished)
-        for run in runs:
-            _log.info("Resuming evaluation run %s", run.run_id)
-            await asyncio.to_thread(self.schedule, run.run_id)
-        return [r.run_id for r in runs]
+        """Schedule every run left queued or running (at server start), each once."""
+        return await self._background.resume_unfinished()
 
     async def execute(self, run_id: str, on_row: OnRow | None = None) -> RunRecord:
         """Run the items of `run_id` that have no row yet, then mark it completed."""
@@ -614,12 +423,7 @@ class BenchmarkRuns:
 
     async def wait(self, run_id: str, poll_s: float = 0.02) -> None:
         """Until the job this process scheduled for `run_id` (if any) ends (tests, CLI)."""
-        job_id = self._job_ids.get(run_id)
-        while job_id is not None:
-            job = await asyncio.to_thread(self._jobs.get, job_id)
-            if job is None or job.status in ("done", "failed"):
-                return
-            await asyncio.sleep(poll_s)
+        await self._background.wait(run_id, poll_s)
 
     async def close(self) -> None:
         """Stop the runs executing in this process: the items in flight end (their rows are

@@ -27,7 +27,7 @@ from backend.api.eval_schemas import (
 )
 from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
-from use_cases.evaluation.runs import DatasetUpload
+from use_cases.evaluation.datasets import DatasetUpload
 
 router = APIRouter(tags=["evaluation"])
 
