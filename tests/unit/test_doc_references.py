@@ -24,13 +24,9 @@ REFERENCE = re.compile(
     r"(?!\.?[\w/-])"
 )
 
-# Known stale references in files another part of issue 64 is rewriting; each goes when that
-# rewrite lands. (folder or file that mentions it, the path it names)
-BEING_REWRITTEN = {
-    # use_cases/chat/agent.py is being split into prompts, tools and the builder; the
-    # encoders it points at live in backend/api/streams.py.
-    ("use_cases/chat/", "backend/api/streaming.py"),
-}
+# Known stale references in files being rewritten; each goes when that rewrite lands.
+# (folder or file that mentions it, the path it names)
+BEING_REWRITTEN: set[tuple[str, str]] = set()
 
 
 # Files a walkthrough has the reader create: they name what does not exist yet, on purpose.

@@ -44,6 +44,7 @@ PARTS = {
     "ModelsForPromptType": "the model resolution every turn's use case asks (request > default)",
     "ProviderRateLimits": "the evaluation engine's per-provider limits",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
+    "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
 }
 
 # Managers of one aggregate whose name predates the rule (renaming them would touch every
