@@ -234,6 +234,16 @@ class DocumentOut(BaseModel):
         return cls.model_validate(record)
 
 
+class DocumentTypesOut(BaseModel):
+    """The file types a document upload accepts (`GET /api/documents/types`)."""
+
+    extensions: list[str] = Field(
+        examples=[[".md", ".markdown", ".txt", ".pdf"]],
+        description="The file name endings an upload may have, lower case with their dot; "
+        "another type is refused (415).",
+    )
+
+
 class DocumentListOut(BaseModel):
     total: int = Field(examples=[34])
     limit: int = Field(examples=[50])

@@ -57,6 +57,7 @@ def build(
         a.jobs,
         max_bytes=settings.max_upload_bytes,
         job_bytes=settings.upload_job_bytes,
+        file_types=a.loader.extensions,
     )
     # One ingest at a time per process (CPU-bound).
     a.jobs.register(

@@ -22,6 +22,7 @@ from bench.bench_hostile import HOSTILE_DIR
 from services.calibration import ResponseLog
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import make_settings
+from use_cases.admin.uploads import UploadDocument
 from use_cases.confidence.domain import LoggedResponse
 
 JOB_BYTES = 4000  # uploads larger than this become background jobs in these tests
@@ -199,6 +200,18 @@ def test_an_unsupported_file_is_refused_with_a_message_naming_the_problem(
     assert "Unsupported file type" in alert.inner_text()
     shot(page, "admin-documents-refused")
     assert_accessible(page)
+
+
+def test_the_file_picker_offers_exactly_the_types_the_server_reads(
+    page: Any, app_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server whose loaders read other types than today's: the page asks, it does not know.
+    monkeypatch.setattr(UploadDocument, "file_types", property(lambda _: (".md", ".docx")))
+    served = httpx.get(f"{app_url}/api/documents/types").json()["extensions"]
+    assert served == [".md", ".docx"]
+
+    open_page(page, app_url, "documents", "Documents")
+    expect(page.get_by_label("File", exact=True)).to_have_attribute("accept", ".md,.docx")
 
 
 def test_a_taken_file_name_offers_to_replace_that_document(page: Any, app_url: str) -> None:

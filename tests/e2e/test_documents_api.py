@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from backend.bootstrap import Container, bootstrap
+from services.knowledge.loaders import SUPPORTED_EXTENSIONS
 from services.parse_pool import BudgetedLoader
 from tests import hostile_inputs
 from tests.conftest import FixedClock, asgi_client, make_settings
@@ -68,6 +69,15 @@ async def test_upload_of_an_unsupported_type_is_415_and_writes_nothing(
     assert response.status_code == 415
     assert ".pdf" in response.json()["detail"]
     assert container.knowledge_stats.run() == before
+
+
+async def test_the_upload_file_types_are_those_the_loaders_read(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/documents/types")
+    assert response.status_code == 200
+    assert response.json() == {"extensions": list(SUPPORTED_EXTENSIONS)}
+    assert ".md" in SUPPORTED_EXTENSIONS and ".pdf" in SUPPORTED_EXTENSIONS  # not empty
 
 
 async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(

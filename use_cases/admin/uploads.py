@@ -75,12 +75,20 @@ class UploadDocument:
         *,
         max_bytes: int,
         job_bytes: int,
+        file_types: tuple[str, ...],
     ) -> None:
         self._ingest = ingest
         self._store = store
         self._jobs = jobs
         self._max_bytes = max_bytes
         self._job_bytes = job_bytes
+        self._file_types = file_types
+
+    @property
+    def file_types(self) -> tuple[str, ...]:
+        """The file name endings an upload may have (".md", ".pdf", ...): the document
+        loaders' types, which decide; an upload of another type is refused (415)."""
+        return self._file_types
 
     @property
     def read_limit(self) -> int:

@@ -19,6 +19,7 @@ from backend.api.schemas import (
     ConflictListOut,
     DocumentDetailOut,
     DocumentListOut,
+    DocumentTypesOut,
     IngestOut,
     JobOut,
 )
@@ -144,6 +145,16 @@ async def list_documents(
 ) -> DocumentListOut:
     page = await container.list_documents.execute(limit=limit, offset=offset, category=category)
     return DocumentListOut.of(page)
+
+
+@router.get(
+    "/types",
+    response_model=DocumentTypesOut,
+    summary="The file types a document upload accepts",
+    description="The web app's upload form offers these; the document loaders decide.",
+)
+async def document_types(container: ContainerDep) -> DocumentTypesOut:
+    return DocumentTypesOut(extensions=list(container.upload_document.file_types))
 
 
 #: Seconds a client polling a conflict scan under way should wait between requests.

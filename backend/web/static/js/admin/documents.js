@@ -11,7 +11,6 @@ import { progressLine, refusal } from "./data-ui.js";
 const PAGE = 500; // the list endpoint's largest page
 const POLL_MS = 600;
 const SCAN_POLL_MS = 5000; // the conflicts endpoint's Retry-After while it scans
-const ACCEPT = ".md,.markdown,.txt,.text,.rst,.html,.htm,.pdf";
 
 export async function mount(root) {
   const state = { documents: [], byId: new Map(), highlight: null, alive: true, timer: null };
@@ -91,7 +90,7 @@ export async function mount(root) {
     await reload();
   };
 
-  await reload();
+  await Promise.all([reload(), uploader.loadTypes()]);
   return () => {
     state.alive = false;
     clearTimeout(state.timer);
@@ -159,7 +158,8 @@ function documentTable(documents, state, { onDelete, onReplace, onView }) {
 
 /** The upload form: a new document, or (replace(doc)) new content for a stored one. */
 function uploadForm(state) {
-  const fileInput = h("input", { type: "file", name: "file", accept: ACCEPT, required: true });
+  // The file picker offers the types the server reads (`loadTypes`).
+  const fileInput = h("input", { type: "file", name: "file", required: true });
   const categoryInput = h("input", { type: "text", name: "category", list: "docs-categories", maxlength: 100, autocomplete: "off" });
   const categories = h("datalist", { id: "docs-categories" });
   const replacing = h("p", { class: "notice docs-replacing", hidden: true });
@@ -183,6 +183,16 @@ function uploadForm(state) {
   const self = {
     el: card,
     onDone: async () => {},
+    /** Offer the file types the server's loaders read (GET /api/documents/types). Unknown
+     * (the call failed): any file is offered; the server still refuses another type (415). */
+    async loadTypes() {
+      try {
+        const { extensions } = await api("GET", "/api/documents/types");
+        fileInput.accept = extensions.join(",");
+      } catch (error) {
+        console.warn(error);
+      }
+    },
     setCategories(names) {
       clear(categories);
       for (const name of names) categories.append(h("option", { value: name }));
