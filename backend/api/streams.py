@@ -1,4 +1,4 @@
-"""Stream encodings of a chat turn, and a streaming response that closes its source.
+"""Stream encodings of a chat turn, and the helpers every streaming route shares.
 
 - `encode_data_stream_v4`: the Vercel AI SDK data stream protocol v4 (`0:` text, `9:` tool
   call, `a:` tool result, `2:` data, `3:` error, `e:` finish step, `d:` finish message, and
@@ -7,7 +7,13 @@
   `VercelAIEventStream`; our turn metadata rides along as a `data-almanac` part.
 
 Both read the typed events of a chat turn (`use_cases.chat.chat_turns.ChatEvent`) and the stored
-`ChatResult`; they record nothing themselves (tool calls are recorded by the turn core).
+`ChatResult`; they record nothing themselves (tool calls are recorded by the turn core). The
+answer's fields in their data part are `backend.api.answers.turn_data`'s.
+
+Shared by the streaming routes (chat, advice, a conversation import, the draft chat):
+`started` runs a stream to its first event before the response begins (bad input is a problem
+response, not an error mid-stream), `ClosingStreamingResponse` closes the stream when the
+client leaves, and `V4_HEADERS`, `UI_HEADERS` and `SSE_HEADERS` are their headers.
 
 `paced_chat` (and `Pacer`, which the advice stream uses too) sends a text delta that holds
 several words a word at a time, `STREAM_WORD_DELAY_MS` apart, so an answer that arrives whole
