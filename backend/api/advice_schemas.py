@@ -42,7 +42,6 @@ from use_cases.advice.domain import (
 from use_cases.chat.domain import ConversationMessage
 from use_cases.prompts.domain import ADVICE
 
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 OPENING = '{"main_advice":"'
 
 

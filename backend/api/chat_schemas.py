@@ -8,11 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
-from use_cases.chat.chat_turns import ChatResult
+from backend.api.answers import AnswerFields, turn_data
+from backend.api.fields import (
+    SEARCH_OVERRIDE_HELP,
+    SamplingFields,
+    SearchOverride,
+    sampling_from_extras,
+)
+from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message, MessageVersion
 from use_cases.chat.manage_chats import ChatMatch
-from use_cases.chat.prompts import is_not_found
 from use_cases.confidence.domain import LoggedResponse
 
 TOOL_CALLS = (
@@ -66,6 +71,39 @@ class ChatIn(SamplingFields):
         "written); the old exchange is removed once the new one is stored.",
     )
 
+    def to_request(self, user_id: str, *, start_if_missing: bool = False) -> ChatRequest:
+        """The turn this body asks for, answered for `user_id` (the user the caller acts
+        as); with `start_if_missing`, a `chat_id` no chat has yet starts that chat."""
+        return ChatRequest(
+            user_id,
+            self.message,
+            self.chat_id,
+            self.model,
+            start_if_missing=start_if_missing,
+            search_override=self.search_override,
+            sampling=self.sampling(),
+            replace_last=self.replace_last,
+        )
+
+    @classmethod
+    def of_use_chat(cls, run_input: Any, question: str) -> ChatIn:
+        """A useChat body (`POST /api/chat`) as a chat turn: `question` (its last message,
+        already checked), its `id` as the chat, `model`, `user_id` and the sampling settings
+        from its extra fields, and `regenerate()` (the last question again, maybe edited) as
+        `replace_last`. Its fields are not validated again: the useChat body has its own
+        rules (PydanticAI's run input, `checked_conversation`, `sampling_from_extras`)."""
+        extra = run_input.model_extra or {}
+        sampling = sampling_from_extras(extra)
+        named = extra.get("user_id")
+        return cls.model_construct(
+            message=question,
+            chat_id=run_input.id,
+            model=extra.get("model"),
+            user_id=None if named is None else str(named),
+            replace_last=run_input.trigger == "regenerate-message",
+            **sampling.as_dict(),
+        )
+
 
 class ChatOut(BaseModel):
     chat_id: str
@@ -91,18 +129,7 @@ class ChatOut(BaseModel):
 
     @classmethod
     def of(cls, result: ChatResult) -> ChatOut:
-        return cls(
-            chat_id=result.chat_id,
-            message_id=result.message_id,
-            answer=result.answer,
-            tool_calls=[call.as_dict() for call in result.tool_calls],
-            sources=[source.as_dict() for source in result.sources],
-            model=result.model,
-            response_id=result.response_id,
-            confidence=result.confidence,
-            confidence_phrase=result.confidence_phrase,
-            not_found=result.not_found,
-        )
+        return cls.model_validate(turn_data(result))
 
 
 class ChatSummaryOut(BaseModel):
@@ -213,19 +240,13 @@ class MessageOut(BaseModel):
             role=message.role,
             content=message.content,
             status=message.status,
-            model=message.model,
-            tool_calls=[call.as_dict() for call in message.tool_calls],
-            sources=[source.as_dict() for source in message.sources],
             latency_ms=message.latency_ms,
             input_tokens=message.usage.input_tokens if message.usage else None,
             output_tokens=message.usage.output_tokens if message.usage else None,
             created_at=message.created_at,
-            response_id=logged.response_id if logged else None,
-            confidence=logged.confidence if logged else None,
-            confidence_phrase=logged.confidence_phrase if logged else None,
             feedback=logged.feedback.outcome if logged and logged.feedback else None,
-            not_found=message.role == "assistant" and is_not_found(message.content),
             previous_versions=[MessageVersionOut.of(version) for version in versions],
+            **AnswerFields.of_message(message, logged).as_dict(),
         )
 
 

@@ -1,4 +1,4 @@
-"""Stream encodings of a chat turn, and a streaming response that closes its source.
+"""Stream encodings of a chat turn, and the helpers every streaming route shares.
 
 - `encode_data_stream_v4`: the Vercel AI SDK data stream protocol v4 (`0:` text, `9:` tool
   call, `a:` tool result, `2:` data, `3:` error, `e:` finish step, `d:` finish message, and
@@ -7,7 +7,13 @@
   `VercelAIEventStream`; our turn metadata rides along as a `data-almanac` part.
 
 Both read the typed events of a chat turn (`use_cases.chat.chat_turns.ChatEvent`) and the stored
-`ChatResult`; they record nothing themselves (tool calls are recorded by the turn core).
+`ChatResult`; they record nothing themselves (tool calls are recorded by the turn core). The
+answer's fields in their data part are `backend.api.answers.turn_data`'s.
+
+Shared by the streaming routes (chat, advice, a conversation import, the draft chat):
+`started` runs a stream to its first event before the response begins (bad input is a problem
+response, not an error mid-stream), `ClosingStreamingResponse` closes the stream when the
+client leaves, and `V4_HEADERS`, `UI_HEADERS` and `SSE_HEADERS` are their headers.
 
 `paced_chat` (and `Pacer`, which the advice stream uses too) sends a text delta that holds
 several words a word at a time, `STREAM_WORD_DELAY_MS` apart, so an answer that arrives whole
@@ -24,7 +30,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from pydantic_ai.messages import (
@@ -42,8 +48,11 @@ from pydantic_ai.ui.vercel_ai.response_types import DataChunk
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from backend.api.answers import turn_data
 from use_cases.chat.chat_turns import ChatEvent, ChatResult
 from use_cases.chat.turn_runner import TurnFailed, TurnFinished, TurnStarted, tool_result_text
+
+Event = TypeVar("Event")
 
 V4_HEADERS = {"x-vercel-ai-data-stream": "v1", "cache-control": "no-cache"}
 
@@ -104,26 +113,25 @@ async def paced_chat(events: AsyncIterator[ChatEvent], pacer: Pacer) -> AsyncIte
                 yield event
 
 
+async def started(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Run a stream up to its first event, so bad input fails with a status code, not
+    mid-stream; then hand back a stream that still begins with that event (and closes
+    `events` when it ends)."""
+    first = await anext(events)
+
+    async def chained() -> AsyncIterator[Event]:
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return chained()
+
+
 def _line(code: str, value: Any) -> str:
     return f"{code}:{json.dumps(value, ensure_ascii=False, separators=(',', ':'))}\n"
-
-
-def turn_data(result: ChatResult) -> dict[str, Any]:
-    """The turn's data part. `answer` is the answer as stored: the streamed text can differ
-    from it when a draft was sent back to the model (an answer made before a required search,
-    whose text had already streamed), so a client settles on `answer` once it arrives."""
-    return {
-        "chat_id": result.chat_id,
-        "message_id": result.message_id,
-        "answer": result.answer,
-        "model": result.model,
-        "sources": [source.as_dict() for source in result.sources],
-        "tool_calls": [call.as_dict() for call in result.tool_calls],
-        "response_id": result.response_id,
-        "confidence": result.confidence,
-        "confidence_phrase": result.confidence_phrase,
-        "not_found": result.not_found,
-    }
 
 
 def _usage(result: ChatResult | None) -> dict[str, int]:
@@ -245,6 +253,9 @@ async def encode_ui_message_stream(
                 yield stream.encode_event(DataChunk(type="data-almanac", data=data))
             yield stream.encode_event(chunk)
 
+
+#: The headers of a Server-Sent Events stream (advice, a conversation import, the draft chat).
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 UI_HEADERS = {
     "x-vercel-ai-ui-message-stream": "v1",

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from backend.api.app import create_app
-from backend.api.routes.oidc import _safe_next
+from backend.api.routes.oidc import safe_next
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN
@@ -197,4 +197,4 @@ def test_the_provider_settings_come_together(tmp_path: Path) -> None:
     ],
 )
 def test_after_signing_in_the_browser_lands_only_on_this_site(asked: str, lands: str) -> None:
-    assert _safe_next(asked) == lands
+    assert safe_next(asked) == lands

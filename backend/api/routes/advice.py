@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from backend.api.advice_schemas import (
-    SSE_HEADERS,
     AdviceEntryOut,
     AdviceIn,
     AdviceThreadOut,
@@ -15,8 +14,7 @@ from backend.api.advice_schemas import (
 from backend.api.deps import ContainerDep, PageLimit, PageOffset, UserDep
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
-from backend.api.routes.chat import _started
-from backend.api.streams import ClosingStreamingResponse, Pacer
+from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, Pacer, started
 from use_cases.advice.domain import StructuredAdvice
 
 router = APIRouter(tags=["advice"])
@@ -38,7 +36,7 @@ _BEFORE_THE_RUN = problem_responses(413, 422, 503)
     summary="Ask for advice; stream it (SSE: the data add up to one StructuredAdvice)",
 )
 async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Response:
-    events = await _started(container.advice.stream(body.to_request(user)))
+    events = await started(container.advice.stream(body.to_request(user)))
     return ClosingStreamingResponse(
         encode_advice_sse(events, Pacer.from_ms(container.settings.stream_word_delay_ms)),
         media_type="text/event-stream",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +18,6 @@ from backend.api.chat_schemas import (
     ModelOut,
 )
 from backend.api.deps import ActingUserDep, CallerDep, ContainerDep, PageLimit, PageOffset
-from backend.api.fields import sampling_from_extras
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.streams import (
@@ -30,15 +28,11 @@ from backend.api.streams import (
     encode_data_stream_v4,
     encode_ui_message_stream,
     paced_chat,
+    started,
 )
 from backend.bootstrap import Container
 from backend.config import Settings
-from use_cases.chat.chat_turns import (
-    ChatEvent,
-    ChatRequest,
-    check_conversation_size,
-    checked_conversation,
-)
+from use_cases.chat.chat_turns import check_conversation_size, checked_conversation
 from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.export import chat_as_markdown, export_file_name
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
@@ -59,32 +53,7 @@ _TURN_ERRORS = problem_responses(403, 404, 409, 413, 422, 502, 503, 504)
 )
 async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
     user = await container.act_for.execute(caller, body.user_id, via="POST /chat")
-    request = ChatRequest(
-        user,
-        body.message,
-        body.chat_id,
-        body.model,
-        search_override=body.search_override,
-        sampling=body.sampling(),
-        replace_last=body.replace_last,
-    )
-    return ChatOut.of(await container.chat.execute(request))
-
-
-async def _started(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
-    """Run the turn up to its first event, so bad input fails with a status code, not
-    mid-stream; then hand back a stream that still begins with that event."""
-    first = await anext(events)
-
-    async def chained() -> AsyncIterator[ChatEvent]:
-        try:
-            yield first
-            async for event in events:
-                yield event
-        finally:
-            await events.aclose()
-
-    return chained()
+    return ChatOut.of(await container.chat.execute(body.to_request(user)))
 
 
 @router.post(
@@ -95,16 +64,7 @@ async def _started(events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]
 )
 async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
     user = await container.act_for.execute(caller, body.user_id, via="POST /chat/stream")
-    request = ChatRequest(
-        user,
-        body.message,
-        body.chat_id,
-        body.model,
-        search_override=body.search_override,
-        sampling=body.sampling(),
-        replace_last=body.replace_last,
-    )
-    events = await _started(container.chat.stream(request))
+    events = await started(container.chat.stream(body.to_request(user)))
     paced = paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms))
     return ClosingStreamingResponse(
         encode_data_stream_v4(paced), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
@@ -122,25 +82,9 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
         run_input = VercelAIAdapter.build_run_input(await request.body())
     except ValidationError as exc:
         raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
-    text = _checked_conversation(run_input, container.settings)
-    extra = run_input.model_extra or {}
-    sampling = sampling_from_extras(extra)
-    named = extra.get("user_id")
-    user = await container.act_for.execute(
-        caller, None if named is None else str(named), via="POST /api/chat"
-    )
-    chat_request = ChatRequest(
-        user,
-        text,
-        run_input.id,
-        extra.get("model"),
-        start_if_missing=True,
-        sampling=sampling,
-        # useChat's regenerate(): the last question again (as sent: maybe edited), in place
-        # of the chat's last exchange.
-        replace_last=run_input.trigger == "regenerate-message",
-    )
-    events = await _started(container.chat.stream(chat_request))
+    turn = ChatIn.of_use_chat(run_input, _checked_conversation(run_input, container.settings))
+    user = await container.act_for.execute(caller, turn.user_id, via="POST /api/chat")
+    events = await started(container.chat.stream(turn.to_request(user, start_if_missing=True)))
     return ClosingStreamingResponse(
         encode_ui_message_stream(
             paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms)), run_input

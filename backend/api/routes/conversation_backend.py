@@ -17,7 +17,6 @@ from fastapi.security import HTTPAuthorizationCredentials
 from loguru import logger
 from pydantic import BaseModel, Field
 
-from backend.api.advice_schemas import SSE_HEADERS
 from backend.api.conversation_backend_schemas import (
     ConversationDetailOut,
     ConversationOut,
@@ -48,7 +47,7 @@ from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.routes.conversation_files import ChatId, FileId, file_response
 from backend.api.routes.search import DEFAULT_CHAT_HITS
-from backend.api.streams import ClosingStreamingResponse
+from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, started
 from use_cases.conversations.draft_chat import DraftChatEvent
 from use_cases.conversations.drafts import DraftTurnRequest
 from use_cases.conversations.search import ChatSearchRequest
@@ -207,18 +206,17 @@ async def draft_chat(chat_id: ChatId, container: ContainerDep, user: ActingUserD
 async def draft_chat_stream(
     chat_id: ChatId, body: DraftChatIn, container: ContainerDep, user: ActingUserDep
 ) -> Response:
-    events = container.draft_chat.stream(DraftTurnRequest(user, chat_id, body.message, body.model))
-    first = await anext(events)  # bad input or an unknown chat: a problem, not a stream
+    # bad input or an unknown chat: a problem, not a stream
+    events = await started(
+        container.draft_chat.stream(DraftTurnRequest(user, chat_id, body.message, body.model))
+    )
     return ClosingStreamingResponse(
-        _draft_chat_sse(first, events), media_type="text/event-stream", headers=SSE_HEADERS
+        _draft_chat_sse(events), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 
-async def _draft_chat_sse(
-    first: DraftChatEvent, events: AsyncIterator[DraftChatEvent]
-) -> AsyncIterator[str]:
+async def _draft_chat_sse(events: AsyncIterator[DraftChatEvent]) -> AsyncIterator[str]:
     try:
-        yield _sse(first)
         async for event in events:
             yield _sse(event)
     except Exception:  # a bug: logged with its traceback, the client gets an error event

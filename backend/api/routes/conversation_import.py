@@ -11,7 +11,6 @@ from fastapi import APIRouter, File, Path, Response, UploadFile
 from fastapi.responses import JSONResponse
 from loguru import logger
 
-from backend.api.advice_schemas import SSE_HEADERS
 from backend.api.conversation_import_schemas import (
     ImportedChatOut,
     ImportJobOut,
@@ -23,7 +22,7 @@ from backend.api.errors import status_for
 from backend.api.openapi import problem_responses
 from backend.api.problems import problem_body
 from backend.api.rate_limit import RateLimited
-from backend.api.streams import ClosingStreamingResponse
+from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, started
 from use_cases.conversations.imports import ImportEvent
 from use_cases.shared.errors import AlmanacError
 
@@ -69,16 +68,15 @@ async def import_url(
     summary="Import a share link, streaming its stages (SSE: stage events, then done or error)",
 )
 async def import_url_stream(body: ImportUrlIn, container: ContainerDep, user: UserDep) -> Response:
-    events = container.conversation_import.from_url.stream(user, body.url)
-    first = await anext(events)  # a refused link is a problem response, not a stream
+    # a refused link is a problem response, not a stream
+    events = await started(container.conversation_import.from_url.stream(user, body.url))
     return ClosingStreamingResponse(
-        _sse(first, events), media_type="text/event-stream", headers=SSE_HEADERS
+        _sse(events), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 
-async def _sse(first: ImportEvent, events: AsyncIterator[ImportEvent]) -> AsyncIterator[str]:
+async def _sse(events: AsyncIterator[ImportEvent]) -> AsyncIterator[str]:
     try:
-        yield _event("stage", {"stage": first.stage})
         async for event in events:
             if event.outcome is not None:
                 yield _event("done", ImportedChatOut.of(event.outcome).model_dump(mode="json"))

@@ -41,7 +41,7 @@ def _redirect_uri(request: Request, container: ContainerDep) -> str:
 _LOCAL_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """Where to land after signing in: a path on this site, never another site."""
     if value and _LOCAL_PATH.fullmatch(value):
         return value
@@ -69,7 +69,7 @@ async def oidc_login(
         "state": pending.state,
         "nonce": pending.nonce,
         "verifier": pending.code_verifier,
-        "next": _safe_next(next_),
+        "next": safe_next(next_),
     }
     response.set_cookie(
         PENDING_COOKIE,
@@ -90,7 +90,7 @@ def _kept(request: Request) -> tuple[PendingSignIn | None, str]:
     try:
         kept = json.loads(base64.urlsafe_b64decode(raw.encode()))
         pending = PendingSignIn("", kept["state"], kept["nonce"], kept["verifier"])
-        return pending, _safe_next(kept.get("next"))
+        return pending, safe_next(kept.get("next"))
     except (ValueError, KeyError, TypeError):
         return None, "/"
 
