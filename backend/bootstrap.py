@@ -24,7 +24,6 @@ from backend.features import (
     calibration,
     chat,
     cleaning,
-    container_fields,
     conversation_drafts,
     conversation_files,
     conversation_import,
@@ -34,9 +33,21 @@ from backend.features import (
     prompts,
     tables,
 )
+from backend.features.access import AccessUseCases
 from backend.features.adapters import Adapters, Wiring, build_adapters
+from backend.features.admin import AdminUseCases
+from backend.features.advice import AdviceUseCases
 from backend.features.calibration import CalibrationUseCases
+from backend.features.chat import ChatUseCases
+from backend.features.cleaning import CleaningUseCases
+from backend.features.conversation_drafts import ConversationDraftUseCases
+from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.conversation_import import ConversationImport
+from backend.features.conversation_search import ConversationSearchUseCases
+from backend.features.evaluation import EvaluationUseCases
+from backend.features.knowledge import KnowledgeUseCases
+from backend.features.prompts import PromptUseCases
+from backend.features.tables import TableUseCases
 from backend.sources import collect_sources
 from backend.stores import open_database
 from services.chat.models import OFFLINE_MODEL
@@ -44,75 +55,13 @@ from services.chat.web_search import build_web_search
 from services.clock import SystemClock
 from services.knowledge.reranker import CohereReranker
 from services.observability import Observability
-from use_cases.access.audit import ListAuditEntries, RecordAudit
-from use_cases.access.auth import (
-    ActFor,
-    Authenticate,
-    CreateApiKey,
-    EndSession,
-    ListApiKeys,
-    RemoveExpiredSessions,
-    RevokeApiKey,
-    StartSession,
-)
-from use_cases.access.oidc import SignInWithProvider
-from use_cases.admin.actions import (
-    DropTableAsAdmin,
-    IngestAsAdmin,
-    LoadTableAsAdmin,
-    RemoveDocumentAsAdmin,
-)
-from use_cases.admin.erase_user import EraseUserData
-from use_cases.admin.table_uploads import UploadTableAsAdmin
-from use_cases.admin.uploads import UploadDocument
-from use_cases.advice.give_advice import GiveAdvice
-from use_cases.advice.manage_threads import ManageAdviceThreads
 from use_cases.chat.agent import AgentLimits
-from use_cases.chat.chat_turns import ChatTurns
-from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
-from use_cases.chat.search_discipline import DecideSearch
-from use_cases.cleaning.results import CleaningMetrics, RenderCleaningReport
-from use_cases.cleaning.runs import CleaningRuns
-from use_cases.cleaning.tasks import CleaningTasks
-from use_cases.conversations.draft_chat import DraftChat, TrackProject
-from use_cases.conversations.drafts import (
-    DraftProject,
-    EditDraft,
-    ManageDraftVersions,
-    UpdateDraftByTurn,
-)
-from use_cases.conversations.files import AttachFile, GetFile, ListFiles, ReadFile, RemoveFile
-from use_cases.conversations.search import SearchChats
-from use_cases.conversations.summaries import ManageSummaries
-from use_cases.evaluation.answers import EvaluateAnswers
-from use_cases.evaluation.compare import CompareRuns
-from use_cases.evaluation.dataset_items import EditDatasets
-from use_cases.evaluation.datasets import ManageDatasets
 from use_cases.evaluation.engine import Monotonic, Sleep
-from use_cases.evaluation.playground import RunPlayground
-from use_cases.evaluation.prompt_versions import EvaluatePromptVersions
-from use_cases.evaluation.report import RenderRunReport
-from use_cases.evaluation.runs import BenchmarkRuns, ListRunnableModels, RunMetrics
-from use_cases.jobs.queue import GetJob
-from use_cases.knowledge.conflicts import ListConflicts
-from use_cases.knowledge.documents import (
-    GetDocument,
-    GetKnowledgeStats,
-    ListDocuments,
-    Reindex,
-    RemoveDocument,
-)
 from use_cases.knowledge.domain import IngestReport
-from use_cases.knowledge.health import CheckHealth
-from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
+from use_cases.knowledge.ingest import IngestRequest
 from use_cases.knowledge.ports import Embedder, Reranker
-from use_cases.knowledge.search import SearchKnowledgeBase
-from use_cases.prompts.library import ManagePromptLibrary
-from use_cases.prompts.manage_prompts import ManagePrompts
-from use_cases.prompts.model_defaults import ManageModelDefaults
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import ConfigurationError
-from use_cases.tables.tables import ListTables, LoadTablesIfEmpty, RunSql, TableRows
 
 __all__ = [
     "Adapters",
@@ -125,94 +74,38 @@ __all__ = [
 
 @dataclass
 class Container:
-    """What the presentation layer may use: the settings and the use cases, nothing else."""
+    """What the presentation layer may use: the settings and each feature's use cases, one
+    bundle per feature (`container.knowledge.search`, `container.chat.chats`, ...). A bundle's
+    fields marked `field(metadata=INTERNAL)` are for other features, not for routes or commands."""
 
     settings: Settings
-    # -- knowledge base
-    ingest: IngestDocuments
-    search: SearchKnowledgeBase
-    list_documents: ListDocuments
-    list_conflicts: ListConflicts
-    get_document: GetDocument
-    remove_document: RemoveDocument
-    knowledge_stats: GetKnowledgeStats
-    check_health: CheckHealth
-    reindex: Reindex
-    # -- structured tables
-    list_tables: ListTables
-    run_sql: RunSql
-    load_tables_if_empty: LoadTablesIfEmpty
-    # -- chat
-    chat: ChatTurns
-    chats: ManageChats
-    sweep_turns: SweepAbandonedTurns
-    """Marks answers a dead process left `streaming` as `interrupted` (run periodically)."""
-    evaluate_answers: EvaluateAnswers
-    # -- auth and audit
-    audit: RecordAudit
-    """`container.audit.record(actor, action, target, before=, after=)` for admin actions."""
-    list_audit: ListAuditEntries
-    authenticate: Authenticate
-    start_session: StartSession
-    end_session: EndSession
-    cleanup_sessions: RemoveExpiredSessions
-    create_key: CreateApiKey
-    list_keys: ListApiKeys
-    revoke_key: RevokeApiKey
-    act_for: ActFor
-    oidc_sign_in: SignInWithProvider
-    """Signing in with an OpenID Connect provider (set up with OIDC_CLIENT_ID)."""
-    # -- admin actions
-    admin_ingest: IngestAsAdmin
-    admin_remove_document: RemoveDocumentAsAdmin
-    admin_load_table: LoadTableAsAdmin
-    drop_table: DropTableAsAdmin
-    table_rows: TableRows
-    upload_table: UploadTableAsAdmin
-    upload_document: UploadDocument
-    get_job: GetJob
-    erase_user: EraseUserData
-    prompts: ManagePrompts
-    model_defaults: ManageModelDefaults
-    search_discipline: DecideSearch
+    access: AccessUseCases
+    """Authentication, sessions, API keys, acting for users, the audit log
+    (`container.access.audit.record(actor, action, target, before=, after=)`)."""
+    prompts: PromptUseCases
+    """The prompts per prompt type, the model defaults and the prompt library."""
+    knowledge: KnowledgeUseCases
+    """Ingest, search, documents, conflicts, health and reindexing of the knowledge base."""
+    tables: TableUseCases
+    """The structured tables and the read-only SQL over them."""
+    conversation_files: ConversationFileUseCases
+    """Files attached to a chat (issue 28)."""
+    chat: ChatUseCases
+    """Chat turns, the users' chats and the sweep that marks answers a dead process left
+    `streaming` as `interrupted` (run periodically)."""
+    advice: AdviceUseCases
+    admin: AdminUseCases
+    """Admin actions (ingest, removal, table loads, uploads), background jobs, erasing a user."""
+    cleaning: CleaningUseCases
+    """Data-cleaning benchmarks."""
+    evaluation: EvaluationUseCases
+    """Evaluation datasets, runs, reports, comparisons, the playground and prompt evaluations."""
     calibration: CalibrationUseCases
     """Response log, feedback, confidence analytics and recalibration."""
-    advice: GiveAdvice
-    advice_threads: ManageAdviceThreads
-    # -- evaluation runs
-    datasets: ManageDatasets
-    benchmark: BenchmarkRuns
-    runnable_models: ListRunnableModels
-    run_metrics: RunMetrics
-    run_report: RenderRunReport
-    compare_runs: CompareRuns
-    playground: RunPlayground
-    # -- the prompt library (projects, use cases, prompts, versions) and its evaluations
-    prompt_library: ManagePromptLibrary
-    prompt_evaluations: EvaluatePromptVersions
-    dataset_edits: EditDatasets
-    # -- data-cleaning benchmarks
-    cleaning_tasks: CleaningTasks
-    cleaning_runs: CleaningRuns
-    cleaning_metrics: CleaningMetrics
-    cleaning_report: RenderCleaningReport
-    # -- conversations' project drafts
-    draft_project: DraftProject
-    update_draft: UpdateDraftByTurn
-    edit_draft: EditDraft
-    draft_versions: ManageDraftVersions
-    draft_chat: DraftChat
-    tracked_projects: TrackProject
-    # -- files attached to a chat (issue 28)
-    attach_file: AttachFile
-    list_files: ListFiles
-    get_file: GetFile
-    read_file: ReadFile
-    remove_file: RemoveFile
-    # -- conversations: summaries and search across chats
-    conversation_summaries: ManageSummaries
-    search_chats: SearchChats
-    # -- conversations
+    conversation_drafts: ConversationDraftUseCases
+    """Conversations' project drafts."""
+    conversation_search: ConversationSearchUseCases
+    """Conversation summaries and search across chats."""
     conversation_import: ConversationImport
     """Share links, export files and Slack threads into the users' chats."""
     # -- what the HTTP edge reports to operators: /metrics, traces (docs/operations.md)
@@ -223,7 +116,7 @@ class Container:
 
     def close(self) -> None:
         if not self._closed:
-            self.list_conflicts.close()  # its scan reads the stores closed below
+            self.knowledge.list_conflicts.close()  # its scan reads the stores closed below
             self.adapters.close()
             self._closed = True
 
@@ -314,22 +207,20 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     )
     return Container(
         settings=w.settings,
-        **container_fields(
-            access_,
-            prompts_,
-            knowledge_,
-            tables_,
-            chat_,
-            advice_,
-            admin_,
-            evaluation_,
-            calibration_,
-            cleaning_,
-            conversation_drafts_,
-            files_,
-            conversation_search_,
-            conversation_import_,
-        ),
+        access=access_,
+        prompts=prompts_,
+        knowledge=knowledge_,
+        tables=tables_,
+        conversation_files=files_,
+        chat=chat_,
+        advice=advice_,
+        admin=admin_,
+        cleaning=cleaning_,
+        evaluation=evaluation_,
+        calibration=calibration_,
+        conversation_drafts=conversation_drafts_,
+        conversation_search=conversation_search_,
+        conversation_import=conversation_import_,
         observability=w.adapters.telemetry,
         adapters=w.adapters,
     )
@@ -376,15 +267,15 @@ def load_sample_data_if_empty(container: Container) -> IngestReport | None:
 def _load_sample_data_if_empty(container: Container) -> IngestReport | None:
     settings = container.settings
     load_sample_tables_if_empty(container)
-    if container.knowledge_stats.run().documents > 0:
+    if container.knowledge.knowledge_stats.run().documents > 0:
         return None
     sample = Path(settings.sample_data_dir)
     if not sample.is_dir():
         logger.warning("Sample knowledge base not found at {}; starting empty.", sample)
         return None
     logger.info("Empty knowledge base: ingesting the bundled sample from {}", sample)
-    sources = collect_sources([sample], container.ingest)
-    report = container.ingest.run(IngestRequest(sources=sources))
+    sources = collect_sources([sample], container.knowledge.ingest)
+    report = container.knowledge.ingest.run(IngestRequest(sources=sources))
     logger.info(
         "Sample ingested: {} documents, {} chunks, {} failed",
         report.count("added"),
@@ -398,6 +289,6 @@ def load_sample_tables_if_empty(container: Container) -> None:
     directory = Path(container.settings.sample_tables_dir)
     if not directory.is_dir():
         return
-    loaded = container.load_tables_if_empty.run(sorted(directory.glob("*.csv")))
+    loaded = container.tables.load_tables_if_empty.run(sorted(directory.glob("*.csv")))
     if loaded:
         logger.info("Sample tables loaded: {}", ", ".join(t.name for t in loaded))

@@ -46,12 +46,12 @@ async def _ask_all(container, cases) -> list[float]:  # type: ignore[no-untyped-
         user = f"bench-{index}"
         chat_id = None
         for earlier in case.history:
-            result = await container.chat.execute(
+            result = await container.chat.chat.execute(
                 ChatRequest(user_id=user, message=earlier, chat_id=chat_id)
             )
             chat_id = result.chat_id
         started = time.perf_counter()
-        await container.chat.execute(
+        await container.chat.chat.execute(
             ChatRequest(user_id=user, message=case.question, chat_id=chat_id)
         )
         timings.append(time.perf_counter() - started)

@@ -58,7 +58,9 @@ def hostile_sources() -> list[IngestSource]:
 
 def ingest_hostile(container: Container) -> list[dict[str, Any]]:
     """Ingest the hostile corpus; what happened to each file."""
-    report = container.ingest.run(IngestRequest(sources=hostile_sources(), category="hostile"))
+    report = container.knowledge.ingest.run(
+        IngestRequest(sources=hostile_sources(), category="hostile")
+    )
     return [
         {"source": item.source, "status": item.status, "error": item.error} for item in report.items
     ]

@@ -287,5 +287,5 @@ async def auth_client(auth_container: Container) -> AsyncIterator[httpx.AsyncCli
 
 async def issue_key(container: Container, user_id: str, role: str = "user") -> dict[str, str]:
     """A new API key for `user_id`, as the request headers that present it."""
-    created = await container.create_key.execute(CLI_ADMIN, user_id=user_id, role=role)
+    created = await container.access.create_key.execute(CLI_ADMIN, user_id=user_id, role=role)
     return {"Authorization": f"Bearer {created.secret}"}

@@ -154,11 +154,13 @@ def create_app(
             )
             prepare_to_serve(built)  # the sample if empty; the vector index into memory
         traced = instrument_agents(built.observability)
-        log_auth_status(settings, await built.authenticate.usable_keys())
-        resumed = await built.benchmark.resume_unfinished()  # runs a crash or stop cut short
+        log_auth_status(settings, await built.access.authenticate.usable_keys())
+        resumed = (
+            await built.evaluation.benchmark.resume_unfinished()
+        )  # runs a crash or stop cut short
         if resumed:
             logger.info("Resuming evaluation runs: {}", ", ".join(resumed))
-        resumed = await built.cleaning_runs.resume_unfinished()
+        resumed = await built.cleaning.cleaning_runs.resume_unfinished()
         if resumed:
             logger.info("Resuming cleaning runs: {}", ", ".join(resumed))
         # Before the first request: a dead process's answers never read `streaming` here.
@@ -175,7 +177,7 @@ def create_app(
             if owned:
                 built.close()  # the job worker first: its runs stop, their jobs are handed back
             else:
-                await built.benchmark.close()
+                await built.evaluation.benchmark.close()
             app.state.rate_limiter.close()
             if traced:
                 stop_instrumenting_agents()
@@ -234,7 +236,7 @@ async def _sweep_once(container: Container) -> None:
     """One sweep. A failed sweep is logged and tried again next time; it never stops the
     server (nor its start)."""
     try:
-        swept = await container.sweep_turns.execute()
+        swept = await container.chat.sweep_turns.execute()
     except Exception as exc:  # a database hiccup must not end the loop
         logger.warning("Sweeping abandoned turns failed: {}", exc)
     else:

@@ -80,12 +80,12 @@ async def current_caller(
     """The authenticated caller of this request (see the module docstring)."""
     secret = bearer.credentials if bearer is not None else api_key
     cookie = request.cookies.get(SESSION_COOKIE)
-    if secret is None and cookie and container.authenticate.enabled:
-        caller = await container.authenticate.execute_session(cookie)
+    if secret is None and cookie and container.access.authenticate.enabled:
+        caller = await container.access.authenticate.execute_session(cookie)
         if request.method not in _SAFE_METHODS:
             require_same_origin(request)
     else:
-        caller = await container.authenticate.execute(secret)
+        caller = await container.access.authenticate.execute(secret)
     request.state.caller = caller
     return caller
 
@@ -148,7 +148,7 @@ async def acting_user_id(
     an admin names, as `user_id` in a chat body does (`ActFor`: audited, 403 for others)."""
     route = request.scope.get("route")
     via = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    return await container.act_for.execute(caller, user_id, via=via)
+    return await container.access.act_for.execute(caller, user_id, via=via)
 
 
 ActingUserDep = Annotated[str, Depends(acting_user_id)]

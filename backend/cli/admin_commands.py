@@ -45,7 +45,7 @@ def keys_create(
     def body() -> None:
         with open_container() as container:
             created = asyncio.run(
-                container.create_key.execute(CLI_ADMIN, user_id=user, role=role, name=name)
+                container.access.create_key.execute(CLI_ADMIN, user_id=user, role=role, name=name)
             )
         key = created.key
         if as_json:
@@ -70,7 +70,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container() as container:
-            keys = asyncio.run(container.list_keys.execute(CLI_ADMIN))
+            keys = asyncio.run(container.access.list_keys.execute(CLI_ADMIN))
         if as_json:
             output.print_json([ApiKeyOut.of(key).model_dump(mode="json") for key in keys])
             return
@@ -101,7 +101,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
 
     def body() -> None:
         with open_container() as container:
-            revocation = asyncio.run(container.revoke_key.execute(CLI_ADMIN, key_id))
+            revocation = asyncio.run(container.access.revoke_key.execute(CLI_ADMIN, key_id))
         key = revocation.key
         if revocation.already_revoked:
             console.print(
@@ -126,7 +126,9 @@ def audit(
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.list_audit.execute(CLI_ADMIN, limit=limit, offset=offset, action=action)
+                container.access.list_audit.execute(
+                    CLI_ADMIN, limit=limit, offset=offset, action=action
+                )
             )
         if as_json:
             output.print_json(AuditPageOut.of(page).model_dump(mode="json"))

@@ -67,7 +67,7 @@ def advise(
                 model=model,
                 search_override=search,
             )
-            return asyncio.run(container.advice.execute(request))
+            return asyncio.run(container.advice.advice.execute(request))
 
     advice = run_command(body)
     if as_json:

@@ -62,7 +62,7 @@ def ask(
     def body() -> None:
         with open_container(with_sample=True) as container:
             request = ChatRequest(_user(container, user), question, chat_id, model)
-            result = asyncio.run(container.chat.execute(request))
+            result = asyncio.run(container.chat.chat.execute(request))
         if as_json:
             output.print_json(ChatOut.of(result).model_dump(mode="json"))
         else:
@@ -83,7 +83,7 @@ def chat(
         with open_container(with_sample=True) as container:
             who = _user(container, user)
             if current:
-                _, messages = asyncio.run(container.chats.messages(who, current))
+                _, messages = asyncio.run(container.chat.chats.messages(who, current))
                 console.print(f"Resuming chat {current} ({len(messages)} messages).")
             while True:
                 try:
@@ -94,7 +94,7 @@ def chat(
                     break
                 try:
                     result = asyncio.run(
-                        container.chat.execute(ChatRequest(who, question, current, model))
+                        container.chat.chat.execute(ChatRequest(who, question, current, model))
                     )
                 except InvalidRequest as exc:
                     err.print(f"[red]{escape(exc.detail)}[/]", highlight=False)
@@ -115,7 +115,7 @@ def sql(
 
     def body() -> None:
         with open_container(with_sample=True) as container:
-            result = container.run_sql.run(query)
+            result = container.tables.run_sql.run(query)
         if as_json:
             output.print_json(
                 {
@@ -141,7 +141,7 @@ def chats_list(user: UserOpt = None, as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container() as container:
-            chats = asyncio.run(container.chats.list(_user(container, user)))
+            chats = asyncio.run(container.chat.chats.list(_user(container, user)))
         print_chats(chats, as_json)
 
     run_command(body)
@@ -166,7 +166,9 @@ def chats_show(chat_id: str, user: UserOpt = None, as_json: JsonOpt = False) -> 
 
     def body() -> None:
         with open_container() as container:
-            chat_, messages = asyncio.run(container.chats.messages(_user(container, user), chat_id))
+            chat_, messages = asyncio.run(
+                container.chat.chats.messages(_user(container, user), chat_id)
+            )
         if as_json:
             output.print_json(
                 {
@@ -190,7 +192,7 @@ def chats_delete(chat_id: str, user: UserOpt = None) -> None:
 
     def body() -> None:
         with open_container() as container:
-            asyncio.run(container.chats.delete(_user(container, user), chat_id))
+            asyncio.run(container.chat.chats.delete(_user(container, user), chat_id))
         console.print(f"Deleted chat {chat_id}.")
 
     run_command(body)
@@ -205,7 +207,7 @@ def tables_load(
 
     def body() -> None:
         with open_container() as container:
-            schema = container.admin_load_table.run(CLI_ADMIN, LoadTableRequest(file, name))
+            schema = container.admin.admin_load_table.run(CLI_ADMIN, LoadTableRequest(file, name))
         console.print(
             f"Loaded {schema.row_count} rows into {schema.name} "
             f"({', '.join(f'{c.name} {c.type}' for c in schema.columns)})",
@@ -224,12 +226,12 @@ def tables_drop(
 
     def body() -> None:
         with open_container() as container:
-            schemas = container.list_tables.run()
+            schemas = container.tables.list_tables.run()
             found = next((s for s in schemas if s.name.lower() == name.lower()), None)
             question = f"Delete table {found.name} ({found.row_count} rows)?" if found else ""
             if found is not None and not yes and not typer.confirm(question):
                 raise typer.Exit(1)
-            dropped = container.drop_table.run(CLI_ADMIN, name)
+            dropped = container.admin.drop_table.run(CLI_ADMIN, name)
         console.print(f"Deleted table {dropped.name} ({dropped.row_count} rows).", highlight=False)
 
     run_command(body)
@@ -241,7 +243,7 @@ def tables_list(as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container(with_sample=True) as container:
-            schemas = container.list_tables.run()
+            schemas = container.tables.list_tables.run()
         data: list[dict[str, Any]] = [
             {
                 "name": s.name,

@@ -34,7 +34,7 @@ def tables(as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container() as container:
-            found = asyncio.run(container.cleaning_tasks.list_tables(CLI_ADMIN))
+            found = asyncio.run(container.cleaning.cleaning_tasks.list_tables(CLI_ADMIN))
         if as_json:
             output.print_json(found)
             return
@@ -62,7 +62,7 @@ def tasks(
     def body() -> None:
         selection = TaskSelection(table or (), dimension or (), difficulty or (), seed)
         with open_container() as container:
-            found = asyncio.run(container.cleaning_tasks.list(CLI_ADMIN, selection))
+            found = asyncio.run(container.cleaning.cleaning_tasks.list(CLI_ADMIN, selection))
         if as_json:
             output.print_json(found)
             return
@@ -138,9 +138,9 @@ def run(
         )
 
         async def go(container: Any) -> dict[str, Any]:
-            started = await container.cleaning_runs.start(CLI_ADMIN, request)
-            await container.cleaning_runs.execute(started.run_id)
-            return await container.cleaning_runs.export(CLI_ADMIN, started.run_id)
+            started = await container.cleaning.cleaning_runs.start(CLI_ADMIN, request)
+            await container.cleaning.cleaning_runs.execute(started.run_id)
+            return await container.cleaning.cleaning_runs.export(CLI_ADMIN, started.run_id)
 
         with open_container() as container:
             export = asyncio.run(go(container))
@@ -161,7 +161,7 @@ def results(
 
     def body() -> None:
         with open_container() as container:
-            export = asyncio.run(container.cleaning_runs.export(CLI_ADMIN, run_id))
+            export = asyncio.run(container.cleaning.cleaning_runs.export(CLI_ADMIN, run_id))
         if as_json:
             output.print_json(export)
         else:
@@ -179,7 +179,7 @@ def report(
 
     def body() -> None:
         with open_container() as container:
-            page = asyncio.run(container.cleaning_report.execute(CLI_ADMIN, run_id))
+            page = asyncio.run(container.cleaning.cleaning_report.execute(CLI_ADMIN, run_id))
         try:
             html.write_text(page, encoding="utf-8")
         except OSError as exc:
@@ -197,7 +197,7 @@ def cancel(
     """Cancel a queued or running cleaning run: it stops, its results so far are kept
     (audited cleaning_run.cancel)."""
     cancel_run(
-        lambda container: container.cleaning_runs.cancel(CLI_ADMIN, run_id),
+        lambda container: container.cleaning.cleaning_runs.cancel(CLI_ADMIN, run_id),
         noun="cleaning run",
         as_json=as_json,
         to_json=lambda run: CleaningRunOut.of(run).model_dump(mode="json"),
@@ -212,7 +212,7 @@ def delete(
     """Delete a finished cleaning run and its results; a queued or running one must be
     cancelled first (audited cleaning_run.delete)."""
     delete_run(
-        lambda container: container.cleaning_runs.delete(CLI_ADMIN, run_id),
+        lambda container: container.cleaning.cleaning_runs.delete(CLI_ADMIN, run_id),
         noun="cleaning run",
         run_id=run_id,
         contents="results",

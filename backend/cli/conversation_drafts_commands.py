@@ -56,34 +56,46 @@ def draft(
 
     async def _run(container: Container, who: str) -> None:
         if new:
-            await container.draft_project.execute(DraftRequest(who, chat_id, model=model))
+            await container.conversation_drafts.draft_project.execute(
+                DraftRequest(who, chat_id, model=model)
+            )
         else:
             try:
-                await container.draft_versions.active(who, chat_id)
+                await container.conversation_drafts.draft_versions.active(who, chat_id)
             except NotFound as missing:
                 if "no project draft" not in missing.detail:
                     raise
-                await container.draft_project.execute(DraftRequest(who, chat_id, model=model))
+                await container.conversation_drafts.draft_project.execute(
+                    DraftRequest(who, chat_id, model=model)
+                )
         if say is not None:
-            turn = await container.update_draft.execute(
+            turn = await container.conversation_drafts.update_draft.execute(
                 DraftTurnRequest(who, chat_id, say, model=model)
             )
             console.print(escape(turn.reply), highlight=False)
         if activate is not None:
-            await container.draft_versions.activate(who, chat_id, activate)
+            await container.conversation_drafts.draft_versions.activate(who, chat_id, activate)
         if versions:
-            page = await container.draft_versions.versions(who, chat_id, limit=500)
+            page = await container.conversation_drafts.draft_versions.versions(
+                who, chat_id, limit=500
+            )
             _print_versions(page.versions, page.active_version, as_json)
             return
         if export is not None:
-            exported = await container.draft_versions.export(who, chat_id, export, version)
+            exported = await container.conversation_drafts.draft_versions.export(
+                who, chat_id, export, version
+            )
             typer.echo(exported.text, nl=False)
             return
         if version is not None:
-            shown = await container.draft_versions.version(who, chat_id, version)
+            shown = await container.conversation_drafts.draft_versions.version(
+                who, chat_id, version
+            )
             _print_version(shown, as_json)
             return
-        _print_state(await container.draft_versions.active(who, chat_id), as_json)
+        _print_state(
+            await container.conversation_drafts.draft_versions.active(who, chat_id), as_json
+        )
 
     run_command(body)
 

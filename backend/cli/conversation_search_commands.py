@@ -42,7 +42,7 @@ def conversations_list(
     def body() -> None:
         with open_container() as container:
             who = user or container.settings.default_user_id
-            chats = asyncio.run(container.chats.list(who, limit=limit))
+            chats = asyncio.run(container.chat.chats.list(who, limit=limit))
         print_chats(chats, as_json)
 
     run_command(body)
@@ -55,9 +55,11 @@ def conversations_show(chat_id: str, user: UserOpt = None, as_json: JsonOpt = Fa
     def body() -> None:
         with open_container() as container:
             who = user or container.settings.default_user_id
-            chat, messages = asyncio.run(container.chats.messages(who, chat_id))
+            chat, messages = asyncio.run(container.chat.chats.messages(who, chat_id))
             try:
-                summary = asyncio.run(container.conversation_summaries.get(who, chat_id))
+                summary = asyncio.run(
+                    container.conversation_search.conversation_summaries.get(who, chat_id)
+                )
             except NotFound:
                 summary = None
         if as_json:
@@ -103,7 +105,7 @@ def conversations_summary(
     def body() -> ConversationSummary:
         with open_container() as container:
             who = user or container.settings.default_user_id
-            summaries = container.conversation_summaries
+            summaries = container.conversation_search.conversation_summaries
             if set_text is not None:
                 return asyncio.run(summaries.edit(who, chat_id, set_text))
             if regenerate:
@@ -135,7 +137,9 @@ def conversations_search(
         with open_container() as container:
             who = user or container.settings.default_user_id
             page = asyncio.run(
-                container.search_chats.execute(ChatSearchRequest(who, query, limit=limit))
+                container.conversation_search.search_chats.execute(
+                    ChatSearchRequest(who, query, limit=limit)
+                )
             )
         return ChatSearchOut.of(page)
 

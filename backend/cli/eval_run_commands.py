@@ -63,8 +63,8 @@ def execute_run(
     async def go() -> dict[str, Any]:
         task_id = request.task_id if dataset is None else dataset
         if upload is not None:
-            task_id = (await container.datasets.upload(CLI_ADMIN, upload)).dataset.id
-        record = await container.benchmark.start(
+            task_id = (await container.evaluation.datasets.upload(CLI_ADMIN, upload)).dataset.id
+        record = await container.evaluation.benchmark.start(
             CLI_ADMIN, RunRequest(**{**request.__dict__, "task_id": task_id})
         )
         progress = (
@@ -80,7 +80,7 @@ def execute_run(
             else None
         )
         if progress is None:
-            await container.benchmark.execute(record.run_id, on_row)
+            await container.evaluation.benchmark.execute(record.run_id, on_row)
         else:
             with progress:
                 bar = progress.add_task(record.run_id, total=record.total)
@@ -90,8 +90,8 @@ def execute_run(
                     if on_row is not None:
                         on_row(row)
 
-                await container.benchmark.execute(record.run_id, advance)
-        return await container.benchmark.export(CLI_ADMIN, record.run_id)
+                await container.evaluation.benchmark.execute(record.run_id, advance)
+        return await container.evaluation.benchmark.export(CLI_ADMIN, record.run_id)
 
     return asyncio.run(go())
 
@@ -199,7 +199,7 @@ def show(
 
     def body() -> None:
         with open_container() as container:
-            export = asyncio.run(container.benchmark.export(CLI_ADMIN, run_id))
+            export = asyncio.run(container.evaluation.benchmark.export(CLI_ADMIN, run_id))
         if as_json:
             output.print_json(export)
         else:
@@ -220,7 +220,7 @@ def report(
 
     def body() -> None:
         with open_container() as container:
-            page = asyncio.run(container.run_report.execute(CLI_ADMIN, run_id))
+            page = asyncio.run(container.evaluation.run_report.execute(CLI_ADMIN, run_id))
         try:
             html.write_text(page, encoding="utf-8")
         except OSError as exc:
@@ -238,7 +238,7 @@ def cancel(
     """Cancel a queued or running run: it stops, its rows so far are kept (audited
     eval_run.cancel)."""
     cancel_run(
-        lambda container: container.benchmark.cancel(CLI_ADMIN, run_id),
+        lambda container: container.evaluation.benchmark.cancel(CLI_ADMIN, run_id),
         noun="evaluation run",
         as_json=as_json,
         to_json=lambda record: RunSummaryOut.of(record).model_dump(mode="json"),
@@ -253,7 +253,7 @@ def delete(
     """Delete a finished run and its rows; a queued or running one must be cancelled first
     (audited eval_run.delete)."""
     delete_run(
-        lambda container: container.benchmark.delete(CLI_ADMIN, run_id),
+        lambda container: container.evaluation.benchmark.delete(CLI_ADMIN, run_id),
         noun="evaluation run",
         run_id=run_id,
         contents="rows",
@@ -275,7 +275,9 @@ def compare_runs(
 
     def body() -> tuple[Any, ...]:
         with open_container() as container:
-            report = asyncio.run(container.compare_runs.execute(CLI_ADMIN, run_a, run_b, fail_on))
+            report = asyncio.run(
+                container.evaluation.compare_runs.execute(CLI_ADMIN, run_a, run_b, fail_on)
+            )
         if as_json:
             output.print_json(report.as_dict())
         else:

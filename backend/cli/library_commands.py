@@ -159,7 +159,7 @@ def projects_list(limit: Limit = 50, offset: Offset = 0, as_json: JsonOpt = Fals
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.prompt_library.projects(CLI_ADMIN, limit=limit, offset=offset)
+                container.prompts.prompt_library.projects(CLI_ADMIN, limit=limit, offset=offset)
             )
         if as_json:
             output.print_json(ProjectPageOut.of(page).model_dump(mode="json"))
@@ -184,7 +184,9 @@ def projects_create(
     def body() -> None:
         with open_container() as container:
             project = asyncio.run(
-                container.prompt_library.create_project(CLI_ADMIN, NewProject(name, description))
+                container.prompts.prompt_library.create_project(
+                    CLI_ADMIN, NewProject(name, description)
+                )
             )
         if as_json:
             output.print_json(ProjectOut.of(project).model_dump(mode="json"))
@@ -203,7 +205,7 @@ def projects_show(
 
     def body() -> None:
         with open_container() as container:
-            library = container.prompt_library
+            library = container.prompts.prompt_library
             project = asyncio.run(library.project(CLI_ADMIN, project_id))
             use_cases = asyncio.run(library.use_cases(CLI_ADMIN, project_id, limit=500))
         if as_json:
@@ -235,7 +237,7 @@ def projects_update(
 ) -> None:
     """Rename or describe a project (the options given; audited project.update)."""
     _update(
-        lambda container, changes: container.prompt_library.update_project(
+        lambda container, changes: container.prompts.prompt_library.update_project(
             CLI_ADMIN, project_id, changes
         ),
         name,
@@ -253,7 +255,7 @@ def projects_delete(
     """Delete a project with its use cases and their prompts (refused while it holds a
     built-in prompt; audited project.delete)."""
     _delete(
-        lambda container: container.prompt_library.delete_project(CLI_ADMIN, project_id),
+        lambda container: container.prompts.prompt_library.delete_project(CLI_ADMIN, project_id),
         f"project {project_id}",
         contents="its use cases and their prompts",
         yes=yes,
@@ -275,7 +277,7 @@ def use_cases_list(
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.prompt_library.use_cases(
+                container.prompts.prompt_library.use_cases(
                     CLI_ADMIN, project_id, limit=limit, offset=offset
                 )
             )
@@ -303,7 +305,7 @@ def use_cases_create(
     def body() -> None:
         with open_container() as container:
             use_case = asyncio.run(
-                container.prompt_library.create_use_case(
+                container.prompts.prompt_library.create_use_case(
                     CLI_ADMIN, NewUseCase(project_id, name, description)
                 )
             )
@@ -324,7 +326,7 @@ def use_cases_show(
 
     def body() -> None:
         with open_container() as container:
-            library = container.prompt_library
+            library = container.prompts.prompt_library
             use_case = asyncio.run(library.use_case(CLI_ADMIN, use_case_id))
             prompts = asyncio.run(library.prompts(CLI_ADMIN, use_case_id=use_case_id, limit=500))
         if as_json:
@@ -351,7 +353,7 @@ def use_cases_update(
 ) -> None:
     """Rename or describe a use case (the options given; audited use_case.update)."""
     _update(
-        lambda container, changes: container.prompt_library.update_use_case(
+        lambda container, changes: container.prompts.prompt_library.update_use_case(
             CLI_ADMIN, use_case_id, changes
         ),
         name,
@@ -369,7 +371,7 @@ def use_cases_delete(
     """Delete a use case with its prompts (refused while it holds a built-in prompt; audited
     use_case.delete)."""
     _delete(
-        lambda container: container.prompt_library.delete_use_case(CLI_ADMIN, use_case_id),
+        lambda container: container.prompts.prompt_library.delete_use_case(CLI_ADMIN, use_case_id),
         f"use case {use_case_id}",
         contents="its prompts",
         yes=yes,
@@ -403,7 +405,7 @@ def library_list(
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.prompt_library.prompts(
+                container.prompts.prompt_library.prompts(
                     CLI_ADMIN, use_case_id=use_case, tag=tag, limit=limit, offset=offset
                 )
             )
@@ -429,7 +431,7 @@ def library_create(
     def body() -> None:
         with open_container() as container:
             prompt = asyncio.run(
-                container.prompt_library.create_prompt(
+                container.prompts.prompt_library.create_prompt(
                     CLI_ADMIN, NewPrompt(use_case_id, name, description, tuple(tags or ()))
                 )
             )
@@ -460,7 +462,9 @@ def library_show(
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.prompt_library.versions(CLI_ADMIN, prompt_id, limit=limit, offset=offset)
+                container.prompts.prompt_library.versions(
+                    CLI_ADMIN, prompt_id, limit=limit, offset=offset
+                )
             )
         if as_json:
             output.print_json(
@@ -509,7 +513,7 @@ def library_update(
         changes = _changes(name, description, new_tags)
         with open_container() as container:
             prompt = asyncio.run(
-                container.prompt_library.update_prompt(CLI_ADMIN, prompt_id, changes)
+                container.prompts.prompt_library.update_prompt(CLI_ADMIN, prompt_id, changes)
             )
         if as_json:
             output.print_json(LibraryPromptOut.of(prompt).model_dump(mode="json"))
@@ -530,7 +534,7 @@ def library_delete(
     def body() -> None:
         _confirm(f"Delete prompt {prompt_id}?", yes)
         with open_container() as container:
-            asyncio.run(container.prompt_library.delete_prompt(CLI_ADMIN, prompt_id))
+            asyncio.run(container.prompts.prompt_library.delete_prompt(CLI_ADMIN, prompt_id))
         _say(f"Deleted prompt {prompt_id}.")
 
     run_command(body)
@@ -551,7 +555,7 @@ def library_add_version(
         text = _read_text(file)
         with open_container() as container:
             write = asyncio.run(
-                container.prompt_library.create_version(
+                container.prompts.prompt_library.create_version(
                     CLI_ADMIN, prompt_id, text, activate=not draft
                 )
             )
@@ -584,7 +588,9 @@ def library_activate(
 
     def body() -> None:
         with open_container() as container:
-            write = asyncio.run(container.prompt_library.activate(CLI_ADMIN, prompt_id, version))
+            write = asyncio.run(
+                container.prompts.prompt_library.activate(CLI_ADMIN, prompt_id, version)
+            )
         _say(
             f"Version {version} of {prompt_id} is active now."
             if write.changed
@@ -621,9 +627,9 @@ def library_run(
         with open_container() as container:
 
             async def go() -> tuple[Any, Any]:
-                record = await container.prompt_evaluations.create(CLI_ADMIN, request)
-                finished = await container.benchmark.execute(record.run_id)
-                item = await container.prompt_library.version(CLI_ADMIN, prompt_id, version)
+                record = await container.evaluation.prompt_evaluations.create(CLI_ADMIN, request)
+                finished = await container.evaluation.benchmark.execute(record.run_id)
+                item = await container.prompts.prompt_library.version(CLI_ADMIN, prompt_id, version)
                 return finished, item.stats
 
             finished, stats = asyncio.run(go())
@@ -652,7 +658,7 @@ def library_compare(
     def body() -> bool:
         with open_container() as container:
             found = asyncio.run(
-                container.prompt_evaluations.compare(CLI_ADMIN, prompt_id, a, b, fail_on)
+                container.evaluation.prompt_evaluations.compare(CLI_ADMIN, prompt_id, a, b, fail_on)
             )
         output.print_json(comparison_out(found))
         return found.report.passed

@@ -65,7 +65,7 @@ def prompts_show(
 
     def body() -> None:
         with open_container() as container:
-            read = container.prompts.default if default else container.prompts.show
+            read = container.prompts.prompts.default if default else container.prompts.prompts.show
             prompt = asyncio.run(read(CLI_ADMIN, prompt_type))
         if as_json:
             output.print_json(PromptOut.of(prompt).model_dump(mode="json"))
@@ -124,7 +124,7 @@ def prompts_set(
         text = _read_text(file)
         with open_container() as container:
             write = asyncio.run(
-                container.prompts.create(CLI_ADMIN, prompt_type, text, activate=not draft)
+                container.prompts.prompts.create(CLI_ADMIN, prompt_type, text, activate=not draft)
             )
         version = write.prompt.version
         state = "a draft, not in force" if draft else "it is in force now"
@@ -150,7 +150,9 @@ def prompts_history(
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.prompts.versions(CLI_ADMIN, prompt_type, limit=limit, offset=offset)
+                container.prompts.prompts.versions(
+                    CLI_ADMIN, prompt_type, limit=limit, offset=offset
+                )
             )
         if as_json:
             output.print_json(PromptVersionsOut.of(prompt_type, page).model_dump(mode="json"))
@@ -189,7 +191,7 @@ def prompts_activate(
 
     def body() -> None:
         with open_container() as container:
-            write = asyncio.run(container.prompts.activate(CLI_ADMIN, prompt_type, version))
+            write = asyncio.run(container.prompts.prompts.activate(CLI_ADMIN, prompt_type, version))
         _print_write(
             write,
             as_json,
@@ -206,7 +208,7 @@ def prompts_reset(prompt_type: TypeArg, as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container() as container:
-            write = asyncio.run(container.prompts.reset(CLI_ADMIN, prompt_type))
+            write = asyncio.run(container.prompts.prompts.reset(CLI_ADMIN, prompt_type))
         _print_write(
             write,
             as_json,
@@ -239,7 +241,7 @@ def models_defaults(
 
     def body() -> None:
         with open_container() as container:
-            manage = container.model_defaults
+            manage = container.prompts.model_defaults
             if set_ is not None:
                 asyncio.run(manage.set(CLI_ADMIN, set_[0], set_[1]))
             elif clear is not None:

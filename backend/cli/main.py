@@ -176,7 +176,7 @@ def pdf_text_qualities(container: Container, report: IngestReport) -> list[tuple
             continue
         if not item.source.lower().endswith(PDF_EXTENSIONS):
             continue
-        detail = asyncio.run(container.get_document.execute(item.document_id))
+        detail = asyncio.run(container.knowledge.get_document.execute(item.document_id))
         text = "\n".join(section.text for section in detail.sections)
         found.append((item.source, known_word_share(text, english_words())))
     return found
@@ -211,10 +211,10 @@ def ingest(
 
     def body() -> None:
         with open_container() as container:
-            sources = collect_sources(paths, container.ingest)
+            sources = collect_sources(paths, container.knowledge.ingest)
             prefixes = prune_prefixes(paths) if prune else ()
             with IngestProgress(err, total=len(sources)) as on_progress:
-                report = container.admin_ingest.run(
+                report = container.admin.admin_ingest.run(
                     CLI_ADMIN,
                     IngestRequest(
                         sources=sources,
@@ -251,7 +251,9 @@ def search(
     def body() -> None:
         with open_container(with_sample=True) as container:
             page = asyncio.run(
-                container.search.execute(SearchRequest(query, limit=limit, category=category))
+                container.knowledge.search.execute(
+                    SearchRequest(query, limit=limit, category=category)
+                )
             )
         if as_json:
             output.print_json(output.search_page(page))
@@ -285,8 +287,10 @@ def reindex() -> None:
 
     def body() -> None:
         with open_container() as container:
-            count = container.reindex.run()
-            console.print(f"Re-embedded {count} chunks with {container.reindex.embedding_model}.")
+            count = container.knowledge.reindex.run()
+            console.print(
+                f"Re-embedded {count} chunks with {container.knowledge.reindex.embedding_model}."
+            )
 
     run_command(body)
 
@@ -303,7 +307,9 @@ def docs_list(
     def body() -> None:
         with open_container() as container:
             page = asyncio.run(
-                container.list_documents.execute(limit=limit, offset=offset, category=category)
+                container.knowledge.list_documents.execute(
+                    limit=limit, offset=offset, category=category
+                )
             )
         if as_json:
             output.print_json(output.document_page(page))
@@ -331,7 +337,7 @@ def docs_show(document_id: int, as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with open_container() as container:
-            detail = asyncio.run(container.get_document.execute(document_id))
+            detail = asyncio.run(container.knowledge.get_document.execute(document_id))
         if as_json:
             output.print_json(output.document_detail(detail))
             return
@@ -360,10 +366,10 @@ def docs_remove(
 
     def body() -> None:
         with open_container() as container:
-            detail = asyncio.run(container.get_document.execute(document_id))
+            detail = asyncio.run(container.knowledge.get_document.execute(document_id))
             if not yes and not typer.confirm(f"Remove '{detail.document.title}'?"):
                 raise typer.Exit(1)
-            asyncio.run(container.admin_remove_document.execute(CLI_ADMIN, document_id))
+            asyncio.run(container.admin.admin_remove_document.execute(CLI_ADMIN, document_id))
         console.print(f"Removed document {document_id}.")
 
     run_command(body)

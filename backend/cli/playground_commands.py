@@ -61,7 +61,7 @@ def prompts_try(
             search_override=search,
         )
         with open_container(with_sample=True) as container:
-            result = asyncio.run(container.playground.run(CLI_ADMIN, request))
+            result = asyncio.run(container.evaluation.playground.run(CLI_ADMIN, request))
         if as_json:
             output.print_json(PlaygroundOut.of(result).model_dump(mode="json"))
         else:

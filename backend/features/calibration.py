@@ -41,15 +41,9 @@ class CalibrationUseCases:
     seed_from_eval: SeedCalibrationFromEval
 
 
-@dataclass(frozen=True)
-class CalibrationFeature:
-    calibration: CalibrationUseCases
-    """Response log, feedback, confidence analytics and recalibration."""
-
-
 def build(
     w: Wiring, access: AccessUseCases, chat: ChatUseCases, evaluation: EvaluationUseCases
-) -> CalibrationFeature:
+) -> CalibrationUseCases:
     """The calibration use cases on the response log that chat turns already write to."""
     settings, a, clock = w.settings, w.adapters, w.clock
     log, store = a.response_log, a.calibration_store
@@ -65,20 +59,18 @@ def build(
         auto=settings.recalibration_auto,
     )
     record = chat.record_response
-    return CalibrationFeature(
-        CalibrationUseCases(
-            record_response=record,
-            feedback=RecordFeedback(log, clock, recalibration=recalibrate),
-            recent=ListRecentResponses(log),
-            stats=GetConfidenceStats(log, clock),
-            brier=GetBrierScore(log, clock),
-            calibration=GetCalibrationReport(log, clock),
-            diagram=DrawReliabilityDiagram(log, clock, MatplotlibDiagramRenderer()),
-            auto_tune=AutoTunePhrases(log, store, clock, access.audit),
-            phrase_status=GetPhraseStatus(store, recalibrate),
-            recalibrate=recalibrate,
-            seed_from_eval=SeedCalibrationFromEval(
-                evaluation.evaluate_answers, record, log, recalibrate, clock
-            ),
-        )
+    return CalibrationUseCases(
+        record_response=record,
+        feedback=RecordFeedback(log, clock, recalibration=recalibrate),
+        recent=ListRecentResponses(log),
+        stats=GetConfidenceStats(log, clock),
+        brier=GetBrierScore(log, clock),
+        calibration=GetCalibrationReport(log, clock),
+        diagram=DrawReliabilityDiagram(log, clock, MatplotlibDiagramRenderer()),
+        auto_tune=AutoTunePhrases(log, store, clock, access.audit),
+        phrase_status=GetPhraseStatus(store, recalibrate),
+        recalibrate=recalibrate,
+        seed_from_eval=SeedCalibrationFromEval(
+            evaluation.evaluate_answers, record, log, recalibrate, clock
+        ),
     )

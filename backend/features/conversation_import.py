@@ -29,12 +29,7 @@ class ConversationImport:
     get_job: GetImportJob
 
 
-@dataclass(frozen=True)
-class ConversationImportUseCases:
-    conversation_import: ConversationImport
-
-
-def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImportUseCases:
+def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImport:
     """`summarise(chat_id)`: the summariser a URL import runs last, when there is one."""
     settings, a = w.settings, w.adapters
     fetcher = ShareFetcher(
@@ -49,11 +44,9 @@ def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImpor
     from_file = ImportExportFile(formats, a.history, jobs, max_bytes=settings.max_upload_bytes)
     # One import at a time per process: it is a run of short write transactions.
     a.jobs.register(CONVERSATION_IMPORT, from_file.run_job, concurrency=1, limits=IMPORT_LIMITS)
-    return ConversationImportUseCases(
-        ConversationImport(
-            from_url=ImportFromUrl(fetcher, formats, a.history, summarise=summarise),
-            from_file=from_file,
-            from_slack=ImportSlackThread(formats, a.history),
-            get_job=GetImportJob(jobs),
-        )
+    return ConversationImport(
+        from_url=ImportFromUrl(fetcher, formats, a.history, summarise=summarise),
+        from_file=from_file,
+        from_slack=ImportSlackThread(formats, a.history),
+        get_job=GetImportJob(jobs),
     )

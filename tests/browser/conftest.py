@@ -217,7 +217,7 @@ def secured_app(data_dir: Path) -> Iterator[SecuredApp]:
             ("user", "ana", "user"),
             ("other", "bob", "user"),
         ):
-            created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=role)
+            created = await container.access.create_key.execute(CLI_ADMIN, user_id=user, role=role)
             keys[name] = created.secret
             key_ids[name] = created.key.id
         return keys

@@ -180,7 +180,7 @@ def test_a_revoked_key_sends_the_reader_back_to_signing_in(
     # revoked while the reader is idle, not under a request in flight.
     page.get_by_text("No chats yet. Ask a question to start one.").wait_for()
     expect(page.locator("#chat-model option").first).to_be_attached()
-    revoke = secured_app.container.revoke_key.execute(CLI_ADMIN, secured_app.key_ids["user"])
+    revoke = secured_app.container.access.revoke_key.execute(CLI_ADMIN, secured_app.key_ids["user"])
     run_async(revoke)
     page.get_by_role("link", name="Advice").click()  # its list of advice threads: a 401
     page.get_by_text(

@@ -67,8 +67,8 @@ async def test_a_revoked_key_gets_401_at_once(
 ) -> None:
     ana = await issue_key(auth_container, "ana")
     assert (await auth_client.get("/chats", headers=ana)).status_code == 200
-    [key] = await auth_container.list_keys.execute(CLI_ADMIN)
-    await auth_container.revoke_key.execute(CLI_ADMIN, key.id)
+    [key] = await auth_container.access.list_keys.execute(CLI_ADMIN)
+    await auth_container.access.revoke_key.execute(CLI_ADMIN, key.id)
     response = await auth_client.get("/chats", headers=ana)
     assert response.status_code == 401
     assert "revoked" in response.json()["detail"]
@@ -126,7 +126,7 @@ async def test_a_user_naming_another_user_is_forbidden_and_nothing_is_stored(
     own = await auth_client.post("/chat", json={"message": QUESTION, "user_id": "bob"}, headers=bob)
     assert own.status_code == 200  # naming yourself is fine
     assert auth_container.adapters.history.list_chats("ana") == []
-    page = await auth_container.list_audit.execute(CLI_ADMIN, action="user")
+    page = await auth_container.access.list_audit.execute(CLI_ADMIN, action="user")
     assert page.total == 0
 
 
@@ -141,8 +141,12 @@ async def test_an_admin_acting_for_a_user_is_audited(
     assert [c.id for c in auth_container.adapters.history.list_chats("ana")] == [
         response.json()["chat_id"]
     ]
-    [entry] = (await auth_container.list_audit.execute(CLI_ADMIN, action="user.act_for")).entries
-    [key] = [k for k in await auth_container.list_keys.execute(CLI_ADMIN) if k.user_id == "root"]
+    [entry] = (
+        await auth_container.access.list_audit.execute(CLI_ADMIN, action="user.act_for")
+    ).entries
+    [key] = [
+        k for k in await auth_container.access.list_keys.execute(CLI_ADMIN) if k.user_id == "root"
+    ]
     assert (entry.actor_user_id, entry.actor_key_id, entry.target) == ("root", key.id, "user:ana")
     assert entry.after == {"via": "POST /chat"}
 
@@ -239,8 +243,10 @@ async def test_a_background_upload_is_audited_as_its_admin_and_shown_to_admins_o
         assert (by_user.status_code, by_user.json()["code"]) == (404, "not_found")
         assert by_nobody.status_code == 401
 
-        [entry] = (await container.list_audit.execute(CLI_ADMIN, action="document")).entries
-        [key] = [k for k in await container.list_keys.execute(CLI_ADMIN) if k.user_id == "root"]
+        [entry] = (await container.access.list_audit.execute(CLI_ADMIN, action="document")).entries
+        [key] = [
+            k for k in await container.access.list_keys.execute(CLI_ADMIN) if k.user_id == "root"
+        ]
         document_id = job["result"]["document"]["id"]
         assert (entry.action, entry.target) == ("document.ingest", f"document:{document_id}")
         assert (entry.actor_user_id, entry.actor_key_id) == ("root", key.id)
@@ -253,13 +259,13 @@ async def test_refused_admin_calls_change_nothing_and_are_not_audited(
     auth_client: httpx.AsyncClient, auth_container: Container
 ) -> None:
     ana = await issue_key(auth_container, "ana")
-    before = (await auth_container.list_documents.execute()).total
+    before = (await auth_container.knowledge.list_documents.execute()).total
     upload = await auth_client.post("/api/documents", files=_note("x.md", "No."), headers=ana)
     delete = await auth_client.delete("/api/documents/1", headers=ana)
     assert upload.status_code == delete.status_code == 403
-    assert (await auth_container.list_documents.execute()).total == before
-    assert (await auth_container.get_document.execute(1)).document.id == 1
-    page = await auth_container.list_audit.execute(CLI_ADMIN, action="document")
+    assert (await auth_container.knowledge.list_documents.execute()).total == before
+    assert (await auth_container.knowledge.get_document.execute(1)).document.id == 1
+    page = await auth_container.access.list_audit.execute(CLI_ADMIN, action="document")
     assert page.total == 0
 
 
@@ -324,7 +330,7 @@ async def test_the_caller_is_left_on_the_request_state_for_middleware(
     async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
         assert (await http.get("/chats", headers=ana)).status_code == 200
         assert (await http.get("/health")).status_code == 200
-    [key] = await auth_container.list_keys.execute(CLI_ADMIN)
+    [key] = await auth_container.access.list_keys.execute(CLI_ADMIN)
     assert _RecordCaller.last.seen == [Caller("ana", "user", key.id), None]
 
 

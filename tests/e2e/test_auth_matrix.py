@@ -407,9 +407,9 @@ def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     async def keys() -> dict[str, dict[str, str]]:
         headers = {"no key": {}}
         for role, user, kind in (("user", "ana", "user"), ("other user", "bob", "user")):
-            created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=kind)
+            created = await container.access.create_key.execute(CLI_ADMIN, user_id=user, role=kind)
             headers[role] = {"Authorization": f"Bearer {created.secret}"}
-        admin = await container.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
+        admin = await container.access.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
         headers["admin"] = {"X-API-Key": admin.secret}  # the other header, for coverage
         return headers
 
@@ -433,7 +433,7 @@ def _anas_chat(container: Container) -> str:
 async def _anas_file(container: Container, chat_id: str) -> str:
     name = f"matrix-{uuid.uuid4().hex[:8]}.md"
     text = f"# Matrix file {name}\n\nThe matrix file {name} is attached.\n"
-    attached = await container.attach_file.execute(
+    attached = await container.conversation_files.attach_file.execute(
         AttachRequest("ana", chat_id, name, text.encode())
     )
     return attached.file.id
@@ -442,7 +442,7 @@ async def _anas_file(container: Container, chat_id: str) -> str:
 async def _anas_advice_thread(container: Container) -> str:
     thread_id = f"matrix-{uuid.uuid4().hex[:12]}"
     request = AdviceRequest("ana", (ConversationMessage("user", QUESTION),), thread_id=thread_id)
-    await container.advice.execute(request)
+    await container.advice.advice.execute(request)
     return thread_id
 
 
@@ -458,7 +458,7 @@ def _new_document(container: Container) -> int:
     name = f"matrix-{uuid.uuid4().hex[:8]}.md"
     text = f"# Matrix note {name}\n\nThe matrix note says the kettle is in room {name}.\n"
     source = IngestSource(source=name, name=name, read=lambda: text.encode())
-    report = container.admin_ingest.run(CLI_ADMIN, IngestRequest(sources=[source]))
+    report = container.admin.admin_ingest.run(CLI_ADMIN, IngestRequest(sources=[source]))
     document_id = report.items[0].document_id
     assert document_id is not None
     return document_id
@@ -470,7 +470,9 @@ async def _roots_job(container: Container) -> str:
     text = f"# Matrix job {name}\n\n" + f"The job note {name} is long enough. " * 100
     assert len(text) > JOB_BYTES
     root = Caller(user_id="root", role="admin", key_id=None)
-    outcome = await container.upload_document.execute(root, UploadRequest(name, text.encode()))
+    outcome = await container.admin.upload_document.execute(
+        root, UploadRequest(name, text.encode())
+    )
     assert outcome.job is not None
     return outcome.job.id
 
@@ -512,13 +514,15 @@ async def _path(template: str, container: Container) -> str:
     if "{chat_id}" in template:
         values["chat_id"] = _anas_chat(container)
     if "/project-draft" in template:
-        await container.draft_project.execute(DraftRequest("ana", str(values["chat_id"])))
+        await container.conversation_drafts.draft_project.execute(
+            DraftRequest("ana", str(values["chat_id"]))
+        )
         values["number"] = 1
     if "{file_id}" in template:
         chat_id = str(values.get("chat_id") or _anas_chat(container))  # a download names none
         values["file_id"] = await _anas_file(container, chat_id)
     if template.endswith("summary"):  # read and edited: it exists (made offline)
-        await container.conversation_summaries.summarise(str(values["chat_id"]))
+        await container.conversation_search.conversation_summaries.summarise(str(values["chat_id"]))
     if "{thread_id}" in template:
         values["thread_id"] = await _anas_advice_thread(container)
     if "{response_id}" in template:
@@ -558,7 +562,7 @@ async def _new_dataset(container: Container) -> str:
 
     first = {"id": "q1", "question": QUESTION, "kind": "refuse"}
     new = NewDataset(f"matrix {uuid.uuid4().hex}", items=(first,))
-    return (await container.dataset_edits.create(CLI_ADMIN, new)).id
+    return (await container.evaluation.dataset_edits.create(CLI_ADMIN, new)).id
 
 
 async def _eval_run(container: Container) -> str:
@@ -566,10 +570,10 @@ async def _eval_run(container: Container) -> str:
     from use_cases.evaluation.runs import RunRequest
 
     root = Caller(user_id="root", role="admin", key_id=None)
-    record = await container.benchmark.start(
+    record = await container.evaluation.benchmark.start(
         root, RunRequest(task_id="answers", limit=1, tags=("dev",))
     )
-    await container.benchmark.execute(record.run_id)
+    await container.evaluation.benchmark.execute(record.run_id)
     return record.run_id
 
 
@@ -581,8 +585,8 @@ async def _cleaning_run(container: Container) -> str:
     request = CleaningRunRequest(
         tables=("services",), dimensions=("uniqueness",), difficulties=("easy",)
     )
-    run = await container.cleaning_runs.start(root, request)
-    await container.cleaning_runs.execute(run.run_id)
+    run = await container.cleaning.cleaning_runs.start(root, request)
+    await container.cleaning.cleaning_runs.execute(run.run_id)
     return run.run_id
 
 

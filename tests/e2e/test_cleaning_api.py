@@ -134,7 +134,7 @@ async def test_an_admin_cancels_a_running_cleaning_run_and_it_says_so(
 
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
-    await container.cleaning_runs.wait(run_id)
+    await container.cleaning.cleaning_runs.wait(run_id)
     export = (await client.get(f"/api/cleaning/runs/{run_id}")).json()
     assert (
         export["status"] == "cancelled"

@@ -27,10 +27,10 @@ def _curl_commands() -> list[str]:
 
 def test_cleaning_doc_curl_examples_work_against_a_live_server(container: Container) -> None:
     async def one_run() -> str:
-        run = await container.cleaning_runs.start(
+        run = await container.cleaning.cleaning_runs.start(
             CLI_ADMIN, CleaningRunRequest(tables=("services",), difficulties=("easy",))
         )
-        await container.cleaning_runs.execute(run.run_id)
+        await container.cleaning.cleaning_runs.execute(run.run_id)
         return run.run_id
 
     run_id = asyncio.run(one_run())
@@ -46,14 +46,14 @@ def test_the_documented_offline_figures_are_the_cleaners_at_seed_0(container: Co
     tasks of the sample tables (all repaired, nothing broken)."""
 
     async def run() -> dict:
-        started = await container.cleaning_runs.start(
+        started = await container.cleaning.cleaning_runs.start(
             CLI_ADMIN,
             CleaningRunRequest(
                 tables=("directory", "kpi_catalog", "services"), dimensions=("uniqueness",)
             ),
         )
-        await container.cleaning_runs.execute(started.run_id)
-        return await container.cleaning_runs.export(CLI_ADMIN, started.run_id)
+        await container.cleaning.cleaning_runs.execute(started.run_id)
+        return await container.cleaning.cleaning_runs.export(CLI_ADMIN, started.run_id)
 
     export = asyncio.run(run())
     overall = export["aggregates"]["offline-rules"]["overall"]

@@ -29,14 +29,18 @@ runner = CliRunner()
 def _queued_eval_run() -> str:
     """A run stored as `queued` that nothing executes (as a server's queue holds it)."""
     with open_container(with_sample=True) as container:
-        record = asyncio.run(container.benchmark.start(CLI_ADMIN, RunRequest("answers", limit=1)))
+        record = asyncio.run(
+            container.evaluation.benchmark.start(CLI_ADMIN, RunRequest("answers", limit=1))
+        )
     return record.run_id
 
 
 def _queued_cleaning_run() -> str:
     with open_container() as container:
         run = asyncio.run(
-            container.cleaning_runs.start(CLI_ADMIN, CleaningRunRequest(tables=("services",)))
+            container.cleaning.cleaning_runs.start(
+                CLI_ADMIN, CleaningRunRequest(tables=("services",))
+            )
         )
     return run.run_id
 
@@ -123,7 +127,7 @@ def test_the_cli_cancels_a_run_a_live_server_is_executing(env: None, data_dir: P
             assert cancelled.exit_code == 0, cancelled.output
             assert f"Cancelled cleaning run {run_id}." in cancelled.stdout
 
-            asyncio.run(server.cleaning_runs.wait(run_id))  # the server's job has ended
+            asyncio.run(server.cleaning.cleaning_runs.wait(run_id))  # the server's job has ended
             export = httpx.get(f"{url}/api/cleaning/runs/{run_id}", timeout=30).json()
     finally:
         server.close()

@@ -251,7 +251,7 @@ async def test_another_users_conversation_is_a_missing_one(
 ) -> None:
     chat_id, _ = conversation(container, "ana")
     with pytest.raises(NotFound, match="No chat"):
-        await container.draft_versions.active("bob", chat_id)
+        await container.conversation_drafts.draft_versions.active("bob", chat_id)
     response = await client.post(f"/api/conversations/{chat_id}/project-draft")
     assert response.status_code == 404  # the local admin is not ana
     assert container.adapters.project_draft_store.get_draft(chat_id) is None

@@ -50,7 +50,7 @@ def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     async def keys() -> dict[str, dict[str, str]]:
         headers = {}
         for user, role in (("ana", "user"), ("bob", "user"), ("root", "admin")):
-            created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=role)
+            created = await container.access.create_key.execute(CLI_ADMIN, user_id=user, role=role)
             headers[user] = {"Authorization": f"Bearer {created.secret}"}
         return headers
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -33,13 +34,15 @@ def container(
 ) -> Iterator[Container]:
     data_dir = tmp_path_factory.mktemp("projects") / "data"
     built = bootstrap(make_settings(data_dir), clock=FixedClock())
-    built.tracked_projects = TrackProject(
+    drafts = built.conversation_drafts
+    tracked = TrackProject(
         built.adapters.history,
         built.adapters.draft_chat_store,
-        built.draft_versions,
+        drafts.draft_versions,
         tracker,
         FixedClock(),
     )
+    built.conversation_drafts = replace(drafts, tracked_projects=tracked)  # bundles are frozen
     yield built
     built.close()
 

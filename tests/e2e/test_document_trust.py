@@ -70,7 +70,7 @@ async def _finished(client: httpx.AsyncClient, location: str) -> list[dict[str, 
 async def test_an_upload_dated_2099_is_refused_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
 
     response = await _upload(client, "password-policy.md", HOSTILE)
 
@@ -78,7 +78,7 @@ async def test_an_upload_dated_2099_is_refused_and_writes_nothing(
     body = response.json()
     assert body["code"] == "future_date"
     assert "2099-01-01" in body["detail"] and "future" in body["detail"]
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 async def test_a_future_effective_date_is_refused_even_when_updated_is_in_the_past(
@@ -103,7 +103,7 @@ async def test_a_date_within_a_day_of_today_is_accepted(client: httpx.AsyncClien
 async def test_a_binary_file_renamed_md_is_415_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 
     response = await _upload(client, "notes.md", png)
@@ -111,14 +111,14 @@ async def test_a_binary_file_renamed_md_is_415_and_writes_nothing(
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_document"
     assert "not a text file" in response.json()["detail"]
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 async def test_the_same_content_under_another_name_is_reported_as_a_duplicate(
     client: httpx.AsyncClient, container: Container
 ) -> None:
     first = (await _upload(client, "parking.md", PARKING)).json()["document"]
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
 
     response = await _upload(client, "parking-copy.md", PARKING)
 
@@ -126,7 +126,7 @@ async def test_the_same_content_under_another_name_is_reported_as_a_duplicate(
     body = response.json()
     assert body["code"] == "duplicate_document"
     assert f"'parking.md' (id {first['id']})" in body["detail"]
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 # --- replacing is explicit ------------------------------------------------------------------
@@ -313,7 +313,7 @@ async def _document(client: httpx.AsyncClient, source: str) -> dict[str, Any]:
 async def test_an_upload_titled_like_the_password_policy_changes_nothing_the_assistant_says(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
 
     response = await _upload(client, "password-policy.md", SAME_TITLE)
 
@@ -322,7 +322,7 @@ async def test_an_upload_titled_like_the_password_policy_changes_nothing_the_ass
     assert body["code"] == "title_taken"
     assert "'policies/password-policy-2025.md'" in body["detail"]
     assert "supersedes: policies/password-policy-2025.md" in body["detail"]
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
     current = await _document(client, "policies/password-policy-2025.md")
     assert current["superseded_by_id"] is None
 

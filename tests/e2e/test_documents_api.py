@@ -64,11 +64,11 @@ async def test_uploading_the_same_file_again_is_unchanged(client: httpx.AsyncCli
 async def test_upload_of_an_unsupported_type_is_415_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
     response = await _upload(client, "slides.pptx", b"PK\x03\x04...")
     assert response.status_code == 415
     assert ".pdf" in response.json()["detail"]
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 async def test_the_upload_file_types_are_those_the_loaders_read(
@@ -83,12 +83,12 @@ async def test_the_upload_file_types_are_those_the_loaders_read(
 async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
     response = await _upload(client, "broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog")
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_document"
     assert "Traceback" not in response.text
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 async def test_an_uploaded_fan_out_pdf_is_413_at_once_and_writes_nothing(
@@ -97,7 +97,7 @@ async def test_an_uploaded_fan_out_pdf_is_413_at_once_and_writes_nothing(
     """Issue 65: 8 KB, 40 pages drawing one 0.5 MiB stream (60 s of the server's CPU with
     the pypdf loader, 1.8 s with PDFium's): refused by the PDF content budget before a page
     is read."""
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
     pdf = hostile_inputs.fan_out_pdf(pages=40)
     started, cpu = time.monotonic(), time.process_time()
     response = await _upload(client, "fan-out.pdf", pdf)
@@ -107,7 +107,7 @@ async def test_an_uploaded_fan_out_pdf_is_413_at_once_and_writes_nothing(
     assert "Traceback" not in response.text
     assert time.process_time() - cpu < 1  # the server's own CPU
     assert time.monotonic() - started < 10  # the child's start included, on a loaded machine
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 def test_uploads_and_the_cli_are_parsed_under_the_cpu_budget_and_the_sample_in_process(
@@ -117,11 +117,11 @@ def test_uploads_and_the_cli_are_parsed_under_the_cpu_budget_and_the_sample_in_p
     PARSE_CPU_SECONDS (a hostile file the content budget does not see costs at most that;
     the CLI's own test, tests/e2e/test_cli_knowledge.py, stops one); bootstrap's bundled
     sample is read in process, at no cost per document."""
-    uploads = container.upload_document._ingest._ingest._loader  # type: ignore[attr-defined]
+    uploads = container.admin.upload_document._ingest._ingest._loader  # type: ignore[attr-defined]
     assert isinstance(uploads, BudgetedLoader)
-    cli = container.admin_ingest._ingest._loader  # type: ignore[attr-defined]
+    cli = container.admin.admin_ingest._ingest._loader  # type: ignore[attr-defined]
     assert isinstance(cli, BudgetedLoader)
-    assert not isinstance(container.ingest._loader, BudgetedLoader)  # type: ignore[attr-defined]
+    assert not isinstance(container.knowledge.ingest._loader, BudgetedLoader)  # type: ignore[attr-defined]
 
 
 async def test_upload_of_an_empty_file_is_422(client: httpx.AsyncClient) -> None:

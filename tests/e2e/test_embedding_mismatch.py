@@ -49,8 +49,8 @@ async def test_mismatch_is_a_409_naming_reindex_and_reindex_fixes_it(data_dir: P
             )
             assert upload.status_code == 409
 
-            count = await container.reindex.execute()
-            assert count == container.knowledge_stats.run().chunks
+            count = await container.knowledge.reindex.execute()
+            assert count == container.knowledge.knowledge_stats.run().chunks
             response = await client.get("/api/search", params={"q": "password rotation"})
             assert response.status_code == 200 and response.json()["hits"]
             assert (await client.get("/health")).json()["knowledge_base"]["embedding_model"] == (

@@ -28,7 +28,7 @@ async def world(
     container = bootstrap(settings, clock=FixedClock())
     headers = {}
     for user, role in (("ana", "user"), ("bob", "user"), ("root", "admin")):
-        created = await container.create_key.execute(CLI_ADMIN, user_id=user, role=role)
+        created = await container.access.create_key.execute(CLI_ADMIN, user_id=user, role=role)
         headers[user] = {"Authorization": f"Bearer {created.secret}"}
     transport = httpx.ASGITransport(app=create_app(container=container))
     try:

@@ -152,7 +152,7 @@ async def test_a_run_leaves_no_chat_behind(client: httpx.AsyncClient, container:
     await upload(client)
     started = await client.post("/api/v1/benchmark-runs", json={"task_id": "smoke", "limit": 1})
     await finished(client, started.json()["run_id"])
-    assert await container.chats.list("almanac-eval") == []
+    assert await container.chat.chats.list("almanac-eval") == []
 
 
 async def test_the_same_upload_twice_is_one_version(client: httpx.AsyncClient) -> None:
@@ -288,7 +288,7 @@ async def test_an_admin_cancels_a_running_evaluation_run_and_it_says_so(
 
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
-    await container.benchmark.wait(run_id)
+    await container.evaluation.benchmark.wait(run_id)
     export = await finished(client, run_id)
     assert export["status"] == "cancelled"
     assert export["error"] == f"cancelled by {container.settings.default_user_id}"

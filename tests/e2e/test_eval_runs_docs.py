@@ -28,10 +28,10 @@ def test_evaluation_runs_doc_curl_examples_work_against_a_live_server(
     container: Container,
 ) -> None:
     async def one_run() -> str:
-        record = await container.benchmark.start(
+        record = await container.evaluation.benchmark.start(
             CLI_ADMIN, RunRequest(task_id="answers", tags=("dev",), limit=1)
         )
-        await container.benchmark.execute(record.run_id)
+        await container.evaluation.benchmark.execute(record.run_id)
         return record.run_id
 
     run_id = asyncio.run(one_run())

@@ -114,7 +114,7 @@ async def test_admins_list_the_conflicting_documents_from_a_background_scan(
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "scanning" and first.json()["scanned_at"] is None
     assert first.headers["retry-after"] == "5"
-    assert container.list_conflicts.wait(120)
+    assert container.knowledge.list_conflicts.wait(120)
 
     listed = await client.get("/api/documents/conflicts")
     report = listed.json()

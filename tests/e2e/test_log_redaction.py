@@ -33,8 +33,8 @@ def logs() -> Iterator[list[str]]:
 async def test_a_key_under_any_parameter_or_header_name_is_not_logged(
     auth_container: Container, logs: list[str]
 ) -> None:
-    created = await auth_container.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
-    other = await auth_container.create_key.execute(CLI_ADMIN, user_id="bob", role="user")
+    created = await auth_container.access.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
+    other = await auth_container.access.create_key.execute(CLI_ADMIN, user_id="bob", role="user")
     key, token = created.secret, other.secret
     # What uvicorn puts in front of the app when its log level is TRACE.
     app = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]

@@ -91,8 +91,8 @@ async def test_metrics_show_the_turn_its_latency_its_tokens_and_the_request(
 async def test_metrics_are_for_admins_only_when_authentication_is_on(
     auth_client: httpx.AsyncClient, auth_container: Container
 ) -> None:
-    user = await auth_container.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
-    admin = await auth_container.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
+    user = await auth_container.access.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
+    admin = await auth_container.access.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
     assert (await auth_client.get("/metrics")).status_code == 401
     as_user = await auth_client.get("/metrics", headers={"X-API-Key": user.secret})
     assert as_user.status_code == 403

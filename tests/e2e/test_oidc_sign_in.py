@@ -97,16 +97,16 @@ async def test_a_person_signs_in_with_the_provider_and_their_session_acts_as_the
 
     me = (await browser.get("/api/me")).json()
     assert me["role"] == "user" and me["user_id"].startswith("oidc-")
-    keys = await container.list_keys.execute(CLI_ADMIN)
+    keys = await container.access.list_keys.execute(CLI_ADMIN)
     theirs = [k for k in keys if k.user_id == me["user_id"]]
     assert [(k.name, k.role, k.revoked) for k in theirs] == [(SIGN_IN_KEY_NAME, "user", False)]
 
     again = await _sign_in(browser, oidc_issuer, "ana-1")  # the same person: the same key
     assert again.status_code == 303
-    keys = await container.list_keys.execute(CLI_ADMIN)
+    keys = await container.access.list_keys.execute(CLI_ADMIN)
     assert [k.id for k in keys if k.user_id == me["user_id"]] == [theirs[0].id]
 
-    await container.revoke_key.execute(CLI_ADMIN, theirs[0].id)  # ends their sign-ins
+    await container.access.revoke_key.execute(CLI_ADMIN, theirs[0].id)  # ends their sign-ins
     assert (await browser.get("/api/me")).status_code == 401
 
 

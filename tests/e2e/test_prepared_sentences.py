@@ -57,7 +57,9 @@ def embedded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _ingest(container: Container, tmp_path: Path) -> None:
     path = tmp_path / "bicycles.md"
     path.write_text(DOCUMENT, encoding="utf-8")
-    report = container.ingest.run(IngestRequest(sources=collect_sources([path], container.ingest)))
+    report = container.knowledge.ingest.run(
+        IngestRequest(sources=collect_sources([path], container.knowledge.ingest))
+    )
     assert not report.failed and report.count("added") == 1
 
 

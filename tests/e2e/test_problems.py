@@ -116,7 +116,7 @@ async def test_an_unexpected_failure_is_a_500_naming_the_request_id_logged_once(
     async def broken() -> None:
         raise RuntimeError("disk on fire at /srv/almanac/secret-path")
 
-    monkeypatch.setattr(container.check_health, "execute", broken)
+    monkeypatch.setattr(container.knowledge.check_health, "execute", broken)
     response = await client.get("/health", headers={"x-request-id": "req-42"})
     body = assert_problem(response, 500, "internal_error")
     assert "req-42" in body["detail"]

@@ -76,14 +76,16 @@ def container(data_dir: Path, tmp_path: Path) -> Iterator[Container]:
     )
     poison = tmp_path / "facilities.md"
     poison.write_text(POISON, encoding="utf-8")
-    report = built.ingest.run(IngestRequest(sources=collect_sources([poison], built.ingest)))
+    report = built.knowledge.ingest.run(
+        IngestRequest(sources=collect_sources([poison], built.knowledge.ingest))
+    )
     assert not report.failed
     yield built
     built.close()
 
 
 def _directory_rows(container: Container) -> int:
-    return container.run_sql.run("SELECT COUNT(*) FROM directory").rows[0][0]
+    return container.tables.run_sql.run("SELECT COUNT(*) FROM directory").rows[0][0]
 
 
 async def test_an_obedient_model_changes_nothing_and_reveals_nothing(container: Container) -> None:

@@ -269,7 +269,7 @@ async def test_a_queued_run_is_cancelled_over_http_and_a_run_is_exported(
     from use_cases.evaluation.prompt_versions import VersionRunRequest
 
     await _created(http, "/api/v1/prompts/prm_chat/versions", {"text": "Answer briefly."})
-    queued = await library_container.prompt_evaluations.create(
+    queued = await library_container.evaluation.prompt_evaluations.create(
         CLI_ADMIN, VersionRunRequest("prm_chat", 1, "answers", limit=1, tags=("dev",))
     )
     cancel = f"/api/v1/eval-runs/{queued.run_id}/cancel"

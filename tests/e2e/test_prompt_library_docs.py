@@ -60,6 +60,6 @@ def test_prompt_library_doc_curl_examples_work_against_a_live_server(
                 real[example] = json.loads(result.stdout)[field]
                 if field == "run_id":
                     _wait_for(url, real[example])
-    stats = container.prompt_library.find_version(real["prm_1a2b3c4d5e6f"], 3).stats
+    stats = container.prompts.prompt_library.find_version(real["prm_1a2b3c4d5e6f"], 3).stats
     assert stats.runs == 1 and stats.cases == 2
     assert stats.last_completed_run_id == real["run_7e6d5c4b3a21"]

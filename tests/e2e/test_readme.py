@@ -85,7 +85,7 @@ def test_readme_curl_examples_work_against_a_live_server(container: Container) -
     async def create_keys() -> dict[str, str]:
         keys = {}
         for variable, (user, role) in README_KEYS.items():
-            created = await secured.create_key.execute(CLI_ADMIN, user_id=user, role=role)
+            created = await secured.access.create_key.execute(CLI_ADMIN, user_id=user, role=role)
             keys[variable] = created.secret
         return keys
 

@@ -84,7 +84,7 @@ async def test_a_too_large_content_length_is_refused_before_the_body_is_read(
 async def test_an_upload_is_cut_off_while_it_streams_in(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    before = container.knowledge_stats.run()
+    before = container.knowledge.knowledge_stats.run()
     boundary = "almanac-test-boundary"
     produced = 0
 
@@ -106,7 +106,7 @@ async def test_an_upload_is_cut_off_while_it_streams_in(
     )
     assert "MAX_UPLOAD_BYTES" in _problem(response, 413, "payload_too_large")
     assert produced <= 3  # 100,000 bytes + 64 KiB of multipart allowance, then stop reading
-    assert container.knowledge_stats.run() == before
+    assert container.knowledge.knowledge_stats.run() == before
 
 
 async def test_an_upload_within_the_body_allowance_but_over_the_file_limit_is_413(

@@ -186,9 +186,9 @@ async def test_an_almanac_api_key_appears_in_no_response_or_log_line(
         make_settings(data_dir, auth_enabled=True, log_level="TRACE"), clock=FixedClock()
     )
     try:
-        created = await container.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
-        revoked = await container.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
-        await container.revoke_key.execute(CLI_ADMIN, revoked.key.id)
+        created = await container.access.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
+        revoked = await container.access.create_key.execute(CLI_ADMIN, user_id="ana", role="user")
+        await container.access.revoke_key.execute(CLI_ADMIN, revoked.key.id)
         unknown = "alm_" + "x" * 43
         secrets = (created.secret, revoked.secret, unknown)
         calls = [
@@ -206,8 +206,8 @@ async def test_an_almanac_api_key_appears_in_no_response_or_log_line(
                 assert response.status_code == status, (url, response.text)
                 for secret in secrets:
                     assert secret not in response.text and secret not in str(response.headers)
-        stored = repr(await container.list_keys.execute(CLI_ADMIN))
-        stored += repr(await container.list_audit.execute(CLI_ADMIN, limit=50, offset=0))
+        stored = repr(await container.access.list_keys.execute(CLI_ADMIN))
+        stored += repr(await container.access.list_audit.execute(CLI_ADMIN, limit=50, offset=0))
     finally:
         container.close()
     # The test's own HTTP client logs the URLs it requests; the server's lines are the rest.

@@ -52,7 +52,7 @@ async def test_an_uploaded_csv_becomes_a_table_the_sql_tool_queries_and_is_audit
         ("kettles", "INTEGER"),
     ]
     assert (await _tables(client))["rooms"]["rows"] == 3
-    result = await container.run_sql.execute("SELECT room FROM rooms WHERE kettles = 0")
+    result = await container.tables.run_sql.execute("SELECT room FROM rooms WHERE kettles = 0")
     assert result.rows == (("B2",),)
     entry = (await client.get("/api/audit", params={"action": "table.load"})).json()["entries"][0]
     assert entry["target"] == "table:rooms" and entry["before"] is None

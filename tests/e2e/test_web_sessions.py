@@ -116,8 +116,8 @@ async def test_a_session_ends_when_it_expires_or_its_key_is_revoked(
     bob = await issue_key(secured, "bob")
     await browser.post("/api/session", json={"key": _secret(bob)})
     assert (await browser.get("/api/me")).json()["user_id"] == "bob"
-    [key] = [k for k in await secured.list_keys.execute(CLI_ADMIN) if k.user_id == "bob"]
-    await secured.revoke_key.execute(CLI_ADMIN, key.id)
+    [key] = [k for k in await secured.access.list_keys.execute(CLI_ADMIN) if k.user_id == "bob"]
+    await secured.access.revoke_key.execute(CLI_ADMIN, key.id)
     revoked = await browser.get("/api/me")
     assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
 

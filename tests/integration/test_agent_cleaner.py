@@ -79,14 +79,14 @@ def tool_call(name: str, args: dict[str, Any], call_id: str = "call_1") -> httpx
 async def run_one(
     container: Container, table: str, dimension: str, model: str = MODEL
 ) -> dict[str, Any]:
-    run = await container.cleaning_runs.start(
+    run = await container.cleaning.cleaning_runs.start(
         CLI_ADMIN,
         CleaningRunRequest(
             models=(model,), tables=(table,), dimensions=(dimension,), difficulties=("easy",)
         ),
     )
-    await container.cleaning_runs.execute(run.run_id)
-    export = await container.cleaning_runs.export(CLI_ADMIN, run.run_id)
+    await container.cleaning.cleaning_runs.execute(run.run_id)
+    export = await container.cleaning.cleaning_runs.export(CLI_ADMIN, run.run_id)
     [row] = export["task_results"]
     return row
 
@@ -94,7 +94,7 @@ async def run_one(
 async def test_the_models_structured_answer_is_scored_with_its_tokens_and_cost(
     container: Container, mock_openai: respx.Router
 ) -> None:
-    [task] = container.cleaning_tasks.build(
+    [task] = container.cleaning.cleaning_tasks.build(
         TaskSelection(("services",), ("uniqueness",), ("easy",))
     )
     [copy] = [e.row for e in task.truth.errors]

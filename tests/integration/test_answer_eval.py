@@ -21,14 +21,16 @@ FLOOR_REFUSAL = 0.91
 @pytest.mark.slow
 async def test_dev_split_answers_stay_above_the_floor(container: Container) -> None:
     cases = load_split("dev")
-    report = await container.evaluate_answers.execute(EvaluateAnswersRequest(cases, split="dev"))
+    report = await container.evaluation.evaluate_answers.execute(
+        EvaluateAnswersRequest(cases, split="dev")
+    )
     failures = "\n".join(f"{r.id}: {r.question} -> {r.answer[:200]}" for r in report.failures)
     assert report.model == "offline-extractive"
     assert report.cases == len(cases) >= 60
     assert report.accuracy is not None and report.accuracy >= FLOOR_CORRECT, failures
     assert report.cited is not None and report.cited >= FLOOR_CITED, failures
     assert report.refusal_accuracy is not None and report.refusal_accuracy >= FLOOR_REFUSAL
-    assert not await container.chats.list("almanac-eval")  # evaluating leaves no chats
+    assert not await container.chat.chats.list("almanac-eval")  # evaluating leaves no chats
 
 
 def test_the_bundled_set_has_both_splits_and_every_kind() -> None:

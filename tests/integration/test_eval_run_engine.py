@@ -36,8 +36,10 @@ class Crash(Exception):
 
 async def _start(container: Container, **options: Any) -> str:
     text = "".join(json.dumps(c) + "\n" for c in CASES)
-    await container.datasets.upload(CLI_ADMIN, DatasetUpload("three.jsonl", text.encode()))
-    record = await container.benchmark.start(
+    await container.evaluation.datasets.upload(
+        CLI_ADMIN, DatasetUpload("three.jsonl", text.encode())
+    )
+    record = await container.evaluation.benchmark.start(
         CLI_ADMIN, RunRequest(task_id="three", concurrency=1, **options)
     )
     return record.run_id
@@ -51,7 +53,7 @@ async def _crash_after_one_row(container: Container, run_id: str) -> dict[str, A
         raise Crash
 
     with pytest.raises(Crash):
-        await container.benchmark.execute(run_id, on_row)
+        await container.evaluation.benchmark.execute(run_id, on_row)
     return stored[0]
 
 
@@ -65,11 +67,13 @@ async def test_a_crashed_run_resumes_at_the_next_start_with_only_its_unfinished_
 
     again = bootstrap(make_settings(data_dir), clock=FixedClock())
     try:
-        left = await again.benchmark.export(CLI_ADMIN, run_id)
+        left = await again.evaluation.benchmark.export(CLI_ADMIN, run_id)
         assert left["status"] == "running" and left["progress"]["completed"] == 1
         executed: list[str] = []
-        await again.benchmark.execute(run_id, lambda row: executed.append(row["case_id"]))
-        export = await again.benchmark.export(CLI_ADMIN, run_id)
+        await again.evaluation.benchmark.execute(
+            run_id, lambda row: executed.append(row["case_id"])
+        )
+        export = await again.evaluation.benchmark.export(CLI_ADMIN, run_id)
     finally:
         again.close()
 
@@ -96,8 +100,8 @@ async def test_the_app_resumes_runs_left_running_when_it_starts(data_dir: Path) 
     app = create_app(container=again)
     try:
         async with app.router.lifespan_context(app):
-            await again.benchmark.wait(run_id)
-            export = await again.benchmark.export(CLI_ADMIN, run_id)
+            await again.evaluation.benchmark.wait(run_id)
+            export = await again.evaluation.benchmark.export(CLI_ADMIN, run_id)
     finally:
         again.close()
     assert export["status"] == "completed"
@@ -173,8 +177,8 @@ async def test_a_429_is_retried_after_a_jittered_backoff_and_a_bad_case_fails_al
     mock_openai.post(COMPLETIONS).mock(side_effect=reply)
     run_id = await _start(openai_container)
 
-    await openai_container.benchmark.execute(run_id)
-    export = await openai_container.benchmark.export(CLI_ADMIN, run_id)
+    await openai_container.evaluation.benchmark.execute(run_id)
+    export = await openai_container.evaluation.benchmark.export(CLI_ADMIN, run_id)
 
     rows = {r["case_id"]: r for r in export["cases"]}
     assert export["status"] == "completed"  # one failing case never fails the run
@@ -203,7 +207,7 @@ async def test_a_429_is_retried_after_a_jittered_backoff_and_a_bad_case_fails_al
     assert seen.count("canteen") == 1
     assert sum(fake_time.sleeps) == pytest.approx(3.0)
     assert all(0 <= s <= 1.0 for s in fake_time.sleeps)
-    assert not await openai_container.chats.list("almanac-eval")
+    assert not await openai_container.chat.chats.list("almanac-eval")
 
 
 async def test_retries_stop_after_the_configured_attempts(
@@ -212,10 +216,12 @@ async def test_retries_stop_after_the_configured_attempts(
     unavailable = httpx.Response(503, json={"error": {"message": "down", "type": "server"}})
     mock_openai.post(COMPLETIONS).mock(return_value=unavailable)
     run_id = await _start(openai_container)
-    record = await openai_container.benchmark.start(CLI_ADMIN, RunRequest(task_id="three", limit=1))
+    record = await openai_container.evaluation.benchmark.start(
+        CLI_ADMIN, RunRequest(task_id="three", limit=1)
+    )
 
-    await openai_container.benchmark.execute(record.run_id)
-    export = await openai_container.benchmark.export(CLI_ADMIN, record.run_id)
+    await openai_container.evaluation.benchmark.execute(record.run_id)
+    export = await openai_container.evaluation.benchmark.export(CLI_ADMIN, record.run_id)
 
     (row,) = export["cases"]
     assert row["attempts"] == 3 and row["error"] and export["status"] == "completed"

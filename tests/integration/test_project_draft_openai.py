@@ -97,7 +97,9 @@ async def test_the_model_drafts_through_the_output_tool_and_updates_through_its_
         "sources": [{"message_id": message_id, "quote": "We must move by June."}],
     }
     route = mock_openai.post(COMPLETIONS).mock(return_value=tool_call(DRAFT_TOOL, drafted))
-    state = await container.draft_project.execute(DraftRequest("ana", chat_id, model=MODEL))
+    state = await container.conversation_drafts.draft_project.execute(
+        DraftRequest("ana", chat_id, model=MODEL)
+    )
     assert state.version.model == MODEL and state.version.content.title == "Office move"
     sent = json.loads(route.calls[0].request.content)
     assert [t["function"]["name"] for t in sent["tools"]] == [DRAFT_TOOL]
@@ -108,7 +110,7 @@ async def test_the_model_drafts_through_the_output_tool_and_updates_through_its_
     route = mock_openai.post(COMPLETIONS).mock(
         side_effect=[tool_call(UPDATE_TOOL, patch), text("I added the beta milestone.")]
     )
-    turn = await container.update_draft.execute(
+    turn = await container.conversation_drafts.update_draft.execute(
         DraftTurnRequest("ana", chat_id, "add a milestone: beta by 2027-03-01", model=MODEL)
     )
     assert turn.reply == "I added the beta milestone."
@@ -125,5 +127,7 @@ async def test_a_provider_failure_writes_no_version(
     chat_id, _ = a_conversation(container)
     mock_openai.post(COMPLETIONS).mock(return_value=httpx.Response(503, json={"error": {}}))
     with pytest.raises(UpstreamUnavailable):
-        await container.draft_project.execute(DraftRequest("ana", chat_id, model=MODEL))
+        await container.conversation_drafts.draft_project.execute(
+            DraftRequest("ana", chat_id, model=MODEL)
+        )
     assert container.adapters.project_draft_store.get_draft(chat_id) is None

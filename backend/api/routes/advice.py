@@ -36,7 +36,7 @@ _BEFORE_THE_RUN = problem_responses(413, 422, 503)
     summary="Ask for advice; stream it (SSE: the data add up to one StructuredAdvice)",
 )
 async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Response:
-    events = await started(container.advice.stream(body.to_request(user)))
+    events = await started(container.advice.advice.stream(body.to_request(user)))
     return ClosingStreamingResponse(
         encode_advice_sse(events, Pacer.from_ms(container.settings.stream_word_delay_ms)),
         media_type="text/event-stream",
@@ -54,7 +54,7 @@ async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Resp
 async def advice_non_streaming(
     body: AdviceIn, container: ContainerDep, user: UserDep
 ) -> StructuredAdvice:
-    return await container.advice.execute(body.to_request(user))
+    return await container.advice.advice.execute(body.to_request(user))
 
 
 @router.get(
@@ -65,7 +65,7 @@ async def advice_non_streaming(
 async def list_advice_threads(
     container: ContainerDep, user: UserDep, limit: PageLimit = 50, offset: PageOffset = 0
 ) -> list[AdviceThreadOut]:
-    threads = await container.advice_threads.list(user, limit=limit, offset=offset)
+    threads = await container.advice.advice_threads.list(user, limit=limit, offset=offset)
     return [AdviceThreadOut.of(thread) for thread in threads]
 
 
@@ -78,7 +78,7 @@ async def list_advice_threads(
 async def advice_thread(
     thread_id: str, container: ContainerDep, user: UserDep
 ) -> AdviceTranscriptOut:
-    transcript = await container.advice_threads.transcript(user, thread_id)
+    transcript = await container.advice.advice_threads.transcript(user, thread_id)
     return AdviceTranscriptOut(
         thread=AdviceThreadOut.of(transcript.thread),
         entries=[
@@ -95,5 +95,5 @@ async def advice_thread(
     summary="Delete one of your advice threads and its advice",
 )
 async def delete_advice_thread(thread_id: str, container: ContainerDep, user: UserDep) -> Response:
-    await container.advice_threads.delete(user, thread_id)
+    await container.advice.advice_threads.delete(user, thread_id)
     return Response(status_code=204)

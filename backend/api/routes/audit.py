@@ -25,5 +25,7 @@ async def audit_log(
         Query(max_length=100, description="An action (`key.create`) or a family (`key`)."),
     ] = None,
 ) -> AuditPageOut:
-    page = await container.list_audit.execute(admin, limit=limit, offset=offset, action=action)
+    page = await container.access.list_audit.execute(
+        admin, limit=limit, offset=offset, action=action
+    )
     return AuditPageOut.of(page)

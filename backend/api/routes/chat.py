@@ -52,8 +52,8 @@ _TURN_ERRORS = problem_responses(403, 404, 409, 413, 422, 502, 503, 504)
     summary="Ask; get a cited answer",
 )
 async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
-    user = await container.act_for.execute(caller, body.user_id, via="POST /chat")
-    return ChatOut.of(await container.chat.execute(body.to_request(user)))
+    user = await container.access.act_for.execute(caller, body.user_id, via="POST /chat")
+    return ChatOut.of(await container.chat.chat.execute(body.to_request(user)))
 
 
 @router.post(
@@ -63,8 +63,8 @@ async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Chat
     summary="Ask; stream the answer (Vercel AI data stream protocol v4)",
 )
 async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
-    user = await container.act_for.execute(caller, body.user_id, via="POST /chat/stream")
-    events = await started(container.chat.stream(body.to_request(user)))
+    user = await container.access.act_for.execute(caller, body.user_id, via="POST /chat/stream")
+    events = await started(container.chat.chat.stream(body.to_request(user)))
     paced = paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms))
     return ClosingStreamingResponse(
         encode_data_stream_v4(paced), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
@@ -83,8 +83,8 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
     except ValidationError as exc:
         raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
     turn = ChatIn.of_use_chat(run_input, _checked_conversation(run_input, container.settings))
-    user = await container.act_for.execute(caller, turn.user_id, via="POST /api/chat")
-    events = await started(container.chat.stream(turn.to_request(user, start_if_missing=True)))
+    user = await container.access.act_for.execute(caller, turn.user_id, via="POST /api/chat")
+    events = await started(container.chat.chat.stream(turn.to_request(user, start_if_missing=True)))
     return ClosingStreamingResponse(
         encode_ui_message_stream(
             paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms)), run_input
@@ -138,9 +138,9 @@ async def list_chats(
     ] = None,
 ) -> list[ChatListItemOut]:
     if q is not None:
-        found = await container.chats.search(user, q, limit=limit, offset=offset)
+        found = await container.chat.chats.search(user, q, limit=limit, offset=offset)
         return [ChatListItemOut.found(match) for match in found]
-    chats = await container.chats.list(user, limit=limit, offset=offset)
+    chats = await container.chat.chats.list(user, limit=limit, offset=offset)
     return [ChatListItemOut(**ChatSummaryOut.of(chat).model_dump()) for chat in chats]
 
 
@@ -150,7 +150,7 @@ async def list_chats(
 async def chat_messages(
     chat_id: str, container: ContainerDep, user: ActingUserDep
 ) -> ChatMessagesOut:
-    transcript = await container.chats.transcript(user, chat_id)
+    transcript = await container.chat.chats.transcript(user, chat_id)
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
         messages=[
@@ -168,7 +168,7 @@ async def chat_messages(
     summary="The chat as a Markdown document, to download",
 )
 async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
-    transcript = await container.chats.transcript(user, chat_id)
+    transcript = await container.chat.chats.transcript(user, chat_id)
     name = export_file_name(transcript.chat.title)
     return Response(
         chat_as_markdown(transcript),
@@ -181,12 +181,12 @@ async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep
 async def rename_chat(
     chat_id: str, body: ChatRenameIn, container: ContainerDep, user: ActingUserDep
 ) -> ChatSummaryOut:
-    return ChatSummaryOut.of(await container.chats.rename(user, chat_id, body.title))
+    return ChatSummaryOut.of(await container.chat.chats.rename(user, chat_id, body.title))
 
 
 @router.delete("/chats/{chat_id}", status_code=204, responses=problem_responses(404))
 async def delete_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
-    await container.chats.delete(user, chat_id)
+    await container.chat.chats.delete(user, chat_id)
     return Response(status_code=204)
 
 
@@ -206,7 +206,7 @@ async def default_model(container: ContainerDep) -> ModelOut:
 
 
 async def _default_model(container: Container) -> ModelOut:
-    defaults = container.model_defaults
+    defaults = container.prompts.model_defaults
     effective = await defaults.effective(CHAT)
     stored = effective.stored.model if effective.stored else None
     candidates = [DefaultCandidateOut(source="setting", model=stored)] + [

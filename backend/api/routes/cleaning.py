@@ -39,7 +39,7 @@ _NOT_FOUND = problem_responses(404)
     "admins only",
 )
 async def list_cleaning_tables(container: ContainerDep, admin: AdminDep) -> dict[str, Any]:
-    return {"tables": await container.cleaning_tasks.list_tables(admin)}
+    return {"tables": await container.cleaning.cleaning_tasks.list_tables(admin)}
 
 
 @router.get(
@@ -57,7 +57,7 @@ async def list_cleaning_tasks(
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> dict[str, Any]:
     selection = TaskSelection(table or (), dimension or (), difficulty or (), seed)
-    return {"seed": seed, "tasks": await container.cleaning_tasks.list(admin, selection)}
+    return {"seed": seed, "tasks": await container.cleaning.cleaning_tasks.list(admin, selection)}
 
 
 @router.post(
@@ -74,8 +74,8 @@ async def list_cleaning_tasks(
 async def start_cleaning_run(
     container: ContainerDep, admin: AdminDep, body: CleaningRunIn, response: Response
 ) -> CleaningRunOut:
-    run = await container.cleaning_runs.start(admin, body.to_request())
-    container.cleaning_runs.schedule(run.run_id)
+    run = await container.cleaning.cleaning_runs.start(admin, body.to_request())
+    container.cleaning.cleaning_runs.schedule(run.run_id)
     started = CleaningRunOut.of(run)
     response.headers["Location"] = started.results
     return started
@@ -89,7 +89,7 @@ async def start_cleaning_run(
 async def list_cleaning_runs(
     container: ContainerDep, admin: AdminDep, limit: PageLimit = 50, offset: PageOffset = 0
 ) -> CleaningRunListOut:
-    runs = await container.cleaning_runs.list(admin, limit=limit, offset=offset)
+    runs = await container.cleaning.cleaning_runs.list(admin, limit=limit, offset=offset)
     return CleaningRunListOut(runs=[CleaningRunOut.of(r) for r in runs])
 
 
@@ -102,7 +102,7 @@ async def list_cleaning_runs(
 async def get_cleaning_run(
     container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
 ) -> dict[str, Any]:
-    return await container.cleaning_runs.export(admin, run_id)
+    return await container.cleaning.cleaning_runs.export(admin, run_id)
 
 
 @router.get(
@@ -124,7 +124,7 @@ async def export_cleaning_run(
     run_id: CleaningRunId,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
 ) -> Response:
-    export = await container.cleaning_runs.export(admin, run_id)
+    export = await container.cleaning.cleaning_runs.export(admin, run_id)
     if format == "json":
         return download_json(export)
     return download_csv(export["run_id"], rows_to_csv(export["task_results"]))
@@ -143,7 +143,7 @@ async def export_cleaning_run(
 async def cleaning_run_report(
     container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
 ) -> HTMLResponse:
-    return report_page(await container.cleaning_report.execute(admin, run_id))
+    return report_page(await container.cleaning.cleaning_report.execute(admin, run_id))
 
 
 @router.post(
@@ -156,7 +156,7 @@ async def cleaning_run_report(
 async def cancel_cleaning_run(
     container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
 ) -> CleaningRunOut:
-    return CleaningRunOut.of(await container.cleaning_runs.cancel(admin, run_id))
+    return CleaningRunOut.of(await container.cleaning.cleaning_runs.cancel(admin, run_id))
 
 
 @router.delete(
@@ -170,5 +170,5 @@ async def cancel_cleaning_run(
 async def delete_cleaning_run(
     container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
 ) -> Response:
-    await container.cleaning_runs.delete(admin, run_id)
+    await container.cleaning.cleaning_runs.delete(admin, run_id)
     return Response(status_code=204)

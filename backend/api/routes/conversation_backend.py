@@ -80,10 +80,10 @@ async def list_conversations(
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> ConversationPageOut:
-    page = await container.chats.list(user, limit=limit, offset=offset)
+    page = await container.chat.chats.list(user, limit=limit, offset=offset)
     after = offset + limit
-    more = len(page) == limit and bool(await container.chats.list(user, limit=1, offset=after))
-    locked = await container.draft_chat.locked([chat.id for chat in page])
+    more = len(page) == limit and bool(await container.chat.chats.list(user, limit=1, offset=after))
+    locked = await container.conversation_drafts.draft_chat.locked([chat.id for chat in page])
     return ConversationPageOut(
         conversations=[ConversationOut.of(chat, is_locked=chat.id in locked) for chat in page],
         limit=limit,
@@ -101,8 +101,8 @@ async def list_conversations(
 async def get_conversation(
     chat_id: ChatId, container: ContainerDep, user: ActingUserDep
 ) -> ConversationDetailOut:
-    transcript = await container.chats.transcript(user, chat_id)
-    locked = await container.draft_chat.locked([chat_id])
+    transcript = await container.chat.chats.transcript(user, chat_id)
+    locked = await container.conversation_drafts.draft_chat.locked([chat_id])
     return ConversationDetailOut.of_transcript(transcript, is_locked=chat_id in locked)
 
 
@@ -115,8 +115,8 @@ async def get_conversation(
 async def rename_conversation(
     chat_id: ChatId, body: ConversationUpdateIn, container: ContainerDep, user: ActingUserDep
 ) -> ConversationOut:
-    chat = await container.chats.rename(user, chat_id, body.title)
-    locked = await container.draft_chat.locked([chat_id])
+    chat = await container.chat.chats.rename(user, chat_id, body.title)
+    locked = await container.conversation_drafts.draft_chat.locked([chat_id])
     return ConversationOut.of(chat, is_locked=chat_id in locked)
 
 
@@ -129,7 +129,7 @@ async def rename_conversation(
 async def delete_conversation(
     chat_id: ChatId, container: ContainerDep, user: ActingUserDep
 ) -> Response:
-    await container.chats.delete(user, chat_id)
+    await container.chat.chats.delete(user, chat_id)
     return Response(status_code=204)
 
 
@@ -142,7 +142,9 @@ async def delete_conversation(
 async def imported_chat_summary(
     chat_id: ChatId, container: ContainerDep, user: ActingUserDep
 ) -> SummaryOut:
-    return SummaryOut.of(await container.conversation_summaries.get(user, chat_id))
+    return SummaryOut.of(
+        await container.conversation_search.conversation_summaries.get(user, chat_id)
+    )
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ async def imported_chat_summary(
     summary="Download a file by its id alone (its bytes, not a signed URL)",
 )
 async def download_file(file_id: FileId, container: ContainerDep, user: ActingUserDep) -> Response:
-    return file_response(await container.read_file.execute(user, None, file_id))
+    return file_response(await container.conversation_files.read_file.execute(user, None, file_id))
 
 
 @router.post(
@@ -172,7 +174,7 @@ async def download_file(file_id: FileId, container: ContainerDep, user: ActingUs
 async def import_slack(
     body: SlackThreadIn, container: ContainerDep, caller: CallerDep, response: Response
 ) -> ImportedChatOut:
-    user = await container.act_for.execute(
+    user = await container.access.act_for.execute(
         caller, body.user_id, via="POST /api/conversations/import-slack"
     )
     outcome = await container.conversation_import.from_slack.execute(caller, user, body.payload())
@@ -190,7 +192,7 @@ async def import_slack(
     summary="The draft chat's stored messages, oldest first",
 )
 async def draft_chat(chat_id: ChatId, container: ContainerDep, user: ActingUserDep) -> DraftChatOut:
-    messages = await container.draft_chat.messages(user, chat_id)
+    messages = await container.conversation_drafts.draft_chat.messages(user, chat_id)
     return DraftChatOut(
         conversation_id=chat_id, messages=[DraftChatMessageOut.of(m) for m in messages]
     )
@@ -208,7 +210,9 @@ async def draft_chat_stream(
 ) -> Response:
     # bad input or an unknown chat: a problem, not a stream
     events = await started(
-        container.draft_chat.stream(DraftTurnRequest(user, chat_id, body.message, body.model))
+        container.conversation_drafts.draft_chat.stream(
+            DraftTurnRequest(user, chat_id, body.message, body.model)
+        )
     )
     return ClosingStreamingResponse(
         _draft_chat_sse(events), media_type="text/event-stream", headers=SSE_HEADERS
@@ -258,7 +262,9 @@ def _data(payload: dict[str, Any]) -> str:
 async def create_project(
     chat_id: ChatId, container: ContainerDep, user: ActingUserDep
 ) -> TrackedProjectOut:
-    return TrackedProjectOut.of(await container.tracked_projects.create(user, chat_id))
+    return TrackedProjectOut.of(
+        await container.conversation_drafts.tracked_projects.create(user, chat_id)
+    )
 
 
 @router.get(
@@ -270,7 +276,9 @@ async def create_project(
 async def get_project(
     chat_id: ChatId, container: ContainerDep, user: ActingUserDep
 ) -> TrackedProjectOut:
-    return TrackedProjectOut.of(await container.tracked_projects.get(user, chat_id))
+    return TrackedProjectOut.of(
+        await container.conversation_drafts.tracked_projects.get(user, chat_id)
+    )
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -296,7 +304,7 @@ async def search_conversations(
     ),
     sort_dir: Annotated[Literal["asc", "desc"] | None, Query()] = None,
 ) -> ChatSearchOut:
-    found = await container.search_chats.execute(
+    found = await container.conversation_search.search_chats.execute(
         ChatSearchRequest(
             user, q, status=status, sort_by=sort_by, sort_dir=sort_dir, limit=limit, offset=offset
         )
@@ -361,7 +369,7 @@ async def auth_status(
         authenticated=user is not None,
         user=user,
         auth_enabled=container.settings.auth_enabled,
-        login_available=container.settings.auth_enabled and container.oidc_sign_in.set_up,
+        login_available=container.settings.auth_enabled and container.access.oidc_sign_in.set_up,
     )
 
 
@@ -376,7 +384,7 @@ async def auth_me(caller: CallerDep) -> AuthUserOut:
     summary="Sign out: the session ends on the server, its cookie is cleared",
 )
 async def logout(request: Request, container: ContainerDep) -> Response:
-    ended = await container.end_session.execute(request.cookies.get(SESSION_COOKIE))
+    ended = await container.access.end_session.execute(request.cookies.get(SESSION_COOKIE))
     message = "Signed out." if ended else "No sign-in to end: API keys stay valid until revoked."
     body = LogoutOut(message=message, signed_out=ended)
     response = Response(body.model_dump_json(), media_type="application/json")
@@ -397,5 +405,5 @@ async def logout(request: Request, container: ContainerDep) -> Response:
     summary="Admin: remove expired and signed-out sessions",
 )
 async def cleanup(container: ContainerDep, admin: AdminDep) -> CleanupOut:
-    deleted = await container.cleanup_sessions.execute(admin)
+    deleted = await container.access.cleanup_sessions.execute(admin)
     return CleanupOut(message=f"Removed {deleted} expired or ended sessions.", deleted=deleted)

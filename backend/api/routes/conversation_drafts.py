@@ -55,7 +55,7 @@ async def draft_project(
     body: DraftCreateIn | None = None,
 ) -> ProjectDraftOut:
     body = body or DraftCreateIn()
-    state = await container.draft_project.execute(
+    state = await container.conversation_drafts.draft_project.execute(
         DraftRequest(user, chat_id, model=body.model, note=body.note)
     )
     return ProjectDraftOut.of(state)
@@ -70,7 +70,9 @@ async def draft_project(
 async def project_draft(
     chat_id: str, container: ContainerDep, user: ActingUserDep
 ) -> ProjectDraftOut:
-    return ProjectDraftOut.of(await container.draft_versions.active(user, chat_id))
+    return ProjectDraftOut.of(
+        await container.conversation_drafts.draft_versions.active(user, chat_id)
+    )
 
 
 @router.patch(
@@ -82,7 +84,7 @@ async def project_draft(
 async def edit_project_draft(
     chat_id: str, body: DraftEditIn, container: ContainerDep, user: ActingUserDep
 ) -> ProjectDraftOut:
-    state = await container.edit_draft.execute(
+    state = await container.conversation_drafts.edit_draft.execute(
         EditDraftRequest(user, chat_id, body.changes(), note=body.note)
     )
     return ProjectDraftOut.of(state)
@@ -98,7 +100,7 @@ async def edit_project_draft(
 async def draft_turn(
     chat_id: str, body: DraftTurnIn, container: ContainerDep, user: ActingUserDep
 ) -> DraftTurnOut:
-    result = await container.update_draft.execute(
+    result = await container.conversation_drafts.update_draft.execute(
         DraftTurnRequest(user, chat_id, body.message, model=body.model)
     )
     return DraftTurnOut.of(result)
@@ -117,7 +119,9 @@ async def draft_versions(
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> DraftVersionPageOut:
-    page = await container.draft_versions.versions(user, chat_id, limit=limit, offset=offset)
+    page = await container.conversation_drafts.draft_versions.versions(
+        user, chat_id, limit=limit, offset=offset
+    )
     return DraftVersionPageOut.of(chat_id, page)
 
 
@@ -130,7 +134,9 @@ async def draft_versions(
 async def draft_version(
     chat_id: str, number: VersionNumber, container: ContainerDep, user: ActingUserDep
 ) -> DraftVersionOut:
-    return DraftVersionOut.of(await container.draft_versions.version(user, chat_id, number))
+    return DraftVersionOut.of(
+        await container.conversation_drafts.draft_versions.version(user, chat_id, number)
+    )
 
 
 @router.post(
@@ -142,7 +148,9 @@ async def draft_version(
 async def activate_draft_version(
     chat_id: str, number: VersionNumber, container: ContainerDep, user: ActingUserDep
 ) -> ProjectDraftOut:
-    return ProjectDraftOut.of(await container.draft_versions.activate(user, chat_id, number))
+    return ProjectDraftOut.of(
+        await container.conversation_drafts.draft_versions.activate(user, chat_id, number)
+    )
 
 
 @router.get(
@@ -168,7 +176,9 @@ async def export_project_draft(
         Query(ge=1, le=SQLITE_MAX_INTEGER, description="A version (1 to 2^63-1); default active."),
     ] = None,
 ) -> Response:
-    exported = await container.draft_versions.export(user, chat_id, format, version)
+    exported = await container.conversation_drafts.draft_versions.export(
+        user, chat_id, format, version
+    )
     return Response(
         exported.text,
         media_type=f"{exported.media_type}; charset=utf-8",

@@ -50,8 +50,8 @@ async def attach_file(
     user: ActingUserDep,
     response: Response,
 ) -> AttachedOut:
-    data = await file.read(container.attach_file.read_limit)
-    outcome = await container.attach_file.execute(
+    data = await file.read(container.conversation_files.attach_file.read_limit)
+    outcome = await container.conversation_files.attach_file.execute(
         AttachRequest(user, chat_id, file.filename or "", data)
     )
     response.status_code = 201 if outcome.created else 200
@@ -67,7 +67,10 @@ async def attach_file(
 async def list_files(
     chat_id: ChatId, container: ContainerDep, user: ActingUserDep
 ) -> list[ChatFileOut]:
-    return [ChatFileOut.of(f) for f in await container.list_files.execute(user, chat_id)]
+    return [
+        ChatFileOut.of(f)
+        for f in await container.conversation_files.list_files.execute(user, chat_id)
+    ]
 
 
 @router.get(
@@ -79,7 +82,9 @@ async def list_files(
 async def get_file(
     chat_id: ChatId, file_id: FileId, container: ContainerDep, user: ActingUserDep
 ) -> ChatFileOut:
-    return ChatFileOut.of(await container.get_file.execute(user, chat_id, file_id))
+    return ChatFileOut.of(
+        await container.conversation_files.get_file.execute(user, chat_id, file_id)
+    )
 
 
 @router.get(
@@ -94,7 +99,9 @@ async def get_file(
 async def download_file(
     chat_id: ChatId, file_id: FileId, container: ContainerDep, user: ActingUserDep
 ) -> Response:
-    return file_response(await container.read_file.execute(user, chat_id, file_id))
+    return file_response(
+        await container.conversation_files.read_file.execute(user, chat_id, file_id)
+    )
 
 
 @router.delete(
@@ -106,7 +113,7 @@ async def download_file(
 async def delete_file(
     chat_id: ChatId, file_id: FileId, container: ContainerDep, user: ActingUserDep
 ) -> Response:
-    await container.remove_file.execute(user, chat_id, file_id)
+    await container.conversation_files.remove_file.execute(user, chat_id, file_id)
     return Response(status_code=204)
 
 

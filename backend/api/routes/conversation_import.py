@@ -147,7 +147,7 @@ async def import_slack(
     body: SlackThreadIn, container: ContainerDep, caller: CallerDep, response: Response
 ) -> ImportedChatOut:
     importer = container.conversation_import.from_slack
-    user = await container.act_for.execute(
+    user = await container.access.act_for.execute(
         caller, body.user_id, via="POST /api/conversations/import/slack"
     )
     outcome = await importer.execute(caller, user, body.payload())

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
     summary="A conversation's stored summary (404 until one is made with POST)",
 )
 async def get_summary(chat_id: str, container: ContainerDep, user: ActingUserDep) -> SummaryOut:
-    return SummaryOut.of(await container.conversation_summaries.get(user, chat_id))
+    return SummaryOut.of(
+        await container.conversation_search.conversation_summaries.get(user, chat_id)
+    )
 
 
 @router.post(
@@ -37,7 +39,9 @@ async def regenerate_summary(
     body: SummaryRegenerateIn | None = None,
 ) -> SummaryOut:
     model = body.model if body is not None else None
-    return SummaryOut.of(await container.conversation_summaries.regenerate(user, chat_id, model))
+    return SummaryOut.of(
+        await container.conversation_search.conversation_summaries.regenerate(user, chat_id, model)
+    )
 
 
 @router.patch(
@@ -49,4 +53,8 @@ async def regenerate_summary(
 async def edit_summary(
     chat_id: str, body: SummaryEditIn, container: ContainerDep, user: ActingUserDep
 ) -> SummaryOut:
-    return SummaryOut.of(await container.conversation_summaries.edit(user, chat_id, body.new_text))
+    return SummaryOut.of(
+        await container.conversation_search.conversation_summaries.edit(
+            user, chat_id, body.new_text
+        )
+    )

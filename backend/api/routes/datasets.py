@@ -80,7 +80,7 @@ def _item(dataset: str, version: str, record: dict[str, Any]) -> DatasetItemOut:
 )
 async def create_dataset(container: ContainerDep, admin: AdminDep, body: DatasetIn) -> TaskOut:
     new = NewDataset(body.name, body.description or "", tuple(body.items))
-    return TaskOut.of(await container.dataset_edits.create(admin, new))
+    return TaskOut.of(await container.evaluation.dataset_edits.create(admin, new))
 
 
 # `GET /api/v1/datasets/{dataset_id}` (the dataset and a page of its items) is
@@ -97,7 +97,7 @@ async def create_dataset(container: ContainerDep, admin: AdminDep, body: Dataset
 async def update_dataset(
     container: ContainerDep, admin: AdminDep, dataset_id: DatasetId, body: DatasetUpdateIn
 ) -> TaskOut:
-    updated = await container.dataset_edits.update(
+    updated = await container.evaluation.dataset_edits.update(
         admin, dataset_id, name=body.name, description=body.description
     )
     return TaskOut.of(updated)
@@ -112,7 +112,7 @@ async def update_dataset(
     "admins only",
 )
 async def delete_dataset(container: ContainerDep, admin: AdminDep, dataset_id: DatasetId) -> None:
-    await container.dataset_edits.delete(admin, dataset_id)
+    await container.evaluation.dataset_edits.delete(admin, dataset_id)
 
 
 @router.get(
@@ -129,7 +129,7 @@ async def list_items(
     skip: Annotated[int, Query(ge=0, le=MAX_PAGE_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> list[DatasetItemOut]:
-    edits = container.dataset_edits
+    edits = container.evaluation.dataset_edits
     dataset = await edits.get(admin, dataset_id)
     records = await edits.items(admin, dataset_id)
     response.headers["X-Total-Count"] = str(len(records))
@@ -146,7 +146,7 @@ async def list_items(
 async def add_item(
     container: ContainerDep, admin: AdminDep, dataset_id: DatasetId, body: ItemBody
 ) -> DatasetItemOut:
-    dataset, item = await container.dataset_edits.add_item(admin, dataset_id, body)
+    dataset, item = await container.evaluation.dataset_edits.add_item(admin, dataset_id, body)
     return _item(dataset.id, dataset.version, item)
 
 
@@ -159,7 +159,7 @@ async def add_item(
 async def get_item(
     container: ContainerDep, admin: AdminDep, dataset_id: DatasetId, item_id: ItemId
 ) -> DatasetItemOut:
-    edits = container.dataset_edits
+    edits = container.evaluation.dataset_edits
     dataset = await edits.get(admin, dataset_id)
     return _item(dataset.id, dataset.version, await edits.item(admin, dataset_id, item_id))
 
@@ -177,7 +177,7 @@ async def patch_item(
     item_id: ItemId,
     body: ItemBody,
 ) -> DatasetItemOut:
-    changed = await container.dataset_edits.change_item(
+    changed = await container.evaluation.dataset_edits.change_item(
         admin, dataset_id, item_id, body, merge=True
     )
     return _item(changed[0].id, changed[0].version, changed[1])
@@ -196,7 +196,7 @@ async def put_item(
     item_id: ItemId,
     body: ItemBody,
 ) -> DatasetItemOut:
-    changed = await container.dataset_edits.change_item(
+    changed = await container.evaluation.dataset_edits.change_item(
         admin, dataset_id, item_id, body, merge=False
     )
     return _item(changed[0].id, changed[0].version, changed[1])
@@ -212,4 +212,4 @@ async def put_item(
 async def delete_item(
     container: ContainerDep, admin: AdminDep, dataset_id: DatasetId, item_id: ItemId
 ) -> None:
-    await container.dataset_edits.delete_item(admin, dataset_id, item_id)
+    await container.evaluation.dataset_edits.delete_item(admin, dataset_id, item_id)

@@ -83,7 +83,7 @@ async def search_discipline(
         bool, Query(description="Ask for web search as well (reported when unavailable).")
     ] = False,
 ) -> SearchDecisionOut:
-    decision = await container.search_discipline.execute(
+    decision = await container.chat.search_discipline.execute(
         DisciplineRequest(query, search_override, enable_web_search)
     )
     sent = request.query_params.get("search_override")

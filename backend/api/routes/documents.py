@@ -118,8 +118,8 @@ async def _upload(
     category: str | None,
     replace: int | None,
 ) -> IngestOut | JobOut:
-    data = await file.read(container.upload_document.read_limit)
-    outcome = await container.upload_document.execute(
+    data = await file.read(container.admin.upload_document.read_limit)
+    outcome = await container.admin.upload_document.execute(
         admin, UploadRequest(file.filename or "", data, category, replace)
     )
     return _encode(outcome, response)
@@ -143,7 +143,9 @@ async def list_documents(
     offset: PageOffset = 0,
     category: Annotated[str | None, Query(max_length=100)] = None,
 ) -> DocumentListOut:
-    page = await container.list_documents.execute(limit=limit, offset=offset, category=category)
+    page = await container.knowledge.list_documents.execute(
+        limit=limit, offset=offset, category=category
+    )
     return DocumentListOut.of(page)
 
 
@@ -154,7 +156,7 @@ async def list_documents(
     description="The web app's upload form offers these; the document loaders decide.",
 )
 async def document_types(container: ContainerDep) -> DocumentTypesOut:
-    return DocumentTypesOut(extensions=list(container.upload_document.file_types))
+    return DocumentTypesOut(extensions=list(container.admin.upload_document.file_types))
 
 
 #: Seconds a client polling a conflict scan under way should wait between requests.
@@ -179,7 +181,7 @@ async def list_conflicts(
         Query(ge=1, le=MAX_CONFLICTS, description=f"Conflicts listed (1 to {MAX_CONFLICTS})."),
     ] = 50,
 ) -> ConflictListOut:
-    listing = await container.list_conflicts.execute(admin, limit)
+    listing = await container.knowledge.list_conflicts.execute(admin, limit)
     if listing.status == "scanning":
         response.headers["Retry-After"] = str(CONFLICT_SCAN_RETRY_S)
     return ConflictListOut.of(listing)
@@ -192,7 +194,7 @@ async def list_conflicts(
     summary="One document with its sections",
 )
 async def get_document(container: ContainerDep, document_id: RowId) -> DocumentDetailOut:
-    return DocumentDetailOut.of_detail(await container.get_document.execute(document_id))
+    return DocumentDetailOut.of_detail(await container.knowledge.get_document.execute(document_id))
 
 
 @router.delete(
@@ -202,5 +204,5 @@ async def get_document(container: ContainerDep, document_id: RowId) -> DocumentD
     summary="Remove a document; admins only",
 )
 async def delete_document(container: ContainerDep, admin: AdminDep, document_id: RowId) -> Response:
-    await container.admin_remove_document.execute(admin, document_id)
+    await container.admin.admin_remove_document.execute(admin, document_id)
     return Response(status_code=204)

@@ -75,7 +75,7 @@ async def get_dataset(
     limit: PageLimit = 100,
     offset: PageOffset = 0,
 ) -> TaskDetailOut:
-    dataset = await container.datasets.get(admin, dataset_id)
+    dataset = await container.evaluation.datasets.get(admin, dataset_id)
     return TaskDetailOut.of_dataset(dataset, limit=limit, offset=offset)
 
 
@@ -99,7 +99,7 @@ async def upload_dataset(
     description: Annotated[str, Form(max_length=1000)] = "",
 ) -> TaskUploadOut:
     content = await file.read()
-    uploaded = await container.datasets.upload(
+    uploaded = await container.evaluation.datasets.upload(
         admin, DatasetUpload(file.filename or "", content, name, description)
     )
     if not uploaded.created:
@@ -125,8 +125,8 @@ async def upload_dataset(
 async def start_run(
     container: ContainerDep, admin: AdminDep, body: BenchmarkRunIn, response: Response
 ) -> RunStartedOut:
-    record = await container.benchmark.start(admin, body.to_request())
-    container.benchmark.schedule(record.run_id)
+    record = await container.evaluation.benchmark.start(admin, body.to_request())
+    container.evaluation.benchmark.schedule(record.run_id)
     response.headers["Location"] = RunStartedOut.of(record).results
     return RunStartedOut.of(record)
 
@@ -169,7 +169,7 @@ async def compare_runs(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    report = await container.compare_runs.execute(admin, a, b, fail_on)
+    report = await container.evaluation.compare_runs.execute(admin, a, b, fail_on)
     return report.as_dict()
 
 
@@ -181,7 +181,7 @@ async def compare_runs(
     "`cancelled`; admins only, audited",
 )
 async def cancel_run(container: ContainerDep, admin: AdminDep, run_id: RunId) -> RunSummaryOut:
-    return RunSummaryOut.of(await container.benchmark.cancel(admin, run_id))
+    return RunSummaryOut.of(await container.evaluation.benchmark.cancel(admin, run_id))
 
 
 @router.delete(
@@ -193,7 +193,7 @@ async def cancel_run(container: ContainerDep, admin: AdminDep, run_id: RunId) ->
     "first); admins only, audited",
 )
 async def delete_run(container: ContainerDep, admin: AdminDep, run_id: RunId) -> Response:
-    await container.benchmark.delete(admin, run_id)
+    await container.evaluation.benchmark.delete(admin, run_id)
     return Response(status_code=204)
 
 
@@ -209,10 +209,10 @@ async def export_results(
     run_id: RunId,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
 ) -> Response:
-    export = await container.benchmark.export(admin, run_id)
+    export = await container.evaluation.benchmark.export(admin, run_id)
     if format == "json":
         return download_json(export)
-    csv_text = await container.benchmark.export_csv(admin, export["run_id"])
+    csv_text = await container.evaluation.benchmark.export_csv(admin, export["run_id"])
     return download_csv(export["run_id"], csv_text)
 
 
@@ -230,7 +230,7 @@ async def export_results(
     "admins only",
 )
 async def results_report(container: ContainerDep, admin: AdminDep, run_id: RunId) -> HTMLResponse:
-    html = await container.run_report.execute(admin, run_id)
+    html = await container.evaluation.run_report.execute(admin, run_id)
     return report_page(html)
 
 
@@ -240,7 +240,7 @@ async def results_report(container: ContainerDep, admin: AdminDep, run_id: RunId
     summary="The models a run or a chat may name, and whether each can be used here",
 )
 async def list_models(container: ContainerDep, caller: CallerDep) -> ModelListOut:
-    models = await container.runnable_models.execute()
+    models = await container.evaluation.runnable_models.execute()
     return ModelListOut(models=[ModelOut.of(m) for m in models])
 
 
@@ -252,7 +252,7 @@ async def list_models(container: ContainerDep, caller: CallerDep) -> ModelListOu
 async def metrics_overview(
     container: ContainerDep, admin: AdminDep, run_id: MetricRunId = None
 ) -> dict[str, Any]:
-    return await container.run_metrics.overview(admin, run_id)
+    return await container.evaluation.run_metrics.overview(admin, run_id)
 
 
 @router.get(
@@ -266,7 +266,7 @@ async def metrics_dimension(
     name: Annotated[str, Path(min_length=1, max_length=64)],
     run_id: MetricRunId = None,
 ) -> dict[str, Any]:
-    return await container.run_metrics.dimension(admin, name, run_id)
+    return await container.evaluation.run_metrics.dimension(admin, name, run_id)
 
 
 @router.get(
@@ -282,4 +282,4 @@ async def metrics_for_model(
     model: ModelName,
     run_id: MetricRunId = None,
 ) -> dict[str, Any]:
-    return await container.run_metrics.for_model(admin, metric, model, run_id)
+    return await container.evaluation.run_metrics.for_model(admin, metric, model, run_id)

@@ -44,7 +44,7 @@ async def health_details(container: ContainerDep, admin: AdminDep) -> HealthDeta
 
 
 async def _details(container: Container) -> HealthDetailsOut:
-    report = await container.check_health.execute()
+    report = await container.knowledge.check_health.execute()
     return HealthDetailsOut(
         status=report.status,
         version=__version__,

@@ -34,4 +34,4 @@ JobId = Annotated[
     summary="A background job: status, progress (chunks), result or error",
 )
 async def get_job(container: ContainerDep, caller: CallerDep, job_id: JobId) -> JobOut:
-    return JobOut.of(await container.get_job.execute(caller, job_id))
+    return JobOut.of(await container.admin.get_job.execute(caller, job_id))

@@ -78,7 +78,7 @@ def _total(response: Response, total: int) -> None:
 async def list_projects(
     container: ContainerDep, admin: AdminDep, response: Response, skip: Skip = 0, limit: Limit = 100
 ) -> list[ProjectOut]:
-    page = await container.prompt_library.projects(admin, limit=limit, offset=skip)
+    page = await container.prompts.prompt_library.projects(admin, limit=limit, offset=skip)
     _total(response, page.total)
     return [ProjectOut.of(p) for p in page.items]
 
@@ -91,7 +91,9 @@ async def list_projects(
     summary="Create a project (its name unique); admins only",
 )
 async def create_project(container: ContainerDep, admin: AdminDep, body: ProjectIn) -> ProjectOut:
-    return ProjectOut.of(await container.prompt_library.create_project(admin, body.to_new()))
+    return ProjectOut.of(
+        await container.prompts.prompt_library.create_project(admin, body.to_new())
+    )
 
 
 @router.get(
@@ -103,7 +105,7 @@ async def create_project(container: ContainerDep, admin: AdminDep, body: Project
 async def get_project(
     container: ContainerDep, admin: AdminDep, project_id: ProjectId
 ) -> ProjectOut:
-    return ProjectOut.of(await container.prompt_library.project(admin, project_id))
+    return ProjectOut.of(await container.prompts.prompt_library.project(admin, project_id))
 
 
 @router.patch(
@@ -116,7 +118,9 @@ async def get_project(
 async def update_project(
     container: ContainerDep, admin: AdminDep, project_id: ProjectId, body: LibraryUpdateIn
 ) -> ProjectOut:
-    updated = await container.prompt_library.update_project(admin, project_id, body.to_changes())
+    updated = await container.prompts.prompt_library.update_project(
+        admin, project_id, body.to_changes()
+    )
     return ProjectOut.of(updated)
 
 
@@ -129,7 +133,7 @@ async def update_project(
     "prompt); admins only",
 )
 async def delete_project(container: ContainerDep, admin: AdminDep, project_id: ProjectId) -> None:
-    await container.prompt_library.delete_project(admin, project_id)
+    await container.prompts.prompt_library.delete_project(admin, project_id)
 
 
 @router.get(
@@ -146,7 +150,9 @@ async def list_use_cases(
     skip: Skip = 0,
     limit: Limit = 100,
 ) -> list[UseCaseOut]:
-    page = await container.prompt_library.use_cases(admin, project_id, limit=limit, offset=skip)
+    page = await container.prompts.prompt_library.use_cases(
+        admin, project_id, limit=limit, offset=skip
+    )
     _total(response, page.total)
     return [UseCaseOut.of(u) for u in page.items]
 
@@ -161,7 +167,7 @@ async def list_use_cases(
 async def create_use_case(
     container: ContainerDep, admin: AdminDep, project_id: ProjectId, body: UseCaseIn
 ) -> UseCaseOut:
-    created = await container.prompt_library.create_use_case(admin, body.to_new(project_id))
+    created = await container.prompts.prompt_library.create_use_case(admin, body.to_new(project_id))
     return UseCaseOut.of(created)
 
 
@@ -174,7 +180,7 @@ async def create_use_case(
 async def get_use_case(
     container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId
 ) -> UseCaseOut:
-    return UseCaseOut.of(await container.prompt_library.use_case(admin, use_case_id))
+    return UseCaseOut.of(await container.prompts.prompt_library.use_case(admin, use_case_id))
 
 
 @router.patch(
@@ -187,7 +193,9 @@ async def get_use_case(
 async def update_use_case(
     container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId, body: LibraryUpdateIn
 ) -> UseCaseOut:
-    updated = await container.prompt_library.update_use_case(admin, use_case_id, body.to_changes())
+    updated = await container.prompts.prompt_library.update_use_case(
+        admin, use_case_id, body.to_changes()
+    )
     return UseCaseOut.of(updated)
 
 
@@ -199,7 +207,7 @@ async def update_use_case(
     summary="Delete a use case with its prompts (409: it holds a built-in prompt); admins only",
 )
 async def delete_use_case(container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId) -> None:
-    await container.prompt_library.delete_use_case(admin, use_case_id)
+    await container.prompts.prompt_library.delete_use_case(admin, use_case_id)
 
 
 @router.get(
@@ -229,7 +237,7 @@ async def list_use_case_prompts(
 async def create_use_case_prompt(
     container: ContainerDep, admin: AdminDep, use_case_id: UseCaseId, body: UseCasePromptIn
 ) -> PromptWithStatsOut:
-    library = container.prompt_library
+    library = container.prompts.prompt_library
     created = await library.create_prompt(admin, body.to_new(use_case_id))
     return PromptWithStatsOut.of_summary(await library.prompt_summary(admin, created.id))
 
@@ -261,7 +269,7 @@ async def _prompts(
     skip: int,
     limit: int,
 ) -> list[PromptWithStatsOut]:
-    library = container.prompt_library
+    library = container.prompts.prompt_library
     page = await library.prompts(admin, use_case_id=use_case_id, tag=tag, limit=limit, offset=skip)
     _total(response, page.total)
     return [PromptWithStatsOut.of_summary(s) for s in await library.summaries(admin, page.items)]
@@ -277,7 +285,7 @@ async def _prompts(
 async def create_prompt(
     container: ContainerDep, admin: AdminDep, body: LibraryPromptIn
 ) -> PromptWithStatsOut:
-    library = container.prompt_library
+    library = container.prompts.prompt_library
     created = await library.create_prompt(admin, body.to_new())
     return PromptWithStatsOut.of_summary(await library.prompt_summary(admin, created.id))
 
@@ -291,7 +299,7 @@ async def create_prompt(
 async def get_prompt(
     container: ContainerDep, admin: AdminDep, prompt_id: PromptId
 ) -> PromptWithStatsOut:
-    summary = await container.prompt_library.prompt_summary(admin, prompt_id)
+    summary = await container.prompts.prompt_library.prompt_summary(admin, prompt_id)
     return PromptWithStatsOut.of_summary(summary)
 
 
@@ -305,7 +313,7 @@ async def get_prompt(
 async def update_prompt(
     container: ContainerDep, admin: AdminDep, prompt_id: PromptId, body: PromptUpdateIn
 ) -> PromptWithStatsOut:
-    library = container.prompt_library
+    library = container.prompts.prompt_library
     await library.update_prompt(admin, prompt_id, body.to_changes())
     return PromptWithStatsOut.of_summary(await library.prompt_summary(admin, prompt_id))
 
@@ -318,7 +326,7 @@ async def update_prompt(
     summary="Delete a prompt (its versions and runs are kept; 409: a built-in prompt); admins only",
 )
 async def delete_prompt(container: ContainerDep, admin: AdminDep, prompt_id: PromptId) -> None:
-    await container.prompt_library.delete_prompt(admin, prompt_id)
+    await container.prompts.prompt_library.delete_prompt(admin, prompt_id)
 
 
 @router.get(
@@ -334,7 +342,9 @@ async def list_versions(
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> VersionPageOut:
-    page = await container.prompt_library.versions(admin, prompt_id, limit=limit, offset=offset)
+    page = await container.prompts.prompt_library.versions(
+        admin, prompt_id, limit=limit, offset=offset
+    )
     return VersionPageOut.of(page)
 
 
@@ -355,7 +365,7 @@ async def create_version(
     body: VersionIn,
     response: Response,
 ) -> VersionWriteOut:
-    write = await container.prompt_library.create_version(
+    write = await container.prompts.prompt_library.create_version(
         admin, prompt_id, body.text, activate=body.activate
     )
     if not write.changed:
@@ -372,7 +382,7 @@ async def create_version(
 async def get_version(
     container: ContainerDep, admin: AdminDep, prompt_id: PromptId, version: Version
 ) -> VersionOut:
-    return VersionOut.of(await container.prompt_library.version(admin, prompt_id, version))
+    return VersionOut.of(await container.prompts.prompt_library.version(admin, prompt_id, version))
 
 
 @router.post(
@@ -384,7 +394,7 @@ async def get_version(
 async def activate_version(
     container: ContainerDep, admin: AdminDep, prompt_id: PromptId, version: Version
 ) -> VersionWriteOut:
-    write = await container.prompt_library.activate(admin, prompt_id, version)
+    write = await container.prompts.prompt_library.activate(admin, prompt_id, version)
     return _written(prompt_id, write)
 
 
@@ -407,7 +417,7 @@ async def compare_versions(
     b: CompareVersion,
     fail_on: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> dict[str, Any]:
-    found = await container.prompt_evaluations.compare(admin, prompt_id, a, b, fail_on)
+    found = await container.evaluation.prompt_evaluations.compare(admin, prompt_id, a, b, fail_on)
     return comparison_out(found)
 
 
@@ -419,7 +429,7 @@ async def compare_versions(
 async def list_datasets(
     container: ContainerDep, admin: AdminDep, response: Response, skip: Skip = 0, limit: Limit = 100
 ) -> list[TaskOut]:
-    page = await container.prompt_evaluations.datasets(admin, limit=limit, offset=skip)
+    page = await container.evaluation.prompt_evaluations.datasets(admin, limit=limit, offset=skip)
     _total(response, page.total)
     return [TaskOut.of(d) for d in page.items]
 
@@ -432,7 +442,7 @@ async def list_datasets(
 async def list_eval_runs(
     container: ContainerDep, admin: AdminDep, response: Response, skip: Skip = 0, limit: Limit = 100
 ) -> list[EvalRunOut]:
-    page = await container.prompt_evaluations.runs(admin, limit=limit, offset=skip)
+    page = await container.evaluation.prompt_evaluations.runs(admin, limit=limit, offset=skip)
     _total(response, page.total)
     return [EvalRunOut.of(r) for r in page.items]
 
@@ -456,7 +466,7 @@ async def get_eval_run(
         ),
     ],
 ) -> dict[str, Any]:
-    return await container.benchmark.export(admin, run_id)
+    return await container.evaluation.benchmark.export(admin, run_id)
 
 
 # Its cancel, delete, export and report are routes/evaluation.py's (/api/v1/eval-runs/...).
@@ -476,7 +486,7 @@ async def get_eval_run(
 async def start_eval_run(
     container: ContainerDep, admin: AdminDep, body: EvalRunIn, response: Response
 ) -> EvalRunOut:
-    record = await container.prompt_evaluations.start(admin, body.to_request())
+    record = await container.evaluation.prompt_evaluations.start(admin, body.to_request())
     response.headers["Location"] = f"/api/v1/eval-runs/{record.run_id}"
     return EvalRunOut.of(record)
 

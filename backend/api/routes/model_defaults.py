@@ -25,10 +25,10 @@ PromptType = Annotated[
     summary="Configured providers, their models and whether their keys are set; admins only",
 )
 async def providers(container: ContainerDep, admin: AdminDep) -> ProvidersOut:
-    found = await container.model_defaults.providers(admin)
+    found = await container.prompts.model_defaults.providers(admin)
     return ProvidersOut(
         providers=[ProviderOut.of(info) for info in found],
-        allowed=list(container.model_defaults.allowed),
+        allowed=list(container.prompts.model_defaults.allowed),
     )
 
 
@@ -41,7 +41,7 @@ async def providers(container: ContainerDep, admin: AdminDep) -> ProvidersOut:
 async def model_default(
     container: ContainerDep, admin: AdminDep, prompt_type: PromptType
 ) -> ModelDefaultOut:
-    return ModelDefaultOut.of(await container.model_defaults.show(admin, prompt_type))
+    return ModelDefaultOut.of(await container.prompts.model_defaults.show(admin, prompt_type))
 
 
 @router.put(
@@ -53,5 +53,5 @@ async def model_default(
 async def set_model_default(
     container: ContainerDep, admin: AdminDep, prompt_type: PromptType, body: ModelDefaultIn
 ) -> ModelDefaultOut:
-    write = await container.model_defaults.set(admin, prompt_type, body.model)
+    write = await container.prompts.model_defaults.set(admin, prompt_type, body.model)
     return ModelDefaultOut.of(write.effective)

@@ -63,7 +63,7 @@ async def oidc_login(
         Query(alias="next", max_length=2000, description="A path here to land on afterwards"),
     ] = None,
 ) -> RedirectResponse:
-    pending = await container.oidc_sign_in.begin(_redirect_uri(request, container))
+    pending = await container.access.oidc_sign_in.begin(_redirect_uri(request, container))
     response = RedirectResponse(pending.url, status_code=302)
     kept = {
         "state": pending.state,
@@ -111,12 +111,12 @@ async def oidc_callback(
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> RedirectResponse:
     pending, landing = _kept(request)
-    container.oidc_sign_in.ready()  # not set up: said before anything about the request
+    container.access.oidc_sign_in.ready()  # not set up: said before anything about the request
     if error:
         raise Unauthorized(f"The sign-in provider did not sign you in ({error}).")
     if not code or not state:
         raise InvalidRequest("The provider's redirect has no `code` or `state`.")
-    started = await container.oidc_sign_in.complete(
+    started = await container.access.oidc_sign_in.complete(
         redirect_uri=_redirect_uri(request, container), code=code, state=state, kept=pending
     )
     response = RedirectResponse(landing, status_code=303)

@@ -33,4 +33,4 @@ router = APIRouter(tags=["admin"])
 async def run_playground(
     container: ContainerDep, admin: AdminDep, body: PlaygroundIn
 ) -> PlaygroundOut:
-    return PlaygroundOut.of(await container.playground.run(admin, body.to_request()))
+    return PlaygroundOut.of(await container.evaluation.playground.run(admin, body.to_request()))

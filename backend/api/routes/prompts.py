@@ -33,7 +33,7 @@ _NOT_FOUND_OR_UNFILLABLE = problem_responses(404, 422)
 async def active_prompt(
     container: ContainerDep, admin: AdminDep, prompt_type: PromptType
 ) -> PromptOut:
-    return PromptOut.of(await container.prompts.show(admin, prompt_type))
+    return PromptOut.of(await container.prompts.prompts.show(admin, prompt_type))
 
 
 @router.get(
@@ -45,7 +45,7 @@ async def active_prompt(
 async def default_prompt(
     container: ContainerDep, admin: AdminDep, prompt_type: PromptType
 ) -> PromptOut:
-    return PromptOut.of(await container.prompts.default(admin, prompt_type))
+    return PromptOut.of(await container.prompts.prompts.default(admin, prompt_type))
 
 
 @router.post(
@@ -65,7 +65,9 @@ async def create_prompt_version(
     body: PromptIn,
     response: Response,
 ) -> PromptOut:
-    write = await container.prompts.create(admin, prompt_type, body.text, activate=body.activate)
+    write = await container.prompts.prompts.create(
+        admin, prompt_type, body.text, activate=body.activate
+    )
     if not write.changed:
         response.status_code = 200
     return PromptOut.of(write.prompt)
@@ -84,7 +86,7 @@ async def prompt_versions(
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> PromptVersionsOut:
-    page = await container.prompts.versions(admin, prompt_type, limit=limit, offset=offset)
+    page = await container.prompts.prompts.versions(admin, prompt_type, limit=limit, offset=offset)
     return PromptVersionsOut.of(prompt_type, page)
 
 
@@ -97,7 +99,7 @@ async def prompt_versions(
 async def activate_prompt_version(
     container: ContainerDep, admin: AdminDep, prompt_type: PromptType, version: Version
 ) -> PromptOut:
-    write = await container.prompts.activate(admin, prompt_type, version)
+    write = await container.prompts.prompts.activate(admin, prompt_type, version)
     return PromptOut.of(write.prompt)
 
 
@@ -110,5 +112,5 @@ async def activate_prompt_version(
 async def reset_prompt(
     container: ContainerDep, admin: AdminDep, prompt_type: PromptType
 ) -> PromptOut:
-    write = await container.prompts.reset(admin, prompt_type)
+    write = await container.prompts.prompts.reset(admin, prompt_type)
     return PromptOut.of(write.prompt)

@@ -80,8 +80,8 @@ async def search(
     if scope == "chats":
         route = request.scope.get("route")
         via = f"GET {getattr(route, 'path', request.url.path)}"
-        user = await container.act_for.execute(caller, user_id, via=via)
-        found = await container.search_chats.execute(
+        user = await container.access.act_for.execute(caller, user_id, via=via)
+        found = await container.conversation_search.search_chats.execute(
             ChatSearchRequest(
                 user,
                 q,
@@ -93,5 +93,5 @@ async def search(
             )
         )
         return ChatSearchOut.of(found)
-    page = await container.search.execute(SearchRequest(q, limit, offset, category))
+    page = await container.knowledge.search.execute(SearchRequest(q, limit, offset, category))
     return SearchOut.of(page)

@@ -54,7 +54,7 @@ async def list_tasks(
     difficulty: Names = None,
 ) -> dict[str, Any]:
     selection = TaskSelection(table or (), dimension or (), difficulty or (), seed)
-    return {"seed": seed, "tasks": await container.cleaning_tasks.list(admin, selection)}
+    return {"seed": seed, "tasks": await container.cleaning.cleaning_tasks.list(admin, selection)}
 
 
 @router.get(
@@ -71,7 +71,7 @@ async def get_task(
     ],
     seed: Seed = 0,
 ) -> dict[str, Any]:
-    return await container.cleaning_tasks.get(admin, task_id, seed)
+    return await container.cleaning.cleaning_tasks.get(admin, task_id, seed)
 
 
 @router.post(
@@ -87,8 +87,8 @@ async def run_benchmark(
     container: ContainerDep, admin: AdminDep, response: Response, body: BenchmarkRunIn | None = None
 ) -> CleaningRunOut:
     request = (body or BenchmarkRunIn()).to_request()
-    run = await container.cleaning_runs.start(admin, request)
-    container.cleaning_runs.schedule(run.run_id)
+    run = await container.cleaning.cleaning_runs.start(admin, request)
+    container.cleaning.cleaning_runs.schedule(run.run_id)
     started = CleaningRunOut.of(run)
     response.headers["Location"] = started.results
     return started
@@ -101,7 +101,7 @@ async def run_benchmark(
     "`task_results`; admins only",
 )
 async def get_results(container: ContainerDep, admin: AdminDep, run_id: RunId) -> dict[str, Any]:
-    return await container.cleaning_runs.export(admin, run_id)
+    return await container.cleaning.cleaning_runs.export(admin, run_id)
 
 
 @router.get(
@@ -112,7 +112,7 @@ async def get_results(container: ContainerDep, admin: AdminDep, run_id: RunId) -
 async def metrics_overview(
     container: ContainerDep, admin: AdminDep, run_id: MetricRunId = None
 ) -> dict[str, Any]:
-    return await container.cleaning_metrics.overview(admin, run_id)
+    return await container.cleaning.cleaning_metrics.overview(admin, run_id)
 
 
 @router.get(
@@ -127,7 +127,7 @@ async def metrics_dimension(
     name: Annotated[str, Path(min_length=1, max_length=64)],
     run_id: MetricRunId = None,
 ) -> dict[str, Any]:
-    return await container.cleaning_metrics.dimension(admin, name, run_id)
+    return await container.cleaning.cleaning_metrics.dimension(admin, name, run_id)
 
 
 @router.get(
@@ -143,4 +143,4 @@ async def metrics_for_model(
     model: Annotated[str, Path(min_length=1, max_length=200, description="A cleaner's id.")],
     run_id: MetricRunId = None,
 ) -> dict[str, Any]:
-    return await container.cleaning_metrics.for_model(admin, metric, model, run_id)
+    return await container.cleaning.cleaning_metrics.for_model(admin, metric, model, run_id)

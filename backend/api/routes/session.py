@@ -84,7 +84,7 @@ def set_session_cookie(
 async def sign_in(
     body: SignInIn, request: Request, response: Response, container: ContainerDep
 ) -> SignInOut:
-    started = await container.start_session.execute(body.key)
+    started = await container.access.start_session.execute(body.key)
     set_session_cookie(response, request, container, started.secret)
     return SignInOut(
         user_id=started.caller.user_id, role=started.caller.role, expires_at=started.expires_at
@@ -97,7 +97,7 @@ async def sign_in(
     summary="Sign the browser out: its session ends on the server and the cookie is cleared",
 )
 async def sign_out(request: Request, container: ContainerDep) -> Response:
-    await container.end_session.execute(request.cookies.get(SESSION_COOKIE))
+    await container.access.end_session.execute(request.cookies.get(SESSION_COOKIE))
     response = Response(status_code=204)
     response.delete_cookie(
         SESSION_COOKIE,

@@ -33,7 +33,7 @@ TableName = Annotated[
 
 @router.get("", response_model=TableListOut, summary="The tables, their columns and rows; admins")
 async def list_tables(container: ContainerDep, admin: AdminDep) -> TableListOut:
-    return TableListOut.of(await container.list_tables.execute())
+    return TableListOut.of(await container.tables.list_tables.execute())
 
 
 @router.post(
@@ -52,8 +52,8 @@ async def list_tables(container: ContainerDep, admin: AdminDep) -> TableListOut:
 async def load_table(
     container: ContainerDep, admin: AdminDep, response: Response, file: TableFile, name: TableName
 ) -> TableLoadOut:
-    data = await file.read(container.upload_table.read_limit)
-    loaded = await container.upload_table.execute(
+    data = await file.read(container.admin.upload_table.read_limit)
+    loaded = await container.admin.upload_table.execute(
         admin, TableUpload(name=name, filename=file.filename or "", data=data)
     )
     response.status_code = 200 if loaded.replaced else 201
@@ -78,7 +78,7 @@ async def table_rows(
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> TableRowsOut:
-    return TableRowsOut.of(await container.table_rows.execute(table, limit, offset))
+    return TableRowsOut.of(await container.tables.table_rows.execute(table, limit, offset))
 
 
 @router.delete(
@@ -88,5 +88,5 @@ async def table_rows(
     summary="Delete a table (the assistant's lookups stop seeing it at once); admins only",
 )
 async def drop_table(container: ContainerDep, admin: AdminDep, table: TablePath) -> Response:
-    await container.drop_table.execute(admin, table)
+    await container.admin.drop_table.execute(admin, table)
     return Response(status_code=204)

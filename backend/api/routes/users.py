@@ -28,5 +28,5 @@ class ErasedUserOut(BaseModel):
     "admins only",
 )
 async def erase_user(user_id: str, container: ContainerDep, admin: AdminDep) -> ErasedUserOut:
-    erased = await container.erase_user.execute(admin, user_id)
+    erased = await container.admin.erase_user.execute(admin, user_id)
     return ErasedUserOut(**erased.__dict__)
