@@ -298,9 +298,13 @@ README_ANSWERS = {
 
 
 def _readme_questions() -> list[str]:
-    readme = (SAMPLE.parent / "README.md").read_text(encoding="utf-8")
-    found = re.findall(r'"message": "([^"]+)"', readme)
-    found += re.findall(r'almanac ask "([^"]+)"', readme)
+    """The questions the README and its tour (docs/guide.md) show the sample answering."""
+    pages = [SAMPLE.parent / "README.md", SAMPLE.parent / "docs" / "guide.md"]
+    found: list[str] = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        found += re.findall(r'"message": "([^"]+)"', text)
+        found += re.findall(r'almanac ask "([^"]+)"', text)
     return list(dict.fromkeys(found))
 
 
