@@ -107,21 +107,23 @@ class BudgetedLoader:
 
 
 def _start_without_main(child: Any) -> None:
-    """`child.start()`, without the child running the main script again: a script's main
-    module (the `almanac` console script's imports the whole backend) is re-run in each
-    child unless it names a `__spec__` of "__main__" (Python 3.11's fork server never preloads
-    it), which cost ~6 s of each parse's wall time and of its CPU budget. The parse needs
-    nothing from the main module (`_parse` and the loader are importable)."""
+    """`child.start()`, without the child importing the main module again: a script's main
+    module (the `almanac` console script's imports the whole backend), or a module run with
+    `python -m` (a benchmark's), is imported again in each child unless the main module's
+    `__spec__` is named "__main__" (Python 3.11's fork server never preloads it), which cost
+    ~3-6 s of each parse's wall time and of its CPU budget. The parse needs nothing from the
+    main module (`_parse` and the loader are importable)."""
     main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:
-        child.start()
+    spec = getattr(main, "__spec__", None)
+    if main is None or (spec is not None and spec.name.rpartition(".")[2] == "__main__"):
+        child.start()  # a package's __main__ (`python -m pytest`) is never imported again
         return
     with _STARTING:
         main.__spec__ = ModuleSpec("__main__", None)
         try:
             child.start()
         finally:
-            main.__spec__ = None
+            main.__spec__ = spec
 
 
 def _parse(
