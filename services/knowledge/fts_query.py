@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
 __all__ = [
@@ -136,11 +137,16 @@ def _parse_marks(marked: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 def _best_window(text: str, spans: list[tuple[int, int]], max_chars: int) -> tuple[int, int]:
+    """The window from which the most matches are shown whole. `spans` are in order and
+    do not overlap, so a window's count is the spans starting at or after its start less
+    those ending after its end (two binary searches a candidate window)."""
     lead = max_chars // 4  # some context before the first match in the window
+    starts = [s for s, _ in spans]
+    ends = [e for _, e in spans]
     best_start, best_count = 0, -1
-    for span_start, _ in spans:
+    for span_start in starts:
         start = max(0, min(span_start - lead, len(text) - max_chars))
-        count = sum(1 for s, e in spans if s >= start and e <= start + max_chars)
+        count = max(0, bisect_right(ends, start + max_chars) - bisect_left(starts, start))
         if count > best_count:
             best_start, best_count = start, count
     start = _word_start(text, best_start)

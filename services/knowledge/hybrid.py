@@ -34,9 +34,9 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
 import numpy as np
 from loguru import logger
@@ -350,6 +350,8 @@ class CatalogReads(Protocol):
 
     def places(self, section_ids: Collection[int], chunk_ids: Collection[int]) -> ChunkPlaces: ...
 
+    def document_dates(self, document_ids: Collection[int]) -> dict[int, Any]: ...
+
     def first_chunks(self, section_ids: Collection[int]) -> dict[int, int]: ...
 
     def sections_of(self, chunk_ids: Collection[int]) -> dict[int, int]: ...
@@ -550,9 +552,10 @@ class HybridRetriever:
             # Look a little past the cut so a current version ranked just below its
             # superseded predecessors can move up.
             window = candidates[: max(wanted, VERSION_WINDOW)]
-            versions = reads.versions_of(
-                {places.document_of[c.chunk_id] for c in window}, replaced_on=as_of is not None
-            )
+            documents = {places.document_of[c.chunk_id] for c in window}
+            versions = reads.versions_of(documents, replaced_on=as_of is not None)
+            if as_of is not None:
+                places = replace(places, updated=reads.document_dates(documents))
             candidates = prefer_current_versions(window, places, versions, as_of)[:wanted]
             # Only the hits that can be shown are read whole (texts, titles).
             details = reads.details([c.chunk_id for c in candidates])
@@ -575,6 +578,13 @@ class HybridRetriever:
         )
         return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
 
+    def _places(
+        self, reads: CatalogReads, section_ids: list[int], chunk_ids: list[int]
+    ) -> ChunkPlaces:
+        """Where the candidates lie (`CatalogReads.places`); a retriever whose indexes hold
+        that in memory answers without the statement."""
+        return reads.places(section_ids, chunk_ids)
+
     def _fuse(
         self,
         reads: CatalogReads,
@@ -591,7 +601,9 @@ class HybridRetriever:
             chunk_ids = lexical_ids + chunk_ids
         if not lexical and not vector:
             return [], ChunkPlaces({}, {}, {})
-        places = reads.places(lexical_ids if section_level else [], list(dict.fromkeys(chunk_ids)))
+        places = self._places(
+            reads, lexical_ids if section_level else [], list(dict.fromkeys(chunk_ids))
+        )
         if section_level:
             first = places.first_chunk
             lexical = [(first[sid], score) for sid, score in lexical if sid in first]

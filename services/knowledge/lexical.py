@@ -440,9 +440,14 @@ class LexicalSearcher:
             conn.execute(empty)
         conn.execute(f"DELETE FROM temp.{_HIGHLIGHT_TEXT}")
         clean = [t.replace(MARK_START, " ").replace(MARK_END, " ") for t in texts]
-        rows = list(enumerate(clean))
-        conn.executemany(f"INSERT INTO temp.{_HIGHLIGHT_TEXT}(rowid, text) VALUES (?, ?)", rows)
-        conn.executemany(f"INSERT INTO {table}(rowid, text) VALUES (?, ?)", rows)
+        conn.execute(
+            f"INSERT INTO temp.{_HIGHLIGHT_TEXT}(rowid, text) VALUES "
+            + ",".join(f"({index}, ?)" for index in range(len(clean))),
+            clean,
+        )
+        conn.execute(
+            f"INSERT INTO {table}(rowid, text) SELECT rowid, text FROM temp.{_HIGHLIGHT_TEXT}"
+        )
         marked = dict(
             conn.execute(
                 f"SELECT rowid, highlight({_HIGHLIGHT_TABLE}, 0, ?, ?) FROM {table} "

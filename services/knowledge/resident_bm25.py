@@ -68,7 +68,7 @@ _MIN_RECENT = 2_048
 _SECTIONS_SQL = (
     "SELECT s.id, coalesce(d.category, ''), d.title, "
     "coalesce((SELECT group_concat(j.value, ' > ') FROM json_each(s.heading_path) j "
-    "WHERE j.value <> ''), ''), s.text "
+    "WHERE j.value <> ''), ''), s.text, s.document_id "
     "FROM sections s JOIN documents d ON d.id = s.document_id WHERE s.id > ? ORDER BY s.id"
 )
 
@@ -127,6 +127,8 @@ class _Snapshot:
     main: _Postings  # rows [0, main_rows)
     recent: _Postings  # rows [main_rows, size)
     main_rows: int
+    documents: np.ndarray  # int64 document id of each row
+    first_chunks: np.ndarray  # int64 id of each row's first chunk (-1: none)
 
 
 class ResidentBM25:
@@ -156,6 +158,7 @@ class ResidentBM25:
         self._live_rows = 0
         self._averages = (0, 0)  # FTS5's own (rows, tokens): see the module docstring
         self._failed_at: float | None = None
+        self._norms: tuple[_Snapshot, tuple[int, int], np.ndarray] | None = None
         self.exact_rows = 0  # rows FTS5 itself tokenised (counts differed); for tests and logs
 
     # -- state ---------------------------------------------------------------------------------
@@ -252,6 +255,8 @@ class ResidentBM25:
         Term ids and category codes are never reused, so both stay valid across reloads."""
         ids: list[int] = []
         codes: list[int] = []
+        documents: list[int] = []
+        firsts: list[int] = []
         lengths: list[np.ndarray] = []
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for batch in _batches(conn.execute(_SECTIONS_SQL, (0,)), _BATCH):
@@ -259,6 +264,8 @@ class ResidentBM25:
             parts.append((terms, rows + len(ids), freqs))
             ids.extend(int(row[0]) for row in batch)
             codes.extend(self._code(str(row[1])) for row in batch)
+            documents.extend(int(row[5]) for row in batch)
+            firsts.extend(_first_chunks(conn, batch))
             lengths.append(batch_lengths)
         size = len(ids)
         all_lengths = np.concatenate(lengths) if lengths else np.zeros(0)
@@ -272,6 +279,8 @@ class ResidentBM25:
             main=main,
             recent=_NO_POSTINGS,
             main_rows=size,
+            documents=np.asarray(documents, dtype=np.int64),
+            first_chunks=np.asarray(firsts, dtype=np.int64),
         )
         self._recent = []
         self._live_rows = size
@@ -327,8 +336,22 @@ class ResidentBM25:
         alive = np.concatenate([snap.alive[:size], np.ones(len(rows), dtype=bool)])
         all_lengths = np.concatenate([snap.lengths[:size], new_lengths])
         recent = _group(*_concat(self._recent), len(self._terms))
+        documents = np.asarray([r[5] for r in rows], dtype=np.int64)
+        firsts = np.asarray(
+            [first for batch in _batches(rows, _BATCH) for first in _first_chunks(conn, batch)],
+            dtype=np.int64,
+        )
         self._snapshot = _Snapshot(
-            ids, codes, alive, all_lengths, size + len(rows), snap.main, recent, snap.main_rows
+            ids,
+            codes,
+            alive,
+            all_lengths,
+            size + len(rows),
+            snap.main,
+            recent,
+            snap.main_rows,
+            np.concatenate([snap.documents[:size], documents]),
+            np.concatenate([snap.first_chunks[:size], firsts]),
         )
         self._live_rows += len(rows)
 
@@ -358,6 +381,8 @@ class ResidentBM25:
             main=main,
             recent=_NO_POSTINGS,
             main_rows=size,
+            documents=snap.documents[keep].copy(),
+            first_chunks=snap.first_chunks[keep].copy(),
         )
         self._recent = []
 
@@ -532,44 +557,104 @@ class ResidentBM25:
 
     # -- search --------------------------------------------------------------------------------
 
+    def places(self, section_ids: Sequence[int]) -> dict[int, tuple[int, int]] | None:
+        """{section id: (its first chunk's id, its document id)} for `section_ids`, as of the
+        last `sync` (a section without chunks is left out, as the database would); None
+        unless every one of them is held and alive (the caller then asks the database). A
+        section's chunks are written and deleted with it, so these never change."""
+        snap = self._snapshot
+        if snap is None:
+            return None
+        if not section_ids:
+            return {}
+        wanted = np.asarray(section_ids, dtype=np.int64)
+        positions = np.searchsorted(snap.ids[: snap.size], wanted)
+        if (positions >= snap.size).any():
+            return None
+        if not (snap.ids[positions] == wanted).all() or not snap.alive[positions].all():
+            return None
+        firsts = snap.first_chunks[positions].tolist()
+        documents = snap.documents[positions].tolist()
+        return {
+            section_id: (firsts[i], documents[i])
+            for i, section_id in enumerate(section_ids)
+            if firsts[i] >= 0
+        }
+
     def search(self, stems: Iterable[str], k: int, category: str | None = None) -> list[LexicalHit]:
         """Top `k` sections by BM25 over `stems` (index terms, one phrase each), best first;
         ties by section id. Section ids go in `LexicalHit.chunk_id`, as the FTS5 section
         searcher returns them."""
         snap = self._snapshot
-        rows_total, tokens = self._averages
+        averages = self._averages
+        rows_total, tokens = averages
         if snap is None or k <= 0 or rows_total <= 0 or tokens <= 0:
             return []
-        average = tokens / rows_total
+        norms = self._row_norms(snap, averages)
         scores = np.zeros(snap.size, dtype=np.float64)
-        alive = snap.alive
+        alive = snap.alive[: snap.size]
+        all_alive = bool(alive.all())
         for stem in dict.fromkeys(stems):
             term = self._terms.get(stem)
             if term is None:
                 continue
-            parts = [snap.main.of(term), snap.recent.of(term)]
-            rows = np.concatenate([p[0] for p in parts])
-            freqs = np.concatenate([p[1] for p in parts])
-            live = alive[rows]
-            rows, freqs = rows[live], freqs[live].astype(np.float64)
+            rows, freqs = snap.main.of(term)
+            recent_rows, recent_freqs = snap.recent.of(term)
+            if recent_rows.shape[0]:
+                rows = np.concatenate([rows, recent_rows])
+                freqs = np.concatenate([freqs, recent_freqs])
+            if not all_alive:
+                live = alive[rows]
+                rows, freqs = rows[live], freqs[live]
             hits = rows.shape[0]
             if hits == 0:
                 continue
+            freqs = freqs.astype(np.float64)
             idf = math.log((rows_total - hits + 0.5) / (hits + 0.5))
             idf = idf if idf > 0 else 1e-6
-            norm = K1 * (1 - B + B * snap.lengths[rows] / average)
-            scores[rows] += idf * (freqs * (K1 + 1)) / (freqs + norm)
+            scores[rows] += idf * (freqs * (K1 + 1)) / (freqs + norms[rows])
         if category is not None:
             code = self._categories.get(category)
             if code is None:
                 return []
             scores[snap.codes[: snap.size] != code] = 0.0
-        found = np.flatnonzero(scores)
-        if found.shape[0] > k:
-            found = found[np.argpartition(-scores[found], k - 1)[:k]]
-        order = np.lexsort((snap.ids[found], -scores[found]))
-        found = found[order]
-        return [LexicalHit(int(snap.ids[r]), float(scores[r])) for r in found]
+        return [LexicalHit(int(snap.ids[r]), float(scores[r])) for r in _top(scores, snap.ids, k)]
+
+    def _row_norms(self, snap: _Snapshot, averages: tuple[int, int]) -> np.ndarray:
+        """bm25()'s length normalisation of every row, `k1 * (1 - b + b * length / avgdl)`,
+        computed once per snapshot and averages (element by element as a search did it, so
+        the scores are the same to the last bit)."""
+        held = self._norms
+        if held is not None and held[0] is snap and held[1] == averages:
+            return held[2]
+        rows_total, tokens = averages
+        norms = K1 * (1 - B + B * snap.lengths[: snap.size] / (tokens / rows_total))
+        self._norms = (snap, averages, norms)
+        return norms
+
+
+def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` best positive scores, best first, ties by id (a tie at the cut
+    keeps the smaller ids)."""
+    found = np.flatnonzero(scores > 0)
+    values = scores[found]
+    if found.shape[0] > k:
+        cut = np.partition(values, found.shape[0] - k)[found.shape[0] - k]
+        keep = values >= cut
+        found, values = found[keep], values[keep]
+    return found[np.lexsort((ids[found], -values))[:k]]
+
+
+def _first_chunks(conn: Connection, batch: Sequence[tuple]) -> list[int]:
+    """The first chunk's id of each section of a batch of `_SECTIONS_SQL` rows (ascending
+    ids), -1 for one without chunks: one range scan of the chunks' section index."""
+    rows = conn.execute(
+        "SELECT section_id, min(id) FROM chunks WHERE section_id BETWEEN ? AND ? "
+        "GROUP BY section_id",
+        (batch[0][0], batch[-1][0]),
+    )
+    first = dict(rows.fetchall())
+    return [int(first.get(row[0], -1)) for row in batch]
 
 
 def _batches(rows: Iterable[tuple], size: int) -> Iterable[list[tuple]]:

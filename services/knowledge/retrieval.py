@@ -37,6 +37,7 @@ from typing import Any, Literal, Unpack
 import numpy as np
 
 from services.knowledge.hybrid import (
+    CatalogReads,
     HybridRetriever,
     RankedChunk,
     RetrieverOptions,
@@ -44,7 +45,7 @@ from services.knowledge.hybrid import (
 )
 from services.knowledge.lexical import AnalyzedQuery, LexicalHit, LexicalSearcher
 from services.knowledge.resident_bm25 import ResidentBM25
-from services.knowledge.search_catalog import sqlite_catalog
+from services.knowledge.search_catalog import ChunkPlaces, sqlite_catalog
 from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
 from services.knowledge.vector_index import ResidentVectors
 from services.sqlite.connection import Connection
@@ -249,6 +250,33 @@ class SqliteHybridRetriever(HybridRetriever):
     @property
     def vectors(self) -> ResidentVectors:
         return self.sqlite_vectors.vectors
+
+    def _places(
+        self, reads: CatalogReads, section_ids: list[int], chunk_ids: list[int]
+    ) -> ChunkPlaces:
+        """From the resident indexes when both hold every candidate (they were brought up to
+        date for this search's legs): each chunk's section and document from the vector
+        index, each section's first chunk and document from the BM25 index. Otherwise (FTS5
+        answered, or a candidate is newer than the copy) the database's statement."""
+        resident = self.sqlite_lexical.resident
+        sections = (
+            {}
+            if not section_ids
+            else resident.places(section_ids)
+            if resident is not None
+            else None
+        )
+        chunks = self.sqlite_vectors.vectors.places(chunk_ids)
+        if sections is None or chunks is None:
+            return super()._places(reads, section_ids, chunk_ids)
+        section_of = {chunk_id: place[0] for chunk_id, place in chunks.items()}
+        document_of = {chunk_id: place[1] for chunk_id, place in chunks.items()}
+        first: dict[int, int] = {}
+        for section_id, (chunk_id, document_id) in sections.items():
+            first[section_id] = chunk_id
+            section_of[chunk_id] = section_id
+            document_of[chunk_id] = document_id
+        return ChunkPlaces(first, section_of, document_of)
 
     def search_vector(
         self, query_vector: Vector, k: int, category: str | None = None, *, method: str = "auto"

@@ -7,6 +7,7 @@ After the lexical and vector legs have ranked their ids, the retriever asks the 
 * `places`: in one statement, each section's first chunk (a section-level lexical hit
   stands for it) and each chunk's section (fusion collapses the legs to sections) and
   document (the versions rule reads it), for every candidate of both legs;
+* `document_dates`: the documents' own dates, for a search about a past date only;
 * `details`: the rows a hit is built from (chunk, section, document), for the final hits
   only;
 * `first_chunks`, `sections_of`: the first two of those alone (the lexical leg alone, tests);
@@ -67,7 +68,8 @@ class ChunkDetails:
 class ChunkPlaces:
     """Where a search's candidates lie: `first_chunk` (section id -> its first chunk's id, for
     the sections asked for), `section_of` and `document_of` (chunk id -> id, for those chunks
-    and the first chunks); a section or chunk deleted since the search is absent."""
+    and the first chunks); a section or chunk deleted since the search is absent. `updated`
+    (document id -> its stored date) is filled in only for a search about a past date."""
 
     first_chunk: dict[int, int]
     section_of: dict[int, int]
@@ -117,37 +119,42 @@ class CatalogReader:
 
     def places(self, section_ids: Collection[int], chunk_ids: Collection[int]) -> ChunkPlaces:
         """`ChunkPlaces` of the sections `section_ids` (their first chunks) and the chunks
-        `chunk_ids`, in one statement."""
+        `chunk_ids`, in one statement over `chunks` alone (the documents' dates, which only a
+        search about a past date reads, come from `document_dates`)."""
         picked: list[str] = []
         params: list[Any] = []
+        columns = "SELECT id, section_id, document_id FROM chunks WHERE"
         if section_ids:
             where, section_params = self._reads.any_of("section_id", section_ids)
-            picked.append(f"SELECT min(id) FROM chunks WHERE {where} GROUP BY section_id")
+            picked.append(
+                f"{columns} id IN (SELECT min(id) FROM chunks WHERE {where} GROUP BY section_id)"
+            )
             params += section_params
         if chunk_ids:
             where, chunk_params = self._reads.any_of("id", chunk_ids)
-            picked.append(f"SELECT id FROM chunks WHERE {where}")
+            picked.append(f"{columns} {where}")
             params += chunk_params
         if not picked:
             return ChunkPlaces({}, {}, {})
-        rows = self._reads.rows(
-            "SELECT c.id, c.section_id, c.document_id, d.updated_at FROM chunks c "
-            f"JOIN documents d ON d.id = c.document_id WHERE c.id IN ({' UNION '.join(picked)})",
-            params,
-        )
         wanted = set(section_ids)
         first: dict[int, int] = {}
         section_of: dict[int, int] = {}
         document_of: dict[int, int] = {}
-        updated: dict[int, Any] = {}
-        for cid, sid, doc_id, updated_at in rows:
-            cid, sid, doc_id = int(cid), int(sid), int(doc_id)
+        for cid, sid, doc_id in self._reads.rows(" UNION ALL ".join(picked), params):
+            cid, sid = int(cid), int(sid)
             section_of[cid] = sid
-            document_of[cid] = doc_id
-            updated[doc_id] = updated_at
+            document_of[cid] = int(doc_id)
             if sid in wanted and (sid not in first or cid < first[sid]):
                 first[sid] = cid  # the section's first chunk is among its rows: the least
-        return ChunkPlaces(first, section_of, document_of, updated)
+        return ChunkPlaces(first, section_of, document_of)
+
+    def document_dates(self, document_ids: Collection[int]) -> dict[int, Any]:
+        """Each document's `updated` value as stored (`ChunkPlaces.updated`)."""
+        if not document_ids:
+            return {}
+        where, params = self._reads.any_of("id", document_ids)
+        rows = self._reads.rows(f"SELECT id, updated_at FROM documents WHERE {where}", params)
+        return {int(doc_id): updated for doc_id, updated in rows}
 
     def details(self, chunk_ids: Collection[int]) -> dict[int, ChunkDetails]:
         if not chunk_ids:

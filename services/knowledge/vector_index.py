@@ -27,7 +27,8 @@ was rebuilt (`vector_epoch`) or its tombstones were pruned past our generation.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from loguru import logger
@@ -51,6 +52,8 @@ class _Snapshot:
     codes: np.ndarray  # int32 category codes
     alive: np.ndarray  # bool
     size: int
+    sections: np.ndarray  # int64 section id of each chunk
+    documents: np.ndarray  # int64 document id of each chunk
 
 
 class ResidentVectors:
@@ -112,7 +115,8 @@ class ResidentVectors:
             self._snapshot = None
             return
         rows = conn.execute(
-            f"SELECT v.chunk_id, v.embedding, coalesce(d.category, '') FROM {VECTOR_TABLE} v "
+            f"SELECT v.chunk_id, v.embedding, coalesce(d.category, ''), c.section_id, "
+            f"c.document_id FROM {VECTOR_TABLE} v "
             "JOIN chunks c ON c.id = v.chunk_id JOIN documents d ON d.id = c.document_id "
         ).fetchall()
         rows.sort(key=lambda row: row[0])
@@ -139,19 +143,19 @@ class ResidentVectors:
             self._dead += newly_dead
         last_id = int(snap.ids[snap.size - 1]) if snap.size else 0
         new = conn.execute(
-            "SELECT c.id, coalesce(d.category, '') FROM chunks c "
+            "SELECT c.id, coalesce(d.category, ''), c.section_id, c.document_id FROM chunks c "
             "JOIN documents d ON d.id = c.document_id WHERE c.id > ? ORDER BY c.id",
             (last_id,),
         ).fetchall()
         if new:
-            categories = dict(new)
-            ids = [chunk_id for chunk_id, _ in new]
-            rows: list[tuple[int, bytes, str]] = []
+            places = {chunk_id: rest for chunk_id, *rest in new}
+            ids = [row[0] for row in new]
+            rows: list[tuple[int, bytes, str, int, int]] = []
             for start in range(0, len(ids), _ID_BATCH):
                 part = ids[start : start + _ID_BATCH]
                 marks = ",".join("?" * len(part))
                 rows.extend(
-                    (chunk_id, blob, categories[chunk_id])
+                    (chunk_id, blob, *places[chunk_id])
                     for chunk_id, blob in conn.execute(
                         f"SELECT chunk_id, embedding FROM {VECTOR_TABLE} "
                         f"WHERE chunk_id IN ({marks})",
@@ -164,7 +168,9 @@ class ResidentVectors:
         if snap is not None and self._dead > max(1024, snap.size // 4):
             self._compact()
 
-    def _append(self, rows: list[tuple[int, bytes, str]], capacity: int | None = None) -> None:
+    def _append(
+        self, rows: list[tuple[int, bytes, str, int, int]], capacity: int | None = None
+    ) -> None:
         dim = self._dimension
         words = (dim + 63) // 64
         snap = self._snapshot
@@ -177,13 +183,17 @@ class ResidentVectors:
             bits = np.zeros((words, cap), dtype=np.uint64)
             codes = np.zeros(cap, dtype=np.int32)
             alive = np.zeros(cap, dtype=bool)
+            sections = np.zeros(cap, dtype=np.int64)
+            documents = np.zeros(cap, dtype=np.int64)
             if snap is not None:
                 ids[:size] = snap.ids[:size]
                 vectors[:size] = snap.vectors[:size]
                 bits[:, :size] = snap.bits[:, :size]
                 codes[:size] = snap.codes[:size]
                 alive[:size] = snap.alive[:size]
-            snap = _Snapshot(ids, vectors, bits, codes, alive, size)
+                sections[:size] = snap.sections[:size]
+                documents[:size] = snap.documents[:size]
+            snap = _Snapshot(ids, vectors, bits, codes, alive, size, sections, documents)
         if rows:
             block = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
             block = block.reshape(len(rows), dim)
@@ -192,9 +202,9 @@ class ResidentVectors:
             snap.bits[:, size:needed] = _sign_bits(block).T
             snap.codes[size:needed] = [self._code(row[2]) for row in rows]
             snap.alive[size:needed] = True
-        self._snapshot = _Snapshot(
-            snap.ids, snap.vectors, snap.bits, snap.codes, snap.alive, needed
-        )
+            snap.sections[size:needed] = [row[3] for row in rows]
+            snap.documents[size:needed] = [row[4] for row in rows]
+        self._snapshot = replace(snap, size=needed)
 
     def _compact(self) -> None:
         snap = self._snapshot
@@ -208,6 +218,8 @@ class ResidentVectors:
             codes=snap.codes[keep].copy(),
             alive=np.ones(size, dtype=bool),
             size=size,
+            sections=snap.sections[keep].copy(),
+            documents=snap.documents[keep].copy(),
         )
         self._dead = 0
 
@@ -218,6 +230,25 @@ class ResidentVectors:
         return code
 
     # -- search --------------------------------------------------------------------------------
+
+    def places(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, int]] | None:
+        """{chunk id: (its section id, its document id)} for `chunk_ids`, as of the last
+        `sync`; None unless every one of them is held and alive (the caller then asks the
+        database). A chunk's section and document never change (ids are never reused)."""
+        snap = self._snapshot
+        if snap is None:
+            return None
+        if not chunk_ids:
+            return {}
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        positions = np.searchsorted(snap.ids[: snap.size], wanted)
+        if (positions >= snap.size).any():
+            return None
+        if not (snap.ids[positions] == wanted).all() or not snap.alive[positions].all():
+            return None
+        sections = snap.sections[positions].tolist()
+        documents = snap.documents[positions].tolist()
+        return {chunk_id: (sections[i], documents[i]) for i, chunk_id in enumerate(chunk_ids)}
 
     def search(
         self, query: np.ndarray, k: int, category: str | None = None, *, exact: bool = False

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -194,8 +194,16 @@ class InMemorySearchCatalog:
             located = [*first.values(), *(cid for cid in chunk_ids if cid in self._chunks)]
             section_of = {cid: self._chunks[cid].section_id for cid in located}
             document_of = {cid: self._sections[sid].document_id for cid, sid in section_of.items()}
-            updated = {did: self._documents[did].updated_at for did in document_of.values()}
-            return ChunkPlaces(first, section_of, document_of, updated)
+            return ChunkPlaces(first, section_of, document_of)
+
+    def document_dates(self, document_ids: Collection[int]) -> dict[int, Any]:
+        self._before("document_dates")
+        with self._lock:
+            return {
+                did: self._documents[did].updated_at
+                for did in document_ids
+                if did in self._documents
+            }
 
     def first_chunks(self, section_ids: Collection[int]) -> dict[int, int]:
         self._before("first_chunks")

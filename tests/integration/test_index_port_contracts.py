@@ -6,7 +6,7 @@ test_hybrid_retriever.py) are only as true as the fakes: these tests keep them h
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -235,14 +235,17 @@ def test_places_are_the_sections_first_chunks_and_each_chunks_section_and_docume
         parking_sections = {section_of[ids[0]]: ids for ids in world.chunks["parking.md"]}
         places = reads.places(list(parking_sections), badges[1:])
         updated = reads.details(badges + [c for ids in parking_sections.values() for c in ids])
+        dates = reads.document_dates(set(places.document_of.values()))
     firsts = {section: min(ids) for section, ids in parking_sections.items()}
     assert places.first_chunk == firsts
     located = badges[1:] + list(firsts.values())
     assert places.section_of == {c: section_of[c] for c in located}
     assert places.document_of == {c: updated[c].document_id for c in located}
+    assert places.updated == {}  # a search for the present does not read the dates
+    dated = replace(places, updated=dates)
     for chunk_id in located:
         document_id = places.document_of[chunk_id]
-        assert places.updated_on(document_id) == updated[chunk_id].updated_at
+        assert dated.updated_on(document_id) == updated[chunk_id].updated_at
 
 
 def test_ids_it_does_not_hold_are_left_out(world: World) -> None:
@@ -253,6 +256,7 @@ def test_ids_it_does_not_hold_are_left_out(world: World) -> None:
         assert reads.first_chunks([unknown]) == {}
         assert reads.places([unknown], [unknown]) == reads.places([], []) == ChunkPlaces({}, {}, {})
         assert reads.details([]) == {} and reads.versions_of([]) == {}
+        assert reads.document_dates([unknown]) == reads.document_dates([]) == {}
 
 
 def test_versions_follow_the_recorded_chain(world: World) -> None:

@@ -141,7 +141,21 @@ def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def database_places(store: SqliteKnowledgeStore) -> dict[int, tuple[int, int]]:
+    """{section id: (its first chunk, its document)} as the database has them now."""
+    rows = store.connection().execute(
+        "SELECT c.section_id, c.id, c.document_id FROM chunks c WHERE c.id = "
+        "(SELECT min(f.id) FROM chunks f WHERE f.section_id = c.section_id)"
+    )
+    return {int(sid): (int(first), int(doc)) for sid, first, doc in rows}
+
+
 def assert_equal_to_fts5(index: ResidentBM25, store: SqliteKnowledgeStore) -> None:
+    index.sync(store.connection(), store.state())
+    held = database_places(store)
+    assert index.places(list(held)) == held  # each section's first chunk and document
+    gone = max(held) + 1
+    assert index.places([*held, gone]) is None  # one it does not hold: ask the database
     for query in QUERIES:
         for category in (None, "hr", "it"):
             expected = fts5_hits(store, query, category)
@@ -401,4 +415,29 @@ def test_the_index_is_built_once_writes_take_the_base_past_the_threshold(
     wait_until(lambda: resident.current(store.state()))
 
     assert resident.size == 12
+    retriever.close()
+
+
+def test_the_retriever_places_candidates_from_memory_as_the_database_does(
+    store: SqliteKnowledgeStore,
+) -> None:
+    retriever = SqliteHybridRetriever(store, None, resident_min_sections=0)
+    retriever.warm_up()
+    leave = store.get_by_source("leave.md")
+    assert leave is not None
+    store.delete_document(leave.id)
+    save(store, "vpn.md", "VPN", "it", [((), "Wireguard tunnels."), ((), "Remote staff.")])
+    retriever.search_with_vector("wireguard", None, 5)  # brings the BM25 index up to date
+    retriever.sqlite_vectors.sync()  # as a search with a query vector does
+    sections = list(database_places(store))
+    chunks = [row[0] for row in store.connection().execute("SELECT id FROM chunks")]
+
+    with retriever.catalog.reading() as reads:
+        expected = reads.places(sections[:3], chunks[2:])
+        real_places = reads.places
+        reads.places = None  # type: ignore[method-assign]  # from memory: no statement
+        assert retriever._places(reads, sections[:3], chunks[2:]) == expected
+        gone = max(chunks) + 1  # unknown to the indexes: the database answers
+        reads.places = real_places  # type: ignore[method-assign]
+        assert retriever._places(reads, sections[:3], [gone]) == reads.places(sections[:3], [])
     retriever.close()

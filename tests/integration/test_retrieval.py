@@ -334,6 +334,11 @@ def test_the_vector_index_follows_saves_replacements_and_deletes(
     assert Probe(store).count("chunk_vectors") == 6
     if isinstance(retriever, SqliteHybridRetriever):
         assert retriever.vectors.size == 6
+        conn = retriever.store.connection()
+        rows = conn.execute("SELECT id, section_id, document_id FROM chunks")
+        held = {int(cid): (int(sid), int(did)) for cid, sid, did in rows}
+        assert retriever.vectors.places(list(held)) == held  # each chunk's section and document
+        assert retriever.vectors.places([added[0].chunk_id]) is None  # deleted: ask the database
 
 
 def test_dropping_common_terms_and_re_scoring_reproduces_full_bm25(
