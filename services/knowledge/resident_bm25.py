@@ -9,8 +9,9 @@ docs/benchmarks.md). bm25s (an in-memory BM25 library) was measured too: 0.4 ms 
 13.5 s to build at 100k chunks, no incremental updates, its own tokenizer and no column
 weights, so its scores and the FTS5 index's would disagree.
 
-What is held, per section ("row"): its id, category code, whether it is alive, and its length
-(tokens in title, heading and text, as FTS5 counts them); per term, its postings: rows and
+What is held, per section ("row"): its id, category code, whether it is alive, its length
+(tokens in title, heading and text, as FTS5 counts them), its document and its first chunk
+(so a hit's place needs no statement: `places`); per term, its postings: rows and
 the weighted frequency `w_title*tf_title + w_heading*tf_heading + w_text*tf_text`, which is
 what bm25() computes per phrase. Postings live in two segments, a large one and a small one
 for recent rows; the small one is merged in (and deleted rows dropped) once it grows past a

@@ -6,11 +6,12 @@ bit (hamming) k=200 ~35 ms and k=1000 ~260 ms; a full scan through the virtual t
 2.5-4 s. NumPy over a resident matrix does the same work in a few milliseconds.
 
 How: the float32 vectors (unit rows) live in RAM (1.5 kB per 384-dim chunk: 150 MB at 100k)
-with their chunk ids and category codes. Up to `exact_threshold` vectors (or a category
-subset that small) are searched exhaustively; exact search is memory-bound (100k x 384
-floats: 8 ms idle, 17 ms on a busy machine). Above it a 1-bit sign code per dimension (what
-sqlite-vec's `vec_quantize_binary` computes; 48 bytes per vector) gives a hamming-distance
-shortlist of `candidates` vectors, which are then re-scored exactly: ~3 ms at 100k.
+with their chunk ids, category codes, and sections and documents (`places`). Up to
+`exact_threshold` vectors (or a category subset that small) are searched exhaustively; exact
+search is memory-bound (100k x 384 floats: 8 ms idle, 17 ms on a busy machine). Above it a
+1-bit sign code per dimension (what sqlite-vec's `vec_quantize_binary` computes; 48 bytes per
+vector) gives a hamming-distance shortlist of `candidates` vectors, which are then re-scored
+exactly: ~3 ms at 100k.
 
 Quality of the shortlist (1000 candidates), measured: top-50 recall vs exact search 0.99 on
 SciFact's 12.7k MiniLM chunk vectors and 0.94 at 100k synthetic (pooled, near-duplicate)
