@@ -53,6 +53,7 @@ import numpy as np
 from loguru import logger
 
 from services.knowledge.lexical import K1, B, LexicalHit, column_sizes, fts_averages
+from services.knowledge.resident_rows import held_positions
 from services.knowledge.schema import FTS_TOKENIZER, SECTION_FTS_TABLE, SECTION_FTS_VOCAB_TABLE
 from services.knowledge.store import StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError, connect
@@ -568,11 +569,8 @@ class ResidentBM25:
             return None
         if not section_ids:
             return {}
-        wanted = np.asarray(section_ids, dtype=np.int64)
-        positions = np.searchsorted(snap.ids[: snap.size], wanted)
-        if (positions >= snap.size).any():
-            return None
-        if not (snap.ids[positions] == wanted).all() or not snap.alive[positions].all():
+        positions = held_positions(snap.ids, snap.alive, snap.size, section_ids)
+        if positions is None:
             return None
         firsts = snap.first_chunks[positions].tolist()
         documents = snap.documents[positions].tolist()

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from loguru import logger
 
+from services.knowledge.resident_rows import held_positions
 from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError
 
@@ -241,11 +242,8 @@ class ResidentVectors:
             return None
         if not chunk_ids:
             return {}
-        wanted = np.asarray(chunk_ids, dtype=np.int64)
-        positions = np.searchsorted(snap.ids[: snap.size], wanted)
-        if (positions >= snap.size).any():
-            return None
-        if not (snap.ids[positions] == wanted).all() or not snap.alive[positions].all():
+        positions = held_positions(snap.ids, snap.alive, snap.size, chunk_ids)
+        if positions is None:
             return None
         sections = snap.sections[positions].tolist()
         documents = snap.documents[positions].tolist()
