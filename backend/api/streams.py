@@ -143,6 +143,14 @@ def _usage(result: ChatResult | None) -> dict[str, int]:
     }
 
 
+def _finished(result: ChatResult) -> dict[str, Any]:
+    """The finish of a turn: its usage when the model reported one (a server that reports
+    none gives no usage, which the clients read as unknown, rather than 0 tokens)."""
+    if not result.usage.reported:
+        return {"finishReason": "stop"}
+    return {"finishReason": "stop", "usage": _usage(result)}
+
+
 def _tool_result_value(event: FunctionToolResultEvent) -> str | dict[str, str]:
     text = tool_result_text(event.part)
     return text if event.part.outcome == "success" else {"error": text}
@@ -198,10 +206,8 @@ async def encode_data_stream_v4(events: AsyncIterator[ChatEvent]) -> AsyncIterat
             elif isinstance(event, TurnFinished):
                 result = event.result
                 yield _line("2", [turn_data(result)])
-                yield _line(
-                    "e", {"finishReason": "stop", "usage": _usage(result), "isContinued": False}
-                )
-                yield _line("d", {"finishReason": "stop", "usage": _usage(result)})
+                yield _line("e", {**_finished(result), "isContinued": False})
+                yield _line("d", _finished(result))
             elif isinstance(event, TurnFailed):
                 yield _line("3", event.error.detail)
                 if step_open:

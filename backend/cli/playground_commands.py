@@ -98,11 +98,13 @@ def _print(result: PlaygroundResult) -> None:
     console.print(f"The {result.prompt_type} prompt ({label}; {filled})", highlight=False)
     for row in result.results:
         cost = "cost unknown" if row.cost_usd is None else f"${row.cost_usd:.6f}"
+        tokens = (
+            "tokens unknown"
+            if row.input_tokens is None
+            else f"{row.input_tokens}/{row.output_tokens} tokens"
+        )
         console.rule(
-            output.plain(
-                f"{row.model} · {row.latency_ms} ms · {row.input_tokens}/{row.output_tokens} "
-                f"tokens · {cost}"
-            ),
+            output.plain(f"{row.model} · {row.latency_ms} ms · {tokens} · {cost}"),
             align="left",
         )
         if row.error:

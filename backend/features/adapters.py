@@ -24,6 +24,7 @@ from services.admin.prompt_store import PromptStore
 from services.calibration import CalibrationStore, ResponseLog
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
+from services.chat.model_options import parse_model_options
 from services.chat.models import ModelConfig, PydanticAIModelResolver, provider_keys_present
 from services.cleaning.store import CleaningStore
 from services.compute import WorkerPool
@@ -182,6 +183,7 @@ def build_adapters(
             max_retries=settings.provider_max_retries,
             provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
             openai_default_model=settings.openai_default_model,
+            model_options=parse_model_options(settings.model_options),
         ),
         offline_factory=lambda: build_offline_model(
             sql.schemas,
@@ -197,6 +199,7 @@ def build_adapters(
             reader=build_reader(settings) if sentence_vectors is not None else None,
         ),
         offline_admission=answer_pool.admit,
+        on_failure=telemetry.metrics.model_failed,
     )
     jobs = build_job_queue(settings, database, presence)
     jobs.watch(on_failure=telemetry.metrics.job_failed, tracer=tracer_of(telemetry.tracer_provider))

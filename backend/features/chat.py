@@ -80,7 +80,9 @@ def build(
             a.store,
             on_delete=files.forget_chat_files.execute if files is not None else None,
         ),
-        sweep_turns=SweepAbandonedTurns(a.history, clock, turn_limit_s=settings.agent_timeout),
+        sweep_turns=SweepAbandonedTurns(
+            a.history, clock, turn_limit_s=a.models.longest_turn_s(settings.agent_timeout)
+        ),
         search_discipline=DecideSearch(w.web_search, max_query_chars=settings.max_message_chars),
         record_response=record_response,
         agent=agent,

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.chat.compat_model import CompatModel, OnFailure
+from services.chat.model_options import ModelOptions, options_for
 from use_cases.prompts.domain import ProviderInfo, canonical_model
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import ConfigurationError
@@ -71,6 +73,8 @@ class ModelConfig:
     """Which of the PROVIDER_KEY_VARIABLES are set (their names, never their values)."""
     openai_default_model: str | None = None
     """OPENAI_DEFAULT_MODEL: an OpenAI model, `openai:` optional, below DEFAULT_MODEL."""
+    model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """MODEL_OPTIONS, parsed (`services/chat/model_options.py`): model -> options."""
 
 
 def with_provider(name: str) -> str:
@@ -99,6 +103,7 @@ class PydanticAIModelResolver:
         config: ModelConfig,
         offline_factory: Callable[[], Any],
         offline_admission: Callable[[], None] | None = None,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._default_model = with_provider(config.default_model or "") or None
         self._allowed = tuple(with_provider(m) for m in config.allowed_models if m.strip())
@@ -108,6 +113,7 @@ class PydanticAIModelResolver:
         self._offline_admission = offline_admission
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._on_failure = on_failure
 
     @property
     def internal_default(self) -> str:
@@ -168,7 +174,31 @@ class PydanticAIModelResolver:
             model = self._cache[identifier]
         if identifier == OFFLINE_MODEL and self._offline_admission is not None:
             return ResolvedModel(identifier, model, admission=self._offline_admission)
+        if isinstance(model, CompatModel):
+            return ResolvedModel(
+                identifier,
+                model,
+                searches_first=model.options.search_first == "almanac",
+                turn_timeout_s=model.options.turn_timeout_s,
+            )
         return ResolvedModel(identifier, model)
+
+    def options(self, identifier: str) -> ModelOptions:
+        """How Almanac calls `identifier` (`services/chat/model_options.py`)."""
+        compatible = identifier.startswith("openai:") and bool(self._config.openai_base_url)
+        return options_for(
+            identifier, compatible_server=compatible, overrides=self._config.model_options
+        )
+
+    def longest_turn_s(self, default: float) -> float:
+        """The longest a turn on any allowed model may take (`default`: AGENT_TIMEOUT): a
+        turn still `streaming` after it is one no live process can finish."""
+        limits = (self.options(identifier).turn_timeout_s for identifier in self.allowed)
+        return max([default, *(limit for limit in limits if limit)])
+
+    def _wrapped(self, identifier: str, model: Any) -> CompatModel:
+        kwargs = {"on_failure": self._on_failure} if self._on_failure else {}
+        return CompatModel(model, self.options(identifier), identifier=identifier, **kwargs)
 
     def build_unlisted(self, identifier: str) -> Any:
         """The model for `identifier` whether or not requests may choose it (the evaluation
@@ -187,11 +217,11 @@ class PydanticAIModelResolver:
                 f"Model {identifier!r} is not of the form provider:model (e.g. {OPENAI_DEFAULT})."
             )
         if provider == "openai":
-            return self._openai(name)
+            return self._wrapped(identifier, self._openai(name, self.options(identifier)))
         try:
             from pydantic_ai.models import infer_model
 
-            return infer_model(identifier)
+            return self._wrapped(identifier, infer_model(identifier))
         except ImportError as exc:
             extra = _PROVIDER_EXTRAS.get(provider, provider)
             raise ConfigurationError(
@@ -201,7 +231,7 @@ class PydanticAIModelResolver:
         except Exception as exc:
             raise ConfigurationError(f"Model {identifier!r} cannot be used: {exc}") from exc
 
-    def _openai(self, name: str) -> Any:
+    def _openai(self, name: str, options: ModelOptions) -> Any:
         from openai import AsyncOpenAI
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
@@ -215,10 +245,20 @@ class PydanticAIModelResolver:
         client = AsyncOpenAI(
             api_key=key or "not-needed",  # local OpenAI-compatible servers ignore the key
             base_url=base_url,
-            timeout=self._config.timeout_s,
+            timeout=options.request_timeout_s or self._config.timeout_s,
             max_retries=self._config.max_retries,
         )
-        return OpenAIChatModel(name, provider=OpenAIProvider(openai_client=client))
+        # Which field carries the token limit (`max_tokens_field`); `CompatModel` sends the
+        # limit itself when a request sets none.
+        profile = {
+            "openai_chat_supports_max_completion_tokens": options.max_tokens_field
+            == "max_completion_tokens"
+        }
+        return OpenAIChatModel(
+            name,
+            provider=OpenAIProvider(openai_client=client),
+            profile=profile,  # type: ignore[arg-type]
+        )
 
 
 def _openai_default(name: str | None) -> str | None:

@@ -75,6 +75,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.model_failures = Counter(
+            "almanac_model_failures",
+            "Model calls that failed, by model and kind (timeout, connection, rate_limit, "
+            "http_4xx, http_5xx, provider_error, bad_response)",
+            ["model", "kind"],
+            registry=r,
+        )
         self.job_failures = Counter(
             "almanac_job_failures",
             "Background jobs that failed, by kind",
@@ -97,6 +104,9 @@ class Metrics:
     def request_answered(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.request_seconds.labels(method, route).observe(seconds)
+
+    def model_failed(self, model: str, kind: str) -> None:
+        self.model_failures.labels(model, kind).inc()
 
     def job_failed(self, kind: str) -> None:
         self.job_failures.labels(kind).inc()

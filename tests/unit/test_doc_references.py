@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = ("backend", "use_cases", "services", "bench", "training")
-TREE_ROOTS = (*SOURCE_ROOTS, "tests", "docs", "sample_data", ".ci")
+TREE_ROOTS = (*SOURCE_ROOTS, "tests", "docs", "sample_data", ".ci", "tools")
 SKIPPED_PARTS = {"__pycache__", "node_modules", ".venv"}
 
 # A path of at least two parts ending in a code file's extension, or a doc under docs/.

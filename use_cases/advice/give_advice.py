@@ -64,6 +64,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pydantic_core
+from pydantic import ValidationError
 from pydantic_ai import Agent
 from pydantic_ai import exceptions as ai_errors
 from pydantic_ai.messages import (
@@ -91,7 +92,7 @@ from use_cases.advice.domain import (
 )
 from use_cases.advice.manage_threads import thread_not_found
 from use_cases.advice.ports import AdviceThreadStore
-from use_cases.chat.agent import AgentLimits
+from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.chat_turns import (
     MAX_MESSAGE_CHARS,
     REFUSAL_ANSWER,
@@ -222,6 +223,10 @@ class GiveAdvice:
             model=turn.resolved.model,
             deps=turn.deps,
             sampling=request.sampling,
+            opening_search=opening_search(turn.resolved, turn.deps.search_policy, turn.question)
+            if turn.deps.search_allowed
+            else None,
+            timeout_s=turn.resolved.turn_timeout_s,
         )
         # No message is stored for an advice: its id is the response id, known at the end.
         started = TurnStarted(message_id="", model=turn.resolved.identifier)
@@ -417,13 +422,14 @@ class _AdviceTurn:
         """The schema-valid advice that stands in for one the run did not produce: output that
         never validated is an advice (`fallback`), any other failure carries its error."""
         record = self.unfinished or TurnRecord()
-        if isinstance(failed.cause, ai_errors.UnexpectedModelBehavior):
+        invalid = never_validated(failed.cause)
+        if invalid is not None:
             retries = self.book.output_retries
             advice = await self._finish(
                 record,
                 self.text.final_text(FALLBACK_INVALID),
                 "The model's structured answer failed validation after "
-                f"{retries} retr{'y' if retries == 1 else 'ies'}; "
+                f"{retries} retr{'y' if retries == 1 else 'ies'} ({invalid}); "
                 "showing it could mislead, so this fallback replaces it.",
                 fallback=True,
             )
@@ -488,6 +494,26 @@ class _AdviceTurn:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+#: How much of the last validation error an advice's fallback reasoning quotes.
+MAX_VALIDATION_DETAIL = 200
+
+
+def never_validated(cause: BaseException | None) -> str | None:
+    """What the last validation said, when a run ended because the model's output never
+    passed validation (PydanticAI's output retries ran out on a validation error or an
+    output validator's retry); None for any other failure (the provider failed, timed out,
+    or answered with nothing), which is the provider's error, not a fallback."""
+    if not isinstance(cause, ai_errors.UnexpectedModelBehavior) or isinstance(
+        cause, ai_errors.ModelAPIError
+    ):
+        return None
+    last = cause.__cause__
+    if not isinstance(last, ai_errors.ToolRetryError | ai_errors.ModelRetry | ValidationError):
+        return None
+    detail = " ".join(str(last).split())
+    return detail[:MAX_VALIDATION_DETAIL] or type(last).__name__
 
 
 def checked_draft(

@@ -30,6 +30,7 @@ from use_cases.chat.prompts import (
     SQL_TOOL,
     tables_for,
 )
+from use_cases.chat.search_discipline import SearchPolicy
 from use_cases.chat.tools import (
     AgentDeps,
     lookup_structured_data,
@@ -37,6 +38,7 @@ from use_cases.chat.tools import (
     offer_search,
     search_knowledge_base,
 )
+from use_cases.prompts.ports import ResolvedModel
 
 __all__ = [
     "CHAT_TURN",
@@ -44,6 +46,7 @@ __all__ = [
     "TurnKind",
     "build_agent",
     "install_search_policy",
+    "opening_search",
     "searched_this_run",
 ]
 
@@ -131,6 +134,17 @@ def build_agent(kind: TurnKind[DepsT, OutputT], *, limits: AgentLimits) -> Agent
         return output
 
     return agent
+
+
+def opening_search(resolved: ResolvedModel, policy: SearchPolicy, question: str) -> str | None:
+    """The query Almanac searches with before the model answers (`AgentCall.opening_search`):
+    the question, when the turn must search and the model is one whose required search Almanac
+    runs itself (`ResolvedModel.searches_first`); else None (the model searches, and the
+    "search first" validator holds it to it)."""
+    searching = policy.require_search and policy.allow_search and policy.allow_tools
+    if resolved.searches_first and searching:
+        return question
+    return None
 
 
 def searched_this_run(messages: Sequence[ModelMessage]) -> bool:

@@ -59,7 +59,7 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelResponse
 from pydantic_ai.run import AgentRunResult
 
-from use_cases.chat.agent import AgentLimits
+from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.citations import NumberedText, checked_citations, cited_sources, numbered_answer
 from use_cases.chat.domain import (
     Chat,
@@ -298,6 +298,8 @@ class ChatTurns:
             model=resolved.model,
             deps=turn.deps,
             sampling=request.sampling,
+            opening_search=opening_search(resolved, turn.deps.search_policy, decision.question),
+            timeout_s=resolved.turn_timeout_s,
         )
         started = TurnStarted(turn.assistant.id, resolved.identifier)
         citations = turn.deps.citations
@@ -507,7 +509,7 @@ class _ChatTurn:
                 sources=result.sources,
                 model=result.model,
                 latency_ms=result.latency_ms,
-                usage=usage,
+                usage=usage if usage.reported else None,
                 status="complete",
             ),
         )

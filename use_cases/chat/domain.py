@@ -51,9 +51,14 @@ class Chat:
 
 @dataclass(frozen=True)
 class TokenUsage:
+    """Tokens a turn's model read and wrote, as its provider reported them. `reported` is
+    False when the provider reported none (some OpenAI-compatible servers): the counts are
+    then unknown, not 0, and are shown as such."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 0
+    reported: bool = True
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -54,6 +55,7 @@ from pydantic_ai.messages import (
     PartStartEvent,
     TextPart,
     TextPartDelta,
+    ToolCallPart,
     ToolReturnPart,
     UserPromptPart,
 )
@@ -63,6 +65,7 @@ from pydantic_ai.usage import UsageLimits
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.domain import MessageRole, TokenUsage, ToolCall
 from use_cases.chat.ports import NoTurnObserver, TurnEnded, TurnObserver, TurnOutcome
+from use_cases.chat.prompts import SEARCH_TOOL
 from use_cases.shared.errors import (
     AlmanacError,
     UpstreamBadResponse,
@@ -151,6 +154,24 @@ class AgentCall(Generic[DepsT]):
     model: Any
     deps: DepsT
     sampling: Sampling = NO_SAMPLING
+    opening_search: str | None = None
+    """A query Almanac searches the knowledge base with before the model answers (`opening_search`
+    in `use_cases/chat/agent.py`): the run starts with that search tool call, made through the
+    real tool, so its result reaches the model as the call's result, and its events, tool call
+    record and citations are those of any search."""
+    timeout_s: float | None = None
+    """Seconds this run may take; None: the runner's `AgentLimits.timeout_s`."""
+
+    def start(self) -> tuple[str | None, list[ModelMessage]]:
+        """The run's prompt and message history: with an opening search, the prompt goes into
+        the history followed by the search's tool call, and the run resumes from there."""
+        if self.opening_search is None:
+            return self.prompt, list(self.history)
+        call = ToolCallPart(
+            SEARCH_TOOL, {"query": self.opening_search}, tool_call_id=f"call_{uuid.uuid4().hex}"
+        )
+        opened = [ModelRequest(parts=[UserPromptPart(self.prompt)]), ModelResponse(parts=[call])]
+        return None, [*self.history, *opened]
 
 
 class TurnRecord:
@@ -210,6 +231,8 @@ def token_usage(result: AgentRunResult[Any]) -> TokenUsage:
         input_tokens=usage.input_tokens or 0,
         output_tokens=usage.output_tokens or 0,
         requests=usage.requests or 0,
+        # A model request always reads tokens: none counted means none were reported.
+        reported=bool(usage.input_tokens or usage.output_tokens),
     )
 
 
@@ -276,14 +299,15 @@ class TurnRunner(Generic[DepsT, OutputT]):
         try:
             yield started
             result: AgentRunResult[OutputT] | None = None
+            prompt, history = call.start()
             async with self._agent.run_stream_events(
-                call.prompt,
-                message_history=list(call.history),
+                prompt,
+                message_history=history,
                 deps=call.deps,
                 model=call.model,
                 model_settings=call.sampling.model_settings(),
                 usage_limits=UsageLimits(request_limit=self._limits.request_limit),
-                timeout=self._limits.timeout_s,
+                timeout=call.timeout_s or self._limits.timeout_s,
             ) as events:
                 async for event in events:
                     record.observe(event)
@@ -378,6 +402,11 @@ def to_domain_error(exc: BaseException) -> AlmanacError:
         status = getattr(exc, "status_code", None)
         return UpstreamBadResponse(
             f"The model provider failed{f' (HTTP {status})' if status else ''}. Try again later."
+        )
+    if isinstance(exc, ai_errors.OutputTokenLimitExceeded):
+        return UpstreamBadResponse(
+            "The model's answer was cut off at its token limit before it was complete. Try "
+            "again, or allow more tokens (the request's max_tokens, or MODEL_OPTIONS)."
         )
     if isinstance(exc, ai_errors.UsageLimitExceeded):
         return UpstreamBadResponse("The model did not reach an answer within its request budget.")

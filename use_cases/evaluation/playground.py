@@ -40,7 +40,7 @@ from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
 
 from use_cases.access.domain import Caller, require_admin
-from use_cases.chat.agent import AgentLimits
+from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.chat_turns import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, checked_question
 from use_cases.chat.citations import checked_citations, cited_sources, numbered_answer
 from use_cases.chat.domain import Source, TokenUsage
@@ -109,8 +109,9 @@ class ModelOutput:
     model: str
     output: str | None
     latency_ms: int
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None
+    """None when the model's server reported no usage (unknown, not 0)."""
+    output_tokens: int | None
     cost_usd: float | None
     sources: tuple[Source, ...]
     error: str | None = None
@@ -243,6 +244,8 @@ class RunPlayground:
                 model=model.model,
                 deps=deps,
                 sampling=sampling,
+                opening_search=opening_search(model, deps.search_policy, decision.question),
+                timeout_s=model.turn_timeout_s,
             )
             turn = _PlaygroundTurn(deps)
             answer, usage, sources = await drain(
@@ -257,9 +260,9 @@ class RunPlayground:
             model=label,
             output=answer,
             latency_ms=_elapsed_ms(started),
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cost_usd=self._cost(label, usage),
+            input_tokens=usage.input_tokens if usage.reported else None,
+            output_tokens=usage.output_tokens if usage.reported else None,
+            cost_usd=self._cost(label, usage) if usage.reported else None,
             sources=sources,
         )
 

@@ -31,6 +31,12 @@ class ResolvedModel:
     identifier: str
     model: Any
     admission: Callable[[], None] = field(default=_always_admitted, compare=False, repr=False)
+    searches_first: bool = False
+    """When a turn must search, Almanac runs the first search itself and gives the model its
+    result, instead of asking the model to call the tool (a small local model seldom does,
+    and servers ignore a forced tool choice): `MODEL_OPTIONS` `search_first`."""
+    turn_timeout_s: float | None = None
+    """Seconds one turn on this model may take; None: the agent's own limit."""
 
     def admit(self) -> None:
         self.admission()

@@ -1,0 +1,54 @@
+"""Fixtures of the tests against a real model server (`local_model` marker): one llama.cpp
+server for the module's tests, and Almanac containers pointed at it with the three settings
+docs/local-models.md shows (OPENAI_BASE_URL, OPENAI_API_KEY, DEFAULT_MODEL) and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic_ai import models as ai_models
+
+from backend.bootstrap import Container, bootstrap
+from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.local_model_server import MODEL_NAME, LocalModelServer
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelServer]:
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    server = LocalModelServer(log).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def real_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real model requests may leave this process (to the loopback server only)."""
+    monkeypatch.setattr(ai_models, "ALLOW_MODEL_REQUESTS", True)
+
+
+def settings_for(data_dir: Path, server: LocalModelServer) -> object:
+    return make_settings(
+        data_dir,
+        openai_base_url=server.base_url,
+        openai_api_key="local",
+        default_model=f"openai:{MODEL_NAME}",
+    )
+
+
+@pytest.fixture
+def container(
+    data_dir: Path, model_server: LocalModelServer, real_model: None
+) -> Iterator[Container]:
+    built = bootstrap(settings_for(data_dir, model_server), clock=FixedClock())  # type: ignore[arg-type]
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(container) as http:
+        yield http
