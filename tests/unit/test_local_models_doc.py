@@ -45,3 +45,21 @@ def test_the_options_table_has_every_option_with_the_codes_defaults() -> None:
 def test_each_model_options_example_is_accepted(example: str) -> None:
     text = shlex.split(example)[0] if example.startswith("'") else example
     assert parse_model_options(text)
+
+
+@pytest.mark.parametrize("page", ["docs/local-models.md", "docs/guide.md"])
+def test_the_three_settings_shown_are_those_the_real_model_tests_use(page: str) -> None:
+    """The line a user copies names the port `make local-model` serves on and the name it
+    serves the model under; tests/local_model runs Almanac with those three settings alone."""
+    from tests.local_model_server import MODEL_NAME, local_model_tool
+
+    text = (PROJECT_ROOT / page).read_text()
+    line = next(line for line in text.splitlines() if line.startswith("OPENAI_BASE_URL="))
+    settings = dict(word.split("=", 1) for word in shlex.split(line) if "=" in word)
+    port = local_model_tool().DEFAULT_PORT
+    assert settings == {
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "OPENAI_API_KEY": "local",
+        "DEFAULT_MODEL": f"openai:{MODEL_NAME}",
+    }
+    assert local_model_tool().DEFAULT_MODEL_NAME == MODEL_NAME
