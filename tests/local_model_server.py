@@ -52,10 +52,12 @@ class LocalModelServer:
     log_path: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    external: str = ""
+    """The base URL of a server this process did not start (nothing to start or stop)."""
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return self.external or f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> LocalModelServer:
         tool = local_model_tool()

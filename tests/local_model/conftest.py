@@ -4,6 +4,7 @@ docs/local-models.md shows (OPENAI_BASE_URL, OPENAI_API_KEY, DEFAULT_MODEL) and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,10 +16,18 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, make_settings
 from tests.local_model_server import MODEL_NAME, LocalModelServer
 
+#: A server already running to test against instead (llama-cpp-python's, Ollama, ...), serving
+#: the model as `smollm2-135m`: `LOCAL_MODEL_BASE_URL=http://127.0.0.1:8000/v1`. MODEL_OPTIONS
+#: from the environment applies as it would to the service.
+EXTERNAL = os.environ.get("LOCAL_MODEL_BASE_URL", "").strip()
+
 
 @pytest.fixture(scope="session")
 def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelServer]:
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    if EXTERNAL:
+        yield LocalModelServer(log, external=EXTERNAL)
+        return
     server = LocalModelServer(log).start()
     yield server
     server.stop()

@@ -34,7 +34,7 @@ from backend.cli.main import app as cli
 from tests.conftest import FixedClock
 from tests.js_clients import JsClients
 from tests.live_server import serve
-from tests.local_model.conftest import settings_for
+from tests.local_model.conftest import EXTERNAL, settings_for
 from tests.local_model_server import MODEL_NAME, LocalModelServer
 from use_cases.chat.prompts import SEARCH_TOOL, SQL_TOOL
 
@@ -210,6 +210,7 @@ def test_an_evaluation_runs_on_the_model(
     assert report["latency_p50_ms"] > 0  # measured, not the 0 of a run that never happened
 
 
+@pytest.mark.skipif(bool(EXTERNAL), reason="kills a llama-server of its own, not an external one")
 def test_a_model_server_killed_mid_stream_ends_the_stream_and_keeps_the_question(
     data_dir: Path, real_model: None, tmp_path: Path
 ) -> None:
