@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -289,16 +288,17 @@ async def test_an_image_bomb_svg_or_broken_image_is_a_problem_and_writes_nothing
     assert not (world.container.settings.chat_files_path / chat_id).exists()
 
 
-async def test_a_fan_out_pdf_is_refused_within_its_budget_and_writes_nothing(
+async def test_a_fan_out_pdf_is_refused_by_its_content_budget_and_writes_nothing(
     client: httpx.AsyncClient, world: World
 ) -> None:
+    """What the refusal costs the server is measured by bench/bench_hostile_inputs.py."""
     ana = world.headers["ana"]
     chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
     # ~8 KB, 20 MiB of drawn page content: refused by the PDF content budget before PDFium
-    # reads a page (the CPU budget, tests/integration/test_parse_pool.py, is the backstop).
+    # reads a page (the CPU budget, tests/integration/test_parse_pool.py, is the backstop:
+    # its refusal would name seconds of CPU).
     pdf = hostile_inputs.fan_out_pdf(pages=40, content=MiB // 2)
     assert len(pdf) < 10_000
-    started, cpu = time.monotonic(), time.process_time()
     response = await client.post(
         f"/api/conversations/{chat_id}/files",
         files={"file": ("fan-out.pdf", pdf, "application/pdf")},
@@ -306,9 +306,9 @@ async def test_a_fan_out_pdf_is_refused_within_its_budget_and_writes_nothing(
     )
     assert response.status_code == 413, response.text
     assert response.json()["code"] == "input_too_costly"
-    assert "bytes of page content" in response.json()["detail"]
-    assert time.process_time() - cpu < 5  # the server's own CPU: the parse ran elsewhere
-    assert time.monotonic() - started < 3 * BUDGET.parse_cpu_s + 10  # stopped at its budget
+    detail = response.json()["detail"]
+    assert f"more than {BUDGET.max_pdf_content:,} bytes of page content" in detail
+    assert "of CPU" not in detail
     assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
     assert not (world.container.settings.chat_files_path / chat_id).exists()
 

@@ -9,7 +9,6 @@ import asyncio
 import json
 import re
 import shutil
-import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -137,14 +136,18 @@ async def test_a_refused_link_is_a_problem_and_writes_nothing(
 ) -> None:
     before = await chat_count(http, keys["bob"])
     other_port = f"http://127.0.0.1:{urlsplit(pages).port + 1}"  # same host, another port
-    started = time.monotonic()
-    answer = await http.post(
-        "/api/conversations/import",
-        json={"url": link.format(pages=pages, other_port=other_port)},
-        headers=keys["bob"],
+    # `/slow-headers` never ends, each read quick: only a limit on the whole fetch
+    # (IMPORT_TIMEOUT_S) gives its 504. The test's own limit is a safety net (40 times that
+    # one): a fetch that is never stopped fails here instead of hanging the suite.
+    answer = await asyncio.wait_for(
+        http.post(
+            "/api/conversations/import",
+            json={"url": link.format(pages=pages, other_port=other_port)},
+            headers=keys["bob"],
+        ),
+        timeout=120,
     )
     assert answer.status_code == status, answer.text
-    assert time.monotonic() - started < 3.0 + 5  # IMPORT_TIMEOUT_S covers the whole fetch
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == code
     # the upstream status never leaks (a port such as 41801 is not one: word boundaries)
@@ -288,15 +291,15 @@ HOSTILE_EXPORTS = {
 async def test_a_hostile_export_is_refused_cheaply_and_writes_nothing(
     http: httpx.AsyncClient, keys: dict, kind: str
 ) -> None:
+    """Refused, twice alike, within a bounded peak of memory; the CPU the refusal costs is
+    measured by bench/bench_hostile_inputs.py (a CPU-time bound here would hold or not
+    with the machine's speed)."""
     make, status, code = HOSTILE_EXPORTS[kind]
     data = make()
     assert len(data) <= 110_000
     before = await chat_count(http, keys["bob"])
     files = {"file": ("export.zip", data, "application/zip")}
-    post = http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
-    started = time.process_time()
-    answer = await post
-    cpu_s = time.process_time() - started  # measured apart: tracemalloc slows Python down
+    answer = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
     tracemalloc.start()
     try:
         again = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
@@ -307,7 +310,6 @@ async def test_a_hostile_export_is_refused_cheaply_and_writes_nothing(
         assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
         assert "location" not in refused.headers
     assert peak_mb < 200, f"{peak_mb:.0f} MB for a {len(data):,}-byte upload"
-    assert cpu_s < 5, f"{cpu_s:.1f} s of CPU for a {len(data):,}-byte upload"
     assert await chat_count(http, keys["bob"]) == before
 
 

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ import httpx
 import pytest
 
 from services.sqlite.connection import connect
+from tests.almanac_serve import start_almanac_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ALMANAC = str(Path(sys.executable).parent / "almanac")
@@ -44,12 +44,6 @@ QUESTION = "Explain what a hash function is."
 SECTIONS = 60
 START_S = 120.0
 STEP_S = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _until(what: str, check: Callable[[], Any], within_s: float, *, alive: Any = None) -> Any:
@@ -102,21 +96,21 @@ def _never_stale(app_db: Path, job_id: str) -> None:
 
 
 class Server:
-    """`almanac serve` on `data_dir`, its output in a log file (read on failure)."""
+    """`almanac serve` on `data_dir`, serving once built, its output in a log file (read on
+    failure). Its port is one that was free a moment before; another one when that was taken
+    before the server bound it (tests/almanac_serve.py)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [ALMANAC, "serve"],
-                cwd=data_dir.parent,  # no `.env` of the repository is read
-                env={**env, "PORT": str(self.port)},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.child = start_almanac_serve(
+            [ALMANAC, "serve"],
+            env=env,
+            cwd=data_dir.parent,  # no `.env` of the repository is read
+            log=log,
+            within_s=START_S,
+        )
+        self.process = self.child.process
+        self.url = self.child.url
+        self.log = self.child.log
 
     def ready(self, http: httpx.Client) -> None:
         def answers() -> bool:
@@ -135,13 +129,7 @@ class Server:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        self.child.stop()
 
 
 @pytest.fixture
@@ -185,7 +173,7 @@ def servers(tmp_path: Path, fake_model: str) -> Iterator[Callable[[], Server]]:
         "HOST": "127.0.0.1",
         "DATA_DIR": str(data_dir),
         "LOAD_SAMPLE_DATA": "false",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",  # the server reports its port at INFO (tests/almanac_serve.py)
         "OPENAI_API_KEY": "sk-test",
         "OPENAI_BASE_URL": fake_model,
         "DEFAULT_MODEL": MODEL,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 
 from backend.bootstrap import Container, bootstrap
+from services.budgets import BUDGET
 from services.knowledge.loaders import SUPPORTED_EXTENSIONS
 from services.parse_pool import BudgetedLoader
 from tests import hostile_inputs
@@ -91,22 +91,22 @@ async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
     assert container.knowledge.knowledge_stats.run() == before
 
 
-async def test_an_uploaded_fan_out_pdf_is_413_at_once_and_writes_nothing(
+async def test_an_uploaded_fan_out_pdf_is_413_by_the_content_budget_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
     """Issue 65: 8 KB, 40 pages drawing one 0.5 MiB stream (60 s of the server's CPU with
-    the pypdf loader, 1.8 s with PDFium's): refused by the PDF content budget before a page
-    is read."""
+    the pypdf loader, 1.8 s with PDFium's): refused by the PDF content budget (its message
+    names that budget, not the parse's CPU budget) before a page is read. What the refusal
+    costs the server is measured by bench/bench_hostile_inputs.py."""
     before = container.knowledge.knowledge_stats.run()
     pdf = hostile_inputs.fan_out_pdf(pages=40)
-    started, cpu = time.monotonic(), time.process_time()
     response = await _upload(client, "fan-out.pdf", pdf)
     assert response.status_code == 413, response.text
     assert response.json()["code"] == "input_too_costly"
-    assert "bytes of page content" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert f"more than {BUDGET.max_pdf_content:,} bytes of page content" in detail
+    assert "of CPU" not in detail
     assert "Traceback" not in response.text
-    assert time.process_time() - cpu < 1  # the server's own CPU
-    assert time.monotonic() - started < 10  # the child's start included, on a loaded machine
     assert container.knowledge.knowledge_stats.run() == before
 
 

@@ -9,7 +9,6 @@ import hashlib
 import os
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -487,12 +486,13 @@ def sqlite_runner(db_path: Path) -> SqliteSqlRunner:
 
 
 def _assert_refused_without_trace(runner: SqlRunner, sandbox: Sandbox, sql: str) -> ToolRejected:
+    """The statement is refused (a runaway one stopped at the runner's time limit: its message
+    is checked below, its speed is not a test's business), changes nothing, and the runner
+    still answers."""
     runner.run("SELECT 1")  # a first read creates the -wal / -shm files of a WAL database
     before = sandbox.state()
-    started = time.monotonic()
     with pytest.raises(ToolRejected) as refused:
         runner.run(sql.replace("{tmp}", str(sandbox.directory)))
-    assert time.monotonic() - started < 2 * TIMEOUT_S + 1.0
     # Byte-identical files (SQLite), or every relation, its contents and privileges, the role,
     # sequences, large objects and locks (PostgreSQL); no file written beside the test.
     assert sandbox.state() == before
@@ -577,10 +577,8 @@ def test_sqlean_extension_functions_really_exist_in_these_tests(tmp_path: Path) 
 
 
 def test_a_printf_bomb_is_capped_by_the_engine_length_limit(sqlite_runner: SqliteSqlRunner) -> None:
-    started = time.monotonic()
     result = sqlite_runner.run("SELECT length(printf('%.*c', 1000000000, 'x')) AS n")
     assert result.rows == ((None,),)  # SQLite returns NULL instead of allocating 1 GB
-    assert time.monotonic() - started < 1.0
     assert sqlite_runner.engine_limits_applied is True
 
 
@@ -599,11 +597,11 @@ def test_a_runaway_query_is_stopped_with_a_message_naming_the_time_limit(
 def test_the_default_time_limit_reads_one_point_zero_seconds_in_the_message(
     sandbox: Sandbox,
 ) -> None:
+    """A query that never ends (not a join a fast machine finishes within the limit)."""
     runner = sandbox.runner(tables=LISTED, timeout_s=1)
     with pytest.raises(ToolRejected, match=r"^The query took longer than 1\.0 s and was stopped"):
         runner.run(
-            "SELECT count(*) FROM orders a, orders b, orders c, orders d, orders e, "
-            "orders f, orders g, orders h, orders i, orders j, orders k, orders l"
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c"
         )
 
 

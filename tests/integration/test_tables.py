@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -400,14 +399,17 @@ def test_table_names_differing_only_in_case_are_the_same_table(
     assert [s.name for s in loader.list_tables()] == ["sales"]
 
 
-def test_a_large_file_streams_in_quickly(loader: Loader, tmp_path: Path) -> None:
+def test_a_large_file_loads_every_row_with_its_column_types(
+    loader: Loader, tmp_path: Path, database: Database
+) -> None:
+    """20,000 rows come in whole, typed. How fast is a benchmark's question (bench/), not a
+    test's: a time limit here would fail on a slow machine and prove nothing on a fast one."""
     lines = ["id,name,amount,day"] + [f"{i},name {i},{i * 1.5},2024-01-01" for i in range(20_000)]
     path = write(tmp_path / "big.csv", "\n".join(lines) + "\n")
-    started = time.monotonic()
     schema = loader.load(path, "big")
     assert schema.row_count == 20_000
     assert [c.type for c in schema.columns] == ["INTEGER", "TEXT", "REAL", "DATE"]
-    assert time.monotonic() - started < 5.0
+    assert database.raw("SELECT count(*), max(id) FROM big") == [(20_000, 19_999)]
 
 
 # -- names, listing, dropping -------------------------------------------------------------------

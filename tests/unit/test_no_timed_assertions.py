@@ -1,0 +1,171 @@
+"""No test depends on the machine's speed: none asserts that a wall-clock duration stayed
+under a bound (`assert time.monotonic() - started < 15`). Such a test fails on a slow or
+loaded machine and proves nothing on a fast one; durations belong in the benchmarks
+(bench/). A budget test makes its breach certain and checks the refusal; a deadline that
+fails a test only when something never happens (waiting for a server, `timeout=` on a
+subprocess) is a safety net, not an assertion, and is not looked for here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+#: Not Python tests of this suite: the browser tests' and the JavaScript clients' own trees.
+SKIPPED = ("browser", "js")
+#: The `time` functions that read a clock.
+CLOCKS = frozenset(
+    {"monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns"}
+)
+
+
+class _Clocks:
+    """What reads a clock in one module: `time.monotonic()` (however `time` was imported),
+    the names and attributes bound from one (`started = time.monotonic()`), and the
+    durations computed from them (`elapsed = time.perf_counter() - started`)."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.modules = {"time"}
+        self.functions: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                self.modules |= {a.asname or a.name for a in node.names if a.name == "time"}
+            elif isinstance(node, ast.ImportFrom) and node.module == "time":
+                self.functions |= {a.asname or a.name for a in node.names if a.name in CLOCKS}
+        self.instants: set[str] = set()
+        self.durations: set[str] = set()
+        bindings = [
+            pair
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            for pair in _pairs(target, node.value)
+        ]
+        changed = True
+        while changed:  # `started` may be bound below the function that subtracts it
+            changed = False
+            for name, value in bindings:
+                kind = (
+                    self.instants
+                    if self.is_instant(value)
+                    else self.durations
+                    if self.is_duration(value)
+                    else None
+                )
+                if kind is not None and name not in kind:
+                    kind.add(name)
+                    changed = True
+
+    def is_instant(self, node: ast.expr) -> bool:
+        """A point in time: a clock read, a name bound from one, or one moved (`+ 5`)."""
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                return func.value.id in self.modules and func.attr in CLOCKS
+            return isinstance(func, ast.Name) and func.id in self.functions
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self.is_instant(node.left) or self.is_instant(node.right)
+        return _name(node) in self.instants
+
+    def is_duration(self, node: ast.expr) -> bool:
+        """A difference of clock readings, or something computed from one."""
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Sub) and (
+                self.is_instant(node.left) or self.is_instant(node.right)
+            ):
+                return True
+            return self.is_duration(node.left) or self.is_duration(node.right)
+        if isinstance(node, ast.UnaryOp):
+            return self.is_duration(node.operand)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.func.id in ("abs", "round", "float", "int") and any(
+                self.is_duration(arg) for arg in node.args
+            )
+        return _name(node) in self.durations
+
+
+def _name(node: ast.expr) -> str | None:
+    """`started` for `started` and for `self.started`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
+    """(name, value) of each name an assignment binds (`a, b = x, y` pairwise)."""
+    if isinstance(target, ast.Tuple | ast.List):
+        if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts):
+            return [p for t, v in zip(target.elts, value.elts, strict=True) for p in _pairs(t, v)]
+        return []
+    name = _name(target)
+    return [(name, value)] if name is not None else []
+
+
+def timed_assertions(source: str) -> list[int]:
+    """The lines of the asserts that bound a duration from above (`duration < bound`,
+    `duration <= bound`, or `bound > duration`)."""
+    tree = ast.parse(source)
+    clocks = _Clocks(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assert):
+            continue
+        for compare in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):
+            lefts = [compare.left, *compare.comparators[:-1]]
+            for op, left, right in zip(compare.ops, lefts, compare.comparators, strict=True):
+                below = isinstance(op, ast.Lt | ast.LtE) and clocks.is_duration(left)
+                above = isinstance(op, ast.Gt | ast.GtE) and clocks.is_duration(right)
+                if below or above:
+                    found.append(node.lineno)
+    return sorted(set(found))
+
+
+def _test_modules() -> list[Path]:
+    return [
+        path
+        for path in sorted(TESTS.rglob("*.py"))
+        if path.relative_to(TESTS).parts[0] not in SKIPPED
+    ]
+
+
+def test_timed_assertions_are_found_and_safety_nets_are_not() -> None:
+    timed = [
+        "import time\nstarted = time.monotonic()\nassert time.monotonic() - started < 15\n",
+        "import time\ndef f():\n    assert elapsed < 2.0\nelapsed = time.perf_counter() - s\n",
+        "import time as t\nassert t.time() - t0 <= 1\n",
+        "from time import perf_counter as pc\nassert (pc() - s) * 1000 < 50\n",
+        "import time\nstarted, cpu = time.monotonic(), 0\nassert 10 > time.monotonic() - started\n",
+        "import time\nself.closed_at = time.monotonic()\nassert x.closed_at - other < 1.0\n",
+        "import time\nassert ok and time.monotonic() - started < 2 * LIMIT + 1, 'slow'\n",
+    ]
+    untimed = [
+        "import time\ndeadline = time.monotonic() + 5\nassert time.monotonic() < deadline\n",
+        "import time\nstarted = time.monotonic()\nassert time.monotonic() - started > 0.5\n",
+        "import time\nwhile time.monotonic() - started < 5:\n    pass\n",
+        "import time\ncpu = time.process_time() - started\nassert count - seen < 3\n",
+        "assert len(rows) - 1 < 10\n",
+    ]
+    assert [bool(timed_assertions(source)) for source in timed] == [True] * len(timed)
+    assert [timed_assertions(source) for source in untimed] == [[]] * len(untimed)
+    assert timed_assertions(timed[0]) == [3]
+
+
+def test_the_scan_reads_the_suite() -> None:
+    modules = {path.relative_to(TESTS).as_posix() for path in _test_modules()}
+    assert "unit/test_no_timed_assertions.py" in modules
+    assert "e2e/test_serve.py" in modules
+    assert not any(module.startswith(("browser/", "js/")) for module in modules)
+
+
+def test_no_test_asserts_a_wall_clock_duration() -> None:
+    timed = [
+        f"tests/{path.relative_to(TESTS).as_posix()}:{line}"
+        for path in _test_modules()
+        for line in timed_assertions(path.read_text(encoding="utf-8"))
+    ]
+    assert not timed, (
+        "a test asserts a duration (it depends on the machine's speed): assert the behaviour "
+        f"the time stood for, and measure the speed in bench/: {timed}"
+    )
