@@ -60,7 +60,6 @@ import os
 with open(os.environ["MARK"], "a") as mark:  # runs each time this script is imported
     mark.write("run ")
 from services.knowledge.loaders import FileLoader
-from services import parse_pool
 from services.parse_pool import BudgetedLoader
 if __name__ == "__main__":
     loader = BudgetedLoader(FileLoader)
