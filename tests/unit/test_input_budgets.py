@@ -1,41 +1,42 @@
 """Every input's reading is bounded by what it produces, not by its size on the wire
 (services/budgets.py): decompression bombs are refused while they inflate, with the memory
-and CPU of the test process measured; malformed ZIPs are 422 naming what is wrong; the PDF
-page and content budget refuses fan-out documents."""
+the test process allocated and the bytes it inflated counted (never the seconds it took: those
+are measured by `python -m bench.bench_hostile_inputs`); malformed ZIPs are 422 naming what is
+wrong; the PDF page and content budget refuses fan-out documents."""
 
 from __future__ import annotations
 
 import io
-import time
 import tracemalloc
 import zipfile
 from collections.abc import Callable
 
 import pytest
 
-from services.budgets import BoundedReader, InputBudget, PdfBudget, stream_json_items
+from services.budgets import BUDGET, BoundedReader, InputBudget, PdfBudget, stream_json_items
 from services.conversations.import_formats import ConversationFormatReader
 from tests import hostile_inputs
 from tests.conversation_exports import chatgpt_export
+from tests.inflation import counting_inflation
 from use_cases.shared.errors import InputTooCostly, InvalidArchive
 
 reader = ConversationFormatReader()
 MiB = 1024 * 1024
 
 
-def _cost(parse: Callable[[], object]) -> tuple[BaseException | None, float, float]:
-    """What `parse` raised, the peak of Python memory it allocated (MB) and its CPU seconds."""
+def _cost(parse: Callable[[], object]) -> tuple[BaseException | None, float, int]:
+    """What `parse` raised, the peak of Python memory it allocated (MB) and the bytes it
+    inflated."""
     tracemalloc.start()
-    started = time.process_time()
-    try:
-        parse()
-        raised = None
-    except Exception as exc:
-        raised = exc
-    cpu = time.process_time() - started
+    with counting_inflation() as inflated:
+        try:
+            parse()
+            raised = None
+        except Exception as exc:
+            raised = exc
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    return raised, peak, cpu
+    return raised, peak, inflated.bytes
 
 
 @pytest.mark.parametrize(
@@ -46,10 +47,12 @@ def _cost(parse: Callable[[], object]) -> tuple[BaseException | None, float, flo
 def test_a_decompression_bomb_is_refused_while_it_inflates(bomb: Callable[[int], bytes]) -> None:
     data = bomb(24 * MiB)
     assert len(data) < 100_000
-    raised, peak_mb, cpu_s = _cost(lambda: reader.parse_export("export.zip", data))
+    raised, peak_mb, inflated = _cost(lambda: reader.parse_export("export.zip", data))
     assert raised is not None and raised.type in ("input_too_costly", "invalid_export")  # type: ignore[attr-defined]
     assert peak_mb < 64, f"{peak_mb:.0f} MB to refuse a {len(data):,}-byte ZIP"
-    assert cpu_s < 5
+    # refused while inflating: at most the unpacked limit (and zipfile's read-ahead) of 24 MiB
+    limit = BUDGET.unpacked_limit(len(data))
+    assert inflated <= limit + 64 * 1024, f"{inflated:,} bytes inflated, {limit:,} allowed"
 
 
 def test_the_ratio_is_checked_on_the_bytes_inflated_not_the_sizes_declared() -> None:
