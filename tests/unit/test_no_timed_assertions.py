@@ -1,9 +1,11 @@
-"""No test depends on the machine's speed: none asserts that a wall-clock duration stayed
-under a bound (`assert time.monotonic() - started < 15`). Such a test fails on a slow or
-loaded machine and proves nothing on a fast one; durations belong in the benchmarks
-(bench/). A budget test makes its breach certain and checks the refusal; a deadline that
-fails a test only when something never happens (waiting for a server, `timeout=` on a
-subprocess) is a safety net, not an assertion, and is not looked for here."""
+"""No test depends on the machine's speed: none asserts that a duration, of wall-clock or
+of CPU time, stayed under a bound (`assert time.monotonic() - started < 15`,
+`assert time.process_time() - cpu < 1`). Such a test fails on a slow or loaded machine and
+proves nothing on a fast one; durations belong in the benchmarks (bench/). A budget test
+makes its breach certain and checks the refusal (and what was done to refuse: a spy on the
+costly step, the bytes inflated); a deadline that fails a test only when something never
+happens (waiting for a server, `timeout=` on a subprocess) is a safety net, not an
+assertion, and is not looked for here."""
 
 from __future__ import annotations
 
@@ -13,16 +15,29 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1]
 #: Not Python tests of this suite: the browser tests' and the JavaScript clients' own trees.
 SKIPPED = ("browser", "js")
-#: The `time` functions that read a clock.
+#: The `time` functions that read a clock: wall-clock time, and the CPU time of the process
+#: or the thread.
 CLOCKS = frozenset(
-    {"monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "time", "time_ns"}
+    {
+        "monotonic",
+        "monotonic_ns",
+        "perf_counter",
+        "perf_counter_ns",
+        "time",
+        "time_ns",
+        "process_time",
+        "process_time_ns",
+        "thread_time",
+        "thread_time_ns",
+    }
 )
 
 
 class _Clocks:
     """What reads a clock in one module: `time.monotonic()` (however `time` was imported),
-    the names and attributes bound from one (`started = time.monotonic()`), and the
-    durations computed from them (`elapsed = time.perf_counter() - started`)."""
+    the names and attributes bound from one (`started = time.monotonic()`), the durations
+    computed from them (`elapsed = time.perf_counter() - started`), and the functions that
+    return a duration, alone or in a tuple (`return raised, cpu`: `_, cpu_s = measure()`)."""
 
     def __init__(self, tree: ast.Module) -> None:
         self.modules = {"time"}
@@ -34,6 +49,15 @@ class _Clocks:
                 self.functions |= {a.asname or a.name for a in node.names if a.name in CLOCKS}
         self.instants: set[str] = set()
         self.durations: set[str] = set()
+        #: function name -> what of its value is a duration: None all of it, an int that
+        #: item of the tuple it returns
+        self.returns: dict[str, set[int | None]] = {}
+        returned = [
+            (node.name, value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            for value in _returned(node)
+        ]
         bindings = [
             pair
             for node in ast.walk(tree)
@@ -54,6 +78,18 @@ class _Clocks:
                 )
                 if kind is not None and name not in kind:
                     kind.add(name)
+                    changed = True
+            for function, value in returned:
+                items = value.elts if isinstance(value, ast.Tuple) else None
+                timed = (
+                    {i for i, item in enumerate(items) if self.is_duration(item)}
+                    if items is not None
+                    else {None}
+                    if self.is_duration(value)
+                    else set()
+                )
+                if not timed <= self.returns.setdefault(function, set()):
+                    self.returns[function] |= timed
                     changed = True
 
     def is_instant(self, node: ast.expr) -> bool:
@@ -77,10 +113,17 @@ class _Clocks:
             return self.is_duration(node.left) or self.is_duration(node.right)
         if isinstance(node, ast.UnaryOp):
             return self.is_duration(node.operand)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return node.func.id in ("abs", "round", "float", "int") and any(
-                self.is_duration(arg) for arg in node.args
-            )
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id in ("abs", "round", "float", "int"):
+                return any(self.is_duration(arg) for arg in node.args)
+            return None in self.returns.get(_name(node.func) or "", ())
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.slice, ast.Constant)
+        ):
+            timed = self.returns.get(_name(node.value.func) or "", set())
+            return None in timed or node.slice.value in timed
         return _name(node) in self.durations
 
 
@@ -93,11 +136,30 @@ def _name(node: ast.expr) -> str | None:
     return None
 
 
+def _returned(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    """What `function`'s own `return`s return (not those of the functions it defines)."""
+    found, stack = [], list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            found.append(node.value)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
-    """(name, value) of each name an assignment binds (`a, b = x, y` pairwise)."""
+    """(name, value) of each name an assignment binds (`a, b = x, y` pairwise; `a, b = f()`
+    binds `a` to `f()[0]`)."""
     if isinstance(target, ast.Tuple | ast.List):
         if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts):
             return [p for t, v in zip(target.elts, value.elts, strict=True) for p in _pairs(t, v)]
+        if isinstance(value, ast.Call) and not any(isinstance(t, ast.Starred) for t in target.elts):
+            return [
+                p
+                for i, t in enumerate(target.elts)
+                for p in _pairs(t, ast.Subscript(value=value, slice=ast.Constant(i)))
+            ]
         return []
     name = _name(target)
     return [(name, value)] if name is not None else []
@@ -139,6 +201,15 @@ def test_timed_assertions_are_found_and_safety_nets_are_not() -> None:
         "import time\nstarted, cpu = time.monotonic(), 0\nassert 10 > time.monotonic() - started\n",
         "import time\nself.closed_at = time.monotonic()\nassert x.closed_at - other < 1.0\n",
         "import time\nassert ok and time.monotonic() - started < 2 * LIMIT + 1, 'slow'\n",
+        # CPU time is a clock too
+        "import time\ncpu = time.process_time()\nf()\nassert time.process_time() - cpu < 1\n",
+        "from time import process_time_ns as cpu\nassert cpu() - before <= 10**9\n",
+        "import time\nassert time.thread_time() - t0 < 0.5\n",
+        # a duration returned by a helper, alone or in a tuple
+        "import time\ndef cost(f):\n    started = time.process_time()\n    f()\n"
+        "    cpu = time.process_time() - started\n    return f, cpu\n"
+        "raised, cpu_s = cost(g)\nassert cpu_s < 5\n",
+        "import time\ndef took():\n    return time.perf_counter() - s\nassert took() < 2\n",
     ]
     untimed = [
         "import time\ndeadline = time.monotonic() + 5\nassert time.monotonic() < deadline\n",
@@ -146,6 +217,9 @@ def test_timed_assertions_are_found_and_safety_nets_are_not() -> None:
         "import time\nwhile time.monotonic() - started < 5:\n    pass\n",
         "import time\ncpu = time.process_time() - started\nassert count - seen < 3\n",
         "assert len(rows) - 1 < 10\n",
+        "import time\ndef cost(f):\n    cpu = time.process_time() - s\n    return f(), cpu\n"
+        "raised, _ = cost(g)\nassert raised < 5\n",
+        "import time\nassert time.process_time() - cpu > 0\n",
     ]
     assert [bool(timed_assertions(source)) for source in timed] == [True] * len(timed)
     assert [timed_assertions(source) for source in untimed] == [[]] * len(untimed)
