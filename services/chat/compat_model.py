@@ -18,7 +18,8 @@ It wraps each provider model the resolver builds (`services/chat/models.py`). Wh
   hands the JSON back as that tool's call: the agent validates and retries it as before, and
   no server is asked for `tool_choice: "required"`, which some refuse and others ignore.
 - **Failures in the log and in `/metrics`.** A failed call is logged with the model, the
-  provider's HTTP status, error code and message (cut to `MAX_LOGGED_CHARS`), and the
+  provider's HTTP status, error code and message (cut to `MAX_LOGGED_CHARS`, the provider's
+  key and anything shaped like a credential redacted), and the
   provider's request id when it sent one; the log line carries Almanac's own request id. Each
   is counted by `on_failure(model, kind)` (`failure_kind`).
 """
@@ -47,6 +48,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext
 
 from services.chat.model_options import ModelOptions
+from use_cases.chat.search_discipline import REDACTED, redact_credentials
 
 __all__ = ["CompatModel", "failure_kind"]
 
@@ -70,11 +72,13 @@ class CompatModel(WrapperModel):
         *,
         identifier: str,
         on_failure: OnFailure = _ignore,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         super().__init__(wrapped)
         self.options = options
         self.identifier = identifier
         self._on_failure = on_failure
+        self._secrets = tuple(secret for secret in secrets if secret)
         self._streams_tools = options.stream_tools != "never"
 
     # --- requests ------------------------------------------------------------------------
@@ -186,7 +190,7 @@ class CompatModel(WrapperModel):
             "Model %s could not stream a response that may call tools (%s); asking again "
             "without streaming.",
             self.identifier,
-            _described(exc),
+            self._redacted(_described(exc)),
         )
         return True
 
@@ -223,11 +227,22 @@ class CompatModel(WrapperModel):
 
     # --- failures ------------------------------------------------------------------------
 
+    def _redacted(self, text: str) -> str:
+        """`text` without the provider's key (some servers repeat the key they were sent in
+        their error, whole or its end) nor anything shaped like a credential."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+            if len(secret) >= 16:
+                text = text.replace(secret[-12:], REDACTED)
+        return redact_credentials(text)
+
     def _report(self, exc: BaseException) -> None:
         kind = failure_kind(exc)
         if kind is None:
             return
-        _log.warning("Model call failed: model %s, %s", self.identifier, _described(exc))
+        _log.warning(
+            "Model call failed: model %s, %s", self.identifier, self._redacted(_described(exc))
+        )
         self._on_failure(self.identifier, kind)
 
 

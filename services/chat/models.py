@@ -198,7 +198,13 @@ class PydanticAIModelResolver:
 
     def _wrapped(self, identifier: str, model: Any) -> CompatModel:
         kwargs = {"on_failure": self._on_failure} if self._on_failure else {}
-        return CompatModel(model, self.options(identifier), identifier=identifier, **kwargs)
+        return CompatModel(
+            model,
+            self.options(identifier),
+            identifier=identifier,
+            secrets=(self._config.openai_api_key or "",),
+            **kwargs,
+        )
 
     def build_unlisted(self, identifier: str) -> Any:
         """The model for `identifier` whether or not requests may choose it (the evaluation

@@ -29,8 +29,13 @@ def _marks(test: Callable[..., object]) -> set[str]:
 
 
 def test_make_test_leaves_out_the_answer_floors_and_check_answers_runs_only_them() -> None:
-    assert '-m "not answers"' in _recipe("test")
+    assert '-m "not answers and not local_model"' in _recipe("test")
     assert "-m answers" in _recipe("check-answers")
+
+
+def test_the_real_model_tests_run_in_their_own_target_after_its_build() -> None:
+    recipe = _recipe("test-local-model")
+    assert "tools/local_model.py build" in recipe and "-m local_model" in recipe
 
 
 def test_ci_runs_the_answer_floors_after_the_test_suite() -> None:
@@ -39,7 +44,7 @@ def test_ci_runs_the_answer_floors_after_the_test_suite() -> None:
         for line in (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip().startswith("make ")
     ]
-    assert steps == ["make test", "make check-answers"]
+    assert steps == ["make test", "make check-answers", "make test-local-model"]
 
 
 def test_every_answer_floor_and_evaluating_readme_example_is_an_answers_test() -> None:
