@@ -4,6 +4,8 @@ every failed call.
 It wraps each provider model the resolver builds (`services/chat/models.py`). What it adds:
 
 - **A token limit on every response**: `max_tokens` when the request set none of its own.
+- **Tool-call turns with text**: with `tool_call_text="empty"`, an assistant message that only
+  calls tools is sent with `content: ""`, not `null`.
 - **Bounded tool rounds**: past `tool_rounds` rounds of tool calls since the user's message,
   a request offers no function tool (its output tools stay), so the model answers.
 - **Unstreamed calls, streamed on.** The agent always streams. With `stream_tools="never"` a
@@ -92,7 +94,9 @@ class CompatModel(WrapperModel):
         params = self._within_tool_rounds(messages, model_request_parameters)
         params, output_tool = self._as_json_schema(params)
         try:
-            response = await self.wrapped.request(messages, self._limited(model_settings), params)
+            response = await self.wrapped.request(
+                self._sendable(messages), self._limited(model_settings), params
+            )
         except Exception as exc:
             self._report(exc)
             raise
@@ -114,7 +118,7 @@ class CompatModel(WrapperModel):
             try:
                 stream = await stack.enter_async_context(
                     self.wrapped.request_stream(
-                        messages, self._limited(model_settings), params, run_context
+                        self._sendable(messages), self._limited(model_settings), params, run_context
                     )
                 )
             except Exception as exc:
@@ -149,6 +153,13 @@ class CompatModel(WrapperModel):
         return CompletedStreamedResponse(
             response, model_request_parameters=params, replay_events=True
         )
+
+    def _sendable(self, messages: list[ModelMessage]) -> list[ModelMessage]:
+        """`messages` as the server takes them: with `tool_call_text="empty"`, a response that
+        only calls tools gets an empty text part (sent as `content: ""`)."""
+        if self.options.tool_call_text != "empty":
+            return messages
+        return [_with_text(message) for message in messages]
 
     def _limited(self, model_settings: ModelSettings | None) -> ModelSettings | None:
         """`model_settings` with the options' token limit unless they set one."""
@@ -244,6 +255,17 @@ class CompatModel(WrapperModel):
             "Model call failed: model %s, %s", self.identifier, self._redacted(_described(exc))
         )
         self._on_failure(self.identifier, kind)
+
+
+def _with_text(message: ModelMessage) -> ModelMessage:
+    if not isinstance(message, ModelResponse):
+        return message
+    parts = message.parts
+    if any(isinstance(part, TextPart) for part in parts) or not any(
+        isinstance(part, ToolCallPart) for part in parts
+    ):
+        return message
+    return replace(message, parts=[TextPart(""), *parts])
 
 
 def tool_rounds_since_prompt(messages: list[ModelMessage]) -> int:

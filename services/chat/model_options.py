@@ -13,6 +13,7 @@ fast they are. The options say, per model, what Almanac does about each:
 | `structured_output` | `tool`, `json_schema`                 | `tool`     | `json_schema`     |
 | `search_first`      | `model`, `almanac`                    | `model`    | `almanac`         |
 | `tool_rounds`       | tool-call rounds per turn, then none  | unbounded  | 2                 |
+| `tool_call_text`    | `null`, `empty`                       | `null`     | `empty`           |
 | `request_timeout_s` | seconds one model request may take    | (settings) | 300               |
 | `turn_timeout_s`    | seconds one whole turn may take       | (settings) | 300               |
 
@@ -47,6 +48,10 @@ A *compatible server* is an `openai:` model while `OPENAI_BASE_URL` is set; ever
   (SmolLM2-135M overflowed its 8,192 tokens so); the turn's request budget
   (AGENT_REQUEST_LIMIT) still bounds every model. `null`: unbounded.
 
+- `tool_call_text`: the `content` of an assistant message that only calls tools: OpenAI's
+  `null`, or `""` for servers whose schema requires a string (llama-cpp-python's answers 500 to
+  `null` and to a missing `content`).
+
 `MODEL_OPTIONS` is a JSON object: model identifiers (`openai:smollm2-135m`), or `*` for every
 model, each mapped to the options that differ from the defaults, e.g.
 `{"openai:smollm2-135m": {"stream_tools": "never", "max_tokens": 256}}`. Unknown keys and bad
@@ -64,6 +69,7 @@ from use_cases.shared.errors import ConfigurationError
 StreamTools = Literal["auto", "always", "never"]
 StructuredOutput = Literal["tool", "json_schema"]
 SearchFirst = Literal["model", "almanac"]
+ToolCallText = Literal["null", "empty"]
 MaxTokensField = Literal["max_completion_tokens", "max_tokens"]
 
 
@@ -77,6 +83,7 @@ class ModelOptions:
     structured_output: StructuredOutput = "tool"
     search_first: SearchFirst = "model"
     tool_rounds: int | None = None
+    tool_call_text: ToolCallText = "null"
     request_timeout_s: float | None = None
     turn_timeout_s: float | None = None
 
@@ -90,6 +97,7 @@ COMPATIBLE_SERVER = ModelOptions(
     structured_output="json_schema",
     search_first="almanac",
     tool_rounds=2,
+    tool_call_text="empty",
     request_timeout_s=300.0,
     turn_timeout_s=300.0,
 )
@@ -99,6 +107,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "stream_tools": get_args(StreamTools),
     "structured_output": get_args(StructuredOutput),
     "search_first": get_args(SearchFirst),
+    "tool_call_text": get_args(ToolCallText),
 }
 _NUMBERS = {"max_tokens", "tool_rounds", "request_timeout_s", "turn_timeout_s"}
 

@@ -114,6 +114,7 @@ async def test_almanac_runs_the_required_search_and_sends_the_token_limit_as_max
     assert "tool_choice" not in sent or sent["tool_choice"] == "auto"
     assistant, tool = sent["messages"][-2:]
     assert assistant["tool_calls"][0]["function"]["name"] == "search_knowledge_base"
+    assert assistant["content"] == ""  # llama-cpp-python's server refuses null (tool_call_text)
     assert (
         tool["role"] == "tool"
         and "[1] Password and Credential Rotation Policy" in (tool["content"])
