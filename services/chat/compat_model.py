@@ -14,10 +14,12 @@ It wraps each provider model the resolver builds (`services/chat/models.py`). Wh
   one piece. With `"auto"`, a streamed request that offered tools and came back empty, or as a
   server error (5xx), before any part of the answer arrived is asked once more without
   streaming; when that answers, the model's tool requests go unstreamed from then on (logged).
-- **Structured output as a JSON schema.** With `structured_output="json_schema"`, a request
-  whose output is an output tool (advice's `give_advice`, a draft's, a cleaning's) asks for
-  that tool's arguments as JSON constrained by its schema (`response_format`), unstreamed, and
-  hands the JSON back as that tool's call: the agent validates and retries it as before, and
+- **Structured output as JSON.** With `structured_output="json_schema"`, a request whose
+  output is an output tool (advice's `give_advice`, a draft's, a cleaning's) asks for that
+  tool's arguments as JSON constrained by its schema (`response_format` `json_schema`); with
+  `"prompted"`, as JSON the instructions describe (`response_format` `json_object`, for
+  servers that refuse `json_schema`). Either is asked unstreamed and handed back as that tool's
+  call: the agent validates and retries it as before, and
   no server is asked for `tool_choice: "required"`, which some refuse and others ignore.
 - **Failures in the log and in `/metrics`.** A failed call is logged with the model, the
   provider's HTTP status, error code and message (cut to `MAX_LOGGED_CHARS`, the provider's
@@ -206,8 +208,10 @@ class CompatModel(WrapperModel):
         return True
 
     def _json_schema_output(self, params: ModelRequestParameters) -> bool:
+        """Whether this request's output tool is asked for as JSON text instead
+        (`structured_output` `json_schema` or `prompted`)."""
         return (
-            self.options.structured_output == "json_schema"
+            self.options.structured_output != "tool"
             and params.output_mode == "tool"
             and len(params.output_tools) == 1
             and not params.allow_text_output
@@ -221,9 +225,10 @@ class CompatModel(WrapperModel):
         if not self._json_schema_output(params):
             return params, None
         tool = params.output_tools[0]
+        mode = "native" if self.options.structured_output == "json_schema" else "prompted"
         native = replace(
             params,
-            output_mode="native",
+            output_mode=mode,
             output_object=OutputObjectDefinition(
                 json_schema=tool.parameters_json_schema,
                 name=tool.name,

@@ -10,7 +10,7 @@ fast they are. The options say, per model, what Almanac does about each:
 | `max_tokens`        | tokens per model response             | 2048       | 512               |
 | `max_tokens_field`  | `max_completion_tokens`, `max_tokens` | the first  | `max_tokens`      |
 | `stream_tools`      | `auto`, `always`, `never`             | `always`   | `auto`            |
-| `structured_output` | `tool`, `json_schema`                 | `tool`     | `json_schema`     |
+| `structured_output` | `tool`, `json_schema`, `prompted`     | `tool`     | `json_schema`     |
 | `search_first`      | `model`, `almanac`                    | `model`    | `almanac`         |
 | `tool_rounds`       | tool-call rounds per turn, then none  | unbounded  | 2                 |
 | `tool_call_text`    | `null`, `empty`                       | `null`     | `empty`           |
@@ -35,7 +35,8 @@ A *compatible server* is an `openai:` model while `OPENAI_BASE_URL` is set; ever
 - `structured_output`: `tool` has the model call an output tool (`give_advice`) with
   `tool_choice: "required"`; `json_schema` asks for the output as JSON constrained by its schema
   (`response_format`), which llama.cpp, Ollama and vLLM enforce, and hands it to the agent as
-  that output tool's call.
+  that output tool's call; `prompted` describes the schema in the instructions and asks for a
+  JSON object (llama-cpp-python's server refuses `json_schema`).
 - `search_first`: when a turn must search (the search policy's MANDATORY), `model` asks the
   model to search and sends an answer that did not back for a retry; `almanac` runs the first
   search itself with the question, gives the model its result as that tool call's result, and
@@ -67,7 +68,7 @@ from typing import Any, Literal, get_args
 from use_cases.shared.errors import ConfigurationError
 
 StreamTools = Literal["auto", "always", "never"]
-StructuredOutput = Literal["tool", "json_schema"]
+StructuredOutput = Literal["tool", "json_schema", "prompted"]
 SearchFirst = Literal["model", "almanac"]
 ToolCallText = Literal["null", "empty"]
 MaxTokensField = Literal["max_completion_tokens", "max_tokens"]

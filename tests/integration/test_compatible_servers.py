@@ -301,3 +301,32 @@ def test_abandoned_turns_are_swept_only_after_the_longest_turn_a_model_may_take(
     assert container.adapters.models.longest_turn_s(60.0) == 300.0
     sweep = container.chat.sweep_turns
     assert sweep._age.total_seconds() == 300.0 + 60  # type: ignore[attr-defined]
+
+
+async def test_prompted_structured_output_asks_for_a_json_object_the_instructions_describe(
+    data_dir: Path, server: respx.Router
+) -> None:
+    """For a server that refuses `json_schema` (llama-cpp-python's accepts only `text` and
+    `json_object`): the schema goes into the instructions, the answer is a JSON object."""
+    options = json.dumps({"openai:tiny": {"structured_output": "prompted"}})
+    container = bootstrap(_settings(data_dir, model_options=options), clock=FixedClock())
+    draft = {
+        "main_advice": "Yes [1].",
+        "reasoning": "[1]",
+        "alternatives": [],
+        "cited_passages": [1],
+    }
+    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(draft)))
+    conversation = [{"role": "user", "content": "Do we rotate service-account keys every 90 days?"}]
+    try:
+        transport = httpx.ASGITransport(app=create_app(container=container))
+        async with httpx.AsyncClient(transport=transport, base_url="http://a.test") as http:
+            response = await http.post("/advice-non-streaming", json={"conversation": conversation})
+    finally:
+        container.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["main_advice"] == "Yes [1]." and response.json()["fallback"] is False
+    (sent,) = _bodies(route)
+    assert sent["response_format"] == {"type": "json_object"}
+    system = "\n".join(m["content"] for m in sent["messages"] if m["role"] == "system")
+    assert '"main_advice"' in system  # the schema, in the instructions
