@@ -7,7 +7,7 @@ fast they are. The options say, per model, what Almanac does about each:
 
 | option              | values                                | hosted     | compatible server |
 |---------------------|---------------------------------------|------------|-------------------|
-| `max_tokens`        | tokens per model response             | 2048       | 512               |
+| `max_tokens`        | tokens per model response             | (provider) | 512               |
 | `max_tokens_field`  | `max_completion_tokens`, `max_tokens` | the first  | `max_tokens`      |
 | `stream_tools`      | `auto`, `always`, `never`             | `always`   | `auto`            |
 | `structured_output` | `tool`, `json_schema`, `prompted`     | `tool`     | `json_schema`     |
@@ -17,7 +17,8 @@ fast they are. The options say, per model, what Almanac does about each:
 | `request_timeout_s` | seconds one model request may take    | (settings) | 300               |
 | `turn_timeout_s`    | seconds one whole turn may take       | (settings) | 300               |
 
-("(settings)": PROVIDER_TIMEOUT and AGENT_TIMEOUT.)
+("(settings)": PROVIDER_TIMEOUT and AGENT_TIMEOUT; "(provider)": none sent, the provider's own
+default, as a reasoning model's limit counts its reasoning too.)
 
 A *compatible server* is an `openai:` model while `OPENAI_BASE_URL` is set; every other model
 (OpenAI itself, Anthropic, Google, ...) is *hosted*.
@@ -78,7 +79,7 @@ MaxTokensField = Literal["max_completion_tokens", "max_tokens"]
 class ModelOptions:
     """How Almanac calls one model (module docstring); None timeouts mean the settings'."""
 
-    max_tokens: int | None = 2048
+    max_tokens: int | None = None
     max_tokens_field: MaxTokensField = "max_completion_tokens"
     stream_tools: StreamTools = "always"
     structured_output: StructuredOutput = "tool"
@@ -149,7 +150,7 @@ def _check_value(model: str, key: str, value: Any) -> None:
             )
         return
     if key in _NUMBERS:
-        if value is None and key != "max_tokens":
+        if value is None:
             return
         if key == "tool_rounds" and value == 0:
             return

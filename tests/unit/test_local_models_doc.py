@@ -20,7 +20,11 @@ from services.chat.model_options import (
 DOC = (PROJECT_ROOT / "docs" / "local-models.md").read_text()
 ROW = re.compile(r"^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|", flags=re.M)
 EXAMPLE = re.compile(r"MODEL_OPTIONS=('[^']*')")
-SETTINGS = {"request_timeout_s": "`PROVIDER_TIMEOUT`", "turn_timeout_s": "`AGENT_TIMEOUT`"}
+SETTINGS = {
+    "request_timeout_s": "`PROVIDER_TIMEOUT`",
+    "turn_timeout_s": "`AGENT_TIMEOUT`",
+    "max_tokens": "the provider's default",
+}
 
 
 def _shown(options: ModelOptions, name: str) -> str:
