@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,8 @@ import pytest
 import respx
 from pydantic_ai import models as ai_models
 
-from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
-from tests.conftest import FixedClock, make_settings
+from tests.conftest import FixedClock, asgi_client, make_settings
 from tests.integration.test_chat_openai import _chunk, error
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
 from use_cases.shared.errors import ConfigurationError
@@ -57,9 +57,29 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.Router]:
 
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(container=container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+    async with asgi_client(container) as http:
         yield http
+
+
+@asynccontextmanager
+async def client_with(data_dir: Path, options: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose MODEL_OPTIONS are `options`."""
+    settings = _settings(data_dir, model_options=json.dumps(options))
+    container = bootstrap(settings, clock=FixedClock())
+    try:
+        async with asgi_client(container) as http:
+            yield http
+    finally:
+        container.close()
+
+
+DRAFT = {
+    "main_advice": "Rotate them every 90 days [1].",
+    "reasoning": "Passage [1] says so.",
+    "alternatives": [],
+    "cited_passages": [1],
+}
+ADVICE = {"conversation": [{"role": "user", "content": "Do we rotate keys every 90 days?"}]}
 
 
 def streamed(content: str, *, usage: bool = True) -> httpx.Response:
@@ -159,15 +179,10 @@ async def test_a_server_that_cannot_stream_tool_calls_is_asked_again_without_str
 async def test_stream_tools_never_asks_for_tool_requests_without_streaming(
     data_dir: Path, server: respx.Router
 ) -> None:
-    options = json.dumps({"openai:tiny": {"stream_tools": "never", "max_tokens": 64}})
-    container = bootstrap(_settings(data_dir, model_options=options), clock=FixedClock())
     route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(ANSWER))
-    try:
-        transport = httpx.ASGITransport(app=create_app(container=container))
-        async with httpx.AsyncClient(transport=transport, base_url="http://a.test") as http:
-            response = await http.post("/chat/stream", json={"message": QUESTION})
-    finally:
-        container.close()
+    options = {"openai:tiny": {"stream_tools": "never", "max_tokens": 64}}
+    async with client_with(data_dir, options) as http:
+        response = await http.post("/chat/stream", json={"message": QUESTION})
     assert response.status_code == 200 and ANSWER[:20] in response.text
     (sent,) = _bodies(route)
     assert sent["stream"] is False and sent["max_tokens"] == 64
@@ -176,15 +191,8 @@ async def test_stream_tools_never_asks_for_tool_requests_without_streaming(
 async def test_advice_asks_for_json_schema_output_and_never_for_a_required_tool(
     client: httpx.AsyncClient, server: respx.Router
 ) -> None:
-    draft = {
-        "main_advice": "Rotate them every 90 days [1].",
-        "reasoning": "Passage [1] says so.",
-        "alternatives": [],
-        "cited_passages": [1],
-    }
-    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(draft)))
-    conversation = [{"role": "user", "content": "Do we rotate service-account keys every 90 days?"}]
-    response = await client.post("/advice-non-streaming", json={"conversation": conversation})
+    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(DRAFT)))
+    response = await client.post("/advice-non-streaming", json=ADVICE)
     assert response.status_code == 200, response.text
     advice = response.json()
     assert advice["main_advice"] == "Rotate them every 90 days [1]."
@@ -308,24 +316,12 @@ async def test_prompted_structured_output_asks_for_a_json_object_the_instruction
 ) -> None:
     """For a server that refuses `json_schema` (llama-cpp-python's accepts only `text` and
     `json_object`): the schema goes into the instructions, the answer is a JSON object."""
-    options = json.dumps({"openai:tiny": {"structured_output": "prompted"}})
-    container = bootstrap(_settings(data_dir, model_options=options), clock=FixedClock())
-    draft = {
-        "main_advice": "Yes [1].",
-        "reasoning": "[1]",
-        "alternatives": [],
-        "cited_passages": [1],
-    }
-    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(draft)))
-    conversation = [{"role": "user", "content": "Do we rotate service-account keys every 90 days?"}]
-    try:
-        transport = httpx.ASGITransport(app=create_app(container=container))
-        async with httpx.AsyncClient(transport=transport, base_url="http://a.test") as http:
-            response = await http.post("/advice-non-streaming", json={"conversation": conversation})
-    finally:
-        container.close()
+    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(DRAFT)))
+    async with client_with(data_dir, {"openai:tiny": {"structured_output": "prompted"}}) as http:
+        response = await http.post("/advice-non-streaming", json=ADVICE)
     assert response.status_code == 200, response.text
-    assert response.json()["main_advice"] == "Yes [1]." and response.json()["fallback"] is False
+    assert response.json()["main_advice"] == DRAFT["main_advice"]
+    assert response.json()["fallback"] is False
     (sent,) = _bodies(route)
     assert sent["response_format"] == {"type": "json_object"}
     system = "\n".join(m["content"] for m in sent["messages"] if m["role"] == "system")
