@@ -94,7 +94,7 @@ class CompatModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
         params = self._within_tool_rounds(messages, model_request_parameters)
-        params, output_tool = self._as_json_schema(params)
+        params, output_tool = self._as_json_text(params)
         try:
             response = await self.wrapped.request(
                 self._sendable(messages), self._limited(model_settings), params
@@ -184,7 +184,7 @@ class CompatModel(WrapperModel):
     # --- decisions -----------------------------------------------------------------------
 
     def _unstreamed(self, params: ModelRequestParameters) -> bool:
-        if self._json_schema_output(params):
+        if self._output_as_json(params):
             return True
         return _offers_tools(params) and not self._streams_tools
 
@@ -207,7 +207,7 @@ class CompatModel(WrapperModel):
         )
         return True
 
-    def _json_schema_output(self, params: ModelRequestParameters) -> bool:
+    def _output_as_json(self, params: ModelRequestParameters) -> bool:
         """Whether this request's output tool is asked for as JSON text instead
         (`structured_output` `json_schema` or `prompted`)."""
         return (
@@ -217,12 +217,12 @@ class CompatModel(WrapperModel):
             and not params.allow_text_output
         )
 
-    def _as_json_schema(
+    def _as_json_text(
         self, params: ModelRequestParameters
     ) -> tuple[ModelRequestParameters, str | None]:
         """`params` asking for the output tool's arguments as schema-constrained JSON, and
         that tool's name; unchanged (and None) unless the options and the request call for it."""
-        if not self._json_schema_output(params):
+        if not self._output_as_json(params):
             return params, None
         tool = params.output_tools[0]
         mode = "native" if self.options.structured_output == "json_schema" else "prompted"

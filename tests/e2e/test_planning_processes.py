@@ -47,9 +47,11 @@ def test_planning_processes_end_when_their_server_is_killed() -> None:
         assert len(workers) == 2, workers
         os.kill(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
-        deadline = time.monotonic() + 10
+        # A safety net (they end as soon as their parent's pipe closes), not a speed bound.
+        deadline = time.monotonic() + 120
         while any(Path(f"/proc/{pid}").exists() for pid in workers):
-            assert time.monotonic() < deadline, "planning processes outlived their server"
+            if time.monotonic() > deadline:
+                pytest.fail("planning processes outlived their server")
             time.sleep(0.1)
     finally:
         if server.poll() is None:

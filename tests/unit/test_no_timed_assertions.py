@@ -3,9 +3,10 @@ of CPU time, stayed under a bound (`assert time.monotonic() - started < 15`,
 `assert time.process_time() - cpu < 1`). Such a test fails on a slow or loaded machine and
 proves nothing on a fast one; durations belong in the benchmarks (bench/). A budget test
 makes its breach certain and checks the refusal (and what was done to refuse: a spy on the
-costly step, the bytes inflated); a deadline that fails a test only when something never
-happens (waiting for a server, `timeout=` on a subprocess) is a safety net, not an
-assertion, and is not looked for here."""
+costly step, the bytes inflated). A deadline that fails a test only when something never
+happens (waiting for a server, `timeout=` on a subprocess) is a safety net: it fails with
+`pytest.fail` once passed, never as an `assert` that compares a clock with it
+(`assert time.monotonic() < deadline` reads as a bound on speed, and is found here too)."""
 
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
 
 def timed_assertions(source: str) -> list[int]:
     """The lines of the asserts that bound a duration from above (`duration < bound`,
-    `duration <= bound`, or `bound > duration`)."""
+    `duration <= bound`, or `bound > duration`), or compare a clock with a deadline."""
     tree = ast.parse(source)
     clocks = _Clocks(tree)
     found = []
@@ -179,7 +180,8 @@ def timed_assertions(source: str) -> list[int]:
             for op, left, right in zip(compare.ops, lefts, compare.comparators, strict=True):
                 below = isinstance(op, ast.Lt | ast.LtE) and clocks.is_duration(left)
                 above = isinstance(op, ast.Gt | ast.GtE) and clocks.is_duration(right)
-                if below or above:
+                instants = clocks.is_instant(left) and clocks.is_instant(right)
+                if below or above or instants:
                     found.append(node.lineno)
     return sorted(set(found))
 
@@ -210,9 +212,12 @@ def test_timed_assertions_are_found_and_safety_nets_are_not() -> None:
         "    cpu = time.process_time() - started\n    return f, cpu\n"
         "raised, cpu_s = cost(g)\nassert cpu_s < 5\n",
         "import time\ndef took():\n    return time.perf_counter() - s\nassert took() < 2\n",
+        # a deadline asserted is a bound on speed too: a safety net calls pytest.fail
+        "import time\ndeadline = time.monotonic() + 5\nassert time.monotonic() < deadline\n",
     ]
     untimed = [
-        "import time\ndeadline = time.monotonic() + 5\nassert time.monotonic() < deadline\n",
+        "import time\ndeadline = time.monotonic() + 5\nwhile not done():\n"
+        "    if time.monotonic() > deadline:\n        pytest.fail('never done')\n",
         "import time\nstarted = time.monotonic()\nassert time.monotonic() - started > 0.5\n",
         "import time\nwhile time.monotonic() - started < 5:\n    pass\n",
         "import time\ncpu = time.process_time() - started\nassert count - seen < 3\n",
