@@ -84,6 +84,18 @@ class InputBudget:
     #: Seconds of CPU time one document's parse may take (in a child process, see
     #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
     parse_cpu_s: float = 5.0
+    #: Bytes of address space one document's parse may map (in its child process, see
+    #: services/parse_pool.py); past it the parse is refused like a CPU breach. The loaders
+    #: with their libraries take ~0.3 GiB; a 300-page manual's parse stays well under 1 GiB.
+    parse_memory_bytes: int = 2048 * MiB
+    #: Nesting depth of any JSON value read from a client (exports, JSONL table rows, cookies,
+    #: embedded page data): real exports nest about 10 deep; past the limit, the input is
+    #: refused before it is parsed further (a streaming parser's memory grows with the square
+    #: of the depth).
+    max_json_depth: int = 256
+    #: Bytes a YAML front matter may expand to once its aliases are resolved (aliases are
+    #: counted as the bytes of what they repeat).
+    max_yaml_expanded: int = 1 * MiB
 
     def unpacked_limit(self, compressed: int) -> int:
         """Bytes one member of `compressed` bytes may unpack to."""
