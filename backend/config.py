@@ -2,6 +2,9 @@
 
 Each field's description feeds `.env.example` and docs/configuration.md (a test keeps the
 three in step). The core never reads the environment itself.
+
+Why this module is over 800 lines: it is the one list of every setting, each with the
+description its documentation is rendered from; split, the list would be in several places.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from services.budgets import BUDGET
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: The host names a development server (AUTH_ENABLED=false) answers to unless ALLOWED_HOSTS.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 def _default_models_dir() -> Path:
@@ -92,6 +97,24 @@ class Settings(BaseSettings):
         description="Let `almanac serve` bind to a non-loopback address while AUTH_ENABLED is "
         "false (anyone who can reach the port is then admin). Same as `--insecure-bind`.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names this server answers to (the request's Host, "
+        "any port), e.g. almanac.example.org; `*.example.org` for its subdomains, `*` for any. "
+        "Another Host is answered 421. Unset: localhost, 127.0.0.1 and [::1] while "
+        "AUTH_ENABLED=false (so another site's page cannot reach a development server through "
+        "DNS rebinding), any host with AUTH_ENABLED=true (keys and cookies protect it).",
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="This server's address as browsers reach it, e.g. "
+        "https://almanac.example.org behind a proxy: a signed-in browser's change (by its "
+        "session cookie) must come from this origin (scheme, host and port), and the OpenID "
+        "Connect callback defaults to PUBLIC_URL/api/auth/callback. Unset: the origin of "
+        "OIDC_REDIRECT_URI if set, else the scheme and Host the request reached the server "
+        "with (never X-Forwarded-Host).",
+    )
 
     # --- HTTP limits and security -------------------------------------------------------
     max_json_body_bytes: int = Field(
@@ -121,7 +144,18 @@ class Settings(BaseSettings):
         le=3600,
         description="CPU seconds one document's parse may take: an admin's upload, a chat "
         "attachment and each file of `almanac ingest` are parsed in a child process stopped "
-        "past it (413 `input_too_costly`; in the CLI a failed file, the others ingested).",
+        "past it (413 `input_too_costly`; in the CLI a failed file, the others ingested). A "
+        "share page of a conversation import is read on a worker thread that stops past it "
+        "(413).",
+    )
+    parse_memory_mb: int = Field(
+        BUDGET.parse_memory_bytes // (1024 * 1024),
+        ge=256,
+        le=1024 * 1024,
+        description="MiB of memory (address space) one document's parse may take, in the same "
+        "child process as PARSE_CPU_SECONDS: an allocation past it fails and the parse is "
+        "refused (413 `input_too_costly`; in the CLI a failed file, the others ingested). At "
+        "most two parses run at once.",
     )
     max_document_chunks: int = Field(
         5000,
@@ -135,6 +169,22 @@ class Settings(BaseSettings):
         description="Largest file accepted by POST /api/conversations/ID/files (a file "
         "attached to a chat), in bytes. The multipart body may be 64 KiB larger; a larger "
         "Content-Length is refused with 413 before the body is read.",
+    )
+    chat_file_user_concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Files of one user attached (parsed and embedded) at once; the user's "
+        "others wait their turn, in order, while other users' go ahead. Counted per server "
+        "process: with several replicas, per replica.",
+    )
+    chat_file_user_in_flight_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1,
+        description="Bytes of one user's attached files in flight (being read or waiting their "
+        "turn); one more past it is refused with 429 `too_much_in_flight` and Retry-After. A "
+        "user with nothing in flight may always send one file (up to CHAT_FILE_MAX_BYTES). "
+        "Counted per server process: with several replicas, per replica.",
     )
     chat_files_dir: Path | None = Field(
         None,
@@ -218,6 +268,14 @@ class Settings(BaseSettings):
         False,
         description="Let browsers send cookies and HTTP auth cross-origin; needs explicit "
         "CORS_ORIGINS (refused together with `*`).",
+    )
+    request_body_timeout_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Seconds a request body may go without a byte arriving (from the first "
+        "read, between two reads, as nginx's client_body_timeout) before the request is "
+        "answered 408 and its connection closed. 0 disables.",
     )
 
     # --- Storage ------------------------------------------------------------------------
@@ -697,6 +755,30 @@ class Settings(BaseSettings):
                 "or turn credentials off."
             )
         return self
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names_without_ports(cls, value: str) -> str:
+        for entry in (h.strip() for h in value.split(",")):
+            if entry.count(":") == 1 or (entry.startswith("[") and not entry.endswith("]")):
+                raise ValueError(
+                    f"ALLOWED_HOSTS lists host names without a port ({entry!r}): any port of "
+                    "a listed name is answered."
+                )
+        return value
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        """The host names the server answers to (ALLOWED_HOSTS, lower-case, IPv6 addresses in
+        brackets); unset, `LOOPBACK_HOSTS` with authentication off and any (`*`) with it on."""
+        listed = tuple(
+            f"[{name}]" if name.count(":") > 1 and not name.startswith("[") else name
+            for name in (h.strip().lower().rstrip(".") for h in self.allowed_hosts.split(","))
+            if name
+        )
+        if listed:
+            return listed
+        return ("*",) if self.auth_enabled else LOOPBACK_HOSTS
 
     @property
     def import_allowed_host_list(self) -> tuple[str, ...]:

@@ -12,18 +12,36 @@ by what it produces, not by what it was given:
 - **JSON** (`stream_json_items`): parsed as a stream (ijson), one top-level item at a time;
   no single item may span more than `max_json_item` bytes, so the memory one item can take
   once parsed is bounded too (about 24 times its bytes at worst).
+- **JSON depth** (`max_json_depth`, `JsonDepth`): arrays and objects nested in each other,
+  counted over the bytes before any parser sees them: as they stream (`stream_json_items`:
+  an export's `conversations.json`, whose parser's memory grows with the square of the
+  depth, 0.95 GB at depth 20,000) or over the whole text (`loads_bounded`, for every other
+  JSON a client sends: JSONL table rows, the OpenID Connect sign-in cookie, a share page's
+  embedded data).
 - **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
   the loader calls `check_pages` once it knows the page count and `charge` for each page's
-  decompressed content as it reads it.
+  decompressed content as it reads it, and for the document's XMP metadata stream, which
+  PDFium inflates and parses as XML when it opens the file.
+- **YAML** (`max_yaml_expanded`): the bytes a Markdown file's front matter stands for with
+  its aliases resolved (an alias counted as what it repeats, each time), measured on the
+  parsed node graph before any Python object is built (services/knowledge/loaders/
+  markdown.py).
 - **Images** (`max_image_pixels`): width x height x frames, from the header, before any
   pixel is decoded (services/conversations/image_reader.py).
-- **CPU**: a document's parse runs under `parse_cpu_s` seconds of CPU time (the default of
-  the PARSE_CPU_SECONDS setting) in a child process (`services/parse_pool.py`,
-  `BudgetedLoader`); past it, the parse is stopped and refused with a 413. Chat attachments,
+- **Chats** (`max_chat_messages`): messages of one imported conversation (an export's, a
+  share page's, a Slack thread's), counted once it is parsed and before anything is stored
+  (use_cases/conversations/imports.py). A chat is read a page at a time whatever its length
+  (`ManageChats.page`); the cap states the length those pages were measured at.
+- **CPU and memory**: a document's parse runs under `parse_cpu_s` seconds of CPU time (the
+  default of the PARSE_CPU_SECONDS setting) and `parse_memory_bytes` of address space (of
+  PARSE_MEMORY_MB) in a child process (`services/parse_pool.py`, `BudgetedLoader`); past
+  either, the parse is stopped and refused with a 413 naming that budget. Chat attachments,
   admin uploads (POST /api/documents) and the files of `almanac ingest` (a failed file of
   its report; the rest of the folder is still ingested) are parsed so; only the bundled
   sample at bootstrap is read in process (the PDF's page and content budget still applies
-  there).
+  there). A share page of a conversation import is read on a worker thread, by a tokenizer
+  whose work is linear in the page's bytes (IMPORT_MAX_PAGE_BYTES), under the same CPU
+  seconds measured on that thread (services/conversations/import_formats.py).
 
 Past a budget, the input is refused with `InputTooCostly` (413, `input_too_costly`), whose
 detail names the budget; a malformed archive is `InvalidArchive` (422) naming what is wrong.
@@ -32,10 +50,12 @@ detail names the budget; a malformed archive is `InvalidArchive` (422) naming wh
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import IO, Any, NamedTuple
 
 import ijson
@@ -47,8 +67,11 @@ __all__ = [
     "BUDGET",
     "BoundedReader",
     "InputBudget",
+    "JsonDepth",
     "JsonItems",
     "PdfBudget",
+    "loads_bounded",
+    "open_zip",
     "open_zip_member",
     "stream_json_items",
 ]
@@ -85,9 +108,12 @@ class InputBudget:
     #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
     parse_cpu_s: float = 5.0
     #: Bytes of address space one document's parse may map (in its child process, see
-    #: services/parse_pool.py); past it the parse is refused like a CPU breach. The loaders
-    #: with their libraries take ~0.3 GiB; a 300-page manual's parse stays well under 1 GiB.
-    parse_memory_bytes: int = 2048 * MiB
+    #: services/parse_pool.py, `RLIMIT_AS`); past it the parse is refused like a CPU breach;
+    #: the default of the PARSE_MEMORY_MB setting. The child with the loaders and PDFium maps
+    #: ~90 MiB; the costliest real documents within the upload limits map ~0.33 GiB at their
+    #: peak (18 MB of Markdown), 0.24 GiB (18 MB of HTML), 0.19 GiB (a 2,000-page PDF). Two
+    #: parses may run at once, so a hostile file costs the server at most twice this.
+    parse_memory_bytes: int = 1024 * MiB
     #: Nesting depth of any JSON value read from a client (exports, JSONL table rows, cookies,
     #: embedded page data): real exports nest about 10 deep; past the limit, the input is
     #: refused before it is parsed further (a streaming parser's memory grows with the square
@@ -96,6 +122,12 @@ class InputBudget:
     #: Bytes a YAML front matter may expand to once its aliases are resolved (aliases are
     #: counted as the bytes of what they repeat).
     max_yaml_expanded: int = 1 * MiB
+    #: Messages of one imported conversation. Above what any conversation within
+    #: `max_json_item` can hold (the smallest message a reader keeps, Claude's
+    #: `{"role":"user","text":"x"},`, is 27 bytes: 8 MiB holds ~311,000), so every export the
+    #: other budgets let through imports (a 19 MB export of 562,000 one-line messages does);
+    #: it bounds share pages and Slack threads the same way.
+    max_chat_messages: int = 500_000
 
     def unpacked_limit(self, compressed: int) -> int:
         """Bytes one member of `compressed` bytes may unpack to."""
@@ -153,7 +185,9 @@ class BoundedReader(io.RawIOBase):
 #: Bytes ijson reads ahead of the item it yields (its buffer size).
 _IJSON_BUFFER = 64 * 1024
 _SUPPORTED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
-#: What the zip module raises on archives it cannot read (corrupt data, encryption, methods).
+#: What the zip module raises on archives it cannot read (corrupt data, encryption, methods;
+#: offsets and sizes that point before the file or past any size: `ValueError`, "negative
+#: seek value", and `OverflowError`, from the ZipFile itself or when a member is opened).
 ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
     zlib.error,
@@ -161,7 +195,18 @@ ARCHIVE_ERRORS = (
     RuntimeError,
     NotImplementedError,
     OSError,
+    ValueError,
+    OverflowError,
 )
+
+
+def open_zip(data: bytes, what: str) -> zipfile.ZipFile:
+    """`data` (a client's bytes) as a ZIP; `InvalidArchive` naming `what` if its directory
+    cannot be read (`ARCHIVE_ERRORS`)."""
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except ARCHIVE_ERRORS as exc:
+        raise InvalidArchive(f"{what} is not a readable ZIP: {_reason(exc)}") from None
 
 
 def open_zip_member(
@@ -194,13 +239,16 @@ class JsonItems(NamedTuple):
     items: Iterator[Any]
 
 
-def stream_json_items(stream: BoundedReader | IO[bytes], what: str) -> JsonItems:
+def stream_json_items(
+    stream: BoundedReader | IO[bytes], what: str, *, max_depth: int = BUDGET.max_json_depth
+) -> JsonItems:
     """The items of a top-level JSON array one at a time, or a top-level value as one item
-    (either way no item may span more than the stream's `item_limit`). Iterating raises
-    `ValueError` naming `what` for text that is not JSON, and `InvalidArchive` for a member
-    that cannot be inflated; `InputTooCostly` passes through."""
+    (either way no item may span more than the stream's `item_limit`, and nothing may nest
+    more than `max_depth` deep: the bytes are scanned for it before the parser sees them).
+    Iterating raises `ValueError` naming `what` for text that is not JSON, and
+    `InvalidArchive` for a member that cannot be inflated; `InputTooCostly` passes through."""
     bounded = stream if isinstance(stream, BoundedReader) else None
-    buffered = io.BufferedReader(stream if isinstance(stream, io.RawIOBase) else _Raw(stream))
+    buffered = io.BufferedReader(_DepthChecked(stream, JsonDepth(max_depth, what)))
     try:
         array = buffered.peek(64).lstrip()[:1] == b"["
     except ARCHIVE_ERRORS as exc:
@@ -222,20 +270,91 @@ def _items(
         raise InvalidArchive(f"{what} in the ZIP is corrupt: {_reason(exc)}") from None
 
 
-class _Raw(io.RawIOBase):
-    def __init__(self, source: IO[bytes]) -> None:
+class _DepthChecked(io.RawIOBase):
+    """`source` read through a `JsonDepth`: a chunk that nests too deep raises before it is
+    handed on."""
+
+    def __init__(self, source: IO[bytes], depth: JsonDepth) -> None:
         self._source = source
+        self._depth = depth
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         chunk = self._source.read(len(buffer))
+        self._depth.feed(chunk)
         buffer[: len(chunk)] = chunk
         return len(chunk)
 
 
+# -- JSON nesting depth --------------------------------------------------------------------------
+
+#: Every byte but the quote and the four that open and close arrays and objects.
+_NOT_KEPT = bytes(b for b in range(256) if b not in b'"[]{}')
+#: What each bracket does to the depth.
+_STEP = [1 if b in b"[{" else -1 for b in range(256)]
+
+
+class JsonDepth:
+    """The nesting depth of JSON text fed in pieces: `feed` raises `InputTooCostly` naming
+    `what` and the limit as soon as a piece opens an array or object more than `limit` deep,
+    before anything parses it. Brackets inside strings do not count (escapes handled); a
+    string, an escape or the depth runs on from one piece into the next.
+
+    Linear, and at C speed (bytes methods, no Python step per string): escape pairs are
+    dropped (an escaped quote ends no string), then all but quotes and brackets; a bracket is
+    inside a string where an odd number of quotes come before it, so adjacent quotes (most
+    strings hold no bracket: `""` once the rest is dropped) go too, and the brackets between
+    the remaining quotes are kept or dropped by turns. Only where a piece could reach the
+    limit are the running depths of its brackets summed (`itertools.accumulate`). Text that
+    is not JSON may be measured wrongly past its first error, where any parser stops."""
+
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self.depth = 0
+        self._in_string = False
+        self._escaped = False
+
+    def feed(self, piece: bytes) -> None:
+        if self._escaped and piece:  # the previous piece ended on a lone backslash
+            piece, self._escaped = piece[1:], False
+        if b"\\" in piece:
+            piece = piece.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped \ and "
+            if piece.endswith(b"\\"):  # escapes the next piece's first byte
+                piece, self._escaped = piece[:-1], True
+        kept = piece.translate(None, _NOT_KEPT).replace(b'""', b"")
+        if b'"' in kept:
+            runs = kept.split(b'"')
+            outside = b"".join(runs[1::2] if self._in_string else runs[::2])
+            self._in_string ^= len(runs) % 2 == 0
+        else:
+            outside = b"" if self._in_string else kept
+        opened = outside.count(b"[") + outside.count(b"{")
+        if self.depth + opened > self.limit:
+            deepest = max(accumulate(map(_STEP.__getitem__, outside), initial=self.depth))
+            if deepest > self.limit:
+                raise InputTooCostly(
+                    f"{self.what} nests arrays and objects more than {self.limit:,} deep: "
+                    f"refused (the JSON depth limit is {self.limit:,} levels)."
+                )
+        self.depth += 2 * opened - len(outside)
+
+
+def loads_bounded(text: str | bytes, what: str, *, max_depth: int = BUDGET.max_json_depth) -> Any:
+    """`json.loads(text)`, once a linear scan has found it nests at most `max_depth` deep
+    (else `InputTooCostly` naming `what` and the limit, before anything is built, so no
+    `RecursionError` either). Text that is not JSON raises `json.JSONDecodeError`, as
+    json.loads does."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    JsonDepth(max_depth, what).feed(data)
+    return json.loads(text)
+
+
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValueError | OverflowError):  # a seek outside the file (ARCHIVE_ERRORS)
+        return "an offset or size in its directory points outside the file"
     return str(exc) or type(exc).__name__
 
 
@@ -254,13 +373,14 @@ class PdfBudget:
                 f"{self.what} has {pages:,} pages; at most {self.budget.max_pdf_pages:,} are read."
             )
 
-    def charge(self, decompressed: int) -> None:
+    def charge(self, decompressed: int, part: str = "page content") -> None:
         """Count `decompressed` more bytes of page content (a page's content streams and
         forms, their inline images, the Type 3 glyphs it uses: services/knowledge/loaders/
-        pdf_content.py)."""
+        pdf_content.py) or of another stream the loader's libraries inflate (the document's
+        XMP metadata), which `part` names in the message."""
         self.content += decompressed
         if self.content > self.budget.max_pdf_content:
             raise InputTooCostly(
                 f"{self.what} decompresses to more than {self.budget.max_pdf_content:,} bytes "
-                "of page content: refused."
+                f"of {part}: refused."
             )

@@ -104,12 +104,42 @@ def truncated_zip() -> bytes:
     return export_zip(_a_conversation())[:-30]
 
 
+def directory_offset_zip(offset: int = 0x7FFFFFFF) -> bytes:
+    """A ZIP whose end record says its central directory starts at `offset`: the zip module
+    reads the directory (it finds it before the end record) but then seeks before the file's
+    start to open the member (`ValueError`, not one of zipfile's own errors)."""
+    data = bytearray(export_zip(_a_conversation()))
+    struct.pack_into("<I", data, data.rindex(b"PK\x05\x06") + 16, offset)
+    return bytes(data)
+
+
 MALFORMED_ZIPS = {
     "encrypted": (encrypted_zip, "encrypted"),
     "unknown method": (unknown_method_zip, "compression method 99"),
     "corrupt deflate": (corrupt_deflate_zip, "corrupt"),
     "truncated": (truncated_zip, "not a readable ZIP"),
+    "directory offset": (directory_offset_zip, "points outside the file"),
 }
+
+
+# -- deep JSON ---------------------------------------------------------------------------------
+
+
+def deep_json(depth: int = 100_000) -> bytes:
+    """Arrays nested `depth` deep, `[[[...]]]` (200 KB at 100,000). As an export file, an
+    unbounded streaming parser takes memory with the square of the depth (0.95 GB at 20,000,
+    ~24 GB at 100,000); `json.loads` raises `RecursionError` past ~1,000."""
+    return b"[" * depth + b"]" * depth
+
+
+def deep_export_zip(depth: int = 100_000) -> bytes:
+    """`deep_json(depth)` as the `conversations.json` of an export ZIP (a few hundred bytes)."""
+    return export_zip(deep_json(depth))
+
+
+def deep_jsonl(depth: int = 30_000) -> bytes:
+    """A JSON-lines table file whose second line's object holds arrays nested `depth` deep."""
+    return b'{"id": 1}\n{"id": 2, "tags": ' + deep_json(depth) + b"}\n"
 
 
 def _patch_u16(data: bytearray, signature: bytes, offset: int, change: object) -> None:
@@ -230,6 +260,50 @@ def image_xobject_pdf(pages: int = 40, pixels: int = 256 * MiB) -> bytes:
     )
 
 
+def metadata_bomb_pdf(inflated: int = 1024 * MiB) -> bytes:
+    """A one-page PDF ("Hello") whose catalog's XMP `/Metadata` stream inflates to about
+    `inflated` bytes of spaces inside `<x:xmpmeta>` (1 GiB deflates to ~1 MB), written as a
+    stream: PDFium inflates and parses it as XML when it opens the file (a 3 GiB one took a
+    parse to 4 GB)."""
+    xmp = _repeated_deflate(
+        b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>", b" ", inflated, b"</x:xmpmeta>"
+    )
+    metadata = (
+        b"<< /Type /Metadata /Subtype /XML /Length %d /Filter /FlateDecode >>\nstream\n" % len(xmp)
+        + xmp
+        + b"\nendstream"
+    )
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            _HELVETICA,
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 6 0 R >>",
+            metadata,
+            b"<< /Length %d >>\nstream\n" % len(_TEXT) + _TEXT + b"endstream",
+        ]
+    )
+
+
+def _repeated_deflate(head: bytes, byte: bytes, size: int, tail: bytes) -> bytes:
+    """zlib data of `head`, `size` bytes of `byte` (whole MiBs) and `tail`, made in well
+    under a second for a GiB: each MiB is deflated once after a full flush (which makes the
+    next block independent of what came before), so the same deflated block is repeated;
+    the checksum is of the whole."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate
+    blanks = byte * MiB
+    start = packer.compress(head) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(blanks) + packer.flush(zlib.Z_FULL_FLUSH)
+    end = packer.compress(tail) + packer.flush()
+    checksum = zlib.adler32(head)
+    for _ in range(size // MiB):
+        checksum = zlib.adler32(blanks, checksum)
+    checksum = zlib.adler32(tail, checksum)
+    body = start + block * (size // MiB) + end
+    return b"\x78\xda" + body + struct.pack(">I", checksum)
+
+
 def deep_pdf(depth: int = 5000) -> bytes:
     """A one-page PDF whose resources nest `depth` dictionaries deep."""
     nested = b"<< /A " * depth + b"1" + b" >>" * depth
@@ -255,3 +329,23 @@ def _pdf(objects: list[bytes]) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def unclosed_script_page(size: int = 160 * 1024, *, tag: bytes = b"<script>") -> bytes:
+    """A share page of about `size` bytes that opens `tag` (`<script>`) over and over and
+    closes none: a reader that looks for each script's end from each start reads it in time
+    quadratic in its size (issue 74: 160 KB held the server for 12 s)."""
+    return b"<html><body>" + tag * (size // len(tag))
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+
+def yaml_alias_markdown(string: int = MiB, aliases: int = 500) -> bytes:
+    """A Markdown file (about `string` bytes) whose YAML front matter names one string of
+    `string` bytes (`&s`) and repeats it through `aliases` aliases (`[*s, *s, ...]`): PyYAML
+    shares one object between them, but the list is joined into a metadata value, so 500
+    aliases of 1 MiB once raised the server's peak by 1.5 GB."""
+    repeated = ", ".join(["*s"] * aliases)
+    front = f"---\ntitle: Aliases\nbig: &s {'x' * string}\nmany: [{repeated}]\n---\n"
+    return (front + "# Aliases\n\nA document whose front matter repeats itself.\n").encode()
