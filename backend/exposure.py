@@ -35,9 +35,11 @@ def check_bind(host: str, settings: Settings, *, insecure_bind: bool = False) ->
     if insecure_bind or settings.allow_unauthenticated_network:
         logger.warning(
             "Serving on {} with authentication OFF (forced): anyone who can reach this port "
-            "acts as admin {!r}.",
+            "acts as admin {!r}. Only the host names {} are answered (ALLOWED_HOSTS): add "
+            "those clients use.",
             host,
             settings.default_user_id,
+            ", ".join(settings.allowed_host_list),
         )
         return
     raise ConfigurationError(

@@ -122,6 +122,11 @@ class FixedClock:
         return datetime.combine(self._today, time(12, 0))
 
 
+#: The hosts the tests send requests to: loopback (live servers), `asgi_client`'s base URL,
+#: Starlette's TestClient's, and the one-letter base URLs of a few tests' own clients.
+TEST_HOSTS = "localhost,127.0.0.1,[::1],almanac.test,testserver,t,a,b"
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings isolated from the developer's environment and `.env`."""
     values: dict[str, object] = {
@@ -141,6 +146,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         # In-process containers keep the sentence vectors in their data dir (the sample's
         # are copied with it), whatever SENTENCE_VECTORS_DB the run shares (see below).
         "sentence_vectors_db": None,
+        # The hosts the tests' clients send (with authentication off only these are answered).
+        "allowed_hosts": TEST_HOSTS,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -16,9 +16,10 @@ from backend.api.compression import install_compression
 from backend.api.deps import admin_caller, current_caller
 from backend.api.docs_pages import install_docs
 from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
-from backend.api.limits import BodySizeLimitMiddleware
+from backend.api.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openapi import install_openapi
+from backend.api.origins import SiteGuardMiddleware
 from backend.api.rate_limit import MonotonicClock, build_rate_limiter, enforce_rate_limit
 from backend.api.routes import (
     advice,
@@ -196,6 +197,9 @@ def create_app(
     # Added innermost first: the log line and request id wrap everything.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    app.add_middleware(BodyTimeoutMiddleware, settings=settings)
+    # Inside CORS: a listed origin's browser may read the refusal.
+    app.add_middleware(SiteGuardMiddleware, settings=settings)
     install_cors(app, settings)
     app.add_middleware(SecurityHeadersMiddleware)
     install_compression(app)

@@ -12,9 +12,12 @@ sent.
 A request without a key may carry the web app's session cookie (`SESSION_COOKIE`, set by
 `POST /api/session`): it stands for the key it was made with. A cookie-authenticated request
 that changes something (any method but GET, HEAD and OPTIONS) must come from this server's
-own pages: its `Origin` must name this host, or it is refused (403) before it runs, so another
-site cannot make a signed-in browser act (SameSite=Strict already keeps the cookie from
-cross-site requests; this is the second lock).
+own pages: its `Origin` must be this server's origin (scheme, host and port: `PUBLIC_URL`,
+else `OIDC_REDIRECT_URI`'s, else the scheme and Host the request reached it with, never a
+client's `X-Forwarded-Host`), or it is refused (403) before it runs, so another site cannot
+make a signed-in browser act (SameSite=Strict already keeps the cookie from cross-site
+requests; this is the second lock). With authentication off, `origins.SiteGuardMiddleware`
+refuses other sites' changes instead.
 
 Every integer path or query parameter is bounded (`ge`/`le`): an unbounded Python int reaching
 SQLite raises OverflowError past 64 bits, which would be a 500 instead of a 422.
@@ -23,11 +26,11 @@ SQLite raises OverflowError past 64 bits, which would be a 500 instead of a 422.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from backend.api.origins import parse_origin, public_origin, request_origin, show
 from backend.bootstrap import Container
 from use_cases.access.domain import Caller, require_admin
 from use_cases.shared.errors import Forbidden
@@ -83,30 +86,25 @@ async def current_caller(
     if secret is None and cookie and container.access.authenticate.enabled:
         caller = await container.access.authenticate.execute_session(cookie)
         if request.method not in _SAFE_METHODS:
-            require_same_origin(request)
+            require_same_origin(request, container)
     else:
         caller = await container.access.authenticate.execute(secret)
     request.state.caller = caller
     return caller
 
 
-def require_same_origin(request: Request) -> None:
-    """403 unless the request's `Origin` names this server: the Host it was sent to, or the
-    host a reverse proxy says it received (`X-Forwarded-Host`, which no other site's page can
-    make a browser send)."""
-    origin = request.headers.get("origin")
-    hosts = {
-        host.strip().lower()
-        for host in (
-            request.headers.get("host", ""),
-            request.headers.get("x-forwarded-host", "").split(",")[0],
-        )
-        if host.strip()
-    }
-    if origin is None or urlsplit(origin).netloc.lower() not in hosts:
+def require_same_origin(request: Request, container: Container) -> None:
+    """403 unless the request's `Origin` is this server's origin: `public_origin` when
+    configured, else the scheme and Host the request was sent to (a client's
+    `X-Forwarded-Host` does not count: any client can send one)."""
+    sent = request.headers.get("origin")
+    own = public_origin(container.settings) or request_origin(request.scope)
+    if own is None or parse_origin(sent) != own:
         raise Forbidden(
             "A signed-in browser request that changes something must come from this "
-            f"server's own pages (Origin {origin or 'missing'}); scripts send an API key."
+            f"server's own pages ({show(own) if own else 'unknown'}; Origin "
+            f"{(sent or 'missing')[:200]}); scripts send an API key. Behind a proxy, set "
+            "PUBLIC_URL to the address browsers use."
         )
 
 

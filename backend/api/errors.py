@@ -4,7 +4,7 @@
   gives the status (the first row the error is an instance of), the error's `type` is the problem
   `code`, `HEADERS_BY_ERROR` the headers it adds (a
   401 names the scheme to authenticate with in `WWW-Authenticate`, RFC 6750).
-- HTTP errors from routing, the body-size limit, the rate limit and dependencies
+- HTTP errors from routing, the body-size and body-time limits, the rate limit and dependencies
   (`HTTPException`) get their code from `CODE_BY_STATUS`; Starlette's bare reason phrases are
   replaced by a sentence that says what to do.
 - A 405 lists every method its path answers (`Allow` and the detail), gathered from all the
@@ -42,6 +42,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UpstreamTimeout, 504),
     (errors.UpstreamBadResponse, 502),
     (errors.UpstreamUnavailable, 503),
+    (errors.TooMuchInFlight, 429),
     (errors.ServiceBusy, 503),
     (errors.ConfigurationError, 500),
     (errors.NotConfigured, 501),
@@ -54,6 +55,7 @@ CODE_BY_STATUS: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",

@@ -1,4 +1,4 @@
-"""Request body size limits, enforced while the body streams in (plain ASGI).
+"""Request body limits, size and time, enforced while the body streams in (plain ASGI).
 
 Rules:
 - A `multipart/form-data` body (a document upload) may hold `MAX_UPLOAD_BYTES` plus
@@ -10,12 +10,18 @@ Rules:
 - A body without one (chunked) or longer than it claimed is counted as it arrives; the read
   that crosses the limit fails with 413, so at most one chunk past the limit is ever held.
 - The limits are read from the settings on each request.
+- Time (`BodyTimeoutMiddleware`): a body that sends no byte for `REQUEST_BODY_TIMEOUT_S` (from
+  the app's first read, and between two reads) is answered 408 `request_timeout` with
+  `Connection: close`, so the server closes the connection; what arrived is let go with the
+  request. The wait for `http.disconnect` after the whole body arrived is not timed (a
+  streamed answer listens for it).
 """
 
 from __future__ import annotations
 
 import re
 
+import anyio
 from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,3 +79,43 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, receive_within_limit, send)
+
+
+class BodyTimeout(HTTPException):
+    """A request body that stopped arriving: 408, and the connection is closed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            status_code=408,
+            detail=f"The request body stopped arriving: no byte came for {seconds:g} s "
+            "(REQUEST_BODY_TIMEOUT_S). Send the whole body without pausing.",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyTimeoutMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        seconds = self.settings.request_body_timeout_s
+        if scope["type"] != "http" or not seconds:
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def receive_in_time() -> Message:
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                with anyio.fail_after(seconds):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(seconds) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        await self.app(scope, receive_in_time, send)

@@ -14,7 +14,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.bootstrap import Container, bootstrap
 from backend.config import Settings
-from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.conftest import TEST_HOSTS, FixedClock, asgi_client, make_settings
 
 MODEL_VARIABLES = (
     "DEFAULT_MODEL",
@@ -103,6 +103,7 @@ def _from_environment(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: st
         embedding_provider="local",
         reranker_enabled=False,
         log_level="WARNING",
+        allowed_hosts=TEST_HOSTS,  # the ASGI client's almanac.test
     )
 
 

@@ -66,7 +66,7 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.config import Settings
 
-with TestClient(create_app(Settings())) as client:
+with TestClient(create_app(Settings()), base_url="http://localhost") as client:
     reply = client.post("/chat", json={"message": "How often must passwords be rotated?"})
 print(json.dumps({
     "status": reply.status_code,

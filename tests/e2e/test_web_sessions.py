@@ -85,21 +85,40 @@ async def test_a_cookie_request_that_changes_something_must_come_from_this_serve
         assert "own pages" in refused.json()["detail"]
     assert len(secured.adapters.history.list_chats("ana")) == before  # nothing ran
     assert (await browser.get("/chats")).status_code == 200  # reading needs no Origin
-    # behind a reverse proxy that passes its own Host, the public host it received counts
-    proxied = await browser.post(
-        "/chat",
-        json={"message": "How often?"},
-        headers={
-            "Origin": "https://almanac.example.org",
-            "X-Forwarded-Host": "almanac.example.org",
-        },
-    )
-    assert proxied.status_code == 200, proxied.text
+    # a client's X-Forwarded-Host does not make another site this one, nor does the
+    # same host under another scheme
+    for forged in (
+        {"Origin": "https://evil.example", "X-Forwarded-Host": "evil.example"},
+        {"Origin": "https://almanac.test"},
+    ):
+        refused = await browser.post("/chat", json={"message": "How often?"}, headers=forged)
+        assert refused.status_code == 403, forged
+    assert len(secured.adapters.history.list_chats("ana")) == before
     # a script's key needs no Origin: the check is for cookies only
     keyed = await browser.post(
         "/chat", json={"message": "How often?"}, headers={"Authorization": f"Bearer {key}"}
     )
     assert keyed.status_code == 200
+
+
+async def test_behind_a_proxy_the_public_url_is_this_servers_origin(data_dir: Path) -> None:
+    public = "https://almanac.example.org"
+    built = bootstrap(make_settings(data_dir, auth_enabled=True, public_url=public))
+    ask = {"message": "How often?"}
+    try:
+        # the proxy passes its own Host (the server's address behind it)
+        transport = httpx.ASGITransport(app=create_app(container=built))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+            key = _secret(await issue_key(built, "ana"))
+            await http.post("/api/session", json={"key": key})
+            proxied = await http.post("/chat", json=ask, headers={"Origin": public})
+            assert proxied.status_code == 200, proxied.text
+            for other in ("http://127.0.0.1:8000", "http://almanac.example.org"):
+                refused = await http.post("/chat", json=ask, headers={"Origin": other})
+                assert refused.status_code == 403, other
+                assert public in refused.json()["detail"]
+    finally:
+        built.close()
 
 
 async def test_a_session_ends_when_it_expires_or_its_key_is_revoked(

@@ -4,8 +4,9 @@ the provider sends it back, signed in with the same session cookie as `POST /api
 
 Between the two, the sign-in's state, nonce and PKCE verifier wait in a cookie of their own
 (HttpOnly, SameSite=Lax so the provider's redirect carries it, only sent to the callback,
-ten minutes); a sign-in that ends clears it. Both routes are public. The rules are
-the use case's (`use_cases/access/oidc.py`).
+ten minutes); a sign-in that ends clears it, and one the server cannot read (not its JSON,
+or nested past the JSON depth budget of services/budgets.py) counts as none. Both routes are
+public. The rules are the use case's (`use_cases/access/oidc.py`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from fastapi.responses import RedirectResponse
 from backend.api.deps import ContainerDep
 from backend.api.openapi import problem_responses
 from backend.api.routes.session import set_session_cookie
+from services.budgets import loads_bounded
 from use_cases.access.oidc import PendingSignIn
-from use_cases.shared.errors import InvalidRequest, Unauthorized
+from use_cases.shared.errors import InputTooCostly, InvalidRequest, Unauthorized
 
 router = APIRouter(tags=["auth"])
 
@@ -32,7 +34,12 @@ PENDING_SECONDS = 600
 
 
 def _redirect_uri(request: Request, container: ContainerDep) -> str:
-    return container.settings.oidc_redirect_uri or str(request.url_for("oidc_callback"))
+    settings = container.settings
+    if settings.oidc_redirect_uri:
+        return settings.oidc_redirect_uri
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + CALLBACK_PATH
+    return str(request.url_for("oidc_callback"))
 
 
 #: A path on this site: "/" then anything but a second "/" or "\\" (both would make it
@@ -88,10 +95,10 @@ def _kept(request: Request) -> tuple[PendingSignIn | None, str]:
     if not raw:
         return None, "/"
     try:
-        kept = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        kept = loads_bounded(base64.urlsafe_b64decode(raw.encode()), "The sign-in cookie")
         pending = PendingSignIn("", kept["state"], kept["nonce"], kept["verifier"])
         return pending, safe_next(kept.get("next"))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, InputTooCostly):  # not one this server set
         return None, "/"
 
 
