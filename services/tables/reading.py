@@ -1,5 +1,6 @@
 """Reading a CSV/TSV or JSON Lines file twice: once to validate every line and infer the
-column types, then again to stream the rows into the database."""
+column types, then again to stream the rows into the database. A JSON line that nests deeper
+than the JSON depth budget (services/budgets.py) is refused before it is parsed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.budgets import loads_bounded
 from services.tables.columns import ColumnType, convert_json, convert_text
 from use_cases.shared.errors import InvalidRequest
 
@@ -106,7 +108,7 @@ def read_jsonl(file: Path) -> SourceFile:
             if not text.strip():
                 continue
             try:
-                value = json.loads(text)
+                value = loads_bounded(text, f"{file.name}, line {line_no}")
             except json.JSONDecodeError as exc:
                 raise InvalidRequest(
                     f"{file.name}, line {line_no}: invalid JSON ({exc.msg} at column "

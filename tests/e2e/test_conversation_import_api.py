@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import tracemalloc
@@ -22,6 +23,7 @@ from backend.bootstrap import Container, bootstrap
 from tests import hostile_inputs
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
 from tests.conversation_exports import chatgpt_export
+from tests.memory_peak import tree_peak
 from tests.share_pages import FIXTURES, TEST_PAGE_LIMIT, share_page_server
 
 
@@ -310,6 +312,30 @@ async def test_a_hostile_export_is_refused_cheaply_and_writes_nothing(
         assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
         assert "location" not in refused.headers
     assert peak_mb < 200, f"{peak_mb:.0f} MB for a {len(data):,}-byte upload"
+    assert await chat_count(http, keys["bob"]) == before
+
+
+@pytest.mark.parametrize(
+    ("filename", "make"),
+    [
+        ("conversations.json", hostile_inputs.deep_json),
+        ("export.zip", hostile_inputs.deep_export_zip),
+    ],
+)
+async def test_a_deeply_nested_export_is_refused_with_413_in_bounded_memory(
+    http: httpx.AsyncClient, keys: dict, filename: str, make
+) -> None:
+    """Arrays nested 100,000 deep (200 KB, or a few hundred bytes zipped): unbounded, the
+    streaming parser's memory grows with the square of the depth (0.95 GB at 20,000, ~24 GB
+    here); the depth is counted over the bytes before the parser sees them."""
+    data = make(100_000)
+    before = await chat_count(http, keys["bob"])
+    files = {"file": (filename, data, "application/octet-stream")}
+    with tree_peak(os.getpid()) as peak:
+        answer = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
+    assert (answer.status_code, answer.json()["code"]) == (413, "input_too_costly"), answer.text
+    assert "the JSON depth limit is 256 levels" in answer.json()["detail"]
+    assert peak.growth < 300 * MiB, peak
     assert await chat_count(http, keys["bob"]) == before
 
 

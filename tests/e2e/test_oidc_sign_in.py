@@ -16,6 +16,7 @@ import pytest
 from backend.api.app import create_app
 from backend.api.routes.oidc import safe_next
 from backend.bootstrap import Container, bootstrap
+from tests import hostile_inputs
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.access.oidc import SIGN_IN_KEY_NAME
@@ -161,6 +162,20 @@ async def test_a_callback_that_did_not_start_here_or_was_tampered_with_signs_nob
     assert (await browser.get("/api/me")).status_code == 401
 
 
+#: A sign-in cookie of arrays nested 5,000 deep (13 KB: fits a browser's cookie and a
+#: server's header limits): `json.loads` raised RecursionError, a 500.
+DEEP_COOKIE = base64.urlsafe_b64encode(hostile_inputs.deep_json(5_000)).decode()
+
+
+async def test_a_deeply_nested_sign_in_cookie_counts_as_none(browser: httpx.AsyncClient) -> None:
+    browser.cookies.set(
+        "almanac_oidc", DEEP_COOKIE, domain="almanac.test", path="/api/auth/callback"
+    )
+    reply = await browser.get("/api/auth/callback", params={"code": "x", "state": "y"})
+    assert reply.status_code == 401, reply.text
+    assert "not started in this browser" in reply.json()["detail"]
+
+
 async def test_without_the_provider_set_up_the_routes_say_so(tmp_path: Path) -> None:
     container = bootstrap(
         make_settings(tmp_path / "data", load_sample_data=False, auth_enabled=True),
@@ -169,8 +184,12 @@ async def test_without_the_provider_set_up_the_routes_say_so(tmp_path: Path) -> 
     try:
         transport = httpx.ASGITransport(app=create_app(container=container))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            for path in ("/api/auth/login", "/api/auth/callback?code=x&state=y"):
-                reply = await http.get(path)
+            for path, headers in (
+                ("/api/auth/login", {}),
+                ("/api/auth/callback?code=x&state=y", {}),
+                ("/api/auth/callback?code=x&state=y", {"cookie": f"almanac_oidc={DEEP_COOKIE}"}),
+            ):
+                reply = await http.get(path, headers=headers)
                 assert reply.status_code == 501 and reply.json()["code"] == "not_configured"
                 assert "not set up on this server (OIDC_CLIENT_ID)" in reply.json()["detail"]
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from backend.bootstrap import Container, bootstrap
+from tests import hostile_inputs
 from tests.conftest import FixedClock, asgi_client, make_settings
 
 ROOMS = b"room,floor,kettles\nA1,1,2\nB2,2,0\nC3,3,1\n"
@@ -105,6 +106,18 @@ async def test_a_bad_name_or_a_bad_file_is_refused_and_changes_nothing(
     assert await _tables(client) == before
     audited = (await client.get("/api/audit", params={"action": "table.load"})).json()
     assert audited["total"] == 1  # only the good load
+
+
+async def test_a_json_line_nested_past_the_depth_limit_is_refused_with_413(
+    client: httpx.AsyncClient,
+) -> None:
+    """A line of arrays nested 30,000 deep: json.loads raised RecursionError (a 500)."""
+    response = await _load(client, "deep", "deep.jsonl", hostile_inputs.deep_jsonl(30_000))
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "input_too_costly"
+    assert "deep.jsonl, line 2 nests" in response.json()["detail"]
+    assert "the JSON depth limit is 256 levels" in response.json()["detail"]
+    assert "deep" not in await _tables(client)
 
 
 async def test_a_path_in_the_file_name_is_reduced_to_its_last_part(

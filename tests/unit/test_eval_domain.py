@@ -91,6 +91,9 @@ def test_csv_cells_take_lists_as_json_or_bars_and_objects_as_json() -> None:
         ('question,variables\nq,"{nope"\n', "csv", "line 2: field 'variables' is not valid JSON"),
         ("question,must_refuse\nq,maybe\n", "csv", "line 2: field 'must_refuse'"),
         ("question,expect_any\nq,x,extra\n", "csv", "line 2: 3 cells"),
+        # nested past the JSON parser's recursion (was a RecursionError: a 500 on upload)
+        ("[" * 30_000 + "]" * 30_000, "jsonl", "line 1: JSON arrays and objects nested too"),
+        (f'question,variables\nq,"{"[" * 30_000}"\n', "csv", "line 2: field 'variables': JSON"),
     ],
 )
 def test_invalid_datasets_name_the_line_and_field(text: str, fmt: str, message: str) -> None:

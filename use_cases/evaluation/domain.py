@@ -59,6 +59,9 @@ FIELDS: tuple[str, ...] = (
 )
 _LIST_FIELDS = ("expect_any", "expect_sources", "history", "tags")
 _JSON_FIELDS = ("variables", "expected_sql_rows", "assertions")
+#: Said of JSON nested past what the parser recurses into (Python's recursion limit, about a
+#: thousand levels; a case nests a few).
+_TOO_DEEP = "JSON arrays and objects nested too deeply to read (a case nests a few levels)."
 
 SqlValue = str | int | float | None
 SqlRow = tuple[SqlValue, ...]
@@ -217,6 +220,8 @@ def _jsonl_records(text: str, origin: str) -> list[tuple[int, dict[str, Any]]]:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidRequest(f"{where}: not valid JSON ({exc.msg}).") from None
+        except RecursionError:
+            raise InvalidRequest(f"{where}: {_TOO_DEEP}") from None
         if not isinstance(raw, dict):
             raise InvalidRequest(f"{where}: expected a JSON object.")
         records.append((number, raw))
@@ -282,6 +287,8 @@ def _json_cell(name: str, cell: str, where: str) -> Any:
         return json.loads(cell)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"{where}: field {name!r} is not valid JSON ({exc.msg}).") from None
+    except RecursionError:
+        raise InvalidRequest(f"{where}: field {name!r}: {_TOO_DEEP}") from None
 
 
 def case_from(raw: Mapping[str, Any], where: str, *, default_id: str = "") -> EvalCase:
