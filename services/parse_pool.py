@@ -1,14 +1,21 @@
 """`BudgetedLoader`: a `DocumentLoader` that parses each document in a child process under a
-CPU-time budget (`InputBudget.parse_cpu_s`, services/budgets.py), so one hostile file (a PDF
-whose pages all inflate the same stream, a deeply nested HTML page) costs at most that budget
-and never stalls the server's own threads.
+CPU-time budget (`InputBudget.parse_cpu_s`) and a memory budget
+(`InputBudget.parse_memory_bytes`, services/budgets.py), so one hostile file (a PDF whose
+pages all inflate the same stream, a deeply nested HTML page, a stream PDFium inflates to
+gigabytes) costs at most those budgets and never stalls the server's own threads.
 
 Rules:
 - Each `load` runs the inner loader in a fresh process started by a fork server (a clean
   copy of the loaders, never of the server's threads and locks), with `RLIMIT_CPU` set to the
-  budget: the kernel stops it past the budget, even inside C code. Past it, or past a
+  CPU budget: the kernel stops it past the budget, even inside C code. Past it, or past a
   wall-clock limit of `wall_factor` times the budget (a child that waits on nothing should not
   wait forever), the parse is `InputTooCostly` (413) naming the budget.
+- The child's address space is limited to the memory budget (`RLIMIT_AS`: a child with the
+  loaders and PDFium maps ~90 MiB, ~130 MiB at most reading a 70-page PDF, so the limit
+  bounds what a document's parse allocates, C code's included). An allocation past it fails:
+  a `MemoryError` (also one a loader turned into another error), or a child that dies of it
+  (PDFium stops the process when an allocation fails; the kernel's OOM killer), is
+  `InputTooCostly` (413) naming the memory budget.
 - At most `workers` parses run at once; later ones wait for a free slot.
 - The loader's own refusals (`UnsupportedDocument`, `InvalidDocument`, ...) come back as
   they were raised; `check` (the cheap checks) runs in this process.
@@ -26,7 +33,7 @@ from importlib.machinery import ModuleSpec
 from multiprocessing.connection import Connection
 from typing import Any
 
-from services.budgets import BUDGET
+from services.budgets import BUDGET, MiB
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import AlmanacError, InputTooCostly, InvalidDocument
@@ -35,7 +42,16 @@ __all__ = ["BudgetedLoader"]
 
 #: How a child stopped by `RLIMIT_CPU` ends: SIGXCPU at the soft limit, SIGKILL at the hard.
 _KILLED_AT_BUDGET = (-signal.SIGXCPU, -signal.SIGKILL)
+#: How a child whose allocation failed under `RLIMIT_AS` ends when no `MemoryError` could be
+#: raised: PDFium's out-of-memory stop (SIGABRT with pypdfium2's build, a trap in others),
+#: C++'s `std::bad_alloc` left uncaught (abort), a failed allocation used as it was. A
+#: parser that stops so for another reason is refused the same way (its document was not read
+#: either).
+_DIED_OF_MEMORY = tuple(
+    -sig for sig in (signal.SIGTRAP, signal.SIGILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS)
+)
 _TIMED_OUT = ("timed out", None)
+_OUT_OF_MEMORY = ("memory", None)
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["services.knowledge.loaders"])
@@ -51,6 +67,7 @@ class BudgetedLoader:
         make_inner: Callable[[], DocumentLoader],
         *,
         cpu_s: float = BUDGET.parse_cpu_s,
+        memory_bytes: int = BUDGET.parse_memory_bytes,
         workers: int = 2,
         wall_factor: float = 3.0,
     ) -> None:
@@ -58,6 +75,7 @@ class BudgetedLoader:
         self._inner = make_inner()
         self._cpu_s = max(1, round(cpu_s))
         self._wall_s = self._cpu_s * wall_factor + 5  # the child's start included
+        self._memory_bytes = memory_bytes
         self._slots = threading.BoundedSemaphore(workers)
 
     @property
@@ -78,7 +96,7 @@ class BudgetedLoader:
         receive, send = _CONTEXT.Pipe(duplex=False)
         child = _CONTEXT.Process(
             target=_parse,
-            args=(send, self._make_inner, name, data, self._cpu_s),
+            args=(send, self._make_inner, name, data, self._cpu_s, self._memory_bytes),
             daemon=True,
         )
         _start_without_main(child)
@@ -93,10 +111,21 @@ class BudgetedLoader:
             if child.is_alive():
                 child.kill()
                 child.join()
-        if outcome is _TIMED_OUT or child.exitcode in _KILLED_AT_BUDGET:
+        if outcome == _OUT_OF_MEMORY or (outcome is None and child.exitcode in _DIED_OF_MEMORY):
+            raise InputTooCostly(
+                f"{name} takes more than {self._memory_bytes / MiB:,.0f} MiB of memory to read: "
+                "refused (a document's parse has a memory budget)."
+            )
+        if outcome == _TIMED_OUT or child.exitcode == -signal.SIGXCPU:
             raise InputTooCostly(
                 f"{name} takes more than {self._cpu_s} s of CPU to read: refused "
                 "(a document's parse has a time budget)."
+            )
+        if child.exitcode in _KILLED_AT_BUDGET:  # the CPU limit's SIGKILL, or the OOM killer's
+            raise InputTooCostly(
+                f"{name} takes more than {self._cpu_s} s of CPU or "
+                f"{self._memory_bytes / MiB:,.0f} MiB of memory to read: refused "
+                "(a document's parse has a time and a memory budget)."
             )
         if outcome is None:
             raise InvalidDocument(f"{name} could not be read (its parser stopped).")
@@ -132,18 +161,43 @@ def _parse(
     name: str,
     data: bytes,
     cpu_s: int,
+    memory_bytes: int,
 ) -> None:
     """In the child: the parse under `RLIMIT_CPU` (SIGXCPU at the budget, SIGKILL a second
-    later), its outcome sent back as ("ok", document) or ("error", domain error)."""
+    later) and `RLIMIT_AS` (an allocation past the budget fails), its outcome sent back as
+    ("ok", document), ("error", domain error) or `_OUT_OF_MEMORY`."""
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     outcome: tuple[str, Any]
     try:
         outcome = ("ok", make_inner().load(name, data))
+    except MemoryError:
+        outcome = _OUT_OF_MEMORY
     except AlmanacError as exc:
-        outcome = ("error", exc)
+        outcome = _OUT_OF_MEMORY if _out_of_memory(exc) else ("error", exc)
     except RecursionError:
         outcome = ("error", InvalidDocument(f"{name} is nested too deeply to be read."))
     except Exception as exc:  # a loader's bug: no traceback reaches the client
-        outcome = ("error", InvalidDocument(f"{name} could not be read ({type(exc).__name__})."))
-    send.send(outcome)
+        outcome = (
+            _OUT_OF_MEMORY
+            if _out_of_memory(exc)
+            else ("error", InvalidDocument(f"{name} could not be read ({type(exc).__name__})."))
+        )
+    try:
+        send.send(outcome)
+    except MemoryError:  # the document is too large to send back within the budget
+        send.send(_OUT_OF_MEMORY)
     send.close()
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` was raised while handling a `MemoryError` (a loader that turns what its
+    library raised into `InvalidDocument` "from None" keeps it as the context)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, MemoryError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False

@@ -42,10 +42,10 @@ class KnowledgeUseCases:
     reindex: Reindex
     budgeted_ingest: IngestDocuments = field(metadata=INTERNAL)
     """`ingest` for the documents an admin adds, uploads (POST /api/documents) and the CLI's
-    files and folders (`almanac ingest`): each parsed in a child process under the CPU budget
-    (PARSE_CPU_SECONDS, services/parse_pool.py), so one costly file is a failed file of the
-    report and the others are still ingested. The bundled sample at bootstrap is read in
-    process (`ingest`), at no cost per document."""
+    files and folders (`almanac ingest`): each parsed in a child process under the CPU and
+    memory budgets (PARSE_CPU_SECONDS, PARSE_MEMORY_MB, services/parse_pool.py), so one costly
+    file is a failed file of the report and the others are still ingested. The bundled sample
+    at bootstrap is read in process (`ingest`), at no cost per document."""
 
 
 def ingest_batch_chunks(settings: Settings) -> int:
@@ -96,9 +96,16 @@ def build(w: Wiring) -> KnowledgeUseCases:
 
     return KnowledgeUseCases(
         ingest=ingest_with(a.loader),
-        # An admin's file is parsed in a child process under a CPU budget, as a chat attachment
-        # is (the forked parse costs ~50 ms a document; the child starts on the first file).
-        budgeted_ingest=ingest_with(BudgetedLoader(FileLoader, cpu_s=settings.parse_cpu_seconds)),
+        # An admin's file is parsed in a child process under a CPU and a memory budget, as a
+        # chat attachment is (the forked parse costs ~50 ms a document; the child starts on
+        # the first file).
+        budgeted_ingest=ingest_with(
+            BudgetedLoader(
+                FileLoader,
+                cpu_s=settings.parse_cpu_seconds,
+                memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+            )
+        ),
         search=SearchKnowledgeBase(
             a.observed_retriever, default_limit=settings.final_results_limit
         ),

@@ -110,17 +110,35 @@ async def test_an_uploaded_fan_out_pdf_is_413_by_the_content_budget_and_writes_n
     assert container.knowledge.knowledge_stats.run() == before
 
 
+async def test_an_uploaded_pdf_whose_xmp_inflates_to_half_a_gib_is_413_and_writes_nothing(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    """Issue 74: the XMP `/Metadata` stream, which PDFium inflates and parses when it opens a
+    file, is charged with the page content (0.5 MB here, under the size that makes an upload
+    a background job)."""
+    before = container.knowledge.knowledge_stats.run()
+    pdf = hostile_inputs.metadata_bomb_pdf(512 * 1024 * 1024)
+    response = await _upload(client, "xmp.pdf", pdf)
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "input_too_costly"
+    detail = response.json()["detail"]
+    assert f"more than {BUDGET.max_pdf_content:,} bytes of page content and metadata" in detail
+    assert container.knowledge.knowledge_stats.run() == before
+
+
 def test_uploads_and_the_cli_are_parsed_under_the_cpu_budget_and_the_sample_in_process(
     container: Container,
 ) -> None:
     """POST /api/documents and `almanac ingest` parse in a child process under
-    PARSE_CPU_SECONDS (a hostile file the content budget does not see costs at most that;
-    the CLI's own test, tests/e2e/test_cli_knowledge.py, stops one); bootstrap's bundled
-    sample is read in process, at no cost per document."""
+    PARSE_CPU_SECONDS and PARSE_MEMORY_MB (a hostile file the content budget does not see
+    costs at most those; the CLI's own test, tests/e2e/test_cli_knowledge.py, stops one);
+    bootstrap's bundled sample is read in process, at no cost per document."""
     uploads = container.admin.upload_document._ingest._ingest._loader  # type: ignore[attr-defined]
     assert isinstance(uploads, BudgetedLoader)
     cli = container.admin.admin_ingest._ingest._loader  # type: ignore[attr-defined]
     assert isinstance(cli, BudgetedLoader)
+    memory = container.settings.parse_memory_mb * 1024 * 1024
+    assert uploads._memory_bytes == cli._memory_bytes == memory == BUDGET.parse_memory_bytes
     assert not isinstance(container.knowledge.ingest._loader, BudgetedLoader)  # type: ignore[attr-defined]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
+from services.budgets import BUDGET
 from services.knowledge.loaders import (
     SUPPORTED_EXTENSIONS,
     FileLoader,
@@ -22,9 +23,10 @@ from services.knowledge.loaders import (
     PlainTextLoader,
 )
 from services.knowledge.loaders.pdf import join_broken_words
+from tests import hostile_inputs
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
-from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
+from use_cases.shared.errors import InputTooCostly, InvalidDocument, UnsupportedDocument
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
 
@@ -187,6 +189,51 @@ def test_markdown_front_matter_sets_title_category_date_and_metadata(loader: Fil
         "tags": "passwords, accounts",
         "version": "3",
     }
+
+
+def test_markdown_front_matter_with_a_few_small_aliases_reads_as_written(
+    loader: FileLoader,
+) -> None:
+    data = (
+        b"---\ntitle: Rota\ncategory: ops\nupdated: 2024-03-05\nowner: &team Platform\n"
+        b"reviewers: [*team, Security]\nescalation: *team\n---\n# Rota\n\nWho is on call.\n"
+    )
+    document = loader.load("rota.md", data)
+    assert (document.title, document.category, document.updated_at) == (
+        "Rota",
+        "ops",
+        date(2024, 3, 5),
+    )
+    assert document.metadata == {
+        "owner": "Platform",
+        "reviewers": "Platform, Security",
+        "escalation": "Platform",
+    }
+
+
+@pytest.mark.parametrize(
+    ("string", "aliases"),
+    [(1024 * 1024, 500), (4096, 500), (64, 100_000)],
+    ids=["500 aliases of 1 MiB", "500 aliases of 4 KiB", "100,000 aliases of 64 bytes"],
+)
+def test_markdown_front_matter_expanding_past_its_budget_through_aliases_is_refused(
+    loader: FileLoader, string: int, aliases: int
+) -> None:
+    """Measured on PyYAML's node graph before any object is built (so also in process, as
+    bootstrap reads the bundled sample); each case expands to 2 MiB or more (1 MiB budget)."""
+    data = hostile_inputs.yaml_alias_markdown(string, aliases)
+    with pytest.raises(InputTooCostly, match=f"more than {BUDGET.max_yaml_expanded:,} bytes"):
+        loader.load("aliases.md", data)
+
+
+def test_markdown_front_matter_aliases_of_aliases_are_measured_without_expanding() -> None:
+    """Nine levels of ten aliases each stand for 10^9 copies of "lol": refused, and measured
+    in as many steps as the graph has edges (each node once)."""
+    lines = ["---", "a0: &a0 lol"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 10)]
+    data = ("\n".join([*lines, "---", "# Laughs", "", "text", ""])).encode()
+    with pytest.raises(InputTooCostly, match="aliases"):
+        MarkdownLoader().load("laughs.md", data)
 
 
 def test_markdown_heading_paths_follow_the_heading_stack(loader: FileLoader) -> None:

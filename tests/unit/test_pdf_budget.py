@@ -80,6 +80,31 @@ def test_the_issues_fan_out_pdf_is_refused_before_any_page_is_read(
     assert inflated.bytes <= 512 * KiB  # the shared stream inflated once, not once a page
 
 
+def test_an_xmp_stream_inflating_to_a_gib_is_refused_before_pdfium_opens_it(
+    pdfium_opened: list[int],
+) -> None:
+    """PDFium inflates the catalog's XMP `/Metadata` in full and parses it as XML when it opens
+    a document (~7 times its size in memory: 3 GiB once took a parse to 4 GB). It is charged
+    with the page content, inflated no further than the budget."""
+    pdf = hostile_inputs.metadata_bomb_pdf(1024 * MiB)  # ~1 MB
+    with (
+        counting_inflation() as inflated,
+        pytest.raises(InputTooCostly, match="bytes of page content and metadata: refused"),
+    ):
+        PdfLoader().load("xmp.pdf", pdf)
+    assert pdfium_opened == []
+    assert inflated.bytes <= BUDGET.max_pdf_content + 2 * MiB
+
+
+def test_an_xmp_stream_is_charged_with_the_page_content(pdfium_opened: list[int]) -> None:
+    loader = PdfLoader(InputBudget(max_pdf_content=2 * MiB))
+    document = loader.load("xmp.pdf", hostile_inputs.metadata_bomb_pdf(1 * MiB))
+    assert (document.title, document.metadata) == ("Hello", {"pages": "1"})
+    assert pdfium_opened
+    with pytest.raises(InputTooCostly, match="2,097,152 bytes of page content and metadata"):
+        loader.load("xmp.pdf", hostile_inputs.metadata_bomb_pdf(3 * MiB))
+
+
 @pytest.mark.parametrize("via_form", [False, True])
 def test_a_shared_stream_is_charged_for_every_page_that_draws_it(via_form: bool) -> None:
     loader = PdfLoader(InputBudget(max_pdf_content=200 * KiB))

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from services.budgets import BUDGET, InputBudget
 from services.knowledge.loaders.common import (
     SectionBuilder,
     decode_text,
@@ -28,7 +29,7 @@ from services.knowledge.loaders.directives import (
 )
 from services.knowledge.loaders.plaintext import rest_as_markdown
 from use_cases.knowledge.domain import ParsedDocument
-from use_cases.shared.errors import InvalidDocument
+from use_cases.shared.errors import InputTooCostly, InvalidDocument
 
 MARKDOWN_EXTENSIONS = (".md", ".markdown")
 
@@ -90,11 +91,14 @@ def inline_text(markdown: str) -> str:
 class MarkdownLoader:
     """Loads `.md` / `.markdown` files.
 
-    * Front matter: a leading `---` ... `---` (or `...`) YAML block, read with
-      `yaml.safe_load`. `title` and `category` are taken as such; the first of `updated`,
-      `last_updated`, ..., `date` (see `DATE_KEYS`) that reads as a date becomes
-      `updated_at`; `supersedes` (the source or id of the document this one replaces) is
-      read as such; every date in `DOCUMENT_DATE_KEYS` goes to `dates` (for the
+    * Front matter: a leading `---` ... `---` (or `...`) YAML block, read with PyYAML's
+      safe loader, its aliases bounded: what it expands to once they are resolved (an alias
+      counted as the bytes it repeats, each time it is used) may be at most
+      `max_yaml_expanded` bytes, measured on the node graph before any Python object is
+      built; past it, `InputTooCostly` (413). `title` and `category` are taken as such;
+      the first of `updated`, `last_updated`, ..., `date` (see `DATE_KEYS`) that reads as a
+      date becomes `updated_at`; `supersedes` (the source or id of the document this one
+      replaces) is read as such; every date in `DOCUMENT_DATE_KEYS` goes to `dates` (for the
       future-date check); every other scalar (or list of scalars, joined with ", ") goes to
       `metadata` as a string. Invalid YAML is an `InvalidDocument`.
     * Sections: split on the top-level ATX headings (`#` .. `######`) and setext headings
@@ -116,6 +120,9 @@ class MarkdownLoader:
 
     media_type = "text/markdown"
 
+    def __init__(self, budget: InputBudget = BUDGET) -> None:
+        self._budget = budget
+
     def supports(self, name: str) -> bool:
         return extension(name) in MARKDOWN_EXTENSIONS
 
@@ -127,7 +134,7 @@ class MarkdownLoader:
         self.check(name, data)
         text = decode_text(data)
         ensure_text(name, text)
-        front, body = split_front_matter(name, text)
+        front, body = split_front_matter(name, text, self._budget)
 
         builder = SectionBuilder()
         _parse_body(rendered_markup(body), builder)
@@ -177,8 +184,11 @@ def _supersedes(name: str, value: object) -> str | None:
     return metadata_value(value)
 
 
-def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
-    """(front matter mapping with lower-cased keys, remaining body)."""
+def split_front_matter(
+    name: str, text: str, budget: InputBudget = BUDGET
+) -> tuple[dict[str, Any], str]:
+    """(front matter mapping with lower-cased keys, remaining body). A front matter that
+    expands past `budget.max_yaml_expanded` bytes is `InputTooCostly` (`_load_yaml`)."""
     opening = _FRONT_MATTER_OPEN.match(text)
     if opening is None:
         return {}, text
@@ -187,7 +197,7 @@ def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     raw = text[opening.end() : closing.start()]
     try:
-        loaded = yaml.safe_load(raw)
+        loaded = _load_yaml(name, raw, budget.max_yaml_expanded)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or "could not be parsed"
         mark = getattr(exc, "problem_mark", None)
@@ -199,6 +209,49 @@ def split_front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     front = {str(key).strip().lower(): value for key, value in loaded.items()}
     return front, text[closing.end() :].lstrip("\n")
+
+
+def _load_yaml(name: str, raw: str, limit: int) -> Any:
+    """`yaml.safe_load(raw)`, refused (`InputTooCostly`) when its node graph expands to more
+    than `limit` bytes: PyYAML builds one object for an anchor and shares it between its
+    aliases, but what reads the front matter afterwards (a list joined into a metadata value,
+    the document stored) copies it each time, so 500 aliases of a 1 MiB string in a 1 MB
+    file once took 1.5 GB. The graph is measured before any Python object is built."""
+    loader = yaml.SafeLoader(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > limit:
+            raise InputTooCostly(
+                f"{name}'s YAML front matter expands to more than {limit:,} bytes once its "
+                "aliases are resolved: refused (an alias counts as the bytes it repeats, "
+                "each time it is used)."
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """The bytes `node` stands for with every alias resolved: a scalar's text (and one for
+    its place), a collection's items and keys; each node is measured once (`sizes`, by id),
+    so a graph of aliases of aliases costs its number of edges to measure, not its
+    expansion. A node that holds itself (`&a [*a]`) counts once."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = 1
+    if isinstance(node, yaml.ScalarNode):
+        size = len(node.value) + 1
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes) for item in node.value)
+    else:
+        size = 1 + sum(
+            _expanded_size(key, sizes) + _expanded_size(value, sizes) for key, value in node.value
+        )
+    sizes[id(node)] = size
+    return size
 
 
 #: A MyST directive ("```{note}", ":::{admonition} Title"): its indent, fence, name, argument.

@@ -21,7 +21,7 @@ from services.knowledge.loaders.common import (
     parse_pdf_date,
     tidy_text,
 )
-from services.knowledge.loaders.pdf_content import charge_pages
+from services.knowledge.loaders.pdf_content import charge_metadata, charge_pages
 from services.knowledge.loaders.pdf_text import (
     PageText,
     body_size,
@@ -81,8 +81,9 @@ class PdfLoader:
     * Budget (`InputTooCostly`, 413; services/budgets.py `PdfBudget`): more pages than
       `max_pdf_pages`, or more than `max_pdf_content` bytes of decompressed page content,
       a stream counted each time a page draws it, its inline images and the Type 3 glyphs
-      of the page's fonts included (`pdf_content.charge_pages`), measured before any page
-      is read.
+      of the page's fonts included (`pdf_content.charge_pages`), and the document's XMP
+      metadata stream with it (`pdf_content.charge_metadata`), measured before PDFium
+      opens the document.
     """
 
     media_type = "application/pdf"
@@ -112,10 +113,12 @@ class PdfLoader:
             ) from None
         if page_count == 0:
             raise InvalidDocument(f"{name} has no pages")
-        # The budget is charged before PDFium reads any page: a fan-out PDF (pages drawing
-        # one large stream) is refused after one inflate, not after ~50 s of parsing.
+        # The budget is charged before PDFium opens the document: a fan-out PDF (pages drawing
+        # one large stream) is refused after one inflate, not after ~50 s of parsing, and an
+        # XMP stream inflating to gigabytes before PDFium parses it as XML.
         budget = PdfBudget(name, self._budget)
         budget.check_pages(page_count)
+        charge_metadata(reader, budget)
         charge_pages(reader, page_count, budget)
 
         labels = _page_labels(reader, page_count)
@@ -215,6 +218,8 @@ def _read_pages(name: str, data: bytes, page_count: int) -> list[PageText | None
                     pages.append(read_page(page))
                 finally:
                     page.close()
+            except MemoryError:  # past the parse's memory budget (services/parse_pool.py)
+                raise
             except Exception:  # one bad page should not lose the rest of the document
                 pages.append(None)
     finally:

@@ -14,6 +14,13 @@ Besides content streams, what PDFium decodes to read a page's text is charged to
   stream with a 64 MiB inline image: ~7 s of CPU from ~70 KB);
 - a Type 3 font's glyph procedures (`/CharProcs`, and the forms they draw), parsed once a
   document like the font itself (32 MiB of glyph procedure: ~1.7 s).
+Outside the pages, one stream is charged (`charge_metadata`): the catalog's XMP `/Metadata`,
+which PDFium inflates and parses as XML when it opens a document (to look for an XFA shared
+form), at ~7 times its inflated size in memory (a 3 MB file whose XMP inflates to 3 GiB took
+a parse to 4 GB). pypdf inflates no stream the loader does not ask for (and bounds its own
+inflates), the document info is a dictionary of strings, and embedded files and attachments
+are never inflated (PDFium only checks that the catalog names them).
+
 Image XObjects and tiling patterns are not charged: PDFium decodes neither to read text (40
 pages drawing a 256 MiB image, or filled with a 64 MiB pattern, read in ~0.03 s), and
 charging their pixels would refuse PDFs full of screenshots for no cost saved.
@@ -33,7 +40,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamO
 
 from services.budgets import PdfBudget
 
-__all__ = ["charge_pages"]
+__all__ = ["charge_metadata", "charge_pages"]
 
 #: How deep forms drawing forms are followed (PDFium stops far earlier than any real file).
 MAX_FORM_DEPTH = 12
@@ -62,6 +69,19 @@ def charge_pages(reader: PdfReader, page_count: int, budget: PdfBudget) -> None:
         except Exception:  # a broken page tree: PDFium reads what it can
             continue
         budget.charge(meter.page(page))
+
+
+def charge_metadata(reader: PdfReader, budget: PdfBudget) -> None:
+    """Charge `budget` with the catalog's XMP metadata stream, inflated at most to the budget
+    left (PDFium inflates it in full and parses it when it opens the document). A catalog
+    that cannot be resolved has none to charge: PDFium finds none either."""
+    try:
+        stream = _resolved(_resolved(reader.trailer["/Root"]).get("/Metadata"))
+    except Exception:  # a broken trailer or catalog
+        return
+    if isinstance(stream, StreamObject):
+        left = max(budget.budget.max_pdf_content - budget.content, 0)
+        budget.charge(len(_decoded(stream, left)), "page content and metadata")
 
 
 #: A form drawn by name: "/X0 Do".
