@@ -3,7 +3,8 @@ tests/fixtures/conversations, plus the misbehaving answers an importer must refu
 `/redirect-off` (to `localhost`, a host off the tests' allow-list), `/redirect-on` (to a page
 on the same host), `/big` (a page over the tests' byte limit), `/slow` (headers, then nothing
 until the server stops), `/slow-headers` (a byte of its headers every 0.2 s, never done),
-`/missing` (404) and `/teapot` (418)."""
+`/missing` (404), `/teapot` (418) and `/unclosed-scripts/N` (a page of N bytes of unclosed
+`<script>` tags, tests/hostile_inputs.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.hostile_inputs import unclosed_script_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conversations"
 #: The byte limit the tests configure (IMPORT_MAX_PAGE_BYTES); `/big` is over it.
@@ -49,6 +52,8 @@ def share_page_server() -> Iterator[str]:
                     self.wfile.flush()
             elif path == "/teapot":
                 self.send_error(418)
+            elif path.startswith("/unclosed-scripts/") and path.rsplit("/", 1)[1].isdigit():
+                self._send(unclosed_script_page(int(path.rsplit("/", 1)[1])))
             elif (FIXTURES / path.lstrip("/")).is_file() and ".." not in path:
                 self._send((FIXTURES / path.lstrip("/")).read_bytes())
             else:

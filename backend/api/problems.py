@@ -47,6 +47,7 @@ TITLES: dict[str, str] = {
     "future_date": "Document dated in the future",
     "rate_limited": "Too many requests",
     "service_busy": "Service busy",
+    "too_much_in_flight": "Too much of your work in flight",
     "job_cancelled": "Job cancelled",
     "configuration_error": "Server mis-configured",
     "upstream_unavailable": "Model provider unavailable",

@@ -26,6 +26,7 @@ from use_cases.conversations.files import (
     RemoveFile,
 )
 from use_cases.conversations.image_description import DescribeImage
+from use_cases.conversations.upload_limits import UserUploadLimits
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,13 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             a.history,
             store,
             storage,
-            # A user's attachment is parsed in a child process under a CPU budget (a fan-out
-            # PDF once cost ~50 s of the server's CPU).
-            BudgetedLoader(FileLoader, cpu_s=settings.parse_cpu_seconds),
+            # A user's attachment is parsed in a child process under a CPU and a memory budget
+            # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB).
+            BudgetedLoader(
+                FileLoader,
+                cpu_s=settings.parse_cpu_seconds,
+                memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+            ),
             PillowImageReader(),
             a.chunker,
             a.embedder,
@@ -66,6 +71,12 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             max_bytes=settings.chat_file_max_bytes,
             max_chunks=settings.max_document_chunks,
             describe=describe,
+            # One user's attachments are read one at a time (a 3 MB file cost 257 CPU-s to
+            # embed), within a cap on the bytes of theirs in flight.
+            limits=UserUploadLimits(
+                concurrent=settings.chat_file_user_concurrency,
+                max_bytes=settings.chat_file_user_in_flight_bytes,
+            ),
         ),
         list_files=ListFiles(a.history, store),
         get_file=GetFile(a.history, store),

@@ -4,7 +4,14 @@ files (ChatGPT's and Claude's `conversations.json`, or the export's ZIP) and Sla
 Share pages are read by what they embed, not by their host, so a page served from elsewhere
 (a saved copy, a test server) reads the same:
 
-* every `<script>` is a candidate: a JSON script (`__NEXT_DATA__`, `application/json`) is
+* the page is read by the standard library's HTML tokenizer (`html.parser`), fed the whole
+  page once and never closed, so each construct is scanned once: the work is linear in the
+  page's bytes whatever it holds (an unclosed `<script>`, tag or comment takes the rest of the
+  page, as in a browser, and is not read further; `close()` would rescan it from each `<`,
+  quadratic on Python before 3.11.13). Its CPU time is bounded too: past `cpu_s` seconds
+  (PARSE_CPU_SECONDS) the page is refused with `InputTooCostly` (413). The caller runs it on
+  a worker thread; the tokenizer is Python code that lets the event loop run between steps;
+* every complete `<script>` is a candidate: a JSON script (`__NEXT_DATA__`, `application/json`) is
   parsed whole; the string arguments of `streamController.enqueue("...")` (React Router /
   Remix streaming, a "turbo-stream" flat array whose objects name their keys and values by
   index) are decoded; the strings of `self.__next_f.push([1, "..."])` (Next.js server
@@ -25,19 +32,21 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 from services.budgets import (
-    ARCHIVE_ERRORS,
     BUDGET,
     BoundedReader,
+    loads_bounded,
+    open_zip,
     open_zip_member,
     stream_json_items,
 )
@@ -48,7 +57,7 @@ from use_cases.conversations.import_domain import (
     NoConversation,
     UnsupportedPage,
 )
-from use_cases.shared.errors import InvalidArchive, InvalidRequest
+from use_cases.shared.errors import InputTooCostly, InvalidRequest
 
 __all__ = ["ConversationFormatReader", "read_turbo_stream"]
 
@@ -56,7 +65,8 @@ __all__ = ["ConversationFormatReader", "read_turbo_stream"]
 #: pathological pages; real share pages hold a few thousand).
 MAX_WALK_NODES = 200_000
 
-_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+#: Steps (tokens, embedded values, values walked) between two looks at the CPU clock.
+_CHECK_EVERY = 1024
 _JS_STRING = r'"((?:[^"\\]|\\.)*)"'
 _ENQUEUE = re.compile(r"\.enqueue\(\s*" + _JS_STRING + r"\s*\)", re.DOTALL)
 _NEXT_F = re.compile(r"__next_f\.push\(\s*\[\s*1\s*,\s*" + _JS_STRING + r"\s*\]\s*\)", re.DOTALL)
@@ -65,12 +75,17 @@ _JSON_TYPES = ("application/json", "application/ld+json")
 
 
 class ConversationFormatReader:
-    """The `ConversationFormats` port."""
+    """The `ConversationFormats` port; `cpu_s`: the CPU seconds reading one share page may
+    take (module docstring)."""
+
+    def __init__(self, *, cpu_s: float = BUDGET.parse_cpu_s) -> None:
+        self._cpu_s = cpu_s
 
     # -- share pages -----------------------------------------------------------------------
 
     def parse_page(self, url: str, html: str) -> ImportedConversation:
-        embedded = list(_embedded_values(html))
+        budget = _CpuBudget(self._cpu_s)
+        embedded = list(_embedded_values(html, budget))
         if not embedded:
             raise UnsupportedPage(
                 "The page embeds no conversation data this server can read (a ChatGPT, "
@@ -78,7 +93,7 @@ class ConversationFormatReader:
             )
         for value in embedded:
             try:
-                found = _find_conversation(value, url)
+                found = _find_conversation(value, url, budget)
             except (AttributeError, TypeError, ValueError):  # a shape with fields of odd types
                 continue
             if found is not None and found.messages:
@@ -143,12 +158,84 @@ class ConversationFormatReader:
 # -- embedded page data ---------------------------------------------------------------------------
 
 
-def _embedded_values(html: str) -> Iterator[Any]:
+class _CpuBudget:
+    """The CPU time (of the calling thread) one page's read may take; `tick()` at each step
+    looks at the clock every `_CHECK_EVERY` steps and refuses the page past the budget."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._until = time.thread_time() + seconds
+        self._steps = 0
+
+    def tick(self) -> None:
+        self._steps += 1
+        if self._steps % _CHECK_EVERY == 0 and time.thread_time() > self._until:
+            raise InputTooCostly(
+                f"Reading the share page took more than {self._seconds:g} s of CPU time "
+                "(PARSE_CPU_SECONDS): refused."
+            )
+
+
+class _Scripts(HTMLParser):
+    """The page's complete `<script>` elements, as (attributes, text), in page order: the
+    stdlib's tokenizer, fed the page once and never closed (module docstring)."""
+
+    def __init__(self, budget: _CpuBudget) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[dict[str, str], str]] = []
+        self._budget = budget
+        self._open: dict[str, str] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._budget.tick()
+        if tag == "script":
+            self._open = {name: (value or "") for name, value in attrs}
+            self._text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        self._budget.tick()
+        if tag == "script" and self._open is not None:
+            self.found.append((self._open, "".join(self._text)))
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        self._budget.tick()
+        if self._open is not None:
+            self._text.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        self._budget.tick()
+
+    def handle_decl(self, decl: str) -> None:
+        self._budget.tick()
+
+    def handle_pi(self, data: str) -> None:
+        self._budget.tick()
+
+    def unknown_decl(self, data: str) -> None:
+        self._budget.tick()
+
+
+def _page_scripts(html: str, budget: _CpuBudget) -> list[tuple[dict[str, str], str]]:
+    """The page's complete scripts (`_Scripts`); what is left unclosed at the end is not
+    read (`close()` is not called, see the module docstring)."""
+    scripts = _Scripts(budget)
+    scripts.feed(html)
+    return scripts.found
+
+
+def _is_json_script(attributes: Mapping[str, str]) -> bool:
+    media_type = attributes.get("type", "").split(";", 1)[0].strip().lower()
+    return attributes.get("id", "").lower() == "__next_data__" or media_type in _JSON_TYPES
+
+
+def _embedded_values(html: str, budget: _CpuBudget) -> Iterator[Any]:
     """Every JSON value the page's scripts embed (module docstring)."""
     flight: list[str] = []
-    for attributes, body in _SCRIPT.findall(html):
-        attrs = attributes.lower()
-        if "__next_data__" in attrs or any(t in attrs for t in _JSON_TYPES):
+    for attributes, body in _page_scripts(html, budget):
+        budget.tick()
+        if _is_json_script(attributes):
             value = _json(body.strip())
             if value is not None:
                 yield value
@@ -182,8 +269,8 @@ def _json(text: str | None) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past any real page
+        return loads_bounded(text, "The page's embedded data")
+    except (json.JSONDecodeError, InputTooCostly):  # not JSON, or nested past any real page
         return None
 
 
@@ -223,13 +310,14 @@ def read_turbo_stream(flat: list[Any]) -> Any:
     return value(0) if flat else None
 
 
-def _find_conversation(root: Any, url: str) -> ImportedConversation | None:
+def _find_conversation(root: Any, url: str, budget: _CpuBudget) -> ImportedConversation | None:
     """The first known conversation shape in `root` (breadth first, bounded)."""
     queue: deque[Any] = deque([root])
     seen = 0
     while queue and seen < MAX_WALK_NODES:
         node = queue.popleft()
         seen += 1
+        budget.tick()
         if isinstance(node, dict):
             if isinstance(node.get("mapping"), dict) or isinstance(
                 node.get("linear_conversation"), list
@@ -430,11 +518,7 @@ def _export_stream(filename: str, data: bytes) -> Iterator[BoundedReader]:
     if not data.startswith(b"PK"):
         yield BoundedReader(io.BytesIO(data), len(data), filename, item_limit=BUDGET.max_json_item)
         return
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except ARCHIVE_ERRORS as exc:
-        raise InvalidArchive(f"{filename} is not a readable ZIP: {exc}") from None
-    with archive:
+    with open_zip(data, filename) as archive:
         members = [
             info
             for info in archive.infolist()

@@ -7,6 +7,7 @@ chat's directory). One auth-enabled container for the module; each test makes it
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from services.budgets import BUDGET
 from tests import hostile_inputs
 from tests.conftest import FixedClock, make_settings
 from tests.image_samples import image_bytes, png_claiming
+from tests.memory_peak import tree_peak
 from tests.s3_server import S3Bucket
 from use_cases.access.domain import CLI_ADMIN
 
@@ -311,6 +313,51 @@ async def test_a_fan_out_pdf_is_refused_by_its_content_budget_and_writes_nothing
     assert "of CPU" not in detail
     assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
     assert not (world.container.settings.chat_files_path / chat_id).exists()
+
+
+async def test_a_front_matter_repeating_a_mib_through_500_aliases_is_413_at_little_cost(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Issue 74: a 1 MB Markdown file whose YAML front matter repeats a 1 MiB string through
+    500 aliases was accepted (201) and raised the server's peak by 1.5 GB. The front matter's
+    expansion is measured before any object is built and refused past its budget; the whole
+    process tree (this process, the fork server, the parse child) grows by tens of MB."""
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    markdown = hostile_inputs.yaml_alias_markdown(MiB, 500)
+    with tree_peak(os.getpid()) as peak:
+        response = await _attach(client, ana, chat_id, name="aliases.md", data=markdown)
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "input_too_costly"
+    detail = response.json()["detail"]
+    assert f"more than {BUDGET.max_yaml_expanded:,} bytes once its aliases are resolved" in detail
+    assert peak.growth < 300 * MiB, peak
+    assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
+
+
+async def test_a_pdf_whose_xmp_inflates_to_a_gib_is_413_at_little_cost(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Issue 74: a PDF whose `/Metadata` stream inflates to gigabytes took the parse child to
+    4 GB (PDFium parses the XMP as XML when it opens the file: ~7 times its size), unseen by
+    the content budget. The XMP is charged with the page content now and refused after
+    inflating 16 MiB of it, before PDFium opens the file (1 GiB here: ~9 GB unbounded)."""
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    pdf = hostile_inputs.metadata_bomb_pdf(1024 * MiB)
+    assert len(pdf) < 2 * MiB
+    with tree_peak(os.getpid()) as peak:
+        response = await client.post(
+            f"/api/conversations/{chat_id}/files",
+            files={"file": ("xmp.pdf", pdf, "application/pdf")},
+            headers=ana,
+        )
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "input_too_costly"
+    detail = response.json()["detail"]
+    assert f"more than {BUDGET.max_pdf_content:,} bytes of page content and metadata" in detail
+    assert peak.growth < 300 * MiB, peak
+    assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
 
 
 async def test_deleting_the_file_or_the_chat_removes_its_passages_and_bytes(

@@ -43,6 +43,7 @@ PARTS = {
     "PromptTypes": "the registry of prompt types and their defaults (domain)",
     "ModelsForPromptType": "the model resolution every turn's use case asks (request > default)",
     "ProviderRateLimits": "the evaluation engine's per-provider limits",
+    "UserUploadLimits": "AttachFile's per-user caps on files read at once and bytes in flight",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
 }

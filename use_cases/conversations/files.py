@@ -11,6 +11,9 @@ Rules:
   characters and surrounding spaces removed; an empty name, or one over `MAX_NAME_CHARS`, is
   refused (422). The name gives the type, as for documents.
 - More than `max_bytes` is refused (413); the presentation layer reads at most `read_limit`.
+- One user's attachments are read a few at a time, the others waiting their turn, and a
+  bounded number of bytes of them may be in flight (429 past it): `UserUploadLimits`,
+  use_cases/conversations/upload_limits.py. The cap is taken before anything else.
 - The cheap checks come first, before anything is parsed or written: whether the bytes are
   an image (PNG, JPEG, GIF or WebP by their magic number, whatever the name says; past the
   pixel budget, a decompression bomb, 413), else the type and whether the bytes are text
@@ -56,6 +59,7 @@ from use_cases.conversations.files_domain import (
     is_file_id,
 )
 from use_cases.conversations.image_description import DescribeImage
+from use_cases.conversations.upload_limits import UserUploadLimits
 from use_cases.knowledge.domain import Vector, embedding_text
 from use_cases.knowledge.ports import Chunker, DocumentLoader, Embedder
 from use_cases.shared.clock import Clock
@@ -157,9 +161,11 @@ class AttachFile(_ChatAccess):
         max_bytes: int,
         max_chunks: int,
         describe: DescribeImage | None = None,
+        limits: UserUploadLimits | None = None,
     ) -> None:
         super().__init__(history, files)
         self._describe = describe
+        self._limits = limits
         self._storage = storage
         self._loader = loader
         self._images = images
@@ -175,6 +181,12 @@ class AttachFile(_ChatAccess):
         return self._max_bytes + 1
 
     async def execute(self, request: AttachRequest) -> Attached:
+        if self._limits is None:
+            return await self._attach(request)
+        async with self._limits.admit(request.user_id, len(request.data)):
+            return await self._attach(request)
+
+    async def _attach(self, request: AttachRequest) -> Attached:
         prepared = await asyncio.to_thread(self._prepare, request)
         if isinstance(prepared, Attached):
             return prepared

@@ -22,6 +22,7 @@ AlmanacError
 +-- NotConfigured             an optional outside service is not set up      (501)
 +-- ServiceBusy               too much queued work; retry later              (503)
 |   +-- JobCancelled          the server stopped during a background job     (503)
+|   +-- TooMuchInFlight       the caller's own work in flight is at its cap  (429)
 +-- UpstreamUnavailable       a provider failed or is unreachable            (503)
     +-- UpstreamTimeout       a provider did not answer in time              (504)
 """
@@ -167,6 +168,13 @@ class ServiceBusy(AlmanacError):
 
 class JobCancelled(ServiceBusy):
     type = "job_cancelled"
+
+
+class TooMuchInFlight(ServiceBusy):
+    """The caller's own work in flight is at a per-user cap (the detail names it): the
+    server is not busy for others, this caller asks again after `retry_after_s`."""
+
+    type = "too_much_in_flight"
 
 
 class UpstreamUnavailable(AlmanacError):
