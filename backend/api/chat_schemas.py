@@ -250,9 +250,24 @@ class MessageOut(BaseModel):
         )
 
 
-class ChatMessagesOut(BaseModel):
+class MessagePageFields(BaseModel):
+    """The cursors of a page of messages (oldest first on the page)."""
+
+    earlier: int | None = Field(
+        description="More messages come before this page: ask again with `before` set to "
+        'this (the `Link` header\'s `rel="prev"`). Null: the page begins the chat.'
+    )
+    later: int | None = Field(
+        description="More messages come after this page: ask again with `after` set to this "
+        '(the `Link` header\'s `rel="next"`). Null: the page ends the chat.'
+    )
+
+
+class ChatMessagesOut(MessagePageFields):
+    """A page of the chat's messages (`backend/api/message_pages.py`)."""
+
     chat: ChatSummaryOut
-    messages: list[MessageOut]
+    messages: list[MessageOut] = Field(description="This page's messages, oldest first.")
 
 
 class ChatRenameIn(BaseModel):

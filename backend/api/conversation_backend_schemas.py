@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from backend.api.chat_schemas import ChatSummaryOut, MessageOut
+from backend.api.chat_schemas import ChatSummaryOut, MessageOut, MessagePageFields
 from backend.api.conversation_drafts_schemas import ProjectDraftOut
 from use_cases.chat.domain import Chat
 from use_cases.chat.manage_chats import ChatTranscript
@@ -41,9 +41,11 @@ class ConversationOut(ChatSummaryOut):
         )
 
 
-class ConversationDetailOut(ConversationOut):
+class ConversationDetailOut(ConversationOut, MessagePageFields):
     imported_chat: list[MessageOut] = Field(
-        description="The conversation's messages, oldest first (as `GET /chats/{id}/messages`)."
+        description="A page of the conversation's messages, oldest first: the whole of a "
+        "conversation of up to `limit` messages (as `GET /chats/{id}/messages`; `earlier` "
+        "and `later` lead to the rest)."
     )
 
     @classmethod
@@ -53,7 +55,12 @@ class ConversationDetailOut(ConversationOut):
             for m in transcript.messages
         ]
         head = ConversationOut.of(transcript.chat, is_locked=is_locked)
-        return cls(**head.model_dump(), imported_chat=messages)
+        return cls(
+            **head.model_dump(),
+            imported_chat=messages,
+            earlier=transcript.earlier,
+            later=transcript.later,
+        )
 
 
 class ConversationPageOut(BaseModel):

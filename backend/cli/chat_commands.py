@@ -17,7 +17,7 @@ from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
-from use_cases.chat.domain import Chat
+from use_cases.chat.domain import Chat, Message
 from use_cases.shared.errors import InvalidRequest
 from use_cases.tables.tables import LoadTableRequest
 
@@ -83,8 +83,8 @@ def chat(
         with open_container(with_sample=True) as container:
             who = _user(container, user)
             if current:
-                _, messages = asyncio.run(container.chat.chats.messages(who, current))
-                console.print(f"Resuming chat {current} ({len(messages)} messages).")
+                asyncio.run(container.chat.chats.page(who, current, limit=1))  # a 404 if not
+                console.print(f"Resuming chat {current}.")
             while True:
                 try:
                     question = console.input("[bold green]you>[/] ").strip()
@@ -160,15 +160,21 @@ def print_chats(chats: Sequence[Chat], as_json: bool) -> None:
     console.print(table)
 
 
+async def whole_chat(
+    container: Container, user_id: str, chat_id: str
+) -> tuple[Chat, list[Message]]:
+    """The chat and all its messages, read a page at a time (`ManageChats.pages`)."""
+    chat, pages = await container.chat.chats.pages(user_id, chat_id)
+    return chat, [message async for page in pages for message in page]
+
+
 @chats_app.command("show")
 def chats_show(chat_id: str, user: UserOpt = None, as_json: JsonOpt = False) -> None:
     """One chat's messages."""
 
     def body() -> None:
         with open_container() as container:
-            chat_, messages = asyncio.run(
-                container.chat.chats.messages(_user(container, user), chat_id)
-            )
+            chat_, messages = asyncio.run(whole_chat(container, _user(container, user), chat_id))
         if as_json:
             output.print_json(
                 {

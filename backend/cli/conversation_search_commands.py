@@ -12,7 +12,7 @@ from rich.table import Table
 from backend.api.chat_schemas import ChatSummaryOut, MessageOut
 from backend.api.conversation_search_schemas import ChatSearchOut, SummaryOut
 from backend.cli import output
-from backend.cli.chat_commands import UserOpt, print_chats
+from backend.cli.chat_commands import UserOpt, print_chats, whole_chat
 from backend.cli.common import JsonOpt, console, open_container, run_command
 from backend.cli.conversation_commands import conversations_app
 from use_cases.conversations.search import MAX_CHAT_SEARCH_LIMIT, ChatSearchRequest
@@ -55,7 +55,7 @@ def conversations_show(chat_id: str, user: UserOpt = None, as_json: JsonOpt = Fa
     def body() -> None:
         with open_container() as container:
             who = user or container.settings.default_user_id
-            chat, messages = asyncio.run(container.chat.chats.messages(who, chat_id))
+            chat, messages = asyncio.run(whole_chat(container, who, chat_id))
             try:
                 summary = asyncio.run(
                     container.conversation_search.conversation_summaries.get(who, chat_id)

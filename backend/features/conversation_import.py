@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.features.adapters import Wiring
+from services.budgets import BUDGET
 from services.conversations.import_formats import ConversationFormatReader
 from services.conversations.import_jobs import IMPORT_LIMITS, QueuedImportJobs
 from services.conversations.share_fetcher import ShareFetcher
@@ -39,14 +40,17 @@ def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImpor
         allow_http=settings.import_allow_http,
         allow_private=settings.import_allow_private_hosts,
     )
-    formats = ConversationFormatReader()
+    formats = ConversationFormatReader(cpu_s=settings.parse_cpu_seconds)
     jobs = QueuedImportJobs(a.jobs)
-    from_file = ImportExportFile(formats, a.history, jobs, max_bytes=settings.max_upload_bytes)
+    cap = BUDGET.max_chat_messages
+    from_file = ImportExportFile(
+        formats, a.history, jobs, max_bytes=settings.max_upload_bytes, max_messages=cap
+    )
     # One import at a time per process: it is a run of short write transactions.
     a.jobs.register(CONVERSATION_IMPORT, from_file.run_job, concurrency=1, limits=IMPORT_LIMITS)
     return ConversationImport(
-        from_url=ImportFromUrl(fetcher, formats, a.history, summarise=summarise),
+        from_url=ImportFromUrl(fetcher, formats, a.history, summarise=summarise, max_messages=cap),
         from_file=from_file,
-        from_slack=ImportSlackThread(formats, a.history),
+        from_slack=ImportSlackThread(formats, a.history, max_messages=cap),
         get_job=GetImportJob(jobs),
     )

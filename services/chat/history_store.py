@@ -56,8 +56,10 @@ from services.sql import Session, StoreTarget, sql_db
 from services.sqlite.migrations import Migration
 from use_cases.access.domain import User
 from use_cases.chat.domain import (
+    MAX_POSITION,
     Chat,
     Message,
+    MessagePage,
     MessageVersion,
     NewMessage,
     Source,
@@ -316,15 +318,25 @@ class HistoryStore:
             )
         return cursor.rowcount
 
-    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
-        if not is_valid_id(chat_id):
+    def list_versions(
+        self, chat_id: str, message_ids: Sequence[str] | None = None
+    ) -> dict[str, list[MessageVersion]]:
+        if not is_valid_id(chat_id) or (message_ids is not None and not message_ids):
             return {}
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
-                "WHERE m.chat_id = ? ORDER BY v.message_id, v.seq",
-                (chat_id,),
-            ).fetchall()
+            if message_ids is None:
+                rows = conn.execute(
+                    "SELECT v.* FROM message_versions v JOIN messages m ON m.id = v.message_id "
+                    "WHERE m.chat_id = ? ORDER BY v.message_id, v.seq",
+                    (chat_id,),
+                ).fetchall()
+            else:  # a page's, by the versions' own index: never a walk of the chat's messages
+                marks = ", ".join("?" * len(message_ids))
+                rows = conn.execute(
+                    f"SELECT * FROM message_versions WHERE message_id IN ({marks}) "
+                    "ORDER BY message_id, seq",
+                    tuple(message_ids),
+                ).fetchall()
         versions: dict[str, list[MessageVersion]] = {}
         for row in rows:
             versions.setdefault(row["message_id"], []).append(
@@ -440,6 +452,55 @@ class HistoryStore:
                 ).fetchall()
                 rows.reverse()
         return [self._message(row) for row in rows]
+
+    def page_messages(
+        self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> MessagePage:
+        """At most `limit` messages, oldest first, by position (`seq`): the first after
+        `after`, the last before `before`, or the chat's last. Every read is a range of the
+        unique `(chat_id, seq)` index (the page, then one row each side for the cursors), so
+        a page of a 500,000-message chat costs what a page of a short one does."""
+        if limit < 0 or not all(0 <= c <= MAX_POSITION for c in (before, after) if c is not None):
+            raise InvalidRequest(
+                f"limit must not be negative; before and after: 0 to {MAX_POSITION}."
+            )
+        if before is not None and after is not None:
+            raise InvalidRequest("Give before or after, not both.")
+        if not is_valid_id(chat_id) or limit == 0:
+            return MessagePage([], None, None)
+        with self._db.read() as conn:
+            if after is not None:
+                rows = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS}, seq FROM messages WHERE chat_id = ? "
+                    "AND seq > ? ORDER BY seq LIMIT ?",
+                    (chat_id, after, limit),
+                ).fetchall()
+            else:
+                below = "" if before is None else " AND seq < ?"
+                rows = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS}, seq FROM messages WHERE chat_id = ?{below} "
+                    "ORDER BY seq DESC LIMIT ?",
+                    (chat_id, *(() if before is None else (before,)), limit),
+                ).fetchall()
+                rows.reverse()
+            # The page's edges; an empty page's are the cursor it was asked with.
+            first = rows[0]["seq"] if rows else (after + 1 if after is not None else before)
+            last = rows[-1]["seq"] if rows else (after if after is not None else None)
+            if last is None and before is not None:
+                last = before - 1
+            earlier = first if first is not None and self._any(conn, chat_id, "<", first) else None
+            later = last if last is not None and self._any(conn, chat_id, ">", last) else None
+        return MessagePage([self._message(row) for row in rows], earlier, later)
+
+    @staticmethod
+    def _any(conn: Session, chat_id: str, op: str, seq: int) -> bool:
+        """Whether the chat has a message at a position `op` (< or >) `seq`."""
+        return (
+            conn.execute(
+                f"SELECT 1 FROM messages WHERE chat_id = ? AND seq {op} ? LIMIT 1", (chat_id, seq)
+            ).fetchone()
+            is not None
+        )
 
     # -- imported conversations --------------------------------------------------------------
 

@@ -27,7 +27,14 @@ from services.chat.history_store import (
     to_json,
 )
 from use_cases.access.domain import ApiKey, AuditEntry, AuditRecord, StoredApiKey, User, WebSession
-from use_cases.chat.domain import Chat, Message, MessageVersion, NewMessage
+from use_cases.chat.domain import (
+    MAX_POSITION,
+    Chat,
+    Message,
+    MessagePage,
+    MessageVersion,
+    NewMessage,
+)
 from use_cases.confidence.domain import (
     CalibrationFit,
     Feedback,
@@ -361,6 +368,8 @@ class InMemoryHistoryStore:
         self.chats: dict[str, Chat] = {}
         self.messages: dict[str, list[Message]] = {}
         self.versions: dict[str, list[MessageVersion]] = {}
+        self.positions: dict[str, int] = {}
+        """Each message's position (`seq`): the chat's highest so far plus one."""
         self.writes = 0
         self._ids = 0
 
@@ -448,6 +457,9 @@ class InMemoryHistoryStore:
         self.writes += 1
         now = datetime.now(UTC)
         stored = _stored(uuid.uuid4().hex, chat_id, message, now)
+        self.positions[stored.id] = 1 + max(
+            (self.positions.get(m.id, 0) for m in self.messages[chat_id]), default=0
+        )
         self.messages[chat_id].append(stored)
         self.chats[chat_id] = replace(self.chats[chat_id], updated_at=now)
         return stored
@@ -468,6 +480,29 @@ class InMemoryHistoryStore:
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
+    def page_messages(
+        self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> MessagePage:
+        if limit < 0 or not all(0 <= c <= MAX_POSITION for c in (before, after) if c is not None):
+            raise InvalidRequest(
+                f"limit must not be negative; before and after: 0 to {MAX_POSITION}."
+            )
+        if before is not None and after is not None:
+            raise InvalidRequest("Give before or after, not both.")
+        placed = [(self.positions.get(m.id, 0), m) for m in self.messages.get(chat_id, [])]
+        if after is not None:
+            page = [pm for pm in placed if pm[0] > after][:limit]
+        else:
+            below = [pm for pm in placed if before is None or pm[0] < before]
+            page = below[max(0, len(below) - limit) :] if limit else []
+        first = page[0][0] if page else (after + 1 if after is not None else before)
+        last = page[-1][0] if page else (after if after is not None else None)
+        if last is None and before is not None:
+            last = before - 1
+        earlier = first if first is not None and any(p < first for p, _ in placed) else None
+        later = last if last is not None and any(p > last for p, _ in placed) else None
+        return MessagePage([m for _, m in page], earlier, later)
+
     def delete_messages(
         self, chat_id: str, message_ids: Sequence[str], *, versions_of: str | None = None
     ) -> int:
@@ -486,8 +521,12 @@ class InMemoryHistoryStore:
             self.writes += 1
         return len(gone)
 
-    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
+    def list_versions(
+        self, chat_id: str, message_ids: Sequence[str] | None = None
+    ) -> dict[str, list[MessageVersion]]:
         ids = {m.id for m in self.messages.get(chat_id, [])}
+        if message_ids is not None:
+            ids &= set(message_ids)
         return {k: list(v) for k, v in self.versions.items() if k in ids}
 
     def interrupt_abandoned(self, started_before: datetime) -> int:

@@ -21,7 +21,7 @@ from services.chat.history_store import chat_title
 from tests.fakes import InMemoryHistoryStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
-from use_cases.chat.domain import NewMessage, Source, TokenUsage, ToolCall
+from use_cases.chat.domain import MessagePage, NewMessage, Source, TokenUsage, ToolCall
 from use_cases.chat.ports import HistoryStore
 from use_cases.shared.errors import InvalidRequest, NotFound
 
@@ -665,3 +665,62 @@ def test_an_exchange_answered_again_keeps_its_answers_as_previous_versions(
 
     store.delete_chat(chat.id)
     assert app_db.raw("SELECT count(*) FROM message_versions") == [(0,)]
+
+
+# -- pages of messages -----------------------------------------------------------------------
+
+
+def _chat_of(store: HistoryStore, count: int) -> str:
+    chat = store.get_or_create_chat(None, "alice", "m1")
+    for i in range(1, count + 1):
+        store.append_message(chat.id, user_says(f"m{i}"))
+    return chat.id
+
+
+def test_pages_chain_back_from_the_last_and_on_from_the_first_without_gaps_or_repeats(
+    store: HistoryStore,
+) -> None:
+    chat_id = _chat_of(store, 25)
+    last = store.page_messages(chat_id, limit=10)
+    assert [m.content for m in last.messages] == [f"m{i}" for i in range(16, 26)]
+    assert (last.earlier, last.later) == (16, None)
+    backwards, cursor = [], last.earlier
+    while cursor is not None:
+        page = store.page_messages(chat_id, limit=10, before=cursor)
+        backwards[:0] = page.messages
+        cursor = page.earlier
+    forwards, after = [], 0
+    while after is not None:
+        page = store.page_messages(chat_id, limit=10, after=after)
+        forwards += page.messages
+        after = page.later
+    expected = [f"m{i}" for i in range(1, 26)]
+    assert [m.content for m in backwards + last.messages] == expected
+    assert [m.content for m in forwards] == expected
+
+
+def test_a_page_steps_over_deleted_messages_and_ends_where_the_chat_does(
+    store: HistoryStore,
+) -> None:
+    chat_id = _chat_of(store, 6)
+    gone = [m.id for m in store.list_messages(chat_id) if m.content in ("m3", "m4")]
+    store.delete_messages(chat_id, gone)
+    page = store.page_messages(chat_id, limit=2, after=1)
+    assert [m.content for m in page.messages] == ["m2", "m5"]
+    assert (page.earlier, page.later) == (2, 5)
+    assert store.page_messages(chat_id, limit=2, before=5).messages[-1].content == "m2"
+    past_the_end = store.page_messages(chat_id, limit=2, after=6)
+    assert (past_the_end.messages, past_the_end.earlier, past_the_end.later) == ([], 7, None)
+    whole = store.page_messages(chat_id, limit=100)
+    assert [m.content for m in whole.messages] == ["m1", "m2", "m5", "m6"]
+    assert (whole.earlier, whole.later) == (None, None)
+
+
+def test_an_unknown_chat_has_an_empty_page_and_bad_cursors_are_refused(
+    store: HistoryStore,
+) -> None:
+    assert store.page_messages("no such/chat", limit=5) == MessagePage([], None, None)
+    assert store.page_messages("ghost", limit=5, before=3) == MessagePage([], None, None)
+    for bad in ({"before": 1, "after": 1}, {"before": -1}, {"after": 2**31}, {"limit": -1}):
+        with pytest.raises(InvalidRequest):
+            store.page_messages("ghost", **{"limit": 5, **bad})  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from use_cases.conversations.imports import (
     ImportFromUrl,
     ImportSlackThread,
 )
-from use_cases.shared.errors import Forbidden, NotFound
+from use_cases.shared.errors import Forbidden, InputTooCostly, NotFound
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PAGE = """<script id="__NEXT_DATA__" type="application/json">{"props": {"pageProps":
@@ -153,3 +153,26 @@ async def test_a_slack_thread_needs_an_admin_caller() -> None:
         await importer.execute(Caller("ann", "user", None), "ann", payload)
     outcome = await importer.execute(Caller("bot", "admin", None), "ann", payload)
     assert outcome.chat.user_id == "ann" and outcome.chat.source == "slack"
+
+
+async def test_a_conversation_over_the_chat_size_cap_is_refused_before_anything_is_stored() -> None:
+    chats, jobs = FakeChats(), FakeJobs()
+    data = chatgpt_export(3, turns=2)  # four messages each
+    capped = ImportExportFile(formats, chats, jobs, max_bytes=10_000_000, max_messages=3)
+    with pytest.raises(InputTooCostly, match=r"Conversation 1 of c\.json .* has 4 messages; "
+                       r"a chat holds at most 3 \(max_chat_messages\)"):  # fmt: skip
+        await capped.execute("ann", "c.json", data)
+    with pytest.raises(InputTooCostly, match="at most 3"):
+        capped.run_now("ann", "c.json", data, lambda done, total: None)
+    assert jobs.jobs == {} and chats.chats == {}
+    at_the_cap = ImportExportFile(formats, chats, jobs, max_bytes=10_000_000, max_messages=4)
+    assert at_the_cap.run_now("ann", "c.json", data, lambda d, t: None)["imported"] == 3
+
+    url = ImportFromUrl(FakeFetcher(), formats, chats, max_messages=1)
+    with pytest.raises(InputTooCostly, match=r"The shared conversation .* has 2 messages"):
+        await url.execute("ann", "https://chatgpt.com/share/x")
+    slack = ImportSlackThread(formats, chats, max_messages=1)
+    thread = {"channel": "C1", "messages": [{"text": t, "ts": "1.0"} for t in ("a", "b")]}
+    with pytest.raises(InputTooCostly, match=r"The Slack thread.* has 2 messages"):
+        await slack.execute(Caller("bot", "admin", None), "ann", thread)
+    assert len(chats.chats) == 3  # only the export's, at the cap

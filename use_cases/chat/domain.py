@@ -248,6 +248,27 @@ class Message:
     created_at: datetime
 
 
+#: The highest position a message can have (PostgreSQL's `seq` is an INTEGER): a cursor past
+#: it is refused, not sent to the database.
+MAX_POSITION = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """Some of a chat's messages, oldest first, and the cursors to the pages beside it: a
+    cursor is a message's position in the chat (its `seq`: 1, 2, ... in conversation order,
+    with gaps where messages were deleted), never an offset, so each page is one indexed
+    range read however long the chat is.
+
+    `earlier`: the position of this page's first message, to read the page before it
+    (`before=earlier`); None when no message comes before. `later`: the position of its last
+    message, to read the page after it (`after=later`); None when no message comes after."""
+
+    messages: list[Message]
+    earlier: int | None
+    later: int | None
+
+
 @dataclass(frozen=True)
 class MessageVersion:
     """An earlier answer in an answer's place: kept when its exchange was answered again

@@ -3,18 +3,22 @@ message under a heading naming who wrote it and when, the answers as stored (the
 markers and their own **Sources** list), and an answer's sources listed when its text has no
 such list. An answer that did not complete says so. Nothing else of the chat's records
 (feedback, earlier versions, tool calls) is in it.
+
+The document is written as the chat is read, a page of messages at a time
+(`markdown_chunks`), so exporting a 500,000-message chat holds one page, not the chat.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 
-from use_cases.chat.domain import Message, Source
+from use_cases.chat.domain import Chat, Message, Source
 from use_cases.chat.manage_chats import ChatTranscript
 from use_cases.shared.clock import utc
 
-__all__ = ["chat_as_markdown", "export_file_name"]
+__all__ = ["chat_as_markdown", "export_file_name", "markdown_chunks"]
 
 #: A stored answer that already ends with its own list of sources (the offline answerer's).
 _SOURCES_BLOCK = re.compile(r"(^|\n)\*\*Sources\*\*[ \t]*(\n|$)")
@@ -26,20 +30,39 @@ _STATUS_NOTE = {
 
 
 def chat_as_markdown(transcript: ChatTranscript) -> str:
-    chat = transcript.chat
+    """The document of a chat whose messages are all in `transcript`."""
+    return (_head(transcript.chat) + _messages(transcript.messages)).rstrip() + "\n"
+
+
+async def markdown_chunks(chat: Chat, pages: AsyncIterator[list[Message]]) -> AsyncIterator[str]:
+    """The same document as `chat_as_markdown`, a page of messages at a time (`pages`, as
+    `ManageChats.pages` reads them)."""
+    yield _head(chat)
+    async for messages in pages:
+        yield _messages(messages)
+    yield "\n"  # every line ends in text, so this is `chat_as_markdown`'s ending
+
+
+def _head(chat: Chat) -> str:
     lines = [f"# {_one_line(chat.title) or 'Untitled chat'}", ""]
     lines.append(f"A chat with Almanac, started {_when(chat.created_at)}.")
     if chat.source:
         lines.append(
             f"Imported from {chat.source}" + (f": <{chat.source_url}>" if chat.source_url else ".")
         )
-    for message in transcript.messages:
+    return "\n".join(lines)
+
+
+def _messages(messages: list[Message]) -> str:
+    """Each message with a blank line before its heading (so the text follows `_head`)."""
+    lines: list[str] = []
+    for message in messages:
         lines += ["", _heading(message), "", message.content.strip() or "*(empty)*"]
         if message.role == "assistant":
             lines += _sources(message)
             if message.status in _STATUS_NOTE:
                 lines += ["", _STATUS_NOTE[message.status]]
-    return "\n".join(lines).rstrip() + "\n"
+    return "".join("\n" + line for line in lines)
 
 
 def export_file_name(title: str) -> str:

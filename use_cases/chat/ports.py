@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from use_cases.access.domain import User
-from use_cases.chat.domain import Chat, Message, MessageVersion, NewMessage
+from use_cases.chat.domain import Chat, Message, MessagePage, MessageVersion, NewMessage
 
 
 class HistoryStore(Protocol):
@@ -47,6 +47,15 @@ class HistoryStore(Protocol):
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
+    def page_messages(
+        self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> MessagePage:
+        """At most `limit` messages, oldest first: the first ones after position `after`, or
+        the last ones before position `before`, or (neither) the chat's last `limit`; each
+        page one range read of the `(chat_id, seq)` index (`MessagePage`). Both cursors:
+        `InvalidRequest`. An unknown chat has an empty page."""
+        ...
+
     def delete_messages(
         self, chat_id: str, message_ids: Sequence[str], *, versions_of: str | None = None
     ) -> int:
@@ -56,8 +65,11 @@ class HistoryStore(Protocol):
         transaction."""
         ...
 
-    def list_versions(self, chat_id: str) -> dict[str, list[MessageVersion]]:
-        """The previous versions of the chat's answers, by answer id, oldest first."""
+    def list_versions(
+        self, chat_id: str, message_ids: Sequence[str] | None = None
+    ) -> dict[str, list[MessageVersion]]:
+        """The previous versions of the chat's answers, by answer id, oldest first; with
+        `message_ids` (messages of this chat: a page's), only those of these answers."""
         ...
 
     def interrupt_abandoned(self, started_before: datetime) -> int:

@@ -17,6 +17,9 @@ Rules:
   the user it names (audited, like any admin acting for a user), or of the key's own user.
 - Import jobs are shown to the user who uploaded and to admins; to anyone else they do not
   exist (404).
+- A conversation of more than `max_messages` messages (the `max_chat_messages` budget) is
+  refused with a 413 (`InputTooCostly`) naming it and the cap, before anything is stored: an
+  export file's is refused in the request, before its job is queued.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from use_cases.conversations.import_domain import (
     Summarise,
 )
 from use_cases.jobs.queue import ChunkProgress, JobRun, run_blocking
-from use_cases.shared.errors import InvalidRequest, NotFound, PayloadTooLarge
+from use_cases.shared.errors import InputTooCostly, InvalidRequest, NotFound, PayloadTooLarge
 
 _log = logging.getLogger(__name__)
 
@@ -68,11 +71,13 @@ class ImportFromUrl:
         chats: ImportedChats,
         *,
         summarise: Summarise | None = None,
+        max_messages: int | None = None,
     ) -> None:
         self._fetcher = fetcher
         self._formats = formats
         self._chats = chats
         self._summarise = summarise
+        self._max_messages = max_messages
 
     async def execute(self, user_id: str, url: str) -> ImportOutcome:
         """Import the conversation of a share link into `user_id`'s chats."""
@@ -91,6 +96,7 @@ class ImportFromUrl:
         final_url, page = await asyncio.to_thread(self._fetcher.fetch, url)
         yield ImportEvent("stage", "parsing")
         conversation = await asyncio.to_thread(self._formats.parse_page, final_url, page)
+        check_chat_size(conversation, self._max_messages, "The shared conversation")
         if final_url != url:  # keep the link the user gave, not where it redirected
             conversation = _with_url(conversation, url)
         yield ImportEvent("stage", "saving")
@@ -112,11 +118,13 @@ class ImportExportFile:
         jobs: ImportJobs,
         *,
         max_bytes: int,
+        max_messages: int | None = None,
     ) -> None:
         self._formats = formats
         self._chats = chats
         self._jobs = jobs
         self.max_bytes = max_bytes
+        self._max_messages = max_messages
 
     @property
     def read_limit(self) -> int:
@@ -134,8 +142,13 @@ class ImportExportFile:
             )
         if not data:
             raise InvalidRequest(f"{name} is empty.")
-        await asyncio.to_thread(self._formats.parse_export, name, data)
+        conversations = await asyncio.to_thread(self._formats.parse_export, name, data)
+        self._check_sizes(name, conversations)
         return await asyncio.to_thread(self._jobs.submit, name, data, created_by=user_id)
+
+    def _check_sizes(self, name: str, conversations: list[ImportedConversation]) -> None:
+        for number, conversation in enumerate(conversations, start=1):
+            check_chat_size(conversation, self._max_messages, f"Conversation {number} of {name}")
 
     async def run_job(self, job: JobRun) -> dict[str, Any]:
         """The `conversation_import` job handler."""
@@ -152,6 +165,7 @@ class ImportExportFile:
         """Import every conversation of the export now, reporting (done, total) as it goes
         (the job's handler, and the CLI, which has no worker to wait for)."""
         conversations = self._formats.parse_export(name, data)
+        self._check_sizes(name, conversations)  # the CLI's file was not checked before
         total = len(conversations)
         progress(0, total)
         imported = skipped = messages = 0
@@ -176,9 +190,16 @@ class ImportExportFile:
 
 
 class ImportSlackThread:
-    def __init__(self, formats: ConversationFormats, chats: ImportedChats) -> None:
+    def __init__(
+        self,
+        formats: ConversationFormats,
+        chats: ImportedChats,
+        *,
+        max_messages: int | None = None,
+    ) -> None:
         self._formats = formats
         self._chats = chats
+        self._max_messages = max_messages
 
     async def execute(
         self, caller: Caller, user_id: str, payload: Mapping[str, Any]
@@ -187,6 +208,7 @@ class ImportSlackThread:
         `user_id` is already the acting user, see the module rules)."""
         require_admin(caller, "Importing a Slack thread")
         conversation = self._formats.parse_slack(dict(payload))
+        check_chat_size(conversation, self._max_messages, "The Slack thread")
         return await asyncio.to_thread(self._chats.import_conversation, user_id, conversation)
 
 
@@ -199,6 +221,19 @@ class GetImportJob:
         if job is None or not (caller.is_admin or job.created_by == caller.user_id):
             raise NotFound(f"No import job with id {job_id}.")
         return job
+
+
+def check_chat_size(
+    conversation: ImportedConversation, max_messages: int | None, what: str
+) -> None:
+    """Refuse a conversation longer than `max_messages` (None: no cap) with a 413 naming it."""
+    count = len(conversation.messages)
+    if max_messages is not None and count > max_messages:
+        title = " ".join(conversation.title.split())[:80]
+        raise InputTooCostly(
+            f"{what}{f' ({title!r})' if title else ''} has {count:,} messages; a chat holds "
+            f"at most {max_messages:,} (max_chat_messages): nothing was imported."
+        )
 
 
 def _checked_url(url: str) -> str:

@@ -14,10 +14,17 @@ from backend.api.chat_schemas import (
     ChatRenameIn,
     ChatSummaryOut,
     DefaultCandidateOut,
-    MessageOut,
     ModelOut,
 )
 from backend.api.deps import ActingUserDep, CallerDep, ContainerDep, PageLimit, PageOffset
+from backend.api.message_pages import (
+    DEFAULT_MESSAGE_PAGE,
+    MessageAfter,
+    MessageBefore,
+    MessageLimit,
+    link_header,
+    messages_out,
+)
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.streams import (
@@ -34,7 +41,7 @@ from backend.bootstrap import Container
 from backend.config import Settings
 from use_cases.chat.chat_turns import check_conversation_size, checked_conversation
 from use_cases.chat.domain import ConversationMessage
-from use_cases.chat.export import chat_as_markdown, export_file_name
+from use_cases.chat.export import export_file_name, markdown_chunks
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from use_cases.prompts.domain import CHAT
 from use_cases.shared.errors import InvalidRequest
@@ -145,18 +152,30 @@ async def list_chats(
 
 
 @router.get(
-    "/chats/{chat_id}/messages", response_model=ChatMessagesOut, responses=problem_responses(404)
+    "/chats/{chat_id}/messages",
+    response_model=ChatMessagesOut,
+    responses=problem_responses(404, 422),
+    summary="A page of the chat's messages (its last ones unless `before`/`after` says)",
 )
 async def chat_messages(
-    chat_id: str, container: ContainerDep, user: ActingUserDep
+    chat_id: str,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    user: ActingUserDep,
+    limit: MessageLimit = DEFAULT_MESSAGE_PAGE,
+    before: MessageBefore = None,
+    after: MessageAfter = None,
 ) -> ChatMessagesOut:
-    transcript = await container.chat.chats.transcript(user, chat_id)
+    transcript = await container.chat.chats.page(
+        user, chat_id, limit=limit, before=before, after=after
+    )
+    response.headers.update(link_header(request, transcript))
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
-        messages=[
-            MessageOut.of(m, transcript.responses.get(m.id), transcript.versions.get(m.id, ()))
-            for m in transcript.messages
-        ],
+        messages=messages_out(transcript),
+        earlier=transcript.earlier,
+        later=transcript.later,
     )
 
 
@@ -165,13 +184,13 @@ async def chat_messages(
     response_class=Response,
     responses={200: {"content": {"text/markdown": {}}, "description": "The chat in Markdown"}}
     | problem_responses(404),
-    summary="The chat as a Markdown document, to download",
+    summary="The chat as a Markdown document, to download (streamed as it is read)",
 )
 async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
-    transcript = await container.chat.chats.transcript(user, chat_id)
-    name = export_file_name(transcript.chat.title)
-    return Response(
-        chat_as_markdown(transcript),
+    chat, pages = await container.chat.chats.pages(user, chat_id)  # a 404 before any byte
+    name = export_file_name(chat.title)
+    return ClosingStreamingResponse(
+        markdown_chunks(chat, pages),
         media_type="text/markdown; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

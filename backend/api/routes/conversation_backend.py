@@ -43,6 +43,13 @@ from backend.api.deps import (
     bearer_scheme,
     current_caller,
 )
+from backend.api.message_pages import (
+    DEFAULT_MESSAGE_PAGE,
+    MessageAfter,
+    MessageBefore,
+    MessageLimit,
+    link_header,
+)
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.routes.conversation_files import ChatId, FileId, file_response
@@ -96,13 +103,24 @@ async def list_conversations(
     _CONVERSATIONS + "/{chat_id}",
     response_model=ConversationDetailOut,
     responses=problem_responses(404),
-    summary="A conversation and its messages (`imported_chat`)",
+    summary="A conversation and a page of its messages (`imported_chat`: its last ones "
+    "unless `before`/`after` says)",
 )
 async def get_conversation(
-    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+    chat_id: ChatId,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    user: ActingUserDep,
+    limit: MessageLimit = DEFAULT_MESSAGE_PAGE,
+    before: MessageBefore = None,
+    after: MessageAfter = None,
 ) -> ConversationDetailOut:
-    transcript = await container.chat.chats.transcript(user, chat_id)
+    transcript = await container.chat.chats.page(
+        user, chat_id, limit=limit, before=before, after=after
+    )
     locked = await container.conversation_drafts.draft_chat.locked([chat_id])
+    response.headers.update(link_header(request, transcript))
     return ConversationDetailOut.of_transcript(transcript, is_locked=chat_id in locked)
 
 

@@ -1,6 +1,7 @@
 // The chat page's conversation: the message log of an opened chat (GET /chats/{id}/messages)
 // or a new chat's suggestions, following the newest answer as it streams, and the Edit and
-// Retry actions on the last exchange.
+// Retry actions on the last exchange. A long chat opens on its last page of messages; "Show
+// earlier messages" above them reads the page before, as often as asked (`earlier`).
 
 import { ApiError, api } from "../api.js";
 import { icon } from "../answer.js";
@@ -48,6 +49,7 @@ export function messageLog(page) {
       page.draftLink.href = `#/chat/${encodeURIComponent(state.chatId)}/draft`;
       page.draftLink.hidden = false;
       page.context.attachButton.hidden = false;
+      if (data.earlier !== null) log.append(earlierButton(state.chatId, data.earlier));
       for (const message of data.messages) log.append(storedMessage(message, page.sources, scrollToEnd));
       if (!data.messages.length) showEmpty();
       lastExchangeActions();
@@ -60,6 +62,35 @@ export function messageLog(page) {
     } finally {
       log.removeAttribute("aria-busy");
     }
+  }
+
+  /** "Show earlier messages": each click reads the page before the first one shown, puts it
+   * above, and keeps the messages in view where they were; gone once the chat's start is in. */
+  function earlierButton(chatId, first) {
+    let before = first;
+    const status = h("span", { class: "muted", role: "status" });
+    const button = h("button", { type: "button", class: "link", onclick: showEarlier }, "Show earlier messages");
+    const box = h("p", { class: "chat-earlier" }, button, " ", status);
+
+    async function showEarlier() {
+      button.disabled = true;
+      status.textContent = "Loading…";
+      try {
+        const data = await api("GET", `${chatPath(chatId)}/messages?before=${before}`);
+        if (state.chatId !== chatId || !box.isConnected) return;
+        const fromBottom = log.scrollHeight - log.scrollTop;
+        box.after(...data.messages.map((message) => storedMessage(message, page.sources, scrollToEnd)));
+        log.scrollTop = log.scrollHeight - fromBottom;
+        status.textContent = "";
+        if (data.earlier === null) box.remove();
+        else before = data.earlier;
+      } catch (error) {
+        status.textContent = `Earlier messages could not be loaded: ${describeError(error)}`;
+      } finally {
+        button.disabled = false;
+      }
+    }
+    return box;
   }
 
   function showEmpty() {
@@ -86,7 +117,7 @@ export function messageLog(page) {
   /** After an answer given again: show what it replaced, as the server kept it. */
   async function showVersions(turnEl) {
     try {
-      const data = await api("GET", `${chatPath(state.chatId)}/messages`);
+      const data = await api("GET", `${chatPath(state.chatId)}/messages?limit=1`);
       const last = data.messages[data.messages.length - 1];
       if (last?.role === "assistant" && last.previous_versions?.length && turnEl.isConnected) {
         attachVersions(turnEl, last.previous_versions);
