@@ -1,30 +1,39 @@
-"""What a small hostile input costs the server, per route that accepts a file (issue 65).
+"""What a small hostile input costs the server, per route that reads one (issues 65 and 74).
 
-    .venv/bin/python -m bench.bench_hostile_inputs [--skip-uploads] [--json]
+    .venv/bin/python -m bench.bench_hostile_inputs [--skip-uploads] [--skip TEXT ...]
+        [--long-chat-messages N] [--json]
 
 Starts `almanac serve` (auth off, a fresh data directory with the sample) and sends each
-input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed ZIPs,
-fan-out and deep PDFs) to every route that accepts it. For each request it prints the
-status, the wall time, the rise of the server's peak resident memory (VmHWM, reset before
-each request through /proc/PID/clear_refs) and the CPU the server process used (utime +
-stime from /proc/PID/stat; a parse in a child process, as chat attachments are parsed, is
-counted apart by that child's `RLIMIT_CPU`, not here). Then the worst case per route.
+input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed and
+broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, share
+pages with unclosed scripts, nested cookies) to every route that reads it; then imports one
+long chat and reads its messages. For each request it prints the status (an export import's
+is its job's final one), the wall time, and what the server's whole process tree cost: the
+rise of its resident memory at its peak (the server, its fork server and every parse child,
+sampled every 20 ms) and the CPU all of them used. Then the worst case per route.
 Linux only. Nothing is asserted: the figures are the point (docs/benchmarks.md).
+`--skip` leaves out the inputs whose name contains a text (to measure a build that an input
+would kill, e.g. `--skip "depth 100,000"`), `--only` keeps only those (`--only "long chat"`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
-import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -35,66 +44,178 @@ from bench.served import almanac_served  # noqa: E402
 from tests import hostile_inputs  # noqa: E402
 
 MiB = 1024 * 1024
-_TICK = os.sysconf("SC_CLK_TCK")
+#: Seconds between two samples of the server's process tree.
+SAMPLE_S = 0.02
+#: Seconds an export import's job may take before the benchmark stops waiting for it.
+JOB_WAIT_S = 300.0
 
-EXPORTS: dict[str, Callable[[], bytes]] = {
+Make = Callable[[], bytes]
+
+EXPORTS: dict[str, Make] = {
     "zip bomb of {} (96 MiB)": hostile_inputs.zip_bomb,
     "zip bomb of conversations (40 MiB)": lambda: hostile_inputs.empty_conversation_bomb(40 * MiB),
     "one huge conversation (32 MiB)": hostile_inputs.nested_item_bomb,
     **{f"{kind} zip": make for kind, (make, _) in hostile_inputs.MALFORMED_ZIPS.items()},
+    "nested arrays, depth 20,000 (JSON)": lambda: hostile_inputs.deep_json(20_000),
+    "nested arrays, depth 20,000 (zip)": lambda: hostile_inputs.deep_export_zip(20_000),
+    "nested arrays, depth 100,000 (JSON)": lambda: hostile_inputs.deep_json(100_000),
 }
-PDFS: dict[str, Callable[[], bytes]] = {
+PDFS: dict[str, Make] = {
     "fan-out PDF (40 pages x 0.5 MiB)": hostile_inputs.fan_out_pdf,
     "deep PDF (5,000 levels)": hostile_inputs.deep_pdf,
     "inline-image PDF (40 pages x 64 MiB)": hostile_inputs.inline_image_pdf,
     "Type 3 PDF (32 MiB glyph)": hostile_inputs.type3_pdf,
+    "metadata-bomb PDF (3 GiB /Metadata)": lambda: hostile_inputs.metadata_bomb_pdf(3 * 1024 * MiB),
+}
+MARKDOWN: dict[str, Make] = {
+    "YAML aliases (500 x 1 MiB)": lambda: hostile_inputs.yaml_alias_markdown(MiB, 500),
+}
+TABLES: dict[str, Make] = {
+    "JSONL line nested 30,000 deep": lambda: hostile_inputs.deep_jsonl(30_000),
+}
+SHARE_PAGES: dict[str, Make] = {
+    "unclosed <script> tags (160 KB)": lambda: hostile_inputs.unclosed_script_page(160_000),
 }
 
 
-def _rss_peak_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+@dataclass
+class TreeCost:
+    """What the server's process tree used while one request ran."""
+
+    baseline_rss: int = 0
+    peak_rss: int = 0
+    cpu_start: dict[int, float] = field(default_factory=dict)
+    cpu_last: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def peak_rise_mb(self) -> float:
+        return round(max(0, self.peak_rss - self.baseline_rss) / MiB, 1)
+
+    @property
+    def cpu_s(self) -> float:
+        used = sum(last - self.cpu_start.get(pid, 0.0) for pid, last in self.cpu_last.items())
+        return round(max(0.0, used), 2)
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def _sample(root: psutil.Process, cost: TreeCost, *, first: bool = False) -> None:
+    try:
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    rss = 0
+    for process in processes:
+        try:
+            with process.oneshot():
+                rss += process.memory_info().rss
+                times = process.cpu_times()
+        except psutil.Error:
+            continue
+        cpu = times.user + times.system
+        if first:
+            cost.cpu_start[process.pid] = cpu
+        cost.cpu_last[process.pid] = cpu  # a child born during the request started at 0
+    if first:
+        cost.baseline_rss = rss
+    cost.peak_rss = max(cost.peak_rss, rss)
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+@contextmanager
+def tree_cost(pid: int) -> Iterator[TreeCost]:
+    """Samples the tree below `pid` every `SAMPLE_S` while the block runs."""
+    root = psutil.Process(pid)
+    cost = TreeCost()
+    _sample(root, cost, first=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(SAMPLE_S):
+            _sample(root, cost)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield cost
+    finally:
+        time.sleep(0.2)  # the last allocations of the request show
+        done.set()
+        sampler.join()
+        _sample(root, cost)
 
 
 def measure(pid: int, send: Callable[[], httpx.Response]) -> dict[str, Any]:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak starts again from now
-    rss, cpu, started = _rss_kb(pid), _cpu_s(pid), time.monotonic()
-    try:
-        response = send()
-    except httpx.TimeoutException:  # still reading when the client gave up: say so
-        response = httpx.Response(599, json={"code": "client timed out"})
-    wall = time.monotonic() - started
-    time.sleep(0.2)  # let the server's last allocations of the request show
-    body = response.json() if response.headers.get("content-type", "").endswith("json") else {}
+    started = time.monotonic()
+    with tree_cost(pid) as cost:
+        try:
+            response = send()
+        except httpx.TimeoutException:  # still reading when the client gave up: say so
+            response = httpx.Response(599, json={"code": "client timed out"})
+        except httpx.TransportError as exc:  # the server died or dropped the connection
+            response = httpx.Response(598, json={"code": f"connection lost ({exc})"})
+        wall = time.monotonic() - started
     return {
         "status": response.status_code,
-        "code": body.get("code"),
+        "code": _code(response),
         "wall_s": round(wall, 2),
-        "peak_rise_mb": round(max(0, _rss_peak_kb(pid) - rss) / 1024, 1),
-        "server_cpu_s": round(_cpu_s(pid) - cpu, 2),
+        "peak_rise_mb": cost.peak_rise_mb,
+        "tree_cpu_s": cost.cpu_s,
     }
 
 
-def run(url: str, pid: int, skip_uploads: bool) -> list[dict[str, Any]]:
+def _code(response: httpx.Response) -> str | None:
+    if not response.headers.get("content-type", "").endswith("json"):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _job_outcome(http: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """An accepted export import's job, waited for: its final state as the response."""
+    if response.status_code != 202:
+        return response
+    location = response.headers["location"]
+    deadline = time.monotonic() + JOB_WAIT_S
+    while time.monotonic() < deadline:
+        job = http.get(location).json()
+        if job["status"] in ("done", "failed"):
+            error = job.get("error") or {}
+            status = error.get("status", 200) if job["status"] == "failed" else 200
+            return httpx.Response(status, json={"code": error.get("code") or job["status"]})
+        time.sleep(0.1)
+    return httpx.Response(599, json={"code": "job still running"})
+
+
+def _row(route: str, name: str, data: bytes, pid: int, send: Callable[[], httpx.Response]):
+    row = {"route": route, "input": name, "bytes": len(data), **measure(pid, send)}
+    log(json.dumps(row))
+    return row
+
+
+def run(
+    url: str,
+    pid: int,
+    pages_url: str,
+    pages: dict[str, bytes],
+    *,
+    skip_uploads: bool,
+    skip: list[str],
+    only: list[str],
+    long_chat_messages: int,
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+
+    def wanted(inputs: dict[str, Make]) -> dict[str, Make]:
+        return {name: make for name, make in inputs.items() if chosen(name)}
+
+    def chosen(name: str) -> bool:
+        return not any(s in name for s in skip) and (not only or any(o in name for o in only))
+
     with httpx.Client(base_url=url, timeout=120) as http:
         chat = http.post("/chat", json={"message": "What is the minimum password length?"})
         chat_id = chat.json()["chat_id"]
-        routes: list[tuple[str, str, dict[str, Callable[[], bytes]], str]] = [
+        uploads: list[tuple[str, str, dict[str, Make], str]] = [
             (
                 "POST /api/conversations/import/file",
                 "/api/conversations/import/file",
@@ -105,40 +226,170 @@ def run(url: str, pid: int, skip_uploads: bool) -> list[dict[str, Any]]:
                 "POST /api/conversations/{id}/files",
                 f"/api/conversations/{chat_id}/files",
                 PDFS,
-                "hostile.pdf",
+                "x.pdf",
             ),
+            (
+                "POST /api/conversations/{id}/files",
+                f"/api/conversations/{chat_id}/files",
+                MARKDOWN,
+                "x.md",
+            ),
+            ("POST /api/tables", "/api/tables", TABLES, "deep.jsonl"),
         ]
         if not skip_uploads:
-            routes.append(("POST /api/documents", "/api/documents", PDFS, "hostile.pdf"))
-        for route, path, inputs, filename in routes:
-            for name, make in inputs.items():
+            uploads += [
+                ("POST /api/documents", "/api/documents", PDFS, "hostile.pdf"),
+                ("POST /api/documents", "/api/documents", MARKDOWN, "hostile.md"),
+            ]
+        for route, path, inputs, filename in uploads:
+            for name, make in wanted(inputs).items():
                 data = make()
+                sent_as = filename
+                if filename == "export.zip" and not data.startswith(b"PK"):
+                    sent_as = "conversations.json"  # a JSON export, not in a ZIP
+                extra = {"name": "deep"} if path == "/api/tables" else None
 
-                def send(path: str = path, data: bytes = data, filename: str = filename):
-                    return http.post(path, files={"file": (filename, data)})
+                def send(path=path, data=data, sent_as=sent_as, extra=extra):
+                    answer = http.post(path, files={"file": (sent_as, data)}, data=extra)
+                    return _job_outcome(http, answer)
 
-                row = {"route": route, "input": name, "bytes": len(data), **measure(pid, send)}
-                log(json.dumps(row))
-                rows.append(row)
+                rows.append(_row(route, name, data, pid, send))
+        for number, (name, make) in enumerate(wanted(SHARE_PAGES).items()):
+            page = make()
+            pages[f"/share/hostile-{number}"] = page
+
+            def send(path=f"/share/hostile-{number}"):
+                return http.post("/api/conversations/import", json={"url": pages_url + path})
+
+            rows.append(_row("POST /api/conversations/import", name, page, pid, send))
+        if chosen("nested sign-in cookie (100,000)"):
+            cookie = _nested_cookie(100_000)
+
+            def send() -> httpx.Response:
+                return http.get(
+                    "/api/auth/callback?code=x&state=y",
+                    headers={"Cookie": f"almanac_oidc={cookie}"},
+                    follow_redirects=False,
+                )
+
+            rows.append(
+                _row(
+                    "GET /api/auth/callback",
+                    "nested sign-in cookie (100,000)",
+                    cookie.encode(),
+                    pid,
+                    send,
+                )
+            )
+        if long_chat_messages and chosen("long chat"):
+            rows += _long_chat(http, pid, long_chat_messages)
     return rows
+
+
+def _nested_cookie(depth: int) -> str:
+    return base64.urlsafe_b64encode(hostile_inputs.deep_json(depth)).decode()
+
+
+def _long_chat(http: httpx.Client, pid: int, messages: int) -> list[dict[str, Any]]:
+    """One export of `messages` one-line messages imported, then its longest chat read."""
+    export = long_chat_export(messages)
+    accepted = http.post(
+        "/api/conversations/import/file", files={"file": ("conversations.json", export)}
+    )
+    done = _job_outcome(http, accepted)
+    log(f"long chat export: {len(export):,} bytes, {messages:,} messages -> {done.status_code}")
+    if accepted.status_code != 202 or done.status_code != 200:
+        return []
+    job = http.get(accepted.headers["location"]).json()
+    longest = job["result"]["chat_ids"][0]  # the export's first conversation is its longest
+    rows = []
+    for route, path, what in (
+        ("GET /chats/{id}/messages", f"/chats/{longest}/messages", "default page"),
+        (
+            "GET /chats/{id}/messages",
+            f"/chats/{longest}/messages?after=0&limit=1000",
+            "first 1,000",
+        ),
+        ("GET /api/conversations/{id}", f"/api/conversations/{longest}", "default page"),
+        ("GET /chats/{id}/export", f"/chats/{longest}/export", "whole export"),
+    ):
+
+        def send(path=path) -> httpx.Response:
+            return http.get(path)
+
+        rows.append(_row(route, f"long chat ({messages:,} messages), {what}", b"", pid, send))
+    return rows
+
+
+def long_chat_export(messages: int, *, item_bytes: int = 8 * MiB - 64 * 1024) -> bytes:
+    """A valid Claude export of `messages` one-line messages, as few conversations as the
+    export item budget (8 MiB a conversation) allows, the first the longest."""
+    conversations: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for number in range(messages):
+        role = b"user" if number % 2 == 0 else b"assistant"
+        line = b'{"role":"%s","text":"%d"}' % (role, number)
+        if size + len(line) + 1 > item_bytes:
+            conversations.append(_conversation(len(conversations), current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        conversations.append(_conversation(len(conversations), current))
+    return b"[" + b",".join(conversations) + b"]"
+
+
+def _conversation(number: int, lines: list[bytes]) -> bytes:
+    head = b'{"uuid":"long-%d","name":"Long chat %d","chat_messages":[' % (number, number)
+    return head + b",".join(lines) + b"]}"
+
+
+@contextmanager
+def serving_pages(pages: dict[str, bytes]) -> Iterator[str]:
+    """A loopback HTTP server answering each path of `pages` (filled in later) with its page."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            body = pages.get(self.path.split("?", 1)[0])
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def print_report(rows: list[dict[str, Any]]) -> None:
     print(
-        f"{'route':<38} {'input':<36} {'bytes':>8} {'status':>6} {'wall s':>7} "
+        f"{'route':<38} {'input':<38} {'bytes':>10} {'status':>6} {'wall s':>7} "
         f"{'peak+ MB':>9} {'CPU s':>6}"
     )
     for r in rows:
         print(
-            f"{r['route']:<38} {r['input']:<36} {r['bytes']:>8,} {r['status']:>6} "
-            f"{r['wall_s']:>7} {r['peak_rise_mb']:>9} {r['server_cpu_s']:>6}"
+            f"{r['route']:<38} {r['input']:<38} {r['bytes']:>10,} {r['status']:>6} "
+            f"{r['wall_s']:>7} {r['peak_rise_mb']:>9} {r['tree_cpu_s']:>6}"
         )
-    print("\nworst case per route:")
+    print("\nworst case per route (the server's process tree):")
     for route in dict.fromkeys(r["route"] for r in rows):
         mine = [r for r in rows if r["route"] == route]
         print(
             f"  {route:<38} peak +{max(r['peak_rise_mb'] for r in mine)} MB, "
-            f"{max(r['server_cpu_s'] for r in mine)} s CPU, "
+            f"{max(r['tree_cpu_s'] for r in mine)} s CPU, "
             f"{max(r['wall_s'] for r in mine)} s wall"
         )
 
@@ -151,16 +402,44 @@ async def _ready(url: str, child: Child, within_s: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--skip-uploads",
-        action="store_true",
-        help="leave out admin uploads (POST /api/documents)",
+        "--skip-uploads", action="store_true", help="leave out admin uploads (POST /api/documents)"
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], help="leave out inputs whose name has this text"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="only the inputs whose name has this text"
+    )
+    parser.add_argument(
+        "--long-chat-messages",
+        type=int,
+        default=562_000,
+        help="messages of the long chat imported and read (0: none)",
     )
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    with almanac_served("almanac-bench-hostile-", AUTH_ENABLED="false") as served:
-        asyncio.run(_ready(served.url, served.child, args.start_timeout))
-        rows = run(served.url, served.pid, args.skip_uploads)
+    pages: dict[str, bytes] = {}
+    with serving_pages(pages) as pages_url:
+        port = pages_url.rsplit(":", 1)[1]
+        with almanac_served(
+            "almanac-bench-hostile-",
+            AUTH_ENABLED="false",
+            IMPORT_ALLOWED_HOSTS=f"127.0.0.1:{port}",
+            IMPORT_ALLOW_HTTP="true",
+            IMPORT_ALLOW_PRIVATE_HOSTS="true",
+        ) as served:
+            asyncio.run(_ready(served.url, served.child, args.start_timeout))
+            rows = run(
+                served.url,
+                served.pid,
+                pages_url,
+                pages,
+                skip_uploads=args.skip_uploads,
+                skip=args.skip,
+                only=args.only,
+                long_chat_messages=args.long_chat_messages,
+            )
     if args.json:
         print(json.dumps(rows))
     else:
