@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SCIFACT ?= ../shared/data/scifact
 
 .DEFAULT_GOAL := help
-.PHONY: help install model run test check-answers test-local-model local-model lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
+.PHONY: help install model run test check-answers fuzz test-local-model local-model lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,14 @@ test: lint  ## Lint, then the test suite but the answer floors (in parallel: a w
 
 check-answers: install  ## The answer-quality floors (tests marked `answers`): every corpus's dev split, the handbook's, the README's and guide's evaluations
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m answers
+
+#: The deep fuzzing run CI leaves out (every run fuzzes each operation a few times): 200
+#: generated requests an operation and mode (50 with an admin's key), drawn anew each run.
+FUZZ_EXAMPLES ?= 200
+fuzz: install  ## Fuzz the API deeply (schemathesis, new draws each run; counts in fuzz-report.json)
+	PYTHONDONTWRITEBYTECODE= FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_EXAMPLES_WITH_KEY=50 FUZZ_RANDOM=1 \
+	FUZZ_REPORT=fuzz-report.json $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal \
+	tests/e2e/test_fuzz_api.py
 
 #: The real model server (tools/local_model.py): llama.cpp's llama-server built from the sources
 #: the pinned llama-cpp-python sdist vendors, serving SmolLM2-135M-Instruct from the pinned

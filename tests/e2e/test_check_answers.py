@@ -1,5 +1,6 @@
 """`make test` is the inner loop; the answer-quality floors (tests marked `answers`) run as
-`make check-answers`, and CI runs both, so nothing that guards answers is dropped."""
+`make check-answers`, and CI runs both, so nothing that guards answers is dropped; the deep
+fuzzing run is `make fuzz`, which CI leaves out (every run fuzzes each operation a little)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,10 @@ def test_every_answer_floor_and_evaluating_readme_example_is_an_answers_test() -
     evaluating = {c for c in examples if any(part in c for part in ANSWER_EXAMPLES)}
     assert len(evaluating) >= 4
     assert {c for c, marks in examples.items() if "answers" in marks} == evaluating
+
+
+def test_the_deep_fuzzing_run_is_a_target_of_its_own_that_ci_leaves_out() -> None:
+    recipe = _recipe("fuzz")
+    assert "tests/e2e/test_fuzz_api.py" in recipe
+    assert "FUZZ_RANDOM=1" in recipe and "FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)" in recipe
+    assert "make fuzz" not in (PROJECT_ROOT / ".ci" / "run").read_text()
