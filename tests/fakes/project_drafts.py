@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from use_cases.chat.domain import Chat, Message
+from use_cases.chat.domain import Chat, Message, MessagePage
 from use_cases.conversations.draft_domain import (
     DraftActivation,
     DraftChatMessage,
@@ -96,6 +96,23 @@ class FakeChats:
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         return list(self.messages.get(chat_id, []))
+
+    def page_messages(
+        self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
+    ) -> MessagePage:
+        """A page as the stores read it (a message's position is its place, from 1)."""
+        messages = self.messages.get(chat_id, [])
+        if after is not None:
+            start = after
+        else:
+            start = max(0, (len(messages) if before is None else before - 1) - limit)
+        end = min(len(messages), start + limit)
+        if before is not None:
+            end = min(end, before - 1)
+        page = messages[start:end]
+        return MessagePage(
+            page, start + 1 if page and start > 0 else None, end if end < len(messages) else None
+        )
 
 
 class FakeDraftChats:

@@ -80,6 +80,7 @@ from use_cases.chat.prompts import (
     is_not_found,
     leaks_instructions,
 )
+from use_cases.chat.recent import latest_messages
 from use_cases.chat.responses import RecordedResponse, ResponseRecord
 from use_cases.chat.search_discipline import SearchDecision, decide
 from use_cases.chat.tools import AgentDeps, deps_for_turn
@@ -355,7 +356,9 @@ class ChatTurns:
         """The chat's last question and what followed it, to be answered again."""
         if request.chat_id is None or self._history.get_chat(request.chat_id) is None:
             raise InvalidRequest("replace_last needs the chat_id of an existing chat.")
-        messages = self._history.list_messages(request.chat_id)
+        messages = latest_messages(  # read back to the last question, not the whole chat
+            self._history, request.chat_id, lambda read: any(m.role == "user" for m in read)
+        )
         last = next(
             (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None
         )

@@ -37,6 +37,7 @@ from use_cases.chat.agent import AgentLimits
 from use_cases.chat.domain import Chat, Message
 from use_cases.chat.manage_chats import MAX_PAGE, chat_not_found
 from use_cases.chat.ports import HistoryStore
+from use_cases.chat.recent import PAGE, first_messages, latest_messages
 from use_cases.chat.turn_runner import to_domain_error
 from use_cases.conversations.draft_agent import (
     UpdateDeps,
@@ -180,7 +181,9 @@ class DraftProject(_DraftAccess):
     async def execute(self, request: DraftRequest) -> DraftState:
         _check_note(request.note)
         chat = await self._owned(request.user_id, request.chat_id)
-        messages = await asyncio.to_thread(self._history.list_messages, chat.id)
+        messages = await asyncio.to_thread(
+            window_messages, self._history, chat.id, self._settings.max_conversation_chars
+        )
         used = conversation_window(messages, self._settings.max_conversation_chars)
         if not used:
             raise InvalidRequest("The conversation has no messages to draft a project from.")
@@ -392,6 +395,19 @@ class ManageDraftVersions(_DraftAccess):
         if fmt == "json":
             return DraftExport(f"{stem}.json", "application/json", render_json(version))
         raise InvalidRequest("format must be markdown or json.")
+
+
+def window_messages(history: HistoryStore, chat_id: str, max_chars: int) -> list[Message]:
+    """What `conversation_window` needs of a chat, read a page at a time (an imported chat
+    may hold hundreds of thousands of messages): its first page (the first message with text
+    is there but in a chat that opens with 200 empty ones) and its latest messages, back
+    until they hold `max_chars` (the window takes no more), in conversation order."""
+    latest = latest_messages(
+        history, chat_id, lambda read: sum(len(m.content) for m in read) > max_chars
+    )
+    kept = {m.id for m in latest}
+    opening = [m for m in first_messages(history, chat_id, PAGE) if m.id not in kept]
+    return [*opening, *latest]  # no opening when the latest reached the chat's start
 
 
 def conversation_window(messages: Sequence[Message], max_chars: int) -> list[Message]:

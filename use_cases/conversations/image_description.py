@@ -23,6 +23,7 @@ import asyncio
 from pydantic_ai import Agent, BinaryContent
 
 from use_cases.chat.ports import HistoryStore
+from use_cases.chat.recent import latest_messages
 from use_cases.chat.turn_runner import to_domain_error
 from use_cases.conversations.files_domain import Description, ImageInfo
 from use_cases.conversations.summaries import chat_model
@@ -60,7 +61,12 @@ class DescribeImage:
         self._agent: Agent[None, str] = Agent(output_type=str, instructions=DESCRIBE_INSTRUCTIONS)
 
     async def execute(self, chat_id: str, image: ImageInfo, data: bytes) -> Description:
-        messages = await asyncio.to_thread(self._history.list_messages, chat_id)
+        messages = await asyncio.to_thread(  # back to the chat's last answer with a model
+            latest_messages,
+            self._history,
+            chat_id,
+            lambda read: any(m.role == "assistant" and m.model for m in read),
+        )
         try:
             resolved = self._models.resolve(chat_model(messages, self._models.allowed))
         except AlmanacError as exc:
