@@ -107,6 +107,10 @@ async def test_a_project_is_read_updated_and_deleted_with_its_children(
         assert response.status_code == 404 and response.json()["detail"]
     missing = await seed_client.get("/api/v1/projects/proj_000000000000")
     assert missing.status_code == 404 and "not found" in missing.json()["title"].lower()
+    for other_shape in ("Not-A-Project", "PROJ%20X", "x" * 300):  # as the document: 404
+        for route in ("projects", "use-cases", "prompts"):
+            response = await seed_client.get(f"/api/v1/{route}/{other_shape}")
+            assert response.status_code == 404, (route, other_shape, response.text)
 
 
 async def test_use_cases_are_created_listed_updated_and_deleted(

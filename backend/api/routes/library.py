@@ -46,11 +46,16 @@ from use_cases.prompts.manage_prompts import PromptWrite
 
 router = APIRouter(prefix="/api/v1", tags=["prompt library"])
 
+#: An id in a path is any text up to this length: one of another shape than the library's
+#: (`proj_...`, lower-case letters, digits and `_`) names nothing, so it is 404 like any
+#: unknown id (document 001's contract), never a 422.
+_ID_CHARS = 1000
+#: The shape of the library's ids, for a query that filters by one.
 _ID = r"^[a-z0-9_]+$"
-ProjectId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
-UseCaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID)]
+ProjectId = Annotated[str, Path(min_length=1, max_length=_ID_CHARS)]
+UseCaseId = Annotated[str, Path(min_length=1, max_length=_ID_CHARS)]
 PromptId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=_ID, description="e.g. `prm_chat`.")
+    str, Path(min_length=1, max_length=_ID_CHARS, description="e.g. `prm_chat`.")
 ]
 Version = Annotated[
     int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="A version number (1 or more).")
