@@ -150,3 +150,33 @@ async def acting_user_id(
 
 
 ActingUserDep = Annotated[str, Depends(acting_user_id)]
+
+
+async def chat_reader_id(
+    chat_id: str,
+    request: Request,
+    container: ContainerDep,
+    caller: CallerDep,
+    user_id: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Omit to act as yourself (the API key's user). Only an admin may name "
+            "another user, as for every chat route. In development mode (AUTH_ENABLED=false), "
+            "omitted, the chat is read as its owner's: there a `user_id` is a claim anyone may "
+            "make, and document 004's client lists a chat it started with one without naming "
+            "it again.",
+        ),
+    ] = None,
+) -> str:
+    """`acting_user_id` for reading a chat's messages; with authentication off and no
+    `user_id`, the chat's owner (`ManageChats.owner`), audited as acting for them when that
+    is not the caller."""
+    if user_id is None and not container.settings.auth_enabled:
+        user_id = await container.chat.chats.owner(chat_id)
+    route = request.scope.get("route")
+    via = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    return await container.access.act_for.execute(caller, user_id, via=via)
+
+
+ChatReaderDep = Annotated[str, Depends(chat_reader_id)]

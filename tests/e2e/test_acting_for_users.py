@@ -2,8 +2,9 @@
 
 Development mode (no keys; every request is the local admin): a chat written for `alice` is
 listed, read, renamed and deleted with `?user_id=alice`, and stays out of the default user's
-view. With keys, the same is an admin capability, audited on reads as on writes; a user may
-name only themselves."""
+list; its messages are read as hers without `user_id` too (audited as acting for her). With
+keys, the same is an admin capability, audited on reads as on writes; a user may name only
+themselves."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ async def _acted_for(client: httpx.AsyncClient, headers: dict[str, str]) -> list
     return [entry["after"]["via"] for entry in audit.json()["entries"]]
 
 
-async def _a_chat_for_alice_round_trip(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
-    """Write a chat for alice, then read, rename and delete it as alice; the chat id."""
+async def _a_chat_for_alice_round_trip(
+    client: httpx.AsyncClient, headers: dict[str, str], *, development: bool
+) -> str:
+    """Write a chat for alice, then read, rename and delete it as alice; the chat id. In
+    development mode her chat's messages are read as hers without naming her too (document
+    004's client reads them so); with keys, only by naming her."""
     written = await client.post(
         "/chat", json={"message": QUESTION, "user_id": "alice"}, headers=headers
     )
@@ -43,7 +48,12 @@ async def _a_chat_for_alice_round_trip(client: httpx.AsyncClient, headers: dict[
     # The caller's own view does not show alice's chat.
     own = await client.get("/chats", headers=headers)
     assert chat_id not in [chat["id"] for chat in own.json()]
-    assert (await client.get(f"/chats/{chat_id}/messages", headers=headers)).status_code == 404
+    unnamed = await client.get(f"/chats/{chat_id}/messages", headers=headers)
+    if development:
+        assert unnamed.status_code == 200, unnamed.text
+        assert unnamed.json()["messages"] == read.json()["messages"]
+    else:
+        assert unnamed.status_code == 404
 
     # A follow-up in the same chat, as alice, continues it.
     followed = await client.post(
@@ -66,7 +76,7 @@ async def _a_chat_for_alice_round_trip(client: httpx.AsyncClient, headers: dict[
 async def test_development_mode_honours_user_id_on_reads_as_on_writes(
     client: httpx.AsyncClient,
 ) -> None:
-    await _a_chat_for_alice_round_trip(client, {})
+    await _a_chat_for_alice_round_trip(client, {}, development=True)
     assert sorted(set(await _acted_for(client, {}))) == [
         "DELETE /chats/{chat_id}",
         "GET /chats",
@@ -81,7 +91,7 @@ async def test_with_keys_an_admin_acts_for_a_user_on_reads_as_on_writes_audited(
 ) -> None:
     root = await issue_key(auth_container, "root", "admin")
     async with asgi_client(auth_container) as client:
-        await _a_chat_for_alice_round_trip(client, root)
+        await _a_chat_for_alice_round_trip(client, root, development=False)
         vias = await _acted_for(client, root)
     assert "GET /chats" in vias and "GET /chats/{chat_id}/messages" in vias
     assert "POST /chat" in vias

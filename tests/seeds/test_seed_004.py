@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 
 USER = "user-123"
-#: The document's client sends no key: Almanac in development mode, its one user being the
-#: client's (docs/seeds.md: reading another user's chat by id needs `?user_id=`).
-DEPLOYMENT = {"default_user_id": USER}
+#: The document's client sends no key: Almanac in development mode as `make run` starts it
+#: (its one user is `default`; the client's `user_id` is a claim there, and a chat is read as
+#: its owner's: docs/seeds.md).
+DEPLOYMENT: dict[str, object] = {}
 QUESTION = "What is the password rotation policy?"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

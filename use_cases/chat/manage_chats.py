@@ -260,6 +260,12 @@ class ManageChats:
         if self._on_delete is not None:
             await asyncio.to_thread(self._on_delete, chat_id)
 
+    async def owner(self, chat_id: str) -> str | None:
+        """Whose chat `chat_id` is (None: no such chat). Only for development mode, where a
+        `user_id` is a claim anyone may make (see `backend/api/deps.chat_reader_id`)."""
+        chat = await asyncio.to_thread(self._history.get_chat, chat_id)
+        return None if chat is None else chat.user_id
+
     async def _owned(self, user_id: str, chat_id: str) -> Chat:
         chat = await asyncio.to_thread(self._history.get_chat, chat_id)
         if chat is None or chat.user_id != user_id:

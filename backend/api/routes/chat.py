@@ -16,7 +16,14 @@ from backend.api.chat_schemas import (
     DefaultCandidateOut,
     ModelOut,
 )
-from backend.api.deps import ActingUserDep, CallerDep, ContainerDep, PageLimit, PageOffset
+from backend.api.deps import (
+    ActingUserDep,
+    CallerDep,
+    ChatReaderDep,
+    ContainerDep,
+    PageLimit,
+    PageOffset,
+)
 from backend.api.message_pages import (
     DEFAULT_MESSAGE_PAGE,
     MessageAfter,
@@ -162,7 +169,7 @@ async def chat_messages(
     request: Request,
     response: Response,
     container: ContainerDep,
-    user: ActingUserDep,
+    user: ChatReaderDep,
     limit: MessageLimit = DEFAULT_MESSAGE_PAGE,
     before: MessageBefore = None,
     after: MessageAfter = None,
