@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.answers import AnswerFields, turn_data
+from backend.api.conversation_search_schemas import SummaryOut
 from backend.api.fields import (
     SEARCH_OVERRIDE_HELP,
     SamplingFields,
@@ -268,6 +269,11 @@ class ChatMessagesOut(MessagePageFields):
 
     chat: ChatSummaryOut
     messages: list[MessageOut] = Field(description="This page's messages, oldest first.")
+    summary: SummaryOut | None = Field(
+        None,
+        description="The chat's stored summary (as `GET /api/conversations/{id}/summary`), "
+        "or null until one is made: a client showing the chat need not ask for it apart.",
+    )
 
 
 class ChatRenameIn(BaseModel):

@@ -453,6 +453,16 @@ class HistoryStore:
                 rows.reverse()
         return [self._message(row) for row in rows]
 
+    def count_messages(self, chat_id: str) -> int:
+        """The chat's messages, counted on the `(chat_id, seq)` index (none read)."""
+        if not is_valid_id(chat_id):
+            return 0
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) AS n FROM messages WHERE chat_id = ?", (chat_id,)
+            ).fetchone()
+        return int(row["n"])
+
     def page_messages(
         self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
     ) -> MessagePage:

@@ -1,6 +1,7 @@
 """A chat's summary and attached files in the chat view: shown above its messages when the
-chat has them (GET /api/conversations/{id}/summary and .../files), each file with a link that
-downloads its bytes; a chat with neither shows nothing of the kind."""
+chat has them (the summary comes with the chat's messages page, the files from GET
+/api/conversations/{id}/files), each file with a link that downloads its bytes; a chat with
+neither shows nothing of the kind, and asks for no summary that is not there."""
 
 from __future__ import annotations
 
@@ -81,3 +82,35 @@ def test_a_chat_without_a_summary_or_files_shows_neither(page: Any, app_url: str
     page.wait_for_load_state("networkidle")
     expect(page.locator(".chat-context")).to_be_hidden()
     assert page.get_by_text("Attached files").count() == 0
+
+
+def test_a_whole_visit_logs_no_console_error_at_all(page: Any, app_url: str) -> None:
+    """The app asks for nothing that is not there: a visit over the chat (a chat without a
+    summary or files, one with a summary), advice and the admin pages sends no request that
+    answers 4xx, so the browser logs no error of any kind (the other tests let 4xx logs
+    through, for the app shows those answers itself)."""
+    plain = new_chat(app_url)
+    summarised = new_chat(app_url)
+    made = httpx.post(f"{app_url}/api/conversations/{summarised}/summary", timeout=60)
+    assert made.status_code == 200, made.text
+    logged: list[str] = []
+    page.on(
+        "console",
+        lambda message: logged.append(message.text) if message.type == "error" else None,
+    )
+    page.on(
+        "response",
+        lambda response: (
+            logged.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    open_chat(page, f"{app_url}/#/chat")
+    for chat_id in (plain, summarised):
+        with page.expect_response(re.compile(rf"/api/conversations/{chat_id}/files$")):
+            page.goto(f"{app_url}/#/chat/{chat_id}")
+        page.locator(".chat-turn-user").first.wait_for()
+    expect(page.locator(".chat-summary-text")).to_be_visible()
+    for route in ("#/advice", "#/admin/evaluation", "#/admin/cleaning", "#/admin/prompts"):
+        page.goto(f"{app_url}/{route}")
+        page.wait_for_load_state("networkidle")
+    assert logged == []

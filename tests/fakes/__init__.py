@@ -480,6 +480,9 @@ class InMemoryHistoryStore:
         messages = list(self.messages.get(chat_id, []))
         return messages if limit is None else messages[-limit:] if limit else []
 
+    def count_messages(self, chat_id: str) -> int:
+        return len(self.messages.get(chat_id, []))
+
     def page_messages(
         self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
     ) -> MessagePage:

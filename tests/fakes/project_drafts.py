@@ -97,6 +97,9 @@ class FakeChats:
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]:
         return list(self.messages.get(chat_id, []))
 
+    def count_messages(self, chat_id: str) -> int:
+        return len(self.messages.get(chat_id, []))
+
     def page_messages(
         self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
     ) -> MessagePage:

@@ -714,6 +714,8 @@ def test_a_page_steps_over_deleted_messages_and_ends_where_the_chat_does(
     whole = store.page_messages(chat_id, limit=100)
     assert [m.content for m in whole.messages] == ["m1", "m2", "m5", "m6"]
     assert (whole.earlier, whole.later) == (None, None)
+    assert store.count_messages(chat_id) == 4  # counted, not read (a summary's staleness)
+    assert store.count_messages("no-such-chat") == 0
 
 
 def test_an_unknown_chat_has_an_empty_page_and_bad_cursors_are_refused(

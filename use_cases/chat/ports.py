@@ -47,6 +47,10 @@ class HistoryStore(Protocol):
 
     def list_messages(self, chat_id: str, *, limit: int | None = None) -> list[Message]: ...
 
+    def count_messages(self, chat_id: str) -> int:
+        """How many messages the chat holds (0 for an unknown chat), without reading them."""
+        ...
+
     def page_messages(
         self, chat_id: str, *, limit: int, before: int | None = None, after: int | None = None
     ) -> MessagePage:

@@ -218,9 +218,12 @@ class ManageSummaries:
             raise to_domain_error(exc) from None
 
     async def _with_staleness(self, summary: ConversationSummary) -> ConversationSummary:
-        messages = await asyncio.to_thread(self._history.list_messages, summary.chat_id)
-        last = messages[-1].id if messages else None
-        stale = len(messages) != summary.message_count or last != summary.last_message_id
+        """`summary`, `stale` when the chat's count or last message changed since: both read
+        without reading the chat (an imported one may hold 500,000 messages)."""
+        count = await asyncio.to_thread(self._history.count_messages, summary.chat_id)
+        page = await asyncio.to_thread(self._history.page_messages, summary.chat_id, limit=1)
+        last = page.messages[-1].id if page.messages else None
+        stale = count != summary.message_count or last != summary.last_message_id
         return replace(summary, stale=stale)
 
     async def _owned(self, user_id: str, chat_id: str) -> Chat:

@@ -16,6 +16,7 @@ from backend.api.chat_schemas import (
     DefaultCandidateOut,
     ModelOut,
 )
+from backend.api.conversation_search_schemas import SummaryOut
 from backend.api.deps import (
     ActingUserDep,
     CallerDep,
@@ -51,7 +52,7 @@ from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.export import export_file_name, markdown_chunks
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
 from use_cases.prompts.domain import CHAT
-from use_cases.shared.errors import InvalidRequest
+from use_cases.shared.errors import InvalidRequest, NotFound
 
 router = APIRouter(tags=["chat"])
 # 401 (the caller) and 429 (RateLimited) come from dependencies; 403: a user_id not yours.
@@ -178,11 +179,16 @@ async def chat_messages(
         user, chat_id, limit=limit, before=before, after=after
     )
     response.headers.update(link_header(request, transcript))
+    try:
+        summary = await container.conversation_search.conversation_summaries.get(user, chat_id)
+    except NotFound:  # none made yet (the chat itself was found above)
+        summary = None
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
         messages=messages_out(transcript),
         earlier=transcript.earlier,
         later=transcript.later,
+        summary=None if summary is None else SummaryOut.of(summary),
     )
 
 

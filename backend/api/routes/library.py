@@ -54,9 +54,7 @@ _ID_CHARS = 1000
 _ID = r"^[a-z0-9_]+$"
 ProjectId = Annotated[str, Path(min_length=1, max_length=_ID_CHARS)]
 UseCaseId = Annotated[str, Path(min_length=1, max_length=_ID_CHARS)]
-PromptId = Annotated[
-    str, Path(min_length=1, max_length=_ID_CHARS, description="e.g. `prm_chat`.")
-]
+PromptId = Annotated[str, Path(min_length=1, max_length=_ID_CHARS, description="e.g. `prm_chat`.")]
 Version = Annotated[
     int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="A version number (1 or more).")
 ]

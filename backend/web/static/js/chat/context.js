@@ -1,34 +1,34 @@
-// An opened chat's context, above its messages: its summary (GET
-// /api/conversations/{id}/summary; none until one is made) and its attached files (GET
-// .../files), each with its download link; and the header's "Attach a file" (POST .../files),
-// whose passages this chat's later questions search.
+// An opened chat's context, above its messages: its summary (the `summary` of the chat's
+// messages page, null until one is made: never asked for apart, so a chat without one costs
+// no 404) and its attached files (GET /api/conversations/{id}/files), each with its download
+// link; and the header's "Attach a file" (POST .../files), whose passages this chat's later
+// questions search.
 
-import { ApiError, api, upload } from "../api.js";
+import { api, upload } from "../api.js";
 import { icon } from "../answer.js";
 import { clear, describeError, formatBytes, formatDate, h, notify, plural } from "../dom.js";
 
-/** `attachButton` and `attachInput` (for the header) and `box(chatId)`, the context box of
- * an opened chat, filled when its parts arrive. `state.chatId` is the chat shown. */
+/** `attachButton` and `attachInput` (for the header) and `box(chatId, summary)`, the context
+ * box of an opened chat (`summary`: its messages page's, or null), filled when its files
+ * arrive. `state.chatId` is the chat shown. */
 export function chatContext(state) {
   const attachInput = h("input", { type: "file", class: "chat-attach-input", hidden: true, "aria-label": "File to attach" });
   const attachButton = h("button", { type: "button", class: "chat-attach-button", hidden: true }, "Attach a file");
   let contextBox = null;
+  let shownSummary = null;
 
-  function box(chatId) {
+  function box(chatId, summary) {
     contextBox = h("div", { class: "chat-context", hidden: true });
+    shownSummary = summary || null;
     fill(contextBox, chatId);
     return contextBox;
   }
 
   // Nothing shows for a chat with neither a summary nor files.
   function fill(target, chatId) {
-    const base = `/api/conversations/${encodeURIComponent(chatId)}`;
-    const none = (error) => {
-      if (error instanceof ApiError && error.status === 404) return null;
-      throw error;
-    };
-    return Promise.all([api("GET", `${base}/summary`).catch(none), api("GET", `${base}/files`)])
-      .then(([summary, files]) => {
+    const summary = shownSummary;
+    return api("GET", `/api/conversations/${encodeURIComponent(chatId)}/files`)
+      .then((files) => {
         if (chatId !== state.chatId) return;
         clear(target);
         if (summary) target.append(summaryBlock(summary));

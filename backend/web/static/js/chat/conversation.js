@@ -45,7 +45,7 @@ export function messageLog(page) {
       clear(log);
       page.showTitle(data.chat.title);
       if (data.chat.source) log.append(importedNote(data.chat));
-      log.append(page.context.box(state.chatId));
+      log.append(page.context.box(state.chatId, data.summary));
       page.draftLink.href = `#/chat/${encodeURIComponent(state.chatId)}/draft`;
       page.draftLink.hidden = false;
       page.context.attachButton.hidden = false;
