@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ if str(ROOT) not in sys.path:
 from bench.bench_chat import Child, log, wait_ready  # noqa: E402
 from bench.served import almanac_served  # noqa: E402
 from tests import hostile_inputs  # noqa: E402
+from tests.share_pages import share_page_server  # noqa: E402
 
 MiB = 1024 * 1024
 #: Seconds between two samples of the server's process tree.
@@ -73,8 +73,9 @@ MARKDOWN: dict[str, Make] = {
 TABLES: dict[str, Make] = {
     "JSONL line nested 30,000 deep": lambda: hostile_inputs.deep_jsonl(30_000),
 }
-SHARE_PAGES: dict[str, Make] = {
-    "unclosed <script> tags (160 KB)": lambda: hostile_inputs.unclosed_script_page(160_000),
+#: Share pages, by their path on `tests/share_pages.share_page_server`.
+SHARE_PAGES: dict[str, str] = {
+    "unclosed <script> tags (160 KB)": "/unclosed-scripts/160000",
 }
 
 
@@ -187,8 +188,8 @@ def _job_outcome(http: httpx.Client, response: httpx.Response) -> httpx.Response
     return httpx.Response(599, json={"code": "job still running"})
 
 
-def _row(route: str, name: str, data: bytes, pid: int, send: Callable[[], httpx.Response]):
-    row = {"route": route, "input": name, "bytes": len(data), **measure(pid, send)}
+def _row(route: str, name: str, size: int, pid: int, send: Callable[[], httpx.Response]):
+    row = {"route": route, "input": name, "bytes": size, **measure(pid, send)}
     log(json.dumps(row))
     return row
 
@@ -197,7 +198,6 @@ def run(
     url: str,
     pid: int,
     pages_url: str,
-    pages: dict[str, bytes],
     *,
     skip_uploads: bool,
     skip: list[str],
@@ -253,15 +253,17 @@ def run(
                     answer = http.post(path, files={"file": (sent_as, data)}, data=extra)
                     return _job_outcome(http, answer)
 
-                rows.append(_row(route, name, data, pid, send))
-        for number, (name, make) in enumerate(wanted(SHARE_PAGES).items()):
-            page = make()
-            pages[f"/share/hostile-{number}"] = page
+                rows.append(_row(route, name, len(data), pid, send))
+        for name, page_path in SHARE_PAGES.items():
+            if not chosen(name):
+                continue
+            size = int(page_path.rsplit("/", 1)[1])
 
-            def send(path=f"/share/hostile-{number}"):
-                return http.post("/api/conversations/import", json={"url": pages_url + path})
+            def send(page_path=page_path):
+                url = pages_url + page_path
+                return http.post("/api/conversations/import", json={"url": url})
 
-            rows.append(_row("POST /api/conversations/import", name, page, pid, send))
+            rows.append(_row("POST /api/conversations/import", name, size, pid, send))
         if chosen("nested sign-in cookie (100,000)"):
             cookie = _nested_cookie(100_000)
 
@@ -276,7 +278,7 @@ def run(
                 _row(
                     "GET /api/auth/callback",
                     "nested sign-in cookie (100,000)",
-                    cookie.encode(),
+                    len(cookie),
                     pid,
                     send,
                 )
@@ -317,7 +319,7 @@ def _long_chat(http: httpx.Client, pid: int, messages: int) -> list[dict[str, An
         def send(path=path) -> httpx.Response:
             return http.get(path)
 
-        rows.append(_row(route, f"long chat ({messages:,} messages), {what}", b"", pid, send))
+        rows.append(_row(route, f"long chat ({messages:,} messages), {what}", 0, pid, send))
     return rows
 
 
@@ -343,35 +345,6 @@ def long_chat_export(messages: int, *, item_bytes: int = 8 * MiB - 64 * 1024) ->
 def _conversation(number: int, lines: list[bytes]) -> bytes:
     head = b'{"uuid":"long-%d","name":"Long chat %d","chat_messages":[' % (number, number)
     return head + b",".join(lines) + b"]}"
-
-
-@contextmanager
-def serving_pages(pages: dict[str, bytes]) -> Iterator[str]:
-    """A loopback HTTP server answering each path of `pages` (filled in later) with its page."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            return
-
-        def do_GET(self) -> None:
-            body = pages.get(self.path.split("?", 1)[0])
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def print_report(rows: list[dict[str, Any]]) -> None:
@@ -419,8 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    pages: dict[str, bytes] = {}
-    with serving_pages(pages) as pages_url:
+    with share_page_server() as pages_url:
         port = pages_url.rsplit(":", 1)[1]
         with almanac_served(
             "almanac-bench-hostile-",
@@ -434,7 +406,6 @@ def main(argv: list[str] | None = None) -> int:
                 served.url,
                 served.pid,
                 pages_url,
-                pages,
                 skip_uploads=args.skip_uploads,
                 skip=args.skip,
                 only=args.only,

@@ -271,8 +271,10 @@ class ChatMessagesOut(MessagePageFields):
     messages: list[MessageOut] = Field(description="This page's messages, oldest first.")
     summary: SummaryOut | None = Field(
         None,
-        description="The chat's stored summary (as `GET /api/conversations/{id}/summary`), "
-        "or null until one is made: a client showing the chat need not ask for it apart.",
+        description="On the page read without `before` or `after` (the one a chat opens "
+        "on), the chat's stored summary (as `GET /api/conversations/{id}/summary`), or null "
+        "until one is made: a client showing the chat need not ask for it apart. Null on "
+        "the other pages.",
     )
 
 

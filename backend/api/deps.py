@@ -161,10 +161,10 @@ async def chat_reader_id(
         str | None,
         Query(
             max_length=64,
-            description="Omit to act as yourself (the API key's user). Only an admin may name "
-            "another user, as for every chat route. In development mode (AUTH_ENABLED=false), "
-            "omitted, the chat is read as its owner's: there a `user_id` is a claim anyone may "
-            "make, and document 004's client lists a chat it started with one without naming "
+            description="Omit to act as yourself; only an admin may name another user "
+            "(audited). In development mode (AUTH_ENABLED=false), omitted, the chat is read as "
+            "its owner's: there a `user_id` is a claim anyone may "
+            "make, and document 004's client reads a chat it started with one without naming "
             "it again.",
         ),
     ] = None,
@@ -174,9 +174,7 @@ async def chat_reader_id(
     is not the caller."""
     if user_id is None and not container.settings.auth_enabled:
         user_id = await container.chat.chats.owner(chat_id)
-    route = request.scope.get("route")
-    via = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    return await container.access.act_for.execute(caller, user_id, via=via)
+    return await acting_user_id(request, container, caller, user_id)
 
 
 ChatReaderDep = Annotated[str, Depends(chat_reader_id)]

@@ -30,13 +30,11 @@ def latest_messages(
     page: int = PAGE,
 ) -> list[Message]:
     """The chat's last messages, as many pages as `enough` needs (module docstring)."""
-    pages: list[list[Message]] = []
     read: list[Message] = []
     before: int | None = None
     while True:
         found = history.page_messages(chat_id, limit=page, before=before)
-        pages.append(found.messages)
-        read = [message for messages in reversed(pages) for message in messages]
+        read = found.messages + read
         if found.earlier is None or enough(read):
             return read
         before = found.earlier

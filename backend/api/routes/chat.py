@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -179,10 +180,10 @@ async def chat_messages(
         user, chat_id, limit=limit, before=before, after=after
     )
     response.headers.update(link_header(request, transcript))
-    try:
-        summary = await container.conversation_search.conversation_summaries.get(user, chat_id)
-    except NotFound:  # none made yet (the chat itself was found above)
-        summary = None
+    summary = None
+    if before is None and after is None:  # the page a chat opens on (its staleness: a count)
+        with suppress(NotFound):  # none made yet (the chat itself was found above)
+            summary = await container.conversation_search.conversation_summaries.get(user, chat_id)
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
         messages=messages_out(transcript),
