@@ -584,7 +584,8 @@ class Settings(BaseSettings):
     recalibration_method: Literal["isotonic", "platt"] = Field(
         "isotonic",
         description="How raw confidence is mapped to observed accuracy: `isotonic` "
-        "(scikit-learn IsotonicRegression) or `platt` (logistic regression on the logit).",
+        "(pool-adjacent-violators isotonic regression) or `platt` (logistic regression on the "
+        "logit).",
     )
     recalibration_auto: bool = Field(
         True,

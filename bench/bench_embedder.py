@@ -3,9 +3,15 @@
 Run from the repository root:
 
     python -m bench.bench_embedder [--data ../shared/data/scifact] [--passages 2000]
+    python -m bench.bench_embedder --batching [--passages 300]
 
 Passages are cut from SciFact abstracts at 126 word pieces (128 with [CLS]/[SEP]), the
 size of our retrieval chunks; queries are SciFact's claims. Bar (2 cores): >= 80 passages/s.
+
+`--batching` measures instead what running texts in batches would give (issue 75): for each
+grouping, the cosine of every batched vector to the text's own (min / p1 / mean) and the
+CPU time per text on one thread, against each text run alone. Passages are cut at 20 to 160
+word pieces (the lengths of chunks and of scored sentences), so that lengths differ.
 """
 
 from __future__ import annotations
@@ -64,6 +70,64 @@ def load_queries(path: Path, n: int) -> list[str]:
         return [json.loads(line)["text"] for line, _ in zip(handle, range(n), strict=False)]
 
 
+def batching(embedder: MiniLMEmbedder, texts: list[str], caps: list[int]) -> None:
+    """Print, per grouping, CPU ms per text and the cosine of batched to one-at-a-time vectors.
+
+    Groupings (deterministic: texts sorted by token length, then by text): `equal length`
+    puts only texts of the same token count together (no padding), `sorted, padded` cuts the
+    sorted list into batches and pads each to its longest text. Runs the graph directly, one
+    thread, so the CPU time is the graph's own."""
+    import numpy as np
+
+    from services.knowledge.embedders.minilm import _clean
+
+    session, tokenizer = embedder._load()  # the graph itself, outside the embedder's policy
+    encodings = tokenizer.encode_batch([_clean(t) for t in texts], add_special_tokens=True)
+    lengths = [len(e.ids) for e in encodings]
+
+    def run(rows: list[int]) -> np.ndarray:
+        ids = np.zeros((len(rows), max(lengths[i] for i in rows)), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, i in enumerate(rows):
+            ids[row, : lengths[i]] = encodings[i].ids
+            mask[row, : lengths[i]] = 1
+        (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return vectors
+
+    def timed(groups: list[list[int]]) -> tuple[np.ndarray, float]:
+        out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+        started = time.process_time()
+        for rows in groups:
+            out[rows] = run(rows)
+        return out, (time.process_time() - started) * 1000 / len(texts)
+
+    order = sorted(range(len(texts)), key=lambda i: (lengths[i], texts[i]))
+    run(order[:8])  # warm the kernels
+    alone, alone_ms = timed([[i] for i in order])
+    print(
+        f"texts      {len(texts)}, {min(lengths)}-{max(lengths)} word pieces "
+        f"(mean {sum(lengths) / len(lengths):.0f}), {len(set(lengths))} distinct lengths"
+    )
+    print(f"alone      {alone_ms:.2f} ms CPU per text")
+    for cap in caps:
+        same: list[list[int]] = []
+        for i in order:
+            if same and lengths[same[-1][0]] == lengths[i] and len(same[-1]) < cap:
+                same[-1].append(i)
+            else:
+                same.append([i])
+        padded = [order[k : k + cap] for k in range(0, len(order), cap)]
+        for name, groups in (("equal length", same), ("sorted, padded", padded)):
+            vectors, ms = timed(groups)
+            cosines = np.sum(vectors * alone, axis=1)  # both unit rows
+            print(
+                f"{name:15s} <= {cap:3d} rows: {ms:6.2f} ms CPU per text "
+                f"({alone_ms / ms:.2f}x), {len(groups)} runs; cosine to alone min "
+                f"{cosines.min():.5f} p1 {np.percentile(cosines, 1):.5f} "
+                f"mean {cosines.mean():.5f}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -74,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=2000, help="passages to embed")
     parser.add_argument("--queries", type=int, default=200, help="queries to time one by one")
     parser.add_argument("--threads", type=int, default=None, help="texts at once (CPUs)")
+    parser.add_argument(
+        "--batching", action="store_true", help="measure batched runs against one at a time"
+    )
+    parser.add_argument(
+        "--caps", default="2,16,64", help="with --batching: the most texts a batch may hold"
+    )
     args = parser.parse_args(argv)
 
     data = args.data or (DEFAULT_DATA if DEFAULT_DATA.is_dir() else FALLBACK_DATA)
@@ -85,6 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     embedder.warm_up()
     load_s = time.perf_counter() - started
+
+    if args.batching:
+        texts = [
+            passage
+            for size in (18, 40, 70, 100, 158)
+            for passage in load_passages(
+                data / "corpus.jsonl",
+                embedder.model_dir / "tokenizer.json",
+                args.passages // 5,
+                tokens=size,
+            )
+        ]
+        batching(embedder, texts, [int(cap) for cap in args.caps.split(",")])
+        return 0
 
     passages = load_passages(
         data / "corpus.jsonl", embedder.model_dir / "tokenizer.json", args.passages

@@ -9,7 +9,7 @@ from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.chat import ChatUseCases
 from backend.features.evaluation import EvaluationUseCases
-from services.calibration import MatplotlibDiagramRenderer, SklearnCalibrationFitter
+from services.calibration import NumpyCalibrationFitter, SvgDiagramRenderer
 from use_cases.calibration.analytics import (
     AutoTunePhrases,
     DrawReliabilityDiagram,
@@ -50,7 +50,7 @@ def build(
     recalibrate = Recalibrate(
         log,
         store,
-        SklearnCalibrationFitter(),
+        NumpyCalibrationFitter(),
         clock,
         access.audit,
         method=settings.recalibration_method,
@@ -66,7 +66,7 @@ def build(
         stats=GetConfidenceStats(log, clock),
         brier=GetBrierScore(log, clock),
         calibration=GetCalibrationReport(log, clock),
-        diagram=DrawReliabilityDiagram(log, clock, MatplotlibDiagramRenderer()),
+        diagram=DrawReliabilityDiagram(log, clock, SvgDiagramRenderer()),
         auto_tune=AutoTunePhrases(log, store, clock, access.audit),
         phrase_status=GetPhraseStatus(store, recalibrate),
         recalibrate=recalibrate,

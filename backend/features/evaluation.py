@@ -15,7 +15,7 @@ from backend.features.tables import TableUseCases
 from services.chat.models import OFFLINE_MODEL, PydanticAIModelResolver
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
-from services.evaluation.report import MatplotlibHtmlReportRenderer
+from services.evaluation.report import HtmlReportRenderer
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.assertions import Judge
 from use_cases.evaluation.compare import CompareRuns
@@ -131,7 +131,7 @@ def build(
         benchmark=benchmark,
         runnable_models=ListRunnableModels(a.models, cleaners),
         run_metrics=RunMetrics(benchmark),
-        run_report=RenderRunReport(benchmark, MatplotlibHtmlReportRenderer()),
+        run_report=RenderRunReport(benchmark, HtmlReportRenderer()),
         compare_runs=compare_runs,
         playground=RunPlayground(
             chat.agent,

@@ -1,10 +1,10 @@
 """The `RunReportRenderer` port: one self-contained HTML page from a run's JSON export.
 
-The page has no external asset: the figures are matplotlib SVGs embedded as `data:` URIs
-(drawn on `Figure` objects, not `pyplot`, so no global state and several reports can draw at
-once), the CSS is inline, and there is no script. Every value the export gives as null is
-shown as "–". The template (`templates/run_report.html.j2`) is Jinja2 with autoescaping on,
-because answers and questions are untrusted text (a model's answer may contain markup).
+The page has no external asset: the figures are SVGs embedded as `data:` URIs (drawn with
+`services.charts`: text, no global state, several reports can draw at once), the CSS is
+inline, and there is no script. Every value the export gives as null is shown as "–". The
+template (`templates/run_report.html.j2`) is Jinja2 with autoescaping on, because answers and
+questions are untrusted text (a model's answer may contain markup).
 
 Sections: run summary, headline tiles per model, all metrics per model (best value marked),
 metrics per dimension, reliability diagram with Brier/ECE, latency distribution, robustness
@@ -16,22 +16,19 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
+import numpy as np
 
+from services.charts import Axes, Canvas, LegendEntry, nice_ticks, pt, text_width
 from use_cases.evaluation.compare import LOWER_IS_BETTER
 
-if TYPE_CHECKING:  # matplotlib is imported when a report is drawn (it takes ~0.4 s to import)
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-__all__ = ["MatplotlibHtmlReportRenderer", "format_metric"]
+__all__ = ["HtmlReportRenderer", "format_metric"]
 
 NULL = "–"
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -210,38 +207,49 @@ def _row(ctx: _Context, metric: str, figures: Callable[[str], Mapping[str, Any]]
 
 
 # --- figures -------------------------------------------------------------------------------------
+# Drawn with `services.charts` as SVG text, each a `data:` URI; sizes in px (100 per inch, as
+# the matplotlib figures they replace).
+
+_AXIS = "#9aa5b1"
+_PERCENT_TICKS = ((0, 0.25, 0.5, 0.75, 1.0), ("0", "25%", "50%", "75%", "100%"))
 
 
-def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    figure.patch.set_alpha(0)
-    return figure
+def _data_uri(canvas: Canvas) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(canvas.svg().encode()).decode("ascii")
 
 
-def _style(axes: Axes, *, grid: str = "y") -> None:
-    for side in ("top", "right"):
-        axes.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        axes.spines[side].set_color("#9aa5b1")
-    axes.tick_params(colors=MUTED, labelsize=9, length=3)
-    axes.set_axisbelow(True)
-    if grid:
-        axes.grid(axis=grid, color=GRID, linewidth=0.8)
-    axes.xaxis.label.set_color(MUTED)
-    axes.yaxis.label.set_color(MUTED)
+def _spines(axes: Axes) -> None:
+    axes.frame(_AXIS, sides="lb", width=0.8)
 
 
-def _legend(axes: Axes, **kwargs: Any) -> None:
-    legend = axes.legend(frameon=False, fontsize=9, labelcolor=INK, **kwargs)
-    legend.set_in_layout(True)
+def _model_legend(ctx: _Context, canvas: Canvas, centre: float, top: float) -> None:
+    Axes.canvas_legend(
+        canvas,
+        [LegendEntry(m, ctx.colours[m]) for m in ctx.models],
+        size=pt(9),
+        colour=INK,
+        at=(centre, top),
+        columns=min(max(1, len(ctx.models)), 4),
+        centred=True,
+    )
 
 
-def _data_uri(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+def _bars(
+    ctx: _Context,
+    axes: Axes,
+    count: int,
+    values: Callable[[str, int], float | None],
+    label: Callable[[float | None], str],
+) -> None:
+    """Bars of each model side by side for groups 0..count-1, each with its value above."""
+    n = max(1, len(ctx.models))
+    width = 0.8 / n
+    for i, model in enumerate(ctx.models):
+        for group in range(count):
+            x = group + (i - (n - 1) / 2) * width
+            y = values(model, group)
+            centre, top, _ = axes.bar(x - width * 0.46, width * 0.92, y or 0.0, ctx.colours[model])
+            axes.canvas.text(centre, top - 3, label(y), size=pt(8), fill=MUTED, anchor="middle")
 
 
 def _grouped_bars(
@@ -253,36 +261,29 @@ def _grouped_bars(
     percent: bool = True,
     height: float = 3.4,
 ) -> str:
-    figure = _figure(max(6.0, 1.1 * len(groups) * max(1, len(ctx.models)) ** 0.5 + 2.5), height)
-    axes = figure.subplots()
-    _style(axes)
-    n = max(1, len(ctx.models))
-    width = 0.8 / n
-    for i, model in enumerate(ctx.models):
-        xs = [g + (i - (n - 1) / 2) * width for g in range(len(groups))]
-        ys = [values(model, group) for group in groups]
-        heights = [y if y is not None else 0.0 for y in ys]
-        bars = axes.bar(xs, heights, width * 0.92, color=ctx.colours[model], label=model)
-        for bar, y in zip(bars, ys, strict=True):
-            text = NULL if y is None else (f"{y * 100:.0f}" if percent else f"{y:.2f}")
-            axes.annotate(
-                text,
-                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                xytext=(0, 2),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                color=MUTED,
-            )
-    axes.set_xticks(range(len(groups)), list(groups))
-    axes.set_ylim(0, 1.12)
-    axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
-    if percent:
-        axes.set_yticklabels(["0", "25%", "50%", "75%", "100%"])
-    axes.set_ylabel(ylabel, fontsize=9)
-    _legend(axes, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(n, 4))
-    return _data_uri(figure)
+    width = 100 * max(6.0, 1.1 * len(groups) * max(1, len(ctx.models)) ** 0.5 + 2.5)
+    canvas = Canvas(width, 100 * height, background=None)
+    axes = Axes(
+        canvas, left=62, top=38, width=width - 74, height=100 * height - 78,
+        xlim=(-0.5, len(groups) - 0.5), ylim=(0, 1.12),
+    )  # fmt: skip
+    ticks, labels = _PERCENT_TICKS
+    axes.yticks(
+        ticks, labels if percent else None, size=pt(9), colour=MUTED, tick_colour=_AXIS,
+        grid=GRID,
+    )  # fmt: skip
+    _bars(
+        ctx,
+        axes,
+        len(groups),
+        lambda model, g: values(model, groups[g]),
+        lambda y: NULL if y is None else (f"{y * 100:.0f}" if percent else f"{y:.2f}"),
+    )
+    _spines(axes)
+    axes.xticks(range(len(groups)), list(groups), size=pt(9), colour=MUTED, tick_colour=_AXIS)
+    axes.ylabel(ylabel, size=pt(9), colour=MUTED, offset=48)
+    _model_legend(ctx, canvas, width / 2, 4)
+    return _data_uri(canvas)
 
 
 def _metric_bars(ctx: _Context) -> str:
@@ -306,10 +307,14 @@ def _dimension_bars(ctx: _Context, dimensions: Sequence[str]) -> str:
 
 
 def _reliability(ctx: _Context) -> str:
-    figure = _figure(5.6, 4.6)
-    axes = figure.subplots()
-    _style(axes, grid="both")
-    axes.plot([0, 1], [0, 1], linestyle="--", color="#9aa5b1", linewidth=1, label="perfect")
+    canvas = Canvas(560, 460, background=None)
+    axes = Axes(canvas, left=82, top=6, width=373, height=394, ylim=(-0.02, 1.04))
+    ticks = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    labels = [f"{t:.1f}" for t in ticks]
+    axes.xticks(ticks, labels, size=pt(9), colour=MUTED, tick_colour=_AXIS, grid=GRID)
+    axes.yticks(ticks, labels, size=pt(9), colour=MUTED, tick_colour=_AXIS, grid=GRID)
+    axes.plot([0, 1], [0, 1], _AXIS, width=1.4, dash=(5, 2))
+    entries = [LegendEntry("perfect", _AXIS, "dashed")]
     for model in ctx.models:
         bands = (ctx.aggregates.get(model) or {}).get("reliability") or []
         points = [
@@ -319,31 +324,19 @@ def _reliability(ctx: _Context) -> str:
         points = [(x, y, n) for x, y, n in points if x is not None and y is not None and n]
         if not points:
             continue
+        colour = ctx.colours[model]
+        axes.plot([p[0] for p in points], [p[1] for p in points], colour, width=2.2, opacity=0.85)
+        for x, y, n in points:
+            # matplotlib's marker area of 24 + 14n pt², as a radius in px
+            radius = pt(math.sqrt(24 + 14 * n) / 2)
+            canvas.circle(axes.x(x), axes.y(y), radius, colour, stroke="white", stroke_width=1.1)
         ece = format_metric("ece", ctx.overall(model).get("ece"))
-        axes.plot(
-            [p[0] for p in points],
-            [p[1] for p in points],
-            color=ctx.colours[model],
-            linewidth=1.6,
-            alpha=0.85,
-            label=f"{model} (ECE {ece})",
-        )
-        axes.scatter(
-            [p[0] for p in points],
-            [p[1] for p in points],
-            s=[24 + 14 * p[2] for p in points],
-            color=ctx.colours[model],
-            edgecolor="white",
-            linewidth=0.8,
-            zorder=3,
-        )
-    axes.set_xlim(0, 1)
-    axes.set_ylim(-0.02, 1.04)
-    axes.set_aspect("equal")
-    axes.set_xlabel("stated confidence (mean per band)", fontsize=9)
-    axes.set_ylabel("observed accuracy", fontsize=9)
-    _legend(axes, loc="upper left")
-    return _data_uri(figure)
+        entries.append(LegendEntry(f"{model} (ECE {ece})", colour, "line"))
+    _spines(axes)
+    axes.xlabel("stated confidence (mean per band)", size=pt(9), colour=MUTED, offset=22)
+    axes.ylabel("observed accuracy", size=pt(9), colour=MUTED, offset=40)
+    axes.legend(entries, size=pt(9), colour=INK, at=(axes.left + 4, axes.top + 2))
+    return _data_uri(canvas)
 
 
 def _latencies(ctx: _Context) -> dict[str, list[float]]:
@@ -363,116 +356,115 @@ def _ms(value: float) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:g} s"
 
 
-def _latency(ctx: _Context) -> str:
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+def _box(values: Sequence[float]) -> tuple[float, float, float, float, float]:
+    """Whisker low, first quartile, median, third quartile, whisker high (the furthest
+    values within 1.5 interquartile ranges of the box, as matplotlib's boxplot)."""
+    q1, median, q3 = (float(v) for v in np.percentile(values, [25, 50, 75]))
+    reach = 1.5 * (q3 - q1)
+    low = min((v for v in values if v >= q1 - reach), default=q1)
+    high = max((v for v in values if v <= q3 + reach), default=q3)
+    return low, q1, median, q3, high
 
+
+def _latency(ctx: _Context) -> str:
     samples = _latencies(ctx)
     models = [m for m in ctx.models if samples[m]]
-    figure = _figure(9.5, 0.9 + 0.75 * max(1, len(models)))
-    axes = figure.subplots()
-    _style(axes, grid="x")
+    canvas = Canvas(950, 90 + 75 * max(1, len(models)), background=None)
     if not models:
-        axes.text(0.5, 0.5, "No latencies recorded", ha="center", va="center", color=MUTED)
-        axes.set_yticks([])
-        return _data_uri(figure)
-    positions = list(range(len(models)))[::-1]
-    box = axes.boxplot(
-        [samples[m] for m in models],
-        positions=positions,
-        orientation="horizontal",
-        widths=0.5,
-        showfliers=False,
-        patch_artist=True,
-        medianprops={"color": INK, "linewidth": 1.4},
-        whiskerprops={"color": "#9aa5b1"},
-        capprops={"color": "#9aa5b1"},
-    )
-    for patch, model in zip(box["boxes"], models, strict=True):
-        patch.set_facecolor(ctx.colours[model] + "33")
-        patch.set_edgecolor(ctx.colours[model])
-    for y, model in zip(positions, models, strict=True):
-        values = samples[model]
-        jitter = [((i * 0.6180339887) % 1 - 0.5) * 0.36 for i in range(len(values))]
-        axes.scatter(
-            values,
-            [y + j for j in jitter],
-            s=16,
-            color=ctx.colours[model],
-            alpha=0.8,
-            edgecolor="white",
-            linewidth=0.5,
-            zorder=3,
-        )
-    axes.set_yticks(positions, models)
+        canvas.text(
+            475, canvas.height / 2, "No latencies recorded", size=pt(10), fill=MUTED,
+            anchor="middle", baseline="middle",
+        )  # fmt: skip
+        return _data_uri(canvas)
+    left = 16 + max(text_width(m, pt(9)) for m in models)
     every = [v for m in models for v in samples[m]]
-    if max(every) / min(every) > 8:
-        axes.set_xscale("log")
-        low, high = axes.get_xlim()
-        ticks = [t for t in _LOG_TICKS if low <= t <= high]
-        axes.xaxis.set_major_locator(FixedLocator(ticks))
-        axes.xaxis.set_minor_locator(NullLocator())
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _ms(v)))
-    axes.set_xlabel("latency per clean case", fontsize=9)
-    return _data_uri(figure)
+    low, high = min(every), max(every)
+    log = high / low > 8
+    if log:
+        margin = (math.log10(high) - math.log10(low)) * 0.05
+        xlim = (10 ** (math.log10(low) - margin), 10 ** (math.log10(high) + margin))
+        ticks = [t for t in _LOG_TICKS if xlim[0] <= t <= xlim[1]]
+    else:
+        margin = (high - low) * 0.05 or max(1.0, high * 0.05)
+        xlim = (max(0.0, low - margin), high + margin)
+        ticks = [t for t in nice_ticks(*xlim) if xlim[0] <= t <= xlim[1]]
+    axes = Axes(
+        canvas, left=left, top=4, width=950 - left - 40, height=canvas.height - 48,
+        xlim=xlim, ylim=(-0.5, len(models) - 0.5), xlog=log,
+    )  # fmt: skip
+    axes.xticks(
+        ticks, [_ms(t) for t in ticks], size=pt(9), colour=MUTED, tick_colour=_AXIS, grid=GRID
+    )
+    positions = list(range(len(models)))[::-1]
+    axes.yticks(positions, models, size=pt(9), colour=MUTED, tick_colour=_AXIS)
+    for y, model in zip(positions, models, strict=True):
+        colour, values = ctx.colours[model], samples[model]
+        whisker_low, q1, median, q3, whisker_high = _box(values)
+        top, bottom, middle = axes.y(y + 0.25), axes.y(y - 0.25), axes.y(y)
+        for end, edge in ((whisker_low, q1), (whisker_high, q3)):
+            canvas.line(((axes.x(end), middle), (axes.x(edge), middle)), _AXIS)
+            cap = (axes.y(y + 0.125), axes.y(y - 0.125))
+            canvas.line(((axes.x(end), cap[0]), (axes.x(end), cap[1])), _AXIS)
+        canvas.rect(
+            axes.x(q1), top, axes.x(q3) - axes.x(q1), bottom - top, colour + "33",
+            stroke=colour,
+        )  # fmt: skip
+        canvas.line(((axes.x(median), top), (axes.x(median), bottom)), INK, width=1.9)
+        for i, value in enumerate(values):
+            jitter = ((i * 0.6180339887) % 1 - 0.5) * 0.36
+            canvas.circle(
+                axes.x(value), axes.y(y + jitter), pt(2), colour, stroke="white",
+                stroke_width=0.7, opacity=0.8,
+            )  # fmt: skip
+    _spines(axes)
+    axes.xlabel("latency per clean case", size=pt(9), colour=MUTED, offset=22)
+    return _data_uri(canvas)
 
 
 def _robustness(ctx: _Context, perturbations: Sequence[str]) -> str:
     overlap_key = f"retrieval_overlap@{ctx.k}"
-    figure = _figure(9.5, 3.3)
-    left, right = figure.subplots(1, 2)
-    for axes, key, title in (
-        (left, "answer_drift", "Answer drift (lower is better)"),
-        (right, overlap_key, f"Retrieval overlap@{ctx.k} with the clean question"),
-    ):
-        _style(axes)
-        n = max(1, len(ctx.models))
-        width = 0.8 / n
-        for i, model in enumerate(ctx.models):
-            by = ((ctx.aggregates.get(model) or {}).get("robustness") or {}).get(
-                "by_perturbation"
-            ) or {}
-            xs = [p + (i - (n - 1) / 2) * width for p in range(len(perturbations))]
-            ys = [_number((by.get(p) or {}).get(key)) for p in perturbations]
-            bars = axes.bar(
-                xs, [y or 0.0 for y in ys], width * 0.92, color=ctx.colours[model], label=model
+    canvas = Canvas(950, 330, background=None)
+    top_drift = max(0.3, _max_drift(ctx, perturbations) * 1.3)
+    panels = (
+        (40, "answer_drift", "Answer drift (lower is better)", top_drift),
+        (500, overlap_key, f"Retrieval overlap@{ctx.k} with the clean question", 1.12),
+    )
+    for left, key, title, top in panels:
+        axes = Axes(
+            canvas, left=left, top=52, width=410, height=240,
+            xlim=(-0.5, len(perturbations) - 0.5), ylim=(0, top),
+        )  # fmt: skip
+        if key == "answer_drift":
+            ticks = [t for t in (0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0) if t <= top]
+            labels = [f"{t * 100:.0f}%" for t in ticks]
+        else:
+            ticks, labels = (list(v) for v in _PERCENT_TICKS)
+        axes.yticks(ticks, labels, size=pt(9), colour=MUTED, tick_colour=_AXIS, grid=GRID)
+        if key == "answer_drift":
+            axes.canvas.line(
+                ((axes.left, axes.y(0.1)), (axes.right, axes.y(0.1))), "#cf1124", width=1.2,
+                dash=(1.5, 2),
+            )  # fmt: skip
+            canvas.text(
+                axes.right, axes.y(0.1) - 2, "10%", size=pt(8), fill="#cf1124", anchor="end"
             )
-            for bar, y in zip(bars, ys, strict=True):
-                axes.annotate(
-                    NULL if y is None else f"{y * 100:.0f}%",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    xytext=(0, 2),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=8,
-                    color=MUTED,
-                )
-        axes.set_xticks(range(len(perturbations)), list(perturbations))
-        axes.set_title(title, fontsize=10, color=INK, loc="left")
-        axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"])
-    left.set_ylim(0, max(0.3, _max_drift(ctx, perturbations) * 1.3))
-    left.set_yticks([t for t in (0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0) if t <= left.get_ylim()[1]])
-    left.set_yticklabels([f"{t * 100:.0f}%" for t in left.get_yticks()])
-    left.axhline(0.1, color="#cf1124", linewidth=0.9, linestyle=":", zorder=0)
-    left.annotate(
-        "10%",
-        (1.0, 0.1),
-        xycoords=("axes fraction", "data"),
-        fontsize=8,
-        color="#cf1124",
-        ha="right",
-        va="bottom",
-    )
-    right.set_ylim(0, 1.12)
-    handles, labels = right.get_legend_handles_labels()
-    figure.legend(
-        handles,
-        labels,
-        loc="outside upper center",
-        ncols=min(len(labels), 4),
-        frameon=False,
-        fontsize=9,
-    )
-    return _data_uri(figure)
+
+        def value(model: str, p: int, key: str = key) -> float | None:
+            robustness = (ctx.aggregates.get(model) or {}).get("robustness") or {}
+            by = robustness.get("by_perturbation") or {}
+            return _number((by.get(perturbations[p]) or {}).get(key))
+
+        _bars(
+            ctx, axes, len(perturbations), value, lambda y: NULL if y is None else f"{y * 100:.0f}%"
+        )
+        _spines(axes)
+        axes.xticks(
+            range(len(perturbations)), list(perturbations), size=pt(9), colour=MUTED,
+            tick_colour=_AXIS,
+        )  # fmt: skip
+        canvas.text(axes.left, axes.top - 6, title, size=pt(10), fill=INK)
+    _model_legend(ctx, canvas, 475, 4)
+    return _data_uri(canvas)
 
 
 def _max_drift(ctx: _Context, perturbations: Sequence[str]) -> float:
@@ -585,7 +577,7 @@ def _report_template() -> jinja2.Template:
     return environment.get_template("run_report.html.j2")
 
 
-class MatplotlibHtmlReportRenderer:
+class HtmlReportRenderer:
     """Renders the export; see the module docstring for what the page shows."""
 
     def render_html(self, export: Mapping[str, Any]) -> str:

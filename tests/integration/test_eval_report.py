@@ -1,4 +1,4 @@
-"""The HTML run report, rendered with real matplotlib and Jinja2 from the hand-made export
+"""The HTML run report, rendered with the real SVG figures and Jinja2 from the hand-made export
 fixture, then parsed: figures embedded, nothing external, the export's numbers on the page."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-from services.evaluation.report import MatplotlibHtmlReportRenderer
+from services.evaluation.report import HtmlReportRenderer
 from use_cases.access.domain import Caller
 from use_cases.evaluation.report import RenderRunReport
 from use_cases.shared.errors import Forbidden, NotFound
@@ -31,7 +31,7 @@ def export() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def page(export: dict[str, Any]) -> BeautifulSoup:
-    return BeautifulSoup(MatplotlibHtmlReportRenderer().render_html(export), "html.parser")
+    return BeautifulSoup(HtmlReportRenderer().render_html(export), "html.parser")
 
 
 def value_of(tag: Any) -> float | None:
@@ -162,7 +162,7 @@ def test_untrusted_answers_are_escaped(export: dict[str, Any]) -> None:
     hostile = copy.deepcopy(export)
     row = next(r for r in hostile["cases"] if r["case_id"] == "kb-008")
     row["answer"] = '<script>alert("x")</script><img src="https://evil.example/x.png">'
-    page = BeautifulSoup(MatplotlibHtmlReportRenderer().render_html(hostile), "html.parser")
+    page = BeautifulSoup(HtmlReportRenderer().render_html(hostile), "html.parser")
     assert page.find_all("script") == []
     assert all(img["src"].startswith("data:") for img in page.find_all("img"))
     assert '<script>alert("x")</script>' in page.select_one("article.failure .answer").get_text()
@@ -178,7 +178,7 @@ def test_a_running_run_says_so_and_an_empty_one_renders(export: dict[str, Any]) 
         "failed": 1,
         "percent": 42.7,
     }
-    page = BeautifulSoup(MatplotlibHtmlReportRenderer().render_html(running), "html.parser")
+    page = BeautifulSoup(HtmlReportRenderer().render_html(running), "html.parser")
     banner = " ".join(page.select_one(".banner").get_text().split())
     assert "This run is running: 41 of 96 executions done (42.7%), 1 failed." in banner
 
@@ -192,7 +192,7 @@ def test_a_running_run_says_so_and_an_empty_one_renders(export: dict[str, Any]) 
         "aggregates": {},
         "cases": [],
     }
-    page = BeautifulSoup(MatplotlibHtmlReportRenderer().render_html(empty), "html.parser")
+    page = BeautifulSoup(HtmlReportRenderer().render_html(empty), "html.parser")
     assert "No model has results yet." in page.get_text()
     assert page.find_all("img") == []
 
@@ -208,7 +208,7 @@ class FakeExports:
 
 
 async def test_the_use_case_renders_a_run_for_an_admin_only(export: dict[str, Any]) -> None:
-    report = RenderRunReport(FakeExports({"run_1": export}), MatplotlibHtmlReportRenderer())
+    report = RenderRunReport(FakeExports({"run_1": export}), HtmlReportRenderer())
     html = await report.execute(ADMIN, "run_1")
     assert (
         BeautifulSoup(html, "html.parser")

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from services.calibration.fitting import SklearnCalibrationFitter
+from services.calibration.fitting import NumpyCalibrationFitter
 from tests.fakes import (
     InMemoryAuditLog,
     InMemoryCalibrationStore,
@@ -35,7 +35,7 @@ class World:
         self.recalibrate = Recalibrate(
             self.log,
             self.store,
-            SklearnCalibrationFitter(),
+            NumpyCalibrationFitter(),
             self.clock,
             RecordAudit(self.audit_log, self.clock),
             min_feedback=min_feedback,
