@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SCIFACT ?= ../shared/data/scifact
 
 .DEFAULT_GOAL := help
-.PHONY: help install model run test check-answers fuzz test-local-model local-model lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
+.PHONY: help install model run test check-answers fuzz test-local-model local-model local-model-build lint format screenshots bench bench-quality bench-speed bench-postgres bench-postgres-1m clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,15 +59,33 @@ TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinit
 #: pytest rewrites every test module's asserts at collection (~30 s of CPU here) and caches the
 #: result as bytecode, unless PYTHONDONTWRITEBYTECODE is set (as on these machines): then each
 #: worker of each run rewrote them all again. The suite's own run writes them.
-#: The answer-quality floors (every corpus's dev split, the handbook's, the evaluation and
-#: docs-ingest examples of the README and docs/guide.md: tests marked `answers`, ~10 minutes of CPU) only move when
-#: answering, retrieval or ingestion changes: `make test` leaves them to `make check-answers`,
-#: and CI (.ci/run) runs both.
-test: lint  ## Lint, then the test suite but the answer floors (in parallel: a worker per core and one more; idle workers take tests queued on busy ones)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not answers and not local_model"
+#:
+#: What a run selects, by the markers of pyproject.toml (SUITE=quick|answers|all):
+#: - quick (`make test`, the inner loop): all but the answer floors and the real model;
+#: - answers (`make check-answers`): the answer-quality floors only (every corpus's dev split,
+#:   the handbook's, the README's and guide's evaluations and docs ingest, tests marked
+#:   `answers`: ~10 minutes of CPU; only answering, retrieval or ingestion moves them);
+#: - all (CI, .ci/run): everything, the real-model tests (`local_model`) included, in one
+#:   session, so collection, the sample and the PostgreSQL server are built once.
+SUITE ?= quick
+ifeq ($(SUITE),all)
+TEST_MARKS :=
+TEST_NEEDS := lint local-model-build
+else ifeq ($(SUITE),answers)
+TEST_MARKS := answers
+TEST_NEEDS := install
+else ifeq ($(SUITE),quick)
+TEST_MARKS := not answers and not local_model
+TEST_NEEDS := lint
+else
+$(error SUITE must be quick, answers or all, not "$(SUITE)")
+endif
 
-check-answers: install  ## The answer-quality floors (tests marked `answers`): every corpus's dev split, the handbook's, the README's and guide's evaluations
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m answers
+test: $(TEST_NEEDS)  ## Lint, then the tests but the answer floors and the real model (SUITE=all: every test, as CI runs them; in parallel: a worker per core and one more)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "$(TEST_MARKS)"
+
+check-answers:  ## The answer-quality floors alone (SUITE=answers): every corpus's dev split, the handbook's, the README's and guide's evaluations
+	@$(MAKE) --no-print-directory test SUITE=answers
 
 #: The deep fuzzing run CI leaves out (every run fuzzes each operation a few times): 200
 #: generated requests an operation and mode (50 with an admin's key), drawn anew each run.
@@ -86,8 +104,10 @@ LLM_PORT ?= 8088
 local-model: $(BIN)/python  ## Build (once, cached) and serve a real OpenAI-compatible model on 127.0.0.1:$(LLM_PORT) (llama.cpp + SmolLM2-135M)
 	$(BIN)/python tools/local_model.py serve --port $(LLM_PORT)
 
-test-local-model: install  ## The tests against the real local model server (built first if missing; CI runs them)
+local-model-build: install
 	$(BIN)/python tools/local_model.py build
+
+test-local-model: local-model-build  ## The tests against the real local model server alone (built first if missing; CI runs them with the rest: make test SUITE=all)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:xdist -m local_model tests/local_model
 
 screenshots: install  ## The web app's screenshots in docs/images (the browser tests take them)

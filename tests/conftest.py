@@ -58,6 +58,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """At the end of a run (in its controller, after every worker has stopped): stop what the
+    workers shared and none of them could stop alone (the real model server,
+    tests/local_model/conftest.py)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from tests.local_model_server import stop_shared_server
+
+    stop_shared_server(run_temp_root(session.config._tmp_path_factory))  # type: ignore[attr-defined]
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

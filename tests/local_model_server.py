@@ -4,13 +4,20 @@ code `make local-model` runs).
 
 `LocalModelServer.start()` picks a free loopback port, starts the server on it and waits until
 `/v1/models` answers; a port taken in between (another process got it first) is retried on
-another. The build is not started here when it is missing: `make test-local-model` builds it
-first (minutes, once per machine), and a missing build fails these tests naming that command.
+another. `shared_server` gives a test run's workers one server between them: the first to ask
+starts it and writes where it listens to a file of the run; the others attach to it; the run
+stops it at its end (`stop_shared_server`, called by tests/conftest.py).
+
+The build is not started here when it is missing: `make test-local-model` (and CI's
+`make test SUITE=all`) builds it first (minutes, once per machine), and a missing build fails
+these tests naming that command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -54,6 +61,8 @@ class LocalModelServer:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     external: str = ""
     """The base URL of a server this process did not start (nothing to start or stop)."""
+    threads: int | None = None
+    """Threads the server computes on (None: tools/local_model.py's default, up to 2)."""
 
     @property
     def base_url(self) -> str:
@@ -70,7 +79,9 @@ class LocalModelServer:
         last_error: Exception | None = None
         for _ in range(START_ATTEMPTS):
             self.port = _free_port()
-            command = tool.server_command(port=self.port, model_name=MODEL_NAME)
+            command = tool.server_command(
+                port=self.port, model_name=MODEL_NAME, threads=self.threads
+            )
             log = self.log_path.open("ab")
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -114,3 +125,55 @@ class LocalModelServer:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.process = None
+
+
+#: The file of a test run (in its shared temporary root) that names its shared server.
+SHARED_RECORD = "llama-server.json"
+
+
+def shared_server(root: Path, *, threads: int | None = None) -> LocalModelServer:
+    """The run's one server (`root`: the run's shared temporary folder; the caller holds the
+    run's lock on it): the one `root/SHARED_RECORD` names while it still answers, or a new
+    one, recorded there. It is not stopped with the fixture that asked for it: other workers of
+    the run may still use it; `stop_shared_server` stops it when the run ends."""
+    record = root / SHARED_RECORD
+    if record.is_file():
+        known = json.loads(record.read_text())
+        server = LocalModelServer(root / "llama-server.log", external=known["base_url"])
+        if _alive(int(known["pid"])) and _answers(server.base_url):
+            return server
+    server = LocalModelServer(root / "llama-server.log", threads=threads).start()
+    assert server.process is not None
+    record.write_text(json.dumps({"base_url": server.base_url, "pid": server.process.pid}))
+    return server
+
+
+def stop_shared_server(root: Path) -> None:
+    """Stop the server `root/SHARED_RECORD` names, if any (its whole process group)."""
+    record = root / SHARED_RECORD
+    if not record.is_file():
+        return
+    pid = int(json.loads(record.read_text())["pid"])
+    record.unlink()
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(base_url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base_url}/models", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False

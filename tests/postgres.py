@@ -3,8 +3,9 @@
 - `TEST_DATABASE_URL` set: that server is used (it must allow `CREATE DATABASE` and have the
   pgvector extension available).
 - Otherwise a throw-away PostgreSQL 16 with pgvector is started from the `pgserver` package
-  (a dev dependency: it ships the server binaries) in a temporary directory, once per test
-  session, and stopped at the end. It listens on a Unix socket only.
+  (a dev dependency: it ships the server binaries) in the run's temporary directory, once per
+  test run (its pytest-xdist workers share it), and stopped when the last of them ends. It
+  listens on a Unix socket only.
 
 Each test that asks for `pg_url` gets a fresh database cloned from a template that already has
 the `vector` extension, dropped afterwards, so tests never see each other's rows.
@@ -59,21 +60,26 @@ def _start_pgserver(pgdata: Path) -> Any:
 @pytest.fixture(scope="session")
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A connection string for a server where the tests may create databases."""
+    from tests.conftest import run_lock
+
     external = os.environ.get("TEST_DATABASE_URL", "").strip()
     server = None
-    if external:
-        url = external
-    else:
-        server = _start_pgserver(tmp_path_factory.mktemp("pgdata"))
-        url = server.get_uri()
-    with _admin(url) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE_DB,)
-        ).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
-    with _admin(with_database(url, TEMPLATE_DB)) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    with run_lock(tmp_path_factory, "pgserver") as root:
+        if external:
+            url = external
+        else:
+            # One server for the run's workers (pgserver counts the processes using a data
+            # directory and stops the server when the last one lets go).
+            server = _start_pgserver(root / "pgdata")
+            url = server.get_uri()
+        with _admin(url) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (TEMPLATE_DB,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+        with _admin(with_database(url, TEMPLATE_DB)) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     try:
         yield url
     finally:

@@ -1,10 +1,13 @@
 """`make test` is the inner loop; the answer-quality floors (tests marked `answers`) run as
-`make check-answers`, and CI runs both, so nothing that guards answers is dropped; the deep
-fuzzing run is `make fuzz`, which CI leaves out (every run fuzzes each operation a little)."""
+`make check-answers`; CI runs every test in one session (`make test SUITE=all`: the floors and
+the real-model tests too), so nothing that guards answers is dropped and the suite is collected,
+and its sample built, once; the deep fuzzing run is `make fuzz`, which CI leaves out (every
+run fuzzes each operation a little)."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 
 from _pytest.mark.structures import ParameterSet
@@ -18,8 +21,12 @@ from tests.integration import test_corpus_answers as corpus_floors
 ANSWER_EXAMPLES = ("eval answers", "seed-from-eval", "ingest docs")
 
 
+def _makefile() -> str:
+    return (PROJECT_ROOT / "Makefile").read_text()
+
+
 def _recipe(target: str) -> str:
-    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    makefile = _makefile()
     found = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", makefile, flags=re.M)
     assert found, f"no `{target}` target in the Makefile"
     return found.group(1)
@@ -29,23 +36,54 @@ def _marks(test: Callable[..., object]) -> set[str]:
     return {mark.name for mark in getattr(test, "pytestmark", ())}
 
 
+def _suite(name: str) -> str:
+    """The marker expression `make test SUITE=name` selects, as make itself resolves it."""
+    dry_run = subprocess.run(
+        ["make", "-n", "--no-print-directory", "test", f"SUITE={name}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.findall(r"-m pytest .* -m \"([^\"]*)\"", dry_run)
+    assert len(found) == 1, dry_run
+    return found[0]
+
+
 def test_make_test_leaves_out_the_answer_floors_and_check_answers_runs_only_them() -> None:
-    assert '-m "not answers and not local_model"' in _recipe("test")
-    assert "-m answers" in _recipe("check-answers")
+    assert _suite("quick") == "not answers and not local_model"
+    assert _suite("answers") == "answers"
+    assert "SUITE=answers" in _recipe("check-answers")
 
 
-def test_the_real_model_tests_run_in_their_own_target_after_its_build() -> None:
+def test_ci_runs_every_test_in_one_session_after_the_model_servers_build() -> None:
+    assert _suite("all") == ""  # no marker left out
+    dry_run = subprocess.run(
+        ["make", "-n", "--no-print-directory", "test", "SUITE=all"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert dry_run.count("-m pytest") == 1
+    assert dry_run.index("tools/local_model.py build") < dry_run.index("-m pytest")
+    assert "lint-imports" in dry_run
+
+
+def test_the_real_model_tests_also_run_in_their_own_target_after_its_build() -> None:
     recipe = _recipe("test-local-model")
-    assert "tools/local_model.py build" in recipe and "-m local_model" in recipe
+    assert "-m local_model" in recipe
+    assert "tools/local_model.py build" in _recipe("local-model-build")
+    assert re.search(r"^test-local-model: local-model-build", _makefile(), flags=re.M)
 
 
-def test_ci_runs_the_answer_floors_after_the_test_suite() -> None:
+def test_ci_runs_the_readmes_test_command_over_every_test() -> None:
     steps = [
         line.strip()
         for line in (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip().startswith("make ")
     ]
-    assert steps == ["make test", "make check-answers", "make test-local-model"]
+    assert steps == ["make test SUITE=all"]
 
 
 def test_every_answer_floor_and_evaluating_readme_example_is_an_answers_test() -> None:

@@ -13,8 +13,13 @@ import pytest
 from pydantic_ai import models as ai_models
 
 from backend.bootstrap import Container, bootstrap
-from tests.conftest import FixedClock, asgi_client, make_settings
-from tests.local_model_server import MODEL_NAME, LocalModelServer
+from tests.conftest import FixedClock, asgi_client, make_settings, run_lock, run_temp_root
+from tests.local_model_server import (
+    MODEL_NAME,
+    LocalModelServer,
+    shared_server,
+    stop_shared_server,
+)
 
 #: A server already running to test against instead (llama-cpp-python's, Ollama, ...), serving
 #: the model as `smollm2-135m`: `LOCAL_MODEL_BASE_URL=http://127.0.0.1:8000/v1`. MODEL_OPTIONS
@@ -24,13 +29,20 @@ EXTERNAL = os.environ.get("LOCAL_MODEL_BASE_URL", "").strip()
 
 @pytest.fixture(scope="session")
 def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelServer]:
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    """One server for the whole run, whichever workers run these tests (`shared_server`).
+    Beside the rest of the suite (`make test SUITE=all`, CI) it computes on one thread: the
+    test workers already keep both cores busy, and llama.cpp's threads wait for each other by
+    spinning, which an oversubscribed CPU turns into minutes."""
     if EXTERNAL:
-        yield LocalModelServer(log, external=EXTERNAL)
+        yield LocalModelServer(tmp_path_factory.mktemp("llama-server") / "server.log",
+                               external=EXTERNAL)  # fmt: skip
         return
-    server = LocalModelServer(log).start()
+    threads = 1 if os.environ.get("PYTEST_XDIST_WORKER") else None
+    with run_lock(tmp_path_factory, "llama-server") as root:
+        server = shared_server(root, threads=threads)
     yield server
-    server.stop()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # a run without workers ends here
+        stop_shared_server(run_temp_root(tmp_path_factory))
 
 
 @pytest.fixture
