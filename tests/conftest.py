@@ -4,15 +4,18 @@ the sample knowledge base is ingested once per session and copied into each test
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, closing, contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from pydantic_ai import models as ai_models
 from pydantic_ai.models import Model
@@ -20,6 +23,8 @@ from pydantic_ai.models import Model
 from backend import bootstrap as bootstrap_module
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
 from backend.config import PROJECT_ROOT, Settings
+from services.knowledge.embedders.minilm_build import MODEL_NAME as MINILM_NAME
+from services.offline.sentence_store import SentenceVectorFile, text_key
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.ports import Embedder
 
@@ -41,6 +46,9 @@ SAMPLE_DIR = PROJECT_ROOT / "sample_data"
 #: answer faster.
 os.environ.setdefault("PREPARE_SENTENCES", "false")
 _real_connect = socket.socket.connect
+#: The machine's test vector cache is not kept past this size (the sample and every corpus
+#: take ~35 MB).
+MACHINE_VECTORS_MAX_BYTES = 256 * 1024 * 1024
 
 
 def _guarded_connect(self: socket.socket, address: object) -> None:
@@ -61,12 +69,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """At the end of a run (in its controller, after every worker has stopped): stop what the
     workers shared and none of them could stop alone (the real model server,
-    tests/local_model/conftest.py)."""
+    tests/local_model/conftest.py), and keep the vectors the run computed for the next
+    (`machine_vector_cache`)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
     from tests.local_model_server import stop_shared_server
 
-    stop_shared_server(run_temp_root(session.config._tmp_path_factory))  # type: ignore[attr-defined]
+    root = run_temp_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
+    stop_shared_server(root)
+    _save_machine_vectors(root / "sentence-vectors.db")
 
 
 @pytest.fixture(autouse=True)
@@ -191,6 +202,11 @@ def _shared_sentence_vectors(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     embeds no sentence twice. A hit is the very vector a miss computes (each sentence is
     embedded on its own), so no answer depends on it."""
     path = run_temp_root(tmp_path_factory) / "sentence-vectors.db"
+    machine = machine_vector_cache()
+    if machine is not None and machine.is_file():
+        with run_lock(tmp_path_factory, "sentence-vectors"):
+            if not path.exists():
+                _copy_vectors(machine, path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SENTENCE_VECTORS_DB", str(path))
         yield path
@@ -200,33 +216,121 @@ def _shared_sentence_vectors(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with the bundled sample ingested (knowledge + tables), built once per run
     (the first worker to ask builds it, the others wait for it). Read-only: tests copy it
-    (`data_dir`)."""
+    (`data_dir`). Its vectors come from the machine's test vector cache where earlier runs
+    computed them (`machine_vector_cache`); its own vector file keeps only the sample's."""
     with run_lock(tmp_path_factory, "sample-data") as root:
         data_dir, ready = root / "sample-data", root / "sample-data.ready"
         if not ready.exists():
             shutil.rmtree(data_dir, ignore_errors=True)
+            data_dir.mkdir(parents=True)
+            vectors = data_dir / "sentence_vectors.db"
+            machine = machine_vector_cache()
+            if machine is not None and machine.is_file():
+                _copy_vectors(machine, vectors)
             container = bootstrap(make_settings(data_dir, prepare_sentences=True))
             try:
-                report = load_sample_data_if_empty(container)
+                with _recording_vector_reads() as read:
+                    report = load_sample_data_if_empty(container)
                 assert report is not None and not report.failed
             finally:
                 container.close()
-            _seed(Path(os.environ["SENTENCE_VECTORS_DB"]), data_dir / "sentence_vectors.db")
+            _seed(Path(os.environ["SENTENCE_VECTORS_DB"]), vectors)
+            _keep_only(vectors, read)
             ready.touch()
     return data_dir
 
 
+def machine_vector_cache() -> Path | None:
+    """The vectors earlier test runs on this machine computed, kept outside the clone
+    (`~/.cache/almanac/test-vectors/`), for the embedding model as installed (its manifest,
+    which names every file's checksum) under this onnxruntime; None without that model.
+
+    A run starts its shared vector file (`SENTENCE_VECTORS_DB`) and the sample from it, and
+    leaves what it added there when it ends (`pytest_sessionfinish`): the sample and the
+    corpora are embedded once per machine, not once per run. A vector from it is the very
+    vector a miss computes (the local embedder embeds each text on its own), so no answer or
+    search depends on whether it was there; tests that count embeddings use their own files.
+    """
+    import onnxruntime
+
+    manifest = make_settings(Path("unused")).models_dir / MINILM_NAME / "manifest.json"
+    if not manifest.is_file():
+        return None
+    key = hashlib.sha256(manifest.read_bytes() + onnxruntime.__version__.encode()).hexdigest()
+    return _cache_home() / "almanac" / "test-vectors" / f"{MINILM_NAME}-{key[:16]}.db"
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+@contextmanager
+def _recording_vector_reads() -> Iterator[set[str]]:
+    """The texts looked up in any sentence vector file meanwhile (chunks and sentences)."""
+    read: set[str] = set()
+    real = SentenceVectorFile.get_many
+
+    def get_many(self: SentenceVectorFile, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        read.update(texts)
+        return real(self, texts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SentenceVectorFile, "get_many", get_many)
+        yield read
+
+
+def _keep_only(vectors: Path, texts: set[str]) -> None:
+    """Leave in the vector file `vectors` only the rows of `texts`, the file compacted."""
+    with closing(sqlite3.connect(vectors)) as db:
+        db.execute("CREATE TEMP TABLE keep (key BLOB PRIMARY KEY)")
+        db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((text_key(t),) for t in texts))
+        db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep)")
+        db.commit()
+        db.execute("VACUUM")
+
+
+def _copy_vectors(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite file `source` (its write-ahead log included)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _save_machine_vectors(run_vectors: Path) -> None:
+    """Keep what this run's shared vector file holds for the next runs on this machine
+    (replaced whole and atomically; skipped past `MACHINE_VECTORS_MAX_BYTES`)."""
+    machine = machine_vector_cache()
+    if machine is None or not run_vectors.is_file():
+        return
+    if run_vectors.stat().st_size > MACHINE_VECTORS_MAX_BYTES:
+        return
+    staged = machine.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        _copy_vectors(run_vectors, staged)
+        os.replace(staged, machine)
+    except (OSError, sqlite3.Error):
+        staged.unlink(missing_ok=True)
+
+
 def _seed(shared: Path, vectors: Path) -> None:
-    """Start the run's shared sentence-vector cache with the sample's sentences, unless a
-    command already made it (a link is atomic: a file in use is never overwritten)."""
+    """Add the sample's vectors to the run's shared vector file: the file is started with them
+    unless it exists (a link is atomic: a file in use is never overwritten); then they are
+    added to it (`INSERT OR IGNORE`: a text's vector is the same whoever wrote it)."""
     staged = shared.with_suffix(".seed")
     shutil.copyfile(vectors, staged)
     try:
         os.link(staged, shared)
+        return
     except FileExistsError:
         pass
     finally:
         staged.unlink()
+    with closing(sqlite3.connect(shared, timeout=60)) as db:
+        db.execute("ATTACH DATABASE ? AS sample", (str(vectors),))
+        db.execute(
+            "INSERT OR IGNORE INTO vectors (key, vector) SELECT key, vector FROM sample.vectors"
+        )
+        db.commit()
 
 
 def with_sample_vectors(sample_data_dir: Path, data_dir: Path) -> Path:
