@@ -8,7 +8,9 @@
   listens on a Unix socket only.
 
 Each test that asks for `pg_url` gets a fresh database cloned from a template that already has
-the `vector` extension, dropped afterwards, so tests never see each other's rows.
+the `vector` extension, dropped afterwards, so tests never see each other's rows. A test that
+starts where Almanac first starts (the sample loaded) clones `SAMPLE_TEMPLATE_DB` instead,
+built once per run (`pg_sample_template`), with a copy of the data directory that goes with it.
 
 `backend` is the parametrized fixture for backend-contract tests: the same test body runs on
 "sqlite" and on "postgresql" (`store_settings(tmp_path, backend, pg_url)` gives matching
@@ -18,6 +20,7 @@ settings).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -33,6 +36,8 @@ from psycopg import sql
 from services.postgres.database import with_database
 
 TEMPLATE_DB = "almanac_test_template"
+#: The bundled sample loaded, as Almanac first starts on PostgreSQL (`pg_sample_template`).
+SAMPLE_TEMPLATE_DB = "almanac_test_sample"
 START_ATTEMPTS = 6
 BACKENDS = ("sqlite", "postgresql")
 
@@ -88,13 +93,14 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new, empty database (with pgvector) on the server, dropped afterwards."""
+def fresh_database(server_url: str, template: str = TEMPLATE_DB) -> Iterator[str]:
+    """A new database on the server, dropped afterwards: empty (with pgvector), or a copy of
+    `template` (`SAMPLE_TEMPLATE_DB`: the sample loaded)."""
     name = f"almanac_t_{uuid.uuid4().hex[:12]}"
     with _admin(server_url) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
+                sql.Identifier(name), sql.Identifier(template)
             )
         )
     try:
@@ -104,6 +110,53 @@ def fresh_database(server_url: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture(scope="session")
+def pg_sample_template(
+    pg_server_url: str, sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """`SAMPLE_TEMPLATE_DB` on the run's server: Almanac as it first starts on PostgreSQL
+    (the bundled sample loaded), built once per run; returns the data directory that goes
+    with it, which a test copies (`fresh_database(url, SAMPLE_TEMPLATE_DB)` copies the
+    database)."""
+    from backend.bootstrap import bootstrap, load_sample_data_if_empty
+    from tests.conftest import FixedClock, make_settings, run_lock, with_sample_vectors
+
+    with run_lock(tmp_path_factory, "pg-sample") as root:
+        data_dir = root / "pg-sample-data"
+        with _admin(pg_server_url) as conn:
+            built = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (SAMPLE_TEMPLATE_DB,)
+            ).fetchone()
+        if built and data_dir.is_dir():
+            return data_dir
+        shutil.rmtree(data_dir, ignore_errors=True)
+        building = f"{SAMPLE_TEMPLATE_DB}_{uuid.uuid4().hex[:8]}"
+        with _admin(pg_server_url) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(
+                sql.Identifier(SAMPLE_TEMPLATE_DB)))  # fmt: skip
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(building), sql.Identifier(TEMPLATE_DB)
+                )
+            )
+        settings = make_settings(
+            with_sample_vectors(sample_data_dir, data_dir),
+            database_url=with_database(pg_server_url, building),
+        )
+        container = bootstrap(settings, clock=FixedClock())
+        try:
+            load_sample_data_if_empty(container)
+        finally:
+            container.close()
+        with _admin(pg_server_url) as conn:  # published whole, under its name, at once
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(building), sql.Identifier(SAMPLE_TEMPLATE_DB)
+                )
+            )
+        return data_dir
 
 
 @pytest.fixture

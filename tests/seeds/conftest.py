@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
-from tests.conftest import FixedClock, asgi_client, make_settings, with_sample_vectors
-from tests.postgres import BACKENDS, fresh_database
+from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.postgres import BACKENDS, SAMPLE_TEMPLATE_DB, fresh_database
 
 NAMED_MODEL = "openai:gpt-4.1-mini"
 SEED_SETTINGS: dict[str, object] = {
@@ -46,6 +46,7 @@ def seed_deployment(request: pytest.FixtureRequest) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def seed_container(
+    request: pytest.FixtureRequest,
     seed_backend: str,
     seed_deployment: dict[str, object],
     pg_server_url: str,
@@ -53,8 +54,9 @@ def seed_container(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Container]:
     """Almanac as it first starts (the bundled sample loaded), on `seed_backend`, for one
-    module: SQLite from a copy of the sample data dir; PostgreSQL in a fresh database (the
-    server is asked for in the signature, so it outlives the module's database).
+    module: SQLite from a copy of the sample data dir; PostgreSQL in a fresh copy of the run's
+    sample database (`pg_sample_template`; the server is asked for in the signature, so it
+    outlives the module's database).
     `seed_deployment` adds the settings its document's deployment needs."""
     data_dir = tmp_path_factory.mktemp("seed") / "data"
     values = {**SEED_SETTINGS, **seed_deployment}
@@ -62,8 +64,8 @@ def seed_container(
         shutil.copytree(sample_data_dir, data_dir)
         yield from _started(make_settings(data_dir, **values))  # type: ignore[arg-type]
         return
-    with_sample_vectors(sample_data_dir, data_dir)
-    with fresh_database(pg_server_url) as url:
+    shutil.copytree(request.getfixturevalue("pg_sample_template"), data_dir)
+    with fresh_database(pg_server_url, SAMPLE_TEMPLATE_DB) as url:
         settings = make_settings(data_dir, database_url=url, **values)  # type: ignore[arg-type]
         yield from _started(settings)
 
