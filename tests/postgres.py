@@ -166,6 +166,25 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def private_pg_url(tmp_path: Path) -> Iterator[str]:
+    """A database on a PostgreSQL server of the test's own, for a test that changes what a
+    whole server shares (a role's attributes): the run's workers share `pg_server_url`, and
+    would see the change. With `TEST_DATABASE_URL`, a fresh database on that server."""
+    external = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if external:
+        with fresh_database(external) as url:
+            yield url
+        return
+    server = _start_pgserver(tmp_path / "pgdata")
+    try:
+        with _admin(server.get_uri()) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """ "sqlite" or "postgresql": a test using it runs once on each storage backend."""
