@@ -537,10 +537,11 @@ class HybridRetriever:
                 max(self.vector_search_limit, n),
                 category,
             )
+            nearest = self._nearest(analyzed)
             if self.parallel:
-                pending = self._pool().submit(self.vector_index.nearest, *args)
+                pending = self._pool().submit(nearest, *args)
             else:
-                vector = self.vector_index.nearest(*args)
+                vector = nearest(*args)
         lexical = self.lexical_index.search(analyzed, max(self.bm25_search_limit, n), category)
         if pending is not None:
             vector = pending.result()
@@ -553,7 +554,7 @@ class HybridRetriever:
             # superseded predecessors can move up.
             window = candidates[: max(wanted, VERSION_WINDOW)]
             documents = {places.document_of[c.chunk_id] for c in window}
-            versions = reads.versions_of(documents, replaced_on=as_of is not None)
+            versions = self._versions(reads, documents, analyzed, replaced_on=as_of is not None)
             if as_of is not None:
                 places = replace(places, updated=reads.document_dates(documents))
             candidates = prefer_current_versions(window, places, versions, as_of)[:wanted]
@@ -577,6 +578,23 @@ class HybridRetriever:
             analyzed, [details[c.chunk_id].chunk_text for c in final]
         )
         return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
+
+    def _nearest(self, query: LexicalQuery) -> Callable[..., list[tuple[int, float]]]:
+        """The vector leg's search for `query` (`VectorIndex.nearest`); a retriever whose
+        query carries the store's state hands it on, so the leg reads no state of its own."""
+        return self.vector_index.nearest
+
+    def _versions(
+        self,
+        reads: CatalogReads,
+        document_ids: Collection[int],
+        query: LexicalQuery,
+        *,
+        replaced_on: bool,
+    ) -> dict[int, Versions]:
+        """The candidates' versions (`CatalogReads.versions_of`); a retriever that knows which
+        documents have any recorded version reads only those."""
+        return reads.versions_of(document_ids, replaced_on=replaced_on)
 
     def _places(
         self, reads: CatalogReads, section_ids: list[int], chunk_ids: list[int]

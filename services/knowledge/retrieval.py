@@ -20,7 +20,10 @@ resident copy) and `SqliteVectorIndex` (the resident vectors, sqlite-vec as a re
 
 Where the candidates lie (each chunk's section and document, each section's first chunk)
 comes from the two resident indexes when both hold every candidate (`_places`), else from
-one statement.
+one statement. Both legs go by the store state read once, when the query is analysed (the
+vector leg reads none of its own), and the versions statement runs only for candidates whose
+documents are in a recorded version relation (`_versions`: the set of those documents is
+read once per write generation; most knowledge bases have few or none).
 
 Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims, this 2-core
 machine, p50/p95, section-level BM25): 100k chunks (50k sections): resident BM25 1.9/3.2 ms,
@@ -35,7 +38,9 @@ RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Unpack
 
@@ -44,6 +49,7 @@ import numpy as np
 from services.knowledge.hybrid import (
     CatalogReads,
     HybridRetriever,
+    LexicalQuery,
     RankedChunk,
     RetrieverOptions,
     normal_category,
@@ -53,6 +59,7 @@ from services.knowledge.resident_bm25 import ResidentBM25
 from services.knowledge.search_catalog import ChunkPlaces, sqlite_catalog
 from services.knowledge.store import VECTOR_TABLE, SqliteKnowledgeStore, StoreState
 from services.knowledge.vector_index import ResidentVectors
+from services.knowledge.versions import Versions
 from services.sqlite.connection import Connection
 from use_cases.knowledge.domain import Vector
 from use_cases.knowledge.ports import Embedder
@@ -64,6 +71,9 @@ __all__ = [
     "SqliteVectorIndex",
     "StatedQuery",
 ]
+
+#: The versions of a document in no recorded version relation.
+NO_VERSIONS = Versions()
 
 #: New sections the resident BM25 index takes in during a search; more are taken in on a
 #: background thread while FTS5 answers.
@@ -183,7 +193,20 @@ class SqliteVectorIndex:
     def nearest(
         self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
     ) -> list[tuple[int, float]]:
-        self.sync()
+        return self.nearest_at(self._store.state(), vector, k, category, exact=exact)
+
+    def nearest_at(
+        self,
+        state: StoreState,
+        vector: np.ndarray,
+        k: int,
+        category: str | None,
+        *,
+        exact: bool = False,
+    ) -> list[tuple[int, float]]:
+        """`nearest`, the index brought up to `state` (read by the caller: a hybrid search's,
+        as its query was analysed) rather than to a state read here."""
+        self.vectors.sync(self._store.connection(), state)
         return self.vectors.search(vector, k, category, exact=exact)
 
     def sync(self) -> None:
@@ -235,6 +258,7 @@ class SqliteHybridRetriever(HybridRetriever):
             self.store, lexical, resident_min_sections=resident_min_sections
         )
         self.sqlite_vectors = SqliteVectorIndex(self.store, vectors)
+        self._versioned_at: tuple[int, frozenset[int]] | None = None
         super().__init__(
             sqlite_catalog(self.store),
             self.sqlite_lexical,
@@ -242,6 +266,45 @@ class SqliteHybridRetriever(HybridRetriever):
             embedder,
             **options,
         )
+
+    def _nearest(self, query: LexicalQuery) -> Callable[..., list[tuple[int, float]]]:
+        """The vector leg goes by the state read when the query was analysed, as the
+        lexical leg does (a statement on the leg's thread would trade the GIL back and forth
+        with the other leg)."""
+        if isinstance(query, StatedQuery):
+            return partial(self.sqlite_vectors.nearest_at, query.state)
+        return super()._nearest(query)
+
+    def _versions(
+        self,
+        reads: CatalogReads,
+        document_ids: Collection[int],
+        query: LexicalQuery,
+        *,
+        replaced_on: bool,
+    ) -> dict[int, Versions]:
+        """Versions read only for the candidates' documents that have any (`_versioned`);
+        every other one has none, which is what `CatalogReads.versions_of` would say."""
+        if not isinstance(query, StatedQuery):
+            return super()._versions(reads, document_ids, query, replaced_on=replaced_on)
+        versioned = self._versioned(query.state.generation)
+        related = [document_id for document_id in document_ids if document_id in versioned]
+        found = super()._versions(reads, related, query, replaced_on=replaced_on) if related else {}
+        return {document_id: found.get(document_id, NO_VERSIONS) for document_id in document_ids}
+
+    def _versioned(self, generation: int) -> frozenset[int]:
+        """The documents in a recorded version relation (superseding or superseded; one
+        indexed statement), held until the store's generation changes. Read after
+        `generation` was, so never older than it: read again once too often, never too rarely."""
+        held = self._versioned_at
+        if held is not None and held[0] == generation:
+            return held[1]
+        rows = self.store.connection().execute(
+            "SELECT id, supersedes_id FROM documents WHERE supersedes_id IS NOT NULL"
+        )
+        versioned = frozenset(int(document_id) for row in rows for document_id in row)
+        self._versioned_at = (generation, versioned)
+        return versioned
 
     @property
     def lexical(self) -> LexicalSearcher:

@@ -661,6 +661,36 @@ def test_as_of_a_past_date_the_version_in_force_then_ranks_first(
     assert {h.source for h in early} == {"b-2022.md", "b-2023.md", "b-2025.md"}
 
 
+def test_a_sqlite_search_reads_versions_and_state_only_where_they_can_change(
+    sqlite_store: SqliteKnowledgeStore,
+) -> None:
+    # The store's state is read once a search (the vector leg goes by the query's), and the
+    # versions statement runs only for documents in a recorded version relation: the set of
+    # those is held until the next write.
+    retriever = SqliteHybridRetriever(sqlite_store, EMBEDDER, parallel=False)
+    statements: list[str] = []
+    sqlite_store.connection().set_trace_callback(statements.append)
+    retriever.search("annual leave days")  # holds the (empty) set of versioned documents
+
+    statements.clear()
+    hits = retriever.search("annual leave days")
+
+    assert hits and all(h.superseded_by is None and not h.supersedes for h in hits)
+    assert sum("'generation'" in sql for sql in statements) == 1
+    assert not any("supersedes_id" in sql for sql in statements)
+
+    newer = [(("Annual leave",), ["Employees get thirty days of annual leave per year."])]
+    save(sqlite_store, "leave-2026.md", "Leave policy", "hr", newer, supersedes="leave.md")
+    statements.clear()
+    after = {h.source: h for h in retriever.search("annual leave days", k=5)}
+
+    assert any("WITH RECURSIVE" in sql for sql in statements)
+    old = after["leave.md"]
+    assert old.superseded_by is not None and old.superseded_by.source == "leave-2026.md"
+    sqlite_store.connection().set_trace_callback(None)
+    retriever.close()
+
+
 SPREAD = [
     # The query's two terms sit in different chunks of one section ...
     (
