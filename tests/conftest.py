@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, closing, contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from loguru import logger
 from pydantic_ai import models as ai_models
 from pydantic_ai.models import Model
 
@@ -340,6 +342,23 @@ def with_sample_vectors(sample_data_dir: Path, data_dir: Path) -> Path:
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample_data_dir / "sentence_vectors.db", data_dir / "sentence_vectors.db")
     return data_dir
+
+
+@pytest.fixture
+def logged() -> Iterator[list[tuple[str, str, str]]]:
+    """What the code logs (one logging path: loguru) while the test runs, INFO and up:
+    `(level, module, message)` in order."""
+    records: list[tuple[str, str, str]] = []
+
+    def keep(message: Any) -> None:
+        record = message.record
+        records.append((record["level"].name, record["name"] or "", record["message"]))
+
+    sink = logger.add(keep, level="INFO", format="{message}")
+    try:
+        yield records
+    finally:
+        logger.remove(sink)
 
 
 @pytest.fixture

@@ -30,13 +30,13 @@ It wraps each provider model the resolver builds (`services/chat/models.py`). Wh
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
+from loguru import logger
 from pydantic_ai import exceptions as ai_errors
 from pydantic_ai.messages import (
     ModelMessage,
@@ -56,7 +56,6 @@ from use_cases.chat.search_discipline import REDACTED, redact_credentials
 
 __all__ = ["CompatModel", "failure_kind"]
 
-_log = logging.getLogger(__name__)
 
 MAX_LOGGED_CHARS = 500
 OnFailure = Callable[[str, str], None]
@@ -131,8 +130,8 @@ class CompatModel(WrapperModel):
             if stream is None:
                 replayed = await self._replayed(messages, model_settings, params)
                 self._streams_tools = False  # only once the unstreamed request answered
-                _log.warning(
-                    "Model %s answered unstreamed after a streamed request that may call tools "
+                logger.warning(
+                    "Model {} answered unstreamed after a streamed request that may call tools "
                     "failed; its tool calls are asked for without streaming from now on "
                     "(MODEL_OPTIONS stream_tools).",
                     self.identifier,
@@ -199,8 +198,8 @@ class CompatModel(WrapperModel):
         server_error = isinstance(exc, ai_errors.ModelHTTPError) and exc.status_code >= 500
         if not (empty or server_error):
             return False
-        _log.warning(
-            "Model %s could not stream a response that may call tools (%s); asking again "
+        logger.warning(
+            "Model {} could not stream a response that may call tools ({}); asking again "
             "without streaming.",
             self.identifier,
             self._redacted(_described(exc)),
@@ -256,8 +255,8 @@ class CompatModel(WrapperModel):
         kind = failure_kind(exc)
         if kind is None:
             return
-        _log.warning(
-            "Model call failed: model %s, %s", self.identifier, self._redacted(_described(exc))
+        logger.warning(
+            "Model call failed: model {}, {}", self.identifier, self._redacted(_described(exc))
         )
         self._on_failure(self.identifier, kind)
 

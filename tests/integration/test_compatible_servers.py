@@ -7,7 +7,6 @@ paths against a real llama.cpp server are in tests/local_model/."""
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -153,7 +152,7 @@ async def test_a_question_that_need_not_search_is_left_to_the_model(
 
 
 async def test_a_server_that_cannot_stream_tool_calls_is_asked_again_without_streaming(
-    client: httpx.AsyncClient, server: respx.Router, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, server: respx.Router, logged: list[tuple[str, str, str]]
 ) -> None:
     """llama-cpp-python's server answers a streamed request with tools by an empty stream."""
     empty = httpx.Response(
@@ -164,16 +163,16 @@ async def test_a_server_that_cannot_stream_tool_calls_is_asked_again_without_str
         return empty if json.loads(request.content)["stream"] else whole(ANSWER)
 
     route = server.post(COMPLETIONS).mock(side_effect=answer)
-    with caplog.at_level(logging.WARNING, logger="services.chat.compat_model"):
-        first = await client.post("/chat", json={"message": QUESTION})
-        second = await client.post("/chat/stream", json={"message": QUESTION})
+    first = await client.post("/chat", json={"message": QUESTION})
+    second = await client.post("/chat/stream", json={"message": QUESTION})
     assert first.status_code == 200, first.text
     assert first.json()["answer"] == ANSWER and first.json()["sources"]
     assert second.status_code == 200 and ANSWER[:20] in second.text
     streamed_flags = [body["stream"] for body in _bodies(route)]
     assert streamed_flags == [True, False, False]  # the fallback sticks for that model
-    assert "could not stream a response that may call tools" in caplog.text
-    assert "tool calls are asked for without streaming from now on" in caplog.text
+    warned = " ".join(m for level, name, m in logged if name == "services.chat.compat_model")
+    assert "could not stream a response that may call tools" in warned
+    assert "tool calls are asked for without streaming from now on" in warned
 
 
 async def test_stream_tools_never_asks_for_tool_requests_without_streaming(
@@ -219,20 +218,19 @@ async def test_advice_that_never_validates_falls_back_and_says_why(
 
 
 async def test_a_provider_failure_is_a_502_for_advice_logged_and_counted(
-    client: httpx.AsyncClient, server: respx.Router, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, server: respx.Router, logged: list[tuple[str, str, str]]
 ) -> None:
     server.post(COMPLETIONS).mock(side_effect=lambda request: error(500))
     conversation = [{"role": "user", "content": "Can I deploy to production on Friday?"}]
-    with caplog.at_level(logging.WARNING, logger="services.chat.compat_model"):
-        advice = await client.post("/advice-non-streaming", json={"conversation": conversation})
-        chat = await client.post("/chat/stream", json={"message": QUESTION})
+    advice = await client.post("/advice-non-streaming", json={"conversation": conversation})
+    chat = await client.post("/chat/stream", json={"message": QUESTION})
     assert advice.status_code == 502, advice.text
     assert advice.json()["code"] == "upstream_error"
     assert "mocked 500" not in advice.text  # the provider's words stay in the log
     assert chat.status_code == 200 and "3:" in chat.text  # the stream ends in an error part
-    logged = [r.getMessage() for r in caplog.records if "Model call failed" in r.getMessage()]
-    assert logged and "openai:tiny" in logged[0]
-    assert "HTTP 500" in logged[0] and "mocked 500" in logged[0]
+    failures = [m for level, _, m in logged if level == "WARNING" and "Model call failed" in m]
+    assert failures and "openai:tiny" in failures[0]
+    assert "HTTP 500" in failures[0] and "mocked 500" in failures[0]
     metrics = (await client.get("/metrics")).text
     assert 'almanac_model_failures_total{kind="http_5xx",model="openai:tiny"}' in metrics
 

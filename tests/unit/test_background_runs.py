@@ -5,18 +5,13 @@ own tests (test_benchmark_runs.py, test_cleaning_runs.py) exercise it through ea
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pytest
-
 from tests.fakes import InMemoryJobQueue
 from use_cases.jobs.background import BackgroundRuns
 from use_cases.jobs.queue import JobView
-
-LOG = logging.getLogger("tests.background_runs")
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,6 @@ class World:
             "demo run",
             unfinished=lambda: self.unfinished,
             execute=self.execute,
-            log=LOG,
         )
         self.jobs.register("demo_run", self.runs.run_job)
 
@@ -82,13 +76,12 @@ async def test_the_job_handler_executes_the_run_its_payload_names() -> None:
 
 
 async def test_resuming_schedules_every_unfinished_run_in_the_stores_order_and_logs_each(
-    caplog: pytest.LogCaptureFixture,
+    logged: list[tuple[str, str, str]],
 ) -> None:
     world = World(unfinished=("run_b", "run_a"))
-    with caplog.at_level(logging.INFO, logger=LOG.name):
-        assert await world.runs.resume_unfinished() == ["run_b", "run_a"]
+    assert await world.runs.resume_unfinished() == ["run_b", "run_a"]
     assert [s[3] for s in world.jobs.submitted] == ["run_b", "run_a"]
-    assert [r.getMessage() for r in caplog.records if r.name == LOG.name] == [
+    assert [m for level, _, m in logged if m.startswith("Resuming")] == [
         "Resuming demo run run_b",
         "Resuming demo run run_a",
     ]

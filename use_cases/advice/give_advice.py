@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import aclosing
@@ -64,6 +63,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pydantic_core
+from loguru import logger
 from pydantic import ValidationError
 from pydantic_ai import Agent
 from pydantic_ai import exceptions as ai_errors
@@ -132,8 +132,6 @@ from use_cases.confidence.estimator import DEFAULT_PHRASES
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import InvalidRequest, NotFound
-
-_log = logging.getLogger(__name__)
 
 MAX_CONVERSATION_MESSAGES = 500
 MAX_CONVERSATION_CHARS = 400_000
@@ -328,7 +326,7 @@ class GiveAdvice:
                 self._threads.add_entry, request.thread_id, request.user_id, question, advice
             )
         except Exception:
-            _log.exception("Could not keep an advice in thread %s", request.thread_id)
+            logger.exception("Could not keep an advice in thread {}", request.thread_id)
 
     def _prepare(self, requested: str | None, prompt_type: str) -> tuple[ResolvedModel, str]:
         """The turn's model and prompt, before the run (both may read the app DB). A prompt
@@ -374,7 +372,7 @@ class _AdviceTurn:
     ) -> StructuredAdvice:
         draft = run.output
         if leaks_instructions(" ".join(advice_texts(draft)), self.deps.instructions):
-            _log.warning("Withheld an advice that repeated the advice prompt")
+            logger.warning("Withheld an advice that repeated the advice prompt")
             draft = AdviceDraft(main_advice=INSTRUCTIONS_WITHHELD, reasoning="")
         citations = self.deps.citations
         draft, invented = checked_draft(draft, citations)
@@ -530,7 +528,7 @@ def checked_draft(
     )
     if not invented:
         return draft, ()
-    _log.warning("Removed invented citations %s from an advice", invented)
+    logger.warning("Removed invented citations {} from an advice", invented)
     return (
         draft.model_copy(
             update={

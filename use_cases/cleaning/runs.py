@@ -34,12 +34,13 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from loguru import logger
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
@@ -73,8 +74,6 @@ from use_cases.shared.errors import (
     InvalidRequest,
     NotFound,
 )
-
-_log = logging.getLogger(__name__)
 
 CLEANING_RUN = "cleaning_run"
 """The job kind of a cleaning run."""
@@ -138,7 +137,6 @@ class CleaningRuns:
             "cleaning run",
             unfinished=store.unfinished,
             execute=self.execute,
-            log=_log,
         )
 
     @property
@@ -303,7 +301,7 @@ class CleaningRuns:
         except AlmanacError as exc:
             error = exc.detail
         except Exception as exc:  # a cleaner's bug must not stop the run
-            _log.exception("Cleaner %s failed on %s", model, task.id)
+            logger.exception("Cleaner {} failed on {}", model, task.id)
             error = f"internal error ({type(exc).__name__})"
         latency_ms = round((self._monotonic() - started) * 1000, 1)
         if error is None:

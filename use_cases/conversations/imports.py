@@ -25,10 +25,11 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+from loguru import logger
 
 from use_cases.access.domain import Caller, require_admin
 from use_cases.conversations.import_domain import (
@@ -43,8 +44,6 @@ from use_cases.conversations.import_domain import (
 )
 from use_cases.jobs.queue import ChunkProgress, JobRun, run_blocking
 from use_cases.shared.errors import InputTooCostly, InvalidRequest, NotFound, PayloadTooLarge
-
-_log = logging.getLogger(__name__)
 
 #: The job kind of an export import.
 CONVERSATION_IMPORT = "conversation_import"
@@ -106,7 +105,7 @@ class ImportFromUrl:
             try:
                 await self._summarise(outcome.chat.id)
             except Exception:  # the chat is imported; a summary can be made again later
-                _log.exception("Summarising imported chat %s failed", outcome.chat.id)
+                logger.exception("Summarising imported chat {} failed", outcome.chat.id)
         yield ImportEvent("done", outcome=outcome)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 import time
 import uuid
@@ -29,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loguru import logger
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -51,8 +51,6 @@ from use_cases.knowledge.search import SearchKnowledgeBase, SearchRequest
 from use_cases.shared.errors import AlmanacError, NotFound, UpstreamBadResponse, UpstreamUnavailable
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
 from use_cases.tables.tables import RunSql
-
-_log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Monotonic = Callable[[], float]
@@ -326,7 +324,7 @@ def _instructions(context: ItemContext, case: EvalCase) -> str | None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, AlmanacError):
         return exc.detail
-    _log.error("An evaluation case failed unexpectedly", exc_info=exc)
+    logger.opt(exception=exc).error("An evaluation case failed unexpectedly")
     return f"The case failed with an internal error ({type(exc).__name__})."
 
 

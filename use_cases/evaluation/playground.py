@@ -30,12 +30,12 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from loguru import logger
 from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
 
@@ -74,7 +74,6 @@ __all__ = [
     "RunPlayground",
 ]
 
-_log = logging.getLogger(__name__)
 
 MAX_PLAYGROUND_MODELS = 8
 MAX_VARIABLES = 50
@@ -254,7 +253,7 @@ class RunPlayground:
         except AlmanacError as exc:
             return _failed(label, exc.detail, started)
         except Exception:
-            _log.exception("A playground run of %s failed unexpectedly", label)
+            logger.exception("A playground run of {} failed unexpectedly", label)
             return _failed(label, "The answer could not be produced (internal error).", started)
         return ModelOutput(
             model=label,

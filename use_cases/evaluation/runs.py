@@ -36,7 +36,6 @@ import asyncio
 import csv
 import io
 import json
-import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -74,8 +73,6 @@ from use_cases.shared.errors import (
     NotFound,
 )
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
-
-_log = logging.getLogger(__name__)
 
 MAX_CONCURRENCY = 32
 MAX_K = 50
@@ -160,7 +157,6 @@ class BenchmarkRuns:
             "evaluation run",
             unfinished=runs.unfinished,
             execute=self.execute,
-            log=_log,
         )
 
     # --- starting ---------------------------------------------------------------------------

@@ -21,9 +21,10 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
+
+from loguru import logger
 
 from use_cases.jobs.queue import JobQueue, JobRun
 
@@ -39,8 +40,7 @@ class BackgroundRuns:
     """Schedules, resumes and waits for the runs of one job kind (see the module rules).
 
     `unfinished` lists the runs stored as queued or running (called in a worker thread);
-    `execute` executes one run's remaining work on the worker's loop; `log` is the logger of
-    the module that owns the runs."""
+    `execute` executes one run's remaining work on the worker's loop."""
 
     def __init__(
         self,
@@ -50,14 +50,12 @@ class BackgroundRuns:
         *,
         unfinished: Callable[[], Sequence[StoredRun]],
         execute: Callable[[str], Awaitable[object]],
-        log: logging.Logger,
     ) -> None:
         self._jobs = jobs
         self._kind = kind
         self._noun = noun
         self._unfinished = unfinished
         self._execute = execute
-        self._log = log
         self._job_ids: dict[str, str] = {}
 
     def schedule(self, run_id: str) -> str:
@@ -78,7 +76,7 @@ class BackgroundRuns:
         still queued or running (on another replica) is not scheduled twice."""
         runs = await asyncio.to_thread(self._unfinished)
         for run in runs:
-            self._log.info("Resuming %s %s", self._noun, run.run_id)
+            logger.info("Resuming {} {}", self._noun, run.run_id)
             await asyncio.to_thread(self.schedule, run.run_id)
         return [r.run_id for r in runs]
 

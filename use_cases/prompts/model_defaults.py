@@ -23,8 +23,9 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
+
+from loguru import logger
 
 from use_cases.access.audit import MODEL_DEFAULT_SET, RecordAudit
 from use_cases.access.domain import Caller, require_admin
@@ -33,7 +34,6 @@ from use_cases.prompts.ports import ModelDefaultStore, ModelResolver, ResolvedMo
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import ConfigurationError, InvalidRequest
 
-_log = logging.getLogger(__name__)
 MAX_MODEL_CHARS = 200
 
 
@@ -45,8 +45,8 @@ def effective_model(
     if stored is not None and stored.model in models.allowed:
         return EffectiveModel(prompt_type, stored.model, "setting", stored)
     if stored is not None:
-        _log.warning(
-            "The default model %r of prompt type %r is no longer allowed; using %r",
+        logger.warning(
+            "The default model {!r} of prompt type {!r} is no longer allowed; using {!r}",
             stored.model,
             prompt_type,
             models.default_identifier,
