@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,9 @@ from backend.extras import require_postgres
 from backend.stores import storage_label
 from services.postgres import Migration, PgDatabase, apply_migrations, pending_migrations
 from services.sqlite.connection import check_sqlite_support
+
+if TYPE_CHECKING:
+    from services.database_copy.report import CopyReport
 
 db_app = typer.Typer(
     help="The storage backend: schema migrations, checks, moving SQLite to PostgreSQL.",
@@ -206,25 +209,7 @@ def db_copy(
     if as_json:
         typer.echo(json.dumps(report.as_dict()))
     else:
-        console.print(f"Copied {report.source} into {report.target}.", highlight=False)
-        for count in report.counts:
-            mark = "ok" if count.equal else "DIFFERENT"
-            console.print(
-                f"  {count.table:<36} {count.source:>9} -> {count.target:>9}  {mark}",
-                highlight=False,
-            )
-        search = report.search
-        if search.queries:
-            console.print(
-                f"Search: {search.queries} queries, same top document for "
-                f"{search.top1_agreement:.0%} (needed {MIN_TOP1_AGREEMENT:.0%}), mean top-5 "
-                f"document overlap {search.mean_overlap_at_5:.2f}.",
-                highlight=False,
-            )
-        else:
-            console.print(f"Search: {search.note}.", highlight=False)
-        for table in report.not_copied:
-            err.print(f"[yellow]Not copied (unknown table):[/] {table}", highlight=False)
+        _print_copy_report(report, MIN_TOP1_AGREEMENT)
     if not report.ok:
         err.print(
             "[bold red]Verification failed:[/] the rows were copied and committed, but the "
@@ -232,3 +217,27 @@ def db_copy(
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+def _print_copy_report(report: CopyReport, min_top1_agreement: float) -> None:
+    """`almanac db copy`'s report for people: the row counts of every table, then the search
+    comparison, then the tables that were not copied."""
+    console.print(f"Copied {report.source} into {report.target}.", highlight=False)
+    for count in report.counts:
+        mark = "ok" if count.equal else "DIFFERENT"
+        console.print(
+            f"  {count.table:<36} {count.source:>9} -> {count.target:>9}  {mark}",
+            highlight=False,
+        )
+    search = report.search
+    if search.queries:
+        console.print(
+            f"Search: {search.queries} queries, same top document for "
+            f"{search.top1_agreement:.0%} (needed {min_top1_agreement:.0%}), mean top-5 "
+            f"document overlap {search.mean_overlap_at_5:.2f}.",
+            highlight=False,
+        )
+    else:
+        console.print(f"Search: {search.note}.", highlight=False)
+    for table in report.not_copied:
+        err.print(f"[yellow]Not copied (unknown table):[/] {table}", highlight=False)

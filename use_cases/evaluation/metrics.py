@@ -272,13 +272,8 @@ def score_case(
     attempts: int = 1,
 ) -> dict[str, Any]:
     """One ROW of the JSON export. `question` is the question as asked (the perturbed one for
-    a perturbed variant); `judge` defaults to the first llm_judge assertion that ran.
-
-    correct: False on an error; for a case that must be refused, the answer refuses; else the
-    answer does not refuse and one of `expect_any` occurs in it (`evaluation.matches_fact`);
-    a case without `expect_any` is correct when its SQL rows match, or else when none of its
-    assertions failed and one passed.
-    """
+    a perturbed variant); `judge` defaults to the first llm_judge assertion that ran; `correct`
+    is `is_correct`'s verdict."""
     answer = outcome.answer if outcome.error is None else ""
     refused = outcome.error is None and (outcome.refused or is_refusal(answer))
     sql_match = None
@@ -290,20 +285,9 @@ def score_case(
         judged = next((a for a in assertions if a.type == "llm_judge" and not a.skipped), None)
         if judged is not None:
             judge = (bool(judged.passed), judged.detail)
-    if outcome.error is not None:
-        correct = False
-    elif case.must_refuse:
-        correct = refused
-    elif refused:
-        correct = False
-    elif case.expect_any:
-        correct = matches_fact(answer, case.expect_any)
-    elif sql_match is not None:
-        correct = sql_match
-    else:
-        correct = all(a.passed is not False for a in assertions) and any(
-            a.passed for a in assertions
-        )
+    correct = outcome.error is None and is_correct(
+        case, answer, refused=refused, sql_match=sql_match, assertions=assertions
+    )
     ranked = outcome.retrieved
     return {
         "case_id": case.id,
@@ -346,6 +330,29 @@ def score_case(
         "attempts": attempts,
         "error": outcome.error,
     }
+
+
+def is_correct(
+    case: EvalCase,
+    answer: str,
+    *,
+    refused: bool,
+    sql_match: bool | None,
+    assertions: Sequence[AssertionResult],
+) -> bool:
+    """Whether an answer that came back (no error) is correct: for a case that must be
+    refused, the answer refuses; else the answer does not refuse and one of `expect_any`
+    occurs in it (`evaluation.matches_fact`); a case without `expect_any` is correct when its
+    SQL rows match, or else when none of its assertions failed and one passed."""
+    if case.must_refuse:
+        return refused
+    if refused:
+        return False
+    if case.expect_any:
+        return matches_fact(answer, case.expect_any)
+    if sql_match is not None:
+        return sql_match
+    return all(a.passed is not False for a in assertions) and any(a.passed for a in assertions)
 
 
 def _r(value: float | None) -> float | None:

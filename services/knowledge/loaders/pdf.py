@@ -101,18 +101,7 @@ class PdfLoader:
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         self.check(name, data)
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            _unlock(name, reader)
-            page_count = len(reader.pages)
-        except InvalidDocument:
-            raise
-        except Exception:  # pypdf raises many types on malformed input
-            raise InvalidDocument(
-                f"{name} could not be read as a PDF; it may be corrupt or truncated"
-            ) from None
-        if page_count == 0:
-            raise InvalidDocument(f"{name} has no pages")
+        reader, page_count = _open(name, data)
         # The budget is charged before PDFium opens the document: a fan-out PDF (pages drawing
         # one large stream) is refused after one inflate, not after ~50 s of parsing, and an
         # XMP stream inflating to gigabytes before PDFium parses it as XML.
@@ -161,34 +150,63 @@ class PdfLoader:
                 )
             raise InvalidDocument(f"{name} has no extractable text; OCR is not supported")
 
-        info = _info(reader)
-        title = (
-            _clean_title(info.get("/Title"))
-            or next((path[0] for _, started in outline for path in started), None)
-            or _first_line_title(sections[0].text)
-            or humanise_stem(name)
-        )
-        updated_at: date | None = parse_pdf_date(info.get("/ModDate")) or parse_pdf_date(
-            info.get("/CreationDate")
-        )
-        metadata = {
-            key.lstrip("/").lower(): text
-            for key in ("/Author", "/Subject", "/Keywords")
-            if (text := _info_text(info.get(key)))
-        }
-        metadata["pages"] = str(page_count)
-        return ParsedDocument(
-            title=title,
-            sections=tuple(sections),
-            updated_at=updated_at,
-            dates={
-                label: value
-                for key, label in (("/ModDate", "modified"), ("/CreationDate", "created"))
-                if (value := parse_pdf_date(info.get(key))) is not None
-            },
-            media_type=self.media_type,
-            metadata=metadata,
-        )
+        return _document(reader, outline, sections, page_count, name, self.media_type)
+
+
+def _open(name: str, data: bytes) -> tuple[PdfReader, int]:
+    """The PDF's reader (decrypted when it opens with an empty password) and its page count."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        _unlock(name, reader)
+        page_count = len(reader.pages)
+    except InvalidDocument:
+        raise
+    except Exception:  # pypdf raises many types on malformed input
+        raise InvalidDocument(
+            f"{name} could not be read as a PDF; it may be corrupt or truncated"
+        ) from None
+    if page_count == 0:
+        raise InvalidDocument(f"{name} has no pages")
+    return reader, page_count
+
+
+def _document(
+    reader: PdfReader,
+    outline: list[PageOutline],
+    sections: list[ParsedSection],
+    page_count: int,
+    name: str,
+    media_type: str,
+) -> ParsedDocument:
+    """The parsed document: `sections` with the title, dates and metadata the PDF records."""
+    info = _info(reader)
+    title = (
+        _clean_title(info.get("/Title"))
+        or next((path[0] for _, started in outline for path in started), None)
+        or _first_line_title(sections[0].text)
+        or humanise_stem(name)
+    )
+    updated_at: date | None = parse_pdf_date(info.get("/ModDate")) or parse_pdf_date(
+        info.get("/CreationDate")
+    )
+    metadata = {
+        key.lstrip("/").lower(): text
+        for key in ("/Author", "/Subject", "/Keywords")
+        if (text := _info_text(info.get(key)))
+    }
+    metadata["pages"] = str(page_count)
+    return ParsedDocument(
+        title=title,
+        sections=tuple(sections),
+        updated_at=updated_at,
+        dates={
+            label: value
+            for key, label in (("/ModDate", "modified"), ("/CreationDate", "created"))
+            if (value := parse_pdf_date(info.get(key))) is not None
+        },
+        media_type=media_type,
+        metadata=metadata,
+    )
 
 
 #: Marginal notes ("New feature 1995/12/01" beside a paragraph, as LaTeX documentation
