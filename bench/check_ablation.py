@@ -10,17 +10,19 @@ Each corpus is ingested alone into a fresh data directory once (as `almanac eval
 true` in corpus.json) are left out unless named with --corpus. Printed: per check and corpus,
 the cases answered right with the check off minus with it on (negative: the check helps
 there) and the same for refusal accuracy. The checks are switched off in this process only
-(their constants set to zero, or their test answering "no"); nothing is asserted, and nothing
-in the answerer changes.
+(their knobs set to zero in `tuning.DEFAULT_TUNING`, or their test answering "no");
+nothing is asserted, and nothing in the answerer changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +38,7 @@ from backend.cli.eval_commands import (  # noqa: E402
     load_split,
 )
 from bench.confidence_fit import tuned_corpora  # noqa: E402
-from services.offline import compose, sentences  # noqa: E402
+from services.offline import bar, choose, tuning  # noqa: E402
 from use_cases.evaluation.answers import AnswerReport  # noqa: E402
 
 
@@ -50,27 +52,35 @@ def _patched(module: object, name: str, value: object) -> Iterator[None]:
         setattr(module, name, before)
 
 
+def _tuned(stage: str, **knobs: float) -> contextlib.AbstractContextManager[None]:
+    """The answerer with `knobs` of `Tuning.<stage>` changed: each turn's answer context
+    takes `tuning.DEFAULT_TUNING` as it is when the turn is answered."""
+    knobs_now = tuning.DEFAULT_TUNING
+    changed = replace(knobs_now, **{stage: replace(getattr(knobs_now, stage), **knobs)})
+    return _patched(tuning, "DEFAULT_TUNING", changed)
+
+
 #: Each check, and how to switch it off. The refusal checks raise the bar or refuse; the
 #: ranking checks move a sentence down.
 CHECKS: dict[str, Callable[[], object]] = {
     # a question word no retrieved passage and no document holds raises the bar
-    "absent-term": lambda: _patched(compose, "ABSENT_TERM_PENALTY", 0.0),
+    "absent-term": lambda: _tuned("choose", absent_term_penalty=0.0),
     # a name that is no English word, named nowhere in the knowledge base
-    "foreign-term": lambda: _patched(compose, "FOREIGN_TERM_PENALTY", 0.0),
+    "foreign-term": lambda: _tuned("choose", foreign_term_penalty=0.0),
     # a question word only one other sentence holds (and, with it, the quantity it must hold)
-    "rare-term": lambda: _patched(compose, "_rare_term_elsewhere", lambda *a, **k: None),
+    "rare-term": lambda: _patched(bar, "_rare_term_elsewhere", lambda *a, **k: None),
     # "how many partitions ...": a stated quantity must count the thing asked about
-    "counted-thing": lambda: _patched(compose, "counted_words", lambda question: []),
+    "counted-thing": lambda: _patched(choose, "counted_words", lambda question: []),
     # "the per km rate in Germany": other countries' figures do not answer
-    "other-places": lambda: _patched(compose, "asked_countries", lambda question: frozenset()),
+    "other-places": lambda: _patched(choose, "asked_countries", lambda question: frozenset()),
     # a quantity asked for must be stated by a chosen sentence (all quantity checks)
-    "quantity-stated": lambda: _patched(compose, "asks_quantity", lambda question: False),
+    "quantity-stated": lambda: _patched(choose, "asks_quantity", lambda question: False),
     # a phone number asked for must be given
-    "contact-asked": lambda: _patched(compose, "_contact_asked", lambda question: None),
+    "contact-asked": lambda: _patched(choose, "_contact_asked", lambda question: None),
     # ranking: a sentence without the identifier the question names ranks lower
-    "missing-identifier": lambda: _patched(sentences, "MISSING_IDENTIFIER_PENALTY", 0.0),
+    "missing-identifier": lambda: _tuned("score", missing_identifier_penalty=0.0),
     # ranking: a sentence on topic only through its heading ranks lower
-    "heading-only": lambda: _patched(sentences, "HEADING_ONLY_PENALTY", 0.0),
+    "heading-only": lambda: _tuned("score", heading_only_penalty=0.0),
 }
 
 

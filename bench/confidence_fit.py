@@ -9,14 +9,14 @@ Run from the repository root:
 Every corpus but the held-out ones (`"held_out": true` in its corpus.json) is ingested alone
 into a fresh data directory and its split answered, as `almanac eval answers --corpus` does;
 for each answered case (not refused) the features of its answer
-(`services.offline.compose.confidence_features`) are recorded with whether it was right.
+(`services.offline.confidence.confidence_features`) are recorded with whether it was right.
 Printed, per corpus and for the union: how well each feature alone separates right from
-wrong (AUROC), the AUROC of the confidence in force (`CONFIDENCE_WEIGHTS`), of a logistic
+wrong (AUROC), the AUROC of the confidence in force (`ConfidenceTuning.weights`), of a logistic
 model of `--features` fitted on the union (L2-regularised, by Newton's method, each corpus
 weighing the same) and of the same model fitted without the corpus it is scored on ("left
 out": the figure to trust for documents nobody fitted on), and its coefficients: the
-figures to put in `CONFIDENCE_BIAS` / `CONFIDENCE_WEIGHTS`. Nothing is asserted. The
-held-out corpus is never read here: measure it with `almanac eval answers`.
+figures to put in `ConfidenceTuning.bias` / `weights` (services/offline/tuning.py).
+Nothing is asserted. The held-out corpus is never read here: measure it with `almanac eval answers`.
 """
 
 from __future__ import annotations
@@ -40,15 +40,15 @@ from backend.cli.eval_commands import (  # noqa: E402
     corpus_names,
     corpus_report,
 )
-from services.offline.compose import (  # noqa: E402
-    CONFIDENCE_BIAS,
-    CONFIDENCE_WEIGHTS,
-    observing_confidence,
-)
+from services.offline.confidence import observing_confidence  # noqa: E402
+from services.offline.tuning import DEFAULT_TUNING  # noqa: E402
 from use_cases.calibration.stats import auroc  # noqa: E402
 from use_cases.evaluation.answers import CaseResult  # noqa: E402
 
 Row = dict[str, object]
+
+#: The confidence model in force.
+IN_FORCE = DEFAULT_TUNING.confidence
 
 
 def tuned_corpora() -> list[str]:
@@ -160,14 +160,14 @@ def report(rows: Sequence[Row], features: Sequence[str]) -> None:
             name,
             str(len(part)),
             str(sum(bool(r["correct"]) for r in part)),
-            _auc(part, lambda r: score(r, CONFIDENCE_BIAS, CONFIDENCE_WEIGHTS)),
+            _auc(part, lambda r: score(r, IN_FORCE.bias, dict(IN_FORCE.weights))),
             _auc(part, lambda r: score(r, coefficients[0], fitted)),
             left_out,
             *(_auc(part, f) for f in singles),
         ]
         print("| " + " | ".join(cells) + " |")
     print()
-    print(f"in force: bias {CONFIDENCE_BIAS}, weights {CONFIDENCE_WEIGHTS}")
+    print(f"in force: bias {IN_FORCE.bias}, weights {dict(IN_FORCE.weights)}")
     print(
         f"fitted on {len(rows)} answers: bias {coefficients[0]:.2f}, weights "
         + "{"
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", default="dev", help="dev (default), test or all")
     parser.add_argument("--corpus", action="append", help="only these (default: all not held out)")
-    parser.add_argument("--features", default=",".join(CONFIDENCE_WEIGHTS))
+    parser.add_argument("--features", default=",".join(IN_FORCE.weights))
     parser.add_argument("--save", type=Path, help="write the recorded rows to this JSON file")
     parser.add_argument("--load", type=Path, help="refit on rows saved before (no answering)")
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ Run from the repository root:
 Every corpus but the held-out ones (as `bench.confidence_fit`) is ingested alone into a fresh
 data directory and its split answered, one case at a time, as `almanac eval answers --corpus`
 does. For each question the answerer's ranked candidate sentences are heard
-(`services.offline.compose.observing_candidates`); a candidate holds the fact when one of the
+(`services.offline.candidates.observing_candidates`); a candidate holds the fact when one of the
 case's `expect_any` facts matches it as an answer quotes it (`Unit.shown`, with its code), by
 the rule that scores answers (`matches_fact`). Printed, per corpus, counts only (never a
 question's or an answer's text, so the bench can run over check sets that must stay unseen):
@@ -41,8 +41,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import backend.cli.eval_commands as eval_commands  # noqa: E402
 from bench.confidence_fit import tuned_corpora  # noqa: E402
-from services.offline.compose import observing_candidates  # noqa: E402
-from services.offline.sentences import Scored  # noqa: E402
+from services.offline.candidates import observing_candidates  # noqa: E402
+from services.offline.score import Scored  # noqa: E402
 from use_cases.evaluation.answers import AnswerCase, CaseResult, matches_fact  # noqa: E402
 
 #: The places a fact can stand among the ranked candidates, as (label, last place or None).

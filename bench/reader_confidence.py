@@ -1,5 +1,6 @@
 """How much of the offline answer's confidence the trained reader should set: each corpus
-ingested once, its split answered with `compose.READER_CONFIDENCE` at 0 and at 1, and the
+ingested once, its split answered with `ConfidenceTuning.reader_share` at 0 and at 1 (a changed
+`tuning.DEFAULT_TUNING`, which each turn's answer context takes), and the
 confidence AUROC of every share between, mixed from the two runs.
 
 Run from the repository root (the reader installed: `almanac model install`):
@@ -19,6 +20,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,11 @@ if str(REPO_ROOT) not in sys.path:
 
 import backend.cli.eval_commands as eval_commands  # noqa: E402
 from backend.cli.common import open_container  # noqa: E402
-from services.offline import compose  # noqa: E402
+from services.offline import tuning  # noqa: E402
 from use_cases.calibration.stats import auroc  # noqa: E402
+
+#: The knobs in force, restored after each corpus.
+DEFAULT = tuning.DEFAULT_TUNING
 
 SHARES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
@@ -37,16 +42,18 @@ def shares(name: str, split: str) -> str:
     """One row: the corpus's split, its right answers, and the AUROC at each share."""
     with tempfile.TemporaryDirectory(prefix=f"almanac-share-{name}-") as tmp:
         settings, eval_dir = eval_commands.corpus_settings(name, Path(tmp))
-        settings = settings.model_copy(update={"offline_reader": True})
+        settings = settings.updated(offline_reader=True)
         cases = None if eval_dir == eval_commands.EVAL_DIR else eval_dir
         runs = []
         with open_container(settings, with_sample=True) as container:
             for share in (0.0, 1.0):
-                compose.READER_WEIGHT, compose.READER_CONFIDENCE = 0.0, share
+                confidence = replace(DEFAULT.confidence, reader_share=share)
+                tuning.DEFAULT_TUNING = replace(DEFAULT, confidence=confidence)
                 report = eval_commands.evaluate(
                     container, f"{name}/{split}", split, None, cases, lambda _r: None
                 )
                 runs.append({r.id: r for r in report.results})
+        tuning.DEFAULT_TUNING = DEFAULT
     alone, read = runs
     if any(alone[i].answer != read[i].answer for i in alone):
         raise SystemExit(f"{name}/{split}: the reader's share changed an answer")

@@ -187,7 +187,7 @@ def docs_rows(folders: Sequence[Path], seed: int = SEED) -> Iterator[dict[str, A
     make a "not here" question. Every candidate is shown after its section's label without
     its own heading (the question must not be read off the label)."""
     from services.knowledge.loaders import FileLoader
-    from services.offline.sentences import units_of
+    from services.offline.read import units_of
 
     loader, rng = FileLoader(), random.Random(seed)
     for folder in folders:
@@ -255,7 +255,7 @@ def dev_rows(names: Sequence[str]) -> Iterator[dict[str, Any]]:
 
 def _corpus_rows(name: str) -> list[dict[str, Any]]:
     import backend.cli.eval_commands as eval_commands
-    from services.offline.compose import observing_candidates
+    from services.offline.candidates import observing_candidates
     from use_cases.evaluation.answers import matches_fact
 
     folder = eval_commands.corpus_eval_dir(name)

@@ -6,7 +6,7 @@ mode"), while people ask in the long one ("switch to write-ahead logging"), or t
 round. The offline composer reads the definitions of the whole knowledge base (cached with
 its vocabulary until the next write: `vocabulary.KnowledgeVocabulary`) and of each retrieved
 passage, and lets a sentence holding one form count as holding the other
-(`compose._read_abbreviations`), so no knowledge base's abbreviations live in code or need a
+(`candidates._read_abbreviations`), so no knowledge base's abbreviations live in code or need a
 lexicon entry.
 
 Rules (after Schwartz & Hearst, "A simple algorithm for identifying abbreviation definitions
@@ -23,14 +23,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from services.offline import data
 from services.offline.text import stem, stem_set
 
 #: An abbreviation as the composer reads it: the short form's stem and the long form's stems
 #: ("wal", {"write", "ahead", "log"}).
 Abbreviation = tuple[str, frozenset[str]]
 
-#: Words a long form may hold without a capital of the short form standing for them.
-_MINOR = frozenset({"a", "an", "and", "by", "for", "in", "of", "on", "the", "to", "with"})
+#: Words a long form may hold without a capital of the short form standing for them
+#: (`data/abbreviation_minor_words.txt`).
+_MINOR = data.words("abbreviation_minor_words")
 
 _SHORT = r"[A-Za-z][A-Za-z0-9]{1,9}"
 #: "long form (SF)": the short form in parentheses.

@@ -10,17 +10,16 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from services.offline.compose import Answer
-from services.offline.sql_plan import RELEVANCE, SqlPlan
+from services.offline import data
+from services.offline.render import Answer
+from services.offline.sql_build import RELEVANCE, SqlPlan
 from services.offline.text import stem_set
+from services.offline.tuning_question import DEFAULT_SQL_TUNING, SqlTuning
 from use_cases.tables.domain import QueryResult
 from use_cases.tables.markdown import escape_html, render_markdown
 
-#: Rows shown when the answer is a table.
-MAX_TABLE_ROWS = 10
-
 #: Columns whose numbers are stated with the row's `unit` column, when the table has one.
-_MEASURED = frozenset({"target", "threshold", "value", "limit", "baseline", "current", "actual"})
+_MEASURED = data.words("sql_measured_columns")
 
 
 def _cell(value: Any) -> str:
@@ -59,15 +58,16 @@ def _described(
     return _cell(row[label]) + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _head_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], marker: str) -> str:
+def _head_answer(
+    plan: SqlPlan, columns: list[str], rows: list[list[Any]], marker: str, shown: int
+) -> str:
     """ "Data Platform is led by Chen Wei (Data Platform Manager)", with titles when the
-    table has them and the other columns asked for ("location Rotterdam")."""
+    table has them and the other columns asked for ("location Rotterdam"); `shown` of them
+    at most."""
     index = {c: i for i, c in enumerate(columns)}
     label = index.get(plan.label_column or "")
     others = [c for c in plan.asked_columns[1:] if c in index and c != "title"]
-    names = [
-        _described(r, index, label, others) for r in rows[:MAX_TABLE_ROWS] if label is not None
-    ]
+    names = [_described(r, index, label, others) for r in rows[:shown] if label is not None]
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     if plan.head_by_title:
         return f"People with the title {_cell(plan.head_of)} report to {listed} {marker}."
@@ -75,7 +75,7 @@ def _head_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], marke
 
 
 #: Columns whose bare numbers read as "tier 2", "priority 1" rather than "the tier is 2".
-_RANKS = frozenset({"tier", "level", "priority", "severity", "grade", "rank", "band", "class"})
+_RANKS = data.words("sql_rank_columns")
 
 
 def _ranked(column: str, value: Any) -> bool:
@@ -100,24 +100,15 @@ def _fact(column: str, value: Any) -> str:
     )
 
 
-#: Share of the question's other words a row must hold more than, when it only contains the
-#: name asked for ("Mean time to acknowledge (SEV1/SEV2)" for "updates during a SEV2").
-MIN_TOPIC_SHARE = 0.5
-
-
-#: Other words of the question from which on a row matched outside its name must hold some.
-MIN_TOPIC_WORDS = 3
-
-
 #: A code: a value with a digit or a hyphen ("KPI-20", "E001", "pg-core").
 _IDENTIFIER = re.compile(r"\d|\w-\w")
 
 
-def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
+def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any], tuning: SqlTuning) -> bool:
     """Whether the row is what the question is about: it must hold more than
-    `MIN_TOPIC_SHARE` of the question's other words when its name merely contains the name
+    `min_topic_share` of the question's other words when its name merely contains the name
     asked for ("Mean time to acknowledge (SEV1/SEV2)" for "updates during a SEV2"), or when it
-    matched outside its name and the question has `MIN_TOPIC_WORDS` other words or more ("who
+    matched outside its name and the question has `min_topic_words` other words or more ("who
     may authorise a failover of the EU database, and their email?" is not about the services
     running in the EU)."""
     label = columns.index(plan.label_column) if plan.label_column in columns else None
@@ -130,15 +121,17 @@ def _on_topic(plan: SqlPlan, columns: list[str], row: list[Any]) -> bool:
     ):  # named by its name, or by a code that is a whole cell ("KPI-20")
         return True
     in_name = any(_contains_phrase(name, e) for e in plan.entities)
-    if not in_name and len(plan.topic) < MIN_TOPIC_WORDS:
+    if not in_name and len(plan.topic) < tuning.min_topic_words:
         return True
     held = stem_set(" ".join([*columns, *(str(v) for v in row if v is not None)]))
-    return sum(t in held for t in plan.topic) > MIN_TOPIC_SHARE * len(plan.topic)
+    return sum(t in held for t in plan.topic) > tuning.min_topic_share * len(plan.topic)
 
 
-def compose_sql(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
+def compose_sql(
+    plan: SqlPlan, metadata: dict[str, Any], tuning: SqlTuning = DEFAULT_SQL_TUNING
+) -> Answer | None:
     """A table answer, or None when the rows do not really answer the question."""
-    answer = _compose(plan, metadata)
+    answer = _compose(plan, metadata, tuning)
     if answer is not None:
         answer.from_table = True
     return answer
@@ -178,7 +171,7 @@ def _row_facts(plan: SqlPlan, top: list[Any], index: dict[str, int], asked: list
     return f"For {label}, {', '.join(facts)}"
 
 
-def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
+def _compose(plan: SqlPlan, metadata: dict[str, Any], tuning: SqlTuning) -> Answer | None:
     columns = [str(c) for c in metadata.get("columns") or []]
     rows = [list(r) for r in metadata.get("rows") or []]
     tables = metadata.get("tables") or [plan.table]
@@ -190,19 +183,34 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         if not rows or (plan.count and not rows[0][0]):
             return None
         text = _reports_answer(plan, columns, rows, marker)
-        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
+        return Answer(f"{text}\n\n**Sources**\n{sources}", tuning.counted_confidence)
     if plan.head_of is not None:
         if not rows:
             return None
-        text = _head_answer(plan, columns, rows, marker)
-        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
+        text = _head_answer(plan, columns, rows, marker, tuning.table_rows)
+        return Answer(f"{text}\n\n**Sources**\n{sources}", tuning.counted_confidence)
     if plan.count:
         if not rows or not isinstance(rows[0][0], int) or rows[0][0] <= 0:
             return None  # nothing counted: the documents may know better
         text = f"The {plan.table} table has {rows[0][0]} rows{_counted_rows(plan)} {marker}."
-        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.8)
+        return Answer(f"{text}\n\n**Sources**\n{sources}", tuning.counted_confidence)
     if not rows:
         return None
+    return _rows_answer(plan, metadata, columns, rows, (marker, sources), tuning)
+
+
+def _rows_answer(
+    plan: SqlPlan,
+    metadata: dict[str, Any],
+    columns: list[str],
+    rows: list[list[Any]],
+    cited: tuple[str, str],
+    tuning: SqlTuning,
+) -> Answer | None:
+    """The answer from the rows of a lookup: the name of the row named by a title, the values
+    asked for of the one best row, or a table of the best rows (`cited`: the table markers,
+    inline and as the Sources list)."""
+    marker, sources = cited
     shown = [i for i, c in enumerate(columns) if c != RELEVANCE]
     index = {c: i for i, c in enumerate(columns)}
     top = rows[0]
@@ -213,7 +221,7 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         label_hit or _matches(plan, top) or ((plan.explicit or plan.filtered) and not plan.terms)
     ):
         return None
-    if plan.entities and not _on_topic(plan, columns, top):
+    if plan.entities and not _on_topic(plan, columns, top, tuning):
         return None  # "SEV2" is in a KPI's name, but "updates during a SEV2" are not KPIs
     relevance = index.get(RELEVANCE)
     tied = (
@@ -226,10 +234,11 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         named = next((v for v in top if isinstance(v, str) and v.lower() in plan.entities), None)
         if named is not None:
             text = f"{_cell(top[index[plan.label_column]])} is the {_cell(named)} {marker}."
-            return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85)
+            return Answer(f"{text}\n\n**Sources**\n{sources}", tuning.named_row_confidence)
     if asked and len(tied) == 1:
         text = f"{_row_facts(plan, top, index, asked)} {marker}."
-        return Answer(f"{text}\n\n**Sources**\n{sources}", 0.85 if label_hit else 0.65)
+        confidence = tuning.named_row_confidence if label_hit else tuning.matched_row_confidence
+        return Answer(f"{text}\n\n**Sources**\n{sources}", confidence)
     filtered_on = {column for column, _ in plan.numbers}  # "tier 1" names no column asked for
     if (plan.asks_amount or plan.asks_yes_no) and all(c in filtered_on for c in asked):
         return None  # "how long can the customer replay it?" is not answered by a list of rows
@@ -240,16 +249,16 @@ def _compose(plan: SqlPlan, metadata: dict[str, Any]) -> Answer | None:
         keep = [index[plan.label_column]] + [index[c] for c in asked]
         if len(set(keep)) == 1:
             keep += [i for i in shown if any(_contains_phrase(top[i], t) for t in plan.terms)]
-    keep = list(dict.fromkeys(keep))[:6]
+    keep = list(dict.fromkeys(keep))[: tuning.table_columns]
     table = _markdown(
-        [columns[i] for i in keep], [[r[i] for i in keep] for r in tied[:MAX_TABLE_ROWS]]
+        [columns[i] for i in keep], [[r[i] for i in keep] for r in tied[: tuning.table_rows]]
     )
-    shown_rows = min(len(tied), MAX_TABLE_ROWS)
+    shown_rows = min(len(tied), tuning.table_rows)
     more = len(tied) > shown_rows or bool(metadata.get("truncated"))
     scope = f"The first {shown_rows} rows" if more else "Rows"
     intro = f"{scope} {'matching the question ' if plan.terms else ''}from {plan.table} {marker}:"
     return Answer(
         f"{intro}\n\n{table}\n\n**Sources**\n{sources}",
-        0.6,
+        tuning.rows_confidence,
         bare_row=label_hit and not asked and len(tied) == 1,
     )

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from services.offline.conflicts import disagreement, same_subject_by, values
+from services.offline.read import units_of
 from services.offline.semantic import SentenceSimilarity
-from services.offline.sentences import units_of
 from use_cases.knowledge.conflicts import ConflictReport, ConflictSide, DocumentConflict
 from use_cases.knowledge.domain import DocumentRecord, SearchHit
 from use_cases.knowledge.ports import KnowledgeStore, Retriever

@@ -5,9 +5,8 @@ one of its table columns) comes from that knowledge base's lexicon file, never f
 
 Rules: a lexicon is data (`LEXICON_FILE`, JSON; see `sample_data/lexicon.json` for the bundled
 sample's and docs/configuration.md for the format); no lexicon means the answerer uses English
-alone. The active lexicon is set per turn by the offline model (`using`), so the functions
-that read it (`active()`) need no extra argument; a result cached across turns never depends
-on it.
+alone (`EMPTY`). The offline model passes its knowledge base's lexicon to the functions that
+read it, as an argument; a result cached across turns never depends on it.
 
 Format (every key optional):
 
@@ -20,11 +19,9 @@ Format (every key optional):
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,20 +128,5 @@ def _words_pattern(table: Mapping[str, str], flags: int) -> re.Pattern[str] | No
     return re.compile(rf"\b(?:{alternatives})\b", flags)
 
 
+#: No lexicon: the answerer reads English alone.
 EMPTY = Lexicon.build()
-
-_ACTIVE: contextvars.ContextVar[Lexicon] = contextvars.ContextVar("offline_lexicon", default=EMPTY)
-
-
-def active() -> Lexicon:
-    """The lexicon of the knowledge base being answered from (`EMPTY` outside a turn)."""
-    return _ACTIVE.get()
-
-
-@contextmanager
-def using(lexicon: Lexicon) -> Iterator[Lexicon]:
-    token = _ACTIVE.set(lexicon)
-    try:
-        yield lexicon
-    finally:
-        _ACTIVE.reset(token)

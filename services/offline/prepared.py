@@ -1,5 +1,5 @@
 """`SentencePreparer`: the offline model's `AnswerPreparer`. When a document is saved it
-embeds the document's sentences as answers will score them (`compose.sentence_texts` of each
+embeds the document's sentences as answers will score them (`candidates.sentence_texts` of each
 section, as the search tool hands it over) into the shared `SentenceVectorStore`, so that
 no question, the first included, waits for the embedding of a passage it retrieved.
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from loguru import logger
 
-from services.offline.compose import sentence_texts
+from services.offline.candidates import sentence_texts
 from services.offline.semantic import SentenceSimilarity
 from use_cases.knowledge.domain import DocumentDraft
 from use_cases.tables.markdown import escape_html

@@ -17,28 +17,11 @@ import snowballstemmer
 
 from services.knowledge.fts_query import STOPWORDS, words
 from services.knowledge.spelling import english_words
+from services.offline import data
 
-
-def wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-#: Words that say what kind of answer is wanted rather than what it is about.
-_QUESTION_WORDS = wordset(
-    """
-    often long many much quickly soon fast frequently frequent tell please exactly current
-    currently according say says get gets got need needs anyone someone something thing things
-    know kind sort do does
-    hey hi hello quick actually like just really pls plz thanks thank wondering anybody guys
-    thx cheers sorry bother question idea
-    ok okay im basically still now currently these days particular specific whats hows wheres
-    who's what's tho though bit ever someone us we our i my me you your
-    want wants wanted wanna til till asap urgently
-    dont doesnt didnt cant cannot wont isnt arent wasnt werent shouldnt wouldnt couldnt
-    havent hasnt hadnt
-    ago happen happens happened
-    """
-)
+#: Words that say what kind of answer is wanted rather than what it is about
+#: (`data/answer_kind_words.txt`).
+_QUESTION_WORDS = data.words("answer_kind_words")
 
 STOP = STOPWORDS | _QUESTION_WORDS
 

@@ -2,7 +2,7 @@
 search ranked the passages holding it lower".
 
 A question word that no *retrieved* passage holds raises the bar of an answer
-(`compose.ABSENT_TERM_PENALTY`): it is often the topic the knowledge base lacks ("parental
+(`ChooseTuning.absent_term_penalty`): it is often the topic the knowledge base lacks ("parental
 leave"). But a word the knowledge base does hold elsewhere ("jobs" in "what time do the
 nightly kpi jobs run", where the answering passage says "dbt models") says nothing about a
 missing topic: the search saw it and found better passages without it. Only words that are

@@ -15,6 +15,7 @@ import pytest
 
 from backend.bootstrap import Container, bootstrap
 from services.compute import WorkerPool
+from services.offline.lexicon import EMPTY
 from services.offline.model import _Planner
 from services.offline.sql_plan import plan_sql
 from tests.conftest import FixedClock, asgi_client, make_settings
@@ -90,8 +91,8 @@ def test_planning_a_table_lookup_is_linear_in_the_message_length() -> None:
     """Doubling the message (up to the allowed maximum) at most about doubles the work; the
     quadratic scan it replaced (every word re-read the whole message) quadrupled it."""
     short, long = _message(MAX_MESSAGE // 2), _message(MAX_MESSAGE)
-    half = _calls(lambda: plan_sql(short, [PEOPLE]))
-    full = _calls(lambda: plan_sql(long, [PEOPLE]))
+    half = _calls(lambda: plan_sql(short, [PEOPLE], EMPTY))
+    full = _calls(lambda: plan_sql(long, [PEOPLE], EMPTY))
     assert full / half < 2.6, (half, full)
 
 

@@ -61,7 +61,7 @@ class RecordingPreparer:
 
 @pytest.fixture(scope="module")
 def embedder() -> CachedEmbedder:
-    model_dir = Settings().models_dir / LOCAL_MODEL_DIRNAME
+    model_dir = Settings().embeddings.models_dir / LOCAL_MODEL_DIRNAME
     if not is_installed(model_dir):
         pytest.skip(f"the local MiniLM model is not installed in {model_dir} (run `make model`)")
     return CachedEmbedder(MiniLMEmbedder(model_dir))

@@ -30,7 +30,7 @@ from services.knowledge.embedders import MiniLMEmbedder, minilm
 from services.knowledge.embedders import minilm_build as build
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "minilm_golden.json"
-MODEL_DIR = Settings().models_dir / build.MODEL_NAME
+MODEL_DIR = Settings().embeddings.models_dir / build.MODEL_NAME
 INT8_MIN_COSINE = 0.99
 INT8_MEAN_COSINE = 0.997
 FP32_MIN_COSINE = 0.9999

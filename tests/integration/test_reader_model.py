@@ -24,7 +24,7 @@ from services.knowledge.embedders.reader import (
     install_reader,
 )
 
-MODELS = Settings().models_dir
+MODELS = Settings().embeddings.models_dir
 WEIGHTS_SHA256 = "b66aceda977a3339456983e513fb572e4f0e9fc67b950db2f7532f17fa6aa0a2"
 ONNX_SHA256 = "e21953895e3602d666bd1dc094d8630714d209c803497aecc35bcaae5def617a"
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from backend.config import Settings
+from backend.config import ProjectDraftSettings
 from services.conversations.draft_offline import build_offline_draft_model
 from tests.fakes.memory import FakeMemorySearch
 from tests.fakes.project_drafts import FakeChats, FakeProjectDrafts
@@ -22,7 +22,7 @@ from use_cases.conversations.memory import Memory, RecallMemories
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import NotConfigured, UpstreamBadResponse
 
-THRESHOLD = Settings.model_fields["mem0_score_threshold"].default
+THRESHOLD = ProjectDraftSettings.model_fields["mem0_score_threshold"].default
 MEMORIES = [
     Memory("m1", "Ana prefers milestones on Mondays.", 0.91),
     Memory("m2", "Ana's lab moved once before, in 2024.", 0.38),  # at the threshold: kept

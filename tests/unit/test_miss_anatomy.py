@@ -7,7 +7,8 @@ import json
 from collections import Counter
 
 from bench.miss_anatomy import classify, fact_place, place_label, table
-from services.offline.sentences import Scored, Unit
+from services.offline.read import Unit
+from services.offline.score import Scored
 from use_cases.evaluation.answers import CaseResult, parse_cases
 
 

@@ -5,8 +5,8 @@ one form holds the other (no knowledge base's abbreviations in code)."""
 from __future__ import annotations
 
 from services.offline.abbreviations import defined_abbreviations, stemmed
-from services.offline.compose import _read_abbreviations
-from services.offline.sentences import units_of
+from services.offline.candidates import _read_abbreviations
+from services.offline.read import units_of
 from services.offline.text import stem
 from services.offline.vocabulary import KnowledgeVocabulary
 

@@ -13,13 +13,10 @@ from services.offline.amounts import (
     spans,
 )
 from services.offline.compose import compose_documents
-from services.offline.sentences import (
-    RANGE_EVIDENCE,
-    only_other_quarters,
-    score_units,
-    units_of,
-)
+from services.offline.read import units_of
+from services.offline.score import only_other_quarters, score_units
 from services.offline.text import content_stems
+from services.offline.tuning import DEFAULT_TUNING
 
 
 def test_only_numbers_with_a_unit_are_amounts() -> None:
@@ -96,7 +93,9 @@ def test_the_row_whose_range_holds_the_amount_gains_evidence_as_well() -> None:
     inside, outside = "who signs off on 18% off list", "who signs off on 40% off list"
     held = score_units(inside, content_stems(inside), units, semantic=same_meaning)
     other = score_units(outside, content_stems(outside), units, semantic=same_meaning)
-    assert held[0].evidence - other[0].evidence == pytest.approx(RANGE_EVIDENCE)
+    assert held[0].evidence - other[0].evidence == pytest.approx(
+        DEFAULT_TUNING.score.range_evidence
+    )
 
 
 def test_a_day_asked_about_falls_in_a_period_of_the_year() -> None:

@@ -15,16 +15,14 @@ from typing import Any
 
 import pytest
 
-from services.offline.compose import MAX_CANDIDATES, _shortlist, compose_documents
+from services.offline.candidates import _shortlist
+from services.offline.compose import compose_documents
 from services.offline.question import states_quantity
-from services.offline.sentences import (
-    IDENTIFIER_EVIDENCE,
-    Scored,
-    fill_width,
-    score_units,
-    units_of,
-)
+from services.offline.read import units_of
+from services.offline.read_lines import fill_width
+from services.offline.score import Scored, score_units
 from services.offline.text import content_stems
+from services.offline.tuning import DEFAULT_TUNING
 
 
 def _texts(text: str) -> list[str]:
@@ -100,8 +98,8 @@ def test_long_sections_are_shortlisted_to_the_sentences_sharing_the_question_wor
     units = units_of(text, set(), 0, 0)
     labels = ["Manual"] * len(units)
     kept, kept_labels = _shortlist(units, labels, content_stems("when does the checkpoint run"))
-    assert len(units) > MAX_CANDIDATES
-    assert len(kept) == len(kept_labels) == MAX_CANDIDATES
+    assert len(units) > DEFAULT_TUNING.choose.max_candidates
+    assert len(kept) == len(kept_labels) == DEFAULT_TUNING.choose.max_candidates
     texts = [u.text for u in kept]
     assert any("checkpoint runs" in t for t in texts)
     assert any(t.startswith("It then restarts") for t in texts)  # the sentence after the best
@@ -155,17 +153,17 @@ def test_code_spans_are_quoted_with_their_own_characters_and_prose_html_stays_in
 
 
 def test_an_answer_without_the_kind_of_fact_asked_for_is_never_confident() -> None:
-    from services.offline.compose import UNTYPED_CONFIDENCE_CAP
+    cap = DEFAULT_TUNING.confidence.untyped_cap
 
     hit = _hit(
         "Host parameters are numbered from one upwards in the order they appear. "
         "Named host parameters start with a colon."
     )
     answer = compose_documents("how many host parameters can one statement hold?", [hit])
-    assert answer.found and answer.confidence <= UNTYPED_CONFIDENCE_CAP
+    assert answer.found and answer.confidence <= cap
     stated = _hit("One statement can hold at most 32766 host parameters.")
     counted = compose_documents("how many host parameters can one statement hold?", [stated])
-    assert counted.found and counted.confidence > UNTYPED_CONFIDENCE_CAP
+    assert counted.found and counted.confidence > cap
 
 
 def test_an_undated_source_line_shows_no_date() -> None:
@@ -413,7 +411,7 @@ def test_a_sentence_ends_inside_a_closing_bracket_or_quote() -> None:
 
 
 def test_confidence_rises_with_the_share_of_the_question_the_answer_holds() -> None:
-    from services.offline.compose import observing_confidence
+    from services.offline.confidence import observing_confidence
 
     question = "how many host parameters can one statement hold?"
     whole = "One statement can hold at most 32766 host parameters."
@@ -443,11 +441,8 @@ def test_confidence_rises_with_the_share_of_the_question_the_answer_holds() -> N
 def test_confidence_is_the_logistic_model_of_its_features() -> None:
     import math
 
-    from services.offline.compose import (
-        CONFIDENCE_BIAS,
-        CONFIDENCE_WEIGHTS,
-        observing_confidence,
-    )
+    model = DEFAULT_TUNING.confidence
+    from services.offline.confidence import observing_confidence
 
     heard: list[dict[str, float]] = []
     with observing_confidence(lambda _q, f: heard.append(f)):
@@ -455,7 +450,7 @@ def test_confidence_is_the_logistic_model_of_its_features() -> None:
             "how many host parameters can one statement hold?",
             [_hit("One statement can hold at most 32766 host parameters.")],
         )
-    logit = CONFIDENCE_BIAS + sum(w * heard[0][k] for k, w in CONFIDENCE_WEIGHTS.items())
+    logit = model.bias + sum(w * heard[0][k] for k, w in model.weights.items())
     assert answer.confidence == round(1 / (1 + math.exp(-logit)), 3)
 
 
@@ -623,7 +618,9 @@ def test_a_definition_of_the_term_asked_about_is_evidence_a_table_row_is_not() -
     row = scored["alias — Message: different; Logged: yes"]
     assert defining.coverage == mentioning.coverage  # the same words ...
     # ... but only the definition says what the term is
-    assert defining.evidence == pytest.approx(mentioning.evidence + IDENTIFIER_EVIDENCE)
+    assert defining.evidence == pytest.approx(
+        mentioning.evidence + DEFAULT_TUNING.score.identifier_evidence
+    )
     assert row.evidence == pytest.approx(row.coverage)  # no semantic scores: evidence is coverage
 
 
@@ -672,7 +669,7 @@ def test_a_reference_style_link_reads_as_its_text() -> None:
 
 
 def test_a_pdf_page_heading_is_cited_but_not_read_for_meaning() -> None:
-    from services.offline.compose import sentence_texts
+    from services.offline.candidates import sentence_texts
 
     hit = {
         **_hit("An optional argument may be nested safely."),
@@ -879,7 +876,7 @@ def test_a_lead_in_a_passage_ends_with_is_a_sentence_of_its_own() -> None:
 
 
 def test_the_ranked_candidates_are_heard_before_a_refusal_too() -> None:
-    from services.offline.compose import observing_candidates
+    from services.offline.candidates import observing_candidates
 
     heard: list[tuple[str, list[str], list[str]]] = []
     read: list[list[str]] = []

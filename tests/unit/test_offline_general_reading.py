@@ -12,27 +12,22 @@ from typing import Any
 
 import pytest
 
-from services.offline.compose import (
-    _CONTINUING,
-    UNTYPED_CONFIDENCE_CAP,
-    _answering,
-    _proper_names,
-    _rare_term_elsewhere,
-    _unheard_names,
-    compose_documents,
-    sentence_texts,
-)
-from services.offline.question import (
-    counted_things,
+from services.offline.bar import _answering, _proper_names, _rare_term_elsewhere, _unheard_names
+from services.offline.candidates import sentence_texts
+from services.offline.choose import _CONTINUING
+from services.offline.compose import compose_documents
+from services.offline.context import AnswerContext
+from services.offline.question import counted_things, states_count_of, states_quantity
+from services.offline.question_follow_up import (
     follow_up_query,
     rewritten_follow_up,
-    states_count_of,
-    states_quantity,
     substituted,
     substituted_by_meaning,
 )
-from services.offline.sentences import Scored, score_units, units_of
+from services.offline.read import units_of
+from services.offline.score import Scored, score_units
 from services.offline.text import content_stems, stem
+from services.offline.tuning import DEFAULT_TUNING
 
 
 def _hit(text: str, number: int = 1, section: str = "Settings") -> dict[str, Any]:
@@ -276,9 +271,9 @@ def test_a_how_to_answer_that_says_nothing_to_do_is_never_confident() -> None:
     )
     answer = compose_documents("how do i stop basicConfig appending to the log file?", [hit])
     assert answer.found
-    assert answer.confidence <= UNTYPED_CONFIDENCE_CAP
+    assert answer.confidence <= DEFAULT_TUNING.confidence.untyped_cap
     plain = compose_documents("does basicConfig keep appending to the log file?", [hit])
-    assert plain.confidence > UNTYPED_CONFIDENCE_CAP
+    assert plain.confidence > DEFAULT_TUNING.confidence.untyped_cap
 
 
 def test_a_version_number_is_no_quantity() -> None:
@@ -461,13 +456,13 @@ def test_a_runner_up_that_meets_the_bar_answers_when_the_best_ranked_does_not() 
     ]
     assert _answering(ranked, 0.4) is ranked[1]
     assert _answering(ranked, 0.25) is ranked[0]  # the best-ranked one, when it meets the bar
-    assert _answering(ranked, 0.7) is None  # only within PROMOTE_WITHIN
+    assert _answering(ranked, 0.7) is None  # only within `ChooseTuning.promote_within`
 
 
 def test_a_name_the_question_gives_its_own_thing_is_no_sign_of_a_missing_topic(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from services.offline.compose import _introduced_names
+    from services.offline.bar import _introduced_names
 
     assert _introduced_names("can I create a table called sqlite_users?") == {
         stem("sqlite_users"),  # the name, and its words
@@ -490,12 +485,12 @@ def test_a_name_the_question_gives_its_own_thing_is_no_sign_of_a_missing_topic(
     asked = compose_documents("can I create a table called sqlite_users?", [hit])
     assert asked.found and "reserved for internal use" in asked.text
     # read as a name the question is about, named nowhere, it would raise the bar too high
-    monkeypatch.setattr("services.offline.compose._introduced_names", lambda question: set())
+    monkeypatch.setattr("services.offline.bar._introduced_names", lambda question: set())
     assert not compose_documents("can I create a table called sqlite_users?", [hit]).found
 
 
 def test_a_bound_said_in_words_is_a_maximum_or_a_minimum() -> None:
-    from services.offline.sentences import units_of
+    from services.offline.read import units_of
     from services.offline.text import content_stems
 
     assert content_stems("must it be at least 14 characters?") == ["minimum", "14", "charact"]
@@ -569,7 +564,8 @@ class _HeadingSimilarity:
 
 def _said(question: str, hits: list[dict[str, Any]], similarity: _HeadingSimilarity) -> str:
     """The answer's body, composed with `similarity` standing in for the embedder."""
-    return _body(compose_documents(question, hits, similarity).text)  # type: ignore[arg-type]
+    context = AnswerContext(similarity=similarity)  # type: ignore[arg-type]
+    return _body(compose_documents(question, hits, context).text)
 
 
 def test_a_section_whose_heading_asks_the_question_answers_with_its_first_sentence() -> None:

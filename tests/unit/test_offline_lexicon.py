@@ -1,5 +1,5 @@
 """A knowledge base's own words come from its lexicon file, never from code: loading it,
-refusing a broken one with a message naming it, and choosing which one is in force."""
+refusing a broken one with a message naming it, and choosing which one a deployment uses."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 
 from backend.components import load_lexicon
 from backend.config import Settings
-from services.offline.lexicon import EMPTY, Lexicon, LexiconError, using
-from services.offline.sentences import SYNONYM_CREDIT, match
-from services.offline.sql_plan import expand_abbreviations
+from services.offline.lexicon import EMPTY, Lexicon, LexiconError
+from services.offline.match import match
 from services.offline.text import stem
+from services.offline.tuning import DEFAULT_TUNING
 from use_cases.shared.errors import ConfigurationError
 
 
@@ -34,10 +34,10 @@ def test_a_lexicon_file_gives_synonyms_acronyms_abbreviations_and_phrases(tmp_pa
             },
         )
     )
-    with using(lexicon):
-        assert match(stem("kettle"), {stem("boiler")}) == SYNONYM_CREDIT
-        assert expand_abbreviations("the Maint lead") == "the maintenance lead"
-    assert match(stem("kettle"), {stem("boiler")}) == 0.0  # only while it is in force
+    synonym = DEFAULT_TUNING.score.synonym_credit
+    assert match(stem("kettle"), {stem("boiler")}, lexicon=lexicon) == synonym
+    assert lexicon.expand_abbreviations("the Maint lead") == "the maintenance lead"
+    assert match(stem("kettle"), {stem("boiler")}) == 0.0  # English alone knows no such pair
     assert lexicon.rewrite("the HX has gone cold") == "the heat exchanger has failed"
     assert lexicon.rewrite("the hx is fine") == "the hx is fine"  # acronyms as typed
 

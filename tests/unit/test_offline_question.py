@@ -8,44 +8,43 @@ from datetime import date
 
 import pytest
 
-from services.offline.compose import (
-    _common_stems,
-    _phrasal_stems,
-    _set_aside,
-    _spelt_stems,
-    compose_documents,
-)
+from services.offline.asked import _set_aside
+from services.offline.bar import _common_stems, _phrasal_stems, _spelt_stems
+from services.offline.compose import compose_documents
 from services.offline.compose_sql import compose_sql
+from services.offline.context import AnswerContext
+from services.offline.match import match
 from services.offline.question import (
     as_of_date,
     asking_clauses,
-    asks_its_own_question,
     asks_quantity,
     counted_words,
     counts_rows,
-    follow_up_query,
-    resolve_person,
-    resolve_reference,
-    standalone_question,
     states_quantity,
     with_topic,
 )
-from services.offline.sentences import (
+from services.offline.question_follow_up import (
+    asks_its_own_question,
+    follow_up_query,
+    standalone_question,
+)
+from services.offline.question_references import resolve_person, resolve_reference
+from services.offline.read import units_of
+from services.offline.score import (
     _named_identifiers,
     asked_codes,
     focus_on,
-    match,
     measure_asked,
     score_units,
-    units_of,
 )
-from services.offline.sql_plan import SqlPlan, chained_plan, plan_sql
+from services.offline.sql_build import SqlPlan
+from services.offline.sql_plan import chained_plan, plan_sql
 from services.offline.text import content_stems, is_code, stem
-from tests.sample_lexicon import sample_lexicon  # noqa: F401 (a fixture)
+from tests.sample_lexicon import SAMPLE_LEXICON
 from use_cases.tables.domain import TableColumn, TableSchema
 
-#: These fixtures are handbook-like: the sample's own words (its lexicon) are in force.
-pytestmark = pytest.mark.usefixtures("sample_lexicon")
+#: These fixtures are handbook-like: the sample's own words (its lexicon) are passed where a
+#: function reads a lexicon (`SAMPLE_LEXICON`), as the offline model passes its own.
 
 KPIS = TableSchema(
     name="kpi_catalog",
@@ -72,13 +71,13 @@ PEOPLE = TableSchema(
 
 
 def test_a_common_word_is_no_name_for_a_row_in_sentence_case() -> None:
-    assert plan_sql("what time do the nightly kpi jobs run", [KPIS, PEOPLE]) is None
+    assert plan_sql("what time do the nightly kpi jobs run", [KPIS, PEOPLE], SAMPLE_LEXICON) is None
 
 
 def test_a_first_name_or_a_code_names_its_row() -> None:
-    plan = plan_sql("what's laura's email", [KPIS, PEOPLE])
+    plan = plan_sql("what's laura's email", [KPIS, PEOPLE], SAMPLE_LEXICON)
     assert plan is not None and plan.table == "directory" and "laura méndez" in plan.sql
-    plan = plan_sql("what is the target for eNPS", [KPIS, PEOPLE])
+    plan = plan_sql("what is the target for eNPS", [KPIS, PEOPLE], SAMPLE_LEXICON)
     assert plan is not None and "employee enps" in plan.sql
 
 
@@ -94,9 +93,11 @@ def test_a_common_word_is_no_name_for_a_team_unless_the_question_capitalises_it(
         ),
         row_count=2,
     )
-    plan = plan_sql("webhook success kpi, who owns it and what's the target", [teams])
+    plan = plan_sql(
+        "webhook success kpi, who owns it and what's the target", [teams], SAMPLE_LEXICON
+    )
     assert plan is None or "customer success" not in plan.sql
-    plan = plan_sql("which kpis does Success own", [teams])
+    plan = plan_sql("which kpis does Success own", [teams], SAMPLE_LEXICON)
     assert plan is not None and "customer success" in plan.sql
 
 
@@ -131,8 +132,10 @@ def test_counts_filter_by_a_value_named_in_part_or_by_an_acronyms_plural() -> No
         row_count=2,
     )
 
-    remote = plan_sql("how many ppl in the directory work fully remote", [people, kpis])
-    monthly = plan_sql("number of KPIs we report monthly?", [people, kpis])
+    remote = plan_sql(
+        "how many ppl in the directory work fully remote", [people, kpis], SAMPLE_LEXICON
+    )
+    monthly = plan_sql("number of KPIs we report monthly?", [people, kpis], SAMPLE_LEXICON)
 
     assert remote is not None and remote.count and "%remote%" in remote.sql
     assert monthly is not None and monthly.table == "kpi" and monthly.count
@@ -153,11 +156,13 @@ NOTIFY_SERVICES = TableSchema(
 
 def test_how_many_about_one_named_row_is_no_row_count() -> None:
     services = NOTIFY_SERVICES
-    plan = plan_sql("how many times does notify-service retry a webhook?", [services])
+    plan = plan_sql(
+        "how many times does notify-service retry a webhook?", [services], SAMPLE_LEXICON
+    )
     assert plan is not None and not plan.count and plan.asks_amount
     row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 3]]}
     assert compose_sql(plan, row) is None  # the documents say how many times
-    tiers = plan_sql("how many tier 1 services are there?", [services])
+    tiers = plan_sql("how many tier 1 services are there?", [services], SAMPLE_LEXICON)
     assert tiers is not None and tiers.count
 
 
@@ -170,7 +175,11 @@ def test_how_many_units_of_a_rule_is_no_row_count() -> None:
         ),
         row_count=1,
     )
-    plan = plan_sql("critical vuln SLA kpi - whats the target % and how many days to fix?", [kpis])
+    plan = plan_sql(
+        "critical vuln SLA kpi - whats the target % and how many days to fix?",
+        [kpis],
+        SAMPLE_LEXICON,
+    )
     assert plan is not None and not plan.count and plan.asked_columns == ("target",)
     assert not counts_rows("how many times does it retry, and how many business days?")
     assert counts_rows("how many people are in lisbon")
@@ -180,10 +189,12 @@ def test_how_many_units_of_a_rule_is_no_row_count() -> None:
 def test_a_yes_no_question_about_a_rule_is_no_list_of_rows() -> None:
     services = NOTIFY_SERVICES
     rows = {"columns": ["name", "tier"], "rows": [["notify-service", 1], ["api", 1]]}
-    deploy = plan_sql("is it ok to deploy on friday? it's for a tier 1 service", [services])
+    deploy = plan_sql(
+        "is it ok to deploy on friday? it's for a tier 1 service", [services], SAMPLE_LEXICON
+    )
     assert deploy is not None and deploy.asks_yes_no
     assert compose_sql(deploy, rows) is None  # the change policy answers it
-    listed = plan_sql("are there any tier 1 services?", [services])
+    listed = plan_sql("are there any tier 1 services?", [services], SAMPLE_LEXICON)
     assert listed is not None and not listed.asks_yes_no
     assert compose_sql(listed, rows) is not None
 
@@ -248,11 +259,13 @@ def test_a_long_message_asking_a_short_question_about_it_goes_on_from_the_previo
 def test_a_table_row_named_with_nothing_asked_about_it_is_a_bare_row() -> None:
     services = NOTIFY_SERVICES
     row = {"columns": ["name", "tier", "_relevance"], "rows": [["notify-service", 1, 6]]}
-    plan = plan_sql("what happens after the last notify-service retry fails?", [services])
+    plan = plan_sql(
+        "what happens after the last notify-service retry fails?", [services], SAMPLE_LEXICON
+    )
     assert plan is not None
     answer = compose_sql(plan, row)
     assert answer is not None and answer.bare_row  # the documents answer first
-    plan = plan_sql("what tier is notify-service?", [services])
+    plan = plan_sql("what tier is notify-service?", [services], SAMPLE_LEXICON)
     assert plan is not None
     answer = compose_sql(plan, row)
     assert answer is not None and not answer.bare_row
@@ -431,8 +444,10 @@ def test_an_abbreviation_matches_the_word_it_starts() -> None:
     assert match("ack", {"acknowledg"}) > 0
     assert match("pin", {"ping"}) == 0.0
     # "left" is the past of "leave": "my teammate left 3 weeks ago" is about leavers.
-    assert match("left", {stem("leaver")}) > 0.0
-    assert match(stem("cut"), {stem("disabled")}) > 0.0  # "cut their access"
+    assert match("left", {stem("leaver")}, lexicon=SAMPLE_LEXICON) > 0.0
+    assert (
+        match(stem("cut"), {stem("disabled")}, lexicon=SAMPLE_LEXICON) > 0.0
+    )  # "cut their access"
     assert content_stems("he left 3 weeks ago, what happens now?") == ["left", "3", "week"]
     # A numbered code: "what sev is it" is about "SEV2".
     assert 0.0 < match("sev", {"sev2"}) < 1.0
@@ -574,20 +589,20 @@ def _run(sql: str) -> list[tuple[object, ...]]:
 
 
 def test_a_number_after_an_integer_column_name_filters_on_it() -> None:
-    plan = plan_sql("how many tier 1 services are there", [SERVICES, STAFF])
+    plan = plan_sql("how many tier 1 services are there", [SERVICES, STAFF], SAMPLE_LEXICON)
     assert plan is not None and plan.count
     assert _run(plan.sql)[0][0] == 2
-    plan = plan_sql("which services are tier 2", [SERVICES, STAFF])
+    plan = plan_sql("which services are tier 2", [SERVICES, STAFF], SAMPLE_LEXICON)
     assert plan is not None and [r[0] for r in _run(plan.sql)] == ["billing-service"]
 
 
 def test_one_distinctive_word_of_a_column_name_asks_for_it() -> None:
-    plan = plan_sql("what datastore does billing-service use", [SERVICES, STAFF])
+    plan = plan_sql("what datastore does billing-service use", [SERVICES, STAFF], SAMPLE_LEXICON)
     assert plan is not None and plan.asked_columns == ("primary_datastore",)
 
 
 def test_who_is_a_title_answers_with_the_name() -> None:
-    plan = plan_sql("whos the CFO", [SERVICES, STAFF])
+    plan = plan_sql("whos the CFO", [SERVICES, STAFF], SAMPLE_LEXICON)
     assert plan is not None and plan.who_is
     rows = _run(plan.sql)
     columns = ["name", "title", "start_date", "_relevance"]
@@ -596,9 +611,9 @@ def test_who_is_a_title_answers_with_the_name() -> None:
 
 
 def test_the_first_or_latest_to_join_are_all_rows_tied_at_the_extreme() -> None:
-    plan = plan_sql("who joined first", [SERVICES, STAFF])
+    plan = plan_sql("who joined first", [SERVICES, STAFF], SAMPLE_LEXICON)
     assert plan is not None and sorted(r[0] for r in _run(plan.sql)) == ["Ana Silva", "Bo Chen"]
-    plan = plan_sql("who started most recently", [SERVICES, STAFF])
+    plan = plan_sql("who started most recently", [SERVICES, STAFF], SAMPLE_LEXICON)
     assert plan is not None and [r[0] for r in _run(plan.sql)] == ["Cy Diaz"]
 
 
@@ -631,7 +646,7 @@ def test_which_office_asks_for_the_location() -> None:
         ),
         row_count=2,
     )
-    plan = plan_sql("which office is Chen Wei in", [people])
+    plan = plan_sql("which office is Chen Wei in", [people], SAMPLE_LEXICON)
     assert plan is not None and plan.asked_columns == ("location",)
 
 
@@ -693,7 +708,7 @@ def _org(sql: str) -> list[tuple[object, ...]]:
     ],
 )
 def test_who_leads_a_team_is_the_top_of_its_reporting_line(question: str) -> None:
-    plan = plan_sql(question, [ORG])
+    plan = plan_sql(question, [ORG], SAMPLE_LEXICON)
     assert plan is not None and plan.head_of == "Data Platform" and not plan.head_by_title
     rows = _org(plan.sql)
     assert [r[1] for r in rows] == ["Bo Chen"]
@@ -706,13 +721,15 @@ def test_who_leads_a_team_is_the_top_of_its_reporting_line(question: str) -> Non
 
 
 def test_the_manager_of_a_team_is_its_head_not_a_manager_id_column() -> None:
-    plan = plan_sql("who is the manager of the data platform team, and their location?", [ORG])
+    plan = plan_sql(
+        "who is the manager of the data platform team, and their location?", [ORG], SAMPLE_LEXICON
+    )
     assert plan is not None and plan.head_of == "Data Platform"
     assert plan.asked_columns == ("name", "location")
 
 
 def test_who_heads_the_holders_of_a_title_is_whom_they_report_to() -> None:
-    plan = plan_sql("who heads the DE and which office are they in", [ORG])
+    plan = plan_sql("who heads the DE and which office are they in", [ORG], SAMPLE_LEXICON)
     assert plan is not None and plan.head_by_title and plan.asked_columns == ("name", "location")
     rows = _org(plan.sql)
     assert [r[1] for r in rows] == ["Bo Chen"]  # also for Ed Fox, who has no team
@@ -724,7 +741,7 @@ def test_who_heads_the_holders_of_a_title_is_whom_they_report_to() -> None:
 
 
 def test_a_leaders_own_title_names_the_row_and_no_reporting_line_means_no_head() -> None:
-    plan = plan_sql("who is the head of data", [ORG])
+    plan = plan_sql("who is the head of data", [ORG], SAMPLE_LEXICON)
     assert plan is not None and plan.head_of is None and plan.who_is
     assert [r[1] for r in _org(plan.sql)][:1] == ["Bo Chen"]
     flat = TableSchema(
@@ -732,7 +749,7 @@ def test_a_leaders_own_title_names_the_row_and_no_reporting_line_means_no_head()
         columns=tuple(c for c in ORG.columns if c.name != "manager_id"),
         row_count=5,
     )
-    plan = plan_sql("who leads the data platform team", [flat])
+    plan = plan_sql("who leads the data platform team", [flat], SAMPLE_LEXICON)
     assert plan is None or plan.head_of is None
 
 
@@ -752,13 +769,13 @@ def test_abbreviations_name_a_title_when_written_out() -> None:
         ),
         row_count=2,
     )
-    plan = plan_sql("email for the IT ops lead?", [people])
+    plan = plan_sql("email for the IT ops lead?", [people], SAMPLE_LEXICON)
     assert plan is not None and plan.entities == ("it operations lead",)
     assert plan.asked_columns == ("email",)
-    plan = plan_sql("whats the email of the sr people partner", [people])
+    plan = plan_sql("whats the email of the sr people partner", [people], SAMPLE_LEXICON)
     assert plan is not None and plan.entities == ("senior people partner",)
     # Only a value the written-out word completes is a reason to rewrite what was typed.
-    plan = plan_sql("how many people in the directory are in Site Ops", [people])
+    plan = plan_sql("how many people in the directory are in Site Ops", [people], SAMPLE_LEXICON)
     assert plan is not None and "site ops" in plan.sql and "operations" not in plan.sql
 
 
@@ -802,17 +819,21 @@ def test_a_row_whose_name_only_contains_the_name_asked_for_must_be_on_topic() ->
     )
     row = [["Mean time to acknowledge (SEV1/SEV2)", "monthly", 6]]
     columns = ["name", "frequency", "_relevance"]
-    updates = plan_sql("how often do we post updates during a SEV2?", [kpis])
+    updates = plan_sql("how often do we post updates during a SEV2?", [kpis], SAMPLE_LEXICON)
     assert updates is not None and updates.topic == ("post", "updat")
     assert compose_sql(updates, {"columns": columns, "rows": row}) is None
-    acknowledged = plan_sql("how often is time to acknowledge for SEV2 measured?", [kpis])
+    acknowledged = plan_sql(
+        "how often is time to acknowledge for SEV2 measured?", [kpis], SAMPLE_LEXICON
+    )
     assert acknowledged is not None
     assert compose_sql(acknowledged, {"columns": columns, "rows": row}) is not None
 
 
 def test_a_row_named_by_its_code_is_on_topic_however_long_the_question() -> None:
     plan = plan_sql(
-        "KPI-20 - target, how often its reported and where the numbers come from?", [KPIS]
+        "KPI-20 - target, how often its reported and where the numbers come from?",
+        [KPIS],
+        SAMPLE_LEXICON,
     )
     assert plan is not None and len(plan.topic) >= 3
     columns = ["kpi_id", "name", "target", "_relevance"]
@@ -836,11 +857,13 @@ def test_a_name_typed_with_most_of_its_words_names_the_row() -> None:
         ),
         row_count=3,
     )
-    plan = plan_sql("where does the phishing click rate number come from, which tool?", [kpis])
+    plan = plan_sql(
+        "where does the phishing click rate number come from, which tool?", [kpis], SAMPLE_LEXICON
+    )
     assert plan is not None and plan.entities == ("phishing simulation click rate",)
     assert plan.asked_columns == ("source_system",)
     # Another word in the name's place is another thing: gross *revenue* churn is not tracked.
-    plan = plan_sql("what source is gross revenue churn from", [kpis])
+    plan = plan_sql("what source is gross revenue churn from", [kpis], SAMPLE_LEXICON)
     assert plan is None or "gross logo churn" not in plan.sql
 
 
@@ -927,14 +950,16 @@ def test_a_code_in_capitals_picks_the_sentence_that_names_it() -> None:
 
 def test_who_works_somewhere_lists_the_people_of_that_value() -> None:
     people = STAFF_LOCATIONS
-    plan = plan_sql("is anyone in the company working remotely from Ireland? who?", [people])
+    plan = plan_sql(
+        "is anyone in the company working remotely from Ireland? who?", [people], SAMPLE_LEXICON
+    )
     assert plan is not None and set(plan.entities) == {
         "remote - ireland (cork)",
         "remote - ireland (dublin)",
     }
-    assert plan_sql("who works in Lisbon", [people]) is not None
+    assert plan_sql("who works in Lisbon", [people], SAMPLE_LEXICON) is not None
     # Other words make it a question for the documents.
-    assert plan_sql("who approves expenses in Lisbon", [people]) is None
+    assert plan_sql("who approves expenses in Lisbon", [people], SAMPLE_LEXICON) is None
 
 
 @pytest.mark.parametrize(
@@ -942,7 +967,7 @@ def test_who_works_somewhere_lists_the_people_of_that_value() -> None:
     [("tries", "attempts"), ("locks", "lockout"), ("saturday", "weekend")],
 )
 def test_words_people_use_for_the_policies_words(word: str, written: str) -> None:
-    assert match(stem(word), {stem(written)}) > 0.5
+    assert match(stem(word), {stem(written)}, lexicon=SAMPLE_LEXICON) > 0.5
 
 
 def test_a_correctly_spelt_word_is_no_typo_of_another() -> None:
@@ -958,13 +983,13 @@ def test_a_person_the_documents_name_is_looked_up_for_what_was_asked() -> None:
         "text [2].\n\n**Sources**\n[2] Runbook"
     )
     question = "who may authorise a failover of the EU database, and which office are they in?"
-    plan = chained_plan(question, answer, [ORG])
+    plan = chained_plan(question, answer, [ORG], SAMPLE_LEXICON)
     assert plan is not None and plan.entities == ("head of data",)
     assert plan.asked_columns == ("location",)
     assert [r[1] for r in _org(plan.sql)][:1] == ["Bo Chen"]
     # Nothing asked beyond the name, or no row named: no second step.
-    assert chained_plan("who may authorise a failover?", answer, [ORG]) is None
-    assert chained_plan(question, "Finance approves it [1].", [ORG]) is None
+    assert chained_plan("who may authorise a failover?", answer, [ORG], SAMPLE_LEXICON) is None
+    assert chained_plan(question, "Finance approves it [1].", [ORG], SAMPLE_LEXICON) is None
 
 
 def test_a_person_named_by_a_second_sentence_that_goes_on_about_the_first_is_looked_up() -> None:
@@ -973,12 +998,12 @@ def test_a_person_named_by_a_second_sentence_that_goes_on_about_the_first_is_loo
         "Failovers are rare [2]. They are authorised by the Head of Data (Bo Chen) [2].\n\n"
         "**Sources**\n[2] Runbook"
     )
-    plan = chained_plan(question, goes_on, [ORG])
+    plan = chained_plan(question, goes_on, [ORG], SAMPLE_LEXICON)
     assert plan is not None and plan.asked_columns == ("location",)
     assert [r[1] for r in _org(plan.sql)][:1] == ["Bo Chen"]
     # a second sentence about something else is not read for names
     unrelated = goes_on.replace("They are authorised", "Failovers are authorised")
-    assert chained_plan(question, unrelated, [ORG]) is None
+    assert chained_plan(question, unrelated, [ORG], SAMPLE_LEXICON) is None
 
 
 def test_a_list_of_rows_never_answers_how_long_and_hash_of_counts() -> None:
@@ -995,9 +1020,13 @@ def test_a_list_of_rows_never_answers_how_long_and_hash_of_counts() -> None:
     columns = ["name", "tier", "primary_datastore", "_relevance"]
     assert compose_sql(plan, {"columns": columns, "rows": rows}) is None
     assert compose_sql(replace(plan, asks_amount=False), {"columns": columns, "rows": rows})
-    listed = plan_sql("which services are tier 2, and how long has each been live?", [SERVICES])
+    listed = plan_sql(
+        "which services are tier 2, and how long has each been live?", [SERVICES], SAMPLE_LEXICON
+    )
     assert listed is not None and listed.asks_amount
-    counted = plan_sql("# of tier 2 services in the service catalogue?", [SERVICES, STAFF])
+    counted = plan_sql(
+        "# of tier 2 services in the service catalogue?", [SERVICES, STAFF], SAMPLE_LEXICON
+    )
     assert counted is not None and counted.count
 
 
@@ -1186,11 +1215,15 @@ def test_a_quantity_in_a_sentence_too_weak_to_answer_alone_does_not_answer() -> 
         },
     ]
     known = lambda _stem: True  # noqa: E731  (the knowledge base holds every word asked)
+    context = AnswerContext(lexicon=SAMPLE_LEXICON, known=known)
     answer = compose_documents(
-        "what's the coverage limit on our Allianz travel insurance?", hits, known=known
+        "what's the coverage limit on our Allianz travel insurance?", hits, context
     )
     assert not answer.found, answer.text
-    assert compose_documents("does the Allianz travel insurance cover business trips?", hits).found
+    context = AnswerContext(lexicon=SAMPLE_LEXICON)
+    assert compose_documents(
+        "does the Allianz travel insurance cover business trips?", hits, context
+    ).found
 
 
 def test_a_way_asked_for_by_a_message_reporting_a_problem_is_a_remedy() -> None:
@@ -1204,7 +1237,7 @@ def test_a_way_asked_for_by_a_message_reporting_a_problem_is_a_remedy() -> None:
 
 
 def test_the_noun_use_is_no_instruction() -> None:
-    from services.offline.sentences import _METHOD
+    from services.offline.score import _METHOD
 
     assert _METHOD.search("Build the index, and use it for every query.")
     assert not _METHOD.search("Integer inputs are accepted, and use of one version is forced.")

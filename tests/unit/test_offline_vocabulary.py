@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.offline.compose import Answer, compose_documents
+from services.offline.compose import compose_documents
+from services.offline.context import AnswerContext
+from services.offline.render import Answer
 from services.offline.vocabulary import KnowledgeVocabulary
 
 KPI_PASSAGE = {
@@ -39,14 +41,12 @@ def test_a_word_known_elsewhere_in_the_knowledge_base_does_not_block_the_answer(
     unknown = compose_documents(
         question,
         [KPI_PASSAGE],
-        similarity,  # type: ignore[arg-type]
-        known=lambda _: False,
+        AnswerContext(similarity=similarity, known=lambda _: False),  # type: ignore[arg-type]
     )
     known = compose_documents(
         question,
         [KPI_PASSAGE],
-        similarity,  # type: ignore[arg-type]
-        known=lambda _: True,
+        AnswerContext(similarity=similarity, known=lambda _: True),  # type: ignore[arg-type]
     )
 
     assert not unknown.found
@@ -82,7 +82,7 @@ def test_the_vocabulary_knows_word_families_and_reloads_only_after_a_write() -> 
 
 
 def test_typos_are_corrected_for_the_embedder_only_when_the_knowledge_base_lacks_the_word() -> None:
-    from services.offline.compose import _spelled_for_meaning
+    from services.offline.asked import _spelled_for_meaning
 
     passage = {"title": "Password policy", "text": "Minimum length: 14 characters. It starts now."}
     kb_words = {"password", "length", "start", "minimum"}
@@ -123,8 +123,7 @@ def _compose(question: str, passage: dict[str, Any], similarity: FavouringSimila
     return compose_documents(
         question,
         [passage],
-        similarity,  # type: ignore[arg-type]
-        known=lambda _: True,
+        AnswerContext(similarity=similarity, known=lambda _: True),  # type: ignore[arg-type]
     )
 
 

@@ -1,10 +1,11 @@
 """The offline reader: its graph's head, the pairs it reads, and how its scores move the
-answerer's candidates (`compose.read_candidates`) and its confidence (`_with_belief`). The
+answerer's confidence (`confidence._with_belief`). The
 shipped model itself is checked in tests/integration/test_reader_model.py."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,9 @@ from services.knowledge.embedders.reader_pairs import (
     encode_pairs,
     expand_word_embeddings,
 )
-from services.offline import compose
-from services.offline.compose import READ_TOP, compose_documents, read_candidates
-from services.offline.sentences import Scored, Unit
+from services.offline.compose import compose_documents
+from services.offline.context import AnswerContext, SentenceReader
+from services.offline.tuning import DEFAULT_TUNING
 from tests.unit.test_embedders_minilm import CONFIG, HIDDEN, VOCAB, numpy_hidden, tiny_weights
 
 
@@ -100,51 +101,6 @@ def test_word_embeddings_are_rounded_to_eight_bits_a_row_and_back() -> None:
     assert not back[7].any()
 
 
-def _scored(texts: list[str], evidence: list[float]) -> list[Scored]:
-    return [
-        Scored(Unit(t, set(), set(), [], 0, 0, i), coverage=e, total=e, typed=False, evidence=e)
-        for i, (t, e) in enumerate(zip(texts, evidence, strict=True))
-    ]
-
-
-#: A weight the reader ranks with (by default it does not: `compose.READER_WEIGHT` is 0).
-WEIGHT = 0.3
-
-
-@pytest.fixture
-def ranking(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compose, "READER_WEIGHT", WEIGHT)
-
-
-@pytest.mark.usefixtures("ranking")
-def test_the_reader_moves_the_candidate_it_believes_to_the_top() -> None:
-    texts = ["a", "b", "c"]
-    scored = _scored(texts, [0.60, 0.55, 0.50])
-    heard: list[tuple[str, list[str]]] = []
-
-    def reader(question: str, read: list[str]) -> list[float]:
-        heard.append((question, list(read)))
-        return [-4.0, -4.0, 4.0]
-
-    ranked, ranked_texts = read_candidates(reader, "q?", scored, texts)
-    assert heard == [("q?", texts)]
-    assert ranked_texts == ["c", "a", "b"]
-    assert [s.unit.text for s in ranked] == ranked_texts
-    belief = 1 / (1 + math.exp(-4.0))
-    assert ranked[0].evidence == pytest.approx(0.50 + WEIGHT * (belief - 0.5))
-
-
-@pytest.mark.usefixtures("ranking")
-def test_candidates_past_the_read_ones_count_as_disbelieved_and_ties_keep_their_order() -> None:
-    texts = [f"s{i}" for i in range(READ_TOP + 2)]
-    scored = _scored(texts, [0.5] * len(texts))
-
-    ranked, ranked_texts = read_candidates(lambda q, read: [0.0] * len(read), "q", scored, texts)
-    assert ranked_texts == texts  # equal scores: the hand-made order stands
-    assert ranked[-1].evidence == pytest.approx(0.5 - WEIGHT / 2)
-    assert ranked[0].evidence == pytest.approx(0.5)
-
-
 HIT = {
     "number": 1,
     "title": "Backup runbook",
@@ -155,7 +111,7 @@ HIT = {
 }
 
 
-def _reader_saying(logit: float, heard: list[list[str]]) -> compose.SentenceReader:
+def _reader_saying(logit: float, heard: list[list[str]]) -> SentenceReader:
     def reader(question: str, read: list[str]) -> list[float]:
         heard.append(list(read))
         return [logit] * len(read)
@@ -163,27 +119,32 @@ def _reader_saying(logit: float, heard: list[list[str]]) -> compose.SentenceRead
     return reader
 
 
+def _reading(reader: SentenceReader, share: float | None = None) -> AnswerContext:
+    """An answer context with `reader`, and with its share of the confidence when given."""
+    if share is None:
+        return AnswerContext(reader=reader)
+    confidence = replace(DEFAULT_TUNING.confidence, reader_share=share)
+    return AnswerContext(reader=reader, tuning=replace(DEFAULT_TUNING, confidence=confidence))
+
+
 def test_by_default_the_reader_reads_the_chosen_sentences_and_moves_only_the_confidence() -> None:
     question = "how long is the snapshot kept?"
     alone = compose_documents(question, [HIT])
     heard: list[list[str]] = []
-    believed = compose_documents(question, [HIT], reader=_reader_saying(8.0, heard))
-    doubted = compose_documents(question, [HIT], reader=_reader_saying(-4.0, []))
+    believed = compose_documents(question, [HIT], _reading(_reader_saying(8.0, heard)))
+    doubted = compose_documents(question, [HIT], _reading(_reader_saying(-4.0, [])))
     assert alone.found and believed.text == alone.text == doubted.text
     assert len(heard) == 1 and any("30 days" in text for text in heard[0])
     assert len(heard[0]) < 3  # the chosen sentences, not every candidate
-    share = compose.READER_CONFIDENCE
+    share = DEFAULT_TUNING.confidence.reader_share
     assert believed.confidence == pytest.approx(
         (1 - share) * alone.confidence + share / (1 + math.exp(-8.0)), abs=1e-3
     )
     assert doubted.confidence < alone.confidence < believed.confidence
 
 
-def test_with_no_share_of_the_confidence_the_reader_changes_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(compose, "READER_CONFIDENCE", 0.0)
+def test_with_no_share_of_the_confidence_the_reader_changes_nothing() -> None:
     heard: list[list[str]] = []
     question = "how long is the snapshot kept?"
-    read = compose_documents(question, [HIT], reader=_reader_saying(4.0, heard))
+    read = compose_documents(question, [HIT], _reading(_reader_saying(4.0, heard), share=0.0))
     assert read == compose_documents(question, [HIT]) and heard == []

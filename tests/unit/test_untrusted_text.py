@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.offline.sentences import addressed_to_assistant
+from services.offline.read_lines import addressed_to_assistant
 from use_cases.chat.citations import Citation
 from use_cases.chat.prompts import SYSTEM_PROMPT, leaks_instructions
 from use_cases.chat.tools import format_hits

@@ -1,0 +1,145 @@
+"""A documents answer's confidence: a logistic model of its features (`confidence_features`),
+the trained reader's belief, and the caps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from services.offline.asked import Asked, own_terms
+from services.offline.context import AnswerContext
+from services.offline.lexicon import EMPTY, Lexicon
+from services.offline.match import match
+from services.offline.score import Scored
+from services.offline.tuning import ConfidenceTuning
+
+
+def with_belief(
+    confidence: float, context: AnswerContext, question: str, chosen: Sequence[str | None]
+) -> float:
+    """The confidence mixed with the reader's belief that a chosen sentence states the answer
+    (the most convinced of them): `ConfidenceTuning.reader_share` of it is the reader's (the
+    context's reader)."""
+    reader, share = context.reader, context.tuning.confidence.reader_share
+    if reader is None:
+        return confidence
+    texts = [text for text in chosen if text is not None]
+    logits = reader(question, texts) if texts else []
+    if not logits:
+        return confidence
+    belief = 1.0 / (1.0 + math.exp(-max(logits)))
+    return round((1.0 - share) * confidence + share * belief, 3)
+
+
+def _leg_strength(hit: dict[str, Any]) -> tuple[float, float, float]:
+    """(lexical, semantic, agreement) evidence of one hit, each 0..1."""
+    rank = hit.get("bm25_rank")
+    distance = hit.get("vector_distance")
+    lexical = 1 / math.sqrt(rank) if isinstance(rank, int) and rank > 0 else 0.0
+    semantic = max(0.0, min(1.0, 1.0 - float(distance))) if distance is not None else 0.0
+    legs = (rank is not None) + (distance is not None)
+    agreement = 1.0 if legs == 2 else 0.5 if legs == 1 else 0.0
+    return lexical, semantic, agreement
+
+
+#: Who is told each answer's confidence features (`observing_confidence`): the fitting bench.
+OBSERVERS: list[Callable[[str, dict[str, float]], None]] = []
+
+
+@contextmanager
+def observing_confidence(callback: Callable[[str, dict[str, float]], None]) -> Iterator[None]:
+    """Within the block, `callback(question, features)` hears of every answer composed from
+    the documents (not the can't-find ones), with every feature `confidence_features` reads."""
+    OBSERVERS.append(callback)
+    try:
+        yield
+    finally:
+        OBSERVERS.remove(callback)
+
+
+def confidence_features(
+    best: Scored,
+    hit: dict[str, Any],
+    chosen: Sequence[Scored] = (),
+    needed: float = 0.0,
+    scored: Sequence[Scored] = (),
+    hits: Sequence[dict[str, Any]] = (),
+    whole: float | None = None,
+    covered: float = 0.0,
+) -> dict[str, float]:
+    """What an answer's confidence may be read from: its best sentence's `evidence`,
+    `coverage` and `meaning`, the margin of its evidence over the bar it had to reach and
+    over the runner-up sentence (`gap`), its passage's `lexical`/`semantic` leg strength,
+    `agreement` of the two legs, place among the passages retrieved (`passage`: 1 first, 1/2
+    second, ...) and fused score over the best one's (`focus`), whether any chosen sentence
+    holds the kind of fact asked for (`typed`), how many were chosen; the question's
+    similarity to the chosen sentences read together (`whole`; the best sentence's `meaning`
+    when not given) and the share of its own words they hold (`covered`, see `covered_share`)."""
+    lexical, semantic, agreement = _leg_strength(hit)
+    runner_up = next((s.evidence for s in scored if s is not best), 0.0)
+    top = max((float(h.get("score") or 0.0) for h in hits), default=0.0)
+    return {
+        "gap": best.evidence - runner_up if scored else 0.0,
+        "passage": 1.0 / (1 + best.unit.rank),
+        "focus": float(hit.get("score") or 0.0) / top if top > 0 else 0.0,
+        "evidence": best.evidence,
+        "coverage": best.coverage,
+        "meaning": best.meaning,
+        "margin": best.evidence - needed,
+        "lexical": lexical,
+        "semantic": semantic,
+        "agreement": agreement,
+        "typed": float(any(c.typed for c in chosen or (best,))),
+        "sentences": float(len(chosen) or 1),
+        "whole": best.meaning if whole is None else whole,
+        "covered": covered,
+    }
+
+
+def logistic_confidence(features: dict[str, float], tuning: ConfidenceTuning) -> float:
+    """The logistic model's confidence (`ConfidenceTuning.bias` and `weights`)."""
+    logit = tuning.bias + sum(w * features[name] for name, w in tuning.weights.items())
+    return round(1.0 / (1.0 + math.exp(-logit)), 3)
+
+
+def covered_share(
+    terms: Sequence[str], chosen: Sequence[Scored], lexicon: Lexicon = EMPTY
+) -> float:
+    """The share of `terms` (the question's own words) that the chosen sentences or their
+    headings hold, typos and shared word starts counting in part (`match.match`)."""
+    if not terms:
+        return 1.0
+    held: set[str] = set().union(*(c.unit.stems | c.unit.context for c in chosen))
+    return sum(match(t, held, lexicon=lexicon) for t in terms) / len(terms)
+
+
+def refused_confidence(
+    asked: Asked,
+    best: Scored,
+    best_hit: dict[str, Any],
+    scored: list[Scored],
+    kept: list[dict[str, Any]],
+) -> float:
+    """The confidence an answer of the best sentence alone would have had."""
+    covered = covered_share(own_terms(asked), [best], asked.context.lexicon)
+    features = confidence_features(
+        best, best_hit, (best,), asked.needed, scored, kept, covered=covered
+    )
+    return logistic_confidence(features, asked.context.tuning.confidence)
+
+
+def capped(
+    confidence: float, chosen: list[Scored], conflict: bool, tuning: ConfidenceTuning
+) -> float:
+    """At most `ConfidenceTuning.conflict_cap` when sources disagree, and at most
+    `untyped_cap` when no chosen sentence holds the kind of fact asked for."""
+    if conflict:
+        confidence = min(confidence, tuning.conflict_cap)
+    if not any(c.typed for c in chosen):
+        # "how many ...?" answered by sentences holding no number, "who ...?" by none naming
+        # anyone: whatever the words shared, the fact asked for is not shown to be there.
+        confidence = min(confidence, tuning.untyped_cap)
+    return confidence
