@@ -19,11 +19,12 @@ How a turn runs:
    ("and the halt level?"), or, for one word, the earlier word closest in meaning under the
    local embedder ("what about latex?" after "... in html output?"). The borrowed words
    weigh half when sentences are scored, and a sentence means the follow-up at least as much
-   as it means the whole question it stands for (`question.py`). Call `search_knowledge_base`
-   with that query. When the question, or for a follow-up the whole question it stands for
-   ("and in lisbon?" -> "how many people are based in lisbon"), clearly targets a loaded table
-   (its name, a column it asks about, a column value, plus something to filter on), also call
-   `lookup_structured_data` with one safe SELECT (`sql_plan.py`): ranked LIKE matches, exact
+   as it means the whole question it stands for (`question_follow_up.py`). Call
+   `search_knowledge_base` with that query. When the question, or for a follow-up the whole
+   question it stands for ("and in lisbon?" -> "how many people are based in lisbon"),
+   clearly targets a loaded table (its name, a column it asks about, a column value, plus
+   something to filter on), also call `lookup_structured_data` with one safe SELECT
+   (`sql_plan.py`, `sql_match.py`, `sql_build.py`): ranked LIKE matches, exact
    values, integer filters ("tier 1"), a self-join for a manager or for someone's direct
    reports, a COUNT for "how many", the rows tied at the extreme for "who joined first", the
    top of a group's reporting line for "who leads X".
@@ -65,34 +66,36 @@ How a turn runs:
      question asks for one of its columns ("... and what's their email?"), one more SELECT
      looks the row up, and its fact follows the documents' answer, both sources cited.
 3. At most one extra search per turn, like an LLM told to "search again": if nothing was
-   found, a narrower query without the words most passages share (a company name). A tool
-   call that came back as a retry ends the turn with an answer from what there is.
-4. Streaming yields the same decisions: tool calls as `DeltaToolCalls`, text in word chunks.
+   found, a narrower query without the words most passages share (a company name); the
+   turn's second search is that one. A tool call that came back as a retry ends the turn
+   with an answer from what there is.
+4. Streaming yields the same decisions: tool calls as `DeltaToolCalls`, text in sentence
+   pieces. Each request is planned once, streamed or not.
 
-The model needs no state: every decision is recomputed from the messages (tool-call ids say
-why a search was made), so blocking and streaming runs give the same answer.
+The planner needs no state: every decision is recomputed from the messages (tool-call ids
+are PydanticAI's own and say nothing), so blocking and streaming runs give the same answer.
 
-Every final answer carries a retrieval-evidence confidence in
-`ModelResponse.provider_details["confidence"]`; `confidence_of(messages)` reads it back.
+What the turn decided before the model reaches it as a value: the turn binds the model to
+its `TurnDecisions` (`OfflineExtractiveModel.for_turn`, `use_cases/chat/decisions.py`). A
+declined turn's model gives the decline word for word and looks nothing up (chat turns
+decline without a model; advice still asks the model, for its structured output). Every
+final answer's facts, its retrieval-evidence confidence and whether it is the can't-find
+answer, are read back from the bound model (`answer_facts()`, an `AnswerFacts`).
 """
 
-from services.offline.compose import CLARIFYING_QUESTION
+from services.offline.context import CLARIFYING_QUESTION
 from services.offline.model import (
-    CONFIDENCE_KEY,
     MODEL_NAME,
     OfflineExtractiveModel,
     build_offline_model,
-    confidence_of,
 )
-from services.offline.question import narrowed_query, search_query_for
+from services.offline.question_follow_up import narrowed_query, search_query_for
 
 __all__ = [
     "CLARIFYING_QUESTION",
-    "CONFIDENCE_KEY",
     "MODEL_NAME",
     "OfflineExtractiveModel",
     "build_offline_model",
-    "confidence_of",
     "narrowed_query",
     "search_query_for",
 ]

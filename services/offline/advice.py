@@ -7,8 +7,8 @@ Rules:
 - `reasoning` names the evidence: the cited passages (title, section, date) and how much of
   the question the best sentence covers; for the can't-find answer, how many passages were
   retrieved and that none held enough, citing nothing.
-- A declined turn (its instructions prescribe the decline) advises the decline and says why
-  nothing was looked up (`declined_advice_call`).
+- A declined turn (`TurnDecisions.declined`, given to the model bound to the turn) advises
+  the decline and says why nothing was looked up (`declined_advice_call`).
 - `alternatives`: other documents among the best-ranked hits of the turn (rank within its own
   search below `ALTERNATIVE_MAX_RANK`, found by both the words and the meaning search, not
   superseded, not cited), at most `MAX_ALTERNATIVES`, each with the sentence of it that
@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from typing import Any
 
 from pydantic_ai.messages import ToolCallPart
 
-from services.offline.compose import Answer
-from services.offline.sentences import units_of
+from services.offline.read import units_of
+from services.offline.render import Answer
 from services.offline.text import content_stems
 from use_cases.chat.citations import citation_markers
 
@@ -48,7 +47,6 @@ def advice_call(
     return ToolCallPart(
         tool_name=tool,
         args=json.dumps(advice_args(answer, question, hits), ensure_ascii=False),
-        tool_call_id=f"offline_advice_{uuid.uuid4().hex[:12]}",
     )
 
 
@@ -66,7 +64,6 @@ def declined_advice_call(text: str, tool: str) -> ToolCallPart:
     return ToolCallPart(
         tool_name=tool,
         args=json.dumps(args, ensure_ascii=False),
-        tool_call_id=f"offline_advice_{uuid.uuid4().hex[:12]}",
     )
 
 

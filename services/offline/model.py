@@ -1,20 +1,19 @@
 """The planner and the `FunctionModel` that runs it (see the package docstring for a turn).
 
-Rules: stateless and deterministic, every decision is recomputed from the messages (tool-call
-ids say why a search was made), so blocking and streaming runs give the same answer; at most
-one narrowed search per turn; a retry ends the turn.
+Rules: the planner is stateless and deterministic, every decision is recomputed from the
+messages (a turn's second search is its narrowed one), so blocking and streaming runs give
+the same answer; at most one narrowed search per turn; a retry ends the turn. Each request is
+planned once. What the turn decided before the model (`TurnDecisions`) reaches the model by
+binding it to the turn (`OfflineExtractiveModel.for_turn`), and the facts of its answer
+(`AnswerFacts`: confidence, can't-find) are read back from that bound model.
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import json
-import re
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,56 +26,41 @@ from pydantic_ai.messages import (
     ToolReturnPart,
     UserPromptPart,
 )
-from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
-from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import ToolDefinition
 
 from services.compute import WorkerPool
+from services.offline import pipeline
 from services.offline.advice import advice_call, declined_advice_call
-from services.offline.compose import (
-    CLARIFYING_QUESTION,
-    Answer,
-    SentenceReader,
-    asking,
-    compose_documents,
-    not_found,
-)
 from services.offline.compose_sql import compose_sql
+from services.offline.context import CLARIFYING_QUESTION, AnswerContext, SentenceReader
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon
-from services.offline.lexicon import using as using_lexicon
 from services.offline.places import mark_other_countries
 from services.offline.processes import PlanningProcesses, Stepper
-from services.offline.question import (
+from services.offline.question import as_of_date
+from services.offline.question_follow_up import (
     SearchQuery,
-    TurnView,
-    as_of_date,
     follow_up_query,
     narrowed_query,
-    read_turn,
-    resolve_person,
-    resolve_reference,
     standalone_question,
     substituted_by_meaning,
 )
+from services.offline.question_references import resolve_person, resolve_reference
+from services.offline.question_turn import TurnView, read_turn
+from services.offline.render import Answer, not_found
 from services.offline.semantic import SentenceEncoder, SentenceSimilarity, SentenceVectorStore
-from services.offline.sql_plan import (
-    SqlPlan,
-    chained_plan,
-    column_values,
-    names_in_tables,
-    plan_sql,
-)
+from services.offline.sql_build import SqlPlan
+from services.offline.sql_match import column_values, names_in_tables
+from services.offline.sql_plan import chained_plan, plan_sql
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
+from use_cases.chat.decisions import NO_DECISIONS, AnswerFacts, TurnDecisions
 from use_cases.chat.prompts import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
-from use_cases.chat.search_discipline import prescribed_answer
+from use_cases.chat.turn_runner import sentence_pieces
 from use_cases.tables.domain import TableSchema
 
 MODEL_NAME = "offline-extractive"
-
-CONFIDENCE_KEY = "confidence"
 
 TableSchemas = Callable[[], list[TableSchema]]
 
@@ -85,7 +69,16 @@ TableSchemas = Callable[[], list[TableSchema]]
 class _Decision:
     calls: list[ToolCallPart] = field(default_factory=list)
     answer: Answer | None = None
-    declined: bool = False  # the answer is the decline the run's instructions prescribe
+    declined: bool = False  # the answer is the turn's decline (`TurnDecisions.declined`)
+    not_searched: bool = False  # the answer says search was off and the tables had nothing
+
+    def facts(self) -> AnswerFacts | None:
+        """The answer's facts: its confidence, and whether it is the can't-find answer (an
+        answer the composer found no evidence for; not a decline, not the search-off one)."""
+        if self.answer is None:
+            return None
+        cannot_find = not self.answer.found and not (self.declined or self.not_searched)
+        return AnswerFacts(float(self.answer.confidence), cannot_find)
 
 
 @dataclass
@@ -141,22 +134,19 @@ class _Planner:
         """The next step: the first round's tool calls, one more search, or the answer.
 
         One extra search at most: a narrower query when nothing was found (words shared by
-        most passages dropped). The knowledge base's lexicon is in force throughout. A run
-        whose instructions prescribe a decline word for word (a DISALLOWED turn, see
-        `use_cases.chat.search_discipline.prescribed_answer`) gets that answer and nothing else.
+        most passages dropped). The knowledge base's lexicon is passed to every stage. (A
+        declined turn is never planned: its model answers the decline, see
+        `OfflineExtractiveModel`.)
         """
-        declined = prescribed_answer(_latest_instructions(messages))
-        if declined is not None:
-            return _Decision(answer=Answer(declined, 0.0, found=False, coverage=0.0), declined=True)
-        with using_lexicon(self._lexicon), asking(self._not_found_hint):
-            return self._decide(messages, tool_names)
+        return self._decide(messages, tool_names)
 
     def _decide(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
-        view = read_turn(messages)
+        view = read_turn(messages, self._lexicon)
         if not view.question:
-            return _Decision(answer=not_found(0.0))
+            return _Decision(answer=not_found(0.0, self._context()))
         schemas = self._schemas() if SQL_TOOL in tool_names else []
         self._correct_typos(view, schemas)
+        context = self._context()
         question = view.question
         if view.previous_questions and view.previous_answers:
             question = resolve_person(
@@ -166,12 +156,13 @@ class _Planner:
                 names_in_tables(schemas),
             )
             question = resolve_reference(question, view.previous_answers, column_values(schemas))
-        query = follow_up_query(question, view.previous_questions)
+        query = follow_up_query(question, view.previous_questions, context.tuning.question)
         if self._similarity is not None:
+            similarities = self._similarity.similarities
             query = substituted_by_meaning(
-                query, question, view.previous_questions, self._similarity.similarities
+                query, question, view.previous_questions, similarities, context.tuning.question
             )
-        plan = self._plan(question, view.previous_questions, schemas)
+        plan = self._plan(question, view.previous_questions, schemas, context)
         can_search = SEARCH_TOOL in tool_names
         if not view.calls:
             calls = []
@@ -184,23 +175,25 @@ class _Planner:
         results = _tool_results(view)
         answer = self._compose(plan, query, results)
         if answer.found and not answer.from_table and schemas:
-            chained = chained_plan(question, answer.text, schemas)
+            chained = chained_plan(
+                question, answer.text, schemas, context.lexicon, context.tuning.sql
+            )
             if chained is not None:
                 looked_up = next((m for m in results.sql if m.get("sql") == chained.sql), None)
                 if looked_up is None:
-                    return _Decision(calls=[_call(SQL_TOOL, {"sql_query": chained.sql}, "chain")])
-                answer = _joined(answer, compose_sql(chained, looked_up))
-        searched = {_call_kind(c) for c in view.calls if c.tool_name == SEARCH_TOOL}
+                    return _Decision(calls=[_call(SQL_TOOL, {"sql_query": chained.sql})])
+                answer = _joined(answer, compose_sql(chained, looked_up, context.tuning.sql))
         if not can_search and not answer.found:  # search was off for this turn
-            return _Decision(answer=Answer(NOT_SEARCHED_ANSWER, 0.0, found=False, coverage=0.0))
+            not_searched = Answer(NOT_SEARCHED_ANSWER, 0.0, found=False, coverage=0.0)
+            return _Decision(answer=not_searched, not_searched=True)
         if not can_search or view.retries:
             return _Decision(answer=answer)
-        if not answer.found and "narrowed" not in searched:
-            narrowed = narrowed_query(query.text, results.hits)
+        # The first round makes one search; a second one in the turn is the narrowed search.
+        narrowed_already = sum(c.tool_name == SEARCH_TOOL for c in view.calls) > 1
+        if not answer.found and not narrowed_already:
+            narrowed = narrowed_query(query.text, results.hits, context.tuning.question)
             if narrowed is not None:
-                return _Decision(
-                    calls=[_call(SEARCH_TOOL, _search_args(narrowed, question), "narrowed")]
-                )
+                return _Decision(calls=[_call(SEARCH_TOOL, _search_args(narrowed, question))])
         return _Decision(answer=answer)
 
     def _correct_typos(self, view: TurnView, schemas: Sequence[TableSchema]) -> None:
@@ -219,41 +212,41 @@ class _Planner:
 
     @staticmethod
     def _plan(
-        question: str, previous_questions: Sequence[str], schemas: Sequence[TableSchema]
+        question: str,
+        previous_questions: Sequence[str],
+        schemas: Sequence[TableSchema],
+        context: AnswerContext,
     ) -> SqlPlan | None:
         """The table lookup for the question; for an elliptical follow-up, for the whole
         question it stands for ("and in lisbon?" after "how many people are in toronto?")."""
         if not schemas:
             return None
-        whole = standalone_question(question, previous_questions, column_values(schemas))
+        values = column_values(schemas)
+        whole = standalone_question(question, previous_questions, values, context.tuning.question)
+        lexicon, tuning = context.lexicon, context.tuning.sql
         if whole != question:
-            plan = plan_sql(whole, schemas)
+            plan = plan_sql(whole, schemas, lexicon, tuning)
             if plan is not None:
                 return plan
-        return plan_sql(question, schemas)
+        return plan_sql(question, schemas, lexicon, tuning)
+
+    def _context(self) -> AnswerContext:
+        """What this turn's answer is composed with (`pipeline.answer`): the lexicon, the
+        clarifying question, the knowledge base's words and abbreviations, the embedder and
+        the reader."""
+        known = self._vocabulary.snapshot() if self._vocabulary is not None else None
+        return AnswerContext(
+            lexicon=self._lexicon,
+            not_found_hint=self._not_found_hint,
+            similarity=self._similarity,
+            known=known,
+            abbreviations=known.abbreviations if known is not None else (),
+            reader=self._reader,
+        )
 
     def _compose(self, plan: SqlPlan | None, query: SearchQuery, results: _ToolResults) -> Answer:
-        table = None
-        if plan is not None:
-            for metadata in results.sql:
-                if metadata.get("sql") == plan.sql:
-                    table = compose_sql(plan, metadata)
-                    if table is not None and not table.bare_row:
-                        return table
-        known = self._vocabulary.snapshot() if self._vocabulary is not None else None
-        documents = compose_documents(
-            query.text,
-            results.hits,
-            self._similarity,
-            query.borrowed,
-            known,
-            query.whole,
-            known.abbreviations if known is not None else (),
-            self._reader,
-        )
-        # The row the question named, with nothing asked about it, answers only when the
-        # documents do not.
-        return documents if table is None or documents.found else table
+        question = pipeline.Question(query.text, query.borrowed, query.whole, plan)
+        return pipeline.answer(question, results.hits, results.sql, self._context())
 
     # --- FunctionModel callbacks ---------------------------------------------------------
 
@@ -298,16 +291,6 @@ class _Planner:
                 return cast(_Step, step)
         return self.step(messages, tool_names, output_tools)
 
-    async def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        tools = {t.name for t in info.function_tools}
-        step = await self.step_async(messages, tools, info.output_tools)
-        if step.decision.calls:
-            return ModelResponse(parts=list(step.decision.calls))
-        assert step.decision.answer is not None and step.part is not None
-        return ModelResponse(
-            parts=[step.part], provider_details={CONFIDENCE_KEY: step.decision.answer.confidence}
-        )
-
     def _final_part(
         self,
         messages: Sequence[ModelMessage],
@@ -321,63 +304,19 @@ class _Planner:
             return TextPart(answer.text)
         if declined:
             return declined_advice_call(answer.text, output_tools[0].name)
-        with using_lexicon(self._lexicon):
-            view = read_turn(messages)
+        view = read_turn(messages, self._lexicon)
         hits = _tool_results(view).hits
         return advice_call(answer, view.question, hits, output_tools[0].name)
 
-    async def step_once(
+    def declined_step(
         self,
         messages: Sequence[ModelMessage],
-        tool_names: set[str],
         output_tools: Sequence[ToolDefinition],
+        declined: str,
     ) -> _Step:
-        """`step_async`, reusing the step `OfflineExtractiveModel.request_stream` already made
-        for these very messages in this task (a streamed step needs it twice: for the
-        confidence it reports first, then for the stream itself; planning is the turn's
-        main cost)."""
-        planned = _PLANNED.get()
-        key = (id(messages), len(messages), frozenset(tool_names))
-        if planned is not None and planned[0] == key:
-            return planned[1]
-        return await self.step_async(messages, tool_names, output_tools)
-
-    async def stream(
-        self, messages: list[ModelMessage], info: AgentInfo
-    ) -> AsyncIterator[str | DeltaToolCalls]:
-        tools = {t.name for t in info.function_tools}
-        step = await self.step_once(messages, tools, info.output_tools)
-        if step.decision.calls:
-            yield {
-                index: DeltaToolCall(
-                    name=call.tool_name,
-                    json_args=call.args_as_json_str(),
-                    tool_call_id=call.tool_call_id,
-                )
-                for index, call in enumerate(step.decision.calls)
-            }
-            return
-        part = step.part
-        assert part is not None
-        if isinstance(part, TextPart):
-            for chunk in _sentence_chunks(part.content):
-                yield chunk
-            return
-        for index, chunk in enumerate(_sentence_chunks(part.args_as_json_str())):
-            first = index == 0
-            yield {
-                0: DeltaToolCall(
-                    name=part.tool_name if first else None,
-                    json_args=chunk,
-                    tool_call_id=part.tool_call_id if first else None,
-                )
-            }
-
-
-#: The step being streamed in this task (see `_Planner.step_once`).
-_PLANNED: contextvars.ContextVar[tuple[tuple[int, int, frozenset[str]], _Step] | None] = (
-    contextvars.ContextVar("offline_planned_step", default=None)
-)
+        """The step of a declined turn: its decline, word for word, and nothing looked up."""
+        decision = _Decision(answer=Answer(declined, 0.0, found=False, coverage=0.0), declined=True)
+        return _Step(decision, self._final_part(messages, output_tools, decision.answer, True))
 
 
 @functools.lru_cache(maxsize=8)
@@ -434,27 +373,10 @@ def _search_args(query: str, question: str) -> dict[str, Any]:
     return {"query": query} | ({"as_of": as_of.isoformat()} if as_of else {})
 
 
-def _call(tool: str, args: dict[str, Any], kind: str = "main") -> ToolCallPart:
-    """A tool call; its id says why it was made: "main", "narrowed" (a narrower search) or
-    "chain" (the table lookup of a person the documents' answer named)."""
-    return ToolCallPart(
-        tool_name=tool,
-        args=json.dumps(args),
-        tool_call_id=f"offline_{kind}_{uuid.uuid4().hex[:12]}",
-    )
-
-
-def _call_kind(call: ToolCallPart) -> str:
-    parts = call.tool_call_id.split("_")
-    return parts[1] if len(parts) >= 3 and parts[0] == "offline" else "main"
-
-
-def _latest_instructions(messages: Sequence[ModelMessage]) -> str | None:
-    """The instructions of the request being answered (the run's, with its search policy)."""
-    for message in reversed(messages):
-        if isinstance(message, ModelRequest):
-            return message.instructions
-    return None
+def _call(tool: str, args: dict[str, Any]) -> ToolCallPart:
+    """A tool call, with PydanticAI's own unique id (an id says nothing about the call: why a
+    search was made is read from the turn's messages)."""
+    return ToolCallPart(tool_name=tool, args=json.dumps(args))
 
 
 def _characters(messages: Sequence[ModelMessage]) -> int:
@@ -470,55 +392,86 @@ def _characters(messages: Sequence[ModelMessage]) -> int:
     return total
 
 
-#: The end of a streamed piece: a sentence's end (with closing quotes and brackets) and the
-#: whitespace after it, or a line break.
-_PIECE_END = re.compile(r"[.!?][\"')\]]*\s+|\n\s*")
-
-
-def _sentence_chunks(text: str) -> list[str]:
-    """Sentence-sized pieces (each with the whitespace after it) that join back to `text`: one
-    per sentence or line, as a writer produces them. Every piece is a stream event that goes
-    through PydanticAI's stream and the client's encoder: word-sized pieces had cost a turn
-    about a quarter of its time, for an answer that was already whole."""
-    pieces: list[str] = []
-    start = 0
-    for end in _PIECE_END.finditer(text):
-        pieces.append(text[start : end.end()])
-        start = end.end()
-    if start < len(text):
-        pieces.append(text[start:])
-    return pieces
-
-
 class OfflineExtractiveModel(FunctionModel):
-    """`FunctionModel` whose streamed responses also carry the confidence of the answer."""
+    """The `FunctionModel` that runs the planner, once per request, blocking or streamed.
 
-    def __init__(self, planner: _Planner) -> None:
-        super().__init__(planner.respond, stream_function=planner.stream, model_name=MODEL_NAME)
+    Bound to a turn (`for_turn`, the `use_cases.chat.decisions.BindsTurns` port), it is a new
+    model for that turn alone: it answers a declined turn with its decline, plans nothing
+    for it, and keeps the facts of the latest answer it gave (`answer_facts`). The model the
+    server builds is bound to no turn (`NO_DECISIONS`) and, shared by concurrent runs, keeps
+    no facts."""
+
+    def __init__(
+        self, planner: _Planner, decisions: TurnDecisions = NO_DECISIONS, *, bound: bool = False
+    ) -> None:
+        super().__init__(self._respond, stream_function=self._stream, model_name=MODEL_NAME)
         self._planner = planner
+        self._decisions = decisions
+        self._bound = bound
+        self._facts: AnswerFacts | None = None
 
-    @asynccontextmanager
-    async def request_stream(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
-    ) -> AsyncIterator[StreamedResponse]:
-        tools = {t.name for t in model_request_parameters.function_tools}
-        step = await self._planner.step_async(
-            messages, tools, model_request_parameters.output_tools
-        )
-        token = _PLANNED.set(((id(messages), len(messages), frozenset(tools)), step))
-        try:
-            async with super().request_stream(
-                messages, model_settings, model_request_parameters, run_context
-            ) as response:
-                if step.decision.answer is not None:
-                    response.provider_details = {CONFIDENCE_KEY: step.decision.answer.confidence}
-                yield response
-        finally:
-            _PLANNED.reset(token)
+    def for_turn(self, decisions: TurnDecisions) -> OfflineExtractiveModel:
+        """This model bound to one turn's decisions (the `TurnModel` of that turn)."""
+        return OfflineExtractiveModel(self._planner, decisions, bound=True)
+
+    @property
+    def model(self) -> OfflineExtractiveModel:
+        """The model a bound turn's run uses: this one."""
+        return self
+
+    def answer_facts(self) -> AnswerFacts | None:
+        """The facts of the latest answer this model gave (None before one, and always for
+        the unbound model)."""
+        return self._facts
+
+    async def _step(self, messages: Sequence[ModelMessage], info: AgentInfo) -> _Step:
+        declined = self._decisions.declined
+        if declined is not None:
+            step = self._planner.declined_step(messages, info.output_tools, declined)
+        else:
+            tools = {t.name for t in info.function_tools}
+            step = await self._planner.step_async(messages, tools, info.output_tools)
+        facts = step.decision.facts()
+        if facts is not None and self._bound:
+            self._facts = facts
+        return step
+
+    async def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        step = await self._step(messages, info)
+        if step.decision.calls:
+            return ModelResponse(parts=list(step.decision.calls))
+        assert step.part is not None
+        return ModelResponse(parts=[step.part])
+
+    async def _stream(
+        self, messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
+        step = await self._step(messages, info)
+        if step.decision.calls:
+            yield {
+                index: DeltaToolCall(
+                    name=call.tool_name,
+                    json_args=call.args_as_json_str(),
+                    tool_call_id=call.tool_call_id,
+                )
+                for index, call in enumerate(step.decision.calls)
+            }
+            return
+        part = step.part
+        assert part is not None
+        if isinstance(part, TextPart):
+            for chunk in sentence_pieces(part.content):
+                yield chunk
+            return
+        for index, chunk in enumerate(sentence_pieces(part.args_as_json_str())):
+            first = index == 0
+            yield {
+                0: DeltaToolCall(
+                    name=part.tool_name if first else None,
+                    json_args=chunk,
+                    tool_call_id=part.tool_call_id if first else None,
+                )
+            }
 
 
 def build_offline_model(
@@ -532,7 +485,7 @@ def build_offline_model(
     *,
     sentence_vectors: SentenceVectorStore | None = None,
     reader: SentenceReader | None = None,
-) -> FunctionModel:
+) -> OfflineExtractiveModel:
     """The embedded default model. `table_schemas` is read per turn, so new tables are seen.
     `sentence_encoder` (the local embedder) lets sentences be scored by meaning as well as by
     their words; without it the answer rests on word overlap alone. `vocabulary` (the
@@ -544,7 +497,7 @@ def build_offline_model(
     enabled them (`processes.py`). `sentence_vectors`: sentence vectors kept on disk, shared
     with the planning processes and filled ahead by ingestion (`sentence_store.py`). `reader`:
     the trained reader that scores sentences against the question: by default only an
-    answer's chosen sentences, for its confidence (`compose._with_belief`); without it the
+    answer's chosen sentences, for its confidence (`confidence.with_belief`); without it the
     confidence is the hand-made features' alone."""
     similarity = (
         SentenceSimilarity(sentence_encoder, store=sentence_vectors)
@@ -574,18 +527,3 @@ def build_planner(
         else None
     )
     return _Planner(table_schemas, similarity, vocabulary, lexicon, not_found_hint, reader=reader)
-
-
-def confidence_of(messages: Sequence[ModelMessage]) -> float | None:
-    """The confidence the offline model reported for the latest answer of this turn, if any."""
-    for message in reversed(messages):
-        if isinstance(message, ModelResponse):
-            details = message.provider_details or {}
-            value = details.get(CONFIDENCE_KEY)
-            if isinstance(value, int | float):
-                return float(value)
-        elif isinstance(message, ModelRequest) and any(
-            isinstance(p, UserPromptPart) for p in message.parts
-        ):
-            return None
-    return None

@@ -32,13 +32,14 @@ from services.knowledge.embedders.minilm_build import is_installed
 from services.knowledge.loaders import FileLoader
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
-from services.offline import build_offline_model, confidence_of
+from services.offline import build_offline_model
 from services.offline.text import strip_pleasantries
 from services.postgres import PgDatabase
 from services.tables.loader import TableLoader
 from services.tables.pg_sql_sandbox import PgSqlRunner
 from services.tables.sql_sandbox import SqliteSqlRunner
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
+from use_cases.chat.decisions import NO_DECISIONS
 from use_cases.chat.prompts import NOT_FOUND_ANSWER, anchored_prompt
 from use_cases.chat.tools import AgentDeps
 from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
@@ -86,7 +87,7 @@ class Outcome:
 
 
 def _model_dir() -> Path:
-    return Settings().models_dir / LOCAL_MODEL_DIRNAME
+    return Settings().embeddings.models_dir / LOCAL_MODEL_DIRNAME
 
 
 @pytest.fixture(scope="session")  # once per worker, however the tests are spread
@@ -135,15 +136,18 @@ async def _run(sample: Sample, kind: str) -> list[Outcome]:
     outcomes = []
     for q in _questions(kind):
         deps = AgentDeps(retriever=sample.retriever, sql=sample.sql, clock=FixedClock())
-        result = await agent.run(anchored_prompt(q["question"], TODAY), model=model, deps=deps)
+        bound = model.for_turn(NO_DECISIONS)
+        prompt = anchored_prompt(q["question"], TODAY)
+        result = await agent.run(prompt, model=bound.model, deps=deps)
         answer = result.output
+        facts = bound.answer_facts()
         expected = list(q["answer_contains"])
         if kind == "none":
             ok = answer.startswith(NOT_FOUND_ANSWER)
         else:
             ok = bool(expected) and all(s.lower() in answer.lower() for s in expected)
         outcomes.append(
-            Outcome(kind, q["question"], expected, answer, ok, confidence_of(result.all_messages()))
+            Outcome(kind, q["question"], expected, answer, ok, facts.confidence if facts else None)
         )
     return outcomes
 

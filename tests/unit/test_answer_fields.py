@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 27, tzinfo=UTC)
 CANT_FIND = "I can't find this in the knowledge base."
 
 
-def _result(answer: str = "Fourteen characters [1].") -> ChatResult:
+def _result(answer: str = "Fourteen characters [1].", *, not_found: bool = False) -> ChatResult:
     return ChatResult(
         chat_id="c1",
         message_id="m2",
@@ -31,6 +31,7 @@ def _result(answer: str = "Fourteen characters [1].") -> ChatResult:
         response_id="resp_1",
         confidence=0.8,
         confidence_phrase="high",
+        not_found=not_found,
     )
 
 
@@ -61,7 +62,9 @@ def test_the_json_reply_says_what_the_streams_data_part_says() -> None:
     result = _result()
     assert ChatOut.of(result).model_dump(mode="json") == turn_data(result)
     assert turn_data(result)["sources"] == [result.sources[0].as_dict()]
-    assert turn_data(_result(CANT_FIND))["not_found"] is True
+    # The turn decided it (a typed fact), the text does not: the reply says what it decided.
+    assert turn_data(_result(CANT_FIND, not_found=True))["not_found"] is True
+    assert turn_data(_result(CANT_FIND))["not_found"] is False
 
 
 def test_a_stored_answer_has_its_log_entry_and_a_question_has_none() -> None:

@@ -33,14 +33,16 @@ from services.offline import (
     CLARIFYING_QUESTION,
     MODEL_NAME,
     build_offline_model,
-    confidence_of,
     narrowed_query,
     search_query_for,
 )
+from services.offline.model import _Planner
 from tests.sample_lexicon import SAMPLE_LEXICON
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
+from use_cases.chat.decisions import AnswerFacts, TurnDecisions
 from use_cases.chat.prompts import NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL, anchored_prompt
 from use_cases.chat.tools import AgentDeps
+from use_cases.chat.turn_runner import sentence_pieces
 from use_cases.knowledge.domain import DocumentRef, HitScores, SearchHit
 from use_cases.shared.errors import ToolRejected
 from use_cases.tables.domain import QueryResult, TableColumn, TableSchema
@@ -279,6 +281,23 @@ async def ask(
     return result, run_deps
 
 
+async def ask_for_facts(
+    agent: Agent, question: str, hits: Sequence[SearchHit], *, streamed: bool = False
+) -> tuple[str, AnswerFacts | None]:
+    """The answer, and the facts the model bound to the turn reports about it."""
+    bound = model_for(None).for_turn(TurnDecisions())
+    prompt = anchored_prompt(question, TODAY)
+    if not streamed:
+        result = await agent.run(prompt, model=bound.model, deps=deps(hits))
+        return result.output, bound.answer_facts()
+    output = ""
+    async with agent.run_stream_events(prompt, model=bound.model, deps=deps(hits)) as events:
+        async for event in events:
+            if isinstance(event, AgentRunResultEvent):
+                output = event.result.output
+    return output, bound.answer_facts()
+
+
 def tool_calls(messages: Sequence[ModelMessage]) -> list[ToolCallPart]:
     return [
         part
@@ -391,8 +410,10 @@ async def test_weak_evidence_gives_the_exact_cant_find_answer(agent: Agent) -> N
         agent, "What is the vesting schedule for employee stock options?", [OFFICES, TRAVEL]
     )
     assert result.output == f"{NOT_FOUND_ANSWER} {CLARIFYING_QUESTION}"
-    confidence = confidence_of(result.all_messages())
-    assert confidence is not None and confidence <= 0.3
+    _, facts = await ask_for_facts(
+        agent, "What is the vesting schedule for employee stock options?", [OFFICES, TRAVEL]
+    )
+    assert facts is not None and facts.not_found and facts.confidence <= 0.3
 
 
 async def test_the_clarifying_question_is_the_deployments_own(agent: Agent) -> None:
@@ -434,15 +455,91 @@ async def test_no_hits_gives_the_cant_find_answer(agent: Agent) -> None:
 
 
 async def test_confidence_is_reported_with_the_answer(agent: Agent) -> None:
-    result, _ = await ask(agent, "How long are raw location pings retained?", [RETENTION])
-    final = result.all_messages()[-1]
-    assert isinstance(final, ModelResponse)
-    assert final.provider_details is not None
-    confidence = confidence_of(result.all_messages())
-    assert confidence == final.provider_details["confidence"]
-    assert 0.5 < confidence <= 1.0
-    # No offline answer in this turn: nothing to report.
-    assert confidence_of([ModelRequest(parts=[UserPromptPart("hi")])]) is None
+    """The facts come back from the model bound to the turn, as a value; the response
+    carries nothing for them."""
+    bound = model_for(None).for_turn(TurnDecisions())
+    assert bound.answer_facts() is None  # no answer yet: nothing to report
+    result = await agent.run(
+        anchored_prompt("How long are raw location pings retained?", TODAY),
+        model=bound.model,
+        deps=deps([RETENTION]),
+    )
+    facts = bound.answer_facts()
+    assert facts is not None and 0.5 < facts.confidence <= 1.0 and not facts.not_found
+    assert all(
+        not m.provider_details for m in result.all_messages() if isinstance(m, ModelResponse)
+    )
+
+
+async def test_each_turn_has_its_own_facts(agent: Agent) -> None:
+    shared = model_for(None)
+    found = shared.for_turn(TurnDecisions())
+    missing = shared.for_turn(TurnDecisions())
+    await agent.run(
+        anchored_prompt("How long are raw location pings retained?", TODAY),
+        model=found.model,
+        deps=deps([RETENTION]),
+    )
+    await agent.run(
+        anchored_prompt("What is the vesting schedule for stock options?", TODAY),
+        model=missing.model,
+        deps=deps([]),
+    )
+    assert found.answer_facts() is not None and not found.answer_facts().not_found  # type: ignore[union-attr]
+    assert missing.answer_facts() is not None and missing.answer_facts().not_found  # type: ignore[union-attr]
+
+
+async def test_a_declined_turn_gets_its_decline_and_nothing_is_planned(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decline reaches the model as `TurnDecisions.declined`, never through its
+    instructions; nothing is looked up and the planner is not asked."""
+    planned: list[int] = []
+    monkeypatch.setattr(_Planner, "step", lambda *a: planned.append(1))
+    declined = "I can't share my instructions or configuration."
+    bound = model_for(None).for_turn(TurnDecisions(declined=declined))
+    run_deps = deps([RETENTION])
+    result = await agent.run(
+        anchored_prompt("How long are raw location pings retained?", TODAY),
+        model=bound.model,
+        deps=run_deps,
+    )
+    assert result.output == declined and tool_calls(result.all_messages()) == []
+    assert run_deps.retriever.queries == [] and planned == []  # type: ignore[attr-defined]
+    assert bound.answer_facts() == AnswerFacts(0.0, not_found=False)
+
+
+async def test_a_streamed_request_is_planned_once(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "How long are raw location pings retained?"
+    blocking, _ = await ask_for_facts(agent, question, [RETENTION])
+    steps: list[int] = []
+    step = _Planner.step
+
+    def counted(self: Any, *args: Any) -> Any:
+        steps.append(1)
+        return step(self, *args)
+
+    monkeypatch.setattr(_Planner, "step", counted)
+    streamed, _ = await ask_for_facts(agent, question, [RETENTION], streamed=True)
+    assert streamed == blocking
+    assert len(steps) == 2  # the search, then the answer: one plan per request
+
+
+async def test_a_tool_call_id_says_nothing_and_the_narrowed_search_is_made_once(
+    agent: Agent,
+) -> None:
+    """Why a search was made is read from the turn (its second search is the narrowed
+    one), not from ids, which are PydanticAI's own."""
+    result, run_deps = await ask(
+        agent, "What is the vesting schedule for employee stock options?", [OFFICES, TRAVEL]
+    )
+    calls = tool_calls(result.all_messages())
+    searches = [c for c in calls if c.tool_name == SEARCH_TOOL]
+    assert 1 <= len(searches) <= 2
+    assert all(not c.tool_call_id.startswith("offline") for c in calls)
+    assert len(run_deps.retriever.queries) == len(searches)  # type: ignore[attr-defined]
 
 
 async def test_reports_its_model_name(agent: Agent) -> None:
@@ -555,7 +652,9 @@ async def test_streaming_gives_the_same_answer_in_several_deltas(agent: Agent) -
     assert all(piece.strip() for piece in pieces)
     assert final is not None
     assert "".join(pieces) == final.output == blocking.output
-    assert confidence_of(final.all_messages()) == confidence_of(blocking.all_messages())
+    assert await ask_for_facts(agent, question, [TRAVEL, RETENTION], streamed=True) == (
+        await ask_for_facts(agent, question, [TRAVEL, RETENTION])
+    )
     last = final.all_messages()[-1]
     assert isinstance(last, ModelResponse) and last.model_name == MODEL_NAME
 
@@ -582,10 +681,8 @@ async def test_streaming_gives_the_same_answer_in_several_deltas(agent: Agent) -
     ],
 )
 def test_a_stream_is_cut_into_sentences_and_lines(text: str, expected: list[str]) -> None:
-    from services.offline.model import _sentence_chunks
-
-    assert _sentence_chunks(text) == expected
-    assert "".join(_sentence_chunks(text)) == text
+    assert sentence_pieces(text) == expected
+    assert "".join(sentence_pieces(text)) == text
 
 
 async def test_streaming_sql_tool_calls(agent: Agent) -> None:

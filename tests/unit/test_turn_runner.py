@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pydantic_ai.models
@@ -53,6 +53,7 @@ from use_cases.chat.turn_runner import (
     TurnStarted,
     drain,
     is_content_filter,
+    sentence_pieces,
     to_domain_error,
 )
 from use_cases.shared.errors import (
@@ -218,6 +219,30 @@ async def test_a_run_yields_started_then_the_model_events_then_one_finished() ->
     assert r.handler.runs[0] is events[-2].result
     assert r.handler.records[0].text == "Hello there."
     assert r.handler.records[0].tool_calls == ()
+
+
+async def test_a_fixed_answer_runs_no_model_and_streams_as_a_models_text_does() -> None:
+    """A declined turn's answer (`AgentCall.fixed_answer`): the events a model streaming the
+    same text sentence by sentence gives, the same record, the same `complete`."""
+    text = "I can't share that. Ask me about the documents.\nThanks."
+
+    async def pieces(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        for piece in sentence_pieces(text):
+            yield piece
+
+    modelled = rig(FunctionModel(stream_function=pieces))
+    from_model = await collect(modelled.run())
+    fixed = rig(failing(AssertionError("no model is called")))
+    fixed.call = replace(fixed.call, fixed_answer=text)
+    without_model = await collect(fixed.run())
+
+    def shown(events: list[Any]) -> list[Any]:
+        return [e.result.output if isinstance(e, AgentRunResultEvent) else e for e in events]
+
+    assert shown(without_model) == shown(from_model)
+    assert len([e for e in without_model if isinstance(e, PartDeltaEvent)]) == 2
+    assert fixed.handler.calls == [("complete", text)] == modelled.handler.calls
+    assert fixed.handler.records[0].text == text and fixed.retriever.queries == []
 
 
 async def test_the_record_observes_each_tool_call_with_its_outcome_and_the_text() -> None:

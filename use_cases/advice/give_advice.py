@@ -106,6 +106,7 @@ from use_cases.chat.citations import (
     invented_citations,
     without_citations,
 )
+from use_cases.chat.decisions import TurnDecisions, bind_turn
 from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.ports import TurnObserver, WebSearch
 from use_cases.chat.prompts import (
@@ -218,7 +219,8 @@ class GiveAdvice:
         call = AgentCall(
             prompt=anchored_prompt(turn.question, self._clock.today()),
             history=model_history((m.role, m.content) for m in prior if m.content.strip()),
-            model=turn.resolved.model,
+            # Bound to the turn: a declined advice reaches the offline model as a value.
+            model=bind_turn(turn.resolved.model, TurnDecisions.of(turn.deps.search_policy)).model,
             deps=turn.deps,
             sampling=request.sampling,
             opening_search=opening_search(turn.resolved, turn.deps.search_policy, turn.question)

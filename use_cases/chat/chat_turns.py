@@ -26,9 +26,15 @@ Rules:
   reported in the server log and never costs the user the stored answer.
 - Each turn gets a search-discipline decision (`use_cases/chat/search_discipline.py`) from its
   message and `search_override`: the model sees the message without `/search` / `/nosrch`
-  markers; an override to "no" removes the search tool for the turn, DISALLOWED removes every
-  tool and tells the model the decline to give (logged as a refusal), and MANDATORY makes an
-  answer that did not search the knowledge base be retried.
+  markers; an override to "no" removes the search tool for the turn, and MANDATORY makes an
+  answer that did not search the knowledge base be retried. A DISALLOWED turn is declined
+  here, without a model: its decline is stored and streamed as an answer is (no tool call,
+  no source) and logged as a refusal.
+- The model is bound to the turn's decisions (`use_cases/chat/decisions.py`); a model that
+  composes its answer itself (the offline model) reports the answer's confidence and whether
+  it is the can't-find answer as typed facts. For a model that reports none (a hosted LLM),
+  the can't-find answer is the sentence its prompt tells it to give
+  (`use_cases.chat.prompts.reads_as_not_found`), recognised once, when the turn ends.
 - A turn searches with the retriever `scope` makes for its chat (when wired): the knowledge
   base plus that chat's attached files (`use_cases/conversations/files.py`), never another
   chat's.
@@ -49,18 +55,18 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol, TypeAlias
 
+from loguru import logger
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelResponse
 from pydantic_ai.run import AgentRunResult
 
 from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.citations import NumberedText, checked_citations, cited_sources, numbered_answer
+from use_cases.chat.decisions import AnswerFacts, TurnDecisions, TurnModel, bind_turn
 from use_cases.chat.domain import (
     Chat,
     ConversationMessage,
@@ -77,8 +83,8 @@ from use_cases.chat.prompts import (
     SEARCH_TOOL,
     SYSTEM_PROMPT,
     anchored_prompt,
-    is_not_found,
     leaks_instructions,
+    reads_as_not_found,
 )
 from use_cases.chat.recent import latest_messages
 from use_cases.chat.responses import RecordedResponse, ResponseRecord
@@ -100,7 +106,6 @@ from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, PayloadTooLarge
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
 
-_log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 8000
 REFUSAL_ANSWER = (
     "I'm sorry, but I can't help with that request. I can answer questions about the "
@@ -211,11 +216,8 @@ class ChatResult:
     confidence_phrase: str | None = None
     confidence_raw: float | None = None
     """The confidence before recalibration (for evaluation runs' raw Brier score and ECE)."""
-
-    @property
-    def not_found(self) -> bool:
-        """Whether the answer is the can't-find answer (`use_cases.chat.prompts.is_not_found`)."""
-        return is_not_found(self.answer)
+    not_found: bool = False
+    """The answer is the can't-find answer (decided when the turn ends: see the rules)."""
 
 
 class ResponseRecorder(Protocol):
@@ -286,21 +288,26 @@ class ChatTurns:
         the iterator early stores the turn as interrupted."""
         question = self._check(request.message)
         decision = decide(question, request.search_override)
+        decisions = TurnDecisions.of(decision.policy)
         resolved, instructions = await asyncio.to_thread(
             self._prepare, request.model, request.instructions
         )
-        resolved.admit()
+        if decisions.declined is None:  # a declined turn runs no model: nothing to admit
+            resolved.admit()
         turn = await asyncio.to_thread(
             self._store_question, request, question, resolved, instructions, decision
         )
+        if decisions.declined is None:
+            turn.bound = bind_turn(resolved.model, decisions)
         call = AgentCall(
             prompt=anchored_prompt(decision.question, self._clock.today()),
             history=model_history((m.role, m.content) for m in turn.prior if _fit_for_history(m)),
-            model=resolved.model,
+            model=turn.bound.model if turn.bound is not None else None,
             deps=turn.deps,
             sampling=request.sampling,
             opening_search=opening_search(resolved, turn.deps.search_policy, decision.question),
             timeout_s=resolved.turn_timeout_s,
+            fixed_answer=decisions.declined,
         )
         started = TurnStarted(turn.assistant.id, resolved.identifier)
         citations = turn.deps.citations
@@ -401,26 +408,39 @@ class _ChatTurn:
     resolved: ResolvedModel
     deps: AgentDeps
     responses: ResponseRecorder | None = None
+    bound: TurnModel | None = None
+    """The model bound to this turn; None for a declined turn, which runs none."""
 
     async def complete(self, run: AgentRunResult[str], record: TurnRecord) -> ChatResult:
         answer = run.output
         if leaks_instructions(answer, self.deps.instructions):
             # A prompt injection (or a user) talked the model into reciting its instructions.
-            _log.warning(
-                "Withheld an answer that repeated the system prompt (chat %s)", self.chat.id
+            logger.warning(
+                "Withheld an answer that repeated the system prompt (chat {})", self.chat.id
             )
             answer = INSTRUCTIONS_WITHHELD
+        facts = self.bound.answer_facts() if self.bound is not None else None
+        not_found = self._not_found(answer, facts)
         answer, invented = checked_citations(answer, self.deps.citations)
-        answer, sources = numbered_answer(answer, cited_sources(answer, self.deps.citations))
+        cited = cited_sources(answer, self.deps.citations, not_found=not_found)
+        answer, sources = numbered_answer(answer, cited)
         declined = self.deps.search_policy.declined
         withheld = answer == INSTRUCTIONS_WITHHELD or bool(declined and answer == declined)
-        result = await self._store(answer, record, token_usage(run), sources)
+        result = await self._store(answer, record, token_usage(run), sources, not_found=not_found)
         return await self._log(
             result,
             refused=withheld,
-            model_confidence=_reported(run),
+            model_confidence=facts.confidence if facts is not None else None,
             invented_citations=len(invented),
         )
+
+    def _not_found(self, answer: str, facts: AnswerFacts | None) -> bool:
+        """Whether the answer stored is the can't-find answer: the model's fact when it
+        reports one, else (a hosted model) whether its text gives the prompt's sentence. A
+        withheld answer and a decline (no model) never are."""
+        if answer == INSTRUCTIONS_WITHHELD or self.bound is None:
+            return False
+        return facts.not_found if facts is not None else reads_as_not_found(answer)
 
     async def refuse(self, record: TurnRecord) -> ChatResult:
         result = await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
@@ -448,6 +468,7 @@ class _ChatTurn:
             cited=result.sources,
             retrieved=self.deps.citations,
             refused=refused,
+            not_found=result.not_found,
             model_confidence=model_confidence,
             invented_citations=invented_citations,
             chat_id=self.chat.id,
@@ -456,7 +477,7 @@ class _ChatTurn:
         try:
             logged = await asyncio.to_thread(self.responses.record, entry)
         except Exception:
-            _log.exception("Could not log the answer of chat %s", self.chat.id)
+            logger.exception("Could not log the answer of chat {}", self.chat.id)
             return result
         return replace(
             result,
@@ -489,6 +510,7 @@ class _ChatTurn:
         sources: tuple[Source, ...],
         *,
         refused: bool = False,
+        not_found: bool = False,
     ) -> ChatResult:
         result = ChatResult(
             chat_id=self.chat.id,
@@ -501,6 +523,7 @@ class _ChatTurn:
             usage=usage,
             latency_ms=record.latency_ms,
             refused=refused,
+            not_found=not_found,
         )
         await asyncio.to_thread(
             self.history.finalize_message,
@@ -517,13 +540,3 @@ class _ChatTurn:
             ),
         )
         return result
-
-
-def _reported(run: AgentRunResult[str]) -> float | None:
-    """A confidence the model reported with its answer (`provider_details["confidence"]`, as
-    the offline model does), if any."""
-    for message in reversed(run.new_messages()):
-        if isinstance(message, ModelResponse):
-            value = (message.provider_details or {}).get("confidence")
-            return float(value) if isinstance(value, int | float) else None
-    return None

@@ -25,13 +25,13 @@ with the numbers it is stored with.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from loguru import logger
 from pydantic_ai.messages import (
     PartDeltaEvent,
     PartEndEvent,
@@ -42,11 +42,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResultEvent
 
 from use_cases.chat.domain import Source
-from use_cases.chat.prompts import is_not_found
 from use_cases.knowledge.domain import DocumentRef
-
-_log = logging.getLogger(__name__)
-
 
 # --- markers ------------------------------------------------------------------------------
 
@@ -191,10 +187,12 @@ def _drop_marker(numbers: Collection[int], match: re.Match[str]) -> str:
     return " " if followed_by_marker and match.group(0).startswith((" ", "\t")) else ""
 
 
-def cited_sources(answer: str, citations: Sequence[Citation]) -> tuple[Source, ...]:
+def cited_sources(
+    answer: str, citations: Sequence[Citation], *, not_found: bool = False
+) -> tuple[Source, ...]:
     """The citations the answer refers to by [n] or [table: name]; none for the can't-find
-    answer."""
-    if is_not_found(answer):
+    answer (`not_found`, as the turn decided it)."""
+    if not_found:
         return ()
     numbers, tables = citation_markers([answer])
     return tuple(
@@ -210,7 +208,7 @@ def checked_citations(answer: str, citations: Sequence[Citation]) -> tuple[str, 
     invented citations after its retry (see `use_cases.chat.agent.build_agent`)."""
     invented = invented_citations([answer], citations)
     if invented:
-        _log.warning("Removed invented citations %s from an answer", invented)
+        logger.warning("Removed invented citations {} from an answer", invented)
     return without_citations(answer, invented), tuple(invented)
 
 

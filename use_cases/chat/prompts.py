@@ -26,10 +26,12 @@ SQL_TOOL = "lookup_structured_data"
 NOT_FOUND_ANSWER = "I can't find this in the knowledge base."
 
 
-def is_not_found(answer: str) -> bool:
-    """Whether `answer` is the can't-find answer: nothing relevant was found, said plainly
-    (a right refusal, not a failure)."""
-    return answer.strip().startswith(NOT_FOUND_ANSWER)
+def reads_as_not_found(text: str) -> bool:
+    """Whether `text` gives the can't-find answer in words: a model that reports no facts
+    about its answer (a hosted LLM, told to answer exactly `NOT_FOUND_ANSWER`) has no other
+    way to say it, and a stored message keeps no flag for it. A turn whose model reports facts
+    (`use_cases.chat.decisions.AnswerFacts`) takes the fact instead."""
+    return text.strip().startswith(NOT_FOUND_ANSWER)
 
 
 DATE_PREFIX = "Current Date: "

@@ -19,22 +19,21 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from loguru import logger
+
 from use_cases.access.domain import Caller
-from use_cases.chat.prompts import is_not_found
+from use_cases.chat.prompts import reads_as_not_found
 from use_cases.confidence.domain import RESPONSE_KINDS, LoggedResponse, ResponseKind
 from use_cases.confidence.estimator import DEFAULT_PHRASES, estimate_confidence
 from use_cases.confidence.ports import CalibrationStore, ResponseLog
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import AlmanacError, InvalidRequest, NotFound
-
-_log = logging.getLogger(__name__)
 
 RESPONSE_ID_PREFIX = "resp_"
 RESPONSE_ID = re.compile(r"resp_[0-9a-f]{24}")
@@ -55,7 +54,8 @@ class ResponseRecord:
     `kind` and `score`. `raw_confidence`, when given, is used instead of the estimator (e.g.
     a confidence the advice model was asked for); `model_confidence` is taken as the
     estimate (the offline model reports one). `refused`: a content-filter refusal or a
-    withheld answer. The can't-find answer is recognised from `response_text`.
+    withheld answer. `not_found`: the answer is the can't-find answer, as the turn decided it
+    (None: recognised from `response_text`, for a kind of turn that decides none).
     """
 
     user_id: str
@@ -68,6 +68,7 @@ class ResponseRecord:
     cited: Sequence[Any] = ()
     retrieved: Sequence[Any] = ()
     refused: bool = False
+    not_found: bool | None = None
     raw_confidence: float | None = None
     model_confidence: float | None = None
     invented_citations: int = 0
@@ -120,7 +121,9 @@ class RecordResponse:
             raw = estimate_confidence(
                 record.cited,
                 record.retrieved,
-                not_found=is_not_found(record.response_text),
+                not_found=reads_as_not_found(record.response_text)
+                if record.not_found is None
+                else record.not_found,
                 refused=record.refused,
                 model_confidence=record.model_confidence,
                 invented_citations=record.invented_citations,
@@ -267,9 +270,9 @@ class RecordFeedback:
         try:
             self._recalibration.after_feedback()
         except AlmanacError as exc:  # a refit that cannot run now waits for more feedback
-            _log.info("Automatic recalibration skipped: %s", exc.detail)
+            logger.info("Automatic recalibration skipped: {}", exc.detail)
         except Exception:
-            _log.exception("Automatic recalibration failed; the feedback is stored")
+            logger.exception("Automatic recalibration failed; the feedback is stored")
 
     async def execute(self, caller: Caller, request: FeedbackRequest) -> FeedbackReceipt:
         return await asyncio.to_thread(self.record, caller.user_id, request)

@@ -43,8 +43,14 @@ from use_cases.access.domain import Caller, require_admin
 from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.chat_turns import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, checked_question
 from use_cases.chat.citations import checked_citations, cited_sources, numbered_answer
+from use_cases.chat.decisions import TurnDecisions, bind_turn
 from use_cases.chat.domain import Source, TokenUsage
-from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, anchored_prompt, leaks_instructions
+from use_cases.chat.prompts import (
+    INSTRUCTIONS_WITHHELD,
+    anchored_prompt,
+    leaks_instructions,
+    reads_as_not_found,
+)
 from use_cases.chat.search_discipline import decide
 from use_cases.chat.tools import AgentDeps, deps_for_turn
 from use_cases.chat.turn_runner import (
@@ -237,14 +243,16 @@ class RunPlayground:
                 raise model
             decision = decide(question, search_override)
             deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
+            decisions = TurnDecisions.of(deps.search_policy)
             call = AgentCall(
                 prompt=anchored_prompt(decision.question, self._clock.today()),
                 history=[],
-                model=model.model,
+                model=bind_turn(model.model, decisions).model,
                 deps=deps,
                 sampling=sampling,
                 opening_search=opening_search(model, deps.search_policy, decision.question),
                 timeout_s=model.turn_timeout_s,
+                fixed_answer=decisions.declined,  # declined as a chat turn is: no model
             )
             turn = _PlaygroundTurn(deps)
             answer, usage, sources = await drain(
@@ -285,7 +293,8 @@ class _PlaygroundTurn:
         if leaks_instructions(answer, self.deps.instructions):
             answer = INSTRUCTIONS_WITHHELD
         answer, _ = checked_citations(answer, self.deps.citations)
-        answer, sources = numbered_answer(answer, cited_sources(answer, self.deps.citations))
+        cited = cited_sources(answer, self.deps.citations, not_found=reads_as_not_found(answer))
+        answer, sources = numbered_answer(answer, cited)
         return answer, token_usage(run), sources
 
     async def refuse(self, record: TurnRecord) -> _Answer:
