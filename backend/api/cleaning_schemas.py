@@ -70,10 +70,14 @@ class CleaningRunOut(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None
-    results: str = Field(description="Where to poll: `/api/results/{run_id}`.")
+    results: str = Field(description="Where to poll: `/api/cleaning/runs/{run_id}`.")
 
     @classmethod
-    def of(cls, run: CleaningRun) -> CleaningRunOut:
+    def of(
+        cls, run: CleaningRun, *, results: str = "/api/cleaning/runs/{run_id}"
+    ) -> CleaningRunOut:
+        """`results`: where to poll, a path with `{run_id}` (document 003's start answers its
+        own `/api/results/{run_id}`)."""
         return cls(
             run_id=run.run_id,
             status=run.status,
@@ -86,7 +90,7 @@ class CleaningRunOut(BaseModel):
             started_at=run.started_at,
             finished_at=run.finished_at,
             error=run.error,
-            results=f"/api/results/{run.run_id}",
+            results=results.format(run_id=run.run_id),
         )
 
 

@@ -175,11 +175,12 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("PATCH", "/api/conversations/{chat_id}/summary"): Call(
         OWNER_ONLY, json=lambda: {"text": "Edited."}
     ),
-    # Document 002's conversation API (routes/conversation_backend.py): the same owners.
+    # Whether a request is signed in (routes/oidc.py): public.
     ("GET", "/api/auth/status"): Call(PUBLIC),
     # Signing in with an OpenID Connect provider: public; not set up here (501 for all).
     ("GET", "/api/auth/login"): Call((501, 501, 501, 501)),
     ("GET", "/api/auth/callback"): Call((501, 501, 501, 501), params={"code": "c", "state": "s"}),
+    # Document 002's conversation API (compat/conversations_002.py): the same owners.
     ("GET", "/api/auth/me"): Call(EVERY_CALLER),
     ("POST", "/api/auth/logout"): Call(EVERY_CALLER),
     ("DELETE", "/api/auth/cleanup"): Call(ADMIN_ONLY),
@@ -357,6 +358,9 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # 409 for the admin: the matrix's cleaning run has completed.
     ("POST", "/api/cleaning/runs/{run_id}/cancel"): Call((401, 403, 403, 409)),
     ("DELETE", "/api/cleaning/runs/{run_id}"): Call((401, 403, 403, 204)),
+    ("GET", "/api/cleaning/metrics/overview"): Call(ADMIN_ONLY),
+    ("GET", "/api/cleaning/metrics/dimension/{name}"): Call(ADMIN_ONLY),
+    ("GET", "/api/cleaning/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
     # Document 003's paths for the cleaning benchmark (issue 63): admins only, the same.
     ("GET", "/api/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
     ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),
@@ -534,7 +538,8 @@ async def _path(template: str, container: Container) -> str:
         values["dataset_id"] = "answers"
     if "{task_id}" in template:
         values["task_id"] = "services.uniqueness.easy"
-    if cleaning and ("{run_id}" in template or template.startswith("/api/metrics/")):
+    metrics = template.startswith(("/api/metrics/", "/api/cleaning/metrics/"))
+    if cleaning and ("{run_id}" in template or metrics):
         values["run_id"] = await _cleaning_run(container)
     elif "{run_id}" in template or template.startswith("/api/v1/eval-metrics/"):
         values["run_id"] = await _eval_run(container)

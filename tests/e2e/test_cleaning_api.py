@@ -46,7 +46,7 @@ async def test_a_cleaning_run_over_sample_and_real_tables_is_scored_and_its_metr
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
     assert run_id.startswith("clean_") and started.json()["total"] == 16
-    assert started.headers["location"] == f"/api/results/{run_id}"
+    assert started.headers["location"] == f"/api/cleaning/runs/{run_id}"
 
     export = await finished(client, run_id)
     assert export["status"] == "completed" and export["kind"] == "cleaning"
@@ -138,7 +138,7 @@ async def test_an_admin_cancels_a_running_cleaning_run_and_it_says_so(
     export = (await client.get(f"/api/cleaning/runs/{run_id}")).json()
     assert (
         export["status"] == "cancelled"
-        and export["error"] == f"cancelled by {container.settings.default_user_id}"
+        and export["error"] == f"cancelled by {container.settings.auth.default_user_id}"
     )
     assert export["progress"]["done"] < export["progress"]["total"] == started["total"]
     again = await client.post(f"/api/cleaning/runs/{run_id}/cancel")

@@ -1,7 +1,7 @@
-"""Data-cleaning benchmarks: clean tables, tasks and runs, a run's export and report (admins).
-Document 003's paths for the same benchmark (`/api/tasks`, `/api/benchmark/run`,
-`/api/results/{run_id}`, `/api/metrics/...`) are in routes/seed_cleaning.py. See
-docs/cleaning.md."""
+"""Data-cleaning benchmarks: clean tables, tasks and runs, a run's export and report, and
+the metrics of a run (admins). Document 003's paths for the same benchmark (`/api/tasks`,
+`/api/benchmark/run`, `/api/results/{run_id}`, `/api/metrics/...`) are backend/api/compat/
+cleaning_003.py's, which registers these handlers there. See docs/cleaning.md."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
 from backend.api.downloads import download_csv, download_json, report_page
 from backend.api.openapi import STARTED_RUN, problem_responses
 from backend.api.rate_limit import RateLimited
+from backend.bootstrap import Container
+from use_cases.access.domain import Caller
+from use_cases.cleaning.runs import CleaningRunRequest
 from use_cases.cleaning.tasks import TaskSelection
 from use_cases.evaluation.runs import rows_to_csv
 
@@ -28,6 +31,14 @@ CleaningRunId = Annotated[
         max_length=64,
         pattern=r"^(clean_[0-9a-f]{12}|latest|latest-completed)$",
         description="A cleaning run's id (`clean_...`), or `latest` / `latest-completed`.",
+    ),
+]
+MetricRunId = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^clean_[0-9a-f]{12}$",
+        description="The run (default: the latest completed cleaning run).",
     ),
 ]
 _NOT_FOUND = problem_responses(404)
@@ -74,9 +85,21 @@ async def list_cleaning_tasks(
 async def start_cleaning_run(
     container: ContainerDep, admin: AdminDep, body: CleaningRunIn, response: Response
 ) -> CleaningRunOut:
-    run = await container.cleaning.cleaning_runs.start(admin, body.to_request())
+    return await start_run(container, admin, body.to_request(), response)
+
+
+async def start_run(
+    container: Container,
+    admin: Caller,
+    request: CleaningRunRequest,
+    response: Response,
+    *,
+    results: str = "/api/cleaning/runs/{run_id}",
+) -> CleaningRunOut:
+    """A run stored, then scheduled in the background; `Location` is where to poll it."""
+    run = await container.cleaning.cleaning_runs.start(admin, request)
     container.cleaning.cleaning_runs.schedule(run.run_id)
-    started = CleaningRunOut.of(run)
+    started = CleaningRunOut.of(run, results=results)
     response.headers["Location"] = started.results
     return started
 
@@ -96,8 +119,7 @@ async def list_cleaning_runs(
 @router.get(
     "/api/cleaning/runs/{run_id}",
     responses={200: {"description": "The run export (see docs/cleaning.md)."}, **_NOT_FOUND},
-    summary="A cleaning run: status, progress, aggregates and task results (the same JSON as "
-    "GET /api/results/{run_id}); admins only",
+    summary="A cleaning run: status, progress, aggregates and task results; admins only",
 )
 async def get_cleaning_run(
     container: ContainerDep, admin: AdminDep, run_id: CleaningRunId
@@ -172,3 +194,45 @@ async def delete_cleaning_run(
 ) -> Response:
     await container.cleaning.cleaning_runs.delete(admin, run_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/api/cleaning/metrics/overview",
+    responses=_NOT_FOUND,
+    summary="Every model's overall cleaning metrics in a run; admins only",
+)
+async def cleaning_metrics_overview(
+    container: ContainerDep, admin: AdminDep, run_id: MetricRunId = None
+) -> dict[str, Any]:
+    return await container.cleaning.cleaning_metrics.overview(admin, run_id)
+
+
+@router.get(
+    "/api/cleaning/metrics/dimension/{name}",
+    responses=_NOT_FOUND,
+    summary="Every model's cleaning metrics on one dimension (accuracy, completeness, "
+    "consistency, uniqueness); admins only",
+)
+async def cleaning_metrics_dimension(
+    container: ContainerDep,
+    admin: AdminDep,
+    name: Annotated[str, Path(min_length=1, max_length=64)],
+    run_id: MetricRunId = None,
+) -> dict[str, Any]:
+    return await container.cleaning.cleaning_metrics.dimension(admin, name, run_id)
+
+
+@router.get(
+    "/api/cleaning/metrics/{metric}/{model}",
+    responses=_NOT_FOUND,
+    summary="One cleaning metric family of a model: f1, corruption, drift, reliability, "
+    "robustness; admins only",
+)
+async def cleaning_metrics_for_model(
+    container: ContainerDep,
+    admin: AdminDep,
+    metric: Literal["f1", "corruption", "drift", "reliability", "robustness"],
+    model: Annotated[str, Path(min_length=1, max_length=200, description="A cleaner's id.")],
+    run_id: MetricRunId = None,
+) -> dict[str, Any]:
+    return await container.cleaning.cleaning_metrics.for_model(admin, metric, model, run_id)

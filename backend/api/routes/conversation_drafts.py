@@ -1,12 +1,23 @@
 """Project drafts of a conversation: draft, update by turn or edit, versions, export
-(docs/conversation-drafts.md)."""
+(docs/conversation-drafts.md), and the draft chat: its stored turns and a turn streamed as
+Server-Sent Events, in the conversation backend document's shape (docs/seeds.md, "002"),
+which the web app's draft page uses."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
+from loguru import logger
 
+from backend.api.conversation_backend_schemas import (
+    DraftChatIn,
+    DraftChatMessageOut,
+    DraftChatOut,
+    DraftChatResponseOut,
+)
 from backend.api.conversation_drafts_schemas import (
     DraftCreateIn,
     DraftEditIn,
@@ -25,6 +36,9 @@ from backend.api.deps import (
 )
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
+from backend.api.routes.conversation_files import ChatId
+from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, started
+from use_cases.conversations.draft_chat import DraftChatEvent
 from use_cases.conversations.drafts import (
     DraftRequest,
     DraftTurnRequest,
@@ -184,3 +198,73 @@ async def export_project_draft(
         media_type=f"{exported.media_type}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
     )
+
+
+# --- the draft chat (document 002's shape; the web app's draft page talks through it) ---
+
+
+@router.get(
+    "/chat",
+    response_model=DraftChatOut,
+    responses=problem_responses(404),
+    summary="The draft chat's stored messages, oldest first",
+)
+async def draft_chat(chat_id: ChatId, container: ContainerDep, user: ActingUserDep) -> DraftChatOut:
+    messages = await container.conversation_drafts.draft_chat.messages(user, chat_id)
+    return DraftChatOut(
+        conversation_id=chat_id, messages=[DraftChatMessageOut.of(m) for m in messages]
+    )
+
+
+@router.post(
+    "/chat/stream",
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(404, 422)},
+    dependencies=[RateLimited],
+    summary="A turn of the draft chat, streamed (SSE: status, content, project_updated, "
+    "conversation_locked, error, done); the exchange is stored",
+)
+async def draft_chat_stream(
+    chat_id: ChatId, body: DraftChatIn, container: ContainerDep, user: ActingUserDep
+) -> Response:
+    # bad input or an unknown chat: a problem, not a stream
+    events = await started(
+        container.conversation_drafts.draft_chat.stream(
+            DraftTurnRequest(user, chat_id, body.message, body.model)
+        )
+    )
+    return ClosingStreamingResponse(
+        _draft_chat_sse(events), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def _draft_chat_sse(events: AsyncIterator[DraftChatEvent]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            yield _sse(event)
+    except Exception:  # a bug: logged with its traceback, the client gets an error event
+        logger.exception("Draft chat stream failed")
+        yield _data(
+            {"type": "error", "message": "The turn failed unexpectedly.", "code": "internal_error"}
+        )
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def _sse(event: DraftChatEvent) -> str:
+    """One event as the document shows it: `data: {"type": ..., ...}`."""
+    payload: dict[str, Any] = {"type": event.kind}
+    if event.status is not None:
+        payload["status"] = event.status
+    if event.content is not None:
+        payload["content"] = event.content
+    if event.state is not None:
+        payload["project_draft"] = ProjectDraftOut.of(event.state).model_dump(mode="json")
+    if event.error is not None:
+        payload |= {"message": event.error.detail, "code": event.error.type}
+    if event.reply is not None:
+        payload["response"] = DraftChatResponseOut.of(event.reply).model_dump(mode="json")
+    return _data(payload)
+
+
+def _data(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"

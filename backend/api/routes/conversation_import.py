@@ -23,6 +23,8 @@ from backend.api.openapi import problem_responses
 from backend.api.problems import problem_body
 from backend.api.rate_limit import RateLimited
 from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, started
+from backend.bootstrap import Container
+from use_cases.access.domain import Caller
 from use_cases.conversations.imports import ImportEvent
 from use_cases.shared.errors import AlmanacError
 
@@ -146,9 +148,18 @@ async def import_job(container: ContainerDep, caller: CallerDep, job_id: JobId) 
 async def import_slack(
     body: SlackThreadIn, container: ContainerDep, caller: CallerDep, response: Response
 ) -> ImportedChatOut:
-    importer = container.conversation_import.from_slack
-    user = await container.access.act_for.execute(
-        caller, body.user_id, via="POST /api/conversations/import/slack"
-    )
-    outcome = await importer.execute(caller, user, body.payload())
+    return await slack_import(body, container, caller, response, path=SLACK_PATH)
+
+
+SLACK_PATH = "/api/conversations/import/slack"
+
+
+async def slack_import(
+    body: SlackThreadIn, container: Container, caller: Caller, response: Response, *, path: str
+) -> ImportedChatOut:
+    """A Slack thread imported for `body.user_id` (the caller's act-for, audited as `path`):
+    201 with a new chat, 200 with the one imported before. Also behind document 002's
+    `POST /api/conversations/import-slack` (backend/api/compat/conversations_002.py)."""
+    user = await container.access.act_for.execute(caller, body.user_id, via=f"POST {path}")
+    outcome = await container.conversation_import.from_slack.execute(caller, user, body.payload())
     return _answer(response, ImportedChatOut.of(outcome))

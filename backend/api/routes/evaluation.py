@@ -3,7 +3,7 @@ runs over a dataset (`/api/v1/benchmark-runs`), a run's export, report and compa
 (`/api/v1/eval-runs/...`, beside the prompt library's list, start and read of runs in
 routes/library.py) and metrics (`/api/v1/eval-metrics/...`); and the models a run may name
 (`/api/models`, every caller). `/api/tasks`, `/api/benchmark/run`, `/api/results/{run_id}` and
-`/api/metrics/...` are the cleaning benchmark's (routes/seed_cleaning.py). See
+`/api/metrics/...` are the cleaning benchmark's (backend/api/compat/cleaning_003.py). See
 docs/evaluation-runs.md."""
 
 from __future__ import annotations

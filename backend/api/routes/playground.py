@@ -1,5 +1,5 @@
-"""`POST /api/playground/run` (and `POST /api/v1/playground/run`, the prompt playground's
-document's path, docs/seeds.md): one question, one prompt, several models; admins only."""
+"""`POST /api/playground/run`: one question, one prompt, several models; admins only. Document
+001's `POST /api/v1/playground/run` is this handler too (backend/api/compat/playground_001.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,6 @@ from backend.api.rate_limit import RateLimited
 router = APIRouter(tags=["admin"])
 
 
-@router.post(
-    "/api/v1/playground/run",
-    response_model=PlaygroundOut,
-    responses=problem_responses(404, 422),
-    dependencies=[RateLimited],
-    summary="The same, at the prompt playground's path (docs/seeds.md); admins only",
-)
 @router.post(
     "/api/playground/run",
     response_model=PlaygroundOut,

@@ -1,7 +1,8 @@
-// The data-cleaning benchmark (#/admin/cleaning), through document 003's API: the metrics of
-// the latest completed run (GET /api/metrics/overview), a form to start a run (POST
-// /api/benchmark/run), the runs (GET /api/cleaning/runs; cancel or delete one), the tasks of a
-// seed (GET /api/tasks), and one run's page (#/admin/cleaning/RUN_ID, GET /api/results/RUN_ID):
+// The data-cleaning benchmark (#/admin/cleaning), through Almanac's own cleaning API (served
+// whatever COMPAT_ROUTES says): the metrics of the latest completed run (GET
+// /api/cleaning/metrics/overview), a form to start a run (POST /api/cleaning/runs), the runs
+// (GET /api/cleaning/runs; cancel or delete one), the tasks of a seed (GET
+// /api/cleaning/tasks), and one run's page (#/admin/cleaning/RUN_ID, GET /api/cleaning/runs/RUN_ID):
 // its progress, then each model's figures and every task's result with the cleaner's
 // justification and its auditability score. See docs/cleaning.md.
 
@@ -63,7 +64,7 @@ async function mountOverview(root, ctx) {
   const loading = h("p", { class: "loading", role: "status" }, "Loading the benchmark…");
   root.append(loading);
   const [tasks, firstRuns, models] = await Promise.all([
-    api("GET", "/api/tasks"),
+    api("GET", "/api/cleaning/tasks"),
     api("GET", `/api/cleaning/runs?limit=${RUN_LIST_LIMIT}`),
     api("GET", "/api/models"),
   ]);
@@ -89,11 +90,11 @@ async function mountOverview(root, ctx) {
   return () => controller.abort();
 }
 
-/** GET /api/metrics/overview: every model's overall figures in the latest completed run. */
+/** GET /api/cleaning/metrics/overview: every model's overall figures in the latest completed run. */
 async function loadOverview(box, signal) {
   let overview;
   try {
-    overview = await api("GET", "/api/metrics/overview", undefined, { signal });
+    overview = await api("GET", "/api/cleaning/metrics/overview", undefined, { signal });
   } catch (error) {
     if (signal.aborted) return;
     clear(box);
@@ -169,14 +170,14 @@ function startForm(tasks, cleaners, ctx) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.hidden = true;
-    const body = { model: model.value };
+    const body = { models: [model.value] };
     const picked = (name) => form.elements[name].value;
     if (picked("table") !== ALL) body.tables = [picked("table")];
     if (picked("dimension") !== ALL) body.dimensions = [picked("dimension")];
     if (picked("difficulty") !== ALL) body.difficulties = [picked("difficulty")];
     submit.disabled = true;
     try {
-      const started = await api("POST", "/api/benchmark/run", body);
+      const started = await api("POST", "/api/cleaning/runs", body);
       notify(`Cleaning run ${started.run_id} started.`, "success");
       ctx.navigate(`#/admin/cleaning/${started.run_id}`);
     } catch (err) {
@@ -212,7 +213,7 @@ async function mountRun(root, ctx, runId) {
   const refresh = async () => {
     let run;
     try {
-      run = await api("GET", `/api/results/${encodeURIComponent(runId)}`, undefined, { signal: controller.signal });
+      run = await api("GET", `/api/cleaning/runs/${encodeURIComponent(runId)}`, undefined, { signal: controller.signal });
     } catch (error) {
       if (stopped) return;
       clear(status);

@@ -1,34 +1,27 @@
 """Document 002's conversation backend, as its clients call it (docs/seeds.md, "002"): the
-conversations at `/api/conversations/...`, sign-in status at `/api/auth/...` and chat search
-at `/api/search/`. A thin adapter: each route calls the use case the chat routes (`/chats`),
-the file, summary and search routes call, and answers the document's field names beside
-Almanac's (`conversation_backend_schemas.py`). The paths the document shares with Almanac
-(`/{id}/files`, `/{id}/summary`, `/{id}/project-draft/...`) are Almanac's own routes, whose
-answers carry the document's fields too."""
+conversations at `/api/conversations/...`, the signed-in user, sign-out and session cleanup
+at `/api/auth/...` and chat search at `/api/search/`. A thin adapter: each route calls the
+use case the chat routes (`/chats`), the file, summary, import and search routes call, and
+answers the document's field names beside Almanac's (`conversation_backend_schemas.py`).
+The paths the document shares with Almanac (`/{id}/files`, `/{id}/summary`,
+`/{id}/project-draft/...`, `/api/auth/login|callback|status`) are Almanac's own routes,
+whose answers carry the document's fields too."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials
-from loguru import logger
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from backend.api.auth_schemas import AuthUserOut
 from backend.api.conversation_backend_schemas import (
     ConversationDetailOut,
     ConversationOut,
     ConversationPageOut,
     ConversationUpdateIn,
-    DraftChatIn,
-    DraftChatMessageOut,
-    DraftChatOut,
-    DraftChatResponseOut,
     TrackedProjectOut,
 )
-from backend.api.conversation_drafts_schemas import ProjectDraftOut
 from backend.api.conversation_import_schemas import ImportedChatOut, SlackThreadIn
 from backend.api.conversation_search_schemas import ChatSearchOut, SummaryOut
 from backend.api.deps import (
@@ -39,9 +32,6 @@ from backend.api.deps import (
     ContainerDep,
     PageLimit,
     PageOffset,
-    api_key_scheme,
-    bearer_scheme,
-    current_caller,
 )
 from backend.api.message_pages import (
     DEFAULT_MESSAGE_PAGE,
@@ -51,18 +41,13 @@ from backend.api.message_pages import (
     link_header,
 )
 from backend.api.openapi import problem_responses
-from backend.api.rate_limit import RateLimited
 from backend.api.routes.conversation_files import ChatId, FileId, file_response
+from backend.api.routes.conversation_import import slack_import
 from backend.api.routes.search import DEFAULT_CHAT_HITS
-from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, started
-from use_cases.conversations.draft_chat import DraftChatEvent
-from use_cases.conversations.drafts import DraftTurnRequest
 from use_cases.conversations.search import ChatSearchRequest
 from use_cases.knowledge.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS
-from use_cases.shared.errors import Unauthorized
 
 router = APIRouter(tags=["conversations (document 002)"])
-public_router = APIRouter(prefix="/api/auth", tags=["auth (document 002)"])
 
 _CONVERSATIONS = "/api/conversations"
 
@@ -192,82 +177,12 @@ async def download_file(file_id: FileId, container: ContainerDep, user: ActingUs
 async def import_slack(
     body: SlackThreadIn, container: ContainerDep, caller: CallerDep, response: Response
 ) -> ImportedChatOut:
-    user = await container.access.act_for.execute(
-        caller, body.user_id, via="POST /api/conversations/import-slack"
-    )
-    outcome = await container.conversation_import.from_slack.execute(caller, user, body.payload())
-    response.status_code = 201 if outcome.created else 200
-    return ImportedChatOut.of(outcome)
-
-
-# --- the draft chat and the project ---------------------------------------------------------
-
-
-@router.get(
-    _CONVERSATIONS + "/{chat_id}/project-draft/chat",
-    response_model=DraftChatOut,
-    responses=problem_responses(404),
-    summary="The draft chat's stored messages, oldest first",
-)
-async def draft_chat(chat_id: ChatId, container: ContainerDep, user: ActingUserDep) -> DraftChatOut:
-    messages = await container.conversation_drafts.draft_chat.messages(user, chat_id)
-    return DraftChatOut(
-        conversation_id=chat_id, messages=[DraftChatMessageOut.of(m) for m in messages]
+    return await slack_import(
+        body, container, caller, response, path="/api/conversations/import-slack"
     )
 
 
-@router.post(
-    _CONVERSATIONS + "/{chat_id}/project-draft/chat/stream",
-    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(404, 422)},
-    dependencies=[RateLimited],
-    summary="A turn of the draft chat, streamed (SSE: status, content, project_updated, "
-    "conversation_locked, error, done); the exchange is stored",
-)
-async def draft_chat_stream(
-    chat_id: ChatId, body: DraftChatIn, container: ContainerDep, user: ActingUserDep
-) -> Response:
-    # bad input or an unknown chat: a problem, not a stream
-    events = await started(
-        container.conversation_drafts.draft_chat.stream(
-            DraftTurnRequest(user, chat_id, body.message, body.model)
-        )
-    )
-    return ClosingStreamingResponse(
-        _draft_chat_sse(events), media_type="text/event-stream", headers=SSE_HEADERS
-    )
-
-
-async def _draft_chat_sse(events: AsyncIterator[DraftChatEvent]) -> AsyncIterator[str]:
-    try:
-        async for event in events:
-            yield _sse(event)
-    except Exception:  # a bug: logged with its traceback, the client gets an error event
-        logger.exception("Draft chat stream failed")
-        yield _data(
-            {"type": "error", "message": "The turn failed unexpectedly.", "code": "internal_error"}
-        )
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
-
-
-def _sse(event: DraftChatEvent) -> str:
-    """One event as the document shows it: `data: {"type": ..., ...}`."""
-    payload: dict[str, Any] = {"type": event.kind}
-    if event.status is not None:
-        payload["status"] = event.status
-    if event.content is not None:
-        payload["content"] = event.content
-    if event.state is not None:
-        payload["project_draft"] = ProjectDraftOut.of(event.state).model_dump(mode="json")
-    if event.error is not None:
-        payload |= {"message": event.error.detail, "code": event.error.type}
-    if event.reply is not None:
-        payload["response"] = DraftChatResponseOut.of(event.reply).model_dump(mode="json")
-    return _data(payload)
-
-
-def _data(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+# --- the tracked project ---------------------------------------------------------------------
 
 
 @router.post(
@@ -333,25 +248,6 @@ async def search_conversations(
 # --- sign-in (/api/auth) --------------------------------------------------------------------
 
 
-class AuthUserOut(BaseModel):
-    id: str = Field(description="The user id (the API key's user).")
-    user_id: str
-    name: str = Field(description="The user id: Almanac keeps no display name.")
-    email: str | None = Field(description="Null: Almanac's keys carry no e-mail address.")
-    role: Literal["user", "admin"]
-    is_active: bool = Field(description="True: a revoked key is refused before this answers.")
-
-
-class AuthStatusOut(BaseModel):
-    authenticated: bool
-    user: AuthUserOut | None
-    auth_enabled: bool = Field(description="Whether this server checks API keys.")
-    login_available: bool = Field(
-        description="Whether `GET /api/auth/login` signs in: an OpenID Connect provider is set "
-        "up (OIDC_CLIENT_ID) and keys are checked."
-    )
-
-
 class LogoutOut(BaseModel):
     message: str
     signed_out: bool = Field(description="Whether a sign-in (session cookie) was ended.")
@@ -362,38 +258,9 @@ class CleanupOut(BaseModel):
     deleted: int = Field(description="Sessions removed: expired or signed out.")
 
 
-def _user(caller_id: str, role: Literal["user", "admin"]) -> AuthUserOut:
-    return AuthUserOut(
-        id=caller_id, user_id=caller_id, name=caller_id, email=None, role=role, is_active=True
-    )
-
-
-@public_router.get(
-    "/status", response_model=AuthStatusOut, summary="Whether the request is signed in (public)"
-)
-async def auth_status(
-    request: Request,
-    container: ContainerDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
-    api_key: Annotated[str | None, Security(api_key_scheme)] = None,
-) -> AuthStatusOut:
-    try:
-        caller = await current_caller(request, container, bearer, api_key)
-    except Unauthorized:
-        user = None
-    else:
-        user = _user(caller.user_id, caller.role)
-    return AuthStatusOut(
-        authenticated=user is not None,
-        user=user,
-        auth_enabled=container.settings.auth_enabled,
-        login_available=container.settings.auth_enabled and container.access.oidc_sign_in.set_up,
-    )
-
-
 @router.get("/api/auth/me", response_model=AuthUserOut, summary="The signed-in user")
 async def auth_me(caller: CallerDep) -> AuthUserOut:
-    return _user(caller.user_id, caller.role)
+    return AuthUserOut.of(caller.user_id, caller.role)
 
 
 @router.post(
