@@ -25,16 +25,18 @@ from services.postgres import PgDatabase
 
 def worker_planner(settings: Settings) -> Stepper:
     """Run in a planning process, once, before its first step."""
-    configure_logging(settings.log_level)
-    encoder = build_embedder(settings) if settings.embedding_provider == "local" else None
-    if settings.database_backend == "postgresql":
+    configure_logging(settings.server.log_level)
+    encoder = (
+        build_embedder(settings) if settings.embeddings.embedding_provider == "local" else None
+    )
+    if settings.storage.database_backend == "postgresql":
         from services.knowledge.pg_store import PgKnowledgeStore
         from services.tables.pg_sql_sandbox import PgSqlRunner
 
-        database = PgDatabase(settings.postgres_url, max_size=2)
+        database = PgDatabase(settings.storage.postgres_url, max_size=2)
         pg_store = PgKnowledgeStore(database)
         pg_sql = PgSqlRunner(
-            database, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
+            database, timeout_s=settings.tables.sql_timeout, max_rows=settings.tables.sql_max_rows
         )
         vocabulary = KnowledgeVocabulary(
             pg_store.vocabulary, lambda: pg_store.state().generation, pg_store.defining_texts
@@ -44,9 +46,11 @@ def worker_planner(settings: Settings) -> Stepper:
         from services.knowledge.store import SqliteKnowledgeStore
         from services.tables.sql_sandbox import SqliteSqlRunner
 
-        store = SqliteKnowledgeStore(settings.knowledge_db_path, readonly=True)
+        store = SqliteKnowledgeStore(settings.storage.knowledge_db_path, readonly=True)
         sql = SqliteSqlRunner(
-            settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
+            settings.storage.tables_db_path,
+            timeout_s=settings.tables.sql_timeout,
+            max_rows=settings.tables.sql_max_rows,
         )
         vocabulary = KnowledgeVocabulary(
             store.vocabulary, lambda: store.state().generation, store.defining_texts
@@ -57,7 +61,7 @@ def worker_planner(settings: Settings) -> Stepper:
         encoder,
         vocabulary,
         load_lexicon(settings),
-        settings.not_found_hint,
+        settings.offline.not_found_hint,
         sentence_vectors=build_sentence_vectors(settings, encoder) if encoder else None,
         reader=build_reader(settings) if encoder else None,
     )
@@ -66,6 +70,8 @@ def worker_planner(settings: Settings) -> Stepper:
 def build_planning_processes(settings: Settings) -> PlanningProcesses | None:
     """One planning process per answer worker, when `ANSWER_PROCESSES` is on (a server enables
     them in `prepare_to_serve`)."""
-    if not settings.answer_processes:
+    if not settings.offline.answer_processes:
         return None
-    return PlanningProcesses(settings.answer_workers, functools.partial(worker_planner, settings))
+    return PlanningProcesses(
+        settings.offline.answer_workers, functools.partial(worker_planner, settings)
+    )

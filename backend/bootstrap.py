@@ -16,7 +16,7 @@ from pathlib import Path
 from loguru import logger
 
 from backend.components import build_embedder
-from backend.config import Settings
+from backend.config import ModelSettings, Settings
 from backend.features import (
     access,
     admin,
@@ -122,15 +122,15 @@ class Container:
 
 
 def build_reranker(settings: Settings) -> Reranker | None:
-    if not settings.reranker_enabled:
+    if not settings.retrieval.reranker_enabled:
         return None
-    if settings.cohere_api_key is None:
+    if settings.providers.cohere_api_key is None:
         raise ConfigurationError("RERANKER_ENABLED=true needs COHERE_API_KEY.")
     return CohereReranker(
-        settings.cohere_api_key.get_secret_value(),
-        model=settings.reranker_model,
-        timeout=settings.reranker_timeout,
-        base_url=settings.cohere_base_url,
+        settings.providers.cohere_api_key.get_secret_value(),
+        model=settings.retrieval.reranker_model,
+        timeout=settings.retrieval.reranker_timeout,
+        base_url=settings.providers.cohere_base_url,
     )
 
 
@@ -146,8 +146,10 @@ def bootstrap(
     """`sleep` and `monotonic` time the evaluation runs' retries and rate limits (tests pass
     ones that do not wait)."""
     settings = settings or Settings()
-    web_search = build_web_search(settings.web_search_provider)  # an unknown name stops here
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    web_search = build_web_search(
+        settings.providers.web_search_provider
+    )  # an unknown name stops here
+    settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = embedder or build_embedder(settings)
     reranker = reranker if reranker is not None else build_reranker(settings)
     clock = clock or SystemClock()
@@ -160,7 +162,7 @@ def bootstrap(
         raise
     try:
         return _assemble(
-            Wiring(settings, adapters, clock, web_search, agent_limits(settings)),
+            Wiring(settings, adapters, clock, web_search, agent_limits(settings.models)),
             sleep=sleep,
             monotonic=monotonic,
         )
@@ -169,7 +171,7 @@ def bootstrap(
         raise
 
 
-def agent_limits(settings: Settings) -> AgentLimits:
+def agent_limits(settings: ModelSettings) -> AgentLimits:
     return AgentLimits(
         request_limit=settings.agent_request_limit,
         tool_retries=settings.agent_tool_retries,
@@ -178,16 +180,20 @@ def agent_limits(settings: Settings) -> AgentLimits:
 
 
 def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
-    """Each feature's use cases, built once in the order they depend on each other."""
-    access_ = access.build(w)
-    prompts_ = prompts.build(w, access_)
+    """Each feature's use cases, built once in the order they depend on each other. A feature
+    that reads one settings group alone is given that group, not the whole `Settings`."""
+    settings = w.settings
+    access_ = access.build(w, settings.auth)
+    prompts_ = prompts.build(w, access_, settings.chat)
     knowledge_ = knowledge.build(w)
     tables_ = tables.build(w)
     files_ = conversation_files.build(w, prompts_)
     chat_ = chat.build(w, prompts_, files_)
     advice_ = advice.build(w, prompts_, chat_)
-    admin_ = admin.build(w, access_, knowledge_, tables_, chat_)
-    cleaning_ = cleaning.build(w, access_)
+    admin_ = admin.build(w, access_, knowledge_, tables_, chat_, settings.documents)
+    cleaning_ = cleaning.build(
+        w, access_, settings.cleaning, settings.knowledge_base.sample_tables_dir
+    )
     evaluation_ = evaluation.build(
         w,
         access_,
@@ -199,9 +205,9 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
         sleep=sleep,
         monotonic=monotonic,
     )
-    calibration_ = calibration.build(w, access_, chat_, evaluation_)
+    calibration_ = calibration.build(w, access_, chat_, evaluation_, settings.calibration)
     conversation_drafts_ = conversation_drafts.build(w, prompts_)
-    conversation_search_ = conversation_search.build(w, prompts_)
+    conversation_search_ = conversation_search.build(w, prompts_, settings.conversation_search)
     conversation_import_ = conversation_import.build(
         w, summarise=conversation_search_.conversation_summaries.summarise
     )
@@ -255,7 +261,7 @@ def load_sample_data_if_empty(container: Container) -> IngestReport | None:
     """First start: fill an empty knowledge base and an empty tables DB with the bundled
     sample (if enabled). On PostgreSQL, replicas starting together take turns: the first loads
     it, the others then find it there."""
-    if not container.settings.load_sample_data:
+    if not container.settings.knowledge_base.load_sample_data:
         return None
     database = container.adapters.database
     if database is None:
@@ -269,7 +275,7 @@ def _load_sample_data_if_empty(container: Container) -> IngestReport | None:
     load_sample_tables_if_empty(container)
     if container.knowledge.knowledge_stats.run().documents > 0:
         return None
-    sample = Path(settings.sample_data_dir)
+    sample = Path(settings.knowledge_base.sample_data_dir)
     if not sample.is_dir():
         logger.warning("Sample knowledge base not found at {}; starting empty.", sample)
         return None
@@ -286,7 +292,7 @@ def _load_sample_data_if_empty(container: Container) -> IngestReport | None:
 
 
 def load_sample_tables_if_empty(container: Container) -> None:
-    directory = Path(container.settings.sample_tables_dir)
+    directory = Path(container.settings.knowledge_base.sample_tables_dir)
     if not directory.is_dir():
         return
     loaded = container.tables.load_tables_if_empty.run(sorted(directory.glob("*.csv")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from loguru import logger
 
 from backend.config import Settings
-from services.offline.compose import SentenceReader
+from services.offline.context import SentenceReader
 from services.offline.lexicon import EMPTY as EMPTY_LEXICON
 from services.offline.lexicon import Lexicon, LexiconError
 from services.offline.sentence_store import SentenceVectorFile
@@ -28,8 +28,8 @@ LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    provider = settings.embedding_provider
-    model = settings.effective_embedding_model
+    provider = settings.embeddings.embedding_provider
+    model = settings.embeddings.effective_embedding_model
     if provider == "local":
         from services.knowledge.embedders import MiniLMEmbedder
 
@@ -37,30 +37,30 @@ def build_embedder(settings: Settings) -> Embedder:
             raise ConfigurationError(
                 f"The local embedder only provides all-MiniLM-L6-v2, not {model!r}."
             )
-        return MiniLMEmbedder(settings.models_dir / LOCAL_MODEL_DIRNAME)
+        return MiniLMEmbedder(settings.embeddings.models_dir / LOCAL_MODEL_DIRNAME)
     if provider == "openai":
         from services.knowledge.embedders import OpenAIEmbedder
 
-        if settings.openai_api_key is None:
+        if settings.providers.openai_api_key is None:
             raise ConfigurationError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY.")
         return OpenAIEmbedder(
-            settings.openai_api_key.get_secret_value(),
+            settings.providers.openai_api_key.get_secret_value(),
             model=model,
-            base_url=settings.openai_base_url,
-            batch_size=settings.embedding_batch_size,
-            timeout=settings.provider_timeout,
-            max_retries=settings.provider_max_retries,
+            base_url=settings.providers.openai_base_url,
+            batch_size=settings.embeddings.embedding_batch_size,
+            timeout=settings.providers.provider_timeout,
+            max_retries=settings.providers.provider_max_retries,
         )
     from services.knowledge.embedders import CohereEmbedder
 
-    if settings.cohere_api_key is None:
+    if settings.providers.cohere_api_key is None:
         raise ConfigurationError("EMBEDDING_PROVIDER=cohere needs COHERE_API_KEY.")
     return CohereEmbedder(
-        settings.cohere_api_key.get_secret_value(),
+        settings.providers.cohere_api_key.get_secret_value(),
         model=model,
-        base_url=settings.cohere_base_url,
-        batch_size=min(settings.embedding_batch_size, 96),
-        timeout=settings.provider_timeout,
+        base_url=settings.providers.cohere_base_url,
+        batch_size=min(settings.embeddings.embedding_batch_size, 96),
+        timeout=settings.providers.provider_timeout,
     )
 
 
@@ -68,16 +68,16 @@ def build_reader(settings: Settings) -> SentenceReader | None:
     """The offline answerer's trained reader, with the local embedder when `OFFLINE_READER` is
     on; an install without it (built before the reader existed) answers without it and says
     how to add it."""
-    if settings.embedding_provider != "local" or not settings.offline_reader:
+    if settings.embeddings.embedding_provider != "local" or not settings.offline.offline_reader:
         return None
     from services.knowledge.embedders.reader import OnnxReader
 
-    reader = OnnxReader(settings.models_dir)
+    reader = OnnxReader(settings.embeddings.models_dir)
     if not reader.available:
         logger.warning(
             "The offline reader is not installed in {}: answering without it. Run "
             "`almanac model install` to add it.",
-            settings.models_dir,
+            settings.embeddings.models_dir,
         )
         return None
     return reader.read
@@ -86,7 +86,7 @@ def build_reader(settings: Settings) -> SentenceReader | None:
 def load_lexicon(settings: Settings) -> Lexicon:
     """The knowledge base's lexicon (`LEXICON_FILE`, or the sample's while it is loaded); a
     file that cannot be read stops start-up with a message naming it."""
-    path = settings.effective_lexicon_file
+    path = settings.knowledge_base.effective_lexicon_file
     if path is None:
         return EMPTY_LEXICON
     try:
@@ -99,6 +99,8 @@ def build_sentence_vectors(settings: Settings, embedder: Embedder) -> SentenceVe
     """The sentence vectors the offline model scores by meaning, shared on disk by the server,
     its planning processes and ingestion; None unless the local embedder is the one in use
     (offline answers score sentences by meaning only under it)."""
-    if settings.embedding_provider != "local":
+    if settings.embeddings.embedding_provider != "local":
         return None
-    return SentenceVectorFile(settings.sentence_vectors_path, embedder.model, embedder.dimension)
+    return SentenceVectorFile(
+        settings.storage.sentence_vectors_path, embedder.model, embedder.dimension
+    )

@@ -1,7 +1,12 @@
 """Settings, declared once: read from the environment and `.env`, passed down from here.
 
-Each field's description feeds `.env.example` and docs/configuration.md (a test keeps the
-three in step). The core never reads the environment itself.
+The settings are grouped by feature (`settings.auth.auth_enabled`, `settings.retrieval.rrf_k`):
+a group is a model of its own, and a feature's `build()` is given the groups it reads. Each
+field keeps its flat environment name (AUTH_ENABLED, RRF_K; case-insensitive, from the
+environment or `.env`), so a group's name never appears in the environment. Each field's
+description, and each group's title and docstring, feed `.env.example` and
+docs/configuration.md (a test keeps the three in step). The core never reads the environment
+itself.
 
 Why this module is over 800 lines: it is the one list of every setting, each with the
 description its documentation is rendered from; split, the list would be in several places.
@@ -10,12 +15,19 @@ description its documentation is rendered from; split, the list would be in seve
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from services.budgets import BUDGET
 
@@ -31,25 +43,49 @@ def _default_models_dir() -> Path:
     return Path(cache) / "almanac" / "models"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+class SettingsGroup(BaseModel):
+    """One feature's settings. Its `title` heads its section of `.env.example` and
+    docs/configuration.md, its docstring introduces the section; each field is read from the
+    environment by its own name (upper-cased), as it was before the settings were grouped."""
 
-    # --- Server -------------------------------------------------------------------------
+    model_config = ConfigDict(validate_default=True, extra="forbid")
+
+
+class ServerSettings(SettingsGroup):
+    """Where the API server listens and what it serves."""
+
+    model_config = ConfigDict(title="Server")
+
     host: str = Field("127.0.0.1", description="Interface the API server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API server listens on.")
     log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level (loguru); stdlib loggers are routed into it."
     )
+    compat_routes: bool = Field(
+        True,
+        description="Serve the five source documents' APIs (backend/api/compat/, docs/seeds.md) "
+        "beside Almanac's own; false leaves Almanac's own API, the web app and the docs.",
+    )
 
-    # --- Authentication -----------------------------------------------------------------
+
+class AuthSettings(SettingsGroup):
+    """Who may call the server: API keys, sign-in, OpenID Connect, host names, origin."""
+
+    model_config = ConfigDict(title="Authentication")
+
     auth_enabled: bool = Field(
         False,
         description="Require an API key (`Authorization: Bearer KEY` or `X-API-Key`) on every "
         "endpoint but /health and the API docs; create keys with `almanac keys create`. When "
         "false (development), every request acts as DEFAULT_USER_ID with the admin role, and "
         "`almanac serve` binds to loopback only.",
+    )
+    default_user_id: str = Field(
+        "default",
+        min_length=1,
+        max_length=64,
+        description="The one local user of development mode (AUTH_ENABLED=false), who is "
+        "admin, and the user of CLI chat commands without --user, so both see the same chats.",
     )
     session_hours: int = Field(
         12,
@@ -116,7 +152,62 @@ class Settings(BaseSettings):
         "with (never X-Forwarded-Host).",
     )
 
-    # --- HTTP limits and security -------------------------------------------------------
+    @model_validator(mode="after")
+    def _complete_oidc(self) -> AuthSettings:
+        if self.oidc_client_id is None:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("OIDC_CLIENT_SECRET", self.oidc_client_secret),
+                ("OIDC_ALLOWED_DOMAINS", self.oidc_allowed_domain_set),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"OIDC_CLIENT_ID is set, and so must {' and '.join(missing)} be.")
+        return self
+
+    @property
+    def oidc_allowed_domain_set(self) -> frozenset[str]:
+        return frozenset(
+            d.strip().lower().lstrip("@") for d in self.oidc_allowed_domains.split(",") if d.strip()
+        )
+
+    @property
+    def oidc_admin_email_set(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.oidc_admin_emails.split(",") if e.strip())
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names_without_ports(cls, value: str) -> str:
+        for entry in (h.strip() for h in value.split(",")):
+            if entry.count(":") == 1 or (entry.startswith("[") and not entry.endswith("]")):
+                raise ValueError(
+                    f"ALLOWED_HOSTS lists host names without a port ({entry!r}): any port of "
+                    "a listed name is answered."
+                )
+        return value
+
+    @property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        """The host names the server answers to (ALLOWED_HOSTS, lower-case, IPv6 addresses in
+        brackets); unset, `LOOPBACK_HOSTS` with authentication off and any (`*`) with it on."""
+        listed = tuple(
+            f"[{name}]" if name.count(":") > 1 and not name.startswith("[") else name
+            for name in (h.strip().lower().rstrip(".") for h in self.allowed_hosts.split(","))
+            if name
+        )
+        if listed:
+            return listed
+        return ("*",) if self.auth_enabled else LOOPBACK_HOSTS
+
+
+class HttpSettings(SettingsGroup):
+    """Limits on requests (bodies, rates) and which other origins browsers may call from."""
+
+    model_config = ConfigDict(title="HTTP limits and security")
+
     max_json_body_bytes: int = Field(
         1024 * 1024,
         ge=1024,
@@ -124,6 +215,176 @@ class Settings(BaseSettings):
         "bytes. A larger Content-Length is refused with 413 before the body is read; a body "
         "that grows past it while streaming in is cut off with 413.",
     )
+    request_body_timeout_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Seconds a request body may go without a byte arriving (from the first "
+        "read, between two reads, as nginx's client_body_timeout) before the request is "
+        "answered 408 and its connection closed. 0 disables.",
+    )
+    rate_limit_per_minute: int = Field(
+        60,
+        ge=0,
+        le=100_000,
+        description="Chat, advice, playground and evaluation-run requests (POST /chat, "
+        "/chat/stream, /api/chat, /advice, /advice-non-streaming, /api/playground/run, "
+        "/api/v1/benchmark-runs, /api/v1/eval-runs, /api/cleaning/runs, /api/benchmark/run) "
+        "one caller may make per minute: a token bucket, this many at "
+        "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
+        "client address. Over it: 429 with "
+        "Retry-After. 0 disables. Counted in the server process on SQLite, and shared by every "
+        "replica on PostgreSQL or with REDIS_URL.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins browsers may call the API from, e.g. "
+        "https://chat.example.com; `*` for any. Empty: no CORS headers (same-origin only).",
+    )
+    cors_allow_credentials: bool = Field(
+        False,
+        description="Let browsers send cookies and HTTP auth cross-origin; needs explicit "
+        "CORS_ORIGINS (refused together with `*`).",
+    )
+
+    @model_validator(mode="after")
+    def _no_credentials_for_any_origin(self) -> HttpSettings:
+        if self.cors_allow_credentials and "*" in self.cors_origin_list:
+            raise ValueError(
+                "CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS=true would let any web "
+                "site act with a visitor's credentials; list the allowed origins explicitly "
+                "or turn credentials off."
+            )
+        return self
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+
+class StorageSettings(SettingsGroup):
+    """Where the stores live: SQLite files in a data directory, or PostgreSQL (and Redis)."""
+
+    model_config = ConfigDict(title="Storage")
+
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the SQLite databases (created if missing)."
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
+        "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
+        "pgvector for everything, shared by any number of replicas (docs/deployment.md); "
+        "needs the `postgres` extra (`pip install 'almanac[postgres]'`).",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Keep the per-caller rate-limit buckets in this Redis "
+        "(`redis://[:password@]host:6379/0`, `rediss://` for TLS, or `unix:///path/redis.sock`) "
+        "instead of the server process (SQLite) or the PostgreSQL database, so that every "
+        "replica shares them. Unset: in the process, or in PostgreSQL with a postgresql:// "
+        "DATABASE_URL. Needs the `redis` extra (`pip install 'almanac[redis]'`).",
+    )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="PostgreSQL only: most connections one process keeps open (a pool).",
+    )
+    knowledge_db: Path | None = Field(
+        None,
+        description="Knowledge DB file (documents, chunks, FTS5, vectors). "
+        "Default: DATA_DIR/knowledge.db.",
+    )
+    app_db: Path | None = Field(
+        None,
+        description="App DB file (users, chats, messages, API keys, audit log, prompt versions, "
+        "default models, response log and feedback, calibration). Default: DATA_DIR/app.db.",
+    )
+    tables_db: Path | None = Field(
+        None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
+    )
+    sentence_vectors_db: Path | None = Field(
+        None,
+        description="The local embedder's vector cache: a vector per sentence text (the "
+        "offline model's) and per chunk text (ingestion's), the same vector whichever data "
+        "directory asks. Default: DATA_DIR/sentence_vectors.db. Several data directories may "
+        "share one file, e.g. the fresh ones `almanac eval answers --corpus` builds, so a "
+        "corpus ingested or evaluated again embeds no text twice.",
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "DATABASE_URL must start with postgresql:// (or postgres://) or sqlite:///; "
+                "leave it unset for the SQLite files in DATA_DIR."
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError(
+                "REDIS_URL must start with redis://, rediss:// or unix://; leave it unset to "
+                "keep the rate limits in the process (SQLite) or in PostgreSQL."
+            )
+        return value
+
+    @property
+    def database_backend(self) -> Literal["sqlite", "postgresql"]:
+        """Which storage backend DATABASE_URL selects."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    @property
+    def postgres_url(self) -> str:
+        """The PostgreSQL connection string (only with a postgresql:// DATABASE_URL)."""
+        if self.database_backend != "postgresql" or self.database_url is None:
+            raise ValueError("DATABASE_URL does not name a PostgreSQL database.")
+        return self.database_url.get_secret_value()
+
+    @cached_property
+    def sqlite_dir(self) -> Path:
+        """The directory of the SQLite files: DATA_DIR, or DIR from a `sqlite:///DIR` DATABASE_URL
+        (as in SQLAlchemy: `sqlite:///data` is relative, `sqlite:////srv/almanac` absolute)."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        if url.startswith("sqlite:///") and url != "sqlite:///":
+            return Path(url.removeprefix("sqlite:///"))
+        return self.data_dir
+
+    @cached_property
+    def knowledge_db_path(self) -> Path:
+        return self.knowledge_db or self.sqlite_dir / "knowledge.db"
+
+    @cached_property
+    def sentence_vectors_path(self) -> Path:
+        """The offline model's sentence vectors (`services/offline/sentence_store.py`)."""
+        return self.sentence_vectors_db or self.sqlite_dir / "sentence_vectors.db"
+
+    @cached_property
+    def app_db_path(self) -> Path:
+        return self.app_db or self.sqlite_dir / "app.db"
+
+    @cached_property
+    def tables_db_path(self) -> Path:
+        return self.tables_db or self.sqlite_dir / "tables.db"
+
+
+class DocumentSettings(SettingsGroup):
+    """Limits on the documents an upload or `almanac ingest` brings in, and on parsing them."""
+
+    model_config = ConfigDict(title="Documents and parsing")
+
     max_upload_bytes: int = Field(
         20 * 1024 * 1024,
         ge=1,
@@ -163,6 +424,334 @@ class Settings(BaseSettings):
         description="Most retrieval chunks one document may have; a bigger document is "
         "refused (413) before anything is embedded.",
     )
+    future_date_tolerance_days: int = Field(
+        1,
+        ge=0,
+        le=366,
+        description="Documents dated (updated, date, effective, ...) later than today plus "
+        "this many days are refused (422).",
+    )
+
+
+class KnowledgeBaseSettings(SettingsGroup):
+    """The bundled sample knowledge base and tables, and your knowledge base's lexicon."""
+
+    model_config = ConfigDict(title="Sample data and lexicon")
+
+    load_sample_data: bool = Field(
+        True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
+    )
+    sample_data_dir: Path = Field(
+        PROJECT_ROOT / "sample_data" / "knowledge_base",
+        description="Bundled sample knowledge base, ingested on first start when enabled.",
+    )
+    sample_tables_dir: Path = Field(
+        PROJECT_ROOT / "sample_data" / "tables",
+        description="Bundled sample tables (CSV), loaded on first start when enabled.",
+    )
+    lexicon_file: Path | None = Field(
+        None,
+        description="Your knowledge base's lexicon (JSON): the words its people use for the "
+        "words its documents and tables use (synonyms, acronyms, phrases, column hints; see "
+        "docs/configuration.md#lexicon). Unset: the bundled sample's lexicon while "
+        "LOAD_SAMPLE_DATA is on, else none (English alone).",
+    )
+    sample_lexicon_file: Path = Field(
+        PROJECT_ROOT / "sample_data" / "lexicon.json",
+        description="The bundled sample's lexicon, used while LOAD_SAMPLE_DATA is on and "
+        "LEXICON_FILE is unset.",
+    )
+
+    @property
+    def effective_lexicon_file(self) -> Path | None:
+        """`LEXICON_FILE`, else the sample's while the sample is loaded (if it exists)."""
+        if self.lexicon_file is not None:
+            return self.lexicon_file
+        sample = self.sample_lexicon_file
+        return sample if self.load_sample_data and sample.is_file() else None
+
+
+class EmbeddingSettings(SettingsGroup):
+    """Which model turns text into vectors."""
+
+    model_config = ConfigDict(title="Embeddings")
+
+    embedding_provider: Literal["local", "openai", "cohere"] = Field(
+        "local",
+        description="`local` = bundled all-MiniLM-L6-v2 (int8 ONNX, offline); "
+        "`openai` or `cohere` need an API key.",
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="Provider model name. Defaults: all-MiniLM-L6-v2 (local), "
+        "text-embedding-3-small (openai), embed-english-v3.0 (cohere).",
+    )
+    embedding_batch_size: int = Field(
+        64,
+        ge=1,
+        le=2048,
+        description="Texts per embedding call to OpenAI or Cohere, and (x16) chunks an "
+        "ingest embeds and writes at a time. The local model embeds each text on its own.",
+    )
+    models_dir: Path = Field(
+        default_factory=_default_models_dir,
+        description="Where `almanac model install` puts the local embedding model.",
+    )
+
+    @property
+    def effective_embedding_model(self) -> str:
+        defaults = {
+            "local": "all-MiniLM-L6-v2",
+            "openai": "text-embedding-3-small",
+            "cohere": "embed-english-v3.0",
+        }
+        return self.embedding_model or defaults[self.embedding_provider]
+
+
+class ChunkingSettings(SettingsGroup):
+    """How documents are cut into retrieval chunks."""
+
+    model_config = ConfigDict(title="Chunking")
+
+    chunk_tokens: int = Field(
+        160, ge=32, le=1024, description="Target size of a retrieval chunk, in tokens."
+    )
+    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by consecutive chunks.")
+
+
+class RetrievalSettings(SettingsGroup):
+    """Hybrid search: candidates, fusion and the optional reranker."""
+
+    model_config = ConfigDict(title="Retrieval")
+
+    vector_search_limit: int = Field(
+        50, ge=1, le=1000, description="Candidates from vector search."
+    )
+    bm25_search_limit: int = Field(50, ge=1, le=1000, description="Candidates from BM25 (FTS5).")
+    bm25_resident_min_sections: int = Field(
+        5_000,
+        ge=0,
+        description="SQLite: from this many sections on, BM25 is scored from a resident copy of "
+        "the full-text index (same scores as FTS5; hybrid p50 4.6 instead of 16.4 ms at 100k "
+        "chunks; at 100k ~250 MB of memory and ~8 s to build, on a background thread). "
+        "0: always.",
+    )
+    final_results_limit: int = Field(5, ge=1, le=100, description="Hits returned by default.")
+    rrf_k: int | None = Field(
+        None,
+        ge=1,
+        description="Unset: fuse BM25 and vector hits by a convex combination of min-max scaled "
+        "scores (SciFact train nDCG@10 0.741). Set: Reciprocal Rank Fusion with this constant k "
+        "instead (k=60: 0.723).",
+    )
+    reranker_enabled: bool = Field(False, description="Re-order fused hits with Cohere rerank.")
+    reranker_model: str = Field("rerank-v3.5", description="Cohere rerank model.")
+    reranker_top_n: int = Field(
+        20, ge=1, le=1000, description="Fused candidates sent to the reranker."
+    )
+    reranker_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for the reranker before keeping the fused order."
+    )
+
+    @field_validator("rrf_k", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class TableSettings(SettingsGroup):
+    """The read-only SQL lookups over the structured tables."""
+
+    model_config = ConfigDict(title="Table lookups")
+
+    sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
+    sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
+
+
+class ModelSettings(SettingsGroup):
+    """Which language models answer, and how each is called."""
+
+    model_config = ConfigDict(title="Models")
+
+    default_model: str | None = Field(
+        None,
+        description="Model for requests that name none, e.g. openai:gpt-4.1-mini (a bare "
+        "gpt-..., claude-... or gemini-... name gets its provider), unless an "
+        "admin set a default for the prompt type (`PUT /api/llm-defaults/chat`, `almanac models "
+        "defaults`). Unset: OPENAI_DEFAULT_MODEL if set, else openai:gpt-4.1-mini when "
+        "OPENAI_API_KEY is set, else offline-extractive.",
+    )
+    openai_default_model: str | None = Field(
+        None,
+        description="An OpenAI model (`gpt-4.1` or `openai:gpt-4.1`) for requests that name "
+        "none, below DEFAULT_MODEL and an admin's default for the prompt type, above the "
+        "built-in default. Needs OPENAI_API_KEY or OPENAI_BASE_URL to answer.",
+    )
+    allowed_models: str = Field(
+        "",
+        description="Comma-separated models a request may choose, and an admin may make a "
+        "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
+        "provider). Default: the default model and offline-extractive.",
+    )
+    model_options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.")  # noqa: E501  # fmt: skip
+    agent_request_limit: int = Field(
+        8, ge=1, le=50, description="Model requests allowed in one chat turn."
+    )
+    agent_tool_retries: int = Field(2, ge=0, le=10, description="Retries of a rejected tool call.")
+    agent_timeout: float = Field(60.0, gt=0, description="Seconds one chat turn may take.")
+
+    @property
+    def allowed_model_list(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.allowed_models.split(",") if m.strip())
+
+
+class ProviderSettings(SettingsGroup):
+    """Keys and addresses of the model, embedding and web search providers."""
+
+    model_config = ConfigDict(title="Providers")
+
+    openai_api_key: SecretStr | None = Field(None, description="OpenAI API key.")
+    openai_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (Azure OpenAI, Ollama, vLLM, llama.cpp)."
+    )
+    cohere_api_key: SecretStr | None = Field(
+        None, description="Cohere API key (embeddings, rerank)."
+    )
+    cohere_base_url: str | None = Field(None, description="Cohere API base URL override.")
+    provider_timeout: float = Field(30.0, gt=0, description="Seconds per provider HTTP call.")
+    provider_max_retries: int = Field(2, ge=0, le=10, description="Retries per provider call.")
+    web_search_provider: str = Field(
+        "none",
+        max_length=64,
+        description="Web search provider for requests with enable_web_search (see "
+        "docs/search-discipline.md). `none` turns web search off; requests that ask for it are "
+        "answered from the knowledge base and told it is unavailable. An unknown name stops "
+        "start-up with a configuration error.",
+    )
+
+    @field_validator("openai_api_key", "cohere_api_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class ChatSettings(SettingsGroup):
+    """Chat and advice turns: prompts, history and message limits, streaming."""
+
+    model_config = ConfigDict(title="Chat and advice")
+
+    system_prompt: str | None = Field(
+        None,
+        description="Replaces the built-in defaults of the chat and advice system prompts. A "
+        "prompt version an admin activated (`/api/llm-prompts/{type}`, `almanac prompts`) takes "
+        "precedence.",
+    )
+    history_window: int = Field(
+        20, ge=0, le=200, description="Earlier messages of a chat sent to the model."
+    )
+    max_message_chars: int = Field(
+        8000,
+        ge=1,
+        le=1_000_000,
+        description="Longest chat message (POST /chat, /chat/stream, the last user message of "
+        "POST /api/chat, `almanac ask`) and advice question (the last message of POST /advice, "
+        "/advice-non-streaming, `almanac advise`), in characters after stripping.",
+    )
+    max_conversation_messages: int = Field(
+        500,
+        ge=1,
+        description="Most messages one POST /api/chat or advice request may carry (they send "
+        "the whole conversation).",
+    )
+    max_conversation_chars: int = Field(
+        400_000,
+        ge=1,
+        description="Most text characters, summed over the messages, one POST /api/chat or "
+        "advice request may carry.",
+    )
+    stream_word_delay_ms: int = Field(
+        12,
+        ge=0,
+        le=200,
+        description="Milliseconds between the words of a text delta that holds several (as the "
+        "offline model sends a sentence at once), in the streams of chat and advice, so an answer "
+        "is seen being written; at most 2 s per answer, and a provider streaming a word at a time "
+        "is not slowed. 0 sends text as it comes.",
+    )
+
+
+class OfflineSettings(SettingsGroup):
+    """The embedded offline answerer (offline-extractive): its workers and what it reads."""
+
+    model_config = ConfigDict(title="Offline model")
+
+    answer_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Worker threads the embedded offline model plans and composes answers on "
+        "(never the server's event loop; each hands its work to a process with "
+        "ANSWER_PROCESSES). About one per CPU core.",
+    )
+    answer_processes: bool = Field(
+        True,
+        description="A server plans and composes offline answers in worker processes, one per "
+        "answer worker (spawned at start, or at the first offline answer when another model is "
+        "the default; 300-400 MB each), so a long message cannot slow other requests down; "
+        "false keeps them on threads of the server's process. CLI commands use threads.",
+    )
+    answer_queue: int = Field(
+        64,
+        ge=0,
+        le=1000,
+        description="Offline answers that may wait for a worker; one more is refused at once "
+        "with 503 and `Retry-After` rather than slowing every request down.",
+    )
+    offline_reader: bool = Field(
+        True,
+        description="With the local embedder: the offline answerer's confidence also reads the "
+        "trained reader's belief that the chosen sentences state the answer (a cross-encoder "
+        "assembled by `almanac model install`; docs/reader.md). It changes no answer and reads "
+        "1-3 sentences an answer; false: the confidence of the hand-made features alone.",
+    )
+    prepare_sentences: bool = Field(
+        True,
+        description="With the local embedder: ingestion embeds each saved document's sentences "
+        "for offline answers (~12 ms a sentence, on all cores) into SENTENCE_VECTORS_DB, "
+        "so no question waits for them; false leaves that to the first question that retrieves "
+        "them (vectors are kept there too). The file is a cache, safe to delete.",
+    )
+    not_found_hint: str = Field(
+        "Could you rephrase the question, or say which document or topic you mean?",
+        min_length=1,
+        max_length=300,
+        description="What the offline model asks after \"I can't find this in the knowledge "
+        'base." (one clarifying question; word it for what your knowledge base holds).',
+    )
+
+
+class WebAppSettings(SettingsGroup):
+    """Texts of the web app."""
+
+    model_config = ConfigDict(title="Web app")
+
+    ui_chat_placeholder: str = Field(
+        "Ask a question about your documents…",
+        max_length=200,
+        description="The web app's question box before anything is typed.",
+    )
+    ui_advice_placeholder: str = Field(
+        "Describe the decision you need advice on…",
+        max_length=200,
+        description="The web app's advice box before anything is typed.",
+    )
+
+
+class ChatFileSettings(SettingsGroup):
+    """Files attached to chats: limits, where their bytes are kept, which models read images."""
+
+    model_config = ConfigDict(title="Files attached to chats")
+
     chat_file_max_bytes: int = Field(
         10 * 1024 * 1024,
         ge=1,
@@ -219,232 +808,6 @@ class Settings(BaseSettings):
         description="The S3 region (e.g. eu-west-1). Unset: the AWS SDK's own "
         "(AWS_DEFAULT_REGION, the profile).",
     )
-    future_date_tolerance_days: int = Field(
-        1,
-        ge=0,
-        le=366,
-        description="Documents dated (updated, date, effective, ...) later than today plus "
-        "this many days are refused (422).",
-    )
-    max_message_chars: int = Field(
-        8000,
-        ge=1,
-        le=1_000_000,
-        description="Longest chat message (POST /chat, /chat/stream, the last user message of "
-        "POST /api/chat, `almanac ask`) and advice question (the last message of POST /advice, "
-        "/advice-non-streaming, `almanac advise`), in characters after stripping.",
-    )
-    max_conversation_messages: int = Field(
-        500,
-        ge=1,
-        description="Most messages one POST /api/chat or advice request may carry (they send "
-        "the whole conversation).",
-    )
-    max_conversation_chars: int = Field(
-        400_000,
-        ge=1,
-        description="Most text characters, summed over the messages, one POST /api/chat or "
-        "advice request may carry.",
-    )
-    rate_limit_per_minute: int = Field(
-        60,
-        ge=0,
-        le=100_000,
-        description="Chat, advice, playground and evaluation-run requests (POST /chat, "
-        "/chat/stream, /api/chat, /advice, /advice-non-streaming, /api/playground/run, "
-        "/api/v1/benchmark-runs, /api/v1/eval-runs, /api/cleaning/runs, /api/benchmark/run) "
-        "one caller may make per minute: a token bucket, this many at "
-        "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
-        "client address. Over it: 429 with "
-        "Retry-After. 0 disables. Counted in the server process on SQLite, and shared by every "
-        "replica on PostgreSQL or with REDIS_URL.",
-    )
-    cors_origins: str = Field(
-        "",
-        description="Comma-separated origins browsers may call the API from, e.g. "
-        "https://chat.example.com; `*` for any. Empty: no CORS headers (same-origin only).",
-    )
-    cors_allow_credentials: bool = Field(
-        False,
-        description="Let browsers send cookies and HTTP auth cross-origin; needs explicit "
-        "CORS_ORIGINS (refused together with `*`).",
-    )
-    request_body_timeout_s: float = Field(
-        60.0,
-        ge=0,
-        le=3600,
-        description="Seconds a request body may go without a byte arriving (from the first "
-        "read, between two reads, as nginx's client_body_timeout) before the request is "
-        "answered 408 and its connection closed. 0 disables.",
-    )
-
-    # --- Storage ------------------------------------------------------------------------
-    data_dir: Path = Field(
-        Path("data"), description="Directory for the SQLite databases (created if missing)."
-    )
-    database_url: SecretStr | None = Field(
-        None,
-        description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
-        "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
-        "pgvector for everything, shared by any number of replicas (docs/deployment.md); "
-        "needs the `postgres` extra (`pip install 'almanac[postgres]'`).",
-    )
-    redis_url: SecretStr | None = Field(
-        None,
-        description="Keep the per-caller rate-limit buckets in this Redis "
-        "(`redis://[:password@]host:6379/0`, `rediss://` for TLS, or `unix:///path/redis.sock`) "
-        "instead of the server process (SQLite) or the PostgreSQL database, so that every "
-        "replica shares them. Unset: in the process, or in PostgreSQL with a postgresql:// "
-        "DATABASE_URL. Needs the `redis` extra (`pip install 'almanac[redis]'`).",
-    )
-    database_pool_size: int = Field(
-        10,
-        ge=1,
-        le=200,
-        description="PostgreSQL only: most connections one process keeps open (a pool).",
-    )
-    knowledge_db: Path | None = Field(
-        None,
-        description="Knowledge DB file (documents, chunks, FTS5, vectors). "
-        "Default: DATA_DIR/knowledge.db.",
-    )
-    sample_data_dir: Path = Field(
-        PROJECT_ROOT / "sample_data" / "knowledge_base",
-        description="Bundled sample knowledge base, ingested on first start when enabled.",
-    )
-    load_sample_data: bool = Field(
-        True, description="Ingest the bundled sample knowledge base when the knowledge DB is empty."
-    )
-    lexicon_file: Path | None = Field(
-        None,
-        description="Your knowledge base's lexicon (JSON): the words its people use for the "
-        "words its documents and tables use (synonyms, acronyms, phrases, column hints; see "
-        "docs/configuration.md#lexicon). Unset: the bundled sample's lexicon while "
-        "LOAD_SAMPLE_DATA is on, else none (English alone).",
-    )
-    not_found_hint: str = Field(
-        "Could you rephrase the question, or say which document or topic you mean?",
-        min_length=1,
-        max_length=300,
-        description="What the offline model asks after \"I can't find this in the knowledge "
-        'base." (one clarifying question; word it for what your knowledge base holds).',
-    )
-    ui_chat_placeholder: str = Field(
-        "Ask a question about your documents…",
-        max_length=200,
-        description="The web app's question box before anything is typed.",
-    )
-    ui_advice_placeholder: str = Field(
-        "Describe the decision you need advice on…",
-        max_length=200,
-        description="The web app's advice box before anything is typed.",
-    )
-    sample_lexicon_file: Path = Field(
-        PROJECT_ROOT / "sample_data" / "lexicon.json",
-        description="The bundled sample's lexicon, used while LOAD_SAMPLE_DATA is on and "
-        "LEXICON_FILE is unset.",
-    )
-    app_db: Path | None = Field(
-        None,
-        description="App DB file (users, chats, messages, API keys, audit log, prompt versions, "
-        "default models, response log and feedback, calibration). Default: DATA_DIR/app.db.",
-    )
-    tables_db: Path | None = Field(
-        None, description="Structured tables DB for SQL lookups. Default: DATA_DIR/tables.db."
-    )
-    sentence_vectors_db: Path | None = Field(
-        None,
-        description="The local embedder's vector cache: a vector per sentence text (the "
-        "offline model's) and per chunk text (ingestion's), the same vector whichever data "
-        "directory asks. Default: DATA_DIR/sentence_vectors.db. Several data directories may "
-        "share one file, e.g. the fresh ones `almanac eval answers --corpus` builds, so a "
-        "corpus ingested or evaluated again embeds no text twice.",
-    )
-    sample_tables_dir: Path = Field(
-        PROJECT_ROOT / "sample_data" / "tables",
-        description="Bundled sample tables (CSV), loaded on first start when enabled.",
-    )
-
-    # --- Embeddings ---------------------------------------------------------------------
-    embedding_provider: Literal["local", "openai", "cohere"] = Field(
-        "local",
-        description="`local` = bundled all-MiniLM-L6-v2 (int8 ONNX, offline); "
-        "`openai` or `cohere` need an API key.",
-    )
-    embedding_model: str | None = Field(
-        None,
-        description="Provider model name. Defaults: all-MiniLM-L6-v2 (local), "
-        "text-embedding-3-small (openai), embed-english-v3.0 (cohere).",
-    )
-    embedding_batch_size: int = Field(
-        64,
-        ge=1,
-        le=2048,
-        description="Texts per embedding call to OpenAI or Cohere, and (x16) chunks an "
-        "ingest embeds and writes at a time. The local model embeds each text on its own.",
-    )
-    models_dir: Path = Field(
-        default_factory=_default_models_dir,
-        description="Where `almanac model install` puts the local embedding model.",
-    )
-
-    # --- Chunking -----------------------------------------------------------------------
-    chunk_tokens: int = Field(
-        160, ge=32, le=1024, description="Target size of a retrieval chunk, in tokens."
-    )
-    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by consecutive chunks.")
-
-    # --- Retrieval ----------------------------------------------------------------------
-    vector_search_limit: int = Field(
-        50, ge=1, le=1000, description="Candidates from vector search."
-    )
-    bm25_search_limit: int = Field(50, ge=1, le=1000, description="Candidates from BM25 (FTS5).")
-    bm25_resident_min_sections: int = Field(
-        5_000,
-        ge=0,
-        description="SQLite: from this many sections on, BM25 is scored from a resident copy of "
-        "the full-text index (same scores as FTS5; hybrid p50 4.6 instead of 16.4 ms at 100k "
-        "chunks; at 100k ~250 MB of memory and ~8 s to build, on a background thread). "
-        "0: always.",
-    )
-    final_results_limit: int = Field(5, ge=1, le=100, description="Hits returned by default.")
-    rrf_k: int | None = Field(
-        None,
-        ge=1,
-        description="Unset: fuse BM25 and vector hits by a convex combination of min-max scaled "
-        "scores (SciFact train nDCG@10 0.741). Set: Reciprocal Rank Fusion with this constant k "
-        "instead (k=60: 0.723).",
-    )
-    reranker_enabled: bool = Field(False, description="Re-order fused hits with Cohere rerank.")
-    reranker_model: str = Field("rerank-v3.5", description="Cohere rerank model.")
-    reranker_top_n: int = Field(
-        20, ge=1, le=1000, description="Fused candidates sent to the reranker."
-    )
-    reranker_timeout: float = Field(
-        5.0, gt=0, description="Seconds to wait for the reranker before keeping the fused order."
-    )
-
-    # --- Chat and models ----------------------------------------------------------------
-    default_model: str | None = Field(
-        None,
-        description="Model for requests that name none, e.g. openai:gpt-4.1-mini (a bare "
-        "gpt-..., claude-... or gemini-... name gets its provider), unless an "
-        "admin set a default for the prompt type (`PUT /api/llm-defaults/chat`, `almanac models "
-        "defaults`). Unset: OPENAI_DEFAULT_MODEL if set, else openai:gpt-4.1-mini when "
-        "OPENAI_API_KEY is set, else offline-extractive.",
-    )
-    openai_default_model: str | None = Field(
-        None,
-        description="An OpenAI model (`gpt-4.1` or `openai:gpt-4.1`) for requests that name "
-        "none, below DEFAULT_MODEL and an admin's default for the prompt type, above the "
-        "built-in default. Needs OPENAI_API_KEY or OPENAI_BASE_URL to answer.",
-    )
-    allowed_models: str = Field(
-        "",
-        description="Comma-separated models a request may choose, and an admin may make a "
-        "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
-        "provider). Default: the default model and offline-extractive.",
-    )
     vision_models: str = Field(
         "openai:gpt-4o,openai:gpt-4o-mini,openai:gpt-4-turbo,openai:gpt-4.1,openai:gpt-4.1-mini",
         description="Comma-separated models that read images (bare gpt-..., claude-..., "
@@ -456,26 +819,17 @@ class Settings(BaseSettings):
     image_description_timeout: float = Field(
         60.0, gt=0, description="Seconds a model may take to describe an attached image."
     )
-    mem0_score_threshold: float = Field(
-        0.38,
-        ge=0,
-        le=1,
-        description="Semantic memory (document 002's Mem0): the least score a recalled memory "
-        "needs to be given to project drafting as context. No memory service ships with "
-        "Almanac (a port only): this applies once one is wired in.",
-    )
-    system_prompt: str | None = Field(
-        None,
-        description="Replaces the built-in defaults of the chat and advice system prompts. A "
-        "prompt version an admin activated (`/api/llm-prompts/{type}`, `almanac prompts`) takes "
-        "precedence.",
-    )
-    agent_request_limit: int = Field(
-        8, ge=1, le=50, description="Model requests allowed in one chat turn."
-    )
-    agent_tool_retries: int = Field(2, ge=0, le=10, description="Retries of a rejected tool call.")
-    agent_timeout: float = Field(60.0, gt=0, description="Seconds one chat turn may take.")
-    model_options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.")  # noqa: E501  # fmt: skip
+
+    @property
+    def vision_model_list(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.vision_models.split(",") if m.strip())
+
+
+class ConversationSearchSettings(SettingsGroup):
+    """Summaries of conversations and the search across a user's chats."""
+
+    model_config = ConfigDict(title="Conversation summaries and search")
+
     summary_chunk_tokens: int = Field(
         3000,
         ge=200,
@@ -507,72 +861,77 @@ class Settings(BaseSettings):
         le=1,
         description="Chat search: the least cosine similarity for a vector match to count.",
     )
-    answer_workers: int = Field(
-        2,
+
+
+class ProjectDraftSettings(SettingsGroup):
+    """Project drafts made from a conversation (docs/conversation-drafts.md)."""
+
+    model_config = ConfigDict(title="Conversation project drafts")
+
+    project_draft_max_conversation_chars: int = Field(
+        60_000,
+        ge=1_000,
+        le=1_000_000,
+        description="Characters of a conversation a project draft is made from: its first "
+        "message, then as many of its latest as fit (docs/conversation-drafts.md).",
+    )
+    project_draft_max_versions: int = Field(
+        500,
         ge=1,
-        le=64,
-        description="Worker threads the embedded offline model plans and composes answers on "
-        "(never the server's event loop; each hands its work to a process with "
-        "ANSWER_PROCESSES). About one per CPU core.",
+        le=100_000,
+        description="Versions a conversation's project draft may have; a change past it is "
+        "refused (409).",
     )
-    answer_processes: bool = Field(
-        True,
-        description="A server plans and composes offline answers in worker processes, one per "
-        "answer worker (spawned at start, or at the first offline answer when another model is "
-        "the default; 300-400 MB each), so a long message cannot slow other requests down; "
-        "false keeps them on threads of the server's process. CLI commands use threads.",
-    )
-    answer_queue: int = Field(
-        64,
+    mem0_score_threshold: float = Field(
+        0.38,
         ge=0,
-        le=1000,
-        description="Offline answers that may wait for a worker; one more is refused at once "
-        "with 503 and `Retry-After` rather than slowing every request down.",
-    )
-    offline_reader: bool = Field(
-        True,
-        description="With the local embedder: the offline answerer's confidence also reads the "
-        "trained reader's belief that the chosen sentences state the answer (a cross-encoder "
-        "assembled by `almanac model install`; docs/reader.md). It changes no answer and reads "
-        "1-3 sentences an answer; false: the confidence of the hand-made features alone.",
-    )
-    prepare_sentences: bool = Field(
-        True,
-        description="With the local embedder: ingestion embeds each saved document's sentences "
-        "for offline answers (~12 ms a sentence, on all cores) into SENTENCE_VECTORS_DB, "
-        "so no question waits for them; false leaves that to the first question that retrieves "
-        "them (vectors are kept there too). The file is a cache, safe to delete.",
-    )
-    history_window: int = Field(
-        20, ge=0, le=200, description="Earlier messages of a chat sent to the model."
-    )
-    stream_word_delay_ms: int = Field(
-        12,
-        ge=0,
-        le=200,
-        description="Milliseconds between the words of a text delta that holds several (as the "
-        "offline model sends a sentence at once), in the streams of chat and advice, so an answer "
-        "is seen being written; at most 2 s per answer, and a provider streaming a word at a time "
-        "is not slowed. 0 sends text as it comes.",
-    )
-    default_user_id: str = Field(
-        "default",
-        min_length=1,
-        max_length=64,
-        description="The one local user of development mode (AUTH_ENABLED=false), who is "
-        "admin, and the user of CLI chat commands without --user, so both see the same chats.",
-    )
-    sql_timeout: float = Field(1.0, gt=0, le=30, description="Seconds one SQL lookup may run.")
-    sql_max_rows: int = Field(200, ge=1, le=10000, description="Rows one SQL lookup returns.")
-    eval_judge_model: str = Field(
-        "",
-        max_length=200,
-        description="Model that judges answers for the `llm_judge` assertion of evaluation "
-        "runs, e.g. openai:gpt-4.1-mini (any PydanticAI `provider:model`). Empty: no judge; "
-        "`llm_judge` checks are reported as skipped.",
+        le=1,
+        description="Semantic memory (document 002's Mem0): the least score a recalled memory "
+        "needs to be given to project drafting as context. No memory service ships with "
+        "Almanac (a port only): this applies once one is wired in.",
     )
 
-    # --- Calibration --------------------------------------------------------------------
+
+class ConversationImportSettings(SettingsGroup):
+    """Which share links POST /api/conversations/import fetches, and how."""
+
+    model_config = ConfigDict(title="Conversation import")
+
+    import_allowed_hosts: str = Field(
+        "chatgpt.com,chat.openai.com,claude.ai,grok.com,x.com",
+        description="Comma-separated hosts whose share links POST /api/conversations/import "
+        "fetches (each host and its subdomains), as `host` (the scheme's default port only) "
+        "or `host:port`; a redirect to any other host or port is refused.",
+    )
+    import_allow_http: bool = Field(
+        False, description="Also fetch plain http:// share links (https only by default)."
+    )
+    import_allow_private_hosts: bool = Field(
+        False,
+        description="Fetch share links whose host has a private, loopback or link-local "
+        "address (a local test server); refused by default.",
+    )
+    import_max_page_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest share page fetched, in bytes (413)."
+    )
+    import_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=120,
+        description="Seconds to fetch a share page, from connecting to its last byte, "
+        "redirects and slow headers included (504 after).",
+    )
+
+    @property
+    def import_allowed_host_list(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.import_allowed_hosts.split(",") if h.strip())
+
+
+class CalibrationSettings(SettingsGroup):
+    """Recalibrating the answers' confidence from users' feedback."""
+
+    model_config = ConfigDict(title="Calibration")
+
     recalibration_min_feedback: int = Field(
         50,
         ge=2,
@@ -600,7 +959,19 @@ class Settings(BaseSettings):
         "after a recalibration; a map that makes the held-out ECE worse is not activated.",
     )
 
-    # --- Evaluation runs ----------------------------------------------------------------
+
+class EvaluationSettings(SettingsGroup):
+    """Evaluation and benchmark runs: concurrency, the judge, provider rate limits and retries."""
+
+    model_config = ConfigDict(title="Evaluation runs")
+
+    eval_judge_model: str = Field(
+        "",
+        max_length=200,
+        description="Model that judges answers for the `llm_judge` assertion of evaluation "
+        "runs, e.g. openai:gpt-4.1-mini (any PydanticAI `provider:model`). Empty: no judge; "
+        "`llm_judge` checks are reported as skipped.",
+    )
     eval_concurrency: int = Field(
         4,
         ge=1,
@@ -632,6 +1003,13 @@ class Settings(BaseSettings):
     eval_backoff_max_seconds: float = Field(
         30.0, gt=0, le=600, description="Longest wait between two attempts of an evaluation case."
     )
+
+
+class CleaningSettings(SettingsGroup):
+    """Data-cleaning runs (docs/cleaning.md)."""
+
+    model_config = ConfigDict(title="Cleaning runs")
+
     cleaning_concurrency: int = Field(
         4,
         ge=1,
@@ -654,227 +1032,148 @@ class Settings(BaseSettings):
         "failed.",
     )
 
-    # --- Conversation project drafts -----------------------------------------------------
-    project_draft_max_conversation_chars: int = Field(
-        60_000,
-        ge=1_000,
-        le=1_000_000,
-        description="Characters of a conversation a project draft is made from: its first "
-        "message, then as many of its latest as fit (docs/conversation-drafts.md).",
-    )
-    project_draft_max_versions: int = Field(
-        500,
-        ge=1,
-        le=100_000,
-        description="Versions a conversation's project draft may have; a change past it is "
-        "refused (409).",
+
+class _FlatNames(PydanticBaseSettingsSource):
+    """Each group's fields from a source of environment variables (the environment, or the
+    `.env` file) by their flat names: AUTH_ENABLED is `auth.auth_enabled`. The group names
+    themselves are never read from it, so an unrelated variable named AUTH or SERVER is
+    ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], variables: EnvSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._variables = variables
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads every group at once
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, Any]] = {}
+        names = self._variables.env_vars
+        for name, group in GROUP_OF.items():
+            key = name if not self._variables.case_sensitive else name.upper()
+            if key in names:
+                found.setdefault(group, {})[name] = names[key]
+        return dict(found)
+
+
+class Settings(BaseSettings):
+    """Every setting, one group per feature (see `SettingsGroup`). `Settings(auth_enabled=True)`
+    and `Settings(auth=AuthSettings(...))` both work: a keyword named after a field goes to its
+    group, above what the environment says."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    # --- Providers ----------------------------------------------------------------------
-    openai_api_key: SecretStr | None = Field(None, description="OpenAI API key.")
-    openai_base_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (Azure OpenAI, Ollama, vLLM, llama.cpp)."
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
+    knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    tables: TableSettings = Field(default_factory=TableSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    offline: OfflineSettings = Field(default_factory=OfflineSettings)
+    web: WebAppSettings = Field(default_factory=WebAppSettings)
+    chat_files: ChatFileSettings = Field(default_factory=ChatFileSettings)
+    conversation_search: ConversationSearchSettings = Field(
+        default_factory=ConversationSearchSettings
     )
-    cohere_api_key: SecretStr | None = Field(
-        None, description="Cohere API key (embeddings, rerank)."
+    drafts: ProjectDraftSettings = Field(default_factory=ProjectDraftSettings)
+    conversation_import: ConversationImportSettings = Field(
+        default_factory=ConversationImportSettings
     )
-    cohere_base_url: str | None = Field(None, description="Cohere API base URL override.")
-    provider_timeout: float = Field(30.0, gt=0, description="Seconds per provider HTTP call.")
-    provider_max_retries: int = Field(2, ge=0, le=10, description="Retries per provider call.")
-    web_search_provider: str = Field(
-        "none",
-        max_length=64,
-        description="Web search provider for requests with enable_web_search (see "
-        "docs/search-discipline.md). `none` turns web search off; requests that ask for it are "
-        "answered from the knowledge base and told it is unavailable. An unknown name stops "
-        "start-up with a configuration error.",
-    )
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    cleaning: CleaningSettings = Field(default_factory=CleaningSettings)
 
-    # --- Conversation import ------------------------------------------------------------
-    import_allowed_hosts: str = Field(
-        "chatgpt.com,chat.openai.com,claude.ai,grok.com,x.com",
-        description="Comma-separated hosts whose share links POST /api/conversations/import "
-        "fetches (each host and its subdomains), as `host` (the scheme's default port only) "
-        "or `host:port`; a redirect to any other host or port is refused.",
-    )
-    import_allow_http: bool = Field(
-        False, description="Also fetch plain http:// share links (https only by default)."
-    )
-    import_allow_private_hosts: bool = Field(
-        False,
-        description="Fetch share links whose host has a private, loopback or link-local "
-        "address (a local test server); refused by default.",
-    )
-    import_max_page_bytes: int = Field(
-        5 * 1024 * 1024, ge=1024, description="Largest share page fetched, in bytes (413)."
-    )
-    import_timeout_s: float = Field(
-        15.0,
-        gt=0,
-        le=120,
-        description="Seconds to fetch a share page, from connecting to its last byte, "
-        "redirects and slow headers included (504 after).",
-    )
-
-    @field_validator("openai_api_key", "cohere_api_key", "rrf_k", "database_url", mode="before")
     @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @model_validator(mode="after")
-    def _complete_oidc(self) -> Settings:
-        if self.oidc_client_id is None:
-            return self
-        missing = [
-            name
-            for name, value in (
-                ("OIDC_CLIENT_SECRET", self.oidc_client_secret),
-                ("OIDC_ALLOWED_DOMAINS", self.oidc_allowed_domain_set),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValueError(f"OIDC_CLIENT_ID is set, and so must {' and '.join(missing)} be.")
-        return self
-
-    @property
-    def oidc_allowed_domain_set(self) -> frozenset[str]:
-        return frozenset(
-            d.strip().lower().lstrip("@") for d in self.oidc_allowed_domains.split(",") if d.strip()
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keywords, then the environment, then `.env`, each by the fields' flat names."""
+        assert isinstance(env_settings, EnvSettingsSource)
+        assert isinstance(dotenv_settings, EnvSettingsSource)
+        return (
+            init_settings,
+            _FlatNames(settings_cls, env_settings),
+            _FlatNames(settings_cls, dotenv_settings),
         )
 
-    @property
-    def oidc_admin_email_set(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.oidc_admin_emails.split(",") if e.strip())
-
-    @model_validator(mode="after")
-    def _no_credentials_for_any_origin(self) -> Settings:
-        if self.cors_allow_credentials and "*" in self.cors_origin_list:
-            raise ValueError(
-                "CORS_ORIGINS='*' together with CORS_ALLOW_CREDENTIALS=true would let any web "
-                "site act with a visitor's credentials; list the allowed origins explicitly "
-                "or turn credentials off."
-            )
-        return self
-
-    @field_validator("allowed_hosts")
+    @model_validator(mode="before")
     @classmethod
-    def _host_names_without_ports(cls, value: str) -> str:
-        for entry in (h.strip() for h in value.split(",")):
-            if entry.count(":") == 1 or (entry.startswith("[") and not entry.endswith("]")):
-                raise ValueError(
-                    f"ALLOWED_HOSTS lists host names without a port ({entry!r}): any port of "
-                    "a listed name is answered."
-                )
-        return value
-
-    @property
-    def allowed_host_list(self) -> tuple[str, ...]:
-        """The host names the server answers to (ALLOWED_HOSTS, lower-case, IPv6 addresses in
-        brackets); unset, `LOOPBACK_HOSTS` with authentication off and any (`*`) with it on."""
-        listed = tuple(
-            f"[{name}]" if name.count(":") > 1 and not name.startswith("[") else name
-            for name in (h.strip().lower().rstrip(".") for h in self.allowed_hosts.split(","))
-            if name
-        )
-        if listed:
-            return listed
-        return ("*",) if self.auth_enabled else LOOPBACK_HOSTS
-
-    @property
-    def import_allowed_host_list(self) -> tuple[str, ...]:
-        return tuple(h.strip().lower() for h in self.import_allowed_hosts.split(",") if h.strip())
-
-    @property
-    def cors_origin_list(self) -> tuple[str, ...]:
-        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
-
-    @field_validator("database_url")
-    @classmethod
-    def _known_database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(DATABASE_SCHEMES):
-            raise ValueError(
-                "DATABASE_URL must start with postgresql:// (or postgres://) or sqlite:///; "
-                "leave it unset for the SQLite files in DATA_DIR."
-            )
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _known_redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
-            return None
-        if value is not None and not value.get_secret_value().startswith(REDIS_SCHEMES):
-            raise ValueError(
-                "REDIS_URL must start with redis://, rediss:// or unix://; leave it unset to "
-                "keep the rate limits in the process (SQLite) or in PostgreSQL."
-            )
-        return value
-
-    @property
-    def database_backend(self) -> Literal["sqlite", "postgresql"]:
-        """Which storage backend DATABASE_URL selects."""
-        url = self.database_url.get_secret_value() if self.database_url else ""
-        return "postgresql" if url.startswith(("postgresql://", "postgres://")) else "sqlite"
-
-    @property
-    def postgres_url(self) -> str:
-        """The PostgreSQL connection string (only with a postgresql:// DATABASE_URL)."""
-        if self.database_backend != "postgresql" or self.database_url is None:
-            raise ValueError("DATABASE_URL does not name a PostgreSQL database.")
-        return self.database_url.get_secret_value()
-
-    @cached_property
-    def sqlite_dir(self) -> Path:
-        """The directory of the SQLite files: DATA_DIR, or DIR from a `sqlite:///DIR` DATABASE_URL
-        (as in SQLAlchemy: `sqlite:///data` is relative, `sqlite:////srv/almanac` absolute)."""
-        url = self.database_url.get_secret_value() if self.database_url else ""
-        if url.startswith("sqlite:///") and url != "sqlite:///":
-            return Path(url.removeprefix("sqlite:///"))
-        return self.data_dir
-
-    @property
-    def effective_lexicon_file(self) -> Path | None:
-        """`LEXICON_FILE`, else the sample's while the sample is loaded (if it exists)."""
-        if self.lexicon_file is not None:
-            return self.lexicon_file
-        sample = self.sample_lexicon_file
-        return sample if self.load_sample_data and sample.is_file() else None
-
-    @cached_property
-    def knowledge_db_path(self) -> Path:
-        return self.knowledge_db or self.sqlite_dir / "knowledge.db"
-
-    @cached_property
-    def sentence_vectors_path(self) -> Path:
-        """The offline model's sentence vectors (`services/offline/sentence_store.py`)."""
-        return self.sentence_vectors_db or self.sqlite_dir / "sentence_vectors.db"
+    def _route_flat_names(cls, data: Any) -> Any:
+        """`auth_enabled=...` becomes `auth={"auth_enabled": ...}`, over the group's other
+        values (a keyword outranks the environment)."""
+        if not isinstance(data, dict):
+            return data
+        rest: dict[str, Any] = {}
+        routed: dict[str, dict[str, Any]] = {}
+        for key, value in data.items():
+            group = GROUP_OF.get(key.lower()) if isinstance(key, str) else None
+            if group is None:
+                rest[key] = value
+            else:
+                routed.setdefault(group, {})[key.lower()] = value
+        for group, values in routed.items():
+            current = rest.get(group) or {}
+            rest[group] = {**(_values(current) if isinstance(current, BaseModel) else current)}
+            rest[group].update(values)
+        return rest
 
     @property
     def chat_files_path(self) -> Path:
-        return self.chat_files_dir or self.data_dir / "chat_files"
+        """Where attached files' bytes are kept: CHAT_FILES_DIR, else DATA_DIR/chat_files."""
+        return self.chat_files.chat_files_dir or self.storage.data_dir / "chat_files"
 
-    @cached_property
-    def app_db_path(self) -> Path:
-        return self.app_db or self.sqlite_dir / "app.db"
-
-    @cached_property
-    def tables_db_path(self) -> Path:
-        return self.tables_db or self.sqlite_dir / "tables.db"
-
-    @property
-    def allowed_model_list(self) -> tuple[str, ...]:
-        return tuple(m.strip() for m in self.allowed_models.split(",") if m.strip())
-
-    @property
-    def vision_model_list(self) -> tuple[str, ...]:
-        return tuple(m.strip() for m in self.vision_models.split(",") if m.strip())
-
-    @property
-    def effective_embedding_model(self) -> str:
-        defaults = {
-            "local": "all-MiniLM-L6-v2",
-            "openai": "text-embedding-3-small",
-            "cohere": "embed-english-v3.0",
+    def updated(self, **values: Any) -> Settings:
+        """A copy with `values` (flat field names) changed; each group changed is validated
+        again (so paths derived from it, like `storage.app_db_path`, follow)."""
+        changed: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            changed.setdefault(GROUP_OF[name], {})[name] = value
+        groups = {
+            group: type(getattr(self, group)).model_validate(
+                {**_values(getattr(self, group)), **new}
+            )
+            for group, new in changed.items()
         }
-        return self.embedding_model or defaults[self.embedding_provider]
+        return self.model_copy(update=groups)
+
+
+def _values(group: BaseModel) -> dict[str, Any]:
+    """A group's field values (not what its cached properties hold)."""
+    return {name: getattr(group, name) for name in type(group).model_fields}
+
+
+#: The group of each setting, by field name (the environment name, lower-case).
+GROUP_OF: dict[str, str] = {
+    name: group
+    for group, field in Settings.model_fields.items()
+    for name in field.annotation.model_fields  # type: ignore[union-attr]
+}
+assert not set(GROUP_OF) & set(Settings.model_fields), "a setting is named like a group"
+
+
+def environment_name(loc: tuple[int | str, ...]) -> str:
+    """The environment name of the setting a validation error of `Settings` is about (its
+    location is group, field), or "" for a check across a group's fields (OIDC_CLIENT_ID
+    without its secret)."""
+    return str(loc[1]).upper() if len(loc) > 1 else ""
+
+
+def setting_groups() -> Iterator[tuple[str, type[SettingsGroup]]]:
+    """(attribute on `Settings`, group model) of each group, in declaration order."""
+    for group, field in Settings.model_fields.items():
+        assert isinstance(field.annotation, type) and issubclass(field.annotation, SettingsGroup)
+        yield group, field.annotation

@@ -1,4 +1,5 @@
-"""Render `.env.example` and the configuration table of docs/configuration.md from `Settings`.
+"""Render `.env.example` and the settings tables of docs/configuration.md from `Settings`:
+one section per settings group (`backend.config.SettingsGroup`), in declaration order.
 
 `python -m backend.config_docs --write` regenerates both; a test fails when they drift.
 """
@@ -11,25 +12,12 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, SettingsGroup, setting_groups
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 CONFIG_DOC = PROJECT_ROOT / "docs" / "configuration.md"
 TABLE_START = "<!-- settings-table:start -->"
 TABLE_END = "<!-- settings-table:end -->"
-
-_SECTIONS = {
-    "host": "Server",
-    "auth_enabled": "Authentication",
-    "max_json_body_bytes": "HTTP limits and security",
-    "data_dir": "Storage",
-    "embedding_provider": "Embeddings",
-    "chunk_tokens": "Chunking",
-    "vector_search_limit": "Retrieval",
-    "default_model": "Chat and models",
-    "recalibration_min_feedback": "Calibration",
-    "openai_api_key": "Providers",
-}
 
 
 def _default(name: str, field: FieldInfo) -> str:
@@ -46,28 +34,46 @@ def _default(name: str, field: FieldInfo) -> str:
     return str(value)
 
 
+def _title(group: type[SettingsGroup]) -> str:
+    return str(group.model_config.get("title"))
+
+
+def _intro(group: type[SettingsGroup]) -> str:
+    return " ".join((group.__doc__ or "").split())
+
+
 def render_env_example() -> str:
     lines = [
         "# Almanac configuration. Copy to `.env` and uncomment what you change.",
         "# Every setting is also read from the environment (names are case-insensitive).",
         "# With nothing set, Almanac runs offline on its embedded defaults.",
     ]
-    for name, field in Settings.model_fields.items():
-        if name in _SECTIONS:
-            lines += ["", f"# --- {_SECTIONS[name]} ---"]
-        lines.append(f"# {field.description}")
-        lines.append(f"# {name.upper()}={_default(name, field)}")
+    for _, group in setting_groups():
+        lines += ["", f"# --- {_title(group)} ---", f"# {_intro(group)}"]
+        for name, field in group.model_fields.items():
+            lines.append(f"# {field.description}")
+            lines.append(f"# {name.upper()}={_default(name, field)}")
     return "\n".join(lines) + "\n"
 
 
 def render_table() -> str:
-    rows = ["| Variable | Default | Description |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = _default(name, field)
-        rows.append(
-            f"| `{name.upper()}` | {f'`{default}`' if default else '—'} | {field.description} |"
-        )
-    return "\n".join(rows)
+    """One section per settings group: its title, its docstring, a table of its fields."""
+    sections = []
+    for _, group in setting_groups():
+        rows = [
+            f"### {_title(group)}",
+            "",
+            _intro(group),
+            "",
+            "| Variable | Default | Description |",
+            "|---|---|---|",
+        ]
+        for name, field in group.model_fields.items():
+            default = _default(name, field)
+            shown = f"`{default}`" if default else "—"
+            rows.append(f"| `{name.upper()}` | {shown} | {field.description} |")
+        sections.append("\n".join(rows))
+    return "\n\n".join(sections)
 
 
 def render_config_doc(current: str) -> str:

@@ -30,16 +30,16 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, settings: Settings, *, insecure_bind: bool = False) -> None:
     """Raise `ConfigurationError` rather than serve without authentication beyond loopback;
     when forced, say loudly what that means."""
-    if settings.auth_enabled or is_loopback(host):
+    if settings.auth.auth_enabled or is_loopback(host):
         return
-    if insecure_bind or settings.allow_unauthenticated_network:
+    if insecure_bind or settings.auth.allow_unauthenticated_network:
         logger.warning(
             "Serving on {} with authentication OFF (forced): anyone who can reach this port "
             "acts as admin {!r}. Only the host names {} are answered (ALLOWED_HOSTS): add "
             "those clients use.",
             host,
-            settings.default_user_id,
-            ", ".join(settings.allowed_host_list),
+            settings.auth.default_user_id,
+            ", ".join(settings.auth.allowed_host_list),
         )
         return
     raise ConfigurationError(
@@ -52,12 +52,12 @@ def check_bind(host: str, settings: Settings, *, insecure_bind: bool = False) ->
 
 def log_auth_status(settings: Settings, usable_keys: int) -> None:
     """One start-up line on how requests are authenticated, and what to do if none can be."""
-    if not settings.auth_enabled:
+    if not settings.auth.auth_enabled:
         logger.warning(
             "Authentication is OFF (AUTH_ENABLED=false): every request acts as {!r} with the "
             "admin role, and `almanac serve` listens on loopback only. Set AUTH_ENABLED=true "
             "and create API keys before exposing Almanac.",
-            settings.default_user_id,
+            settings.auth.default_user_id,
         )
     elif usable_keys == 0:
         logger.warning(

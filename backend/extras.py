@@ -47,9 +47,9 @@ def require_postgres(setting: str = "DATABASE_URL") -> None:
 
 def check_extras(settings: Settings) -> None:
     """Fail now if a setting needs an extra that is not installed."""
-    if settings.database_backend == "postgresql":
+    if settings.storage.database_backend == "postgresql":
         require_postgres()
-    if settings.redis_url is not None:
+    if settings.storage.redis_url is not None:
         require_extra("redis", "redis", "REDIS_URL")
-    if settings.chat_files_s3_bucket is not None:
+    if settings.chat_files.chat_files_s3_bucket is not None:
         require_extra("s3", "boto3", "CHAT_FILES_S3_BUCKET")

@@ -39,7 +39,7 @@ def _default_models_dir() -> Path:
     """MODELS_DIR as the app resolves it (environment, .env, default cache folder)."""
     from backend.config import Settings
 
-    return Settings().models_dir
+    return Settings().embeddings.models_dir
 
 
 def load_passages(corpus: Path, tokenizer_path: Path, n: int, tokens: int = 126) -> list[str]:

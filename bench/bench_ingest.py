@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=2000)
     args = parser.parse_args()
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    model_dir = settings.models_dir / LOCAL_MODEL_DIRNAME
+    model_dir = settings.embeddings.models_dir / LOCAL_MODEL_DIRNAME
     passages = load_passages(
         args.data / "corpus.jsonl", model_dir / "tokenizer.json", args.passages
     )

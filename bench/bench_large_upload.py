@@ -132,7 +132,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
 async def refused_at_the_default_limit(data: bytes) -> None:
     with tempfile.TemporaryDirectory(prefix="almanac-large-") as tmp:
         container = bootstrap(settings_for(Path(tmp)))
-        limit = container.settings.max_document_chunks
+        limit = container.settings.documents.max_document_chunks
         transport = httpx.ASGITransport(app=create_app(container=container))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             accepted, elapsed, job = await upload_and_wait(client, "big.md", data)
@@ -165,7 +165,7 @@ async def ingested_as_a_job(data: bytes, max_chunks: int) -> None:
                 f"{before['anon']:.0f} MB before, peak {peak.peak_anon:.0f} MB, "
                 f"{after['anon']:.0f} MB after"
             )
-            db, conn = settings.knowledge_db_path, container.adapters.store.connection()
+            db, conn = settings.storage.knowledge_db_path, container.adapters.store.connection()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             size = db.stat().st_size
             if job["status"] == "done":

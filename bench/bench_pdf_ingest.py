@@ -63,7 +63,7 @@ def main() -> None:
     )
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    embedder = MiniLMEmbedder(settings.models_dir / LOCAL_MODEL_DIRNAME)
+    embedder = MiniLMEmbedder(settings.embeddings.models_dir / LOCAL_MODEL_DIRNAME)
     embedder.embed_documents(["warm up"])
     with tempfile.TemporaryDirectory(prefix="almanac-pdf-ingest-") as tmp:
         store = SqliteKnowledgeStore(Path(tmp) / "k.db")

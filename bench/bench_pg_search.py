@@ -285,7 +285,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         from backend.config import Settings
 
         pool, query_pool = embed_pool(
-            corpus, claims, Settings().models_dir / LOCAL_MODEL_DIRNAME, cache
+            corpus, claims, Settings().embeddings.models_dir / LOCAL_MODEL_DIRNAME, cache
         )
     rng = np.random.default_rng(1)
     picks = rng.choice(len(claims), size=min(args.queries, len(claims)), replace=False)

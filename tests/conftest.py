@@ -107,12 +107,12 @@ def _one_local_embedder() -> Iterator[None]:
     shared: dict[tuple[Path, str, int], Embedder] = {}
 
     def build(settings: Settings) -> Embedder:
-        if settings.embedding_provider != "local":
+        if settings.embeddings.embedding_provider != "local":
             return real_build(settings)
         key = (
-            settings.models_dir.resolve(),
-            settings.effective_embedding_model,
-            settings.embedding_batch_size,
+            settings.embeddings.models_dir.resolve(),
+            settings.embeddings.effective_embedding_model,
+            settings.embeddings.embedding_batch_size,
         )
         if key not in shared:
             shared[key] = real_build(settings)
@@ -255,7 +255,7 @@ def machine_vector_cache() -> Path | None:
     """
     import onnxruntime
 
-    manifest = make_settings(Path("unused")).models_dir / MINILM_NAME / "manifest.json"
+    manifest = make_settings(Path("unused")).embeddings.models_dir / MINILM_NAME / "manifest.json"
     if not manifest.is_file():
         return None
     key = hashlib.sha256(manifest.read_bytes() + onnxruntime.__version__.encode()).hexdigest()

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from loguru import logger
 
 from backend import __version__
+from backend.api.compat import COMPAT_ROUTERS
 from backend.api.compression import install_compression
 from backend.api.deps import admin_caller, current_caller
 from backend.api.docs_pages import install_docs
@@ -27,7 +28,6 @@ from backend.api.routes import (
     chat,
     cleaning,
     confidence,
-    conversation_backend,
     conversation_drafts,
     conversation_files,
     conversation_import,
@@ -46,7 +46,6 @@ from backend.api.routes import (
     playground,
     prompts,
     search,
-    seed_cleaning,
     session,
     tables,
     users,
@@ -89,7 +88,6 @@ PUBLIC_ROUTERS = (
     health.router,
     session.sign_in_router,
     oidc.router,
-    conversation_backend.public_router,
 )
 PROTECTED_ROUTERS = (
     health.details_router,
@@ -112,15 +110,16 @@ PROTECTED_ROUTERS = (
     library.router,
     datasets.router,
     cleaning.router,
-    seed_cleaning.router,
     conversation_drafts.router,
     conversation_files.router,
     conversation_search.router,
     conversation_import.router,
-    # After Almanac's own /api/conversations routes: `GET /{chat_id}` must not shadow them.
-    conversation_backend.router,
     metrics.router,
 )
+#: Almanac's own API is PROTECTED_ROUTERS (and PUBLIC_ROUTERS); the source documents' routes
+#: (backend/api/compat/, docs/seeds.md) come after them, when COMPAT_ROUTES is on, so that
+#: document 002's `GET /api/conversations/{chat_id}` never shadows Almanac's own
+#: `/api/conversations/...` paths.
 
 #: Error statuses an operation documents because it depends on these dependencies.
 STATUSES_BY_DEPENDENCY = {current_caller: (401,), admin_caller: (403,), enforce_rate_limit: (429,)}
@@ -194,6 +193,16 @@ def create_app(
     if container is not None:
         app.state.container = container  # usable without running the lifespan (tests)
     app.state.rate_limiter = build_rate_limiter(settings, clock or SystemClock())
+    _install_middleware(app, settings)
+    install_error_handlers(app)
+    _install_routes(app, settings)
+    install_docs(app)
+    install_web_app(app)
+    install_openapi(app, STATUSES_BY_DEPENDENCY)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: the log line and request id wrap everything.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
@@ -205,22 +214,23 @@ def create_app(
     install_compression(app)
     app.add_middleware(TelemetryMiddleware)
     app.add_middleware(RequestLogMiddleware)
-    install_error_handlers(app)
+
+
+def _install_routes(app: FastAPI, settings: Settings) -> None:
+    """Almanac's own routes, then the source documents' (COMPAT_ROUTES, on by default: the
+    one place the setting is read)."""
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
-    for router in PROTECTED_ROUTERS:
+    protected = PROTECTED_ROUTERS + (COMPAT_ROUTERS if settings.server.compat_routes else ())
+    for router in protected:
         app.include_router(router, dependencies=[Depends(current_caller)])
-    install_docs(app)
-    install_web_app(app)
-    install_openapi(app, STATUSES_BY_DEPENDENCY)
-    return app
 
 
 def main_app() -> FastAPI:
     """Factory for `uvicorn --factory backend.api.app:main_app`."""
     settings = Settings()
-    configure_logging(settings.log_level)
-    check_bind(settings.host, settings)  # uvicorn's own --host is not visible from here
+    configure_logging(settings.server.log_level)
+    check_bind(settings.server.host, settings)  # uvicorn's own --host is not visible from here
     return create_app(settings)
 
 
@@ -253,5 +263,5 @@ def serve_app() -> FastAPI:
     the settings from the environment, as the parent read them; the parent already checked
     the bind address (with its --insecure-bind) and loaded the sample on a first start."""
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.server.log_level)
     return create_app(settings)

@@ -44,10 +44,13 @@ class BodySizeLimitMiddleware:
         that sets it."""
         if headers.get("content-type", "").lower().startswith("multipart/form-data"):
             if _CHAT_FILES.fullmatch(path):
-                limit = self.settings.chat_file_max_bytes + MULTIPART_OVERHEAD_BYTES
+                limit = self.settings.chat_files.chat_file_max_bytes + MULTIPART_OVERHEAD_BYTES
                 return limit, "CHAT_FILE_MAX_BYTES"
-            return self.settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, "MAX_UPLOAD_BYTES"
-        return self.settings.max_json_body_bytes, "MAX_JSON_BODY_BYTES"
+            return (
+                self.settings.documents.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+                "MAX_UPLOAD_BYTES",
+            )
+        return self.settings.http.max_json_body_bytes, "MAX_JSON_BODY_BYTES"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,7 +102,7 @@ class BodyTimeoutMiddleware:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        seconds = self.settings.request_body_timeout_s
+        seconds = self.settings.http.request_body_timeout_s
         if scope["type"] != "http" or not seconds:
             await self.app(scope, receive, send)
             return

@@ -91,7 +91,7 @@ def request_origin(scope: Scope) -> Origin | None:
 
 def public_origin(settings: Settings) -> Origin | None:
     """This server's public origin, when configured: PUBLIC_URL, else OIDC_REDIRECT_URI's."""
-    return parse_origin(settings.public_url or settings.oidc_redirect_uri)
+    return parse_origin(settings.auth.public_url or settings.auth.oidc_redirect_uri)
 
 
 def show(origin: Origin) -> str:
@@ -105,10 +105,10 @@ class SiteGuardMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.hosts = settings.allowed_host_list
+        self.hosts = settings.auth.allowed_host_list
         self.listed = {
             origin
-            for origin in (parse_origin(o) for o in settings.cors_origin_list if o != "*")
+            for origin in (parse_origin(o) for o in settings.http.cors_origin_list if o != "*")
             if origin is not None
         }
 
@@ -135,7 +135,7 @@ class SiteGuardMiddleware:
                 "name to ALLOWED_HOSTS (comma-separated).",
                 instance=path,
             )
-        if self.settings.auth_enabled or scope.get("method") not in UNSAFE_METHODS:
+        if self.settings.auth.auth_enabled or scope.get("method") not in UNSAFE_METHODS:
             return None
         sent = headers.get("origin")
         origin = parse_origin(sent)

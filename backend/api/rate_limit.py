@@ -207,11 +207,11 @@ RateLimiter = TokenBucketLimiter | PgTokenBucketLimiter | RedisTokenBucketLimite
 def build_rate_limiter(settings: Settings, clock: MonotonicClock) -> RateLimiter:
     """In Redis with REDIS_URL; else in the shared database on PostgreSQL; else in memory
     (see the module rules)."""
-    per_minute = settings.rate_limit_per_minute
-    if settings.redis_url is not None and per_minute > 0:
-        return RedisTokenBucketLimiter(per_minute, settings.redis_url.get_secret_value())
-    if settings.database_backend == "postgresql" and per_minute > 0:
-        return PgTokenBucketLimiter(per_minute, settings.postgres_url)
+    per_minute = settings.http.rate_limit_per_minute
+    if settings.storage.redis_url is not None and per_minute > 0:
+        return RedisTokenBucketLimiter(per_minute, settings.storage.redis_url.get_secret_value())
+    if settings.storage.database_backend == "postgresql" and per_minute > 0:
+        return PgTokenBucketLimiter(per_minute, settings.storage.postgres_url)
     return TokenBucketLimiter(per_minute, clock)
 
 

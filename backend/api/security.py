@@ -58,13 +58,13 @@ class SecurityHeadersMiddleware:
 
 
 def install_cors(app: FastAPI, settings: Settings) -> None:
-    origins = list(settings.cors_origin_list)
+    origins = list(settings.http.cors_origin_list)
     if not origins:
         return
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
-        allow_credentials=settings.cors_allow_credentials,
+        allow_credentials=settings.http.cors_allow_credentials,
         allow_methods=CORS_METHODS,
         allow_headers=["*"],
         expose_headers=CORS_EXPOSED_HEADERS,

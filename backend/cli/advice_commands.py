@@ -62,7 +62,7 @@ def advise(
     def body() -> StructuredAdvice:
         with open_container(with_sample=True) as container:
             request = AdviceRequest(
-                user_id=container.settings.default_user_id,
+                user_id=container.settings.auth.default_user_id,
                 conversation=(ConversationMessage("user", question),),
                 model=model,
                 search_override=search,

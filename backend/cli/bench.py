@@ -149,7 +149,10 @@ def index_corpus(
     ingest = IngestDocuments(
         store,
         BeirLoader(),
-        HeadingChunker(chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap),
+        HeadingChunker(
+            chunk_tokens=settings.chunking.chunk_tokens,
+            overlap_tokens=settings.chunking.chunk_overlap,
+        ),
         embedder,
         SystemClock(),
         pipeline_signature=pipeline_signature(settings, embedder),
@@ -174,21 +177,21 @@ def bench_retriever(
         return SqliteHybridRetriever(
             store,
             embedder,
-            vector_search_limit=settings.vector_search_limit,
-            bm25_search_limit=settings.bm25_search_limit,
+            vector_search_limit=settings.retrieval.vector_search_limit,
+            bm25_search_limit=settings.retrieval.bm25_search_limit,
             final_results_limit=CANDIDATES,
-            rrf_k=settings.rrf_k,
-            resident_min_sections=settings.bm25_resident_min_sections,
+            rrf_k=settings.retrieval.rrf_k,
+            resident_min_sections=settings.retrieval.bm25_resident_min_sections,
         )
     from services.knowledge.pg_retrieval import PgHybridRetriever
 
     return PgHybridRetriever(
         store,
         embedder,
-        vector_search_limit=settings.vector_search_limit,
-        bm25_search_limit=settings.bm25_search_limit,
+        vector_search_limit=settings.retrieval.vector_search_limit,
+        bm25_search_limit=settings.retrieval.bm25_search_limit,
         final_results_limit=CANDIDATES,
-        rrf_k=settings.rrf_k,
+        rrf_k=settings.retrieval.rrf_k,
     )
 
 

@@ -96,7 +96,7 @@ def feedback(
         if not withdraw and verdict not in ("yes", "no"):
             raise InvalidRequest("--outcome must be yes or no.")
         with open_container() as container:
-            caller = Caller(user or container.settings.default_user_id, "user", None)
+            caller = Caller(user or container.settings.auth.default_user_id, "user", None)
             use_case = container.calibration.feedback
             receipt = asyncio.run(
                 use_case.execute_withdraw(caller, response_id)

@@ -36,7 +36,7 @@ UserOpt = Annotated[
 
 
 def _user(container: Container, user: str | None) -> str:
-    return user or container.settings.default_user_id
+    return user or container.settings.auth.default_user_id
 
 
 def _print_answer(result: ChatResult) -> None:

@@ -14,7 +14,7 @@ from typer.core import TyperOption
 
 from backend import __version__
 from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
-from backend.config import Settings
+from backend.config import Settings, environment_name
 from backend.logging import configure_logging
 from use_cases.shared.errors import AlmanacError
 
@@ -63,7 +63,7 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]).upper()
+            name = environment_name(error["loc"])
             message = str(error["msg"]).removeprefix("Value error, ")
             err.print(
                 f"[bold red]Invalid configuration:[/] {escape(f'{name}: ' if name else '')}"
@@ -76,7 +76,9 @@ def load_settings() -> Settings:
 
 def settings_for_cli() -> Settings:
     settings = load_settings()
-    configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+    configure_logging(
+        "WARNING" if settings.server.log_level == "INFO" else settings.server.log_level
+    )
     return settings
 
 

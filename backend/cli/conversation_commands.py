@@ -49,7 +49,7 @@ def import_conversations(
     def body() -> dict[str, Any]:
         with open_container() as container:
             importer = container.conversation_import
-            who = user or container.settings.default_user_id
+            who = user or container.settings.auth.default_user_id
             if is_file:
                 return importer.from_file.run_now(
                     who, path.name, path.read_bytes(), lambda done, total: None

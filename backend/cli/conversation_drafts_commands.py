@@ -52,7 +52,7 @@ def draft(
 
     def body() -> None:
         with open_container() as container:
-            asyncio.run(_run(container, user or container.settings.default_user_id))
+            asyncio.run(_run(container, user or container.settings.auth.default_user_id))
 
     async def _run(container: Container, who: str) -> None:
         if new:

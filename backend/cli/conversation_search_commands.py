@@ -41,7 +41,7 @@ def conversations_list(
 
     def body() -> None:
         with open_container() as container:
-            who = user or container.settings.default_user_id
+            who = user or container.settings.auth.default_user_id
             chats = asyncio.run(container.chat.chats.list(who, limit=limit))
         print_chats(chats, as_json)
 
@@ -54,7 +54,7 @@ def conversations_show(chat_id: str, user: UserOpt = None, as_json: JsonOpt = Fa
 
     def body() -> None:
         with open_container() as container:
-            who = user or container.settings.default_user_id
+            who = user or container.settings.auth.default_user_id
             chat, messages = asyncio.run(whole_chat(container, who, chat_id))
             try:
                 summary = asyncio.run(
@@ -104,7 +104,7 @@ def conversations_summary(
 
     def body() -> ConversationSummary:
         with open_container() as container:
-            who = user or container.settings.default_user_id
+            who = user or container.settings.auth.default_user_id
             summaries = container.conversation_search.conversation_summaries
             if set_text is not None:
                 return asyncio.run(summaries.edit(who, chat_id, set_text))
@@ -135,7 +135,7 @@ def conversations_search(
 
     def body() -> ChatSearchOut:
         with open_container() as container:
-            who = user or container.settings.default_user_id
+            who = user or container.settings.auth.default_user_id
             page = asyncio.run(
                 container.conversation_search.search_chats.execute(
                     ChatSearchRequest(who, query, limit=limit)

@@ -30,7 +30,7 @@ def _open_postgres(settings: Settings) -> tuple[PgDatabase, list[Migration]]:
     require_postgres()
     from backend.stores.registry import postgres_migrations
 
-    return PgDatabase(settings.postgres_url, max_size=1), postgres_migrations()
+    return PgDatabase(settings.storage.postgres_url, max_size=1), postgres_migrations()
 
 
 def _postgres_status(db: PgDatabase) -> dict[str, Any]:
@@ -44,9 +44,9 @@ def _postgres_status(db: PgDatabase) -> dict[str, Any]:
 
 def _sqlite_files(settings: Settings) -> dict[str, Any]:
     files = {
-        "knowledge": settings.knowledge_db_path,
-        "app": settings.app_db_path,
-        "tables": settings.tables_db_path,
+        "knowledge": settings.storage.knowledge_db_path,
+        "app": settings.storage.app_db_path,
+        "tables": settings.storage.tables_db_path,
     }
     return {name: {"path": str(path), "exists": path.exists()} for name, path in files.items()}
 
@@ -61,7 +61,7 @@ def db_migrate(as_json: JsonOpt = False) -> None:
     settings = settings_for_cli()
 
     def body() -> dict[str, Any]:
-        if settings.database_backend == "postgresql":
+        if settings.storage.database_backend == "postgresql":
             db, migrations = _open_postgres(settings)
             try:
                 applied = apply_migrations(db, migrations)
@@ -96,7 +96,7 @@ def db_check(as_json: JsonOpt = False) -> None:
     settings = settings_for_cli()
 
     def body() -> dict[str, Any]:
-        if settings.database_backend == "postgresql":
+        if settings.storage.database_backend == "postgresql":
             db, migrations = _open_postgres(settings)
             try:
                 pending = pending_migrations(db, migrations)
@@ -188,9 +188,9 @@ def db_copy(
 
     directory = Path(source.removeprefix("sqlite:///"))
     limits = {
-        "vector_search_limit": settings.vector_search_limit,
-        "bm25_search_limit": settings.bm25_search_limit,
-        "rrf_k": settings.rrf_k,
+        "vector_search_limit": settings.retrieval.vector_search_limit,
+        "bm25_search_limit": settings.retrieval.bm25_search_limit,
+        "rrf_k": settings.retrieval.rrf_k,
     }
 
     def progress(table: str, rows: int) -> None:

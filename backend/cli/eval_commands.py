@@ -23,7 +23,7 @@ from backend.cli.common import (
 )
 from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import execute_run
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, KnowledgeBaseSettings, Settings
 from use_cases.evaluation.answers import (
     AnswerCase,
     AnswerReport,
@@ -225,12 +225,12 @@ def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
         "load_sample_data": True,
     }
     if name == HANDBOOK:
-        defaults = Settings.model_fields
+        defaults = KnowledgeBaseSettings.model_fields
         update |= {
             key: defaults[key].default
             for key in ("sample_data_dir", "sample_tables_dir", "sample_lexicon_file")
         }
-        settings = settings_for_cli().model_copy(update=update | {"lexicon_file": None})
+        settings = settings_for_cli().updated(**update, lexicon_file=None)
         return settings, corpus_eval_dir(name)
     folder = CORPORA_DIR / name
     update |= {
@@ -239,7 +239,7 @@ def corpus_settings(name: str, data_dir: Path) -> tuple[Settings, Path]:
         "sample_lexicon_file": folder / "lexicon.json",  # its own, if it has one
         "lexicon_file": None,
     }
-    return settings_for_cli().model_copy(update=update), corpus_eval_dir(name)
+    return settings_for_cli().updated(**update), corpus_eval_dir(name)
 
 
 def corpus_report(

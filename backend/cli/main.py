@@ -124,14 +124,14 @@ def serve(
     from backend.api.app import create_app
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.server.log_level)
 
     def body() -> None:
         check_extras(settings)
-        bind = host or settings.host
+        bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
         if workers > 1:
-            if settings.database_backend != "postgresql":
+            if settings.storage.database_backend != "postgresql":
                 raise ConfigurationError(
                     f"--workers {workers} needs DATABASE_URL=postgresql://...: on SQLite the "
                     "rate limits and the resident vector index live inside one process: "
@@ -146,7 +146,7 @@ def serve(
                 factory=True,
                 workers=workers,
                 host=bind,
-                port=port or settings.port,
+                port=port or settings.server.port,
                 log_config=None,
                 access_log=False,
             )
@@ -155,7 +155,7 @@ def serve(
         uvicorn.run(
             application,
             host=bind,
-            port=port or settings.port,
+            port=port or settings.server.port,
             log_config=None,
             access_log=False,
         )
@@ -386,9 +386,9 @@ def model_install(
 
     def body() -> None:
         settings = settings_for_cli()
-        path = install_minilm(settings.models_dir, force=force)
+        path = install_minilm(settings.embeddings.models_dir, force=force)
         console.print(f"Local embedding model ready at {path}", highlight=False)
-        reader = install_reader(settings.models_dir, force=force)
+        reader = install_reader(settings.embeddings.models_dir, force=force)
         console.print(f"Offline reader ready at {reader}", highlight=False)
 
     run_command(body)

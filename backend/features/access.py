@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from backend.config import Settings
+from backend.config import AuthSettings
 from backend.features.adapters import Wiring
 from use_cases.access.audit import ListAuditEntries, RecordAudit
 from use_cases.access.auth import (
@@ -37,8 +37,8 @@ class AccessUseCases:
     """Signing in with an OpenID Connect provider (set up with OIDC_CLIENT_ID)."""
 
 
-def build(w: Wiring) -> AccessUseCases:
-    settings, a, clock = w.settings, w.adapters, w.clock
+def build(w: Wiring, settings: AuthSettings) -> AccessUseCases:
+    a, clock = w.adapters, w.clock
     audit = RecordAudit(a.audit_log, clock)
     authenticate = Authenticate(
         a.api_keys, clock, enabled=settings.auth_enabled, local_user_id=settings.default_user_id
@@ -56,12 +56,13 @@ def build(w: Wiring) -> AccessUseCases:
         list_keys=ListApiKeys(a.api_keys),
         revoke_key=RevokeApiKey(a.api_keys, audit, clock),
         act_for=ActFor(audit),
-        oidc_sign_in=_oidc_sign_in(w, audit, authenticate),
+        oidc_sign_in=_oidc_sign_in(w, settings, audit, authenticate),
     )
 
 
-def _oidc_sign_in(w: Wiring, audit: RecordAudit, authenticate: Authenticate) -> SignInWithProvider:
-    settings: Settings = w.settings
+def _oidc_sign_in(
+    w: Wiring, settings: AuthSettings, audit: RecordAudit, authenticate: Authenticate
+) -> SignInWithProvider:
     provider = None
     if settings.oidc_client_id is not None and settings.oidc_client_secret is not None:
         from services.admin.oidc import OidcProvider  # Authlib: imported when it is set up

@@ -5,12 +5,14 @@ pool and the processes offline answers run on."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from backend import __version__
 from backend.answer_processes import build_planning_processes
 from backend.components import build_reader, build_sentence_vectors, load_lexicon
-from backend.config import Settings
+from backend.config import ModelSettings, ProviderSettings, Settings
 from backend.stores.app import build_app_stores
 from backend.stores.file_bytes import build_chat_file_bytes
 from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
@@ -41,6 +43,7 @@ from services.observability import Observability
 from services.observability.retrieval import ObservedRetriever
 from services.observability.tracing import tracer_of
 from services.offline import build_offline_model
+from services.offline.lexicon import Lexicon
 from services.offline.processes import PlanningProcesses
 from services.offline.sentence_store import SentenceVectorFile
 from services.offline.vocabulary import KnowledgeVocabulary
@@ -169,39 +172,18 @@ def build_adapters(
     app_stores = build_app_stores(settings, database, presence)
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)
-    answer_pool = WorkerPool(settings.answer_workers, settings.answer_queue)
+    answer_pool = WorkerPool(settings.offline.answer_workers, settings.offline.answer_queue)
     planning = build_planning_processes(settings)
     models = PydanticAIModelResolver(
-        ModelConfig(
-            default_model=settings.default_model,
-            allowed_models=settings.allowed_model_list,
-            openai_api_key=settings.openai_api_key.get_secret_value()
-            if settings.openai_api_key
-            else None,
-            openai_base_url=settings.openai_base_url,
-            timeout_s=settings.provider_timeout,
-            max_retries=settings.provider_max_retries,
-            provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
-            openai_default_model=settings.openai_default_model,
-            model_options=parse_model_options(settings.model_options),
-        ),
-        offline_factory=lambda: build_offline_model(
-            sql.schemas,
-            embedder if sentence_vectors is not None else None,
-            KnowledgeVocabulary(
-                store.vocabulary, lambda: store.state().generation, store.defining_texts
-            ),
-            lexicon,
-            settings.not_found_hint,
-            answer_pool,
-            planning,
-            sentence_vectors=sentence_vectors,
-            reader=build_reader(settings) if sentence_vectors is not None else None,
+        model_config(settings.models, settings.providers),
+        offline_factory=_offline_factory(
+            settings, sql, store, embedder, sentence_vectors, lexicon, answer_pool, planning
         ),
         offline_admission=answer_pool.admit,
         on_failure=telemetry.metrics.model_failed,
     )
     jobs = build_job_queue(settings, database, presence)
+    chunking = settings.chunking
     jobs.watch(on_failure=telemetry.metrics.job_failed, tracer=tracer_of(telemetry.tracer_provider))
     telemetry.metrics.watch_queue(jobs.store.waiting)
     return Adapters(
@@ -209,7 +191,7 @@ def build_adapters(
         embedder=documents,
         loader=FileLoader(),
         chunker=HeadingChunker(
-            chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap
+            chunk_tokens=chunking.chunk_tokens, overlap_tokens=chunking.chunk_overlap
         ),
         retriever=retriever,
         telemetry=telemetry,
@@ -243,10 +225,62 @@ def build_adapters(
         chat_files=app_stores.chat_files,
         chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,
-        chat_search_index=SqlChatSearchIndex(
-            database if database is not None else settings.app_db_path,
-            embedder,
-            embed_batch=settings.chat_search_embed_batch,
-            min_similarity=settings.chat_search_min_similarity,
+        chat_search_index=_chat_search_index(settings, database, embedder),
+    )
+
+
+def _offline_factory(
+    settings: Settings,
+    sql: SqlRunnerAdapter,
+    store: KnowledgeStoreAdapter,
+    embedder: Embedder,
+    sentence_vectors: SentenceVectorFile | None,
+    lexicon: Lexicon,
+    answer_pool: WorkerPool,
+    planning: PlanningProcesses | None,
+) -> Callable[[], Any]:
+    """What builds the offline model when it is first asked for, over the tables' schemas,
+    the knowledge base's vocabulary and the lexicon."""
+    local = sentence_vectors is not None
+    return lambda: build_offline_model(
+        sql.schemas,
+        embedder if local else None,
+        KnowledgeVocabulary(
+            store.vocabulary, lambda: store.state().generation, store.defining_texts
         ),
+        lexicon,
+        settings.offline.not_found_hint,
+        answer_pool,
+        planning,
+        sentence_vectors=sentence_vectors,
+        reader=build_reader(settings) if local else None,
+    )
+
+
+def model_config(models: ModelSettings, providers: ProviderSettings) -> ModelConfig:
+    """How the model resolver picks and calls models: the models' settings, the providers'
+    keys and addresses, and which other providers' keys the environment holds."""
+    key = providers.openai_api_key
+    return ModelConfig(
+        default_model=models.default_model,
+        allowed_models=models.allowed_model_list,
+        openai_api_key=key.get_secret_value() if key else None,
+        openai_base_url=providers.openai_base_url,
+        timeout_s=providers.provider_timeout,
+        max_retries=providers.provider_max_retries,
+        provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
+        openai_default_model=models.openai_default_model,
+        model_options=parse_model_options(models.model_options),
+    )
+
+
+def _chat_search_index(
+    settings: Settings, database: PgDatabase | None, embedder: Embedder
+) -> SqlChatSearchIndex:
+    search = settings.conversation_search
+    return SqlChatSearchIndex(
+        database if database is not None else settings.storage.app_db_path,
+        embedder,
+        embed_batch=search.chat_search_embed_batch,
+        min_similarity=search.chat_search_min_similarity,
     )

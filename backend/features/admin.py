@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.config import DocumentSettings
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.chat import ChatUseCases
@@ -46,8 +47,9 @@ def build(
     knowledge: KnowledgeUseCases,
     tables: TableUseCases,
     chat: ChatUseCases,
+    settings: DocumentSettings,
 ) -> AdminUseCases:
-    settings, a, audit = w.settings, w.adapters, access.audit
+    a, audit = w.adapters, access.audit
     # The CLI's folders, parsed like uploads under the CPU budget.
     admin_ingest = IngestAsAdmin(knowledge.budgeted_ingest, a.store, audit)
     admin_load_table = LoadTableAsAdmin(tables.load_table, audit)

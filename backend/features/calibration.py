@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.config import CalibrationSettings
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.chat import ChatUseCases
@@ -42,10 +43,14 @@ class CalibrationUseCases:
 
 
 def build(
-    w: Wiring, access: AccessUseCases, chat: ChatUseCases, evaluation: EvaluationUseCases
+    w: Wiring,
+    access: AccessUseCases,
+    chat: ChatUseCases,
+    evaluation: EvaluationUseCases,
+    settings: CalibrationSettings,
 ) -> CalibrationUseCases:
     """The calibration use cases on the response log that chat turns already write to."""
-    settings, a, clock = w.settings, w.adapters, w.clock
+    a, clock = w.adapters, w.clock
     log, store = a.response_log, a.calibration_store
     recalibrate = Recalibrate(
         log,

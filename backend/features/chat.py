@@ -47,7 +47,7 @@ def build(
             retriever=a.observed_retriever,
             sql=a.sql,
             clock=clock,
-            search_limit=settings.final_results_limit,
+            search_limit=settings.retrieval.final_results_limit,
             offload=a.answer_pool.run,
         )
 
@@ -55,7 +55,9 @@ def build(
         a.response_log,
         a.calibration_store,
         clock,
-        score_ceiling=rrf_score_ceiling(settings.rrf_k, settings.reranker_enabled),
+        score_ceiling=rrf_score_ceiling(
+            settings.retrieval.rrf_k, settings.retrieval.reranker_enabled
+        ),
     )
     agent = build_agent(CHAT_TURN, limits=w.limits)
     chat = ChatTurns(
@@ -65,9 +67,9 @@ def build(
         agent_deps,
         clock,
         w.limits,
-        history_window=settings.history_window,
+        history_window=settings.chat.history_window,
         instructions=lambda: prompts.prompts.instructions(CHAT),
-        max_message_chars=settings.max_message_chars,
+        max_message_chars=settings.chat.max_message_chars,
         responses=record_response,
         observer=a.telemetry.metrics,
         scope=files.scope if files is not None else None,
@@ -81,9 +83,11 @@ def build(
             on_delete=files.forget_chat_files.execute if files is not None else None,
         ),
         sweep_turns=SweepAbandonedTurns(
-            a.history, clock, turn_limit_s=a.models.longest_turn_s(settings.agent_timeout)
+            a.history, clock, turn_limit_s=a.models.longest_turn_s(settings.models.agent_timeout)
         ),
-        search_discipline=DecideSearch(w.web_search, max_query_chars=settings.max_message_chars),
+        search_discipline=DecideSearch(
+            w.web_search, max_query_chars=settings.chat.max_message_chars
+        ),
         record_response=record_response,
         agent=agent,
         agent_deps=agent_deps,

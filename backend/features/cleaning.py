@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from backend.config import PROJECT_ROOT
+from backend.config import PROJECT_ROOT, CleaningSettings
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from services.chat.models import OFFLINE_MODEL
@@ -38,10 +39,10 @@ class CleaningUseCases:
     cleaning_report: RenderCleaningReport
 
 
-def agent_cleaners(w: Wiring) -> Callable[[str], tuple[str, Cleaner]]:
+def agent_cleaners(w: Wiring, settings: CleaningSettings) -> Callable[[str], tuple[str, Cleaner]]:
     """A cleaner per allowed model (built once each): a PydanticAI agent on the model the chat
     would use for that name. The offline answer model cannot clean: `offline-rules` does."""
-    settings, models = w.settings, w.adapters.models
+    models = w.adapters.models
     pricing = GenaiPricesPricing()
     built: dict[str, Cleaner] = {}
 
@@ -64,13 +65,16 @@ def agent_cleaners(w: Wiring) -> Callable[[str], tuple[str, Cleaner]]:
     return cleaner
 
 
-def build(w: Wiring, access: AccessUseCases) -> CleaningUseCases:
-    settings, a = w.settings, w.adapters
-    tasks = CleaningTasks(CsvTableSource(settings.sample_tables_dir, REAL_TABLES_DIR))
+def build(
+    w: Wiring, access: AccessUseCases, settings: CleaningSettings, sample_tables_dir: Path
+) -> CleaningUseCases:
+    """`sample_tables_dir`: the tables the cleaning tasks are made from (SAMPLE_TABLES_DIR)."""
+    a = w.adapters
+    tasks = CleaningTasks(CsvTableSource(sample_tables_dir, REAL_TABLES_DIR))
     runs = CleaningRuns(
         tasks,
         a.cleaning_store,
-        CleanerRegistry(agent_cleaners(w)),
+        CleanerRegistry(agent_cleaners(w, settings)),
         w.clock,
         access.audit,
         a.jobs,

@@ -34,9 +34,9 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
     settings, a = w.settings, w.adapters
     history, store = a.history, a.project_draft_store
     draft_settings = DraftSettings(
-        max_conversation_chars=settings.project_draft_max_conversation_chars,
-        max_versions=settings.project_draft_max_versions,
-        max_message_chars=settings.max_message_chars,
+        max_conversation_chars=settings.drafts.project_draft_max_conversation_chars,
+        max_versions=settings.drafts.project_draft_max_versions,
+        max_message_chars=settings.chat.max_message_chars,
     )
     models = OfflineDraftingModels(prompts.chat_models, build_offline_draft_model())
     locks = a.draft_chat_store  # a conversation with a project is locked
@@ -49,7 +49,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
         draft_settings,
         locks=locks,
         # No memory adapter ships (document 002's Mem0): drafts come from the conversation.
-        memories=RecallMemories(None, threshold=settings.mem0_score_threshold),
+        memories=RecallMemories(None, threshold=settings.drafts.mem0_score_threshold),
     )
     updating = UpdateDraftByTurn(
         history, store, models, build_update_agent(w.limits), w.limits, draft_settings, locks=locks
@@ -66,7 +66,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
             store,
             drafting,
             updating,
-            max_message_chars=settings.max_message_chars,
+            max_message_chars=settings.chat.max_message_chars,
         ),
         # No tracker adapter ships (document 002's Linear): creating a project is 501.
         tracked_projects=TrackProject(history, locks, versions, None, w.clock),

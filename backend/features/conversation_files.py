@@ -47,11 +47,11 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
     describe = DescribeImage(
         a.history,
         prompts.chat_models,
-        frozenset(with_provider(m) for m in settings.vision_model_list),
-        timeout_s=settings.image_description_timeout,
+        frozenset(with_provider(m) for m in settings.chat_files.vision_model_list),
+        timeout_s=settings.chat_files.image_description_timeout,
     )
     store, storage = a.chat_files, a.chat_file_bytes
-    index = ChatFileIndex(store, a.embedder, rrf_k=settings.rrf_k)
+    index = ChatFileIndex(store, a.embedder, rrf_k=settings.retrieval.rrf_k)
     return ConversationFileUseCases(
         attach_file=AttachFile(
             a.history,
@@ -61,21 +61,21 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB).
             BudgetedLoader(
                 FileLoader,
-                cpu_s=settings.parse_cpu_seconds,
-                memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+                cpu_s=settings.documents.parse_cpu_seconds,
+                memory_bytes=settings.documents.parse_memory_mb * 1024 * 1024,
             ),
             PillowImageReader(),
             a.chunker,
             a.embedder,
             w.clock,
-            max_bytes=settings.chat_file_max_bytes,
-            max_chunks=settings.max_document_chunks,
+            max_bytes=settings.chat_files.chat_file_max_bytes,
+            max_chunks=settings.documents.max_document_chunks,
             describe=describe,
             # One user's attachments are read one at a time (a 3 MB file cost 257 CPU-s to
             # embed), within a cap on the bytes of theirs in flight.
             limits=UserUploadLimits(
-                concurrent=settings.chat_file_user_concurrency,
-                max_bytes=settings.chat_file_user_in_flight_bytes,
+                concurrent=settings.chat_files.chat_file_user_concurrency,
+                max_bytes=settings.chat_files.chat_file_user_in_flight_bytes,
             ),
         ),
         list_files=ListFiles(a.history, store),

@@ -34,17 +34,17 @@ def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImpor
     """`summarise(chat_id)`: the summariser a URL import runs last, when there is one."""
     settings, a = w.settings, w.adapters
     fetcher = ShareFetcher(
-        settings.import_allowed_host_list,
-        max_bytes=settings.import_max_page_bytes,
-        timeout_s=settings.import_timeout_s,
-        allow_http=settings.import_allow_http,
-        allow_private=settings.import_allow_private_hosts,
+        settings.conversation_import.import_allowed_host_list,
+        max_bytes=settings.conversation_import.import_max_page_bytes,
+        timeout_s=settings.conversation_import.import_timeout_s,
+        allow_http=settings.conversation_import.import_allow_http,
+        allow_private=settings.conversation_import.import_allow_private_hosts,
     )
-    formats = ConversationFormatReader(cpu_s=settings.parse_cpu_seconds)
+    formats = ConversationFormatReader(cpu_s=settings.documents.parse_cpu_seconds)
     jobs = QueuedImportJobs(a.jobs)
     cap = BUDGET.max_chat_messages
     from_file = ImportExportFile(
-        formats, a.history, jobs, max_bytes=settings.max_upload_bytes, max_messages=cap
+        formats, a.history, jobs, max_bytes=settings.documents.max_upload_bytes, max_messages=cap
     )
     # One import at a time per process: it is a run of short write transactions.
     a.jobs.register(CONVERSATION_IMPORT, from_file.run_job, concurrency=1, limits=IMPORT_LIMITS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.config import ConversationSearchSettings
 from backend.features.adapters import Wiring
 from backend.features.prompts import PromptUseCases
 from services.chat.models import OFFLINE_MODEL
@@ -19,8 +20,10 @@ class ConversationSearchUseCases:
     search_chats: SearchChats
 
 
-def build(w: Wiring, prompts: PromptUseCases) -> ConversationSearchUseCases:
-    settings, a = w.settings, w.adapters
+def build(
+    w: Wiring, prompts: PromptUseCases, settings: ConversationSearchSettings
+) -> ConversationSearchUseCases:
+    a = w.adapters
     summaries = ManageSummaries(
         a.history,
         a.summary_store,

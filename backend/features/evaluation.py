@@ -65,14 +65,16 @@ def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Jud
     """The LLM judge of evaluation runs (EVAL_JUDGE_MODEL), or None when none is set. A model
     that cannot be built (no key, unknown provider) stops start-up with a configuration error;
     the offline model cannot judge."""
-    identifier = settings.eval_judge_model.strip()
+    identifier = settings.evaluation.eval_judge_model.strip()
     if not identifier:
         return None
     if identifier == OFFLINE_MODEL:
         raise ConfigurationError(
             "EVAL_JUDGE_MODEL cannot be offline-extractive: it does not judge answers."
         )
-    return PydanticAIJudge(models.build_unlisted(identifier), timeout_s=settings.agent_timeout)
+    return PydanticAIJudge(
+        models.build_unlisted(identifier), timeout_s=settings.models.agent_timeout
+    )
 
 
 def build(
@@ -101,12 +103,12 @@ def build(
         pricing=GenaiPricesPricing(),
         judge=build_eval_judge(settings, a.models),
         limits=ProviderRateLimits(
-            settings.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
+            settings.evaluation.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
         ),
         retry=RetryPolicy(
-            max_attempts=settings.eval_max_attempts,
-            backoff_seconds=settings.eval_backoff_seconds,
-            backoff_max_seconds=settings.eval_backoff_max_seconds,
+            max_attempts=settings.evaluation.eval_max_attempts,
+            backoff_seconds=settings.evaluation.eval_backoff_seconds,
+            backoff_max_seconds=settings.evaluation.eval_backoff_max_seconds,
         ),
         sleep=sleep,
     )
@@ -119,7 +121,7 @@ def build(
         clock,
         access.audit,
         a.jobs,
-        default_concurrency=settings.eval_concurrency,
+        default_concurrency=settings.evaluation.eval_concurrency,
         limits=EVAL_RUN_LIMITS,
     )
     # Runs are mostly waiting on models: several at once.
@@ -141,7 +143,7 @@ def build(
             clock,
             w.limits,
             pricing=GenaiPricesPricing(),
-            max_message_chars=settings.max_message_chars,
+            max_message_chars=settings.chat.max_message_chars,
         ),
         prompt_evaluations=EvaluatePromptVersions(
             prompts.prompt_library, benchmark, compare_runs, datasets, a.run_store

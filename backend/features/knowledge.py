@@ -51,7 +51,7 @@ class KnowledgeUseCases:
 def ingest_batch_chunks(settings: Settings) -> int:
     """Chunks an ingest embeds and writes at a time (what it holds in memory); the local model
     embeds each of them on its own, the other providers `embedding_batch_size` per call."""
-    return max(settings.embedding_batch_size * 16, 64)
+    return max(settings.embeddings.embedding_batch_size * 16, 64)
 
 
 def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
@@ -59,7 +59,7 @@ def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     local model embeds each chunk on its own, no longer in batches; v3: chunks end sentences
     where the one splitter does, `use_cases.shared.sentences`)."""
     return (
-        f"chunks={settings.chunk_tokens}/{settings.chunk_overlap};"
+        f"chunks={settings.chunking.chunk_tokens}/{settings.chunking.chunk_overlap};"
         f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v3"
     )
 
@@ -85,12 +85,12 @@ def build(w: Wiring) -> KnowledgeUseCases:
             w.clock,
             pipeline_signature=pipeline_signature(settings, embedder),
             policy=IngestPolicy(
-                max_document_chunks=settings.max_document_chunks,
-                future_tolerance=timedelta(days=settings.future_date_tolerance_days),
+                max_document_chunks=settings.documents.max_document_chunks,
+                future_tolerance=timedelta(days=settings.documents.future_date_tolerance_days),
                 embed_batch_chunks=ingest_batch_chunks(settings),
             ),
             preparer=SentencePreparer(preparing)
-            if settings.prepare_sentences and preparing
+            if settings.offline.prepare_sentences and preparing
             else None,
         )
 
@@ -102,12 +102,12 @@ def build(w: Wiring) -> KnowledgeUseCases:
         budgeted_ingest=ingest_with(
             BudgetedLoader(
                 FileLoader,
-                cpu_s=settings.parse_cpu_seconds,
-                memory_bytes=settings.parse_memory_mb * 1024 * 1024,
+                cpu_s=settings.documents.parse_cpu_seconds,
+                memory_bytes=settings.documents.parse_memory_mb * 1024 * 1024,
             )
         ),
         search=SearchKnowledgeBase(
-            a.observed_retriever, default_limit=settings.final_results_limit
+            a.observed_retriever, default_limit=settings.retrieval.final_results_limit
         ),
         list_documents=ListDocuments(store),
         list_conflicts=ListConflicts(
@@ -120,5 +120,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         remove_document=RemoveDocument(store),
         knowledge_stats=GetKnowledgeStats(store),
         check_health=CheckHealth(store, embedder),
-        reindex=Reindex(store, embedder, batch_size=max(settings.embedding_batch_size * 4, 64)),
+        reindex=Reindex(
+            store, embedder, batch_size=max(settings.embeddings.embedding_batch_size * 4, 64)
+        ),
     )

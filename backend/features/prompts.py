@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backend.config import Settings
+from backend.config import ChatSettings
 from backend.features import INTERNAL
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
@@ -26,7 +26,7 @@ class PromptUseCases:
     prompt_library: ManagePromptLibrary
 
 
-def build_prompt_types(settings: Settings) -> PromptTypes:
+def build_prompt_types(settings: ChatSettings) -> PromptTypes:
     """The prompt types and their defaults: SYSTEM_PROMPT if set, else each type's built-in
     prompt (chat's, advice's). (A new type is one more entry here.)"""
     configured = (settings.system_prompt or "").strip()
@@ -44,9 +44,9 @@ def build_prompt_types(settings: Settings) -> PromptTypes:
     )
 
 
-def build(w: Wiring, access: AccessUseCases) -> PromptUseCases:
+def build(w: Wiring, access: AccessUseCases, settings: ChatSettings) -> PromptUseCases:
     a = w.adapters
-    types = build_prompt_types(w.settings)
+    types = build_prompt_types(settings)
     prompts = ManagePrompts(types, a.prompt_store, access.audit, w.clock)
     return PromptUseCases(
         prompts=prompts,

@@ -18,12 +18,14 @@ from use_cases.shared.errors import ConfigurationError
 def open_database(settings: Settings) -> PgDatabase | None:
     """The PostgreSQL pool DATABASE_URL names, or None on the SQLite backend (whose files are
     created in the SQLite directory)."""
-    if settings.database_backend == "postgresql":
+    if settings.storage.database_backend == "postgresql":
         require_postgres()
-        return PgDatabase(settings.postgres_url, max_size=settings.database_pool_size)
+        return PgDatabase(
+            settings.storage.postgres_url, max_size=settings.storage.database_pool_size
+        )
     check_sqlite_support()
-    settings.sqlite_dir.mkdir(parents=True, exist_ok=True)
-    settings.knowledge_db_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.storage.sqlite_dir.mkdir(parents=True, exist_ok=True)
+    settings.storage.knowledge_db_path.parent.mkdir(parents=True, exist_ok=True)
     return None
 
 
@@ -36,6 +38,6 @@ def not_on_postgres(family: str) -> ConfigurationError:
 
 def storage_label(settings: Settings) -> str:
     """Where the stores live, for start-up lines and `almanac db check` (never a password)."""
-    if settings.database_backend == "postgresql":
-        return f"PostgreSQL {redacted_url(settings.postgres_url)}"
-    return f"SQLite in {settings.sqlite_dir}"
+    if settings.storage.database_backend == "postgresql":
+        return f"PostgreSQL {redacted_url(settings.storage.postgres_url)}"
+    return f"SQLite in {settings.storage.sqlite_dir}"

@@ -67,7 +67,7 @@ def build_app_stores(
     """The stores of the app database: tables in the shared PostgreSQL database when `db` is
     given (each store applies its own migrations), else the SQLite file `app.db`. Each store
     is written once for both (`services/sql`)."""
-    target: StoreTarget = db if db is not None else settings.app_db_path
+    target: StoreTarget = db if db is not None else settings.storage.app_db_path
     return AppStores(
         history=HistoryStore(target, presence=presence),
         api_keys=ApiKeyStore(target),

@@ -16,7 +16,7 @@ JobQueueAdapter = WorkerJobQueue
 
 def build_presence(settings: Settings, db: PgDatabase | None) -> Presence:
     if db is None:
-        return FilePresence(settings.data_dir / "processes")
+        return FilePresence(settings.storage.data_dir / "processes")
     return PgPresence(db.url)
 
 
@@ -26,5 +26,5 @@ def build_job_queue(
     """The queue; the composition root registers a handler per job kind on it. Its worker
     id is the process's presence id, so a dead worker's job is taken over at once."""
     worker_id = presence.id if presence is not None else None
-    target = settings.app_db_path if db is None else db
+    target = settings.storage.app_db_path if db is None else db
     return WorkerJobQueue(JobStore(target, presence=presence), worker_id=worker_id)

@@ -29,12 +29,12 @@ def build_knowledge(
     presence: Presence | None = None,
 ) -> tuple[KnowledgeStoreAdapter, RetrieverAdapter]:
     limits: dict[str, Any] = {
-        "vector_search_limit": settings.vector_search_limit,
-        "bm25_search_limit": settings.bm25_search_limit,
-        "final_results_limit": settings.final_results_limit,
-        "rrf_k": settings.rrf_k,
+        "vector_search_limit": settings.retrieval.vector_search_limit,
+        "bm25_search_limit": settings.retrieval.bm25_search_limit,
+        "final_results_limit": settings.retrieval.final_results_limit,
+        "rrf_k": settings.retrieval.rrf_k,
         "reranker": reranker,
-        "reranker_top_n": settings.reranker_top_n,
+        "reranker_top_n": settings.retrieval.reranker_top_n,
     }
     if db is not None:
         from services.knowledge.pg_retrieval import PgHybridRetriever
@@ -42,8 +42,11 @@ def build_knowledge(
 
         pg_store = PgKnowledgeStore(db, presence=presence)
         return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
-    store = SqliteKnowledgeStore(settings.knowledge_db_path, presence=presence)
+    store = SqliteKnowledgeStore(settings.storage.knowledge_db_path, presence=presence)
     retriever = SqliteHybridRetriever(
-        store, embedder, resident_min_sections=settings.bm25_resident_min_sections, **limits
+        store,
+        embedder,
+        resident_min_sections=settings.retrieval.bm25_resident_min_sections,
+        **limits,
     )
     return store, retriever

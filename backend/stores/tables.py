@@ -26,11 +26,15 @@ def build_tables(
         from services.tables.pg_sql_sandbox import PgSqlRunner
 
         loader = TableLoader(db)
-        runner = PgSqlRunner(db, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows)
+        runner = PgSqlRunner(
+            db, timeout_s=settings.tables.sql_timeout, max_rows=settings.tables.sql_max_rows
+        )
         return loader, runner
-    tables = TableLoader(settings.tables_db_path)
+    tables = TableLoader(settings.storage.tables_db_path)
     tables.list_tables()  # creates the file, so the read-only sandbox can open it
     sql = SqliteSqlRunner(
-        settings.tables_db_path, timeout_s=settings.sql_timeout, max_rows=settings.sql_max_rows
+        settings.storage.tables_db_path,
+        timeout_s=settings.tables.sql_timeout,
+        max_rows=settings.tables.sql_max_rows,
     )
     return tables, sql

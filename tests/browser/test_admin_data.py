@@ -329,7 +329,7 @@ def seed_feedback(container: Container, count: int = 40) -> None:
     """`count` answers with feedback over the four weeks before the fixed clock's today
     (2026-03-02): overconfident, so the high phrases break their promises."""
     rng = random.Random(11)
-    log = ResponseLog(container.settings.app_db_path)
+    log = ResponseLog(container.settings.storage.app_db_path)
     try:
         for n in range(count):
             confidence = rng.choice([0.25, 0.45, 0.65, 0.85, 0.95])

@@ -19,7 +19,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
 from backend.bootstrap import bootstrap
-from backend.config import Settings
+from backend.config import ChatSettings
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import FixedClock, container_with_models, make_settings
 from tests.fakes import streamed
@@ -973,9 +973,9 @@ def test_citations_are_numbered_in_the_order_the_answer_cites_them(
 @pytest.fixture
 def paced_url(data_dir: Path) -> Iterator[str]:
     """The app with streams paced as shipped (STREAM_WORD_DELAY_MS's default)."""
-    shipped = Settings.model_fields["stream_word_delay_ms"].default
+    shipped = ChatSettings.model_fields["stream_word_delay_ms"].default
     settings = make_settings(data_dir, stream_word_delay_ms=shipped)
-    assert settings.stream_word_delay_ms > 0
+    assert settings.chat.stream_word_delay_ms > 0
     container = bootstrap(settings, clock=FixedClock())
     try:
         with serve(create_app(container=container)) as url:

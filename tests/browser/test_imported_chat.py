@@ -19,7 +19,7 @@ def test_an_imported_conversation_opens_with_its_source_and_can_be_continued(
     page: Any, app_url: str, container: Container
 ) -> None:
     data = (FIXTURES / "claude-export-conversations.json").read_bytes()
-    user = container.settings.default_user_id
+    user = container.settings.auth.default_user_id
     result = container.conversation_import.from_file.run_now(
         user, "conversations.json", data, lambda done, total: None
     )
@@ -49,7 +49,7 @@ def test_a_long_chat_opens_on_its_last_page_and_shows_earlier_pages_on_request(
     page: Any, app_url: str, container: Container
 ) -> None:
     data = chatgpt_export(1, turns=125)  # 250 messages: pages of 100, 100 and 50
-    user = container.settings.default_user_id
+    user = container.settings.auth.default_user_id
     result = container.conversation_import.from_file.run_now(
         user, "conversations.json", data, lambda done, total: None
     )

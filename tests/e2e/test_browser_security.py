@@ -20,7 +20,7 @@ APP_ORIGIN = "https://chat.example.com"
 
 
 async def _client_with(container: Container, **settings: object) -> httpx.AsyncClient:
-    configured = container.settings.model_copy(update=settings)
+    configured = container.settings.updated(**settings)
     app = create_app(configured, container)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 

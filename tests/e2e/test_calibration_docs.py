@@ -26,12 +26,12 @@ def _curl_commands() -> list[str]:
 
 
 def test_calibration_doc_curl_examples_work_against_a_live_server(container: Container) -> None:
-    log = ResponseLog(container.settings.app_db_path)
+    log = ResponseLog(container.settings.storage.app_db_path)
     try:
         log.add(
             LoggedResponse(
                 EXAMPLE_ID,
-                container.settings.default_user_id,
+                container.settings.auth.default_user_id,
                 "chat",
                 "How often must passwords be rotated?",
                 "Every 90 days [1].",
@@ -51,7 +51,7 @@ def test_calibration_doc_curl_examples_work_against_a_live_server(container: Con
     with serve(create_app(container=container)) as url:
         for command in commands:
             _check(command, _run_curl(command, url, {}))
-    local = Caller(container.settings.default_user_id, "admin", None)
+    local = Caller(container.settings.auth.default_user_id, "admin", None)
     latest = container.calibration.recent.list(local, limit=1)[0]
     assert latest.response_id == EXAMPLE_ID
     assert latest.feedback is None  # given twice (the second replacing the first), withdrawn

@@ -29,7 +29,7 @@ def chat_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     container = bootstrap(make_settings(data_dir))
     try:
-        history, user = container.adapters.history, container.settings.default_user_id
+        history, user = container.adapters.history, container.settings.auth.default_user_id
         history.ensure_user(user)
         chat = history.get_or_create_chat(None, user, "Plan the garden")
         text = "Plan the garden. We want to grow tomatoes. Plant the beds by 2027-04-15."

@@ -21,7 +21,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     container = bootstrap(make_settings(tmp_path))
     try:
         history = container.adapters.history
-        user = container.settings.default_user_id
+        user = container.settings.auth.default_user_id
         history.ensure_user(user)
         history.get_or_create_chat("trip", user, "Offsite planning")
         for role, text in (

@@ -34,7 +34,7 @@ def rid(suffix: str) -> str:
 
 
 def seed(container: Container, rows: list[tuple[str, str, float, bool | None, datetime]]) -> None:
-    log = ResponseLog(container.settings.app_db_path)
+    log = ResponseLog(container.settings.storage.app_db_path)
     try:
         for suffix, user, confidence, outcome, at in rows:
             log.add(

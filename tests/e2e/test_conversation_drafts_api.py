@@ -83,7 +83,7 @@ async def test_on_postgresql_too(pg_app: FastAPI) -> None:
 
 
 async def three_versions_and_back(container: Container, client: httpx.AsyncClient) -> None:
-    chat_id, ids = conversation(container, container.settings.default_user_id)
+    chat_id, ids = conversation(container, container.settings.auth.default_user_id)
     base = f"/api/conversations/{chat_id}/project-draft"
 
     created = await client.post(base)
@@ -144,7 +144,7 @@ async def three_versions_and_back(container: Container, client: httpx.AsyncClien
 async def test_the_draft_exports_as_markdown_and_json(
     container: Container, client: httpx.AsyncClient
 ) -> None:
-    chat_id, _ = conversation(container, container.settings.default_user_id)
+    chat_id, _ = conversation(container, container.settings.auth.default_user_id)
     base = f"/api/conversations/{chat_id}/project-draft"
     await client.post(base)
 
@@ -169,7 +169,7 @@ async def test_the_draft_exports_as_markdown_and_json(
 async def test_a_turn_applies_each_instruction_as_its_own_version_and_refuses_what_it_cannot(
     container: Container, client: httpx.AsyncClient
 ) -> None:
-    chat_id, _ = conversation(container, container.settings.default_user_id)
+    chat_id, _ = conversation(container, container.settings.auth.default_user_id)
     base = f"/api/conversations/{chat_id}/project-draft"
     await client.post(base)
     message = (
@@ -220,7 +220,7 @@ async def test_bad_input_gets_a_problem_and_writes_nothing(
     container: Container,
     client: httpx.AsyncClient,
 ) -> None:
-    chat_id, _ = conversation(container, container.settings.default_user_id)
+    chat_id, _ = conversation(container, container.settings.auth.default_user_id)
     base = f"/api/conversations/{chat_id}/project-draft"
     await client.post(base)
     response = await client.request(method, base + suffix, json=body)
@@ -234,7 +234,7 @@ async def test_a_conversation_without_a_draft_or_messages_says_so(
     container: Container, client: httpx.AsyncClient
 ) -> None:
     history = container.adapters.history
-    chat = history.get_or_create_chat(None, container.settings.default_user_id, "Empty")
+    chat = history.get_or_create_chat(None, container.settings.auth.default_user_id, "Empty")
     base = f"/api/conversations/{chat.id}/project-draft"
     missing = await client.get(base)
     assert missing.status_code == 404 and "no project draft yet" in missing.json()["detail"]

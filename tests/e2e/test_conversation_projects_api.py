@@ -61,7 +61,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def a_conversation(container: Container) -> str:
     history = container.adapters.history
-    user = container.settings.default_user_id
+    user = container.settings.auth.default_user_id
     history.ensure_user(user)
     chat = history.get_or_create_chat(None, user, "Plan the lab move")
     history.append_message(chat.id, NewMessage("user", "Plan the lab move. We need to pack."))

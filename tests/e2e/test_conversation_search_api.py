@@ -106,7 +106,7 @@ async def test_a_summary_is_made_offline_read_edited_and_goes_stale(
     picked = split_sentences(summary["text"])
     assert 2 <= len(picked) <= 5 and set(picked) <= said  # extractive: its own sentences
     assert picked[0].startswith("Where will the quarterly offsite")  # in conversation order
-    assert len(summary["text"]) <= container.settings.summary_max_chars
+    assert len(summary["text"]) <= container.settings.conversation_search.summary_max_chars
     assert (await client.get(url, headers=ana)).json() == summary
 
     edited = await client.patch(url, headers=ana, json={"text": "Offsite: Lisbon, March."})

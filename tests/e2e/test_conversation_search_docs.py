@@ -25,7 +25,7 @@ def _curl_commands() -> list[str]:
 
 def test_the_docs_curl_examples_work_against_a_live_server(container: Container) -> None:
     history = container.adapters.history
-    user = container.settings.default_user_id
+    user = container.settings.auth.default_user_id
     history.ensure_user(user)
     history.get_or_create_chat("offsite-notes", user, "Offsite notes")
     for role, text in (

@@ -137,7 +137,7 @@ def test_uploads_and_the_cli_are_parsed_under_the_cpu_budget_and_the_sample_in_p
     assert isinstance(uploads, BudgetedLoader)
     cli = container.admin.admin_ingest._ingest._loader  # type: ignore[attr-defined]
     assert isinstance(cli, BudgetedLoader)
-    memory = container.settings.parse_memory_mb * 1024 * 1024
+    memory = container.settings.documents.parse_memory_mb * 1024 * 1024
     assert uploads._memory_bytes == cli._memory_bytes == memory == BUDGET.parse_memory_bytes
     assert not isinstance(container.knowledge.ingest._loader, BudgetedLoader)  # type: ignore[attr-defined]
 

@@ -291,7 +291,7 @@ async def test_an_admin_cancels_a_running_evaluation_run_and_it_says_so(
     await container.evaluation.benchmark.wait(run_id)
     export = await finished(client, run_id)
     assert export["status"] == "cancelled"
-    assert export["error"] == f"cancelled by {container.settings.default_user_id}"
+    assert export["error"] == f"cancelled by {container.settings.auth.default_user_id}"
     assert export["progress"]["done"] < export["progress"]["total"]
     again = await client.post(f"/api/v1/eval-runs/{run_id}/cancel")
     assert again.status_code == 409 and "only a queued or running run" in again.json()["detail"]

@@ -39,7 +39,7 @@ def long_chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Contai
         ImportedMessage("user" if n % 2 else "assistant", line(n)) for n in range(1, LONG + 1)
     )
     conversation = ImportedConversation("claude", "long-1", "A long chat", messages)
-    user = container.settings.default_user_id
+    user = container.settings.auth.default_user_id
     outcome = container.adapters.history.import_conversation(user, conversation)
     assert outcome.messages == LONG
     try:

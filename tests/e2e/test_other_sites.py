@@ -146,13 +146,17 @@ async def test_allowed_hosts_names_the_hosts_and_is_enforced_with_auth_on_too(
     finally:
         built.close()
     # unset with authentication on: any host (keys and cookies protect it)
-    assert make_settings(data_dir, auth_enabled=True, allowed_hosts="").allowed_host_list == ("*",)
+    assert make_settings(data_dir, auth_enabled=True, allowed_hosts="").auth.allowed_host_list == (
+        "*",
+    )
 
 
 def test_allowed_hosts_are_names_without_a_port(data_dir: Path) -> None:
     with pytest.raises(ValueError, match="without a port"):
         make_settings(data_dir, allowed_hosts="localhost:8000")
-    assert make_settings(data_dir, allowed_hosts="Almanac.Example.org., ::1").allowed_host_list == (
+    assert make_settings(
+        data_dir, allowed_hosts="Almanac.Example.org., ::1"
+    ).auth.allowed_host_list == (
         "almanac.example.org",
         "[::1]",
     )

@@ -68,7 +68,7 @@ def container(data_dir: Path) -> Iterator[Container]:
 
 @pytest.fixture
 def app_db(container: Container) -> Path:
-    return Path(container.settings.app_db_path)
+    return Path(container.settings.storage.app_db_path)
 
 
 def _counts(app_db: Path) -> dict[str, int]:

@@ -92,8 +92,8 @@ def test_every_store_is_on_postgresql(pg_container: Container) -> None:
         assert type(getattr(adapters, name)).__name__.startswith("Pg"), name
     for name in ("history", "api_keys", "audit_log", "prompt_store", "run_store"):
         assert getattr(adapters, name)._db.dialect == "postgresql", name  # written once
-    assert not (Path(pg_container.settings.data_dir) / "app.db").exists()
-    assert not (Path(pg_container.settings.data_dir) / "knowledge.db").exists()
+    assert not (Path(pg_container.settings.storage.data_dir) / "app.db").exists()
+    assert not (Path(pg_container.settings.storage.data_dir) / "knowledge.db").exists()
 
 
 def test_the_readme_question_is_answered_from_the_current_policy_with_its_source(url: str) -> None:

@@ -79,7 +79,7 @@ def test_readme_curl_examples_work_against_a_live_server(container: Container) -
             if command not in keyed:
                 _check(command, _run_curl(command, url, {}))
 
-    settings = make_settings(container.settings.data_dir, auth_enabled=True)
+    settings = make_settings(container.settings.storage.data_dir, auth_enabled=True)
     secured = bootstrap(settings, embedder=container.adapters.embedder)
 
     async def create_keys() -> dict[str, str]:

@@ -79,7 +79,7 @@ async def until_finished(client: httpx.AsyncClient, run_id: str, **headers: Any)
 async def test_the_local_admins_full_share_refuses_a_new_run_with_retry_after(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    me = container.settings.default_user_id
+    me = container.settings.auth.default_user_id
     waiting_eval_runs(container, me, EVAL_RUN_LIMITS.per_user or 0)
     waiting_cleaning_runs(container, me, CLEANING_RUN_LIMITS.per_user or 0)
 

@@ -42,7 +42,7 @@ def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     @contextlib.contextmanager
     def open_container(settings: Any, *, with_sample: bool = False) -> Iterator[None]:
-        opened.append(f"{settings.database_backend} sample={with_sample}")
+        opened.append(f"{settings.storage.database_backend} sample={with_sample}")
         yield None
 
     monkeypatch.setattr(cli, "open_container", open_container)

@@ -34,6 +34,8 @@ def test_on_sqlite_the_stores_share_the_app_db_file(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     stores = build_app_stores(settings, None)
     for store in vars(stores).values():
-        assert store._db.dialect == "sqlite" and store._db.path == settings.app_db_path, store
+        assert store._db.dialect == "sqlite" and store._db.path == settings.storage.app_db_path, (
+            store
+        )
         store.close()
-    assert settings.app_db_path.exists()
+    assert settings.storage.app_db_path.exists()

@@ -142,7 +142,7 @@ def test_prices_come_from_genai_prices_and_the_offline_model_is_free() -> None:
 
 
 def _resolver(settings: Settings) -> PydanticAIModelResolver:
-    key = settings.openai_api_key
+    key = settings.providers.openai_api_key
     config = ModelConfig(
         default_model=None,
         allowed_models=(),

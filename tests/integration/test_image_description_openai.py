@@ -88,7 +88,7 @@ def completion(content: str) -> httpx.Response:
 
 def a_chat(container: Container) -> str:
     history = container.adapters.history
-    user = container.settings.default_user_id
+    user = container.settings.auth.default_user_id
     history.ensure_user(user)
     return history.get_or_create_chat(None, user, "Our rooftop").id
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from backend.config import Settings
+from backend.config import Settings, StorageSettings
 from services.postgres import Migration, PgDatabase, apply_migrations, pending_migrations
 from services.postgres.database import redacted_url
 from services.postgres.migrations import applied_migrations
@@ -98,8 +98,8 @@ def test_unreachable_server_is_a_configuration_error_without_the_password() -> N
 
 
 def test_database_url_selects_the_backend(tmp_path) -> None:
-    def settings(url: str | None) -> Settings:
-        return Settings(_env_file=None, data_dir=tmp_path / "d", database_url=url)  # type: ignore[call-arg]
+    def settings(url: str | None) -> StorageSettings:
+        return Settings(_env_file=None, data_dir=tmp_path / "d", database_url=url).storage  # type: ignore[call-arg]
 
     assert settings(None).database_backend == "sqlite"
     assert settings(None).app_db_path == tmp_path / "d" / "app.db"
@@ -114,8 +114,8 @@ def test_database_url_selects_the_backend(tmp_path) -> None:
 
 def test_the_test_database_is_a_url_that_settings_accept(pg_url: str, tmp_path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, database_url=pg_url)  # type: ignore[call-arg]
-    assert settings.database_backend == "postgresql"
-    db = PgDatabase(settings.postgres_url, max_size=1)
+    assert settings.storage.database_backend == "postgresql"
+    db = PgDatabase(settings.storage.postgres_url, max_size=1)
     try:
         with db.connection() as conn:
             name = conn.execute("SELECT current_database() AS d").fetchone()["d"]

@@ -988,8 +988,8 @@ def test_build_tables_builds_the_postgresql_adapters_with_the_settings(
     try:
         loader, runner = build_tables(settings, db)
         assert isinstance(loader, TableLoader) and isinstance(runner, PgSqlRunner)
-        assert runner._timeout_s == settings.sql_timeout
-        assert runner._max_rows == settings.sql_max_rows
+        assert runner._timeout_s == settings.tables.sql_timeout
+        assert runner._max_rows == settings.tables.sql_max_rows
     finally:
         db.close()
 

@@ -55,8 +55,19 @@ def _adapter_reads(source: str, name: str) -> list[tuple[str, int, str]]:
     return [
         (name, node.lineno, ast.unparse(node))
         for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.Attribute) and node.attr in ADAPTER_NAMES
+        if isinstance(node, ast.Attribute)
+        and node.attr in ADAPTER_NAMES
+        and not _reads_settings(node)
     ]
+
+
+def _reads_settings(node: ast.Attribute) -> bool:
+    """`container.settings.models`, `settings.chat_files`: a settings group named like an
+    adapter, not the adapter."""
+    inner = node.value
+    return (isinstance(inner, ast.Attribute) and inner.attr == "settings") or (
+        isinstance(inner, ast.Name) and inner.id == "settings"
+    )
 
 
 def test_no_route_or_command_reads_an_adapter_from_the_container() -> None:

@@ -38,7 +38,7 @@ _BEFORE_THE_RUN = problem_responses(413, 422, 503)
 async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Response:
     events = await started(container.advice.advice.stream(body.to_request(user)))
     return ClosingStreamingResponse(
-        encode_advice_sse(events, Pacer.from_ms(container.settings.stream_word_delay_ms)),
+        encode_advice_sse(events, Pacer.from_ms(container.settings.chat.stream_word_delay_ms)),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )

@@ -81,7 +81,7 @@ async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Chat
 async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
     user = await container.access.act_for.execute(caller, body.user_id, via="POST /chat/stream")
     events = await started(container.chat.chat.stream(body.to_request(user)))
-    paced = paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms))
+    paced = paced_chat(events, Pacer.from_ms(container.settings.chat.stream_word_delay_ms))
     return ClosingStreamingResponse(
         encode_data_stream_v4(paced), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
     )
@@ -103,7 +103,8 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
     events = await started(container.chat.chat.stream(turn.to_request(user, start_if_missing=True)))
     return ClosingStreamingResponse(
         encode_ui_message_stream(
-            paced_chat(events, Pacer.from_ms(container.settings.stream_word_delay_ms)), run_input
+            paced_chat(events, Pacer.from_ms(container.settings.chat.stream_word_delay_ms)),
+            run_input,
         ),
         media_type="text/event-stream",
         headers=UI_HEADERS,
@@ -121,14 +122,14 @@ def _checked_conversation(run_input: Any, settings: Settings) -> str:
     check_conversation_size(  # system messages too: they are sent, so they are bounded
         len(every),
         sum(len(m.content) for m in every),
-        max_messages=settings.max_conversation_messages,
-        max_chars=settings.max_conversation_chars,
+        max_messages=settings.chat.max_conversation_messages,
+        max_chars=settings.chat.max_conversation_chars,
     )
     return checked_conversation(
         [m for m in every if m.role != "system"],
-        max_message_chars=settings.max_message_chars,
-        max_messages=settings.max_conversation_messages,
-        max_chars=settings.max_conversation_chars,
+        max_message_chars=settings.chat.max_message_chars,
+        max_messages=settings.chat.max_conversation_messages,
+        max_chars=settings.chat.max_conversation_chars,
     )
 
 
@@ -225,16 +226,7 @@ async def delete_chat(chat_id: str, container: ContainerDep, user: ActingUserDep
 
 @router.get("/model", response_model=ModelOut, tags=["models"], summary="Default model")
 async def model(container: ContainerDep) -> ModelOut:
-    return await _default_model(container)
-
-
-@router.get(
-    "/api/v1/settings/default-model",
-    response_model=ModelOut,
-    tags=["models"],
-    summary="Default model (the same as GET /model)",
-)
-async def default_model(container: ContainerDep) -> ModelOut:
+    """Also at document 000's `GET /api/v1/settings/default-model` (backend/api/compat/)."""
     return await _default_model(container)
 
 

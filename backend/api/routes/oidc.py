@@ -1,12 +1,13 @@
 """Signing a browser in with an OpenID Connect provider (Google by default):
 `GET /api/auth/login` sends the browser to the provider; `GET /api/auth/callback` is where
-the provider sends it back, signed in with the same session cookie as `POST /api/session`.
+the provider sends it back, signed in with the same session cookie as `POST /api/session`;
+`GET /api/auth/status` says whether a request is signed in and whether this sign-in is set up.
 
-Between the two, the sign-in's state, nonce and PKCE verifier wait in a cookie of their own
-(HttpOnly, SameSite=Lax so the provider's redirect carries it, only sent to the callback,
-ten minutes); a sign-in that ends clears it, and one the server cannot read (not its JSON,
-or nested past the JSON depth budget of services/budgets.py) counts as none. Both routes are
-public. The rules are the use case's (`use_cases/access/oidc.py`).
+Between login and callback, the sign-in's state, nonce and PKCE verifier wait in a cookie of
+their own (HttpOnly, SameSite=Lax so the provider's redirect carries it, only sent to the
+callback, ten minutes); a sign-in that ends clears it, and one the server cannot read (not
+its JSON, or nested past the JSON depth budget of services/budgets.py) counts as none. The
+three routes are public. The rules are the use case's (`use_cases/access/oidc.py`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import json
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
-from backend.api.deps import ContainerDep
+from backend.api.auth_schemas import AuthStatusOut, AuthUserOut
+from backend.api.deps import ContainerDep, api_key_scheme, bearer_scheme, current_caller
 from backend.api.openapi import problem_responses
 from backend.api.routes.session import set_session_cookie
 from services.budgets import loads_bounded
@@ -35,10 +38,10 @@ PENDING_SECONDS = 600
 
 def _redirect_uri(request: Request, container: ContainerDep) -> str:
     settings = container.settings
-    if settings.oidc_redirect_uri:
-        return settings.oidc_redirect_uri
-    if settings.public_url:
-        return settings.public_url.rstrip("/") + CALLBACK_PATH
+    if settings.auth.oidc_redirect_uri:
+        return settings.auth.oidc_redirect_uri
+    if settings.auth.public_url:
+        return settings.auth.public_url.rstrip("/") + CALLBACK_PATH
     return str(request.url_for("oidc_callback"))
 
 
@@ -130,3 +133,32 @@ async def oidc_callback(
     set_session_cookie(response, request, container, started.secret)
     response.delete_cookie(PENDING_COOKIE, path=CALLBACK_PATH, httponly=True, samesite="lax")
     return response
+
+
+# --- the sign-in's status (the web app reads `login_available`) --------------------------
+
+
+@router.get(
+    "/api/auth/status",
+    response_model=AuthStatusOut,
+    summary="Whether the request is signed in (public)",
+)
+async def auth_status(
+    request: Request,
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+    api_key: Annotated[str | None, Security(api_key_scheme)] = None,
+) -> AuthStatusOut:
+    try:
+        caller = await current_caller(request, container, bearer, api_key)
+    except Unauthorized:
+        user = None
+    else:
+        user = AuthUserOut.of(caller.user_id, caller.role)
+    return AuthStatusOut(
+        authenticated=user is not None,
+        user=user,
+        auth_enabled=container.settings.auth.auth_enabled,
+        login_available=container.settings.auth.auth_enabled
+        and container.access.oidc_sign_in.set_up,
+    )

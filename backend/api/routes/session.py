@@ -37,9 +37,9 @@ async def me(caller: CallerDep, container: ContainerDep) -> MeOut:
     return MeOut(
         user_id=caller.user_id,
         role=caller.role,
-        auth_enabled=container.settings.auth_enabled,
-        chat_placeholder=container.settings.ui_chat_placeholder,
-        advice_placeholder=container.settings.ui_advice_placeholder,
+        auth_enabled=container.settings.auth.auth_enabled,
+        chat_placeholder=container.settings.web.ui_chat_placeholder,
+        advice_placeholder=container.settings.web.ui_advice_placeholder,
     )
 
 
@@ -67,7 +67,7 @@ def set_session_cookie(
     response.set_cookie(
         SESSION_COOKIE,
         secret,
-        max_age=container.settings.session_hours * 3600,
+        max_age=container.settings.auth.session_hours * 3600,
         path="/",
         httponly=True,
         secure=request.url.scheme == "https",
