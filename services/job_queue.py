@@ -324,6 +324,8 @@ class _Run:
         self.reason = STOPPED_DURING
         self.lost = False
         self.finishing = False
+        #: The job failed (decided before its failure is stored).
+        self.failed = False
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -511,15 +513,19 @@ class WorkerJobQueue:
 
     async def _execute(self, run: _Run) -> None:
         kind = run.claimed.kind
-        with self._tracer.start_as_current_span(
-            f"job {kind}", context=Context(), attributes={"almanac.job.id": run.id}
-        ):
-            failed = await self._execute_traced(run)
-        if failed:
-            self._on_failure(kind)
+        try:
+            with self._tracer.start_as_current_span(
+                f"job {kind}", context=Context(), attributes={"almanac.job.id": run.id}
+            ):
+                await self._execute_traced(run)
+        finally:
+            # Counted even when the queue closes while the failure is being stored (the
+            # failed status may already be visible then).
+            if run.failed:
+                self._on_failure(kind)
 
-    async def _execute_traced(self, run: _Run) -> bool:
-        """Run the job and settle it; True if it failed (not if it was interrupted)."""
+    async def _execute_traced(self, run: _Run) -> None:
+        """Run the job and settle it; `run.failed` if it failed (not if it was interrupted)."""
         spec = self._kinds[run.claimed.kind]
         error: JobError | None = None
         try:
@@ -533,13 +539,16 @@ class WorkerJobQueue:
                 await self._interrupted(run)
             else:
                 error = JobError(exc.type, exc.detail)
+                run.failed = True
                 await self._end(run, self.store.fail, error)
         except AlmanacError as exc:
             error = JobError(exc.type, exc.detail)
+            run.failed = True
             await self._end(run, self.store.fail, error)
         except Exception as exc:
             logger.opt(exception=exc).error("Job {} ({}) failed", run.id, run.claimed.kind)
             error = JobError("internal_error", f"Internal error in job {run.id}; see the log.")
+            run.failed = True
             await self._end(run, self.store.fail, error)
         else:
             await self._end(run, self.store.complete, result)
@@ -548,7 +557,6 @@ class WorkerJobQueue:
                 self._runs.pop(run.id, None)
             if self._wake is not None:
                 self._wake.set()
-        return error is not None
 
     async def _end(self, run: _Run, how: Any, value: Any) -> None:
         run.finishing = True

@@ -207,6 +207,37 @@ def test_failed_jobs_are_counted_and_queued_ones_reported_by_kind(jobs_backend: 
     assert sample("almanac_job_failures_total") == 1
 
 
+def test_a_failure_still_being_stored_when_the_queue_closes_is_counted() -> None:
+    """The failed status can be visible (another process reads it) before the worker has
+    counted the failure; closing the queue then must not lose the count."""
+    stored, release = threading.Event(), threading.Event()
+
+    class SlowToRecordFailures(MemoryJobStore):
+        def fail(self, job_id: str, worker: str, error: Any) -> bool:
+            recorded = super().fail(job_id, worker, error)
+            stored.set()
+            release.wait(10)
+            return recorded
+
+    def work(run: JobRun) -> None:
+        raise RuntimeError("broken")
+
+    failures: list[str] = []
+    queue = _queue(SlowToRecordFailures(), ingest_upload=_blocking(work))
+    queue.watch(on_failure=failures.append, tracer=trace.NoOpTracer())
+    queue.submit(INGEST, "a.md", {})
+    assert stored.wait(10)
+    closing = threading.Thread(target=queue.close)
+    closing.start()  # cancels the job's task while the store still records its failure
+    for _ in range(1000):
+        if failures:
+            break
+        time.sleep(0.01)
+    release.set()
+    closing.join(30)
+    assert failures == [INGEST]
+
+
 def test_a_failing_job_reports_the_domain_error_and_hides_an_unexpected_one(
     jobs_backend: Backend,
 ) -> None:
