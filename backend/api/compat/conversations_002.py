@@ -44,6 +44,7 @@ from backend.api.openapi import problem_responses
 from backend.api.routes.conversation_files import ChatId, FileId, file_response
 from backend.api.routes.conversation_import import slack_import
 from backend.api.routes.search import DEFAULT_CHAT_HITS
+from backend.api.routes.session import clear_session_cookie
 from use_cases.conversations.search import ChatSearchRequest
 from use_cases.knowledge.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS
 
@@ -273,13 +274,7 @@ async def logout(request: Request, container: ContainerDep) -> Response:
     message = "Signed out." if ended else "No sign-in to end: API keys stay valid until revoked."
     body = LogoutOut(message=message, signed_out=ended)
     response = Response(body.model_dump_json(), media_type="application/json")
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="strict",
-    )
+    clear_session_cookie(response, request)
     return response
 
 

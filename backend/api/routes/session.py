@@ -75,6 +75,17 @@ def set_session_cookie(
     )
 
 
+def clear_session_cookie(response: Response, request: Request) -> None:
+    """The browser forgets its sign-in (the cookie `set_session_cookie` set)."""
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="strict",
+    )
+
+
 @sign_in_router.post(
     "/api/session",
     response_model=SignInOut,
@@ -99,11 +110,5 @@ async def sign_in(
 async def sign_out(request: Request, container: ContainerDep) -> Response:
     await container.access.end_session.execute(request.cookies.get(SESSION_COOKIE))
     response = Response(status_code=204)
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="strict",
-    )
+    clear_session_cookie(response, request)
     return response
