@@ -14,6 +14,7 @@ Rules, applied to every operation after FastAPI generated the schema:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -89,28 +90,44 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def install_openapi(
-    app: FastAPI, statuses_by_dependency: Mapping[Callable[..., Any], Collection[int]]
+    app: FastAPI,
+    statuses_by_dependency: Mapping[Callable[..., Any], Collection[int]],
+    *,
+    shared: dict[str, Any] | None = None,
 ) -> None:
     """Serve the post-processed schema; an operation depending on a key of
-    `statuses_by_dependency` documents its statuses."""
+    `statuses_by_dependency` documents its statuses. `shared`: a dict kept by apps whose
+    schemas are the same (the same routes, title and version); the first app asked generates
+    the schema into it, and each app serves a copy of its own."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            from_dependencies: dict[Operation, set[int]] = {}
-            for dependency, statuses in statuses_by_dependency.items():
-                for operation in _operations_depending_on(app.routes, dependency):
-                    from_dependencies.setdefault(operation, set()).update(statuses)
-            document_problems(schema, from_dependencies)
-            app.openapi_schema = schema
+            generated = shared.get("schema") if shared is not None else None
+            if generated is None:
+                generated = _generate(app, statuses_by_dependency)
+                if shared is not None:
+                    shared["schema"] = generated
+            app.openapi_schema = copy.deepcopy(generated)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _generate(
+    app: FastAPI, statuses_by_dependency: Mapping[Callable[..., Any], Collection[int]]
+) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    from_dependencies: dict[Operation, set[int]] = {}
+    for dependency, statuses in statuses_by_dependency.items():
+        for operation in _operations_depending_on(app.routes, dependency):
+            from_dependencies.setdefault(operation, set()).update(statuses)
+    document_problems(schema, from_dependencies)
+    return schema
 
 
 def document_problems(
