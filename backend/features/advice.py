@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.agents import turn_agent
 from backend.features.adapters import Wiring
 from backend.features.chat import ChatUseCases
 from backend.features.prompts import PromptUseCases
 from use_cases.advice.agent import ADVICE_TURN, AdviceDeps
 from use_cases.advice.give_advice import GiveAdvice
 from use_cases.advice.manage_threads import ManageAdviceThreads
-from use_cases.chat.agent import build_agent
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class AdviceUseCases:
 def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCases:
     settings, a = w.settings, w.adapters
     advice = GiveAdvice(
-        build_agent(ADVICE_TURN, limits=w.limits),
+        turn_agent(ADVICE_TURN, w.limits),
         prompts.advice_models,
         lambda: AdviceDeps(
             retriever=a.observed_retriever,

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 from pydantic_ai import Agent
 
+from backend.agents import turn_agent
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.prompts import PromptUseCases
-from use_cases.chat.agent import CHAT_TURN, build_agent
+from use_cases.chat.agent import CHAT_TURN
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.responses import RecordResponse
@@ -59,7 +60,7 @@ def build(
             settings.retrieval.rrf_k, settings.retrieval.reranker_enabled
         ),
     )
-    agent = build_agent(CHAT_TURN, limits=w.limits)
+    agent = turn_agent(CHAT_TURN, w.limits)
     chat = ChatTurns(
         agent,
         a.history,

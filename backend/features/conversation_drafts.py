@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.agents import draft_agent, update_agent
 from backend.features.adapters import Wiring
 from backend.features.prompts import PromptUseCases
 from services.conversations.draft_models import OfflineDraftingModels
 from services.conversations.draft_offline import build_offline_draft_model
-from use_cases.conversations.draft_agent import build_draft_agent, build_update_agent
 from use_cases.conversations.draft_chat import DraftChat, TrackProject
 from use_cases.conversations.drafts import (
     DraftProject,
@@ -44,7 +44,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
         history,
         store,
         models,
-        build_draft_agent(w.limits),
+        draft_agent(w.limits),
         w.limits,
         draft_settings,
         locks=locks,
@@ -52,7 +52,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
         memories=RecallMemories(None, threshold=settings.drafts.mem0_score_threshold),
     )
     updating = UpdateDraftByTurn(
-        history, store, models, build_update_agent(w.limits), w.limits, draft_settings, locks=locks
+        history, store, models, update_agent(w.limits), w.limits, draft_settings, locks=locks
     )
     versions = ManageDraftVersions(history, store, draft_settings, locks=locks)
     return ConversationDraftUseCases(
