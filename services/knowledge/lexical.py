@@ -46,6 +46,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from services.knowledge.fts_highlight import highlight
 from services.knowledge.fts_query import MARK_END, MARK_START, match_expression, query_terms
 from services.knowledge.schema import SECTION_FTS_TABLE, SECTION_FTS_VOCAB_TABLE
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term, edit_budget
@@ -59,10 +60,6 @@ K1 = 1.2
 B = 0.75
 
 _TERMS_TABLE = "almanac_terms"
-_HIGHLIGHT_TABLE = "almanac_highlight"
-#: The highlight table's text (it is an external-content FTS5 table: emptied with FTS5's
-#: 'delete-all', where a plain one re-tokenised every row it deleted).
-_HIGHLIGHT_TEXT = "almanac_highlight_text"
 _STEM_CACHE_LIMIT = 200_000
 
 
@@ -423,39 +420,17 @@ class LexicalSearcher:
 
     # -- highlighting --------------------------------------------------------------------------
 
-    def highlight(self, conn: Connection, query: AnalyzedQuery, texts: Sequence[str]) -> list[str]:
+    def highlight(self, query: AnalyzedQuery, texts: Sequence[str]) -> list[str]:
         """Each text with matched query terms between MARK_START/MARK_END ('' if no match).
 
-        Uses FTS5's own highlight() on a scratch table, so "matched" means exactly what the
-        index means by it (stemming, diacritics, case).
+        Marked as FTS5's highlight() marks a row matching `query.match`, with the index's own
+        tokenizer (`fts_highlight`), so "matched" means exactly what the index means by it
+        (stemming, diacritics, case).
         """
         if not texts or not query.stems:
             return ["" for _ in texts]
-        table = f"temp.{_HIGHLIGHT_TABLE}"
-        empty = f"INSERT INTO {table}({_HIGHLIGHT_TABLE}) VALUES ('delete-all')"
-        try:
-            conn.execute(empty)
-        except OperationalError:  # no such table: this connection's first highlight
-            _ensure_scratch(conn)
-            conn.execute(empty)
-        conn.execute(f"DELETE FROM temp.{_HIGHLIGHT_TEXT}")
         clean = [t.replace(MARK_START, " ").replace(MARK_END, " ") for t in texts]
-        conn.execute(
-            f"INSERT INTO temp.{_HIGHLIGHT_TEXT}(rowid, text) VALUES "
-            + ",".join(f"({index}, ?)" for index in range(len(clean))),
-            clean,
-        )
-        conn.execute(
-            f"INSERT INTO {table}(rowid, text) SELECT rowid, text FROM temp.{_HIGHLIGHT_TEXT}"
-        )
-        marked = dict(
-            conn.execute(
-                f"SELECT rowid, highlight({_HIGHLIGHT_TABLE}, 0, ?, ?) FROM {table} "
-                f"WHERE {_HIGHLIGHT_TABLE} MATCH ?",
-                (MARK_START, MARK_END, query.match),
-            ).fetchall()
-        )
-        return [marked.get(index, "") for index in range(len(texts))]
+        return highlight(query.words, clean, MARK_START, MARK_END)
 
 
 def _idf(rows: int, hits: int) -> float:
@@ -510,7 +485,7 @@ def column_sizes(blob: bytes) -> list[int]:
 
 
 def _ensure_scratch(conn: Connection) -> None:
-    """Per-connection temp tables for stemming and highlighting (in memory, private)."""
+    """Per-connection temp tables for stemming (in memory, private)."""
     conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_TERMS_TABLE} "
         f"USING fts5(x, tokenize = '{FTS_TOKENIZER}')"
@@ -518,13 +493,6 @@ def _ensure_scratch(conn: Connection) -> None:
     conn.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_TERMS_TABLE}_vocab "
         f"USING fts5vocab(temp, {_TERMS_TABLE}, 'instance')"
-    )
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS temp.{_HIGHLIGHT_TEXT}(rowid INTEGER PRIMARY KEY, text TEXT)"
-    )
-    conn.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{_HIGHLIGHT_TABLE} "
-        f"USING fts5(text, tokenize = '{FTS_TOKENIZER}', content = '{_HIGHLIGHT_TEXT}')"
     )
 
 

@@ -138,7 +138,7 @@ class SqliteLexicalIndex:
         return [(h.chunk_id, h.score) for h in hits]
 
     def highlight(self, query: StatedQuery, texts: list[str]) -> list[str]:
-        return self.searcher.highlight(self._store.connection(), query.analyzed, texts)
+        return self.searcher.highlight(query.analyzed, texts)
 
     def warm_up(self, *, wait: bool = True) -> None:
         resident = self.resident
