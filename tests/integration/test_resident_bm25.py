@@ -118,12 +118,17 @@ def store(tmp_path: Path) -> Iterator[SqliteKnowledgeStore]:
     s.close()
 
 
-FTS5 = LexicalSearcher(level="section", posting_budget=10**12)
+def fts5() -> LexicalSearcher:
+    """The unbudgeted FTS5 searcher, new for each use: a searcher keeps term frequencies and
+    totals between queries (by the store's write generation), so one shared by the tests
+    would score one test's file with another's counts when their generations coincide."""
+    return LexicalSearcher(level="section", posting_budget=10**12)
 
 
 def fts5_hits(store: SqliteKnowledgeStore, query: str, category: str | None = None):
     conn = store.connection()
-    return FTS5.search(conn, FTS5.analyze(conn, query), 50, category)
+    searcher = fts5()
+    return searcher.search(conn, searcher.analyze(conn, query), 50, category)
 
 
 def resident_hits(
@@ -131,7 +136,7 @@ def resident_hits(
 ):
     conn = store.connection()
     index.sync(conn, store.state())
-    return index.search(FTS5.analyze(conn, query).stems, 50, category)
+    return index.search(fts5().analyze(conn, query).stems, 50, category)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -392,7 +397,7 @@ def test_searches_read_the_old_snapshot_while_a_reload_builds_the_new_one(
     assert index.start_loading(store.path, store.state())
     assert entered.wait(10)
 
-    during = index.search(FTS5.analyze(store.connection(), "annual leave days").stems, 50)
+    during = index.search(fts5().analyze(store.connection(), "annual leave days").stems, 50)
     release.set()
     wait_until(lambda: not index.loading)
 
