@@ -590,9 +590,12 @@ class ResidentBM25:
         if snap is None or k <= 0 or rows_total <= 0 or tokens <= 0:
             return []
         norms = self._row_norms(snap, averages)
-        scores = np.zeros(snap.size, dtype=np.float64)
         alive = snap.alive[: snap.size]
         all_alive = bool(alive.all())
+        postings: list[np.ndarray] = []
+        frequencies: list[np.ndarray] = []
+        idfs: list[float] = []
+        counts: list[int] = []
         for stem in dict.fromkeys(stems):
             term = self._terms.get(stem)
             if term is None:
@@ -608,10 +611,22 @@ class ResidentBM25:
             hits = rows.shape[0]
             if hits == 0:
                 continue
-            freqs = freqs.astype(np.float64)
             idf = math.log((rows_total - hits + 0.5) / (hits + 0.5))
-            idf = idf if idf > 0 else 1e-6
-            scores[rows] += idf * (freqs * (K1 + 1)) / (freqs + norms[rows])
+            postings.append(rows)
+            frequencies.append(freqs)
+            idfs.append(idf if idf > 0 else 1e-6)
+            counts.append(hits)
+        if postings:
+            # All terms' postings in one pass. A row's score is the sum of its terms' parts
+            # in query order, as term-by-term accumulation added them: bincount adds the
+            # weights of a bin in input order, so the scores are the same to the last bit.
+            rows = np.concatenate(postings)
+            freqs = np.concatenate(frequencies).astype(np.float64)
+            idf_of = np.repeat(np.asarray(idfs), counts)
+            parts = idf_of * (freqs * (K1 + 1)) / (freqs + norms[rows])
+            scores = np.bincount(rows, weights=parts, minlength=snap.size)
+        else:
+            scores = np.zeros(snap.size, dtype=np.float64)
         if category is not None:
             code = self._categories.get(category)
             if code is None:
