@@ -88,7 +88,7 @@ class RankedChunk:
     score: float
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     section_id: int
     chunk_id: int
@@ -152,24 +152,29 @@ def fuse(
     rankings: list[list[tuple[int, float]]] = []
     for leg, hits in (("bm25", lexical), ("vector", vector)):
         ranking: list[tuple[int, float]] = []
+        is_bm25 = leg == "bm25"
+        # A section-level BM25 hit names no chunk of its own: it does not vote (and, the BM25
+        # leg coming first, no chunk has a vote yet to beat).
+        votes = not (section_level and is_bm25)
         for chunk_rank, (chunk_id, score) in enumerate(hits, start=1):
             section_id = section_of.get(chunk_id)
             if section_id is None:  # deleted since the search
                 continue
-            if not (section_level and leg == "bm25"):
+            if votes:
                 chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + 1.0 / (
                     CHUNK_CHOICE_K + chunk_rank
                 )
             candidate = best.get(section_id)
             if candidate is None:
                 candidate = best[section_id] = Candidate(section_id, chunk_id, 0.0)
-            if leg == "bm25" and candidate.bm25_rank is None:
-                ranking.append((section_id, score))
-                candidate.bm25_rank, candidate.bm25_score = len(ranking), score
-            elif leg == "vector" and candidate.vector_rank is None:
+            if is_bm25:
+                if candidate.bm25_rank is None:
+                    ranking.append((section_id, score))
+                    candidate.bm25_rank, candidate.bm25_score = len(ranking), score
+            elif candidate.vector_rank is None:
                 ranking.append((section_id, 1.0 - score))
                 candidate.vector_rank, candidate.vector_distance = len(ranking), score
-            if chunk_scores.get(chunk_id, 0.0) > chunk_scores.get(candidate.chunk_id, 0.0):
+            if votes and chunk_scores[chunk_id] > chunk_scores.get(candidate.chunk_id, 0.0):
                 candidate.chunk_id = chunk_id
         rankings.append(ranking)
     if rrf_k is None:
