@@ -12,6 +12,10 @@ Endpoints (HTTP/1.1 with keep-alive, loopback only by default):
   event.
 - the same without `stream`: one `chat.completion` JSON after `tokens * interval`.
 - `GET /v1/models`: the one model, for sanity checks.
+- `POST /v1/embeddings`: a vector of `--embedding-dimension` numbers per input, the same for
+  the same text (derived from its hash; they carry no meaning). With `--stall-embeddings WORD`
+  a request with an input containing WORD gets no answer (the client's timeout ends it): a
+  test can stop an ingestion at a known place, whatever the machine's speed.
 
 The answer is always plain text (never a tool call), so an agent finishes in one model request.
 It is a raw asyncio server (no framework): a few microseconds per request, so what a benchmark
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 import uuid
@@ -39,6 +44,8 @@ class FakeConfig:
     tokens: int = 20
     interval_s: float = 0.010
     model: str = "fake-model"
+    embedding_dimension: int = 64
+    stall_embeddings: str | None = None
 
     def token(self, index: int) -> str:
         return f"word{index} " if index + 1 < self.tokens else f"word{index}."
@@ -120,10 +127,44 @@ class FakeOpenAI:
                 await self.stream(request, writer, keep_alive)
             else:
                 await self.complete(request, writer, keep_alive)
-        elif path in ("/v1/models", "/v1/chat/completions"):
+        elif path == "/v1/embeddings" and method == "POST":
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError:
+                await _send_error(writer, 400, "The body is not JSON.", keep_alive)
+                return
+            await self.embed(request, writer, keep_alive)
+        elif path in ("/v1/models", "/v1/chat/completions", "/v1/embeddings"):
             await _send_error(writer, 405, f"{method} is not allowed on {path}.", keep_alive)
         else:
             await _send_error(writer, 404, f"No route {path}.", keep_alive)
+
+    async def embed(
+        self, request: dict[str, Any], writer: asyncio.StreamWriter, keep_alive: bool
+    ) -> None:
+        inputs = request.get("input")
+        texts = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            await _send_error(
+                writer, 400, "input must be a string or a list of strings.", keep_alive
+            )
+            return
+        stall = self.config.stall_embeddings
+        if stall and any(stall in text for text in texts):
+            await asyncio.Event().wait()  # never answered: cancelled when the client leaves
+        dimension = int(request.get("dimensions") or self.config.embedding_dimension)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _fake_vector(text, dimension)}
+            for i, text in enumerate(texts)
+        ]
+        tokens = sum(max(1, len(text) // 4) for text in texts)
+        response = {
+            "object": "list",
+            "data": data,
+            "model": request.get("model", self.config.model),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        await _send_json(writer, 200, response, keep_alive)
 
     async def complete(
         self, request: dict[str, Any], writer: asyncio.StreamWriter, keep_alive: bool
@@ -188,6 +229,12 @@ class FakeOpenAI:
         tail.append(b"0\r\n\r\n")
         writer.write(b"".join(tail))
         await writer.drain()
+
+
+def _fake_vector(text: str, dimension: int) -> list[float]:
+    """`dimension` numbers in [-1, 1] from the text's hash (SHAKE-256, as many bytes as needed)."""
+    digest = hashlib.shake_256(text.encode()).digest(dimension)
+    return [(byte - 127.5) / 127.5 for byte in digest]
 
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
@@ -263,10 +310,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=20, help="content chunks per answer")
     parser.add_argument("--interval-ms", type=float, default=10.0, help="time between chunks")
     parser.add_argument("--model", default="fake-model", help="model id for GET /v1/models")
+    parser.add_argument("--embedding-dimension", type=int, default=64)
+    parser.add_argument(
+        "--stall-embeddings",
+        metavar="WORD",
+        help="never answer an embeddings request with an input containing WORD",
+    )
     args = parser.parse_args(argv)
-    if args.tokens < 1 or args.interval_ms < 0:
-        parser.error("--tokens must be >= 1 and --interval-ms >= 0")
-    config = FakeConfig(tokens=args.tokens, interval_s=args.interval_ms / 1000, model=args.model)
+    if args.tokens < 1 or args.interval_ms < 0 or args.embedding_dimension < 1:
+        parser.error("--tokens and --embedding-dimension must be >= 1, --interval-ms >= 0")
+    config = FakeConfig(
+        tokens=args.tokens,
+        interval_s=args.interval_ms / 1000,
+        model=args.model,
+        embedding_dimension=args.embedding_dimension,
+        stall_embeddings=args.stall_embeddings,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, config))
 
