@@ -7,11 +7,13 @@ sockets):
 - the answer the killed process was streaming reads `interrupted` as soon as the new
   process answers, not `streaming`.
 
-The model is `bench/fake_openai.py` (a subprocess streaming a word every 50 ms for far longer
-than the test lasts); embeddings are the bundled local model. Small chunks (CHUNK_TOKENS=32)
-and the smallest ingest batch (64 chunks, EMBEDDING_BATCH_SIZE=1) make the upload a job of
-several batches, so the kill lands after the first batch is staged and before the commit: the
-test checks that in knowledge.db before restarting, rather than trusting a sleep.
+The model and the embeddings are `bench/fake_openai.py` (a subprocess streaming a word every
+50 ms for far longer than the test lasts). Small chunks (CHUNK_TOKENS=32) and the smallest
+ingest batch (64 chunks) make the upload a job of several batches. The first server's fake
+never answers the embeddings of a chunk in the middle of the document (`--stall-embeddings`),
+so the job stops there, whatever the machine's speed, with its first batches staged and
+nothing committed; the kill lands then. The test checks that in knowledge.db before
+restarting. The second server's fake answers everything.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +34,8 @@ import pytest
 
 from services.sqlite.connection import connect
 from tests.almanac_serve import start_almanac_serve
+from tests.fake_openai_server import fake_openai
 
-ROOT = Path(__file__).resolve().parents[2]
 ALMANAC = str(Path(sys.executable).parent / "almanac")
 MODEL = "openai:fake-model"
 CHAT_ID = "crash-recovery-chat"
@@ -42,6 +43,9 @@ CHAT_ID = "crash-recovery-chat"
 QUESTION = "Explain what a hash function is."
 #: 60 sections of ~140 words: ~420 chunks of 32 tokens, 7 batches of 64.
 SECTIONS = 60
+#: A word in the middle section: the first server's embeddings never come back for its chunk.
+STALL_WORD = "stallingword"
+EMBEDDING_MODEL = "fake-embedding"
 START_S = 120.0
 STEP_S = 90.0
 
@@ -69,7 +73,10 @@ def _handbook() -> bytes:
     parts = ["# Crash recovery handbook\n\nThe zebracrossing quartermaster keeps the ledger.\n"]
     for number in range(SECTIONS):
         parts.append(f"\n## Section {number}\n\n")
-        parts.append(" ".join(rng.choice(words) for _ in range(140)) + ".\n")
+        text = [rng.choice(words) for _ in range(140)]
+        if number == SECTIONS // 2:
+            text[70] = STALL_WORD
+        parts.append(" ".join(text) + ".\n")
     return "".join(parts).encode()
 
 
@@ -133,65 +140,47 @@ class Server:
 
 
 @pytest.fixture
-def fake_model(tmp_path: Path) -> Iterator[str]:
-    """bench/fake_openai.py streaming far longer than the test lasts; its base URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.fake_openai",
-            "--port",
-            "0",
-            "--tokens",
-            "100000",
-            "--interval-ms",
-            "50",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()  # "fake OpenAI on http://127.0.0.1:PORT/v1 (...)"
-        assert "fake OpenAI on http" in line, line
-        yield line.split(" on ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def fake_models() -> Iterator[Callable[..., str]]:
+    """Starts fake OpenAI servers (tests/fake_openai_server.py) with the options given;
+    returns each one's base URL."""
+    with contextlib.ExitStack() as stack:
+        yield lambda *options: stack.enter_context(fake_openai(*options))
 
 
 @pytest.fixture
-def servers(tmp_path: Path, fake_model: str) -> Iterator[Callable[[], Server]]:
+def servers(tmp_path: Path, fake_models: Callable[..., str]) -> Iterator[Callable[..., Server]]:
+    """Starts `almanac serve` on one DATA_DIR; `stall=True` gives it a fake model whose
+    embeddings never come back for the chunk holding STALL_WORD."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SENTENCE_VECTORS_DB"},
         "HOST": "127.0.0.1",
         "DATA_DIR": str(data_dir),
         "LOAD_SAMPLE_DATA": "false",
         "LOG_LEVEL": "INFO",  # the server reports its port at INFO (tests/almanac_serve.py)
         "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": fake_model,
         "DEFAULT_MODEL": MODEL,
         "ALLOWED_MODELS": MODEL,
         "PROVIDER_MAX_RETRIES": "0",
         "AGENT_TIMEOUT": "600",  # the turn outlives the test: only the kill ends it
-        "EMBEDDING_PROVIDER": "local",
+        "PROVIDER_TIMEOUT": "600",  # so does the stalled embeddings request
+        "EMBEDDING_PROVIDER": "openai",
+        "EMBEDDING_MODEL": EMBEDDING_MODEL,
         "RERANKER_ENABLED": "false",
         "UPLOAD_JOB_BYTES": "1000",
         "CHUNK_TOKENS": "32",
         "CHUNK_OVERLAP": "0",
-        "EMBEDDING_BATCH_SIZE": "1",
+        "EMBEDDING_BATCH_SIZE": "4",
         "PYTHONUNBUFFERED": "1",
     }
     started: list[Server] = []
 
-    def start() -> Server:
-        server = Server(data_dir, env, tmp_path / f"serve-{len(started)}.log")
+    def start(*, stall: bool = False) -> Server:
+        fake = fake_models("--stall-embeddings", STALL_WORD) if stall else fake_models()
+        server = Server(
+            data_dir, {**env, "OPENAI_BASE_URL": fake}, tmp_path / f"serve-{len(started)}.log"
+        )
         started.append(server)
         return server
 
@@ -221,11 +210,11 @@ def _assistant(http: httpx.Client, url: str) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.slow
 def test_a_killed_server_recovers_its_upload_job_and_streaming_answer_at_the_next_start(
-    tmp_path: Path, servers: Callable[[], Server]
+    tmp_path: Path, servers: Callable[..., Server]
 ) -> None:
     knowledge_db = tmp_path / "data" / "knowledge.db"
     app_db = tmp_path / "data" / "app.db"
-    first = servers()
+    first = servers(stall=True)
     with httpx.Client(timeout=30) as http:
         first.ready(http)
 

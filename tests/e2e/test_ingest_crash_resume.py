@@ -1,9 +1,15 @@
-"""An ingest killed mid-run (SIGKILL) leaves a consistent knowledge DB; a re-run completes it."""
+"""An ingest killed mid-run (SIGKILL) leaves a consistent knowledge DB; a re-run completes it.
+
+The kill lands mid-run whatever the machine's speed: the ingest embeds through a fake
+OpenAI server (tests/fake_openai_server.py) that never answers the embeddings of the last
+document, so the run cannot finish; the re-run's fake answers everything.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +20,10 @@ import pytest
 
 from services.sqlite.connection import connect
 from tests.conftest import SAMPLE_DIR
+from tests.fake_openai_server import fake_openai
+
+#: In the last file of the folder (sorted): its embeddings never come back on the first run.
+STALL_WORD = "stallingword"
 
 
 def _documents(db: Path) -> int:
@@ -33,20 +43,38 @@ def _documents(db: Path) -> int:
 def test_a_killed_ingest_leaves_a_consistent_db_and_a_rerun_completes_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     db = data_dir / "knowledge.db"
-    env = {**os.environ, "DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
+    folder = tmp_path / "knowledge_base"
+    shutil.copytree(SAMPLE_DIR / "knowledge_base", folder)
+    (folder / "zzzz-last.md").write_text(
+        f"# Last\n\nThe {STALL_WORD} section is embedded last.\n", encoding="utf-8"
+    )
+    total = sum(1 for path in folder.rglob("*") if path.is_file())
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "SENTENCE_VECTORS_DB"},
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+        "EMBEDDING_PROVIDER": "openai",
+        "EMBEDDING_MODEL": "fake-embedding",
+        "OPENAI_API_KEY": "sk-test",
+        "PROVIDER_TIMEOUT": "600",  # the stalled request outlives the test: the kill ends it
+        "PROVIDER_MAX_RETRIES": "0",
+        # A small embedding batch makes the ingest write documents a few at a time.
+        "EMBEDDING_BATCH_SIZE": "4",
+    }
     almanac = str(Path(sys.executable).parent / "almanac")
-    folder = str(SAMPLE_DIR / "knowledge_base")
-    # A small embedding batch makes the ingest write documents one by one, so there is a
-    # moment to kill it in the middle.
-    env["EMBEDDING_BATCH_SIZE"] = "4"
-    process = subprocess.Popen([almanac, "ingest", folder], env=env, cwd=tmp_path)
-    deadline = time.monotonic() + 120
-    while _documents(db) < 3 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    with fake_openai("--stall-embeddings", STALL_WORD) as stalling:
+        process = subprocess.Popen(
+            [almanac, "ingest", str(folder)],
+            env={**env, "OPENAI_BASE_URL": stalling},
+            cwd=tmp_path,
+        )
+        deadline = time.monotonic() + 120
+        while _documents(db) < 3 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
     written = _documents(db)
-    assert 0 < written < 33, f"kill landed at {written} documents"
+    assert 0 < written < total, f"kill landed at {written} of {total} documents"
 
     conn = connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -57,16 +85,17 @@ def test_a_killed_ingest_leaves_a_consistent_db_and_a_rerun_completes_it(tmp_pat
     assert orphans == 0, "every stored document is complete"
     conn.close()
 
-    rerun = subprocess.run(
-        [almanac, "ingest", folder, "--json"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    with fake_openai() as answering:
+        rerun = subprocess.run(
+            [almanac, "ingest", str(folder), "--json"],
+            env={**env, "OPENAI_BASE_URL": answering},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads(rerun.stdout)
     assert report["unchanged"] == written
-    assert report["added"] == 33 - written and report["failed"] == 0
+    assert report["added"] == total - written and report["failed"] == 0
