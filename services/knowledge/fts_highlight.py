@@ -4,13 +4,14 @@ A hit's highlight marks the words of its text that match the query, exactly as t
 matches them (stemming, diacritics, case). That used to be FTS5's highlight() over a scratch
 table: five statements a search (empty the table, write the texts, index them, then
 highlight), ~0.4 ms of a ~4 ms hybrid search at 100k chunks. Here the same tokenizer
-(`FTS_TOKENIZER`: Porter over unicode61, from the same SQLite version the store runs:
-apsw and sqlean are pinned to the same release) splits the texts and the query's words
-through apsw's FTS5 tokenizer API, and the matches are marked the way highlight() marks them
-(fts5_aux.c): every instance of a query phrase (one word may be several tokens, "COVID-19"),
-instances that overlap merged into one marked range from the first token's start to the last
-token's end, everything else copied as it is. Texts and words are tokenised at ~15 µs each.
-tests/unit/test_fts_highlight.py checks it against highlight() on the bundled corpora.
+(`FTS_TOKENIZER`: Porter over unicode61, in the SQLite that apsw bundles, kept at the store's
+release by pyproject.toml's pins) splits the texts and the query's words through apsw's FTS5
+tokenizer API, and the matches are marked the way highlight() marks them (fts5_aux.c): every
+instance of a query phrase (one word may be several tokens, "COVID-19"), instances that
+overlap merged into one marked range from the first token's start to the last token's end,
+everything else copied as it is. A 700-character text is tokenised in ~15 µs.
+tests/unit/test_fts_highlight.py checks it against the store's own highlight() on the bundled
+corpora, so the two SQLite builds cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
