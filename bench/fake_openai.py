@@ -117,23 +117,18 @@ class FakeOpenAI:
                 ],
             }
             await _send_json(writer, 200, models, keep_alive)
-        elif path == "/v1/chat/completions" and method == "POST":
+        elif path in ("/v1/chat/completions", "/v1/embeddings") and method == "POST":
             try:
                 request = json.loads(body or b"{}")
             except ValueError:
                 await _send_error(writer, 400, "The body is not JSON.", keep_alive)
                 return
-            if request.get("stream"):
+            if path == "/v1/embeddings":
+                await self.embed(request, writer, keep_alive)
+            elif request.get("stream"):
                 await self.stream(request, writer, keep_alive)
             else:
                 await self.complete(request, writer, keep_alive)
-        elif path == "/v1/embeddings" and method == "POST":
-            try:
-                request = json.loads(body or b"{}")
-            except ValueError:
-                await _send_error(writer, 400, "The body is not JSON.", keep_alive)
-                return
-            await self.embed(request, writer, keep_alive)
         elif path in ("/v1/models", "/v1/chat/completions", "/v1/embeddings"):
             await _send_error(writer, 405, f"{method} is not allowed on {path}.", keep_alive)
         else:
