@@ -24,6 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +48,19 @@ CODE_BY_CODE: dict[str, str] = {
 }
 #: Statuses OpenAI's API answers as a 400 (a request it will not take).
 AS_BAD_REQUEST = frozenset({413, 422})
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong, for a person.")
+    type: str = Field(examples=["invalid_request_error"])
+    param: str | None = Field(description="The request field at fault, when one is.")
+    code: str | None = Field(examples=["model_not_found"])
+
+
+class OpenAIErrorOut(BaseModel):
+    """An error under `/v1`, in OpenAI's shape."""
+
+    error: OpenAIErrorDetail
 
 
 class OpenAIError(Exception):
