@@ -46,10 +46,11 @@ Rules:
 - Prior turns are sent to the model as plain user/assistant text (the last `history_window`
   messages); failed assistant turns are left out.
 - A stateless turn (`ChatRequest.conversation`, the OpenAI-compatible API) brings its prior
-  turns with it: they are sent to the model instead of a stored chat's, and `chat_id` must be
-  None. Unless `keep` is set, nothing of it is stored: no user, chat or message is written
-  (the response log still records the answer, without a chat); with `keep`, the conversation
-  and its answer become a new chat of the user's.
+  turns with it: they are sent to the model instead of a stored chat's, `chat_id` must be
+  None, and each of them holds at most `max_message_chars`. Unless `keep` is set, nothing of
+  it is stored: no user, chat or message is written (the response log still records the
+  answer, without a chat); with `keep`, the conversation and its answer become a new chat of
+  the user's.
 - Provider refusals by content filter become a polite refusal (a complete answer); other
   upstream failures become `UpstreamUnavailable` / `UpstreamTimeout` / `UpstreamBadResponse`.
 - One code path: `execute` is `stream` drained, so the blocking and the streaming forms run,
@@ -378,11 +379,25 @@ class ChatTurns:
     def _check(self, message: str) -> str:
         return checked_question(message, self._max_message_chars, noun="message")
 
-    @staticmethod
-    def _kept(request: ChatRequest) -> bool:
-        if request.conversation is not None and (request.chat_id or request.replace_last):
+    def _kept(self, request: ChatRequest) -> bool:
+        """Whether the turn is stored; a stateless turn's conversation checked first: it names
+        no chat, and each of its messages is 'user' or 'assistant' and within
+        `max_message_chars`, as if it had been sent through `/chat` (the model reads them)."""
+        if request.conversation is None:
+            return True
+        if request.chat_id or request.replace_last:
             raise InvalidRequest("A turn that brings its conversation names no chat.")
-        return request.conversation is None or request.keep
+        for index, message in enumerate(request.conversation):
+            if message.role not in ("user", "assistant"):
+                raise InvalidRequest(
+                    f"Message {index} has role {message.role!r}; roles are 'user' and 'assistant'."
+                )
+            if len(message.content) > self._max_message_chars:
+                raise InvalidRequest(
+                    f"Message {index} is {len(message.content):,} characters long; the limit "
+                    f"is {self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
+                )
+        return request.keep
 
     def _unkept_turn(
         self,
@@ -486,11 +501,7 @@ def _prior_turns(
 ) -> list[tuple[MessageRole, str]]:
     """A stateless turn's earlier messages that have text, as (role, text)."""
     turns: list[tuple[MessageRole, str]] = []
-    for message in conversation or ():
-        if message.role not in ("user", "assistant"):
-            raise InvalidRequest(
-                f"A message has role {message.role!r}; roles are 'user' and 'assistant'."
-            )
+    for message in conversation or ():  # roles checked by `ChatTurns._kept`
         if message.content.strip():
             turns.append(("user" if message.role == "user" else "assistant", message.content))
     return turns
