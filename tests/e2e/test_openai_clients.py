@@ -18,6 +18,7 @@ import pytest
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
+from tests.js_clients import openai_clients
 from tests.live_server import serve
 from use_cases.access.domain import CLI_ADMIN
 
@@ -289,3 +290,29 @@ def _chats(server: Server, user: str) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     chats: list[dict[str, Any]] = response.json()
     return chats
+
+
+def test_the_js_clients_get_the_same_grounded_answer(server: Server) -> None:
+    """npm `openai`, and the Vercel AI SDK (`ai` with `@ai-sdk/openai-compatible`, as a
+    Next.js app would use it), against the same server: models, an answer, a stream, errors."""
+    got = openai_clients(f"{server.url}/v1", server.keys["ana"], QUESTION)
+    sdk = got["openai"]
+    assert sdk["models"] == ["almanac", "offline-extractive"]
+    assert "[1]" in sdk["answer"] and sdk["sources"][0]["title"] == POLICY
+    assert sdk["streamed"] == sdk["streamedAnswer"] == sdk["answer"]
+    assert sdk["finish"] == "stop" and sdk["usageChunk"] is True
+    assert sdk["streamedSources"] == sdk["sources"]
+    errors = sdk["errors"]
+    assert (errors["auth"]["name"], errors["auth"]["status"]) == ("AuthenticationError", 401)
+    assert (errors["notFound"]["name"], errors["notFound"]["status"]) == ("NotFoundError", 404)
+    assert errors["badRequest"]["name"] == "BadRequestError"
+    assert "n must be 1" in errors["badRequest"]["message"]
+
+    vercel = got["vercel"]
+    assert vercel["text"] == sdk["answer"] and vercel["finishReason"] == "stop"
+    assert vercel["sources"] == sdk["sources"]
+    assert vercel["streamed"] == sdk["answer"] and vercel["streamedFinishReason"] == "stop"
+    assert vercel["streamedSources"] == sdk["sources"]
+    refused = vercel["notFound"]
+    assert refused["apiCallError"] is True and refused["status"] == 404
+    assert "does not exist" in refused["message"]
