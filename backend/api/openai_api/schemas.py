@@ -77,7 +77,11 @@ class ChatCompletionIn(BaseModel):
     functions: list[Any] | None = None
     response_format: dict[str, Any] | None = None
     user: str | None = Field(None, max_length=256)
-    store: bool | None = False
+    keep: bool | None = Field(
+        False,
+        alias="store",
+        description="OpenAI's `store`: also keep the conversation as a chat of the key's user.",
+    )
 
     @property
     def include_usage(self) -> bool:
@@ -131,7 +135,7 @@ class ChatCompletionIn(BaseModel):
             model=model,
             sampling=self.sampling(),
             conversation=prior,
-            keep=bool(self.store),
+            keep=bool(self.keep),
         )
 
 
