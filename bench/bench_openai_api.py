@@ -9,7 +9,8 @@ plain text, and `almanac serve` pointed at it over an empty knowledge base), war
 up, then takes `--samples` interleaved samples of each pair:
 
 - total: `POST /v1/chat/completions` (not streamed, a stateless turn that stores nothing) vs
-  `POST /chat` (which stores the question and the answer);
+  `POST /chat` (which stores the question and the answer), and `/v1` with `store: true`
+  (stored as `/chat` stores it: the like-for-like cost of the OpenAI layer);
 - streamed: `POST /v1/chat/completions` with `stream: true` (chat.completion.chunk SSE) vs
   `POST /chat/stream` (the v4 data stream): time to the first text, and to the end.
 
@@ -56,17 +57,22 @@ USER = "bench-openai"
 GOAL_MS = 5.0
 
 
-def v1_body(stream: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "almanac", "messages": [{"role": "user", "content": QUESTION}]}
+def v1_body(stream: bool, *, store: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "almanac",
+        "messages": [{"role": "user", "content": QUESTION}],
+        "store": store,
+    }
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return body
 
 
-async def v1_total(client: httpx.AsyncClient, almanac: str) -> float:
+async def v1_total(client: httpx.AsyncClient, almanac: str, *, store: bool = False) -> float:
     started = time.perf_counter()
-    response = await client.post(f"{almanac}/v1/chat/completions", json=v1_body(False))
+    body = v1_body(False, store=store)
+    response = await client.post(f"{almanac}/v1/chat/completions", json=body)
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     return elapsed
@@ -126,7 +132,7 @@ async def measure(
         await v1_total(client, almanac)
         await almanac_stream(client, almanac, USER)
         await v1_stream(client, almanac)
-    totals: dict[str, list[float]] = {"chat": [], "v1": []}
+    totals: dict[str, list[float]] = {"chat": [], "v1": [], "v1_stored": []}
     firsts: dict[str, list[float]] = {"chat": [], "v1": []}
     ends: dict[str, list[float]] = {"chat": [], "v1": []}
     for index in range(samples):
@@ -137,11 +143,13 @@ async def measure(
                 streamed = _checked(await almanac_stream(client, almanac, USER), expected, "/chat")
             else:
                 totals["v1"].append(await v1_total(client, almanac))
+                totals["v1_stored"].append(await v1_total(client, almanac, store=True))
                 streamed = _checked(await v1_stream(client, almanac), expected, "/v1")
             firsts[side].append(streamed.ttft or 0.0)
             ends[side].append(streamed.total)
     return {
         "total": added(totals["chat"], totals["v1"]),
+        "total_stored": added(totals["chat"], totals["v1_stored"]),
         "stream_first_text": added(firsts["chat"], firsts["v1"]),
         "stream_end": added(ends["chat"], ends["v1"]),
     }
@@ -180,6 +188,7 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{'measure':<20}{'/chat p50':>11}{'/v1 p50':>10}{'added p50':>11}{'added p95':>11}")
     for key, label in (
         ("total", "total (blocking)"),
+        ("total_stored", "total, store: true"),
         ("stream_first_text", "stream: first text"),
         ("stream_end", "stream: end"),
     ):
