@@ -17,7 +17,7 @@ import pytest
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
-from tests.conftest import FixedClock, make_settings
+from tests.conftest import FixedClock, asgi_client, make_settings
 from tests.js_clients import openai_clients
 from tests.live_server import serve
 from use_cases.access.domain import CLI_ADMIN
@@ -316,3 +316,22 @@ def test_the_js_clients_get_the_same_grounded_answer(server: Server) -> None:
     refused = vercel["notFound"]
     assert refused["apiCallError"] is True and refused["status"] == 404
     assert "does not exist" in refused["message"]
+
+
+async def test_a_body_over_the_size_limit_is_a_400_in_openais_shape(data_dir: Path) -> None:
+    """The body-size limit answers before any route (413 elsewhere): under /v1 a 400 the SDKs
+    raise as `BadRequestError`, naming the setting."""
+    settings = make_settings(data_dir, max_json_body_bytes=1024)
+    container = bootstrap(settings, clock=FixedClock())
+    try:
+        async with asgi_client(container) as http:
+            body = {"model": "almanac", "messages": [{"role": "user", "content": "x" * 4096}]}
+            response = await http.post("/v1/chat/completions", json=body)
+            chats = (await http.get("/chats")).json()
+    finally:
+        container.close()
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "payload_too_large"
+    assert "MAX_JSON_BODY_BYTES" in error["message"]
+    assert chats == []

@@ -489,3 +489,22 @@ async def test_v1_usage_a_server_does_not_report_is_null(
     server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(ANSWER))
     reported = (await client.post("/v1/chat/completions", json=body)).json()
     assert reported["usage"] == {"prompt_tokens": 900, "completion_tokens": 12, "total_tokens": 912}
+
+
+async def test_v1_a_provider_failure_is_an_error_status_or_an_error_event_and_stores_nothing(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    """Blocking: the mapped status in OpenAI's shape. Streamed (the stream had begun): one
+    `data: {"error": ...}` event, then `[DONE]`, which OpenAI's SDKs raise as an APIError."""
+    server.post(COMPLETIONS).mock(side_effect=lambda request: error(500))
+    body = {"model": "almanac", "messages": [{"role": "user", "content": QUESTION}]}
+    whole_reply = await client.post("/v1/chat/completions", json=body)
+    assert whole_reply.status_code == 502
+    assert whole_reply.json()["error"]["type"] == "server_error"
+    assert "mocked" not in whole_reply.text  # never the provider's own words
+    streamed_reply = await client.post("/v1/chat/completions", json={**body, "stream": True})
+    events = [line[6:] for line in streamed_reply.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    failure = json.loads(events[-2])["error"]
+    assert failure["type"] == "server_error" and failure["code"] == "upstream_error"
+    assert (await client.get("/chats")).json() == []
