@@ -81,7 +81,9 @@ audit log and manage the system prompts and default models. The web app at `/` i
 too (its data comes from the API with the caller's key).
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
-machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
+machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields;
+under `/v1`, the OpenAI-compatible API, errors are OpenAI's (`{"error": {message, type, param,
+code}}`), so OpenAI's SDKs raise their own exceptions.
 """
 
 #: Routers anyone may call (`/health`, signing in and out, `/api/auth/status|login|callback`).
