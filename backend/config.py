@@ -228,7 +228,8 @@ class HttpSettings(SettingsGroup):
         ge=0,
         le=100_000,
         description="Chat, advice, playground and evaluation-run requests (POST /chat, "
-        "/chat/stream, /api/chat, /advice, /advice-non-streaming, /api/playground/run, "
+        "/chat/stream, /api/chat, /v1/chat/completions, /advice, /advice-non-streaming, "
+        "/api/playground/run, "
         "/api/v1/benchmark-runs, /api/v1/eval-runs, /api/cleaning/runs, /api/benchmark/run) "
         "one caller may make per minute: a token bucket, this many at "
         "once, refilled at this rate. The caller is the API key, else (AUTH_ENABLED=false) the "
@@ -593,7 +594,7 @@ class ModelSettings(SettingsGroup):
         "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
         "provider). Default: the default model and offline-extractive.",
     )
-    model_options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.")  # noqa: E501  # fmt: skip
+    model_options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output and its temperature, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.")  # noqa: E501  # fmt: skip
     agent_request_limit: int = Field(
         8, ge=1, le=50, description="Model requests allowed in one chat turn."
     )
@@ -654,20 +655,21 @@ class ChatSettings(SettingsGroup):
         ge=1,
         le=1_000_000,
         description="Longest chat message (POST /chat, /chat/stream, the last user message of "
-        "POST /api/chat, `almanac ask`) and advice question (the last message of POST /advice, "
+        "POST /api/chat, each user and assistant message of POST /v1/chat/completions, "
+        "`almanac ask`) and advice question (the last message of POST /advice, "
         "/advice-non-streaming, `almanac advise`), in characters after stripping.",
     )
     max_conversation_messages: int = Field(
         500,
         ge=1,
-        description="Most messages one POST /api/chat or advice request may carry (they send "
-        "the whole conversation).",
+        description="Most messages one POST /api/chat, /v1/chat/completions or advice request "
+        "may carry (they send the whole conversation).",
     )
     max_conversation_chars: int = Field(
         400_000,
         ge=1,
-        description="Most text characters, summed over the messages, one POST /api/chat or "
-        "advice request may carry.",
+        description="Most text characters, summed over the messages, one POST /api/chat, "
+        "/v1/chat/completions or advice request may carry.",
     )
     stream_word_delay_ms: int = Field(
         12,

@@ -2,7 +2,9 @@
 
 `parse_v4(body)` checks a data stream protocol v4 body with npm `ai@4`; `parse_ui_stream(body)`
 checks a UI message stream (SSE) body with npm `ai` (current major) or `ai@5`;
-`read_event_source(body)` reads an SSE body with Node's WHATWG `EventSource`. All raise
+`read_event_source(body)` reads an SSE body with Node's WHATWG `EventSource`;
+`openai_clients(url, key, question)` asks Almanac's `/v1` through npm `openai` and
+`@ai-sdk/openai-compatible` with `ai`. All raise
 `AssertionError` carrying node's stderr when the client rejects the stream, and return the
 JSON the script printed otherwise. Node and npm are required: a missing tool is a RuntimeError,
 never a skip.
@@ -27,6 +29,7 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 V4_SCRIPT = JS_DIR / "parse_data_stream_v4.mjs"
 UI_SCRIPT = JS_DIR / "parse_ui_message_stream.mjs"
 EVENT_SOURCE_SCRIPT = JS_DIR / "read_event_source.mjs"
+OPENAI_CLIENTS_SCRIPT = JS_DIR / "openai_clients.mjs"
 NODE_TIMEOUT_S = 60
 NPM_CI_TIMEOUT_S = 600
 
@@ -149,6 +152,14 @@ def read_event_source(body: str | bytes) -> dict[str, Any]:
     ends without an `end` event (an EventSource would reconnect).
     """
     return _run(EVENT_SOURCE_SCRIPT, body, [], ("--experimental-eventsource", "--no-warnings"))
+
+
+def openai_clients(base_url: str, key: str, question: str) -> dict[str, Any]:
+    """Ask Almanac's `/v1` at `base_url` through npm `openai` and the Vercel AI SDK's
+    `@ai-sdk/openai-compatible` (tests/js/openai_clients.mjs): what each client got."""
+    return _run(
+        OPENAI_CLIENTS_SCRIPT, b"", ["--base-url", base_url, "--key", key, "--question", question]
+    )
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from backend.api.docs_pages import install_docs
 from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.api.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
 from backend.api.middleware import RequestLogMiddleware
+from backend.api.openai_api import OpenAIErrorsMiddleware, install_openai_errors
+from backend.api.openai_api import router as openai_router
 from backend.api.openapi import install_openapi
 from backend.api.origins import SiteGuardMiddleware
 from backend.api.rate_limit import MonotonicClock, build_rate_limiter, enforce_rate_limit
@@ -79,7 +81,9 @@ audit log and manage the system prompts and default models. The web app at `/` i
 too (its data comes from the API with the caller's key).
 
 Every error is an RFC 9457 problem (`application/problem+json`): `type`, `code` (stable,
-machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields.
+machine-readable), `title`, `status`, `detail`, `instance`, and `errors` for invalid fields;
+under `/v1`, the OpenAI-compatible API, errors are OpenAI's (`{"error": {message, type, param,
+code}}`), so OpenAI's SDKs raise their own exceptions.
 """
 
 #: Routers anyone may call (`/health`, signing in and out, `/api/auth/status|login|callback`).
@@ -118,6 +122,7 @@ PROTECTED_ROUTERS = (
     conversation_search.router,
     conversation_import.router,
     metrics.router,
+    openai_router,  # /v1: the OpenAI-compatible API (backend/api/openai_api/)
 )
 #: Almanac's own API is PROTECTED_ROUTERS (and PUBLIC_ROUTERS); the source documents' routes
 #: (backend/api/compat/, docs/seeds.md) come after them, when COMPAT_ROUTES is on, so that
@@ -198,6 +203,7 @@ def create_app(
     app.state.rate_limiter = build_rate_limiter(settings, clock or SystemClock())
     _install_middleware(app, settings)
     install_error_handlers(app)
+    install_openai_errors(app)
     _install_routes(app, settings)
     install_docs(app)
     install_web_app(app)
@@ -212,6 +218,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyTimeoutMiddleware, settings=settings)
     # Inside CORS: a listed origin's browser may read the refusal.
     app.add_middleware(SiteGuardMiddleware, settings=settings)
+    # Around every refusal above: /v1's errors in OpenAI's shape (backend/api/openai_api/).
+    app.add_middleware(OpenAIErrorsMiddleware)
     install_cors(app, settings)
     app.add_middleware(SecurityHeadersMiddleware)
     install_compression(app)

@@ -10,6 +10,9 @@ Rules, applied to every operation after FastAPI generated the schema:
   `WWW-Authenticate` header for the caller, 403 for the admin role, 429 with its `Retry-After`
   header for the rate limit), so a new protected route documents them without a word.
 - Routes list the domain errors they can raise themselves with `problem_responses(...)`.
+- Under `/v1` (the OpenAI-compatible API) errors are OpenAI's instead: `application/json`
+  with the `OpenAIError` component, and a request it will not take is a 400, never a 413 or
+  a 422 (`backend/api/openai_api/errors.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
+from backend.api.openai_api.errors import AS_BAD_REQUEST, PREFIX, OpenAIErrorOut
 from backend.api.problems import PROBLEM_MEDIA_TYPE, Problem
 
 DESCRIPTIONS: dict[int, str] = {
@@ -45,6 +49,7 @@ DESCRIPTIONS: dict[int, str] = {
     504: "The model or embedding provider, or the whole turn, took too long",
 }
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_OPENAI_ERROR_REF = {"$ref": "#/components/schemas/OpenAIError"}
 _HEADERS: dict[str, dict[str, Any]] = {
     "401": {
         "WWW-Authenticate": {
@@ -139,6 +144,11 @@ def document_problems(
     )
     components.update(problem.pop("$defs", {}))
     components["Problem"] = problem
+    openai_error = OpenAIErrorOut.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    components.update(openai_error.pop("$defs", {}))
+    components["OpenAIError"] = openai_error
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
 
@@ -152,11 +162,20 @@ def document_problems(
             if has_body:
                 extra += [400, 413]  # a body that is not even text; one over the size limit
             extra += from_dependencies.get((path, method.upper()), ())
+            openai = path.startswith(PREFIX + "/")
+            if openai:  # OpenAI answers every request it will not take 400
+                extra = [400 if status in AS_BAD_REQUEST else status for status in extra]
+                for status in AS_BAD_REQUEST:
+                    responses.pop(str(status), None)
             for status in extra:
                 responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
             for status, response in responses.items():
                 if status[0] in "45":
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+                    response["content"] = (
+                        {"application/json": {"schema": _OPENAI_ERROR_REF}}
+                        if openai
+                        else {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+                    )
                     if status in _HEADERS:
                         response["headers"] = _HEADERS[status]
                     if response.get("description") in (None, "", "Validation Error"):

@@ -20,7 +20,9 @@ It wraps each provider model the resolver builds (`services/chat/models.py`). Wh
   `"prompted"`, as JSON the instructions describe (`response_format` `json_object`, for
   servers that refuse `json_schema`). Either is asked unstreamed and handed back as that tool's
   call: the agent validates and retries it as before, and
-  no server is asked for `tool_choice: "required"`, which some refuse and others ignore.
+  no server is asked for `tool_choice: "required"`, which some refuse and others ignore. Such
+  a request samples at `structured_temperature` (0, greedy, on a compatible server) unless its
+  caller set a temperature.
 - **Failures in the log and in `/metrics`.** A failed call is logged with the model, the
   provider's HTTP status, error code and message (cut to `MAX_LOGGED_CHARS`, the provider's
   key and anything shaped like a credential redacted), and the
@@ -94,10 +96,11 @@ class CompatModel(WrapperModel):
     ) -> ModelResponse:
         params = self._within_tool_rounds(messages, model_request_parameters)
         params, output_tool = self._as_json_text(params)
+        settings = self._limited(model_settings)
+        if output_tool:
+            settings = self._structured(settings)
         try:
-            response = await self.wrapped.request(
-                self._sendable(messages), self._limited(model_settings), params
-            )
+            response = await self.wrapped.request(self._sendable(messages), settings, params)
         except Exception as exc:
             self._report(exc)
             raise
@@ -168,6 +171,13 @@ class CompatModel(WrapperModel):
         if not limit or (model_settings or {}).get("max_tokens") is not None:
             return model_settings
         return {**(model_settings or {}), "max_tokens": limit}  # type: ignore[typeddict-item]
+
+    def _structured(self, model_settings: ModelSettings | None) -> ModelSettings | None:
+        """`model_settings` with the options' `structured_temperature` unless they set one."""
+        temperature = self.options.structured_temperature
+        if temperature is None or (model_settings or {}).get("temperature") is not None:
+            return model_settings
+        return {**(model_settings or {}), "temperature": temperature}  # type: ignore[typeddict-item]
 
     def _within_tool_rounds(
         self, messages: list[ModelMessage], params: ModelRequestParameters

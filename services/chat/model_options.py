@@ -14,6 +14,7 @@ fast they are. The options say, per model, what Almanac does about each:
 | `search_first`      | `model`, `almanac`                    | `model`    | `almanac`         |
 | `tool_rounds`       | tool-call rounds per turn, then none  | unbounded  | 2                 |
 | `tool_call_text`    | `null`, `empty`                       | `null`     | `empty`           |
+| `structured_temperature` | temperature of structured requests, or `null` | `null` | 0   |
 | `request_timeout_s` | seconds one model request may take    | (settings) | 300               |
 | `turn_timeout_s`    | seconds one whole turn may take       | (settings) | 300               |
 
@@ -49,6 +50,11 @@ A *compatible server* is an `openai:` model while `OPENAI_BASE_URL` is set; ever
   what it has. A small model imitates the tool calls it sees until its context is full
   (SmolLM2-135M overflowed its 8,192 tokens so); the turn's request budget
   (AGENT_REQUEST_LIMIT) still bounds every model. `null`: unbounded.
+
+- `structured_temperature`: the temperature of a request for structured output (advice, a
+  draft, a cleaning) whose caller set none of its own: 0 (greedy) on a compatible server,
+  where a small model sampled at the server's default ran on inside one string of its advice
+  to the token limit; `null` sends none (the server's default).
 
 - `tool_call_text`: the `content` of an assistant message that only calls tools: OpenAI's
   `null`, or `""` for servers whose schema requires a string (llama-cpp-python's answers 500 to
@@ -86,6 +92,7 @@ class ModelOptions:
     search_first: SearchFirst = "model"
     tool_rounds: int | None = None
     tool_call_text: ToolCallText = "null"
+    structured_temperature: float | None = None
     request_timeout_s: float | None = None
     turn_timeout_s: float | None = None
 
@@ -100,6 +107,7 @@ COMPATIBLE_SERVER = ModelOptions(
     search_first="almanac",
     tool_rounds=2,
     tool_call_text="empty",
+    structured_temperature=0.0,
     request_timeout_s=300.0,
     turn_timeout_s=300.0,
 )
@@ -147,6 +155,14 @@ def _check_value(model: str, key: str, value: Any) -> None:
             raise ConfigurationError(
                 f"MODEL_OPTIONS[{model!r}][{key!r}] is {value!r}; one of "
                 f"{', '.join(_CHOICES[key])}."
+            )
+        return
+    if key == "structured_temperature":
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2
+        ):
+            raise ConfigurationError(
+                f"MODEL_OPTIONS[{model!r}][{key!r}] must be a temperature from 0 to 2, or null."
             )
         return
     if key in _NUMBERS:

@@ -1005,3 +1005,44 @@ def test_an_offline_answer_is_seen_being_written(page: Any, paced_url: str) -> N
     final = len(answer.locator(".chat-answer").text_content() or "")
     growing = sorted({n for n in lengths if 0 < n < final})
     assert len(growing) >= 5, f"the answer appeared in {len(growing) + 1} steps: {lengths}"
+
+
+def _search_then_cite_nothing(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Searches, then answers without a single [n] (as a small model does)."""
+    searched = any(isinstance(p, ToolReturnPart) for m in messages for p in m.parts)
+    if not searched:
+        return ModelResponse(
+            parts=[ToolCallPart("search_knowledge_base", {"query": QUESTION}, "call-1")]
+        )
+    return ModelResponse(parts=[TextPart("They are changed only when compromised.")])
+
+
+@pytest.fixture
+def uncited_url(data_dir: Path) -> Iterator[str]:
+    """The app whose chat turns are answered by a model that cites nothing."""
+    model = FunctionModel(
+        _search_then_cite_nothing, stream_function=streamed(_search_then_cite_nothing)
+    )
+    with (
+        container_with_models(data_dir, {"test:uncited": model}) as container,
+        serve(create_app(container=container)) as url,
+    ):
+        chosen = httpx.put(url + "/api/llm-defaults/chat", json={"model": "test:uncited"})
+        assert chosen.status_code == 200, chosen.text
+        yield url
+
+
+def test_an_answer_citing_nothing_shows_the_passages_it_was_given_apart(
+    page: Any, uncited_url: str
+) -> None:
+    open_chat(page, uncited_url + "/#/chat")
+    answer = ask(page, QUESTION)
+    assert answer.locator(".chat-answer button.chat-cite").count() == 0
+    titles = answer.locator(".chat-sources-title").all_inner_texts()
+    assert [t.lower() for t in titles] == ["passages it was given (not cited)"]
+    given = answer.locator("button.chat-source-chip")
+    assert given.count() >= 1
+    assert "Password and Credential Rotation Policy" in given.first.inner_text()
+    given.first.click()
+    expect(page.locator(".chat-passage-title").first).to_have_text("Passage it was given")
+    assert_accessible(page)

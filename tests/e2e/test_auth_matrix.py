@@ -199,6 +199,13 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/conversations/{chat_id}/project"): Call((401, 501, 501, 501)),
     ("GET", "/api/search/"): Call(EVERY_CALLER, params={"q": "password rotation"}),
     ("GET", "/model"): Call(EVERY_CALLER),
+    # The OpenAI-compatible API: stateless, so each caller's answer is their own.
+    ("GET", "/v1/models"): Call(EVERY_CALLER),
+    ("GET", "/v1/models/{model_id:path}"): Call(EVERY_CALLER),
+    ("POST", "/v1/chat/completions"): Call(
+        EVERY_CALLER,
+        json=lambda: {"model": "almanac", "messages": [{"role": "user", "content": QUESTION}]},
+    ),
     ("GET", "/api/v1/settings/default-model"): Call(EVERY_CALLER),
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
     # Deleting a user's data: the matrix's "nobody" has none (404 for the admin).
@@ -533,6 +540,9 @@ async def _path(template: str, container: Container) -> str:
         values["response_id"] = _anas_response(container, rated=True)
     if "{document_id}" in template:
         values["document_id"] = _new_document(container)
+    if "{model_id:path}" in template:
+        template = template.replace("{model_id:path}", "{model_id}")
+        values["model_id"] = "offline-extractive"
     cleaning = template.startswith(("/api/tasks", "/api/results", "/api/metrics", "/api/cleaning"))
     if "{dataset_id}" in template:
         values["dataset_id"] = "answers"
@@ -635,12 +645,18 @@ async def test_route_answers_each_kind_of_caller_as_expected(
     response = await client.request("GET" if method == "MOUNT" else method, path, **request)
     expected = call.expect[ROLES.index(role)]
     assert response.status_code == expected, response.text
-    if expected in (401, 403):
+    if expected in (401, 403) and path.startswith("/v1/"):  # OpenAI's error shape
+        assert response.json()["error"]["code"] == (
+            "invalid_api_key" if expected == 401 else "forbidden"
+        )
+        assert "Missing API key" in response.json()["error"]["message"]
+    elif expected in (401, 403):
         assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
         assert response.json()["code"] == ("unauthorized" if expected == 401 else "forbidden")
+        if expected == 401:
+            assert "Missing API key" in response.json()["detail"]
     if expected == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
-        assert "Missing API key" in response.json()["detail"]
     if expected == 403:
         assert "admin role" in response.json()["detail"]
 
@@ -655,7 +671,8 @@ async def test_openapi_documents_401_on_protected_and_403_on_admin_only_operatio
 ) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     for (method, path), call in EXPECTED.items():
-        operation = paths.get(path, {}).get(method.lower())
+        # OpenAPI writes a path parameter without its converter (`{model_id:path}`).
+        operation = paths.get(path.replace(":path}", "}"), {}).get(method.lower())
         if operation is None:  # the docs pages and their assets are not API operations
             assert call.expect == PUBLIC, (method, path)
             continue

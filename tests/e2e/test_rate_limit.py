@@ -160,6 +160,7 @@ async def test_openapi_documents_the_429_of_rate_limited_operations_only(
         ("/api/conversations/{chat_id}/summary", "post"),
         ("/chat/stream", "post"),
         ("/api/chat", "post"),
+        ("/v1/chat/completions", "post"),
         ("/advice", "post"),
         ("/advice-non-streaming", "post"),
         ("/api/playground/run", "post"),

@@ -21,6 +21,8 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, make_settings
 from tests.integration.test_chat_openai import _chunk, error
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
+from use_cases.advice.domain import ADVICE_MAX_CHARS
+from use_cases.chat.prompts import NOT_FOUND_ANSWER
 from use_cases.shared.errors import ConfigurationError
 
 BASE_URL = "http://llm.test/v1"
@@ -324,3 +326,185 @@ async def test_prompted_structured_output_asks_for_a_json_object_the_instruction
     assert sent["response_format"] == {"type": "json_object"}
     system = "\n".join(m["content"] for m in sent["messages"] if m["role"] == "system")
     assert '"main_advice"' in system  # the schema, in the instructions
+
+
+# --- structured output a small model can finish ------------------------------------------
+
+
+def _strings_of(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Every string property of a JSON schema (following `$ref`s into `defs`), by name."""
+    found: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("type") == "string":
+            found[name] = prop
+        items = prop.get("items", {})
+        if "$ref" in items:
+            found.update(_strings_of(defs[items["$ref"].rsplit("/", 1)[-1]], defs))
+    return found
+
+
+async def test_structured_advice_sends_string_limits_and_samples_greedily(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    """llama.cpp's server turns `maxLength` into its grammar, so a small model's strings end;
+    greedy sampling keeps it from running on inside one."""
+    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(DRAFT)))
+    response = await client.post("/advice-non-streaming", json=ADVICE)
+    assert response.status_code == 200 and response.json()["fallback"] is False
+    (sent,) = _bodies(route)
+    schema = sent["response_format"]["json_schema"]["schema"]
+    strings = _strings_of(schema, schema.get("$defs", {}))
+    assert {name: prop.get("maxLength") for name, prop in strings.items()} == ADVICE_MAX_CHARS
+    assert sent["temperature"] == 0
+
+
+async def test_a_request_temperature_or_model_options_override_greedy_structured_sampling(
+    data_dir: Path, server: respx.Router
+) -> None:
+    route = server.post(COMPLETIONS).mock(side_effect=lambda request: whole(json.dumps(DRAFT)))
+    async with client_with(data_dir, {"*": {"structured_temperature": 0.7}}) as http:
+        assert (await http.post("/advice-non-streaming", json=ADVICE)).status_code == 200
+        assert (
+            await http.post("/advice-non-streaming", json={**ADVICE, "temperature": 0.3})
+        ).status_code == 200
+    async with client_with(data_dir, {"openai:tiny": {"structured_temperature": None}}) as http:
+        assert (await http.post("/advice-non-streaming", json=ADVICE)).status_code == 200
+    options, asked, unset = _bodies(route)
+    assert options["temperature"] == 0.7
+    assert asked["temperature"] == 0.3
+    assert "temperature" not in unset
+
+
+async def test_a_chat_answer_is_not_sampled_greedily(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    route = server.post(COMPLETIONS).mock(side_effect=[streamed(ANSWER)])
+    assert (await client.post("/chat", json={"message": QUESTION})).status_code == 200
+    (sent,) = _bodies(route)
+    assert "temperature" not in sent
+
+
+def test_a_structured_temperature_out_of_range_stops_start_up(data_dir: Path) -> None:
+    for bad in (3, -1, "hot", True):
+        with pytest.raises(ConfigurationError, match="structured_temperature"):
+            bootstrap(
+                _settings(
+                    data_dir, model_options=json.dumps({"*": {"structured_temperature": bad}})
+                )
+            )
+
+
+# --- what an answer rests on -------------------------------------------------------------
+
+UNCITED = "Passwords are changed only when they are compromised."
+
+
+def _sources_of_stream(text: str) -> list[dict[str, Any]]:
+    data = next(line for line in text.splitlines() if line.startswith("2:"))
+    sources: list[dict[str, Any]] = json.loads(data[2:])[0]["sources"]
+    return sources
+
+
+async def test_an_answer_citing_nothing_after_a_search_lists_the_passages_it_was_given(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    """A small model rarely writes [n]: its answer still tells what it rests on, in `/chat`,
+    the v4 stream, the UI message stream, `/v1` and the stored message alike."""
+    server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(UNCITED))
+    reply = (await client.post("/chat", json={"message": QUESTION})).json()
+    assert reply["answer"] == UNCITED
+    sources = reply["sources"]
+    assert sources and all(source["cited"] is False for source in sources)
+    assert [source["number"] for source in sources] == list(range(1, len(sources) + 1))
+    assert sources[0]["title"] == "Password and Credential Rotation Policy"
+    assert reply["tool_calls"][0]["name"] == "search_knowledge_base"
+
+    stored = (await client.get(f"/chats/{reply['chat_id']}/messages")).json()["messages"][-1]
+    # read back, each source also says whether its document is still as quoted (`status`)
+    assert [{k: v for k, v in s.items() if k != "status"} for s in stored["sources"]] == sources
+
+    streamed_v4 = await client.post("/chat/stream", json={"message": QUESTION})
+    assert _sources_of_stream(streamed_v4.text) == sources
+
+    ui = await client.post(
+        "/api/chat",
+        json={
+            "trigger": "submit-message",
+            "id": "ui-uncited",
+            "messages": [
+                {"id": "m1", "role": "user", "parts": [{"type": "text", "text": QUESTION}]}
+            ],
+        },
+    )
+    data = next(
+        json.loads(line[6:])
+        for line in ui.text.splitlines()
+        if line.startswith("data: {") and '"data-almanac"' in line
+    )
+    assert data["data"]["sources"] == sources
+
+    completion = await client.post(
+        "/v1/chat/completions",
+        json={"model": "almanac", "messages": [{"role": "user", "content": QUESTION}]},
+    )
+    shown = completion.json()["choices"][0]["message"]["almanac"]["sources"]
+    assert [{k: v for k, v in s.items() if k != "link"} for s in shown] == sources
+
+
+async def test_cited_sources_come_first_and_the_response_log_counts_only_them(
+    client: httpx.AsyncClient, server: respx.Router, container: Container
+) -> None:
+    server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(ANSWER))  # cites [1]
+    reply = (await client.post("/chat", json={"message": QUESTION})).json()
+    assert [source["cited"] for source in reply["sources"]] == [True]
+    server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(UNCITED))
+    uncited = (await client.post("/chat", json={"message": QUESTION})).json()
+    assert uncited["confidence"] is not None
+    assert uncited["confidence"] < reply["confidence"]  # nothing cited: less sure
+
+
+async def test_the_can_t_find_answer_lists_no_sources(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(NOT_FOUND_ANSWER))
+    reply = (await client.post("/chat", json={"message": QUESTION})).json()
+    assert reply["not_found"] is True and reply["sources"] == []
+
+
+async def test_v1_usage_a_server_does_not_report_is_null(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(ANSWER, usage=False))
+    body = {"model": "almanac", "messages": [{"role": "user", "content": QUESTION}]}
+    whole_reply = (await client.post("/v1/chat/completions", json=body)).json()
+    assert whole_reply["usage"] is None
+    chunks = await client.post(
+        "/v1/chat/completions",
+        json={**body, "stream": True, "stream_options": {"include_usage": True}},
+    )
+    events = [line[6:] for line in chunks.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    last = json.loads(events[-2])
+    assert last["choices"] == [] and last["usage"] is None
+    server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(ANSWER))
+    reported = (await client.post("/v1/chat/completions", json=body)).json()
+    assert reported["usage"] == {"prompt_tokens": 900, "completion_tokens": 12, "total_tokens": 912}
+
+
+async def test_v1_a_provider_failure_is_an_error_status_or_an_error_event_and_stores_nothing(
+    client: httpx.AsyncClient, server: respx.Router
+) -> None:
+    """Blocking: the mapped status in OpenAI's shape. Streamed (the stream had begun): one
+    `data: {"error": ...}` event, then `[DONE]`, which OpenAI's SDKs raise as an APIError."""
+    server.post(COMPLETIONS).mock(side_effect=lambda request: error(500))
+    body = {"model": "almanac", "messages": [{"role": "user", "content": QUESTION}]}
+    whole_reply = await client.post("/v1/chat/completions", json=body)
+    assert whole_reply.status_code == 502
+    assert whole_reply.json()["error"]["type"] == "server_error"
+    assert "mocked" not in whole_reply.text  # never the provider's own words
+    streamed_reply = await client.post("/v1/chat/completions", json={**body, "stream": True})
+    events = [line[6:] for line in streamed_reply.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    failure = json.loads(events[-2])["error"]
+    assert failure["type"] == "server_error" and failure["code"] == "upstream_error"
+    assert (await client.get("/chats")).json() == []

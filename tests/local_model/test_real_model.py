@@ -65,9 +65,26 @@ async def test_a_question_that_must_search_is_answered_from_that_search(
     # Whatever the model cites comes from that search (a 135M model often cites nothing).
     found = await _titles_found(client, QUESTION)
     assert {source["title"] for source in body["sources"]} <= found
+    if not body["not_found"]:  # what it rests on, cited or not (a 135M model rarely cites)
+        assert body["sources"]
     messages = (await client.get(f"/chats/{body['chat_id']}/messages")).json()["messages"]
     answer = messages[-1]
     assert answer["status"] == "complete" and answer["input_tokens"] > 0  # the server reported
+
+
+async def test_the_openai_compatible_api_answers_from_the_search(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"model": "almanac", "messages": [{"role": "user", "content": QUESTION}], **GREEDY}
+    response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    completion = response.json()
+    message = completion["choices"][0]["message"]
+    fields = message["almanac"]
+    assert message["content"].strip() and fields["model"] == MODEL
+    assert fields["tool_calls"][0]["name"] == SEARCH_TOOL
+    assert fields["not_found"] or fields["sources"]
+    assert completion["usage"]["prompt_tokens"] > 0  # the server reported its usage
 
 
 async def test_the_v4_stream_reads_in_the_ai4_client(

@@ -40,7 +40,7 @@ from tests.fakes import (
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.chat_turns import REFUSAL_ANSWER, ChatEvent, ChatRequest, ChatResult, ChatTurns
 from use_cases.chat.decisions import AnswerFacts, TurnDecisions
-from use_cases.chat.domain import Message, Source, ToolCall
+from use_cases.chat.domain import ConversationMessage, Message, Source, ToolCall
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.prompts import INSTRUCTIONS_WITHHELD, NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL
 from use_cases.chat.responses import RecordedResponse, RecordResponse, ResponseRecord
@@ -744,3 +744,108 @@ async def test_a_model_reporting_nothing_is_not_found_when_it_says_so() -> None:
     assert said.not_found and said.sources == ()
     other = await rig(answer(f"A lock. {NOT_FOUND_ANSWER}")).turns.execute(question)
     assert not other.not_found
+
+
+# --- stateless turns (the OpenAI-compatible API) ---------------------------------------------
+
+EARLIER = (
+    ConversationMessage("user", "Who owns the password policy?"),
+    ConversationMessage("assistant", "Security Engineering owns it."),
+)
+
+
+def sent_history(seen: list[list[ModelMessage]]) -> list[str]:
+    """The texts of the first model request's messages, oldest first."""
+    texts = []
+    for message in seen[0]:
+        for part in message.parts:
+            if isinstance(part, UserPromptPart | TextPart):
+                texts.append(str(part.content))
+    return texts
+
+
+def recording(seen: list[list[ModelMessage]]) -> ModelFunction:
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        seen.append(list(messages))
+        return search_then_cite(messages, info)
+
+    return respond
+
+
+async def test_a_stateless_turn_sends_its_conversation_and_stores_nothing() -> None:
+    seen: list[list[ModelMessage]] = []
+    r = rig(recording(seen))
+    result = await r.turns.execute(ask(conversation=EARLIER, keep=False))
+    assert r.history.writes == 0 and not r.history.chats and not r.history.users
+    assert result.answer == ANSWER and result.sources[0].title == "Password Policy"
+    assert result.chat_id == "" and result.message_id
+    texts = sent_history(seen)
+    assert texts[:2] == [m.content for m in EARLIER]
+    assert texts[2].endswith(QUESTION)
+
+
+async def test_a_stateless_turn_that_fails_or_is_cut_short_stores_nothing() -> None:
+    r = rig(failing(ModelHTTPError(503, "m", "down")))
+    with pytest.raises(UpstreamUnavailable):
+        await r.turns.execute(ask(conversation=EARLIER, keep=False))
+    stream = rig(search_then_cite)
+    events = stream.turns.stream(ask(conversation=(), keep=False))
+    assert isinstance(await anext(events), TurnStarted)
+    await events.aclose()  # type: ignore[attr-defined]
+    assert r.history.writes == 0 and stream.history.writes == 0
+
+
+async def test_a_kept_stateless_turn_becomes_a_chat_of_the_user_with_its_conversation() -> None:
+    r = rig(search_then_cite)
+    result = await r.turns.execute(ask(conversation=EARLIER, keep=True))
+    chat = r.history.chats[result.chat_id]
+    assert (chat.user_id, chat.title) == ("alice", EARLIER[0].content)
+    stored = [(m.role, m.content) for m in r.history.messages[chat.id]]
+    assert stored == [
+        ("user", EARLIER[0].content),
+        ("assistant", EARLIER[1].content),
+        ("user", QUESTION),
+        ("assistant", ANSWER),
+    ]
+
+
+async def test_a_stateless_turn_names_no_chat_and_brings_only_user_and_assistant_turns() -> None:
+    r = rig(search_then_cite)
+    with pytest.raises(InvalidRequest, match="names no chat"):
+        await r.turns.execute(ask(chat_id="c1", conversation=EARLIER))
+    with pytest.raises(InvalidRequest, match="role 'tool'"):
+        await r.turns.execute(ask(conversation=(ConversationMessage("tool", "{}"),), keep=False))
+    assert r.history.writes == 0
+
+
+# --- what an answer rests on -----------------------------------------------------------------
+
+
+async def test_an_answer_citing_no_passage_lists_those_it_was_given_as_uncited() -> None:
+    def search_then_say(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not tool_returns(messages):
+            return search_then_cite(messages, info)
+        return ModelResponse(parts=[TextPart("They are changed only on compromise.")])
+
+    r = rig(search_then_say)
+    result = await r.turns.execute(ask())
+    assert [(s.number, s.title, s.cited) for s in result.sources] == [(1, "Password Policy", False)]
+    assert result.cited == ()
+    assert assistant(r.history).sources == result.sources
+
+
+async def test_a_cited_answer_lists_only_its_cited_sources() -> None:
+    r = rig(search_then_cite)
+    result = await r.turns.execute(ask())
+    assert [s.cited for s in result.sources] == [True]
+    assert result.cited == result.sources
+
+
+async def test_the_can_t_find_answer_and_an_answer_without_search_list_no_sources() -> None:
+    def search_then_not_found(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not tool_returns(messages):
+            return search_then_cite(messages, info)
+        return ModelResponse(parts=[TextPart(NOT_FOUND_ANSWER)])
+
+    assert (await rig(search_then_not_found).turns.execute(ask())).sources == ()
+    assert (await rig(answer("Hello!")).turns.execute(ask("hi"))).sources == ()

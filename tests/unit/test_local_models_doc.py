@@ -24,6 +24,7 @@ SETTINGS = {
     "request_timeout_s": "`PROVIDER_TIMEOUT`",
     "turn_timeout_s": "`AGENT_TIMEOUT`",
     "max_tokens": "the provider's default",
+    "structured_temperature": "the provider's default",
 }
 
 

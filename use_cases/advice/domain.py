@@ -34,13 +34,34 @@ SearchDecision = Literal[
 SEARCH_ALLOWED: frozenset[str] = frozenset({"MANDATORY", "USER_OVERRIDE_YES", "DEFAULT_YES"})
 
 
+#: The longest each string of the advice the model writes should be, in characters: a
+#: `maxLength` in the JSON schema the model is sent (a compatible server such as llama.cpp's
+#: turns it into its grammar, so a small model's string ends and the advice is finished within
+#: its token limit; a hosted model reads it as guidance). Not checked on validation: the
+#: offline model's composed answer may be longer, and an advice is never refused for length.
+#: Together (800 + 600 + two alternatives of 200 + 300) they fit the 512 tokens a compatible
+#: server's response gets by default (MODEL_OPTIONS `max_tokens`).
+ADVICE_MAX_CHARS = {"main_advice": 800, "reasoning": 600, "option": 200, "reason": 300}
+
+
+def _max_chars(field: str) -> dict[str, int]:
+    return {"maxLength": ADVICE_MAX_CHARS[field]}
+
+
 class Alternative(BaseModel):
     """Another course of action, and when or why one would take it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    option: str = Field(min_length=1, description="The alternative, in one sentence.")
-    reason: str = Field(description="When or why it applies, grounded in the passages.")
+    option: str = Field(
+        min_length=1,
+        description="The alternative, in one sentence.",
+        json_schema_extra=_max_chars("option"),
+    )
+    reason: str = Field(
+        description="When or why it applies, grounded in the passages.",
+        json_schema_extra=_max_chars("reason"),
+    )
 
 
 class AdviceSource(BaseModel):
@@ -109,10 +130,12 @@ class AdviceDraft(BaseModel):
         description="The advice: lead with the decision or recommended action, then the key "
         "facts, citing the numbered passages inline like [1]. If nothing relevant was found, "
         "start with the exact can't-find sentence of your instructions.",
+        json_schema_extra=_max_chars("main_advice"),
     )
     reasoning: str = Field(
         description="Why this advice: which passages say what (cite them as [n]), and what "
-        "is uncertain or missing."
+        "is uncertain or missing.",
+        json_schema_extra=_max_chars("reasoning"),
     )
     alternatives: list[Alternative] = Field(
         default_factory=list,

@@ -45,6 +45,12 @@ Rules:
   (`INSTRUCTIONS_WITHHELD`).
 - Prior turns are sent to the model as plain user/assistant text (the last `history_window`
   messages); failed assistant turns are left out.
+- A stateless turn (`ChatRequest.conversation`, the OpenAI-compatible API) brings its prior
+  turns with it: they are sent to the model instead of a stored chat's, `chat_id` must be
+  None, and each of them holds at most `max_message_chars`. Unless `keep` is set, nothing of
+  it is stored: no user, chat or message is written (the response log still records the
+  answer, without a chat); with `keep`, the conversation and its answer become a new chat of
+  the user's.
 - Provider refusals by content filter become a polite refusal (a complete answer); other
   upstream failures become `UpstreamUnavailable` / `UpstreamTimeout` / `UpstreamBadResponse`.
 - One code path: `execute` is `stream` drained, so the blocking and the streaming forms run,
@@ -55,9 +61,11 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Literal, Protocol, TypeAlias
 
 from loguru import logger
@@ -65,12 +73,20 @@ from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
 
 from use_cases.chat.agent import AgentLimits, opening_search
-from use_cases.chat.citations import NumberedText, checked_citations, cited_sources, numbered_answer
+from use_cases.chat.citations import (
+    NumberedText,
+    answer_sources,
+    checked_citations,
+    cited_sources,
+    given_passages,
+    numbered_answer,
+)
 from use_cases.chat.decisions import AnswerFacts, TurnDecisions, TurnModel, bind_turn
 from use_cases.chat.domain import (
     Chat,
     ConversationMessage,
     Message,
+    MessageRole,
     NewMessage,
     Source,
     TokenUsage,
@@ -161,6 +177,31 @@ def checked_conversation(
     return checked_question(last.content, max_message_chars)
 
 
+def checked_client_conversation(
+    conversation: Sequence[ConversationMessage],
+    *,
+    max_message_chars: int = MAX_MESSAGE_CHARS,
+    max_messages: int,
+    max_chars: int,
+) -> str:
+    """A conversation a chat client sends whole, system messages included (useChat, the
+    OpenAI-compatible API): all of it within `check_conversation_size`'s bounds (system
+    messages are sent, so they are bounded), then the rest as `checked_conversation` checks
+    it. System messages are not part of the turn: the server's prompt rules."""
+    check_conversation_size(
+        len(conversation),
+        sum(len(m.content) for m in conversation),
+        max_messages=max_messages,
+        max_chars=max_chars,
+    )
+    return checked_conversation(
+        [m for m in conversation if m.role != "system"],
+        max_message_chars=max_message_chars,
+        max_messages=max_messages,
+        max_chars=max_chars,
+    )
+
+
 def checked_question(text: str, max_chars: int, *, noun: str = "question") -> str:
     """`text` stripped, refused (`InvalidRequest`) when empty or over `max_chars`
     (MAX_MESSAGE_CHARS): the one check of chat, advice and the playground."""
@@ -195,6 +236,12 @@ class ChatRequest:
     followed it): "Retry" with the same text, or the last question edited. The old exchange
     is removed once the new one is stored; its answer (and the versions it kept) stay
     reachable as the new answer's previous versions."""
+    conversation: tuple[ConversationMessage, ...] | None = None
+    """A stateless turn: the messages before `message` ('user' and 'assistant', oldest
+    first), as the client sent them, instead of a stored chat's (`chat_id` must be None)."""
+    keep: bool = True
+    """For a stateless turn, whether the conversation and its answer are stored as a new
+    chat of the user's (OpenAI's `store: true`); a turn of a stored chat is always kept."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +265,11 @@ class ChatResult:
     """The confidence before recalibration (for evaluation runs' raw Brier score and ECE)."""
     not_found: bool = False
     """The answer is the can't-find answer (decided when the turn ends: see the rules)."""
+
+    @property
+    def cited(self) -> tuple[Source, ...]:
+        """The sources the answer cites (`sources` less the passages given but not cited)."""
+        return tuple(source for source in self.sources if source.cited)
 
 
 class ResponseRecorder(Protocol):
@@ -287,6 +339,7 @@ class ChatTurns:
         `TurnFailed`. Bad input raises before the first event, with nothing written. Closing
         the iterator early stores the turn as interrupted."""
         question = self._check(request.message)
+        kept = self._kept(request)
         decision = decide(question, request.search_override)
         decisions = TurnDecisions.of(decision.policy)
         resolved, instructions = await asyncio.to_thread(
@@ -294,8 +347,12 @@ class ChatTurns:
         )
         if decisions.declined is None:  # a declined turn runs no model: nothing to admit
             resolved.admit()
-        turn = await asyncio.to_thread(
-            self._store_question, request, question, resolved, instructions, decision
+        turn = (
+            await asyncio.to_thread(
+                self._store_question, request, question, resolved, instructions, decision
+            )
+            if kept
+            else self._unkept_turn(request, question, resolved, instructions, decision)
         )
         if decisions.declined is None:
             turn.bound = bind_turn(resolved.model, decisions)
@@ -322,6 +379,54 @@ class ChatTurns:
     def _check(self, message: str) -> str:
         return checked_question(message, self._max_message_chars, noun="message")
 
+    def _kept(self, request: ChatRequest) -> bool:
+        """Whether the turn is stored; a stateless turn's conversation checked first: it names
+        no chat, and each of its messages is 'user' or 'assistant' and within
+        `max_message_chars`, as if it had been sent through `/chat` (the model reads them)."""
+        if request.conversation is None:
+            return True
+        if request.chat_id or request.replace_last:
+            raise InvalidRequest("A turn that brings its conversation names no chat.")
+        for index, message in enumerate(request.conversation):
+            if message.role not in ("user", "assistant"):
+                raise InvalidRequest(
+                    f"Message {index} has role {message.role!r}; roles are 'user' and 'assistant'."
+                )
+            if len(message.content) > self._max_message_chars:
+                raise InvalidRequest(
+                    f"Message {index} is {len(message.content):,} characters long; the limit "
+                    f"is {self._max_message_chars:,} (MAX_MESSAGE_CHARS)."
+                )
+        return request.keep
+
+    def _unkept_turn(
+        self,
+        request: ChatRequest,
+        question: str,
+        resolved: ResolvedModel,
+        instructions: str,
+        decision: SearchDecision,
+    ) -> _ChatTurn:
+        """A stateless turn that stores nothing: its chat and messages live in memory only,
+        under fresh ids (the answer's id names the turn in the stream and the log)."""
+        now = self._clock.now()
+        chat = Chat("", request.user_id, "", now, now)
+        prior = [
+            _unstored(chat, role, text, now) for role, text in _prior_turns(request.conversation)
+        ]
+        deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
+        return _ChatTurn(
+            self._history,
+            chat,
+            _unstored(chat, "user", question, now),
+            _unstored(chat, "assistant", "", now),
+            prior[-self._history_window :] if self._history_window else [],
+            resolved,
+            deps,
+            self._responses,
+            kept=False,
+        )
+
     def _prepare(
         self, requested: str | None, instructions: str | None
     ) -> tuple[ResolvedModel, str]:
@@ -341,7 +446,11 @@ class ChatTurns:
             self._check_chat(request)
         replaced = self._last_exchange(request) if request.replace_last else []
         self._history.ensure_user(request.user_id)
-        chat = self._history.get_or_create_chat(request.chat_id, request.user_id, question)
+        brought = _prior_turns(request.conversation)
+        first = next((text for role, text in brought if role == "user"), question)
+        chat = self._history.get_or_create_chat(request.chat_id, request.user_id, first)
+        for role, text in brought:  # a stateless turn kept: its conversation becomes the chat
+            self._history.append_message(chat.id, NewMessage(role, text))
         gone = {m.id for m in replaced}
         window = self._history_window
         recent = self._history.list_messages(chat.id, limit=window + len(replaced))
@@ -387,6 +496,24 @@ class ChatTurns:
             raise chat_not_found(request.chat_id)
 
 
+def _prior_turns(
+    conversation: Sequence[ConversationMessage] | None,
+) -> list[tuple[MessageRole, str]]:
+    """A stateless turn's earlier messages that have text, as (role, text)."""
+    turns: list[tuple[MessageRole, str]] = []
+    for message in conversation or ():  # roles checked by `ChatTurns._kept`
+        if message.content.strip():
+            turns.append(("user" if message.role == "user" else "assistant", message.content))
+    return turns
+
+
+def _unstored(chat: Chat, role: MessageRole, text: str, now: datetime) -> Message:
+    """A message of a turn that stores nothing, under a fresh id."""
+    return Message(
+        f"msg_{uuid.uuid4().hex}", chat.id, role, text, (), (), None, None, None, "complete", now
+    )
+
+
 def _fit_for_history(message: Message) -> bool:
     """Prior turns the model is sent: every user message, and the assistant's answers that
     have text and did not fail."""
@@ -410,6 +537,8 @@ class _ChatTurn:
     responses: ResponseRecorder | None = None
     bound: TurnModel | None = None
     """The model bound to this turn; None for a declined turn, which runs none."""
+    kept: bool = True
+    """False for a stateless turn that stores nothing (its chat and messages are in memory)."""
 
     async def complete(self, run: AgentRunResult[str], record: TurnRecord) -> ChatResult:
         answer = run.output
@@ -423,7 +552,11 @@ class _ChatTurn:
         not_found = self._not_found(answer, facts)
         answer, invented = checked_citations(answer, self.deps.citations)
         cited = cited_sources(answer, self.deps.citations, not_found=not_found)
-        answer, sources = numbered_answer(answer, cited)
+        withheld_text = answer == INSTRUCTIONS_WITHHELD
+        given = (
+            () if withheld_text else given_passages(cited, self.deps.citations, not_found=not_found)
+        )
+        answer, sources = answer_sources(answer, cited, given)
         declined = self.deps.search_policy.declined
         withheld = answer == INSTRUCTIONS_WITHHELD or bool(declined and answer == declined)
         result = await self._store(answer, record, token_usage(run), sources, not_found=not_found)
@@ -465,14 +598,14 @@ class _ChatTurn:
             model=result.model,
             search_ran=any(call.name == SEARCH_TOOL for call in result.tool_calls),
             latency_ms=result.latency_ms,
-            cited=result.sources,
+            cited=result.cited,
             retrieved=self.deps.citations,
             refused=refused,
             not_found=result.not_found,
             model_confidence=model_confidence,
             invented_citations=invented_citations,
-            chat_id=self.chat.id,
-            message_id=self.assistant.id,
+            chat_id=self.chat.id if self.kept else None,
+            message_id=self.assistant.id if self.kept else None,
         )
         try:
             logged = await asyncio.to_thread(self.responses.record, entry)
@@ -488,6 +621,8 @@ class _ChatTurn:
         )
 
     def abandon(self, record: TurnRecord, status: Literal["interrupted", "failed"]) -> None:
+        if not self.kept:
+            return
         # Numbered as it streamed (`NumberedText`), though it keeps no sources.
         text, _ = numbered_answer(record.text, ())
         self.history.finalize_message(
@@ -525,6 +660,8 @@ class _ChatTurn:
             refused=refused,
             not_found=not_found,
         )
+        if not self.kept:
+            return result
         await asyncio.to_thread(
             self.history.finalize_message,
             self.assistant.id,

@@ -202,6 +202,30 @@ def cited_sources(
     )
 
 
+def given_passages(
+    cited: Sequence[Source], citations: Sequence[Citation], *, not_found: bool = False
+) -> tuple[Source, ...]:
+    """What an answer rests on when it cites none of the passages it was given: those
+    passages, in the order the tools returned them, each `cited=False` (a small model rarely
+    writes [n]). None when it cites a passage, for the can't-find answer, and without a
+    search."""
+    if not_found or any(source.kind == "document" for source in cited):
+        return ()
+    return tuple(replace(c.to_source(), cited=False) for c in citations if c.kind == "document")
+
+
+def answer_sources(
+    answer: str, cited: Sequence[Source], given: Sequence[Source]
+) -> tuple[str, tuple[Source, ...]]:
+    """`numbered_answer` of the cited sources, then the passages given but not cited
+    (`given_passages`), numbered after them: cited sources always come first."""
+    answer, numbered = numbered_answer(answer, cited)
+    after = len(numbered)
+    return answer, numbered + tuple(
+        replace(source, number=after + i) for i, source in enumerate(given, start=1)
+    )
+
+
 def checked_citations(answer: str, citations: Sequence[Citation]) -> tuple[str, tuple[int, ...]]:
     """The answer without the [n] markers that name no passage a tool returned in this turn
     (and their Sources lines), and those numbers: what is left of an answer that still

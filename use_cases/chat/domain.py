@@ -144,6 +144,9 @@ class Source:
     """A table lookup's result as the answer read it: its columns and its first
     `TABLE_SOURCE_ROWS` rows (`truncated` when there were more)."""
     truncated: bool = False
+    cited: bool = True
+    """False for a passage the model was given but did not cite: listed when an answer
+    after a search cites none of its passages, so a client still sees what it rests on."""
 
     def as_dict(self) -> dict[str, Any]:
         """`document` and `date` repeat `title` and `updated_at` under the names the
@@ -164,6 +167,7 @@ class Source:
             "supersedes": [_ref_dict(ref) for ref in self.supersedes],
             "version_note": self.version_note,
             "document_version": self.document_version,
+            "cited": self.cited,
             **({"status": self.status} if self.status is not None else {}),
             **({"replaced_by": _ref_dict(self.replaced_by)} if self.replaced_by else {}),
             **(
@@ -197,6 +201,7 @@ class Source:
             columns=tuple(str(c) for c in data.get("columns") or ()),
             rows=tuple(tuple(row) for row in data.get("rows") or ()),
             truncated=bool(data.get("truncated")),
+            cited=bool(data.get("cited", True)),
         )
 
 

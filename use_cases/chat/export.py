@@ -78,9 +78,21 @@ def _heading(message: Message) -> str:
 
 
 def _sources(message: Message) -> list[str]:
-    if not message.sources or _SOURCES_BLOCK.search(message.content):
-        return []
-    return ["", "**Sources**", "", *(_source_line(s) for s in message.sources)]
+    """The cited sources (unless the text lists its own), then the passages the answer was
+    given but did not cite, under their own heading."""
+    cited = [s for s in message.sources if s.cited]
+    given = [s for s in message.sources if not s.cited]
+    lines: list[str] = []
+    if cited and not _SOURCES_BLOCK.search(message.content):
+        lines += ["", "**Sources**", "", *(_source_line(s) for s in cited)]
+    if given:
+        lines += [
+            "",
+            "**Passages it was given (not cited)**",
+            "",
+            *(_source_line(s) for s in given),
+        ]
+    return lines
 
 
 def _source_line(source: Source) -> str:

@@ -120,7 +120,7 @@ def score_case(case: AnswerCase, result: ChatResult) -> CaseResult:
         correct = refused
     else:
         correct = not refused and matches_fact(result.answer, case.expect_any)
-    cited = cites_expected(case, result.sources) if case.expect_sources else None
+    cited = cites_expected(case, result.cited) if case.expect_sources else None
     return CaseResult(
         id=case.id,
         kind=case.kind,
@@ -131,7 +131,7 @@ def score_case(case: AnswerCase, result: ChatResult) -> CaseResult:
         must_refuse=case.must_refuse,
         cited=cited,
         latency_ms=result.latency_ms,
-        sources=tuple(s.title or s.source for s in result.sources),
+        sources=tuple(s.title or s.source for s in result.cited),
         confidence=result.confidence,
     )
 

@@ -279,7 +279,7 @@ class ItemExecutor:
     async def _outcome(self, result: ChatResult, question: str, k: int) -> CaseOutcome:
         return CaseOutcome(
             answer=result.answer,
-            sources=result.sources,
+            sources=result.cited,
             retrieved=await self._retrieved(question, k),
             sql_rows=await self._sql_rows(result),
             refused=result.refused,

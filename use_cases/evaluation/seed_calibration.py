@@ -117,7 +117,7 @@ class SeedCalibrationFromEval:
                     model=turn.model,
                     search_ran=any(_tool_name(call) == SEARCH_TOOL for call in turn.tool_calls),
                     latency_ms=turn.latency_ms,
-                    cited=turn.sources,
+                    cited=turn.cited,
                     refused=turn.refused,
                     chat_id=turn.chat_id,
                     message_id=turn.message_id,

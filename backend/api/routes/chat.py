@@ -48,7 +48,7 @@ from backend.api.streams import (
 )
 from backend.bootstrap import Container
 from backend.config import Settings
-from use_cases.chat.chat_turns import check_conversation_size, checked_conversation
+from use_cases.chat.chat_turns import checked_client_conversation
 from use_cases.chat.domain import ConversationMessage
 from use_cases.chat.export import export_file_name, markdown_chunks
 from use_cases.chat.manage_chats import MAX_SEARCH_CHARS, MAX_SEARCH_TERMS
@@ -113,20 +113,12 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
 
 def _checked_conversation(run_input: Any, settings: Settings) -> str:
     """useChat sends the whole conversation each time: it is checked as advice's is
-    (`checked_conversation`); the question is the text of its last (user) message. System
-    messages a client adds are not part of it (the server's prompt rules)."""
-    every = [
-        ConversationMessage(m.role, "".join(getattr(p, "text", "") or "" for p in m.parts))
-        for m in run_input.messages
-    ]
-    check_conversation_size(  # system messages too: they are sent, so they are bounded
-        len(every),
-        sum(len(m.content) for m in every),
-        max_messages=settings.chat.max_conversation_messages,
-        max_chars=settings.chat.max_conversation_chars,
-    )
-    return checked_conversation(
-        [m for m in every if m.role != "system"],
+    (`checked_client_conversation`); the question is the text of its last (user) message."""
+    return checked_client_conversation(
+        [
+            ConversationMessage(m.role, "".join(getattr(p, "text", "") or "" for p in m.parts))
+            for m in run_input.messages
+        ],
         max_message_chars=settings.chat.max_message_chars,
         max_messages=settings.chat.max_conversation_messages,
         max_chars=settings.chat.max_conversation_chars,

@@ -30,20 +30,27 @@ export function sourcePanel() {
     return fragment;
   }
 
+  // An answer that cites none of the passages it was given lists them `cited: false`: shown
+  // apart, under their own title, so they never read as what the answer cites.
   function showSources(box, sources, answerText = () => "") {
     clear(box);
     box.hidden = !sources.length;
     if (!sources.length) return;
-    box.append(h("p", { class: "chat-sources-title" }, "Sources"),
-      h("ul", { class: "chat-source-list" }, sources.map((source) => h("li", {},
-        h("button", {
-          type: "button", class: "chat-source-chip",
-          onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
-        },
-        h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(source.number)),
-        h("span", { class: "chat-source-text" },
-          h("span", { class: "chat-source-name" }, source.title),
-          h("span", { class: "chat-source-detail" }, sourceDetail(source))))))));
+    const cited = sources.filter((source) => source.cited !== false);
+    const given = sources.filter((source) => source.cited === false);
+    for (const [title, list] of [["Sources", cited], ["Passages it was given (not cited)", given]]) {
+      if (!list.length) continue;
+      box.append(h("p", { class: "chat-sources-title" }, title),
+        h("ul", { class: "chat-source-list" }, list.map((source) => h("li", {},
+          h("button", {
+            type: "button", class: "chat-source-chip",
+            onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
+          },
+          h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(source.number)),
+          h("span", { class: "chat-source-text" },
+            h("span", { class: "chat-source-name" }, source.title),
+            h("span", { class: "chat-source-detail" }, sourceDetail(source))))))));
+    }
   }
 
   return { el: sourceDialog.el, citeNode, showSources };
@@ -59,7 +66,7 @@ function buildSourceDialog(documents) {
     clear(body);
     append(body, sourceFacts(source));
     const passage = h("div", { class: "chat-passage md", "aria-live": "polite" });
-    body.append(h("h3", { class: "chat-passage-title" }, source.kind === "table" ? "Rows the answer read" : "Cited passage"), passage);
+    body.append(h("h3", { class: "chat-passage-title" }, source.kind === "table" ? "Rows the answer read" : source.cited === false ? "Passage it was given" : "Cited passage"), passage);
     show(from);
     if (source.kind === "table") {
       passage.append(...tableRows(source),
