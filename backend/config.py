@@ -842,8 +842,8 @@ class ChatFileSettings(SettingsGroup):
         ge=1,
         le=64,
         description="Files of one user attached (parsed and embedded) at once; the user's "
-        "others wait their turn, in order, while other users' go ahead. Counted per server "
-        "process: with several replicas, per replica.",
+        "others wait their turn, in order, while other users' go ahead. On PostgreSQL counted "
+        "over every replica (a ledger in the database); on SQLite in the one process.",
     )
     chat_file_user_in_flight_bytes: int = Field(
         32 * 1024 * 1024,
@@ -851,7 +851,7 @@ class ChatFileSettings(SettingsGroup):
         description="Bytes of one user's attached files in flight (being read or waiting their "
         "turn); one more past it is refused with 429 `too_much_in_flight` and Retry-After. A "
         "user with nothing in flight may always send one file (up to CHAT_FILE_MAX_BYTES). "
-        "Counted per server process: with several replicas, per replica.",
+        "On PostgreSQL counted over every replica; on SQLite in the one process.",
     )
     chat_files_dir: Path | None = Field(
         None,
@@ -1062,7 +1062,8 @@ class EvaluationSettings(SettingsGroup):
         ge=0,
         le=100_000,
         description="Model calls per minute per provider across evaluation runs (a token "
-        "bucket per provider); 0 disables it. The offline model is never limited.",
+        "bucket per provider); 0 disables it. The offline model is never limited. Shared by "
+        "every worker: in Redis with REDIS_URL, else in PostgreSQL; per process on SQLite.",
     )
     eval_max_attempts: int = Field(
         4,

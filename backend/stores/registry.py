@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from backend.stores.app import APP_MIGRATIONS
 from services import job_store, presence
+from services.conversations import pg_upload_ledger
 from services.conversations import search_index as chat_search_index
 from services.knowledge import pg_store as pg_knowledge
 from services.postgres import Migration
@@ -26,4 +27,5 @@ def postgres_migrations() -> list[Migration]:
         *tables_loader.PG_MIGRATIONS,
         *job_store.PG_MIGRATIONS,
         *pg_rate_limits.MIGRATIONS,
+        *pg_upload_ledger.MIGRATIONS,
     ]

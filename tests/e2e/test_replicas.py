@@ -222,6 +222,27 @@ def _upload(http: httpx.Client, url: str, name: str, data: bytes) -> str:
     return str(response.json()["id"])
 
 
+def _note(size: int, *, stall: bool = False) -> bytes:
+    """A Markdown note of `size` bytes (held in its embedding with `stall`)."""
+    text = "# Notes\n\nThe beehives are inspected on Thursdays"
+    text += f" {STALL_WORD}.\n" if stall else ".\n"
+    return (text + "x" * (size - len(text) - 1) + "\n").encode()
+
+
+def _chat(pg_url: str, user_id: str) -> str:
+    """A chat of `user_id`'s, made in the database as the replicas would."""
+    from services.chat.history_store import HistoryStore
+    from services.postgres import PgDatabase
+
+    database = PgDatabase(pg_url, max_size=1)
+    try:
+        store = HistoryStore(database)
+        store.ensure_user(user_id)
+        return store.get_or_create_chat(None, user_id, "Notes").id
+    finally:
+        database.close()
+
+
 def _holder(pg_url: str, job_id: str) -> tuple[str | None, int, int, str]:
     rows = _sql(pg_url, "SELECT worker, lease, attempts, status FROM jobs WHERE id = %s", job_id)
     assert rows, job_id
@@ -338,5 +359,31 @@ def test_api_replicas_and_workers_behind_a_transaction_pooler(
 
         # Nothing of the stopped runs is left staged.
         assert _sql(pg_url, "SELECT count(*) FROM documents")[0][0] == 4
+        assert _sql(pg_url, "SELECT count(*) FROM staged_sections")[0][0] == 0
         hits = http.get(f"{a}/api/search", params={"q": "windmill procedure"}).json()
         assert [hit["source"] for hit in hits["hits"]][:1] == ["fourth.md"], hits
+
+        # 5. The attachment cap per user holds in total: a file held on A counts on B.
+        chat_id = _chat(pg_url, "default")  # AUTH_ENABLED=false: everyone is `default`
+        _control(stalling, "stall")
+        files = f"/api/conversations/{chat_id}/files"
+        held: dict[str, httpx.Response] = {}
+
+        def attach_held() -> None:
+            with httpx.Client(timeout=STEP_S) as other:
+                held["a"] = other.post(
+                    f"{a}{files}", files={"file": ("held.md", _note(2000, stall=True))}
+                )
+
+        holder = threading.Thread(target=attach_held)
+        holder.start()
+        _stalled_on(stalling)
+        refused = http.post(f"{b}{files}", files={"file": ("big.md", _note(1500))})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "too_much_in_flight"
+        assert "CHAT_FILE_USER_IN_FLIGHT_BYTES" in refused.json()["detail"]
+        fits = http.post(f"{b}{files}", files={"file": ("small.md", _note(500))})
+        assert fits.status_code == 201, fits.text
+        _control(stalling, "release")
+        holder.join(STEP_S)
+        assert held["a"].status_code == 201, held["a"].text

@@ -44,6 +44,7 @@ PARTS = {
     "ModelsForPromptType": "the model resolution every turn's use case asks (request > default)",
     "ProviderRateLimits": "the evaluation engine's per-provider limits",
     "UserUploadLimits": "AttachFile's per-user caps on files read at once and bytes in flight",
+    "SharedUploadLimits": "the same caps counted in a ledger every replica shares",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
 }
