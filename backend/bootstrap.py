@@ -119,6 +119,8 @@ class Container:
     def close(self) -> None:
         if not self._closed:
             self.knowledge.list_conflicts.close()  # its scan reads the stores closed below
+            if self.knowledge.scan_conflicts is not None:
+                self.knowledge.scan_conflicts.close()
             self.adapters.close()
             self._closed = True
 
@@ -261,6 +263,9 @@ def start_job_worker(container: Container) -> JobQueueAdapter:
     jobs = container.adapters.jobs
     jobs.check_kinds()
     jobs.start()
+    scheduler = container.adapters.scheduler
+    if jobs.runs_jobs and scheduler is not None:
+        scheduler.start()  # periodic work (CONFLICT_SCAN_INTERVAL_SECONDS), once per cluster
     return jobs
 
 

@@ -50,6 +50,7 @@ from services.offline.sentence_store import SentenceVectorFile
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
+from services.schedules import Scheduler, Schedules
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.ports import WebSearch
 from use_cases.conversations.file_ports import FileBytes
@@ -107,6 +108,8 @@ class Adapters:
     """The evaluation runs' provider rate, shared by every process (None: per process)."""
     upload_ledger: UploadLedger | None = None
     """Every replica's files attached to chats in flight (None: per process)."""
+    scheduler: Scheduler | None = None
+    """Periodic work, once per cluster; started with the job worker."""
     sentence_vectors: SentenceVectorFile | None = None
     """The local embedder's vectors on disk (None unless the local embedder is used): the
     offline model's sentence vectors, and the chunk vectors `embedder` keeps there."""
@@ -119,6 +122,8 @@ class Adapters:
     """`retriever`, timed and traced: what searches on behalf of users go through."""
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
         self.jobs.close()
         self.telemetry.close()
         self.retriever.close()
@@ -229,6 +234,9 @@ def build_adapters(
         presence=presence,
         shared_buckets=build_shared_buckets(settings, database),
         upload_ledger=build_upload_ledger(settings, database),
+        scheduler=Scheduler(
+            Schedules(settings.storage.app_db_path if database is None else database)
+        ),
         sentence_vectors=sentence_vectors,
         sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,

@@ -15,6 +15,8 @@
 - A worker killed with -9 mid-ingest has its job taken over and finished by the other.
 - The per-user attachment cap holds across the replicas: a file in flight on A counts
   against one sent to B.
+- The conflict scan asked for on both replicas is one job, run by a worker; both replicas
+  then answer its stored report.
 
 The ingests stop at a known place, whatever the machine's speed: the workers' and replicas'
 embeddings come from `bench/fake_openai.py`, which holds any embeddings request for a text with
@@ -387,3 +389,16 @@ def test_api_replicas_and_workers_behind_a_transaction_pooler(
         _control(stalling, "release")
         holder.join(STEP_S)
         assert held["a"].status_code == 201, held["a"].text
+
+        # 6. The conflict scan is one job for the cluster, its report the same on A and B.
+        asked = [http.get(f"{url}/api/documents/conflicts").json() for url in (a, b)]
+        assert [listing["status"] for listing in asked] == ["scanning", "scanning"]
+
+        def current(url: str) -> dict[str, Any] | None:
+            listing = http.get(f"{url}/api/documents/conflicts").json()
+            return listing if listing["status"] == "current" else None
+
+        on_a = _until("the scan's report is current on A", lambda: current(a))
+        assert current(b) == on_a
+        scans = "SELECT count(*) FROM jobs WHERE kind = 'conflict_scan'"
+        assert _sql(pg_url, scans)[0][0] == 1

@@ -1,11 +1,14 @@
-"""Limits that hold across replicas, on a real PostgreSQL (and Redis): each "replica" here is a
-store of its own (its own pool and presence) on one database, as separate processes are.
+"""Limits and periodic work that hold across replicas, on a real PostgreSQL (and Redis): each
+"replica" here is a store of its own (its own pool and presence) on one database, as separate
+processes are.
 
 - The per-user attachment caps (`SharedUploadLimits` on `PgUploadLedger`): bytes in flight
   are summed over the replicas, a user's files run one at a time across them in the order
   they came, and the files of a process that died stop counting.
 - The evaluation runs' provider rate (`ProviderRateLimits` with shared buckets): two workers
   drawing from one bucket take its burst once between them, not once each.
+- A scheduled task (the periodic conflict scan) runs once per period in the whole cluster
+  (and on SQLite's one machine).
 """
 
 from __future__ import annotations
@@ -130,3 +133,33 @@ async def test_two_workers_share_one_provider_bucket(
     waited = await workers[1].acquire("openai")  # the burst is spent, by both together
     assert waited > 0
     assert await workers[0].acquire("offline") == 0.0  # never limited
+
+
+def test_a_scheduled_task_runs_once_per_period_in_the_whole_cluster(backend_url: str) -> None:
+    """Two processes' schedulers ask together: one runs the task, and not again this period."""
+    from pathlib import Path
+
+    from services.schedules import Scheduler, Schedules
+
+    databases: list[PgDatabase] = []
+
+    def target() -> PgDatabase | Path:
+        if backend_url.startswith("postgresql"):
+            databases.append(PgDatabase(backend_url, max_size=2))
+            return databases[-1]
+        return Path(backend_url.removeprefix("sqlite:///")) / "app.db"
+
+    ran: list[str] = []
+    schedulers = [Scheduler(Schedules(target())) for _ in range(2)]
+    for name, scheduler in zip("ab", schedulers, strict=True):
+        scheduler.every("conflict_scan", 3600, lambda name=name: ran.append(name))
+    try:
+        first = [scheduler.tick() for scheduler in schedulers]
+        again = [scheduler.tick() for scheduler in schedulers]
+        assert sorted(first) == [[], ["conflict_scan"]] and len(ran) == 1
+        assert again == [[], []]
+    finally:
+        for scheduler in schedulers:
+            scheduler.close()
+        for database in databases:
+            database.close()

@@ -77,6 +77,7 @@ EXTRA_METHODS = {
     ("IngestDocuments", "supports"): "which files a folder ingest picks up",
     ("ListConflicts", "wait"): "its background scan's life cycle, for tests and shutdown",
     ("ListConflicts", "close"): "its background scan's life cycle, for tests and shutdown",
+    ("ScanConflicts", "close"): "stops a scan under way at shutdown, storing nothing",
     ("GetConfidenceStats", "stats"): "the synchronous form, named for what it returns",
     ("GetBrierScore", "report"): "the synchronous form, named for what it returns",
     ("GetCalibrationReport", "report"): "the synchronous form, named for what it returns",
