@@ -285,6 +285,14 @@ class StorageSettings(SettingsGroup):
         "replica shares them. Unset: in the process, or in PostgreSQL with a postgresql:// "
         "DATABASE_URL. Needs the `redis` extra (`pip install 'almanac[redis]'`).",
     )
+    database_pooled: bool = Field(
+        False,
+        description="PostgreSQL only: DATABASE_URL goes through a transaction-mode pooler "
+        "(PgBouncer `pool_mode = transaction`, a managed service's pooler). Turns psycopg's "
+        "server-side prepared statements off: a statement prepared on one server connection "
+        "does not exist on the next (PgBouncer before 1.21). Locks are transaction-scoped "
+        "either way.",
+    )
     database_pool_size: int = Field(
         10,
         ge=1,

@@ -135,12 +135,14 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
 """
 
 
-def _create_table(url: str) -> None:
+def _create_table(url: str, prepared: bool) -> None:
     """The `processes` table's migrations, applied once (this runs before any store's)."""
     from services.postgres.database import PgDatabase
     from services.postgres.migrations import apply_migrations
 
-    database = PgDatabase(url, min_size=1, max_size=1, application_name="almanac-presence")
+    database = PgDatabase(
+        url, min_size=1, max_size=1, application_name="almanac-presence", prepared=prepared
+    )
     try:
         apply_migrations(database, MIGRATIONS)
     finally:
@@ -166,15 +168,17 @@ class PgPresence:
         role: str = "server",
         heartbeat_s: float = 5.0,
         timeout_s: float = 30.0,
+        prepared: bool = True,
     ) -> None:
         self._url = url
         self._id = process_id or new_process_id()
         self._role = role
         self._heartbeat_s = heartbeat_s
         self._timeout_s = timeout_s
+        self._prepared = prepared
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        _create_table(url)
+        _create_table(url, prepared)
         self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect()
         self._conn.execute(_BEAT, (self._id, role))
         self._thread = threading.Thread(target=self._beat, name="almanac-presence", daemon=True)
@@ -183,9 +187,8 @@ class PgPresence:
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         import psycopg  # the `postgres` extra: only PostgreSQL deployments have it
 
-        return psycopg.connect(
-            self._url, autocommit=True, application_name=self._id, prepare_threshold=None
-        )
+        options = {} if self._prepared else {"prepare_threshold": None}
+        return psycopg.connect(self._url, autocommit=True, application_name=self._id, **options)
 
     @property
     def id(self) -> str:

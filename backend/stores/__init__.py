@@ -27,6 +27,7 @@ def open_database(settings: Settings) -> PgDatabase | None:
             settings.storage.postgres_url,
             max_size=settings.storage.database_pool_size,
             application_name=new_process_id(),
+            prepared=not settings.storage.database_pooled,
         )
     check_sqlite_support()
     settings.storage.sqlite_dir.mkdir(parents=True, exist_ok=True)

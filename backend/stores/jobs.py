@@ -22,9 +22,10 @@ def build_presence(settings: Settings, db: PgDatabase | None) -> Presence:
     return PgPresence(
         db.url,
         db.application_name,  # the pool's sessions are named after the process (stores/)
-        role="server" if jobs.run_jobs else "api",
+        role="worker" if jobs.run_jobs else "api",  # HTTP or not, a process that runs jobs
         heartbeat_s=jobs.process_heartbeat_seconds,
         timeout_s=jobs.process_timeout_seconds,
+        prepared=not settings.storage.database_pooled,
     )
 
 

@@ -166,6 +166,7 @@ def cluster(tmp_path: Path, pg_url: str) -> Iterator[tuple[Cluster, str, str]]:
             "HOST": "127.0.0.1",
             "DATABASE_URL": pooled,
             "DATABASE_POOL_SIZE": "4",
+            "DATABASE_POOLED": "true",
             "LOAD_SAMPLE_DATA": "false",
             "LOG_LEVEL": "INFO",
             "OPENAI_API_KEY": "sk-test",
