@@ -138,7 +138,6 @@ def serve(
     configure_logging(settings.server.log_level)
     if no_jobs:
         settings = settings.updated(run_jobs=False)
-        os.environ["RUN_JOBS"] = "false"  # what `--workers N`'s processes read their settings from
 
     def body() -> None:
         check_extras(settings)
@@ -160,6 +159,8 @@ def serve(
             # The first start's sample load runs once here, not in every worker at once.
             with open_container(settings, with_sample=True):
                 pass
+            if no_jobs:  # what `--workers N`'s processes read their settings from
+                os.environ["RUN_JOBS"] = "false"
             uvicorn.run(
                 SERVE_APP_FACTORY,
                 factory=True,
