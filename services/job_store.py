@@ -9,8 +9,9 @@ one table.
   when the job ends.
 - A worker claims the oldest claimable job, so two processes (replicas) never claim the same
   one. Claimable: `queued`, or `running` with a heartbeat older than the lease (its worker
-  died or stalled), or at once a job whose worker's process `presence` (services/presence.py)
-  reports dead (a crash, `kill -9`, a replica killed and restarted): the claim takes it over
+  died or stalled), or a job whose worker's process `presence` (services/presence.py) reports
+  dead (a crash, `kill -9`, a replica killed and restarted: at once on SQLite, once its
+  heartbeat row is stale on PostgreSQL): the claim takes it over
   and counts an attempt; one that took its worker down `MAX_ATTEMPTS` times is failed instead.
 - Every later change names the worker (`WHERE worker = ? AND status = 'running'`), so a
   worker whose job was taken over changes nothing; it learns so at its next heartbeat or

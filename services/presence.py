@@ -3,8 +3,7 @@ dead process left behind (a job it was running, a document it was staging, an an
 streaming) as abandoned.
 
 Each process has an id (`host:pid:random`) that it stamps on what it owns, and proves it is
-alive by holding something the operating system or the database lets go of the moment the
-process dies, even by `kill -9`:
+alive in a way that ends when the process dies, even by `kill -9`:
 - `FilePresence` (SQLite installations: one host): an exclusive `flock` on
   `<data dir>/processes/<id>.lock`. A lock that can be taken belongs to a dead process.
 - `PgPresence` (PostgreSQL: replicas on many hosts): a row of its own in `processes`, renewed
@@ -14,7 +13,7 @@ process dies, even by `kill -9`:
   looked dead to the others and they took each other's jobs.)
 
 Rules: `alive` answers only for ids it can vouch for; an id it has never seen (a file or a
-session that is not there) is dead. A process that stopped cleanly has ended what it owned
+row that is not there) is dead. A process that stopped cleanly has ended what it owned
 first. What a process owned before this mechanism (no owner recorded) is left to the older,
 time-based rules (the job lease, the turn time limit, the staging age).
 """
