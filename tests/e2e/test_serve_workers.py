@@ -124,13 +124,12 @@ def test_several_workers_without_jobs_hand_the_role_to_each_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", PG_URL)
-    monkeypatch.delenv("RUN_JOBS", raising=False)
+    monkeypatch.setenv("RUN_JOBS", "true")  # restored (unset) after the test, whatever it sets
 
     result = runner.invoke(cli.app, ["serve", "--workers", "2", "--no-jobs"])
 
     assert result.exit_code == 0, result.stderr
     assert os.environ["RUN_JOBS"] == "false"  # what each process's settings are read from
-    monkeypatch.delenv("RUN_JOBS")
     [(target, options)] = served
     assert target == cli.SERVE_APP_FACTORY and options["workers"] == 2
 
