@@ -33,7 +33,11 @@ def worker_planner(settings: Settings) -> Stepper:
         from services.knowledge.pg_store import PgKnowledgeStore
         from services.tables.pg_sql_sandbox import PgSqlRunner
 
-        database = PgDatabase(settings.storage.postgres_url, max_size=2)
+        database = PgDatabase(
+            settings.storage.postgres_url,
+            max_size=2,
+            prepared=not settings.storage.database_pooled,
+        )
         pg_store = PgKnowledgeStore(database)
         pg_sql = PgSqlRunner(
             database, timeout_s=settings.tables.sql_timeout, max_rows=settings.tables.sql_max_rows

@@ -50,6 +50,7 @@ from backend.features.prompts import PromptUseCases
 from backend.features.tables import TableUseCases
 from backend.sources import collect_sources
 from backend.stores import open_database
+from backend.stores.jobs import JobQueueAdapter
 from services.chat.models import OFFLINE_MODEL
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
@@ -69,6 +70,7 @@ __all__ = [
     "bootstrap",
     "load_sample_data_if_empty",
     "prepare_to_serve",
+    "start_job_worker",
 ]
 
 
@@ -117,6 +119,8 @@ class Container:
     def close(self) -> None:
         if not self._closed:
             self.knowledge.list_conflicts.close()  # its scan reads the stores closed below
+            if self.knowledge.scan_conflicts is not None:
+                self.knowledge.scan_conflicts.close()
             self.adapters.close()
             self._closed = True
 
@@ -248,9 +252,21 @@ def prepare_to_serve(container: Container) -> None:
         planning.enable(start_now=container.adapters.models.default_identifier == OFFLINE_MODEL)
     load_sample_data_if_empty(container)
     container.adapters.retriever.warm_up(wait=False)  # vectors now; BM25 copy in background
-    container.adapters.jobs.start()
+    start_job_worker(container)  # none with RUN_JOBS=false (`almanac serve --no-jobs`)
     if planning is not None:  # they started meanwhile; serve at full strength from the start
         planning.wait_ready(PLANNING_START_S)
+
+
+def start_job_worker(container: Container) -> JobQueueAdapter:
+    """Start this process's job worker (the kinds JOB_KINDS names, or all; none in a process
+    that only queues jobs), after checking the kinds asked for exist."""
+    jobs = container.adapters.jobs
+    jobs.check_kinds()
+    jobs.start()
+    scheduler = container.adapters.scheduler
+    if jobs.runs_jobs and scheduler is not None:
+        scheduler.start()  # periodic work (CONFLICT_SCAN_INTERVAL_SECONDS), once per cluster
+    return jobs
 
 
 #: Advisory lock key held while a first start loads the sample (replicas starting together).

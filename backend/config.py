@@ -286,6 +286,14 @@ class StorageSettings(SettingsGroup):
         "replica shares them. Unset: in the process, or in PostgreSQL with a postgresql:// "
         "DATABASE_URL. Needs the `redis` extra (`pip install 'almanac[redis]'`).",
     )
+    database_pooled: bool = Field(
+        False,
+        description="PostgreSQL only: DATABASE_URL goes through a transaction-mode pooler "
+        "(PgBouncer `pool_mode = transaction`, a managed service's pooler). Turns psycopg's "
+        "server-side prepared statements off: a statement prepared on one server connection "
+        "does not exist on the next (PgBouncer before 1.21). Locks are transaction-scoped "
+        "either way.",
+    )
     database_pool_size: int = Field(
         10,
         ge=1,
@@ -379,6 +387,84 @@ class StorageSettings(SettingsGroup):
     @cached_property
     def tables_db_path(self) -> Path:
         return self.tables_db or self.sqlite_dir / "tables.db"
+
+
+class JobSettings(SettingsGroup):
+    """Background jobs (uploads, evaluation and cleaning runs, imports, the conflict scan): which
+    of them a process runs, and how processes tell a live worker from a dead one
+    (docs/deployment.md)."""
+
+    model_config = ConfigDict(title="Background jobs and workers")
+
+    run_jobs: bool = Field(
+        True,
+        description="Whether this server process also runs background jobs. `almanac serve "
+        "--no-jobs` sets it false (HTTP only: the jobs it queues are run by `almanac worker` "
+        "processes); PostgreSQL only.",
+    )
+    job_kinds: str = Field(
+        "",
+        max_length=500,
+        description="Job kinds this process runs, comma-separated (`ingest_upload`, "
+        "`eval_run`, `cleaning_run`, `conversation_import`, `conflict_scan`); empty: every "
+        "kind. `almanac worker --kinds` says the same for one worker.",
+    )
+    job_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Jobs of each kind one process runs at once. Unset: each kind's own "
+        "(one upload, one import, a few evaluation and cleaning runs). `almanac worker "
+        "--concurrency` says the same for one worker.",
+    )
+    job_lease_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="A running job whose worker renewed it no longer ago than this is left "
+        "to it; after that any worker takes it over (the worker renews it every third of "
+        "this).",
+    )
+    process_heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="PostgreSQL: how often each process renews its row in `processes`, by "
+        "which the others know it is alive.",
+    )
+    process_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL: a process whose row was not renewed for this long is dead: "
+        "its jobs are taken over, its streaming answers marked interrupted, its staged "
+        "rows removed. Keep it several heartbeats long.",
+    )
+    conflict_scan_interval_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Run the conflict scan as a job this often, once per cluster (the workers "
+        "take turns); 0: only when an admin asks (GET /api/documents/conflicts) and the "
+        "knowledge base changed since the last scan.",
+    )
+
+    @field_validator("process_timeout_seconds")
+    @classmethod
+    def _longer_than_a_heartbeat(cls, value: float, info: Any) -> float:
+        heartbeat = info.data.get("process_heartbeat_seconds")
+        if heartbeat is not None and value <= heartbeat:
+            raise ValueError(
+                "PROCESS_TIMEOUT_SECONDS must be longer than PROCESS_HEARTBEAT_SECONDS "
+                "(several heartbeats: one late renewal must not look like a death)."
+            )
+        return value
+
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        """The kinds JOB_KINDS names, or None for every kind."""
+        names = {name.strip() for name in self.job_kinds.split(",") if name.strip()}
+        return frozenset(names) or None
 
 
 class DocumentSettings(SettingsGroup):
@@ -766,8 +852,8 @@ class ChatFileSettings(SettingsGroup):
         ge=1,
         le=64,
         description="Files of one user attached (parsed and embedded) at once; the user's "
-        "others wait their turn, in order, while other users' go ahead. Counted per server "
-        "process: with several replicas, per replica.",
+        "others wait their turn, in order, while other users' go ahead. On PostgreSQL counted "
+        "over every replica (a ledger in the database); on SQLite in the one process.",
     )
     chat_file_user_in_flight_bytes: int = Field(
         32 * 1024 * 1024,
@@ -775,7 +861,7 @@ class ChatFileSettings(SettingsGroup):
         description="Bytes of one user's attached files in flight (being read or waiting their "
         "turn); one more past it is refused with 429 `too_much_in_flight` and Retry-After. A "
         "user with nothing in flight may always send one file (up to CHAT_FILE_MAX_BYTES). "
-        "Counted per server process: with several replicas, per replica.",
+        "On PostgreSQL counted over every replica; on SQLite in the one process.",
     )
     chat_files_dir: Path | None = Field(
         None,
@@ -986,7 +1072,8 @@ class EvaluationSettings(SettingsGroup):
         ge=0,
         le=100_000,
         description="Model calls per minute per provider across evaluation runs (a token "
-        "bucket per provider); 0 disables it. The offline model is never limited.",
+        "bucket per provider); 0 disables it. The offline model is never limited. Shared by "
+        "every worker: in Redis with REDIS_URL, else in PostgreSQL; per process on SQLite.",
     )
     eval_max_attempts: int = Field(
         4,
@@ -1071,6 +1158,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
     knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)

@@ -1,20 +1,32 @@
-"""Several API replicas on one PostgreSQL: turns per second, and what a `kill -9` loses.
+"""API replicas and job workers on one PostgreSQL: turns per second, how fast a worker picks a
+job up, what the idle processes cost the database, and what a `kill -9` loses.
 
     .venv/bin/python -m bench.bench_replicas                        # pgserver, 4 replicas
+    .venv/bin/python -m bench.bench_replicas --replicas 2 --workers 2   # 2 API x 2 workers
     .venv/bin/python -m bench.bench_replicas --database-url postgresql://... --json
 
 Starts a throw-away PostgreSQL (the `pgserver` package, as the tests do; or uses
 `--database-url`, in which a fresh database is created and dropped), the fake OpenAI-compatible
 model of `bench/bench_chat.py` (`--tokens` chunks `--interval-ms` apart, so a turn lasts about
 a second whatever the CPU does) and `--replicas` `almanac serve` processes on free loopback
-ports, all with the same DATABASE_URL. Then:
+ports, all with the same DATABASE_URL; with `--workers M` (M > 0) the replicas are API-only
+(`almanac serve --no-jobs`) and M `almanac worker` processes run the jobs. Then:
+
+0. Idle: the database's committed transactions per second (`pg_stat_database.xact_commit`)
+   over `--idle-s` seconds with nothing to do: what the workers' polling and every process's
+   heartbeat cost (each statement is a transaction of its own).
 
 1. Throughput: `--turns` chat turns (`POST /chat`, each on a new chat) by `--concurrency`
-   concurrent clients spread round-robin over the first 1, 2 and 4 replicas: turns per second.
-2. Kill: an upload large enough to become a background ingestion job (sent to replica 0), and
-   `--turns` concurrent turns over all replicas; `--kill-after` seconds in, the replica that
-   runs the job (or replica 1) is killed with SIGKILL. A turn refused at connect time went
-   nowhere and is retried on the next live replica; a turn cut mid-way is counted as cut.
+   concurrent clients spread round-robin over the first 1, 2 and 4 replicas: turns per second,
+   and each turn's latency (p50, p95).
+1b. Pick-up: `--pickups` small uploads, one after another, each a job: the time from its
+   submission to a worker's claim (`started_at - created_at`, the database's clock).
+2. Kill (unless `--no-kill`): an upload large enough to become a background ingestion job
+   (sent to replica 0), and `--turns` concurrent turns over all replicas; `--kill-after`
+   seconds in, the process that runs the job (a replica, or with workers a worker, when
+   another worker can take the job over), else replica 1, is killed with SIGKILL. A turn
+   refused at connect time went nowhere and is retried on the next live replica; a turn cut
+   mid-way is counted as cut.
    Afterwards the benchmark waits for the job to finish on a surviving replica and for the
    abandoned turns to be marked `interrupted`, then checks the database: one user message and
    one assistant message per chat (no duplicates), every turn answered to the client stored
@@ -141,8 +153,12 @@ def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[lis
                 "DEFAULT_USER_ID": USER,
                 "PYTHONUNBUFFERED": "1",
             }
-            child = start(f"replica-{index}", [*almanac_executable(), "serve"], env)
+            serve = ["serve", "--no-jobs"] if args.workers else ["serve"]
+            child = start(f"replica-{index}", [*almanac_executable(), *serve], env)
             child.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+        for index in range(args.workers):
+            env = {**env, "DATA_DIR": str(workdir / f"worker-{index}"), "LOG_LEVEL": "INFO"}
+            start(f"worker-{index}", [*almanac_executable(), "worker"], env)
         yield children
     finally:
         for child in reversed(children):
@@ -175,6 +191,7 @@ async def load(
 ) -> dict[str, Any]:
     outcomes: list[str] = []
     answered: list[str] = []
+    latencies: list[float] = []
     next_turn = 0
 
     async def worker() -> None:
@@ -182,7 +199,10 @@ async def load(
         while next_turn < turns:
             index = next_turn
             next_turn += 1
+            began = time.perf_counter()
             outcome, chat_id = await turn(client, replicas, index)
+            if outcome == "ok":
+                latencies.append(time.perf_counter() - began)
             outcomes.append(outcome)
             if chat_id:
                 answered.append(chat_id)
@@ -197,8 +217,63 @@ async def load(
         "turns": turns,
         "wall_s": round(wall, 2),
         "turns_per_s": round(turns / wall, 2),
+        "p50_s": round(_percentile(latencies, 50), 3),
+        "p95_s": round(_percentile(latencies, 95), 3),
         "outcomes": counts,
         "_answered": answered,
+    }
+
+
+def _percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def idle_transactions_per_s(url: str, seconds: float) -> float:
+    """Committed transactions per second in the database while nothing is asked of it (the
+    counter is read from a session of its own, whose own reads are subtracted)."""
+    query = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        before = conn.execute(query).fetchone()
+        time.sleep(seconds)
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        after = conn.execute(query).fetchone()
+    assert before is not None and after is not None
+    return round((int(after[0]) - int(before[0]) - 2) / seconds, 1)
+
+
+async def pickups(client: httpx.AsyncClient, replica: Any, url: str, count: int) -> dict[str, Any]:
+    """Submit-to-claim times of `count` small upload jobs, one after another."""
+    waits = []
+    for number in range(count):
+        body = f"# Pick-up note {number}\n\n" + f"Pick-up drill {number} notes. " * 1500
+        response = await client.post(
+            f"{replica.url}/api/documents",
+            files={"file": (f"pickup-{number}.md", body.encode(), "text/markdown")},
+            timeout=60,
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"The pick-up upload was no job: {response.status_code}")
+        job_id = response.json()["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with psycopg.connect(url) as conn:
+                row = conn.execute(
+                    "SELECT extract(epoch FROM started_at - created_at), status FROM jobs "
+                    "WHERE id = %s",
+                    (job_id,),
+                ).fetchone()
+            if row is not None and row[0] is not None and row[1] in ("done", "failed"):
+                waits.append(float(row[0]))
+                break
+            await asyncio.sleep(0.2)
+    return {
+        "jobs": count,
+        "p50_s": round(_percentile(waits, 50), 3),
+        "max_s": round(max(waits), 3) if waits else None,
     }
 
 
@@ -264,9 +339,15 @@ def count_rows(url: str, answered: list[str]) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    report: dict[str, Any] = {"replicas": args.replicas, "turns": args.turns}
+    report: dict[str, Any] = {
+        "replicas": args.replicas,
+        "workers": args.workers,
+        "turns": args.turns,
+    }
     with database(args, workdir) as url, processes(args, workdir, url) as children:
-        fake, replicas = children[0], children[1:]
+        fake = children[0]
+        replicas = [c for c in children[1:] if c.name.startswith("replica-")]
+        workers = [c for c in children[1:] if c.name.startswith("worker-")]
         # Idle connections are dropped after 1 s, before uvicorn's 5 s keep-alive timeout: a
         # connection the server closes just as the client reuses it would count as a cut turn
         # that no kill caused.
@@ -275,13 +356,29 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await wait_ready(client, fake, f"{fake.url}/v1/models", 30)  # type: ignore[attr-defined]
             for child in replicas:
                 await wait_ready(client, child, f"{child.url}/health", 180)  # type: ignore[attr-defined]
-            log(f"{len(replicas)} replicas up on one PostgreSQL")
+            for child in workers:
+                while "worker ready" not in child.log_path.read_text(errors="replace"):
+                    if child.process.poll() is not None:
+                        raise RuntimeError(f"{child.name} exited: {child.tail()}")
+                    await asyncio.sleep(0.2)
+            log(f"{len(replicas)} replicas and {len(workers)} workers up on one PostgreSQL")
+            await asyncio.sleep(3)  # the first start's work (sample load, warm-up) settles
+            report["idle_transactions_per_s"] = await asyncio.to_thread(
+                idle_transactions_per_s, url, args.idle_s
+            )
+            log(f"idle: {report['idle_transactions_per_s']} transactions/s")
             report["throughput"] = {}
             for workers in sorted({1, 2, args.replicas} & set(range(1, args.replicas + 1))):
                 result = await load(client, replicas[:workers], args.turns, args.concurrency)
                 result.pop("_answered")
                 report["throughput"][str(workers)] = result
                 log(f"{workers} replica(s): {result['turns_per_s']} turns/s {result['outcomes']}")
+            if args.pickups:
+                report["pickup"] = await pickups(client, replicas[0], url, args.pickups)
+                log(f"submit to claim: {report['pickup']}")
+            if args.no_kill:
+                report["ok"] = True
+                return report
             with psycopg.connect(url, autocommit=True) as conn:  # phase 2 counts from zero
                 conn.execute("DELETE FROM chats WHERE user_id = %s", (USER,))
 
@@ -301,9 +398,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 `--kill-after` seconds into the turns; replica 1 if none has claimed it."""
                 started = time.monotonic()
                 victim, owner = replicas[1 % len(replicas)], []
-                while time.monotonic() - started < args.kill_after + 20:
+                # With workers, killing the job's one worker would leave it to nobody.
+                runners = workers if len(workers) > 1 else ([] if workers else replicas)
+                while runners and time.monotonic() - started < args.kill_after + 20:
                     worker = job_worker(url, job["id"])
-                    owner = [c for c in replicas if worker and f":{c.process.pid}:" in worker]
+                    owner = [c for c in runners if worker and f":{c.process.pid}:" in worker]
                     if owner:
                         victim = owner[0]
                         break
@@ -357,6 +456,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="Job workers (`almanac worker`); with any, the replicas are `serve --no-jobs`.",
+    )
+    parser.add_argument("--idle-s", type=float, default=10.0, help="Idle measurement length.")
+    parser.add_argument("--pickups", type=int, default=5, help="Jobs timed submit to claim.")
+    parser.add_argument("--no-kill", action="store_true", help="Skip the kill phase.")
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--tokens", type=int, default=20)

@@ -15,7 +15,9 @@ Endpoints (HTTP/1.1 with keep-alive, loopback only by default):
 - `POST /v1/embeddings`: a vector of `--embedding-dimension` numbers per input, the same for
   the same text (derived from its hash; they carry no meaning). With `--stall-embeddings WORD`
   a request with an input containing WORD gets no answer (the client's timeout ends it): a
-  test can stop an ingestion at a known place, whatever the machine's speed.
+  test can stop an ingestion at a known place, whatever the machine's speed. The stall can be
+  watched and lifted: `GET /control/stalled` (requests held now), `POST /control/release`
+  (answer them, stall no more), `POST /control/stall` (stall again).
 
 The answer is always plain text (never a tool call), so an agent finishes in one model request.
 It is a raw asyncio server (no framework): a few microseconds per request, so what a benchmark
@@ -81,6 +83,9 @@ def _prompt_tokens(request: dict[str, Any]) -> int:
 class FakeOpenAI:
     def __init__(self, config: FakeConfig) -> None:
         self.config = config
+        self._stalling = config.stall_embeddings is not None
+        self._released = asyncio.Event()
+        self._stalled = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -109,7 +114,9 @@ class FakeOpenAI:
         self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter, keep_alive: bool
     ) -> None:
         path = path.rstrip("/")
-        if path == "/v1/models" and method == "GET":
+        if path.startswith("/control/"):
+            await self.control(method, path, writer, keep_alive)
+        elif path == "/v1/models" and method == "GET":
             models = {
                 "object": "list",
                 "data": [
@@ -145,8 +152,12 @@ class FakeOpenAI:
             )
             return
         stall = self.config.stall_embeddings
-        if stall and any(stall in text for text in texts):
-            await asyncio.Event().wait()  # never answered: cancelled when the client leaves
+        if stall and self._stalling and any(stall in text for text in texts):
+            self._stalled += 1
+            try:  # unanswered until released (or cancelled when the client leaves)
+                await self._released.wait()
+            finally:
+                self._stalled -= 1
         dimension = int(request.get("dimensions") or self.config.embedding_dimension)
         data = [
             {"object": "embedding", "index": i, "embedding": _fake_vector(text, dimension)}
@@ -160,6 +171,24 @@ class FakeOpenAI:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
         await _send_json(writer, 200, response, keep_alive)
+
+    async def control(
+        self, method: str, path: str, writer: asyncio.StreamWriter, keep_alive: bool
+    ) -> None:
+        """`GET /control/stalled`: embeddings requests held now; `POST /control/release`:
+        answer them and stop stalling; `POST /control/stall`: stall again from now on."""
+        if path == "/control/stalled" and method == "GET":
+            await _send_json(writer, 200, {"stalled": self._stalled}, keep_alive)
+        elif path == "/control/release" and method == "POST":
+            self._stalling = False
+            self._released.set()
+            await _send_json(writer, 200, {"released": True}, keep_alive)
+        elif path == "/control/stall" and method == "POST":
+            self._stalling = True
+            self._released = asyncio.Event()
+            await _send_json(writer, 200, {"stalling": True}, keep_alive)
+        else:
+            await _send_error(writer, 404, f"No route {path}.", keep_alive)
 
     async def complete(
         self, request: dict[str, Any], writer: asyncio.StreamWriter, keep_alive: bool

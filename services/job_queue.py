@@ -9,9 +9,12 @@ Stores that hold the jobs:
   knowledge store next opens.
 - `MemoryJobStore` (tests): the jobs live in memory and do not survive the process.
 
-`WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), at most
-`concurrency` of a kind at once in this process, on one worker thread with its own event loop
-(handlers are coroutines; blocking work goes through `use_cases.jobs.queue.run_blocking`). It starts
+`WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), or of those among
+them it is told to (`kinds`: a worker process given some kinds), at most `concurrency` of a
+kind at once in this process (the kind's own, or the one it is given for all);
+a process that only queues jobs (`runs_jobs=False`: `almanac serve --no-jobs`) runs none. The
+jobs run on one worker thread with its own event loop (handlers are coroutines; blocking work
+goes through `use_cases.jobs.queue.run_blocking`). It starts
 on the first `submit` or on `start()` (a server starts it to work on every replica's jobs).
 A second thread renews the heartbeat of the jobs it holds; one it no longer holds (taken over
 after a stall) is cancelled here, so a job never runs to completion twice at once.
@@ -42,7 +45,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 
 from use_cases.jobs.queue import JobError, JobHandler, JobView, QueueLimits, ResultDecoder
-from use_cases.shared.errors import AlmanacError, JobCancelled, ServiceBusy
+from use_cases.shared.errors import AlmanacError, ConfigurationError, JobCancelled, ServiceBusy
+from use_cases.shared.leases import JobLease, LeaseLost
 
 __all__ = [
     "ClaimedJob",
@@ -91,6 +95,8 @@ class ClaimedJob:
     payload: Mapping[str, Any]
     data: bytes | None
     attempt: int
+    lease: int = 0
+    """The claim's number (one more at each claim): what the job writes carries it."""
 
 
 class JobStore(Protocol):
@@ -150,6 +156,7 @@ class _MemoryJob:
     worker: str | None = None
     heartbeat: float = 0.0
     seq: int = 0
+    lease: int = 0
 
 
 class MemoryJobStore:
@@ -221,8 +228,14 @@ class MemoryJobStore:
                     chunks_done=0,
                 )
                 held.worker, held.heartbeat = worker, now
+                held.lease += 1
                 return ClaimedJob(
-                    job.id, job.kind, job.payload, self._blobs.get(job.id), job.attempts + 1
+                    job.id,
+                    job.kind,
+                    job.payload,
+                    self._blobs.get(job.id),
+                    job.attempts + 1,
+                    held.lease,
                 )
         return None
 
@@ -340,6 +353,10 @@ class _Run:
     def data(self) -> bytes | None:
         return self.claimed.data
 
+    @property
+    def lease(self) -> JobLease:
+        return JobLease(self.id, self._worker, self.claimed.lease)
+
     def progress(self, done: int, total: int) -> None:
         if self.cancelled.is_set():
             raise JobCancelled(self.reason)
@@ -363,11 +380,17 @@ class WorkerJobQueue:
         poll_s: float = 1.0,
         heartbeat_s: float = LEASE_S / 3,
         worker_id: str | None = None,
+        runs_jobs: bool = True,
+        kinds: frozenset[str] | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.store = store
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._poll_s = poll_s
         self._heartbeat_s = heartbeat_s
+        self._runs_jobs = runs_jobs
+        self._only = kinds
+        self._concurrency = concurrency
         self._kinds: dict[str, _Kind] = {}
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -442,10 +465,28 @@ class WorkerJobQueue:
 
     # -- the worker -------------------------------------------------------------------------
 
+    @property
+    def runs_jobs(self) -> bool:
+        """False for a process that only queues jobs (`almanac serve --no-jobs`)."""
+        return self._runs_jobs
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds this process's worker runs: those registered, or the ones it was told."""
+        return [k for k in self._kinds if self._only is None or k in self._only]
+
+    def check_kinds(self) -> None:
+        """Refuse kinds asked for (JOB_KINDS, `almanac worker --kinds`) that none registered."""
+        unknown = sorted((self._only or frozenset()) - set(self._kinds))
+        if unknown:
+            known = ", ".join(sorted(self._kinds))
+            raise ConfigurationError(f"Unknown job kind(s): {', '.join(unknown)}. Known: {known}.")
+
     def start(self) -> None:
-        """Start this process's worker (once; also done by the first `submit`)."""
+        """Start this process's worker (once; also done by the first `submit`), unless the
+        process only queues jobs."""
         with self._lock:
-            if self._threads or self._closing.is_set():
+            if self._threads or self._closing.is_set() or not self._runs_jobs:
                 return
             self._loop = asyncio.new_event_loop()
             self._wake = asyncio.Event()
@@ -485,7 +526,7 @@ class WorkerJobQueue:
             wake.clear()
             with self._lock:
                 busy = [run.claimed.kind for run in self._runs.values()]
-            free = [k for k, spec in self._kinds.items() if busy.count(k) < spec.concurrency]
+            free = [k for k in self.kinds if busy.count(k) < self._limit(k)]
             claimed = None
             if free:
                 try:
@@ -502,6 +543,9 @@ class WorkerJobQueue:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _limit(self, kind: str) -> int:
+        return self._concurrency or self._kinds[kind].concurrency
 
     def _spawn(self, claimed: ClaimedJob) -> None:
         run = _Run(self.store, self.worker_id, claimed)
@@ -534,6 +578,10 @@ class WorkerJobQueue:
             result = await spec.handler(run)
         except asyncio.CancelledError:
             await self._interrupted(run)
+        except LeaseLost:
+            run.mark_lost()
+            logger.warning("Job {} was taken over while this worker was stalled; stopped", run.id)
+            run.finishing = True
         except JobCancelled as exc:
             if run.lost or self._closing.is_set():
                 await self._interrupted(run)

@@ -9,12 +9,16 @@ one table.
   when the job ends.
 - A worker claims the oldest claimable job, so two processes (replicas) never claim the same
   one. Claimable: `queued`, or `running` with a heartbeat older than the lease (its worker
-  died or stalled), or at once a job whose worker's process `presence` (services/presence.py)
-  reports dead (a crash, `kill -9`, a replica killed and restarted): the claim takes it over
+  died or stalled), or a job whose worker's process `presence` (services/presence.py) reports
+  dead (a crash, `kill -9`, a replica killed and restarted: at once on SQLite, once its
+  heartbeat row is stale on PostgreSQL): the claim takes it over
   and counts an attempt; one that took its worker down `MAX_ATTEMPTS` times is failed instead.
 - Every later change names the worker (`WHERE worker = ? AND status = 'running'`), so a
   worker whose job was taken over changes nothing; it learns so at its next heartbeat or
-  progress report and stops.
+  progress report and stops. Each claim also counts the job's `lease` up: what the job writes
+  elsewhere in the database (an ingest's document) carries the lease and is refused in its
+  own transaction once the job was claimed again (a fencing token:
+  `use_cases/shared/leases.py`), so a worker resuming after a long stall publishes nothing.
 - A job with a `unique_key` exists once while queued or running (a partial unique index); a
   second submission answers the first job, even when the kind's queue is full. The caps on
   waiting jobs of a kind, everyone's and the submitting user's (`QueueLimits`), are counted
@@ -98,6 +102,7 @@ MIGRATIONS = [
         );
         """,
     ),
+    ("jobs_0002_lease", "ALTER TABLE jobs ADD COLUMN lease INTEGER NOT NULL DEFAULT 0"),
 ]
 
 PG_MIGRATIONS = [
@@ -135,6 +140,9 @@ PG_MIGRATIONS = [
             data   BYTEA NOT NULL
         );
         """,
+    ),
+    PgMigration(
+        "jobs_pg_0002_lease", "ALTER TABLE jobs ADD COLUMN lease BIGINT NOT NULL DEFAULT 0"
     ),
 ]
 
@@ -256,11 +264,11 @@ class JobStore:
             row = conn.execute(
                 f"UPDATE jobs SET status = 'running', worker = ?, heartbeat_at = {now}, "
                 f"started_at = coalesce(started_at, {now}), attempts = attempts + 1, "
-                "chunks_done = 0 "
+                "lease = lease + 1, chunks_done = 0 "
                 f"WHERE id = (SELECT id FROM jobs WHERE kind IN ({_marks(kinds)}) AND "
                 f"(status = 'queued' OR (status = 'running' AND {taken_over})) "
                 f"ORDER BY seq LIMIT 1{skip_locked}) "
-                "RETURNING id, kind, payload, attempts",
+                "RETURNING id, kind, payload, attempts, lease",
                 (worker, *at, *at, *kinds, *stale_at, *dead),
             ).fetchone()
             if row is None:
@@ -274,6 +282,7 @@ class JobStore:
             payload=self._db.get_json(row["payload"]),
             data=bytes(blob["data"]) if blob is not None else None,
             attempt=row["attempts"],
+            lease=int(row["lease"]),
         )
 
     def _dead_workers(self, kinds: Sequence[str]) -> list[str]:

@@ -3,16 +3,17 @@ dead process left behind (a job it was running, a document it was staging, an an
 streaming) as abandoned.
 
 Each process has an id (`host:pid:random`) that it stamps on what it owns, and proves it is
-alive by holding something the operating system or the database lets go of the moment the
-process dies, even by `kill -9`:
+alive in a way that ends when the process dies, even by `kill -9`:
 - `FilePresence` (SQLite installations: one host): an exclusive `flock` on
   `<data dir>/processes/<id>.lock`. A lock that can be taken belongs to a dead process.
-- `PgPresence` (PostgreSQL: replicas on many hosts): a connection of its own whose
-  `application_name` is the id. A process whose connection is gone from `pg_stat_activity`
-  (of this database) is dead.
+- `PgPresence` (PostgreSQL: replicas on many hosts): a row of its own in `processes`, renewed
+  every few seconds (a heartbeat). A process whose row is missing or older than the timeout
+  is dead. (Liveness by a session of its own in `pg_stat_activity` did not survive a
+  transaction-mode pooler: the session behind the pooler is nobody's, so every process
+  looked dead to the others and they took each other's jobs.)
 
 Rules: `alive` answers only for ids it can vouch for; an id it has never seen (a file or a
-session that is not there) is dead. A process that stopped cleanly has ended what it owned
+row that is not there) is dead. A process that stopped cleanly has ended what it owned
 first. What a process owned before this mechanism (no owner recorded) is left to the older,
 time-based rules (the job lease, the turn time limit, the staging age).
 """
@@ -26,14 +27,19 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
+
+from loguru import logger
+
+from services.postgres.migrations import Migration
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "MIGRATIONS",
     "FilePresence",
     "PgPresence",
     "Presence",
@@ -107,43 +113,130 @@ class FilePresence:
             self._file = None
 
 
-class PgPresence:
-    """Liveness by a session of its own in PostgreSQL (module docstring)."""
+#: The `processes` table (PostgreSQL): one row per live process, renewed by its heartbeat.
+MIGRATIONS = [
+    Migration(
+        "presence_pg_0001_processes",
+        """
+        CREATE TABLE processes (
+            id           TEXT PRIMARY KEY,
+            role         TEXT NOT NULL,
+            started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+            heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )
+        """,
+    ),
+]
 
-    def __init__(self, url: str, process_id: str | None = None) -> None:
+_BEAT = """
+INSERT INTO processes (id, role) VALUES (%s, %s)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+"""
+
+
+def _create_table(url: str, prepared: bool) -> None:
+    """The `processes` table's migrations, applied once (this runs before any store's)."""
+    from services.postgres.database import PgDatabase
+    from services.postgres.migrations import apply_migrations
+
+    database = PgDatabase(
+        url, min_size=1, max_size=1, application_name="almanac-presence", prepared=prepared
+    )
+    try:
+        apply_migrations(database, MIGRATIONS)
+    finally:
+        database.close()
+
+
+class PgPresence:
+    """Liveness by a heartbeat row in PostgreSQL (module docstring).
+
+    A thread renews the row every `heartbeat_s`; a row older than `timeout_s` (database clock)
+    is a dead process. It works through a transaction-mode pooler (each renewal is one
+    statement on whatever server connection the pooler lends), and a connection terminated by
+    the server (`pg_terminate_backend`, a pooler recycling it) kills nothing: the next renewal
+    reconnects. A process stopped longer than `timeout_s` (SIGSTOP, a long pause) is dead to
+    the others even if it resumes later: what it owned was taken over, and what it still
+    tries to finish is fenced by the job's lease (services/job_store.py)."""
+
+    def __init__(
+        self,
+        url: str,
+        process_id: str | None = None,
+        *,
+        role: str = "server",
+        heartbeat_s: float = 5.0,
+        timeout_s: float = 30.0,
+        prepared: bool = True,
+    ) -> None:
         self._url = url
         self._id = process_id or new_process_id()
+        self._role = role
+        self._heartbeat_s = heartbeat_s
+        self._timeout_s = timeout_s
+        self._prepared = prepared
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        _create_table(url, prepared)
         self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect()
+        self._conn.execute(_BEAT, (self._id, role))
+        self._thread = threading.Thread(target=self._beat, name="almanac-presence", daemon=True)
+        self._thread.start()
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         import psycopg  # the `postgres` extra: only PostgreSQL deployments have it
 
-        return psycopg.connect(self._url, autocommit=True, application_name=self._id)
+        options = {} if self._prepared else {"prepare_threshold": None}
+        return psycopg.connect(self._url, autocommit=True, application_name=self._id, **options)
 
     @property
     def id(self) -> str:
         return self._id
 
+    def _execute(self, query: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        """One statement on this presence's connection, reconnecting once if it was lost."""
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None or self._conn.closed or self._conn.broken:
+                        self._conn = self._connect()
+                    cursor = self._conn.execute(query, params)  # type: ignore[arg-type]
+                    return cursor.fetchall() if cursor.description else []
+                except psycopg.OperationalError:
+                    if attempt == 2:
+                        raise
+                    with contextlib.suppress(psycopg.Error):
+                        if self._conn is not None:
+                            self._conn.close()
+                    self._conn = None
+        return []
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._heartbeat_s):
+            try:
+                self._execute(_BEAT, (self._id, self._role))
+            except Exception as exc:  # the database away: the next beat tries again
+                logger.warning("Could not renew this process's heartbeat: {}", exc)
+
     def alive(self, ids: Iterable[str]) -> set[str]:
         wanted = set(ids)
         if not wanted - {self._id}:
             return wanted
-        with self._lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                import psycopg
-
-                with contextlib.suppress(psycopg.Error):  # our own session back first
-                    self._conn = self._connect()
-            assert self._conn is not None
-            rows = self._conn.execute(
-                "SELECT DISTINCT application_name FROM pg_stat_activity "
-                "WHERE datname = current_database() AND application_name = ANY(%s)",
-                (list(wanted),),
-            ).fetchall()
+        rows = self._execute(
+            "SELECT id FROM processes WHERE id = ANY(%s) "
+            "AND heartbeat_at > now() - make_interval(secs => %s)",
+            (list(wanted), self._timeout_s),
+        )
         return {str(row[0]) for row in rows} | ({self._id} & wanted)
 
     def close(self) -> None:
+        """This process stops: its row goes (it is dead to the others at once)."""
+        self._stop.set()
+        self._thread.join(timeout=self._heartbeat_s + 5)
+        with contextlib.suppress(Exception):
+            self._execute("DELETE FROM processes WHERE id = %s", (self._id,))
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -167,8 +260,8 @@ def orphaned(presence: Presence | None, ids: Iterable[str]) -> list[str]:
 
 
 def wait_until_dead(observer: Presence, process_id: str, *, polls: int = 500) -> bool:
-    """Whether `observer` sees `process_id` dead within `polls` short waits (a closed
-    PostgreSQL session leaves `pg_stat_activity` a moment after the client is gone)."""
+    """Whether `observer` sees `process_id` dead within `polls` short waits (a file lock is
+    released, or a heartbeat row deleted, a moment after the process lets go)."""
     for _ in range(polls):
         if process_id not in observer.alive([process_id]):
             return True

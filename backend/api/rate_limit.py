@@ -133,8 +133,9 @@ class PgTokenBucketLimiter(_SharedLimiter):
     PRUNE_EVERY = 1024
     POOL_SIZE = 4
 
-    def __init__(self, per_minute: int, url: str) -> None:
+    def __init__(self, per_minute: int, url: str, *, prepared: bool = True) -> None:
         super().__init__(per_minute, url)
+        self._prepared = prepared
         self._database: PgDatabase | None = None
         self._buckets: PgTokenBuckets | None = None
         self._calls = 0
@@ -153,7 +154,9 @@ class PgTokenBucketLimiter(_SharedLimiter):
     def _open(self) -> PgTokenBuckets:
         with self._lock:
             if self._buckets is None:
-                self._database = PgDatabase(self._url, max_size=self.POOL_SIZE)
+                self._database = PgDatabase(
+                    self._url, max_size=self.POOL_SIZE, prepared=self._prepared
+                )
                 try:
                     self._buckets = PgTokenBuckets(self._database)
                 except BaseException:
@@ -211,7 +214,11 @@ def build_rate_limiter(settings: Settings, clock: MonotonicClock) -> RateLimiter
     if settings.storage.redis_url is not None and per_minute > 0:
         return RedisTokenBucketLimiter(per_minute, settings.storage.redis_url.get_secret_value())
     if settings.storage.database_backend == "postgresql" and per_minute > 0:
-        return PgTokenBucketLimiter(per_minute, settings.storage.postgres_url)
+        return PgTokenBucketLimiter(
+            per_minute,
+            settings.storage.postgres_url,
+            prepared=not settings.storage.database_pooled,
+        )
     return TokenBucketLimiter(per_minute, clock)
 
 

@@ -30,7 +30,10 @@ def _open_postgres(settings: Settings) -> tuple[PgDatabase, list[Migration]]:
     require_postgres()
     from backend.stores.registry import postgres_migrations
 
-    return PgDatabase(settings.storage.postgres_url, max_size=1), postgres_migrations()
+    database = PgDatabase(
+        settings.storage.postgres_url, max_size=1, prepared=not settings.storage.database_pooled
+    )
+    return database, postgres_migrations()
 
 
 def _postgres_status(db: PgDatabase) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -40,6 +41,7 @@ from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - regis
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import IngestProgress
+from backend.cli.worker_commands import worker
 from backend.exposure import check_bind
 from backend.extras import check_extras
 from backend.logging import configure_logging
@@ -85,6 +87,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(clean_app, name="clean")
 app.add_typer(conversations_app, name="conversations")
 app.command()(advise)
+app.command()(worker)
 app.add_typer(conversations_app, name="conversations")
 
 
@@ -113,6 +116,14 @@ def serve(
             help="Server processes on this port (more than 1 needs DATABASE_URL=postgresql://).",
         ),
     ] = 1,
+    no_jobs: Annotated[
+        bool,
+        typer.Option(
+            "--no-jobs",
+            help="Serve HTTP only: the jobs it queues are run by `almanac worker` processes "
+            "(needs DATABASE_URL=postgresql://).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (ingests the bundled sample knowledge base on first start).
 
@@ -125,9 +136,16 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.server.log_level)
+    if no_jobs:
+        settings = settings.updated(run_jobs=False)
 
     def body() -> None:
         check_extras(settings)
+        if no_jobs and settings.storage.database_backend != "postgresql":
+            raise ConfigurationError(
+                "--no-jobs needs DATABASE_URL=postgresql://...: on SQLite no other process "
+                "would run the jobs this server queues. Serve without it."
+            )
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
         if workers > 1:
@@ -141,6 +159,8 @@ def serve(
             # The first start's sample load runs once here, not in every worker at once.
             with open_container(settings, with_sample=True):
                 pass
+            if no_jobs:  # what `--workers N`'s processes read their settings from
+                os.environ["RUN_JOBS"] = "false"
             uvicorn.run(
                 SERVE_APP_FACTORY,
                 factory=True,

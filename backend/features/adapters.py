@@ -17,6 +17,7 @@ from backend.stores.app import build_app_stores
 from backend.stores.file_bytes import build_chat_file_bytes
 from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
 from backend.stores.knowledge import KnowledgeStoreAdapter, RetrieverAdapter, build_knowledge
+from backend.stores.shared_limits import build_shared_buckets, build_upload_ledger
 from backend.stores.tables import SqlRunnerAdapter, TableLoaderAdapter, build_tables
 from services.admin.api_key_store import ApiKeyStore
 from services.admin.audit_log import AuditLog
@@ -49,9 +50,12 @@ from services.offline.sentence_store import SentenceVectorFile
 from services.offline.vocabulary import KnowledgeVocabulary
 from services.postgres import PgDatabase
 from services.presence import Presence
+from services.schedules import Scheduler, Schedules
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.ports import WebSearch
 from use_cases.conversations.file_ports import FileBytes
+from use_cases.conversations.upload_limits import UploadLedger
+from use_cases.evaluation.engine import SharedTokenBuckets
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
 
@@ -100,6 +104,12 @@ class Adapters:
     planning: PlanningProcesses | None = None
     """The processes those threads hand planning to, once a server enables them."""
     presence: Presence | None = None
+    shared_buckets: SharedTokenBuckets | None = None
+    """The evaluation runs' provider rate, shared by every process (None: per process)."""
+    upload_ledger: UploadLedger | None = None
+    """Every replica's files attached to chats in flight (None: per process)."""
+    scheduler: Scheduler | None = None
+    """Periodic work, once per cluster; started with the job worker."""
     sentence_vectors: SentenceVectorFile | None = None
     """The local embedder's vectors on disk (None unless the local embedder is used): the
     offline model's sentence vectors, and the chunk vectors `embedder` keeps there."""
@@ -112,6 +122,8 @@ class Adapters:
     """`retriever`, timed and traced: what searches on behalf of users go through."""
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
         self.jobs.close()
         self.telemetry.close()
         self.retriever.close()
@@ -140,6 +152,9 @@ class Adapters:
             self.planning.close()
         if self.sentence_vectors is not None:
             self.sentence_vectors.close()
+        close_shared = getattr(self.shared_buckets, "close", None)  # Redis's client
+        if close_shared is not None:
+            close_shared()
         if self.presence is not None:  # last: what this process owned has been ended
             self.presence.close()
 
@@ -217,6 +232,11 @@ def build_adapters(
         database=database,
         planning=planning,
         presence=presence,
+        shared_buckets=build_shared_buckets(settings, database),
+        upload_ledger=build_upload_ledger(settings, database),
+        scheduler=Scheduler(
+            Schedules(settings.storage.app_db_path if database is None else database)
+        ),
         sentence_vectors=sentence_vectors,
         sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backend.config import Settings
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.prompts import PromptUseCases
@@ -26,7 +27,12 @@ from use_cases.conversations.files import (
     RemoveFile,
 )
 from use_cases.conversations.image_description import DescribeImage
-from use_cases.conversations.upload_limits import UserUploadLimits
+from use_cases.conversations.upload_limits import (
+    SharedUploadLimits,
+    UploadLedger,
+    UploadLimits,
+    UserUploadLimits,
+)
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,8 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             describe=describe,
             # One user's attachments are read one at a time (a 3 MB file cost 257 CPU-s to
             # embed), within a cap on the bytes of theirs in flight.
-            limits=UserUploadLimits(
-                concurrent=settings.chat_files.chat_file_user_concurrency,
-                max_bytes=settings.chat_files.chat_file_user_in_flight_bytes,
-            ),
+            # Counted across the replicas on PostgreSQL (a ledger they share).
+            limits=upload_limits(settings, a.upload_ledger),
         ),
         list_files=ListFiles(a.history, store),
         get_file=GetFile(a.history, store),
@@ -85,3 +89,12 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
         forget_chat_files=ForgetChatFiles(store, storage),
         scope=lambda base, chat_id: ScopedRetriever(base, index, chat_id),
     )
+
+
+def upload_limits(settings: Settings, ledger: UploadLedger | None) -> UploadLimits:
+    """A user's attachments in flight: in the ledger every replica shares, or in-process."""
+    concurrent = settings.chat_files.chat_file_user_concurrency
+    max_bytes = settings.chat_files.chat_file_user_in_flight_bytes
+    if ledger is not None:
+        return SharedUploadLimits(ledger, concurrent=concurrent, max_bytes=max_bytes)
+    return UserUploadLimits(concurrent=concurrent, max_bytes=max_bytes)

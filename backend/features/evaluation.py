@@ -103,7 +103,10 @@ def build(
         pricing=GenaiPricesPricing(),
         judge=build_eval_judge(settings, a.models),
         limits=ProviderRateLimits(
-            settings.evaluation.eval_rate_limit_per_minute, monotonic=monotonic, sleep=sleep
+            settings.evaluation.eval_rate_limit_per_minute,
+            monotonic=monotonic,
+            sleep=sleep,
+            shared=a.shared_buckets,  # across the workers (Redis or PostgreSQL), if any
         ),
         retry=RetryPolicy(
             max_attempts=settings.evaluation.eval_max_attempts,

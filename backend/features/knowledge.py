@@ -10,12 +10,13 @@ from loguru import logger
 from backend.config import Settings
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
+from services.knowledge.conflict_reports import SqlConflictReports
 from services.knowledge.loaders import LOADERS_VERSION, FileLoader
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
 from services.parse_pool import BudgetedLoader
-from use_cases.knowledge.conflicts import ListConflicts
+from use_cases.knowledge.conflicts import CONFLICT_SCAN, ListConflicts, ScanConflicts
 from use_cases.knowledge.documents import (
     GetDocument,
     GetKnowledgeStats,
@@ -40,6 +41,9 @@ class KnowledgeUseCases:
     knowledge_stats: GetKnowledgeStats
     check_health: CheckHealth
     reindex: Reindex
+    scan_conflicts: ScanConflicts | None = field(default=None, metadata=INTERNAL, kw_only=True)
+    """On PostgreSQL, the conflict scan as a background job (`CONFLICT_SCAN`) whose report
+    every replica shares; None on SQLite (the listing scans on a thread of its own)."""
     budgeted_ingest: IngestDocuments = field(metadata=INTERNAL)
     """`ingest` for the documents an admin adds, uploads (POST /api/documents) and the CLI's
     files and folders (`almanac ingest`): each parsed in a child process under the CPU and
@@ -75,6 +79,22 @@ def build(w: Wiring) -> KnowledgeUseCases:
         return SentenceSimilarity(encoder, store=vectors)
 
     preparing = similarity()
+    generation = lambda: store.state().generation  # noqa: E731 - read by both scans
+    scan, shared = None, {}
+    if a.database is not None:  # replicas: one scan per change, run as a job, stored
+        reports = SqlConflictReports(a.database)
+        scan = ScanConflicts(
+            KnowledgeConflicts(store, a.retriever, similarity()), generation, w.clock, reports
+        )
+        a.jobs.register(CONFLICT_SCAN, scan.run_job, concurrency=1)
+
+        def request_scan() -> object:  # queued once however many replicas ask
+            return a.jobs.submit(CONFLICT_SCAN, "Conflict scan", {}, unique_key=CONFLICT_SCAN)
+
+        shared = {"reports": reports, "request_scan": request_scan}
+        every = settings.jobs.conflict_scan_interval_seconds
+        if every > 0 and a.scheduler is not None:
+            a.scheduler.every(CONFLICT_SCAN, every, request_scan)
 
     def ingest_with(loader: DocumentLoader) -> IngestDocuments:
         return IngestDocuments(
@@ -112,10 +132,12 @@ def build(w: Wiring) -> KnowledgeUseCases:
         list_documents=ListDocuments(store),
         list_conflicts=ListConflicts(
             KnowledgeConflicts(store, a.retriever, similarity()),
-            lambda: store.state().generation,
+            generation,
             w.clock,
             on_error=lambda exc: logger.opt(exception=exc).error("Conflict scan failed"),
+            **shared,
         ),
+        scan_conflicts=scan,
         get_document=GetDocument(store),
         remove_document=RemoveDocument(store),
         knowledge_stats=GetKnowledgeStats(store),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from backend.config import Settings
 from backend.extras import require_postgres
 from services.postgres import PgDatabase, redacted_url
+from services.presence import new_process_id
 from services.sqlite.connection import check_sqlite_support
 from use_cases.shared.errors import ConfigurationError
 
@@ -20,8 +21,13 @@ def open_database(settings: Settings) -> PgDatabase | None:
     created in the SQLite directory)."""
     if settings.storage.database_backend == "postgresql":
         require_postgres()
+        # Named after this process (its presence id), so each session in pg_stat_activity
+        # says which process holds it.
         return PgDatabase(
-            settings.storage.postgres_url, max_size=settings.storage.database_pool_size
+            settings.storage.postgres_url,
+            max_size=settings.storage.database_pool_size,
+            application_name=new_process_id(),
+            prepared=not settings.storage.database_pooled,
         )
     check_sqlite_support()
     settings.storage.sqlite_dir.mkdir(parents=True, exist_ok=True)

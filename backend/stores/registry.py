@@ -9,8 +9,10 @@ defined under `services/`.
 from __future__ import annotations
 
 from backend.stores.app import APP_MIGRATIONS
-from services import job_store
+from services import job_store, presence, schedules
+from services.conversations import pg_upload_ledger
 from services.conversations import search_index as chat_search_index
+from services.knowledge import conflict_reports
 from services.knowledge import pg_store as pg_knowledge
 from services.postgres import Migration
 from services.postgres import rate_limits as pg_rate_limits
@@ -20,9 +22,13 @@ from services.tables import loader as tables_loader
 def postgres_migrations() -> list[Migration]:
     return [
         *pg_knowledge.MIGRATIONS,  # first: it creates the vector extension
+        *presence.MIGRATIONS,  # applied by each process's presence before any store's
         *APP_MIGRATIONS,
         *chat_search_index.PG_MIGRATIONS,  # built with the embedder (features/adapters.py)
         *tables_loader.PG_MIGRATIONS,
         *job_store.PG_MIGRATIONS,
         *pg_rate_limits.MIGRATIONS,
+        *pg_upload_ledger.MIGRATIONS,
+        *conflict_reports.PG_MIGRATIONS,
+        *schedules.PG_MIGRATIONS,
     ]

@@ -48,7 +48,7 @@ SEEDED = prompt_library_store.SEEDED_ROWS
 #: search's vectors are made again by the next searches).
 NOT_DATA = re.compile(
     r"^(sqlite_.*|schema_migrations|meta|chunk_tombstones|section_tombstones|staged_sections"
-    r"|staged_chunks|jobs|job_blobs"
+    r"|staged_chunks|jobs|job_blobs|schedules"
     r"|web_sessions|conversation_search_vectors"
     r"|chunks_fts.*|sections_fts.*|chunk_vectors.*|_almanac_.*)$",
     re.IGNORECASE,

@@ -59,6 +59,7 @@ from use_cases.knowledge.domain import (
 )
 from use_cases.knowledge.instructions import METADATA_KEY, withheld_of
 from use_cases.shared.errors import ConfigurationError, EmbeddingModelMismatch, InvalidRequest
+from use_cases.shared.leases import JobLease, LeaseLost
 
 __all__ = ["STALE_STAGING", "SqlKnowledgeStore", "StoreState", "state_of"]
 
@@ -246,9 +247,11 @@ class SqlKnowledgeStore(ABC, Generic[S]):
         vectors: Sequence[Vector],
         *,
         replace_id: int | None = None,
+        lease: JobLease | None = None,
     ) -> DocumentRecord:
         """Insert `draft`, or replace document `replace_id` with it (keeping its id), in one
-        transaction: document row, sections, chunks, full-text rows and vectors.
+        transaction: document row, sections, chunks, full-text rows and vectors (and, with a
+        job's `lease`, the check that the job is still this worker's: `_check_lease`).
 
         `vectors[i]` belongs to `draft.chunk_texts[i]`. Without `replace_id`, a source that is
         taken raises `DocumentExists`; nothing is ever replaced by matching a name.
@@ -257,6 +260,7 @@ class SqlKnowledgeStore(ABC, Generic[S]):
         matrix = as_matrix(vectors, len(chunks))
         stage_id = uuid.uuid4().hex
         with self._writing() as s:
+            _check_lease(s, lease)
             self._check_vectors(s, matrix)
             writes.stage_sections(s, stage_id, draft)
             writes.stage_chunks(s, stage_id, chunks, matrix)
@@ -285,10 +289,16 @@ class SqlKnowledgeStore(ABC, Generic[S]):
             writes.stage_chunks(s, stage_id, chunks, matrix)
 
     def commit_staged(
-        self, stage_id: str, draft: DocumentDraft, *, replace_id: int | None = None
+        self,
+        stage_id: str,
+        draft: DocumentDraft,
+        *,
+        replace_id: int | None = None,
+        lease: JobLease | None = None,
     ) -> DocumentRecord:
         """Make a staged document visible, all at once (see `save_document` for the rules)."""
         with self._writing() as s:
+            _check_lease(s, lease)
             document_id = writes.commit_staged(s, stage_id, draft, replace_id)
             record = _record_in(s, document_id)
         self._after_removal()
@@ -512,6 +522,28 @@ def state_of(s: Session, meta: str) -> StoreState:
         tombstone_floor=int(rows.get("tombstone_floor", 0)),
         dimension=int(dimension) if dimension is not None else None,
     )
+
+
+def _check_lease(s: Session, lease: JobLease | None) -> None:
+    """The fencing check of a write made for a background job: on PostgreSQL the jobs table
+    is in this database, so the job's row is locked and its lease compared in the write's own
+    transaction; a job taken over (another lease number, or another worker) raises
+    `LeaseLost` and the write rolls back. A claim of the job waits for this transaction, so
+    the job's next worker finds the document written (an upload run again reads
+    `unchanged`). On SQLite the jobs are in another file (app.db) and one machine runs them:
+    the worker's own checks (its heartbeat, each progress report) stop it instead."""
+    if lease is None or s.dialect != "postgresql":
+        return
+    held = s.one(
+        "SELECT 1 FROM jobs WHERE id = ? AND worker = ? AND lease = ? AND status = 'running' "
+        "FOR UPDATE",
+        (lease.job_id, lease.worker, lease.number),
+    )
+    if held is None:
+        raise LeaseLost(
+            "This job was taken over by another worker while this one was stalled; its "
+            "result was not stored here."
+        )
 
 
 def _select_documents(s: Session, rest: str) -> str:

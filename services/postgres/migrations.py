@@ -4,10 +4,12 @@ The same rules as the SQLite migrations (`services/sqlite/migrations.py`): each 
 its list once, migrations are append-only (never edit or reorder a released one), and each
 runs in its own transaction together with the row that records it in `schema_migrations`.
 
-Replicas: `apply_migrations` first takes a session advisory lock (`MIGRATION_LOCK`) on a
-dedicated connection, so a second process starting at the same moment waits, then finds the
-migrations recorded and applies nothing. The lock is released when the call ends, or by the
-server if the process dies holding it.
+Replicas: each migration's transaction first takes the transaction-scoped advisory lock
+`MIGRATION_LOCK`, then checks whether the migration is recorded, so a second process starting
+at the same moment waits, then finds it recorded and applies nothing. The lock ends with the
+transaction (or with the process's connection, if it dies holding it); being
+transaction-scoped, it holds behind a transaction-mode pooler too, where a session lock would
+stay on whichever server connection the pooler lent.
 """
 
 from __future__ import annotations
@@ -76,20 +78,22 @@ def apply_migrations(db: PgDatabase, migrations: Sequence[Migration]) -> list[st
     _check_names(migrations)
     applied: list[str] = []
     with db.connection() as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             conn.execute(_CREATE_TABLE)
             done = {row["name"] for row in conn.execute("SELECT name FROM schema_migrations")}
-            for migration in migrations:
-                if migration.name in done:
+        for migration in migrations:
+            if migration.name in done:
+                continue
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                recorded = conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE name = %s", (migration.name,)
+                ).fetchone()
+                if recorded is not None:  # another process applied it meanwhile
                     continue
-                with conn.transaction():
-                    migration.apply(conn)
-                    conn.execute(
-                        "INSERT INTO schema_migrations(name) VALUES (%s)", (migration.name,)
-                    )
-                logger.info("Applied migration {}", migration.name)
-                applied.append(migration.name)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+                migration.apply(conn)
+                conn.execute("INSERT INTO schema_migrations(name) VALUES (%s)", (migration.name,))
+            logger.info("Applied migration {}", migration.name)
+            applied.append(migration.name)
     return applied

@@ -5,6 +5,7 @@ is replaced by a recorder: what matters is how it is asked to serve."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,54 @@ def test_the_factory_each_worker_imports_builds_the_app_from_the_environment(
     assert isinstance(on_sqlite, FastAPI) and isinstance(on_postgres, FastAPI)
     assert isinstance(on_sqlite.state.rate_limiter, TokenBucketLimiter)
     assert isinstance(on_postgres.state.rate_limiter, PgTokenBucketLimiter)  # shared limits
+
+
+def test_serving_without_jobs_on_sqlite_is_refused_with_the_reason(
+    served: list[tuple[Any, dict[str, Any]]],
+) -> None:
+    result = runner.invoke(cli.app, ["serve", "--no-jobs"])
+
+    assert result.exit_code == 1
+    assert "--no-jobs needs DATABASE_URL=postgresql://" in result.stderr
+    assert served == []
+
+
+def test_several_workers_without_jobs_hand_the_role_to_each_process(
+    served: list[tuple[Any, dict[str, Any]]],
+    prepared: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", PG_URL)
+    monkeypatch.setenv("RUN_JOBS", "true")  # restored (unset) after the test, whatever it sets
+
+    result = runner.invoke(cli.app, ["serve", "--workers", "2", "--no-jobs"])
+
+    assert result.exit_code == 0, result.stderr
+    assert os.environ["RUN_JOBS"] == "false"  # what each process's settings are read from
+    [(target, options)] = served
+    assert target == cli.SERVE_APP_FACTORY and options["workers"] == 2
+
+
+def test_a_job_worker_on_sqlite_is_refused_with_the_reason(data_dir: Path) -> None:
+    result = runner.invoke(cli.app, ["worker"], env={"DATA_DIR": str(data_dir)})
+
+    assert result.exit_code == 1
+    assert "almanac worker needs DATABASE_URL=postgresql://" in result.stderr
+
+
+def test_a_job_worker_refuses_a_kind_nobody_runs(
+    data_dir: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(data_dir)
+    env = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": pg_url,
+        "LOAD_SAMPLE_DATA": "false",
+        "ANSWER_PROCESSES": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    result = runner.invoke(cli.app, ["worker", "--kinds", "ingest_upload,reticulate"], env=env)
+
+    assert result.exit_code == 1
+    assert "Unknown job kind(s): reticulate. Known: " in result.stderr
+    assert "conflict_scan" in result.stderr and "ingest_upload" in result.stderr

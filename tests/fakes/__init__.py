@@ -61,6 +61,7 @@ from use_cases.shared.errors import (
     ToolRejected,
     UnsupportedDocument,
 )
+from use_cases.shared.leases import JobLease
 from use_cases.tables.domain import QueryResult, TableColumn, TableSchema
 from use_cases.tables.tables import validate_table_name
 
@@ -351,6 +352,10 @@ class _FakeJobRun:
     id: str
     payload: Mapping[str, Any]
     data: bytes | None
+
+    @property
+    def lease(self) -> JobLease:
+        return JobLease(self.id, "fake-worker", 1)
 
     def progress(self, done: int, total: int) -> None:
         pass

@@ -39,6 +39,7 @@ from use_cases.shared.errors import (
     NotFound,
     UnsupportedDocument,
 )
+from use_cases.shared.leases import JobLease
 
 __all__ = ["HashingEmbedder", "InMemoryKnowledgeStore", "SentenceChunker", "TextLoader"]
 
@@ -208,7 +209,12 @@ class InMemoryKnowledgeStore:
     # -- writes --------------------------------------------------------------------------------
 
     def save_document(
-        self, draft: DocumentDraft, vectors: Sequence[Vector], *, replace_id: int | None = None
+        self,
+        draft: DocumentDraft,
+        vectors: Sequence[Vector],
+        *,
+        replace_id: int | None = None,
+        lease: JobLease | None = None,
     ) -> DocumentRecord:
         chunks = draft_chunks(draft)
         matrix = as_matrix(vectors, len(chunks))
@@ -236,7 +242,12 @@ class InMemoryKnowledgeStore:
                 stage.chunks[(chunk.section, chunk.ordinal)] = (chunk.text, matrix[i])
 
     def commit_staged(
-        self, stage_id: str, draft: DocumentDraft, *, replace_id: int | None = None
+        self,
+        stage_id: str,
+        draft: DocumentDraft,
+        *,
+        replace_id: int | None = None,
+        lease: JobLease | None = None,
     ) -> DocumentRecord:
         with self._lock:
             stage = self._stages.get(stage_id, _Stage(draft))

@@ -712,3 +712,42 @@ def test_a_dead_processs_staged_rows_are_removed_at_the_next_open_a_live_ones_ke
             close_other(made)
         living.close()
         starting.close()
+
+
+def test_a_jobs_document_is_written_only_under_the_jobs_current_lease(pg_url: str) -> None:
+    """A worker whose job was claimed again (its lease number moved on) writes nothing: not a
+    small document (`save_document`) nor a staged one (`commit_staged`); the new holder does.
+    The lease is checked in the write's own transaction (the jobs table is in the database)."""
+    from services import job_store
+    from use_cases.shared.leases import JobLease, LeaseLost
+
+    database = PgDatabase(pg_url, max_size=3)
+    try:
+        jobs = job_store.JobStore(database, lease_s=0.0)  # every running job is claimable
+        store = PgKnowledgeStore(database)
+        store.check_embedding(INFO)
+        job = jobs.add(
+            "ingest_upload", "n", {}, data=None, created_by=None, unique_key=None, limits=None
+        )
+        first = jobs.claim(["ingest_upload"], "w1")
+        second = jobs.claim(["ingest_upload"], "w2")  # w1 stalled past its lease
+        assert first is not None and second is not None and (first.lease, second.lease) == (1, 2)
+        stale, held = JobLease(job.id, "w1", 1), JobLease(job.id, "w2", 2)
+
+        small = draft("small.md")
+        with pytest.raises(LeaseLost):
+            store.save_document(small, vectors_for(small), lease=stale)
+        large = draft("large.md", title="Large guide")
+        stage = store.begin_staging(large)
+        chunks = document_writes.draft_chunks(large)
+        store.stage_chunks(stage, chunks, vectors_for(large))
+        with pytest.raises(LeaseLost):
+            store.commit_staged(stage, large, lease=stale)
+        assert store.list_documents()[1] == 0
+
+        store.save_document(small, vectors_for(small), lease=held)
+        store.commit_staged(stage, large, lease=held)
+        assert sorted(d.source for d in store.list_documents()[0]) == ["large.md", "small.md"]
+        store.close()
+    finally:
+        database.close()

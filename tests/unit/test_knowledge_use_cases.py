@@ -33,6 +33,8 @@ from use_cases.knowledge.conflicts import (
     ConflictSide,
     DocumentConflict,
     ListConflicts,
+    ScanConflicts,
+    StoredScan,
 )
 from use_cases.knowledge.documents import (
     GetDocument,
@@ -506,3 +508,43 @@ async def test_close_stops_the_scan_under_way_keeps_nothing_and_starts_no_other(
     assert stopped is True
     assert (after.status, after.report, after.scanned_at) == ("scanning", None, None)
     assert len(finder.calls) == 1
+
+
+class StoredReports:
+    """`ConflictReports` shared by the listings of several replicas (the database's row)."""
+
+    def __init__(self) -> None:
+        self.scan: StoredScan | None = None
+
+    def latest(self) -> StoredScan | None:
+        return self.scan
+
+    def save(self, scan: StoredScan) -> None:
+        if self.scan is None or self.scan.generation <= scan.generation:
+            self.scan = scan
+
+
+async def test_replicas_share_one_stored_scan_requested_as_a_job() -> None:
+    reports, requested = StoredReports(), []
+    generation, clock = Generation(), SteppingClock()
+    replicas = [
+        ListConflicts(
+            ScriptedFinder(),  # a replica never scans itself: the job does
+            generation,
+            clock,
+            reports=reports,
+            request_scan=lambda: requested.append("scan"),
+        )
+        for _ in range(2)
+    ]
+    first = [await replica.execute(ADMIN) for replica in replicas]
+    assert [(r.status, r.report) for r in first] == [("scanning", None)] * 2
+    assert requested == ["scan", "scan"]  # the queue keeps one job (its unique key)
+
+    worker = ScanConflicts(ScriptedFinder(conflicts_report(2)), generation, clock, reports)
+    assert await worker.run_job(object()) == {"generation": 1, "conflicts": 2}
+    after = [await replica.execute(ADMIN, limit=1) for replica in replicas]
+    assert [r.status for r in after] == ["current", "current"]
+    assert after[0] == after[1] and after[0].scanned_at == clock.now()
+    assert after[0].report is not None and len(after[0].report.conflicts) == 1
+    assert requested == ["scan", "scan"]  # current: nothing more requested

@@ -44,6 +44,7 @@ PARTS = {
     "ModelsForPromptType": "the model resolution every turn's use case asks (request > default)",
     "ProviderRateLimits": "the evaluation engine's per-provider limits",
     "UserUploadLimits": "AttachFile's per-user caps on files read at once and bytes in flight",
+    "SharedUploadLimits": "the same caps counted in a ledger every replica shares",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
 }
@@ -76,6 +77,7 @@ EXTRA_METHODS = {
     ("IngestDocuments", "supports"): "which files a folder ingest picks up",
     ("ListConflicts", "wait"): "its background scan's life cycle, for tests and shutdown",
     ("ListConflicts", "close"): "its background scan's life cycle, for tests and shutdown",
+    ("ScanConflicts", "close"): "stops a scan under way at shutdown, storing nothing",
     ("GetConfidenceStats", "stats"): "the synchronous form, named for what it returns",
     ("GetBrierScore", "report"): "the synchronous form, named for what it returns",
     ("GetCalibrationReport", "report"): "the synchronous form, named for what it returns",

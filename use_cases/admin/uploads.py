@@ -136,8 +136,11 @@ class UploadDocument:
         actor = Caller(**payload["actor"])
         if job.data is None:
             raise NotFound(f"The bytes of upload job {job.id} are gone; upload the file again.")
-        ingest = self._request(
-            payload["filename"], job.data, payload["category"], payload["replace_id"]
+        ingest = replace(
+            self._request(
+                payload["filename"], job.data, payload["category"], payload["replace_id"]
+            ),
+            lease=job.lease,
         )
         result = await run_blocking(lambda: self._run(actor, ingest, job.progress))
         return result_to_json(result)

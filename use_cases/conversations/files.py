@@ -12,7 +12,7 @@ Rules:
   refused (422). The name gives the type, as for documents.
 - More than `max_bytes` is refused (413); the presentation layer reads at most `read_limit`.
 - One user's attachments are read a few at a time, the others waiting their turn, and a
-  bounded number of bytes of them may be in flight (429 past it): `UserUploadLimits`,
+  bounded number of bytes of them may be in flight (429 past it): `UploadLimits`,
   use_cases/conversations/upload_limits.py. The cap is taken before anything else.
 - The cheap checks come first, before anything is parsed or written: whether the bytes are
   an image (PNG, JPEG, GIF or WebP by their magic number, whatever the name says; past the
@@ -59,7 +59,7 @@ from use_cases.conversations.files_domain import (
     is_file_id,
 )
 from use_cases.conversations.image_description import DescribeImage
-from use_cases.conversations.upload_limits import UserUploadLimits
+from use_cases.conversations.upload_limits import UploadLimits
 from use_cases.knowledge.domain import Vector, embedding_text
 from use_cases.knowledge.ports import Chunker, DocumentLoader, Embedder
 from use_cases.shared.clock import Clock
@@ -161,7 +161,7 @@ class AttachFile(_ChatAccess):
         max_bytes: int,
         max_chunks: int,
         describe: DescribeImage | None = None,
-        limits: UserUploadLimits | None = None,
+        limits: UploadLimits | None = None,
     ) -> None:
         super().__init__(history, files)
         self._describe = describe

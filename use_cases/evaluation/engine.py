@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 from tenacity import (
@@ -79,15 +79,34 @@ class RetryPolicy:
     backoff_max_seconds: float = 30.0
 
 
+class SharedTokenBuckets(Protocol):
+    """Token buckets every replica shares (PostgreSQL or Redis, as the chat rate limit's)."""
+
+    def take(self, key: str, capacity: float, per_second: float) -> float:
+        """Take one token of `key`'s bucket: 0.0 if taken, else the seconds until one is."""
+        ...
+
+
 class ProviderRateLimits:
     """A token bucket per provider: `per_minute` tokens a minute, bursts of up to
-    max(1, per_minute / 60). `per_minute=0` disables it; the offline model is never limited."""
+    max(1, per_minute / 60). `per_minute=0` disables it; the offline model is never limited.
+    With `shared` buckets the limit holds across every process running evaluation cases (the
+    workers of a cluster), not per process: each token is taken from the shared bucket, and a
+    refused take waits as long as the bucket says before trying again."""
 
-    def __init__(self, per_minute: int, *, monotonic: Monotonic, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        monotonic: Monotonic,
+        sleep: Sleep,
+        shared: SharedTokenBuckets | None = None,
+    ) -> None:
         self._rate = per_minute / 60.0
         self._capacity = max(1.0, self._rate)
         self._monotonic = monotonic
         self._sleep = sleep
+        self._shared = shared
         self._buckets: dict[str, tuple[float, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -98,16 +117,25 @@ class ProviderRateLimits:
         waited = 0.0
         async with self._locks.setdefault(provider, asyncio.Lock()):
             while True:
-                now = self._monotonic()
-                tokens, last = self._buckets.get(provider, (self._capacity, now))
-                tokens = min(self._capacity, tokens + (now - last) * self._rate)
-                if tokens >= 1.0:
-                    self._buckets[provider] = (tokens - 1.0, now)
+                wait = await self._take(provider)
+                if wait <= 0:
                     return waited
-                self._buckets[provider] = (tokens, now)
-                wait = (1.0 - tokens) / self._rate
                 waited += wait
                 await self._sleep(wait)
+
+    async def _take(self, provider: str) -> float:
+        if self._shared is not None:
+            return await asyncio.to_thread(
+                self._shared.take, f"eval:{provider}", self._capacity, self._rate
+            )
+        now = self._monotonic()
+        tokens, last = self._buckets.get(provider, (self._capacity, now))
+        tokens = min(self._capacity, tokens + (now - last) * self._rate)
+        if tokens >= 1.0:
+            self._buckets[provider] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[provider] = (tokens, now)
+        return (1.0 - tokens) / self._rate
 
 
 @dataclass(frozen=True)

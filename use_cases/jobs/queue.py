@@ -41,6 +41,7 @@ from typing import Any, Protocol, TypeVar
 from use_cases.access.domain import Caller
 from use_cases.knowledge.domain import UploadResult
 from use_cases.shared.errors import NotFound, ServiceBusy
+from use_cases.shared.leases import JobLease
 
 ChunkProgress = Callable[[int, int], None]
 
@@ -117,6 +118,11 @@ class JobRun(Protocol):
 
     @property
     def data(self) -> bytes | None: ...
+
+    @property
+    def lease(self) -> JobLease:
+        """This claim of the job: what the job writes carries it (a fencing token)."""
+        ...
 
     def progress(self, done: int, total: int) -> None:
         """Record progress (any thread); raises `JobCancelled` when the job must stop."""

@@ -95,6 +95,7 @@ from use_cases.shared.errors import (
     PayloadTooLarge,
     TitleTaken,
 )
+from use_cases.shared.leases import JobLease, LeaseLost
 
 _T = TypeVar("_T")
 ProgressCallback = Callable[[IngestItem], None]
@@ -129,6 +130,9 @@ class IngestRequest:
     """Replace this document with the (single) input."""
     distinct_title: bool = False
     """Refuse a title used by a document the input does not replace or supersede."""
+    lease: JobLease | None = None
+    """The background job this ingest runs for: its documents are written only while the
+    job's worker still holds it (`LeaseLost` once it was taken over)."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,8 @@ class IngestDocuments:
         """Run `step` for `source`; a domain or read error is reported (or raised) for it."""
         try:
             return step()
+        except LeaseLost:
+            raise  # the job was taken over: the whole run stops, nothing is reported
         except AlmanacError as exc:
             if run.request.raise_errors:
                 raise
@@ -443,7 +449,10 @@ class IngestDocuments:
                 run,
                 item.source,
                 lambda item=item, batch=batch: self._store.save_document(
-                    item.draft, batch, replace_id=item.existing.id if item.existing else None
+                    item.draft,
+                    batch,
+                    replace_id=item.existing.id if item.existing else None,
+                    lease=run.request.lease,
                 ),
             )
             if record is not None:
@@ -469,7 +478,9 @@ class IngestDocuments:
                 if on_chunks:
                     on_chunks(done, total)
             replace_id = item.existing.id if item.existing else None
-            return self._store.commit_staged(stage, draft, replace_id=replace_id)
+            return self._store.commit_staged(
+                stage, draft, replace_id=replace_id, lease=run.request.lease
+            )
         except BaseException:
             self._store.discard_staged(stage)
             raise

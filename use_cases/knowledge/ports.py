@@ -23,6 +23,7 @@ from use_cases.knowledge.domain import (
     StagedChunk,
     Vector,
 )
+from use_cases.shared.leases import JobLease
 
 
 class DocumentLoader(Protocol):
@@ -94,11 +95,19 @@ class KnowledgeStore(Protocol):
     def record_raw_hash(self, document_id: int, raw_hash: str) -> None: ...
 
     def save_document(
-        self, draft: DocumentDraft, vectors: Sequence[Vector], *, replace_id: int | None = None
+        self,
+        draft: DocumentDraft,
+        vectors: Sequence[Vector],
+        *,
+        replace_id: int | None = None,
+        lease: JobLease | None = None,
     ) -> DocumentRecord:
         """Insert `draft`, or replace document `replace_id` with it (id kept), atomically.
 
         A source that is taken raises `DocumentExists` unless `replace_id` says to replace.
+        With `lease` (a background job's), nothing is written and `LeaseLost` is raised once
+        the job was taken over, checked in the write's own transaction where the jobs live
+        in the same database (PostgreSQL).
         """
         ...
 
@@ -111,7 +120,12 @@ class KnowledgeStore(Protocol):
     ) -> None: ...
 
     def commit_staged(
-        self, stage_id: str, draft: DocumentDraft, *, replace_id: int | None = None
+        self,
+        stage_id: str,
+        draft: DocumentDraft,
+        *,
+        replace_id: int | None = None,
+        lease: JobLease | None = None,
     ) -> DocumentRecord:
         """Make a staged document visible at once (same rules as `save_document`)."""
         ...
