@@ -518,24 +518,26 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
     return chosen
 
 
-def from_one_place(chosen: list[Scored], tuning: ChooseTuning) -> tuple[list[Scored], list[Scored]]:
+def from_one_place(
+    chosen: list[Scored], tuning: ChooseTuning
+) -> tuple[list[Scored], list[list[Scored]]]:
     """The chosen sentences of one passage, in the order the answer reads them (the fact
     asked for first, a neighbour that completes a sentence next to it), up to
     `ChooseTuning.body_chars` of their text (the code each shows comes whole with it); and
-    the best chosen sentence of each other passage (best passage first), which the answer
-    shows apart, as "see also". Two fragments of two sections read as one instruction say
-    what neither says ("undo the commit" from one, "reset --hard" from another): an answer
-    quotes one place whole, and points to the other. The place is the passage whose chosen
-    sentences score most together (the first chosen's on a tie): a passage two or three
-    chosen sentences come from says more of what was asked than one whose single sentence
-    led."""
+    the chosen sentences of each other passage (best passage first), which the answer shows
+    apart, each passage on its own, as "see also". Two fragments of two sections read as one
+    instruction say what neither says ("undo the commit" from one, "reset --hard" from
+    another): an answer quotes one place whole, and points to the other. The place is the
+    passage whose chosen sentences score most together (the first chosen's on a tie): a
+    passage two or three chosen sentences come from says more of what was asked than one
+    whose single sentence led."""
     support: dict[int, float] = {}
     for c in chosen:
         support[c.unit.hit_index] = support.get(c.unit.hit_index, 0.0) + c.total
     place = max(support, key=lambda hit: support[hit])  # dicts keep the chosen order
     here = [c for c in chosen if c.unit.hit_index == place]
     others = sorted((hit for hit in support if hit != place), key=lambda hit: -support[hit])
-    elsewhere = [next(c for c in chosen if c.unit.hit_index == hit) for hit in others]
+    elsewhere = [[c for c in chosen if c.unit.hit_index == hit] for hit in others]
     kept: list[Scored] = []
     size = 0
     for c in here:

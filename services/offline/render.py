@@ -242,7 +242,7 @@ def cited_body(
     kept: list[dict[str, Any]],
     replaced: dict[Any, list[dict[str, Any]]],
     conflict: tuple[Any, Scored, str] | None,
-    see_also: Sequence[Scored] = (),
+    see_also: Sequence[Sequence[Scored]] = (),
 ) -> str:
     """The answer's text, each sentence with its [n]; then, apart, the sentences of other
     places ("See also: ... [2]."), never spliced into the answer's own; then the **Sources**
@@ -265,10 +265,11 @@ def cited_body(
     if conflict is not None:  # said first: which value holds is the first thing to know
         sentences.insert(0, conflict[2])
     body = _joined(sentences)
-    for item in see_also:
-        hit = kept[item.unit.hit_index]
+    for place in see_also:
+        hit = kept[place[0].unit.hit_index]
         marker = f"[{hit['number']}]"
-        body += f"\n\nSee also: {_with_citation(item.unit.shown, marker)}"
+        quoted = [_with_citation(c.unit.shown, marker) for c in place]
+        body += f"\n\nSee also: {_joined(quoted)}"
         if hit not in cited:
             cited.append(hit)
     sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))

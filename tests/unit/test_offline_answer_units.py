@@ -229,7 +229,7 @@ def test_an_answer_quotes_one_place_and_cites_another_as_see_also() -> None:
     units = [u for i, h in enumerate(hits) for u in units_of(h["text"], set(), i, i)]
     soft, staged, hard = (Scored(u, 1.0, 1.0 - k / 10, True) for k, u in enumerate(units))
     kept, elsewhere = from_one_place([soft, hard, staged], DEFAULT_TUNING.choose)
-    assert kept == [soft, staged] and elsewhere == [hard]  # one passage, and the other apart
+    assert kept == [soft, staged] and elsewhere == [[hard]]  # one passage, the other apart
     body = cited_body("how do i undo the last commit?", kept, hits, {}, None, elsewhere)
     answer, see_also = _body(body).split("\n\nSee also: ")
     assert "reset softly [1]" in answer and "staged [1]" in answer
