@@ -128,7 +128,7 @@ def _answer(
     the confidence reads; `reading`: the question and each candidate as the reader reads them."""
     context, question = asked.context, asked.question
     (best_sentence, best_hit), (asked_as, read_as) = best, reading
-    chosen, see_also = from_one_place(chosen, context.tuning.choose)
+    chosen, see_also = from_one_place(chosen)
     conflict = disagreeing_sources(chosen, scored, kept, asked.needed, context.similarity)
     if conflict is not None:
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen

@@ -203,12 +203,6 @@ class ChooseTuning:
     echo_novel_stems: int = 3
     #: How far after the chosen sentences of a passage its remedy may come, in sentences.
     remedy_reach: int = 4
-    #: An answer quotes one place: the sentences chosen from one passage (the one they score
-    #: most in together), up to about this many characters of their text (its first sentence
-    #: always; the code block a sentence shows comes whole with it, bounded on its own by
-    #: `ReadTuning.block_chars`). A sentence chosen from another passage is not spliced in:
-    #: it follows apart, as "see also".
-    body_chars: int = 600
 
 
 def _confidence_weights() -> Mapping[str, float]:
