@@ -1,5 +1,5 @@
 """The offline reader: its graph's head, the pairs it reads, and how its scores move the
-answerer's confidence (`confidence._with_belief`). The
+answerer's confidence (`confidence.reader_belief`, `confidence.mixed`). The
 shipped model itself is checked in tests/integration/test_reader_model.py."""
 
 from __future__ import annotations
