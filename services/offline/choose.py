@@ -516,3 +516,24 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
         logger.debug("A number is asked for and no chosen sentence holds a digit")
         return None
     return chosen
+
+
+def from_one_place(chosen: list[Scored]) -> tuple[list[Scored], list[list[Scored]]]:
+    """The chosen sentences of one passage, in the order the answer reads them (the fact
+    asked for first, a neighbour that completes a sentence next to it), each with the code it
+    shows (whole, up to `ReadTuning.block_chars`); and the chosen sentences of each other
+    passage (best passage first), which the answer shows apart, each passage on its own, as
+    "see also". Two fragments of two sections read as one instruction say what neither says
+    ("undo the commit" from one, "reset --hard" from another): an answer quotes one place,
+    and points to the other. The place is the passage whose chosen sentences score most
+    together (the first chosen's on a tie): a passage two or three chosen sentences come
+    from says more of what was asked than one whose single sentence led. The prose is as
+    long as the sentences chosen (`ChooseTuning.max_sentences` and the neighbours that
+    complete them): nothing chosen is left out."""
+    support: dict[int, float] = {}
+    for c in chosen:
+        support[c.unit.hit_index] = support.get(c.unit.hit_index, 0.0) + c.total
+    place = max(support, key=lambda hit: support[hit])  # dicts keep the chosen order
+    here = [c for c in chosen if c.unit.hit_index == place]
+    others = sorted((hit for hit in support if hit != place), key=lambda hit: -support[hit])
+    return here, [[c for c in chosen if c.unit.hit_index == hit] for hit in others]

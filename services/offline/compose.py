@@ -27,6 +27,7 @@ from services.offline.candidates import (
 from services.offline.choose import (
     answer_sentences,
     disagreeing_sources,
+    from_one_place,
     led_by_the_contact_asked,
     with_the_quantity_asked,
 )
@@ -34,10 +35,13 @@ from services.offline.confidence import (
     OBSERVERS,
     capped,
     confidence_features,
+    conservative,
     covered_share,
     logistic_confidence,
+    mixed,
+    reader_belief,
     refused_confidence,
-    with_belief,
+    said_share,
 )
 from services.offline.context import DEFAULT_CONTEXT, AnswerContext
 from services.offline.question import INTENT_HISTORY, as_of_date
@@ -124,10 +128,11 @@ def _answer(
     the confidence reads; `reading`: the question and each candidate as the reader reads them."""
     context, question = asked.context, asked.question
     (best_sentence, best_hit), (asked_as, read_as) = best, reading
+    chosen, see_also = from_one_place(chosen)
     conflict = disagreeing_sources(chosen, scored, kept, asked.needed, context.similarity)
     if conflict is not None:
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
-    body = cited_body(question, chosen, kept, replaced, conflict)
+    body = cited_body(question, chosen, kept, replaced, conflict, see_also)
     read_whole = None
     if context.similarity is not None:
         read_whole = context.similarity.read_once(question, " ".join(c.unit.read for c in chosen))
@@ -135,12 +140,16 @@ def _answer(
     features = confidence_features(
         best_sentence, best_hit, chosen, asked.needed, scored, kept, read_whole, covered
     )
+    features["said"] = said_share(own_terms(asked), chosen, context.lexicon)
     confidence = logistic_confidence(features, context.tuning.confidence)
     if context.reader is not None and context.tuning.confidence.reader_share > 0:
         chosen_as_read = [read_as.get(id(c.unit)) for c in chosen]
-        confidence = with_belief(confidence, context, asked_as, chosen_as_read)
+        belief = reader_belief(context, asked_as, chosen_as_read)
+        features["belief"] = -1.0 if belief is None else belief
+        confidence = mixed(confidence, belief, context.tuning.confidence)
     for observer in OBSERVERS:
         observer(asked.message, features)
+    confidence = conservative(confidence, features["passage"], context.tuning.confidence)
     confidence = capped(confidence, chosen, conflict is not None, context.tuning.confidence)
     return Answer(
         body, confidence, coverage=best_sentence.coverage, evidence=best_sentence.evidence

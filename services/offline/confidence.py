@@ -14,7 +14,23 @@ from services.offline.context import AnswerContext
 from services.offline.lexicon import EMPTY, Lexicon
 from services.offline.match import match
 from services.offline.score import Scored
+from services.offline.text import stem_set
 from services.offline.tuning import ConfidenceTuning
+
+
+def reader_belief(
+    context: AnswerContext, question: str, chosen: Sequence[str | None]
+) -> float | None:
+    """The reader's belief that a chosen sentence states the answer (the most convinced of
+    them), or None without a reader."""
+    reader = context.reader
+    if reader is None:
+        return None
+    texts = [text for text in chosen if text is not None]
+    logits = reader(question, texts) if texts else []
+    if not logits:
+        return None
+    return 1.0 / (1.0 + math.exp(-max(logits)))
 
 
 def with_belief(
@@ -23,14 +39,14 @@ def with_belief(
     """The confidence mixed with the reader's belief that a chosen sentence states the answer
     (the most convinced of them): `ConfidenceTuning.reader_share` of it is the reader's (the
     context's reader)."""
-    reader, share = context.reader, context.tuning.confidence.reader_share
-    if reader is None:
+    return mixed(confidence, reader_belief(context, question, chosen), context.tuning.confidence)
+
+
+def mixed(confidence: float, belief: float | None, tuning: ConfidenceTuning) -> float:
+    """`ConfidenceTuning.reader_share` of the confidence is the reader's `belief` (if any)."""
+    if belief is None:
         return confidence
-    texts = [text for text in chosen if text is not None]
-    logits = reader(question, texts) if texts else []
-    if not logits:
-        return confidence
-    belief = 1.0 / (1.0 + math.exp(-max(logits)))
+    share = tuning.reader_share
     return round((1.0 - share) * confidence + share * belief, 3)
 
 
@@ -116,6 +132,17 @@ def covered_share(
     return sum(match(t, held, lexicon=lexicon) for t in terms) / len(terms)
 
 
+def said_share(terms: Sequence[str], chosen: Sequence[Scored], lexicon: Lexicon = EMPTY) -> float:
+    """The share of `terms` that the chosen sentences say themselves, or the code they show:
+    not their headings (a section about the topic whose sentence is about something else)."""
+    if not terms:
+        return 1.0
+    held: set[str] = set()
+    for c in chosen:
+        held |= c.unit.stems | (stem_set(c.unit.code) if c.unit.code else set())
+    return sum(match(t, held, lexicon=lexicon) for t in terms) / len(terms)
+
+
 def refused_confidence(
     asked: Asked,
     best: Scored,
@@ -129,6 +156,14 @@ def refused_confidence(
         best, best_hit, (best,), asked.needed, scored, kept, covered=covered
     )
     return logistic_confidence(features, asked.context.tuning.confidence)
+
+
+def conservative(confidence: float, passage: float, tuning: ConfidenceTuning) -> float:
+    """The confidence less for a passage the search ranked lower (`passage`: 1 for the first,
+    1/2 for the second, ...; `ConfidenceTuning.passage_weight`), under the default
+    `ceiling` that feedback calibrates away."""
+    scaled = confidence * (1.0 - tuning.passage_weight * (1.0 - passage)) * tuning.ceiling
+    return round(scaled, 3)
 
 
 def capped(

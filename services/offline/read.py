@@ -24,6 +24,7 @@ from services.offline.read_lines import (
     capitals_heading,
     clean,
     definition_term,
+    example_steps,
     fill_width,
     going_on_at,
     indented_code,
@@ -33,6 +34,7 @@ from services.offline.read_lines import (
     logical_lines,
     synopsis_term,
     table_rows,
+    whole_block,
 )
 from services.offline.text import STOP, bound_stems, named_words, stem, stem_set
 from services.offline.tuning import DEFAULT_TUNING
@@ -90,6 +92,9 @@ class Unit:
         if not self.code:
             return text
         ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", self.code)), default=0))
+        if "\n" in self.code:  # a block, shown as one (`render` cites the sentence before it)
+            fence = "`" * max(3, len(ticks))
+            return f"{text}\n{fence}\n{self.code}\n{fence}"
         return f"{text} {ticks}{self.code}{ticks}"
 
 
@@ -220,7 +225,7 @@ class _SectionReading:
         """A fenced code block: the middle of a sentence, a term's synopsis, what a lead-in
         announces, or nothing to read."""
         lines, start = self.lines, self.i
-        code, self.i, self.callouts = _fenced(lines, self.i)
+        code, self.i, self.callouts, raw = _fenced(lines, self.i)
         if dangling is not None and code and self.i - start - 2 <= _READ.lead_code_lines:
             going_on = going_on_at(lines, self.i)
             if going_on is not None:
@@ -246,11 +251,18 @@ class _SectionReading:
             return
         if self.lead is not None and code:
             # "To start afresh each run, change the call to:" + the call: the code is
-            # the answer the sentence announces. It is scored by the sentence's words
-            # and shown with the code (`Unit.code`).
-            self.codes[len(self.blocks)] = code
+            # the answer the sentence announces, shown whole (up to `ReadTuning.block_chars`,
+            # cut at a line). It is scored by the sentence's words and shown with the code
+            # (`Unit.code`).
+            self.codes[len(self.blocks)] = whole_block(raw)
             self.blocks.append((self.lead, self.local_context, None))
         self.lead = None
+        for comment, commands in example_steps(raw):
+            # "# Extract the src directory" over "$ borg extract ... home/USERNAME/src": in
+            # a manual's examples the comment is the sentence and the command its answer,
+            # scored by the comment's words (the command's words are its context).
+            self.codes[len(self.blocks)] = commands
+            self.blocks.append((comment, self.local_context | stem_set(commands), None))
 
     def _indented_announced(self, announced: str) -> bool:
         """An indented table of terms or an indented example a lead-in announces, read."""

@@ -233,23 +233,110 @@ def _broken_at(line: str, following: str) -> bool:
 _CALLOUT = re.compile(r"^(.*?\S)\s+<(\d{1,2})>$")
 
 
-def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str]]:
+def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str], list[str]]:
     """The first lines of the fenced code block opening at `start` (joined by "; ", at most
     `ReadTuning.lead_code_lines` lines and about `ReadTuning.lead_code_chars` characters), the
-    index after it, and its lines that carry a callout marker, by the marker's number
-    (`_CALLOUT`)."""
+    index after it, its lines that carry a callout marker, by the marker's number
+    (`_CALLOUT`), and its lines as written (indentation and blank lines kept)."""
     fence = lines[start].strip()[:3]
     i = start + 1
     block: list[str] = []
+    raw: list[str] = []
     callouts: dict[str, str] = {}
     while i < len(lines) and not lines[i].strip().startswith(fence):
         line = lines[i].strip()
         block.append(line)
+        raw.append(lines[i].rstrip())
         marked = _CALLOUT.match(line)
         if marked is not None:
             callouts.setdefault(marked.group(2), marked.group(1))
         i += 1
-    return _lead_code(block), i + 1, callouts
+    return _lead_code(block), i + 1, callouts, raw
+
+
+def whole_block(raw: list[str]) -> str:
+    """A code block as an answer shows it: its lines as written (less their common
+    indentation and the blank lines around them), cut at a line after about
+    `ReadTuning.block_chars` characters. A line ending with a backslash goes on in the next
+    one: the cut never falls between them (half a command is a different command)."""
+    lines = list(raw)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    indent = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
+    kept: list[str] = []
+    size = 0
+    for k, line in enumerate(lines):
+        continued = k > 0 and lines[k - 1].rstrip().endswith("\\")
+        if size + len(line) > _READ.block_chars and kept and not continued:
+            break
+        kept.append(line[indent:])
+        size += len(line) + 1
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)
+
+
+#: A comment line of a shell example ("# Extract the src directory"; not "#!/bin/sh").
+_COMMENT = re.compile(r"^#+\s+(\S.*)$")
+
+#: A command line: after the shell's prompt ("$ borg extract ..."), or a program's name
+#: followed by its arguments ("borg list /mnt/backup").
+_PROMPTED = re.compile(r"^[$%]\s+\S")
+_PROGRAM = re.compile(r"^([a-z][\w.+-]*)(?:\s|$)")
+
+#: First words of a line of code that is no command (Python's statements, mostly).
+_NOT_PROGRAMS = frozenset(
+    {"and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del"}
+    | {"elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in"}
+    | {"is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while"}
+    | {"with", "yield", "print"}
+)
+
+
+def example_steps(raw: list[str]) -> list[tuple[str, str]]:
+    """The steps of an example block of shell commands, each a comment saying what the
+    commands under it do: ("Extract the src directory", "$ borg extract ... src"). A block
+    is such an example when its commands follow a prompt ("$ ") or begin with the same
+    program ("borg list", "borg mount"); a comment over code of another kind (Python's
+    "# sort by age" over "sorted(...)") is no step. A comment that goes on over several
+    lines is one sentence; the output a command prints stays with it."""
+    steps: list[tuple[list[str], list[str]]] = []
+    apart = True  # the next comment starts a step (a blank line ends a comment of its own)
+    for line in raw:
+        stripped = line.strip()
+        comment = _COMMENT.match(stripped)
+        if comment is not None:
+            if apart or steps[-1][1]:
+                steps.append(([], []))
+            steps[-1][0].append(comment.group(1).strip())
+            apart = False
+        elif stripped and steps and not apart:
+            steps[-1][1].append(line)
+        elif not stripped:
+            apart = apart or not steps or not steps[-1][1]
+            if steps and steps[-1][1]:
+                steps[-1][1].append(line)
+    programs = [
+        m.group(1)
+        for _, commands in steps
+        for line in commands
+        if (m := _PROGRAM.match(line.strip().lstrip("$% "))) is not None
+    ]
+    prompted = any(_PROMPTED.match(line.strip()) for _, commands in steps for line in commands)
+    repeated = {p for p in programs if programs.count(p) > 1 and p not in _NOT_PROGRAMS}
+    found = []
+    for comment, commands in steps:
+        text = " ".join(comment).strip()
+        first = next((c.strip() for c in commands if c.strip()), "")
+        program = _PROGRAM.match(first.lstrip("$% "))
+        is_command = bool(_PROMPTED.match(first)) or (
+            program is not None and program.group(1) in repeated
+        )
+        if len(text.split()) >= 2 and first and is_command and (prompted or repeated):
+            found.append((text, whole_block(commands)))
+    return found
 
 
 def _lead_code(block: list[str]) -> str:

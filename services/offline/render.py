@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,17 +47,70 @@ def _quoted(sentence: str) -> str:
     """A document sentence as the answer's Markdown quotes it. Passages arrive with every
     HTML tag opener escaped (`&lt;b>`: Markdown shows it as text, so it is inert); inside a
     code span Markdown shows characters literally, so there the escape would show as
-    "&lt;" and the span gets its "<" back (code spans are inert already)."""
-    return _CODE_SPAN.sub(
-        lambda m: f"{m.group(1)}{m.group(2).replace('&lt;', '<')}{m.group(1)}", sentence
-    )
+    "&lt;" and the span gets its "<" back (code spans are inert already). A placeholder in
+    prose ("/proc/<PID>/environ", "HEAD~<n>") is no markup: it is quoted as written, in a code
+    span, so the answer holds the document's characters and stays inert."""
+    spans = _CODE_SPAN.split(sentence)
+    # re.split with the span's two groups: prose, ticks, code, prose, ticks, code, ...
+    parts = []
+    for k in range(0, len(spans), 3):
+        parts.append(_PLACEHOLDER_RUN.sub(_placeholder_span, spans[k]))
+        if k + 2 < len(spans):
+            ticks, code = spans[k + 1], spans[k + 2]
+            parts.append(f"{ticks}{code.replace('&lt;', '<')}{ticks}")
+    return "".join(parts)
+
+
+#: The run of text around an escaped "<...>" in prose, without the punctuation around it.
+_PLACEHOLDER_RUN = re.compile(
+    r"[^\s`(\[\"'“‘]*&lt;[^<>&\s`][^<>&\n`]{0,39}>[^\s`]*?(?=[.,;:!?)\]\"'”’]*(?:\s|$))"
+)
+
+#: The names of HTML's (and inline SVG's and MathML's) elements.
+_HTML_ELEMENTS = data.words("html_elements")
+
+#: An escaped tag opener and its name: "&lt;script", "&lt;/b", "&lt;!--".
+_OPENER = re.compile(r"&lt;(/?)([A-Za-z][\w-]*|[!?])")
+
+
+def _placeholder_span(run: re.Match[str]) -> str:
+    """A run of prose holding escaped "<...>": in a code span as written when every "<" in it
+    opens a placeholder ("<PID>", "<one directory>"), escaped as it is when one opens markup
+    (an element of HTML, a closing tag, a comment or a declaration)."""
+    text = run.group(0)
+    for opener in _OPENER.finditer(text):
+        closing, name = opener.groups()
+        if closing or name in "!?" or name.casefold() in _HTML_ELEMENTS:
+            return text
+    return f"`{text.replace('&lt;', '<')}`"
 
 
 def _with_citation(sentence: str, marker: str) -> str:
+    sentence, fence, block = sentence.partition("\n```")
     sentence = _quoted(sentence.rstrip())
+    if fence:  # the sentence is cited, then the block it announces follows as written
+        if sentence.endswith((".", "!", "?", ":")):
+            sentence = sentence[:-1]
+        return f"{sentence} {marker}:{fence}{_as_written(block)}"
     if sentence.endswith((".", "!", "?")):
         return f"{sentence[:-1]} {marker}{sentence[-1]}"
     return f"{sentence} {marker}."
+
+
+def _as_written(block: str) -> str:
+    """A code block's text with the document's own characters: passages arrive with every
+    HTML tag opener escaped (`&lt;b>`), and inside a fenced block Markdown shows characters
+    as they are (nothing in it is markup), so the block gets its "<" back ("/proc/<PID>")."""
+    return block.replace("&lt;", "<")
+
+
+def _joined(sentences: list[str]) -> str:
+    """The answer's sentences in one paragraph; a code block ends its line, and what comes
+    after it starts a paragraph of its own."""
+    text = ""
+    for sentence in sentences:
+        text += ("\n\n" if text.endswith("```") else " " if text else "") + sentence
+    return text
 
 
 #: A PDF page's own heading ("Page 12", "Page iv"; `loaders.pdf`): where the text stands,
@@ -188,8 +242,11 @@ def cited_body(
     kept: list[dict[str, Any]],
     replaced: dict[Any, list[dict[str, Any]]],
     conflict: tuple[Any, Scored, str] | None,
+    see_also: Sequence[Sequence[Scored]] = (),
 ) -> str:
-    """The answer's text, each sentence with its [n], then the **Sources** it cites."""
+    """The answer's text, each sentence with its [n]; then, apart, the sentences of other
+    places ("See also: ... [2]."), never spliced into the answer's own; then the **Sources**
+    it cites."""
     sentences = []
     cited: list[dict[str, Any]] = []
     previous = [None, *(c.unit for c in chosen)]
@@ -207,8 +264,16 @@ def cited_body(
         sentences.append(superseded)
     if conflict is not None:  # said first: which value holds is the first thing to know
         sentences.insert(0, conflict[2])
+    body = _joined(sentences)
+    for place in see_also:
+        hit = kept[place[0].unit.hit_index]
+        marker = f"[{hit['number']}]"
+        quoted = [_with_citation(c.unit.shown, marker) for c in place]
+        body += f"\n\nSee also: {_joined(quoted)}"
+        if hit not in cited:
+            cited.append(hit)
     sources = "\n".join(_source_lines(sorted(cited, key=lambda h: h["number"])))
-    return f"{' '.join(sentences)}\n\n**Sources**\n{sources}"
+    return f"{body}\n\n**Sources**\n{sources}"
 
 
 def _superseded_note(

@@ -36,9 +36,15 @@ class ReadTuning:
     #: least; a shorter line ending with ":" is a label ("create-table-stmt:"), announcing
     #: nothing.
     lead_in_words: int = 3
-    #: Code joined to the sentence announcing it: at most this many lines and characters.
+    #: Code in the middle of a sentence (joined to it in one line): at most this many lines
+    #: and characters.
     lead_code_lines: int = 3
     lead_code_chars: int = 160
+    #: A code block a sentence announces ("... change the call to:"), or the commands a
+    #: comment of an example block introduces ("# Extract the src directory" over "$ borg
+    #: extract ..."), shown whole, line by line, up to about this many characters: cut at a
+    #: line (a command's continuation lines stay with it), never inside one.
+    block_chars: int = 600
     #: A definition list's term, as text files and reStructuredText write it: a short line of
     #: its own (at most this many characters and words), unindented, with its description
     #: indented on the lines below.
@@ -233,6 +239,15 @@ class ConfidenceTuning:
     conflict_cap: float = 0.2
     #: A can't-find answer never reports more confidence than this.
     not_found_cap: float = 0.3
+    #: An answer from a passage the search ranked lower is likelier to answer a neighbouring
+    #: question: the confidence is multiplied by 1 - `passage_weight` x (1 - 1/(1 + rank)),
+    #: rank 0 for the search's first passage (x0.875 for the second, x0.83 for the third).
+    passage_weight: float = 0.25
+    #: The most a documents answer reports before feedback calibrates it
+    #: (`/confidence/auto-tune`), multiplied in so that the order of answers is kept: on
+    #: corpora never tuned on, wrong answers reached 0.95, and a wrong answer shown as
+    #: near-certain is the worst failure a confidence can have.
+    ceiling: float = 0.89
 
 
 @dataclass(frozen=True)

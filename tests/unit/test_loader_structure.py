@@ -876,3 +876,18 @@ def test_rest_version_notes_and_see_also_keep_sphinx_labels(loader: FileLoader) 
     assert "New in version 3.2: The *key* argument." in stored
     assert "See also:" in stored and "The sorting HOWTO." in stored
     assert "other" not in stored  # a table of contents is navigation
+
+
+def test_markdown_character_references_are_decoded_once_outside_code(loader: FileLoader) -> None:
+    data = (
+        b"# Undo\n\nGo back with `HEAD~&lt;n&gt;` or HEAD~&lt;n&gt; &amp; more &#8212; "
+        b"&amp;lt;kept&amp;gt; once; &para alone is text.\n\n"
+        b"```\ngit reset HEAD~&lt;n&gt;\n```\n\n    indented &amp; literal\n"
+    )
+    (section,) = loader.load("undo.md", data).sections
+    assert section.text.splitlines()[0] == (
+        "Go back with `HEAD~&lt;n&gt;` or HEAD~<n> & more \u2014 &lt;kept&gt; once; "
+        "&para alone is text."
+    )
+    assert "git reset HEAD~&lt;n&gt;" in section.text  # code shows an entity as written
+    assert "indented &amp; literal" in section.text

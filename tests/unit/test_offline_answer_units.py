@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 
 from services.offline.candidates import _shortlist
+from services.offline.choose import from_one_place
 from services.offline.compose import compose_documents
 from services.offline.question import states_quantity
 from services.offline.read import units_of
 from services.offline.read_lines import fill_width
+from services.offline.render import cited_body
 from services.offline.score import Scored, score_units
 from services.offline.text import content_stems
 from services.offline.tuning import DEFAULT_TUNING
@@ -150,6 +152,90 @@ def test_code_spans_are_quoted_with_their_own_characters_and_prose_html_stays_in
     body = _body(compose_documents("how do i write the type in the header?", [hit]).text)
     assert "`<type>`" in body  # a code span shows its characters literally
     assert "&lt;script>" in body  # prose: Markdown shows the escaped tag as text
+
+
+def test_a_placeholder_in_prose_is_quoted_as_written_and_markup_stays_escaped() -> None:
+    hit = _hit(
+        "To see what your process sees, look into /proc/&lt;PID>/environ. "
+        "Go back with HEAD~&lt;n> at most, never with &lt;b>bold&lt;/b> text."
+    )
+    body = _body(compose_documents("where do i see the environment of the process?", [hit]).text)
+    assert "`/proc/<PID>/environ`" in body  # the document's characters, inert in a code span
+    assert "&lt;PID>" not in body
+    body = _body(compose_documents("how far back can i go with HEAD~?", [hit]).text)
+    assert "`HEAD~<n>`" in body
+    assert "&lt;b>bold&lt;/b>" in body  # an element of HTML: escaped as it came
+
+
+_EXAMPLES = (
+    "This command extracts the contents of an archive.\n\n"
+    "```\n# Extract entire archive\n$ borg extract /path/to/repo::my-files\n\n"
+    "# Extract the &quot;src&quot; directory but exclude object files\n"
+    "$ borg extract /path/to/repo::my-files home/USERNAME/src \\\n"
+    "    --exclude '*.o'\n"
+    "# Restore a raw device (must not be mounted at that time)\n"
+    "$ borg extract --stdout /path/to/repo::my-sdx | dd of=/dev/sdx bs=10M\n```\n"
+)
+
+
+def test_an_example_blocks_comments_are_sentences_shown_with_their_commands() -> None:
+    units = units_of(_EXAMPLES, set(), 0, 0)
+    assert [u.text for u in units][1:] == [
+        "Extract entire archive",
+        "Extract the &quot;src&quot; directory but exclude object files",
+        "Restore a raw device (must not be mounted at that time)",
+    ]
+    assert units[1].code == "$ borg extract /path/to/repo::my-files"
+    # a command's continuation line stays with it, indentation kept: a block, shown as one
+    assert units[2].code == (
+        "$ borg extract /path/to/repo::my-files home/USERNAME/src \\\n    --exclude '*.o'"
+    )
+    assert units[2].shown.endswith(
+        "```\n$ borg extract /path/to/repo::my-files home/USERNAME/src \\\n    --exclude '*.o'\n```"
+    )
+    assert "extract" in units[3].context and "dd" in units[3].context  # the command's words
+    answer = compose_documents("how do i restore a raw device?", [_hit(_EXAMPLES)])
+    assert "`$ borg extract --stdout /path/to/repo::my-sdx | dd of=/dev/sdx bs=10M`" in (
+        _body(answer.text)
+    )
+
+
+def test_comments_over_code_that_runs_no_command_are_no_steps() -> None:
+    text = (
+        "The sort is stable:\n\n```\n# sort by age, oldest first\nrecords = sorted(data)\n"
+        "# then by name\nnames = [r.name for r in records]\n```\n"
+    )
+    assert [u.text for u in units_of(text, set(), 0, 0)] == ["The sort is stable:"]
+
+
+def test_a_block_a_sentence_announces_comes_whole_cut_at_a_line_past_the_bound() -> None:
+    bound = DEFAULT_TUNING.read.block_chars
+    lines = [f"export SETTING_{k}=value-{k:03d}" for k in range(60)]
+    text = "Put these lines in the script:\n\n```\n" + "\n".join(lines) + "\n```\n"
+    (unit,) = units_of(text, set(), 0, 0)
+    shown = unit.code.split("\n")
+    assert shown == lines[: len(shown)]  # whole lines, in order, none cut inside
+    assert bound - len(lines[0]) <= len(unit.code) <= bound + len(lines[0])
+    answer = _body(compose_documents("what lines go in the script?", [_hit(text)]).text)
+    assert answer.startswith("Put these lines in the script [1]:\n```\nexport SETTING_0=")
+    assert answer.rstrip().endswith("```")
+
+
+def test_an_answer_quotes_one_place_and_cites_another_as_see_also() -> None:
+    hits = [
+        _hit("Undo the last commit and keep its changes: reset softly. They stay staged.", 1),
+        _hit("Throw away the last commit and its changes: reset hard.", 2, "Discarding work"),
+    ]
+    units = [u for i, h in enumerate(hits) for u in units_of(h["text"], set(), i, i)]
+    soft, staged, hard = (Scored(u, 1.0, 1.0 - k / 10, True) for k, u in enumerate(units))
+    kept, elsewhere = from_one_place([soft, hard, staged])
+    assert kept == [soft, staged] and elsewhere == [[hard]]  # one passage, the other apart
+    body = cited_body("how do i undo the last commit?", kept, hits, {}, None, elsewhere)
+    answer, see_also = _body(body).split("\n\nSee also: ")
+    assert "reset softly [1]" in answer and "staged [1]" in answer
+    assert "reset hard" not in answer  # another section's instruction is never spliced in
+    assert see_also.strip() == "Throw away the last commit and its changes: reset hard [2]."
+    assert "[2] Discarding work" in body  # and cited among the sources
 
 
 def test_an_answer_without_the_kind_of_fact_asked_for_is_never_confident() -> None:
@@ -290,8 +376,9 @@ def test_code_in_the_middle_of_a_sentence_stays_in_it() -> None:
     assert [u.shown for u in units] == [
         "The most straightforward way is to write `#!/usr/local/bin/python` as the very first "
         "line of your file.",
-        "It is called as `handler(signum, frame)` so it takes two parameters: "
-        "`def handler(signum, frame):; ...`",
+        # the block the lead-in announces comes whole, its lines as written
+        "It is called as `handler(signum, frame)` so it takes two parameters:\n"
+        "```\ndef handler(signum, frame):\n    ...\n```",
         "A sentence that ends.",
         "and a line that goes on.",
     ]
@@ -451,7 +538,20 @@ def test_confidence_is_the_logistic_model_of_its_features() -> None:
             [_hit("One statement can hold at most 32766 host parameters.")],
         )
     logit = model.bias + sum(w * heard[0][k] for k, w in model.weights.items())
-    assert answer.confidence == round(1 / (1 + math.exp(-logit)), 3)
+    assert heard[0]["passage"] == 1.0  # the search's first passage: no discount
+    # under the default ceiling, which keeps the order of answers (feedback calibrates it)
+    assert answer.confidence == round(round(1 / (1 + math.exp(-logit)), 3) * model.ceiling, 3)
+
+
+def test_an_answer_from_a_passage_the_search_ranked_lower_is_less_confident() -> None:
+    text = "One statement can hold at most 32766 host parameters."
+    question = "how many host parameters can one statement hold?"
+    first = compose_documents(question, [_hit(text)])
+    lower = compose_documents(question, [{**_hit(text), "_rank": 2}])
+    assert first.text == lower.text
+    weight = DEFAULT_TUNING.confidence.passage_weight
+    assert lower.confidence == pytest.approx(first.confidence * (1 - weight * 2 / 3), abs=2e-3)
+    assert first.confidence < 0.9  # never near-certain before feedback calibrates it
 
 
 DEFINITIONS = """Options of the contents directive:

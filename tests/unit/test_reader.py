@@ -1,5 +1,5 @@
 """The offline reader: its graph's head, the pairs it reads, and how its scores move the
-answerer's confidence (`confidence._with_belief`). The
+answerer's confidence (`confidence.reader_belief`, `confidence.mixed`). The
 shipped model itself is checked in tests/integration/test_reader_model.py."""
 
 from __future__ import annotations
@@ -136,9 +136,9 @@ def test_by_default_the_reader_reads_the_chosen_sentences_and_moves_only_the_con
     assert alone.found and believed.text == alone.text == doubted.text
     assert len(heard) == 1 and any("30 days" in text for text in heard[0])
     assert len(heard[0]) < 3  # the chosen sentences, not every candidate
-    share = DEFAULT_TUNING.confidence.reader_share
+    share, ceiling = DEFAULT_TUNING.confidence.reader_share, DEFAULT_TUNING.confidence.ceiling
     assert believed.confidence == pytest.approx(
-        (1 - share) * alone.confidence + share / (1 + math.exp(-8.0)), abs=1e-3
+        (1 - share) * alone.confidence + share * ceiling / (1 + math.exp(-8.0)), abs=2e-3
     )
     assert doubted.confidence < alone.confidence < believed.confidence
 

@@ -20,7 +20,7 @@ from use_cases.shared.errors import UnsupportedDocument
 #: them and leaves no stale chunks behind. What each version changed: docs/history.md.
 #: `tests/unit/test_loaders_version.py` fails when the loaders' text of its reference
 #: documents changes and this number does not.
-LOADERS_VERSION = 11
+LOADERS_VERSION = 12
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *MARKDOWN_EXTENSIONS,

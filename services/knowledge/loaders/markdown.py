@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date
 from typing import Any
@@ -311,6 +312,29 @@ def _rendered_lines(lines: list[str], depth: int) -> list[str]:
     return out
 
 
+#: A character reference as CommonMark reads one: named, decimal or hexadecimal, with its
+#: semicolon ("&lt;", "&#8212;", "&#x27;"; "&para" alone is text).
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+#: An inline code span, whose characters are literal (an entity in it is what it shows).
+_CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def _decoded(line: str) -> str:
+    """A line of prose with its character references decoded once ("HEAD~&lt;n&gt;" is
+    "HEAD~<n>" on the rendered page, and an answer quotes the page's characters); code spans
+    keep theirs (Markdown shows an entity there as written; code blocks are not given)."""
+    if "&" not in line:
+        return line
+    out, last = [], 0
+    for span in _CODE_SPAN.finditer(line):
+        out.append(_ENTITY.sub(lambda m: html.unescape(m.group(0)), line[last : span.start()]))
+        out.append(span.group(0))
+        last = span.end()
+    out.append(_ENTITY.sub(lambda m: html.unescape(m.group(0)), line[last:]))
+    return "".join(out)
+
+
 def _closing(lines: list[str], start: int, fence: str) -> int:
     """The index of the line closing `fence` (at least as long, nothing else), or the end."""
     for j in range(start, len(lines)):
@@ -383,7 +407,7 @@ def _parse_body(body: str, builder: SectionBuilder) -> None:
     line is section text as written, but for the link reference definitions to a relative
     address, which a renderer hides."""
     lines = body.split("\n")
-    headings, covered = _block_structure(body, len(lines))
+    headings, covered, code = _block_structure(body, len(lines))
     i = 0
     while i < len(lines):
         heading = headings.get(i)
@@ -395,22 +419,28 @@ def _parse_body(body: str, builder: SectionBuilder) -> None:
         line = lines[i] if i == len(lines) - 1 else lines[i] + "\n"
         reference = None if covered[i] else _REFERENCE_DEFINITION.match(lines[i])
         if reference is None or leads_out(reference.group(1)):
-            builder.text(line)  # "[guide]: ../guide.md": a page of the same documents, unseen
+            # "[guide]: ../guide.md": a page of the same documents, unseen
+            builder.text(line if code[i] else _decoded(line))
         i += 1
 
 
-def _block_structure(body: str, count: int) -> tuple[dict[int, tuple[int, str, int]], list[bool]]:
-    """({first line: (level, inline source, line after it)} of the top-level headings, and
-    for each of the `count` lines whether a block holds it: a line no block holds is blank
-    or a link reference definition)."""
+def _block_structure(
+    body: str, count: int
+) -> tuple[dict[int, tuple[int, str, int]], list[bool], list[bool]]:
+    """({first line: (level, inline source, line after it)} of the top-level headings, for
+    each of the `count` lines whether a block holds it (a line no block holds is blank or a
+    link reference definition), and whether it is code: fenced or indented, at any depth)."""
     headings: dict[int, tuple[int, str, int]] = {}
     covered = [False] * count
+    code = [False] * count
     tokens = _MARKDOWN.parse(body)
     for index, token in enumerate(tokens):
+        if token.type in ("fence", "code_block") and token.map is not None:
+            code[token.map[0] : token.map[1]] = [True] * (token.map[1] - token.map[0])
         if token.level != 0 or token.map is None:
             continue
         start, end = token.map
         covered[start:end] = [True] * (end - start)
         if token.type == "heading_open":
             headings[start] = (int(token.tag[1]), tokens[index + 1].content, end)
-    return headings, covered
+    return headings, covered, code
