@@ -39,6 +39,7 @@ from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
+from backend.cli.mcp_commands import mcp
 from backend.cli.progress import IngestProgress
 from backend.exposure import check_bind
 from backend.extras import check_extras
@@ -85,6 +86,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(clean_app, name="clean")
 app.add_typer(conversations_app, name="conversations")
 app.command()(advise)
+app.command()(mcp)
 app.add_typer(conversations_app, name="conversations")
 
 
