@@ -184,6 +184,15 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         log_level="WARNING",
     )
 
+    def tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], None]:
+        """Register a tool; its description is its docstring on one line (a model reads it)."""
+
+        def register(fn: Callable[..., Any]) -> None:
+            described = " ".join((fn.__doc__ or "").split())
+            server.add_tool(fn, description=described, annotations=annotations)
+
+        return register
+
     async def rate_limited(ctx: Context) -> None:
         wait = await edge.take_token(ctx)
         if wait > 0:
@@ -193,7 +202,7 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
                 f"Try again in {seconds} s."
             )
 
-    @server.tool(annotations=_READ_ONLY)
+    @tool(_READ_ONLY)
     @_domain_errors
     async def search_knowledge_base(
         query: Annotated[
@@ -220,7 +229,7 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         page = await container.knowledge.search.execute(SearchRequest(query, limit, 0, category))
         return SearchOut.of(page)
 
-    @server.tool(annotations=_TURN)
+    @tool(_TURN)
     @_domain_errors
     async def ask(
         question: Annotated[
@@ -250,7 +259,7 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         body = ChatIn(message=question, chat_id=chat_id)
         return ChatOut.of(await container.chat.chat.execute(body.to_request(user)))
 
-    @server.tool(annotations=_TURN)
+    @tool(_TURN)
     @_domain_errors
     async def get_advice(
         question: Annotated[
@@ -271,15 +280,16 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         body = AdviceIn(conversation=[AdviceMessageIn(role="user", content=question)])
         return await container.advice.advice.execute(body.to_request(user))
 
-    @server.tool(annotations=_READ_ONLY)
+    @tool(_READ_ONLY)
     @_domain_errors
     async def list_tables(ctx: Context) -> TableListOut:
         """The structured tables (names, row counts, columns with sample values) that
-        `lookup_structured_data` can query. Call it before writing SQL."""
+        `lookup_structured_data` can query. Use it before writing SQL, to name tables and
+        columns as they are."""
         edge.caller_of(ctx)
         return TableListOut.of(await container.tables.list_tables.execute())
 
-    @server.tool(annotations=_READ_ONLY)
+    @tool(_READ_ONLY)
     @_domain_errors
     async def lookup_structured_data(
         sql: Annotated[
@@ -304,7 +314,7 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
             truncated=result.truncated,
         )
 
-    @server.tool(annotations=_READ_ONLY)
+    @tool(_READ_ONLY)
     @_domain_errors
     async def get_document(
         id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The document's id.")],
