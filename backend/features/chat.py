@@ -12,9 +12,11 @@ from backend.agents import turn_agent
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
+from backend.features.mcp_tools import external_toolbox
 from backend.features.prompts import PromptUseCases
 from use_cases.chat.agent import CHAT_TURN
 from use_cases.chat.chat_turns import ChatTurns
+from use_cases.chat.external_tools import ExternalToolbox
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.responses import RecordResponse
 from use_cases.chat.search_discipline import DecideSearch
@@ -36,12 +38,15 @@ class ChatUseCases:
     """The chat agent (the playground's runs use it too)."""
     agent_deps: Callable[[], AgentDeps] = field(metadata=INTERNAL)
     """A chat run's dependencies (the playground's runs too)."""
+    external_tools: ExternalToolbox | None = field(default=None, metadata=INTERNAL)
+    """The MCP tools an admin allowed (advice turns are offered them too)."""
 
 
 def build(
     w: Wiring, prompts: PromptUseCases, files: ConversationFileUseCases | None = None
 ) -> ChatUseCases:
     settings, a, clock = w.settings, w.adapters, w.clock
+    external = external_toolbox(settings.mcp_tools, a.telemetry.metrics)
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
@@ -50,6 +55,7 @@ def build(
             clock=clock,
             search_limit=settings.retrieval.final_results_limit,
             offload=a.answer_pool.run,
+            external=external,
         )
 
     record_response = RecordResponse(
@@ -92,4 +98,5 @@ def build(
         record_response=record_response,
         agent=agent,
         agent_deps=agent_deps,
+        external_tools=external,
     )

@@ -46,6 +46,7 @@ PARTS = {
     "UserUploadLimits": "AttachFile's per-user caps on files read at once and bytes in flight",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
+    "ExternalToolset": "the PydanticAI toolset that offers a run's outside (MCP) tools",
 }
 
 # Managers of one aggregate whose name predates the rule (renaming them would touch every
