@@ -123,8 +123,6 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/mcp"): Call(
         (401, 503, 503, 503), json=lambda: {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     ),
-    ("GET", "/mcp"): Call((401, 503, 503, 503)),
-    ("DELETE", "/mcp"): Call((401, 503, 503, 503)),
     ("GET", "/openapi.json"): Call(PUBLIC),
     ("GET", "/docs"): Call(PUBLIC),
     ("GET", "/redoc"): Call(PUBLIC),

@@ -7,8 +7,9 @@ Rules:
   leaves on the request is who the tools act for (`caller_of`).
 - Stateless and JSON: every POST is answered on its own with `application/json`, with no
   session kept in the process, so `almanac serve --workers N` and replicas behind a load
-  balancer serve it like any route. A GET (a server-to-client event stream) is refused with
-  405 by the SDK: Almanac sends nothing unasked.
+  balancer serve it like any route. Only POST is routed: a GET (a server-to-client event
+  stream, which a stateless server would hold open with nothing to send) and a DELETE (no
+  session to end) get 405 with `Allow: POST`, as the protocol allows.
 - Host and Origin are checked by the app's site guard (ALLOWED_HOSTS, and another site's
   changes refused when authentication is off), not again by the SDK.
 - The SDK's session manager runs in the app's lifespan (`serving_mcp`); before it has started
@@ -92,9 +93,8 @@ class _McpResponse(Response):
         await self._manager.handle_request(scope, receive, send)
 
 
-@router.api_route(
+@router.post(
     "/mcp",
-    methods=["GET", "POST", "DELETE"],
     response_class=Response,
     responses={
         200: {"content": {"application/json": {}}, "description": "A JSON-RPC response."},
