@@ -133,15 +133,21 @@ async def test_a_turn_calls_an_allowed_mcp_tool_and_answers_from_it(
 
 
 async def test_a_tool_that_hangs_is_cut_at_its_time_limit_and_the_turn_goes_on(
-    data_dir: Path, tmp_path: Path
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Over HTTP: the server is up before the turn, so the limit cuts the hanging call itself
+    # (a stdio server would spend part of a short limit starting).
     calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("ALMANAC_TEST_TICKETS_AUTH", "Bearer s3cret")
     model = ScriptedModel([("tickets__hang", {}), ("tickets__lookup_ticket", {"ticket_id": "7"})])
-    settings = {"mcp_servers": stdio_servers(calls), "mcp_tool_timeout": 3}
-    with agent_container(data_dir, model, **settings) as container:
-        async with client_of(container) as http:
-            reply = await http.post("/chat", json=ask())
-            metrics = (await http.get("/metrics")).text
+    with http_ticket_server(calls, "s3cret") as url:
+        auth = {"Authorization": "ALMANAC_TEST_TICKETS_AUTH"}
+        servers = {"tickets": {"url": url, "headers_from_env": auth}}
+        settings = {"mcp_servers": json.dumps(servers), "mcp_tool_timeout": 3}
+        with agent_container(data_dir, model, **settings) as container:
+            async with client_of(container) as http:
+                reply = await http.post("/chat", json=ask())
+                metrics = (await http.get("/metrics")).text
     assert reply.status_code == 200, reply.text
     assert "did not answer within 3 s" in model.returns[0]
     assert "Dana Whitfield" in reply.json()["answer"]  # the next tool call, after the hang
@@ -255,7 +261,11 @@ def http_ticket_server(calls: Path, token: str) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # uvicorn waits for the hanging call: not for long
+            process.kill()
+            process.wait(timeout=30)
 
 
 async def test_a_streamable_http_server_is_called_with_headers_from_the_environment(

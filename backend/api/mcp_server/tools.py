@@ -174,7 +174,6 @@ _TURN = ToolAnnotations(read_only_hint=False, open_world_hint=False)
 
 def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
     """The MCP server over `edge.container` (see the module rules)."""
-    container = edge.container
     server = AlmanacMcpServer(
         edge,
         name="almanac",
@@ -183,24 +182,27 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         instructions=INSTRUCTIONS,
         log_level="WARNING",
     )
+    _add_knowledge_tools(server, edge)
+    _add_turn_tools(server, edge)
+    _add_table_tools(server, edge)
+    _add_document_resource(server, edge)
+    return server
 
-    def tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], None]:
-        """Register a tool; its description is its docstring on one line (a model reads it)."""
 
-        def register(fn: Callable[..., Any]) -> None:
-            described = " ".join((fn.__doc__ or "").split())
-            server.add_tool(fn, description=described, annotations=annotations)
+def _tool(
+    server: MCPServer[Any], annotations: ToolAnnotations
+) -> Callable[[Callable[..., Any]], None]:
+    """Register a tool; its description is its docstring on one line (a model reads it)."""
 
-        return register
+    def register(fn: Callable[..., Any]) -> None:
+        described = " ".join((fn.__doc__ or "").split())
+        server.add_tool(fn, description=described, annotations=annotations)
 
-    async def rate_limited(ctx: Context) -> None:
-        wait = await edge.take_token(ctx)
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise ToolError(
-                f"Too many requests: at most {edge.per_minute} per minute per caller. "
-                f"Try again in {seconds} s."
-            )
+    return register
+
+
+def _add_knowledge_tools(server: MCPServer[Any], edge: McpEdge) -> None:
+    container, tool = edge.container, functools.partial(_tool, server)
 
     @tool(_READ_ONLY)
     @_domain_errors
@@ -228,6 +230,30 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         edge.caller_of(ctx)
         page = await container.knowledge.search.execute(SearchRequest(query, limit, 0, category))
         return SearchOut.of(page)
+
+    @tool(_READ_ONLY)
+    @_domain_errors
+    async def get_document(
+        id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The document's id.")],
+        ctx: Context,
+    ) -> DocumentDetailOut:
+        """One whole document of the knowledge base with its sections, by id (the
+        `document_id` of a search hit or a source). Use it to read around a passage."""
+        edge.caller_of(ctx)
+        return DocumentDetailOut.of_detail(await container.knowledge.get_document.execute(id))
+
+
+def _add_turn_tools(server: MCPServer[Any], edge: McpEdge) -> None:
+    container, tool = edge.container, functools.partial(_tool, server)
+
+    async def rate_limited(ctx: Context) -> None:
+        wait = await edge.take_token(ctx)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise ToolError(
+                f"Too many requests: at most {edge.per_minute} per minute per caller. "
+                f"Try again in {seconds} s."
+            )
 
     @tool(_TURN)
     @_domain_errors
@@ -280,6 +306,10 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         body = AdviceIn(conversation=[AdviceMessageIn(role="user", content=question)])
         return await container.advice.advice.execute(body.to_request(user))
 
+
+def _add_table_tools(server: MCPServer[Any], edge: McpEdge) -> None:
+    container, tool = edge.container, functools.partial(_tool, server)
+
     @tool(_READ_ONLY)
     @_domain_errors
     async def list_tables(ctx: Context) -> TableListOut:
@@ -314,16 +344,9 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
             truncated=result.truncated,
         )
 
-    @tool(_READ_ONLY)
-    @_domain_errors
-    async def get_document(
-        id: Annotated[int, Field(ge=1, le=2**63 - 1, description="The document's id.")],
-        ctx: Context,
-    ) -> DocumentDetailOut:
-        """One whole document of the knowledge base with its sections, by id (the
-        `document_id` of a search hit or a source). Use it to read around a passage."""
-        edge.caller_of(ctx)
-        return DocumentDetailOut.of_detail(await container.knowledge.get_document.execute(id))
+
+def _add_document_resource(server: MCPServer[Any], edge: McpEdge) -> None:
+    container = edge.container
 
     @server.resource(
         DOCUMENT_URI,
@@ -341,5 +364,3 @@ def build_mcp_server(edge: McpEdge) -> MCPServer[Any]:
         except AlmanacError as exc:
             raise ResourceError(exc.detail) from None
         return document_markdown(detail)
-
-    return server
