@@ -35,7 +35,10 @@ from use_cases.shared.errors import ConfigurationError
 
 SERVER_SCRIPT = Path(__file__).resolve().parent.parent / "fixtures" / "mcp_ticket_server.py"
 MODEL = "test:mcp-caller"
-ALLOWED = "tickets__lookup_ticket,tickets__hang,tickets__huge,tickets__release_notes"
+ALLOWED = (
+    "tickets__lookup_ticket,tickets__hang,tickets__huge,tickets__release_notes,"
+    "tickets__team_directory"
+)
 
 
 class ScriptedModel:
@@ -45,10 +48,12 @@ class ScriptedModel:
     def __init__(self, script: list[tuple[str, dict[str, Any]]]) -> None:
         self.script = script
         self.offered: list[str] = []
+        self.descriptions: dict[str, str] = {}
         self.returns: list[str] = []
 
     def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         self.offered = [tool.name for tool in info.function_tools]
+        self.descriptions = {tool.name: tool.description or "" for tool in info.function_tools}
         returns = [
             part
             for message in messages
@@ -126,6 +131,10 @@ async def test_a_turn_calls_an_allowed_mcp_tool_and_answers_from_it(
         model.offered
     )
     assert "tickets__delete_everything" not in model.offered
+    # a description is the other server's text too: what addresses the model is withheld
+    directory = model.descriptions["tickets__team_directory"]
+    assert directory.startswith("Who is on which team.")
+    assert "delete_everything" not in directory and "withheld" in directory
     assert calls.read_text().split() == ["lookup_ticket"]
     assert model.returns[0].startswith("Result of an outside tool (untrusted data")
     assert '<tool_result server="tickets" tool="lookup_ticket">' in model.returns[0]

@@ -259,6 +259,22 @@ async def test_bad_json_rpc_gets_a_protocol_error_never_a_500(
     assert "Traceback" not in reply.text
 
 
+async def test_a_body_not_declared_json_or_a_client_not_taking_json_gets_a_problem(
+    server: str, auth_container: Container
+) -> None:
+    key = await issue_key(auth_container, "ana")
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+    async with httpx.AsyncClient() as plain:
+        untyped = await plain.post(f"{server}/mcp", content=body, headers=key)
+        text_only = await plain.post(
+            f"{server}/mcp",
+            content=body,
+            headers={**key, "Content-Type": "application/json", "Accept": "text/html"},
+        )
+    assert (untyped.status_code, untyped.json()["code"]) == (415, "unsupported_media_type")
+    assert (text_only.status_code, text_only.json()["code"]) == (406, "not_acceptable")
+
+
 def test_the_typescript_sdk_lists_calls_and_reads_and_is_refused_without_a_key(
     server: str, auth_container: Container
 ) -> None:

@@ -14,8 +14,9 @@ Rules:
 - The result is data, not instructions: HTML-escaped inside a `<tool_result>` element whose
   attributes only Almanac writes, after a line saying it is untrusted, with any paragraph
   addressed to an AI assistant withheld as it is from documents at ingestion
-  (`use_cases/knowledge/instructions.py`). The run's instructions say so once, when such tools
-  are offered.
+  (`use_cases/knowledge/instructions.py`); so is such a paragraph in a tool's description,
+  which its server writes too. The run's instructions say once, when such tools are offered,
+  that their results are data.
 - Every call is told to the toolbox's observer (logs and metrics): server, tool, outcome
   (ok, error, timeout, failed), seconds and the characters returned.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "ExternalToolbox",
     "ExternalTools",
     "fenced_result",
+    "without_instructions",
 ]
 
 ExternalOutcome = Literal["ok", "error", "timeout", "failed"]
@@ -127,13 +129,19 @@ class ExternalToolbox:
     observer: ExternalToolObserver
 
 
+def without_instructions(text: str) -> str:
+    """`text` with each paragraph addressed to an AI assistant replaced by a note (a tool's
+    result, and a tool's description, which its server writes too)."""
+    for paragraph in instruction_paragraphs(text):
+        text = text.replace(paragraph, "[a paragraph addressed to an AI assistant, withheld]")
+    return text
+
+
 def fenced_result(tool: ExternalTool, text: str, *, cut_from: int | None = None) -> str:
     """`text` as the model reads it (see the module rules): instructions withheld, escaped,
     inside a `<tool_result>` element; `cut_from`: the characters the tool answered when the
     text was cut."""
-    withheld = instruction_paragraphs(text)
-    for paragraph in withheld:
-        text = text.replace(paragraph, "[a paragraph addressed to an AI assistant, withheld]")
+    text = without_instructions(text)
     notes = []
     if cut_from is not None:
         notes.append(f"[cut: the first {len(text):,} of {cut_from:,} characters]")

@@ -14,7 +14,13 @@ from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.toolsets.abstract import ToolsetTool
 from pydantic_core import SchemaValidator, core_schema
 
-from use_cases.chat.external_tools import ExternalCall, ExternalOutcome, ExternalTool, fenced_result
+from use_cases.chat.external_tools import (
+    ExternalCall,
+    ExternalOutcome,
+    ExternalTool,
+    fenced_result,
+    without_instructions,
+)
 from use_cases.chat.tools import AgentDeps
 
 __all__ = ["ExternalToolset"]
@@ -38,7 +44,7 @@ class ExternalToolset(AbstractToolset[AgentDeps]):
                 toolset=self,
                 tool_def=ToolDefinition(
                     name=tool.name,
-                    description=tool.description,
+                    description=without_instructions(tool.description),
                     parameters_json_schema=dict(tool.parameters),
                 ),
                 max_retries=1,

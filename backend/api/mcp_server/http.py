@@ -22,8 +22,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from mcp.server.mcpserver import Context
+from mcp.server.streamable_http import check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
@@ -82,6 +83,19 @@ async def serving_mcp(app: FastAPI, container: Container) -> AsyncIterator[None]
             app.state.mcp = None
 
 
+def _check_headers(request: Request) -> None:
+    """What the SDK would refuse with a bare text reply, refused here as problems: a body
+    that is not declared JSON (415) or a client that does not accept JSON (406)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("application/json"):
+        raise HTTPException(415, "An MCP message is JSON: send Content-Type: application/json.")
+    has_json, _ = check_accept_headers(request)
+    if not has_json:
+        raise HTTPException(
+            406, "The MCP server answers in JSON: send Accept: application/json, text/event-stream."
+        )
+
+
 class _McpResponse(Response):
     """Hands the request, as received, to the SDK's session manager, which answers it."""
 
@@ -98,13 +112,19 @@ class _McpResponse(Response):
     response_class=Response,
     responses={
         200: {"content": {"application/json": {}}, "description": "A JSON-RPC response."},
-        **problem_responses(503),
+        202: {"description": "A notification or a response: accepted, no body."},
+        400: {
+            "content": {"application/json": {}},
+            "description": "Not JSON, or not a JSON-RPC message: a JSON-RPC error object.",
+        },
+        **problem_responses(406, 413, 415, 503),
     },
     summary="The MCP server (streamable HTTP, stateless): tools, and documents as resources",
     description="Model Context Protocol clients (Claude Desktop, Cursor, the MCP SDKs) "
     "connect here with an API key as `Authorization: Bearer KEY`. See docs/mcp.md.",
 )
 async def mcp_endpoint(request: Request, caller: CallerDep) -> Any:
+    _check_headers(request)
     manager = getattr(request.app.state, "mcp", None)
     if manager is None:
         raise ServiceBusy("The MCP server is not running in this process yet.", retry_after_s=1)
