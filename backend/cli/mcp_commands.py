@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
-from mcp.server.mcpserver import Context
 
-from backend.api.mcp_server import McpEdge, build_mcp_server
 from backend.api.rate_limit import RateLimiter, TokenBucketLimiter, build_rate_limiter
 from backend.cli.common import open_container, run_command
 from services.clock import SystemClock
 from use_cases.access.domain import CLI_ADMIN, Caller
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
 
 #: What `almanac mcp` records as the way it acted for another user.
 VIA = "almanac mcp --user"
@@ -44,6 +44,10 @@ def mcp(
     """Serve Almanac's MCP tools and documents over stdio (for Claude Desktop, Cursor, ...)."""
 
     def body() -> None:
+        import anyio  # the MCP SDK costs ~1 s of start-up: only this command pays it
+
+        from backend.api.mcp_server.tools import McpEdge, build_mcp_server
+
         with open_container(with_sample=True) as container:
             settings = container.settings
             if user is None:

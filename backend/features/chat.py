@@ -15,7 +15,6 @@ from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.prompts import PromptUseCases
-from services.chat.mcp_tools import McpServer, McpTools
 from use_cases.chat.agent import CHAT_TURN
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.external_tools import (
@@ -118,6 +117,9 @@ def external_toolbox(
     allowed = settings.allowed_tool_list
     if not allowed:
         return None
+    # Imported here: the MCP SDK costs every process that imports it ~1 s of start-up.
+    from services.chat.mcp_tools import McpServer, McpTools
+
     named = {tool.partition("__")[0] for tool in allowed}
     servers = []
     for name, config in settings.server_configs.items():

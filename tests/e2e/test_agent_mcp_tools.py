@@ -80,7 +80,7 @@ def agent_container(data_dir: Path, model: ScriptedModel, **settings: Any) -> It
     values: dict[str, Any] = {
         "allowed_models": f"offline-extractive,{MODEL}",
         "mcp_tools_allowed": ALLOWED,
-        "mcp_tool_timeout": 20,
+        "mcp_tool_timeout": 60,  # a safety net: a stdio server starts for each call
         **settings,
     }
     built = bootstrap(make_settings(data_dir, **values), clock=FixedClock())
@@ -172,7 +172,11 @@ async def test_a_ten_megabyte_answer_is_cut_to_the_limit_and_the_turn_goes_on(
 ) -> None:
     calls = tmp_path / "calls.txt"
     model = ScriptedModel([("tickets__huge", {})])
-    settings = {"mcp_servers": stdio_servers(calls), "mcp_tool_max_chars": 1000}
+    settings = {
+        "mcp_servers": stdio_servers(calls),
+        "mcp_tool_max_chars": 1000,
+        "mcp_tool_timeout": 300,  # a safety net: 10 MB through a pipe takes a loaded machine long
+    }
     with agent_container(data_dir, model, **settings) as container:
         async with client_of(container) as http:
             reply = await http.post("/chat", json=ask())

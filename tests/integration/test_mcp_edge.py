@@ -8,7 +8,7 @@ import pytest
 from loguru import logger
 from mcp import Client, MCPError
 
-from backend.api.mcp_server import McpEdge, build_mcp_server
+from backend.api.mcp_server.tools import McpEdge, build_mcp_server
 from backend.bootstrap import Container
 from use_cases.access.domain import Caller
 

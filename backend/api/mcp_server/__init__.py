@@ -8,8 +8,7 @@ routes and the CLI, over the same use cases.
   dependency (API keys) as every protected route.
 - `almanac mcp` (`backend/cli/mcp_commands.py`) serves it over stdio, as the local admin or
   `--user NAME`.
+
+Nothing is imported here: the MCP SDK costs a process about a second to import, so only the
+server's start (`http.serving_mcp`) and `almanac mcp` import `tools.py`.
 """
-
-from backend.api.mcp_server.tools import McpEdge, build_mcp_server
-
-__all__ = ["McpEdge", "build_mcp_server"]

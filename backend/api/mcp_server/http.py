@@ -20,22 +20,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
-from mcp.server.mcpserver import Context
-from mcp.server.streamable_http import check_accept_headers
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from backend.api.deps import CallerDep
-from backend.api.mcp_server.tools import McpEdge, build_mcp_server
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import take_token
 from backend.bootstrap import Container
 from use_cases.access.domain import Caller
 from use_cases.shared.errors import ServiceBusy
+
+if TYPE_CHECKING:  # the SDK is imported when the server starts (~1 s): not by every importer
+    from mcp.server.mcpserver import Context
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 router = APIRouter(tags=["mcp"])
 
@@ -62,6 +61,10 @@ async def _token(ctx: Context) -> float:
 async def serving_mcp(app: FastAPI, container: Container) -> AsyncIterator[None]:
     """Build the MCP server over `container` and run its session manager while the app
     serves (the app's lifespan enters it)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from backend.api.mcp_server.tools import McpEdge, build_mcp_server
+
     edge = McpEdge(
         container,
         caller_of=_caller,
@@ -89,8 +92,10 @@ def _check_headers(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("application/json"):
         raise HTTPException(415, "An MCP message is JSON: send Content-Type: application/json.")
-    has_json, _ = check_accept_headers(request)
-    if not has_json:
+    accepted = {
+        kind.split(";")[0].strip().lower() for kind in request.headers.get("accept", "").split(",")
+    }
+    if not accepted & {"application/json", "application/*", "*/*"}:
         raise HTTPException(
             406, "The MCP server answers in JSON: send Accept: application/json, text/event-stream."
         )
