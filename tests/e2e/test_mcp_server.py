@@ -112,10 +112,10 @@ async def test_documents_are_resources_listed_and_read_with_their_sections(
         assert f"## {' > '.join(section['heading_path'])}" in text
 
 
-async def test_tables_and_the_sql_sandbox_answer_as_for_the_assistant(
+async def test_tables_and_the_sql_sandbox_answer_admins_as_for_the_assistant(
     server: str, auth_container: Container
 ) -> None:
-    key = await issue_key(auth_container, "ana")
+    key = await issue_key(auth_container, "root", "admin")
     async with connected(server, key) as client:
         tables = await client.call_tool("list_tables", {})
         name = tables.structured_content["tables"][0]["name"]  # type: ignore[index]
@@ -135,6 +135,21 @@ async def test_tables_and_the_sql_sandbox_answer_as_for_the_assistant(
     assert refused.is_error
     assert "read-only SELECT" in refused.content[0].text  # type: ignore[union-attr]
     assert again.structured_content == rows.structured_content  # nothing was deleted
+
+
+async def test_a_user_may_not_browse_the_tables_as_over_http(
+    server: str, auth_container: Container
+) -> None:
+    key = await issue_key(auth_container, "ana")
+    async with connected(server, key) as client:
+        listed = await client.call_tool("list_tables", {})
+        queried = await client.call_tool("lookup_structured_data", {"sql": "SELECT 1"})
+    async with httpx.AsyncClient() as plain:
+        over_http = await plain.get(f"{server}/api/tables", headers=key)
+    assert over_http.status_code == 403
+    for refused in (listed, queried):
+        assert refused.is_error
+        assert "needs the admin role" in refused.content[0].text  # type: ignore[union-attr]
 
 
 async def test_without_a_key_or_with_a_wrong_one_mcp_is_refused_401(server: str) -> None:

@@ -13,6 +13,9 @@ Rules:
   carrying its `detail`, which is safe to show; anything else is logged with its traceback and
   the client reads only that Almanac failed (never a traceback). Arguments that fail a tool's
   input schema, unknown tools and malformed messages are the SDK's protocol errors.
+- The tables are browsed by admins only, as over HTTP (`GET /api/tables`): `list_tables` and
+  `lookup_structured_data` refuse other callers with a tool error (a user may ask questions
+  over a table, through `ask`, without being meant to read it whole).
 - Documents are resources `almanac://documents/{id}`: the text of each section under its
   heading path, as Markdown. `resources/list` lists the first `RESOURCES_LISTED` documents;
   any document can be read (or fetched with `get_document`) by id.
@@ -41,7 +44,7 @@ from backend.api.chat_schemas import ChatIn, ChatOut
 from backend.api.schemas import DocumentDetailOut, SearchOut
 from backend.api.table_schemas import TableListOut
 from backend.bootstrap import Container
-from use_cases.access.domain import Caller
+from use_cases.access.domain import Caller, require_admin
 from use_cases.advice.domain import StructuredAdvice
 from use_cases.knowledge.domain import DocumentDetail
 from use_cases.knowledge.search import MAX_LIMIT, MAX_QUERY_CHARS, SearchRequest
@@ -315,8 +318,8 @@ def _add_table_tools(server: MCPServer[Any], edge: McpEdge) -> None:
     async def list_tables(ctx: Context) -> TableListOut:
         """The structured tables (names, row counts, columns with sample values) that
         `lookup_structured_data` can query. Use it before writing SQL, to name tables and
-        columns as they are."""
-        edge.caller_of(ctx)
+        columns as they are. Admins only, as `GET /api/tables`: others use `ask`."""
+        require_admin(edge.caller_of(ctx), "Listing the tables")
         return TableListOut.of(await container.tables.list_tables.execute())
 
     @tool(_READ_ONLY)
@@ -335,8 +338,9 @@ def _add_table_tools(server: MCPServer[Any], edge: McpEdge) -> None:
         """Run one read-only SELECT over the organisation's structured tables (people,
         inventories, figures) in Almanac's SQL sandbox, the same the assistant uses; writes,
         other statements and unknown tables are refused with the reason. Use it for exact
-        facts, counts and lists held in tables."""
-        edge.caller_of(ctx)
+        facts, counts and lists held in tables. Admins only (a user asks with `ask`, whose
+        assistant queries the tables for them)."""
+        require_admin(edge.caller_of(ctx), "Running SQL")
         result = await container.tables.run_sql.execute(sql)
         return SqlOut(
             columns=list(result.columns),
