@@ -21,6 +21,8 @@ from backend.api.deps import admin_caller, current_caller
 from backend.api.docs_pages import install_docs
 from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
 from backend.api.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
+from backend.api.mcp_server.http import router as mcp_router
+from backend.api.mcp_server.http import serving_mcp
 from backend.api.middleware import RequestLogMiddleware
 from backend.api.openai_api import OpenAIErrorsMiddleware, install_openai_errors
 from backend.api.openai_api import router as openai_router
@@ -123,6 +125,7 @@ PROTECTED_ROUTERS = (
     conversation_import.router,
     metrics.router,
     openai_router,  # /v1: the OpenAI-compatible API (backend/api/openai_api/)
+    mcp_router,
 )
 #: Almanac's own API is PROTECTED_ROUTERS (and PUBLIC_ROUTERS); the source documents' routes
 #: (backend/api/compat/, docs/seeds.md) come after them, when COMPAT_ROUTES is on, so that
@@ -176,7 +179,8 @@ def create_app(
         logger.info("Almanac {} ready ({})", __version__, storage_label(settings))
         sweeper = asyncio.create_task(_sweep_abandoned_turns(built))
         try:
-            yield
+            async with serving_mcp(app, built):  # `/mcp`: backend/api/mcp_server/http.py
+                yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -228,13 +228,19 @@ def caller_key(caller: Caller, request: Request) -> str:
     return f"addr:{request.client.host if request.client else 'unknown'}"
 
 
-async def enforce_rate_limit(request: Request, caller: CallerDep) -> None:
+async def take_token(request: Request, caller: Caller) -> float:
+    """Take one token of `caller`'s bucket: 0.0 if allowed, else the seconds to wait. The
+    routes use it through `RateLimited`; the MCP server's turn tools call it directly."""
     limiter: RateLimiter = request.app.state.rate_limiter
     key = caller_key(caller, request)
     if isinstance(limiter, TokenBucketLimiter):
-        wait = limiter.acquire(key)
-    else:  # a database (or Redis) round trip: off the event loop
-        wait = await asyncio.to_thread(limiter.acquire, key)
+        return limiter.acquire(key)
+    return await asyncio.to_thread(limiter.acquire, key)  # a round trip: off the event loop
+
+
+async def enforce_rate_limit(request: Request, caller: CallerDep) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = await take_token(request, caller)
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise HTTPException(

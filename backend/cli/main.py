@@ -40,6 +40,7 @@ from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
+from backend.cli.mcp_commands import mcp
 from backend.cli.progress import IngestProgress
 from backend.cli.worker_commands import worker
 from backend.exposure import check_bind
@@ -88,6 +89,7 @@ app.add_typer(clean_app, name="clean")
 app.add_typer(conversations_app, name="conversations")
 app.command()(advise)
 app.command()(worker)
+app.command()(mcp)
 app.add_typer(conversations_app, name="conversations")
 
 

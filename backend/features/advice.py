@@ -29,6 +29,7 @@ def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCa
             sql=a.sql,
             clock=w.clock,
             search_limit=settings.retrieval.final_results_limit,
+            external=chat.external_tools,
         ),
         w.clock,
         w.limits,

@@ -1,26 +1,34 @@
-"""Chat: turns, chats, the abandoned-turn sweep, the search discipline and the response log
-each turn writes to (`use_cases/chat`)."""
+"""Chat: turns, chats, the abandoned-turn sweep, the search discipline, the response log
+each turn writes to, and the MCP tools its model may call (`use_cases/chat`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic_ai import Agent
 
 from backend.agents import turn_agent
+from backend.config import McpToolSettings
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.prompts import PromptUseCases
 from use_cases.chat.agent import CHAT_TURN
 from use_cases.chat.chat_turns import ChatTurns
+from use_cases.chat.external_tools import (
+    ExternalLimits,
+    ExternalToolbox,
+    ExternalToolObserver,
+)
 from use_cases.chat.manage_chats import ManageChats, SweepAbandonedTurns
 from use_cases.chat.responses import RecordResponse
 from use_cases.chat.search_discipline import DecideSearch
 from use_cases.chat.tools import AgentDeps
 from use_cases.confidence.estimator import rrf_score_ceiling
 from use_cases.prompts.domain import CHAT
+from use_cases.shared.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -36,12 +44,15 @@ class ChatUseCases:
     """The chat agent (the playground's runs use it too)."""
     agent_deps: Callable[[], AgentDeps] = field(metadata=INTERNAL)
     """A chat run's dependencies (the playground's runs too)."""
+    external_tools: ExternalToolbox | None = field(default=None, metadata=INTERNAL)
+    """The MCP tools an admin allowed (advice turns are offered them too)."""
 
 
 def build(
     w: Wiring, prompts: PromptUseCases, files: ConversationFileUseCases | None = None
 ) -> ChatUseCases:
     settings, a, clock = w.settings, w.adapters, w.clock
+    external = external_toolbox(settings.mcp_tools, a.telemetry.metrics)
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
@@ -50,6 +61,7 @@ def build(
             clock=clock,
             search_limit=settings.retrieval.final_results_limit,
             offload=a.answer_pool.run,
+            external=external,
         )
 
     record_response = RecordResponse(
@@ -92,4 +104,50 @@ def build(
         record_response=record_response,
         agent=agent,
         agent_deps=agent_deps,
+        external_tools=external,
     )
+
+
+def external_toolbox(
+    settings: McpToolSettings, observer: ExternalToolObserver
+) -> ExternalToolbox | None:
+    """The servers of MCP_SERVERS that MCP_TOOLS_ALLOWED names, their header and environment
+    values read from the environment now (a variable that is not set stops the start-up,
+    naming it); None when no tool is allowed."""
+    allowed = settings.allowed_tool_list
+    if not allowed:
+        return None
+    # Imported here: the MCP SDK costs every process that imports it ~1 s of start-up.
+    from services.chat.mcp_tools import McpServer, McpTools
+
+    named = {tool.partition("__")[0] for tool in allowed}
+    servers = []
+    for name, config in settings.server_configs.items():
+        if name not in named:
+            continue
+        servers.append(
+            McpServer(
+                name=name,
+                command=config.command,
+                args=tuple(config.args),
+                env={**config.env, **_from_environment(name, config.env_from_env)},
+                url=config.url,
+                headers=_from_environment(name, config.headers_from_env),
+            )
+        )
+    tools = McpTools(servers, allowed, timeout_s=settings.mcp_tool_timeout)
+    limits = ExternalLimits(settings.mcp_tool_timeout, settings.mcp_tool_max_chars)
+    return ExternalToolbox(tools, limits, observer)
+
+
+def _from_environment(server: str, variables: dict[str, str]) -> dict[str, str]:
+    values = {}
+    for key, variable in variables.items():
+        value = os.environ.get(variable)
+        if value is None:
+            raise ConfigurationError(
+                f"MCP_SERVERS[{server!r}] takes {key} from the environment variable "
+                f"{variable}, which is not set."
+            )
+        values[key] = value
+    return values

@@ -173,7 +173,9 @@ class PydanticAIModelResolver:
                 self._cache[identifier] = self._build(identifier)
             model = self._cache[identifier]
         if identifier == OFFLINE_MODEL and self._offline_admission is not None:
-            return ResolvedModel(identifier, model, admission=self._offline_admission)
+            return ResolvedModel(
+                identifier, model, admission=self._offline_admission, outside_tools=False
+            )
         if isinstance(model, CompatModel):
             return ResolvedModel(
                 identifier,
@@ -181,7 +183,7 @@ class PydanticAIModelResolver:
                 searches_first=model.options.search_first == "almanac",
                 turn_timeout_s=model.options.turn_timeout_s,
             )
-        return ResolvedModel(identifier, model)
+        return ResolvedModel(identifier, model, outside_tools=identifier != OFFLINE_MODEL)
 
     def options(self, identifier: str) -> ModelOptions:
         """How Almanac calls `identifier` (`services/chat/model_options.py`)."""

@@ -3,7 +3,8 @@
 Rules: every metric is named `almanac_*`; labels hold only bounded values (a route's
 template, never its path; a model's label; a job's kind), so a scrape stays small whatever
 the traffic. Turns are counted by `turn_ended` (the `TurnObserver` port), HTTP requests by the
-API's middleware, retrieval by `ObservedRetriever`, jobs by the job queue.
+API's middleware, retrieval by `ObservedRetriever`, jobs by the job queue, the agent's MCP
+tool calls by `external_tool_called` (the `ExternalToolObserver` port).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from use_cases.chat.external_tools import ExternalCall
 from use_cases.chat.ports import TurnEnded
 
 # No `*_created` series (a timestamp per counter and histogram child): they double a scrape's
@@ -82,6 +84,20 @@ class Metrics:
             ["model", "kind"],
             registry=r,
         )
+        self.mcp_tool_calls = Counter(
+            "almanac_mcp_tool_calls",
+            "Calls of other MCP servers' tools by the agent, by server, tool and outcome (ok, "
+            "error, timeout, failed)",
+            ["server", "tool", "outcome"],
+            registry=r,
+        )
+        self.mcp_tool_seconds = Histogram(
+            "almanac_mcp_tool_duration_seconds",
+            "Time of one MCP tool call by the agent (connecting included), by server",
+            ["server"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.job_failures = Counter(
             "almanac_job_failures",
             "Background jobs that failed, by kind",
@@ -98,6 +114,23 @@ class Metrics:
             self.tokens.labels(ended.model, "input").inc(ended.input_tokens)
         if ended.output_tokens:
             self.tokens.labels(ended.model, "output").inc(ended.output_tokens)
+
+    # -- ExternalToolObserver ------------------------------------------------------------------
+
+    def external_tool_called(self, call: ExternalCall) -> None:
+        """Count it, time it and log it (the server and tool names come from the admin's
+        allow-list, so the labels stay bounded)."""
+        self.mcp_tool_calls.labels(call.server, call.tool, call.outcome).inc()
+        self.mcp_tool_seconds.labels(call.server).observe(call.seconds)
+        logger.info(
+            "MCP tool {}__{}: {} in {:.2f} s, {} characters{}",
+            call.server,
+            call.tool,
+            call.outcome,
+            call.seconds,
+            call.chars,
+            " (cut)" if call.cut else "",
+        )
 
     # -- the rest -------------------------------------------------------------------------------
 

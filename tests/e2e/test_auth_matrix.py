@@ -118,6 +118,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/health"): Call(PUBLIC),  # with authentication on: status and version only
     ("GET", "/health/details"): Call(ADMIN_ONLY),
     ("GET", "/metrics"): Call(ADMIN_ONLY),
+    # The MCP server: any caller with a key. The matrix's app runs no lifespan, so past the key
+    # check the server is not running there (503); tests/e2e/test_mcp_server.py drives it.
+    ("POST", "/mcp"): Call(
+        (401, 503, 503, 503), json=lambda: {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    ),
     ("GET", "/openapi.json"): Call(PUBLIC),
     ("GET", "/docs"): Call(PUBLIC),
     ("GET", "/redoc"): Call(PUBLIC),

@@ -28,6 +28,8 @@ SPECIAL = {
     "cors_origins": "https://b.example",
     "oidc_allowed_domains": "example.org",
     "log_level": "DEBUG",
+    "mcp_servers": '{"t": {"command": "x"}}',
+    "mcp_tools_allowed": "t__y",
 }
 
 

@@ -47,6 +47,7 @@ PARTS = {
     "SharedUploadLimits": "the same caps counted in a ledger every replica shares",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
+    "ExternalToolset": "the PydanticAI toolset that offers a run's outside (MCP) tools",
 }
 
 # Managers of one aggregate whose name predates the rule (renaming them would touch every

@@ -268,6 +268,7 @@ class GiveAdvice:
                 citations=[],
             ),
             decision,
+            outside_tools=resolved.outside_tools,
         )
         prior = prior[-self._history_window :] if self._history_window else ()
         turn = _AdviceTurn(

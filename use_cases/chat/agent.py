@@ -23,6 +23,8 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from pydantic_ai.tools import ToolDefinition
 
 from use_cases.chat.citations import invented_citations, invented_citations_retry
+from use_cases.chat.external_tools import EXTERNAL_TOOLS_RULE
+from use_cases.chat.external_toolset import ExternalToolset
 from use_cases.chat.prompts import (
     SEARCH_FIRST,
     SEARCH_REQUIRED_ANSWER,
@@ -91,13 +93,15 @@ def build_agent(kind: TurnKind[DepsT, OutputT], *, limits: AgentLimits) -> Agent
     names the model resolved for its request, and its instructions are the run's system
     prompt (`AgentDeps.instructions`, read per turn so a new prompt version applies to the
     next request), then the description of the structured tables, then the search policy's.
-    Its tools are the same for every kind. An output citing a passage number no tool
+    Its tools are the same for every kind, and the outside tools of a run's toolbox
+    (`use_cases/chat/external_toolset.py`). An output citing a passage number no tool
     returned in this turn goes back to the model once, as a retry."""
     agent: Agent[DepsT, OutputT] = Agent(
         deps_type=kind.deps_type,
         output_type=kind.output_type,
         retries={"tools": limits.tool_retries, "output": limits.output_retries},
         name=kind.name,
+        toolsets=[ExternalToolset()],  # other servers' tools, when a run has them
     )
 
     @agent.instructions
@@ -107,6 +111,11 @@ def build_agent(kind: TurnKind[DepsT, OutputT], *, limits: AgentLimits) -> Agent
     @agent.instructions
     def _tables(ctx: RunContext[DepsT]) -> str:
         return tables_for(ctx.deps.sql)
+
+    @agent.instructions
+    def _external_tools(ctx: RunContext[DepsT]) -> str:
+        offered = ctx.deps.external is not None and ctx.deps.search_policy.allow_tools
+        return EXTERNAL_TOOLS_RULE if offered else ""
 
     agent.tool(search_knowledge_base, name=SEARCH_TOOL, prepare=kind.offer_search)  # type: ignore[arg-type]
     agent.tool(lookup_structured_data, name=SQL_TOOL, prepare=offer_lookup)  # type: ignore[arg-type]

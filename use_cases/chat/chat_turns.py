@@ -461,7 +461,11 @@ class ChatTurns:
         )
         if replaced:  # after the new exchange is stored: a failure here loses nothing
             self._history.delete_messages(chat.id, sorted(gone), versions_of=assistant.id)
-        deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
+        deps = deps_for_turn(
+            replace(self._deps_factory(), instructions=instructions),
+            decision,
+            outside_tools=resolved.outside_tools,
+        )
         if self._scope is not None:
             deps = replace(deps, retriever=self._scope(deps.retriever, chat.id))
         return _ChatTurn(

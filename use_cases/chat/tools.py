@@ -30,6 +30,7 @@ from pydantic_ai.tools import ToolDefinition
 
 from use_cases.chat.citations import Citation, version_status
 from use_cases.chat.domain import TABLE_SOURCE_ROWS, cell
+from use_cases.chat.external_tools import ExternalToolbox
 from use_cases.chat.prompts import SYSTEM_PROMPT, UNTRUSTED_PASSAGES, UNTRUSTED_ROWS
 from use_cases.chat.search_discipline import UNDECIDED, SearchDecision, SearchPolicy
 from use_cases.knowledge.ports import Retriever
@@ -59,11 +60,17 @@ class AgentDeps:
     """Runs a tool's blocking work (search: embedding and ranking; SQL) off the event loop:
     the server's bounded answer pool, so it neither queues behind nor starves the threads
     quick requests use."""
+    external: ExternalToolbox | None = None
+    """Other servers' tools an admin allowed (`use_cases/chat/external_tools.py`); None: none."""
 
 
-def deps_for_turn(deps: AgentDeps, decision: SearchDecision) -> AgentDeps:
-    """`deps` with the search policy of the turn's search-discipline decision."""
-    return replace(deps, search_policy=decision.policy)
+def deps_for_turn(
+    deps: AgentDeps, decision: SearchDecision, *, outside_tools: bool = True
+) -> AgentDeps:
+    """`deps` with the search policy of the turn's search-discipline decision; without the
+    outside tools for a model that takes none (`ResolvedModel.outside_tools`)."""
+    external = deps.external if outside_tools else None
+    return replace(deps, search_policy=decision.policy, external=external)
 
 
 def format_hits(citations: list[Citation]) -> str:

@@ -37,6 +37,9 @@ class ResolvedModel:
     and servers ignore a forced tool choice): `MODEL_OPTIONS` `search_first`."""
     turn_timeout_s: float | None = None
     """Seconds one turn on this model may take; None: the agent's own limit."""
+    outside_tools: bool = True
+    """Whether the tools of other servers an admin allowed are offered to this model (the
+    offline model takes none: it calls only search and SQL)."""
 
     def admit(self) -> None:
         self.admission()
