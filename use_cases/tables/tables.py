@@ -84,6 +84,26 @@ def validate_table_name(name: str) -> str:
     return name
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def sheet_table_name(workbook: str, sheet: str) -> str:
+    """The table a workbook's sheet is loaded as: the file's stem (or the name given) and
+    the sheet's name, lower case, joined by "_", every other character an "_" ("Budget
+    2024.xlsx", sheet "Q1 Sales" -> `budget_2024_q1_sales`); a valid name whatever the
+    two are (`validate_table_name`): a leading digit gets "t_" before it, a keyword or a
+    reserved prefix "_table" after it, cut to 63 characters."""
+    stem = Path(workbook.replace("\\", "/")).name
+    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
+    name = _NOT_NAME.sub("_", f"{stem}_{sheet}".lower()).strip("_") or "sheet"
+    if name[0].isdigit():
+        name = f"t_{name}"
+    name = name[:63].rstrip("_")
+    if name in SQL_KEYWORDS or name.startswith(("sqlite_", INTERNAL_PREFIX.lstrip("_"))):
+        name = f"{name[:56]}_table"
+    return name
+
+
 @dataclass(frozen=True)
 class LoadTableRequest:
     file: Path

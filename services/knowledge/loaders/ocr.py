@@ -1,0 +1,124 @@
+"""Reading text off images with Debian's Tesseract (the `tesseract` command of the
+`tesseract-ocr` package, English data included), through pytesseract.
+
+Rules:
+- The engine and its model are installed with the system (`apt-get install tesseract-ocr`),
+  never downloaded at run time. Without the command, reading a scan is `UnsupportedDocument`
+  (415) naming the package (`require_tesseract`); everything else works.
+- A page is read with Tesseract's automatic page segmentation, which finds the blocks of
+  text (columns) and reads them in order; its lines are kept in that order, a blank line
+  between blocks and paragraphs.
+- A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
+  left out: on a scan that is mostly noise, speckles and the edges of pictures.
+- Each page costs seconds of CPU: the parse child is told of each (`allow_another_step`,
+  services/parse_pool.py), so a scan's wall-clock allowance grows with its pages, and the
+  command runs with one thread under the parse's CPU and memory limits (a child process
+  inherits them), and a time-out of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.parse_pool import allow_another_step
+from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
+
+#: What an operator installs for OCR (the message of a scan refused without it).
+TESSERACT_PACKAGE = "tesseract-ocr"
+#: Seconds one page's `tesseract` run may take before the page counts as unreadable.
+PAGE_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One line read off a page: its text and box, in pixels of the image."""
+
+    text: str
+    top: int
+    bottom: int
+    block: int
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How scans are read (the OCR_* settings, backend/config.py)."""
+
+    #: Dots per inch a PDF page is rasterised at (Tesseract reads 150-300 dpi best).
+    dpi: int = 200
+    #: Lines Tesseract is less sure of than this, on average over their words, go (0-100).
+    min_confidence: float = 60.0
+    #: Tesseract's language data (`eng`; `eng+deu` with tesseract-ocr-deu installed).
+    language: str = "eng"
+
+
+def tesseract_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def require_tesseract(name: str) -> None:
+    if not tesseract_available():
+        raise UnsupportedDocument(
+            f"{name} needs OCR (it is a scan or an image), and OCR is not installed on this "
+            f"server: install Debian's {TESSERACT_PACKAGE} package (apt-get install "
+            f"{TESSERACT_PACKAGE}), or upload a file with a text layer."
+        )
+
+
+def read_lines(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
+    """The lines Tesseract reads on `image` (a Pillow image), in reading order, the unsure
+    ones left out."""
+    import pytesseract  # imported where it runs
+
+    require_tesseract(name)
+    allow_another_step()
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread: the parse budget is per core
+    try:
+        found = pytesseract.image_to_data(
+            image,
+            lang=options.language,
+            config="--psm 3",
+            output_type=pytesseract.Output.DICT,
+            timeout=PAGE_TIMEOUT_S,
+        )
+    except (RuntimeError, pytesseract.TesseractError) as exc:
+        raise InvalidDocument(
+            f"{name} could not be read by OCR ({' '.join(str(exc).split())[:200]})."
+        ) from None
+    return _lines(found, options.min_confidence)
+
+
+def _lines(found: dict[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for index, word in enumerate(found["text"]):
+        if str(word).strip():
+            key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
+            lines.setdefault(key, []).append(index)
+    kept: list[OcrLine] = []
+    for (block, _, _), words in lines.items():  # Tesseract's reading order
+        confidences = [float(found["conf"][i]) for i in words]
+        if sum(confidences) / len(confidences) < min_confidence:
+            continue
+        kept.append(
+            OcrLine(
+                text=" ".join(str(found["text"][i]).strip() for i in words),
+                top=min(int(found["top"][i]) for i in words),
+                bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in words),
+                block=block,
+            )
+        )
+    return kept
+
+
+def lines_text(lines: Sequence[OcrLine]) -> str:
+    """The lines as text: a line break between the lines of a block, a blank line between
+    blocks."""
+    parts: list[str] = []
+    for index, line in enumerate(lines):
+        if index and line.block != lines[index - 1].block:
+            parts.append("\n")
+        parts.append(line.text + "\n")
+    return "".join(parts).strip()
