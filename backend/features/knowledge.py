@@ -9,12 +9,11 @@ from loguru import logger
 
 from backend.config import Settings
 from backend.features import INTERNAL
-from backend.features.adapters import Wiring
-from services.knowledge.loaders import LOADERS_VERSION, FileLoader
+from backend.features.adapters import Wiring, budgeted_loader
+from services.knowledge.loaders import LOADERS_VERSION
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
-from services.parse_pool import BudgetedLoader
 from use_cases.knowledge.conflicts import ListConflicts
 from use_cases.knowledge.documents import (
     GetDocument,
@@ -99,13 +98,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         # An admin's file is parsed in a child process under a CPU and a memory budget, as a
         # chat attachment is (the forked parse costs ~50 ms a document; the child starts on
         # the first file).
-        budgeted_ingest=ingest_with(
-            BudgetedLoader(
-                FileLoader,
-                cpu_s=settings.documents.parse_cpu_seconds,
-                memory_bytes=settings.documents.parse_memory_mb * 1024 * 1024,
-            )
-        ),
+        budgeted_ingest=ingest_with(budgeted_loader(settings)),
         search=SearchKnowledgeBase(
             a.observed_retriever, default_limit=settings.retrieval.final_results_limit
         ),

@@ -52,11 +52,11 @@ class ImageLoader:
     def check(self, name: str, data: bytes) -> None:
         ensure_not_empty(name, data)
         require_tesseract(name)
-        _measure(name, data, self._budget).close()
+        _measure(name, data, self._budget, self._ocr).close()
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         self.check(name, data)
-        image = _measure(name, data, self._budget)
+        image = _measure(name, data, self._budget, self._ocr)
         frames = getattr(image, "n_frames", 1)
         pages: list[str] = []
         try:
@@ -80,7 +80,7 @@ class ImageLoader:
         )
 
 
-def _measure(name: str, data: bytes, budget: InputBudget) -> Any:
+def _measure(name: str, data: bytes, budget: InputBudget, ocr: OcrOptions) -> Any:
     """The image opened lazily (header only), once its pixels are within budget."""
     from PIL import Image  # imported where it runs
 
@@ -107,10 +107,11 @@ def _measure(name: str, data: bytes, budget: InputBudget) -> Any:
             + (f" x {frames} pages" if frames > 1 else "")
             + f", more than the {budget.max_image_pixels:,} pixels allowed: refused."
         )
-    if frames > budget.max_ocr_pages:
+    if frames > ocr.max_pages:
         image.close()
         raise InputTooCostly(
-            f"{name} has {frames:,} pages; OCR reads at most {budget.max_ocr_pages:,}: refused."
+            f"{name} has {frames:,} pages; OCR reads at most {ocr.max_pages:,} "
+            "(OCR_MAX_PAGES): refused."
         )
     return image
 

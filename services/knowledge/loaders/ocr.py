@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.budgets import BUDGET
 from services.parse_pool import allow_another_step
 from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
 
@@ -53,6 +54,9 @@ class OcrOptions:
     min_confidence: float = 60.0
     #: Tesseract's language data (`eng`; `eng+deu` with tesseract-ocr-deu installed).
     language: str = "eng"
+    #: Pages one document may ask OCR to read (a scanned PDF's, a TIFF's frames); more is
+    #: `InputTooCostly` (413).
+    max_pages: int = BUDGET.max_ocr_pages
 
 
 def tesseract_available() -> bool:

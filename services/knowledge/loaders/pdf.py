@@ -83,7 +83,7 @@ class PdfLoader:
       pixels would pass `max_image_pixels`) and read by Tesseract (services/knowledge/
       loaders/ocr.py); its lines then go through the same steps as a text page's. The
       document is marked `extraction: ocr` in its metadata, with `ocr_pages`. More such
-      pages than `max_ocr_pages` is `InputTooCostly` (413). Without Tesseract, a PDF with
+      pages than `OcrOptions.max_pages` is `InputTooCostly` (413). Without Tesseract, a PDF with
       no text on any page is `UnsupportedDocument` (415) naming the package; one with text
       on some pages is read without its scanned ones.
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
@@ -190,10 +190,10 @@ class PdfLoader:
             if all(page is None or not page.lines for page in pages):
                 require_tesseract(name)
             return []
-        if len(scans) > self._budget.max_ocr_pages:
+        if len(scans) > self._ocr.max_pages:
             raise InputTooCostly(
                 f"{name} has {len(scans):,} scanned pages; OCR reads at most "
-                f"{self._budget.max_ocr_pages:,}: refused."
+                f"{self._ocr.max_pages:,} (OCR_MAX_PAGES): refused."
             )
         document = pdfium.PdfDocument(data)
         try:
