@@ -29,9 +29,10 @@ by what it produces, not by what it was given:
 - **Images** (`max_image_pixels`): width x height x frames, from the header, before any
   pixel is decoded (services/conversations/image_reader.py, and the OCR of an image file,
   services/knowledge/loaders/image.py).
-- **Office files** (`max_xml_depth`, `max_xml_elements`): each XML part's nesting and
-  element count, streamed before Word's, PowerPoint's or a workbook's library reads it
-  (services/knowledge/loaders/office.py), beside the unpacked-bytes budget of each part.
+- **Office files** (`max_xml_depth`, `max_xml_elements`, `max_empty_rows`): each XML
+  part's nesting, element count and empty sheet rows, streamed before Word's,
+  PowerPoint's or a workbook's library reads it (services/office/package.py), beside the
+  unpacked-bytes budget of each part.
 - **OCR** (`max_ocr_pages`): pages without a text layer that one PDF may ask OCR to read.
 - **Chats** (`max_chat_messages`): messages of one imported conversation (an export's, a
   share page's, a Slack thread's), counted once it is parsed and before anything is stored
@@ -115,6 +116,9 @@ class InputBudget:
     #: part streams, before any library builds it (services/knowledge/loaders/office.py).
     max_xml_depth: int = 512
     max_xml_elements: int = 4_000_000
+    #: Rows without a cell in one sheet (formatted blank rows: a few hundred in real
+    #: workbooks; a million is a bomb that costs a reader seconds a pass and holds nothing).
+    max_empty_rows: int = 100_000
     #: Pages of one scanned PDF that OCR reads (each costs seconds of CPU); a scan with more
     #: pages without text is refused. The default of the OCR_MAX_PAGES setting.
     max_ocr_pages: int = 50

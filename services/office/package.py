@@ -14,8 +14,10 @@ Rules:
   together to `max_unpacked`, read from the archive's directory (Python's zip reader never
   inflates past a part's declared size, and the libraries read through it). The XML parts
   are then read once, as a stream, for their nesting depth (`max_xml_depth`) and element
-  count (`max_xml_elements`), before the library builds anything of them: a million empty
-  rows or a part nested 100,000 deep is refused in a fraction of the parse budget.
+  count (`max_xml_elements`), and a sheet's empty rows (`max_empty_rows`: a row without a
+  cell, which a reader still walks), before the library builds anything of them: a
+  million empty rows or a part nested 100,000 deep is refused in a fraction of the parse
+  budget.
 - A part declaring a DTD is `InvalidDocument`: Office files never do, and entity
   expansion is the classic XML bomb.
 - Macros (`vbaProject.bin`) are never read: no loader opens them, and this check looks only
@@ -38,6 +40,8 @@ _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
 _XML_PARTS = (".xml", ".rels")
 _READ_CHUNK = 256 * 1024
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+#: A sheet's row, in Excel's and OpenDocument's words.
+_ROWS = frozenset(("row", "table-row"))
 
 
 def check_package(name: str, data: bytes, kind: str) -> None:
@@ -96,12 +100,14 @@ def check_parts(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET)
 def _check_xml(
     name: str, archive: zipfile.ZipFile, part: zipfile.ZipInfo, budget: InputBudget
 ) -> None:
-    depth = elements = 0
+    depth = elements = empty_rows = 0
+    row_open = False  # a sheet's row, with no cell yet
 
-    def start(_tag: str, _attributes: object) -> None:
-        nonlocal depth, elements
+    def start(tag: str, _attributes: object) -> None:
+        nonlocal depth, elements, row_open
         depth += 1
         elements += 1
+        row_open = tag.rpartition(":")[2] in _ROWS
         if depth > budget.max_xml_depth:
             raise InputTooCostly(
                 f"{name}: its part {part.filename} nests elements more than "
@@ -113,9 +119,17 @@ def _check_xml(
                 "XML elements: refused (the XML element limit)."
             )
 
-    def end(_tag: str) -> None:
-        nonlocal depth
+    def end(tag: str) -> None:
+        nonlocal depth, empty_rows, row_open
         depth -= 1
+        if row_open and tag.rpartition(":")[2] in _ROWS:
+            empty_rows += 1
+            if empty_rows > budget.max_empty_rows:
+                raise InputTooCostly(
+                    f"{name}: its part {part.filename} holds more than "
+                    f"{budget.max_empty_rows:,} empty rows: refused (the empty-row limit)."
+                )
+        row_open = False
 
     def doctype(*_: object) -> None:
         raise InvalidDocument(
