@@ -51,8 +51,8 @@ class ImageLoader:
 
     def check(self, name: str, data: bytes) -> None:
         ensure_not_empty(name, data)
-        require_tesseract(name)
         _measure(name, data, self._budget, self._ocr).close()
+        require_tesseract(name)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         self.check(name, data)

@@ -6,8 +6,9 @@ Rules:
   never downloaded at run time. Without the command, reading a scan is `UnsupportedDocument`
   (415) naming the package (`require_tesseract`); everything else works.
 - A page is read with Tesseract's automatic page segmentation, which finds the blocks of
-  text (columns) and reads them in order; its lines are kept in that order, a blank line
-  between blocks and paragraphs.
+  text and reads them in order. Where it runs a line on across two columns (their lines
+  level with each other), the line is cut at the gutter (`COLUMN_GAP`), and where gutters
+  recur the page is read column by column (`_column_order`); a blank line between blocks.
 - A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
   left out: on a scan that is mostly noise, speckles and the edges of pictures.
 - Each page costs seconds of CPU: the parse child is told of each (`allow_another_step`,
@@ -22,6 +23,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from services.budgets import BUDGET
@@ -95,26 +97,110 @@ def read_lines(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
     return _lines(found, options.min_confidence)
 
 
+#: A gap between two words of one of Tesseract's lines wider than this many times the
+#: line's height is a gutter between columns: Tesseract runs a line on across columns whose
+#: lines are level with each other (a word space is about a third of the height).
+COLUMN_GAP = 2.0
+#: Gaps this close to each other (in pixels, at any resolution: a share of the page's width)
+#: are one gutter; a gutter must recur on this many lines.
+GUTTER_SLACK = 0.03
+GUTTER_LINES = 2
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Words of one line, on one side of any gutter: their text and box."""
+
+    text: str
+    left: int
+    right: int
+    top: int
+    bottom: int
+    block: int
+
+
 def _lines(found: dict[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
     lines: dict[tuple[int, int, int], list[int]] = {}
     for index, word in enumerate(found["text"]):
         if str(word).strip():
             key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
             lines.setdefault(key, []).append(index)
-    kept: list[OcrLine] = []
+    pieces: list[_Piece] = []
     for (block, _, _), words in lines.items():  # Tesseract's reading order
         confidences = [float(found["conf"][i]) for i in words]
         if sum(confidences) / len(confidences) < min_confidence:
             continue
-        kept.append(
-            OcrLine(
-                text=" ".join(str(found["text"][i]).strip() for i in words),
-                top=min(int(found["top"][i]) for i in words),
-                bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in words),
-                block=block,
-            )
+        pieces += _split_at_gaps(found, words, block)
+    width = max(
+        (int(w) + int(x) for w, x in zip(found["width"], found["left"], strict=True)), default=1
+    )
+    return [
+        OcrLine(piece.text, piece.top, piece.bottom, piece.block)
+        for piece in _column_order(pieces, width)
+    ]
+
+
+def _split_at_gaps(found: dict[str, Sequence[Any]], words: list[int], block: int) -> list[_Piece]:
+    """A line's words as pieces, cut where a gap is a gutter (`COLUMN_GAP`)."""
+    words = sorted(words, key=lambda i: int(found["left"][i]))
+    height = max(int(found["height"][i]) for i in words)
+    groups: list[list[int]] = [[words[0]]]
+    for before, word in pairwise(words):
+        gap = int(found["left"][word]) - int(found["left"][before]) - int(found["width"][before])
+        if gap > COLUMN_GAP * height:
+            groups.append([])
+        groups[-1].append(word)
+    return [
+        _Piece(
+            text=" ".join(str(found["text"][i]).strip() for i in group),
+            left=int(found["left"][group[0]]),
+            right=int(found["left"][group[-1]]) + int(found["width"][group[-1]]),
+            top=min(int(found["top"][i]) for i in group),
+            bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in group),
+            block=block,
         )
-    return kept
+        for group in groups
+    ]
+
+
+def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
+    """The pieces in reading order: where gutters recur (`GUTTER_LINES`), each run of
+    pieces between two lines that span them is read column by column, top to bottom; a
+    page without gutters keeps Tesseract's order."""
+    gaps = sorted(
+        (left.right + right.left) / 2
+        for left, right in pairwise(pieces)
+        if right.top < left.bottom and right.left > left.right  # cut from one line
+    )
+    gutters: list[float] = []
+    run: list[float] = []
+    for gap in gaps:
+        if run and gap - run[-1] > GUTTER_SLACK * width:
+            if len(run) >= GUTTER_LINES:
+                gutters.append(sum(run) / len(run))
+            run = []
+        run.append(gap)
+    if len(run) >= GUTTER_LINES:
+        gutters.append(sum(run) / len(run))
+    if not gutters:
+        return pieces
+    ordered: list[_Piece] = []
+    section: list[_Piece] = []
+    for piece in pieces:
+        if any(piece.left < gutter < piece.right for gutter in gutters):  # spans the columns
+            ordered += _by_column(section, gutters)
+            ordered.append(piece)
+            section = []
+        else:
+            section.append(piece)
+    return ordered + _by_column(section, gutters)
+
+
+def _by_column(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
+    def column(piece: _Piece) -> int:
+        return sum(1 for gutter in gutters if gutter < piece.left)
+
+    return sorted(pieces, key=lambda piece: (column(piece), piece.top))
 
 
 def lines_text(lines: Sequence[OcrLine]) -> str:
