@@ -44,9 +44,10 @@ _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ROWS = frozenset(("row", "table-row"))
 
 
-def check_package(name: str, data: bytes, kind: str) -> None:
-    """The cheap checks: not empty, not an OLE file, a zip archive. `kind` names the format
-    in messages ("Word document")."""
+def check_package(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET) -> None:
+    """The cheap checks, from the bytes' start and the archive's directory alone: not empty,
+    not an OLE file, a zip archive, and no part (nor all together) unpacking past its
+    budget. `kind` names the format in messages ("Word document")."""
     if not data or data.isspace():
         raise InvalidDocument(f"{name} is empty")
     if data.startswith(OLE_MAGIC):
@@ -59,19 +60,11 @@ def check_package(name: str, data: bytes, kind: str) -> None:
             f"{name} is in an older binary Office format, not a {kind}: open it and save it "
             "in the current format."
         )
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise InvalidDocument(
-            f"{name} is not a readable {kind} (no zip archive); it may be corrupt or truncated."
-        )
-
-
-def check_parts(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET) -> None:
-    """The budgets of the module docstring, over every part of the archive."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except ARCHIVE_ERRORS:
         raise InvalidDocument(
-            f"{name} is not a readable {kind}; it may be corrupt or truncated."
+            f"{name} is not a readable {kind} (no zip archive); it may be corrupt or truncated."
         ) from None
     with archive:
         total = 0
@@ -92,6 +85,19 @@ def check_parts(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET)
                 raise InputTooCostly(
                     f"{name} unpacks to more than {budget.max_unpacked:,} bytes: refused."
                 )
+
+
+def check_parts(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET) -> None:
+    """`check_package`, then every XML part streamed once for its depth, elements and empty
+    rows (the module docstring), before a library reads it."""
+    check_package(name, data, kind, budget)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except ARCHIVE_ERRORS:  # checked above; a second reading fails alike
+        raise InvalidDocument(
+            f"{name} is not a readable {kind}; it may be corrupt or truncated."
+        ) from None
+    with archive:
         for part in archive.infolist():
             if part.filename.lower().endswith(_XML_PARTS):
                 _check_xml(name, archive, part, budget)

@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.budgets import BUDGET, InputBudget
-from services.office.package import check_package, check_parts
+from services.office.package import check_parts
 from use_cases.shared.errors import InvalidDocument
 
 EXCEL_EXTENSIONS = (".xlsx", ".xlsm")
@@ -56,7 +56,6 @@ class SheetTable:
 
 def read_workbook(name: str, data: bytes, budget: InputBudget = BUDGET) -> list[SheetTable]:
     """Every sheet of the workbook `name` (its extension says which kind), in order."""
-    check_package(name, data, _KIND)
     check_parts(name, data, _KIND, budget)
     ods = name.lower().endswith(ODS_EXTENSIONS)
     sheets = _ods_sheets(name, data) if ods else _excel_sheets(name, data)

@@ -67,10 +67,9 @@ class DocxLoader:
         return extension(name) in DOCX_EXTENSIONS
 
     def check(self, name: str, data: bytes) -> None:
-        check_package(name, data, _KIND)
+        check_package(name, data, _KIND, self._budget)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
-        self.check(name, data)
         check_parts(name, data, _KIND, self._budget)
         document = _open(name, data)
         blocks = list(_blocks(document))

@@ -50,10 +50,9 @@ class PptxLoader:
         return extension(name) in PPTX_EXTENSIONS
 
     def check(self, name: str, data: bytes) -> None:
-        check_package(name, data, _KIND)
+        check_package(name, data, _KIND, self._budget)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
-        self.check(name, data)
         check_parts(name, data, _KIND, self._budget)
         deck = _open(name, data)
         slides: list[tuple[str, str]] = []  # (heading, text)

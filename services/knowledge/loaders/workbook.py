@@ -47,7 +47,7 @@ class WorkbookLoader:
         return extension(name) in WORKBOOK_EXTENSIONS
 
     def check(self, name: str, data: bytes) -> None:
-        check_package(name, data, "workbook")
+        check_package(name, data, "workbook", self._budget)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         sheets = read_workbook(name, data, self._budget)
