@@ -113,7 +113,7 @@ class InputBudget:
     #: Elements one XML part of an Office file may nest in each other (real Word, PowerPoint
     #: and Excel files nest a few dozen deep, tables in tables a few more), and elements one
     #: part may hold (a 100,000-row sheet of 20 columns holds ~2.1 million), counted as the
-    #: part streams, before any library builds it (services/knowledge/loaders/office.py).
+    #: part streams, before any library builds it (services/office/package.py).
     max_xml_depth: int = 512
     max_xml_elements: int = 4_000_000
     #: Rows without a cell in one sheet (formatted blank rows: a few hundred in real
