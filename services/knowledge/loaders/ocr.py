@@ -104,7 +104,10 @@ COLUMN_GAP = 2.0
 #: Gaps this close to each other (in pixels, at any resolution: a share of the page's width)
 #: are one gutter; a gutter must recur on this many lines.
 GUTTER_SLACK = 0.03
-GUTTER_LINES = 2
+GUTTER_LINES = 3
+#: Text on each side of a gutter is at least this share of the page's width: a column, not a
+#: table of contents' page number or a marginal note (read in line, as a text layer has them).
+MIN_COLUMN_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,14 @@ def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
     """The pieces in reading order: where gutters recur (`GUTTER_LINES`), each run of
     pieces between two lines that span them is read column by column, top to bottom; a
     page without gutters keeps Tesseract's order."""
+    wide = MIN_COLUMN_SHARE * width
     gaps = sorted(
         (left.right + right.left) / 2
         for left, right in pairwise(pieces)
-        if right.top < left.bottom and right.left > left.right  # cut from one line
+        if right.top < left.bottom
+        and right.left > left.right  # cut from one line
+        and left.right - left.left >= wide
+        and right.right - right.left >= wide
     )
     gutters: list[float] = []
     run: list[float] = []
