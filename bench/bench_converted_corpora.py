@@ -111,7 +111,8 @@ def main() -> None:
     report, converting_s, count = converted_report(args.corpus, args.split, args.to)
     converted_s = time.perf_counter() - started - converting_s
     print(
-        f"{args.corpus} ({args.split}), {count} files converted to {args.to} in {converting_s:.0f} s"
+        f"{args.corpus} ({args.split}), {count} files converted to {args.to} "
+        f"in {converting_s:.0f} s"
     )
     print(f"{'format':<10} {'correct':>8} {'cited':>6} {'refusal':>8} {'s':>6}")
     for label, found, seconds in (
