@@ -15,6 +15,7 @@ never asserted (the floors of tests/integration/test_corpus_answers.py hold the 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -90,12 +91,34 @@ def converted_report(name: str, split: str, to: str) -> tuple[AnswerReport, floa
             sample_lexicon_file=folder / "lexicon.json",
             lexicon_file=None,
         )
-        load_split(split, folder / "eval")
+        cases = _renamed_cases(folder / "eval", Path(tmp) / "eval", to)
+        load_split(split, cases)
         with open_container(settings, with_sample=True) as container:
-            report = evaluate(
-                container, f"{name}-{to}/{split}", split, None, folder / "eval", lambda _: None
-            )
+            report = evaluate(container, f"{name}-{to}/{split}", split, None, cases, lambda _: None)
         return report, seconds, count
+
+
+def _renamed_cases(source: Path, target: Path, to: str) -> Path:
+    """The corpus's cases with the sources they expect renamed as converted (`x.md` ->
+    `x.docx`), so "cited" counts the converted files."""
+    target.mkdir()
+    for split in source.glob("*.jsonl"):
+        lines = []
+        for line in split.read_text(encoding="utf-8").splitlines():
+            case = json.loads(line) if line.strip() else None
+            if case is not None and to != "scan":
+                case["expect_sources"] = [
+                    _renamed(expected, to) for expected in case.get("expect_sources", [])
+                ]
+            lines.append(json.dumps(case) if case is not None else line)
+        (target / split.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _renamed(path: str, to: str) -> str:
+    stem, dot, suffix = path.rpartition(".")
+    known = dot and f".{suffix.lower()}" in _PANDOC_INPUT
+    return f"{stem}.{to}" if known else path
 
 
 def main() -> None:

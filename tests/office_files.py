@@ -80,7 +80,12 @@ Visitors park in bay 7.[^bay]
 | A    | behind B |
 | B    | garage   |
 
-Racks are checked weekly.
+Racks are checked weekly:
+
+```
+check-racks --building B
+check-racks --garage
+```
 
 [^bay]: Bay 7 was bay 3 until 2023.
 """

@@ -4,9 +4,10 @@
   heading path of `SectionBuilder`. When the document has a "Title" paragraph it heads the
   "Heading 1"s (a Word title sits above them); without one, "Heading 1" is the top level,
   as `#` is in Markdown.
-- Body: paragraphs in order; list items (numbered in Word's numbering or styled "List ...")
-  as "- item" or "1. item", indented by their level; tables as Markdown tables inside the
-  section they stand in, merged cells once.
+- Body: paragraphs in order; code (a "Source Code", "HTML Preformatted" or other code
+  style) in a fenced block with its line breaks; list items (numbered in Word's numbering
+  or styled "List ...") as "- item" or "1. item", indented by their level; tables as
+  Markdown tables inside the section they stand in, merged cells once.
 - Left out: footnotes, endnotes, comments, headers and footers (parts of their own, never
   walked), and deleted tracked changes.
 - Title: the core properties' title, else the "Title" paragraph, else the first
@@ -41,6 +42,8 @@ from use_cases.shared.errors import InvalidDocument
 DOCX_EXTENSIONS = (".docx",)
 _KIND = "Word document"
 _HEADING = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
+#: Paragraph styles of code: pandoc's "Source Code", Word's "HTML Preformatted", "Code".
+_CODE_STYLE = re.compile(r"code|preformatted|verbatim|plain text", re.IGNORECASE)
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -52,6 +55,7 @@ class _Block:
     heading: int
     text: str
     listed: bool = False
+    code: bool = False
 
 
 class DocxLoader:
@@ -77,7 +81,7 @@ class DocxLoader:
         builder = SectionBuilder()
         first_heading: str | None = None
         in_list = False
-        for block in blocks:
+        for block in _fenced(blocks):
             if block.heading == 0:
                 # A list's items one a line; a blank line before and after the list.
                 before = "\n" if in_list and not block.listed else ""
@@ -144,10 +148,15 @@ def _blocks(document: Any) -> Iterator[_Block]:
             if rows:
                 yield _Block(0, markdown_table(rows))
             continue
+        style = _style_name(item)
+        if _CODE_STYLE.search(style):
+            code = item.text.rstrip()
+            if code.strip():
+                yield _Block(0, code, code=True)
+            continue
         text = " ".join(item.text.split())
         if not text:
             continue
-        style = _style_name(item)
         if style.lower() == "title":
             yield _Block(-1, text)
         elif heading := _HEADING.match(style):
@@ -155,6 +164,21 @@ def _blocks(document: Any) -> Iterator[_Block]:
         else:
             marker = numbering.marker(item, style)
             yield _Block(0, marker + text, listed=bool(marker))
+
+
+def _fenced(blocks: list[_Block]) -> Iterator[_Block]:
+    """Runs of code paragraphs as one fenced block each (as Markdown keeps code)."""
+    run: list[str] = []
+    for block in blocks:
+        if block.code:
+            run.append(block.text)
+            continue
+        if run:
+            yield _Block(0, "```\n" + "\n".join(run) + "\n```")
+            run = []
+        yield block
+    if run:
+        yield _Block(0, "```\n" + "\n".join(run) + "\n```")
 
 
 def _style_name(paragraph: Any) -> str:
