@@ -154,7 +154,7 @@ def _blocks(document: Any) -> Iterator[_Block]:
             if code.strip():
                 yield _Block(0, code, code=True)
             continue
-        text = " ".join(item.text.split())
+        text = " ".join(_paragraph_text(item).split())
         if not text:
             continue
         if style.lower() == "title":
@@ -179,6 +179,20 @@ def _fenced(blocks: list[_Block]) -> Iterator[_Block]:
         yield block
     if run:
         yield _Block(0, "```\n" + "\n".join(run) + "\n```")
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    """The paragraph's text, its inline code (a run in a code character style, pandoc's
+    "Verbatim Char") in backticks, as Markdown writes it."""
+    parts = []
+    for item in paragraph.iter_inner_content():
+        runs = getattr(item, "runs", None)
+        for run in runs if runs is not None else (item,):
+            text = run.text
+            if text.strip() and _CODE_STYLE.search(_style_name(run)):
+                text = f"`{text}`"
+            parts.append(text)
+    return "".join(parts)
 
 
 def _style_name(paragraph: Any) -> str:
