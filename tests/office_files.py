@@ -80,7 +80,7 @@ Visitors park in bay 7.[^bay]
 | A    | behind B |
 | B    | garage   |
 
-Racks are checked weekly:
+Racks are checked weekly with `check-racks`:
 
 ```
 check-racks --building B

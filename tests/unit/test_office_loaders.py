@@ -60,6 +60,7 @@ def test_a_word_file_from_pandoc_reads_alike_and_leaves_its_footnote_out(
     assert "- Sign in at reception\n- Wear the badge" in visitors
     assert "1. Lock it\n2. Register it" in bicycles
     assert "| Rack | Place |\n|---|---|\n| A | behind B |\n| B | garage |" in bicycles
+    assert "Racks are checked weekly with `check-racks`:" in bicycles  # inline code
     assert "```\ncheck-racks --building B\ncheck-racks --garage\n```" in bicycles  # code
     assert "bay 3" not in visitors + bicycles  # the footnote
 
