@@ -147,6 +147,10 @@ def main() -> None:
             f"{found.refusal_accuracy or 0:>8.2f} {seconds:>6.0f}"
         )
     print(f"difference: {report.correct - original.correct:+d} correct")
+    lost = {r.id for r in report.failures} - {r.id for r in original.failures}
+    gained = {r.id for r in original.failures} - {r.id for r in report.failures}
+    print(f"wrong only when converted: {', '.join(sorted(lost)) or 'none'}")
+    print(f"right only when converted: {', '.join(sorted(gained)) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ Rules:
 - A plugin that cannot be imported, or whose object is no loader, is logged and skipped:
   one broken package does not stop the server.
 - The registry is read when a `FileLoader` is built (in each parse child too), from the
-  `sys.path` of that process: a plugin installed while the server runs is used after a
-  restart.
+  `sys.path` of that process; the entry points are looked for once per path (`_FOUND`): a
+  plugin installed while the server runs is used after a restart.
 - The legacy binary Office formats (`.doc`, `.ppt`, `.xls`) are no loader's: they are
   refused with a 415 that names the current format to save them in (`LEGACY_FORMATS`).
 """
@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -80,7 +81,7 @@ def registered_loaders(ocr: OcrOptions | None = None) -> list[RegisteredLoader]:
     extensions it was given (the module docstring says which)."""
     found = builtin_loaders(ocr)
     claimed = {ext for entry in found for ext in entry.extensions}
-    for point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for point in _entry_points():
         origin = point.dist.name if point.dist is not None else "unknown"
         try:
             entry = _registered(point.name, origin, point.load())
@@ -108,6 +109,20 @@ def registered_loaders(ocr: OcrOptions | None = None) -> list[RegisteredLoader]:
     return found
 
 
+#: The entry points found, by the `sys.path` they were looked for on: looking costs ~40 ms
+#: (every installed distribution's metadata is read), and each parse child builds a
+#: `FileLoader`; found once at import, in the fork server's preload, a child whose path is
+#: the same finds them here.
+_FOUND: dict[tuple[str, ...], tuple[metadata.EntryPoint, ...]] = {}
+
+
+def _entry_points() -> tuple[metadata.EntryPoint, ...]:
+    key = tuple(sys.path)
+    if key not in _FOUND:
+        _FOUND[key] = tuple(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return _FOUND[key]
+
+
 def _resolve(target: str) -> Callable[[], Any]:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
@@ -122,3 +137,6 @@ def _registered(name: str, origin: str, factory: Callable[[], Any]) -> Registere
         if not callable(getattr(loader, method, None)):
             raise TypeError(f"{name} has no {method}() method")
     return RegisteredLoader(name, origin, extensions, loader)
+
+
+_entry_points()
