@@ -7,7 +7,7 @@ never asserted (the floors of tests/integration/test_corpus_answers.py hold the 
     python -m bench.bench_converted_corpora --corpus latex-guides --to scan
 
 - `docx`, `pptx`: pandoc (Markdown, HTML or reST in; its images dropped, as a document
-  exported without them).
+  exported without them). pandoc knows no MyST: a `{warning}` directive becomes code.
 - `scan`: poppler's `pdftoppm -r 150 -gray -jpeg`, then `img2pdf`: an image-only PDF of
   each page, as a scanner makes; the loaders read it by OCR.
 """
@@ -27,7 +27,10 @@ from backend.cli.common import open_container, settings_for_cli
 from backend.cli.eval_commands import CORPORA_DIR, corpus_report, evaluate, load_split
 from use_cases.evaluation.answers import AnswerReport
 
-_PANDOC_INPUT = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+#: pandoc's readers; Markdown without `smart`, so `--required-version` stays two hyphens (as
+#: the Markdown loader reads it) instead of an en dash.
+_PANDOC_INPUT = {".md": "markdown-smart", ".markdown": "markdown-smart"}
+_PANDOC_INPUT |= {".html": "html", ".htm": "html"}
 _PANDOC_INPUT |= {".rst": "rst", ".txt": "rst"}
 
 
@@ -47,7 +50,7 @@ def convert(source: Path, target_dir: Path, to: str) -> Path:
     target = target_dir / f"{source.stem}.{to}"
     fmt = _PANDOC_INPUT[source.suffix.lower()]
     text = source.read_text(encoding="utf-8", errors="replace")
-    if fmt == "html":  # pandoc's PowerPoint writer stops at an image it cannot find
+    if fmt.startswith("html"):  # pandoc's PowerPoint writer stops at an image it cannot find
         text = re.sub(r"<img\b[^>]*>", "", text, flags=re.IGNORECASE)
     subprocess.run(
         ["pandoc", "-f", fmt, "-t", to, "-o", str(target)],

@@ -159,8 +159,8 @@ def _blocks(document: Any) -> Iterator[_Block]:
             continue
         if style.lower() == "title":
             yield _Block(-1, text)
-        elif heading := _HEADING.match(style):
-            yield _Block(int(heading.group(1)), text)
+        elif heading := _HEADING.match(style):  # a heading is plain text, as Markdown's
+            yield _Block(int(heading.group(1)), " ".join(item.text.split()))
         else:
             marker = numbering.marker(item, style)
             yield _Block(0, marker + text, listed=bool(marker))
