@@ -35,6 +35,8 @@ install: $(STAMP)  ## Create .venv, install Almanac and the local embedding mode
 	@# Almanac's own modules too (again only those changed since the last run).
 	@$(BIN)/python -m compileall -q backend services use_cases
 	@$(BIN)/almanac model install
+	@# OCR is Debian's Tesseract, a system package: say what is missing, never stop for it.
+	@command -v tesseract >/dev/null 2>&1 || echo "OCR is off: scans and images are refused (415) until Debian's tesseract-ocr is installed (sudo apt-get install tesseract-ocr); everything else works."
 
 model: install  ## (Re)build nothing if present: the local int8 ONNX all-MiniLM-L6-v2
 

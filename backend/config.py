@@ -514,6 +514,38 @@ class DocumentSettings(SettingsGroup):
         "refused (413 `input_too_costly`; in the CLI a failed file, the others ingested). At "
         "most two parses run at once.",
     )
+    ocr_dpi: int = Field(
+        200,
+        ge=72,
+        le=600,
+        description="Dots per inch a scanned PDF page is rasterised at for OCR (Tesseract "
+        "reads 150 to 300 dpi best; more costs CPU). A page too large for the image pixel "
+        "budget at this resolution is read at less.",
+    )
+    ocr_min_confidence: float = Field(
+        60.0,
+        ge=0,
+        le=100,
+        description="Lines OCR is less sure of than this (Tesseract's confidence, 0-100, "
+        "averaged over the line's words) are left out of a scan's text: speckles, the edges "
+        "of pictures, smudged lines.",
+    )
+    ocr_max_pages: int = Field(
+        BUDGET.max_ocr_pages,
+        ge=1,
+        le=BUDGET.max_pdf_pages,
+        description="Pages without a text layer that OCR reads in one document (a scanned PDF, "
+        "a multi-page TIFF); a document with more is refused (413 `input_too_costly`). Each "
+        "page costs a few CPU seconds, and the parse's time budget grows by "
+        "PARSE_CPU_SECONDS for each.",
+    )
+    ocr_language: str = Field(
+        "eng",
+        pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$",
+        description="Tesseract's language data for OCR: `eng` (Debian's tesseract-ocr "
+        "includes it), or several joined by `+` (`eng+deu` once tesseract-ocr-deu is "
+        "installed).",
+    )
     max_document_chunks: int = Field(
         5000,
         ge=1,

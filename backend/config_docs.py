@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from backend.config import PROJECT_ROOT, SettingsGroup, setting_groups
+from backend.config import PROJECT_ROOT, DocumentSettings, SettingsGroup, setting_groups
+from services.knowledge.loaders import ENTRY_POINT_GROUP, SUPPORTED_EXTENSIONS
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 CONFIG_DOC = PROJECT_ROOT / "docs" / "configuration.md"
@@ -39,7 +40,14 @@ def _title(group: type[SettingsGroup]) -> str:
 
 
 def _intro(group: type[SettingsGroup]) -> str:
-    return " ".join((group.__doc__ or "").split())
+    intro = " ".join((group.__doc__ or "").split())
+    if group is DocumentSettings:  # the file types follow the loader registry
+        intro += (
+            " The file types read, from the loader registry (docs/guide.md#file-types): "
+            + " ".join(SUPPORTED_EXTENSIONS)
+            + f"; an installed package of the `{ENTRY_POINT_GROUP}` entry point adds its own."
+        )
+    return intro
 
 
 def render_env_example() -> str:

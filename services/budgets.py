@@ -27,7 +27,13 @@ by what it produces, not by what it was given:
   parsed node graph before any Python object is built (services/knowledge/loaders/
   markdown.py).
 - **Images** (`max_image_pixels`): width x height x frames, from the header, before any
-  pixel is decoded (services/conversations/image_reader.py).
+  pixel is decoded (services/conversations/image_reader.py, and the OCR of an image file,
+  services/knowledge/loaders/image.py).
+- **Office files** (`max_xml_depth`, `max_xml_elements`, `max_empty_rows`): each XML
+  part's nesting, element count and empty sheet rows, streamed before Word's,
+  PowerPoint's or a workbook's library reads it (services/office/package.py), beside the
+  unpacked-bytes budget of each part.
+- **OCR** (`max_ocr_pages`): pages without a text layer that one PDF may ask OCR to read.
 - **Chats** (`max_chat_messages`): messages of one imported conversation (an export's, a
   share page's, a Slack thread's), counted once it is parsed and before anything is stored
   (use_cases/conversations/imports.py). A chat is read a page at a time whatever its length
@@ -104,6 +110,18 @@ class InputBudget:
     #: produce (4 bytes a pixel as RGBA), read from its header before anything is decoded.
     #: A 48-megapixel photo passes; a 200 KB PNG that claims 40,000 x 40,000 does not.
     max_image_pixels: int = 64_000_000
+    #: Elements one XML part of an Office file may nest in each other (real Word, PowerPoint
+    #: and Excel files nest a few dozen deep, tables in tables a few more), and elements one
+    #: part may hold (a 100,000-row sheet of 20 columns holds ~2.1 million), counted as the
+    #: part streams, before any library builds it (services/office/package.py).
+    max_xml_depth: int = 512
+    max_xml_elements: int = 4_000_000
+    #: Rows without a cell in one sheet (formatted blank rows: a few hundred in real
+    #: workbooks; a million is a bomb that costs a reader seconds a pass and holds nothing).
+    max_empty_rows: int = 100_000
+    #: Pages of one scanned PDF that OCR reads (each costs seconds of CPU); a scan with more
+    #: pages without text is refused. The default of the OCR_MAX_PAGES setting.
+    max_ocr_pages: int = 50
     #: Seconds of CPU time one document's parse may take (in a child process, see
     #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
     parse_cpu_s: float = 5.0

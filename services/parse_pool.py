@@ -17,6 +17,10 @@ Rules:
   (PDFium stops the process when an allocation fails; the kernel's OOM killer), is
   `InputTooCostly` (413) naming the memory budget.
 - At most `workers` parses run at once; later ones wait for a free slot.
+- A loader whose document takes many slow steps (OCR, a few seconds of CPU a page, in a
+  command of its own with the same limits) calls `allow_another_step` before each: the
+  parse's wall-clock limit grows by one `wall_factor` times the budget per step, for at most
+  `max_steps` steps, so a 40-page scan is read where a 2-page one would have been the limit.
 - The loader's own refusals (`UnsupportedDocument`, `InvalidDocument`, ...) come back as
   they were raised; `check` (the cheap checks) runs in this process.
 """
@@ -28,6 +32,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from importlib.machinery import ModuleSpec
 from multiprocessing.connection import Connection
@@ -38,7 +43,7 @@ from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import AlmanacError, InputTooCostly, InvalidDocument
 
-__all__ = ["BudgetedLoader"]
+__all__ = ["BudgetedLoader", "allow_another_step"]
 
 #: How a child stopped by `RLIMIT_CPU` ends: SIGXCPU at the soft limit, SIGKILL at the hard.
 _KILLED_AT_BUDGET = (-signal.SIGXCPU, -signal.SIGKILL)
@@ -52,6 +57,18 @@ _DIED_OF_MEMORY = tuple(
 )
 _TIMED_OUT = ("timed out", None)
 _OUT_OF_MEMORY = ("memory", None)
+_ANOTHER_STEP = ("step", None)
+#: In a parse child: tells the parent a slow step starts (`allow_another_step`).
+_step_signal: Callable[[], None] | None = None
+
+
+def allow_another_step() -> None:
+    """A loader starts another slow step of one document (an OCR page): in a parse child the
+    parent allows the parse more wall-clock time (the module docstring says how much);
+    anywhere else, nothing happens."""
+    if _step_signal is not None:
+        _step_signal()
+
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["services.knowledge.loaders"])
@@ -70,11 +87,14 @@ class BudgetedLoader:
         memory_bytes: int = BUDGET.parse_memory_bytes,
         workers: int = 2,
         wall_factor: float = 3.0,
+        max_steps: int = BUDGET.max_ocr_pages,
     ) -> None:
         self._make_inner = make_inner
         self._inner = make_inner()
         self._cpu_s = max(1, round(cpu_s))
         self._wall_s = self._cpu_s * wall_factor + 5  # the child's start included
+        self._step_s = self._cpu_s * wall_factor
+        self._max_steps = max_steps
         self._memory_bytes = memory_bytes
         self._slots = threading.BoundedSemaphore(workers)
 
@@ -96,13 +116,21 @@ class BudgetedLoader:
         receive, send = _CONTEXT.Pipe(duplex=False)
         child = _CONTEXT.Process(
             target=_parse,
-            args=(send, self._make_inner, name, data, self._cpu_s, self._memory_bytes),
+            args=(
+                send,
+                self._make_inner,
+                name,
+                data,
+                self._cpu_s,
+                self._memory_bytes,
+                self._max_steps,
+            ),
             daemon=True,
         )
         _start_without_main(child)
         send.close()
         try:
-            outcome = receive.recv() if receive.poll(self._wall_s) else _TIMED_OUT
+            outcome = self._outcome(receive)
         except EOFError:  # the child died without an answer
             outcome = None
         finally:
@@ -134,6 +162,20 @@ class BudgetedLoader:
             return value  # type: ignore[no-any-return]
         raise value
 
+    def _outcome(self, receive: Connection) -> Any:
+        """The child's outcome, or `_TIMED_OUT` past the wall-clock limit (grown by the
+        steps it announced)."""
+        deadline = time.monotonic() + self._wall_s
+        steps = 0
+        while receive.poll(max(0.0, deadline - time.monotonic())):
+            message = receive.recv()
+            if message != _ANOTHER_STEP:
+                return message
+            if steps < self._max_steps:
+                steps += 1
+                deadline += self._step_s
+        return _TIMED_OUT
+
 
 def _start_without_main(child: Any) -> None:
     """`child.start()`, without the child importing the main module again: a script's main
@@ -162,11 +204,25 @@ def _parse(
     data: bytes,
     cpu_s: int,
     memory_bytes: int,
+    max_steps: int = 0,
 ) -> None:
-    """In the child: the parse under `RLIMIT_CPU` (SIGXCPU at the budget, SIGKILL a second
-    later) and `RLIMIT_AS` (an allocation past the budget fails), its outcome sent back as
-    ("ok", document), ("error", domain error) or `_OUT_OF_MEMORY`."""
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    """In the child: the parse under `RLIMIT_CPU` (SIGXCPU at the budget, raised by one
+    budget per announced step; SIGKILL at a hard limit past the most steps) and `RLIMIT_AS`
+    (an allocation past the budget fails), its outcome sent back as ("ok", document),
+    ("error", domain error) or `_OUT_OF_MEMORY`."""
+    global _step_signal
+    hard = cpu_s * (max_steps + 1) + 1
+    steps = 0
+
+    def another_step() -> None:  # the CPU budget grows with the wall-clock allowance
+        nonlocal steps
+        if steps < max_steps:
+            steps += 1
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_s * (steps + 1), hard))
+        send.send(_ANOTHER_STEP)
+
+    _step_signal = another_step
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, hard))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     outcome: tuple[str, Any]
     try:

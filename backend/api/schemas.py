@@ -228,6 +228,12 @@ class DocumentOut(BaseModel):
         "characters. Empty for a clean document.",
         examples=[[]],
     )
+    extraction: str | None = Field(
+        default=None,
+        description="How the text was read when not from the file's own text: `ocr` for a "
+        "scanned PDF or an image, read by OCR (docs/guide.md#file-types); null otherwise.",
+        examples=[None],
+    )
 
     @classmethod
     def of(cls, record: DocumentRecord) -> DocumentOut:

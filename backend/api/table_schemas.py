@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -44,18 +45,28 @@ class TableListOut(BaseModel):
 
 
 class TableLoadOut(BaseModel):
-    status: str = Field(description="`created` or `replaced`.", examples=["created"])
-    table: TableOut
+    status: str = Field(
+        description="`created` or `replaced` (of the first table, for a workbook).",
+        examples=["created"],
+    )
+    table: TableOut = Field(description="The table loaded (a workbook's first sheet's).")
     replaced: TableOut | None = Field(
         default=None, description="For `replaced`: the table as it was before."
     )
+    tables: list[TableOut] = Field(
+        default_factory=list,
+        description="Every table the file loaded: the one of a CSV, TSV or JSON-lines file, "
+        "one per sheet with data of a workbook.",
+    )
 
     @classmethod
-    def of(cls, loaded: LoadedTable) -> TableLoadOut:
+    def of(cls, loaded: Sequence[LoadedTable]) -> TableLoadOut:
+        first = loaded[0]
         return cls(
-            status="replaced" if loaded.replaced else "created",
-            table=TableOut.of(loaded.schema),
-            replaced=TableOut.of(loaded.replaced) if loaded.replaced else None,
+            status="replaced" if first.replaced else "created",
+            table=TableOut.of(first.schema),
+            replaced=TableOut.of(first.replaced) if first.replaced else None,
+            tables=[TableOut.of(table.schema) for table in loaded],
         )
 
 

@@ -15,11 +15,12 @@ from backend.api.chat_schemas import ChatOut, ChatSummaryOut, MessageOut
 from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message
 from use_cases.shared.errors import InvalidRequest
-from use_cases.tables.tables import LoadTableRequest
+from use_cases.tables.tables import LoadTableRequest, LoadWorkbookRequest
 
 chats_app = typer.Typer(help="List, show and delete chats.", no_args_is_help=True)
 tables_app = typer.Typer(help="Load and list the structured tables.", no_args_is_help=True)
@@ -206,19 +207,37 @@ def chats_delete(chat_id: str, user: UserOpt = None) -> None:
 
 @tables_app.command("load")
 def tables_load(
-    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file.")],
-    name: Annotated[str, typer.Option(help="Table name (created or replaced).")],
+    file: Annotated[
+        Path, typer.Argument(help="A .csv, .tsv or .jsonl file, or a workbook (.xlsx, .ods).")
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Table name (created or replaced); for a workbook, the prefix of its tables' "
+            "names (default: the file's name)."
+        ),
+    ] = None,
 ) -> None:
-    """Create or replace a table from CSV or JSON lines, with inferred column types."""
+    """Create or replace a table from CSV or JSON lines, or a table per sheet of a workbook,
+    with inferred column types."""
 
     def body() -> None:
         with open_container() as container:
-            schema = container.admin.admin_load_table.run(CLI_ADMIN, LoadTableRequest(file, name))
-        console.print(
-            f"Loaded {schema.row_count} rows into {schema.name} "
-            f"({', '.join(f'{c.name} {c.type}' for c in schema.columns)})",
-            highlight=False,
-        )
+            if file.suffix.lower() in WORKBOOK_EXTENSIONS:
+                request = LoadWorkbookRequest(file, name)
+                loaded = container.admin.admin_load_workbook.run(CLI_ADMIN, request)
+                schemas = [table.schema for table in loaded]
+            elif name is None:
+                raise InvalidRequest("Name the table: --name NAME (only a workbook names its own).")
+            else:
+                request_one = LoadTableRequest(file, name)
+                schemas = [container.admin.admin_load_table.run(CLI_ADMIN, request_one)]
+        for schema in schemas:
+            console.print(
+                f"Loaded {schema.row_count} rows into {schema.name} "
+                f"({', '.join(f'{c.name} {c.type}' for c in schema.columns)})",
+                highlight=False,
+            )
 
     run_command(body)
 

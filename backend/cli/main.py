@@ -50,11 +50,13 @@ from backend.sources import collect_sources, prune_prefixes
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS
 from services.knowledge.loaders.pdf_text import known_word_share
 from services.knowledge.spelling import english_words
+from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.domain import IngestReport
-from use_cases.knowledge.ingest import IngestRequest
+from use_cases.knowledge.ingest import IngestRequest, IngestSource
 from use_cases.knowledge.search import SearchRequest
-from use_cases.shared.errors import ConfigurationError
+from use_cases.shared.errors import AlmanacError, ConfigurationError
+from use_cases.tables.tables import LoadWorkbookRequest
 
 app = typer.Typer(
     name="almanac",
@@ -247,6 +249,7 @@ def ingest(
                     ),
                 )
             qualities = pdf_text_qualities(container, report) if not as_json else []
+            tables, table_problems = workbook_tables(container, sources)
         if as_json:
             output.print_json(output.ingest_report(report))
         else:
@@ -255,10 +258,35 @@ def ingest(
             for source, share in qualities:
                 err.print(output.pdf_text_quality(source, share), highlight=False, soft_wrap=True)
             console.print(output.ingest_summary(report), highlight=False)
-        if report.problems:
+        for line in tables:
+            err.print(line, highlight=False, soft_wrap=True)
+        if report.problems or table_problems:
             raise typer.Exit(1)
 
     run_command(body)
+
+
+def workbook_tables(container: Container, sources: list[IngestSource]) -> tuple[list[str], bool]:
+    """Each workbook among `sources` loaded as a table per sheet (its description is indexed
+    as a document beside them): a line per table or refusal, and whether any was refused."""
+    lines: list[str] = []
+    refused = False
+    for source in sources:
+        if source.origin is None or Path(source.origin).suffix.lower() not in WORKBOOK_EXTENSIONS:
+            continue
+        try:
+            loaded = container.admin.admin_load_workbook.run(
+                CLI_ADMIN, LoadWorkbookRequest(Path(source.origin))
+            )
+        except AlmanacError as exc:
+            lines.append(f"{source.source}: no tables loaded: {exc.detail}")
+            refused = True
+            continue
+        lines += [
+            f"{source.source}: table {table.schema.name} ({table.schema.row_count} rows)"
+            for table in loaded
+        ]
+    return lines, refused
 
 
 @app.command()

@@ -4,6 +4,7 @@ pool and the processes offline answers run on."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
 from services.knowledge.embedders.cached import TextVectorCache
-from services.knowledge.loaders import FileLoader
+from services.knowledge.loaders import FileLoader, OcrOptions
 from services.observability import Observability
 from services.observability.retrieval import ObservedRetriever
 from services.observability.tracing import tracer_of
@@ -48,6 +49,7 @@ from services.offline.lexicon import Lexicon
 from services.offline.processes import PlanningProcesses
 from services.offline.sentence_store import SentenceVectorFile
 from services.offline.vocabulary import KnowledgeVocabulary
+from services.parse_pool import BudgetedLoader
 from services.postgres import PgDatabase
 from services.presence import Presence
 from services.schedules import Scheduler, Schedules
@@ -59,7 +61,7 @@ from use_cases.evaluation.engine import SharedTokenBuckets
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
 
-__all__ = ["Adapters", "Wiring", "build_adapters"]
+__all__ = ["Adapters", "Wiring", "budgeted_loader", "build_adapters", "ocr_options"]
 
 
 @dataclass
@@ -204,7 +206,7 @@ def build_adapters(
     return Adapters(
         store=store,
         embedder=documents,
-        loader=FileLoader(),
+        loader=FileLoader(ocr_options(settings)),
         chunker=HeadingChunker(
             chunk_tokens=chunking.chunk_tokens, overlap_tokens=chunking.chunk_overlap
         ),
@@ -303,4 +305,27 @@ def _chat_search_index(
         embedder,
         embed_batch=search.chat_search_embed_batch,
         min_similarity=search.chat_search_min_similarity,
+    )
+
+
+def ocr_options(settings: Settings) -> OcrOptions:
+    """How the loaders read scans, from the OCR_* settings."""
+    documents = settings.documents
+    return OcrOptions(
+        dpi=documents.ocr_dpi,
+        min_confidence=documents.ocr_min_confidence,
+        language=documents.ocr_language,
+        max_pages=documents.ocr_max_pages,
+    )
+
+
+def budgeted_loader(settings: Settings) -> BudgetedLoader:
+    """The loaders in a child process under the parse budgets (an admin's upload, a chat
+    attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget."""
+    documents = settings.documents
+    return BudgetedLoader(
+        functools.partial(FileLoader, ocr_options(settings)),
+        cpu_s=documents.parse_cpu_seconds,
+        memory_bytes=documents.parse_memory_mb * 1024 * 1024,
+        max_steps=documents.ocr_max_pages,
     )

@@ -12,10 +12,12 @@ from backend.features.chat import ChatUseCases
 from backend.features.knowledge import KnowledgeUseCases
 from backend.features.tables import TableUseCases
 from services.job_queue import QueueLimits
+from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.admin.actions import (
     DropTableAsAdmin,
     IngestAsAdmin,
     LoadTableAsAdmin,
+    LoadWorkbookAsAdmin,
     RemoveDocumentAsAdmin,
 )
 from use_cases.admin.erase_user import EraseUserData
@@ -34,6 +36,7 @@ class AdminUseCases:
     admin_ingest: IngestAsAdmin
     admin_remove_document: RemoveDocumentAsAdmin
     admin_load_table: LoadTableAsAdmin
+    admin_load_workbook: LoadWorkbookAsAdmin
     drop_table: DropTableAsAdmin
     upload_table: UploadTableAsAdmin
     upload_document: UploadDocument
@@ -53,6 +56,7 @@ def build(
     # The CLI's folders, parsed like uploads under the CPU budget.
     admin_ingest = IngestAsAdmin(knowledge.budgeted_ingest, a.store, audit)
     admin_load_table = LoadTableAsAdmin(tables.load_table, audit)
+    admin_load_workbook = LoadWorkbookAsAdmin(tables.load_workbook, audit)
     upload_document = UploadDocument(
         admin_ingest,
         a.store,
@@ -73,8 +77,14 @@ def build(
         admin_ingest=admin_ingest,
         admin_remove_document=RemoveDocumentAsAdmin(knowledge.remove_document, a.store, audit),
         admin_load_table=admin_load_table,
+        admin_load_workbook=admin_load_workbook,
         drop_table=DropTableAsAdmin(DropTable(a.tables, a.sql), audit),
-        upload_table=UploadTableAsAdmin(admin_load_table, max_bytes=settings.max_upload_bytes),
+        upload_table=UploadTableAsAdmin(
+            admin_load_table,
+            max_bytes=settings.max_upload_bytes,
+            workbooks=admin_load_workbook,
+            workbook_suffixes=WORKBOOK_EXTENSIONS,
+        ),
         upload_document=upload_document,
         get_job=GetJob(a.jobs),
         erase_user=EraseUserData(

@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 
 from backend.config import Settings
 from backend.features import INTERNAL
-from backend.features.adapters import Wiring
+from backend.features.adapters import Wiring, budgeted_loader
 from backend.features.prompts import PromptUseCases
 from services.chat.models import with_provider
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
 from services.conversations.image_reader import PillowImageReader
-from services.knowledge.loaders import FileLoader
-from services.parse_pool import BudgetedLoader
 from use_cases.chat.chat_turns import ScopeRetriever
 from use_cases.conversations.files import (
     AttachFile,
@@ -65,11 +63,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             storage,
             # A user's attachment is parsed in a child process under a CPU and a memory budget
             # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB).
-            BudgetedLoader(
-                FileLoader,
-                cpu_s=settings.documents.parse_cpu_seconds,
-                memory_bytes=settings.documents.parse_memory_mb * 1024 * 1024,
-            ),
+            budgeted_loader(settings),
             PillowImageReader(),
             a.chunker,
             a.embedder,

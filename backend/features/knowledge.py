@@ -9,13 +9,12 @@ from loguru import logger
 
 from backend.config import Settings
 from backend.features import INTERNAL
-from backend.features.adapters import Wiring
+from backend.features.adapters import Wiring, budgeted_loader
 from services.knowledge.conflict_reports import SqlConflictReports
-from services.knowledge.loaders import LOADERS_VERSION, FileLoader
+from services.knowledge.loaders import LOADERS_VERSION
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
-from services.parse_pool import BudgetedLoader
 from use_cases.knowledge.conflicts import CONFLICT_SCAN, ListConflicts, ScanConflicts
 from use_cases.knowledge.documents import (
     GetDocument,
@@ -119,13 +118,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         # An admin's file is parsed in a child process under a CPU and a memory budget, as a
         # chat attachment is (the forked parse costs ~50 ms a document; the child starts on
         # the first file).
-        budgeted_ingest=ingest_with(
-            BudgetedLoader(
-                FileLoader,
-                cpu_s=settings.documents.parse_cpu_seconds,
-                memory_bytes=settings.documents.parse_memory_mb * 1024 * 1024,
-            )
-        ),
+        budgeted_ingest=ingest_with(budgeted_loader(settings)),
         search=SearchKnowledgeBase(
             a.observed_retriever, default_limit=settings.retrieval.final_results_limit
         ),

@@ -10,6 +10,7 @@ from use_cases.tables.tables import (
     ListTables,
     LoadTable,
     LoadTablesIfEmpty,
+    LoadWorkbook,
     RunSql,
     TableRows,
 )
@@ -23,6 +24,8 @@ class TableUseCases:
     load_tables_if_empty: LoadTablesIfEmpty
     load_table: LoadTable = field(metadata=INTERNAL)
     """Loads one table (admins load through `admin`'s audited wrapper)."""
+    load_workbook: LoadWorkbook = field(metadata=INTERNAL)
+    """Loads a table per sheet of a workbook (through `admin`'s audited wrapper too)."""
 
 
 def build(w: Wiring) -> TableUseCases:
@@ -34,4 +37,5 @@ def build(w: Wiring) -> TableUseCases:
         run_sql=RunSql(a.sql),
         load_tables_if_empty=LoadTablesIfEmpty(load_table, a.tables),
         load_table=load_table,
+        load_workbook=LoadWorkbook(a.tables, a.sql),
     )

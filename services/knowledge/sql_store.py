@@ -74,6 +74,10 @@ _WITHHELD: dict[Dialect, str] = {
     "sqlite": "json_extract(d.metadata, '$.withheld_instructions')",
     "postgresql": "d.metadata ->> 'withheld_instructions'",
 }
+_EXTRACTION: dict[Dialect, str] = {
+    "sqlite": "json_extract(d.metadata, '$.extraction')",
+    "postgresql": "d.metadata ->> 'extraction'",
+}
 _COLUMNS = """
     d.id, d.source, d.title, d.category, d.updated_at, d.media_type, d.content_hash,
     d.size_bytes, d.ingested_at,
@@ -82,10 +86,13 @@ _COLUMNS = """
     d.supersedes_id,
     (SELECT n.id FROM documents n WHERE n.supersedes_id = d.id
         ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1) AS superseded_by_id,
-    d.origin, d.raw_hash, {withheld} AS withheld
+    d.origin, d.raw_hash, {withheld} AS withheld, {extraction} AS extraction
 """
 #: What a `DocumentRecord` is read from (`FROM documents d`), in each dialect.
-_DOCUMENT_COLUMNS = {dialect: _COLUMNS.format(withheld=w) for dialect, w in _WITHHELD.items()}
+_DOCUMENT_COLUMNS = {
+    dialect: _COLUMNS.format(withheld=w, extraction=_EXTRACTION[dialect])
+    for dialect, w in _WITHHELD.items()
+}
 
 
 @dataclass(frozen=True)
@@ -575,4 +582,5 @@ def _record(row: Sequence[Any]) -> DocumentRecord:
         origin=row[13],
         raw_hash=row[14],
         withheld_instructions=tuple(withheld_of({METADATA_KEY: row[15] or ""})),
+        extraction=row[16],
     )

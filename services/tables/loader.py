@@ -68,14 +68,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from services.budgets import BUDGET, InputBudget
+from services.office.workbooks import WORKBOOK_EXTENSIONS, read_workbook
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.sql import StoreTarget
 from services.sqlite.connection import Connection, connect, immediate_transaction
 from services.tables.columns import quote_identifier, sanitise_column_names
-from services.tables.reading import SourceFile, read_csv, read_jsonl
+from services.tables.reading import SourceFile, read_csv, read_jsonl, read_sheet
 from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
 from use_cases.tables.domain import TableColumn, TableSchema
-from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
+from use_cases.tables.tables import (
+    INTERNAL_PREFIX,
+    SQL_KEYWORDS,
+    sheet_table_name,
+    validate_table_name,
+)
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -584,7 +591,10 @@ class TableLoader:
     SUFFIXES: ClassVar[dict[str, str]] = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
     JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
-    def __init__(self, target: StoreTarget) -> None:
+    WORKBOOK_SUFFIXES = frozenset(WORKBOOK_EXTENSIONS)
+
+    def __init__(self, target: StoreTarget, budget: InputBudget = BUDGET) -> None:
+        self._budget = budget
         #: The shared pool, or the SQLite file (created by the first load).
         self._db: PgDatabase | Path
         self._tables: _Tables[Any]
@@ -606,10 +616,49 @@ class TableLoader:
             return self.load_csv(file, name, delimiter=self.SUFFIXES[suffix])
         if suffix in self.JSONL_SUFFIXES:
             return self.load_jsonl(file, name)
-        supported = ", ".join(sorted([*self.SUFFIXES, *self.JSONL_SUFFIXES]))
+        if suffix in self.WORKBOOK_SUFFIXES:
+            raise InvalidRequest(
+                f"{file.name} is a workbook: it is loaded as one table per sheet, named from "
+                "the file (or a prefix) and the sheet."
+            )
+        supported = ", ".join(sorted([*self.SUFFIXES, *self.JSONL_SUFFIXES, *WORKBOOK_EXTENSIONS]))
         raise UnsupportedDocument(
             f"Cannot load {file.name} as a table: supported files are {supported}."
         )
+
+    def is_workbook(self, file: Path) -> bool:
+        return Path(file).suffix.lower() in self.WORKBOOK_SUFFIXES
+
+    def load_workbook(self, file: Path, prefix: str | None = None) -> list[TableSchema]:
+        """Create or replace a table for each sheet with data of the workbook `file`, named
+        `sheet_table_name(prefix or the file's name, sheet)`, all in one transaction: a bad
+        sheet, or a refused workbook (corrupt, password-protected, past a budget), writes
+        nothing."""
+        file = Path(file)
+        if prefix is not None:
+            validate_table_name(prefix)
+        try:
+            data = file.read_bytes()
+        except FileNotFoundError:
+            raise InvalidRequest(f"{file} does not exist.") from None
+        except OSError as exc:
+            raise InvalidRequest(f"Cannot read {file}: {exc.strerror or exc}.") from None
+        sheets = [s for s in read_workbook(file.name, data, self._budget) if s.row_count]
+        if not sheets:
+            raise InvalidRequest(f"{file.name} has no sheet with a row of data: nothing loaded.")
+        named = [(sheet_table_name(prefix or file.name, s.sheet), read_sheet(s)) for s in sheets]
+        seen: dict[str, str] = {}
+        for (name, _), sheet in zip(named, sheets, strict=True):
+            if name in seen:
+                raise InvalidRequest(
+                    f"{file.name}: the sheets {seen[name]!r} and {sheet.sheet!r} would both be "
+                    f"the table {name}; rename one."
+                )
+            seen[name] = sheet.sheet
+        with self._writing() as conn:
+            for name, source in named:
+                self._write_in(conn, name, source)
+            return [self._tables.describe(conn, self._tables.table(name)) for name, _ in named]
 
     def load_csv(self, file: Path, name: str, *, delimiter: str = ",") -> TableSchema:
         """Create or atomically replace table `name` from a CSV file with a header line."""
@@ -685,6 +734,12 @@ class TableLoader:
             yield None
 
     def _write(self, name: str, source: SourceFile) -> TableSchema:
+        with self._writing() as conn:
+            self._write_in(conn, name, source)
+            return self._tables.describe(conn, self._tables.table(name))
+
+    def _write_in(self, conn: Any, name: str, source: SourceFile) -> None:
+        """Table `name` from `source`, in the caller's transaction."""
         if not source.headers:
             raise InvalidRequest(
                 f"Table {name!r} would have no columns: the objects in the file have no keys."
@@ -720,12 +775,10 @@ class TableLoader:
             )
         ]
         try:
-            with self._writing() as conn:
-                self._tables.replace(
-                    conn, table, list(zip(columns, loader_types, strict=True)), converted()
-                )
-                self._tables.set_mapping(conn, name.lower(), mapping)
-                return self._tables.describe(conn, table)
+            self._tables.replace(
+                conn, table, list(zip(columns, loader_types, strict=True)), converted()
+            )
+            self._tables.set_mapping(conn, name.lower(), mapping)
         except self._tables.refused_values() as exc:  # PostgreSQL: a NUL inside a JSON string
             raise InvalidRequest(
                 f"{name!r} cannot be stored in PostgreSQL: {self._tables.describe_refusal(exc)}; "

@@ -1,6 +1,7 @@
-"""Reading a CSV/TSV or JSON Lines file twice: once to validate every line and infer the
-column types, then again to stream the rows into the database. A JSON line that nests deeper
-than the JSON depth budget (services/budgets.py) is refused before it is parsed."""
+"""Reading a CSV/TSV or JSON Lines file (or a workbook's sheet) twice: once to validate every
+line and infer the column types, then again to stream the rows into the database. A JSON line
+that nests deeper than the JSON depth budget (services/budgets.py) is refused before it is
+parsed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from services.budgets import loads_bounded
+from services.office.workbooks import SheetTable
 from services.tables.columns import ColumnType, convert_json, convert_text
 from use_cases.shared.errors import InvalidRequest
 
@@ -145,3 +147,19 @@ def read_jsonl(file: Path) -> SourceFile:
     if count == 0:
         raise InvalidRequest(f"{file.name} is empty: expected one JSON object per line.")
     return SourceFile(headers, types, count, rows, convert_json)
+
+
+def read_sheet(sheet: SheetTable) -> SourceFile:
+    """A workbook's sheet (services/office/workbooks.py: its cells already the text a CSV
+    export would hold), typed as a CSV file is."""
+    types = [ColumnType() for _ in sheet.headers]
+    for row in sheet.rows():
+        for column, cell in zip(types, row, strict=True):
+            if cell is not None and cell.strip():
+                column.observe_text(cell.strip())
+
+    def rows() -> Iterator[list[Any]]:
+        for row in sheet.rows():
+            yield [cell if cell is not None else "" for cell in row]
+
+    return SourceFile(list(sheet.headers), types, sheet.row_count, rows, convert_text)

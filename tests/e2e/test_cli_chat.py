@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from backend.cli.main import app
+from tests import office_files
 
 runner = CliRunner()
 
@@ -102,3 +103,40 @@ def test_tables_load_rejects_a_bad_name_and_a_missing_file(env: None, tmp_path: 
     assert runner.invoke(app, ["tables", "load", str(csv), "--name", "1bad"]).exit_code == 1
     result = runner.invoke(app, ["tables", "load", str(tmp_path / "nope.csv"), "--name", "ok"])
     assert result.exit_code == 1 and "does not exist" in result.stderr
+
+
+def test_tables_load_of_a_workbook_makes_a_table_per_sheet(env: None, tmp_path: Path) -> None:
+    workbook = tmp_path / "Sales 2024.xlsx"
+    workbook.write_bytes(office_files.workbook_by_library())
+    result = runner.invoke(app, ["tables", "load", str(workbook)])
+    assert result.exit_code == 0, result.output
+    assert "Loaded 3 rows into sales_2024_q1_sales" in result.stdout
+    assert "Loaded 2 rows into sales_2024_readings" in result.stdout
+    query = "SELECT region FROM sales_2024_q1_sales WHERE units > 5 ORDER BY region"
+    result = runner.invoke(app, ["sql", query, "--json"])
+    assert json.loads(result.stdout)["rows"] == [["North"], ["South"]]
+    named = runner.invoke(app, ["tables", "load", str(workbook), "--name", "q"])
+    assert "Loaded 3 rows into q_q1_sales" in named.stdout
+
+
+def test_tables_load_of_a_csv_without_a_name_says_to_give_one(env: None, tmp_path: Path) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("a\n1\n")
+    result = runner.invoke(app, ["tables", "load", str(csv)])
+    assert result.exit_code == 1 and "--name" in result.stderr
+
+
+def test_ingest_of_a_folder_loads_its_workbooks_as_tables_beside_the_documents(
+    env: None, tmp_path: Path
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "budget.xlsx").write_bytes(office_files.workbook_by_library())
+    (folder / "parking.docx").write_bytes(office_files.word_by_library())
+    result = runner.invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "budget.xlsx: table budget_q1_sales (3 rows)" in result.stderr
+    found = runner.invoke(app, ["search", "sales report first quarter", "--json"])
+    assert json.loads(found.stdout)["hits"][0]["section_path"] == ["Budget", "Sheet Q1 Sales"]
+    total = runner.invoke(app, ["sql", "SELECT sum(units) FROM budget_q1_sales", "--json"])
+    assert json.loads(total.stdout)["rows"] == [[22]]

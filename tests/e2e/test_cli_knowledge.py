@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from backend.cli.main import app
 from backend.config import PROJECT_ROOT
+from backend.features import adapters as adapters_feature
 from backend.features import knowledge as knowledge_feature
 from tests import hostile_inputs
 from tests.endless_loader import EndlessPdfLoader
@@ -106,7 +107,7 @@ def test_ingest_stops_a_costly_file_at_its_cpu_budget_and_keeps_the_rest_of_the_
     monkeypatch.setenv("PARSE_CPU_SECONDS", "1")
     # The CLI's budgeted loader builds this one in its child process (by import, as it builds
     # the real one), so the real child, its RLIMIT_CPU and the CLI's report are what run.
-    monkeypatch.setattr(knowledge_feature, "FileLoader", EndlessPdfLoader)
+    monkeypatch.setattr(adapters_feature, "FileLoader", EndlessPdfLoader)
     folder = tmp_path / "docs"
     write(folder / "a-good.md", "# Good\n\nUseful text here.\n")
     write(folder / "z-good.md", "# Also good\n\nMore useful text.\n")

@@ -65,7 +65,7 @@ async def test_upload_of_an_unsupported_type_is_415_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
     before = container.knowledge.knowledge_stats.run()
-    response = await _upload(client, "slides.pptx", b"PK\x03\x04...")
+    response = await _upload(client, "slides.exe", b"MZ\x90\x00...")
     assert response.status_code == 415
     assert ".pdf" in response.json()["detail"]
     assert container.knowledge.knowledge_stats.run() == before

@@ -95,10 +95,14 @@ async def test_a_bad_name_or_a_bad_file_is_refused_and_changes_nothing(
     assert ragged.status_code == 422
     assert "rooms.csv, line 3" in ragged.json()["detail"]
 
-    spreadsheet = await _load(client, "rooms", "rooms.xlsx", b"PK\x03\x04 not a csv")
+    spreadsheet = await _load(client, "rooms", "rooms.numbers", b"PK\x03\x04 not a csv")
     assert spreadsheet.status_code == 415
     assert spreadsheet.json()["code"] == "unsupported_document"
-    assert "rooms.xlsx" in spreadsheet.json()["detail"]
+    assert "rooms.numbers" in spreadsheet.json()["detail"]
+
+    broken = await _load(client, "rooms", "rooms.xlsx", b"PK\x03\x04 not a workbook")
+    assert broken.status_code == 422
+    assert "rooms.xlsx is not a readable workbook" in broken.json()["detail"]
 
     empty = await _load(client, "rooms", "rooms.csv", b"")
     assert empty.status_code == 422 and "empty" in empty.json()["detail"]

@@ -16,6 +16,7 @@ import sqlean as sqlite3
 import services.tables.loader as loader_module
 from services.postgres import PgDatabase
 from services.tables.loader import TableLoader, sanitise_column_names, validate_table_name
+from tests import office_files
 from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
 
 Loader = TableLoader
@@ -338,8 +339,9 @@ def test_a_missing_file_is_an_invalid_request(loader: Loader, tmp_path: Path) ->
 
 
 def test_an_unknown_extension_is_unsupported(loader: Loader, tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedDocument, match=r"\.csv, \.jsonl, \.ndjson, \.tab, \.tsv"):
-        loader.load(write(tmp_path / "t.xlsx", "x"), "t")
+    supported = r"\.csv, \.jsonl, \.ndjson, \.ods, \.tab, \.tsv, \.xlsm, \.xlsx"
+    with pytest.raises(UnsupportedDocument, match=supported):
+        loader.load(write(tmp_path / "t.numbers", "x"), "t")
 
 
 # -- replacing ----------------------------------------------------------------------------------
@@ -502,3 +504,41 @@ def test_rows_are_paged_through_the_sandbox_and_a_table_is_dropped_on_both_backe
     assert [s.name for s in sql.schemas()] == []  # the sandbox was refreshed
     with pytest.raises(NotFound):
         asyncio.run(rows.execute("rooms"))
+
+
+# -- workbooks ----------------------------------------------------------------------------------
+
+
+def test_a_workbook_loads_a_table_per_sheet_typed_as_a_csv_is(
+    loader: Loader, tmp_path: Path
+) -> None:
+    book = tmp_path / "Sales 2024.xlsx"
+    book.write_bytes(office_files.workbook_by_library())
+    loaded = {schema.name: schema for schema in loader.load_workbook(book)}
+    assert set(loaded) == {"sales_2024_q1_sales", "sales_2024_readings"}
+    sales = loaded["sales_2024_q1_sales"]
+    assert sales.row_count == 3
+    assert [(c.name, c.type) for c in sales.columns] == [
+        ("region", "TEXT"),
+        ("units", "INTEGER"),
+        ("revenue", "REAL"),
+        ("closed_on", "DATE"),
+        ("code", "TEXT"),
+    ]
+    assert loader.column_mapping("sales_2024_q1_sales")["closed_on"] == "Closed on"
+    ods = tmp_path / "teams.ods"
+    ods.write_bytes(office_files.ods_by_hand())
+    (teams,) = loader.load_workbook(ods, "staff")
+    assert teams.name == "staff_teams" and teams.row_count == 2
+
+
+def test_a_refused_workbook_writes_no_table(loader: Loader, tmp_path: Path) -> None:
+    book = tmp_path / "sales.xlsx"
+    book.write_bytes(office_files.workbook_by_library())
+    loader.load_workbook(book)
+    before = loader.list_tables()
+    locked = tmp_path / "sales.xlsx"
+    locked.write_bytes(office_files.encrypted(office_files.workbook_by_library()))
+    with pytest.raises(InvalidRequest, match=r"sales\.xlsx is password-protected"):
+        loader.load_workbook(locked)
+    assert loader.list_tables() == before

@@ -785,10 +785,10 @@ def test_a_hyphenated_word_is_joined_by_the_documents_own_words_too() -> None:
     )
 
 
-def test_pdf_with_only_blank_pages_explains_that_ocr_is_not_supported(
+def test_pdf_with_only_blank_pages_says_it_has_no_text(
     loader: FileLoader,
 ) -> None:
-    with pytest.raises(InvalidDocument, match="no extractable text; OCR is not supported"):
+    with pytest.raises(InvalidDocument, match="no extractable text"):
         loader.load("scanned.pdf", make_pdf(["", ""]))
 
 

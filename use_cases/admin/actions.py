@@ -35,7 +35,14 @@ from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
 from use_cases.knowledge.ports import KnowledgeStore
 from use_cases.shared.errors import NotFound
 from use_cases.tables.domain import TableSchema
-from use_cases.tables.tables import DropTable, LoadedTable, LoadTable, LoadTableRequest
+from use_cases.tables.tables import (
+    DropTable,
+    LoadedTable,
+    LoadTable,
+    LoadTableRequest,
+    LoadWorkbook,
+    LoadWorkbookRequest,
+)
 
 _ACTION_BY_STATUS = {
     "added": DOCUMENT_INGEST,
@@ -157,6 +164,32 @@ class LoadTableAsAdmin:
             before=table_snapshot(loaded.replaced) if loaded.replaced else None,
             after={**table_snapshot(loaded.schema), "file": Path(request.file).name},
         )
+        return loaded
+
+
+class LoadWorkbookAsAdmin:
+    """`LoadWorkbook` for an admin: each table it loads audited as `table.load`."""
+
+    def __init__(self, load: LoadWorkbook, audit: RecordAudit) -> None:
+        self._load = load
+        self._audit = audit
+
+    async def execute(self, actor: Caller, request: LoadWorkbookRequest) -> list[LoadedTable]:
+        require_admin(actor, "Loading tables")
+        return await asyncio.to_thread(self.run, actor, request)
+
+    def run(self, actor: Caller, request: LoadWorkbookRequest) -> list[LoadedTable]:
+        """Synchronous body (the CLI calls it from its own thread)."""
+        require_admin(actor, "Loading tables")
+        loaded = self._load.run(request)
+        for table in loaded:
+            self._audit.record(
+                actor,
+                TABLE_LOAD,
+                f"table:{table.schema.name}",
+                before=table_snapshot(table.replaced) if table.replaced else None,
+                after={**table_snapshot(table.schema), "file": Path(request.file).name},
+            )
         return loaded
 
 

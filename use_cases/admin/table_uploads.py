@@ -3,11 +3,15 @@
 Rules:
 - Only admins load tables (`Forbidden`, 403, before anything is checked).
 - The checks run in this order, and nothing is written unless all pass: the table name
-  (`InvalidRequest`, 422, see `validate_table_name`), the file name (422 when empty), the size
-  (`PayloadTooLarge`, 413, over `max_bytes`: the document upload limit, MAX_UPLOAD_BYTES), the
-  type by the file's extension (`UnsupportedDocument`, 415: CSV, TSV or JSON lines) and every
-  line of the content (422 naming the line). The presentation layer reads at most
-  `read_limit` bytes (one past the limit).
+  (`InvalidRequest`, 422, see `validate_table_name`; for a workbook it may be empty, and is
+  then the file's name), the file name (422 when empty), the size (`PayloadTooLarge`, 413,
+  over `max_bytes`: the document upload limit, MAX_UPLOAD_BYTES), the type by the file's
+  extension (`UnsupportedDocument`, 415: CSV, TSV, JSON lines or a workbook) and every line
+  of the content (422 naming the line), or every sheet of a workbook (422 for a corrupt or
+  password-protected one, 413 past its unpacking budgets).
+- A workbook (`workbook_suffixes`) loads a table per sheet with data (`LoadWorkbookAsAdmin`,
+  all or none), named from the name given, or the file's, and the sheet. The presentation
+  layer reads at most `read_limit` bytes (one past the limit).
 - The bytes go to a private temporary directory under the upload's own file name (its last
   path part), so error messages and the audit entry name the file the admin chose; the
   directory is removed afterwards, whatever happened.
@@ -24,9 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from use_cases.access.domain import Caller, require_admin
-from use_cases.admin.actions import LoadTableAsAdmin
+from use_cases.admin.actions import LoadTableAsAdmin, LoadWorkbookAsAdmin
 from use_cases.shared.errors import InvalidRequest, PayloadTooLarge
-from use_cases.tables.tables import LoadedTable, LoadTableRequest, validate_table_name
+from use_cases.tables.tables import (
+    LoadedTable,
+    LoadTableRequest,
+    LoadWorkbookRequest,
+    validate_table_name,
+)
 
 #: A longer upload name is stored under a short one (file systems cap names at 255 bytes).
 _MAX_NAME_BYTES = 200
@@ -42,8 +51,17 @@ class TableUpload:
 class UploadTableAsAdmin:
     """Checks and loads one uploaded table file; the module docstring has the rules."""
 
-    def __init__(self, load: LoadTableAsAdmin, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        load: LoadTableAsAdmin,
+        *,
+        max_bytes: int,
+        workbooks: LoadWorkbookAsAdmin | None = None,
+        workbook_suffixes: tuple[str, ...] = (),
+    ) -> None:
         self._load = load
+        self._workbooks = workbooks
+        self._workbook_suffixes = tuple(suffix.lower() for suffix in workbook_suffixes)
         self._max_bytes = max_bytes
 
     @property
@@ -51,10 +69,17 @@ class UploadTableAsAdmin:
         """How many bytes of an upload to read: one past the limit, enough to refuse it."""
         return self._max_bytes + 1
 
-    async def execute(self, actor: Caller, upload: TableUpload) -> LoadedTable:
+    async def execute(self, actor: Caller, upload: TableUpload) -> list[LoadedTable]:
+        """The tables loaded: one for a CSV, TSV or JSON-lines file, one per sheet with data
+        for a workbook."""
         require_admin(actor, "Loading tables")
-        name = validate_table_name(upload.name.strip())
         filename = upload.filename.strip().replace("\\", "/").rsplit("/", 1)[-1]
+        workbook = self._workbooks is not None and filename.lower().endswith(
+            self._workbook_suffixes or ("\0",)
+        )
+        name = upload.name.strip()
+        if name or not workbook:
+            name = validate_table_name(name)
         if not filename:
             raise InvalidRequest("The upload has no file name; the type is taken from it.")
         if len(upload.data) > self._max_bytes:
@@ -62,13 +87,17 @@ class UploadTableAsAdmin:
                 f"{filename} is larger than the {self._max_bytes:,}-byte upload limit "
                 "(MAX_UPLOAD_BYTES)."
             )
-        return await asyncio.to_thread(self._run, actor, name, filename, upload.data)
+        return await asyncio.to_thread(self._run, actor, name, filename, upload.data, workbook)
 
-    def _run(self, actor: Caller, name: str, filename: str, data: bytes) -> LoadedTable:
+    def _run(
+        self, actor: Caller, name: str, filename: str, data: bytes, workbook: bool
+    ) -> list[LoadedTable]:
         with tempfile.TemporaryDirectory(prefix="almanac-table-") as directory:
             file = Path(directory) / _stored_name(filename)
             file.write_bytes(data)
-            return self._load.run_loaded(actor, LoadTableRequest(file, name))
+            if workbook and self._workbooks is not None:
+                return self._workbooks.run(actor, LoadWorkbookRequest(file, name or None))
+            return [self._load.run_loaded(actor, LoadTableRequest(file, name))]
 
 
 def _stored_name(filename: str) -> str:

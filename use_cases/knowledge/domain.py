@@ -99,6 +99,9 @@ class DocumentRecord:
     withheld_instructions: tuple[str, ...] = ()
     """Paragraphs addressed to an AI assistant, withheld from the indexed text at ingestion
     (`use_cases/knowledge/instructions.py`)."""
+    extraction: str | None = None
+    """How its text was read when not from a text layer: "ocr" for a scan or an image (the
+    loader's `extraction` metadata)."""
 
 
 @dataclass(frozen=True)

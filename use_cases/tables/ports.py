@@ -39,6 +39,16 @@ class TableLoader(Protocol):
         `UnsupportedDocument`), raised before anything is written."""
         ...
 
+    def is_workbook(self, file: Path) -> bool:
+        """Whether `file` is a workbook (`.xlsx`, `.xlsm`, `.ods`): a table per sheet."""
+        ...
+
+    def load_workbook(self, file: Path, prefix: str | None = None) -> list[TableSchema]:
+        """Create or atomically replace a table per sheet of the workbook `file`, named from
+        `prefix` (or the file's name) and the sheet; nothing is written unless every sheet
+        loads."""
+        ...
+
     def list_tables(self) -> list[TableSchema]: ...
 
     def drop(self, name: str) -> bool:

@@ -12,6 +12,9 @@ Rules:
 - After a load, the next query and the next schema listing (what the model is shown: columns,
   samples, row counts) see the new table at once. The SQL runner's cache is refreshed here, so
   no caller has to remember it.
+- `LoadWorkbook` does the same for each sheet of a workbook (`.xlsx`, `.xlsm`, `.ods`),
+  in one transaction: a table per sheet with data, named from the file (or a prefix given
+  instead) and the sheet (`sheet_table_name`).
 - `LoadTablesIfEmpty` (the bundled sample at first start) loads each file as the table named
   by its stem, only when no table exists yet.
 - `ListTables`: every user table with its columns, samples and row count, sorted by name.
@@ -84,6 +87,26 @@ def validate_table_name(name: str) -> str:
     return name
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def sheet_table_name(workbook: str, sheet: str) -> str:
+    """The table a workbook's sheet is loaded as: the file's stem (or the name given) and
+    the sheet's name, lower case, joined by "_", every other character an "_" ("Budget
+    2024.xlsx", sheet "Q1 Sales" -> `budget_2024_q1_sales`); a valid name whatever the
+    two are (`validate_table_name`): a leading digit gets "t_" before it, a keyword or a
+    reserved prefix "_table" after it, cut to 63 characters."""
+    stem = Path(workbook.replace("\\", "/")).name
+    stem = stem.rsplit(".", 1)[0] if "." in stem.lstrip(".") else stem
+    name = _NOT_NAME.sub("_", f"{stem}_{sheet}".lower()).strip("_") or "sheet"
+    if name[0].isdigit():
+        name = f"t_{name}"
+    name = name[:63].rstrip("_")
+    if name in SQL_KEYWORDS or name.startswith(("sqlite_", INTERNAL_PREFIX.lstrip("_"))):
+        name = f"{name[:56]}_table"
+    return name
+
+
 @dataclass(frozen=True)
 class LoadTableRequest:
     file: Path
@@ -117,6 +140,32 @@ class LoadTable:
         schema = self._tables.load(Path(request.file), name)
         self._sql.refresh()
         return LoadedTable(schema, replaced)
+
+
+@dataclass(frozen=True)
+class LoadWorkbookRequest:
+    file: Path
+    prefix: str | None = None
+    """Names the tables instead of the file's name (`prefix_sheet`)."""
+
+
+class LoadWorkbook:
+    """Creates or replaces a table per sheet of a workbook, all or none (the tables are
+    named by `sheet_table_name`); the next query sees them at once."""
+
+    def __init__(self, tables: TableLoader, sql: SqlRunner) -> None:
+        self._tables = tables
+        self._sql = sql
+
+    async def execute(self, request: LoadWorkbookRequest) -> list[LoadedTable]:
+        return await asyncio.to_thread(self.run, request)
+
+    def run(self, request: LoadWorkbookRequest) -> list[LoadedTable]:
+        prefix = validate_table_name(request.prefix) if request.prefix else None
+        before = {t.name.lower(): t for t in self._tables.list_tables()}
+        schemas = self._tables.load_workbook(Path(request.file), prefix)
+        self._sql.refresh()
+        return [LoadedTable(schema, before.get(schema.name.lower())) for schema in schemas]
 
 
 class LoadTablesIfEmpty:

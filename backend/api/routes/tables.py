@@ -19,14 +19,19 @@ from use_cases.admin.table_uploads import TableUpload
 router = APIRouter(prefix="/api/tables", tags=["tables"])
 
 TableFile = Annotated[
-    UploadFile, File(description="CSV (`.csv`), TSV (`.tsv`, `.tab`) or JSON lines (`.jsonl`).")
+    UploadFile,
+    File(
+        description="CSV (`.csv`), TSV (`.tsv`, `.tab`), JSON lines (`.jsonl`), or a workbook "
+        "(`.xlsx`, `.xlsm`, `.ods`: a table per sheet)."
+    ),
 ]
 TableName = Annotated[
     str,
     Form(
         max_length=200,
         description="The table to create or replace: letters, digits and underscores, not "
-        "starting with a digit, not an SQL keyword.",
+        "starting with a digit, not an SQL keyword. For a workbook, the prefix of its tables' "
+        "names (`NAME_sheet`); empty: the file's name.",
     ),
 ]
 
@@ -44,19 +49,27 @@ async def list_tables(container: ContainerDep, admin: AdminDep) -> TableListOut:
         200: {"model": TableLoadOut, "description": "A table of that name was replaced."},
         201: {"description": "A new table."},
         **problem_responses(413),
-        415: {"description": "Not CSV, TSV or JSON lines (`unsupported_document`)."},
-        422: {"description": "A bad table name, an empty or malformed file (naming the line)."},
+        415: {"description": "Not CSV, TSV, JSON lines or a workbook (`unsupported_document`)."},
+        422: {
+            "description": "A bad table name, an empty or malformed file (naming the line), "
+            "a corrupt or password-protected workbook."
+        },
     },
-    summary="Create or replace a table from a CSV, TSV or JSON-lines file; admins only",
+    summary="Create or replace a table from a CSV, TSV or JSON-lines file, or a table per "
+    "sheet of a workbook; admins only",
 )
 async def load_table(
-    container: ContainerDep, admin: AdminDep, response: Response, file: TableFile, name: TableName
+    container: ContainerDep,
+    admin: AdminDep,
+    response: Response,
+    file: TableFile,
+    name: TableName = "",
 ) -> TableLoadOut:
     data = await file.read(container.admin.upload_table.read_limit)
     loaded = await container.admin.upload_table.execute(
         admin, TableUpload(name=name, filename=file.filename or "", data=data)
     )
-    response.status_code = 200 if loaded.replaced else 201
+    response.status_code = 200 if all(table.replaced for table in loaded) else 201
     return TableLoadOut.of(loaded)
 
 

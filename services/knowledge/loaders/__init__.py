@@ -7,10 +7,21 @@ exported for direct use and tests. The category is not derived here (callers pas
 from __future__ import annotations
 
 from services.knowledge.loaders.common import extension
+from services.knowledge.loaders.docx import DOCX_EXTENSIONS, DocxLoader
 from services.knowledge.loaders.html import HTML_EXTENSIONS, HtmlLoader
+from services.knowledge.loaders.image import IMAGE_EXTENSIONS, ImageLoader
 from services.knowledge.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
+from services.knowledge.loaders.ocr import OcrOptions
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS, PdfLoader
 from services.knowledge.loaders.plaintext import TEXT_EXTENSIONS, PlainTextLoader
+from services.knowledge.loaders.pptx import PPTX_EXTENSIONS, PptxLoader
+from services.knowledge.loaders.registry import (
+    ENTRY_POINT_GROUP,
+    LEGACY_FORMATS,
+    RegisteredLoader,
+    registered_loaders,
+)
+from services.knowledge.loaders.workbook import WORKBOOK_EXTENSIONS, WorkbookLoader
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import UnsupportedDocument
@@ -22,46 +33,56 @@ from use_cases.shared.errors import UnsupportedDocument
 #: documents changes and this number does not.
 LOADERS_VERSION = 12
 
+#: The extensions of the built-in loaders (the file-types table of docs/guide.md lists them);
+#: a `FileLoader` reads these and those of the installed plugins (`FileLoader.extensions`).
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     *MARKDOWN_EXTENSIONS,
     *TEXT_EXTENSIONS,
     *HTML_EXTENSIONS,
     *PDF_EXTENSIONS,
+    *DOCX_EXTENSIONS,
+    *PPTX_EXTENSIONS,
+    *WORKBOOK_EXTENSIONS,
+    *IMAGE_EXTENSIONS,
 )
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "LOADERS_VERSION",
     "SUPPORTED_EXTENSIONS",
+    "DocxLoader",
     "FileLoader",
     "HtmlLoader",
+    "ImageLoader",
     "MarkdownLoader",
+    "OcrOptions",
     "PdfLoader",
     "PlainTextLoader",
+    "PptxLoader",
+    "WorkbookLoader",
 ]
 
 
 class FileLoader:
-    """Dispatches on the (case-insensitive) extension of `name` to the matching loader.
+    """Dispatches on the (case-insensitive) extension of `name` to the loader the registry
+    (services/knowledge/loaders/registry.py: the built-ins, then the `almanac.loaders`
+    plugins) has for it.
 
-    Raises `UnsupportedDocument` (listing the supported types) for any other extension and
-    for binary content under a text extension (the bytes decide, not the name), and
-    `InvalidDocument` for empty, whitespace-only, corrupt or text-less files.
+    Raises `UnsupportedDocument` (listing the supported types) for any other extension, for
+    a legacy Office file (naming the format to save it in) and for binary content under a
+    text extension (the bytes decide, not the name), and `InvalidDocument` for empty,
+    whitespace-only, corrupt or text-less files.
     """
 
-    def __init__(self) -> None:
-        loaders: tuple[tuple[tuple[str, ...], DocumentLoader], ...] = (
-            (MARKDOWN_EXTENSIONS, MarkdownLoader()),
-            (TEXT_EXTENSIONS, PlainTextLoader()),
-            (HTML_EXTENSIONS, HtmlLoader()),
-            (PDF_EXTENSIONS, PdfLoader()),
-        )
+    def __init__(self, ocr: OcrOptions | None = None) -> None:
+        self.registered: tuple[RegisteredLoader, ...] = tuple(registered_loaders(ocr))
         self._by_extension: dict[str, DocumentLoader] = {
-            ext: loader for extensions, loader in loaders for ext in extensions
+            ext: entry.loader for entry in self.registered for ext in entry.extensions
         }
 
     @property
     def extensions(self) -> tuple[str, ...]:
-        return SUPPORTED_EXTENSIONS
+        return tuple(self._by_extension)
 
     def supports(self, name: str) -> bool:
         return extension(name) in self._by_extension
@@ -75,9 +96,14 @@ class FileLoader:
     def _loader_for(self, name: str) -> DocumentLoader:
         ext = extension(name)
         loader = self._by_extension.get(ext)
+        if loader is None and ext in LEGACY_FORMATS:
+            raise UnsupportedDocument(
+                f"{name}: '{ext}' is the legacy binary Office format, which is not read; open "
+                f"it and save it as {LEGACY_FORMATS[ext]} (the current format), then upload that."
+            )
         if loader is None:
             kind = f"'{ext}' files are" if ext else "files without an extension are"
             raise UnsupportedDocument(
-                f"{name}: {kind} not supported; supported types: " + ", ".join(SUPPORTED_EXTENSIONS)
+                f"{name}: {kind} not supported; supported types: " + ", ".join(self.extensions)
             )
         return loader

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
@@ -313,3 +314,21 @@ class SectionBuilder:
             )
             for path, body in self._done
         )
+
+
+def markdown_table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cell texts as a Markdown table, the first row its header (Word's, PowerPoint's
+    and a sheet's tables read alike). Cells are one line each (line breaks become spaces,
+    `|` is escaped); short rows are padded; empty rows go."""
+    cleaned = [
+        [" ".join(cell.split()).replace("|", "\\|") for cell in row]
+        for row in rows
+        if any(cell.strip() for cell in row)
+    ]
+    if not cleaned:
+        return ""
+    width = max(len(row) for row in cleaned)
+    padded = [row + [""] * (width - len(row)) for row in cleaned]
+    lines = ["| " + " | ".join(padded[0]) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(row) + " |" for row in padded[1:]]
+    return "\n".join(lines)

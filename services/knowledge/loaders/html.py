@@ -362,6 +362,7 @@ class _Emitter:
 class HtmlLoader:
     """Loads `.html` / `.htm` files with BeautifulSoup's `html.parser` (see the module rules)."""
 
+    extensions = HTML_EXTENSIONS
     media_type = "text/html"
 
     def supports(self, name: str) -> bool:

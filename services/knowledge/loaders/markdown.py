@@ -119,6 +119,7 @@ class MarkdownLoader:
       leading out ("https://...") stay.
     """
 
+    extensions = MARKDOWN_EXTENSIONS
     media_type = "text/markdown"
 
     def __init__(self, budget: InputBudget = BUDGET) -> None:

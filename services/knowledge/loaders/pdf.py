@@ -1,4 +1,5 @@
-"""PDF loader: sections by bookmark (or heading) and page; PDFium's text layer, no OCR."""
+"""PDF loader: sections by bookmark (or heading) and page; PDFium's text layer, and OCR for
+the pages that have none."""
 
 from __future__ import annotations
 
@@ -21,8 +22,16 @@ from services.knowledge.loaders.common import (
     parse_pdf_date,
     tidy_text,
 )
+from services.knowledge.loaders.image import EXTRACTION_KEY
+from services.knowledge.loaders.ocr import (
+    OcrOptions,
+    read_lines,
+    require_tesseract,
+    tesseract_available,
+)
 from services.knowledge.loaders.pdf_content import charge_metadata, charge_pages
 from services.knowledge.loaders.pdf_text import (
+    Line,
     PageText,
     body_size,
     headings,
@@ -32,7 +41,7 @@ from services.knowledge.loaders.pdf_text import (
 )
 from services.knowledge.spelling import english_words
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
-from use_cases.shared.errors import InvalidDocument
+from use_cases.shared.errors import InputTooCostly, InvalidDocument
 from use_cases.shared.sentences import sentence_breaks
 
 PDF_EXTENSIONS = (".pdf",)
@@ -69,6 +78,14 @@ class PdfLoader:
       a sentence a page break cut in two is whole on the page it starts on
       (`whole_sentences`). A definition list printed as "term Description"
       lines reads "term — Description", as the HTML loader writes one (`labelled_terms`).
+    * OCR: a page with an image and almost no text layer (`MIN_TEXT_CHARS`: a scanned page)
+      is rasterised by PDFium at the OCR dpi (less where the page is so large that its
+      pixels would pass `max_image_pixels`) and read by Tesseract (services/knowledge/
+      loaders/ocr.py); its lines then go through the same steps as a text page's. The
+      document is marked `extraction: ocr` in its metadata, with `ocr_pages`. More such
+      pages than `OcrOptions.max_pages` is `InputTooCostly` (413). Without Tesseract, a PDF with
+      no text on any page is `UnsupportedDocument` (415) naming the package; one with text
+      on some pages is read without its scanned ones.
     * Title: the `/Title` info entry (minus "Microsoft Word - " style noise), else the first
       bookmark's (or heading's) top-level title, else the first line of text if it is
       short, else the file name made readable.
@@ -77,7 +94,7 @@ class PdfLoader:
     * Errors (`InvalidDocument`): not a PDF, corrupt or truncated beyond repair,
       password-protected (a PDF encrypted with an empty user password - "owner password
       only", as many permission-restricted PDFs are - opens like any viewer opens it), and
-      no extractable text on any page (scanned images; OCR is not supported).
+      no text on any page, OCR's included.
     * Budget (`InputTooCostly`, 413; services/budgets.py `PdfBudget`): more pages than
       `max_pdf_pages`, or more than `max_pdf_content` bytes of decompressed page content,
       a stream counted each time a page draws it, its inline images and the Type 3 glyphs
@@ -86,10 +103,13 @@ class PdfLoader:
       opens the document.
     """
 
+    extensions = PDF_EXTENSIONS
     media_type = "application/pdf"
+    reads_scans = True
 
-    def __init__(self, budget: InputBudget = BUDGET) -> None:
+    def __init__(self, budget: InputBudget = BUDGET, ocr: OcrOptions | None = None) -> None:
         self._budget = budget
+        self._ocr = ocr or OcrOptions()
 
     def supports(self, name: str) -> bool:
         return extension(name) in PDF_EXTENSIONS
@@ -111,8 +131,9 @@ class PdfLoader:
         charge_pages(reader, page_count, budget)
 
         labels = _page_labels(reader, page_count)
-        pages = _read_pages(name, data, page_count)
+        pages, scans = _read_pages(name, data, page_count)
         failures = pages.count(None)
+        scans = self._read_scans(name, data, pages, scans)
         pages = without_running_lines(pages)
         body = body_size(pages)
         outline = _outline_pages(reader, page_count)
@@ -148,9 +169,43 @@ class PdfLoader:
                 raise InvalidDocument(
                     f"{name} could not be read as a PDF; it may be corrupt or truncated"
                 )
-            raise InvalidDocument(f"{name} has no extractable text; OCR is not supported")
+            raise InvalidDocument(
+                f"{name} has no extractable text (no text layer, and no scanned page OCR "
+                "could read)"
+            )
 
-        return _document(reader, outline, sections, page_count, name, self.media_type)
+        document = _document(reader, outline, sections, page_count, name, self.media_type)
+        if scans:
+            document.metadata.update({EXTRACTION_KEY: "ocr", "ocr_pages": str(len(scans))})
+        return document
+
+    def _read_scans(
+        self, name: str, data: bytes, pages: list[PageText | None], scans: list[int]
+    ) -> list[int]:
+        """Put OCR's text in the place of each scanned page's (the class docstring says
+        when); the pages read so."""
+        if not scans:
+            return []
+        if not tesseract_available():
+            if all(page is None or not page.lines for page in pages):
+                require_tesseract(name)
+            return []
+        if len(scans) > self._ocr.max_pages:
+            raise InputTooCostly(
+                f"{name} has {len(scans):,} scanned pages; OCR reads at most "
+                f"{self._ocr.max_pages:,} (OCR_MAX_PAGES): refused."
+            )
+        document = pdfium.PdfDocument(data)
+        try:
+            for index in scans:
+                page = document[index]
+                try:
+                    pages[index] = _ocr_page(name, page, self._ocr, self._budget)
+                finally:
+                    page.close()
+        finally:
+            document.close()
+        return scans
 
 
 def _open(name: str, data: bytes) -> tuple[PdfReader, int]:
@@ -219,8 +274,13 @@ MARGIN_REPEATS = 3
 MARGIN_BEYOND = 0.98
 
 
-def _read_pages(name: str, data: bytes, page_count: int) -> list[PageText | None]:
-    """Each page's lines from PDFium (None for a page it cannot read)."""
+#: A page with fewer characters than this in its text layer and an image on it is a scan.
+MIN_TEXT_CHARS = 16
+
+
+def _read_pages(name: str, data: bytes, page_count: int) -> tuple[list[PageText | None], list[int]]:
+    """Each page's lines from PDFium (None for a page it cannot read), and the indexes of
+    the scanned pages (`MIN_TEXT_CHARS`)."""
     try:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError:
@@ -228,12 +288,15 @@ def _read_pages(name: str, data: bytes, page_count: int) -> list[PageText | None
             f"{name} could not be read as a PDF; it may be corrupt or truncated"
         ) from None
     pages: list[PageText | None] = []
+    scans: list[int] = []
     try:
         for index in range(min(page_count, len(document))):
             try:
                 page = document[index]
                 try:
                     pages.append(read_page(page))
+                    if _is_scan(page, pages[-1]):
+                        scans.append(index)
                 finally:
                     page.close()
             except MemoryError:  # past the parse's memory budget (services/parse_pool.py)
@@ -242,7 +305,34 @@ def _read_pages(name: str, data: bytes, page_count: int) -> list[PageText | None
                 pages.append(None)
     finally:
         document.close()
-    return pages + [None] * (page_count - len(pages))
+    return pages + [None] * (page_count - len(pages)), scans
+
+
+def _is_scan(page: pdfium.PdfPage, text: PageText | None) -> bool:
+    if text is not None and sum(len(line.text.strip()) for line in text.lines) >= MIN_TEXT_CHARS:
+        return False
+    return any(isinstance(item, pdfium.PdfImage) for item in page.get_objects(max_depth=3))
+
+
+def _ocr_page(name: str, page: pdfium.PdfPage, ocr: OcrOptions, budget: InputBudget) -> PageText:
+    """A scanned page's lines as OCR reads them, placed in PDF points like a text page's
+    (their type size unknown: 0, so no line of a scan is taken for a heading or a note)."""
+    width, height = page.get_size()
+    scale = min(ocr.dpi / 72, (budget.max_image_pixels / max(width * height, 1.0)) ** 0.5)
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        image = bitmap.to_pil()
+        lines = read_lines(name, image, ocr)
+    finally:
+        bitmap.close()
+    return PageText(
+        tuple(
+            Line(line.text, height - line.top / scale, height - line.bottom / scale, 0.0)
+            for line in lines
+        ),
+        height or 1.0,
+        (),
+    )
 
 
 def _without_margin_notes(

@@ -106,6 +106,7 @@ def title_from_first_line(text: str) -> str | None:
 class PlainTextLoader:
     """Loads `.txt`, `.text` and `.rst` files (see the module rules)."""
 
+    extensions = TEXT_EXTENSIONS
     media_type = "text/plain"
 
     def supports(self, name: str) -> bool:

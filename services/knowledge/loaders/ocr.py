@@ -1,0 +1,221 @@
+"""Reading text off images with Debian's Tesseract (the `tesseract` command of the
+`tesseract-ocr` package, English data included), through pytesseract.
+
+Rules:
+- The engine and its model are installed with the system (`apt-get install tesseract-ocr`),
+  never downloaded at run time. Without the command, reading a scan is `UnsupportedDocument`
+  (415) naming the package (`require_tesseract`); everything else works.
+- A page is read with Tesseract's automatic page segmentation, which finds the blocks of
+  text and reads them in order. Where it runs a line on across two columns (their lines
+  level with each other), the line is cut at the gutter (`COLUMN_GAP`), and where gutters
+  recur the page is read column by column (`_column_order`); a blank line between blocks.
+- A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
+  left out: on a scan that is mostly noise, speckles and the edges of pictures.
+- Each page costs seconds of CPU: the parse child is told of each (`allow_another_step`,
+  services/parse_pool.py), so a scan's wall-clock allowance grows with its pages, and the
+  command runs with one thread under the parse's CPU and memory limits (a child process
+  inherits them), and a time-out of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from services.budgets import BUDGET
+from services.parse_pool import allow_another_step
+from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
+
+#: What an operator installs for OCR (the message of a scan refused without it).
+TESSERACT_PACKAGE = "tesseract-ocr"
+#: Seconds one page's `tesseract` run may take before the page counts as unreadable.
+PAGE_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One line read off a page: its text and box, in pixels of the image."""
+
+    text: str
+    top: int
+    bottom: int
+    block: int
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How scans are read (the OCR_* settings, backend/config.py)."""
+
+    #: Dots per inch a PDF page is rasterised at (Tesseract reads 150-300 dpi best).
+    dpi: int = 200
+    #: Lines Tesseract is less sure of than this, on average over their words, go (0-100).
+    min_confidence: float = 60.0
+    #: Tesseract's language data (`eng`; `eng+deu` with tesseract-ocr-deu installed).
+    language: str = "eng"
+    #: Pages one document may ask OCR to read (a scanned PDF's, a TIFF's frames); more is
+    #: `InputTooCostly` (413).
+    max_pages: int = BUDGET.max_ocr_pages
+
+
+def tesseract_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def require_tesseract(name: str) -> None:
+    if not tesseract_available():
+        raise UnsupportedDocument(
+            f"{name} needs OCR (it is a scan or an image), and OCR is not installed on this "
+            f"server: install Debian's {TESSERACT_PACKAGE} package (apt-get install "
+            f"{TESSERACT_PACKAGE}), or upload a file with a text layer."
+        )
+
+
+def read_lines(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
+    """The lines Tesseract reads on `image` (a Pillow image), in reading order, the unsure
+    ones left out."""
+    import pytesseract  # imported where it runs
+
+    require_tesseract(name)
+    allow_another_step()
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread: the parse budget is per core
+    try:
+        found = pytesseract.image_to_data(
+            image,
+            lang=options.language,
+            config="--psm 3",
+            output_type=pytesseract.Output.DICT,
+            timeout=PAGE_TIMEOUT_S,
+        )
+    except (RuntimeError, pytesseract.TesseractError) as exc:
+        raise InvalidDocument(
+            f"{name} could not be read by OCR ({' '.join(str(exc).split())[:200]})."
+        ) from None
+    return _lines(found, options.min_confidence)
+
+
+#: A gap between two words of one of Tesseract's lines wider than this many times the
+#: line's height is a gutter between columns: Tesseract runs a line on across columns whose
+#: lines are level with each other (a word space is about a third of the height).
+COLUMN_GAP = 2.0
+#: Gaps this close to each other (in pixels, at any resolution: a share of the page's width)
+#: are one gutter; a gutter must recur on this many lines.
+GUTTER_SLACK = 0.03
+GUTTER_LINES = 3
+#: Text on each side of a gutter is at least this share of the page's width: a column, not a
+#: table of contents' page number or a marginal note (read in line, as a text layer has them).
+MIN_COLUMN_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Words of one line, on one side of any gutter: their text and box."""
+
+    text: str
+    left: int
+    right: int
+    top: int
+    bottom: int
+    block: int
+
+
+def _lines(found: dict[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for index, word in enumerate(found["text"]):
+        if str(word).strip():
+            key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
+            lines.setdefault(key, []).append(index)
+    pieces: list[_Piece] = []
+    for (block, _, _), words in lines.items():  # Tesseract's reading order
+        confidences = [float(found["conf"][i]) for i in words]
+        if sum(confidences) / len(confidences) < min_confidence:
+            continue
+        pieces += _split_at_gaps(found, words, block)
+    width = max(
+        (int(w) + int(x) for w, x in zip(found["width"], found["left"], strict=True)), default=1
+    )
+    return [
+        OcrLine(piece.text, piece.top, piece.bottom, piece.block)
+        for piece in _column_order(pieces, width)
+    ]
+
+
+def _split_at_gaps(found: dict[str, Sequence[Any]], words: list[int], block: int) -> list[_Piece]:
+    """A line's words as pieces, cut where a gap is a gutter (`COLUMN_GAP`)."""
+    words = sorted(words, key=lambda i: int(found["left"][i]))
+    height = max(int(found["height"][i]) for i in words)
+    groups: list[list[int]] = [[words[0]]]
+    for before, word in pairwise(words):
+        gap = int(found["left"][word]) - int(found["left"][before]) - int(found["width"][before])
+        if gap > COLUMN_GAP * height:
+            groups.append([])
+        groups[-1].append(word)
+    return [
+        _Piece(
+            text=" ".join(str(found["text"][i]).strip() for i in group),
+            left=int(found["left"][group[0]]),
+            right=int(found["left"][group[-1]]) + int(found["width"][group[-1]]),
+            top=min(int(found["top"][i]) for i in group),
+            bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in group),
+            block=block,
+        )
+        for group in groups
+    ]
+
+
+def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
+    """The pieces in reading order: where gutters recur (`GUTTER_LINES`), each run of
+    pieces between two lines that span them is read column by column, top to bottom; a
+    page without gutters keeps Tesseract's order."""
+    wide = MIN_COLUMN_SHARE * width
+    gaps = sorted(
+        (left.right + right.left) / 2
+        for left, right in pairwise(pieces)
+        if right.top < left.bottom
+        and right.left > left.right  # cut from one line
+        and left.right - left.left >= wide
+        and right.right - right.left >= wide
+    )
+    gutters: list[float] = []
+    run: list[float] = []
+    for gap in gaps:
+        if run and gap - run[-1] > GUTTER_SLACK * width:
+            if len(run) >= GUTTER_LINES:
+                gutters.append(sum(run) / len(run))
+            run = []
+        run.append(gap)
+    if len(run) >= GUTTER_LINES:
+        gutters.append(sum(run) / len(run))
+    if not gutters:
+        return pieces
+    ordered: list[_Piece] = []
+    section: list[_Piece] = []
+    for piece in pieces:
+        if any(piece.left < gutter < piece.right for gutter in gutters):  # spans the columns
+            ordered += _by_column(section, gutters)
+            ordered.append(piece)
+            section = []
+        else:
+            section.append(piece)
+    return ordered + _by_column(section, gutters)
+
+
+def _by_column(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
+    def column(piece: _Piece) -> int:
+        return sum(1 for gutter in gutters if gutter < piece.left)
+
+    return sorted(pieces, key=lambda piece: (column(piece), piece.top))
+
+
+def lines_text(lines: Sequence[OcrLine]) -> str:
+    """The lines as text: a line break between the lines of a block, a blank line between
+    blocks."""
+    parts: list[str] = []
+    for index, line in enumerate(lines):
+        if index and line.block != lines[index - 1].block:
+            parts.append("\n")
+        parts.append(line.text + "\n")
+    return "".join(parts).strip()
