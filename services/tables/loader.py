@@ -69,20 +69,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from services.budgets import BUDGET, InputBudget
-from services.office.workbooks import WORKBOOK_EXTENSIONS, read_workbook
+from services.office.workbooks import WORKBOOK_EXTENSIONS
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.sql import StoreTarget
 from services.sqlite.connection import Connection, connect, immediate_transaction
 from services.tables.columns import quote_identifier, sanitise_column_names
-from services.tables.reading import SourceFile, read_csv, read_jsonl, read_sheet
+from services.tables.reading import SourceFile, read_csv, read_jsonl, read_workbook_sheets
 from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
 from use_cases.tables.domain import TableColumn, TableSchema
-from use_cases.tables.tables import (
-    INTERNAL_PREFIX,
-    SQL_KEYWORDS,
-    sheet_table_name,
-    validate_table_name,
-)
+from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -634,27 +629,7 @@ class TableLoader:
         `sheet_table_name(prefix or the file's name, sheet)`, all in one transaction: a bad
         sheet, or a refused workbook (corrupt, password-protected, past a budget), writes
         nothing."""
-        file = Path(file)
-        if prefix is not None:
-            validate_table_name(prefix)
-        try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise InvalidRequest(f"{file} does not exist.") from None
-        except OSError as exc:
-            raise InvalidRequest(f"Cannot read {file}: {exc.strerror or exc}.") from None
-        sheets = [s for s in read_workbook(file.name, data, self._budget) if s.row_count]
-        if not sheets:
-            raise InvalidRequest(f"{file.name} has no sheet with a row of data: nothing loaded.")
-        named = [(sheet_table_name(prefix or file.name, s.sheet), read_sheet(s)) for s in sheets]
-        seen: dict[str, str] = {}
-        for (name, _), sheet in zip(named, sheets, strict=True):
-            if name in seen:
-                raise InvalidRequest(
-                    f"{file.name}: the sheets {seen[name]!r} and {sheet.sheet!r} would both be "
-                    f"the table {name}; rename one."
-                )
-            seen[name] = sheet.sheet
+        named = read_workbook_sheets(Path(file), prefix, self._budget)
         with self._writing() as conn:
             for name, source in named:
                 self._write_in(conn, name, source)

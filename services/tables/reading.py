@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.budgets import loads_bounded
-from services.office.workbooks import SheetTable
+from services.budgets import InputBudget, loads_bounded
+from services.office.workbooks import SheetTable, read_workbook
 from services.tables.columns import ColumnType, convert_json, convert_text
 from use_cases.shared.errors import InvalidRequest
+from use_cases.tables.tables import sheet_table_name, validate_table_name
 
 
 @dataclass
@@ -163,3 +164,32 @@ def read_sheet(sheet: SheetTable) -> SourceFile:
             yield [cell if cell is not None else "" for cell in row]
 
     return SourceFile(list(sheet.headers), types, sheet.row_count, rows, convert_text)
+
+
+def read_workbook_sheets(
+    file: Path, prefix: str | None, budget: InputBudget
+) -> list[tuple[str, SourceFile]]:
+    """Each sheet with data of the workbook `file` as (its table's name, its rows), the name
+    `sheet_table_name(prefix or the file's name, sheet)`; refused (nothing to write) when the
+    workbook cannot be read, has no data, or two sheets would be the same table."""
+    if prefix is not None:
+        validate_table_name(prefix)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise InvalidRequest(f"{file} does not exist.") from None
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot read {file}: {exc.strerror or exc}.") from None
+    sheets = [s for s in read_workbook(file.name, data, budget) if s.row_count]
+    if not sheets:
+        raise InvalidRequest(f"{file.name} has no sheet with a row of data: nothing loaded.")
+    named = [(sheet_table_name(prefix or file.name, s.sheet), read_sheet(s)) for s in sheets]
+    seen: dict[str, str] = {}
+    for (name, _), sheet in zip(named, sheets, strict=True):
+        if name in seen:
+            raise InvalidRequest(
+                f"{file.name}: the sheets {seen[name]!r} and {sheet.sheet!r} would both be "
+                f"the table {name}; rename one."
+            )
+        seen[name] = sheet.sheet
+    return named

@@ -30,6 +30,7 @@ SPECIAL = {
     "log_level": "DEBUG",
     "mcp_servers": '{"t": {"command": "x"}}',
     "mcp_tools_allowed": "t__y",
+    "ocr_language": "eng+deu",
 }
 
 
