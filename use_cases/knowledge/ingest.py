@@ -41,15 +41,25 @@ Trust checks, all before anything is embedded or written:
   take its own title. The CLI, the operator's own tool, does not ask for it;
 - more than `max_document_chunks` chunks is refused (`PayloadTooLarge`, 413).
 
+Parsing ahead:
+- While one batch of documents is embedded, the next inputs (up to `parse_ahead`) are read
+  and parsed on a thread of the run (in the loader's child processes when it has them), so
+  the embedder never waits for the parser. The checks stay in input order on the run's own
+  thread; an input found unchanged ahead (its stored content hash) is not parsed, and a
+  parse's error is the input's own, reported when its turn comes.
+
 Writing:
 - Chunks of several small documents are embedded together (bigger batches are much faster
   on CPU); each document is saved in one transaction. A document of more than one batch is
   embedded batch by batch and staged, then made visible in one commit (memory stays bounded
   by the batch; `on_chunks` reports progress). A killed ingest leaves every document fully
   old or fully new, and a re-run finishes the rest.
-- Once a document is saved, the `AnswerPreparer` (if any) does the answering model's work
-  ahead for it (the offline model embeds its sentences); it decides nothing and fails
-  silently, so a document's status never depends on it.
+- Searchable first, answer-ready next: the documents a run saved are handed, once the run
+  has committed them, to the `AnswerPreparation` (if any), which queues the answering
+  model's work ahead for them as one background job (the offline model embeds their
+  sentences; its id is the report's `answers_job`). It decides nothing and a failure to
+  queue it is logged, never raised, so a document's status never depends on it; a question
+  asked before the job is done is answered the same, doing the work for its own hits.
 - A bad input fails alone: it is reported and the others go on (`raise_errors` raises its
   domain error instead, for single uploads).
 - `prune_prefixes` (origin prefixes): stored documents ingested from a file under one of
@@ -62,6 +72,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -73,12 +84,13 @@ from use_cases.knowledge.domain import (
     IngestItem,
     IngestReport,
     ParsedDocument,
+    SavedDocument,
     StagedChunk,
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of, withhold_instructions
 from use_cases.knowledge.ports import (
-    AnswerPreparer,
+    AnswerPreparation,
     Chunker,
     DocumentLoader,
     Embedder,
@@ -136,6 +148,8 @@ class IngestPolicy:
     max_document_chunks: int = 5_000
     future_tolerance: timedelta = timedelta(days=1)
     embed_batch_chunks: int = 256
+    parse_ahead: int = 2
+    """Inputs read and parsed ahead of the one being checked (0: none, parse in turn)."""
 
 
 @dataclass
@@ -150,6 +164,7 @@ class _Run:
     request: IngestRequest
     report: ProgressCallback
     hashes: dict[str, str] = field(default_factory=dict)  # raw hash -> source, this run
+    saved: list[SavedDocument] = field(default_factory=list)  # for the answer preparation
 
 
 class IngestDocuments:
@@ -165,10 +180,10 @@ class IngestDocuments:
         *,
         pipeline_signature: str,
         policy: IngestPolicy | None = None,
-        preparer: AnswerPreparer | None = None,
+        preparation: AnswerPreparation | None = None,
     ) -> None:
         self._store = store
-        self._preparer = preparer
+        self._preparation = preparation
         self._loader = loader
         self._chunker = chunker
         self._embedder = embedder
@@ -195,13 +210,25 @@ class IngestDocuments:
 
         run = _Run(request, report)
         self._prune(request, report)
+        with _ParseAhead(
+            request.sources, lambda s: self._read_ahead(request, s), self._policy.parse_ahead
+        ) as ahead:
+            self._ingest_all(run, ahead)
+        answers_job = None
+        if self._preparation is not None and run.saved:
+            answers_job = self._preparation.schedule(run.saved)
+        return IngestReport(tuple(items), answers_job=answers_job)
+
+    def _ingest_all(self, run: _Run, ahead: _ParseAhead) -> None:
         pending: list[_Pending] = []
-        for source in request.sources:
-            prepared = self._attempt(run, source, lambda s=source: self._prepare(run, s))
+        for source in run.request.sources:
+            prepared = self._attempt(
+                run, source, lambda s=source: self._prepare(run, s, ahead.take(s))
+            )
             if prepared is None:
                 continue
             if isinstance(prepared, IngestItem):
-                report(prepared)
+                run.report(prepared)
                 continue
             if prepared.draft.raw_hash:
                 run.hashes[prepared.draft.raw_hash] = prepared.draft.source
@@ -215,7 +242,6 @@ class IngestDocuments:
                 self._flush(run, pending)
                 pending = []
         self._flush(run, pending)
-        return IngestReport(tuple(items))
 
     def check(self, request: IngestRequest) -> IngestItem | None:
         """The cheap checks of a single input, before any parsing: its type and bytes, a
@@ -247,9 +273,30 @@ class IngestDocuments:
             run.report(IngestItem(source.source, "failed", error=f"cannot read: {exc.strerror}"))
         return None
 
-    def _prepare(self, run: _Run, source: IngestSource) -> _Pending | IngestItem:
-        request = run.request
+    def _read_ahead(self, request: IngestRequest, source: IngestSource) -> _Read:
+        """On the parse-ahead thread: the input's bytes, and its parse unless it looks
+        unchanged (its turn decides; the parse then happens in turn)."""
         data = source.read()
+        content_hash = self._hash(data, request.category)
+        stored = None
+        if request.replace_id is not None:
+            stored = self._store.get_record(request.replace_id)
+        elif source.origin is not None:
+            stored = self._store.get_by_origin(source.origin)
+        if stored is None and request.replace_id is None:
+            stored = self._store.get_by_source(source.source)
+        if stored is not None and stored.content_hash == content_hash:
+            return _Read(data)
+        try:
+            return _Read(data, self._loader.load(source.name, data))
+        except AlmanacError as exc:
+            return _Read(data, error=exc)
+
+    def _prepare(
+        self, run: _Run, source: IngestSource, read: _Read | None = None
+    ) -> _Pending | IngestItem:
+        request = run.request
+        data = read.data if read is not None else source.read()
         raw_hash = _raw_hash(data)
         content_hash = self._hash(data, request.category)
         existing = self._target(source, request, content_hash)
@@ -258,7 +305,10 @@ class IngestDocuments:
                 self._store.record_raw_hash(existing.id, raw_hash)
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
         self._check_duplicate(source, raw_hash, existing, run.hashes)
-        parsed = withhold_instructions(self._loader.load(source.name, data))
+        if read is not None and read.error is not None:
+            raise read.error
+        loaded = read.parsed if read is not None else None
+        parsed = withhold_instructions(loaded or self._loader.load(source.name, data))
         self._check_dates(source.name, parsed)
         supersedes, target = self._check_supersedes(run, source, parsed, existing)
         if request.distinct_title:
@@ -475,8 +525,7 @@ class IngestDocuments:
             raise
 
     def _saved(self, run: _Run, item: _Pending, record: DocumentRecord) -> None:
-        if self._preparer is not None:
-            self._preparer.prepare(item.draft)
+        run.saved.append(SavedDocument(record.id, record.content_hash, item.draft.chunk_count))
         if run.request.on_chunks and item.draft.chunk_count <= self._policy.embed_batch_chunks:
             run.request.on_chunks(item.draft.chunk_count, item.draft.chunk_count)
         run.report(
@@ -502,6 +551,56 @@ class IngestDocuments:
         digest = hashlib.sha256(data)
         digest.update(f"\0{category or ''}\0{self._signature}".encode())
         return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Read:
+    """An input read (and parsed, or refused by its parser) ahead of its turn."""
+
+    data: bytes
+    parsed: ParsedDocument | None = None
+    error: AlmanacError | None = None
+
+
+class _ParseAhead:
+    """Reads and parses up to `depth` inputs ahead on one thread, in input order; `take`
+    answers an input's read (raising its read error, an `OSError`, as reading in turn would)
+    and queues the next. Closing cancels what was not started and waits for the one in
+    flight (a parse is bounded by the loader's budgets)."""
+
+    def __init__(
+        self, sources: Sequence[IngestSource], read: Callable[[IngestSource], _Read], depth: int
+    ) -> None:
+        self._sources = list(sources)
+        self._read = read
+        self._depth = depth
+        self._next = 0
+        self._futures: dict[int, Future[_Read]] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="parse-ahead") if depth else None
+
+    def __enter__(self) -> _ParseAhead:
+        self._fill()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def take(self, source: IngestSource) -> _Read | None:
+        """The read of `source` (None when nothing is read ahead: read it in turn)."""
+        index = next((i for i in self._futures if self._sources[i] is source), None)
+        if index is None:
+            return None
+        future = self._futures.pop(index)
+        self._fill()
+        return future.result()
+
+    def _fill(self) -> None:
+        if self._pool is None:
+            return
+        while self._next < len(self._sources) and len(self._futures) < self._depth + 1:
+            self._futures[self._next] = self._pool.submit(self._read, self._sources[self._next])
+            self._next += 1
 
 
 def _quote(text: str, limit: int = 80) -> str:
