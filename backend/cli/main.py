@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from dataclasses import replace as replace_
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +41,7 @@ from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
-from backend.cli.progress import IngestProgress
+from backend.cli.progress import AnswerProgress, IngestProgress
 from backend.exposure import check_bind
 from backend.extras import check_extras
 from backend.logging import configure_logging
@@ -198,10 +200,20 @@ def ingest(
             "are always updated when they change.",
         ),
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait until the documents are answer-ready (the offline answerer's sentences "
+            "prepared, PREPARE_SENTENCES). --no-wait returns once they are searchable and leaves "
+            "that job to a running server (or its next start); answers are the same meanwhile.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest files of the types Almanac reads (docs/guide.md#file-types); unchanged files
-    are skipped.
+    are skipped. The documents are searchable once their chunks are embedded and stored;
+    the offline answerer's sentences are prepared after that (answer-ready).
 
     A file already ingested from the same path is updated when it changed; a file whose
     source (its path relative to the folder given) is held by another document is a
@@ -213,6 +225,7 @@ def ingest(
         with open_container() as container:
             sources = collect_sources(paths, container.knowledge.ingest)
             prefixes = prune_prefixes(paths) if prune else ()
+            started = time.monotonic()
             with IngestProgress(err, total=len(sources)) as on_progress:
                 report = container.admin.admin_ingest.run(
                     CLI_ADMIN,
@@ -224,9 +237,20 @@ def ingest(
                         replace=replace,
                     ),
                 )
+            readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
+            if not as_json and report.chunks_written:
+                err.print(output.searchable_line(readiness), highlight=False)
+            if wait and report.answers_job is not None:
+                preparing = container.knowledge.prepare_answers
+                with AnswerProgress(err) as on_answers:
+                    status = asyncio.run(preparing.wait(report.answers_job, on_answers))
+                if status == "done":
+                    readiness = replace_(readiness, answer_ready_s=time.monotonic() - started)
+                    if not as_json:
+                        err.print(output.answer_ready_line(readiness), highlight=False)
             qualities = pdf_text_qualities(container, report) if not as_json else []
         if as_json:
-            output.print_json(output.ingest_report(report))
+            output.print_json(output.ingest_report(report, readiness))
         else:
             for line in output.ingest_lines(report):
                 err.print(line, highlight=False, soft_wrap=True)
