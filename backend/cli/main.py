@@ -39,13 +39,16 @@ from backend.cli.db_commands import db_app
 from backend.cli.eval_commands import answers as _eval_answers  # noqa: F401 - registers eval answers
 from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
+from backend.cli.knowledge_folder import knowledge_settings
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import AnswerProgress, IngestProgress
+from backend.config import Settings
 from backend.exposure import check_bind
 from backend.extras import check_extras
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
+from backend.stores import storage_label
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS
 from services.knowledge.loaders.pdf_text import known_word_share
 from services.knowledge.spelling import english_words
@@ -115,8 +118,20 @@ def serve(
             help="Server processes on this port (more than 1 needs DATABASE_URL=postgresql://).",
         ),
     ] = 1,
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            help="Serve a knowledge base of this folder alone, without the bundled sample: "
+            "its files are ingested first (changed ones again, removed ones dropped). Its data "
+            "lives in DATA_DIR if set, else ~/.local/share/almanac/knowledge/NAME-HASH.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (ingests the bundled sample knowledge base on first start).
+    """Serve the HTTP API (ingests the bundled sample knowledge base on first start, or,
+    with --knowledge PATH, your own folder instead).
 
     With AUTH_ENABLED=false it only listens on loopback, unless forced. `--workers N` runs N
     processes sharing the PostgreSQL database (jobs, rate limits and everything stored are
@@ -126,12 +141,16 @@ def serve(
     from backend.api.app import create_app
 
     settings = load_settings()
+    if knowledge is not None:
+        settings = knowledge_settings(settings, knowledge)
     configure_logging(settings.server.log_level)
 
     def body() -> None:
         check_extras(settings)
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
+        if knowledge is not None:
+            _ingest_knowledge(settings, knowledge)
         if workers > 1:
             if settings.storage.database_backend != "postgresql":
                 raise ConfigurationError(
@@ -163,6 +182,33 @@ def serve(
         )
 
     run_command(body)
+
+
+def _ingest_knowledge(settings: Settings, folder: Path) -> None:
+    """`almanac ingest FOLDER --prune --no-wait` into `settings`' data, before serving it."""
+    err.print(
+        f"Knowledge base of {escape(str(folder.resolve()))} in {escape(storage_label(settings))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with open_container(settings) as container:
+        sources = collect_sources([folder], container.knowledge.ingest)
+        started = time.monotonic()
+        with IngestProgress(err, total=len(sources)) as on_progress:
+            report = container.admin.admin_ingest.run(
+                CLI_ADMIN,
+                IngestRequest(
+                    sources=sources,
+                    prune_prefixes=prune_prefixes([folder]),
+                    on_progress=on_progress,
+                ),
+            )
+        readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
+    for line in output.ingest_lines(report):
+        err.print(line, highlight=False, soft_wrap=True)
+    if report.chunks_written:
+        err.print(output.searchable_line(readiness), highlight=False)
+    err.print(output.ingest_summary(report), highlight=False)
 
 
 #: What each of `almanac serve --workers N`'s processes imports to build its app.
