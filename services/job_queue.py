@@ -502,6 +502,12 @@ class WorkerJobQueue:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        with self._lock:
+            unstarted = list(self._runs.values())
+        for run in unstarted:  # claimed as the queue closed, cancelled before they began
+            await self._interrupted(run)
+            with self._lock:
+                self._runs.pop(run.id, None)
 
     def _spawn(self, claimed: ClaimedJob) -> None:
         run = _Run(self.store, self.worker_id, claimed)
