@@ -42,11 +42,12 @@ Trust checks, all before anything is embedded or written:
 - more than `max_document_chunks` chunks is refused (`PayloadTooLarge`, 413).
 
 Parsing ahead:
-- While one batch of documents is embedded, the next inputs (up to `parse_ahead`) are read
-  and parsed on a thread of the run (in the loader's child processes when it has them), so
-  the embedder never waits for the parser. The checks stay in input order on the run's own
-  thread; an input found unchanged ahead (its stored content hash) is not parsed, and a
-  parse's error is the input's own, reported when its turn comes.
+- While one batch of documents is embedded, the next inputs of a run of several (up to
+  `parse_ahead`) are parsed on a thread of the run (in the loader's child processes when it
+  has them), so the embedder does not wait for the parser. Their bytes are read, and the
+  checks made, in input order on the run's own thread (the parse thread touches no store);
+  an input found unchanged ahead (its stored content hash) is not parsed, and a read or
+  parse error is the input's own, reported when its turn comes.
 
 Writing:
 - Chunks of several small documents are embedded together (bigger batches are much faster
@@ -211,7 +212,10 @@ class IngestDocuments:
         run = _Run(request, report)
         self._prune(request, report)
         with _ParseAhead(
-            request.sources, lambda s: self._read_ahead(request, s), self._policy.parse_ahead
+            request.sources,
+            lambda source, data: self._looks_unchanged(request, source, data),
+            self._loader.load,
+            self._policy.parse_ahead if len(request.sources) > 1 else 0,
         ) as ahead:
             self._ingest_all(run, ahead)
         answers_job = None
@@ -273,10 +277,9 @@ class IngestDocuments:
             run.report(IngestItem(source.source, "failed", error=f"cannot read: {exc.strerror}"))
         return None
 
-    def _read_ahead(self, request: IngestRequest, source: IngestSource) -> _Read:
-        """On the parse-ahead thread: the input's bytes, and its parse unless it looks
-        unchanged (its turn decides; the parse then happens in turn)."""
-        data = source.read()
+    def _looks_unchanged(self, request: IngestRequest, source: IngestSource, data: bytes) -> bool:
+        """Whether the stored document this input would update has its content already (its
+        turn decides; an input that looked unchanged is parsed then if it is not)."""
         content_hash = self._hash(data, request.category)
         stored = None
         if request.replace_id is not None:
@@ -285,12 +288,7 @@ class IngestDocuments:
             stored = self._store.get_by_origin(source.origin)
         if stored is None and request.replace_id is None:
             stored = self._store.get_by_source(source.source)
-        if stored is not None and stored.content_hash == content_hash:
-            return _Read(data)
-        try:
-            return _Read(data, self._loader.load(source.name, data))
-        except AlmanacError as exc:
-            return _Read(data, error=exc)
+        return stored is not None and stored.content_hash == content_hash
 
     def _prepare(
         self, run: _Run, source: IngestSource, read: _Read | None = None
@@ -562,24 +560,37 @@ class _Read:
     error: AlmanacError | None = None
 
 
+@dataclass
+class _Ahead:
+    data: bytes | None = None
+    read_error: OSError | None = None
+    parse: Future[ParsedDocument] | None = None
+
+
 class _ParseAhead:
-    """Reads and parses up to `depth` inputs ahead on one thread, in input order; `take`
-    answers an input's read (raising its read error, an `OSError`, as reading in turn would)
-    and queues the next. Closing cancels what was not started and waits for the one in
-    flight (a parse is bounded by the loader's budgets)."""
+    """Keeps up to `depth` inputs ahead of the one in turn read and parsing: the bytes are
+    read and looked up (`unchanged`) on the run's own thread, in input order, and only the
+    parse (`parse(name, data)`, which touches no store) runs on the one parse-ahead thread.
+    `take` answers an input's read, raising its read error (an `OSError`) as reading in
+    turn would. Closing cancels the parses not started and waits for the one in flight (a
+    parse is bounded by the loader's budgets)."""
 
     def __init__(
-        self, sources: Sequence[IngestSource], read: Callable[[IngestSource], _Read], depth: int
+        self,
+        sources: Sequence[IngestSource],
+        unchanged: Callable[[IngestSource, bytes], bool],
+        parse: Callable[[str, bytes], ParsedDocument],
+        depth: int,
     ) -> None:
         self._sources = list(sources)
-        self._read = read
+        self._unchanged = unchanged
+        self._parse = parse
         self._depth = depth
         self._next = 0
-        self._futures: dict[int, Future[_Read]] = {}
+        self._ahead: dict[int, _Ahead] = {}
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="parse-ahead") if depth else None
 
     def __enter__(self) -> _ParseAhead:
-        self._fill()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -587,20 +598,44 @@ class _ParseAhead:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def take(self, source: IngestSource) -> _Read | None:
-        """The read of `source` (None when nothing is read ahead: read it in turn)."""
-        index = next((i for i in self._futures if self._sources[i] is source), None)
+        """The read of `source` (None when it was not read ahead: read it in turn). The
+        inputs after it are read and their parses queued meanwhile."""
+        index = next((i for i in self._ahead if self._sources[i] is source), None)
+        in_turn = self._next < len(self._sources) and self._sources[self._next] is source
+        if index is None and self._pool is not None and in_turn:
+            index = self._next
+            self._read(index)
         if index is None:
             return None
-        future = self._futures.pop(index)
+        ahead = self._ahead.pop(index)
         self._fill()
-        return future.result()
+        if ahead.read_error is not None:
+            raise ahead.read_error
+        assert ahead.data is not None
+        if ahead.parse is None:
+            return _Read(ahead.data)
+        try:
+            return _Read(ahead.data, ahead.parse.result())
+        except AlmanacError as exc:
+            return _Read(ahead.data, error=exc)
 
     def _fill(self) -> None:
-        if self._pool is None:
+        while self._next < len(self._sources) and len(self._ahead) < self._depth:
+            self._read(self._next)
+
+    def _read(self, index: int) -> None:
+        assert self._pool is not None and index == self._next
+        source = self._sources[index]
+        self._next += 1
+        try:
+            data = source.read()
+        except OSError as exc:
+            self._ahead[index] = _Ahead(read_error=exc)
             return
-        while self._next < len(self._sources) and len(self._futures) < self._depth + 1:
-            self._futures[self._next] = self._pool.submit(self._read, self._sources[self._next])
-            self._next += 1
+        parse = None
+        if not self._unchanged(source, data):
+            parse = self._pool.submit(self._parse, source.name, data)
+        self._ahead[index] = _Ahead(data, parse=parse)
 
 
 def _quote(text: str, limit: int = 80) -> str:
