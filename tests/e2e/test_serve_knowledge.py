@@ -5,6 +5,7 @@ finds its knowledge base again and follows the folder's changes."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from backend.cli.knowledge_folder import knowledge_data_dir
+from backend.config import PROJECT_ROOT
 from tests.almanac_serve import ServeChild, start_almanac_serve
 
 BICYCLES = """---
@@ -90,3 +92,16 @@ def test_serve_knowledge_serves_that_folder_alone_and_follows_it_on_the_next_sta
         assert "Friday at 18:00" in answer["answer"]
     finally:
         again.stop()
+
+
+def test_make_run_with_knowledge_serves_that_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "my docs"
+    dry_run = subprocess.run(
+        ["make", "-n", "run", f"KNOWLEDGE={folder}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert dry_run.stdout.splitlines()[-1].endswith(f'almanac serve --knowledge "{folder}"')
