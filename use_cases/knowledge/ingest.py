@@ -211,16 +211,18 @@ class IngestDocuments:
 
         run = _Run(request, report)
         self._prune(request, report)
-        with _ParseAhead(
-            request.sources,
-            lambda source, data: self._looks_unchanged(request, source, data),
-            self._loader.load,
-            self._policy.parse_ahead if len(request.sources) > 1 else 0,
-        ) as ahead:
-            self._ingest_all(run, ahead)
         answers_job = None
-        if self._preparation is not None and run.saved:
-            answers_job = self._preparation.schedule(run.saved)
+        try:
+            with _ParseAhead(
+                request.sources,
+                lambda source, data: self._looks_unchanged(request, source, data),
+                self._loader.load,
+                self._policy.parse_ahead if len(request.sources) > 1 else 0,
+            ) as ahead:
+                self._ingest_all(run, ahead)
+        finally:  # what was committed before an error is prepared too
+            if self._preparation is not None and run.saved:
+                answers_job = self._preparation.schedule(run.saved)
         return IngestReport(tuple(items), answers_job=answers_job)
 
     def _ingest_all(self, run: _Run, ahead: _ParseAhead) -> None:
