@@ -40,8 +40,8 @@ install: $(STAMP)  ## Create .venv, install Almanac and the local embedding mode
 
 model: install  ## (Re)build nothing if present: the local int8 ONNX all-MiniLM-L6-v2
 
-run: install  ## Serve the API on HOST:PORT (default 127.0.0.1:8000), sample KB on first start
-	$(BIN)/almanac serve
+run: install  ## Serve the API on HOST:PORT (default 127.0.0.1:8000), sample KB on first start; KNOWLEDGE=PATH: your folder instead
+	$(BIN)/almanac serve $(if $(KNOWLEDGE),--knowledge "$(KNOWLEDGE)")
 
 lint: install  ## ruff lint + format check + import-linter layer contract
 	$(BIN)/ruff check .

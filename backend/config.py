@@ -964,10 +964,13 @@ class OfflineSettings(SettingsGroup):
     )
     prepare_sentences: bool = Field(
         True,
-        description="With the local embedder: ingestion embeds each saved document's sentences "
-        "for offline answers (~12 ms a sentence, on all cores) into SENTENCE_VECTORS_DB, "
-        "so no question waits for them; false leaves that to the first question that retrieves "
-        "them (vectors are kept there too). The file is a cache, safe to delete.",
+        description="With the local embedder: once an ingest has stored its documents (they are "
+        "searchable), a background job (`prepare_answers`, shown at /api/jobs/{id}) embeds "
+        "their sentences for offline answers (~12 ms a sentence, on all cores) into "
+        "SENTENCE_VECTORS_DB, so no question waits for them (answer-ready); questions asked "
+        "before get the same answers, embedding what they need. false leaves that to the first "
+        "question that retrieves them (vectors are kept there too). The file is a cache, safe "
+        "to delete.",
     )
     not_found_hint: str = Field(
         "Could you rephrase the question, or say which document or topic you mean?",

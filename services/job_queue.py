@@ -543,6 +543,12 @@ class WorkerJobQueue:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        with self._lock:
+            unstarted = list(self._runs.values())
+        for run in unstarted:  # claimed as the queue closed, cancelled before they began
+            await self._interrupted(run)
+            with self._lock:
+                self._runs.pop(run.id, None)
 
     def _limit(self, kind: str) -> int:
         return self._concurrency or self._kinds[kind].concurrency

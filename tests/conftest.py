@@ -3,6 +3,7 @@ the sample knowledge base is ingested once per session and copied into each test
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import os
@@ -10,6 +11,7 @@ import shutil
 import socket
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, closing, contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
@@ -28,6 +30,7 @@ from backend.config import PROJECT_ROOT, Settings
 from services.knowledge.embedders.minilm_build import MODEL_NAME as MINILM_NAME
 from services.offline.sentence_store import SentenceVectorFile, text_key
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.knowledge.domain import IngestReport
 from use_cases.knowledge.ports import Embedder
 
 pytest_plugins = [
@@ -233,13 +236,29 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             try:
                 with _recording_vector_reads() as read:
                     report = load_sample_data_if_empty(container)
-                assert report is not None and not report.failed
+                    assert report is not None and not report.failed
+                    wait_answer_ready(container, report)
             finally:
                 container.close()
             _seed(Path(os.environ["SENTENCE_VECTORS_DB"]), vectors)
             _keep_only(vectors, read)
             ready.touch()
     return data_dir
+
+
+def wait_answer_ready(container: Container, report: IngestReport) -> None:
+    """Until the answer preparation an ingest queued (if any) is done: the documents are
+    searchable when the ingest returns, answer-ready after this."""
+    if report.answers_job is None:
+        return
+    waiting = container.knowledge.prepare_answers.wait(report.answers_job)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop in this thread
+        assert asyncio.run(waiting) == "done"
+        return
+    with ThreadPoolExecutor(1) as thread:  # called from an async test: wait on another loop
+        assert thread.submit(asyncio.run, waiting).result() == "done"
 
 
 def machine_vector_cache() -> Path | None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.errors import status_for_code
 from backend.api.problems import Problem, problem_body
-from use_cases.jobs.queue import JobView
+from use_cases.jobs.queue import INGEST_UPLOAD, JobView
 from use_cases.knowledge.conflicts import ConflictListing, ConflictSide
 from use_cases.knowledge.documents import DocumentPage
 from use_cases.knowledge.domain import (
@@ -325,19 +325,33 @@ class IngestOut(BaseModel):
     replaced: ReplacedOut | None = Field(
         default=None, description="For `updated`: the version that was replaced."
     )
+    answers_job: str | None = Field(
+        default=None,
+        description="The document is searchable now; this background job prepares the offline "
+        "answerer's sentences for it (`/api/jobs/{id}`, kind `prepare_answers`). Questions asked "
+        "before it is done get the same answers, a little later. Null when nothing is prepared.",
+        examples=["5d41402abc4b2a76b9719d911017c592"],
+    )
 
     @classmethod
-    def of(cls, item: IngestItem, record: DocumentRecord) -> IngestOut:
+    def of(
+        cls, item: IngestItem, record: DocumentRecord, answers_job: str | None = None
+    ) -> IngestOut:
         return cls(
             status=item.status,
             document=DocumentOut.of(record),
             chunks=record.chunk_count,
             replaced=ReplacedOut.of(item.replaced) if item.replaced else None,
+            answers_job=answers_job,
         )
 
 
 class JobProgressOut(BaseModel):
-    chunks_done: int = Field(description="Chunks embedded and stored so far.", examples=[1024])
+    chunks_done: int = Field(
+        description="Chunks embedded and stored so far (`prepare_answers`: chunks whose "
+        "documents' sentences are prepared).",
+        examples=[1024],
+    )
     chunks_total: int | None = Field(
         description="Chunks of the document (null until it is parsed).", examples=[4210]
     )
@@ -345,8 +359,15 @@ class JobProgressOut(BaseModel):
 
 class JobOut(BaseModel):
     id: str = Field(examples=["9b1f0c4e2a7d4c55b0e1d2c3f4a5b6c7"])
-    kind: str = Field(default="ingest", examples=["ingest"])
-    name: str = Field(description="The uploaded file name.", examples=["handbook.md"])
+    kind: str = Field(
+        default="ingest",
+        description="`ingest` (a large upload) or `prepare_answers` (the offline answerer's "
+        "sentences of documents just ingested, prepared once they are searchable).",
+        examples=["ingest"],
+    )
+    name: str = Field(
+        description="The uploaded file name, or what is prepared.", examples=["handbook.md"]
+    )
     status: str = Field(
         description="`queued`, `running`, `done` or `failed`.", examples=["running"]
     )
@@ -369,13 +390,16 @@ class JobOut(BaseModel):
     def of(cls, job: JobView) -> JobOut:
         return cls(
             id=job.id,
+            kind="ingest" if job.kind == INGEST_UPLOAD else job.kind,
             name=job.name,
             status=job.status,
             created_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
             progress=JobProgressOut(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
-            result=IngestOut.of(job.result.item, job.result.document) if job.result else None,
+            result=IngestOut.of(job.result.item, job.result.document, job.result.answers_job)
+            if job.result
+            else None,
             created_by=job.created_by,
             error=_job_problem(job) if job.error else None,
         )

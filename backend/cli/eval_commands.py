@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from backend.bootstrap import Container
+from backend.bootstrap import Container, load_sample_data_if_empty
 from backend.cli import output
 from backend.cli.common import (
     JsonOpt,
@@ -249,7 +250,12 @@ def corpus_report(
     with tempfile.TemporaryDirectory(prefix=f"almanac-{name}-") as tmp:
         settings, eval_dir = corpus_settings(name, Path(tmp))
         load_split(split, eval_dir)
-        with open_container(settings, with_sample=True) as container:
+        with open_container(settings) as container:
+            loaded = load_sample_data_if_empty(container)
+            if loaded is not None and loaded.answers_job is not None:
+                # Scored answer-ready, as a knowledge base in use is: the same answers either
+                # way, but the latencies would count the sentences' embedding.
+                asyncio.run(container.knowledge.prepare_answers.wait(loaded.answers_job))
             cases = None if eval_dir == EVAL_DIR else eval_dir
             return evaluate(container, f"{name}/{split}", split, model, cases, on_case)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
+from dataclasses import replace as replace_
 from pathlib import Path
 from typing import Annotated
 
@@ -38,15 +40,18 @@ from backend.cli.db_commands import db_app
 from backend.cli.eval_commands import answers as _eval_answers  # noqa: F401 - registers eval answers
 from backend.cli.eval_group import eval_app
 from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - registers eval run/show/compare
+from backend.cli.knowledge_folder import knowledge_settings
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.mcp_commands import mcp
-from backend.cli.progress import IngestProgress
+from backend.cli.progress import AnswerProgress, IngestProgress
 from backend.cli.worker_commands import worker
+from backend.config import Settings
 from backend.exposure import check_bind
 from backend.extras import check_extras
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
+from backend.stores import storage_label
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS
 from services.knowledge.loaders.pdf_text import known_word_share
 from services.knowledge.spelling import english_words
@@ -128,8 +133,20 @@ def serve(
             "(needs DATABASE_URL=postgresql://).",
         ),
     ] = False,
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+            help="Serve a knowledge base of this folder alone, without the bundled sample: "
+            "its files are ingested first (changed ones again, removed ones dropped). Its data "
+            "lives in DATA_DIR if set, else ~/.local/share/almanac/knowledge/NAME-HASH.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (ingests the bundled sample knowledge base on first start).
+    """Serve the HTTP API (ingests the bundled sample knowledge base on first start, or,
+    with --knowledge PATH, your own folder instead).
 
     With AUTH_ENABLED=false it only listens on loopback, unless forced. `--workers N` runs N
     processes sharing the PostgreSQL database (jobs, rate limits and everything stored are
@@ -139,6 +156,8 @@ def serve(
     from backend.api.app import create_app
 
     settings = load_settings()
+    if knowledge is not None:
+        settings = knowledge_settings(settings, knowledge)
     configure_logging(settings.server.log_level)
     if no_jobs:
         settings = settings.updated(run_jobs=False)
@@ -152,6 +171,8 @@ def serve(
             )
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
+        if knowledge is not None:
+            _ingest_knowledge(settings, knowledge)
         if workers > 1:
             if settings.storage.database_backend != "postgresql":
                 raise ConfigurationError(
@@ -185,6 +206,33 @@ def serve(
         )
 
     run_command(body)
+
+
+def _ingest_knowledge(settings: Settings, folder: Path) -> None:
+    """`almanac ingest FOLDER --prune --no-wait` into `settings`' data, before serving it."""
+    err.print(
+        f"Knowledge base of {escape(str(folder.resolve()))} in {escape(storage_label(settings))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    with open_container(settings) as container:
+        sources = collect_sources([folder], container.knowledge.ingest)
+        started = time.monotonic()
+        with IngestProgress(err, total=len(sources)) as on_progress:
+            report = container.admin.admin_ingest.run(
+                CLI_ADMIN,
+                IngestRequest(
+                    sources=sources,
+                    prune_prefixes=prune_prefixes([folder]),
+                    on_progress=on_progress,
+                ),
+            )
+        readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
+    for line in output.ingest_lines(report):
+        err.print(line, highlight=False, soft_wrap=True)
+    if report.chunks_written:
+        err.print(output.searchable_line(readiness), highlight=False)
+    err.print(output.ingest_summary(report), highlight=False)
 
 
 #: What each of `almanac serve --workers N`'s processes imports to build its app.
@@ -222,10 +270,20 @@ def ingest(
             "are always updated when they change.",
         ),
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Wait until the documents are answer-ready (the offline answerer's sentences "
+            "prepared, PREPARE_SENTENCES). --no-wait returns once they are searchable and leaves "
+            "that job to a running server (or its next start); answers are the same meanwhile.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest files of the types Almanac reads (docs/guide.md#file-types); unchanged files
-    are skipped.
+    are skipped. The documents are searchable once their chunks are embedded and stored;
+    the offline answerer's sentences are prepared after that (answer-ready).
 
     A file already ingested from the same path is updated when it changed; a file whose
     source (its path relative to the folder given) is held by another document is a
@@ -237,6 +295,7 @@ def ingest(
         with open_container() as container:
             sources = collect_sources(paths, container.knowledge.ingest)
             prefixes = prune_prefixes(paths) if prune else ()
+            started = time.monotonic()
             with IngestProgress(err, total=len(sources)) as on_progress:
                 report = container.admin.admin_ingest.run(
                     CLI_ADMIN,
@@ -248,10 +307,21 @@ def ingest(
                         replace=replace,
                     ),
                 )
+            readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
+            if not as_json and report.chunks_written:
+                err.print(output.searchable_line(readiness), highlight=False)
+            if wait and report.answers_job is not None:
+                preparing = container.knowledge.prepare_answers
+                with AnswerProgress(err) as on_answers:
+                    status = asyncio.run(preparing.wait(report.answers_job, on_answers))
+                if status == "done":
+                    readiness = replace_(readiness, answer_ready_s=time.monotonic() - started)
+                    if not as_json:
+                        err.print(output.answer_ready_line(readiness), highlight=False)
             qualities = pdf_text_qualities(container, report) if not as_json else []
             tables, table_problems = workbook_tables(container, sources)
         if as_json:
-            output.print_json(output.ingest_report(report))
+            output.print_json(output.ingest_report(report, readiness))
         else:
             for line in output.ingest_lines(report):
                 err.print(line, highlight=False, soft_wrap=True)

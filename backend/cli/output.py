@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import typer
@@ -38,10 +39,44 @@ def document_detail(detail: DocumentDetail) -> dict[str, Any]:
 INGEST_STATUSES = ("added", "updated", "unchanged", "removed", "duplicate", "conflict", "failed")
 
 
-def ingest_report(report: IngestReport) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Readiness:
+    """When an ingest run's documents became searchable (the run's chunks embedded and
+    stored) and answer-ready (their sentences prepared too), in seconds from its start."""
+
+    chunks: int
+    searchable_s: float
+    answer_ready_s: float | None = None
+
+
+def _rate(chunks: int, seconds: float) -> str:
+    return f"{chunks / seconds:.1f} chunks/s" if seconds > 0 else "-"
+
+
+def searchable_line(readiness: Readiness) -> str:
+    return (
+        f"[green]searchable[/] {readiness.chunks} chunks in {readiness.searchable_s:.1f} s "
+        f"({_rate(readiness.chunks, readiness.searchable_s)})"
+    )
+
+
+def answer_ready_line(readiness: Readiness) -> str:
+    seconds = readiness.answer_ready_s or 0.0
+    return (
+        f"[green]answer-ready[/] {readiness.chunks} chunks in {seconds:.1f} s "
+        f"({_rate(readiness.chunks, seconds)})"
+    )
+
+
+def ingest_report(report: IngestReport, readiness: Readiness | None = None) -> dict[str, Any]:
     return {
         **{status: report.count(status) for status in INGEST_STATUSES},
         "chunks_written": report.chunks_written,
+        "answers_job": report.answers_job,
+        "searchable_s": round(readiness.searchable_s, 3) if readiness else None,
+        "answer_ready_s": round(readiness.answer_ready_s, 3)
+        if readiness and readiness.answer_ready_s is not None
+        else None,
         "items": [
             {
                 "source": item.source,

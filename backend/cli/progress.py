@@ -108,3 +108,69 @@ class IngestProgress:
     def _print_lines(self, interval: float) -> None:
         while not self._stop.wait(interval):
             self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
+
+
+class AnswerProgress:
+    """The `on_progress(chunks done, chunks)` of the wait for an answer preparation job: a
+    live bar on a terminal, else a plain line every `PROGRESS_INTERVAL` seconds, e.g.
+    `Preparing answers: 410/1,234 chunks, 5 s`."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._done = 0
+        self._total: int | None = None
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> AnswerProgress:
+        self._started = time.monotonic()
+        if self._console.is_terminal:
+            self._bar = Progress(
+                TextColumn("[bold]Preparing answers"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("chunks"),
+                TimeElapsedColumn(),
+                console=self._console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=None)
+        else:
+            self._ticker = threading.Thread(
+                target=self._print_lines,
+                args=(PROGRESS_INTERVAL,),
+                name="answer-progress",
+                daemon=True,
+            )
+            self._ticker.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        self._done, self._total = done, total
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self._started
+        total = f"/{self._total:,}" if self._total is not None else ""
+        return f"Preparing answers: {self._done:,}{total} chunks, {elapsed:.0f} s"
+
+    def _print_lines(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)

@@ -15,6 +15,8 @@ from services.knowledge.loaders import LOADERS_VERSION
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
+from use_cases.jobs.prepare_answers import PrepareAnswers
+from use_cases.jobs.queue import PREPARE_ANSWERS
 from use_cases.knowledge.conflicts import CONFLICT_SCAN, ListConflicts, ScanConflicts
 from use_cases.knowledge.documents import (
     GetDocument,
@@ -40,6 +42,9 @@ class KnowledgeUseCases:
     knowledge_stats: GetKnowledgeStats
     check_health: CheckHealth
     reindex: Reindex
+    prepare_answers: PrepareAnswers
+    """The offline answerer's sentences, prepared after an ingest commits (a background
+    job, PREPARE_SENTENCES with the local embedder; otherwise ingestion queues none)."""
     scan_conflicts: ScanConflicts | None = field(default=None, metadata=INTERNAL, kw_only=True)
     """On PostgreSQL, the conflict scan as a background job (`CONFLICT_SCAN`) whose report
     every replica shares; None on SQLite (the listing scans on a thread of its own)."""
@@ -78,6 +83,15 @@ def build(w: Wiring) -> KnowledgeUseCases:
         return SentenceSimilarity(encoder, store=vectors)
 
     preparing = similarity()
+    prepare_answers = PrepareAnswers(
+        a.jobs, store, SentencePreparer(preparing) if preparing is not None else None
+    )
+    # One at a time per process: it embeds on every core, as an ingest does. Registered
+    # even when nothing is prepared ahead, to end the jobs an earlier configuration queued.
+    a.jobs.register(PREPARE_ANSWERS, prepare_answers.run_job, concurrency=1)
+    preparation = (
+        prepare_answers if settings.offline.prepare_sentences and preparing is not None else None
+    )
     generation = lambda: store.state().generation  # noqa: E731 - read by both scans
     scan, shared = None, {}
     if a.database is not None:  # replicas: one scan per change, run as a job, stored
@@ -108,9 +122,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
                 future_tolerance=timedelta(days=settings.documents.future_date_tolerance_days),
                 embed_batch_chunks=ingest_batch_chunks(settings),
             ),
-            preparer=SentencePreparer(preparing)
-            if settings.offline.prepare_sentences and preparing
-            else None,
+            preparation=preparation,
         )
 
     return KnowledgeUseCases(
@@ -135,6 +147,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         remove_document=RemoveDocument(store),
         knowledge_stats=GetKnowledgeStats(store),
         check_health=CheckHealth(store, embedder),
+        prepare_answers=prepare_answers,
         reindex=Reindex(
             store, embedder, batch_size=max(settings.embeddings.embedding_batch_size * 4, 64)
         ),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -46,6 +46,8 @@ class SentenceVectorStore(Protocol):
     def get_many(self, texts: Sequence[str]) -> dict[str, np.ndarray]: ...
 
     def put_many(self, vectors: dict[str, np.ndarray]) -> None: ...
+
+    def delete_many(self, texts: Sequence[str]) -> None: ...
 
 
 class SentenceSimilarity:
@@ -80,18 +82,36 @@ class SentenceSimilarity:
     def prepare(self, sentences: Sequence[str]) -> int:
         """Embed the sentences the store lacks and keep them there (not in memory: preparing a
         corpus must not push out what questions use). Returns how many were embedded."""
+        return len(self.prepare_texts(sentences))
+
+    def prepare_texts(
+        self, sentences: Sequence[str], on_progress: Callable[[float], None] | None = None
+    ) -> list[str]:
+        """`prepare`, answering the texts it embedded; `on_progress(share done)` after each
+        batch of `PREPARE_BATCH` (it may raise to stop between batches)."""
         if self._store is None:
-            return 0
+            return []
         wanted = list(dict.fromkeys(sentences))
-        embedded = 0
+        embedded: list[str] = []
         for start in range(0, len(wanted), PREPARE_BATCH):
             batch = wanted[start : start + PREPARE_BATCH]
             known = self._store.get_many(batch)
             missing = [text for text in batch if text not in known]
             if missing:
                 self._store.put_many(dict(zip(missing, self._embed_many(missing), strict=True)))
-                embedded += len(missing)
+                embedded.extend(missing)
+            if on_progress is not None:
+                on_progress(min(1.0, (start + len(batch)) / len(wanted)))
         return embedded
+
+    def forget(self, texts: Sequence[str]) -> None:
+        """Drop these texts' vectors from the store (and memory): what a preparation added
+        for a document that was removed or replaced while it ran."""
+        with self._lock:
+            for text in texts:
+                self._cache.pop(text, None)
+        if self._store is not None and texts:
+            self._store.delete_many(texts)
 
     def _vectors(self, sentences: Sequence[str]) -> np.ndarray:
         with self._lock:

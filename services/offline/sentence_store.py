@@ -113,6 +113,23 @@ class SentenceVectorFile:
         except (Error, ConfigurationError) as exc:
             logger.warning("Sentence vectors not kept in {}: {}", self._path, exc)
 
+    def delete_many(self, texts: Sequence[str]) -> None:
+        """Remove these texts' vectors (a miss costs the next question an embedding only)."""
+        keys = [text_key(text) for text in texts]
+        if not keys:
+            return
+        try:
+            connection = self._connection()
+            if connection is None:
+                return
+            with immediate_transaction(connection):
+                for start in range(0, len(keys), LOOKUP_BATCH):
+                    batch = keys[start : start + LOOKUP_BATCH]
+                    marks = ",".join("?" * len(batch))
+                    connection.execute(f"DELETE FROM vectors WHERE key IN ({marks})", batch)
+        except (Error, ConfigurationError) as exc:
+            logger.warning("Sentence vectors not removed from {}: {}", self._path, exc)
+
     def count(self) -> int:
         connection = self._connection()
         if connection is None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -326,3 +329,35 @@ def test_supersedes_may_name_a_stored_document_by_file_name_path_or_title(
     documents = _by_source(json.loads(out)["documents"])
     current = documents["policies/password-policy-2025.md"]
     assert documents["password-policy-2026.md"]["supersedes_id"] == current["id"]
+
+
+def _jobs(data_dir: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(data_dir / "app.db")) as db:
+        return db.execute("SELECT kind, status FROM jobs ORDER BY seq").fetchall()
+
+
+def test_ingest_says_when_the_documents_are_searchable_and_when_answer_ready(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREPARE_SENTENCES", "true")
+    folder = tmp_path / "notes"
+    write(folder / "lockers.md", "# Lockers\n\nLockers are emptied every Friday at 18:00.\n")
+
+    code, out, err = run("ingest", str(folder))
+
+    assert code == 0, err
+    assert re.search(r"searchable 1 chunks in [\d.]+ s \([\d.]+ chunks/s\)", err), err
+    assert re.search(r"answer-ready 1 chunks in [\d.]+ s \([\d.]+ chunks/s\)", err), err
+    assert _jobs(Path(env["DATA_DIR"]))[-1] == ("prepare_answers", "done")
+
+    write(folder / "desks.md", "# Desks\n\nDesks are booked a week ahead.\n")
+    code, out, err = run("ingest", str(folder), "--json", "--no-wait")
+
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["added"] == 1 and report["answers_job"]
+    assert report["searchable_s"] > 0 and report["answer_ready_s"] is None
+    # Left to a server (queued, or handed back as the command ended), or already done; never
+    # left running by a process that is gone.
+    kind, status = _jobs(Path(env["DATA_DIR"]))[-1]
+    assert (kind, status in ("queued", "done")) == ("prepare_answers", True), err

@@ -16,7 +16,8 @@ import pytest
 from backend.bootstrap import Container, bootstrap
 from backend.sources import collect_sources
 from services.offline.semantic import SentenceSimilarity
-from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.conftest import FixedClock, asgi_client, make_settings, wait_answer_ready
+from use_cases.knowledge.domain import IngestReport
 from use_cases.knowledge.ingest import IngestRequest
 
 DOCUMENT = """---
@@ -54,13 +55,17 @@ def embedded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return texts
 
 
-def _ingest(container: Container, tmp_path: Path) -> None:
+def _ingest(container: Container, tmp_path: Path) -> IngestReport:
+    """Ingest the document and wait until it is answer-ready (its sentences are prepared
+    by a background job once it is searchable)."""
     path = tmp_path / "bicycles.md"
     path.write_text(DOCUMENT, encoding="utf-8")
     report = container.knowledge.ingest.run(
         IngestRequest(sources=collect_sources([path], container.knowledge.ingest))
     )
     assert not report.failed and report.count("added") == 1
+    wait_answer_ready(container, report)
+    return report
 
 
 async def _ask(container: Container) -> dict[str, Any]:
@@ -106,8 +111,9 @@ async def test_without_preparation_the_question_embeds_them_and_still_answers(
 ) -> None:
     container = _container(data_dir, prepare=False)
     try:
-        _ingest(container, tmp_path)
+        report = _ingest(container, tmp_path)
         assert embedded == []
+        assert report.answers_job is None  # nothing queued
 
         body = await _ask(container)
 

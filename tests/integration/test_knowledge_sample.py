@@ -20,7 +20,7 @@ from services.knowledge.embedders.minilm import MiniLMEmbedder
 from services.knowledge.embedders.minilm_build import is_installed
 from services.knowledge.loaders import FileLoader
 from tests.knowledge_backends import make_retriever, open_store
-from use_cases.knowledge.domain import DocumentDraft
+from use_cases.knowledge.domain import SavedDocument
 from use_cases.knowledge.ingest import IngestDocuments, IngestRequest
 
 pytestmark = pytest.mark.slow
@@ -49,14 +49,15 @@ class CachedEmbedder:
         return self.cache["q", text]
 
 
-class RecordingPreparer:
-    """`AnswerPreparer` that records which documents it was given, once saved."""
+class RecordingPreparation:
+    """`AnswerPreparation` that records which documents it was given, once saved."""
 
-    def __init__(self, prepared: list[str]) -> None:
+    def __init__(self, prepared: list[int]) -> None:
         self._prepared = prepared
 
-    def prepare(self, document: DocumentDraft) -> None:
-        self._prepared.append(document.source)
+    def schedule(self, documents: Sequence[SavedDocument]) -> str | None:
+        self._prepared.extend(d.document_id for d in documents)
+        return None
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_the_sample_knowledge_base_ingests_and_answers_its_questions(
     kb = [q for q in questions if q["kind"] == "kb"]
     with open_store(backend, tmp_path, request) as store:
         loader = FileLoader()
-        prepared: list[str] = []
+        prepared: list[int] = []
         ingest = IngestDocuments(
             store,
             loader,
@@ -87,13 +88,15 @@ def test_the_sample_knowledge_base_ingests_and_answers_its_questions(
             embedder,
             SystemClock(),
             pipeline_signature="sample",
-            preparer=RecordingPreparer(prepared),
+            preparation=RecordingPreparation(prepared),
         )
         sources = collect_sources([SAMPLE / "knowledge_base"], loader)
         report = ingest.run(IngestRequest(sources=sources))
         assert not report.failed, report.failed
         assert report.count("added") == store.stats().documents >= 30
-        assert sorted(prepared) == sorted(i.source for i in report.items if i.status == "added")
+        assert sorted(prepared) == sorted(
+            i.document_id for i in report.items if i.status == "added"
+        )
         prepared.clear()
         again = ingest.run(
             IngestRequest(sources=collect_sources([SAMPLE / "knowledge_base"], loader))

@@ -4,8 +4,11 @@ to end on the real stack in tests/e2e/test_document_trust.py and test_cli_knowle
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 
 from tests.conftest import FixedClock
@@ -15,21 +18,22 @@ from tests.fakes.knowledge import (
     SentenceChunker,
     TextLoader,
 )
-from use_cases.knowledge.domain import DocumentDraft, IngestItem
+from use_cases.knowledge.domain import IngestItem, ParsedDocument, SavedDocument
 from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 from use_cases.shared.errors import DuplicateDocument, FutureDate, PayloadTooLarge, TitleTaken
 
 TODAY = date(2026, 3, 2)
 
 
-class Preparer:
-    """`AnswerPreparer` that records what it was given (the port never raises)."""
+class Preparation:
+    """`AnswerPreparation` that records what each run handed it (the port never raises)."""
 
     def __init__(self) -> None:
-        self.prepared: list[str] = []
+        self.scheduled: list[list[SavedDocument]] = []
 
-    def prepare(self, document: DocumentDraft) -> None:
-        self.prepared.append(document.source)
+    def schedule(self, documents: Sequence[SavedDocument]) -> str | None:
+        self.scheduled.append(list(documents))
+        return f"job-{len(self.scheduled)}"
 
 
 def make(
@@ -37,7 +41,7 @@ def make(
     embedder: HashingEmbedder | None = None,
     *,
     policy: IngestPolicy | None = None,
-    preparer: Preparer | None = None,
+    preparation: Preparation | None = None,
 ) -> IngestDocuments:
     return IngestDocuments(
         store or InMemoryKnowledgeStore(),
@@ -47,7 +51,7 @@ def make(
         FixedClock(TODAY),
         pipeline_signature="test-pipeline",
         policy=policy,
-        preparer=preparer,
+        preparation=preparation,
     )
 
 
@@ -322,14 +326,22 @@ def test_replace_id_replaces_that_document_and_an_unknown_id_is_not_found() -> N
     assert missing == [("x.txt", "failed")]
 
 
-def test_the_preparer_runs_for_each_saved_document_only() -> None:
-    preparer = Preparer()
-    ingest_documents = make(preparer=preparer)
+def test_answers_are_prepared_after_the_run_for_each_saved_document_only() -> None:
+    preparation = Preparation()
+    store = InMemoryKnowledgeStore()
+    ingest_documents = make(store, preparation=preparation)
 
-    ingest(ingest_documents, src("leave.txt", LEAVE), src("leave-copy.txt", LEAVE))
-    ingest(ingest_documents, src("leave.txt", LEAVE))  # unchanged
+    first = ingest_documents.run(
+        IngestRequest(sources=[src("leave.txt", LEAVE), src("leave-copy.txt", LEAVE)])
+    )
+    again = ingest_documents.run(IngestRequest(sources=[src("leave.txt", LEAVE)]))  # unchanged
 
-    assert preparer.prepared == ["leave.txt"]
+    record = store.get_by_source("leave.txt")
+    assert record is not None
+    assert preparation.scheduled == [
+        [SavedDocument(record.id, record.content_hash, record.chunk_count)]
+    ]
+    assert (first.answers_job, again.answers_job) == ("job-1", None)
 
 
 def test_a_file_of_another_type_or_that_cannot_be_read_fails_alone() -> None:
@@ -352,3 +364,75 @@ def test_a_file_of_another_type_or_that_cannot_be_read_fails_alone() -> None:
     assert items["photo.png"].status == "failed"
     assert items["locked.txt"].error == "cannot read: Permission denied"
     assert items["e.txt"].status == "added"
+
+
+class WatchedLoader(TextLoader):
+    """`TextLoader` that records which inputs it parsed and signals each parse."""
+
+    def __init__(self) -> None:
+        self.parsed: list[str] = []
+        self.events: dict[str, threading.Event] = {}
+
+    def event(self, name: str) -> threading.Event:
+        return self.events.setdefault(name, threading.Event())
+
+    def load(self, name: str, data: bytes) -> ParsedDocument:
+        document = super().load(name, data)
+        self.parsed.append(name)
+        self.event(name).set()
+        return document
+
+
+class WaitingEmbedder(HashingEmbedder):
+    """Embeds the first batch only once the next input has been parsed (or a generous
+    10 s have passed): with inputs parsed ahead, it never waits that long."""
+
+    def __init__(self, ready: threading.Event) -> None:
+        super().__init__()
+        self.ready = ready
+        self.next_parsed_while_embedding: list[bool] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> list[np.ndarray]:
+        if not self.next_parsed_while_embedding:
+            self.next_parsed_while_embedding.append(self.ready.wait(10))
+        return super().embed_documents(texts)
+
+
+def test_the_next_inputs_are_parsed_while_the_current_ones_are_embedded() -> None:
+    loader = WatchedLoader()
+    embedder = WaitingEmbedder(loader.event("b.txt"))
+    ingest_documents = IngestDocuments(
+        InMemoryKnowledgeStore(),
+        loader,
+        SentenceChunker(),
+        embedder,
+        FixedClock(TODAY),
+        pipeline_signature="test-pipeline",
+        policy=IngestPolicy(embed_batch_chunks=1),  # each document is its own batch
+    )
+    sources = [src("a.txt", LEAVE), src("b.txt", EXPENSES)]
+
+    report = ingest_documents.run(IngestRequest(sources=sources))
+
+    assert [item.status for item in report.items] == ["added", "added"]
+    assert embedder.next_parsed_while_embedding == [True]
+
+
+def test_an_unchanged_input_is_not_parsed_ahead_or_in_turn() -> None:
+    loader = WatchedLoader()
+    store = InMemoryKnowledgeStore()
+    ingest_documents = IngestDocuments(
+        store,
+        loader,
+        SentenceChunker(),
+        HashingEmbedder(),
+        FixedClock(TODAY),
+        pipeline_signature="test-pipeline",
+    )
+    ingest(ingest_documents, src("a.txt", LEAVE))
+    loader.parsed.clear()
+
+    result = ingest(ingest_documents, src("a.txt", LEAVE), src("b.txt", EXPENSES))
+
+    assert result == [("a.txt", "unchanged"), ("b.txt", "added")]
+    assert loader.parsed == ["b.txt"]

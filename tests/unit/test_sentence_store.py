@@ -126,6 +126,20 @@ def test_prepare_embeds_what_the_store_lacks_once(tmp_path: Path) -> None:
     assert similarity.prepare(["new one", "new two"]) == 0
 
 
+def test_forgetting_what_a_preparation_added_removes_it_and_nothing_else(tmp_path: Path) -> None:
+    store = _file(tmp_path)
+    similarity = SentenceSimilarity(CountingEncoder(), store=store)
+    similarity.prepare(["kept"])
+    progress: list[float] = []
+
+    added = similarity.prepare_texts(["kept", "new one", "new two"], progress.append)
+    similarity.forget(added)
+
+    assert added == ["new one", "new two"]
+    assert progress == [1.0]
+    assert set(store.get_many(["kept", "new one", "new two"])) == {"kept"}
+
+
 def test_prepare_without_a_store_does_nothing() -> None:
     encoder = CountingEncoder()
 

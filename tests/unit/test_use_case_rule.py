@@ -76,6 +76,8 @@ EXTRA_METHODS = {
     ("LoadTableAsAdmin", "run_loaded"): "run, returning the loaded table for the upload",
     ("ImportExportFile", "run_now"): "the CLI's import without the job queue",
     ("IngestDocuments", "supports"): "which files a folder ingest picks up",
+    ("PrepareAnswers", "schedule"): "the AnswerPreparation port: queued after an ingest commits",
+    ("PrepareAnswers", "wait"): "until its job ends: the CLI's and the benchmark's answer-ready",
     ("ListConflicts", "wait"): "its background scan's life cycle, for tests and shutdown",
     ("ListConflicts", "close"): "its background scan's life cycle, for tests and shutdown",
     ("ScanConflicts", "close"): "stops a scan under way at shutdown, storing nothing",

@@ -163,26 +163,30 @@ class UploadDocument:
         if progress is not None:
             request = replace(request, on_chunks=progress)
         report = self._ingest.run(actor, request)
-        return self._result(report.items[0])
+        return self._result(report.items[0], report.answers_job)
 
-    def _result(self, item: IngestItem) -> UploadResult:
+    def _result(self, item: IngestItem, answers_job: str | None = None) -> UploadResult:
         assert item.document_id is not None
         record = self._store.get_record(item.document_id)
         if record is None:  # removed in the meantime
             raise NotFound(f"Document {item.document_id} was removed while it was ingested.")
-        return UploadResult(item, record)
+        return UploadResult(item, record, answers_job)
 
 
 def result_to_json(result: UploadResult) -> dict[str, Any]:
     """An upload's result as JSON (dates as ISO strings), for a job's stored result."""
-    return {"item": _jsonable(asdict(result.item)), "document": _jsonable(asdict(result.document))}
+    return {
+        "item": _jsonable(asdict(result.item)),
+        "document": _jsonable(asdict(result.document)),
+        "answers_job": result.answers_job,
+    }
 
 
 def result_from_json(data: Mapping[str, Any]) -> UploadResult:
     item = dict(data["item"])
     if item.get("replaced") is not None:
         item["replaced"] = _record(item["replaced"])
-    return UploadResult(IngestItem(**item), _record(data["document"]))
+    return UploadResult(IngestItem(**item), _record(data["document"]), data.get("answers_job"))
 
 
 def _record(data: Mapping[str, Any]) -> DocumentRecord:

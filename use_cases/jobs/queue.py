@@ -25,9 +25,10 @@ Rules:
   server is stopping, or the job was taken over), and a cancelled handler stops cleanly.
 - A job records who created it (`created_by`, the user id of the admin who uploaded). It is
   shown to that user and to admins; to anyone else it does not exist (`NotFound`, 404, so a
-  job id confirms nothing). Only upload jobs are shown at `/api/jobs/{id}`: an evaluation
-  run is followed through its own endpoints. What a job writes is audited as that admin's
-  action when it completes (see use_cases/admin/uploads.py).
+  job id confirms nothing). Only upload jobs and answer preparations (`SHOWN_KINDS`) are
+  shown at `/api/jobs/{id}`: an evaluation run is followed through its own endpoints. What
+  a job writes is audited as that admin's action when it completes (see
+  use_cases/admin/uploads.py).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ ChunkProgress = Callable[[int, int], None]
 #: Kinds of job (a handler for each is registered by the composition root).
 INGEST_UPLOAD = "ingest_upload"
 EVAL_RUN = "eval_run"
+#: The answering model's work ahead for documents an ingest saved (prepare_answers.py).
+PREPARE_ANSWERS = "prepare_answers"
+#: The kinds shown at `/api/jobs/{id}` (an evaluation run has its own endpoints).
+SHOWN_KINDS = (INGEST_UPLOAD, PREPARE_ANSWERS)
 
 _T = TypeVar("_T")
 
@@ -173,11 +178,12 @@ class GetJob:
         self._jobs = jobs
 
     async def execute(self, caller: Caller, job_id: str) -> JobView:
-        """The upload job, if `caller` created it or is an admin (see the module rules)."""
+        """The upload or preparation job, if `caller` created it or is an admin (see the
+        module rules)."""
         job = await asyncio.to_thread(self._jobs.get, job_id)
         if (
             job is None
-            or job.kind != INGEST_UPLOAD
+            or job.kind not in SHOWN_KINDS
             or not (caller.is_admin or job.created_by == caller.user_id)
         ):
             raise NotFound(f"No job with id {job_id}.")

@@ -223,6 +223,25 @@ class UploadResult:
 
     item: IngestItem
     document: DocumentRecord
+    answers_job: str | None = None
+    """The background job preparing the answering model's work for it, if any."""
+
+
+@dataclass(frozen=True)
+class SavedDocument:
+    """A document an ingest run committed, as its answer preparation is queued: the content
+    it had then (a later replacement has another hash) and its chunks (progress)."""
+
+    document_id: int
+    content_hash: str
+    chunks: int
+
+
+@dataclass(frozen=True)
+class PreparedWork:
+    """What an `AnswerPreparer` added for one document (the sentence texts it embedded)."""
+
+    texts: tuple[str, ...] = ()
 
 
 #: Statuses that need the user's attention (the CLI exits with 1).
@@ -232,6 +251,9 @@ PROBLEM_STATUSES = ("failed", "conflict")
 @dataclass(frozen=True)
 class IngestReport:
     items: tuple[IngestItem, ...]
+    answers_job: str | None = None
+    """The background job preparing answers for the documents saved (`AnswerPreparation`):
+    the documents are searchable when the report is made, answer-ready when it is done."""
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)

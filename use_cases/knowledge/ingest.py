@@ -41,15 +41,26 @@ Trust checks, all before anything is embedded or written:
   take its own title. The CLI, the operator's own tool, does not ask for it;
 - more than `max_document_chunks` chunks is refused (`PayloadTooLarge`, 413).
 
+Parsing ahead:
+- While one batch of documents is embedded, the next inputs of a run of several (up to
+  `parse_ahead`) are parsed on a thread of the run (in the loader's child processes when it
+  has them), so the embedder does not wait for the parser. Their bytes are read, and the
+  checks made, in input order on the run's own thread (the parse thread touches no store);
+  an input found unchanged ahead (its stored content hash) is not parsed, and a read or
+  parse error is the input's own, reported when its turn comes.
+
 Writing:
 - Chunks of several small documents are embedded together (bigger batches are much faster
   on CPU); each document is saved in one transaction. A document of more than one batch is
   embedded batch by batch and staged, then made visible in one commit (memory stays bounded
   by the batch; `on_chunks` reports progress). A killed ingest leaves every document fully
   old or fully new, and a re-run finishes the rest.
-- Once a document is saved, the `AnswerPreparer` (if any) does the answering model's work
-  ahead for it (the offline model embeds its sentences); it decides nothing and fails
-  silently, so a document's status never depends on it.
+- Searchable first, answer-ready next: the documents a run saved are handed, once the run
+  has committed them, to the `AnswerPreparation` (if any), which queues the answering
+  model's work ahead for them as one background job (the offline model embeds their
+  sentences; its id is the report's `answers_job`). It decides nothing and a failure to
+  queue it is logged, never raised, so a document's status never depends on it; a question
+  asked before the job is done is answered the same, doing the work for its own hits.
 - A bad input fails alone: it is reported and the others go on (`raise_errors` raises its
   domain error instead, for single uploads).
 - `prune_prefixes` (origin prefixes): stored documents ingested from a file under one of
@@ -62,6 +73,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
@@ -73,12 +85,13 @@ from use_cases.knowledge.domain import (
     IngestItem,
     IngestReport,
     ParsedDocument,
+    SavedDocument,
     StagedChunk,
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of, withhold_instructions
 from use_cases.knowledge.ports import (
-    AnswerPreparer,
+    AnswerPreparation,
     Chunker,
     DocumentLoader,
     Embedder,
@@ -140,6 +153,8 @@ class IngestPolicy:
     max_document_chunks: int = 5_000
     future_tolerance: timedelta = timedelta(days=1)
     embed_batch_chunks: int = 256
+    parse_ahead: int = 2
+    """Inputs read and parsed ahead of the one being checked (0: none, parse in turn)."""
 
 
 @dataclass
@@ -154,6 +169,7 @@ class _Run:
     request: IngestRequest
     report: ProgressCallback
     hashes: dict[str, str] = field(default_factory=dict)  # raw hash -> source, this run
+    saved: list[SavedDocument] = field(default_factory=list)  # for the answer preparation
 
 
 class IngestDocuments:
@@ -169,10 +185,10 @@ class IngestDocuments:
         *,
         pipeline_signature: str,
         policy: IngestPolicy | None = None,
-        preparer: AnswerPreparer | None = None,
+        preparation: AnswerPreparation | None = None,
     ) -> None:
         self._store = store
-        self._preparer = preparer
+        self._preparation = preparation
         self._loader = loader
         self._chunker = chunker
         self._embedder = embedder
@@ -199,13 +215,30 @@ class IngestDocuments:
 
         run = _Run(request, report)
         self._prune(request, report)
+        answers_job = None
+        try:
+            with _ParseAhead(
+                request.sources,
+                lambda source, data: self._looks_unchanged(request, source, data),
+                self._loader.load,
+                self._policy.parse_ahead if len(request.sources) > 1 else 0,
+            ) as ahead:
+                self._ingest_all(run, ahead)
+        finally:  # what was committed before an error is prepared too
+            if self._preparation is not None and run.saved:
+                answers_job = self._preparation.schedule(run.saved)
+        return IngestReport(tuple(items), answers_job=answers_job)
+
+    def _ingest_all(self, run: _Run, ahead: _ParseAhead) -> None:
         pending: list[_Pending] = []
-        for source in request.sources:
-            prepared = self._attempt(run, source, lambda s=source: self._prepare(run, s))
+        for source in run.request.sources:
+            prepared = self._attempt(
+                run, source, lambda s=source: self._prepare(run, s, ahead.take(s))
+            )
             if prepared is None:
                 continue
             if isinstance(prepared, IngestItem):
-                report(prepared)
+                run.report(prepared)
                 continue
             if prepared.draft.raw_hash:
                 run.hashes[prepared.draft.raw_hash] = prepared.draft.source
@@ -219,7 +252,6 @@ class IngestDocuments:
                 self._flush(run, pending)
                 pending = []
         self._flush(run, pending)
-        return IngestReport(tuple(items))
 
     def check(self, request: IngestRequest) -> IngestItem | None:
         """The cheap checks of a single input, before any parsing: its type and bytes, a
@@ -253,9 +285,24 @@ class IngestDocuments:
             run.report(IngestItem(source.source, "failed", error=f"cannot read: {exc.strerror}"))
         return None
 
-    def _prepare(self, run: _Run, source: IngestSource) -> _Pending | IngestItem:
+    def _looks_unchanged(self, request: IngestRequest, source: IngestSource, data: bytes) -> bool:
+        """Whether the stored document this input would update has its content already (its
+        turn decides; an input that looked unchanged is parsed then if it is not)."""
+        content_hash = self._hash(data, request.category)
+        stored = None
+        if request.replace_id is not None:
+            stored = self._store.get_record(request.replace_id)
+        elif source.origin is not None:
+            stored = self._store.get_by_origin(source.origin)
+        if stored is None and request.replace_id is None:
+            stored = self._store.get_by_source(source.source)
+        return stored is not None and stored.content_hash == content_hash
+
+    def _prepare(
+        self, run: _Run, source: IngestSource, read: _Read | None = None
+    ) -> _Pending | IngestItem:
         request = run.request
-        data = source.read()
+        data = read.data if read is not None else source.read()
         raw_hash = _raw_hash(data)
         content_hash = self._hash(data, request.category)
         existing = self._target(source, request, content_hash)
@@ -264,7 +311,10 @@ class IngestDocuments:
                 self._store.record_raw_hash(existing.id, raw_hash)
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
         self._check_duplicate(source, raw_hash, existing, run.hashes)
-        parsed = withhold_instructions(self._loader.load(source.name, data))
+        if read is not None and read.error is not None:
+            raise read.error
+        loaded = read.parsed if read is not None else None
+        parsed = withhold_instructions(loaded or self._loader.load(source.name, data))
         self._check_dates(source.name, parsed)
         supersedes, target = self._check_supersedes(run, source, parsed, existing)
         if request.distinct_title:
@@ -486,8 +536,7 @@ class IngestDocuments:
             raise
 
     def _saved(self, run: _Run, item: _Pending, record: DocumentRecord) -> None:
-        if self._preparer is not None:
-            self._preparer.prepare(item.draft)
+        run.saved.append(SavedDocument(record.id, record.content_hash, item.draft.chunk_count))
         if run.request.on_chunks and item.draft.chunk_count <= self._policy.embed_batch_chunks:
             run.request.on_chunks(item.draft.chunk_count, item.draft.chunk_count)
         run.report(
@@ -513,6 +562,93 @@ class IngestDocuments:
         digest = hashlib.sha256(data)
         digest.update(f"\0{category or ''}\0{self._signature}".encode())
         return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Read:
+    """An input read (and parsed, or refused by its parser) ahead of its turn."""
+
+    data: bytes
+    parsed: ParsedDocument | None = None
+    error: AlmanacError | None = None
+
+
+@dataclass
+class _Ahead:
+    data: bytes | None = None
+    read_error: OSError | None = None
+    parse: Future[ParsedDocument] | None = None
+
+
+class _ParseAhead:
+    """Keeps up to `depth` inputs ahead of the one in turn read and parsing: the bytes are
+    read and looked up (`unchanged`) on the run's own thread, in input order, and only the
+    parse (`parse(name, data)`, which touches no store) runs on the one parse-ahead thread.
+    `take` answers an input's read, raising its read error (an `OSError`) as reading in
+    turn would. Closing cancels the parses not started and waits for the one in flight (a
+    parse is bounded by the loader's budgets)."""
+
+    def __init__(
+        self,
+        sources: Sequence[IngestSource],
+        unchanged: Callable[[IngestSource, bytes], bool],
+        parse: Callable[[str, bytes], ParsedDocument],
+        depth: int,
+    ) -> None:
+        self._sources = list(sources)
+        self._unchanged = unchanged
+        self._parse = parse
+        self._depth = depth
+        self._next = 0
+        self._ahead: dict[int, _Ahead] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="parse-ahead") if depth else None
+
+    def __enter__(self) -> _ParseAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def take(self, source: IngestSource) -> _Read | None:
+        """The read of `source` (None when it was not read ahead: read it in turn). The
+        inputs after it are read and their parses queued meanwhile."""
+        index = next((i for i in self._ahead if self._sources[i] is source), None)
+        in_turn = self._next < len(self._sources) and self._sources[self._next] is source
+        if index is None and self._pool is not None and in_turn:
+            index = self._next
+            self._read(index)
+        if index is None:
+            return None
+        ahead = self._ahead.pop(index)
+        self._fill()
+        if ahead.read_error is not None:
+            raise ahead.read_error
+        assert ahead.data is not None
+        if ahead.parse is None:
+            return _Read(ahead.data)
+        try:
+            return _Read(ahead.data, ahead.parse.result())
+        except AlmanacError as exc:
+            return _Read(ahead.data, error=exc)
+
+    def _fill(self) -> None:
+        while self._next < len(self._sources) and len(self._ahead) < self._depth:
+            self._read(self._next)
+
+    def _read(self, index: int) -> None:
+        assert self._pool is not None and index == self._next
+        source = self._sources[index]
+        self._next += 1
+        try:
+            data = source.read()
+        except OSError as exc:
+            self._ahead[index] = _Ahead(read_error=exc)
+            return
+        parse = None
+        if not self._unchanged(source, data):
+            parse = self._pool.submit(self._parse, source.name, data)
+        self._ahead[index] = _Ahead(data, parse=parse)
 
 
 def _quote(text: str, limit: int = 80) -> str:

@@ -7,7 +7,7 @@ blocks on SQLite or CPU-bound embedding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Protocol
 
@@ -18,6 +18,8 @@ from use_cases.knowledge.domain import (
     EmbeddingInfo,
     KnowledgeStats,
     ParsedDocument,
+    PreparedWork,
+    SavedDocument,
     SearchHit,
     SectionDraft,
     StagedChunk,
@@ -165,7 +167,25 @@ class AnswerPreparer(Protocol):
     sentences). A cache: it never changes an answer, and it never raises (a failure is the
     adapter's to log; the answer then does the work itself)."""
 
-    def prepare(self, document: DocumentDraft) -> None: ...
+    def prepare(
+        self, document: DocumentDetail, on_progress: Callable[[float], None] | None = None
+    ) -> PreparedWork:
+        """Do the work for `document`; `on_progress(share done)` between steps (it may raise
+        to stop the work). Answers what was added, for `forget`."""
+        ...
+
+    def forget(self, work: PreparedWork) -> None:
+        """Drop what `prepare` added (its document was removed or replaced meanwhile)."""
+        ...
+
+
+class AnswerPreparation(Protocol):
+    """Runs the `AnswerPreparer` after ingestion has committed (a background job), so that
+    documents are searchable at the embedder's speed and answer-ready a little later."""
+
+    def schedule(self, documents: Sequence[SavedDocument]) -> str | None:
+        """Queue the preparation of these saved documents; the job's id (None: nothing)."""
+        ...
 
 
 class Retriever(Protocol):

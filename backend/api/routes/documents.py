@@ -133,7 +133,7 @@ def _encode(outcome: UploadOutcome, response: Response) -> IngestOut | JobOut:
     assert outcome.result is not None
     item = outcome.result.item
     response.status_code = 201 if item.status == "added" else 200
-    return IngestOut.of(item, outcome.result.document)
+    return IngestOut.of(item, outcome.result.document, outcome.result.answers_job)
 
 
 @router.get("", response_model=DocumentListOut, summary="List documents")
