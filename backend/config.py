@@ -239,7 +239,9 @@ class HttpSettings(SettingsGroup):
     cors_origins: str = Field(
         "",
         description="Comma-separated origins browsers may call the API from, e.g. "
-        "https://chat.example.com; `*` for any. Empty: no CORS headers (same-origin only).",
+        "https://chat.example.com; `*` for any (refused with AUTH_ENABLED=false: every "
+        "request would act as the admin for any web site). Empty: no CORS headers "
+        "(same-origin only).",
     )
     cors_allow_credentials: bool = Field(
         False,

@@ -40,7 +40,7 @@ from backend.cli.eval_run_commands import run as _eval_run  # noqa: F401 - regis
 from backend.cli.library_commands import library_app, projects_app, use_cases_app
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.progress import IngestProgress
-from backend.exposure import check_bind
+from backend.exposure import check_bind, check_cors
 from backend.extras import check_extras
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
@@ -130,6 +130,7 @@ def serve(
         check_extras(settings)
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
+        check_cors(settings)  # before the workers start, each of which would refuse alone
         if workers > 1:
             if settings.storage.database_backend != "postgresql":
                 raise ConfigurationError(
