@@ -122,6 +122,7 @@ def serve(
     import uvicorn
 
     from backend.api.app import create_app
+    from backend.http_server import BoundedH11Protocol, HeadLimits
 
     settings = load_settings()
     configure_logging(settings.server.log_level)
@@ -131,6 +132,10 @@ def serve(
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
         check_cors(settings)  # before the workers start, each of which would refuse alone
+        # Request heads and connections bounded for everyone (each worker reads the same
+        # settings from the environment when it imports the protocol).
+        limits = HeadLimits.of(settings.http)
+        BoundedH11Protocol.limits = limits
         if workers > 1:
             if settings.storage.database_backend != "postgresql":
                 raise ConfigurationError(
@@ -150,6 +155,7 @@ def serve(
                 port=port or settings.server.port,
                 log_config=None,
                 access_log=False,
+                **limits.uvicorn_options(),
             )
             return
         application = create_app(settings)
@@ -159,6 +165,7 @@ def serve(
             port=port or settings.server.port,
             log_config=None,
             access_log=False,
+            **limits.uvicorn_options(),
         )
 
     run_command(body)

@@ -58,6 +58,9 @@ def test_one_process_is_served_as_before(served: list[tuple[Any, dict[str, Any]]
     assert (options["host"], options["port"]) == ("127.0.0.1", 8123)
     assert "workers" not in options
     assert "almanac serve\n" in (PROJECT_ROOT / "Makefile").read_text()
+    # The pinned h11 protocol that bounds request heads and connections, by import path.
+    assert (options["http"], options["ws"]) == ("backend.http_server:BoundedH11Protocol", "none")
+    assert options["timeout_keep_alive"] == 5.0
 
 
 def test_several_workers_on_sqlite_are_refused_with_the_reason(
@@ -86,6 +89,7 @@ def test_several_workers_on_postgresql_run_the_app_factory_once_prepared(
     assert target == cli.SERVE_APP_FACTORY
     assert options["factory"] is True and options["workers"] == 3
     assert (options["host"], options["port"]) == ("127.0.0.1", 8124)
+    assert options["http"] == "backend.http_server:BoundedH11Protocol"  # each worker imports it
 
 
 def test_zero_workers_is_a_usage_error(served: list[tuple[Any, dict[str, Any]]]) -> None:
