@@ -810,6 +810,15 @@ class ChatFileSettings(SettingsGroup):
         "attached to a chat), in bytes. The multipart body may be 64 KiB larger; a larger "
         "Content-Length is refused with 413 before the body is read.",
     )
+    chat_file_parse_memory_mb: int = Field(
+        256,
+        ge=128,
+        le=1024 * 1024,
+        description="MiB of memory (address space) one chat attachment's parse may take, in "
+        "its child process: lower than an admin's upload (PARSE_MEMORY_MB), since any user "
+        "may attach files; the child with the loaders maps ~90 MiB, a 10 MB attachment of "
+        "Markdown or HTML reads within 256. Past it, 413 `input_too_costly`.",
+    )
     chat_file_user_concurrency: int = Field(
         1,
         ge=1,

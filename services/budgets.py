@@ -20,8 +20,9 @@ by what it produces, not by what it was given:
   embedded data).
 - **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
   the loader calls `check_pages` once it knows the page count and `charge` for each page's
-  decompressed content as it reads it, and for the document's XMP metadata stream, which
-  PDFium inflates and parses as XML when it opens the file.
+  decompressed content as it reads it (its fonts' ToUnicode maps and embedded programs
+  included, which PDFium inflates when it loads a font), and for the document's XMP
+  metadata stream, which PDFium inflates and parses as XML when it opens the file.
 - **YAML** (`max_yaml_expanded`): the bytes a Markdown file's front matter stands for with
   its aliases resolved (an alias counted as what it repeats, each time), measured on the
   parsed node graph before any Python object is built (services/knowledge/loaders/

@@ -58,11 +58,12 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             store,
             storage,
             # A user's attachment is parsed in a child process under a CPU and a memory budget
-            # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB).
+            # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB),
+            # its memory lower than an admin upload's: any user may attach a file.
             BudgetedLoader(
                 FileLoader,
                 cpu_s=settings.documents.parse_cpu_seconds,
-                memory_bytes=settings.documents.parse_memory_mb * 1024 * 1024,
+                memory_bytes=settings.chat_files.chat_file_parse_memory_mb * 1024 * 1024,
             ),
             PillowImageReader(),
             a.chunker,
