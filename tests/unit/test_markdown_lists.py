@@ -44,11 +44,13 @@ _LINES = [
     "-     n", "```", "~~~", "# H1", "## H2", "text", "", "", "---", "===", "***", "- - -",
     "> quote", "<div>", "</div>", "<!-- c", "-->", "<?x", "| a | b |", "|---|---|", "    code",
     "[ref]: ../x.md", "\t- tab", "-", "1.", "  continued", "<![CDATA[", "<script>", "<!X",
+    "a | b", "--- | ---", "| :-: |", "| x",
 ]  # fmt: skip
-_MARKERS = ["-", "*", "+", "1.", "01.", "2.", "3)", " -", "   +"]
+_MARKERS = ["-", "*", "+", "1.", "01.", "2.", "3)", " -", "   +", "|", " |"]
 _TAILS = [
     "a", "# h", "```", "~~~ x", "<div>", "> q", "[r]: ../x", "- nested", "b \\", "c  ", "===",
     "---", "| a | b |", "<!-- x", "-->", "1. y", "\tz", "]]>", "?>", "</script>", "x > y",
+    "a | b |", "---|---|", ":-: | --- |", "|",
 ]  # fmt: skip
 
 
@@ -82,6 +84,10 @@ def test_the_structure_is_the_whole_parses_on_random_documents() -> None:
         "<!-- x\n- a\n- b -->\n- c\n# After",
         # A setext heading whose text is a run of items taken as its paragraph's lines.
         "text\n3) k\n3) k\n3) k\n---",
+        # A run of pipe lines whose last one heads a table (a table interrupts a paragraph).
+        "| a\n| a\n| | a | b |\n| ===\n| ---\n| ~~~ x",
+        # The rows of a table, then a paragraph after a blank line.
+        "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |\n\ntext",
     ],
 )
 def test_the_cases_that_shaped_the_rule(body: str) -> None:
@@ -89,12 +95,15 @@ def test_the_cases_that_shaped_the_rule(body: str) -> None:
     assert _block_structure(body, count) == _whole_parse(body, count)
 
 
-def test_a_long_list_is_given_to_the_parser_as_its_first_and_last_item() -> None:
+def test_a_long_list_or_table_is_given_to_the_parser_as_its_first_and_last_line() -> None:
     """The algorithmic shape, counted: the lines markdown-it reads do not grow with the
-    list (the whole list was read before: 100,000 items, each through every block rule)."""
+    list or the table (each item went through every block rule, each cell made a token)."""
     for items in (1_000, 100_000):
         body = "# Inventory\n\n" + "".join(f"- item {n}\n" for n in range(items))
         assert len(_without_list_runs(body.split("\n"))) == 5  # heading, blank, 2 items, end
+        rows = "".join(f"| {n} | user{n} |\n" for n in range(items))
+        body = "# Accounts\n\n| id | owner |\n|---|---|\n" + rows
+        assert len(_without_list_runs(body.split("\n"))) == 7  # + header, delimiter
 
 
 def test_a_big_list_loads_within_the_parse_budget() -> None:

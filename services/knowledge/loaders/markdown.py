@@ -405,9 +405,10 @@ def _block_structure(body: str, count: int) -> tuple[dict[int, tuple[int, str, i
     or a link reference definition).
 
     markdown-it reads a list item by running every block rule over its content, ~0.25 ms an
-    item: a 100,000-item list took 3.5 CPU-s per MB where prose takes 0.37. Runs of list
-    items that cannot change the structure are therefore parsed as their first and last
-    line only (`_without_list_runs`), and the line numbers mapped back."""
+    item (a 100,000-item list took 3.5 CPU-s per MB where prose takes 0.37), and a table row
+    into a token per cell (1.7 CPU-s per MB). Runs of items or rows that cannot change the
+    structure are therefore parsed as their first and last line only
+    (`_without_list_runs`), and the line numbers mapped back."""
     lines = body.split("\n")
     kept = _without_list_runs(lines)
     headings: dict[int, tuple[int, str, int]] = {}
@@ -437,27 +438,49 @@ _MIN_RUN = 3
 
 def _without_list_runs(lines: list[str]) -> list[int]:
     """The indexes of the lines the block parser is given: every line but the middle of each
-    run of one-line list items of one kind (`_item_kind`: at the margin, the same bullet, or
-    numbers with the same delimiter, all numbered 1 or none). Such items are siblings of one
-    list, or lines of one paragraph, table, code block or HTML block, whatever comes before
-    the run: an item in the middle changes nothing for the lines after it that its
-    neighbours do not, so the run's first and last lines, kept, give the structure, and the
-    middle is held by whatever holds both (tests/unit/test_markdown_lists.py compares the
-    two parses over random documents)."""
+    run of lines of one kind (`_line_kind`): one-line list items (at the margin, the same
+    bullet, or numbers with the same delimiter, all numbered 1 or none), or table rows.
+    Such lines are siblings of one list or rows of one table, or lines of one paragraph,
+    code block or HTML block, whatever comes before the run: a line in the middle changes
+    nothing for the lines after it that its neighbours do not, so the run's first and last
+    lines, kept, give the structure, and the middle is held by whatever holds both (a run
+    ends before a line that heads a table: the delimiter row after it decides its role).
+    tests/unit/test_markdown_lists.py compares the two parses over random documents."""
     kept: list[int] = []
     i = 0
     while i < len(lines):
-        kind = _item_kind(lines[i])
+        kind = _line_kind(lines[i])
         j = i + 1
         if kind is not None:
-            while j < len(lines) and _item_kind(lines[j]) == kind:
+            while j < len(lines) and _line_kind(lines[j]) == kind:
                 j += 1
+            if j - i > 1 and j < len(lines) and _DELIMITER_ROW.match(lines[j]):
+                j -= 1  # its last line heads the table the next line delimits: kept apart
         if j - i >= _MIN_RUN:
             kept += (i, j - 1)
         else:
             kept += range(i, j)
         i = j
     return kept
+
+
+def _line_kind(line: str) -> tuple[str, bool] | None:
+    """The kind of a line a run may be made of (`_without_list_runs`): a one-line list item
+    (`_item_kind`), or a table row (`_row_kind`)."""
+    return _item_kind(line) or _row_kind(line)
+
+
+#: A table's delimiter row ("|---|:---:|"), which makes the line above it a table's header.
+_DELIMITER_ROW = re.compile(r"^ {0,3}\|?(?:\s*:?-+:?\s*\|)*\s*:?-+:?\s*\|?\s*$")
+
+
+def _row_kind(line: str) -> tuple[str, bool] | None:
+    """("|", True) for a line at the margin that starts with a pipe (a table's row, or a
+    paragraph's line outside a table) and is no delimiter row, so no table can begin inside
+    a run of them; without ">" it closes no HTML block (`_item_kind`)."""
+    if line.startswith("|") and ">" not in line and not _DELIMITER_ROW.match(line):
+        return "|", True
+    return None
 
 
 def _item_kind(line: str) -> tuple[str, bool] | None:
