@@ -248,7 +248,7 @@ class HttpSettings(SettingsGroup):
         description="Seconds the whole request head may take to arrive, from the connection "
         "(or a kept-alive request's first byte) to its blank line, however slowly it is sent "
         "(nginx's client_header_timeout): past it, 408 and the connection closed. A "
-        "connection that sends nothing is closed then too. 0 disables.",
+        "connection that sends nothing is closed then, without an answer. 0 disables.",
     )
     max_connections: int = Field(
         1000,

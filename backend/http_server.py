@@ -13,7 +13,8 @@ settings (`HeadLimits`):
   arrive (before h11 buffers them), so a connection never holds more than that.
 - **Time**: the whole head (from the connection, or from a kept-alive request's first byte, to
   its blank line) must arrive within `HEADER_TIMEOUT_S`, however it is trickled: past it, 408
-  and close. A connection that sends nothing is closed at the same deadline.
+  and close. A connection that sends nothing is closed at the same deadline, without an
+  answer (no request was made).
 - **Connections**: at most `MAX_CONNECTIONS` open at once in the process, and at most
   `MAX_CONNECTIONS_PER_CLIENT` from one client address; one more is answered 503 at once and
   closed. Behind a reverse proxy every connection comes from the proxy's address: raise the
@@ -222,7 +223,11 @@ class BoundedH11Protocol(H11Protocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        if self._meter is None:  # not a byte of a head: an idle connection, closed quietly
+            self.transport.close()  # (a browser's unused preconnection must not read a 408)
+        else:
             self._refuse(
                 408,
                 f"The request head did not arrive within {self._limits.header_timeout_s:g} s.",

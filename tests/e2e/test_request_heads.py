@@ -208,10 +208,11 @@ def test_a_head_trickled_slowly_is_cut_off_at_the_head_time_limit(server: ServeC
 def test_a_connection_that_sends_nothing_is_closed_at_the_head_time_limit(
     server: ServeChild,
 ) -> None:
+    """Closed without an answer (no request was made: a browser's unused preconnection must
+    not read a 408); uvicorn's defaults never closed it (the safety net would fail it)."""
     _until_free(server)
     with _connect(server) as sock:
-        answer = _answer(sock)  # uvicorn's defaults: never (the safety net would fail it)
-    assert _status(answer) == 408, answer[:300]
+        assert _answer(sock) == b""
 
 
 def test_one_address_may_hold_only_so_many_connections_and_another_is_still_served(
