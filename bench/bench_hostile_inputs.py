@@ -6,7 +6,8 @@
 Starts `almanac serve` (auth off, a fresh data directory with the sample) and sends each
 input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed and
 broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, share
-pages with unclosed scripts, nested cookies) to every route that reads it; then imports one
+pages with unclosed scripts, nested cookies; and one big legitimate list) to every route
+that reads it; then imports one
 long chat and reads its messages; then request heads, sent with no key before any route
 reads them (a 64 MiB header line; `--header-connections` connections each sending
 `--header-mib` MiB of a header that never ends, held open while `/health` is timed from
@@ -76,6 +77,12 @@ PDFS: dict[str, Make] = {
 }
 MARKDOWN: dict[str, Make] = {
     "YAML aliases (500 x 1 MiB)": lambda: hostile_inputs.yaml_alias_markdown(MiB, 500),
+}
+#: Legitimate but big: what it costs is what its size says (admin uploads only).
+LISTS: dict[str, Make] = {
+    "Markdown list of 100,000 items (1.29 MB)": lambda: (
+        "# Inventory\n\n" + "".join(f"- item {n:05}\n" for n in range(100_000))
+    ).encode(),
 }
 TABLES: dict[str, Make] = {
     "JSONL line nested 30,000 deep": lambda: hostile_inputs.deep_jsonl(30_000),
@@ -249,6 +256,7 @@ def run(
             uploads += [
                 ("POST /api/documents", "/api/documents", PDFS, "hostile.pdf"),
                 ("POST /api/documents", "/api/documents", MARKDOWN, "hostile.md"),
+                ("POST /api/documents", "/api/documents", LISTS, "inventory.md"),
             ]
         for route, path, inputs, filename in uploads:
             for name, make in wanted(inputs).items():
