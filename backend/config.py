@@ -214,7 +214,9 @@ class AuthSettings(SettingsGroup):
 
 
 class HttpSettings(SettingsGroup):
-    """Limits on requests (bodies, rates) and which other origins browsers may call from."""
+    """Limits on requests (heads, bodies, connections, rates) and which other origins browsers
+    may call from. The head and connection limits are kept by the HTTP server `almanac serve`
+    runs (backend/http_server.py), before any authentication."""
 
     model_config = ConfigDict(title="HTTP limits and security")
 
@@ -233,6 +235,53 @@ class HttpSettings(SettingsGroup):
         "read, between two reads, as nginx's client_body_timeout) before the request is "
         "answered 408 and its connection closed. 0 disables.",
     )
+    max_header_line_bytes: int = Field(
+        16 * 1024,
+        ge=0,
+        le=1024 * 1024,
+        description="Longest line of a request head (the request line or one header, as "
+        "nginx's large_client_header_buffers), in bytes, counted as it arrives and before "
+        "any authentication: past it the request is answered 431 and its connection closed. "
+        "0 disables.",
+    )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=0,
+        le=16 * 1024 * 1024,
+        description="Largest request head in all (request line and every header), in bytes: "
+        "past it, 431 and the connection closed. 0 disables.",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="Seconds the whole request head may take to arrive, from the connection "
+        "(or a kept-alive request's first byte) to its blank line, however slowly it is sent "
+        "(nginx's client_header_timeout): past it, 408 and the connection closed. A "
+        "connection that sends nothing is closed then, without an answer. 0 disables.",
+    )
+    max_connections: int = Field(
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Connections one server process holds open at once; one more is answered "
+        "503 and closed. 0 disables.",
+    )
+    max_connections_per_client: int = Field(
+        100,
+        ge=0,
+        le=1_000_000,
+        description="Connections one client address may hold open at once (nginx's "
+        "limit_conn); one more is answered 503 and closed. Behind a reverse proxy every "
+        "connection comes from the proxy's address: raise it, or set 0 and limit at the "
+        "proxy (docs/deployment.md). 0 disables.",
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="Seconds an idle kept-alive connection stays open for its next request.",
+    )
     rate_limit_per_minute: int = Field(
         60,
         ge=0,
@@ -249,7 +298,9 @@ class HttpSettings(SettingsGroup):
     cors_origins: str = Field(
         "",
         description="Comma-separated origins browsers may call the API from, e.g. "
-        "https://chat.example.com; `*` for any. Empty: no CORS headers (same-origin only).",
+        "https://chat.example.com; `*` for any (refused with AUTH_ENABLED=false: every "
+        "request would act as the admin for any web site). Empty: no CORS headers "
+        "(same-origin only).",
     )
     cors_allow_credentials: bool = Field(
         False,
@@ -1009,6 +1060,15 @@ class ChatFileSettings(SettingsGroup):
         description="Largest file accepted by POST /api/conversations/ID/files (a file "
         "attached to a chat), in bytes. The multipart body may be 64 KiB larger; a larger "
         "Content-Length is refused with 413 before the body is read.",
+    )
+    chat_file_parse_memory_mb: int = Field(
+        256,
+        ge=128,
+        le=1024 * 1024,
+        description="MiB of memory (address space) one chat attachment's parse may take, in "
+        "its child process: lower than an admin's upload (PARSE_MEMORY_MB), since any user "
+        "may attach files; the child with the loaders maps ~90 MiB, a 10 MB attachment of "
+        "Markdown or HTML reads within 256. Past it, 413 `input_too_costly`.",
     )
     chat_file_user_concurrency: int = Field(
         1,

@@ -50,6 +50,22 @@ def check_bind(host: str, settings: Settings, *, insecure_bind: bool = False) ->
     )
 
 
+def check_cors(settings: Settings) -> None:
+    """Raise `ConfigurationError` rather than let any web site read a development server:
+    with authentication off every request acts as the admin, so `CORS_ORIGINS=*` would let
+    any page the local user visits read every chat and document through their browser. With
+    authentication on, `*` is allowed: a key is needed, and a wildcard never carries
+    credentials (`CORS_ALLOW_CREDENTIALS` is refused with it)."""
+    if settings.auth.auth_enabled or "*" not in settings.http.cors_origin_list:
+        return
+    raise ConfigurationError(
+        "Refusing CORS_ORIGINS='*' with authentication off (AUTH_ENABLED=false): every "
+        "request acts as the admin, so any web site the local user visits could read every "
+        "chat and document. List the origins that may call the API (e.g. "
+        "CORS_ORIGINS=http://localhost:3000), or set AUTH_ENABLED=true and use API keys."
+    )
+
+
 def log_auth_status(settings: Settings, usable_keys: int) -> None:
     """One start-up line on how requests are authenticated, and what to do if none can be."""
     if not settings.auth.auth_enabled:

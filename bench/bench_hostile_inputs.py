@@ -6,12 +6,19 @@
 Starts `almanac serve` (auth off, a fresh data directory with the sample) and sends each
 input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed and
 broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, share
-pages with unclosed scripts, nested cookies) to every route that reads it; then imports one
-long chat and reads its messages. For each request it prints the status (an export import's
-is its job's final one), the wall time, and what the server's whole process tree cost: the
-rise of its resident memory at its peak (the server, its fork server and every parse child,
-sampled every 20 ms) and the CPU all of them used. Then the worst case per route.
-Linux only. Nothing is asserted: the figures are the point (docs/benchmarks.md).
+pages with unclosed scripts, nested cookies; and one big legitimate list) to every route
+that reads it; then imports one
+long chat and reads its messages; then request heads, sent with no key before any route
+reads them (a 64 MiB header line; `--header-connections` connections each sending
+`--header-mib` MiB of a header that never ends, held open while `/health` is timed from
+another address; one head trickled a byte at a time). For each request it prints the
+status (an export import's is its job's final one), the wall time, and what the server's
+whole process tree cost: the rise of its resident memory at its peak (the server, its fork
+server and every parse child, sampled every 20 ms) and the CPU all of them used. Then the
+worst case per route. Linux only. Nothing is asserted: the figures are the point
+(docs/benchmarks.md).
+`--header-connections 20` measures a build without head limits at a tenth of the default
+(200 x 32 MiB would take such a server ~7 GB).
 `--skip` leaves out the inputs whose name contains a text (to measure a build that an input
 would kill, e.g. `--skip "depth 100,000"`), `--only` keeps only those (`--only "long chat"`).
 """
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import json
+import socket
 import sys
 import threading
 import time
@@ -69,6 +77,12 @@ PDFS: dict[str, Make] = {
 }
 MARKDOWN: dict[str, Make] = {
     "YAML aliases (500 x 1 MiB)": lambda: hostile_inputs.yaml_alias_markdown(MiB, 500),
+}
+#: Legitimate but big: what it costs is what its size says (admin uploads only).
+LISTS: dict[str, Make] = {
+    "Markdown list of 100,000 items (1.29 MB)": lambda: (
+        "# Inventory\n\n" + "".join(f"- item {n:05}\n" for n in range(100_000))
+    ).encode(),
 }
 TABLES: dict[str, Make] = {
     "JSONL line nested 30,000 deep": lambda: hostile_inputs.deep_jsonl(30_000),
@@ -203,6 +217,8 @@ def run(
     skip: list[str],
     only: list[str],
     long_chat_messages: int,
+    header_connections: int = 200,
+    header_mib: int = 32,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -240,6 +256,7 @@ def run(
             uploads += [
                 ("POST /api/documents", "/api/documents", PDFS, "hostile.pdf"),
                 ("POST /api/documents", "/api/documents", MARKDOWN, "hostile.md"),
+                ("POST /api/documents", "/api/documents", LISTS, "inventory.md"),
             ]
         for route, path, inputs, filename in uploads:
             for name, make in wanted(inputs).items():
@@ -285,7 +302,181 @@ def run(
             )
         if long_chat_messages and chosen("long chat"):
             rows += _long_chat(http, pid, long_chat_messages)
+    port = int(url.rsplit(":", 1)[1])
+    if chosen("header line (64 MiB)"):
+        rows.append(_header_flood(url, port, pid, 1, 64, finish=True))
+    if header_connections and chosen("unfinished header"):
+        rows.append(_header_flood(url, port, pid, header_connections, header_mib))
+    if chosen("trickled head"):
+        rows.append(_trickled_head(url, port, pid))
     return rows
+
+
+# -- request heads ----------------------------------------------------------------------------
+
+#: The head every header case starts with (no key: heads are read before authentication).
+_REQUEST_LINE = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+#: Seconds the unfinished heads are held open (and /health timed) once all were sent.
+HOLD_S = 3.0
+
+
+def _client_address(number: int) -> str:
+    """A loopback address of its own per connection (127.0.1.x, 127.0.2.x, ...): the head
+    limits are measured, not the per-client connection cap."""
+    return f"127.0.{1 + number // 250}.{1 + number % 250}"
+
+
+def _send_head(port: int, number: int, size: int, *, finish: bool) -> tuple[socket.socket, str]:
+    """One connection sending `size` bytes of one header line (and its end when `finish`),
+    stopping at the server's answer or close; the socket is returned open."""
+    sock = socket.create_connection(
+        ("127.0.0.1", port), timeout=120, source_address=(_client_address(number), 0)
+    )
+    outcome = "sent"
+    piece = b"x" * (256 * 1024)
+    try:
+        sock.sendall(_REQUEST_LINE + b"X-Endless: ")
+        sent = 0
+        while sent < size:
+            sock.sendall(piece[: size - sent])
+            sent += len(piece[: size - sent])
+        if finish:
+            sock.sendall(b"\r\n\r\n")
+    except OSError as exc:
+        outcome = type(exc).__name__
+    return sock, outcome
+
+
+def _status_of(sock: socket.socket, within_s: float) -> str:
+    """The status line the server sent on `sock` (or what happened instead)."""
+    sock.settimeout(within_s)
+    try:
+        first = sock.recv(256)
+    except TimeoutError:
+        return "no answer"
+    except OSError as exc:
+        return type(exc).__name__
+    return first.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
+
+
+class _HealthTimer:
+    """`/health` asked every 0.2 s from 127.0.0.1 while a block runs: the slowest answer."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._done = threading.Event()
+        self.slowest = 0.0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as http:
+            while not self._done.wait(0.2):
+                started = time.monotonic()
+                try:
+                    http.get(f"{self._url}/health").raise_for_status()
+                except httpx.HTTPError:
+                    self.failed += 1
+                self.slowest = max(self.slowest, time.monotonic() - started)
+
+    def __enter__(self) -> _HealthTimer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _header_flood(
+    url: str, port: int, pid: int, connections: int, mib: int, *, finish: bool = False
+) -> dict[str, Any]:
+    """`connections` connections at once, each sending `mib` MiB of one header line (never
+    finished unless `finish`), held open `HOLD_S` s once all were sent; the tree's cost, the
+    slowest /health meanwhile, and the statuses the connections got."""
+    size = mib * MiB
+    name = f"header line ({mib} MiB)" if finish else f"{connections} x {mib} MiB unfinished header"
+    results: list[tuple[socket.socket, str] | None] = [None] * connections
+    started = time.monotonic()
+    with tree_cost(pid) as cost, _HealthTimer(url) as health:
+        senders = [
+            threading.Thread(
+                target=lambda n=n: results.__setitem__(n, _send_head(port, n, size, finish=finish)),
+                daemon=True,
+            )
+            for n in range(connections)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        time.sleep(HOLD_S)
+        statuses = [
+            _status_of(result[0], 0.5 if not finish else 60) if result else "not connected"
+            for result in results
+        ]
+        wall = time.monotonic() - started
+    for result in results:
+        if result:
+            result[0].close()
+    counted: dict[str, int] = {}
+    for status in statuses:
+        counted[status] = counted.get(status, 0) + 1
+    row = {
+        "route": "request head (no key)",
+        "input": name,
+        "bytes": size * connections,
+        "status": max(counted, key=counted.__getitem__),
+        "code": None,
+        "wall_s": round(wall, 2),
+        "peak_rise_mb": cost.peak_rise_mb,
+        "tree_cpu_s": cost.cpu_s,
+        "statuses": counted,
+        "health_slowest_s": round(health.slowest, 3),
+        "health_failed": health.failed,
+    }
+    log(json.dumps(row))
+    return row
+
+
+def _trickled_head(url: str, port: int, pid: int) -> dict[str, Any]:
+    """One head sent a byte every 0.5 s (a 2,000-byte header: 1,000 s to send): when the
+    server cuts it off, and with what."""
+    started = time.monotonic()
+    status, sent = "still open after 120 s", 0
+    with (
+        tree_cost(pid) as cost,
+        _HealthTimer(url) as health,
+        socket.create_connection(("127.0.0.1", port), timeout=120) as sock,
+    ):
+        head = _REQUEST_LINE + b"X-Slow: " + b"s" * 2000 + b"\r\n\r\n"
+        sock.settimeout(0.5)
+        while sent < len(head) and time.monotonic() - started < 120:
+            try:
+                sock.sendall(head[sent : sent + 1])
+                sent += 1
+                answer = sock.recv(256)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                status = type(exc).__name__
+                break
+            status = answer.split(b"\r\n", 1)[0].decode(errors="replace") or "closed"
+            break
+    row = {
+        "route": "request head (no key)",
+        "input": f"trickled head (a byte per 0.5 s; cut after {sent} bytes)",
+        "bytes": sent,
+        "status": status,
+        "code": None,
+        "wall_s": round(time.monotonic() - started, 2),
+        "peak_rise_mb": cost.peak_rise_mb,
+        "tree_cpu_s": cost.cpu_s,
+        "health_slowest_s": round(health.slowest, 3),
+        "health_failed": health.failed,
+    }
+    log(json.dumps(row))
+    return row
 
 
 def _nested_cookie(depth: int) -> str:
@@ -357,6 +548,12 @@ def print_report(rows: list[dict[str, Any]]) -> None:
             f"{r['route']:<38} {r['input']:<38} {r['bytes']:>10,} {r['status']:>6} "
             f"{r['wall_s']:>7} {r['peak_rise_mb']:>9} {r['tree_cpu_s']:>6}"
         )
+    for r in rows:
+        if "health_slowest_s" in r:
+            print(
+                f"  {r['input']}: /health slowest {r['health_slowest_s']} s "
+                f"({r['health_failed']} failed); statuses {r.get('statuses', r['status'])}"
+            )
     print("\nworst case per route (the server's process tree):")
     for route in dict.fromkeys(r["route"] for r in rows):
         mine = [r for r in rows if r["route"] == route]
@@ -389,6 +586,15 @@ def main(argv: list[str] | None = None) -> int:
         default=562_000,
         help="messages of the long chat imported and read (0: none)",
     )
+    parser.add_argument(
+        "--header-connections",
+        type=int,
+        default=200,
+        help="connections sending an unfinished header at once (0: none)",
+    )
+    parser.add_argument(
+        "--header-mib", type=int, default=32, help="MiB each of them sends of its header"
+    )
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -410,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
                 skip=args.skip,
                 only=args.only,
                 long_chat_messages=args.long_chat_messages,
+                header_connections=args.header_connections,
+                header_mib=args.header_mib,
             )
     if args.json:
         print(json.dumps(rows))

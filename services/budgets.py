@@ -20,8 +20,9 @@ by what it produces, not by what it was given:
   embedded data).
 - **PDF** (`PdfBudget`): pages per document and decompressed content bytes per document;
   the loader calls `check_pages` once it knows the page count and `charge` for each page's
-  decompressed content as it reads it, and for the document's XMP metadata stream, which
-  PDFium inflates and parses as XML when it opens the file.
+  decompressed content as it reads it (its fonts' ToUnicode maps and embedded programs
+  included, which PDFium inflates when it loads a font), and for the document's XMP
+  metadata stream, which PDFium inflates and parses as XML when it opens the file.
 - **YAML** (`max_yaml_expanded`): the bytes a Markdown file's front matter stands for with
   its aliases resolved (an alias counted as what it repeats, each time), measured on the
   parsed node graph before any Python object is built (services/knowledge/loaders/
@@ -71,11 +72,13 @@ from use_cases.shared.errors import InputTooCostly, InvalidArchive
 __all__ = [
     "ARCHIVE_ERRORS",
     "BUDGET",
+    "UTF8_BOM",
     "BoundedReader",
     "InputBudget",
     "JsonDepth",
     "JsonItems",
     "PdfBudget",
+    "json_text",
     "loads_bounded",
     "open_zip",
     "open_zip_member",
@@ -263,11 +266,14 @@ def stream_json_items(
     """The items of a top-level JSON array one at a time, or a top-level value as one item
     (either way no item may span more than the stream's `item_limit`, and nothing may nest
     more than `max_depth` deep: the bytes are scanned for it before the parser sees them).
+    A leading UTF-8 byte-order mark is dropped; bytes that are not UTF-8 are not JSON.
     Iterating raises `ValueError` naming `what` for text that is not JSON, and
     `InvalidArchive` for a member that cannot be inflated; `InputTooCostly` passes through."""
     bounded = stream if isinstance(stream, BoundedReader) else None
     buffered = io.BufferedReader(_DepthChecked(stream, JsonDepth(max_depth, what)))
     try:
+        if buffered.peek(len(UTF8_BOM)).startswith(UTF8_BOM):  # the parser reads UTF-8 only
+            buffered.read(len(UTF8_BOM))
         array = buffered.peek(64).lstrip()[:1] == b"["
     except ARCHIVE_ERRORS as exc:
         raise InvalidArchive(f"{what} in the ZIP is corrupt: {_reason(exc)}") from None
@@ -364,10 +370,37 @@ def loads_bounded(text: str | bytes, what: str, *, max_depth: int = BUDGET.max_j
     """`json.loads(text)`, once a linear scan has found it nests at most `max_depth` deep
     (else `InputTooCostly` naming `what` and the limit, before anything is built, so no
     `RecursionError` either). Text that is not JSON raises `json.JSONDecodeError`, as
-    json.loads does."""
-    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    JsonDepth(max_depth, what).feed(data)
-    return json.loads(text)
+    json.loads does; so do bytes that are not UTF-8.
+
+    Bytes are decoded first (`json_text`) and the scan runs over the decoded text, the one
+    the parser reads: `json.loads(bytes)` would itself detect UTF-16 and UTF-32, whose
+    brackets a scan of the raw bytes miscounts (`00 22` read as a quote: a UTF-16 text 5,000
+    deep scanned as depth 1, then the parser raised `RecursionError`)."""
+    decoded = json_text(text)
+    JsonDepth(max_depth, what).feed(decoded.encode("utf-8", "surrogatepass"))
+    try:
+        return json.loads(decoded)
+    except RecursionError:  # the scan's limit is far below the parser's; kept as a net
+        raise InputTooCostly(
+            f"{what} nests arrays and objects too deeply to be read: refused (the JSON depth "
+            f"limit is {max_depth:,} levels)."
+        ) from None
+
+
+#: The byte-order mark some editors and exporters put before UTF-8 text.
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def json_text(text: str | bytes) -> str:
+    """JSON text as the parser should read it: bytes decoded strictly as UTF-8 (JSON's one
+    encoding, RFC 8259), a leading byte-order mark dropped (text or bytes). Bytes that are not
+    UTF-8 raise `json.JSONDecodeError` at the first bad byte, as text that is not JSON does."""
+    if isinstance(text, str):
+        return text.removeprefix("\ufeff")
+    try:
+        return text.removeprefix(UTF8_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError("not UTF-8 text", "", exc.start) from None
 
 
 def _reason(exc: BaseException) -> str:

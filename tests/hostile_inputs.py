@@ -286,6 +286,47 @@ def metadata_bomb_pdf(inflated: int = 1024 * MiB) -> bytes:
     )
 
 
+def font_stream_bomb_pdf(stream: str = "/ToUnicode", inflated: int = 300 * MiB) -> bytes:
+    """A one-page PDF ("Hello") whose font has a side stream that inflates to about
+    `inflated` bytes (300 MiB deflates to ~300 KB): its `/ToUnicode` map (a CMap padded with
+    spaces), or with `stream` "/FontFile2" an embedded TrueType program. PDFium inflates
+    either when it loads the font to read the page's text (a 1.6 KB PDF's 300 MiB ToUnicode
+    map cost a chat attachment +640 MB)."""
+    if stream == "/ToUnicode":
+        data = _repeated_deflate(
+            b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+            b"1 begincodespacerange <00> <FF> endcodespacerange\n",
+            b" ",
+            inflated,
+            b"\n1 beginbfchar <48> <0048> endbfchar\nendcmap end end\n",
+        )
+        font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 5 0 R >>"
+    else:
+        data = _repeated_deflate(b"\0\1\0\0", b"\0", inflated, b"")
+        font = (
+            b"<< /Type /Font /Subtype /TrueType /BaseFont /Bomb /FirstChar 32 /LastChar 126 "
+            b"/FontDescriptor 7 0 R >>"
+        )
+    side = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream"
+    descriptor = (
+        b"<< /Type /FontDescriptor /FontName /Bomb /Flags 32 /FontBBox [0 0 1000 1000] "
+        b"/ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 %s 5 0 R >>"
+        % stream.encode()
+    )
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            font,
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 6 0 R >>",
+            side,
+            b"<< /Length %d >>\nstream\n" % len(_TEXT) + _TEXT + b"endstream",
+            descriptor,
+        ]
+    )
+
+
 def _repeated_deflate(head: bytes, byte: bytes, size: int, tail: bytes) -> bytes:
     """zlib data of `head`, `size` bytes of `byte` (whole MiBs) and `tail`, made in well
     under a second for a GiB: each MiB is deflated once after a full flush (which makes the

@@ -206,6 +206,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return _internal_error(request.scope)
 
 
+def _too_deep(scope: Scope) -> JSONResponse:
+    return problem_response(
+        413,
+        "input_too_costly",
+        "The request nests arrays, objects or structures too deeply to be read: refused.",
+        instance=scope.get("path"),
+    )
+
+
 def _internal_error(scope: Scope) -> JSONResponse:
     request_id = scope.get("state", {}).get("request_id", "-")
     return problem_response(
@@ -237,6 +246,15 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except RecursionError:
+            # Every JSON reader bounds the nesting before it parses (services/budgets.py);
+            # should one ever be missed, input nested past the interpreter's recursion is the
+            # client's to fix, not a 500 with a 4 KB traceback per request.
+            logger.warning(
+                "Input nested too deeply on {} {}: refused", scope.get("method"), scope.get("path")
+            )
+            if not started:
+                await _too_deep(scope)(scope, receive, send)
         except Exception as exc:
             logger.opt(exception=exc).error(
                 "Unhandled error on {} {}", scope.get("method"), scope.get("path")

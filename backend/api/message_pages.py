@@ -8,7 +8,8 @@ Rules:
   the chat's end.
 - Cursors are message positions (`before`, `after`: 0 to 2^31-1), at most one of them; a
   cursor that is not such a number is a 422 problem naming it, never a 500.
-- The body's `earlier` and `later` are the cursors to the pages beside this one (null: none);
+- The body's `earlier` and `later` are the cursors to the pages beside this one (null: none;
+  both null on an empty page), always positions a request may name (`ManageChats.page`);
   the `Link` header says the same as `rel="prev"` (earlier) and `rel="next"` (later) URLs,
   relative to the server, keeping the request's other parameters.
 """

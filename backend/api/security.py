@@ -19,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.config import Settings
+from backend.exposure import check_cors
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 SECURITY_HEADERS = {
@@ -58,6 +59,8 @@ class SecurityHeadersMiddleware:
 
 
 def install_cors(app: FastAPI, settings: Settings) -> None:
+    """CORS for `CORS_ORIGINS` only; `*` with authentication off is refused (`check_cors`)."""
+    check_cors(settings)
     origins = list(settings.http.cors_origin_list)
     if not origins:
         return

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import replace as replace_
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -47,7 +47,7 @@ from backend.cli.mcp_commands import mcp
 from backend.cli.progress import AnswerProgress, IngestProgress
 from backend.cli.worker_commands import worker
 from backend.config import Settings
-from backend.exposure import check_bind
+from backend.exposure import check_bind, check_cors
 from backend.extras import check_extras
 from backend.logging import configure_logging
 from backend.sources import collect_sources, prune_prefixes
@@ -164,48 +164,60 @@ def serve(
 
     def body() -> None:
         check_extras(settings)
-        if no_jobs and settings.storage.database_backend != "postgresql":
-            raise ConfigurationError(
-                "--no-jobs needs DATABASE_URL=postgresql://...: on SQLite no other process "
-                "would run the jobs this server queues. Serve without it."
-            )
+        _check_processes(settings, workers=workers, no_jobs=no_jobs)
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
+        check_cors(settings)  # before the workers start, each of which would refuse alone
         if knowledge is not None:
             _ingest_knowledge(settings, knowledge)
-        if workers > 1:
-            if settings.storage.database_backend != "postgresql":
-                raise ConfigurationError(
-                    f"--workers {workers} needs DATABASE_URL=postgresql://...: on SQLite the "
-                    "rate limits and the resident vector index live inside one process: "
-                    "several processes would each keep their own. Serve one process, or move "
-                    "to PostgreSQL (almanac db copy)."
-                )
-            # The first start's sample load runs once here, not in every worker at once.
-            with open_container(settings, with_sample=True):
-                pass
-            if no_jobs:  # what `--workers N`'s processes read their settings from
-                os.environ["RUN_JOBS"] = "false"
-            uvicorn.run(
-                SERVE_APP_FACTORY,
-                factory=True,
-                workers=workers,
-                host=bind,
-                port=port or settings.server.port,
-                log_config=None,
-                access_log=False,
-            )
+        options = _server_options(settings, bind, port)
+        if workers == 1:
+            uvicorn.run(create_app(settings), **options)
             return
-        application = create_app(settings)
-        uvicorn.run(
-            application,
-            host=bind,
-            port=port or settings.server.port,
-            log_config=None,
-            access_log=False,
-        )
+        # The first start's sample load runs once here, not in every worker at once.
+        with open_container(settings, with_sample=True):
+            pass
+        if no_jobs:  # what `--workers N`'s processes read their settings from
+            os.environ["RUN_JOBS"] = "false"
+        uvicorn.run(SERVE_APP_FACTORY, factory=True, workers=workers, **options)
 
     run_command(body)
+
+
+def _server_options(settings: Settings, bind: str, port: int | None) -> dict[str, Any]:
+    """uvicorn's options: the address, no logging of its own (loguru logs), and the pinned
+    h11 protocol that bounds request heads and connections for everyone (each worker process
+    reads the same settings from the environment when it imports the protocol)."""
+    from backend.http_server import BoundedH11Protocol, HeadLimits
+
+    limits = HeadLimits.of(settings.http)
+    BoundedH11Protocol.limits = limits
+    return {
+        "host": bind,
+        "port": port or settings.server.port,
+        "log_config": None,
+        "access_log": False,
+        **limits.uvicorn_options(),
+    }
+
+
+def _check_processes(settings: Settings, *, workers: int, no_jobs: bool) -> None:
+    """`--no-jobs` and `--workers N` need PostgreSQL: on SQLite the job queue, the rate limits
+    and the resident vector index live inside one process."""
+    if settings.storage.database_backend == "postgresql":
+        return
+    if no_jobs:
+        raise ConfigurationError(
+            "--no-jobs needs DATABASE_URL=postgresql://...: on SQLite no other process "
+            "would run the jobs this server queues. Serve without it."
+        )
+    if workers > 1:
+        raise ConfigurationError(
+            f"--workers {workers} needs DATABASE_URL=postgresql://...: on SQLite the "
+            "rate limits and the resident vector index live inside one process: "
+            "several processes would each keep their own. Serve one process, or move "
+            "to PostgreSQL (almanac db copy)."
+        )
 
 
 def _ingest_knowledge(settings: Settings, folder: Path) -> None:

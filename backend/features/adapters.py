@@ -319,13 +319,14 @@ def ocr_options(settings: Settings) -> OcrOptions:
     )
 
 
-def budgeted_loader(settings: Settings) -> BudgetedLoader:
+def budgeted_loader(settings: Settings, *, memory_mb: int | None = None) -> BudgetedLoader:
     """The loaders in a child process under the parse budgets (an admin's upload, a chat
-    attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget."""
+    attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget.
+    `memory_mb` lowers the memory limit (a user's attachment: CHAT_FILE_PARSE_MEMORY_MB)."""
     documents = settings.documents
     return BudgetedLoader(
         functools.partial(FileLoader, ocr_options(settings)),
         cpu_s=documents.parse_cpu_seconds,
-        memory_bytes=documents.parse_memory_mb * 1024 * 1024,
+        memory_bytes=(memory_mb or documents.parse_memory_mb) * 1024 * 1024,
         max_steps=documents.ocr_max_pages,
     )

@@ -62,8 +62,9 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             store,
             storage,
             # A user's attachment is parsed in a child process under a CPU and a memory budget
-            # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB).
-            budgeted_loader(settings),
+            # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB),
+            # its memory lower than an admin upload's: any user may attach a file.
+            budgeted_loader(settings, memory_mb=settings.chat_files.chat_file_parse_memory_mb),
             PillowImageReader(),
             a.chunker,
             a.embedder,

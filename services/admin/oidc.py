@@ -157,7 +157,7 @@ class OidcProvider:
                 reply = await http.get(url)
                 reply.raise_for_status()
                 body = reply.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, RecursionError) as exc:  # nested past the parser
             raise UpstreamUnavailable(
                 f"The sign-in provider's {url} could not be read: {exc}"
             ) from None

@@ -493,13 +493,11 @@ class HistoryStore:
                     (chat_id, *(() if before is None else (before,)), limit),
                 ).fetchall()
                 rows.reverse()
-            # The page's edges; an empty page's are the cursor it was asked with.
-            first = rows[0]["seq"] if rows else (after + 1 if after is not None else before)
-            last = rows[-1]["seq"] if rows else (after if after is not None else None)
-            if last is None and before is not None:
-                last = before - 1
-            earlier = first if first is not None and self._any(conn, chat_id, "<", first) else None
-            later = last if last is not None and self._any(conn, chat_id, ">", last) else None
+            if not rows:  # no edge to step from: a cursor made up from the request's could
+                return MessagePage([], None, None)  # point outside what the API accepts
+            first, last = rows[0]["seq"], rows[-1]["seq"]
+            earlier = first if self._any(conn, chat_id, "<", first) else None
+            later = last if self._any(conn, chat_id, ">", last) else None
         return MessagePage([self._message(row) for row in rows], earlier, later)
 
     @staticmethod

@@ -129,7 +129,7 @@ def parse_model_options(text: str) -> dict[str, dict[str, Any]]:
         return {}
     try:
         raw = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ConfigurationError(f"MODEL_OPTIONS is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigurationError("MODEL_OPTIONS must be a JSON object of model -> options.")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from backend.api.app import create_app
 from backend.bootstrap import Container
 from backend.config import Settings
+from use_cases.shared.errors import ConfigurationError
 
 APP_ORIGIN = "https://chat.example.com"
 
@@ -86,6 +87,34 @@ async def test_credentials_are_allowed_only_for_listed_origins(container: Contai
 def test_any_origin_with_credentials_is_refused_at_start_up() -> None:
     with pytest.raises(ValidationError, match="CORS_ORIGINS='\\*' together with CORS_ALLOW"):
         Settings(_env_file=None, cors_origins="*", cors_allow_credentials=True)  # type: ignore[call-arg]
+
+
+async def test_any_origin_with_authentication_off_is_refused_at_start_up(
+    container: Container,
+) -> None:
+    """Development mode acts as the admin for every request: `*` would let any page the
+    local user visits read every chat (the probe: `GET /chats` from https://evil.example
+    answered 200 with `access-control-allow-origin: *`)."""
+    assert not container.settings.auth.auth_enabled
+    with pytest.raises(ConfigurationError, match="Refusing CORS_ORIGINS='\\*' with authen"):
+        await _client_with(container, cors_origins="*")
+    with pytest.raises(ConfigurationError, match="AUTH_ENABLED=true"):
+        await _client_with(container, cors_origins=f"{APP_ORIGIN}, *")
+
+
+async def test_any_origin_with_authentication_on_never_carries_credentials(
+    container: Container,
+) -> None:
+    """With a key required, `*` is allowed, but no answer ever lets a browser send or read
+    with credentials: not with a cookie sent, not on a preflight, not for a private route."""
+    async with await _client_with(container, cors_origins="*", auth_enabled=True) as http:
+        evil = {"Origin": "https://evil.example", "Cookie": "almanac_session=stolen"}
+        for response in (
+            await http.get("/health", headers=evil),
+            await http.get("/chats", headers=evil),
+            await http.options("/chats", headers={**evil, "Access-Control-Request-Method": "GET"}),
+        ):
+            assert "access-control-allow-credentials" not in response.headers, response.headers
 
 
 @pytest.mark.parametrize("url", ["/health", "/nope", "/openapi.json", "/docs"])

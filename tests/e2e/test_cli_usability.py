@@ -147,6 +147,11 @@ def test_a_refused_configuration_is_one_clear_line_not_a_traceback(
     )
     assert "Traceback" not in stderr
 
+    monkeypatch.setenv("CORS_ALLOW_CREDENTIALS", "false")  # `*` alone, authentication off
+    code, _, stderr = run("serve")
+    assert code != 0 and "Traceback" not in stderr
+    assert "Refusing CORS_ORIGINS='*' with authentication off" in " ".join(stderr.split())
+
     monkeypatch.setenv("CORS_ORIGINS", "")
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "lots")
     code, _, stderr = run("search", "password")

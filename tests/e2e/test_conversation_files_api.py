@@ -24,6 +24,8 @@ from tests.image_samples import image_bytes, png_claiming
 from tests.memory_peak import tree_peak
 from tests.s3_server import S3Bucket
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.conversations.files import AttachRequest
+from use_cases.shared.errors import InputTooCostly
 
 MiB = 1024 * 1024
 
@@ -358,6 +360,53 @@ async def test_a_pdf_whose_xmp_inflates_to_a_gib_is_413_at_little_cost(
     assert f"more than {BUDGET.max_pdf_content:,} bytes of page content and metadata" in detail
     assert peak.growth < 300 * MiB, peak
     assert (await client.get(f"/api/conversations/{chat_id}/files", headers=ana)).json() == []
+
+
+@pytest.mark.parametrize("stream", ["/ToUnicode", "/FontFile2"])
+async def test_a_pdf_whose_font_stream_inflates_to_300_mib_is_413_at_little_cost(
+    client: httpx.AsyncClient, world: World, stream: str
+) -> None:
+    """A 1.6 KB PDF whose ToUnicode map inflated to 300 MiB was accepted as an attachment at
+    +640 MB (PDFium inflates a font's side streams when it loads the font). They are charged
+    with the page content now, refused before PDFium opens the file."""
+    ana = world.headers["ana"]
+    chat_id = (await _chat(client, ana, "What is the minimum password length?"))["chat_id"]
+    pdf = hostile_inputs.font_stream_bomb_pdf(stream, 300 * MiB)
+    with tree_peak(os.getpid()) as peak:
+        response = await client.post(
+            f"/api/conversations/{chat_id}/files",
+            files={"file": ("font.pdf", pdf, "application/pdf")},
+            headers=ana,
+        )
+    assert response.status_code == 413, response.text
+    assert f"more than {BUDGET.max_pdf_content:,} bytes" in response.json()["detail"]
+    assert peak.growth < 300 * MiB, peak
+
+
+def test_an_attachment_is_parsed_under_the_lower_memory_budget_of_chat_files(
+    tmp_path: Path,
+) -> None:
+    """Any user may attach a file, so its parse has less memory than an admin's upload
+    (CHAT_FILE_PARSE_MEMORY_MB, 256 MiB, against PARSE_MEMORY_MB, 1,024): an 8 MB Markdown
+    file that needs ~180 MiB to read is refused at 128 and names that budget."""
+    settings = make_settings(
+        tmp_path / "data", load_sample_data=False, chat_file_parse_memory_mb=128
+    )
+    assert settings.chat_files.chat_file_parse_memory_mb < settings.documents.parse_memory_mb
+    container = bootstrap(settings, clock=FixedClock())
+    para = "The quick brown fox jumps over the lazy dog near the river bank today. " * 8
+    big = "# Title\n\n" + "".join(f"## Part {i}\n\n{para}\n\n" for i in range(20_000))
+    try:
+        user = container.settings.auth.default_user_id
+        chat = container.adapters.history.get_or_create_chat(None, user, "offline-extractive")
+        with pytest.raises(InputTooCostly, match="more than 128 MiB of memory"):
+            asyncio.run(
+                container.conversation_files.attach_file.execute(
+                    AttachRequest(user, chat.id, "big.md", big.encode()[: 8 * MiB])
+                )
+            )
+    finally:
+        container.close()
 
 
 async def test_deleting_the_file_or_the_chat_removes_its_passages_and_bytes(

@@ -273,6 +273,32 @@ async def test_a_broken_export_is_refused_before_any_job(
     assert await chat_count(http, keys["bob"]) == before
 
 
+async def test_an_export_starting_with_a_utf8_byte_order_mark_is_read(
+    http: httpx.AsyncClient, keys: dict
+) -> None:
+    """Some editors and exporters write one before UTF-8 text: it was refused as "not JSON"."""
+    export = b"\xef\xbb\xbf" + chatgpt_export(3)
+    files = {"file": ("conversations.json", export, "application/json")}
+    queued = await http.post("/api/conversations/import/file", files=files, headers=keys["ann"])
+    assert queued.status_code == 202, queued.text
+    done, _ = await _finished(http, queued.json(), keys["ann"])
+    assert done["status"] == "done", done
+    assert done["result"]["imported"] + done["result"]["skipped_duplicates"] == 3
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32"])
+async def test_an_export_in_another_encoding_than_utf8_is_refused_as_not_json(
+    http: httpx.AsyncClient, keys: dict, encoding: str
+) -> None:
+    """JSON is UTF-8 (RFC 8259); other encodings are not read (a depth scan of their bytes
+    would miscount the brackets), even nested past the parser's recursion."""
+    text = '["\u2200",' + "[" * 5000 + "]" * 5000 + "]"
+    files = {"file": ("conversations.json", text.encode(encoding), "application/json")}
+    answer = await http.post("/api/conversations/import/file", files=files, headers=keys["bob"])
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_export"
+
+
 MiB = 1024 * 1024
 HOSTILE_EXPORTS = {
     "zip bomb of {}": (hostile_inputs.zip_bomb, 422, "invalid_export"),

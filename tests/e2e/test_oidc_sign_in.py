@@ -162,6 +162,7 @@ async def test_a_callback_that_did_not_start_here_or_was_tampered_with_signs_nob
     assert (await browser.get("/api/me")).status_code == 401
 
 
+CALLBACK = "/api/auth/callback"
 #: A sign-in cookie of arrays nested 5,000 deep (13 KB: fits a browser's cookie and a
 #: server's header limits): `json.loads` raised RecursionError, a 500.
 DEEP_COOKIE = base64.urlsafe_b64encode(hostile_inputs.deep_json(5_000)).decode()
@@ -176,6 +177,26 @@ async def test_a_deeply_nested_sign_in_cookie_counts_as_none(browser: httpx.Asyn
     assert "not started in this browser" in reply.json()["detail"]
 
 
+#: The probe's cookie: a string then arrays nested 5,000 deep, in UTF-16 (no byte-order
+#: mark). `json.loads(bytes)` reads UTF-16, but the depth scan read the bytes as UTF-8 (its
+#: `00 22` looks like a quote) and found depth 1: RecursionError, a 500 with no key.
+UTF16_DEEP_COOKIE = base64.urlsafe_b64encode(
+    ('["\u2200",' + "[" * 5000 + "]" * 5000 + "]").encode("utf-16-le")
+).decode()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32"])
+async def test_a_sign_in_cookie_in_another_encoding_counts_as_none(
+    browser: httpx.AsyncClient, encoding: str
+) -> None:
+    deep = ('["\u2200",' + "[" * 5000 + "]" * 5000 + "]").encode(encoding)
+    for cookie in (base64.urlsafe_b64encode(deep).decode(), UTF16_DEEP_COOKIE):
+        browser.cookies.set("almanac_oidc", cookie, domain="almanac.test", path=CALLBACK)
+        reply = await browser.get(CALLBACK, params={"code": "x", "state": "y"})
+        assert reply.status_code == 401, reply.text
+        assert "not started in this browser" in reply.json()["detail"]
+
+
 async def test_without_the_provider_set_up_the_routes_say_so(tmp_path: Path) -> None:
     container = bootstrap(
         make_settings(tmp_path / "data", load_sample_data=False, auth_enabled=True),
@@ -188,6 +209,10 @@ async def test_without_the_provider_set_up_the_routes_say_so(tmp_path: Path) -> 
                 ("/api/auth/login", {}),
                 ("/api/auth/callback?code=x&state=y", {}),
                 ("/api/auth/callback?code=x&state=y", {"cookie": f"almanac_oidc={DEEP_COOKIE}"}),
+                (
+                    "/api/auth/callback?code=x&state=y",
+                    {"cookie": f"almanac_oidc={UTF16_DEEP_COOKIE}"},
+                ),
             ):
                 reply = await http.get(path, headers=headers)
                 assert reply.status_code == 501 and reply.json()["code"] == "not_configured"

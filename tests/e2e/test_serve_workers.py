@@ -61,6 +61,9 @@ def test_one_process_is_served_as_before(served: list[tuple[Any, dict[str, Any]]
     # `make run` is `almanac serve` alone; only `make run KNOWLEDGE=PATH` adds --knowledge.
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert 'almanac serve $(if $(KNOWLEDGE),--knowledge "$(KNOWLEDGE)")\n' in makefile
+    # The pinned h11 protocol that bounds request heads and connections, by import path.
+    assert (options["http"], options["ws"]) == ("backend.http_server:BoundedH11Protocol", "none")
+    assert options["timeout_keep_alive"] == 5.0
 
 
 def test_several_workers_on_sqlite_are_refused_with_the_reason(
@@ -89,6 +92,7 @@ def test_several_workers_on_postgresql_run_the_app_factory_once_prepared(
     assert target == cli.SERVE_APP_FACTORY
     assert options["factory"] is True and options["workers"] == 3
     assert (options["host"], options["port"]) == ("127.0.0.1", 8124)
+    assert options["http"] == "backend.http_server:BoundedH11Protocol"  # each worker imports it
 
 
 def test_zero_workers_is_a_usage_error(served: list[tuple[Any, dict[str, Any]]]) -> None:

@@ -503,12 +503,11 @@ class InMemoryHistoryStore:
         else:
             below = [pm for pm in placed if before is None or pm[0] < before]
             page = below[max(0, len(below) - limit) :] if limit else []
-        first = page[0][0] if page else (after + 1 if after is not None else before)
-        last = page[-1][0] if page else (after if after is not None else None)
-        if last is None and before is not None:
-            last = before - 1
-        earlier = first if first is not None and any(p < first for p, _ in placed) else None
-        later = last if last is not None and any(p > last for p, _ in placed) else None
+        if not page:
+            return MessagePage([], None, None)
+        first, last = page[0][0], page[-1][0]
+        earlier = first if any(p < first for p, _ in placed) else None
+        later = last if any(p > last for p, _ in placed) else None
         return MessagePage([m for _, m in page], earlier, later)
 
     def delete_messages(

@@ -189,3 +189,32 @@ def test_an_image_xobject_pdfium_does_not_decode_is_not_charged() -> None:
     must not be refused for pixels that are never inflated."""
     pdf = hostile_inputs.image_xobject_pdf(pages=40, pixels=64 * 1024 * KiB)
     assert _within_budget(PdfLoader(), "screenshots.pdf", pdf)
+
+
+@pytest.mark.parametrize("stream", ["/ToUnicode", "/FontFile2"])
+def test_a_font_side_stream_inflating_to_300_mib_is_refused_before_pdfium_opens_it(
+    pdfium_opened: list[int], stream: str
+) -> None:
+    """PDFium inflates a font's ToUnicode map and embedded program when it loads the font
+    (a 1.6 KB PDF's 300 MiB ToUnicode map cost an attachment +640 MB; 0.9-1.5 GiB ones
+    stopped at the parse child's 1 GiB). Each is charged with the page content now, inflated
+    no further than the budget, before PDFium sees the file."""
+    pdf = hostile_inputs.font_stream_bomb_pdf(stream, 300 * MiB)  # ~300 KB
+    with (
+        counting_inflation() as inflated,
+        pytest.raises(InputTooCostly, match=_refused("font.pdf")),
+    ):
+        PdfLoader().load("font.pdf", pdf)
+    assert pdfium_opened == []
+    assert inflated.bytes <= BUDGET.max_pdf_content + 2 * MiB
+
+
+@pytest.mark.parametrize("stream", ["/ToUnicode", "/FontFile2"])
+def test_a_font_side_stream_is_charged_once_with_the_page_content(
+    pdfium_opened: list[int], stream: str
+) -> None:
+    loader = PdfLoader(InputBudget(max_pdf_content=2 * MiB))
+    assert _within_budget(loader, "font.pdf", hostile_inputs.font_stream_bomb_pdf(stream, MiB))
+    assert pdfium_opened
+    with pytest.raises(InputTooCostly, match="2,097,152 bytes of page content"):
+        loader.load("font.pdf", hostile_inputs.font_stream_bomb_pdf(stream, 3 * MiB))

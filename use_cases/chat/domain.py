@@ -267,7 +267,9 @@ class MessagePage:
 
     `earlier`: the position of this page's first message, to read the page before it
     (`before=earlier`); None when no message comes before. `later`: the position of its last
-    message, to read the page after it (`after=later`); None when no message comes after."""
+    message, to read the page after it (`after=later`); None when no message comes after.
+    An empty page has neither (it has no edge to step from), and a cursor is always a
+    position a request may name (0 to `MAX_POSITION`): following one is never refused."""
 
     messages: list[Message]
     earlier: int | None

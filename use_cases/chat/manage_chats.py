@@ -35,7 +35,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from use_cases.chat.domain import Chat, Message, MessagePage, MessageVersion, Source
+from use_cases.chat.domain import (
+    MAX_POSITION,
+    Chat,
+    Message,
+    MessagePage,
+    MessageVersion,
+    Source,
+)
 from use_cases.chat.ports import HistoryStore
 from use_cases.confidence.domain import LoggedResponse
 from use_cases.confidence.ports import ResponseLog
@@ -43,6 +50,20 @@ from use_cases.knowledge.domain import DocumentRecord, DocumentRef
 from use_cases.knowledge.ports import KnowledgeStore
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import InvalidRequest, NotFound
+
+
+def _followable(page: MessagePage) -> MessagePage:
+    """`page` with only cursors a request may name: none on an empty page (whatever store
+    read it), and none outside 0 to `MAX_POSITION` (a `Link` to a page the API refuses is
+    worse than no link)."""
+    if not page.messages:
+        return MessagePage([], None, None)
+    earlier, later = (
+        c if c is not None and 0 <= c <= MAX_POSITION else None for c in (page.earlier, page.later)
+    )
+    if (earlier, later) == (page.earlier, page.later):
+        return page
+    return replace(page, earlier=earlier, later=later)
 
 
 def _with_source_status(messages: list[Message], documents: KnowledgeStore) -> list[Message]:
@@ -245,7 +266,9 @@ class ManageChats:
     def _page_of(
         self, chat_id: str, limit: int, before: int | None, after: int | None
     ) -> MessagePage:
-        page = self._history.page_messages(chat_id, limit=limit, before=before, after=after)
+        page = _followable(
+            self._history.page_messages(chat_id, limit=limit, before=before, after=after)
+        )
         if self._documents is None or not page.messages:
             return page
         return replace(page, messages=_with_source_status(page.messages, self._documents))

@@ -57,7 +57,7 @@ class HistoryStore(Protocol):
         """At most `limit` messages, oldest first: the first ones after position `after`, or
         the last ones before position `before`, or (neither) the chat's last `limit`; each
         page one range read of the `(chat_id, seq)` index (`MessagePage`). Both cursors:
-        `InvalidRequest`. An unknown chat has an empty page."""
+        `InvalidRequest`. An unknown chat has an empty page; an empty page has no cursors."""
         ...
 
     def delete_messages(

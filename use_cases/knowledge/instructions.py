@@ -112,7 +112,7 @@ def withheld_of(metadata: dict[str, str]) -> list[str]:
         return []
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     return [str(v) for v in value] if isinstance(value, list) else []
 

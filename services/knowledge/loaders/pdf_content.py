@@ -13,7 +13,11 @@ Besides content streams, what PDFium decodes to read a page's text is charged to
   PDFium inflates to find the image's end, each time the stream is drawn (40 pages sharing a
   stream with a 64 MiB inline image: ~7 s of CPU from ~70 KB);
 - a Type 3 font's glyph procedures (`/CharProcs`, and the forms they draw), parsed once a
-  document like the font itself (32 MiB of glyph procedure: ~1.7 s).
+  document like the font itself (32 MiB of glyph procedure: ~1.7 s);
+- every font's side streams, inflated once a document when PDFium loads the font: its
+  `/ToUnicode` map, its embedded program (`/FontFile`, `/FontFile2`, `/FontFile3`, a
+  composite font's descendants' too) and an embedded `/Encoding` CMap (a 1.6 KB PDF whose
+  ToUnicode map inflated to 300 MiB cost a chat attachment +640 MB).
 Outside the pages, one stream is charged (`charge_metadata`): the catalog's XMP `/Metadata`,
 which PDFium inflates and parses as XML when it opens a document (to look for an XFA shared
 form), at ~7 times its inflated size in memory (a 3 MB file whose XMP inflates to 3 GiB took
@@ -84,6 +88,10 @@ def charge_metadata(reader: PdfReader, budget: PdfBudget) -> None:
         budget.charge(len(_decoded(stream, left)), "page content and metadata")
 
 
+#: Where a font descriptor keeps an embedded font program (Type 1, TrueType, CFF/OpenType).
+_FONT_FILES = ("/FontFile", "/FontFile2", "/FontFile3")
+#: A composite font has one descendant; more are not followed.
+_MAX_DESCENDANTS = 4
 #: A form drawn by name: "/X0 Do".
 _DRAW = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s*Do(?![^\s/\[\]()<>{}%])")
 #: An inline image: "BI /W 8 ... /F /Fl ID <data> EI"; at most `_MAX_INLINE_HEAD` bytes from
@@ -107,6 +115,7 @@ class _Meter:
         self._streams: dict[object, tuple[int, Counter[bytes]]] = {}
         self._forms: dict[object, int] = {}
         self._fonts: set[object] = set()
+        self._side_streams: set[object] = set()
 
     def _left(self) -> int:
         return max(self._budget.budget.max_pdf_content - self._budget.content, 0)
@@ -115,7 +124,7 @@ class _Meter:
         total = 0
         try:
             resources = page.get("/Resources")
-            total += self._type3_fonts(resources)
+            total += self._font_cost(resources)
             for key, stream in _streams(page.get("/Contents")):
                 size, draws = self._stream(key, stream)
                 total += size + self._drawn(draws, resources, 0)
@@ -134,9 +143,11 @@ class _Meter:
             self._streams[key] = (size, Counter(_DRAW.findall(data)))
         return self._streams[key]
 
-    def _type3_fonts(self, resources: object) -> int:
-        """The glyph procedures of the Type 3 fonts `resources` names that no page charged
-        yet (PDFium parses a font's glyphs once a document)."""
+    def _font_cost(self, resources: object) -> int:
+        """What PDFium inflates to load the fonts `resources` names that no page charged yet
+        (it loads a font once a document): each font's `/ToUnicode` map and embedded font
+        program (`/FontFile`, `/FontFile2`, `/FontFile3`), a composite font's descendants'
+        programs and its embedded `/Encoding` CMap, and a Type 3 font's glyph procedures."""
         fonts = _resolved(_resolved(resources).get("/Font")) if resources else None
         if not isinstance(fonts, DictionaryObject):
             return 0
@@ -146,17 +157,50 @@ class _Meter:
             if key in self._fonts or not isinstance(font, DictionaryObject):
                 continue
             self._fonts.add(key)
-            if font.get("/Subtype") != "/Type3":
-                continue
-            procs = _resolved(font.get("/CharProcs"))
-            own = font.get("/Resources")
-            for proc_value in procs.values() if isinstance(procs, DictionaryObject) else ():
-                proc = _resolved(proc_value)
-                if isinstance(proc, StreamObject):
-                    size, draws = self._stream(_key(proc_value), proc)
-                    total += size + self._drawn(draws, own if own is not None else resources, 1)
+            total += self._font_streams(font)
+            if total > self._left():
+                return total
+            if font.get("/Subtype") == "/Type3":
+                total += self._type3_glyphs(font, resources)
                 if total > self._left():
                     return total
+        return total
+
+    def _font_streams(self, font: DictionaryObject) -> int:
+        """The decoded bytes of a font's side streams, each stream once a document."""
+        values = [font.get("/ToUnicode"), font.get("/Encoding")]
+        parts = [font]
+        descendants = _resolved(font.get("/DescendantFonts"))
+        if isinstance(descendants, ArrayObject):
+            parts += [_resolved(d) for d in descendants[:_MAX_DESCENDANTS]]
+        for part in parts:
+            descriptor = _resolved(part.get("/FontDescriptor")) if isinstance(part, dict) else None
+            if isinstance(descriptor, DictionaryObject):
+                values += [descriptor.get(name) for name in _FONT_FILES]
+        total = 0
+        for value in values:
+            stream, key = _resolved(value), _key(value)
+            if not isinstance(stream, StreamObject) or key in self._side_streams:
+                continue
+            self._side_streams.add(key)
+            total += len(_decoded(stream, max(self._left() - total, 0)))
+            if total > self._left():
+                break
+        return total
+
+    def _type3_glyphs(self, font: DictionaryObject, resources: object) -> int:
+        """A Type 3 font's glyph procedures and the forms they draw (its own resources, else
+        the page's)."""
+        procs = _resolved(font.get("/CharProcs"))
+        own = font.get("/Resources")
+        total = 0
+        for proc_value in procs.values() if isinstance(procs, DictionaryObject) else ():
+            proc = _resolved(proc_value)
+            if isinstance(proc, StreamObject):
+                size, draws = self._stream(_key(proc_value), proc)
+                total += size + self._drawn(draws, own if own is not None else resources, 1)
+            if total > self._left():
+                return total
         return total
 
     def _drawn(self, draws: Counter[bytes], resources: object, depth: int) -> int:

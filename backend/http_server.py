@@ -1,0 +1,263 @@
+"""The HTTP/1.1 protocol `almanac serve` runs: uvicorn's h11 protocol with the request head
+bounded for everyone, before any authentication or application code sees the request.
+
+uvicorn's defaults leave the head open: with `httptools` (what `uvicorn[standard]` picks)
+no size limit at all (a 64 MiB header line was answered 200), with h11 one buffer limit
+answered 400, and with either no time limit while a head arrives (200 connections each
+trickling an endless 32 MiB header would hold ~7 GB until the client gave up). So the
+protocol is pinned to h11 (`PROTOCOL`) and this subclass adds, per the `HTTP limits`
+settings (`HeadLimits`):
+
+- **Size**: a head line longer than `MAX_HEADER_LINE_BYTES`, or a head longer than
+  `MAX_HEADER_BYTES` in all, is answered 431 and the connection closed, counted as the bytes
+  arrive (before h11 buffers them), so a connection never holds more than that.
+- **Time**: the whole head (from the connection, or from a kept-alive request's first byte, to
+  its blank line) must arrive within `HEADER_TIMEOUT_S`, however it is trickled: past it, 408
+  and close. A connection that sends nothing is closed at the same deadline, without an
+  answer (no request was made).
+- **Connections**: at most `MAX_CONNECTIONS` open at once in the process, and at most
+  `MAX_CONNECTIONS_PER_CLIENT` from one client address; one more is answered 503 at once and
+  closed. Behind a reverse proxy every connection comes from the proxy's address: raise the
+  per-client cap or set it to 0 and let the proxy limit (docs/deployment.md).
+- **Keep-alive**: an idle kept-alive connection is closed after `KEEP_ALIVE_TIMEOUT_S`
+  (uvicorn's own timer, given the setting).
+
+A refusal is written as a complete response with `Connection: close`, then the connection
+lingers (reading and dropping at most `LINGER_BYTES` for at most `LINGER_S`) before it is
+closed, as nginx's lingering close does: closing a socket with unread bytes resets it, and
+the client could lose the answer it is about to read.
+
+The counts are per server process (each of `--workers N` keeps its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import h11
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from backend.config import HttpSettings, Settings
+
+__all__ = ["LINGER_BYTES", "LINGER_S", "PROTOCOL", "BoundedH11Protocol", "HeadLimits"]
+
+#: How `uvicorn.run(http=...)` names the protocol: an import path, so that each process of
+#: `--workers N` (started afresh) imports it too.
+PROTOCOL = "backend.http_server:BoundedH11Protocol"
+#: Seconds and bytes a refused connection is read (and what it sends dropped) before closing.
+LINGER_S = 2.0
+LINGER_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    """What one request head and one client may take (the `HTTP limits` settings); 0 turns a
+    limit off."""
+
+    max_header_line_bytes: int
+    max_header_bytes: int
+    header_timeout_s: float
+    max_connections: int
+    max_connections_per_client: int
+    keep_alive_timeout_s: float
+
+    @classmethod
+    def of(cls, http: HttpSettings) -> HeadLimits:
+        return cls(
+            max_header_line_bytes=http.max_header_line_bytes,
+            max_header_bytes=http.max_header_bytes,
+            header_timeout_s=http.header_timeout_s,
+            max_connections=http.max_connections,
+            max_connections_per_client=http.max_connections_per_client,
+            keep_alive_timeout_s=http.keep_alive_timeout_s,
+        )
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        """What `uvicorn.run` is given besides the app, the address and the logging."""
+        return {
+            "http": PROTOCOL,
+            "ws": "none",  # no WebSocket route: an upgrade would leave these counts behind
+            "timeout_keep_alive": self.keep_alive_timeout_s,
+            # h11's own buffer limit, a net past ours (it answers 400, not 431).
+            "h11_max_incomplete_event_size": 2 * max(self.max_header_bytes, 64 * 1024),
+        }
+
+
+class HeadMeter:
+    """The size of one request head as its bytes arrive: `feed` returns why the head is too
+    large (the 431's text), or None. Only the bytes up to the head's blank line are counted
+    (what follows is its body); a line runs on from one piece into the next."""
+
+    def __init__(self, max_line: int, max_total: int) -> None:
+        self.max_line = max_line
+        self.max_total = max_total
+        self.total = 0
+        self.line = 0
+        self.done = False
+        self._tail = b""
+
+    def feed(self, data: bytes) -> str | None:
+        if self.done:
+            return None
+        window = self._tail + data
+        ends = [i for i in map(window.find, _BLANK_LINES) if i >= 0]
+        if ends:  # the head ends in this piece: what follows its last line is not counted
+            data, self.done = data[: max(min(ends) - len(self._tail), 0)], True
+        self._tail = window[-3:]
+        self.total += len(data)
+        if self.max_total and self.total > self.max_total:
+            return f"The request head is larger than {self.max_total:,} bytes."
+        if not self.max_line:
+            return None
+        first = data.find(b"\n")
+        if first < 0:
+            self.line += len(data)
+        else:
+            last = data.rfind(b"\n")
+            inner = data[first + 1 : last].split(b"\n") if last > first else []
+            if self.line + first > self.max_line or max(map(len, inner), default=0) > self.max_line:
+                return self._too_long()
+            self.line = len(data) - last - 1
+        return self._too_long() if self.line > self.max_line else None
+
+    def _too_long(self) -> str:
+        return f"A request head line is longer than {self.max_line:,} bytes."
+
+
+#: What ends a head (h11 takes a bare "\n" for "\r\n").
+_BLANK_LINES = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
+#: Connections counted per client address, per server (one `ServerState` each).
+_PER_CLIENT: weakref.WeakKeyDictionary[ServerState, Counter[str]] = weakref.WeakKeyDictionary()
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the head's size and time, and the connections, bounded
+    (module docstring)."""
+
+    #: The limits every connection of this process keeps; None: read from the settings
+    #: (the environment) when the first connection is made, as a `--workers` process does.
+    limits: ClassVar[HeadLimits | None] = None
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        if BoundedH11Protocol.limits is None:
+            BoundedH11Protocol.limits = HeadLimits.of(Settings().http)
+        self._limits = BoundedH11Protocol.limits
+        self._per_client = _PER_CLIENT.setdefault(server_state, Counter())
+        self._counted: str | None = None
+        self._meter: HeadMeter | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
+        self._dropped = 0
+
+    # -- connections -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        limits = self._limits
+        address = self.client[0] if self.client else ""
+        if limits.max_connections and len(self.connections) > limits.max_connections:
+            self._refuse(503, "The server has too many open connections; try again shortly.")
+            return
+        per_client = limits.max_connections_per_client
+        if per_client and self._per_client[address] >= per_client:
+            self._refuse(503, f"Too many open connections from {address}: at most {per_client:,}.")
+            return
+        self._per_client[address] += 1
+        self._counted = address
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._counted is not None:
+            self._per_client[self._counted] -= 1
+            if self._per_client[self._counted] <= 0:
+                del self._per_client[self._counted]
+            self._counted = None
+        for timer in (self._head_timer, self._linger):
+            if timer is not None:
+                timer.cancel()
+        super().connection_lost(exc)
+
+    # -- the head ------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._linger is not None:  # refused: read and dropped until it is closed
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES:
+                self.transport.close()
+            return
+        if self.conn.their_state is h11.IDLE:  # a request head is arriving
+            if self._meter is None:
+                limits = self._limits
+                self._meter = HeadMeter(limits.max_header_line_bytes, limits.max_header_bytes)
+                if self._head_timer is None:
+                    self._start_head_timer()
+            too_large = self._meter.feed(data)
+            if too_large is not None:
+                self._refuse(431, too_large)
+                return
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the head is in (or the request failed)
+            self._meter = None
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+    def _start_head_timer(self) -> None:
+        if self._limits.header_timeout_s:
+            self._head_timer = self.loop.call_later(
+                self._limits.header_timeout_s, self._head_timed_out
+            )
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        if self._meter is None:  # not a byte of a head: an idle connection, closed quietly
+            self.transport.close()  # (a browser's unused preconnection must not read a 408)
+        else:
+            self._refuse(
+                408,
+                f"The request head did not arrive within {self._limits.header_timeout_s:g} s.",
+            )
+
+    # -- refusing ----------------------------------------------------------------------
+
+    def _refuse(self, status: int, text: str) -> None:
+        """Answer `status` with `text` and close (lingering: module docstring)."""
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._unset_keepalive_if_required()
+        self._meter = None
+        if self.transport.is_closing():
+            return
+        body = (text + "\n").encode()
+        reason = {408: "Request Timeout", 431: "Request Header Fields Too Large"}.get(
+            status, "Service Unavailable"
+        )
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._linger = self.loop.call_later(LINGER_S, self.transport.close)
+        if status != 503:  # a cap's refusals come in bursts: the count is in /metrics' load
+            self.logger.info("Refused a request head from %s: %s %s", self._who(), status, text)
+
+    def _who(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
