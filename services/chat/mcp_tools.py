@@ -123,7 +123,14 @@ class McpTools:
             )
             return Client(params)
         assert server.url is not None
-        return _HttpClient(server.url, dict(server.headers), self._timeout_s)
+        # The transport's own timeout comes a little after the call's limit (asyncio.timeout
+        # around each call and listing), so that the limit is what cuts a hanging call and
+        # the model reads why, never a transport error raced out of the SDK's task group.
+        return _HttpClient(server.url, dict(server.headers), self._timeout_s + _TRANSPORT_GRACE_S)
+
+
+#: Seconds the HTTP transport waits past the call's own limit (`_connect`).
+_TRANSPORT_GRACE_S = 5.0
 
 
 class _HttpClient:

@@ -27,10 +27,13 @@ from services.knowledge.loaders.common import (
 )
 from services.knowledge.loaders.ocr import OcrOptions, lines_text, read_lines, require_tesseract
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
-from use_cases.shared.errors import InputTooCostly, InvalidDocument
+from use_cases.shared.errors import InputTooCostly, InvalidDocument, UnsupportedDocument
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 _FORMATS = {"PNG", "JPEG", "TIFF", "WEBP", "MPO"}
+#: The first bytes of each format read: bytes that start otherwise are no image of ours,
+#: whatever the file is called (415), where a damaged image of ours is a 422.
+_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 #: The key of a document's metadata that says how its text was read.
 EXTRACTION_KEY = "extraction"
 
@@ -84,6 +87,11 @@ def _measure(name: str, data: bytes, budget: InputBudget, ocr: OcrOptions) -> An
     """The image opened lazily (header only), once its pixels are within budget."""
     from PIL import Image  # imported where it runs
 
+    if not (data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")):
+        raise UnsupportedDocument(
+            f"{name} is not a PNG, JPEG, TIFF or WebP image (its bytes say so, whatever its "
+            "name): refused."
+        )
     try:
         with _no_bomb_warning():
             image = Image.open(io.BytesIO(data))
