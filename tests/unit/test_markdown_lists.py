@@ -24,19 +24,24 @@ from services.parse_pool import BudgetedLoader
 BIG_LIST = ("# Inventory\n\n" + "".join(f"- item {n:05}\n" for n in range(100_000))).encode()
 
 
-def _whole_parse(body: str, count: int) -> tuple[dict[int, tuple[int, str, int]], list[bool]]:
+def _whole_parse(
+    body: str, count: int
+) -> tuple[dict[int, tuple[int, str, int]], list[bool], list[bool]]:
     """What `_block_structure` found before: every line given to markdown-it."""
     headings: dict[int, tuple[int, str, int]] = {}
     covered = [False] * count
+    code = [False] * count
     tokens = _MARKDOWN.parse(body)
     for index, token in enumerate(tokens):
+        if token.type in ("fence", "code_block") and token.map is not None:
+            code[token.map[0] : token.map[1]] = [True] * (token.map[1] - token.map[0])
         if token.level != 0 or token.map is None:
             continue
         start, end = token.map
         covered[start:end] = [True] * (end - start)
         if token.type == "heading_open":
             headings[start] = (int(token.tag[1]), tokens[index + 1].content, end)
-    return headings, covered
+    return headings, covered, code
 
 
 _LINES = [

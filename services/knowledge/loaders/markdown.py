@@ -526,6 +526,8 @@ def _item_kind(line: str) -> tuple[str, bool] | None:
     item = _ONE_LINE_ITEM.match(line)
     if item is None or ">" in line or _THEMATIC_BREAK.match(line):
         return None
+    if line[item.end() :].startswith(("```", "~~~")):  # opens a code block inside the item:
+        return None  # its code lines are marked (`_block_structure`), so it is parsed whole
     if item.group(1):
         return item.group(1), True
     return item.group(3), int(item.group(2)) == 1
