@@ -356,7 +356,8 @@ def test_ingest_says_when_the_documents_are_searchable_and_when_answer_ready(
     assert code == 0, err
     report = json.loads(out)
     assert report["added"] == 1 and report["answers_job"]
-    assert report["searchable_s"] > 0 and report["answer_ready_s"] is None
+    # The moment it became searchable is reported; answer-ready is not, with --no-wait.
+    assert isinstance(report["searchable_s"], float) and report["answer_ready_s"] is None
     # Left to a server (queued, or handed back as the command ended), or already done; never
     # left running by a process that is gone.
     kind, status = _jobs(Path(env["DATA_DIR"]))[-1]
