@@ -14,12 +14,14 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Self
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -31,39 +33,40 @@ PROGRESS_INTERVAL = 5.0
 """Seconds between two plain progress lines (read when a run starts)."""
 
 
-class IngestProgress:
-    """The `on_progress` callback of an ingest run, as a context manager around the run."""
+class _LiveProgress:
+    """A live bar on a terminal, else a plain `line()` every `PROGRESS_INTERVAL` seconds from a
+    timer thread, for as long as the `with` block lasts. A subclass names its bar's columns,
+    the task's first fields and its `line()`."""
 
-    def __init__(self, console: Console, total: int) -> None:
+    _name = "progress"
+
+    def __init__(self, console: Console) -> None:
         self._console = console
-        self._total = total
-        self._documents = 0
-        self._chunks = 0
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
-    def __enter__(self) -> IngestProgress:
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        raise NotImplementedError
+
+    def _first_task(self) -> dict[str, Any]:
+        """`add_task`'s arguments for the bar's one task."""
+        return {"total": None}
+
+    def line(self) -> str:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._started = time.monotonic()
         if self._console.is_terminal:
-            self._bar = Progress(
-                TextColumn("[bold]Ingesting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[chunks]}"),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}", markup=False),
-                console=self._console,
-                transient=True,
-            )
+            self._bar = Progress(*self._columns(), console=self._console, transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("", total=self._total, chunks=self._chunk_figures())
+            self._task = self._bar.add_task("", **self._first_task())
         else:
-            interval = PROGRESS_INTERVAL
             self._ticker = threading.Thread(
-                target=self._print_lines, args=(interval,), name="ingest-progress", daemon=True
+                target=self._print_lines, args=(PROGRESS_INTERVAL,), name=self._name, daemon=True
             )
             self._ticker.start()
         return self
@@ -79,6 +82,35 @@ class IngestProgress:
             self._ticker.join()
         if self._bar is not None:
             self._bar.stop()
+
+    def _print_lines(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
+
+
+class IngestProgress(_LiveProgress):
+    """The `on_progress` callback of an ingest run, as a context manager around the run."""
+
+    _name = "ingest-progress"
+
+    def __init__(self, console: Console, total: int) -> None:
+        super().__init__(console)
+        self._total = total
+        self._documents = 0
+        self._chunks = 0
+
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        return (
+            TextColumn("[bold]Ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[chunks]}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False),
+        )
+
+    def _first_task(self) -> dict[str, Any]:
+        return {"total": self._total, "chunks": self._chunk_figures()}
 
     def __call__(self, item: IngestItem) -> None:
         if item.status == "removed":  # pruning is not one of the documents counted
@@ -105,61 +137,27 @@ class IngestProgress:
         rate = self._chunks / elapsed if elapsed > 0 else 0.0
         return f"{self._chunks} chunks ({rate:.0f} chunks/s)"
 
-    def _print_lines(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
 
-
-class AnswerProgress:
+class AnswerProgress(_LiveProgress):
     """The `on_progress(chunks done, chunks)` of the wait for an answer preparation job: a
     live bar on a terminal, else a plain line every `PROGRESS_INTERVAL` seconds, e.g.
     `Preparing answers: 410/1,234 chunks, 5 s`."""
 
+    _name = "answer-progress"
+
     def __init__(self, console: Console) -> None:
-        self._console = console
+        super().__init__(console)
         self._done = 0
         self._total: int | None = None
-        self._started = time.monotonic()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
 
-    def __enter__(self) -> AnswerProgress:
-        self._started = time.monotonic()
-        if self._console.is_terminal:
-            self._bar = Progress(
-                TextColumn("[bold]Preparing answers"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("chunks"),
-                TimeElapsedColumn(),
-                console=self._console,
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task("", total=None)
-        else:
-            self._ticker = threading.Thread(
-                target=self._print_lines,
-                args=(PROGRESS_INTERVAL,),
-                name="answer-progress",
-                daemon=True,
-            )
-            self._ticker.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join()
-        if self._bar is not None:
-            self._bar.stop()
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        return (
+            TextColumn("[bold]Preparing answers"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks"),
+            TimeElapsedColumn(),
+        )
 
     def __call__(self, done: int, total: int) -> None:
         self._done, self._total = done, total
@@ -170,7 +168,3 @@ class AnswerProgress:
         elapsed = time.monotonic() - self._started
         total = f"/{self._total:,}" if self._total is not None else ""
         return f"Preparing answers: {self._done:,}{total} chunks, {elapsed:.0f} s"
-
-    def _print_lines(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
