@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
+from typing import IO, TypeVar
 from xml.parsers import expat
 
 from services.budgets import ARCHIVE_ERRORS, BUDGET, InputBudget
@@ -42,6 +44,7 @@ _READ_CHUNK = 256 * 1024
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 #: A sheet's row, in Excel's and OpenDocument's words.
 _ROWS = frozenset(("row", "table-row"))
+T = TypeVar("T")
 
 
 def check_package(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET) -> None:
@@ -161,4 +164,18 @@ def _check_xml(
         raise InvalidDocument(
             f"{name}: its part {part.filename} cannot be unpacked ({type(exc).__name__}); the "
             "file may be corrupt or truncated."
+        ) from None
+
+
+def open_package(name: str, data: bytes, kind: str, opener: Callable[[IO[bytes]], T]) -> T:
+    """`opener` (python-docx's `Document`, python-pptx's `Presentation`) over the checked
+    bytes; whatever it raises on a package it cannot read (many types) is a 422 naming the
+    file. Memory errors stay what they are: the parse budget's to report."""
+    try:
+        return opener(io.BytesIO(data))
+    except MemoryError:
+        raise
+    except Exception:
+        raise InvalidDocument(
+            f"{name} is not a readable {kind} (a part it needs is missing or broken)."
         ) from None

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,9 +34,8 @@ from services.knowledge.loaders.common import (
     humanise_stem,
     markdown_table,
 )
-from services.office.package import check_package, check_parts
+from services.office.package import check_package, check_parts, open_package
 from use_cases.knowledge.domain import ParsedDocument
-from use_cases.shared.errors import InvalidDocument
 
 DOCX_EXTENSIONS = (".docx",)
 _KIND = "Word document"
@@ -130,14 +128,7 @@ class DocxLoader:
 def _open(name: str, data: bytes) -> Any:
     import docx  # imported where it runs: the other formats' parses never load it
 
-    try:
-        return docx.Document(io.BytesIO(data))
-    except MemoryError:
-        raise
-    except Exception:  # python-docx raises many types on a package it cannot read
-        raise InvalidDocument(
-            f"{name} is not a readable {_KIND} (a part it needs is missing or broken)."
-        ) from None
+    return open_package(name, data, _KIND, docx.Document)
 
 
 def _blocks(document: Any) -> Iterator[_Block]:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -28,9 +27,8 @@ from services.knowledge.loaders.common import (
     markdown_table,
     tidy_text,
 )
-from services.office.package import check_package, check_parts
+from services.office.package import check_package, check_parts, open_package
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
-from use_cases.shared.errors import InvalidDocument
 
 PPTX_EXTENSIONS = (".pptx",)
 _KIND = "PowerPoint deck"
@@ -109,14 +107,7 @@ class PptxLoader:
 def _open(name: str, data: bytes) -> Any:
     import pptx  # imported where it runs: the other formats' parses never load it
 
-    try:
-        return pptx.Presentation(io.BytesIO(data))
-    except MemoryError:
-        raise
-    except Exception:  # python-pptx raises many types on a package it cannot read
-        raise InvalidDocument(
-            f"{name} is not a readable {_KIND} (a part it needs is missing or broken)."
-        ) from None
+    return open_package(name, data, _KIND, pptx.Presentation)
 
 
 def _reading_order(shapes: Any) -> Iterator[Any]:
