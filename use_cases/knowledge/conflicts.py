@@ -189,14 +189,7 @@ class ListConflicts:
                 threading.Thread(
                     target=self._scan, args=(generation,), name="conflict-scan", daemon=True
                 ).start()
-        report = None
-        if latest is not None:
-            report = replace(latest.report, conflicts=latest.report.conflicts[:limit])
-        return ConflictListing(
-            "current" if current else "scanning",
-            report,
-            latest.finished_at if latest is not None else None,
-        )
+        return _listing(latest, current, limit)
 
     async def _shared(self, generation: int, limit: int) -> ConflictListing:
         assert self._reports is not None and self._request_scan is not None
@@ -204,14 +197,7 @@ class ListConflicts:
         current = latest is not None and latest.generation >= generation
         if not current:
             await asyncio.to_thread(self._request_scan)  # queued once, whoever asks
-        report = None
-        if latest is not None:
-            report = replace(latest.report, conflicts=latest.report.conflicts[:limit])
-        return ConflictListing(
-            "current" if current else "scanning",
-            report,
-            latest.finished_at if latest is not None else None,
-        )
+        return _listing(latest, current, limit)
 
     def wait(self, timeout_s: float) -> bool:
         """Wait for a scan under way to end (tests, scripts); whether none is running."""
@@ -236,3 +222,15 @@ class ListConflicts:
             with self._lock:
                 self._scanning = False
                 self._ended.notify_all()
+
+
+def _listing(latest: StoredScan | None, current: bool, limit: int) -> ConflictListing:
+    """The listing of the latest scan (its first `limit` conflicts), `current` or not."""
+    report = None
+    if latest is not None:
+        report = replace(latest.report, conflicts=latest.report.conflicts[:limit])
+    return ConflictListing(
+        "current" if current else "scanning",
+        report,
+        latest.finished_at if latest is not None else None,
+    )
