@@ -65,6 +65,16 @@ class Schedules:
             ).fetchone()
         return won is not None
 
+    def retry(self, name: str) -> None:
+        """Task `name` due again at once: the period this process won ran nothing (its
+        action failed), so the next tick of any process asks again."""
+        moment = "now()" if self._postgres else "?"
+        moment_at = () if self._postgres else (self._db.put_time(datetime.now(UTC)),)
+        with self._db.write() as conn:
+            conn.execute(
+                f"UPDATE schedules SET next_at = {moment} WHERE name = ?", (*moment_at, name)
+            )
+
     def close(self) -> None:
         self._db.close()
 
@@ -96,11 +106,20 @@ class Scheduler:
         ran = []
         for name, seconds, action in self._tasks:
             try:
-                if self._schedules.due(name, seconds):
-                    action()
-                    ran.append(name)
-            except Exception as exc:  # the database away, a full queue: the next tick asks
+                if not self._schedules.due(name, seconds):
+                    continue
+            except Exception as exc:  # the database away: the next tick asks
+                logger.warning("Scheduled task {} could not be asked about: {}", name, exc)
+                continue
+            try:
+                action()
+                ran.append(name)
+            except Exception as exc:  # a full queue: the period won is handed back
                 logger.warning("Scheduled task {} did not run: {}", name, exc)
+                try:
+                    self._schedules.retry(name)
+                except Exception as again:
+                    logger.warning("Scheduled task {} waits for its next period: {}", name, again)
         return ran
 
     def _run(self) -> None:

@@ -163,3 +163,31 @@ def test_a_scheduled_task_runs_once_per_period_in_the_whole_cluster(backend_url:
             scheduler.close()
         for database in databases:
             database.close()
+
+
+def test_a_period_whose_action_failed_is_asked_for_again(backend_url: str) -> None:
+    """A task won but failed (a full queue) is due again at once, not a whole period later."""
+    from pathlib import Path
+
+    from services.schedules import Scheduler, Schedules
+
+    database = PgDatabase(backend_url, max_size=2) if backend_url.startswith("postgresql") else None
+    path = Path(backend_url.removeprefix("sqlite:///")) / "app.db"
+    scheduler = Scheduler(Schedules(database if database is not None else path))
+    attempts: list[int] = []
+
+    def flaky() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            raise RuntimeError("the queue is full")
+
+    scheduler.every("conflict_scan", 3600, flaky)
+    try:
+        assert scheduler.tick() == []  # won, failed, handed back
+        assert scheduler.tick() == ["conflict_scan"]  # asked again at once, and ran
+        assert scheduler.tick() == []  # then not again this period
+        assert attempts == [0, 1]
+    finally:
+        scheduler.close()
+        if database is not None:
+            database.close()
