@@ -45,6 +45,7 @@ def test_statements_repeated_over_pooled_connections_all_succeed(pooled: str) ->
             thread.join(60)
     finally:
         db.close()
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
     assert errors == []
 
 
@@ -52,12 +53,14 @@ def test_the_advisory_lock_excludes_a_second_holder_through_the_pooler(pooled: s
     db = PgDatabase(pooled, max_size=4, prepared=False)
     inside: list[int] = []
     overlaps: list[int] = []
+    entered: list[int] = []
 
     def hold(number: int) -> None:
         with db.advisory_lock(0x5E57):
             if inside:
                 overlaps.append(number)
             inside.append(number)
+            entered.append(number)
             time.sleep(0.2)
             inside.remove(number)
 
@@ -69,7 +72,8 @@ def test_the_advisory_lock_excludes_a_second_holder_through_the_pooler(pooled: s
             thread.join(60)
     finally:
         db.close()
-    assert overlaps == []
+    assert not any(thread.is_alive() for thread in threads), "a holder never got the lock"
+    assert sorted(entered) == [0, 1, 2] and overlaps == []
 
 
 def test_two_processes_migrating_at_once_apply_each_migration_once(pooled: str) -> None:
@@ -95,5 +99,6 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(pooled: str) 
     finally:
         for db in databases:
             db.close()
-    assert errors == []
+    assert not any(thread.is_alive() for thread in threads), "a migrator hung"
+    assert errors == [] and len(applied) == 2
     assert sorted(name for names in applied for name in names) == [m.name for m in steps]
