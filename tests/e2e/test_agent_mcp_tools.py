@@ -247,9 +247,19 @@ async def test_the_offline_model_is_never_offered_mcp_tools(data_dir: Path, tmp_
     with agent_container(data_dir, model, mcp_servers=stdio_servers(calls)) as container:
         async with client_of(container) as http:
             reply = await http.post("/chat", json={"message": "How often must passwords change?"})
+            # A stateless turn of the OpenAI-compatible API (nothing stored) is no exception.
+            completion = await http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "almanac",
+                    "messages": [{"role": "user", "content": "How often must passwords change?"}],
+                },
+            )
     assert reply.status_code == 200, reply.text
     assert reply.json()["model"] == "offline-extractive"
     assert {c["name"] for c in reply.json()["tool_calls"]} == {"search_knowledge_base"}
+    assert completion.status_code == 200, completion.text
+    assert completion.json()["choices"][0]["message"]["content"]
     assert not calls.exists()  # not called, not even listed
 
 

@@ -414,7 +414,11 @@ class ChatTurns:
         prior = [
             _unstored(chat, role, text, now) for role, text in _prior_turns(request.conversation)
         ]
-        deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
+        deps = deps_for_turn(
+            replace(self._deps_factory(), instructions=instructions),
+            decision,
+            outside_tools=resolved.outside_tools,
+        )
         return _ChatTurn(
             self._history,
             chat,

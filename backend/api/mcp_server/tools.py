@@ -361,7 +361,7 @@ def _add_document_resource(server: MCPServer[Any], edge: McpEdge) -> None:
     )
     async def document(id: str, ctx: Context) -> str:
         edge.caller_of(ctx)
-        if not id.isdigit() or not 1 <= int(id) <= 2**63 - 1:
+        if not (id.isascii() and id.isdigit()) or not 1 <= int(id) <= 2**63 - 1:
             raise ResourceError(f"No document with id {id[:40]!r}: ids are whole numbers.")
         try:
             detail = await container.knowledge.get_document.execute(int(id))

@@ -200,7 +200,8 @@ def answer_fields(result: ChatResult, document_link: str) -> dict[str, Any]:
 
 
 def _link(template: str, document_id: Any) -> str | None:
-    return template.format(id=document_id) if document_id else None
+    # replace, not format: the template holds the request's host, which may hold braces
+    return template.replace("{id}", str(document_id)) if document_id else None
 
 
 def completion_id(result_or_message_id: str) -> str:
