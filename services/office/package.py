@@ -44,6 +44,8 @@ _READ_CHUNK = 256 * 1024
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 #: A sheet's row, in Excel's and OpenDocument's words.
 _ROWS = frozenset(("row", "table-row"))
+#: An OpenDocument sheet's cells.
+_CELLS = frozenset(("table-cell", "covered-table-cell"))
 T = TypeVar("T")
 
 
@@ -111,12 +113,23 @@ def _check_xml(
 ) -> None:
     depth = elements = empty_rows = 0
     row_open = False  # a sheet's row, with no cell yet
+    row_repeat = 1  # how many rows the open row stands for (OpenDocument repeats them)
 
-    def start(tag: str, _attributes: object) -> None:
-        nonlocal depth, elements, row_open
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        nonlocal depth, elements, row_open, row_repeat
         depth += 1
-        elements += 1
-        row_open = tag.rpartition(":")[2] in _ROWS
+        local = tag.rpartition(":")[2]
+        row_open = local in _ROWS
+        # An OpenDocument row or cell may stand for many (`number-rows-repeated`,
+        # `number-columns-repeated`): a reader expands them, so they count as what they
+        # stand for, or a kilobyte could ask for millions of cells.
+        if row_open:
+            row_repeat = _repeat(attributes, "table:number-rows-repeated")
+            elements += row_repeat
+        elif local in _CELLS:
+            elements += row_repeat * _repeat(attributes, "table:number-columns-repeated")
+        else:
+            elements += 1
         if depth > budget.max_xml_depth:
             raise InputTooCostly(
                 f"{name}: its part {part.filename} nests elements more than "
@@ -132,7 +145,7 @@ def _check_xml(
         nonlocal depth, empty_rows, row_open
         depth -= 1
         if row_open and tag.rpartition(":")[2] in _ROWS:
-            empty_rows += 1
+            empty_rows += row_repeat
             if empty_rows > budget.max_empty_rows:
                 raise InputTooCostly(
                     f"{name}: its part {part.filename} holds more than "
@@ -165,6 +178,12 @@ def _check_xml(
             f"{name}: its part {part.filename} cannot be unpacked ({type(exc).__name__}); the "
             "file may be corrupt or truncated."
         ) from None
+
+
+def _repeat(attributes: dict[str, str], name: str) -> int:
+    """An OpenDocument repeat count (1 when absent or not a number)."""
+    value = attributes.get(name, "1")
+    return int(value) if value.isascii() and value.isdigit() else 1
 
 
 def open_package(name: str, data: bytes, kind: str, opener: Callable[[IO[bytes]], T]) -> T:

@@ -216,6 +216,31 @@ def test_a_million_elements_within_the_packing_ratio_are_413_by_their_count() ->
         read_workbook("rows.xlsx", data, small)
 
 
+def test_repeated_opendocument_rows_and_cells_count_as_what_they_stand_for() -> None:
+    """A kilobyte of .ods whose one row and one cell are repeated 100,000 and 100 times asks
+    a reader for ten million cells: refused by the element limit before any reader runs."""
+    import io
+    import zipfile
+
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="S">'
+        '<table:table-row table:number-rows-repeated="100000">'
+        '<table:table-cell table:number-columns-repeated="100" office:value-type="string">'
+        "<text:p>x</text:p></table:table-cell></table:table-row>"
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content)
+    with pytest.raises(InputTooCostly, match=r"content\.xml holds more than .* XML elements"):
+        read_workbook("repeated.ods", packed.getvalue(), BUDGET)
+
+
 def test_a_part_nested_100000_deep_is_413_at_the_depth_limit(loader: FileLoader) -> None:
     data = office_files.with_part(
         office_files.word_by_library(), "word/document.xml", office_files.deep_nesting()
