@@ -97,7 +97,7 @@ def test_serve_knowledge_serves_that_folder_alone_and_follows_it_on_the_next_sta
 def test_make_run_with_knowledge_serves_that_folder(tmp_path: Path) -> None:
     folder = tmp_path / "my docs"
     dry_run = subprocess.run(
-        ["make", "-n", "run", f"KNOWLEDGE={folder}"],
+        ["make", "-n", "--no-print-directory", "run", f"KNOWLEDGE={folder}"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
