@@ -152,9 +152,10 @@ class BoundedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        if BoundedH11Protocol.limits is None:
-            BoundedH11Protocol.limits = HeadLimits.of(Settings().http)
-        self._limits = BoundedH11Protocol.limits
+        cls = type(self)  # a subclass may keep limits of its own (tests/live_server.py)
+        if cls.limits is None:
+            cls.limits = HeadLimits.of(Settings().http)
+        self._limits = cls.limits
         self._per_client = _PER_CLIENT.setdefault(server_state, Counter())
         self._counted: str | None = None
         self._meter: HeadMeter | None = None
