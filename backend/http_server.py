@@ -10,7 +10,10 @@ settings (`HeadLimits`):
 
 - **Size**: a head line longer than `MAX_HEADER_LINE_BYTES`, or a head longer than
   `MAX_HEADER_BYTES` in all, is answered 431 and the connection closed, counted as the bytes
-  arrive (before h11 buffers them), so a connection never holds more than that.
+  arrive (before h11 buffers them), so a connection never holds more than that. A head
+  pipelined behind a whole request, which h11 holds until that request's response is sent
+  and uvicorn then parses without `data_received`, is counted as well, by a meter of its own
+  (`_after_events`): 431 once the response in progress is sent, reading stopped meanwhile.
 - **Time**: the whole head (from the connection, or from a kept-alive request's first byte, to
   its blank line) must arrive within `HEADER_TIMEOUT_S`, however it is trickled: past it, 408
   and close. A connection that sends nothing is closed at the same deadline, without an
@@ -162,6 +165,10 @@ class BoundedH11Protocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
         self._dropped = 0
+        #: Whether `_meter` counts the head of a request pipelined behind the one in progress.
+        self._next_head = False
+        #: A 431 held until the response in progress is sent (a pipelined head too large).
+        self._held_refusal: str | None = None
 
     # -- connections -------------------------------------------------------------------
 
@@ -199,22 +206,79 @@ class BoundedH11Protocol(H11Protocol):
             if self._dropped > LINGER_BYTES:
                 self.transport.close()
             return
-        if self.conn.their_state is h11.IDLE:  # a request head is arriving
+        if self._held_refusal is not None:  # refused once the response is sent: dropped
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE or (state is h11.DONE and self._next_head):
+            # a request head is arriving, or the next one pipelined behind a whole request
             if self._meter is None:
                 limits = self._limits
                 self._meter = HeadMeter(limits.max_header_line_bytes, limits.max_header_bytes)
-                if self._head_timer is None:
+                self._next_head = state is h11.DONE
+                if self._head_timer is None and not self._next_head:
                     self._start_head_timer()
             too_large = self._meter.feed(data)
             if too_large is not None:
-                self._refuse(431, too_large)
+                self._too_large(too_large)
                 return
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # the head is in (or the request failed)
+        self._after_events()
+
+    def on_response_complete(self) -> None:
+        """uvicorn starts the next cycle here and parses the head h11 held, if any, without
+        `data_received`: the meter that counted it goes on counting what arrives of it, or
+        starts on the request after it. A pipelined head found too large is refused here,
+        unparsed."""
+        if self._held_refusal is not None:
+            held, self._held_refusal = self._held_refusal, None
+            self.server_state.total_requests += 1
+            self.flow.resume_reading()  # what the client sends meanwhile is read and dropped
+            self._refuse(431, held)
+            return
+        super().on_response_complete()
+        if self._next_head:
+            self._next_head = False
+            if self.conn.their_state is h11.IDLE:  # the head arriving: timed from here
+                if self._head_timer is None and self._meter is not None and self._meter.total:
+                    self._start_head_timer()
+            else:  # h11 held it whole: read
+                self._meter = None
+        self._after_events()
+
+    def _after_events(self) -> None:
+        """Once h11 has read what it was given: the head that was arriving is in (its meter
+        and timer go), and when the whole request is in, what h11 holds past it and what
+        arrives until the response is sent is the next request's head, pipelined: h11 keeps
+        it (up to its own buffer's limit, twice ours, answered 400) until then, so it is
+        counted by a meter of its own against the same limits (431)."""
+        state = self.conn.their_state
+        if state is h11.IDLE or self.transport.is_closing():
+            return
+        if not self._next_head:
             self._meter = None
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
+        if state is h11.DONE and not self._next_head:
+            limits = self._limits
+            self._meter = HeadMeter(limits.max_header_line_bytes, limits.max_header_bytes)
+            self._next_head = True
+            held = self.conn.trailing_data[0]
+            too_large = self._meter.feed(held) if held else None
+            if too_large is not None:
+                self._too_large(too_large)
+
+    def _too_large(self, text: str) -> None:
+        """431 now, or, with a response in progress (a pipelined head), once it is sent:
+        reading stops meanwhile, so no more of the head is taken in."""
+        cycle = self.cycle
+        in_progress = cycle is not None and not cycle.response_complete
+        if self._next_head and in_progress and self.conn.their_state is h11.DONE:
+            self._held_refusal = text
+            self._meter = None
+            self.flow.pause_reading()
+            return
+        self._refuse(431, text)
 
     def _start_head_timer(self) -> None:
         if self._limits.header_timeout_s:
@@ -243,6 +307,7 @@ class BoundedH11Protocol(H11Protocol):
             self._head_timer = None
         self._unset_keepalive_if_required()
         self._meter = None
+        self._next_head = False
         if self.transport.is_closing():
             return
         body = (text + "\n").encode()
