@@ -70,6 +70,48 @@ def _document(rnd: random.Random) -> str:
     return "\n".join(lines)
 
 
+def _group(rnd: random.Random) -> list[str]:
+    """An item at the margin with sub-items, mostly indented within it, of random markers
+    and texts."""
+
+    def tail() -> str:  # mostly a paragraph's text, which a run of one shape is made of
+        return rnd.choice(_TAILS) if rnd.random() < 0.3 else rnd.choice(["a", "b c", "d e f"])
+
+    marker, spaces = rnd.choice(_MARKERS[:6]), rnd.choice([" ", "  ", "   ", "    "])
+    lines = [marker + spaces + tail()]
+    margin = previous = len(marker + spaces)
+    for _ in range(rnd.randint(1, 4)):
+        indent = rnd.choice([margin, margin, previous, previous, margin + 1, margin - 1, 8, 1])
+        child = rnd.choice(_MARKERS[:7]).strip() + rnd.choice([" ", " ", "  ", "    "])
+        lines.append(" " * indent + child + tail())
+        previous = indent + len(child)
+    return lines
+
+
+def _nested_document(rnd: random.Random) -> str:
+    """Runs of items with sub-items, mostly of one shape (their texts may differ), among
+    other lines."""
+    lines: list[str] = []
+    for _ in range(rnd.randint(1, 8)):
+        if rnd.random() < 0.6:
+            group = _group(rnd)
+            for _ in range(rnd.randint(2, 6)):
+                if rnd.random() < 0.15:
+                    group = _group(rnd)
+                lines += [line if rnd.random() < 0.8 else line + "x" for line in group]
+        else:
+            lines.append(rnd.choice(_LINES))
+    return "\n".join(lines)
+
+
+def test_the_structure_is_the_whole_parses_on_random_nested_lists() -> None:
+    rnd = random.Random(3_300_000)
+    for _ in range(1500):
+        body = _nested_document(rnd)
+        count = body.count("\n") + 1
+        assert _block_structure(body, count) == _whole_parse(body, count), body
+
+
 def test_the_structure_is_the_whole_parses_on_random_documents() -> None:
     rnd = random.Random(1_300_000)
     for _ in range(1200):
@@ -106,6 +148,8 @@ def test_a_long_list_or_table_is_given_to_the_parser_as_its_first_and_last_line(
     for items in (1_000, 100_000):
         body = "# Inventory\n\n" + "".join(f"- item {n}\n" for n in range(items))
         assert len(_without_list_runs(body.split("\n"))) == 5  # heading, blank, 2 items, end
+        nested = "".join(f"- task {n}\n  - owner {n % 7}\n  - due {n % 30}\n" for n in range(items))
+        assert len(_without_list_runs(f"# Tasks\n\n{nested}".split("\n"))) == 9  # + 2 x 3
         rows = "".join(f"| {n} | user{n} |\n" for n in range(items))
         body = "# Accounts\n\n| id | owner |\n|---|---|\n" + rows
         assert len(_without_list_runs(body.split("\n"))) == 7  # + header, delimiter

@@ -478,10 +478,22 @@ def _without_list_runs(lines: list[str]) -> list[int]:
     nothing for the lines after it that its neighbours do not, so the run's first and last
     lines, kept, give the structure, and the middle is held by whatever holds both (a run
     ends before a line that heads a table: the delimiter row after it decides its role).
+    Likewise the middle of a run of items with sub-items of one shape (`_item_group`): the
+    first and last items are kept whole.
     tests/unit/test_markdown_lists.py compares the two parses over random documents."""
     kept: list[int] = []
     i = 0
     while i < len(lines):
+        group = _item_group(lines, i)
+        if group is not None:
+            shape, size = group
+            j, count = i + size, 1
+            while (following := _item_group(lines, j)) is not None and following[0] == shape:
+                j, count = j + size, count + 1
+            if count >= _MIN_RUN:
+                kept += [*range(i, i + size), *range(j - size, j)]
+                i = j
+                continue
         kind = _line_kind(lines[i])
         j = i + 1
         if kind is not None:
@@ -495,6 +507,58 @@ def _without_list_runs(lines: list[str]) -> list[int]:
             kept += range(i, j)
         i = j
     return kept
+
+
+#: A one-line list item at any indent: the indent, the marker (a bullet, or a number and its
+#: delimiter), then text after one to four spaces.
+_ANY_ITEM = re.compile(r"^( *)(?:([-*+])|(\d{1,9})([.)]))( {1,4})(?=\S)")
+#: Item text that opens a block of its own rather than a paragraph (a heading, a fence, an
+#: HTML block, a quote, a table's pipe, a nested marker, a rule or a setext underline).
+_NOT_PLAIN = re.compile(r"[#`~<>|]|(?:[-*+]|\d{1,9}[.)])(?:\s|$)|[-=_*\s]+$")
+
+
+def _item_group(
+    lines: list[str], i: int
+) -> tuple[tuple[tuple[int, str, bool, int], ...], int] | None:
+    """(shape, number of lines) of the item at line `i` with its sub-items, or None: a
+    one-line item at the margin that may interrupt a paragraph (`_item_kind`), then one or
+    more one-line items indented at least as far as its text (inside it: the list that holds
+    the first and the last item of a run holds every line between), each less than four
+    columns past the text of the item it falls in (no indented code), each of
+    plain text (a paragraph: `_NOT_PLAIN`; no ">", which could close an HTML block). Its
+    shape: each line's indent, marker (bullet or delimiter, and the number's width), whether
+    it is numbered 1, and the spaces after its marker. Such an item closes whatever the
+    previous item of its shape left open, and its sub-items, each a paragraph's first line,
+    can be no code: the items of a run of one shape leave the parser as each found it, so
+    only the first and last are read (`_without_list_runs`)."""
+    if i >= len(lines):
+        return None
+    kind = _item_kind(lines[i])
+    if kind is None or not kind[1]:
+        return None
+    shape: list[tuple[int, str, bool, int]] = []
+    texts: list[int] = []  # where the text of each item holding the next line starts
+    j = i
+    while j < len(lines):
+        item = _ANY_ITEM.match(lines[j])
+        if item is None or ">" in lines[j] or _NOT_PLAIN.match(lines[j], item.end()):
+            break
+        indent = len(item.group(1))
+        if j > i:
+            while len(texts) > 1 and texts[-1] > indent:
+                texts.pop()
+            if not 0 <= indent - texts[-1] < 4:  # outside the first item, or code in one
+                break
+        elif indent:
+            break
+        number = item.group(3)
+        marker = item.group(2) or f"{len(number)}{item.group(4)}"
+        shape.append((indent, marker, number is not None and int(number) == 1, len(item.group(5))))
+        texts.append(item.end())
+        j += 1
+    if len(shape) < 2 or j == i + 1:
+        return None
+    return tuple(shape), j - i
 
 
 def _line_kind(line: str) -> tuple[str, bool] | None:
