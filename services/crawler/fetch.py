@@ -84,14 +84,18 @@ async def exchange(
     timeout_s: float,
     max_bytes: int,
     sink: Callable[[bytes], bool] | None = None,
+    wanted: Callable[[httpx.Headers], bool] | None = None,
 ) -> Answer:
     """GET `url`; a 2xx body is read (into the answer, or given to `sink`, which returns
-    False once it has what it needs) within `max_bytes` and `timeout_s` for the whole."""
+    False once it has what it needs) within `max_bytes` and `timeout_s` for the whole.
+    `wanted(headers)` False: the body is not read at all (the answer's body is empty)."""
     try:
         async with asyncio.timeout(timeout_s):
             async with client.stream("GET", url, headers=headers) as response:
                 body = bytearray()
-                if 200 <= response.status_code < 300:
+                if 200 <= response.status_code < 300 and (
+                    wanted is None or wanted(response.headers)
+                ):
                     declared = response.headers.get("content-length", "")
                     encoding = response.headers.get("content-encoding", "")
                     too_long = declared.isdigit() and int(declared) > max_bytes

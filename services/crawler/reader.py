@@ -383,8 +383,15 @@ class _Crawl:
                 headers["If-None-Match"] = stored.etag
             if stored.modified:
                 headers["If-Modified-Since"] = stored.modified
+            page = current
+
+            def wanted(answer_headers: httpx.Headers, page: str = page) -> bool:
+                return self._reader._accepts(_file_name(page, _kind(answer_headers)))
+
             try:
-                answer = self._get(current, headers, max_bytes=self._limits.page_max_bytes)
+                answer = self._get(
+                    current, headers, max_bytes=self._limits.page_max_bytes, wanted=wanted
+                )
             except AddressRefused as exc:
                 return self._failed(current, stored, str(exc), network=False)
             except (httpx.HTTPError, FetchTimeout) as exc:
@@ -426,8 +433,10 @@ class _Crawl:
             return _Outcome(None, [])
         if not 200 <= answer.status < 300:
             return self._failed(key, stored, f"HTTP {answer.status}", answer.status >= 500)
-        kind = answer.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        kind = _kind(answer.headers)
         name = _file_name(key, kind)
+        if not self._reader._accepts(name):  # its body was not read
+            return _Outcome(None, [])
         noindex, nofollow = robots_directives(answer.headers.get("x-robots-tag", ""))
         links: list[str] = []
         if kind in _HTML_TYPES or name.endswith((".html", ".htm")):
@@ -435,7 +444,7 @@ class _Crawl:
             noindex |= facts.noindex
             nofollow |= facts.nofollow
             links = [] if nofollow else [u for u in facts.links if self._scope.contains(u)]
-        if noindex or not self._reader._accepts(name):
+        if noindex:
             return _Outcome(None, links)
         sha256 = hashlib.sha256(answer.body).hexdigest()
         if sha256 == stored.sha256:
@@ -460,6 +469,7 @@ class _Crawl:
         *,
         max_bytes: int,
         sink: Callable[[bytes], bool] | None = None,
+        wanted: Callable[[httpx.Headers], bool] | None = None,
         cut: bool = False,
     ) -> Answer:
         """One exchange, in this site's turn. `cut`: a body over `max_bytes` is kept cut
@@ -484,6 +494,7 @@ class _Crawl:
                     timeout_s=self._limits.page_timeout_s,
                     max_bytes=max_bytes,
                     sink=sink,
+                    wanted=wanted,
                 )
             )
         if cut:
@@ -502,6 +513,10 @@ def _why(exc: BaseException) -> str:
         return f"{exc} (SOURCE_PAGE_TIMEOUT_S)"
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _kind(headers: httpx.Headers) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def _charset(answer: Answer) -> str:

@@ -10,6 +10,8 @@ from collections.abc import Iterator, Mapping
 import httpx
 import pytest
 
+from backend.config import Settings
+from backend.features.websites import website_reader
 from services.crawler import AddressRefused, CrawlLimits, GuardedTransport, WebsiteReader
 from services.knowledge.loaders import FileLoader
 from tests.website_server import HUGE_SITEMAP_URLS, Site, website
@@ -356,3 +358,17 @@ def test_a_redirect_to_a_private_address_is_refused(site: Site) -> None:
 def test_only_http_and_https_are_read(url: str) -> None:
     events, failed = read_all(WebsiteReader(url, LIMITS, allowed_hosts=["127.0.0.1"]))
     assert failed is not None and events == []
+
+
+def test_the_settings_build_the_reader_and_types_no_loader_reads_are_left_out(site: Site) -> None:
+    settings = Settings(source_allowed_hosts=" 127.0.0.1 ,", source_request_delay_s=0)
+    site.html("/docs/index.html", '<a href="a.html">A</a> <a href="data.zip">zip</a>')
+    site.pages["/docs/data.zip"] = ("application/zip", b"PK\x03\x04" + b"z" * 200_000)
+    source = website_reader(
+        site.base + "/docs/index.html", settings.website_sources, FileLoader().supports
+    )
+    assert source.limits.max_pages == settings.website_sources.source_max_pages
+    events, failed = read_all(source)
+    assert failed is None
+    assert {e.key.rsplit("/", 1)[-1] for e in events} == {"index.html", "a.html", "c.html"}
+    assert "/docs/data.zip" in site.paths()  # asked for, its type read from the answer's head
