@@ -6,7 +6,8 @@ Rules (the limits are `CrawlLimits`, set by SOURCE_* settings):
   lines are used (RFC 9309 asks for at least 500 KiB). A 4xx (none there) allows everything; a
   5xx, a timeout or a refused address fails the listing (`ListingFailed`): nothing is removed.
 - A start URL whose path ends in `.xml` or `.xml.gz` is a sitemap (a sitemap index too, its
-  sitemaps read in turn): its pages within the scope are the site, no links are followed.
+  sitemaps read in turn, a sitemap's redirect followed within the scope): its pages within
+  the scope are the site, no links are followed.
   Any other start URL is a page: links are followed breadth first within the scope
   (pages.py: host and folder) up to `max_depth` links from it.
 - At most `max_pages` pages are requested per read. A site with more in scope (or a sitemap
@@ -170,6 +171,9 @@ class WebsiteReader:
         self._clock = clock
 
     def read(self, previous: Mapping[str, str]) -> Iterator[SourceEvent]:
+        """The site's pages, one event each (the module docstring says which). Iterate it off
+        any event loop (a job's worker thread): its requests run on a loop of its own, so a
+        request's deadline can cancel the read that is waiting."""
         with asyncio.Runner() as runner:
             client = httpx.AsyncClient(
                 transport=GuardedTransport(self._allowed_hosts, resolve=self._resolve),
@@ -202,6 +206,7 @@ class _Crawl:
         self._robots = RobotsRules.allow_all()
         self._done: set[str] = set()
         self._failures_in_a_row = 0
+        self._sitemap_hops = 0
         try:
             self._start = normalise(reader.url)
         except ValueError as exc:
@@ -321,6 +326,13 @@ class _Crawl:
 
             try:
                 answer = self._get(url, {}, max_bytes=self._limits.sitemap_max_bytes, sink=sink)
+                target = self._redirect_target(url, answer)
+                if target is not None:  # http -> https, a moved sitemap: read where it is
+                    if target not in seen:
+                        seen.add(target)
+                        sitemaps.appendleft(target)
+                    read -= 1  # a hop, not another sitemap
+                    continue
                 if answer.status != 200:
                     raise ListingFailed(f"The sitemap {url} answered HTTP {answer.status}.")
                 if len(pages) < wanted:  # read to its end: it must be whole
@@ -331,6 +343,17 @@ class _Crawl:
             except (httpx.HTTPError, FetchTimeout, BodyTooLarge, Unreadable) as exc:
                 raise ListingFailed(f"The sitemap {url} could not be read ({_why(exc)}).") from None
         return list(pages)
+
+    def _redirect_target(self, url: str, answer: Answer) -> str | None:
+        """Where a sitemap's redirect leads, within the scope (else `ListingFailed`)."""
+        location = answer.headers.get("location")
+        if answer.status not in _REDIRECTS or not location:
+            return None
+        self._sitemap_hops += 1
+        target = normalise(urljoin(url, location))
+        if not self._scope.contains(target) or self._sitemap_hops > self._limits.max_redirects:
+            raise ListingFailed(f"The sitemap {url} redirects to {target}: not followed.")
+        return target
 
     def _take(
         self,

@@ -252,6 +252,8 @@ def test_a_sitemap_index_lists_the_pages_and_no_link_is_followed(site: Site) -> 
             "text/xml",
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode(),
         )
+    site.redirects["/docs/sitemap.xml"] = "/docs/sitemap-index.xml"  # moved: followed
+    site.pages["/docs/sitemap-index.xml"] = site.pages.pop("/docs/sitemap.xml")
     events, failed = read_all(reader(site, "/docs/sitemap.xml"))
     assert failed is None
     assert {e.key for e in events} == {f"{base}/docs/a.html", f"{base}/docs/b.html"}
