@@ -1249,9 +1249,9 @@ class WebsiteSourceSettings(SettingsGroup):
     source_allowed_hosts: str = Field(
         "",
         description="Comma-separated hosts (names as written in the source's URL, or IP "
-        "addresses) that website sources may reach although they resolve to a loopback, "
-        "private, link-local or otherwise non-public address: an intranet's sites. Every "
-        "other such address is refused. Empty: public addresses only.",
+        "addresses; a port given is ignored) that website sources may reach although they "
+        "resolve to a loopback, private, link-local or otherwise non-public address: an "
+        "intranet's sites. Every other such address is refused. Empty: public addresses only.",
     )
     source_page_max_bytes: int = Field(
         20 * 1024 * 1024,

@@ -47,8 +47,14 @@ class AddressRefused(httpx.TransportError):
 
 
 def normalise_host(host: str) -> str:
-    """A host as the allow-list compares it: lower case, no trailing dot, no IPv6 brackets."""
-    return host.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+    """A host as the allow-list compares it: lower case, no trailing dot, no IPv6 brackets,
+    no port (`wiki.example:8080` allows `wiki.example`, on any port)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
 
 
 def check_scheme(url: str) -> None:

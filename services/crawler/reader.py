@@ -230,7 +230,7 @@ class _Crawl:
         for _ in range(_ROBOTS_REDIRECTS + 1):
             try:
                 answer = self._get(url, {}, max_bytes=self._limits.robots_max_bytes, cut=True)
-            except (httpx.HTTPError, FetchTimeout, Unreadable) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, FetchTimeout, Unreadable) as exc:
                 raise ListingFailed(f"robots.txt could not be read ({_why(exc)}).") from None
             if answer.status in _REDIRECTS and answer.headers.get("location"):
                 url = urljoin(url, answer.headers["location"])
@@ -340,7 +340,7 @@ class _Crawl:
                     collect(parser)
             except SitemapError as exc:
                 raise ListingFailed(f"The sitemap {url} could not be read: {exc}") from None
-            except (httpx.HTTPError, FetchTimeout, BodyTooLarge, Unreadable) as exc:
+            except _SITEMAP_ERRORS as exc:
                 raise ListingFailed(f"The sitemap {url} could not be read ({_why(exc)}).") from None
         return list(pages)
 
@@ -350,7 +350,10 @@ class _Crawl:
         if answer.status not in _REDIRECTS or not location:
             return None
         self._sitemap_hops += 1
-        target = normalise(urljoin(url, location))
+        try:
+            target = normalise(urljoin(url, location))
+        except ValueError:
+            raise ListingFailed(f"The sitemap {url} redirects to {location[:200]!r}.") from None
         if not self._scope.contains(target) or self._sitemap_hops > self._limits.max_redirects:
             raise ListingFailed(f"The sitemap {url} redirects to {target}: not followed.")
         return target
@@ -419,6 +422,8 @@ class _Crawl:
                 return self._failed(current, stored, str(exc), network=False)
             except (httpx.HTTPError, FetchTimeout) as exc:
                 return self._failed(current, stored, _why(exc), network=True)
+            except (httpx.InvalidURL, UnicodeError) as exc:  # a link no request can be made of
+                return self._failed(current, stored, f"not a URL that can be fetched: {exc}", False)
             except BodyTooLarge as exc:
                 reason = f"not read: {exc} (SOURCE_PAGE_MAX_BYTES)"
                 return self._failed(current, stored, reason, network=False)
@@ -426,7 +431,11 @@ class _Crawl:
                 return self._failed(current, stored, f"not read: {exc}", network=False)
             location = answer.headers.get("location")
             if answer.status in _REDIRECTS and location:
-                target = normalise(urljoin(current, location))
+                try:
+                    target = normalise(urljoin(current, location))
+                except ValueError:
+                    reason = f"a redirect to {location[:200]!r}, which is no web page's URL"
+                    return self._failed(url, stored, reason, network=False)
                 if target in hops:
                     return self._failed(url, stored, "a redirect loop", network=False)
                 if not self._scope.contains(target):
@@ -524,6 +533,8 @@ class _Crawl:
             return Answer(answer.status, answer.headers, bytes(kept))
         return answer
 
+
+_SITEMAP_ERRORS = (httpx.HTTPError, httpx.InvalidURL, FetchTimeout, BodyTooLarge, Unreadable)
 
 #: Bytes read past a cut body's cap before the exchange stops (one inflation step).
 _CUT_SLACK = 128 * 1024

@@ -282,8 +282,10 @@ def test_hostile_pages_are_bounded_and_reported(site: Site) -> None:
     site.html(
         "/index.html",
         '<a href="/slow/headers">1</a><a href="/slow/body">2</a><a href="/endless">3</a>'
-        '<a href="/loop-a">4</a><a href="/big.html">5</a><a href="/fine.html">6</a>',
+        '<a href="/loop-a">4</a><a href="/big.html">5</a><a href="/fine.html">6</a>'
+        '<a href="/odd">7</a>',
     )
+    site.redirects["/odd"] = "javascript:alert(1)"
     site.redirects["/loop-a"] = "/loop-b"
     site.redirects["/loop-b"] = "/loop-a"
     site.html("/big.html", "<p>" + "x" * (LIMITS.page_max_bytes + 1) + "</p>")
@@ -294,7 +296,7 @@ def test_hostile_pages_are_bounded_and_reported(site: Site) -> None:
     events, failed = read_all(reader(site, "/index.html", limits=limits))
     assert failed is None
     reasons = {e.key.rsplit("/", 1)[-1]: e.reason for e in events if isinstance(e, ItemFailed)}
-    assert set(reasons) == {"headers", "body", "endless", "loop-a", "big.html"}
+    assert set(reasons) == {"headers", "body", "endless", "loop-a", "big.html", "odd"}
     assert "SOURCE_PAGE_TIMEOUT_S" in reasons["headers"]
     assert "SOURCE_PAGE_TIMEOUT_S" in reasons["body"]
     assert "SOURCE_PAGE_MAX_BYTES" in reasons["endless"]

@@ -7,6 +7,7 @@ import gzip
 
 import pytest
 
+from services.crawler.guard import normalise_host
 from services.crawler.pages import Scope, normalise, read_page, robots_directives
 from services.crawler.reader import _file_name, _Validators
 from services.crawler.robots import parse_robots
@@ -159,3 +160,19 @@ def test_the_version_round_trips_and_is_compressed_when_long() -> None:
 )
 def test_the_file_name_tells_the_loaders_the_type(url: str, kind: str, name: str) -> None:
     assert _file_name(url, kind) == name
+
+
+@pytest.mark.parametrize(
+    ("entry", "host"),
+    [
+        ("Wiki.Example.", "wiki.example"),
+        ("wiki.example:8080", "wiki.example"),
+        ("[::1]:8080", "::1"),
+        ("::1", "::1"),
+        (" 10.0.0.5 ", "10.0.0.5"),
+    ],
+)
+def test_an_allowed_host_is_compared_without_case_dot_brackets_or_port(
+    entry: str, host: str
+) -> None:
+    assert normalise_host(entry) == host
