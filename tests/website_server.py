@@ -12,19 +12,24 @@ What it serves besides the pages a test puts in `site.pages` (path -> (content t
   chunks as fast as they are read); `/huge-robots` served as robots.txt when
   `site.robots == "huge"` (10 MB of Disallow lines, one Allow-all `*` group first);
   `/huge-sitemap.xml`: a sitemap of `HUGE_SITEMAP_URLS` pages generated as it is sent.
+- Over TLS when `website(tls=...)` is given a server context (`tls_context` makes one for a
+  host name, signed by a throw-away authority whose certificate it writes to a file).
 - `site.requests`: (path, headers) of every request, for the tests to say what was fetched
   and with which validators; `site.huge_sitemap_bytes_sent` what the huge sitemap cost.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 HUGE_SITEMAP_URLS = 1_000_000
 #: The Last-Modified every page carries (pages changed by a test get a new ETag).
@@ -34,6 +39,7 @@ LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 @dataclass
 class Site:
     port: int = 0
+    scheme: str = "http"
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     redirects: dict[str, str] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
@@ -45,7 +51,7 @@ class Site:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def html(self, path: str, body: str, *, head: str = "") -> None:
         page = f"<html><head><title>{path}</title>{head}</head><body>{body}</body></html>"
@@ -65,8 +71,9 @@ def etag_of(data: bytes) -> str:
 
 
 @contextmanager
-def website() -> Iterator[Site]:
-    site = Site()
+def website(tls: ssl.SSLContext | None = None) -> Iterator[Site]:
+    """The site, served over TLS with `tls` (a server context) when given."""
+    site = Site(scheme="https" if tls is not None else "http")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -202,6 +209,8 @@ def website() -> Iterator[Site]:
             return  # a reader hanging up on a page it refused is what the tests want
 
     server = Server(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     site.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -212,3 +221,51 @@ def website() -> Iterator[Site]:
         site.stop.set()
         server.shutdown()
         server.server_close()
+
+
+def tls_context(host: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context whose certificate names `host`, signed by a throw-away certificate
+    authority, and the file of that authority's certificate (for SSL_CERT_FILE)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None, signer: object
+    ) -> x509.Certificate:
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(issuer or name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        if issuer is None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(subject)]), False
+            )
+        return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("Almanac test authority", ca_key, None, ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = certificate(host, key, ca.subject, ca_key)
+    pem = serialization.Encoding.PEM
+    authority = folder / "authority.pem"
+    authority.write_bytes(ca.public_bytes(pem))
+    chain = folder / "server.pem"
+    chain.write_bytes(
+        leaf.public_bytes(pem)
+        + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    return context, authority

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from backend.config import Settings
 from backend.features.websites import website_reader
 from services.crawler import AddressRefused, CrawlLimits, GuardedTransport, WebsiteReader
 from services.knowledge.loaders import FileLoader
-from tests.website_server import HUGE_SITEMAP_URLS, Site, website
+from tests.website_server import HUGE_SITEMAP_URLS, Site, tls_context, website
 from use_cases.sources.ports import Fetched, ItemFailed, ListingFailed, SourceEvent, Unchanged
 
 LIMITS = CrawlLimits(
@@ -376,3 +377,26 @@ def test_the_settings_build_the_reader_and_types_no_loader_reads_are_left_out(si
     assert failed is None
     assert {e.key.rsplit("/", 1)[-1] for e in events} == {"index.html", "a.html", "c.html"}
     assert "/docs/data.zip" in site.paths()  # asked for, its type read from the answer's head
+
+
+def test_https_is_verified_for_the_hosts_name_while_the_socket_goes_to_its_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection is opened to the checked address, yet TLS still sends the host's name
+    (SNI) and verifies the certificate for it: a certificate for another name is refused."""
+    context, authority = tls_context("intranet.test", tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority))
+
+    def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    with website(tls=context) as site:
+        site.html("/docs/index.html", "<h1>Over TLS</h1><p>Read.</p>")
+        for name, readable in (("intranet.test", True), ("other.test", False)):
+            start = f"https://{name}:{site.port}/docs/index.html"
+            source = WebsiteReader(start, LIMITS, allowed_hosts=[name], resolve=resolve)
+            events, failed = read_all(source)
+            if readable:
+                assert failed is None and [e.key for e in events] == [start]
+            else:
+                assert failed is not None and "certificate" in str(failed).lower()
