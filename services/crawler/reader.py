@@ -268,8 +268,8 @@ class _Crawl:
             if requested >= self._limits.max_pages:
                 raise ListingFailed(
                     f"The page limit ({self._limits.max_pages}, SOURCE_MAX_PAGES) was reached "
-                    f"with {len(queue)} more pages of the site to read: the site was not read "
-                    "to the end, so no page was removed."
+                    "with pages of the site left to read: the site was not read to the end, "
+                    "so no page was removed."
                 )
             url, depth = queue.popleft()
             requested += 1
@@ -279,6 +279,8 @@ class _Crawl:
             if depth >= self._limits.max_depth:
                 continue
             for link in outcome.links:
+                if len(queued) > self._limits.max_pages:
+                    break  # the limit will be reached with pages left: no need to hold more
                 if link not in queued and self._scope.contains(link) and self._allowed(link):
                     queued.add(link)
                     queue.append((link, depth + 1))
@@ -475,7 +477,8 @@ class _Crawl:
             facts = read_page(key, answer.body.decode(_charset(answer), errors="replace"))
             noindex |= facts.noindex
             nofollow |= facts.nofollow
-            links = [] if nofollow else [u for u in facts.links if self._scope.contains(u)]
+            in_scope = [] if nofollow else [u for u in facts.links if self._scope.contains(u)]
+            links = in_scope[: self._limits.max_pages + 1]  # more could never be read
         if noindex:
             return _Outcome(None, links)
         sha256 = hashlib.sha256(answer.body).hexdigest()

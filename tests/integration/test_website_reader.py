@@ -229,6 +229,12 @@ def test_the_page_limit_and_the_depth_bound_a_crawl(site: Site) -> None:
     events, failed = read_all(reader(site, limits=limits))
     assert failed is not None and "SOURCE_MAX_PAGES" in str(failed)
     assert len(events) == 3
+    # a page of 20,000 links: the crawl holds no more of them than the limit can read
+    site.html("/docs/b.html", "".join(f'<a href="n{n}.html">{n}</a>' for n in range(20_000)))
+    site.clear()
+    events, failed = read_all(reader(site, limits=CrawlLimits(request_delay_s=0, max_pages=5)))
+    # robots.txt and five pages, moved.html's redirect to new.html a request more
+    assert failed is not None and len(site.paths()) == 7
     limits = CrawlLimits(request_delay_s=0, max_depth=1)
     events, failed = read_all(reader(site, limits=limits))
     assert failed is None
