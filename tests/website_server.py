@@ -15,7 +15,8 @@ What it serves besides the pages a test puts in `site.pages` (path -> (content t
 - Over TLS when `website(tls=...)` is given a server context (`tls_context` makes one for a
   host name, signed by a throw-away authority whose certificate it writes to a file).
 - `site.requests`: (path, headers) of every request, for the tests to say what was fetched
-  and with which validators; `site.huge_sitemap_bytes_sent` what the huge sitemap cost.
+  and with which validators; `site.most_in_flight` the most requests it answered at once;
+  `site.huge_sitemap_bytes_sent` what the huge sitemap cost.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class Site:
     robots: str | int | None = None
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     huge_sitemap_bytes_sent: int = 0
+    in_flight: int = 0
+    answer_delay_s: float = 0.0
+    most_in_flight: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -85,6 +89,17 @@ def website(tls: ssl.SSLContext | None = None) -> Iterator[Site]:
             return
 
         def do_GET(self) -> None:
+            with site.lock:
+                site.in_flight += 1
+                site.most_in_flight = max(site.most_in_flight, site.in_flight)
+            try:
+                site.stop.wait(site.answer_delay_s)  # a site that takes its time to answer
+                self._answer()
+            finally:
+                with site.lock:
+                    site.in_flight -= 1
+
+        def _answer(self) -> None:
             path = self.path
             with site.lock:
                 site.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))

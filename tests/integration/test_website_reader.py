@@ -5,6 +5,7 @@ the address checks, and the limits that bound a hostile or broken site."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -406,3 +407,15 @@ def test_https_is_verified_for_the_hosts_name_while_the_socket_goes_to_its_addre
                 assert failed is None and [e.key for e in events] == [start]
             else:
                 assert failed is not None and "certificate" in str(failed).lower()
+
+
+def test_two_crawls_of_one_site_send_one_request_at_a_time(site: Site) -> None:
+    site.answer_delay_s = 0.05  # so that two requests at once would overlap
+    results: list[tuple[list[SourceEvent], ListingFailed | None]] = []
+    crawls = [threading.Thread(target=lambda: results.append(read_all(reader(site)))) for _ in "ab"]
+    for crawl in crawls:
+        crawl.start()
+    for crawl in crawls:
+        crawl.join()
+    assert [len(events) for events, failed in results if failed is None] == [7, 7]
+    assert site.most_in_flight == 1

@@ -176,3 +176,11 @@ def test_an_allowed_host_is_compared_without_case_dot_brackets_or_port(
     entry: str, host: str
 ) -> None:
     assert normalise_host(entry) == host
+
+
+def test_the_website_reader_is_a_source_reader() -> None:
+    from services.crawler import WebsiteReader
+    from use_cases.sources.ports import SourceReader
+
+    reader: SourceReader = WebsiteReader("https://example.org/docs/")
+    assert callable(reader.read)
