@@ -414,7 +414,8 @@ class _Crawl:
             page = current
 
             def wanted(answer_headers: httpx.Headers, page: str = page) -> bool:
-                return self._reader._accepts(_file_name(page, _kind(answer_headers)))
+                kind = _kind(answer_headers)  # no type said: the body tells (_sniffed)
+                return not kind or self._reader._accepts(_file_name(page, kind))
 
             try:
                 answer = self._get(
@@ -467,7 +468,7 @@ class _Crawl:
             return _Outcome(None, [])
         if not 200 <= answer.status < 300:
             return self._failed(key, stored, f"HTTP {answer.status}", answer.status >= 500)
-        kind = _kind(answer.headers)
+        kind = _kind(answer.headers) or _sniffed(answer.body)
         name = _file_name(key, kind)
         if not self._reader._accepts(name):  # its body was not read
             return _Outcome(None, [])
@@ -554,6 +555,12 @@ def _why(exc: BaseException) -> str:
 
 def _kind(headers: httpx.Headers) -> str:
     return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _sniffed(body: bytes) -> str:
+    """The type of a body sent without a Content-Type: HTML when it starts as HTML does."""
+    start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return "text/html" if start.startswith((b"<!doctype html", b"<html")) else ""
 
 
 def _charset(answer: Answer) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from services.crawler.guard import normalise_host
 from services.crawler.pages import Scope, normalise, read_page, robots_directives
-from services.crawler.reader import _file_name, _Validators
+from services.crawler.reader import _file_name, _sniffed, _Validators
 from services.crawler.robots import parse_robots
 from services.crawler.sitemap import SitemapError, SitemapParser
 
@@ -184,3 +184,9 @@ def test_the_website_reader_is_a_source_reader() -> None:
 
     reader: SourceReader = WebsiteReader("https://example.org/docs/")
     assert callable(reader.read)
+
+
+def test_a_body_without_a_content_type_is_html_when_it_starts_as_html() -> None:
+    assert _sniffed(b"\xef\xbb\xbf\n  <!DOCTYPE html><html>") == "text/html"
+    assert _sniffed(b"<HTML><body>") == "text/html"
+    assert _sniffed(b"%PDF-1.7") == ""
