@@ -3,9 +3,10 @@
 Rules:
 - Only `http` and `https` URLs are fetched (`check_scheme`).
 - A host's name is resolved here, once per connection, and every address it resolves to is
-  checked: a loopback, private, link-local, multicast, reserved or otherwise not global
-  address is refused unless the host is on the allow-list (`SOURCE_ALLOWED_HOSTS`, the name
-  as written in the URL, or the IP literal). The connection is then made to an address that
+  checked (`public`): a loopback, private, link-local, multicast, reserved or otherwise not
+  global address, or an IPv6 address carrying such an IPv4 one (mapped, NAT64, 6to4,
+  Teredo), is refused unless the host is on the allow-list (`SOURCE_ALLOWED_HOSTS`, the
+  name as written in the URL, or the IP literal). The connection is then made to an address that
   passed, never to the name: a name that resolves to a public address for the check and to a
   private one for the connection (DNS rebinding) cannot slip between the two.
 - The check is in the transport's network backend, so it holds for every request the crawl
@@ -69,6 +70,24 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def public(address: str) -> bool:
+    """Whether an IP address is one a website source may reach without being allowed:
+    global and not multicast, and so is the IPv4 address an IPv6 one carries (IPv4-mapped,
+    NAT64, 6to4, Teredo), which the network may deliver to."""
+    ip = ipaddress.ip_address(address)
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        carried = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if ip in _NAT64:
+            carried.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return all(public(str(inner)) for inner in carried if inner is not None)
+    return True
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """anyio's network backend, connecting only to checked addresses of the host."""
 
@@ -111,7 +130,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectError(f"{name} has no address.")
         if name in self._allowed:
             return list(found)
-        refused = [a for a in found if not ipaddress.ip_address(a).is_global]
+        refused = [a for a in found if not public(a)]
         if refused:
             raise AddressRefused(
                 f"{name} resolves to {refused[0]}, a loopback, private, link-local or "

@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from services.crawler.guard import normalise_host
+from services.crawler.guard import normalise_host, public
 from services.crawler.pages import Scope, normalise, read_page, robots_directives
 from services.crawler.reader import _file_name, _sniffed, _Validators
 from services.crawler.robots import parse_robots
@@ -190,3 +190,20 @@ def test_a_body_without_a_content_type_is_html_when_it_starts_as_html() -> None:
     assert _sniffed(b"\xef\xbb\xbf\n  <!DOCTYPE html><html>") == "text/html"
     assert _sniffed(b"<HTML><body>") == "text/html"
     assert _sniffed(b"%PDF-1.7") == ""
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "100.64.0.1",
+        "0.0.0.0", "255.255.255.255", "224.0.0.1", "198.18.0.1", "::1", "::", "fd00::1",
+        "fe80::1", "ff0e::1", "::ffff:127.0.0.1", "64:ff9b::a00:1", "2002:a00:1::",
+    ],
+)  # fmt: skip
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert not public(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2001:4860:4860::8888", "64:ff9b::808:808"])
+def test_public_addresses_are_reached(address: str) -> None:
+    assert public(address)
