@@ -122,7 +122,7 @@ bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFac
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
 	$(BIN)/python -m bench.bench_hostile --split test
 
-bench-speed: install  ## Start-up, embedding throughput and latency, a real manual ingested end to end, search latency at 10k/100k, chat overhead, /v1 overhead over /chat, offline answer latency, availability under load
+bench-speed: install  ## Start-up, embedding throughput and latency, a real manual ingested end to end, search latency at 10k/100k, chat overhead, /v1 overhead over /chat, offline answer latency, availability under load, a website's crawl and idle re-sync
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
@@ -133,6 +133,7 @@ bench-speed: install  ## Start-up, embedding throughput and latency, a real manu
 	$(BIN)/python -m bench.bench_openai_api
 	$(BIN)/python -m bench.bench_answers --corpus handbook --split dev
 	$(BIN)/python -m bench.bench_load
+	$(BIN)/python -m bench.bench_website_sync
 
 bench-postgres: install  ## PostgreSQL (a local pgserver): SciFact quality, search at 100k chunks, 4 replicas and kill -9
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train --database-url pgserver
