@@ -114,7 +114,7 @@ def build(
             "SELECT set_config('maintenance_work_mem', %s, false)", (maintenance_work_mem,)
         )
         started = time.perf_counter()
-        create_vector_index(conn)  # type: ignore[arg-type]
+        create_vector_index(conn)
         built = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE")
     print(
@@ -184,7 +184,7 @@ def load_with_copy(
     with db.connection() as conn:
         conn.execute("ALTER TABLE lexeme_postings DROP CONSTRAINT IF EXISTS lexeme_postings_pkey")
         conn.execute("DROP INDEX IF EXISTS sections_fts")
-        register_vector(conn)  # type: ignore[arg-type]
+        register_vector(conn)
         now = datetime.now(UTC)
         section_id = chunk_id = 0
         start = 0

@@ -73,7 +73,7 @@ class Probe:
         if isinstance(self.store, SqliteKnowledgeStore):
             return [r[0] for r in self.store.connection().execute(sqlite_sql, params)]
         with self.store.db.connection() as conn:
-            return [next(iter(r.values())) for r in conn.execute(pg_sql, params)]  # type: ignore[arg-type]
+            return [next(iter(r.values())) for r in conn.execute(pg_sql, params)]
 
     def count(self, table: str) -> int:
         assert table in {

@@ -70,7 +70,7 @@ class AppDb:
             finally:
                 conn.close()
         with psycopg.connect(self.url, autocommit=True) as conn:
-            cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            cursor = conn.execute(sql.replace("?", "%s"), params)
             return cursor.fetchall() if cursor.description else []
 
     def close(self) -> None:

@@ -170,14 +170,14 @@ class CompatModel(WrapperModel):
         limit = self.options.max_tokens
         if not limit or (model_settings or {}).get("max_tokens") is not None:
             return model_settings
-        return {**(model_settings or {}), "max_tokens": limit}  # type: ignore[typeddict-item]
+        return {**(model_settings or {}), "max_tokens": limit}
 
     def _structured(self, model_settings: ModelSettings | None) -> ModelSettings | None:
         """`model_settings` with the options' `structured_temperature` unless they set one."""
         temperature = self.options.structured_temperature
         if temperature is None or (model_settings or {}).get("temperature") is not None:
             return model_settings
-        return {**(model_settings or {}), "temperature": temperature}  # type: ignore[typeddict-item]
+        return {**(model_settings or {}), "temperature": temperature}
 
     def _within_tool_rounds(
         self, messages: list[ModelMessage], params: ModelRequestParameters

@@ -18,6 +18,7 @@ are removed from chunk text there (SQLite keeps them).
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -236,7 +237,7 @@ class SqlChatFileStore:
             cursor = conn.execute("DELETE FROM chat_files WHERE chat_id = ?", (chat_id,))
         return cursor.rowcount
 
-    def chunks(self, chat_id: str) -> tuple[list[StoredChunk], np.ndarray]:
+    def chunks(self, chat_id: str) -> tuple[builtins.list[StoredChunk], np.ndarray]:
         """The chat's chunks in a stable order (file, then chunk id), and their vectors as
         one float32 matrix (a row each)."""
         with self._db.read() as conn:

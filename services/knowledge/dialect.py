@@ -105,7 +105,7 @@ class SqliteSession:
         return list(self.conn.execute(sql, list(params)).fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return self.conn.execute(sql, list(params)).fetchone()  # type: ignore[no-any-return]
+        return self.conn.execute(sql, list(params)).fetchone()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(self.conn.execute(sql, list(params)).rowcount)

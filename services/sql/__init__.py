@@ -164,8 +164,8 @@ class _PgSession:
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         # Without parameters psycopg reads no placeholders, so a `%` is left as it is.
         if not params:
-            return self._conn.execute(sql)  # type: ignore[arg-type]
-        return self._conn.execute(_pg_sql(sql), params)  # type: ignore[arg-type]
+            return self._conn.execute(sql)
+        return self._conn.execute(_pg_sql(sql), params)
 
 
 class PgSqlDb:
@@ -200,7 +200,7 @@ class PgSqlDb:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
     def get_time(self, value: Any) -> datetime:
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)
 
     def get_json(self, value: Any) -> Any:
         """A `json`/`jsonb` column's value: the driver has decoded it already (a JSON string

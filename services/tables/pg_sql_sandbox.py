@@ -257,7 +257,7 @@ class PgSqlRunner(ReadOnlySqlRunner):
                 self._enter_sandbox(conn)
                 self._check_plan(conn, text, catalog)
                 cursor = conn.cursor(name=f"almanac_sql_{uuid.uuid4().hex}", row_factory=tuple_row)
-                cursor.execute(text)  # type: ignore[arg-type]  # the model's one SELECT
+                cursor.execute(text)
                 fetched = cursor.fetchmany(self._max_rows + 1)
                 description = cursor.description or []
                 columns = tuple(str(d.name) for d in description)
@@ -306,7 +306,7 @@ class PgSqlRunner(ReadOnlySqlRunner):
         """Plan `text` (EXPLAIN runs nothing) and refuse anything but a plain read of the
         available tables with listed functions."""
         row = conn.execute(
-            sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(sql.SQL(text))  # type: ignore[arg-type]
+            sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(sql.SQL(text))
         ).fetchone()
         plan = next(iter(row.values())) if row else []
         if isinstance(plan, str):

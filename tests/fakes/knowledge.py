@@ -404,7 +404,7 @@ class InMemoryKnowledgeStore:
     def _clock(self) -> datetime:
         return (self._now or datetime.now(UTC)).replace(microsecond=0)
 
-    def _first(self, wanted) -> DocumentRecord | None:  # type: ignore[no-untyped-def]
+    def _first(self, wanted) -> DocumentRecord | None:
         with self._lock:
             for document in self._by_id():
                 if wanted(document):

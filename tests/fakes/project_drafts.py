@@ -88,7 +88,7 @@ class FakeChats:
             Message(f"{chat_id}-m{i}", chat_id, role, text, (), (), None, None, None,
                     "complete", NOW)
             for i, (role, text) in enumerate(texts, start=1)
-        ]  # type: ignore[arg-type]  # fmt: skip
+        ]  # fmt: skip
         return self.messages[chat_id]
 
     def get_chat(self, chat_id: str) -> Chat | None:
