@@ -28,7 +28,7 @@ import numpy as np
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
 from use_cases.conversations.files_domain import ChatFile, FileChunk, is_file_id
-from use_cases.knowledge.domain import Vector
+from use_cases.knowledge.domain import Vectors
 from use_cases.shared.errors import Conflict
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "TABLES", "SqlChatFileStore", "StoredChunk"]
@@ -138,9 +138,9 @@ class SqlChatFileStore:
 
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
-    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Sequence[Vector]) -> None:
+    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Vectors) -> None:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         rows = [

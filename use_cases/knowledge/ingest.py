@@ -87,7 +87,7 @@ from use_cases.knowledge.domain import (
     ParsedDocument,
     SavedDocument,
     StagedChunk,
-    Vector,
+    Vectors,
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of, withhold_instructions
@@ -499,7 +499,7 @@ class IngestDocuments:
             batch = vectors[start:end]
             start = end
 
-            def save(item: _Pending = item, batch: Sequence[Vector] = batch) -> DocumentRecord:
+            def save(item: _Pending = item, batch: Vectors = batch) -> DocumentRecord:
                 return self._store.save_document(
                     item.draft,
                     batch,
