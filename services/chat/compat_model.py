@@ -49,7 +49,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models import CompletedStreamedResponse, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
-from pydantic_ai.output import OutputObjectDefinition
+from pydantic_ai.output import OutputMode, OutputObjectDefinition
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext
 
@@ -234,7 +234,9 @@ class CompatModel(WrapperModel):
         if not self._output_as_json(params):
             return params, None
         tool = params.output_tools[0]
-        mode = "native" if self.options.structured_output == "json_schema" else "prompted"
+        mode: OutputMode = (
+            "native" if self.options.structured_output == "json_schema" else "prompted"
+        )
         native = replace(
             params,
             output_mode=mode,

@@ -110,7 +110,11 @@ class Lexicon:
     def rewrite(self, text: str) -> str:
         """`text` with the lexicon's phrases and acronyms written as its documents write them."""
         for pattern, replacement in self.phrases:
-            text = pattern.sub(lambda m, r=replacement: " ".join(m.expand(r).split()), text)
+
+            def expand(m: re.Match[str], r: str = replacement) -> str:
+                return " ".join(m.expand(r).split())
+
+            text = pattern.sub(expand, text)
         if self.acronym_pattern is not None:
             text = self.acronym_pattern.sub(lambda m: self.acronyms[m.group(0)], text)
         return text

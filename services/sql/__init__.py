@@ -99,7 +99,7 @@ class SqlDb(Protocol):
     def migrate(
         self,
         *,
-        sqlite: Sequence[sqlite_migrations.Migration],
+        sqlite: Sequence[sqlite_migrations.Migration | tuple[str, str]],
         postgres: Sequence[pg_migrations.Migration],
     ) -> list[str]: ...
 
@@ -137,7 +137,7 @@ class SqliteSqlDb:
     def migrate(
         self,
         *,
-        sqlite: Sequence[sqlite_migrations.Migration],
+        sqlite: Sequence[sqlite_migrations.Migration | tuple[str, str]],
         postgres: Sequence[pg_migrations.Migration],
     ) -> list[str]:
         return sqlite_migrations.apply_migrations(self._connections.get(), sqlite)
@@ -190,7 +190,7 @@ class PgSqlDb:
     def migrate(
         self,
         *,
-        sqlite: Sequence[sqlite_migrations.Migration],
+        sqlite: Sequence[sqlite_migrations.Migration | tuple[str, str]],
         postgres: Sequence[pg_migrations.Migration],
     ) -> list[str]:
         return pg_migrations.apply_migrations(self.db, postgres)

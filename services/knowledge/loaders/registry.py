@@ -123,7 +123,7 @@ def _entry_points() -> tuple[metadata.EntryPoint, ...]:
     return _FOUND[key]
 
 
-def _resolve(target: str) -> Callable[[], Any]:
+def _resolve(target: str) -> Callable[..., Any]:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
