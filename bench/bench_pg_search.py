@@ -29,6 +29,7 @@ the server's shared_buffers: pgserver runs with PostgreSQL's default 128 MB unle
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -36,6 +37,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -59,6 +61,10 @@ from services.knowledge.pg_retrieval import PgHybridRetriever  # noqa: E402
 from services.knowledge.pg_store import PgKnowledgeStore, create_vector_index  # noqa: E402
 from services.postgres import PgDatabase  # noqa: E402
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
+
+
+def _search_vector(retriever: PgHybridRetriever, vectors: Sequence[Any], i: int) -> object:
+    return retriever.search_vector(vectors[i], 50)
 
 
 def _database_url(server_url: str, name: str) -> str:
@@ -235,15 +241,15 @@ def load_with_copy(
                 with conn.cursor().copy(
                     "COPY chunks (id, document_id, section_id, ordinal, text) FROM STDIN"
                 ) as copy:
-                    for row in chunk_rows:
-                        copy.write_row(row)
+                    for chunk_row in chunk_rows:
+                        copy.write_row(chunk_row)
                 with conn.cursor().copy(
                     "COPY chunk_vectors (chunk_id, embedding, category) FROM STDIN"
                     " WITH (FORMAT BINARY)"
                 ) as copy:
                     copy.set_types(["int8", "vector", "text"])
-                    for row in vector_rows:
-                        copy.write_row(row)
+                    for vector_row in vector_rows:
+                        copy.write_row(vector_row)
             print(f"  {start} chunks, {time.perf_counter() - started:.0f} s", flush=True)
         for table, last in (
             ("documents", len(drafts)),
@@ -349,7 +355,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         ]
         for ef in args.ef_sweep:
             swept = PgHybridRetriever(store, None, ef_search=ef)
-            ms = timed(lambda i, r=swept: r.search_vector(query_vectors[i], 50), n)
+            ms = timed(functools.partial(_search_vector, swept, query_vectors), n)
             recall = statistics.fmean(
                 overlap([h.chunk_id for h in swept.search_vector(query_vectors[i], 50)], exact[i])
                 for i in range(m)

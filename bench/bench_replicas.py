@@ -307,7 +307,7 @@ def job_attempts(url: str, job_id: str) -> int:
 
 def count_rows(url: str, answered: list[str]) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             conn.execute(
                 "SELECT m.role || '/' || m.status, count(*) FROM messages m "
                 "JOIN chats c ON c.id = m.chat_id WHERE c.user_id = %s GROUP BY 1",
