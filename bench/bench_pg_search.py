@@ -70,7 +70,7 @@ def _search_vector(retriever: PgHybridRetriever, vectors: Sequence[Any], i: int)
 def _database_url(server_url: str, name: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(server_url)
     params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]  # psycopg's stub takes the string first
 
 
 def ensure_database(server_url: str, name: str, rebuild: bool) -> tuple[str, bool]:
@@ -309,11 +309,11 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         if missing:
             build(store, corpus, args.chunks, pool, model, args.maintenance_work_mem, args.load)
         with db.connection() as conn:
-            version = conn.execute("SHOW server_version").fetchone()["server_version"]  # type: ignore[index]
-            buffers = conn.execute("SHOW shared_buffers").fetchone()["shared_buffers"]  # type: ignore[index]
+            version = conn.execute("SHOW server_version").fetchone()["server_version"]  # type: ignore[index]  # SHOW always answers one row
+            buffers = conn.execute("SHOW shared_buffers").fetchone()["shared_buffers"]  # type: ignore[index]  # SHOW always answers one row
             size = conn.execute(
                 "SELECT pg_size_pretty(pg_database_size(current_database())) AS s"
-            ).fetchone()["s"]  # type: ignore[index]
+            ).fetchone()["s"]  # type: ignore[index]  # an aggregate always answers one row
         retriever = PgHybridRetriever(store, None)
         n = len(queries)
         print(

@@ -595,6 +595,6 @@ class RecalibrationOut(BaseModel):
         if result.stored is not None:
             fit = FitOut.of(result.stored)
         else:
-            fit = FitOut.of(StoredCalibration(0, result.fit, None, None))  # type: ignore[arg-type]
+            fit = FitOut.of(StoredCalibration(0, result.fit, None, None))  # type: ignore[arg-type]  # a fit not stored yet has no date or author
             fit.version = None
         return cls(stored=result.stored is not None, fit=fit, message=result.message)

@@ -257,7 +257,7 @@ async def encode_ui_message_stream(
 ) -> AsyncGenerator[str, None]:
     """The UI message stream (SSE) for `useChat`, via PydanticAI's Vercel AI event stream."""
     finished = _Finished()
-    stream = VercelAIEventStream(run_input, sdk_version=sdk_version)  # type: ignore[arg-type]
+    stream = VercelAIEventStream(run_input, sdk_version=sdk_version)  # type: ignore[arg-type]  # the versions the route accepts are 5, 6 and 7
 
     # pydantic-ai declares an AsyncIterator; `transform_stream` is an async generator
     transformed = cast(

@@ -123,7 +123,7 @@ def throwaway_database(server_url: str) -> Iterator[str]:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         params = psycopg.conninfo.conninfo_to_dict(server_url)
         params["dbname"] = name
-        url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+        url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]  # psycopg's stub takes the string first
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")

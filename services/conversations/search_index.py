@@ -176,7 +176,7 @@ class SqlChatSearchIndex:
             hits[item.chat_id] = ChatSearchHit(
                 chat_id=item.chat_id,
                 title=chat.title,
-                matched=item.field,  # type: ignore[arg-type]
+                matched=item.field,  # type: ignore[arg-type]  # the index stores only these three fields
                 text=item.text,
                 message_id=item.message_id,
                 score=score,

@@ -118,7 +118,7 @@ class SqliteLexicalIndex:
 
     @property
     def level(self) -> Literal["section", "chunk"]:
-        return self.searcher.level  # type: ignore[return-value]
+        return self.searcher.level  # type: ignore[return-value]  # the searcher level is "section" or "chunk"
 
     def analyze(self, query: str) -> StatedQuery:
         state = self._store.state()

@@ -87,19 +87,19 @@ class Lexicon:
         unknown = set(data) - {"synonyms", "acronyms", "abbreviations", "phrases", "column_hints"}
         if unknown:
             raise KeyError(f"unknown keys {sorted(unknown)}")
-        groups = tuple(tuple(str(w) for w in group) for group in data.get("synonyms", []))  # type: ignore[attr-defined]
+        groups = tuple(tuple(str(w) for w in group) for group in data.get("synonyms", []))  # type: ignore[attr-defined]  # JSON the lexicon file holds: lists
         phrases = tuple(
             (re.compile(item["pattern"], re.IGNORECASE), str(item["replace"]))
-            for item in data.get("phrases", [])  # type: ignore[attr-defined]
+            for item in data.get("phrases", [])  # type: ignore[attr-defined]  # JSON the lexicon file holds: lists
         )
         hints = tuple(
             (re.compile(item["pattern"], re.IGNORECASE), str(item["column"]))
-            for item in data.get("column_hints", [])  # type: ignore[attr-defined]
+            for item in data.get("column_hints", [])  # type: ignore[attr-defined]  # JSON the lexicon file holds: lists
         )
         return cls.build(
             groups,
-            dict(data.get("acronyms", {})),  # type: ignore[call-overload]
-            dict(data.get("abbreviations", {})),  # type: ignore[call-overload]
+            dict(data.get("acronyms", {})),  # type: ignore[call-overload]  # JSON the lexicon file holds: objects
+            dict(data.get("abbreviations", {})),  # type: ignore[call-overload]  # JSON the lexicon file holds: objects
             phrases,
             hints,
         )

@@ -416,7 +416,7 @@ class PgSqlRunner(ReadOnlySqlRunner):
             return self._not_a_read(hint)
         if missing or hidden:
             # Unqualified, so `public.x` reads the same whether x is missing or hidden.
-            name = (missing or hidden).group(1).rsplit(".", 1)[-1]  # type: ignore[union-attr]
+            name = (missing or hidden).group(1).rsplit(".", 1)[-1]  # type: ignore[union-attr]  # one of the two matched (checked above)
             return self._no_such_table(name, hint)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             function = re.fullmatch(r"permission denied for function (.+)", message)

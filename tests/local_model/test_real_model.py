@@ -235,7 +235,7 @@ def test_a_model_server_killed_mid_stream_ends_the_stream_and_keeps_the_question
     data_dir: Path, real_model: None, tmp_path: Path
 ) -> None:
     server = LocalModelServer(tmp_path / "server.log").start()
-    container = bootstrap(settings_for(data_dir, server), clock=FixedClock())  # type: ignore[arg-type]
+    container = bootstrap(settings_for(data_dir, server), clock=FixedClock())  # type: ignore[arg-type]  # settings_for returns Settings
     try:
         with serve(create_app(container=container)) as base:
             body = {

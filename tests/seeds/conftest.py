@@ -71,7 +71,7 @@ def seed_container(
 
 
 def _started(settings: object) -> Iterator[Container]:
-    container = bootstrap(settings, clock=FixedClock())  # type: ignore[arg-type]
+    container = bootstrap(settings, clock=FixedClock())  # type: ignore[arg-type]  # the fixture holds Settings
     try:
         load_sample_data_if_empty(container)
         stand_in_for_openai(container)

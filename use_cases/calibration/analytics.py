@@ -428,7 +428,7 @@ class Recalibrate:
                 f"Recalibration needs at least {self.min_feedback} answers with feedback "
                 f"(RECALIBRATION_MIN_FEEDBACK); there are {len(samples)}."
             )
-        fit = self.evaluate(samples, chosen)  # type: ignore[arg-type]
+        fit = self.evaluate(samples, chosen)  # type: ignore[arg-type]  # chosen is checked against the methods above
         if dry_run:
             return RecalibrationResult(None, fit, "Dry run: nothing was stored.")
         author = caller.user_id if caller is not None else "auto"

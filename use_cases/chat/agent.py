@@ -119,7 +119,7 @@ def build_agent(kind: TurnKind[DepsT, OutputT], *, limits: AgentLimits) -> Agent
 
     agent.tool(name=SEARCH_TOOL, prepare=kind.offer_search)(search_knowledge_base)
     agent.tool(name=SQL_TOOL, prepare=offer_lookup)(lookup_structured_data)
-    install_search_policy(agent)  # type: ignore[arg-type]
+    install_search_policy(agent)  # type: ignore[arg-type]  # every DepsT is an AgentDeps
 
     @agent.output_validator
     async def _cites_real_passages(ctx: RunContext[DepsT], output: OutputT) -> OutputT:
