@@ -522,7 +522,7 @@ class HybridRetriever:
     def search_with_vector(
         self,
         query: str,
-        query_vector: Vector | np.ndarray | None,
+        query_vector: Vector | None,
         k: int | None = None,
         category: str | None = None,
         *,
