@@ -43,10 +43,11 @@ model: install  ## (Re)build nothing if present: the local int8 ONNX all-MiniLM-
 run: install  ## Serve the API on HOST:PORT (default 127.0.0.1:8000), sample KB on first start; KNOWLEDGE=PATH: your folder instead
 	$(BIN)/almanac serve $(if $(KNOWLEDGE),--knowledge "$(KNOWLEDGE)")
 
-lint: install  ## ruff lint + format check + import-linter layer contract
+lint: install  ## ruff lint + format check + import-linter layer contract + mypy (docs/extending.md)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install  ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -144,4 +145,4 @@ bench-postgres-1m: install  ## PostgreSQL search at 1M chunks (~25 min to build,
 	$(BIN)/python -m bench.bench_pg_search --data $(SCIFACT) --chunks 1000000 --shared-buffers 4GB --maintenance-work-mem 6GB
 
 clean:  ## Remove the virtualenv, caches and local data (not the model cache)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .bench data
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache .bench data

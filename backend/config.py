@@ -1539,7 +1539,7 @@ def _values(group: BaseModel) -> dict[str, Any]:
 GROUP_OF: dict[str, str] = {
     name: group
     for group, field in Settings.model_fields.items()
-    for name in field.annotation.model_fields  # type: ignore[union-attr]
+    for name in field.annotation.model_fields  # type: ignore[union-attr]  # every group's annotation is its settings model
 }
 assert not set(GROUP_OF) & set(Settings.model_fields), "a setting is named like a group"
 

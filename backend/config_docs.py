@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic.fields import FieldInfo
 
@@ -27,7 +26,7 @@ def _default(name: str, field: FieldInfo) -> str:
     if name in ("sample_data_dir", "sample_tables_dir", "sample_lexicon_file"):
         value = field.get_default(call_default_factory=True)
         return Path(value).relative_to(PROJECT_ROOT).as_posix()
-    value: Any = field.get_default(call_default_factory=True)
+    value = field.get_default(call_default_factory=True)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -172,7 +172,7 @@ class BoundedH11Protocol(H11Protocol):
 
     # -- connections -------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's h11 protocol gets a Transport
         super().connection_made(transport)
         limits = self._limits
         address = self.client[0] if self.client else ""

@@ -39,7 +39,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered)) - 1))]
 
 
-async def _ask_all(container, cases) -> list[float]:  # type: ignore[no-untyped-def]
+async def _ask_all(container, cases) -> list[float]:
     """Seconds per turn of each case's question (its history asked first, untimed)."""
     timings = []
     for index, case in enumerate(cases):

@@ -267,7 +267,7 @@ class StreamResult:
     status: int = 0
 
 
-def _lines(buffer: bytearray, chunk: bytes) -> list[bytes]:
+def _lines(buffer: bytearray, chunk: bytes) -> list[bytearray]:
     buffer += chunk
     *complete, rest = buffer.split(b"\n")
     buffer[:] = rest

@@ -53,7 +53,7 @@ def ingest_once(documents: Path, *, prepare: bool) -> Timing:
     """Documents and chunks written, and when they were searchable and answer-ready
     (seconds from the start of the ingestion; start-up excluded)."""
     with tempfile.TemporaryDirectory(prefix="almanac-corpus-ingest-") as tmp:
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             _env_file=None,
             data_dir=Path(tmp),
             embedding_provider="local",

@@ -266,7 +266,12 @@ def run(
                     sent_as = "conversations.json"  # a JSON export, not in a ZIP
                 extra = {"name": "deep"} if path == "/api/tables" else None
 
-                def send(path=path, data=data, sent_as=sent_as, extra=extra):
+                def send(
+                    path: str = path,
+                    data: bytes = data,
+                    sent_as: str = sent_as,
+                    extra: dict[str, str] | None = extra,
+                ) -> httpx.Response:
                     answer = http.post(path, files={"file": (sent_as, data)}, data=extra)
                     return _job_outcome(http, answer)
 
@@ -276,15 +281,15 @@ def run(
                 continue
             size = int(page_path.rsplit("/", 1)[1])
 
-            def send(page_path=page_path):
+            def send_page(page_path: str = page_path) -> httpx.Response:
                 url = pages_url + page_path
                 return http.post("/api/conversations/import", json={"url": url})
 
-            rows.append(_row("POST /api/conversations/import", name, size, pid, send))
+            rows.append(_row("POST /api/conversations/import", name, size, pid, send_page))
         if chosen("nested sign-in cookie (100,000)"):
             cookie = _nested_cookie(100_000)
 
-            def send() -> httpx.Response:
+            def send_cookie() -> httpx.Response:
                 return http.get(
                     "/api/auth/callback?code=x&state=y",
                     headers={"Cookie": f"almanac_oidc={cookie}"},
@@ -297,7 +302,7 @@ def run(
                     "nested sign-in cookie (100,000)",
                     len(cookie),
                     pid,
-                    send,
+                    send_cookie,
                 )
             )
         if long_chat_messages and chosen("long chat"):

@@ -10,6 +10,7 @@ each document yields one chunk; the index is written to a temporary directory.
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
     parser.add_argument("--passages", type=int, default=2000)
     args = parser.parse_args()
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     model_dir = settings.embeddings.models_dir / LOCAL_MODEL_DIRNAME
     passages = load_passages(
         args.data / "corpus.jsonl", model_dir / "tokenizer.json", args.passages
@@ -62,7 +63,7 @@ def main() -> None:
             policy=IngestPolicy(embed_batch_chunks=ingest_batch_chunks(settings)),
         )
         sources = [
-            IngestSource(f"passage:{i}", f"passage-{i}", (lambda p=p: p.encode()))
+            IngestSource(f"passage:{i}", f"passage-{i}", functools.partial(str.encode, p))
             for i, p in enumerate(passages)
         ]
         started = time.perf_counter()

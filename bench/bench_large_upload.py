@@ -29,6 +29,7 @@ from backend.api.app import create_app
 from backend.bootstrap import bootstrap
 from backend.config import Settings
 from backend.logging import configure_logging
+from services.knowledge.store import SqliteKnowledgeStore
 
 _VOCABULARY = """
 visitor badge desk shipment carrier route depot invoice tariff customs pallet driver manifest
@@ -120,7 +121,7 @@ async def upload_and_wait(
 
 
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=data_dir,
         load_sample_data=False,
@@ -165,7 +166,9 @@ async def ingested_as_a_job(data: bytes, max_chunks: int) -> None:
                 f"{before['anon']:.0f} MB before, peak {peak.peak_anon:.0f} MB, "
                 f"{after['anon']:.0f} MB after"
             )
-            db, conn = settings.storage.knowledge_db_path, container.adapters.store.connection()
+            store = container.adapters.store
+            assert isinstance(store, SqliteKnowledgeStore)  # this benchmark runs on SQLite
+            db, conn = settings.storage.knowledge_db_path, store.connection()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             size = db.stat().st_size
             if job["status"] == "done":

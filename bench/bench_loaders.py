@@ -20,6 +20,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -258,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\nworst structure per loader:")
     for kind in LOADERS:
-        worst = max((r for r in rows if r["loader"] == kind), key=lambda r: r["cpu_s_per_mb"])
+        worst = max(
+            (r for r in rows if r["loader"] == kind), key=lambda r: cast(float, r["cpu_s_per_mb"])
+        )
         print(f"  {kind:<18} {worst['structure']:<13} {worst['cpu_s_per_mb']} CPU-s per MB")
     return 0
 

@@ -62,7 +62,7 @@ def main() -> None:
         f"sections) in {statistics.median(times):.2f} s (median of {args.runs})"
     )
 
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     embedder = MiniLMEmbedder(settings.embeddings.models_dir / LOCAL_MODEL_DIRNAME)
     embedder.embed_documents(["warm up"])
     with tempfile.TemporaryDirectory(prefix="almanac-pdf-ingest-") as tmp:

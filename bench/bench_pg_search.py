@@ -29,6 +29,7 @@ the server's shared_buffers: pgserver runs with PostgreSQL's default 128 MB unle
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -36,6 +37,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -61,10 +63,14 @@ from services.postgres import PgDatabase  # noqa: E402
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
 
 
+def _search_vector(retriever: PgHybridRetriever, vectors: Sequence[Any], i: int) -> object:
+    return retriever.search_vector(vectors[i], 50)
+
+
 def _database_url(server_url: str, name: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(server_url)
     params["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]  # psycopg's stub takes the string first
 
 
 def ensure_database(server_url: str, name: str, rebuild: bool) -> tuple[str, bool]:
@@ -114,7 +120,7 @@ def build(
             "SELECT set_config('maintenance_work_mem', %s, false)", (maintenance_work_mem,)
         )
         started = time.perf_counter()
-        create_vector_index(conn)  # type: ignore[arg-type]
+        create_vector_index(conn)
         built = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE")
     print(
@@ -184,7 +190,7 @@ def load_with_copy(
     with db.connection() as conn:
         conn.execute("ALTER TABLE lexeme_postings DROP CONSTRAINT IF EXISTS lexeme_postings_pkey")
         conn.execute("DROP INDEX IF EXISTS sections_fts")
-        register_vector(conn)  # type: ignore[arg-type]
+        register_vector(conn)
         now = datetime.now(UTC)
         section_id = chunk_id = 0
         start = 0
@@ -235,15 +241,15 @@ def load_with_copy(
                 with conn.cursor().copy(
                     "COPY chunks (id, document_id, section_id, ordinal, text) FROM STDIN"
                 ) as copy:
-                    for row in chunk_rows:
-                        copy.write_row(row)
+                    for chunk_row in chunk_rows:
+                        copy.write_row(chunk_row)
                 with conn.cursor().copy(
                     "COPY chunk_vectors (chunk_id, embedding, category) FROM STDIN"
                     " WITH (FORMAT BINARY)"
                 ) as copy:
                     copy.set_types(["int8", "vector", "text"])
-                    for row in vector_rows:
-                        copy.write_row(row)
+                    for vector_row in vector_rows:
+                        copy.write_row(vector_row)
             print(f"  {start} chunks, {time.perf_counter() - started:.0f} s", flush=True)
         for table, last in (
             ("documents", len(drafts)),
@@ -303,11 +309,11 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         if missing:
             build(store, corpus, args.chunks, pool, model, args.maintenance_work_mem, args.load)
         with db.connection() as conn:
-            version = conn.execute("SHOW server_version").fetchone()["server_version"]  # type: ignore[index]
-            buffers = conn.execute("SHOW shared_buffers").fetchone()["shared_buffers"]  # type: ignore[index]
+            version = conn.execute("SHOW server_version").fetchone()["server_version"]  # type: ignore[index]  # SHOW always answers one row
+            buffers = conn.execute("SHOW shared_buffers").fetchone()["shared_buffers"]  # type: ignore[index]  # SHOW always answers one row
             size = conn.execute(
                 "SELECT pg_size_pretty(pg_database_size(current_database())) AS s"
-            ).fetchone()["s"]  # type: ignore[index]
+            ).fetchone()["s"]  # type: ignore[index]  # an aggregate always answers one row
         retriever = PgHybridRetriever(store, None)
         n = len(queries)
         print(
@@ -349,7 +355,7 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         ]
         for ef in args.ef_sweep:
             swept = PgHybridRetriever(store, None, ef_search=ef)
-            ms = timed(lambda i, r=swept: r.search_vector(query_vectors[i], 50), n)
+            ms = timed(functools.partial(_search_vector, swept, query_vectors), n)
             recall = statistics.fmean(
                 overlap([h.chunk_id for h in swept.search_vector(query_vectors[i], 50)], exact[i])
                 for i in range(m)

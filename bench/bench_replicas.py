@@ -109,7 +109,7 @@ def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[lis
 
     def start(name: str, argv: list[str], env: dict[str, str]) -> Child:
         child = spawn(name, argv, env, workdir, workdir / f"{name}.log")
-        child.url = ""  # type: ignore[attr-defined]
+        child.url = ""  # type: ignore[attr-defined]  # set on the child after it starts
         children.append(child)
         return child
 
@@ -130,7 +130,7 @@ def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[lis
             ],
             {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
         )
-        fake.url = f"http://127.0.0.1:{fake_port}"  # type: ignore[attr-defined]
+        fake.url = f"http://127.0.0.1:{fake_port}"  # type: ignore[attr-defined]  # set on the child after it starts
         for index in range(args.replicas):
             port = free_port()
             env = {
@@ -155,7 +155,7 @@ def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[lis
             }
             serve = ["serve", "--no-jobs"] if args.workers else ["serve"]
             child = start(f"replica-{index}", [*almanac_executable(), *serve], env)
-            child.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+            child.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]  # set on the child after it starts
         for index in range(args.workers):
             env = {**env, "DATA_DIR": str(workdir / f"worker-{index}"), "LOG_LEVEL": "INFO"}
             start(f"worker-{index}", [*almanac_executable(), "worker"], env)
@@ -172,7 +172,7 @@ async def turn(client: httpx.AsyncClient, replicas: list[Child], start: int) -> 
         child = replicas[(start + offset) % len(replicas)]
         try:
             response = await client.post(
-                f"{child.url}/chat",  # type: ignore[attr-defined]
+                f"{child.url}/chat",  # type: ignore[attr-defined]  # set on the child after it starts
                 json={"message": QUESTION},
                 timeout=AGENT_TIMEOUT_S * 3,
             )
@@ -307,7 +307,7 @@ def job_attempts(url: str, job_id: str) -> int:
 
 def count_rows(url: str, answered: list[str]) -> dict[str, Any]:
     with psycopg.connect(url) as conn:
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             conn.execute(
                 "SELECT m.role || '/' || m.status, count(*) FROM messages m "
                 "JOIN chats c ON c.id = m.chat_id WHERE c.user_id = %s GROUP BY 1",
@@ -353,9 +353,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         # that no kill caused.
         limits = httpx.Limits(max_connections=args.concurrency + 20, keepalive_expiry=1.0)
         async with httpx.AsyncClient(limits=limits) as client:
-            await wait_ready(client, fake, f"{fake.url}/v1/models", 30)  # type: ignore[attr-defined]
+            await wait_ready(client, fake, f"{fake.url}/v1/models", 30)  # type: ignore[attr-defined]  # set on the child after it starts
             for child in replicas:
-                await wait_ready(client, child, f"{child.url}/health", 180)  # type: ignore[attr-defined]
+                await wait_ready(client, child, f"{child.url}/health", 180)  # type: ignore[attr-defined]  # set on the child after it starts
             for child in workers:
                 while "worker ready" not in child.log_path.read_text(errors="replace"):
                     if child.process.poll() is not None:
@@ -383,7 +383,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 conn.execute("DELETE FROM chats WHERE user_id = %s", (USER,))
 
             upload = await client.post(
-                f"{replicas[0].url}/api/documents",  # type: ignore[attr-defined]
+                f"{replicas[0].url}/api/documents",  # type: ignore[attr-defined]  # set on the child after it starts
                 files={"file": ("replica-drill.md", big_document(args.sections), "text/markdown")},
                 timeout=60,
             )
@@ -422,7 +422,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             deadline = time.monotonic() + args.job_timeout
             status = None
             while time.monotonic() < deadline:
-                response = await client.get(f"{survivors[0].url}/api/jobs/{job['id']}", timeout=10)  # type: ignore[attr-defined]
+                response = await client.get(f"{survivors[0].url}/api/jobs/{job['id']}", timeout=10)  # type: ignore[attr-defined]  # set on the child after it starts
                 status = response.json().get("status")
                 if status in ("done", "failed"):
                     break

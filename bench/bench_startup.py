@@ -65,7 +65,7 @@ def _process(command: list[str], env: dict[str, str]) -> Callable[[], float]:
 
 
 def _settings(data_dir: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=data_dir, log_level="WARNING")  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=data_dir, log_level="WARNING")
 
 
 def _bootstrap(data_dir: Path) -> Callable[[], float]:

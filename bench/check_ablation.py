@@ -101,7 +101,7 @@ def run(corpora: list[str], split: str, checks: list[str]) -> dict[str, dict[str
                 label = f"{name}/{split}"
                 row = {"in force": _score(container, label, split, cases)}
                 for check in checks:
-                    with CHECKS[check]():  # type: ignore[attr-defined]
+                    with CHECKS[check]():  # type: ignore[attr-defined]  # each check is a context manager
                         row[check] = _score(container, label, split, cases)
                 table[name] = row
     return table

@@ -27,8 +27,9 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -45,7 +46,7 @@ from services.offline.tuning import DEFAULT_TUNING  # noqa: E402
 from use_cases.calibration.stats import auroc  # noqa: E402
 from use_cases.evaluation.answers import CaseResult  # noqa: E402
 
-Row = dict[str, object]
+Row = dict[str, Any]
 
 #: The confidence model in force.
 IN_FORCE = DEFAULT_TUNING.confidence
@@ -96,7 +97,7 @@ def fit(rows: Sequence[Row], features: Sequence[str], l2: float = 0.1) -> list[f
     unweighted, the fit would be the handbook's)."""
     k = len(features) + 1
     weights = [0.0] * k
-    xs = [[1.0, *(float(r[f]) for f in features)] for r in rows]  # type: ignore[arg-type]
+    xs = [[1.0, *(float(r[f]) for f in features)] for r in rows]
     ys = [1.0 if r["correct"] else 0.0 for r in rows]
     sizes = Counter(str(r["corpus"]) for r in rows)
     shares = [len(rows) / len(sizes) / sizes[str(r["corpus"])] for r in rows]
@@ -131,11 +132,11 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 
 
 def score(row: Row, bias: float, weights: Mapping[str, float]) -> float:
-    return _logistic(bias + sum(w * float(row[f]) for f, w in weights.items()))  # type: ignore[arg-type]
+    return _logistic(bias + sum(w * float(row[f]) for f, w in weights.items()))
 
 
-def _auc(rows: Sequence[Row], value: object) -> str:
-    pairs = [(value(r) if callable(value) else float(r[value]), bool(r["correct"])) for r in rows]  # type: ignore[arg-type]
+def _auc(rows: Sequence[Row], value: str | Callable[[Row], float]) -> str:
+    pairs = [(value(r) if callable(value) else float(r[value]), bool(r["correct"])) for r in rows]
     figure = auroc(pairs)
     return "n/a" if figure is None else f"{figure:.2f}"
 
@@ -155,7 +156,11 @@ def report(rows: Sequence[Row], features: Sequence[str]) -> None:
         else:  # fitted on the other corpora only: how the model does on documents it never saw
             other = fit([r for r in rows if r["corpus"] != name], features)
             weights = dict(zip(features, other[1:], strict=True))
-            left_out = _auc(part, lambda r, b=other[0], w=weights: score(r, b, w))
+
+            def left_out_score(r: Row, b: float = other[0], w: dict[str, float] = weights) -> float:
+                return score(r, b, w)
+
+            left_out = _auc(part, left_out_score)
         cells = [
             name,
             str(len(part)),

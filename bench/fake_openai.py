@@ -247,7 +247,11 @@ class FakeOpenAI:
             await writer.drain()
         tail = [_sse_chunk(prefix + b"{}" + stop)]
         if (request.get("stream_options") or {}).get("include_usage"):
-            usage = {**base, "choices": [], "usage": _usage(config, _prompt_tokens(request))}
+            usage: dict[str, Any] = {
+                **base,
+                "choices": [],
+                "usage": _usage(config, _prompt_tokens(request)),
+            }
             tail.append(_sse_chunk(_dumps(usage)))
         tail.append(_sse_chunk(b"[DONE]"))
         tail.append(b"0\r\n\r\n")

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,9 +48,11 @@ df = {
     for r in conn.execute("SELECT word, ndoc FROM ts_stat('SELECT fts FROM s')")
 }
 N = len(corpus)
-avg = conn.execute("SELECT avg(len) a FROM s").fetchone()["a"]
+averaged = conn.execute("SELECT avg(len) a FROM s").fetchone()
+assert averaged is not None  # an aggregate always answers one row
+avg = averaged["a"]
 avg = float(avg)
-lexcache = {}
+lexcache: dict[str, Any] = {}
 
 
 def lexemes(text):

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -59,8 +60,12 @@ def shares(name: str, split: str) -> str:
         raise SystemExit(f"{name}/{split}: the reader's share changed an answer")
     figures = []
     for share in SHARES:
+        # `read[i].confidence` is not None by the filter (a checker narrows no indexed item)
         points = [
-            ((1 - share) * r.confidence + share * read[i].confidence, r.correct)
+            (
+                (1 - share) * r.confidence + share * cast(float, read[i].confidence),
+                r.correct,
+            )
             for i, r in alone.items()
             if not r.refused and r.confidence is not None and read[i].confidence is not None
         ]

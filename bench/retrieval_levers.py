@@ -45,12 +45,12 @@ def open_index(settings: Settings, data: Path, corpus: list[dict[str, Any]], var
     if variant == "notitle":
         import use_cases.knowledge.ingest as ingest_module
 
-        original = ingest_module.embedding_text
-        ingest_module.embedding_text = lambda title, heading, chunk: original("", heading, chunk)
+        original = ingest_module.embedding_text  # type: ignore[attr-defined]  # the name ingest imported, patched
+        ingest_module.embedding_text = lambda title, heading, chunk: original("", heading, chunk)  # type: ignore[attr-defined,assignment]  # the name ingest imported, patched
         try:
             report = index_corpus(settings, embedder, store, corpus)
         finally:
-            ingest_module.embedding_text = original
+            ingest_module.embedding_text = original  # type: ignore[attr-defined]  # the name ingest imported, restored
     else:
         report = index_corpus(settings, embedder, store, corpus)
     print(
@@ -293,16 +293,16 @@ def main() -> None:
 
     if want("convex"):
         print("lever: convex combination of normalised scores:")
-        grid = []
+        convex_grid: list[tuple[str, int, float]] = []
         for how in ("minmax", "zscore", "tmm"):
             for depth in (50, 100, 200):
                 for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
-                    grid.append((how, depth, alpha))
+                    convex_grid.append((how, depth, alpha))
                     row(
                         f"convex {how}, depth {depth}, bm25 weight {alpha}",
                         run(base, depth, convex(alpha, how)),
                     )
-        two_fold("convex", grid, lambda c: run(base, c[1], convex(c[2], c[0]))[0], len(ids))
+        two_fold("convex", convex_grid, lambda c: run(base, c[1], convex(c[2], c[0]))[0], len(ids))
 
     if want("title"):
         print("lever: title weight in BM25 (FTS5 column weights; heading 2, text 1), depth 50:")
@@ -382,12 +382,13 @@ def main() -> None:
     if want("prf"):
         print("lever: dense pseudo-relevance feedback (Rocchio on vectors), depth 50:")
         snap = retriever.vectors._snapshot
+        assert snap is not None, "the vector index is loaded by the searches above"
         position = {int(c): i for i, c in enumerate(snap.ids[: snap.size])}
         for top, beta in ((3, 0.3), (5, 0.3), (5, 0.6), (10, 0.3)):
             rankings = []
             for i, pair in enumerate(sections(base, 50)):
                 first = fuse_convex(pair, 0.5)
-                chunk_of = {}
+                chunk_of: dict[int, int] = {}
                 for c, _ in base.dense[i]:
                     chunk_of.setdefault(section_of[c], c)
                 feedback = [
@@ -436,7 +437,7 @@ def learned_fusion(pairs, ev, ids, qrels, section_doc) -> float:
     what any fusion of these two legs can do, not a candidate for the product."""
     feats, labels, groups, candidates = [], [], [], []
     for i, (lex, den) in enumerate(pairs):
-        rows = {}
+        rows: dict[int, Any] = {}
         for leg_index, leg in enumerate((lex, den)):
             values = np.asarray([v for _, v in leg]) if leg else np.zeros(1)
             low, high, mu, sd = values.min(), values.max(), values.mean(), values.std() or 1.0

@@ -63,7 +63,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Protocol
 
 import ijson
 
@@ -281,7 +281,10 @@ def stream_json_items(
 
 
 def _items(
-    buffered: io.BufferedReader, prefix: str, bounded: BoundedReader | None, what: str
+    buffered: io.BufferedReader[_DepthChecked],
+    prefix: str,
+    bounded: BoundedReader | None,
+    what: str,
 ) -> Iterator[Any]:
     try:
         for item in ijson.items(buffered, prefix, use_float=True):
@@ -294,11 +297,17 @@ def _items(
         raise InvalidArchive(f"{what} in the ZIP is corrupt: {_reason(exc)}") from None
 
 
+class _ByteSource(Protocol):
+    """What `_DepthChecked` reads from: a file, a ZIP member, a `BoundedReader`."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class _DepthChecked(io.RawIOBase):
     """`source` read through a `JsonDepth`: a chunk that nests too deep raises before it is
     handed on."""
 
-    def __init__(self, source: IO[bytes], depth: JsonDepth) -> None:
+    def __init__(self, source: _ByteSource, depth: JsonDepth) -> None:
         self._source = source
         self._depth = depth
 

@@ -385,7 +385,7 @@ class JobStore:
             )
         return True
 
-    def _now(self) -> tuple[str, tuple[str, ...]]:
+    def _now(self) -> tuple[str, tuple[object, ...]]:
         """The current time in a statement, and its parameters: PostgreSQL's `now()` (one
         clock for every replica), or on SQLite this process's clock as bound ISO text."""
         if self._postgres:

@@ -159,7 +159,7 @@ class BudgetedLoader:
             raise InvalidDocument(f"{name} could not be read (its parser stopped).")
         kind, value = outcome
         if kind == "ok":
-            return value  # type: ignore[no-any-return]
+            return value
         raise value
 
     def _outcome(self, receive: Connection) -> Any:

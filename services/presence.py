@@ -202,7 +202,7 @@ class PgPresence:
                 try:
                     if self._conn is None or self._conn.closed or self._conn.broken:
                         self._conn = self._connect()
-                    cursor = self._conn.execute(query, params)  # type: ignore[arg-type]
+                    cursor = self._conn.execute(query, params)
                     return cursor.fetchall() if cursor.description else []
                 except psycopg.OperationalError:
                     if attempt == 2:

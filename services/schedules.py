@@ -45,6 +45,8 @@ class Schedules:
     def due(self, name: str, every_s: float) -> bool:
         """Whether this process won task `name`'s current period (module docstring)."""
         if self._postgres:
+            now_at: tuple[object, ...]
+            later_at: tuple[object, ...]
             now, now_at = "now()", ()
             later, later_at = "now() + make_interval(secs => ?)", (every_s,)
         else:

@@ -61,7 +61,7 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
         host = address[0] if isinstance(address, tuple) else str(address)
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise OSError(f"Tests may not reach the network (tried {address!r}).")
-    _real_connect(self, address)  # type: ignore[arg-type]
+    _real_connect(self, address)  # type: ignore[arg-type]  # the address the test's socket was given
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,7 +80,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from tests.local_model_server import stop_shared_server
 
-    root = run_temp_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]
+    root = run_temp_root(session.config._tmp_path_factory)  # type: ignore[attr-defined]  # pytest's own tmp_path factory (no public accessor)
     stop_shared_server(root)
     _save_machine_vectors(root / "sentence-vectors.db")
 
@@ -177,7 +177,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "allowed_hosts": TEST_HOSTS,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]  # overrides by field name: pydantic checks each
 
 
 def run_temp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -9,7 +9,7 @@ import json
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
@@ -142,10 +142,12 @@ def deep_jsonl(depth: int = 30_000) -> bytes:
     return b'{"id": 1}\n{"id": 2, "tags": ' + deep_json(depth) + b"}\n"
 
 
-def _patch_u16(data: bytearray, signature: bytes, offset: int, change: object) -> None:
+def _patch_u16(
+    data: bytearray, signature: bytes, offset: int, change: Callable[[int], int]
+) -> None:
     at = data.index(signature) + offset
     (value,) = struct.unpack_from("<H", data, at)
-    struct.pack_into("<H", data, at, change(value))  # type: ignore[operator]
+    struct.pack_into("<H", data, at, change(value))
 
 
 # -- PDFs --------------------------------------------------------------------------------------

@@ -48,10 +48,12 @@ def another_store(store: AnyStore) -> AnyStore:
     """A second store on the same database (as another process would open it)."""
     if isinstance(store, SqliteKnowledgeStore):
         return SqliteKnowledgeStore(store.path)
+    assert isinstance(store, PgKnowledgeStore), "a real database's store"
     return PgKnowledgeStore(PgDatabase(store.db.url, max_size=2))
 
 
 def close_other(store: AnyStore) -> None:
+    assert not isinstance(store, InMemoryKnowledgeStore), "a real database's store"
     store.close()
     if isinstance(store, PgKnowledgeStore):
         store.db.close()
@@ -60,6 +62,7 @@ def close_other(store: AnyStore) -> None:
 def make_retriever(store: AnyStore, embedder: Any, **settings: Any) -> AnyRetriever:
     if isinstance(store, SqliteKnowledgeStore):
         return SqliteHybridRetriever(store, embedder, **settings)
+    assert isinstance(store, PgKnowledgeStore), "a real database's store"
     return PgHybridRetriever(store, embedder, **settings)
 
 
@@ -72,8 +75,9 @@ class Probe:
     def _rows(self, sqlite_sql: str, pg_sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         if isinstance(self.store, SqliteKnowledgeStore):
             return [r[0] for r in self.store.connection().execute(sqlite_sql, params)]
+        assert isinstance(self.store, PgKnowledgeStore), "a real database's store"
         with self.store.db.connection() as conn:
-            return [next(iter(r.values())) for r in conn.execute(pg_sql, params)]  # type: ignore[arg-type]
+            return [next(iter(r.values())) for r in conn.execute(pg_sql, params)]
 
     def count(self, table: str) -> int:
         assert table in {

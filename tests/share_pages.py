@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 from tests.hostile_inputs import unclosed_script_page
 
@@ -30,7 +31,7 @@ def share_page_server() -> Iterator[str]:
             return
 
         def do_GET(self) -> None:
-            port = self.server.server_address[1]
+            port = cast(tuple[str, int], self.server.server_address)[1]  # a TCP server's
             path = self.path.split("?", 1)[0]
             if path == "/redirect-off":
                 self._redirect(f"http://localhost:{port}/grok-share.html")

@@ -41,9 +41,7 @@ class AppDb:
         """What a refused write raises on this backend (the driver's IntegrityError)."""
         return (psycopg.IntegrityError,) if self.is_postgres else (sqlite3.IntegrityError,)
 
-    def open(
-        self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[..., Any] | None = None
-    ) -> Any:
+    def open(self, sqlite_cls: Callable[..., Any], pg_cls: Callable[..., Any] | None = None) -> Any:
         """A store on this database (sharing the test's pool on PostgreSQL); `pg_cls`
         defaults to `sqlite_cls`, a store written once for both."""
         if self.db is not None:
@@ -51,7 +49,7 @@ class AppDb:
         return sqlite_cls(self.path)
 
     def open_apart(
-        self, sqlite_cls: Callable[[Path], Any], pg_cls: Callable[..., Any] | None = None
+        self, sqlite_cls: Callable[..., Any], pg_cls: Callable[..., Any] | None = None
     ) -> Any:
         """A store with connections of its own, as another process (replica) would have."""
         if self.url is None:
@@ -63,14 +61,14 @@ class AppDb:
     def raw(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Run one statement directly (committed) and return its rows as tuples."""
         if self.url is None:
-            conn = sqlite3.connect(str(self.path))
+            lite = sqlite3.connect(str(self.path))
             try:
-                with conn:
-                    return conn.execute(sql, params).fetchall()
+                with lite:
+                    return lite.execute(sql, params).fetchall()
             finally:
-                conn.close()
+                lite.close()
         with psycopg.connect(self.url, autocommit=True) as conn:
-            cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            cursor = conn.execute(sql.replace("?", "%s"), params)
             return cursor.fetchall() if cursor.description else []
 
     def close(self) -> None:

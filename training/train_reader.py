@@ -81,7 +81,7 @@ def write_base(out: Path) -> None:
         config = json.loads((staging / "config.json").read_text("utf-8"))
         tokenizer = (staging / mb.TOKENIZER_FILE).read_text("utf-8")
     rows, scale = pairs_module.compact_word_embeddings(weights.pop(WORD))
-    arrays = {
+    arrays: dict[str, Any] = {  # each an array; np.savez reads a ** of bool-or-array
         name: value.astype(np.float16)
         for name, value in weights.items()
         if name.startswith(("embeddings.", "encoder.")) and value.dtype.kind == "f"

@@ -19,7 +19,7 @@ JSON escaping leaves no line break in a piece, so each piece is exactly one `dat
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
 from typing import Literal
@@ -163,13 +163,13 @@ def _event(data: str) -> str:
     return f"data: {data}\n\n"
 
 
-async def _whole(text: str) -> AsyncIterator[str]:
+async def _whole(text: str) -> AsyncGenerator[str, None]:
     yield text
 
 
 async def encode_advice_sse(
-    events: AsyncIterator[AdviceEvent], pacer: Pacer | None = None
-) -> AsyncIterator[str]:
+    events: AsyncGenerator[AdviceEvent, None], pacer: Pacer | None = None
+) -> AsyncGenerator[str, None]:
     """The advice stream as SSE (see the module docstring); with a `pacer`, the advice's
     text goes a word at a time (`backend.api.streams.Pacer`)."""
     sent = ""

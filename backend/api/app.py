@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -133,7 +133,11 @@ PROTECTED_ROUTERS = (
 #: `/api/conversations/...` paths.
 
 #: Error statuses an operation documents because it depends on these dependencies.
-STATUSES_BY_DEPENDENCY = {current_caller: (401,), admin_caller: (403,), enforce_rate_limit: (429,)}
+STATUSES_BY_DEPENDENCY: dict[Callable[..., Any], Collection[int]] = {
+    current_caller: (401,),
+    admin_caller: (403,),
+    enforce_rate_limit: (429,),
+}
 
 
 #: Threads of the event loop's default executor in a server (`asyncio.to_thread`).

@@ -213,7 +213,7 @@ class RecentOut(BaseModel):
     @classmethod
     def of(cls, responses: list[LoggedResponse], scope: str) -> RecentOut:
         return cls(
-            scope=scope,  # type: ignore[arg-type]
+            scope=scope,
             count=len(responses),
             responses=[LoggedResponseOut.model_validate(r) for r in responses],
             logs=[LogOut.of(r) for r in responses],
@@ -264,7 +264,7 @@ class BrierOut(BaseModel):
         diagram = ReliabilityData(bins=curve, perfect_calibration=[[0.0, 0.0], [1.0, 1.0]])
         return cls(
             days_back=report.days_back,
-            scope=report.scope,  # type: ignore[arg-type]
+            scope=report.scope,
             brier_score=report.brier_score,
             total=report.total,
             calibration_curve=curve,
@@ -595,6 +595,6 @@ class RecalibrationOut(BaseModel):
         if result.stored is not None:
             fit = FitOut.of(result.stored)
         else:
-            fit = FitOut.of(StoredCalibration(0, result.fit, None, None))  # type: ignore[arg-type]
+            fit = FitOut.of(StoredCalibration(0, result.fit, None, None))  # type: ignore[arg-type]  # a fit not stored yet has no date or author
             fit.version = None
         return cls(stored=result.stored is not None, fit=fit, message=result.message)

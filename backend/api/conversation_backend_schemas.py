@@ -32,7 +32,7 @@ class ConversationOut(ChatSummaryOut):
     )
 
     @classmethod
-    def of(cls, chat: Chat, *, is_locked: bool) -> ConversationOut:
+    def of(cls, chat: Chat, *, is_locked: bool = False) -> ConversationOut:
         summary = ChatSummaryOut.of(chat)
         return cls(
             **summary.model_dump(),

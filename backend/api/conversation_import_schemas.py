@@ -92,8 +92,8 @@ class ImportJobOut(BaseModel):
             progress=ImportProgressOut(
                 conversations_done=job.conversations_done,
                 conversations_total=job.conversations_total,
-                imported=result.get("imported"),  # type: ignore[arg-type]
-                skipped_duplicates=result.get("skipped_duplicates"),  # type: ignore[arg-type]
+                imported=result.get("imported"),
+                skipped_duplicates=result.get("skipped_duplicates"),
             ),
             result=job.result,
             error=error,

@@ -98,7 +98,7 @@ class ChatHitOut(BaseModel):
             snippet=found.snippet,
             message_id=hit.message_id,
             score=hit.score,
-            status=hit.status,  # type: ignore[arg-type]
+            status=hit.status,
             created_at=hit.created_at,
             updated_at=hit.updated_at,
         )

@@ -67,7 +67,7 @@ def install_docs(app: FastAPI) -> None:
             oauth2_redirect_url=None,
             swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
         )
-        return _html(html.body.decode())
+        return _html(bytes(html.body).decode())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc_ui(request: Request) -> HTMLResponse:
@@ -79,4 +79,4 @@ def install_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
-        return _html(html.body.decode(), workers=True)
+        return _html(bytes(html.body).decode(), workers=True)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -124,7 +125,7 @@ def allowed_methods(request: Request) -> list[str]:
     ]
 
 
-def _http_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str] | None:
+def _http_headers(request: Request, exc: StarletteHTTPException) -> Mapping[str, str] | None:
     if exc.status_code != 405:
         return exc.headers
     allowed = allowed_methods(request)

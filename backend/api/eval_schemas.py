@@ -32,7 +32,7 @@ class TaskOut(BaseModel):
             name=stored.name,
             version=stored.version,
             description=stored.description,
-            source=stored.source,  # type: ignore[arg-type]
+            source=stored.source,
             cases=stored.cases,
             created_at=stored.created_at,
         )
@@ -63,7 +63,7 @@ class TaskDetailOut(TaskOut):
             name=dataset.name,
             version=dataset.version,
             description=dataset.description,
-            source=dataset.source,  # type: ignore[arg-type]
+            source=dataset.source,
             cases=len(dataset.cases),
             created_at=dataset.created_at,
             limit=limit,

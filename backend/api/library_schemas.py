@@ -310,7 +310,7 @@ class EvalRunOut(RunSummaryOut):
     results: str = Field(description="The run's export: `/api/v1/eval-runs/{run_id}`.")
 
     @classmethod
-    def of(cls, record: RunRecord) -> EvalRunOut:  # type: ignore[override]
+    def of(cls, record: RunRecord) -> EvalRunOut:
         return cls(
             **RunSummaryOut.of(record).model_dump(),
             prompt_version=record.prompt_version.as_dict() if record.prompt_version else None,

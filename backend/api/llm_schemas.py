@@ -54,7 +54,7 @@ class PromptOut(BaseModel):
     def of(cls, prompt: EffectivePrompt) -> PromptOut:
         return cls(
             prompt_type=prompt.prompt_type,
-            version=prompt.label,  # type: ignore[arg-type]  # an int or "default"
+            version=prompt.label,  # an int or "default"
             source=prompt.source,
             text=prompt.text,
             author=prompt.author,

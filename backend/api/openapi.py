@@ -115,7 +115,7 @@ def install_openapi(
             app.openapi_schema = copy.deepcopy(generated)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace the schema
 
 
 def _generate(

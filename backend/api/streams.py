@@ -27,10 +27,10 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 from pydantic_ai.messages import (
@@ -61,6 +61,9 @@ PACING_BUDGET_S = 2.0
 #: A word with the whitespace before it (and, for the last, the whitespace after it).
 _WORD = re.compile(r"\s*\S+(?:\s+$)?")
 
+if TYPE_CHECKING:
+    from pydantic_ai.ui.vercel_ai.response_types import BaseChunk
+
 
 @dataclass
 class Pacer:
@@ -75,7 +78,7 @@ class Pacer:
     def from_ms(cls, delay_ms: int) -> Pacer:
         return cls(delay_ms / 1000)
 
-    async def pieces(self, text: str) -> AsyncIterator[str]:
+    async def pieces(self, text: str) -> AsyncGenerator[str, None]:
         paced = self.delay_s > 0 and self._spent < self.budget_s
         words = _WORD.findall(text) if paced else []
         if len(words) < 2 or "".join(words) != text:
@@ -92,7 +95,9 @@ class Pacer:
             yield word
 
 
-async def paced_chat(events: AsyncIterator[ChatEvent], pacer: Pacer) -> AsyncIterator[ChatEvent]:
+async def paced_chat(
+    events: AsyncGenerator[ChatEvent, None], pacer: Pacer
+) -> AsyncGenerator[ChatEvent, None]:
     """The chat turn's events with its text deltas sent a word at a time (see the module)."""
     async with aclosing(events) as stream:
         async for event in stream:
@@ -113,19 +118,19 @@ async def paced_chat(events: AsyncIterator[ChatEvent], pacer: Pacer) -> AsyncIte
                 yield event
 
 
-async def started(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+async def started(events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
     """Run a stream up to its first event, so bad input fails with a status code, not
     mid-stream; then hand back a stream that still begins with that event (and closes
     `events` when it ends)."""
     first = await anext(events)
 
-    async def chained() -> AsyncIterator[Event]:
+    async def chained() -> AsyncGenerator[Event, None]:
         try:
             yield first
             async for event in events:
                 yield event
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     return chained()
 
@@ -156,7 +161,9 @@ def _tool_result_value(event: FunctionToolResultEvent) -> str | dict[str, str]:
     return text if event.part.outcome == "success" else {"error": text}
 
 
-async def encode_data_stream_v4(events: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
+async def encode_data_stream_v4(
+    events: AsyncGenerator[ChatEvent, None],
+) -> AsyncGenerator[str, None]:
     """Turn the chat use case's event stream into v4 data-stream lines, as they happen."""
     message_id = ""
     step_open = False
@@ -191,11 +198,12 @@ async def encode_data_stream_v4(events: AsyncIterator[ChatEvent]) -> AsyncIterat
                     },
                 )
             elif isinstance(event, FunctionToolResultEvent):
-                part = event.part
-                if part.tool_call_id in pending_calls:
-                    pending_calls.discard(part.tool_call_id)
+                returned = event.part
+                if returned.tool_call_id in pending_calls:
+                    pending_calls.discard(returned.tool_call_id)
                     yield _line(
-                        "a", {"toolCallId": part.tool_call_id, "result": _tool_result_value(event)}
+                        "a",
+                        {"toolCallId": returned.tool_call_id, "result": _tool_result_value(event)},
                     )
                 if not pending_calls and step_open:
                     step_open = False
@@ -229,8 +237,8 @@ class _Finished:
 
 
 async def _native_events(
-    events: AsyncIterator[ChatEvent], finished: _Finished
-) -> AsyncIterator[AgentStreamEvent | AgentRunResultEvent[Any]]:
+    events: AsyncGenerator[ChatEvent, None], finished: _Finished
+) -> AsyncGenerator[AgentStreamEvent | AgentRunResultEvent[Any], None]:
     """PydanticAI's own events, for its encoder; our start/finish/failure are taken out."""
     async with aclosing(events) as stream:
         async for event in stream:
@@ -245,15 +253,20 @@ async def _native_events(
 
 
 async def encode_ui_message_stream(
-    events: AsyncIterator[ChatEvent], run_input: Any, *, sdk_version: int = 5
-) -> AsyncIterator[str]:
+    events: AsyncGenerator[ChatEvent, None], run_input: Any, *, sdk_version: int = 5
+) -> AsyncGenerator[str, None]:
     """The UI message stream (SSE) for `useChat`, via PydanticAI's Vercel AI event stream."""
     finished = _Finished()
-    stream = VercelAIEventStream(run_input, sdk_version=sdk_version)  # type: ignore[arg-type]
+    stream = VercelAIEventStream(run_input, sdk_version=sdk_version)  # type: ignore[arg-type]  # the versions the route accepts are 5, 6 and 7
 
-    async with aclosing(stream.transform_stream(_native_events(events, finished))) as chunks:
+    # pydantic-ai declares an AsyncIterator; `transform_stream` is an async generator
+    transformed = cast(
+        "AsyncGenerator[BaseChunk, None]",
+        stream.transform_stream(_native_events(events, finished)),
+    )
+    async with aclosing(transformed) as chunks:
         async for chunk in chunks:
-            if chunk.type == "finish" and finished.result is not None:
+            if chunk.type == "finish" and finished.result is not None:  # type: ignore[attr-defined]  # every chunk class has `type`, their base none
                 # Sources are final once the answer is stored, just before `finish`.
                 data = turn_data(finished.result)
                 yield stream.encode_event(DataChunk(type="data-almanac", data=data))

@@ -18,6 +18,7 @@ package (a dev dependency).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import tempfile
 import time
@@ -63,6 +64,10 @@ class BeirLoader:
             raise InvalidDocument(f"{name} has no text")
         title = (record.get("title") or "").strip() or record["_id"]
         return ParsedDocument(title=title, sections=(ParsedSection((), text),))
+
+
+def _json_bytes(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc).encode()
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -118,7 +123,7 @@ def throwaway_database(server_url: str) -> Iterator[str]:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         params = psycopg.conninfo.conninfo_to_dict(server_url)
         params["dbname"] = name
-        url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+        url = psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]  # psycopg's stub takes the string first
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -162,7 +167,7 @@ def index_corpus(
         IngestSource(
             source=f"beir:{doc['_id']}",
             name=f"{doc['_id']}.beir",
-            read=(lambda d=doc: json.dumps(d).encode()),
+            read=functools.partial(_json_bytes, doc),
         )
         for doc in corpus
     ]

@@ -50,7 +50,7 @@ def _show_flags_without_a_type() -> None:
             return None
         return display_type_rich(self, ctx)
 
-    TyperOption.display_type_rich = flag_aware  # type: ignore[method-assign]
+    TyperOption.display_type_rich = flag_aware  # type: ignore[method-assign,assignment]  # a patch of typer's method
 
 
 _show_flags_without_a_type()

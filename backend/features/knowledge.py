@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypedDict
 
 from loguru import logger
 
@@ -17,7 +19,12 @@ from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
 from use_cases.jobs.prepare_answers import PrepareAnswers
 from use_cases.jobs.queue import PREPARE_ANSWERS
-from use_cases.knowledge.conflicts import CONFLICT_SCAN, ListConflicts, ScanConflicts
+from use_cases.knowledge.conflicts import (
+    CONFLICT_SCAN,
+    ConflictReports,
+    ListConflicts,
+    ScanConflicts,
+)
 from use_cases.knowledge.documents import (
     GetDocument,
     GetKnowledgeStats,
@@ -72,6 +79,13 @@ def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     )
 
 
+class _SharedScan(TypedDict, total=False):
+    """How the conflict list reads a scan replicas share (a job's stored reports)."""
+
+    reports: ConflictReports
+    request_scan: Callable[[], object]
+
+
 def build(w: Wiring) -> KnowledgeUseCases:
     settings, a = w.settings, w.adapters
     store, embedder = a.store, a.embedder
@@ -93,7 +107,8 @@ def build(w: Wiring) -> KnowledgeUseCases:
         prepare_answers if settings.offline.prepare_sentences and preparing is not None else None
     )
     generation = lambda: store.state().generation  # noqa: E731 - read by both scans
-    scan, shared = None, {}
+    scan: ScanConflicts | None = None
+    shared: _SharedScan = {}
     if a.database is not None:  # replicas: one scan per change, run as a job, stored
         reports = SqlConflictReports(a.database)
         scan = ScanConflicts(

@@ -12,13 +12,13 @@ discovery document and keys are cached for the process's life.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from use_cases.access.oidc import Identity
 from use_cases.shared.errors import Unauthorized, UpstreamBadResponse, UpstreamUnavailable
@@ -148,7 +148,9 @@ class OidcProvider:
         metadata = await self._discovery()
         async with self._lock:
             if self._keys is None or refresh:
-                self._keys = KeySet.import_key_set(await self._get_json(metadata["jwks_uri"]))
+                # the provider's JWKS document, a key set as joserfc serialises one
+                jwks = cast("KeySetSerialization", await self._get_json(metadata["jwks_uri"]))
+                self._keys = KeySet.import_key_set(jwks)
             return self._keys
 
     async def _get_json(self, url: str) -> dict[str, Any]:

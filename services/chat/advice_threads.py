@@ -102,7 +102,7 @@ class AdviceThreads:
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
         # `MIGRATIONS` holds (name, sql) pairs, which `apply_migrations` takes as well.
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
     def get_thread(self, thread_id: str) -> AdviceThread | None:
         if not is_valid_id(thread_id):

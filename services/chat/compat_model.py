@@ -49,7 +49,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models import CompletedStreamedResponse, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
-from pydantic_ai.output import OutputObjectDefinition
+from pydantic_ai.output import OutputMode, OutputObjectDefinition
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext
 
@@ -170,14 +170,14 @@ class CompatModel(WrapperModel):
         limit = self.options.max_tokens
         if not limit or (model_settings or {}).get("max_tokens") is not None:
             return model_settings
-        return {**(model_settings or {}), "max_tokens": limit}  # type: ignore[typeddict-item]
+        return {**(model_settings or {}), "max_tokens": limit}
 
     def _structured(self, model_settings: ModelSettings | None) -> ModelSettings | None:
         """`model_settings` with the options' `structured_temperature` unless they set one."""
         temperature = self.options.structured_temperature
         if temperature is None or (model_settings or {}).get("temperature") is not None:
             return model_settings
-        return {**(model_settings or {}), "temperature": temperature}  # type: ignore[typeddict-item]
+        return {**(model_settings or {}), "temperature": temperature}
 
     def _within_tool_rounds(
         self, messages: list[ModelMessage], params: ModelRequestParameters
@@ -234,7 +234,9 @@ class CompatModel(WrapperModel):
         if not self._output_as_json(params):
             return params, None
         tool = params.output_tools[0]
-        mode = "native" if self.options.structured_output == "json_schema" else "prompted"
+        mode: OutputMode = (
+            "native" if self.options.structured_output == "json_schema" else "prompted"
+        )
         native = replace(
             params,
             output_mode=mode,

@@ -698,10 +698,11 @@ class HistoryStore:
 
     def _message(self, row: Any) -> Message:
         counts = (row["input_tokens"], row["output_tokens"], row["requests"])
+        input_tokens, output_tokens, requests = counts
         usage = (
             None
             if all(count is None for count in counts)
-            else TokenUsage(*(count or 0 for count in counts))
+            else TokenUsage(input_tokens or 0, output_tokens or 0, requests or 0)
         )
         json_value = self._db.get_json
         return Message(

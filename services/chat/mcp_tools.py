@@ -149,7 +149,7 @@ class _HttpClient:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self._client.__aexit__(*exc)  # type: ignore[arg-type]
+            await self._client.__aexit__(*exc)  # type: ignore[arg-type]  # __aexit__'s own arguments, passed on
         finally:
             await self._http.aclose()
 

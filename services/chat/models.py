@@ -265,7 +265,7 @@ class PydanticAIModelResolver:
         return OpenAIChatModel(
             name,
             provider=OpenAIProvider(openai_client=client),
-            profile=profile,  # type: ignore[arg-type]
+            profile=profile,  # type: ignore[arg-type]  # pydantic-ai's OpenAI profile is a TypedDict of these flags
         )
 
 

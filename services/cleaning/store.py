@@ -15,6 +15,7 @@ schemas.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -176,7 +177,7 @@ class CleaningStore:
     def list(self, limit: int, offset: int) -> list[CleaningRun]:
         return self._runs.page(limit, offset)
 
-    def unfinished(self) -> list[CleaningRun]:
+    def unfinished(self) -> builtins.list[CleaningRun]:
         return self._runs.unfinished()
 
     def set_status(
@@ -205,7 +206,7 @@ class CleaningStore:
             ).fetchall()
         return {(r["model"], r["task_id"], int(r["repeat"])) for r in rows}
 
-    def results(self, run_id: str) -> list[dict[str, Any]]:
+    def results(self, run_id: str) -> builtins.list[dict[str, Any]]:
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT row FROM cleaning_results WHERE run_id = ? ORDER BY rowid", (run_id,)

@@ -9,6 +9,7 @@ with `python bench/cleaning_tables.py rebuild`).
 
 from __future__ import annotations
 
+import builtins
 import json
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class CsvTableSource:
             self._cache = sorted(self._read(), key=lambda s: s.name)
         return list(self._cache)
 
-    def _read(self) -> list[SourceTable]:
+    def _read(self) -> builtins.list[SourceTable]:
         found: list[SourceTable] = []
         if self._sample_dir is not None and self._sample_dir.is_dir():
             for path in sorted(self._sample_dir.glob("*.csv")):

@@ -70,7 +70,7 @@ class DraftChats:
 
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
     def list_messages(self, chat_id: str) -> list[DraftChatMessage]:
         if not is_valid_id(chat_id):

@@ -388,7 +388,7 @@ def _patch_of(text: str, counts: dict[str, int]) -> dict[str, Any] | None:
             edit = {"number": number, "due": when.isoformat()}
             return {"edit_milestones": [edit], "note": f"Moved milestone {number} to {when}."}
         if name == "edit":
-            return _edited(kind, number, value)  # type: ignore[arg-type]
+            return _edited(kind, number, value)  # type: ignore[arg-type]  # a numbered edit has its number
         if name == "title" and value:
             title = _cut(value.rstrip("."), MAX_TITLE_CHARS)
             return {"set_title": title, "note": f"Renamed the project to {title!r}."}

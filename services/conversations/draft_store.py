@@ -120,7 +120,7 @@ class ProjectDrafts:
 
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
     def get_draft(self, chat_id: str) -> ProjectDraft | None:
         if not is_valid_id(chat_id):

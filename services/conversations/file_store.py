@@ -18,6 +18,7 @@ are removed from chunk text there (SQLite keeps them).
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
 from use_cases.conversations.files_domain import ChatFile, FileChunk, is_file_id
-from use_cases.knowledge.domain import Vector
+from use_cases.knowledge.domain import Vectors
 from use_cases.shared.errors import Conflict
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "TABLES", "SqlChatFileStore", "StoredChunk"]
@@ -137,9 +138,9 @@ class SqlChatFileStore:
 
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
-    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Sequence[Vector]) -> None:
+    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Vectors) -> None:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         rows = [
@@ -236,7 +237,7 @@ class SqlChatFileStore:
             cursor = conn.execute("DELETE FROM chat_files WHERE chat_id = ?", (chat_id,))
         return cursor.rowcount
 
-    def chunks(self, chat_id: str) -> tuple[list[StoredChunk], np.ndarray]:
+    def chunks(self, chat_id: str) -> tuple[builtins.list[StoredChunk], np.ndarray]:
         """The chat's chunks in a stable order (file, then chunk id), and their vectors as
         one float32 matrix (a row each)."""
         with self._db.read() as conn:

@@ -50,6 +50,7 @@ from services.budgets import (
     open_zip_member,
     stream_json_items,
 )
+from use_cases.chat.domain import MessageRole
 from use_cases.conversations.import_domain import (
     ImportedConversation,
     ImportedMessage,
@@ -140,7 +141,7 @@ class ConversationFormatReader:
             text = str(message.get("text") or "").strip()
             if not text or message.get("subtype") in {"channel_join", "thread_broadcast"}:
                 continue
-            role = "assistant" if message.get("bot_id") else "user"
+            role: MessageRole = "assistant" if message.get("bot_id") else "user"
             kept.append(ImportedMessage(role, text, _time(ts)))
         if not kept or not thread:
             raise NoConversation("The Slack thread has no message with text.")
@@ -377,6 +378,8 @@ def _last_leaf(mapping: Mapping[str, Any]) -> str | None:
     """Without `current_node`: from the root, always the last child (the latest edit)."""
     roots = [k for k, n in mapping.items() if isinstance(n, dict) and not n.get("parent")]
     current = roots[0] if roots else None
+    if current is None:  # no root: nothing to walk (as the walk below would find)
+        return None
     for _ in range(len(mapping)):
         children = (mapping.get(current) or {}).get("children") or []
         children = [c for c in children if c in mapping]
@@ -419,9 +422,7 @@ def _claude(data: Mapping[str, Any], source: str, url: str | None) -> ImportedCo
     for item in data.get("chat_messages") or []:
         if not isinstance(item, dict):
             continue
-        role = {"human": "user", "user": "user", "assistant": "assistant"}.get(
-            str(item.get("sender") or item.get("role") or "").lower()
-        )
+        role = _CLAUDE_ROLES.get(str(item.get("sender") or item.get("role") or "").lower())
         text = _claude_text(item)
         if role is not None and text:
             messages.append(ImportedMessage(role, text, _time(item.get("created_at"))))
@@ -435,6 +436,9 @@ def _claude(data: Mapping[str, Any], source: str, url: str | None) -> ImportedCo
         source_url=url,
         created_at=_time(data.get("created_at")),
     )
+
+
+_CLAUDE_ROLES: dict[str, MessageRole] = {"human": "user", "user": "user", "assistant": "assistant"}
 
 
 def _claude_text(item: Mapping[str, Any]) -> str:
@@ -458,16 +462,17 @@ def _is_grok_response(item: Any) -> bool:
 
 
 def _grok(data: Mapping[str, Any], url: str) -> ImportedConversation:
-    conversation = data.get("conversation") if isinstance(data.get("conversation"), dict) else {}
+    shared = data.get("conversation")
+    conversation: Mapping[str, Any] = shared if isinstance(shared, dict) else {}
     messages = []
     for item in data.get("responses") or []:
         if not _is_grok_response(item) or item.get("partial"):
             continue
         sender = str(item.get("sender") or "").lower()
-        role = "user" if sender in ("human", "user") else "assistant"
+        sender_role: MessageRole = "user" if sender in ("human", "user") else "assistant"
         text = str(item.get("message") or "").strip()
         if text:
-            messages.append(ImportedMessage(role, text, _time(item.get("createTime"))))
+            messages.append(ImportedMessage(sender_role, text, _time(item.get("createTime"))))
     external = (
         conversation.get("conversationId")
         or data.get("conversationId")

@@ -147,7 +147,7 @@ class SqlChatSearchIndex:
         min_similarity: float = 0.25,
     ) -> None:
         self._db = sql_db(target)
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
         self._embedder = embedder
         self._rrf_k = rrf_k
         self._embed_batch = embed_batch
@@ -176,7 +176,7 @@ class SqlChatSearchIndex:
             hits[item.chat_id] = ChatSearchHit(
                 chat_id=item.chat_id,
                 title=chat.title,
-                matched=item.field,  # type: ignore[arg-type]
+                matched=item.field,  # type: ignore[arg-type]  # the index stores only these three fields
                 text=item.text,
                 message_id=item.message_id,
                 score=score,

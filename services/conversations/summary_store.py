@@ -68,7 +68,7 @@ class SqlSummaryStore:
 
     def __init__(self, target: StoreTarget) -> None:
         self._db = sql_db(target)
-        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)  # type: ignore[arg-type]
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
     def get(self, chat_id: str) -> ConversationSummary | None:
         if not is_valid_id(chat_id):

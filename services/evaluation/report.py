@@ -321,12 +321,12 @@ def _reliability(ctx: _Context) -> str:
             (_number(b.get("mean_confidence")), _number(b.get("accuracy")), b.get("count") or 0)
             for b in bands
         ]
-        points = [(x, y, n) for x, y, n in points if x is not None and y is not None and n]
-        if not points:
+        plotted = [(x, y, n) for x, y, n in points if x is not None and y is not None and n]
+        if not plotted:
             continue
         colour = ctx.colours[model]
-        axes.plot([p[0] for p in points], [p[1] for p in points], colour, width=2.2, opacity=0.85)
-        for x, y, n in points:
+        axes.plot([p[0] for p in plotted], [p[1] for p in plotted], colour, width=2.2, opacity=0.85)
+        for x, y, n in plotted:
             # matplotlib's marker area of 24 + 14n pt², as a radius in px
             radius = pt(math.sqrt(24 + 14 * n) / 2)
             canvas.circle(axes.x(x), axes.y(y), radius, colour, stroke="white", stroke_width=1.1)
@@ -344,7 +344,12 @@ def _latencies(ctx: _Context) -> dict[str, list[float]]:
     for row in ctx.rows:
         value = _number(row.get("latency_ms"))
         usable = value is not None and value > 0 and not row.get("error")
-        if usable and row.get("variant") == "clean" and row.get("model") in result:
+        if (
+            usable
+            and value is not None
+            and row.get("variant") == "clean"
+            and row.get("model") in result
+        ):
             result[row["model"]].append(value)
     return result
 
@@ -383,7 +388,7 @@ def _latency(ctx: _Context) -> str:
     if log:
         margin = (math.log10(high) - math.log10(low)) * 0.05
         xlim = (10 ** (math.log10(low) - margin), 10 ** (math.log10(high) + margin))
-        ticks = [t for t in _LOG_TICKS if xlim[0] <= t <= xlim[1]]
+        ticks: list[float] = [t for t in _LOG_TICKS if xlim[0] <= t <= xlim[1]]
     else:
         margin = (high - low) * 0.05 or max(1.0, high * 0.05)
         xlim = (max(0.0, low - margin), high + margin)
@@ -438,7 +443,7 @@ def _robustness(ctx: _Context, perturbations: Sequence[str]) -> str:
             ticks = [t for t in (0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0) if t <= top]
             labels = [f"{t * 100:.0f}%" for t in ticks]
         else:
-            ticks, labels = (list(v) for v in _PERCENT_TICKS)
+            ticks, labels = list(_PERCENT_TICKS[0]), list(_PERCENT_TICKS[1])
         axes.yticks(ticks, labels, size=pt(9), colour=MUTED, tick_colour=_AXIS, grid=GRID)
         if key == "answer_drift":
             axes.canvas.line(
@@ -671,12 +676,25 @@ def _by_dimension(ctx: _Context, dimensions: list[str]) -> dict[str, list[Row]]:
             _row(
                 ctx,
                 metric,
-                lambda m, d=d: (aggregates[m].get("by_dimension") or {}).get(d) or {},
+                functools.partial(_dimension_figures, aggregates, d),
             )
             for metric in ("cases", *_DIMENSION_COLUMNS)
         ]
         for d in dimensions
     }
+
+
+def _dimension_figures(
+    aggregates: Mapping[str, Any], dimension: str, model: str
+) -> Mapping[str, Any]:
+    return (aggregates[model].get("by_dimension") or {}).get(dimension) or {}
+
+
+def _perturbation_figures(
+    aggregates: Mapping[str, Any], perturbation: str, model: str
+) -> Mapping[str, Any]:
+    robustness = aggregates[model].get("robustness") or {}
+    return (robustness.get("by_perturbation") or {}).get(perturbation) or {}
 
 
 def _robustness_rows(ctx: _Context, perturbations: list[str]) -> dict[str, list[Row]]:
@@ -687,10 +705,7 @@ def _robustness_rows(ctx: _Context, perturbations: list[str]) -> dict[str, list[
             _row(
                 ctx,
                 metric,
-                lambda m, p=p: (
-                    ((aggregates[m].get("robustness") or {}).get("by_perturbation") or {}).get(p)
-                    or {}
-                ),
+                functools.partial(_perturbation_figures, aggregates, p),
             )
             for metric in ("correct", "answer_drift", "retrieval_overlap@K")
         ]

@@ -27,6 +27,7 @@ What the dialects still say differently (`self._db.dialect`):
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -287,7 +288,7 @@ class RunStore(_Store):
     def list(self, limit: int, offset: int) -> list[RunRecord]:
         return self._runs.page(limit, offset)
 
-    def unfinished(self) -> list[RunRecord]:
+    def unfinished(self) -> builtins.list[RunRecord]:
         return self._runs.unfinished()
 
     def set_status(
@@ -322,7 +323,7 @@ class RunStore(_Store):
             ).fetchall()
         return {(r["model"], r["case_id"], r["variant"]) for r in rows}
 
-    def rows(self, run_id: str) -> list[dict[str, Any]]:
+    def rows(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """In the order they were recorded."""
         with self._db.read() as conn:
             rows = conn.execute(

@@ -158,7 +158,7 @@ class HeadingChunker:
             limit = min(self.max_section_tokens, math.ceil(total / count * BALANCE_SLACK))
             units = _fit(text, units, limit)
             parents = _pack(text, units, limit, 0, PARENT_MIN_FILL)
-        result = []
+        result: list[tuple[str, tuple[str, ...]]] = []
         for parent in parents:
             parent_text = text[parent.start : parent.end]
             part = units[parent.first : parent.stop]

@@ -29,10 +29,10 @@ twin, where it is used.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import numpy as np
 
@@ -105,7 +105,7 @@ class SqliteSession:
         return list(self.conn.execute(sql, list(params)).fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return self.conn.execute(sql, list(params)).fetchone()  # type: ignore[no-any-return]
+        return self.conn.execute(sql, list(params)).fetchone()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(self.conn.execute(sql, list(params)).rowcount)
@@ -151,4 +151,6 @@ def as_path(value: object) -> tuple[str, ...]:
     """A heading path: `jsonb` array (PostgreSQL) or JSON text (SQLite)."""
     if isinstance(value, str):
         return tuple(json.loads(value or "[]"))
-    return tuple(value or ())  # type: ignore[call-overload]
+    return tuple(
+        cast("Iterable[str]", value or ())
+    )  # a jsonb array of strings, as psycopg reads it

@@ -46,7 +46,7 @@ import numpy as np
 
 from services.knowledge.dialect import Session
 from services.knowledge.schema import FTS_TABLE, SECTION_FTS_TABLE, VECTOR_TABLE
-from use_cases.knowledge.domain import DocumentDraft, StagedChunk, Vector
+from use_cases.knowledge.domain import DocumentDraft, StagedChunk, Vectors
 from use_cases.shared.errors import DocumentExists, InvalidDocument, InvalidRequest, NotFound
 
 #: vec0 metadata columns cannot hold NULL; "no category" is stored as ''.
@@ -317,7 +317,7 @@ def link_versions(s: Session, document_id: int, supersedes: str | None) -> None:
         )
 
 
-def as_matrix(vectors: Sequence[Vector], expected_rows: int) -> np.ndarray:
+def as_matrix(vectors: Vectors, expected_rows: int) -> np.ndarray:
     """Vectors as a C-contiguous float32 matrix of unit rows; checks count and finiteness."""
     if len(vectors) != expected_rows:
         raise InvalidRequest(f"Got {len(vectors)} vectors for {expected_rows} chunks.")

@@ -36,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
 import numpy as np
 from loguru import logger
@@ -313,21 +313,26 @@ class LexicalQuery(Protocol):
     def words(self) -> tuple[str, ...]: ...
 
 
-class LexicalIndex(Protocol):
-    """BM25 ranking of sections (`level` "section") or chunks ("chunk")."""
+#: The query type of one lexical index: what its `analyze` makes, its `search` reads.
+QueryT = TypeVar("QueryT", bound=LexicalQuery)
+
+
+class LexicalIndex(Protocol[QueryT]):
+    """BM25 ranking of sections (`level` "section") or chunks ("chunk"). Each index reads
+    only the queries it analysed itself (`QueryT`: its own stems, corrections, postings)."""
 
     @property
     def level(self) -> Literal["section", "chunk"]: ...
 
-    def analyze(self, query: str) -> LexicalQuery:
+    def analyze(self, query: str) -> QueryT:
         """The query's terms as the index sees them (stems, spelling corrections)."""
         ...
 
-    def search(self, query: LexicalQuery, k: int, category: str | None) -> list[tuple[int, float]]:
+    def search(self, query: QueryT, k: int, category: str | None) -> list[tuple[int, float]]:
         """(section or chunk id, BM25 score), best first, at most `k`."""
         ...
 
-    def highlight(self, query: LexicalQuery, texts: Sequence[str]) -> list[str]:
+    def highlight(self, query: QueryT, texts: Sequence[str]) -> list[str]:
         """Each text with the query's matches between MARK_START/MARK_END ('' if none)."""
         ...
 
@@ -407,7 +412,7 @@ class HybridRetriever:
     def __init__(
         self,
         catalog: SearchCatalog,
-        lexical_index: LexicalIndex,
+        lexical_index: LexicalIndex[Any],
         vector_index: VectorIndex,
         embedder: Embedder | None,
         *,

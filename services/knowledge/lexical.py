@@ -389,7 +389,7 @@ class LexicalSearcher:
             position = blob.find(prefix)
             while position >= 0:
                 if _starts_word(blob, position):
-                    end = _WORD_TAIL.match(blob, position + len(prefix)).end()  # type: ignore[union-attr]
+                    end = _WORD_TAIL.match(blob, position + len(prefix)).end()  # type: ignore[union-attr]  # the tail pattern matches the empty string
                     word = blob[position:end].decode("utf-8", "ignore")
                     occurrences.append((bisect.bisect_right(starts, position) - 1, word))
                     position = blob.find(prefix, end)

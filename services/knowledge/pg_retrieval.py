@@ -130,7 +130,7 @@ class CategoryCounts:
         cached = self._cached
         age = now - cached[0] if cached is not None else math.inf
         moved = cached is not None and cached[1] != generation
-        if age >= self.ttl or (moved and age >= self.refresh_s):
+        if cached is None or age >= self.ttl or (moved and age >= self.refresh_s):
             counts = {
                 r["category"]: int(r["n"])
                 for r in conn.execute(

@@ -35,20 +35,20 @@ class PgSession:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(_pg_sql(sql), list(params))  # type: ignore[arg-type]
+            cursor.execute(_pg_sql(sql), list(params))
             return list(cursor.fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         with self.conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(_pg_sql(sql), list(params))  # type: ignore[arg-type]
+            cursor.execute(_pg_sql(sql), list(params))
             return cursor.fetchone()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self.conn.execute(_pg_sql(sql), list(params)).rowcount  # type: ignore[arg-type]
+        return self.conn.execute(_pg_sql(sql), list(params)).rowcount
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
-            cursor.executemany(_pg_sql(sql), rows)  # type: ignore[arg-type]
+            cursor.executemany(_pg_sql(sql), rows)
 
     def any_of(self, column: str, values: Collection[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]

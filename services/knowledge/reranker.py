@@ -53,8 +53,12 @@ class CohereReranker:
         if not documents or top_n <= 0:
             return []
         from cohere.core.api_error import ApiError
+        from cohere.core.request_options import RequestOptions
 
-        options: dict[str, Any] = {"max_retries": 0, "timeout_in_seconds": self.timeout}
+        options: RequestOptions = {
+            "max_retries": 0,
+            "timeout_in_seconds": self.timeout,  # type: ignore[typeddict-item]  # cohere says int; httpx takes a float
+        }
         extra: dict[str, Any] = {}
         if self.max_tokens_per_doc:
             extra["max_tokens_per_doc"] = self.max_tokens_per_doc

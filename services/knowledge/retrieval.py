@@ -38,7 +38,7 @@ RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -118,7 +118,7 @@ class SqliteLexicalIndex:
 
     @property
     def level(self) -> Literal["section", "chunk"]:
-        return self.searcher.level  # type: ignore[return-value]
+        return self.searcher.level  # type: ignore[return-value]  # the searcher level is "section" or "chunk"
 
     def analyze(self, query: str) -> StatedQuery:
         state = self._store.state()
@@ -137,7 +137,7 @@ class SqliteLexicalIndex:
             hits = self.searcher.search(conn, query.analyzed, k, category)
         return [(h.chunk_id, h.score) for h in hits]
 
-    def highlight(self, query: StatedQuery, texts: list[str]) -> list[str]:
+    def highlight(self, query: StatedQuery, texts: Sequence[str]) -> list[str]:
         return self.searcher.highlight(query.analyzed, texts)
 
     def warm_up(self, *, wait: bool = True) -> None:

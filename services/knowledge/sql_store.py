@@ -55,6 +55,7 @@ from use_cases.knowledge.domain import (
     SectionRecord,
     StagedChunk,
     Vector,
+    Vectors,
     embedding_text,
 )
 from use_cases.knowledge.instructions import METADATA_KEY, withheld_of
@@ -191,7 +192,7 @@ class SqlKnowledgeStore(ABC, Generic[S]):
         )
 
     def _embedding_info(self, s: Session) -> EmbeddingInfo | None:
-        rows = dict(
+        rows: dict[str, Any] = dict(
             s.rows(
                 f"SELECT key, value FROM {self._META} "
                 "WHERE key IN ('embedding_model', 'embedding_dimension')"
@@ -251,7 +252,7 @@ class SqlKnowledgeStore(ABC, Generic[S]):
     def save_document(
         self,
         draft: DocumentDraft,
-        vectors: Sequence[Vector],
+        vectors: Vectors,
         *,
         replace_id: int | None = None,
         lease: JobLease | None = None,
@@ -286,9 +287,7 @@ class SqlKnowledgeStore(ABC, Generic[S]):
             writes.stage_sections(s, stage_id, draft)
         return stage_id
 
-    def stage_chunks(
-        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Sequence[Vector]
-    ) -> None:
+    def stage_chunks(self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Vectors) -> None:
         """Add one batch of chunks with their vectors (a short transaction of its own)."""
         matrix = as_matrix(vectors, len(chunks))
         with self._staging() as s:
@@ -516,7 +515,7 @@ class SqlKnowledgeStore(ABC, Generic[S]):
 
 def state_of(s: Session, meta: str) -> StoreState:
     """The counters in-memory indexes and caches compare (`StoreState`), in one statement."""
-    rows = dict(
+    rows: dict[str, Any] = dict(
         s.rows(
             f"SELECT key, value FROM {meta} WHERE key IN "
             "('generation', 'vector_epoch', 'tombstone_floor', 'embedding_dimension')"

@@ -154,10 +154,10 @@ class ResidentVectors:
         ).fetchall()
         if new:
             places = {chunk_id: rest for chunk_id, *rest in new}
-            ids = [row[0] for row in new]
+            new_ids = [row[0] for row in new]
             rows: list[tuple[int, bytes, str, int, int]] = []
-            for start in range(0, len(ids), _ID_BATCH):
-                part = ids[start : start + _ID_BATCH]
+            for start in range(0, len(new_ids), _ID_BATCH):
+                part = new_ids[start : start + _ID_BATCH]
                 marks = ",".join("?" * len(part))
                 rows.extend(
                     (chunk_id, blob, *places[chunk_id])

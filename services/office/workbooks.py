@@ -183,12 +183,12 @@ def _table(sheet: str, read: Callable[[], Iterator[tuple]]) -> SheetTable:
         if header_row is not None
         else [_column_letters(i) for i in range(width)]
     )
-    filled: set[int] = set()
+    nonblank: set[int] = set()
     count = 0
     for cells in raw_rows():
         count += 1
-        filled.update(i for i, cell in enumerate(cells) if cell is not None)
-    used = [i for i in range(width) if headers[i] or i in filled]
+        nonblank.update(i for i, cell in enumerate(cells) if cell is not None)
+    used = [i for i in range(width) if headers[i] or i in nonblank]
     headers = [headers[i] or _column_letters(i) for i in used]
 
     def rows() -> Iterator[Cells]:

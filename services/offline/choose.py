@@ -231,26 +231,26 @@ def _with_neighbours(
             limit += 1
             taken.add(id(antecedent.unit))
             result.append(_carried(antecedent, item))
-        after = following.get((item.unit.hit_index, item.unit.position))
+        next_item = following.get((item.unit.hit_index, item.unit.position))
         carries = (
             index < 2
-            and after is not None
-            and id(after.unit) not in taken
+            and next_item is not None
+            and id(next_item.unit) not in taken
             and (
                 _needs_next(item, terms, context)
-                or _CONTINUING.match(after.unit.text) is not None
-                or _GOES_ON_ABOUT_IT.match(after.unit.text) is not None
-                or (wants_way and _INSTRUCTION.match(after.unit.text) is not None)
-                or after.unit.describes_further(item.unit)  # one definition, one statement
+                or _CONTINUING.match(next_item.unit.text) is not None
+                or _GOES_ON_ABOUT_IT.match(next_item.unit.text) is not None
+                or (wants_way and _INSTRUCTION.match(next_item.unit.text) is not None)
+                or next_item.unit.describes_further(item.unit)  # one definition, one statement
             )
         )
         if not is_question(item.unit.text) or not carries:
             result.append(item)
             taken.add(id(item.unit))
-        if carries and after is not None:
-            taken.add(id(after.unit))
-            result.append(_carried(after, item))
-            then = following.get((after.unit.hit_index, after.unit.position))
+        if carries and next_item is not None:
+            taken.add(id(next_item.unit))
+            result.append(_carried(next_item, item))
+            then = following.get((next_item.unit.hit_index, next_item.unit.position))
             if (
                 wants_way
                 and then is not None

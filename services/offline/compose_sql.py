@@ -48,7 +48,7 @@ def _reports_answer(plan: SqlPlan, columns: list[str], rows: list[list[Any]], ma
 
 
 def _described(
-    row: list[Any], index: dict[str, int], label: int | None, others: Sequence[str] = ()
+    row: list[Any], index: dict[str, int], label: int, others: Sequence[str] = ()
 ) -> str:
     """A row's name with its title and the `others` columns in brackets, when the table has
     them: "Chen Wei (Data Platform Manager; location Toronto)"."""

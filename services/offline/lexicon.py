@@ -87,19 +87,19 @@ class Lexicon:
         unknown = set(data) - {"synonyms", "acronyms", "abbreviations", "phrases", "column_hints"}
         if unknown:
             raise KeyError(f"unknown keys {sorted(unknown)}")
-        groups = tuple(tuple(str(w) for w in group) for group in data.get("synonyms", []))  # type: ignore[attr-defined]
+        groups = tuple(tuple(str(w) for w in group) for group in data.get("synonyms", []))  # type: ignore[attr-defined]  # JSON the lexicon file holds: lists
         phrases = tuple(
             (re.compile(item["pattern"], re.IGNORECASE), str(item["replace"]))
-            for item in data.get("phrases", [])  # type: ignore[attr-defined]
+            for item in data.get("phrases", [])  # type: ignore[attr-defined]  # JSON the lexicon file holds: lists
         )
         hints = tuple(
             (re.compile(item["pattern"], re.IGNORECASE), str(item["column"]))
-            for item in data.get("column_hints", [])  # type: ignore[attr-defined]
+            for item in data.get("column_hints", [])  # type: ignore[attr-defined]  # JSON the lexicon file holds: lists
         )
         return cls.build(
             groups,
-            dict(data.get("acronyms", {})),  # type: ignore[call-overload]
-            dict(data.get("abbreviations", {})),  # type: ignore[call-overload]
+            dict(data.get("acronyms", {})),  # type: ignore[call-overload]  # JSON the lexicon file holds: objects
+            dict(data.get("abbreviations", {})),  # type: ignore[call-overload]  # JSON the lexicon file holds: objects
             phrases,
             hints,
         )
@@ -110,7 +110,11 @@ class Lexicon:
     def rewrite(self, text: str) -> str:
         """`text` with the lexicon's phrases and acronyms written as its documents write them."""
         for pattern, replacement in self.phrases:
-            text = pattern.sub(lambda m, r=replacement: " ".join(m.expand(r).split()), text)
+
+            def expand(m: re.Match[str], r: str = replacement) -> str:
+                return " ".join(m.expand(r).split())
+
+            text = pattern.sub(expand, text)
         if self.acronym_pattern is not None:
             text = self.acronym_pattern.sub(lambda m: self.acronyms[m.group(0)], text)
         return text

@@ -315,8 +315,9 @@ class _Planner:
         declined: str,
     ) -> _Step:
         """The step of a declined turn: its decline, word for word, and nothing looked up."""
-        decision = _Decision(answer=Answer(declined, 0.0, found=False, coverage=0.0), declined=True)
-        return _Step(decision, self._final_part(messages, output_tools, decision.answer, True))
+        answer = Answer(declined, 0.0, found=False, coverage=0.0)
+        decision = _Decision(answer=answer, declined=True)
+        return _Step(decision, self._final_part(messages, output_tools, answer, True))
 
 
 @functools.lru_cache(maxsize=8)

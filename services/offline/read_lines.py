@@ -327,8 +327,8 @@ def example_steps(raw: list[str]) -> list[tuple[str, str]]:
     prompted = any(_PROMPTED.match(line.strip()) for _, commands in steps for line in commands)
     repeated = {p for p in programs if programs.count(p) > 1 and p not in _NOT_PROGRAMS}
     found = []
-    for comment, commands in steps:
-        text = " ".join(comment).strip()
+    for said, commands in steps:
+        text = " ".join(said).strip()
         first = next((c.strip() for c in commands if c.strip()), "")
         program = _PROGRAM.match(first.lstrip("$% "))
         is_command = bool(_PROMPTED.match(first)) or (

@@ -27,6 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
+from use_cases.knowledge.domain import Vector, Vectors
+
 #: Sentence vectors kept (384 floats each: 20,000 take ~30 MB).
 CACHE_SIZE = 20_000
 #: Sentences looked up and stored together while a document is prepared.
@@ -34,9 +36,9 @@ PREPARE_BATCH = 256
 
 
 class SentenceEncoder(Protocol):
-    def embed_documents(self, texts: Sequence[str]) -> Sequence[Sequence[float]]: ...
+    def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
 
-    def embed_query(self, text: str) -> Sequence[float]: ...
+    def embed_query(self, text: str) -> Vector: ...
 
 
 class SentenceVectorStore(Protocol):

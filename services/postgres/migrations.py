@@ -44,7 +44,7 @@ class Migration:
 
     def apply(self, conn: Connection) -> None:
         if self.sql.strip():
-            conn.execute(self.sql)  # type: ignore[arg-type]  # a constant script, no parameters
+            conn.execute(self.sql)
         if self.function is not None:
             self.function(conn)
 

@@ -99,7 +99,7 @@ class SqlDb(Protocol):
     def migrate(
         self,
         *,
-        sqlite: Sequence[sqlite_migrations.Migration],
+        sqlite: Sequence[sqlite_migrations.Migration | tuple[str, str]],
         postgres: Sequence[pg_migrations.Migration],
     ) -> list[str]: ...
 
@@ -137,7 +137,7 @@ class SqliteSqlDb:
     def migrate(
         self,
         *,
-        sqlite: Sequence[sqlite_migrations.Migration],
+        sqlite: Sequence[sqlite_migrations.Migration | tuple[str, str]],
         postgres: Sequence[pg_migrations.Migration],
     ) -> list[str]:
         return sqlite_migrations.apply_migrations(self._connections.get(), sqlite)
@@ -164,8 +164,8 @@ class _PgSession:
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         # Without parameters psycopg reads no placeholders, so a `%` is left as it is.
         if not params:
-            return self._conn.execute(sql)  # type: ignore[arg-type]
-        return self._conn.execute(_pg_sql(sql), params)  # type: ignore[arg-type]
+            return self._conn.execute(sql)
+        return self._conn.execute(_pg_sql(sql), params)
 
 
 class PgSqlDb:
@@ -190,7 +190,7 @@ class PgSqlDb:
     def migrate(
         self,
         *,
-        sqlite: Sequence[sqlite_migrations.Migration],
+        sqlite: Sequence[sqlite_migrations.Migration | tuple[str, str]],
         postgres: Sequence[pg_migrations.Migration],
     ) -> list[str]:
         return pg_migrations.apply_migrations(self.db, postgres)
@@ -200,7 +200,7 @@ class PgSqlDb:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
     def get_time(self, value: Any) -> datetime:
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)
 
     def get_json(self, value: Any) -> Any:
         """A `json`/`jsonb` column's value: the driver has decoded it already (a JSON string

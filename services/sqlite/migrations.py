@@ -53,13 +53,13 @@ def apply_migrations(
 
     Items may be `Migration`s or plain `(name, sql)` pairs.
     """
-    migrations = [m if isinstance(m, Migration) else Migration(*m) for m in migrations]
-    names = [m.name for m in migrations]
+    steps = [m if isinstance(m, Migration) else Migration(*m) for m in migrations]
+    names = [m.name for m in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"Duplicate migration names: {names}")
     done = set(applied_migrations(conn))
     applied: list[str] = []
-    for migration in migrations:
+    for migration in steps:
         if migration.name in done:
             continue
         with immediate_transaction(conn):

@@ -682,11 +682,11 @@ class TableLoader:
             with self._db.transaction() if snapshot else self._db.connection() as conn:
                 yield conn
         elif self._db.exists():
-            conn = connect(self._db)
+            lite = connect(self._db)
             try:
-                yield conn
+                yield lite
             finally:
-                conn.close()
+                lite.close()
         else:
             yield None
 
@@ -699,12 +699,12 @@ class TableLoader:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOAD_LOCK,))
                 yield conn
         elif create or self._db.exists():
-            conn = connect(self._db)
+            lite = connect(self._db)
             try:
-                with immediate_transaction(conn):
-                    yield conn
+                with immediate_transaction(lite):
+                    yield lite
             finally:
-                conn.close()
+                lite.close()
         else:
             yield None
 

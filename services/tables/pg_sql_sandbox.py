@@ -257,7 +257,7 @@ class PgSqlRunner(ReadOnlySqlRunner):
                 self._enter_sandbox(conn)
                 self._check_plan(conn, text, catalog)
                 cursor = conn.cursor(name=f"almanac_sql_{uuid.uuid4().hex}", row_factory=tuple_row)
-                cursor.execute(text)  # type: ignore[arg-type]  # the model's one SELECT
+                cursor.execute(text)
                 fetched = cursor.fetchmany(self._max_rows + 1)
                 description = cursor.description or []
                 columns = tuple(str(d.name) for d in description)
@@ -306,7 +306,7 @@ class PgSqlRunner(ReadOnlySqlRunner):
         """Plan `text` (EXPLAIN runs nothing) and refuse anything but a plain read of the
         available tables with listed functions."""
         row = conn.execute(
-            sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(sql.SQL(text))  # type: ignore[arg-type]
+            sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) {}").format(sql.SQL(text))
         ).fetchone()
         plan = next(iter(row.values())) if row else []
         if isinstance(plan, str):
@@ -416,7 +416,7 @@ class PgSqlRunner(ReadOnlySqlRunner):
             return self._not_a_read(hint)
         if missing or hidden:
             # Unqualified, so `public.x` reads the same whether x is missing or hidden.
-            name = (missing or hidden).group(1).rsplit(".", 1)[-1]  # type: ignore[union-attr]
+            name = (missing or hidden).group(1).rsplit(".", 1)[-1]  # type: ignore[union-attr]  # one of the two matched (checked above)
             return self._no_such_table(name, hint)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             function = re.fullmatch(r"permission denied for function (.+)", message)

@@ -57,7 +57,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, Unpack, cast
 
 import apsw
 import sqlean as sqlite3
@@ -340,7 +340,8 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
         try:
             self.engine_limits_applied = _limits_in_force(conn, sql_bytes)
             # Still trusted here: this is our SQL, and the authorizer is not installed yet.
-            (version,) = conn.execute("PRAGMA schema_version").fetchone()
+            # PRAGMA schema_version always answers one row
+            (version,) = cast("tuple[int]", conn.execute("PRAGMA schema_version").fetchone())
             catalog = self._current_catalog(version)
             objects = frozenset(row[0] for row in conn.execute(_OBJECT_NAMES_SQL))
             guard = _Guard(

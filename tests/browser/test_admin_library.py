@@ -15,7 +15,7 @@ from tests.browser.conftest import assert_accessible, shot
 def post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = httpx.post(url + path, json=body)
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_an_admin_edits_and_deletes_library_items(page: Any, app_url: str) -> None:

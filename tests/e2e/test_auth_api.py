@@ -92,7 +92,7 @@ async def test_someone_elses_chat_answers_exactly_like_a_missing_one(
     ]
     for method, path, body in calls:
 
-        async def call(target: str, method: str = method, path: str = path, body=body):  # type: ignore[no-untyped-def]
+        async def call(target: str, method: str = method, path: str = path, body=body):
             json = None if body is None else {k: v.format(target) for k, v in body.items()}
             return await auth_client.request(method, path.format(target), json=json, headers=bob)
 

@@ -211,7 +211,7 @@ async def test_offline_planning_runs_off_the_event_loop(
     seen: list[threading.Thread] = []
     original = _Planner.decide
 
-    def recording_decide(self, messages, tool_names):  # type: ignore[no-untyped-def]
+    def recording_decide(self, messages, tool_names):
         seen.append(threading.current_thread())
         return original(self, messages, tool_names)
 
@@ -234,7 +234,7 @@ async def test_the_search_tool_runs_on_the_answer_pool_not_the_shared_threads(
     original = retriever.search
     threads: list[str] = []
 
-    def recording_search(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def recording_search(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return original(*args, **kwargs)
 

@@ -68,6 +68,7 @@ def test_ci_runs_every_test_in_one_session_after_the_model_servers_build() -> No
     assert dry_run.count("-m pytest") == 1
     assert dry_run.index("tools/local_model.py build") < dry_run.index("-m pytest")
     assert "lint-imports" in dry_run
+    assert dry_run.index("bin/mypy") < dry_run.index("-m pytest")  # the type checker, first
 
 
 def test_the_real_model_tests_also_run_in_their_own_target_after_its_build() -> None:

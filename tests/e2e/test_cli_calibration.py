@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def _app_db(data_dir: Path) -> Path:
-    return Settings(_env_file=None, data_dir=data_dir).storage.app_db_path  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=data_dir).storage.app_db_path
 
 
 def _seed_one(data_dir: Path, user: str = "default") -> str:

@@ -31,7 +31,7 @@ def _invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
 def _audit() -> list[dict[str, object]]:
     code, stdout, _ = _invoke("audit", "--json")
     assert code == 0
-    return json.loads(stdout)["entries"]  # type: ignore[no-any-return]
+    return json.loads(stdout)["entries"]
 
 
 def test_show_prints_the_prompt_text_alone_on_stdout(env: None) -> None:

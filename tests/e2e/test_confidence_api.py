@@ -370,7 +370,7 @@ async def test_auto_tune_needs_rated_answers_to_move_a_phrase(
     assert "already fit" in dry["message"] and "only 6 rated answers" in dry["message"]
 
 
-def _record(**overrides: object):  # type: ignore[no-untyped-def]
+def _record(**overrides: object):
     from use_cases.chat.responses import ResponseRecord
 
     values: dict[str, object] = {

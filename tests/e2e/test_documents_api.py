@@ -133,13 +133,13 @@ def test_uploads_and_the_cli_are_parsed_under_the_cpu_budget_and_the_sample_in_p
     PARSE_CPU_SECONDS and PARSE_MEMORY_MB (a hostile file the content budget does not see
     costs at most those; the CLI's own test, tests/e2e/test_cli_knowledge.py, stops one);
     bootstrap's bundled sample is read in process, at no cost per document."""
-    uploads = container.admin.upload_document._ingest._ingest._loader  # type: ignore[attr-defined]
+    uploads = container.admin.upload_document._ingest._ingest._loader
     assert isinstance(uploads, BudgetedLoader)
-    cli = container.admin.admin_ingest._ingest._loader  # type: ignore[attr-defined]
+    cli = container.admin.admin_ingest._ingest._loader
     assert isinstance(cli, BudgetedLoader)
     memory = container.settings.documents.parse_memory_mb * 1024 * 1024
     assert uploads._memory_bytes == cli._memory_bytes == memory == BUDGET.parse_memory_bytes
-    assert not isinstance(container.knowledge.ingest._loader, BudgetedLoader)  # type: ignore[attr-defined]
+    assert not isinstance(container.knowledge.ingest._loader, BudgetedLoader)
 
 
 async def test_upload_of_an_empty_file_is_422(client: httpx.AsyncClient) -> None:

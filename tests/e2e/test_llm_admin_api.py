@@ -59,13 +59,13 @@ async def _ask(client: httpx.AsyncClient, model: str | None = "test:recorder") -
         body["model"] = model
     response = await client.post("/chat", json=body)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 async def _audit(client: httpx.AsyncClient, family: str) -> list[dict[str, Any]]:
     response = await client.get("/api/audit", params={"action": family})
     assert response.status_code == 200
-    return response.json()["entries"]  # type: ignore[no-any-return]
+    return response.json()["entries"]
 
 
 def _is_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def test_the_env_example_is_read_by_the_settings(tmp_path: Path) -> None:
     (block,) = [b for b in _blocks("bash") if b.startswith("MCP_SERVERS=")]
     env_file = tmp_path / ".env"
     env_file.write_text(block)
-    settings = Settings(_env_file=env_file).mcp_tools  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file).mcp_tools
     servers = settings.server_configs
     assert servers["tickets"].command == "python"
     assert servers["crm"].headers_from_env == {"Authorization": "CRM_MCP_AUTH"}

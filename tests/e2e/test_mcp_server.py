@@ -105,7 +105,7 @@ async def test_documents_are_resources_listed_and_read_with_their_sections(
     assert [t.uri_template for t in templates] == ["almanac://documents/{id}"]
     text = read.contents[0].text  # type: ignore[union-attr]
     assert text.startswith("# Password and Credential Rotation Policy\n")
-    sections = document.structured_content["sections"]  # type: ignore[index]
+    sections = document.structured_content["sections"]
     assert len(sections) >= 2
     for section in sections:  # every section, under its heading, in the resource's text
         assert section["text"] in text
@@ -118,7 +118,7 @@ async def test_tables_and_the_sql_sandbox_answer_admins_as_for_the_assistant(
     key = await issue_key(auth_container, "root", "admin")
     async with connected(server, key) as client:
         tables = await client.call_tool("list_tables", {})
-        name = tables.structured_content["tables"][0]["name"]  # type: ignore[index]
+        name = tables.structured_content["tables"][0]["name"]
         rows = await client.call_tool(
             "lookup_structured_data", {"sql": f'SELECT COUNT(*) AS n FROM "{name}"'}
         )
@@ -130,8 +130,8 @@ async def test_tables_and_the_sql_sandbox_answer_admins_as_for_the_assistant(
         "columns": ["n"],
         "rows": [[rows.structured_content["rows"][0][0]]],
         "truncated": False,
-    }  # type: ignore[index]
-    assert rows.structured_content["rows"][0][0] > 0  # type: ignore[index]
+    }
+    assert rows.structured_content["rows"][0][0] > 0
     assert refused.is_error
     assert "read-only SELECT" in refused.content[0].text  # type: ignore[union-attr]
     assert again.structured_content == rows.structured_content  # nothing was deleted
@@ -181,7 +181,7 @@ async def test_chats_made_through_mcp_are_the_callers_own(
     ana, bob = await issue_key(auth_container, "ana"), await issue_key(auth_container, "bob")
     async with connected(server, ana) as client:
         asked = await client.call_tool("ask", {"question": QUESTION})
-    chat_id = asked.structured_content["chat_id"]  # type: ignore[index]
+    chat_id = asked.structured_content["chat_id"]
     async with connected(server, bob) as client:
         continued = await client.call_tool("ask", {"question": "And why?", "chat_id": chat_id})
     assert continued.is_error and "chat" in continued.content[0].text.lower()  # type: ignore[union-attr]
@@ -223,7 +223,7 @@ async def test_get_advice_returns_the_structured_advice(
             "get_advice", {"question": "Can I deploy to production on Friday afternoon?"}
         )
     assert not advice.is_error
-    structured: dict[str, Any] = advice.structured_content  # type: ignore[assignment]
+    structured: dict[str, Any] = advice.structured_content
     assert structured["main_advice"] and structured["response_id"].startswith("resp_")
     assert 0 <= structured["confidence_score"] <= 1
     assert structured["model_identifier"] == "offline-extractive"

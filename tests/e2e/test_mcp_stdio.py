@@ -44,8 +44,8 @@ async def test_the_python_sdk_lists_searches_asks_and_reads_over_stdio(
         first = (await client.list_resources()).resources[0]
         read = await client.read_resource(str(first.uri))
     assert {"search_knowledge_base", "ask", "get_document"} <= tools
-    assert search.structured_content["hits"][0]["source"] == "policies/password-policy-2025.md"  # type: ignore[index]
-    assert "[1]" in ask.structured_content["answer"]  # type: ignore[index]
+    assert search.structured_content["hits"][0]["source"] == "policies/password-policy-2025.md"
+    assert "[1]" in ask.structured_content["answer"]
     assert read.contents[0].text.startswith("# ")  # type: ignore[union-attr]
     container = bootstrap(make_settings(data_dir))
     try:  # the local admin's chat, as `almanac ask` keeps it
@@ -53,7 +53,7 @@ async def test_the_python_sdk_lists_searches_asks_and_reads_over_stdio(
         chats = await container.chat.chats.list(user, limit=10, offset=0)
     finally:
         container.close()
-    assert [chat.id for chat in chats] == [ask.structured_content["chat_id"]]  # type: ignore[index]
+    assert [chat.id for chat in chats] == [ask.structured_content["chat_id"]]
 
 
 async def test_with_user_it_acts_as_that_user_and_the_audit_log_says_so(
@@ -68,7 +68,7 @@ async def test_with_user_it_acts_as_that_user_and_the_audit_log_says_so(
         audit = await container.access.list_audit.execute(CLI_ADMIN, action="user.act_for")
     finally:
         container.close()
-    assert [chat.id for chat in bobs] == [ask.structured_content["chat_id"]]  # type: ignore[index]
+    assert [chat.id for chat in bobs] == [ask.structured_content["chat_id"]]
     assert [(e.target, e.after["via"]) for e in audit.entries] == [
         ("user:bob", "almanac mcp --user")
     ]

@@ -96,7 +96,7 @@ def _from_environment(data_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: st
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=data_dir,
         cohere_api_key=None,

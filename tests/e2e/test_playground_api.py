@@ -86,7 +86,7 @@ async def _run(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _problem(response: httpx.Response, status: int) -> str:

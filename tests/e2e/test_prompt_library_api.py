@@ -47,7 +47,7 @@ async def http(library_container: Container) -> AsyncIterator[httpx.AsyncClient]
 async def _created(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = await http.post(path, json=body)
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 async def _finished(http: httpx.AsyncClient, run_id: str) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def _control(fake: str, action: str) -> Any:
 
 def _sql(pg_url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(query, params).fetchall()
 
 
 def _job(http: httpx.Client, url: str, job_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ the SQLite and PostgreSQL store), a table source and cleaners that answer what t
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -61,7 +62,7 @@ class InMemoryCleaningStore:
     def list(self, limit: int, offset: int) -> list[CleaningRun]:
         return self._newest()[offset : offset + limit]
 
-    def unfinished(self) -> list[CleaningRun]:
+    def unfinished(self) -> builtins.list[CleaningRun]:
         return [r for r in reversed(self._newest()) if r.status in UNFINISHED]
 
     def set_status(
@@ -90,7 +91,7 @@ class InMemoryCleaningStore:
     def done(self, run_id: str) -> set[ResultKey]:
         return set(self._results.get(run_id, {}))
 
-    def results(self, run_id: str) -> list[dict[str, Any]]:
+    def results(self, run_id: str) -> builtins.list[dict[str, Any]]:
         return list(self._results.get(run_id, {}).values())
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from use_cases.conversations.files_domain import ChatFile, FileChunk, is_file_id
-from use_cases.knowledge.domain import Vector
+from use_cases.knowledge.domain import Vector, Vectors
 from use_cases.shared.errors import Conflict
 
 
@@ -44,7 +44,7 @@ class InMemoryChatFileStore:
         self.chunks: dict[str, list[tuple[FileChunk, Vector]]] = {}
         self.fail_adds = 0
 
-    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Sequence[Vector]) -> None:
+    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Vectors) -> None:
         if self.fail_adds:
             self.fail_adds -= 1
             raise RuntimeError("database is gone")

@@ -4,6 +4,7 @@ contract tests as the SQLite and PostgreSQL adapters (tests/integration/test_eva
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import threading
@@ -63,7 +64,7 @@ class InMemoryDatasetStore:
     def _find(self, dataset_id: str, version: str) -> StoredDataset | None:
         return self._newest([d for d in self._rows if d.id == dataset_id and d.version == version])
 
-    def _newest(self, rows: list[StoredDataset]) -> StoredDataset | None:
+    def _newest(self, rows: builtins.list[StoredDataset]) -> StoredDataset | None:
         """ORDER BY created_at DESC, rowid DESC LIMIT 1."""
         if not rows:
             return None
@@ -119,7 +120,7 @@ class InMemoryRunStore:
         with self._lock:
             return sum(1 for r in self._runs.values() if r.task_id == dataset_id)
 
-    def unfinished(self) -> list[RunRecord]:
+    def unfinished(self) -> builtins.list[RunRecord]:
         with self._lock:
             chosen = [r for r in self._runs.values() if r.status in UNFINISHED]
             return sorted(chosen, key=self._newest_first_key)
@@ -162,7 +163,7 @@ class InMemoryRunStore:
         with self._lock:
             return set(self._rows.get(run_id, {}))
 
-    def rows(self, run_id: str) -> list[dict[str, Any]]:
+    def rows(self, run_id: str) -> builtins.list[dict[str, Any]]:
         with self._lock:
             return copy.deepcopy(list(self._rows.get(run_id, {}).values()))
 

@@ -27,6 +27,7 @@ from use_cases.knowledge.domain import (
     SectionRecord,
     StagedChunk,
     Vector,
+    Vectors,
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of
@@ -211,7 +212,7 @@ class InMemoryKnowledgeStore:
     def save_document(
         self,
         draft: DocumentDraft,
-        vectors: Sequence[Vector],
+        vectors: Vectors,
         *,
         replace_id: int | None = None,
         lease: JobLease | None = None,
@@ -231,9 +232,7 @@ class InMemoryKnowledgeStore:
             self._stages[stage_id] = _Stage(draft)
         return stage_id
 
-    def stage_chunks(
-        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Sequence[Vector]
-    ) -> None:
+    def stage_chunks(self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Vectors) -> None:
         matrix = as_matrix(vectors, len(chunks))
         with self._lock:
             self._check_vectors(matrix)
@@ -366,14 +365,14 @@ class InMemoryKnowledgeStore:
             old = documents.get(replace_id)
             if old is None:
                 raise NotFound(f"No document with id {replace_id}.")
-            taken = [d.id for d in documents.values() if d.draft.source == draft.source]
-            if taken and taken[0] != replace_id:
+            holders = [d.id for d in documents.values() if d.draft.source == draft.source]
+            if holders and holders[0] != replace_id:
                 raise DocumentExists(
-                    f"A document with source '{draft.source}' already exists (id {taken[0]}).",
-                    taken[0],
+                    f"A document with source '{draft.source}' already exists (id {holders[0]}).",
+                    holders[0],
                 )
-            for ids in old.chunk_ids:
-                for chunk_id in ids:
+            for old_ids in old.chunk_ids:
+                for chunk_id in old_ids:
                     vectors.pop(chunk_id, None)
             document_id = replace_id
             document = _Document(
@@ -404,7 +403,7 @@ class InMemoryKnowledgeStore:
     def _clock(self) -> datetime:
         return (self._now or datetime.now(UTC)).replace(microsecond=0)
 
-    def _first(self, wanted) -> DocumentRecord | None:  # type: ignore[no-untyped-def]
+    def _first(self, wanted) -> DocumentRecord | None:
         with self._lock:
             for document in self._by_id():
                 if wanted(document):

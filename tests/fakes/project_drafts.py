@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from use_cases.chat.domain import Chat, Message, MessagePage
+from use_cases.chat.domain import Chat, Message, MessagePage, MessageRole
 from use_cases.conversations.draft_domain import (
     DraftActivation,
     DraftChatMessage,
@@ -82,13 +82,13 @@ class FakeChats:
         self.chats: dict[str, Chat] = {}
         self.messages: dict[str, list[Message]] = {}
 
-    def add(self, chat_id: str, user_id: str, *texts: tuple[str, str]) -> list[Message]:
+    def add(self, chat_id: str, user_id: str, *texts: tuple[MessageRole, str]) -> list[Message]:
         self.chats[chat_id] = Chat(chat_id, user_id, texts[0][1][:80] if texts else "", NOW, NOW)
         self.messages[chat_id] = [
             Message(f"{chat_id}-m{i}", chat_id, role, text, (), (), None, None, None,
                     "complete", NOW)
             for i, (role, text) in enumerate(texts, start=1)
-        ]  # type: ignore[arg-type]  # fmt: skip
+        ]  # fmt: skip
         return self.messages[chat_id]
 
     def get_chat(self, chat_id: str) -> Chat | None:

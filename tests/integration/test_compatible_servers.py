@@ -308,7 +308,7 @@ def test_abandoned_turns_are_swept_only_after_the_longest_turn_a_model_may_take(
     plus its margin, before it calls a `streaming` answer abandoned."""
     assert container.adapters.models.longest_turn_s(60.0) == 300.0
     sweep = container.chat.sweep_turns
-    assert sweep._age.total_seconds() == 300.0 + 60  # type: ignore[attr-defined]
+    assert sweep._age.total_seconds() == 300.0 + 60
 
 
 async def test_prompted_structured_output_asks_for_a_json_object_the_instructions_describe(

@@ -725,4 +725,4 @@ def test_an_unknown_chat_has_an_empty_page_and_bad_cursors_are_refused(
     assert store.page_messages("ghost", limit=5, before=3) == MessagePage([], None, None)
     for bad in ({"before": 1, "after": 1}, {"before": -1}, {"after": 2**31}, {"limit": -1}):
         with pytest.raises(InvalidRequest):
-            store.page_messages("ghost", **{"limit": 5, **bad})  # type: ignore[arg-type]
+            store.page_messages("ghost", **{"limit": 5, **bad})

@@ -178,7 +178,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
                 PgVectorIndex(store, counts),
                 store.delete_document,  # type: ignore[arg-type]
             )
-        _fill(store, w)  # type: ignore[arg-type]
+        _fill(store, w)
         yield w
 
 

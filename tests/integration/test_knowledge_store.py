@@ -110,7 +110,7 @@ def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
     if backend == MEMORY:
         fake = InMemoryKnowledgeStore()
         fake.check_embedding(INFO)
-        yield fake  # type: ignore[misc]
+        yield fake
         return
     with open_store(backend, tmp_path, request) as s:
         s.check_embedding(INFO)

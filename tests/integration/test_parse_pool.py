@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class SpinningLoader(FileLoader):
     """A loader whose parse never ends (what a hostile document does to a naive parser)."""
 
-    def load(self, name: str, data: bytes):  # type: ignore[no-untyped-def]
+    def load(self, name: str, data: bytes):
         while True:
             pass
 
@@ -62,7 +62,7 @@ class HoardingLoader(FileLoader):
     """A loader that asks for 16 times the small budget at once (`bytes(n)` is calloc'ed: past
     no limit, the pages are never touched, so the test costs nothing without the limit)."""
 
-    def load(self, name: str, data: bytes):  # type: ignore[no-untyped-def]
+    def load(self, name: str, data: bytes):
         bytes(16 * SMALL_BUDGET)
         return super().load(name, data)
 

@@ -99,7 +99,7 @@ def test_unreachable_server_is_a_configuration_error_without_the_password() -> N
 
 def test_database_url_selects_the_backend(tmp_path) -> None:
     def settings(url: str | None) -> StorageSettings:
-        return Settings(_env_file=None, data_dir=tmp_path / "d", database_url=url).storage  # type: ignore[call-arg]
+        return Settings(_env_file=None, data_dir=tmp_path / "d", database_url=url).storage
 
     assert settings(None).database_backend == "sqlite"
     assert settings(None).app_db_path == tmp_path / "d" / "app.db"
@@ -113,7 +113,7 @@ def test_database_url_selects_the_backend(tmp_path) -> None:
 
 
 def test_the_test_database_is_a_url_that_settings_accept(pg_url: str, tmp_path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=pg_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=pg_url)
     assert settings.storage.database_backend == "postgresql"
     db = PgDatabase(settings.storage.postgres_url, max_size=1)
     try:

@@ -45,7 +45,7 @@ def a_chat(history: HistoryStore, user: str = "ana") -> str:
 
 
 def version(title: str, author: str = "model", **content: object) -> NewDraftVersion:
-    draft = ProjectDraftContent(title=title, **content)  # type: ignore[arg-type]
+    draft = ProjectDraftContent(title=title, **content)
     model = "offline-extractive" if author == "model" else None
     return NewDraftVersion(draft, author, f"made {title}", "ana", model)  # type: ignore[arg-type]
 

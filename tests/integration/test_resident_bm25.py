@@ -184,7 +184,7 @@ def test_a_row_the_quick_split_miscounts_is_tokenised_by_fts5_and_still_equal(
     # pretend every text of one batch has an extra token.
     real = ResidentBM25._mismatched
 
-    def all_rows(self, conn, batch, sizes):  # type: ignore[no-untyped-def]
+    def all_rows(self, conn, batch, sizes):
         sizes[:, 2] += 1
         return real(self, conn, batch, sizes)
 
@@ -297,7 +297,7 @@ def test_the_retriever_uses_fts5_until_the_background_build_is_done(
     gate = threading.Event()
     real_load = resident._load_all
 
-    def slow_load(conn):  # type: ignore[no-untyped-def]
+    def slow_load(conn):
         gate.wait(10)
         real_load(conn)
 
@@ -361,7 +361,7 @@ def test_a_failed_background_build_leaves_fts5_answering_and_is_not_retried_at_o
     assert resident is not None
     attempts: list[int] = []
 
-    def broken(conn):  # type: ignore[no-untyped-def]
+    def broken(conn):
         attempts.append(1)
         raise OSError("disk read error")
 
@@ -388,7 +388,7 @@ def test_searches_read_the_old_snapshot_while_a_reload_builds_the_new_one(
     entered, release = threading.Event(), threading.Event()
     real = ResidentBM25._tokenise
 
-    def held(self, conn, batch):  # type: ignore[no-untyped-def]
+    def held(self, conn, batch):
         entered.set()
         release.wait(10)
         return real(self, conn, batch)

@@ -180,7 +180,7 @@ class Sandbox:
         """A trusted write, bypassing the sandbox (`t` stands for the tables' schema)."""
         if self.db is not None:
             with self.db.connection() as conn:
-                conn.execute(statement.replace("t.", "almanac_tables."))  # type: ignore[arg-type]
+                conn.execute(statement.replace("t.", "almanac_tables."))
             return
         assert self.db_path is not None
         conn = sqlite3.connect(str(self.db_path), isolation_level=None)
@@ -836,7 +836,7 @@ def test_a_table_loaded_after_start_up_appears_without_a_restart(own_sandbox: Sa
 def test_a_dropped_table_disappears_without_a_restart(own_sandbox: Sandbox) -> None:
     runner = own_sandbox.runner()
     assert "customers" in [s.name for s in runner.schemas()]
-    assert own_sandbox.loader().drop("customers") is True  # type: ignore[union-attr]
+    assert own_sandbox.loader().drop("customers") is True
     assert "customers" not in [s.name for s in runner.schemas()]
     with pytest.raises(ToolRejected, match="no such table"):
         runner.run("SELECT * FROM customers")

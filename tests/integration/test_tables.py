@@ -33,7 +33,7 @@ class Database:
     def raw(self, sql: str, *params: object) -> list[tuple]:
         if self.url is not None:
             with psycopg.connect(self.url, options="-c search_path=almanac_tables") as conn:
-                return conn.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+                return conn.execute(sql.replace("?", "%s"), params).fetchall()
         conn = sqlite3.connect(str(self.path))
         try:
             return conn.execute(sql, params).fetchall()
@@ -381,7 +381,7 @@ def test_a_write_failure_midway_rolls_back_to_the_old_table(
 
     real_read_csv = tables_module.read_csv
 
-    def read_then_fail(file: Path, delimiter: str):  # type: ignore[no-untyped-def]
+    def read_then_fail(file: Path, delimiter: str):
         source = real_read_csv(file, delimiter)
         source.convert = explode
         return source

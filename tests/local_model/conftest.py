@@ -64,7 +64,7 @@ def settings_for(data_dir: Path, server: LocalModelServer) -> object:
 def container(
     data_dir: Path, model_server: LocalModelServer, real_model: None
 ) -> Iterator[Container]:
-    built = bootstrap(settings_for(data_dir, model_server), clock=FixedClock())  # type: ignore[arg-type]
+    built = bootstrap(settings_for(data_dir, model_server), clock=FixedClock())  # type: ignore[arg-type]  # settings_for returns Settings
     yield built
     built.close()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic_ai import CallToolsNode
 from pydantic_ai.messages import (
+    ModelMessage,
     ModelRequest,
     ModelResponse,
     ToolCallPart,
@@ -50,7 +51,7 @@ async def test_an_mcp_tools_result_reaches_the_real_model_fenced(
         assert resolved.outside_tools  # a model of a compatible server takes them
         deps = container.chat.agent_deps()
         call = ToolCallPart(TOOL, {"ticket_id": "TCK-42"}, tool_call_id="call_mcp")
-        history = [
+        history: list[ModelMessage] = [
             ModelRequest(parts=[UserPromptPart("What is the status of ticket TCK-42?")]),
             ModelResponse(parts=[call]),
         ]

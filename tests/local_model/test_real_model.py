@@ -20,6 +20,7 @@ import httpx
 import pytest
 from pydantic_ai import CallToolsNode
 from pydantic_ai.messages import (
+    ModelMessage,
     ModelRequest,
     ModelResponse,
     ToolCallPart,
@@ -127,7 +128,7 @@ async def test_a_table_question_runs_the_sql_tool_and_its_rows_reach_the_model(
     deps = container.chat.agent_deps()
     query = "SELECT * FROM kpi_catalog LIMIT 3"
     call = ToolCallPart(SQL_TOOL, {"sql_query": query}, tool_call_id="call_sql")
-    history = [
+    history: list[ModelMessage] = [
         ModelRequest(parts=[UserPromptPart("Which KPIs are in the catalog?")]),
         ModelResponse(parts=[call]),
     ]
@@ -234,7 +235,7 @@ def test_a_model_server_killed_mid_stream_ends_the_stream_and_keeps_the_question
     data_dir: Path, real_model: None, tmp_path: Path
 ) -> None:
     server = LocalModelServer(tmp_path / "server.log").start()
-    container = bootstrap(settings_for(data_dir, server), clock=FixedClock())  # type: ignore[arg-type]
+    container = bootstrap(settings_for(data_dir, server), clock=FixedClock())  # type: ignore[arg-type]  # settings_for returns Settings
     try:
         with serve(create_app(container=container)) as base:
             body = {

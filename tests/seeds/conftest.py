@@ -62,16 +62,16 @@ def seed_container(
     values = {**SEED_SETTINGS, **seed_deployment}
     if seed_backend == "sqlite":
         shutil.copytree(sample_data_dir, data_dir)
-        yield from _started(make_settings(data_dir, **values))  # type: ignore[arg-type]
+        yield from _started(make_settings(data_dir, **values))
         return
     shutil.copytree(request.getfixturevalue("pg_sample_template"), data_dir)
     with fresh_database(pg_server_url, SAMPLE_TEMPLATE_DB) as url:
-        settings = make_settings(data_dir, database_url=url, **values)  # type: ignore[arg-type]
+        settings = make_settings(data_dir, database_url=url, **values)
         yield from _started(settings)
 
 
 def _started(settings: object) -> Iterator[Container]:
-    container = bootstrap(settings, clock=FixedClock())  # type: ignore[arg-type]
+    container = bootstrap(settings, clock=FixedClock())  # type: ignore[arg-type]  # the fixture holds Settings
     try:
         load_sample_data_if_empty(container)
         stand_in_for_openai(container)

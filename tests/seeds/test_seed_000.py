@@ -356,7 +356,7 @@ def configured(
 
     def started(url: str | None) -> Iterator[tuple[Container, Recorder]]:
         container = bootstrap(
-            make_settings(tmp_path / "data", database_url=url, **settings),  # type: ignore[arg-type]
+            make_settings(tmp_path / "data", database_url=url, **settings),
             clock=FixedClock(),
         )
         container.adapters.models.register(

@@ -36,7 +36,7 @@ def unique(name: str) -> str:
 async def created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = await client.post(path, json=body)
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 async def tree(client: httpx.AsyncClient) -> tuple[dict[str, Any], ...]:

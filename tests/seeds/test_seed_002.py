@@ -454,7 +454,7 @@ async def test_search_finds_conversations_filtered_and_sorted(
 ) -> None:
     key = keys["service"]
     chat_id = await imported(seed_client, share_pages, key)
-    params = {
+    params: dict[str, Any] = {
         "q": "bike chain",  # the conversation's own words
         "limit": 5,
         "offset": 0,

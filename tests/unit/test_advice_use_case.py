@@ -384,7 +384,7 @@ async def test_a_bad_conversation_fails_before_the_model_runs(
     )
     request = AdviceRequest(
         "ana",
-        tuple(ConversationMessage(role, text) for role, text in conversation),  # type: ignore[arg-type]
+        tuple(ConversationMessage(role, text) for role, text in conversation),
     )
     stream = advice.stream(request)
     with pytest.raises(error, match=fragment):

@@ -791,7 +791,7 @@ async def test_a_stateless_turn_that_fails_or_is_cut_short_stores_nothing() -> N
     stream = rig(search_then_cite)
     events = stream.turns.stream(ask(conversation=(), keep=False))
     assert isinstance(await anext(events), TurnStarted)
-    await events.aclose()  # type: ignore[attr-defined]
+    await events.aclose()
     assert r.history.writes == 0 and stream.history.writes == 0
 
 

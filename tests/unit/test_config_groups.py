@@ -103,7 +103,7 @@ def test_every_environment_name_lands_in_its_group(monkeypatch: pytest.MonkeyPat
     for i, (name, text) in enumerate(values.items()):
         # Case-insensitive: every other name lower-case.
         monkeypatch.setenv(name.upper() if i % 2 else name, text)
-    _assert_all_landed(Settings(_env_file=None), values)  # type: ignore[call-arg]
+    _assert_all_landed(Settings(_env_file=None), values)
 
 
 @pytest.mark.usefixtures("clean_environment")
@@ -111,7 +111,7 @@ def test_every_name_in_a_dotenv_file_lands_in_its_group(tmp_path: Path) -> None:
     values = _every_value()
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{n.upper()}={t}\n" for n, t in values.items()))
-    _assert_all_landed(Settings(_env_file=env_file), values)  # type: ignore[call-arg]
+    _assert_all_landed(Settings(_env_file=env_file), values)
 
 
 @pytest.mark.usefixtures("clean_environment")
@@ -122,7 +122,7 @@ def test_the_environment_outranks_dotenv_and_keywords_outrank_both(
     env_file.write_text("PORT=8001\nHOST=0.0.0.0\nSQL_MAX_ROWS=7\n")
     monkeypatch.setenv("PORT", "8002")
     monkeypatch.setenv("SQL_MAX_ROWS", "9")
-    settings = Settings(_env_file=env_file, sql_max_rows=11)  # type: ignore[call-arg]
+    settings = Settings(_env_file=env_file, sql_max_rows=11)
     assert (settings.server.port, settings.server.host) == (8002, "0.0.0.0")
     assert settings.tables.sql_max_rows == 11
 
@@ -131,15 +131,15 @@ def test_the_environment_outranks_dotenv_and_keywords_outrank_both(
 def test_flat_keywords_go_to_their_groups_and_a_group_keyword_is_taken_whole() -> None:
     values = _every_value()
     _assert_all_landed(Settings(_env_file=None, **values), values)  # type: ignore[arg-type]
-    auth = Settings(_env_file=None).auth.model_copy(update={"session_hours": 3})  # type: ignore[call-arg]
-    assert Settings(_env_file=None, auth=auth).auth.session_hours == 3  # type: ignore[call-arg]
+    auth = Settings(_env_file=None).auth.model_copy(update={"session_hours": 3})
+    assert Settings(_env_file=None, auth=auth).auth.session_hours == 3
 
 
 @pytest.mark.usefixtures("clean_environment")
 def test_a_variable_named_like_a_group_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTH", "not json")
     monkeypatch.setenv("SERVER", '{"port": 1}')
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.server.port == 8000 and settings.auth.auth_enabled is False
 
 
@@ -147,19 +147,19 @@ def test_a_variable_named_like_a_group_is_not_read(monkeypatch: pytest.MonkeyPat
 def test_a_bad_value_is_reported_under_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "70000")
     with pytest.raises(ValidationError) as caught:
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     assert caught.value.errors()[0]["loc"] == ("server", "port")
     assert environment_name(caught.value.errors()[0]["loc"]) == "PORT"
     monkeypatch.setenv("PORT", "8000")
     monkeypatch.setenv("OIDC_CLIENT_ID", "almanac")  # without its secret: a check across fields
     with pytest.raises(ValidationError) as caught:
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     assert environment_name(caught.value.errors()[0]["loc"]) == ""
     assert "OIDC_CLIENT_SECRET" in caught.value.errors()[0]["msg"]
 
 
 def test_updated_validates_the_changed_group_again(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path / "a")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path / "a")
     assert settings.storage.app_db_path == tmp_path / "a" / "app.db"
     moved = settings.updated(data_dir=tmp_path / "b", sql_max_rows=5)
     assert moved.storage.app_db_path == tmp_path / "b" / "app.db"

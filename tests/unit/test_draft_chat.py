@@ -47,7 +47,7 @@ class World:
             limits,
             settings,
             locks=locks,
-        )  # type: ignore[arg-type]
+        )
         updating = UpdateDraftByTurn(
             self.history,
             self.drafts,
@@ -56,12 +56,12 @@ class World:
             limits,
             settings,
             locks=locks,
-        )  # type: ignore[arg-type]
+        )
         self.versions = ManageDraftVersions(self.history, self.drafts, settings, locks=locks)  # type: ignore[arg-type]
         self.edit = EditDraft(self.history, self.drafts, settings, locks=locks)  # type: ignore[arg-type]
         self.chat = DraftChat(
             self.history, locks, self.drafts, drafting, updating, max_message_chars=100
-        )  # type: ignore[arg-type]
+        )
         self.projects = TrackProject(self.history, locks, self.versions, tracker, FixedClock())  # type: ignore[arg-type]
         self.history.add("c1", "ana", ("user", "Plan the move. We need to pack the lab."))
 

@@ -211,7 +211,7 @@ def test_a_missing_key_is_a_configuration_error() -> None:
 
 def test_a_bare_string_is_refused() -> None:
     with pytest.raises(TypeError):
-        make().embed_documents("not a list")  # type: ignore[arg-type]
+        make().embed_documents("not a list")
 
 
 def test_unmocked_requests_fail_loudly(httpcore2_mock: respx.Router) -> None:

@@ -76,11 +76,11 @@ def test_bad_mcp_settings_are_refused_saying_what_is_wrong(
     servers: str, allowed: str, message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
-        Settings(_env_file=None, mcp_servers=servers, mcp_tools_allowed=allowed)  # type: ignore[call-arg]
+        Settings(_env_file=None, mcp_servers=servers, mcp_tools_allowed=allowed)
 
 
 def test_good_mcp_settings_are_read() -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         mcp_servers='{"crm": {"url": "https://crm.example/mcp"}, "t": {"command": "x"}}',
         mcp_tools_allowed=" crm__find , t__* ",

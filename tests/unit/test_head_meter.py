@@ -52,7 +52,7 @@ def test_a_body_after_the_head_is_not_counted() -> None:
 
 
 def test_the_limits_come_from_the_settings_and_name_the_pinned_protocol() -> None:
-    settings = Settings(_env_file=None, max_header_bytes=1234, header_timeout_s=3)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, max_header_bytes=1234, header_timeout_s=3)
     limits = HeadLimits.of(settings.http)
     assert (limits.max_header_bytes, limits.header_timeout_s) == (1234, 3)
     options = limits.uvicorn_options()

@@ -273,7 +273,7 @@ def test_a_large_document_is_staged_in_batches_with_progress_and_a_failure_leave
     assert embedder.calls == 3 and store.stats().chunks == 5
 
     class Failing(HashingEmbedder):
-        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        def embed_documents(self, texts):
             if self.calls == 1:
                 raise OSError(5, "embedding server gone")
             return super().embed_documents(texts)

@@ -84,8 +84,8 @@ def drafting(recorder: Prompts, memories: RecallMemories | None):
     model = FunctionModel(recorder.respond)
     draft = DraftProject(
         chats,  # type: ignore[arg-type]
-        drafts,  # type: ignore[arg-type]
-        Models(model),  # type: ignore[arg-type]
+        drafts,
+        Models(model),
         build_draft_agent(limits),
         limits,
         DraftSettings(),

@@ -136,3 +136,13 @@ async def test_only_admins_read_or_change_the_model_settings(
         await manage.set(ANA, CHAT, "test:a")
     assert store.rows == {}
     assert (await manage.effective(CHAT)).model == "offline-extractive"  # public, like /model
+
+
+async def test_a_prompt_types_models_show_the_environments_defaults_whatever_the_admin_chose(
+    manage: ManageModelDefaults, store: InMemoryModelDefaultStore, models: FakeModelResolver
+) -> None:
+    chat_models = ModelsForPromptType(models, store, CHAT)
+    await manage.set(ROOT, CHAT, "test:a")
+    assert chat_models.default_identifier == "test:a"
+    assert chat_models.internal_default == models.internal_default
+    assert chat_models.default_sources == models.default_sources

@@ -160,9 +160,7 @@ class FakeRetriever:
             scores = HitScores(
                 fused=2 / (60 + rank), bm25_rank=rank, vector_rank=rank, vector_distance=0.3
             )
-            out.append(
-                SearchHit(**{**hit.__dict__, "scores": scores})  # type: ignore[arg-type]
-            )
+            out.append(SearchHit(**{**hit.__dict__, "scores": scores}))
         return out
 
 
@@ -485,8 +483,8 @@ async def test_each_turn_has_its_own_facts(agent: Agent) -> None:
         model=missing.model,
         deps=deps([]),
     )
-    assert found.answer_facts() is not None and not found.answer_facts().not_found  # type: ignore[union-attr]
-    assert missing.answer_facts() is not None and missing.answer_facts().not_found  # type: ignore[union-attr]
+    assert found.answer_facts() is not None and not found.answer_facts().not_found
+    assert missing.answer_facts() is not None and missing.answer_facts().not_found
 
 
 async def test_a_declined_turn_gets_its_decline_and_nothing_is_planned(

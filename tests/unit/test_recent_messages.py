@@ -21,11 +21,11 @@ class CountingStore(InMemoryHistoryStore):
         super().__init__()
         self.pages = 0
 
-    def page_messages(self, chat_id, *, limit, before=None, after=None):  # type: ignore[no-untyped-def]
+    def page_messages(self, chat_id, *, limit, before=None, after=None):
         self.pages += 1
         return super().page_messages(chat_id, limit=limit, before=before, after=after)
 
-    def list_messages(self, chat_id, *, limit=None):  # type: ignore[no-untyped-def]
+    def list_messages(self, chat_id, *, limit=None):
         if limit is None:
             raise AssertionError("the whole chat was read")
         return super().list_messages(chat_id, limit=limit)

@@ -185,4 +185,4 @@ def test_an_unusable_file_costs_time_only(tmp_path: Path) -> None:
     assert np.array_equal(cached.embed_documents(["alpha"])[0], _vector("alpha"))
     assert np.array_equal(cached.embed_query("alpha"), _vector("alpha"))
     with pytest.raises(TypeError):
-        cached.embed_documents("alpha")  # type: ignore[arg-type]
+        cached.embed_documents("alpha")

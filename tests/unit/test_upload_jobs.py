@@ -60,7 +60,7 @@ class OneRecordStore:
 def _upload(ingest: Any, jobs: InMemoryJobQueue) -> UploadDocument:
     upload = UploadDocument(
         ingest, OneRecordStore(), jobs, max_bytes=10_000, job_bytes=1_000, file_types=(".md",)
-    )  # type: ignore[arg-type]
+    )
     jobs.register(INGEST_UPLOAD, upload.run_job, decode=result_from_json)
     return upload
 

@@ -237,7 +237,7 @@ class CreateApiKey:
             id=new_key_id(),
             name=clean_name,
             user_id=user_id,
-            role=role,  # type: ignore[arg-type]  # checked against ROLES above
+            role=role,
             created_at=utc(self._clock.now()),
         )
         stored = await asyncio.to_thread(self._keys.add, StoredApiKey(key, hash_secret(secret)))

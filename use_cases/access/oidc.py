@@ -200,8 +200,8 @@ class SignInWithProvider:
                 continue
             if key.role == role:
                 return key
-            revoked = await asyncio.to_thread(self._keys.revoke, key.id, now)
-            revoked = key_snapshot(revoked) if revoked is not None else None
+            revoked_key = await asyncio.to_thread(self._keys.revoke, key.id, now)
+            revoked = key_snapshot(revoked_key) if revoked_key is not None else None
             actor = Caller(user_id=user_id, role=key.role, key_id=key.id)
             await self._audit.execute(
                 actor, KEY_REVOKE, f"key:{key.id}", before=key_snapshot(key), after=revoked

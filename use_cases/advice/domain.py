@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from use_cases.chat.domain import ConversationMessage
 from use_cases.prompts.domain import ADVICE
@@ -44,7 +45,7 @@ SEARCH_ALLOWED: frozenset[str] = frozenset({"MANDATORY", "USER_OVERRIDE_YES", "D
 ADVICE_MAX_CHARS = {"main_advice": 800, "reasoning": 600, "option": 200, "reason": 300}
 
 
-def _max_chars(field: str) -> dict[str, int]:
+def _max_chars(field: str) -> JsonDict:
     return {"maxLength": ADVICE_MAX_CHARS[field]}
 
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -211,7 +211,7 @@ class GiveAdvice:
                     return event.advice
         raise AssertionError("An advice stream ended without its advice.")
 
-    async def stream(self, request: AdviceRequest) -> AsyncIterator[AdviceEvent]:
+    async def stream(self, request: AdviceRequest) -> AsyncGenerator[AdviceEvent, None]:
         """Yields `AdviceStarted`, `AdviceDelta`s, then one `AdviceFinished` (never an
         exception once started). Bad input raises before the first event. The run is the
         shared turn core's (`TurnRunner`); this reads its events as advice."""
@@ -666,7 +666,7 @@ _UNFINISHED_TAIL = re.compile(
 )
 
 
-def _args_text(args: str | dict[str, object] | None) -> str:
+def _args_text(args: str | Mapping[str, object] | None) -> str:
     if args is None:
         return ""
     return args if isinstance(args, str) else json.dumps(args)

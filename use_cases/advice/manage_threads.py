@@ -11,6 +11,7 @@ ids leak nothing. A reopened thread carries the verdict its asker gave each advi
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -59,7 +60,7 @@ class ManageAdviceThreads:
         feedback = await asyncio.to_thread(self._verdicts, entries)
         return AdviceTranscript(thread, entries, feedback)
 
-    def _verdicts(self, entries: list[AdviceEntry]) -> dict[str, bool]:
+    def _verdicts(self, entries: builtins.list[AdviceEntry]) -> dict[str, bool]:
         verdicts: dict[str, bool] = {}
         if self._responses is None:
             return verdicts

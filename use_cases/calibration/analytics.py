@@ -116,8 +116,9 @@ class _Analytics:
         """`caller` None: everyone's (the CLI, tuning)."""
         check_days_back(days_back)
         since = utc(self._clock.now()) - timedelta(days=days_back)
-        own = caller is not None and not caller.is_admin
-        items = self._log.scored(since=since, user_id=caller.user_id if own else None)
+        own_id = caller.user_id if caller is not None and not caller.is_admin else None
+        own = own_id is not None
+        items = self._log.scored(since=since, user_id=own_id)
         return Window(days_back, "own" if own else "all", items)
 
 
@@ -427,7 +428,7 @@ class Recalibrate:
                 f"Recalibration needs at least {self.min_feedback} answers with feedback "
                 f"(RECALIBRATION_MIN_FEEDBACK); there are {len(samples)}."
             )
-        fit = self.evaluate(samples, chosen)  # type: ignore[arg-type]
+        fit = self.evaluate(samples, chosen)  # type: ignore[arg-type]  # chosen is checked against the methods above
         if dry_run:
             return RecalibrationResult(None, fit, "Dry run: nothing was stored.")
         author = caller.user_id if caller is not None else "auto"

@@ -117,9 +117,9 @@ def build_agent(kind: TurnKind[DepsT, OutputT], *, limits: AgentLimits) -> Agent
         offered = ctx.deps.external is not None and ctx.deps.search_policy.allow_tools
         return EXTERNAL_TOOLS_RULE if offered else ""
 
-    agent.tool(search_knowledge_base, name=SEARCH_TOOL, prepare=kind.offer_search)  # type: ignore[arg-type]
-    agent.tool(lookup_structured_data, name=SQL_TOOL, prepare=offer_lookup)  # type: ignore[arg-type]
-    install_search_policy(agent)  # type: ignore[arg-type]
+    agent.tool(name=SEARCH_TOOL, prepare=kind.offer_search)(search_knowledge_base)
+    agent.tool(name=SQL_TOOL, prepare=offer_lookup)(lookup_structured_data)
+    install_search_policy(agent)  # type: ignore[arg-type]  # every DepsT is an AgentDeps
 
     @agent.output_validator
     async def _cites_real_passages(ctx: RunContext[DepsT], output: OutputT) -> OutputT:

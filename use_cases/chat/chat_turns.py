@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -334,7 +334,7 @@ class ChatTurns:
         """The turn, blocking: `stream` drained. Raises the turn's domain error."""
         return await drain(self.stream(request))
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """Yields `TurnStarted`, then PydanticAI stream events, then `TurnFinished` or
         `TurnFailed`. Bad input raises before the first event, with nothing written. Closing
         the iterator early stores the turn as interrupted."""

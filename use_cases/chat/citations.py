@@ -307,8 +307,8 @@ class CitationOrder:
 
 
 def _renumbered(item: NumberedT, number: int) -> NumberedT:
-    changed: Any = replace(item, number=number)  # type: ignore[type-var]
-    return changed  # type: ignore[no-any-return]
+    changed: Any = replace(item, number=number)  # type: ignore[type-var]  # NumberedT is always a dataclass
+    return changed  # type: ignore[no-any-return]  # replace() returns the type it was given
 
 
 def _sorted_sources_lines(text: str) -> str:
@@ -319,7 +319,7 @@ def _sorted_sources_lines(text: str) -> str:
     for line in [*lines, None]:
         entry = _SOURCES_ENTRY.match(line) if line is not None else None
         if entry:
-            run.append((int(entry.group(1)), line))  # type: ignore[arg-type]
+            run.append((int(entry.group(1)), line))  # type: ignore[arg-type]  # a matched line is never the None sentinel
             continue
         out.extend(line for _, line in sorted(run, key=lambda pair: pair[0]))
         run = []

@@ -31,6 +31,7 @@ tell `replaced` from `current`.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -187,7 +188,7 @@ class ManageChats:
 
     async def search(
         self, user_id: str, query: str, *, limit: int = 50, offset: int = 0
-    ) -> list[ChatMatch]:
+    ) -> builtins.list[ChatMatch]:
         """The user's chats whose title or messages hold every word of `query` (case-folded),
         most recently active first, each with a snippet of its first matching message."""
         if len(query) > MAX_SEARCH_CHARS:
@@ -230,7 +231,7 @@ class ManageChats:
 
     async def pages(
         self, user_id: str, chat_id: str, *, size: int = MAX_MESSAGE_PAGE
-    ) -> tuple[Chat, AsyncIterator[list[Message]]]:
+    ) -> tuple[Chat, AsyncIterator[builtins.list[Message]]]:
         """The chat (checked now: a missing chat fails here, not mid-way) and its messages
         page by page from the first, `size` at a time: what an export writes as it reads."""
         chat = await self._owned(user_id, chat_id)

@@ -19,6 +19,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import secrets
 from collections.abc import Sequence
@@ -292,5 +293,5 @@ class ListRecentResponses:
             raise InvalidRequest(f"limit must be between 1 and {MAX_RECENT}.")
         return self._log.recent(limit=limit, user_id=None if caller.is_admin else caller.user_id)
 
-    async def execute(self, caller: Caller, limit: int = 20) -> list[LoggedResponse]:
+    async def execute(self, caller: Caller, limit: int = 20) -> builtins.list[LoggedResponse]:
         return await asyncio.to_thread(self.list, caller, limit)

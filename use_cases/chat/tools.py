@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic_ai import ModelRetry, RunContext
 from pydantic_ai.messages import ToolReturn
@@ -64,9 +64,10 @@ class AgentDeps:
     """Other servers' tools an admin allowed (`use_cases/chat/external_tools.py`); None: none."""
 
 
-def deps_for_turn(
-    deps: AgentDeps, decision: SearchDecision, *, outside_tools: bool = True
-) -> AgentDeps:
+_DepsT = TypeVar("_DepsT", bound=AgentDeps)
+
+
+def deps_for_turn(deps: _DepsT, decision: SearchDecision, *, outside_tools: bool = True) -> _DepsT:
     """`deps` with the search policy of the turn's search-discipline decision; without the
     outside tools for a model that takes none (`ResolvedModel.outside_tools`)."""
     external = deps.external if outside_tools else None

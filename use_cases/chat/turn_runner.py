@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar
@@ -69,7 +69,7 @@ from pydantic_ai.run import AgentRunResult, AgentRunResultEvent
 from pydantic_ai.usage import UsageLimits
 
 from use_cases.chat.agent import AgentLimits
-from use_cases.chat.domain import MessageRole, TokenUsage, ToolCall
+from use_cases.chat.domain import TokenUsage, ToolCall
 from use_cases.chat.ports import NoTurnObserver, TurnEnded, TurnObserver, TurnOutcome
 from use_cases.chat.prompts import SEARCH_TOOL
 from use_cases.shared.errors import (
@@ -179,7 +179,10 @@ class AgentCall(Generic[DepsT]):
         call = ToolCallPart(
             SEARCH_TOOL, {"query": self.opening_search}, tool_call_id=f"call_{uuid.uuid4().hex}"
         )
-        opened = [ModelRequest(parts=[UserPromptPart(self.prompt)]), ModelResponse(parts=[call])]
+        opened: list[ModelMessage] = [
+            ModelRequest(parts=[UserPromptPart(self.prompt)]),
+            ModelResponse(parts=[call]),
+        ]
         return None, [*self.history, *opened]
 
 
@@ -215,11 +218,13 @@ class TurnRecord:
                 part.tool_call_id, part.tool_name, part.args_as_dict()
             )
         elif isinstance(event, FunctionToolResultEvent):
-            part = event.part
-            call = self._calls.get(part.tool_call_id)
+            returned = event.part
+            call = self._calls.get(returned.tool_call_id)
             if call is not None:
-                self._calls[part.tool_call_id] = replace(
-                    call, status=part.outcome, result_preview=_preview(tool_result_text(part))
+                self._calls[returned.tool_call_id] = replace(
+                    call,
+                    status=returned.outcome,
+                    result_preview=_preview(tool_result_text(returned)),
                 )
 
 
@@ -245,8 +250,9 @@ def token_usage(result: AgentRunResult[Any]) -> TokenUsage:
     )
 
 
-def model_history(turns: Iterable[tuple[MessageRole, str]]) -> list[ModelMessage]:
-    """Prior turns as the model is sent them: plain user and assistant text."""
+def model_history(turns: Iterable[tuple[str, str]]) -> list[ModelMessage]:
+    """Prior turns as the model is sent them: plain user and assistant text (any role but
+    "user" is the assistant's: a client's whole conversation may name others)."""
     history: list[ModelMessage] = []
     for role, text in turns:
         if role == "user":
@@ -297,7 +303,7 @@ class TurnRunner(Generic[DepsT, OutputT]):
         call: AgentCall[DepsT],
         started: TurnStarted,
         handler: TurnHandler[OutputT, ResultT],
-    ) -> AsyncIterator[TurnEvent[ResultT]]:
+    ) -> AsyncGenerator[TurnEvent[ResultT], None]:
         """Yield `started`, the run's events, then `TurnFinished` or `TurnFailed`. Closing the
         iterator early (or cancelling its task) settles the turn as interrupted. The observer
         is told how each turn ended, once."""
@@ -416,12 +422,12 @@ def sentence_pieces(text: str) -> list[str]:
     return pieces
 
 
-async def drain(events: AsyncIterator[TurnEvent[ResultT]]) -> ResultT:
+async def drain(events: AsyncGenerator[TurnEvent[ResultT], None]) -> ResultT:
     """The blocking form of a turn: consume its stream; return its result or raise its error."""
     async with aclosing(events) as stream:
         async for event in stream:
             if isinstance(event, TurnFinished):
-                return event.result  # type: ignore[no-any-return]
+                return event.result
             if isinstance(event, TurnFailed):
                 raise event.error
     raise RuntimeError("The turn's stream ended without a result.")

@@ -23,7 +23,7 @@ import hashlib
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 Dimension = Literal["accuracy", "completeness", "consistency", "uniqueness"]
 Difficulty = Literal["easy", "medium", "hard"]
@@ -299,10 +299,13 @@ def task_id(table: str, dimension: str, difficulty: str) -> str:
     return f"{table}.{dimension}.{difficulty}"
 
 
-def parse_choice(values: Sequence[str], known: Sequence[str], what: str) -> tuple[str, ...]:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def parse_choice(values: Sequence[str], known: Sequence[_Choice], what: str) -> tuple[_Choice, ...]:
     """`values` (all of `known` when empty), each checked; raises ValueError naming `what`."""
     chosen = tuple(dict.fromkeys(v.strip() for v in values if v.strip())) or tuple(known)
     unknown = [v for v in chosen if v not in known]
     if unknown:
         raise ValueError(f"unknown {what} {unknown[0]!r}; use some of {', '.join(known)}")
-    return chosen
+    return cast("tuple[_Choice, ...]", chosen)  # each one of `known`, checked above

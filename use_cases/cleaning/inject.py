@@ -136,11 +136,11 @@ def _corrupt(
         return name, dirty
     wrong_share = {"easy": 0.0, "medium": 0.5, "hard": 2 / 3}[difficulty]
     if rng.random() < wrong_share:
-        dirty = _wrong_value(clean, distinct, rng)
-        if dirty is not None:
-            return "wrong_value", dirty
-    dirty = _typo(clean, rng)
-    return ("typo", dirty) if dirty is not None else None
+        wrong = _wrong_value(clean, distinct, rng)
+        if wrong is not None:
+            return "wrong_value", wrong
+    typo = _typo(clean, rng)
+    return ("typo", typo) if typo is not None else None
 
 
 def _typo(clean: str, rng: random.Random) -> str | None:

@@ -3,6 +3,7 @@ tasks, runs and their results are kept."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -97,7 +98,7 @@ class CleaningStore(Protocol):
 
     def list(self, limit: int, offset: int) -> list[CleaningRun]: ...
 
-    def unfinished(self) -> list[CleaningRun]: ...
+    def unfinished(self) -> builtins.list[CleaningRun]: ...
 
     def set_status(
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
@@ -117,6 +118,6 @@ class CleaningStore(Protocol):
 
     def done(self, run_id: str) -> set[ResultKey]: ...
 
-    def results(self, run_id: str) -> list[dict[str, Any]]:
+    def results(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """In the order they were recorded."""
         ...

@@ -283,7 +283,7 @@ class CleaningRuns:
                         f"Table {table!r} is gone or changed since the run started; start a "
                         "new run."
                     )
-                task = build_task(source, dimension, difficulty, run.seed)  # type: ignore[arg-type]
+                task = build_task(source, dimension, difficulty, run.seed)  # type: ignore[arg-type]  # the run stored the names its plan checked
                 self._store.put_task(task)
             tasks.append(task)
         return tasks

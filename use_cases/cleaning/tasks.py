@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,10 +78,10 @@ class CleaningTasks:
             "dirty": task.dirty.as_dict(),
         }
 
-    def build(self, selection: TaskSelection) -> list[Task]:
+    def build(self, selection: TaskSelection) -> builtins.list[Task]:
         return [build_task(s, dim, level, selection.seed) for s, dim, level in self.plan(selection)]
 
-    def plan(self, selection: TaskSelection) -> list[PlannedTask]:
+    def plan(self, selection: TaskSelection) -> builtins.list[PlannedTask]:
         """The (table, dimension, difficulty) of each task of `selection`, checked, in order;
         nothing is built yet (that is the run's work)."""
         sources = {s.name: s for s in self._tables.list()}
@@ -93,10 +94,7 @@ class CleaningTasks:
             name = {"table": "tables", "dimension": "dimensions"}.get(field, "difficulties")
             raise InvalidRequest(f"field '{name}': {exc}.") from None
         return [
-            (sources[t], dim, level)  # type: ignore[misc]
-            for t in tables
-            for dim in dimensions
-            for level in difficulties
+            (sources[t], dim, level) for t in tables for dim in dimensions for level in difficulties
         ]
 
     def source(self, name: str) -> SourceTable | None:

@@ -256,5 +256,5 @@ def build_update_agent(limits: AgentLimits) -> Agent[UpdateDeps, str]:
         retries={"tools": limits.tool_retries, "output": limits.output_retries},
         name="almanac-project-draft-update",
     )
-    agent.tool(update_project_draft, name=UPDATE_TOOL, sequential=True)
+    agent.tool(name=UPDATE_TOOL, sequential=True)(update_project_draft)
     return agent

@@ -26,7 +26,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -110,7 +110,7 @@ class DraftChat:
         await _owned(self._history, user_id, chat_id)
         return await asyncio.to_thread(self._chats.list_messages, chat_id)
 
-    async def stream(self, request: DraftTurnRequest) -> AsyncIterator[DraftChatEvent]:
+    async def stream(self, request: DraftTurnRequest) -> AsyncGenerator[DraftChatEvent, None]:
         text = request.message.strip()
         if not text:
             raise InvalidRequest("message must not be blank.")

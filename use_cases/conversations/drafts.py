@@ -109,7 +109,9 @@ class _DraftAccess:
 
     async def _check_unlocked(self, chat_id: str) -> None:
         locks = self._locks
-        if locks is not None and await asyncio.to_thread(locks.get_project, chat_id):
+        if locks is None:
+            return
+        if await asyncio.to_thread(locks.get_project, chat_id) is not None:
             raise locked(chat_id)
 
     async def _owned(self, user_id: str, chat_id: str) -> Chat:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from use_cases.conversations.files_domain import ChatFile, FileChunk, ImageInfo
-from use_cases.knowledge.domain import SearchHit, Vector
+from use_cases.knowledge.domain import SearchHit, Vectors
 
 
 class FileBytes(Protocol):
@@ -48,7 +48,7 @@ class ImageReader(Protocol):
 class ChatFileStore(Protocol):
     """Metadata and chunks of attached files; every write is one transaction."""
 
-    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Sequence[Vector]) -> None:
+    def add(self, file: ChatFile, chunks: Sequence[FileChunk], vectors: Vectors) -> None:
         """Store the file's row and its chunks together. Raises `Conflict` when the chat
         already holds these bytes (same sha256)."""
         ...

@@ -60,7 +60,7 @@ from use_cases.conversations.files_domain import (
 )
 from use_cases.conversations.image_description import DescribeImage
 from use_cases.conversations.upload_limits import UploadLimits
-from use_cases.knowledge.domain import Vector, embedding_text
+from use_cases.knowledge.domain import Vectors, embedding_text
 from use_cases.knowledge.ports import Chunker, DocumentLoader, Embedder
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
@@ -266,7 +266,7 @@ class AttachFile(_ChatAccess):
             raise
         return Attached(file, created=True)
 
-    def _embed(self, name: str, chunks: Sequence[FileChunk]) -> Sequence[Vector]:
+    def _embed(self, name: str, chunks: Sequence[FileChunk]) -> Vectors:
         texts = [embedding_text(name, c.heading_path, c.chunk_text) for c in chunks]
         return self._embedder.embed_documents(texts) if texts else []
 

@@ -25,7 +25,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -86,7 +86,7 @@ class ImportFromUrl:
         assert outcome is not None
         return outcome
 
-    async def stream(self, user_id: str, url: str) -> AsyncIterator[ImportEvent]:
+    async def stream(self, user_id: str, url: str) -> AsyncGenerator[ImportEvent, None]:
         """The same import, reporting each stage as it starts, then `done`. The link is
         checked before the first event, so a refused link fails before anything streams."""
         url = _checked_url(url)

@@ -206,7 +206,7 @@ class ManageSummaries:
 
     async def _by_model(self, lines: list[str], model: object) -> str:
         async def call(instructions: str, text: str) -> str:
-            result = await self._agent.run(text, model=model, instructions=instructions)  # type: ignore[call-overload]
+            result = await self._agent.run(text, model=model, instructions=instructions)  # type: ignore[call-overload]  # the model is the resolver's, opaque to the core
             return str(result.output)
 
         try:

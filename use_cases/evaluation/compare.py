@@ -191,7 +191,7 @@ def parse_fail_on(text: str) -> tuple[Rule, ...]:
             raise InvalidRequest(
                 f'{where}: the threshold "{value}" is not a number (e.g. -0.02 or 20%).'
             )
-        rules.append(Rule(metric, op, float(number), relative, raw.strip()))  # type: ignore[arg-type]
+        rules.append(Rule(metric, op, float(number), relative, raw.strip()))  # type: ignore[arg-type]  # op is one of the operators the pattern matched
     return tuple(rules)
 
 

@@ -23,7 +23,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller, require_admin
@@ -44,6 +44,13 @@ DATASET_UPDATE = "eval_dataset.update"
 DATASET_DELETE = "eval_dataset.delete"
 
 Item = dict[str, Any]
+
+
+class _TextFields(TypedDict, total=False):
+    """The fields an edit may change besides the records (a dataset's name, its description)."""
+
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ class EditDatasets:
         def change(latest: StoredDataset, records: list[Item]) -> list[Item]:
             return records
 
-        fields: dict[str, str] = {}
+        fields: _TextFields = {}
         if name is not None:
             fields["name"] = " ".join(name.split())
             if not fields["name"]:
@@ -208,7 +215,7 @@ class EditDatasets:
         caller: Caller,
         dataset_id: str,
         change: Callable[[StoredDataset, list[Item]], list[Item]],
-        fields: Mapping[str, str],
+        fields: _TextFields,
     ) -> tuple[StoredDataset, list[Item]]:
         latest = self._editable(dataset_id)
         records = change(latest, self._records(latest))

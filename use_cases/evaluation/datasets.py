@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import re
 from dataclasses import dataclass
@@ -122,11 +123,11 @@ class ManageDatasets:
         require_admin(caller, "Reading evaluation datasets")
         return await asyncio.to_thread(self._list)
 
-    def _list(self) -> list[StoredDataset]:
+    def _list(self) -> builtins.list[StoredDataset]:
         self.register_bundled()
         return self._store.list()
 
-    def known_ids(self) -> list[str]:
+    def known_ids(self) -> builtins.list[str]:
         return [d.id for d in self._list()]
 
     async def get(self, caller: Caller, dataset_id: str) -> Dataset:

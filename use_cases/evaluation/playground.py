@@ -217,7 +217,8 @@ class RunPlayground:
         """Each model resolved, or the error that keeps it from running. A model that is not
         allowed raises at once: nothing has run yet."""
         resolved: list[tuple[str, ResolvedModel | Exception]] = []
-        for name in names or [None]:
+        requested: Sequence[str | None] = names or [None]
+        for name in requested:
             try:
                 model = self._models.resolve(name)
             except InvalidRequest:

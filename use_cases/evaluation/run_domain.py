@@ -15,6 +15,7 @@ start resumes the runs left `queued` or `running`.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -199,7 +200,7 @@ class RunStore(Protocol):
         """How many runs used a version of the dataset."""
         ...
 
-    def unfinished(self) -> list[RunRecord]: ...
+    def unfinished(self) -> builtins.list[RunRecord]: ...
 
     def set_status(
         self, run_id: str, status: RunStatus, *, at: str, error: str | None = None
@@ -223,7 +224,7 @@ class RunStore(Protocol):
 
     def done(self, run_id: str) -> set[ItemKey]: ...
 
-    def rows(self, run_id: str) -> list[dict[str, Any]]:
+    def rows(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The rows in plan order is not promised: in the order they were recorded."""
         ...
 

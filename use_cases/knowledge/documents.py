@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from use_cases.knowledge.domain import DocumentDetail, DocumentRecord, EmbeddingInfo, KnowledgeStats
+from use_cases.knowledge.domain import (
+    DocumentDetail,
+    DocumentRecord,
+    EmbeddingInfo,
+    KnowledgeStats,
+    Vector,
+)
 from use_cases.knowledge.ports import Embedder, KnowledgeStore
 from use_cases.shared.errors import InvalidRequest, NotFound
 
@@ -95,7 +102,7 @@ class Reindex:
     def run(self) -> int:
         info = EmbeddingInfo(self._embedder.model, self._embedder.dimension)
 
-        def batches():  # type: ignore[no-untyped-def]
+        def batches() -> Iterator[list[tuple[int, Vector]]]:
             for batch in self._store.iter_chunk_texts(self._batch_size):
                 vectors = self._embedder.embed_documents([text for _, text in batch])
                 yield [(chunk_id, vectors[i]) for i, (chunk_id, _) in enumerate(batch)]

@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING, TypeAlias
 
-Vector = Sequence[float]
+if TYPE_CHECKING:  # the type alone: the core never imports NumPy to run
+    import numpy as np
+
+#: One embedding: a float sequence, or the NumPy array every real embedder returns.
+Vector: TypeAlias = "Sequence[float] | np.ndarray"
+#: A batch of embeddings, one per text: a sequence of them, or one 2-D NumPy array.
+Vectors: TypeAlias = "Sequence[Vector] | np.ndarray"
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ from use_cases.knowledge.domain import (
     ParsedDocument,
     SavedDocument,
     StagedChunk,
+    Vectors,
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of, withhold_instructions
@@ -232,9 +233,11 @@ class IngestDocuments:
     def _ingest_all(self, run: _Run, ahead: _ParseAhead) -> None:
         pending: list[_Pending] = []
         for source in run.request.sources:
-            prepared = self._attempt(
-                run, source, lambda s=source: self._prepare(run, s, ahead.take(s))
-            )
+
+            def prepare(s: IngestSource = source) -> _Pending | IngestItem:
+                return self._prepare(run, s, ahead.take(s))
+
+            prepared = self._attempt(run, source, prepare)
             if prepared is None:
                 continue
             if isinstance(prepared, IngestItem):
@@ -495,16 +498,16 @@ class IngestDocuments:
             end = start + item.draft.chunk_count
             batch = vectors[start:end]
             start = end
-            record = self._attempt(
-                run,
-                item.source,
-                lambda item=item, batch=batch: self._store.save_document(
+
+            def save(item: _Pending = item, batch: Vectors = batch) -> DocumentRecord:
+                return self._store.save_document(
                     item.draft,
                     batch,
                     replace_id=item.existing.id if item.existing else None,
                     lease=run.request.lease,
-                ),
-            )
+                )
+
+            record = self._attempt(run, item.source, save)
             if record is not None:
                 self._saved(run, item, record)
 

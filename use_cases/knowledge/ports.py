@@ -24,6 +24,7 @@ from use_cases.knowledge.domain import (
     SectionDraft,
     StagedChunk,
     Vector,
+    Vectors,
 )
 from use_cases.shared.leases import JobLease
 
@@ -59,7 +60,7 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def embed_documents(self, texts: Sequence[str]) -> Sequence[Vector]: ...
+    def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
 
     def embed_query(self, text: str) -> Vector: ...
 
@@ -99,7 +100,7 @@ class KnowledgeStore(Protocol):
     def save_document(
         self,
         draft: DocumentDraft,
-        vectors: Sequence[Vector],
+        vectors: Vectors,
         *,
         replace_id: int | None = None,
         lease: JobLease | None = None,
@@ -118,7 +119,7 @@ class KnowledgeStore(Protocol):
         ...
 
     def stage_chunks(
-        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Sequence[Vector]
+        self, stage_id: str, chunks: Sequence[StagedChunk], vectors: Vectors
     ) -> None: ...
 
     def commit_staged(

@@ -40,7 +40,8 @@ import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from datetime import datetime
+from typing import TypedDict, TypeVar
 
 from use_cases.access.audit import MAX_PAGE, PROMPT_ACTIVATE, PROMPT_CREATE, RecordAudit
 from use_cases.access.domain import Caller, require_admin
@@ -75,6 +76,15 @@ USE_CASE_DELETE = "use_case.delete"
 LIBRARY_PROMPT_DELETE = "library_prompt.delete"
 
 T = TypeVar("T")
+
+
+class _Fields(TypedDict, total=False):
+    """What an update changes on a project, a use case or a prompt (`dataclasses.replace`);
+    a prompt's tags besides are its own."""
+
+    updated_at: datetime
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -412,10 +422,9 @@ class ManagePromptLibrary:
 
     def _update_prompt(self, caller: Caller, prompt_id: str, changes: Changes) -> LibraryPrompt:
         found = self.find(prompt_id)
-        fields = self._fields(changes, "prompt")
+        updated = replace(found, **self._fields(changes, "prompt"))
         if changes.tags is not None:
-            fields["tags"] = clean_tags(changes.tags)
-        updated = replace(found, **fields)
+            updated = replace(updated, tags=clean_tags(changes.tags))
         if not self._store.update_prompt(updated):
             self.find(prompt_id)
             raise Conflict(f"Its use case has a prompt {updated.name!r} already.")
@@ -424,8 +433,8 @@ class ManagePromptLibrary:
         )
         return updated
 
-    def _fields(self, changes: Changes, what: str) -> dict[str, object]:
-        fields: dict[str, object] = {"updated_at": utc(self._clock.now())}
+    def _fields(self, changes: Changes, what: str) -> _Fields:
+        fields: _Fields = {"updated_at": utc(self._clock.now())}
         if changes.name is not None:
             fields["name"] = clean_name(changes.name, what)
         if changes.description is not None:

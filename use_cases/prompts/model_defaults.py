@@ -76,6 +76,15 @@ class ModelsForPromptType:
         return self.effective().model
 
     @property
+    def internal_default(self) -> str:
+        return self._models.internal_default
+
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        """The environment's candidates, as the port's (the admin's choice sits above them)."""
+        return self._models.default_sources
+
+    @property
     def allowed(self) -> tuple[str, ...]:
         return self._models.allowed
 

@@ -50,7 +50,7 @@ class Sampling:
     def model_settings(self) -> ModelSettings | None:
         """The settings that are set, as PydanticAI sends them; None when none is."""
         chosen = {key: value for key, value in asdict(self).items() if value is not None}
-        return ModelSettings(**chosen) if chosen else None  # type: ignore[typeddict-item]
+        return ModelSettings(**chosen) if chosen else None  # type: ignore[typeddict-item]  # the set fields, named as ModelSettings' keys
 
     def as_dict(self) -> dict[str, Any]:
         """All four, unset ones as None (how results record them)."""

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
@@ -42,13 +42,13 @@ def _event(data: dict[str, Any]) -> str:
 
 
 async def encode_chunks(
-    events: AsyncIterator[ChatEvent],
+    events: AsyncGenerator[ChatEvent, None],
     *,
     model_id: str,
     created: int,
     include_usage: bool,
     document_link: str,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The turn's events as `chat.completion.chunk` events (see the module)."""
     chunk_id = completion_id("")
 

@@ -186,11 +186,15 @@ async def chat_messages(
     )
 
 
+_MARKDOWN: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/markdown": {}}, "description": "The chat in Markdown"}
+}
+
+
 @router.get(
     "/chats/{chat_id}/export",
     response_class=Response,
-    responses={200: {"content": {"text/markdown": {}}, "description": "The chat in Markdown"}}
-    | problem_responses(404),
+    responses=_MARKDOWN | problem_responses(404),
     summary="The chat as a Markdown document, to download (streamed as it is read)",
 )
 async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:

@@ -6,7 +6,7 @@ which the web app's draft page uses."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -237,7 +237,9 @@ async def draft_chat_stream(
     )
 
 
-async def _draft_chat_sse(events: AsyncIterator[DraftChatEvent]) -> AsyncIterator[str]:
+async def _draft_chat_sse(
+    events: AsyncGenerator[DraftChatEvent, None],
+) -> AsyncGenerator[str, None]:
     try:
         async for event in events:
             yield _sse(event)
@@ -247,7 +249,7 @@ async def _draft_chat_sse(events: AsyncIterator[DraftChatEvent]) -> AsyncIterato
             {"type": "error", "message": "The turn failed unexpectedly.", "code": "internal_error"}
         )
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 def _sse(event: DraftChatEvent) -> str:

@@ -4,7 +4,7 @@ files (a background job) and Slack threads (admin keys only). See docs/conversat
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Response, UploadFile
@@ -31,7 +31,7 @@ from use_cases.shared.errors import AlmanacError
 router = APIRouter(prefix="/api/conversations/import", tags=["conversations"])
 
 _URL_ERRORS = problem_responses(413, 422, 502, 503, 504)
-_CREATED = {201: {"description": "Imported: a new chat"}}
+_CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Imported: a new chat"}}
 
 JobId = Annotated[
     str,
@@ -77,7 +77,7 @@ async def import_url_stream(body: ImportUrlIn, container: ContainerDep, user: Us
     )
 
 
-async def _sse(events: AsyncIterator[ImportEvent]) -> AsyncIterator[str]:
+async def _sse(events: AsyncGenerator[ImportEvent, None]) -> AsyncGenerator[str, None]:
     try:
         async for event in events:
             if event.outcome is not None:
@@ -93,7 +93,7 @@ async def _sse(events: AsyncIterator[ImportEvent]) -> AsyncIterator[str]:
             "error", problem_body(500, "internal_error", "The import failed unexpectedly.")
         )
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import RedirectResponse
@@ -58,11 +58,18 @@ def safe_next(value: str | None) -> str:
     return "/"
 
 
+_REDIRECTED: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To the provider's sign-in page"}
+}
+_SIGNED_IN: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Signed in: to the page the sign-in began for"}
+}
+
+
 @router.get(
     "/api/auth/login",
     status_code=302,
-    responses={302: {"description": "To the provider's sign-in page"}}
-    | problem_responses(409, 501, 503),
+    responses=_REDIRECTED | problem_responses(409, 501, 503),
     summary="Sign in with the OpenID Connect provider (Google): a redirect to it",
 )
 async def oidc_login(
@@ -109,8 +116,7 @@ def _kept(request: Request) -> tuple[PendingSignIn | None, str]:
     CALLBACK_PATH,
     name="oidc_callback",
     status_code=303,
-    responses={303: {"description": "Signed in: to the page the sign-in began for"}}
-    | problem_responses(400, 401, 403, 409, 501, 503),
+    responses=_SIGNED_IN | problem_responses(400, 401, 403, 409, 501, 503),
     summary="Where the provider sends the browser back: signs it in (the session cookie)",
 )
 async def oidc_callback(

@@ -116,7 +116,7 @@ class _AppFiles(StaticFiles):
         super().__init__(directory=WEB_DIR)
         self._cache_control = cache_control
 
-    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def file_response(self, *args, **kwargs):
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = self._cache_control
         return response

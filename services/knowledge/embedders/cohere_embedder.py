@@ -100,12 +100,13 @@ class CohereEmbedder:
 
     def _embed_batch(self, texts: list[str], input_type: str) -> np.ndarray:
         from cohere.core.api_error import ApiError
+        from cohere.core.request_options import RequestOptions
 
         # Cohere rejects empty strings; a single space embeds as "nothing".
         inputs = [text if text.strip() else " " for text in texts]
-        options: dict[str, Any] = {
+        options: RequestOptions = {
             "max_retries": self._max_retries,
-            "timeout_in_seconds": self._timeout,
+            "timeout_in_seconds": self._timeout,  # type: ignore[typeddict-item]  # cohere says int; httpx takes a float
         }
         try:
             response = self._client.embed(

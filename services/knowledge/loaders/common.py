@@ -207,7 +207,7 @@ def metadata_value(value: object) -> str | None:
     if isinstance(value, list | tuple) and not any(
         isinstance(item, list | tuple | dict) for item in value
     ):
-        items = [text for item in value if (text := metadata_value(item))]
+        items = [shown for item in value if (shown := metadata_value(item))]
         return ", ".join(items) or None
     return None
 

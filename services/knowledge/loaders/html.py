@@ -64,6 +64,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import PreformattedString
@@ -78,6 +79,10 @@ from services.knowledge.loaders.common import (
 )
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.shared.errors import InvalidDocument
+
+if TYPE_CHECKING:
+    # bs4's own name for what an attribute filter may be (a `dict` of it is invariant)
+    from bs4._typing import _StrainableAttribute
 
 HTML_EXTENSIONS = (".html", ".htm")
 
@@ -132,7 +137,9 @@ MAX_NAV_LABEL_CHARS = 40
 # whose <h1>s are the page's sections.
 DOXYGEN_HEADER = ("header", "headertitle")
 SPHINX_SOURCE_LINK = "_sources/"
-SEARCH_INPUTS = ({"type": "search"}, {"name": "q"})
+#: The page's main content by its ARIA role, when no <main> says it.
+_MAIN_ROLE: dict[str, _StrainableAttribute] = {"role": "main"}
+SEARCH_INPUTS: tuple[dict[str, _StrainableAttribute], ...] = ({"type": "search"}, {"name": "q"})
 # Where footnotes live (by tag name, as for chrome), the elements of one footnote, and the
 # markers pointing at them from the running text (classes, or the role ARIA gives them).
 FOOTNOTE_CONTAINERS = {
@@ -469,7 +476,7 @@ def _header_title(soup: BeautifulSoup) -> str:
     header_class, title_class = DOXYGEN_HEADER
     title = soup.find("div", class_=title_class)
     header = title.find_parent("div", class_=header_class) if isinstance(title, Tag) else None
-    if header is None:
+    if header is None or not isinstance(title, Tag):  # a header is found from a Tag only
         return ""
     text = " ".join(title.get_text().split())
     header.decompose()
@@ -614,7 +621,7 @@ def _rels(link: Tag) -> frozenset[str]:
 def _content_root(soup: BeautifulSoup) -> Tag | BeautifulSoup:
     for candidate in (
         soup.find("main"),
-        soup.find(attrs={"role": "main"}),
+        soup.find(None, _MAIN_ROLE),
         soup.find("div", class_="body"),  # Sphinx themes without the role
     ):
         if isinstance(candidate, Tag) and candidate.get_text(strip=True):
@@ -994,8 +1001,8 @@ def _footnotes_in(container: Tag, reference_ids: set[str]) -> list[_Footnote]:
             _labelled(item, reference_ids, str(number) if listed.name == "ol" else None)
             for number, item in enumerate(items, start=_list_start(listed))
         ]
-    items = container.select(FOOTNOTE_ITEM_SELECTORS) or [container]
-    return [_labelled(item, reference_ids, None) for item in items]
+    found = container.select(FOOTNOTE_ITEM_SELECTORS) or [container]
+    return [_labelled(item, reference_ids, None) for item in found]
 
 
 def _labelled(item: Tag, reference_ids: set[str], fallback: str | None) -> _Footnote:

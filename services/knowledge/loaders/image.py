@@ -16,6 +16,7 @@ read by OCR (services/knowledge/loaders/ocr.py).
 from __future__ import annotations
 
 import io
+from types import TracebackType
 from typing import Any
 
 from services.budgets import BUDGET, InputBudget
@@ -144,5 +145,10 @@ class _no_bomb_warning:
         self._catch.__enter__()
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
-    def __exit__(self, *exc: object) -> None:
-        self._catch.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._catch.__exit__(exc_type, exc, traceback)

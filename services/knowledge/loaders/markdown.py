@@ -162,9 +162,9 @@ class MarkdownLoader:
             if key in front and (value := parse_date(front[key])) is not None
         }
         metadata = {
-            key: value
+            key: shown
             for key, raw in front.items()
-            if key not in used and (value := metadata_value(raw)) is not None
+            if key not in used and (shown := metadata_value(raw)) is not None
         }
         return ParsedDocument(
             title=title,

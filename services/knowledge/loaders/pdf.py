@@ -150,7 +150,8 @@ class PdfLoader:
         sections: list[ParsedSection] = []
         carried: OutlinePath = ()  # the path the last page's text ended under
         for index, raw in enumerate(whole_sentences(texts, labels)):
-            notes = parts[index][1] if parts[index] is not None else ""
+            page_part = parts[index]
+            notes = page_part[1] if page_part is not None else ""
             text = (
                 tidy_text(f"{labelled_terms(join_broken_words(raw, known))}\n\n{notes}")
                 if raw is not None

@@ -123,9 +123,9 @@ def _entry_points() -> tuple[metadata.EntryPoint, ...]:
     return _FOUND[key]
 
 
-def _resolve(target: str) -> Callable[[], Any]:
+def _resolve(target: str) -> Callable[..., Any]:
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attribute)
 
 
 def _registered(name: str, origin: str, factory: Callable[[], Any]) -> RegisteredLoader:
