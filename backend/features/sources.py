@@ -12,6 +12,7 @@ from services.sources.registry import SourceRegistry
 from use_cases.sources.manage import (
     SOURCE_SCHEDULE,
     SOURCE_SYNC,
+    GetSyncJob,
     ManageSources,
     QueueDueSyncs,
     QueueSourceSync,
@@ -26,6 +27,7 @@ class SourceUseCases:
     """One sync now, in the caller's thread (`almanac sources sync`)."""
     queue_sync: QueueSourceSync
     """One sync as a background job (`POST /api/sources/{name}/sync`)."""
+    get_sync_job: GetSyncJob
     queue_due: QueueDueSyncs
 
 
@@ -55,5 +57,6 @@ def build(w: Wiring, knowledge: KnowledgeUseCases) -> SourceUseCases:
         sources=ManageSources(store, kinds, a.store, w.clock),
         sync=sync,
         queue_sync=queue_sync,
+        get_sync_job=GetSyncJob(a.jobs),
         queue_due=queue_due,
     )

@@ -13,7 +13,7 @@ Rules (those of the loaders' registry, `services/knowledge/loaders/registry.py`)
   logged and not used.
 - A plugin that cannot be imported or built is logged and skipped: one broken package does
   not stop the server.
-- A kind no package provides is refused when a source is added (`NotConfigured`, with the
+- A kind no package provides is refused when a source is added (`InvalidRequest`, with the
   reason: "website sources are not available in this installation" for `url`).
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 from loguru import logger
 
 from services.sources.kinds import SourceContext, SourceKind
-from use_cases.shared.errors import InvalidRequest, NotConfigured
+from use_cases.shared.errors import InvalidRequest
 from use_cases.sources.domain import SourceSpec
 from use_cases.sources.ports import SourceReader
 
@@ -91,7 +91,7 @@ class SourceRegistry:
         if found is not None:
             return found
         if kind in _KNOWN_ELSEWHERE:
-            raise NotConfigured(
+            raise InvalidRequest(
                 f"{_KNOWN_ELSEWHERE[kind].capitalize()} sources are not available in this "
                 "installation."
             )

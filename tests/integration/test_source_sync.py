@@ -18,7 +18,7 @@ from services.sources.kinds import SourceContext
 from services.sources.s3 import S3Kind, S3Reader
 from tests.conftest import FixedClock
 from tests.s3_server import S3Bucket
-from use_cases.shared.errors import Conflict, JobCancelled, NotConfigured
+from use_cases.shared.errors import Conflict, InvalidRequest, JobCancelled
 from use_cases.sources.domain import SourceSpec
 from use_cases.sources.manage import AddSourceRequest
 from use_cases.sources.ports import Fetched, ItemFailed, SourceReader
@@ -343,7 +343,7 @@ def test_an_object_replaced_while_the_sync_reads_is_a_failed_item_never_a_mix(
 async def test_a_website_source_is_refused_until_a_package_provides_it(
     container: Container,
 ) -> None:
-    with pytest.raises(NotConfigured, match=r"(?i)website sources are not available"):
+    with pytest.raises(InvalidRequest, match=r"(?i)website sources are not available"):
         await container.sources.sources.add(
             AddSourceRequest("intranet", "url", "https://intranet.example/")
         )

@@ -54,6 +54,29 @@ class AddSourceRequest:
     every_s: int | None = None
     collection: str | None = None
 
+    @classmethod
+    def of_options(
+        cls,
+        name: str,
+        *,
+        folder: str | None = None,
+        s3: str | None = None,
+        url: str | None = None,
+        every: str | None = None,
+        collection: str | None = None,
+    ) -> AddSourceRequest:
+        """The request the CLI's `--folder | --s3 | --url` and the API's fields say: exactly
+        one place, and a period written `30m` (`parse_every`)."""
+        places = {"folder": folder, "s3": s3, "url": url}
+        chosen = [(kind, where) for kind, where in places.items() if where]
+        if len(chosen) != 1:
+            raise InvalidRequest(
+                "Give exactly one of folder, s3 (s3://BUCKET/PREFIX) or url for a source."
+            )
+        kind, location = chosen[0]
+        every_s = parse_every(every) if every else None
+        return cls(name, kind, location, every_s, collection)
+
 
 class ManageSources:
     """Add, list, show, remove sources and read their history (the module rules)."""
@@ -101,10 +124,10 @@ class ManageSources:
         stored = self._get(name)
         return _view(stored, self._document_counts().get(name, 0))
 
-    async def history(self, name: str, limit: int = 20) -> list[SyncRun]:
-        return await asyncio.to_thread(self._history, name, limit)
+    async def sync_history(self, name: str, limit: int = 20) -> list[SyncRun]:
+        return await asyncio.to_thread(self._sync_history, name, limit)
 
-    def _history(self, name: str, limit: int = 20) -> list[SyncRun]:
+    def _sync_history(self, name: str, limit: int = 20) -> list[SyncRun]:
         self._get(name)
         return self._store.history(name, limit)
 
@@ -156,7 +179,7 @@ class QueueSourceSync:
             raise NotFound(f"No source named '{name}'.")
         return self._jobs.submit(
             SOURCE_SYNC,
-            f"Sync of source {name}",
+            sync_job_name(name),
             {"name": name, "trigger": trigger},
             created_by=created_by,
             unique_key=f"{SOURCE_SYNC}:{name}",
@@ -172,6 +195,23 @@ class QueueSourceSync:
         )
         run = await run_blocking(lambda: self._sync.run(request))
         return {"run_id": run.id, "status": run.status, "summary": run.counts.line()}
+
+
+def sync_job_name(name: str) -> str:
+    return f"Sync of source {name}"
+
+
+class GetSyncJob:
+    """A sync job of source `name`, for its progress (admins only, at the edge)."""
+
+    def __init__(self, jobs: JobQueue) -> None:
+        self._jobs = jobs
+
+    async def execute(self, name: str, job_id: str) -> JobView:
+        job = await asyncio.to_thread(self._jobs.get, job_id)
+        if job is None or job.kind != SOURCE_SYNC or job.name != sync_job_name(name):
+            raise NotFound(f"No sync job {job_id} of source '{name}'.")
+        return job
 
 
 class QueueDueSyncs:
@@ -219,6 +259,7 @@ __all__ = [
     "SOURCE_SCHEDULE",
     "SOURCE_SYNC",
     "AddSourceRequest",
+    "GetSyncJob",
     "ManageSources",
     "QueueDueSyncs",
     "QueueSourceSync",
