@@ -27,7 +27,7 @@ from typing import Any
 
 from use_cases.jobs.queue import JobQueue, JobRun, JobView, run_blocking
 from use_cases.knowledge.ports import KnowledgeStore
-from use_cases.shared.clock import Clock
+from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import InvalidRequest, NotFound
 from use_cases.sources.domain import (
     SourceSpec,
@@ -106,7 +106,7 @@ class ManageSources:
         collection = (request.collection or "").strip() or None
         location = self._kinds.check(request.kind, request.location)
         spec = SourceSpec(name, request.kind, location, request.every_s, collection)
-        now = self._clock.now()
+        now = utc(self._clock.now())
         self._store.add(spec, now, now if spec.every_s else None)
         return self._show(name)
 
@@ -226,7 +226,7 @@ class QueueDueSyncs:
 
     def run(self) -> list[str]:
         """Answers the names of the sources whose sync was queued."""
-        due = self._store.due(self._clock.now())
+        due = self._store.due(utc(self._clock.now()))
         for name in due:
             self._queue.run(name, trigger="schedule")
         return due

@@ -37,7 +37,7 @@ from loguru import logger
 from use_cases.knowledge.domain import IngestItem
 from use_cases.knowledge.ingest import IngestDocuments, IngestRequest, IngestSource
 from use_cases.knowledge.ports import KnowledgeStore
-from use_cases.shared.clock import Clock
+from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import AlmanacError, NotFound
 from use_cases.shared.leases import JobLease
 from use_cases.sources.domain import (
@@ -138,7 +138,7 @@ class SyncSource:
         if stored is None:
             raise NotFound(f"No source named '{request.name}'.")
         spec = stored.spec
-        now = self._clock.now()
+        now = utc(self._clock.now())
         run = self._store.start_run(spec.name, request.trigger, now, now - self._limits.stale_after)
         prefix = origin_prefix(spec.name)
         documents = {
@@ -175,7 +175,7 @@ class SyncSource:
         return self._finish(ended, spec.every_s)
 
     def _finish(self, run: SyncRun, every_s: int | None) -> SyncRun:
-        finished = self._clock.now()
+        finished = utc(self._clock.now())
         ended = replace(run, finished_at=finished)
         due = run.started_at + timedelta(seconds=every_s) if every_s else None
         if due is not None and due < finished:
@@ -242,7 +242,7 @@ class SyncSource:
             else:
                 tally.count(item.key, "failed", outcome.error or outcome.status)
         self._store.put_versions(name, versions)
-        self._store.progress_run(run.id, tally.counts(), self._clock.now())
+        self._store.progress_run(run.id, tally.counts(), utc(self._clock.now()))
 
     def _remove(
         self,
