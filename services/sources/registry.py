@@ -27,9 +27,9 @@ from typing import Any
 from loguru import logger
 
 from services.sources.kinds import SourceContext, SourceKind
-from use_cases.shared.errors import InvalidRequest
+from use_cases.shared.errors import AlmanacError, InvalidRequest
 from use_cases.sources.domain import SourceSpec
-from use_cases.sources.ports import SourceReader
+from use_cases.sources.ports import ListingFailed, SourceReader
 
 __all__ = ["BUILTIN_SOURCES", "ENTRY_POINT_GROUP", "SourceRegistry"]
 
@@ -81,10 +81,22 @@ class SourceRegistry:
         return list(self._kinds)
 
     def check(self, kind: str, location: str) -> str:
-        return self._kind(kind).check(location)
+        found = self._kind(kind)
+        try:
+            return found.check(location)
+        except AlmanacError:
+            raise
+        except Exception as exc:  # a plugin that refuses with an error of its own
+            raise InvalidRequest(f"The {kind} source refused {location!r}: {exc}") from None
 
     def reader(self, spec: SourceSpec) -> SourceReader:
-        return self._kind(spec.kind).reader(spec)
+        found = self._kind(spec.kind)
+        try:
+            return found.reader(spec)
+        except AlmanacError:
+            raise
+        except Exception as exc:  # a plugin that cannot start: the sync removes nothing
+            raise ListingFailed(f"the {spec.kind} reader could not start: {exc}") from None
 
     def _kind(self, kind: str) -> SourceKind:
         found = self._kinds.get(kind)
