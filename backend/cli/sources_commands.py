@@ -62,7 +62,11 @@ def add(
         if as_json:
             output.print_json(SourceOut.of(view).model_dump(mode="json"))
             return
-        console.print(f"Added source {view.spec.name} ({_described(view)}).", highlight=False)
+        console.print(
+            f"Added source {view.spec.name} ({_described(view)}).",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     run_command(body)
 
@@ -140,7 +144,9 @@ def history(
             return
         for run in runs:
             line = f"{_when(run.started_at)}  {run.status:<7} {run.trigger:<8} {run.counts.line()}"
-            console.print(line + (f"  ({run.error})" if run.error else ""), highlight=False)
+            console.print(
+                line + (f"  ({run.error})" if run.error else ""), highlight=False, soft_wrap=True
+            )
 
     run_command(body)
 
@@ -164,6 +170,7 @@ def remove(
             f"Removed source {name}{kept}; {removed} document{'s' if removed != 1 else ''} "
             "removed.",
             highlight=False,
+            soft_wrap=True,
         )
 
     run_command(body)
