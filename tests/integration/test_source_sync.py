@@ -4,6 +4,7 @@ and the next sync completes, and the documents searchable under the source's key
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -348,3 +349,36 @@ async def test_a_website_source_is_refused_until_a_package_provides_it(
             AddSourceRequest("intranet", "url", "https://intranet.example/")
         )
     assert await container.sources.sources.list_sources() == []
+
+
+class _Pages:
+    """A reader of two pages with their addresses, as the website reader yields them."""
+
+    def read(self, previous: Any) -> Iterator[Any]:
+        for n in (1, 2):
+            text = f"# Page {n}\n\nDesk {n} is by the window.\n".encode()
+            yield Fetched(f"p{n}.html", f"p{n}.md", text, "v1", link=f"https://intra.example/p{n}")
+
+
+def test_a_fetched_items_link_is_kept_with_its_document(container: Container) -> None:
+    kinds = Kinds(container, None)
+    kinds._kinds["pages"] = type(
+        "PagesKind", (), {"check": lambda self, loc: loc, "reader": lambda self, spec: _Pages()}
+    )()
+    store = container.adapters.source_store
+    store.add(SourceSpec("intranet", "pages", "https://intra.example/"), FixedClock().now(), None)
+    sync = SyncSource(
+        store, kinds, container.knowledge.budgeted_ingest, container.adapters.store, FixedClock()
+    )
+
+    run = sync.run(SyncRequest("intranet"))
+
+    assert run.counts.added == 2
+    import sqlean
+
+    db = sqlean.connect(container.settings.storage.knowledge_db_path)
+    [(metadata,)] = db.execute(
+        "SELECT metadata FROM documents WHERE source = 'intranet/p1.html'"
+    ).fetchall()
+    db.close()
+    assert json.loads(metadata)["link"] == "https://intra.example/p1"
