@@ -219,7 +219,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     conversation_import_ = conversation_import.build(
         w, summarise=conversation_search_.conversation_summaries.summarise
     )
-    sources_ = sources.build(w, knowledge_)
+    sources_ = sources.build(w, access_, knowledge_)
     return Container(
         settings=w.settings,
         access=access_,

@@ -21,6 +21,7 @@ from pathlib import Path
 from backend.bootstrap import bootstrap
 from backend.config import Settings
 from backend.logging import configure_logging
+from use_cases.access.domain import CLI_ADMIN
 from use_cases.sources.manage import AddSourceRequest
 from use_cases.sources.sync import SyncRequest
 
@@ -75,7 +76,7 @@ def run(kind: str, items: int, tmp: Path) -> None:
     try:
         location = write_items(kind, items, tmp, endpoint if server else None)
         request = AddSourceRequest.of_options("bench", **{kind: location})
-        asyncio.run(container.sources.sources.add(request))
+        asyncio.run(container.sources.sources.add(CLI_ADMIN, request))
         embedder = container.adapters.embedder
         calls: list[int] = []
         real = embedder.embed_documents

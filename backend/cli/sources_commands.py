@@ -18,6 +18,7 @@ from rich.table import Table
 from backend.api.source_schemas import SourceOut, SyncRunOut
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
+from use_cases.access.domain import CLI_ADMIN
 from use_cases.sources.domain import SourceView
 from use_cases.sources.manage import AddSourceRequest
 from use_cases.sources.sync import SyncRequest
@@ -58,7 +59,7 @@ def add(
             name, folder=folder, s3=s3, url=url, every=every, collection=collection
         )
         with open_container() as container:
-            view = asyncio.run(container.sources.sources.add(request))
+            view = asyncio.run(container.sources.sources.add(CLI_ADMIN, request))
         if as_json:
             output.print_json(SourceOut.of(view).model_dump(mode="json"))
             return
@@ -163,7 +164,7 @@ def remove(
     def body() -> None:
         with open_container() as container:
             removed = asyncio.run(
-                container.sources.sources.remove(name, keep_documents=keep_documents)
+                container.sources.sources.remove(CLI_ADMIN, name, keep_documents=keep_documents)
             )
         kept = " (its documents were kept)" if keep_documents else ""
         console.print(

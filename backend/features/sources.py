@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.knowledge import KnowledgeUseCases
 from services.sources.kinds import SourceContext
@@ -31,7 +32,7 @@ class SourceUseCases:
     queue_due: QueueDueSyncs
 
 
-def build(w: Wiring, knowledge: KnowledgeUseCases) -> SourceUseCases:
+def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> SourceUseCases:
     settings, a = w.settings, w.adapters
     chat_files = settings.chat_files
     kinds = SourceRegistry(
@@ -54,7 +55,7 @@ def build(w: Wiring, knowledge: KnowledgeUseCases) -> SourceUseCases:
     if every > 0 and a.scheduler is not None:
         a.scheduler.every(SOURCE_SCHEDULE, every, queue_due.run)
     return SourceUseCases(
-        sources=ManageSources(store, kinds, a.store, w.clock),
+        sources=ManageSources(store, kinds, a.store, w.clock, access.audit),
         sync=sync,
         queue_sync=queue_sync,
         get_sync_job=GetSyncJob(a.jobs),

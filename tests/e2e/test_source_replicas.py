@@ -13,6 +13,7 @@ import pytest
 
 from backend.bootstrap import Container, bootstrap, start_job_worker
 from tests.conftest import FixedClock, make_settings
+from use_cases.access.domain import CLI_ADMIN
 from use_cases.shared.errors import Conflict
 from use_cases.sources.manage import SOURCE_SCHEDULE, AddSourceRequest
 from use_cases.sources.sync import SyncRequest
@@ -36,7 +37,7 @@ def test_two_replicas_due_for_the_same_source_sync_it_once(pg_url: str, tmp_path
     b = _replica(pg_url, tmp_path / "b")
     try:
         request = AddSourceRequest.of_options("notes", folder=str(folder), every="1h")
-        asyncio.run(a.sources.sources.add(request))
+        asyncio.run(a.sources.sources.add(CLI_ADMIN, request))
 
         # Both replicas' schedulers look at the same moment: one wins the period.
         with ThreadPoolExecutor(2) as pool:
@@ -62,7 +63,11 @@ def test_a_sync_asked_on_two_replicas_at_once_runs_on_one(pg_url: str, tmp_path:
     a = _replica(pg_url, tmp_path / "a")
     b = _replica(pg_url, tmp_path / "b")
     try:
-        asyncio.run(a.sources.sources.add(AddSourceRequest.of_options("notes", folder=str(folder))))
+        asyncio.run(
+            a.sources.sources.add(
+                CLI_ADMIN, AddSourceRequest.of_options("notes", folder=str(folder))
+            )
+        )
 
         refused: list[str] = []
 

@@ -18,6 +18,7 @@ from backend.bootstrap import Container, bootstrap, start_job_worker
 from backend.cli.main import app
 from backend.config import Settings
 from tests.conftest import FixedClock, asgi_client, issue_key
+from use_cases.access.domain import CLI_ADMIN
 from use_cases.sources.manage import SOURCE_SCHEDULE, SOURCE_SYNC, AddSourceRequest
 from use_cases.sources.sync import SyncRequest
 
@@ -167,6 +168,12 @@ async def test_admins_manage_sources_over_the_api_and_users_cannot(
 
         kept = await http.delete("/api/sources/handbook?keep_documents=true", headers=admin)
         assert kept.json() == {"name": "handbook", "documents_removed": 0}
+        audit = (await http.get("/api/audit?action=source", headers=admin)).json()
+        entries = [(e["action"], e["target"], e["actor_user_id"]) for e in audit["entries"]]
+        assert entries == [
+            ("source.remove", "source:handbook", "root"),
+            ("source.add", "source:handbook", "root"),
+        ]
         docs = (await http.get("/api/documents?limit=200", headers=admin)).json()
         assert "handbook/travel.md" in json.dumps(docs)
 
@@ -185,8 +192,8 @@ def test_due_sources_are_queued_once_and_an_unscheduled_one_never(
 ) -> None:
     folder = _folder(tmp_path / "handbook")
     sources = container.sources
-    asyncio.run(sources.sources.add(_request("handbook", folder, "30m")))
-    asyncio.run(sources.sources.add(_request("manual", folder, None)))
+    asyncio.run(sources.sources.add(CLI_ADMIN, _request("handbook", folder, "30m")))
+    asyncio.run(sources.sources.add(CLI_ADMIN, _request("manual", folder, None)))
 
     # The cluster's schedule looks for due sources: a scheduled one is due when added.
     assert SOURCE_SCHEDULE in container.adapters.scheduler.tick()
@@ -201,7 +208,7 @@ def test_a_sync_that_fell_due_while_no_server_ran_is_queued_after_a_restart(
     folder = _folder(tmp_path / "handbook")
     first = bootstrap(settings, clock=FixedClock())
     try:
-        asyncio.run(first.sources.sources.add(_request("handbook", folder, "30m")))
+        asyncio.run(first.sources.sources.add(CLI_ADMIN, _request("handbook", folder, "30m")))
         run = first.sources.sync.run(SyncRequest("handbook"))
         assert run.status == "done"
         assert first.sources.queue_due.run() == []  # next due in 30 minutes

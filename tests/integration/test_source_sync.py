@@ -19,6 +19,7 @@ from services.sources.kinds import SourceContext
 from services.sources.s3 import S3Kind, S3Reader
 from tests.conftest import FixedClock
 from tests.s3_server import S3Bucket
+from use_cases.access.domain import CLI_ADMIN
 from use_cases.shared.errors import Conflict, InvalidRequest, JobCancelled
 from use_cases.sources.domain import SourceSpec
 from use_cases.sources.manage import AddSourceRequest
@@ -346,7 +347,7 @@ async def test_a_website_source_is_refused_until_a_package_provides_it(
 ) -> None:
     with pytest.raises(InvalidRequest, match=r"(?i)website sources are not available"):
         await container.sources.sources.add(
-            AddSourceRequest("intranet", "url", "https://intranet.example/")
+            CLI_ADMIN, AddSourceRequest("intranet", "url", "https://intranet.example/")
         )
     assert await container.sources.sources.list_sources() == []
 

@@ -16,6 +16,8 @@ Rules:
 - Removing a source removes its documents from the knowledge base too, unless
   `keep_documents`: then they stay, as documents no source syncs any more.
 - `collection` is kept as given, for the collections feature to read.
+- Adding and removing a source are audited as the admin's actions (`source.add`,
+  `source.remove`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from use_cases.access.audit import RecordAudit
+from use_cases.access.domain import Caller
 from use_cases.jobs.queue import JobQueue, JobRun, JobView, run_blocking
 from use_cases.knowledge.ports import KnowledgeStore
 from use_cases.shared.clock import Clock, utc
@@ -87,16 +91,18 @@ class ManageSources:
         kinds: SourceKinds,
         knowledge: KnowledgeStore,
         clock: Clock,
+        audit: RecordAudit,
     ) -> None:
         self._store = store
         self._kinds = kinds
         self._knowledge = knowledge
         self._clock = clock
+        self._audit = audit
 
-    async def add(self, request: AddSourceRequest) -> SourceView:
-        return await asyncio.to_thread(self._add, request)
+    async def add(self, caller: Caller, request: AddSourceRequest) -> SourceView:
+        return await asyncio.to_thread(self._add, caller, request)
 
-    def _add(self, request: AddSourceRequest) -> SourceView:
+    def _add(self, caller: Caller, request: AddSourceRequest) -> SourceView:
         name = check_name(request.name)
         if request.every_s is not None and request.every_s < MIN_EVERY_S:
             raise InvalidRequest(
@@ -108,6 +114,7 @@ class ManageSources:
         spec = SourceSpec(name, request.kind, location, request.every_s, collection)
         now = utc(self._clock.now())
         self._store.add(spec, now, now if spec.every_s else None)
+        self._audit.record(caller, "source.add", f"source:{name}", after=_snapshot(spec))
         return self._show(name)
 
     async def list_sources(self) -> list[SourceView]:
@@ -131,12 +138,12 @@ class ManageSources:
         self._get(name)
         return self._store.history(name, limit)
 
-    async def remove(self, name: str, *, keep_documents: bool = False) -> int:
-        return await asyncio.to_thread(self._remove, name, keep_documents=keep_documents)
+    async def remove(self, caller: Caller, name: str, *, keep_documents: bool = False) -> int:
+        return await asyncio.to_thread(self._remove, caller, name, keep_documents)
 
-    def _remove(self, name: str, *, keep_documents: bool = False) -> int:
+    def _remove(self, caller: Caller, name: str, keep_documents: bool) -> int:
         """Forget the source; answers how many of its documents were removed."""
-        self._get(name)
+        stored = self._get(name)
         removed = 0
         if not keep_documents:
             prefix = origin_prefix(name)
@@ -144,6 +151,13 @@ class ManageSources:
                 if origin.startswith(prefix) and self._knowledge.delete_document(document_id):
                     removed += 1
         self._store.remove(name)
+        self._audit.record(
+            caller,
+            "source.remove",
+            f"source:{name}",
+            before=_snapshot(stored.spec),
+            after={"documents_removed": removed, "keep_documents": keep_documents},
+        )
         return removed
 
     def _get(self, name: str) -> StoredSource:
@@ -230,6 +244,15 @@ class QueueDueSyncs:
         for name in due:
             self._queue.run(name, trigger="schedule")
         return due
+
+
+def _snapshot(spec: SourceSpec) -> dict[str, Any]:
+    return {
+        "kind": spec.kind,
+        "location": spec.location,
+        "every_s": spec.every_s,
+        "collection": spec.collection,
+    }
 
 
 def _view(stored: StoredSource, documents: int) -> SourceView:

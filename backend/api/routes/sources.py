@@ -55,7 +55,7 @@ async def add_source(
         every=body.every,
         collection=body.collection,
     )
-    view = await container.sources.sources.add(request)
+    view = await container.sources.sources.add(admin, request)
     response.headers["Location"] = f"/api/sources/{view.spec.name}"
     return SourceOut.of(view)
 
@@ -81,7 +81,7 @@ async def remove_source(
         bool, Query(description="Keep its documents in the knowledge base.")
     ] = False,
 ) -> SourceRemovedOut:
-    removed = await container.sources.sources.remove(name, keep_documents=keep_documents)
+    removed = await container.sources.sources.remove(admin, name, keep_documents=keep_documents)
     return SourceRemovedOut(name=name, documents_removed=removed)
 
 
