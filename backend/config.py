@@ -529,9 +529,14 @@ class JobSettings(SettingsGroup):
 
 class SourceSyncSettings(SettingsGroup):
     """Synced sources (folders, S3 buckets; docs/sources.md): how often the cluster looks for
-    sources whose sync is due, and what one item may weigh."""
+    sources whose sync is due, where folder sources may be, and what one item may weigh."""
 
     model_config = ConfigDict(title="Synced sources")
+
+    @property
+    def folder_roots(self) -> tuple[str, ...]:
+        """SOURCE_FOLDER_ROOTS as a list."""
+        return tuple(p.strip() for p in self.source_folder_roots.split(",") if p.strip())
 
     source_schedule_check_seconds: float = Field(
         30.0,
@@ -541,6 +546,15 @@ class SourceSyncSettings(SettingsGroup):
         "due (`almanac sources add ... --every`) and queues their syncs as jobs; syncs that "
         "fell due while no server ran are queued at the first look. 0: no scheduled syncs "
         "(`almanac sources sync` and `POST /api/sources/{name}/sync` still run them).",
+    )
+    source_folder_roots: str = Field(
+        "",
+        max_length=4000,
+        description="Folders (absolute paths, comma-separated) under which folder sources "
+        "may be declared; over an API key a folder source must be under one of them. Empty: "
+        "any folder from the server's own machine (`almanac sources add`, development "
+        "mode), none over an API key (an API key must not turn the server's files into "
+        "documents).",
     )
     source_max_item_bytes: int = Field(
         50 * 1024 * 1024,

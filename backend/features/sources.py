@@ -39,6 +39,7 @@ def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> So
         SourceContext(
             supports=a.loader.supports,
             max_item_bytes=settings.source_sync.source_max_item_bytes,
+            folder_roots=settings.source_sync.folder_roots,
             s3_endpoint_url=chat_files.s3_endpoint_url,
             s3_region=chat_files.s3_region,
             settings=settings,

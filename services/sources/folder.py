@@ -8,6 +8,9 @@ Rules:
   did not change is `Unchanged` and never read.
 - A folder that is missing or not a folder, or a sub-folder that cannot be listed, fails the
   listing (`ListingFailed`): an unmounted share must never read as "every file was deleted".
+- Over an API key a folder must be under one of `SOURCE_FOLDER_ROOTS` (none set: folder
+  sources come from the server's own machine only, `almanac sources add`); when set, every
+  folder source must be under one of them.
 - A file bigger than the item limit, or that cannot be read, or that changed while it was
   read (its size or time differ after the read), is a failed item and keeps its document.
 """
@@ -38,11 +41,25 @@ class FolderKind:
     def __init__(self, context: SourceContext) -> None:
         self._context = context
 
-    def check(self, location: str) -> str:
+    def check(self, location: str, *, local: bool) -> str:
+        """A folder that exists; over an API key, only under SOURCE_FOLDER_ROOTS (an API key
+        must not turn the server's own files into documents)."""
         path = Path(location).expanduser()
         if not path.is_dir():
             raise InvalidRequest(f"{location} is not a folder (or does not exist).")
-        return path.resolve().as_posix()
+        resolved = path.resolve()
+        roots = [Path(root).resolve() for root in self._context.folder_roots]
+        if roots and not any(resolved.is_relative_to(root) for root in roots):
+            raise InvalidRequest(
+                f"{location} is not under a folder sources may be read from "
+                f"(SOURCE_FOLDER_ROOTS: {', '.join(r.as_posix() for r in roots)})."
+            )
+        if not roots and not local:
+            raise InvalidRequest(
+                "Folder sources are declared over the API only under SOURCE_FOLDER_ROOTS, "
+                "which this server does not set; use `almanac sources add` on the server."
+            )
+        return resolved.as_posix()
 
     def reader(self, spec: SourceSpec) -> FolderReader:
         return FolderReader(

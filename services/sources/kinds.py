@@ -1,8 +1,10 @@
 """What every source kind is given, and what it must offer (the registry builds them).
 
 A kind is a class: built with the `SourceContext` once per process, it checks a location an
-admin gives (`check`) and opens a reader for one sync (`reader`). Readers list their origin
-and yield one event per item (`use_cases/sources/ports.py`).
+admin gives (`check`) and opens a reader for one sync (`reader`). `check` is told whether
+the caller is on the server's own machine (`local`: the CLI, development mode) or holds an
+API key: only a kind that reads the server's own disk (a folder) tells them apart. Readers
+list their origin and yield one event per item (`use_cases/sources/ports.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ class SourceContext:
 
     supports: Callable[[str], bool]
     max_item_bytes: int
+    folder_roots: tuple[str, ...] = ()
+    """Folders under which a folder source may be declared over the API (SOURCE_FOLDER_ROOTS);
+    none: folder sources only from the server's own machine (the CLI, development mode)."""
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     settings: Any = None
@@ -32,7 +37,7 @@ class SourceContext:
 class SourceKind(Protocol):
     name: str
 
-    def check(self, location: str) -> str:
+    def check(self, location: str, *, local: bool) -> str:
         """The location as stored (normalised), or `InvalidRequest` saying what is wrong."""
         ...
 

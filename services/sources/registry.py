@@ -80,10 +80,10 @@ class SourceRegistry:
     def kinds(self) -> list[str]:
         return list(self._kinds)
 
-    def check(self, kind: str, location: str) -> str:
+    def check(self, kind: str, location: str, *, local: bool = False) -> str:
         found = self._kind(kind)
         try:
-            return found.check(location)
+            return found.check(location, local=local)
         except AlmanacError:
             raise
         except Exception as exc:  # a plugin that refuses with an error of its own

@@ -64,7 +64,7 @@ class S3Kind:
         self._context = context
         self._client = client
 
-    def check(self, location: str) -> str:
+    def check(self, location: str, *, local: bool) -> str:
         bucket, prefix = parse_location(location)
         self._make_client()  # the `s3` extra is missing: say so now, not at the first sync
         return f"s3://{bucket}/{prefix}"

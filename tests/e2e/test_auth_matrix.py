@@ -216,11 +216,11 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Deleting a user's data: the matrix's "nobody" has none (404 for the admin).
     ("DELETE", "/api/users/{user_id}"): Call((401, 403, 403, 404), path="/api/users/nobody"),
     # Synced sources, admins only: the matrix's "nobody" source does not exist (404 for the
-    # admin); a source is added under a fresh name, never synced (no schedule).
+    # admin); a source (an S3 prefix) is added under a fresh name, never synced.
     ("GET", "/api/sources"): Call(ADMIN_ONLY),
     ("POST", "/api/sources"): Call(
         (401, 403, 403, 201),
-        json=lambda: {"name": f"matrix-{uuid.uuid4().hex[:12]}", "folder": "/"},
+        json=lambda: {"name": f"matrix-{uuid.uuid4().hex[:12]}", "s3": "s3://matrix/docs/"},
     ),
     ("GET", "/api/sources/{name}"): Call((401, 403, 403, 404), path="/api/sources/nobody"),
     ("DELETE", "/api/sources/{name}"): Call((401, 403, 403, 404), path="/api/sources/nobody"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 from backend.bootstrap import Container, bootstrap, start_job_worker
 from backend.cli.main import app
 from backend.config import Settings
-from tests.conftest import FixedClock, asgi_client, issue_key
+from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.sources.manage import SOURCE_SCHEDULE, SOURCE_SYNC, AddSourceRequest
 from use_cases.sources.sync import SyncRequest
@@ -119,10 +120,37 @@ def test_a_failed_listing_exits_1_and_keeps_every_document(env: None, tmp_path: 
     assert listed["last_sync"]["status"] == "failed"
 
 
-async def test_admins_manage_sources_over_the_api_and_users_cannot(
+@pytest.fixture
+def shares_container(data_dir: Path, tmp_path: Path) -> Iterator[Container]:
+    """AUTH_ENABLED=true, folder sources allowed under tmp_path/shares."""
+    settings = make_settings(
+        data_dir, auth_enabled=True, source_folder_roots=str(tmp_path / "shares")
+    )
+    built = bootstrap(settings, clock=FixedClock())
+    yield built
+    built.close()
+
+
+async def test_over_an_api_key_a_folder_needs_source_folder_roots(
     auth_container: Container, tmp_path: Path
 ) -> None:
     folder = _folder(tmp_path / "handbook")
+    admin = await issue_key(auth_container, "root", "admin")
+    async with asgi_client(auth_container) as http:
+        refused = await http.post(
+            "/api/sources", headers=admin, json={"name": "etc", "folder": str(folder)}
+        )
+        assert refused.status_code == 422
+        assert "SOURCE_FOLDER_ROOTS" in refused.json()["detail"]
+        assert (await http.get("/api/sources", headers=admin)).json() == []
+
+
+async def test_admins_manage_sources_over_the_api_and_users_cannot(
+    shares_container: Container, tmp_path: Path
+) -> None:
+    auth_container = shares_container
+    folder = _folder(tmp_path / "shares" / "handbook")
+    outside = _folder(tmp_path / "elsewhere")
     admin = await issue_key(auth_container, "root", "admin")
     user = await issue_key(auth_container, "ana", "user")
     start_job_worker(auth_container)
@@ -133,6 +161,10 @@ async def test_admins_manage_sources_over_the_api_and_users_cannot(
         )
         assert refused.status_code == 422
         assert "website sources are not available" in refused.json()["detail"].lower()
+        out = await http.post(
+            "/api/sources", headers=admin, json={"name": "x", "folder": str(outside)}
+        )
+        assert out.status_code == 422 and "is not under a folder" in out.json()["detail"]
         both = await http.post(
             "/api/sources", headers=admin, json={"name": "x", "folder": "/", "s3": "s3://b/p"}
         )

@@ -105,8 +105,8 @@ class Kinds:
     def kinds(self) -> list[str]:
         return list(self._kinds)
 
-    def check(self, kind: str, location: str) -> str:
-        return str(self._kinds[kind].check(location))
+    def check(self, kind: str, location: str, *, local: bool = True) -> str:
+        return str(self._kinds[kind].check(location, local=local))
 
     def reader(self, spec: SourceSpec) -> SourceReader:
         return self._kinds[spec.kind].reader(spec)  # type: ignore[no-any-return]
@@ -364,7 +364,9 @@ class _Pages:
 def test_a_fetched_items_link_is_kept_with_its_document(container: Container) -> None:
     kinds = Kinds(container, None)
     kinds._kinds["pages"] = type(
-        "PagesKind", (), {"check": lambda self, loc: loc, "reader": lambda self, spec: _Pages()}
+        "PagesKind",
+        (),
+        {"check": lambda self, loc, local: loc, "reader": lambda self, spec: _Pages()},
     )()
     store = container.adapters.source_store
     store.add(SourceSpec("intranet", "pages", "https://intra.example/"), FixedClock().now(), None)

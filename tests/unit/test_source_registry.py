@@ -27,7 +27,7 @@ class NotesKind:
     def __init__(self, context):
         self.context = context
 
-    def check(self, location):
+    def check(self, location, *, local):
         if not location.startswith("notes:"):
             raise ValueError("not notes")
         return location
@@ -89,7 +89,7 @@ def test_an_installed_package_adds_a_kind_and_cannot_take_a_built_in_one(
     assert registry.kinds()[:2] == ["folder", "s3"]
     assert "notes" in registry.kinds() and "broken" not in registry.kinds()
     with pytest.raises(InvalidRequest, match="is not a folder"):  # the built-in's check
-        registry.check("folder", "notes:Hello")
+        registry.check("folder", "notes:Hello", local=True)
     with pytest.raises(InvalidRequest, match="The notes source refused 'x': not notes"):
         registry.check("notes", "x")
     location = registry.check("notes", "notes:Hello")
@@ -101,11 +101,27 @@ def test_a_folder_location_is_checked_and_stored_absolute(tmp_path: Path) -> Non
     registry = SourceRegistry(CONTEXT, entry_points=lambda: ())
     (tmp_path / "handbook").mkdir()
 
-    assert registry.check("folder", str(tmp_path / "handbook" / ".." / "handbook")) == (
+    assert registry.check("folder", str(tmp_path / "handbook" / ".." / "handbook"), local=True) == (
         (tmp_path / "handbook").resolve().as_posix()
     )
     with pytest.raises(InvalidRequest, match="is not a folder"):
-        registry.check("folder", str(tmp_path / "missing"))
+        registry.check("folder", str(tmp_path / "missing"), local=True)
+    with pytest.raises(InvalidRequest, match="only under SOURCE_FOLDER_ROOTS"):
+        registry.check("folder", str(tmp_path / "handbook"))  # over an API key
+
+
+def test_with_folder_roots_every_folder_source_is_under_one(tmp_path: Path) -> None:
+    (tmp_path / "shares" / "hr").mkdir(parents=True)
+    (tmp_path / "shares-not").mkdir()
+    context = SourceContext(
+        supports=CONTEXT.supports, max_item_bytes=1024, folder_roots=(str(tmp_path / "shares"),)
+    )
+    registry = SourceRegistry(context, entry_points=lambda: ())
+
+    assert registry.check("folder", str(tmp_path / "shares" / "hr")).endswith("/shares/hr")
+    for outside in (tmp_path / "shares-not", tmp_path / "shares" / "hr" / ".." / ".."):
+        with pytest.raises(InvalidRequest, match="is not under a folder"):
+            registry.check("folder", str(outside), local=True)
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@ their syncs as background jobs, now or when they fall due.
 
 Rules:
 - A source's name is checked (`check_name`) and unique; its location is checked and
-  normalised by its kind (`SourceKinds.check`): a folder that does not exist, a malformed
-  `s3://` location or a kind this installation cannot read is refused and nothing is stored.
+  normalised by its kind (`SourceKinds.check`): a folder that does not exist (or, over an API
+  key, is not under SOURCE_FOLDER_ROOTS), a malformed `s3://` location or a kind this
+  installation cannot read is refused and nothing is stored.
 - A scheduled source (`every_s`) is due at once when added, then `every_s` after each sync
   started. Its due time is stored, so syncs that fell due while no server ran are run after
   a restart (the first schedule check finds them due).
@@ -110,7 +111,8 @@ class ManageSources:
                 f"{request.every_s} s)."
             )
         collection = (request.collection or "").strip() or None
-        location = self._kinds.check(request.kind, request.location)
+        # A caller without a key is on the server's machine: the CLI, development mode.
+        location = self._kinds.check(request.kind, request.location, local=caller.key_id is None)
         spec = SourceSpec(name, request.kind, location, request.every_s, collection)
         now = utc(self._clock.now())
         self._store.add(spec, now, now if spec.every_s else None)

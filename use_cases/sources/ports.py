@@ -73,10 +73,11 @@ class SourceKinds(Protocol):
 
     def kinds(self) -> list[str]: ...
 
-    def check(self, kind: str, location: str) -> str:
+    def check(self, kind: str, location: str, *, local: bool = False) -> str:
         """`location` as stored for a new source of `kind` (normalised), or `InvalidRequest`
-        (an unknown kind, a location of the wrong form) / `NotConfigured` (a kind this
-        installation cannot read)."""
+        (an unknown kind, a kind this installation cannot read, a location of the wrong form
+        or out of bounds). `local`: asked from the server's own machine (the CLI,
+        development mode), not over an API key."""
         ...
 
     def reader(self, spec: SourceSpec) -> SourceReader:
