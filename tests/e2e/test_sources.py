@@ -220,8 +220,18 @@ async def _finished(http: httpx.AsyncClient, location: str, headers: dict[str, s
 
 
 def test_due_sources_are_queued_once_and_an_unscheduled_one_never(
-    container: Container, tmp_path: Path
+    data_dir: Path, tmp_path: Path
 ) -> None:
+    # This process runs no sync jobs (JOB_KINDS), so what is queued stays queued to be seen.
+    settings = make_settings(data_dir, job_kinds="prepare_answers")
+    container = bootstrap(settings, clock=FixedClock())
+    try:
+        _due_sources_are_queued_once(container, tmp_path)
+    finally:
+        container.close()
+
+
+def _due_sources_are_queued_once(container: Container, tmp_path: Path) -> None:
     folder = _folder(tmp_path / "handbook")
     sources = container.sources
     asyncio.run(sources.sources.add(CLI_ADMIN, _request("handbook", folder, "30m")))

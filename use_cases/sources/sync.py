@@ -63,6 +63,10 @@ from use_cases.sources.ports import (
 
 #: (item key, outcome) as each item is decided: added | updated | unchanged | removed | failed.
 ItemProgress = Callable[[str, str], None]
+#: Items between two progress reports to the job, and between two heartbeats of the run
+#: while only unchanged items are listed (a long idle listing is not a dead sync).
+PROGRESS_EVERY = 25
+HEARTBEAT_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,17 @@ class _Tally:
             self.errors.append(ItemError(key, reason or "failed"))
         if self.request.on_item:
             self.request.on_item(key, outcome)
+        if self.decided % PROGRESS_EVERY == 0:
+            self.report()
+
+    @property
+    def decided(self) -> int:
+        return self.added + self.updated + self.unchanged + self.removed + self.failed
+
+    def report(self) -> None:
+        """Tell the job how far the sync is (every `PROGRESS_EVERY` items: each is a write)."""
         if self.request.on_progress:
-            done = self.added + self.updated + self.unchanged + self.removed + self.failed
-            self.request.on_progress(done, max(done, self.expected))
+            self.request.on_progress(self.decided, max(self.decided, self.expected))
 
     def counts(self) -> SyncCounts:
         return SyncCounts(self.added, self.updated, self.unchanged, self.removed, self.failed)
@@ -165,6 +177,7 @@ class SyncSource:
             )
             self._finish(stopped, spec.every_s)
             raise
+        tally.report()
         ended = replace(
             run,
             status=FAILED if error else DONE,
@@ -198,6 +211,8 @@ class SyncSource:
                 if event.key in seen:
                     continue  # a reader that lists an item twice: the first one counts
                 seen.add(event.key)
+                if len(seen) % HEARTBEAT_EVERY == 0:
+                    self._store.progress_run(run.id, tally.counts(), utc(self._clock.now()))
                 if isinstance(event, Unchanged):
                     tally.count(event.key, "unchanged")
                 elif isinstance(event, ItemFailed):
