@@ -385,3 +385,13 @@ def test_a_fetched_items_link_is_kept_with_its_document(container: Container) ->
     ).fetchall()
     db.close()
     assert json.loads(metadata)["link"] == "https://intra.example/p1"
+
+
+def test_an_item_over_the_size_limit_is_never_read_and_fails_alone(world: World) -> None:
+    world.origin.put("huge.md", "# Huge\n\n" + "x" * (1024 * 1024))
+
+    run = world.run()
+
+    assert run.counts.line() == "3 added, 0 updated, 0 unchanged, 0 removed, 1 failed"
+    [error] = run.errors
+    assert error.key == "huge.md" and "more than the 1,048,576 allowed" in error.reason
