@@ -15,7 +15,8 @@ Rules:
   synced twice at once. Due sources are looked for by one process of the cluster at a time
   (`SOURCE_SCHEDULE`, on the schedules of services/schedules.py).
 - Removing a source removes its documents from the knowledge base too, unless
-  `keep_documents`: then they stay, as documents no source syncs any more.
+  `keep_documents`: then they stay, as documents no source syncs any more. A source whose
+  sync is running is not removed (`Conflict`): the sync would bring documents back.
 - `collection` is kept as given, for the collections feature to read.
 - Adding and removing a source are audited as the admin's actions (`source.add`,
   `source.remove`).
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from use_cases.access.audit import RecordAudit
@@ -33,8 +35,9 @@ from use_cases.access.domain import Caller
 from use_cases.jobs.queue import JobQueue, JobRun, JobView, run_blocking
 from use_cases.knowledge.ports import KnowledgeStore
 from use_cases.shared.clock import Clock, utc
-from use_cases.shared.errors import InvalidRequest, NotFound
+from use_cases.shared.errors import Conflict, InvalidRequest, NotFound
 from use_cases.sources.domain import (
+    RUNNING,
     SourceSpec,
     SourceView,
     SyncRun,
@@ -42,7 +45,7 @@ from use_cases.sources.domain import (
     origin_prefix,
 )
 from use_cases.sources.ports import SourceKinds, SourceStore, StoredSource
-from use_cases.sources.sync import SyncRequest, SyncSource
+from use_cases.sources.sync import SyncLimits, SyncRequest, SyncSource
 
 #: The job kind of a source's sync, and the schedule that looks for due sources.
 SOURCE_SYNC = "source_sync"
@@ -146,6 +149,9 @@ class ManageSources:
     def _remove(self, caller: Caller, name: str, keep_documents: bool) -> int:
         """Forget the source; answers how many of its documents were removed."""
         stored = self._get(name)
+        last = stored.last_run
+        if last is not None and last.status == RUNNING and self._recent(last.started_at):
+            raise Conflict(f"A sync of '{name}' is running; remove the source once it has ended.")
         removed = 0
         if not keep_documents:
             prefix = origin_prefix(name)
@@ -161,6 +167,10 @@ class ManageSources:
             after={"documents_removed": removed, "keep_documents": keep_documents},
         )
         return removed
+
+    def _recent(self, started_at: datetime) -> bool:
+        """A run started this recently is taken to be alive (`SyncLimits.stale_after`)."""
+        return utc(self._clock.now()) - started_at < SyncLimits().stale_after
 
     def _get(self, name: str) -> StoredSource:
         stored = self._store.get(name)

@@ -70,7 +70,7 @@ async def get_source(name: Name, container: ContainerDep, admin: AdminDep) -> So
 @router.delete(
     "/{name}",
     response_model=SourceRemovedOut,
-    responses=problem_responses(404),
+    responses=problem_responses(404, 409),
     summary="Remove a source and (unless keep_documents) its documents",
 )
 async def remove_source(
