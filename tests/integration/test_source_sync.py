@@ -19,7 +19,7 @@ from services.sources.folder import FolderKind
 from services.sources.kinds import SourceContext
 from services.sources.s3 import S3Kind, S3Reader
 from tests.conftest import FixedClock
-from tests.s3_server import S3Bucket
+from tests.s3_server import AWS_ENV, S3Bucket
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.shared.errors import Conflict, InvalidRequest, JobCancelled
 from use_cases.sources.domain import SourceSpec
@@ -280,7 +280,9 @@ def test_a_second_sync_of_the_same_source_is_refused_while_one_runs(world: World
     assert "is running; remove the source once it has ended" in inner[1].detail
 
 
-def test_a_listing_that_fails_removes_nothing_and_says_why(world: World) -> None:
+def test_a_listing_that_fails_removes_nothing_and_says_why(
+    world: World, logged: list[tuple[str, str, str]]
+) -> None:
     world.run()
     world.origin.delete("travel.md")
     if isinstance(world.origin, FolderOrigin):
@@ -305,6 +307,11 @@ def test_a_listing_that_fails_removes_nothing_and_says_why(world: World) -> None
     assert run.status == "failed"
     assert run.error
     assert run.counts.removed == 0
+    said = " ".join([run.error, *(message for _, _, message in logged)])
+    assert "Source handbook: listing failed" in said  # logged, with the reason
+    for secret in AWS_ENV.values():  # and never a credential
+        if "secret" in secret:
+            assert secret not in said
     assert len(world.sources()) == 3  # every document is kept
     if isinstance(world.origin, BucketOrigin):
         world.kinds.on_client = None
