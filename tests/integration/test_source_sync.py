@@ -373,7 +373,8 @@ class _Pages:
     def read(self, previous: Any) -> Iterator[Any]:
         for n in (1, 2):
             text = f"# Page {n}\n\nDesk {n} is by the window.\n".encode()
-            yield Fetched(f"p{n}.html", f"p{n}.md", text, "v1", link=f"https://intra.example/p{n}")
+            url = f"https://intra.example/docs/p{n}"
+            yield Fetched(url, f"p{n}.md", text, "v1", link=url)
 
 
 def test_a_fetched_items_link_is_kept_with_its_document(container: Container) -> None:
@@ -395,11 +396,13 @@ def test_a_fetched_items_link_is_kept_with_its_document(container: Container) ->
     import sqlean
 
     db = sqlean.connect(container.settings.storage.knowledge_db_path)
-    [(metadata,)] = db.execute(
-        "SELECT metadata FROM documents WHERE source = 'intranet/p1.html'"
+    [(metadata, category)] = db.execute(
+        "SELECT metadata, category FROM documents WHERE source = ?",
+        ("intranet/https://intra.example/docs/p1",),
     ).fetchall()
     db.close()
-    assert json.loads(metadata)["link"] == "https://intra.example/p1"
+    assert json.loads(metadata)["link"] == "https://intra.example/docs/p1"
+    assert category is None  # a URL's scheme is no folder
 
 
 def test_an_item_over_the_size_limit_is_never_read_and_fails_alone(world: World) -> None:

@@ -11,9 +11,9 @@ Rules:
   another document). `Unchanged` items are counted and never read. `ItemFailed` items are
   counted as failed and keep their document.
 - A document's key is `SOURCE/KEY` and its origin `source:SOURCE/KEY`, so two sources never
-  collide and a sync finds its own documents; a key under a folder (`policies/a.md`) gets
-  that folder as its default category, as `almanac ingest` gives it; `Fetched.link` is kept
-  as the document's `link` (where a citation points).
+  collide and a sync finds its own documents; a key under a folder (`policies/a.md`, not a
+  page's URL) gets that folder as its default category, as `almanac ingest` gives it;
+  `Fetched.link` is kept as the document's `link` (where a citation points).
 - Only a listing that completed removes anything: the documents of the source whose key it
   did not yield are deleted (`removed`). A listing that fails (`ListingFailed`) removes
   nothing; the items read before it are kept, and the run is `failed` with the reason.
@@ -278,7 +278,8 @@ class SyncSource:
 
 def _input(name: str, item: Fetched) -> IngestSource:
     content = item.content
-    folder = item.key.split("/", 1)[0] if "/" in item.key else None
+    # A key under a folder (not a URL's scheme) takes the folder as its default category.
+    folder = item.key.split("/", 1)[0] if "/" in item.key and "://" not in item.key else None
     return IngestSource(
         source=document_key(name, item.key),
         name=item.name,
