@@ -31,7 +31,10 @@ from use_cases.sources.domain import (
 )
 from use_cases.sources.ports import StoredSource
 
-__all__ = ["MIGRATIONS", "PG_MIGRATIONS", "SqlSourceStore"]
+__all__ = ["MIGRATIONS", "PG_MIGRATIONS", "TABLES", "SqlSourceStore"]
+
+#: The tables `almanac db copy` moves, parents first.
+TABLES = ("sources", "source_items", "source_runs")
 
 MIGRATIONS = (
     Migration(
