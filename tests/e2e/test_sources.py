@@ -88,6 +88,8 @@ def test_the_cli_refuses_bad_sources_clearly_and_stores_nothing(env: None, tmp_p
         (["--s3", "http://bucket/prefix"], "not an S3 location"),
         (["--folder", str(tmp_path), "--every", "soon"], "not a period"),
         (["--folder", str(tmp_path), "--every", "10s"], "at most every 60 s"),
+        (["--folder", str(tmp_path), "--every", "99999999d"], "at least once a year"),
+        (["--folder", str(tmp_path), "--every", "9" * 40], "not a period"),
         ([], "exactly one of folder, s3"),
     ]
     for options, message in cases:

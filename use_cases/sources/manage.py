@@ -50,8 +50,9 @@ from use_cases.sources.sync import SyncLimits, SyncRequest, SyncSource
 #: The job kind of a source's sync, and the schedule that looks for due sources.
 SOURCE_SYNC = "source_sync"
 SOURCE_SCHEDULE = "source_syncs_due"
-#: The shortest period a source may be synced at.
+#: The shortest and the longest period a source may be synced at.
 MIN_EVERY_S = 60
+MAX_EVERY_S = 366 * 86400
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,8 @@ class ManageSources:
                 f"A source is synced at most every {MIN_EVERY_S} s (asked: every "
                 f"{request.every_s} s)."
             )
+        if request.every_s is not None and request.every_s > MAX_EVERY_S:
+            raise InvalidRequest("A source is synced at least once a year (at most --every 366d).")
         collection = (request.collection or "").strip() or None
         # A caller without a key is on the server's machine: the CLI, development mode.
         location = self._kinds.check(request.kind, request.location, local=caller.key_id is None)
@@ -282,7 +285,7 @@ def parse_every(text: str) -> int:
     value = text.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     number, unit = (value[:-1], value[-1]) if value[-1:] in units else (value, "s")
-    if not number.isdigit() or int(number) <= 0:
+    if not number.isdigit() or len(number) > 9 or int(number) <= 0:
         raise InvalidRequest(
             f"'{text}' is not a period: write a number and a unit, e.g. 90s, 30m, 2h or 1d."
         )
