@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -283,12 +284,14 @@ class _Later:
 
 
 def _wait_idle(container: Container) -> None:
-    for _ in range(600):
+    runs: list[Any] = []
+    for _ in range(2400):  # a deadline for a loaded machine, not a measure of speed
         runs = asyncio.run(container.sources.sources.sync_history("handbook"))
         if len(runs) == 2 and runs[0].status != "running":
             return
         time.sleep(0.05)
-    pytest.fail("the scheduled sync did not run")
+    waiting = container.adapters.jobs.store.waiting()
+    pytest.fail(f"the scheduled sync did not run: {runs}, jobs queued: {waiting}")
 
 
 def _request(name: str, folder: Path, every: str | None) -> AddSourceRequest:
