@@ -123,12 +123,13 @@ bench-quality: install  ## nDCG@10 / recall@100 of BM25, dense, hybrid on SciFac
 	$(BIN)/almanac bench retrieval $(SCIFACT) --split train
 	$(BIN)/python -m bench.bench_hostile --split test
 
-bench-speed: install  ## Start-up, embedding throughput and latency, a real manual ingested end to end, search latency at 10k/100k, chat overhead, /v1 overhead over /chat, offline answer latency, availability under load, a website's crawl and idle re-sync
+bench-speed: install  ## Start-up, embedding throughput and latency, a real manual ingested end to end, synced sources (first and idle syncs), search latency at 10k/100k, chat overhead, /v1 overhead over /chat, offline answer latency, availability under load, a website's crawl and idle re-sync
 	$(BIN)/python -m bench.bench_startup
 	$(BIN)/python -m bench.bench_embedder --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_ingest --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_pdf_ingest
 	$(BIN)/python -m bench.bench_corpus_ingest --corpus sqlite-docs --no-prepare
+	$(BIN)/python -m bench.bench_sources
 	$(BIN)/python -m bench.bench_search --data $(SCIFACT)
 	$(BIN)/python -m bench.bench_chat
 	$(BIN)/python -m bench.bench_openai_api

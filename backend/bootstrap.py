@@ -31,6 +31,7 @@ from backend.features import (
     evaluation,
     knowledge,
     prompts,
+    sources,
     tables,
 )
 from backend.features.access import AccessUseCases
@@ -47,6 +48,7 @@ from backend.features.conversation_search import ConversationSearchUseCases
 from backend.features.evaluation import EvaluationUseCases
 from backend.features.knowledge import KnowledgeUseCases
 from backend.features.prompts import PromptUseCases
+from backend.features.sources import SourceUseCases
 from backend.features.tables import TableUseCases
 from backend.sources import collect_sources
 from backend.stores import open_database
@@ -110,6 +112,8 @@ class Container:
     """Conversation summaries and search across chats."""
     conversation_import: ConversationImport
     """Share links, export files and Slack threads into the users' chats."""
+    sources: SourceUseCases
+    """Synced sources (folders, S3 buckets): declared, synced now or on a schedule."""
     # -- what the HTTP edge reports to operators: /metrics, traces (docs/operations.md)
     observability: Observability = field(repr=False, kw_only=True)
     # -- composition root and tests only (see `Adapters`)
@@ -215,6 +219,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
     conversation_import_ = conversation_import.build(
         w, summarise=conversation_search_.conversation_summaries.summarise
     )
+    sources_ = sources.build(w, access_, knowledge_)
     return Container(
         settings=w.settings,
         access=access_,
@@ -231,6 +236,7 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
         conversation_drafts=conversation_drafts_,
         conversation_search=conversation_search_,
         conversation_import=conversation_import_,
+        sources=sources_,
         observability=w.adapters.telemetry,
         adapters=w.adapters,
     )

@@ -527,6 +527,45 @@ class JobSettings(SettingsGroup):
         return frozenset(names) or None
 
 
+class SourceSyncSettings(SettingsGroup):
+    """Synced sources (folders, S3 buckets; docs/sources.md): how often the cluster looks for
+    sources whose sync is due, where folder sources may be, and what one item may weigh."""
+
+    model_config = ConfigDict(title="Synced sources")
+
+    @property
+    def folder_roots(self) -> tuple[str, ...]:
+        """SOURCE_FOLDER_ROOTS as a list."""
+        return tuple(p.strip() for p in self.source_folder_roots.split(",") if p.strip())
+
+    source_schedule_check_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How often one process of the cluster looks for sources whose sync is "
+        "due (`almanac sources add ... --every`) and queues their syncs as jobs; syncs that "
+        "fell due while no server ran are queued at the first look. 0: no scheduled syncs "
+        "(`almanac sources sync` and `POST /api/sources/{name}/sync` still run them).",
+    )
+    source_folder_roots: str = Field(
+        "",
+        max_length=4000,
+        description="Folders (absolute paths, comma-separated) under which folder sources "
+        "may be declared; over an API key a folder source must be under one of them. Empty: "
+        "any folder from the server's own machine (`almanac sources add`, development "
+        "mode), none over an API key (an API key must not turn the server's files into "
+        "documents).",
+    )
+    source_max_item_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="The most bytes one file or object of a synced source may have: a bigger "
+        "one is reported as a failed item and never downloaded (its document, if any, "
+        "stays).",
+    )
+
+
 class DocumentSettings(SettingsGroup):
     """Limits on the documents an upload or `almanac ingest` brings in, and on parsing them."""
 
@@ -1447,6 +1486,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
+    source_sync: SourceSyncSettings = Field(default_factory=SourceSyncSettings)
     knowledge_base: KnowledgeBaseSettings = Field(default_factory=KnowledgeBaseSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)

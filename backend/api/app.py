@@ -54,6 +54,7 @@ from backend.api.routes import (
     prompts,
     search,
     session,
+    sources,
     tables,
     users,
 )
@@ -123,6 +124,7 @@ PROTECTED_ROUTERS = (
     conversation_files.router,
     conversation_search.router,
     conversation_import.router,
+    sources.router,
     metrics.router,
     openai_router,  # /v1: the OpenAI-compatible API (backend/api/openai_api/)
     mcp_router,

@@ -45,6 +45,7 @@ from backend.cli.library_commands import library_app, projects_app, use_cases_ap
 from backend.cli.llm_commands import models_app, prompts_app
 from backend.cli.mcp_commands import mcp
 from backend.cli.progress import AnswerProgress, IngestProgress
+from backend.cli.sources_commands import sources_app
 from backend.cli.worker_commands import worker
 from backend.config import Settings
 from backend.exposure import check_bind, check_cors
@@ -92,6 +93,7 @@ app.add_typer(models_app, name="models")
 app.command()(feedback)
 app.add_typer(calibration_app, name="calibration")
 app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="sources")
 app.add_typer(clean_app, name="clean")
 app.add_typer(conversations_app, name="conversations")
 app.command()(advise)

@@ -53,6 +53,7 @@ from services.parse_pool import BudgetedLoader
 from services.postgres import PgDatabase
 from services.presence import Presence
 from services.schedules import Scheduler, Schedules
+from services.sources.store import SqlSourceStore
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.ports import WebSearch
 from use_cases.conversations.file_ports import FileBytes
@@ -112,6 +113,8 @@ class Adapters:
     """Every replica's files attached to chats in flight (None: per process)."""
     scheduler: Scheduler | None = None
     """Periodic work, once per cluster; started with the job worker."""
+    source_store: SqlSourceStore = field(kw_only=True)
+    """Synced sources, their items' versions and their sync history (app database)."""
     sentence_vectors: SentenceVectorFile | None = None
     """The local embedder's vectors on disk (None unless the local embedder is used): the
     offline model's sentence vectors, and the chunk vectors `embedder` keeps there."""
@@ -147,6 +150,7 @@ class Adapters:
         self.chat_files.close()
         self.summary_store.close()
         self.chat_search_index.close()
+        self.source_store.close()
         if self.database is not None:
             self.database.close()
         self.answer_pool.close()
@@ -248,6 +252,9 @@ def build_adapters(
         chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,
         chat_search_index=_chat_search_index(settings, database, embedder),
+        source_store=SqlSourceStore(
+            database if database is not None else settings.storage.app_db_path
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from services.knowledge import conflict_reports
 from services.knowledge import pg_store as pg_knowledge
 from services.postgres import Migration
 from services.postgres import rate_limits as pg_rate_limits
+from services.sources import store as source_store
 from services.tables import loader as tables_loader
 
 
@@ -31,4 +32,5 @@ def postgres_migrations() -> list[Migration]:
         *pg_upload_ledger.MIGRATIONS,
         *conflict_reports.PG_MIGRATIONS,
         *schedules.PG_MIGRATIONS,
+        *source_store.PG_MIGRATIONS,
     ]

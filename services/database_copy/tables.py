@@ -8,6 +8,7 @@ from collections.abc import Callable
 from services.admin import prompt_library_store
 from services.conversations import draft_chat_store, draft_store
 from services.conversations import file_store as chat_file_store
+from services.sources import store as source_store
 
 #: knowledge.db tables copied row for row, parents first.
 KNOWLEDGE_TABLES = ("documents", "sections", "chunks")
@@ -39,6 +40,7 @@ APP_TABLES = (
     *draft_chat_store.TABLES,
     *chat_file_store.TABLES,
     "conversation_summaries",
+    *source_store.TABLES,
 )
 #: Rows a migration of the target stores itself (the prompt library's default project, use
 #: cases and built-in prompts): they do not make the target "not empty", and they make way

@@ -35,6 +35,7 @@ def test_development_mode_opens_the_app_without_signing_in(page: Any, app_url: s
         "Advice",
         "Documents",
         "Tables",
+        "Sources",
         "Calibration",
         "Evaluation",
         "Cleaning",

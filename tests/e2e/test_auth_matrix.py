@@ -215,6 +215,24 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/audit"): Call(ADMIN_ONLY),
     # Deleting a user's data: the matrix's "nobody" has none (404 for the admin).
     ("DELETE", "/api/users/{user_id}"): Call((401, 403, 403, 404), path="/api/users/nobody"),
+    # Synced sources, admins only: the matrix's "nobody" source does not exist (404 for the
+    # admin); a source (an S3 prefix) is added under a fresh name, never synced.
+    ("GET", "/api/sources"): Call(ADMIN_ONLY),
+    ("POST", "/api/sources"): Call(
+        (401, 403, 403, 201),
+        json=lambda: {"name": f"matrix-{uuid.uuid4().hex[:12]}", "s3": "s3://matrix/docs/"},
+    ),
+    ("GET", "/api/sources/{name}"): Call((401, 403, 403, 404), path="/api/sources/nobody"),
+    ("DELETE", "/api/sources/{name}"): Call((401, 403, 403, 404), path="/api/sources/nobody"),
+    ("POST", "/api/sources/{name}/sync"): Call(
+        (401, 403, 403, 404), path="/api/sources/nobody/sync"
+    ),
+    ("GET", "/api/sources/{name}/jobs/{job_id}"): Call(
+        (401, 403, 403, 404), path="/api/sources/nobody/jobs/j1"
+    ),
+    ("GET", "/api/sources/{name}/history"): Call(
+        (401, 403, 403, 404), path="/api/sources/nobody/history"
+    ),
     ("GET", "/api/llm-prompts/{prompt_type}"): Call(ADMIN_ONLY),
     ("GET", "/api/llm-prompts/{prompt_type}/default"): Call(ADMIN_ONLY),
     ("POST", "/api/llm-prompts/{prompt_type}"): Call(

@@ -90,6 +90,9 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     use_case = _json("use-cases", "create", project["id"], "triage")
     _ok("prompts", "library", "create", use_case["id"], "short", "--tag", "terse")
     run_id = _json("eval", "run", str(_write(tmp_path)))["run_id"]
+    (tmp_path / "share").mkdir()  # a synced source (empty, so the index is the sample's)
+    _ok("sources", "add", "share", "--folder", str(tmp_path / "share"), "--every", "1h")
+    _ok("sources", "sync", "share")
     before = _views(chat["id"], run_id)
     searches = [_top_documents(*args) for args in README_SEARCHES]
     with sqlite3.connect(data_dir / "knowledge.db") as conn:
@@ -118,6 +121,7 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     # The library, the default project's rows included (the target's own make way for them).
     assert counts["prompt_projects"][0] == 2 and counts["library_prompts"][0] == 3
     assert counts["almanac_tables.directory"][0] > 0
+    assert counts["sources"][0] == counts["source_runs"][0] == 1
     search = report["search"]
     assert search["queries"] == 20 and search["top1_agreement"] >= 0.8, search
     assert "chunks: 309 rows" in copied.stderr  # progress, per table, on stderr
@@ -126,6 +130,12 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     # The same answers from PostgreSQL.
     monkeypatch.setenv("DATABASE_URL", pg_url)
     assert _views(chat["id"], run_id) == before
+    [source] = _json("sources", "list")
+    assert (source["name"], source["every_s"], source["last_sync"]["status"]) == (
+        "share",
+        3600,
+        "done",
+    )
     assert [_top_documents(*args)[:1] for args in README_SEARCHES] == [s[:1] for s in searches]
     assert [tuple(r) for r in _pg_rows(pg_url, "SELECT id, source, supersedes_key, "
             "supersedes_id FROM documents ORDER BY id")] == versions  # fmt: skip

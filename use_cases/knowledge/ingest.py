@@ -127,6 +127,9 @@ class IngestSource:
     read: Callable[[], bytes]
     default_category: str | None = None
     origin: str | None = None
+    link: str | None = None
+    """Where a reader of the document can follow it (a synced web page's URL), kept in its
+    metadata as `link`; None for files and uploads."""
 
 
 @dataclass(frozen=True)
@@ -334,7 +337,7 @@ class IngestDocuments:
             media_type=parsed.media_type,
             size_bytes=len(data),
             sections=tuple(self._chunker.chunk(parsed)),
-            metadata=dict(parsed.metadata),
+            metadata=dict(parsed.metadata) | ({"link": source.link} if source.link else {}),
             origin=source.origin,
             raw_hash=raw_hash,
             supersedes=supersedes,

@@ -12,9 +12,12 @@ a listing it cannot complete raises `ListingFailed`, and then nothing is removed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+from use_cases.sources.domain import SourceSpec, SyncCounts, SyncRun
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,78 @@ class SourceReader(Protocol):
     """Reads one origin; `previous` maps each key stored at the last sync to its version."""
 
     def read(self, previous: Mapping[str, str]) -> Iterator[SourceEvent]: ...
+
+
+# -- what the sync and the source management use besides a reader --------------------------------
+
+
+class SourceKinds(Protocol):
+    """The registry of reader kinds (`folder`, `s3`, and those packages add)."""
+
+    def kinds(self) -> list[str]: ...
+
+    def check(self, kind: str, location: str, *, local: bool = False) -> str:
+        """`location` as stored for a new source of `kind` (normalised), or `InvalidRequest`
+        (an unknown kind, a kind this installation cannot read, a location of the wrong form
+        or out of bounds). `local`: asked from the server's own machine (the CLI,
+        development mode), not over an API key."""
+        ...
+
+    def reader(self, spec: SourceSpec) -> SourceReader:
+        """A reader for one sync of `spec` (may raise `ListingFailed` when it cannot start)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    spec: SourceSpec
+    created_at: datetime
+    next_sync_at: datetime | None
+    last_run: SyncRun | None
+
+
+class SourceStore(Protocol):
+    """Sources, the version of each item at its last sync, and the history of syncs.
+
+    Rules: `start_run` refuses (`Conflict`) while another run of the source is running and
+    was heard of after `stale_before` (at most one sync per source at a time, across
+    processes); a run not heard of since is taken to be dead and closed as failed."""
+
+    def add(self, spec: SourceSpec, now: datetime, next_sync_at: datetime | None) -> None:
+        """Store a new source (`Conflict` when the name is taken)."""
+        ...
+
+    def get(self, name: str) -> StoredSource | None: ...
+
+    def list_all(self) -> list[StoredSource]: ...
+
+    def remove(self, name: str) -> bool:
+        """Forget the source, its versions and its history."""
+        ...
+
+    def versions(self, name: str) -> dict[str, str]: ...
+
+    def put_versions(self, name: str, versions: Mapping[str, str]) -> None: ...
+
+    def drop_versions(self, name: str, keys: Iterable[str]) -> None: ...
+
+    def start_run(
+        self, name: str, trigger: str, now: datetime, stale_before: datetime
+    ) -> SyncRun: ...
+
+    def progress_run(self, run_id: int, counts: SyncCounts, now: datetime) -> None: ...
+
+    def finish_run(
+        self,
+        run: SyncRun,
+        now: datetime,
+        next_sync_at: datetime | None,
+    ) -> None:
+        """Record `run` (its status, counts and errors) as ended, and the next due time."""
+        ...
+
+    def history(self, name: str, limit: int) -> list[SyncRun]: ...
+
+    def due(self, now: datetime) -> list[str]:
+        """Names of the scheduled sources whose next sync is due at `now`."""
+        ...
