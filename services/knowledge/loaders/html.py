@@ -376,7 +376,7 @@ class HtmlLoader:
         self.check(name, data)
         soup = BeautifulSoup(data, "html.parser")
         metas = _meta_tags(soup)
-        title_tag = soup.find("title")
+        title_tag = _first(soup, "title")
         page_title = _site_suffix_removed(_inline_text(title_tag)) if title_tag else ""
         # In-page link targets, read before tables of contents (which link to them) go.
         linked = _in_page_targets(soup)
@@ -387,7 +387,7 @@ class HtmlLoader:
         footnotes = _take_footnotes(root)
         _drop_link_lists(root)
         _drop_generator_credit(root)
-        h1 = soup.find("h1")
+        h1 = _first(soup, "h1")
         h1_text = _heading_text(h1) if isinstance(h1, Tag) else ""
         title = header_title or _page_title(h1_text, page_title) or humanise_stem(name)
         _drop_title_banner(root, title)
@@ -409,7 +409,7 @@ class HtmlLoader:
         dates = {key: value for key in DATE_META if (value := parse_date(metas.get(key)))}
         category = next((metas[key] for key in CATEGORY_META if metas.get(key)), None)
         metadata = {key: metas[key] for key in METADATA_META if metas.get(key)}
-        html_tag = soup.find("html")
+        html_tag = _first(soup, "html")
         lang = html_tag.get("lang") if isinstance(html_tag, Tag) else None
         if isinstance(lang, str) and lang.strip():
             metadata["lang"] = lang.strip()
@@ -428,7 +428,7 @@ class HtmlLoader:
 def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:
     """`<meta name|property|http-equiv=... content=...>` as a lower-cased-key mapping."""
     metas: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
+    for tag in _named(soup, "meta"):
         key = tag.get("name") or tag.get("property") or tag.get("http-equiv")
         content = tag.get("content")
         if isinstance(key, str) and isinstance(content, str) and content.strip():
@@ -467,7 +467,7 @@ def _site_suffix_removed(title: str) -> str:
 def _header_title(soup: BeautifulSoup) -> str:
     """A Doxygen page's title, taken out of the page (its <h1>s are the page's sections)."""
     header_class, title_class = DOXYGEN_HEADER
-    title = soup.find("div", class_=title_class)
+    title = next((tag for tag in _named(soup, "div") if title_class in _classes(tag)), None)
     header = title.find_parent("div", class_=header_class) if isinstance(title, Tag) else None
     if header is None:
         return ""
@@ -519,6 +519,22 @@ def _nearest(tag: Tag, names: Iterable[str]) -> Tag | None:
     return next((parent for parent in tag.parents if parent.name in wanted), None)
 
 
+def _named(node: Tag, names: str | Iterable[str]) -> list[Tag]:
+    """`node.find_all(names)`, in document order. (bs4's generic matcher, which `find_all`
+    runs with a name, costs more than the page's parse on a page of many short elements;
+    `find_all(True)` takes a fast path and a set lookup per element is cheap.)"""
+    wanted = frozenset((names,) if isinstance(names, str) else names)
+    return [tag for tag in node.find_all(True) if tag.name in wanted]
+
+
+def _first(node: Tag, names: str | Iterable[str]) -> Tag | None:
+    """`node.find(names)`, without bs4's generic matcher (see `_named`)."""
+    wanted = frozenset((names,) if isinstance(names, str) else names)
+    return next(
+        (tag for tag in node.descendants if isinstance(tag, Tag) and tag.name in wanted), None
+    )
+
+
 def _outermost(tags: Iterable[Tag]) -> list[Tag]:
     """The tags not inside another one of them, in document order."""
     chosen = list(tags)
@@ -562,7 +578,7 @@ def _drop_chrome(soup: BeautifulSoup) -> None:
         if not _removed(tag) and (tag.name in DROPPED_TAGS or _is_hidden(tag) or _is_chrome(tag)):
             tag.decompose()
     # Only anchors inside headings and terms: "#" elsewhere may be a real, if odd, link text.
-    for holder in soup.find_all((*HEADING_TAGS, "dt")):
+    for holder in _named(soup, (*HEADING_TAGS, "dt")):
         for link in holder.find_all("a"):
             if not _removed(link) and _is_permalink(link):
                 link.decompose()
@@ -574,7 +590,9 @@ def _drop_rel_navigation(soup: BeautifulSoup) -> None:
     (`rel="next"`, ...: makeinfo's "Next: …, Previous: …, Up: … [Contents][Index]" above
     every node) with no more than a label's worth of other text."""
     blocks: dict[int, Tag] = {}
-    for link in soup.find_all("a", rel=True):
+    for link in _named(soup, "a"):
+        if link.get("rel") is None:
+            continue
         block = _nearest(link, NAV_REL_BLOCKS)
         if block is not None and _rels(link) & NAV_RELS:
             blocks.setdefault(id(block), block)
@@ -612,25 +630,26 @@ def _rels(link: Tag) -> frozenset[str]:
 
 
 def _content_root(soup: BeautifulSoup) -> Tag | BeautifulSoup:
+    elements = soup.find_all(True)
     for candidate in (
-        soup.find("main"),
-        soup.find(attrs={"role": "main"}),
-        soup.find("div", class_="body"),  # Sphinx themes without the role
+        _first(soup, "main"),
+        next((tag for tag in elements if tag.get("role") == "main"), None),
+        next((tag for tag in elements if tag.name == "div" and "body" in _classes(tag)), None),
     ):
         if isinstance(candidate, Tag) and candidate.get_text(strip=True):
             return candidate
-    articles = soup.find_all("article")
+    articles = [tag for tag in elements if tag.name == "article"]
     if len(articles) == 1 and articles[0].get_text(strip=True):
         return articles[0]
-    body = soup.find("body")
+    body = _first(soup, "body")
     return body if isinstance(body, Tag) else soup
 
 
 def _in_page_targets(soup: BeautifulSoup) -> frozenset[str]:
     return frozenset(
         href[1:]
-        for tag in soup.find_all("a", href=True)
-        if isinstance(href := tag["href"], str) and href.startswith("#") and len(href) > 1
+        for tag in _named(soup, "a")
+        if isinstance(href := tag.get("href"), str) and href.startswith("#") and len(href) > 1
     )
 
 
@@ -698,7 +717,7 @@ def _navigation_extent(block: Tag, root: Tag | BeautifulSoup, holds_heading: set
 def _drop_link_lists(root: Tag | BeautifulSoup) -> None:
     elements = root.find_all(True)
     order = {id(tag): index for index, tag in enumerate(elements)}
-    first_heading = root.find(HEADING_TAGS)
+    first_heading = next((tag for tag in elements if tag.name in HEADING_LEVELS), None)
     content_starts = order[id(first_heading)] if first_heading is not None else len(elements)
     # Per element: links and headings inside it, counted bottom-up in one pass (walking up
     # from every link would be quadratic on the deep trees unclosed tags make).
@@ -757,9 +776,12 @@ def _link_texts(links: Sequence[Tag]) -> tuple[str, ...]:
 def _drop_link_runs(root: Tag | BeautifulSoup, order: dict[int, int], content_starts: int) -> None:
     """Links one per line (`<a>`s separated by `<br>`, as groff's HTML lists a man page's
     sections) that are navigation by the link lists' rule. Links in a line of text ("base:
-    Car, Truck, Vehicle") are not such a run."""
-    for parent in [root, *root.find_all(True)]:
-        if _removed(parent):
+    Car, Truck, Vehicle") are not such a run. Only the elements with a link among their
+    children are read (a list of 100,000 items holds no run)."""
+    elements = root.find_all(True)
+    holders = {id(link.parent) for link in elements if link.name == "a" and link.get("href")}
+    for parent in [root, *elements]:
+        if id(parent) not in holders or _removed(parent):
             continue
         run: list[Tag] = []
         runs: list[list[Tag]] = []
@@ -801,7 +823,7 @@ def _drop_generator_credit(root: Tag | BeautifulSoup) -> None:
     generated the page, with a link to it (a closing line of content, "Produced by HR with
     Legal.", links nowhere)."""
     blocks: list[Tag] = []
-    for tag in reversed(root.find_all(("p", "div", "address", "small", "font"))):
+    for tag in reversed(_named(root, ("p", "div", "address", "small", "font"))):
         if len(blocks) == CREDIT_WITHIN:
             break
         if tag.get_text(strip=True):
@@ -824,7 +846,7 @@ def _drop_generator_credit(root: Tag | BeautifulSoup) -> None:
 
 def _drop_title_banner(root: Tag | BeautifulSoup, title: str) -> None:
     """A block before the first heading that only repeats the page title is a banner."""
-    first_heading = root.find(HEADING_TAGS)
+    first_heading = _first(root, HEADING_TAGS)
     wanted = _squashed(title).casefold()
     if first_heading is None or not wanted:
         return
@@ -855,10 +877,10 @@ def _question_paragraphs(root: Tag | BeautifulSoup, linked: frozenset[str]) -> f
     """ids of the paragraphs / summaries that are FAQ questions (see the module rules)."""
     candidates = {
         id(bold.parent): bold.parent
-        for bold in root.find_all(("b", "strong"))
+        for bold in _named(root, ("b", "strong"))
         if isinstance(bold.parent, Tag) and bold.parent.name == "p"
     }
-    candidates.update((id(summary), summary) for summary in root.find_all("summary"))
+    candidates.update((id(summary), summary) for summary in _named(root, "summary"))
     questions = set()
     for key, tag in candidates.items():
         text = _short_text(tag, MAX_QUESTION_CHARS)
@@ -948,7 +970,7 @@ def _remove_references(
     """Remove footnote reference markers; returns their ids (what back-links point at)."""
     markers = [
         tag
-        for tag in root.find_all(("a", "sup"))
+        for tag in _named(root, ("a", "sup"))
         if _is_reference(tag) or (tag.name == "a" and _points_at_note(tag, note_ids))
     ]
     inside = {id(tag) for container in containers for tag in container.find_all(True)}
@@ -1278,10 +1300,11 @@ def _integer(value: object) -> int | None:
 
 def _table_rows(table: Tag) -> list[str]:
     rows = []
-    for row in table.find_all("tr"):
+    for row in _named(table, "tr"):
         cells = [
             _inline_text(cell).replace("|", "\\|")
-            for cell in row.find_all(("td", "th"), recursive=False)
+            for cell in row.children
+            if isinstance(cell, Tag) and cell.name in ("td", "th")
         ]
         if any(cells):
             rows.append("| " + " | ".join(cells) + " |")
