@@ -307,7 +307,8 @@ class _Emitter:
         self.glued = False  # block breaks are swallowed until the next text
 
     def inline(self, text: str) -> None:
-        text = _SPACES.sub(" ", text)
+        # (whitespace alone, between a page's elements, is one space: no regex needed)
+        text = " " if text.isspace() else _SPACES.sub(" ", text)
         if self.trailing_newlines or self.trailing_space:
             text = text.lstrip(" ")
         if not text:
@@ -1100,7 +1101,13 @@ class _Walker:
 
     def _step(self, node: object) -> None:
         out = self.out
-        if isinstance(node, _Newlines):
+        # The page's own nodes first: most steps are text and elements.
+        if isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, doctypes, CDATA
+                out.inline(str(node))
+        elif isinstance(node, Tag):
+            self._element(node)
+        elif isinstance(node, _Newlines):
             out.newlines(node.count)
         elif isinstance(node, _Inline):
             out.inline(node.text)
@@ -1110,11 +1117,6 @@ class _Walker:
             out.subheading(node.text)
         elif isinstance(node, _CloseSubheadings):
             out.close_subheadings()
-        elif isinstance(node, NavigableString):
-            if not isinstance(node, PreformattedString):  # comments, doctypes, CDATA
-                out.inline(str(node))
-        elif isinstance(node, Tag):
-            self._element(node)
 
     def _element(self, node: Tag) -> None:
         out = self.out
