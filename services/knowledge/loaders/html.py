@@ -137,8 +137,6 @@ MAX_NAV_LABEL_CHARS = 40
 # whose <h1>s are the page's sections.
 DOXYGEN_HEADER = ("header", "headertitle")
 SPHINX_SOURCE_LINK = "_sources/"
-#: The page's main content by its ARIA role, when no <main> says it.
-_MAIN_ROLE: dict[str, _StrainableAttribute] = {"role": "main"}
 SEARCH_INPUTS: tuple[dict[str, _StrainableAttribute], ...] = ({"type": "search"}, {"name": "q"})
 # Where footnotes live (by tag name, as for chrome), the elements of one footnote, and the
 # markers pointing at them from the running text (classes, or the role ARIA gives them).
@@ -314,7 +312,8 @@ class _Emitter:
         self.glued = False  # block breaks are swallowed until the next text
 
     def inline(self, text: str) -> None:
-        text = _SPACES.sub(" ", text)
+        # (whitespace alone, between a page's elements, is one space: no regex needed)
+        text = " " if text.isspace() else _SPACES.sub(" ", text)
         if self.trailing_newlines or self.trailing_space:
             text = text.lstrip(" ")
         if not text:
@@ -382,25 +381,31 @@ class HtmlLoader:
     def load(self, name: str, data: bytes) -> ParsedDocument:
         self.check(name, data)
         soup = BeautifulSoup(data, "html.parser")
-        metas = _meta_tags(soup)
-        title_tag = soup.find("title")
+        # Every element, in document order, found once: the passes below only take elements
+        # out of the page (decomposed, or the footnotes extracted), never add one, so each
+        # reads this list (a decomposed element's name is "") instead of the tree again.
+        elements = soup.find_all(True)
+        metas = _meta_tags(elements)
+        title_tag = _first(soup, "title")
         page_title = _site_suffix_removed(_inline_text(title_tag)) if title_tag else ""
         # In-page link targets, read before tables of contents (which link to them) go.
-        linked = _in_page_targets(soup)
+        linked = _in_page_targets(elements)
 
-        header_title = _header_title(soup)
-        _drop_chrome(soup)
-        root = _content_root(soup)
-        footnotes = _take_footnotes(root)
-        _drop_link_lists(root)
-        _drop_generator_credit(root)
-        h1 = soup.find("h1")
+        header_title = _header_title(elements)
+        _drop_chrome(elements)
+        root = _content_root(soup, _live(elements))
+        in_root: list[Tag] = list(root.find_all(True))
+        footnotes, detached = _take_footnotes(root, in_root)
+        in_root = [tag for tag in in_root if id(tag) not in detached]
+        _drop_link_lists(root, in_root)
+        _drop_generator_credit(root, in_root)
+        h1 = _first(soup, "h1")
         h1_text = _heading_text(h1) if isinstance(h1, Tag) else ""
         title = header_title or _page_title(h1_text, page_title) or humanise_stem(name)
-        _drop_title_banner(root, title)
+        _drop_title_banner(root, title, in_root)
 
         builder = SectionBuilder()
-        walker = _Walker(_Emitter(builder), _question_paragraphs(root, linked))
+        walker = _Walker(_Emitter(builder), _question_paragraphs(in_root, linked))
         walker.walk(root.contents)
         walker.footnotes(footnotes)
         sections = builder.sections(title)
@@ -416,7 +421,7 @@ class HtmlLoader:
         dates = {key: value for key in DATE_META if (value := parse_date(metas.get(key)))}
         category = next((metas[key] for key in CATEGORY_META if metas.get(key)), None)
         metadata = {key: metas[key] for key in METADATA_META if metas.get(key)}
-        html_tag = soup.find("html")
+        html_tag = _first(soup, "html")
         lang = html_tag.get("lang") if isinstance(html_tag, Tag) else None
         if isinstance(lang, str) and lang.strip():
             metadata["lang"] = lang.strip()
@@ -432,10 +437,10 @@ class HtmlLoader:
         )
 
 
-def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:
+def _meta_tags(elements: list[Tag]) -> dict[str, str]:
     """`<meta name|property|http-equiv=... content=...>` as a lower-cased-key mapping."""
     metas: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
+    for tag in _named(elements, "meta"):
         key = tag.get("name") or tag.get("property") or tag.get("http-equiv")
         content = tag.get("content")
         if isinstance(key, str) and isinstance(content, str) and content.strip():
@@ -471,10 +476,10 @@ def _site_suffix_removed(title: str) -> str:
     return _TITLE_SUFFIX.sub("", title).strip() or title
 
 
-def _header_title(soup: BeautifulSoup) -> str:
+def _header_title(elements: list[Tag]) -> str:
     """A Doxygen page's title, taken out of the page (its <h1>s are the page's sections)."""
     header_class, title_class = DOXYGEN_HEADER
-    title = soup.find("div", class_=title_class)
+    title = next((tag for tag in _named(elements, "div") if title_class in _classes(tag)), None)
     header = title.find_parent("div", class_=header_class) if isinstance(title, Tag) else None
     if header is None or not isinstance(title, Tag):  # a header is found from a Tag only
         return ""
@@ -526,6 +531,28 @@ def _nearest(tag: Tag, names: Iterable[str]) -> Tag | None:
     return next((parent for parent in tag.parents if parent.name in wanted), None)
 
 
+def _named(elements: Iterable[Tag], names: str | Iterable[str]) -> list[Tag]:
+    """The elements of these names still in the page (`node.find_all(names)` over
+    `node.find_all(True)`). bs4's generic matcher, which `find_all` runs with a name, costs
+    more than the page's parse on a page of many short elements; `find_all(True)` takes a
+    fast path, and a set lookup per element is cheap. A decomposed element's name is ""."""
+    wanted = frozenset((names,) if isinstance(names, str) else names)
+    return [tag for tag in elements if tag.name in wanted]
+
+
+def _live(elements: Iterable[Tag]) -> list[Tag]:
+    """The elements not decomposed since the list was made."""
+    return [tag for tag in elements if not _removed(tag)]
+
+
+def _first(node: Tag, names: str | Iterable[str]) -> Tag | None:
+    """`node.find(names)`, without bs4's generic matcher (see `_named`)."""
+    wanted = frozenset((names,) if isinstance(names, str) else names)
+    return next(
+        (tag for tag in node.descendants if isinstance(tag, Tag) and tag.name in wanted), None
+    )
+
+
 def _outermost(tags: Iterable[Tag]) -> list[Tag]:
     """The tags not inside another one of them, in document order."""
     chosen = list(tags)
@@ -537,6 +564,8 @@ def _outermost(tags: Iterable[Tag]) -> list[Tag]:
 
 
 def _is_hidden(tag: Tag) -> bool:
+    if not tag.attrs:  # most elements: no attribute to read
+        return False
     return tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true"
 
 
@@ -547,6 +576,8 @@ def _is_permalink(tag: Tag) -> bool:
 
 
 def _is_chrome(tag: Tag) -> bool:
+    if not tag.attrs and tag.name not in ("form", "header"):
+        return False  # a role, class, id or link: all attributes
     role = tag.get("role")
     if isinstance(role, str) and role.strip().lower() in CHROME_ROLES:
         return True
@@ -564,24 +595,26 @@ def _is_chrome(tag: Tag) -> bool:
     return tag.name == "header" and not _has_ancestor(tag, SECTIONING_TAGS) and not tag.find("h1")
 
 
-def _drop_chrome(soup: BeautifulSoup) -> None:
-    for tag in soup.find_all(True):
+def _drop_chrome(elements: list[Tag]) -> None:
+    for tag in elements:
         if not _removed(tag) and (tag.name in DROPPED_TAGS or _is_hidden(tag) or _is_chrome(tag)):
             tag.decompose()
     # Only anchors inside headings and terms: "#" elsewhere may be a real, if odd, link text.
-    for holder in soup.find_all((*HEADING_TAGS, "dt")):
+    for holder in _named(elements, (*HEADING_TAGS, "dt")):
         for link in holder.find_all("a"):
             if not _removed(link) and _is_permalink(link):
                 link.decompose()
-    _drop_rel_navigation(soup)
+    _drop_rel_navigation(elements)
 
 
-def _drop_rel_navigation(soup: BeautifulSoup) -> None:
+def _drop_rel_navigation(elements: list[Tag]) -> None:
     """Blocks of links that say they lead to the next, previous, parent or contents page
     (`rel="next"`, ...: makeinfo's "Next: …, Previous: …, Up: … [Contents][Index]" above
     every node) with no more than a label's worth of other text."""
     blocks: dict[int, Tag] = {}
-    for link in soup.find_all("a", rel=True):
+    for link in _named(elements, "a"):
+        if link.get("rel") is None:
+            continue
         block = _nearest(link, NAV_REL_BLOCKS)
         if block is not None and _rels(link) & NAV_RELS:
             blocks.setdefault(id(block), block)
@@ -618,26 +651,26 @@ def _rels(link: Tag) -> frozenset[str]:
     return frozenset(str(value).lower() for value in values)
 
 
-def _content_root(soup: BeautifulSoup) -> Tag | BeautifulSoup:
+def _content_root(soup: BeautifulSoup, elements: list[Tag]) -> Tag | BeautifulSoup:
     for candidate in (
-        soup.find("main"),
-        soup.find(None, _MAIN_ROLE),
-        soup.find("div", class_="body"),  # Sphinx themes without the role
+        next(iter(_named(elements, "main")), None),
+        next((tag for tag in elements if tag.get("role") == "main"), None),
+        next((tag for tag in elements if tag.name == "div" and "body" in _classes(tag)), None),
     ):
         if isinstance(candidate, Tag) and candidate.get_text(strip=True):
             return candidate
-    articles = soup.find_all("article")
+    articles = [tag for tag in elements if tag.name == "article"]
     if len(articles) == 1 and articles[0].get_text(strip=True):
         return articles[0]
-    body = soup.find("body")
+    body = next(iter(_named(elements, "body")), None)
     return body if isinstance(body, Tag) else soup
 
 
-def _in_page_targets(soup: BeautifulSoup) -> frozenset[str]:
+def _in_page_targets(elements: list[Tag]) -> frozenset[str]:
     return frozenset(
         href[1:]
-        for tag in soup.find_all("a", href=True)
-        if isinstance(href := tag["href"], str) and href.startswith("#") and len(href) > 1
+        for tag in _named(elements, "a")
+        if isinstance(href := tag.get("href"), str) and href.startswith("#") and len(href) > 1
     )
 
 
@@ -702,10 +735,10 @@ def _navigation_extent(block: Tag, root: Tag | BeautifulSoup, holds_heading: set
     return extent
 
 
-def _drop_link_lists(root: Tag | BeautifulSoup) -> None:
-    elements = root.find_all(True)
+def _drop_link_lists(root: Tag | BeautifulSoup, in_root: list[Tag]) -> None:
+    elements = _live(in_root)
     order = {id(tag): index for index, tag in enumerate(elements)}
-    first_heading = root.find(HEADING_TAGS)
+    first_heading = next((tag for tag in elements if tag.name in HEADING_LEVELS), None)
     content_starts = order[id(first_heading)] if first_heading is not None else len(elements)
     # Per element: links and headings inside it, counted bottom-up in one pass (walking up
     # from every link would be quadratic on the deep trees unclosed tags make).
@@ -754,19 +787,24 @@ def _drop_link_lists(root: Tag | BeautifulSoup) -> None:
         repeated = texts in shown and bar_links.issuperset(texts)
         if repeated or _is_navigation(links, order[id(block)] < content_starts):
             _navigation_extent(block, root, holds_heading).decompose()
-    _drop_link_runs(root, order, content_starts)
+    _drop_link_runs(root, elements, order, content_starts)
 
 
 def _link_texts(links: Sequence[Tag]) -> tuple[str, ...]:
     return tuple(_squashed(link.get_text()) for link in links)
 
 
-def _drop_link_runs(root: Tag | BeautifulSoup, order: dict[int, int], content_starts: int) -> None:
+def _drop_link_runs(
+    root: Tag | BeautifulSoup, in_root: list[Tag], order: dict[int, int], content_starts: int
+) -> None:
     """Links one per line (`<a>`s separated by `<br>`, as groff's HTML lists a man page's
     sections) that are navigation by the link lists' rule. Links in a line of text ("base:
-    Car, Truck, Vehicle") are not such a run."""
-    for parent in [root, *root.find_all(True)]:
-        if _removed(parent):
+    Car, Truck, Vehicle") are not such a run. Only the elements with a link among their
+    children are read (a list of 100,000 items holds no run)."""
+    elements = _live(in_root)
+    holders = {id(link.parent) for link in elements if link.name == "a" and link.get("href")}
+    for parent in [root, *elements]:
+        if id(parent) not in holders or _removed(parent):
             continue
         run: list[Tag] = []
         runs: list[list[Tag]] = []
@@ -803,12 +841,12 @@ def _between_links(node: object) -> bool:
     return type(node) is NavigableString and not _LINK_SEPARATORS.sub("", node)
 
 
-def _drop_generator_credit(root: Tag | BeautifulSoup) -> None:
+def _drop_generator_credit(root: Tag | BeautifulSoup, in_root: list[Tag]) -> None:
     """A block among the page's last (`CREDIT_WITHIN`) that only credits the tool that
     generated the page, with a link to it (a closing line of content, "Produced by HR with
     Legal.", links nowhere)."""
     blocks: list[Tag] = []
-    for tag in reversed(root.find_all(("p", "div", "address", "small", "font"))):
+    for tag in reversed(_named(in_root, ("p", "div", "address", "small", "font"))):
         if len(blocks) == CREDIT_WITHIN:
             break
         if tag.get_text(strip=True):
@@ -829,9 +867,9 @@ def _drop_generator_credit(root: Tag | BeautifulSoup) -> None:
             block.decompose()
 
 
-def _drop_title_banner(root: Tag | BeautifulSoup, title: str) -> None:
+def _drop_title_banner(root: Tag | BeautifulSoup, title: str, in_root: list[Tag]) -> None:
     """A block before the first heading that only repeats the page title is a banner."""
-    first_heading = root.find(HEADING_TAGS)
+    first_heading = next(iter(_named(in_root, HEADING_TAGS)), None)
     wanted = _squashed(title).casefold()
     if first_heading is None or not wanted:
         return
@@ -858,14 +896,14 @@ def _drop_title_banner(root: Tag | BeautifulSoup, title: str) -> None:
 # --- questions ------------------------------------------------------------------------------
 
 
-def _question_paragraphs(root: Tag | BeautifulSoup, linked: frozenset[str]) -> frozenset[int]:
+def _question_paragraphs(in_root: list[Tag], linked: frozenset[str]) -> frozenset[int]:
     """ids of the paragraphs / summaries that are FAQ questions (see the module rules)."""
     candidates = {
         id(bold.parent): bold.parent
-        for bold in root.find_all(("b", "strong"))
+        for bold in _named(in_root, ("b", "strong"))
         if isinstance(bold.parent, Tag) and bold.parent.name == "p"
     }
-    candidates.update((id(summary), summary) for summary in root.find_all("summary"))
+    candidates.update((id(summary), summary) for summary in _named(in_root, "summary"))
     questions = set()
     for key, tag in candidates.items():
         text = _short_text(tag, MAX_QUESTION_CHARS)
@@ -912,18 +950,24 @@ def _is_link_target(tag: Tag, linked: frozenset[str]) -> bool:
 # --- footnotes ------------------------------------------------------------------------------
 
 
-def _take_footnotes(root: Tag | BeautifulSoup) -> list[_Footnote]:
-    """Detach the footnotes from the running text (removing the markers that point at them)."""
-    containers = _outermost(tag for tag in root.find_all(True) if _is_footnotes(tag))
+def _take_footnotes(
+    root: Tag | BeautifulSoup, in_root: list[Tag]
+) -> tuple[list[_Footnote], set[int]]:
+    """Detach the footnotes from the running text (removing the markers that point at them);
+    returns them, and the ids of the elements taken out with them."""
+    containers = _outermost(tag for tag in in_root if _is_footnotes(tag))
+    detached = {
+        id(tag) for container in containers for tag in (container, *container.find_all(True))
+    }
     note_ids = {
         str(tag["id"]) for container in containers for tag in container.find_all(id=True)
     } | {str(container["id"]) for container in containers if container.get("id")}
-    reference_ids = _remove_references(root, note_ids, containers)
+    reference_ids = _remove_references(in_root, note_ids, containers)
     footnotes: list[_Footnote] = []
     for container in containers:
         footnotes.extend(_footnotes_in(container, reference_ids))
         container.extract()
-    return footnotes
+    return footnotes, detached
 
 
 def _in_page_target(link: Tag) -> str | None:
@@ -939,6 +983,8 @@ def _points_at_note(link: Tag, note_ids: set[str]) -> bool:
 
 
 def _is_footnotes(tag: Tag) -> bool:
+    if not tag.attrs:  # a role or a class
+        return False
     role = tag.get("role")
     if isinstance(role, str) and role.strip() in FOOTNOTE_CONTAINER_ROLES:
         return True
@@ -949,13 +995,11 @@ def _is_reference(tag: Tag) -> bool:
     return bool(_classes(tag) & REFERENCE_CLASSES) or tag.get("role") == REFERENCE_ROLE
 
 
-def _remove_references(
-    root: Tag | BeautifulSoup, note_ids: set[str], containers: list[Tag]
-) -> set[str]:
+def _remove_references(in_root: list[Tag], note_ids: set[str], containers: list[Tag]) -> set[str]:
     """Remove footnote reference markers; returns their ids (what back-links point at)."""
     markers = [
         tag
-        for tag in root.find_all(("a", "sup"))
+        for tag in _named(in_root, ("a", "sup"))
         if _is_reference(tag) or (tag.name == "a" and _points_at_note(tag, note_ids))
     ]
     inside = {id(tag) for container in containers for tag in container.find_all(True)}
@@ -1062,7 +1106,13 @@ class _Walker:
 
     def _step(self, node: object) -> None:
         out = self.out
-        if isinstance(node, _Newlines):
+        # The page's own nodes first: most steps are text and elements.
+        if isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, doctypes, CDATA
+                out.inline(str(node))
+        elif isinstance(node, Tag):
+            self._element(node)
+        elif isinstance(node, _Newlines):
             out.newlines(node.count)
         elif isinstance(node, _Inline):
             out.inline(node.text)
@@ -1072,11 +1122,6 @@ class _Walker:
             out.subheading(node.text)
         elif isinstance(node, _CloseSubheadings):
             out.close_subheadings()
-        elif isinstance(node, NavigableString):
-            if not isinstance(node, PreformattedString):  # comments, doctypes, CDATA
-                out.inline(str(node))
-        elif isinstance(node, Tag):
-            self._element(node)
 
     def _element(self, node: Tag) -> None:
         out = self.out
@@ -1285,10 +1330,11 @@ def _integer(value: object) -> int | None:
 
 def _table_rows(table: Tag) -> list[str]:
     rows = []
-    for row in table.find_all("tr"):
+    for row in _named(table.find_all(True), "tr"):
         cells = [
             _inline_text(cell).replace("|", "\\|")
-            for cell in row.find_all(("td", "th"), recursive=False)
+            for cell in row.children
+            if isinstance(cell, Tag) and cell.name in ("td", "th")
         ]
         if any(cells):
             rows.append("| " + " | ".join(cells) + " |")

@@ -72,12 +72,15 @@ def read_page(page: pdfium.PdfPage) -> PageText:
 #: A line of PDFium's text: up to a line break, or up to and with a hyphenation mark (PDFium
 #: runs a hyphenated word's second half on without a break; it starts a line of its own).
 _LINE = re.compile(r"[^\n\ufffe]*(?:\ufffe|\n|$)")
+#: A character beyond U+FFFF.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     count = textpage.count_chars()
     # PDFium counts UTF-16 units: a character beyond U+FFFF (a math letter) is two of them
-    wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)]
+    # (counted only on a page that has one: one step per character of every page otherwise)
+    wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)] if _ASTRAL.search(text) else None
     lines: list[Line] = []
     for found in _LINE.finditer(text):
         raw = found.group(0)
@@ -85,9 +88,15 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
         if line.strip():
             first = found.start() + (len(raw) - len(raw.lstrip()))
             last = found.start() + len(raw.rstrip("\r\n \ufffe")) - 1
-            first, last = first + wide[first], last + wide[last]
-            top, bottom, size = _place(textpage, first, last, count)
-            bold = _is_bold(textpage, first, count) and _is_bold(textpage, last, count)
+            if wide is not None:
+                first, last = first + wide[first], last + wide[last]
+            # The first character's text object, asked for once: its size and its font
+            # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
+            textobj = textpage.get_textobj(first) if 0 <= first < count else None
+            top, bottom, size = _place(textpage, first, last, count, textobj)
+            bold = _is_bold(textobj) and (
+                last == first or _is_bold(_textobj(textpage, last, count))
+            )
             lines.append(Line(line, top, bottom, size, bold))
     return lines
 
@@ -98,8 +107,16 @@ def _clean(raw: str) -> str:
     return line.replace("\x00", "").replace("\u00ad", "").replace(SOFT_HYPHEN_MARK, "-")
 
 
+def _textobj(textpage: pdfium.PdfTextPage, index: int, count: int) -> pdfium.PdfTextObj | None:
+    return textpage.get_textobj(index) if 0 <= index < count else None
+
+
 def _place(
-    textpage: pdfium.PdfTextPage, first: int, last: int, count: int
+    textpage: pdfium.PdfTextPage,
+    first: int,
+    last: int,
+    count: int,
+    textobj: pdfium.PdfTextObj | None,
 ) -> tuple[float, float, float]:
     if not 0 <= first < count:
         return 0.0, 0.0, 0.0
@@ -107,12 +124,11 @@ def _place(
     if 0 <= last < count:
         _, low, _, high = textpage.get_charbox(last)
         top, bottom = max(top, high), min(bottom, low)
-    return float(top), float(bottom), _font_size(textpage, first)
+    return float(top), float(bottom), _font_size(textobj)
 
 
-def _font_size(textpage: pdfium.PdfTextPage, index: int) -> float:
-    """The type size of the character's text object, as drawn (its matrix's scale applied)."""
-    textobj = textpage.get_textobj(index)
+def _font_size(textobj: pdfium.PdfTextObj | None) -> float:
+    """The type size of a character's text object, as drawn (its matrix's scale applied)."""
     if textobj is None:  # a character PDFium made up (a space it put between words)
         return 1.0
     a, b, c, d, _, _ = textobj.get_matrix().get()
@@ -124,10 +140,8 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 BOLD_WEIGHT = 600
 
 
-def _is_bold(textpage: pdfium.PdfTextPage, index: int, count: int) -> bool:
-    if not 0 <= index < count:
-        return False
-    textobj = textpage.get_textobj(index)
+def _is_bold(textobj: pdfium.PdfTextObj | None) -> bool:
+    """Whether a character's text object is set in a bold face."""
     if textobj is None:
         return False
     font = textobj.get_font()
