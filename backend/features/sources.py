@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.knowledge import KnowledgeUseCases
+from backend.features.websites import crawl_limits
 from services.sources.kinds import SourceContext
 from services.sources.registry import SourceRegistry
 from use_cases.sources.manage import (
@@ -42,6 +43,8 @@ def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> So
             folder_roots=settings.source_sync.folder_roots,
             s3_endpoint_url=chat_files.s3_endpoint_url,
             s3_region=chat_files.s3_region,
+            crawl_limits=crawl_limits(settings.website_sources),
+            allowed_hosts=settings.website_sources.source_allowed_host_list,
             settings=settings,
         )
     )

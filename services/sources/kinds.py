@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from services.crawler import CrawlLimits
 from use_cases.sources.domain import SourceSpec
 from use_cases.sources.ports import SourceReader
 
@@ -31,6 +32,11 @@ class SourceContext:
     none: folder sources only from the server's own machine (the CLI, development mode)."""
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    crawl_limits: CrawlLimits | None = None
+    """A website's page, depth, size, time and delay limits (SOURCE_*); None: the defaults."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Hosts whose private or loopback addresses a website source may read
+    (SOURCE_ALLOWED_HOSTS)."""
     settings: Any = None
 
 

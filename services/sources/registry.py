@@ -5,16 +5,15 @@ the entry point's name is the kind's name and it names a class built with the
 `SourceContext` (`services/sources/kinds.py`), with `check(location)` and `reader(spec)`.
 The built-ins are listed here (`BUILTIN_SOURCES`) in the same "module:attribute" form and
 resolved by the same code, so a separately installed package adds a kind exactly as the
-built-ins are added (the website reader, kind `url`, is such a package's or a later
-built-in's).
+built-ins are added.
 
 Rules (those of the loaders' registry, `services/knowledge/loaders/registry.py`):
 - Built-ins come first and keep their names: a plugin that claims a name already taken is
   logged and not used.
 - A plugin that cannot be imported or built is logged and skipped: one broken package does
   not stop the server.
-- A kind no package provides is refused when a source is added (`InvalidRequest`, with the
-  reason: "website sources are not available in this installation" for `url`).
+- A kind no package provides is refused when a source is added (`InvalidRequest` naming the
+  kinds there are).
 """
 
 from __future__ import annotations
@@ -39,11 +38,8 @@ ENTRY_POINT_GROUP = "almanac.sources"
 BUILTIN_SOURCES: tuple[tuple[str, str], ...] = (
     ("folder", "services.sources.folder:FolderKind"),
     ("s3", "services.sources.s3:S3Kind"),
+    ("url", "services.sources.website:WebsiteKind"),
 )
-
-#: What a kind that is not installed is, for the refusal's message.
-_KNOWN_ELSEWHERE = {"url": "website"}
-
 
 class SourceRegistry:
     """The `SourceKinds` port: the built-ins, then every usable plugin."""
@@ -102,11 +98,6 @@ class SourceRegistry:
         found = self._kinds.get(kind)
         if found is not None:
             return found
-        if kind in _KNOWN_ELSEWHERE:
-            raise InvalidRequest(
-                f"{_KNOWN_ELSEWHERE[kind].capitalize()} sources are not available in this "
-                "installation."
-            )
         raise InvalidRequest(
             f"'{kind}' is not a kind of source here; the kinds are: {', '.join(self._kinds)}."
         )

@@ -20,6 +20,7 @@ from backend.bootstrap import Container, bootstrap, start_job_worker
 from backend.cli.main import app
 from backend.config import Settings
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
+from tests.website_server import website
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.sources.manage import SOURCE_SCHEDULE, SOURCE_SYNC, AddSourceRequest
 from use_cases.sources.sync import SyncRequest
@@ -82,9 +83,48 @@ def test_the_cli_adds_syncs_lists_and_removes_a_folder_source(env: None, tmp_pat
     assert json.loads(_invoke("sources", "list", "--json")[1]) == []
 
 
+def test_the_cli_syncs_a_website_and_refuses_its_loopback_address_unless_allowed(
+    env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with website() as site:
+        site.html("/", '<a href="/travel.html">Travel</a> <a href="/parking.html">Parking</a>')
+        site.html(
+            "/travel.html", "<h1>Travel</h1><p>Train tickets are refunded within 30 days.</p>"
+        )
+        site.html("/parking.html", "<h1>Parking</h1><p>Visitors park in bay 7.</p>")
+        code, _, stderr = _invoke("sources", "add", "intranet", "--url", f"{site.base}/")
+        assert code == 0, stderr
+
+        code, stdout, stderr = _invoke("sources", "sync", "intranet")
+        assert code == 1 and "Traceback" not in stderr
+        assert stdout.splitlines()[-1].startswith("0 added"), stdout  # 127.0.0.1 is refused
+        assert site.paths() == []
+
+        monkeypatch.setenv("SOURCE_ALLOWED_HOSTS", "127.0.0.1")
+        monkeypatch.setenv("SOURCE_REQUEST_DELAY_S", "0")
+        code, stdout, stderr = _invoke("sources", "sync", "intranet")
+        assert code == 0, stderr
+        assert stdout.splitlines()[-1] == "3 added, 0 updated, 0 unchanged, 0 removed, 0 failed"
+        code, stdout, _ = _invoke("search", "Which bay do visitors park in?", "--json")
+        assert f"{site.base}/parking.html" in stdout
+
+        del site.pages["/parking.html"]
+        site.html("/", '<a href="/travel.html">Travel</a>')
+        code, stdout, stderr = _invoke("sources", "sync", "intranet")
+        assert code == 0, stderr
+        assert stdout.splitlines()[-1] == "0 added, 1 updated, 1 unchanged, 1 removed, 0 failed"
+
+        site.clear()
+        code, stdout, stderr = _invoke("sources", "sync", "intranet")
+        assert stdout.splitlines()[-1] == "0 added, 0 updated, 2 unchanged, 0 removed, 0 failed"
+        conditional = [h for path, h in site.requests if path != "/robots.txt"]
+        assert conditional and all("if-none-match" in {k.lower() for k in h} for h in conditional)
+
+
 def test_the_cli_refuses_bad_sources_clearly_and_stores_nothing(env: None, tmp_path: Path) -> None:
     cases = [
-        (["--url", "https://intranet.example/"], "website sources are not available"),
+        (["--url", "ftp://intranet.example/"], "needs an http(s) URL with a host"),
+        (["--url", "https://"], "needs an http(s) URL with a host"),
         (["--folder", str(tmp_path / "missing")], "is not a folder"),
         (["--s3", "http://bucket/prefix"], "not an S3 location"),
         (["--folder", str(tmp_path), "--every", "soon"], "not a period"),
@@ -160,10 +200,10 @@ async def test_admins_manage_sources_over_the_api_and_users_cannot(
     async with asgi_client(auth_container) as http:
         assert (await http.get("/api/sources", headers=user)).status_code == 403
         refused = await http.post(
-            "/api/sources", headers=admin, json={"name": "x", "url": "https://a.example/"}
+            "/api/sources", headers=admin, json={"name": "x", "url": "file:///etc/passwd"}
         )
         assert refused.status_code == 422
-        assert "website sources are not available" in refused.json()["detail"].lower()
+        assert "needs an http(s) url" in refused.json()["detail"].lower()
         out = await http.post(
             "/api/sources", headers=admin, json={"name": "x", "folder": str(outside)}
         )

@@ -60,12 +60,15 @@ def install(site: Path, package: str, code: str, entry_points: str) -> None:
 CONTEXT = SourceContext(supports=lambda name: name.endswith(".md"), max_item_bytes=1024)
 
 
-def test_the_built_ins_are_folder_and_s3_and_a_website_needs_its_package() -> None:
+def test_the_built_ins_are_folder_s3_and_url() -> None:
     registry = SourceRegistry(CONTEXT, entry_points=lambda: ())
 
-    assert registry.kinds() == ["folder", "s3"]
-    with pytest.raises(InvalidRequest, match="Website sources are not available"):
-        registry.check("url", "https://intranet.example/")
+    assert registry.kinds() == ["folder", "s3", "url"]
+    assert registry.check("url", "HTTPS://Intranet.example:443/docs/../guide/#top") == (
+        "https://intranet.example/guide/"
+    )
+    with pytest.raises(InvalidRequest, match="needs an http"):
+        registry.check("url", "https://intranet.example:port/")
     with pytest.raises(InvalidRequest, match="'ftp' is not a kind of source here"):
         registry.check("ftp", "ftp://x")
 
