@@ -64,7 +64,7 @@ def run(kind: str, items: int, tmp: Path) -> None:
             AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
         )
         endpoint = f"http://{host}:{port}"
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp / "data",
         load_sample_data=False,
@@ -81,7 +81,7 @@ def run(kind: str, items: int, tmp: Path) -> None:
         calls: list[int] = []
         real = embedder.embed_documents
 
-        def counting(texts):  # type: ignore[no-untyped-def]
+        def counting(texts):
             calls.append(len(texts))
             return real(texts)
 

@@ -41,6 +41,7 @@ BUILTIN_SOURCES: tuple[tuple[str, str], ...] = (
     ("url", "services.sources.website:WebsiteKind"),
 )
 
+
 class SourceRegistry:
     """The `SourceKinds` port: the built-ins, then every usable plugin."""
 
@@ -56,7 +57,8 @@ class SourceRegistry:
             self._kinds[name] = _resolve(target)(context)
         points = entry_points() if entry_points else metadata.entry_points(group=ENTRY_POINT_GROUP)
         for point in points:
-            origin = point.dist.name if getattr(point, "dist", None) is not None else "unknown"
+            dist = getattr(point, "dist", None)
+            origin = dist.name if dist is not None else "unknown"
             if point.name in self._kinds:
                 logger.warning(
                     "Source plugin {} ({}) is not used: the kind is taken", point.name, origin
@@ -105,4 +107,7 @@ class SourceRegistry:
 
 def _resolve(target: str) -> Callable[[SourceContext], SourceKind]:
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    kind: Callable[[SourceContext], SourceKind] = getattr(
+        importlib.import_module(module), attribute
+    )
+    return kind

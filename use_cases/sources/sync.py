@@ -248,14 +248,14 @@ class SyncSource:
         for outcome in report.items:
             decided.setdefault(outcome.source, outcome)
         for source, item in by_source.items():
-            outcome = decided.get(source)
-            if outcome is None:
+            found = decided.get(source)
+            if found is None:
                 tally.count(item.key, "failed", "not ingested")
-            elif outcome.status in ("added", "updated", "unchanged"):
+            elif found.status in ("added", "updated", "unchanged"):
                 versions[item.key] = item.version
-                tally.count(item.key, outcome.status)
+                tally.count(item.key, found.status)
             else:
-                tally.count(item.key, "failed", outcome.error or outcome.status)
+                tally.count(item.key, "failed", found.error or found.status)
         self._store.put_versions(name, versions)
         self._store.progress_run(run.id, tally.counts(), utc(self._clock.now()))
 
