@@ -357,14 +357,21 @@ def test_an_object_replaced_while_the_sync_reads_is_a_failed_item_never_a_mix(
     assert "changed while it was read" in replaced[0].reason
 
 
-async def test_a_website_source_is_refused_until_a_package_provides_it(
+async def test_a_website_source_needs_an_http_url_and_nothing_is_stored_otherwise(
     container: Container,
 ) -> None:
-    with pytest.raises(InvalidRequest, match=r"(?i)website sources are not available"):
-        await container.sources.sources.add(
-            CLI_ADMIN, AddSourceRequest("intranet", "url", "https://intranet.example/")
-        )
+    for location in ("ftp://intranet.example/", "https://", "intranet.example"):
+        with pytest.raises(InvalidRequest, match=r"needs an http\(s\) URL"):
+            await container.sources.sources.add(
+                CLI_ADMIN, AddSourceRequest("intranet", "url", location)
+            )
     assert await container.sources.sources.list_sources() == []
+    await container.sources.sources.add(
+        CLI_ADMIN, AddSourceRequest("intranet", "url", "https://intranet.example/docs/")
+    )
+    assert [s.spec.location for s in await container.sources.sources.list_sources()] == [
+        "https://intranet.example/docs/"
+    ]
 
 
 class _Pages:
