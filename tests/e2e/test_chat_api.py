@@ -153,7 +153,10 @@ async def test_unknown_knowledge_gets_the_cant_find_answer(client: httpx.AsyncCl
     ).json()
     assert body["answer"].startswith("I can't find this in the knowledge base.")
     assert body["answer"].rstrip().endswith("?")
-    assert body["sources"] == []
+    assert body["sources"] == [] and body["not_found"] is True
+    # The offline model's decision is stored with the answer, and the history shows it.
+    history = (await client.get(f"/chats/{body['chat_id']}/messages")).json()
+    assert [m["not_found"] for m in history["messages"]] == [False, True]
 
 
 async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) -> None:

@@ -35,7 +35,7 @@ ID_PARSERS = frozenset(
 TEXT_NOT_FOUND_ALLOWED = frozenset(
     {
         ("use_cases/chat/prompts.py", "reads_as_not_found"),
-        ("use_cases/chat/chat_turns.py", "_not_found"),  # a model that reports no facts
+        ("use_cases/chat/chat_turns.py", "turn_not_found"),  # a model that reports no facts
         ("use_cases/chat/responses.py", "assess"),  # a record whose turn decided none
     }
 )
