@@ -89,7 +89,7 @@ class Container:
     tables: TableUseCases
     """The structured tables and the read-only SQL over them."""
     conversation_files: ConversationFileUseCases
-    """Files attached to a chat (issue 28)."""
+    """Files attached to a chat."""
     chat: ChatUseCases
     """Chat turns, the users' chats and the sweep that marks answers a dead process left
     `streaming` as `interrupted` (run periodically)."""

@@ -1,4 +1,4 @@
-"""What a small hostile input costs the server, per route that reads one (issues 65 and 74).
+"""What a small hostile input costs the server, per route that reads one.
 
     .venv/bin/python -m bench.bench_hostile_inputs [--skip-uploads] [--skip TEXT ...]
         [--long-chat-messages N] [--json]

@@ -274,7 +274,7 @@ async def test_ui_chat_rejects_a_request_without_a_user_message(client: httpx.As
 async def test_a_declined_message_says_why_and_looks_nothing_up(
     client: httpx.AsyncClient, message: str, reason: str
 ) -> None:
-    """Issue 26: the request for the instructions was answered "search was off ... Ask again
+    """The request for the instructions was answered "search was off ... Ask again
     without /nosrch" although nobody typed /nosrch, after a table query."""
     body = (await client.post("/chat", json={"message": message})).json()
     assert reason in body["answer"]

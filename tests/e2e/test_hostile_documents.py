@@ -1,5 +1,5 @@
 """Documents an admin ingests from third parties cannot silence, steer or quietly contradict
-the knowledge base (issue 24): instruction text is withheld at ingestion, a contradiction is
+the knowledge base: instruction text is withheld at ingestion, a contradiction is
 said, and the sample's evaluation answers do not change."""
 
 from __future__ import annotations

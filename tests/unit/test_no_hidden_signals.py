@@ -1,4 +1,4 @@
-"""What a chat turn decides travels as typed values, never in-band (issue 76).
+"""What a chat turn decides travels as typed values, never in-band.
 
 Scanned: `use_cases/chat/` and `services/offline/`. Each check reads the modules' syntax
 trees and names what it finds as `path:line what`; each is also run on a planted example of
