@@ -107,7 +107,7 @@ def _requests(data_dir: Path, runs: int) -> tuple[float, float]:
     async def one_app(container: Container) -> tuple[float, float]:
         app = create_app(container=container)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             times = []
             for _ in range(2):
                 started = time.perf_counter()
