@@ -185,7 +185,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Signing in with an OpenID Connect provider: public; not set up here (501 for all).
     ("GET", "/api/auth/login"): Call((501, 501, 501, 501)),
     ("GET", "/api/auth/callback"): Call((501, 501, 501, 501), params={"code": "c", "state": "s"}),
-    # Document 002's conversation API (compat/conversations_002.py): the same owners.
+    # The conversation backend's conversation API (compat/conversations_002.py): the same owners.
     ("GET", "/api/auth/me"): Call(EVERY_CALLER),
     ("POST", "/api/auth/logout"): Call(EVERY_CALLER),
     ("DELETE", "/api/auth/cleanup"): Call(ADMIN_ONLY),
@@ -373,7 +373,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/cleaning/metrics/overview"): Call(ADMIN_ONLY),
     ("GET", "/api/cleaning/metrics/dimension/{name}"): Call(ADMIN_ONLY),
     ("GET", "/api/cleaning/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
-    # Document 003's paths for the cleaning benchmark: admins only, the same.
+    # The data-cleaning benchmark's paths for the cleaning benchmark: admins only, the same.
     ("GET", "/api/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
     ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),
     ("POST", "/api/benchmark/run"): Call(
