@@ -42,6 +42,7 @@ class CommandEntry:
         target = getattr(importlib.import_module(module_name), attribute)
         for module in self.extends:
             importlib.import_module(module)
+        command: Any
         if isinstance(target, typer.Typer):
             command = typer.main.get_group(target)
         else:

@@ -43,5 +43,5 @@ class OpenAIChatProvider:
         return OpenAIChatModel(
             model_name,
             provider=OpenAIProvider(openai_client=client),
-            profile=profile,  # type: ignore[arg-type]
+            profile=profile,  # type: ignore[arg-type]  # pydantic-ai types its profile as a TypedDict
         )

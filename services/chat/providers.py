@@ -70,9 +70,14 @@ class ModelProvider(Protocol):
     (`claude-`); `build` returns the PydanticAI `Model` for one model name, and raises
     `ConfigurationError` with a message a person can act on when it cannot."""
 
-    name: str
-    key_variables: tuple[str, ...]
-    prefixes: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_variables(self) -> tuple[str, ...]: ...
+
+    @property
+    def prefixes(self) -> tuple[str, ...]: ...
 
     def build(self, model_name: str, context: ProviderContext) -> Any: ...
 
@@ -207,7 +212,8 @@ def _registered(path: tuple[str, ...]) -> dict[str, RegisteredProvider]:
 
 def _resolve(target: str) -> Callable[[], Any]:
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    factory: Callable[[], Any] = getattr(importlib.import_module(module), attribute)
+    return factory
 
 
 def _checked(entry: str, provider: Any) -> ModelProvider:
