@@ -1,8 +1,16 @@
 """Almanac presentation layer: the FastAPI app, the CLI and the composition root."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("almanac")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+source"
+
+def __getattr__(name: str) -> str:
+    # Read when asked (`--version`, the API's metadata): `importlib.metadata` costs a tenth
+    # of a second at every `almanac` start-up otherwise.
+    if name != "__version__":
+        raise AttributeError(f"module 'backend' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("almanac")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0+source"

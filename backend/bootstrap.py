@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from backend.components import build_embedder
+from backend.components import build_embedder, build_reranker
 from backend.config import ModelSettings, Settings
 from backend.features import (
     access,
@@ -56,7 +56,6 @@ from backend.stores.jobs import JobQueueAdapter
 from services.chat.models import OFFLINE_MODEL
 from services.chat.web_search import build_web_search
 from services.clock import SystemClock
-from services.knowledge.reranker import CohereReranker
 from services.observability import Observability
 from use_cases.chat.agent import AgentLimits
 from use_cases.evaluation.engine import Monotonic, Sleep
@@ -64,7 +63,6 @@ from use_cases.knowledge.domain import IngestReport
 from use_cases.knowledge.ingest import IngestRequest
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
-from use_cases.shared.errors import ConfigurationError
 
 __all__ = [
     "Adapters",
@@ -93,7 +91,7 @@ class Container:
     tables: TableUseCases
     """The structured tables and the read-only SQL over them."""
     conversation_files: ConversationFileUseCases
-    """Files attached to a chat (issue 28)."""
+    """Files attached to a chat."""
     chat: ChatUseCases
     """Chat turns, the users' chats and the sweep that marks answers a dead process left
     `streaming` as `interrupted` (run periodically)."""
@@ -127,19 +125,6 @@ class Container:
                 self.knowledge.scan_conflicts.close()
             self.adapters.close()
             self._closed = True
-
-
-def build_reranker(settings: Settings) -> Reranker | None:
-    if not settings.retrieval.reranker_enabled:
-        return None
-    if settings.providers.cohere_api_key is None:
-        raise ConfigurationError("RERANKER_ENABLED=true needs COHERE_API_KEY.")
-    return CohereReranker(
-        settings.providers.cohere_api_key.get_secret_value(),
-        model=settings.retrieval.reranker_model,
-        timeout=settings.retrieval.reranker_timeout,
-        base_url=settings.providers.cohere_base_url,
-    )
 
 
 def bootstrap(

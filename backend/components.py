@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from backend.config import Settings
-from services.offline.context import SentenceReader
-from services.offline.lexicon import EMPTY as EMPTY_LEXICON
-from services.offline.lexicon import Lexicon, LexiconError
-from services.offline.sentence_store import SentenceVectorFile
-from use_cases.knowledge.ports import Embedder
+from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.errors import ConfigurationError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the offline model's modules load pydantic-ai: imported where used
     from services.knowledge.embedders.reader import OnnxReader
+    from services.offline.context import SentenceReader
+    from services.offline.lexicon import Lexicon
+    from services.offline.sentence_store import SentenceVectorFile
 
 __all__ = [
     "LOCAL_MODEL_DIRNAME",
@@ -71,6 +70,21 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
+def build_reranker(settings: Settings) -> Reranker | None:
+    if not settings.retrieval.reranker_enabled:
+        return None
+    if settings.providers.cohere_api_key is None:
+        raise ConfigurationError("RERANKER_ENABLED=true needs COHERE_API_KEY.")
+    from services.knowledge.reranker import CohereReranker
+
+    return CohereReranker(
+        settings.providers.cohere_api_key.get_secret_value(),
+        model=settings.retrieval.reranker_model,
+        timeout=settings.retrieval.reranker_timeout,
+        base_url=settings.providers.cohere_base_url,
+    )
+
+
 def build_reader(settings: Settings) -> SentenceReader | None:
     """The offline answerer's trained reader, with the local embedder when `OFFLINE_READER` is
     on; an install without it (built before the reader existed) answers without it and says
@@ -102,6 +116,9 @@ def _reader(models_dir: Path) -> OnnxReader:
 def load_lexicon(settings: Settings) -> Lexicon:
     """The knowledge base's lexicon (`LEXICON_FILE`, or the sample's while it is loaded); a
     file that cannot be read stops start-up with a message naming it."""
+    from services.offline.lexicon import EMPTY as EMPTY_LEXICON
+    from services.offline.lexicon import Lexicon, LexiconError
+
     path = settings.knowledge_base.effective_lexicon_file
     if path is None:
         return EMPTY_LEXICON
@@ -117,6 +134,8 @@ def build_sentence_vectors(settings: Settings, embedder: Embedder) -> SentenceVe
     (offline answers score sentences by meaning only under it)."""
     if settings.embeddings.embedding_provider != "local":
         return None
+    from services.offline.sentence_store import SentenceVectorFile
+
     return SentenceVectorFile(
         settings.storage.sentence_vectors_path, embedder.model, embedder.dimension
     )

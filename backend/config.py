@@ -1236,9 +1236,9 @@ class ProjectDraftSettings(SettingsGroup):
         0.38,
         ge=0,
         le=1,
-        description="Semantic memory (document 002's Mem0): the least score a recalled memory "
-        "needs to be given to project drafting as context. No memory service ships with "
-        "Almanac (a port only): this applies once one is wired in.",
+        description="Semantic memory (the conversation backend's Mem0): the least score a "
+        "recalled memory needs to be given to project drafting as context. No memory service "
+        "ships with Almanac (a port only): this applies once one is wired in.",
     )
 
 

@@ -10,7 +10,7 @@ the chat use case, one turn at a time, the way `POST /chat` runs it: agent loop,
 offline model, history and response log. Printed: p50 / p95 / max of the turn time, twice:
 the first pass (sentence vectors not yet cached: every passage is new) and a second pass
 over the same questions (the cache warm, as on a server that has answered for a while).
-Aim (issue 23, 2-core machine, handbook dev split): p50 <= 150 ms, p95 <= 400 ms.
+Aim (2-core machine, handbook dev split): p50 <= 150 ms, p95 <= 400 ms.
 """
 
 from __future__ import annotations

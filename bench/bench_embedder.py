@@ -8,7 +8,7 @@ Run from the repository root:
 Passages are cut from SciFact abstracts at 126 word pieces (128 with [CLS]/[SEP]), the
 size of our retrieval chunks; queries are SciFact's claims. Bar (2 cores): >= 80 passages/s.
 
-`--batching` measures instead what running texts in batches would give (issue 75): for each
+`--batching` measures instead what running texts in batches would give: for each
 grouping, the cosine of every batched vector to the text's own (min / p1 / mean) and the
 CPU time per text on one thread, against each text run alone. Passages are cut at 20 to 160
 word pieces (the lengths of chunks and of scored sentences), so that lengths differ.

@@ -1,4 +1,4 @@
-"""Hostile documents must not change the sample's answers (issue 24).
+"""Hostile documents must not change the sample's answers.
 
     .venv/bin/python -m bench.bench_hostile [--split test|dev|all] [--json]
 

@@ -1,4 +1,4 @@
-"""What a small hostile input costs the server, per route that reads one (issues 65 and 74).
+"""What a small hostile input costs the server, per route that reads one.
 
     .venv/bin/python -m bench.bench_hostile_inputs [--skip-uploads] [--skip TEXT ...]
         [--long-chat-messages N] [--json]
@@ -16,7 +16,7 @@ status (an export import's is its job's final one), the wall time, and what the 
 whole process tree cost: the rise of its resident memory at its peak (the server, its fork
 server and every parse child, sampled every 20 ms) and the CPU all of them used. Then the
 worst case per route. Linux only. Nothing is asserted: the figures are the point
-(docs/benchmarks.md).
+(docs/notes/benchmarks.md).
 `--header-connections 20` measures a build without head limits at a tenth of the default
 (200 x 32 MiB would take such a server ~7 GB).
 `--skip` leaves out the inputs whose name contains a text (to measure a build that an input

@@ -1,4 +1,4 @@
-"""Availability under load: long messages must not stall anyone else (issue 24).
+"""Availability under load: long messages must not stall anyone else.
 
     .venv/bin/python -m bench.bench_load                  # defaults below, a readable table
     .venv/bin/python -m bench.bench_load --long-users 4 --short-users 10 --json

@@ -8,7 +8,7 @@ loaded in this process; the CPU seconds of the load (`time.process_time`, the be
 are divided by the document's MB. A legitimate document should cost what its size says,
 whatever it is made of: the worst structure of each loader is the figure that matters (a
 1.29 MB Markdown list was refused past the 5 s parse budget at ~3.5 CPU-s per MB, where
-prose took 0.37). Nothing is asserted: the figures go to docs/benchmarks.md.
+prose took 0.37). Nothing is asserted: the figures go to docs/notes/benchmarks.md.
 """
 
 from __future__ import annotations

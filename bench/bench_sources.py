@@ -1,6 +1,6 @@
 """Synced sources: a first sync's items per second, and an idle re-sync of unchanged items
 (nothing read, parsed or embedded), for a folder and for an S3 bucket (moto's server, a dev
-dependency, on loopback). Figures are printed, nothing is asserted (docs/benchmarks.md).
+dependency, on loopback). Figures are printed, nothing is asserted (docs/notes/benchmarks.md).
 
 Each item is a small Markdown page (a heading and two paragraphs, one chunk); the container
 is the real one (the budgeted loaders in their child process, the local embedder, SQLite),

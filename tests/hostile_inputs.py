@@ -377,7 +377,7 @@ def _pdf(objects: list[bytes]) -> bytes:
 def unclosed_script_page(size: int = 160 * 1024, *, tag: bytes = b"<script>") -> bytes:
     """A share page of about `size` bytes that opens `tag` (`<script>`) over and over and
     closes none: a reader that looks for each script's end from each start reads it in time
-    quadratic in its size (issue 74: 160 KB held the server for 12 s)."""
+    quadratic in its size (160 KB held the server for 12 s)."""
     return b"<html><body>" + tag * (size // len(tag))
 
 

@@ -1,5 +1,5 @@
 """The peak memory of a process tree while a block runs, for the tests where memory is the
-point (issue 74: an input must not be able to exhaust the server).
+point (an input must not be able to exhaust the server).
 
 `tree_peak(pid)` samples the resident memory of `pid` and of every process below it (the
 parse children, the fork server, a server's workers) every 20 ms in a thread, and reports the

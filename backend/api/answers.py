@@ -21,7 +21,6 @@ from typing import Any
 
 from use_cases.chat.chat_turns import ChatResult
 from use_cases.chat.domain import Message, Source, ToolCall
-from use_cases.chat.prompts import reads_as_not_found
 from use_cases.confidence.domain import LoggedResponse
 
 
@@ -53,8 +52,8 @@ class AnswerFields:
     @classmethod
     def of_message(cls, message: Message, logged: LoggedResponse | None) -> AnswerFields:
         """The fields of a stored message (a question has no log entry and is never the
-        can't-find answer). A stored message keeps its text, not the turn's `not_found`
-        flag, so an answer is the can't-find answer when it reads as one."""
+        can't-find answer). `not_found` is the value its turn decided and stored with it
+        (older answers got theirs from their text when the column was added)."""
         return cls(
             model=message.model,
             sources=message.sources,
@@ -62,7 +61,7 @@ class AnswerFields:
             response_id=logged.response_id if logged else None,
             confidence=logged.confidence if logged else None,
             confidence_phrase=logged.confidence_phrase if logged else None,
-            not_found=message.role == "assistant" and reads_as_not_found(message.content),
+            not_found=message.role == "assistant" and message.not_found,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -131,7 +131,7 @@ PROTECTED_ROUTERS = (
 )
 #: Almanac's own API is PROTECTED_ROUTERS (and PUBLIC_ROUTERS); the source documents' routes
 #: (backend/api/compat/, docs/seeds.md) come after them, when COMPAT_ROUTES is on, so that
-#: document 002's `GET /api/conversations/{chat_id}` never shadows Almanac's own
+#: the conversation backend's `GET /api/conversations/{chat_id}` never shadows Almanac's own
 #: `/api/conversations/...` paths.
 
 #: Error statuses an operation documents because it depends on these dependencies.

@@ -49,8 +49,9 @@ class CleaningRunIn(BaseModel):
 
 
 class BenchmarkRunIn(CleaningRunIn):
-    """`POST /api/benchmark/run` (document 003): a cleaning run, of `model` (the document's
-    one model) and/or `models`; an empty body runs the offline cleaner on every task."""
+    """`POST /api/benchmark/run` (the data-cleaning benchmark's API): a cleaning run, of
+    `model` (that API's one model) and/or `models`; an empty body runs the offline cleaner on
+    every task."""
 
     model: ShortText | None = Field(None, examples=["offline-rules"])
 
@@ -76,8 +77,8 @@ class CleaningRunOut(BaseModel):
     def of(
         cls, run: CleaningRun, *, results: str = "/api/cleaning/runs/{run_id}"
     ) -> CleaningRunOut:
-        """`results`: where to poll, a path with `{run_id}` (document 003's start answers its
-        own `/api/results/{run_id}`)."""
+        """`results`: where to poll, a path with `{run_id}` (the data-cleaning benchmark's
+        start answers its own `/api/results/{run_id}`)."""
         return cls(
             run_id=run.run_id,
             status=run.status,

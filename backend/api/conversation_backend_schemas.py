@@ -1,4 +1,4 @@
-"""HTTP shapes of document 002's conversation API (`compat/conversations_002.py`, and the draft
+"""HTTP shapes of the conversation backend's API (`compat/conversations_002.py`, and the draft
 chat of `routes/conversation_drafts.py`): its field names (`url`, `import_date`, `imported_chat`
 ...) beside Almanac's own, each read from the one result of the use case that serves it
 (docs/seeds.md, "002")."""

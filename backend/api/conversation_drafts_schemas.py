@@ -81,7 +81,7 @@ class DraftVersionOut(BaseModel):
     created_by: str = Field(description="The user whose request made it.")
     created_at: datetime
     draft: ProjectDraftContent
-    # Document 002's names (its `project_draft_versions`) for the same values.
+    # The conversation backend's names (its `project_draft_versions`) for the same values.
     id: int = Field(description="The same as `number`: what `.../versions/{id}/activate` takes.")
     version_number: int = Field(description="The same as `number`.")
     title: str = Field(description="The draft's title (`draft.title`).")
@@ -112,7 +112,7 @@ class ProjectDraftOut(BaseModel):
     latest_version: int = Field(description="The highest version number.")
     updated_at: datetime
     version: DraftVersionOut
-    # Document 002's names (its `project_drafts`) for the same values.
+    # The conversation backend's names (its `project_drafts`) for the same values.
     conversation_id: str = Field(description="The same as `chat_id`.")
     active_version_id: int = Field(description="The same as `active_version`.")
     title: str = Field(description="The active version's title.")

@@ -35,7 +35,7 @@ class ChatFileOut(BaseModel):
         description="Why an image has no description (no vision-capable model, the model "
         "failed); null otherwise."
     )
-    # Document 002's names (its `file_attachments`) for the same values.
+    # The conversation backend's names (its `file_attachments`) for the same values.
     conversation_id: str = Field(description="The chat's id (the same as `chat_id`).")
     filename: str = Field(description="The same as `name`.")
     file_size: int = Field(description="The same as `size_bytes`.")

@@ -16,7 +16,7 @@ from use_cases.conversations.summaries import MAX_SUMMARY_CHARS
 class SummaryOut(BaseModel):
     chat_id: str = Field(examples=["c1"])
     text: str = Field(examples=["The team moved the quarterly offsite to Lisbon."])
-    summary: str = Field(description="The same text, by document 002's name for it.")
+    summary: str = Field(description="The same text, by the conversation backend's name for it.")
     model: str = Field(
         examples=["offline-extractive"], description="The model that made the summary."
     )
@@ -57,7 +57,7 @@ class SummaryRegenerateIn(BaseModel):
 
 
 class SummaryEditIn(BaseModel):
-    """The new text as `text`, or as `summary` (document 002's name), not both."""
+    """The new text as `text`, or as `summary` (the conversation backend's name), not both."""
 
     text: str | None = Field(None, min_length=1, max_length=MAX_SUMMARY_CHARS)
     summary: str | None = Field(None, min_length=1, max_length=MAX_SUMMARY_CHARS)

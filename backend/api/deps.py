@@ -164,8 +164,8 @@ async def chat_reader_id(
             description="Omit to act as yourself; only an admin may name another user "
             "(audited). In development mode (AUTH_ENABLED=false), omitted, the chat is read as "
             "its owner's: there a `user_id` is a claim anyone may "
-            "make, and document 004's client reads a chat it started with one without naming "
-            "it again.",
+            "make, and the knowledge assistant's client reads a chat it started with one "
+            "without naming it again.",
         ),
     ] = None,
 ) -> str:

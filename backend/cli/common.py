@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperOption
 
-from backend import __version__
-from backend.bootstrap import Container, bootstrap, load_sample_data_if_empty
-from backend.config import Settings, environment_name
-from backend.logging import configure_logging
-from use_cases.shared.errors import AlmanacError
+if TYPE_CHECKING:  # imported where a command runs: `almanac --help` loads none of them
+    from backend.bootstrap import Container
+    from backend.config import Settings
 
 console = Console()
 err = Console(stderr=True)
@@ -27,6 +24,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 
 def _print_version(value: bool) -> None:
     if value:
+        from backend import __version__
+
         typer.echo(f"almanac {__version__}")
         raise typer.Exit()
 
@@ -59,6 +58,10 @@ _show_flags_without_a_type()
 def load_settings() -> Settings:
     """Settings from the environment and `.env`; a bad value is a message per problem (no
     traceback) and exit code 2."""
+    from pydantic import ValidationError
+
+    from backend.config import Settings, environment_name
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -75,6 +78,8 @@ def load_settings() -> Settings:
 
 
 def settings_for_cli() -> Settings:
+    from backend.logging import configure_logging
+
     settings = load_settings()
     configure_logging(
         "WARNING" if settings.server.log_level == "INFO" else settings.server.log_level
@@ -88,6 +93,8 @@ def open_container(
 ) -> Iterator[Container]:
     """`with_sample`: commands that read (search, ask, chat, sql) start like the server does,
     loading the bundled sample into an empty knowledge base when LOAD_SAMPLE_DATA allows."""
+    from backend.bootstrap import bootstrap, load_sample_data_if_empty
+
     container = bootstrap(settings or settings_for_cli())
     if with_sample:
         load_sample_data_if_empty(container)
@@ -99,6 +106,8 @@ def open_container(
 
 def run_command(func: Callable[[], T]) -> T:
     """Run a command body, turning domain errors into a one-line message and exit code 1."""
+    from use_cases.shared.errors import AlmanacError
+
     try:
         return func()
     except AlmanacError as exc:

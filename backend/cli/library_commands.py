@@ -33,7 +33,7 @@ from backend.api.library_schemas import (
 from backend.bootstrap import Container
 from backend.cli import output
 from backend.cli.common import JsonOpt, console, open_container, run_command
-from backend.cli.llm_commands import _read_text
+from backend.cli.llm_commands import _read_text, prompts_app
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.evaluation.prompt_versions import VersionRunRequest
 from use_cases.prompts.library import Changes, NewProject, NewPrompt, NewUseCase
@@ -47,6 +47,7 @@ library_app = typer.Typer(
     help="Named, tagged prompts of the prompt library, their versions and runs.",
     no_args_is_help=True,
 )
+prompts_app.add_typer(library_app, name="library")  # `almanac prompts library ...`
 
 Limit = Annotated[int, typer.Option(min=1, max=500, help="Items per page.")]
 Offset = Annotated[int, typer.Option(min=0, help="Items to skip.")]

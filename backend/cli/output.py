@@ -7,17 +7,16 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
-from backend.api.schemas import DocumentDetailOut, DocumentListOut, ReplacedOut, SearchOut
-from services.knowledge.loaders.pdf_text import LOW_TEXT_QUALITY
-from use_cases.knowledge.documents import DocumentPage
-from use_cases.knowledge.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
+if TYPE_CHECKING:  # the API's schemas load FastAPI: imported by the functions that print JSON
+    from use_cases.knowledge.documents import DocumentPage
+    from use_cases.knowledge.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
 
 
 def print_json(data: Any) -> None:
@@ -25,14 +24,20 @@ def print_json(data: Any) -> None:
 
 
 def search_page(page: SearchPage) -> dict[str, Any]:
+    from backend.api.schemas import SearchOut
+
     return SearchOut.of(page).model_dump(mode="json")
 
 
 def document_page(page: DocumentPage) -> dict[str, Any]:
+    from backend.api.schemas import DocumentListOut
+
     return DocumentListOut.of(page).model_dump(mode="json")
 
 
 def document_detail(detail: DocumentDetail) -> dict[str, Any]:
+    from backend.api.schemas import DocumentDetailOut
+
     return DocumentDetailOut.of_detail(detail).model_dump(mode="json")
 
 
@@ -93,6 +98,8 @@ def ingest_report(report: IngestReport, readiness: Readiness | None = None) -> d
 
 def replaced_version(record: DocumentRecord) -> dict[str, Any]:
     """The version an update replaced, as the HTTP API shows it."""
+    from backend.api.schemas import ReplacedOut
+
     return ReplacedOut.of(record).model_dump(mode="json")
 
 
@@ -119,6 +126,8 @@ def pdf_text_quality(source: str, share: float) -> str:
     """One line on how readable a PDF's extracted text is (`known_word_share`), with a
     warning when it is low: the user learns before asking questions of it."""
     figure = f"{escape(source)}: {share:.0%} of its text in known English words"
+    from services.knowledge.loaders.pdf_text import LOW_TEXT_QUALITY
+
     if share >= LOW_TEXT_QUALITY:
         return f"[green]pdf[/] {figure}"
     return (

@@ -48,7 +48,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
         w.limits,
         draft_settings,
         locks=locks,
-        # No memory adapter ships (document 002's Mem0): drafts come from the conversation.
+        # No memory adapter ships (the conversation backend's Mem0): drafts come from the chat.
         memories=RecallMemories(None, threshold=settings.drafts.mem0_score_threshold),
     )
     updating = UpdateDraftByTurn(
@@ -68,6 +68,6 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
             updating,
             max_message_chars=settings.chat.max_message_chars,
         ),
-        # No tracker adapter ships (document 002's Linear): creating a project is 501.
+        # No tracker adapter ships (the conversation backend's Linear): creating a project is 501.
         tracked_projects=TrackProject(history, locks, versions, None, w.clock),
     )

@@ -4,7 +4,11 @@ versions): `MIGRATIONS` for SQLite, `PG_MIGRATIONS` for PostgreSQL, both named w
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.postgres.migrations import Migration as PgMigration
+from services.sqlite.migrations import Migration
+from use_cases.chat.prompts import NOT_FOUND_ANSWER, reads_as_not_found
 
 # Conversations imported from elsewhere (use_cases/conversations/import_domain.py): where
 # they came from, and the source's id of each, unique per user so a second import finds it.
@@ -16,10 +20,50 @@ _IMPORTED_CHATS = """
             WHERE external_id IS NOT NULL;
         """
 
+#: Answers marked by the backfill in one UPDATE at most.
+_BACKFILL_BATCH = 500
+
+
+def _not_found_ids(rows: Any) -> list[str]:
+    """The ids of the answers, among `(id, content)` rows, that give the can't-find answer in
+    words: the test the answers API made at read time before the column existed, made once."""
+    return [row[0] for row in rows if reads_as_not_found(row[1])]
+
+
+def _backfill_sqlite(conn: Any) -> None:
+    """Mark the answers stored before `not_found` was stored as they read (nothing changes for
+    them); only answers holding the sentence are read back."""
+    rows = conn.execute(
+        "SELECT id, content FROM messages WHERE role = 'assistant' AND instr(content, ?) > 0",
+        (NOT_FOUND_ANSWER,),
+    ).fetchall()
+    ids = _not_found_ids(rows)
+    for start in range(0, len(ids), _BACKFILL_BATCH):
+        batch = ids[start : start + _BACKFILL_BATCH]
+        conn.execute(
+            f"UPDATE messages SET not_found = 1 WHERE id IN ({', '.join('?' * len(batch))})",
+            batch,
+        )
+
+
+def _backfill_postgres(conn: Any) -> None:
+    """`_backfill_sqlite` on PostgreSQL (its placeholders and dict rows)."""
+    rows = conn.execute(
+        "SELECT id, content FROM messages WHERE role = 'assistant' AND strpos(content, %s) > 0",
+        (NOT_FOUND_ANSWER,),
+    ).fetchall()
+    ids = _not_found_ids((row["id"], row["content"]) for row in rows)
+    for start in range(0, len(ids), _BACKFILL_BATCH):
+        conn.execute(
+            "UPDATE messages SET not_found = TRUE WHERE id = ANY(%s)",
+            (ids[start : start + _BACKFILL_BATCH],),
+        )
+
+
 # Names are prefixed because the app database is shared with other stores (response log,
 # evals), which record their migrations in the same `schema_migrations` table.
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
         "history_0001_users_chats_messages",
         """
         CREATE TABLE users (
@@ -59,7 +103,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
     # The process streaming an answer (services/presence.py): a dead one's answers are
     # interrupted at the next start instead of after the turn time limit.
-    (
+    Migration(
         "history_0002_message_owner",
         """
         ALTER TABLE messages ADD COLUMN owner TEXT;
@@ -68,7 +112,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
     # Answers replaced by "Retry" or an edited question, kept as the new answer's previous
     # versions (deleted with it, and with its chat).
-    (
+    Migration(
         "history_0003_message_versions",
         """
         CREATE TABLE message_versions (
@@ -85,9 +129,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE UNIQUE INDEX message_versions_by_message ON message_versions(message_id, seq);
         """,
     ),
-    (
+    Migration(
         "history_0004_imported_chats",
         _IMPORTED_CHATS,
+    ),
+    # Whether an answer is the can't-find answer, as its turn decided it (the offline model
+    # reports it as a value), so a history reads it back instead of guessing from the text;
+    # older answers are marked from their text, as they were read before.
+    Migration(
+        "history_0005_message_not_found",
+        "ALTER TABLE messages ADD COLUMN not_found INTEGER NOT NULL DEFAULT 0 "
+        "CHECK (not_found IN (0, 1))",
+        _backfill_sqlite,
     ),
 )
 
@@ -156,4 +209,9 @@ PG_MIGRATIONS: list[PgMigration] = [
         """,
     ),
     PgMigration("history_pg_0004_imported_chats", _IMPORTED_CHATS),
+    PgMigration(
+        "history_pg_0005_message_not_found",
+        "ALTER TABLE messages ADD COLUMN not_found BOOLEAN NOT NULL DEFAULT FALSE",
+        _backfill_postgres,
+    ),
 ]

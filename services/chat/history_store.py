@@ -39,6 +39,10 @@ What differs by dialect, chosen with `db.dialect` where it happens:
   `history_schema.py`: `MIGRATIONS` for SQLite, `PG_MIGRATIONS` for PostgreSQL, both named
   with a `history` prefix because the app database is shared with other stores, which
   record theirs in the same `schema_migrations`.
+
+`messages.not_found` holds the turn's decision that an answer is the can't-find answer
+(`NewMessage.not_found`); an imported answer's is read from its text once, when imported, as
+the migration that added the column did for the answers already stored.
 """
 
 from __future__ import annotations
@@ -53,7 +57,6 @@ from typing import Any
 from services.chat.history_schema import MIGRATIONS, PG_MIGRATIONS
 from services.presence import Presence
 from services.sql import Session, StoreTarget, sql_db
-from services.sqlite.migrations import Migration
 from use_cases.access.domain import User
 from use_cases.chat.domain import (
     MAX_POSITION,
@@ -67,6 +70,7 @@ from use_cases.chat.domain import (
     ToolCall,
     replaced_answers,
 )
+from use_cases.chat.prompts import reads_as_not_found
 from use_cases.conversations.import_domain import (
     ImportedConversation,
     ImportOutcome,
@@ -92,7 +96,7 @@ DEFAULT_TITLE = "New chat"
 # Vercel `useChat` and other clients generate their own chat ids; accept anything that is safe
 # in a URL path segment and in logs, and refuse the rest before it reaches the database.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-#: Messages per INSERT when a conversation is imported (6 values each: far below the limits).
+#: Messages per INSERT when a conversation is imported (7 values each: far below the limits).
 _IMPORT_BATCH = 200
 _ROLES = frozenset({"user", "assistant"})
 _STATUSES = frozenset({"complete", "streaming", "interrupted", "failed"})
@@ -100,7 +104,7 @@ _STATUSES = frozenset({"complete", "streaming", "interrupted", "failed"})
 _CHAT_COLUMNS = "id, user_id, title, created_at, updated_at, source, source_url, external_id"
 _MESSAGE_COLUMNS = (
     "id, chat_id, role, content, tool_calls, sources, model, latency_ms, "
-    "input_tokens, output_tokens, requests, status, created_at"
+    "input_tokens, output_tokens, requests, status, created_at, not_found"
 )
 
 
@@ -129,9 +133,7 @@ class HistoryStore:
     def __init__(self, target: StoreTarget, *, presence: Presence | None = None) -> None:
         self._db = sql_db(target)
         self._presence = presence
-        self._db.migrate(
-            sqlite=[Migration(name, sql) for name, sql in MIGRATIONS], postgres=PG_MIGRATIONS
-        )
+        self._db.migrate(sqlite=MIGRATIONS, postgres=PG_MIGRATIONS)
 
     # -- users -------------------------------------------------------------------------------
 
@@ -378,10 +380,10 @@ class HistoryStore:
             now = self._now()  # taken under the lock, so created_at order agrees with seq
             row = conn.execute(
                 "INSERT INTO messages (id, chat_id, seq, role, content, tool_calls, sources, "
-                "model, latency_ms, input_tokens, output_tokens, requests, status, created_at, "
-                "owner) VALUES (?, ?, "
+                "model, latency_ms, input_tokens, output_tokens, requests, status, not_found, "
+                "created_at, owner) VALUES (?, ?, "
                 "(SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?), "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 f"RETURNING {_MESSAGE_COLUMNS}",
                 (message_id, chat_id, chat_id, message.role, *values, now, owner),
             ).fetchone()
@@ -391,9 +393,9 @@ class HistoryStore:
     def finalize_message(self, message_id: str, message: NewMessage) -> Message:
         """Overwrite a message's outcome when its streamed turn ends.
 
-        Content, tool calls, sources, model, latency, usage and status are replaced; the role,
-        position and creation time are kept. The chat counts as active again, since the
-        answer just arrived.
+        Content, tool calls, sources, model, latency, usage, status and `not_found` are
+        replaced; the role, position and creation time are kept. The chat counts as active
+        again, since the answer just arrived.
         """
         check_message(message)
         if not is_valid_id(message_id):
@@ -402,8 +404,8 @@ class HistoryStore:
         with self._db.write() as conn:
             row = conn.execute(
                 "UPDATE messages SET content = ?, tool_calls = ?, sources = ?, model = ?, "
-                "latency_ms = ?, input_tokens = ?, output_tokens = ?, requests = ?, status = ? "
-                f"WHERE id = ? RETURNING {_MESSAGE_COLUMNS}",
+                "latency_ms = ?, input_tokens = ?, output_tokens = ?, requests = ?, status = ?, "
+                f"not_found = ? WHERE id = ? RETURNING {_MESSAGE_COLUMNS}",
                 (*values, message_id),
             ).fetchone()
             if row is None:
@@ -568,14 +570,15 @@ class HistoryStore:
                     message.role,
                     message.text,
                     self._db.put_time((message.created_at or started).astimezone(UTC)),
+                    message.role == "assistant" and reads_as_not_found(message.text),
                 )
                 for seq, message in enumerate(conversation.messages, start=1)
             ]
             for start in range(0, len(rows), _IMPORT_BATCH):
                 batch = rows[start : start + _IMPORT_BATCH]
                 conn.execute(
-                    "INSERT INTO messages (id, chat_id, seq, role, content, created_at) VALUES "
-                    + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(batch)),
+                    "INSERT INTO messages (id, chat_id, seq, role, content, created_at, "
+                    "not_found) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(batch)),
                     tuple(value for values in batch for value in values),
                 )
         return ImportOutcome(self._chat(row), created=True, messages=len(rows))
@@ -644,7 +647,7 @@ class HistoryStore:
         )
 
     def _message_values(self, message: NewMessage) -> tuple[Any, ...]:
-        """content .. status, in the column order both writes use; checked before any SQL."""
+        """content .. not_found, in the column order both writes use; checked before any SQL."""
         tool_calls = to_json(message.tool_calls, "tool_calls")
         sources = to_json(message.sources, "sources")
         self._refuse_nul(message.content, message.model)
@@ -659,6 +662,7 @@ class HistoryStore:
             usage.output_tokens if usage else None,
             usage.requests if usage else None,
             message.status,
+            message.role == "assistant" and message.not_found,
         )
 
     def _refuse_nul(self, *texts: str | None) -> None:
@@ -717,6 +721,7 @@ class HistoryStore:
             usage=usage,
             status=row["status"],
             created_at=self._db.get_time(row["created_at"]),
+            not_found=bool(row["not_found"]),
         )
 
 

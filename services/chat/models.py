@@ -7,10 +7,13 @@ request's model and DEFAULT_MODEL: see `use_cases/prompts/model_defaults.py`, wh
 resolver.) `default_sources` lists the environment's candidates in that order. Models are
 built once and cached.
 
+Which code builds a provider's models is the provider registry's (`services/chat/providers.py`:
+the built-ins, then the `almanac.model_providers` entry points of installed packages).
+
 Names as people write them: a bare name in the settings (`gpt-4.1`, `claude-sonnet-4-5`) gets
-its provider from its prefix (`KNOWN_PREFIXES`); a bare name in a request resolves to the one
-allowed model of that name (`canonical_model`), and is refused, naming the candidates, when
-two providers have it.
+its provider from its prefix (the registered providers' `prefixes`); a bare name in a request
+resolves to the one allowed model of that name (`canonical_model`), and is refused, naming the
+candidates, when two providers have it.
 
 `providers()` lists the providers of the allowed models and whether each has a key, never
 the key: OpenAI's comes from the settings; the others' are read by PydanticAI itself from the
@@ -27,40 +30,18 @@ from typing import Any
 
 from services.chat.compat_model import CompatModel, OnFailure
 from services.chat.model_options import ModelOptions, options_for
+from services.chat.providers import ProviderContext, key_variables, known_prefixes, provider_for
 from use_cases.prompts.domain import ProviderInfo, canonical_model
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import ConfigurationError
 
 OFFLINE_MODEL = "offline-extractive"
 OPENAI_DEFAULT = "openai:gpt-4.1-mini"
-#: The environment variables PydanticAI reads each provider's key from (any one will do).
-PROVIDER_KEY_VARIABLES: dict[str, tuple[str, ...]] = {
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "google-gla": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
-    "groq": ("GROQ_API_KEY",),
-    "mistral": ("MISTRAL_API_KEY",),
-    "deepseek": ("DEEPSEEK_API_KEY",),
-    "openrouter": ("OPENROUTER_API_KEY",),
-}
-#: The providers whose model names people write without one: name prefix -> provider.
-KNOWN_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("gpt-", "openai"),
-    ("chatgpt-", "openai"),
-    ("o1", "openai"),
-    ("o3", "openai"),
-    ("o4", "openai"),
-    ("claude-", "anthropic"),
-    ("gemini-", "google-gla"),
-)
-_PROVIDER_EXTRAS = {
-    "anthropic": "anthropic",
-    "google-gla": "google",
-    "google-vertex": "google",
-    "groq": "groq",
-    "mistral": "mistral",
-}
 
 
+#: The environment variables PydanticAI reads each provider's key from (any one will do), and
+#: the bare-name prefixes people write without a provider (`claude-` -> `anthropic`): both
+#: declared by the providers of the registry (`services/chat/providers.py`), built-in or not.
 @dataclass(frozen=True)
 class ModelConfig:
     default_model: str | None
@@ -83,7 +64,7 @@ def with_provider(name: str) -> str:
     name = name.strip()
     if ":" in name or name == OFFLINE_MODEL:
         return name
-    for prefix, provider in KNOWN_PREFIXES:
+    for prefix, provider in known_prefixes():
         if name.startswith(prefix):
             return f"{provider}:{name}"
     return name
@@ -91,7 +72,7 @@ def with_provider(name: str) -> str:
 
 def provider_keys_present(environ: Mapping[str, str]) -> frozenset[str]:
     """The names of the provider key variables that are set to something in `environ`."""
-    names = {name for variables in PROVIDER_KEY_VARIABLES.values() for name in variables}
+    names = {name for variables in key_variables().values() for name in variables}
     return frozenset(name for name in names if environ.get(name, "").strip())
 
 
@@ -153,7 +134,7 @@ class PydanticAIModelResolver:
                 key_present=bool(self._config.openai_api_key),
                 base_url_configured=bool(self._config.openai_base_url),
             )
-        variables = PROVIDER_KEY_VARIABLES.get(name)
+        variables = key_variables().get(name)
         if variables is None:  # the offline model needs no key; others we cannot tell
             return ProviderInfo(name, models, key_setting=None, key_present=None)
         present = any(variable in self._config.provider_keys for variable in variables)
@@ -224,49 +205,14 @@ class PydanticAIModelResolver:
             raise ConfigurationError(
                 f"Model {identifier!r} is not of the form provider:model (e.g. {OPENAI_DEFAULT})."
             )
-        if provider == "openai":
-            return self._wrapped(identifier, self._openai(name, self.options(identifier)))
-        try:
-            from pydantic_ai.models import infer_model
-
-            return self._wrapped(identifier, infer_model(identifier))
-        except ImportError as exc:
-            extra = _PROVIDER_EXTRAS.get(provider, provider)
-            raise ConfigurationError(
-                f"Model {identifier!r} needs the {extra} provider package: "
-                f"pip install 'pydantic-ai-slim[{extra}]'."
-            ) from exc
-        except Exception as exc:
-            raise ConfigurationError(f"Model {identifier!r} cannot be used: {exc}") from exc
-
-    def _openai(self, name: str, options: ModelOptions) -> Any:
-        from openai import AsyncOpenAI
-        from pydantic_ai.models.openai import OpenAIChatModel
-        from pydantic_ai.providers.openai import OpenAIProvider
-
-        key = self._config.openai_api_key
-        base_url = self._config.openai_base_url
-        if not key and not base_url:
-            raise ConfigurationError(
-                f"Model openai:{name} needs OPENAI_API_KEY (or OPENAI_BASE_URL)."
-            )
-        client = AsyncOpenAI(
-            api_key=key or "not-needed",  # local OpenAI-compatible servers ignore the key
-            base_url=base_url,
-            timeout=options.request_timeout_s or self._config.timeout_s,
+        context = ProviderContext(
+            openai_api_key=self._config.openai_api_key,
+            openai_base_url=self._config.openai_base_url,
+            timeout_s=self._config.timeout_s,
             max_retries=self._config.max_retries,
+            options=self.options(identifier),
         )
-        # Which field carries the token limit (`max_tokens_field`); `CompatModel` sends the
-        # limit itself when a request sets none.
-        profile = {
-            "openai_chat_supports_max_completion_tokens": options.max_tokens_field
-            == "max_completion_tokens"
-        }
-        return OpenAIChatModel(
-            name,
-            provider=OpenAIProvider(openai_client=client),
-            profile=profile,  # type: ignore[arg-type]  # pydantic-ai's OpenAI profile is a TypedDict of these flags
-        )
+        return self._wrapped(identifier, provider_for(provider).build(name, context))
 
 
 def _openai_default(name: str | None) -> str | None:

@@ -124,7 +124,7 @@ class LexicalSearcher:
     repeats its document's topic, the title does, so the title weighs most. Measured on
     SciFact train (chunked, hybrid with MiniLM, nDCG@10): title 1.5 -> 0.720, 2 -> 0.722,
     3 -> 0.724, 4 -> 0.727, 6 -> 0.726 (BM25 alone peaks lower, at 1.5-2: 0.705). That was
-    under RRF; with the convex fusion used now, 1 to 8 all give 0.736 (docs/benchmarks.md).
+    under RRF; with the convex fusion used now, 1 to 8 all give 0.736 (docs/notes/benchmarks.md).
     `posting_budget` bounds the rows FTS5 must score (~0.6-0.9 µs each, see module doc).
     `drop_stopwords`: leave `fts_query.STOPWORDS` out of the query (default; keeping them
     measured 0.001-0.004 lower on SciFact train, and they are the costliest terms).
@@ -134,7 +134,7 @@ class LexicalSearcher:
     (`sections_fts`, knowledge_0005) and returns section ids. Section level is what the
     hybrid retriever uses: it ranks a section by its whole text, so a section whose terms
     are spread over several chunks is not ranked by its best chunk alone (SciFact train,
-    docs/benchmarks.md).
+    docs/notes/benchmarks.md).
     """
 
     def __init__(

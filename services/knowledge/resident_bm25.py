@@ -5,7 +5,7 @@ costs tens of milliseconds at 100k chunks; `lexical.LexicalSearcher` bounds that
 posting budget and re-scoring (BM25 p50 ~13 ms there, and only approximately the full
 query). Held in NumPy, a term's postings are scored for all its rows in one vector operation:
 every query term, no budget, a few milliseconds (bench/bench_search.py; figures in
-docs/benchmarks.md). bm25s (an in-memory BM25 library) was measured too: 0.4 ms a query but
+docs/notes/benchmarks.md). bm25s (an in-memory BM25 library) was measured too: 0.4 ms a query but
 13.5 s to build at 100k chunks, no incremental updates, its own tokenizer and no column
 weights, so its scores and the FTS5 index's would disagree.
 

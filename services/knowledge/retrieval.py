@@ -28,12 +28,12 @@ read once per write generation; most knowledge bases have few or none).
 Latency excluding the query embedding (bench/bench_search.py, 200 SciFact claims, this 2-core
 machine, p50/p95, section-level BM25): 100k chunks (50k sections): resident BM25 1.9/3.2 ms,
 vector 2.0/2.3 ms, hybrid 4.6/6.0 ms on 2026-11-25; on a slower day (2026-11-27) BM25 2.4,
-vector 3.4-3.9 and hybrid 7.4-7.9/8.9-9.8 ms (docs/benchmarks.md, "Search latency"). With the
+vector 3.4-3.9 and hybrid 7.4-7.9/8.9-9.8 ms (docs/notes/benchmarks.md, "Search latency"). With the
 FTS5 budgeted leg instead, BM25 14/25 ms and hybrid 16.4/27 ms. The plain alternatives at
 100k: FTS5 OR query 39/66 ms (sections), sqlite-vec float KNN 56/57 ms.
 Quality, SciFact train nDCG@10 (chunked, int8 MiniLM, 50 candidates per leg): BM25 0.706
 (section level; chunk level 0.700), vector 0.683, hybrid 0.741 (chunk-level BM25: 0.736;
-RRF k=60 with it: 0.727). What else was tried is in docs/benchmarks.md.
+RRF k=60 with it: 0.727). What else was tried is in docs/notes/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Reciprocal Rank Fusion (Cormack, Clarke & Büttcher, 2009):
 RRF only looks at ranks; k (60 in the paper) damps the advantage of the very top ranks.
 
 Measured on SciFact train (809 claims, chunked, local MiniLM, 50 candidates per leg,
-nDCG@10): RRF k=60 0.727, RRF k=10 0.733, convex 0.736; see docs/benchmarks.md.
+nDCG@10): RRF k=60 0.727, RRF k=10 0.733, convex 0.736; see docs/notes/benchmarks.md.
 """
 
 from __future__ import annotations

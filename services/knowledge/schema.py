@@ -18,7 +18,7 @@ services/knowledge/store.py). Later steps:
   `upload:NAME` becomes `NAME` where that is free.
 * `0005_section_fts`: a second FTS5 index, `sections_fts`, over (title, heading, text) of
   every *section* (same tokenizer), so the BM25 leg can score a section's whole text rather
-  than its best chunk (SciFact train, hybrid nDCG@10 0.736 -> see docs/benchmarks.md). Rows
+  than its best chunk (SciFact train, hybrid nDCG@10 0.736 -> see docs/notes/benchmarks.md). Rows
   are written by `document_writes.commit_staged` and removed by a trigger when a section is
   deleted (directly or by cascade from its document); existing sections are backfilled.
 * `0006_document_id_counter`: document ids are never reused (see below).

@@ -19,7 +19,7 @@ vectors; hybrid nDCG@10 unchanged within noise (SciFact train 0.7270 vs 0.7271 e
 100k SciFact + distractors 0.6770 vs 0.6753 exact). Centering the vectors before taking
 signs did not help (recall 0.9894 vs 0.9898). Keeping every vector tied at the cut (instead
 of whichever a partial sort left in) raised the recall to 0.9908 (from 0.9893) on SciFact and
-0.952 (from 0.945) at 100k, ~1,080 candidates at the median (docs/benchmarks.md).
+0.952 (from 0.945) at 100k, ~1,080 candidates at the median (docs/notes/benchmarks.md).
 
 Staying current: the store bumps `generation` on every write and records deleted chunk ids
 in `chunk_tombstones`; chunk ids only grow. `sync` therefore applies deletions and loads

@@ -3,7 +3,7 @@ server's interpreter away from everyone else.
 
 The planner is pure Python: on threads of the server's own process it shares one interpreter
 lock with the event loop, the tools and every other turn, and a pasted page slows a health
-check down (issue 24). In worker processes it runs beside them instead.
+check down. In worker processes it runs beside them instead.
 
 Rules:
 - The `WorkerPool` still decides what runs, how much waits and in which order; each of its

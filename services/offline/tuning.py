@@ -100,7 +100,7 @@ class ScoreTuning:
     #: Ranking penalty for a sentence (and heading) without the identifier the question names:
     #: "how long are pg-core backups kept" is not answered by "ClickHouse backups are kept 14
     #: days". Fitted on the union of the corpora's dev splits (`python -m
-    #: bench.check_ablation`); without the check, answers are lost (docs/history.md).
+    #: bench.check_ablation`); without the check, answers are lost (docs/notes/history.md).
     missing_identifier_penalty: float = 0.1
     #: Evidence added to a sentence that itself holds every identifier or code the question
     #: names ("STALLED", "pg-core"), or defines the one-word term asked about: near-certain
@@ -220,7 +220,7 @@ class ConfidenceTuning:
     #: the union of the dev splits of every corpus but the held-out one, each corpus weighing
     #: the same (`python -m bench.confidence_fit`, which also prints how each recorded feature
     #: separates right from wrong, and each corpus's figure when the model is fitted without
-    #: it): AUROC 0.71 on average with each corpus left out (docs/history.md). The caps below
+    #: it): AUROC 0.71 on average with each corpus left out (docs/notes/history.md). The caps below
     #: still apply.
     bias: float = -1.91
     weights: Mapping[str, float] = field(default_factory=_confidence_weights)

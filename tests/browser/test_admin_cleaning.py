@@ -1,8 +1,8 @@
 """The cleaning benchmark page (#/admin/cleaning) in a real browser, through Almanac's own cleaning
-API (`/api/cleaning/...`; the checks beside it read document 003's paths): the tasks, a run
-started from the page and followed to its end (the offline cleaner, in the live server's
-background), each task's justification and auditability score, the metrics of the latest
-completed run, and cancelling and deleting runs."""
+API (`/api/cleaning/...`; the checks beside it read the data-cleaning benchmark API's paths):
+the tasks, a run started from the page and followed to its end (the offline cleaner, in the
+live server's background), each task's justification and auditability score, the metrics of
+the latest completed run, and cancelling and deleting runs."""
 
 from __future__ import annotations
 

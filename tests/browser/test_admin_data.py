@@ -459,7 +459,7 @@ def test_a_users_key_is_told_the_data_pages_are_for_admins(
 def test_dates_read_alike_on_every_page_and_counts_agree_with_their_nouns(
     new_page: Any, app_url: str
 ) -> None:
-    """Issue 27: admin pages showed dates as M/D/YYYY (a calendar date west of Greenwich as
+    """Admin pages showed dates as M/D/YYYY (a calendar date west of Greenwich as
     the day before) while the chat shows ISO dates, and said "1 chunks"."""
     page = new_page(timezone_id="America/Los_Angeles", locale="en-US")
     open_page(page, app_url, "documents", "Documents")

@@ -69,7 +69,7 @@ def test_advice_arrives_as_a_card_with_reasoning_sources_and_confidence(
 
 
 def test_a_thread_is_kept_on_the_server_reopened_and_deleted(page: Any, app_url: str) -> None:
-    """Issue 27: advice cards vanished on reload or after visiting Chat, and stacked
+    """Advice cards vanished on reload or after visiting Chat, and stacked
     newest-first. A thread is kept on the server (oldest first), its follow-ups are sent as
     the new question alone (the server holds the rest), and it is listed, reopened and
     deleted like a chat."""
@@ -167,7 +167,7 @@ def test_on_a_phone_the_card_fits_the_screen(new_page: Any, app_url: str) -> Non
 
 
 def test_the_advice_stream_is_read_to_its_end(page: Any, app_url: str) -> None:
-    """Issue 27: leaving the stream at its `end` event cancelled the response, which the
+    """Leaving the stream at its `end` event cancelled the response, which the
     browser reports as a failed request (net::ERR_ABORTED)."""
     failed: list[str] = []
     page.on("requestfailed", lambda request: failed.append(f"{request.url} {request.failure}"))

@@ -411,7 +411,7 @@ def test_the_markdown_renderer_builds_only_safe_nodes(page: Any, app_url: str) -
 def test_the_markdown_renderer_reads_commonmark_and_keeps_arithmetic_as_written(
     page: Any, app_url: str
 ) -> None:
-    """Issue 61: the hand-written renderer italicised the 3 of `2*3*4` and knew no setext
+    """The hand-written renderer italicised the 3 of `2*3*4` and knew no setext
     headings, reference links, autolinks, strikethrough or task lists (markdown-it now)."""
     open_chat(page, app_url + "/#/chat")
     rendered = page.evaluate(
@@ -707,7 +707,7 @@ LONG_CHAT = [
 def test_a_reopened_long_chat_shows_its_last_answer_and_the_composer(
     new_page: Any, app_url: str, viewport: dict[str, int] | None
 ) -> None:
-    """Issue 27: reopening a chat of 4+ turns showed an empty page under the top bar: the
+    """Reopening a chat of 4+ turns showed an empty page under the top bar: the
     screen-reader-only labels stretched the page and the whole page scrolled. On a desktop
     only the conversation scrolls (on a phone the page does, under the sticky composer);
     the last answer and the composer are in view."""
@@ -736,7 +736,7 @@ def test_a_reopened_long_chat_shows_its_last_answer_and_the_composer(
 def test_code_blocks_start_at_their_edge_and_table_columns_keep_their_alignment(
     page: Any, app_url: str
 ) -> None:
-    """Issue 27: a code block's first line was indented by the inline-code padding, and a
+    """A code block's first line was indented by the inline-code padding, and a
     table's column alignment (":--", "--:", ":--:") was ignored."""
     open_chat(page, app_url + "/#/chat")
     styles = page.evaluate(
@@ -760,7 +760,7 @@ def test_code_blocks_start_at_their_edge_and_table_columns_keep_their_alignment(
 
 
 def test_an_answer_is_read_to_the_end_of_its_stream(page: Any, app_url: str) -> None:
-    """Issue 27: every answer ended with net::ERR_ABORTED: the page cancelled the stream at
+    """Every answer ended with net::ERR_ABORTED: the page cancelled the stream at
     its [DONE] line instead of reading it to its end."""
     failed: list[str] = []
     page.on("requestfailed", lambda request: failed.append(f"{request.url} {request.failure}"))
@@ -790,7 +790,7 @@ def coder_url(data_dir: Path) -> Iterator[str]:
 
 
 def test_an_answer_and_its_code_blocks_can_be_copied(new_page: Any, coder_url: str) -> None:
-    """Issue 27: no Copy on answers and no copy button on code blocks."""
+    """No Copy on answers and no copy button on code blocks."""
     page = new_page(permissions=["clipboard-read", "clipboard-write"])
     open_chat(page, coder_url + "/#/chat")
     page.get_by_label("Model", exact=True).select_option("test:coder")
@@ -815,7 +815,7 @@ def test_an_answer_and_its_code_blocks_can_be_copied(new_page: Any, coder_url: s
 def test_a_question_the_documents_do_not_answer_gets_a_neutral_not_found_state(
     page: Any, app_url: str
 ) -> None:
-    """Issue 27: a right "not in the knowledge base" answer wore a red "very low · 16%" badge,
+    """A right "not in the knowledge base" answer wore a red "very low · 16%" badge,
     like an error. The server says `not_found`; the page shows a neutral state instead of a
     score, live and when the chat is reopened."""
     question = "What is the parental leave policy?"
@@ -836,7 +836,7 @@ def test_a_question_the_documents_do_not_answer_gets_a_neutral_not_found_state(
 def test_the_chat_list_groups_chats_by_day_and_shows_two_lines_of_a_title(
     page: Any, app_url: str
 ) -> None:
-    """Issue 27: titles were cut to ~18 characters and the list had no dates."""
+    """Titles were cut to ~18 characters and the list had no dates."""
     long_question = "What is the acknowledgement time for a SEV1 incident during a weekend?"
     httpx.post(app_url + "/chat", json={"message": long_question}, timeout=60)
     open_chat(page, app_url + "/#/chat")
@@ -888,7 +888,7 @@ def test_the_last_answer_is_retried_and_the_last_question_edited_in_place(
     assert again.inner_text() == first_answer  # the offline model answers alike, paragraphs too
     stored = httpx.get(f"{app_url}/chats/{chat_id}/messages").json()["messages"]
     assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
-    # The answer it replaced stays reachable, as a previous version (issue 27).
+    # The answer it replaced stays reachable, as a previous version.
     versions = page.locator(".chat-turn-assistant").last.locator(".chat-versions")
     expect(versions.locator("summary")).to_have_text("Previous 1 answer")
     versions.locator("summary").click()
@@ -950,7 +950,7 @@ def citing_url(data_dir: Path) -> Iterator[str]:
 def test_citations_are_numbered_in_the_order_the_answer_cites_them(
     page: Any, citing_url: str
 ) -> None:
-    """Issue 27: citation numbers arrived with gaps and out of order (3, 1 in the text). The
+    """Citation numbers arrived with gaps and out of order (3, 1 in the text). The
     server numbers them (tests/e2e/test_citation_numbers.py); the page shows its numbers."""
     open_chat(page, citing_url + "/#/chat")
     page.get_by_label("Model", exact=True).select_option("test:citing")
@@ -996,7 +996,7 @@ RECORD_ANSWER_LENGTHS = """() => {
 
 
 def test_an_offline_answer_is_seen_being_written(page: Any, paced_url: str) -> None:
-    """Issue 27: the offline model's answer arrived all at once. It now streams a word at a
+    """The offline model's answer arrived all at once. It now streams a word at a
     time (the server paces a sentence that arrives whole), and the page shows it growing."""
     open_chat(page, paced_url + "/#/chat")
     page.evaluate(RECORD_ANSWER_LENGTHS)

@@ -61,7 +61,7 @@ def test_a_wrong_key_is_refused_and_a_user_sees_no_admin_pages(
 ) -> None:
     page.goto(secured_app.url + "/")
     page.get_by_label("API key").wait_for()
-    assert nav_links(page) == []  # nothing to go to before signing in (issue 27)
+    assert nav_links(page) == []  # nothing to go to before signing in
     page.get_by_label("API key").fill("alm_wrong")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("That key was not accepted.").wait_for()
@@ -149,7 +149,7 @@ def test_an_admin_sees_every_page_and_signing_out_forgets_the_key(
     assert page.evaluate("sessionStorage.getItem('almanac.key')") is None
     assert page.context.cookies() == []  # the session ended (and on the server: e2e tests)
     assert nav_links(page) == []
-    # The next person starts at a new chat, not at the previous person's chat (issue 27).
+    # The next person starts at a new chat, not at the previous person's chat.
     page.get_by_label("API key").fill(secured_app.keys["user"])
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", level=1, name="New chat").wait_for()
@@ -254,7 +254,7 @@ def test_the_chat_page_loads_under_200_kb(page: Any, app_url: str) -> None:
 def test_the_theme_follows_the_system_and_a_chosen_one_is_remembered(
     new_page: Any, app_url: str
 ) -> None:
-    """Issue 27: dark mode following prefers-color-scheme, with a toggle that is remembered;
+    """Dark mode following prefers-color-scheme, with a toggle that is remembered;
     every page stays accessible (axe-core, contrast included) in the dark theme."""
     page = new_page(color_scheme="dark")
     page.goto(app_url + "/#/chat")

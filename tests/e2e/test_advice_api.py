@@ -359,7 +359,7 @@ async def test_a_retry_that_rewrites_the_advice_never_takes_back_what_was_sent(
 async def test_citations_no_tool_returned_are_never_sent_and_lower_the_confidence(
     client: httpx.AsyncClient,
 ) -> None:
-    """Issue 26: [n] markers inside the advice's text are checked like chat answers' are. The
+    """[n] markers inside the advice's text are checked like chat answers' are. The
     model cites [7], which no tool returned, in its advice, reasoning and alternatives, on its
     retry too: the stream never sends it, the advice is stored without it, the sources hold
     only real passages, and the confidence is lower than for the same advice without it."""

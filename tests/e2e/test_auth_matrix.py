@@ -185,7 +185,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     # Signing in with an OpenID Connect provider: public; not set up here (501 for all).
     ("GET", "/api/auth/login"): Call((501, 501, 501, 501)),
     ("GET", "/api/auth/callback"): Call((501, 501, 501, 501), params={"code": "c", "state": "s"}),
-    # Document 002's conversation API (compat/conversations_002.py): the same owners.
+    # The conversation backend's conversation API (compat/conversations_002.py): the same owners.
     ("GET", "/api/auth/me"): Call(EVERY_CALLER),
     ("POST", "/api/auth/logout"): Call(EVERY_CALLER),
     ("DELETE", "/api/auth/cleanup"): Call(ADMIN_ONLY),
@@ -293,14 +293,14 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/eval-metrics/overview"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-metrics/dimension/{name}"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/eval-metrics/{metric}/{model}"): Call(ADMIN_ONLY),
-    # The prompt playground (issue 9): admins only; it stores nothing.
+    # The prompt playground: admins only; it stores nothing.
     ("POST", "/api/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
     ),
     ("POST", "/api/v1/playground/run"): Call(
         ADMIN_ONLY, json=lambda: {"question": QUESTION, "models": ["offline-extractive"]}
     ),
-    # The prompt library (issue 29): admins only, reads included, like /api/llm-prompts.
+    # The prompt library: admins only, reads included, like /api/llm-prompts.
     ("GET", "/api/v1/projects"): Call(ADMIN_ONLY),
     ("POST", "/api/v1/projects"): Call(
         (401, 403, 403, 201), json=lambda: {"name": f"Matrix {uuid.uuid4().hex}"}
@@ -311,7 +311,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
         (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
     ),
     ("GET", "/api/v1/use-cases/{use_case_id}"): Call(ADMIN_ONLY),
-    # Updates and deletes (issue 63): the built-in prompts' rows are kept (409 for an admin).
+    # Updates and deletes: the built-in prompts' rows are kept (409 for an admin).
     ("PATCH", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY, json=_described),
     ("PUT", "/api/v1/projects/{project_id}"): Call(ADMIN_ONLY, json=_described),
     ("DELETE", "/api/v1/projects/{project_id}"): Call(BUILT_IN_KEPT),
@@ -343,7 +343,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
         (401, 403, 403, 404), params={"a": "1", "b": "2"}
     ),
     ("GET", "/api/v1/datasets"): Call(ADMIN_ONLY),
-    # Datasets and their items (issue 63): each call gets a dataset of its own, one item `q1`.
+    # Datasets and their items: each call gets a dataset of its own, one item `q1`.
     ("POST", "/api/v1/datasets"): Call(
         (401, 403, 403, 201), json=lambda: {"name": f"matrix {uuid.uuid4().hex}"}
     ),
@@ -370,7 +370,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
             "limit": 1,
         },
     ),
-    # Data-cleaning benchmarks (issue 29): admins only, like evaluation runs.
+    # Data-cleaning benchmarks: admins only, like evaluation runs.
     ("GET", "/api/cleaning/tables"): Call(ADMIN_ONLY),
     ("GET", "/api/cleaning/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
     ("POST", "/api/cleaning/runs"): Call(
@@ -391,7 +391,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/cleaning/metrics/overview"): Call(ADMIN_ONLY),
     ("GET", "/api/cleaning/metrics/dimension/{name}"): Call(ADMIN_ONLY),
     ("GET", "/api/cleaning/metrics/{metric}/{model}"): Call(ADMIN_ONLY),
-    # Document 003's paths for the cleaning benchmark (issue 63): admins only, the same.
+    # The data-cleaning benchmark's paths for the cleaning benchmark: admins only, the same.
     ("GET", "/api/tasks"): Call(ADMIN_ONLY, params={"difficulty": "easy"}),
     ("GET", "/api/tasks/{task_id}"): Call(ADMIN_ONLY),
     ("POST", "/api/benchmark/run"): Call(

@@ -1,6 +1,6 @@
 """Answering never stalls the server: the offline model plans on a bounded worker pool, off
 the event loop; question analysis is linear in the message's length; a full pool answers 503
-with `Retry-After` before anything is written (issue 24)."""
+with `Retry-After` before anything is written."""
 
 from __future__ import annotations
 

@@ -153,7 +153,10 @@ async def test_unknown_knowledge_gets_the_cant_find_answer(client: httpx.AsyncCl
     ).json()
     assert body["answer"].startswith("I can't find this in the knowledge base.")
     assert body["answer"].rstrip().endswith("?")
-    assert body["sources"] == []
+    assert body["sources"] == [] and body["not_found"] is True
+    # The offline model's decision is stored with the answer, and the history shows it.
+    history = (await client.get(f"/chats/{body['chat_id']}/messages")).json()
+    assert [m["not_found"] for m in history["messages"]] == [False, True]
 
 
 async def test_a_table_question_is_answered_from_sql(client: httpx.AsyncClient) -> None:
@@ -271,7 +274,7 @@ async def test_ui_chat_rejects_a_request_without_a_user_message(client: httpx.As
 async def test_a_declined_message_says_why_and_looks_nothing_up(
     client: httpx.AsyncClient, message: str, reason: str
 ) -> None:
-    """Issue 26: the request for the instructions was answered "search was off ... Ask again
+    """The request for the instructions was answered "search was off ... Ask again
     without /nosrch" although nobody typed /nosrch, after a table query."""
     body = (await client.post("/chat", json={"message": message})).json()
     assert reason in body["answer"]

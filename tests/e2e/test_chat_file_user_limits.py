@@ -1,5 +1,5 @@
 """One user's attachments are read one at a time and within a cap on the bytes of theirs in
-flight (issue 74: a 3 MB attachment cost 257 CPU-s to embed, with no cap per user), through
+flight (a 3 MB attachment cost 257 CPU-s to embed, with no cap per user), through
 the real app: while a user's file is held in its embedding, their next one waits its turn
 (or, past the byte cap, is refused with 429), and another user's goes straight through."""
 

@@ -97,7 +97,7 @@ async def test_a_retry_that_cannot_be_done_says_why_and_writes_nothing(
 async def test_answers_given_again_stay_reachable_as_previous_versions(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    """Issue 27: Retry replaced the old answer; it is kept as a previous version, with the
+    """Retry replaced the old answer; it is kept as a previous version, with the
     question it answered (an edited question's old text included), oldest first."""
     first = await client.post("/chat", json={"message": "What is the minimum pasword lenght?"})
     chat_id = first.json()["chat_id"]

@@ -1,4 +1,4 @@
-"""Issue 27: citations are numbered 1..n in the order of first use by the server, so every
+"""Citations are numbered 1..n in the order of first use by the server, so every
 client gets the same numbers: the stored and streamed chat answer (v4 data stream, UI message
 stream, the JSON of the blocking form, the stored messages), its sources, and an advice with
 its reasoning, alternatives and sources.

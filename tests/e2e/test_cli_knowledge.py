@@ -276,7 +276,7 @@ def _by_source(documents: list[dict[str, object]]) -> dict[str, dict[str, object
 def test_ingesting_a_subfolder_keeps_its_version_links(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 26: `almanac ingest sample_data/knowledge_base/policies` failed two documents,
+    """`almanac ingest sample_data/knowledge_base/policies` failed two documents,
     whose `supersedes: policies/...` is written relative to the parent folder."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -323,7 +323,7 @@ async def test_auto_tune_suggests_then_applies_versioned_audited_thresholds(
 async def test_auto_tune_keeps_the_phrases_ordered_and_distinct_and_says_why(
     container: Container, client: httpx.AsyncClient
 ) -> None:
-    """Issue 26: 62 rated answers, 93% right, made auto-tune store low = moderate = high =
+    """62 rated answers, 93% right, made auto-tune store low = moderate = high =
     0.2 and very high = 0.5, so "low" and "moderate" could never be shown."""
     rows: list[tuple[str, str, float, bool | None, datetime]] = []
     # (band, answers, right): every band from 0.2 up meets 60%, from 0.5 up meets 80%.

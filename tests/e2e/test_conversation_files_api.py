@@ -320,7 +320,7 @@ async def test_a_fan_out_pdf_is_refused_by_its_content_budget_and_writes_nothing
 async def test_a_front_matter_repeating_a_mib_through_500_aliases_is_413_at_little_cost(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """Issue 74: a 1 MB Markdown file whose YAML front matter repeats a 1 MiB string through
+    """A 1 MB Markdown file whose YAML front matter repeats a 1 MiB string through
     500 aliases was accepted (201) and raised the server's peak by 1.5 GB. The front matter's
     expansion is measured before any object is built and refused past its budget; the whole
     process tree (this process, the fork server, the parse child) grows by tens of MB."""
@@ -340,7 +340,7 @@ async def test_a_front_matter_repeating_a_mib_through_500_aliases_is_413_at_litt
 async def test_a_pdf_whose_xmp_inflates_to_a_gib_is_413_at_little_cost(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """Issue 74: a PDF whose `/Metadata` stream inflates to gigabytes took the parse child to
+    """A PDF whose `/Metadata` stream inflates to gigabytes took the parse child to
     4 GB (PDFium parses the XMP as XML when it opens the file: ~7 times its size), unseen by
     the content budget. The XMP is charged with the page content now and refused after
     inflating 16 MiB of it, before PDFium opens the file (1 GiB here: ~9 GB unbounded)."""

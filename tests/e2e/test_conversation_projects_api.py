@@ -1,4 +1,4 @@
-"""A conversation's project and its lock through the real ASGI app (document 002's
+"""A conversation's project and its lock through the real ASGI app (the conversation backend's
 `POST|GET /api/conversations/{id}/project`): no tracker adapter ships, so the container's
 `TrackProject` is given the tests' fake tracker here, as a deployment's adapter would be."""
 

@@ -127,7 +127,8 @@ async def test_the_limits_table_of_the_api_docs_is_the_schemas(openapi: dict[str
             bounds = schema_bounds(parameter["schema"])
             if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
                 assert bounds == ids, (method, path, name)
-        if path in ("/api/search", "/api/search/"):  # the same bounds (document 002's path)
+        # The same bounds at the conversation backend's path.
+        if path in ("/api/search", "/api/search/"):
             for name in ("limit", "offset"):
                 assert schema_bounds(parameters[name]["schema"]) == search[name], name
         elif {"limit", "offset"} <= set(parameters):

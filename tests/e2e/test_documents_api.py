@@ -94,7 +94,7 @@ async def test_upload_of_a_corrupt_pdf_is_422_and_writes_nothing(
 async def test_an_uploaded_fan_out_pdf_is_413_by_the_content_budget_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    """Issue 65: 8 KB, 40 pages drawing one 0.5 MiB stream (60 s of the server's CPU with
+    """8 KB, 40 pages drawing one 0.5 MiB stream (60 s of the server's CPU with
     the pypdf loader, 1.8 s with PDFium's): refused by the PDF content budget (its message
     names that budget, not the parse's CPU budget) before a page is read. What the refusal
     costs the server is measured by bench/bench_hostile_inputs.py."""
@@ -113,7 +113,7 @@ async def test_an_uploaded_fan_out_pdf_is_413_by_the_content_budget_and_writes_n
 async def test_an_uploaded_pdf_whose_xmp_inflates_to_half_a_gib_is_413_and_writes_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
-    """Issue 74: the XMP `/Metadata` stream, which PDFium inflates and parses when it opens a
+    """The XMP `/Metadata` stream, which PDFium inflates and parses when it opens a
     file, is charged with the page content (0.5 MB here, under the size that makes an upload
     a background job)."""
     before = container.knowledge.knowledge_stats.run()

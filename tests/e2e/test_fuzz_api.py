@@ -114,7 +114,7 @@ HOSTILE_PARTS: dict[str, tuple[Callable[[], bytes], str]] = {
     "deep.pdf": (hostile_inputs.deep_pdf, "application/pdf"),
     "inline-image.pdf": (hostile_inputs.inline_image_pdf, "application/pdf"),
     "type3.pdf": (hostile_inputs.type3_pdf, "application/pdf"),
-    # issue 74: refused before anything inflates (the XMP is charged before PDFium opens it)
+    # refused before anything inflates (the XMP is charged before PDFium opens it)
     "metadata-bomb.pdf": (hostile_inputs.metadata_bomb_pdf, "application/pdf"),
     "deep-export.zip": (hostile_inputs.deep_export_zip, "application/zip"),
     **{
@@ -286,7 +286,7 @@ HOSTILE_FILES: dict[str, tuple[Callable[[], bytes], str]] = {
         lambda: hostile_inputs.empty_conversation_bomb(40 * 1024 * 1024),
         "application/zip",
     ),
-    # issue 74: arrays nested 100,000 deep (an unbounded streaming parser: ~24 GB)
+    # arrays nested 100,000 deep (an unbounded streaming parser: ~24 GB)
     "deep.json": (hostile_inputs.deep_json, "application/json"),
     **HOSTILE_PARTS,
 }

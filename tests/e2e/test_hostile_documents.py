@@ -1,5 +1,5 @@
 """Documents an admin ingests from third parties cannot silence, steer or quietly contradict
-the knowledge base (issue 24): instruction text is withheld at ingestion, a contradiction is
+the knowledge base: instruction text is withheld at ingestion, a contradiction is
 said, and the sample's evaluation answers do not change."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ async def test_a_contradicting_document_is_said_to_disagree_and_lowers_confidenc
 #: Test-split cases whose outcome may change once the hostile corpus is in. Any new document
 #: moves the full-text statistics (BM25's document frequencies), so a passage at the edge of
 #: the top hits can drop out: on a 2-core AMD EPYC, kb-025 then loses its second source and
-#: with it the "60 days" (docs/benchmarks.md). Silencing or steering is asserted per case.
+#: with it the "60 days" (docs/notes/benchmarks.md). Silencing or steering is asserted per case.
 RANKING_SHIFTS = 1
 
 

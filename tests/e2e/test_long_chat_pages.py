@@ -1,7 +1,7 @@
-"""A long chat read a page at a time (issue 74: memory bounded like CPU): a 200,000-message
+"""A long chat read a page at a time (memory bounded like CPU): a 200,000-message
 chat's pages are each the limit's size, chain to both ends without gaps or repeats, and cost
 the server a few MiB each where the whole list cost hundreds; the limit's default and maximum
-and the cursors are checked (422 problems, never a 500); document 002's conversation route
+and the cursors are checked (422 problems, never a 500); the conversation backend's route
 keeps its shape; the Markdown export streams the whole chat in order.
 
 The long chat is made once for the module, through the store's import (as an export's

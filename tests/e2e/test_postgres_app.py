@@ -119,7 +119,7 @@ def test_answers_are_planned_in_processes_reading_postgresql(pg_container: Conta
 
 def test_the_repository_questions_score_about_as_on_sqlite(url: str, data_dir: Path) -> None:
     """The lexical legs differ in detail (BM25 over FTS5's tokens on SQLite, over PostgreSQL's
-    `english` lexemes there: docs/benchmarks.md), so a question may rank differently; more
+    `english` lexemes there: docs/notes/benchmarks.md), so a question may rank differently; more
     than one extra miss is a regression."""
     on_postgres = _score(url)
     sqlite = bootstrap(make_settings(data_dir), clock=FixedClock())

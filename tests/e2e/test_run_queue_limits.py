@@ -87,7 +87,8 @@ async def test_the_local_admins_full_share_refuses_a_new_run_with_retry_after(
     assert_busy(evaluation, "You already have 4 evaluation runs", "at most 4 per user")
     cleaning = await client.post("/api/cleaning/runs", json=CLEAN_START)
     assert_busy(cleaning, "You already have 2 cleaning runs", "at most 2 per user")
-    seed_client = await client.post("/api/benchmark/run", json=CLEAN_START)  # document 003's
+    # The data-cleaning benchmark API's start.
+    seed_client = await client.post("/api/benchmark/run", json=CLEAN_START)
     assert_busy(seed_client, "You already have 2 cleaning runs", "at most 2 per user")
 
     assert len((await client.get("/api/v1/eval-runs")).json()) == 4

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from uvicorn.importer import import_from_string
 
 from backend.api.rate_limit import PgTokenBucketLimiter, TokenBucketLimiter
-from backend.cli import main as cli
+from backend.cli import serve_commands as cli
+from backend.cli.main import app as almanac
 from backend.config import PROJECT_ROOT
 
 runner = CliRunner()
@@ -51,7 +52,7 @@ def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_one_process_is_served_as_before(served: list[tuple[Any, dict[str, Any]]]) -> None:
-    result = runner.invoke(cli.app, ["serve", "--port", "8123"])
+    result = runner.invoke(almanac, ["serve", "--port", "8123"])
 
     assert result.exit_code == 0, result.stderr
     [(app, options)] = served
@@ -69,7 +70,7 @@ def test_one_process_is_served_as_before(served: list[tuple[Any, dict[str, Any]]
 def test_several_workers_on_sqlite_are_refused_with_the_reason(
     served: list[tuple[Any, dict[str, Any]]], prepared: list[str]
 ) -> None:
-    result = runner.invoke(cli.app, ["serve", "--workers", "2"])
+    result = runner.invoke(almanac, ["serve", "--workers", "2"])
 
     assert result.exit_code == 1
     assert "--workers 2 needs DATABASE_URL=postgresql://" in result.stderr
@@ -84,7 +85,7 @@ def test_several_workers_on_postgresql_run_the_app_factory_once_prepared(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", PG_URL)
 
-    result = runner.invoke(cli.app, ["serve", "--workers", "3", "--port", "8124"])
+    result = runner.invoke(almanac, ["serve", "--workers", "3", "--port", "8124"])
 
     assert result.exit_code == 0, result.stderr
     assert prepared == ["postgresql sample=True"]  # the first start's sample: once, here
@@ -96,7 +97,7 @@ def test_several_workers_on_postgresql_run_the_app_factory_once_prepared(
 
 
 def test_zero_workers_is_a_usage_error(served: list[tuple[Any, dict[str, Any]]]) -> None:
-    result = runner.invoke(cli.app, ["serve", "--workers", "0"])
+    result = runner.invoke(almanac, ["serve", "--workers", "0"])
     assert result.exit_code == 2 and served == []
 
 
@@ -117,7 +118,7 @@ def test_the_factory_each_worker_imports_builds_the_app_from_the_environment(
 def test_serving_without_jobs_on_sqlite_is_refused_with_the_reason(
     served: list[tuple[Any, dict[str, Any]]],
 ) -> None:
-    result = runner.invoke(cli.app, ["serve", "--no-jobs"])
+    result = runner.invoke(almanac, ["serve", "--no-jobs"])
 
     assert result.exit_code == 1
     assert "--no-jobs needs DATABASE_URL=postgresql://" in result.stderr
@@ -132,7 +133,7 @@ def test_several_workers_without_jobs_hand_the_role_to_each_process(
     monkeypatch.setenv("DATABASE_URL", PG_URL)
     monkeypatch.setenv("RUN_JOBS", "true")  # restored (unset) after the test, whatever it sets
 
-    result = runner.invoke(cli.app, ["serve", "--workers", "2", "--no-jobs"])
+    result = runner.invoke(almanac, ["serve", "--workers", "2", "--no-jobs"])
 
     assert result.exit_code == 0, result.stderr
     assert os.environ["RUN_JOBS"] == "false"  # what each process's settings are read from
@@ -141,7 +142,7 @@ def test_several_workers_without_jobs_hand_the_role_to_each_process(
 
 
 def test_a_job_worker_on_sqlite_is_refused_with_the_reason(data_dir: Path) -> None:
-    result = runner.invoke(cli.app, ["worker"], env={"DATA_DIR": str(data_dir)})
+    result = runner.invoke(almanac, ["worker"], env={"DATA_DIR": str(data_dir)})
 
     assert result.exit_code == 1
     assert "almanac worker needs DATABASE_URL=postgresql://" in result.stderr
@@ -158,7 +159,7 @@ def test_a_job_worker_refuses_a_kind_nobody_runs(
         "ANSWER_PROCESSES": "false",
         "LOG_LEVEL": "WARNING",
     }
-    result = runner.invoke(cli.app, ["worker", "--kinds", "ingest_upload,reticulate"], env=env)
+    result = runner.invoke(almanac, ["worker", "--kinds", "ingest_upload,reticulate"], env=env)
 
     assert result.exit_code == 1
     assert "Unknown job kind(s): reticulate. Known: " in result.stderr

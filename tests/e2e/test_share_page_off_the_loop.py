@@ -1,4 +1,4 @@
-"""A hostile share page (issue 74: 160 KB of unclosed `<script>` tags once held the event loop
+"""A hostile share page (160 KB of unclosed `<script>` tags once held the event loop
 for 12 s) is refused cleanly, and while its page is being read the server answers other
 requests: the read is held in the middle of its tokenizer, and `/health` answers meanwhile."""
 

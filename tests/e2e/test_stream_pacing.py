@@ -1,4 +1,4 @@
-"""Paced streams over HTTP (issue 27: offline answers arrived all at once): with
+"""Paced streams over HTTP (offline answers arrived all at once): with
 STREAM_WORD_DELAY_MS set, the offline model's sentences reach a client a word at a time, in
 the chat streams and in the advice stream, and add up to the same answer."""
 

@@ -569,6 +569,7 @@ def _stored(message_id: str, chat_id: str, message: NewMessage, at: datetime) ->
         usage=message.usage,
         status=message.status,
         created_at=at,
+        not_found=message.role == "assistant" and message.not_found,
     )
 
 

@@ -1,4 +1,4 @@
-"""A fake `MemorySearch` (document 002's Mem0): each user's memories with the score the
+"""A fake `MemorySearch` (the conversation backend's Mem0): each user's memories with the score the
 service would give them, and the searches it was asked."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The bundled answer-evaluation set on the offline model: a floor under the measured dev
 score, so a regression in answer composition fails CI. Only `dev` runs here: `test` is read
-only to report figures (docs/benchmarks.md), never to tune or gate on. The floor is an
+only to report figures (docs/notes/benchmarks.md), never to tune or gate on. The floor is an
 `answers` test: `make check-answers` runs it (CI too, after `make test`)."""
 
 from __future__ import annotations

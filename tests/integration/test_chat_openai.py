@@ -268,7 +268,7 @@ INVENTED = "12*7 is 84 [1].\n\n**Sources**\n[1] Arithmetic Handbook, Multiplicat
 async def test_an_answer_citing_a_source_that_does_not_exist_is_retried_then_cleaned(
     client: httpx.AsyncClient, mock_openai: respx.Router, container: Container
 ) -> None:
-    """The case of issue 26: with search off, the model cited [1] and listed a source that
+    """The case seen once: with search off, the model cited [1] and listed a source that
     no tool returned. It is told so once; when it does it again the answer is stored
     without the marker and its Sources list, and with a lower confidence."""
     route = mock_openai.post(COMPLETIONS).mock(

@@ -469,6 +469,9 @@ async def test_the_can_t_find_answer_lists_no_sources(
     server.post(COMPLETIONS).mock(side_effect=lambda request: streamed(NOT_FOUND_ANSWER))
     reply = (await client.post("/chat", json={"message": QUESTION})).json()
     assert reply["not_found"] is True and reply["sources"] == []
+    # A hosted model's can't-find answer is read from its text once, when stored.
+    history = (await client.get(f"/chats/{reply['chat_id']}/messages")).json()
+    assert [m["not_found"] for m in history["messages"]] == [False, True]
 
 
 async def test_v1_usage_a_server_does_not_report_is_null(

@@ -1,7 +1,7 @@
 """The evaluation corpora (sample_data/corpora: real public documentation nobody here wrote),
 each ingested alone into a fresh data directory: a floor under each dev split's measured
 score, so a change that helps the handbook and hurts other people's documents fails CI.
-Floors sit two to three cases below the figures measured on 2026-11-26 (docs/benchmarks.md):
+Floors sit two to three cases below the figures measured on 2026-11-26 (docs/notes/benchmarks.md):
 answers that hinge on a small score difference may flip on another CPU. Only `dev` runs;
 `test` splits and the held-out `postgres-docs` are read only to report (its floor guards
 against breakage; it is never tuned on). The floors are `answers` tests: `make check-answers`

@@ -192,7 +192,7 @@ async def test_a_429_is_retried_after_a_jittered_backoff_and_a_bad_case_fails_al
     assert rows["canteen"]["attempts"] == 1 and rows["canteen"]["error"]  # a 400: no retry
     assert rows["canteen"]["correct"] is False
     assert rows["quota"]["error"] is None and rows["quota"]["attempts"] == 1
-    # done = completed + failed, never above total (issue 26: "completed" counted the
+    # done = completed + failed, never above total ("completed" counted the
     # failed items too, so completed + failed came to more than total).
     assert export["progress"] == {
         "total": 3,

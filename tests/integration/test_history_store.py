@@ -474,6 +474,7 @@ def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: A
             "history_pg_0002_message_owner",
             "history_pg_0003_message_versions",
             "history_pg_0004_imported_chats",
+            "history_pg_0005_message_not_found",
         ]
         if app_db.is_postgres
         else [
@@ -481,6 +482,7 @@ def test_reopening_the_database_keeps_data_and_applies_migrations_once(app_db: A
             "history_0002_message_owner",
             "history_0003_message_versions",
             "history_0004_imported_chats",
+            "history_0005_message_not_found",
         ]
     )
     assert sorted(app_db.raw("SELECT name FROM schema_migrations")) == [(n,) for n in names]

@@ -454,7 +454,7 @@ def test_cohere_rerank_success_reorders_the_hits(store: AnyStore, plain_order: l
 async def test_a_search_reports_reranked_only_when_cohere_reordered_it(
     store: AnyStore, reply: httpx.Response, reranked: bool
 ) -> None:
-    """Issue 26: with the reranker on and Cohere failing, search logged "keeping the fused
+    """With the reranker on and Cohere failing, search logged "keeping the fused
     order" yet answered `reranked: true`."""
     retriever = make_retriever(store, EMBEDDER, reranker=CohereReranker("k"))
     search = SearchKnowledgeBase(retriever, default_limit=4)

@@ -22,7 +22,6 @@ from services.sqlite.connection import (
     Row,
     connect,
     immediate_transaction,
-    split_statements,
 )
 from services.sqlite.thread_connections import ThreadConnections
 from use_cases.chat.domain import NewMessage
@@ -41,12 +40,11 @@ def _history_db_as_before(path: Path) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(_OLD_MIGRATIONS_TABLE)
     conn.execute("BEGIN IMMEDIATE")
-    for name, sql in MIGRATIONS:
-        for statement in split_statements(sql):
-            conn.execute(statement)
+    for migration in MIGRATIONS:
+        migration.apply(conn)
         conn.execute(
             "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
-            (name, _OLD_APPLIED_AT),
+            (migration.name, _OLD_APPLIED_AT),
         )
     now = "2025-01-02T03:04:05.000000+00:00"
     conn.execute("INSERT INTO users (id, created_at) VALUES ('ada', ?)", (now,))
@@ -78,8 +76,8 @@ def test_a_history_db_from_before_the_shared_helpers_opens_unchanged(tmp_path: P
                 tuple(row) for row in conn.execute("SELECT name, applied_at FROM schema_migrations")
             ]
         # The old record stays as it was; later migrations are applied on top of it.
-        assert records[0] == (MIGRATIONS[0][0], _OLD_APPLIED_AT)
-        assert [name for name, _ in records] == [m[0] for m in MIGRATIONS]
+        assert records[0] == (MIGRATIONS[0].name, _OLD_APPLIED_AT)
+        assert [name for name, _ in records] == [m.name for m in MIGRATIONS]
     finally:
         store.close()
 
@@ -96,8 +94,8 @@ def test_history_and_admin_stores_share_one_migrations_table(tmp_path: Path) -> 
         names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations")]
     finally:
         conn.close()
-    assert MIGRATIONS[0][0] in names
-    assert any(name != MIGRATIONS[0][0] for name in names)  # the API key store's own
+    assert MIGRATIONS[0].name in names
+    assert any(name != MIGRATIONS[0].name for name in names)  # the API key store's own
 
 
 def test_history_connections_follow_the_shared_policy(tmp_path: Path) -> None:

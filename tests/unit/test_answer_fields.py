@@ -35,7 +35,7 @@ def _result(answer: str = "Fourteen characters [1].", *, not_found: bool = False
     )
 
 
-def _message(role: str, content: str) -> Message:
+def _message(role: str, content: str, *, not_found: bool = False) -> Message:
     return Message(
         id="m2",
         chat_id="c1",
@@ -48,6 +48,7 @@ def _message(role: str, content: str) -> Message:
         usage=None,
         status="complete",
         created_at=NOW,
+        not_found=not_found,
     )
 
 
@@ -82,9 +83,19 @@ def test_a_stored_answer_has_its_log_entry_and_a_question_has_none() -> None:
         latency_ms=12,
         created_at=NOW,
     )
-    answer = AnswerFields.of_message(_message("assistant", CANT_FIND), logged).as_dict()
+    stored = _message("assistant", CANT_FIND, not_found=True)
+    answer = AnswerFields.of_message(stored, logged).as_dict()
     assert answer["response_id"] == "resp_1" and answer["confidence_phrase"] == "low"
     assert answer["not_found"] is True
-    question = AnswerFields.of_message(_message("user", CANT_FIND), None).as_dict()
-    assert question["response_id"] is None and question["not_found"] is False
-    assert MessageOut.of(_message("assistant", CANT_FIND), logged).not_found is True
+    question = AnswerFields.of_message(_message("user", CANT_FIND, not_found=True), None)
+    assert question.response_id is None and question.not_found is False
+    assert MessageOut.of(stored, logged).not_found is True
+
+
+def test_a_stored_answer_shows_the_decision_stored_with_it_not_its_text() -> None:
+    # The offline model decided this answer is not the can't-find answer, though it quotes
+    # the sentence; and a hosted model's can't-find answer was marked when it was stored.
+    quoted = _message("assistant", CANT_FIND + " Ask HR about parking.", not_found=False)
+    assert AnswerFields.of_message(quoted, None).not_found is False
+    marked = _message("assistant", "Nothing on that, sorry.", not_found=True)
+    assert AnswerFields.of_message(marked, None).not_found is True

@@ -1,5 +1,5 @@
 """The NumPy calibration fitter: isotonic regression (pool adjacent violators) and Platt
-scaling give scikit-learn's fits, which Almanac used before (issue 76).
+scaling give scikit-learn's fits, which Almanac used before.
 
 The expected values were computed once with scikit-learn 1.9.1 (NumPy 2.4, SciPy 1.17) on
 2026-11-28, by `IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(x, y)`

@@ -1,4 +1,4 @@
-"""Citation numbers as a reader gets them: 1..n in the order of first use (issue 27)."""
+"""Citation numbers as a reader gets them: 1..n in the order of first use."""
 
 from __future__ import annotations
 

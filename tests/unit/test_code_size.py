@@ -1,11 +1,11 @@
-"""Production code stays in rooms a newcomer can read (issue 64): no function or method over
-80 lines, no module over 800 lines (80 since issue 76, which held the offline answerer to it).
+"""Production code stays in rooms a newcomer can read: no function or method over
+80 lines, no module over 800 lines (80 since the offline answerer was held to it too).
 
 Production is `backend/`, `use_cases/` and `services/` (not `bench/`, `training/` or the
 tests). A module may be longer only when its docstring says why, on a line that starts with
 `LONG_MODULE_MARKER` followed by the reason (one format's loader whose rules are one walk over
 one parsed file, say). `EXCLUDED` folders are left out of both checks (none now: the offline
-answerer, once left out, became a pipeline of modules within the limits, issue 76).
+answerer, once left out, became a pipeline of modules within the limits).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The figures drawn without matplotlib (issue 76): the reliability diagram as SVG and PNG and
+"""The figures drawn without matplotlib: the reliability diagram as SVG and PNG and
 the evaluation report's five SVG charts are well-formed, show what they showed (bars, points,
 boxes, labels, legend) and escape their text; fitting and drawing import neither
 scikit-learn nor matplotlib."""

@@ -1,4 +1,4 @@
-"""The JSON depth budget (services/budgets.py, issue 74): nesting is counted over the bytes
+"""The JSON depth budget (services/budgets.py): nesting is counted over the bytes
 before any parser sees them, the same however the text is cut into pieces, with brackets
 inside strings (and escaped quotes) not counted; an export, a whole text and a ZIP's member
 nested past the limit are refused with `InputTooCostly` naming the limit."""

@@ -1,4 +1,4 @@
-"""One logging library (issue 76): production code logs with loguru; the standard library's
+"""One logging library: production code logs with loguru; the standard library's
 `logging` appears only where another library's records are routed into loguru or filtered."""
 
 from __future__ import annotations

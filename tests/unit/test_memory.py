@@ -1,6 +1,6 @@
-"""Semantic memory (document 002's Mem0) on its fake: a recall keeps the memories at or above
-the score threshold, best first; without a service it is 501 `not_configured`; drafting a
-project hands the recalled memories to the model as context, and without a service drafts
+"""Semantic memory (the conversation backend's Mem0) on its fake: a recall keeps the memories
+at or above the score threshold, best first; without a service it is 501 `not_configured`;
+drafting a project hands the recalled memories to the model as context, and without a service drafts
 as before."""
 
 from __future__ import annotations

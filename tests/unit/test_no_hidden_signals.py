@@ -1,4 +1,4 @@
-"""What a chat turn decides travels as typed values, never in-band (issue 76).
+"""What a chat turn decides travels as typed values, never in-band.
 
 Scanned: `use_cases/chat/` and `services/offline/`. Each check reads the modules' syntax
 trees and names what it finds as `path:line what`; each is also run on a planted example of
@@ -35,7 +35,7 @@ ID_PARSERS = frozenset(
 TEXT_NOT_FOUND_ALLOWED = frozenset(
     {
         ("use_cases/chat/prompts.py", "reads_as_not_found"),
-        ("use_cases/chat/chat_turns.py", "_not_found"),  # a model that reports no facts
+        ("use_cases/chat/chat_turns.py", "turn_not_found"),  # a model that reports no facts
         ("use_cases/chat/responses.py", "assess"),  # a record whose turn decided none
     }
 )

@@ -1,5 +1,5 @@
 """Code comments say why, not what was tried when: tuning history ("Round 20 on the dev
-splits...", a changelog above a constant) lives in docs/history.md."""
+splits...", a changelog above a constant) lives in docs/notes/history.md."""
 
 from __future__ import annotations
 
@@ -53,4 +53,4 @@ def test_no_comment_or_docstring_tells_a_tuning_round() -> None:
         for path in sorted((PROJECT_ROOT / package).rglob("*.py"))
         for line in _told(path.read_text(encoding="utf-8"))
     ]
-    assert not told, f"move the history to docs/history.md: {told}"
+    assert not told, f"move the history to docs/notes/history.md: {told}"

@@ -1,4 +1,4 @@
-"""The PDF loader's page and content budget (issue 65): pages are counted, and each page's
+"""The PDF loader's page and content budget: pages are counted, and each page's
 decompressed content is charged before PDFium reads any page, a shared stream each time a
 page draws it.
 

@@ -1,5 +1,5 @@
 """What reading a share page costs: the work is linear in the page's bytes whatever it holds
-(issue 74: unclosed `<script>` tags made the old regex reader quadratic, 160 KB took 12 s),
+(unclosed `<script>` tags made the old regex reader quadratic, 160 KB took 12 s),
 counted as the bytes the HTML tokenizer's searches pass over, never timed; past the CPU
 budget the page is refused."""
 

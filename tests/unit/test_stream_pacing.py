@@ -1,5 +1,5 @@
 """Pacing: a text delta of several words goes a word at a time, so an answer that arrives
-whole (the offline model's sentences) is seen being written (issue 27)."""
+whole (the offline model's sentences) is seen being written."""
 
 from __future__ import annotations
 

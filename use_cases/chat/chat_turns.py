@@ -34,7 +34,9 @@ Rules:
   composes its answer itself (the offline model) reports the answer's confidence and whether
   it is the can't-find answer as typed facts. For a model that reports none (a hosted LLM),
   the can't-find answer is the sentence its prompt tells it to give
-  (`use_cases.chat.prompts.reads_as_not_found`), recognised once, when the turn ends.
+  (`use_cases.chat.prompts.reads_as_not_found`), recognised once, when the turn ends
+  (`turn_not_found`). Either way the decision is stored with the answer (`Message.not_found`),
+  so a chat's history reads it back and never guesses it from the text again.
 - A turn searches with the retriever `scope` makes for its chat (when wired): the knowledge
   base plus that chat's attached files (`use_cases/conversations/files.py`), never another
   chat's.
@@ -530,6 +532,16 @@ def _fit_for_history(message: Message) -> bool:
     return message.status in ("complete", "interrupted") and bool(message.content)
 
 
+def turn_not_found(answer: str, bound: TurnModel | None, facts: AnswerFacts | None) -> bool:
+    """Whether a turn's answer is the can't-find answer: the model's fact when it reports one
+    (`facts`, the offline model), else (a hosted model) whether its text gives the prompt's
+    sentence. A withheld answer and a decline (no model bound) never are. Decided once, when
+    the turn ends; what is stored or shown afterwards carries the value."""
+    if answer == INSTRUCTIONS_WITHHELD or bound is None:
+        return False
+    return facts.not_found if facts is not None else reads_as_not_found(answer)
+
+
 @dataclass
 class _ChatTurn:
     """One chat turn once its question is stored: how its answer is stored when the run ends
@@ -557,7 +569,7 @@ class _ChatTurn:
             )
             answer = INSTRUCTIONS_WITHHELD
         facts = self.bound.answer_facts() if self.bound is not None else None
-        not_found = self._not_found(answer, facts)
+        not_found = turn_not_found(answer, self.bound, facts)
         answer, invented = checked_citations(answer, self.deps.citations)
         cited = cited_sources(answer, self.deps.citations, not_found=not_found)
         withheld_text = answer == INSTRUCTIONS_WITHHELD
@@ -574,14 +586,6 @@ class _ChatTurn:
             model_confidence=facts.confidence if facts is not None else None,
             invented_citations=len(invented),
         )
-
-    def _not_found(self, answer: str, facts: AnswerFacts | None) -> bool:
-        """Whether the answer stored is the can't-find answer: the model's fact when it
-        reports one, else (a hosted model) whether its text gives the prompt's sentence. A
-        withheld answer and a decline (no model) never are."""
-        if answer == INSTRUCTIONS_WITHHELD or self.bound is None:
-            return False
-        return facts.not_found if facts is not None else reads_as_not_found(answer)
 
     async def refuse(self, record: TurnRecord) -> ChatResult:
         result = await self._store(REFUSAL_ANSWER, record, TokenUsage(), (), refused=True)
@@ -682,6 +686,7 @@ class _ChatTurn:
                 latency_ms=result.latency_ms,
                 usage=usage if usage.reported else None,
                 status="complete",
+                not_found=not_found,
             ),
         )
         return result

@@ -236,6 +236,9 @@ class NewMessage:
     latency_ms: int | None = None
     usage: TokenUsage | None = None
     status: MessageStatus = "complete"
+    not_found: bool = False
+    """The answer is the can't-find answer, as its turn decided it (stored with it, so a
+    history reads the decision back instead of guessing it from the text)."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,9 @@ class Message:
     usage: TokenUsage | None
     status: MessageStatus
     created_at: datetime
+    not_found: bool = False
+    """The answer is the can't-find answer, as its turn decided it when it was stored (a
+    question never is)."""
 
 
 #: The highest position a message can have (PostgreSQL's `seq` is an INTEGER): a cursor past

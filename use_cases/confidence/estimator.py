@@ -26,7 +26,7 @@ The formula (every constant is named below):
     sentences it quotes: `services/offline/compose.py`), the estimate is that figure instead:
     the model read the passages, the retrieval scores only say how they ranked (measured on
     the corpora's evaluation sets, averaging the two separated right from wrong answers less
-    well than the model's figure alone, see docs/benchmarks.md);
+    well than the model's figure alone, see docs/notes/benchmarks.md);
   - if the model's answer cited passages no tool returned (removed before the answer was
     stored), the estimate is multiplied by `INVENTED_CITATION_FACTOR`: a model that invents
     sources is less to be trusted on what it says.

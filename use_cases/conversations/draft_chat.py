@@ -153,8 +153,8 @@ class DraftChat:
 
 
 NO_TRACKER = (
-    "No project tracker is configured on this server (document 002's Linear): a conversation's "
-    "draft stays a draft (export it with GET .../project-draft/export)."
+    "No project tracker is configured on this server (the conversation backend's Linear): a "
+    "conversation's draft stays a draft (export it with GET .../project-draft/export)."
 )
 
 

@@ -81,8 +81,8 @@ class DraftChatStore(Protocol):
 
 
 class ProjectTracker(Protocol):
-    """An outside project tracker a draft becomes a project in (Linear, in document 002).
-    No adapter ships: without one, creating a project is `NotConfigured`."""
+    """An outside project tracker a draft becomes a project in (Linear, in the conversation
+    backend's API). No adapter ships: without one, creating a project is `NotConfigured`."""
 
     async def create(self, version: DraftVersion) -> TrackerLink:
         """Create the tracker's project from `version`; its id and URL."""

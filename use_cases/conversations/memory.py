@@ -1,13 +1,13 @@
-"""Semantic memory of a user (document 002's Mem0): what is remembered about them, recalled
-by meaning as context when a conversation's project draft is written.
+"""Semantic memory of a user (the conversation backend's Mem0): what is remembered about them,
+recalled by meaning as context when a conversation's project draft is written.
 
 Rules:
 - The memory service is a port (`MemorySearch`); no adapter ships, so no setting names one
   and `RecallMemories.execute` is `NotConfigured` (501) until one is wired in. Drafting asks
   it only when one is (`configured`), so drafts are written as before without it.
 - A recall keeps the memories whose score is at least `threshold` (the MEM0_SCORE_THRESHOLD
-  setting, 0.38 by default as in document 002), best first, at most `limit`; a blank query
-  recalls nothing.
+  setting, 0.38 by default as in the conversation backend's API), best first, at most
+  `limit`; a blank query recalls nothing.
 - Memories are context, never instructions: drafting hands them to the model as data beside
   the conversation (`conversation_prompt`'s `memories`).
 """
@@ -22,7 +22,7 @@ from use_cases.shared.errors import NotConfigured
 __all__ = ["NO_MEMORY", "Memory", "MemorySearch", "RecallMemories"]
 
 NO_MEMORY = (
-    "No semantic memory service (document 002's Mem0) is configured on this server: "
+    "No semantic memory service (the conversation backend's Mem0) is configured on this server: "
     "project drafts are written from the conversation alone."
 )
 

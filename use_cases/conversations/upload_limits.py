@@ -1,4 +1,4 @@
-"""Per-user caps on the files being attached at once (issue 74: a 3 MB attachment cost 257 s
+"""Per-user caps on the files being attached at once (a 3 MB attachment cost 257 s
 of CPU to embed, and nothing kept one user from sending several at a time).
 
 Rules:

@@ -41,15 +41,19 @@ from pydantic_ai.run import AgentRunResult
 
 from use_cases.access.domain import Caller, require_admin
 from use_cases.chat.agent import AgentLimits, opening_search
-from use_cases.chat.chat_turns import MAX_MESSAGE_CHARS, REFUSAL_ANSWER, checked_question
+from use_cases.chat.chat_turns import (
+    MAX_MESSAGE_CHARS,
+    REFUSAL_ANSWER,
+    checked_question,
+    turn_not_found,
+)
 from use_cases.chat.citations import checked_citations, cited_sources, numbered_answer
-from use_cases.chat.decisions import TurnDecisions, bind_turn
+from use_cases.chat.decisions import TurnDecisions, TurnModel, bind_turn
 from use_cases.chat.domain import Source, TokenUsage
 from use_cases.chat.prompts import (
     INSTRUCTIONS_WITHHELD,
     anchored_prompt,
     leaks_instructions,
-    reads_as_not_found,
 )
 from use_cases.chat.search_discipline import decide
 from use_cases.chat.tools import AgentDeps, deps_for_turn
@@ -245,17 +249,18 @@ class RunPlayground:
             decision = decide(question, search_override)
             deps = deps_for_turn(replace(self._deps_factory(), instructions=instructions), decision)
             decisions = TurnDecisions.of(deps.search_policy)
+            bound = None if decisions.declined else bind_turn(model.model, decisions)
             call = AgentCall(
                 prompt=anchored_prompt(decision.question, self._clock.today()),
                 history=[],
-                model=bind_turn(model.model, decisions).model,
+                model=bound.model if bound is not None else None,
                 deps=deps,
                 sampling=sampling,
                 opening_search=opening_search(model, deps.search_policy, decision.question),
                 timeout_s=model.turn_timeout_s,
                 fixed_answer=decisions.declined,  # declined as a chat turn is: no model
             )
-            turn = _PlaygroundTurn(deps)
+            turn = _PlaygroundTurn(deps, bound)
             answer, usage, sources = await drain(
                 self._runner.run(call, TurnStarted("", label), turn)
             )
@@ -285,16 +290,21 @@ _Answer = tuple[str, TokenUsage, tuple[Source, ...]]
 
 @dataclass
 class _PlaygroundTurn:
-    """The `TurnHandler` of a playground turn: it keeps the answer and stores nothing."""
+    """The `TurnHandler` of a playground turn: it keeps the answer and stores nothing. Its
+    can't-find answer is decided as a chat turn's is (`turn_not_found`: the model's fact, or a
+    hosted model's text), so the two cite alike."""
 
     deps: AgentDeps
+    bound: TurnModel | None
 
     async def complete(self, run: AgentRunResult[str], record: TurnRecord) -> _Answer:
         answer = run.output
         if leaks_instructions(answer, self.deps.instructions):
             answer = INSTRUCTIONS_WITHHELD
+        facts = self.bound.answer_facts() if self.bound is not None else None
+        not_found = turn_not_found(answer, self.bound, facts)
         answer, _ = checked_citations(answer, self.deps.citations)
-        cited = cited_sources(answer, self.deps.citations, not_found=reads_as_not_found(answer))
+        cited = cited_sources(answer, self.deps.citations, not_found=not_found)
         answer, sources = numbered_answer(answer, cited)
         return answer, token_usage(run), sources
 

@@ -222,7 +222,7 @@ async def delete_chat(chat_id: str, container: ContainerDep, user: ActingUserDep
 
 @router.get("/model", response_model=ModelOut, tags=["models"], summary="Default model")
 async def model(container: ContainerDep) -> ModelOut:
-    """Also at document 000's `GET /api/v1/settings/default-model` (backend/api/compat/)."""
+    """Also at the advice backend's `GET /api/v1/settings/default-model` (backend/api/compat/)."""
     return await _default_model(container)
 
 

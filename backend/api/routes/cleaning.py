@@ -1,5 +1,5 @@
 """Data-cleaning benchmarks: clean tables, tasks and runs, a run's export and report, and
-the metrics of a run (admins). Document 003's paths for the same benchmark (`/api/tasks`,
+the metrics of a run (admins). The data-cleaning benchmark API's paths for it (`/api/tasks`,
 `/api/benchmark/run`, `/api/results/{run_id}`, `/api/metrics/...`) are backend/api/compat/
 cleaning_003.py's, which registers these handlers there. See docs/cleaning.md."""
 

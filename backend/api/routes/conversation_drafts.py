@@ -200,7 +200,7 @@ async def export_project_draft(
     )
 
 
-# --- the draft chat (document 002's shape; the web app's draft page talks through it) ---
+# --- the draft chat (the conversation backend's shape; the web app's draft page uses it) ---
 
 
 @router.get(

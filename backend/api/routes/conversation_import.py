@@ -158,7 +158,7 @@ async def slack_import(
     body: SlackThreadIn, container: Container, caller: Caller, response: Response, *, path: str
 ) -> ImportedChatOut:
     """A Slack thread imported for `body.user_id` (the caller's act-for, audited as `path`):
-    201 with a new chat, 200 with the one imported before. Also behind document 002's
+    201 with a new chat, 200 with the one imported before. Also behind the conversation backend's
     `POST /api/conversations/import-slack` (backend/api/compat/conversations_002.py)."""
     user = await container.access.act_for.execute(caller, body.user_id, via=f"POST {path}")
     outcome = await container.conversation_import.from_slack.execute(caller, user, body.payload())

@@ -48,7 +48,7 @@ router = APIRouter(prefix="/api/v1", tags=["prompt library"])
 
 #: An id in a path is any text up to this length: one of another shape than the library's
 #: (`proj_...`, lower-case letters, digits and `_`) names nothing, so it is 404 like any
-#: unknown id (document 001's contract), never a 422.
+#: unknown id (the prompt playground's contract), never a 422.
 _ID_CHARS = 1000
 #: The shape of the library's ids, for a query that filters by one.
 _ID = r"^[a-z0-9_]+$"

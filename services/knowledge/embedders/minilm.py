@@ -6,7 +6,7 @@ own (a batch of one): the int8 graph quantizes its activations per run, so a vec
 in a batch would depend on the other texts of that batch, and then a chunk's vector would
 change with how an ingest happened to group it. Alone, a text always gets the same vector,
 which also makes the vectors safe to cache by text (`cached.py`), needs no padding, and was no
-slower per CPU-second than batches of 64 on ~128-token passages (docs/benchmarks.md).
+slower per CPU-second than batches of 64 on ~128-token passages (docs/notes/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from use_cases.shared.errors import UnsupportedDocument
 
 #: Changes whenever a loader makes different text of the same bytes: it is part of the
 #: ingestion pipeline's signature, so re-running `almanac ingest` on unchanged files re-indexes
-#: them and leaves no stale chunks behind. What each version changed: docs/history.md.
+#: them and leaves no stale chunks behind. What each version changed: docs/notes/history.md.
 #: `tests/unit/test_loaders_version.py` fails when the loaders' text of its reference
 #: documents changes and this number does not.
 LOADERS_VERSION = 12

@@ -1,5 +1,5 @@
 """What each page of a PDF draws, in decompressed bytes, measured before PDFium reads any page
-(issue 65: a fan-out PDF, 40 pages drawing one 0.5 MiB stream, took ~50 s of CPU to read).
+(a fan-out PDF, 40 pages drawing one 0.5 MiB stream, took ~50 s of CPU to read).
 
 A page draws its content streams (`/Contents`) and the form XObjects they name (`/X0 Do`),
 a form's own forms included, each as often as it is drawn. Each distinct stream is inflated
