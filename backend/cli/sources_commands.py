@@ -24,7 +24,7 @@ from use_cases.sources.manage import AddSourceRequest
 from use_cases.sources.sync import SyncRequest
 
 sources_app = typer.Typer(
-    help="Synced sources: folders and S3 buckets kept in sync with the knowledge base.",
+    help="Synced sources: folders, S3 buckets and websites kept in sync with the knowledge base.",
     no_args_is_help=True,
 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ("backend", "use_cases", "services", "tests", "bench")
-#: "issue 76", "Issue 27:", "issues 65 and 74", "issue #9".
+#: "issue" or "issues", any case, a space, an optional "#", then the number.
 ISSUE_NUMBER = re.compile(r"\bissues?\s+#?\d+", re.IGNORECASE)
 
 
