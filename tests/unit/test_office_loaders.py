@@ -76,6 +76,29 @@ def test_a_word_file_without_a_title_paragraph_has_heading_1_at_the_top(
     assert list(sections(document)) == [("Setup",), ("Setup", "Later")]
 
 
+def test_prose_a_converter_set_in_a_code_style_is_read_as_prose_and_code_stays_fenced(
+    loader: FileLoader, tmp_path: Path
+) -> None:
+    """pandoc writes an admonition it does not know (MyST's `{warning}`) as a "Source Code"
+    block; its sentences are prose, and the answerer quotes prose, never code."""
+    markdown = (
+        "# Server\n\nIt formats files.\n\n"
+        "```{warning}\nThe server should not be run as a publicly accessible service as there\n"
+        "are no precautions against abuse. **It is intended for local use only**.\n```\n\n"
+        "```\nserver --bind-port 9090 &  # the port to listen on\ncurl -s localhost:9090\n```\n"
+    )
+    document = loader.load("server.docx", office_files.pandoc(markdown, "docx", tmp_path))
+    (text,) = sections(document).values()
+    assert (
+        "It formats files.\n\nThe server should not be run as a publicly accessible service as "
+        "there are no precautions against abuse. **It is intended for local use only**."
+    ) in text
+    assert (
+        "```\nserver --bind-port 9090 &  # the port to listen on\ncurl -s localhost:9090\n```"
+        in text
+    )
+
+
 # --- PowerPoint ------------------------------------------------------------------------------
 
 
