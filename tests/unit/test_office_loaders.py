@@ -5,13 +5,14 @@ corrupt, truncated, password-protected, and the bombs."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from services.budgets import BUDGET
 from services.knowledge.loaders import FileLoader
-from services.office.workbooks import read_workbook
+from services.office.workbooks import _excel_sheets, read_workbook
 from tests import office_files
 from tests.inflation import counting_inflation
 from use_cases.knowledge.domain import ParsedDocument
@@ -167,6 +168,29 @@ def test_a_macro_workbook_loads_without_its_macros_being_read() -> None:
     assert notes.row_count == 0
     assert sales.headers == ["Region", "Units", "Revenue", "Closed on", "Code"]
     assert list(readings.rows()) == [["1", "2.5"], ["2", "3.5"]]
+
+
+def test_a_workbook_is_read_as_far_as_its_rows_go_not_as_far_as_it_claims() -> None:
+    """One cell in the sheet's last row: openpyxl's reader pads a million empty rows to the
+    claimed extent (1.7 s of CPU for a 5 KB file, walked for each read of the sheet)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Sales"
+    sheet.append(["Region", "Amount"])
+    for number in range(3):
+        sheet.append([f"Region {number}", number])
+    sheet.cell(row=1_048_576, column=2, value=99)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    assert len(buffer.getvalue()) < 10_000
+
+    ((_, read),) = _excel_sheets("far.xlsx", buffer.getvalue())
+    assert sum(1 for _ in read()) == 5  # the rows there are, none of the gap
+    (sales,) = read_workbook("far.xlsx", buffer.getvalue())
+    assert sales.row_count == 4
+    assert list(sales.rows())[-1] == [None, "99"]
 
 
 # --- refusals --------------------------------------------------------------------------------
