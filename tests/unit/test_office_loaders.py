@@ -170,6 +170,27 @@ def test_a_macro_workbook_loads_without_its_macros_being_read() -> None:
     assert list(readings.rows()) == [["1", "2.5"], ["2", "3.5"]]
 
 
+@pytest.mark.parametrize("to", ["xlsx", "ods"])
+def test_a_workbook_saved_by_libreoffice_reads_as_the_library_wrote_it(
+    to: str, tmp_path: Path
+) -> None:
+    """A second producer: LibreOffice Calc (Debian's, headless) opens openpyxl's workbook and
+    saves it as Excel or OpenDocument, with its own writer's parts, styles and number
+    formats; the sheets read the same."""
+    original = read_workbook("sales.xlsx", office_files.workbook_by_library())
+    data = office_files.libreoffice(office_files.workbook_by_library(), "sales.xlsx", to, tmp_path)
+    saved = read_workbook(f"sales.{to}", data)
+    assert [s.sheet for s in saved] == ["Q1 Sales", "Notes", "Readings"]
+    for ours, theirs in zip(original, saved, strict=True):
+        assert (theirs.headers, theirs.notes, theirs.row_count) == (
+            ours.headers,
+            ours.notes,
+            ours.row_count,
+        )
+        assert list(theirs.rows()) == list(ours.rows())
+    assert next(saved[0].rows()) == ["North", "12", "1520.5", "2024-01-05", "007"]
+
+
 def test_a_workbook_is_read_as_far_as_its_rows_go_not_as_far_as_it_claims() -> None:
     """One cell in the sheet's last row: openpyxl's reader pads a million empty rows to the
     claimed extent (1.7 s of CPU for a 5 KB file, walked for each read of the sheet)."""
@@ -304,3 +325,58 @@ def test_a_part_declaring_a_dtd_is_refused(loader: FileLoader) -> None:
     data = office_files.with_part(office_files.word_by_library(), "word/document.xml", laughs)
     with pytest.raises(InvalidDocument, match="declares a DTD"):
         loader.load("laughs.docx", data)
+
+
+def _ods(rows: str) -> bytes:
+    import zipfile
+
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="S">{rows}'
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content)
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+            '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+            '<manifest:file-entry manifest:full-path="/" manifest:media-type='
+            '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
+            'manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            "</manifest:manifest>",
+        )
+    return packed.getvalue()
+
+
+_VALUE = '<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
+_BLANK_ROWS = (
+    '<table:table-row table:number-rows-repeated="1048575">'
+    '<table:table-cell table:number-columns-repeated="16384"/></table:table-row>'
+)
+
+
+def test_a_sheets_blank_remainder_as_libreoffice_writes_it_costs_nothing() -> None:
+    """LibreOffice writes the rest of a sheet as blank cells and rows repeated to its last
+    row and column; readers drop them."""
+    data = _ods(
+        f"<table:table-row>{_VALUE}{_VALUE}"
+        '<table:table-cell table:number-columns-repeated="16382"/></table:table-row>' + _BLANK_ROWS
+    )
+    (sheet,) = read_workbook("blank-tail.ods", data, BUDGET)
+    assert sheet.headers == ["x", "x"]
+
+
+def test_blank_rows_followed_by_a_value_count_as_the_cells_they_stand_for() -> None:
+    """The same blanks with a value below them are a gap a reader fills in, cell by cell."""
+    data = _ods(
+        f"<table:table-row>{_VALUE}</table:table-row>{_BLANK_ROWS}"
+        f"<table:table-row>{_VALUE}</table:table-row>"
+    )
+    with pytest.raises(InputTooCostly, match=r"content\.xml holds more than .* XML elements"):
+        read_workbook("gap.ods", data, BUDGET)
