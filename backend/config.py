@@ -605,15 +605,23 @@ class DocumentSettings(SettingsGroup):
         "most two parses run at once.",
     )
     ocr_dpi: int = Field(
-        200,
+        300,
         ge=72,
         le=600,
-        description="Dots per inch a scanned PDF page is rasterised at for OCR (Tesseract "
-        "reads 150 to 300 dpi best; more costs CPU). A page too large for the image pixel "
-        "budget at this resolution is read at less.",
+        description="Dots per inch a page is read at by OCR: a scanned PDF page is rasterised "
+        "so, an image recording a lower resolution (a 150-dpi scan) is scaled up to it "
+        "(Tesseract's English model reads about 300 dpi best; more costs CPU). A page too "
+        "large for the image pixel budget at this resolution is read at less.",
+    )
+    ocr_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Pages of one scan OCR reads at once, one single-threaded `tesseract` "
+        "each: one per core.",
     )
     ocr_min_confidence: float = Field(
-        60.0,
+        30.0,
         ge=0,
         le=100,
         description="Lines OCR is less sure of than this (Tesseract's confidence, 0-100, "

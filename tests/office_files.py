@@ -18,6 +18,37 @@ import pytest
 PANDOC = shutil.which("pandoc")
 
 
+def require_libreoffice() -> str:
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if found is None:
+        pytest.skip(
+            "LibreOffice is not installed: apt-get install libreoffice-calc-nogui "
+            "(.ci/run installs it)"
+        )
+    return found
+
+
+def libreoffice(data: bytes, name: str, to: str, tmp_path: Path) -> bytes:
+    """The file `name` (`data`) opened and saved as `to` ("xlsx", "ods") by LibreOffice,
+    headless, with a profile of its own (a LibreOffice another process runs is left alone)."""
+    source = tmp_path / name
+    source.write_bytes(data)
+    out = tmp_path / f"libreoffice-{to}"
+    command = [
+        require_libreoffice(),
+        f"-env:UserInstallation={(tmp_path / 'libreoffice-profile').as_uri()}",
+        "--headless",
+        "--norestore",
+        "--convert-to",
+        to,
+        "--outdir",
+        str(out),
+        str(source),
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    return (out / f"{source.stem}.{to}").read_bytes()
+
+
 def require_pandoc() -> str:
     if PANDOC is None:
         pytest.skip("pandoc is not installed: apt-get install pandoc (.ci/run installs it)")

@@ -323,6 +323,7 @@ def ocr_options(settings: Settings) -> OcrOptions:
         min_confidence=documents.ocr_min_confidence,
         language=documents.ocr_language,
         max_pages=documents.ocr_max_pages,
+        workers=documents.ocr_workers,
     )
 
 

@@ -69,6 +69,19 @@ def ingest_batch_chunks(settings: Settings) -> int:
     return max(settings.embeddings.embedding_batch_size * 16, 64)
 
 
+#: Chunks of small documents the local model embeds before they are saved: it embeds each
+#: chunk on its own, so a small flush costs nothing and lets the next files' parses run
+#: while it embeds (sqlite-docs, 17 files: one flush of 636 chunks parsed every file first).
+LOCAL_FLUSH_CHUNKS = 32
+
+
+def ingest_flush_chunks(settings: Settings) -> int | None:
+    """`IngestPolicy.flush_chunks`: `LOCAL_FLUSH_CHUNKS` for the local model, which embeds
+    each chunk alone; the batch (`ingest_batch_chunks`) for providers that embed a batch at
+    once."""
+    return LOCAL_FLUSH_CHUNKS if settings.embeddings.embedding_provider == "local" else None
+
+
 def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     """Changes whenever re-ingesting the same bytes would give a different index (v2: the
     local model embeds each chunk on its own, no longer in batches; v3: chunks end sentences
@@ -136,6 +149,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
                 max_document_chunks=settings.documents.max_document_chunks,
                 future_tolerance=timedelta(days=settings.documents.future_date_tolerance_days),
                 embed_batch_chunks=ingest_batch_chunks(settings),
+                flush_chunks=ingest_flush_chunks(settings),
             ),
             preparation=preparation,
         )

@@ -298,6 +298,7 @@ def build_hits(
                 superseded_by=row.versions.superseded_by,
                 supersedes=row.versions.supersedes,
                 document_version=row.document_version,
+                extraction=row.extraction,
             )
         )
     return hits

@@ -23,6 +23,7 @@ as an array) are normalised when read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ class ChunkDetails:
     updated_at: date | None
     document_version: str
     versions: Versions = field(default_factory=Versions)
+    extraction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,12 +164,25 @@ class CatalogReader:
         where, params = self._reads.any_of("c.id", chunk_ids)
         rows = self._reads.rows(
             "SELECT c.id, c.text, s.text, s.heading_path, d.id, d.source, d.title, d.category, "
-            "d.updated_at, d.content_hash FROM chunks c JOIN sections s ON s.id = c.section_id "
+            "d.updated_at, d.content_hash, d.metadata FROM chunks c "
+            "JOIN sections s ON s.id = c.section_id "
             f"JOIN documents d ON d.id = c.document_id WHERE {where}",
             params,
         )
         details: dict[int, ChunkDetails] = {}
-        for cid, chunk, section, heading, doc_id, source, title, category, updated, hash_ in rows:
+        for (
+            cid,
+            chunk,
+            section,
+            heading,
+            doc_id,
+            source,
+            title,
+            category,
+            updated,
+            hash_,
+            metadata,
+        ) in rows:
             details[int(cid)] = ChunkDetails(
                 chunk_text=chunk,
                 section_text=section,
@@ -178,6 +193,7 @@ class CatalogReader:
                 category=category,
                 updated_at=as_date(updated),
                 document_version=hash_ or "",
+                extraction=_extraction(metadata),
             )
         return details
 
@@ -286,3 +302,15 @@ def pg_catalog(store: PgKnowledgeStore) -> SqlSearchCatalog:
             yield PgSession(conn)
 
     return SqlSearchCatalog(open_reads, store.embedding_info)
+
+
+def _extraction(metadata: Any) -> str | None:
+    """The document metadata's `extraction` ("ocr"), from SQLite's JSON text or PostgreSQL's
+    JSONB (a dict)."""
+    if isinstance(metadata, str | bytes):
+        try:
+            metadata = json.loads(metadata or "{}")
+        except ValueError:
+            return None
+    value = metadata.get("extraction") if isinstance(metadata, dict) else None
+    return str(value) if value else None

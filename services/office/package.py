@@ -14,10 +14,11 @@ Rules:
   together to `max_unpacked`, read from the archive's directory (Python's zip reader never
   inflates past a part's declared size, and the libraries read through it). The XML parts
   are then read once, as a stream, for their nesting depth (`max_xml_depth`) and element
-  count (`max_xml_elements`), and a sheet's empty rows (`max_empty_rows`: a row without a
-  cell, which a reader still walks), before the library builds anything of them: a
-  million empty rows or a part nested 100,000 deep is refused in a fraction of the parse
-  budget.
+  count (`max_xml_elements`; an OpenDocument row or cell counted as the many it repeats,
+  its blank ones only where content follows them: `_Blanks`), and a sheet's empty rows
+  (`max_empty_rows`: a row without a cell, which a reader still walks), before the library
+  builds anything of them: a million empty rows or a part nested 100,000 deep is refused
+  in a fraction of the parse budget.
 - A part declaring a DTD is `InvalidDocument`: Office files never do, and entity
   expansion is the classic XML bomb.
 - Macros (`vbaProject.bin`) are never read: no loader opens them, and this check looks only
@@ -114,37 +115,49 @@ def _check_xml(
     depth = elements = empty_rows = 0
     row_open = False  # a sheet's row, with no cell yet
     row_repeat = 1  # how many rows the open row stands for (OpenDocument repeats them)
+    # OpenDocument's empty cells and rows count only once a cell with content follows them
+    # in their row or table (`_Blanks`): what a reader expands.
+    blanks = _Blanks()
 
-    def start(tag: str, attributes: dict[str, str]) -> None:
-        nonlocal depth, elements, row_open, row_repeat
-        depth += 1
-        local = tag.rpartition(":")[2]
-        row_open = local in _ROWS
-        # An OpenDocument row or cell may stand for many (`number-rows-repeated`,
-        # `number-columns-repeated`): a reader expands them, so they count as what they
-        # stand for, or a kilobyte could ask for millions of cells.
-        if row_open:
-            row_repeat = _repeat(attributes, "table:number-rows-repeated")
-            elements += row_repeat
-        elif local in _CELLS:
-            elements += row_repeat * _repeat(attributes, "table:number-columns-repeated")
-        else:
-            elements += 1
-        if depth > budget.max_xml_depth:
-            raise InputTooCostly(
-                f"{name}: its part {part.filename} nests elements more than "
-                f"{budget.max_xml_depth:,} deep: refused (the XML depth limit)."
-            )
+    def charge(weight: int) -> None:
+        nonlocal elements
+        elements += weight
         if elements > budget.max_xml_elements:
             raise InputTooCostly(
                 f"{name}: its part {part.filename} holds more than {budget.max_xml_elements:,} "
                 "XML elements: refused (the XML element limit)."
             )
 
+    def start(tag: str, attributes: dict[str, str]) -> None:
+        nonlocal depth, row_open, row_repeat
+        depth += 1
+        if depth > budget.max_xml_depth:
+            raise InputTooCostly(
+                f"{name}: its part {part.filename} nests elements more than "
+                f"{budget.max_xml_depth:,} deep: refused (the XML depth limit)."
+            )
+        local = tag.rpartition(":")[2]
+        row_open = local in _ROWS
+        # An OpenDocument row or cell may stand for many (`number-rows-repeated`,
+        # `number-columns-repeated`): a reader expands them, so they count as what they
+        # stand for, or a kilobyte could ask for millions of cells.
+        if local == "table-row":
+            row_repeat = _repeat(attributes, "table:number-rows-repeated")
+            blanks.open_row(row_repeat)
+        elif local in _CELLS:
+            weight = row_repeat * _repeat(attributes, "table:number-columns-repeated")
+            charge(blanks.open_cell(weight, "office:value-type" in attributes))
+        elif local == "row":  # Excel's: never repeated
+            row_repeat = 1
+            charge(1)
+        else:
+            charge(blanks.inside_cell() + 1)  # a cell's paragraph is its content
+
     def end(tag: str) -> None:
         nonlocal depth, empty_rows, row_open
         depth -= 1
-        if row_open and tag.rpartition(":")[2] in _ROWS:
+        local = tag.rpartition(":")[2]
+        if row_open and local in _ROWS:
             empty_rows += row_repeat
             if empty_rows > budget.max_empty_rows:
                 raise InputTooCostly(
@@ -152,6 +165,12 @@ def _check_xml(
                     f"{budget.max_empty_rows:,} empty rows: refused (the empty-row limit)."
                 )
         row_open = False
+        if local in _CELLS:
+            blanks.close_cell()
+        elif local == "table-row":
+            blanks.close_row()
+        elif local == "table":
+            blanks.close_table()
 
     def doctype(*_: object) -> None:
         raise InvalidDocument(
@@ -178,6 +197,53 @@ def _check_xml(
             f"{name}: its part {part.filename} cannot be unpacked ({type(exc).__name__}); the "
             "file may be corrupt or truncated."
         ) from None
+
+
+class _Blanks:
+    """OpenDocument's blank cells and rows, counted only where a reader expands them.
+    LibreOffice writes a sheet's empty remainder as repeated empty cells and rows (a row of
+    16,384 empty cells, repeated to row 1,048,576), which readers drop (calamine reads such a
+    sheet in 2 ms); the same blanks followed by a cell with content are a gap a reader fills
+    in, cell by cell. So blanks are held back, and counted when content follows them in
+    their row (cells) or table (rows); a table's or row's trailing ones never count."""
+
+    def __init__(self) -> None:
+        self._rows = 0  # blank rows' cells held back in this table
+        self._cells = 0  # blank cells held back in this row
+        self._row = 0  # the open row's own weight, until it is counted
+        self._row_blank = True
+        self._cell = 0  # the open cell's weight, until it is counted
+        self._cell_open = False
+
+    def open_row(self, repeat: int) -> None:
+        self._row, self._row_blank, self._cells = repeat, True, 0
+
+    def open_cell(self, weight: int, has_value: bool) -> int:
+        """What to count now for a cell of `weight` cells (with a value or not)."""
+        self._cell, self._cell_open = weight, True
+        return self._content() if has_value else 0
+
+    def inside_cell(self) -> int:
+        """What to count now for an element inside the open cell (its text: content)."""
+        return self._content() if self._cell_open and self._cell else 0
+
+    def close_cell(self) -> None:
+        self._cells += self._cell  # blank (a counted cell's weight is 0 by now)
+        self._cell, self._cell_open = 0, False
+
+    def close_row(self) -> None:
+        if self._row_blank:
+            self._rows += self._row + self._cells
+        self._cells = self._row = 0
+
+    def close_table(self) -> None:
+        self._rows = 0
+
+    def _content(self) -> int:
+        weight = self._rows + self._row + self._cells + self._cell
+        self._rows = self._row = self._cells = self._cell = 0
+        self._row_blank = False
+        return weight
 
 
 def _repeat(attributes: dict[str, str], name: str) -> int:

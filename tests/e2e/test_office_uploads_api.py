@@ -44,7 +44,9 @@ async def test_a_word_file_and_a_deck_become_searchable_documents(
     not tesseract_available(),
     reason="tesseract is not installed: apt-get install tesseract-ocr (.ci/run installs it)",
 )
-async def test_a_scanned_notice_is_read_by_ocr_and_says_so(client: httpx.AsyncClient) -> None:
+async def test_a_scanned_notice_is_read_by_ocr_and_its_answers_say_so(
+    client: httpx.AsyncClient,
+) -> None:
     image = Image.new("L", (1700, 600), 255)
     ImageDraw.Draw(image).text(
         (100, 200), "Visitors park in bay seven.", fill=0, font=ImageFont.load_default(size=48)
@@ -58,6 +60,11 @@ async def test_a_scanned_notice_is_read_by_ocr_and_says_so(client: httpx.AsyncCl
     assert detail["extraction"] == "ocr"
     assert detail["sections"][0]["text"] == "Visitors park in bay seven."
     assert detail["sections"][0]["heading_path"][-1] == "Page 1"
+    answer = (await client.post("/chat", json={"message": "Where do visitors park?"})).json()
+    scanned_source = [s for s in answer["sources"] if s["source"] == "notice.pdf"]
+    assert scanned_source and scanned_source[0]["extraction"] == "ocr", answer["sources"]
+    handbook = [s for s in answer["sources"] if s["source"] != "notice.pdf"]
+    assert all("extraction" not in s for s in handbook)  # a text file's source says nothing
 
 
 @pytest.mark.parametrize(

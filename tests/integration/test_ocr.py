@@ -15,7 +15,12 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from services.knowledge.loaders import FileLoader, ImageLoader, OcrOptions, PdfLoader
-from services.knowledge.loaders.ocr import tesseract_available
+from services.knowledge.loaders.ocr import (
+    at_resolution,
+    lines_text,
+    read_pages,
+    tesseract_available,
+)
 from services.parse_pool import BudgetedLoader
 from tests.memory_peak import MiB, tree_peak
 from tests.office_files import png_claiming
@@ -139,3 +144,37 @@ def test_without_tesseract_a_scan_is_415_naming_the_package(
     for refused in refusals:
         with pytest.raises(UnsupportedDocument, match="apt-get install tesseract-ocr"):
             refused()
+
+
+def test_an_image_recording_a_low_resolution_is_read_at_the_ocr_resolution() -> None:
+    scan = Image.new("L", (620, 880), 255)
+    scan.info["dpi"] = (150, 150)
+    read_at = at_resolution(scan, OcrOptions(dpi=300), max_pixels=64_000_000)
+    assert read_at.size == (1240, 1760)
+    assert at_resolution(scan, OcrOptions(dpi=300), max_pixels=1_000_000).size[0] < 1240
+    unrecorded = Image.new("L", (620, 880), 255)
+    assert at_resolution(unrecorded, OcrOptions(dpi=300), max_pixels=64_000_000) is unrecorded
+
+
+@needs_tesseract
+def test_a_small_150_dpi_scan_is_read_word_for_word() -> None:
+    """Small type on a 150-dpi scan (x-height ~6 pixels): read at its own size, Tesseract
+    misread two of its words."""
+    image = Image.new("L", (1240, 300), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=13)
+    for row, line in enumerate(LEFT + RIGHT):
+        draw.text((60, 20 + 26 * row), line, fill=0, font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=75, dpi=(150, 150))
+    document = ImageLoader().load("small.jpg", buffer.getvalue())
+    assert words(document.sections[0].text) == words(" ".join(LEFT + RIGHT))
+
+
+@needs_tesseract
+def test_pages_read_at_once_come_back_in_page_order() -> None:
+    pages = [page([[f"Page number {n} of the scan"]], size=(1700, 400)) for n in range(1, 6)]
+    read = read_pages("scan.tif", iter(pages), OcrOptions(workers=3))
+    assert [words(lines_text(lines)) for lines in read] == [
+        words(f"Page number {n} of the scan") for n in range(1, 6)
+    ]

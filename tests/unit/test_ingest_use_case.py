@@ -418,6 +418,31 @@ def test_the_next_inputs_are_parsed_while_the_current_ones_are_embedded() -> Non
     assert embedder.next_parsed_while_embedding == [True]
 
 
+def test_small_flushes_embed_the_first_documents_while_the_next_are_parsed() -> None:
+    """An embedder that embeds each text alone (the local model) gains nothing from one
+    batch for a whole folder, which parses every file first: `flush_chunks` saves the first
+    documents while the next inputs are parsed."""
+    loader = WatchedLoader()
+    embedder = WaitingEmbedder(loader.event("c.txt"))
+    store = InMemoryKnowledgeStore()
+    ingest_documents = IngestDocuments(
+        store,
+        loader,
+        SentenceChunker(),
+        embedder,
+        FixedClock(TODAY),
+        pipeline_signature="test-pipeline",
+        policy=IngestPolicy(embed_batch_chunks=256, flush_chunks=1),
+    )
+    sources = [src("a.txt", LEAVE), src("b.txt", EXPENSES), src("c.txt", text("C", "Sea."))]
+
+    report = ingest_documents.run(IngestRequest(sources=sources))
+
+    assert [item.status for item in report.items] == ["added", "added", "added"]
+    assert embedder.next_parsed_while_embedding == [True]
+    assert embedder.calls == 3  # one flush a document, not one for the folder
+
+
 def test_an_unchanged_input_is_not_parsed_ahead_or_in_turn() -> None:
     loader = WatchedLoader()
     store = InMemoryKnowledgeStore()

@@ -43,6 +43,10 @@ FINGERPRINTS = {
     # 12: Markdown's character references decoded in prose; no reference document has one
     # there (test_loader_structure's test of them reads one), so the fingerprint is 11's
     12: "50ef4b8ca8a00a5dc392e7c168a09af6881dce19f9ac0929a52b0e38fc888c3c",
+    # 13: scans read by OCR at 300 dpi with a lower confidence cut, and prose set in a Word
+    # code style read as prose; no reference document is a scan or a Word file, so the
+    # fingerprint is 12's
+    13: "50ef4b8ca8a00a5dc392e7c168a09af6881dce19f9ac0929a52b0e38fc888c3c",
 }
 
 

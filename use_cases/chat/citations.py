@@ -91,6 +91,7 @@ class Citation:
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Any, ...], ...] = ()
     truncated: bool = False
+    extraction: str | None = None
 
     @property
     def version_note(self) -> str:
@@ -121,6 +122,7 @@ class Citation:
             columns=self.columns,
             rows=self.rows,
             truncated=self.truncated,
+            extraction=self.extraction,
         )
 
     def as_dict(self) -> dict[str, Any]:

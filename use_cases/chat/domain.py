@@ -147,6 +147,9 @@ class Source:
     cited: bool = True
     """False for a passage the model was given but did not cite: listed when an answer
     after a search cites none of its passages, so a client still sees what it rests on."""
+    extraction: str | None = None
+    """"ocr" when the passage's document was read by OCR (a scan or an image): its words may
+    hold misreadings. Absent from the JSON otherwise."""
 
     def as_dict(self) -> dict[str, Any]:
         """`document` and `date` repeat `title` and `updated_at` under the names the
@@ -170,6 +173,7 @@ class Source:
             "cited": self.cited,
             **({"status": self.status} if self.status is not None else {}),
             **({"replaced_by": _ref_dict(self.replaced_by)} if self.replaced_by else {}),
+            **({"extraction": self.extraction} if self.extraction else {}),
             **(
                 {
                     "columns": list(self.columns),
@@ -202,6 +206,7 @@ class Source:
             rows=tuple(tuple(row) for row in data.get("rows") or ()),
             truncated=bool(data.get("truncated")),
             cited=bool(data.get("cited", True)),
+            extraction=data.get("extraction") or None,
         )
 
 

@@ -141,6 +141,7 @@ async def search_knowledge_base(
             superseded_by=hit.superseded_by,
             supersedes=hit.supersedes,
             document_version=hit.document_version,
+            extraction=hit.extraction,
         )
         new.append(citation)
     deps.citations.extend(new)

@@ -198,6 +198,8 @@ class SearchHit:
     attachment: str | None = None
     """The id of the chat's attached file this passage is from (then `document_id` names no
     document and is 0); None for a knowledge-base passage."""
+    extraction: str | None = None
+    """How its document's text was read when not from a text layer ("ocr")."""
 
 
 @dataclass(frozen=True)

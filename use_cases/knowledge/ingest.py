@@ -51,7 +51,8 @@ Parsing ahead:
 
 Writing:
 - Chunks of several small documents are embedded together (bigger batches are much faster
-  on CPU); each document is saved in one transaction. A document of more than one batch is
+  on CPU for a provider that embeds a batch at once), up to `flush_chunks` of them; each
+  document is saved in one transaction. A document of more than one batch is
   embedded batch by batch and staged, then made visible in one commit (memory stays bounded
   by the batch; `on_chunks` reports progress). A killed ingest leaves every document fully
   old or fully new, and a re-run finishes the rest.
@@ -157,6 +158,11 @@ class IngestPolicy:
     max_document_chunks: int = 5_000
     future_tolerance: timedelta = timedelta(days=1)
     embed_batch_chunks: int = 256
+    flush_chunks: int | None = None
+    """Small documents are embedded and saved once this many of their chunks wait (None:
+    `embed_batch_chunks`). An embedder that embeds each text on its own gains nothing from
+    a big batch, and a small one lets the next inputs' parses overlap the embedding, where
+    one batch for a whole folder parses every file first, then embeds."""
     parse_ahead: int = 2
     """Inputs read and parsed ahead of the one being checked (0: none, parse in turn)."""
 
@@ -254,7 +260,11 @@ class IngestDocuments:
                 self._save_large(run, prepared)
                 continue
             pending.append(prepared)
-            if sum(p.draft.chunk_count for p in pending) >= self._policy.embed_batch_chunks:
+            flush_at = min(
+                self._policy.flush_chunks or self._policy.embed_batch_chunks,
+                self._policy.embed_batch_chunks,
+            )
+            if sum(p.draft.chunk_count for p in pending) >= flush_at:
                 self._flush(run, pending)
                 pending = []
         self._flush(run, pending)

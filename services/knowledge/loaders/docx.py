@@ -5,9 +5,10 @@
   "Heading 1"s (a Word title sits above them); without one, "Heading 1" is the top level,
   as `#` is in Markdown.
 - Body: paragraphs in order; code (a "Source Code", "HTML Preformatted" or other code
-  style) in a fenced block with its line breaks; list items (numbered in Word's numbering
-  or styled "List ...") as "- item" or "1. item", indented by their level; tables as
-  Markdown tables inside the section they stand in, merged cells once.
+  style) in a fenced block with its line breaks, unless its lines read as sentences
+  (`_reads_as_prose`: prose a converter or a writer set in a code style); list items
+  (numbered in Word's numbering or styled "List ...") as "- item" or "1. item", indented
+  by their level; tables as Markdown tables inside the section they stand in, merged cells once.
 - Left out: footnotes, endnotes, comments, headers and footers (parts of their own, never
   walked), and deleted tracked changes.
 - Title: the core properties' title, else the "Title" paragraph, else the first
@@ -158,18 +159,46 @@ def _blocks(document: Any) -> Iterator[_Block]:
 
 
 def _fenced(blocks: list[_Block]) -> Iterator[_Block]:
-    """Runs of code paragraphs as one fenced block each (as Markdown keeps code)."""
+    """Runs of code paragraphs as one fenced block each (as Markdown keeps code); a code
+    paragraph that reads as prose (`_reads_as_prose`) is a paragraph of prose."""
     run: list[str] = []
     for block in blocks:
-        if block.code:
+        if block.code and not _reads_as_prose(block.text):
             run.append(block.text)
             continue
         if run:
             yield _Block(0, "```\n" + "\n".join(run) + "\n```")
             run = []
-        yield block
+        yield _Block(0, " ".join(block.text.split())) if block.code else block
     if run:
         yield _Block(0, "```\n" + "\n".join(run) + "\n```")
+
+
+#: Characters of code, shell and markup that prose does without (outside inline code).
+_CODE_MARKS = re.compile(r"[{}\[\]=;<>$#|\\]|->|::|^\s|\n\s")
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+#: A prose block has at least this many words, nearly all (`PROSE_WORDS`) plain words.
+PROSE_MIN_WORDS = 12
+PROSE_WORDS = 0.85
+
+
+def _reads_as_prose(code: str) -> bool:
+    """Whether code-styled paragraphs are sentences: a converter (pandoc, given a Markdown
+    admonition or an indented note it does not know) or a writer (Word's "Plain Text"
+    style) sets prose in a code style, and a note such as "It is intended for local use
+    only." is then fenced as code, which search and the answerer read as code. Sentences of
+    plain words (inline code and emphasis allowed) ending in a full stop, with none of the
+    marks of code, shell or markup, are prose."""
+    text = code.strip()
+    if not text.endswith((".", "!", "?", ".**", ".*", "._")):
+        return False
+    outside = _INLINE_CODE.sub("code", text)
+    if _CODE_MARKS.search(outside):
+        return False
+    words = outside.split()
+    plain = sum(1 for word in words if _WORD.fullmatch(word.strip(".,:;!?()\"'*_")))
+    return len(words) >= PROSE_MIN_WORDS and plain >= PROSE_WORDS * len(words)
 
 
 def _paragraph_text(paragraph: Any) -> str:

@@ -16,6 +16,7 @@ read by OCR (services/knowledge/loaders/ocr.py).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +27,13 @@ from services.knowledge.loaders.common import (
     extension,
     humanise_stem,
 )
-from services.knowledge.loaders.ocr import OcrOptions, lines_text, read_lines, require_tesseract
+from services.knowledge.loaders.ocr import (
+    OcrOptions,
+    at_resolution,
+    lines_text,
+    read_pages,
+    require_tesseract,
+)
 from use_cases.knowledge.domain import ParsedDocument, ParsedSection
 from use_cases.shared.errors import InputTooCostly, InvalidDocument, UnsupportedDocument
 
@@ -59,14 +66,19 @@ class ImageLoader:
         require_tesseract(name)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
-        self.check(name, data)
-        image = _measure(name, data, self._budget, self._ocr)
-        frames = getattr(image, "n_frames", 1)
-        pages: list[str] = []
+        ensure_not_empty(name, data)
+        image = _measure(name, data, self._budget, self._ocr)  # once: `check`'s, without its close
         try:
-            for index in range(frames):
-                image.seek(index)
-                pages.append(lines_text(read_lines(name, _greyscale(name, image), self._ocr)))
+            require_tesseract(name)
+        except UnsupportedDocument:
+            image.close()
+            raise
+        frames = getattr(image, "n_frames", 1)
+        try:
+            pages = [
+                lines_text(lines)
+                for lines in read_pages(name, self._frames(name, image), self._ocr)
+            ]
         finally:
             image.close()
         title = humanise_stem(name)
@@ -82,6 +94,12 @@ class ImageLoader:
             media_type=f"image/{(image.format or 'png').lower()}",
             metadata={EXTRACTION_KEY: "ocr", "pages": str(frames)},
         )
+
+    def _frames(self, name: str, image: Any) -> Iterator[Any]:
+        """Each frame in grey at the OCR resolution, decoded as OCR asks for it."""
+        for index in range(getattr(image, "n_frames", 1)):
+            image.seek(index)
+            yield at_resolution(_greyscale(name, image), self._ocr, self._budget.max_image_pixels)
 
 
 def _measure(name: str, data: bytes, budget: InputBudget, ocr: OcrOptions) -> Any:

@@ -11,17 +11,26 @@ Rules:
   recur the page is read column by column (`_column_order`); a blank line between blocks.
 - A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
   left out: on a scan that is mostly noise, speckles and the edges of pictures.
-- Each page costs seconds of CPU: the parse child is told of each (`allow_another_step`,
-  services/parse_pool.py), so a scan's wall-clock allowance grows with its pages, and the
-  command runs with one thread under the parse's CPU and memory limits (a child process
-  inherits them), and a time-out of its own.
+- Tesseract's English model reads type best at about 300 dpi (the x-height some 20-30
+  pixels): a page is read at `OcrOptions.dpi`, a scan PDF's page rendered so, an image that
+  records a lower resolution (a 150-dpi scan) scaled up to it (`at_resolution`); measured
+  on 150-dpi pages of a typeset manual (bench/bench_ocr.py), reading them at 300 dpi got
+  0.94 of the characters right where 150 got 0.89.
+- Each page costs a second or two of CPU: the parse child is told of each
+  (`allow_another_step`, services/parse_pool.py), so a scan's wall-clock allowance grows
+  with its pages. Each `tesseract` runs with one thread (`OMP_THREAD_LIMIT=1`) under the
+  parse's CPU and memory limits (a child process inherits them) and a time-out of its own,
+  and `OcrOptions.workers` pages are read at once (`read_pages`: one per core), the next
+  page rendered while they run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -50,15 +59,19 @@ class OcrLine:
 class OcrOptions:
     """How scans are read (the OCR_* settings, backend/config.py)."""
 
-    #: Dots per inch a PDF page is rasterised at (Tesseract reads 150-300 dpi best).
-    dpi: int = 200
-    #: Lines Tesseract is less sure of than this, on average over their words, go (0-100).
-    min_confidence: float = 60.0
+    #: Dots per inch a page is read at: a PDF page rasterised so, a lower-resolution image
+    #: scaled up to it (Tesseract's model reads ~300 dpi best).
+    dpi: int = 300
+    #: Lines Tesseract is less sure of than this, on average over their words, go (0-100):
+    #: at 60, lines of good text with a logo or a symbol it misreads went too.
+    min_confidence: float = 30.0
     #: Tesseract's language data (`eng`; `eng+deu` with tesseract-ocr-deu installed).
     language: str = "eng"
     #: Pages one document may ask OCR to read (a scanned PDF's, a TIFF's frames); more is
     #: `InputTooCostly` (413).
     max_pages: int = BUDGET.max_ocr_pages
+    #: Pages read at once, one single-threaded `tesseract` each (one per core).
+    workers: int = 2
 
 
 def tesseract_available() -> bool:
@@ -77,10 +90,52 @@ def require_tesseract(name: str) -> None:
 def read_lines(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
     """The lines Tesseract reads on `image` (a Pillow image), in reading order, the unsure
     ones left out."""
-    import pytesseract  # imported where it runs
-
     require_tesseract(name)
     allow_another_step()
+    return _read(name, image, options)
+
+
+def read_pages(name: str, images: Iterable[Any], options: OcrOptions) -> list[list[OcrLine]]:
+    """`read_lines` of each image, in order, `options.workers` at once. An image is drawn
+    from `images` (rendered) while the workers read the pages before it, at most one page
+    waiting for a worker, so `workers` + 2 pages' pixels are held at most; the parse child
+    hears of each page from this thread."""
+    require_tesseract(name)
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # set here, before the workers read it
+    read: list[list[OcrLine]] = []
+    with ThreadPoolExecutor(max(1, options.workers)) as pool:
+        running: deque[Future[list[OcrLine]]] = deque()
+        for image in images:
+            allow_another_step()
+            running.append(pool.submit(_read, name, image, options))
+            if len(running) > max(1, options.workers):
+                read.append(running.popleft().result())
+        read += [future.result() for future in running]
+    return read
+
+
+def at_resolution(image: Any, options: OcrOptions, max_pixels: int) -> Any:
+    """`image` scaled up to `options.dpi` where it records a lower resolution (a 150-dpi
+    scan), within `max_pixels`; an image that records none is read as it is."""
+    recorded = image.info.get("dpi")
+    try:
+        dpi = float(recorded[0]) if recorded else 0.0
+    except (TypeError, ValueError, IndexError):
+        dpi = 0.0
+    if not 0 < dpi < options.dpi * 0.9:
+        return image
+    width, height = image.size
+    scale = min(options.dpi / dpi, (max_pixels / max(width * height, 1)) ** 0.5)
+    if scale <= 1.05:
+        return image
+    from PIL import Image  # imported where it runs
+
+    return image.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+
+
+def _read(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
+    import pytesseract  # imported where it runs
+
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread: the parse budget is per core
     try:
         found = pytesseract.image_to_data(

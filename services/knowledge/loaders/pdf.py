@@ -24,8 +24,9 @@ from services.knowledge.loaders.common import (
 )
 from services.knowledge.loaders.image import EXTRACTION_KEY
 from services.knowledge.loaders.ocr import (
+    OcrLine,
     OcrOptions,
-    read_lines,
+    read_pages,
     require_tesseract,
     tesseract_available,
 )
@@ -198,14 +199,13 @@ class PdfLoader:
             )
         document = pdfium.PdfDocument(data)
         try:
-            for index in scans:
-                page = document[index]
-                try:
-                    pages[index] = _ocr_page(name, page, self._ocr, self._budget)
-                finally:
-                    page.close()
+            sizes = [_page_size(document, index) for index in scans]
+            scales = [_ocr_scale(size, self._ocr, self._budget) for size in sizes]
+            read = read_pages(name, _rendered(document, scans, scales), self._ocr)
         finally:
             document.close()
+        for index, lines, (_, height), scale in zip(scans, read, sizes, scales, strict=True):
+            pages[index] = _ocr_page_text(lines, height, scale)
         return scans
 
 
@@ -315,17 +315,40 @@ def _is_scan(page: pdfium.PdfPage, text: PageText | None) -> bool:
     return any(isinstance(item, pdfium.PdfImage) for item in page.get_objects(max_depth=3))
 
 
-def _ocr_page(name: str, page: pdfium.PdfPage, ocr: OcrOptions, budget: InputBudget) -> PageText:
-    """A scanned page's lines as OCR reads them, placed in PDF points like a text page's
-    (their type size unknown: 0, so no line of a scan is taken for a heading or a note)."""
-    width, height = page.get_size()
-    scale = min(ocr.dpi / 72, (budget.max_image_pixels / max(width * height, 1.0)) ** 0.5)
-    bitmap = page.render(scale=scale, grayscale=True)
+def _ocr_scale(size: tuple[float, float], ocr: OcrOptions, budget: InputBudget) -> float:
+    """Pixels per PDF point a scanned page is rendered at: the OCR dpi, less where the page is
+    so large that its pixels would pass `max_image_pixels`."""
+    width, height = size
+    return min(ocr.dpi / 72, (budget.max_image_pixels / max(width * height, 1.0)) ** 0.5)
+
+
+def _page_size(document: pdfium.PdfDocument, index: int) -> tuple[float, float]:
+    page = document[index]
     try:
-        image = bitmap.to_pil()
-        lines = read_lines(name, image, ocr)
+        width, height = page.get_size()
+        return width, height
     finally:
-        bitmap.close()
+        page.close()
+
+
+def _rendered(document: pdfium.PdfDocument, scans: Sequence[int], scales: Sequence[float]) -> Any:
+    """Each scanned page as a grey Pillow image, rendered one at a time in this thread (PDFium
+    is not thread-safe) as OCR asks for the next."""
+    for index, scale in zip(scans, scales, strict=True):
+        page = document[index]
+        try:
+            bitmap = page.render(scale=scale, grayscale=True)
+            try:
+                yield bitmap.to_pil().copy()  # the copy owns its pixels once the bitmap closes
+            finally:
+                bitmap.close()
+        finally:
+            page.close()
+
+
+def _ocr_page_text(lines: Sequence[OcrLine], height: float, scale: float) -> PageText:
+    """A scanned page's lines as OCR read them, placed in PDF points like a text page's
+    (their type size unknown: 0, so no line of a scan is taken for a heading or a note)."""
     return PageText(
         tuple(
             Line(line.text, height - line.top / scale, height - line.bottom / scale, 0.0)
