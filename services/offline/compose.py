@@ -129,7 +129,9 @@ def _answer(
     context, question = asked.context, asked.question
     (best_sentence, best_hit), (asked_as, read_as) = best, reading
     chosen, see_also = from_one_place(chosen)
-    conflict = disagreeing_sources(chosen, scored, kept, asked.needed, context.similarity)
+    conflict = disagreeing_sources(
+        chosen, scored, kept, asked.needed, context.similarity, context.tuning.confidence
+    )
     if conflict is not None:
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
     body = cited_body(question, chosen, kept, replaced, conflict, see_also)

@@ -99,7 +99,9 @@ def test_long_sections_are_shortlisted_to_the_sentences_sharing_the_question_wor
     text = f"{filler} The checkpoint runs when the log reaches 1000 pages. It then restarts."
     units = units_of(text, set(), 0, 0)
     labels = ["Manual"] * len(units)
-    kept, kept_labels = _shortlist(units, labels, content_stems("when does the checkpoint run"))
+    kept, kept_labels = _shortlist(
+        units, labels, content_stems("when does the checkpoint run"), DEFAULT_TUNING.choose
+    )
     assert len(units) > DEFAULT_TUNING.choose.max_candidates
     assert len(kept) == len(kept_labels) == DEFAULT_TUNING.choose.max_candidates
     texts = [u.text for u in kept]
@@ -913,7 +915,7 @@ def test_a_filled_paragraph_goes_on_whatever_the_word_its_width_pushed_to_the_ne
         + " " * 30
         + "│\n"
     )
-    assert fill_width(rows.splitlines()) >= 60
+    assert fill_width(rows.splitlines(), DEFAULT_TUNING.read) >= 60
     assert len(_texts(rows)) == 2
 
 
