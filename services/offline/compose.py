@@ -69,7 +69,7 @@ def compose_documents(
     anywhere (a question word no retrieved passage holds raises the bar only if it is unknown;
     without `known`: always); the abbreviations it defines (`_read_abbreviations`); the trained
     reader, whose belief in the chosen sentences is `ConfidenceTuning.reader_share` of the
-    confidence (`with_belief`).
+    confidence (`confidence.mixed`).
     """
     if not hits:
         return not_found(0.0, context)
@@ -133,7 +133,10 @@ def _answer(
         chosen, scored, kept, asked.needed, context.similarity, context.tuning.confidence
     )
     if conflict is not None:
+        # The disagreeing sentence is quoted beside the chosen ones, once: not again as
+        # "see also" when it was chosen in another place.
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
+        see_also = [rest for p in see_also if (rest := [c for c in p if c is not conflict[1]])]
     body = cited_body(question, chosen, kept, replaced, conflict, see_also)
     read_whole = None
     if context.similarity is not None:

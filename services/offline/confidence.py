@@ -33,15 +33,6 @@ def reader_belief(
     return 1.0 / (1.0 + math.exp(-max(logits)))
 
 
-def with_belief(
-    confidence: float, context: AnswerContext, question: str, chosen: Sequence[str | None]
-) -> float:
-    """The confidence mixed with the reader's belief that a chosen sentence states the answer
-    (the most convinced of them): `ConfidenceTuning.reader_share` of it is the reader's (the
-    context's reader)."""
-    return mixed(confidence, reader_belief(context, question, chosen), context.tuning.confidence)
-
-
 def mixed(confidence: float, belief: float | None, tuning: ConfidenceTuning) -> float:
     """`ConfidenceTuning.reader_share` of the confidence is the reader's `belief` (if any)."""
     if belief is None:

@@ -240,6 +240,18 @@ def test_an_answer_quotes_one_place_and_cites_another_as_see_also() -> None:
     assert "[2] Discarding work" in body  # and cited among the sources
 
 
+def test_a_disagreeing_sentence_of_another_place_is_quoted_once() -> None:
+    hits = [
+        _hit("Passwords must be at least 12 characters long. Rotate them yearly.", 1, "Security"),
+        _hit("Passwords must be at least 8 characters long for staff accounts.", 2, "IT guide"),
+    ]
+    body = _body(compose_documents("how long must passwords be?", hits).text)
+    assert body.startswith("These sources disagree: ")
+    # each side quoted once: beside the answer, never again as "see also"
+    assert body.count("Passwords must be at least 12 characters long [1]") == 1
+    assert body.count("Passwords must be at least 8 characters long for staff accounts [2]") == 1
+
+
 def test_an_answer_without_the_kind_of_fact_asked_for_is_never_confident() -> None:
     cap = DEFAULT_TUNING.confidence.untyped_cap
 
