@@ -33,6 +33,7 @@ from services.offline.choose import (
 )
 from services.offline.confidence import (
     OBSERVERS,
+    action_held,
     capped,
     confidence_features,
     conservative,
@@ -146,6 +147,7 @@ def _answer(
         best_sentence, best_hit, chosen, asked.needed, scored, kept, read_whole, covered
     )
     features["said"] = said_share(own_terms(asked), chosen, context.lexicon)
+    features["action"] = action_held(question, chosen, context.lexicon)
     confidence = logistic_confidence(features, context.tuning.confidence)
     if context.reader is not None and context.tuning.confidence.reader_share > 0:
         chosen_as_read = [read_as.get(id(c.unit)) for c in chosen]
