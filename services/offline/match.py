@@ -75,8 +75,9 @@ def _credits(tuning: ScoreTuning) -> tuple[float, ...]:
     """The credit of each rule of `match` after the exact stem, in the order they are tried
     (`_rule`'s numbers)."""
     global _last_credits
-    if _last_credits[0] is tuning:
-        return _last_credits[1]
+    last = _last_credits  # one read: another thread may swap the pair meanwhile
+    if last[0] is tuning:
+        return last[1]
     credits = (
         tuning.synonym_credit,
         tuning.code_credit,
