@@ -23,13 +23,10 @@ from services.offline.read import Unit
 from services.offline.render import CODE_NAME
 from services.offline.score import Scored
 from services.offline.text import content_stems, has_digit, stem
-from services.offline.tuning import DEFAULT_TUNING
 from services.offline.typos import is_foreign
 
 
-def _answering(
-    scored: list[Scored], needed: float, within: int = DEFAULT_TUNING.choose.promote_within
-) -> Scored | None:
+def _answering(scored: list[Scored], needed: float, within: int) -> Scored | None:
     """The sentence that answers: the best-ranked one when its evidence meets the bar, else
     the first runner-up within `within` (`ChooseTuning.promote_within`) that does. The
     bonuses for the kind of fact asked for order the sentences; the evidence decides whether
@@ -143,9 +140,7 @@ def _spelt_stems(question: str) -> set[str]:
     return {stem(w.lower()) for w in WORD.findall(question) if len(w) >= 5 and w.lower() in known}
 
 
-def _common_stems(
-    question: str, frequency: int = DEFAULT_TUNING.choose.common_word_frequency
-) -> set[str]:
+def _common_stems(question: str, frequency: int) -> set[str]:
     """Stems of the question's words that are very common in English: at least `frequency`
     (`ChooseTuning.common_word_frequency`)."""
     frequencies = english_words()

@@ -10,6 +10,7 @@ from typing import Any
 
 from loguru import logger
 
+from services.offline import tuning as offline_tuning
 from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.asked import Asked, own_words
 from services.offline.lexicon import EMPTY, Lexicon
@@ -20,17 +21,20 @@ from services.offline.render import heading_parts, is_question, meaning_label
 from services.offline.score import Scored, asked_codes, focus_on
 from services.offline.semantic import SentenceSimilarity
 from services.offline.text import stem_set
-from services.offline.tuning import DEFAULT_TUNING
+from services.offline.tuning import ChooseTuning, ScoreTuning, Tuning
 
 
-def sentence_texts(hit: dict[str, Any]) -> list[str]:
+def sentence_texts(hit: dict[str, Any], tuning: Tuning | None = None) -> list[str]:
     """The texts a passage's sentences are scored by meaning as (`compose_documents`), to
     embed them ahead (`prepared.py`): the same units, the same labels; and its section's
-    heading when that asks a question (`_answered_headings`)."""
+    heading when that asks a question (`_answered_headings`). `tuning`: the knobs answers
+    are read with (`tuning.DEFAULT_TUNING` as it is now without one: no answer's context
+    reaches the preparing of a document)."""
+    knobs = offline_tuning.DEFAULT_TUNING if tuning is None else tuning
     label = meaning_label(hit)
-    units = units_of(str(hit.get("text") or ""), set(), 0, 0)
+    units = units_of(str(hit.get("text") or ""), set(), 0, 0, knobs.read)
     asking = _asking_heading(hit)
-    with_label = DEFAULT_TUNING.choose.embed_with_label
+    with_label = knobs.choose.embed_with_label
     return [_as_embedded(label, u.read, with_label) for u in units] + ([asking] if asking else [])
 
 
@@ -78,18 +82,23 @@ def _shortlist(
     units: list[Unit],
     labels: list[str],
     terms: Sequence[str],
-    most: int = DEFAULT_TUNING.choose.max_candidates,
+    choose: ChooseTuning,
     lexicon: Lexicon = EMPTY,
+    score: ScoreTuning | None = None,
 ) -> tuple[list[Unit], list[str]]:
     """The `most` sentences most worth scoring (`ChooseTuning.max_candidates`), in their
     original order: those sharing most of the question's words, with the sentence after each
     of the best (it may complete them, `_with_neighbours`) and the one before each of the
-    very best (a sentence opening "That means ..." needs it)."""
+    very best (a sentence opening "That means ..." needs it); the shares of each are
+    `ChooseTuning.shortlist_*`."""
+    most = choose.max_candidates
+    credit = choose.shortlist_context_credit
 
     def overlap(unit: Unit) -> float:
         return sum(
             max(
-                match(t, unit.stems, lexicon=lexicon), 0.5 * match(t, unit.context, lexicon=lexicon)
+                match(t, unit.stems, lexicon=lexicon, tuning=score),
+                credit * match(t, unit.context, lexicon=lexicon, tuning=score),
             )
             for t in terms
         )
@@ -98,13 +107,17 @@ def _shortlist(
         range(len(units)),
         key=lambda i: (-overlap(units[i]), units[i].rank, units[i].hit_index, units[i].position),
     )
-    keep = set(order[: most * 5 // 8])
-    for rank, i in enumerate(order[: most // 4]):
+    keep = set(order[: int(most * choose.shortlist_overlap_share)])
+    for rank, i in enumerate(order[: int(most * choose.shortlist_next_share)]):
         # `units` runs hit by hit in reading order: the next sentence is the next unit, and
         # the one before the best what a sentence opening "That means ..." points back to
         if i + 1 < len(units) and units[i + 1].hit_index == units[i].hit_index:
             keep.add(i + 1)
-        if rank < most // 8 and i > 0 and units[i - 1].hit_index == units[i].hit_index:
+        if (
+            rank < int(most * choose.shortlist_previous_share)
+            and i > 0
+            and units[i - 1].hit_index == units[i].hit_index
+        ):
             keep.add(i - 1)
     for i in order:
         if len(keep) >= most:
@@ -177,14 +190,18 @@ def candidate_sentences(
     for index, hit in enumerate(kept):
         context = stem_set(f"{hit.get('title', '')} {hit.get('section', '')}")
         rank = int(hit.get("_rank", index))
-        found = units_of(str(hit.get("text") or ""), context, index, rank)
+        found = units_of(
+            str(hit.get("text") or ""), context, index, rank, asked.context.tuning.read
+        )
         units.extend(found)
         labels.extend([meaning_label(hit)] * len(found))
     _read_abbreviations(units, kept, asked.context.abbreviations)
     hit_texts = [stem_set(f"{h.get('title', '')} {h.get('text', '')}") for h in kept]
-    most = asked.context.tuning.choose.max_candidates
-    if len(units) > most:
-        units, labels = _shortlist(units, labels, asked.terms, most, asked.context.lexicon)
+    choose = asked.context.tuning.choose
+    if len(units) > choose.max_candidates:
+        units, labels = _shortlist(
+            units, labels, asked.terms, choose, asked.context.lexicon, asked.context.tuning.score
+        )
     return units, labels, hit_texts
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from loguru import logger
 
 from services.offline.asked import Asked
-from services.offline.conflicts import MAX_COMPARED, disagreement, same_subject_by
+from services.offline.conflicts import disagreement, same_subject_by
 from services.offline.context import DEFAULT_CONTEXT, AnswerContext
 from services.offline.lexicon import EMPTY, Lexicon
 from services.offline.match import match
@@ -32,7 +32,7 @@ from services.offline.render import is_question
 from services.offline.score import DOING_VERBS, Scored
 from services.offline.semantic import SentenceSimilarity
 from services.offline.text import has_digit, jaccard, stem, stem_set
-from services.offline.tuning import ChooseTuning
+from services.offline.tuning import ChooseTuning, ConfidenceTuning
 from services.offline.versions import family
 
 
@@ -390,11 +390,13 @@ def disagreeing_sources(
     kept: list[dict[str, Any]],
     needed: float,
     similarity: SentenceSimilarity | None,
+    tuning: ConfidenceTuning,
 ) -> tuple[Scored, Scored, str] | None:
     """Two answering sentences of different current documents that state different values of
     one measure (`conflicts.py`): the chosen one, the other (maybe not chosen yet), and the
     sentence that says so."""
-    candidates = chosen + [s for s in scored[: MAX_COMPARED + len(chosen)] if s not in chosen]
+    compared = tuning.compared_sentences + len(chosen)
+    candidates = chosen + [s for s in scored[:compared] if s not in chosen]
 
     lineage = [family(kept[c.unit.hit_index]) for c in candidates]
     texts: dict[Any, list[str]] = {}
@@ -404,7 +406,7 @@ def disagreeing_sources(
         [c.unit.text for c in candidates],
         lineage,
         lambda i: candidates[i].evidence >= needed,
-        same_subject_by(similarity),
+        same_subject_by(similarity, tuning),
         {key: " ".join(parts) for key, parts in texts.items()},
     )
     if found is None or found.first >= len(chosen):

@@ -33,6 +33,7 @@ from services.offline.choose import (
 )
 from services.offline.confidence import (
     OBSERVERS,
+    action_held,
     capped,
     confidence_features,
     conservative,
@@ -69,7 +70,7 @@ def compose_documents(
     anywhere (a question word no retrieved passage holds raises the bar only if it is unknown;
     without `known`: always); the abbreviations it defines (`_read_abbreviations`); the trained
     reader, whose belief in the chosen sentences is `ConfidenceTuning.reader_share` of the
-    confidence (`with_belief`).
+    confidence (`confidence.mixed`).
     """
     if not hits:
         return not_found(0.0, context)
@@ -129,9 +130,14 @@ def _answer(
     context, question = asked.context, asked.question
     (best_sentence, best_hit), (asked_as, read_as) = best, reading
     chosen, see_also = from_one_place(chosen)
-    conflict = disagreeing_sources(chosen, scored, kept, asked.needed, context.similarity)
+    conflict = disagreeing_sources(
+        chosen, scored, kept, asked.needed, context.similarity, context.tuning.confidence
+    )
     if conflict is not None:
+        # The disagreeing sentence is quoted beside the chosen ones, once: not again as
+        # "see also" when it was chosen in another place.
         chosen = [*chosen, conflict[1]] if conflict[1] not in chosen else chosen
+        see_also = [rest for p in see_also if (rest := [c for c in p if c is not conflict[1]])]
     body = cited_body(question, chosen, kept, replaced, conflict, see_also)
     read_whole = None
     if context.similarity is not None:
@@ -141,6 +147,7 @@ def _answer(
         best_sentence, best_hit, chosen, asked.needed, scored, kept, read_whole, covered
     )
     features["said"] = said_share(own_terms(asked), chosen, context.lexicon)
+    features["action"] = action_held(question, chosen, context.lexicon)
     confidence = logistic_confidence(features, context.tuning.confidence)
     if context.reader is not None and context.tuning.confidence.reader_share > 0:
         chosen_as_read = [read_as.get(id(c.unit)) for c in chosen]

@@ -5,6 +5,7 @@ the trained reader's belief, and the caps.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,15 +32,6 @@ def reader_belief(
     if not logits:
         return None
     return 1.0 / (1.0 + math.exp(-max(logits)))
-
-
-def with_belief(
-    confidence: float, context: AnswerContext, question: str, chosen: Sequence[str | None]
-) -> float:
-    """The confidence mixed with the reader's belief that a chosen sentence states the answer
-    (the most convinced of them): `ConfidenceTuning.reader_share` of it is the reader's (the
-    context's reader)."""
-    return mixed(confidence, reader_belief(context, question, chosen), context.tuning.confidence)
 
 
 def mixed(confidence: float, belief: float | None, tuning: ConfidenceTuning) -> float:
@@ -141,6 +133,42 @@ def said_share(terms: Sequence[str], chosen: Sequence[Scored], lexicon: Lexicon 
     for c in chosen:
         held |= c.unit.stems | (stem_set(c.unit.code) if c.unit.code else set())
     return sum(match(t, held, lexicon=lexicon) for t in terms) / len(terms)
+
+
+#: The action a how-to question asks for: the word after "how do I", "how can we", "how to"
+#: ("how do I *undo* the last commit"), unless it is a word of no action ("how do I get",
+#: "how to make": `_NO_ACTION`).
+_ASKED_ACTION = re.compile(
+    r"\bhow\s+(?:do|can|could|should|would|shall|may)\s+(?:i|we|you|one)\s+([a-z][a-z-]+)"
+    r"|\bhow\s+to\s+([a-z][a-z-]+)",
+    re.IGNORECASE,
+)
+_NO_ACTION = frozenset({"be", "get", "go", "have", "make", "do", "use", "tell", "know", "find"})
+
+
+def asked_action(question: str) -> str | None:
+    """The stem of the action a how-to question asks for, or None (no such question, or a
+    verb that says no action: "how do I get ...")."""
+    found = _ASKED_ACTION.search(question)
+    if found is None:
+        return None
+    verb = (found.group(1) or found.group(2)).lower()
+    return None if verb in _NO_ACTION else next(iter(stem_set(verb)), None)
+
+
+def action_held(question: str, chosen: Sequence[Scored], lexicon: Lexicon = EMPTY) -> float:
+    """Whether the chosen sentences, their headings or the code they show hold the action a
+    how-to question asks for ("undo" for "how do I undo the last commit"): 1 when they do
+    (or nothing is asked to be done), 0 when they do not: a passage about the topic that
+    never names the action likely answers another question about it. Matched as question
+    words are (`match.match`: a synonym or a shared start counts in part)."""
+    action = asked_action(question)
+    if action is None:
+        return 1.0
+    held: set[str] = set()
+    for c in chosen:
+        held |= c.unit.stems | c.unit.context | (stem_set(c.unit.code) if c.unit.code else set())
+    return match(action, held, lexicon=lexicon)
 
 
 def refused_confidence(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from services.offline import tuning as offline_tuning
 from services.offline.conflicts import disagreement, same_subject_by, values
 from services.offline.read import units_of
 from services.offline.semantic import SentenceSimilarity
+from services.offline.tuning import ConfidenceTuning
 from use_cases.knowledge.conflicts import ConflictReport, ConflictSide, DocumentConflict
 from use_cases.knowledge.domain import DocumentRecord, SearchHit
 from use_cases.knowledge.ports import KnowledgeStore, Retriever
@@ -28,10 +30,13 @@ class KnowledgeConflicts:
         store: KnowledgeStore,
         retriever: Retriever,
         similarity: SentenceSimilarity | None = None,
+        tuning: ConfidenceTuning | None = None,
     ) -> None:
         self._store = store
         self._retriever = retriever
-        self._same_subject = same_subject_by(similarity)
+        # The answers' own bar: the knobs in force when the scan is made.
+        knobs = offline_tuning.DEFAULT_TUNING.confidence if tuning is None else tuning
+        self._same_subject = same_subject_by(similarity, knobs)
 
     def find(
         self, limit: int, max_sections: int, stop: Callable[[], bool] = lambda: False

@@ -28,6 +28,7 @@ from typing import Any
 from services.offline.amounts import amounts
 from services.offline.semantic import SentenceSimilarity
 from services.offline.text import STOP, jaccard, stem, stem_set
+from services.offline.tuning import ConfidenceTuning
 
 _NUMBER_UNIT = re.compile(
     r"(?<![\w.,])(\d+(?:[.,]\d+)*)\+?(?:\s+|\s*-\s*)([A-Za-z]{2,})\b",
@@ -38,25 +39,19 @@ _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 #: Words after a number that are not what it counts ("€75 per person").
 _NOT_UNITS = frozenset({"per", "to", "or", "and", "x"})
 
-#: Candidates beyond the answer's own sentences that are checked for a disagreement.
-MAX_COMPARED = 8
 
-#: Two sentences with their numbers masked say the same thing from this cosine similarity
-#: under the sentence embedder ("minimum length of N characters" / "Minimum length —
-#: Requirement: N characters" 0.65; a rule and an unrelated one of the same unit 0.3-0.55) ...
-SAME_SUBJECT_MEANING = 0.6
-#: ... or, without the embedder, from this share of shared word stems.
-SAME_SUBJECT_OVERLAP = 0.5
-
-
-def same_subject_by(similarity: SentenceSimilarity | None) -> Callable[[str, str], bool]:
+def same_subject_by(
+    similarity: SentenceSimilarity | None, tuning: ConfidenceTuning
+) -> Callable[[str, str], bool]:
     """Whether two (masked) sentences say the same thing: by meaning under the sentence
-    embedder, by shared words without it."""
+    embedder, by shared words without it (`ConfidenceTuning.same_subject_meaning`,
+    `same_subject_overlap`)."""
+    meaning, overlap = tuning.same_subject_meaning, tuning.same_subject_overlap
 
     def same_subject(a: str, b: str) -> bool:
         if similarity is None:
-            return jaccard(stem_set(a), stem_set(b)) >= SAME_SUBJECT_OVERLAP
-        return similarity.similarities(a, [b])[0] >= SAME_SUBJECT_MEANING
+            return jaccard(stem_set(a), stem_set(b)) >= overlap
+        return similarity.similarities(a, [b])[0] >= meaning
 
     return same_subject
 

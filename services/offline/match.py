@@ -8,10 +8,11 @@ from __future__ import annotations
 import functools
 
 from services.knowledge.spelling import within_edits
+from services.offline import tuning as offline_tuning
 from services.offline.data import entries
 from services.offline.lexicon import EMPTY, Lexicon
 from services.offline.text import stem
-from services.offline.tuning import DEFAULT_TUNING, ScoreTuning
+from services.offline.tuning import ScoreTuning
 
 
 def _synonyms() -> dict[str, frozenset[str]]:
@@ -33,39 +34,51 @@ def match(
     *,
     typos: bool = True,
     lexicon: Lexicon = EMPTY,
-    tuning: ScoreTuning = DEFAULT_TUNING.score,
+    tuning: ScoreTuning | None = None,
 ) -> float:
-    """1 for the stem itself; `shared_start_credit` for a word sharing its first five letters
-    ("rotat" and "rotation"); `typo_credit` for a typo of it (one edit, or two in long words:
-    "pasword", "lenght"); `abbreviation_credit` when it starts a word at least three letters
-    longer ("ack"); `synonym_credit` for a word people use interchangeably (`SYNONYMS`:
-    "kept", "retention"; and the `lexicon`'s synonyms); `code_credit` for a code it starts
-    ("sev" and "SEV2"). `typos=False`: no typo credit (for a correctly spelt word: "paternity"
-    is no "pattern").
+    """1 for the stem itself; `shared_start_credit` for a word sharing its first
+    `shared_start_letters` letters ("rotat" and "rotation"); `typo_credit` for a typo of it
+    (one edit, or two in long words: "pasword", "lenght"); `abbreviation_credit` when it
+    starts a word at least three letters longer ("ack"); `synonym_credit` for a word people
+    use interchangeably (`SYNONYMS`: "kept", "retention"; and the `lexicon`'s synonyms);
+    `code_credit` for a code it starts ("sev" and "SEV2"). `typos=False`: no typo credit
+    (for a correctly spelt word: "paternity" is no "pattern").
 
     The first of these rules that any stem satisfies decides (a synonym before a typo), so
     the credit is that of the lowest rule over the stems, each pair's rule cached: scoring
-    asks this for every question word against every candidate sentence."""
+    asks this for every question word against every candidate sentence. `tuning`: the
+    answer context's; without one, `tuning.DEFAULT_TUNING`'s as they are now."""
     if term in stems:
         return 1.0
     if len(term) < 3 or not term.isalpha():
         return 0.0
+    knobs = offline_tuning.DEFAULT_TUNING.score if tuning is None else tuning
     if not lexicon.synonyms_of(term).isdisjoint(stems):
-        return tuning.synonym_credit  # the knowledge base's own synonyms, as English ones
+        return knobs.synonym_credit  # the knowledge base's own synonyms, as English ones
     best = _NO_RULE
+    letters = knobs.shared_start_letters
     for other in stems:
-        rule = _rule(term, other, typos)
+        rule = _rule(term, other, typos, letters)
         if rule < best:
             best = rule
             if rule == 0:
                 break
-    return (_DEFAULT_CREDITS if tuning is DEFAULT_TUNING.score else _credits(tuning))[best]
+    return _credits(knobs)[best]
+
+
+#: The last knobs `_credits` was asked about, and their credits: the same object on every
+#: call of an answer, so the tuple is built once per answer context, not once per word.
+_last_credits: tuple[ScoreTuning | None, tuple[float, ...]] = (None, ())
 
 
 def _credits(tuning: ScoreTuning) -> tuple[float, ...]:
     """The credit of each rule of `match` after the exact stem, in the order they are tried
     (`_rule`'s numbers)."""
-    return (
+    global _last_credits
+    last = _last_credits  # one read: another thread may swap the pair meanwhile
+    if last[0] is tuning:
+        return last[1]
+    credits = (
         tuning.synonym_credit,
         tuning.code_credit,
         tuning.abbreviation_credit,
@@ -74,14 +87,16 @@ def _credits(tuning: ScoreTuning) -> tuple[float, ...]:
         tuning.abbreviation_credit,
         0.0,
     )
+    _last_credits = (tuning, credits)
+    return credits
 
 
-_DEFAULT_CREDITS = _credits(DEFAULT_TUNING.score)
-_NO_RULE = len(_DEFAULT_CREDITS) - 1
+#: `_rule`'s number for no rule (the last credit, 0).
+_NO_RULE = 6
 
 
 @functools.lru_cache(maxsize=500_000)
-def _rule(term: str, other: str, typos: bool) -> int:
+def _rule(term: str, other: str, typos: bool, letters: int) -> int:
     """The first rule of `match` that `other` satisfies for `term` (`_NO_RULE` for none)."""
     if other in SYNONYMS.get(term, frozenset()):
         return 0
@@ -90,10 +105,10 @@ def _rule(term: str, other: str, typos: bool) -> int:
     if len(term) == 3:  # too short for typos: only an abbreviation ("ack")
         return 2 if len(other) >= 6 and other.startswith(term) else _NO_RULE
     if (
-        len(term) >= 5
-        and len(other) >= 5
-        and other.startswith(term[:5])
-        and term.startswith(other[:5])
+        len(term) >= letters
+        and len(other) >= letters
+        and other.startswith(term[:letters])
+        and term.startswith(other[:letters])
     ):
         return 3
     if typos and _typo(term, other):

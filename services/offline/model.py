@@ -498,7 +498,7 @@ def build_offline_model(
     enabled them (`processes.py`). `sentence_vectors`: sentence vectors kept on disk, shared
     with the planning processes and filled ahead by ingestion (`sentence_store.py`). `reader`:
     the trained reader that scores sentences against the question: by default only an
-    answer's chosen sentences, for its confidence (`confidence.with_belief`); without it the
+    answer's chosen sentences, for its confidence (`confidence.mixed`); without it the
     confidence is the hand-made features' alone."""
     similarity = (
         SentenceSimilarity(sentence_encoder, store=sentence_vectors)

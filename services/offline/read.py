@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from services.knowledge.fts_query import words
+from services.offline import tuning
 from services.offline.question import without_enumeration
 from services.offline.read_lines import (
     ADDRESS,
@@ -37,11 +38,8 @@ from services.offline.read_lines import (
     whole_block,
 )
 from services.offline.text import STOP, bound_stems, named_words, stem, stem_set
-from services.offline.tuning import DEFAULT_TUNING
+from services.offline.tuning import ReadTuning
 from use_cases.shared.sentences import split_sentences
-
-#: The reading knobs (no answer's context reaches the splitting of a passage).
-_READ = DEFAULT_TUNING.read
 
 
 @dataclass
@@ -98,7 +96,13 @@ class Unit:
         return f"{text} {ticks}{self.code}{ticks}"
 
 
-def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) -> list[Unit]:
+def units_of(
+    text: str,
+    heading_context: set[str],
+    hit_index: int,
+    rank: int,
+    read: ReadTuning | None = None,
+) -> list[Unit]:
     """The sentences of a section: paragraphs, list items and table rows; code is skipped,
     except the first lines of a block a sentence ending with ":" announces (joined to it) and
     the lines a callout marks ("... HEAD~3  <2>"), each shown with the numbered item after the
@@ -114,8 +118,12 @@ def units_of(text: str, heading_context: set[str], hit_index: int, rank: int) ->
     announces is its list; before any other table or a quotation it says nothing alone, and
     at the passage's end (what it announces cut off into the next passage) it is a sentence.
     Headings in the text ("#", a numbered one, a line in capitals) are context, not units.
+
+    `read`: the answer context's reading knobs; without one (a passage split while it is
+    ingested, where no answer's context reaches), `tuning.DEFAULT_TUNING`'s as they are now.
     """
-    reading = _SectionReading(text.splitlines(), heading_context)
+    knobs = tuning.DEFAULT_TUNING.read if read is None else read
+    reading = _SectionReading(text.splitlines(), heading_context, knobs)
     reading.read()
     units = []
     for position, (sentence, context, group) in enumerate(reading.blocks):
@@ -147,9 +155,10 @@ class _SectionReading:
     """A section read line by line into blocks: (sentence, context, list group), with the code
     a block's sentence announces and the term of the definition it goes on with."""
 
-    def __init__(self, lines: list[str], heading_context: set[str]) -> None:
+    def __init__(self, lines: list[str], heading_context: set[str], read: ReadTuning) -> None:
         self.lines = lines
-        self.width = fill_width(lines)
+        self.knobs = read
+        self.width = fill_width(lines, read)
         self.heading_context = heading_context
         self.i = 0
         self.blocks: list[tuple[str, set[str], int | None]] = []
@@ -182,14 +191,14 @@ class _SectionReading:
             if (
                 indented
                 and announced is not None
-                and (announced_follows or len(words(announced)) >= _READ.lead_in_words)
+                and (announced_follows or len(words(announced)) >= self.knobs.lead_in_words)
                 and self._indented_announced(announced)
             ):
                 continue
             if stripped.startswith("|"):
                 self._table()
                 continue
-            if stripped.startswith("#") or capitals_heading(lines, self.i):
+            if stripped.startswith("#") or capitals_heading(lines, self.i, self.knobs):
                 self.local_context = set(self.heading_context) | stem_set(stripped.lstrip("#"))
                 self.callouts, self.synopsis = {}, None
                 self.i += 1
@@ -197,7 +206,7 @@ class _SectionReading:
             if self._definition():
                 continue
             self._paragraph(stripped, announced, described_by, indented)
-        if self.lead is not None and len(words(self.lead)) >= _READ.lead_in_words:
+        if self.lead is not None and len(words(self.lead)) >= self.knobs.lead_in_words:
             # The passage ends with a lead-in: what it announces was cut off (the next passage
             # holds it), and "The 'laststatus' option can be used to specify when the last
             # window has a statusline:" still says something without it.
@@ -216,7 +225,7 @@ class _SectionReading:
         """A lead-in and its items: the lead-in is incomplete without them, so a short list is
         joined to it whole, a long one item by item (each item's units one `group`)."""
         merged = f"{listed} {'; '.join(items)}."
-        if len(words(merged)) <= _READ.max_merged_words:
+        if len(words(merged)) <= self.knobs.max_merged_words:
             self.blocks.append((merged, self.local_context, None))
         else:
             self.blocks.extend((f"{listed} {item}.", self.local_context, group) for item in items)
@@ -225,13 +234,13 @@ class _SectionReading:
         """A fenced code block: the middle of a sentence, a term's synopsis, what a lead-in
         announces, or nothing to read."""
         lines, start = self.lines, self.i
-        code, self.i, self.callouts, raw = _fenced(lines, self.i)
-        if dangling is not None and code and self.i - start - 2 <= _READ.lead_code_lines:
+        code, self.i, self.callouts, raw = _fenced(lines, self.i, self.knobs)
+        if dangling is not None and code and self.i - start - 2 <= self.knobs.lead_code_lines:
             going_on = going_on_at(lines, self.i)
             if going_on is not None:
                 # "The most straightforward way is to write" + "#!/usr/bin/python" + "as
                 # the very first line of your file": code in the middle of a sentence.
-                rest, self.i = logical_lines(lines, going_on, self.width)
+                rest, self.i = logical_lines(lines, going_on, self.knobs, self.width)
                 before, context, _ = self.blocks[dangling]
                 ticks = "`" * (1 + max(map(len, re.findall(r"`+", code)), default=0))
                 joined = split_sentences(f"{before} {ticks}{code}{ticks} {clean(rest)}")
@@ -242,7 +251,7 @@ class _SectionReading:
                 if self.lead is None and joined[-1][-1:].isalpha():
                     self.open_block = dangling + len(joined) - 1  # "... It is called as"
                 return
-        term = synopsis_term(self.lead, code) if self.lead is not None else None
+        term = synopsis_term(self.lead, code, self.knobs) if self.lead is not None else None
         if term is not None:
             # "mapfile:" + "mapfile [-d delim] [array]" + "Read lines from ...": a term,
             # its synopsis, then its description, whose first sentence shows both.
@@ -254,10 +263,10 @@ class _SectionReading:
             # the answer the sentence announces, shown whole (up to `ReadTuning.block_chars`,
             # cut at a line). It is scored by the sentence's words and shown with the code
             # (`Unit.code`).
-            self.codes[len(self.blocks)] = whole_block(raw)
+            self.codes[len(self.blocks)] = whole_block(raw, self.knobs)
             self.blocks.append((self.lead, self.local_context, None))
         self.lead = None
-        for comment, commands in example_steps(raw):
+        for comment, commands in example_steps(raw, self.knobs):
             # "# Extract the src directory" over "$ borg extract ... home/USERNAME/src": in
             # a manual's examples the comment is the sentence and the command its answer,
             # scored by the comment's words (the command's words are its context).
@@ -273,7 +282,7 @@ class _SectionReading:
             self._add_listed(announced, items, self.i)
             self.i = after
             return True
-        code, after = indented_code(self.lines, self.i)
+        code, after = indented_code(self.lines, self.i, self.knobs)
         if code:
             # "... set the 'ignorecase' option:" over "\t:set ignorecase": a text file's
             # example, announced as a fenced block's is (above); a short lead-in ending a
@@ -294,7 +303,7 @@ class _SectionReading:
 
     def _definition(self) -> bool:
         """A term over its indented description, read as a definition."""
-        term = definition_term(self.lines, self.i)
+        term = definition_term(self.lines, self.i, self.knobs)
         if term is None:
             return False
         # "``local`` : flag" over "    Generate a local table of contents. Entries ...":
@@ -325,10 +334,10 @@ class _SectionReading:
         callout = self.callouts.pop(ordinal.group(1), "") if ordinal is not None else ""
         if callout:
             self.codes[len(self.blocks)] = callout  # "2. Rewind the branch ..." says what <2> does
-        line, self.i = logical_lines(self.lines, self.i, self.width)
+        line, self.i = logical_lines(self.lines, self.i, self.knobs, self.width)
         if (
             NUMBERED_HEADING.match(clean(line))
-            and len(line.split()) <= _READ.numbered_heading_words
+            and len(line.split()) <= self.knobs.numbered_heading_words
         ):
             # "3.4 A minimal class file" (a PDF's or a text file's heading, "*08.1* Split a
             # window" marked up): what the sentences after it are about, no sentence of its own
@@ -338,7 +347,7 @@ class _SectionReading:
         if (
             announced is not None
             and (announced[:1].isalnum() or announced[:1] in LEADING_MARKUP)  # not "% ..."
-            and len(words(announced)) >= _READ.lead_in_words
+            and len(words(announced)) >= self.knobs.lead_in_words
             and not line.endswith(":")
             and not indented
             and not LIST_ITEM.match(stripped)
@@ -366,7 +375,7 @@ class _SectionReading:
         j = self.i
         while j < len(lines) and (not lines[j].strip() or LIST_ITEM.match(lines[j].strip())):
             if lines[j].strip():
-                item, j = logical_lines(lines, j, width)
+                item, j = logical_lines(lines, j, self.knobs, width)
                 item = clean(item_text(item)).rstrip(".;, ")
                 items.append(re.sub(r",?\s+(?:or|and)$", "", item))
             else:
@@ -385,7 +394,7 @@ class _SectionReading:
         """A paragraph's sentences as blocks ("term — description. More of it.": the later
         sentences describe the term too); a last one ending with ":" is a lead-in."""
         dashed = DASH_LABEL.match(sentences[0]) if len(sentences) > 1 else None
-        if dashed is not None and len(dashed.group(1).split()) > _READ.definition_term_words:
+        if dashed is not None and len(dashed.group(1).split()) > self.knobs.definition_term_words:
             dashed = None
         for k, sentence in enumerate(sentences):
             if sentence.endswith(":") and not FIELD.match(sentence):

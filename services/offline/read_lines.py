@@ -8,11 +8,7 @@ import re
 
 from services.offline import data
 from services.offline.text import stem_set
-from services.offline.tuning import DEFAULT_TUNING
-
-#: The reading knobs (no answer's context reaches the splitting of a passage).
-_READ = DEFAULT_TUNING.read
-
+from services.offline.tuning import ReadTuning
 
 #: A numbered heading as PDFs and text files print it ("3.4 A minimal class file",
 #: "2.1.3. Options"): several levels of numbers, a capital, no closing punctuation.
@@ -23,13 +19,13 @@ NUMBERED_HEADING = re.compile(r"^\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z][^.:;!?,]*$")
 _CAPITALS_HEADING = re.compile(r"^[A-Z][A-Z0-9 '&/-]*[A-Z0-9]$")
 
 
-def capitals_heading(lines: list[str], i: int) -> bool:
+def capitals_heading(lines: list[str], i: int, read: ReadTuning) -> bool:
     """Whether line `i` is a heading in capitals, with a blank line (or the text's edge) on
     either side and at most `ReadTuning.numbered_heading_words` words."""
     line = lines[i].strip()
     return (
         bool(_CAPITALS_HEADING.match(line))
-        and len(line.split()) <= _READ.numbered_heading_words
+        and len(line.split()) <= read.numbered_heading_words
         and (i == 0 or not lines[i - 1].strip())
         and (i + 1 == len(lines) or not lines[i + 1].strip())
     )
@@ -146,30 +142,30 @@ def _continues(line: str, following: str, filled: bool = False) -> bool:
     return line.endswith(",") or last in _NO_SENTENCE_END
 
 
-def fill_width(lines: list[str]) -> int:
+def fill_width(lines: list[str], read: ReadTuning) -> int:
     """The width a text's paragraphs were filled to: its longest line, if it is long enough
     to be one (0 otherwise, a text with no sign of filling)."""
     width = max((len(line.rstrip().expandtabs()) for line in lines), default=0)
-    return width if width >= _READ.fill_width_min else 0
+    return width if width >= read.fill_width_min else 0
 
 
 #: Box-drawing characters: the rows and rules of a table a text-mode browser drew.
 _DRAWN = re.compile("[\u2500-\u257f]")
 
 
-def _filled(previous: str, following: str, width: int) -> bool:
+def _filled(previous: str, following: str, width: int, read: ReadTuning) -> bool:
     """Whether the line `previous` (as in the text) ended only because the first word of
     `following` would have made it longer than the text's fill width: a soft wrap, whatever
     that word starts with ('"N"', '<Enter>', 'CTRL-W')."""
     if not width or not following or _DRAWN.search(previous) or _DRAWN.search(following):
         return False  # a table drawn in box characters fills its width row after row
     length = len(previous.rstrip().expandtabs())
-    return (
-        length >= _READ.fill_line_share * width and length + 1 + len(following.split()[0]) > width
-    )
+    return length >= read.fill_line_share * width and length + 1 + len(following.split()[0]) > width
 
 
-def logical_lines(lines: list[str], start: int, width: int = 0) -> tuple[str, int]:
+def logical_lines(
+    lines: list[str], start: int, read: ReadTuning, width: int = 0
+) -> tuple[str, int]:
     """The line at `start` with its soft-wrapped continuation lines; returns (text, next index).
 
     A line goes on in the next one when that one starts with a lower-case word (past any
@@ -186,7 +182,7 @@ def logical_lines(lines: list[str], start: int, width: int = 0) -> tuple[str, in
         following = lines[i].strip()
         if quoted and following.startswith(">"):
             following = following[1:].strip()
-        if following and _continues(line, following, _filled(lines[i - 1], following, width)):
+        if following and _continues(line, following, _filled(lines[i - 1], following, width, read)):
             line = f"{line} {following}"
             i += 1
         elif not lines[i].strip() and i + 1 < len(lines) and _broken_at(line, lines[i + 1]):
@@ -233,7 +229,9 @@ def _broken_at(line: str, following: str) -> bool:
 _CALLOUT = re.compile(r"^(.*?\S)\s+<(\d{1,2})>$")
 
 
-def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str], list[str]]:
+def _fenced(
+    lines: list[str], start: int, read: ReadTuning
+) -> tuple[str, int, dict[str, str], list[str]]:
     """The first lines of the fenced code block opening at `start` (joined by "; ", at most
     `ReadTuning.lead_code_lines` lines and about `ReadTuning.lead_code_chars` characters), the
     index after it, its lines that carry a callout marker, by the marker's number
@@ -251,10 +249,10 @@ def _fenced(lines: list[str], start: int) -> tuple[str, int, dict[str, str], lis
         if marked is not None:
             callouts.setdefault(marked.group(2), marked.group(1))
         i += 1
-    return _lead_code(block), i + 1, callouts, raw
+    return _lead_code(block, read), i + 1, callouts, raw
 
 
-def whole_block(raw: list[str]) -> str:
+def whole_block(raw: list[str], read: ReadTuning) -> str:
     """A code block as an answer shows it: its lines as written (less their common
     indentation and the blank lines around them), cut at a line after about
     `ReadTuning.block_chars` characters. A line ending with a backslash goes on in the next
@@ -269,7 +267,7 @@ def whole_block(raw: list[str]) -> str:
     size = 0
     for k, line in enumerate(lines):
         continued = k > 0 and lines[k - 1].rstrip().endswith("\\")
-        if size + len(line) > _READ.block_chars and kept and not continued:
+        if size + len(line) > read.block_chars and kept and not continued:
             break
         kept.append(line[indent:])
         size += len(line) + 1
@@ -295,7 +293,7 @@ _NOT_PROGRAMS = frozenset(
 )
 
 
-def example_steps(raw: list[str]) -> list[tuple[str, str]]:
+def example_steps(raw: list[str], read: ReadTuning) -> list[tuple[str, str]]:
     """The steps of an example block of shell commands, each a comment saying what the
     commands under it do: ("Extract the src directory", "$ borg extract ... src"). A block
     is such an example when its commands follow a prompt ("$ ") or begin with the same
@@ -335,23 +333,19 @@ def example_steps(raw: list[str]) -> list[tuple[str, str]]:
             program is not None and program.group(1) in repeated
         )
         if len(text.split()) >= 2 and first and is_command and (prompted or repeated):
-            found.append((text, whole_block(commands)))
+            found.append((text, whole_block(commands, read)))
     return found
 
 
-def _lead_code(block: list[str]) -> str:
+def _lead_code(block: list[str], read: ReadTuning) -> str:
     """What a lead-in shows of the code block it announces (its lines, stripped): the first
     non-blank lines joined by "; ", at most `ReadTuning.lead_code_lines` lines and about
     `ReadTuning.lead_code_chars` characters."""
     kept: list[str] = []
     for line in block:
-        if (
-            line
-            and len(kept) < _READ.lead_code_lines
-            and sum(map(len, kept)) < _READ.lead_code_chars
-        ):
+        if line and len(kept) < read.lead_code_lines and sum(map(len, kept)) < read.lead_code_chars:
             kept.append(line)
-    return "; ".join(kept)[: _READ.lead_code_chars + 40]
+    return "; ".join(kept)[: read.lead_code_chars + 40]
 
 
 #: A prose line in an indented block: a sentence of this many words at least, ending as one.
@@ -361,7 +355,7 @@ _PROSE_LINE = re.compile(r"^(?:\S+\s+){5,}\S*[.!?]$")
 _TABLE_BORDER = re.compile(r"^[-=+|:\s]{3,}$")
 
 
-def indented_code(lines: list[str], start: int) -> tuple[str, int]:
+def indented_code(lines: list[str], start: int, read: ReadTuning) -> tuple[str, int]:
     """The indented block opening at `start` as a lead-in shows code (`_lead_code`) and the
     index after it; "" when a line of it reads as prose (a block quote) or draws a table's
     border ("=====  =====", "+----+")."""
@@ -371,7 +365,7 @@ def indented_code(lines: list[str], start: int) -> tuple[str, int]:
     block = [line.strip() for line in lines[start:i]]
     if any(_PROSE_LINE.match(line) or _TABLE_BORDER.match(line) for line in block):
         return "", i
-    return _lead_code(block), i
+    return _lead_code(block, read), i
 
 
 #: A line of an indented two-column table in a text file: a short term, a tab or a gap of
@@ -399,7 +393,7 @@ def indented_columns(lines: list[str], start: int) -> tuple[list[str], int]:
 DASH_LABEL = re.compile(r"^([^—.!?]{1,60}?) — \S")
 
 
-def definition_term(lines: list[str], i: int) -> str | None:
+def definition_term(lines: list[str], i: int, read: ReadTuning) -> str | None:
     """The term at `lines[i]` when it starts a definition (see
     `ReadTuning.definition_term_chars`)."""
     line, following = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
@@ -408,8 +402,8 @@ def definition_term(lines: list[str], i: int) -> str | None:
         line[:1].isspace()
         or not following[:1].isspace()
         or not following.strip()
-        or len(term) > _READ.definition_term_chars
-        or len(term.split()) > _READ.definition_term_words
+        or len(term) > read.definition_term_chars
+        or len(term.split()) > read.definition_term_words
         or term.endswith((".", ":", ";", ",", "!", "?"))
         or _BLOCK_START.match(term)
         or _BLOCK_START.match(following.strip())
@@ -418,14 +412,14 @@ def definition_term(lines: list[str], i: int) -> str | None:
     return term
 
 
-def synopsis_term(lead: str, code: str) -> str | None:
+def synopsis_term(lead: str, code: str, read: ReadTuning) -> str | None:
     """The term of a definition whose description opens with its synopsis: a lead of a term
     alone ("mapfile:", as the HTML loader writes such a term) before code that starts with it
     ("mapfile [-d delim] [array]")."""
     term = lead[:-1].strip() if lead.endswith(":") else ""
     if (
         not term
-        or len(term.split()) > _READ.definition_term_words
+        or len(term.split()) > read.definition_term_words
         or not re.match(rf"{re.escape(term)}(?:[\s(\[]|$)", code.lstrip())
     ):
         return None

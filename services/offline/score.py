@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.knowledge.fts_query import words
+from services.offline import tuning as offline_tuning
 from services.offline.amounts import (
     Amount,
     amounts,
@@ -40,7 +41,7 @@ from services.offline.question import (
 from services.offline.read import Unit
 from services.offline.read_lines import FIELD
 from services.offline.text import STOP, has_digit, is_code, stem
-from services.offline.tuning import DEFAULT_TUNING, ScoreTuning
+from services.offline.tuning import ScoreTuning
 
 #: A quarter ("Q2", "Q2 2025", "Q2/2025", "2025 Q2").
 _QUARTER = re.compile(r"\b(?:((?:19|20)\d\d)[\s/-]?)?Q([1-4])(?:[\s/-]?((?:19|20)\d\d))?\b", re.I)
@@ -186,7 +187,7 @@ def score_units(
     semantic: Sequence[float] | None = None,
     background: set[str] | frozenset[str] = frozenset(),
     lexicon: Lexicon = EMPTY,
-    tuning: ScoreTuning = DEFAULT_TUNING.score,
+    tuning: ScoreTuning | None = None,
 ) -> list[Scored]:
     """Rank candidate sentences by lexical coverage and meaning.
 
@@ -201,10 +202,12 @@ def score_units(
     `total` mixes the two and adds small bonuses for rank and for the kind of fact asked for.
     `background`: terms a follow-up borrowed from the previous question; they weigh
     `ScoreTuning.background_weight` of a term of the follow-up's own. `lexicon`: the knowledge
-    base's synonyms (`match.match`).
+    base's synonyms (`match.match`). `tuning`: the answer context's knobs (without one,
+    `tuning.DEFAULT_TUNING`'s as they are now).
     """
     if not units:
         return []
+    tuning = offline_tuning.DEFAULT_TUNING.score if tuning is None else tuning
     optional = {t for t in terms if has_digit(t) and not is_code(t)}
     required = [t for t in terms if t not in optional]
     weights, total_weight = _term_weights(
@@ -262,7 +265,8 @@ def _term_weights(
         df = sum(
             1
             for u in units
-            if match(term, u.stems, lexicon=lexicon) or match(term, u.context, lexicon=lexicon)
+            if match(term, u.stems, lexicon=lexicon, tuning=tuning)
+            or match(term, u.context, lexicon=lexicon, tuning=tuning)
         )
         if df == 0:
             absent.append(term)
@@ -292,14 +296,15 @@ def _credit(
 ) -> tuple[float, bool]:
     """The weight of the question terms a sentence holds (its heading's count less), and
     whether it holds one of a follow-up's own terms."""
-    got, own_terms, lexicon = 0.0, asking.own_terms, asking.lexicon
+    got, own_terms, lexicon, knobs = 0.0, asking.own_terms, asking.lexicon, asking.tuning
     own_words = not own_terms  # a follow-up of question words only: the topic suffices
     for term in terms:
-        m = match(term, unit.stems, lexicon=lexicon)
+        m = match(term, unit.stems, lexicon=lexicon, tuning=knobs)
         own_words |= m > 0.0 and term in own_terms
         if m == 0.0 and term in background:
-            m = match(term, unit.context, lexicon=lexicon)  # the topic, named by the heading too
-        elif m == 0.0 and match(term, unit.context, lexicon=lexicon) > 0:
+            # the topic, named by the heading too
+            m = match(term, unit.context, lexicon=lexicon, tuning=knobs)
+        elif m == 0.0 and match(term, unit.context, lexicon=lexicon, tuning=knobs) > 0:
             m = asking.tuning.context_credit
         got += weights[term] * m
     return got, own_words
@@ -384,7 +389,9 @@ class _Asking:
     ) -> tuple[float, float]:
         """A sentence's ranking bonus and evidence, with what the question gives it added."""
         t, held = self.tuning, unit.stems | unit.context
-        if self.measured and any(match(m, held, lexicon=self.lexicon) for m in self.measured):
+        if self.measured and any(
+            match(m, held, lexicon=self.lexicon, tuning=self.tuning) for m in self.measured
+        ):
             bonus += t.measure_bonus  # "Minimum length: 14 characters" for "how long ... be?"
         if (self.asked_amounts and holds_asked_amount(self.asked_amounts, unit.text)) or (
             self.asks_day and holds_asked_day(self.question, unit.text)
@@ -405,7 +412,7 @@ class _Asking:
             evidence += t.identifier_evidence  # "alias — Same as ..." for "what's alias for?"
         if _points_elsewhere(unit.text, t.pointer_words):
             bonus -= t.pointer_penalty  # "X is described in Y": where the answer is, not it
-        if _answers_field(unit.text, self.asked_terms, self.lexicon):
+        if _answers_field(unit.text, self.asked_terms, t, self.lexicon):
             bonus += t.field_bonus  # "Default: "brackets"." for "the default ... style?"
         elif length < t.short_sentence_stems:
             bonus -= t.short_sentence_penalty
@@ -496,15 +503,20 @@ def _defines(text: str, terms: set[str]) -> bool:
     return found is not None and any(stem(w) in terms for w in words(found.group(1))[:1])
 
 
-def _answers_field(text: str, terms: frozenset[str], lexicon: Lexicon = EMPTY) -> bool:
+def _answers_field(
+    text: str, terms: frozenset[str], tuning: ScoreTuning, lexicon: Lexicon = EMPTY
+) -> bool:
     """Whether `text` is a "Label: value" field whose label's words (at most three) are all
-    words of the question: the field gives the value of what the question asks about."""
+    words of the question (each matched with this credit at least,
+    `ScoreTuning.field_label_credit`): the field gives the value of what the question asks
+    about."""
     found = FIELD.match(text)
     if found is None or not terms:
         return False
     label = [stem(w) for w in words(found.group(1)) if w not in STOP]
     return 0 < len(label) <= 3 and all(
-        match(t, terms, typos=False, lexicon=lexicon) >= 0.7 for t in label
+        match(t, terms, typos=False, lexicon=lexicon, tuning=tuning) >= tuning.field_label_credit
+        for t in label
     )
 
 

@@ -18,14 +18,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from services.offline import tuning as offline_tuning
+from services.offline.tuning import SummaryTuning
 from use_cases.knowledge.ports import Embedder
 from use_cases.shared.sentences import split_sentences as sentences_of
 
 __all__ = ["CentroidSummariser", "split_sentences"]
 
 _ROLE = re.compile(r"^(user|assistant):\s*")
-POSITION_BONUS = 0.1
-QUESTION_BONUS = 0.05
 
 
 def split_sentences(text: str) -> list[str]:
@@ -34,8 +34,18 @@ def split_sentences(text: str) -> list[str]:
 
 
 class CentroidSummariser:
-    def __init__(self, embedder: Embedder, *, max_sentences: int = 400, pick: int = 5) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        max_sentences: int = 400,
+        pick: int = 5,
+        tuning: SummaryTuning | None = None,
+    ) -> None:
+        """`tuning`: the bonuses (`SummaryTuning`); `tuning.DEFAULT_TUNING`'s as they are when
+        the summariser is made, without one."""
         self._embedder = embedder
+        self._tuning = offline_tuning.DEFAULT_TUNING.summary if tuning is None else tuning
         self._max_sentences = max_sentences
         self._pick = pick
 
@@ -60,10 +70,11 @@ class CentroidSummariser:
         centroid = vectors.mean(axis=0)
         centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
         n = len(sentences)
+        bonus = self._tuning
         scores = [
             float(vectors[i] @ centroid)
-            + POSITION_BONUS * (1 - i / n)
-            + (QUESTION_BONUS if user and sentence.endswith("?") else 0.0)
+            + bonus.position_bonus * (1 - i / n)
+            + (bonus.question_bonus if user and sentence.endswith("?") else 0.0)
             for i, (sentence, user) in enumerate(sentences)
         ]
         ranked = sorted(range(n), key=lambda i: (-scores[i], i))

@@ -3,8 +3,10 @@
 One frozen dataclass per stage of the documents answer (`read`: splitting passages into
 sentences; `score`: ranking them; `choose`: the refusal bar and the sentences an answer takes;
 `confidence`), each field with the note of how it was set. The pipeline reads the knobs from
-its context (`context.AnswerContext.tuning`); code that no context reaches (splitting a
-passage into sentences while ingesting it, the word matching rules) reads `DEFAULT_TUNING`.
+its context (`context.AnswerContext.tuning`) and hands them down; code that no answer's
+context reaches (splitting a passage into sentences while ingesting it, the conflict scan,
+the conversation summary) reads `DEFAULT_TUNING` when it is called or made, never when it is
+imported, so that a bench swapping `DEFAULT_TUNING` changes it too.
 A bench fits a knob by answering with a changed copy (`dataclasses.replace`). The fields are
 listed, with their notes and values, in docs/tuning.md (checked by tests/unit/test_tuning.py).
 """
@@ -114,6 +116,10 @@ class ScoreTuning:
     #: Ranking bonus for a field whose label the question asks for ("the default ...", "the
     #: alias for ..."): the field's value is what was asked, however short the field is.
     field_bonus: float = 0.1
+    #: A field's label is the question's when each of its words (at most three) matches a
+    #: question word with at least this credit (`match`, typos not counted): the word itself,
+    #: a synonym or a shared start, not an abbreviation.
+    field_label_credit: float = 0.7
     #: Ranking penalty for a sentence of fewer than `short_sentence_stems` words (a fragment)
     #: and for one of more than `long_sentence_stems` (a paragraph read as one sentence).
     short_sentence_penalty: float = 0.1
@@ -128,8 +134,10 @@ class ScoreTuning:
     abbreviation_credit: float = 0.5
     #: Credit for a word of the same group as the question's word ("kept" for "retention").
     synonym_credit: float = 0.7
-    #: Credit for a word sharing the question word's first five letters ("rotat", "rotation").
+    #: Credit for a word sharing the question word's first `shared_start_letters` letters
+    #: ("rotat", "rotation"); both words must be that long at least.
     shared_start_credit: float = 0.7
+    shared_start_letters: int = 5
     #: Credit for a typo of the question word (one edit, or two in long words).
     typo_credit: float = 0.6
 
@@ -179,6 +187,16 @@ class ChooseTuning:
     #: the sentence after each of the best (it may complete them) and the one before each of
     #: the very best (a sentence opening "That means ..." needs it).
     max_candidates: int = 64
+    #: How the shortlist of `max_candidates` is filled: this share of it with the sentences
+    #: sharing most of the question's words, then the sentence after each of the best
+    #: `shortlist_next_share` of it and the one before each of the best
+    #: `shortlist_previous_share`, then the next by shared words.
+    shortlist_overlap_share: float = 0.625
+    shortlist_next_share: float = 0.25
+    shortlist_previous_share: float = 0.125
+    #: In the shortlist's count of shared words, a word found only in a sentence's heading
+    #: counts this much.
+    shortlist_context_credit: float = 0.5
     #: Similarity of the question to a section heading that itself asks a question (a FAQ's
     #: entry: "How do I make a Python script executable on Unix?") from which on the section's
     #: first sentence, which answers the heading, means what the question asks as much as the
@@ -237,6 +255,16 @@ class ConfidenceTuning:
     #: with retrieval support (use_cases.confidence.estimator), the figure shown stays
     #: "moderate" or below.
     conflict_cap: float = 0.2
+    #: Two answering sentences of different documents, their numbers masked, say the same
+    #: thing (so that different values are a disagreement, `conflicts.py`) from this cosine
+    #: similarity under the sentence embedder ("minimum length of N characters" / "Minimum
+    #: length — Requirement: N characters" 0.65; a rule and an unrelated one of the same unit
+    #: 0.3-0.55) ...
+    same_subject_meaning: float = 0.6
+    #: ... or, without the embedder, from this share of shared word stems (Jaccard).
+    same_subject_overlap: float = 0.5
+    #: Candidates beyond the answer's own sentences that are checked for a disagreement.
+    compared_sentences: int = 8
     #: A can't-find answer never reports more confidence than this.
     not_found_cap: float = 0.3
     #: An answer from a passage the search ranked lower is likelier to answer a neighbouring
@@ -251,6 +279,18 @@ class ConfidenceTuning:
 
 
 @dataclass(frozen=True)
+class SummaryTuning:
+    """The offline model's extractive conversation summary (`summary.py`): a sentence's score
+    is its similarity to the conversation's centroid plus these bonuses."""
+
+    #: Bonus for coming early in the conversation, falling linearly to 0 at its end: openings
+    #: say what a conversation is about.
+    position_bonus: float = 0.1
+    #: Bonus for a question the user asked.
+    question_bonus: float = 0.05
+
+
+@dataclass(frozen=True)
 class Tuning:
     """The offline answerer's knobs, one group per stage."""
 
@@ -260,6 +300,7 @@ class Tuning:
     confidence: ConfidenceTuning = field(default_factory=ConfidenceTuning)
     question: QuestionTuning = field(default_factory=QuestionTuning)
     sql: SqlTuning = field(default_factory=SqlTuning)
+    summary: SummaryTuning = field(default_factory=SummaryTuning)
 
 
 DEFAULT_TUNING = Tuning()

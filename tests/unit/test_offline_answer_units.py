@@ -18,12 +18,13 @@ import pytest
 from services.offline.candidates import _shortlist
 from services.offline.choose import from_one_place
 from services.offline.compose import compose_documents
+from services.offline.confidence import action_held, asked_action
 from services.offline.question import states_quantity
 from services.offline.read import units_of
 from services.offline.read_lines import fill_width
 from services.offline.render import cited_body
 from services.offline.score import Scored, score_units
-from services.offline.text import content_stems
+from services.offline.text import content_stems, stem
 from services.offline.tuning import DEFAULT_TUNING
 
 
@@ -99,7 +100,9 @@ def test_long_sections_are_shortlisted_to_the_sentences_sharing_the_question_wor
     text = f"{filler} The checkpoint runs when the log reaches 1000 pages. It then restarts."
     units = units_of(text, set(), 0, 0)
     labels = ["Manual"] * len(units)
-    kept, kept_labels = _shortlist(units, labels, content_stems("when does the checkpoint run"))
+    kept, kept_labels = _shortlist(
+        units, labels, content_stems("when does the checkpoint run"), DEFAULT_TUNING.choose
+    )
     assert len(units) > DEFAULT_TUNING.choose.max_candidates
     assert len(kept) == len(kept_labels) == DEFAULT_TUNING.choose.max_candidates
     texts = [u.text for u in kept]
@@ -236,6 +239,35 @@ def test_an_answer_quotes_one_place_and_cites_another_as_see_also() -> None:
     assert "reset hard" not in answer  # another section's instruction is never spliced in
     assert see_also.strip() == "Throw away the last commit and its changes: reset hard [2]."
     assert "[2] Discarding work" in body  # and cited among the sources
+
+
+def test_a_disagreeing_sentence_of_another_place_is_quoted_once() -> None:
+    hits = [
+        _hit("Passwords must be at least 12 characters long. Rotate them yearly.", 1, "Security"),
+        _hit("Passwords must be at least 8 characters long for staff accounts.", 2, "IT guide"),
+    ]
+    body = _body(compose_documents("how long must passwords be?", hits).text)
+    assert body.startswith("These sources disagree: ")
+    # each side quoted once: beside the answer, never again as "see also"
+    assert body.count("Passwords must be at least 12 characters long [1]") == 1
+    assert body.count("Passwords must be at least 8 characters long for staff accounts [2]") == 1
+
+
+def test_the_action_a_how_to_question_asks_for_is_looked_for_in_the_quoted_place() -> None:
+    assert asked_action("How do I undo the last commit but keep my changes?") == "undo"
+    assert asked_action("how to exclude caches from a backup") == stem("exclude")
+    assert asked_action("How can I get the version?") is None  # no action named
+    assert asked_action("what does prune do?") is None
+    undo, hard = (
+        Scored(u, 1.0, 1.0, True)
+        for u in units_of(
+            "Undo the last commit with reset softly. Discard it: reset hard.", set(), 0, 0
+        )
+    )
+    asked = "how do I undo the last commit?"
+    assert action_held(asked, [undo]) == 1.0
+    assert action_held(asked, [hard]) == 0.0  # about the commit, not about undoing it
+    assert action_held("what is a commit?", [hard]) == 1.0  # nothing asked to be done
 
 
 def test_an_answer_without_the_kind_of_fact_asked_for_is_never_confident() -> None:
@@ -913,7 +945,7 @@ def test_a_filled_paragraph_goes_on_whatever_the_word_its_width_pushed_to_the_ne
         + " " * 30
         + "│\n"
     )
-    assert fill_width(rows.splitlines()) >= 60
+    assert fill_width(rows.splitlines(), DEFAULT_TUNING.read) >= 60
     assert len(_texts(rows)) == 2
 
 

@@ -454,9 +454,13 @@ def test_a_runner_up_that_meets_the_bar_answers_when_the_best_ranked_does_not() 
         Scored(units[2], 0.2, total=0.20, typed=False, evidence=0.20),
         Scored(units[3], 0.9, total=0.10, typed=False, evidence=0.90),
     ]
-    assert _answering(ranked, 0.4) is ranked[1]
-    assert _answering(ranked, 0.25) is ranked[0]  # the best-ranked one, when it meets the bar
-    assert _answering(ranked, 0.7) is None  # only within `ChooseTuning.promote_within`
+    assert _answering(ranked, 0.4, DEFAULT_TUNING.choose.promote_within) is ranked[1]
+    assert (
+        _answering(ranked, 0.25, DEFAULT_TUNING.choose.promote_within) is ranked[0]
+    )  # the best-ranked one, when it meets the bar
+    assert (
+        _answering(ranked, 0.7, DEFAULT_TUNING.choose.promote_within) is None
+    )  # only within `ChooseTuning.promote_within`
 
 
 def test_a_name_the_question_gives_its_own_thing_is_no_sign_of_a_missing_topic(

@@ -40,6 +40,7 @@ from services.offline.score import (
 from services.offline.sql_build import SqlPlan
 from services.offline.sql_plan import chained_plan, plan_sql
 from services.offline.text import content_stems, is_code, stem
+from services.offline.tuning import DEFAULT_TUNING
 from tests.sample_lexicon import SAMPLE_LEXICON
 from use_cases.tables.domain import TableColumn, TableSchema
 
@@ -868,7 +869,10 @@ def test_a_name_typed_with_most_of_its_words_names_the_row() -> None:
 
 
 def test_very_common_words_are_told_apart_from_topics() -> None:
-    common = _common_stems("my parents place, the truck went dark: canteen menu or parental leave?")
+    common = _common_stems(
+        "my parents place, the truck went dark: canteen menu or parental leave?",
+        DEFAULT_TUNING.choose.common_word_frequency,
+    )
     assert {"parent", "went", "dark"} <= common
     assert not {"canteen", "menu", "parental"} & common
 
