@@ -120,22 +120,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         prepare_answers if settings.offline.prepare_sentences and preparing is not None else None
     )
     generation = lambda: store.state().generation  # noqa: E731 - read by both scans
-    scan: ScanConflicts | None = None
-    shared: _SharedScan = {}
-    if a.database is not None:  # replicas: one scan per change, run as a job, stored
-        reports = SqlConflictReports(a.database)
-        scan = ScanConflicts(
-            KnowledgeConflicts(store, a.retriever, similarity()), generation, w.clock, reports
-        )
-        a.jobs.register(CONFLICT_SCAN, scan.run_job, concurrency=1)
-
-        def request_scan() -> object:  # queued once however many replicas ask
-            return a.jobs.submit(CONFLICT_SCAN, "Conflict scan", {}, unique_key=CONFLICT_SCAN)
-
-        shared = {"reports": reports, "request_scan": request_scan}
-        every = settings.jobs.conflict_scan_interval_seconds
-        if every > 0 and a.scheduler is not None:
-            a.scheduler.every(CONFLICT_SCAN, every, request_scan)
+    scan, shared = _conflict_scan_job(w, generation, similarity)
 
     def ingest_with(loader: DocumentLoader) -> IngestDocuments:
         return IngestDocuments(
@@ -181,3 +166,27 @@ def build(w: Wiring) -> KnowledgeUseCases:
             store, embedder, batch_size=max(settings.embeddings.embedding_batch_size * 4, 64)
         ),
     )
+
+
+def _conflict_scan_job(
+    w: Wiring,
+    generation: Callable[[], int],
+    similarity: Callable[[], SentenceSimilarity | None],
+) -> tuple[ScanConflicts | None, _SharedScan]:
+    """With a database (replicas): one conflict scan per change, run as a job and stored."""
+    a = w.adapters
+    if a.database is None:
+        return None, {}
+    reports = SqlConflictReports(a.database)
+    scan = ScanConflicts(
+        KnowledgeConflicts(a.store, a.retriever, similarity()), generation, w.clock, reports
+    )
+    a.jobs.register(CONFLICT_SCAN, scan.run_job, concurrency=1)
+
+    def request_scan() -> object:  # queued once however many replicas ask
+        return a.jobs.submit(CONFLICT_SCAN, "Conflict scan", {}, unique_key=CONFLICT_SCAN)
+
+    every = w.settings.jobs.conflict_scan_interval_seconds
+    if every > 0 and a.scheduler is not None:
+        a.scheduler.every(CONFLICT_SCAN, every, request_scan)
+    return scan, {"reports": reports, "request_scan": request_scan}

@@ -182,6 +182,13 @@ def _check_xml(
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.StartDoctypeDeclHandler = doctype
+    _parse_part(name, archive, part, parser)
+
+
+def _parse_part(
+    name: str, archive: zipfile.ZipFile, part: zipfile.ZipInfo, parser: expat.XMLParserType
+) -> None:
+    """Stream one part through `parser`, its faults as the file's (corrupt, truncated)."""
     try:
         with archive.open(part) as stream:
             while chunk := stream.read(_READ_CHUNK):
