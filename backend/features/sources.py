@@ -1,14 +1,16 @@
-"""Synced sources: folders and S3 buckets kept in sync with the knowledge base, on demand or
-on a schedule (`use_cases/sources`, docs/sources.md)."""
+"""Synced sources: folders, S3 buckets and websites kept in sync with the knowledge base, on
+demand or on a schedule (`use_cases/sources`, docs/sources.md, docs/websites.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from backend.config import WebsiteSourceSettings
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.knowledge import KnowledgeUseCases
-from backend.features.websites import crawl_limits
+from services.crawler import CrawlLimits, WebsiteReader
 from services.sources.kinds import SourceContext
 from services.sources.registry import SourceRegistry
 from use_cases.sources.manage import (
@@ -64,4 +66,27 @@ def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> So
         queue_sync=queue_sync,
         get_sync_job=GetSyncJob(a.jobs),
         queue_due=queue_due,
+    )
+
+
+def crawl_limits(settings: WebsiteSourceSettings) -> CrawlLimits:
+    return CrawlLimits(
+        max_pages=settings.source_max_pages,
+        max_depth=settings.source_max_depth,
+        page_max_bytes=settings.source_page_max_bytes,
+        page_timeout_s=settings.source_page_timeout_s,
+        request_delay_s=settings.source_request_delay_s,
+        sitemap_max_bytes=settings.source_sitemap_max_bytes,
+    )
+
+
+def website_reader(
+    url: str, settings: WebsiteSourceSettings, accepts: Callable[[str], bool] | None = None
+) -> WebsiteReader:
+    """The reader of the website at `url` (a start page, or a sitemap ending in .xml)."""
+    return WebsiteReader(
+        url,
+        crawl_limits(settings),
+        allowed_hosts=settings.source_allowed_host_list,
+        accepts=accepts,
     )

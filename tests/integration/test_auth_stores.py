@@ -156,6 +156,7 @@ def test_both_stores_share_the_app_db_with_the_history_store(app_db: AppDb) -> N
         f"history{infix}_0002_message_owner",
         f"history{infix}_0003_message_versions",
         f"history{infix}_0004_imported_chats",
+        f"history{infix}_0005_message_not_found",
     ]
     for store in stores:
         store.close()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from backend.config import Settings
-from backend.features.websites import website_reader
+from backend.features.sources import website_reader
 from services.crawler import AddressRefused, CrawlLimits, GuardedTransport, WebsiteReader
 from services.knowledge.loaders import FileLoader
 from tests.website_server import HUGE_SITEMAP_URLS, Site, tls_context, website
