@@ -39,6 +39,7 @@ from services.conversations.search_index import SqlChatSearchIndex
 from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
+from services.knowledge.collection_store import SqlCollectionStore
 from services.knowledge.embedders.cached import TextVectorCache
 from services.knowledge.loaders import FileLoader, OcrOptions
 from services.observability import Observability
@@ -99,6 +100,8 @@ class Adapters:
     chat_file_bytes: FileBytes
     summary_store: SqlSummaryStore
     chat_search_index: SqlChatSearchIndex
+    collections: SqlCollectionStore
+    """Collections, their grants and users' groups, in the knowledge database."""
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -146,6 +149,7 @@ class Adapters:
         self.draft_chat_store.close()
         self.chat_files.close()
         self.summary_store.close()
+        self.collections.close()
         self.chat_search_index.close()
         if self.database is not None:
             self.database.close()
@@ -248,6 +252,9 @@ def build_adapters(
         chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,
         chat_search_index=_chat_search_index(settings, database, embedder),
+        collections=SqlCollectionStore(
+            database if database is not None else settings.storage.knowledge_db_path
+        ),
     )
 
 

@@ -15,8 +15,10 @@ from services.knowledge.loaders import LOADERS_VERSION
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
+from use_cases.access.audit import RecordAudit
 from use_cases.jobs.prepare_answers import PrepareAnswers
 from use_cases.jobs.queue import PREPARE_ANSWERS
+from use_cases.knowledge.collections import ManageCollections, ResolveReadScope
 from use_cases.knowledge.conflicts import CONFLICT_SCAN, ListConflicts, ScanConflicts
 from use_cases.knowledge.documents import (
     GetDocument,
@@ -42,6 +44,10 @@ class KnowledgeUseCases:
     knowledge_stats: GetKnowledgeStats
     check_health: CheckHealth
     reindex: Reindex
+    collections: ManageCollections
+    """Collections and their grants (admins; audited)."""
+    read_scope: ResolveReadScope
+    """What a caller may read: every feature that reads documents for a caller asks it."""
     prepare_answers: PrepareAnswers
     """The offline answerer's sentences, prepared after an ingest commits (a background
     job, PREPARE_SENTENCES with the local embedder; otherwise ingestion queues none)."""
@@ -125,16 +131,23 @@ def build(w: Wiring) -> KnowledgeUseCases:
             preparation=preparation,
         )
 
+    scopes = ResolveReadScope(a.collections)
     return KnowledgeUseCases(
+        collections=ManageCollections(
+            a.collections, a.history, RecordAudit(a.audit_log, w.clock), w.clock
+        ),
+        read_scope=scopes,
         ingest=ingest_with(a.loader),
         # An admin's file is parsed in a child process under a CPU and a memory budget, as a
         # chat attachment is (the forked parse costs ~50 ms a document; the child starts on
         # the first file).
         budgeted_ingest=ingest_with(budgeted_loader(settings)),
         search=SearchKnowledgeBase(
-            a.observed_retriever, default_limit=settings.retrieval.final_results_limit
+            a.observed_retriever,
+            default_limit=settings.retrieval.final_results_limit,
+            scopes=scopes,
         ),
-        list_documents=ListDocuments(store),
+        list_documents=ListDocuments(store, scopes),
         list_conflicts=ListConflicts(
             KnowledgeConflicts(store, a.retriever, similarity()),
             generation,
@@ -143,7 +156,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
             **shared,
         ),
         scan_conflicts=scan,
-        get_document=GetDocument(store),
+        get_document=GetDocument(store, scopes),
         remove_document=RemoveDocument(store),
         knowledge_stats=GetKnowledgeStats(store),
         check_health=CheckHealth(store, embedder),

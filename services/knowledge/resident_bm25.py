@@ -580,10 +580,17 @@ class ResidentBM25:
             if firsts[i] >= 0
         }
 
-    def search(self, stems: Iterable[str], k: int, category: str | None = None) -> list[LexicalHit]:
+    def search(
+        self,
+        stems: Iterable[str],
+        k: int,
+        category: str | None = None,
+        *,
+        documents: frozenset[int] | None = None,
+    ) -> list[LexicalHit]:
         """Top `k` sections by BM25 over `stems` (index terms, one phrase each), best first;
-        ties by section id. Section ids go in `LexicalHit.chunk_id`, as the FTS5 section
-        searcher returns them."""
+        ties by section id; with `documents`, only those documents' sections. Section ids go in
+        `LexicalHit.chunk_id`, as the FTS5 section searcher returns them."""
         snap = self._snapshot
         averages = self._averages
         rows_total, tokens = averages
@@ -632,6 +639,9 @@ class ResidentBM25:
             if code is None:
                 return []
             scores[snap.codes[: snap.size] != code] = 0.0
+        if documents is not None:
+            allowed = np.fromiter(documents, dtype=snap.documents.dtype, count=len(documents))
+            scores[~np.isin(snap.documents[: snap.size], allowed)] = 0.0
         return [LexicalHit(int(snap.ids[r]), float(scores[r])) for r in _top(scores, snap.ids, k)]
 
     def _row_norms(self, snap: _Snapshot, averages: tuple[int, int]) -> np.ndarray:

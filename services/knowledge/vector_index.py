@@ -253,9 +253,16 @@ class ResidentVectors:
         return {chunk_id: (sections[i], documents[i]) for i, chunk_id in enumerate(chunk_ids)}
 
     def search(
-        self, query: np.ndarray, k: int, category: str | None = None, *, exact: bool = False
+        self,
+        query: np.ndarray,
+        k: int,
+        category: str | None = None,
+        *,
+        exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """Top `k` (chunk id, cosine distance), nearest first."""
+        """Top `k` (chunk id, cosine distance), nearest first; with `documents`, only those
+        documents' chunks (masked before the shortlist, so the shortlist is all theirs)."""
         snap = self._snapshot
         if snap is None or snap.size == 0 or k <= 0:
             return []
@@ -275,7 +282,10 @@ class ResidentVectors:
             if code is None:
                 return []
             mask = mask & (snap.codes[:n] == code)
-        all_alive = category is None and self._dead == 0
+        if documents is not None:
+            allowed = np.fromiter(documents, dtype=snap.documents.dtype, count=len(documents))
+            mask = mask & np.isin(snap.documents[:n], allowed)
+        all_alive = category is None and documents is None and self._dead == 0
         subset_size = n if all_alive else int(mask.sum())
         if subset_size == 0:
             return []
