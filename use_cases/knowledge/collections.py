@@ -312,12 +312,12 @@ class ResolveReadScope:
     def _granted(self, user_id: str) -> ReadScope:
         return ReadScope(frozenset({None, *self._store.readable_by(user_id)}))
 
-    def collection_id(self, name: str | None) -> int | None:
+    def collection_id(self, name: str) -> int | None:
         """The id of a named collection for a write (None: the default one); an unknown name
-        is `NotFound` (uploads and ingests naming it are refused)."""
-        if name is None or not name.strip() or name.strip() == DEFAULT_COLLECTION:
+        is `InvalidRequest` (the upload or ingest naming it is refused, nothing stored)."""
+        if name.strip() == DEFAULT_COLLECTION:
             return None
         info = self._store.get_collection(name.strip())
         if info is None:
-            raise NotFound(f"No collection named {name!r}: create it first.")
+            raise InvalidRequest(f"No collection named {name!r}: create it first.")
         return info.id
