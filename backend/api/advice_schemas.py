@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
 from backend.api.streams import Pacer
+from use_cases.access.domain import Caller
 from use_cases.advice.domain import (
     AdviceDelta,
     AdviceEntry,
@@ -91,9 +92,10 @@ class AdviceIn(SamplingFields):
         examples=["advice"],
     )
 
-    def to_request(self, user_id: str) -> AdviceRequest:
+    def to_request(self, user_id: str, reader: Caller | None = None) -> AdviceRequest:
         return AdviceRequest(
             user_id=user_id,
+            reader=reader,
             conversation=tuple(ConversationMessage(m.role, m.content) for m in self.conversation),
             model=self.model,
             enable_web_search=self.enable_web_search,

@@ -16,6 +16,7 @@ from backend.api.fields import (
     SearchOverride,
     sampling_from_extras,
 )
+from use_cases.access.domain import Caller
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message, MessageVersion
 from use_cases.chat.manage_chats import ChatMatch
@@ -72,7 +73,9 @@ class ChatIn(SamplingFields):
         "written); the old exchange is removed once the new one is stored.",
     )
 
-    def to_request(self, user_id: str, *, start_if_missing: bool = False) -> ChatRequest:
+    def to_request(
+        self, user_id: str, *, start_if_missing: bool = False, reader: Caller | None = None
+    ) -> ChatRequest:
         """The turn this body asks for, answered for `user_id` (the user the caller acts
         as); with `start_if_missing`, a `chat_id` no chat has yet starts that chat."""
         return ChatRequest(
@@ -84,6 +87,7 @@ class ChatIn(SamplingFields):
             search_override=self.search_override,
             sampling=self.sampling(),
             replace_last=self.replace_last,
+            reader=reader,
         )
 
     @classmethod

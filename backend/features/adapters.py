@@ -100,7 +100,7 @@ class Adapters:
     chat_file_bytes: FileBytes
     summary_store: SqlSummaryStore
     chat_search_index: SqlChatSearchIndex
-    collections: SqlCollectionStore
+    collection_store: SqlCollectionStore
     """Collections, their grants and users' groups, in the knowledge database."""
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
@@ -149,7 +149,7 @@ class Adapters:
         self.draft_chat_store.close()
         self.chat_files.close()
         self.summary_store.close()
-        self.collections.close()
+        self.collection_store.close()
         self.chat_search_index.close()
         if self.database is not None:
             self.database.close()
@@ -252,7 +252,7 @@ def build_adapters(
         chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,
         chat_search_index=_chat_search_index(settings, database, embedder),
-        collections=SqlCollectionStore(
+        collection_store=SqlCollectionStore(
             database if database is not None else settings.storage.knowledge_db_path
         ),
     )

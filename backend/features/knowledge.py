@@ -131,10 +131,10 @@ def build(w: Wiring) -> KnowledgeUseCases:
             preparation=preparation,
         )
 
-    scopes = ResolveReadScope(a.collections)
+    scopes = ResolveReadScope(a.collection_store)
     return KnowledgeUseCases(
         collections=ManageCollections(
-            a.collections, a.history, RecordAudit(a.audit_log, w.clock), w.clock
+            a.collection_store, a.history, RecordAudit(a.audit_log, w.clock), w.clock
         ),
         read_scope=scopes,
         ingest=ingest_with(a.loader),

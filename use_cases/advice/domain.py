@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from use_cases.access.domain import Caller
 from use_cases.chat.domain import ConversationMessage
 from use_cases.prompts.domain import ADVICE
 from use_cases.shared.errors import AlmanacError
@@ -171,6 +172,8 @@ class AdviceRequest:
     prompt_type: str = ADVICE
     """The prompt type whose prompt in force the turn runs under: `advice` (the default) or
     another (`chat`)."""
+    reader: Caller | None = None
+    """Whose read rights the turn's searches have (as `ChatRequest.reader`)."""
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,15 @@ class ManageCollections:
         return info
 
 
+def reader_of(user_id: str, reader: Caller | None) -> Caller:
+    """The rights a turn answered for `user_id` reads with: the caller's own when they act as
+    themselves; a user's otherwise (an admin acting for someone, or a run an admin started
+    for a user, reads what that user may)."""
+    if reader is not None and reader.user_id == user_id:
+        return reader
+    return Caller(user_id, "user", None)
+
+
 async def read_scope(
     scopes: ResolveReadScope | None, caller: Caller | None, filters: DocumentFilter | None
 ) -> ReadScope:
