@@ -21,6 +21,7 @@ from backend.cli.advice_commands import advise
 from backend.cli.calibration_commands import calibration_app, feedback
 from backend.cli.chat_commands import ask, chat, chats_app, sql, tables_app
 from backend.cli.clean_commands import clean_app
+from backend.cli.collection_commands import collections_app
 from backend.cli.common import (
     JsonOpt,
     VersionOpt,
@@ -58,7 +59,7 @@ from services.knowledge.spelling import english_words
 from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.domain import IngestReport
-from use_cases.knowledge.ingest import IngestRequest, IngestSource
+from use_cases.knowledge.ingest import CollectionChoice, IngestRequest, IngestSource
 from use_cases.knowledge.search import SearchRequest
 from use_cases.shared.errors import AlmanacError, ConfigurationError
 from use_cases.tables.tables import LoadWorkbookRequest
@@ -97,6 +98,7 @@ app.add_typer(conversations_app, name="conversations")
 app.command()(advise)
 app.command()(worker)
 app.command()(mcp)
+app.add_typer(collections_app, name="collections")
 app.add_typer(conversations_app, name="conversations")
 
 
@@ -270,6 +272,13 @@ def pdf_text_qualities(container: Container, report: IngestReport) -> list[tuple
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
     category: Annotated[str | None, typer.Option(help="Category for every document.")] = None,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            help="Collection for every document (`almanac collections create`); without it "
+            "new documents go to the default collection and updated ones keep theirs."
+        ),
+    ] = None,
     prune: Annotated[
         bool, typer.Option(help="Remove stored documents under PATHS whose files are gone.")
     ] = False,
@@ -305,6 +314,11 @@ def ingest(
 
     def body() -> None:
         with open_container() as container:
+            chosen = (
+                None
+                if collection is None
+                else CollectionChoice(container.knowledge.read_scope.collection_id(collection))
+            )
             sources = collect_sources(paths, container.knowledge.ingest)
             prefixes = prune_prefixes(paths) if prune else ()
             started = time.monotonic()
@@ -314,6 +328,7 @@ def ingest(
                     IngestRequest(
                         sources=sources,
                         category=category,
+                        collection=chosen,
                         prune_prefixes=prefixes,
                         on_progress=on_progress,
                         replace=replace,
