@@ -96,6 +96,7 @@ def build(
             a.response_log,
             a.store,
             on_delete=files.forget_chat_files.execute if files is not None else None,
+            readers=ResolveReadScope(a.collection_store),
         ),
         sweep_turns=SweepAbandonedTurns(
             a.history, clock, turn_limit_s=a.models.longest_turn_s(settings.models.agent_timeout)

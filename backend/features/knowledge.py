@@ -78,6 +78,18 @@ def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     )
 
 
+def _search(w: Wiring, scopes: ResolveReadScope) -> SearchKnowledgeBase:
+    limit = w.settings.retrieval.final_results_limit
+    return SearchKnowledgeBase(w.adapters.observed_retriever, default_limit=limit, scopes=scopes)
+
+
+def _collections(w: Wiring) -> ManageCollections:
+    a = w.adapters
+    return ManageCollections(
+        a.collection_store, a.history, RecordAudit(a.audit_log, w.clock), w.clock
+    )
+
+
 def build(w: Wiring) -> KnowledgeUseCases:
     settings, a = w.settings, w.adapters
     store, embedder = a.store, a.embedder
@@ -133,20 +145,13 @@ def build(w: Wiring) -> KnowledgeUseCases:
 
     scopes = ResolveReadScope(a.collection_store)
     return KnowledgeUseCases(
-        collections=ManageCollections(
-            a.collection_store, a.history, RecordAudit(a.audit_log, w.clock), w.clock
-        ),
+        collections=_collections(w),
         read_scope=scopes,
         ingest=ingest_with(a.loader),
         # An admin's file is parsed in a child process under a CPU and a memory budget, as a
-        # chat attachment is (the forked parse costs ~50 ms a document; the child starts on
-        # the first file).
+        # chat attachment is (the forked parse costs ~50 ms a document; the child: 1st file).
         budgeted_ingest=ingest_with(budgeted_loader(settings)),
-        search=SearchKnowledgeBase(
-            a.observed_retriever,
-            default_limit=settings.retrieval.final_results_limit,
-            scopes=scopes,
-        ),
+        search=_search(w, scopes),
         list_documents=ListDocuments(store, scopes),
         list_conflicts=ListConflicts(
             KnowledgeConflicts(store, a.retriever, similarity()),

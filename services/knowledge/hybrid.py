@@ -561,15 +561,9 @@ class HybridRetriever:
         analyzed = self.lexical_index.analyze(query)
         if not analyzed.words:
             return []
-        documents: frozenset[int] | None = None
-        if not scope.unrestricted:
-            if category is not None:
-                scope = scope.filtered(replace(scope.filters, category=category))
-                category = None
-            documents = self._readable(scope, analyzed)
-            if not documents:
-                return []
-        legs: dict[str, Any] = {} if documents is None else {"documents": documents}
+        category, legs = self._scoped_legs(scope, category, analyzed)
+        if legs is None:
+            return []
         vector: list[tuple[int, float]] = []
         pending: Future[list[tuple[int, float]]] | None = None
         if query_vector is not None:
@@ -621,6 +615,18 @@ class HybridRetriever:
             analyzed, [details[c.chunk_id].chunk_text for c in final]
         )
         return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
+
+    def _scoped_legs(
+        self, scope: ReadScope, category: str | None, query: LexicalQuery
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """(the category the legs filter by, the legs' scope arguments); None arguments when
+        the scope reads nothing. A restricted scope takes the category into its documents."""
+        if scope.unrestricted:
+            return category, {}
+        if category is not None:
+            scope = scope.filtered(replace(scope.filters, category=category))
+        documents = self._readable(scope, query)
+        return None, ({"documents": documents} if documents else None)
 
     def _readable(self, scope: ReadScope, query: LexicalQuery) -> frozenset[int]:
         """The documents `scope` may read (`CatalogReads.readable`); a retriever that knows

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from loguru import logger
 
-from services.knowledge.resident_rows import held_positions
+from services.knowledge.resident_rows import DocumentMasks, held_positions
 from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError
 
@@ -68,6 +68,7 @@ class ResidentVectors:
         self.exact_threshold = exact_threshold
         self.candidates = candidates
         self._lock = threading.Lock()
+        self._masks = DocumentMasks()
         self._state: StoreState | None = None
         self._snapshot: _Snapshot | None = None
         self._categories: dict[str, int] = {}
@@ -283,8 +284,7 @@ class ResidentVectors:
                 return []
             mask = mask & (snap.codes[:n] == code)
         if documents is not None:
-            allowed = np.fromiter(documents, dtype=snap.documents.dtype, count=len(documents))
-            mask = mask & np.isin(snap.documents[:n], allowed)
+            mask = mask & self._masks.mask(snap, snap.documents[:n], documents)
         all_alive = category is None and documents is None and self._dead == 0
         subset_size = n if all_alive else int(mask.sum())
         if subset_size == 0:

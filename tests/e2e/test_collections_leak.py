@@ -300,9 +300,13 @@ async def test_a_revoke_acts_on_the_next_request(world: World) -> None:
         )
         assert up.status_code == 201, up.text
         await http.post("/api/collections/temp/grants", json={"user": "carl"}, headers=admin)
-        before = await http.get(
-            "/api/search", params={"q": "quokkaglyph"}, headers=world.keys["carl"]
+        carl = world.keys["carl"]
+        before = await http.get("/api/search", params={"q": "quokkaglyph"}, headers=carl)
+        asked = await http.post(
+            "/chat", json={"message": "What is the quokkaglyph code?"}, headers=carl
         )
+        chat_id = asked.json()["chat_id"]
+        cited = await http.get(f"/chats/{chat_id}/messages", headers=carl)
         revoked = await http.post(
             "/api/collections/temp/revoke", json={"user": "carl"}, headers=admin
         )
@@ -310,5 +314,14 @@ async def test_a_revoke_acts_on_the_next_request(world: World) -> None:
         after = await http.get(
             "/api/search", params={"q": "quokkaglyph"}, headers=world.keys["carl"]
         )
+        history = await http.get(f"/chats/{chat_id}/messages", headers=carl)
+        exported = await http.get(f"/chats/{chat_id}/export", headers=carl)
     assert "gravelmint" in before.text.lower()
     assert after.status_code == 200 and "gravelmint" not in after.text.lower()
+    # The stored answer cited it; once revoked, its source is no longer available to carl.
+    sources = [s for m in cited.json()["messages"] for s in m.get("sources") or []]
+    assert any(s["source"] == "temp.md" for s in sources), cited.text
+    later = [s for m in history.json()["messages"] for s in m.get("sources") or []]
+    assert later and all(s["status"] == "unavailable" for s in later), later
+    assert "temp.md" not in history.text, history.text[history.text.find("temp.md") - 400 :][:600]
+    assert exported.status_code == 200 and "temp.md" not in exported.text

@@ -167,12 +167,13 @@ async def chat_messages(
     response: Response,
     container: ContainerDep,
     user: ChatReaderDep,
+    caller: CallerDep,
     limit: MessageLimit = DEFAULT_MESSAGE_PAGE,
     before: MessageBefore = None,
     after: MessageAfter = None,
 ) -> ChatMessagesOut:
     transcript = await container.chat.chats.page(
-        user, chat_id, limit=limit, before=before, after=after
+        user, chat_id, limit=limit, before=before, after=after, reader=caller
     )
     response.headers.update(link_header(request, transcript))
     summary = None
@@ -195,8 +196,10 @@ async def chat_messages(
     | problem_responses(404),
     summary="The chat as a Markdown document, to download (streamed as it is read)",
 )
-async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
-    chat, pages = await container.chat.chats.pages(user, chat_id)  # a 404 before any byte
+async def export_chat(
+    chat_id: str, container: ContainerDep, user: ActingUserDep, caller: CallerDep
+) -> Response:
+    chat, pages = await container.chat.chats.pages(user, chat_id, reader=caller)  # 404 first
     name = export_file_name(chat.title)
     return ClosingStreamingResponse(
         markdown_chunks(chat, pages),
