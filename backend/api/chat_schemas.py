@@ -16,6 +16,7 @@ from backend.api.fields import (
     SearchOverride,
     sampling_from_extras,
 )
+from backend.api.filters import FiltersIn
 from use_cases.access.domain import Caller
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message, MessageVersion
@@ -65,6 +66,12 @@ class ChatIn(SamplingFields):
         description="Omit to act as yourself (the API key's user). Only an admin may name "
         "another user, to act for them; that is recorded in the audit log.",
     )
+    filters: FiltersIn | None = Field(
+        None,
+        description="Narrow what this turn's searches may find, within what you may read "
+        "(docs/collections.md): `collection`, `category`, `source_prefix`, `updated_after`, "
+        "`updated_before`, `meta`.",
+    )
     replace_last: bool = Field(
         False,
         description="Answer `message` in place of the chat's last exchange (its last question "
@@ -88,6 +95,7 @@ class ChatIn(SamplingFields):
             sampling=self.sampling(),
             replace_last=self.replace_last,
             reader=reader,
+            filters=self.filters.to_filter() if self.filters is not None else None,
         )
 
     @classmethod

@@ -12,11 +12,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from use_cases.knowledge.scope import METADATA_KEY, DocumentFilter
 from use_cases.shared.errors import InvalidRequest
 
-__all__ = ["FiltersDep", "document_filter"]
+__all__ = ["FiltersDep", "FiltersIn", "document_filter"]
 
 MAX_META_FILTERS = 10
 
@@ -69,3 +70,41 @@ def document_filter(
 
 
 FiltersDep = Annotated[DocumentFilter, Depends(document_filter)]
+
+
+class FiltersIn(BaseModel):
+    """The same filters in a JSON body (a chat turn's `filters`): what its searches may find
+    within what the caller may read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collection: str | None = Field(None, min_length=1, max_length=100, examples=["hr"])
+    category: str | None = Field(None, min_length=1, max_length=100)
+    source_prefix: str | None = Field(None, min_length=1, max_length=500)
+    updated_after: date | None = None
+    updated_before: date | None = None
+    meta: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_META_FILTERS,
+        description="KEY: VALUE pairs every one of which a document's metadata must equal.",
+        examples=[{"owner": "people-team"}],
+    )
+
+    @model_validator(mode="after")
+    def _checked(self) -> FiltersIn:
+        for key, value in self.meta.items():
+            if not METADATA_KEY.fullmatch(key) or len(value) > 500:
+                raise ValueError(f"meta key {key!r} is not a metadata key (letters, digits, _.-)")
+        if self.updated_after and self.updated_before and self.updated_after > self.updated_before:
+            raise ValueError("updated_after is later than updated_before.")
+        return self
+
+    def to_filter(self) -> DocumentFilter:
+        return DocumentFilter(
+            collection=self.collection,
+            category=self.category,
+            source_prefix=self.source_prefix,
+            updated_after=self.updated_after,
+            updated_before=self.updated_before,
+            metadata=tuple(sorted(self.meta.items())),
+        )

@@ -237,3 +237,29 @@ def test_a_knowledge_base_from_before_collections_keeps_every_document_readable(
         assert (total, [d.source for d in listed], listed[0].collection) == (1, ["old.md"], None)
     finally:
         store.close()
+
+
+async def test_a_chat_turn_takes_filters_that_narrow_its_searches(
+    world: tuple, http: httpx.AsyncClient
+) -> None:
+    _, keys, _ = world
+    user = keys["ana"]
+    question = "How often must passwords be rotated?"
+    plain = await http.post("/chat", json={"message": question}, headers=user)
+    narrowed = await http.post(
+        "/chat",
+        json={"message": question, "filters": {"meta": {"owner": "no-such-owner"}}},
+        headers=user,
+    )
+    elsewhere = await http.post(
+        "/chat",
+        json={"message": question, "filters": {"source_prefix": "policies/password"}},
+        headers=user,
+    )
+    assert plain.json()["sources"]
+    assert narrowed.status_code == 200 and narrowed.json()["sources"] == []
+    assert elsewhere.json()["sources"]
+    assert all(s["source"].startswith("policies/password") for s in elsewhere.json()["sources"])
+    for bad in ({"meta": {"bad key": "x"}}, {"updated_after": "soon"}, {"colection": "hr"}):
+        refused = await http.post("/chat", json={"message": question, "filters": bad}, headers=user)
+        assert refused.status_code == 422, (bad, refused.text)

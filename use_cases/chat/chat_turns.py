@@ -119,6 +119,7 @@ from use_cases.chat.turn_runner import (
 )
 from use_cases.knowledge.collections import ResolveReadScope, reader_of
 from use_cases.knowledge.ports import Retriever
+from use_cases.knowledge.scope import DocumentFilter
 from use_cases.knowledge.scoped import scoped
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
@@ -237,6 +238,8 @@ class ChatRequest:
     reader: Caller | None = None
     """Whose read rights the turn's searches have: the caller's when they act as
     themselves; None, or another user's turn, reads as `user_id` with a user's rights."""
+    filters: DocumentFilter | None = None
+    """What the turn's searches are narrowed to, within what the reader may read."""
     replace_last: bool = False
     """Answer `message` in place of the chat's last exchange (its last question and what
     followed it): "Retry" with the same text, or the last question edited. The old exchange
@@ -339,7 +342,7 @@ class ChatTurns:
         deps = self._deps_factory()
         if self._readers is None:
             return deps
-        scope = self._readers.run(reader_of(request.user_id, request.reader))
+        scope = self._readers.run(reader_of(request.user_id, request.reader), request.filters)
         return replace(deps, retriever=scoped(deps.retriever, scope))
 
     def model_identifier(self, requested: str | None) -> str:
