@@ -263,3 +263,20 @@ async def test_a_chat_turn_takes_filters_that_narrow_its_searches(
     for bad in ({"meta": {"bad key": "x"}}, {"updated_after": "soon"}, {"colection": "hr"}):
         refused = await http.post("/chat", json={"message": question, "filters": bad}, headers=user)
         assert refused.status_code == 422, (bad, refused.text)
+
+
+async def test_advice_takes_the_same_filters(world: tuple, http: httpx.AsyncClient) -> None:
+    _, keys, _ = world
+    ask = [{"role": "user", "content": "How often must passwords be rotated?"}]
+    narrowed = await http.post(
+        "/advice-non-streaming",
+        json={"conversation": ask, "filters": {"collection": "no-such-collection"}},
+        headers=keys["ana"],
+    )
+    refused = await http.post(
+        "/advice-non-streaming",
+        json={"conversation": ask, "filters": {"meta": {"bad key": "x"}}},
+        headers=keys["ana"],
+    )
+    assert narrowed.status_code == 200 and narrowed.json()["sources"] == []
+    assert refused.status_code == 422

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from use_cases.access.domain import Caller
 from use_cases.chat.domain import ConversationMessage
+from use_cases.knowledge.scope import DocumentFilter
 from use_cases.prompts.domain import ADVICE
 from use_cases.shared.errors import AlmanacError
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
@@ -174,6 +175,8 @@ class AdviceRequest:
     another (`chat`)."""
     reader: Caller | None = None
     """Whose read rights the turn's searches have (as `ChatRequest.reader`)."""
+    filters: DocumentFilter | None = None
+    """What the turn's searches are narrowed to (as `ChatRequest.filters`)."""
 
 
 @dataclass(frozen=True)

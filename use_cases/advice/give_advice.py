@@ -266,7 +266,8 @@ class GiveAdvice:
         decision = self._search_policy(question, request.search_override)
         base = self._deps_factory()
         if self._readers is not None:  # its searches read what the asker may read
-            scope = await self._readers.execute(reader_of(request.user_id, request.reader))
+            reader = reader_of(request.user_id, request.reader)
+            scope = await self._readers.execute(reader, request.filters)
             base = replace(base, retriever=scoped(base.retriever, scope))
         deps = deps_for_turn(
             replace(
