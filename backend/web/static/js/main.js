@@ -17,6 +17,7 @@ export const ROUTES = [
   { path: "advice/:threadId", module: "./advice.js", title: "Advice" },
   { path: "admin/documents", module: "./admin/documents.js", title: "Documents", nav: true, admin: true },
   { path: "admin/tables", module: "./admin/tables.js", title: "Tables", nav: true, admin: true },
+  { path: "admin/collections", module: "./admin/collections.js", title: "Collections", admin: true },
   { path: "admin/calibration", module: "./admin/calibration.js", title: "Calibration", nav: true, admin: true },
   { path: "admin/evaluation", module: "./admin/evaluation.js", title: "Evaluation", nav: true, admin: true },
   { path: "admin/evaluation/:runId", module: "./admin/evaluation.js", title: "Evaluation", admin: true },
