@@ -96,5 +96,6 @@ def build(
             a.api_keys,
             audit,
             w.clock,
+            memberships=a.collection_store,
         ),
     )

@@ -127,6 +127,15 @@ class SqlCollectionStore:
                     (user_id, group),
                 )
 
+    def delete_for_user(self, user_id: str) -> int:
+        """Forget a user's grants and group memberships (their data is erased); how many."""
+        with self._db.write() as conn:
+            grants = conn.execute(
+                "DELETE FROM collection_grants WHERE kind = 'user' AND principal = ?", (user_id,)
+            ).rowcount
+            groups = conn.execute("DELETE FROM user_groups WHERE user_id = ?", (user_id,)).rowcount
+        return int(grants) + int(groups)
+
     def groups_of(self, user_id: str) -> tuple[str, ...]:
         with self._db.read() as conn:
             rows = conn.execute(

@@ -280,3 +280,25 @@ async def test_advice_takes_the_same_filters(world: tuple, http: httpx.AsyncClie
     )
     assert narrowed.status_code == 200 and narrowed.json()["sources"] == []
     assert refused.status_code == 422
+
+
+async def test_erasing_a_user_forgets_their_grants_and_groups(
+    world: tuple, http: httpx.AsyncClient
+) -> None:
+    container, keys, _ = world
+    admin = keys["root"]
+    await container.access.create_key.execute(CLI_ADMIN, user_id="leaver", role="user")
+    container.knowledge.collections.set_groups("leaver", ["movers"])
+    assert (
+        await http.post("/api/collections", json={"name": "moving"}, headers=admin)
+    ).status_code == 201
+    granted = await http.post(
+        "/api/collections/moving/grants", json={"user": "leaver"}, headers=admin
+    )
+    assert granted.status_code == 200
+    erased = await http.delete("/api/users/leaver", headers=admin)
+    assert erased.status_code == 200, erased.text
+    store = container.adapters.collection_store
+    moving = store.get_collection("moving")
+    assert moving is not None and moving.grants == ()
+    assert store.groups_of("leaver") == ()
