@@ -138,6 +138,13 @@ class AuthSettings(SettingsGroup):
         description="Comma-separated emails that sign in with the provider as admins; every "
         "other allowed account signs in as a user.",
     )
+    oidc_groups_claim: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_:./-]{1,100}$",
+        description="The ID token claim (e.g. `groups`) whose values become the person's "
+        "Almanac groups at each sign-in, which collections can be granted to "
+        "(docs/collections.md). A list of names, or one name. Unset: sign-in sets no groups.",
+    )
     allow_unauthenticated_network: bool = Field(
         False,
         description="Let `almanac serve` bind to a non-loopback address while AUTH_ENABLED is "

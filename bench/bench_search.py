@@ -16,6 +16,11 @@ words) plus small Gaussian noise; queries are the real MiniLM embeddings of the 
 claims. With `--vectors random` chunk and query vectors are random unit vectors (latency is
 the same; the binary shortlist's recall is then a worst case).
 
+With `--collections N` the documents are spread over N collections (document i in collection
+i mod N) and a reader of 3 of them searches beside the unfiltered search of the same run: its
+p50 against the unfiltered one, and its recall@10 against an exact filtered search (the same
+scope, each leg exhaustive: FTS5 without a posting budget, every vector scored).
+
 Latency excludes the query embedding (queries are embedded up front) and is measured after
 one warm-up pass over the queries (the stem and frequency caches are then warm, as in a
 running server). Databases are cached under .bench/ (gitignored); `--rebuild` recreates them.
@@ -41,7 +46,9 @@ sys.path.insert(0, str(ROOT))
 from services.knowledge.lexical import LexicalSearcher  # noqa: E402
 from services.knowledge.retrieval import SqliteHybridRetriever  # noqa: E402
 from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402
+from services.knowledge.vector_index import ResidentVectors  # noqa: E402
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft  # noqa: E402
+from use_cases.knowledge.scope import ReadScope  # noqa: E402
 
 DIM = 384
 CATEGORIES = ("biology", "medicine", "chemistry", "genetics", "other")
@@ -222,7 +229,10 @@ def bench(
     query_vectors: np.ndarray,
     baselines: int,
     results: Path | None = None,
+    collections: int = 0,
 ) -> None:
+    if collections:
+        spread_over_collections(path, collections)
     retriever = SqliteHybridRetriever(path, None, final_results_limit=5)
     started = time.perf_counter()
     retriever.warm_up()
@@ -250,6 +260,8 @@ def bench(
             n,
         ),
     )
+    if collections:
+        bench_collections(retriever, queries, query_vectors, collections)
     if baselines:
         m = min(n, baselines)
         full = SqliteHybridRetriever(
@@ -301,6 +313,63 @@ def bench(
     retriever.close()
 
 
+def spread_over_collections(path: Path, count: int) -> None:
+    """Document i into collection (i mod `count`) + 1, once per database file."""
+    store = SqliteKnowledgeStore(path)
+    conn = store.connection()
+    if conn.execute("SELECT count(*) FROM collections").fetchone()[0] != count:
+        conn.execute("UPDATE documents SET collection_id = NULL")
+        conn.execute("DELETE FROM collections")
+        for i in range(1, count + 1):
+            conn.execute(
+                "INSERT INTO collections (id, name, created_at) VALUES (?, ?, '2026-01-01')",
+                (i, f"team-{i:02d}"),
+            )
+        conn.execute(f"UPDATE documents SET collection_id = (id % {count}) + 1")
+    store.close()
+
+
+def bench_collections(
+    retriever: SqliteHybridRetriever, queries: list[str], query_vectors: np.ndarray, count: int
+) -> None:
+    """A reader of 3 of `count` collections against the unfiltered search of this run."""
+    n = len(queries)
+    scope = ReadScope(frozenset({None, 1, 2, 3}))
+    plain: list[float] = []
+    scoped: list[float] = []
+    for timing in (False, True):  # a warm-up pass, then each query both ways in turn, so
+        for i in range(n):  # the machine's load falls on both alike
+            for kept, asked in ((plain, ReadScope()), (scoped, scope)):
+                started = time.perf_counter()
+                retriever.search_with_vector(queries[i], query_vectors[i], 5, scope=asked)
+                if timing:
+                    kept.append((time.perf_counter() - started) * 1000)
+    report("hybrid (same run, unfiltered)", plain)
+    report(f"hybrid, reader of 3/{count} collections", scoped)
+    print(
+        f"  scoped p50 / unfiltered p50: {statistics.median(scoped) / statistics.median(plain):.2f}"
+    )
+    exact = SqliteHybridRetriever(
+        retriever.store,
+        None,
+        lexical=LexicalSearcher(level=retriever.lexical.level, posting_budget=10**12),
+        vectors=ResidentVectors(exact_threshold=10**9),
+        resident_min_sections=None,
+    )
+    recall = []
+    for i in range(n):
+        got = [
+            h.chunk_id
+            for h in retriever.search_with_vector(queries[i], query_vectors[i], 10, scope=scope)
+        ]
+        want = [
+            h.chunk_id
+            for h in exact.search_with_vector(queries[i], query_vectors[i], 10, scope=scope)
+        ]
+        recall.append(overlap(got, want))
+    print(f"  scoped recall@10 vs an exact filtered search: {statistics.fmean(recall):.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -317,6 +386,12 @@ def main() -> None:
         help="queries for the slow reference methods (0 = skip)",
     )
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--collections",
+        type=int,
+        default=0,
+        help="spread the documents over N collections and time a reader of 3 of them",
+    )
     parser.add_argument(
         "--results",
         type=Path,
@@ -353,7 +428,7 @@ def main() -> None:
             path.unlink()
         build(path, corpus, size, pool, model)
         print(f"{size} chunks ({path.stat().st_size / 1e6:.0f} MB):")
-        bench(path, queries, query_vectors, args.baselines, args.results)
+        bench(path, queries, query_vectors, args.baselines, args.results, args.collections)
 
 
 if __name__ == "__main__":

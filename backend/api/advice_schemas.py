@@ -28,7 +28,9 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.fields import SEARCH_OVERRIDE_HELP, SamplingFields, SearchOverride
+from backend.api.filters import FiltersIn
 from backend.api.streams import Pacer
+from use_cases.access.domain import Caller
 from use_cases.advice.domain import (
     AdviceDelta,
     AdviceEntry,
@@ -91,9 +93,17 @@ class AdviceIn(SamplingFields):
         examples=["advice"],
     )
 
-    def to_request(self, user_id: str) -> AdviceRequest:
+    filters: FiltersIn | None = Field(
+        None,
+        description="Narrow what the advice's searches may find, within what you may read "
+        "(as a chat turn's `filters`; docs/collections.md).",
+    )
+
+    def to_request(self, user_id: str, reader: Caller | None = None) -> AdviceRequest:
         return AdviceRequest(
             user_id=user_id,
+            reader=reader,
+            filters=self.filters.to_filter() if self.filters is not None else None,
             conversation=tuple(ConversationMessage(m.role, m.content) for m in self.conversation),
             model=self.model,
             enable_web_search=self.enable_web_search,

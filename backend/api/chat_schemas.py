@@ -16,6 +16,8 @@ from backend.api.fields import (
     SearchOverride,
     sampling_from_extras,
 )
+from backend.api.filters import FiltersIn
+from use_cases.access.domain import Caller
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message, MessageVersion
 from use_cases.chat.manage_chats import ChatMatch
@@ -64,6 +66,12 @@ class ChatIn(SamplingFields):
         description="Omit to act as yourself (the API key's user). Only an admin may name "
         "another user, to act for them; that is recorded in the audit log.",
     )
+    filters: FiltersIn | None = Field(
+        None,
+        description="Narrow what this turn's searches may find, within what you may read "
+        "(docs/collections.md): `collection`, `category`, `source_prefix`, `updated_after`, "
+        "`updated_before`, `meta`.",
+    )
     replace_last: bool = Field(
         False,
         description="Answer `message` in place of the chat's last exchange (its last question "
@@ -72,7 +80,9 @@ class ChatIn(SamplingFields):
         "written); the old exchange is removed once the new one is stored.",
     )
 
-    def to_request(self, user_id: str, *, start_if_missing: bool = False) -> ChatRequest:
+    def to_request(
+        self, user_id: str, *, start_if_missing: bool = False, reader: Caller | None = None
+    ) -> ChatRequest:
         """The turn this body asks for, answered for `user_id` (the user the caller acts
         as); with `start_if_missing`, a `chat_id` no chat has yet starts that chat."""
         return ChatRequest(
@@ -84,6 +94,8 @@ class ChatIn(SamplingFields):
             search_override=self.search_override,
             sampling=self.sampling(),
             replace_last=self.replace_last,
+            reader=reader,
+            filters=self.filters.to_filter() if self.filters is not None else None,
         )
 
     @classmethod

@@ -234,6 +234,12 @@ class DocumentOut(BaseModel):
         "scanned PDF or an image, read by OCR (docs/guide.md#file-types); null otherwise.",
         examples=[None],
     )
+    collection: str | None = Field(
+        default=None,
+        description="Its collection (docs/collections.md); null: the default collection "
+        "every user reads.",
+        examples=[None],
+    )
 
     @classmethod
     def of(cls, record: DocumentRecord) -> DocumentOut:

@@ -31,7 +31,7 @@ from services.knowledge.spelling import english_words
 from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.domain import IngestReport
-from use_cases.knowledge.ingest import IngestRequest, IngestSource
+from use_cases.knowledge.ingest import CollectionChoice, IngestRequest, IngestSource
 from use_cases.shared.errors import AlmanacError
 from use_cases.tables.tables import LoadWorkbookRequest
 
@@ -55,9 +55,19 @@ def pdf_text_qualities(container: Container, report: IngestReport) -> list[tuple
     return found
 
 
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Collection for every document (default: new ones to the default collection, "
+        "updated ones keep theirs)."
+    ),
+]
+
+
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
     category: Annotated[str | None, typer.Option(help="Category for every document.")] = None,
+    collection: CollectionOpt = None,
     prune: Annotated[
         bool, typer.Option(help="Remove stored documents under PATHS whose files are gone.")
     ] = False,
@@ -93,6 +103,7 @@ def ingest(
 
     def body() -> None:
         with open_container() as container:
+            chosen = collection_choice(container, collection)
             sources = collect_sources(paths, container.knowledge.ingest)
             prefixes = prune_prefixes(paths) if prune else ()
             started = time.monotonic()
@@ -102,6 +113,7 @@ def ingest(
                     IngestRequest(
                         sources=sources,
                         category=category,
+                        collection=chosen,
                         prune_prefixes=prefixes,
                         on_progress=on_progress,
                         replace=replace,
@@ -120,20 +132,38 @@ def ingest(
                         err.print(output.answer_ready_line(readiness), highlight=False)
             qualities = pdf_text_qualities(container, report) if not as_json else []
             tables, table_problems = workbook_tables(container, sources)
-        if as_json:
-            output.print_json(output.ingest_report(report, readiness))
-        else:
-            for line in output.ingest_lines(report):
-                err.print(line, highlight=False, soft_wrap=True)
-            for source, share in qualities:
-                err.print(output.pdf_text_quality(source, share), highlight=False, soft_wrap=True)
-            console.print(output.ingest_summary(report), highlight=False)
+        print_ingest(report, readiness, qualities, as_json=as_json)
         for line in tables:
             err.print(line, highlight=False, soft_wrap=True)
         if report.problems or table_problems:
             raise typer.Exit(1)
 
     run_command(body)
+
+
+def collection_choice(container: Container, name: str | None) -> CollectionChoice | None:
+    """`--collection NAME` checked before anything is read (an unknown name stops the run)."""
+    if name is None:
+        return None
+    return CollectionChoice(container.knowledge.read_scope.collection_id(name))
+
+
+def print_ingest(
+    report: IngestReport,
+    readiness: output.Readiness,
+    qualities: list[tuple[str, float]],
+    *,
+    as_json: bool,
+) -> None:
+    """An ingest's report: JSON, or a line per document, per PDF's text quality, then the sum."""
+    if as_json:
+        output.print_json(output.ingest_report(report, readiness))
+        return
+    for line in output.ingest_lines(report):
+        err.print(line, highlight=False, soft_wrap=True)
+    for source, share in qualities:
+        err.print(output.pdf_text_quality(source, share), highlight=False, soft_wrap=True)
+    console.print(output.ingest_summary(report), highlight=False)
 
 
 def workbook_tables(container: Container, sources: list[IngestSource]) -> tuple[list[str], bool]:

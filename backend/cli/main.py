@@ -138,6 +138,11 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "Synced sources: folders, S3 buckets and websites kept in sync with the knowledge base.",
     ),
     CommandEntry(
+        "collections",
+        f"{_CLI}.collection_commands:collections_app",
+        "Collections: each team's documents, read by the users and groups granted them.",
+    ),
+    CommandEntry(
         "clean", f"{_CLI}.clean_commands:clean_app", "Data-cleaning benchmarks (docs/cleaning.md)."
     ),
     CommandEntry(

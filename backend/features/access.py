@@ -71,6 +71,7 @@ def _oidc_sign_in(
             settings.oidc_issuer,
             settings.oidc_client_id,
             settings.oidc_client_secret.get_secret_value(),
+            groups_claim=settings.oidc_groups_claim,
         )
     policy = SignInPolicy(settings.oidc_allowed_domain_set, settings.oidc_admin_email_set)
     return SignInWithProvider(
@@ -82,4 +83,5 @@ def _oidc_sign_in(
         authenticate,
         policy,
         lifetime=timedelta(hours=settings.session_hours),
+        groups=w.adapters.collection_store,
     )

@@ -39,6 +39,7 @@ from services.conversations.search_index import SqlChatSearchIndex
 from services.conversations.summary_store import SqlSummaryStore
 from services.evaluation.run_store import DatasetStore, RunStore
 from services.knowledge.chunking import HeadingChunker
+from services.knowledge.collection_store import SqlCollectionStore
 from services.knowledge.embedders.cached import TextVectorCache
 from services.knowledge.loaders import FileLoader, OcrOptions
 from services.observability import Observability
@@ -100,6 +101,8 @@ class Adapters:
     chat_file_bytes: FileBytes
     summary_store: SqlSummaryStore
     chat_search_index: SqlChatSearchIndex
+    collection_store: SqlCollectionStore
+    """Collections, their grants and users' groups, in the knowledge database."""
     answer_pool: WorkerPool
     """The worker threads the offline model answers on (and tools run on)."""
     database: PgDatabase | None = None
@@ -149,6 +152,7 @@ class Adapters:
         self.draft_chat_store.close()
         self.chat_files.close()
         self.summary_store.close()
+        self.collection_store.close()
         self.chat_search_index.close()
         self.source_store.close()
         if self.database is not None:
@@ -254,6 +258,9 @@ def build_adapters(
         chat_search_index=_chat_search_index(settings, database, embedder),
         source_store=SqlSourceStore(
             database if database is not None else settings.storage.app_db_path
+        ),
+        collection_store=SqlCollectionStore(
+            database if database is not None else settings.storage.knowledge_db_path
         ),
     )
 

@@ -64,6 +64,7 @@ def build(
         max_bytes=settings.max_upload_bytes,
         job_bytes=settings.upload_job_bytes,
         file_types=a.loader.extensions,
+        collections=knowledge.read_scope,
     )
     # One ingest at a time per process (CPU-bound).
     a.jobs.register(
@@ -95,5 +96,6 @@ def build(
             a.api_keys,
             audit,
             w.clock,
+            memberships=a.collection_store,
         ),
     )

@@ -11,6 +11,7 @@ from backend.features.prompts import PromptUseCases
 from use_cases.advice.agent import ADVICE_TURN, AdviceDeps
 from use_cases.advice.give_advice import GiveAdvice
 from use_cases.advice.manage_threads import ManageAdviceThreads
+from use_cases.knowledge.collections import ResolveReadScope
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCa
         web_search=w.web_search,
         threads=a.advice_thread_store,
         observer=a.telemetry.metrics,
+        readers=ResolveReadScope(a.collection_store),
     )
     return AdviceUseCases(
         advice=advice,

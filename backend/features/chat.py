@@ -27,6 +27,7 @@ from use_cases.chat.responses import RecordResponse
 from use_cases.chat.search_discipline import DecideSearch
 from use_cases.chat.tools import AgentDeps
 from use_cases.confidence.estimator import rrf_score_ceiling
+from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.prompts.domain import CHAT
 from use_cases.shared.errors import ConfigurationError
 
@@ -86,6 +87,7 @@ def build(
         responses=record_response,
         observer=a.telemetry.metrics,
         scope=files.scope if files is not None else None,
+        readers=ResolveReadScope(a.collection_store),
     )
     return ChatUseCases(
         chat=chat,
@@ -94,6 +96,7 @@ def build(
             a.response_log,
             a.store,
             on_delete=files.forget_chat_files.execute if files is not None else None,
+            readers=ResolveReadScope(a.collection_store),
         ),
         sweep_turns=SweepAbandonedTurns(
             a.history, clock, turn_limit_s=a.models.longest_turn_s(settings.models.agent_timeout)

@@ -17,8 +17,10 @@ from services.knowledge.loaders import LOADERS_VERSION
 from services.offline.conflict_scan import KnowledgeConflicts
 from services.offline.prepared import SentencePreparer
 from services.offline.semantic import SentenceSimilarity
+from use_cases.access.audit import RecordAudit
 from use_cases.jobs.prepare_answers import PrepareAnswers
 from use_cases.jobs.queue import PREPARE_ANSWERS
+from use_cases.knowledge.collections import ManageCollections, ResolveReadScope
 from use_cases.knowledge.conflicts import (
     CONFLICT_SCAN,
     ConflictReports,
@@ -49,6 +51,10 @@ class KnowledgeUseCases:
     knowledge_stats: GetKnowledgeStats
     check_health: CheckHealth
     reindex: Reindex
+    collections: ManageCollections
+    """Collections and their grants (admins; audited)."""
+    read_scope: ResolveReadScope
+    """What a caller may read: every feature that reads documents for a caller asks it."""
     prepare_answers: PrepareAnswers
     """The offline answerer's sentences, prepared after an ingest commits (a background
     job, PREPARE_SENTENCES with the local embedder; otherwise ingestion queues none)."""
@@ -99,6 +105,18 @@ class _SharedScan(TypedDict, total=False):
     request_scan: Callable[[], object]
 
 
+def _search(w: Wiring, scopes: ResolveReadScope) -> SearchKnowledgeBase:
+    limit = w.settings.retrieval.final_results_limit
+    return SearchKnowledgeBase(w.adapters.observed_retriever, default_limit=limit, scopes=scopes)
+
+
+def _collections(w: Wiring) -> ManageCollections:
+    a = w.adapters
+    return ManageCollections(
+        a.collection_store, a.history, RecordAudit(a.audit_log, w.clock), w.clock
+    )
+
+
 def build(w: Wiring) -> KnowledgeUseCases:
     settings, a = w.settings, w.adapters
     store, embedder = a.store, a.embedder
@@ -139,16 +157,16 @@ def build(w: Wiring) -> KnowledgeUseCases:
             preparation=preparation,
         )
 
+    scopes = ResolveReadScope(a.collection_store)
     return KnowledgeUseCases(
+        collections=_collections(w),
+        read_scope=scopes,
         ingest=ingest_with(a.loader),
         # An admin's file is parsed in a child process under a CPU and a memory budget, as a
-        # chat attachment is (the forked parse costs ~50 ms a document; the child starts on
-        # the first file).
+        # chat attachment is (the forked parse costs ~50 ms a document; the child: 1st file).
         budgeted_ingest=ingest_with(budgeted_loader(settings)),
-        search=SearchKnowledgeBase(
-            a.observed_retriever, default_limit=settings.retrieval.final_results_limit
-        ),
-        list_documents=ListDocuments(store),
+        search=_search(w, scopes),
+        list_documents=ListDocuments(store, scopes),
         list_conflicts=ListConflicts(
             KnowledgeConflicts(store, a.retriever, similarity()),
             generation,
@@ -157,7 +175,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
             **shared,
         ),
         scan_conflicts=scan,
-        get_document=GetDocument(store),
+        get_document=GetDocument(store, scopes),
         remove_document=RemoveDocument(store),
         knowledge_stats=GetKnowledgeStats(store),
         check_health=CheckHealth(store, embedder),

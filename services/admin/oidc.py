@@ -31,6 +31,10 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 LEEWAY_SECONDS = 60
 
 
+#: Groups kept from one ID token (a provider stating more is cut, not refused).
+MAX_GROUPS = 200
+
+
 class OidcProvider:
     def __init__(
         self,
@@ -40,7 +44,9 @@ class OidcProvider:
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        groups_claim: str | None = None,
     ) -> None:
+        self._groups_claim = groups_claim
         self._issuer = issuer
         self._client_id = client_id
         self._client_secret = client_secret
@@ -87,7 +93,21 @@ class OidcProvider:
             email=claims.get("email") if isinstance(claims.get("email"), str) else None,
             email_verified=verified is True or verified == "true",
             name=claims.get("name") if isinstance(claims.get("name"), str) else None,
+            groups=self._groups(claims),
         )
+
+    def _groups(self, claims: dict[str, Any]) -> tuple[str, ...] | None:
+        """The configured claim's group names (a list of strings, or one string); None when
+        no claim is configured, () when the token states none."""
+        if self._groups_claim is None:
+            return None
+        value = claims.get(self._groups_claim)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return ()
+        named = (g.strip() for g in value if isinstance(g, str) and g.strip())
+        return tuple(g[:200] for g in named)[:MAX_GROUPS]
 
     async def _checked_claims(self, id_token: str, nonce: str) -> dict[str, Any]:
         try:

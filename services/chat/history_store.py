@@ -157,6 +157,12 @@ class HistoryStore:
             created_at=self._db.get_time(row["created_at"]),
         )
 
+    def has_user(self, user_id: str) -> bool:
+        """Whether the user has been seen (a key made for them, a sign-in, a request)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row is not None
+
     # -- chats -------------------------------------------------------------------------------
 
     def get_chat(self, chat_id: str) -> Chat | None:

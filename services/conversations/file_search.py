@@ -33,6 +33,7 @@ from use_cases.conversations.file_ports import ChatFileSearch
 from use_cases.conversations.files_domain import ATTACHMENT_PREFIX
 from use_cases.knowledge.domain import HitScores, SearchHit
 from use_cases.knowledge.ports import Embedder, Retriever
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 
 __all__ = ["ChatFileIndex", "ScopedRetriever"]
 
@@ -155,12 +156,10 @@ class ScopedRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
-        base = (
-            self._base.search(query, k, category, as_of=as_of)
-            if as_of
-            else self._base.search(query, k, category)
-        )
+        # The knowledge base within the reader's scope; the chat's own files are the reader's.
+        base = self._base.search(query, k, category, as_of=as_of, scope=scope)
         if category:
             return base
         limit = k if k is not None else max(len(base), 5)

@@ -2,7 +2,8 @@
 
 What is copied, table to table (the PostgreSQL stores keep the SQLite column names):
 
-* knowledge.db: `documents` (metadata, the `supersedes` relation), `sections`, `chunks`, the
+* knowledge.db: `collections`, `documents` (metadata, the `supersedes` relation, the
+  collection), `sections`, `chunks`, `collection_grants`, `user_groups`, the
   sqlite-vec `chunk_vectors` into pgvector (the HNSW index is built once the rows are in) and
   the embedding model and dimension. The sections' full-text vectors are not copied: the
   PostgreSQL store's `sections_fill_fts` trigger derives them from each inserted row;

@@ -10,8 +10,15 @@ from services.conversations import draft_chat_store, draft_store
 from services.conversations import file_store as chat_file_store
 from services.sources import store as source_store
 
-#: knowledge.db tables copied row for row, parents first.
-KNOWLEDGE_TABLES = ("documents", "sections", "chunks")
+#: knowledge.db tables copied row for row, parents first (a document's collection before it).
+KNOWLEDGE_TABLES = (
+    "collections",
+    "documents",
+    "sections",
+    "chunks",
+    "collection_grants",
+    "user_groups",
+)
 #: app.db tables copied row for row, parents first (foreign keys hold at every step).
 APP_TABLES = (
     "users",

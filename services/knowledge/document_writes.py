@@ -54,7 +54,7 @@ NO_CATEGORY = ""
 
 _DOCUMENT_FIELDS = (
     "source, title, category, updated_at, media_type, content_hash, size_bytes, metadata, "
-    "ingested_at, origin, raw_hash"
+    "ingested_at, origin, raw_hash, collection_id"
 )
 
 
@@ -197,12 +197,13 @@ def _write_document_row(s: Session, draft: DocumentDraft, replace_id: int | None
         s.put_time(now()),
         draft.origin,
         draft.raw_hash,
+        draft.collection_id,
     )
     if replace_id is None:
         if s.dialect == "postgresql":  # BIGSERIAL never gives an id twice
             row = s.one(
                 f"INSERT INTO documents ({_DOCUMENT_FIELDS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (source) DO NOTHING RETURNING id",
                 values,
             )
@@ -213,7 +214,7 @@ def _write_document_row(s: Session, draft: DocumentDraft, replace_id: int | None
         try:
             s.run(
                 f"INSERT INTO documents (id, {_DOCUMENT_FIELDS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (document_id, *values),
             )
         except s.unique_violation:
@@ -228,7 +229,7 @@ def _write_document_row(s: Session, draft: DocumentDraft, replace_id: int | None
             s.run(
                 "UPDATE documents SET source = ?, title = ?, category = ?, updated_at = ?, "
                 "media_type = ?, content_hash = ?, size_bytes = ?, metadata = ?, "
-                "ingested_at = ?, origin = ?, raw_hash = ? WHERE id = ?",
+                "ingested_at = ?, origin = ?, raw_hash = ?, collection_id = ? WHERE id = ?",
                 (*values, replace_id),
             )
     except s.unique_violation:

@@ -36,6 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
 import numpy as np
@@ -47,6 +48,7 @@ from services.knowledge.search_catalog import ChunkDetails, ChunkPlaces
 from services.knowledge.versions import Versions, in_force
 from use_cases.knowledge.domain import EmbeddingInfo, HitScores, SearchHit, Vector, embedding_text
 from use_cases.knowledge.ports import Embedder, Reranker
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.errors import EmbeddingModelMismatch, UpstreamUnavailable
 
 __all__ = [
@@ -329,8 +331,16 @@ class LexicalIndex(Protocol[QueryT]):
         """The query's terms as the index sees them (stems, spelling corrections)."""
         ...
 
-    def search(self, query: QueryT, k: int, category: str | None) -> list[tuple[int, float]]:
-        """(section or chunk id, BM25 score), best first, at most `k`."""
+    def search(
+        self,
+        query: QueryT,
+        k: int,
+        category: str | None,
+        *,
+        documents: frozenset[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """(section or chunk id, BM25 score), best first, at most `k`; with `documents`,
+        only those documents' rows are ranked."""
         ...
 
     def highlight(self, query: QueryT, texts: Sequence[str]) -> list[str]:
@@ -346,9 +356,16 @@ class VectorIndex(Protocol):
     """Nearest chunks to an embedding."""
 
     def nearest(
-        self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+        self,
+        vector: np.ndarray,
+        k: int,
+        category: str | None,
+        *,
+        exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """(chunk id, cosine distance), nearest first, at most `k`; `exact`: exhaustive."""
+        """(chunk id, cosine distance), nearest first, at most `k`; `exact`: exhaustive;
+        with `documents`, only those documents' chunks are searched."""
         ...
 
     def warm_up(self, *, wait: bool = True) -> None: ...
@@ -372,6 +389,10 @@ class CatalogReads(Protocol):
     def versions_of(
         self, document_ids: Iterable[int], *, replaced_on: bool = False
     ) -> dict[int, Versions]: ...
+
+    def readable(self, scope: ReadScope) -> frozenset[int]:
+        """The ids of the documents a restricted `scope` may read."""
+        ...
 
 
 class SearchCatalog(Protocol):
@@ -512,13 +533,15 @@ class HybridRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         """Hybrid search for `query`; [] for a query without any searchable characters.
-        `as_of`: prefer the versions in force on that date over the current ones."""
+        `as_of`: prefer the versions in force on that date over the current ones. `scope`:
+        only the documents it may read are ranked, in both legs."""
         if not query_terms(query):
             return []  # nothing searchable: do not spend an embedding on it
         vector = query_vector(query, self._embedder, self.catalog.embedding_info())
-        return self.search_with_vector(query, vector, k, category, as_of=as_of)
+        return self.search_with_vector(query, vector, k, category, as_of=as_of, scope=scope)
 
     def search_with_vector(
         self,
@@ -528,10 +551,14 @@ class HybridRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         """`search` with the query already embedded (so benchmarks can time retrieval only).
 
-        `query_vector=None` searches by keywords only.
+        `query_vector=None` searches by keywords only. A restricted `scope` becomes the set
+        of readable documents (one statement, held per scope until the next write), which
+        each leg is handed: the legs rank only readable rows, so `k` hits are `k` readable
+        hits; the category, if any, is then part of that set.
         """
         if not query or not query.strip():
             return []
@@ -539,6 +566,9 @@ class HybridRetriever:
         category = normal_category(category)
         analyzed = self.lexical_index.analyze(query)
         if not analyzed.words:
+            return []
+        category, legs = self._scoped_legs(scope, category, analyzed)
+        if legs is None:
             return []
         vector: list[tuple[int, float]] = []
         pending: Future[list[tuple[int, float]]] | None = None
@@ -548,12 +578,14 @@ class HybridRetriever:
                 max(self.vector_search_limit, n),
                 category,
             )
-            nearest = self._nearest(analyzed)
+            nearest = partial(self._nearest(analyzed), **legs)
             if self.parallel:
                 pending = self._pool().submit(nearest, *args)
             else:
                 vector = nearest(*args)
-        lexical = self.lexical_index.search(analyzed, max(self.bm25_search_limit, n), category)
+        lexical = self.lexical_index.search(
+            analyzed, max(self.bm25_search_limit, n), category, **legs
+        )
         if pending is not None:
             vector = pending.result()
         wanted = max(n, self.reranker_top_n if self._reranker else n)
@@ -589,6 +621,24 @@ class HybridRetriever:
             analyzed, [details[c.chunk_id].chunk_text for c in final]
         )
         return build_hits(final, details, marked, snippet_chars=self.snippet_chars)
+
+    def _scoped_legs(
+        self, scope: ReadScope, category: str | None, query: LexicalQuery
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """(the category the legs filter by, the legs' scope arguments); None arguments when
+        the scope reads nothing. A restricted scope takes the category into its documents."""
+        if scope.unrestricted:
+            return category, {}
+        if category is not None:
+            scope = scope.filtered(replace(scope.filters, category=category))
+        documents = self._readable(scope, query)
+        return None, ({"documents": documents} if documents else None)
+
+    def _readable(self, scope: ReadScope, query: LexicalQuery) -> frozenset[int]:
+        """The documents `scope` may read (`CatalogReads.readable`); a retriever that knows
+        the store's write generation holds the answer until the next write."""
+        with self.catalog.reading() as reads:
+            return reads.readable(scope)
 
     def _nearest(self, query: LexicalQuery) -> Callable[..., list[tuple[int, float]]]:
         """The vector leg's search for `query` (`VectorIndex.nearest`); a retriever whose

@@ -39,6 +39,7 @@ Scores are reported positive (higher is better); FTS5's bm25() is negative.
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import re
 import threading
@@ -83,6 +84,14 @@ _LEVELS = {
         "FROM sections s JOIN documents d ON d.id = s.document_id WHERE s.id IN ({marks})",
         "SELECT s.id FROM sections s JOIN documents d ON d.id = s.document_id WHERE d.category = ?",
     ),
+}
+
+
+#: The rows of some documents (a JSON array of ids), per `level`.
+_DOCUMENT_ROWS = {
+    "chunk": "SELECT c.id FROM chunks c WHERE c.document_id IN (SELECT value FROM json_each(?))",
+    "section": "SELECT s.id FROM sections s WHERE s.document_id IN "
+    "(SELECT value FROM json_each(?))",
 }
 
 
@@ -154,6 +163,7 @@ class LexicalSearcher:
             raise ValueError(f"Unknown BM25 level {level!r}")
         self.level = level
         self._table, self._vocab, self._texts_sql, self._category_sql = _LEVELS[level]
+        self._documents_sql = _DOCUMENT_ROWS[level]
         self.weights = weights
         self.drop_stopwords = drop_stopwords
         self.correct_spelling = correct_spelling
@@ -325,7 +335,10 @@ class LexicalSearcher:
         query: AnalyzedQuery,
         k: int,
         category: str | None = None,
+        *,
+        documents: frozenset[int] | None = None,
     ) -> list[LexicalHit]:
+        """Top `k` rows; with `documents`, only rows of those documents are ranked."""
         if k <= 0 or not query.stems:
             return []
         kept, dropped = self.plan(query)
@@ -341,6 +354,10 @@ class LexicalSearcher:
             # chunks instead of 3 ms).
             sql += f" AND +rowid IN ({self._category_sql})"
             params.append(category)
+        if documents is not None:
+            # The readable documents as one JSON array parameter (no limit on their number).
+            sql += f" AND +rowid IN ({self._documents_sql})"
+            params.append(json.dumps(sorted(documents)))
         sql += " ORDER BY score LIMIT ?"
         params.append(pool)
         rows = conn.execute(sql, params).fetchall()

@@ -261,15 +261,28 @@ class PgLexicalIndex:
                 dropped.append(lexeme)
         return kept, dropped
 
-    def search(self, query: PgQuery, k: int, category: str | None) -> list[tuple[int, float]]:
-        """(section id, BM25 score), best first."""
+    def search(
+        self,
+        query: PgQuery,
+        k: int,
+        category: str | None,
+        *,
+        documents: frozenset[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """(section id, BM25 score), best first; with `documents`, theirs only (every
+        posting checked against their sections, in the statement)."""
         if k <= 0 or not query.lexemes:
             return []
         with self._store.connection() as conn:
-            return self._search(conn, query, k, category)
+            return self._search(conn, query, k, category, documents)
 
     def _search(
-        self, conn: Connection, query: PgQuery, k: int, category: str | None
+        self,
+        conn: Connection,
+        query: PgQuery,
+        k: int,
+        category: str | None,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
         row = conn.execute(
             "SELECT t.sections, t.length, (SELECT coalesce(jsonb_object_agg(lexeme, df), '{}') "
@@ -300,6 +313,9 @@ class PgLexicalIndex:
             [_idf(sections, frequencies[lex]) for lex in dropped],
         ]
         pool = max(k, self.candidate_pool) if dropped else k
+        if documents is not None:
+            rows = conn.execute(_LEXICAL_SQL[_IN_DOCUMENTS], [*params, sorted(documents), pool, k])
+            return [(int(r["id"]), float(r["score"])) for r in rows.fetchall()]
         if category is not None:
             share, _ = self._categories.share(conn, category, int(row["generation"] or 0))
             considered = math.ceil(pool / share * 1.5)
@@ -352,14 +368,31 @@ class PgVectorIndex:
         """Nothing to release: connections are the store's pool's."""
 
     def nearest(
-        self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+        self,
+        vector: np.ndarray,
+        k: int,
+        category: str | None,
+        *,
+        exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """(chunk id, cosine distance), nearest first."""
+        """(chunk id, cosine distance), nearest first. With `documents`: an exact scan of
+        those documents' chunks (the HNSW graph filters only after its search, which could
+        leave a reader of a few collections with fewer than `k`)."""
         state = self._store.state()
         if k <= 0 or state.dimension is None:
             return []
         norm = float(np.linalg.norm(vector))
         vector = vector / norm if norm else vector
+        if documents is not None:
+            with self._store.connection() as conn:
+                scoped = conn.execute(
+                    "SELECT v.chunk_id, v.embedding <=> %s AS distance FROM chunk_vectors v"
+                    " JOIN chunks c ON c.id = v.chunk_id WHERE c.document_id = ANY(%s)"
+                    " ORDER BY (v.embedding <=> %s) + 0 LIMIT %s",
+                    [vector, sorted(documents), vector, k],
+                ).fetchall()
+            return [(int(r["chunk_id"]), float(r["distance"])) for r in scoped]
         ef = max(k, self.ef_search if self.ef_search is not None else max(2 * k, DEFAULT_EF_SEARCH))
         with self._store.transaction() as conn:
             if category is not None and not exact:
@@ -428,14 +461,15 @@ class PgHybridRetriever(HybridRetriever):
 _F = "(p.wa * o.tf_a + p.wb * o.tf_b + p.wd * o.tf_d)"
 _BM25_TERM = f"{_F} * p.k1p / ({_F} + p.k1 * (1 - p.b0 + p.b1 * o.length / p.avg))"
 
-_ALL, _IN_CATEGORY, _WIDENED = range(3)
+_ALL, _IN_CATEGORY, _WIDENED, _IN_DOCUMENTS = range(4)
 
 
 def _lexical_sql(mode: int) -> str:
     """The lexical leg's statement. Parameters: BM25's (p), the kept and the dropped lexemes
     with their IDFs, then per `mode`: `_ALL` pool, k; `_IN_CATEGORY` category, pool, k;
-    `_WIDENED` considered, category, pool, k (rows also say how many sections were considered
-    and how many of them were pooled, so the caller knows whether the pool is exact)."""
+    `_IN_DOCUMENTS` document ids, pool, k; `_WIDENED` considered, category, pool, k (rows
+    also say how many sections were considered and how many of them were pooled, so the
+    caller knows whether the pool is exact)."""
     scored = (
         "SELECT o.section_id, sum(k.idf * " + _BM25_TERM + ") AS score"
         " FROM kept k JOIN lexeme_postings o ON o.lexeme = k.lexeme CROSS JOIN p"
@@ -448,6 +482,12 @@ def _lexical_sql(mode: int) -> str:
         pool = (
             f" pool AS ({scored} WHERE o.section_id IN (SELECT s.id FROM sections s"
             " JOIN documents d ON d.id = s.document_id WHERE d.category = %s)"
+            " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
+        )
+    elif mode == _IN_DOCUMENTS:  # every posting checked against the readable documents
+        pool = (
+            f" pool AS ({scored} WHERE o.section_id IN (SELECT s.id FROM sections s"
+            " WHERE s.document_id = ANY(%s::bigint[]))"
             " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
         )
     else:  # the best `considered` sections of any category, then the category's among them
@@ -481,7 +521,7 @@ def _lexical_sql(mode: int) -> str:
     )
 
 
-_LEXICAL_SQL = {mode: _lexical_sql(mode) for mode in (_ALL, _IN_CATEGORY, _WIDENED)}
+_LEXICAL_SQL = {mode: _lexical_sql(mode) for mode in (_ALL, _IN_CATEGORY, _WIDENED, _IN_DOCUMENTS)}
 
 
 def _idf(sections: int, holding: int) -> float:

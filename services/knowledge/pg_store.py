@@ -288,9 +288,38 @@ CREATE TRIGGER sections_stats_truncate AFTER TRUNCATE ON sections
     FOR EACH STATEMENT EXECUTE FUNCTION lexical_stats_clear();
 """
 
+#: Collections, their grants, users' groups and each document's collection (NULL: the
+#: default collection), as SQLite's `knowledge_0008_collections` (services/knowledge/schema.py).
+_COLLECTIONS = """
+CREATE TABLE collections (
+    id          BIGSERIAL PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at  TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE collection_grants (
+    collection_id BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+    principal     TEXT NOT NULL,
+    granted_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (collection_id, kind, principal)
+);
+CREATE INDEX collection_grants_principal ON collection_grants(kind, principal);
+CREATE TABLE user_groups (
+    user_id    TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    PRIMARY KEY (user_id, group_name)
+);
+CREATE INDEX user_groups_group ON user_groups(group_name);
+ALTER TABLE documents ADD COLUMN collection_id BIGINT
+    REFERENCES collections(id) ON DELETE RESTRICT;
+CREATE INDEX documents_collection ON documents(collection_id);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("knowledge_pg_0001_base", _BASE),
     Migration("knowledge_pg_0002_bm25_statistics", _BM25_STATISTICS),
+    Migration("knowledge_pg_0003_collections", _COLLECTIONS),
 ]
 
 

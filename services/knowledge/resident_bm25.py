@@ -53,7 +53,7 @@ import numpy as np
 from loguru import logger
 
 from services.knowledge.lexical import K1, B, LexicalHit, column_sizes, fts_averages
-from services.knowledge.resident_rows import held_positions
+from services.knowledge.resident_rows import DocumentMasks, held_positions
 from services.knowledge.schema import FTS_TOKENIZER, SECTION_FTS_TABLE, SECTION_FTS_VOCAB_TABLE
 from services.knowledge.store import StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError, connect
@@ -147,6 +147,7 @@ class ResidentBM25:
         self.weights = tuple(float(w) for w in weights)
         self.min_rows = min_rows
         self._lock = threading.Lock()
+        self._masks = DocumentMasks()
         self._loading = False
         self._state: StoreState | None = None
         self._snapshot: _Snapshot | None = None
@@ -580,10 +581,17 @@ class ResidentBM25:
             if firsts[i] >= 0
         }
 
-    def search(self, stems: Iterable[str], k: int, category: str | None = None) -> list[LexicalHit]:
+    def search(
+        self,
+        stems: Iterable[str],
+        k: int,
+        category: str | None = None,
+        *,
+        documents: frozenset[int] | None = None,
+    ) -> list[LexicalHit]:
         """Top `k` sections by BM25 over `stems` (index terms, one phrase each), best first;
-        ties by section id. Section ids go in `LexicalHit.chunk_id`, as the FTS5 section
-        searcher returns them."""
+        ties by section id; with `documents`, only those documents' sections. Section ids go in
+        `LexicalHit.chunk_id`, as the FTS5 section searcher returns them."""
         snap = self._snapshot
         averages = self._averages
         rows_total, tokens = averages
@@ -632,6 +640,8 @@ class ResidentBM25:
             if code is None:
                 return []
             scores[snap.codes[: snap.size] != code] = 0.0
+        if documents is not None:
+            scores[~self._masks.mask(snap, snap.documents[: snap.size], documents)] = 0.0
         return [LexicalHit(int(snap.ids[r]), float(scores[r])) for r in _top(scores, snap.ids, k)]
 
     def _row_norms(self, snap: _Snapshot, averages: tuple[int, int]) -> np.ndarray:

@@ -22,3 +22,27 @@ def held_positions(
     if not (ids[positions] == targets).all() or not alive[positions].all():
         return None
     return positions
+
+
+class DocumentMasks:
+    """Per resident snapshot, which rows belong to a set of readable documents (a boolean
+    mask), held for the few scopes in use: a reader's scope is the same set search after
+    search, and `np.isin` over every row is the larger part of a scoped search's cost."""
+
+    def __init__(self, held: int = 64) -> None:
+        self._held = held
+        self._masks: dict[frozenset[int], tuple[object, int, np.ndarray]] = {}
+
+    def mask(self, snapshot: object, documents: np.ndarray, wanted: frozenset[int]) -> np.ndarray:
+        """`documents` (each row's document id, of `snapshot`) in `wanted`, as a mask; held
+        with the snapshot and row count it was made for (searches on other threads may hold
+        another snapshot: a mask is only ever reused for its own)."""
+        held = self._masks.get(wanted)
+        if held is not None and held[0] is snapshot and held[1] == documents.shape[0]:
+            return held[2]
+        allowed = np.fromiter(wanted, dtype=documents.dtype, count=len(wanted))
+        found = np.isin(documents, allowed)
+        if len(self._masks) >= self._held:
+            self._masks.pop(next(iter(self._masks)), None)
+        self._masks[wanted] = (snapshot, documents.shape[0], found)
+        return found

@@ -63,6 +63,7 @@ from services.knowledge.versions import Versions
 from services.sqlite.connection import Connection
 from use_cases.knowledge.domain import Vector
 from use_cases.knowledge.ports import Embedder
+from use_cases.knowledge.scope import ReadScope
 
 __all__ = [
     "RankedChunk",
@@ -74,6 +75,9 @@ __all__ = [
 
 #: The versions of a document in no recorded version relation.
 NO_VERSIONS = Versions()
+
+#: Scopes whose readable documents a SQLite retriever holds between writes.
+READABLE_HELD = 256
 
 #: New sections the resident BM25 index takes in during a search; more are taken in on a
 #: background thread while FTS5 answers.
@@ -125,16 +129,23 @@ class SqliteLexicalIndex:
         self.searcher.observe_generation(state.generation)
         return StatedQuery(self.searcher.analyze(self._store.connection(), query), state)
 
-    def search(self, query: StatedQuery, k: int, category: str | None) -> list[tuple[int, float]]:
+    def search(
+        self,
+        query: StatedQuery,
+        k: int,
+        category: str | None,
+        *,
+        documents: frozenset[int] | None = None,
+    ) -> list[tuple[int, float]]:
         """BM25 hits from the resident index when it is up to date (with the store as the
-        query was analysed against), else from FTS5."""
+        query was analysed against), else from FTS5; with `documents`, theirs only."""
         conn = self._store.connection()
         state = query.state
         hits: list[LexicalHit]
         if self.resident is not None and self._resident_ready(conn, state):
-            hits = self.resident.search(query.analyzed.stems, k, category)
+            hits = self.resident.search(query.analyzed.stems, k, category, documents=documents)
         else:
-            hits = self.searcher.search(conn, query.analyzed, k, category)
+            hits = self.searcher.search(conn, query.analyzed, k, category, documents=documents)
         return [(h.chunk_id, h.score) for h in hits]
 
     def highlight(self, query: StatedQuery, texts: Sequence[str]) -> list[str]:
@@ -191,9 +202,17 @@ class SqliteVectorIndex:
         self.vectors = vectors or ResidentVectors()
 
     def nearest(
-        self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+        self,
+        vector: np.ndarray,
+        k: int,
+        category: str | None,
+        *,
+        exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
-        return self.nearest_at(self._store.state(), vector, k, category, exact=exact)
+        return self.nearest_at(
+            self._store.state(), vector, k, category, exact=exact, documents=documents
+        )
 
     def nearest_at(
         self,
@@ -203,11 +222,12 @@ class SqliteVectorIndex:
         category: str | None,
         *,
         exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
         """`nearest`, the index brought up to `state` (read by the caller: a hybrid search's,
         as its query was analysed) rather than to a state read here."""
         self.vectors.sync(self._store.connection(), state)
-        return self.vectors.search(vector, k, category, exact=exact)
+        return self.vectors.search(vector, k, category, exact=exact, documents=documents)
 
     def sync(self) -> None:
         self.vectors.sync(self._store.connection(), self._store.state())
@@ -259,6 +279,7 @@ class SqliteHybridRetriever(HybridRetriever):
         )
         self.sqlite_vectors = SqliteVectorIndex(self.store, vectors)
         self._versioned_at: tuple[int, frozenset[int]] | None = None
+        self._readable_at: tuple[int, dict[ReadScope, frozenset[int]]] = (-1, {})
         super().__init__(
             sqlite_catalog(self.store),
             self.sqlite_lexical,
@@ -274,6 +295,24 @@ class SqliteHybridRetriever(HybridRetriever):
         if isinstance(query, StatedQuery):
             return partial(self.sqlite_vectors.nearest_at, query.state)
         return super()._nearest(query)
+
+    def _readable(self, scope: ReadScope, query: LexicalQuery) -> frozenset[int]:
+        """The documents `scope` may read, held per scope until the store's generation
+        changes (a document's collection and metadata change only with a write; grants
+        change the scope itself, never this answer)."""
+        if not isinstance(query, StatedQuery):
+            return super()._readable(scope, query)
+        generation = query.state.generation
+        if self._readable_at[0] != generation:
+            self._readable_at = (generation, {})
+        held = self._readable_at[1]
+        found = held.get(scope)
+        if found is None:
+            found = super()._readable(scope, query)
+            if len(held) >= READABLE_HELD:
+                held.pop(next(iter(held)))
+            held[scope] = found
+        return found
 
     def _versions(
         self,

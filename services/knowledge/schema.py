@@ -25,6 +25,10 @@ services/knowledge/store.py). Later steps:
 * `0007_section_tombstones`: the section delete trigger also records the section's id and
   the deleting generation in `section_tombstones`, so the resident BM25 index drops deleted
   sections without reloading (pruned with the chunk tombstones).
+* `0008_collections`: named collections, their grants (a user or a group) and each document's
+  collection (`collection_id`, NULL: the default collection every user reads, so every
+  document stored before it stays readable as it was; use_cases/knowledge/scope.py). A
+  collection that still holds documents cannot be deleted (`RESTRICT`).
 """
 
 from __future__ import annotations
@@ -229,6 +233,32 @@ CREATE TRIGGER sections_after_delete AFTER DELETE ON sections BEGIN
 END;
 """
 
+_COLLECTIONS = """
+CREATE TABLE collections (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE collection_grants (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL CHECK (kind IN ('user', 'group')),
+    principal     TEXT NOT NULL,
+    granted_at    TEXT NOT NULL,
+    PRIMARY KEY (collection_id, kind, principal)
+);
+CREATE INDEX collection_grants_principal ON collection_grants(kind, principal);
+CREATE TABLE user_groups (
+    user_id    TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    PRIMARY KEY (user_id, group_name)
+);
+CREATE INDEX user_groups_group ON user_groups(group_name);
+ALTER TABLE documents ADD COLUMN collection_id INTEGER
+    REFERENCES collections(id) ON DELETE RESTRICT;
+CREATE INDEX documents_collection ON documents(collection_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0001_base", _BASE),
     # Retrieval looked up other versions of a hit's document by exact title (until 0003).
@@ -240,4 +270,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0005_section_fts", _SECTION_FTS),
     Migration("knowledge_0006_document_id_counter", _DOCUMENT_ID_COUNTER),
     Migration("knowledge_0007_section_tombstones", _SECTION_TOMBSTONES),
+    Migration("knowledge_0008_collections", _COLLECTIONS),
 )

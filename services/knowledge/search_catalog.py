@@ -31,8 +31,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.knowledge.dialect import SqliteSession, as_date, as_path
+from services.knowledge.scope_sql import readable_documents
 from services.knowledge.versions import MAX_CHAIN, Versions
 from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo
+from use_cases.knowledge.scope import ReadScope
 
 if TYPE_CHECKING:
     from services.knowledge.pg_store import PgKnowledgeStore
@@ -249,6 +251,10 @@ class CatalogReader:
             )
             for document_id in ids
         }
+
+    def readable(self, scope: ReadScope) -> frozenset[int]:
+        """The ids of the documents a restricted `scope` may read (scope_sql.py)."""
+        return readable_documents(self._reads, scope)
 
     def _refs(self, ids: set[int]) -> dict[int, DocumentRef]:
         if not ids:

@@ -35,7 +35,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -45,6 +45,7 @@ from loguru import logger
 from services.knowledge import document_writes as writes
 from services.knowledge.dialect import Dialect, Session, as_date, as_path, as_time
 from services.knowledge.document_writes import as_matrix
+from services.knowledge.scope_sql import scope_where
 from services.presence import Presence, orphaned, owned_id
 from use_cases.knowledge.domain import (
     DocumentDetail,
@@ -59,6 +60,7 @@ from use_cases.knowledge.domain import (
     embedding_text,
 )
 from use_cases.knowledge.instructions import METADATA_KEY, withheld_of
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.errors import ConfigurationError, EmbeddingModelMismatch, InvalidRequest
 from use_cases.shared.leases import JobLease, LeaseLost
 
@@ -87,7 +89,9 @@ _COLUMNS = """
     d.supersedes_id,
     (SELECT n.id FROM documents n WHERE n.supersedes_id = d.id
         ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1) AS superseded_by_id,
-    d.origin, d.raw_hash, {withheld} AS withheld, {extraction} AS extraction
+    d.origin, d.raw_hash, {withheld} AS withheld, {extraction} AS extraction,
+    (SELECT k.name FROM collections k WHERE k.id = d.collection_id) AS collection,
+    d.collection_id
 """
 #: What a `DocumentRecord` is read from (`FROM documents d`), in each dialect.
 _DOCUMENT_COLUMNS = {
@@ -344,11 +348,20 @@ class SqlKnowledgeStore(ABC, Generic[S]):
             )
 
     def list_documents(
-        self, *, limit: int = 100, offset: int = 0, category: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        category: str | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> tuple[list[DocumentRecord], int]:
-        """One page of documents, by source, and the total count (with the same filter)."""
-        where, params = ("WHERE d.category = ?", [category]) if category is not None else ("", [])
+        """One page of the documents `scope` may read, by source, and the total count (with
+        the same filter)."""
         with self._session() as s:
+            if category is not None:
+                scope = scope.filtered(replace(scope.filters, category=category))
+            where, params = ("", []) if scope.unrestricted else scope_where(s, scope)
+            where = f"WHERE {where}" if where else ""
             rows = s.rows(
                 _select_documents(
                     s, f"{where} ORDER BY d.source{_BINARY_ORDER[s.dialect]} LIMIT ? OFFSET ?"
@@ -358,9 +371,13 @@ class SqlKnowledgeStore(ABC, Generic[S]):
             total = s.one(f"SELECT count(*) FROM documents d {where}", params)
         return [_record(row) for row in rows], int(total[0] if total else 0)
 
-    def get_document(self, document_id: int) -> DocumentDetail | None:
+    def get_document(
+        self, document_id: int, *, scope: ReadScope = EVERYTHING
+    ) -> DocumentDetail | None:
+        """The document with its sections; None when absent or outside `scope`."""
         with self._session() as s:
-            row = s.one(_select_documents(s, "WHERE d.id = ?"), (document_id,))
+            where, params = scope_where(s, scope)
+            row = s.one(_select_documents(s, f"WHERE d.id = ? AND {where}"), (document_id, *params))
             if row is None:
                 return None
             sections = s.rows(
@@ -582,4 +599,6 @@ def _record(row: Sequence[Any]) -> DocumentRecord:
         raw_hash=row[14],
         withheld_instructions=tuple(withheld_of({METADATA_KEY: row[15] or ""})),
         extraction=row[16],
+        collection=row[17],
+        collection_id=row[18],
     )

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from loguru import logger
 
-from services.knowledge.resident_rows import held_positions
+from services.knowledge.resident_rows import DocumentMasks, held_positions
 from services.knowledge.store import NO_CATEGORY, VECTOR_TABLE, StoreState, read_state
 from services.sqlite.connection import Connection, OperationalError
 
@@ -68,6 +68,7 @@ class ResidentVectors:
         self.exact_threshold = exact_threshold
         self.candidates = candidates
         self._lock = threading.Lock()
+        self._masks = DocumentMasks()
         self._state: StoreState | None = None
         self._snapshot: _Snapshot | None = None
         self._categories: dict[str, int] = {}
@@ -253,9 +254,16 @@ class ResidentVectors:
         return {chunk_id: (sections[i], documents[i]) for i, chunk_id in enumerate(chunk_ids)}
 
     def search(
-        self, query: np.ndarray, k: int, category: str | None = None, *, exact: bool = False
+        self,
+        query: np.ndarray,
+        k: int,
+        category: str | None = None,
+        *,
+        exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """Top `k` (chunk id, cosine distance), nearest first."""
+        """Top `k` (chunk id, cosine distance), nearest first; with `documents`, only those
+        documents' chunks (masked before the shortlist, so the shortlist is all theirs)."""
         snap = self._snapshot
         if snap is None or snap.size == 0 or k <= 0:
             return []
@@ -275,7 +283,9 @@ class ResidentVectors:
             if code is None:
                 return []
             mask = mask & (snap.codes[:n] == code)
-        all_alive = category is None and self._dead == 0
+        if documents is not None:
+            mask = mask & self._masks.mask(snap, snap.documents[:n], documents)
+        all_alive = category is None and documents is None and self._dead == 0
         subset_size = n if all_alive else int(mask.sum())
         if subset_size == 0:
             return []

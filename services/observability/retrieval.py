@@ -11,6 +11,7 @@ from opentelemetry import trace
 from services.observability.metrics import Metrics
 from use_cases.knowledge.domain import SearchHit
 from use_cases.knowledge.ports import Retriever
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 
 
 class ObservedRetriever:
@@ -32,10 +33,11 @@ class ObservedRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         with self._tracer.start_as_current_span("retrieval") as span:
             started = time.perf_counter()
-            hits = self._inner.search(query, k, category, as_of=as_of)
+            hits = self._inner.search(query, k, category, as_of=as_of, scope=scope)
             self._metrics.retrieval_seconds.observe(time.perf_counter() - started)
             span.set_attribute("almanac.retrieval.hits", len(hits))
             return hits

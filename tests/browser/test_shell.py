@@ -36,6 +36,7 @@ def test_development_mode_opens_the_app_without_signing_in(page: Any, app_url: s
         "Documents",
         "Tables",
         "Sources",
+        "Collections",
         "Calibration",
         "Evaluation",
         "Cleaning",

@@ -135,6 +135,22 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("POST", "/api/documents"): Call((401, 403, 403, 201), upload=True),
     ("PUT", "/api/documents/{document_id}"): Call((401, 403, 403, 200), upload=True),
     ("DELETE", "/api/documents/{document_id}"): Call((401, 403, 403, 204)),
+    ("GET", "/api/collections"): Call(ADMIN_ONLY),
+    ("POST", "/api/collections"): Call(
+        (401, 403, 403, 201), json=lambda: {"name": f"matrix-{uuid.uuid4().hex[:8]}"}
+    ),
+    # No collection "nothing": 404 for the admin once the role is checked.
+    ("GET", "/api/collections/{name}"): Call((401, 403, 403, 404), path="/api/collections/nothing"),
+    ("DELETE", "/api/collections/{name}"): Call(
+        (401, 403, 403, 404), path="/api/collections/nothing"
+    ),
+    ("POST", "/api/collections/{name}/grants"): Call(
+        (401, 403, 403, 404), path="/api/collections/nothing/grants", json=lambda: {"group": "g"}
+    ),
+    ("POST", "/api/collections/{name}/revoke"): Call(
+        (401, 403, 403, 404), path="/api/collections/nothing/revoke", json=lambda: {"group": "g"}
+    ),
+    ("GET", "/api/collections/access/{document_id}"): Call(ADMIN_ONLY),
     # A job is root's (the admin who uploaded): users are told it does not exist.
     ("GET", "/api/jobs/{job_id}"): Call((401, 404, 404, 200)),
     # Tables: what the SQL tool sees (names, columns, samples) is for admins, like loading.

@@ -45,6 +45,7 @@ from use_cases.confidence.domain import (
 from use_cases.confidence.estimator import PhraseThresholds
 from use_cases.jobs.queue import JobHandler, JobView, ResultDecoder
 from use_cases.knowledge.domain import HitScores, SearchHit
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.prompts.domain import (
     ModelDefault,
     PromptChange,
@@ -600,6 +601,7 @@ class InMemoryRetriever:
         self.hits = list(hits)
         self.queries: list[str] = []
         self.asked: list[tuple[int | None, str | None]] = []
+        self.scopes: list[ReadScope] = []
 
     @property
     def reranker_enabled(self) -> bool:
@@ -612,9 +614,11 @@ class InMemoryRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         self.queries.append(query)
         self.asked.append((k, category))
+        self.scopes.append(scope)
         words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 3}
         found = [
             hit

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from use_cases.knowledge.domain import (
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.errors import (
     ConfigurationError,
     DocumentExists,
@@ -148,21 +150,28 @@ class InMemoryKnowledgeStore:
                 document.raw_hash = raw_hash
 
     def list_documents(
-        self, *, limit: int = 100, offset: int = 0, category: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        category: str | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> tuple[list[DocumentRecord], int]:
         with self._lock:
             chosen = [
                 d
                 for d in sorted(self._documents.values(), key=lambda d: d.draft.source)
-                if category is None or d.draft.category == category
+                if (category is None or d.draft.category == category) and _in_scope(d, scope)
             ]
             page = chosen[max(0, offset) : max(0, offset) + max(0, limit)]
             return [self._record(d) for d in page], len(chosen)
 
-    def get_document(self, document_id: int) -> DocumentDetail | None:
+    def get_document(
+        self, document_id: int, *, scope: ReadScope = EVERYTHING
+    ) -> DocumentDetail | None:
         with self._lock:
             document = self._documents.get(document_id)
-            if document is None:
+            if document is None or not _in_scope(document, scope):
                 return None
             return DocumentDetail(
                 document=self._record(document),
@@ -444,6 +453,7 @@ class InMemoryKnowledgeStore:
             origin=d.origin,
             raw_hash=d.raw_hash,
             withheld_instructions=tuple(withheld_of(dict(d.draft.metadata))),
+            collection_id=d.draft.collection_id,
         )
 
 
@@ -602,3 +612,13 @@ class SentenceChunker:
             if sentences:
                 drafts.append(SectionDraft(section.heading_path, section.text, sentences))
         return drafts
+
+
+def _in_scope(document: Any, scope: ReadScope) -> bool:
+    """The fake reads collections only; a filter it cannot apply is a test's mistake."""
+    if not scope.filters.empty and scope.filters != replace(scope.filters, category=None):
+        raise NotImplementedError("the fake knowledge store filters by collection only")
+    category = scope.filters.category
+    if category is not None and document.draft.category != category:
+        return False
+    return scope.may_read(document.draft.collection_id)

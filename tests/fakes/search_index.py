@@ -351,7 +351,16 @@ class InMemoryLexicalIndex:
         self.analyzed.append(query)
         return FakeQuery(tuple(query_terms(query)))
 
-    def search(self, query: FakeQuery, k: int, category: str | None) -> list[tuple[int, float]]:
+    def search(
+        self,
+        query: FakeQuery,
+        k: int,
+        category: str | None,
+        *,
+        documents: frozenset[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        if documents is not None:
+            raise NotImplementedError("the fake lexical index has no document filter")
         self.searches.append(LexicalSearch(query.words, k, category))
         rows = (
             self._catalog.section_texts()
@@ -403,8 +412,16 @@ class InMemoryVectorIndex:
         self._vectors[chunk_id] = (array / np.linalg.norm(array), self._category_of(chunk_id))
 
     def nearest(
-        self, vector: np.ndarray, k: int, category: str | None, *, exact: bool = False
+        self,
+        vector: np.ndarray,
+        k: int,
+        category: str | None,
+        *,
+        exact: bool = False,
+        documents: frozenset[int] | None = None,
     ) -> list[tuple[int, float]]:
+        if documents is not None:
+            raise NotImplementedError("the fake vector index has no document filter")
         query = np.asarray(vector, dtype=np.float64)
         self.searches.append(
             VectorSearch(

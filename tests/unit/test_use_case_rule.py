@@ -48,6 +48,7 @@ PARTS = {
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
     "ExternalToolset": "the PydanticAI toolset that offers a run's outside (MCP) tools",
+    "ScopedRetriever": "the retriever port bound to one reader's scope (a turn's searches)",
 }
 
 # Managers of one aggregate whose name predates the rule (renaming them would touch every
@@ -76,6 +77,7 @@ EXTRA_METHODS = {
     ("LoadTableAsAdmin", "run_loaded"): "run, returning the loaded table for the upload",
     ("ImportExportFile", "run_now"): "the CLI's import without the job queue",
     ("IngestDocuments", "supports"): "which files a folder ingest picks up",
+    ("ResolveReadScope", "collection_id"): "the collection a write names, checked the same way",
     ("PrepareAnswers", "schedule"): "the AnswerPreparation port: queued after an ingest commits",
     ("PrepareAnswers", "wait"): "until its job ends: the CLI's and the benchmark's answer-ready",
     ("ListConflicts", "wait"): "its background scan's life cycle, for tests and shutdown",

@@ -19,6 +19,9 @@ Rules:
   them) and never shown. Revoking it ends every sign-in of that person; their next sign-in
   makes a new one. A role change (the admin list changed) revokes the old key and makes a
   new one, so a session never keeps a role its person lost.
+- With OIDC_GROUPS_CLAIM set, the claim's values replace the person's groups at each sign-in
+  (a group the provider no longer states is dropped); collections granted to a group are read
+  by its members (use_cases/knowledge/collections.py).
 - With authentication off there is nothing to sign in to (`Conflict`); with no provider
   set up, signing in with one is `NotConfigured`.
 """
@@ -44,7 +47,7 @@ from use_cases.access.auth import (
     new_key_id,
 )
 from use_cases.access.domain import ApiKey, Caller, Role, StoredApiKey, WebSession
-from use_cases.access.ports import ApiKeyStore, UserDirectory
+from use_cases.access.ports import ApiKeyStore, GroupMemberships, UserDirectory
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import Conflict, Forbidden, NotConfigured, Unauthorized
 
@@ -74,6 +77,8 @@ class Identity:
     email: str | None
     email_verified: bool
     name: str | None = None
+    groups: tuple[str, ...] | None = None
+    """The groups the provider states (OIDC_GROUPS_CLAIM); None when none is configured."""
 
 
 class IdentityProvider(Protocol):
@@ -130,7 +135,9 @@ class SignInWithProvider:
         policy: SignInPolicy,
         *,
         lifetime: timedelta,
+        groups: GroupMemberships | None = None,
     ) -> None:
+        self._groups = groups
         self._provider = provider
         self._keys = keys
         self._users = users
@@ -181,6 +188,9 @@ class SignInWithProvider:
         if not self._policy.allows(email):
             raise Forbidden(f"{email} may not sign in here: its domain is not allowed.")
         key = await self._sign_in_key(identity, email, self._policy.role_of(email))
+        if identity.groups is not None and self._groups is not None:
+            # As the provider states them now: a group left there is left here too.
+            await asyncio.to_thread(self._groups.set_groups, key.user_id, identity.groups)
         secret = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = utc(self._clock.now())
         session = WebSession(hash_secret(secret), key.id, now, now + self._lifetime)

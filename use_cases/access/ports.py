@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -14,6 +15,12 @@ class UserDirectory(Protocol):
     def ensure_user(
         self, user_id: str, name: str | None = None, email: str | None = None
     ) -> User: ...
+
+
+class GroupMemberships(Protocol):
+    """Which groups a user belongs to, as their identity provider states them."""
+
+    def set_groups(self, user_id: str, groups: Sequence[str]) -> None: ...
 
 
 class ApiKeyStore(Protocol):

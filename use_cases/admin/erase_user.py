@@ -6,7 +6,8 @@ Rules:
 - What goes: every chat of theirs, each deleted as the chat routes delete one (its messages,
   attached files and their bytes, summary, draft, search entries); their advice threads;
   every response given to them with its feedback (the calibration's samples of them); their
-  profile (name, email). Their API keys are revoked, not deleted, so the audit log's
+  profile (name, email); their collection grants and group memberships (an id used again
+  later starts with none). Their API keys are revoked, not deleted, so the audit log's
   references stay resolvable; revoking a key ends every sign-in made with it.
 - What stays: the audit log (who did what is a record of the organisation's, not the
   user's data; their id may appear in it), and the knowledge base and tables (admins' data).
@@ -63,7 +64,9 @@ class EraseUserData:
         keys: ApiKeyStore,
         audit: RecordAudit,
         clock: Clock,
+        memberships: UserRecords | None = None,
     ) -> None:
+        self._memberships = memberships
         self._chats = chats
         self._profiles = profiles
         self._advice_threads = advice_threads
@@ -81,6 +84,8 @@ class EraseUserData:
         threads = await asyncio.to_thread(self._advice_threads.delete_for_user, user_id)
         responses = await asyncio.to_thread(self._responses.delete_for_user, user_id)
         profile = await asyncio.to_thread(self._profiles.delete_user, user_id)
+        if self._memberships is not None:
+            await asyncio.to_thread(self._memberships.delete_for_user, user_id)
         if not (profile or chats or keys or threads or responses):
             raise NotFound(f"There is no user {user_id!r}, or nothing of theirs is left.")
         erased = ErasedUser(user_id, chats, threads, responses, keys)

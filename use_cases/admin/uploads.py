@@ -42,8 +42,9 @@ from use_cases.jobs.queue import (
     JobView,
     run_blocking,
 )
+from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.knowledge.domain import DocumentRecord, IngestItem, UploadResult
-from use_cases.knowledge.ingest import IngestRequest, IngestSource
+from use_cases.knowledge.ingest import CollectionChoice, IngestRequest, IngestSource
 from use_cases.knowledge.ports import KnowledgeStore
 from use_cases.shared.errors import InvalidRequest, NotFound, PayloadTooLarge
 
@@ -54,6 +55,8 @@ class UploadRequest:
     data: bytes
     category: str | None = None
     replace_id: int | None = None
+    collection: str | None = None
+    """The collection to put it in (None: the default one, or a replaced document's own)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ class UploadDocument:
         max_bytes: int,
         job_bytes: int,
         file_types: tuple[str, ...],
+        collections: ResolveReadScope | None = None,
     ) -> None:
+        self._collections = collections
         self._ingest = ingest
         self._store = store
         self._jobs = jobs
@@ -108,7 +113,8 @@ class UploadDocument:
             )
         data = request.data
         category = (request.category or "").strip() or None
-        ingest = self._request(name, data, category, request.replace_id)
+        collection = await asyncio.to_thread(self._collection, request.collection)
+        ingest = self._request(name, data, category, request.replace_id, collection)
         unchanged = await asyncio.to_thread(self._ingest.check, actor, ingest)
         if unchanged is not None:
             return UploadOutcome(result=await asyncio.to_thread(self._result, unchanged))
@@ -118,6 +124,7 @@ class UploadDocument:
                 "filename": name,
                 "category": category,
                 "replace_id": request.replace_id,
+                "collection": None if collection is None else [collection.collection_id],
             }
             job = await asyncio.to_thread(
                 self._jobs.submit,
@@ -138,7 +145,11 @@ class UploadDocument:
             raise NotFound(f"The bytes of upload job {job.id} are gone; upload the file again.")
         ingest = replace(
             self._request(
-                payload["filename"], job.data, payload["category"], payload["replace_id"]
+                payload["filename"],
+                job.data,
+                payload["category"],
+                payload["replace_id"],
+                _choice(payload.get("collection")),
             ),
             lease=job.lease,
         )
@@ -147,11 +158,16 @@ class UploadDocument:
 
     @staticmethod
     def _request(
-        name: str, data: bytes, category: str | None, replace_id: int | None
+        name: str,
+        data: bytes,
+        category: str | None,
+        replace_id: int | None,
+        collection: CollectionChoice | None = None,
     ) -> IngestRequest:
         return IngestRequest(
             sources=[IngestSource(source=name, name=name, read=lambda: data)],
             category=category,
+            collection=collection,
             raise_errors=True,
             replace_id=replace_id,
             distinct_title=True,
@@ -164,6 +180,14 @@ class UploadDocument:
             request = replace(request, on_chunks=progress)
         report = self._ingest.run(actor, request)
         return self._result(report.items[0], report.answers_job)
+
+    def _collection(self, name: str | None) -> CollectionChoice | None:
+        """The collection an upload names (checked before anything is stored)."""
+        if name is None or not name.strip():
+            return None
+        if self._collections is None:
+            raise InvalidRequest("Collections are not available here.")
+        return CollectionChoice(self._collections.collection_id(name))
 
     def _result(self, item: IngestItem, answers_job: str | None = None) -> UploadResult:
         assert item.document_id is not None
@@ -187,6 +211,11 @@ def result_from_json(data: Mapping[str, Any]) -> UploadResult:
     if item.get("replaced") is not None:
         item["replaced"] = _record(item["replaced"])
     return UploadResult(IngestItem(**item), _record(data["document"]), data.get("answers_job"))
+
+
+def _choice(stored: Any) -> CollectionChoice | None:
+    """A job payload's collection: None, or a one-item list of its id (null: the default)."""
+    return None if stored is None else CollectionChoice(stored[0])
 
 
 def _record(data: Mapping[str, Any]) -> DocumentRecord:

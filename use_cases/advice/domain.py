@@ -17,7 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from use_cases.access.domain import Caller
 from use_cases.chat.domain import ConversationMessage
+from use_cases.knowledge.scope import DocumentFilter
 from use_cases.prompts.domain import ADVICE
 from use_cases.shared.errors import AlmanacError
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
@@ -172,6 +174,10 @@ class AdviceRequest:
     prompt_type: str = ADVICE
     """The prompt type whose prompt in force the turn runs under: `advice` (the default) or
     another (`chat`)."""
+    reader: Caller | None = None
+    """Whose read rights the turn's searches have (as `ChatRequest.reader`)."""
+    filters: DocumentFilter | None = None
+    """What the turn's searches are narrowed to (as `ChatRequest.filters`)."""
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,8 @@ from use_cases.chat.turn_runner import (
     model_history,
 )
 from use_cases.confidence.estimator import DEFAULT_PHRASES
+from use_cases.knowledge.collections import ResolveReadScope, reader_of
+from use_cases.knowledge.scoped import scoped
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import InvalidRequest, NotFound
@@ -185,7 +187,9 @@ class GiveAdvice:
         max_conversation_messages: int = MAX_CONVERSATION_MESSAGES,
         max_conversation_chars: int = MAX_CONVERSATION_CHARS,
         observer: TurnObserver | None = None,
+        readers: ResolveReadScope | None = None,
     ) -> None:
+        self._readers = readers
         self._runner = TurnRunner(agent, limits, kind="advice", observer=observer)
         self._models = models
         self._deps_factory = deps_factory
@@ -260,9 +264,14 @@ class GiveAdvice:
         )
         resolved.admit()
         decision = self._search_policy(question, request.search_override)
+        base = self._deps_factory()
+        if self._readers is not None:  # its searches read what the asker may read
+            reader = reader_of(request.user_id, request.reader)
+            scope = await self._readers.execute(reader, request.filters)
+            base = replace(base, retriever=scoped(base.retriever, scope))
         deps = deps_for_turn(
             replace(
-                self._deps_factory(),
+                base,
                 instructions=instructions,
                 search_allowed=decision.policy.allow_search,
                 citations=[],

@@ -74,6 +74,7 @@ from loguru import logger
 from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
 
+from use_cases.access.domain import Caller
 from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.citations import (
     NumberedText,
@@ -118,7 +119,10 @@ from use_cases.chat.turn_runner import (
     model_history,
     token_usage,
 )
+from use_cases.knowledge.collections import ResolveReadScope, reader_of
 from use_cases.knowledge.ports import Retriever
+from use_cases.knowledge.scope import DocumentFilter
+from use_cases.knowledge.scoped import scoped
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, PayloadTooLarge
@@ -233,6 +237,11 @@ class ChatRequest:
     prompt version); None uses the active prompt."""
     sampling: Sampling = NO_SAMPLING
     """temperature, max_tokens, top_p, seed for the model (`use_cases/shared/sampling.py`)."""
+    reader: Caller | None = None
+    """Whose read rights the turn's searches have: the caller's when they act as
+    themselves; None, or another user's turn, reads as `user_id` with a user's rights."""
+    filters: DocumentFilter | None = None
+    """What the turn's searches are narrowed to, within what the reader may read."""
     replace_last: bool = False
     """Answer `message` in place of the chat's last exchange (its last question and what
     followed it): "Retry" with the same text, or the last question edited. The old exchange
@@ -316,9 +325,11 @@ class ChatTurns:
         responses: ResponseRecorder | None = None,
         scope: ScopeRetriever | None = None,
         observer: TurnObserver | None = None,
+        readers: ResolveReadScope | None = None,
     ) -> None:
         self._responses = responses
         self._scope = scope
+        self._readers = readers
         self._runner = TurnRunner(agent, limits, kind="chat", observer=observer)
         self._instructions = instructions
         self._history = history
@@ -327,6 +338,14 @@ class ChatTurns:
         self._clock = clock
         self._history_window = history_window
         self._max_message_chars = max_message_chars
+
+    def _reader_deps(self, request: ChatRequest) -> AgentDeps:
+        """The run's dependencies, its searches bound to what the turn's reader may read."""
+        deps = self._deps_factory()
+        if self._readers is None:
+            return deps
+        scope = self._readers.run(reader_of(request.user_id, request.reader), request.filters)
+        return replace(deps, retriever=scoped(deps.retriever, scope))
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""
@@ -417,7 +436,7 @@ class ChatTurns:
             _unstored(chat, role, text, now) for role, text in _prior_turns(request.conversation)
         ]
         deps = deps_for_turn(
-            replace(self._deps_factory(), instructions=instructions),
+            replace(self._reader_deps(request), instructions=instructions),
             decision,
             outside_tools=resolved.outside_tools,
         )
@@ -468,7 +487,7 @@ class ChatTurns:
         if replaced:  # after the new exchange is stored: a failure here loses nothing
             self._history.delete_messages(chat.id, sorted(gone), versions_of=assistant.id)
         deps = deps_for_turn(
-            replace(self._deps_factory(), instructions=instructions),
+            replace(self._reader_deps(request), instructions=instructions),
             decision,
             outside_tools=resolved.outside_tools,
         )

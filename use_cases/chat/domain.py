@@ -110,7 +110,7 @@ def cell(value: Any) -> Any:
 
 
 #: What became of a cited document since the answer quoted it (see `Source.status`).
-CitedStatus = Literal["current", "replaced", "superseded", "deleted"]
+CitedStatus = Literal["current", "replaced", "superseded", "deleted", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,9 @@ class Source:
     status: CitedStatus | None = None
     """Set when a stored answer is read back: whether the quoted document is still there as
     quoted (`current`), was replaced in place (`replaced`, see `replaced_by`), superseded by
-    another document (`superseded`, see `superseded_by`) or deleted (`deleted`)."""
+    another document (`superseded`, see `superseded_by`) or deleted (`deleted`); or that the
+    reader may no longer read it (`unavailable`: its collection's grant was revoked; nothing
+    of the document is shown then)."""
     replaced_by: DocumentRef | None = None
     """The version of the same document id now stored, when `status` is `replaced`."""
     columns: tuple[str, ...] = ()

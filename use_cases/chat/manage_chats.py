@@ -25,17 +25,20 @@ quoted, and ids are never reused, so an old answer's citation stays true: `delet
 document is gone, `replaced` (with `replaced_by`, the version now stored under that id) when
 it was replaced in place, `superseded` (with `superseded_by`) when a newer document
 supersedes it, `current` otherwise. An answer stored before versions were recorded cannot
-tell `replaced` from `current`.
+tell `replaced` from `current`. A source whose document the reader may no longer read (its
+collection's grant revoked) is `unavailable`: its title, source, section and versions are
+withheld, and the client says it is no longer available to them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from use_cases.access.domain import Caller
 from use_cases.chat.domain import (
     MAX_POSITION,
     Chat,
@@ -43,12 +46,15 @@ from use_cases.chat.domain import (
     MessagePage,
     MessageVersion,
     Source,
+    ToolCall,
 )
 from use_cases.chat.ports import HistoryStore
 from use_cases.confidence.domain import LoggedResponse
 from use_cases.confidence.ports import ResponseLog
+from use_cases.knowledge.collections import ResolveReadScope, reader_of
 from use_cases.knowledge.domain import DocumentRecord, DocumentRef
 from use_cases.knowledge.ports import KnowledgeStore
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import InvalidRequest, NotFound
 
@@ -67,16 +73,58 @@ def _followable(page: MessagePage) -> MessagePage:
     return replace(page, earlier=earlier, later=later)
 
 
-def _with_source_status(messages: list[Message], documents: KnowledgeStore) -> list[Message]:
+def _with_source_status(
+    messages: list[Message], documents: KnowledgeStore, scope: ReadScope = EVERYTHING
+) -> list[Message]:
     """`messages` with each document source's `status` as of now (module docstring)."""
     ids = {s.document_id for m in messages for s in m.sources if s.document_id is not None}
     records = {document_id: documents.get_record(document_id) for document_id in ids}
     newer = {r.superseded_by_id for r in records.values() if r and r.superseded_by_id} - ids
     records.update({document_id: documents.get_record(document_id) for document_id in newer})
+    hidden = {
+        i for i, r in records.items() if r is not None and not scope.may_read(r.collection_id)
+    }
+    shown = {i: (None if i in hidden else r) for i, r in records.items()}
     return [
-        replace(m, sources=tuple(_source_status(s, records) for s in m.sources)) if m.sources else m
+        replace(
+            m,
+            sources=tuple(
+                _unavailable(s) if s.document_id in hidden else _source_status(s, shown)
+                for s in m.sources
+            ),
+            tool_calls=_withheld(m.tool_calls)
+            if any(s.document_id in hidden for s in m.sources)
+            else m.tool_calls,
+        )
+        if m.sources
+        else m
         for m in messages
     ]
+
+
+#: What a stored search's result says once a document it returned may no longer be read.
+WITHHELD_RESULT = "Withheld: a passage of this search is no longer available to you."
+
+
+def _withheld(calls: Sequence[ToolCall]) -> tuple[ToolCall, ...]:
+    """The turn's tool calls, the knowledge-base searches' results withheld (they quoted a
+    document the reader may no longer read)."""
+    return tuple(
+        replace(c, result_preview=WITHHELD_RESULT) if c.name == "search_knowledge_base" else c
+        for c in calls
+    )
+
+
+def _unavailable(source: Source) -> Source:
+    """A cited source the reader may no longer read: its number and nothing of the document."""
+    return Source(
+        number=source.number,
+        kind=source.kind,
+        title="No longer available to you",
+        source="",
+        status="unavailable",
+        cited=source.cited,
+    )
 
 
 def _source_status(source: Source, records: Mapping[int, DocumentRecord | None]) -> Source:
@@ -169,7 +217,9 @@ class ManageChats:
         responses: ResponseLog | None = None,
         documents: KnowledgeStore | None = None,
         on_delete: Callable[[str], None] | None = None,
+        readers: ResolveReadScope | None = None,
     ) -> None:
+        self._readers = readers
         self._history = history
         self._on_delete = on_delete
         """Called (in a worker thread) with a deleted chat's id: what other features keep
@@ -218,6 +268,7 @@ class ManageChats:
         limit: int = DEFAULT_MESSAGE_PAGE,
         before: int | None = None,
         after: int | None = None,
+        reader: Caller | None = None,
     ) -> ChatTranscript:
         """A page of the chat (module docstring): its last `limit` messages, or those before
         position `before`, or after position `after` (not both), with their logged answers
@@ -227,29 +278,48 @@ class ManageChats:
         if before is not None and after is not None:
             raise InvalidRequest("Give before or after, not both.")
         chat = await self._owned(user_id, chat_id)
-        return await asyncio.to_thread(self._page, user_id, chat, limit, before, after)
+        scope = await self._scope(user_id, reader)
+        return await asyncio.to_thread(self._page, user_id, chat, limit, before, after, scope)
 
     async def pages(
-        self, user_id: str, chat_id: str, *, size: int = MAX_MESSAGE_PAGE
+        self,
+        user_id: str,
+        chat_id: str,
+        *,
+        size: int = MAX_MESSAGE_PAGE,
+        reader: Caller | None = None,
     ) -> tuple[Chat, AsyncIterator[builtins.list[Message]]]:
         """The chat (checked now: a missing chat fails here, not mid-way) and its messages
         page by page from the first, `size` at a time: what an export writes as it reads."""
         chat = await self._owned(user_id, chat_id)
+        scope = await self._scope(user_id, reader)
 
         async def every_page() -> AsyncIterator[list[Message]]:
             after: int | None = 0
             while after is not None:
-                page = await asyncio.to_thread(self._page_of, chat.id, size, None, after)
+                page = await asyncio.to_thread(self._page_of, chat.id, size, None, after, scope)
                 if page.messages:
                     yield page.messages
                 after = page.later
 
         return chat, every_page()
 
+    async def _scope(self, user_id: str, reader: Caller | None) -> ReadScope:
+        """What the chat's reader may read now (their sources' documents are checked)."""
+        if self._readers is None:
+            return EVERYTHING
+        return await self._readers.execute(reader_of(user_id, reader))
+
     def _page(
-        self, user_id: str, chat: Chat, limit: int, before: int | None, after: int | None
+        self,
+        user_id: str,
+        chat: Chat,
+        limit: int,
+        before: int | None,
+        after: int | None,
+        scope: ReadScope = EVERYTHING,
     ) -> ChatTranscript:
-        page = self._page_of(chat.id, limit, before, after)
+        page = self._page_of(chat.id, limit, before, after, scope)
         ids = [m.id for m in page.messages]
         versions = self._history.list_versions(chat.id, ids) if ids else {}
         responses: dict[str, LoggedResponse] = {}
@@ -265,14 +335,19 @@ class ManageChats:
         return ChatTranscript(chat, page.messages, responses, versions, page.earlier, page.later)
 
     def _page_of(
-        self, chat_id: str, limit: int, before: int | None, after: int | None
+        self,
+        chat_id: str,
+        limit: int,
+        before: int | None,
+        after: int | None,
+        scope: ReadScope = EVERYTHING,
     ) -> MessagePage:
         page = _followable(
             self._history.page_messages(chat_id, limit=limit, before=before, after=after)
         )
         if self._documents is None or not page.messages:
             return page
-        return replace(page, messages=_with_source_status(page.messages, self._documents))
+        return replace(page, messages=_with_source_status(page.messages, self._documents, scope))
 
     async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
         await self._owned(user_id, chat_id)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
+from use_cases.access.domain import Caller
+from use_cases.knowledge.collections import ResolveReadScope, read_scope
 from use_cases.knowledge.domain import (
     DocumentDetail,
     DocumentRecord,
@@ -14,6 +17,7 @@ from use_cases.knowledge.domain import (
     Vector,
 )
 from use_cases.knowledge.ports import Embedder, KnowledgeStore
+from use_cases.knowledge.scope import EVERYTHING, DocumentFilter
 from use_cases.shared.errors import InvalidRequest, NotFound
 
 
@@ -26,31 +30,51 @@ class DocumentPage:
 
 
 class ListDocuments:
-    def __init__(self, store: KnowledgeStore) -> None:
+    """A page of the documents the caller may read (every one without a caller: the CLI)."""
+
+    def __init__(self, store: KnowledgeStore, scopes: ResolveReadScope | None = None) -> None:
         self._store = store
+        self._scopes = scopes
 
     async def execute(
-        self, *, limit: int = 50, offset: int = 0, category: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        category: str | None = None,
+        caller: Caller | None = None,
+        filters: DocumentFilter | None = None,
     ) -> DocumentPage:
         if not 1 <= limit <= 500:
             raise InvalidRequest("limit must be between 1 and 500.")
         if offset < 0:
             raise InvalidRequest("offset must not be negative.")
+        scope = await read_scope(self._scopes, caller, filters)
         documents, total = await asyncio.to_thread(
             self._store.list_documents,
             limit=limit,
             offset=offset,
             category=(category or "").strip() or None,
+            **({} if scope == EVERYTHING else {"scope": scope}),
         )
         return DocumentPage(tuple(documents), total, limit, offset)
 
 
 class GetDocument:
-    def __init__(self, store: KnowledgeStore) -> None:
-        self._store = store
+    """One document, if the caller may read it: one they may not is `NotFound`, as an absent
+    one is (its existence is not told)."""
 
-    async def execute(self, document_id: int) -> DocumentDetail:
-        detail = await asyncio.to_thread(self._store.get_document, document_id)
+    def __init__(self, store: KnowledgeStore, scopes: ResolveReadScope | None = None) -> None:
+        self._store = store
+        self._scopes = scopes
+
+    async def execute(self, document_id: int, caller: Caller | None = None) -> DocumentDetail:
+        scope = await read_scope(self._scopes, caller, None)
+        detail = await asyncio.to_thread(
+            partial(self._store.get_document, document_id)
+            if scope == EVERYTHING
+            else partial(self._store.get_document, document_id, scope=scope)
+        )
         if detail is None:
             raise NotFound(f"No document with id {document_id}.")
         return detail

@@ -72,6 +72,8 @@ class DocumentDraft:
     """SHA-256 of the file's bytes, to recognise the same content under another name."""
     supersedes: str | None = None
     """Source (or id) of the document this one supersedes, as the front matter says."""
+    collection_id: int | None = None
+    """The collection it belongs to (None: the default collection every user reads)."""
 
     @property
     def chunk_texts(self) -> list[str]:
@@ -109,6 +111,9 @@ class DocumentRecord:
     extraction: str | None = None
     """How its text was read when not from a text layer: "ocr" for a scan or an image (the
     loader's `extraction` metadata)."""
+    collection: str | None = None
+    """The name of its collection (None: the default collection)."""
+    collection_id: int | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

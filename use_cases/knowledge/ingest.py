@@ -134,9 +134,20 @@ class IngestSource:
 
 
 @dataclass(frozen=True)
+class CollectionChoice:
+    """The collection an ingest puts its documents in (`collection_id` None: the default)."""
+
+    collection_id: int | None
+
+
+@dataclass(frozen=True)
 class IngestRequest:
     sources: Sequence[IngestSource]
     category: str | None = None
+    collection: CollectionChoice | None = None
+    """Where the documents go; None: new ones to the default collection, and a replaced
+    document keeps its own (a re-run without the option never moves a team's document
+    to where everyone reads it)."""
     prune_prefixes: tuple[str, ...] = ()
     on_progress: ProgressCallback | None = None
     on_chunks: ChunkProgress | None = None
@@ -276,7 +287,7 @@ class IngestDocuments:
         (source,) = request.sources
         data = source.read()
         self._loader.check(source.name, data)
-        content_hash = self._hash(data, request.category)
+        content_hash = self._hash(data, request.category, request.collection)
         existing = self._target(source, request, content_hash)
         if existing is not None and existing.content_hash == content_hash:
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
@@ -304,7 +315,7 @@ class IngestDocuments:
     def _looks_unchanged(self, request: IngestRequest, source: IngestSource, data: bytes) -> bool:
         """Whether the stored document this input would update has its content already (its
         turn decides; an input that looked unchanged is parsed then if it is not)."""
-        content_hash = self._hash(data, request.category)
+        content_hash = self._hash(data, request.category, request.collection)
         stored = None
         if request.replace_id is not None:
             stored = self._store.get_record(request.replace_id)
@@ -320,7 +331,7 @@ class IngestDocuments:
         request = run.request
         data = read.data if read is not None else source.read()
         raw_hash = _raw_hash(data)
-        content_hash = self._hash(data, request.category)
+        content_hash = self._hash(data, request.category, request.collection)
         existing = self._target(source, request, content_hash)
         if existing is not None and existing.content_hash == content_hash:
             if existing.raw_hash is None:  # stored before raw hashes were kept
@@ -351,6 +362,13 @@ class IngestDocuments:
             origin=source.origin,
             raw_hash=raw_hash,
             supersedes=supersedes,
+            collection_id=(
+                request.collection.collection_id
+                if request.collection is not None
+                else existing.collection_id
+                if existing
+                else None
+            ),
         )
         count = draft.chunk_count
         if not count and withheld_of(parsed.metadata):
@@ -574,9 +592,14 @@ class IngestDocuments:
                 self._store.delete_document(document_id)
                 report(IngestItem(source, "removed", document_id=document_id))
 
-    def _hash(self, data: bytes, category: str | None) -> str:
+    def _hash(self, data: bytes, category: str | None, collection: CollectionChoice | None) -> str:
+        """Covers what re-ingesting the same bytes would store differently (a named
+        collection too, so moving a document re-writes it; without one the hash is what it
+        was before collections, so an unchanged document stays unchanged)."""
         digest = hashlib.sha256(data)
         digest.update(f"\0{category or ''}\0{self._signature}".encode())
+        if collection is not None:
+            digest.update(f"\0collection={collection.collection_id}".encode())
         return digest.hexdigest()
 
 

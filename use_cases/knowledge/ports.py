@@ -26,6 +26,7 @@ from use_cases.knowledge.domain import (
     Vector,
     Vectors,
 )
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.leases import JobLease
 
 
@@ -136,10 +137,22 @@ class KnowledgeStore(Protocol):
     def discard_staged(self, stage_id: str) -> None: ...
 
     def list_documents(
-        self, *, limit: int = 100, offset: int = 0, category: str | None = None
-    ) -> tuple[list[DocumentRecord], int]: ...
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        category: str | None = None,
+        scope: ReadScope = EVERYTHING,
+    ) -> tuple[list[DocumentRecord], int]:
+        """A page of the documents `scope` may read, and how many it may read in all."""
+        ...
 
-    def get_document(self, document_id: int) -> DocumentDetail | None: ...
+    def get_document(
+        self, document_id: int, *, scope: ReadScope = EVERYTHING
+    ) -> DocumentDetail | None:
+        """None when absent, or when `scope` may not read it (the same answer: a reader
+        learns nothing of a document it may not read)."""
+        ...
 
     def delete_document(self, document_id: int) -> bool: ...
 
@@ -199,9 +212,11 @@ class Retriever(Protocol):
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         """`as_of`: a past date the question is about; the versions of a document in force
-        then rank above its current version."""
+        then rank above its current version. `scope`: the documents the search may find,
+        applied inside each leg (never to the hits afterwards)."""
         ...
 
     @property

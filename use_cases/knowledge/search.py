@@ -5,15 +5,22 @@ Rules: the query is stripped and must hold 1 to 1,000 characters; `limit` is 1 t
 thread: it embeds the query and reads SQLite. `reranked` says what happened to this search,
 not what is configured: true only when the reranker ordered its hits (they carry a
 `rerank_score`); false when it is off, and when it failed and the fused order was kept.
+The search reads what its `caller` may read (use_cases/knowledge/scope.py), narrowed by
+its `filters`, inside the retriever; without a caller (the CLI and benchmarks, which run
+with the data directory's owner's rights) every collection.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 
+from use_cases.access.domain import Caller
+from use_cases.knowledge.collections import ResolveReadScope, read_scope
 from use_cases.knowledge.domain import SearchPage
 from use_cases.knowledge.ports import Retriever
+from use_cases.knowledge.scope import EVERYTHING, DocumentFilter
 from use_cases.shared.errors import InvalidRequest
 
 MAX_QUERY_CHARS = 1000
@@ -27,14 +34,19 @@ class SearchRequest:
     limit: int | None = None
     offset: int = 0
     category: str | None = None
+    caller: Caller | None = None
+    filters: DocumentFilter | None = None
 
 
 class SearchKnowledgeBase:
-    """Hybrid search with paging; the retriever does the ranking."""
+    """Hybrid search with paging; the retriever does the ranking, within the caller's scope."""
 
-    def __init__(self, retriever: Retriever, *, default_limit: int) -> None:
+    def __init__(
+        self, retriever: Retriever, *, default_limit: int, scopes: ResolveReadScope | None = None
+    ) -> None:
         self._retriever = retriever
         self._default_limit = default_limit
+        self._scopes = scopes
 
     async def execute(self, request: SearchRequest) -> SearchPage:
         query = request.query.strip()
@@ -48,9 +60,13 @@ class SearchKnowledgeBase:
         if not 0 <= request.offset <= MAX_OFFSET:
             raise InvalidRequest(f"offset must be between 0 and {MAX_OFFSET}.")
         category = (request.category or "").strip() or None
-        hits = await asyncio.to_thread(
-            self._retriever.search, query, request.offset + limit, category
+        scope = await read_scope(self._scopes, request.caller, request.filters)
+        search = (
+            self._retriever.search
+            if scope == EVERYTHING
+            else partial(self._retriever.search, scope=scope)
         )
+        hits = await asyncio.to_thread(search, query, request.offset + limit, category)
         return SearchPage(
             query=query,
             hits=tuple(hits[request.offset : request.offset + limit]),

@@ -98,12 +98,13 @@ async def get_conversation(
     response: Response,
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     limit: MessageLimit = DEFAULT_MESSAGE_PAGE,
     before: MessageBefore = None,
     after: MessageAfter = None,
 ) -> ConversationDetailOut:
     transcript = await container.chat.chats.page(
-        user, chat_id, limit=limit, before=before, after=after
+        user, chat_id, limit=limit, before=before, after=after, reader=caller
     )
     locked = await container.conversation_drafts.draft_chat.locked([chat_id])
     response.headers.update(link_header(request, transcript))

@@ -8,6 +8,7 @@ the search policy, the audit of acting for a user and the per-user isolation are
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -99,7 +100,7 @@ async def chat_completions(
     )
     model = _requested(container, body.model)
     user = await container.access.act_for.execute(caller, None, via="POST /v1/chat/completions")
-    turn = body.to_request(user, model, question, messages)
+    turn = replace(body.to_request(user, model, question, messages), reader=caller)
     created = int(time.time())
     link = str(request.base_url) + "api/documents/{id}"
     if not body.stream:

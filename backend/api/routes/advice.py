@@ -11,7 +11,7 @@ from backend.api.advice_schemas import (
     AdviceTranscriptOut,
     encode_advice_sse,
 )
-from backend.api.deps import ContainerDep, PageLimit, PageOffset, UserDep
+from backend.api.deps import CallerDep, ContainerDep, PageLimit, PageOffset, UserDep
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 from backend.api.streams import SSE_HEADERS, ClosingStreamingResponse, Pacer, started
@@ -35,8 +35,9 @@ _BEFORE_THE_RUN = problem_responses(413, 422, 503)
     dependencies=[RateLimited],
     summary="Ask for advice; stream it (SSE: the data add up to one StructuredAdvice)",
 )
-async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Response:
-    events = await started(container.advice.advice.stream(body.to_request(user)))
+async def advice(body: AdviceIn, container: ContainerDep, caller: CallerDep) -> Response:
+    request = body.to_request(caller.user_id, reader=caller)
+    events = await started(container.advice.advice.stream(request))
     return ClosingStreamingResponse(
         encode_advice_sse(events, Pacer.from_ms(container.settings.chat.stream_word_delay_ms)),
         media_type="text/event-stream",
@@ -52,9 +53,9 @@ async def advice(body: AdviceIn, container: ContainerDep, user: UserDep) -> Resp
     summary="Ask for advice; get the whole StructuredAdvice",
 )
 async def advice_non_streaming(
-    body: AdviceIn, container: ContainerDep, user: UserDep
+    body: AdviceIn, container: ContainerDep, caller: CallerDep
 ) -> StructuredAdvice:
-    return await container.advice.advice.execute(body.to_request(user))
+    return await container.advice.advice.execute(body.to_request(caller.user_id, reader=caller))
 
 
 @router.get(

@@ -69,7 +69,7 @@ _TURN_ERRORS = problem_responses(403, 404, 409, 413, 422, 502, 503, 504)
 )
 async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> ChatOut:
     user = await container.access.act_for.execute(caller, body.user_id, via="POST /chat")
-    return ChatOut.of(await container.chat.chat.execute(body.to_request(user)))
+    return ChatOut.of(await container.chat.chat.execute(body.to_request(user, reader=caller)))
 
 
 @router.post(
@@ -80,7 +80,7 @@ async def chat(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Chat
 )
 async def chat_stream(body: ChatIn, container: ContainerDep, caller: CallerDep) -> Response:
     user = await container.access.act_for.execute(caller, body.user_id, via="POST /chat/stream")
-    events = await started(container.chat.chat.stream(body.to_request(user)))
+    events = await started(container.chat.chat.stream(body.to_request(user, reader=caller)))
     paced = paced_chat(events, Pacer.from_ms(container.settings.chat.stream_word_delay_ms))
     return ClosingStreamingResponse(
         encode_data_stream_v4(paced), media_type="text/plain; charset=utf-8", headers=V4_HEADERS
@@ -100,7 +100,9 @@ async def ui_chat(request: Request, container: ContainerDep, caller: CallerDep) 
         raise InvalidRequest(f"Not a useChat request: {exc.errors()[0]['msg']}") from None
     turn = ChatIn.of_use_chat(run_input, _checked_conversation(run_input, container.settings))
     user = await container.access.act_for.execute(caller, turn.user_id, via="POST /api/chat")
-    events = await started(container.chat.chat.stream(turn.to_request(user, start_if_missing=True)))
+    events = await started(
+        container.chat.chat.stream(turn.to_request(user, start_if_missing=True, reader=caller))
+    )
     return ClosingStreamingResponse(
         encode_ui_message_stream(
             paced_chat(events, Pacer.from_ms(container.settings.chat.stream_word_delay_ms)),
@@ -165,12 +167,13 @@ async def chat_messages(
     response: Response,
     container: ContainerDep,
     user: ChatReaderDep,
+    caller: CallerDep,
     limit: MessageLimit = DEFAULT_MESSAGE_PAGE,
     before: MessageBefore = None,
     after: MessageAfter = None,
 ) -> ChatMessagesOut:
     transcript = await container.chat.chats.page(
-        user, chat_id, limit=limit, before=before, after=after
+        user, chat_id, limit=limit, before=before, after=after, reader=caller
     )
     response.headers.update(link_header(request, transcript))
     summary = None
@@ -197,8 +200,10 @@ _MARKDOWN: dict[int | str, dict[str, Any]] = {
     responses=_MARKDOWN | problem_responses(404),
     summary="The chat as a Markdown document, to download (streamed as it is read)",
 )
-async def export_chat(chat_id: str, container: ContainerDep, user: ActingUserDep) -> Response:
-    chat, pages = await container.chat.chats.pages(user, chat_id)  # a 404 before any byte
+async def export_chat(
+    chat_id: str, container: ContainerDep, user: ActingUserDep, caller: CallerDep
+) -> Response:
+    chat, pages = await container.chat.chats.pages(user, chat_id, reader=caller)  # 404 first
     name = export_file_name(chat.title)
     return ClosingStreamingResponse(
         markdown_chunks(chat, pages),

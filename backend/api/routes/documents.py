@@ -9,11 +9,13 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from backend.api.deps import (
     SQLITE_MAX_INTEGER,
     AdminDep,
+    CallerDep,
     ContainerDep,
     PageLimit,
     PageOffset,
     RowId,
 )
+from backend.api.filters import FiltersDep
 from backend.api.openapi import problem_responses
 from backend.api.schemas import (
     ConflictListOut,
@@ -64,6 +66,15 @@ _UPLOADED = {
 }
 FileField = Annotated[UploadFile, File(description="The document file.")]
 CategoryField = Annotated[str | None, Form(max_length=100)]
+CollectionField = Annotated[
+    str | None,
+    Form(
+        max_length=100,
+        description="The collection to put it in (`almanac collections create`); without "
+        "it a new document goes to the default collection every user reads, and a replaced "
+        "one keeps its own. An unknown name is refused (422).",
+    ),
+]
 ReplaceField = Annotated[
     int | None,
     Form(
@@ -89,8 +100,9 @@ async def upload_document(
     file: FileField,
     category: CategoryField = None,
     replace: ReplaceField = None,
+    collection: CollectionField = None,
 ) -> IngestOut | JobOut:
-    return await _upload(container, admin, response, file, category, replace)
+    return await _upload(container, admin, response, file, category, replace, collection)
 
 
 @router.put(
@@ -106,8 +118,9 @@ async def replace_document(
     document_id: RowId,
     file: FileField,
     category: CategoryField = None,
+    collection: CollectionField = None,
 ) -> IngestOut | JobOut:
-    return await _upload(container, admin, response, file, category, document_id)
+    return await _upload(container, admin, response, file, category, document_id, collection)
 
 
 async def _upload(
@@ -117,10 +130,11 @@ async def _upload(
     file: UploadFile,
     category: str | None,
     replace: int | None,
+    collection: str | None = None,
 ) -> IngestOut | JobOut:
     data = await file.read(container.admin.upload_document.read_limit)
     outcome = await container.admin.upload_document.execute(
-        admin, UploadRequest(file.filename or "", data, category, replace)
+        admin, UploadRequest(file.filename or "", data, category, replace, collection)
     )
     return _encode(outcome, response)
 
@@ -139,12 +153,14 @@ def _encode(outcome: UploadOutcome, response: Response) -> IngestOut | JobOut:
 @router.get("", response_model=DocumentListOut, summary="List documents")
 async def list_documents(
     container: ContainerDep,
+    caller: CallerDep,
+    filters: FiltersDep,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
     category: Annotated[str | None, Query(max_length=100)] = None,
 ) -> DocumentListOut:
     page = await container.knowledge.list_documents.execute(
-        limit=limit, offset=offset, category=category
+        limit=limit, offset=offset, category=category, caller=caller, filters=filters
     )
     return DocumentListOut.of(page)
 
@@ -193,8 +209,11 @@ async def list_conflicts(
     responses=problem_responses(404),
     summary="One document with its sections",
 )
-async def get_document(container: ContainerDep, document_id: RowId) -> DocumentDetailOut:
-    return DocumentDetailOut.of_detail(await container.knowledge.get_document.execute(document_id))
+async def get_document(
+    container: ContainerDep, caller: CallerDep, document_id: RowId
+) -> DocumentDetailOut:
+    detail = await container.knowledge.get_document.execute(document_id, caller)
+    return DocumentDetailOut.of_detail(detail)
 
 
 @router.delete(

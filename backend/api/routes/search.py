@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from backend.api.conversation_search_schemas import ChatSearchOut
 from backend.api.deps import CallerDep, ContainerDep
+from backend.api.filters import FiltersDep
 from backend.api.openapi import problem_responses
 from backend.api.schemas import SearchOut
 from use_cases.conversations.search import ChatSearchRequest
@@ -31,6 +32,7 @@ async def search(
     request: Request,
     container: ContainerDep,
     caller: CallerDep,
+    filters: FiltersDep,
     q: Annotated[
         str,
         Query(
@@ -93,5 +95,7 @@ async def search(
             )
         )
         return ChatSearchOut.of(found)
-    page = await container.knowledge.search.execute(SearchRequest(q, limit, offset, category))
+    page = await container.knowledge.search.execute(
+        SearchRequest(q, limit, offset, category, caller=caller, filters=filters)
+    )
     return SearchOut.of(page)

@@ -18,6 +18,7 @@ export const ROUTES = [
   { path: "admin/documents", module: "./admin/documents.js", title: "Documents", nav: true, admin: true },
   { path: "admin/tables", module: "./admin/tables.js", title: "Tables", nav: true, admin: true },
   { path: "admin/sources", module: "./admin/sources.js", title: "Sources", nav: true, admin: true },
+  { path: "admin/collections", module: "./admin/collections.js", title: "Collections", nav: true, admin: true },
   { path: "admin/calibration", module: "./admin/calibration.js", title: "Calibration", nav: true, admin: true },
   { path: "admin/evaluation", module: "./admin/evaluation.js", title: "Evaluation", nav: true, admin: true },
   { path: "admin/evaluation/:runId", module: "./admin/evaluation.js", title: "Evaluation", admin: true },

@@ -26,7 +26,8 @@ export async function mount(root) {
   root.append(
     h("div", { class: "docs-head" },
       h("h1", {}, "Documents"),
-      h("p", { class: "muted" }, "What the assistant searches and cites. Upload Markdown, text, HTML or PDF; a file over 1 MiB is processed in the background.")),
+      h("p", { class: "muted" }, "What the assistant searches and cites. Upload Markdown, text, HTML or PDF; a file over 1 MiB is processed in the background."),
+      h("p", { class: "muted" }, "Who reads which documents: ", h("a", { href: "#/admin/collections" }, "Collections"), ".")),
     uploader.el,
     h("section", { class: "card docs-section", "aria-labelledby": "docs-list-title" },
       h("div", { class: "docs-toolbar" },
