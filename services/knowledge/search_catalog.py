@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from services.knowledge.dialect import SqliteSession, as_date, as_path
 from services.knowledge.versions import MAX_CHAIN, Versions
-from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo
+from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo, web_link
 
 if TYPE_CHECKING:
     from services.knowledge.pg_store import PgKnowledgeStore
@@ -64,6 +64,7 @@ class ChunkDetails:
     document_version: str
     versions: Versions = field(default_factory=Versions)
     extraction: str | None = None
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ class CatalogReader:
                 updated_at=as_date(updated),
                 document_version=hash_ or "",
                 extraction=_extraction(metadata),
+                link=_link(metadata),
             )
         return details
 
@@ -304,13 +306,22 @@ def pg_catalog(store: PgKnowledgeStore) -> SqlSearchCatalog:
     return SqlSearchCatalog(open_reads, store.embedding_info)
 
 
-def _extraction(metadata: Any) -> str | None:
-    """The document metadata's `extraction` ("ocr"), from SQLite's JSON text or PostgreSQL's
-    JSONB (a dict)."""
+def _metadata(metadata: Any) -> dict[str, Any]:
+    """A document's metadata from SQLite's JSON text or PostgreSQL's JSONB (a dict)."""
     if isinstance(metadata, str | bytes):
         try:
             metadata = json.loads(metadata or "{}")
         except ValueError:
-            return None
-    value = metadata.get("extraction") if isinstance(metadata, dict) else None
+            return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _extraction(metadata: Any) -> str | None:
+    """The document metadata's `extraction` ("ocr")."""
+    value = _metadata(metadata).get("extraction")
     return str(value) if value else None
+
+
+def _link(metadata: Any) -> str | None:
+    """The document metadata's `link` (a synced page's URL), only when it is http(s)."""
+    return web_link(_metadata(metadata).get("link"))
