@@ -14,13 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from backend.bootstrap import Container, bootstrap, start_job_worker
+from backend.cli.main import app
 from tests.conftest import FixedClock, asgi_client, make_settings, wait_answer_ready
 from tests.website_server import Site, website
 from use_cases.knowledge.ingest import IngestRequest, IngestSource
 
 QUESTION = "Which bay do visitors park in?"
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -140,3 +143,28 @@ async def test_a_stored_link_that_is_not_plain_http_or_https_is_never_shown(
     answer = (await http.post("/chat", json={"message": question})).json()
     assert any(s["source"] == "forklifts.md" for s in answer["sources"]), answer["sources"]
     assert stored not in json.dumps(answer) and "link" not in json.dumps(answer["sources"])
+
+
+def test_the_cli_shows_a_synced_pages_link_under_its_hit_and_its_answer(
+    env: None, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("SOURCE_REQUEST_DELAY_S", "0")
+    page_url = f"{site.base}/parking.html"
+    for args in (
+        ("sources", "add", "intranet", "--url", f"{site.base}/"),
+        ("sources", "sync", "intranet"),
+    ):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.stderr
+
+    searched = runner.invoke(app, ["search", QUESTION])
+    assert searched.exit_code == 0, searched.stderr
+    lines = searched.stdout.splitlines()
+    assert f"   {page_url}" in lines, searched.stdout
+
+    asked = runner.invoke(app, ["ask", QUESTION])
+    assert asked.exit_code == 0, asked.stderr
+    assert f"[1] {page_url}" in asked.stdout.splitlines(), asked.stdout
+    as_json = json.loads(runner.invoke(app, ["ask", QUESTION, "--json"]).stdout)
+    assert [s["link"] for s in as_json["sources"] if "link" in s] == [page_url]
