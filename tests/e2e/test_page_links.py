@@ -16,9 +16,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap, start_job_worker
 from backend.cli.main import app
 from tests.conftest import FixedClock, asgi_client, make_settings, wait_answer_ready
+from tests.e2e.test_mcp_server import connected
+from tests.live_server import serve
 from tests.website_server import Site, website
 from use_cases.knowledge.ingest import IngestRequest, IngestSource
 
@@ -168,3 +171,21 @@ def test_the_cli_shows_a_synced_pages_link_under_its_hit_and_its_answer(
     assert f"[1] {page_url}" in asked.stdout.splitlines(), asked.stdout
     as_json = json.loads(runner.invoke(app, ["ask", QUESTION, "--json"]).stdout)
     assert [s["link"] for s in as_json["sources"] if "link" in s] == [page_url]
+
+
+async def test_mcp_search_and_ask_give_a_pages_link(
+    links_container: Container, http: httpx.AsyncClient, site: Site
+) -> None:
+    await _sync(http, {"name": "intranet", "url": f"{site.base}/"})
+    page_url = f"{site.base}/parking.html"
+    with serve(create_app(container=links_container)) as url:
+        async with connected(url, {}) as client:
+            search = await client.call_tool("search_knowledge_base", {"query": QUESTION})
+            ask = await client.call_tool("ask", {"question": QUESTION})
+    assert not search.is_error and search.structured_content is not None
+    hits = search.structured_content["hits"]
+    assert [h["link"] for h in hits if h["source"] == f"intranet/{page_url}"] == [page_url]
+    assert all("link" not in h for h in hits if not h["source"].startswith("intranet/"))
+    assert not ask.is_error and ask.structured_content is not None
+    sources = ask.structured_content["sources"]
+    assert [s["link"] for s in sources if "link" in s] == [page_url], sources
