@@ -184,6 +184,7 @@ class CatalogReader:
             hash_,
             metadata,
         ) in rows:
+            meta = _metadata(metadata)
             details[int(cid)] = ChunkDetails(
                 chunk_text=chunk,
                 section_text=section,
@@ -194,8 +195,8 @@ class CatalogReader:
                 category=category,
                 updated_at=as_date(updated),
                 document_version=hash_ or "",
-                extraction=_extraction(metadata),
-                link=_link(metadata),
+                extraction=_extraction(meta),
+                link=web_link(meta.get("link")),  # only http(s): it is shown as a link
             )
         return details
 
@@ -316,12 +317,7 @@ def _metadata(metadata: Any) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
-def _extraction(metadata: Any) -> str | None:
+def _extraction(metadata: dict[str, Any]) -> str | None:
     """The document metadata's `extraction` ("ocr")."""
-    value = _metadata(metadata).get("extraction")
+    value = metadata.get("extraction")
     return str(value) if value else None
-
-
-def _link(metadata: Any) -> str | None:
-    """The document metadata's `link` (a synced page's URL), only when it is http(s)."""
-    return web_link(_metadata(metadata).get("link"))
