@@ -1,5 +1,5 @@
 """A synced web page's URL is its citation link wherever its passages are shown: the search
-API's hits, an answer's sources (`POST /chat`, the stored history, the OpenAI-compatible
+API's hits, an answer's sources (`POST /chat`, its stream, the stored history, the OpenAI-compatible
 API's `almanac.sources`). The pages come from a real local website synced
 by a website source; a document from a folder has no `link`, and a stored link that is not
 http(s) is never shown."""
@@ -107,6 +107,11 @@ async def test_a_synced_page_is_cited_by_its_url_and_a_folder_file_has_no_link(
     # the link is kept with the answer and read back; the rest have none in history too
     assert [s.get("link") for s in stored] == [s.get("link") for s in answer["sources"]]
     assert [s["source"] for s in stored] == [s["source"] for s in answer["sources"]]
+
+    streamed = await http.post("/chat/stream", json={"message": QUESTION})
+    [data_line] = [line for line in streamed.text.splitlines() if line.startswith("2:")]
+    [data] = json.loads(data_line[2:])
+    assert page_url in [s.get("link") for s in data["sources"]], data["sources"]
 
     completion = await http.post(
         "/v1/chat/completions",
