@@ -34,7 +34,8 @@ SOURCES = (
     "source, section, date, category, updated_at, score, document_id, superseded_by, "
     "supersedes, version_note}` (`document`, `date`: the title and date again, the knowledge "
     "assistant's names); a table lookup (`kind: table`, `source` its SQL) also has `columns`, "
-    "`rows` (the first 50 the answer read) and `truncated`."
+    "`rows` (the first 50 the answer read) and `truncated`; a synced web page's passage has "
+    "`link`, the page's http(s) URL (no `link` key otherwise)."
 )
 
 

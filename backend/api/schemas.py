@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from backend.api.errors import status_for_code
 from backend.api.problems import Problem, problem_body
@@ -20,6 +26,7 @@ from use_cases.knowledge.domain import (
     KnowledgeStats,
     SearchHit,
     SearchPage,
+    web_link,
 )
 
 
@@ -142,6 +149,22 @@ class HitOut(BaseModel):
         default_factory=list,
         description="The documents this one supersedes: it is their newer version.",
     )
+    link: str | None = Field(
+        default=None,
+        description="A synced web page's URL (http or https only), where a citation of it "
+        "points a reader (docs/websites.md). Absent for files and uploads.",
+        examples=["https://intranet.example.com/handbook/travel"],
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_link(self, serialize: SerializerFunctionWrapHandler):
+        """No `link` key for a file's hit, so the JSON of search hits from files stays as it
+        was before links were shown. No return annotation on purpose: with one, pydantic
+        would publish that type (a bare object) as the hit's schema in the OpenAPI document."""
+        data: dict[str, Any] = serialize(self)
+        if data.get("link") is None:
+            data.pop("link", None)
+        return data
 
 
 class SearchOut(BaseModel):
@@ -191,6 +214,7 @@ def hit_out(hit: SearchHit, rank: int) -> HitOut:
         ),
         superseded_by=DocumentRefOut.of(hit.superseded_by) if hit.superseded_by else None,
         supersedes=[DocumentRefOut.of(ref) for ref in hit.supersedes],
+        link=web_link(hit.link),
     )
 
 

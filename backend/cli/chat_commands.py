@@ -19,6 +19,7 @@ from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message
+from use_cases.knowledge.domain import web_link
 from use_cases.shared.errors import InvalidRequest
 from use_cases.tables.tables import LoadTableRequest, LoadWorkbookRequest
 
@@ -42,6 +43,9 @@ def _user(container: Container, user: str | None) -> str:
 
 def _print_answer(result: ChatResult) -> None:
     console.print(output.ChatMarkdown(result.answer))
+    for source in result.sources:  # a synced page's citation link, under the answer's list
+        if source.cited and (link := web_link(source.link)):
+            console.print(escape(f"[{source.number}] {link}"), highlight=False, soft_wrap=True)
     console.print(f"[dim]model {result.model} · chat {result.chat_id}[/]", highlight=False)
     if result.response_id is not None and result.confidence is not None:
         console.print(

@@ -24,6 +24,7 @@ def search(
 
     def body() -> None:
         from backend.knowledge_search import open_search
+        from use_cases.knowledge.domain import web_link
         from use_cases.knowledge.search import SearchRequest
 
         request = SearchRequest(query, limit=limit, category=category)
@@ -48,6 +49,8 @@ def search(
             console.print(
                 f"   [dim]{escape(hit.source)} · fused {hit.scores.fused:.4f}[/]", highlight=False
             )
+            if link := web_link(hit.link):
+                console.print(f"   {escape(link)}", highlight=False, soft_wrap=True)
             if hit.superseded_by is not None:
                 newer = hit.superseded_by
                 console.print(

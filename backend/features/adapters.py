@@ -209,6 +209,8 @@ def build_adapters(
     )
     jobs = build_job_queue(settings, database, presence)
     chunking = settings.chunking
+    on_app = database if database is not None else settings.storage.app_db_path
+    on_knowledge = database if database is not None else settings.storage.knowledge_db_path
     jobs.watch(on_failure=telemetry.metrics.job_failed, tracer=tracer_of(telemetry.tracer_provider))
     telemetry.metrics.watch_queue(jobs.store.waiting)
     return Adapters(
@@ -244,9 +246,7 @@ def build_adapters(
         presence=presence,
         shared_buckets=build_shared_buckets(settings, database),
         upload_ledger=build_upload_ledger(settings, database),
-        scheduler=Scheduler(
-            Schedules(settings.storage.app_db_path if database is None else database)
-        ),
+        scheduler=Scheduler(Schedules(on_app)),
         sentence_vectors=sentence_vectors,
         sentence_encoder=embedder if sentence_vectors is not None else None,
         cleaning_store=app_stores.cleaning,
@@ -256,12 +256,8 @@ def build_adapters(
         chat_file_bytes=build_chat_file_bytes(settings),
         summary_store=app_stores.conversation_summaries,
         chat_search_index=_chat_search_index(settings, database, embedder),
-        source_store=SqlSourceStore(
-            database if database is not None else settings.storage.app_db_path
-        ),
-        collection_store=SqlCollectionStore(
-            database if database is not None else settings.storage.knowledge_db_path
-        ),
+        source_store=SqlSourceStore(on_app),
+        collection_store=SqlCollectionStore(on_knowledge),
     )
 
 

@@ -301,6 +301,7 @@ def build_hits(
                 supersedes=row.versions.supersedes,
                 document_version=row.document_version,
                 extraction=row.extraction,
+                link=row.link,
             )
         )
     return hits

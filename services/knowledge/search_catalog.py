@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from services.knowledge.dialect import SqliteSession, as_date, as_path
 from services.knowledge.scope_sql import readable_documents
 from services.knowledge.versions import MAX_CHAIN, Versions
-from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo
+from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo, web_link
 from use_cases.knowledge.scope import ReadScope
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class ChunkDetails:
     document_version: str
     versions: Versions = field(default_factory=Versions)
     extraction: str | None = None
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ class CatalogReader:
             hash_,
             metadata,
         ) in rows:
+            meta = _metadata(metadata)
             details[int(cid)] = ChunkDetails(
                 chunk_text=chunk,
                 section_text=section,
@@ -195,7 +197,8 @@ class CatalogReader:
                 category=category,
                 updated_at=as_date(updated),
                 document_version=hash_ or "",
-                extraction=_extraction(metadata),
+                extraction=_extraction(meta),
+                link=web_link(meta.get("link")),  # only http(s): it is shown as a link
             )
         return details
 
@@ -310,13 +313,17 @@ def pg_catalog(store: PgKnowledgeStore) -> SqlSearchCatalog:
     return SqlSearchCatalog(open_reads, store.embedding_info)
 
 
-def _extraction(metadata: Any) -> str | None:
-    """The document metadata's `extraction` ("ocr"), from SQLite's JSON text or PostgreSQL's
-    JSONB (a dict)."""
+def _metadata(metadata: Any) -> dict[str, Any]:
+    """A document's metadata from SQLite's JSON text or PostgreSQL's JSONB (a dict)."""
     if isinstance(metadata, str | bytes):
         try:
             metadata = json.loads(metadata or "{}")
         except ValueError:
-            return None
-    value = metadata.get("extraction") if isinstance(metadata, dict) else None
+            return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _extraction(metadata: dict[str, Any]) -> str | None:
+    """The document metadata's `extraction` ("ocr")."""
+    value = metadata.get("extraction")
     return str(value) if value else None

@@ -92,6 +92,7 @@ class Citation:
     rows: tuple[tuple[Any, ...], ...] = ()
     truncated: bool = False
     extraction: str | None = None
+    link: str | None = None
 
     @property
     def version_note(self) -> str:
@@ -123,6 +124,7 @@ class Citation:
             rows=self.rows,
             truncated=self.truncated,
             extraction=self.extraction,
+            link=self.link,
         )
 
     def as_dict(self) -> dict[str, Any]:

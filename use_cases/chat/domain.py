@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from use_cases.knowledge.domain import DocumentRef
+from use_cases.knowledge.domain import DocumentRef, web_link
 
 MessageRole = Literal["user", "assistant"]
 
@@ -152,6 +152,9 @@ class Source:
     extraction: str | None = None
     """"ocr" when the passage's document was read by OCR (a scan or an image): its words may
     hold misreadings. Absent from the JSON otherwise."""
+    link: str | None = None
+    """Where the citation points a reader: a synced web page's http(s) URL. Absent from the
+    JSON for files and uploads (and for a stored link of any other scheme)."""
 
     def as_dict(self) -> dict[str, Any]:
         """`document` and `date` repeat `title` and `updated_at` under the names the
@@ -176,6 +179,7 @@ class Source:
             **({"status": self.status} if self.status is not None else {}),
             **({"replaced_by": _ref_dict(self.replaced_by)} if self.replaced_by else {}),
             **({"extraction": self.extraction} if self.extraction else {}),
+            **({"link": link} if (link := web_link(self.link)) else {}),
             **(
                 {
                     "columns": list(self.columns),
@@ -209,6 +213,7 @@ class Source:
             truncated=bool(data.get("truncated")),
             cited=bool(data.get("cited", True)),
             extraction=data.get("extraction") or None,
+            link=web_link(data.get("link")),
         )
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from use_cases.chat.domain import Chat, Message, Source
 from use_cases.chat.manage_chats import ChatTranscript
+from use_cases.knowledge.domain import web_link
 from use_cases.shared.clock import utc
 
 __all__ = ["chat_as_markdown", "export_file_name", "markdown_chunks"]
@@ -104,7 +105,8 @@ def _source_line(source: Source) -> str:
     line = f"{source.number}. " + ", ".join(_one_line(p) for p in parts)
     if source.updated_at:
         line += f" ({source.updated_at[:10]})"
-    return line + f": `{source.source}`"
+    line += f": `{source.source}`"
+    return line + (f" <{link}>" if (link := web_link(source.link)) else "")
 
 
 def _when(moment: datetime) -> str:

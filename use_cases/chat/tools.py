@@ -142,6 +142,7 @@ async def search_knowledge_base(
             supersedes=hit.supersedes,
             document_version=hit.document_version,
             extraction=hit.extraction,
+            link=hit.link,
         )
         new.append(citation)
     deps.citations.extend(new)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # the type alone: the core never imports NumPy to run
     import numpy as np
@@ -205,6 +206,9 @@ class SearchHit:
     document and is 0); None for a knowledge-base passage."""
     extraction: str | None = None
     """How its document's text was read when not from a text layer ("ocr")."""
+    link: str | None = None
+    """Where a citation of it points a reader: a synced web page's http(s) URL (its document's
+    `link` metadata); None for files and uploads."""
 
 
 @dataclass(frozen=True)
@@ -296,3 +300,20 @@ def embedding_text(title: str, heading_path: Sequence[str], chunk: str) -> str:
         path = path[1:]
     context = " > ".join(part for part in (title, *path) if part)
     return f"{context}\n{chunk}" if context else chunk
+
+
+def web_link(value: Any) -> str | None:
+    """`value` when it is an absolute http(s) URL, else None: a stored link is shown to readers
+    as a clickable citation, so a `javascript:`, `data:` or `file:` one is dropped, never
+    rendered."""
+    if not isinstance(value, str) or not value or value != value.strip():
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ch in '<>"\\' for ch in value):
+        return None
+    return value

@@ -188,12 +188,13 @@ def _text(where: str, content: str | list[dict[str, Any]] | None) -> str:
 
 def answer_fields(result: ChatResult, document_link: str) -> dict[str, Any]:
     """Almanac's fields of an answer (`turn_data`, as `POST /chat` answers them), each
-    document source with its `link` (`document_link` with `{id}`); `chat_id` is null for an
-    answer that was not stored."""
+    document source with its `link`: a synced web page's own URL (its citation link, as
+    `POST /chat` gives it), else `document_link` with `{id}`; `chat_id` is null for an answer
+    that was not stored."""
     data = turn_data(result)
     data["chat_id"] = result.chat_id or None
     data["sources"] = [
-        {**source, "link": _link(document_link, source.get("document_id"))}
+        {**source, "link": source.get("link") or _link(document_link, source.get("document_id"))}
         for source in data["sources"]
     ]
     return data

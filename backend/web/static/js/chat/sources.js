@@ -41,7 +41,7 @@ export function sourcePanel() {
     for (const [title, list] of [["Sources", cited], ["Passages it was given (not cited)", given]]) {
       if (!list.length) continue;
       box.append(h("p", { class: "chat-sources-title" }, title),
-        h("ul", { class: "chat-source-list" }, list.map((source) => h("li", {},
+        h("ul", { class: "chat-source-list" }, list.map((source) => h("li", { class: "chat-source-item" },
           h("button", {
             type: "button", class: "chat-source-chip",
             onclick: (event) => sourceDialog.open(source, event.currentTarget, answerText()),
@@ -49,7 +49,8 @@ export function sourcePanel() {
           h("span", { class: "chat-cite-n", "aria-hidden": "true" }, source.kind === "table" ? "T" : String(source.number)),
           h("span", { class: "chat-source-text" },
             h("span", { class: "chat-source-name" }, source.title),
-            h("span", { class: "chat-source-detail" }, sourceDetail(source))))))));
+            h("span", { class: "chat-source-detail" }, sourceDetail(source)))),
+          pageLink(source, "chat-source-link", "Open the page")))));
     }
   }
 
@@ -134,6 +135,8 @@ function sourceFacts(source) {
   } else {
     rows.push(["Section", sectionName(source) || "—"], ["Updated", source.updated_at || "—"],
       ["File", source.source]);
+    const link = pageLink(source, "chat-page-link");
+    if (link) rows.push(["Page", link]);
     if (source.category) rows.push(["Category", source.category]);
   }
   const facts = h("dl", { class: "chat-facts" }, rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
@@ -142,6 +145,29 @@ function sourceFacts(source) {
       + (source.superseded_by.updated_at ? ` of ${source.superseded_by.updated_at}` : "") + ".")
     : source.version_note ? h("p", { class: "chat-version muted" }, capitalise(source.version_note) + ".") : null;
   return [facts, version];
+}
+
+/** A synced web page's citation link (`source.link`), opened in a new tab; null for a file,
+ * an upload, or a link that is not http(s) (the server sends none such: checked again here,
+ * since an `href` of `javascript:` would run when clicked). The URL goes in as an attribute
+ * and as text, never as markup. */
+function pageLink(source, className, label = null) {
+  const href = webLink(source.link);
+  if (!href) return null;
+  return h("a", { class: className, href, target: "_blank", rel: "noopener noreferrer",
+    title: href, "aria-label": label ? `${label}: ${source.title} (opens in a new tab)` : null },
+  label || href);
+}
+
+/** `value` when it is an absolute http(s) URL, else null. */
+export function webLink(value) {
+  if (typeof value !== "string" || !/^https?:\/\//i.test(value)) return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:" ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 /** "Password Policy > 2. Passwords" -> "2. Passwords" (the document's title is shown apart). */
