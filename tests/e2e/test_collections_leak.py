@@ -325,3 +325,31 @@ async def test_a_revoke_acts_on_the_next_request(world: World) -> None:
     assert later and all(s["status"] == "unavailable" for s in later), later
     assert "temp.md" not in history.text, history.text[history.text.find("temp.md") - 400 :][:600]
     assert exported.status_code == 200 and "temp.md" not in exported.text
+
+
+async def test_a_chat_with_a_file_attached_searches_within_the_readers_collections(
+    world: World,
+) -> None:
+    """A chat's own files join its searches through a retriever of their own: the knowledge
+    base behind it is still searched within the reader's collections."""
+    ana = world.keys["ana"]
+    note = b"# Beehives\n\nThe beehives are inspected on Thursdays.\n"
+    async with httpx.AsyncClient(base_url=world.url, timeout=180) as http:
+        first = await http.post("/chat", json={"message": "Hello"}, headers=ana)
+        assert first.status_code == 200, first.text
+        chat_id = first.json()["chat_id"]
+        attached = await http.post(
+            f"/api/conversations/{chat_id}/files",
+            files={"file": ("beehives.md", note, "text/markdown")},
+            headers=ana,
+        )
+        assert attached.status_code == 201, attached.text
+        replies = {}
+        for label, question in (("other", ENG_QUESTION), ("own", HR_QUESTION)):
+            asked = await http.post(
+                "/chat", json={"message": question, "chat_id": chat_id}, headers=ana
+            )
+            assert asked.status_code == 200, asked.text
+            replies[label] = json.dumps(asked.json()).lower()
+    assert ENG_SECRET not in replies["other"]
+    assert HR_SECRET in replies["own"], replies["own"][:300]
