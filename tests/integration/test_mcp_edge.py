@@ -25,7 +25,7 @@ def _edge(container: Container, *, wait: float = 0.0) -> McpEdge:
 async def test_an_unforeseen_failure_is_a_short_tool_error_and_its_traceback_is_logged(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(document_id: int) -> None:
+    async def broken(*args: object) -> None:
         raise RuntimeError("disk says /var/lib/almanac/secret.db is corrupt")
 
     monkeypatch.setattr(container.knowledge.get_document, "execute", broken)
