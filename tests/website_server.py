@@ -94,10 +94,12 @@ def website(tls: ssl.SSLContext | None = None) -> Iterator[Site]:
                 site.most_in_flight = max(site.most_in_flight, site.in_flight)
             try:
                 site.stop.wait(site.answer_delay_s)  # a site that takes its time to answer
-                self._answer()
             finally:
+                # Counted until the answer starts: a client that waits for an answer before
+                # its next request can send it while this thread still writes the last bytes.
                 with site.lock:
                     site.in_flight -= 1
+            self._answer()
 
         def _answer(self) -> None:
             path = self.path

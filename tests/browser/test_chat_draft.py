@@ -32,8 +32,9 @@ def test_a_chat_is_drafted_into_a_project_changed_in_words_and_rolled_back(
     page.get_by_role("heading", name="Project draft", level=1).wait_for()
     page.get_by_role("button", name="Draft a project from this chat").click()
 
-    drafted = httpx.get(base).json()
     card = page.locator(".draft-card")
+    card.get_by_role("heading", level=2).wait_for()  # drawn once the draft is stored
+    drafted = httpx.get(base).json()
     expect(card.get_by_role("heading", level=2)).to_have_text(drafted["title"])
     expect(card).to_contain_text("Version 1 of 1, in force")
     markdown = card.get_by_role("link", name="Download Markdown")
