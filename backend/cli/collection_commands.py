@@ -88,16 +88,7 @@ def grant(
     group: GroupOpt = None,
 ) -> None:
     """Let a user, or every member of a group, read a collection."""
-
-    def body() -> None:
-        chosen = _grant(user, group)
-        with open_container() as container:
-            info = CollectionOut.of(
-                container.knowledge.collections.grant_now(CLI_ADMIN, name, chosen)
-            )
-        console.print(f"{info.name}: {_grants(info)}", highlight=False, markup=False)
-
-    run_command(body)
+    _change_grant(name, user, group, revoke=False)
 
 
 @collections_app.command("revoke")
@@ -107,13 +98,18 @@ def revoke(
     group: GroupOpt = None,
 ) -> None:
     """Take a grant away; it acts on the reader's next request."""
+    _change_grant(name, user, group, revoke=True)
+
+
+def _change_grant(name: str, user: str | None, group: str | None, *, revoke: bool) -> None:
+    """Grant or revoke, then print the collection's grants as they now stand."""
 
     def body() -> None:
         chosen = _grant(user, group)
         with open_container() as container:
-            info = CollectionOut.of(
-                container.knowledge.collections.revoke_now(CLI_ADMIN, name, chosen)
-            )
+            collections = container.knowledge.collections
+            change = collections.revoke_now if revoke else collections.grant_now
+            info = CollectionOut.of(change(CLI_ADMIN, name, chosen))
         console.print(f"{info.name}: {_grants(info)}", highlight=False, markup=False)
 
     run_command(body)

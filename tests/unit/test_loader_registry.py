@@ -8,7 +8,6 @@ entry points from there, as from site-packages)."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from services.knowledge.loaders import ENTRY_POINT_GROUP, SUPPORTED_EXTENSIONS, FileLoader
 from services.parse_pool import BudgetedLoader
+from tests import plugin_packages
 from use_cases.shared.errors import UnsupportedDocument
 
 PLUGIN = """
@@ -43,11 +43,7 @@ class NotesLoader:
 
 
 def install(site: Path, package: str, code: str, entry_points: str) -> None:
-    (site / f"{package}.py").write_text(textwrap.dedent(code))
-    info = site / f"{package}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{entry_points}\n")
+    plugin_packages.install(site, package, code, ENTRY_POINT_GROUP, entry_points)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ with pip's rules into a virtual environment of its own."""
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from services.chat.providers import (
     provider_for,
     registered_providers,
 )
+from tests import plugin_packages
 from use_cases.shared.errors import ConfigurationError
 
 PLUGIN = """
@@ -51,11 +51,7 @@ class NoProvider:
 
 
 def install(site: Path, package: str, code: str, entry_points: str) -> None:
-    (site / f"{package}.py").write_text(textwrap.dedent(code))
-    info = site / f"{package}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{entry_points}\n")
+    plugin_packages.install(site, package, code, ENTRY_POINT_GROUP, entry_points)
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ A package is installed the way pip leaves one (a module and a `dist-info` folder
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from services.sources.kinds import SourceContext
 from services.sources.registry import ENTRY_POINT_GROUP, SourceRegistry
+from tests import plugin_packages
 from use_cases.shared.errors import InvalidRequest
 from use_cases.sources.domain import SourceSpec
 from use_cases.sources.ports import Fetched
@@ -50,11 +50,7 @@ class FolderImpostor(NotesKind):
 
 
 def install(site: Path, package: str, code: str, entry_points: str) -> None:
-    (site / f"{package}.py").write_text(textwrap.dedent(code))
-    info = site / f"{package}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{entry_points}\n")
+    plugin_packages.install(site, package, code, ENTRY_POINT_GROUP, entry_points)
 
 
 CONTEXT = SourceContext(supports=lambda name: name.endswith(".md"), max_item_bytes=1024)
