@@ -1,6 +1,6 @@
 """The `PageFetcher` port on httpx: fetch a share page within the import limits.
 
-Rules (settings `IMPORT_*`, see backend/config.py):
+Rules (settings `IMPORT_*`, see backend/config/conversations.py):
 - Only hosts on the allow-list (the host itself or a subdomain of an entry) on the entry's
   port (`host:port`; an entry without a port allows the scheme's default port only), only
   `https` unless `http` is allowed; every redirect hop is checked the same way before it is

@@ -85,7 +85,7 @@ _ROBOTS_REDIRECTS = 5
 
 @dataclass(frozen=True)
 class CrawlLimits:
-    """What one read of a website may cost (settings SOURCE_*; backend/config.py)."""
+    """What one read of a website may cost (settings SOURCE_*; backend/config/sources.py)."""
 
     max_pages: int = 1000
     max_depth: int = 10

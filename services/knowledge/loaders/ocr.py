@@ -57,7 +57,7 @@ class OcrLine:
 
 @dataclass(frozen=True)
 class OcrOptions:
-    """How scans are read (the OCR_* settings, backend/config.py)."""
+    """How scans are read (the OCR_* settings, backend/config/documents.py)."""
 
     #: Dots per inch a page is read at: a PDF page rasterised so, a lower-resolution image
     #: scaled up to it (Tesseract's model reads ~300 dpi best).

@@ -1,0 +1,101 @@
+"""Limits on the documents brought in, and on parsing them (OCR included)."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from backend.config.base import SettingsGroup
+from services.budgets import BUDGET
+
+
+class DocumentSettings(SettingsGroup):
+    """Limits on the documents an upload or `almanac ingest` brings in, and on parsing them."""
+
+    model_config = ConfigDict(title="Documents and parsing")
+
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1,
+        description="Largest document accepted by POST /api/documents and PUT "
+        "/api/documents/ID, in bytes. The multipart body may be 64 KiB larger (boundaries, "
+        "form fields); it is counted while it streams in, and a larger Content-Length is "
+        "refused with 413 at once.",
+    )
+    upload_job_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="Uploads larger than this are ingested as a background job: POST "
+        "/api/documents answers 202 with a job to poll at GET /api/jobs/{id}.",
+    )
+    parse_cpu_seconds: int = Field(
+        round(BUDGET.parse_cpu_s),
+        ge=1,
+        le=3600,
+        description="CPU seconds one document's parse may take: an admin's upload, a chat "
+        "attachment and each file of `almanac ingest` are parsed in a child process stopped "
+        "past it (413 `input_too_costly`; in the CLI a failed file, the others ingested). A "
+        "share page of a conversation import is read on a worker thread that stops past it "
+        "(413).",
+    )
+    parse_memory_mb: int = Field(
+        BUDGET.parse_memory_bytes // (1024 * 1024),
+        ge=256,
+        le=1024 * 1024,
+        description="MiB of memory (address space) one document's parse may take, in the same "
+        "child process as PARSE_CPU_SECONDS: an allocation past it fails and the parse is "
+        "refused (413 `input_too_costly`; in the CLI a failed file, the others ingested). At "
+        "most two parses run at once.",
+    )
+    ocr_dpi: int = Field(
+        300,
+        ge=72,
+        le=600,
+        description="Dots per inch a page is read at by OCR: a scanned PDF page is rasterised "
+        "so, an image recording a lower resolution (a 150-dpi scan) is scaled up to it "
+        "(Tesseract's English model reads about 300 dpi best; more costs CPU). A page too "
+        "large for the image pixel budget at this resolution is read at less.",
+    )
+    ocr_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Pages of one scan OCR reads at once, one single-threaded `tesseract` "
+        "each: one per core.",
+    )
+    ocr_min_confidence: float = Field(
+        30.0,
+        ge=0,
+        le=100,
+        description="Lines OCR is less sure of than this (Tesseract's confidence, 0-100, "
+        "averaged over the line's words) are left out of a scan's text: speckles, the edges "
+        "of pictures, smudged lines.",
+    )
+    ocr_max_pages: int = Field(
+        BUDGET.max_ocr_pages,
+        ge=1,
+        le=BUDGET.max_pdf_pages,
+        description="Pages without a text layer that OCR reads in one document (a scanned PDF, "
+        "a multi-page TIFF); a document with more is refused (413 `input_too_costly`). Each "
+        "page costs a few CPU seconds, and the parse's time budget grows by "
+        "PARSE_CPU_SECONDS for each.",
+    )
+    ocr_language: str = Field(
+        "eng",
+        pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$",
+        description="Tesseract's language data for OCR: `eng` (Debian's tesseract-ocr "
+        "includes it), or several joined by `+` (`eng+deu` once tesseract-ocr-deu is "
+        "installed).",
+    )
+    max_document_chunks: int = Field(
+        5000,
+        ge=1,
+        description="Most retrieval chunks one document may have; a bigger document is "
+        "refused (413) before anything is embedded.",
+    )
+    future_date_tolerance_days: int = Field(
+        1,
+        ge=0,
+        le=366,
+        description="Documents dated (updated, date, effective, ...) later than today plus "
+        "this many days are refused (422).",
+    )
