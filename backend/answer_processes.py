@@ -26,9 +26,7 @@ from services.postgres import PgDatabase
 def worker_planner(settings: Settings) -> Stepper:
     """Run in a planning process, once, before its first step."""
     configure_logging(settings.server.log_level)
-    encoder = (
-        build_embedder(settings) if settings.embeddings.embedding_provider == "local" else None
-    )
+    encoder = build_embedder(settings) if settings.embeddings.provider == "local" else None
     if settings.storage.database_backend == "postgresql":
         from services.knowledge.pg_store import PgKnowledgeStore
         from services.tables.pg_sql_sandbox import PgSqlRunner

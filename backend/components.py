@@ -34,8 +34,8 @@ LOCAL_MODEL_DIRNAME = "all-MiniLM-L6-v2"
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    provider = settings.embeddings.embedding_provider
-    model = settings.embeddings.effective_embedding_model
+    provider = settings.embeddings.provider
+    model = settings.embeddings.effective_model
     if provider == "local":
         from services.knowledge.embedders import MiniLMEmbedder
 
@@ -53,9 +53,9 @@ def build_embedder(settings: Settings) -> Embedder:
             settings.providers.openai_api_key.get_secret_value(),
             model=model,
             base_url=settings.providers.openai_base_url,
-            batch_size=settings.embeddings.embedding_batch_size,
-            timeout=settings.providers.provider_timeout,
-            max_retries=settings.providers.provider_max_retries,
+            batch_size=settings.embeddings.batch_size,
+            timeout=settings.providers.timeout,
+            max_retries=settings.providers.max_retries,
         )
     from services.knowledge.embedders import CohereEmbedder
 
@@ -65,8 +65,8 @@ def build_embedder(settings: Settings) -> Embedder:
         settings.providers.cohere_api_key.get_secret_value(),
         model=model,
         base_url=settings.providers.cohere_base_url,
-        batch_size=min(settings.embeddings.embedding_batch_size, 96),
-        timeout=settings.providers.provider_timeout,
+        batch_size=min(settings.embeddings.batch_size, 96),
+        timeout=settings.providers.timeout,
     )
 
 
@@ -89,7 +89,7 @@ def build_reader(settings: Settings) -> SentenceReader | None:
     """The offline answerer's trained reader, with the local embedder when `OFFLINE_READER` is
     on; an install without it (built before the reader existed) answers without it and says
     how to add it."""
-    if settings.embeddings.embedding_provider != "local" or not settings.offline.offline_reader:
+    if settings.embeddings.provider != "local" or not settings.offline.reader:
         return None
     reader = _reader(settings.embeddings.models_dir)
     if not reader.available:
@@ -132,7 +132,7 @@ def build_sentence_vectors(settings: Settings, embedder: Embedder) -> SentenceVe
     """The sentence vectors the offline model scores by meaning, shared on disk by the server,
     its planning processes and ingestion; None unless the local embedder is the one in use
     (offline answers score sentences by meaning only under it)."""
-    if settings.embeddings.embedding_provider != "local":
+    if settings.embeddings.provider != "local":
         return None
     from services.offline.sentence_store import SentenceVectorFile
 

@@ -57,9 +57,10 @@ def render_env_example() -> str:
     ]
     for _, group in setting_groups():
         lines += ["", f"# --- {_title(group)} ---", f"# {_intro(group)}"]
+        envs = group.environment_names()
         for name, field in group.model_fields.items():
             lines.append(f"# {field.description}")
-            lines.append(f"# {name.upper()}={_default(name, field)}")
+            lines.append(f"# {envs[name].upper()}={_default(name, field)}")
     return "\n".join(lines) + "\n"
 
 
@@ -75,10 +76,11 @@ def render_table() -> str:
             "| Variable | Default | Description |",
             "|---|---|---|",
         ]
+        envs = group.environment_names()
         for name, field in group.model_fields.items():
             default = _default(name, field)
             shown = f"`{default}`" if default else "—"
-            rows.append(f"| `{name.upper()}` | {shown} | {field.description} |")
+            rows.append(f"| `{envs[name].upper()}` | {shown} | {field.description} |")
         sections.append("\n".join(rows))
     return "\n\n".join(sections)
 

@@ -30,7 +30,7 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, settings: Settings, *, insecure_bind: bool = False) -> None:
     """Raise `ConfigurationError` rather than serve without authentication beyond loopback;
     when forced, say loudly what that means."""
-    if settings.auth.auth_enabled or is_loopback(host):
+    if settings.auth.enabled or is_loopback(host):
         return
     if insecure_bind or settings.auth.allow_unauthenticated_network:
         logger.warning(
@@ -56,7 +56,7 @@ def check_cors(settings: Settings) -> None:
     any page the local user visits read every chat and document through their browser. With
     authentication on, `*` is allowed: a key is needed, and a wildcard never carries
     credentials (`CORS_ALLOW_CREDENTIALS` is refused with it)."""
-    if settings.auth.auth_enabled or "*" not in settings.http.cors_origin_list:
+    if settings.auth.enabled or "*" not in settings.http.cors_origin_list:
         return
     raise ConfigurationError(
         "Refusing CORS_ORIGINS='*' with authentication off (AUTH_ENABLED=false): every "
@@ -68,7 +68,7 @@ def check_cors(settings: Settings) -> None:
 
 def log_auth_status(settings: Settings, usable_keys: int) -> None:
     """One start-up line on how requests are authenticated, and what to do if none can be."""
-    if not settings.auth.auth_enabled:
+    if not settings.auth.enabled:
         logger.warning(
             "Authentication is OFF (AUTH_ENABLED=false): every request acts as {!r} with the "
             "admin role, and `almanac serve` listens on loopback only. Set AUTH_ENABLED=true "

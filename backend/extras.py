@@ -51,5 +51,5 @@ def check_extras(settings: Settings) -> None:
         require_postgres()
     if settings.storage.redis_url is not None:
         require_extra("redis", "redis", "REDIS_URL")
-    if settings.chat_files.chat_files_s3_bucket is not None:
+    if settings.chat_files.s3_bucket is not None:
         require_extra("s3", "boto3", "CHAT_FILES_S3_BUCKET")

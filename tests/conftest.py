@@ -110,12 +110,12 @@ def _one_local_embedder() -> Iterator[None]:
     shared: dict[tuple[Path, str, int], Embedder] = {}
 
     def build(settings: Settings) -> Embedder:
-        if settings.embeddings.embedding_provider != "local":
+        if settings.embeddings.provider != "local":
             return real_build(settings)
         key = (
             settings.embeddings.models_dir.resolve(),
-            settings.embeddings.effective_embedding_model,
-            settings.embeddings.embedding_batch_size,
+            settings.embeddings.effective_model,
+            settings.embeddings.batch_size,
         )
         if key not in shared:
             shared[key] = real_build(settings)

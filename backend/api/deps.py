@@ -172,7 +172,7 @@ async def chat_reader_id(
     """`acting_user_id` for reading a chat's messages; with authentication off and no
     `user_id`, the chat's owner (`ManageChats.owner`), audited as acting for them when that
     is not the caller."""
-    if user_id is None and not container.settings.auth.auth_enabled:
+    if user_id is None and not container.settings.auth.enabled:
         user_id = await container.chat.chats.owner(chat_id)
     return await acting_user_id(request, container, caller, user_id)
 

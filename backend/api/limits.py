@@ -44,7 +44,7 @@ class BodySizeLimitMiddleware:
         that sets it."""
         if headers.get("content-type", "").lower().startswith("multipart/form-data"):
             if _CHAT_FILES.fullmatch(path):
-                limit = self.settings.chat_files.chat_file_max_bytes + MULTIPART_OVERHEAD_BYTES
+                limit = self.settings.chat_files.max_bytes + MULTIPART_OVERHEAD_BYTES
                 return limit, "CHAT_FILE_MAX_BYTES"
             return (
                 self.settings.documents.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,

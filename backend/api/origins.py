@@ -135,7 +135,7 @@ class SiteGuardMiddleware:
                 "name to ALLOWED_HOSTS (comma-separated).",
                 instance=path,
             )
-        if self.settings.auth.auth_enabled or scope.get("method") not in UNSAFE_METHODS:
+        if self.settings.auth.enabled or scope.get("method") not in UNSAFE_METHODS:
             return None
         sent = headers.get("origin")
         origin = parse_origin(sent)

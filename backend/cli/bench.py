@@ -155,8 +155,8 @@ def index_corpus(
         store,
         BeirLoader(),
         HeadingChunker(
-            chunk_tokens=settings.chunking.chunk_tokens,
-            overlap_tokens=settings.chunking.chunk_overlap,
+            chunk_tokens=settings.chunking.tokens,
+            overlap_tokens=settings.chunking.overlap,
         ),
         embedder,
         SystemClock(),

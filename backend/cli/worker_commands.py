@@ -76,7 +76,7 @@ def worker(
                 "Almanac {} worker ready: {} (concurrency {})",
                 __version__,
                 ", ".join(jobs.kinds),
-                container.settings.jobs.job_concurrency or "each kind's own",
+                container.settings.jobs.concurrency or "each kind's own",
             )
             stop.wait()
             logger.info("Stopping: running jobs go back to the queue")

@@ -15,12 +15,13 @@ class AuthSettings(SettingsGroup):
 
     model_config = ConfigDict(title="Authentication")
 
-    auth_enabled: bool = Field(
+    enabled: bool = Field(
         False,
         description="Require an API key (`Authorization: Bearer KEY` or `X-API-Key`) on every "
         "endpoint but /health and the API docs; create keys with `almanac keys create`. When "
         "false (development), every request acts as DEFAULT_USER_ID with the admin role, and "
         "`almanac serve` binds to loopback only.",
+        validation_alias="auth_enabled",
     )
     default_user_id: str = Field(
         "default",
@@ -149,4 +150,4 @@ class AuthSettings(SettingsGroup):
         )
         if listed:
             return listed
-        return ("*",) if self.auth_enabled else LOOPBACK_HOSTS
+        return ("*",) if self.enabled else LOOPBACK_HOSTS

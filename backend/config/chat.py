@@ -77,14 +77,15 @@ class ChatFileSettings(SettingsGroup):
 
     model_config = ConfigDict(title="Files attached to chats")
 
-    chat_file_max_bytes: int = Field(
+    max_bytes: int = Field(
         10 * 1024 * 1024,
         ge=1,
         description="Largest file accepted by POST /api/conversations/ID/files (a file "
         "attached to a chat), in bytes. The multipart body may be 64 KiB larger; a larger "
         "Content-Length is refused with 413 before the body is read.",
+        validation_alias="chat_file_max_bytes",
     )
-    chat_file_parse_memory_mb: int = Field(
+    parse_memory_mb: int = Field(
         256,
         ge=128,
         le=1024 * 1024,
@@ -92,30 +93,34 @@ class ChatFileSettings(SettingsGroup):
         "its child process: lower than an admin's upload (PARSE_MEMORY_MB), since any user "
         "may attach files; the child with the loaders maps ~90 MiB, a 10 MB attachment of "
         "Markdown or HTML reads within 256. Past it, 413 `input_too_costly`.",
+        validation_alias="chat_file_parse_memory_mb",
     )
-    chat_file_user_concurrency: int = Field(
+    user_concurrency: int = Field(
         1,
         ge=1,
         le=64,
         description="Files of one user attached (parsed and embedded) at once; the user's "
         "others wait their turn, in order, while other users' go ahead. On PostgreSQL counted "
         "over every replica (a ledger in the database); on SQLite in the one process.",
+        validation_alias="chat_file_user_concurrency",
     )
-    chat_file_user_in_flight_bytes: int = Field(
+    user_in_flight_bytes: int = Field(
         32 * 1024 * 1024,
         ge=1,
         description="Bytes of one user's attached files in flight (being read or waiting their "
         "turn); one more past it is refused with 429 `too_much_in_flight` and Retry-After. A "
         "user with nothing in flight may always send one file (up to CHAT_FILE_MAX_BYTES). "
         "On PostgreSQL counted over every replica; on SQLite in the one process.",
+        validation_alias="chat_file_user_in_flight_bytes",
     )
-    chat_files_dir: Path | None = Field(
+    dir: Path | None = Field(
         None,
         description="Where the bytes of files attached to chats are kept (one directory per "
         "chat). Unset: DATA_DIR/chat_files. Replicas sharing a PostgreSQL database must share "
         "this directory, or keep the files in S3 (CHAT_FILES_S3_BUCKET).",
+        validation_alias="chat_files_dir",
     )
-    chat_files_s3_bucket: str | None = Field(
+    s3_bucket: str | None = Field(
         None,
         min_length=3,
         max_length=63,
@@ -124,12 +129,14 @@ class ChatFileSettings(SettingsGroup):
         "must exist; the start stops if it cannot be reached. Credentials come from the AWS "
         "SDK's usual chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an "
         "instance role). Needs the `s3` extra (`pip install 'almanac[s3]'`).",
+        validation_alias="chat_files_s3_bucket",
     )
-    chat_files_s3_prefix: str = Field(
+    s3_prefix: str = Field(
         "chat_files/",
         max_length=512,
         description="The key prefix of attached files in CHAT_FILES_S3_BUCKET: each file is "
         "the object PREFIX + chat id + '/' + file id.",
+        validation_alias="chat_files_s3_prefix",
     )
     s3_endpoint_url: str | None = Field(
         None,

@@ -12,24 +12,27 @@ class CleaningSettings(SettingsGroup):
 
     model_config = ConfigDict(title="Cleaning runs")
 
-    cleaning_concurrency: int = Field(
+    concurrency: int = Field(
         4,
         ge=1,
         le=32,
         description="Tasks a cleaning run cleans at once when the run does not say "
         "(`concurrency`, 1 to 32; see docs/cleaning.md).",
+        validation_alias="cleaning_concurrency",
     )
-    cleaning_sample_rows: int = Field(
+    sample_rows: int = Field(
         200,
         ge=10,
         le=5000,
         description="Rows of a cleaning task's table sent to a model in its prompt; a larger "
         "table is sent as its first rows, the model reads the rest with its SQL tool.",
+        validation_alias="cleaning_sample_rows",
     )
-    cleaning_timeout: float = Field(
+    timeout: float = Field(
         300.0,
         gt=0,
         le=3600,
         description="Seconds a cleaner may take on one cleaning task before it is scored as "
         "failed.",
+        validation_alias="cleaning_timeout",
     )

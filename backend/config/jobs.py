@@ -29,21 +29,23 @@ class JobSettings(SettingsGroup):
         "`eval_run`, `cleaning_run`, `conversation_import`, `conflict_scan`); empty: every "
         "kind. `almanac worker --kinds` says the same for one worker.",
     )
-    job_concurrency: int | None = Field(
+    concurrency: int | None = Field(
         None,
         ge=1,
         le=64,
         description="Jobs of each kind one process runs at once. Unset: each kind's own "
         "(one upload, one import, a few evaluation and cleaning runs). `almanac worker "
         "--concurrency` says the same for one worker.",
+        validation_alias="job_concurrency",
     )
-    job_lease_seconds: float = Field(
+    lease_seconds: float = Field(
         30.0,
         ge=1,
         le=3600,
         description="A running job whose worker renewed it no longer ago than this is left "
         "to it; after that any worker takes it over (the worker renews it every third of "
         "this).",
+        validation_alias="job_lease_seconds",
     )
     process_heartbeat_seconds: float = Field(
         5.0,

@@ -59,22 +59,25 @@ class EmbeddingSettings(SettingsGroup):
 
     model_config = ConfigDict(title="Embeddings")
 
-    embedding_provider: Literal["local", "openai", "cohere"] = Field(
+    provider: Literal["local", "openai", "cohere"] = Field(
         "local",
         description="`local` = bundled all-MiniLM-L6-v2 (int8 ONNX, offline); "
         "`openai` or `cohere` need an API key.",
+        validation_alias="embedding_provider",
     )
-    embedding_model: str | None = Field(
+    model: str | None = Field(
         None,
         description="Provider model name. Defaults: all-MiniLM-L6-v2 (local), "
         "text-embedding-3-small (openai), embed-english-v3.0 (cohere).",
+        validation_alias="embedding_model",
     )
-    embedding_batch_size: int = Field(
+    batch_size: int = Field(
         64,
         ge=1,
         le=2048,
         description="Texts per embedding call to OpenAI or Cohere, and (x16) chunks an "
         "ingest embeds and writes at a time. The local model embeds each text on its own.",
+        validation_alias="embedding_batch_size",
     )
     models_dir: Path = Field(
         default_factory=_default_models_dir,
@@ -82,13 +85,13 @@ class EmbeddingSettings(SettingsGroup):
     )
 
     @property
-    def effective_embedding_model(self) -> str:
+    def effective_model(self) -> str:
         defaults = {
             "local": "all-MiniLM-L6-v2",
             "openai": "text-embedding-3-small",
             "cohere": "embed-english-v3.0",
         }
-        return self.embedding_model or defaults[self.embedding_provider]
+        return self.model or defaults[self.provider]
 
 
 class ChunkingSettings(SettingsGroup):
@@ -96,10 +99,20 @@ class ChunkingSettings(SettingsGroup):
 
     model_config = ConfigDict(title="Chunking")
 
-    chunk_tokens: int = Field(
-        160, ge=32, le=1024, description="Target size of a retrieval chunk, in tokens."
+    tokens: int = Field(
+        160,
+        ge=32,
+        le=1024,
+        description="Target size of a retrieval chunk, in tokens.",
+        validation_alias="chunk_tokens",
     )
-    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by consecutive chunks.")
+    overlap: int = Field(
+        32,
+        ge=0,
+        le=512,
+        description="Tokens shared by consecutive chunks.",
+        validation_alias="chunk_overlap",
+    )
 
 
 class RetrievalSettings(SettingsGroup):

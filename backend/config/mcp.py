@@ -53,30 +53,33 @@ class McpToolSettings(SettingsGroup):
 
     model_config = ConfigDict(title="MCP tools for the agent")
 
-    mcp_servers: str = Field("", max_length=20_000, description='MCP servers whose tools the agent may call: a JSON object of name -> {"command", "args", "env", "env_from_env"} (stdio) or {"url", "headers_from_env"} (streamable HTTP, each header\'s value read from the variable named). Names are letters, digits and hyphens; their tools are offered as NAME__TOOL. Empty: none.')  # noqa: E501  # fmt: skip
-    mcp_tools_allowed: str = Field(
+    servers: str = Field("", max_length=20_000, description='MCP servers whose tools the agent may call: a JSON object of name -> {"command", "args", "env", "env_from_env"} (stdio) or {"url", "headers_from_env"} (streamable HTTP, each header\'s value read from the variable named). Names are letters, digits and hyphens; their tools are offered as NAME__TOOL. Empty: none.', validation_alias="mcp_servers")  # noqa: E501  # fmt: skip
+    allowed: str = Field(
         "",
         max_length=20_000,
         description="Comma-separated tools of MCP_SERVERS the agent may call, as SERVER__TOOL, "
         "or SERVER__* for all of one server's tools. A tool not listed is never offered. "
         "Empty: none.",
+        validation_alias="mcp_tools_allowed",
     )
-    mcp_tool_timeout: float = Field(
+    timeout: float = Field(
         10.0,
         gt=0,
         le=600,
         description="Seconds one MCP tool call may take, connecting included (and listing a "
         "server's tools); past it the call is abandoned and the model told so.",
+        validation_alias="mcp_tool_timeout",
     )
-    mcp_tool_max_chars: int = Field(
+    max_chars: int = Field(
         20_000,
         ge=100,
         le=1_000_000,
         description="Characters of one MCP tool result the model reads; the rest is cut, and "
         "the model told how much.",
+        validation_alias="mcp_tool_max_chars",
     )
 
-    @field_validator("mcp_servers")
+    @field_validator("servers")
     @classmethod
     def _servers_parse(cls, value: str) -> str:
         if value.strip():
@@ -122,8 +125,8 @@ class McpToolSettings(SettingsGroup):
 
     @property
     def server_configs(self) -> dict[str, McpServerConfig]:
-        return self.parse_servers(self.mcp_servers) if self.mcp_servers.strip() else {}
+        return self.parse_servers(self.servers) if self.servers.strip() else {}
 
     @property
     def allowed_tool_list(self) -> tuple[str, ...]:
-        return tuple(t.strip() for t in self.mcp_tools_allowed.split(",") if t.strip())
+        return tuple(t.strip() for t in self.allowed.split(",") if t.strip())

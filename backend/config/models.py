@@ -32,7 +32,7 @@ class ModelSettings(SettingsGroup):
         "prompt type's default (bare gpt-..., claude-..., gemini-... names get their "
         "provider). Default: the default model and offline-extractive.",
     )
-    model_options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output and its temperature, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.")  # noqa: E501  # fmt: skip
+    options: str = Field("", max_length=20_000, description="How Almanac calls each model: a JSON object of model (or `*`) -> options (token limit, streaming, structured output and its temperature, who runs a required search, timeouts). Defaults and examples: docs/local-models.md.", validation_alias="model_options")  # noqa: E501  # fmt: skip
     agent_request_limit: int = Field(
         8, ge=1, le=50, description="Model requests allowed in one chat turn."
     )
@@ -57,8 +57,19 @@ class ProviderSettings(SettingsGroup):
         None, description="Cohere API key (embeddings, rerank)."
     )
     cohere_base_url: str | None = Field(None, description="Cohere API base URL override.")
-    provider_timeout: float = Field(30.0, gt=0, description="Seconds per provider HTTP call.")
-    provider_max_retries: int = Field(2, ge=0, le=10, description="Retries per provider call.")
+    timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds per provider HTTP call.",
+        validation_alias="provider_timeout",
+    )
+    max_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="Retries per provider call.",
+        validation_alias="provider_max_retries",
+    )
     web_search_provider: str = Field(
         "none",
         max_length=64,
@@ -101,12 +112,13 @@ class OfflineSettings(SettingsGroup):
         description="Offline answers that may wait for a worker; one more is refused at once "
         "with 503 and `Retry-After` rather than slowing every request down.",
     )
-    offline_reader: bool = Field(
+    reader: bool = Field(
         True,
         description="With the local embedder: the offline answerer's confidence also reads the "
         "trained reader's belief that the chosen sentences state the answer (a cross-encoder "
         "assembled by `almanac model install`; docs/reader.md). It changes no answer and reads "
         "1-3 sentences an answer; false: the confidence of the hand-made features alone.",
+        validation_alias="offline_reader",
     )
     prepare_sentences: bool = Field(
         True,

@@ -46,7 +46,7 @@ from backend.config.storage import StorageSettings
 
 class _FlatNames(PydanticBaseSettingsSource):
     """Each group's fields from a source of environment variables (the environment, or the
-    `.env` file) by their flat names: AUTH_ENABLED is `auth.auth_enabled`. The group names
+    `.env` file) by their flat names: AUTH_ENABLED is `auth.enabled`. The group names
     themselves are never read from it, so an unrelated variable named AUTH or SERVER is
     ignored."""
 
@@ -60,7 +60,7 @@ class _FlatNames(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         found: dict[str, dict[str, Any]] = {}
         names = self._variables.env_vars
-        for name, group in GROUP_OF.items():
+        for name, (group, _) in SETTING_AT.items():
             key = name if not self._variables.case_sensitive else name.upper()
             if key in names:
                 found.setdefault(group, {})[name] = names[key]
@@ -69,8 +69,9 @@ class _FlatNames(PydanticBaseSettingsSource):
 
 class Settings(BaseSettings):
     """Every setting, one group per feature (see `SettingsGroup`). `Settings(auth_enabled=True)`
-    and `Settings(auth=AuthSettings(...))` both work: a keyword named after a field goes to its
-    group, above what the environment says."""
+    and `Settings(auth=AuthSettings(...))` both work: a keyword named after a setting's
+    environment name goes to its group, above what the environment says. A field's own name
+    (`enabled`) is no keyword here: it is not unique across groups."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -128,8 +129,9 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _route_flat_names(cls, data: Any) -> Any:
-        """`auth_enabled=...` becomes `auth={"auth_enabled": ...}`, over the group's other
-        values (a keyword outranks the environment)."""
+        """`auth_enabled=...` becomes `auth={"auth_enabled": ...}` (which the group reads into
+        its field `enabled`), over the group's other values (a keyword outranks the
+        environment)."""
         if not isinstance(data, dict):
             return data
         rest: dict[str, Any] = {}
@@ -149,13 +151,17 @@ class Settings(BaseSettings):
     @property
     def chat_files_path(self) -> Path:
         """Where attached files' bytes are kept: CHAT_FILES_DIR, else DATA_DIR/chat_files."""
-        return self.chat_files.chat_files_dir or self.storage.data_dir / "chat_files"
+        return self.chat_files.dir or self.storage.data_dir / "chat_files"
 
     def updated(self, **values: Any) -> Settings:
-        """A copy with `values` (flat field names) changed; each group changed is validated
+        """A copy with `values` (by environment name) changed; each group changed is validated
         again (so paths derived from it, like `storage.app_db_path`, follow)."""
         changed: dict[str, dict[str, Any]] = {}
         for name, value in values.items():
+            if name not in GROUP_OF:
+                raise TypeError(
+                    f"{name.upper()} is no setting (name settings as the environment does)"
+                )
             changed.setdefault(GROUP_OF[name], {})[name] = value
         groups = {
             group: type(getattr(self, group)).model_validate(
@@ -167,24 +173,10 @@ class Settings(BaseSettings):
 
 
 def _values(group: BaseModel) -> dict[str, Any]:
-    """A group's field values (not what its cached properties hold)."""
-    return {name: getattr(group, name) for name in type(group).model_fields}
-
-
-#: The group of each setting, by field name (the environment name, lower-case).
-GROUP_OF: dict[str, str] = {
-    name: group
-    for group, field in Settings.model_fields.items()
-    for name in field.annotation.model_fields  # type: ignore[union-attr]  # every group's annotation is its settings model
-}
-assert not set(GROUP_OF) & set(Settings.model_fields), "a setting is named like a group"
-
-
-def environment_name(loc: tuple[int | str, ...]) -> str:
-    """The environment name of the setting a validation error of `Settings` is about (its
-    location is group, field), or "" for a check across a group's fields (OIDC_CLIENT_ID
-    without its secret)."""
-    return str(loc[1]).upper() if len(loc) > 1 else ""
+    """A group's field values by environment name, as the group is built from them (not what
+    its cached properties hold)."""
+    assert isinstance(group, SettingsGroup)
+    return {env: getattr(group, name) for name, env in type(group).environment_names().items()}
 
 
 def setting_groups() -> Iterator[tuple[str, type[SettingsGroup]]]:
@@ -192,3 +184,32 @@ def setting_groups() -> Iterator[tuple[str, type[SettingsGroup]]]:
     for group, field in Settings.model_fields.items():
         assert isinstance(field.annotation, type) and issubclass(field.annotation, SettingsGroup)
         yield group, field.annotation
+
+
+#: Where each setting lives, by its environment name (lower-case): (group, field), e.g.
+#: `eval_concurrency` -> ("evaluation", "concurrency"). The one map from the environment's
+#: names to the code's (tools/rename_settings.py derives its renames from it too).
+SETTING_AT: dict[str, tuple[str, str]] = {
+    env: (group, name)
+    for group, model in setting_groups()
+    for name, env in model.environment_names().items()
+}
+#: The group of each setting, by environment name (lower-case).
+GROUP_OF: dict[str, str] = {env: group for env, (group, _) in SETTING_AT.items()}
+assert len(SETTING_AT) == sum(len(m.model_fields) for _, m in setting_groups()), (
+    "two settings share an environment name"
+)
+assert not set(GROUP_OF) & set(Settings.model_fields), "a setting is named like a group"
+
+
+def environment_name(loc: tuple[int | str, ...]) -> str:
+    """The environment name of the setting a validation error of `Settings` is about (its
+    location is group, then the field's environment name or its own name, whichever the
+    input used), or "" for a check across a group's fields (OIDC_CLIENT_ID without its
+    secret)."""
+    if len(loc) < 2:
+        return ""
+    group, name = str(loc[0]), str(loc[1])
+    model = dict(setting_groups()).get(group)
+    names = model.environment_names() if model is not None else {}
+    return names.get(name, name).upper()

@@ -41,7 +41,7 @@ def build(w: Wiring, settings: AuthSettings) -> AccessUseCases:
     a, clock = w.adapters, w.clock
     audit = RecordAudit(a.audit_log, clock)
     authenticate = Authenticate(
-        a.api_keys, clock, enabled=settings.auth_enabled, local_user_id=settings.default_user_id
+        a.api_keys, clock, enabled=settings.enabled, local_user_id=settings.default_user_id
     )
     return AccessUseCases(
         audit=audit,

@@ -217,9 +217,7 @@ def build_adapters(
         store=store,
         embedder=documents,
         loader=FileLoader(ocr_options(settings)),
-        chunker=HeadingChunker(
-            chunk_tokens=chunking.chunk_tokens, overlap_tokens=chunking.chunk_overlap
-        ),
+        chunker=HeadingChunker(chunk_tokens=chunking.tokens, overlap_tokens=chunking.overlap),
         retriever=retriever,
         telemetry=telemetry,
         observed_retriever=ObservedRetriever(
@@ -298,11 +296,11 @@ def model_config(models: ModelSettings, providers: ProviderSettings) -> ModelCon
         allowed_models=models.allowed_model_list,
         openai_api_key=key.get_secret_value() if key else None,
         openai_base_url=providers.openai_base_url,
-        timeout_s=providers.provider_timeout,
-        max_retries=providers.provider_max_retries,
+        timeout_s=providers.timeout,
+        max_retries=providers.max_retries,
         provider_keys=provider_keys_present(os.environ),  # read by PydanticAI itself
         openai_default_model=models.openai_default_model,
-        model_options=parse_model_options(models.model_options),
+        model_options=parse_model_options(models.options),
     )
 
 
@@ -313,8 +311,8 @@ def _chat_search_index(
     return SqlChatSearchIndex(
         database if database is not None else settings.storage.app_db_path,
         embedder,
-        embed_batch=search.chat_search_embed_batch,
-        min_similarity=search.chat_search_min_similarity,
+        embed_batch=search.embed_batch,
+        min_similarity=search.min_similarity,
     )
 
 

@@ -58,10 +58,10 @@ def build(
         NumpyCalibrationFitter(),
         clock,
         access.audit,
-        method=settings.recalibration_method,
-        min_feedback=settings.recalibration_min_feedback,
-        holdout=settings.recalibration_holdout,
-        auto=settings.recalibration_auto,
+        method=settings.method,
+        min_feedback=settings.min_feedback,
+        holdout=settings.holdout,
+        auto=settings.auto,
     )
     record = chat.record_response
     return CalibrationUseCases(

@@ -138,8 +138,8 @@ def external_toolbox(
                 headers=_from_environment(name, config.headers_from_env),
             )
         )
-    tools = McpTools(servers, allowed, timeout_s=settings.mcp_tool_timeout)
-    limits = ExternalLimits(settings.mcp_tool_timeout, settings.mcp_tool_max_chars)
+    tools = McpTools(servers, allowed, timeout_s=settings.timeout)
+    limits = ExternalLimits(settings.timeout, settings.max_chars)
     return ExternalToolbox(tools, limits, observer)
 
 

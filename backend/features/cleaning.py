@@ -57,7 +57,7 @@ def agent_cleaners(w: Wiring, settings: CleaningSettings) -> Callable[[str], tup
             built[resolved.identifier] = AgentCleaner(
                 resolved.identifier,
                 resolved.model,
-                sample_rows=settings.cleaning_sample_rows,
+                sample_rows=settings.sample_rows,
                 price=pricing.cost_usd,
             )
         return resolved.identifier, built[resolved.identifier]
@@ -79,8 +79,8 @@ def build(
         access.audit,
         a.jobs,
         time.monotonic,
-        default_concurrency=settings.cleaning_concurrency,
-        timeout_s=settings.cleaning_timeout,
+        default_concurrency=settings.concurrency,
+        timeout_s=settings.timeout,
         limits=CLEANING_RUN_LIMITS,
     )
     a.jobs.register(CLEANING_RUN, runs.run_job, concurrency=CLEANING_RUNS_PER_PROCESS)

@@ -34,8 +34,8 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
     settings, a = w.settings, w.adapters
     history, store = a.history, a.project_draft_store
     draft_settings = DraftSettings(
-        max_conversation_chars=settings.drafts.project_draft_max_conversation_chars,
-        max_versions=settings.drafts.project_draft_max_versions,
+        max_conversation_chars=settings.drafts.max_conversation_chars,
+        max_versions=settings.drafts.max_versions,
         max_message_chars=settings.chat.max_message_chars,
     )
     models = OfflineDraftingModels(prompts.chat_models, build_offline_draft_model())

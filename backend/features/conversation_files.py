@@ -64,12 +64,12 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             # A user's attachment is parsed in a child process under a CPU and a memory budget
             # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB),
             # its memory lower than an admin upload's: any user may attach a file.
-            budgeted_loader(settings, memory_mb=settings.chat_files.chat_file_parse_memory_mb),
+            budgeted_loader(settings, memory_mb=settings.chat_files.parse_memory_mb),
             PillowImageReader(),
             a.chunker,
             a.embedder,
             w.clock,
-            max_bytes=settings.chat_files.chat_file_max_bytes,
+            max_bytes=settings.chat_files.max_bytes,
             max_chunks=settings.documents.max_document_chunks,
             describe=describe,
             # One user's attachments are read one at a time (a 3 MB file cost 257 CPU-s to
@@ -88,8 +88,8 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
 
 def upload_limits(settings: Settings, ledger: UploadLedger | None) -> UploadLimits:
     """A user's attachments in flight: in the ledger every replica shares, or in-process."""
-    concurrent = settings.chat_files.chat_file_user_concurrency
-    max_bytes = settings.chat_files.chat_file_user_in_flight_bytes
+    concurrent = settings.chat_files.user_concurrency
+    max_bytes = settings.chat_files.user_in_flight_bytes
     if ledger is not None:
         return SharedUploadLimits(ledger, concurrent=concurrent, max_bytes=max_bytes)
     return UserUploadLimits(concurrent=concurrent, max_bytes=max_bytes)

@@ -34,11 +34,11 @@ def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImpor
     """`summarise(chat_id)`: the summariser a URL import runs last, when there is one."""
     settings, a = w.settings, w.adapters
     fetcher = ShareFetcher(
-        settings.conversation_import.import_allowed_host_list,
-        max_bytes=settings.conversation_import.import_max_page_bytes,
-        timeout_s=settings.conversation_import.import_timeout_s,
-        allow_http=settings.conversation_import.import_allow_http,
-        allow_private=settings.conversation_import.import_allow_private_hosts,
+        settings.conversation_import.allowed_host_list,
+        max_bytes=settings.conversation_import.max_page_bytes,
+        timeout_s=settings.conversation_import.timeout_s,
+        allow_http=settings.conversation_import.allow_http,
+        allow_private=settings.conversation_import.allow_private_hosts,
     )
     formats = ConversationFormatReader(cpu_s=settings.documents.parse_cpu_seconds)
     jobs = QueuedImportJobs(a.jobs)

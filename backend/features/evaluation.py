@@ -65,7 +65,7 @@ def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Jud
     """The LLM judge of evaluation runs (EVAL_JUDGE_MODEL), or None when none is set. A model
     that cannot be built (no key, unknown provider) stops start-up with a configuration error;
     the offline model cannot judge."""
-    identifier = settings.evaluation.eval_judge_model.strip()
+    identifier = settings.evaluation.judge_model.strip()
     if not identifier:
         return None
     if identifier == OFFLINE_MODEL:
@@ -103,15 +103,15 @@ def build(
         pricing=GenaiPricesPricing(),
         judge=build_eval_judge(settings, a.models),
         limits=ProviderRateLimits(
-            settings.evaluation.eval_rate_limit_per_minute,
+            settings.evaluation.rate_limit_per_minute,
             monotonic=monotonic,
             sleep=sleep,
             shared=a.shared_buckets,  # across the workers (Redis or PostgreSQL), if any
         ),
         retry=RetryPolicy(
-            max_attempts=settings.evaluation.eval_max_attempts,
-            backoff_seconds=settings.evaluation.eval_backoff_seconds,
-            backoff_max_seconds=settings.evaluation.eval_backoff_max_seconds,
+            max_attempts=settings.evaluation.max_attempts,
+            backoff_seconds=settings.evaluation.backoff_seconds,
+            backoff_max_seconds=settings.evaluation.backoff_max_seconds,
         ),
         sleep=sleep,
     )
@@ -124,7 +124,7 @@ def build(
         clock,
         access.audit,
         a.jobs,
-        default_concurrency=settings.evaluation.eval_concurrency,
+        default_concurrency=settings.evaluation.concurrency,
         limits=EVAL_RUN_LIMITS,
     )
     # Runs are mostly waiting on models: several at once.

@@ -72,7 +72,7 @@ class KnowledgeUseCases:
 def ingest_batch_chunks(settings: Settings) -> int:
     """Chunks an ingest embeds and writes at a time (what it holds in memory); the local model
     embeds each of them on its own, the other providers `embedding_batch_size` per call."""
-    return max(settings.embeddings.embedding_batch_size * 16, 64)
+    return max(settings.embeddings.batch_size * 16, 64)
 
 
 #: Chunks of small documents the local model embeds before they are saved: it embeds each
@@ -85,7 +85,7 @@ def ingest_flush_chunks(settings: Settings) -> int | None:
     """`IngestPolicy.flush_chunks`: `LOCAL_FLUSH_CHUNKS` for the local model, which embeds
     each chunk alone; the batch (`ingest_batch_chunks`) for providers that embed a batch at
     once."""
-    return LOCAL_FLUSH_CHUNKS if settings.embeddings.embedding_provider == "local" else None
+    return LOCAL_FLUSH_CHUNKS if settings.embeddings.provider == "local" else None
 
 
 def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
@@ -93,7 +93,7 @@ def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     local model embeds each chunk on its own, no longer in batches; v3: chunks end sentences
     where the one splitter does, `use_cases.shared.sentences`)."""
     return (
-        f"chunks={settings.chunking.chunk_tokens}/{settings.chunking.chunk_overlap};"
+        f"chunks={settings.chunking.tokens}/{settings.chunking.overlap};"
         f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v3"
     )
 
@@ -180,9 +180,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         knowledge_stats=GetKnowledgeStats(store),
         check_health=CheckHealth(store, embedder),
         prepare_answers=prepare_answers,
-        reindex=Reindex(
-            store, embedder, batch_size=max(settings.embeddings.embedding_batch_size * 4, 64)
-        ),
+        reindex=Reindex(store, embedder, batch_size=max(settings.embeddings.batch_size * 4, 64)),
     )
 
 

@@ -41,12 +41,12 @@ def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> So
     kinds = SourceRegistry(
         SourceContext(
             supports=a.loader.supports,
-            max_item_bytes=settings.source_sync.source_max_item_bytes,
+            max_item_bytes=settings.source_sync.max_item_bytes,
             folder_roots=settings.source_sync.folder_roots,
             s3_endpoint_url=chat_files.s3_endpoint_url,
             s3_region=chat_files.s3_region,
             crawl_limits=crawl_limits(settings.website_sources),
-            allowed_hosts=settings.website_sources.source_allowed_host_list,
+            allowed_hosts=settings.website_sources.allowed_host_list,
             settings=settings,
         )
     )
@@ -57,7 +57,7 @@ def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> So
     # One sync at a time per process: it embeds on every core, as an ingest does.
     a.jobs.register(SOURCE_SYNC, queue_sync.run_job, concurrency=1)
     queue_due = QueueDueSyncs(queue_sync, store, w.clock)
-    every = settings.source_sync.source_schedule_check_seconds
+    every = settings.source_sync.schedule_check_seconds
     if every > 0 and a.scheduler is not None:
         a.scheduler.every(SOURCE_SCHEDULE, every, queue_due.run)
     return SourceUseCases(
@@ -71,12 +71,12 @@ def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> So
 
 def crawl_limits(settings: WebsiteSourceSettings) -> CrawlLimits:
     return CrawlLimits(
-        max_pages=settings.source_max_pages,
-        max_depth=settings.source_max_depth,
-        page_max_bytes=settings.source_page_max_bytes,
-        page_timeout_s=settings.source_page_timeout_s,
-        request_delay_s=settings.source_request_delay_s,
-        sitemap_max_bytes=settings.source_sitemap_max_bytes,
+        max_pages=settings.max_pages,
+        max_depth=settings.max_depth,
+        page_max_bytes=settings.page_max_bytes,
+        page_timeout_s=settings.page_timeout_s,
+        request_delay_s=settings.request_delay_s,
+        sitemap_max_bytes=settings.sitemap_max_bytes,
     )
 
 
@@ -87,6 +87,6 @@ def website_reader(
     return WebsiteReader(
         url,
         crawl_limits(settings),
-        allowed_hosts=settings.source_allowed_host_list,
+        allowed_hosts=settings.allowed_host_list,
         accepts=accepts,
     )

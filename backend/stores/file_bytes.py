@@ -13,7 +13,7 @@ from use_cases.shared.errors import ConfigurationError
 def build_chat_file_bytes(settings: Settings) -> FileBytes:
     """The store the settings name. A bucket that cannot be reached stops the start, naming
     it and S3's reason, rather than failing the first upload."""
-    bucket = settings.chat_files.chat_files_s3_bucket
+    bucket = settings.chat_files.s3_bucket
     if bucket is None:
         return LocalFileBytes(settings.chat_files_path)
     require_extra("s3", "boto3", "CHAT_FILES_S3_BUCKET")
@@ -24,7 +24,7 @@ def build_chat_file_bytes(settings: Settings) -> FileBytes:
     client = s3_client(
         endpoint_url=settings.chat_files.s3_endpoint_url, region=settings.chat_files.s3_region
     )
-    store = S3FileBytes(client, bucket, settings.chat_files.chat_files_s3_prefix)
+    store = S3FileBytes(client, bucket, settings.chat_files.s3_prefix)
     try:
         store.check()
     except (BotoCoreError, ClientError) as exc:

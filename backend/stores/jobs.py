@@ -43,10 +43,10 @@ def build_job_queue(
     target = settings.storage.app_db_path if db is None else db
     jobs = settings.jobs
     return WorkerJobQueue(
-        JobStore(target, presence=presence, lease_s=jobs.job_lease_seconds),
+        JobStore(target, presence=presence, lease_s=jobs.lease_seconds),
         worker_id=worker_id,
-        heartbeat_s=jobs.job_lease_seconds / 3,
+        heartbeat_s=jobs.lease_seconds / 3,
         runs_jobs=jobs.run_jobs,
         kinds=jobs.kinds,
-        concurrency=jobs.job_concurrency,
+        concurrency=jobs.concurrency,
     )

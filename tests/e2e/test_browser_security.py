@@ -95,7 +95,7 @@ async def test_any_origin_with_authentication_off_is_refused_at_start_up(
     """Development mode acts as the admin for every request: `*` would let any page the
     local user visits read every chat (the probe: `GET /chats` from https://evil.example
     answered 200 with `access-control-allow-origin: *`)."""
-    assert not container.settings.auth.auth_enabled
+    assert not container.settings.auth.enabled
     with pytest.raises(ConfigurationError, match="Refusing CORS_ORIGINS='\\*' with authen"):
         await _client_with(container, cors_origins="*")
     with pytest.raises(ConfigurationError, match="AUTH_ENABLED=true"):

@@ -392,7 +392,7 @@ def test_an_attachment_is_parsed_under_the_lower_memory_budget_of_chat_files(
     settings = make_settings(
         tmp_path / "data", load_sample_data=False, chat_file_parse_memory_mb=128
     )
-    assert settings.chat_files.chat_file_parse_memory_mb < settings.documents.parse_memory_mb
+    assert settings.chat_files.parse_memory_mb < settings.documents.parse_memory_mb
     container = bootstrap(settings, clock=FixedClock())
     para = "The quick brown fox jumps over the lazy dog near the river bank today. " * 8
     big = "# Title\n\n" + "".join(f"## Part {i}\n\n{para}\n\n" for i in range(20_000))

@@ -115,7 +115,7 @@ def test_the_env_example_is_read_by_the_settings(tmp_path: Path) -> None:
     assert servers["tickets"].command == "python"
     assert servers["crm"].headers_from_env == {"Authorization": "CRM_MCP_AUTH"}
     assert settings.allowed_tool_list == ("tickets__lookup_ticket", "crm__*")
-    assert (settings.mcp_tool_timeout, settings.mcp_tool_max_chars) == (10, 20_000)
+    assert (settings.timeout, settings.max_chars) == (10, 20_000)
 
 
 def test_the_api_pages_mcp_example_and_its_table_hold_in_development_mode(

@@ -380,7 +380,7 @@ def test_the_settings_build_the_reader_and_types_no_loader_reads_are_left_out(si
     source = website_reader(
         site.base + "/docs/index.html", settings.website_sources, FileLoader().supports
     )
-    assert source.limits.max_pages == settings.website_sources.source_max_pages
+    assert source.limits.max_pages == settings.website_sources.max_pages
     events, failed = read_all(source)
     assert failed is None
     assert {e.key.rsplit("/", 1)[-1] for e in events} == {"index.html", "a.html", "c.html"}

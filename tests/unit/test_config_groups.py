@@ -13,7 +13,14 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from backend.config import GROUP_OF, Settings, environment_name, setting_groups
+from backend.config import (
+    GROUP_OF,
+    SETTING_AT,
+    EvaluationSettings,
+    Settings,
+    environment_name,
+    setting_groups,
+)
 from backend.config_docs import CONFIG_DOC, ENV_EXAMPLE
 
 #: Values the generic rules below cannot make up (schemes, host names without a port, ...).
@@ -74,20 +81,22 @@ def _plain(value: object) -> object:
 
 
 def _every_value() -> dict[str, str]:
+    """A value for every setting, by environment name (lower-case)."""
     return {
-        name: _value(name, field)
+        env: _value(env, group.model_fields[name])
         for _, group in setting_groups()
-        for name, field in group.model_fields.items()
+        for name, env in group.environment_names().items()
     }
 
 
 def _assert_all_landed(settings: Settings, values: dict[str, str]) -> None:
-    for name, text in values.items():
-        group = getattr(settings, GROUP_OF[name])
+    for env, text in values.items():
+        group_name, name = SETTING_AT[env]
+        group = getattr(settings, group_name)
         field = type(group).model_fields[name]
         got = _plain(getattr(group, name))
-        assert got != field.get_default(call_default_factory=True), name
-        assert str(got).lower() == text.lower(), (name, got, text)
+        assert got != field.get_default(call_default_factory=True), env
+        assert str(got).lower() == text.lower(), (env, got, text)
 
 
 @pytest.fixture
@@ -140,7 +149,7 @@ def test_a_variable_named_like_a_group_is_not_read(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AUTH", "not json")
     monkeypatch.setenv("SERVER", '{"port": 1}')
     settings = Settings(_env_file=None)
-    assert settings.server.port == 8000 and settings.auth.auth_enabled is False
+    assert settings.server.port == 8000 and settings.auth.enabled is False
 
 
 @pytest.mark.usefixtures("clean_environment")
@@ -176,5 +185,40 @@ def test_the_docs_list_each_environment_name_once_under_its_group() -> None:
     for _, group in setting_groups():
         title = group.model_config.get("title")
         assert f"\n# --- {title} ---\n" in env_example and f"\n### {title}\n" in doc
-        first = next(iter(group.model_fields)).upper()
+        first = next(iter(group.environment_names().values())).upper()
         assert doc.index(f"\n### {title}\n") < doc.index(f"| `{first}` |")
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_field_without_its_groups_prefix_keeps_its_environment_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVAL_CONCURRENCY", "3")
+    monkeypatch.setenv("JOB_CONCURRENCY", "5")
+    settings = Settings(_env_file=None, chat_file_max_bytes=2048)
+    assert (settings.evaluation.concurrency, settings.jobs.concurrency) == (3, 5)
+    assert settings.chat_files.max_bytes == 2048
+    assert settings.updated(eval_concurrency=7).evaluation.concurrency == 7
+    assert SETTING_AT["eval_concurrency"] == ("evaluation", "concurrency")
+    assert EvaluationSettings(eval_concurrency=2).concurrency == 2  # a group: the same name
+    with pytest.raises(ValidationError):  # one name per setting: the short one is no keyword
+        EvaluationSettings(concurrency=2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="CONCURRENCY is no setting"):
+        settings.updated(concurrency=2)
+    assert not hasattr(settings.evaluation, "eval_concurrency")
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_bad_value_of_a_renamed_field_names_its_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVAL_CONCURRENCY", "0")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert environment_name(caught.value.errors()[0]["loc"]) == "EVAL_CONCURRENCY"
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, evaluation={"eval_concurrency": 0})
+    assert environment_name(caught.value.errors()[0]["loc"]) == "EVAL_CONCURRENCY"
+    # a location by field name (a group validated by its own code) names the variable too
+    assert environment_name(("evaluation", "concurrency")) == "EVAL_CONCURRENCY"
+    assert environment_name(("server", "port")) == "PORT"

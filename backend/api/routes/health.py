@@ -29,7 +29,7 @@ details_router = APIRouter(tags=["health"])
 )
 async def health(container: ContainerDep) -> HealthOut:
     details = await _details(container)
-    if container.settings.auth.auth_enabled:
+    if container.settings.auth.enabled:
         return HealthOut(status=details.status, version=details.version)
     return details
 

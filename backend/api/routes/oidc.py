@@ -164,7 +164,6 @@ async def auth_status(
     return AuthStatusOut(
         authenticated=user is not None,
         user=user,
-        auth_enabled=container.settings.auth.auth_enabled,
-        login_available=container.settings.auth.auth_enabled
-        and container.access.oidc_sign_in.set_up,
+        auth_enabled=container.settings.auth.enabled,
+        login_available=container.settings.auth.enabled and container.access.oidc_sign_in.set_up,
     )

@@ -37,7 +37,7 @@ async def me(caller: CallerDep, container: ContainerDep) -> MeOut:
     return MeOut(
         user_id=caller.user_id,
         role=caller.role,
-        auth_enabled=container.settings.auth.auth_enabled,
+        auth_enabled=container.settings.auth.enabled,
         chat_placeholder=container.settings.web.ui_chat_placeholder,
         advice_placeholder=container.settings.web.ui_advice_placeholder,
     )
