@@ -155,7 +155,8 @@ def bootstrap(
         raise
     try:
         return _assemble(
-            Wiring(settings, adapters, clock, web_search, agent_limits(settings.models)),
+            Wiring(adapters, clock, web_search, agent_limits(settings.models)),
+            settings,
             sleep=sleep,
             monotonic=monotonic,
         )
@@ -172,17 +173,46 @@ def agent_limits(settings: ModelSettings) -> AgentLimits:
     )
 
 
-def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
-    """Each feature's use cases, built once in the order they depend on each other. A feature
-    that reads one settings group alone is given that group, not the whole `Settings`."""
-    settings = w.settings
+def _knowledge(w: Wiring, settings: Settings) -> KnowledgeUseCases:
+    """The knowledge feature, given the six groups it reads (parsing limits, embeddings,
+    chunking, retrieval, the offline answerer's preparation, the conflict scan's schedule)."""
+    return knowledge.build(
+        w,
+        documents=settings.documents,
+        embeddings=settings.embeddings,
+        chunking=settings.chunking,
+        retrieval=settings.retrieval,
+        offline=settings.offline,
+        jobs=settings.jobs,
+    )
+
+
+def _assemble(w: Wiring, settings: Settings, *, sleep: Sleep, monotonic: Monotonic) -> Container:
+    """Each feature's use cases, built once in the order they depend on each other. Each
+    feature is given the settings groups it reads, not the whole `Settings` (but sources,
+    whose plugin kinds read their own settings from it)."""
     access_ = access.build(w, settings.auth)
     prompts_ = prompts.build(w, access_, settings.chat)
-    knowledge_ = knowledge.build(w)
+    knowledge_ = _knowledge(w, settings)
     tables_ = tables.build(w)
-    files_ = conversation_files.build(w, prompts_)
-    chat_ = chat.build(w, prompts_, files_)
-    advice_ = advice.build(w, prompts_, chat_)
+    files_ = conversation_files.build(
+        w,
+        prompts_,
+        settings=settings.chat_files,
+        documents=settings.documents,
+        retrieval=settings.retrieval,
+    )
+    chat_ = chat.build(
+        w,
+        prompts_,
+        files_,
+        settings=settings.chat,
+        retrieval=settings.retrieval,
+        mcp_tools=settings.mcp_tools,
+    )
+    advice_ = advice.build(
+        w, prompts_, chat_, chat_settings=settings.chat, retrieval=settings.retrieval
+    )
     admin_ = admin.build(w, access_, knowledge_, tables_, chat_, settings.documents)
     cleaning_ = cleaning.build(
         w, access_, settings.cleaning, settings.knowledge_base.sample_tables_dir
@@ -194,19 +224,26 @@ def _assemble(w: Wiring, *, sleep: Sleep, monotonic: Monotonic) -> Container:
         knowledge_,
         tables_,
         chat_,
+        settings=settings.evaluation,
+        chat_settings=settings.chat,
         cleaners=cleaning_.cleaning_runs.cleaners,
         sleep=sleep,
         monotonic=monotonic,
     )
     calibration_ = calibration.build(w, access_, chat_, evaluation_, settings.calibration)
-    conversation_drafts_ = conversation_drafts.build(w, prompts_)
+    conversation_drafts_ = conversation_drafts.build(
+        w, prompts_, settings=settings.drafts, chat=settings.chat
+    )
     conversation_search_ = conversation_search.build(w, prompts_, settings.conversation_search)
     conversation_import_ = conversation_import.build(
-        w, summarise=conversation_search_.conversation_summaries.summarise
+        w,
+        settings=settings.conversation_import,
+        documents=settings.documents,
+        summarise=conversation_search_.conversation_summaries.summarise,
     )
-    sources_ = sources.build(w, access_, knowledge_)
+    sources_ = sources.build(w, access_, knowledge_, settings)
     return Container(
-        settings=w.settings,
+        settings=settings,
         access=access_,
         prompts=prompts_,
         knowledge=knowledge_,

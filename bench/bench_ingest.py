@@ -59,8 +59,8 @@ def main() -> None:
             HeadingChunker(chunk_tokens=400, overlap_tokens=0),
             embedder,
             SystemClock(),
-            pipeline_signature=pipeline_signature(settings, embedder),
-            policy=IngestPolicy(embed_batch_chunks=ingest_batch_chunks(settings)),
+            pipeline_signature=pipeline_signature(settings.chunking, embedder),
+            policy=IngestPolicy(embed_batch_chunks=ingest_batch_chunks(settings.embeddings)),
         )
         sources = [
             IngestSource(f"passage:{i}", f"passage-{i}", functools.partial(str.encode, p))

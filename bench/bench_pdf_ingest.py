@@ -73,8 +73,8 @@ def main() -> None:
             HeadingChunker(),
             embedder,
             SystemClock(),
-            pipeline_signature=pipeline_signature(settings, embedder),
-            policy=IngestPolicy(embed_batch_chunks=ingest_batch_chunks(settings)),
+            pipeline_signature=pipeline_signature(settings.chunking, embedder),
+            policy=IngestPolicy(embed_batch_chunks=ingest_batch_chunks(settings.embeddings)),
         )
         started = time.perf_counter()
         report = ingest.run(

@@ -160,7 +160,7 @@ def index_corpus(
         ),
         embedder,
         SystemClock(),
-        pipeline_signature=pipeline_signature(settings, embedder),
+        pipeline_signature=pipeline_signature(settings.chunking, embedder),
         policy=IngestPolicy(embed_batch_chunks=512),
     )
     sources = [

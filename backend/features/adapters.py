@@ -13,7 +13,7 @@ from typing import Any
 from backend import __version__
 from backend.answer_processes import build_planning_processes
 from backend.components import build_reader, build_sentence_vectors, load_lexicon
-from backend.config import ModelSettings, ProviderSettings, Settings
+from backend.config import DocumentSettings, ModelSettings, ProviderSettings, Settings
 from backend.stores.app import build_app_stores
 from backend.stores.file_bytes import build_chat_file_bytes
 from backend.stores.jobs import JobQueueAdapter, build_job_queue, build_presence
@@ -171,9 +171,9 @@ class Adapters:
 
 @dataclass(frozen=True)
 class Wiring:
-    """What every feature's `build()` is given."""
+    """What every feature's `build()` is given. No settings: a feature's `build()` is given
+    the settings groups it reads, each by itself, so what it depends on is in its signature."""
 
-    settings: Settings
     adapters: Adapters
     clock: Clock
     web_search: WebSearch | None
@@ -216,7 +216,7 @@ def build_adapters(
     return Adapters(
         store=store,
         embedder=documents,
-        loader=FileLoader(ocr_options(settings)),
+        loader=FileLoader(ocr_options(settings.documents)),
         chunker=HeadingChunker(chunk_tokens=chunking.tokens, overlap_tokens=chunking.overlap),
         retriever=retriever,
         telemetry=telemetry,
@@ -316,9 +316,8 @@ def _chat_search_index(
     )
 
 
-def ocr_options(settings: Settings) -> OcrOptions:
+def ocr_options(documents: DocumentSettings) -> OcrOptions:
     """How the loaders read scans, from the OCR_* settings."""
-    documents = settings.documents
     return OcrOptions(
         dpi=documents.ocr_dpi,
         min_confidence=documents.ocr_min_confidence,
@@ -328,13 +327,12 @@ def ocr_options(settings: Settings) -> OcrOptions:
     )
 
 
-def budgeted_loader(settings: Settings, *, memory_mb: int | None = None) -> BudgetedLoader:
+def budgeted_loader(documents: DocumentSettings, *, memory_mb: int | None = None) -> BudgetedLoader:
     """The loaders in a child process under the parse budgets (an admin's upload, a chat
     attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget.
     `memory_mb` lowers the memory limit (a user's attachment: CHAT_FILE_PARSE_MEMORY_MB)."""
-    documents = settings.documents
     return BudgetedLoader(
-        functools.partial(FileLoader, ocr_options(settings)),
+        functools.partial(FileLoader, ocr_options(documents)),
         cpu_s=documents.parse_cpu_seconds,
         memory_bytes=(memory_mb or documents.parse_memory_mb) * 1024 * 1024,
         max_steps=documents.ocr_max_pages,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.agents import turn_agent
+from backend.config import ChatSettings, RetrievalSettings
 from backend.features.adapters import Wiring
 from backend.features.chat import ChatUseCases
 from backend.features.prompts import PromptUseCases
@@ -20,8 +21,15 @@ class AdviceUseCases:
     advice_threads: ManageAdviceThreads
 
 
-def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCases:
-    settings, a = w.settings, w.adapters
+def build(
+    w: Wiring,
+    prompts: PromptUseCases,
+    chat: ChatUseCases,
+    *,
+    chat_settings: ChatSettings,
+    retrieval: RetrievalSettings,
+) -> AdviceUseCases:
+    a = w.adapters
     advice = GiveAdvice(
         turn_agent(ADVICE_TURN, w.limits),
         prompts.advice_models,
@@ -29,16 +37,16 @@ def build(w: Wiring, prompts: PromptUseCases, chat: ChatUseCases) -> AdviceUseCa
             retriever=a.observed_retriever,
             sql=a.sql,
             clock=w.clock,
-            search_limit=settings.retrieval.final_results_limit,
+            search_limit=retrieval.final_results_limit,
             external=chat.external_tools,
         ),
         w.clock,
         w.limits,
         instructions=prompts.prompts.instructions,
-        history_window=settings.chat.history_window,
-        max_message_chars=settings.chat.max_message_chars,
-        max_conversation_messages=settings.chat.max_conversation_messages,
-        max_conversation_chars=settings.chat.max_conversation_chars,
+        history_window=chat_settings.history_window,
+        max_message_chars=chat_settings.max_message_chars,
+        max_conversation_messages=chat_settings.max_conversation_messages,
+        max_conversation_chars=chat_settings.max_conversation_chars,
         responses=chat.record_response,
         web_search=w.web_search,
         threads=a.advice_thread_store,

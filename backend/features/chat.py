@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pydantic_ai import Agent
 
 from backend.agents import turn_agent
-from backend.config import McpToolSettings
+from backend.config import ChatSettings, McpToolSettings, RetrievalSettings
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
@@ -50,17 +50,23 @@ class ChatUseCases:
 
 
 def build(
-    w: Wiring, prompts: PromptUseCases, files: ConversationFileUseCases | None = None
+    w: Wiring,
+    prompts: PromptUseCases,
+    files: ConversationFileUseCases | None = None,
+    *,
+    settings: ChatSettings,
+    retrieval: RetrievalSettings,
+    mcp_tools: McpToolSettings,
 ) -> ChatUseCases:
-    settings, a, clock = w.settings, w.adapters, w.clock
-    external = external_toolbox(settings.mcp_tools, a.telemetry.metrics)
+    a, clock = w.adapters, w.clock
+    external = external_toolbox(mcp_tools, a.telemetry.metrics)
 
     def agent_deps() -> AgentDeps:
         return AgentDeps(
             retriever=a.observed_retriever,
             sql=a.sql,
             clock=clock,
-            search_limit=settings.retrieval.final_results_limit,
+            search_limit=retrieval.final_results_limit,
             offload=a.answer_pool.run,
             external=external,
         )
@@ -69,9 +75,7 @@ def build(
         a.response_log,
         a.calibration_store,
         clock,
-        score_ceiling=rrf_score_ceiling(
-            settings.retrieval.rrf_k, settings.retrieval.reranker_enabled
-        ),
+        score_ceiling=rrf_score_ceiling(retrieval.rrf_k, retrieval.reranker_enabled),
     )
     agent = turn_agent(CHAT_TURN, w.limits)
     chat = ChatTurns(
@@ -81,9 +85,9 @@ def build(
         agent_deps,
         clock,
         w.limits,
-        history_window=settings.chat.history_window,
+        history_window=settings.history_window,
         instructions=lambda: prompts.prompts.instructions(CHAT),
-        max_message_chars=settings.chat.max_message_chars,
+        max_message_chars=settings.max_message_chars,
         responses=record_response,
         observer=a.telemetry.metrics,
         scope=files.scope if files is not None else None,
@@ -99,11 +103,9 @@ def build(
             readers=ResolveReadScope(a.collection_store),
         ),
         sweep_turns=SweepAbandonedTurns(
-            a.history, clock, turn_limit_s=a.models.longest_turn_s(settings.models.agent_timeout)
+            a.history, clock, turn_limit_s=a.models.longest_turn_s(w.limits.timeout_s)
         ),
-        search_discipline=DecideSearch(
-            w.web_search, max_query_chars=settings.chat.max_message_chars
-        ),
+        search_discipline=DecideSearch(w.web_search, max_query_chars=settings.max_message_chars),
         record_response=record_response,
         agent=agent,
         agent_deps=agent_deps,

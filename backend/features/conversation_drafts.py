@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.agents import draft_agent, update_agent
+from backend.config import ChatSettings, ProjectDraftSettings
 from backend.features.adapters import Wiring
 from backend.features.prompts import PromptUseCases
 from services.conversations.draft_models import OfflineDraftingModels
@@ -30,13 +31,15 @@ class ConversationDraftUseCases:
     tracked_projects: TrackProject
 
 
-def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
-    settings, a = w.settings, w.adapters
+def build(
+    w: Wiring, prompts: PromptUseCases, *, settings: ProjectDraftSettings, chat: ChatSettings
+) -> ConversationDraftUseCases:
+    a = w.adapters
     history, store = a.history, a.project_draft_store
     draft_settings = DraftSettings(
-        max_conversation_chars=settings.drafts.max_conversation_chars,
-        max_versions=settings.drafts.max_versions,
-        max_message_chars=settings.chat.max_message_chars,
+        max_conversation_chars=settings.max_conversation_chars,
+        max_versions=settings.max_versions,
+        max_message_chars=chat.max_message_chars,
     )
     models = OfflineDraftingModels(prompts.chat_models, build_offline_draft_model())
     locks = a.draft_chat_store  # a conversation with a project is locked
@@ -49,7 +52,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
         draft_settings,
         locks=locks,
         # No memory adapter ships (the conversation backend's Mem0): drafts come from the chat.
-        memories=RecallMemories(None, threshold=settings.drafts.mem0_score_threshold),
+        memories=RecallMemories(None, threshold=settings.mem0_score_threshold),
     )
     updating = UpdateDraftByTurn(
         history, store, models, update_agent(w.limits), w.limits, draft_settings, locks=locks
@@ -66,7 +69,7 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationDraftUseCases:
             store,
             drafting,
             updating,
-            max_message_chars=settings.chat.max_message_chars,
+            max_message_chars=chat.max_message_chars,
         ),
         # No tracker adapter ships (the conversation backend's Linear): creating a project is 501.
         tracked_projects=TrackProject(history, locks, versions, None, w.clock),

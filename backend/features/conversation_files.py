@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backend.config import Settings
+from backend.config import ChatFileSettings, DocumentSettings, RetrievalSettings
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring, budgeted_loader
 from backend.features.prompts import PromptUseCases
@@ -46,16 +46,23 @@ class ConversationFileUseCases:
     """A chat turn's retriever: the knowledge base's plus the chat's files."""
 
 
-def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
-    settings, a = w.settings, w.adapters
+def build(
+    w: Wiring,
+    prompts: PromptUseCases,
+    *,
+    settings: ChatFileSettings,
+    documents: DocumentSettings,
+    retrieval: RetrievalSettings,
+) -> ConversationFileUseCases:
+    a = w.adapters
     describe = DescribeImage(
         a.history,
         prompts.chat_models,
-        frozenset(with_provider(m) for m in settings.chat_files.vision_model_list),
-        timeout_s=settings.chat_files.image_description_timeout,
+        frozenset(with_provider(m) for m in settings.vision_model_list),
+        timeout_s=settings.image_description_timeout,
     )
     store, storage = a.chat_files, a.chat_file_bytes
-    index = ChatFileIndex(store, a.embedder, rrf_k=settings.retrieval.rrf_k)
+    index = ChatFileIndex(store, a.embedder, rrf_k=retrieval.rrf_k)
     return ConversationFileUseCases(
         attach_file=AttachFile(
             a.history,
@@ -64,13 +71,13 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
             # A user's attachment is parsed in a child process under a CPU and a memory budget
             # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB),
             # its memory lower than an admin upload's: any user may attach a file.
-            budgeted_loader(settings, memory_mb=settings.chat_files.parse_memory_mb),
+            budgeted_loader(documents, memory_mb=settings.parse_memory_mb),
             PillowImageReader(),
             a.chunker,
             a.embedder,
             w.clock,
-            max_bytes=settings.chat_files.max_bytes,
-            max_chunks=settings.documents.max_document_chunks,
+            max_bytes=settings.max_bytes,
+            max_chunks=documents.max_document_chunks,
             describe=describe,
             # One user's attachments are read one at a time (a 3 MB file cost 257 CPU-s to
             # embed), within a cap on the bytes of theirs in flight.
@@ -86,10 +93,10 @@ def build(w: Wiring, prompts: PromptUseCases) -> ConversationFileUseCases:
     )
 
 
-def upload_limits(settings: Settings, ledger: UploadLedger | None) -> UploadLimits:
+def upload_limits(settings: ChatFileSettings, ledger: UploadLedger | None) -> UploadLimits:
     """A user's attachments in flight: in the ledger every replica shares, or in-process."""
-    concurrent = settings.chat_files.user_concurrency
-    max_bytes = settings.chat_files.user_in_flight_bytes
+    concurrent = settings.user_concurrency
+    max_bytes = settings.user_in_flight_bytes
     if ledger is not None:
         return SharedUploadLimits(ledger, concurrent=concurrent, max_bytes=max_bytes)
     return UserUploadLimits(concurrent=concurrent, max_bytes=max_bytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.config import ConversationImportSettings, DocumentSettings
 from backend.features.adapters import Wiring
 from services.budgets import BUDGET
 from services.conversations.import_formats import ConversationFormatReader
@@ -30,21 +31,27 @@ class ConversationImport:
     get_job: GetImportJob
 
 
-def build(w: Wiring, *, summarise: Summarise | None = None) -> ConversationImport:
+def build(
+    w: Wiring,
+    *,
+    settings: ConversationImportSettings,
+    documents: DocumentSettings,
+    summarise: Summarise | None = None,
+) -> ConversationImport:
     """`summarise(chat_id)`: the summariser a URL import runs last, when there is one."""
-    settings, a = w.settings, w.adapters
+    a = w.adapters
     fetcher = ShareFetcher(
-        settings.conversation_import.allowed_host_list,
-        max_bytes=settings.conversation_import.max_page_bytes,
-        timeout_s=settings.conversation_import.timeout_s,
-        allow_http=settings.conversation_import.allow_http,
-        allow_private=settings.conversation_import.allow_private_hosts,
+        settings.allowed_host_list,
+        max_bytes=settings.max_page_bytes,
+        timeout_s=settings.timeout_s,
+        allow_http=settings.allow_http,
+        allow_private=settings.allow_private_hosts,
     )
-    formats = ConversationFormatReader(cpu_s=settings.documents.parse_cpu_seconds)
+    formats = ConversationFormatReader(cpu_s=documents.parse_cpu_seconds)
     jobs = QueuedImportJobs(a.jobs)
     cap = BUDGET.max_chat_messages
     from_file = ImportExportFile(
-        formats, a.history, jobs, max_bytes=settings.documents.max_upload_bytes, max_messages=cap
+        formats, a.history, jobs, max_bytes=documents.max_upload_bytes, max_messages=cap
     )
     # One import at a time per process: it is a run of short write transactions.
     a.jobs.register(CONVERSATION_IMPORT, from_file.run_job, concurrency=1, limits=IMPORT_LIMITS)

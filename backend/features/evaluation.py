@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.config import PROJECT_ROOT, Settings
+from backend.config import PROJECT_ROOT, ChatSettings, EvaluationSettings
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.chat import ChatUseCases
@@ -61,20 +61,20 @@ class EvaluationUseCases:
     dataset_edits: EditDatasets
 
 
-def build_eval_judge(settings: Settings, models: PydanticAIModelResolver) -> Judge | None:
+def build_eval_judge(
+    settings: EvaluationSettings, models: PydanticAIModelResolver, *, timeout_s: float
+) -> Judge | None:
     """The LLM judge of evaluation runs (EVAL_JUDGE_MODEL), or None when none is set. A model
     that cannot be built (no key, unknown provider) stops start-up with a configuration error;
-    the offline model cannot judge."""
-    identifier = settings.evaluation.judge_model.strip()
+    the offline model cannot judge. `timeout_s`: a judgement's, a chat turn's (AGENT_TIMEOUT)."""
+    identifier = settings.judge_model.strip()
     if not identifier:
         return None
     if identifier == OFFLINE_MODEL:
         raise ConfigurationError(
             "EVAL_JUDGE_MODEL cannot be offline-extractive: it does not judge answers."
         )
-    return PydanticAIJudge(
-        models.build_unlisted(identifier), timeout_s=settings.models.agent_timeout
-    )
+    return PydanticAIJudge(models.build_unlisted(identifier), timeout_s=timeout_s)
 
 
 def build(
@@ -85,13 +85,15 @@ def build(
     tables: TableUseCases,
     chat: ChatUseCases,
     *,
+    settings: EvaluationSettings,
+    chat_settings: ChatSettings,
     cleaners: CleanerNames | None = None,
     sleep: Sleep,
     monotonic: Monotonic,
 ) -> EvaluationUseCases:
     """`sleep` and `monotonic` time the runs' retries and rate limits (tests pass ones that
     do not wait). The engine runs cases through the real chat turns."""
-    settings, a, clock = w.settings, w.adapters, w.clock
+    a, clock = w.adapters, w.clock
     datasets = ManageDatasets(
         a.dataset_store, clock, access.audit, bundled_dir=PROJECT_ROOT / "sample_data" / "eval"
     )
@@ -101,17 +103,17 @@ def build(
         knowledge.search,
         tables.run_sql,
         pricing=GenaiPricesPricing(),
-        judge=build_eval_judge(settings, a.models),
+        judge=build_eval_judge(settings, a.models, timeout_s=w.limits.timeout_s),
         limits=ProviderRateLimits(
-            settings.evaluation.rate_limit_per_minute,
+            settings.rate_limit_per_minute,
             monotonic=monotonic,
             sleep=sleep,
             shared=a.shared_buckets,  # across the workers (Redis or PostgreSQL), if any
         ),
         retry=RetryPolicy(
-            max_attempts=settings.evaluation.max_attempts,
-            backoff_seconds=settings.evaluation.backoff_seconds,
-            backoff_max_seconds=settings.evaluation.backoff_max_seconds,
+            max_attempts=settings.max_attempts,
+            backoff_seconds=settings.backoff_seconds,
+            backoff_max_seconds=settings.backoff_max_seconds,
         ),
         sleep=sleep,
     )
@@ -124,7 +126,7 @@ def build(
         clock,
         access.audit,
         a.jobs,
-        default_concurrency=settings.evaluation.concurrency,
+        default_concurrency=settings.concurrency,
         limits=EVAL_RUN_LIMITS,
     )
     # Runs are mostly waiting on models: several at once.
@@ -146,7 +148,7 @@ def build(
             clock,
             w.limits,
             pricing=GenaiPricesPricing(),
-            max_message_chars=settings.chat.max_message_chars,
+            max_message_chars=chat_settings.max_message_chars,
         ),
         prompt_evaluations=EvaluatePromptVersions(
             prompts.prompt_library, benchmark, compare_runs, datasets, a.run_store

@@ -9,7 +9,14 @@ from typing import TypedDict
 
 from loguru import logger
 
-from backend.config import Settings
+from backend.config import (
+    ChunkingSettings,
+    DocumentSettings,
+    EmbeddingSettings,
+    JobSettings,
+    OfflineSettings,
+    RetrievalSettings,
+)
 from backend.features import INTERNAL
 from backend.features.adapters import Wiring, budgeted_loader
 from services.knowledge.conflict_reports import SqlConflictReports
@@ -69,10 +76,10 @@ class KnowledgeUseCases:
     at bootstrap is read in process (`ingest`), at no cost per document."""
 
 
-def ingest_batch_chunks(settings: Settings) -> int:
+def ingest_batch_chunks(settings: EmbeddingSettings) -> int:
     """Chunks an ingest embeds and writes at a time (what it holds in memory); the local model
-    embeds each of them on its own, the other providers `embedding_batch_size` per call."""
-    return max(settings.embeddings.batch_size * 16, 64)
+    embeds each of them on its own, the other providers EMBEDDING_BATCH_SIZE per call."""
+    return max(settings.batch_size * 16, 64)
 
 
 #: Chunks of small documents the local model embeds before they are saved: it embeds each
@@ -81,19 +88,19 @@ def ingest_batch_chunks(settings: Settings) -> int:
 LOCAL_FLUSH_CHUNKS = 32
 
 
-def ingest_flush_chunks(settings: Settings) -> int | None:
+def ingest_flush_chunks(settings: EmbeddingSettings) -> int | None:
     """`IngestPolicy.flush_chunks`: `LOCAL_FLUSH_CHUNKS` for the local model, which embeds
     each chunk alone; the batch (`ingest_batch_chunks`) for providers that embed a batch at
     once."""
-    return LOCAL_FLUSH_CHUNKS if settings.embeddings.provider == "local" else None
+    return LOCAL_FLUSH_CHUNKS if settings.provider == "local" else None
 
 
-def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
+def pipeline_signature(settings: ChunkingSettings, embedder: Embedder) -> str:
     """Changes whenever re-ingesting the same bytes would give a different index (v2: the
     local model embeds each chunk on its own, no longer in batches; v3: chunks end sentences
     where the one splitter does, `use_cases.shared.sentences`)."""
     return (
-        f"chunks={settings.chunking.tokens}/{settings.chunking.overlap};"
+        f"chunks={settings.tokens}/{settings.overlap};"
         f"embedder={embedder.model}/{embedder.dimension};loaders={LOADERS_VERSION};v3"
     )
 
@@ -105,8 +112,7 @@ class _SharedScan(TypedDict, total=False):
     request_scan: Callable[[], object]
 
 
-def _search(w: Wiring, scopes: ResolveReadScope) -> SearchKnowledgeBase:
-    limit = w.settings.retrieval.final_results_limit
+def _search(w: Wiring, scopes: ResolveReadScope, limit: int) -> SearchKnowledgeBase:
     return SearchKnowledgeBase(w.adapters.observed_retriever, default_limit=limit, scopes=scopes)
 
 
@@ -117,8 +123,17 @@ def _collections(w: Wiring) -> ManageCollections:
     )
 
 
-def build(w: Wiring) -> KnowledgeUseCases:
-    settings, a = w.settings, w.adapters
+def build(
+    w: Wiring,
+    *,
+    documents: DocumentSettings,
+    embeddings: EmbeddingSettings,
+    chunking: ChunkingSettings,
+    retrieval: RetrievalSettings,
+    offline: OfflineSettings,
+    jobs: JobSettings,
+) -> KnowledgeUseCases:
+    a = w.adapters
     store, embedder = a.store, a.embedder
     vectors, encoder = a.sentence_vectors, a.sentence_encoder
 
@@ -134,11 +149,9 @@ def build(w: Wiring) -> KnowledgeUseCases:
     # One at a time per process: it embeds on every core, as an ingest does. Registered
     # even when nothing is prepared ahead, to end the jobs an earlier configuration queued.
     a.jobs.register(PREPARE_ANSWERS, prepare_answers.run_job, concurrency=1)
-    preparation = (
-        prepare_answers if settings.offline.prepare_sentences and preparing is not None else None
-    )
+    preparation = prepare_answers if offline.prepare_sentences and preparing is not None else None
     generation = lambda: store.state().generation  # noqa: E731 - read by both scans
-    scan, shared = _conflict_scan_job(w, generation, similarity)
+    scan, shared = _conflict_scan_job(w, generation, similarity, jobs)
 
     def ingest_with(loader: DocumentLoader) -> IngestDocuments:
         return IngestDocuments(
@@ -147,12 +160,12 @@ def build(w: Wiring) -> KnowledgeUseCases:
             a.chunker,
             embedder,
             w.clock,
-            pipeline_signature=pipeline_signature(settings, embedder),
+            pipeline_signature=pipeline_signature(chunking, embedder),
             policy=IngestPolicy(
-                max_document_chunks=settings.documents.max_document_chunks,
-                future_tolerance=timedelta(days=settings.documents.future_date_tolerance_days),
-                embed_batch_chunks=ingest_batch_chunks(settings),
-                flush_chunks=ingest_flush_chunks(settings),
+                max_document_chunks=documents.max_document_chunks,
+                future_tolerance=timedelta(days=documents.future_date_tolerance_days),
+                embed_batch_chunks=ingest_batch_chunks(embeddings),
+                flush_chunks=ingest_flush_chunks(embeddings),
             ),
             preparation=preparation,
         )
@@ -164,8 +177,8 @@ def build(w: Wiring) -> KnowledgeUseCases:
         ingest=ingest_with(a.loader),
         # An admin's file is parsed in a child process under a CPU and a memory budget, as a
         # chat attachment is (the forked parse costs ~50 ms a document; the child: 1st file).
-        budgeted_ingest=ingest_with(budgeted_loader(settings)),
-        search=_search(w, scopes),
+        budgeted_ingest=ingest_with(budgeted_loader(documents)),
+        search=_search(w, scopes, retrieval.final_results_limit),
         list_documents=ListDocuments(store, scopes),
         list_conflicts=ListConflicts(
             KnowledgeConflicts(store, a.retriever, similarity()),
@@ -180,7 +193,7 @@ def build(w: Wiring) -> KnowledgeUseCases:
         knowledge_stats=GetKnowledgeStats(store),
         check_health=CheckHealth(store, embedder),
         prepare_answers=prepare_answers,
-        reindex=Reindex(store, embedder, batch_size=max(settings.embeddings.batch_size * 4, 64)),
+        reindex=Reindex(store, embedder, batch_size=max(embeddings.batch_size * 4, 64)),
     )
 
 
@@ -188,6 +201,7 @@ def _conflict_scan_job(
     w: Wiring,
     generation: Callable[[], int],
     similarity: Callable[[], SentenceSimilarity | None],
+    jobs: JobSettings,
 ) -> tuple[ScanConflicts | None, _SharedScan]:
     """With a database (replicas): one conflict scan per change, run as a job and stored."""
     a = w.adapters
@@ -202,7 +216,7 @@ def _conflict_scan_job(
     def request_scan() -> object:  # queued once however many replicas ask
         return a.jobs.submit(CONFLICT_SCAN, "Conflict scan", {}, unique_key=CONFLICT_SCAN)
 
-    every = w.settings.jobs.conflict_scan_interval_seconds
+    every = jobs.conflict_scan_interval_seconds
     if every > 0 and a.scheduler is not None:
         a.scheduler.every(CONFLICT_SCAN, every, request_scan)
     return scan, {"reports": reports, "request_scan": request_scan}

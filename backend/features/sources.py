@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.config import WebsiteSourceSettings
+from backend.config import Settings, WebsiteSourceSettings
 from backend.features.access import AccessUseCases
 from backend.features.adapters import Wiring
 from backend.features.knowledge import KnowledgeUseCases
@@ -35,8 +35,12 @@ class SourceUseCases:
     queue_due: QueueDueSyncs
 
 
-def build(w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases) -> SourceUseCases:
-    settings, a = w.settings, w.adapters
+def build(
+    w: Wiring, access: AccessUseCases, knowledge: KnowledgeUseCases, settings: Settings
+) -> SourceUseCases:
+    """`settings` whole: a source kind from a plugin reads its own settings from it
+    (`SourceContext.settings`); the built-in kinds read the groups named here."""
+    a = w.adapters
     chat_files = settings.chat_files
     kinds = SourceRegistry(
         SourceContext(

@@ -154,15 +154,21 @@ def _resolver(settings: Settings) -> PydanticAIModelResolver:
     return PydanticAIModelResolver(config, offline_factory=lambda: None)
 
 
+def _judge(settings: Settings) -> object:
+    return build_eval_judge(
+        settings.evaluation, _resolver(settings), timeout_s=settings.models.agent_timeout
+    )
+
+
 def test_the_judge_is_built_from_eval_judge_model(tmp_path: Path) -> None:
     none = make_settings(tmp_path)
-    assert build_eval_judge(none, _resolver(none)) is None
+    assert _judge(none) is None
     # the judge need not be a model that chat requests may choose
     openai = make_settings(tmp_path, eval_judge_model="openai:gpt-4.1-mini", openai_api_key="sk")
-    assert isinstance(build_eval_judge(openai, _resolver(openai)), PydanticAIJudge)
+    assert isinstance(_judge(openai), PydanticAIJudge)
     keyless = make_settings(tmp_path, eval_judge_model="openai:gpt-4.1-mini")
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
-        build_eval_judge(keyless, _resolver(keyless))
+        _judge(keyless)
     offline = make_settings(tmp_path, eval_judge_model="offline-extractive")
     with pytest.raises(ConfigurationError, match="cannot be offline-extractive"):
-        build_eval_judge(offline, _resolver(offline))
+        _judge(offline)
