@@ -53,8 +53,9 @@ DEFAULT_PATHS = (
     "docs",
     "README.md",
 )
-#: Left alone: the models themselves (whose fields already carry the new names).
-SKIPPED = ("backend/config/",)
+#: Left alone: the models themselves (whose fields already carry the new names), and the logs
+#: of what was (docs/notes/), which keep the names of their day.
+SKIPPED = ("backend/config/", "docs/notes/")
 #: Properties of a group renamed with the fields they are computed from: group class -> old ->
 #: new. (Field renames are read from the models, not listed here.)
 DERIVED: dict[str, dict[str, str]] = {
