@@ -42,7 +42,9 @@ from pydantic_settings import (
 from services.budgets import BUDGET
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+#: A DATABASE_URL starts with a scheme; which index backend serves it is the registry's
+#: (services/knowledge/index_backends.py), which a plugin can add to.
+DATABASE_URL_FORM = r"^[A-Za-z][A-Za-z0-9+.-]*://"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: The host names a development server (AUTH_ENABLED=false) answers to unless ALLOWED_HOSTS.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -343,7 +345,9 @@ class StorageSettings(SettingsGroup):
         description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
         "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
         "pgvector for everything, shared by any number of replicas (docs/deployment.md); "
-        "needs the `postgres` extra (`pip install 'almanac[postgres]'`).",
+        "needs the `postgres` extra (`pip install 'almanac[postgres]'`). Another scheme "
+        "selects the knowledge index of an installed index backend plugin "
+        "(docs/extending.md), the other stores staying in SQLite files in DATA_DIR.",
     )
     redis_url: SecretStr | None = Field(
         None,
@@ -397,10 +401,11 @@ class StorageSettings(SettingsGroup):
     @field_validator("database_url")
     @classmethod
     def _known_database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(DATABASE_SCHEMES):
+        if value is not None and not re.match(DATABASE_URL_FORM, value.get_secret_value()):
             raise ValueError(
-                "DATABASE_URL must start with postgresql:// (or postgres://) or sqlite:///; "
-                "leave it unset for the SQLite files in DATA_DIR."
+                "DATABASE_URL must start with a scheme: postgresql:// (or postgres://), "
+                "sqlite:/// or an installed index backend's (docs/extending.md); leave it "
+                "unset for the SQLite files in DATA_DIR."
             )
         return value
 
