@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ from services import job_store
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimits, WorkerJobQueue
 from services.observability.metrics import Metrics
 from services.postgres import PgDatabase
-from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
+from services.presence import (
+    FilePresence,
+    PgPresence,
+    Presence,
+    wait_until_dead,
+)
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
 from use_cases.shared.errors import InvalidDocument, JobCancelled, ServiceBusy
 
@@ -323,6 +329,45 @@ def test_closing_cancels_the_running_job_at_its_next_progress_report(
     else:  # nothing in memory outlives the process
         assert (after_running.status, after_waiting.status) == ("failed", "failed")
         assert after_running.error is not None and after_running.error.type == "job_cancelled"
+
+
+def test_a_job_that_stops_itself_as_the_queue_closes_is_handed_back(
+    jobs_backend: Backend,
+) -> None:
+    """The job notices the close at a progress report and stops; its hand-back is waiting for
+    a thread when the closing queue cancels the task. The hand-back is still made: a write
+    dropped there left the job `running` with no worker and no warning (`almanac ingest
+    --no-wait` ending while its prepare_answers job ran). Made deterministic by giving the
+    job's loop one thread, held until the job's task has ended."""
+    started = threading.Event()
+
+    def hold_the_only_thread(run: Any) -> None:
+        for _ in range(10_000):  # 10 s at most
+            if run.task is not None and run.task.done():
+                return
+            time.sleep(0.001)
+
+    async def work(run: JobRun) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        loop.run_in_executor(None, hold_the_only_thread, run)
+        started.set()
+        while True:  # holds the loop, so the job stops before the queue's loop sees the close
+            time.sleep(0.001)  # noqa: ASYNC251 - the loop is held on purpose
+            run.progress(0, 1)  # JobCancelled once the queue is closing
+
+    store = jobs_backend.store()
+    queue = _queue(store, ingest_upload=work)
+    job = queue.submit(INGEST, "a.md", {})
+    assert started.wait(10)
+    queue.close()
+
+    after = store.get(job.id)
+    assert after is not None
+    if jobs_backend.durable:  # another replica or the next start runs it
+        assert after.status == "queued"
+    else:  # nothing in memory outlives the process
+        assert (after.status, after.error and after.error.type) == ("failed", "job_cancelled")
 
 
 def test_one_users_jobs_cannot_fill_the_queue_for_everyone(jobs_backend: Backend) -> None:
