@@ -22,6 +22,7 @@ from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimi
 from services.observability.metrics import Metrics
 from services.postgres import PgDatabase
 from services.presence import (
+    PRUNE_AFTER_S,
     FilePresence,
     PgPresence,
     Presence,
@@ -569,3 +570,26 @@ def test_a_job_whose_workers_process_died_is_taken_over_at_once_not_a_live_ones(
     assert store.claim([INGEST], starting.id) is None  # the live worker's job stays its own
     assert store.progress(busy, living.id, 1, 2)
     assert not store.progress(orphan, dying.id, 1, 2)
+
+
+def test_rows_of_processes_gone_for_long_are_pruned_recently_dead_ones_kept(
+    pg_jobs: Backend,
+) -> None:
+    """Killed processes (no clean stop deletes their row) do not pile up in `processes`: a
+    starting process deletes the rows silent for `PRUNE_AFTER_S`; a row that went silent
+    more recently stays (and reads as dead)."""
+    first = pg_jobs.presence()
+    pg_jobs.store(first)  # opens the database the rows are read through
+    silence = {"long-gone": PRUNE_AFTER_S + 60, "recently-gone": PRUNE_AFTER_S - 60}
+    for process_id, seconds in silence.items():
+        pg_jobs.sql(
+            "INSERT INTO processes (id, role, heartbeat_at) "
+            f"VALUES ('{process_id}', 'worker', now() - interval '{int(seconds)} seconds') "
+            "RETURNING id"
+        )
+
+    starting = pg_jobs.presence()
+
+    rows = {row["id"] for row in pg_jobs.sql("SELECT id FROM processes")}
+    assert rows == {first.id, starting.id, "recently-gone"}
+    assert starting.alive(["recently-gone", first.id]) == {first.id}
