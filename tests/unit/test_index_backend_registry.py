@@ -15,6 +15,7 @@ from loguru import logger
 
 from backend.config import Settings
 from backend.stores.knowledge import build_knowledge
+from services.knowledge import index_backends as index_backends_module
 from services.knowledge.index_backends import (
     BUILTIN_INDEX_BACKENDS,
     ENTRY_POINT_GROUP,
@@ -106,6 +107,24 @@ def test_the_builtins_come_first_with_their_schemes() -> None:
     assert isinstance(backend_for("sqlite:///srv/almanac").backend, SqliteIndexBackend)
     for url in ("postgresql://u@h/db", "postgres://u@h/db", "POSTGRESQL://u@h/db"):
         assert isinstance(backend_for(url).backend, PostgresIndexBackend), url
+
+
+def test_a_builtin_scheme_is_served_without_reading_the_entry_points(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading every installed package's entry points costs ~0.1 s at each start-up; a
+    built-in's scheme never needs them (no plugin may take it)."""
+
+    def unread(**_: object) -> object:
+        raise AssertionError("the entry points were read")
+
+    monkeypatch.setattr(index_backends_module.metadata, "entry_points", unread)
+    monkeypatch.syspath_prepend("/nonexistent-site")  # no cached registry for this path
+
+    assert backend_for("").name == "sqlite"
+    assert backend_for("postgresql://u@h/db").name == "postgresql"
+    with pytest.raises(AssertionError, match="entry points were read"):
+        backend_for("memory://notes")
 
 
 def test_the_scheme_of_a_url_and_of_none() -> None:
