@@ -407,6 +407,9 @@ class StorageSettings(SettingsGroup):
                 "sqlite:/// or an installed index backend's (docs/extending.md); leave it "
                 "unset for the SQLite files in DATA_DIR."
             )
+        url = value.get_secret_value() if value is not None else ""
+        if url.lower().startswith("sqlite:") and not url.startswith("sqlite:///"):
+            raise ValueError("A SQLite DATABASE_URL is sqlite:///DIR (three slashes).")
         return value
 
     @field_validator("redis_url")

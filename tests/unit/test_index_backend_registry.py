@@ -190,3 +190,5 @@ def test_the_setting_takes_any_scheme_and_refuses_a_url_without_one(tmp_path: Pa
 
     with pytest.raises(ValueError, match="must start with a scheme"):
         Settings(_env_file=None, database_url="/srv/almanac/knowledge.db")
+    with pytest.raises(ValueError, match="three slashes"):
+        Settings(_env_file=None, database_url="sqlite://data")
