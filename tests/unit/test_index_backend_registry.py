@@ -14,6 +14,7 @@ import pytest
 from loguru import logger
 
 from backend.config import Settings
+from backend.stores import storage_label
 from backend.stores.knowledge import build_knowledge
 from services.knowledge import index_backends as index_backends_module
 from services.knowledge.index_backends import (
@@ -192,3 +193,13 @@ def test_the_setting_takes_any_scheme_and_refuses_a_url_without_one(tmp_path: Pa
         Settings(_env_file=None, database_url="/srv/almanac/knowledge.db")
     with pytest.raises(ValueError, match="three slashes"):
         Settings(_env_file=None, database_url="sqlite://data")
+
+
+def test_the_start_up_line_names_a_plugins_index(plugins: list[str], tmp_path: Path) -> None:
+    def label(url: str | None) -> str:
+        return storage_label(Settings(_env_file=None, data_dir=tmp_path, database_url=url))
+
+    assert label(None) == f"SQLite in {tmp_path}"
+    assert label(f"notebook://{tmp_path}/kb.db") == (
+        f"SQLite in {tmp_path}, the knowledge index on notebook (almanac_notebook)"
+    )
