@@ -398,6 +398,7 @@ class WorkerJobQueue:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._threads: list[threading.Thread] = []
+        self._settling: set[asyncio.Future[Any]] = set()
         self._on_failure: Callable[[str], None] = lambda kind: None
         self._tracer: trace.Tracer = trace.NoOpTracer()
 
@@ -549,6 +550,10 @@ class WorkerJobQueue:
             await self._interrupted(run)
             with self._lock:
                 self._runs.pop(run.id, None)
+        # The writes that end a job here and whose task was cancelled while they waited.
+        for outcome in await asyncio.gather(*self._settling, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                logger.warning("Could not settle a job as the queue closed: {}", outcome)
 
     def _limit(self, kind: str) -> int:
         return self._concurrency or self._kinds[kind].concurrency
@@ -616,7 +621,7 @@ class WorkerJobQueue:
         run.finishing = True
         if run.lost:
             return
-        if not await asyncio.to_thread(how, run.id, self.worker_id, value):
+        if not await self._settle(how, run.id, self.worker_id, value):
             logger.warning("Job {} was taken over before it finished here", run.id)
 
     async def _interrupted(self, run: _Run) -> None:
@@ -625,9 +630,21 @@ class WorkerJobQueue:
             logger.warning("Job {} was taken over by another worker; stopped here", run.id)
             return
         try:
-            await asyncio.to_thread(self.store.release, run.id, self.worker_id)
+            await self._settle(self.store.release, run.id, self.worker_id)
         except Exception as exc:
             logger.warning("Could not hand job {} back: {}", run.id, exc)
+
+    async def _settle(self, write: Callable[..., Any], *args: Any) -> Any:
+        """`write(*args)`, the store call that ends this worker's hold on a job, on a thread,
+        made even when the task awaiting it is cancelled meanwhile. Closing the queue cancels
+        every task, and a job that had just stopped itself (`JobCancelled` at a progress
+        report) was then awaiting its hand-back: cancelled before a thread took it up, the
+        write was dropped, and the job stayed `running` with no worker and no warning until
+        its lease ran out. `_main` waits for such writes before the loop ends."""
+        future = asyncio.ensure_future(asyncio.to_thread(write, *args))
+        self._settling.add(future)
+        future.add_done_callback(self._settling.discard)
+        return await asyncio.shield(future)
 
     def _beat(self) -> None:
         while not self._closing.wait(self._heartbeat_s):

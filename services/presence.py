@@ -8,7 +8,8 @@ alive in a way that ends when the process dies, even by `kill -9`:
   `<data dir>/processes/<id>.lock`. A lock that can be taken belongs to a dead process.
 - `PgPresence` (PostgreSQL: replicas on many hosts): a row of its own in `processes`, renewed
   every few seconds (a heartbeat). A process whose row is missing or older than the timeout
-  is dead. (Liveness by a session of its own in `pg_stat_activity` did not survive a
+  is dead; rows silent for an hour (`PRUNE_AFTER_S`) are deleted by the live processes.
+  (Liveness by a session of its own in `pg_stat_activity` did not survive a
   transaction-mode pooler: the session behind the pooler is nobody's, so every process
   looked dead to the others and they took each other's jobs.)
 
@@ -133,6 +134,16 @@ INSERT INTO processes (id, role) VALUES (%s, %s)
 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
 """
 
+#: Seconds after its last heartbeat at which a process's row is deleted. A row older than the
+#: timeout already reads as dead, as a missing one does; it is kept this long for a person
+#: looking at recent processes, then removed, so rows of processes killed without a clean
+#: stop (`kill -9`, a lost host) do not pile up over the months.
+PRUNE_AFTER_S = 3600.0
+#: Seconds between two prunings by one process (each process prunes at start, then this often).
+PRUNE_EVERY_S = 600.0
+
+_PRUNE = "DELETE FROM processes WHERE heartbeat_at < now() - make_interval(secs => %s)"
+
 
 def _create_table(url: str, prepared: bool) -> None:
     """The `processes` table's migrations, applied once (this runs before any store's)."""
@@ -180,6 +191,8 @@ class PgPresence:
         _create_table(url, prepared)
         self._conn: psycopg.Connection[tuple[object, ...]] | None = self._connect()
         self._conn.execute(_BEAT, (self._id, role))
+        self._pruned_at = 0.0
+        self._prune()
         self._thread = threading.Thread(target=self._beat, name="almanac-presence", daemon=True)
         self._thread.start()
 
@@ -217,8 +230,16 @@ class PgPresence:
         while not self._stop.wait(self._heartbeat_s):
             try:
                 self._execute(_BEAT, (self._id, self._role))
+                if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+                    self._prune()
             except Exception as exc:  # the database away: the next beat tries again
                 logger.warning("Could not renew this process's heartbeat: {}", exc)
+
+    def _prune(self) -> None:
+        """Delete the rows of processes silent for `PRUNE_AFTER_S` (never less than the
+        timeout: a row that still counts stays)."""
+        self._execute(_PRUNE, (max(PRUNE_AFTER_S, self._timeout_s),))
+        self._pruned_at = time.monotonic()
 
     def alive(self, ids: Iterable[str]) -> set[str]:
         wanted = set(ids)

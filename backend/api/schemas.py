@@ -72,7 +72,7 @@ class HealthOut(BaseModel):
         description="`healthy`, or `degraded` when the index was built with another embedder.",
         examples=["healthy"],
     )
-    version: str = Field(examples=["0.1.0"])
+    version: str = Field(examples=["0.11.0"])
     knowledge_base: KnowledgeBaseOut | None = Field(
         None,
         description="Only with authentication off; admins: `/health/details`.",

@@ -47,10 +47,10 @@ from backend.config.settings import (
     setting_groups,
 )
 from backend.config.sources import SourceSyncSettings, WebsiteSourceSettings
-from backend.config.storage import DATABASE_SCHEMES, REDIS_SCHEMES, StorageSettings
+from backend.config.storage import DATABASE_URL_FORM, REDIS_SCHEMES, StorageSettings
 
 __all__ = [
-    "DATABASE_SCHEMES",
+    "DATABASE_URL_FORM",
     "GROUP_OF",
     "LOOPBACK_HOSTS",
     "MCP_SERVER_NAME",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -10,7 +11,9 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from backend.config.base import SettingsGroup
 
-DATABASE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+#: A DATABASE_URL starts with a scheme; which index backend serves it is the registry's
+#: (services/knowledge/index_backends.py), which a plugin can add to.
+DATABASE_URL_FORM = r"^[A-Za-z][A-Za-z0-9+.-]*://"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -27,7 +30,9 @@ class StorageSettings(SettingsGroup):
         description="Where every store lives. Unset (or `sqlite:///DIR`): SQLite files in "
         "DATA_DIR (or DIR). `postgresql://user:password@host:5432/db`: PostgreSQL with "
         "pgvector for everything, shared by any number of replicas (docs/deployment.md); "
-        "needs the `postgres` extra (`pip install 'almanac[postgres]'`).",
+        "needs the `postgres` extra (`pip install 'almanac[postgres]'`). Another scheme "
+        "selects the knowledge index of an installed index backend plugin "
+        "(docs/extending.md), the other stores staying in SQLite files in DATA_DIR.",
     )
     redis_url: SecretStr | None = Field(
         None,
@@ -81,11 +86,15 @@ class StorageSettings(SettingsGroup):
     @field_validator("database_url")
     @classmethod
     def _known_database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(DATABASE_SCHEMES):
+        if value is not None and not re.match(DATABASE_URL_FORM, value.get_secret_value()):
             raise ValueError(
-                "DATABASE_URL must start with postgresql:// (or postgres://) or sqlite:///; "
-                "leave it unset for the SQLite files in DATA_DIR."
+                "DATABASE_URL must start with a scheme: postgresql:// (or postgres://), "
+                "sqlite:/// or an installed index backend's (docs/extending.md); leave it "
+                "unset for the SQLite files in DATA_DIR."
             )
+        url = value.get_secret_value() if value is not None else ""
+        if url.lower().startswith("sqlite:") and not url.startswith("sqlite:///"):
+            raise ValueError("A SQLite DATABASE_URL is sqlite:///DIR (three slashes).")
         return value
 
     @field_validator("redis_url")

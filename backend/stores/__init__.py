@@ -1,5 +1,7 @@
 """Which storage backend each family of stores runs on: SQLite files (the embedded default) or
-one PostgreSQL database (DATABASE_URL=postgresql://...), behind the same ports.
+one PostgreSQL database (DATABASE_URL=postgresql://...), behind the same ports. Another
+scheme names an index backend plugin (services/knowledge/index_backends.py), which holds the
+knowledge index alone: the other families stay in SQLite files.
 
 `open_database` opens the shared PostgreSQL pool (None on SQLite); each family's builder
 (`knowledge`, `app`, `tables`, `jobs`) then builds its adapters for that backend. Only the
@@ -46,4 +48,11 @@ def storage_label(settings: Settings) -> str:
     """Where the stores live, for start-up lines and `almanac db check` (never a password)."""
     if settings.storage.database_backend == "postgresql":
         return f"PostgreSQL {redacted_url(settings.storage.postgres_url)}"
-    return f"SQLite in {settings.storage.sqlite_dir}"
+    label = f"SQLite in {settings.storage.sqlite_dir}"
+    url = settings.storage.database_url
+    if url is None or url.get_secret_value().startswith("sqlite://"):
+        return label
+    from services.knowledge.index_backends import backend_for  # reads the entry points
+
+    index = backend_for(url.get_secret_value())
+    return f"{label}, the knowledge index on {index.name} ({index.origin})"

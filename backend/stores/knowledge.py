@@ -1,24 +1,26 @@
 """The knowledge family: documents, sections, chunks, full-text index, vectors, and the
-hybrid retriever over them (SQLite: FTS5, resident BM25 and vector indexes; PostgreSQL:
-tsvector + pgvector HNSW)."""
+hybrid retriever over them, from the index backend DATABASE_URL's scheme selects
+(`services/knowledge/index_backends.py`: SQLite with FTS5 and resident BM25 and vector
+indexes, PostgreSQL with tsvector and pgvector HNSW, or a plugin's)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TypeAlias
 
 from backend.config import Settings
-from services.knowledge.retrieval import SqliteHybridRetriever
-from services.knowledge.store import SqliteKnowledgeStore
+from services.knowledge.hybrid import RetrieverOptions
+from services.knowledge.index_backends import (
+    IndexContext,
+    IndexRetriever,
+    IndexStore,
+    backend_for,
+)
 from services.postgres import PgDatabase
 from services.presence import Presence
 from use_cases.knowledge.ports import Embedder, Reranker
 
-if TYPE_CHECKING:  # PostgreSQL's modules need the `postgres` extra: imported when chosen
-    from services.knowledge.pg_retrieval import PgHybridRetriever
-    from services.knowledge.pg_store import PgKnowledgeStore
-
-KnowledgeStoreAdapter: TypeAlias = "SqliteKnowledgeStore | PgKnowledgeStore"
-RetrieverAdapter: TypeAlias = "SqliteHybridRetriever | PgHybridRetriever"
+KnowledgeStoreAdapter: TypeAlias = IndexStore
+RetrieverAdapter: TypeAlias = IndexRetriever
 
 
 def build_knowledge(
@@ -28,7 +30,7 @@ def build_knowledge(
     reranker: Reranker | None,
     presence: Presence | None = None,
 ) -> tuple[KnowledgeStoreAdapter, RetrieverAdapter]:
-    limits: dict[str, Any] = {
+    options: RetrieverOptions = {
         "vector_search_limit": settings.retrieval.vector_search_limit,
         "bm25_search_limit": settings.retrieval.bm25_search_limit,
         "final_results_limit": settings.retrieval.final_results_limit,
@@ -36,17 +38,15 @@ def build_knowledge(
         "reranker": reranker,
         "reranker_top_n": settings.retrieval.reranker_top_n,
     }
-    if db is not None:
-        from services.knowledge.pg_retrieval import PgHybridRetriever
-        from services.knowledge.pg_store import PgKnowledgeStore
-
-        pg_store = PgKnowledgeStore(db, presence=presence)
-        return pg_store, PgHybridRetriever(pg_store, embedder, **limits)
-    store = SqliteKnowledgeStore(settings.storage.knowledge_db_path, presence=presence)
-    retriever = SqliteHybridRetriever(
-        store,
-        embedder,
+    url = settings.storage.database_url
+    context = IndexContext(
+        url=url.get_secret_value() if url is not None else "",
+        sqlite_path=settings.storage.knowledge_db_path,
+        embedder=embedder,
+        options=options,
         resident_min_sections=settings.retrieval.bm25_resident_min_sections,
-        **limits,
+        database=db,
+        presence=presence,
     )
-    return store, retriever
+    index = backend_for(context.url).backend.open(context)
+    return index.store, index.retriever

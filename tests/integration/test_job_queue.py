@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ from services import job_store
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimits, WorkerJobQueue
 from services.observability.metrics import Metrics
 from services.postgres import PgDatabase
-from services.presence import FilePresence, PgPresence, Presence, wait_until_dead
+from services.presence import (
+    PRUNE_AFTER_S,
+    FilePresence,
+    PgPresence,
+    Presence,
+    wait_until_dead,
+)
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
 from use_cases.shared.errors import InvalidDocument, JobCancelled, ServiceBusy
 
@@ -325,6 +332,45 @@ def test_closing_cancels_the_running_job_at_its_next_progress_report(
         assert after_running.error is not None and after_running.error.type == "job_cancelled"
 
 
+def test_a_job_that_stops_itself_as_the_queue_closes_is_handed_back(
+    jobs_backend: Backend,
+) -> None:
+    """The job notices the close at a progress report and stops; its hand-back is waiting for
+    a thread when the closing queue cancels the task. The hand-back is still made: a write
+    dropped there left the job `running` with no worker and no warning (`almanac ingest
+    --no-wait` ending while its prepare_answers job ran). Made deterministic by giving the
+    job's loop one thread, held until the job's task has ended."""
+    started = threading.Event()
+
+    def hold_the_only_thread(run: Any) -> None:
+        for _ in range(10_000):  # 10 s at most
+            if run.task is not None and run.task.done():
+                return
+            time.sleep(0.001)
+
+    async def work(run: JobRun) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        loop.run_in_executor(None, hold_the_only_thread, run)
+        started.set()
+        while True:  # holds the loop, so the job stops before the queue's loop sees the close
+            time.sleep(0.001)  # noqa: ASYNC251 - the loop is held on purpose
+            run.progress(0, 1)  # JobCancelled once the queue is closing
+
+    store = jobs_backend.store()
+    queue = _queue(store, ingest_upload=work)
+    job = queue.submit(INGEST, "a.md", {})
+    assert started.wait(10)
+    queue.close()
+
+    after = store.get(job.id)
+    assert after is not None
+    if jobs_backend.durable:  # another replica or the next start runs it
+        assert after.status == "queued"
+    else:  # nothing in memory outlives the process
+        assert (after.status, after.error and after.error.type) == ("failed", "job_cancelled")
+
+
 def test_one_users_jobs_cannot_fill_the_queue_for_everyone(jobs_backend: Backend) -> None:
     store = jobs_backend.store()
     limits = QueueLimits("export imports", max_pending=3, per_user=2, retry_after_s=17)
@@ -524,3 +570,26 @@ def test_a_job_whose_workers_process_died_is_taken_over_at_once_not_a_live_ones(
     assert store.claim([INGEST], starting.id) is None  # the live worker's job stays its own
     assert store.progress(busy, living.id, 1, 2)
     assert not store.progress(orphan, dying.id, 1, 2)
+
+
+def test_rows_of_processes_gone_for_long_are_pruned_recently_dead_ones_kept(
+    pg_jobs: Backend,
+) -> None:
+    """Killed processes (no clean stop deletes their row) do not pile up in `processes`: a
+    starting process deletes the rows silent for `PRUNE_AFTER_S`; a row that went silent
+    more recently stays (and reads as dead)."""
+    first = pg_jobs.presence()
+    pg_jobs.store(first)  # opens the database the rows are read through
+    silence = {"long-gone": PRUNE_AFTER_S + 60, "recently-gone": PRUNE_AFTER_S - 60}
+    for process_id, seconds in silence.items():
+        pg_jobs.sql(
+            "INSERT INTO processes (id, role, heartbeat_at) "
+            f"VALUES ('{process_id}', 'worker', now() - interval '{int(seconds)} seconds') "
+            "RETURNING id"
+        )
+
+    starting = pg_jobs.presence()
+
+    rows = {row["id"] for row in pg_jobs.sql("SELECT id FROM processes")}
+    assert rows == {first.id, starting.id, "recently-gone"}
+    assert starting.alive(["recently-gone", first.id]) == {first.id}

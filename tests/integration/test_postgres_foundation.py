@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from backend.config import Settings, StorageSettings
+from services.knowledge.index_backends import backend_for
 from services.postgres import Migration, PgDatabase, apply_migrations, pending_migrations
 from services.postgres.database import redacted_url
 from services.postgres.migrations import applied_migrations
@@ -108,8 +109,12 @@ def test_database_url_selects_the_backend(tmp_path) -> None:
     assert pg.database_backend == "postgresql"
     assert pg.postgres_url.endswith("/almanac")
     assert "p@db" not in repr(pg)
-    with pytest.raises(ValueError, match="DATABASE_URL must start with"):
-        settings("mysql://x")
+    with pytest.raises(ValueError, match="DATABASE_URL must start with a scheme"):
+        settings("/srv/almanac")
+    # Any other scheme is an index backend's, refused at start-up when none is installed.
+    assert settings("mysql://x").database_backend == "sqlite"
+    with pytest.raises(ConfigurationError, match="mysql:// names no installed index backend"):
+        backend_for("mysql://x")
 
 
 def test_the_test_database_is_a_url_that_settings_accept(pg_url: str, tmp_path) -> None:

@@ -1,0 +1,142 @@
+"""An index backend installed as its own package, with pip's rules, into a virtual environment
+of its own: the `exact` backend of docs/extending.md (its Python block, word for word, as the
+package's module; `tests/plugin_packages.py` writes the package), installed beside Almanac by
+`uv pip install`, offline, from the local paths and uv's cache. Then, in that environment,
+`DATABASE_URL=exact:///DIR` has `almanac ingest` and `almanac search` keep and search the
+knowledge index in DIR, an unknown scheme is refused naming the backends installed there,
+and Almanac's own environment knows nothing of it. (`make install` installs uv in `.venv`.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.config import Settings
+from services.knowledge.index_backends import ENTRY_POINT_GROUP, index_backends
+from tests import plugin_packages
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "extending.md"
+
+
+def _doc_plugin() -> str:
+    """The docs' plugin module: the Python block that starts with its docstring."""
+    blocks = re.findall(r"^```python\n(.*?)^```", DOC.read_text(encoding="utf-8"), re.M | re.S)
+    found = [block for block in blocks if block.startswith('"""almanac_exact_index:')]
+    assert len(found) == 1, "docs/extending.md shows the exact index plugin once"
+    return str(found[0])
+
+
+def _uv() -> Path:
+    uv = Path(sys.executable).parent / "uv"
+    if not uv.exists():
+        pytest.fail(f"uv is missing from {uv.parent}: run `make install`, which installs it.")
+    return uv
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A new virtual environment holding Almanac (editable, from this checkout) and the
+    plugin, both installed offline."""
+    uv = _uv()
+    work = tmp_path_factory.mktemp("index-plugin-venv")
+    target = work / "venv"
+    plugin = plugin_packages.write_package(
+        work / "plugin",
+        "almanac-exact-index",
+        "almanac_exact_index",
+        _doc_plugin(),
+        ENTRY_POINT_GROUP,
+        "exact = almanac_exact_index:ExactIndex",
+    )
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, target], check=True)
+    python = target / "bin" / "python"
+    install = [uv, "pip", "install", "-q", "--offline", "--python", python]
+    done = subprocess.run([*install, "-e", ROOT, plugin], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    yield target
+
+
+def _almanac(
+    venv: Path, tmp_path: Path, database_url: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        "LOAD_SAMPLE_DATA": "false",
+        "LOG_LEVEL": "WARNING",
+        "MODELS_DIR": str(Settings(_env_file=None).embeddings.models_dir),  # the embedder's
+    }
+    return subprocess.run(
+        [venv / "bin" / "almanac", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+
+
+def test_the_installed_backend_keeps_and_searches_the_knowledge_index(
+    venv: Path, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "lockers.md").write_text("# Lockers\n\nLockers are emptied every Friday at 18:00.\n")
+    (notes / "desks.md").write_text("# Desks\n\nDesks are booked a week ahead.\n")
+    index = tmp_path / "exact-index"
+    url = f"exact://{index}"
+
+    ingested = _almanac(venv, tmp_path, url, "ingest", str(notes), "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["added"] == 2
+    searched = _almanac(venv, tmp_path, url, "search", "When are the lockers emptied?", "--json")
+
+    assert searched.returncode == 0, searched.stderr
+    hits = json.loads(searched.stdout)["hits"]
+    assert hits[0]["source"] == "lockers.md"
+    assert "every Friday at 18:00" in hits[0]["text"]
+    # The index lives where the plugin put it; the other stores stay in DATA_DIR.
+    assert (index / "knowledge.db").is_file()
+    assert not (tmp_path / "data" / "knowledge.db").exists()
+    assert (tmp_path / "data" / "app.db").is_file()
+    # The same folder searched through the built-in SQLite backend finds it too.
+    builtin = _almanac(venv, tmp_path, f"sqlite:///{index}", "search", "desks booked", "--json")
+    assert builtin.returncode == 0, builtin.stderr
+    assert json.loads(builtin.stdout)["hits"][0]["source"] == "desks.md"
+
+
+def test_a_scheme_no_backend_serves_is_refused_naming_the_installed_ones(
+    venv: Path, tmp_path: Path
+) -> None:
+    done = _almanac(venv, tmp_path, "nosuch://somewhere", "search", "lockers")
+
+    assert done.returncode != 0
+    message = " ".join(done.stderr.split())  # the console wraps long lines
+    assert "nosuch:// names no installed index backend" in message, done.stderr
+    assert "sqlite (sqlite://); postgresql (postgresql://, postgres://)" in message
+    assert "exact (exact://)" in message
+    assert "Traceback" not in done.stderr
+
+
+def test_the_plugin_is_registered_with_its_origin_there_and_not_here(venv: Path) -> None:
+    probe = (
+        "from services.knowledge.index_backends import backend_for as b; "
+        "e = b('exact:///x'); print(e.name, e.origin, e.schemes)"
+    )
+    done = subprocess.run(
+        [venv / "bin" / "python", "-c", probe], capture_output=True, text=True, cwd=venv
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "exact almanac-exact-index ('exact',)"
+    assert "exact" not in index_backends()
