@@ -127,6 +127,7 @@ from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, PayloadTooLarge
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
+from use_cases.tables.tables import scoped_sql
 
 MAX_MESSAGE_CHARS = 8000
 REFUSAL_ANSWER = (
@@ -345,7 +346,11 @@ class ChatTurns:
         if self._readers is None:
             return deps
         scope = self._readers.run(reader_of(request.user_id, request.reader), request.filters)
-        return replace(deps, retriever=scoped(deps.retriever, scope))
+        return replace(
+            deps,
+            retriever=scoped(deps.retriever, scope),
+            sql=scoped_sql(deps.sql, scope.collections),
+        )
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""
