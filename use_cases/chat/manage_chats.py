@@ -27,7 +27,11 @@ it was replaced in place, `superseded` (with `superseded_by`) when a newer docum
 supersedes it, `current` otherwise. An answer stored before versions were recorded cannot
 tell `replaced` from `current`. A source whose document the reader may no longer read (its
 collection's grant revoked) is `unavailable`: its title, source, section and versions are
-withheld, and the client says it is no longer available to them.
+withheld, and the client says it is no longer available to them. The answer that cited it is
+withheld whole (`WITHHELD_ANSWER` in place of its text, the knowledge-base searches' results
+withheld too), whichever of its sources became unreadable: an answer quotes and paraphrases
+its sources anywhere in its text, so no part of it can be shown safely. The same holds for
+an answer's earlier versions. Granted again, the answer reads as it did.
 """
 
 from __future__ import annotations
@@ -81,25 +85,70 @@ def _with_source_status(
     records = {document_id: documents.get_record(document_id) for document_id in ids}
     newer = {r.superseded_by_id for r in records.values() if r and r.superseded_by_id} - ids
     records.update({document_id: documents.get_record(document_id) for document_id in newer})
-    hidden = {
-        i for i, r in records.items() if r is not None and not scope.may_read(r.collection_id)
-    }
+    hidden = _unreadable(records, scope)
     shown = {i: (None if i in hidden else r) for i, r in records.items()}
-    return [
-        replace(
-            m,
-            sources=tuple(
-                _unavailable(s) if s.document_id in hidden else _source_status(s, shown)
-                for s in m.sources
-            ),
-            tool_calls=_withheld(m.tool_calls)
-            if any(s.document_id in hidden for s in m.sources)
-            else m.tool_calls,
+    return [_checked(m, hidden, shown) if m.sources else m for m in messages]
+
+
+def _unreadable(records: Mapping[int, DocumentRecord | None], scope: ReadScope) -> set[int]:
+    """The ids of the documents of `records` that `scope` may not read."""
+    return {i for i, r in records.items() if r is not None and not scope.may_read(r.collection_id)}
+
+
+def _checked(
+    message: Message, hidden: set[int], shown: Mapping[int, DocumentRecord | None]
+) -> Message:
+    """`message` with its sources' status, withheld whole if it cited a `hidden` document."""
+    sources = tuple(
+        _unavailable(s) if s.document_id in hidden else _source_status(s, shown)
+        for s in message.sources
+    )
+    if any(s.document_id in hidden for s in message.sources):
+        return replace(
+            message,
+            content=WITHHELD_ANSWER,
+            sources=sources,
+            tool_calls=_withheld(message.tool_calls),
         )
-        if m.sources
-        else m
-        for m in messages
-    ]
+    return replace(message, sources=sources)
+
+
+#: What a stored answer reads once a source it cited may no longer be read by its reader.
+WITHHELD_ANSWER = (
+    "This answer is withheld: a source it cited is no longer available to you. "
+    "Ask again to get an answer from what you can read now."
+)
+
+
+def _readable_versions(
+    versions: Mapping[str, builtins.list[MessageVersion]],
+    documents: KnowledgeStore,
+    scope: ReadScope,
+) -> dict[str, builtins.list[MessageVersion]]:
+    """Earlier versions of answers, each withheld as an answer is (`_with_source_status`)."""
+    if scope == EVERYTHING:
+        return dict(versions)
+    ids = {
+        s.document_id
+        for kept in versions.values()
+        for v in kept
+        for s in v.sources
+        if s.document_id is not None
+    }
+    hidden = _unreadable({i: documents.get_record(i) for i in ids}, scope)
+    return {
+        message_id: [
+            replace(
+                v,
+                content=WITHHELD_ANSWER,
+                sources=tuple(_unavailable(s) if s.document_id in hidden else s for s in v.sources),
+            )
+            if any(s.document_id in hidden for s in v.sources)
+            else v
+            for v in kept
+        ]
+        for message_id, kept in versions.items()
+    }
 
 
 #: What a stored search's result says once a document it returned may no longer be read.
@@ -322,6 +371,8 @@ class ManageChats:
         page = self._page_of(chat.id, limit, before, after, scope)
         ids = [m.id for m in page.messages]
         versions = self._history.list_versions(chat.id, ids) if ids else {}
+        if self._documents is not None and versions:
+            versions = _readable_versions(versions, self._documents, scope)
         responses: dict[str, LoggedResponse] = {}
         if self._responses is not None and ids:
             # The log's entries of this chat are its answered turns (one a model call each),
