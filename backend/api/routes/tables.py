@@ -71,8 +71,8 @@ async def list_tables(container: ContainerDep, caller: CallerDep) -> TableListOu
         **problem_responses(413),
         415: {"description": "Not CSV, TSV, JSON lines or a workbook (`unsupported_document`)."},
         422: {
-            "description": "A bad table name, an empty or malformed file (naming the line), "
-            "a corrupt or password-protected workbook."
+            "description": "A bad table name, a collection that does not exist, an empty or "
+            "malformed file (naming the line), a corrupt or password-protected workbook."
         },
     },
     summary="Create or replace a table from a CSV, TSV or JSON-lines file, or a table per "
