@@ -103,7 +103,10 @@ def sql_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     # Which of the teams' tables the instructions named (reciting them whole would be
     # withheld as a leak of the instructions).
     shown = [t for t in (HR_TABLE, ENG_TABLE) if t in instructions]
-    return ModelResponse(parts=[TextPart(f"Results:\n{seen}\nTables shown: {shown}")])
+    cited = " ".join(f"[table: {t}]" for t in shown if any(t in q for q in asked))
+    return ModelResponse(
+        parts=[TextPart(f"Results:\n{seen}\nTables shown: {shown} {cited}".rstrip())]
+    )
 
 
 @dataclass
@@ -563,3 +566,31 @@ async def test_an_evaluation_run_reads_what_its_starter_may(world: World) -> Non
     # A user starts no run, and the playground and the conflict report (which read every
     # collection) are admins' only.
     assert (refused.status_code, playground.status_code, conflicts.status_code) == (403,) * 3
+
+
+async def test_a_stored_table_lookup_is_withheld_once_its_table_is_unreadable(
+    world: World,
+) -> None:
+    admin, ana = world.keys["root"], world.keys["ana"]
+    async with httpx.AsyncClient(base_url=world.url, timeout=180) as http:
+        body = {"message": f"SQL<<SELECT * FROM {HR_TABLE}>>", "model": SQL_MODEL}
+        asked = await http.post("/chat", json=body, headers=ana)
+        chat_id = asked.json()["chat_id"]
+        before = await http.get(f"/chats/{chat_id}/messages", headers=ana)
+        await http.post("/api/collections/hr/revoke", json={"user": "ana"}, headers=admin)
+        try:
+            after = await http.get(f"/chats/{chat_id}/messages", headers=ana)
+            exported = await http.get(f"/chats/{chat_id}/export", headers=ana)
+        finally:
+            regranted = await http.post(
+                "/api/collections/hr/grants", json={"user": "ana"}, headers=admin
+            )
+        again = await http.get(f"/chats/{chat_id}/messages", headers=ana)
+    assert regranted.status_code == 200, regranted.text
+    assert HR_ROW_SECRET in asked.text and HR_ROW_SECRET in before.text
+    assert HR_ROW_SECRET not in after.text and HR_ROW_SECRET not in exported.text
+    [answer] = [m for m in after.json()["messages"] if m["role"] == "assistant"]
+    assert answer["content"].startswith("This answer is withheld")
+    looked_up = [s for s in answer["sources"] if s["kind"] == "table"]
+    assert looked_up and all(s["status"] == "unavailable" for s in looked_up), answer["sources"]
+    assert HR_ROW_SECRET in again.text  # granted again, the answer reads as it did
