@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,15 +24,25 @@ class TableOut(BaseModel):
     name: str = Field(examples=["directory"])
     rows: int = Field(examples=[42])
     columns: list[ColumnOut]
+    collection: str | None = Field(
+        default=None,
+        description="The collection the table belongs to; null: the default collection, "
+        "which every user reads.",
+        examples=[None],
+    )
 
     @classmethod
-    def of(cls, schema: TableSchema) -> TableOut:
+    def of(cls, schema: TableSchema, names: Mapping[int, str] | None = None) -> TableOut:
+        collection = None
+        if schema.collection_id is not None:
+            collection = (names or {}).get(schema.collection_id, f"#{schema.collection_id}")
         return cls(
             name=schema.name,
             rows=schema.row_count,
             columns=[
                 ColumnOut(name=c.name, type=c.type, samples=list(c.samples)) for c in schema.columns
             ],
+            collection=collection,
         )
 
 
@@ -40,8 +50,8 @@ class TableListOut(BaseModel):
     tables: list[TableOut]
 
     @classmethod
-    def of(cls, schemas: list[TableSchema]) -> TableListOut:
-        return cls(tables=[TableOut.of(s) for s in schemas])
+    def of(cls, schemas: list[TableSchema], names: Mapping[int, str] | None = None) -> TableListOut:
+        return cls(tables=[TableOut.of(s, names) for s in schemas])
 
 
 class TableLoadOut(BaseModel):
@@ -60,13 +70,15 @@ class TableLoadOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, loaded: Sequence[LoadedTable]) -> TableLoadOut:
+    def of(
+        cls, loaded: Sequence[LoadedTable], names: Mapping[int, str] | None = None
+    ) -> TableLoadOut:
         first = loaded[0]
         return cls(
             status="replaced" if first.replaced else "created",
-            table=TableOut.of(first.schema),
-            replaced=TableOut.of(first.replaced) if first.replaced else None,
-            tables=[TableOut.of(table.schema) for table in loaded],
+            table=TableOut.of(first.schema, names),
+            replaced=TableOut.of(first.replaced, names) if first.replaced else None,
+            tables=[TableOut.of(table.schema, names) for table in loaded],
         )
 
 

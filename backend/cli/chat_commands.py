@@ -17,6 +17,7 @@ from backend.cli import output
 from backend.cli.common import JsonOpt, console, err, open_container, run_command
 from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.admin.table_uploads import table_placement
 from use_cases.chat.chat_turns import ChatRequest, ChatResult
 from use_cases.chat.domain import Chat, Message
 from use_cases.knowledge.domain import web_link
@@ -221,20 +222,28 @@ def tables_load(
             "names (default: the file's name)."
         ),
     ] = None,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            help="Collection the tables belong to (`default`: the default one; default: a "
+            "new table goes to the default collection, a replaced one keeps its own)."
+        ),
+    ] = None,
 ) -> None:
     """Create or replace a table from CSV or JSON lines, or a table per sheet of a workbook,
     with inferred column types."""
 
     def body() -> None:
         with open_container() as container:
+            placement = table_placement(container.knowledge.read_scope, collection)
             if file.suffix.lower() in WORKBOOK_EXTENSIONS:
-                request = LoadWorkbookRequest(file, name)
+                request = LoadWorkbookRequest(file, name, placement)
                 loaded = container.admin.admin_load_workbook.run(CLI_ADMIN, request)
                 schemas = [table.schema for table in loaded]
             elif name is None:
                 raise InvalidRequest("Name the table: --name NAME (only a workbook names its own).")
             else:
-                request_one = LoadTableRequest(file, name)
+                request_one = LoadTableRequest(file, name, placement)
                 schemas = [container.admin.admin_load_table.run(CLI_ADMIN, request_one)]
         for schema in schemas:
             console.print(
@@ -273,6 +282,7 @@ def tables_list(as_json: JsonOpt = False) -> None:
     def body() -> None:
         with open_container(with_sample=True) as container:
             schemas = container.tables.list_tables.run()
+            names = container.knowledge.read_scope.names()
         data: list[dict[str, Any]] = [
             {
                 "name": s.name,
@@ -280,6 +290,7 @@ def tables_list(as_json: JsonOpt = False) -> None:
                 "columns": [
                     {"name": c.name, "type": c.type, "samples": list(c.samples)} for c in s.columns
                 ],
+                "collection": None if s.collection_id is None else names.get(s.collection_id),
             }
             for s in schemas
         ]
@@ -288,8 +299,10 @@ def tables_list(as_json: JsonOpt = False) -> None:
             return
         for schema in data:
             columns = ", ".join(f"{c['name']} {c['type']}" for c in schema["columns"])
+            where = f" in {schema['collection']}" if schema["collection"] else ""
             console.print(
-                f"[bold]{schema['name']}[/] ({schema['rows']} rows): {columns}", highlight=False
+                f"[bold]{schema['name']}[/]{where} ({schema['rows']} rows): {columns}",
+                highlight=False,
             )
 
     run_command(body)

@@ -33,6 +33,7 @@ from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.domain import IngestReport
 from use_cases.knowledge.ingest import CollectionChoice, IngestRequest, IngestSource
 from use_cases.shared.errors import AlmanacError
+from use_cases.tables.domain import KEEP, Placement
 from use_cases.tables.tables import LoadWorkbookRequest
 
 docs_app = typer.Typer(help="List, show and remove knowledge-base documents.", no_args_is_help=True)
@@ -131,7 +132,7 @@ def ingest(
                     if not as_json:
                         err.print(output.answer_ready_line(readiness), highlight=False)
             qualities = pdf_text_qualities(container, report) if not as_json else []
-            tables, table_problems = workbook_tables(container, sources)
+            tables, table_problems = workbook_tables(container, sources, chosen)
         print_ingest(report, readiness, qualities, as_json=as_json)
         for line in tables:
             err.print(line, highlight=False, soft_wrap=True)
@@ -166,9 +167,13 @@ def print_ingest(
     console.print(output.ingest_summary(report), highlight=False)
 
 
-def workbook_tables(container: Container, sources: list[IngestSource]) -> tuple[list[str], bool]:
+def workbook_tables(
+    container: Container, sources: list[IngestSource], collection: CollectionChoice | None = None
+) -> tuple[list[str], bool]:
     """Each workbook among `sources` loaded as a table per sheet (its description is indexed
-    as a document beside them): a line per table or refusal, and whether any was refused."""
+    as a document beside them), in the ingest's collection: a line per table or refusal, and
+    whether any was refused."""
+    placement: Placement = KEEP if collection is None else collection.collection_id
     lines: list[str] = []
     refused = False
     for source in sources:
@@ -176,7 +181,7 @@ def workbook_tables(container: Container, sources: list[IngestSource]) -> tuple[
             continue
         try:
             loaded = container.admin.admin_load_workbook.run(
-                CLI_ADMIN, LoadWorkbookRequest(Path(source.origin))
+                CLI_ADMIN, LoadWorkbookRequest(Path(source.origin), collection=placement)
             )
         except AlmanacError as exc:
             lines.append(f"{source.source}: no tables loaded: {exc.detail}")

@@ -85,6 +85,7 @@ def build(
             max_bytes=settings.max_upload_bytes,
             workbooks=admin_load_workbook,
             workbook_suffixes=WORKBOOK_EXTENSIONS,
+            collections=knowledge.read_scope,
         ),
         upload_document=upload_document,
         get_job=GetJob(a.jobs),

@@ -101,6 +101,7 @@ def build(
             a.store,
             on_delete=files.forget_chat_files.execute if files is not None else None,
             readers=ResolveReadScope(a.collection_store),
+            tables=a.tables,
         ),
         sweep_turns=SweepAbandonedTurns(
             a.history, clock, turn_limit_s=a.models.longest_turn_s(w.limits.timeout_s)

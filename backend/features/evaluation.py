@@ -16,6 +16,8 @@ from services.chat.models import OFFLINE_MODEL, PydanticAIModelResolver
 from services.evaluation.judge import PydanticAIJudge
 from services.evaluation.pricing import GenaiPricesPricing
 from services.evaluation.report import HtmlReportRenderer
+from use_cases.access.domain import Caller
+from use_cases.access.ports import ApiKeyStore
 from use_cases.evaluation.answers import EvaluateAnswers
 from use_cases.evaluation.assertions import Judge
 from use_cases.evaluation.compare import CompareRuns
@@ -36,6 +38,7 @@ from use_cases.evaluation.runs import (
     CleanerNames,
     ListRunnableModels,
     RunMetrics,
+    user_rights,
 )
 from use_cases.jobs.queue import EVAL_RUN, QueueLimits
 from use_cases.shared.errors import ConfigurationError
@@ -77,6 +80,15 @@ def build_eval_judge(
     return PydanticAIJudge(models.build_unlisted(identifier), timeout_s=timeout_s)
 
 
+def starter_rights(keys: ApiKeyStore, user_id: str) -> Caller:
+    """The rights a run started by `user_id` reads with: an admin's while they hold an
+    unrevoked admin key (or are the CLI), else a user's."""
+    admin = any(
+        k.user_id == user_id and k.role == "admin" and not k.revoked for k in keys.list_keys()
+    )
+    return Caller(user_id, "admin", None) if admin else user_rights(user_id)
+
+
 def build(
     w: Wiring,
     access: AccessUseCases,
@@ -116,6 +128,7 @@ def build(
             backoff_max_seconds=settings.backoff_max_seconds,
         ),
         sleep=sleep,
+        readers=knowledge.read_scope,
     )
     benchmark = BenchmarkRuns(
         datasets,
@@ -128,6 +141,7 @@ def build(
         a.jobs,
         default_concurrency=settings.concurrency,
         limits=EVAL_RUN_LIMITS,
+        starters=lambda user_id: starter_rights(a.api_keys, user_id),
     )
     # Runs are mostly waiting on models: several at once.
     a.jobs.register(EVAL_RUN, benchmark.run_job, concurrency=EVAL_RUNS_PER_PROCESS)

@@ -119,7 +119,13 @@ def _search(w: Wiring, scopes: ResolveReadScope, limit: int) -> SearchKnowledgeB
 def _collections(w: Wiring) -> ManageCollections:
     a = w.adapters
     return ManageCollections(
-        a.collection_store, a.history, RecordAudit(a.audit_log, w.clock), w.clock
+        a.collection_store,
+        a.history,
+        RecordAudit(a.audit_log, w.clock),
+        w.clock,
+        tables_in=lambda collection_id: [
+            t.name for t in a.tables.list_tables() if t.collection_id == collection_id
+        ],
     )
 
 

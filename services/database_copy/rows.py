@@ -228,7 +228,28 @@ def _copy_user_tables(
         counts.append(
             TableCount(label, sqlite_count(sqlite, name), pg_table_rows(conn, TABLES_SCHEMA, table))
         )
+    _copy_table_collections(sqlite, conn)
     return counts
+
+
+def _copy_table_collections(sqlite: SqliteConnection, conn: Connection) -> None:
+    """Each table's collection (`_almanac_tables`; a file from before collections has none:
+    every table is in the default collection) into the PostgreSQL catalogue."""
+    placed = sqlite.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_almanac_tables'"
+    ).fetchone()
+    if not placed:
+        return
+    catalogue = sql.SQL("{}.{}").format(
+        sql.Identifier(TABLES_SCHEMA), sql.Identifier("_almanac_tables")
+    )
+    conn.cursor().executemany(
+        sql.SQL("INSERT INTO {} (table_name, collection_id) VALUES (%s, %s)").format(catalogue),
+        [
+            (str(row[0]), int(row[1]))
+            for row in sqlite.execute("SELECT table_name, collection_id FROM _almanac_tables")
+        ],
+    )
 
 
 def copy_all(source: Source, conn: Connection, progress: Progress) -> list[TableCount]:

@@ -56,7 +56,7 @@ from services.offline.sql_plan import chained_plan, plan_sql
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 from use_cases.chat.decisions import NO_DECISIONS, AnswerFacts, TurnDecisions
-from use_cases.chat.prompts import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
+from use_cases.chat.prompts import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL, tables_listed
 from use_cases.chat.turn_runner import sentence_pieces
 from use_cases.tables.domain import TableSchema
 
@@ -87,6 +87,27 @@ class _Step:
 
     decision: _Decision
     part: TextPart | ToolCallPart | None = None
+
+
+def _shown(messages: Sequence[ModelMessage], schemas: list[TableSchema]) -> list[TableSchema]:
+    """The tables the turn's instructions list (its reader's; every table for an admin or a
+    deployment without collections, so their answers are as before): the planner never
+    plans over, corrects words towards or resolves references to a table the reader may not
+    read. All of them when the messages carry no list (a model called directly)."""
+    instructions = next(
+        (
+            m.instructions
+            for m in reversed(messages)
+            if isinstance(m, ModelRequest) and m.instructions
+        ),
+        None,
+    )
+    listed = (
+        None if instructions is None else tables_listed(instructions, [s.name for s in schemas])
+    )
+    if listed is None:
+        return schemas
+    return [s for s in schemas if s.name in set(listed)]
 
 
 class _Planner:
@@ -144,7 +165,7 @@ class _Planner:
         view = read_turn(messages, self._lexicon)
         if not view.question:
             return _Decision(answer=not_found(0.0, self._context()))
-        schemas = self._schemas() if SQL_TOOL in tool_names else []
+        schemas = _shown(messages, self._schemas()) if SQL_TOOL in tool_names else []
         self._correct_typos(view, schemas)
         context = self._context()
         question = view.question

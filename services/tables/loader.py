@@ -23,7 +23,7 @@ Why it works the way it does:
   count), so the offline model and `list_tables` read the same schema on both backends.
 
 What the database changes (`SqliteTables` and `PgTables`, side by side below; `TableLoader`
-and `_Tables.describe` are written once over them):
+and `TableStorage.describe` are written once over them):
 
 * **Where the tables live.** SQLite: a file of their own; every call opens its own connection
   (WAL mode) and closes it, so listing or dropping never creates the file and a closed file
@@ -34,6 +34,12 @@ and `_Tables.describe` are written once over them):
   Almanac's own `_almanac_columns` never is. `PG_MIGRATIONS` make the role, the schema and
   `_almanac_columns`; on SQLite the first load creates `_almanac_columns` (a file loaded before
   it existed has no mapping).
+* **The catalogue of collections.** `_almanac_tables` holds each table's collection (a row
+  per table placed in one; no row: the default collection, so tables loaded before
+  collections, and a file or schema from before this catalogue, read as they did). On
+  PostgreSQL `tables_pg_0003_collections` makes it (never granted to the reader role); on
+  SQLite the first load that names a collection does. The SQL sandboxes read it to decide
+  which tables a reader's query may touch.
 * **Table names.** SQLite keeps a table's name as loaded and compares names
   case-insensitively; PostgreSQL folds it to lowercase, so the model can write it unquoted
   (PostgreSQL folds unquoted names). Column names already are lowercase.
@@ -58,517 +64,35 @@ with a PostgreSQL pool), so loading tables into SQLite needs none of it.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
 from services.budgets import BUDGET, InputBudget
 from services.office.workbooks import WORKBOOK_EXTENSIONS
-from services.postgres import Migration, PgDatabase, apply_migrations
+from services.postgres import PgDatabase, apply_migrations
 from services.sql import StoreTarget
-from services.sqlite.connection import Connection, connect, immediate_transaction
+from services.sqlite.connection import connect, immediate_transaction
 from services.tables.columns import quote_identifier, sanitise_column_names
-from services.tables.reading import SourceFile, read_csv, read_jsonl, read_workbook_sheets
-from use_cases.shared.errors import ConfigurationError, InvalidRequest, UnsupportedDocument
-from use_cases.tables.domain import TableColumn, TableSchema
-from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
-
-if TYPE_CHECKING:
-    from psycopg import sql
-
-    from services.postgres.database import Connection as PgConnection
-
-_META_TABLE = "_almanac_columns"
-_SCRATCH_PREFIX = "_almanac_load_"
-
-#: SQLite's compile-time default SQLITE_MAX_COLUMN.
-MAX_COLUMNS = 2000
-_SAMPLE_COUNT = 3
-_SAMPLE_CHARS = 60
-#: A text column's distinct values are all listed (for matching questions) up to this many.
-MAX_COLUMN_VALUES = 200
-
-#: PostgreSQL: the schema holding the user tables, and the role the model's SQL runs as.
-TABLES_SCHEMA = "almanac_tables"
-READER_ROLE = "almanac_reader"
-#: PostgreSQL: transaction advisory lock serialising loads and drops (any constant unique to
-#: this use).
-LOAD_LOCK = 0x41_6C_54_61_62_6C_65  # "AlTable"
-
-#: The loader's type -> the PostgreSQL column type it is stored as.
-PG_TYPES = {
-    "INTEGER": "BIGINT",
-    "REAL": "DOUBLE PRECISION",
-    "DATE": "DATE",
-    "DATETIME": "TIMESTAMP",
-    "TEXT": "TEXT",
-}
-#: A PostgreSQL column type (format_type, without modifiers) -> the name `TableSchema` reports.
-_REPORTED_TYPES = {
-    "bigint": "INTEGER",
-    "integer": "INTEGER",
-    "smallint": "INTEGER",
-    "double precision": "REAL",
-    "real": "REAL",
-    "numeric": "NUMERIC",
-    "date": "DATE",
-    "timestamp without time zone": "DATETIME",
-    "timestamp with time zone": "DATETIME",
-    "text": "TEXT",
-    "character varying": "TEXT",
-    "character": "TEXT",
-    "bytea": "BLOB",
-    "boolean": "BOOLEAN",
-}
-#: Reported types whose values PostgreSQL lists as text for matching questions (as SQLite
-#: lists its text values, which include the ISO dates it stores as text).
-_LISTED_TYPES = frozenset({"TEXT", "DATE", "DATETIME"})
-
-
-# -- PostgreSQL: the reader role and the schema -------------------------------------------------
-
-
-def _create_reader_role(conn: PgConnection) -> None:
-    """Create READER_ROLE if missing and let the current user SET ROLE to it; a refusal is a
-    ConfigurationError saying what an administrator must grant."""
-    from psycopg import errors, sql
-
-    role = sql.Identifier(READER_ROLE)
-    what_to_grant = (
-        f"The SQL tool on PostgreSQL runs the model's queries as the role {READER_ROLE}, which "
-        "may only read the loaded tables. Let Almanac's database user create it (ALTER ROLE "
-        "<user> CREATEROLE), or create it once as an administrator: "
-        f"CREATE ROLE {READER_ROLE} NOLOGIN; GRANT {READER_ROLE} TO <user>;"
-    )
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
-    if exists is None:
-        try:
-            with conn.transaction():  # a savepoint: a concurrent creator is no failure
-                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
-        except errors.DuplicateObject:
-            pass
-        except errors.InsufficientPrivilege as exc:
-            raise ConfigurationError(
-                f"Cannot create the role {READER_ROLE} ({exc.diag.message_primary}). "
-                + what_to_grant
-            ) from exc
-    member = conn.execute(
-        "SELECT pg_has_role(current_user, %s, 'MEMBER') AS m", (READER_ROLE,)
-    ).fetchone()
-    if member is None or not member["m"]:
-        try:
-            with conn.transaction():
-                conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
-        except errors.InsufficientPrivilege as exc:
-            raise ConfigurationError(
-                f"Cannot grant the role {READER_ROLE} to Almanac's database user "
-                f"({exc.diag.message_primary}). " + what_to_grant
-            ) from exc
-
-
-#: The PostgreSQL schema of the tables (SQLite needs none: `_CREATE_META` on each load).
-PG_MIGRATIONS: list[Migration] = [
-    Migration("tables_pg_0001_reader_role", function=_create_reader_role),
-    Migration(
-        "tables_pg_0002_schema",
-        sql=f"""
-CREATE SCHEMA IF NOT EXISTS {TABLES_SCHEMA};
-GRANT USAGE ON SCHEMA {TABLES_SCHEMA} TO {READER_ROLE};
-CREATE TABLE IF NOT EXISTS {TABLES_SCHEMA}.{_META_TABLE} (
-    table_name TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    source_name TEXT NOT NULL,
-    type TEXT NOT NULL,
-    PRIMARY KEY (table_name, position)
-);
-REVOKE ALL ON {TABLES_SCHEMA}.{_META_TABLE} FROM {READER_ROLE};
-""",
-    ),
-]
-
-_CREATE_META = f"""
-CREATE TABLE IF NOT EXISTS {_META_TABLE} (
-    table_name TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    source_name TEXT NOT NULL,
-    type TEXT NOT NULL,
-    PRIMARY KEY (table_name, position)
+from services.tables.databases import (
+    LOAD_LOCK,
+    MAX_COLUMNS,
+    PG_MIGRATIONS,
+    PG_TABLES,
+    PG_TYPES,
+    READER_ROLE,
+    SQLITE_TABLES,
+    TABLES_SCHEMA,
+    TableStorage,
+    as_text,
+    describe_table,
+    user_table_names,
 )
-"""
-
-
-# -- values -------------------------------------------------------------------------------------
-
-
-def as_text(value: Any) -> str:
-    """A value as the text SQLite would show for it (ISO dates, numbers as written)."""
-    if isinstance(value, bytes | memoryview | bytearray):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(float(value))
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
-
-
-def _sample_text(value: Any) -> str:
-    text = as_text(value).replace("\n", " ")
-    return text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 1] + "…"
-
-
-def _to_datetime(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(str(value).strip())
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
-# -- the two databases --------------------------------------------------------------------------
-
-Conn = TypeVar("Conn")
-#: A table's `_almanac_columns` rows: (table key, position, column, source name, loader type).
-MappingRow = tuple[str, int, str, str, str]
-#: A new table's columns: (name, loader type), and its rows.
-Columns = Sequence[tuple[str, str]]
-Rows = Iterator[tuple[Any, ...]]
-
-
-class _Tables(ABC, Generic[Conn]):
-    """How one database stores, lists and describes the user tables (the module docstring
-    says what differs and why). Stateless: every method works on the connection it is given,
-    so the SQL sandboxes describe their tables with the same code as the loader."""
-
-    #: PostgreSQL stores a table's name folded to lowercase and compares names exactly;
-    #: SQLite keeps the name as loaded and compares names case-insensitively.
-    folds_names: ClassVar[bool]
-
-    def table(self, name: str) -> str:
-        """The name the user's table `name` is stored under."""
-        return name.lower() if self.folds_names else name
-
-    def holds(self, conn: Conn, name: str) -> bool:
-        """Whether the user's table `name` exists."""
-        names = self.table_names(conn)
-        if self.folds_names:
-            return name.lower() in names
-        return name.lower() in {t.lower() for t in names}
-
-    def describe(self, conn: Conn, name: str, *, samples: int = _SAMPLE_COUNT) -> TableSchema:
-        """Columns (reported types, up to `samples` distinct non-NULL values, the listed
-        values if there are at most MAX_COLUMN_VALUES) and the row count of table `name`.
-
-        Shared with the SQL sandboxes so the loader's answer and the model's view agree. `conn`
-        must be trusted (no SQLite authorizer, not the reader role); `name` must exist."""
-        columns: list[TableColumn] = []
-        for column, reported in self._columns(conn, name):
-            values = self._distinct(conn, name, column, samples)
-            listed = self._listed(conn, name, column, reported, MAX_COLUMN_VALUES + 1)
-            columns.append(
-                TableColumn(
-                    name=column,
-                    type=reported,
-                    samples=tuple(_sample_text(value) for value in values),
-                    values=tuple(as_text(value) for value in listed)
-                    if len(listed) <= MAX_COLUMN_VALUES
-                    else (),
-                )
-            )
-        return TableSchema(name=name, columns=tuple(columns), row_count=self._count(conn, name))
-
-    def refused_values(self) -> tuple[type[Exception], ...]:
-        """The errors of a value this database cannot store (`describe_refusal` words them)."""
-        return ()
-
-    def describe_refusal(self, exc: Exception) -> str:
-        return str(exc)
-
-    @abstractmethod
-    def table_names(self, conn: Conn) -> list[str]:
-        """Names of the tables users loaded (not Almanac's bookkeeping), sorted."""
-
-    @abstractmethod
-    def _columns(self, conn: Conn, table: str) -> list[tuple[str, str]]:
-        """(name, reported type) of each column, in order."""
-
-    @abstractmethod
-    def _distinct(self, conn: Conn, table: str, column: str, limit: int) -> list[Any]:
-        """Up to `limit` distinct non-NULL values of `column`."""
-
-    @abstractmethod
-    def _listed(self, conn: Conn, table: str, column: str, reported: str, limit: int) -> list[Any]:
-        """Up to `limit` distinct values of `column` to list for matching questions."""
-
-    @abstractmethod
-    def _count(self, conn: Conn, table: str) -> int: ...
-
-    @abstractmethod
-    def to_column(self, value: Any, loader_type: str) -> Any:
-        """A value converted by the loader's rules, as this database stores that type."""
-
-    @abstractmethod
-    def replace(self, conn: Conn, table: str, columns: Columns, rows: Rows) -> None:
-        """Build table `table` from `rows` in a scratch table, then put it in the place of
-        the old one (inside the caller's transaction)."""
-
-    @abstractmethod
-    def drop(self, conn: Conn, table: str) -> None:
-        """Drop the existing table `table` and its column mapping."""
-
-    @abstractmethod
-    def mapping(self, conn: Conn, key: str) -> dict[str, str]:
-        """Column -> source name of the table whose lowercased name is `key`."""
-
-    @abstractmethod
-    def set_mapping(self, conn: Conn, key: str, rows: Sequence[MappingRow]) -> None: ...
-
-
-class SqliteTables(_Tables[Connection]):
-    """The user tables in a SQLite file, beside SQLite's own and Almanac's bookkeeping."""
-
-    folds_names = False
-
-    def table_names(self, conn: Connection) -> list[str]:
-        rows = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-            "AND lower(name) NOT LIKE ? ESCAPE '\\' ORDER BY name COLLATE NOCASE",
-            (INTERNAL_PREFIX.replace("_", "\\_") + "%",),
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def _columns(self, conn: Connection, table: str) -> list[tuple[str, str]]:
-        info = conn.execute("SELECT name, type FROM pragma_table_info(?)", (table,)).fetchall()
-        return [(name, (declared or "ANY").upper()) for name, declared in info]
-
-    def _distinct(self, conn: Connection, table: str, column: str, limit: int) -> list[Any]:
-        quoted, cell = quote_identifier(table), quote_identifier(column)
-        rows = conn.execute(
-            f"SELECT DISTINCT {cell} FROM {quoted} WHERE {cell} IS NOT NULL LIMIT ?", (limit,)
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def _listed(
-        self, conn: Connection, table: str, column: str, reported: str, limit: int
-    ) -> list[Any]:
-        quoted, cell = quote_identifier(table), quote_identifier(column)
-        rows = conn.execute(
-            f"SELECT DISTINCT {cell} FROM {quoted} WHERE typeof({cell}) = 'text' "
-            f"AND length({cell}) <= ? LIMIT ?",
-            (_SAMPLE_CHARS, limit),
-        ).fetchall()
-        return [row[0] for row in rows]
-
-    def _count(self, conn: Connection, table: str) -> int:
-        (count,) = conn.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()
-        return int(count)
-
-    def to_column(self, value: Any, loader_type: str) -> Any:
-        return value  # DATE / DATETIME stay ISO text
-
-    def replace(self, conn: Connection, table: str, columns: Columns, rows: Rows) -> None:
-        scratch = quote_identifier(f"{_SCRATCH_PREFIX}{table.lower()}")
-        definition = ", ".join(f"{quote_identifier(c)} {t}" for c, t in columns)
-        conn.execute(f"DROP TABLE IF EXISTS {scratch}")
-        conn.execute(f"CREATE TABLE {scratch} ({definition})")
-        conn.executemany(f"INSERT INTO {scratch} VALUES ({', '.join('?' for _ in columns)})", rows)
-        conn.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
-        conn.execute(f"ALTER TABLE {scratch} RENAME TO {quote_identifier(table)}")
-
-    def drop(self, conn: Connection, table: str) -> None:
-        conn.execute(f"DROP TABLE {quote_identifier(table)}")
-        if self._has_meta(conn):
-            conn.execute(f"DELETE FROM {_META_TABLE} WHERE table_name = ?", (table.lower(),))
-
-    def mapping(self, conn: Connection, key: str) -> dict[str, str]:
-        if not self._has_meta(conn):
-            return {}
-        rows = conn.execute(
-            f"SELECT name, source_name FROM {_META_TABLE} WHERE table_name = ? ORDER BY position",
-            (key,),
-        ).fetchall()
-        return {row[0]: row[1] for row in rows}
-
-    def set_mapping(self, conn: Connection, key: str, rows: Sequence[MappingRow]) -> None:
-        conn.execute(_CREATE_META)
-        conn.execute(f"DELETE FROM {_META_TABLE} WHERE table_name = ?", (key,))
-        conn.executemany(
-            f"INSERT INTO {_META_TABLE} (table_name, position, name, source_name, type) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
-
-    @staticmethod
-    def _has_meta(conn: Connection) -> bool:
-        """False for a file whose tables were all loaded before `_almanac_columns` existed."""
-        row = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_META_TABLE,)
-        ).fetchone()
-        return row is not None
-
-
-def _qualified(name: str) -> sql.Composed:
-    from psycopg import sql
-
-    return sql.SQL("{}.{}").format(sql.Identifier(TABLES_SCHEMA), sql.Identifier(name))
-
-
-class PgTables(_Tables["PgConnection"]):
-    """The user tables in PostgreSQL's TABLES_SCHEMA, readable by READER_ROLE."""
-
-    folds_names = True
-
-    def refused_values(self) -> tuple[type[Exception], ...]:
-        from psycopg.errors import DataError  # e.g. a NUL inside a JSON string
-
-        return (DataError,)
-
-    def describe_refusal(self, exc: Exception) -> str:
-        return str(exc.diag.message_primary)  # type: ignore[attr-defined]  # a psycopg Error
-
-    def table_names(self, conn: PgConnection) -> list[str]:
-        rows = conn.execute(
-            "SELECT c.relname AS name FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') "
-            "AND NOT starts_with(lower(c.relname), %s) "
-            "ORDER BY lower(c.relname), c.relname",
-            (TABLES_SCHEMA, INTERNAL_PREFIX),
-        ).fetchall()
-        return [row["name"] for row in rows]
-
-    def _columns(self, conn: PgConnection, table: str) -> list[tuple[str, str]]:
-        info = conn.execute(
-            "SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type "
-            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
-            "ORDER BY a.attnum",
-            (TABLES_SCHEMA, table),
-        ).fetchall()
-        return [
-            (row["name"], _REPORTED_TYPES.get(row["type"], str(row["type"]).upper()))
-            for row in info
-        ]
-
-    def _distinct(self, conn: PgConnection, table: str, column: str, limit: int) -> list[Any]:
-        from psycopg import sql
-        from psycopg.rows import tuple_row
-
-        # Distinct values in the order they first appear (a fresh table's physical order).
-        first_seen = sql.SQL(
-            "SELECT v FROM (SELECT {c} AS v, row_number() OVER () AS n FROM {t} "
-            "WHERE {c} IS NOT NULL) s GROUP BY v ORDER BY min(n) LIMIT %s"
-        ).format(c=sql.Identifier(column), t=_qualified(table))
-        rows = conn.cursor(row_factory=tuple_row).execute(first_seen, (limit,)).fetchall()
-        return [row[0] for row in rows]
-
-    def _listed(
-        self, conn: PgConnection, table: str, column: str, reported: str, limit: int
-    ) -> list[Any]:
-        from psycopg import sql
-        from psycopg.rows import tuple_row
-
-        if reported not in _LISTED_TYPES:
-            return []
-        listed = sql.SQL(
-            "SELECT v FROM (SELECT {c} AS v, row_number() OVER () AS n FROM {t} "
-            "WHERE {c} IS NOT NULL) s WHERE length(v::text) <= %s "
-            "GROUP BY v ORDER BY min(n) LIMIT %s"
-        ).format(c=sql.Identifier(column), t=_qualified(table))
-        cursor = conn.cursor(row_factory=tuple_row)
-        return [row[0] for row in cursor.execute(listed, (_SAMPLE_CHARS, limit)).fetchall()]
-
-    def _count(self, conn: PgConnection, table: str) -> int:
-        from psycopg import sql
-        from psycopg.rows import tuple_row
-
-        cursor = conn.cursor(row_factory=tuple_row)
-        counted = cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(_qualified(table)))
-        row = counted.fetchone()
-        return int(row[0]) if row else 0
-
-    def to_column(self, value: Any, loader_type: str) -> Any:
-        if value is None:
-            return None
-        if loader_type == "DATE":
-            return date.fromisoformat(str(value).strip())
-        if loader_type == "DATETIME":
-            return _to_datetime(value)
-        return value
-
-    def replace(self, conn: PgConnection, table: str, columns: Columns, rows: Rows) -> None:
-        from psycopg import sql
-
-        digest = hashlib.sha256(table.encode()).hexdigest()[:16]
-        scratch = _qualified(f"{_SCRATCH_PREFIX}{digest}")
-        definition = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(PG_TYPES[t])) for c, t in columns
-        )
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
-        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(scratch, definition))
-        with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(scratch)) as copy:
-            for row in rows:
-                copy.write_row(row)
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(table)))
-        conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(scratch, sql.Identifier(table)))
-        conn.execute(
-            sql.SQL("GRANT SELECT ON {} TO {}").format(
-                _qualified(table), sql.Identifier(READER_ROLE)
-            )
-        )
-
-    def drop(self, conn: PgConnection, table: str) -> None:
-        from psycopg import sql
-
-        conn.execute(sql.SQL("DROP TABLE {}").format(_qualified(table)))
-        conn.execute(
-            sql.SQL("DELETE FROM {} WHERE table_name = %s").format(_qualified(_META_TABLE)),
-            (table,),
-        )
-
-    def mapping(self, conn: PgConnection, key: str) -> dict[str, str]:
-        from psycopg import sql
-
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT name, source_name FROM {} WHERE table_name = %s ORDER BY position"
-            ).format(_qualified(_META_TABLE)),
-            (key,),
-        ).fetchall()
-        return {row["name"]: row["source_name"] for row in rows}
-
-    def set_mapping(self, conn: PgConnection, key: str, rows: Sequence[MappingRow]) -> None:
-        from psycopg import sql
-
-        meta = _qualified(_META_TABLE)
-        conn.execute(sql.SQL("DELETE FROM {} WHERE table_name = %s").format(meta), (key,))
-        conn.cursor().executemany(
-            sql.SQL(
-                "INSERT INTO {} (table_name, position, name, source_name, type) "
-                "VALUES (%s, %s, %s, %s, %s)"
-            ).format(meta),
-            rows,
-        )
-
-
-SQLITE_TABLES = SqliteTables()
-PG_TABLES = PgTables()
-#: SQLite's answers under the names `services/database_copy` reads a tables file with.
-describe_table = SQLITE_TABLES.describe
-user_table_names = SQLITE_TABLES.table_names
-
+from services.tables.reading import SourceFile, read_csv, read_jsonl, read_workbook_sheets
+from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
+from use_cases.tables.domain import KEEP, Placement, TableSchema
+from use_cases.tables.tables import INTERNAL_PREFIX, SQL_KEYWORDS, validate_table_name
 
 # -- the loader ---------------------------------------------------------------------------------
 
@@ -592,7 +116,7 @@ class TableLoader:
         self._budget = budget
         #: The shared pool, or the SQLite file (created by the first load).
         self._db: PgDatabase | Path
-        self._tables: _Tables[Any]
+        self._tables: TableStorage[Any]
         if isinstance(target, PgDatabase):
             self._db, self._tables = target, PG_TABLES
             apply_migrations(target, PG_MIGRATIONS)
@@ -603,14 +127,15 @@ class TableLoader:
         """Nothing to release: each call closes its SQLite connection, and the PostgreSQL
         pool is shared and closed by its owner."""
 
-    def load(self, file: Path, name: str) -> TableSchema:
-        """Load `file` as table `name`, choosing the format by the file's extension."""
+    def load(self, file: Path, name: str, collection: Placement = KEEP) -> TableSchema:
+        """Load `file` as table `name` in `collection`, choosing the format by the file's
+        extension."""
         file = Path(file)
         suffix = file.suffix.lower()
         if suffix in self.SUFFIXES:
-            return self.load_csv(file, name, delimiter=self.SUFFIXES[suffix])
+            return self.load_csv(file, name, delimiter=self.SUFFIXES[suffix], collection=collection)
         if suffix in self.JSONL_SUFFIXES:
-            return self.load_jsonl(file, name)
+            return self.load_jsonl(file, name, collection=collection)
         if suffix in self.WORKBOOK_SUFFIXES:
             raise InvalidRequest(
                 f"{file.name} is a workbook: it is loaded as one table per sheet, named from "
@@ -624,23 +149,27 @@ class TableLoader:
     def is_workbook(self, file: Path) -> bool:
         return Path(file).suffix.lower() in self.WORKBOOK_SUFFIXES
 
-    def load_workbook(self, file: Path, prefix: str | None = None) -> list[TableSchema]:
+    def load_workbook(
+        self, file: Path, prefix: str | None = None, collection: Placement = KEEP
+    ) -> list[TableSchema]:
         """Create or replace a table for each sheet with data of the workbook `file`, named
-        `sheet_table_name(prefix or the file's name, sheet)`, all in one transaction: a bad
-        sheet, or a refused workbook (corrupt, password-protected, past a budget), writes
-        nothing."""
+        `sheet_table_name(prefix or the file's name, sheet)`, each in `collection`, all in one
+        transaction: a bad sheet, or a refused workbook (corrupt, password-protected, past a
+        budget), writes nothing."""
         named = read_workbook_sheets(Path(file), prefix, self._budget)
         with self._writing() as conn:
             for name, source in named:
-                self._write_in(conn, name, source)
+                self._write_in(conn, name, source, collection)
             return [self._tables.describe(conn, self._tables.table(name)) for name, _ in named]
 
-    def load_csv(self, file: Path, name: str, *, delimiter: str = ",") -> TableSchema:
+    def load_csv(
+        self, file: Path, name: str, *, delimiter: str = ",", collection: Placement = KEEP
+    ) -> TableSchema:
         """Create or atomically replace table `name` from a CSV file with a header line."""
         validate_table_name(name)
-        return self._write(name, read_csv(Path(file), delimiter))
+        return self._write(name, read_csv(Path(file), delimiter), collection)
 
-    def load_jsonl(self, file: Path, name: str) -> TableSchema:
+    def load_jsonl(self, file: Path, name: str, *, collection: Placement = KEEP) -> TableSchema:
         """Create or atomically replace table `name` from JSON Lines (one object per line).
 
         Columns are the union of the keys in order of first appearance; a missing key is
@@ -648,7 +177,7 @@ class TableLoader:
         `::jsonb ->>` on PostgreSQL).
         """
         validate_table_name(name)
-        return self._write(name, read_jsonl(Path(file)))
+        return self._write(name, read_jsonl(Path(file)), collection)
 
     def list_tables(self) -> list[TableSchema]:
         """Every user table with its columns, samples and row count, sorted by name."""
@@ -708,13 +237,13 @@ class TableLoader:
         else:
             yield None
 
-    def _write(self, name: str, source: SourceFile) -> TableSchema:
+    def _write(self, name: str, source: SourceFile, collection: Placement) -> TableSchema:
         with self._writing() as conn:
-            self._write_in(conn, name, source)
+            self._write_in(conn, name, source, collection)
             return self._tables.describe(conn, self._tables.table(name))
 
-    def _write_in(self, conn: Any, name: str, source: SourceFile) -> None:
-        """Table `name` from `source`, in the caller's transaction."""
+    def _write_in(self, conn: Any, name: str, source: SourceFile, collection: Placement) -> None:
+        """Table `name` from `source`, in `collection`, in the caller's transaction."""
         if not source.headers:
             raise InvalidRequest(
                 f"Table {name!r} would have no columns: the objects in the file have no keys."
@@ -754,6 +283,7 @@ class TableLoader:
                 conn, table, list(zip(columns, loader_types, strict=True)), converted()
             )
             self._tables.set_mapping(conn, name.lower(), mapping)
+            self._tables.place(conn, name.lower(), collection)
         except self._tables.refused_values() as exc:  # PostgreSQL: a NUL inside a JSON string
             raise InvalidRequest(
                 f"{name!r} cannot be stored in PostgreSQL: {self._tables.describe_refusal(exc)}; "

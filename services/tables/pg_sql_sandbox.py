@@ -49,7 +49,7 @@ from services.postgres import PgDatabase, apply_migrations
 from services.tables.loader import PG_MIGRATIONS, PG_TABLES, READER_ROLE, TABLES_SCHEMA
 from services.tables.sql_runner import Catalog, ReadOnlySqlRunner, RunnerOptions
 from use_cases.shared.errors import ConfigurationError, ToolRejected
-from use_cases.tables.domain import QueryResult, TableSchema
+from use_cases.tables.domain import QueryResult, TableCollections, TableSchema
 
 if TYPE_CHECKING:
     from services.postgres.database import Connection
@@ -231,19 +231,22 @@ class PgSqlRunner(ReadOnlySqlRunner):
 
     # -- SqlRunner ------------------------------------------------------------------------------
 
-    def schemas(self) -> list[TableSchema]:
-        """The available tables with column types, up to 3 sample values and row counts."""
+    def schemas(self, collections: TableCollections = None) -> list[TableSchema]:
+        """The available tables of `collections` (None: all) with column types, up to 3
+        sample values and row counts."""
         try:
             with self._db.connection() as conn, conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 catalog = self._current_catalog(conn, want_schemas=True)
-            return list(catalog.schemas or ())
+            return catalog.readable_schemas(collections)
         except psycopg.Error as exc:
             logger.warning("SQL sandbox: cannot read the tables schema: {}", exc)
             return []
 
-    def run(self, sql_text: str) -> QueryResult:
-        """Run one read-only SELECT; `ToolRejected` with a retry hint for anything else."""
+    def run(self, sql_text: str, collections: TableCollections = None) -> QueryResult:
+        """Run one read-only SELECT over the tables of `collections` (None: all); any other
+        table is "no such table" to the plan check. `ToolRejected` with a retry hint for
+        anything else."""
         text = self._check_text(sql_text)
         self._check_length(text)  # a bound, like SQLite's SQLITE_LIMIT_SQL_LENGTH
         self._check_big_values(text)
@@ -251,9 +254,11 @@ class PgSqlRunner(ReadOnlySqlRunner):
         try:
             with self._db.connection() as conn, conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION READ ONLY")
-                catalog = self._current_catalog(conn)
+                whole = self._current_catalog(conn)
+                catalog = whole.within(collections)
                 if not catalog.tables:
                     raise ToolRejected(self._NOTHING_LOADED)
+                self._refuse_hidden(text, whole, catalog)
                 self._enter_sandbox(conn)
                 self._check_plan(conn, text, catalog)
                 cursor = conn.cursor(name=f"almanac_sql_{uuid.uuid4().hex}", row_factory=tuple_row)
@@ -392,7 +397,8 @@ class PgSqlRunner(ReadOnlySqlRunner):
         }
         names = self._visible(name for name in PG_TABLES.table_names(conn) if name in readable)
         schemas = tuple(PG_TABLES.describe(conn, name) for name in names) if want_schemas else None
-        return Catalog(version=signature, tables=names, schemas=schemas)
+        placed = PG_TABLES.collections(conn)
+        return Catalog(version=signature, tables=names, schemas=schemas, collections=placed)
 
     # -- errors ---------------------------------------------------------------------------------
 

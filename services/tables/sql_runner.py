@@ -16,6 +16,9 @@ here, so the model gets the same advice on both. Shared here:
 * the catalog cache: the available tables (and, once asked for, their schemas) are kept until
   the database's version changes (SQLite: its schema version; PostgreSQL: the oids, names and
   privileges of the schema's tables) or `refresh()` is called, under one lock;
+* which of them a reader may see: those of the reader's collections (`TableCollections`; a
+  table's collection is in the catalog), the only tables a query of theirs may name and the
+  only ones its schemas, hints and refusals mention;
 * the result: at most `max_rows` rows (`truncated` beyond), each value as SQLite would show it
   (binary as `<N bytes>`, PostgreSQL's dates, decimals, JSON, ... as text or numbers), long
   text cut at `max_cell_chars`;
@@ -35,11 +38,17 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypedDict
 
 from use_cases.shared.errors import ToolRejected
-from use_cases.tables.domain import QueryResult, TableSchema
+from use_cases.tables.domain import QueryResult, TableCollections, TableSchema
 
 _LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z)|\()*", re.S)
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
 _READ_KEYWORDS = frozenset({"select", "with", "values"})
+#: Identifiers of a statement: bare words and the quoted forms both engines read ("x", `x`,
+#: [x]); string literals are skipped, comments are not (a name there is refused too).
+_IDENTIFIERS = re.compile(
+    r"""'(?:[^']|'')*'|"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|\[([^\]]*)\]|([A-Za-z_][A-Za-z0-9_$]*)""",
+    re.S,
+)
 
 
 class RunnerOptions(TypedDict, total=False):
@@ -59,6 +68,25 @@ class Catalog:
     version: Any
     tables: tuple[str, ...]
     schemas: tuple[TableSchema, ...] | None = None
+    collections: dict[str, int] | None = None
+    """Lowercased table name -> its collection's id (a table not here: the default one)."""
+
+    def readable(self, collections: TableCollections) -> tuple[str, ...]:
+        """The available tables a reader of `collections` may see (None: all of them)."""
+        if collections is None:
+            return self.tables
+        placed = self.collections or {}
+        return tuple(t for t in self.tables if placed.get(t.lower()) in collections)
+
+    def readable_schemas(self, collections: TableCollections) -> list[TableSchema]:
+        names = {t.lower() for t in self.readable(collections)}
+        return [s for s in self.schemas or () if s.name.lower() in names]
+
+    def within(self, collections: TableCollections) -> Catalog:
+        """This catalog as a reader of `collections` sees it."""
+        if collections is None:
+            return self
+        return Catalog(self.version, self.readable(collections), None, self.collections)
 
 
 class ReadOnlySqlRunner:
@@ -154,6 +182,20 @@ class ReadOnlySqlRunner:
                 catalog = build()
                 self._catalog = catalog
             return catalog
+
+    def _refuse_hidden(self, sql: str, whole: Catalog, readable: Catalog) -> None:
+        """ "No such table" for a query that names a table of another collection anywhere,
+        before the engine sees it: the engine's own errors (an unknown column, a type
+        mismatch) would otherwise tell such a table from a missing one. A word that only
+        looks like such a table (an alias, a word in a comment) is refused too: on purpose,
+        the boundary errs on the side of refusing."""
+        if readable.tables == whole.tables:
+            return
+        hidden = {t.lower() for t in whole.tables} - {t.lower() for t in readable.tables}
+        for match in _IDENTIFIERS.finditer(sql):
+            name = next((g for g in match.groups() if g is not None), None)
+            if name is not None and name.lower() in hidden:
+                raise self._no_such_table(name, self._tables_hint(readable))
 
     def _visible(self, names: Iterable[str]) -> tuple[str, ...]:
         """`names` restricted to the `tables` option, in order."""

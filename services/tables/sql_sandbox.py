@@ -66,7 +66,7 @@ from loguru import logger
 from services.tables.loader import SQLITE_TABLES
 from services.tables.sql_runner import Catalog, ReadOnlySqlRunner, RunnerOptions
 from use_cases.shared.errors import ToolRejected
-from use_cases.tables.domain import QueryResult, TableSchema
+from use_cases.tables.domain import QueryResult, TableCollections, TableSchema
 from use_cases.tables.markdown import render_markdown
 
 #: Scalar, aggregate and window functions the model may call. Anything not listed is denied,
@@ -321,17 +321,20 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
 
     # -- SqlRunner ------------------------------------------------------------------------------
 
-    def schemas(self) -> list[TableSchema]:
-        """The available tables with column types, up to 3 sample values and row counts."""
+    def schemas(self, collections: TableCollections = None) -> list[TableSchema]:
+        """The available tables of `collections` (None: all) with column types, up to 3
+        sample values and row counts."""
         try:
             version = self._schema_version()
         except sqlite3.Error as exc:
             logger.warning("SQL sandbox: cannot read the tables database: {}", exc)
             return []
-        return list(self._current_catalog(version, want_schemas=True).schemas or ())
+        return self._current_catalog(version, want_schemas=True).readable_schemas(collections)
 
-    def run(self, sql: str) -> QueryResult:
-        """Run one read-only SELECT; `ToolRejected` with a retry hint for anything else."""
+    def run(self, sql: str, collections: TableCollections = None) -> QueryResult:
+        """Run one read-only SELECT over the tables of `collections` (None: all); any other
+        table is "no such table" to the authorizer. `ToolRejected` with a retry hint for
+        anything else."""
         sql = self._check_text(sql)
         sql_bytes = 4 * self._max_sql_length + 64
         conn = self._open_sandbox(sql_bytes)
@@ -342,7 +345,9 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
             # Still trusted here: this is our SQL, and the authorizer is not installed yet.
             # PRAGMA schema_version always answers one row
             (version,) = cast("tuple[int]", conn.execute("PRAGMA schema_version").fetchone())
-            catalog = self._current_catalog(version)
+            whole = self._current_catalog(version)
+            catalog = whole.within(collections)
+            self._refuse_hidden(sql, whole, catalog)
             objects = frozenset(row[0] for row in conn.execute(_OBJECT_NAMES_SQL))
             guard = _Guard(
                 sql=sql,
@@ -424,8 +429,9 @@ class SqliteSqlRunner(ReadOnlySqlRunner):
                 if want_schemas
                 else None
             )
+            placed = SQLITE_TABLES.collections(conn)
             conn.execute("COMMIT")
-            return Catalog(version=version, tables=names, schemas=schemas)
+            return Catalog(version=version, tables=names, schemas=schemas, collections=placed)
         finally:
             conn.close()
 

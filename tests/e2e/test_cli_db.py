@@ -90,6 +90,10 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     use_case = _json("use-cases", "create", project["id"], "triage")
     _ok("prompts", "library", "create", use_case["id"], "short", "--tag", "terse")
     run_id = _json("eval", "run", str(_write(tmp_path)))["run_id"]
+    # A table in a collection: its place travels with it.
+    _ok("collections", "create", "hr")
+    (tmp_path / "bands.csv").write_text("level,band\n5,88000\n", encoding="utf-8")
+    _ok("tables", "load", str(tmp_path / "bands.csv"), "--name", "bands", "--collection", "hr")
     (tmp_path / "share").mkdir()  # a synced source (empty, so the index is the sample's)
     _ok("sources", "add", "share", "--folder", str(tmp_path / "share"), "--every", "1h")
     _ok("sources", "sync", "share")
@@ -130,6 +134,7 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     # The same answers from PostgreSQL.
     monkeypatch.setenv("DATABASE_URL", pg_url)
     assert _views(chat["id"], run_id) == before
+    assert {t["name"]: t["collection"] for t in before["tables"]}["bands"] == "hr"
     [source] = _json("sources", "list")
     assert (source["name"], source["every_s"], source["last_sync"]["status"]) == (
         "share",

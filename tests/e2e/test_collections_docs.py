@@ -57,13 +57,18 @@ def test_the_docs_cli_examples_run(tmp_path: Path) -> None:
     folder = tmp_path / "hr-documents"
     folder.mkdir()
     shutil.copy(PROJECT_ROOT / "docs" / "examples" / "salary-bands.md", folder)
+    shutil.copy(PROJECT_ROOT / "docs" / "examples" / "salary-bands.csv", folder)
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "LOAD_SAMPLE_DATA": "false"}
     for line in _lines("almanac "):
         argv = shlex.split(line.replace("./hr-documents", str(folder)))
         if argv[1:3] == ["collections", "who-can-read"]:
             argv[3] = "1"  # the id the folder's one document gets in a fresh data directory
         if argv[1:3] == ["collections", "delete"]:
-            # It still holds the document: refused, as the doc says, until it is removed.
+            # It still holds the table and the document: refused, as the doc says, until
+            # they are removed.
+            refused = _almanac(argv[1:], env)
+            assert refused.returncode == 1 and "still holds 1 table" in refused.stderr
+            assert _almanac(["tables", "drop", "salary_bands", "--yes"], env).returncode == 0
             refused = _almanac(argv[1:], env)
             assert refused.returncode == 1 and "still holds 1 document" in refused.stderr
             assert _almanac(["docs", "remove", "1", "--yes"], env).returncode == 0

@@ -1,4 +1,4 @@
-"""`GET /api/tables` and `POST /api/tables`: the structured tables over HTTP, for admins.
+"""`GET /api/tables` and `POST /api/tables`: the structured tables over HTTP.
 
 A load goes through the same use case as `almanac tables load`: atomic, audited, and seen by
 the SQL tool's next query at once. A bad name or a bad file changes nothing."""
@@ -184,3 +184,44 @@ async def test_reading_or_deleting_a_table_by_a_bad_name_is_refused(
     too_many = await client.get("/api/tables/directory/rows", params={"limit": 501})
     assert too_many.status_code == 422
     assert "directory" in await _tables(client)
+
+
+async def test_a_load_into_a_collection_places_the_table_and_a_reload_keeps_it(
+    client: httpx.AsyncClient,
+) -> None:
+    made = await client.post("/api/collections", json={"name": "facilities"})
+    assert made.status_code == 201, made.text
+    loaded = await client.post(
+        "/api/tables",
+        data={"name": "rooms", "collection": "facilities"},
+        files={"file": ("rooms.csv", ROOMS)},
+    )
+    assert loaded.status_code == 201, loaded.text
+    assert loaded.json()["table"]["collection"] == "facilities"
+    again = await _load(client, "rooms", "rooms.csv", ROOMS)  # no collection: keeps its own
+    assert again.json()["table"]["collection"] == "facilities"
+    assert again.json()["replaced"]["collection"] == "facilities"
+    assert (await _tables(client))["rooms"]["collection"] == "facilities"
+    moved = await client.post(
+        "/api/tables",
+        data={"name": "rooms", "collection": "default"},
+        files={"file": ("rooms.csv", ROOMS)},
+    )
+    assert moved.json()["table"]["collection"] is None
+    assert (await _tables(client))["directory"]["collection"] is None
+
+
+async def test_a_load_naming_an_unknown_collection_is_refused_and_stores_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    before = await _tables(client)
+    for collection in ("nosuch", "Not A Name"):
+        refused = await client.post(
+            "/api/tables",
+            data={"name": "rooms", "collection": collection},
+            files={"file": ("rooms.csv", ROOMS)},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "invalid_request"
+        assert "collection" in refused.json()["detail"].lower()
+    assert await _tables(client) == before

@@ -63,7 +63,15 @@ from use_cases.shared.errors import (
     UnsupportedDocument,
 )
 from use_cases.shared.leases import JobLease
-from use_cases.tables.domain import QueryResult, TableColumn, TableSchema
+from use_cases.tables.domain import (
+    KEEP,
+    Placement,
+    QueryResult,
+    TableCollections,
+    TableColumn,
+    TableSchema,
+    may_read,
+)
 from use_cases.tables.tables import validate_table_name
 
 
@@ -642,10 +650,10 @@ class InMemorySqlRunner:
 
     dialect = "SQLite"
 
-    def schemas(self) -> list[TableSchema]:
-        return list(self.tables)
+    def schemas(self, collections: TableCollections = None) -> list[TableSchema]:
+        return [t for t in self.tables if may_read(collections, t)]
 
-    def run(self, sql: str) -> QueryResult:
+    def run(self, sql: str, collections: TableCollections = None) -> QueryResult:
         self.statements.append(sql)
         if sql not in self.answers:
             raise ToolRejected("Only a single SELECT over the listed tables is allowed.")
@@ -683,7 +691,7 @@ class InMemoryTableLoader:
         self.tables: dict[str, tuple[TableSchema, list[list[str]]]] = {}
         self.reads: list[Path] = []
 
-    def load(self, file: Path, name: str) -> TableSchema:
+    def load(self, file: Path, name: str, collection: Placement = KEEP) -> TableSchema:
         validate_table_name(name)
         self.reads.append(file)
         if file.suffix.lower() != ".csv":
@@ -697,8 +705,9 @@ class InMemoryTableLoader:
         samples = [tuple(dict.fromkeys(row[i] for row in rows))[:3] for i in range(len(header))]
         columns = tuple(TableColumn(column, "TEXT", samples[i]) for i, column in enumerate(header))
         key = next((k for k in self.tables if k.lower() == name.lower()), name)
-        self.tables.pop(key, None)
-        schema = TableSchema(name, columns, len(rows))
+        before = self.tables.pop(key, None)
+        kept = before[0].collection_id if before else None
+        schema = TableSchema(name, columns, len(rows), kept if collection == KEEP else collection)
         self.tables[name] = (schema, rows)
         return schema
 
@@ -729,15 +738,16 @@ class CachingSqlRunner:
             self._snapshot = {k.lower(): v for k, v in self._tables.tables.items()}
         return self._snapshot
 
-    def schemas(self) -> list[TableSchema]:
-        return [schema for _, (schema, _) in sorted(self._current().items())]
+    def schemas(self, collections: TableCollections = None) -> list[TableSchema]:
+        tables = [schema for _, (schema, _) in sorted(self._current().items())]
+        return [t for t in tables if may_read(collections, t)]
 
-    def run(self, sql: str) -> QueryResult:
+    def run(self, sql: str, collections: TableCollections = None) -> QueryResult:
         match = self._QUERY.match(sql)
         if match is None:
             raise ToolRejected("Send one SELECT statement.")
         found = self._current().get(match.group(2).lower())
-        if found is None:
+        if found is None or not may_read(collections, found[0]):
             raise ToolRejected(f"No such table: {match.group(2)}.")
         schema, rows = found
         if match.group(1) == "*":

@@ -44,11 +44,14 @@ class Database:
         return self.url is not None or self.path.exists()
 
     def table_names(self) -> list[str]:
+        """The schema's tables, but the catalogue of collections PostgreSQL's migrations
+        make up front (SQLite's first placed load does)."""
         if self.url is not None:
             return sorted(
                 r[0]
                 for r in self.raw(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'almanac_tables'"
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'almanac_tables' "
+                    "AND tablename <> '_almanac_tables'"
                 )
             )
         return sorted(r[0] for r in self.raw("SELECT name FROM sqlite_master WHERE type = 'table'"))

@@ -45,7 +45,7 @@ from use_cases.chat.tools import AgentDeps
 from use_cases.chat.turn_runner import sentence_pieces
 from use_cases.knowledge.domain import DocumentRef, HitScores, SearchHit
 from use_cases.shared.errors import ToolRejected
-from use_cases.tables.domain import QueryResult, TableColumn, TableSchema
+from use_cases.tables.domain import QueryResult, TableCollections, TableColumn, TableSchema
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
@@ -223,10 +223,10 @@ class FakeSql:
 
     dialect = "SQLite"
 
-    def schemas(self) -> list[TableSchema]:
+    def schemas(self, collections: TableCollections = None) -> list[TableSchema]:
         return [DIRECTORY, KPIS]
 
-    def run(self, sql: str) -> QueryResult:
+    def run(self, sql: str, collections: TableCollections = None) -> QueryResult:
         self.queries.append(sql)
         if self.reject:
             raise ToolRejected("Only read-only SELECT queries are allowed.")

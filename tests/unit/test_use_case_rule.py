@@ -49,6 +49,7 @@ PARTS = {
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
     "ExternalToolset": "the PydanticAI toolset that offers a run's outside (MCP) tools",
     "ScopedRetriever": "the retriever port bound to one reader's scope (a turn's searches)",
+    "ScopedSqlRunner": "a SqlRunner bound to one reader's collections (a turn's SQL tool)",
 }
 
 # Managers of one aggregate whose name predates the rule (renaming them would touch every
@@ -78,6 +79,8 @@ EXTRA_METHODS = {
     ("ImportExportFile", "run_now"): "the CLI's import without the job queue",
     ("IngestDocuments", "supports"): "which files a folder ingest picks up",
     ("ResolveReadScope", "collection_id"): "the collection a write names, checked the same way",
+    ("ResolveReadScope", "collections_of"): "the same scope's collections, for the tables' reads",
+    ("ResolveReadScope", "names"): "the collections' names, to show where a table belongs",
     ("PrepareAnswers", "schedule"): "the AnswerPreparation port: queued after an ingest commits",
     ("PrepareAnswers", "wait"): "until its job ends: the CLI's and the benchmark's answer-ready",
     ("ListConflicts", "wait"): "its background scan's life cycle, for tests and shutdown",

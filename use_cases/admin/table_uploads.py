@@ -15,6 +15,10 @@ Rules:
 - The bytes go to a private temporary directory under the upload's own file name (its last
   path part), so error messages and the audit entry name the file the admin chose; the
   directory is removed afterwards, whatever happened.
+- `collection` names the collection the tables go to (the same rule as document uploads:
+  only admins, and a name that is no collection is `InvalidRequest`, 422, checked before the
+  file is read, nothing stored); empty: a new table goes to the default collection and a
+  replaced one keeps its own.
 - The load itself is `LoadTableAsAdmin`: atomic (the previous table stays as it was when the
   file is refused), seen by the next query at once, audited as `table.load` exactly like
   `almanac tables load`.
@@ -29,7 +33,9 @@ from pathlib import Path, PurePath
 
 from use_cases.access.domain import Caller, require_admin
 from use_cases.admin.actions import LoadTableAsAdmin, LoadWorkbookAsAdmin
+from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.shared.errors import InvalidRequest, PayloadTooLarge
+from use_cases.tables.domain import KEEP, Placement
 from use_cases.tables.tables import (
     LoadedTable,
     LoadTableRequest,
@@ -46,6 +52,17 @@ class TableUpload:
     name: str
     filename: str
     data: bytes
+    collection: str | None = None
+
+
+def table_placement(collections: ResolveReadScope | None, name: str | None) -> Placement:
+    """Where a load naming collection `name` puts its tables (`default`: the default one;
+    None or empty: `KEEP`); a name that is no collection is `InvalidRequest`."""
+    if name is None or not name.strip():
+        return KEEP
+    if collections is None:
+        raise InvalidRequest("Collections are not available here.")
+    return collections.collection_id(name)
 
 
 class UploadTableAsAdmin:
@@ -58,8 +75,10 @@ class UploadTableAsAdmin:
         max_bytes: int,
         workbooks: LoadWorkbookAsAdmin | None = None,
         workbook_suffixes: tuple[str, ...] = (),
+        collections: ResolveReadScope | None = None,
     ) -> None:
         self._load = load
+        self._collections = collections
         self._workbooks = workbooks
         self._workbook_suffixes = tuple(suffix.lower() for suffix in workbook_suffixes)
         self._max_bytes = max_bytes
@@ -82,22 +101,32 @@ class UploadTableAsAdmin:
             name = validate_table_name(name)
         if not filename:
             raise InvalidRequest("The upload has no file name; the type is taken from it.")
+        placement = await asyncio.to_thread(table_placement, self._collections, upload.collection)
         if len(upload.data) > self._max_bytes:
             raise PayloadTooLarge(
                 f"{filename} is larger than the {self._max_bytes:,}-byte upload limit "
                 "(MAX_UPLOAD_BYTES)."
             )
-        return await asyncio.to_thread(self._run, actor, name, filename, upload.data, workbook)
+        return await asyncio.to_thread(
+            self._run, actor, name, filename, upload.data, workbook, placement
+        )
 
     def _run(
-        self, actor: Caller, name: str, filename: str, data: bytes, workbook: bool
+        self,
+        actor: Caller,
+        name: str,
+        filename: str,
+        data: bytes,
+        workbook: bool,
+        placement: Placement,
     ) -> list[LoadedTable]:
         with tempfile.TemporaryDirectory(prefix="almanac-table-") as directory:
             file = Path(directory) / _stored_name(filename)
             file.write_bytes(data)
             if workbook and self._workbooks is not None:
-                return self._workbooks.run(actor, LoadWorkbookRequest(file, name or None))
-            return [self._load.run_loaded(actor, LoadTableRequest(file, name))]
+                request = LoadWorkbookRequest(file, name or None, placement)
+                return self._workbooks.run(actor, request)
+            return [self._load.run_loaded(actor, LoadTableRequest(file, name, placement))]
 
 
 def _stored_name(filename: str) -> str:

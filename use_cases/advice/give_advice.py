@@ -135,6 +135,7 @@ from use_cases.knowledge.scoped import scoped
 from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import InvalidRequest, NotFound
+from use_cases.tables.tables import scoped_sql
 
 MAX_CONVERSATION_MESSAGES = 500
 MAX_CONVERSATION_CHARS = 400_000
@@ -268,7 +269,11 @@ class GiveAdvice:
         if self._readers is not None:  # its searches read what the asker may read
             reader = reader_of(request.user_id, request.reader)
             scope = await self._readers.execute(reader, request.filters)
-            base = replace(base, retriever=scoped(base.retriever, scope))
+            base = replace(
+                base,
+                retriever=scoped(base.retriever, scope),
+                sql=scoped_sql(base.sql, scope.collections),
+            )
         deps = deps_for_turn(
             replace(
                 base,

@@ -127,6 +127,7 @@ from use_cases.prompts.ports import ModelResolver, ResolvedModel
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import Conflict, InvalidRequest, PayloadTooLarge
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
+from use_cases.tables.tables import scoped_sql
 
 MAX_MESSAGE_CHARS = 8000
 REFUSAL_ANSWER = (
@@ -242,6 +243,10 @@ class ChatRequest:
     themselves; None, or another user's turn, reads as `user_id` with a user's rights."""
     filters: DocumentFilter | None = None
     """What the turn's searches are narrowed to, within what the reader may read."""
+    reads_as: Caller | None = None
+    """The rights the turn reads with when it is kept under another user id than the
+    reader's: an evaluation run's turns are the evaluation user's chats, read with the rights
+    of whoever started the run. None: `reader` decides, as above."""
     replace_last: bool = False
     """Answer `message` in place of the chat's last exchange (its last question and what
     followed it): "Retry" with the same text, or the last question edited. The old exchange
@@ -344,8 +349,13 @@ class ChatTurns:
         deps = self._deps_factory()
         if self._readers is None:
             return deps
-        scope = self._readers.run(reader_of(request.user_id, request.reader), request.filters)
-        return replace(deps, retriever=scoped(deps.retriever, scope))
+        reader = request.reads_as or reader_of(request.user_id, request.reader)
+        scope = self._readers.run(reader, request.filters)
+        return replace(
+            deps,
+            retriever=scoped(deps.retriever, scope),
+            sql=scoped_sql(deps.sql, scope.collections),
+        )
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""

@@ -46,6 +46,22 @@ from use_cases.knowledge.domain import DocumentRef
 
 # --- markers ------------------------------------------------------------------------------
 
+#: How a table lookup's source is titled: "table: " and the tables its SQL named.
+TABLE_TITLE = "table: "
+
+
+def table_title(names: Sequence[str]) -> str:
+    """The title of a table lookup's source, naming the tables its SQL read."""
+    return TABLE_TITLE + (", ".join(names) or "query")
+
+
+def titled_tables(source: Source) -> tuple[str, ...]:
+    """The tables a stored table lookup's source names (lower case; none for a document)."""
+    if source.kind != "table" or not source.title.startswith(TABLE_TITLE):
+        return ()
+    return tuple(n.strip().lower() for n in source.title.removeprefix(TABLE_TITLE).split(","))
+
+
 #: An inline citation of a passage ([3]) or of a table lookup ([table: staff]).
 CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
 TABLE_CITATION_MARKER = re.compile(r"\[(table: [^\]]+)\]")

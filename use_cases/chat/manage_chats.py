@@ -27,7 +27,13 @@ it was replaced in place, `superseded` (with `superseded_by`) when a newer docum
 supersedes it, `current` otherwise. An answer stored before versions were recorded cannot
 tell `replaced` from `current`. A source whose document the reader may no longer read (its
 collection's grant revoked) is `unavailable`: its title, source, section and versions are
-withheld, and the client says it is no longer available to them.
+withheld, and the client says it is no longer available to them; so is a table lookup's
+source once one of its tables is in a collection the reader may not read (its rows were
+stored with the answer). The answer that cited it is
+withheld whole (`WITHHELD_ANSWER` in place of its text, the knowledge-base searches' results
+withheld too), whichever of its sources became unreadable: an answer quotes and paraphrases
+its sources anywhere in its text, so no part of it can be shown safely. The same holds for
+an answer's earlier versions. Granted again, the answer reads as it did.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from use_cases.access.domain import Caller
+from use_cases.chat.citations import titled_tables
 from use_cases.chat.domain import (
     MAX_POSITION,
     Chat,
@@ -57,6 +64,8 @@ from use_cases.knowledge.ports import KnowledgeStore
 from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import InvalidRequest, NotFound
+from use_cases.tables.domain import may_read
+from use_cases.tables.ports import TableLoader
 
 
 def _followable(page: MessagePage) -> MessagePage:
@@ -74,44 +83,104 @@ def _followable(page: MessagePage) -> MessagePage:
 
 
 def _with_source_status(
-    messages: list[Message], documents: KnowledgeStore, scope: ReadScope = EVERYTHING
+    messages: list[Message],
+    documents: KnowledgeStore,
+    scope: ReadScope = EVERYTHING,
+    hidden_tables: frozenset[str] = frozenset(),
 ) -> list[Message]:
-    """`messages` with each document source's `status` as of now (module docstring)."""
+    """`messages` with each document source's `status` as of now (module docstring); a
+    table lookup naming one of `hidden_tables` (lower case) is unavailable too."""
     ids = {s.document_id for m in messages for s in m.sources if s.document_id is not None}
     records = {document_id: documents.get_record(document_id) for document_id in ids}
     newer = {r.superseded_by_id for r in records.values() if r and r.superseded_by_id} - ids
     records.update({document_id: documents.get_record(document_id) for document_id in newer})
-    hidden = {
-        i for i, r in records.items() if r is not None and not scope.may_read(r.collection_id)
-    }
+    hidden = _unreadable(records, scope)
     shown = {i: (None if i in hidden else r) for i, r in records.items()}
-    return [
-        replace(
-            m,
-            sources=tuple(
-                _unavailable(s) if s.document_id in hidden else _source_status(s, shown)
-                for s in m.sources
-            ),
-            tool_calls=_withheld(m.tool_calls)
-            if any(s.document_id in hidden for s in m.sources)
-            else m.tool_calls,
+    return [_checked(m, hidden, shown, hidden_tables) if m.sources else m for m in messages]
+
+
+def _unreadable(records: Mapping[int, DocumentRecord | None], scope: ReadScope) -> set[int]:
+    """The ids of the documents of `records` that `scope` may not read."""
+    return {i for i, r in records.items() if r is not None and not scope.may_read(r.collection_id)}
+
+
+def _checked(
+    message: Message,
+    hidden: set[int],
+    shown: Mapping[int, DocumentRecord | None],
+    hidden_tables: frozenset[str] = frozenset(),
+) -> Message:
+    """`message` with its sources' status, withheld whole if it cited a `hidden` document or
+    looked up a hidden table."""
+
+    def unreadable(source: Source) -> bool:
+        named = titled_tables(source)
+        return source.document_id in hidden or any(t in hidden_tables for t in named)
+
+    sources = tuple(
+        _unavailable(s) if unreadable(s) else _source_status(s, shown) for s in message.sources
+    )
+    if any(unreadable(s) for s in message.sources):
+        return replace(
+            message,
+            content=WITHHELD_ANSWER,
+            sources=sources,
+            tool_calls=_withheld(message.tool_calls),
         )
-        if m.sources
-        else m
-        for m in messages
-    ]
+    return replace(message, sources=sources)
+
+
+#: What a stored answer reads once a source it cited may no longer be read by its reader.
+WITHHELD_ANSWER = (
+    "This answer is withheld: a source it cited is no longer available to you. "
+    "Ask again to get an answer from what you can read now."
+)
+
+
+def _readable_versions(
+    versions: Mapping[str, builtins.list[MessageVersion]],
+    documents: KnowledgeStore,
+    scope: ReadScope,
+) -> dict[str, builtins.list[MessageVersion]]:
+    """Earlier versions of answers, each withheld as an answer is (`_with_source_status`)."""
+    if scope == EVERYTHING:
+        return dict(versions)
+    ids = {
+        s.document_id
+        for kept in versions.values()
+        for v in kept
+        for s in v.sources
+        if s.document_id is not None
+    }
+    hidden = _unreadable({i: documents.get_record(i) for i in ids}, scope)
+    return {
+        message_id: [
+            replace(
+                v,
+                content=WITHHELD_ANSWER,
+                sources=tuple(_unavailable(s) if s.document_id in hidden else s for s in v.sources),
+            )
+            if any(s.document_id in hidden for s in v.sources)
+            else v
+            for v in kept
+        ]
+        for message_id, kept in versions.items()
+    }
 
 
 #: What a stored search's result says once a document it returned may no longer be read.
-WITHHELD_RESULT = "Withheld: a passage of this search is no longer available to you."
+WITHHELD_RESULT = "Withheld: what this tool read is no longer available to you."
+
+
+#: The tools whose kept results quote what they read: a document's passages, a table's rows.
+_QUOTING_TOOLS = frozenset({"search_knowledge_base", "lookup_structured_data"})
 
 
 def _withheld(calls: Sequence[ToolCall]) -> tuple[ToolCall, ...]:
-    """The turn's tool calls, the knowledge-base searches' results withheld (they quoted a
-    document the reader may no longer read)."""
+    """The turn's tool calls, the searches' and the table lookups' results withheld (one of
+    them quoted what the reader may no longer read)."""
     return tuple(
-        replace(c, result_preview=WITHHELD_RESULT) if c.name == "search_knowledge_base" else c
-        for c in calls
+        replace(c, result_preview=WITHHELD_RESULT) if c.name in _QUOTING_TOOLS else c for c in calls
     )
 
 
@@ -218,7 +287,9 @@ class ManageChats:
         documents: KnowledgeStore | None = None,
         on_delete: Callable[[str], None] | None = None,
         readers: ResolveReadScope | None = None,
+        tables: TableLoader | None = None,
     ) -> None:
+        self._tables = tables
         self._readers = readers
         self._history = history
         self._on_delete = on_delete
@@ -322,6 +393,8 @@ class ManageChats:
         page = self._page_of(chat.id, limit, before, after, scope)
         ids = [m.id for m in page.messages]
         versions = self._history.list_versions(chat.id, ids) if ids else {}
+        if self._documents is not None and versions:
+            versions = _readable_versions(versions, self._documents, scope)
         responses: dict[str, LoggedResponse] = {}
         if self._responses is not None and ids:
             # The log's entries of this chat are its answered turns (one a model call each),
@@ -347,7 +420,20 @@ class ManageChats:
         )
         if self._documents is None or not page.messages:
             return page
-        return replace(page, messages=_with_source_status(page.messages, self._documents, scope))
+        hidden_tables = self._hidden_tables(page.messages, scope)
+        return replace(
+            page,
+            messages=_with_source_status(page.messages, self._documents, scope, hidden_tables),
+        )
+
+    def _hidden_tables(self, messages: builtins.list[Message], scope: ReadScope) -> frozenset[str]:
+        """The tables (lower case) the scope may not read, when `messages` looked any up."""
+        looked_up = any(s.kind == "table" for m in messages for s in m.sources)
+        if self._tables is None or scope.collections is None or not looked_up:
+            return frozenset()
+        return frozenset(
+            t.name.lower() for t in self._tables.list_tables() if not may_read(scope.collections, t)
+        )
 
     async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
         await self._owned(user_id, chat_id)

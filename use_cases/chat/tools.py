@@ -28,7 +28,7 @@ from pydantic_ai import ModelRetry, RunContext
 from pydantic_ai.messages import ToolReturn
 from pydantic_ai.tools import ToolDefinition
 
-from use_cases.chat.citations import Citation, version_status
+from use_cases.chat.citations import Citation, table_title, version_status
 from use_cases.chat.domain import TABLE_SOURCE_ROWS, cell
 from use_cases.chat.external_tools import ExternalToolbox
 from use_cases.chat.prompts import SYSTEM_PROMPT, UNTRUSTED_PASSAGES, UNTRUSTED_ROWS
@@ -180,7 +180,7 @@ async def lookup_structured_data(ctx: RunContext[AgentDeps], sql_query: str) -> 
         Citation(
             number=len(deps.citations) + 1,
             kind="table",
-            title=f"table: {', '.join(tables) or 'query'}",
+            title=table_title(tables),
             source=sql_query,
             text=text,
             columns=tuple(result.columns),

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from use_cases.access.domain import Caller
 from use_cases.calibration import stats
 from use_cases.chat.chat_turns import ChatRequest, ChatResult, ChatTurns
 from use_cases.chat.citations import CITATION_MARKER, TABLE_CITATION_MARKER
@@ -248,6 +249,9 @@ class EvaluateAnswersRequest:
     on_case: Callable[[CaseResult], None] | None = None
     on_turn: Callable[[AnswerCase, ChatResult | None, CaseResult], None] | None = None
     """Called with each case, its chat turn (None when the turn failed) and its score."""
+    reader: Caller | None = None
+    """Who started the evaluation: its turns read what they may (an admin: everything).
+    None: the evaluation user's own rights (the default collection and its grants)."""
 
 
 class EvaluateAnswers:
@@ -275,7 +279,7 @@ class EvaluateAnswers:
         results: list[CaseResult] = []
         try:
             for case in request.cases:
-                turn, scored = await self._score(case, request.model)
+                turn, scored = await self._score(case, request.model, request.reader)
                 results.append(scored)
                 if request.on_turn is not None:
                     request.on_turn(case, turn, scored)
@@ -286,17 +290,17 @@ class EvaluateAnswers:
         return summarise(request.split, model_identifier, results)
 
     async def _score(
-        self, case: AnswerCase, model: str | None
+        self, case: AnswerCase, model: str | None, reader: Caller | None
     ) -> tuple[ChatResult | None, CaseResult]:
         chat_id: str | None = None
         try:
             for previous in case.history:
                 turn = await self._chat.execute(
-                    ChatRequest(self._user_id, previous, chat_id, model)
+                    ChatRequest(self._user_id, previous, chat_id, model, reads_as=reader)
                 )
                 chat_id = turn.chat_id
             result = await self._chat.execute(
-                ChatRequest(self._user_id, case.question, chat_id, model)
+                ChatRequest(self._user_id, case.question, chat_id, model, reads_as=reader)
             )
         except AlmanacError as exc:
             return None, CaseResult(

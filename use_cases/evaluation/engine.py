@@ -37,6 +37,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from use_cases.access.domain import Caller
 from use_cases.chat.chat_turns import ChatRequest, ChatResult, ChatTurns
 from use_cases.chat.manage_chats import ManageChats
 from use_cases.chat.prompts import SQL_TOOL
@@ -47,6 +48,7 @@ from use_cases.evaluation.domain import CaseOutcome, EvalCase, Pricing
 from use_cases.evaluation.metrics import score_case
 from use_cases.evaluation.perturb import perturb
 from use_cases.evaluation.run_domain import CLEAN
+from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.knowledge.search import SearchKnowledgeBase, SearchRequest
 from use_cases.shared.errors import AlmanacError, NotFound, UpstreamBadResponse, UpstreamUnavailable
 from use_cases.shared.sampling import NO_SAMPLING, Sampling
@@ -163,6 +165,9 @@ class ItemContext:
     builtins: Mapping[str, str] = field(default_factory=dict)
     sampling: Sampling = NO_SAMPLING
     """The run's temperature, max_tokens, top_p, seed, sent with every turn."""
+    reader: Caller | None = None
+    """Whose rights the run reads with: its starter's (`BenchmarkRuns`); None: the
+    evaluation user's own."""
 
 
 @dataclass
@@ -187,7 +192,9 @@ class ItemExecutor:
         retry: RetryPolicy,
         sleep: Sleep,
         user_id: str = EVAL_USER,
+        readers: ResolveReadScope | None = None,
     ) -> None:
+        self._readers = readers
         self._chat = chat
         self._chats = chats
         self._search = search
@@ -210,9 +217,14 @@ class ItemExecutor:
         try:
             instructions = _instructions(context, case)
             result = await self._with_retries(
-                item.model, case, question, (instructions, context.sampling), attempts
+                item.model,
+                case,
+                question,
+                (instructions, context.sampling),
+                attempts,
+                context.reader,
             )
-            outcome = await self._outcome(result, question, context.k)
+            outcome = await self._outcome(result, question, context)
         except Exception as exc:  # one case never fails the run
             outcome = CaseOutcome(answer="", error=_describe(exc))
         results: Sequence[AssertionResult] = await check_all(
@@ -246,6 +258,7 @@ class ItemExecutor:
         question: str,
         sent: tuple[str | None, Sampling],
         attempts: _Attempts,
+        reader: Caller | None = None,
     ) -> ChatResult:
         """The case's turns, retried; `sent` is the system prompt (None: the one in force)
         and the sampling settings every turn gets."""
@@ -269,7 +282,7 @@ class ItemExecutor:
             with attempt:
                 attempts.count += 1
                 await self._limits.acquire(provider)
-                return await self._turns(model, case, question, *sent)
+                return await self._turns(model, case, question, *sent, reader)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _turns(
@@ -279,6 +292,7 @@ class ItemExecutor:
         question: str,
         instructions: str | None,
         sampling: Sampling,
+        reader: Caller | None,
     ) -> ChatResult:
         # The case's own chat id, chosen here, so a turn that fails still leaves a chat we
         # can delete.
@@ -294,6 +308,7 @@ class ItemExecutor:
                         start_if_missing=True,
                         instructions=instructions,
                         sampling=sampling,
+                        reads_as=reader,
                     )
                 )
             return result
@@ -304,12 +319,14 @@ class ItemExecutor:
         with contextlib.suppress(NotFound):
             await self._chats.delete(self._user_id, chat_id)
 
-    async def _outcome(self, result: ChatResult, question: str, k: int) -> CaseOutcome:
+    async def _outcome(
+        self, result: ChatResult, question: str, context: ItemContext
+    ) -> CaseOutcome:
         return CaseOutcome(
             answer=result.answer,
             sources=result.cited,
-            retrieved=await self._retrieved(question, k),
-            sql_rows=await self._sql_rows(result),
+            retrieved=await self._retrieved(question, context.k, context.reader),
+            sql_rows=await self._sql_rows(result, context.reader),
             refused=result.refused,
             confidence=result.confidence,
             confidence_raw=result.confidence_raw,
@@ -318,20 +335,33 @@ class ItemExecutor:
             output_tokens=result.usage.output_tokens,
         )
 
-    async def _retrieved(self, question: str, k: int) -> tuple[str, ...]:
+    async def _retrieved(self, question: str, k: int, reader: Caller | None) -> tuple[str, ...]:
+        """The search a run's metrics score, read as the run's turns read."""
         try:
-            page = await self._search.execute(SearchRequest(question, limit=k))
+            page = await self._search.execute(SearchRequest(question, limit=k, caller=reader))
         except AlmanacError:
             return ()
         return tuple(hit.source for hit in page.hits)
 
-    async def _sql_rows(self, result: ChatResult) -> tuple[tuple[Any, ...], ...] | None:
+    def _own_rights(self) -> Caller:
+        return Caller(self._user_id, "user", None)
+
+    async def _sql_rows(
+        self, result: ChatResult, reader: Caller | None
+    ) -> tuple[tuple[Any, ...], ...] | None:
         lookups = [c for c in result.tool_calls if c.name == SQL_TOOL and c.status == "success"]
         query = lookups[-1].args.get("sql") if lookups else None
         if not isinstance(query, str):
             return None
         try:
-            return (await self._run_sql.execute(query)).rows
+            collections = (
+                None
+                if self._readers is None
+                else await asyncio.to_thread(
+                    self._readers.collections_of, reader or self._own_rights()
+                )
+            )
+            return (await self._run_sql.execute(query, collections)).rows
         except AlmanacError:
             return None
 

@@ -14,6 +14,10 @@ Runs (see `eval_run_domain` for the statuses and how resuming works):
   scheduled; see use_cases/jobs/background.py), so any server process may run it, and a run
   whose process died is taken over and finished by another (its items without a row).
 - Reading runs and running them are for admins.
+- A run reads what its starter may (`created_by`, whose rights are looked up when it
+  executes, `starters`): its turns, the search its retrieval metrics score and the SQL its
+  table checks re-run. Its chats are kept under the evaluation user (`almanac-eval`) and
+  deleted afterwards; a run of the CLI's reads every collection.
 - The runs queued or running are capped, everyone's and each admin's (`limits`, counted by
   the store as it stores the run): past either cap the start is `ServiceBusy` (503 with
   `Retry-After`, the message naming the evaluation runs' queue), and nothing is stored or
@@ -43,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from use_cases.access.audit import RecordAudit
-from use_cases.access.domain import Caller, require_admin
+from use_cases.access.domain import CLI_ADMIN, Caller, require_admin
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.evaluation.assertions import parse_assertions
 from use_cases.evaluation.datasets import ManageDatasets, to_dataset
@@ -119,6 +123,17 @@ def plan(cases: Sequence[EvalCase], record: RunRecord) -> list[Item]:
     return [Item(m, c, v) for m in record.models for c in chosen for v in variants]
 
 
+#: The rights of the user who started a run, looked up when it executes (a demoted starter's
+#: resumed run reads as a user).
+Starters = Callable[[str], Caller]
+
+
+def user_rights(user_id: str) -> Caller:
+    """The starter's rights when nothing better is known: the CLI's are an admin's, anyone
+    else's a user's (the default collection and their grants)."""
+    return CLI_ADMIN if user_id == CLI_ADMIN.user_id else Caller(user_id, "user", None)
+
+
 class BenchmarkRuns:
     """Starts, executes, resumes and reports evaluation runs (see the module rules).
 
@@ -140,8 +155,10 @@ class BenchmarkRuns:
         *,
         default_concurrency: int,
         limits: QueueLimits | None = None,
+        starters: Starters | None = None,
     ) -> None:
         self._limits = limits
+        self._starters = starters or user_rights
         self._datasets = datasets
         self._runs = runs
         self._executor = executor
@@ -389,6 +406,7 @@ class BenchmarkRuns:
             prompt_text=prompt_text,
             builtins=self._builtins(),
             sampling=record.settings.sampling,
+            reader=self._starters(record.created_by),
         )
         return plan(dataset.cases, record), context
 

@@ -75,6 +75,7 @@ class SeedCalibrationFromEval:
                 model=request.model,
                 on_case=request.on_case,
                 on_turn=keep,
+                reader=caller,  # logged as the evaluation user, read as its starter
             )
         )
         pairs = await asyncio.to_thread(self._log_turns, turns)

@@ -7,8 +7,9 @@ Rules:
 - A name is 1-63 characters of lower-case letters, digits, `-` and `_`, starting with a letter
   or digit; `default` names the default collection and cannot be taken. A taken or malformed
   name, a grant to an unknown user or group, a grant that is already there, a revoke of one
-  that is not, and deleting a collection that still holds documents are refused (4xx) with
-  nothing changed.
+  that is not, and deleting a collection that still holds documents or tables are refused
+  (4xx) with nothing changed (a deleted collection's id must never leave a table behind for
+  whichever collection is made next).
 - A user is known once the server has seen them (an API key made for them, a sign-in); a
   group is known once a user belongs to it (OpenID Connect sign-in, or `set_groups`).
 - A reader's scope is resolved from the store on every call (`ResolveReadScope`), never held
@@ -18,7 +19,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -159,8 +160,15 @@ class ManageCollections:
     """The collections aggregate: list, create, delete, grant, revoke, explain (admins)."""
 
     def __init__(
-        self, store: CollectionStore, users: KnownUsers, audit: RecordAudit, clock: Clock
+        self,
+        store: CollectionStore,
+        users: KnownUsers,
+        audit: RecordAudit,
+        clock: Clock,
+        *,
+        tables_in: Callable[[int], list[str]] | None = None,
     ) -> None:
+        self._tables_in = tables_in
         self._store = store
         self._users = users
         self._audit = audit
@@ -196,6 +204,12 @@ class ManageCollections:
     def delete_now(self, caller: Caller, name: str) -> None:
         require_admin(caller, "Deleting a collection")
         info = self._named(name)
+        tables = self._tables_in(info.id) if self._tables_in is not None else []
+        if tables:
+            raise Conflict(
+                f"The collection still holds {len(tables)} table(s) ({', '.join(tables)}): "
+                "drop them or load them into another collection first."
+            )
         self._store.delete_collection(info.id)
         self._audit.record(caller, COLLECTION_DELETE, f"collection:{name}", before=_snapshot(info))
 
@@ -320,6 +334,15 @@ class ResolveReadScope:
 
     def _granted(self, user_id: str) -> ReadScope:
         return ReadScope(frozenset({None, *self._store.readable_by(user_id)}))
+
+    def collections_of(self, caller: Caller) -> frozenset[int | None] | None:
+        """The collections `caller` reads (None: every one, an admin's), `None` among them
+        standing for the default collection: what their tables are scoped by."""
+        return self.run(caller).collections
+
+    def names(self) -> dict[int, str]:
+        """Every collection's id -> its name (to show where a table or document is)."""
+        return {info.id: info.name for info in self._store.list_collections()}
 
     def collection_id(self, name: str) -> int | None:
         """The id of a named collection for a write (None: the default one); an unknown name

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal, TypeAlias
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,29 @@ class TableColumn:
 
 @dataclass(frozen=True)
 class TableSchema:
+    """`collection_id`: the collection the table belongs to (None: the default collection,
+    which every user reads)."""
+
     name: str
     columns: tuple[TableColumn, ...]
     row_count: int
+    collection_id: int | None = None
+
+
+TableCollections: TypeAlias = frozenset[int | None] | None
+"""The collections whose tables a reader may see: None for every one (an admin, the CLI),
+else the readable collections' ids, `None` among them standing for the default collection
+(a reader's `ReadScope.collections`)."""
+
+KEEP: Final = "keep"
+#: Where a load puts its table: a collection's id, None for the default collection, or
+#: `KEEP`: a replaced table keeps its own collection and a new one goes to the default.
+Placement: TypeAlias = int | Literal["keep"] | None
+
+
+def may_read(collections: TableCollections, schema: TableSchema) -> bool:
+    """Whether a reader of `collections` may see the table."""
+    return collections is None or schema.collection_id in collections
 
 
 @dataclass(frozen=True)

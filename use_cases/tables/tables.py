@@ -20,6 +20,12 @@ Rules:
 - `ListTables`: every user table with its columns, samples and row count, sorted by name.
 - `RunSql`: one read-only SELECT through the sandbox the agent uses; anything else, and a query
   over the time limit, is `ToolRejected` (422). At most `SQL_MAX_ROWS` rows, with `truncated`.
+- A table belongs to at most one collection (`TableSchema.collection_id`; none: the default
+  collection every user reads). A load names one (`Placement`), or keeps a replaced table's
+  own and puts a new one in the default collection. Listing, rows and SQL take the reader's
+  collections (`TableCollections`) and see only those tables: the sandbox itself refuses
+  any other as "no such table" (a table of another collection and a missing one read the
+  same), and a table you may not read is `NotFound`, as a missing one is.
 - Loading is an admin action, audited: the presentation layer calls `LoadTableAsAdmin`
   (use_cases/admin/actions.py), which wraps `LoadTable`.
 """
@@ -34,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from use_cases.shared.errors import InvalidRequest, NotFound
-from use_cases.tables.domain import QueryResult, TableSchema
+from use_cases.tables.domain import (
+    KEEP,
+    Placement,
+    QueryResult,
+    TableCollections,
+    TableSchema,
+    may_read,
+)
 from use_cases.tables.ports import SqlRunner, TableLoader
 
 #: Tables whose names start with this prefix are Almanac's own bookkeeping: never listed,
@@ -111,6 +124,7 @@ def sheet_table_name(workbook: str, sheet: str) -> str:
 class LoadTableRequest:
     file: Path
     name: str
+    collection: Placement = KEEP
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ class LoadTable:
         replaced = next(
             (t for t in self._tables.list_tables() if t.name.lower() == name.lower()), None
         )
-        schema = self._tables.load(Path(request.file), name)
+        schema = self._tables.load(Path(request.file), name, request.collection)
         self._sql.refresh()
         return LoadedTable(schema, replaced)
 
@@ -147,6 +161,7 @@ class LoadWorkbookRequest:
     file: Path
     prefix: str | None = None
     """Names the tables instead of the file's name (`prefix_sheet`)."""
+    collection: Placement = KEEP
 
 
 class LoadWorkbook:
@@ -163,7 +178,7 @@ class LoadWorkbook:
     def run(self, request: LoadWorkbookRequest) -> list[LoadedTable]:
         prefix = validate_table_name(request.prefix) if request.prefix else None
         before = {t.name.lower(): t for t in self._tables.list_tables()}
-        schemas = self._tables.load_workbook(Path(request.file), prefix)
+        schemas = self._tables.load_workbook(Path(request.file), prefix, request.collection)
         self._sql.refresh()
         return [LoadedTable(schema, before.get(schema.name.lower())) for schema in schemas]
 
@@ -183,27 +198,61 @@ class LoadTablesIfEmpty:
 
 
 class ListTables:
+    """The tables a reader of `collections` may see (None: every table)."""
+
     def __init__(self, tables: TableLoader) -> None:
         self._tables = tables
 
-    async def execute(self) -> list[TableSchema]:
-        return await asyncio.to_thread(self.run)
+    async def execute(self, collections: TableCollections = None) -> list[TableSchema]:
+        return await asyncio.to_thread(self.run, collections)
 
-    def run(self) -> list[TableSchema]:
-        return self._tables.list_tables()
+    def run(self, collections: TableCollections = None) -> list[TableSchema]:
+        return [t for t in self._tables.list_tables() if may_read(collections, t)]
 
 
 class RunSql:
-    """One read-only SELECT over the tables, in a worker thread (see the module docstring)."""
+    """One read-only SELECT over the tables a reader of `collections` may see, in a worker
+    thread (see the module docstring)."""
 
     def __init__(self, sql: SqlRunner) -> None:
         self._sql = sql
 
-    async def execute(self, query: str) -> QueryResult:
-        return await asyncio.to_thread(self.run, query)
+    async def execute(self, query: str, collections: TableCollections = None) -> QueryResult:
+        return await asyncio.to_thread(self.run, query, collections)
 
-    def run(self, query: str) -> QueryResult:
-        return self._sql.run(query)
+    def run(self, query: str, collections: TableCollections = None) -> QueryResult:
+        return self._sql.run(query, collections)
+
+
+class ScopedSqlRunner:
+    """`SqlRunner` over `base` that always reads within `collections`, whatever its caller
+    asks for (the agent's SQL tool: the turn's reader, never the model, decides)."""
+
+    def __init__(self, base: SqlRunner, collections: TableCollections) -> None:
+        self._base = base
+        self.collections = collections
+
+    @property
+    def dialect(self) -> str:
+        return self._base.dialect
+
+    def schemas(self, collections: TableCollections = None) -> list[TableSchema]:
+        del collections  # the reader's, never the asker's
+        return self._base.schemas(self.collections)
+
+    def run(self, sql: str, collections: TableCollections = None) -> QueryResult:
+        del collections
+        return self._base.run(sql, self.collections)
+
+    def refresh(self) -> None:
+        self._base.refresh()
+
+
+def scoped_sql(base: SqlRunner | None, collections: TableCollections) -> SqlRunner | None:
+    """`base` bound to `collections` (itself for every collection: an admin's turn)."""
+    if base is None or collections is None:
+        return base
+    return ScopedSqlRunner(base, collections)
 
 
 #: Rows one page of `TableRows` may ask for (the SQL sandbox returns at most its own row
@@ -231,17 +280,25 @@ class TableRows:
         self._tables = tables
         self._sql = sql
 
-    async def execute(self, name: str, limit: int = 50, offset: int = 0) -> TableRowsPage:
-        return await asyncio.to_thread(self._page, name, limit, offset)
+    async def execute(
+        self, name: str, limit: int = 50, offset: int = 0, collections: TableCollections = None
+    ) -> TableRowsPage:
+        """A page of table `name`; `NotFound` for a table a reader of `collections` may not
+        read, as for a missing one."""
+        return await asyncio.to_thread(self._page, name, limit, offset, collections)
 
-    def _page(self, name: str, limit: int, offset: int) -> TableRowsPage:
+    def _page(
+        self, name: str, limit: int, offset: int, collections: TableCollections
+    ) -> TableRowsPage:
         if not 1 <= limit <= MAX_ROWS_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_ROWS_PAGE}.")
         if offset < 0:
             raise InvalidRequest("offset must not be negative.")
         schema = _table_named(self._tables, validate_table_name(name))
+        if not may_read(collections, schema):
+            raise NotFound(f"Table {name} not found.")
         quoted = '"' + schema.name.replace('"', '""') + '"'
-        result = self._sql.run(f"SELECT * FROM {quoted} LIMIT {limit} OFFSET {offset}")
+        result = self._sql.run(f"SELECT * FROM {quoted} LIMIT {limit} OFFSET {offset}", collections)
         return TableRowsPage(schema.name, result.columns, result.rows, schema.row_count, offset)
 
 

@@ -13,9 +13,10 @@ Rules:
   carrying its `detail`, which is safe to show; anything else is logged with its traceback and
   the client reads only that Almanac failed (never a traceback). Arguments that fail a tool's
   input schema, unknown tools and malformed messages are the SDK's protocol errors.
-- The tables are browsed by admins only, as over HTTP (`GET /api/tables`): `list_tables` and
-  `lookup_structured_data` refuse other callers with a tool error (a user may ask questions
-  over a table, through `ask`, without being meant to read it whole).
+- The tables are browsed here by admins only: `list_tables` and `lookup_structured_data`
+  refuse other callers with a tool error (a user asks questions over the tables of their
+  collections through `ask`, whose SQL tool is scoped to them, and lists those tables with
+  `GET /api/tables`).
 - Documents are resources `almanac://documents/{id}`: the text of each section under its
   heading path, as Markdown. `resources/list` lists the first `RESOURCES_LISTED` documents;
   any document can be read (or fetched with `get_document`) by id.

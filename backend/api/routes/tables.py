@@ -1,17 +1,21 @@
-"""Structured tables: list them (with columns and row counts) and load one from a file.
+"""Structured tables: list them (with columns and row counts), read their rows, load one
+from a file.
 
-Both are admins' only: the names, columns and sample values are what the SQL tool shows the
-model, and a table may hold data a user may ask questions about but should not browse
-wholesale. Loading is audited (`table.load`), like `almanac tables load`.
+Listing and reading rows are every caller's, within what they may read: an admin sees every
+table, a user the tables of the default collection and of the collections granted to them or
+their groups (the same tables the SQL tool lets their chats query; a table of another
+collection is a 404, as a missing one is). Loading and deleting are admins' only, and
+audited (`table.load`, `table.drop`), like `almanac tables load`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
-from backend.api.deps import AdminDep, ContainerDep, PageLimit, PageOffset
+from backend.api.deps import AdminDep, CallerDep, ContainerDep, PageLimit, PageOffset
 from backend.api.openapi import problem_responses
 from backend.api.table_schemas import TableListOut, TableLoadOut, TableRowsOut
 from use_cases.admin.table_uploads import TableUpload
@@ -36,9 +40,25 @@ TableName = Annotated[
 ]
 
 
-@router.get("", response_model=TableListOut, summary="The tables, their columns and rows; admins")
-async def list_tables(container: ContainerDep, admin: AdminDep) -> TableListOut:
-    return TableListOut.of(await container.tables.list_tables.execute())
+TableCollection = Annotated[
+    str,
+    Form(
+        max_length=200,
+        description="The collection the tables go to (`default`: the default one); empty: a "
+        "new table goes to the default collection, a replaced one keeps its own. A name that "
+        "is no collection is a 422, with nothing stored.",
+    ),
+]
+
+
+@router.get(
+    "", response_model=TableListOut, summary="The tables the caller may read, with their columns"
+)
+async def list_tables(container: ContainerDep, caller: CallerDep) -> TableListOut:
+    scopes = container.knowledge.read_scope
+    collections = await asyncio.to_thread(scopes.collections_of, caller)
+    tables = await container.tables.list_tables.execute(collections)
+    return TableListOut.of(tables, await asyncio.to_thread(scopes.names))
 
 
 @router.post(
@@ -51,8 +71,8 @@ async def list_tables(container: ContainerDep, admin: AdminDep) -> TableListOut:
         **problem_responses(413),
         415: {"description": "Not CSV, TSV, JSON lines or a workbook (`unsupported_document`)."},
         422: {
-            "description": "A bad table name, an empty or malformed file (naming the line), "
-            "a corrupt or password-protected workbook."
+            "description": "A bad table name, a collection that does not exist, an empty or "
+            "malformed file (naming the line), a corrupt or password-protected workbook."
         },
     },
     summary="Create or replace a table from a CSV, TSV or JSON-lines file, or a table per "
@@ -64,13 +84,14 @@ async def load_table(
     response: Response,
     file: TableFile,
     name: TableName = "",
+    collection: TableCollection = "",
 ) -> TableLoadOut:
     data = await file.read(container.admin.upload_table.read_limit)
-    loaded = await container.admin.upload_table.execute(
-        admin, TableUpload(name=name, filename=file.filename or "", data=data)
-    )
+    upload = TableUpload(name=name, filename=file.filename or "", data=data, collection=collection)
+    loaded = await container.admin.upload_table.execute(admin, upload)
     response.status_code = 200 if all(table.replaced for table in loaded) else 201
-    return TableLoadOut.of(loaded)
+    names = await asyncio.to_thread(container.knowledge.read_scope.names)
+    return TableLoadOut.of(loaded, names)
 
 
 TablePath = Annotated[str, Path(max_length=200, description="The table's name (any case).")]
@@ -80,18 +101,21 @@ TablePath = Annotated[str, Path(max_length=200, description="The table's name (a
     "/{table}/rows",
     response_model=TableRowsOut,
     responses=problem_responses(404, 422),
-    summary="A page of a table's rows, as the SQL tool reads them; admins only",
+    summary="A page of a table's rows, as the SQL tool reads them; a table the caller may "
+    "not read is a 404",
     description="At most SQL_MAX_ROWS rows (200 by default) come back per page, as for the "
     "SQL tool: page on with `offset` plus the rows received.",
 )
 async def table_rows(
     container: ContainerDep,
-    _: AdminDep,
+    caller: CallerDep,
     table: TablePath,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> TableRowsOut:
-    return TableRowsOut.of(await container.tables.table_rows.execute(table, limit, offset))
+    collections = await asyncio.to_thread(container.knowledge.read_scope.collections_of, caller)
+    page = await container.tables.table_rows.execute(table, limit, offset, collections)
+    return TableRowsOut.of(page)
 
 
 @router.delete(
