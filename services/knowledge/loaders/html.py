@@ -508,10 +508,13 @@ def _remove(tag: Tag) -> None:
 
 
 def _removed(tag: Tag) -> bool:
-    """Whether the tag was decomposed. (bs4's `decomposed` property looks the flag up with
+    """Whether the tag was decomposed: bs4's `decompose` names every element it wipes "",
+    a name no parsed element has. (bs4's `decomposed` property looks its flag up with
     `getattr`, which on a live tag falls through to `tag.find("_decomposed")`: a search of
-    the whole subtree, quadratic over a page.)"""
-    return bool(vars(tag).get("_decomposed", False))
+    the whole subtree, quadratic over a page; and `vars(tag)` builds each tag a dictionary
+    of its attributes the first time it is asked, a quarter of the loader's own passes on a
+    page of many short elements.)"""
+    return tag.name == ""
 
 
 def _classes(tag: Tag) -> frozenset[str]:
