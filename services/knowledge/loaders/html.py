@@ -71,6 +71,7 @@ from bs4.element import PreformattedString
 
 from services.knowledge.loaders.common import (
     SectionBuilder,
+    collector_paused,
     ensure_not_empty,
     ensure_textual,
     extension,
@@ -380,6 +381,10 @@ class HtmlLoader:
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         self.check(name, data)
+        with collector_paused():  # the page's tree is thousands of live objects (see there)
+            return self._load(name, data)
+
+    def _load(self, name: str, data: bytes) -> ParsedDocument:
         soup = BeautifulSoup(data, "html.parser")
         # Every element, in document order, found once: the passes below only take elements
         # out of the page (decomposed, or the footnotes extracted), never add one, so each
