@@ -518,14 +518,15 @@ def _header_flood(
 
 def _trickled_head(url: str, port: int, pid: int) -> dict[str, Any]:
     """One head sent a byte every 0.5 s (a 2,000-byte header: 1,000 s to send): when the
-    server cuts it off, and with what."""
-    started = time.monotonic()
+    server cuts it off (timed from the connection: the /health probe's start is left out),
+    and with what."""
     status, sent = "still open after 120 s", 0
     with (
         tree_cost(pid) as cost,
         _HealthTimer(url) as health,
         socket.create_connection(("127.0.0.1", port), timeout=120) as sock,
     ):
+        started = time.monotonic()
         head = _REQUEST_LINE + b"X-Slow: " + b"s" * 2000 + b"\r\n\r\n"
         sock.settimeout(0.5)
         while sent < len(head) and time.monotonic() - started < 120:
