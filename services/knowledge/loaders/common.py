@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
@@ -42,6 +45,39 @@ def leads_out(address: str) -> bool:
     """Whether a link's address leads out of the documents (a scheme or "www."), rather than
     to another page of them ("../guide.html#top")."""
     return _ABSOLUTE_ADDRESS.match(address.strip()) is not None
+
+
+#: Loads running with the cyclic garbage collector paused, and whether it ran before the first.
+_PAUSE_LOCK = threading.Lock()
+_pauses = 0
+_collector_was_on = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a loader builds and reads a big tree.
+
+    A parse tree grows by many small objects that all live until the load ends (bs4's tags
+    and strings, a PDF's lines and pypdf's objects): the collector, which runs again each time
+    the objects that survived grow by a quarter, traverses the whole growing tree every time,
+    ~a quarter to a third of the HTML and PDF loaders' CPU on a page of list items or table
+    rows, and finds nothing to free. Paused for the load's duration only (bounded by the parse
+    budget: the server loads in a child process of its own, services/parse_pool.py), and
+    restored as it was when the last load running at once ends; what a load leaves in
+    cycles is collected on the collector's next run."""
+    global _pauses, _collector_was_on
+    with _PAUSE_LOCK:
+        if _pauses == 0:
+            _collector_was_on = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _PAUSE_LOCK:
+            _pauses -= 1
+            if _pauses == 0 and _collector_was_on:
+                gc.enable()
 
 
 def humanise_stem(name: str) -> str:

@@ -16,6 +16,7 @@ from pypdf import PasswordType, PdfReader
 from services.budgets import BUDGET, InputBudget, PdfBudget
 from services.knowledge.fts_query import STOPWORDS
 from services.knowledge.loaders.common import (
+    collector_paused,
     ensure_not_empty,
     extension,
     humanise_stem,
@@ -122,6 +123,10 @@ class PdfLoader:
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
         self.check(name, data)
+        with collector_paused():  # a page's lines and pypdf's objects live until the end
+            return self._load(name, data)
+
+    def _load(self, name: str, data: bytes) -> ParsedDocument:
         reader, page_count = _open(name, data)
         # The budget is charged before PDFium opens the document: a fan-out PDF (pages drawing
         # one large stream) is refused after one inflate, not after ~50 s of parsing, and an

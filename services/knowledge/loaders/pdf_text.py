@@ -82,6 +82,7 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     # (counted only on a page that has one: one step per character of every page otherwise)
     wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)] if _ASTRAL.search(text) else None
     lines: list[Line] = []
+    bold_fonts: dict[bytes, bool] = {}  # per page: a handle is only good while it is open
     for found in _LINE.finditer(text):
         raw = found.group(0)
         line = _clean(raw)
@@ -94,8 +95,8 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
             # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
             textobj = textpage.get_textobj(first) if 0 <= first < count else None
             top, bottom, size = _place(textpage, first, last, count, textobj)
-            bold = _is_bold(textobj) and (
-                last == first or _is_bold(_textobj(textpage, last, count))
+            bold = _is_bold(textobj, bold_fonts) and (
+                last == first or _is_bold(_textobj(textpage, last, count), bold_fonts)
             )
             lines.append(Line(line, top, bottom, size, bold))
     return lines
@@ -140,12 +141,21 @@ _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 BOLD_WEIGHT = 600
 
 
-def _is_bold(textobj: pdfium.PdfTextObj | None) -> bool:
-    """Whether a character's text object is set in a bold face."""
+def _is_bold(textobj: pdfium.PdfTextObj | None, known: dict[bytes, bool]) -> bool:
+    """Whether a character's text object is set in a bold face. A page's lines share a few
+    fonts: each font's answer is kept in `known` by its handle's value (the bytes of the
+    pointer pypdfium2's helper holds; two helpers of one font are two objects), so its
+    weight and name (a buffer each, built in Python) are asked once per page, not per line."""
     if textobj is None:
         return False
     font = textobj.get_font()
-    return font.get_weight() >= BOLD_WEIGHT or bool(_BOLD_NAME.search(font.get_base_name()))
+    handle = memoryview(font.raw).tobytes()
+    bold = known.get(handle)
+    if bold is None:
+        bold = known[handle] = font.get_weight() >= BOLD_WEIGHT or bool(
+            _BOLD_NAME.search(font.get_base_name())
+        )
+    return bold
 
 
 def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int, str]]:
