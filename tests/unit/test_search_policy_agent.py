@@ -50,6 +50,7 @@ from use_cases.chat.search_discipline import (
 )
 from use_cases.chat.tools import AgentDeps, deps_for_turn
 from use_cases.knowledge.domain import HitScores, SearchHit
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 TODAY = date(2026, 11, 21)
@@ -84,7 +85,8 @@ class OneHitRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
-    ) -> list[Any]:
+        scope: ReadScope = EVERYTHING,
+    ) -> list[SearchHit]:
         self.queries.append(query)
         return self.hits
 
