@@ -85,8 +85,8 @@ class Backend:
                 return [dict(row) for row in conn.execute(query)]
             finally:
                 conn.close()
-        with self._databases[0].connection() as conn:
-            return conn.execute(query).fetchall()
+        with self._databases[0].connection() as pg:
+            return pg.execute(query).fetchall()
 
     def close(self) -> None:
         for presence in self._presences:

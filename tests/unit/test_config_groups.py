@@ -38,9 +38,13 @@ def _bounds(field: FieldInfo) -> tuple[float, float]:
     low, high = float("-inf"), float("inf")
     for rule in field.metadata:
         if isinstance(rule, annotated_types.Ge | annotated_types.Gt):
-            low = float(rule.ge if isinstance(rule, annotated_types.Ge) else rule.gt)
+            bound = rule.ge if isinstance(rule, annotated_types.Ge) else rule.gt
+            assert isinstance(bound, int | float)
+            low = float(bound)
         if isinstance(rule, annotated_types.Le | annotated_types.Lt):
-            high = float(rule.le if isinstance(rule, annotated_types.Le) else rule.lt)
+            top = rule.le if isinstance(rule, annotated_types.Le) else rule.lt
+            assert isinstance(top, int | float)
+            high = float(top)
     return low, high
 
 

@@ -136,8 +136,8 @@ class ScriptedChat:
         recorder: RecordResponse | None = None,
     ) -> None:
         self.history = history
-        self.script = {
-            q: list(v) if isinstance(v, list | tuple) else [v] for q, v in script.items()
+        self.script: dict[str, list[Scripted]] = {
+            q: [v] if isinstance(v, Reply | Exception) else list(v) for q, v in script.items()
         }
         self.models = models or FakeModelResolver()
         self.recorder = recorder
