@@ -34,6 +34,7 @@ from tests.knowledge_backends import (
     close_other,
     open_store,
 )
+from tests.narrowing import present
 from tests.postgres import BACKENDS
 from use_cases.knowledge.domain import (
     DocumentDraft,
@@ -190,9 +191,9 @@ def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
     with pytest.raises(DocumentExists) as raised:
         store.save_document(other, vectors_for(other))
 
-    assert raised.value.document_id == store.get_by_source("guide.md").id  # type: ignore[union-attr]
+    assert raised.value.document_id == present(store.get_by_source("guide.md")).id
     assert counts(store) == before
-    assert store.get_by_source("guide.md").title == "Onboarding guide"  # type: ignore[union-attr]
+    assert present(store.get_by_source("guide.md")).title == "Onboarding guide"
     with pytest.raises(NotFound):
         store.save_document(other, vectors_for(other), replace_id=999)
 
@@ -244,8 +245,8 @@ def test_supersedes_is_recorded_and_linked_whichever_version_arrives_first(
     older = draft("handbook/policies/v1.md", title="Policy")
     old_record = store.save_document(older, vectors_for(older))
 
-    assert store.get_record(new_record.id).supersedes_id == old_record.id  # type: ignore[union-attr]
-    assert store.get_record(old_record.id).superseded_by_id == new_record.id  # type: ignore[union-attr]
+    assert present(store.get_record(new_record.id)).supersedes_id == old_record.id
+    assert present(store.get_record(old_record.id)).superseded_by_id == new_record.id
     assert store.resolve_key("policies/v1.md") == store.get_record(old_record.id)
 
 
@@ -260,7 +261,7 @@ def test_a_supersedes_loop_is_refused(store: AnyStore) -> None:
         store.save_document(looping, vectors_for(looping), replace_id=a)
     with pytest.raises(InvalidDocument, match="itself"):
         store.save_document(replace(first, supersedes="a.md"), vectors_for(first), replace_id=a)
-    assert store.get_record(a).supersedes_id is None  # type: ignore[union-attr]
+    assert present(store.get_record(a)).supersedes_id is None
 
 
 def test_deleting_a_document_gives_its_pages_back_to_the_sqlite_file(

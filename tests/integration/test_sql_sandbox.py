@@ -179,8 +179,8 @@ class Sandbox:
     def execute(self, statement: str) -> None:
         """A trusted write, bypassing the sandbox (`t` stands for the tables' schema)."""
         if self.db is not None:
-            with self.db.connection() as conn:
-                conn.execute(statement.replace("t.", "almanac_tables."))
+            with self.db.connection() as pg:
+                pg.execute(statement.replace("t.", "almanac_tables."))
             return
         assert self.db_path is not None
         conn = sqlite3.connect(str(self.db_path), isolation_level=None)

@@ -39,6 +39,7 @@ from tests.fakes import (
     search_hit,
     streamed,
 )
+from tests.narrowing import of_type
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.domain import ToolCall
 from use_cases.chat.prompts import SEARCH_TOOL
@@ -322,8 +323,8 @@ async def test_the_call_sends_its_prompt_history_and_sampling_to_the_model() -> 
     await collect(r.run())
     [(messages, settings)] = sent
     assert [type(m) for m in messages] == [ModelRequest, ModelResponse, ModelRequest]
-    assert messages[0].parts[0].content == "Earlier?"  # type: ignore[union-attr]
-    assert messages[-1].parts[-1].content == QUESTION  # type: ignore[union-attr]
+    assert of_type(UserPromptPart, messages[0].parts[0]).content == "Earlier?"
+    assert of_type(UserPromptPart, messages[-1].parts[-1]).content == QUESTION
     assert settings is not None
     assert (settings.get("temperature"), settings.get("seed")) == (0.25, 7)
 
