@@ -376,7 +376,7 @@ async def test_auto_tune_needs_rated_answers_to_move_a_phrase(
 def _record(**overrides: object):
     from use_cases.chat.responses import ResponseRecord
 
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "user_id": "ana",
         "kind": "chat",
         "query": "q?",
@@ -386,7 +386,7 @@ def _record(**overrides: object):
         "latency_ms": 3,
     }
     values.update(overrides)
-    return ResponseRecord(**values)  # type: ignore[arg-type]
+    return ResponseRecord(**values)
 
 
 async def test_recalibrate_needs_enough_feedback_then_fits_and_reports(

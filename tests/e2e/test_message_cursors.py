@@ -112,7 +112,7 @@ async def test_cursors_from_any_store_are_kept_in_the_range_a_request_may_name(
     """The use case keeps the rule whatever store reads the page: a cursor outside 0 to
     2^31-1 is dropped rather than handed to a client to follow."""
     container, chat_id = chat
-    manage = ManageChats(_OutOfRange(container.adapters.history))  # type: ignore[arg-type]
+    manage = ManageChats(_OutOfRange(container.adapters.history))  # type: ignore[arg-type]  # a proxy of the real store
     user = container.settings.auth.default_user_id
     page = await manage.page(user, chat_id, limit=2, after=2)
     assert [m.content for m in page.messages] == ["Line 3", "Line 4"]

@@ -418,9 +418,9 @@ def test_finalizing_a_missing_message_is_not_found(store: HistoryStore) -> None:
 def test_unknown_status_is_refused(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     with pytest.raises(InvalidRequest):
-        store.append_message(chat.id, NewMessage(role="user", content="x", status="done"))  # type: ignore[arg-type]
+        store.append_message(chat.id, NewMessage(role="user", content="x", status="done"))  # type: ignore[arg-type]  # a status the store refuses
     with pytest.raises(InvalidRequest):
-        store.append_message(chat.id, NewMessage(role="system", content="x"))  # type: ignore[arg-type]
+        store.append_message(chat.id, NewMessage(role="system", content="x"))  # type: ignore[arg-type]  # a role the store refuses
 
 
 # -- rename and delete -----------------------------------------------------------------------

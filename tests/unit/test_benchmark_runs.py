@@ -96,8 +96,8 @@ class World:
         self.runs = BenchmarkRuns(
             self.datasets,
             self.run_store,
-            self.executor,  # type: ignore[arg-type]
-            Models(),  # type: ignore[arg-type]
+            self.executor,  # type: ignore[arg-type]  # a fake of the runs' executor
+            Models(),  # type: ignore[arg-type]  # a resolver of the two members runs read
             self.prompts,
             clock,
             audit,

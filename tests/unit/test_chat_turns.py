@@ -726,7 +726,7 @@ async def test_a_model_reporting_facts_decides_not_found_and_confidence() -> Non
     """The offline model's way: the facts are values, whatever the text says."""
     model = Reporting("Nothing on that.", AnswerFacts(0.12, not_found=True))
     r, log = with_log(lambda m, i: ModelResponse(parts=[TextPart("unused")]))
-    r.turns._models = Models(model)  # type: ignore[arg-type]
+    r.turns._models = Models(model)  # type: ignore[arg-type]  # a resolver of one model
     result = await r.turns.execute(ask("What is a mutex?"))
     assert result.not_found and result.answer == "Nothing on that."
     assert model.bound == [TurnDecisions()]  # may search, need not, declines nothing

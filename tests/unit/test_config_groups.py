@@ -134,7 +134,7 @@ def test_the_environment_outranks_dotenv_and_keywords_outrank_both(
 @pytest.mark.usefixtures("clean_environment")
 def test_flat_keywords_go_to_their_groups_and_a_group_keyword_is_taken_whole() -> None:
     values = _every_value()
-    _assert_all_landed(Settings(_env_file=None, **values), values)  # type: ignore[arg-type]
+    _assert_all_landed(Settings(_env_file=None, **values), values)  # type: ignore[arg-type]  # every field by keyword, as the environment gives them
     auth = Settings(_env_file=None).auth.model_copy(update={"session_hours": 3})
     assert Settings(_env_file=None, auth=auth).auth.session_hours == 3
 

@@ -77,7 +77,7 @@ class World:
             updating,
             max_message_chars=100,
         )
-        self.projects = TrackProject(self.history, locks, self.versions, tracker, FixedClock())  # type: ignore[arg-type]
+        self.projects = TrackProject(self.history, locks, self.versions, tracker, FixedClock())  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
         self.history.add("c1", "ana", ("user", "Plan the move. We need to pack the lab."))
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import numpy as np
@@ -45,10 +46,10 @@ def embed_reply(request: httpx.Request, dim: int = 1024) -> httpx.Response:
     )
 
 
-def make(**kwargs: object) -> CohereEmbedder:
-    options: dict[str, object] = {"api_key": "co-test-secret", "max_retries": 0, "timeout": 5.0}
+def make(**kwargs: Any) -> CohereEmbedder:
+    options: dict[str, Any] = {"api_key": "co-test-secret", "max_retries": 0, "timeout": 5.0}
     options.update(kwargs)
-    return CohereEmbedder(**options)  # type: ignore[arg-type]
+    return CohereEmbedder(**options)
 
 
 def test_batches_keep_order_and_rows_are_unit_length(cohere_api: respx.Router) -> None:

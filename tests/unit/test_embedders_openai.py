@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from typing import Any
 
 import httpcore2
 import httpx
@@ -50,10 +51,10 @@ def embeddings_reply(request: httpx.Request, dim: int = 1536) -> httpx.Response:
     )
 
 
-def make(**kwargs: object) -> OpenAIEmbedder:
-    options: dict[str, object] = {"api_key": "sk-test-secret", "max_retries": 0, "timeout": 5.0}
+def make(**kwargs: Any) -> OpenAIEmbedder:
+    options: dict[str, Any] = {"api_key": "sk-test-secret", "max_retries": 0, "timeout": 5.0}
     options.update(kwargs)
-    return OpenAIEmbedder(**options)  # type: ignore[arg-type]
+    return OpenAIEmbedder(**options)
 
 
 def test_batches_keep_order_and_rows_are_unit_length(httpcore2_mock: respx.Router) -> None:

@@ -233,8 +233,8 @@ REFUSE = EvalCase("r1", "parental leave in mars?", "refuse")
 SQL = EvalCase("s1", "people in lisbon", "sql", expected_sql_rows=((9,),), dimension="tables")
 
 
-def _outcome(answer: str, **kwargs: object) -> CaseOutcome:
-    return CaseOutcome(answer=answer, **kwargs)  # type: ignore[arg-type]
+def _outcome(answer: str, **kwargs: Any) -> CaseOutcome:
+    return CaseOutcome(answer=answer, **kwargs)
 
 
 def test_score_case_has_exactly_the_row_keys_and_scores_by_hand() -> None:

@@ -66,7 +66,7 @@ def _saved(store: InMemoryKnowledgeStore, *texts: tuple[str, str]) -> list[Saved
 
 
 def _prepare(store: InMemoryKnowledgeStore, preparer: Preparer) -> PrepareAnswers:
-    return PrepareAnswers(NoJobs(), store, preparer)  # type: ignore[arg-type]
+    return PrepareAnswers(NoJobs(), store, preparer)  # type: ignore[arg-type]  # a queue that takes no job
 
 
 def test_each_document_still_stored_as_saved_is_prepared_and_progress_counts_chunks() -> None:

@@ -455,7 +455,7 @@ async def test_a_run_that_ends_without_a_result_fails_once() -> None:
             yield nothing()
 
     handler = RecordingHandler()
-    runner: TurnRunner[AgentDeps, str] = TurnRunner(NoResultAgent(), AgentLimits())  # type: ignore[arg-type]
+    runner: TurnRunner[AgentDeps, str] = TurnRunner(NoResultAgent(), AgentLimits())  # type: ignore[arg-type]  # an agent whose run ends with no result
     call = rig(answer("unused")).call
     events = await collect(runner.run(call, STARTED, handler))
     assert kinds(events) == [TurnStarted, TurnFailed]
