@@ -10,10 +10,9 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The comment as the Python tokenizer would read it (a string that merely mentions it, as
-#: below, is not one: the search starts at a `#` outside quotes only in the simple cases we
-#: write, which is why the pattern wants `  # ` before it).
-IGNORE = re.compile(r"  # type: ignore(?P<codes>\[[a-z0-9, -]+\])?(?P<rest>.*)$")
+#: The comment as written after code, two spaces before its `#` (as ruff formats it). The
+#: pattern is put together so that this line holds no such comment itself.
+IGNORE = re.compile(r"  # type: " + r"ignore(?P<codes>\[[a-z0-9, -]+\])?(?P<rest>.*)$")
 #: The reason: another comment after the ignore, with a word in it.
 REASON = re.compile(r"^  # \w")
 
