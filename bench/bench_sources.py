@@ -85,7 +85,7 @@ def run(kind: str, items: int, tmp: Path) -> None:
             calls.append(len(texts))
             return real(texts)
 
-        embedder.embed_documents = counting  # type: ignore[method-assign]
+        embedder.embed_documents = counting  # type: ignore[method-assign]  # counts each batch
 
         start = time.perf_counter()
         first = container.sources.sync.run(SyncRequest("bench"))

@@ -10,7 +10,7 @@ import os
 import shutil
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, closing, contextmanager
 from datetime import date, datetime, time
@@ -401,7 +401,7 @@ def container(settings: Settings) -> Iterator[Container]:
 
 
 @contextmanager
-def container_with_models(data_dir: Path, models: dict[str, Model]) -> Iterator[Container]:
+def container_with_models(data_dir: Path, models: Mapping[str, Model]) -> Iterator[Container]:
     """A container (FixedClock) that allows the offline model and `models`, each registered
     under its name (e.g. `test:slow`, a pydantic-ai FunctionModel); closed afterwards."""
     allowed = ",".join(["offline-extractive", *models])

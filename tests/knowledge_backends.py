@@ -23,6 +23,8 @@ from services.postgres import PgDatabase
 from tests.fakes.knowledge import InMemoryKnowledgeStore
 
 AnyStore = SqliteKnowledgeStore | PgKnowledgeStore | InMemoryKnowledgeStore
+# The stores the tests marked `real_backends` run on (the fake has no database behind it)
+RealStore = SqliteKnowledgeStore | PgKnowledgeStore
 AnyRetriever = SqliteHybridRetriever | PgHybridRetriever
 
 

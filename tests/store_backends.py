@@ -12,7 +12,7 @@ and builds its store with `app_db.open(Store)` (a store written once for both da
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,9 @@ class AppDb:
             database.close()
 
 
-def open_app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[AppDb]:
+def open_app_db(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Generator[AppDb, None, None]:
     if backend == "postgresql":
         url = str(request.getfixturevalue("pg_url"))
         app_db = AppDb(backend, tmp_path / "app.db", url, PgDatabase(url, max_size=8))

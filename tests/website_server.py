@@ -251,7 +251,10 @@ def tls_context(host: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
     now = datetime.datetime.now(datetime.UTC)
 
     def certificate(
-        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None, signer: object
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Name | None,
+        signer: ec.EllipticCurvePrivateKey,
     ) -> x509.Certificate:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
         builder = (
@@ -269,7 +272,7 @@ def tls_context(host: str, folder: Path) -> tuple[ssl.SSLContext, Path]:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.DNSName(subject)]), False
             )
-        return builder.sign(signer, hashes.SHA256())  # type: ignore[arg-type]
+        return builder.sign(signer, hashes.SHA256())
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = certificate("Almanac test authority", ca_key, None, ca_key)

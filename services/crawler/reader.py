@@ -109,9 +109,13 @@ class _Validators:
     """In-scope links as paths (with their query), resolved against the page's origin."""
 
     def encode(self) -> str:
-        data = {"etag": self.etag, "modified": self.modified, "sha256": self.sha256}
+        data: dict[str, str | list[str]] = {
+            "etag": self.etag,
+            "modified": self.modified,
+            "sha256": self.sha256,
+        }
         if self.links:
-            data["links"] = self.links  # type: ignore[assignment]
+            data["links"] = self.links
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         if len(text) <= 1024:
             return text

@@ -16,6 +16,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
+from tests.narrowing import present
 
 RUN_ID = re.compile(r"#/admin/cleaning/(clean_[0-9a-f]{12})$")
 
@@ -35,7 +36,7 @@ def test_an_admin_starts_a_cleaning_run_and_reads_every_tasks_justification(
     page.get_by_label("Difficulty").select_option("easy")
     page.get_by_role("button", name="Start cleaning run").click()
     page.wait_for_url(RUN_ID)
-    run_id = RUN_ID.search(page.url)[1]  # type: ignore[index]
+    run_id = present(RUN_ID.search(page.url))[1]
     page.get_by_role("heading", name=f"Cleaning run {run_id}", level=1).wait_for()
     page.get_by_text("Completed: 4 of 4 tasks").wait_for()  # services x 4 dimensions x easy
 

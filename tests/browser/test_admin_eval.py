@@ -16,6 +16,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, PageProblems, SecuredApp, assert_accessible, shot, sign_in
+from tests.narrowing import present
 
 RUN_ID = re.compile(r"#/admin/evaluation/(run_[0-9a-f]{12})$")
 DEFAULT_USER = "default"  # development mode's one user (DEFAULT_USER_ID)
@@ -57,7 +58,7 @@ def test_an_admin_starts_a_run_follows_it_and_downloads_its_report(
     page.get_by_role("button", name="Start run").click()
 
     page.wait_for_url(RUN_ID)
-    run_id = RUN_ID.search(page.url)[1]  # type: ignore[index]
+    run_id = present(RUN_ID.search(page.url))[1]
     page.get_by_role("heading", name=f"Run {run_id}", level=1).wait_for()
     expect(page.get_by_role("progressbar", name="Run progress")).to_be_visible()
     page.get_by_text("Completed: 3 of 3 items").wait_for()

@@ -17,7 +17,13 @@ import pytest
 from httpx_sse import aconnect_sse
 from pydantic_ai.exceptions import ModelUnavailableError
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from pydantic_ai.models.function import (
+    AgentInfo,
+    DeltaToolCall,
+    DeltaToolCalls,
+    FunctionModel,
+    StreamFunctionDef,
+)
 
 from backend.api.app import create_app
 from backend.api.problems import PROBLEM_MEDIA_TYPE
@@ -206,14 +212,15 @@ async def down(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[s
 @pytest.fixture
 def container(data_dir: Path) -> Iterator[Container]:
     built = bootstrap(make_settings(data_dir, allowed_models=ALLOWED), clock=FixedClock())
-    for name, function in {
+    functions: dict[str, StreamFunctionDef] = {
         "test:adviser": adviser,
         "test:never-valid": never_valid,
         "test:no-fields": no_fields,
         "test:rewrites": rewrites,
         "test:down": down,
         "test:inventor": inventor,
-    }.items():
+    }
+    for name, function in functions.items():
         built.adapters.models.register(name, FunctionModel(stream_function=function))
     yield built
     built.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from backend.sources import collect_sources
 from services.offline.prepared import sentence_texts_of
 from services.offline.semantic import SentenceSimilarity
 from tests.conftest import FixedClock, asgi_client, make_settings
+from tests.narrowing import present
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.jobs.prepare_answers import PrepareAnswers
 from use_cases.knowledge.domain import IngestReport, SavedDocument
@@ -231,7 +232,7 @@ def _sentences(container: Container, source: str) -> list[str]:
     return sentence_texts_of(detail)
 
 
-def _kept(container: Container, texts: Sequence[str]) -> set[str]:
+def _kept(container: Container, texts: Collection[str]) -> set[str]:
     vectors = container.adapters.sentence_vectors
     assert vectors is not None
     return set(vectors.get_many(list(texts)))
@@ -258,7 +259,7 @@ def test_a_restart_during_the_preparation_leaves_it_queued_and_the_next_start_en
     gate.open()
     second = _container(tmp_path / "data", database_url)
     try:
-        assert second.adapters.jobs.get(job_id).status == "queued"  # type: ignore[union-attr]
+        assert present(second.adapters.jobs.get(job_id)).status == "queued"
         second.adapters.jobs.start()  # as a server's start does
         assert _wait(second, job_id) == "done"
         shown = _job(second, job_id)
@@ -293,7 +294,7 @@ def test_a_document_removed_or_replaced_before_its_sentences_are_ready_leaves_no
         assert _wait(container, report.answers_job) == "done"
         assert _wait(container, replaced.answers_job) == "done"
 
-        result = container.adapters.jobs.store.get(report.answers_job).result  # type: ignore[union-attr]
+        result = present(container.adapters.jobs.store.get(report.answers_job)).result
         assert result == {"prepared": 0, "skipped": 2, "chunks": report.chunks_written}
         assert _kept(container, removed) == set()
         assert _kept(container, set(old) - set(new)) == set()

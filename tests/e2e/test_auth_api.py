@@ -109,7 +109,8 @@ async def test_someone_elses_chat_answers_exactly_like_a_missing_one(
 
     messages = auth_container.adapters.history.list_messages(chat_id)
     assert [m.role for m in messages] == ["user", "assistant"]  # nothing added or changed
-    assert auth_container.adapters.history.get_chat(chat_id).title == QUESTION
+    chat = auth_container.adapters.history.get_chat(chat_id)
+    assert chat is not None and chat.title == QUESTION
     assert auth_container.adapters.history.list_chats("bob") == []  # and nothing created for bob
     assert auth_container.adapters.history.get_chat(missing) is None
 

@@ -455,7 +455,7 @@ def world(sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     )
 
     async def keys() -> dict[str, dict[str, str]]:
-        headers = {"no key": {}}
+        headers: dict[str, dict[str, str]] = {"no key": {}}
         for role, user, kind in (("user", "ana", "user"), ("other user", "bob", "user")):
             created = await container.access.create_key.execute(CLI_ADMIN, user_id=user, role=kind)
             headers[role] = {"Authorization": f"Bearer {created.secret}"}

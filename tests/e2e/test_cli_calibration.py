@@ -14,6 +14,7 @@ from backend.config import Settings
 from services.calibration import ResponseLog
 from tests.conftest import make_settings
 from tests.e2e.test_cli_eval import CASES, _write
+from tests.narrowing import present
 from use_cases.chat.responses import ResponseRecord
 from use_cases.confidence.domain import LoggedResponse
 
@@ -45,7 +46,7 @@ def test_feedback_records_then_replaces_and_refuses_an_unknown_id(
     assert second.exit_code == 0 and "replaces" in second.stdout
     log = ResponseLog(_app_db(data_dir))
     try:
-        feedback = log.get(response_id).feedback  # type: ignore[union-attr]
+        feedback = present(log.get(response_id)).feedback
         assert feedback is not None and (feedback.outcome, feedback.notes) == (False, "Old.")
     finally:
         log.close()
@@ -67,7 +68,7 @@ def test_feedback_is_withdrawn_once_and_only_by_itself(env: None, data_dir: Path
     assert json.loads(undo.stdout)["result"] == "withdrawn"
     log = ResponseLog(_app_db(data_dir))
     try:
-        assert log.get(response_id).feedback is None  # type: ignore[union-attr]
+        assert present(log.get(response_id)).feedback is None
     finally:
         log.close()
     again = runner.invoke(app, ["feedback", response_id, "--withdraw"])

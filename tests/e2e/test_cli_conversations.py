@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from backend.bootstrap import bootstrap
 from backend.cli.main import app
 from tests.conftest import make_settings
-from use_cases.chat.domain import NewMessage
+from use_cases.chat.domain import MessageRole, NewMessage
 
 runner = CliRunner()
 
@@ -24,10 +25,11 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         user = container.settings.auth.default_user_id
         history.ensure_user(user)
         history.get_or_create_chat("trip", user, "Offsite planning")
-        for role, text in (
+        turns: tuple[tuple[MessageRole, str], ...] = (
             ("user", "Where is the quarterly offsite this year?"),
             ("assistant", "We moved the quarterly offsite to Lisbon. It is in March."),
-        ):
+        )
+        for role, text in turns:
             history.append_message("trip", NewMessage(role=role, content=text))
     finally:
         container.close()
@@ -37,26 +39,26 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def run(*args: str) -> object:
+def run(*args: str) -> Any:
     result = runner.invoke(app, ["conversations", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
 def test_conversations_are_listed_shown_summarised_edited_and_searched(cli_env: None) -> None:
-    assert [c["id"] for c in run("list", "--json")] == ["trip"]  # type: ignore[union-attr]
+    assert [c["id"] for c in run("list", "--json")] == ["trip"]
 
     made = run("summary", "trip", "--regenerate", "--json")
-    assert made["model"] == "offline-extractive" and "Lisbon" in made["text"]  # type: ignore[index]
+    assert made["model"] == "offline-extractive" and "Lisbon" in made["text"]
     edited = run("summary", "trip", "--set", "Offsite in Lisbon.", "--json")
-    assert edited["edited"] and edited["text"] == "Offsite in Lisbon."  # type: ignore[index]
+    assert edited["edited"] and edited["text"] == "Offsite in Lisbon."
 
     shown = run("show", "trip", "--json")
-    assert shown["summary"]["text"] == "Offsite in Lisbon."  # type: ignore[index]
-    assert [m["role"] for m in shown["messages"]] == ["user", "assistant"]  # type: ignore[index]
+    assert shown["summary"]["text"] == "Offsite in Lisbon."
+    assert [m["role"] for m in shown["messages"]] == ["user", "assistant"]
 
     found = run("search", "trip to Portugal", "--limit", "5", "--json")
-    assert [h["chat_id"] for h in found["hits"]] == ["trip"]  # type: ignore[index]
+    assert [h["chat_id"] for h in found["hits"]] == ["trip"]
 
     clash = runner.invoke(app, ["conversations", "summary", "trip", "--regenerate", "--set", "x"])
     assert clash.exit_code == 2  # refused before anything runs

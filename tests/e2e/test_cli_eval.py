@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +14,7 @@ from backend.cli.main import app
 
 runner = CliRunner()
 
-CASES = [
+CASES: list[dict[str, Any]] = [
     {
         "id": "a",
         "question": "What is the SEV1 acknowledgement time?",

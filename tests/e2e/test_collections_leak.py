@@ -24,8 +24,10 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -154,18 +156,18 @@ class _database:
 
     def __init__(self, request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> None:
         self._request = request
-        self._fresh: object = None
+        self._fresh: AbstractContextManager[str] | None = None
 
     def __enter__(self) -> str | None:
         if self._request.param == "sqlite":
             return None
         server_url = self._request.getfixturevalue("pg_server_url")
         self._fresh = fresh_database(server_url)
-        return self._fresh.__enter__()  # type: ignore[attr-defined, no-any-return]
+        return self._fresh.__enter__()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self._fresh is not None:
-            self._fresh.__exit__(*exc)  # type: ignore[attr-defined]
+            self._fresh.__exit__(*exc)
 
 
 async def _populate(url: str, container: Container) -> World:
@@ -178,8 +180,8 @@ async def _populate(url: str, container: Container) -> World:
     ids = {}
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
         for name in ("hr", "eng"):
-            made = await http.post("/api/collections", json={"name": name}, headers=admin)
-            assert made.status_code == 201, made.text
+            created = await http.post("/api/collections", json={"name": name}, headers=admin)
+            assert created.status_code == 201, created.text
         for name, doc, file in (("hr", HR_DOC, HR_FILE), ("eng", ENG_DOC, ENG_FILE)):
             up = await http.post(
                 "/api/documents",
@@ -218,7 +220,7 @@ async def _every_read(
     """Every read path asked for the document `name` names: what each returned, as text."""
     seen: dict[str, str] = {}
 
-    async def get(name: str, path: str, **params: object) -> None:
+    async def get(name: str, path: str, **params: Any) -> None:
         reply = await http.get(path, params=params, headers=key)
         seen[name] = f"{reply.status_code} {reply.text}"
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from backend.api.app import create_app
-from backend.bootstrap import bootstrap, prepare_to_serve
+from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from tests.conftest import FixedClock, make_settings, with_sample_vectors
 from tests.e2e.test_collections_leak import (
     ENG_DOC,
@@ -93,7 +93,7 @@ def world(
             container.close()
 
 
-async def _populate(url: str, container, issuer: str) -> World:  # type: ignore[no-untyped-def]
+async def _populate(url: str, container: Container, issuer: str) -> World:
     root = await container.access.create_key.execute(CLI_ADMIN, user_id="root", role="admin")
     admin = {"Authorization": f"Bearer {root.secret}"}
     _person(issuer, "hana-1", "hana@example.org", ["people-team"])

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from starlette import routing
 
 from backend.api.app import create_app
 from backend.api.compat import COMPAT_ROUTERS
@@ -37,6 +38,7 @@ def documents_routes() -> set[Route]:
         (method, route.path)
         for router in COMPAT_ROUTERS
         for route in router.routes
+        if isinstance(route, routing.Route)
         for method in getattr(route, "methods", ())
         if method != "HEAD"
     }

@@ -5,8 +5,9 @@ The clock is fixed at 2026-03-02 12:00 UTC (a Monday, ISO week 2026-W10)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +34,9 @@ def rid(suffix: str) -> str:
     return "resp_" + suffix.rjust(24, "0")
 
 
-def seed(container: Container, rows: list[tuple[str, str, float, bool | None, datetime]]) -> None:
+def seed(
+    container: Container, rows: Sequence[tuple[str, str, float, bool | None, datetime]]
+) -> None:
     log = ResponseLog(container.settings.storage.app_db_path)
     try:
         for suffix, user, confidence, outcome, at in rows:
@@ -176,7 +179,7 @@ async def test_an_empty_window_answers_nulls_and_a_message(client: httpx.AsyncCl
     ],
 )
 async def test_parameters_out_of_range_are_422_problems(
-    path: str, params: dict[str, object], client: httpx.AsyncClient
+    path: str, params: dict[str, Any], client: httpx.AsyncClient
 ) -> None:
     response = await client.get(path, params=params)
     assert response.status_code == 422
@@ -373,7 +376,7 @@ async def test_auto_tune_needs_rated_answers_to_move_a_phrase(
 def _record(**overrides: object):
     from use_cases.chat.responses import ResponseRecord
 
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "user_id": "ana",
         "kind": "chat",
         "query": "q?",
@@ -383,7 +386,7 @@ def _record(**overrides: object):
         "latency_ms": 3,
     }
     values.update(overrides)
-    return ResponseRecord(**values)  # type: ignore[arg-type]
+    return ResponseRecord(**values)
 
 
 async def test_recalibrate_needs_enough_feedback_then_fits_and_reports(

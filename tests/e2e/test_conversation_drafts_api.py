@@ -14,10 +14,10 @@ from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
 from tests.postgres import fresh_database
-from use_cases.chat.domain import NewMessage
+from use_cases.chat.domain import MessageRole, NewMessage
 from use_cases.shared.errors import NotFound
 
-CONVERSATION = (
+CONVERSATION: tuple[tuple[MessageRole, str], ...] = (
     ("user", "Help me plan a community newsletter. We want to reach 500 subscribers in the "
      "first year. I also need to find a local sponsor."),
     ("assistant", "Here is a plan:\n1. Set up the mailing list by 2027-01-15\n"

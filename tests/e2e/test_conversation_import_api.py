@@ -137,7 +137,9 @@ async def test_a_refused_link_is_a_problem_and_writes_nothing(
     http: httpx.AsyncClient, pages: str, keys: dict, link: str, status: int, code: str
 ) -> None:
     before = await chat_count(http, keys["bob"])
-    other_port = f"http://127.0.0.1:{urlsplit(pages).port + 1}"  # same host, another port
+    port = urlsplit(pages).port
+    assert port is not None
+    other_port = f"http://127.0.0.1:{port + 1}"  # same host, another port
     # `/slow-headers` never ends, each read quick: only a limit on the whole fetch
     # (IMPORT_TIMEOUT_S) gives its 504. The test's own limit is a safety net (40 times that
     # one): a fetch that is never stopped fails here instead of hanging the suite.

@@ -21,7 +21,7 @@ from services.conversations.search_index import bm25_ranking
 from services.offline.summary import split_sentences
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
-from use_cases.chat.domain import NewMessage
+from use_cases.chat.domain import MessageRole, NewMessage
 
 COMPLETIONS = "https://api.openai.com/v1/chat/completions"
 OFFSITE = "We moved the quarterly offsite to Lisbon."
@@ -75,7 +75,7 @@ def seed(container: Container, chat_id: str, user: str, *turns: str, title: str 
     history = container.adapters.history
     history.get_or_create_chat(chat_id, user, title or turns[0])
     for n, text in enumerate(turns):
-        role = "user" if n % 2 == 0 else "assistant"
+        role: MessageRole = "user" if n % 2 == 0 else "assistant"
         model = "offline-extractive" if role == "assistant" else None
         history.append_message(chat_id, NewMessage(role=role, content=text, model=model))
 

@@ -11,7 +11,7 @@ from backend.bootstrap import Container
 from backend.config import PROJECT_ROOT
 from tests.e2e.test_readme import _check, _run_curl
 from tests.live_server import serve
-from use_cases.chat.domain import NewMessage
+from use_cases.chat.domain import MessageRole, NewMessage
 
 DOC = (PROJECT_ROOT / "docs" / "conversation-summaries-search.md").read_text()
 
@@ -28,10 +28,11 @@ def test_the_docs_curl_examples_work_against_a_live_server(container: Container)
     user = container.settings.auth.default_user_id
     history.ensure_user(user)
     history.get_or_create_chat("offsite-notes", user, "Offsite notes")
-    for role, text in (
+    turns: tuple[tuple[MessageRole, str], ...] = (
         ("user", "Where will the quarterly offsite be this year?"),
         ("assistant", "We moved the quarterly offsite to Lisbon. It takes place in March."),
-    ):
+    )
+    for role, text in turns:
         history.append_message("offsite-notes", NewMessage(role=role, content=text))
     commands = _curl_commands()
     assert len(commands) == 7

@@ -13,7 +13,7 @@ import httpx
 
 from backend.bootstrap import Container
 
-CASES = [
+CASES: list[dict[str, Any]] = [
     {
         "id": "sev1",
         "question": "What is the SEV1 acknowledgement time?",

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -148,7 +149,8 @@ def _with_hostile_files(
 def _put_file(case: schemathesis.Case, name: str | None) -> tuple[schemathesis.Case, str | None]:
     if name is None or not isinstance(case.body, dict):
         return case, None
-    case.body = {**case.body, "file": _hostile_bytes(name)}
+    form: dict[str, Any] = {**case.body, "file": _hostile_bytes(name)}  # multipart: bytes too
+    case.body = form
     case.multipart_content_types = {
         **(case.multipart_content_types or {}),
         "file": HOSTILE_PARTS[name][1],
@@ -314,7 +316,7 @@ def test_hostile_files_break_no_route_that_takes_one(
     fields = operation.definition.raw["requestBody"]["content"]["multipart/form-data"]
     required = _multipart_fields(target.schema, fields["schema"])
     for name, (make, media_type) in HOSTILE_FILES.items():
-        body = {**required, "file": make()}
+        body: dict[str, Any] = {**required, "file": make()}
         case = operation.Case(
             path_parameters={k: v for k, v in parameters.items() if "{" + k + "}" in path},
             body=body,

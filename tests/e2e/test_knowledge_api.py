@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -102,7 +104,7 @@ async def test_search_never_fails_on_hostile_query_text(
     ],
 )
 async def test_search_rejects_bad_parameters_with_a_clear_422(
-    client: httpx.AsyncClient, params: dict[str, object], fragment: str
+    client: httpx.AsyncClient, params: dict[str, Any], fragment: str
 ) -> None:
     response = await client.get("/api/search", params=params)
     assert response.status_code == 422

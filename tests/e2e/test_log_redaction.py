@@ -5,6 +5,7 @@ most verbose level, where uvicorn logs each request's raw query string as well a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ async def test_a_key_under_any_parameter_or_header_name_is_not_logged(
     other = await auth_container.access.create_key.execute(CLI_ADMIN, user_id="bob", role="user")
     key, token = created.secret, other.secret
     # What uvicorn puts in front of the app when its log level is TRACE.
-    app = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]
+    app: Any = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]  # one ASGI app, typed apart by uvicorn, Starlette, httpx
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
         response = await http.get(
@@ -60,7 +61,7 @@ async def test_a_key_under_any_parameter_or_header_name_is_not_logged(
 async def test_a_request_cannot_write_a_log_line_of_its_own(
     auth_container: Container, logs: list[str]
 ) -> None:
-    app = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]
+    app: Any = MessageLoggerMiddleware(create_app(container=auth_container))  # type: ignore[arg-type]  # one ASGI app, typed apart by uvicorn, Starlette, httpx
     forged = "2026-11-27 04:00:01.000 | WARNING | backend.api | FORGED"
     session = "ses_" + "Qz9-_k" * 7 + "Y"
     transport = httpx.ASGITransport(app=app)

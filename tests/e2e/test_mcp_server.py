@@ -15,12 +15,14 @@ import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent, TextResourceContents
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, issue_key, make_settings
 from tests.live_server import serve
 from tests.mcp_clients import run_ts_client
+from tests.narrowing import of_type
 
 QUESTION = "How often must passwords change?"
 TOOLS = {
@@ -63,8 +65,10 @@ async def test_the_python_sdk_lists_typed_tools_each_saying_when_to_use_it(
     search = tools["search_knowledge_base"].input_schema
     assert search["required"] == ["query"]
     assert set(search["properties"]) == {"query", "limit", "category"}
-    assert "sources" in tools["ask"].output_schema["properties"]
-    assert "confidence" in tools["ask"].output_schema["properties"]
+    ask = tools["ask"].output_schema
+    assert ask is not None
+    assert "sources" in ask["properties"]
+    assert "confidence" in ask["properties"]
 
 
 async def test_search_and_ask_give_structured_grounded_results(
@@ -103,7 +107,7 @@ async def test_documents_are_resources_listed_and_read_with_their_sections(
             await client.read_resource("almanac://documents/999999")
     assert len(listed) == 33 and all(str(r.uri).startswith("almanac://documents/") for r in listed)
     assert [t.uri_template for t in templates] == ["almanac://documents/{id}"]
-    text = read.contents[0].text  # type: ignore[union-attr]
+    text = of_type(TextResourceContents, read.contents[0]).text
     assert text.startswith("# Password and Credential Rotation Policy\n")
     sections = document.structured_content["sections"]
     assert len(sections) >= 2
@@ -133,7 +137,7 @@ async def test_tables_and_the_sql_sandbox_answer_admins_as_for_the_assistant(
     }
     assert rows.structured_content["rows"][0][0] > 0
     assert refused.is_error
-    assert "read-only SELECT" in refused.content[0].text  # type: ignore[union-attr]
+    assert "read-only SELECT" in of_type(TextContent, refused.content[0]).text
     assert again.structured_content == rows.structured_content  # nothing was deleted
 
 
@@ -152,7 +156,7 @@ async def test_a_user_may_not_browse_the_tables_through_mcp(
     assert {t["collection"] for t in over_http.json()["tables"]} == {None}
     for refused in (listed, queried):
         assert refused.is_error
-        assert "needs the admin role" in refused.content[0].text  # type: ignore[union-attr]
+        assert "needs the admin role" in of_type(TextContent, refused.content[0]).text
 
 
 async def test_without_a_key_or_with_a_wrong_one_mcp_is_refused_401(server: str) -> None:
@@ -187,7 +191,7 @@ async def test_chats_made_through_mcp_are_the_callers_own(
     chat_id = asked.structured_content["chat_id"]
     async with connected(server, bob) as client:
         continued = await client.call_tool("ask", {"question": "And why?", "chat_id": chat_id})
-    assert continued.is_error and "chat" in continued.content[0].text.lower()  # type: ignore[union-attr]
+    assert continued.is_error and "chat" in of_type(TextContent, continued.content[0]).text.lower()
     async with httpx.AsyncClient(base_url=server) as http:
         anas = (await http.get("/chats", headers=ana)).json()
         bobs = (await http.get("/chats", headers=bob)).json()
@@ -213,7 +217,7 @@ async def test_the_turn_tools_share_the_http_rate_limit_of_the_key(data_dir: Pat
         container.close()
     assert not first.is_error and not second.is_error and not searched.is_error
     assert third.is_error
-    assert "at most 2 per minute" in third.content[0].text  # type: ignore[union-attr]
+    assert "at most 2 per minute" in of_type(TextContent, third.content[0]).text
     assert over_http.status_code == 429  # the same bucket
 
 

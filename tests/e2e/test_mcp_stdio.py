@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.types import TextResourceContents
 
 from backend.bootstrap import bootstrap
 from tests.conftest import make_settings
 from tests.mcp_clients import run_ts_client
+from tests.narrowing import of_type
 from use_cases.access.domain import CLI_ADMIN
 
 ALMANAC = str(Path(sys.executable).parent / "almanac")
@@ -46,7 +48,7 @@ async def test_the_python_sdk_lists_searches_asks_and_reads_over_stdio(
     assert {"search_knowledge_base", "ask", "get_document"} <= tools
     assert search.structured_content["hits"][0]["source"] == "policies/password-policy-2025.md"
     assert "[1]" in ask.structured_content["answer"]
-    assert read.contents[0].text.startswith("# ")  # type: ignore[union-attr]
+    assert of_type(TextResourceContents, read.contents[0]).text.startswith("# ")
     container = bootstrap(make_settings(data_dir))
     try:  # the local admin's chat, as `almanac ask` keeps it
         user = container.settings.auth.default_user_id

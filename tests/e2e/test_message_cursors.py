@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, make_settings
 from use_cases.chat.domain import MAX_POSITION, MessagePage
 from use_cases.chat.manage_chats import ManageChats
+from use_cases.chat.ports import HistoryStore
 from use_cases.conversations.import_domain import ImportedConversation, ImportedMessage
 
 COUNT = 7
@@ -93,14 +95,14 @@ async def test_every_cursor_and_link_a_page_names_is_followed_with_a_200(
 class _OutOfRange:
     """The real history store, but its pages name cursors a request may not."""
 
-    def __init__(self, history: object) -> None:
+    def __init__(self, history: HistoryStore) -> None:
         self._history = history
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._history, name)
 
-    def page_messages(self, chat_id: str, **kwargs: object) -> MessagePage:
-        page = self._history.page_messages(chat_id, **kwargs)  # type: ignore[attr-defined]
+    def page_messages(self, chat_id: str, **kwargs: Any) -> MessagePage:
+        page = self._history.page_messages(chat_id, **kwargs)
         return replace(page, earlier=-1, later=MAX_POSITION + 1)
 
 
@@ -110,7 +112,7 @@ async def test_cursors_from_any_store_are_kept_in_the_range_a_request_may_name(
     """The use case keeps the rule whatever store reads the page: a cursor outside 0 to
     2^31-1 is dropped rather than handed to a client to follow."""
     container, chat_id = chat
-    manage = ManageChats(_OutOfRange(container.adapters.history))  # type: ignore[arg-type]
+    manage = ManageChats(_OutOfRange(container.adapters.history))  # type: ignore[arg-type]  # a proxy of the real store
     user = container.settings.auth.default_user_id
     page = await manage.page(user, chat_id, limit=2, after=2)
     assert [m.content for m in page.messages] == ["Line 3", "Line 4"]

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from backend.bootstrap import Container
 from tests.conftest import container_with_models
 from tests.fakes import streamed
 from tests.live_server import serve
+from tests.narrowing import of_type
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.prompts import SEARCH_TOOL
 
@@ -100,6 +102,16 @@ async def test_metrics_are_for_admins_only_when_authentication_is_on(
     assert as_admin.status_code == 200 and "almanac_http_requests_total" in as_admin.text
 
 
+class _SpanServer(HTTPServer):
+    """The receiver's server, holding the spans its handler kept."""
+
+    spans: list[Span]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spans = []
+
+
 class _Receiver(BaseHTTPRequestHandler):
     """An OTLP/HTTP trace receiver: keeps every export request's spans."""
 
@@ -111,7 +123,7 @@ class _Receiver(BaseHTTPRequestHandler):
         export = ExportTraceServiceRequest.FromString(body)
         for resource in export.resource_spans:
             for scoped in resource.scope_spans:
-                self.server.spans.extend(scoped.spans)  # type: ignore[attr-defined]
+                of_type(_SpanServer, self.server).spans.extend(scoped.spans)
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
         self.end_headers()
@@ -121,9 +133,8 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver() -> Iterator[HTTPServer]:
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    server.spans = []  # type: ignore[attr-defined]
+def receiver() -> Iterator[_SpanServer]:
+    server = _SpanServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -132,7 +143,7 @@ def receiver() -> Iterator[HTTPServer]:
 
 
 def test_a_turn_is_one_trace_of_the_request_the_agent_run_the_model_request_and_the_tool_call(
-    data_dir: Path, receiver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, receiver: _SpanServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = receiver.server_address[1]
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
@@ -145,7 +156,7 @@ def test_a_turn_is_one_trace_of_the_request_the_agent_run_the_model_request_and_
         reply = http.post("/chat", json={"message": "Vacation days?", "model": MODEL})
         assert reply.status_code == 200
         request_id = reply.headers["x-request-id"]
-    spans: list[Span] = receiver.spans  # type: ignore[attr-defined]
+    spans: list[Span] = receiver.spans
     server = [s for s in spans if s.kind == Span.SPAN_KIND_SERVER]
     assert len(server) == 1
     trace_id = server[0].trace_id

@@ -20,6 +20,7 @@ from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, asgi_client, make_settings
 from tests.js_clients import openai_clients
 from tests.live_server import serve
+from tests.narrowing import of_type
 from use_cases.access.domain import CLI_ADMIN
 
 QUESTION = "How often do we have to rotate passwords?"
@@ -252,7 +253,7 @@ def test_bad_input_is_the_sdks_bad_request_error_and_stores_nothing(
     assert refused.value.status_code == 400
     assert says in refused.value.message
     assert refused.value.param == param
-    assert refused.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+    assert of_type(dict, refused.value.body)["type"] == "invalid_request_error"
     assert _chats(server, "ana") == []
 
 
@@ -260,10 +261,10 @@ def test_too_many_requests_is_the_sdks_rate_limit_error_with_retry_after(server:
     client = openai.OpenAI(
         base_url=f"{server.limited_url}/v1", api_key=server.keys["ana"], max_retries=0
     )
-    ask = {"model": "almanac", "messages": [{"role": "user", "content": "hello"}]}
-    client.chat.completions.create(**ask)  # type: ignore[call-overload]
+    ask: dict[str, Any] = {"model": "almanac", "messages": [{"role": "user", "content": "hello"}]}
+    client.chat.completions.create(**ask)
     with pytest.raises(openai.RateLimitError) as refused:
-        client.chat.completions.create(**ask)  # type: ignore[call-overload]
+        client.chat.completions.create(**ask)
     assert refused.value.status_code == 429
     assert int(refused.value.response.headers["retry-after"]) >= 1
     assert refused.value.code == "rate_limit_exceeded"

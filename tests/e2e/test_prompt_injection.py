@@ -15,7 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    RetryPromptPart,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
@@ -51,7 +59,7 @@ def obeying_model(messages: list[ModelMessage], info: AgentInfo) -> ModelRespons
         for message in messages
         if isinstance(message, ModelRequest)
         for part in message.parts
-        if getattr(part, "part_kind", "") in ("tool-return", "retry-prompt")
+        if isinstance(part, ToolReturnPart | RetryPromptPart)
     ]
     if not returns:
         return ModelResponse(parts=[ToolCallPart(SEARCH_TOOL, {"query": "facilities update"})])

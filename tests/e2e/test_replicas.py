@@ -378,8 +378,8 @@ def test_api_replicas_and_workers_behind_a_transaction_pooler(
                     f"{a}{files}", files={"file": ("held.md", _note(2000, stall=True))}
                 )
 
-        holder = threading.Thread(target=attach_held)
-        holder.start()
+        attaching = threading.Thread(target=attach_held)
+        attaching.start()
         _stalled_on(stalling)
         refused = http.post(f"{b}{files}", files={"file": ("big.md", _note(1500))})
         assert refused.status_code == 429, refused.text
@@ -388,7 +388,7 @@ def test_api_replicas_and_workers_behind_a_transaction_pooler(
         fits = http.post(f"{b}{files}", files={"file": ("small.md", _note(500))})
         assert fits.status_code == 201, fits.text
         _control(stalling, "release")
-        holder.join(STEP_S)
+        attaching.join(STEP_S)
         assert held["a"].status_code == 201, held["a"].text
 
         # 6. The conflict scan is one job for the cluster, its report the same on A and B.

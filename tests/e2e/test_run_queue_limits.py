@@ -98,8 +98,8 @@ async def test_the_local_admins_full_share_refuses_a_new_run_with_retry_after(
 async def test_one_admins_runs_cannot_fill_the_queue_for_every_admin(
     auth_client: httpx.AsyncClient, auth_container: Container
 ) -> None:
-    ann = {"headers": await issue_key(auth_container, "ann", role="admin")}
-    bob = {"headers": await issue_key(auth_container, "bob", role="admin")}
+    ann: dict[str, Any] = {"headers": await issue_key(auth_container, "ann", role="admin")}
+    bob: dict[str, Any] = {"headers": await issue_key(auth_container, "bob", role="admin")}
     per_user, everyone = EVAL_RUN_LIMITS.per_user or 0, EVAL_RUN_LIMITS.max_pending or 0
     waiting_eval_runs(auth_container, "ann", per_user)
     waiting_cleaning_runs(auth_container, "ann", CLEANING_RUN_LIMITS.per_user or 0)

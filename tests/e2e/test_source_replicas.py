@@ -15,6 +15,7 @@ from backend.bootstrap import Container, bootstrap, start_job_worker
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.shared.errors import Conflict
+from use_cases.sources.domain import SyncRun
 from use_cases.sources.manage import SOURCE_SCHEDULE, AddSourceRequest
 from use_cases.sources.sync import SyncRequest
 
@@ -92,7 +93,7 @@ def test_a_sync_asked_on_two_replicas_at_once_runs_on_one(pg_url: str, tmp_path:
         a.close()
 
 
-def _until_synced(container: Container) -> list:  # type: ignore[type-arg]
+def _until_synced(container: Container) -> list[SyncRun]:
     for _ in range(1200):
         runs = asyncio.run(container.sources.sources.sync_history("notes"))
         if runs and runs[0].status != "running":

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +257,7 @@ async def _finished(http: httpx.AsyncClient, location: str, headers: dict[str, s
     for _ in range(600):
         job = (await http.get(location, headers=headers)).json()
         if job["status"] in ("done", "failed"):
-            return job  # type: ignore[no-any-return]
+            return job
         await asyncio.sleep(0.05)
     pytest.fail(f"the sync job did not end: {job}")
 
@@ -281,7 +281,9 @@ def _due_sources_are_queued_once(container: Container, tmp_path: Path) -> None:
     asyncio.run(sources.sources.add(CLI_ADMIN, _request("manual", folder, None)))
 
     # The cluster's schedule looks for due sources: a scheduled one is due when added.
-    assert SOURCE_SCHEDULE in container.adapters.scheduler.tick()
+    scheduler = container.adapters.scheduler
+    assert scheduler is not None
+    assert SOURCE_SCHEDULE in scheduler.tick()
     assert container.adapters.jobs.store.waiting() == {SOURCE_SYNC: 1}
     assert sources.queue_due.run() == ["handbook"]  # still due until its sync ran ...
     assert container.adapters.jobs.store.waiting() == {SOURCE_SYNC: 1}  # ... queued once
@@ -316,7 +318,7 @@ class _Later:
     def __init__(self, clock: FixedClock, by: timedelta) -> None:
         self._clock, self._by = clock, by
 
-    def today(self):  # type: ignore[no-untyped-def]
+    def today(self) -> date:
         return self.now().date()
 
     def now(self) -> datetime:

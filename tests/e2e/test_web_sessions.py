@@ -5,7 +5,7 @@ cookie-authenticated request that changes something must come from this server's
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,7 @@ def clock() -> SteppingClock:
 
 
 @pytest.fixture
-def secured(data_dir: Path, clock: SteppingClock) -> AsyncIterator[Container]:
+def secured(data_dir: Path, clock: SteppingClock) -> Iterator[Container]:
     built = bootstrap(make_settings(data_dir, auth_enabled=True, session_hours=2), clock=clock)
     yield built
     built.close()

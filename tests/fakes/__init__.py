@@ -659,6 +659,9 @@ class InMemorySqlRunner:
             raise ToolRejected("Only a single SELECT over the listed tables is allowed.")
         return self.answers[sql]
 
+    def refresh(self) -> None:
+        """Nothing is cached: the tables given are the schemas."""
+
 
 def streamed(function: FunctionDef) -> StreamFunctionDef:
     """The stream function of a plain model function: the same response, sent as stream
@@ -710,6 +713,12 @@ class InMemoryTableLoader:
         schema = TableSchema(name, columns, len(rows), kept if collection == KEEP else collection)
         self.tables[name] = (schema, rows)
         return schema
+
+    def is_workbook(self, file: Path) -> bool:
+        return False  # in-memory files are CSV text only
+
+    def load_workbook(self, file: Path, prefix: str | None = None) -> list[TableSchema]:
+        raise UnsupportedDocument(f"Cannot load {file.name} as a workbook.")
 
     def list_tables(self) -> list[TableSchema]:
         return [schema for _, (schema, _) in sorted(self.tables.items())]

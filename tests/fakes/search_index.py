@@ -21,6 +21,7 @@ from services.knowledge.fts_query import MARK_END, MARK_START, query_terms, word
 from services.knowledge.search_catalog import ChunkDetails, ChunkPlaces
 from services.knowledge.versions import MAX_CHAIN, Versions
 from use_cases.knowledge.domain import DocumentRef, EmbeddingInfo, Vector
+from use_cases.knowledge.scope import ReadScope
 
 __all__ = [
     "AddedDocument",
@@ -278,6 +279,14 @@ class InMemorySearchCatalog:
                     replaced_on=replaced,
                 )
             return result
+
+    def readable(self, scope: ReadScope) -> frozenset[int]:
+        """Its documents are all of the default collection: a scope reads all or none. It
+        takes no filters (the store contract tests check them on the real catalogs)."""
+        if not scope.filters.empty:
+            raise NotImplementedError("InMemorySearchCatalog does not filter documents")
+        with self._lock:
+            return frozenset(self._documents) if scope.may_read(None) else frozenset()
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from services.chat.advice_threads import AdviceThreads
+from tests.narrowing import present
 from tests.store_backends import AppDb, open_app_db
 from use_cases.advice.domain import AdviceSource, Alternative, StructuredAdvice
 from use_cases.advice.ports import AdviceThreadStore
@@ -75,7 +76,7 @@ def test_another_users_thread_is_not_found_and_keeps_its_advice(
     with pytest.raises(NotFound):
         store.add_entry("t1", "bob", "Mine now?", advice("No."))
     assert [e.question for e in store.list_entries("t1")] == ["Mine?"]
-    assert store.get_thread("t1").user_id == "ana"  # type: ignore[union-attr]
+    assert present(store.get_thread("t1")).user_id == "ana"
 
 
 def test_threads_are_listed_per_user_most_recently_active_first(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,8 +62,8 @@ def calibration(app_db: AppDb | None):
 real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
-def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: object) -> LoggedResponse:
-    values: dict[str, object] = {
+def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: Any) -> LoggedResponse:
+    values: dict[str, Any] = {
         "response_id": f"resp_{n:04d}",
         "user_id": user,
         "kind": "chat",
@@ -77,7 +78,7 @@ def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: object
         "created_at": at,
     }
     values.update(extra)
-    return LoggedResponse(**values)  # type: ignore[arg-type]
+    return LoggedResponse(**values)
 
 
 def test_a_logged_response_reads_back_whole(log) -> None:
@@ -201,7 +202,7 @@ def test_racing_verdicts_on_one_response_report_exactly_one_first(app_db: AppDb)
 
 def _fit(active: bool = True, method: str = "isotonic") -> CalibrationFit:
     return CalibrationFit(
-        map=FittedMap(method, (0.1, 0.5, 0.9), (0.05, 0.4, 0.95), 0.0, 0.0)  # type: ignore[arg-type]
+        map=FittedMap(method, (0.1, 0.5, 0.9), (0.05, 0.4, 0.95), 0.0, 0.0)  # type: ignore[arg-type]  # a method name as stored
         if method == "isotonic"
         else FittedMap("platt", slope=1.25, intercept=-0.1),
         feedback_used=40,

@@ -17,7 +17,7 @@ from pydantic_ai import models as ai_models
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap
 from tests.conftest import FixedClock, make_settings
-from tests.js_clients import JsClients
+from tests.js_clients import JsClients, UIClient
 from tests.respx_httpcore2 import HTTPCore2Mocker  # noqa: F401 - registers the mocker
 
 COMPLETIONS = "https://api.openai.com/v1/chat/completions"
@@ -364,7 +364,8 @@ async def test_ui_message_stream_carries_tool_calls_and_errors_to_useChat_client
 
     mock_openai.post(COMPLETIONS).mock(return_value=error(500))
     failed = await client.post("/api/chat", json={**body, "id": "ui-openai-2"})
-    for version in ("current", "v5"):
+    versions: tuple[UIClient, ...] = ("current", "v5")
+    for version in versions:
         parsed = js_clients.parse_ui_stream(failed.text, allow_errors=True, client=version)
         assert parsed["errors"] == ["The model provider failed (HTTP 500). Try again later."]
 

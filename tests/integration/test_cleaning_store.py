@@ -10,6 +10,7 @@ import pytest
 
 from services.cleaning.store import CleaningStore
 from tests.fakes.cleaning import InMemoryCleaningStore
+from tests.narrowing import present
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
 from use_cases.cleaning.domain import SourceTable, Table
@@ -96,7 +97,7 @@ def test_runs_move_through_their_statuses_and_list_newest_first(store: CleaningS
     assert [r.run_id for r in store.unfinished()] == ["clean_000000000002"]
     store.set_status("clean_000000000002", "cancelled", at=T2, error="cancelled by root")
     store.set_status("clean_000000000002", "running", at=T2)  # a cancelled run is never moved on
-    assert store.get("clean_000000000002").status == "cancelled"  # type: ignore[union-attr]
+    assert present(store.get("clean_000000000002")).status == "cancelled"
     assert store.unfinished() == []
     store.add_result("clean_000000000002", ("m", "t.uniqueness.easy", 0), {"f1": 1.0})
     assert store.delete("clean_000000000002") is True

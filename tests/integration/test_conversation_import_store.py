@@ -88,7 +88,7 @@ def test_a_refused_conversation_writes_nothing(store: HistoryStore, app_db: AppD
         source="chatgpt",
         external_id="x",
         title="t",
-        messages=(ImportedMessage("system", "no"),),  # type: ignore[arg-type]
+        messages=(ImportedMessage("system", "no"),),  # type: ignore[arg-type]  # a role no import may carry
     )
     with pytest.raises(InvalidRequest):
         store.import_conversation("ann", bad)

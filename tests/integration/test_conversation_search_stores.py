@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -70,8 +71,8 @@ def chat(history: HistoryStore, chat_id: str, user: str, *texts: str) -> list[st
     ]
 
 
-def summary(chat_id: str, text: str, **changes: object) -> ConversationSummary:
-    values: dict[str, object] = {
+def summary(chat_id: str, text: str, **changes: Any) -> ConversationSummary:
+    values: dict[str, Any] = {
         "chat_id": chat_id,
         "text": text,
         "model": "offline-extractive",
@@ -81,7 +82,7 @@ def summary(chat_id: str, text: str, **changes: object) -> ConversationSummary:
         "created_at": T0,
         "updated_at": T0,
     }
-    return ConversationSummary(**{**values, **changes})  # type: ignore[arg-type]
+    return ConversationSummary(**{**values, **changes})
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def _verdict_model(seen: list[str], *, correct: bool) -> FunctionModel:
     def reply(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         request = messages[-1]
         assert isinstance(request, ModelRequest)
-        seen.append(str(request.parts[-1].content))  # type: ignore[union-attr]
+        seen.append(str(request.parts[-1].content))  # type: ignore[union-attr]  # a prompt or a tool's return: both have content
         args = {"correct": correct, "reason": "It gives the 5-minute acknowledgement."}
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, args)])
 

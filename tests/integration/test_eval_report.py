@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 from services.evaluation.report import HtmlReportRenderer
 from use_cases.access.domain import Caller
@@ -34,6 +34,20 @@ def page(export: dict[str, Any]) -> BeautifulSoup:
     return BeautifulSoup(HtmlReportRenderer().render_html(export), "html.parser")
 
 
+def attr(tag: Tag, name: str) -> str:
+    """A single-valued attribute's text (bs4 types any attribute as possibly a list)."""
+    value = tag[name]
+    assert isinstance(value, str), (tag.name, name, value)
+    return value
+
+
+def one(tag: Tag, selector: str) -> Tag:
+    """The first element `selector` matches, which the test expects to be there."""
+    found = tag.select_one(selector)
+    assert found is not None, selector
+    return found
+
+
 def value_of(tag: Any) -> float | None:
     raw = tag["data-value"]
     return None if raw == "" else float(raw)
@@ -51,8 +65,8 @@ def test_every_figure_is_an_embedded_svg(page: BeautifulSoup) -> None:
     ]
     for img in images:
         prefix = "data:image/svg+xml;base64,"
-        assert img["src"].startswith(prefix)
-        svg = base64.b64decode(img["src"][len(prefix) :]).decode()
+        assert attr(img, "src").startswith(prefix)
+        svg = base64.b64decode(attr(img, "src")[len(prefix) :]).decode()
         assert "<svg" in svg and svg.rstrip().endswith("</svg>")
 
 
@@ -61,8 +75,10 @@ def test_nothing_is_fetched_from_outside_the_page(page: BeautifulSoup) -> None:
     for tag in page.find_all(True):
         for attribute in ("src", "href", "srcset", "poster", "data"):
             if tag.has_attr(attribute):
-                assert tag[attribute].startswith(("data:", "#")), (tag.name, tag[attribute][:40])
-    css = page.style.string
+                value = attr(tag, attribute)
+                assert value.startswith(("data:", "#")), (tag.name, value[:40])
+    css = one(page, "style").string
+    assert css is not None
     assert "url(" not in css and "@import" not in css
     anchors = {a["href"][1:] for a in page.find_all("a")}
     assert anchors <= {section["id"] for section in page.find_all("section")}
@@ -125,8 +141,8 @@ def test_dimension_and_robustness_tables_are_the_exports_numbers(
             robustness = export["aggregates"][cell["data-model"]]["robustness"]
             block = robustness["by_perturbation"][row["data-perturbation"]]
             assert value_of(cell) == block[cell["data-metric"]]
-    drift = page.select_one(
-        'table.robustness td[data-metric="answer_drift"][data-model="offline-extractive"]'
+    drift = one(
+        page, 'table.robustness td[data-metric="answer_drift"][data-model="offline-extractive"]'
     )
     assert drift.get_text(strip=True) == "3.1%"
 
@@ -144,7 +160,7 @@ def test_failures_list_the_wrong_and_errored_clean_cases(page: BeautifulSoup) ->
     ]
     errored = failures[5]
     assert "error after 3 attempts" in errored.get_text()
-    assert "503 Service Unavailable" in errored.select_one(".errortext").get_text()
+    assert "503 Service Unavailable" in one(errored, ".errortext").get_text()
     refusal = failures[6]
     assert "a refusal" in refusal.get_text() and "a short poem" in refusal.get_text()
     flips = [
@@ -164,8 +180,8 @@ def test_untrusted_answers_are_escaped(export: dict[str, Any]) -> None:
     row["answer"] = '<script>alert("x")</script><img src="https://evil.example/x.png">'
     page = BeautifulSoup(HtmlReportRenderer().render_html(hostile), "html.parser")
     assert page.find_all("script") == []
-    assert all(img["src"].startswith("data:") for img in page.find_all("img"))
-    assert '<script>alert("x")</script>' in page.select_one("article.failure .answer").get_text()
+    assert all(attr(img, "src").startswith("data:") for img in page.find_all("img"))
+    assert '<script>alert("x")</script>' in one(page, "article.failure .answer").get_text()
 
 
 def test_a_running_run_says_so_and_an_empty_one_renders(export: dict[str, Any]) -> None:
@@ -179,7 +195,7 @@ def test_a_running_run_says_so_and_an_empty_one_renders(export: dict[str, Any]) 
         "percent": 42.7,
     }
     page = BeautifulSoup(HtmlReportRenderer().render_html(running), "html.parser")
-    banner = " ".join(page.select_one(".banner").get_text().split())
+    banner = " ".join(one(page, ".banner").get_text().split())
     assert "This run is running: 41 of 96 executions done (42.7%), 1 failed." in banner
 
     empty = {
@@ -211,8 +227,8 @@ async def test_the_use_case_renders_a_run_for_an_admin_only(export: dict[str, An
     report = RenderRunReport(FakeExports({"run_1": export}), HtmlReportRenderer())
     html = await report.execute(ADMIN, "run_1")
     assert (
-        BeautifulSoup(html, "html.parser")
-        .title.get_text()
+        one(BeautifulSoup(html, "html.parser"), "title")
+        .get_text()
         .startswith("Evaluation run_3f2a9c41d07e")
     )
     with pytest.raises(Forbidden, match="admin role"):

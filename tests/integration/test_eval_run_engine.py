@@ -21,7 +21,7 @@ from use_cases.access.domain import CLI_ADMIN
 from use_cases.evaluation.datasets import DatasetUpload
 from use_cases.evaluation.runs import RunRequest
 
-CASES = [
+CASES: list[dict[str, Any]] = [
     {"id": "sev1", "question": "What is the SEV1 acknowledgement time?", "kind": "kb",
      "expect_any": ["5 minutes"]},
     {"id": "canteen", "question": "whats on the canteen menu today", "kind": "refuse"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,8 +79,8 @@ def _dataset(dataset_id: str, version: str, at: str, name: str = "Three") -> Sto
     )
 
 
-def _run(run_id: str, at: str, **extra: object) -> RunRecord:
-    values: dict[str, object] = {
+def _run(run_id: str, at: str, **extra: Any) -> RunRecord:
+    values: dict[str, Any] = {
         "run_id": run_id,
         "status": "queued",
         "task_id": "three",
@@ -94,7 +95,7 @@ def _run(run_id: str, at: str, **extra: object) -> RunRecord:
         "total": 6,
     }
     values.update(extra)
-    return RunRecord(**values)  # type: ignore[arg-type]
+    return RunRecord(**values)
 
 
 def test_a_dataset_version_is_stored_once_and_the_first_upload_is_reported(datasets) -> None:

@@ -21,7 +21,16 @@ from services.chat.history_store import chat_title
 from tests.fakes import InMemoryHistoryStore
 from tests.postgres import BACKENDS
 from tests.store_backends import AppDb, open_app_db
-from use_cases.chat.domain import MessagePage, NewMessage, Source, TokenUsage, ToolCall
+from use_cases.chat.domain import (
+    Chat,
+    Message,
+    MessagePage,
+    MessageStatus,
+    NewMessage,
+    Source,
+    TokenUsage,
+    ToolCall,
+)
 from use_cases.chat.ports import HistoryStore
 from use_cases.shared.errors import InvalidRequest, NotFound
 
@@ -204,7 +213,7 @@ def test_another_users_chat_looks_like_it_does_not_exist(store: HistoryStore) ->
     with pytest.raises(NotFound) as error:
         store.get_or_create_chat("secret-chat", "mallory", "let me in")
     assert "secret-chat" in error.value.detail
-    assert store.get_chat("secret-chat").user_id == "alice"
+    assert _chat(store, "secret-chat").user_id == "alice"
 
 
 def test_a_user_only_lists_their_own_chats(store: HistoryStore) -> None:
@@ -387,7 +396,9 @@ def test_finalize_turns_a_streaming_message_into_the_final_answer(
 
 
 @pytest.mark.parametrize("status", ["interrupted", "failed"])
-def test_finalize_records_interrupted_and_failed_turns(store: HistoryStore, status: str) -> None:
+def test_finalize_records_interrupted_and_failed_turns(
+    store: HistoryStore, status: MessageStatus
+) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     draft = store.append_message(
         chat.id, NewMessage(role="assistant", content="partial", status="streaming")
@@ -407,9 +418,9 @@ def test_finalizing_a_missing_message_is_not_found(store: HistoryStore) -> None:
 def test_unknown_status_is_refused(store: HistoryStore) -> None:
     chat = store.get_or_create_chat(None, "alice", "q")
     with pytest.raises(InvalidRequest):
-        store.append_message(chat.id, NewMessage(role="user", content="x", status="done"))  # type: ignore[arg-type]
+        store.append_message(chat.id, NewMessage(role="user", content="x", status="done"))  # type: ignore[arg-type]  # a status the store refuses
     with pytest.raises(InvalidRequest):
-        store.append_message(chat.id, NewMessage(role="system", content="x"))  # type: ignore[arg-type]
+        store.append_message(chat.id, NewMessage(role="system", content="x"))  # type: ignore[arg-type]  # a role the store refuses
 
 
 # -- rename and delete -----------------------------------------------------------------------
@@ -420,7 +431,7 @@ def test_rename_strips_the_title_and_keeps_the_chat_in_place(store: HistoryStore
     renamed = store.rename_chat("c1", "   Budget  2027  ")
     assert renamed.title == "Budget 2027"
     assert renamed.updated_at == chat.updated_at
-    assert store.get_chat("c1").title == "Budget 2027"
+    assert _chat(store, "c1").title == "Budget 2027"
 
 
 def test_rename_accepts_200_characters_and_refuses_201_or_blank(
@@ -431,7 +442,7 @@ def test_rename_accepts_200_characters_and_refuses_201_or_blank(
     for bad in ("", "   \n", "t" * 201):
         with pytest.raises(InvalidRequest):
             store.rename_chat("c1", bad)
-    assert store.get_chat("c1").title == "t" * 200
+    assert _chat(store, "c1").title == "t" * 200
 
 
 def test_renaming_a_missing_chat_is_not_found(store: HistoryStore) -> None:
@@ -686,12 +697,14 @@ def test_pages_chain_back_from_the_last_and_on_from_the_first_without_gaps_or_re
     last = store.page_messages(chat_id, limit=10)
     assert [m.content for m in last.messages] == [f"m{i}" for i in range(16, 26)]
     assert (last.earlier, last.later) == (16, None)
-    backwards, cursor = [], last.earlier
+    backwards: list[Message] = []
+    cursor = last.earlier
     while cursor is not None:
         page = store.page_messages(chat_id, limit=10, before=cursor)
         backwards[:0] = page.messages
         cursor = page.earlier
-    forwards, after = [], 0
+    forwards: list[Message] = []
+    after: int | None = 0
     while after is not None:
         page = store.page_messages(chat_id, limit=10, after=after)
         forwards += page.messages
@@ -728,3 +741,10 @@ def test_an_unknown_chat_has_an_empty_page_and_bad_cursors_are_refused(
     for bad in ({"before": 1, "after": 1}, {"before": -1}, {"after": 2**31}, {"limit": -1}):
         with pytest.raises(InvalidRequest):
             store.page_messages("ghost", **{"limit": 5, **bad})
+
+
+def _chat(store: HistoryStore, chat_id: str) -> Chat:
+    """The chat the test made, read back."""
+    chat = store.get_chat(chat_id)
+    assert chat is not None, chat_id
+    return chat

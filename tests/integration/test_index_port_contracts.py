@@ -167,7 +167,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
                 sqlite_catalog(store),
                 SqliteLexicalIndex(store),
                 SqliteVectorIndex(store),
-                store.delete_document,  # type: ignore[arg-type]
+                store.delete_document,  # type: ignore[arg-type]  # the store's own delete, as the contract calls it
             )
         else:
             assert isinstance(store, PgKnowledgeStore)
@@ -176,7 +176,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
                 pg_catalog(store),
                 PgLexicalIndex(store, counts),
                 PgVectorIndex(store, counts),
-                store.delete_document,  # type: ignore[arg-type]
+                store.delete_document,  # type: ignore[arg-type]  # the store's own delete, as the contract calls it
             )
         _fill(store, w)
         yield w

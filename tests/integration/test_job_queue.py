@@ -28,6 +28,7 @@ from services.presence import (
     Presence,
     wait_until_dead,
 )
+from tests.narrowing import present
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
 from use_cases.shared.errors import InvalidDocument, JobCancelled, ServiceBusy
 
@@ -92,8 +93,8 @@ class Backend:
                 return [dict(row) for row in conn.execute(query)]
             finally:
                 conn.close()
-        with self._databases[0].connection() as conn:
-            return conn.execute(query).fetchall()
+        with self._databases[0].connection() as pg:
+            return pg.execute(query).fetchall()
 
     def close(self) -> None:
         for presence in self._presences:
@@ -165,7 +166,7 @@ def test_a_job_goes_queued_running_done_with_progress_payload_and_bytes(
             if (running.chunks_done, running.chunks_total) == (1, 2):
                 break
             time.sleep(0.01)
-            running = queue.get(first.id)  # type: ignore[assignment]
+            running = present(queue.get(first.id))
         assert (running.chunks_done, running.chunks_total) == (1, 2)
         assert queue.get(second.id).status == "queued"  # type: ignore[union-attr]  # one at a time
 
@@ -426,7 +427,7 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished(jobs_backend: Backen
     # The dead worker, were it to come back, changes nothing any more.
     assert not store.progress(job_id, "dying-worker", 4, 10)
     assert not store.complete(job_id, "dying-worker", {"late": True})
-    assert store.get(job_id).result == {"ok": True}  # type: ignore[union-attr]
+    assert present(store.get(job_id)).result == {"ok": True}
 
 
 def test_a_job_that_kept_killing_its_worker_is_failed_not_tried_again(
@@ -559,8 +560,8 @@ def test_a_job_whose_workers_process_died_is_taken_over_at_once_not_a_live_ones(
         ).id
 
     orphan, busy = add("a.md"), add("b.md")
-    assert store.claim([INGEST], dying.id).id == orphan  # type: ignore[union-attr]
-    assert store.claim([INGEST], living.id).id == busy  # type: ignore[union-attr]
+    assert present(store.claim([INGEST], dying.id)).id == orphan
+    assert present(store.claim([INGEST], living.id)).id == busy
     dying.close()  # its process is gone; its heartbeat is still fresh (within the lease)
     assert wait_until_dead(starting, dying.id)
 

@@ -26,7 +26,15 @@ from services.presence import FilePresence, PgPresence, Presence, wait_until_dea
 from services.sqlite.connection import connect
 from services.sqlite.migrations import apply_migrations
 from tests.fakes.knowledge import InMemoryKnowledgeStore
-from tests.knowledge_backends import AnyStore, Probe, another_store, close_other, open_store
+from tests.knowledge_backends import (
+    AnyStore,
+    Probe,
+    RealStore,
+    another_store,
+    close_other,
+    open_store,
+)
+from tests.narrowing import present
 from tests.postgres import BACKENDS
 from use_cases.knowledge.domain import (
     DocumentDraft,
@@ -183,9 +191,9 @@ def test_a_taken_source_is_a_conflict_unless_the_replacement_is_explicit(
     with pytest.raises(DocumentExists) as raised:
         store.save_document(other, vectors_for(other))
 
-    assert raised.value.document_id == store.get_by_source("guide.md").id  # type: ignore[union-attr]
+    assert raised.value.document_id == present(store.get_by_source("guide.md")).id
     assert counts(store) == before
-    assert store.get_by_source("guide.md").title == "Onboarding guide"  # type: ignore[union-attr]
+    assert present(store.get_by_source("guide.md")).title == "Onboarding guide"
     with pytest.raises(NotFound):
         store.save_document(other, vectors_for(other), replace_id=999)
 
@@ -237,8 +245,8 @@ def test_supersedes_is_recorded_and_linked_whichever_version_arrives_first(
     older = draft("handbook/policies/v1.md", title="Policy")
     old_record = store.save_document(older, vectors_for(older))
 
-    assert store.get_record(new_record.id).supersedes_id == old_record.id  # type: ignore[union-attr]
-    assert store.get_record(old_record.id).superseded_by_id == new_record.id  # type: ignore[union-attr]
+    assert present(store.get_record(new_record.id)).supersedes_id == old_record.id
+    assert present(store.get_record(old_record.id)).superseded_by_id == new_record.id
     assert store.resolve_key("policies/v1.md") == store.get_record(old_record.id)
 
 
@@ -253,7 +261,7 @@ def test_a_supersedes_loop_is_refused(store: AnyStore) -> None:
         store.save_document(looping, vectors_for(looping), replace_id=a)
     with pytest.raises(InvalidDocument, match="itself"):
         store.save_document(replace(first, supersedes="a.md"), vectors_for(first), replace_id=a)
-    assert store.get_record(a).supersedes_id is None  # type: ignore[union-attr]
+    assert present(store.get_record(a)).supersedes_id is None
 
 
 def test_deleting_a_document_gives_its_pages_back_to_the_sqlite_file(
@@ -402,7 +410,7 @@ store = pg_store.PgKnowledgeStore(PgDatabase({target!r}))
 
 @real_backends
 def test_a_process_killed_mid_write_leaves_the_document_all_or_nothing(
-    store: AnyStore, backend: str
+    store: RealStore, backend: str
 ) -> None:
     d = draft()
     document_id = store.save_document(d, vectors_for(d)).id
@@ -494,7 +502,7 @@ def test_chunk_texts_for_re_embedding_carry_title_and_headings(
 
 @real_backends
 def test_replace_embeddings_rebuilds_the_index_for_a_new_model(
-    store: AnyStore,
+    store: RealStore,
 ) -> None:
     d = draft()
     store.save_document(d, vectors_for(d))
@@ -564,7 +572,7 @@ def test_a_read_only_sqlite_store_refuses_writes(sqlite_store: SqliteKnowledgeSt
 
 
 @real_backends
-def test_every_write_moves_the_generation_counter(store: AnyStore) -> None:
+def test_every_write_moves_the_generation_counter(store: RealStore) -> None:
     start = store.state().generation
     d = draft()
     record = store.save_document(d, vectors_for(d))
@@ -606,7 +614,7 @@ def test_an_older_sqlite_database_gets_relative_sources_and_incremental_vacuum(
 
 @real_backends
 def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
-    store: AnyStore,
+    store: RealStore,
 ) -> None:
     empty_generation, empty = store.vocabulary()
     record = store.save_document(draft(), vectors_for(draft()))
@@ -620,7 +628,7 @@ def test_the_vocabulary_is_the_indexed_words_of_the_current_generation(
 
 
 @real_backends
-def test_the_defining_texts_are_the_sections_holding_a_parenthesis(store: AnyStore) -> None:
+def test_the_defining_texts_are_the_sections_holding_a_parenthesis(store: RealStore) -> None:
     sections = (
         (("Intro",), ("Changes go to a write-ahead log (WAL) first.",)),
         (("Use",), ("Convert to WAL mode with a pragma.",)),
@@ -684,7 +692,7 @@ def test_an_older_sqlite_database_does_not_reuse_the_ids_it_already_gave(
 
 @real_backends
 def test_a_dead_processs_staged_rows_are_removed_at_the_next_open_a_live_ones_kept(
-    store: AnyStore, tmp_path: Path
+    store: RealStore, tmp_path: Path
 ) -> None:
     def presence() -> Presence:
         if isinstance(store, SqliteKnowledgeStore):

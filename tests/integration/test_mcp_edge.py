@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 from mcp import Client, MCPError
+from mcp.types import TextContent
 
 from backend.api.mcp_server.tools import McpEdge, build_mcp_server
 from backend.bootstrap import Container
+from tests.narrowing import of_type
 from use_cases.access.domain import Caller
 
 ANA = Caller("ana", "user", "key-1")
@@ -37,7 +39,7 @@ async def test_an_unforeseen_failure_is_a_short_tool_error_and_its_traceback_is_
     finally:
         logger.remove(sink)
     assert result.is_error
-    text = result.content[0].text  # type: ignore[union-attr]
+    text = of_type(TextContent, result.content[0]).text
     assert "could not complete get_document; the error is logged" in text
     assert "secret.db" not in text and "Traceback" not in text
     assert any("secret.db" in line and "Traceback" in line for line in logged)
@@ -60,7 +62,10 @@ async def test_over_the_rate_limit_the_turn_tools_say_when_to_try_again(
         asked = await client.call_tool("ask", {"question": "How often must passwords change?"})
         searched = await client.call_tool("search_knowledge_base", {"query": "passwords"})
     assert asked.is_error
-    assert "at most 7 per minute per caller. Try again in 3 s." in asked.content[0].text  # type: ignore[union-attr]
+    assert (
+        "at most 7 per minute per caller. Try again in 3 s."
+        in of_type(TextContent, asked.content[0]).text
+    )
     assert not searched.is_error  # searching is not a model turn: not rate-limited, as over HTTP
     chats = await container.chat.chats.list("ana", limit=10, offset=0)
     assert chats == []  # the refused question stored nothing

@@ -187,7 +187,7 @@ def pg_sample_tables(pg_server_url: str) -> Iterator[PgSqlRunner]:
         )
     params = psycopg.conninfo.conninfo_to_dict(pg_server_url)
     params["dbname"] = name
-    db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]
+    db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]  # libpq's own parameters, read back
     try:
         loader = TableLoader(db)
         for csv in sorted((SAMPLE / "tables").glob("*.csv")):

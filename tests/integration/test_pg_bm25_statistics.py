@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from services.knowledge import document_writes, pg_store
-from services.knowledge.pg_retrieval import PgHybridRetriever
+from services.knowledge.pg_retrieval import PgHybridRetriever, PgQuery
 from services.postgres import PgDatabase, apply_migrations
 from tests.integration.test_knowledge_store import INFO, draft, vectors_for
-from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, StagedChunk
+from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, StagedChunk, Vector
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_statistics_follow_insert_replace_staging_delete_and_reindex(
     store.commit_staged(stage, large)
     assert assert_exact(store)["df"]["stage"] == 1
 
-    def batches() -> Iterator[list[tuple[int, np.ndarray]]]:
+    def batches() -> Iterator[list[tuple[int, Vector]]]:
         for batch in store.iter_chunk_texts(batch_size=2):
             yield [(cid, np.ones(8, dtype=np.float32)) for cid, _ in batch]
 
@@ -245,6 +245,7 @@ def test_lexical_scores_are_bm25_also_when_common_lexemes_are_only_rescored(
         store.save_document(d, vectors_for(d))
     retriever = PgHybridRetriever(store, None, posting_budget=posting_budget, min_terms=1)
     query = retriever.analyze("zebra savanna stripes")
+    assert isinstance(query, PgQuery)
     assert set(query.lexemes) == {"zebra", "savanna", "stripe"}
     with store.connection() as conn:
         hits = retriever.pg_lexical._search(conn, query, 10, None)

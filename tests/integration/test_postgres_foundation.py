@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from psycopg import Connection, Cursor
 
 from backend.config import Settings, StorageSettings
 from services.knowledge.index_backends import backend_for
@@ -13,19 +16,31 @@ from services.postgres.database import redacted_url
 from services.postgres.migrations import applied_migrations
 from use_cases.shared.errors import ConfigurationError
 
+
+def _seed(conn: Connection[dict[str, Any]]) -> None:
+    conn.execute("INSERT INTO items(name) VALUES (%s)", ("seed",))
+
+
+def _one(cursor: Cursor[dict[str, Any]]) -> dict[str, Any]:
+    """The one row a query the test wrote returns."""
+    row = cursor.fetchone()
+    assert row is not None
+    return row
+
+
 STEPS = [
     Migration(
         "test_0001_items", "CREATE TABLE items (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL)"
     ),
     Migration(
         "test_0002_seed",
-        function=lambda conn: conn.execute("INSERT INTO items(name) VALUES (%s)", ("seed",)),
+        function=_seed,
     ),
 ]
 
 
 @pytest.fixture
-def db(pg_url: str) -> PgDatabase:
+def db(pg_url: str) -> Iterator[PgDatabase]:
     database = PgDatabase(pg_url, max_size=4)
     yield database
     database.close()
@@ -37,7 +52,7 @@ def test_migrations_apply_once_and_in_order(db: PgDatabase) -> None:
     assert apply_migrations(db, STEPS) == []
     assert applied_migrations(db) == ["test_0001_items", "test_0002_seed"]
     with db.connection() as conn:
-        assert conn.execute("SELECT count(*) AS n FROM items").fetchone()["n"] == 1
+        assert _one(conn.execute("SELECT count(*) AS n FROM items"))["n"] == 1
 
 
 def test_replicas_starting_together_apply_each_migration_once(pg_url: str) -> None:
@@ -61,7 +76,7 @@ def test_replicas_starting_together_apply_each_migration_once(pg_url: str) -> No
             "test_0002_seed",
         ]
         with databases[0].connection() as conn:
-            assert conn.execute("SELECT count(*) AS n FROM items").fetchone()["n"] == 1
+            assert _one(conn.execute("SELECT count(*) AS n FROM items"))["n"] == 1
     finally:
         for database in databases:
             database.close()
@@ -76,7 +91,7 @@ def test_a_failing_migration_leaves_nothing_behind(db: PgDatabase) -> None:
         apply_migrations(db, broken)
     assert applied_migrations(db) == ["test_0001_items", "test_0002_seed"]
     with db.connection() as conn:
-        assert conn.execute("SELECT to_regclass('half') AS t").fetchone()["t"] is None
+        assert _one(conn.execute("SELECT to_regclass('half') AS t"))["t"] is None
 
 
 def test_transaction_rolls_back_on_error(db: PgDatabase) -> None:
@@ -123,7 +138,7 @@ def test_the_test_database_is_a_url_that_settings_accept(pg_url: str, tmp_path) 
     db = PgDatabase(settings.storage.postgres_url, max_size=1)
     try:
         with db.connection() as conn:
-            name = conn.execute("SELECT current_database() AS d").fetchone()["d"]
+            name = _one(conn.execute("SELECT current_database() AS d"))["d"]
         assert name.startswith("almanac_t_")
     finally:
         db.close()

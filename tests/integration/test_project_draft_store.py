@@ -47,7 +47,7 @@ def a_chat(history: HistoryStore, user: str = "ana") -> str:
 def version(title: str, author: str = "model", **content: object) -> NewDraftVersion:
     draft = ProjectDraftContent(title=title, **content)
     model = "offline-extractive" if author == "model" else None
-    return NewDraftVersion(draft, author, f"made {title}", "ana", model)  # type: ignore[arg-type]
+    return NewDraftVersion(draft, author, f"made {title}", "ana", model)  # type: ignore[arg-type]  # an author as stored
 
 
 def test_store_offers_every_port_method_with_the_same_signature() -> None:

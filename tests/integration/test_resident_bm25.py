@@ -23,6 +23,7 @@ from services.knowledge.lexical import LexicalSearcher
 from services.knowledge.resident_bm25 import ResidentBM25
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
+from tests.narrowing import present
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft
 
 DIM = 8
@@ -213,7 +214,7 @@ def test_saves_replacements_and_deletes_are_followed_without_a_reload(
     store.save_document(d, [np.ones(DIM, dtype=np.float32)], replace_id=covid.id)
 
     assert_equal_to_fts5(index, store)
-    assert index._snapshot is not None and index._snapshot.main is loaded.main  # type: ignore[union-attr]
+    assert present(index._snapshot).main is present(loaded).main
     assert index.size == 8  # 10 + 1 new - 2 deleted - 2 replaced + 1 replacing
     (vpn_section,) = (
         store.connection()
@@ -301,7 +302,7 @@ def test_the_retriever_uses_fts5_until_the_background_build_is_done(
         gate.wait(10)
         real_load(conn)
 
-    resident._load_all = slow_load  # type: ignore[method-assign]
+    resident._load_all = slow_load  # type: ignore[method-assign]  # a load held at the gate
     first = retriever.search_with_vector("annual leave", None, 5)
     assert resident.loading and not resident.current(store.state())
     gate.set()
@@ -365,7 +366,7 @@ def test_a_failed_background_build_leaves_fts5_answering_and_is_not_retried_at_o
         attempts.append(1)
         raise OSError("disk read error")
 
-    resident._load_all = broken  # type: ignore[method-assign]
+    resident._load_all = broken  # type: ignore[method-assign]  # a load that always fails
     first = retriever.search_with_vector("annual leave", None, 5)
     wait_until(lambda: not resident.loading)
     again = retriever.search_with_vector("annual leave", None, 5)
@@ -440,9 +441,9 @@ def test_the_retriever_places_candidates_from_memory_as_the_database_does(
     with retriever.catalog.reading() as reads:
         expected = reads.places(sections[:3], chunks[2:])
         real_places = reads.places
-        reads.places = None  # type: ignore[method-assign]  # from memory: no statement
+        reads.places = None  # type: ignore[method-assign, assignment]  # from memory: no statement
         assert retriever._places(reads, sections[:3], chunks[2:]) == expected
         gone = max(chunks) + 1  # unknown to the indexes: the database answers
-        reads.places = real_places  # type: ignore[method-assign]
+        reads.places = real_places  # type: ignore[method-assign]  # the real one back
         assert retriever._places(reads, sections[:3], [gone]) == reads.places(sections[:3], [])
     retriever.close()

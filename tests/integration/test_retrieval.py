@@ -19,7 +19,7 @@ import respx
 from services.knowledge.fts_query import words
 from services.knowledge.lexical import LexicalSearcher
 from services.knowledge.reranker import CohereReranker
-from services.knowledge.retrieval import SqliteHybridRetriever
+from services.knowledge.retrieval import SqliteHybridRetriever, StatedQuery
 from services.knowledge.store import SqliteKnowledgeStore
 from services.knowledge.vector_index import ResidentVectors
 from tests.knowledge_backends import (
@@ -31,6 +31,7 @@ from tests.knowledge_backends import (
     make_retriever,
     open_store,
 )
+from tests.narrowing import present
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft, embedding_text
 from use_cases.knowledge.search import SearchKnowledgeBase, SearchRequest
 from use_cases.shared.errors import EmbeddingModelMismatch, UpstreamTimeout
@@ -178,8 +179,9 @@ def test_rrf_fusion_when_rrf_k_is_set(store: AnyStore) -> None:
 def test_keyword_only_fusion_keeps_the_bm25_order(retriever: AnyRetriever) -> None:
     hits = retriever.search_with_vector("leave days annual", None, k=3)
     bm25_ranks = [h.scores.bm25_rank for h in hits]
+    ranked = [rank for rank in bm25_ranks if rank is not None]
 
-    assert bm25_ranks == sorted(bm25_ranks) and hits[0].scores.fused == pytest.approx(0.5)
+    assert bm25_ranks == ranked == sorted(ranked) and hits[0].scores.fused == pytest.approx(0.5)
 
 
 def test_query_stopwords_are_dropped_from_the_bm25_leg_unless_asked(
@@ -242,8 +244,7 @@ def test_the_category_filter_applies_to_both_legs(retriever: AnyRetriever) -> No
         c.chunk_id for c in retriever.search_bm25("leave laptop expenses", 10, "it")
     }
     assert all(
-        retriever.store.get_document(h.document_id).document.category == "it"  # type: ignore[union-attr]
-        for h in hits
+        present(retriever.store.get_document(h.document_id)).document.category == "it" for h in hits
     )
     assert retriever.search("leave", category="no-such-category") == []
 
@@ -349,7 +350,9 @@ def test_dropping_common_terms_and_re_scoring_reproduces_full_bm25(
         store, EMBEDDER, lexical=LexicalSearcher(posting_budget=1, min_terms=1)
     )
     query = "leave days laptop screen travel expenses"
-    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query).analyzed)
+    stated = budgeted.analyze(query)
+    assert isinstance(stated, StatedQuery)
+    kept, dropped = budgeted.lexical.plan(stated.analyzed)
     assert len(kept) == 1 and dropped
 
     expected = {h.chunk_id: h.score for h in full.search_bm25(query, 10)}
@@ -505,7 +508,7 @@ def test_a_write_through_another_store_on_the_same_file_is_seen(
     retriever.search("leave")  # index loaded
     other_process = another_store(store)
     save(other_process, "vpn.md", "VPN", "it", [((), ["Wireguard tunnels for remote staff."])])
-    other_process.delete_document(store.get_by_source("laptop.md").id)  # type: ignore[union-attr]
+    other_process.delete_document(present(store.get_by_source("laptop.md")).id)
     close_other(other_process)
 
     hits = retriever.search("wireguard tunnels laptop", k=10)
@@ -522,7 +525,7 @@ def test_the_vector_index_reloads_when_tombstones_were_pruned_past_it(
     store, retriever = sqlite_store, SqliteHybridRetriever(sqlite_store, EMBEDDER)
     retriever.search("leave")
     monkeypatch.setattr("services.knowledge.store.TOMBSTONE_GENERATIONS", 1)
-    store.delete_document(store.get_by_source("leave.md").id)  # type: ignore[union-attr]
+    store.delete_document(present(store.get_by_source("leave.md")).id)
     save(store, "a.md", "A", None, [((), ["alpha"])])
     save(store, "b.md", "B", None, [((), ["beta"])])
     assert store.state().tombstone_floor > 0
@@ -819,7 +822,9 @@ def test_the_section_level_leg_keeps_the_budget_re_scoring_and_spelling_correcti
         lexical=LexicalSearcher(level="section", posting_budget=1, min_terms=1),
     )
     query = "leave days laptop screen travel expenses"
-    kept, dropped = budgeted.lexical.plan(budgeted.analyze(query).analyzed)
+    stated = budgeted.analyze(query)
+    assert isinstance(stated, StatedQuery)
+    kept, dropped = budgeted.lexical.plan(stated.analyzed)
     assert len(kept) == 1 and dropped
     expected = {h.chunk_id: h.score for h in full.search_bm25(query, 10)}
     got = budgeted.search_bm25(query, 10)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.knowledge.collection_store import SqlCollectionStore
+from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
 from tests.integration.test_retrieval import EMBEDDER
@@ -27,17 +29,17 @@ OPEN = 40  # documents everyone reads, each mentioning the searched words many t
 TEAM = 6  # documents of the small collection, mentioning them once
 
 
-def _draft(source: str, text: str, collection_id: int | None, **more: object) -> DocumentDraft:
+def _draft(source: str, text: str, collection_id: int | None, **more: Any) -> DocumentDraft:
     return DocumentDraft(
         source=source,
         content_hash=source,
         title=source.removesuffix(".md"),
         category=str(more.get("category")) if more.get("category") else None,
-        updated_at=more.get("updated_at"),  # type: ignore[arg-type]
+        updated_at=more.get("updated_at"),
         media_type="text/markdown",
         size_bytes=len(text),
         sections=(SectionDraft((source,), text, (text,)),),
-        metadata=dict(more.get("metadata") or {}),  # type: ignore[call-overload]
+        metadata=dict(more.get("metadata") or {}),
         collection_id=collection_id,
     )
 
@@ -45,7 +47,7 @@ def _draft(source: str, text: str, collection_id: int | None, **more: object) ->
 @pytest.fixture
 def filled(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple]:
     with open_store(backend, tmp_path, request) as store:
-        target = store.db if backend == "postgresql" else tmp_path / "knowledge.db"
+        target = store.db if isinstance(store, PgKnowledgeStore) else tmp_path / "knowledge.db"
         store.check_embedding(EmbeddingInfo(EMBEDDER.model, EMBEDDER.dimension))
         collections = SqlCollectionStore(target)
         team = collections.create_collection("team", "", NOW).id

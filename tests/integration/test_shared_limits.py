@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -152,7 +153,7 @@ def test_a_scheduled_task_runs_once_per_period_in_the_whole_cluster(backend_url:
     ran: list[str] = []
     schedulers = [Scheduler(Schedules(target())) for _ in range(2)]
     for name, scheduler in zip("ab", schedulers, strict=True):
-        scheduler.every("conflict_scan", 3600, lambda name=name: ran.append(name))
+        scheduler.every("conflict_scan", 3600, partial(ran.append, name))
     try:
         first = [scheduler.tick() for scheduler in schedulers]
         again = [scheduler.tick() for scheduler in schedulers]

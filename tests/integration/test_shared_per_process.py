@@ -57,7 +57,7 @@ def test_containers_share_the_reader_and_the_agents(data_dir: Path, tmp_path: Pa
     settings = make_settings(data_dir)
     read_one, read_two = build_reader(settings), build_reader(make_settings(tmp_path / "x"))
     assert read_one is not None and read_two is not None
-    assert read_one.__self__ is read_two.__self__  # type: ignore[attr-defined]
+    assert read_one.__self__ is read_two.__self__  # type: ignore[attr-defined]  # a bound method
     built: list[Container] = [bootstrap(settings, clock=FixedClock()) for _ in range(2)]
     try:
         first, second = built

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ class Kinds:
         return str(self._kinds[kind].check(location, local=local))
 
     def reader(self, spec: SourceSpec) -> SourceReader:
-        return self._kinds[spec.kind].reader(spec)  # type: ignore[no-any-return]
+        return self._kinds[spec.kind].reader(spec)
 
 
 @dataclass
@@ -155,11 +155,11 @@ def world(request: pytest.FixtureRequest, container: Container, tmp_path: Path) 
     embedded: list[int] = []
     real = embedder.embed_documents
 
-    def counting(texts: list[str]) -> Any:
+    def counting(texts: Sequence[str]) -> Any:
         embedded.append(len(texts))
         return real(texts)
 
-    embedder.embed_documents = counting  # type: ignore[method-assign]
+    embedder.embed_documents = counting  # type: ignore[method-assign]  # counts each batch
     for key, text in DOCS.items():
         origin.put(key, text)
     spec = SourceSpec("handbook", origin.kind, kinds.check(origin.kind, origin.location), 1800)
@@ -276,8 +276,10 @@ def test_a_second_sync_of_the_same_source_is_refused_while_one_runs(world: World
 
     assert run.status == "done"
     assert [type(e) for e in inner] == [Conflict, Conflict]
-    assert "already running" in inner[0].detail
-    assert "is running; remove the source once it has ended" in inner[1].detail
+    first, second = inner
+    assert isinstance(first, Conflict) and isinstance(second, Conflict)
+    assert "already running" in first.detail
+    assert "is running; remove the source once it has ended" in second.detail
 
 
 def test_a_listing_that_fails_removes_nothing_and_says_why(
@@ -353,6 +355,7 @@ def test_an_object_replaced_while_the_sync_reads_is_a_failed_item_never_a_mix(
 
     assert isinstance(first, Fetched)
     replaced = [e for e in rest if e.key == "travel.md"]
+    assert isinstance(replaced[0], ItemFailed)
     assert replaced == [ItemFailed("travel.md", replaced[0].reason)]
     assert "changed while it was read" in replaced[0].reason
 

@@ -179,8 +179,8 @@ class Sandbox:
     def execute(self, statement: str) -> None:
         """A trusted write, bypassing the sandbox (`t` stands for the tables' schema)."""
         if self.db is not None:
-            with self.db.connection() as conn:
-                conn.execute(statement.replace("t.", "almanac_tables."))
+            with self.db.connection() as pg:
+                pg.execute(statement.replace("t.", "almanac_tables."))
             return
         assert self.db_path is not None
         conn = sqlite3.connect(str(self.db_path), isolation_level=None)
@@ -201,7 +201,7 @@ def shared_pg(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     )
     params = psycopg.conninfo.conninfo_to_dict(pg_server_url)
     params["dbname"] = name
-    db = _fill_postgres(psycopg.conninfo.make_conninfo(**params), tmp_path_factory.mktemp("pgfill"))  # type: ignore[arg-type]
+    db = _fill_postgres(psycopg.conninfo.make_conninfo(**params), tmp_path_factory.mktemp("pgfill"))  # type: ignore[arg-type]  # libpq's own parameters, read back
     try:
         yield db
     finally:
@@ -1009,7 +1009,7 @@ def test_a_database_user_that_cannot_create_or_use_the_reader_role_gets_a_clear_
             )
         )
     params["user"] = user
-    db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]
+    db = PgDatabase(psycopg.conninfo.make_conninfo(**params), max_size=2)  # type: ignore[arg-type]  # libpq's own parameters, read back
     try:
         with pytest.raises(ConfigurationError) as refused:
             TableLoader(db)

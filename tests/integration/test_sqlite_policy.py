@@ -106,6 +106,7 @@ def test_history_connections_follow_the_shared_policy(tmp_path: Path) -> None:
             assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
             assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
             assert conn.execute("SELECT vec_version()").fetchone()[0]  # sqlite-vec loaded
+            assert isinstance(conn, sqlean.Connection)  # the SQLite store lends its own
             assert conn.isolation_level is None  # autocommit: only our BEGINs open transactions
     finally:
         store.close()

@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import psycopg
 import pytest
@@ -32,8 +33,8 @@ class Database:
 
     def raw(self, sql: str, *params: object) -> list[tuple]:
         if self.url is not None:
-            with psycopg.connect(self.url, options="-c search_path=almanac_tables") as conn:
-                return conn.execute(sql.replace("?", "%s"), params).fetchall()
+            with psycopg.connect(self.url, options="-c search_path=almanac_tables") as pg:
+                return pg.execute(sql.replace("?", "%s"), params).fetchall()
         conn = sqlite3.connect(str(self.path))
         try:
             return conn.execute(sql, params).fetchall()
@@ -497,7 +498,11 @@ def test_rows_are_paged_through_the_sandbox_and_a_table_is_dropped_on_both_backe
     from use_cases.tables.tables import DropTable, TableRows
 
     loader.load(write(tmp_path / "rooms.csv", "room,floor\nA1,1\nB2,2\nC3,3\n"), "Rooms")
-    sql = PgSqlRunner(loader._db) if database.url is not None else SqliteSqlRunner(database.path)
+    sql = (
+        PgSqlRunner(cast(PgDatabase, loader._db))  # a database with a URL is PostgreSQL's
+        if database.url is not None
+        else SqliteSqlRunner(database.path)
+    )
     rows = TableRows(loader, sql)
     page = asyncio.run(rows.execute("rooms", limit=2, offset=1))
     assert page.columns == ("room", "floor") and page.total == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def _from_website(documents: Path) -> tuple[dict[str, int], int]:
                         IngestSource(
                             source=page.key,
                             name=page.name,
-                            read=lambda content=page.content: content,
+                            read=partial(bytes, page.content),
                         )
                         for page in pages
                     ]

@@ -8,6 +8,7 @@ import asyncio
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,10 +26,10 @@ LIMITS = CrawlLimits(
 PDF = open("tests/fixtures/pdf/typst.pdf", "rb").read()  # noqa: SIM115
 
 
-def reader(site: Site, path: str = "/docs/index.html", **options: object) -> WebsiteReader:
+def reader(site: Site, path: str = "/docs/index.html", **options: Any) -> WebsiteReader:
     limits = options.pop("limits", LIMITS)
     options.setdefault("allowed_hosts", ["127.0.0.1"])
-    return WebsiteReader(site.base + path, limits, **options)  # type: ignore[arg-type]
+    return WebsiteReader(site.base + path, limits, **options)
 
 
 def read_all(

@@ -447,7 +447,7 @@ def _answer(store: InMemoryHistoryStore, chat_id: str, status: str, created_at: 
     """Appends an assistant answer and dates it `created_at` (the fake stamps the wall clock)."""
     message = store.append_message(
         chat_id,
-        NewMessage(role="assistant", content="", status=status),  # type: ignore[arg-type]
+        NewMessage(role="assistant", content="", status=status),  # type: ignore[arg-type]  # a status as the test names it
     )
     messages = store.messages[chat_id]
     messages[messages.index(message)] = replace(message, created_at=created_at)

@@ -21,7 +21,14 @@ from pydantic_ai.messages import (
     ToolCallPartDelta,
     ToolReturnPart,
 )
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from pydantic_ai.models.function import (
+    AgentInfo,
+    BuiltinToolCallsReturns,
+    DeltaThinkingCalls,
+    DeltaToolCall,
+    DeltaToolCalls,
+    FunctionModel,
+)
 
 from tests.fakes import (
     InMemoryCalibrationStore,
@@ -53,6 +60,8 @@ from use_cases.chat.search_discipline import decide
 from use_cases.chat.tools import AgentDeps
 from use_cases.confidence.estimator import REFUSAL_CONFIDENCE
 from use_cases.knowledge.domain import HitScores, SearchHit
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
+from use_cases.prompts.domain import ProviderInfo
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import InvalidRequest, NotFound, PayloadTooLarge, UpstreamUnavailable
 
@@ -60,13 +69,18 @@ from use_cases.shared.errors import InvalidRequest, NotFound, PayloadTooLarge, U
 class OneHitRetriever:
     """Every search finds the same passage of the deployment policy."""
 
+    @property
+    def reranker_enabled(self) -> bool:
+        return False
+
     def search(
         self,
         query: str,
-        limit: int,
+        k: int | None = None,
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         return [
             SearchHit(
@@ -100,10 +114,18 @@ class Models:
         return "test:m"
 
     @property
+    def internal_default(self) -> str:
+        return "test:m"
+
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        return (("built-in", "test:m"),)
+
+    @property
     def allowed(self) -> tuple[str, ...]:
         return ("test:m",)
 
-    def providers(self) -> list[Any]:
+    def providers(self) -> list[ProviderInfo]:
         return []
 
 
@@ -185,7 +207,7 @@ async def test_prompt_type_picks_the_prompt_in_force_the_turn_runs_under() -> No
 
     async def recording(
         messages: list[ModelMessage], info: AgentInfo
-    ) -> AsyncIterator[DeltaToolCalls]:
+    ) -> AsyncIterator[str | DeltaToolCalls | DeltaThinkingCalls | BuiltinToolCallsReturns]:
         seen.append(info.instructions or "")
         async for chunk in inner(messages, info):
             yield chunk

@@ -39,7 +39,7 @@ def _message(role: str, content: str, *, not_found: bool = False) -> Message:
     return Message(
         id="m2",
         chat_id="c1",
-        role=role,  # type: ignore[arg-type]
+        role=role,  # type: ignore[arg-type]  # every role, the unknown one too
         content=content,
         tool_calls=(),
         sources=(Source(1, "document", "Password policy", "policies/p.md"),),

@@ -85,4 +85,4 @@ async def test_bad_audit_queries_are_refused(
     log: InMemoryAuditLog, kwargs: dict[str, object], fragment: str
 ) -> None:
     with pytest.raises(InvalidRequest, match=fragment):
-        await ListAuditEntries(log).execute(ROOT, **kwargs)  # type: ignore[arg-type]
+        await ListAuditEntries(log).execute(ROOT, **kwargs)  # type: ignore[arg-type]  # bad queries on purpose

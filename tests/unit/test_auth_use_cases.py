@@ -75,7 +75,9 @@ async def test_a_revoked_key_is_unauthorized_and_revoking_again_changes_nothing(
     world.clock.advance(hours=1)
     again = await world.revoke.execute(ROOT, created.key.id)
     assert not first.already_revoked and again.already_revoked
-    assert again.key.revoked_at == first.key.revoked_at == world.keys.get(created.key.id).revoked_at
+    stored = world.keys.get(created.key.id)
+    assert stored is not None
+    assert again.key.revoked_at == first.key.revoked_at == stored.revoked_at
     with pytest.raises(Unauthorized, match="revoked"):
         await world.authenticate.execute(created.secret)
     assert [e.action for e in world.log.entries] == ["key.create", "key.revoke"]
@@ -105,7 +107,8 @@ async def test_last_use_is_written_at_most_once_a_minute(world: World) -> None:
     world.clock.advance(seconds=20)
     await world.authenticate.execute(created.secret)
     assert world.keys.touches == 2
-    assert world.keys.get(created.key.id).last_used_at == world.clock.now()
+    stored = world.keys.get(created.key.id)
+    assert stored is not None and stored.last_used_at == world.clock.now()
 
 
 async def test_only_admins_create_list_and_revoke_keys(world: World) -> None:

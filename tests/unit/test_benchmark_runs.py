@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import FixedClock
 from tests.fakes import InMemoryAuditLog, InMemoryJobQueue, InMemoryPromptStore
 from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
+from tests.narrowing import present
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import Caller
 from use_cases.chat.prompts import NOT_FOUND_ANSWER
@@ -95,8 +96,8 @@ class World:
         self.runs = BenchmarkRuns(
             self.datasets,
             self.run_store,
-            self.executor,  # type: ignore[arg-type]
-            Models(),  # type: ignore[arg-type]
+            self.executor,  # type: ignore[arg-type]  # a fake of the runs' executor
+            Models(),  # type: ignore[arg-type]  # a resolver of the two members runs read
             self.prompts,
             clock,
             audit,
@@ -214,11 +215,11 @@ async def test_closing_stops_a_run_which_stays_running_and_finishes_when_resumed
     with pytest.raises(asyncio.CancelledError):
         await running
 
-    assert world.run_store.get(record.run_id).status == "running"  # type: ignore[union-attr]
+    assert present(world.run_store.get(record.run_id)).status == "running"
     assert world.run_store.done(record.run_id) == set()  # the item in flight was not kept
     assert await world.runs.resume_unfinished() == [record.run_id]
     await world.jobs.run_all()
-    assert world.run_store.get(record.run_id).status == "completed"  # type: ignore[union-attr]
+    assert present(world.run_store.get(record.run_id)).status == "completed"
     assert len(world.run_store.done(record.run_id)) == 3
 
 
@@ -267,7 +268,7 @@ async def test_a_queued_run_cancelled_before_it_starts_runs_nothing() -> None:
     world.runs.schedule(record.run_id)
     await world.jobs.run_all()
     assert world.executor.executed == []
-    assert world.run_store.get(record.run_id).status == "cancelled"  # type: ignore[union-attr]
+    assert present(world.run_store.get(record.run_id)).status == "cancelled"
 
 
 async def test_a_run_whose_prompt_version_is_gone_fails_with_the_reason() -> None:
@@ -334,6 +335,7 @@ async def test_a_cancelled_run_starts_no_other_item_says_so_and_is_not_resumed()
     with pytest.raises(Forbidden):
         await world.runs.cancel(USER, record.run_id)
     cancelled = await world.runs.cancel(ADMIN, record.run_id)
+    assert held.gate is not None
     held.gate.set()
     finished = await executing
 

@@ -99,4 +99,4 @@ def test_platt_needs_both_outcomes_and_every_fit_needs_matching_input() -> None:
     with pytest.raises(InvalidRequest):
         FITTER.fit([], [], "isotonic")
     with pytest.raises(InvalidRequest, match="Unknown"):
-        FITTER.fit([0.2], [True], "spline")  # type: ignore[arg-type]
+        FITTER.fit([0.2], [True], "spline")  # type: ignore[arg-type]  # a method that does not exist, on purpose

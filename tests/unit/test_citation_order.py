@@ -88,16 +88,26 @@ def test_turn_events_stream_with_the_numbers_the_answer_is_stored_with() -> None
     ]
     shown = [out for event in events for out in numbered.events(event)]
     text = [
-        e.part.content if isinstance(e, PartStartEvent) else e.delta.content_delta
+        _text(e)
         for e in shown
         if isinstance(e, PartStartEvent | PartDeltaEvent)
         and not isinstance(getattr(e, "part", None), ToolCallPart)
     ]
     assert "".join(text) == "Rotate on compromise [1]. Use 14 [2] ["
     end = shown[-1]
-    assert isinstance(end, PartEndEvent) and end.part.content == "".join(text)
+    assert isinstance(end, PartEndEvent) and isinstance(end.part, TextPart)
+    assert end.part.content == "".join(text)
     # The held " [" went out as one more delta, just before the part ended.
-    assert isinstance(shown[-2], PartDeltaEvent) and shown[-2].delta.content_delta == " ["
+    assert isinstance(shown[-2], PartDeltaEvent) and _text(shown[-2]) == " ["
+
+
+def _text(event: PartStartEvent | PartDeltaEvent) -> str:
+    """The text a text part's start or delta carries (any other part fails the test)."""
+    if isinstance(event, PartStartEvent):
+        assert isinstance(event.part, TextPart)
+        return event.part.content
+    assert isinstance(event.delta, TextPartDelta)
+    return event.delta.content_delta
 
 
 def test_each_model_response_is_numbered_on_its_own() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from use_cases.cleaning.domain import DIFFICULTIES, DIMENSIONS, SourceTable, Table
+from use_cases.cleaning.domain import DIFFICULTIES, DIMENSIONS, Dimension, SourceTable, Table
 from use_cases.cleaning.inject import RATES, build_task
 from use_cases.cleaning.values import same_value
 
@@ -27,10 +27,10 @@ SOURCE = SourceTable(TABLE, "People", "test", "CC0", "v1", key="id", units={"sal
 
 
 @pytest.mark.parametrize("dimension", DIMENSIONS)
-def test_the_same_seed_gives_the_same_task_and_another_seed_another(dimension: str) -> None:
-    first = build_task(SOURCE, dimension, "medium", seed=7)  # type: ignore[arg-type]
-    again = build_task(SOURCE, dimension, "medium", seed=7)  # type: ignore[arg-type]
-    other = build_task(SOURCE, dimension, "medium", seed=8)  # type: ignore[arg-type]
+def test_the_same_seed_gives_the_same_task_and_another_seed_another(dimension: Dimension) -> None:
+    first = build_task(SOURCE, dimension, "medium", seed=7)
+    again = build_task(SOURCE, dimension, "medium", seed=7)
+    other = build_task(SOURCE, dimension, "medium", seed=8)
 
     assert first == again
     assert first.dirty != other.dirty
@@ -39,15 +39,15 @@ def test_the_same_seed_gives_the_same_task_and_another_seed_another(dimension: s
 
 @pytest.mark.parametrize("dimension", ["accuracy", "completeness", "consistency"])
 def test_cell_errors_change_values_spare_the_key_and_record_the_clean_value(
-    dimension: str,
+    dimension: Dimension,
 ) -> None:
     for level in DIFFICULTIES:
-        task = build_task(SOURCE, dimension, level, seed=0)  # type: ignore[arg-type]
+        task = build_task(SOURCE, dimension, level, seed=0)
         errors = task.truth.errors
         cells = 60 * 4  # non-key cells
         assert len(errors) == round(RATES[level] * cells)
         for e in errors:
-            assert e.column != "id"
+            assert e.column is not None and e.column != "id"
             assert task.dirty.cell(e.row, e.column) == e.dirty
             assert TABLE.cell(e.row, e.column) == e.clean
             assert not same_value(e.dirty or "", e.clean or "")

@@ -36,7 +36,7 @@ ERRORS = (
 
 
 def _task(dirty: Table, truth: GroundTruth, dimension: str = "accuracy") -> Task:
-    return Task("t.x.easy", "t", "v", dimension, "easy", 0, dirty, truth, key="id")  # type: ignore[arg-type]
+    return Task("t.x.easy", "t", "v", dimension, "easy", 0, dirty, truth, key="id")  # type: ignore[arg-type]  # a dimension as the test names it
 
 
 def test_repairs_corruption_and_drift_match_the_hand_computed_values() -> None:

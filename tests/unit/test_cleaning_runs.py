@@ -173,7 +173,8 @@ async def test_a_run_whose_table_changed_since_it_started_fails_with_the_reason(
         await world.runs.execute(run.run_id)
 
     failed = world.store.get(run.run_id)
-    assert failed is not None and failed.status == "failed" and "start a new run" in failed.error
+    assert failed is not None and failed.status == "failed" and failed.error is not None
+    assert "start a new run" in failed.error
 
 
 async def test_each_result_keeps_the_cleaners_justification_and_its_auditability() -> None:

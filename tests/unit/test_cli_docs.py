@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer._click import core as click_core  # the Context Click's parsing makes
 
 from backend.cli.main import app
 
@@ -31,7 +32,7 @@ def _cli_lines(doc: str) -> list[str]:
     return found
 
 
-def _parse(argv: list[str]) -> typer.Context:
+def _parse(argv: list[str]) -> click_core.Context:
     """Parse argv down the command tree as Click does before running a command; a usage
     error (unknown command or option, missing argument) raises with exit code 2."""
     command = typer.main.get_command(app)

@@ -45,9 +45,13 @@ def _bounds(field: FieldInfo) -> tuple[float, float]:
     low, high = float("-inf"), float("inf")
     for rule in field.metadata:
         if isinstance(rule, annotated_types.Ge | annotated_types.Gt):
-            low = float(rule.ge if isinstance(rule, annotated_types.Ge) else rule.gt)
+            bound = rule.ge if isinstance(rule, annotated_types.Ge) else rule.gt
+            assert isinstance(bound, int | float)
+            low = float(bound)
         if isinstance(rule, annotated_types.Le | annotated_types.Lt):
-            high = float(rule.le if isinstance(rule, annotated_types.Le) else rule.lt)
+            top = rule.le if isinstance(rule, annotated_types.Le) else rule.lt
+            assert isinstance(top, int | float)
+            high = float(top)
     return low, high
 
 
@@ -139,7 +143,7 @@ def test_the_environment_outranks_dotenv_and_keywords_outrank_both(
 @pytest.mark.usefixtures("clean_environment")
 def test_flat_keywords_go_to_their_groups_and_a_group_keyword_is_taken_whole() -> None:
     values = _every_value()
-    _assert_all_landed(Settings(_env_file=None, **values), values)  # type: ignore[arg-type]
+    _assert_all_landed(Settings(_env_file=None, **values), values)  # type: ignore[arg-type]  # every field by keyword, as the environment gives them
     auth = Settings(_env_file=None).auth.model_copy(update={"session_hours": 3})
     assert Settings(_env_file=None, auth=auth).auth.session_hours == 3
 

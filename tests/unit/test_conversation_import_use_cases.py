@@ -9,6 +9,7 @@ import pytest
 
 from services.conversations.import_formats import ConversationFormatReader
 from tests.conversation_exports import chatgpt_export
+from tests.narrowing import present
 from use_cases.access.domain import Caller
 from use_cases.chat.domain import Chat
 from use_cases.conversations.import_domain import (
@@ -109,7 +110,7 @@ async def test_a_summariser_runs_last_and_its_failure_keeps_the_import() -> None
     importer = ImportFromUrl(FakeFetcher(), formats, FakeChats(), summarise=summarise)
     events = [e async for e in importer.stream("ann", "https://chatgpt.com/share/x")]
     assert [e.stage for e in events[:-1]] == ["fetching", "parsing", "saving", "summarising"]
-    assert summarised == [events[-1].outcome.chat.id]  # type: ignore[union-attr]
+    assert summarised == [present(events[-1].outcome).chat.id]
 
 
 async def test_a_refused_link_fails_before_the_first_stage() -> None:

@@ -117,7 +117,7 @@ HITS = [hit("a", "Beta", 0.03, 2), hit("b", "alpha", 0.02, 0), hit("c", "Gamma",
 )
 async def test_hits_are_sorted_as_asked(sort_by: str, sort_dir: str | None, expected) -> None:
     page = await SearchChats(FakeIndex(HITS)).execute(
-        ChatSearchRequest("ana", "alpha", sort_by=sort_by, sort_dir=sort_dir)  # type: ignore[arg-type]
+        ChatSearchRequest("ana", "alpha", sort_by=sort_by, sort_dir=sort_dir)  # type: ignore[arg-type]  # sort keys as a request sends them
     )
     assert [f.hit.chat_id for f in page.hits] == expected
 

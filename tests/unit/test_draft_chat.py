@@ -40,7 +40,7 @@ class World:
         settings = DraftSettings()
         locks = self.chats
         drafting = DraftProject(
-            self.history,
+            self.history,  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
             self.drafts,
             models,
             build_draft_agent(limits),
@@ -49,7 +49,7 @@ class World:
             locks=locks,
         )
         updating = UpdateDraftByTurn(
-            self.history,
+            self.history,  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
             self.drafts,
             models,
             build_update_agent(limits),
@@ -57,12 +57,27 @@ class World:
             settings,
             locks=locks,
         )
-        self.versions = ManageDraftVersions(self.history, self.drafts, settings, locks=locks)  # type: ignore[arg-type]
-        self.edit = EditDraft(self.history, self.drafts, settings, locks=locks)  # type: ignore[arg-type]
-        self.chat = DraftChat(
-            self.history, locks, self.drafts, drafting, updating, max_message_chars=100
+        self.versions = ManageDraftVersions(
+            self.history,  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
+            self.drafts,
+            settings,
+            locks=locks,
         )
-        self.projects = TrackProject(self.history, locks, self.versions, tracker, FixedClock())  # type: ignore[arg-type]
+        self.edit = EditDraft(
+            self.history,  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
+            self.drafts,
+            settings,
+            locks=locks,
+        )
+        self.chat = DraftChat(
+            self.history,  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
+            locks,
+            self.drafts,
+            drafting,
+            updating,
+            max_message_chars=100,
+        )
+        self.projects = TrackProject(self.history, locks, self.versions, tracker, FixedClock())  # type: ignore[arg-type]  # FakeChats: the chat reads drafting makes
         self.history.add("c1", "ana", ("user", "Plan the move. We need to pack the lab."))
 
 

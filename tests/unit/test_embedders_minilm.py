@@ -215,7 +215,7 @@ SEQUENCES = [[2, 5, 9, 44, 3], [2, 3], [2, *range(5, 40), 3], [2, 60, 61, 62, 63
 
 
 def test_read_safetensors_round_trip(tmp_path: Path) -> None:
-    tensors = {
+    tensors: dict[str, np.ndarray] = {
         "a": np.arange(6, dtype=np.float32).reshape(2, 3),
         "b": np.array([[1, -2]], dtype=np.int64),
         "c": np.array([0.5, 2.0], dtype=np.float16),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -37,7 +37,7 @@ class FakeJudge:
         return self.verdict, "states the acknowledgement time"
 
 
-def _spec(raw: dict[str, object]) -> AssertionSpec:
+def _spec(raw: Mapping[str, object]) -> AssertionSpec:
     (spec,) = parse_assertions([raw], "assertions")
     return spec
 

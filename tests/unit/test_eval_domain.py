@@ -98,7 +98,7 @@ def test_csv_cells_take_lists_as_json_or_bars_and_objects_as_json() -> None:
 )
 def test_invalid_datasets_name_the_line_and_field(text: str, fmt: str, message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
-        parse_dataset(text, fmt=fmt, origin="cases")  # type: ignore[arg-type]
+        parse_dataset(text, fmt=fmt, origin="cases")  # type: ignore[arg-type]  # formats that do not exist too, on purpose
 
 
 def test_ids_default_to_the_line_and_must_be_unique() -> None:

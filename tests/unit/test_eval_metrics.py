@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import ir_measures
 import pytest
@@ -195,7 +196,7 @@ def test_citation_precision_and_recall_by_hand() -> None:
 
 
 def test_sql_rows_match_ignores_order_case_spacing_and_number_types() -> None:
-    expected = [["Lena  Hoffmann", 9], ["Otto", 2.5], [None, "0"]]
+    expected: list[list[Any]] = [["Lena  Hoffmann", 9], ["Otto", 2.5], [None, "0"]]
     actual = [(None, 0), ("otto", "2.50"), ("lena hoffmann", 9.0)]
     assert sql_rows_match(actual, expected)
 
@@ -232,8 +233,8 @@ REFUSE = EvalCase("r1", "parental leave in mars?", "refuse")
 SQL = EvalCase("s1", "people in lisbon", "sql", expected_sql_rows=((9,),), dimension="tables")
 
 
-def _outcome(answer: str, **kwargs: object) -> CaseOutcome:
-    return CaseOutcome(answer=answer, **kwargs)  # type: ignore[arg-type]
+def _outcome(answer: str, **kwargs: Any) -> CaseOutcome:
+    return CaseOutcome(answer=answer, **kwargs)
 
 
 def test_score_case_has_exactly_the_row_keys_and_scores_by_hand() -> None:

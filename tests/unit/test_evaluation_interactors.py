@@ -136,8 +136,8 @@ class ScriptedChat:
         recorder: RecordResponse | None = None,
     ) -> None:
         self.history = history
-        self.script = {
-            q: list(v) if isinstance(v, list | tuple) else [v] for q, v in script.items()
+        self.script: dict[str, list[Scripted]] = {
+            q: [v] if isinstance(v, Reply | Exception) else list(v) for q, v in script.items()
         }
         self.models = models or FakeModelResolver()
         self.recorder = recorder
@@ -282,7 +282,7 @@ class AnswersWorld:
         self.history = InMemoryHistoryStore()
         self.chat = ScriptedChat(self.history, script, models=models)
         self.chats = ManageChats(self.history)
-        self.evaluate = EvaluateAnswers(self.chat, self.chats)  # type: ignore[arg-type]
+        self.evaluate = EvaluateAnswers(self.chat, self.chats)  # type: ignore[arg-type]  # ScriptedChat stands in for ChatTurns
 
 
 async def test_answers_are_scored_and_summarised_per_kind_with_latency_and_calibration() -> None:
@@ -497,7 +497,7 @@ class EngineWorld:
             answers={COUNT_SQL: QueryResult(("COUNT(*)",), ((12,),), truncated=False)}
         )
         self.executor = ItemExecutor(
-            self.chat,  # type: ignore[arg-type]
+            self.chat,  # type: ignore[arg-type]  # ScriptedChat stands in for ChatTurns
             ManageChats(self.history),
             SearchKnowledgeBase(self.retriever, default_limit=5),
             RunSql(self.sql),
@@ -819,7 +819,7 @@ class SeedWorld:
             auto=False,
         )
         self.seed = SeedCalibrationFromEval(
-            EvaluateAnswers(self.chat, ManageChats(self.history)),  # type: ignore[arg-type]
+            EvaluateAnswers(self.chat, ManageChats(self.history)),  # type: ignore[arg-type]  # ScriptedChat stands in for ChatTurns
             self.record,
             self.log,
             self.recalibrate,
@@ -1055,7 +1055,7 @@ class RunsWorld:
             self.datasets,
             self.runs,
             None,  # type: ignore[arg-type]  # executes nothing here
-            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]  # no chat either: nothing runs
             InMemoryPromptStore(),
             clock,
             audit,
@@ -1179,7 +1179,7 @@ async def test_configuration_and_invalid_request_errors_are_reasons_not_failures
         },
     )
 
-    models = await ListRunnableModels(resolver).execute()  # type: ignore[arg-type]
+    models = await ListRunnableModels(resolver).execute()  # type: ignore[arg-type]  # a resolver of the members it reads
 
     assert [(m.id, m.provider, m.usable, m.default, m.reason) for m in models] == [
         ("anthropic:claude", "anthropic", False, False, "Install the anthropic extra."),
@@ -1192,7 +1192,7 @@ async def test_any_other_error_of_the_resolver_is_not_swallowed() -> None:
     resolver = PickyResolver(("test:a",), "test:a", {"test:a": RuntimeError("broken")})
 
     with pytest.raises(RuntimeError, match="broken"):
-        await ListRunnableModels(resolver).execute()  # type: ignore[arg-type]
+        await ListRunnableModels(resolver).execute()  # type: ignore[arg-type]  # a resolver of the members it reads
 
 
 async def test_no_allowed_models_is_an_empty_list_and_a_default_not_allowed_flags_none() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import Any
 
 from backend.config import PROJECT_ROOT
 from use_cases.shared.errors import UnsupportedDocument
@@ -20,16 +21,16 @@ TO_CREATE: set[str] = set()
 def test_the_python_blocks_run_as_written() -> None:
     blocks = [textwrap.dedent(code) for _, code in BLOCK.findall(DOC)]
     assert len(blocks) >= 2
-    namespace: dict[str, object] = {"__name__": "extending_doc"}
+    namespace: dict[str, Any] = {"__name__": "extending_doc"}
     for number, code in enumerate(blocks, start=1):
         exec(compile(code, f"docs/extending.md, Python block {number}", "exec"), namespace)
-    assert namespace["document"].title == "Parking"  # type: ignore[attr-defined]
+    assert namespace["document"].title == "Parking"
 
 
 def test_the_loader_example_refuses_what_is_no_notes_file() -> None:
-    namespace: dict[str, object] = {"__name__": "extending_doc"}
+    namespace: dict[str, Any] = {"__name__": "extending_doc"}
     exec(textwrap.dedent(BLOCK.findall(DOC)[0][1]), namespace)
-    loader = namespace["NotesLoader"]()  # type: ignore[operator]
+    loader = namespace["NotesLoader"]()
     refused = (namespace["InvalidDocument"], UnsupportedDocument)
     for data in (b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"no title line\n"):
         try:

@@ -71,7 +71,9 @@ def test_the_diagram_png_is_a_600_pixel_picture_with_the_bars_in_it() -> None:
     assert data.startswith(b"\x89PNG")
     assert image.size == (600, 600)
     # the last band's bar (0.8..1.0, accuracy 0.97) is filled blue at its middle
-    r, _, b = image.getpixel((494, 300))
+    pixel = image.getpixel((494, 300))
+    assert isinstance(pixel, tuple)
+    r, _, b = pixel
     assert b > 150 and r < 140
     with pytest.raises(InvalidRequest):
         SvgDiagramRenderer().render(BINS, title="t", fmt="gif")

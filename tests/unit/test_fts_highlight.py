@@ -62,7 +62,7 @@ def fts5_highlight(conn: sqlite3.Connection, query_words: list[str], texts: list
 
 
 def corpus_texts() -> list[str]:
-    texts = []
+    texts: list[str] = []
     for path in sorted(CORPORA.rglob("*")):
         if path.is_file() and path.suffix in {".md", ".rst", ".html", ".tex", ".txt"}:
             text = path.read_text(errors="replace")[:20_000]

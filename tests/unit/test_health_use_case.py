@@ -30,7 +30,7 @@ def _stats(embedding: EmbeddingInfo | None) -> KnowledgeStats:
 
 
 async def _check(indexed: EmbeddingInfo | None, embedder: NamedEmbedder) -> tuple[str, list[str]]:
-    report = await CheckHealth(StatsOnlyStore(_stats(indexed)), embedder).execute()  # type: ignore[arg-type]
+    report = await CheckHealth(StatsOnlyStore(_stats(indexed)), embedder).execute()  # type: ignore[arg-type]  # a store of stats alone
     assert report.stats == _stats(indexed)
     assert report.configured_embedding == EmbeddingInfo(embedder.model, embedder.dimension)
     return report.status, list(report.problems)

@@ -6,6 +6,7 @@ which every pass after the first does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ PAGES = sorted(
 NAMES = ("a", "meta", "div", ("b", "strong"), ("p", "div", "address", "small", "font"))
 
 
-def _same(found: list[object], expected: list[object]) -> bool:
+def _same(found: Sequence[object], expected: Sequence[object]) -> bool:
     return len(found) == len(expected) and all(a is b for a, b in zip(found, expected, strict=True))
 
 

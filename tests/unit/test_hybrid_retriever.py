@@ -110,7 +110,7 @@ class World:
             self.catalog,
             self.lexical,
             self.vectors,
-            self.embedder if embedder is DEFAULT else embedder,  # type: ignore[arg-type]
+            self.embedder if embedder is DEFAULT else embedder,  # type: ignore[arg-type]  # any embedder a test passes
             **options,
         )
         self.made.append(retriever)

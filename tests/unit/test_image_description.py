@@ -18,6 +18,7 @@ from tests.image_samples import image_bytes
 from use_cases.chat.domain import NewMessage
 from use_cases.conversations.files import AttachFile, AttachRequest
 from use_cases.conversations.image_description import DescribeImage
+from use_cases.prompts.domain import ProviderInfo
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import ConfigurationError
 
@@ -53,6 +54,21 @@ class Models:
     @property
     def allowed(self) -> tuple[str, ...]:
         return tuple(self.models)
+
+    @property
+    def default_identifier(self) -> str:
+        return self.default
+
+    @property
+    def internal_default(self) -> str:
+        return self.default
+
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        return (("built-in", self.default),)
+
+    def providers(self) -> list[ProviderInfo]:
+        return []
 
     def resolve(self, requested: str | None) -> ResolvedModel:
         identifier = requested or self.default

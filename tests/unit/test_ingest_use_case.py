@@ -18,6 +18,7 @@ from tests.fakes.knowledge import (
     SentenceChunker,
     TextLoader,
 )
+from tests.narrowing import present
 from use_cases.knowledge.domain import IngestItem, ParsedDocument, SavedDocument
 from use_cases.knowledge.ingest import IngestDocuments, IngestPolicy, IngestRequest, IngestSource
 from use_cases.shared.errors import DuplicateDocument, FutureDate, PayloadTooLarge, TitleTaken
@@ -85,14 +86,14 @@ def test_new_documents_are_embedded_and_stored_and_unchanged_ones_are_skipped() 
     assert again == [("leave.txt", "unchanged"), ("expenses.txt", "unchanged")]
     assert embedder.calls == calls == 1  # small documents are embedded together, once
     assert store.stats().chunks == 3
-    assert store.embedding_info() is not None and store.embedding_info().model == "hashing-bow"  # type: ignore[union-attr]
+    assert present(store.embedding_info()).model == "hashing-bow"
 
 
 def test_the_same_file_changed_is_a_new_version_of_its_document() -> None:
     store = InMemoryKnowledgeStore()
     ingest_documents = make(store)
     ingest(ingest_documents, src("leave.txt", LEAVE, origin="/kb/leave.txt"))
-    first = store.get_by_source("leave.txt")
+    first = present(store.get_by_source("leave.txt"))
     changed = text("Leave policy", "Thirty days a year.")
 
     report = ingest_documents.run(
@@ -100,9 +101,9 @@ def test_the_same_file_changed_is_a_new_version_of_its_document() -> None:
     )
 
     (item,) = report.items
-    assert (item.status, item.document_id) == ("updated", first.id)  # type: ignore[union-attr]
+    assert (item.status, item.document_id) == ("updated", first.id)
     assert item.replaced == first
-    assert store.get_document(first.id).sections[0].text == "Thirty days a year."  # type: ignore[union-attr]
+    assert present(store.get_document(first.id)).sections[0].text == "Thirty days a year."
 
 
 def test_a_source_held_by_another_file_is_a_conflict_unless_replace_is_asked() -> None:
@@ -118,7 +119,7 @@ def test_a_source_held_by_another_file_is_a_conflict_unless_replace_is_asked() -
     assert refused == [("leave.txt", "conflict")]
     assert stored is not None and stored.origin is None  # nothing was written
     assert taken == [("leave.txt", "updated")]
-    assert store.get_by_source("leave.txt").origin == "/kb/leave.txt"  # type: ignore[union-attr]
+    assert present(store.get_by_source("leave.txt")).origin == "/kb/leave.txt"
 
 
 def test_the_same_bytes_under_another_name_are_a_duplicate_in_the_base_or_in_the_run() -> None:
@@ -180,7 +181,7 @@ def test_supersedes_must_name_a_document_in_the_base_or_in_the_run() -> None:
     assert unknown == [("x.txt", "failed")]
     assert in_run == [("new.txt", "added"), ("old.txt", "added")]
     chain = {
-        r.source: store.get_record(r.supersedes_id).source if r.supersedes_id else None  # type: ignore[union-attr]
+        r.source: present(store.get_record(r.supersedes_id)).source if r.supersedes_id else None
         for r in store.list_documents()[0]
     }
     assert chain == {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ VALID_V4 = v4(
     ("d", {"finishReason": "stop", "usage": {"promptTokens": 10, "completionTokens": 5}}),
 )
 
-VALID_UI = [
+VALID_UI: list[dict[str, Any]] = [
     {"type": "start", "messageId": "msg-1"},
     {"type": "start-step"},
     {"type": "text-start", "id": "t1"},

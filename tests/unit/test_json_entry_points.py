@@ -119,7 +119,7 @@ def test_an_evaluation_dataset_is_refused_with_a_4xx(fmt: str) -> None:
     else:
         text = 'question,expected_sources\nq,"' + DEEP.replace('"', '""') + '"\n'
     with pytest.raises(AlmanacError) as caught:
-        parse_dataset(text, fmt=fmt, origin="cases")  # type: ignore[arg-type]
+        parse_dataset(text, fmt=fmt, origin="cases")  # type: ignore[arg-type]  # a format as a request names it
     assert 400 <= status_for(caught.value) < 500
 
 

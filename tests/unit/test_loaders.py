@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
+from pypdf.constants import PageLabelStyle
 
 from services.budgets import BUDGET
 from services.knowledge.loaders import (
@@ -623,8 +624,8 @@ def test_pdf_bookmarks_and_page_labels_name_the_sections(loader: FileLoader) -> 
         chapter = writer.add_outline_item(title="Welcome", page_number=0)
         writer.add_outline_item(title="Receipts", page_number=1, parent=chapter)
         writer.add_outline_item(title="Money", page_number=1)
-        writer.set_page_label(0, 1, style="/r")
-        writer.set_page_label(1, 1, style="/D", start=7)
+        writer.set_page_label(0, 1, style=PageLabelStyle.LOWERCASE_ROMAN)
+        writer.set_page_label(1, 1, style=PageLabelStyle.DECIMAL, start=7)
 
     document = loader.load("handbook.pdf", rewrite_pdf(HANDBOOK, add_outline))
     # page 7: the first bookmark starting on it, in outline order

@@ -26,7 +26,9 @@ def stdlib_logging_imports(modules: list[tuple[str, str]]) -> list[str]:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module or ""]
-            if any(name == "logging" or name.startswith("logging.") for name in names):
+            if isinstance(node, ast.Import | ast.ImportFrom) and any(
+                name == "logging" or name.startswith("logging.") for name in names
+            ):
                 found.append(f"{relative}:{node.lineno}")
     return found
 

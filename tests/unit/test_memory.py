@@ -83,7 +83,7 @@ def drafting(recorder: Prompts, memories: RecallMemories | None):
     limits = AgentLimits()
     model = FunctionModel(recorder.respond)
     draft = DraftProject(
-        chats,  # type: ignore[arg-type]
+        chats,  # type: ignore[arg-type]  # a fake of the chat reads drafting makes
         drafts,
         Models(model),
         build_draft_agent(limits),

@@ -9,10 +9,10 @@ from collections import Counter
 from bench.miss_anatomy import classify, fact_place, place_label, table
 from services.offline.read import Unit
 from services.offline.score import Scored
-from use_cases.evaluation.answers import CaseResult, parse_cases
+from use_cases.evaluation.answers import AnswerCase, CaseResult, parse_cases
 
 
-def _case(**fields: object) -> object:
+def _case(**fields: object) -> AnswerCase:
     line = {"id": "c1", "question": "how long is the trial?", "kind": "kb", **fields}
     return parse_cases([json.dumps(line)])[0]
 

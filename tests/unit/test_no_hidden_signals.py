@@ -87,7 +87,9 @@ def context_variables(modules: Modules) -> list[str]:
             imported = ([a.name for a in node.names] if isinstance(node, ast.Import) else []) + (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             )
-            if any(name.split(".")[0] == "contextvars" for name in imported):
+            if isinstance(node, ast.Import | ast.ImportFrom) and any(
+                name.split(".")[0] == "contextvars" for name in imported
+            ):
                 found.append(f"{relative}:{node.lineno} imports contextvars")
             elif isinstance(node, ast.Name | ast.Attribute) and "ContextVar" in _names(node):
                 found.append(f"{relative}:{node.lineno} uses ContextVar")
@@ -127,7 +129,9 @@ def _says_something(value: ast.JoinedStr) -> bool:
     """Whether an f-string id holds more than a word and one random part: a literal prefix
     of two or more words (`offline_advice_`), or a second value written in (`{kind}`)."""
     text = "".join(
-        part.value for part in value.values if isinstance(part, ast.Constant) and part.value
+        part.value
+        for part in value.values
+        if isinstance(part, ast.Constant) and isinstance(part.value, str) and part.value
     )
     values = [part for part in value.values if isinstance(part, ast.FormattedValue)]
     return len([word for word in text.split("_") if word]) > 1 or len(values) > 1

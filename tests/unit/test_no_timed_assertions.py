@@ -139,7 +139,8 @@ def _name(node: ast.expr) -> str | None:
 
 def _returned(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
     """What `function`'s own `return`s return (not those of the functions it defines)."""
-    found, stack = [], list(function.body)
+    found: list[ast.expr] = []
+    stack: list[ast.AST] = list(function.body)
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Return) and node.value is not None:

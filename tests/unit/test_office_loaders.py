@@ -6,6 +6,7 @@ corrupt, truncated, password-protected, and the bombs."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -237,9 +238,9 @@ def test_a_legacy_office_file_is_refused_with_the_format_to_save_it_in(
     ],
 )
 def test_corrupt_truncated_and_password_protected_office_files_are_422_naming_the_file(
-    loader: FileLoader, name: str, make: object
+    loader: FileLoader, name: str, make: Callable[[], bytes]
 ) -> None:
-    data = make()  # type: ignore[operator]
+    data = make()
     with pytest.raises(InvalidDocument, match=f"{name} is not a readable"):
         loader.load(name, b"PK\x03\x04" + bytes(range(256)) * 40)
     with pytest.raises(InvalidDocument, match=f"{name} is not a readable .* truncated"):

@@ -568,7 +568,7 @@ class _HeadingSimilarity:
 
 def _said(question: str, hits: list[dict[str, Any]], similarity: _HeadingSimilarity) -> str:
     """The answer's body, composed with `similarity` standing in for the embedder."""
-    context = AnswerContext(similarity=similarity)  # type: ignore[arg-type]
+    context = AnswerContext(similarity=similarity)  # type: ignore[arg-type]  # a similarity of headings alone
     return _body(compose_documents(question, hits, context).text)
 
 

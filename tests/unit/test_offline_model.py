@@ -37,6 +37,7 @@ from services.offline import (
     search_query_for,
 )
 from services.offline.model import _Planner
+from tests.narrowing import of_type
 from tests.sample_lexicon import SAMPLE_LEXICON
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.decisions import AnswerFacts, TurnDecisions
@@ -44,6 +45,7 @@ from use_cases.chat.prompts import NOT_FOUND_ANSWER, SEARCH_TOOL, SQL_TOOL, anch
 from use_cases.chat.tools import AgentDeps
 from use_cases.chat.turn_runner import sentence_pieces
 from use_cases.knowledge.domain import DocumentRef, HitScores, SearchHit
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.errors import ToolRejected
 from use_cases.tables.domain import QueryResult, TableCollections, TableColumn, TableSchema
 
@@ -144,6 +146,7 @@ class FakeRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
+        scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
         self.queries.append(query)
         self.as_of.append(as_of)
@@ -234,6 +237,9 @@ class FakeSql:
         columns = tuple(d[0] for d in cursor.description)
         return QueryResult(columns=columns, rows=tuple(cursor.fetchall()), truncated=False)
 
+    def refresh(self) -> None:
+        """Nothing is cached: the schemas are fixed."""
+
 
 class FakeClock:
     def today(self) -> date:
@@ -318,7 +324,10 @@ async def test_searches_the_question_and_answers_with_citations_and_sources(agen
     assert calls[0].tool_name == SEARCH_TOOL
     # The date anchor is stripped: the search gets the question itself.
     assert calls[0].args_as_dict() == {"query": "How long are raw location pings retained?"}
-    assert run_deps.retriever.queries[0] == "How long are raw location pings retained?"  # type: ignore[attr-defined]
+    assert (
+        of_type(FakeRetriever, run_deps.retriever).queries[0]
+        == "How long are raw location pings retained?"
+    )
 
     answer = result.output
     assert "180 days" in answer
@@ -376,7 +385,7 @@ async def test_a_question_naming_a_past_date_is_answered_from_the_version_in_for
     )
     calls = [c for c in tool_calls(result.all_messages()) if c.tool_name == SEARCH_TOOL]
     assert calls[0].args_as_dict()["as_of"] == "2025-08-31"
-    assert run_deps.retriever.as_of[0] == date(2025, 8, 31)  # type: ignore[attr-defined]
+    assert of_type(FakeRetriever, run_deps.retriever).as_of[0] == date(2025, 8, 31)
     answer = result.output
     assert "12 characters" in answer
     assert "14 characters" not in answer
@@ -385,7 +394,7 @@ async def test_a_question_naming_a_past_date_is_answered_from_the_version_in_for
     result, run_deps = await ask(
         agent, "What is the minimum password length?", [PASSWORD_2023, PASSWORD_2025]
     )
-    assert run_deps.retriever.as_of == [None]  # type: ignore[attr-defined]
+    assert of_type(FakeRetriever, run_deps.retriever).as_of == [None]
     assert "14 characters" in result.output
 
 
@@ -429,7 +438,7 @@ async def test_refusal_needs_no_extra_searches_for_single_words(agent: Agent) ->
     result, run_deps = await ask(
         agent, "What is the vesting schedule for employee stock options?", [OFFICES, TRAVEL]
     )
-    queries = run_deps.retriever.queries  # type: ignore[attr-defined]
+    queries = of_type(FakeRetriever, run_deps.retriever).queries
     assert "stock" not in queries and "vesting" not in queries  # no one-word probes
     assert result.usage.requests <= 3
 
@@ -503,7 +512,7 @@ async def test_a_declined_turn_gets_its_decline_and_nothing_is_planned(
         deps=run_deps,
     )
     assert result.output == declined and tool_calls(result.all_messages()) == []
-    assert run_deps.retriever.queries == [] and planned == []  # type: ignore[attr-defined]
+    assert of_type(FakeRetriever, run_deps.retriever).queries == [] and planned == []
     assert bound.answer_facts() == AnswerFacts(0.0, not_found=False)
 
 
@@ -537,7 +546,7 @@ async def test_a_tool_call_id_says_nothing_and_the_narrowed_search_is_made_once(
     searches = [c for c in calls if c.tool_name == SEARCH_TOOL]
     assert 1 <= len(searches) <= 2
     assert all(not c.tool_call_id.startswith("offline") for c in calls)
-    assert len(run_deps.retriever.queries) == len(searches)  # type: ignore[attr-defined]
+    assert len(of_type(FakeRetriever, run_deps.retriever).queries) == len(searches)
 
 
 async def test_reports_its_model_name(agent: Agent) -> None:

@@ -28,7 +28,7 @@ NOTIFY_SERVICES = TableSchema(
     name="services",
     columns=(
         TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
-        TableColumn("tier", "INTEGER", (1,)),
+        TableColumn("tier", "INTEGER", ("1",)),
     ),
     row_count=2,
 )

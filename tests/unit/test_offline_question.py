@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -149,7 +150,7 @@ NOTIFY_SERVICES = TableSchema(
     name="services",
     columns=(
         TableColumn("name", "TEXT", ("notify-service",), values=("notify-service", "api")),
-        TableColumn("tier", "INTEGER", (1,)),
+        TableColumn("tier", "INTEGER", ("1",)),
     ),
     row_count=2,
 )
@@ -386,7 +387,7 @@ def test_every_n_days_asks_about_a_period() -> None:
     assert answer.text.startswith("Periodic rotation — Requirement: none")
 
 
-IT_HELP = {
+IT_HELP: dict[str, Any] = {
     "number": 1,
     "title": "Acceptable Use Policy",
     "section": "Devices",
@@ -570,7 +571,7 @@ STAFF = TableSchema(
 )
 
 
-def _run(sql: str) -> list[tuple[object, ...]]:
+def _run(sql: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE services (name TEXT, tier INTEGER, primary_datastore TEXT)")
     conn.executemany(

@@ -41,12 +41,12 @@ def test_a_word_known_elsewhere_in_the_knowledge_base_does_not_block_the_answer(
     unknown = compose_documents(
         question,
         [KPI_PASSAGE],
-        AnswerContext(similarity=similarity, known=lambda _: False),  # type: ignore[arg-type]
+        AnswerContext(similarity=similarity, known=lambda _: False),  # type: ignore[arg-type]  # a fixed similarity stands in for the embedder
     )
     known = compose_documents(
         question,
         [KPI_PASSAGE],
-        AnswerContext(similarity=similarity, known=lambda _: True),  # type: ignore[arg-type]
+        AnswerContext(similarity=similarity, known=lambda _: True),  # type: ignore[arg-type]  # a fixed similarity stands in for the embedder
     )
 
     assert not unknown.found
@@ -123,7 +123,7 @@ def _compose(question: str, passage: dict[str, Any], similarity: FavouringSimila
     return compose_documents(
         question,
         [passage],
-        AnswerContext(similarity=similarity, known=lambda _: True),  # type: ignore[arg-type]
+        AnswerContext(similarity=similarity, known=lambda _: True),  # type: ignore[arg-type]  # a fixed similarity stands in for the embedder
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, UserPromptPart
 
+from tests.narrowing import of_type
 from use_cases.chat.agent import opening_search
 from use_cases.chat.prompts import SEARCH_TOOL
 from use_cases.chat.search_discipline import decide
@@ -42,7 +43,9 @@ def test_a_run_with_an_opening_search_resumes_from_its_tool_call() -> None:
     prompt, history = call.start()
     assert prompt is None and history[0] is prior[0]
     asked, opened = history[-2:]
-    assert isinstance(asked, ModelRequest) and asked.parts[0].content == "Q?"  # type: ignore[union-attr]
+    assert (
+        isinstance(asked, ModelRequest) and of_type(UserPromptPart, asked.parts[0]).content == "Q?"
+    )
     assert isinstance(opened, ModelResponse)
     (tool_call,) = opened.parts
     assert isinstance(tool_call, ToolCallPart) and tool_call.tool_name == SEARCH_TOOL

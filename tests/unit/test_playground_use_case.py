@@ -26,7 +26,7 @@ from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.prompts import SEARCH_TOOL
 from use_cases.chat.tools import AgentDeps
 from use_cases.evaluation.playground import PlaygroundPrompt, PlaygroundRequest, RunPlayground
-from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
+from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes, ProviderInfo
 from use_cases.prompts.manage_prompts import ManagePrompts
 from use_cases.prompts.ports import ResolvedModel
 from use_cases.shared.errors import ConfigurationError, Forbidden, InvalidRequest
@@ -51,6 +51,21 @@ class Models:
     @property
     def default_identifier(self) -> str:
         return next(iter(self._models))
+
+    @property
+    def internal_default(self) -> str:
+        return self.default_identifier
+
+    @property
+    def default_sources(self) -> tuple[tuple[str, str | None], ...]:
+        return (("built-in", self.default_identifier),)
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return tuple(self._models)
+
+    def providers(self) -> list[ProviderInfo]:
+        return []
 
     def resolve(self, requested: str | None) -> ResolvedModel:
         name = requested or self.default_identifier

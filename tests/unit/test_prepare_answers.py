@@ -55,7 +55,7 @@ def _saved(store: InMemoryKnowledgeStore, *texts: tuple[str, str]) -> list[Saved
         FixedClock(),
         pipeline_signature="test",
     )
-    sources = [IngestSource(name, name, lambda body=body: body.encode()) for name, body in texts]
+    sources = [IngestSource(name, name, _reading(body)) for name, body in texts]
     report = ingest.run(IngestRequest(sources=sources))
     saved = []
     for item in report.items:
@@ -66,7 +66,7 @@ def _saved(store: InMemoryKnowledgeStore, *texts: tuple[str, str]) -> list[Saved
 
 
 def _prepare(store: InMemoryKnowledgeStore, preparer: Preparer) -> PrepareAnswers:
-    return PrepareAnswers(NoJobs(), store, preparer)  # type: ignore[arg-type]
+    return PrepareAnswers(NoJobs(), store, preparer)  # type: ignore[arg-type]  # a queue that takes no job
 
 
 def test_each_document_still_stored_as_saved_is_prepared_and_progress_counts_chunks() -> None:
@@ -100,9 +100,18 @@ def test_a_document_removed_or_replaced_before_its_turn_is_skipped() -> None:
 def test_a_document_removed_while_it_was_prepared_has_that_work_undone() -> None:
     store, preparer = InMemoryKnowledgeStore(), Preparer()
     (saved,) = _saved(store, ("a.txt", "title: A\n\nOne."))
-    preparer.during = lambda detail: store.delete_document(detail.document.id)
+
+    def remove(detail: DocumentDetail) -> None:
+        store.delete_document(detail.document.id)
+
+    preparer.during = remove
 
     result = _prepare(store, preparer).run([saved])
 
     assert preparer.forgotten == [PreparedWork(("sentences of a.txt",))]
     assert result == {"prepared": 0, "skipped": 1, "chunks": saved.chunks}
+
+
+def _reading(body: str) -> Callable[[], bytes]:
+    """A source's reader of `body`."""
+    return lambda: body.encode()

@@ -166,10 +166,10 @@ def use_cases(model: object | None = None, identifier: str = "offline-extractive
     return (
         chats,
         drafts,
-        DraftProject(chats, drafts, models, build_draft_agent(limits), limits, settings),  # type: ignore[arg-type]
-        UpdateDraftByTurn(chats, drafts, models, build_update_agent(limits), limits, settings),  # type: ignore[arg-type]
-        EditDraft(chats, drafts, settings),  # type: ignore[arg-type]
-        ManageDraftVersions(chats, drafts, settings),  # type: ignore[arg-type]
+        DraftProject(chats, drafts, models, build_draft_agent(limits), limits, settings),  # type: ignore[arg-type]  # fakes of the chat and model reads drafting makes
+        UpdateDraftByTurn(chats, drafts, models, build_update_agent(limits), limits, settings),  # type: ignore[arg-type]  # fakes of the chat and model reads drafting makes
+        EditDraft(chats, drafts, settings),  # type: ignore[arg-type]  # fakes of the chat reads drafting makes
+        ManageDraftVersions(chats, drafts, settings),  # type: ignore[arg-type]  # fakes of the chat reads drafting makes
     )
 
 

@@ -212,7 +212,7 @@ async def test_a_version_run_records_the_prompt_key_and_sampling_and_compare_use
         datasets,
         runs,
         None,  # type: ignore[arg-type]  # executes nothing here
-        _Chat(),  # type: ignore[arg-type]
+        _Chat(),  # type: ignore[arg-type]  # a chat of one scripted answer
         world.versions,
         clock,
         audit,
@@ -222,7 +222,7 @@ async def test_a_version_run_records_the_prompt_key_and_sampling_and_compare_use
     evaluations = EvaluatePromptVersions(
         world.library,
         benchmark,
-        compare,  # type: ignore[arg-type]
+        compare,  # type: ignore[arg-type]  # a comparison of the one call it makes
         datasets,
         runs,
     )

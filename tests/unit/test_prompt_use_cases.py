@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from tests.fakes import InMemoryAuditLog, InMemoryPromptStore, SteppingClock
@@ -11,6 +13,8 @@ from use_cases.prompts.domain import CHAT, PromptDefault, PromptTypes
 from use_cases.prompts.manage_prompts import MAX_PROMPT_CHARS, ManagePrompts
 from use_cases.shared.errors import Forbidden, InvalidRequest, NotFound
 
+# One call of the use case, made by a parametrized test
+PromptCall = Callable[[ManagePrompts], Awaitable[object]]
 ROOT = Caller("root", "admin", "key_root")
 ANA = Caller("ana", "user", "key_ana")
 BUILT_IN = "You are the built-in assistant. Answer from the knowledge base only."
@@ -185,10 +189,12 @@ async def test_each_prompt_type_has_its_own_default_and_its_own_versions(
     ],
 )
 async def test_an_unknown_prompt_type_is_not_found_naming_the_known_ones(
-    prompts: ManagePrompts, log: InMemoryAuditLog, call: object
+    prompts: ManagePrompts,
+    log: InMemoryAuditLog,
+    call: PromptCall,
 ) -> None:
     with pytest.raises(NotFound, match="No prompt type 'summary'; the prompt types are: chat, "):
-        await call(prompts)  # type: ignore[operator]
+        await call(prompts)
     assert log.entries == []
 
 
@@ -207,11 +213,11 @@ async def test_only_admins_read_or_change_prompts(
     prompts: ManagePrompts,
     store: InMemoryPromptStore,
     log: InMemoryAuditLog,
-    call: object,
+    call: PromptCall,
 ) -> None:
     await prompts.create(CLI_ADMIN, CHAT, "Version one.")
     await prompts.create(CLI_ADMIN, CHAT, "Version two.")
     with pytest.raises(Forbidden, match="admin role"):
-        await call(prompts)  # type: ignore[operator]
+        await call(prompts)
     assert prompts.current(CHAT).text == "Version two." and len(store.versions[CHAT]) == 2
     assert len(log.entries) == 2

@@ -5,6 +5,7 @@ shipped model itself is checked in tests/integration/test_reader_model.py."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,7 +113,7 @@ HIT = {
 
 
 def _reader_saying(logit: float, heard: list[list[str]]) -> SentenceReader:
-    def reader(question: str, read: list[str]) -> list[float]:
+    def reader(question: str, read: Sequence[str]) -> list[float]:
         heard.append(list(read))
         return [logit] * len(read)
 

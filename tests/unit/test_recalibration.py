@@ -14,6 +14,7 @@ from tests.fakes import (
     InMemoryResponseLog,
     SteppingClock,
 )
+from tests.narrowing import present
 from use_cases.access.audit import RecordAudit
 from use_cases.access.domain import CLI_ADMIN, Caller
 from use_cases.calibration.analytics import Recalibrate
@@ -73,7 +74,7 @@ def test_recalibration_brings_held_out_ece_under_five_hundredths_on_2000_items()
     )
     assert recorded.raw_confidence == 0.5
     assert recorded.confidence == pytest.approx(0.25, abs=0.08)
-    assert recorded.calibration_version == result.stored.version  # type: ignore[union-attr]
+    assert recorded.calibration_version == present(result.stored).version
     assert world.audit_log.entries[-1].action == "confidence.recalibrate"
 
 
@@ -97,7 +98,7 @@ def test_the_calibrated_confidence_of_new_answers_is_itself_calibrated() -> None
         )
         pairs.append((recorded.confidence, rng.random() < raw**2))
     assert expected_calibration_error([(raw, o) for raw, o in pairs]) is not None
-    assert expected_calibration_error(pairs) < 0.05  # type: ignore[operator]
+    assert present(expected_calibration_error(pairs)) < 0.05
 
 
 def test_needs_the_minimum_feedback_and_an_admin() -> None:
@@ -122,7 +123,7 @@ def test_a_map_that_makes_held_out_ece_worse_is_stored_but_not_activated() -> No
     world.seed(40, seed=5)
     world.recalibrate.fitter = AlwaysSure()
     result = world.recalibrate.fit(CLI_ADMIN)
-    assert result.fit.ece_after > result.fit.ece_before  # type: ignore[operator]
+    assert present(result.fit.ece_after) > present(result.fit.ece_before)
     assert not result.fit.active and "not activated" in result.message
     assert world.store.latest_calibration() == result.stored
     assert world.store.active_calibration() is None
@@ -153,7 +154,7 @@ def test_feedback_is_only_the_askers_and_a_second_replaces_the_first() -> None:
     assert (first.replaced, first.status) == (False, "recorded")
     second = world.feedback.record("ana", FeedbackRequest(response_id, False))
     assert second.replaced and "replaces" in second.message
-    assert world.log.get(response_id).feedback.outcome is False  # type: ignore[union-attr]
+    assert present(present(world.log.get(response_id)).feedback).outcome is False
     for user, rid in (("bob", response_id), ("ana", "resp_" + "0" * 24), ("ana", "nonsense")):
         with pytest.raises(NotFound):
             world.feedback.record(user, FeedbackRequest(rid, True))

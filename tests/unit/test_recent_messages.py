@@ -34,7 +34,7 @@ class CountingStore(InMemoryHistoryStore):
 def _chat(store: InMemoryHistoryStore, contents: list[tuple[str, str]]) -> str:
     chat = store.get_or_create_chat(None, "u1", contents[0][1] or "chat")
     for role, content in contents:
-        store.append_message(chat.id, NewMessage(role, content))  # type: ignore[arg-type]
+        store.append_message(chat.id, NewMessage(role, content))  # type: ignore[arg-type]  # roles as the test lists them
     return chat.id
 
 

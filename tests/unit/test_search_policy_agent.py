@@ -30,6 +30,7 @@ from pydantic_ai.run import AgentRunResultEvent
 from services.offline import build_offline_model
 from services.offline.advice import DECLINED_REASONING
 from tests.fakes import InMemorySqlRunner
+from tests.narrowing import of_type
 from use_cases.advice.agent import ADVICE_TOOL, ADVICE_TURN, AdviceDeps
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent, searched_this_run
 from use_cases.chat.decisions import TurnDecisions, bind_turn
@@ -50,6 +51,7 @@ from use_cases.chat.search_discipline import (
 )
 from use_cases.chat.tools import AgentDeps, deps_for_turn
 from use_cases.knowledge.domain import HitScores, SearchHit
+from use_cases.knowledge.scope import EVERYTHING, ReadScope
 
 pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 TODAY = date(2026, 11, 21)
@@ -84,7 +86,8 @@ class OneHitRetriever:
         category: str | None = None,
         *,
         as_of: date | None = None,
-    ) -> list[Any]:
+        scope: ReadScope = EVERYTHING,
+    ) -> list[SearchHit]:
         self.queries.append(query)
         return self.hits
 
@@ -188,7 +191,7 @@ async def test_search_off_removes_the_search_tool_from_what_the_model_sees(
     assert model.offered == [{SQL_TOOL}]
     assert SEARCH_TOOL not in tool_calls(result.all_messages())
     assert f"({decision.value})" in model.instructions[0]
-    assert deps.retriever.queries == []  # type: ignore[attr-defined]
+    assert of_type(OneHitRetriever, deps.retriever).queries == []
 
 
 @pytest.mark.parametrize("message", ["hi", "What is a mutex?", "What is 12 * 7?"])
@@ -228,7 +231,7 @@ async def test_a_required_search_sends_an_unsearched_answer_back_to_the_model(
     assert [str(r.content) for r in retries] == [SEARCH_FIRST]
     assert tool_calls(messages) == [SEARCH_TOOL]
     assert result.output == "Passwords are rotated every 90 days [1]."
-    assert deps.retriever.queries == ["password rotation"]  # type: ignore[attr-defined]
+    assert of_type(OneHitRetriever, deps.retriever).queries == ["password rotation"]
 
 
 async def test_a_model_that_never_searches_gets_no_ungrounded_answer_through(agent: Any) -> None:
@@ -249,7 +252,7 @@ async def test_a_required_search_is_enforced_in_streamed_runs_too(agent: Any) ->
             if isinstance(event, AgentRunResultEvent):
                 output = event.result.output
     assert output == "Passwords are rotated every 90 days [1]."
-    assert deps.retriever.queries == ["password rotation"]  # type: ignore[attr-defined]
+    assert of_type(OneHitRetriever, deps.retriever).queries == ["password rotation"]
 
 
 async def test_a_search_in_an_earlier_turn_does_not_count_for_this_one(agent: Any) -> None:
@@ -285,7 +288,7 @@ async def test_the_offline_model_says_it_did_not_search_when_search_is_off(agent
     )
     assert result.output == NOT_SEARCHED_ANSWER
     assert result.output.startswith(NOT_GROUNDED_NOTE)
-    assert deps.retriever.queries == []  # type: ignore[attr-defined]
+    assert of_type(OneHitRetriever, deps.retriever).queries == []
     assert not any(
         isinstance(p, ToolReturnPart)
         for m in result.all_messages()
@@ -336,7 +339,7 @@ async def test_the_offline_model_declines_a_disallowed_turn_for_its_true_reason(
     assert result.output == declined
     assert "nosrch" not in result.output and NOT_GROUNDED_NOTE not in result.output
     assert tool_calls(result.all_messages()) == []  # no search, no table query
-    assert deps.retriever.queries == [] and tables.statements == []  # type: ignore[attr-defined]
+    assert of_type(OneHitRetriever, deps.retriever).queries == [] and tables.statements == []
 
 
 def test_only_a_declined_turn_carries_its_answer_as_a_decision() -> None:

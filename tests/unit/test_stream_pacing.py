@@ -3,7 +3,7 @@ whole (the offline model's sentences) is seen being written."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
@@ -58,14 +58,20 @@ async def test_off_sends_text_as_it_comes() -> None:
 
 
 async def test_chat_events_carry_the_words_as_deltas_of_the_same_part() -> None:
-    async def events() -> AsyncIterator[ChatEvent]:
+    async def events() -> AsyncGenerator[ChatEvent, None]:
         yield PartStartEvent(index=0, part=TextPart("One two [1]. "))
         yield PartDeltaEvent(index=0, delta=TextPartDelta(content_delta="Three four."))
 
     out = [event async for event in paced_chat(events(), Pacer(0.001))]
-    assert isinstance(out[0], PartStartEvent) and out[0].part.content == "One"
+    assert isinstance(out[0], PartStartEvent) and isinstance(out[0].part, TextPart)
+    assert out[0].part.content == "One"
     texts = [out[0].part.content] + [
-        e.delta.content_delta for e in out[1:] if isinstance(e, PartDeltaEvent)
+        _delta_text(e) for e in out[1:] if isinstance(e, PartDeltaEvent)
     ]
     assert texts == ["One", " two", " [1]. ", "Three", " four."]
-    assert all(e.index == 0 for e in out)
+    assert all(isinstance(e, PartStartEvent | PartDeltaEvent) and e.index == 0 for e in out)
+
+
+def _delta_text(event: PartDeltaEvent) -> str:
+    assert isinstance(event.delta, TextPartDelta)
+    return event.delta.content_delta

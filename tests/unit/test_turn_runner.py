@@ -5,7 +5,7 @@ The agent is the chat agent (`build_agent(CHAT_TURN)`) on PydanticAI `FunctionMo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -39,6 +39,7 @@ from tests.fakes import (
     search_hit,
     streamed,
 )
+from tests.narrowing import of_type
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.domain import ToolCall
 from use_cases.chat.prompts import SEARCH_TOOL
@@ -46,6 +47,7 @@ from use_cases.chat.tools import AgentDeps
 from use_cases.chat.turn_runner import (
     PREVIEW_CHARS,
     AgentCall,
+    TurnEvent,
     TurnFailed,
     TurnFinished,
     TurnRecord,
@@ -130,7 +132,7 @@ class Rig:
     handler: RecordingHandler
     retriever: InMemoryRetriever
 
-    def run(self) -> AsyncIterator[Any]:
+    def run(self) -> AsyncGenerator[TurnEvent[Any], None]:
         return self.runner.run(self.call, STARTED, self.handler)
 
 
@@ -151,7 +153,7 @@ def rig(
     return Rig(runner, call, handler or RecordingHandler(), retriever)
 
 
-async def collect(events: AsyncIterator[Any]) -> list[Any]:
+async def collect(events: AsyncGenerator[Any, None]) -> list[Any]:
     async with aclosing(events) as stream:
         return [event async for event in stream]
 
@@ -313,13 +315,16 @@ async def test_the_call_sends_its_prompt_history_and_sampling_to_the_model() -> 
         sent.append((messages, info.model_settings))
         return ModelResponse(parts=[TextPart("Done.")])
 
-    prior = [ModelRequest(parts=[UserPromptPart("Earlier?")]), ModelResponse([TextPart("Yes.")])]
+    prior: list[ModelMessage] = [
+        ModelRequest(parts=[UserPromptPart("Earlier?")]),
+        ModelResponse([TextPart("Yes.")]),
+    ]
     r = rig(look, history=prior, sampling=Sampling(temperature=0.25, seed=7))
     await collect(r.run())
     [(messages, settings)] = sent
     assert [type(m) for m in messages] == [ModelRequest, ModelResponse, ModelRequest]
-    assert messages[0].parts[0].content == "Earlier?"  # type: ignore[union-attr]
-    assert messages[-1].parts[-1].content == QUESTION  # type: ignore[union-attr]
+    assert of_type(UserPromptPart, messages[0].parts[0]).content == "Earlier?"
+    assert of_type(UserPromptPart, messages[-1].parts[-1]).content == QUESTION
     assert settings is not None
     assert (settings.get("temperature"), settings.get("seed")) == (0.25, 7)
 
@@ -450,7 +455,7 @@ async def test_a_run_that_ends_without_a_result_fails_once() -> None:
             yield nothing()
 
     handler = RecordingHandler()
-    runner: TurnRunner[AgentDeps, str] = TurnRunner(NoResultAgent(), AgentLimits())  # type: ignore[arg-type]
+    runner: TurnRunner[AgentDeps, str] = TurnRunner(NoResultAgent(), AgentLimits())  # type: ignore[arg-type]  # an agent whose run ends with no result
     call = rig(answer("unused")).call
     events = await collect(runner.run(call, STARTED, handler))
     assert kinds(events) == [TurnStarted, TurnFailed]
@@ -484,6 +489,7 @@ async def test_an_error_in_complete_fails_the_turn_once() -> None:
     assert TurnFinished not in kinds(seen)
     assert [type(e) for e in seen].count(TurnFailed) == 1
     failed = seen[-1]
+    assert isinstance(failed, TurnFailed)
     assert type(failed.error) is UpstreamBadResponse
     assert failed.error.detail == ("The answer could not be produced because of an internal error.")
     assert failed.cause is raised
@@ -621,7 +627,7 @@ async def test_drain_stops_at_the_first_final_event_and_closes_the_stream() -> N
     closed: list[bool] = []
     error = UpstreamTimeout("slow")
 
-    async def events(*sent: Any) -> AsyncIterator[Any]:
+    async def events(*sent: Any) -> AsyncGenerator[Any, None]:
         try:
             for event in sent:
                 yield event
@@ -636,7 +642,7 @@ async def test_drain_stops_at_the_first_final_event_and_closes_the_stream() -> N
 
 
 async def test_drain_of_a_stream_without_a_final_event_raises() -> None:
-    async def events() -> AsyncIterator[Any]:
+    async def events() -> AsyncGenerator[Any, None]:
         yield STARTED
 
     with pytest.raises(RuntimeError, match="ended without a result"):

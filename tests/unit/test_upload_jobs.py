@@ -59,7 +59,12 @@ class OneRecordStore:
 
 def _upload(ingest: Any, jobs: InMemoryJobQueue) -> UploadDocument:
     upload = UploadDocument(
-        ingest, OneRecordStore(), jobs, max_bytes=10_000, job_bytes=1_000, file_types=(".md",)
+        ingest,
+        OneRecordStore(),  # type: ignore[arg-type]  # the one read an upload job makes of the store
+        jobs,
+        max_bytes=10_000,
+        job_bytes=1_000,
+        file_types=(".md",),
     )
     jobs.register(INGEST_UPLOAD, upload.run_job, decode=result_from_json)
     return upload

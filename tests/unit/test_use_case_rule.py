@@ -132,7 +132,7 @@ def classes_in(source: str, module: str) -> Iterator[UseCaseClass]:
 
 
 def use_case_classes(root: Path = REPO / "use_cases") -> list[UseCaseClass]:
-    found = []
+    found: list[UseCaseClass] = []
     for path in sorted(root.glob("*/*.py")):
         found.extend(classes_in(path.read_text(encoding="utf-8"), path.stem))
     return found
