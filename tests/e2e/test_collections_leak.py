@@ -101,7 +101,7 @@ def sql_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     instructions = next(
         (m.instructions for m in messages if isinstance(m, ModelRequest) and m.instructions), ""
     )
-    seen = "\n".join(str(p.content) for p in returned)
+    seen = "\n".join(str(getattr(p, "content", "")) for p in returned)
     # Which of the teams' tables the instructions named (reciting them whole would be
     # withheld as a leak of the instructions).
     shown = [t for t in (HR_TABLE, ENG_TABLE) if t in instructions]

@@ -717,7 +717,9 @@ class InMemoryTableLoader:
     def is_workbook(self, file: Path) -> bool:
         return False  # in-memory files are CSV text only
 
-    def load_workbook(self, file: Path, prefix: str | None = None) -> list[TableSchema]:
+    def load_workbook(
+        self, file: Path, prefix: str | None = None, collection: Placement = KEEP
+    ) -> list[TableSchema]:
         raise UnsupportedDocument(f"Cannot load {file.name} as a workbook.")
 
     def list_tables(self) -> list[TableSchema]:

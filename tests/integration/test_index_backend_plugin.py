@@ -58,7 +58,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, target], check=True)
     python = target / "bin" / "python"
-    install = [uv, "pip", "install", "-q", "--offline", "--python", python]
+    install: list[str | Path] = [uv, "pip", "install", "-q", "--offline", "--python", python]
     done = subprocess.run([*install, "-e", ROOT, plugin], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     yield target

@@ -40,7 +40,8 @@ def tables(
         (tmp_path / name).write_text(text, encoding="utf-8")
     if backend == "postgresql":
         db = PgDatabase(str(request.getfixturevalue("pg_url")), max_size=4)
-        loader, runner = TableLoader(db), PgSqlRunner(db)
+        runner: SqlRunner = PgSqlRunner(db)
+        loader = TableLoader(db)
     else:
         loader, runner = (
             TableLoader(tmp_path / "tables.db"),
