@@ -206,7 +206,7 @@ def test_a_field_without_its_groups_prefix_keeps_its_environment_name(
     assert SETTING_AT["eval_concurrency"] == ("evaluation", "concurrency")
     assert EvaluationSettings(eval_concurrency=2).concurrency == 2  # a group: the same name
     with pytest.raises(ValidationError):  # one name per setting: the short one is no keyword
-        EvaluationSettings(concurrency=2)  # type: ignore[call-arg]
+        EvaluationSettings(concurrency=2)  # type: ignore[call-arg]  # the refused short name
     with pytest.raises(TypeError, match="CONCURRENCY is no setting"):
         settings.updated(concurrency=2)
     assert not hasattr(settings.evaluation, "eval_concurrency")

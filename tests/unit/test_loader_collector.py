@@ -53,7 +53,7 @@ def test_a_big_page_is_read_without_a_collection_and_the_collector_is_back(
     def timed(self: HtmlLoader | PdfLoader, name: str, data: bytes) -> ParsedDocument:
         before = len(collections)
         try:
-            return read(self, name, data)  # type: ignore[arg-type]
+            return read(self, name, data)  # type: ignore[arg-type]  # each loader gets its own kind
         finally:
             during.extend(collections[before:])
 
