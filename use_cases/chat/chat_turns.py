@@ -63,6 +63,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
@@ -344,8 +345,10 @@ class ChatTurns:
         deps = self._deps_factory()
         if self._readers is None:
             return deps
-        scope = self._readers.run(reader_of(request.user_id, request.reader), request.filters)
-        return replace(deps, retriever=scoped(deps.retriever, scope))
+        reader = reader_of(request.user_id, request.reader)
+        scope = self._readers.run(reader, request.filters)
+        narrow = functools.partial(self._readers.run, reader)
+        return replace(deps, retriever=scoped(deps.retriever, scope), narrow=narrow)
 
     def model_identifier(self, requested: str | None) -> str:
         """The model a turn asking for `requested` would use; raises if it may not be used."""
