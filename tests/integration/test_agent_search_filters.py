@@ -10,7 +10,8 @@ the test can fail). A malformed filter goes back to the model as a retry, nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,16 +26,21 @@ from pydantic_ai.messages import (
     ToolCallPart,
     ToolReturnPart,
 )
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
 from services.knowledge.collection_store import SqlCollectionStore
 from tests.fakes import FakeModelResolver, InMemoryHistoryStore, SteppingClock, streamed
 from tests.integration.test_retrieval import EMBEDDER
 from tests.knowledge_backends import AnyRetriever, make_retriever, open_store
+from tests.unit.test_advice_use_case import logged_responses
 from use_cases.access.domain import Caller
+from use_cases.advice.agent import ADVICE_TOOL, ADVICE_TURN, AdviceDeps
+from use_cases.advice.domain import AdviceRequest
+from use_cases.advice.give_advice import GiveAdvice
 from use_cases.chat.agent import CHAT_TURN, AgentLimits, build_agent
 from use_cases.chat.chat_turns import ChatRequest, ChatTurns
-from use_cases.chat.prompts import SEARCH_TOOL
+from use_cases.chat.domain import ConversationMessage
+from use_cases.chat.prompts import NOT_FOUND_ANSWER, SEARCH_TOOL
 from use_cases.chat.tools import AgentDeps
 from use_cases.knowledge.collections import Grant, ResolveReadScope
 from use_cases.knowledge.domain import DocumentDraft, EmbeddingInfo, SectionDraft
@@ -261,3 +267,49 @@ async def test_the_model_is_told_each_filter(rig: Rig) -> None:
         assert properties[name].get("description"), name
     assert "meta" in properties and "people-team" in properties["meta"]["description"]
     assert seen.schema["required"] == ["query"]
+
+
+@pytest.mark.parametrize(("collection", "secret"), [("eng", None), ("hr", HR_SECRET)])
+async def test_an_advice_turns_search_tool_takes_the_same_filters(
+    rig: Rig, collection: str, secret: str | None
+) -> None:
+    searched: list[str] = []
+
+    async def respond(
+        messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[DeltaToolCalls]:
+        returns = [
+            str(part.content)
+            for message in messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(part, ToolReturnPart) and part.tool_name == SEARCH_TOOL
+        ]
+        if not returns:
+            args = {"query": f"{ENG_SECRET} {HR_SECRET} salary deploys", "collection": collection}
+            yield {0: DeltaToolCall(SEARCH_TOOL, json.dumps(args), tool_call_id="s")}
+            return
+        searched.extend(returns)
+        draft = {"main_advice": NOT_FOUND_ANSWER, "reasoning": ""}
+        yield {0: DeltaToolCall(ADVICE_TOOL, json.dumps(draft), tool_call_id="out")}
+
+    advice = GiveAdvice(
+        build_agent(ADVICE_TURN, limits=AgentLimits()),
+        Models(FunctionModel(stream_function=respond)),
+        lambda: AdviceDeps(retriever=rig.retriever, sql=None, clock=SteppingClock()),
+        SteppingClock(),
+        AgentLimits(),
+        responses=logged_responses(),
+        readers=rig.readers,
+    )
+    await advice.execute(
+        AdviceRequest(
+            "ana", (ConversationMessage("user", "Which band and which stage?"),), reader=ANA
+        )
+    )
+    [found] = searched
+    assert ENG_SECRET not in found
+    if secret is None:
+        assert found == NOTHING
+    else:
+        assert secret in found
