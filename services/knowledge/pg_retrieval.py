@@ -57,11 +57,12 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 import numpy as np
 
 from services.knowledge.fts_query import MARK_END, MARK_START, query_terms
-from services.knowledge.hybrid import HybridRetriever, RetrieverOptions
+from services.knowledge.hybrid import HybridRetriever, LexicalQuery, RetrieverOptions
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.search_catalog import pg_catalog
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from use_cases.knowledge.ports import Embedder
+from use_cases.knowledge.scope import ReadScope
 
 if TYPE_CHECKING:
     from services.postgres.database import Connection
@@ -85,6 +86,8 @@ EXACT_CATEGORY_ROWS = 5_000
 #: How far a read scope's vector search widens the graph's search past its share of the
 #: documents: `hnsw.ef_search` = this x k / share (a category's widening is 1.5).
 READABLE_WIDENING = 1.5
+#: How many read scopes' readable documents a retriever holds (per write generation).
+READABLE_HELD = 256
 #: The lexical leg filters a category by taking the best `pool / share x 1.5` sections of any
 #: category and keeping the category's among them (a probe each), while that is at most this
 #: many; else, and when too few of them are in the category, it checks every posting's
@@ -484,6 +487,27 @@ class PgHybridRetriever(HybridRetriever):
             embedder,
             **options,
         )
+        self._readable_at: tuple[int, dict[ReadScope, frozenset[int]]] = (-1, {})
+
+    def _readable(self, scope: ReadScope, query: LexicalQuery) -> frozenset[int]:
+        """The documents `scope` may read, held per scope until the store's generation moves
+        (as on SQLite: a document's collection and metadata change only with a write). The
+        generation is read first, so what is held is never older than its generation."""
+        with self.store.connection() as conn:
+            row = conn.execute(
+                "SELECT value::bigint AS g FROM knowledge_meta WHERE key = 'generation'"
+            ).fetchone()
+        generation = int(row["g"]) if row is not None else 0
+        if self._readable_at[0] != generation:
+            self._readable_at = (generation, {})
+        held = self._readable_at[1]
+        found = held.get(scope)
+        if found is None:
+            found = super()._readable(scope, query)
+            if len(held) >= READABLE_HELD:
+                held.pop(next(iter(held)))
+            held[scope] = found
+        return found
 
 
 #: One posting's BM25 term (without the IDF) in SQL, over `p` (parameters) and `o`

@@ -190,3 +190,19 @@ def test_a_scope_searched_through_the_graph_finds_what_an_exact_scan_finds(fille
     assert len(graph) == 4
     assert [chunk for chunk, _ in graph] == [chunk for chunk, _ in exact]
     assert [d for _, d in graph] == pytest.approx([d for _, d in exact])
+
+
+def test_a_write_is_seen_by_the_next_scoped_search_of_the_same_retriever(filled: tuple) -> None:
+    """The readable documents a retriever holds per scope go with the store's next write."""
+    store, team = filled
+    scope = ReadScope(frozenset({team}))
+    retriever = make_retriever(store, EMBEDDER)
+    try:
+        before = retriever.search("quayside forklift rota", 5, scope=scope)
+        text = "The quayside forklift rota of the team."
+        store.save_document(_draft("team-new.md", text, team), EMBEDDER.embed_documents([text]))
+        after = retriever.search("quayside forklift rota", 5, scope=scope)
+    finally:
+        retriever.close()
+    assert "team-new.md" not in _sources(before)
+    assert _sources(after)[0] == "team-new.md"
