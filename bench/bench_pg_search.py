@@ -16,7 +16,10 @@ build is the time reported; `m` and `ef_construction` are the store's). Latency 
 query embedding and is measured after a warm-up pass, as in bench_search.py;
 `PgHybridRetriever` with the product's defaults (50 candidates per leg, `hnsw.ef_search` =
 max(400, 2 x candidates)); `--ef-sweep` also reports the vector leg's latency and recall at
-other `hnsw.ef_search` values.
+other `hnsw.ef_search` values. `--collections N` spreads the documents over N collections
+(document i in collection i mod N + 1) and times a reader of 3 of them beside the unfiltered
+search of the same run, with its recall@10 against an exact filtered search (every lexeme's
+postings, every readable vector scored), as bench_search.py's `--collections` does on SQLite.
 
 Server: `--database-url` names a server where the bench may create databases (it builds
 `almanac_bench_search_<chunks>` there and keeps it for the next run; `--rebuild` recreates
@@ -50,6 +53,7 @@ from bench.bench_search import (  # noqa: E402
     CATEGORIES,
     DIM,
     chunk_vectors,
+    compare_scoped,
     embed_pool,
     load_scifact,
     overlap,
@@ -338,6 +342,11 @@ def run(args: argparse.Namespace, server_url: str) -> None:
                 n,
             ),
         )
+        if args.collections:
+            spread_over_collections(db, args.collections)
+            exhaustive = PgHybridRetriever(store, None, posting_budget=10**12)
+            compare_scoped(retriever, exhaustive, queries, query_vectors, args.collections)
+            exhaustive.close()
         m = min(n, args.exact_queries)
         exact_ms = timed(lambda i: retriever.search_vector(query_vectors[i], 50, method="exact"), m)
         report("vector exact scan (top 50)", exact_ms)
@@ -368,6 +377,23 @@ def run(args: argparse.Namespace, server_url: str) -> None:
         db.close()
 
 
+def spread_over_collections(db: PgDatabase, count: int) -> None:
+    """Document i into collection (i mod `count`) + 1, once per database."""
+    with db.connection() as conn:
+        row = conn.execute("SELECT count(*) AS n FROM collections").fetchone()
+        if row is not None and row["n"] == count:
+            return
+        conn.execute("UPDATE documents SET collection_id = NULL")
+        conn.execute("DELETE FROM collections")
+        for i in range(1, count + 1):
+            conn.execute(
+                "INSERT INTO collections (id, name, created_at) VALUES (%s, %s, now())",
+                (i, f"team-{i:02d}"),
+            )
+        conn.execute("UPDATE documents SET collection_id = (id %% %s) + 1", (count,))
+        conn.execute("ANALYZE documents")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
@@ -378,6 +404,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--maintenance-work-mem", default="512MB")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--collections",
+        type=int,
+        default=0,
+        help="spread the documents over N collections and time a reader of 3 of them",
+    )
     parser.add_argument(
         "--ef-sweep",
         type=lambda text: [int(x) for x in text.split(",") if x.strip()],

@@ -19,7 +19,10 @@ the same; the binary shortlist's recall is then a worst case).
 With `--collections N` the documents are spread over N collections (document i in collection
 i mod N) and a reader of 3 of them searches beside the unfiltered search of the same run: its
 p50 against the unfiltered one, and its recall@10 against an exact filtered search (the same
-scope, each leg exhaustive: FTS5 without a posting budget, every vector scored).
+scope, each leg exhaustive: FTS5 without a posting budget, every vector scored), and the
+machine's load average; `bench/bench_pg_search.py --collections N` does the same on
+PostgreSQL (`compare_scoped` is shared). The vectors are synthetic either way (pooled or
+random, never each chunk embedded): fit for latency, not for retrieval quality.
 
 Latency excludes the query embedding (queries are embedded up front) and is measured after
 one warm-up pass over the queries (the stem and frequency caches are then warm, as in a
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -43,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from services.knowledge.hybrid import HybridRetriever  # noqa: E402
 from services.knowledge.lexical import LexicalSearcher  # noqa: E402
 from services.knowledge.retrieval import SqliteHybridRetriever  # noqa: E402
 from services.knowledge.store import SqliteKnowledgeStore  # noqa: E402
@@ -332,7 +337,29 @@ def spread_over_collections(path: Path, count: int) -> None:
 def bench_collections(
     retriever: SqliteHybridRetriever, queries: list[str], query_vectors: np.ndarray, count: int
 ) -> None:
-    """A reader of 3 of `count` collections against the unfiltered search of this run."""
+    """A reader of 3 of `count` collections against the unfiltered search of this run, on
+    SQLite; the exact reference: FTS5 without a posting budget, every vector scored."""
+    exact = SqliteHybridRetriever(
+        retriever.store,
+        None,
+        lexical=LexicalSearcher(level=retriever.lexical.level, posting_budget=10**12),
+        vectors=ResidentVectors(exact_threshold=10**9),
+        resident_min_sections=None,
+    )
+    compare_scoped(retriever, exact, queries, query_vectors, count)
+    exact.close()
+
+
+def compare_scoped(
+    retriever: HybridRetriever,
+    exact: HybridRetriever,
+    queries: list[str],
+    query_vectors: Sequence[np.ndarray] | np.ndarray,
+    count: int,
+) -> None:
+    """A reader of collections 1-3 and the default one (documents in collections 1 to `count`)
+    against the unfiltered search of the same run, each query both ways in turn; then the
+    scoped top 10 against `exact`'s (the same scope, each leg exhaustive). Either backend."""
     n = len(queries)
     scope = ReadScope(frozenset({None, 1, 2, 3}))
     plain: list[float] = []
@@ -349,13 +376,6 @@ def bench_collections(
     print(
         f"  scoped p50 / unfiltered p50: {statistics.median(scoped) / statistics.median(plain):.2f}"
     )
-    exact = SqliteHybridRetriever(
-        retriever.store,
-        None,
-        lexical=LexicalSearcher(level=retriever.lexical.level, posting_budget=10**12),
-        vectors=ResidentVectors(exact_threshold=10**9),
-        resident_min_sections=None,
-    )
     recall = []
     for i in range(n):
         got = [
@@ -368,6 +388,7 @@ def bench_collections(
         ]
         recall.append(overlap(got, want))
     print(f"  scoped recall@10 vs an exact filtered search: {statistics.fmean(recall):.4f}")
+    print("  load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ each turn writes to, and the MCP tools its model may call (`use_cases/chat`)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from backend.features import INTERNAL
 from backend.features.adapters import Wiring
 from backend.features.conversation_files import ConversationFileUseCases
 from backend.features.prompts import PromptUseCases
+from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.agent import CHAT_TURN
 from use_cases.chat.chat_turns import ChatTurns
 from use_cases.chat.external_tools import (
@@ -60,8 +62,12 @@ def build(
 ) -> ChatUseCases:
     a, clock = w.adapters, w.clock
     external = external_toolbox(mcp_tools, a.telemetry.metrics)
+    readers = ResolveReadScope(a.collection_store)
+    admin_narrow = functools.partial(readers.run, CLI_ADMIN)
 
     def agent_deps() -> AgentDeps:
+        """A run's dependencies as an admin's (the playground's); a chat or advice turn binds
+        the retriever and the search tool's filters to its reader."""
         return AgentDeps(
             retriever=a.observed_retriever,
             sql=a.sql,
@@ -69,6 +75,7 @@ def build(
             search_limit=retrieval.final_results_limit,
             offload=a.answer_pool.run,
             external=external,
+            narrow=admin_narrow,
         )
 
     record_response = RecordResponse(
@@ -91,7 +98,7 @@ def build(
         responses=record_response,
         observer=a.telemetry.metrics,
         scope=files.scope if files is not None else None,
-        readers=ResolveReadScope(a.collection_store),
+        readers=readers,
     )
     return ChatUseCases(
         chat=chat,
@@ -100,7 +107,7 @@ def build(
             a.response_log,
             a.store,
             on_delete=files.forget_chat_files.execute if files is not None else None,
-            readers=ResolveReadScope(a.collection_store),
+            readers=readers,
             tables=a.tables,
         ),
         sweep_turns=SweepAbandonedTurns(

@@ -57,11 +57,12 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack
 import numpy as np
 
 from services.knowledge.fts_query import MARK_END, MARK_START, query_terms
-from services.knowledge.hybrid import HybridRetriever, RetrieverOptions
+from services.knowledge.hybrid import HybridRetriever, LexicalQuery, RetrieverOptions
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.search_catalog import pg_catalog
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, closest_term
 from use_cases.knowledge.ports import Embedder
+from use_cases.knowledge.scope import ReadScope
 
 if TYPE_CHECKING:
     from services.postgres.database import Connection
@@ -82,6 +83,11 @@ MAX_EF_SEARCH = 1000
 #: index, every distance computed), not through the graph: ~2 us a row measured here (20k rows
 #: 44 ms p50, against 13 ms for the widened graph search at 100k chunks).
 EXACT_CATEGORY_ROWS = 5_000
+#: How far a read scope's vector search widens the graph's search past its share of the
+#: documents: `hnsw.ef_search` = this x k / share (a category's widening is 1.5).
+READABLE_WIDENING = 1.5
+#: How many read scopes' readable documents a retriever holds (per write generation).
+READABLE_HELD = 256
 #: The lexical leg filters a category by taking the best `pool / share x 1.5` sections of any
 #: category and keeping the category's among them (a probe each), while that is at most this
 #: many; else, and when too few of them are in the category, it checks every posting's
@@ -113,19 +119,33 @@ def _quoted(lexeme: str) -> str:
 
 
 class CategoryCounts:
-    """How many vectors each category holds, shared by the two PostgreSQL legs to choose how
-    to filter a category. Cached for `ttl` seconds, and refreshed sooner when the store's
-    generation has moved on, at most every `refresh_s` (the count reads every vector row:
-    ~50 ms at 1M chunks, which a busy ingestion must not add to every filtered search).
+    """How many vectors each category holds (and how many documents there are), shared by the
+    two PostgreSQL legs to choose how to filter a category or a read scope. Cached for `ttl`
+    seconds, and refreshed sooner when the store's generation has moved on, at most every
+    `refresh_s` (the count reads every vector row: ~50 ms at 1M chunks, which a busy
+    ingestion must not add to every filtered search).
     Stale counts only pick the strategy; the fallbacks keep the results right."""
 
     def __init__(self, *, ttl: float = 300.0, refresh_s: float = 10.0) -> None:
         self.ttl = ttl
         self.refresh_s = refresh_s
-        self._cached: tuple[float, int, dict[str, int]] | None = None
+        self._cached: tuple[float, int, dict[str, int], int] | None = None
 
     def share(self, conn: Connection, category: str, generation: int) -> tuple[float, int]:
         """(share of the vectors in `category`, their number)."""
+        counts = self._counts(conn, generation)[0]
+        total = sum(counts.values())
+        n = counts.get(category, 0)
+        return (n / total if total else 0.0) or 1e-9, n
+
+    def document_share(self, conn: Connection, readable: int, generation: int) -> tuple[float, int]:
+        """(the share of the documents that `readable` of them are, the number of vectors):
+        how much of the graph a read scope's vector search must look through."""
+        counts, documents = self._counts(conn, generation)
+        return (readable / documents if documents else 0.0) or 1e-9, sum(counts.values())
+
+    def _counts(self, conn: Connection, generation: int) -> tuple[dict[str, int], int]:
+        """(vectors by category, documents), cached as the class docstring says."""
         now = time.monotonic()
         cached = self._cached
         age = now - cached[0] if cached is not None else math.inf
@@ -137,11 +157,9 @@ class CategoryCounts:
                     "SELECT category, count(*) AS n FROM chunk_vectors GROUP BY category"
                 )
             }
-            cached = self._cached = (now, generation, counts)
-        counts = cached[2]
-        total = sum(counts.values())
-        n = counts.get(category, 0)
-        return (n / total if total else 0.0) or 1e-9, n
+            row = conn.execute("SELECT count(*) AS n FROM documents").fetchone()
+            cached = self._cached = (now, generation, counts, int(row["n"]) if row else 0)
+        return cached[2], cached[3]
 
 
 class PgLexicalIndex:
@@ -385,14 +403,7 @@ class PgVectorIndex:
         norm = float(np.linalg.norm(vector))
         vector = vector / norm if norm else vector
         if documents is not None:
-            with self._store.connection() as conn:
-                scoped = conn.execute(
-                    "SELECT v.chunk_id, v.embedding <=> %s AS distance FROM chunk_vectors v"
-                    " JOIN chunks c ON c.id = v.chunk_id WHERE c.document_id = ANY(%s)"
-                    " ORDER BY (v.embedding <=> %s) + 0 LIMIT %s",
-                    [vector, sorted(documents), vector, k],
-                ).fetchall()
-            return [(int(r["chunk_id"]), float(r["distance"])) for r in scoped]
+            return self._nearest_readable(vector, k, sorted(documents), state.generation)
         ef = max(k, self.ef_search if self.ef_search is not None else max(2 * k, DEFAULT_EF_SEARCH))
         with self._store.transaction() as conn:
             if category is not None and not exact:
@@ -409,6 +420,28 @@ class PgVectorIndex:
             if exact or (category is not None and len(rows) < k):
                 rows = _nearest(conn, vector, k, category, exact=True)
         return rows
+
+    def _nearest_readable(
+        self, vector: np.ndarray, k: int, documents: list[int], generation: int
+    ) -> list[tuple[int, float]]:
+        """The nearest chunks of `documents`: the graph's nearest `ef` kept when readable,
+        `ef` widened to the documents' share (`READABLE_WIDENING` x k / share), as a
+        category's; an exact scan of their chunks when they are few, when the share would
+        need an `ef_search` past pgvector's largest, or when the graph comes back short."""
+        with self._store.transaction() as conn:
+            share, vectors = self._categories.document_share(conn, len(documents), generation)
+            ef = math.ceil(k / share * READABLE_WIDENING)
+            if share * vectors > EXACT_CATEGORY_ROWS and ef <= MAX_EF_SEARCH:
+                found = _graph_nearest_in(conn, vector, k, documents, max(ef, k))
+                if len(found) >= k:
+                    return found
+            rows = conn.execute(
+                "SELECT v.chunk_id, v.embedding <=> %s AS distance FROM chunk_vectors v"
+                " JOIN chunks c ON c.id = v.chunk_id WHERE c.document_id = ANY(%s)"
+                " ORDER BY (v.embedding <=> %s) + 0 LIMIT %s",
+                [vector, documents, vector, k],
+            ).fetchall()
+        return [(int(r["chunk_id"]), float(r["distance"])) for r in rows]
 
 
 class PgHybridRetriever(HybridRetriever):
@@ -454,6 +487,27 @@ class PgHybridRetriever(HybridRetriever):
             embedder,
             **options,
         )
+        self._readable_at: tuple[int, dict[ReadScope, frozenset[int]]] = (-1, {})
+
+    def _readable(self, scope: ReadScope, query: LexicalQuery) -> frozenset[int]:
+        """The documents `scope` may read, held per scope until the store's generation moves
+        (as on SQLite: a document's collection and metadata change only with a write). The
+        generation is read first, so what is held is never older than its generation."""
+        with self.store.connection() as conn:
+            row = conn.execute(
+                "SELECT value::bigint AS g FROM knowledge_meta WHERE key = 'generation'"
+            ).fetchone()
+        generation = int(row["g"]) if row is not None else 0
+        if self._readable_at[0] != generation:
+            self._readable_at = (generation, {})
+        held = self._readable_at[1]
+        found = held.get(scope)
+        if found is None:
+            found = super()._readable(scope, query)
+            if len(held) >= READABLE_HELD:
+                held.pop(next(iter(held)))
+            held[scope] = found
+        return found
 
 
 #: One posting's BM25 term (without the IDF) in SQL, over `p` (parameters) and `o`
@@ -484,11 +538,14 @@ def _lexical_sql(mode: int) -> str:
             " JOIN documents d ON d.id = s.document_id WHERE d.category = %s)"
             " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
         )
-    elif mode == _IN_DOCUMENTS:  # every posting checked against the readable documents
+    elif mode == _IN_DOCUMENTS:  # the scored sections, best first, until `pool` readable
+        # OFFSET 0 keeps the ordered scan a subquery, so each section's document is looked up
+        # (by primary key) only until the pool is full, not for every scored section.
         pool = (
-            f" pool AS ({scored} WHERE o.section_id IN (SELECT s.id FROM sections s"
-            " WHERE s.document_id = ANY(%s::bigint[]))"
-            " GROUP BY o.section_id ORDER BY score DESC, o.section_id LIMIT %s)"
+            f" scored AS ({scored} GROUP BY o.section_id),"
+            " pool AS (SELECT t.section_id, t.score FROM (SELECT * FROM scored"
+            " ORDER BY score DESC, section_id OFFSET 0) t WHERE (SELECT s.document_id"
+            " FROM sections s WHERE s.id = t.section_id) = ANY(%s::bigint[]) LIMIT %s)"
         )
     else:  # the best `considered` sections of any category, then the category's among them
         pool = (
@@ -548,5 +605,23 @@ def _nearest(
         + order
         + " LIMIT %s",
         params,
+    ).fetchall()
+    return [(int(r["chunk_id"]), float(r["distance"])) for r in rows]
+
+
+def _graph_nearest_in(
+    conn: Connection, vector: np.ndarray, k: int, documents: list[int], ef: int
+) -> list[tuple[int, float]]:
+    """The graph's nearest `ef` chunks (in the transaction of `conn`), nearest first, kept
+    while of `documents` (each chunk's document read by primary key), the first `k` of them:
+    fewer when the graph's `ef` hold fewer."""
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef),))
+    rows = conn.execute(
+        "SELECT n.chunk_id, n.distance FROM (SELECT v.chunk_id,"
+        " v.embedding <=> %s AS distance FROM chunk_vectors v"
+        " ORDER BY v.embedding <=> %s LIMIT %s) n WHERE (SELECT c.document_id"
+        " FROM chunks c WHERE c.id = n.chunk_id) = ANY(%s)"
+        " ORDER BY n.distance, n.chunk_id LIMIT %s",
+        [vector, vector, ef, documents, k],
     ).fetchall()
     return [(int(r["chunk_id"]), float(r["distance"])) for r in rows]

@@ -263,11 +263,12 @@ async def _every_read(
         "/v1/chat/completions",
         {"model": "almanac", "messages": [{"role": "user", "content": WIDEN + question}]},
     )
-    for tool, arguments in (
-        ("search_knowledge_base", {"query": name}),
-        ("get_document", {"id": document_id}),
-        ("ask", {"question": question}),
-        ("get_advice", {"question": question}),
+    for label, tool, arguments in (
+        ("search_knowledge_base", "search_knowledge_base", {"query": name}),
+        ("search other collection", "search_knowledge_base", {"query": name, "collection": other}),
+        ("get_document", "get_document", {"id": document_id}),
+        ("ask", "ask", {"question": question}),
+        ("get_advice", "get_advice", {"question": question}),
     ):
         body = {
             "jsonrpc": "2.0",
@@ -284,7 +285,7 @@ async def _every_read(
                 "Content-Type": "application/json",
             },
         )
-        seen[f"mcp {tool}"] = f"{reply.status_code} {reply.text}"
+        seen[f"mcp {label}"] = f"{reply.status_code} {reply.text}"
     listing = {"jsonrpc": "2.0", "id": 2, "method": "resources/list"}
     reply = await http.post(
         "/mcp",
@@ -336,6 +337,7 @@ async def test_each_user_reads_their_own_teams_secret(
     for path in ("documents", "documents of the collection", "mcp resources"):
         assert file in seen[path], (path, seen[path][:300])
     assert secret in seen["mcp search_knowledge_base"].lower()
+    assert secret in seen["mcp search other collection"].lower()
     assert secret in seen["mcp get_document"].lower()
 
 

@@ -64,7 +64,16 @@ async def test_the_python_sdk_lists_typed_tools_each_saying_when_to_use_it(
         assert tool.output_schema is not None and tool.output_schema["type"] == "object"
     search = tools["search_knowledge_base"].input_schema
     assert search["required"] == ["query"]
-    assert set(search["properties"]) == {"query", "limit", "category"}
+    assert set(search["properties"]) == {
+        "query",
+        "limit",
+        "category",
+        "collection",
+        "source_prefix",
+        "updated_after",
+        "updated_before",
+        "meta",
+    }
     ask = tools["ask"].output_schema
     assert ask is not None
     assert "sources" in ask["properties"]
@@ -89,6 +98,37 @@ async def test_search_and_ask_give_structured_grounded_results(
     assert "[1]" in answer["answer"] and "compromise" in answer["answer"]
     assert answer["sources"][0]["source"] == "policies/password-policy-2025.md"
     assert 0 < answer["confidence"] <= 1 and answer["not_found"] is False
+
+
+async def test_the_search_tools_filters_narrow_what_it_finds(
+    server: str, auth_container: Container
+) -> None:
+    key = await issue_key(auth_container, "ana")
+    query = {"query": "password rotation", "limit": 10}
+    async with connected(server, key) as client:
+        prefixed = await client.call_tool(
+            "search_knowledge_base", {**query, "source_prefix": "policies/password"}
+        )
+        other = await client.call_tool("search_knowledge_base", {**query, "collection": "hr"})
+        unknown_key = await client.call_tool(
+            "search_knowledge_base", {**query, "meta": {"no-such-key": "x"}}
+        )
+        malformed = await client.call_tool(
+            "search_knowledge_base", {**query, "meta": {"owner; drop": "x"}}
+        )
+        backwards = await client.call_tool(
+            "search_knowledge_base",
+            {**query, "updated_after": "2025-06-01", "updated_before": "2025-01-01"},
+        )
+    assert not prefixed.is_error and prefixed.structured_content is not None
+    sources = {hit["source"] for hit in prefixed.structured_content["hits"]}
+    assert sources and all(s.startswith("policies/password") for s in sources)
+    for empty in (other, unknown_key):
+        assert not empty.is_error and empty.structured_content is not None
+        assert empty.structured_content["hits"] == []
+    for refused in (malformed, backwards):
+        assert refused.is_error
+        assert "Invalid arguments" in refused.content[0].text  # type: ignore[union-attr]
 
 
 async def test_documents_are_resources_listed_and_read_with_their_sections(

@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from services.knowledge.collection_store import SqlCollectionStore
+from services.knowledge.pg_retrieval import _graph_nearest_in
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
@@ -168,3 +170,41 @@ def test_the_resident_indexes_apply_the_scope_too(tmp_path: Path) -> None:
         collections.close()
         store.close()
     assert len(hits) == 5 and all(s.startswith("team-") for s in _sources(hits))
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_scope_searched_through_the_graph_finds_what_an_exact_scan_finds(filled: tuple) -> None:
+    """On PostgreSQL a large read scope's vector leg walks the HNSW graph, widened to the
+    scope's share, keeping the readable chunks as they come (a small one is scanned exactly):
+    both find the same nearest readable chunks."""
+    store, team = filled
+    records, _ = store.list_documents(scope=ReadScope(frozenset({team})))
+    documents = sorted(record.id for record in records)
+    vector = np.asarray(EMBEDDER.embed_query("harbour crane schedule teamword1"))
+    vector = vector / np.linalg.norm(vector)
+    with store.transaction() as conn:
+        graph = _graph_nearest_in(conn, vector, 4, documents, ef=100)
+    retriever = make_retriever(store, EMBEDDER)
+    try:
+        exact = retriever.vector_index.nearest(vector, 4, None, documents=frozenset(documents))
+    finally:
+        retriever.close()
+    assert len(graph) == 4
+    assert [chunk for chunk, _ in graph] == [chunk for chunk, _ in exact]
+    assert [d for _, d in graph] == pytest.approx([d for _, d in exact])
+
+
+def test_a_write_is_seen_by_the_next_scoped_search_of_the_same_retriever(filled: tuple) -> None:
+    """The readable documents a retriever holds per scope go with the store's next write."""
+    store, team = filled
+    scope = ReadScope(frozenset({team}))
+    retriever = make_retriever(store, EMBEDDER)
+    try:
+        before = retriever.search("quayside forklift rota", 5, scope=scope)
+        text = "The quayside forklift rota of the team."
+        store.save_document(_draft("team-new.md", text, team), EMBEDDER.embed_documents([text]))
+        after = retriever.search("quayside forklift rota", 5, scope=scope)
+    finally:
+        retriever.close()
+    assert "team-new.md" not in _sources(before)
+    assert _sources(after)[0] == "team-new.md"

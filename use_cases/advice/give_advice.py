@@ -55,6 +55,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
@@ -269,10 +270,12 @@ class GiveAdvice:
         if self._readers is not None:  # its searches read what the asker may read
             reader = reader_of(request.user_id, request.reader)
             scope = await self._readers.execute(reader, request.filters)
+            narrow = functools.partial(self._readers.run, reader)
             base = replace(
                 base,
                 retriever=scoped(base.retriever, scope),
                 sql=scoped_sql(base.sql, scope.collections),
+                narrow=narrow,
             )
         deps = deps_for_turn(
             replace(

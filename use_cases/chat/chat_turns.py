@@ -63,6 +63,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
@@ -351,10 +352,12 @@ class ChatTurns:
             return deps
         reader = request.reads_as or reader_of(request.user_id, request.reader)
         scope = self._readers.run(reader, request.filters)
+        narrow = functools.partial(self._readers.run, reader)
         return replace(
             deps,
             retriever=scoped(deps.retriever, scope),
             sql=scoped_sql(deps.sql, scope.collections),
+            narrow=narrow,
         )
 
     def model_identifier(self, requested: str | None) -> str:

@@ -1,8 +1,12 @@
 """The agent's two tools and the dependencies a run gives them (`AgentDeps`).
 
-- `search_knowledge_base(query, category=None, as_of=None)`: hybrid retrieval; hits are numbered
+- `search_knowledge_base(query, category=None, as_of=None, collection=None, source_prefix=None,
+  updated_after=None, updated_before=None, meta=None)`: hybrid retrieval; hits are numbered
   for citation, continuing across searches within one turn so [n] stays unique, and shown to the
-  model as `<passage>` blocks marked as untrusted data (`format_hits`).
+  model as `<passage>` blocks marked as untrusted data (`format_hits`). Its filters narrow the
+  search within what the run's reader may read and the request's own filters, never beyond:
+  they become a scope (`AgentDeps.narrow`) that the reader's retriever intersects with its own
+  (`use_cases/knowledge/scoped.py`), so a collection the reader may not read finds nothing.
 - `lookup_structured_data(sql_query)`: one read-only SELECT over the structured tables, returned
   as a markdown table. A rejected query goes back to the model as a retry.
 
@@ -34,6 +38,13 @@ from use_cases.chat.external_tools import ExternalToolbox
 from use_cases.chat.prompts import SYSTEM_PROMPT, UNTRUSTED_PASSAGES, UNTRUSTED_ROWS
 from use_cases.chat.search_discipline import UNDECIDED, SearchDecision, SearchPolicy
 from use_cases.knowledge.ports import Retriever
+from use_cases.knowledge.scope import (
+    DEFAULT_COLLECTION,
+    EVERYTHING,
+    METADATA_KEY,
+    DocumentFilter,
+    ReadScope,
+)
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import ToolRejected
 from use_cases.tables.markdown import escape_html, render_markdown
@@ -41,6 +52,22 @@ from use_cases.tables.ports import SqlRunner
 
 #: Runs `fn(*args)` off the event loop and awaits it (`asyncio.to_thread` or a bounded pool).
 Offload = Callable[..., Awaitable[Any]]
+
+#: The scope a search tool call's filters ask for, for the run's reader: collection names
+#: resolved against what that reader may read (`ResolveReadScope.run`). Blocking (a lookup).
+NarrowScope = Callable[[DocumentFilter], ReadScope]
+
+#: The most `meta` pairs one search tool call may name (as the search API's `meta`).
+MAX_TOOL_META = 10
+
+
+def unresolved_names(filters: DocumentFilter) -> ReadScope:
+    """`NarrowScope` of a run without collections to look names up in (tests, a bare agent):
+    `default` is the default collection, any other name finds nothing."""
+    scope = EVERYTHING.filtered(filters)
+    if filters.collection is None:
+        return scope
+    return scope.narrowed_to(None, known=filters.collection.strip() == DEFAULT_COLLECTION)
 
 
 @dataclass
@@ -62,6 +89,9 @@ class AgentDeps:
     quick requests use."""
     external: ExternalToolbox | None = None
     """Other servers' tools an admin allowed (`use_cases/chat/external_tools.py`); None: none."""
+    narrow: NarrowScope = unresolved_names
+    """The scope the search tool's filters ask for; the retriever searches only what that
+    scope and its own reader's scope both read (set with the reader by the turn)."""
 
 
 _DepsT = TypeVar("_DepsT", bound=AgentDeps)
@@ -106,8 +136,16 @@ async def search_knowledge_base(
     query: str,
     category: str | None = None,
     as_of: date | None = None,
+    collection: str | None = None,
+    source_prefix: str | None = None,
+    updated_after: date | None = None,
+    updated_before: date | None = None,
+    meta: dict[str, str] | None = None,
 ) -> ToolReturn:
     """Search the organisation's knowledge base (policies, runbooks, domain documents).
+
+    Every filter is optional and narrows the search; leave them out unless the user asks for
+    them. Filters never reach documents the user may not read.
 
     Args:
         query: A standalone search query; rewrite follow-up questions to be self-contained.
@@ -115,12 +153,22 @@ async def search_knowledge_base(
         as_of: Only when the user asks how a rule was at a past date ("back in 2022", "before
             the September 2025 update"): that date (YYYY-MM-DD); the policy versions in
             force then rank first instead of the current ones.
+        collection: Only documents of this collection (a team's documents, e.g. "hr";
+            "default" for those in no collection).
+        source_prefix: Only documents whose source path starts with this (e.g. "handbook/").
+        updated_after: Only documents updated on or after this date (YYYY-MM-DD).
+        updated_before: Only documents updated on or before this date (YYYY-MM-DD).
+        meta: Only documents whose metadata (front matter) has each key equal to its value,
+            e.g. {"owner": "people-team"}.
     """
     query = query.strip()
     if not query:
         raise ModelRetry("The search query is empty; pass the words to search for.")
     deps = ctx.deps
+    asked = _tool_filter(collection, source_prefix, updated_after, updated_before, meta)
     search = partial(deps.retriever.search, as_of=as_of) if as_of else deps.retriever.search
+    if not asked.empty:
+        search = partial(search, scope=await deps.offload(deps.narrow, asked))
     hits = await deps.offload(search, query, deps.search_limit, category or None)
     start = len(deps.citations)
     new: list[Citation] = []
@@ -159,6 +207,33 @@ async def search_knowledge_base(
         ]
     }
     return ToolReturn(return_value=format_hits(new), metadata=metadata)
+
+
+def _tool_filter(
+    collection: str | None,
+    source_prefix: str | None,
+    updated_after: date | None,
+    updated_before: date | None,
+    meta: dict[str, str] | None,
+) -> DocumentFilter:
+    """The search tool's filter arguments but `category` (the retriever's own argument) as a
+    `DocumentFilter`; a malformed one goes back to the model as a retry (the search API's
+    422)."""
+    pairs = sorted((meta or {}).items())
+    if len(pairs) > MAX_TOOL_META:
+        raise ModelRetry(f"meta takes at most {MAX_TOOL_META} keys.")
+    for key, value in pairs:
+        if not METADATA_KEY.fullmatch(key) or not isinstance(value, str) or len(value) > 500:
+            raise ModelRetry(f"meta key {key!r} is not a metadata key (letters, digits, _.-).")
+    if updated_after and updated_before and updated_after > updated_before:
+        raise ModelRetry("updated_after is later than updated_before.")
+    return DocumentFilter(
+        collection=(collection or "").strip() or None,
+        source_prefix=source_prefix or None,
+        updated_after=updated_after,
+        updated_before=updated_before,
+        metadata=tuple((key, value.strip()) for key, value in pairs),
+    )
 
 
 async def lookup_structured_data(ctx: RunContext[AgentDeps], sql_query: str) -> ToolReturn:

@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -55,6 +56,46 @@ class DocumentFilter:
     def empty(self) -> bool:
         return self == DocumentFilter()
 
+    def merged(self, other: DocumentFilter) -> DocumentFilter | None:
+        """Both filters at once (a chat request's and its agent's search tool call's): what
+        each keeps. None when no document can pass both (two collections or categories, two
+        source prefixes neither of which starts the other)."""
+        if other.empty or self.empty:
+            return other if self.empty else self
+        try:
+            return DocumentFilter(
+                collection=_same(self.collection, other.collection),
+                category=_same(self.category, other.category),
+                source_prefix=_longer_prefix(self.source_prefix, other.source_prefix),
+                updated_after=_bound(max, self.updated_after, other.updated_after),
+                updated_before=_bound(min, self.updated_before, other.updated_before),
+                metadata=tuple(sorted(set(self.metadata) | set(other.metadata))),
+            )
+        except _Clash:
+            return None
+
+
+class _Clash(Exception):
+    """Two values of one filter that no document can both match."""
+
+
+def _same(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None or a.strip() == b.strip():
+        return a if a is not None else b
+    raise _Clash
+
+
+def _longer_prefix(a: str | None, b: str | None) -> str | None:
+    if not a or not b:
+        return a or b or None
+    if a.startswith(b) or b.startswith(a):
+        return a if len(a) >= len(b) else b
+    raise _Clash
+
+
+def _bound(pick: Callable[[date, date], date], a: date | None, b: date | None) -> date | None:
+    return pick(a, b) if a is not None and b is not None else (a or b)
+
 
 @dataclass(frozen=True)
 class ReadScope:
@@ -83,6 +124,21 @@ class ReadScope:
 
     def filtered(self, filters: DocumentFilter) -> ReadScope:
         return ReadScope(self.collections, filters)
+
+    def within(self, other: ReadScope) -> ReadScope:
+        """What both scopes read: the collections both read, under both scopes' filters (a
+        scope bound to a reader narrowed by what a search asks, never widened by it)."""
+        if other == EVERYTHING:
+            return self
+        collections: frozenset[int | None] | None
+        if self.collections is None or other.collections is None:
+            collections = other.collections if self.collections is None else self.collections
+        else:
+            collections = self.collections & other.collections
+        filters = self.filters.merged(other.filters)
+        if filters is None:
+            return ReadScope(frozenset(), self.filters)
+        return ReadScope(collections, filters)
 
 
 EVERYTHING = ReadScope()

@@ -1,9 +1,9 @@
 """A retriever bound to one reader's scope: what a turn's tools search through.
 
-Rules: whatever a tool's caller asks for (another scope, "every collection"), the search runs
-in the reader's scope; an asked scope is not even read, so text a model writes cannot widen
-it. The scope travels as a typed value to the retriever port, which applies it inside each
-leg (use_cases/knowledge/scope.py).
+Rules: whatever a tool's caller asks for (another scope, "every collection", a category), the
+search runs within the reader's scope: an asked scope or category only narrows it
+(`ReadScope.within`), so text a model writes cannot widen it. The scope travels as a typed
+value to the retriever port, which applies it inside each leg (use_cases/knowledge/scope.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import date
 
 from use_cases.knowledge.domain import SearchHit
 from use_cases.knowledge.ports import Retriever
-from use_cases.knowledge.scope import EVERYTHING, ReadScope
+from use_cases.knowledge.scope import EVERYTHING, DocumentFilter, ReadScope
 
 __all__ = ["ScopedRetriever", "scoped"]
 
@@ -37,8 +37,12 @@ class ScopedRetriever:
         as_of: date | None = None,
         scope: ReadScope = EVERYTHING,
     ) -> list[SearchHit]:
-        del scope  # the reader's scope, never the asker's
-        return self._base.search(query, k, category, as_of=as_of, scope=self.scope)
+        asked = scope if category is None else scope.within(ReadScope(filters=_category(category)))
+        return self._base.search(query, k, None, as_of=as_of, scope=self.scope.within(asked))
+
+
+def _category(category: str) -> DocumentFilter:
+    return DocumentFilter(category=category)
 
 
 def scoped(base: Retriever, scope: ReadScope) -> Retriever:
