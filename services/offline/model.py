@@ -56,7 +56,8 @@ from services.offline.sql_plan import chained_plan, plan_sql
 from services.offline.typos import TypoCorrector, table_vocabulary
 from services.offline.vocabulary import KnowledgeVocabulary
 from use_cases.chat.decisions import NO_DECISIONS, AnswerFacts, TurnDecisions
-from use_cases.chat.prompts import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL, tables_listed
+from use_cases.chat.prompts import NOT_SEARCHED_ANSWER, SEARCH_TOOL, SQL_TOOL
+from use_cases.chat.tools import TABLES_METADATA
 from use_cases.chat.turn_runner import sentence_pieces
 from use_cases.tables.domain import TableSchema
 
@@ -89,25 +90,25 @@ class _Step:
     part: TextPart | ToolCallPart | None = None
 
 
-def _shown(messages: Sequence[ModelMessage], schemas: list[TableSchema]) -> list[TableSchema]:
-    """The tables the turn's instructions list (its reader's; every table for an admin or a
-    deployment without collections, so their answers are as before): the planner never
-    plans over, corrects words towards or resolves references to a table the reader may not
-    read. All of them when the messages carry no list (a model called directly)."""
-    instructions = next(
-        (
-            m.instructions
-            for m in reversed(messages)
-            if isinstance(m, ModelRequest) and m.instructions
-        ),
-        None,
-    )
-    listed = (
-        None if instructions is None else tables_listed(instructions, [s.name for s in schemas])
-    )
-    if listed is None:
+def _shown(schemas: list[TableSchema], tables: tuple[str, ...] | None) -> list[TableSchema]:
+    """The tables the turn's reader may query (`tables`, from the table lookup's definition:
+    every table for an admin or a deployment without collections, so their answers are as
+    before): the planner never plans over, corrects words towards or resolves references to
+    a table the reader may not read. All of them when the run names none (a model called
+    directly)."""
+    if tables is None:
         return schemas
-    return [s for s in schemas if s.name in set(listed)]
+    readable = {name.lower() for name in tables}
+    return [s for s in schemas if s.name.lower() in readable]
+
+
+def _readable_tables(tools: Sequence[ToolDefinition]) -> tuple[str, ...] | None:
+    """The tables the table lookup's definition says its reader may query (None: it names
+    none, or it is not offered)."""
+    for tool in tools:
+        if tool.name == SQL_TOOL and tool.metadata and TABLES_METADATA in tool.metadata:
+            return tuple(tool.metadata[TABLES_METADATA])
+    return None
 
 
 class _Planner:
@@ -151,7 +152,12 @@ class _Planner:
         except Exception:  # a broken tables catalogue must not stop document answers
             return []
 
-    def decide(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
+    def decide(
+        self,
+        messages: Sequence[ModelMessage],
+        tool_names: set[str],
+        tables: tuple[str, ...] | None = None,
+    ) -> _Decision:
         """The next step: the first round's tool calls, one more search, or the answer.
 
         One extra search at most: a narrower query when nothing was found (words shared by
@@ -159,13 +165,18 @@ class _Planner:
         declined turn is never planned: its model answers the decline, see
         `OfflineExtractiveModel`.)
         """
-        return self._decide(messages, tool_names)
+        return self._decide(messages, tool_names, tables)
 
-    def _decide(self, messages: Sequence[ModelMessage], tool_names: set[str]) -> _Decision:
+    def _decide(
+        self,
+        messages: Sequence[ModelMessage],
+        tool_names: set[str],
+        tables: tuple[str, ...] | None,
+    ) -> _Decision:
         view = read_turn(messages, self._lexicon)
         if not view.question:
             return _Decision(answer=not_found(0.0, self._context()))
-        schemas = _shown(messages, self._schemas()) if SQL_TOOL in tool_names else []
+        schemas = _shown(self._schemas(), tables) if SQL_TOOL in tool_names else []
         self._correct_typos(view, schemas)
         context = self._context()
         question = view.question
@@ -276,10 +287,11 @@ class _Planner:
         messages: Sequence[ModelMessage],
         tool_names: set[str],
         output_tools: Sequence[ToolDefinition],
+        tables: tuple[str, ...] | None = None,
     ) -> _Step:
         """The next step and, when it is the answer, the part that carries it (CPU work: the
         model runs it on its worker pool)."""
-        decision = self.decide(messages, tool_names)
+        decision = self.decide(messages, tool_names, tables)
         if decision.answer is None:
             return _Step(decision)
         part = self._final_part(messages, output_tools, decision.answer, decision.declined)
@@ -290,13 +302,19 @@ class _Planner:
         messages: Sequence[ModelMessage],
         tool_names: set[str],
         output_tools: Sequence[ToolDefinition],
+        tables: tuple[str, ...] | None = None,
     ) -> _Step:
         """`step` off the event loop, on the worker pool (refused with `ServiceBusy` when the
         pool's queue is full)."""
         if self._pool is None:
-            return self.step(messages, tool_names, output_tools)
+            return self.step(messages, tool_names, output_tools, tables)
         return await self._pool.run(
-            self._step_anywhere, messages, tool_names, output_tools, size=_characters(messages)
+            self._step_anywhere,
+            messages,
+            tool_names,
+            output_tools,
+            tables,
+            size=_characters(messages),
         )
 
     def _step_anywhere(
@@ -304,13 +322,14 @@ class _Planner:
         messages: Sequence[ModelMessage],
         tool_names: set[str],
         output_tools: Sequence[ToolDefinition],
+        tables: tuple[str, ...] | None,
     ) -> _Step:
         """`step` in a planning process when a server has them ready, else on this thread."""
         if self._processes is not None:
-            step = self._processes.step(list(messages), set(tool_names), list(output_tools))
+            step = self._processes.step(list(messages), set(tool_names), list(output_tools), tables)
             if step is not None:
                 return cast(_Step, step)
-        return self.step(messages, tool_names, output_tools)
+        return self.step(messages, tool_names, output_tools, tables)
 
     def _final_part(
         self,
@@ -452,7 +471,9 @@ class OfflineExtractiveModel(FunctionModel):
             step = self._planner.declined_step(messages, info.output_tools, declined)
         else:
             tools = {t.name for t in info.function_tools}
-            step = await self._planner.step_async(messages, tools, info.output_tools)
+            step = await self._planner.step_async(
+                messages, tools, info.output_tools, _readable_tables(info.function_tools)
+            )
         facts = step.decision.facts()
         if facts is not None and self._bound:
             self._facts = facts

@@ -36,7 +36,7 @@ from loguru import logger
 class Stepper(Protocol):
     """What a worker process runs: the planner's `step`."""
 
-    def step(self, messages: Any, tool_names: Any, output_tools: Any) -> Any: ...
+    def step(self, messages: Any, tool_names: Any, output_tools: Any, tables: Any) -> Any: ...
 
 
 #: Builds the planner in a worker process; must be picklable (a module-level function, or a
@@ -81,10 +81,10 @@ def _ready() -> None:
     """A first call: returns once the process has built its planner."""
 
 
-def _step(messages: Any, tool_names: Any, output_tools: Any) -> Any:
+def _step(messages: Any, tool_names: Any, output_tools: Any, tables: Any) -> Any:
     if _PLANNER is None:  # pragma: no cover - the initializer always runs first
         raise RuntimeError("the planning process has no planner")
-    return _PLANNER.step(messages, tool_names, output_tools)
+    return _PLANNER.step(messages, tool_names, output_tools, tables)
 
 
 # --- the server's side ---------------------------------------------------------------------
@@ -164,7 +164,9 @@ class PlanningProcesses:
             self._settled.wait(timeout_s)
         return self._ready
 
-    def step(self, messages: Any, tool_names: Any, output_tools: Any) -> Any | None:
+    def step(
+        self, messages: Any, tool_names: Any, output_tools: Any, tables: Any = None
+    ) -> Any | None:
         """The step computed by a worker process; None: run it on the calling thread."""
         if not self._enabled:
             return None
@@ -174,7 +176,7 @@ class PlanningProcesses:
             self.start()
             return None
         try:
-            future = executor.submit(_step, messages, tool_names, output_tools)
+            future = executor.submit(_step, messages, tool_names, output_tools, tables)
         except (BrokenProcessPool, RuntimeError) as exc:  # broken, or shut down meanwhile
             self._lost(executor, exc)
             return None

@@ -140,16 +140,10 @@ SEARCH_FIRST = (
 )
 
 
-#: How the instructions open the list of tables the turn's reader may query, and say there
-#: is none (the offline model plans over the tables listed, `tables_listed`).
-TABLES_HEADER = "Structured tables ("
-NO_TABLES = "No structured tables are loaded; do not call the SQL tool."
-
-
 def describe_tables(schemas: list[TableSchema], dialect: str = "SQLite") -> str:
     if not schemas:
-        return NO_TABLES
-    lines = [f"{TABLES_HEADER}{dialect}; query them with one SELECT):"]
+        return "No structured tables are loaded; do not call the SQL tool."
+    lines = [f"Structured tables ({dialect}; query them with one SELECT):"]
     for schema in schemas:
         columns = ", ".join(
             f"{c.name} {c.type}"
@@ -158,17 +152,6 @@ def describe_tables(schemas: list[TableSchema], dialect: str = "SQLite") -> str:
         )
         lines.append(f"- {schema.name} ({schema.row_count} rows): {columns}")
     return "\n".join(lines)
-
-
-def tables_listed(instructions: str, names: list[str]) -> list[str] | None:
-    """Which of `names` the instructions list as tables to query (a reader is shown only the
-    tables of their collections); None when the instructions hold no list of tables (a model
-    called without the agent's instructions)."""
-    if NO_TABLES in instructions:
-        return []
-    if TABLES_HEADER not in instructions:
-        return None
-    return [name for name in names if f"\n- {name} (" in instructions]
 
 
 def tables_for(sql: SqlRunner | None) -> str:

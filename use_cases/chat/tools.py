@@ -22,6 +22,7 @@ every tool in a declined (DISALLOWED) turn.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -286,7 +287,18 @@ async def offer_search(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> Tool
     return tool if policy.allow_search and policy.allow_tools else None
 
 
+#: The key of the table lookup's definition metadata naming the tables its reader may query:
+#: a model that plans its own SQL (the offline one) reads them there, as a typed value.
+TABLES_METADATA = "almanac_tables"
+
+
 async def offer_lookup(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:
     """The `prepare` hook of the table lookup: not offered in a declined (DISALLOWED) turn,
-    which runs no tool at all."""
-    return tool if ctx.deps.search_policy.allow_tools else None
+    which runs no tool at all; offered with the names of the tables the run's SQL runner (its
+    reader's) may read in its metadata (`TABLES_METADATA`)."""
+    if not ctx.deps.search_policy.allow_tools:
+        return None
+    if ctx.deps.sql is None:
+        return tool
+    names = tuple(schema.name for schema in ctx.deps.sql.schemas())
+    return dataclasses.replace(tool, metadata={**(tool.metadata or {}), TABLES_METADATA: names})
