@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -21,6 +23,7 @@ from services.knowledge.loaders.ocr import (
     read_pages,
     tesseract_available,
 )
+from services.knowledge.loaders.ocr_words import hocr_words
 from services.parse_pool import BudgetedLoader
 from tests.memory_peak import MiB, tree_peak
 from tests.office_files import png_claiming
@@ -178,3 +181,87 @@ def test_pages_read_at_once_come_back_in_page_order() -> None:
     assert [words(lines_text(lines)) for lines in read] == [
         words(f"Page number {n} of the scan") for n in range(1, 6)
     ]
+
+
+#: A typeset manual whose first page is a table of contents with leader dots.
+MANUAL = Path(__file__).resolve().parents[2] / "sample_data/corpora/latex-guides/documents"
+
+
+@needs_tesseract
+def test_leader_dots_of_a_table_of_contents_are_read_as_dots() -> None:
+    """Tesseract's English model reads a row of leader dots as letters ("oo RRR ee"), and
+    did so on every dotted line of this page, scanned at 150 dpi: the dots are read from the
+    pixels, as many as are printed, spaced as printed."""
+    document = pdfium.PdfDocument(MANUAL / "cfgguide.pdf")
+    layer = document[0].get_textpage().get_text_range()
+    printed = [line for line in layer.splitlines() if re.search(r"(?: \.){20,}", line)]
+    buffer = io.BytesIO()
+    document[0].render(scale=150 / 72, grayscale=True).to_pil().save(
+        buffer, "JPEG", quality=75, dpi=(150, 150)
+    )
+    document.close()
+    read = ImageLoader().load("contents.jpg", buffer.getvalue()).sections[0].text
+    dotted = [line for line in read.splitlines() if re.search(r"(?: \.){20,}", line)]
+    assert len(printed) == 15
+    assert len(dotted) >= 12, read  # 13 of the 15 read so here, none before
+    assert not re.search(r"\b(?:oo|ee|RR|SS)\b", read), read  # no dots read as letters
+
+
+def headed_page(heading: str, lines: list[str]) -> Image.Image:
+    """A 200-dpi page: a heading in 20-point type above lines of 12-point type."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((100, 120), heading, fill=0, font=ImageFont.load_default(size=64))
+    font = ImageFont.load_default(size=40)
+    for row, line in enumerate(lines):
+        draw.text((100, 260 + 60 * row), line, fill=0, font=font)
+    return image
+
+
+@needs_tesseract
+def test_a_scan_without_bookmarks_is_sectioned_at_the_headings_its_type_sizes_show() -> None:
+    """An image-only PDF has no bookmarks and no font sizes: a short line OCR reads in larger
+    type than the body is a heading, and heads the section below it, as in a text PDF."""
+    data = scanned_pdf(
+        headed_page("Parking", [*LEFT, "Short line of body text"]),
+        headed_page("Cycling", RIGHT),
+    )
+    document = PdfLoader().load("site-guide.pdf", data)
+    assert [s.heading_path for s in document.sections] == [
+        ("Parking", "Page 1"),
+        ("Cycling", "Page 2"),
+    ]
+    assert [words(s.text) for s in document.sections] == [
+        words(" ".join([*LEFT, "Short line of body text"])),
+        words(" ".join(RIGHT)),
+    ]
+
+
+def test_tesseract_s_hocr_is_read_into_words_with_their_line_s_type_size() -> None:
+    hocr = b"""<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml"><body>
+<div class='ocr_page' id='page_1' title='bbox 0 0 900 600'>
+ <div class='ocr_carea' id='block_1_1' title="bbox 10 10 500 200">
+  <p class='ocr_par' id='par_1_1' title="bbox 10 10 500 200">
+   <span class='ocr_header' id='line_1_1' title="bbox 10 10 300 60; x_size 50; x_descenders 9">
+    <span class='ocrx_word' id='word_1_1' title='bbox 10 10 300 60; x_wconf 96'>Parking</span>
+   </span>
+   <span class='ocr_line' id='line_1_2' title="bbox 10 100 500 130; x_size 31.5">
+    <span class='ocrx_word' id='word_1_2' title='bbox 10 100 200 130; x_wconf 91'>Bay</span>
+    <span class='ocrx_word' id='word_1_3' title='bbox 220 100 500 130; x_wconf 45'>&lt;7&gt;</span>
+   </span>
+  </p>
+ </div>
+</div></body></html>"""
+    found = hocr_words(hocr)
+    assert found["text"] == ["Parking", "Bay", "<7>"]
+    assert found["line_num"] == [1, 2, 2]
+    assert found["block_num"] == [1, 1, 1]
+    assert found["size"] == [50.0, 31.5, 31.5]
+    assert found["conf"] == [96.0, 91.0, 45.0]
+    assert (found["left"][2], found["top"][2], found["width"][2], found["height"][2]) == (
+        220,
+        100,
+        280,
+        30,
+    )

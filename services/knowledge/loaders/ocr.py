@@ -9,6 +9,9 @@ Rules:
   text and reads them in order. Where it runs a line on across two columns (their lines
   level with each other), the line is cut at the gutter (`COLUMN_GAP`), and where gutters
   recur the page is read column by column (`_column_order`); a blank line between blocks.
+- Tesseract's hOCR is read (`ocr_words.hocr_words`), for each line's estimated type size
+  (`OcrLine.size`): the PDF loader finds a scan's headings by it. Leader dots, which the
+  English model reads as letters, are read from the pixels (`with_leaders`).
 - A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
   left out: on a scan that is mostly noise, speckles and the edges of pictures.
 - Tesseract's English model reads type best at about 300 dpi (the x-height some 20-30
@@ -28,14 +31,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import xml.etree.ElementTree as ElementTree
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 from services.budgets import BUDGET
+from services.knowledge.loaders.ocr_words import dot_marks, dots_text, hocr_words
 from services.parse_pool import allow_another_step
 from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
 
@@ -53,6 +58,9 @@ class OcrLine:
     top: int
     bottom: int
     block: int
+    #: Tesseract's estimate of the line's type size, ascenders to descenders (hOCR's
+    #: `x_size`; 0 where it gave none)
+    size: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,22 +142,73 @@ def at_resolution(image: Any, options: OcrOptions, max_pixels: int) -> Any:
 
 
 def _read(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
+    import numpy
     import pytesseract  # imported where it runs
 
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread: the parse budget is per core
     try:
-        found = pytesseract.image_to_data(
+        hocr = pytesseract.image_to_pdf_or_hocr(
             image,
             lang=options.language,
             config="--psm 3",
-            output_type=pytesseract.Output.DICT,
+            extension="hocr",
             timeout=PAGE_TIMEOUT_S,
         )
-    except (RuntimeError, pytesseract.TesseractError) as exc:
+        found = hocr_words(hocr)
+    except (RuntimeError, pytesseract.TesseractError, ElementTree.ParseError) as exc:
         raise InvalidDocument(
             f"{name} could not be read by OCR ({' '.join(str(exc).split())[:200]})."
         ) from None
+    with_leaders(found, numpy.asarray(image.convert("L")))
     return _lines(found, options.min_confidence)
+
+
+#: A run of dot-only words holds at least this many dots to be read as leader dots (a lone
+#: mark at a line's foot may be a comma).
+MIN_LEADER_DOTS = 3
+
+
+def with_leaders(found: dict[str, list[Any]], pixels: Any) -> None:
+    """Each run of words on a line whose ink is dots alone (`ocr_words.dot_marks`) rewritten
+    in place as one word of that many dots, its confidence left out of the line's
+    (`LEADER_CONFIDENCE`): Tesseract reads leader dots as letters of no confidence."""
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for index in range(len(found["text"])):
+        key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
+        lines.setdefault(key, []).append(index)
+    for words in lines.values():
+        words.sort(key=lambda i: found["left"][i])
+        bottom = max(found["top"][i] + found["height"][i] for i in words)
+        size = found["size"][words[0]]
+        run: list[int] = []
+        centres: list[float] = []
+        for index in [*words, -1]:
+            marks = None
+            if index >= 0:
+                box = _box(found, index)
+                marks = dot_marks(pixels, box, bottom, size)
+            if marks is not None:
+                run.append(index)
+                centres += marks
+                continue
+            if len(centres) >= MIN_LEADER_DOTS:
+                first, last = run[0], run[-1]
+                found["text"][first] = dots_text(centres, size)
+                found["width"][first] = _box(found, last)[2] - found["left"][first]
+                found["conf"][first] = LEADER_CONFIDENCE
+                for other in run[1:]:
+                    found["text"][other] = ""
+            run, centres = [], []
+
+
+#: The confidence a word of leader dots is given: none, so that it counts neither for nor
+#: against its line's.
+LEADER_CONFIDENCE = -1.0
+
+
+def _box(found: dict[str, list[Any]], index: int) -> tuple[int, int, int, int]:
+    left, top = found["left"][index], found["top"][index]
+    return left, top, left + found["width"][index], top + found["height"][index]
 
 
 #: A gap between two words of one of Tesseract's lines wider than this many times the
@@ -175,9 +234,10 @@ class _Piece:
     top: int
     bottom: int
     block: int
+    size: float = 0.0
 
 
-def _lines(found: dict[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
+def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
     lines: dict[tuple[int, int, int], list[int]] = {}
     for index, word in enumerate(found["text"]):
         if str(word).strip():
@@ -186,6 +246,7 @@ def _lines(found: dict[str, Sequence[Any]], min_confidence: float) -> list[OcrLi
     pieces: list[_Piece] = []
     for (block, _, _), words in lines.items():  # Tesseract's reading order
         confidences = [float(found["conf"][i]) for i in words]
+        confidences = [c for c in confidences if c != LEADER_CONFIDENCE] or [100.0]
         if sum(confidences) / len(confidences) < min_confidence:
             continue
         pieces += _split_at_gaps(found, words, block)
@@ -193,12 +254,14 @@ def _lines(found: dict[str, Sequence[Any]], min_confidence: float) -> list[OcrLi
         (int(w) + int(x) for w, x in zip(found["width"], found["left"], strict=True)), default=1
     )
     return [
-        OcrLine(piece.text, piece.top, piece.bottom, piece.block)
+        OcrLine(piece.text, piece.top, piece.bottom, piece.block, piece.size)
         for piece in _column_order(pieces, width)
     ]
 
 
-def _split_at_gaps(found: dict[str, Sequence[Any]], words: list[int], block: int) -> list[_Piece]:
+def _split_at_gaps(
+    found: Mapping[str, Sequence[Any]], words: list[int], block: int
+) -> list[_Piece]:
     """A line's words as pieces, cut where a gap is a gutter (`COLUMN_GAP`)."""
     words = sorted(words, key=lambda i: int(found["left"][i]))
     height = max(int(found["height"][i]) for i in words)
@@ -216,6 +279,7 @@ def _split_at_gaps(found: dict[str, Sequence[Any]], words: list[int], block: int
             top=min(int(found["top"][i]) for i in group),
             bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in group),
             block=block,
+            size=float(found["size"][group[0]]) if "size" in found else 0.0,
         )
         for group in groups
     ]

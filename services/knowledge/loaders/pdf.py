@@ -39,6 +39,7 @@ from services.knowledge.loaders.pdf_text import (
     headings,
     page_text,
     read_page,
+    steady_sizes,
     without_running_lines,
 )
 from services.knowledge.spelling import english_words
@@ -140,7 +141,7 @@ class PdfLoader:
         pages, scans = _read_pages(name, data, page_count)
         failures = pages.count(None)
         scans = self._read_scans(name, data, pages, scans)
-        pages = without_running_lines(pages)
+        pages = without_running_lines(steady_sizes(pages, scans))
         body = body_size(pages)
         outline = _outline_pages(reader, page_count)
         found = headings(pages, body) if not outline else []
@@ -352,11 +353,17 @@ def _rendered(document: pdfium.PdfDocument, scans: Sequence[int], scales: Sequen
 
 
 def _ocr_page_text(lines: Sequence[OcrLine], height: float, scale: float) -> PageText:
-    """A scanned page's lines as OCR read them, placed in PDF points like a text page's
-    (their type size unknown: 0, so no line of a scan is taken for a heading or a note)."""
+    """A scanned page's lines as OCR read them, placed and sized in PDF points like a text
+    page's: the type size is Tesseract's estimate (`OcrLine.size`), made steady over the
+    document by `steady_sizes`, so that a scan's headings are found as a text PDF's are."""
     return PageText(
         tuple(
-            Line(line.text, height - line.top / scale, height - line.bottom / scale, 0.0)
+            Line(
+                line.text,
+                height - line.top / scale,
+                height - line.bottom / scale,
+                line.size / scale,
+            )
             for line in lines
         ),
         height or 1.0,

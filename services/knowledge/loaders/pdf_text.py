@@ -333,3 +333,61 @@ def known_word_share(text: str, known: Container[str]) -> float:
     if not letters:
         return 0.0
     return sum(len(word) for word in words if word in known) / letters
+
+
+#: OCR's type sizes (Tesseract's per-line estimate) wander by a tenth either way on lines of
+#: one size: sizes within this ratio of the body's are the body's, ...
+OCR_BODY_SPREAD = (0.87, HEADING_RATIO)
+#: ... and larger sizes within this ratio of the smallest of their group are one size.
+OCR_SIZE_SPREAD = 1.1
+
+
+def steady_sizes(pages: Sequence[PageText | None], read: Sequence[int]) -> list[PageText | None]:
+    """The pages, the lines of those at the indexes `read` (OCR's) with their estimated
+    type sizes made steady, so that a scan's body text is one size (its footnotes and
+    headings told apart from it as a text page's are, `page_text`, `headings`) and each
+    heading size one level: the body is the size most of their characters are read at
+    (their median), the sizes near it (`OCR_BODY_SPREAD`) are it, and the larger sizes go
+    in groups (`OCR_SIZE_SPREAD`), each read as its largest."""
+    weighted = sorted(
+        (line.size, len(line.text))
+        for index in read
+        for line in (pages[index].lines if pages[index] is not None else ())  # type: ignore[union-attr]
+        if line.size > 0
+    )
+    if not weighted:
+        return list(pages)
+    middle, seen = sum(count for _, count in weighted) / 2, 0
+    body = weighted[-1][0]
+    for size, count in weighted:
+        seen += count
+        if seen >= middle:
+            body = size
+            break
+    steady = {size: body for size, _ in weighted if size < OCR_BODY_SPREAD[1] * body}
+    larger = sorted({size for size, _ in weighted if size >= OCR_BODY_SPREAD[1] * body})
+    groups: list[list[float]] = []
+    for size in larger:
+        if not groups or size > OCR_SIZE_SPREAD * groups[-1][0]:
+            groups.append([])
+        groups[-1].append(size)
+    steady |= {size: group[-1] for group in groups for size in group}
+    return [
+        page
+        if index not in read or page is None
+        else PageText(
+            tuple(
+                Line(line.text, line.top, line.bottom, _steady(line.size, body, steady), line.bold)
+                for line in page.lines
+            ),
+            page.height,
+            page.right,
+        )
+        for index, page in enumerate(pages)
+    ]
+
+
+def _steady(size: float, body: float, steady: dict[float, float]) -> float:
+    if size < OCR_BODY_SPREAD[0] * body:
+        return size  # footnotes and smaller: kept as read
+    return steady.get(size, size)
