@@ -128,7 +128,7 @@ async def test_the_search_tools_filters_narrow_what_it_finds(
         assert empty.structured_content["hits"] == []
     for refused in (malformed, backwards):
         assert refused.is_error
-        assert "Invalid arguments" in refused.content[0].text  # type: ignore[union-attr]
+        assert "Invalid arguments" in refused.content[0].text  # type: ignore[union-attr]  # an error is text
 
 
 async def test_documents_are_resources_listed_and_read_with_their_sections(

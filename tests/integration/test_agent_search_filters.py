@@ -103,7 +103,7 @@ class Rig:
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     backend = request.param
     with open_store(backend, tmp_path, request) as store:
-        target = store.db if backend == "postgresql" else tmp_path / "knowledge.db"  # type: ignore[union-attr]
+        target = store.db if backend == "postgresql" else tmp_path / "knowledge.db"  # type: ignore[union-attr]  # a PG store has .db
         store.check_embedding(EmbeddingInfo(EMBEDDER.model, EMBEDDER.dimension))
         collections = SqlCollectionStore(target)
         ids = {name: collections.create_collection(name, "", NOW).id for name in ("hr", "eng")}

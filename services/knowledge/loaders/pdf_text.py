@@ -352,7 +352,7 @@ def steady_sizes(pages: Sequence[PageText | None], read: Sequence[int]) -> list[
     weighted = sorted(
         (line.size, len(line.text))
         for index in read
-        for line in (pages[index].lines if pages[index] is not None else ())  # type: ignore[union-attr]
+        for line in (pages[index].lines if pages[index] is not None else ())  # type: ignore[union-attr]  # narrowed by the test before it
         if line.size > 0
     )
     if not weighted:
