@@ -306,7 +306,9 @@ class _Planner:
             return declined_advice_call(answer.text, output_tools[0].name)
         view = read_turn(messages, self._lexicon)
         hits = _tool_results(view).hits
-        return advice_call(answer, view.question, hits, output_tools[0].name)
+        return advice_call(
+            answer, view.question, hits, output_tools[0].name, self._context().tuning.advice
+        )
 
     def declined_step(
         self,

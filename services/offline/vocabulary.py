@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from services.offline import tuning as offline_tuning
 from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.text import stem
 
@@ -29,13 +30,11 @@ TextsSource = Callable[[], tuple[int, Sequence[str]]]
 #: The store's current generation, cheap to read on every turn.
 GenerationSource = Callable[[], int]
 
-#: A word sharing this many first letters with a known word counts as known ("rotat").
-PREFIX = 5
-
 
 class KnownWords:
     """The knowledge base's words at one moment. Calling it asks whether a stem's family is
-    known (the same stem or the same first five letters); `exactly` asks for the stem itself,
+    known (the same stem or the same first `prefix` letters, `ChooseTuning.known_prefix_letters`);
+    `exactly` asks for the stem itself,
     which is what decides whether a word may be a typo ("christmaas" shares "chris" with
     "christmas" but is no word of the knowledge base)."""
 
@@ -44,16 +43,22 @@ class KnownWords:
         stems: frozenset[str],
         prefixes: frozenset[str],
         abbreviations: tuple[Abbreviation, ...] = (),
+        prefix: int | None = None,
     ) -> None:
+        """`prefixes`: the stems' first `prefix` letters (`ChooseTuning.known_prefix_letters`;
+        the default tuning's as it is now, without one)."""
+        if prefix is None:
+            prefix = offline_tuning.DEFAULT_TUNING.choose.known_prefix_letters
         self._stems = stems
         self._prefixes = prefixes
+        self._prefix = prefix
         #: The abbreviations the knowledge base defines, stemmed (`abbreviations.stemmed`).
         self.abbreviations = abbreviations
 
     def __call__(self, word_stem: str) -> bool:
         if word_stem in self._stems:
             return True
-        return len(word_stem) >= PREFIX and word_stem[:PREFIX] in self._prefixes
+        return len(word_stem) >= self._prefix and word_stem[: self._prefix] in self._prefixes
 
     def exactly(self, word_stem: str) -> bool:
         return word_stem in self._stems
@@ -61,7 +66,8 @@ class KnownWords:
 
 class KnowledgeVocabulary:
     """`knows(stem)`: whether any document of the knowledge base holds that word (or a word of
-    the same family: the same stem or the same first five letters)."""
+    the same family: the same stem or the same first letters,
+    `ChooseTuning.known_prefix_letters`)."""
 
     def __init__(
         self,
@@ -77,6 +83,7 @@ class KnowledgeVocabulary:
         self._stems: frozenset[str] = frozenset()
         self._prefixes: frozenset[str] = frozenset()
         self._abbreviations: tuple[Abbreviation, ...] = ()
+        self._prefix = 0  # the prefixes' letters: read from the tuning when they are built
 
     def knows(self, word_stem: str) -> bool:
         return self.snapshot()(word_stem)
@@ -85,11 +92,11 @@ class KnowledgeVocabulary:
         """`knows` on the words of now: one generation check for a whole turn's questions."""
         return KnownWords(*self._current())
 
-    def _current(self) -> tuple[frozenset[str], frozenset[str], tuple[Abbreviation, ...]]:
+    def _current(self) -> tuple[frozenset[str], frozenset[str], tuple[Abbreviation, ...], int]:
         generation = self._generation()
         with self._lock:
             if generation == self._cached_generation:
-                return self._stems, self._prefixes, self._abbreviations
+                return self._stems, self._prefixes, self._abbreviations, self._prefix
         loaded_generation, terms = self._terms()
         defined: dict[str, str] = {}
         if self._definitions is not None:
@@ -102,9 +109,10 @@ class KnowledgeVocabulary:
         stems = frozenset(
             {stem(t) for t in terms} | set(terms) | {f"{t[:-1]}y" for t in terms if t[-1:] == "i"}
         )
-        prefixes = frozenset(s[:PREFIX] for s in stems if len(s) >= PREFIX)
+        letters = offline_tuning.DEFAULT_TUNING.choose.known_prefix_letters
+        prefixes = frozenset(s[:letters] for s in stems if len(s) >= letters)
         with self._lock:
             self._cached_generation = loaded_generation
-            self._stems, self._prefixes = stems, prefixes
+            self._stems, self._prefixes, self._prefix = stems, prefixes, letters
             self._abbreviations = abbreviations
-        return stems, prefixes, abbreviations
+        return stems, prefixes, abbreviations, letters
