@@ -242,6 +242,7 @@ class _Planner:
             known=known,
             abbreviations=known.abbreviations if known is not None else (),
             reader=self._reader,
+            boilerplate=known.boilerplate if known is not None else frozenset(),
         )
 
     def _compose(self, plan: SqlPlan | None, query: SearchQuery, results: _ToolResults) -> Answer:

@@ -208,6 +208,12 @@ class ChooseTuning:
     #: A word sharing this many first letters with a word of the knowledge base counts as
     #: known (`vocabulary.KnownWords`: "rotat" for "rotation").
     known_prefix_letters: int = 5
+    #: A line that at least this share of the knowledge base's documents repeat word for word,
+    #: and `boilerplate_documents` of them at least, is boilerplate (a footer, a navigation
+    #: bar: services/knowledge/repeated_lines.py): kept searchable, never an answer's sentence
+    #: nor evidence for one. A manual's shared table of options (7 of 21 pages) stays content.
+    boilerplate_share: float = 0.5
+    boilerplate_documents: int = 3
     #: When the best-ranked sentence falls short of the bar, the runners-up (ranked below it
     #: by the bonuses for the kind of fact asked for) that may answer in its place: up to this
     #: rank.
