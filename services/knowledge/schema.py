@@ -269,7 +269,7 @@ CREATE TABLE document_lines (
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     line        TEXT NOT NULL,
     PRIMARY KEY (document_id, line)
-) WITHOUT ROWID;
+);
 CREATE INDEX document_lines_line ON document_lines(line);
 """
 
