@@ -41,7 +41,10 @@ def worker_planner(settings: Settings) -> Stepper:
             database, timeout_s=settings.tables.sql_timeout, max_rows=settings.tables.sql_max_rows
         )
         vocabulary = KnowledgeVocabulary(
-            pg_store.vocabulary, lambda: pg_store.state().generation, pg_store.defining_texts
+            pg_store.vocabulary,
+            lambda: pg_store.state().generation,
+            pg_store.defining_texts,
+            pg_store.repeated_lines,
         )
         schemas = pg_sql.schemas
     else:
@@ -55,7 +58,10 @@ def worker_planner(settings: Settings) -> Stepper:
             max_rows=settings.tables.sql_max_rows,
         )
         vocabulary = KnowledgeVocabulary(
-            store.vocabulary, lambda: store.state().generation, store.defining_texts
+            store.vocabulary,
+            lambda: store.state().generation,
+            store.defining_texts,
+            store.repeated_lines,
         )
         schemas = sql.schemas
     return build_planner(

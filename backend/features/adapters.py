@@ -276,7 +276,10 @@ def _offline_factory(
         sql.schemas,
         embedder if local else None,
         KnowledgeVocabulary(
-            store.vocabulary, lambda: store.state().generation, store.defining_texts
+            store.vocabulary,
+            lambda: store.state().generation,
+            store.defining_texts,
+            store.repeated_lines,
         ),
         lexicon,
         settings.offline.not_found_hint,

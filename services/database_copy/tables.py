@@ -14,6 +14,7 @@ from services.sources import store as source_store
 KNOWLEDGE_TABLES = (
     "collections",
     "documents",
+    "document_lines",
     "sections",
     "chunks",
     "collection_grants",

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from services.knowledge.dialect import Session
+from services.knowledge.repeated_lines import document_lines
 from services.knowledge.schema import FTS_TABLE, SECTION_FTS_TABLE, VECTOR_TABLE
 from use_cases.knowledge.domain import DocumentDraft, StagedChunk, Vectors
 from use_cases.shared.errors import DocumentExists, InvalidDocument, InvalidRequest, NotFound
@@ -179,9 +180,22 @@ def commit_staged(s: Session, stage_id: str, draft: DocumentDraft, replace_id: i
                 document_id,
             ),
         )
+    _write_lines(s, document_id, draft)
     discard_staged(s, stage_id)
     link_versions(s, document_id, draft.supersedes)
     return document_id
+
+
+def _write_lines(s: Session, document_id: int, draft: DocumentDraft) -> None:
+    """Record the document's distinct lines (`repeated_lines`), replacing a replaced
+    document's."""
+    s.run("DELETE FROM document_lines WHERE document_id = ?", (document_id,))
+    lines = document_lines(section.text for section in draft.sections)
+    if lines:
+        s.run_many(
+            "INSERT INTO document_lines (document_id, line) VALUES (?, ?)",
+            [(document_id, line) for line in sorted(lines)],
+        )
 
 
 def _write_document_row(s: Session, draft: DocumentDraft, replace_id: int | None) -> int:

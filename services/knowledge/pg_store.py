@@ -53,6 +53,7 @@ from psycopg import sql
 from psycopg.types import TypeInfo
 
 from services.knowledge.pg_session import PgSession
+from services.knowledge.repeated_lines import document_lines
 from services.knowledge.sql_store import SqlKnowledgeStore, StoreState, state_of
 from services.postgres import Migration, PgDatabase, apply_migrations
 from services.presence import Presence
@@ -316,10 +317,34 @@ ALTER TABLE documents ADD COLUMN collection_id BIGINT
 CREATE INDEX documents_collection ON documents(collection_id);
 """
 
+_DOCUMENT_LINES = """
+CREATE TABLE document_lines (
+    document_id BIGINT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    line        TEXT NOT NULL,
+    PRIMARY KEY (document_id, line)
+);
+CREATE INDEX document_lines_line ON document_lines(line);
+"""
+
+
+def _fill_document_lines(conn: Connection) -> None:
+    """The lines of the documents stored before `document_lines` existed."""
+    ids = [int(row["id"]) for row in conn.execute("SELECT id FROM documents").fetchall()]
+    for document_id in ids:
+        texts = conn.execute("SELECT text FROM sections WHERE document_id = %s", (document_id,))
+        lines = document_lines(str(row["text"]) for row in texts.fetchall())
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO document_lines (document_id, line) VALUES (%s, %s)",
+                [(document_id, line) for line in sorted(lines)],
+            )
+
+
 MIGRATIONS: list[Migration] = [
     Migration("knowledge_pg_0001_base", _BASE),
     Migration("knowledge_pg_0002_bm25_statistics", _BM25_STATISTICS),
     Migration("knowledge_pg_0003_collections", _COLLECTIONS),
+    Migration("knowledge_pg_0004_document_lines", _DOCUMENT_LINES, _fill_document_lines),
 ]
 
 

@@ -29,12 +29,17 @@ services/knowledge/store.py). Later steps:
   collection (`collection_id`, NULL: the default collection every user reads, so every
   document stored before it stays readable as it was; use_cases/knowledge/scope.py). A
   collection that still holds documents cannot be deleted (`RESTRICT`).
+* `0009_document_lines`: each document's distinct lines (`repeated_lines.line_key`), so that
+  the lines many documents repeat word for word (a footer, a navigation bar) are known as
+  boilerplate (services/knowledge/repeated_lines.py). They go with their document (cascade);
+  the lines of the documents stored before are filled in from their sections.
 """
 
 from __future__ import annotations
 
 import posixpath
 
+from services.knowledge.repeated_lines import document_lines
 from services.sqlite.connection import Connection
 from services.sqlite.migrations import Migration
 
@@ -259,6 +264,28 @@ ALTER TABLE documents ADD COLUMN collection_id INTEGER
 CREATE INDEX documents_collection ON documents(collection_id);
 """
 
+_DOCUMENT_LINES = """
+CREATE TABLE document_lines (
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    line        TEXT NOT NULL,
+    PRIMARY KEY (document_id, line)
+);
+CREATE INDEX document_lines_line ON document_lines(line);
+"""
+
+
+def _fill_document_lines(conn: Connection) -> None:
+    """The lines of the documents stored before `document_lines` existed."""
+    ids = [int(row[0]) for row in conn.execute("SELECT id FROM documents").fetchall()]
+    for document_id in ids:
+        texts = conn.execute("SELECT text FROM sections WHERE document_id = ?", (document_id,))
+        lines = document_lines(str(text) for (text,) in texts.fetchall())
+        conn.executemany(
+            "INSERT INTO document_lines (document_id, line) VALUES (?, ?)",
+            [(document_id, line) for line in sorted(lines)],
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0001_base", _BASE),
     # Retrieval looked up other versions of a hit's document by exact title (until 0003).
@@ -271,4 +298,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("knowledge_0006_document_id_counter", _DOCUMENT_ID_COUNTER),
     Migration("knowledge_0007_section_tombstones", _SECTION_TOMBSTONES),
     Migration("knowledge_0008_collections", _COLLECTIONS),
+    Migration("knowledge_0009_document_lines", _DOCUMENT_LINES, _fill_document_lines),
 )

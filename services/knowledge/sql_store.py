@@ -445,6 +445,20 @@ class SqlKnowledgeStore(ABC, Generic[S]):
             categories={str(category): int(n) for category, n in categories},
         )
 
+    def repeated_lines(self, least: int) -> tuple[int, int, list[tuple[str, int]]]:
+        """(generation, documents stored, each line that at least `least` documents hold
+        with how many do; services/knowledge/repeated_lines.py): what the offline answerer
+        recognises boilerplate by. The generation is read first, as `vocabulary` does."""
+        with self._session() as s:
+            generation = self._meta_int(s, "generation")
+            row = s.one("SELECT count(*) FROM documents")
+            rows = s.rows(
+                "SELECT line, count(*) FROM document_lines GROUP BY line HAVING count(*) >= ?",
+                (least,),
+            )
+        documents = int(row[0]) if row else 0
+        return generation, documents, [(str(line), int(n)) for line, n in rows]
+
     # -- embeddings ----------------------------------------------------------------------------
 
     def iter_chunk_texts(self, batch_size: int = 256) -> Iterator[list[tuple[int, str]]]:

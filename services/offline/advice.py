@@ -10,10 +10,10 @@ Rules:
 - A declined turn (`TurnDecisions.declined`, given to the model bound to the turn) advises
   the decline and says why nothing was looked up (`declined_advice_call`).
 - `alternatives`: other documents among the best-ranked hits of the turn (rank within its own
-  search below `ALTERNATIVE_MAX_RANK`, found by both the words and the meaning search, not
-  superseded, not cited), at most `MAX_ALTERNATIVES`, each with the sentence of it that
-  shares most words with the question, which must hold at least `ALTERNATIVE_MIN_SHARE` of
-  them. None for the can't-find answer.
+  search below `AdviceTuning.alternative_max_rank`, found by both the words and the meaning
+  search, not superseded, not cited), at most `AdviceTuning.max_alternatives`, each with the
+  sentence of it that shares most words with the question, which must hold at least
+  `AdviceTuning.alternative_min_share` of them. None for the can't-find answer.
 - The arguments are written as one JSON object, `main_advice` first, so a stream of them
   shows the advice first.
 """
@@ -29,24 +29,20 @@ from pydantic_ai.messages import ToolCallPart
 from services.offline.read import units_of
 from services.offline.render import Answer
 from services.offline.text import content_stems
+from services.offline.tuning import AdviceTuning
 from use_cases.chat.citations import citation_markers
-
-MAX_ALTERNATIVES = 2
-ALTERNATIVE_MAX_RANK = 3
-MAX_REASON_CHARS = 240
-#: The share of the question's content words an alternative's best sentence must hold.
-ALTERNATIVE_MIN_SHARE = 0.5
 
 _SOURCES = re.compile(r"\n+\*\*Sources\*\*\n.*\Z", re.S)
 
 
 def advice_call(
-    answer: Answer, question: str, hits: list[dict[str, Any]], tool: str
+    answer: Answer, question: str, hits: list[dict[str, Any]], tool: str, tuning: AdviceTuning
 ) -> ToolCallPart:
-    """The output tool call carrying the advice for `answer`."""
+    """The output tool call carrying the advice for `answer` (`tuning`: the answer
+    context's)."""
     return ToolCallPart(
         tool_name=tool,
-        args=json.dumps(advice_args(answer, question, hits), ensure_ascii=False),
+        args=json.dumps(advice_args(answer, question, hits, tuning), ensure_ascii=False),
     )
 
 
@@ -67,7 +63,9 @@ def declined_advice_call(text: str, tool: str) -> ToolCallPart:
     )
 
 
-def advice_args(answer: Answer, question: str, hits: list[dict[str, Any]]) -> dict[str, Any]:
+def advice_args(
+    answer: Answer, question: str, hits: list[dict[str, Any]], tuning: AdviceTuning
+) -> dict[str, Any]:
     main_advice = _SOURCES.sub("", answer.text).strip()
     if not answer.found:
         return {
@@ -81,7 +79,7 @@ def advice_args(answer: Answer, question: str, hits: list[dict[str, Any]]) -> di
     return {
         "main_advice": main_advice,
         "reasoning": _reasoning([by_number[n] for n in cited if n in by_number]),
-        "alternatives": _alternatives(question, hits, set(cited)),
+        "alternatives": _alternatives(question, hits, set(cited), tuning),
         "cited_passages": cited,
     }
 
@@ -121,7 +119,7 @@ def _refusal_reasoning(hits: list[dict[str, Any]]) -> str:
 
 
 def _alternatives(
-    question: str, hits: list[dict[str, Any]], cited: set[int]
+    question: str, hits: list[dict[str, Any]], cited: set[int], tuning: AdviceTuning
 ) -> list[dict[str, str]]:
     cited_documents = {h.get("document_id") for h in hits if h.get("number") in cited}
     found: list[dict[str, str]] = []
@@ -132,12 +130,12 @@ def _alternatives(
             hit.get("number") in cited
             or document in seen
             or hit.get("superseded_by")
-            or int(hit.get("_rank", 99)) >= ALTERNATIVE_MAX_RANK
+            or int(hit.get("_rank", 99)) >= tuning.alternative_max_rank
             or hit.get("bm25_rank") is None
             or hit.get("vector_distance") is None
         ):
             continue
-        sentence = _best_sentence(question, hit)
+        sentence = _best_sentence(question, hit, tuning)
         if sentence is None:
             continue
         seen.add(document)
@@ -147,19 +145,19 @@ def _alternatives(
                 "reason": f"It was also retrieved for this question: {sentence}",
             }
         )
-        if len(found) >= MAX_ALTERNATIVES:
+        if len(found) >= tuning.max_alternatives:
             break
     return found
 
 
-def _best_sentence(question: str, hit: dict[str, Any]) -> str | None:
+def _best_sentence(question: str, hit: dict[str, Any], tuning: AdviceTuning) -> str | None:
     """The sentence of a passage sharing most content words with the question (None if it
     shares too few)."""
     terms = set(content_stems(question))
     units = units_of(str(hit.get("text") or ""), set(), 0, 0)
     scored = [(len(terms & u.stems), -u.position, u.text) for u in units]
     best = max(scored, default=None)
-    if best is None or best[0] == 0 or best[0] < ALTERNATIVE_MIN_SHARE * len(terms):
+    if best is None or best[0] == 0 or best[0] < tuning.alternative_min_share * len(terms):
         return None
-    text = best[2].strip()
-    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
+    text, cut = best[2].strip(), tuning.reason_chars
+    return text if len(text) <= cut else text[: cut - 1] + "…"

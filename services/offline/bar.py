@@ -14,6 +14,7 @@ from loguru import logger
 
 from services.knowledge.spelling import english_words
 from services.offline import data
+from services.offline import tuning as offline_tuning
 from services.offline.asked import WORD, Asked, own_words
 from services.offline.lexicon import EMPTY, Lexicon
 from services.offline.match import match
@@ -23,6 +24,7 @@ from services.offline.read import Unit
 from services.offline.render import CODE_NAME
 from services.offline.score import Scored
 from services.offline.text import content_stems, has_digit, stem
+from services.offline.tuning import ScoreTuning
 from services.offline.typos import is_foreign
 
 
@@ -50,14 +52,17 @@ def _introduced_names(question: str) -> set[str]:
 
 
 def _foreign(
-    absent: Sequence[str], question: str, known: Callable[[str], bool] | None = None
+    absent: Sequence[str],
+    question: str,
+    known: Callable[[str], bool] | None = None,
+    shortest: int | None = None,
 ) -> list[str]:
     """The words among `absent` (stems no passage and no part of the knowledge base holds)
     that name something rather than misspell English (`typos.is_foreign`; see
     `ChooseTuning.foreign_term_penalty`)."""
     typed = {stem(w.lower()): w.lower() for w in WORD.findall(question)}
     exactly = getattr(known, "exactly", None)
-    return [typed[t] for t in absent if t in typed and is_foreign(typed[t], exactly)]
+    return [typed[t] for t in absent if t in typed and is_foreign(typed[t], exactly, shortest)]
 
 
 #: A word typed with a capital inside a sentence ("set up black in the Zed editor", "hook it
@@ -65,11 +70,14 @@ def _foreign(
 _PROPER_NAME = re.compile(r"(?<![.!?:;\s])(?<!^)\s+([A-Z][a-z]+[A-Za-z]*)\b")
 
 
-def _proper_names(message: str) -> set[str]:
+def _proper_names(message: str, shortest: int | None = None) -> set[str]:
     """The stems of the names `message` capitalises inside a sentence (`_PROPER_NAME`), not
     after a sentence's end, not "I", and no country's (a place the question is set in, which
-    the documents may write as a code: `places.py`)."""
-    found = {stem(name.lower()) for name in _PROPER_NAME.findall(message) if len(name) >= 3}
+    the documents may write as a code: `places.py`). `shortest`: the fewest letters of a name
+    (`ChooseTuning.proper_name_min_letters`, the default tuning's without one)."""
+    if shortest is None:
+        shortest = offline_tuning.DEFAULT_TUNING.choose.proper_name_min_letters
+    found = {stem(name.lower()) for name in _PROPER_NAME.findall(message) if len(name) >= shortest}
     return found - country_stems()
 
 
@@ -133,11 +141,17 @@ def _unheard_names(
     ]
 
 
-def _spelt_stems(question: str) -> set[str]:
-    """Stems of the question's words of five letters or more that are English words as typed:
-    no typo credit rescues them from being absent ("paternity" is no typo of "pattern")."""
+def _spelt_stems(question: str, shortest: int | None = None) -> set[str]:
+    """Stems of the question's words of `shortest` letters or more
+    (`ChooseTuning.spelt_min_letters`, the default tuning's without one) that are English words
+    as typed: no typo credit rescues them from being absent ("paternity" is no typo of
+    "pattern")."""
+    if shortest is None:
+        shortest = offline_tuning.DEFAULT_TUNING.choose.spelt_min_letters
     known = english_words()
-    return {stem(w.lower()) for w in WORD.findall(question) if len(w) >= 5 and w.lower() in known}
+    return {
+        stem(w.lower()) for w in WORD.findall(question) if len(w) >= shortest and w.lower() in known
+    }
 
 
 def _common_stems(question: str, frequency: int) -> set[str]:
@@ -173,6 +187,7 @@ def _rare_term_elsewhere(
     ignored: set[str],
     asked: set[str],
     lexicon: Lexicon = EMPTY,
+    tuning: ScoreTuning | None = None,
 ) -> str | None:
     """A question word (of the asking clauses, when known) that exactly one candidate sentence
     holds as written but the best sentence and its heading lack (see
@@ -184,10 +199,15 @@ def _rare_term_elsewhere(
     for term in terms:
         if has_digit(term) or term in ignored or (asked and term not in asked):
             continue
-        holding = [u for u in units if match(term, u.stems, typos=False, lexicon=lexicon) == 1.0]
+        holding = [
+            u
+            for u in units
+            if match(term, u.stems, typos=False, lexicon=lexicon, tuning=tuning) == 1.0
+        ]
         if (
             len(holding) == 1
-            and match(term, best.unit.stems | best.unit.context, lexicon=lexicon) == 0.0
+            and match(term, best.unit.stems | best.unit.context, lexicon=lexicon, tuning=tuning)
+            == 0.0
             and (
                 holding[0].hit_index != best.unit.hit_index
                 or abs(holding[0].position - best.unit.position) <= 1
@@ -223,9 +243,10 @@ def raise_the_bar(
     name the knowledge base never mentions, and for a rare word only another sentence holds."""
     question, terms, background = asked.question, asked.terms, asked.background
     known, lexicon, tuning = asked.context.known, asked.context.lexicon, asked.context.tuning.choose
+    scoring = asked.context.tuning.score
     needed = tuning.min_evidence if by_meaning else tuning.min_coverage
     vocabulary: set[str] = set().union(*hit_texts, *(u.context for u in units))
-    spelt = _spelt_stems(question)
+    spelt = _spelt_stems(question, tuning.spelt_min_letters)
     # A word is no typo of another word the question itself holds ("upsert" of "insert").
     others = vocabulary - set(terms)
     absent = [
@@ -234,7 +255,7 @@ def raise_the_bar(
         if not has_digit(t)
         and t not in background
         and t not in vocabulary
-        and match(t, others, typos=t not in spelt, lexicon=lexicon) == 0.0
+        and match(t, others, typos=t not in spelt, lexicon=lexicon, tuning=scoring) == 0.0
         and (known is None or not known(t))
     ]
     asked.asked = {t for clause in asking_clauses(question) for t in content_stems(clause)}
@@ -245,9 +266,9 @@ def raise_the_bar(
         common = _common_stems(question, tuning.common_word_frequency) | _phrasal_stems(question)
         absent = [t for t in absent if t not in common and t not in introduced]
     needed += tuning.absent_term_penalty * len(absent)
-    names = _proper_names(asked.message)
+    names = _proper_names(asked.message, tuning.proper_name_min_letters)
     foreign = (
-        _foreign(absent, question, known)
+        _foreign(absent, question, known, tuning.foreign_min_letters)
         + [t for t in absent if t in names]
         + [
             name
@@ -259,7 +280,7 @@ def raise_the_bar(
         logger.debug("Named nowhere in the knowledge base: {}", foreign)
         needed += tuning.foreign_term_penalty
     ignored = set(background) | _common_stems(question, tuning.common_word_frequency)
-    asked.rare = _rare_term_elsewhere(terms, units, best, ignored, asked.asked, lexicon)
+    asked.rare = _rare_term_elsewhere(terms, units, best, ignored, asked.asked, lexicon, scoring)
     if asked.rare is not None:
         needed += tuning.rare_term_penalty
     asked.needed = needed

@@ -13,6 +13,7 @@ from loguru import logger
 from services.offline import tuning as offline_tuning
 from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.asked import Asked, own_words
+from services.offline.boilerplate import content_units
 from services.offline.lexicon import EMPTY, Lexicon
 from services.offline.match import match
 from services.offline.question import asking_clauses, with_topic
@@ -184,15 +185,16 @@ def _answered_headings(
 def candidate_sentences(
     kept: list[dict[str, Any]], asked: Asked
 ) -> tuple[list[Unit], list[str], list[set[str]]]:
-    """The passages' candidate sentences, each one's meaning label, and each passage's words."""
+    """The passages' candidate sentences (less their boilerplate, `boilerplate.content_units`),
+    each one's meaning label, and each passage's words."""
     units: list[Unit] = []
     labels: list[str] = []
     for index, hit in enumerate(kept):
         context = stem_set(f"{hit.get('title', '')} {hit.get('section', '')}")
         rank = int(hit.get("_rank", index))
-        found = units_of(
-            str(hit.get("text") or ""), context, index, rank, asked.context.tuning.read
-        )
+        text = str(hit.get("text") or "")
+        found = units_of(text, context, index, rank, asked.context.tuning.read)
+        found = content_units(found, text, asked.context.boilerplate)
         units.extend(found)
         labels.extend([meaning_label(hit)] * len(found))
     _read_abbreviations(units, kept, asked.context.abbreviations)

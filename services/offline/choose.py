@@ -32,7 +32,7 @@ from services.offline.render import is_question
 from services.offline.score import DOING_VERBS, Scored
 from services.offline.semantic import SentenceSimilarity
 from services.offline.text import has_digit, jaccard, stem, stem_set
-from services.offline.tuning import ChooseTuning, ConfidenceTuning
+from services.offline.tuning import ChooseTuning, ConfidenceTuning, ScoreTuning
 from services.offline.versions import family
 
 
@@ -55,7 +55,7 @@ def _choose(
     best sentence may only restate the story. `lead_with_typed=False`: the kind of fact asked
     for is too loosely recognised to lead in place of the best sentence (a way to do
     something: a manual describes its settings in the imperative, "Add syntax highlighting")."""
-    t, lexicon = context.tuning.choose, context.lexicon
+    t, lexicon, scoring = context.tuning.choose, context.lexicon, context.tuning.score
 
     def distinct(candidate: Scored, chosen: list[Scored]) -> bool:
         return not any(
@@ -102,7 +102,8 @@ def _choose(
 
     def answers_the_ask(candidate: Scored) -> bool:
         return any(
-            match(w, candidate.unit.stems, typos=False, lexicon=lexicon) > 0.0 for w in asked
+            match(w, candidate.unit.stems, typos=False, lexicon=lexicon, tuning=scoring) > 0.0
+            for w in asked
         )
 
     if asked and not any(answers_the_ask(c) for c in chosen):
@@ -172,7 +173,9 @@ def _needs_next(item: Scored, terms: set[str], context: AnswerContext) -> bool:
     (`ChooseTuning.echo_novel_stems`)."""
     text = item.unit.text.rstrip()
     novel = {
-        s for s in item.unit.stems if match(s, terms, typos=False, lexicon=context.lexicon) == 0.0
+        s
+        for s in item.unit.stems
+        if match(s, terms, typos=False, lexicon=context.lexicon, tuning=context.tuning.score) == 0.0
     }
     return (
         is_question(text)
@@ -233,7 +236,7 @@ def _with_neighbours(
             result.append(_carried(antecedent, item))
         next_item = following.get((item.unit.hit_index, item.unit.position))
         carries = (
-            index < 2
+            index < context.tuning.choose.carry_next_within
             and next_item is not None
             and id(next_item.unit) not in taken
             and (
@@ -269,6 +272,7 @@ def _with_complement(
     terms: set[str],
     bar: float,
     lexicon: Lexicon = EMPTY,
+    tuning: ScoreTuning | None = None,
 ) -> list[Scored]:
     """The chosen sentences with the sentence next to the first one (before or after it, in
     its own section) when that one holds question words the first lacks, and its heading
@@ -284,7 +288,9 @@ def _with_complement(
         return chosen
     first = chosen[0].unit
     missing = {
-        t for t in terms if match(t, first.stems, lexicon=lexicon) == 0.0 and t not in first.context
+        t
+        for t in terms
+        if match(t, first.stems, lexicon=lexicon, tuning=tuning) == 0.0 and t not in first.context
     }
     if not missing:
         return chosen
@@ -300,7 +306,7 @@ def _with_complement(
         ):
             continue
         said = unit.stems | stem_set(unit.code) if unit.code else unit.stems
-        held = {t for t in missing if match(t, said, lexicon=lexicon) > 0.0}
+        held = {t for t in missing if match(t, said, lexicon=lexicon, tuning=tuning) > 0.0}
         if held:
             logger.debug("The next sentence holds {}: {!r}", sorted(held), unit.text[:80])
             at = 0 if unit.position < first.position else 1
@@ -462,6 +468,7 @@ def answer_sentences(asked: Asked, scored: list[Scored], best: Scored) -> list[S
         set(terms) - background,
         tuning.extra_sentence_evidence * asked.needed,
         context.lexicon,
+        context.tuning.score,
     )
     if asks_remedy(question):
         chosen = _with_remedy(chosen, scored, tuning)
@@ -472,14 +479,14 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
     """`chosen`, less what gives other countries' figures; None when a quantity or a number is
     asked and no chosen sentence states the one asked for."""
     question, rare, needed = asked.question, asked.rare, asked.needed
-    lexicon = asked.context.lexicon
+    lexicon, scoring = asked.context.lexicon, asked.context.tuning.score
     quantity = asks_quantity(question)
     if (
         quantity
         and rare is not None
         and not any(
             states_quantity(c.unit.text)
-            and match(rare, c.unit.stems, typos=False, lexicon=lexicon) == 1.0
+            and match(rare, c.unit.stems, typos=False, lexicon=lexicon, tuning=scoring) == 1.0
             for c in chosen
         )
     ):
@@ -491,7 +498,10 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
     counted = [stem(w) for w in counted_words(question)]
     if counted and not any(
         states_quantity(c.unit.text)
-        and any(match(w, c.unit.stems | c.unit.context, lexicon=lexicon) > 0.0 for w in counted)
+        and any(
+            match(w, c.unit.stems | c.unit.context, lexicon=lexicon, tuning=scoring) > 0.0
+            for w in counted
+        )
         for c in chosen
     ):
         # "how many partitions does the shipment.events topic have": "the event match rate

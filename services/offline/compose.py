@@ -142,12 +142,20 @@ def _answer(
     read_whole = None
     if context.similarity is not None:
         read_whole = context.similarity.read_once(question, " ".join(c.unit.read for c in chosen))
-    covered = covered_share(own_terms(asked), chosen, context.lexicon)
+    covered = covered_share(own_terms(asked), chosen, context.lexicon, context.tuning.score)
     features = confidence_features(
-        best_sentence, best_hit, chosen, asked.needed, scored, kept, read_whole, covered
+        best_sentence,
+        best_hit,
+        chosen,
+        asked.needed,
+        scored,
+        kept,
+        read_whole,
+        covered,
+        context.tuning.confidence,
     )
-    features["said"] = said_share(own_terms(asked), chosen, context.lexicon)
-    features["action"] = action_held(question, chosen, context.lexicon)
+    features["said"] = said_share(own_terms(asked), chosen, context.lexicon, context.tuning.score)
+    features["action"] = action_held(question, chosen, context.lexicon, context.tuning.score)
     confidence = logistic_confidence(features, context.tuning.confidence)
     if context.reader is not None and context.tuning.confidence.reader_share > 0:
         chosen_as_read = [read_as.get(id(c.unit)) for c in chosen]

@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from services.offline import tuning as offline_tuning
 from services.offline.asked import Asked, own_terms
 from services.offline.context import AnswerContext
 from services.offline.lexicon import EMPTY, Lexicon
 from services.offline.match import match
 from services.offline.score import Scored
 from services.offline.text import stem_set
-from services.offline.tuning import ConfidenceTuning
+from services.offline.tuning import ConfidenceTuning, ScoreTuning
 
 
 def reader_belief(
@@ -42,14 +43,14 @@ def mixed(confidence: float, belief: float | None, tuning: ConfidenceTuning) -> 
     return round((1.0 - share) * confidence + share * belief, 3)
 
 
-def _leg_strength(hit: dict[str, Any]) -> tuple[float, float, float]:
+def _leg_strength(hit: dict[str, Any], one_leg: float) -> tuple[float, float, float]:
     """(lexical, semantic, agreement) evidence of one hit, each 0..1."""
     rank = hit.get("bm25_rank")
     distance = hit.get("vector_distance")
     lexical = 1 / math.sqrt(rank) if isinstance(rank, int) and rank > 0 else 0.0
     semantic = max(0.0, min(1.0, 1.0 - float(distance))) if distance is not None else 0.0
     legs = (rank is not None) + (distance is not None)
-    agreement = 1.0 if legs == 2 else 0.5 if legs == 1 else 0.0
+    agreement = 1.0 if legs == 2 else one_leg if legs == 1 else 0.0
     return lexical, semantic, agreement
 
 
@@ -77,6 +78,7 @@ def confidence_features(
     hits: Sequence[dict[str, Any]] = (),
     whole: float | None = None,
     covered: float = 0.0,
+    tuning: ConfidenceTuning | None = None,
 ) -> dict[str, float]:
     """What an answer's confidence may be read from: its best sentence's `evidence`,
     `coverage` and `meaning`, the margin of its evidence over the bar it had to reach and
@@ -85,8 +87,10 @@ def confidence_features(
     second, ...) and fused score over the best one's (`focus`), whether any chosen sentence
     holds the kind of fact asked for (`typed`), how many were chosen; the question's
     similarity to the chosen sentences read together (`whole`; the best sentence's `meaning`
-    when not given) and the share of its own words they hold (`covered`, see `covered_share`)."""
-    lexical, semantic, agreement = _leg_strength(hit)
+    when not given) and the share of its own words they hold (`covered`, see `covered_share`).
+    `tuning`: the answer context's; without one, `tuning.DEFAULT_TUNING`'s as they are now."""
+    knobs = offline_tuning.DEFAULT_TUNING.confidence if tuning is None else tuning
+    lexical, semantic, agreement = _leg_strength(hit, knobs.one_leg_agreement)
     runner_up = next((s.evidence for s in scored if s is not best), 0.0)
     top = max((float(h.get("score") or 0.0) for h in hits), default=0.0)
     return {
@@ -114,17 +118,25 @@ def logistic_confidence(features: dict[str, float], tuning: ConfidenceTuning) ->
 
 
 def covered_share(
-    terms: Sequence[str], chosen: Sequence[Scored], lexicon: Lexicon = EMPTY
+    terms: Sequence[str],
+    chosen: Sequence[Scored],
+    lexicon: Lexicon = EMPTY,
+    tuning: ScoreTuning | None = None,
 ) -> float:
     """The share of `terms` (the question's own words) that the chosen sentences or their
     headings hold, typos and shared word starts counting in part (`match.match`)."""
     if not terms:
         return 1.0
     held: set[str] = set().union(*(c.unit.stems | c.unit.context for c in chosen))
-    return sum(match(t, held, lexicon=lexicon) for t in terms) / len(terms)
+    return sum(match(t, held, lexicon=lexicon, tuning=tuning) for t in terms) / len(terms)
 
 
-def said_share(terms: Sequence[str], chosen: Sequence[Scored], lexicon: Lexicon = EMPTY) -> float:
+def said_share(
+    terms: Sequence[str],
+    chosen: Sequence[Scored],
+    lexicon: Lexicon = EMPTY,
+    tuning: ScoreTuning | None = None,
+) -> float:
     """The share of `terms` that the chosen sentences say themselves, or the code they show:
     not their headings (a section about the topic whose sentence is about something else)."""
     if not terms:
@@ -132,7 +144,7 @@ def said_share(terms: Sequence[str], chosen: Sequence[Scored], lexicon: Lexicon 
     held: set[str] = set()
     for c in chosen:
         held |= c.unit.stems | (stem_set(c.unit.code) if c.unit.code else set())
-    return sum(match(t, held, lexicon=lexicon) for t in terms) / len(terms)
+    return sum(match(t, held, lexicon=lexicon, tuning=tuning) for t in terms) / len(terms)
 
 
 #: The action a how-to question asks for: the word after "how do I", "how can we", "how to"
@@ -156,7 +168,12 @@ def asked_action(question: str) -> str | None:
     return None if verb in _NO_ACTION else next(iter(stem_set(verb)), None)
 
 
-def action_held(question: str, chosen: Sequence[Scored], lexicon: Lexicon = EMPTY) -> float:
+def action_held(
+    question: str,
+    chosen: Sequence[Scored],
+    lexicon: Lexicon = EMPTY,
+    tuning: ScoreTuning | None = None,
+) -> float:
     """Whether the chosen sentences, their headings or the code they show hold the action a
     how-to question asks for ("undo" for "how do I undo the last commit"): 1 when they do
     (or nothing is asked to be done), 0 when they do not: a passage about the topic that
@@ -168,7 +185,7 @@ def action_held(question: str, chosen: Sequence[Scored], lexicon: Lexicon = EMPT
     held: set[str] = set()
     for c in chosen:
         held |= c.unit.stems | c.unit.context | (stem_set(c.unit.code) if c.unit.code else set())
-    return match(action, held, lexicon=lexicon)
+    return match(action, held, lexicon=lexicon, tuning=tuning)
 
 
 def refused_confidence(
@@ -179,9 +196,18 @@ def refused_confidence(
     kept: list[dict[str, Any]],
 ) -> float:
     """The confidence an answer of the best sentence alone would have had."""
-    covered = covered_share(own_terms(asked), [best], asked.context.lexicon)
+    covered = covered_share(
+        own_terms(asked), [best], asked.context.lexicon, asked.context.tuning.score
+    )
     features = confidence_features(
-        best, best_hit, (best,), asked.needed, scored, kept, covered=covered
+        best,
+        best_hit,
+        (best,),
+        asked.needed,
+        scored,
+        kept,
+        covered=covered,
+        tuning=asked.context.tuning.confidence,
     )
     return logistic_confidence(features, asked.context.tuning.confidence)
 

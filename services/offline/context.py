@@ -34,8 +34,9 @@ def _default_tuning() -> Tuning:
 class AnswerContext:
     """The lexicon, the can't-find answer's clarifying question, the knobs, and the
     knowledge base's helpers: the sentence embedder (`similarity`), whether it holds a word
-    anywhere (`known`, `vocabulary.KnowledgeVocabulary`), the abbreviations it defines and the
-    trained reader."""
+    anywhere (`known`, `vocabulary.KnowledgeVocabulary`), the abbreviations it defines, the
+    lines its documents repeat as boilerplate (`boilerplate`, as `repeated_lines.line_key`
+    writes them) and the trained reader."""
 
     lexicon: Lexicon = EMPTY
     not_found_hint: str = CLARIFYING_QUESTION
@@ -44,6 +45,7 @@ class AnswerContext:
     known: Callable[[str], bool] | None = None
     abbreviations: Sequence[Abbreviation] = ()
     reader: SentenceReader | None = None
+    boilerplate: frozenset[str] = frozenset()
 
 
 #: The context of an answer composed outside a turn (tests, benches, tools).

@@ -274,6 +274,7 @@ class _Planner:
             known=known,
             abbreviations=known.abbreviations if known is not None else (),
             reader=self._reader,
+            boilerplate=known.boilerplate if known is not None else frozenset(),
         )
 
     def _compose(self, plan: SqlPlan | None, query: SearchQuery, results: _ToolResults) -> Answer:
@@ -346,7 +347,9 @@ class _Planner:
             return declined_advice_call(answer.text, output_tools[0].name)
         view = read_turn(messages, self._lexicon)
         hits = _tool_results(view).hits
-        return advice_call(answer, view.question, hits, output_tools[0].name)
+        return advice_call(
+            answer, view.question, hits, output_tools[0].name, self._context().tuning.advice
+        )
 
     def declined_step(
         self,

@@ -345,7 +345,7 @@ def _lead_code(block: list[str], read: ReadTuning) -> str:
     for line in block:
         if line and len(kept) < read.lead_code_lines and sum(map(len, kept)) < read.lead_code_chars:
             kept.append(line)
-    return "; ".join(kept)[: read.lead_code_chars + 40]
+    return "; ".join(kept)[: read.lead_code_chars + read.own_code_extra_chars]
 
 
 #: A prose line in an indented block: a sentence of this many words at least, ending as one.

@@ -173,7 +173,7 @@ class Scored:
     evidence: float = 0.0  # coverage and meaning mixed: what the refusal decision reads
 
 
-def _near(a: str, b: str, sequence: Sequence[str], window: int = 2) -> bool:
+def _near(a: str, b: str, sequence: Sequence[str], window: int) -> bool:
     positions_a = [i for i, s in enumerate(sequence) if s == a]
     positions_b = [i for i, s in enumerate(sequence) if s == b]
     return any(abs(i - j) <= window for i in positions_a for j in positions_b)
@@ -230,7 +230,10 @@ def score_units(
     scored = []
     for index, unit in enumerate(units):
         got, own_words = _credit(unit, terms, weights, asking, background)
-        phrases = min(sum(1 for a, b in pairs if _near(a, b, unit.sequence)), tuning.max_phrases)
+        phrases = min(
+            sum(1 for a, b in pairs if _near(a, b, unit.sequence, tuning.phrase_window)),
+            tuning.max_phrases,
+        )
         coverage = (
             min(1.0, got / total_weight + tuning.phrase_bonus * phrases) if total_weight else 0.0
         )
@@ -272,7 +275,10 @@ def _term_weights(
             absent.append(term)
             continue
         weights[term] = math.log(1 + n / (1 + df))
-        if len(hit_texts) >= 3 and sum(term in t for t in hit_texts) / len(hit_texts) >= shared:
+        if (
+            len(hit_texts) >= tuning.shared_term_min_passages
+            and sum(term in t for t in hit_texts) / len(hit_texts) >= shared
+        ):
             weights[term] *= tuning.shared_term_weight
     for term in background:
         if term in weights:
@@ -514,7 +520,7 @@ def _answers_field(
     if found is None or not terms:
         return False
     label = [stem(w) for w in words(found.group(1)) if w not in STOP]
-    return 0 < len(label) <= 3 and all(
+    return 0 < len(label) <= tuning.field_label_words and all(
         match(t, terms, typos=False, lexicon=lexicon, tuning=tuning) >= tuning.field_label_credit
         for t in label
     )

@@ -42,6 +42,9 @@ class ReadTuning:
     #: and characters.
     lead_code_lines: int = 3
     lead_code_chars: int = 160
+    #: What a lead-in shows of the block it announces (its first lines joined by "; ") is
+    #: cut this many characters beyond `lead_code_chars`: the last line kept may run over.
+    own_code_extra_chars: int = 40
     #: A code block a sentence announces ("... change the call to:"), or the commands a
     #: comment of an example block introduces ("# Extract the src directory" over "$ borg
     #: extract ..."), shown whole, line by line, up to about this many characters: cut at a
@@ -72,6 +75,9 @@ class ScoreTuning:
     #: `shared_term_weight` of its IDF weight: it does not tell passages apart (a company name).
     shared_term_share: float = 0.6
     shared_term_weight: float = 0.5
+    #: ... but only among this many retrieved passages at least: two passages sharing a word
+    #: say nothing of how common it is.
+    shared_term_min_passages: int = 3
     #: Credit for a question term found only in a sentence's heading or table header.
     context_credit: float = 0.5
     #: Share of lexical coverage (vs meaning) in a sentence's evidence.
@@ -80,6 +86,8 @@ class ScoreTuning:
     #: most `max_phrases` count.
     phrase_bonus: float = 0.06
     max_phrases: int = 2
+    #: Two content words are a phrase kept together when at most this many words apart.
+    phrase_window: int = 2
     #: Ranking penalty for a sentence that holds none of the question's words itself (only
     #: its heading does): it is about the topic, but rarely the statement asked for.
     heading_only_penalty: float = 0.05
@@ -120,6 +128,9 @@ class ScoreTuning:
     #: question word with at least this credit (`match`, typos not counted): the word itself,
     #: a synonym or a shared start, not an abbreviation.
     field_label_credit: float = 0.7
+    #: A field whose label has more words than this is a sentence, not a field the question
+    #: names.
+    field_label_words: int = 3
     #: Ranking penalty for a sentence of fewer than `short_sentence_stems` words (a fragment)
     #: and for one of more than `long_sentence_stems` (a paragraph read as one sentence).
     short_sentence_penalty: float = 0.1
@@ -138,8 +149,18 @@ class ScoreTuning:
     #: ("rotat", "rotation"); both words must be that long at least.
     shared_start_credit: float = 0.7
     shared_start_letters: int = 5
+    #: A question word shorter than this matches only itself; one of exactly this length is
+    #: too short for typos or shared starts, and matches only as an abbreviation.
+    min_match_letters: int = 3
+    #: An abbreviation starts a word at least this many letters longer than itself ("ack",
+    #: "acknowledg").
+    abbreviation_extra_letters: int = 3
     #: Credit for a typo of the question word (one edit, or two in long words).
     typo_credit: float = 0.6
+    #: A typo is one edit, two from a question word of this many letters; the sentence's word
+    #: has `typo_min_letters` letters at least.
+    typo_two_edit_letters: int = 8
+    typo_min_letters: int = 4
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,26 @@ class ChooseTuning:
     #: the bar. Topics a knowledge base may lack are rarer ("dress" 92k, "summer" 70k,
     #: "parental" 4k).
     common_word_frequency: int = 100_000
+    #: A word absent from the knowledge base names something (a tool, a product: "conda")
+    #: only with at least this many letters (`typos.is_foreign`): shorter ones are mostly
+    #: slang and typos.
+    foreign_min_letters: int = 5
+    #: A question word of at least this many letters that is an English word as typed gets
+    #: no typo credit ("paternity" is no "pattern"); shorter words are too often typos of
+    #: each other.
+    spelt_min_letters: int = 5
+    #: A word capitalised inside a sentence is a name with at least this many letters ("Zed",
+    #: not "I" or "OK").
+    proper_name_min_letters: int = 3
+    #: A word sharing this many first letters with a word of the knowledge base counts as
+    #: known (`vocabulary.KnownWords`: "rotat" for "rotation").
+    known_prefix_letters: int = 5
+    #: A line that at least this share of the knowledge base's documents repeat word for word,
+    #: and `boilerplate_documents` of them at least, is boilerplate (a footer, a navigation
+    #: bar: services/knowledge/repeated_lines.py): kept searchable, never an answer's sentence
+    #: nor evidence for one. A manual's shared table of options (7 of 21 pages) stays content.
+    boilerplate_share: float = 0.5
+    boilerplate_documents: int = 3
     #: When the best-ranked sentence falls short of the bar, the runners-up (ranked below it
     #: by the bonuses for the kind of fact asked for) that may answer in its place: up to this
     #: rank.
@@ -216,6 +257,9 @@ class ChooseTuning:
     #: For "who": a sentence naming someone this close to the best one (in sentences, same
     #: section) may lead the answer whatever its own evidence.
     next_to_best: int = 2
+    #: The best `carry_next_within` sentences of an answer may bring the sentence after them
+    #: (it completes them: the remedy after a warning, the command after its lead-in).
+    carry_next_within: int = 2
     #: A sentence holding at most this many words of its own beyond the question's only
     #: restates what was asked ("Transactions do not nest."): the next one says what to do.
     echo_novel_stems: int = 3
@@ -271,11 +315,30 @@ class ConfidenceTuning:
     #: question: the confidence is multiplied by 1 - `passage_weight` x (1 - 1/(1 + rank)),
     #: rank 0 for the search's first passage (x0.875 for the second, x0.83 for the third).
     passage_weight: float = 0.25
+    #: The `agreement` feature of a passage found by only one retrieval leg (words or
+    #: meaning); 1 for both, 0 for neither.
+    one_leg_agreement: float = 0.5
     #: The most a documents answer reports before feedback calibrates it
     #: (`/confidence/auto-tune`), multiplied in so that the order of answers is kept: on
     #: corpora never tuned on, wrong answers reached 0.95, and a wrong answer shown as
     #: near-certain is the worst failure a confidence can have.
     ceiling: float = 0.89
+
+
+@dataclass(frozen=True)
+class AdviceTuning:
+    """Structured advice's other options (`advice.py`): documents retrieved beside the cited
+    ones that the advice names as alternatives."""
+
+    #: At most this many alternatives: more would bury the advice.
+    max_alternatives: int = 2
+    #: An alternative's passage ranks below this in its own search (words or meaning): a
+    #: lower one is likelier about something else.
+    alternative_max_rank: int = 3
+    #: The share of the question's content words an alternative's best sentence must hold.
+    alternative_min_share: float = 0.5
+    #: An alternative's quoted sentence is cut to this many characters (with "…").
+    reason_chars: int = 240
 
 
 @dataclass(frozen=True)
@@ -300,6 +363,7 @@ class Tuning:
     confidence: ConfidenceTuning = field(default_factory=ConfidenceTuning)
     question: QuestionTuning = field(default_factory=QuestionTuning)
     sql: SqlTuning = field(default_factory=SqlTuning)
+    advice: AdviceTuning = field(default_factory=AdviceTuning)
     summary: SummaryTuning = field(default_factory=SummaryTuning)
 
 

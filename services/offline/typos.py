@@ -36,6 +36,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from services.knowledge.spelling import MIN_CORRECTED_LENGTH, edit_budget, english_words
+from services.offline import tuning as offline_tuning
 from services.offline.text import STOP, stem
 
 _WORD = re.compile(r"(?<!\d)[^\W\d_]+(?!\d)")
@@ -103,18 +104,20 @@ class TypoCorrector:
         return _WORD.sub(fix, text)
 
 
-#: The shortest word `is_foreign` takes for a name: shorter ones are mostly slang and typos.
-MIN_FOREIGN_LENGTH = 5
-
-
-def is_foreign(word: str, known: Callable[[str], bool] | None = None) -> bool:
+def is_foreign(
+    word: str, known: Callable[[str], bool] | None = None, shortest: int | None = None
+) -> bool:
     """Whether `word` is no English word, no typo of one (within the edit budget) and no two
     glued together ("eachother"): a name of something ("pyinstaller", "kubernetes").
     `known(stem)`: the knowledge base's words; then only a typo of a word it holds is a typo
-    (the words it can be corrected into): "conda" names a tool where no "condo" is written."""
+    (the words it can be corrected into): "conda" names a tool where no "condo" is written.
+    `shortest`: the fewest letters of a name (`ChooseTuning.foreign_min_letters`; the
+    `tuning.DEFAULT_TUNING`'s as it is now, without one)."""
+    if shortest is None:
+        shortest = offline_tuning.DEFAULT_TUNING.choose.foreign_min_letters
     lower = word.lower()
     words, index = _English.load()
-    if len(lower) < MIN_FOREIGN_LENGTH or lower in words or lower in STOP:
+    if len(lower) < shortest or lower in words or lower in STOP:
         return False
     if any(lower[:i] in words and lower[i:] in words for i in range(2, len(lower) - 1)):
         return False
