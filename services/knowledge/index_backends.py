@@ -69,14 +69,16 @@ BUILTIN_INDEX_BACKENDS: tuple[tuple[str, str], ...] = (
 
 class IndexStore(KnowledgeStore, Protocol):
     """The `KnowledgeStore` port and what the composition root asks of it besides: the state
-    caches compare (`state().generation` changes with every write), the words and defining
-    sentences the offline model reads, and `close`."""
+    caches compare (`state().generation` changes with every write), the words, defining
+    sentences and repeated lines (boilerplate) the offline model reads, and `close`."""
 
     def state(self) -> StoreState: ...
 
     def vocabulary(self) -> tuple[int, list[str]]: ...
 
     def defining_texts(self) -> tuple[int, list[str]]: ...
+
+    def repeated_lines(self, least: int) -> tuple[int, int, list[tuple[str, int]]]: ...
 
     def close(self) -> None: ...
 
