@@ -1,0 +1,490 @@
+"""The HTML loader's fast path: the same reading as `html.HtmlLoader`'s bs4 walk, from the tree
+libxml2 (lxml) builds, for the pages where both are sure to be the same.
+
+Why: bs4 building its tree with `html.parser` costs about 1.4 CPU-s per MB on a page of many
+short elements (a long list, a long table), more than a loader may spend, and no pass of the
+loader's own can win that back; libxml2 builds the tree in C. But libxml2 repairs markup as
+a browser would (an unclosed `<p>` ends at the next block, a `<li>` at the next item) where
+`html.parser` nests what is left open, so the two trees differ on sloppy pages, and the
+loader's rules were written and tuned against bs4's. Hence the fast path is taken only when:
+
+- the page's tags are well nested as written (every element closed, in order) and libxml2's
+  tree is exactly that nesting (its start and end events are the tags as written);
+- its text reads the same to both parsers: UTF-8 (or ASCII) as bs4 would decode it, only
+  HTML 4's named entities and valid character references, written with their `;`, no
+  carriage returns or control characters, no CDATA sections or processing instructions;
+- its content uses only the rules ported here: headings, paragraphs and blocks, lists
+  (numbered as `html.py` numbers them), tables, preformatted text, the dropped elements
+  (`DROPPED_TAGS`, hidden ones) and the title banner. A page with a link, a landmark role, a
+  class or id the chrome and footnote rules name, a definition list, a `<summary>`, a form,
+  a `<header>`, `<main>` or `<article>`, or bold text in a paragraph (FAQ questions and
+  item titles) is read by bs4.
+
+Any doubt returns None and the caller reads the page with bs4: the output is byte-identical
+either way (`bench.check_loader_output` and `tests/unit/test_html_fast.py` check it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from html.entities import name2codepoint
+
+from bs4.builder import HTMLTreeBuilder
+from bs4.dammit import EncodingDetector
+from lxml import etree
+
+from services.knowledge.loaders.common import SectionBuilder, humanise_stem
+from services.knowledge.loaders.html_text import (
+    _HEADING_DECORATION,
+    BLOCK_TAGS,
+    CHROME_CLASSES,
+    CHROME_IDS,
+    DOXYGEN_HEADER,
+    DROPPED_TAGS,
+    FOOTNOTE_CONTAINERS,
+    HEADING_LEVELS,
+    HEADING_TAGS,
+    REFERENCE_CLASSES,
+    WORD_BREAK_TAGS,
+    HtmlPage,
+    _Emitter,
+    _Glue,
+    _integer,
+    _Newlines,
+    _page_title,
+    _site_suffix_removed,
+    _squashed,
+    _table_row,
+    reads_as_prose,
+)
+
+#: Elements whose rules are not ported: any of them sends the page to bs4.
+UNPORTED_TAGS = frozenset(("a", "form", "header", "main", "article", "dl", "dt", "dd", "summary"))
+#: Classes some rule reads (chrome, footnotes, Sphinx's body, Doxygen's title, labels).
+UNPORTED_CLASSES = frozenset(
+    (
+        *(name for names in CHROME_CLASSES.values() for name in names),
+        *(name for names in FOOTNOTE_CONTAINERS.values() for name in names),
+        *REFERENCE_CLASSES,
+        *DOXYGEN_HEADER,
+        "body",
+        "label",
+        "fn-backref",
+        "footnote-backref",
+        "backrefs",
+    )
+)
+#: Encodings that read ASCII bytes as ASCII (a page of ASCII declaring one reads the same).
+ASCII_COMPATIBLE = frozenset(
+    ("utf-8", "utf8", "ascii", "us-ascii", "iso-8859-1", "latin-1", "windows-1252", "cp1252")
+)
+VOID_TAGS = frozenset(HTMLTreeBuilder.DEFAULT_EMPTY_ELEMENT_TAGS or ())
+
+# (No "<" in an attribute's name or bare value: a try at a tag then ends at the next "<",
+# and the page is read in linear time however it is written.)
+_ATTRIBUTES = r"""(?:\s+[^\s"'<>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*"""
+#: The markup html.parser reads: a comment's or the doctype's start, a start or end tag.
+_MARKUP = re.compile(
+    rf"<(?:(!--)|(!doctype[^<>]*>)|([a-z][a-z0-9]*)({_ATTRIBUTES})\s*(/?)>|/([a-z][a-z0-9]*)\s*>)",
+    re.IGNORECASE,
+)
+#: Markup between what `_MARKUP` reads: anything the two parsers might read differently (an
+#: odd tag, a stray `<!`, a processing instruction).
+_LEFT_MARKUP = re.compile(r"<[a-zA-Z/!?]")
+#: Elements whose content html.parser reads as raw text, up to their end tag.
+RAW_TEXT_TAGS = ("script", "style")
+_RAW_END = re.compile(r"</(script|style)\s*>", re.IGNORECASE)
+_ATTRIBUTE_NAME = re.compile(r"""\s+([^\s"'>/=]+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+_REFERENCE = re.compile(r"&(?:(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);|(?=[\s<&]|$))")
+_AMPERSAND = re.compile(r"&")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_AFTER_BODY = re.compile(r"</body\s*>\s*(?:</html\s*>)?\s*\Z", re.IGNORECASE)
+#: A cheap first look for what `_read` would refuse anyway (links above all: most pages).
+_UNPORTED_MARKUP = re.compile(
+    rb"<(?:%s)[\s>/]|\srole\s*=" % "|".join(sorted(UNPORTED_TAGS)).encode(), re.IGNORECASE
+)
+
+
+def read_fast(name: str, data: bytes) -> HtmlPage | None:
+    """The page read from libxml2's tree, or None when only bs4's reading is sure."""
+    if b"\r" in data or _UNPORTED_MARKUP.search(data):
+        return None  # said before any parse
+    text = _decoded(data)
+    if text is None or _CONTROL.search(text) or not _references_agree(text):
+        return None
+    expected = _events(text)
+    if expected is None:
+        return None
+    try:
+        tree = etree.fromstring(text, etree.HTMLParser(no_network=True))
+    except (etree.ParserError, ValueError):
+        return None
+    if tree is None or not _same_events(tree, expected):
+        return None
+    return _read(name, tree)
+
+
+def _decoded(data: bytes) -> str | None:
+    """The page's text as bs4 decodes it, when that is sure: ASCII, or UTF-8 declared."""
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return None
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
+    if data.isascii():
+        return data.decode("ascii") if declared in (None, *ASCII_COMPATIBLE) else None
+    if declared not in ("utf-8", "utf8"):
+        return None  # undeclared: bs4 asks charset_normalizer, whose guess is its own
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _references_agree(text: str) -> bool:
+    """Every `&` is a character reference both parsers decode alike, or a bare ampersand."""
+    found = 0
+    for match in _REFERENCE.finditer(text):
+        found += 1
+        reference = match.group(1)
+        if reference is None:
+            continue
+        if reference[0] != "#":
+            if reference not in name2codepoint:
+                return False
+            continue
+        number = int(reference[2:], 16) if reference[1] in "xX" else int(reference[1:])
+        if not (number in (9, 10) or 32 <= number < 127 or 160 <= number < 0xD800) and not (
+            0xE000 <= number < 0xFFFE or 0x10000 <= number <= 0x10FFFF
+        ):
+            return False
+    return found == len(_AMPERSAND.findall(text))
+
+
+def _events(text: str) -> list[str] | None:
+    """The start ("div") and end ("/div") events of the page's tags as written, when they
+    are well nested and end the page; else None. One scan: every end (of a comment, of a
+    script) is looked for once, from where it starts."""
+    if _AFTER_BODY.search(text) is None:
+        return None
+    events: list[str] = []
+    stack: list[str] = []
+    at = 0
+    while (match := _MARKUP.search(text, at)) is not None:
+        if _LEFT_MARKUP.search(text, at, match.start()):
+            return None
+        comment, doctype, name, attributes, closed, end_name = match.groups()
+        at = match.end()
+        if comment is not None:
+            at = _comment_end(text, at)
+            if at < 0:
+                return None
+        elif doctype is not None:
+            continue
+        elif end_name is not None:
+            if not stack or stack[-1] != end_name.lower():
+                return None
+            events.append("/" + stack.pop())
+        else:
+            name = name.lower()
+            if (attributes and not _distinct(attributes)) or (closed and name not in VOID_TAGS):
+                return None
+            if name in VOID_TAGS:
+                events += (name, "/" + name)
+            elif name in RAW_TEXT_TAGS:
+                # Raw text up to the first "</" both parsers end it at; no "</" inside (older
+                # libxml2 ended a script at any), no comment (HTML's script escapes).
+                end = text.find("</", at)
+                if end < 0 or text.find("<!--", at, end) >= 0:
+                    return None
+                ending = _RAW_END.match(text, end)
+                if ending is None or ending.group(1).lower() != name:
+                    return None
+                events += (name, "/" + name)
+                at = ending.end()
+            elif name in ("html", "body") and name in stack:
+                return None
+            else:
+                events.append(name)
+                stack.append(name)
+    if _LEFT_MARKUP.search(text, at):
+        return None
+    return events if not stack and events[:1] == ["html"] else None
+
+
+def _comment_end(text: str, at: int) -> int:
+    """Where the comment opened before `at` ends, -1 when the parsers could disagree:
+    html.parser ends a comment at "--" and ">" with spaces between, libxml2 does not, and
+    "<!-->" is a whole comment to one of them only."""
+    end = text.find("-->", at)
+    if end < 0:
+        return -1
+    body = text[at:end]
+    if "--" in body or body.startswith((">", "->")) or body.endswith("-"):
+        return -1
+    return end + 3
+
+
+def _distinct(attributes: str) -> bool:
+    names = [name.lower() for name in _ATTRIBUTE_NAME.findall(attributes)]
+    return len(names) == len(set(names))
+
+
+def _same_events(tree: etree._Element, expected: list[str]) -> bool:
+    found: list[str] = []
+    for event, element in etree.iterwalk(tree, events=("start", "end")):
+        found.append(element.tag if event == "start" else "/" + element.tag)
+    return found == expected
+
+
+# --- the reading ------------------------------------------------------------------------------
+
+
+def _read(name: str, tree: etree._Element) -> HtmlPage | None:
+    metas: dict[str, str] = {}
+    dropped: list[etree._Element] = []
+    for element in tree.iter():
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue  # a comment
+        if tag in UNPORTED_TAGS or not _ported(element):
+            return None
+        if tag == "meta":
+            _meta(element, metas)
+        elif tag == "title" and len(element):
+            return None  # html.parser reads a title's markup as text
+        elif tag in ("b", "strong") and next(element.iterancestors("p"), None) is not None:
+            return None  # a question or an item's title, maybe
+        if tag in DROPPED_TAGS or _hidden(element):
+            dropped.append(element)
+    title_tag = next(tree.iter("title"), None)
+    page_title = _site_suffix_removed(_inline_text(title_tag)) if title_tag is not None else ""
+    for element in dropped:
+        if not _drop(element):
+            return None
+    root = next(tree.iter("body"), None)
+    if root is None:
+        return None
+    h1 = next(tree.iter("h1"), None)
+    h1_text = _heading_text(h1) if h1 is not None else ""
+    title = _page_title(h1_text, page_title) or humanise_stem(name)
+    if not _drop_title_banner(tree, root, title):
+        return None
+    builder = SectionBuilder()
+    _Walker(_Emitter(builder)).walk(_contents(root))
+    html_tag = next(tree.iter("html"), None)
+    return HtmlPage(
+        title=title,
+        sections=builder.sections(title),
+        metas=metas,
+        page_title=page_title,
+        has_h1=h1 is not None,
+        lang=html_tag.get("lang") if html_tag is not None else None,
+    )
+
+
+def _ported(element: etree._Element) -> bool:
+    """Whether no unported rule reads this element's attributes."""
+    attributes = element.attrib
+    if not attributes:
+        return True
+    if "role" in attributes:
+        return False
+    classes = attributes.get("class")
+    if classes and not UNPORTED_CLASSES.isdisjoint(classes.split()):
+        return False
+    return str(attributes.get("id", "")).strip().lower() not in CHROME_IDS
+
+
+def _hidden(element: etree._Element) -> bool:
+    attributes = element.attrib
+    return bool(attributes) and (
+        "hidden" in attributes or str(attributes.get("aria-hidden", "")).lower() == "true"
+    )
+
+
+def _meta(element: etree._Element, metas: dict[str, str]) -> None:
+    """As `html._meta_tags` reads one."""
+    key = element.get("name") or element.get("property") or element.get("http-equiv")
+    content = element.get("content")
+    if isinstance(key, str) and isinstance(content, str) and content.strip():
+        metas.setdefault(key.strip().lower(), " ".join(content.split()))
+
+
+def _drop(element: etree._Element) -> bool:
+    """Take an element out of the tree, its tail staying. bs4 keeps the text before and after
+    a decomposed element as two strings where libxml2's tree joins them: the same for every
+    rule but the title banner's (which compares strings one by one), so a page where both
+    hold words is left to bs4 (False)."""
+    parent = element.getparent()
+    if parent is None:
+        return False
+    previous = element.getprevious()
+    before = parent.text if previous is None else previous.tail
+    tail = element.tail
+    if tail and tail.strip() and before and before.strip():
+        return False
+    if tail:
+        if previous is None:
+            parent.text = (parent.text or "") + tail
+        else:
+            previous.tail = (previous.tail or "") + tail
+    parent.remove(element)
+    return True
+
+
+def _contents(element: etree._Element) -> list[object]:
+    """An element's children and strings, as bs4's `contents` (comments left out)."""
+    nodes: list[object] = [element.text] if element.text else []
+    for child in element:
+        if isinstance(child.tag, str):
+            nodes.append(child)
+        if child.tail:
+            nodes.append(child.tail)
+    return nodes
+
+
+def _strings(node: etree._Element, breaks: bool) -> list[str]:
+    """The strings in an element, in document order (comments left out), and a space for
+    every word-breaking element in it when `breaks`."""
+    if not len(node):
+        return [node.text] if node.text else []
+    parts: list[str] = []
+    for event, element in etree.iterwalk(node, events=("start", "end", "comment")):
+        if event == "start":
+            if breaks and element is not node and element.tag in WORD_BREAK_TAGS:
+                parts.append(" ")
+            if element.text:
+                parts.append(element.text)
+        elif element is not node and element.tail:
+            parts.append(element.tail)
+    return parts
+
+
+def _inline_text(node: etree._Element) -> str:
+    """As `html._inline_text`."""
+    return " ".join("".join(_strings(node, True)).split())
+
+
+def _heading_text(node: etree._Element) -> str:
+    return _inline_text(node).strip(_HEADING_DECORATION)
+
+
+def _get_text(node: etree._Element) -> str:
+    return "".join(_strings(node, False))
+
+
+def _drop_title_banner(tree: etree._Element, root: etree._Element, title: str) -> bool:
+    """As `html._drop_title_banner`: a block before the first heading that only repeats the
+    page title goes. (False: a string shared with a dropped element's neighbour; see `_drop`.)"""
+    first_heading = next(root.iter(*HEADING_TAGS), None)
+    wanted = _squashed(title).casefold()
+    if first_heading is None or not wanted:
+        return True
+    pieces: list[tuple[str, etree._Element]] = []  # each string and its parent
+    for event, element in etree.iterwalk(tree, events=("start", "end", "comment")):
+        if event == "start":
+            if element is first_heading:
+                break
+            if element.text:
+                pieces.append((element.text, element))
+        elif element.tail and (parent := element.getparent()) is not None:
+            pieces.append((element.tail, parent))
+    for piece, banner in reversed(pieces):
+        if _squashed(piece).casefold() != wanted or banner is root:
+            continue
+        if not any(parent is root for parent in banner.iterancestors()):
+            continue  # outside the content, or in a banner already dropped
+        while (
+            (wrapper := banner.getparent()) is not None
+            and wrapper is not root
+            and _squashed(_get_text(wrapper)).casefold() == wanted
+        ):
+            banner = wrapper
+        if not _drop(banner):
+            return False
+    return True
+
+
+class _Walker:
+    """`html._Walker` over libxml2's tree, for the elements the fast path takes."""
+
+    def __init__(self, out: _Emitter) -> None:
+        self.out = out
+        self.stack: list[object] = []
+        self.numbers: dict[etree._Element, int] = {}  # next item number of each <ol>
+
+    def walk(self, nodes: Iterable[object]) -> None:
+        self.stack.extend(reversed(list(nodes)))
+        while self.stack:
+            node = self.stack.pop()
+            if isinstance(node, str):
+                self.out.inline(node)
+            elif isinstance(node, etree._Element):
+                self._element(node)
+            elif isinstance(node, _Newlines):
+                self.out.newlines(node.count)
+            elif isinstance(node, _Glue):
+                self.out.glued = True
+
+    def _push(self, *nodes: object) -> None:
+        self.stack.extend(reversed(nodes))
+
+    def _element(self, node: etree._Element) -> None:
+        out = self.out
+        name = node.tag
+        if name in HEADING_LEVELS:
+            out.heading(HEADING_LEVELS[name], _heading_text(node))
+        elif name == "br":
+            out.newlines(1)
+        elif name == "pre":
+            code = _get_text(node).strip("\n")
+            if code.strip():
+                out.block(code if reads_as_prose(code) else f"```\n{code}\n```")
+        elif name == "table":
+            rows = [row for tr in node.iter("tr") if (row := _row(tr))]
+            if rows:
+                out.block("\n".join(rows))
+        elif name == "li":
+            out.unglue()
+            out.newlines(1)
+            out.inline(self._marker(node))
+            self._push(_Glue(), *_contents(node), _Newlines(1))
+        elif name in BLOCK_TAGS:
+            out.newlines(2)
+            self._push(*_contents(node), _Newlines(2))
+        else:
+            self._push(*_contents(node))
+
+    def _marker(self, item: etree._Element) -> str:
+        """ "- " or the item's number, as `html._Walker` numbers it."""
+        parent = next(item.iterancestors("ol", "ul"), None)
+        if parent is None or parent.tag != "ol":
+            return "- "
+        number = _integer(item.get("value"))
+        if number is None:
+            number = self.numbers.get(parent)
+            if number is None:
+                number = _list_start(parent)
+        self.numbers[parent] = number + (-1 if "reversed" in parent.attrib else 1)
+        return f"{number}. "
+
+
+def _list_start(ordered: etree._Element) -> int:
+    start = _integer(ordered.get("start"))
+    if start is not None:
+        return start
+    if "reversed" in ordered.attrib:
+        return sum(
+            1 for item in ordered.iter("li") if next(item.iterancestors("ol", "ul")) is ordered
+        )
+    return 1
+
+
+def _row(row: etree._Element) -> str | None:
+    return _table_row(
+        [
+            _inline_text(cell)
+            for cell in row
+            if isinstance(cell.tag, str) and cell.tag in ("td", "th")
+        ]
+    )
