@@ -674,6 +674,11 @@ def _drop_title_banner(root: Tag | BeautifulSoup, title: str, in_root: list[Tag]
         if type(piece) is NavigableString and _squashed(piece).casefold() == wanted
     ]
     for piece in repeats:
+        # A string inside a banner dropped before is wiped (bs4's `decompose` empties it, its
+        # `parent` included): html.parser's tree of misnested tags can link a string before
+        # the heading that a banner found from a later string holds.
+        if getattr(piece, "_decomposed", False):
+            continue
         banner = piece.parent
         if not isinstance(banner, Tag) or banner is root or _removed(banner):
             continue
