@@ -36,16 +36,29 @@ from lxml import etree
 
 from services.knowledge.loaders.common import SectionBuilder, humanise_stem
 from services.knowledge.loaders.html_text import (
+    _GENERATOR_CREDIT,
     _HEADING_DECORATION,
+    _LINK_SEPARATORS,
+    _PERMALINK_TEXTS,
     BLOCK_TAGS,
     CHROME_CLASSES,
     CHROME_IDS,
+    CHROME_ROLES,
+    CREDIT_WITHIN,
     DOXYGEN_HEADER,
     DROPPED_TAGS,
     FOOTNOTE_CONTAINERS,
     HEADING_LEVELS,
     HEADING_TAGS,
+    LINK_BLOCK_TAGS,
+    MAX_CREDIT_CHARS,
+    MAX_CREDIT_WRAPPERS,
+    MAX_QUESTION_CHARS,
+    MIN_LINK_ITEMS,
+    NAV_RELS,
     REFERENCE_CLASSES,
+    SECTIONING_TAGS,
+    SPHINX_SOURCE_LINK,
     WORD_BREAK_TAGS,
     HtmlPage,
     _Emitter,
@@ -60,19 +73,19 @@ from services.knowledge.loaders.html_text import (
 )
 
 #: Elements whose rules are not ported: any of them sends the page to bs4.
-UNPORTED_TAGS = frozenset(("a", "form", "header", "main", "article", "dl", "dt", "dd", "summary"))
-#: Classes some rule reads (chrome, footnotes, Sphinx's body, Doxygen's title, labels).
+UNPORTED_TAGS = frozenset(
+    (
+        *("dl", "dt", "dd", "summary"),  # definitions and questions
+        # what libxml2 reads as raw text, html.parser as markup
+        *("xmp", "plaintext", "noembed", "noframes", "textarea"),
+    )
+)
+#: Classes the unported rules read: footnotes, their references, Doxygen's title.
 UNPORTED_CLASSES = frozenset(
     (
-        *(name for names in CHROME_CLASSES.values() for name in names),
         *(name for names in FOOTNOTE_CONTAINERS.values() for name in names),
         *REFERENCE_CLASSES,
-        *DOXYGEN_HEADER,
-        "body",
-        "label",
-        "fn-backref",
-        "footnote-backref",
-        "backrefs",
+        DOXYGEN_HEADER[1],
     )
 )
 #: Encodings that read ASCII bytes as ASCII (a page of ASCII declaring one reads the same).
@@ -102,7 +115,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _AFTER_BODY = re.compile(r"</body\s*>\s*(?:</html\s*>)?\s*\Z", re.IGNORECASE)
 #: A cheap first look for what `_read` would refuse anyway (links above all: most pages).
 _UNPORTED_MARKUP = re.compile(
-    rb"<(?:%s)[\s>/]|\srole\s*=" % "|".join(sorted(UNPORTED_TAGS)).encode(), re.IGNORECASE
+    rb"<(?:%s)[\s>/]" % "|".join(sorted(UNPORTED_TAGS)).encode(), re.IGNORECASE
 )
 
 
@@ -241,7 +254,7 @@ def _same_events(tree: etree._Element, expected: list[str]) -> bool:
 
 def _read(name: str, tree: etree._Element) -> HtmlPage | None:
     metas: dict[str, str] = {}
-    dropped: list[etree._Element] = []
+    chrome: list[etree._Element] = []
     for element in tree.iter():
         tag = element.tag
         if not isinstance(tag, str):
@@ -252,17 +265,16 @@ def _read(name: str, tree: etree._Element) -> HtmlPage | None:
             _meta(element, metas)
         elif tag == "title" and len(element):
             return None  # html.parser reads a title's markup as text
-        elif tag in ("b", "strong") and next(element.iterancestors("p"), None) is not None:
-            return None  # a question or an item's title, maybe
-        if tag in DROPPED_TAGS or _hidden(element):
-            dropped.append(element)
+        if tag in DROPPED_TAGS or _hidden(element) or _is_chrome(element):
+            chrome.append(element)
+    if _maybe_questions(tree):
+        return None
     title_tag = next(tree.iter("title"), None)
     page_title = _site_suffix_removed(_inline_text(title_tag)) if title_tag is not None else ""
-    for element in dropped:
-        if not _drop(element):
-            return None
-    root = next(tree.iter("body"), None)
-    if root is None:
+    if not _drop_outermost(chrome) or not _drop_outermost(_permalinks(tree)):
+        return None
+    root = _content_root(tree)
+    if root is None or not _links_change_nothing(root):
         return None
     h1 = next(tree.iter("h1"), None)
     h1_text = _heading_text(h1) if h1 is not None else ""
@@ -283,16 +295,275 @@ def _read(name: str, tree: etree._Element) -> HtmlPage | None:
 
 
 def _ported(element: etree._Element) -> bool:
-    """Whether no unported rule reads this element's attributes."""
+    """Whether no unported rule reads this element's attributes: footnotes and their
+    references, Doxygen's title, navigation links by `rel`."""
     attributes = element.attrib
     if not attributes:
         return True
-    if "role" in attributes:
+    role = attributes.get("role")
+    if role is not None and role.strip().startswith("doc-"):
         return False
     classes = attributes.get("class")
     if classes and not UNPORTED_CLASSES.isdisjoint(classes.split()):
         return False
-    return str(attributes.get("id", "")).strip().lower() not in CHROME_IDS
+    rel = attributes.get("rel")
+    return rel is None or element.tag != "a" or NAV_RELS.isdisjoint(rel.lower().split())
+
+
+def _is_chrome(element: etree._Element) -> bool:
+    """As `html._is_chrome`."""
+    tag = element.tag
+    attributes = element.attrib
+    if not attributes and tag not in ("form", "header"):
+        return False
+    role = attributes.get("role")
+    if role is not None and role.strip().lower() in CHROME_ROLES:
+        return True
+    classes = attributes.get("class", "").split()
+    if not (CHROME_CLASSES.get(tag, frozenset()) | CHROME_CLASSES["*"]).isdisjoint(classes):
+        return True
+    if str(attributes.get("id", "")).strip().lower() in CHROME_IDS:
+        return True
+    if tag == "a":
+        return SPHINX_SOURCE_LINK in attributes.get("href", "")
+    if tag == "form":
+        return any(
+            field.get("type") == "search" or field.get("name") == "q"
+            for field in element.iter("input")
+        )
+    return (
+        tag == "header"
+        and next(element.iterancestors(*SECTIONING_TAGS), None) is None
+        and next(element.iter("h1"), None) is None
+    )
+
+
+def _permalinks(tree: etree._Element) -> list[etree._Element]:
+    """Anchors in headings that only mark a link to the heading ("¶", "#")."""
+    return [
+        link
+        for heading in tree.iter(*HEADING_TAGS)
+        for link in heading.iter("a")
+        if link.get("href", "").startswith("#") and _get_text(link).strip() in _PERMALINK_TEXTS
+    ]
+
+
+def _drop_outermost(elements: list[etree._Element]) -> bool:
+    """Drop the elements, in document order, but those inside one dropped before."""
+    gone: set[etree._Element] = set()
+    for element in elements:
+        if element in gone or any(parent in gone for parent in element.iterancestors()):
+            continue
+        if not _drop(element):
+            return False
+        gone.add(element)
+    return True
+
+
+def _content_root(tree: etree._Element) -> etree._Element | None:
+    """As `html._content_root`; None where bs4 would read the whole page (no <body>)."""
+    for candidate in (
+        next(tree.iter("main"), None),
+        next((e for e in tree.iter(etree.Element) if e.get("role") == "main"), None),
+        next((e for e in tree.iter("div") if "body" in e.get("class", "").split()), None),
+    ):
+        if candidate is not None and _get_text(candidate).strip():
+            return candidate
+    articles = list(tree.iter("article"))
+    if len(articles) == 1 and _get_text(articles[0]).strip():
+        return articles[0]
+    return next(tree.iter("body"), None)
+
+
+def _maybe_questions(tree: etree._Element) -> bool:
+    """Whether a paragraph might be a question `html._question_paragraphs` makes a heading
+    of (all bold, short, asking or linked to), or a list item's title (`html._item_title`:
+    an item's all-bold paragraph). Erring on yes: such a page goes to bs4."""
+    linked = {
+        href[1:]
+        for link in tree.iter("a")
+        if (href := link.get("href", "")).startswith("#") and len(href) > 1
+    }
+    paragraphs = {
+        parent
+        for bold in tree.iter("b", "strong")
+        if (parent := bold.getparent()) is not None and parent.tag == "p"
+    }
+    paragraphs.update(
+        paragraph
+        for bold in tree.iter("b", "strong")
+        if (paragraph := next(bold.iterancestors("p"), None)) is not None
+        and paragraph.getparent() is not None
+        and paragraph.getparent().tag == "li"
+    )
+    for paragraph in paragraphs:
+        text = _inline_text(paragraph)
+        if not text or len(text) > MAX_QUESTION_CHARS or not _all_bold(paragraph, text):
+            continue
+        in_item = paragraph.getparent() is not None and paragraph.getparent().tag == "li"
+        if in_item or text.endswith("?") or _is_link_target(paragraph, linked):
+            return True
+    return False
+
+
+def _all_bold(paragraph: etree._Element, text: str) -> bool:
+    """As `html._all_bold`."""
+    bold = [
+        element
+        for element in paragraph.iter("b", "strong")
+        if element is not paragraph
+        and not any(parent.tag in ("b", "strong") for parent in _between(element, paragraph))
+    ]
+    return _squashed("".join(_inline_text(tag) for tag in bold)) == _squashed(text)
+
+
+def _between(element: etree._Element, top: etree._Element) -> list[etree._Element]:
+    """The ancestors of `element` below `top`."""
+    parents = []
+    for parent in element.iterancestors():
+        if parent is top:
+            break
+        parents.append(parent)
+    return parents
+
+
+def _is_link_target(tag: etree._Element, linked: set[str]) -> bool:
+    """As `html._is_link_target`."""
+    for candidate in tag.iter(etree.Element):
+        if candidate.get("id") in linked or candidate.get("name") in linked:
+            return True
+    previous = next(tag.itersiblings(etree.Element, preceding=True), None)
+    return (
+        previous is not None
+        and previous.tag == "a"
+        and not _get_text(previous).strip()
+        and (previous.get("name") in linked or previous.get("id") in linked)
+    )
+
+
+# --- links: the fast path reads a page whose link rules would take nothing out -----------------
+
+
+def _links_change_nothing(root: etree._Element) -> bool:
+    """Whether `html.py`'s rules for links (link lists, links one per line, the generator's
+    credit) would leave the content as it is; where one might not, the page goes to bs4."""
+    elements = list(root.iter(etree.Element))[1:]  # (not the root: `find_all`'s list)
+    if not any(e.tag == "a" and e.get("href") for e in elements):
+        return True
+    return _no_link_list(elements) and _no_link_run(root, elements) and _no_credit(root, elements)
+
+
+def _no_link_list(elements: list[etree._Element]) -> bool:
+    """No block of `html._drop_link_lists`'s (`MIN_LINK_ITEMS` links or more, no heading, not
+    a table of tables) is made of nothing but link items, the only kind that rule drops."""
+    link_counts: dict[etree._Element, int] = {}
+    holds_heading: set[etree._Element] = set()
+    holds_table: set[etree._Element] = set()
+    for element in reversed(elements):
+        count = int(element.tag == "a" and bool(element.get("href")))
+        for child in element.iterchildren(etree.Element):
+            count += link_counts[child]
+            if child.tag in HEADING_LEVELS or child in holds_heading:
+                holds_heading.add(element)
+            if child.tag == "table" or child in holds_table:
+                holds_table.add(element)
+        link_counts[element] = count
+    return not any(
+        block.tag in LINK_BLOCK_TAGS
+        and link_counts[block] >= MIN_LINK_ITEMS
+        and block not in holds_heading
+        and not (block.tag == "table" and block in holds_table)
+        and _link_items(block) is not None
+        for block in elements
+    )
+
+
+def _children(element: etree._Element) -> list[etree._Element | str]:
+    """An element's children as bs4 lists them: elements, comments and strings."""
+    nodes: list[etree._Element | str] = [element.text] if element.text else []
+    for child in element:
+        nodes.append(child)
+        if child.tail:
+            nodes.append(child.tail)
+    return nodes
+
+
+def _link_items(block: etree._Element) -> list[etree._Element] | None:
+    """As `html._link_items`."""
+    strings = [node for node in _children(block) if isinstance(node, str)]
+    if any(_LINK_SEPARATORS.sub("", string) for string in strings):
+        return None
+    links: list[etree._Element] = []
+    for child in block.iterchildren(etree.Element):
+        text = _LINK_SEPARATORS.sub("", _get_text(child))
+        if not text:
+            continue
+        item_links = [child] if child.tag == "a" else _top_links(child)
+        linked = "".join(_LINK_SEPARATORS.sub("", _get_text(link)) for link in item_links)
+        if not item_links or linked != text:
+            return None
+        links.extend(item_links)
+    return links if len(links) >= MIN_LINK_ITEMS else None
+
+
+def _top_links(item: etree._Element) -> list[etree._Element]:
+    links = []
+    for link in item.iter("a"):
+        if link is item:
+            continue
+        parent = link.getparent()
+        while parent is not None and parent is not item and parent.tag != "a":
+            parent = parent.getparent()
+        if (parent is None or parent is item) and link.get("href"):
+            links.append(link)
+    return links
+
+
+def _no_link_run(root: etree._Element, elements: list[etree._Element]) -> bool:
+    """No run of `MIN_LINK_ITEMS` links one per line (`html._drop_link_runs` reads those)."""
+    holders = {link.getparent() for link in elements if link.tag == "a" and link.get("href")}
+    for parent in (root, *elements):
+        if parent not in holders:
+            continue
+        run = 0
+        broken = True  # a line break since the run's last link
+        for child in _children(parent):
+            if isinstance(child, str):
+                if _LINK_SEPARATORS.sub("", child):
+                    run, broken = 0, True
+            elif child.tag == "a" and child.get("href"):
+                run = 1 if not broken else run + 1
+                broken = False
+                if run >= MIN_LINK_ITEMS:
+                    return False
+            elif child.tag == "br":
+                broken = True
+            else:
+                run, broken = 0, True
+    return True
+
+
+def _no_credit(root: etree._Element, elements: list[etree._Element]) -> bool:
+    """None of the page's last blocks is the credit `html._drop_generator_credit` drops."""
+    blocks: list[etree._Element] = []
+    for element in reversed(elements):
+        if len(blocks) == CREDIT_WITHIN:
+            break
+        if element.tag in ("p", "div", "address", "small", "font") and _get_text(element).strip():
+            blocks.append(element)
+    for block in reversed(blocks):
+        for _ in range(MAX_CREDIT_WRAPPERS):
+            parent = block.getparent()
+            if parent is None or parent is root:
+                break
+            if _squashed(_get_text(parent)) != _squashed(_get_text(block)):
+                break
+            block = parent
+        text = " ".join(_get_text(block).split())
+        linked = any(link.get("href") is not None for link in block.iter("a") if link is not block)
+        if linked and len(text) <= MAX_CREDIT_CHARS and _GENERATOR_CREDIT.match(text):
+            return False
+    return True
 
 
 def _hidden(element: etree._Element) -> bool:
