@@ -14,11 +14,15 @@ loader's rules were written and tuned against bs4's. Hence the fast path is take
   HTML 4's named entities and valid character references, written with their `;`, no
   carriage returns or control characters, no CDATA sections or processing instructions;
 - its content uses only the rules ported here: headings, paragraphs and blocks, lists
-  (numbered as `html.py` numbers them), tables, preformatted text, the dropped elements
-  (`DROPPED_TAGS`, hidden ones) and the title banner. A page with a link, a landmark role, a
-  class or id the chrome and footnote rules name, a definition list, a `<summary>`, a form,
-  a `<header>`, `<main>` or `<article>`, or bold text in a paragraph (FAQ questions and
-  item titles) is read by bs4.
+  (numbered as `html.py` numbers them), tables, preformatted text, the elements dropped as
+  chrome (`DROPPED_TAGS`, hidden ones, landmark roles, the generators' classes and ids,
+  search forms, the page's own `<header>`, permalinks, "Show Source"), the content root
+  (`<main>`, `role=main`, Sphinx's `div.body`, a single `<article>`) and the title banner;
+- the rules not ported would change nothing, as far as a cheap look can tell: no block of
+  nothing but link items (link lists), no run of links one per line, no generator's credit,
+  no navigation `rel`, no all-bold short paragraph that asks or is linked to (questions) or
+  opens a list item (item titles). A page with a definition list, a `<summary>`, footnotes
+  or their references, or Doxygen's title is read by bs4.
 
 Any doubt returns None and the caller reads the page with bs4: the output is byte-identical
 either way (`bench.check_loader_output` and `tests/unit/test_html_fast.py` check it).
@@ -27,7 +31,6 @@ either way (`bench.check_loader_output` and `tests/unit/test_html_fast.py` check
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from html.entities import name2codepoint
 
 from bs4.builder import HTMLTreeBuilder
@@ -35,12 +38,18 @@ from bs4.dammit import EncodingDetector
 from lxml import etree
 
 from services.knowledge.loaders.common import SectionBuilder, humanise_stem
+from services.knowledge.loaders.html_fast_walk import (
+    _children,
+    _contents,
+    _get_text,
+    _heading_text,
+    _inline_text,
+    _Walker,
+)
 from services.knowledge.loaders.html_text import (
     _GENERATOR_CREDIT,
-    _HEADING_DECORATION,
     _LINK_SEPARATORS,
     _PERMALINK_TEXTS,
-    BLOCK_TAGS,
     CHROME_CLASSES,
     CHROME_IDS,
     CHROME_ROLES,
@@ -59,23 +68,17 @@ from services.knowledge.loaders.html_text import (
     REFERENCE_CLASSES,
     SECTIONING_TAGS,
     SPHINX_SOURCE_LINK,
-    WORD_BREAK_TAGS,
     HtmlPage,
     _Emitter,
-    _Glue,
-    _integer,
-    _Newlines,
     _page_title,
     _site_suffix_removed,
     _squashed,
-    _table_row,
-    reads_as_prose,
 )
 
 #: Elements whose rules are not ported: any of them sends the page to bs4.
 UNPORTED_TAGS = frozenset(
     (
-        *("dl", "dt", "dd", "summary"),  # definitions and questions
+        "summary",  # a question
         # what libxml2 reads as raw text, html.parser as markup
         *("xmp", "plaintext", "noembed", "noframes", "textarea"),
     )
@@ -342,7 +345,7 @@ def _permalinks(tree: etree._Element) -> list[etree._Element]:
     """Anchors in headings that only mark a link to the heading ("¶", "#")."""
     return [
         link
-        for heading in tree.iter(*HEADING_TAGS)
+        for heading in tree.iter(*HEADING_TAGS, "dt")
         for link in heading.iter("a")
         if link.get("href", "").startswith("#") and _get_text(link).strip() in _PERMALINK_TEXTS
     ]
@@ -478,16 +481,6 @@ def _no_link_list(elements: list[etree._Element]) -> bool:
     )
 
 
-def _children(element: etree._Element) -> list[etree._Element | str]:
-    """An element's children as bs4 lists them: elements, comments and strings."""
-    nodes: list[etree._Element | str] = [element.text] if element.text else []
-    for child in element:
-        nodes.append(child)
-        if child.tail:
-            nodes.append(child.tail)
-    return nodes
-
-
 def _link_items(block: etree._Element) -> list[etree._Element] | None:
     """As `html._link_items`."""
     strings = [node for node in _children(block) if isinstance(node, str)]
@@ -603,47 +596,6 @@ def _drop(element: etree._Element) -> bool:
     return True
 
 
-def _contents(element: etree._Element) -> list[object]:
-    """An element's children and strings, as bs4's `contents` (comments left out)."""
-    nodes: list[object] = [element.text] if element.text else []
-    for child in element:
-        if isinstance(child.tag, str):
-            nodes.append(child)
-        if child.tail:
-            nodes.append(child.tail)
-    return nodes
-
-
-def _strings(node: etree._Element, breaks: bool) -> list[str]:
-    """The strings in an element, in document order (comments left out), and a space for
-    every word-breaking element in it when `breaks`."""
-    if not len(node):
-        return [node.text] if node.text else []
-    parts: list[str] = []
-    for event, element in etree.iterwalk(node, events=("start", "end", "comment")):
-        if event == "start":
-            if breaks and element is not node and element.tag in WORD_BREAK_TAGS:
-                parts.append(" ")
-            if element.text:
-                parts.append(element.text)
-        elif element is not node and element.tail:
-            parts.append(element.tail)
-    return parts
-
-
-def _inline_text(node: etree._Element) -> str:
-    """As `html._inline_text`."""
-    return " ".join("".join(_strings(node, True)).split())
-
-
-def _heading_text(node: etree._Element) -> str:
-    return _inline_text(node).strip(_HEADING_DECORATION)
-
-
-def _get_text(node: etree._Element) -> str:
-    return "".join(_strings(node, False))
-
-
 def _drop_title_banner(tree: etree._Element, root: etree._Element, title: str) -> bool:
     """As `html._drop_title_banner`: a block before the first heading that only repeats the
     page title goes. (False: a string shared with a dropped element's neighbour; see `_drop`.)"""
@@ -674,88 +626,3 @@ def _drop_title_banner(tree: etree._Element, root: etree._Element, title: str) -
         if not _drop(banner):
             return False
     return True
-
-
-class _Walker:
-    """`html._Walker` over libxml2's tree, for the elements the fast path takes."""
-
-    def __init__(self, out: _Emitter) -> None:
-        self.out = out
-        self.stack: list[object] = []
-        self.numbers: dict[etree._Element, int] = {}  # next item number of each <ol>
-
-    def walk(self, nodes: Iterable[object]) -> None:
-        self.stack.extend(reversed(list(nodes)))
-        while self.stack:
-            node = self.stack.pop()
-            if isinstance(node, str):
-                self.out.inline(node)
-            elif isinstance(node, etree._Element):
-                self._element(node)
-            elif isinstance(node, _Newlines):
-                self.out.newlines(node.count)
-            elif isinstance(node, _Glue):
-                self.out.glued = True
-
-    def _push(self, *nodes: object) -> None:
-        self.stack.extend(reversed(nodes))
-
-    def _element(self, node: etree._Element) -> None:
-        out = self.out
-        name = node.tag
-        if name in HEADING_LEVELS:
-            out.heading(HEADING_LEVELS[name], _heading_text(node))
-        elif name == "br":
-            out.newlines(1)
-        elif name == "pre":
-            code = _get_text(node).strip("\n")
-            if code.strip():
-                out.block(code if reads_as_prose(code) else f"```\n{code}\n```")
-        elif name == "table":
-            rows = [row for tr in node.iter("tr") if (row := _row(tr))]
-            if rows:
-                out.block("\n".join(rows))
-        elif name == "li":
-            out.unglue()
-            out.newlines(1)
-            out.inline(self._marker(node))
-            self._push(_Glue(), *_contents(node), _Newlines(1))
-        elif name in BLOCK_TAGS:
-            out.newlines(2)
-            self._push(*_contents(node), _Newlines(2))
-        else:
-            self._push(*_contents(node))
-
-    def _marker(self, item: etree._Element) -> str:
-        """ "- " or the item's number, as `html._Walker` numbers it."""
-        parent = next(item.iterancestors("ol", "ul"), None)
-        if parent is None or parent.tag != "ol":
-            return "- "
-        number = _integer(item.get("value"))
-        if number is None:
-            number = self.numbers.get(parent)
-            if number is None:
-                number = _list_start(parent)
-        self.numbers[parent] = number + (-1 if "reversed" in parent.attrib else 1)
-        return f"{number}. "
-
-
-def _list_start(ordered: etree._Element) -> int:
-    start = _integer(ordered.get("start"))
-    if start is not None:
-        return start
-    if "reversed" in ordered.attrib:
-        return sum(
-            1 for item in ordered.iter("li") if next(item.iterancestors("ol", "ul")) is ordered
-        )
-    return 1
-
-
-def _row(row: etree._Element) -> str | None:
-    return _table_row(
-        [
-            _inline_text(cell)
-            for cell in row
-            if isinstance(cell.tag, str) and cell.tag in ("td", "th")
-        ]
-    )
