@@ -127,6 +127,12 @@ PORTED = {
         "<dt>Term<a href='#t'>¶</a></dt><dd><ul><li>x</li></ul></dd></dl><p>After.</p>",
         head="<meta charset='utf-8'><title>Options</title>",
     ),
+    "body and html left open": b"<html><body><h1>T</h1><p>x</p>\n\n",
+    "an XHTML prolog": b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//'
+    b'DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
+    b'<html xmlns="http://www.w3.org/1999/xhtml" lang="en"><head><meta http-equiv="Content-Type"'
+    b' content="text/html; charset=UTF-8" /><title>WAL</title></head><body><h1>WAL</h1>'
+    b"<p>Caf\xc3\xa9<br />log</p></body></html>",
     "a single article": _page(
         "<div>Outside the article</div><article><h1>News</h1><p>Body.</p></article>"
     ),
@@ -195,7 +201,8 @@ MALFORMED = {
     "a Doxygen title": _page("<div class='header'><div class='headertitle'>T</div></div>"),
     "a footnote role": _page("<h1>T</h1><section role='doc-endnotes'>x</section>"),
     "a dropped element between words": _page("<h1>T</h1><p>Ru<script>x</script>les</p>"),
-    "unclosed at the end": b"<html><body><h1>T</h1><p>x</p>",
+    "unclosed at the end": b"<html><body><h1>T</h1><p>x</p><div>open",
+    "a prolog not first": b"<html><?xml version='1.0'?><body><h1>T</h1></body></html>",
 }
 
 

@@ -115,6 +115,8 @@ _ATTRIBUTE_NAME = re.compile(r"""\s+([^\s"'>/=]+)(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^
 _REFERENCE = re.compile(r"&(?:(#[0-9]+|#[xX][0-9a-fA-F]+|[a-zA-Z][a-zA-Z0-9]*);|(?=[\s<&]|$))")
 _AMPERSAND = re.compile(r"&")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+_XML_PROLOG = re.compile(r"\s*<\?xml\s[^<>]*\?>")
 _AFTER_BODY = re.compile(r"</body\s*>\s*(?:</html\s*>)?\s*\Z", re.IGNORECASE)
 #: A cheap first look for what `_read` would refuse anyway (links above all: most pages).
 _UNPORTED_MARKUP = re.compile(
@@ -133,7 +135,9 @@ def read_fast(name: str, data: bytes) -> HtmlPage | None:
     if expected is None:
         return None
     try:
-        tree = etree.fromstring(text, etree.HTMLParser(no_network=True))
+        # (bytes: libxml2 turns down a string that declares its encoding, as XHTML's prolog
+        # does; the bytes are ASCII or UTF-8, `_decoded` made sure)
+        tree = etree.fromstring(data, etree.HTMLParser(encoding="utf-8", no_network=True))
     except (etree.ParserError, ValueError):
         return None
     if tree is None or not _same_events(tree, expected):
@@ -179,12 +183,14 @@ def _references_agree(text: str) -> bool:
 def _events(text: str) -> list[str] | None:
     """The start ("div") and end ("/div") events of the page's tags as written, when they
     are well nested and end the page; else None. One scan: every end (of a comment, of a
-    script) is looked for once, from where it starts."""
-    if _AFTER_BODY.search(text) is None:
+    script) is looked for once, from where it starts. A page may leave its <body> and <html>
+    open (both parsers end them with the page), or close them with nothing after."""
+    if _BODY_END.search(text) is not None and _AFTER_BODY.search(text) is None:
         return None
     events: list[str] = []
     stack: list[str] = []
-    at = 0
+    prolog = _XML_PROLOG.match(text)  # XHTML's "<?xml ...?>": outside the page for both
+    at = prolog.end() if prolog is not None else 0
     while (match := _MARKUP.search(text, at)) is not None:
         if _LEFT_MARKUP.search(text, at, match.start()):
             return None
@@ -222,9 +228,10 @@ def _events(text: str) -> list[str] | None:
             else:
                 events.append(name)
                 stack.append(name)
-    if _LEFT_MARKUP.search(text, at):
+    if _LEFT_MARKUP.search(text, at) or stack not in ([], ["html"], ["html", "body"]):
         return None
-    return events if not stack and events[:1] == ["html"] else None
+    events += ["/" + name for name in reversed(stack)]
+    return events if events[:1] == ["html"] else None
 
 
 def _comment_end(text: str, at: int) -> int:
