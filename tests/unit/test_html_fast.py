@@ -127,6 +127,18 @@ PORTED = {
         "<dt>Term<a href='#t'>¶</a></dt><dd><ul><li>x</li></ul></dd></dl><p>After.</p>",
         head="<meta charset='utf-8'><title>Options</title>",
     ),
+    "link lists": _page(
+        "<div><a href='/'>Home</a> | <a href='/docs'>Docs</a> | <a href='/blog'>Blog</a></div>"
+        "<div>Contents<ul><li><a href='#a'>Part A</a></li><li><a href='#b'>Part B</a></li>"
+        "<li><a href='#c'>Part C</a></li></ul></div><h1>Guide</h1><p>Intro with "
+        "<a href='/x'>a</a>, <a href='/y'>b</a> and <a href='/z'>c</a>.</p>"
+        "<table><tr><td><a href='/p'>Prev</a></td><td><a href='/u'>Up</a></td>"
+        "<td><a href='/n'>Next</a></td></tr></table><h2 id='a'>Part A</h2><p>text</p>"
+        "<ul><li><a href='/one'>one long link text here</a></li><li><a href='/two'>two</a></li>"
+        "<li><a href='/three'>three</a></li></ul>"
+        "<table><tr><td><a href='/p'>Prev</a></td><td><a href='/u'>Up</a></td>"
+        "<td><a href='/n'>Next</a></td></tr></table>"
+    ),
     "body and html left open": b"<html><body><h1>T</h1><p>x</p>\n\n",
     "an XHTML prolog": b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//'
     b'DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
@@ -177,10 +189,6 @@ MALFORMED = {
     "custom element": _page("<h1>T</h1><my-widget>x</my-widget>"),
     "cdata": _page("<h1>T</h1><![CDATA[x]]>"),
     "duplicate attribute": _page("<h1>T</h1><ol start=2 start=5><li>x</li></ol>"),
-    "a link list": _page(
-        "<h1>T</h1><ul><li><a href='/a'>a</a></li><li><a href='/b'>b</a>"
-        "</li><li><a href='/c'>c</a></li></ul>"
-    ),
     "links one per line": _page(
         "<h1>T</h1><p><a href='/a'>a</a><br><a href='/b'>b</a><br><a href='/c'>c</a></p>"
     ),
@@ -263,3 +271,39 @@ def test_a_hostile_page_is_turned_down_in_one_scan() -> None:
     ):
         # (closed, so that the scan runs to its end rather than stopping at the first look)
         assert read_fast("hostile.html", page + b"</body></html>") is None
+
+
+def _random_link_block(rng: random.Random) -> str:
+    """A block of links as menus, tables of contents and bars are written, or not quite."""
+    texts = (*WORDS[:5], "Next", "Part A")
+    links = [
+        f"<a href='{rng.choice(('#p', '/page', '#', ''))}'>{rng.choice(texts)}</a>"
+        for _ in range(rng.randint(2, 6))
+    ]
+    shape = rng.random()
+    if shape < 0.3:
+        tag = rng.choice(("ul", "ol"))
+        block = f"<{tag}>" + "".join(f"<li>{link}</li>" for link in links) + f"</{tag}>"
+    elif shape < 0.5:
+        block = "<table><tr>" + "".join(f"<td>{link}</td>" for link in links) + "</tr></table>"
+    else:
+        tag = rng.choice(("p", "div"))
+        glue = rng.choice((" | ", "<br>", " ", ", and ", ""))
+        block = f"<{tag}>{glue.join(links)}</{tag}>"
+    label = rng.choice(("", "Contents", "Table of contents and more words " * 4))
+    return f"<div>{label}{block}</div>" if rng.random() < 0.5 else block
+
+
+def test_random_pages_of_link_blocks_read_the_same_on_both_paths() -> None:
+    rng = random.Random(29112026)
+    taken = 0
+    for number in range(300):
+        parts = [_random_link_block(rng) if rng.random() < 0.6 else "<h2>Part</h2><p>x</p>"]
+        parts += [_random_link_block(rng) for _ in range(rng.randint(0, 3))]
+        bar = _random_link_block(rng)
+        body = bar + "<h1>Rules</h1>" + "".join(parts) + (bar if rng.random() < 0.4 else "")
+        fast, slow = _both(f"links-{number}.html", _page(body))
+        if fast is not None:
+            taken += 1
+            assert fast == slow, body
+    assert taken >= 100, taken

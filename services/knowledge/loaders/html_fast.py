@@ -60,10 +60,14 @@ from services.knowledge.loaders.html_text import (
     HEADING_LEVELS,
     HEADING_TAGS,
     LINK_BLOCK_TAGS,
+    MAX_BAR_LINKS,
     MAX_CREDIT_CHARS,
     MAX_CREDIT_WRAPPERS,
+    MAX_LABEL_CHARS,
+    MAX_MENU_LINK_WORDS,
     MAX_QUESTION_CHARS,
     MIN_LINK_ITEMS,
+    MIN_TOC_SHARE,
     NAV_RELS,
     REFERENCE_CLASSES,
     SECTIONING_TAGS,
@@ -455,17 +459,23 @@ def _is_link_target(tag: etree._Element, linked: set[str]) -> bool:
 
 
 def _links_change_nothing(root: etree._Element) -> bool:
-    """Whether `html.py`'s rules for links (link lists, links one per line, the generator's
-    credit) would leave the content as it is; where one might not, the page goes to bs4."""
+    """Drop the link lists as `html._drop_link_lists` does; then whether the other rules for
+    links (links one per line, the generator's credit) would leave the content as it is.
+    False, where one might not or a drop cannot be made alike: the page goes to bs4."""
     elements = list(root.iter(etree.Element))[1:]  # (not the root: `find_all`'s list)
     if not any(e.tag == "a" and e.get("href") for e in elements):
         return True
-    return _no_link_list(elements) and _no_link_run(root, elements) and _no_credit(root, elements)
+    if not _drop_link_lists(root, elements):
+        return False
+    elements = list(root.iter(etree.Element))[1:]
+    return _no_link_run(root, elements) and _no_credit(root, elements)
 
 
-def _no_link_list(elements: list[etree._Element]) -> bool:
-    """No block of `html._drop_link_lists`'s (`MIN_LINK_ITEMS` links or more, no heading, not
-    a table of tables) is made of nothing but link items, the only kind that rule drops."""
+def _drop_link_lists(root: etree._Element, elements: list[etree._Element]) -> bool:
+    """As `html._drop_link_lists` (see there); False when a drop cannot be made alike."""
+    order = {element: index for index, element in enumerate(elements)}
+    first_heading = next((e for e in elements if e.tag in HEADING_LEVELS), None)
+    content_starts = order[first_heading] if first_heading is not None else len(elements)
     link_counts: dict[etree._Element, int] = {}
     holds_heading: set[etree._Element] = set()
     holds_table: set[etree._Element] = set()
@@ -478,14 +488,74 @@ def _no_link_list(elements: list[etree._Element]) -> bool:
             if child.tag == "table" or child in holds_table:
                 holds_table.add(element)
         link_counts[element] = count
-    return not any(
-        block.tag in LINK_BLOCK_TAGS
+    blocks = [
+        block
+        for block in elements
+        if block.tag in LINK_BLOCK_TAGS
         and link_counts[block] >= MIN_LINK_ITEMS
         and block not in holds_heading
         and not (block.tag == "table" and block in holds_table)
-        and _link_items(block) is not None
-        for block in elements
+    ]
+    items: dict[etree._Element, list[etree._Element] | None] = {}
+    shown: dict[tuple[str, ...], set[frozenset[etree._Element]]] = {}
+    for block in blocks:
+        if link_counts[block] <= MAX_BAR_LINKS:
+            links = items[block] = _link_items(block)
+            if links and all(len(_get_text(link).split()) <= MAX_MENU_LINK_WORDS for link in links):
+                shown.setdefault(_link_texts(links), set()).add(frozenset(links))
+    bar_links = {text for texts, copies in shown.items() if len(copies) > 1 for text in texts}
+    gone: set[etree._Element] = set()
+    for block in blocks:
+        if block in gone or any(parent in gone for parent in block.iterancestors()):
+            continue
+        links = items[block] if block in items else _link_items(block)
+        if not links:
+            continue
+        texts = _link_texts(links) if block in items else ()
+        repeated = texts in shown and bar_links.issuperset(texts)
+        if repeated or _is_navigation(links, order[block] < content_starts):
+            extent = _navigation_extent(block, root, holds_heading)
+            if not _drop(extent):
+                return False
+            gone.add(extent)
+    return True
+
+
+def _link_texts(links: list[etree._Element]) -> tuple[str, ...]:
+    return tuple(_squashed(_get_text(link)) for link in links)
+
+
+def _is_navigation(links: list[etree._Element], before_content: bool) -> bool:
+    """As `html._is_navigation`."""
+    in_page = sum(str(link.get("href")).startswith("#") for link in links)
+    if in_page >= MIN_TOC_SHARE * len(links):
+        return True
+    short = all(len(_get_text(link).split()) <= MAX_MENU_LINK_WORDS for link in links)
+    return before_content and short
+
+
+def _navigation_extent(
+    block: etree._Element, root: etree._Element, holds_heading: set[etree._Element]
+) -> etree._Element:
+    """As `html._navigation_extent`: the block, or its outermost wrapper of a label's text."""
+    extent = block
+    while (
+        (parent := extent.getparent()) is not None
+        and parent is not root
+        and parent not in holds_heading
+        and _non_link_chars(parent) <= MAX_LABEL_CHARS
+    ):
+        extent = parent
+    return extent
+
+
+def _non_link_chars(tag: etree._Element) -> int:
+    links = sum(
+        len(_squashed(_get_text(link)))
+        for link in tag.iter("a")
+        if link is not tag and link.get("href") is not None
     )
+    return len(_squashed(_get_text(tag))) - links
 
 
 def _link_items(block: etree._Element) -> list[etree._Element] | None:
