@@ -14,15 +14,15 @@ loader's rules were written and tuned against bs4's. Hence the fast path is take
   HTML 4's named entities and valid character references, written with their `;`, no
   carriage returns or control characters, no CDATA sections or processing instructions;
 - its content uses only the rules ported here: headings, paragraphs and blocks, lists
-  (numbered as `html.py` numbers them), tables, preformatted text, the elements dropped as
-  chrome (`DROPPED_TAGS`, hidden ones, landmark roles, the generators' classes and ids,
-  search forms, the page's own `<header>`, permalinks, "Show Source"), the content root
-  (`<main>`, `role=main`, Sphinx's `div.body`, a single `<article>`) and the title banner;
-- the rules not ported would change nothing, as far as a cheap look can tell: no block of
-  nothing but link items (link lists), no run of links one per line, no generator's credit,
-  no navigation `rel`, no all-bold short paragraph that asks or is linked to (questions) or
-  opens a list item (item titles). A page with a definition list, a `<summary>`, footnotes
-  or their references, or Doxygen's title is read by bs4.
+  (numbered as `html.py` numbers them), definition lists, tables, preformatted text, the
+  elements dropped as chrome (`DROPPED_TAGS`, hidden ones, landmark roles, the generators'
+  classes and ids, search forms, the page's own `<header>`, permalinks, "Show Source"), the
+  content root (`<main>`, `role=main`, Sphinx's `div.body`, a single `<article>`), link
+  lists (tables of contents, menus, bars) and the title banner;
+- the rules not ported would change nothing, as far as a cheap look can tell: no run of
+  links one per line, no generator's credit, no navigation `rel`, no all-bold short
+  paragraph that asks or is linked to (questions) or opens a list item (item titles). A
+  page with a `<summary>`, footnotes or their references, or Doxygen's title is read by bs4.
 
 Any doubt returns None and the caller reads the page with bs4: the output is byte-identical
 either way (`bench.check_loader_output` and `tests/unit/test_html_fast.py` check it).
