@@ -53,10 +53,11 @@ def test_a_sample_page_reads_the_same_on_both_paths_with_and_without_its_links(
         assert fast is None or fast == slow
 
 
-def test_many_sample_pages_take_the_fast_path_once_their_links_are_out() -> None:
-    """(Else the test above would compare nothing.)"""
-    taken = [path for path in PAGES if read_fast(path.name, _LINK_TAGS.sub(b"", path.read_bytes()))]
-    assert len(taken) >= 5, len(taken)
+def test_most_sample_pages_take_the_fast_path() -> None:
+    """(Else the test above would compare little: 63 of the 88 took it when it was written;
+    the SQLite pages' unclosed tags send them to bs4.)"""
+    taken = [path for path in PAGES if read_fast(path.name, path.read_bytes()) is not None]
+    assert len(taken) >= 50, len(taken)
 
 
 # Pages for the rules the fast path ports; each must take it and read as bs4 reads it.
