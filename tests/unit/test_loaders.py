@@ -596,6 +596,27 @@ def test_html_with_no_visible_text_is_invalid(loader: FileLoader) -> None:
         loader.load("blank.html", b"<html><head><script>x()</script></head><body> </body></html>")
 
 
+def test_html_a_title_banner_among_misnested_tags_is_dropped_once() -> None:
+    """html.parser's tree of misnested tags can link a string before the first heading that
+    a title banner dropped before holds: that wiped string is passed over, not read."""
+    body = (
+        "<h1>Rules</h1><span role='main'>Rules<ol><span value='3'><table hidden><div star"
+        "t='2'></div><ol value='3'>\n<blockquote hidden></blockquote></ol></table>Rules<bl"
+        "ockquote></blockquote>beta</span>Rules<i>  <pre><tr id='n'><small role='main'></"
+        "small><div value='3'>&amp;é\nRules</div></tr></pre><p value='3'>¶alpha</p><a><ul "
+        "value='3'>\ngamma deltaalpha<h2 id='n'>¶</h2></ul></a></i>alpha</ol><a id='n' hre"
+        "f='/page'><i class='note'></i>Rules¶<td>beta<td id='n'></td><h2><ol id='n'>beta&"
+        "amp;</ol><pre role='main'>é\n<tr role='main'>gamma delta    gamma delta</tr></pre"
+        "></h2></td></a></span>¶beta"
+    )
+    page = (
+        f"<html><head><meta charset='utf-8'><title>Rules</title></head><body>{body}</body></html>"
+    )
+    document = FileLoader().load("misnested.html", page.encode())
+    assert document.title == "Rules"
+    assert "beta" in "\n".join(section.text for section in document.sections)
+
+
 # --- PDF -----------------------------------------------------------------------------------
 
 
