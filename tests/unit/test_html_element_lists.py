@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from services.knowledge.loaders.html import HEADING_TAGS, _live, _named
+from services.knowledge.loaders.html_soup import _live, _named
+from services.knowledge.loaders.html_text import HEADING_TAGS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(

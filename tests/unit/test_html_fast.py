@@ -220,10 +220,34 @@ def test_a_page_the_parsers_could_read_apart_goes_to_bs4(name: str) -> None:
     assert read_fast(f"{name}.html", MALFORMED[name]) is None
 
 
-BLOCKS = ("div", "p", "section", "blockquote", "ul", "ol", "li", "table", "tr", "td", "pre")
+BLOCKS: tuple[str, ...] = (
+    "div",
+    "p",
+    "section",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "tr",
+    "td",
+    "pre",
+)
 BLOCKS += ("dl", "dt", "dd", "dd", "main", "header", "nav", "aside")
 INLINE = ("span", "em", "i", "code", "b", "small", "br", "script", "h2", "h3", "a", "a")
-WORDS = ("alpha", "beta", "  ", "\n", "gamma delta", "&amp;", "x|y", "Rules", "¶", "é", "Why?")
+WORDS: tuple[str, ...] = (
+    "alpha",
+    "beta",
+    "  ",
+    "\n",
+    "gamma delta",
+    "&amp;",
+    "x|y",
+    "Rules",
+    "¶",
+    "é",
+    "Why?",
+)
 WORDS += ("<!-- c -->", "Rules:", "|")
 
 

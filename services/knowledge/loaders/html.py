@@ -53,15 +53,14 @@ Rules:
   (`updated`, `last-modified`, `article:modified_time`, ...), `supersedes` (the document
   this one replaces) and metadata (`author`, `description`, `keywords`, `lang`).
 
-Why this module is over 800 lines: it is one format's loader, and the rules above are one
-walk over one parsed page that share its helpers (what is chrome, what is a link list, where
-an implied heading starts); split over several files, one rule would be read in pieces.
+The rules' code: `html_chrome.py` (chrome, navigation, the content root, the banner and the
+credit), `html_footnotes.py`, `html_soup.py` (the helpers they share) and, here, the walk
+over what is left; `html_fast.py` reads well-formed pages the same way through libxml2.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -79,48 +78,14 @@ from services.knowledge.loaders.common import (
 )
 from services.knowledge.loaders.html_fast import read_fast
 from services.knowledge.loaders.html_text import (
-    _FOOTNOTE_LABEL,
-    _GENERATOR_CREDIT,
-    _HEADING_DECORATION,
-    _LINK_SEPARATORS,
-    _PERMALINK_TEXTS,
-    _PUNCTUATION_START,
-    BACKREF_SELECTORS,
     BLOCK_TAGS,
     CATEGORY_META,
-    CHROME_CLASSES,
-    CHROME_IDS,
-    CHROME_ROLES,
-    CREDIT_WITHIN,
     DATE_META,
-    DOXYGEN_HEADER,
-    DROPPED_TAGS,
-    FOOTNOTE_CONTAINER_ROLES,
-    FOOTNOTE_CONTAINERS,
-    FOOTNOTE_ITEM_SELECTORS,
     FOOTNOTES_HEADING,
     HEADING_LEVELS,
-    HEADING_TAGS,
     HTML_EXTENSIONS,
-    LINK_BLOCK_TAGS,
-    MAX_BAR_LINKS,
-    MAX_CREDIT_CHARS,
-    MAX_CREDIT_WRAPPERS,
-    MAX_LABEL_CHARS,
-    MAX_MENU_LINK_WORDS,
-    MAX_NAV_LABEL_CHARS,
-    MAX_NAV_REL_LINKS,
     MAX_QUESTION_CHARS,
     METADATA_META,
-    MIN_LINK_ITEMS,
-    MIN_NAV_REL_LINKS,
-    MIN_TOC_SHARE,
-    NAV_REL_BLOCKS,
-    NAV_RELS,
-    REFERENCE_CLASSES,
-    REFERENCE_ROLE,
-    SECTIONING_TAGS,
-    SPHINX_SOURCE_LINK,
     SUPERSEDES_META,
     UPDATED_META,
     WORD_BREAK_TAGS,
@@ -143,15 +108,30 @@ from use_cases.shared.errors import InvalidDocument
 
 if TYPE_CHECKING:
     # bs4's own name for what an attribute filter may be (a `dict` of it is invariant)
-    from bs4._typing import _StrainableAttribute
-
-SEARCH_INPUTS: tuple[dict[str, _StrainableAttribute], ...] = ({"type": "search"}, {"name": "q"})
-
-
-@dataclass
-class _Footnote:
-    label: str | None
-    body: Tag
+    pass
+from services.knowledge.loaders.html_chrome import (
+    _content_root,
+    _drop_chrome,
+    _drop_generator_credit,
+    _drop_link_lists,
+    _drop_title_banner,
+    _in_page_targets,
+)
+from services.knowledge.loaders.html_footnotes import (
+    _Footnote,
+    _take_footnotes,
+)
+from services.knowledge.loaders.html_soup import (
+    _first,
+    _header_title,
+    _heading_text,
+    _inline_text,
+    _list_start,
+    _live,
+    _named,
+    _nearest,
+    _outermost,
+)
 
 
 class HtmlLoader:
@@ -254,445 +234,6 @@ def _meta_tags(elements: list[Tag]) -> dict[str, str]:
     return metas
 
 
-# --- text helpers ---------------------------------------------------------------------------
-
-
-def _inline_text(node: Tag) -> str:
-    """The text of an element on one line: words split only where the markup splits them
-    (`get_text(" ")` would write "( WAL )" for "(<acronym>WAL</acronym>)")."""
-    parts: list[str] = []
-    for piece in node.descendants:
-        if isinstance(piece, NavigableString):
-            if not isinstance(piece, PreformattedString):  # comments, doctypes, CDATA
-                parts.append(str(piece))
-        elif isinstance(piece, Tag) and piece.name in WORD_BREAK_TAGS:
-            parts.append(" ")
-    return " ".join("".join(parts).split())
-
-
-def _heading_text(node: Tag) -> str:
-    return _inline_text(node).strip(_HEADING_DECORATION)
-
-
-def _header_title(elements: list[Tag]) -> str:
-    """A Doxygen page's title, taken out of the page (its <h1>s are the page's sections)."""
-    header_class, title_class = DOXYGEN_HEADER
-    title = next((tag for tag in _named(elements, "div") if title_class in _classes(tag)), None)
-    header = title.find_parent("div", class_=header_class) if isinstance(title, Tag) else None
-    if header is None or not isinstance(title, Tag):  # a header is found from a Tag only
-        return ""
-    text = " ".join(title.get_text().split())
-    header.decompose()
-    return text
-
-
-def _remove(tag: Tag) -> None:
-    """Remove an inline marker without leaving a space before the punctuation after it."""
-    before, after = tag.previous_sibling, tag.next_sibling
-    tag.decompose()
-    if (
-        type(before) is NavigableString
-        and before[-1:].isspace()
-        and type(after) is NavigableString
-        and _PUNCTUATION_START.match(after)
-    ):
-        before.replace_with(before.rstrip())
-
-
-def _removed(tag: Tag) -> bool:
-    """Whether the tag was decomposed: bs4's `decompose` names every element it wipes "",
-    a name no parsed element has. (bs4's `decomposed` property looks its flag up with
-    `getattr`, which on a live tag falls through to `tag.find("_decomposed")`: a search of
-    the whole subtree, quadratic over a page; and `vars(tag)` builds each tag a dictionary
-    of its attributes the first time it is asked, a quarter of the loader's own passes on a
-    page of many short elements.)"""
-    return tag.name == ""
-
-
-def _classes(tag: Tag) -> frozenset[str]:
-    value = tag.get("class")
-    return frozenset(value.split() if isinstance(value, str) else value or ())
-
-
-def _has_ancestor(tag: Tag, names: Iterable[str]) -> bool:
-    """(`find_parent` with several names runs bs4's generic matcher on every ancestor: slow
-    on deep pages.)"""
-    wanted = frozenset(names)
-    return any(parent.name in wanted for parent in tag.parents)
-
-
-def _nearest(tag: Tag, names: Iterable[str]) -> Tag | None:
-    wanted = frozenset(names)
-    return next((parent for parent in tag.parents if parent.name in wanted), None)
-
-
-def _named(elements: Iterable[Tag], names: str | Iterable[str]) -> list[Tag]:
-    """The elements of these names still in the page (`node.find_all(names)` over
-    `node.find_all(True)`). bs4's generic matcher, which `find_all` runs with a name, costs
-    more than the page's parse on a page of many short elements; `find_all(True)` takes a
-    fast path, and a set lookup per element is cheap. A decomposed element's name is ""."""
-    wanted = frozenset((names,) if isinstance(names, str) else names)
-    return [tag for tag in elements if tag.name in wanted]
-
-
-def _live(elements: Iterable[Tag]) -> list[Tag]:
-    """The elements not decomposed since the list was made."""
-    return [tag for tag in elements if not _removed(tag)]
-
-
-def _first(node: Tag, names: str | Iterable[str]) -> Tag | None:
-    """`node.find(names)`, without bs4's generic matcher (see `_named`)."""
-    wanted = frozenset((names,) if isinstance(names, str) else names)
-    return next(
-        (tag for tag in node.descendants if isinstance(tag, Tag) and tag.name in wanted), None
-    )
-
-
-def _outermost(tags: Iterable[Tag]) -> list[Tag]:
-    """The tags not inside another one of them, in document order."""
-    chosen = list(tags)
-    ids = {id(tag) for tag in chosen}
-    return [tag for tag in chosen if not any(id(parent) in ids for parent in tag.parents)]
-
-
-# --- chrome and content -----------------------------------------------------------------
-
-
-def _is_hidden(tag: Tag) -> bool:
-    if not tag.attrs:  # most elements: no attribute to read
-        return False
-    return tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true"
-
-
-def _is_permalink(tag: Tag) -> bool:
-    href = tag.get("href")
-    text = tag.get_text().strip()
-    return isinstance(href, str) and href.startswith("#") and text in _PERMALINK_TEXTS
-
-
-def _is_chrome(tag: Tag) -> bool:
-    if not tag.attrs and tag.name not in ("form", "header"):
-        return False  # a role, class, id or link: all attributes
-    role = tag.get("role")
-    if isinstance(role, str) and role.strip().lower() in CHROME_ROLES:
-        return True
-    classes = _classes(tag)
-    if classes & (CHROME_CLASSES.get(tag.name, frozenset()) | CHROME_CLASSES["*"]):
-        return True
-    if str(tag.get("id", "")).strip().lower() in CHROME_IDS:
-        return True
-    if tag.name == "a":
-        return SPHINX_SOURCE_LINK in str(tag.get("href", ""))  # Sphinx "Show Source"
-    if tag.name == "form":
-        return any(tag.find("input", attrs=attrs) is not None for attrs in SEARCH_INPUTS)
-    # A <header> inside an article or section belongs to it; the page's own is its banner,
-    # unless the page's title heading lives there.
-    return tag.name == "header" and not _has_ancestor(tag, SECTIONING_TAGS) and not tag.find("h1")
-
-
-def _drop_chrome(elements: list[Tag]) -> None:
-    for tag in elements:
-        if not _removed(tag) and (tag.name in DROPPED_TAGS or _is_hidden(tag) or _is_chrome(tag)):
-            tag.decompose()
-    # Only anchors inside headings and terms: "#" elsewhere may be a real, if odd, link text.
-    for holder in _named(elements, (*HEADING_TAGS, "dt")):
-        for link in holder.find_all("a"):
-            if not _removed(link) and _is_permalink(link):
-                link.decompose()
-    _drop_rel_navigation(elements)
-
-
-def _drop_rel_navigation(elements: list[Tag]) -> None:
-    """Blocks of links that say they lead to the next, previous, parent or contents page
-    (`rel="next"`, ...: makeinfo's "Next: …, Previous: …, Up: … [Contents][Index]" above
-    every node) with no more than a label's worth of other text."""
-    blocks: dict[int, Tag] = {}
-    for link in _named(elements, "a"):
-        if link.get("rel") is None:
-            continue
-        block = _nearest(link, NAV_REL_BLOCKS)
-        if block is not None and _rels(link) & NAV_RELS:
-            blocks.setdefault(id(block), block)
-    for block in blocks.values():
-        if not _removed(block) and _is_rel_bar(block):
-            block.decompose()
-
-
-def _is_rel_bar(block: Tag) -> bool:
-    """Whether `block` holds `MIN_NAV_REL_LINKS` to `MAX_NAV_REL_LINKS` links, all with a
-    navigation `rel`, and at most `MAX_NAV_LABEL_CHARS` of other text. One walk that stops
-    as soon as the answer is no: a block nested thousands deep is not read to its end."""
-    links = label = 0
-    stack = list(reversed(block.contents))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Tag):
-            if node.name == "a" and node.get("href"):
-                links += 1
-                if links > MAX_NAV_REL_LINKS or not _rels(node) & NAV_RELS:
-                    return False
-            else:
-                stack.extend(reversed(node.contents))
-        elif type(node) is NavigableString:
-            label += len(_squashed(node))
-            if label > MAX_NAV_LABEL_CHARS:
-                return False
-    return links >= MIN_NAV_REL_LINKS
-
-
-def _rels(link: Tag) -> frozenset[str]:
-    rel = link.get("rel")
-    values = rel if isinstance(rel, list) else str(rel or "").split()
-    return frozenset(str(value).lower() for value in values)
-
-
-def _content_root(soup: BeautifulSoup, elements: list[Tag]) -> Tag | BeautifulSoup:
-    for candidate in (
-        next(iter(_named(elements, "main")), None),
-        next((tag for tag in elements if tag.get("role") == "main"), None),
-        next((tag for tag in elements if tag.name == "div" and "body" in _classes(tag)), None),
-    ):
-        if isinstance(candidate, Tag) and candidate.get_text(strip=True):
-            return candidate
-    articles = [tag for tag in elements if tag.name == "article"]
-    if len(articles) == 1 and articles[0].get_text(strip=True):
-        return articles[0]
-    body = next(iter(_named(elements, "body")), None)
-    return body if isinstance(body, Tag) else soup
-
-
-def _in_page_targets(elements: list[Tag]) -> frozenset[str]:
-    return frozenset(
-        href[1:]
-        for tag in _named(elements, "a")
-        if isinstance(href := tag.get("href"), str) and href.startswith("#") and len(href) > 1
-    )
-
-
-def _link_items(block: Tag) -> list[Tag] | None:
-    """The links of a block made of nothing but link items (>= MIN_LINK_ITEMS links), else
-    None. An item is a child element whose text is all link text (separators aside)."""
-    for child in block.children:
-        if type(child) is NavigableString and _LINK_SEPARATORS.sub("", child):
-            return None  # loose text: a sentence with links, not a list of them
-    links: list[Tag] = []
-    for child in block.children:
-        if not isinstance(child, Tag):
-            continue
-        text = _LINK_SEPARATORS.sub("", child.get_text())
-        if not text:
-            continue
-        item_links = [child] if child.name == "a" else _top_links(child)
-        linked = "".join(_LINK_SEPARATORS.sub("", link.get_text()) for link in item_links)
-        if not item_links or linked != text:
-            return None
-        links.extend(item_links)
-    # Links, not items, are counted: unclosed <li> tags nest a whole menu in its first item.
-    return links if len(links) >= MIN_LINK_ITEMS else None
-
-
-def _top_links(item: Tag) -> list[Tag]:
-    """The links in an item that are not inside another link (html.parser nests an unclosed
-    or nested <a> in the one before it)."""
-    links = []
-    for link in item.find_all("a"):
-        parent = link.parent
-        while parent is not None and parent is not item and parent.name != "a":
-            parent = parent.parent
-        if (parent is None or parent is item) and link.get("href"):
-            links.append(link)
-    return links
-
-
-def _is_navigation(links: Sequence[Tag], before_content: bool) -> bool:
-    in_page = sum(str(link.get("href")).startswith("#") for link in links)
-    if in_page >= MIN_TOC_SHARE * len(links):
-        return True  # a table of contents: everything it names is on the page anyway
-    short = all(len(link.get_text().split()) <= MAX_MENU_LINK_WORDS for link in links)
-    return before_content and short
-
-
-def _non_link_chars(tag: Tag) -> int:
-    links = sum(len(_squashed(link.get_text())) for link in tag.find_all("a", href=True))
-    return len(_squashed(tag.get_text())) - links
-
-
-def _navigation_extent(block: Tag, root: Tag | BeautifulSoup, holds_heading: set[int]) -> Tag:
-    """The block, or the outermost wrapper that is the block plus a label's worth of text."""
-    extent = block
-    while (
-        isinstance(parent := extent.parent, Tag)
-        and parent is not root
-        and id(parent) not in holds_heading
-        and _non_link_chars(parent) <= MAX_LABEL_CHARS
-    ):
-        extent = parent
-    return extent
-
-
-def _drop_link_lists(root: Tag | BeautifulSoup, in_root: list[Tag]) -> None:
-    elements = _live(in_root)
-    order = {id(tag): index for index, tag in enumerate(elements)}
-    first_heading = next((tag for tag in elements if tag.name in HEADING_LEVELS), None)
-    content_starts = order[id(first_heading)] if first_heading is not None else len(elements)
-    # Per element: links and headings inside it, counted bottom-up in one pass (walking up
-    # from every link would be quadratic on the deep trees unclosed tags make).
-    link_counts: dict[int, int] = {}
-    holds_heading: set[int] = set()
-    holds_table: set[int] = set()
-    for tag in reversed(elements):
-        count = int(tag.name == "a" and bool(tag.get("href")))
-        for child in tag.children:
-            if isinstance(child, Tag):
-                count += link_counts[id(child)]
-                if child.name in HEADING_LEVELS or id(child) in holds_heading:
-                    holds_heading.add(id(tag))
-                if child.name == "table" or id(child) in holds_table:
-                    holds_table.add(id(tag))
-        link_counts[id(tag)] = count
-    # A table is a bar of links only when it holds no other table (a layout table does).
-    blocks = [
-        block
-        for block in elements
-        if block.name in LINK_BLOCK_TAGS
-        and link_counts[id(block)] >= MIN_LINK_ITEMS
-        and id(block) not in holds_heading
-        and not (block.name == "table" and id(block) in holds_table)
-    ]
-    # A bar of short links the page shows twice or more (above and below the content, as
-    # texi2html and many site templates do) is navigation wherever it stands, and so is a bar
-    # made of links of such bars (texi2html's last bar leaves out "Up", "<" and ">"). Bars
-    # are short, so only blocks of at most `MAX_BAR_LINKS` links are read for them: reading
-    # every nested block's links would be quadratic on the deep trees unclosed tags make.
-    items: dict[int, list[Tag] | None] = {}
-    shown: dict[tuple[str, ...], set[frozenset[int]]] = {}
-    for block in blocks:
-        if link_counts[id(block)] <= MAX_BAR_LINKS:
-            links = items[id(block)] = _link_items(block)
-            if links and all(len(link.get_text().split()) <= MAX_MENU_LINK_WORDS for link in links):
-                shown.setdefault(_link_texts(links), set()).add(frozenset(map(id, links)))
-    bar_links = {text for texts, copies in shown.items() if len(copies) > 1 for text in texts}
-    for block in blocks:
-        if _removed(block):
-            continue
-        links = items[id(block)] if id(block) in items else _link_items(block)
-        if not links:
-            continue
-        texts = _link_texts(links) if id(block) in items else ()
-        repeated = texts in shown and bar_links.issuperset(texts)
-        if repeated or _is_navigation(links, order[id(block)] < content_starts):
-            _navigation_extent(block, root, holds_heading).decompose()
-    _drop_link_runs(root, elements, order, content_starts)
-
-
-def _link_texts(links: Sequence[Tag]) -> tuple[str, ...]:
-    return tuple(_squashed(link.get_text()) for link in links)
-
-
-def _drop_link_runs(
-    root: Tag | BeautifulSoup, in_root: list[Tag], order: dict[int, int], content_starts: int
-) -> None:
-    """Links one per line (`<a>`s separated by `<br>`, as groff's HTML lists a man page's
-    sections) that are navigation by the link lists' rule. Links in a line of text ("base:
-    Car, Truck, Vehicle") are not such a run. Only the elements with a link among their
-    children are read (a list of 100,000 items holds no run)."""
-    elements = _live(in_root)
-    holders = {id(link.parent) for link in elements if link.name == "a" and link.get("href")}
-    for parent in [root, *elements]:
-        if id(parent) not in holders or _removed(parent):
-            continue
-        run: list[Tag] = []
-        runs: list[list[Tag]] = []
-        broken = True  # a line break since the run's last link
-        for child in parent.children:
-            if isinstance(child, Tag) and child.name == "a" and child.get("href"):
-                if not broken:
-                    runs.append(run)
-                    run = []
-                run.append(child)
-                broken = False
-            elif isinstance(child, Tag) and child.name == "br":
-                broken = True
-            elif not _between_links(child):
-                runs.append(run)
-                run = []
-                broken = True
-        runs.append(run)
-        for links in runs:
-            if len(links) >= MIN_LINK_ITEMS and _is_navigation(
-                links, order.get(id(links[0]), content_starts) < content_starts
-            ):
-                for link in links:
-                    following = link.next_sibling
-                    link.decompose()
-                    if isinstance(following, Tag) and following.name == "br":
-                        following.decompose()
-
-
-def _between_links(node: object) -> bool:
-    """A line break, or text that only separates links ("|", "·", spaces)."""
-    if isinstance(node, Tag):
-        return node.name == "br"
-    return type(node) is NavigableString and not _LINK_SEPARATORS.sub("", node)
-
-
-def _drop_generator_credit(root: Tag | BeautifulSoup, in_root: list[Tag]) -> None:
-    """A block among the page's last (`CREDIT_WITHIN`) that only credits the tool that
-    generated the page, with a link to it (a closing line of content, "Produced by HR with
-    Legal.", links nowhere)."""
-    blocks: list[Tag] = []
-    for tag in reversed(_named(in_root, ("p", "div", "address", "small", "font"))):
-        if len(blocks) == CREDIT_WITHIN:
-            break
-        if tag.get_text(strip=True):
-            blocks.append(tag)
-    for block in reversed(blocks):
-        if _removed(block):
-            continue
-        for _ in range(MAX_CREDIT_WRAPPERS):  # bounded: unclosed tags nest thousands deep
-            parent = block.parent
-            if not isinstance(parent, Tag) or parent is root:
-                break
-            if _squashed(parent.get_text()) != _squashed(block.get_text()):
-                break
-            block = parent
-        text = " ".join(block.get_text().split())
-        linked = block.find("a", href=True) is not None  # to the tool's site
-        if linked and len(text) <= MAX_CREDIT_CHARS and _GENERATOR_CREDIT.match(text):
-            block.decompose()
-
-
-def _drop_title_banner(root: Tag | BeautifulSoup, title: str, in_root: list[Tag]) -> None:
-    """A block before the first heading that only repeats the page title is a banner."""
-    first_heading = next(iter(_named(in_root, HEADING_TAGS)), None)
-    wanted = _squashed(title).casefold()
-    if first_heading is None or not wanted:
-        return
-    repeats = [
-        piece
-        for piece in first_heading.previous_elements
-        if type(piece) is NavigableString and _squashed(piece).casefold() == wanted
-    ]
-    for piece in repeats:
-        # A string inside a banner dropped before is wiped (bs4's `decompose` empties it, its
-        # `parent` included): html.parser's tree of misnested tags can link a string before
-        # the heading that a banner found from a later string holds.
-        if getattr(piece, "_decomposed", False):
-            continue
-        banner = piece.parent
-        if not isinstance(banner, Tag) or banner is root or _removed(banner):
-            continue
-        if not any(parent is root for parent in banner.parents):
-            continue
-        while (
-            isinstance(wrapper := banner.parent, Tag)
-            and wrapper is not root
-            and _squashed(wrapper.get_text()).casefold() == wanted
-        ):
-            banner = wrapper
-        banner.decompose()
-
-
 # --- questions ------------------------------------------------------------------------------
 
 
@@ -745,135 +286,6 @@ def _is_link_target(tag: Tag, linked: frozenset[str]) -> bool:
         and not previous.get_text(strip=True)
         and (previous.get("name") in linked or previous.get("id") in linked)
     )
-
-
-# --- footnotes ------------------------------------------------------------------------------
-
-
-def _take_footnotes(
-    root: Tag | BeautifulSoup, in_root: list[Tag]
-) -> tuple[list[_Footnote], set[int]]:
-    """Detach the footnotes from the running text (removing the markers that point at them);
-    returns them, and the ids of the elements taken out with them."""
-    containers = _outermost(tag for tag in in_root if _is_footnotes(tag))
-    detached = {
-        id(tag) for container in containers for tag in (container, *container.find_all(True))
-    }
-    note_ids = {
-        str(tag["id"]) for container in containers for tag in container.find_all(id=True)
-    } | {str(container["id"]) for container in containers if container.get("id")}
-    reference_ids = _remove_references(in_root, note_ids, containers)
-    footnotes: list[_Footnote] = []
-    for container in containers:
-        footnotes.extend(_footnotes_in(container, reference_ids))
-        container.extract()
-    return footnotes, detached
-
-
-def _in_page_target(link: Tag) -> str | None:
-    href = link.get("href")
-    return href[1:] if isinstance(href, str) and href.startswith("#") else None
-
-
-def _points_at_note(link: Tag, note_ids: set[str]) -> bool:
-    """A link to a footnote that reads like its marker ("1", "[2]", "*"): a sentence that
-    links to a footnote ("see note 1") stays."""
-    label = _bare_label(_inline_text(link))
-    return _in_page_target(link) in note_ids and bool(label and _FOOTNOTE_LABEL.match(label))
-
-
-def _is_footnotes(tag: Tag) -> bool:
-    if not tag.attrs:  # a role or a class
-        return False
-    role = tag.get("role")
-    if isinstance(role, str) and role.strip() in FOOTNOTE_CONTAINER_ROLES:
-        return True
-    return bool(_classes(tag) & FOOTNOTE_CONTAINERS.get(tag.name, frozenset()))
-
-
-def _is_reference(tag: Tag) -> bool:
-    return bool(_classes(tag) & REFERENCE_CLASSES) or tag.get("role") == REFERENCE_ROLE
-
-
-def _remove_references(in_root: list[Tag], note_ids: set[str], containers: list[Tag]) -> set[str]:
-    """Remove footnote reference markers; returns their ids (what back-links point at)."""
-    markers = [
-        tag
-        for tag in _named(in_root, ("a", "sup"))
-        if _is_reference(tag) or (tag.name == "a" and _points_at_note(tag, note_ids))
-    ]
-    inside = {id(tag) for container in containers for tag in container.find_all(True)}
-    reference_ids: set[str] = set()
-    for marker in markers:
-        if _removed(marker) or id(marker) in inside:
-            continue
-        parent = marker.parent
-        if (
-            isinstance(parent, Tag)
-            and parent.name == "sup"
-            and _squashed(parent.get_text()) == _squashed(marker.get_text())
-        ):
-            marker = parent  # <sup><a href="#fn1">1</a></sup>: the whole superscript goes
-        for tag in (marker, *marker.find_all(True)):
-            if tag.get("id"):
-                reference_ids.add(str(tag["id"]))
-        _remove(marker)
-    return reference_ids
-
-
-def _footnotes_in(container: Tag, reference_ids: set[str]) -> list[_Footnote]:
-    if container.name == "dl":
-        # The label is the term's first text: "1" of "1 (back-links: 1, 2)".
-        return [
-            _Footnote(_bare_label(next(term.stripped_strings, "")), definition)
-            for term in container.find_all("dt")
-            if isinstance(definition := term.find_next_sibling("dd"), Tag)
-        ]
-    if container.name == "table":
-        notes = []
-        for row in container.find_all("tr"):
-            cells = row.find_all(("td", "th"), recursive=False)
-            if cells:
-                label = cells[0] if len(cells) > 1 else None
-                text = _bare_label(_inline_text(label)) if label is not None else None
-                notes.append(_Footnote(text, cells[-1]))
-        return notes
-    listed = container.find(("ol", "ul"))
-    if isinstance(listed, Tag) and container.select_one(FOOTNOTE_ITEM_SELECTORS) is None:
-        items = listed.find_all("li", recursive=False)
-        return [
-            _labelled(item, reference_ids, str(number) if listed.name == "ol" else None)
-            for number, item in enumerate(items, start=_list_start(listed))
-        ]
-    found = container.select(FOOTNOTE_ITEM_SELECTORS) or [container]
-    return [_labelled(item, reference_ids, None) for item in found]
-
-
-def _labelled(item: Tag, reference_ids: set[str], fallback: str | None) -> _Footnote:
-    """The footnote with its label taken out of its text: a docutils `.label`, else the
-    back-link to its reference (DocBook's "[1]"); arrows ("↩") back to the text just go."""
-    label: str | None = None
-    marked = item.select_one(".label")
-    if marked is not None:
-        label = _bare_label(_inline_text(marked))
-        marked.decompose()
-    backlinks = list(item.select(BACKREF_SELECTORS))
-    for link in item.find_all("a", href=True):
-        href = link["href"]
-        if isinstance(href, str) and href.startswith("#") and href[1:] in reference_ids:
-            backlinks.append(link)
-    for link in backlinks:
-        if _removed(link):
-            continue
-        text = _bare_label(_inline_text(link))
-        if label is None and text and _FOOTNOTE_LABEL.match(text):
-            label = text
-        link.decompose()
-    return _Footnote(label or fallback, item)
-
-
-def _bare_label(text: str) -> str | None:
-    return text.strip("[]() \u00a0").rstrip(".") or None
 
 
 # --- the walk ---------------------------------------------------------------------------------
@@ -1104,17 +516,6 @@ def _item_title(item: Tag) -> Tag | None:
     ):
         return None
     return blocks[0]
-
-
-def _list_start(ordered: Tag) -> int:
-    """The first item's number: the list's `start`, else 1, or the count of its items when it
-    counts down (`reversed`)."""
-    start = _integer(ordered.get("start"))
-    if start is not None:
-        return start
-    if ordered.has_attr("reversed"):
-        return sum(1 for item in ordered.find_all("li") if _nearest(item, ("ol", "ul")) is ordered)
-    return 1
 
 
 def _item_value(item: Tag) -> int | None:
