@@ -211,9 +211,9 @@ async def test_offline_planning_runs_off_the_event_loop(
     seen: list[threading.Thread] = []
     original = _Planner.decide
 
-    def recording_decide(self, messages, tool_names):
+    def recording_decide(self, messages, tool_names, tables=None):
         seen.append(threading.current_thread())
-        return original(self, messages, tool_names)
+        return original(self, messages, tool_names, tables)
 
     monkeypatch.setattr(_Planner, "decide", recording_decide)
     async with asgi_client(container) as client:
