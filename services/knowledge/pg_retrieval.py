@@ -57,10 +57,11 @@ through the category index, and so is one whose graph search still comes back sh
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack
 
 import numpy as np
 
@@ -96,14 +97,15 @@ EXACT_CATEGORY_ROWS = 5_000
 READABLE_WIDENING = 1.5
 #: How many read scopes' readable documents a retriever holds (per write generation).
 READABLE_HELD = 256
-#: How many sets of readable documents' sections (lexical leg) and chunks (vector leg) each
-#: leg holds (per write generation): four times a scope's documents each, so fewer.
-READABLE_ROWS_HELD = 32
+#: How many ids of readable sections (lexical leg) and chunks (vector leg) each leg holds in
+#: all, per write generation (the oldest scopes' go first): ~60 MB at most as Python ints.
+READABLE_IDS_HELD = 1_000_000
 #: The lexical leg filters a category by taking the best `pool / share x 1.5` sections of any
 #: category and keeping the category's among them (a probe each), while that is at most this
 #: many; else, and when too few of them are in the category, it checks every posting's
 #: section against the category (a small category's sections are a small set).
 MAX_CATEGORY_SCAN = 5_000
+_Ids = TypeVar("_Ids", list[int], frozenset[int])
 _HIGHLIGHT_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true"
 
 
@@ -173,6 +175,38 @@ class CategoryCounts:
         return cached[2], cached[3]
 
 
+class HeldIds(Generic[_Ids]):
+    """Ids read for a set of readable documents (its sections, its chunks), held per set
+    until the store's generation moves (a document's sections and chunks change only with a
+    write), at most `limit` ids in all: the oldest sets go first, a larger one is not held."""
+
+    def __init__(self, limit: int = READABLE_IDS_HELD) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._held: dict[frozenset[int], _Ids] = {}
+        self._size = 0
+
+    def get(self, generation: int, documents: frozenset[int], load: Callable[[], _Ids]) -> _Ids:
+        """The ids held for `documents` at `generation`, else `load()`'s, then held. The
+        generation is read before `load` runs, so what is held is never older than it."""
+        with self._lock:
+            if self._generation != generation:
+                self._generation, self._held, self._size = generation, {}, 0
+            found = self._held.get(documents)
+        if found is not None:
+            return found
+        found = load()
+        with self._lock:
+            if self._generation == generation and len(found) <= self.limit:
+                while self._held and self._size + len(found) > self.limit:
+                    self._size -= len(self._held.pop(next(iter(self._held))))
+                if documents not in self._held:
+                    self._held[documents] = found
+                    self._size += len(found)
+        return found
+
+
 class PgLexicalIndex:
     """`LexicalIndex` on PostgreSQL: BM25 over the sections' postings (module docstring).
 
@@ -208,7 +242,7 @@ class PgLexicalIndex:
         self.vocabulary_ttl = vocabulary_ttl
         self._vocabulary: tuple[float, dict[str, list[tuple[str, int]]]] | None = None
         self._lexemes: dict[str, tuple[str, ...]] = {}
-        self._sections_at: tuple[int, dict[frozenset[int], list[int]]] = (-1, {})
+        self._sections: HeldIds[list[int]] = HeldIds()
 
     def warm_up(self, *, wait: bool = True) -> None:
         """Nothing to load: the index lives in the database."""
@@ -299,22 +333,15 @@ class PgLexicalIndex:
     ) -> list[int]:
         """The sections of `documents`, sorted; held per set of documents (the retriever
         holds one set per scope) until the store's generation moves."""
-        if self._sections_at[0] != generation:
-            self._sections_at = (generation, {})
-        held = self._sections_at[1]
-        found = held.get(documents)
-        if found is None:
-            found = [
-                int(r["id"])
-                for r in conn.execute(
-                    "SELECT id FROM sections WHERE document_id = ANY(%s) ORDER BY id",
-                    (sorted(documents),),
-                )
-            ]
-            if len(held) >= READABLE_ROWS_HELD:
-                held.pop(next(iter(held)))
-            held[documents] = found
-        return found
+
+        def load() -> list[int]:
+            rows = conn.execute(
+                "SELECT id FROM sections WHERE document_id = ANY(%s) ORDER BY id",
+                (sorted(documents),),
+            )
+            return [int(r["id"]) for r in rows]
+
+        return self._sections.get(generation, documents, load)
 
     def search(
         self,
@@ -420,7 +447,7 @@ class PgVectorIndex:
         self._store = store
         self._categories = categories
         self.ef_search = ef_search
-        self._chunks_at: tuple[int, dict[frozenset[int], frozenset[int]]] = (-1, {})
+        self._chunks: HeldIds[frozenset[int]] = HeldIds()
 
     def warm_up(self, *, wait: bool = True) -> None:
         """Nothing to load: the index lives in the database."""
@@ -470,20 +497,14 @@ class PgVectorIndex:
         """The chunks of `documents`, held per set of documents (the retriever holds one set
         per scope) until the store's generation moves, so the graph's candidates are checked
         in memory, not probed one by one."""
-        key = documents
-        if self._chunks_at[0] != generation:
-            self._chunks_at = (generation, {})
-        held = self._chunks_at[1]
-        found = held.get(key)
-        if found is None:
+
+        def load() -> frozenset[int]:
             rows = conn.execute(
                 "SELECT id FROM chunks WHERE document_id = ANY(%s)", (sorted(documents),)
-            ).fetchall()
-            found = frozenset(int(r["id"]) for r in rows)
-            if len(held) >= READABLE_ROWS_HELD:
-                held.pop(next(iter(held)))
-            held[key] = found
-        return found
+            )
+            return frozenset(int(r["id"]) for r in rows)
+
+        return self._chunks.get(generation, documents, load)
 
     def _nearest_readable(
         self, vector: np.ndarray, k: int, documents: frozenset[int], generation: int
