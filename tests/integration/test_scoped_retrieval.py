@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from services.knowledge.collection_store import SqlCollectionStore
-from services.knowledge.pg_retrieval import _graph_nearest_in
+from services.knowledge.pg_retrieval import PgHybridRetriever, _graph_nearest_in
 from services.knowledge.pg_store import PgKnowledgeStore
 from services.knowledge.retrieval import SqliteHybridRetriever
 from services.knowledge.store import SqliteKnowledgeStore
@@ -183,7 +183,11 @@ def test_a_scope_searched_through_the_graph_finds_what_an_exact_scan_finds(fille
     vector = np.asarray(EMBEDDER.embed_query("harbour crane schedule teamword1"))
     vector = vector / np.linalg.norm(vector)
     with store.transaction() as conn:
-        graph = _graph_nearest_in(conn, vector, 4, documents, ef=100)
+        chunks = frozenset(
+            int(r["id"])
+            for r in conn.execute("SELECT id FROM chunks WHERE document_id = ANY(%s)", (documents,))
+        )
+        graph = _graph_nearest_in(conn, vector, 4, chunks, ef=100)
     retriever = make_retriever(store, EMBEDDER)
     try:
         exact = retriever.vector_index.nearest(vector, 4, None, documents=frozenset(documents))
@@ -208,3 +212,33 @@ def test_a_write_is_seen_by_the_next_scoped_search_of_the_same_retriever(filled:
         retriever.close()
     assert "team-new.md" not in _sources(before)
     assert _sources(after)[0] == "team-new.md"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_scopes_posting_budget_grows_with_how_little_it_reads(filled: tuple) -> None:
+    """On PostgreSQL the lexical leg scores only the readable sections' postings, so a small
+    scope's budget counts more of the corpus's postings: a common word the whole corpus's
+    budget would drop (scored only on the rare word's sections) still picks the scope's
+    candidates, and the scope gets what an exhaustive search of it gets."""
+    store, team = filled
+    records, _ = store.list_documents(scope=ReadScope(frozenset({team})))
+    documents = frozenset(record.id for record in records)
+    assert isinstance(store, PgKnowledgeStore)
+    budgeted = PgHybridRetriever(store, EMBEDDER, posting_budget=17, min_terms=1)
+    exhaustive = PgHybridRetriever(store, EMBEDDER, posting_budget=10**12)
+    try:
+        query = budgeted.pg_lexical.analyze("teamword1 harbour")
+        with store.connection() as conn:
+            row = conn.execute("SELECT count(*) AS n FROM sections").fetchone()
+        assert row is not None
+        sections = int(row["n"])
+        _kept, dropped = budgeted.pg_lexical.plan({"teamword1": 1, "harbour": sections}, query)
+        assert dropped, "the whole corpus's budget drops the common word"
+        got = budgeted.pg_lexical.search(query, 10, None, documents=documents)
+        want = exhaustive.pg_lexical.search(query, 10, None, documents=documents)
+    finally:
+        budgeted.close()
+        exhaustive.close()
+    assert len(want) == TEAM
+    assert [section for section, _ in got] == [section for section, _ in want]
+    assert [score for _, score in got] == pytest.approx([score for _, score in want])
