@@ -81,11 +81,15 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     # PDFium counts UTF-16 units: a character beyond U+FFFF (a math letter) is two of them
     # (counted only on a page that has one: one step per character of every page otherwise)
     wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)] if _ASTRAL.search(text) else None
+    # A page without a ligature, NUL, soft hyphen or hyphenation mark (most pages) has its
+    # lines cleaned by the strip alone: `_clean`'s four passes per line cost as much as a
+    # line's geometry on pages of short lines (lists, tables, code).
+    clean = _clean if _UNCLEAN.search(text) else _strip_break
     lines: list[Line] = []
     bold_fonts: dict[bytes, bool] = {}  # per page: a handle is only good while it is open
     for found in _LINE.finditer(text):
         raw = found.group(0)
-        line = _clean(raw)
+        line = clean(raw)
         if line.strip():
             first = found.start() + (len(raw) - len(raw.lstrip()))
             last = found.start() + len(raw.rstrip("\r\n \ufffe")) - 1
@@ -102,10 +106,19 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     return lines
 
 
+#: What `_clean` changes besides the line break: a ligature, a NUL, a soft hyphen, the mark.
+_UNCLEAN = re.compile(r"[\ufb00-\ufb06\x00\u00ad\ufffe]")
+
+
 def _clean(raw: str) -> str:
     line = raw.rstrip("\r\n").translate(_LIGATURES)
     # "-" for the mark: `join_broken_words` makes the word whole (or keeps a compound's hyphen)
     return line.replace("\x00", "").replace("\u00ad", "").replace(SOFT_HYPHEN_MARK, "-")
+
+
+def _strip_break(raw: str) -> str:
+    """`_clean` for a page where `_UNCLEAN` finds nothing."""
+    return raw.rstrip("\r\n")
 
 
 def _textobj(textpage: pdfium.PdfTextPage, index: int, count: int) -> pdfium.PdfTextObj | None:
@@ -122,7 +135,7 @@ def _place(
     if not 0 <= first < count:
         return 0.0, 0.0, 0.0
     _, bottom, _, top = textpage.get_charbox(first)
-    if 0 <= last < count:
+    if last != first and 0 <= last < count:  # a one-character line's box is asked once
         _, low, _, high = textpage.get_charbox(last)
         top, bottom = max(top, high), min(bottom, low)
     return float(top), float(bottom), _font_size(textobj)
@@ -158,7 +171,19 @@ def _is_bold(textobj: pdfium.PdfTextObj | None, known: dict[bytes, bool]) -> boo
     return bold
 
 
+#: Far enough out to hold whatever a page draws, off its box too (a float PDFium can hold).
+_FAR = 1e30
+
+
 def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int, str]]:
+    # One question for the whole band right of `MARGIN_START` before one per run of text
+    # (most pages have no marginal note; a rect per line is a third of a list page's cost).
+    # A run starting in the band reads a part of the band's text (PDFium gives the characters
+    # whose box meets the rectangle asked: those of a run's rect meet the band's): without two
+    # letters or digits there, no run's piece can have them.
+    band = _clean(textpage.get_text_bounded(MARGIN_START * width, -_FAR, _FAR, _FAR))
+    if sum(c.isalnum() for c in band) < 2:
+        return []
     pieces: list[tuple[int, str]] = []
     for index in range(textpage.count_rects()):
         left, bottom, right, top = textpage.get_rect(index)
