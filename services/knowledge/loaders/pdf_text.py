@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
 import pypdfium2 as pdfium
 
@@ -28,9 +29,11 @@ _LIGATURES = str.maketrans(
 SOFT_HYPHEN_MARK = "\ufffe"
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of a page: its text and where it sits (PDF points, y up from the bottom)."""
+class Line(NamedTuple):
+    """One line of a page: its text and where it sits (PDF points, y up from the bottom).
+    A named tuple, not a frozen dataclass: a page of a list or a table makes one per ~14
+    bytes of text, and a frozen dataclass's constructor (a `__setattr__` call per field)
+    cost three times a tuple's."""
 
     text: str
     top: float
@@ -85,24 +88,35 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     # lines cleaned by the strip alone: `_clean`'s four passes per line cost as much as a
     # line's geometry on pages of short lines (lists, tables, code).
     clean = _clean if _UNCLEAN.search(text) else _strip_break
+    # The loop below runs once per line: its questions to PDFium are bound once per page
+    # and asked inline (a Python call per question was a tenth of a short line's cost).
+    charbox, textobj_at = textpage.get_charbox, textpage.get_textobj
     lines: list[Line] = []
     bold_fonts: dict[bytes, bool] = {}  # per page: a handle is only good while it is open
     for found in _LINE.finditer(text):
         raw = found.group(0)
         line = clean(raw)
-        if line.strip():
-            first = found.start() + (len(raw) - len(raw.lstrip()))
-            last = found.start() + len(raw.rstrip("\r\n \ufffe")) - 1
-            if wide is not None:
-                first, last = first + wide[first], last + wide[last]
-            # The first character's text object, asked for once: its size and its font
-            # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
-            textobj = textpage.get_textobj(first) if 0 <= first < count else None
-            top, bottom, size = _place(textpage, first, last, count, textobj)
-            bold = _is_bold(textobj, bold_fonts) and (
-                last == first or _is_bold(_textobj(textpage, last, count), bold_fonts)
-            )
-            lines.append(Line(line, top, bottom, size, bold))
+        if not line.strip():
+            continue
+        start = found.start()
+        first = start + len(raw) - len(raw.lstrip())
+        last = start + len(raw.rstrip("\r\n \ufffe")) - 1
+        if wide is not None:
+            first, last = first + wide[first], last + wide[last]
+        if not 0 <= first < count:
+            lines.append(Line(line, 0.0, 0.0, 0.0, False))
+            continue
+        # The first character's text object, asked for once: its size and its font
+        # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
+        textobj = textobj_at(first)
+        _, bottom, _, top = charbox(first)
+        if last != first and 0 <= last < count:  # a one-character line's box is asked once
+            _, low, _, high = charbox(last)
+            top, bottom = max(top, high), min(bottom, low)
+        bold = _is_bold(textobj, bold_fonts) and (
+            last == first or _is_bold(_textobj(textpage, last, count), bold_fonts)
+        )
+        lines.append(Line(line, float(top), float(bottom), _font_size(textobj), bold))
     return lines
 
 
@@ -123,22 +137,6 @@ def _strip_break(raw: str) -> str:
 
 def _textobj(textpage: pdfium.PdfTextPage, index: int, count: int) -> pdfium.PdfTextObj | None:
     return textpage.get_textobj(index) if 0 <= index < count else None
-
-
-def _place(
-    textpage: pdfium.PdfTextPage,
-    first: int,
-    last: int,
-    count: int,
-    textobj: pdfium.PdfTextObj | None,
-) -> tuple[float, float, float]:
-    if not 0 <= first < count:
-        return 0.0, 0.0, 0.0
-    _, bottom, _, top = textpage.get_charbox(first)
-    if last != first and 0 <= last < count:  # a one-character line's box is asked once
-        _, low, _, high = textpage.get_charbox(last)
-        top, bottom = max(top, high), min(bottom, low)
-    return float(top), float(bottom), _font_size(textobj)
 
 
 def _font_size(textobj: pdfium.PdfTextObj | None) -> float:
