@@ -116,3 +116,18 @@ def test_ligatures_read_as_letters_and_a_hyphenation_mark_as_a_hyphen() -> None:
     # a font whose character map gives the ligature itself; PDFium's mark ends a line
     assert _clean("the \ufb01rst \ufb04ow of e\ufb00ort\r\n") == "the first fflow of effort"
     assert _clean("com\ufffe") == "com-"
+
+
+def test_a_page_is_cleaned_by_the_strip_alone_only_where_clean_would_change_nothing() -> None:
+    from services.knowledge.loaders.pdf_text import _UNCLEAN, _clean, _strip_break
+
+    # `_lines` strips a page's lines without `_clean` when `_UNCLEAN` finds nothing on it:
+    # every character `_clean` changes must be one `_UNCLEAN` finds
+    changed = [
+        chr(code)
+        for code in range(0x10000)
+        if chr(code) not in "\r\n" and _clean(chr(code)) != chr(code)
+    ]
+    assert changed  # the ligatures, NUL, soft hyphen and PDFium's mark at least
+    assert all(_UNCLEAN.search(char) for char in changed), changed
+    assert _strip_break("- item 000001\r\n") == _clean("- item 000001\r\n") == "- item 000001"

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
 import pypdfium2 as pdfium
 
@@ -28,9 +29,11 @@ _LIGATURES = str.maketrans(
 SOFT_HYPHEN_MARK = "\ufffe"
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of a page: its text and where it sits (PDF points, y up from the bottom)."""
+class Line(NamedTuple):
+    """One line of a page: its text and where it sits (PDF points, y up from the bottom).
+    A named tuple, not a frozen dataclass: a page of a list or a table makes one per ~14
+    bytes of text, and a frozen dataclass's constructor (a `__setattr__` call per field)
+    cost three times a tuple's."""
 
     text: str
     top: float
@@ -81,25 +84,44 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     # PDFium counts UTF-16 units: a character beyond U+FFFF (a math letter) is two of them
     # (counted only on a page that has one: one step per character of every page otherwise)
     wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)] if _ASTRAL.search(text) else None
+    # A page without a ligature, NUL, soft hyphen or hyphenation mark (most pages) has its
+    # lines cleaned by the strip alone: `_clean`'s four passes per line cost as much as a
+    # line's geometry on pages of short lines (lists, tables, code).
+    clean = _clean if _UNCLEAN.search(text) else _strip_break
+    # The loop below runs once per line: its questions to PDFium are bound once per page
+    # and asked inline (a Python call per question was a tenth of a short line's cost).
+    charbox, textobj_at = textpage.get_charbox, textpage.get_textobj
     lines: list[Line] = []
     bold_fonts: dict[bytes, bool] = {}  # per page: a handle is only good while it is open
     for found in _LINE.finditer(text):
         raw = found.group(0)
-        line = _clean(raw)
-        if line.strip():
-            first = found.start() + (len(raw) - len(raw.lstrip()))
-            last = found.start() + len(raw.rstrip("\r\n \ufffe")) - 1
-            if wide is not None:
-                first, last = first + wide[first], last + wide[last]
-            # The first character's text object, asked for once: its size and its font
-            # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
-            textobj = textpage.get_textobj(first) if 0 <= first < count else None
-            top, bottom, size = _place(textpage, first, last, count, textobj)
-            bold = _is_bold(textobj, bold_fonts) and (
-                last == first or _is_bold(_textobj(textpage, last, count), bold_fonts)
-            )
-            lines.append(Line(line, top, bottom, size, bold))
+        line = clean(raw)
+        if not line.strip():
+            continue
+        start = found.start()
+        first = start + len(raw) - len(raw.lstrip())
+        last = start + len(raw.rstrip("\r\n \ufffe")) - 1
+        if wide is not None:
+            first, last = first + wide[first], last + wide[last]
+        if not 0 <= first < count:
+            lines.append(Line(line, 0.0, 0.0, 0.0, False))
+            continue
+        # The first character's text object, asked for once: its size and its font
+        # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
+        textobj = textobj_at(first)
+        _, bottom, _, top = charbox(first)
+        if last != first and 0 <= last < count:  # a one-character line's box is asked once
+            _, low, _, high = charbox(last)
+            top, bottom = max(top, high), min(bottom, low)
+        bold = _is_bold(textobj, bold_fonts) and (
+            last == first or _is_bold(_textobj(textpage, last, count), bold_fonts)
+        )
+        lines.append(Line(line, float(top), float(bottom), _font_size(textobj), bold))
     return lines
+
+
+#: What `_clean` changes besides the line break: a ligature, a NUL, a soft hyphen, the mark.
+_UNCLEAN = re.compile(r"[\ufb00-\ufb06\x00\u00ad\ufffe]")
 
 
 def _clean(raw: str) -> str:
@@ -108,24 +130,13 @@ def _clean(raw: str) -> str:
     return line.replace("\x00", "").replace("\u00ad", "").replace(SOFT_HYPHEN_MARK, "-")
 
 
+def _strip_break(raw: str) -> str:
+    """`_clean` for a page where `_UNCLEAN` finds nothing."""
+    return raw.rstrip("\r\n")
+
+
 def _textobj(textpage: pdfium.PdfTextPage, index: int, count: int) -> pdfium.PdfTextObj | None:
     return textpage.get_textobj(index) if 0 <= index < count else None
-
-
-def _place(
-    textpage: pdfium.PdfTextPage,
-    first: int,
-    last: int,
-    count: int,
-    textobj: pdfium.PdfTextObj | None,
-) -> tuple[float, float, float]:
-    if not 0 <= first < count:
-        return 0.0, 0.0, 0.0
-    _, bottom, _, top = textpage.get_charbox(first)
-    if 0 <= last < count:
-        _, low, _, high = textpage.get_charbox(last)
-        top, bottom = max(top, high), min(bottom, low)
-    return float(top), float(bottom), _font_size(textobj)
 
 
 def _font_size(textobj: pdfium.PdfTextObj | None) -> float:
@@ -158,7 +169,19 @@ def _is_bold(textobj: pdfium.PdfTextObj | None, known: dict[bytes, bool]) -> boo
     return bold
 
 
+#: Far enough out to hold whatever a page draws, off its box too (a float PDFium can hold).
+_FAR = 1e30
+
+
 def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int, str]]:
+    # One question for the whole band right of `MARGIN_START` before one per run of text
+    # (most pages have no marginal note; a rect per line is a third of a list page's cost).
+    # A run starting in the band reads a part of the band's text (PDFium gives the characters
+    # whose box meets the rectangle asked: those of a run's rect meet the band's): without two
+    # letters or digits there, no run's piece can have them.
+    band = _clean(textpage.get_text_bounded(MARGIN_START * width, -_FAR, _FAR, _FAR))
+    if sum(c.isalnum() for c in band) < 2:
+        return []
     pieces: list[tuple[int, str]] = []
     for index in range(textpage.count_rects()):
         left, bottom, right, top = textpage.get_rect(index)
