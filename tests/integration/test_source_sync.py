@@ -189,6 +189,24 @@ def test_an_idle_sync_reads_and_embeds_nothing(world: World) -> None:
     assert world.embedded == []
 
 
+def test_a_scheduled_sync_of_a_source_synced_since_it_fell_due_syncs_nothing(
+    world: World,
+) -> None:
+    """The schedule's check and its queueing are two steps: a sync that ended between them
+    frees the job's key, so a second scheduled job can be queued. It must not sync again."""
+    due = world.run(trigger="schedule")  # due since it was added: it syncs
+    assert due.counts.added == 3
+    world.embedded.clear()
+
+    again = world.run(trigger="schedule")  # next due in 30 minutes
+
+    assert again == due
+    assert world.embedded == []
+    history = world.container.adapters.source_store.history("handbook", 5)
+    assert [h.id for h in history] == [due.id]
+    assert world.run().counts.unchanged == 3  # one asked for by hand still runs
+
+
 def test_a_changed_file_is_updated_and_a_deleted_one_removed(world: World) -> None:
     world.run()
     before = world.sources()
