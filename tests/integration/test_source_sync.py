@@ -260,7 +260,9 @@ def test_a_due_source_whose_sync_cannot_be_queued_stays_due(scheduled: Container
     assert sources.queue_due.run() == ["handbook"]
 
 
-def test_a_scheduled_sync_stopped_midway_goes_on_when_its_job_runs_again(world: World) -> None:
+def _stopped_after_its_first_item(world: World, **request: Any) -> None:
+    """A sync of the world's source, stopped (the server stopping) once its first item is
+    decided."""
     decided: list[str] = []
 
     def stop_after_first(key: str, outcome: str) -> None:
@@ -269,7 +271,11 @@ def test_a_scheduled_sync_stopped_midway_goes_on_when_its_job_runs_again(world: 
             raise JobCancelled("the server is stopping")
 
     with pytest.raises(JobCancelled):
-        world.run(trigger="schedule", on_item=stop_after_first)
+        world.run(on_item=stop_after_first, **request)
+
+
+def test_a_scheduled_sync_stopped_midway_goes_on_when_its_job_runs_again(world: World) -> None:
+    _stopped_after_its_first_item(world, trigger="schedule")
     again = world.run(trigger="schedule")  # its job, claimed again after the restart
 
     assert again.status == "done"
@@ -318,15 +324,7 @@ def test_a_sync_stopped_midway_loses_nothing_and_the_next_one_completes(world: W
     world.run()
     world.origin.put("a-new.md", "# A\n\nBadges are renewed every two years.\n")
     world.origin.delete("travel.md")
-    decided: list[str] = []
-
-    def stop_after_first(key: str, outcome: str) -> None:
-        decided.append(key)
-        if len(decided) == 1:
-            raise JobCancelled("the server is stopping")
-
-    with pytest.raises(JobCancelled):
-        world.run(on_item=stop_after_first)
+    _stopped_after_its_first_item(world)
 
     # Nothing was removed by the stopped sync; the history says it stopped.
     assert "handbook/travel.md" in world.sources()
