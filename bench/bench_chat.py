@@ -52,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,17 @@ def almanac_executable() -> list[str]:
     return [sys.executable, "-m", "backend.cli.main"]
 
 
+def fake_openai_command(port: int, tokens: int, interval_ms: float) -> list[str]:
+    """`bench/fake_openai.py` on `port`, streaming each answer in `tokens` chunks
+    `interval_ms` apart."""
+    return [
+        sys.executable,
+        "-m",
+        "bench.fake_openai",
+        *("--port", str(port), "--tokens", str(tokens), "--interval-ms", str(interval_ms)),
+    ]
+
+
 @contextlib.contextmanager
 def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Child, str, str]]:
     """The fake model and Almanac, each in its own session (Ctrl-C reaches only us; we stop
@@ -190,17 +201,7 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[tuple[Child, Ch
         fake_port = free_port()
         fake = start(
             "fake_openai",
-            [
-                sys.executable,
-                "-m",
-                "bench.fake_openai",
-                "--port",
-                str(fake_port),
-                "--tokens",
-                str(args.tokens),
-                "--interval-ms",
-                str(args.interval_ms),
-            ],
+            fake_openai_command(fake_port, args.tokens, args.interval_ms),
             {**os.environ, "PYTHONUNBUFFERED": "1"},
             ROOT,
         )
@@ -753,6 +754,30 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     }
 
 
+def run_in_workdir(
+    work: Callable[[Path], Coroutine[Any, Any, dict[str, Any]]], prefix: str, keep: bool = False
+) -> dict[str, Any] | int:
+    """`work(workdir)`'s report, run in a new temporary folder (removed after, unless
+    `keep`); or the exit status of a run interrupted (130) or failed (2). Ctrl-C (even if a
+    parent shell ignored SIGINT) and SIGTERM cancel the run, so the subprocesses are stopped
+    on the way out (see `servers`)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return asyncio.run(work(workdir))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted; subprocesses stopped")
+        return 130
+    except RuntimeError as exc:
+        log(f"error: {exc}")
+        return 2
+    finally:
+        if keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=50, help="sequential calls per measure")
@@ -768,24 +793,9 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.samples, args.turns, args.concurrency, args.tokens) < 1 or args.interval_ms < 0:
         parser.error("counts must be >= 1 and --interval-ms >= 0")
     check_question(QUESTION)
-
-    # Ctrl-C (even if a parent shell ignored SIGINT) and SIGTERM cancel the run, so the
-    # subprocesses are stopped on the way out (see `servers`).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="almanac-bench-chat-"))
-    try:
-        report = asyncio.run(run(args, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted; subprocesses stopped")
-        return 130
-    except RuntimeError as exc:
-        log(f"error: {exc}")
-        return 2
-    finally:
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    report = run_in_workdir(lambda workdir: run(args, workdir), "almanac-bench-chat-", args.keep)
+    if isinstance(report, int):
+        return report
     if args.json:
         print(json.dumps(report, indent=None))
     else:

@@ -22,13 +22,9 @@ prints one JSON object. Exit code 0, 2 when a server did not start, 130 when int
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +43,7 @@ from bench.bench_chat import (  # noqa: E402
     almanac_total,
     check_question,
     log,
+    run_in_workdir,
     servers,
     summary,
     wait_ready,
@@ -212,18 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.samples, args.tokens) < 1 or args.warmup < 0 or args.interval_ms < 0:
         parser.error("counts must be >= 1, --warmup and --interval-ms >= 0")
     check_question(QUESTION)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="almanac-bench-openai-"))
-    try:
-        report = asyncio.run(run(args, workdir))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted; subprocesses stopped")
-        return 130
-    except RuntimeError as exc:
-        log(f"error: {exc}")
-        return 2
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    report = run_in_workdir(lambda workdir: run(args, workdir), "almanac-bench-openai-")
+    if isinstance(report, int):
+        return report
     if args.json:
         print(json.dumps(report))
     else:

@@ -64,6 +64,7 @@ if str(ROOT) not in sys.path:
 from bench.bench_chat import (  # noqa: E402
     Child,
     almanac_executable,
+    fake_openai_command,
     free_port,
     log,
     spawn,
@@ -117,17 +118,7 @@ def processes(args: argparse.Namespace, workdir: Path, url: str) -> Iterator[lis
         fake_port = free_port()
         fake = start(
             "fake_openai",
-            [
-                sys.executable,
-                "-m",
-                "bench.fake_openai",
-                "--port",
-                str(fake_port),
-                "--tokens",
-                str(args.tokens),
-                "--interval-ms",
-                str(args.interval_ms),
-            ],
+            fake_openai_command(fake_port, args.tokens, args.interval_ms),
             {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
         )
         fake.url = f"http://127.0.0.1:{fake_port}"  # type: ignore[attr-defined]  # set on the child after it starts

@@ -2,13 +2,21 @@
 module and a `.dist-info` whose `entry_points.txt` names what it adds to one registry's group.
 The registries' tests (loaders, sources, model providers, index backends) see it through
 `importlib.metadata.entry_points`, as they would a separately installed package.
-`write_package` writes one as the source of its own package instead, for a test that installs
-it into a virtual environment with Almanac (`uv pip install --offline`)."""
+`write_package` writes one as the source of its own package instead, and `venv_with` installs
+such a package into a new virtual environment with Almanac (`uv pip install --offline`), where
+`almanac` and `python` run it as a user's installation would."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def install(site: Path, package: str, code: str, group: str, entry_points: str) -> None:
@@ -40,3 +48,47 @@ def write_package(
         'build-backend = "setuptools.build_meta"\n'
     )
     return folder
+
+
+def venv_with(target: Path, plugin: Path) -> Path:
+    """A new virtual environment at `target` holding Almanac (editable, from this checkout)
+    and the package at `plugin`, both installed offline from the local paths and uv's cache
+    (`make install` puts uv in `.venv`; CI's does too)."""
+    uv = Path(sys.executable).parent / "uv"
+    if not uv.exists():
+        pytest.fail(f"uv is missing from {uv.parent}: run `make install`, which installs it.")
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, target], check=True)
+    interpreter = target / "bin" / "python"
+    install: list[str | Path] = [uv, "pip", "install", "-q", "--offline", "--python", interpreter]
+    done = subprocess.run([*install, "-e", ROOT, plugin], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+def almanac(
+    venv: Path, home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`almanac ARGS` of `venv`, in `home` with its data in `home/data`, no sample loaded,
+    and `env` added: nothing of this process's environment but `PATH` reaches it."""
+    base = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "DATA_DIR": str(home / "data"),
+        "LOAD_SAMPLE_DATA": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    return subprocess.run(
+        [venv / "bin" / "almanac", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        cwd=home,
+        timeout=300,
+    )
+
+
+def python(venv: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by `venv`'s Python (outside this checkout, so it imports what is installed)."""
+    return subprocess.run(
+        [venv / "bin" / "python", "-c", code], capture_output=True, text=True, cwd=venv
+    )

@@ -8,6 +8,12 @@ A test module declares
 and builds its store with `app_db.open(Store)` (a store written once for both databases, on
 `services/sql`) or `app_db.open(SqliteX, PgX)` (a pair), so the same test body runs on both.
 `raw` looks at the stored rows directly, bypassing the store, with `?` placeholders on both.
+
+A module whose tests also run on the in-memory fakes the unit tests use (`tests/fakes/`)
+declares its `backend` fixture over `WITH_MEMORY`, opens its database with
+`open_app_db_or_memory` (None on `MEMORY`) and each store with `open_store(app_db, Fake,
+Store)`; `real_backends` marks a test that needs a real database (rows read directly,
+connections raced).
 """
 
 from __future__ import annotations
@@ -15,13 +21,25 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import pytest
 import sqlean as sqlite3
 
 from services.postgres import PgDatabase
+from tests.postgres import BACKENDS
+
+
+class _Closes(Protocol):
+    def close(self) -> None: ...
+
+
+#: The in-memory fakes, as a third backend beside the real ones.
+MEMORY = "memory"
+WITH_MEMORY = (*BACKENDS, MEMORY)
+#: For a test that needs a real database of its own (rows read directly, connections raced).
+real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 
 @dataclass
@@ -88,3 +106,25 @@ def open_app_db(
         yield app_db
     finally:
         app_db.close()
+
+
+def open_app_db_or_memory(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Generator[AppDb | None, None, None]:
+    """`open_app_db`, or None on `MEMORY`: the test's stores are then the fakes."""
+    if backend == MEMORY:
+        yield None
+        return
+    yield from open_app_db(backend, tmp_path, request)
+
+
+def open_store(
+    app_db: AppDb | None, fake: Callable[[], object], store: Callable[..., _Closes]
+) -> Generator[Any, None, None]:
+    """The store under test: `fake()` without a database, else `store` on it, closed after."""
+    if app_db is None:
+        yield fake()
+        return
+    opened = app_db.open(store)
+    yield opened
+    opened.close()

@@ -8,13 +8,17 @@ At most one sync per source runs at a time, across processes: `start_run` reads 
 row for update (PostgreSQL; SQLite's write lock is taken up front) and refuses while a run is
 `running` and was heard of after `stale_before`; a run not heard of since died with its
 process and is closed as failed.
+
+The schedule's look for due sources is a claim (`claim_due`): the due sources are read for
+update and moved one period on in the same transaction, so two looks at once (two replicas,
+or a look while a sync ends) never both find a source due.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.postgres.migrations import Migration as PgMigration
@@ -165,14 +169,27 @@ class SqlSourceStore:
             conn.execute("DELETE FROM source_runs WHERE source = ?", (name,))
         return gone > 0
 
-    def due(self, now: datetime) -> list[str]:
-        with self._db.read() as conn:
+    def claim_due(self, now: datetime) -> list[str]:
+        with self._db.write() as conn:
             rows = conn.execute(
-                "SELECT name FROM sources WHERE next_sync_at IS NOT NULL AND next_sync_at <= ? "
-                "ORDER BY next_sync_at, name",
+                "SELECT name, every_s FROM sources WHERE next_sync_at IS NOT NULL AND "
+                f"next_sync_at <= ? ORDER BY next_sync_at, name{self._db.for_update}",
                 (self._db.put_time(now),),
             ).fetchall()
+            for row in rows:
+                later = now + timedelta(seconds=row["every_s"] or 0)
+                conn.execute(
+                    "UPDATE sources SET next_sync_at = ? WHERE name = ?",
+                    (self._db.put_time(later), row["name"]),
+                )
         return [row["name"] for row in rows]
+
+    def release_due(self, name: str, due_at: datetime) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE sources SET next_sync_at = ? WHERE name = ? AND next_sync_at IS NOT NULL",
+                (self._db.put_time(due_at), name),
+            )
 
     # -- versions --------------------------------------------------------------------------------
 

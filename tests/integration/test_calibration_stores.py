@@ -14,17 +14,19 @@ import pytest
 
 from services.calibration import CalibrationStore, ResponseLog
 from tests.fakes import InMemoryCalibrationStore, InMemoryResponseLog
-from tests.postgres import BACKENDS
-from tests.store_backends import AppDb, open_app_db
+from tests.store_backends import (
+    WITH_MEMORY,
+    AppDb,
+    open_app_db_or_memory,
+    open_store,
+    real_backends,
+)
 from use_cases.confidence.domain import CalibrationFit, FittedMap, LoggedResponse
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-MEMORY = "memory"
-
-
-@pytest.fixture(params=[*BACKENDS, MEMORY])
+@pytest.fixture(params=WITH_MEMORY)
 def backend(request: pytest.FixtureRequest) -> str:
     """A real backend, or the in-memory fakes."""
     return str(request.param)
@@ -32,34 +34,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
-    if backend == MEMORY:
-        yield None
-        return
-    yield from open_app_db(backend, tmp_path, request)
+    yield from open_app_db_or_memory(backend, tmp_path, request)
 
 
 @pytest.fixture
 def log(app_db: AppDb | None):
-    if app_db is None:
-        yield InMemoryResponseLog()
-        return
-    store = app_db.open(ResponseLog)
-    yield store
-    store.close()
+    yield from open_store(app_db, InMemoryResponseLog, ResponseLog)
 
 
 @pytest.fixture
 def calibration(app_db: AppDb | None):
-    if app_db is None:
-        yield InMemoryCalibrationStore()
-        return
-    store = app_db.open(CalibrationStore)
-    yield store
-    store.close()
-
-
-#: For a test that needs a database of its own (rows read directly, connections raced).
-real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+    yield from open_store(app_db, InMemoryCalibrationStore, CalibrationStore)
 
 
 def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: Any) -> LoggedResponse:

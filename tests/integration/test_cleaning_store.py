@@ -11,8 +11,7 @@ import pytest
 from services.cleaning.store import CleaningStore
 from tests.fakes.cleaning import InMemoryCleaningStore
 from tests.narrowing import present
-from tests.postgres import BACKENDS
-from tests.store_backends import AppDb, open_app_db
+from tests.store_backends import WITH_MEMORY, AppDb, open_app_db_or_memory, open_store
 from use_cases.cleaning.domain import SourceTable, Table
 from use_cases.cleaning.inject import build_task
 from use_cases.cleaning.ports import CleaningRun
@@ -30,30 +29,19 @@ SOURCE = SourceTable(
 )
 
 
-MEMORY = "memory"
-
-
-@pytest.fixture(params=[*BACKENDS, MEMORY])
+@pytest.fixture(params=WITH_MEMORY)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
-    if backend == MEMORY:
-        yield None
-        return
-    yield from open_app_db(backend, tmp_path, request)
+    yield from open_app_db_or_memory(backend, tmp_path, request)
 
 
 @pytest.fixture
 def store(app_db: AppDb | None):
-    if app_db is None:
-        yield InMemoryCleaningStore()
-        return
-    opened = app_db.open(CleaningStore)
-    yield opened
-    opened.close()
+    yield from open_store(app_db, InMemoryCleaningStore, CleaningStore)
 
 
 def _run(run_id: str, at: str, created_by: str = "root") -> CleaningRun:

@@ -13,8 +13,13 @@ import pytest
 
 from services.evaluation.run_store import DatasetStore, RunStore
 from tests.fakes.evaluation import InMemoryDatasetStore, InMemoryRunStore
-from tests.postgres import BACKENDS
-from tests.store_backends import AppDb, open_app_db
+from tests.store_backends import (
+    WITH_MEMORY,
+    AppDb,
+    open_app_db_or_memory,
+    open_store,
+    real_backends,
+)
 from use_cases.evaluation.run_domain import PromptRef, RunRecord, RunSettings, StoredDataset
 from use_cases.jobs.queue import QueueLimits
 from use_cases.shared.errors import ServiceBusy
@@ -24,45 +29,25 @@ T1 = "2026-03-02T12:00:01+00:00"
 T2 = "2026-03-02T12:00:02+00:00"
 
 
-MEMORY = "memory"
-
-
-@pytest.fixture(params=[*BACKENDS, MEMORY])
+@pytest.fixture(params=WITH_MEMORY)
 def backend(request: pytest.FixtureRequest) -> str:
     """A real backend, or the in-memory fakes the unit tests use (`tests/fakes/evaluation.py`)."""
     return str(request.param)
 
 
-#: For a test that needs a database of its own (two stores racing on one file).
-real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
-
-
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
-    if backend == MEMORY:
-        yield None
-        return
-    yield from open_app_db(backend, tmp_path, request)
+    yield from open_app_db_or_memory(backend, tmp_path, request)
 
 
 @pytest.fixture
 def datasets(app_db: AppDb | None):
-    if app_db is None:
-        yield InMemoryDatasetStore()
-        return
-    store = app_db.open(DatasetStore)
-    yield store
-    store.close()
+    yield from open_store(app_db, InMemoryDatasetStore, DatasetStore)
 
 
 @pytest.fixture
 def runs(app_db: AppDb | None):
-    if app_db is None:
-        yield InMemoryRunStore()
-        return
-    store = app_db.open(RunStore)
-    yield store
-    store.close()
+    yield from open_store(app_db, InMemoryRunStore, RunStore)
 
 
 def _dataset(dataset_id: str, version: str, at: str, name: str = "Three") -> StoredDataset:

@@ -19,8 +19,13 @@ import sqlean as sqlite3
 from services.chat.history_store import HistoryStore as HistoryStoreAdapter
 from services.chat.history_store import chat_title
 from tests.fakes import InMemoryHistoryStore
-from tests.postgres import BACKENDS
-from tests.store_backends import AppDb, open_app_db
+from tests.store_backends import (
+    WITH_MEMORY,
+    AppDb,
+    open_app_db_or_memory,
+    open_store,
+    real_backends,
+)
 from use_cases.chat.domain import (
     Chat,
     Message,
@@ -40,10 +45,7 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "app.db"
 
 
-MEMORY = "memory"
-
-
-@pytest.fixture(params=[*BACKENDS, MEMORY])
+@pytest.fixture(params=WITH_MEMORY)
 def backend(request: pytest.FixtureRequest) -> str:
     """A real backend, or the in-memory fake the unit tests use (`tests/fakes/`)."""
     return str(request.param)
@@ -51,24 +53,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def app_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest):
-    if backend == MEMORY:
-        yield None
-        return
-    yield from open_app_db(backend, tmp_path, request)
+    yield from open_app_db_or_memory(backend, tmp_path, request)
 
 
 @pytest.fixture
 def store(app_db: AppDb | None):
-    if app_db is None:
-        yield InMemoryHistoryStore()
-        return
-    history = app_db.open(HistoryStoreAdapter)
-    yield history
-    history.close()
-
-
-#: For a test that needs a database of its own (rows read directly, connections raced).
-real_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+    yield from open_store(app_db, InMemoryHistoryStore, HistoryStoreAdapter)
 
 
 def user_says(text: str) -> NewMessage:

@@ -9,11 +9,8 @@ and Almanac's own environment knows nothing of it. (`make install` installs uv i
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,20 +31,10 @@ def _doc_plugin() -> str:
     return str(found[0])
 
 
-def _uv() -> Path:
-    uv = Path(sys.executable).parent / "uv"
-    if not uv.exists():
-        pytest.fail(f"uv is missing from {uv.parent}: run `make install`, which installs it.")
-    return uv
-
-
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A new virtual environment holding Almanac (editable, from this checkout) and the
-    plugin, both installed offline."""
-    uv = _uv()
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtual environment holding Almanac and the docs' plugin, installed offline."""
     work = tmp_path_factory.mktemp("index-plugin-venv")
-    target = work / "venv"
     plugin = plugin_packages.write_package(
         work / "plugin",
         "almanac-exact-index",
@@ -56,34 +43,15 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ENTRY_POINT_GROUP,
         "exact = almanac_exact_index:ExactIndex",
     )
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, target], check=True)
-    python = target / "bin" / "python"
-    install: list[str | Path] = [uv, "pip", "install", "-q", "--offline", "--python", python]
-    done = subprocess.run([*install, "-e", ROOT, plugin], capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    yield target
+    return plugin_packages.venv_with(work / "venv", plugin)
 
 
 def _almanac(
     venv: Path, tmp_path: Path, database_url: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": database_url,
-        "LOAD_SAMPLE_DATA": "false",
-        "LOG_LEVEL": "WARNING",
-        "MODELS_DIR": str(Settings(_env_file=None).embeddings.models_dir),  # the embedder's
-    }
-    return subprocess.run(
-        [venv / "bin" / "almanac", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    models_dir = str(Settings(_env_file=None).embeddings.models_dir)  # the embedder's
+    env = {"DATABASE_URL": database_url, "MODELS_DIR": models_dir}
+    return plugin_packages.almanac(venv, tmp_path, *args, env=env)
 
 
 def test_the_installed_backend_keeps_and_searches_the_knowledge_index(
@@ -133,9 +101,7 @@ def test_the_plugin_is_registered_with_its_origin_there_and_not_here(venv: Path)
         "from services.knowledge.index_backends import backend_for as b; "
         "e = b('exact:///x'); print(e.name, e.origin, e.schemes)"
     )
-    done = subprocess.run(
-        [venv / "bin" / "python", "-c", probe], capture_output=True, text=True, cwd=venv
-    )
+    done = plugin_packages.python(venv, probe)
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "exact almanac-exact-index ('exact',)"

@@ -40,9 +40,41 @@ def test_a_source_is_kept_with_its_schedule_and_a_name_is_taken_once(app_db: App
         None,
     )
     assert [s.spec.name for s in store.list_all()] == ["bucket", "handbook"]
-    assert store.due(NOON - timedelta(seconds=1)) == []
-    assert store.due(NOON) == ["handbook"]  # an unscheduled source is never due
+    assert store.claim_due(NOON - timedelta(seconds=1)) == []
+    assert store.claim_due(NOON) == ["handbook"]  # an unscheduled source is never due
     store.close()
+
+
+def test_a_due_source_is_claimed_once_and_a_claim_given_back_is_due_again(app_db: AppDb) -> None:
+    store = app_db.open(SqlSourceStore)
+    store.add(HANDBOOK, NOON, NOON)
+    later = NOON + timedelta(minutes=5)
+
+    assert store.claim_due(later) == ["handbook"]
+    # Claimed: due a period after the look, so the next look finds nothing to queue.
+    stored = store.get("handbook")
+    assert stored is not None and stored.next_sync_at == later + timedelta(minutes=30)
+    assert store.claim_due(later) == []
+    assert store.claim_due(later + timedelta(minutes=29)) == []
+
+    store.release_due("handbook", later)  # its sync could not be queued
+    assert store.claim_due(later) == ["handbook"]
+    store.release_due("gone", later)  # a source removed since the look: nothing to give back
+    store.close()
+
+
+def test_replicas_looking_for_due_sources_together_claim_each_once(app_db: AppDb) -> None:
+    stores = [app_db.open_apart(SqlSourceStore) for _ in range(4)]
+    names = [f"source-{n}" for n in range(6)]
+    for name in names:
+        stores[0].add(SourceSpec(name, "folder", f"/srv/{name}", 3600), NOON, NOON)
+
+    with ThreadPoolExecutor(4) as pool:
+        claims = list(pool.map(lambda store: store.claim_due(NOON), stores))
+
+    assert sorted(name for claimed in claims for name in claimed) == names
+    for store in stores:
+        store.close()
 
 
 def test_versions_are_kept_per_source_and_dropped_with_it(app_db: AppDb) -> None:
@@ -83,7 +115,7 @@ def test_a_run_is_kept_in_the_history_and_moves_the_next_sync(app_db: AppDb) -> 
     stored = store.get("handbook")
     assert stored is not None and stored.last_run == ended
     assert stored.next_sync_at == NOON + timedelta(minutes=30)
-    assert store.due(NOON + timedelta(minutes=29)) == []
+    assert store.claim_due(NOON + timedelta(minutes=29)) == []
     store.close()
 
 

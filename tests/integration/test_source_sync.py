@@ -1,6 +1,7 @@
 """Synced sources end to end on a real folder and on moto's S3 server: a first sync, a change,
 a deletion, an idle sync that embeds nothing, failures mid-sync after which nothing is lost
-and the next sync completes, and the documents searchable under the source's key."""
+and the next sync completes, and the documents searchable under the source's key; and, on
+SQLite and PostgreSQL, the schedule's look for due sources queueing each sync once."""
 
 from __future__ import annotations
 
@@ -14,16 +15,22 @@ from typing import Any
 
 import pytest
 
-from backend.bootstrap import Container
+from backend.bootstrap import Container, bootstrap
 from services.sources.folder import FolderKind
 from services.sources.kinds import SourceContext
 from services.sources.s3 import S3Kind, S3Reader
-from tests.conftest import FixedClock
+from tests.conftest import FixedClock, make_settings
 from tests.s3_server import AWS_ENV, S3Bucket
 from use_cases.access.domain import CLI_ADMIN
-from use_cases.shared.errors import Conflict, InvalidRequest, JobCancelled
+from use_cases.shared.clock import utc
+from use_cases.shared.errors import Conflict, InvalidRequest, JobCancelled, ServiceBusy
 from use_cases.sources.domain import SourceSpec
-from use_cases.sources.manage import AddSourceRequest
+from use_cases.sources.manage import (
+    SOURCE_SYNC,
+    AddSourceRequest,
+    QueueDueSyncs,
+    QueueSourceSync,
+)
 from use_cases.sources.ports import Fetched, ItemFailed, SourceReader
 from use_cases.sources.sync import SyncRequest, SyncSource
 
@@ -189,22 +196,90 @@ def test_an_idle_sync_reads_and_embeds_nothing(world: World) -> None:
     assert world.embedded == []
 
 
-def test_a_scheduled_sync_of_a_source_synced_since_it_fell_due_syncs_nothing(
-    world: World,
+@pytest.fixture
+def scheduled(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Container]:
+    """A container on `backend` with a folder source `handbook` synced every 30 minutes. It
+    runs no sync jobs (JOB_KINDS), so what the schedule queues stays queued to be seen."""
+    overrides: dict[str, Any] = {"job_kinds": "prepare_answers", "load_sample_data": False}
+    if backend == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    container = bootstrap(make_settings(tmp_path / "data", **overrides), clock=FixedClock())
+    folder = FolderOrigin(tmp_path / "handbook")
+    for key, text in DOCS.items():
+        folder.put(key, text)
+    add = AddSourceRequest.of_options("handbook", folder=folder.location, every="30m")
+    asyncio.run(container.sources.sources.add(CLI_ADMIN, add))
+    yield container
+    container.close()
+
+
+def test_a_due_source_is_queued_once_by_looks_while_and_after_its_sync_runs(
+    scheduled: Container,
 ) -> None:
-    """The schedule's check and its queueing are two steps: a sync that ended between them
-    frees the job's key, so a second scheduled job can be queued. It must not sync again."""
-    due = world.run(trigger="schedule")  # due since it was added: it syncs
-    assert due.counts.added == 3
-    world.embedded.clear()
+    """The look for due sources and the queueing are two steps: a sync that ended between
+    them would have freed its job's key for a second one. The look claims what it finds."""
+    sources, jobs = scheduled.sources, scheduled.adapters.jobs.store
 
-    again = world.run(trigger="schedule")  # next due in 30 minutes
+    assert sources.queue_due.run() == ["handbook"]  # due since it was added
+    assert sources.queue_due.run() == []  # claimed: not due while its sync is queued
+    job = jobs.claim([SOURCE_SYNC], "worker-1")
+    assert job is not None and job.payload["trigger"] == "schedule"
+    assert sources.queue_due.run() == []  # ... nor while it runs
+    run = sources.sync.run(SyncRequest("handbook", trigger="schedule"))  # the job's sync
+    assert jobs.complete(job.id, "worker-1", None)  # its key is free again
 
-    assert again == due
-    assert world.embedded == []
-    history = world.container.adapters.source_store.history("handbook", 5)
-    assert [h.id for h in history] == [due.id]
-    assert world.run().counts.unchanged == 3  # one asked for by hand still runs
+    assert sources.queue_due.run() == []  # next due 30 minutes after the sync started
+    assert jobs.waiting() == {}
+    history = asyncio.run(sources.sources.sync_history("handbook"))
+    assert [(h.id, h.trigger, h.counts.added) for h in history] == [(run.id, "schedule", 3)]
+
+
+class _FullQueue:
+    """A `JobQueue` that takes no job, as a full or closing one answers."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise ServiceBusy("The queue is full.")
+
+    def get(self, job_id: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_due_source_whose_sync_cannot_be_queued_stays_due(scheduled: Container) -> None:
+    store, clock = scheduled.adapters.source_store, FixedClock()
+    sources = scheduled.sources
+    full = QueueDueSyncs(QueueSourceSync(_FullQueue(), sources.sync, store), store, clock)
+
+    with pytest.raises(ServiceBusy):
+        full.run()
+
+    view = asyncio.run(sources.sources.show("handbook"))
+    assert view.next_sync_at == utc(clock.now())  # the claim given back: due at once
+    assert sources.queue_due.run() == ["handbook"]
+
+
+def _stopped_after_its_first_item(world: World, **request: Any) -> None:
+    """A sync of the world's source, stopped (the server stopping) once its first item is
+    decided."""
+    decided: list[str] = []
+
+    def stop_after_first(key: str, outcome: str) -> None:
+        decided.append(key)
+        if len(decided) == 1:
+            raise JobCancelled("the server is stopping")
+
+    with pytest.raises(JobCancelled):
+        world.run(on_item=stop_after_first, **request)
+
+
+def test_a_scheduled_sync_stopped_midway_goes_on_when_its_job_runs_again(world: World) -> None:
+    _stopped_after_its_first_item(world, trigger="schedule")
+    again = world.run(trigger="schedule")  # its job, claimed again after the restart
+
+    assert again.status == "done"
+    assert again.counts.added + again.counts.unchanged == 3
 
 
 def test_a_changed_file_is_updated_and_a_deleted_one_removed(world: World) -> None:
@@ -249,15 +324,7 @@ def test_a_sync_stopped_midway_loses_nothing_and_the_next_one_completes(world: W
     world.run()
     world.origin.put("a-new.md", "# A\n\nBadges are renewed every two years.\n")
     world.origin.delete("travel.md")
-    decided: list[str] = []
-
-    def stop_after_first(key: str, outcome: str) -> None:
-        decided.append(key)
-        if len(decided) == 1:
-            raise JobCancelled("the server is stopping")
-
-    with pytest.raises(JobCancelled):
-        world.run(on_item=stop_after_first)
+    _stopped_after_its_first_item(world)
 
     # Nothing was removed by the stopped sync; the history says it stopped.
     assert "handbook/travel.md" in world.sources()

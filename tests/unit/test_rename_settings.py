@@ -33,26 +33,30 @@ class Queue:
         return self._jobs.job_concurrency + self._other.job_concurrency
 """
 
-EXPECTED = """
-from backend.config import JobSettings, Settings
+#: The lines the codemod changes in SOURCE (as they read without their indent), each as it
+#: must read after; every other line, keywords, strings and a read through a receiver it
+#: cannot see among them, stays as it is.
+RENAMED = {
+    "print(settings.evaluation.eval_concurrency, jobs.job_concurrency, chats.chat_file_max_bytes)":
+        "print(settings.evaluation.concurrency, jobs.concurrency, chats.max_bytes)",
+    "print(maybe.job_lease_seconds if maybe else 0, settings.embeddings.effective_embedding_model)":
+        "print(maybe.lease_seconds if maybe else 0, settings.embeddings.effective_model)",
+    "return self._jobs.job_concurrency + self._other.job_concurrency":
+        "return self._jobs.concurrency + self._other.job_concurrency",
+}  # fmt: skip
 
 
-def build(settings: Settings, jobs: JobSettings, maybe: JobSettings | None) -> None:
-    chats = settings.chat_files
-    print(settings.evaluation.concurrency, jobs.concurrency, chats.max_bytes)
-    print(maybe.lease_seconds if maybe else 0, settings.embeddings.effective_model)
-    Settings(eval_concurrency=2).updated(job_concurrency=3)
-    print("settings.evaluation.eval_concurrency", getattr(jobs, "job_concurrency"))
+def _with_lines(text: str, replaced: dict[str, str]) -> str:
+    """`text` with each line that reads as a key of `replaced` (there once, indent aside)
+    reading as its value, indented as it was."""
+    lines = text.split("\n")
+    for old, new in replaced.items():
+        [at] = [n for n, line in enumerate(lines) if line.strip() == old]
+        lines[at] = lines[at].removesuffix(old) + new
+    return "\n".join(lines)
 
 
-class Queue:
-    def __init__(self, jobs: JobSettings, other: object) -> None:
-        self._jobs = jobs
-        self._other = other
-
-    def size(self) -> int:
-        return self._jobs.concurrency + self._other.job_concurrency
-"""
+EXPECTED = _with_lines(SOURCE, RENAMED)
 
 
 def test_the_renames_are_read_from_the_models() -> None:

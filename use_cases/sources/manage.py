@@ -9,6 +9,14 @@ Rules:
 - A scheduled source (`every_s`) is due at once when added, then `every_s` after each sync
   started. Its due time is stored, so syncs that fell due while no server ran are run after
   a restart (the first schedule check finds them due).
+- The schedule's look for due sources claims them (`SourceStore.claim_due`: the due check
+  and the move of the due time one period on are one transaction), then queues their syncs.
+  A source whose scheduled sync is queued or running, or has just ended, is not due, so no
+  look queues it twice, on any replica; a job of the same key would otherwise be queued
+  again the moment a sync that ended between the look and the queueing freed it. A claim
+  whose sync could not be queued (the queue full or closing) is given back: due at once.
+  (The job queue is another store: a sync asked for by hand that ends in the instant between
+  a claim and its queueing is still followed by the scheduled one, which embeds nothing.)
 - A sync is a job (`SOURCE_SYNC`) keyed by the source's name: asking again while one is queued
   or running answers the same job, on any replica; and the sync itself refuses to start
   while another run of the source is running (`SourceStore.start_run`), so a source is never
@@ -50,6 +58,8 @@ from use_cases.sources.sync import SyncLimits, SyncRequest, SyncSource
 #: The job kind of a source's sync, and the schedule that looks for due sources.
 SOURCE_SYNC = "source_sync"
 SOURCE_SCHEDULE = "source_syncs_due"
+#: The trigger of a sync the schedule queued (`SyncRun.trigger`).
+SCHEDULED = "schedule"
 #: The shortest and the longest period a source may be synced at.
 MIN_EVERY_S = 60
 MAX_EVERY_S = 366 * 86400
@@ -245,8 +255,8 @@ class GetSyncJob:
 
 class QueueDueSyncs:
     """Queue a sync of every source due now: the schedule's action, run by one process of
-    the cluster at a time. A source whose sync is queued or running already is not queued
-    twice (the job's key)."""
+    the cluster at a time (the module rules: each due source is claimed before it is queued,
+    and a claim whose sync could not be queued is given back)."""
 
     def __init__(self, queue: QueueSourceSync, store: SourceStore, clock: Clock) -> None:
         self._queue = queue
@@ -255,10 +265,20 @@ class QueueDueSyncs:
 
     def run(self) -> list[str]:
         """Answers the names of the sources whose sync was queued."""
-        due = self._store.due(utc(self._clock.now()))
-        for name in due:
-            self._queue.run(name, trigger="schedule")
-        return due
+        now = utc(self._clock.now())
+        claimed = self._store.claim_due(now)
+        queued = []
+        for at, name in enumerate(claimed):
+            try:
+                self._queue.run(name, trigger=SCHEDULED)
+            except NotFound:
+                continue  # removed since the look: nothing to sync
+            except BaseException:
+                for unqueued in claimed[at:]:
+                    self._store.release_due(unqueued, now)
+                raise
+            queued.append(name)
+        return queued
 
 
 def _snapshot(spec: SourceSpec) -> dict[str, Any]:
@@ -294,6 +314,7 @@ def parse_every(text: str) -> int:
 
 __all__ = [
     "MIN_EVERY_S",
+    "SCHEDULED",
     "SOURCE_SCHEDULE",
     "SOURCE_SYNC",
     "AddSourceRequest",

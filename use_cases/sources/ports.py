@@ -135,6 +135,12 @@ class SourceStore(Protocol):
 
     def history(self, name: str, limit: int) -> list[SyncRun]: ...
 
-    def due(self, now: datetime) -> list[str]:
-        """Names of the scheduled sources whose next sync is due at `now`."""
+    def claim_due(self, now: datetime) -> list[str]:
+        """Names of the scheduled sources whose next sync is due at `now`, each claimed in the
+        same transaction: now due `every_s` after `now` (a sync's end sets it from its start),
+        so a second look, here or in another process, does not find it due again."""
+        ...
+
+    def release_due(self, name: str, due_at: datetime) -> None:
+        """A claim given back: `name` is due at `due_at` (its sync could not be queued)."""
         ...

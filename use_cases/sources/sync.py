@@ -23,9 +23,6 @@ Rules:
 - At most one sync of a source runs at a time (`SourceStore.start_run`); each run is kept in
   the source's history with its counts and errors, and the source's next sync is due
   `every_s` after this one started.
-- A scheduled sync whose source is no longer due when it starts (another sync of it ended
-  between the schedule's check and the queueing: a job's key is free again once its job
-  ends) syncs nothing and answers the source's last run.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from loguru import logger
 
@@ -61,7 +58,6 @@ from use_cases.sources.ports import (
     ListingFailed,
     SourceKinds,
     SourceStore,
-    StoredSource,
     Unchanged,
 )
 
@@ -126,19 +122,6 @@ class _Tally:
         return SyncCounts(self.added, self.updated, self.unchanged, self.removed, self.failed)
 
 
-#: The trigger of a sync the schedule queued.
-SCHEDULED = "schedule"
-
-
-def _synced_since_due(stored: StoredSource, now: datetime) -> bool:
-    """Whether a sync of `stored` ran since it fell due: it is not due now."""
-    return (
-        stored.last_run is not None
-        and stored.next_sync_at is not None
-        and stored.next_sync_at > now
-    )
-
-
 class SyncSource:
     """Sync one source now (the module docstring has the rules)."""
 
@@ -168,9 +151,6 @@ class SyncSource:
             raise NotFound(f"No source named '{request.name}'.")
         spec = stored.spec
         now = utc(self._clock.now())
-        if request.trigger == SCHEDULED and _synced_since_due(stored, now):
-            assert stored.last_run is not None
-            return stored.last_run
         run = self._store.start_run(spec.name, request.trigger, now, now - self._limits.stale_after)
         prefix = origin_prefix(spec.name)
         documents = {
