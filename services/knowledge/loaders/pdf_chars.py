@@ -85,9 +85,10 @@ def line_facts(
     get_font_size, get_font = _get_font_size, _get_font
     faces: dict[int, bool] = {}
     facts: list[LineFacts | None] = []
+    add = facts.append
     for first, last in spans:
         if not 0 <= first < count:
-            facts.append(None)
+            add(None)
             continue
         textobj = get_textobj(page, first)
         if not get_charbox(page, first, spare_at, spare_at, low_at, high_at):  # yes, lrbt
@@ -96,12 +97,13 @@ def line_facts(
         if last != first and 0 <= last < count:  # a one-character line's box is asked once
             if not get_charbox(page, last, spare_at, spare_at, low_at, high_at):
                 raise pdfium.PdfiumError("Failed to get charbox.")
-            if high.value > top:
-                top = high.value
-            if low.value < bottom:
-                bottom = low.value
+            other_top, other_bottom = high.value, low.value
+            if other_top > top:
+                top = other_top
+            if other_bottom < bottom:
+                bottom = other_bottom
         if not textobj:  # a character PDFium made up (a space it put between words)
-            facts.append((top, bottom, 1.0, False))
+            add((top, bottom, 1.0, False))
             continue
         font = get_font(textobj)
         bold = faces.get(font)
@@ -115,7 +117,7 @@ def line_facts(
         if not get_font_size(textobj, font_size_at):
             raise pdfium.PdfiumError("Failed to get font size.")
         scale = max(abs(matrix.a * matrix.d - matrix.b * matrix.c), 0.0) ** 0.5
-        facts.append((top, bottom, font_size.value * scale, bold))
+        add((top, bottom, font_size.value * scale, bold))
     return facts
 
 
