@@ -213,10 +213,17 @@ def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | N
     """The pages without their running headers and footers (a line at a page's top or foot
     that the same band of other pages repeats, numbers aside) and page numbers (a line of a
     number alone at a page's top or foot)."""
+    # each page's edge lines and their shapes, found once (a page of short lines has many lines
+    # for `_edge_lines` to compare its edges with)
+    edges = [
+        {index: _shape(page.lines[index].text) for index in _edge_lines(page)}
+        if page is not None
+        else {}
+        for page in pages
+    ]
     seen: Counter[str] = Counter()
-    for page in pages:
-        if page is not None:
-            seen.update({_shape(page.lines[index].text) for index in _edge_lines(page)})
+    for shapes in edges:
+        seen.update(set(shapes.values()))
     read = sum(page is not None for page in pages)
     repeated = {
         shape
@@ -224,16 +231,18 @@ def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | N
         if count >= RUNNING_MIN_PAGES and count >= RUNNING_SHARE * read
     }
     kept: list[PageText | None] = []
-    for page in pages:
+    for page, shapes in zip(pages, edges, strict=True):
         if page is None:
             kept.append(None)
             continue
         drop = {
             index
-            for index in _edge_lines(page)
-            if _shape(page.lines[index].text) in repeated
-            or _PAGE_NUMBER.match(page.lines[index].text)
+            for index, shape in shapes.items()
+            if shape in repeated or _PAGE_NUMBER.match(page.lines[index].text)
         }
+        if not drop:
+            kept.append(page)
+            continue
         lines = tuple(line for index, line in enumerate(page.lines) if index not in drop)
         kept.append(PageText(lines, page.height, page.right))
     return kept
@@ -241,10 +250,15 @@ def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | N
 
 def body_size(pages: Sequence[PageText | None]) -> float:
     """The type size most of the document's characters are set in."""
-    sizes: Counter[float] = Counter()
+    # counted by each size as read, then rounded: one rounding per size, not per line (the
+    # rounded sizes come in the order the lines first have them, as counting line by line)
+    exact: dict[float, int] = {}
     for page in pages:
         for line in page.lines if page is not None else ():
-            sizes[round(line.size, 1)] += len(line.text)
+            exact[line.size] = exact.get(line.size, 0) + len(line.text)
+    sizes: Counter[float] = Counter()
+    for size, count in exact.items():
+        sizes[round(size, 1)] += count
     return sizes.most_common(1)[0][0] if sizes else 0.0
 
 
