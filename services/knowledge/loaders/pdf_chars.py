@@ -116,7 +116,8 @@ def line_facts(
             raise pdfium.PdfiumError("Failed to get matrix of pageobject.")
         if not get_font_size(textobj, font_size_at):
             raise pdfium.PdfiumError("Failed to get font size.")
-        scale = max(abs(matrix.a * matrix.d - matrix.b * matrix.c), 0.0) ** 0.5
+        # (the helpers took max(scale, 0.0) first: an absolute value is never below it)
+        scale = abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
         add((top, bottom, font_size.value * scale, bold))
     return facts
 

@@ -91,6 +91,7 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     clean = _clean if _UNCLEAN.search(text) else _strip_break
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
+    add_text, add_span = texts.append, spans.append
     for found in _LINE.finditer(text):
         raw = found.group(0)
         line = clean(raw)
@@ -101,8 +102,8 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
         last = start + len(raw.rstrip("\r\n \ufffe")) - 1
         if wide is not None:
             first, last = first + wide[first], last + wide[last]
-        texts.append(line)
-        spans.append((first, last))
+        add_text(line)
+        add_span((first, last))
     # The lines' boxes, sizes and faces, asked of PDFium in one pass (`pdf_chars`: a page of
     # short lines is a text object per line, too costly through pypdfium2's helpers)
     facts = line_facts(textpage, spans, _bold_face)
