@@ -43,11 +43,15 @@ _INT, _ADDRESS, _DOUBLE = ctypes.c_int, ctypes.c_void_p, ctypes.c_double
 def _plain(function: Any, restype: Any, *argtypes: Any) -> Any:
     """A function of the raw bindings declared with plain types (an address as a Python
     int): ctypes then checks no pointer type per argument, which halves a call's cost
-    (1.1 to 0.6 µs for a character's box). The C signature is the bindings' own."""
+    (1.1 to 0.6 µs for a character's box). The C signature is the bindings' own, and so is
+    the calling convention (a second function object of the bindings' own class, at the
+    same address: the bindings' object is left as it is)."""
     address = ctypes.cast(function, _ADDRESS).value
     if not address:  # the bindings resolve every symbol when they load: never
         raise ImportError(f"PDFium has no {function!r}")
-    return ctypes.CFUNCTYPE(restype, *argtypes)(address)
+    plain = type(function)(address)
+    plain.restype, plain.argtypes = restype, argtypes
+    return plain
 
 
 # fpdf_text.h and fpdf_edit.h: a text page, page object or font handle is an address.
