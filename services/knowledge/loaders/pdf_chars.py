@@ -5,9 +5,9 @@ other module imports them).
 
 Why: PDFium makes a text object per show-text operator, so a page of a list, a table or code
 is one text object per line, and the line's facts were asked through pypdfium2's helper
-classes, which build a Python object for each answer (a text object, its matrix, its font:
-~18 µs a line, most of a PDF's load at 1.6 CPU-s per MB of list items; `bench.bench_loaders`).
-The same PDFium functions called directly cost ~1 µs each.
+classes, which build a Python object for each answer (a text object, its matrix, its font,
+two character boxes: ~12 µs a line, most of a PDF's load at 1.6 CPU-s per MB of list items;
+`bench.bench_loaders`). The same PDFium functions called here cost ~3.5 µs a line in all.
 
 Rules:
 - Exactly the calls the helpers make for the same facts (`FPDFText_GetCharBox`,
