@@ -1,14 +1,16 @@
 """What each document loader costs per MB of input, by the structure the document is made of.
 
-    .venv/bin/python -m bench.bench_loaders [--mb 1.0] [--json]
+    .venv/bin/python -m bench.bench_loaders [--mb 1.0] [--repeats 2] [--only PDF] [--json]
 
 For every loader (Markdown, HTML, plain text, reStructuredText, PDF) a document of about
 `--mb` MB is made of one structure at a time (prose under headings, lists, tables, code) and
-loaded in this process; the CPU seconds of the load (`time.process_time`, the best of two)
-are divided by the document's MB. A legitimate document should cost what its size says,
-whatever it is made of: the worst structure of each loader is the figure that matters (a
-1.29 MB Markdown list was refused past the 5 s parse budget at ~3.5 CPU-s per MB, where
-prose took 0.37). Nothing is asserted: the figures go to docs/notes/benchmarks.md.
+loaded in this process; the CPU seconds of the load (`time.process_time`, the best of
+`--repeats` loads, two by default: on a shared machine the best of more is the steadier
+figure) are divided by the document's MB; `--only` measures one loader. A legitimate
+document should cost what its size says, whatever it is made of: the worst structure of
+each loader is the figure that matters (a 1.29 MB Markdown list was refused past the 5 s
+parse budget at ~3.5 CPU-s per MB, where prose took 0.37). Nothing is asserted: the figures
+go to docs/notes/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -222,10 +224,12 @@ LOADERS: dict[str, tuple[str, dict[str, Make]]] = {
 }
 
 
-def measure(loader: FileLoader, name: str, data: bytes, size: int) -> dict[str, float]:
-    """The best of two loads' CPU seconds, per MB of `size` (the document's text)."""
+def measure(
+    loader: FileLoader, name: str, data: bytes, size: int, repeats: int = 2
+) -> dict[str, float]:
+    """The best of `repeats` loads' CPU seconds, per MB of `size` (the document's text)."""
     best = float("inf")
-    for _ in range(2):
+    for _ in range(repeats):
         started = time.process_time()
         loader.load(name, data)
         best = min(best, time.process_time() - started)
@@ -235,17 +239,23 @@ def measure(loader: FileLoader, name: str, data: bytes, size: int) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=1.0, help="size of each document, in MB")
+    parser.add_argument("--repeats", type=int, default=2, help="loads a document, the best kept")
+    parser.add_argument("--only", choices=sorted(LOADERS), help="measure this loader alone")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be 1 or more")
     size = int(args.mb * MB)
     loader = FileLoader()
     rows = []
-    for kind, (name, structures) in LOADERS.items():
+    kinds = [args.only] if args.only else list(LOADERS)
+    for kind in kinds:
+        name, structures = LOADERS[kind]
         for structure, make in structures.items():
             data = make(size)
             text_size = size if name.endswith(".pdf") else len(data)
             row = {"loader": kind, "structure": structure, "bytes": len(data)}
-            row |= measure(loader, name, data, text_size)
+            row |= measure(loader, name, data, text_size, args.repeats)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     if args.json:
@@ -258,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['cpu_s_per_mb']:>9}"
         )
     print("\nworst structure per loader:")
-    for kind in LOADERS:
+    for kind in kinds:
         worst = max(
             (r for r in rows if r["loader"] == kind), key=lambda r: cast(float, r["cpu_s_per_mb"])
         )

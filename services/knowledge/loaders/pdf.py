@@ -410,6 +410,12 @@ def _without_margin_notes(
 #: lower case, as a word's continuation is.
 _BROKEN_WORD = re.compile(r"(?<![\w-])([^\W\d_]+)-[ \t]*\n\s*([^\W\d_A-Z]+)\b")
 _WORD = re.compile(r"[^\W\d_]+")
+#: What `_BROKEN_WORD` and `_COMPOUND` need at least (a hyphen ending a line; a hyphen between
+#: letters): looked for first, a scan far cheaper than either pattern's (a page of short
+#: lines without either is most of the cost of both).
+_LINE_END_HYPHEN = re.compile(r"-[ \t]*\n")
+_COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+_LETTER_HYPHEN_LETTER = re.compile(r"[^\W\d_]-[^\W\d_]")
 
 
 #: The longest start of a page that may finish the sentence the page before broke off.
@@ -500,7 +506,7 @@ def join_broken_words(text: str, known: Callable[[str], bool]) -> str:
             return f"{left}-{right}"
         return found.group(0)
 
-    return _BROKEN_WORD.sub(join, text)
+    return _BROKEN_WORD.sub(join, text) if _LINE_END_HYPHEN.search(text) else text
 
 
 def _known_words(texts: Sequence[str | None]) -> Callable[[str], bool]:
@@ -512,9 +518,10 @@ def _known_words(texts: Sequence[str | None]) -> Callable[[str], bool]:
     for text in texts:
         if text is None:
             continue
-        unbroken = _BROKEN_WORD.sub(" ", text).lower()
+        unbroken = (_BROKEN_WORD.sub(" ", text) if _LINE_END_HYPHEN.search(text) else text).lower()
         own.update(_WORD.findall(unbroken))
-        own.update(re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)+", unbroken))
+        if _LETTER_HYPHEN_LETTER.search(unbroken):
+            own.update(_COMPOUND.findall(unbroken))
     return lambda word: word in own or word in english
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import NamedTuple
 
 import pypdfium2 as pdfium
+
+from services.knowledge.loaders.pdf_chars import line_facts
 
 #: Ligatures a font may draw as one glyph ("ﬁ", "ﬂ", "ﬃ"): the letters they stand for.
 _LIGATURES = str.maketrans(
@@ -80,7 +82,6 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
-    count = textpage.count_chars()
     # PDFium counts UTF-16 units: a character beyond U+FFFF (a math letter) is two of them
     # (counted only on a page that has one: one step per character of every page otherwise)
     wide = [0, *accumulate(ord(c) > 0xFFFF for c in text)] if _ASTRAL.search(text) else None
@@ -88,11 +89,9 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
     # lines cleaned by the strip alone: `_clean`'s four passes per line cost as much as a
     # line's geometry on pages of short lines (lists, tables, code).
     clean = _clean if _UNCLEAN.search(text) else _strip_break
-    # The loop below runs once per line: its questions to PDFium are bound once per page
-    # and asked inline (a Python call per question was a tenth of a short line's cost).
-    charbox, textobj_at = textpage.get_charbox, textpage.get_textobj
-    lines: list[Line] = []
-    bold_fonts: dict[bytes, bool] = {}  # per page: a handle is only good while it is open
+    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    add_text, add_span = texts.append, spans.append
     for found in _LINE.finditer(text):
         raw = found.group(0)
         line = clean(raw)
@@ -103,21 +102,15 @@ def _lines(textpage: pdfium.PdfTextPage, text: str) -> list[Line]:
         last = start + len(raw.rstrip("\r\n \ufffe")) - 1
         if wide is not None:
             first, last = first + wide[first], last + wide[last]
-        if not 0 <= first < count:
-            lines.append(Line(line, 0.0, 0.0, 0.0, False))
-            continue
-        # The first character's text object, asked for once: its size and its font
-        # (pypdfium2 builds a helper object per question; ~a third of a short line's cost).
-        textobj = textobj_at(first)
-        _, bottom, _, top = charbox(first)
-        if last != first and 0 <= last < count:  # a one-character line's box is asked once
-            _, low, _, high = charbox(last)
-            top, bottom = max(top, high), min(bottom, low)
-        bold = _is_bold(textobj, bold_fonts) and (
-            last == first or _is_bold(_textobj(textpage, last, count), bold_fonts)
-        )
-        lines.append(Line(line, float(top), float(bottom), _font_size(textobj), bold))
-    return lines
+        add_text(line)
+        add_span((first, last))
+    # The lines' boxes, sizes and faces, asked of PDFium in one pass (`pdf_chars`: a page of
+    # short lines is a text object per line, too costly through pypdfium2's helpers)
+    facts = line_facts(textpage, spans, _bold_face)
+    return [
+        Line(line, *fact) if fact is not None else Line(line, 0.0, 0.0, 0.0, False)
+        for line, fact in zip(texts, facts, strict=True)
+    ]
 
 
 #: What `_clean` changes besides the line break: a ligature, a NUL, a soft hyphen, the mark.
@@ -135,38 +128,15 @@ def _strip_break(raw: str) -> str:
     return raw.rstrip("\r\n")
 
 
-def _textobj(textpage: pdfium.PdfTextPage, index: int, count: int) -> pdfium.PdfTextObj | None:
-    return textpage.get_textobj(index) if 0 <= index < count else None
-
-
-def _font_size(textobj: pdfium.PdfTextObj | None) -> float:
-    """The type size of a character's text object, as drawn (its matrix's scale applied)."""
-    if textobj is None:  # a character PDFium made up (a space it put between words)
-        return 1.0
-    a, b, c, d, _, _ = textobj.get_matrix().get()
-    return textobj.get_font_size() * max(abs(a * d - b * c), 0.0) ** 0.5
-
-
 #: Words in a font's name that say it is bold; weights from this on are bold too.
 _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 BOLD_WEIGHT = 600
 
 
-def _is_bold(textobj: pdfium.PdfTextObj | None, known: dict[bytes, bool]) -> bool:
-    """Whether a character's text object is set in a bold face. A page's lines share a few
-    fonts: each font's answer is kept in `known` by its handle's value (the bytes of the
-    pointer pypdfium2's helper holds; two helpers of one font are two objects), so its
-    weight and name (a buffer each, built in Python) are asked once per page, not per line."""
-    if textobj is None:
-        return False
-    font = textobj.get_font()
-    handle = memoryview(font.raw).tobytes()
-    bold = known.get(handle)
-    if bold is None:
-        bold = known[handle] = font.get_weight() >= BOLD_WEIGHT or bool(
-            _BOLD_NAME.search(font.get_base_name())
-        )
-    return bold
+def _bold_face(weight: int, name: Callable[[], str]) -> bool:
+    """Whether a font is a bold face: by its weight, else by its base name (asked only then:
+    a name is a buffer built in Python)."""
+    return weight >= BOLD_WEIGHT or bool(_BOLD_NAME.search(name()))
 
 
 #: Far enough out to hold whatever a page draws, off its box too (a float PDFium can hold).
@@ -244,10 +214,17 @@ def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | N
     """The pages without their running headers and footers (a line at a page's top or foot
     that the same band of other pages repeats, numbers aside) and page numbers (a line of a
     number alone at a page's top or foot)."""
+    # each page's edge lines and their shapes, found once (a page of short lines has many lines
+    # for `_edge_lines` to compare its edges with)
+    edges = [
+        {index: _shape(page.lines[index].text) for index in _edge_lines(page)}
+        if page is not None
+        else {}
+        for page in pages
+    ]
     seen: Counter[str] = Counter()
-    for page in pages:
-        if page is not None:
-            seen.update({_shape(page.lines[index].text) for index in _edge_lines(page)})
+    for shapes in edges:
+        seen.update(set(shapes.values()))
     read = sum(page is not None for page in pages)
     repeated = {
         shape
@@ -255,16 +232,18 @@ def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | N
         if count >= RUNNING_MIN_PAGES and count >= RUNNING_SHARE * read
     }
     kept: list[PageText | None] = []
-    for page in pages:
+    for page, shapes in zip(pages, edges, strict=True):
         if page is None:
             kept.append(None)
             continue
         drop = {
             index
-            for index in _edge_lines(page)
-            if _shape(page.lines[index].text) in repeated
-            or _PAGE_NUMBER.match(page.lines[index].text)
+            for index, shape in shapes.items()
+            if shape in repeated or _PAGE_NUMBER.match(page.lines[index].text)
         }
+        if not drop:
+            kept.append(page)
+            continue
         lines = tuple(line for index, line in enumerate(page.lines) if index not in drop)
         kept.append(PageText(lines, page.height, page.right))
     return kept
@@ -272,10 +251,15 @@ def without_running_lines(pages: Sequence[PageText | None]) -> list[PageText | N
 
 def body_size(pages: Sequence[PageText | None]) -> float:
     """The type size most of the document's characters are set in."""
-    sizes: Counter[float] = Counter()
+    # counted by each size as read, then rounded: one rounding per size, not per line (the
+    # rounded sizes come in the order the lines first have them, as counting line by line)
+    exact: dict[float, int] = {}
     for page in pages:
         for line in page.lines if page is not None else ():
-            sizes[round(line.size, 1)] += len(line.text)
+            exact[line.size] = exact.get(line.size, 0) + len(line.text)
+    sizes: Counter[float] = Counter()
+    for size, count in exact.items():
+        sizes[round(size, 1)] += count
     return sizes.most_common(1)[0][0] if sizes else 0.0
 
 
