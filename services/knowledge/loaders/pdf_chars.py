@@ -128,16 +128,18 @@ def line_facts(
 
 def _face(font: int | None, faces: dict[int, bool], bold_face: BoldFace) -> bool:
     """Whether `font` is bold, asked of `bold_face` the first time (kept in `faces`)."""
-    bold = faces.get(font)  # type: ignore[arg-type]
+    if not font:  # no font (a null handle) among others: what FPDFFont_GetWeight says too
+        raise pdfium.PdfiumError("Failed to get font weight.")
+    bold = faces.get(font)
     if bold is None:
         weight = _get_weight(font)
-        if weight == -1:  # no font (a null handle) among others
+        if weight == -1:
             raise pdfium.PdfiumError("Failed to get font weight.")
-        bold = faces[font] = bold_face(weight, lambda: _base_name(font))  # type: ignore[index]
+        bold = faces[font] = bold_face(weight, lambda: _base_name(font))
     return bold
 
 
-def _base_name(font: int | None) -> str:
+def _base_name(font: int) -> str:
     size = _get_base_name(font, None, 0)
     if not size:
         raise pdfium.PdfiumError("Failed to get font base name.")
