@@ -318,3 +318,13 @@ def replaced_answers(messages: Sequence[Message]) -> list[tuple[str, Message]]:
         elif message.content.strip():
             kept.append((question, message))
     return kept
+
+
+@dataclass(frozen=True)
+class CitedAnswer:
+    """A stored answer that cited something (a document or a table lookup): what deciding
+    whether its reader may still be shown it needs, without its text."""
+
+    chat_id: str
+    message_id: str
+    sources: tuple[Source, ...]
