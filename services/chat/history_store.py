@@ -54,6 +54,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from services.chat.cited_answers import read_cited_answers
 from services.chat.history_schema import MIGRATIONS, PG_MIGRATIONS
 from services.presence import Presence
 from services.sql import Session, StoreTarget, sql_db
@@ -275,22 +276,9 @@ class HistoryStore:
         return [(self._chat(row), firsts.get(row["id"])) for row in rows]
 
     def cited_answers(self, user_id: str, chat_id: str | None = None) -> list[CitedAnswer]:
-        """The user's answers that cite a source (of `chat_id` only, when given), oldest
-        first: their ids and sources, never their text."""
-        one_chat = " AND m.chat_id = ?" if chat_id is not None else ""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT m.id, m.chat_id, m.sources FROM messages m JOIN chats c "
-                f"ON c.id = m.chat_id WHERE c.user_id = ? AND m.role = 'assistant'{one_chat} "
-                "ORDER BY m.chat_id, m.seq",
-                (user_id,) if chat_id is None else (user_id, chat_id),
-            ).fetchall()
-        cited = [(row, self._db.get_json(row["sources"])) for row in rows]
-        return [
-            CitedAnswer(row["chat_id"], row["id"], tuple(map(Source.from_dict, sources)))
-            for row, sources in cited
-            if sources
-        ]
+        """The user's answers that cite a source (of `chat_id` only, when given), then their
+        earlier versions that do: their ids and sources, never their text."""
+        return read_cited_answers(self._db, user_id, chat_id)
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title (1..200 characters once whitespace is collapsed).

@@ -649,6 +649,7 @@ async def _stored_answer_reads(
     await get("summary", f"/api/conversations/{chat_id}/summary")
     await get("summary, 002 route", f"/api/conversations/{chat_id}/imported_chat_summary")
     await get("conversation, 002 route", f"/api/conversations/{chat_id}")
+    await get("logged responses", "/confidence/recent", limit=100)
     if writes:
         await post("summary remade", f"/api/conversations/{chat_id}/summary", {})
         await post("project drafted", f"/api/conversations/{chat_id}/project-draft", {})
@@ -684,7 +685,13 @@ async def test_a_revoked_answer_is_withheld_from_search_summaries_drafts_and_nex
     assert HR_SECRET in asked.text.lower() and HR_SECRET in retried.text.lower()
     assert made.status_code == 200, made.text
     # Before the revoke these paths give the answer back (so this test can fail) ...
-    for path in ("chat search", "chat search, 002 route", "chat list search", "history"):
+    for path in (
+        "chat search",
+        "chat search, 002 route",
+        "chat list search",
+        "history",
+        "logged responses",
+    ):
         assert HR_SECRET in before[path].lower(), (path, before[path][:300])
     # ... after it none does, whichever words are searched (a search echoes its query) ...
     leaked = {
@@ -707,5 +714,5 @@ async def test_a_revoked_answer_is_withheld_from_search_summaries_drafts_and_nex
     [version] = answer["previous_versions"]
     assert version["content"].startswith("This answer is withheld")
     # ... and granted again, the answer reads (and is found) as it did.
-    for path in ("chat search", "chat list search", "history"):
+    for path in ("chat search", "chat list search", "history", "logged responses"):
         assert HR_SECRET in granted[path].lower(), (path, granted[path][:300])

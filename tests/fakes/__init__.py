@@ -454,12 +454,13 @@ class InMemoryHistoryStore:
         return found[offset : offset + limit]
 
     def cited_answers(self, user_id: str, chat_id: str | None = None) -> list[CitedAnswer]:
-        return [
-            CitedAnswer(chat.id, m.id, m.sources)
-            for chat in self.chats.values()
-            if chat.user_id == user_id and chat_id in (None, chat.id)
-            for m in self.messages[chat.id]
-            if m.role == "assistant" and m.sources
+        chats = [c for c in self.chats.values() if c.user_id == user_id and chat_id in (None, c.id)]
+        answers = [(c.id, m) for c in chats for m in self.messages[c.id] if m.role == "assistant"]
+        return [CitedAnswer(c, m.id, m.sources) for c, m in answers if m.sources] + [
+            CitedAnswer(c, f"{m.id}/{n}", v.sources, earlier=True)
+            for c, m in answers
+            for n, v in enumerate(self.versions.get(m.id, []))
+            if v.sources
         ]
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:

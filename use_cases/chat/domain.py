@@ -327,4 +327,8 @@ class CitedAnswer:
 
     chat_id: str
     message_id: str
+    """The answer's id; an earlier version's own id (`earlier`), which names no message."""
     sources: tuple[Source, ...]
+    earlier: bool = False
+    """An earlier version of an answer (answered again): its chat's summary and log entries
+    may still hold its text."""

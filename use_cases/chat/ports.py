@@ -49,8 +49,8 @@ class HistoryStore(Protocol):
         ...
 
     def cited_answers(self, user_id: str, chat_id: str | None = None) -> list[CitedAnswer]:
-        """The user's stored answers (of one chat, with `chat_id`) that cite any source,
-        oldest first, without their text."""
+        """The user's stored answers (of one chat, with `chat_id`) that cite any source, and
+        then their earlier versions that do (`CitedAnswer.earlier`), without their text."""
         ...
 
     def rename_chat(self, chat_id: str, title: str) -> Chat: ...
