@@ -498,8 +498,9 @@ class ChatTurns:
         window = self._history_window
         recent = self._history.list_messages(chat.id, limit=window + len(replaced))
         prior = [m for m in recent if m.id not in gone][-window:] if window else []
-        reader = request.reads_as or reader_of(request.user_id, request.reader)
-        prior = self._answers.of(reader).messages(prior)
+        shown = self._answers.of(request.reads_as or reader_of(request.user_id, request.reader))
+        if shown.restricted and prior:
+            prior = shown.messages(prior)
         user_message = self._history.append_message(chat.id, NewMessage("user", question))
         assistant = self._history.append_message(
             chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")
