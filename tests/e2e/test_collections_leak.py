@@ -86,6 +86,8 @@ SQL_MODEL = "test:sql"
 #: come first): what a new turn in a chat hands the model of its earlier answers.
 ECHO_MODEL = "test:echo"
 MODELS = f"{SQL_MODEL},{ECHO_MODEL}"
+#: The advice thread the withholding test keeps an advice in.
+ADVICE_THREAD = "hr-advice"
 _SQL_ASKED = re.compile(r"SQL<<(.+?)>>", re.S)
 
 
@@ -626,11 +628,17 @@ async def test_a_stored_table_lookup_is_withheld_once_its_table_is_unreadable(
 
 
 async def _stored_answer_reads(
-    http: httpx.AsyncClient, key: dict[str, str], chat_id: str, term: str, *, writes: bool
+    http: httpx.AsyncClient,
+    key: dict[str, str],
+    chat_id: str,
+    term: str,
+    responses: set[str],
+    *,
+    writes: bool,
 ) -> dict[str, str]:
     """Every path that returns a chat's stored answers, or what was made from them (a
-    summary, a project draft, the history a next turn sends the model), asked for `term`;
-    with `writes`, those that make something too."""
+    summary, a project draft, the history a next turn sends the model, the log's entries of
+    `responses`), asked for `term`; with `writes`, those that make something too."""
     seen: dict[str, str] = {}
 
     async def get(label: str, path: str, **params: Any) -> None:
@@ -649,7 +657,12 @@ async def _stored_answer_reads(
     await get("summary", f"/api/conversations/{chat_id}/summary")
     await get("summary, 002 route", f"/api/conversations/{chat_id}/imported_chat_summary")
     await get("conversation, 002 route", f"/api/conversations/{chat_id}")
-    await get("logged responses", "/confidence/recent", limit=100)
+    # This chat's answers in the log (the log keeps no sources: an entry is checked through
+    # the chat's stored answers, so a turn kept in no chat cannot be).
+    logged = await http.get("/confidence/recent", params={"limit": 100}, headers=key)
+    ours = [r for r in logged.json()["responses"] if r["response_id"] in responses]
+    seen["logged responses"] = f"{logged.status_code} {json.dumps(ours)}"
+    await get("advice thread", f"/advice/threads/{ADVICE_THREAD}")
     if writes:
         await post("summary remade", f"/api/conversations/{chat_id}/summary", {})
         await post("project drafted", f"/api/conversations/{chat_id}/project-draft", {})
@@ -671,19 +684,25 @@ async def test_a_revoked_answer_is_withheld_from_search_summaries_drafts_and_nex
         again = {"message": HR_QUESTION, "chat_id": chat_id, "replace_last": True}
         retried = await http.post("/chat", json=again, headers=ana)
         made = await http.post(f"/api/conversations/{chat_id}/summary", json={}, headers=ana)
-        before = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, writes=False)
+        kept = {"conversation": [{"role": "user", "content": HR_QUESTION}]}
+        advised = await http.post(
+            "/advice-non-streaming", json={**kept, "thread_id": ADVICE_THREAD}, headers=ana
+        )
+        logged = {asked.json()["response_id"], retried.json()["response_id"]}
+        before = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, logged, writes=False)
         await http.post("/api/collections/hr/revoke", json={"user": "ana"}, headers=admin)
         try:
-            after = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, writes=True)
-            named = await _stored_answer_reads(http, ana, chat_id, HR_NAME, writes=False)
+            after = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, logged, writes=True)
+            named = await _stored_answer_reads(http, ana, chat_id, HR_NAME, logged, writes=False)
         finally:
             regranted = await http.post(
                 "/api/collections/hr/grants", json={"user": "ana"}, headers=admin
             )
-        granted = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, writes=False)
+        granted = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, logged, writes=False)
     assert regranted.status_code == 200, regranted.text
     assert HR_SECRET in asked.text.lower() and HR_SECRET in retried.text.lower()
     assert made.status_code == 200, made.text
+    assert advised.status_code == 200 and HR_SECRET in advised.text.lower(), advised.text
     # Before the revoke these paths give the answer back (so this test can fail) ...
     for path in (
         "chat search",
@@ -691,6 +710,7 @@ async def test_a_revoked_answer_is_withheld_from_search_summaries_drafts_and_nex
         "chat list search",
         "history",
         "logged responses",
+        "advice thread",
     ):
         assert HR_SECRET in before[path].lower(), (path, before[path][:300])
     # ... after it none does, whichever words are searched (a search echoes its query) ...
@@ -714,5 +734,5 @@ async def test_a_revoked_answer_is_withheld_from_search_summaries_drafts_and_nex
     [version] = answer["previous_versions"]
     assert version["content"].startswith("This answer is withheld")
     # ... and granted again, the answer reads (and is found) as it did.
-    for path in ("chat search", "chat list search", "history", "logged responses"):
+    for path in ("chat search", "chat list search", "history", "logged responses", "advice thread"):
         assert HR_SECRET in granted[path].lower(), (path, granted[path][:300])

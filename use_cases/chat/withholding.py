@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from use_cases.access.domain import Caller
-from use_cases.chat.citations import titled_tables
+from use_cases.chat.citations import TABLE_TITLE, titled_tables
 from use_cases.chat.domain import CitedAnswer, Message, MessageVersion, Source, ToolCall
 from use_cases.knowledge.collections import ResolveReadScope, reader_of
 from use_cases.knowledge.domain import DocumentRecord, DocumentRef
@@ -124,6 +124,16 @@ class Withholding:
             return frozenset()
         self._read([s for a in answers for s in a.sources])
         return frozenset(a.message_id for a in answers if any(map(self._hidden, a.sources)))
+
+    def hides(self, document_ids: Sequence[int | None], tables: Sequence[str]) -> bool:
+        """Whether an answer citing these documents and looking up these tables (by name)
+        is withheld from the reader: what a kept advice, which records no `Source`, needs."""
+        if not self.restricted:
+            return False
+        sources = [Source(0, "document", "", "", document_id=i) for i in document_ids if i]
+        sources += [Source(0, "table", TABLE_TITLE + name, "") for name in tables]
+        self._read(sources)
+        return any(self._hidden(s) for s in sources)
 
     # -- the rule ------------------------------------------------------------------------
 
