@@ -6,7 +6,7 @@
 import { panelDialog } from "../answer.js";
 import { api, upload } from "../api.js";
 import { clear, confirmDialog, field, h, notify, plural } from "../dom.js";
-import { progressLine, refusal } from "./data-ui.js";
+import { collectionCell, collectionSelect, progressLine, refusal } from "./data-ui.js";
 
 const ROWS_PAGE = 50;
 
@@ -80,9 +80,7 @@ function tableOfTables(tables, { onView, onDelete }) {
         h("th", { scope: "col" }, h("span", { class: "data-sr-only" }, "Actions")))),
       h("tbody", {}, tables.map((table) => h("tr", { dataset: { name: table.name } },
         h("th", { scope: "row" }, h("code", { class: "tables-name" }, table.name)),
-        h("td", { class: "tables-collection" }, table.collection
-          ? table.collection
-          : h("span", { class: "muted", title: "Every user reads the default collection" }, "default")),
+        collectionCell(table.collection, { class: "data-collection tables-collection" }),
         h("td", { class: "num" }, table.rows.toLocaleString()),
         h("td", {},
           h("span", { class: "data-sr-only" }, `${table.columns.length} columns: `),
@@ -129,17 +127,6 @@ function rowsViewer() {
   return { el, open };
 }
 
-/** The collections a table may be loaded into, as options of `select` (none listed when they
- * cannot be read: the default collection is still offered). */
-async function fillCollections(select) {
-  try {
-    const { collections } = await api("GET", "/api/collections");
-    select.append(...collections.map((c) => h("option", { value: c.name }, c.name)));
-  } catch {
-    // Loading still works into the default collection.
-  }
-}
-
 /** A name for a table from a file name: "Sales 2024.csv" -> "sales_2024". */
 function suggestName(fileName) {
   let name = fileName.replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "");
@@ -150,10 +137,7 @@ function suggestName(fileName) {
 function loadForm(currentTables, onLoaded) {
   const nameInput = h("input", { type: "text", name: "name", required: true, pattern: NAME_PATTERN, maxlength: 63, autocomplete: "off", spellcheck: "false" });
   const fileInput = h("input", { type: "file", name: "file", accept: ACCEPT, required: true });
-  const collectionSelect = h("select", { name: "collection" },
-    h("option", { value: "" }, "Default (a replaced table keeps its own)"),
-    h("option", { value: "default" }, "default"));
-  fillCollections(collectionSelect);
+  const collection = collectionSelect("Default (a replaced table keeps its own)");
   const submit = h("button", { type: "submit", class: "primary" }, "Load table");
   const replaceNote = h("p", { class: "notice warn", hidden: true });
   const progress = progressLine("Table upload progress");
@@ -180,7 +164,7 @@ function loadForm(currentTables, onLoaded) {
     h("div", { class: "tables-fields" },
       field("File", fileInput, "CSV or TSV with a header line, or JSON lines (one object per line)."),
       field("Table name", nameInput, "Letters, digits and _; not starting with a digit (e.g. sales_2024)."),
-      field("Collection", collectionSelect, "Who may read it: the default collection is every user's."),
+      field("Collection", collection, "Who may read it: the default collection is every user's."),
       h("div", { class: "row tables-actions" }, submit)),
     replaceNote,
     progress.el,
@@ -195,7 +179,7 @@ function loadForm(currentTables, onLoaded) {
     const data = new FormData();
     data.append("name", nameInput.value.trim());
     data.append("file", file);
-    if (collectionSelect.value) data.append("collection", collectionSelect.value);
+    if (collection.value) data.append("collection", collection.value);
     try {
       progress.set(`Sending ${file.name}…`, 0);
       const answer = await upload("POST", "/api/tables", data, (fraction) =>
@@ -207,7 +191,7 @@ function loadForm(currentTables, onLoaded) {
       progress.done(message, "success");
       notify(message, "success");
       form.reset();
-      collectionSelect.value = "";
+      collection.value = "";
       nameTouched = false;
       replaceNote.hidden = true;
       submit.textContent = "Load table";
