@@ -329,6 +329,7 @@ class CitedAnswer:
     message_id: str
     """The answer's id; an earlier version's own id (`earlier`), which names no message."""
     sources: tuple[Source, ...]
+    """What deciding reads of them at least: kind, title, document id."""
     earlier: bool = False
     """An earlier version of an answer (answered again): its chat's summary and log entries
     may still hold its text."""
